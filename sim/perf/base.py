@@ -1,0 +1,53 @@
+"""The one narrow interface between the serving engine and any step-time model.
+
+A batch iteration is described by aggregates of its sequences (:class:`BatchShape`); a
+:class:`StepTimeModel` turns that into seconds. The engine never knows which model it uses.
+
+    >>> from sim.perf.base import BatchShape
+    >>> BatchShape(decode_seqs=2, decode_context_tokens=300).decode_seqs
+    2
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class BatchShape:
+    """Aggregates of one batch iteration (all counts in tokens unless named ``_seqs``).
+
+    prefill_tokens: new prompt tokens processed this iteration (sum of prefill chunks).
+    prefill_seqs: number of sequences with a prefill chunk in this iteration.
+    prefill_attn_pairs: sum over prefill chunks of ``chunk * (prior + (chunk + 1) / 2)``, the
+        query-key pairs of causal attention (``prior`` = tokens of that sequence already in cache).
+    prefill_kv_tokens: sum over prefill chunks of ``prior + chunk``: KV tokens touched.
+    decode_seqs: sequences generating one token each this iteration.
+    decode_context_tokens: sum of the context lengths (KV tokens read) of decoding sequences.
+    """
+
+    prefill_tokens: int = 0
+    prefill_seqs: int = 0
+    prefill_attn_pairs: float = 0.0
+    prefill_kv_tokens: int = 0
+    decode_seqs: int = 0
+    decode_context_tokens: int = 0
+
+
+class StepTimeModel(Protocol):
+    """How long one batch iteration of one replica takes, in seconds."""
+
+    def step_time(self, shape: BatchShape) -> float:
+        """Seconds for one iteration of this shape (> 0 for any non-empty batch)."""
+        ...
+
+    def decode_times(self, n_seqs: int, context_tokens: np.ndarray) -> np.ndarray:
+        """Vectorised pure-decode step times: ``n_seqs`` sequences, total context per iteration.
+
+        Must equal ``[step_time(BatchShape(decode_seqs=n_seqs, decode_context_tokens=c)) for c in
+        context_tokens]`` exactly (same float operations), because the event-skipping engine uses it
+        in place of per-iteration calls and must reproduce the iteration-level engine.
+        """
+        ...

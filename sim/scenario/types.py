@@ -1,0 +1,46 @@
+"""Shared field types for the scenario schema: durations, dates, strict base model.
+
+Durations accept a number of seconds or a string with a unit::
+
+    >>> parse_duration("90s"), parse_duration("30m"), parse_duration("1h"), parse_duration("7d")
+    (90.0, 1800.0, 3600.0, 604800.0)
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+_UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string such as ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got {value!r})")
+    if isinstance(value, (int, float)):
+        v = float(value)
+    elif isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        if not m:
+            raise ValueError(
+                f"expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got {value!r})")
+        v = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    else:
+        raise ValueError(f"expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got {value!r})")
+    if not math.isfinite(v):
+        raise ValueError(f"must be a finite duration (got {value!r})")
+    return v
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""A duration in seconds; YAML may write ``3600``, ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``."""
+
+
+class Strict(BaseModel):
+    """Base for every scenario block: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
