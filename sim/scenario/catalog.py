@@ -1,0 +1,268 @@
+"""Catalogs of GPUs and model architectures, read from the YAML files in ``data/``.
+
+A :class:`GPUSpec` holds datasheet numbers (dense TFLOPS per precision, HBM size and bandwidth,
+one-way scale-up link bandwidth) plus the calibrated efficiency factors the roofline step-time
+model needs. A :class:`ModelSpec` holds a transformer's architecture from its published config.
+
+    >>> get_gpu("h100-sxm").hbm_tbps
+    3.35
+    >>> get_model("llama-2-7b").n_kv_heads
+    32
+    >>> get_model({"n_layers": 2, "hidden": 64, "n_heads": 4, "ffn_hidden": 128, "vocab": 100}).head_dim
+    16
+
+Units: TFLOPS = 1e12 FLOP/s; ``hbm_gb`` = 1e9 bytes; ``hbm_tbps`` = 1e12 bytes/s;
+``interconnect_gbps`` = 1e9 **bytes**/s **per direction** per GPU (vendors quote NVLink
+bidirectional: H100's "900 GB/s" is stored as 450).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from sim.errors import ScenarioError
+
+PRECISIONS = ("bf16", "fp8", "fp4")
+
+
+@dataclass(frozen=True, slots=True)
+class Efficiency:
+    """Fraction of peak FLOP/s and HBM bandwidth reached, and fixed seconds per iteration."""
+
+    flops_efficiency: float
+    bw_efficiency: float
+    overhead_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class GPUSpec:
+    """One GPU's datasheet numbers and calibrated efficiency factors (see module docstring for units).
+
+    ``flops_efficiency``, ``bw_efficiency`` and ``overhead_s`` are the bf16 calibration;
+    ``precision_factors`` holds ``(precision, flops_eff, bw_eff, overhead_s)`` for other weight
+    precisions. Use :meth:`efficiency` rather than reading them directly.
+    """
+
+    name: str
+    display_name: str
+    bf16_tflops: float
+    fp8_tflops: float | None
+    fp4_tflops: float | None
+    hbm_gb: float
+    hbm_tbps: float
+    interconnect_gbps: float
+    tdp_w: float
+    flops_efficiency: float
+    bw_efficiency: float
+    overhead_s: float
+    sources: tuple[str, ...] = ()
+    precision_factors: tuple[tuple[str, float, float, float], ...] = ()
+
+    def peak_tflops(self, precision: str) -> float:
+        """Dense peak TFLOPS for ``precision`` (bf16, fp8, fp4); ``ValueError`` if unsupported."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+        value = getattr(self, f"{precision}_tflops")
+        if value is None:
+            supported = [p for p in PRECISIONS if getattr(self, f"{p}_tflops") is not None]
+            raise ValueError(f"{self.name} has no {precision} tensor cores; supported: {', '.join(supported)}")
+        return float(value)
+
+    def efficiency(self, precision: str = "bf16") -> Efficiency:
+        """Calibrated efficiency factors for weights in ``precision`` (falls back to bf16's)."""
+        for p, fe, be, oh in self.precision_factors:
+            if p == precision:
+                return Efficiency(fe, be, oh)
+        return Efficiency(self.flops_efficiency, self.bw_efficiency, self.overhead_s)
+
+    @property
+    def hbm_bytes(self) -> float:
+        return self.hbm_gb * 1e9
+
+    @property
+    def hbm_bytes_per_s(self) -> float:
+        return self.hbm_tbps * 1e12
+
+    @property
+    def link_bytes_per_s(self) -> float:
+        """One-way scale-up link bandwidth in bytes/s."""
+        return self.interconnect_gbps * 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A decoder-only transformer (Llama-style: gated MLP, RoPE, untied lm head).
+
+    ``ffn_hidden`` is one expert's intermediate size; ``n_experts`` = 1 for dense models, else each
+    token is routed to ``experts_per_token`` of them. ``n_params``/``n_active_params`` are counts
+    of parameters (total / used per token).
+    """
+
+    name: str
+    n_layers: int
+    hidden: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    ffn_hidden: int
+    vocab: int
+    n_params: float
+    n_active_params: float
+    n_experts: int = 1
+    experts_per_token: int = 1
+    max_context: int = 4096
+    source: str = ""
+
+    @property
+    def is_moe(self) -> bool:
+        return self.n_experts > 1
+
+    @property
+    def q_dim(self) -> int:
+        """Width of the query projection, ``n_heads * head_dim``."""
+        return self.n_heads * self.head_dim
+
+    @property
+    def kv_dim(self) -> int:
+        """Width of one of K or V, ``n_kv_heads * head_dim``."""
+        return self.n_kv_heads * self.head_dim
+
+
+def architecture_params(m: ModelSpec) -> tuple[float, float]:
+    """(total, active-per-token) parameter counts implied by the architecture.
+
+    Per layer: Q and O projections ``2*hidden*q_dim``, K and V ``2*hidden*kv_dim``, gated MLP
+    ``3*hidden*ffn_hidden`` per expert, router ``hidden*n_experts`` (MoE only), two RMSNorms.
+    Plus untied embedding and lm head ``2*vocab*hidden`` and the final norm.
+    """
+    attn = 2 * m.hidden * m.q_dim + 2 * m.hidden * m.kv_dim
+    expert = 3 * m.hidden * m.ffn_hidden
+    router = m.hidden * m.n_experts if m.is_moe else 0
+    norms = 2 * m.hidden
+    outer = 2 * m.vocab * m.hidden + m.hidden
+    total = m.n_layers * (attn + expert * m.n_experts + router + norms) + outer
+    active = m.n_layers * (attn + expert * m.experts_per_token + router + norms) + outer
+    return float(total), float(active)
+
+
+def _read_yaml(filename: str) -> dict[str, Any]:
+    text = resources.files("sim.scenario").joinpath("data", filename).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@functools.cache
+def _gpus() -> dict[str, GPUSpec]:
+    out = {}
+    for name, d in _read_yaml("gpus.yaml").items():
+        d = dict(d)
+        prec = d.pop("precision", None) or {}
+        factors = tuple((p, float(v["flops_efficiency"]), float(v["bw_efficiency"]), float(v["overhead_s"]))
+                        for p, v in prec.items())
+        d["sources"] = tuple(d.get("sources", ()))
+        out[name] = GPUSpec(name=name, precision_factors=factors, **d)
+    return out
+
+
+@functools.cache
+def _models() -> dict[str, ModelSpec]:
+    raw = _read_yaml("models.yaml")
+    out = {}
+    for name, d in raw.items():
+        d = dict(d)
+        base = d.pop("same_as", None)
+        if base is not None:
+            d = {**raw[base], **d}
+        for k in ("n_params", "n_active_params"):  # YAML 1.1 reads "6.74e9" as a string
+            d[k] = float(d[k])
+        out[name] = ModelSpec(name=name, **d)
+    return out
+
+
+def gpu_names() -> list[str]:
+    """Catalog GPU names, sorted."""
+    return sorted(_gpus())
+
+
+def model_names() -> list[str]:
+    """Catalog model names, sorted."""
+    return sorted(_models())
+
+
+def get_gpu(name: str) -> GPUSpec:
+    """The catalog GPU called ``name``; ``KeyError`` listing the allowed names otherwise."""
+    try:
+        return _gpus()[name]
+    except (KeyError, TypeError):
+        raise KeyError(f"unknown GPU {name!r}; allowed: {', '.join(gpu_names())}") from None
+
+
+_REQUIRED = ("n_layers", "hidden", "n_heads", "ffn_hidden", "vocab")
+_OPTIONAL_INT = ("n_kv_heads", "head_dim", "n_experts", "experts_per_token", "max_context")
+_ALLOWED = set(_REQUIRED) | set(_OPTIONAL_INT) | {"name", "n_params", "n_active_params", "source"}
+
+
+def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
+    """A catalog model by name, or a validated inline architecture.
+
+    An inline mapping needs ``n_layers, hidden, n_heads, ffn_hidden, vocab``; ``n_kv_heads``
+    defaults to ``n_heads``, ``head_dim`` to ``hidden // n_heads``, ``n_experts`` and
+    ``experts_per_token`` to 1, ``max_context`` to 4096, parameter counts to the architecture's.
+    Problems raise :class:`~sim.errors.ScenarioError` with paths ``model.<field>``; an unknown
+    name raises ``KeyError`` listing the catalog names.
+    """
+    if isinstance(name_or_mapping, str):
+        try:
+            return _models()[name_or_mapping]
+        except KeyError:
+            raise KeyError(f"unknown model {name_or_mapping!r}; allowed: {', '.join(model_names())} "
+                           "or an inline mapping of the architecture") from None
+    if not isinstance(name_or_mapping, Mapping):
+        raise ScenarioError([("model", f"must be a catalog name ({', '.join(model_names())}) "
+                                       f"or a mapping of the architecture (got {name_or_mapping!r})")])
+    d = dict(name_or_mapping)
+    problems: list[tuple[str, str]] = []
+    for k in sorted(set(d) - _ALLOWED):
+        problems.append((f"model.{k}", f"unknown field; allowed: {', '.join(sorted(_ALLOWED))}"))
+    for k in _REQUIRED:
+        if k not in d:
+            problems.append((f"model.{k}", "required for an inline architecture"))
+    for k in _REQUIRED + _OPTIONAL_INT:
+        if k in d:
+            v = d[k]
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                problems.append((f"model.{k}", f"must be an integer > 0 (got {v!r})"))
+    if problems:
+        raise ScenarioError(problems)
+    n_heads = d["n_heads"]
+    n_kv = d.get("n_kv_heads", n_heads)
+    if n_heads % n_kv:
+        problems.append(("model.n_kv_heads", f"must divide n_heads={n_heads} (got {n_kv})"))
+    if "head_dim" not in d and d["hidden"] % n_heads:
+        problems.append(("model.head_dim", f"required when n_heads={n_heads} does not divide hidden={d['hidden']}"))
+    n_exp = d.get("n_experts", 1)
+    k_exp = d.get("experts_per_token", 1)
+    if k_exp > n_exp:
+        problems.append(("model.experts_per_token", f"must be <= n_experts={n_exp} (got {k_exp})"))
+    if problems:
+        raise ScenarioError(problems)
+    spec = ModelSpec(name=str(d.get("name", "custom")), n_layers=d["n_layers"], hidden=d["hidden"],
+                     n_heads=n_heads, n_kv_heads=n_kv, head_dim=d.get("head_dim", d["hidden"] // n_heads),
+                     ffn_hidden=d["ffn_hidden"], vocab=d["vocab"], n_params=0.0, n_active_params=0.0,
+                     n_experts=n_exp, experts_per_token=k_exp, max_context=d.get("max_context", 4096),
+                     source=str(d.get("source", "inline")))
+    total, active = architecture_params(spec)
+    for k, default in (("n_params", total), ("n_active_params", active)):
+        v = d.get(k, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            problems.append((f"model.{k}", f"must be a number > 0 (got {v!r})"))
+    if problems:
+        raise ScenarioError(problems)
+    from dataclasses import replace
+    return replace(spec, n_params=float(d.get("n_params", total)),
+                   n_active_params=float(d.get("n_active_params", active)))
