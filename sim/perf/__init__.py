@@ -1,0 +1,75 @@
+"""How long one batch iteration of one replica takes: roofline, linear and measured-table models.
+
+Pure functions of a batch's shape (no SimPy). The engine builds one model per pool with
+:func:`build_step_model` and calls ``step_time(shape)`` per iteration, or ``decode_times`` for a
+run of pure-decode iterations (bit-identical to per-iteration calls).
+
+    >>> from sim.scenario.catalog import get_gpu, get_model
+    >>> from sim.scenario.perf import parse_perf
+    >>> from sim.perf.base import BatchShape
+    >>> sm = build_step_model(parse_perf({"model": "linear", "base_s": 0.02}), get_model("llama-3-8b"),
+    ...                       get_gpu("h100-sxm"), tp=1, base_dir=pathlib.Path("."))
+    >>> sm.step_time(BatchShape(decode_seqs=1, decode_context_tokens=10))
+    0.02
+"""
+from __future__ import annotations
+
+import pathlib
+from dataclasses import replace
+
+from sim.perf.base import BatchShape, StepTimeModel
+from sim.perf.linear import LinearModel
+from sim.perf.memory import MemoryPlan, check_parallelism, memory_plan
+from sim.perf.roofline import RooflineModel
+from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
+from sim.scenario.perf import LinearPerf, RooflinePerf, TablePerf
+
+__all__ = ["BatchShape", "StepTimeModel", "LinearModel", "RooflineModel", "MemoryPlan", "memory_plan",
+           "check_parallelism", "build_step_model", "roofline_efficiency"]
+
+
+def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
+    p = pathlib.Path(path).expanduser()
+    return p if p.is_absolute() else pathlib.Path(base_dir) / p
+
+
+def roofline_efficiency(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path) -> Efficiency:
+    """Efficiency factors for ``cfg``: the GPU catalog's for the weight precision, replaced by a
+    calibration file's if ``cfg.calibration`` is set, then by any explicit factor in ``cfg``."""
+    eff = gpu.efficiency(cfg.weight_dtype)
+    if cfg.calibration is not None:
+        from sim.perf.calibration import load_calibration
+        eff = load_calibration(_resolve(cfg.calibration, base_dir)).efficiency
+    if cfg.flops_efficiency is not None:
+        eff = replace(eff, flops_efficiency=cfg.flops_efficiency)
+    if cfg.bw_efficiency is not None:
+        eff = replace(eff, bw_efficiency=cfg.bw_efficiency)
+    if cfg.overhead_s is not None:
+        eff = replace(eff, overhead_s=cfg.overhead_s)
+    return eff
+
+
+def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: ModelSpec, gpu: GPUSpec, tp: int,
+                     base_dir: pathlib.Path) -> StepTimeModel:
+    """The step-time model a ``perf:`` block describes, for one replica of ``tp`` GPUs.
+
+    Relative paths (calibration, table) resolve against ``base_dir``, the scenario file's folder.
+    Raises ``ValueError`` for a TP size the model cannot use or a precision the GPU lacks, and
+    :class:`~sim.errors.InputError` for unreadable calibration or table files.
+    """
+    if isinstance(perf_cfg, LinearPerf):
+        return LinearModel(perf_cfg.base_s, perf_cfg.per_prefill_token_s, perf_cfg.per_decode_token_s,
+                           perf_cfg.per_context_token_s)
+    problem = check_parallelism(model, tp)
+    if problem:
+        raise ValueError(problem)
+    if isinstance(perf_cfg, RooflinePerf):
+        return RooflineModel(model, gpu, tp, perf_cfg.weight_dtype, perf_cfg.kv_dtype,
+                             roofline_efficiency(perf_cfg, gpu, base_dir))
+    if isinstance(perf_cfg, TablePerf):
+        from sim.perf.table import TableModel
+        rcfg = perf_cfg.roofline
+        fallback = RooflineModel(model, gpu, tp, rcfg.weight_dtype, rcfg.kv_dtype,
+                                 roofline_efficiency(rcfg, gpu, base_dir))
+        return TableModel.from_csv(_resolve(perf_cfg.path, base_dir), fallback)
+    raise TypeError(f"unknown perf config {perf_cfg!r}")

@@ -11,7 +11,8 @@ model needs. A :class:`ModelSpec` holds a transformer's architecture from its pu
     >>> get_model({"n_layers": 2, "hidden": 64, "n_heads": 4, "ffn_hidden": 128, "vocab": 100}).head_dim
     16
 
-Units: TFLOPS = 1e12 FLOP/s; ``hbm_gb`` = 1e9 bytes; ``hbm_tbps`` = 1e12 bytes/s;
+Units: TFLOPS = 1e12 FLOP/s; ``hbm_gb`` = HBM capacity as the vendor quotes it, which is binary
+(an "80 GB" H100 reports 81,559 MiB to the driver), so bytes = ``hbm_gb * 2**30``; ``hbm_tbps`` = 1e12 bytes/s;
 ``interconnect_gbps`` = 1e9 **bytes**/s **per direction** per GPU (vendors quote NVLink
 bidirectional: H100's "900 GB/s" is stored as 450).
 """
@@ -83,7 +84,8 @@ class GPUSpec:
 
     @property
     def hbm_bytes(self) -> float:
-        return self.hbm_gb * 1e9
+        """HBM capacity in bytes (vendor "GB" of HBM are GiB)."""
+        return self.hbm_gb * 2**30
 
     @property
     def hbm_bytes_per_s(self) -> float:

@@ -1,0 +1,207 @@
+"""Fit a GPU's roofline efficiency factors to measured iteration times or throughputs.
+
+Three parameters are fitted by ``scipy.optimize.least_squares`` on **relative** errors
+``(predicted - measured) / measured``: ``flops_efficiency`` and ``bw_efficiency`` in [0.05, 1] and
+``overhead_s`` in [0, 0.1] s. Points are either
+
+- **iteration times** (:class:`StepPoints`): CSV columns ``prefill_tokens, decode_seqs,
+  context_tokens, step_s`` (optional ``prefill_seqs``, default 1 when ``prefill_tokens > 0``).
+  ``context_tokens`` is the total KV context read by the decoding sequences; prefill chunks are
+  assumed to start from an empty cache and be split evenly among ``prefill_seqs``; or
+- **throughputs** (:class:`ThroughputPoints`): CSV columns ``batch, input_tokens, output_tokens,
+  output_tokens_per_s`` of static offline batches, predicted with
+  :func:`sim.perf.throughput.static_batch_throughput`.
+
+The result is written as a YAML calibration file usable as ``perf: {model: roofline,
+calibration: FILE}``::
+
+    gpu: h100-sxm
+    model: llama-2-7b
+    tp: 1
+    weight_dtype: bf16
+    kv_dtype: bf16
+    flops_efficiency: 0.62
+    bw_efficiency: 0.71
+    overhead_s: 0.0012
+    fit: {points: 40, median_abs_rel_error: 0.03, max_abs_rel_error: 0.09}
+"""
+from __future__ import annotations
+
+import csv
+import math
+import pathlib
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import yaml
+from scipy.optimize import least_squares
+
+from sim.errors import InputError
+from sim.perf.base import BatchShape
+from sim.perf.roofline import RooflineModel
+from sim.perf.throughput import static_batch_throughput
+from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
+
+BOUNDS = ((0.05, 0.05, 0.0), (1.0, 1.0, 0.1))
+"""Lower and upper bounds of (flops_efficiency, bw_efficiency, overhead_s)."""
+
+
+@dataclass(frozen=True)
+class StepPoints:
+    """Measured iteration times, one array element per point (see module docstring)."""
+
+    prefill_tokens: np.ndarray
+    prefill_seqs: np.ndarray
+    decode_seqs: np.ndarray
+    context_tokens: np.ndarray
+    step_s: np.ndarray
+
+    def shapes(self) -> list[BatchShape]:
+        out = []
+        for p, ps, d, c in zip(self.prefill_tokens, self.prefill_seqs, self.decode_seqs, self.context_tokens):
+            p, ps, d, c = int(p), int(ps), int(d), int(c)
+            per = p / ps if ps else 0.0
+            out.append(BatchShape(prefill_tokens=p, prefill_seqs=ps, prefill_attn_pairs=ps * per * (per + 1) / 2.0,
+                                  prefill_kv_tokens=p, decode_seqs=d, decode_context_tokens=c))
+        return out
+
+
+@dataclass(frozen=True)
+class ThroughputPoints:
+    """Measured static-batch output throughputs (tokens/s), one array element per point."""
+
+    batch: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    output_tokens_per_s: np.ndarray
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Fitted factors for one GPU x model x precision, and how well they fit."""
+
+    gpu: str
+    model: str
+    tp: int
+    weight_dtype: str
+    kv_dtype: str
+    flops_efficiency: float
+    bw_efficiency: float
+    overhead_s: float
+    points: int
+    median_abs_rel_error: float
+    max_abs_rel_error: float
+
+    @property
+    def efficiency(self) -> Efficiency:
+        return Efficiency(self.flops_efficiency, self.bw_efficiency, self.overhead_s)
+
+
+def _predict(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu: GPUSpec, tp: int, weight_dtype: str,
+             kv_dtype: str, eff: Efficiency, shapes: list[BatchShape] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    rm = RooflineModel(model, gpu, tp, weight_dtype, kv_dtype, eff)
+    if isinstance(points, StepPoints):
+        shapes = shapes if shapes is not None else points.shapes()
+        return np.array([rm.step_time(s) for s in shapes]), np.asarray(points.step_s, dtype=float)
+    pred = np.array([static_batch_throughput(rm, int(b), int(i), int(o)) for b, i, o in
+                     zip(points.batch, points.input_tokens, points.output_tokens)])
+    return pred, np.asarray(points.output_tokens_per_s, dtype=float)
+
+
+def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu: GPUSpec, tp: int = 1,
+                   weight_dtype: str = "bf16", kv_dtype: str = "bf16",
+                   initial: Efficiency | None = None) -> Calibration:
+    """Least-squares fit of (flops_efficiency, bw_efficiency, overhead_s) on relative errors."""
+    n = len(points.step_s) if isinstance(points, StepPoints) else len(points.batch)
+    if n < 3:
+        raise InputError(f"calibration needs at least 3 points to fit 3 factors (got {n})")
+    shapes = points.shapes() if isinstance(points, StepPoints) else None
+    x0 = initial or gpu.efficiency(weight_dtype)
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        pred, meas = _predict(points, model, gpu, tp, weight_dtype, kv_dtype, Efficiency(*x), shapes)
+        return (pred - meas) / meas
+
+    start = np.clip([x0.flops_efficiency, x0.bw_efficiency, x0.overhead_s], BOUNDS[0], BOUNDS[1])
+    res = least_squares(residuals, start, bounds=BOUNDS, x_scale=[0.1, 0.1, 1e-3], xtol=1e-12, ftol=1e-12)
+    err = np.abs(residuals(res.x))
+    return Calibration(gpu=gpu.name, model=model.name, tp=tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                       flops_efficiency=float(res.x[0]), bw_efficiency=float(res.x[1]), overhead_s=float(res.x[2]),
+                       points=n, median_abs_rel_error=float(np.median(err)), max_abs_rel_error=float(np.max(err)))
+
+
+def _read_csv(path: pathlib.Path) -> tuple[list[str], list[list[str]]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")]
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    if not rows:
+        raise InputError(f"{path}: empty file; expected a header row")
+    return [h.strip() for h in rows[0]], rows[1:]
+
+
+def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
+    """Points from a CSV whose header names the step-time or the throughput columns."""
+    path = pathlib.Path(path)
+    header, rows = _read_csv(path)
+    step_cols = ["prefill_tokens", "decode_seqs", "context_tokens", "step_s"]
+    tput_cols = ["batch", "input_tokens", "output_tokens", "output_tokens_per_s"]
+    if all(c in header for c in step_cols):
+        cols, kind = step_cols + (["prefill_seqs"] if "prefill_seqs" in header else []), "step"
+    elif all(c in header for c in tput_cols):
+        cols, kind = tput_cols, "tput"
+    else:
+        raise InputError(f"{path}:1: header must contain either {', '.join(step_cols)} or "
+                         f"{', '.join(tput_cols)} (got {', '.join(header)})")
+    data: dict[str, list[float]] = {c: [] for c in cols}
+    for lineno, row in enumerate(rows, start=2):
+        for c in cols:
+            j = header.index(c)
+            try:
+                v = float(row[j])
+            except (IndexError, ValueError):
+                raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a number "
+                                 f"(got {row[j] if j < len(row) else 'nothing'!r})") from None
+            if not math.isfinite(v) or v < 0 or (c in ("step_s", "output_tokens_per_s") and v <= 0):
+                raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a finite number "
+                                 f"{'> 0' if c in ('step_s', 'output_tokens_per_s') else '>= 0'} (got {row[j]!r})")
+            data[c].append(v)
+    a = {c: np.asarray(v) for c, v in data.items()}
+    if kind == "step":
+        ps = a.get("prefill_seqs", (a["prefill_tokens"] > 0).astype(float))
+        ps = np.where((a["prefill_tokens"] > 0) & (ps < 1), 1.0, ps)
+        return StepPoints(a["prefill_tokens"], ps, a["decode_seqs"], a["context_tokens"], a["step_s"])
+    return ThroughputPoints(a["batch"], a["input_tokens"], a["output_tokens"], a["output_tokens_per_s"])
+
+
+def write_calibration(cal: Calibration, path: str | pathlib.Path) -> None:
+    """Write ``cal`` as the YAML calibration file described in the module docstring."""
+    d = asdict(cal)
+    fit = {k: d.pop(k) for k in ("points", "median_abs_rel_error", "max_abs_rel_error")}
+    d["fit"] = fit
+    pathlib.Path(path).write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
+
+
+def load_calibration(path: str | pathlib.Path) -> Calibration:
+    """Read a calibration file; :class:`~sim.errors.InputError` naming the problem otherwise."""
+    path = pathlib.Path(path)
+    try:
+        d = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read calibration file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(d, dict):
+        raise InputError(f"{path}: expected a mapping with flops_efficiency, bw_efficiency, overhead_s")
+    for k, lo, hi in (("flops_efficiency", 0, 1), ("bw_efficiency", 0, 1), ("overhead_s", 0, math.inf)):
+        v = d.get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or (k != "overhead_s" and v == 0):
+            raise InputError(f"{path}: {k}: must be a number in {'(0, 1]' if hi == 1 else '[0, inf)'} (got {v!r})")
+    fit = d.get("fit") or {}
+    return Calibration(gpu=str(d.get("gpu", "")), model=str(d.get("model", "")), tp=int(d.get("tp", 1)),
+                       weight_dtype=str(d.get("weight_dtype", "bf16")), kv_dtype=str(d.get("kv_dtype", "bf16")),
+                       flops_efficiency=float(d["flops_efficiency"]), bw_efficiency=float(d["bw_efficiency"]),
+                       overhead_s=float(d["overhead_s"]), points=int(fit.get("points", 0)),
+                       median_abs_rel_error=float(fit.get("median_abs_rel_error", math.nan)),
+                       max_abs_rel_error=float(fit.get("max_abs_rel_error", math.nan)))

@@ -1,0 +1,190 @@
+"""Analytic roofline step time: FLOPs and HBM bytes of one batch iteration on one replica.
+
+Everything is counted **per GPU** of a tensor-parallel group of ``tp`` GPUs (weights, heads and
+FLOPs split ``tp`` ways; the residual stream is replicated). With ``T = prefill_tokens +
+decode_seqs`` tokens in the iteration, ``L`` layers, ``h`` hidden, ``q = n_heads*head_dim``,
+``kv = n_kv_heads*head_dim``, ``f`` = one expert's FFN width, ``k`` experts per token:
+
+=============  ==========================================================  ==========================================
+group          FLOPs                                                       HBM bytes
+=============  ==========================================================  ==========================================
+linear layers  ``2*T*L*(h*(q+2kv) + q*h + 3*h*f*k + h*E_moe) / tp``         ``L*(h*(q+2kv) + q*h + 3*h*f*hit(T) + h*E_moe) * wb / tp`` + GEMM in/out ``2 B * T * L * (4*h + (2q+2kv+3*f*k)/tp)``
+attention      ``4*q*L*(prefill_attn_pairs + decode_context_tokens) / tp``  ``2*L*kvh*head_dim*kb/tp * (KV read + KV written)``
+lm head        ``2*h*vocab*n_emit / tp``                                    ``h*vocab*wb / tp``
+activations    --                                                          ``2 B * T * L * (10*h + (2q+2kv+3*f*k)/tp)``
+=============  ==========================================================  ==========================================
+
+- ``wb``/``kb``: bytes per weight / KV element (bf16 2, fp8 1, fp4 0.5). ``kvh = max(n_kv_heads, tp)``
+  (KV heads are replicated when TP exceeds them).
+- MoE: FLOPs of the ``k`` active experts per token; bytes of ``hit(T) = E*(1-(1-k/E)**T)`` experts,
+  the expected number of distinct experts hit by ``T`` tokens routing uniformly, clipped to
+  ``[k, E]``; ``E_moe`` = router width (0 for dense models).
+- KV read = ``decode_context_tokens + (prefill_kv_tokens - prefill_tokens)``; KV written =
+  ``decode_seqs + prefill_tokens``.
+- activations: the element-wise kernels (two RMSNorms, two residual adds, rotary embedding, gated
+  activation) read and write the activations once each, in bf16.
+- ``n_emit = decode_seqs + prefill_seqs``: sequences that may sample a token (upper bound with
+  chunked prefill).
+
+**Time.** Each group takes ``max(FLOPs / (peak * flops_efficiency), bytes / (hbm_bw * bw_efficiency))``
+over the whole iteration (all layers of a group together, since they are identical), activations
+take ``bytes / (hbm_bw * bw_efficiency)``, and the groups add (kernels run one after another).
+Linear layers and the lm head run at the ``weight_dtype`` peak; attention at the ``kv_dtype`` peak.
+Tensor parallelism adds ``2*L`` ring all-reduces of ``T*h*2`` bytes, each
+``ALLREDUCE_LATENCY_S + 2*(tp-1)/tp * bytes / (link_bw * LINK_EFFICIENCY)``. Finally a fixed
+``overhead_s`` per iteration (scheduler, sampling, kernel launches). An empty batch takes 0 s.
+
+    >>> from sim.scenario.catalog import get_gpu, get_model
+    >>> from sim.perf.base import BatchShape
+    >>> m = RooflineModel(get_model("llama-2-7b"), get_gpu("h100-sxm"), tp=1)
+    >>> 0.005 < m.step_time(BatchShape(decode_seqs=1, decode_context_tokens=100)) < 0.01
+    True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from sim.perf.base import BatchShape
+from sim.perf.memory import BYTES_PER_ELEMENT
+from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
+
+ALLREDUCE_LATENCY_S = 10e-6
+"""Fixed cost of one all-reduce call; Vidur's NCCL profiles (github.com/microsoft/vidur,
+data/profiling/network/h100_dgx/all_reduce.csv) show 7-40 us for small messages on DGX H100/A100."""
+
+LINK_EFFICIENCY = 0.8
+"""Fraction of the one-way link bandwidth a ring all-reduce reaches: Vidur's DGX H100 profile gives a
+bus bandwidth of ~364 GB/s for 64 MiB over 8 GPUs against 450 GB/s one-way NVLink4."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepBreakdown:
+    """Per-GPU FLOPs, bytes and seconds of each term group of one iteration (for inspection/tests)."""
+
+    linear_flops: float
+    linear_bytes: float
+    attention_flops: float
+    kv_bytes: float
+    lm_head_flops: float
+    lm_head_bytes: float
+    activation_bytes: float
+    comm_bytes: float
+    linear_s: float
+    attention_s: float
+    lm_head_s: float
+    activation_s: float
+    comm_s: float
+    overhead_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.linear_s + self.attention_s + self.lm_head_s + self.activation_s + self.comm_s + self.overhead_s
+
+
+class RooflineModel:
+    """Roofline :class:`~sim.perf.base.StepTimeModel` for one replica (see module docstring)."""
+
+    def __init__(self, model: ModelSpec, gpu: GPUSpec, tp: int = 1, weight_dtype: str = "bf16",
+                 kv_dtype: str = "bf16", efficiency: Efficiency | None = None) -> None:
+        if tp < 1:
+            raise ValueError(f"tp must be >= 1 (got {tp})")
+        self.model, self.gpu, self.tp = model, gpu, tp
+        self.weight_dtype, self.kv_dtype = weight_dtype, kv_dtype
+        eff = efficiency if efficiency is not None else gpu.efficiency(weight_dtype)
+        self.efficiency = eff
+        m = model
+        wb, kb = BYTES_PER_ELEMENT[weight_dtype], BYTES_PER_ELEMENT[kv_dtype]
+        h, q, kv, f, L = m.hidden, m.q_dim, m.kv_dim, m.ffn_hidden, m.n_layers
+        router = h * m.n_experts if m.is_moe else 0
+        attn_params = h * (q + 2 * kv) + q * h
+        # FLOP/s and byte/s actually reached
+        self._gemm_peak = gpu.peak_tflops(weight_dtype) * 1e12 * eff.flops_efficiency
+        self._attn_peak = gpu.peak_tflops(kv_dtype) * 1e12 * eff.flops_efficiency
+        self._bw = gpu.hbm_bytes_per_s * eff.bw_efficiency
+        self._overhead_s = eff.overhead_s
+        # per-GPU coefficients
+        self._linear_flops_per_token = 2.0 * L * (attn_params + 3 * h * f * m.experts_per_token + router) / tp
+        self._linear_fixed_bytes = L * (attn_params + router) * wb / tp
+        self._expert_bytes = L * 3 * h * f * wb / tp
+        self._attn_flops_per_pair = 4.0 * q * L / tp
+        self._kv_bytes_per_token = 2.0 * L * max(m.n_kv_heads, tp) * m.head_dim * kb / tp
+        self._lm_flops_per_seq = 2.0 * h * m.vocab / tp
+        self._lm_bytes = h * m.vocab * wb / tp
+        self._gemm_io_bytes_per_token = 2.0 * L * (4 * h + (2 * q + 2 * kv + 3 * f * m.experts_per_token) / tp)
+        self._act_bytes_per_token = 2.0 * L * (10 * h + (2 * q + 2 * kv + 3 * f * m.experts_per_token) / tp)
+        if tp > 1:
+            self._comm_calls = 2 * L
+            self._comm_s_per_token = (2.0 * (tp - 1) / tp) * (h * 2.0) / (gpu.link_bytes_per_s * LINK_EFFICIENCY)
+        else:
+            self._comm_calls = 0
+            self._comm_s_per_token = 0.0
+
+    # ---------------------------------------------------------------- helpers
+    def experts_hit(self, n_tokens: int) -> float:
+        """Expected distinct experts (per layer) whose weights an iteration of ``n_tokens`` reads."""
+        m = self.model
+        if not m.is_moe:
+            return 1.0
+        e, k = m.n_experts, m.experts_per_token
+        return min(float(e), max(float(k), e * (1.0 - (1.0 - k / e) ** n_tokens)))
+
+    def _seconds(self, n_tokens: int, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
+                 decode_ctx: Any, n_emit: Any, mx: Callable) -> Any:
+        """Iteration seconds; scalar or array ``decode_ctx`` (identical float operations either way)."""
+        linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n_tokens)
+                        + self._gemm_io_bytes_per_token * n_tokens)
+        linear_s = mx(self._linear_flops_per_token * n_tokens / self._gemm_peak, linear_bytes / self._bw)
+        kv_tokens = (decode_ctx + (prefill_kv - prefill_tokens)) + (decode_seqs + prefill_tokens)
+        attn_s = mx(self._attn_flops_per_pair * (pairs + decode_ctx) / self._attn_peak,
+                    self._kv_bytes_per_token * kv_tokens / self._bw)
+        lm_s = max(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw)
+        act_s = self._act_bytes_per_token * n_tokens / self._bw
+        comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
+        return linear_s + attn_s + (lm_s + act_s + comm_s + self._overhead_s)
+
+    # ---------------------------------------------------------------- protocol
+    def step_time(self, shape: BatchShape) -> float:
+        n_tokens = shape.prefill_tokens + shape.decode_seqs
+        if n_tokens <= 0:
+            return 0.0
+        return float(self._seconds(n_tokens, shape.prefill_tokens, shape.prefill_attn_pairs,
+                                   shape.prefill_kv_tokens, shape.decode_seqs, shape.decode_context_tokens,
+                                   shape.decode_seqs + shape.prefill_seqs, max))
+
+    def decode_times(self, n_seqs: int, context_tokens: np.ndarray) -> np.ndarray:
+        ctx = np.asarray(context_tokens)
+        if n_seqs <= 0:
+            return np.zeros(ctx.shape, dtype=float)
+        out = self._seconds(n_seqs, 0, 0.0, 0, n_seqs, ctx, n_seqs, np.maximum)
+        return np.asarray(out, dtype=float)
+
+    # ---------------------------------------------------------------- inspection
+    def breakdown(self, shape: BatchShape) -> StepBreakdown:
+        """Every term of :meth:`step_time` for ``shape`` (per GPU)."""
+        n = shape.prefill_tokens + shape.decode_seqs
+        if n <= 0:
+            return StepBreakdown(*([0.0] * 14))
+        n_emit = shape.decode_seqs + shape.prefill_seqs
+        linear_flops = self._linear_flops_per_token * n
+        linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n)
+                        + self._gemm_io_bytes_per_token * n)
+        attn_flops = self._attn_flops_per_pair * (shape.prefill_attn_pairs + shape.decode_context_tokens)
+        kv_tokens = (shape.decode_context_tokens + shape.prefill_kv_tokens - shape.prefill_tokens
+                     + shape.decode_seqs + shape.prefill_tokens)
+        kv_bytes = self._kv_bytes_per_token * kv_tokens
+        lm_flops = self._lm_flops_per_seq * n_emit
+        act_bytes = self._act_bytes_per_token * n
+        comm_bytes = float(self._comm_calls * n * self.model.hidden * 2) if self.tp > 1 else 0.0
+        return StepBreakdown(
+            linear_flops=linear_flops, linear_bytes=linear_bytes, attention_flops=attn_flops,
+            kv_bytes=kv_bytes, lm_head_flops=lm_flops, lm_head_bytes=self._lm_bytes, activation_bytes=act_bytes,
+            comm_bytes=comm_bytes,
+            linear_s=max(linear_flops / self._gemm_peak, linear_bytes / self._bw),
+            attention_s=max(attn_flops / self._attn_peak, kv_bytes / self._bw),
+            lm_head_s=max(lm_flops / self._gemm_peak, self._lm_bytes / self._bw),
+            activation_s=act_bytes / self._bw,
+            comm_s=self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n,
+            overhead_s=self._overhead_s)

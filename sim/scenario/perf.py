@@ -1,0 +1,111 @@
+"""The ``perf:`` scenario block: which step-time model prices a batch iteration.
+
+A discriminated union on ``model``::
+
+    perf: {model: roofline}                                  # default; weight_dtype/kv_dtype bf16
+    perf: {model: roofline, weight_dtype: fp8, calibration: calib/h100.yaml}
+    perf: {model: linear, base_s: 0.01, per_decode_token_s: 0.0002}
+    perf: {model: table, path: profiles/h100_llama2_7b.csv}  # roofline outside the grid
+
+It may appear at the top level and, as an override, on a pool. Relative paths are resolved
+against the scenario file's folder by :func:`sim.perf.build_step_model`.
+
+    >>> parse_perf({"model": "linear", "base_s": 0.01}).base_s
+    0.01
+    >>> parse_perf(None).model
+    'roofline'
+"""
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, TypeAdapter, field_validator
+
+from sim.scenario.types import Duration, Strict
+
+
+def _nonneg(v: float | None) -> float | None:
+    if v is not None and (not math.isfinite(v) or v < 0):
+        raise ValueError(f"must be a finite number >= 0 (got {v!r})")
+    return v
+
+
+def _fraction(v: float | None) -> float | None:
+    if v is not None and not (0 < v <= 1):
+        raise ValueError(f"must be a fraction in (0, 1] (got {v!r})")
+    return v
+
+
+class RooflinePerf(Strict):
+    """Analytic roofline: FLOPs and HBM bytes per iteration, calibrated efficiency, TP all-reduce.
+
+    ``weight_dtype`` selects the tensor-core peak and bytes per weight; ``kv_dtype`` the bytes per
+    KV-cache element. ``calibration`` is a YAML file written by ``fleetsim calibrate``; the three
+    explicit factors override both it and the GPU catalog.
+    """
+
+    model: Literal["roofline"] = "roofline"
+    weight_dtype: Literal["bf16", "fp8", "fp4"] = "bf16"
+    kv_dtype: Literal["bf16", "fp8"] = "bf16"
+    calibration: str | None = None
+    flops_efficiency: float | None = None
+    bw_efficiency: float | None = None
+    overhead_s: Duration | None = None
+
+    _f = field_validator("flops_efficiency", "bw_efficiency")(_fraction)
+    _o = field_validator("overhead_s")(_nonneg)
+
+
+class LinearPerf(Strict):
+    """Step time linear in the batch's aggregates (seconds).
+
+    ``step = base_s + per_prefill_token_s * prefill_tokens + per_decode_token_s * decode_seqs
+    + per_context_token_s * (decode_context_tokens + prefill_kv_tokens - prefill_tokens)``;
+    an empty batch takes 0 s.
+    """
+
+    model: Literal["linear"]
+    base_s: Duration = 0.0
+    per_prefill_token_s: float = 0.0
+    per_decode_token_s: float = 0.0
+    per_context_token_s: float = 0.0
+
+    _n = field_validator("base_s", "per_prefill_token_s", "per_decode_token_s", "per_context_token_s")(_nonneg)
+
+
+class TablePerf(Strict):
+    """Measured step times on a grid (CSV: prefill_tokens, decode_seqs, context_tokens, step_s).
+
+    Interpolated inside the grid; outside it the roofline (settings in ``roofline``) is used,
+    with one warning per model instance.
+    """
+
+    model: Literal["table"]
+    path: str
+    fallback: Literal["roofline"] = "roofline"
+    roofline: RooflinePerf = Field(default_factory=RooflinePerf)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must be a path to a CSV file (got an empty string)")
+        return v
+
+
+PerfConfig = Annotated[Union[RooflinePerf, LinearPerf, TablePerf], Field(discriminator="model")]
+"""The ``perf:`` block: one of :class:`RooflinePerf`, :class:`LinearPerf`, :class:`TablePerf`."""
+
+_ADAPTER: TypeAdapter = TypeAdapter(PerfConfig)
+
+
+def parse_perf(data: Any) -> RooflinePerf | LinearPerf | TablePerf:
+    """Validate a ``perf:`` mapping (``None`` -> the default roofline)."""
+    if data is None:
+        return RooflinePerf()
+    if isinstance(data, (RooflinePerf, LinearPerf, TablePerf)):
+        return data
+    if isinstance(data, dict) and "model" not in data:
+        data = {**data, "model": "roofline"}
+    return _ADAPTER.validate_python(data)

@@ -1,0 +1,67 @@
+"""Catalog lookups and numbers against datasheets and published model configs."""
+import pytest
+
+from sim.errors import ScenarioError
+from sim.scenario.catalog import architecture_params, get_gpu, get_model, gpu_names, model_names
+
+REQUIRED_GPUS = {"a100-80gb", "h100-sxm", "h200-sxm", "b200", "mi300x"}
+REQUIRED_MODELS = {"llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b", "llama-3-70b", "mixtral-8x7b",
+                   "llama-3.3-70b"}
+
+
+def test_catalog_has_required_names():
+    assert REQUIRED_GPUS <= set(gpu_names())
+    assert REQUIRED_MODELS <= set(model_names())
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_MODELS))
+def test_published_param_counts_match_architecture(name):
+    # Published counts (HF model cards: 6.74B, 13.0B, 69.0B, 8.03B, 70.6B, Mixtral 46.7B total / 12.9B active)
+    m = get_model(name)
+    total, active = architecture_params(m)
+    assert total == pytest.approx(m.n_params, rel=0.01)
+    assert active == pytest.approx(m.n_active_params, rel=0.01)
+
+
+def test_datasheet_numbers():
+    # NVIDIA H100 SXM datasheet: 989 TFLOPS bf16 dense, 3.35 TB/s, NVLink4 900 GB/s bidirectional.
+    h = get_gpu("h100-sxm")
+    assert (h.bf16_tflops, h.fp8_tflops, h.hbm_tbps, h.interconnect_gbps) == (989, 1979, 3.35, 450)
+    assert get_gpu("a100-80gb").fp8_tflops is None
+    assert get_gpu("b200").fp4_tflops == 9000
+
+
+def test_gpu_without_precision_says_what_is_supported():
+    with pytest.raises(ValueError, match="supported: bf16"):
+        get_gpu("a100-80gb").peak_tflops("fp8")
+
+
+def test_llama33_shares_llama3_70b_architecture():
+    a, b = get_model("llama-3.3-70b"), get_model("llama-3-70b")
+    assert (a.n_layers, a.hidden, a.n_heads, a.n_kv_heads, a.ffn_hidden, a.vocab) == \
+        (b.n_layers, b.hidden, b.n_heads, b.n_kv_heads, b.ffn_hidden, b.vocab)
+    assert a.max_context == 131072
+
+
+def test_unknown_names_list_the_allowed_ones():
+    with pytest.raises(KeyError, match="h100-sxm"):
+        get_gpu("h100")
+    with pytest.raises(KeyError, match="llama-2-7b"):
+        get_model("llama-7b")
+
+
+def test_inline_model_defaults_and_param_count():
+    m = get_model({"n_layers": 2, "hidden": 64, "n_heads": 4, "ffn_hidden": 128, "vocab": 100})
+    assert (m.n_kv_heads, m.head_dim, m.n_experts) == (4, 16, 1)
+    # by hand: per layer 4*64*64 attn + 3*64*128 mlp + 2*64 norms = 16384+24576+128; x2 layers;
+    # + embedding and lm head 2*100*64 + final norm 64
+    assert m.n_params == 2 * (16384 + 24576 + 128) + 12800 + 64
+
+
+def test_inline_model_problems_name_fields():
+    with pytest.raises(ScenarioError) as exc:
+        get_model({"n_layers": 0, "hidden": 64, "n_heads": 4, "vocab": 100, "colour": "red"})
+    paths = {p for p, _ in exc.value.problems}
+    assert {"model.n_layers", "model.ffn_hidden", "model.colour"} <= paths
+    with pytest.raises(ScenarioError, match="must divide n_heads=4"):
+        get_model({"n_layers": 1, "hidden": 64, "n_heads": 4, "n_kv_heads": 3, "ffn_hidden": 8, "vocab": 10})

@@ -1,0 +1,130 @@
+"""Roofline terms against hand-worked FLOPs and bytes; qualitative regimes; vectorised decode."""
+import numpy as np
+import pytest
+
+from sim.perf.base import BatchShape
+from sim.perf.roofline import ALLREDUCE_LATENCY_S, LINK_EFFICIENCY, RooflineModel
+from sim.perf.throughput import prefill_shape
+from sim.scenario.catalog import Efficiency, get_gpu, get_model
+
+L7 = get_model("llama-2-7b")
+H100 = get_gpu("h100-sxm")
+UNIT = Efficiency(1.0, 1.0, 0.0)  # peak numbers, no overhead: times are FLOPs/peak and bytes/bandwidth
+
+# One Llama-2-7B layer by hand: QKV 4096 x 12288, O 4096 x 4096, gate+up+down 3 x 4096 x 11008.
+LAYER_PARAMS = 4096 * 12288 + 4096 * 4096 + 3 * 4096 * 11008
+assert LAYER_PARAMS == 202_375_168
+
+
+def test_linear_layers_flops_and_weight_bytes_by_hand():
+    rm = RooflineModel(L7, H100, tp=1, efficiency=UNIT)
+    b = rm.breakdown(BatchShape(decode_seqs=1, decode_context_tokens=0))
+    assert b.linear_flops == 2 * LAYER_PARAMS * 32                # 2 FLOPs per weight per token
+    gemm_io = 2 * 32 * (4 * 4096 + 2 * 4096 + 2 * 4096 + 3 * 11008)  # bf16 activations in/out of the GEMMs
+    assert b.linear_bytes == LAYER_PARAMS * 32 * 2 + gemm_io      # bf16 weights read once
+    assert b.lm_head_flops == 2 * 4096 * 32000 and b.lm_head_bytes == 4096 * 32000 * 2
+
+
+def test_attention_terms_by_hand():
+    rm = RooflineModel(L7, H100, tp=1, efficiency=UNIT)
+    # decode: 8 sequences with 1000 context tokens each
+    b = rm.breakdown(BatchShape(decode_seqs=8, decode_context_tokens=8000))
+    assert b.attention_flops == 4 * 4096 * 8000 * 32              # QK^T and AV, 2 FLOPs per MAC
+    assert b.kv_bytes == (8000 + 8) * 32 * 2 * 4096 * 2            # read context, write 8 new tokens
+    # prefill of one 100-token prompt: 100*101/2 causal pairs
+    p = rm.breakdown(prefill_shape(1, 100))
+    assert p.attention_flops == 4 * 4096 * 5050 * 32
+    assert p.kv_bytes == 100 * 32 * 2 * 4096 * 2                   # written once, nothing cached before
+
+
+def test_grouped_query_attention_reads_fewer_kv_bytes():
+    l3 = RooflineModel(get_model("llama-3-8b"), H100, efficiency=UNIT)
+    b = l3.breakdown(BatchShape(decode_seqs=1, decode_context_tokens=1000))
+    assert b.kv_bytes == 1001 * 32 * 2 * 1024 * 2                 # 8 KV heads x 128 = 1024 wide
+    assert b.attention_flops == 4 * 4096 * 1000 * 32              # 32 query heads still
+
+
+def test_times_are_roofline_of_each_group():
+    rm = RooflineModel(L7, H100, tp=1, efficiency=Efficiency(0.5, 0.8, 0.002))
+    s = BatchShape(decode_seqs=4, decode_context_tokens=4000)
+    b = rm.breakdown(s)
+    peak, bw = 989e12 * 0.5, 3.35e12 * 0.8
+    assert b.linear_s == pytest.approx(max(b.linear_flops / peak, b.linear_bytes / bw))
+    assert b.attention_s == pytest.approx(max(b.attention_flops / peak, b.kv_bytes / bw))
+    assert rm.step_time(s) == pytest.approx(b.total_s, rel=1e-12)
+    assert b.overhead_s == 0.002
+
+
+def test_tensor_parallel_all_reduce_by_hand():
+    rm = RooflineModel(get_model("llama-2-70b"), H100, tp=4, efficiency=UNIT)
+    b = rm.breakdown(BatchShape(decode_seqs=10, decode_context_tokens=0))
+    calls, msg_bytes = 2 * 80, 10 * 8192 * 2
+    ring = 2 * 3 / 4 * msg_bytes / (450e9 * LINK_EFFICIENCY)
+    assert b.comm_s == pytest.approx(calls * (ALLREDUCE_LATENCY_S + ring))
+    assert RooflineModel(L7, H100, tp=1).breakdown(BatchShape(decode_seqs=10)).comm_s == 0
+
+
+def test_tp_splits_weight_bytes():
+    one = RooflineModel(L7, H100, tp=1, efficiency=UNIT).breakdown(BatchShape(decode_seqs=1))
+    two = RooflineModel(L7, H100, tp=2, efficiency=UNIT).breakdown(BatchShape(decode_seqs=1))
+    assert two.linear_flops == one.linear_flops / 2
+    assert two.lm_head_bytes == one.lm_head_bytes / 2
+
+
+def test_decode_grows_with_batch_and_context():
+    rm = RooflineModel(L7, H100)
+    by_batch = [rm.step_time(BatchShape(decode_seqs=b, decode_context_tokens=b * 500)) for b in (1, 8, 64, 256)]
+    by_ctx = [rm.step_time(BatchShape(decode_seqs=32, decode_context_tokens=c)) for c in (0, 10_000, 100_000)]
+    assert by_batch == sorted(by_batch) and by_batch[0] < by_batch[-1]
+    assert by_ctx == sorted(by_ctx) and by_ctx[0] < by_ctx[-1]
+
+
+def test_small_decode_is_weight_bound_prefill_compute_bound_on_h100():
+    rm = RooflineModel(L7, H100)
+    small = rm.breakdown(BatchShape(decode_seqs=8, decode_context_tokens=8 * 100))
+    assert small.linear_bytes / rm._bw > small.linear_flops / rm._gemm_peak
+    for tokens in (512, 2048):
+        big = rm.breakdown(prefill_shape(1, tokens))
+        assert big.linear_flops / rm._gemm_peak > big.linear_bytes / rm._bw
+
+
+def test_fp8_uses_fp8_peak_and_one_byte_weights():
+    bf = RooflineModel(L7, H100, weight_dtype="bf16", efficiency=UNIT)
+    f8 = RooflineModel(L7, H100, weight_dtype="fp8", efficiency=UNIT)
+    assert f8._gemm_peak == 1979e12 and bf._gemm_peak == 989e12
+    assert f8._linear_fixed_bytes == bf._linear_fixed_bytes / 2
+    with pytest.raises(ValueError, match="no fp8"):
+        RooflineModel(L7, get_gpu("a100-80gb"), weight_dtype="fp8")
+
+
+def test_mixtral_uses_active_params():
+    mx = get_model("mixtral-8x7b")
+    rm = RooflineModel(mx, H100, tp=1, efficiency=UNIT)
+    b = rm.breakdown(BatchShape(decode_seqs=1, decode_context_tokens=0))
+    # FLOPs per token = 2 x (active params minus the input embedding lookup and norms): ~2 x 12.75e9
+    assert b.linear_flops + b.lm_head_flops == pytest.approx(2 * (12.88e9 - 32000 * 4096), rel=0.01)
+    # one token reads 2 of 8 experts; a large batch reads all 8
+    expert_bytes = 32 * 3 * 4096 * 14336 * 2
+    assert rm.experts_hit(1) == 2 and rm.experts_hit(10_000) == 8
+    big = rm.breakdown(BatchShape(decode_seqs=512, decode_context_tokens=0))
+    gemm_io_per_token = 2 * 32 * (4 * 4096 + 2 * 4096 + 2 * 1024 + 3 * 14336 * 2)  # k=2 experts per token
+    assert big.linear_bytes - b.linear_bytes == pytest.approx(6 * expert_bytes + 511 * gemm_io_per_token, rel=1e-3)
+
+
+@pytest.mark.parametrize("model,gpu,tp,wd", [("llama-2-7b", "h100-sxm", 1, "bf16"),
+                                             ("mixtral-8x7b", "h100-sxm", 2, "fp8"),
+                                             ("llama-2-70b", "a100-80gb", 8, "bf16")])
+def test_decode_times_equal_step_time_bit_for_bit(model, gpu, tp, wd):
+    rm = RooflineModel(get_model(model), get_gpu(gpu), tp=tp, weight_dtype=wd)
+    rng = np.random.default_rng(7)
+    for n in (1, 3, 64, 300):
+        ctx = rng.integers(0, 2_000_000, size=200)
+        vec = rm.decode_times(n, ctx)
+        loop = np.array([rm.step_time(BatchShape(decode_seqs=n, decode_context_tokens=int(c))) for c in ctx])
+        assert np.array_equal(vec, loop)
+
+
+def test_empty_batch_takes_no_time():
+    rm = RooflineModel(L7, H100)
+    assert rm.step_time(BatchShape()) == 0.0
+    assert np.array_equal(rm.decode_times(0, np.array([1, 2])), [0.0, 0.0])
