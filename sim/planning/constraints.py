@@ -1,0 +1,67 @@
+"""Constraints on summary metrics, judged conservatively over replications.
+
+A constraint is ``<metric><op><bound>`` with a dotted summary key and one of ``<=, <, >=, >``::
+
+    >>> c = parse_constraint("latency.ttft.p99<=2.0")
+    >>> (c.metric, c.op, c.bound)
+    ('latency.ttft.p99', '<=', 2.0)
+
+With several replications a constraint must hold at the unfavourable end of the 95 %
+confidence interval of the metric's mean — the upper bound for ``<=``/``<``, the lower bound
+for ``>=``/``>`` — not merely at the mean. With one replication, at the value itself.
+"""
+from __future__ import annotations
+
+import math
+import operator
+import re
+from dataclasses import dataclass
+
+from sim.planning.stats import MeanCI
+
+_OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+_RE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>)\s*(\S+)\s*$")
+
+
+class ConstraintError(ValueError):
+    """A malformed constraint string."""
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    metric: str
+    op: str
+    bound: float
+
+    @property
+    def upper(self) -> bool:
+        """True for ``<=``/``<`` (the metric must stay below the bound)."""
+        return self.op in ("<=", "<")
+
+    def judged_value(self, ci: MeanCI) -> float:
+        """The value the bound is compared with: the CI end on the unfavourable side."""
+        edge = ci.high if self.upper else ci.low
+        return ci.mean if math.isnan(edge) else edge
+
+    def holds(self, ci: MeanCI) -> bool:
+        """True when the judged value satisfies the bound (False when the metric is missing)."""
+        v = self.judged_value(ci)
+        return not math.isnan(v) and _OPS[self.op](v, self.bound)
+
+    def __str__(self) -> str:
+        return f"{self.metric}{self.op}{self.bound:g}"
+
+
+def parse_constraint(text: str) -> Constraint:
+    m = _RE.match(text)
+    if not m:
+        raise ConstraintError(
+            f"expected METRIC<=NUMBER, METRIC>=NUMBER, METRIC<NUMBER or METRIC>NUMBER, "
+            f"e.g. latency.ttft.p99<=2.0 (got {text!r})")
+    try:
+        bound = float(m.group(3))
+    except ValueError:
+        raise ConstraintError(f"{m.group(1)}: bound must be a number (got {m.group(3)!r})") from None
+    if not math.isfinite(bound):
+        raise ConstraintError(f"{m.group(1)}: bound must be finite (got {m.group(3)!r})")
+    return Constraint(m.group(1), m.group(2), bound)

@@ -1,0 +1,96 @@
+"""Evaluate configurations on demand (with replications, caching and resume) for searches.
+
+A search (``plan``, ``saturation``) asks for a few configurations at a time; each is run with
+``seeds`` replications on the executor, stored in the point store as it finishes, summarised as
+a mean/CI row and cached, so asking again costs nothing and a rerun of a killed search resumes.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sim.planning.constraints import Constraint, ConstraintError
+from sim.planning.executors import SerialExecutor
+from sim.planning.knobs import labels
+from sim.planning.points import make_points, run_points
+from sim.planning.runner import Runner
+from sim.planning.source import ScenarioSource
+from sim.planning.stats import MeanCI
+from sim.planning.store import PointStore
+from sim.planning.sweep import configuration_rows, point_row
+
+
+class Evaluator:
+    """Runs configurations (override tuples) with ``seeds`` replications; rows are cached."""
+
+    def __init__(self, source: ScenarioSource, runner: Runner, executor: SerialExecutor,
+                 seeds: int, out: Path | None, validate: bool, progress: bool = False,
+                 desc: str = "runs") -> None:
+        self.source = source
+        self.runner = runner
+        self.executor = executor
+        self.seeds = seeds
+        self.store = PointStore(out)
+        self.validate = validate
+        self.progress = progress
+        self.desc = desc
+        self.cache: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.point_rows: list[dict[str, Any]] = []
+
+    def __call__(self, configs: Sequence[tuple[str, ...]]) -> list[dict[str, Any]]:
+        """Mean/CI rows (see :func:`sim.planning.sweep.configuration_rows`) for ``configs``."""
+        todo = [c for c in dict.fromkeys(tuple(c) for c in configs) if c not in self.cache]
+        if todo:
+            points = make_points(self.source, todo, self.seeds, validate=self.validate)
+            records = run_points(points, self.runner, executor=self.executor, store=self.store,
+                                 progress=self.progress, desc=self.desc)
+            by_config: dict[tuple[str, ...], list[dict]] = {}
+            for rec in records:
+                by_config.setdefault(tuple(rec["overrides"]), []).append(point_row(rec))
+            for config, rows in by_config.items():
+                self.point_rows.extend(rows)
+                paths = list(labels(config))
+                row = configuration_rows(rows, paths)[0]
+                row["overrides"] = list(config)
+                first_error = next((r["error"] for r in rows if r.get("error")), "")
+                row["error"] = first_error
+                self.cache[config] = row
+        return [self.cache[tuple(c)] for c in configs]
+
+
+def ci_of(row: dict[str, Any], metric: str) -> MeanCI:
+    """The :class:`MeanCI` of ``metric`` stored in a configuration row (NaN when absent)."""
+    nan = float("nan")
+    def num(key: str) -> float:
+        v = row.get(key)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else nan
+    return MeanCI(num(f"{metric}.mean"), num(f"{metric}.ci_low"), num(f"{metric}.ci_high"),
+                  int(row.get("n", 0)))
+
+
+def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, Any]:
+    """Annotate a configuration row: ``feasible`` and, per constraint, the judged value.
+
+    A configuration with any failed replication is not feasible (it cannot be confirmed).
+    """
+    ok = not row.get("error") and row.get("n", 0) > 0
+    for c in constraints:
+        ci = ci_of(row, c.metric)
+        row[f"judged:{c}"] = c.judged_value(ci)
+        ok = ok and c.holds(ci)
+    row["feasible"] = bool(ok)
+    return row
+
+
+def check_metrics(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> None:
+    """Raise :class:`ConstraintError` naming metrics that no successful run reported."""
+    done = [r for r in rows if r.get("n", 0) > 0]
+    if not done:
+        return
+    known = sorted(k[: -len(".mean")] for k in done[0] if k.endswith(".mean"))
+    missing = [m for m in metrics if f"{m}.mean" not in done[0]]
+    if missing:
+        raise ConstraintError(
+            f"unknown metric {', '.join(missing)}: must be a numeric summary key such as "
+            f"{', '.join(k for k in known if k.startswith(('latency.ttft', 'slo', 'cost')))}")

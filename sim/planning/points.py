@@ -1,0 +1,144 @@
+"""Points (one resolved scenario + one seed) and running a batch of them with resume.
+
+Replication ``i`` (0-based) of a configuration runs with seed ``scenario seed + i``, so a
+one-seed sweep reproduces ``fleetsim run`` exactly and adding seeds only adds points.
+Each finished point is stored as it completes (see :mod:`sim.planning.store`); points already
+stored without error are not run again. A runner that raises, or a worker that dies, gives a
+record with ``error`` set and no summary; the batch goes on.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sim.errors import ScenarioError
+from sim.planning.executors import SerialExecutor, WorkerLost
+from sim.planning.knobs import labels
+from sim.planning.source import ScenarioSource
+from sim.planning.store import PointStore, point_key
+
+
+@dataclass(frozen=True)
+class Point:
+    """One simulation to run: configuration overrides, replication number, seed, resolved dict."""
+
+    config: tuple[str, ...]
+    replication: int
+    seed: int
+    scenario: dict
+    key: str
+
+
+def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seeds: int,
+                validate: bool = True) -> list[Point]:
+    """Points for every configuration × replication (configuration-major order).
+
+    Raises :class:`ScenarioError` listing every problem of every configuration, each message
+    naming the configuration it came from.
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1 (got {seeds})")
+    problems: list[tuple[str, str]] = []
+    resolved: list[dict] = []
+    for config in configs:
+        try:
+            data = source.resolve(config)
+            if validate:
+                source.validate(data)
+        except ScenarioError as exc:
+            where = f" (with {', '.join(config)})" if config else ""
+            problems.extend((path, msg + where) for path, msg in exc.problems)
+            continue
+        resolved.append(data)
+    if problems:
+        raise ScenarioError(_unique(problems), source.source)
+    points = []
+    for config, data in zip(configs, resolved):
+        for i in range(seeds):
+            seed = source.seed + i
+            points.append(Point(tuple(config), i, seed, data, point_key(data, seed)))
+    return points
+
+
+def _unique(items: list) -> list:
+    seen, out = set(), []
+    for it in items:
+        if it not in seen:
+            seen.add(it)
+            out.append(it)
+    return out
+
+
+def run_point(runner: Callable[[dict, int], dict], scenario: dict, seed: int) -> dict[str, Any]:
+    """Run one point in a worker; never raises: failures come back as ``{"error": "..."}``."""
+    t0 = time.perf_counter()
+    try:
+        summary = runner(scenario, seed)
+        summary = json.loads(json.dumps(summary, default=_plain))
+        return {"summary": summary, "error": None, "wall_s": time.perf_counter() - t0}
+    except Exception as exc:
+        text = str(exc).strip().replace("\n", "; ")
+        return {"summary": None, "error": f"{type(exc).__name__}: {text}",
+                "wall_s": time.perf_counter() - t0}
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
+               executor: SerialExecutor | None = None, store: PointStore | None = None,
+               progress: bool = False, desc: str = "points") -> list[dict[str, Any]]:
+    """Run the points not already in ``store``; return one record per point, in point order.
+
+    A record: ``key, config {path: value}, overrides, replication, seed, summary (or None),
+    error (or None), wall_s, reused`` (True when it came from the store).
+    """
+    executor = executor or SerialExecutor()
+    store = store or PointStore(None)
+    records: list[dict | None] = [None] * len(points)
+    todo: dict[str, list[int]] = {}
+    for i, p in enumerate(points):
+        done = store.done(p.key)
+        if done is not None:
+            records[i] = {**_base(p), "summary": done["summary"], "error": None,
+                          "wall_s": done.get("wall_s", math.nan), "reused": True}
+        else:
+            todo.setdefault(p.key, []).append(i)
+    keys = list(todo)
+    tasks = [(runner, points[todo[k][0]].scenario, points[todo[k][0]].seed) for k in keys]
+    bar = _progress(len(tasks), desc) if progress and tasks else None
+    try:
+        for j, result in executor.map_unordered(run_point, tasks):
+            if isinstance(result, WorkerLost):
+                result = {"summary": None, "error": f"worker lost: {result.message}", "wall_s": math.nan}
+            first = points[todo[keys[j]][0]]
+            store.put({**_base(first), **result})
+            for i in todo[keys[j]]:
+                records[i] = {**_base(points[i]), **result, "reused": False}
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [r for r in records if r is not None]
+
+
+def _base(p: Point) -> dict[str, Any]:
+    return {"key": p.key, "config": labels(p.config), "overrides": list(p.config),
+            "replication": p.replication, "seed": p.seed}
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, unit="run", dynamic_ncols=True)

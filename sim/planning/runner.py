@@ -1,0 +1,30 @@
+"""Runners: ``runner(scenario_dict, seed) -> summary dict``, the one thing planning asks of a run.
+
+:class:`SimulationRunner` (the default) validates the dict and runs the simulator through
+:func:`sim.api.run`; :class:`sim.planning.erlang.MMcRunner` answers from queueing theory.
+A runner must be picklable (a module-level class or function) to travel to worker processes.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Runner = Callable[[dict, int], dict]
+
+
+@dataclass(frozen=True)
+class SimulationRunner:
+    """Run a raw scenario dict with the simulator; ``source``/``base_dir`` name its file and folder."""
+
+    source: str = "<scenario>"
+    base_dir: str = "."
+
+    def __call__(self, scenario: dict, seed: int) -> dict[str, Any]:
+        from sim.api import run
+        from sim.scenario import scenario_from_dict
+
+        data = copy.deepcopy(scenario)
+        data["seed"] = int(seed)
+        return run(scenario_from_dict(data, self.source, self.base_dir), quiet=True).summary

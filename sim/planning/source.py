@@ -1,0 +1,90 @@
+"""The base scenario of a sweep, kept as a raw dict so that each point is the base plus overrides.
+
+Planning never reaches inside a run: it resolves a point's scenario as plain data
+(:func:`sim.scenario.apply_overrides` on the raw mapping), hashes it for the point store, ships
+it to a worker, and the worker validates and runs it. Relative file references in a scenario
+(trace files, profile tables) resolve against ``base_dir``, the scenario file's folder.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.errors import ScenarioError
+
+
+@dataclass(frozen=True)
+class ScenarioSource:
+    """A raw scenario mapping with the file it came from (``source``) and its folder."""
+
+    data: dict[str, Any]
+    source: str = "<scenario>"
+    base_dir: str = field(default_factory=lambda: str(Path.cwd()))
+
+    @classmethod
+    def from_any(cls, scenario: Any, overrides: Sequence[str] = ()) -> "ScenarioSource":
+        """From a path (YAML/TOML), a raw dict, a validated ``Scenario`` model or another source.
+
+        ``overrides`` (``"a.b.0.c=value"``) are applied to the base before anything else.
+        """
+        if isinstance(scenario, ScenarioSource):
+            src = scenario
+        elif isinstance(scenario, (str, Path)):
+            path = Path(scenario)
+            src = cls(read_raw(path), str(scenario), str(path.resolve().parent))
+        elif isinstance(scenario, dict):
+            src = cls(copy.deepcopy(scenario))
+        elif hasattr(scenario, "model_dump"):
+            data = json.loads(scenario.model_dump_json(exclude_none=True))
+            src = cls(data, getattr(scenario, "source", None) or "<scenario>",
+                      str(getattr(scenario, "base_dir", None) or Path.cwd()))
+        else:
+            raise TypeError(f"scenario must be a path, a dict or a Scenario (got {type(scenario).__name__})")
+        if overrides:
+            src = cls(src.resolve(overrides), src.source, src.base_dir)
+        return src
+
+    @property
+    def seed(self) -> int:
+        """The scenario's own seed (replication ``i`` of a sweep runs with ``seed + i``)."""
+        value = self.data.get("seed", 0)
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+    def resolve(self, overrides: Sequence[str]) -> dict[str, Any]:
+        """A deep copy of the base with ``overrides`` applied (raises :class:`ScenarioError`)."""
+        from sim.scenario import apply_overrides
+
+        return apply_overrides(copy.deepcopy(self.data), list(overrides))
+
+    def validate(self, data: dict[str, Any]) -> None:
+        """Raise :class:`ScenarioError` if ``data`` is not a valid scenario."""
+        from sim.scenario import scenario_from_dict
+
+        scenario_from_dict(copy.deepcopy(data), self.source, self.base_dir)
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    """The raw mapping in a YAML or TOML scenario file (errors as :class:`ScenarioError`)."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ScenarioError([("", f"cannot read scenario file ({exc.strerror or exc})")], str(path))
+    try:
+        if str(path).endswith(".toml"):
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except Exception as exc:  # yaml.YAMLError, tomllib.TOMLDecodeError
+        raise ScenarioError([("", f"not valid YAML/TOML ({exc})")], str(path))
+    if not isinstance(data, dict):
+        raise ScenarioError([("", f"must be a mapping at the top level (got {type(data).__name__})")],
+                            str(path))
+    return data

@@ -1,0 +1,174 @@
+"""Sweeps: the Cartesian product of knob values × replications, one row per point.
+
+``sweep(scenario, {"fleet.pools.0.replicas": [4, 8, 16]}, seeds=5, out="results/s")`` runs
+every configuration with seeds ``scenario seed + 0 .. + 4`` and returns a :class:`SweepResult`:
+a list with one flat row per point (knob values, ``replication``, ``seed``, ``error`` and every
+summary key flattened with dots; ``wall_seconds`` is left out so that tables are identical
+across executors), plus ``.configurations``: one row per configuration with, for every numeric
+metric ``m``, ``m.mean``, ``m.ci_low``, ``m.ci_high`` (95 % Student-t interval over the
+replications that succeeded; NaN with one seed).
+
+With ``out``, every finished point is stored in ``out/points/`` as it completes, and the end
+of the sweep writes ``sweep.csv`` (points), ``sweep_ci.csv`` (configurations), ``sweep.json``
+(both, with the knobs and seeds) and figures in ``out/figures/``. Rerunning the same sweep
+into the same folder reuses every stored point.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sim.planning.executors import SerialExecutor, make_executor
+from sim.planning.knobs import Knob, configurations, labels, parse_knobs
+from sim.planning.points import make_points, run_points
+from sim.planning.runner import Runner, SimulationRunner
+from sim.planning.source import ScenarioSource
+from sim.planning.stats import CONFIDENCE, aggregate, flatten
+from sim.planning.store import PointStore
+from sim.planning.table import write_csv, write_json
+
+EXCLUDED_FROM_TABLE = ("wall_seconds",)
+"""Summary keys left out of tables: they differ between runs of the same point."""
+
+NOT_STATISTICS = ("seed", "replication")
+
+
+class SweepResult(list):
+    """One flat row per point (a ``list`` of dicts) with per-configuration statistics.
+
+    Attributes
+    ----------
+    configurations : list of dict
+        One row per configuration: knob values, ``n`` (successful replications), ``errors``,
+        and ``<metric>.mean``, ``<metric>.ci_low``, ``<metric>.ci_high`` per numeric metric.
+    knobs : list of Knob
+    seeds : int
+    out : Path or None
+    """
+
+    def __init__(self, rows: Iterable[dict], configurations: list[dict], knobs: Sequence[Knob],
+                 seeds: int, out: Path | None = None, records: list[dict] | None = None) -> None:
+        super().__init__(rows)
+        self.configurations = configurations
+        self.knobs = list(knobs)
+        self.seeds = seeds
+        self.out = out
+        self.records = records or []
+
+    @property
+    def errors(self) -> list[dict]:
+        """Rows of points that failed."""
+        return [r for r in self if r.get("error")]
+
+    def to_dataframe(self, configurations: bool = False):
+        """The rows (or the configuration statistics) as a pandas DataFrame (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.configurations if configurations else list(self))
+
+
+def point_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat table row of one point record."""
+    row: dict[str, Any] = dict(record["config"])
+    row["replication"] = record["replication"]
+    row["seed"] = record["seed"]
+    row["error"] = record.get("error") or ""
+    if record.get("summary"):
+        for k, v in flatten(record["summary"]).items():
+            if k not in EXCLUDED_FROM_TABLE and k not in row:
+                row[k] = v
+    return row
+
+
+def configuration_rows(rows: Sequence[Mapping[str, Any]], knob_paths: Sequence[str],
+                       confidence: float = CONFIDENCE) -> list[dict[str, Any]]:
+    """Group point rows by knob values (first-seen order) into mean/CI rows."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(repr(r.get(p)) for p in knob_paths), []).append(r)
+    out = []
+    for members in groups.values():
+        ok = [m for m in members if not m.get("error")]
+        row: dict[str, Any] = {p: members[0].get(p) for p in knob_paths}
+        row["n"] = len(ok)
+        row["errors"] = len(members) - len(ok)
+        metrics = [{k: v for k, v in m.items() if k not in knob_paths and k not in NOT_STATISTICS}
+                   for m in ok]
+        for name, ci in aggregate(metrics, confidence).items():
+            row[f"{name}.mean"] = ci.mean
+            row[f"{name}.ci_low"] = ci.low
+            row[f"{name}.ci_high"] = ci.high
+        out.append(row)
+    return out
+
+
+def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, seeds: int = 1,
+          overrides: Sequence[str] = (), executor: str | SerialExecutor = "local",
+          workers: int | None = None, scheduler: str | None = None, out: Path | str | None = None,
+          runner: Runner | None = None, progress: bool = False, figures: bool = True,
+          validate: bool | None = None) -> SweepResult:
+    """Run every configuration of ``grid`` with ``seeds`` replications.
+
+    Parameters
+    ----------
+    scenario : path, dict or Scenario
+        The base scenario; ``overrides`` (``"a.b=value"``) are applied to it first.
+    grid : mapping or sequence of str
+        ``{"fleet.pools.0.replicas": [4, 8], ...}`` or CLI strings ``"fleet.pools.0.replicas=4,8"``
+        (``lo..hi`` expands to an inclusive integer range).
+    seeds : int
+        Replications per configuration; replication ``i`` uses seed ``scenario seed + i``.
+    executor : {"local", "serial", "dask"} or an executor object
+        ``local`` is a process pool with ``workers`` processes (default: one per core);
+        ``dask`` connects to ``scheduler`` or starts a ``LocalCluster``.
+    out : path, optional
+        Result folder (points stored as they finish; tables and figures at the end).
+    runner : callable, optional
+        ``runner(scenario_dict, seed) -> summary``; default runs the simulator.
+    validate : bool, optional
+        Validate every configuration before running (default: when ``runner`` is the simulator).
+    """
+    source = ScenarioSource.from_any(scenario, overrides)
+    knobs = parse_knobs(grid)
+    configs = configurations(knobs)
+    if runner is None:
+        runner = SimulationRunner(source.source, source.base_dir)
+    if validate is None:
+        validate = isinstance(runner, SimulationRunner)
+    points = make_points(source, configs, seeds, validate=validate)
+    out_path = Path(out) if out is not None else None
+    store = PointStore(out_path)
+    owned = not isinstance(executor, SerialExecutor)
+    ex = make_executor(executor, workers, scheduler) if owned else executor
+    try:
+        records = run_points(points, runner, executor=ex, store=store, progress=progress,
+                             desc="sweep")
+    finally:
+        if owned:
+            ex.close()
+    rows = [point_row(r) for r in records]
+    knob_paths = [k.path for k in knobs]
+    result = SweepResult(rows, configuration_rows(rows, knob_paths), knobs, seeds, out_path, records)
+    if out_path is not None:
+        write_sweep(out_path, result, source.source)
+        if figures:
+            from sim.report.sweep_figures import write_sweep_figures
+
+            write_sweep_figures(out_path, result)
+    return result
+
+
+def write_sweep(out: Path, result: SweepResult, source: str = "<scenario>") -> None:
+    """``sweep.csv``, ``sweep_ci.csv`` and ``sweep.json`` in ``out``."""
+    write_csv(out / "sweep.csv", result)
+    write_csv(out / "sweep_ci.csv", result.configurations)
+    write_json(out / "sweep.json", {
+        "scenario": source,
+        "knobs": [{"path": k.path, "values": [labels([k.override(v)])[k.path] for v in k.values]}
+                  for k in result.knobs],
+        "seeds": result.seeds,
+        "confidence": CONFIDENCE,
+        "points": list(result),
+        "configurations": result.configurations,
+    })

@@ -1,0 +1,163 @@
+"""Figures of a sweep or a plan: metrics against each knob with confidence bars, and a Pareto plot.
+
+Inputs are configuration rows (``<metric>.mean``, ``<metric>.ci_low``, ``<metric>.ci_high``, one
+row per configuration, see :func:`sim.planning.sweep.configuration_rows`). Error bars are the
+95 % Student-t intervals over replications; with one seed there are none.
+
+The Pareto plot puts compute cost (``cost.compute_usd``) against p99 TTFT
+(``latency.ttft.p99``); a configuration is on the frontier when no other is at most as
+expensive *and* at most as slow while strictly better in one of the two.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sim.report.render import new_figure, save_figure, short_name
+
+SWEEP_METRICS = (
+    ("latency.ttft.p99", "p99 TTFT (s)"),
+    ("latency.e2e.p99", "p99 end-to-end latency (s)"),
+    ("slo.attainment", "SLO attainment"),
+    ("cost.compute_usd", "compute cost (USD)"),
+    ("utilization.gpu_busy", "GPU busy fraction"),
+    ("throughput.output_tokens_per_s", "output tokens/s"),
+)
+
+
+def _num(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the non-dominated points when minimising both coordinates (sorted by x).
+
+        >>> pareto_front([(1, 5), (2, 3), (3, 4), (4, 1)])
+        [0, 1, 3]
+    """
+    order = sorted((i for i, (x, y) in enumerate(points) if math.isfinite(x) and math.isfinite(y)),
+                   key=lambda i: (points[i][0], points[i][1]))
+    front, best_y = [], math.inf
+    for i in order:
+        if points[i][1] < best_y:
+            front.append(i)
+            best_y = points[i][1]
+    return front
+
+
+def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Sequence[str],
+                   metric: str, label: str) -> bool:
+    """Draw ``metric`` (mean ± CI) against ``knob``, one line per value of the other knobs."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(o) for o in others), []).append(r)
+    xs_all = [r.get(knob) for r in rows]
+    numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs_all)
+    cats = list(dict.fromkeys(str(x) for x in xs_all))
+    drawn = False
+    for gkey, members in groups.items():
+        xs = [(_num(m.get(knob)) if numeric else cats.index(str(m.get(knob)))) for m in members]
+        ys = [_num(m.get(f"{metric}.mean")) for m in members]
+        if all(math.isnan(y) for y in ys):
+            continue
+        lo = [_num(m.get(f"{metric}.ci_low")) for m in members]
+        hi = [_num(m.get(f"{metric}.ci_high")) for m in members]
+        yerr = None
+        if any(math.isfinite(v) for v in lo + hi):
+            yerr = [[max(y - l, 0.0) if math.isfinite(l) else 0.0 for y, l in zip(ys, lo)],
+                    [max(h - y, 0.0) if math.isfinite(h) else 0.0 for y, h in zip(ys, hi)]]
+        name = ", ".join(f"{short_name(o)}={v}" for o, v in zip(others, gkey)) or None
+        order = sorted(range(len(xs)), key=lambda i: xs[i])
+        xs = [xs[i] for i in order]
+        ys = [ys[i] for i in order]
+        if yerr is not None:
+            yerr = [[e[i] for i in order] for e in yerr]
+        ax.errorbar(xs, ys, yerr=yerr, marker="o", capsize=3, label=name)
+        drawn = True
+    if not numeric:
+        ax.set_xticks(range(len(cats)), cats)
+    ax.set_xlabel(knob)
+    ax.set_ylabel(label)
+    ax.grid(True, alpha=0.3)
+    return drawn
+
+
+def write_sweep_figures(out: Path | str, result: Any, metrics=SWEEP_METRICS) -> list[Path]:
+    """One figure per knob (``figures/sweep_<knob>``, a panel per metric) and ``figures/pareto``."""
+    out = Path(out)
+    rows = result.configurations
+    paths: list[Path] = []
+    knob_paths = [k.path for k in result.knobs]
+    present = [(m, lab) for m, lab in metrics
+               if any(math.isfinite(_num(r.get(f"{m}.mean"))) for r in rows)]
+    for knob in knob_paths:
+        if len({repr(r.get(knob)) for r in rows}) < 2 or not present:
+            continue
+        others = [k for k in knob_paths if k != knob]
+        ncols = 3 if len(present) > 2 else len(present)
+        nrows = math.ceil(len(present) / ncols)
+        fig = new_figure(4.2 * ncols, 3.2 * nrows)
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax, (m, lab) in zip(axes, present):
+            metric_vs_knob(ax, rows, knob, others, m, lab)
+        for ax in axes[len(present):]:
+            ax.set_visible(False)
+        if others and len(rows) > 1:
+            axes[0].legend(fontsize="small")
+        ci = " (mean ± 95% CI)" if result.seeds > 1 else ""
+        fig.suptitle(f"sweep over {knob}{ci}")
+        paths += save_figure(fig, out / "figures" / f"sweep_{short_name(knob)}")
+    if any(math.isfinite(_num(r.get("cost.compute_usd.mean"))) for r in rows):
+        paths += pareto_figure(rows, out / "figures" / "pareto", label_keys=knob_paths)
+    return paths
+
+
+def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Sequence[str] = (),
+                  feasible: Sequence[bool] | None = None, best: int | None = None,
+                  x_metric: str = "cost.compute_usd", y_metric: str = "latency.ttft.p99",
+                  title: str = "cost vs p99 TTFT") -> list[Path]:
+    """Scatter of configurations (x: cost, y: p99 TTFT, with CI bars), frontier as a step line.
+
+    ``feasible`` marks configurations meeting all constraints (hollow markers otherwise);
+    ``best`` is the index of the chosen configuration (starred).
+    """
+    fig = new_figure(7.0, 4.8)
+    ax = fig.subplots()
+    pts = [(_num(r.get(f"{x_metric}.mean")), _num(r.get(f"{y_metric}.mean"))) for r in rows]
+    for i, (r, (x, y)) in enumerate(zip(rows, pts)):
+        if not (math.isfinite(x) and math.isfinite(y)):
+            continue
+        lo, hi = _num(r.get(f"{y_metric}.ci_low")), _num(r.get(f"{y_metric}.ci_high"))
+        yerr = [[max(y - lo, 0)], [max(hi - y, 0)]] if math.isfinite(lo) and math.isfinite(hi) else None
+        ok = True if feasible is None else bool(feasible[i])
+        ax.errorbar([x], [y], yerr=yerr, fmt="o", color="C0" if ok else "C3",
+                    mfc="C0" if ok else "none", capsize=2, alpha=0.8)
+        if label_keys and len(rows) <= 40:
+            ax.annotate(", ".join(str(r.get(k)) for k in label_keys), (x, y), fontsize=7,
+                        textcoords="offset points", xytext=(4, 3))
+    front = pareto_front(pts)
+    if front:
+        fx = [pts[i][0] for i in front]
+        fy = [pts[i][1] for i in front]
+        ax.step(fx, fy, where="post", color="C2", lw=1.2, label="Pareto frontier")
+    if best is not None and 0 <= best < len(pts) and all(math.isfinite(v) for v in pts[best]):
+        ax.plot([pts[best][0]], [pts[best][1]], marker="*", ms=16, color="C1", ls="none",
+                label="cheapest meeting constraints")
+    if feasible is not None:
+        ax.plot([], [], "o", color="C0", label="meets constraints")
+        ax.plot([], [], "o", color="C3", mfc="none", label="violates a constraint")
+    ax.set_xlabel(f"{x_metric} (USD)" if x_metric.startswith("cost") else x_metric)
+    ax.set_ylabel(f"{y_metric} (s)" if y_metric.startswith("latency") else y_metric)
+    ax.set_yscale("log" if _wide([p[1] for p in pts]) else "linear")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
+    return save_figure(fig, stem)
+
+
+def _wide(values: Sequence[float]) -> bool:
+    v = [x for x in values if math.isfinite(x) and x > 0]
+    return len(v) > 1 and max(v) / min(v) > 50
