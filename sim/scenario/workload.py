@@ -1,0 +1,193 @@
+"""The ``workload:`` block of a scenario: who sends requests, when, and how long they are.
+
+A workload is an arrival process (requests per second over time), two token-length
+distributions (prompt and output) and, optionally, request classes (tenants) with their own
+share of traffic, lengths, priority, SLO and revenue line::
+
+    workload:
+      arrival: {process: poisson, rate: 12}            # requests/s
+      prompt_tokens: {dist: lognormal, mean: 1000, cv: 1.0, max: 8192}
+      output_tokens: {dist: lognormal, mean: 250, cv: 1.0, max: 2048}
+
+Field-level limits (``rate > 0`` ...) are checked here by pydantic; relations between fields
+(shares summing to 1, ``low <= high``, a trace file that exists ...) are checked by
+:func:`sim.workload.validate`, which returns ``(field_path, message)`` problems.
+The semantics of every process and distribution are documented in ``docs/workload.md`` and in
+:mod:`sim.workload.arrivals` / :mod:`sim.workload.lengths`.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field
+
+from sim.scenario.types import Duration, Strict
+
+TraceFormat = Literal["fleetsim", "azure", "burstgpt"]
+"""``fleetsim``: our CSV/JSONL (``timestamp_s, prompt_tokens, output_tokens[, tenant]``);
+``azure``: Azure LLM inference trace (``TIMESTAMP, ContextTokens, GeneratedTokens``);
+``burstgpt``: BurstGPT (``Timestamp, Model, Request tokens, Response tokens, ...``)."""
+
+TokenCount = Annotated[int, Field(ge=1)]
+
+
+# ---------------------------------------------------------------- token-length distributions
+class FixedTokens(Strict):
+    """Every request has exactly ``value`` tokens."""
+
+    dist: Literal["fixed"]
+    value: TokenCount
+
+
+class UniformTokens(Strict):
+    """Integers drawn uniformly from ``low..high`` (both inclusive)."""
+
+    dist: Literal["uniform"]
+    low: TokenCount
+    high: TokenCount
+
+
+class LognormalTokens(Strict):
+    """Lognormal with the given mean and coefficient of variation (of the untruncated
+    continuous distribution), rounded to the nearest integer and clipped to ``[min, max]``."""
+
+    dist: Literal["lognormal"]
+    mean: float = Field(gt=0)
+    cv: float = Field(gt=0)
+    min: TokenCount = 1
+    max: TokenCount | None = None
+
+
+class ExponentialTokens(Strict):
+    """Exponential with the given mean, rounded up to an integer >= 1, clipped at ``max``."""
+
+    dist: Literal["exponential"]
+    mean: float = Field(gt=0)
+    max: TokenCount | None = None
+
+
+class EmpiricalTokens(Strict):
+    """``values[i]`` with probability ``weights[i] / sum(weights)`` (equal weights if omitted)."""
+
+    dist: Literal["empirical"]
+    values: list[TokenCount] = Field(min_length=1)
+    weights: list[Annotated[float, Field(ge=0)]] | None = None
+
+
+class TraceTokens(Strict):
+    """Resample the lengths of a trace file (its prompt column for ``prompt_tokens``, its output
+    column for ``output_tokens``). When both fields name the same file and format, a request
+    takes both lengths from one row, keeping the trace's prompt/output correlation."""
+
+    dist: Literal["trace"]
+    path: str
+    format: TraceFormat = "fleetsim"
+
+
+TokenDist = Annotated[
+    Union[FixedTokens, UniformTokens, LognormalTokens, ExponentialTokens, EmpiricalTokens, TraceTokens],
+    Field(discriminator="dist"),
+]
+
+
+# ---------------------------------------------------------------------------- arrivals
+class PoissonArrival(Strict):
+    """Independent exponential inter-arrival times with mean ``1 / rate``."""
+
+    process: Literal["poisson"]
+    rate: float = Field(gt=0, description="requests/s")
+
+
+class GammaArrival(Strict):
+    """Renewal process with gamma inter-arrival times: mean ``1 / rate``, coefficient of
+    variation ``cv`` (``cv > 1`` is burstier than Poisson, ``cv = 1`` is Poisson)."""
+
+    process: Literal["gamma"]
+    rate: float = Field(gt=0, description="requests/s")
+    cv: float = Field(gt=0)
+
+
+class DiurnalArrival(Strict):
+    """Non-homogeneous Poisson process with a cosine daily cycle and optional weekday factors::
+
+        rate(t) = mean_rate * weekly[weekday(t)] * (1 + a cos(2 pi (clock(t) - peak_hour h) / period))
+        a = (peak_to_trough - 1) / (peak_to_trough + 1)
+    """
+
+    process: Literal["diurnal"]
+    mean_rate: float = Field(gt=0, description="requests/s, averaged over one period")
+    peak_to_trough: float = Field(2.0, ge=1)
+    peak_hour: float = Field(14.0, ge=0, lt=24, description="hours after midnight of the peak")
+    period: Duration = 86400.0
+    weekly: list[Annotated[float, Field(ge=0)]] | None = None
+
+
+class PiecewiseArrival(Strict):
+    """Poisson with rate ``rates[i]`` on ``[times[i], times[i+1])``; the last rate holds on."""
+
+    process: Literal["piecewise"]
+    times: list[Duration] = Field(min_length=1)
+    rates: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+
+
+class TraceArrival(Strict):
+    """Replay a trace file's arrival times (and, unless distributions are given, its lengths)."""
+
+    process: Literal["trace"]
+    path: str
+    format: TraceFormat = "fleetsim"
+    time_scale: float = Field(1.0, gt=0, description="multiplies every inter-arrival time")
+    rate_scale: float = Field(1.0, gt=0, description="expected copies of each trace request")
+    loop: bool = False
+
+
+ArrivalProcess = Annotated[
+    Union[PoissonArrival, GammaArrival, DiurnalArrival, PiecewiseArrival, TraceArrival],
+    Field(discriminator="process"),
+]
+
+
+class Growth(Strict):
+    """Traffic grows by ``monthly`` per month: ``rate x (1 + monthly) ** (t / 30.4375 days)``."""
+
+    monthly: float = Field(gt=-1)
+
+
+# ---------------------------------------------------------------------------- classes
+class SLO(Strict):
+    """Latency targets of a class; ``None`` means no target."""
+
+    ttft_s: Annotated[Duration, Field(gt=0)] | None = None
+    tpot_s: Annotated[Duration, Field(gt=0)] | None = None
+
+
+class WorkloadClass(Strict):
+    """One request class (tenant). Give either ``share`` (its fraction of ``workload.arrival``)
+    or its own ``arrival`` process. Lengths default to the workload's."""
+
+    name: str = Field(min_length=1)
+    share: float | None = Field(None, ge=0, le=1)
+    arrival: ArrivalProcess | None = None
+    prompt_tokens: TokenDist | None = None
+    output_tokens: TokenDist | None = None
+    priority: int = 0
+    slo: SLO | None = None
+    revenue_line: str | None = None
+
+
+class WorkloadConfig(Strict):
+    """The ``workload:`` block. See the module docstring and ``docs/workload.md``."""
+
+    arrival: ArrivalProcess | None = None
+    prompt_tokens: TokenDist | None = None
+    output_tokens: TokenDist | None = None
+    growth: Growth | None = None
+    classes: list[WorkloadClass] = Field(default_factory=list)
+
+
+__all__ = [
+    "ArrivalProcess", "DiurnalArrival", "EmpiricalTokens", "ExponentialTokens", "FixedTokens",
+    "GammaArrival", "Growth", "LognormalTokens", "PiecewiseArrival", "PoissonArrival", "SLO",
+    "TokenDist", "TraceArrival", "TraceFormat", "TraceTokens", "UniformTokens", "WorkloadClass",
+    "WorkloadConfig",
+]

@@ -1,0 +1,348 @@
+"""Arrival processes: when requests arrive, as lazily generated blocks of times (seconds).
+
+Every process yields :class:`ArrivalBlock` s whose times are non-decreasing across blocks and
+all ``< horizon_s``. Blocks are generated with a fixed internal size, independent of the caller's
+chunk size, so one seed gives the same times however the caller chunks them.
+
+Processes (rates in requests/s; ``g(t)`` is the growth factor, 1 without ``growth``):
+
+* ``poisson {rate}``: exponential gaps of mean ``1/rate``; with growth, a time change (below).
+* ``gamma {rate, cv}``: renewal process with gamma gaps, shape ``k = 1/cv**2``, mean ``1/rate``.
+  The first arrival comes one gap after ``t = 0``. With growth, a time change (below).
+* ``diurnal {mean_rate, peak_to_trough, peak_hour, period, weekly}``: non-homogeneous Poisson
+  with intensity ::
+
+      rate(t) = mean_rate * W(t) * g(t) * (1 + a cos(2 pi (c(t) - 3600 peak_hour) / period))
+      a = (peak_to_trough - 1) / (peak_to_trough + 1)
+
+  where ``c(t)`` is the calendar clock in seconds since midnight of the start day (``start`` +
+  ``t``; ``t = 0`` is midnight of a Monday when no start is given) and ``W(t)`` is
+  ``weekly[weekday]`` of the calendar day containing ``t`` (Monday = 0; 1 when ``weekly`` is
+  omitted). Weekly factors multiply the daily cycle, so one day's mean rate is
+  ``mean_rate * weekly[day]`` and the mean over a week is ``mean_rate`` when the factors average
+  1. ``max / min`` of the daily cycle is ``peak_to_trough``.
+  Generated exactly by thinning (Lewis and Shedler, 1979): candidates from a homogeneous Poisson
+  process at a bound ``R >= rate(t)`` that is constant per calendar day, each kept with
+  probability ``rate(t) / R``.
+* ``piecewise {times, rates}``: Poisson with ``rates[i]`` on ``[times[i], times[i+1])``, the last
+  rate thereafter; with growth, thinned exactly like ``diurnal``.
+* ``trace {path, format, time_scale, rate_scale, loop}``: replays a file's times, see
+  :func:`trace_blocks`.
+
+Growth ``{monthly: m}``: ``g(t) = (1 + m) ** (t / T)`` with ``T = 30.4375 days`` (an average
+Gregorian month), ``t`` in seconds since ``t = 0``. For the non-homogeneous processes it multiplies
+the intensity inside the thinning (exact). For ``poisson`` and ``gamma`` it is a time change: the
+renewal process runs in operational time ``s`` and arrives at ``t = G^{-1}(s)`` with
+``G(t) = integral_0^t g(u) du = T (g(t) - 1) / ln(1 + m)``, so the rate at ``t`` is ``rate * g(t)``
+and, for Poisson, the result is exactly the non-homogeneous Poisson process with that rate. For
+traces, ``g(t)`` multiplies the expected number of copies of each request (see
+:func:`trace_blocks`).
+"""
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.scenario.workload import (
+    ArrivalProcess,
+    DiurnalArrival,
+    GammaArrival,
+    Growth,
+    PiecewiseArrival,
+    PoissonArrival,
+    TraceArrival,
+)
+
+MONTH_S = 30.4375 * 86400.0
+"""Seconds in an average Gregorian month (365.25 days / 12), the unit of ``growth.monthly``."""
+DAY_S = 86400.0
+BLOCK = 65536
+"""Internal block size (draws per numpy call); fixed so that results do not depend on chunking."""
+
+
+@dataclass(frozen=True)
+class ArrivalBlock:
+    """Arrival times of consecutive requests, plus what a trace file says about them.
+
+    ``prompt_tokens`` / ``output_tokens`` / ``tenant`` are ``None`` for synthetic processes;
+    for traces they hold the row's lengths and tenant index (``-1`` for no tenant).
+    """
+
+    arrival_s: np.ndarray
+    prompt_tokens: np.ndarray | None = None
+    output_tokens: np.ndarray | None = None
+    tenant: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Where ``t = 0`` falls on the clock: seconds after midnight and the weekday (Monday = 0).
+
+    The clock keeps ``start``'s UTC offset throughout (no daylight-saving shifts).
+    """
+
+    clock0_s: float = 0.0
+    weekday0: int = 0
+
+    @classmethod
+    def from_start(cls, start: datetime.datetime | None) -> Calendar:
+        if start is None:
+            return cls()
+        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        return cls((start - midnight).total_seconds(), start.weekday())
+
+    def day_index(self, t_s: np.ndarray) -> np.ndarray:
+        """Calendar days since the start day (0 for the start day itself)."""
+        return np.floor((self.clock0_s + np.asarray(t_s)) / DAY_S).astype(np.int64)
+
+    def weekday(self, t_s: np.ndarray) -> np.ndarray:
+        return (self.weekday0 + self.day_index(t_s)) % 7
+
+    def next_midnight(self, t_s: float) -> float:
+        """The first midnight strictly after ``t_s`` (in seconds since ``t = 0``)."""
+        return (math.floor((self.clock0_s + t_s) / DAY_S) + 1) * DAY_S - self.clock0_s
+
+
+# ------------------------------------------------------------------------------- growth
+def growth_factor(t_s: np.ndarray | float, growth: Growth | None) -> np.ndarray | float:
+    """``g(t) = (1 + monthly) ** (t / 30.4375 days)``; 1 without growth."""
+    if growth is None or growth.monthly == 0:
+        return np.ones_like(t_s, dtype=float) if isinstance(t_s, np.ndarray) else 1.0
+    return np.power(1.0 + growth.monthly, np.asarray(t_s, dtype=float) / MONTH_S) \
+        if isinstance(t_s, np.ndarray) else (1.0 + growth.monthly) ** (t_s / MONTH_S)
+
+
+def growth_integral(t_s: float, growth: Growth | None) -> float:
+    """``G(t) = integral_0^t g(u) du`` in seconds of operational time."""
+    if growth is None or growth.monthly == 0:
+        return float(t_s)
+    k = math.log1p(growth.monthly) / MONTH_S
+    return math.expm1(k * t_s) / k
+
+
+def growth_inverse(s: np.ndarray, growth: Growth | None) -> np.ndarray:
+    """``G^{-1}(s)``: real time at operational time ``s`` (``inf`` past the total of a decline)."""
+    if growth is None or growth.monthly == 0:
+        return s
+    k = math.log1p(growth.monthly) / MONTH_S
+    arg = k * s
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.log1p(arg) / k
+    return np.where(arg > -1.0, t, np.inf)
+
+
+# ------------------------------------------------------------------------------- processes
+def arrival_blocks(process: ArrivalProcess, horizon_s: float, rng: np.random.Generator, *,
+                   growth: Growth | None = None, calendar: Calendar = Calendar(),
+                   trace=None) -> Iterator[ArrivalBlock]:
+    """Blocks of arrival times in ``[0, horizon_s)`` for one process.
+
+    ``trace`` is the loaded :class:`sim.workload.traces.TraceData` for ``process: trace``.
+    """
+    if isinstance(process, PoissonArrival):
+        yield from _renewal(lambda n: rng.standard_exponential(n) / process.rate, horizon_s, growth)
+    elif isinstance(process, GammaArrival):
+        shape = 1.0 / (process.cv * process.cv)
+        scale = 1.0 / (process.rate * shape)
+        yield from _renewal(lambda n: rng.standard_gamma(shape, n) * scale, horizon_s, growth)
+    elif isinstance(process, DiurnalArrival):
+        yield from _diurnal(process, horizon_s, rng, growth, calendar)
+    elif isinstance(process, PiecewiseArrival):
+        yield from _piecewise(process, horizon_s, rng, growth, calendar)
+    elif isinstance(process, TraceArrival):
+        if trace is None:
+            raise ValueError("process: trace needs its loaded trace data")
+        yield from trace_blocks(trace, process, horizon_s, rng, growth=growth)
+    else:
+        raise TypeError(f"unknown arrival process {process!r}")
+
+
+def _renewal(gaps: Callable[[int], np.ndarray], horizon_s: float,
+             growth: Growth | None) -> Iterator[ArrivalBlock]:
+    """A renewal process in operational time, mapped to real time by ``G^{-1}``."""
+    s_end = growth_integral(horizon_s, growth)
+    s0 = 0.0
+    while True:
+        s = s0 + np.cumsum(gaps(BLOCK))
+        s0 = float(s[-1])
+        done = s0 >= s_end
+        if done:
+            s = s[s < s_end]
+        t = growth_inverse(s, growth)
+        t = t[t < horizon_s]
+        if t.size:
+            yield ArrivalBlock(t)
+        if done:
+            return
+
+
+def _thinned(segments: Iterator[tuple[float, float, float]], intensity: Callable[[np.ndarray], np.ndarray],
+             rng: np.random.Generator, exact_bound: bool) -> Iterator[ArrivalBlock]:
+    """Non-homogeneous Poisson arrivals by thinning.
+
+    ``segments`` yields ``(a, b, bound)`` with ``intensity(t) <= bound`` on ``[a, b)``. Candidates
+    form a homogeneous Poisson process of rate ``bound`` on each segment (restarting at ``a`` is
+    exact by memorylessness) and each is kept with probability ``intensity(t) / bound``; if
+    ``exact_bound``, the intensity equals the bound and every candidate is kept.
+    """
+    for a, b, bound in segments:
+        if bound <= 0 or b <= a:
+            continue
+        expected = bound * (b - a)
+        n = int(min(BLOCK, math.ceil(expected + 6.0 * math.sqrt(expected) + 16.0)))
+        t0 = a
+        while True:
+            t = t0 + np.cumsum(rng.standard_exponential(n)) / bound
+            t0 = float(t[-1])
+            done = t0 >= b
+            if done:
+                t = t[t < b]
+            if not exact_bound and t.size:
+                t = t[rng.random(t.size) * bound < intensity(t)]
+            if t.size:
+                yield ArrivalBlock(t)
+            if done:
+                break
+
+
+def _day_segments(calendar: Calendar, horizon_s: float, cuts: list[float] = ()) -> Iterator[tuple[float, float]]:
+    """``[a, b)`` pieces of ``[0, horizon_s)`` split at calendar midnights and at ``cuts``."""
+    cut_list = sorted(c for c in cuts if 0 < c < horizon_s)
+    a = 0.0
+    i = 0
+    while a < horizon_s:
+        b = min(calendar.next_midnight(a), horizon_s)
+        while i < len(cut_list) and cut_list[i] <= a:
+            i += 1
+        if i < len(cut_list) and cut_list[i] < b:
+            b = cut_list[i]
+        yield a, b
+        a = b
+
+
+def _gmax(a: float, b: float, growth: Growth | None) -> float:
+    return max(growth_factor(a, growth), growth_factor(b, growth))
+
+
+def diurnal_rate(process: DiurnalArrival, t_s: np.ndarray, calendar: Calendar = Calendar(),
+                 growth: Growth | None = None) -> np.ndarray:
+    """The intensity (requests/s) of a diurnal process at times ``t_s``; see the module doc."""
+    t_s = np.asarray(t_s, dtype=float)
+    r = process.peak_to_trough
+    amp = (r - 1.0) / (r + 1.0)
+    phase = 2.0 * math.pi * (calendar.clock0_s + t_s - 3600.0 * process.peak_hour) / process.period
+    rate = process.mean_rate * (1.0 + amp * np.cos(phase))
+    if process.weekly is not None:
+        rate = rate * np.asarray(process.weekly, dtype=float)[calendar.weekday(t_s)]
+    if growth is not None:
+        rate = rate * growth_factor(t_s, growth)
+    return rate
+
+
+def _diurnal(process: DiurnalArrival, horizon_s: float, rng: np.random.Generator,
+             growth: Growth | None, calendar: Calendar) -> Iterator[ArrivalBlock]:
+    amp = (process.peak_to_trough - 1.0) / (process.peak_to_trough + 1.0)
+    weekly = np.asarray(process.weekly if process.weekly is not None else [1.0] * 7, dtype=float)
+
+    def segments():
+        for a, b in _day_segments(calendar, horizon_s):
+            w = weekly[int(calendar.weekday(np.array([a]))[0])]
+            yield a, b, process.mean_rate * w * (1.0 + amp) * _gmax(a, b, growth)
+
+    yield from _thinned(segments(), lambda t: diurnal_rate(process, t, calendar, growth), rng,
+                        exact_bound=False)
+
+
+def piecewise_rate(process: PiecewiseArrival, t_s: np.ndarray, growth: Growth | None = None) -> np.ndarray:
+    """The intensity (requests/s) of a piecewise process at times ``t_s``."""
+    t_s = np.asarray(t_s, dtype=float)
+    idx = np.searchsorted(np.asarray(process.times, dtype=float), t_s, side="right") - 1
+    rate = np.asarray(process.rates, dtype=float)[np.clip(idx, 0, len(process.rates) - 1)]
+    rate = np.where(idx >= 0, rate, 0.0)
+    if growth is not None:
+        rate = rate * growth_factor(t_s, growth)
+    return rate
+
+
+def _piecewise(process: PiecewiseArrival, horizon_s: float, rng: np.random.Generator,
+               growth: Growth | None, calendar: Calendar) -> Iterator[ArrivalBlock]:
+    def segments():
+        for a, b in _day_segments(calendar, horizon_s, list(process.times)):
+            rate = float(piecewise_rate(process, np.array([a]))[0])
+            yield a, b, rate * _gmax(a, b, growth)
+
+    exact = growth is None or growth.monthly == 0
+    yield from _thinned(segments(), lambda t: piecewise_rate(process, t, growth), rng, exact_bound=exact)
+
+
+# ------------------------------------------------------------------------------- traces
+def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.Generator, *,
+                 growth: Growth | None = None) -> Iterator[ArrivalBlock]:
+    """Replay a loaded trace: times scaled, requests copied or thinned, optionally looped.
+
+    * ``time_scale`` multiplies every time (hence every inter-arrival time): row ``i`` arrives
+      at ``time_scale * t_i``, where ``t_i`` is the file's time (relative to its first row for
+      ``azure``, as written for ``fleetsim`` and ``burstgpt``).
+    * ``rate_scale`` (times ``g(t)`` with growth) is the expected number of copies ``m`` of each
+      request: ``floor(m)`` copies plus one more with probability ``m - floor(m)`` (independent
+      per request). The first copy keeps the row's time; further copies arrive uniformly at random
+      within the row's inter-arrival gap ``[t_i, t_{i+1})`` (the mean gap after the last row). Every
+      copy keeps the row's lengths and tenant, so ``rate_scale: 2`` doubles the arrival rate over any
+      window longer than a few gaps with exactly the same length mix; ``rate_scale: 0.5`` keeps each
+      request with probability 1/2. With ``rate_scale: 1`` and no growth the file is reproduced exactly.
+    * ``loop: true`` repeats the trace every ``P = t_last + mean gap`` seconds (scaled) until the
+      horizon; otherwise arrivals stop at the trace's end.
+    """
+    ts = trace.arrival_s * process.time_scale
+    n = ts.size
+    if n == 0:
+        return
+    mean_gap = (ts[-1] - ts[0]) / (n - 1) if n > 1 else 0.0
+    gaps = np.empty(n)
+    gaps[:-1] = np.diff(ts)
+    gaps[-1] = mean_gap
+    period = float(ts[-1] + mean_gap)
+    if process.loop and (n < 2 or mean_gap <= 0):
+        raise ValueError(f"{trace.path}: cannot loop a trace with fewer than two distinct times")
+    plain = process.rate_scale == 1.0 and (growth is None or growth.monthly == 0)
+    rep = 0
+    while True:
+        offset = rep * period
+        for lo in range(0, n, BLOCK):
+            hi = min(n, lo + BLOCK)
+            t = ts[lo:hi] + offset
+            if t[0] >= horizon_s:
+                return
+            rows = np.arange(lo, hi)
+            if plain:
+                keep = t < horizon_s
+                yield ArrivalBlock(t[keep], trace.prompt_tokens[lo:hi][keep],
+                                   trace.output_tokens[lo:hi][keep], trace.tenant[lo:hi][keep])
+                continue
+            m = process.rate_scale * growth_factor(t, growth)
+            base = np.floor(m)
+            copies = (base + (rng.random(t.size) < (m - base))).astype(np.int64)
+            idx = np.repeat(np.arange(t.size), copies)
+            first = np.repeat(np.cumsum(copies) - copies, copies)
+            rank = np.arange(idx.size) - first
+            u = rng.random(idx.size)
+            tt = t[idx] + np.where(rank > 0, u * gaps[lo:hi][idx], 0.0)
+            order = np.argsort(tt, kind="stable")
+            tt, r = tt[order], rows[idx[order]]
+            keep = tt < horizon_s
+            tt, r = tt[keep], r[keep]
+            if tt.size:
+                yield ArrivalBlock(tt, trace.prompt_tokens[r], trace.output_tokens[r], trace.tenant[r])
+        if not process.loop:
+            return
+        rep += 1
+
+
+__all__ = [
+    "ArrivalBlock", "BLOCK", "Calendar", "DAY_S", "MONTH_S", "arrival_blocks", "diurnal_rate",
+    "growth_factor", "growth_integral", "growth_inverse", "piecewise_rate", "trace_blocks",
+]

@@ -1,0 +1,130 @@
+"""Token-length distributions: integer prompt and output lengths, every one >= 1.
+
+Each distribution draws ``n`` values in one vectorised call from a numpy ``Generator``. Draws
+are element-wise (no buffered integer draws), so drawing 3 then 5 values gives the same eight
+numbers as drawing 8: chunking never changes a seeded run.
+
+* ``fixed {value}``: ``value``.
+* ``uniform {low, high}``: integers ``low..high`` inclusive, ``low + floor(U * (high - low + 1))``.
+* ``lognormal {mean, cv, min, max}``: ``X = exp(mu + sigma Z)`` with
+  ``sigma**2 = ln(1 + cv**2)`` and ``mu = ln(mean) - sigma**2 / 2``, so ``E[X] = mean`` and
+  ``sd(X) / E[X] = cv`` for the untruncated continuous ``X``. The token count is ``X`` rounded to the
+  nearest integer and then **clipped** to ``[min, max]`` (values outside become ``min`` or ``max``;
+  no redraw), so a tight ``max`` puts a point mass at ``max`` and lowers the realised mean.
+* ``exponential {mean, max}``: ``ceil(X)`` for ``X ~ Exp(mean)``, at least 1, clipped at ``max``.
+  (``E[ceil(X)]`` is ``1 / (1 - exp(-1/mean))``, about ``mean + 0.5`` for large means.)
+* ``empirical {values, weights}``: ``values[i]`` with probability ``weights[i] / sum(weights)``.
+* ``trace {path, format}``: a uniformly random row's length from a trace file (resampling with
+  replacement); the caller passes the trace's column as ``pool``.
+
+>>> import numpy as np
+>>> from sim.scenario.workload import FixedTokens
+>>> sample_tokens(FixedTokens(dist="fixed", value=7), np.random.default_rng(0), 3).tolist()
+[7, 7, 7]
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.scenario.workload import (
+    EmpiricalTokens,
+    ExponentialTokens,
+    FixedTokens,
+    LognormalTokens,
+    TokenDist,
+    TraceTokens,
+    UniformTokens,
+)
+
+
+def lognormal_params(mean: float, cv: float) -> tuple[float, float]:
+    """``(mu, sigma)`` of the normal whose exponential has the given mean and cv.
+
+    ``sigma**2 = ln(1 + cv**2)``, ``mu = ln(mean) - sigma**2 / 2``.
+    """
+    sigma2 = math.log1p(cv * cv)
+    return math.log(mean) - sigma2 / 2.0, math.sqrt(sigma2)
+
+
+def sample_tokens(dist: TokenDist, rng: np.random.Generator, n: int,
+                  pool: np.ndarray | None = None) -> np.ndarray:
+    """``n`` token counts (int64, all >= 1) from ``dist``.
+
+    ``pool`` is the trace column to resample for ``dist: trace`` (ignored otherwise).
+    """
+    if isinstance(dist, FixedTokens):
+        return np.full(n, dist.value, dtype=np.int64)
+    if isinstance(dist, UniformTokens):
+        span = dist.high - dist.low + 1
+        out = dist.low + np.floor(rng.random(n) * span).astype(np.int64)
+        return np.minimum(out, dist.high)
+    if isinstance(dist, LognormalTokens):
+        mu, sigma = lognormal_params(dist.mean, dist.cv)
+        x = np.rint(np.exp(mu + sigma * rng.standard_normal(n)))
+        hi = float(dist.max) if dist.max is not None else float(np.iinfo(np.int64).max // 2)
+        return np.clip(x, max(dist.min, 1), hi).astype(np.int64)
+    if isinstance(dist, ExponentialTokens):
+        x = np.ceil(rng.standard_exponential(n) * dist.mean)
+        hi = float(dist.max) if dist.max is not None else float(np.iinfo(np.int64).max // 2)
+        return np.clip(x, 1, hi).astype(np.int64)
+    if isinstance(dist, EmpiricalTokens):
+        values = np.asarray(dist.values, dtype=np.int64)
+        idx = empirical_index(dist.weights, len(values), rng, n)
+        return values[idx]
+    if isinstance(dist, TraceTokens):
+        if pool is None or len(pool) == 0:
+            raise ValueError(f"dist: trace needs the trace's lengths ({dist.path})")
+        return np.asarray(pool, dtype=np.int64)[uniform_index(len(pool), rng, n)]
+    raise TypeError(f"unknown token distribution {dist!r}")
+
+
+def uniform_index(size: int, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` indices uniform on ``0..size-1`` (element-wise draws)."""
+    return np.minimum(np.floor(rng.random(n) * size).astype(np.int64), size - 1)
+
+
+def empirical_index(weights: list[float] | None, size: int, rng: np.random.Generator,
+                    n: int) -> np.ndarray:
+    """``n`` indices ``i`` drawn with probability ``weights[i] / sum(weights)``."""
+    if weights is None:
+        return uniform_index(size, rng, n)
+    cum = np.cumsum(np.asarray(weights, dtype=np.float64))
+    u = rng.random(n) * cum[-1]
+    return np.minimum(np.searchsorted(cum, u, side="right"), size - 1)
+
+
+def fit_empirical(tokens: np.ndarray, max_points: int = 256) -> EmpiricalTokens:
+    """An ``empirical`` distribution that reproduces observed token counts.
+
+    With at most ``max_points`` distinct values the fit is exact (each value weighted by its
+    count). Otherwise the values are grouped into ``max_points`` equal-count quantile bins and each
+    bin is represented by its (rounded) mean, weighted by its count, which keeps the overall mean
+    within rounding and the shape of the distribution (including its tail) at that resolution.
+
+    Parameters
+    ----------
+    tokens : array of int
+        Observed token counts (>= 1), e.g. the ``ContextTokens`` column of a trace.
+    max_points : int
+        Largest number of ``values`` in the result.
+    """
+    x = np.asarray(tokens, dtype=np.int64)
+    if x.size == 0 or x.min() < 1:
+        raise ValueError("fit_empirical needs at least one token count and all counts >= 1")
+    values, counts = np.unique(x, return_counts=True)
+    if len(values) <= max_points:
+        return EmpiricalTokens(dist="empirical", values=values.tolist(),
+                               weights=counts.astype(float).tolist())
+    xs = np.sort(x)
+    edges = np.linspace(0, xs.size, max_points + 1).round().astype(np.int64)
+    reps, weights = [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        if hi > lo:
+            reps.append(int(max(1, round(float(xs[lo:hi].mean())))))
+            weights.append(float(hi - lo))
+    return EmpiricalTokens(dist="empirical", values=reps, weights=weights)
+
+
+__all__ = ["empirical_index", "fit_empirical", "lognormal_params", "sample_tokens", "uniform_index"]

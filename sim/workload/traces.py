@@ -1,0 +1,293 @@
+"""Request trace files: reading them into columns, with every bad row named by file, line and column.
+
+Formats (``format:`` in the scenario; ``.gz`` files are decompressed transparently):
+
+``fleetsim`` (ours), CSV with a header row, or JSONL with one object a line::
+
+    timestamp_s,prompt_tokens,output_tokens,tenant
+    0.0,1200,180,acme
+    0.35,400,95,
+
+    {"timestamp_s": 0.0, "prompt_tokens": 1200, "output_tokens": 180, "tenant": "acme"}
+
+  ``timestamp_s``: seconds since ``t = 0`` (replayed as written); ``tenant`` is optional (column or
+  key may be absent or empty) and names a request class. Other columns/keys are ignored. A file
+  ending in ``.jsonl`` (or ``.jsonl.gz``) is JSONL, anything else CSV.
+
+``azure``: the Azure LLM inference traces (github.com/Azure/AzurePublicDataset, CC-BY 4.0; Patel et
+  al., "Splitwise: Efficient generative LLM inference using phase splitting", ISCA 2024). Columns
+  ``TIMESTAMP`` (``2023-11-16 18:15:46.6805900``), ``ContextTokens``, ``GeneratedTokens``. Times are
+  taken relative to the first row.
+
+``burstgpt``: BurstGPT (Wang et al., "BurstGPT: A Real-world Workload Dataset to Optimize LLM
+  Serving Systems", 2024; github.com/HPMLL/BurstGPT). Columns ``Timestamp`` (seconds), ``Model``,
+  ``Request tokens``, ``Response tokens``, ``Total tokens``, ``Log Type``; only the timestamp and the
+  two token columns are read; times are replayed as written. Failed requests in BurstGPT have
+  ``Response tokens`` 0 and are therefore bad rows (skip them with ``skip_bad_rows``).
+
+A row is bad when a value is not a number, a timestamp is negative or earlier than the previous
+row's, a token count is not an integer >= 1, or a field is missing. By default the first bad row
+raises :class:`sim.errors.InputError` (``path: line N: column C: message (got 'x')``); with
+``skip_bad_rows=True`` bad rows are left out and counted in :attr:`TraceData.bad_rows`.
+"""
+from __future__ import annotations
+
+import csv
+import datetime
+import gzip
+import io
+import json
+import math
+import pathlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.errors import InputError
+
+_AZURE_TS = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)\s*$")
+_MAX_MESSAGES = 20
+
+COLUMNS = {
+    "fleetsim": ("timestamp_s", "prompt_tokens", "output_tokens"),
+    "azure": ("TIMESTAMP", "ContextTokens", "GeneratedTokens"),
+    "burstgpt": ("Timestamp", "Request tokens", "Response tokens"),
+}
+"""The (time, prompt, output) column names of each format."""
+
+
+@dataclass(frozen=True)
+class TraceData:
+    """A trace's good rows as columns, in file order.
+
+    ``tenant`` holds indices into ``tenant_names`` (``-1``: no tenant). ``bad_rows`` counts the
+    rows left out (only with ``skip_bad_rows``) and ``messages`` describes the first few.
+    """
+
+    path: str
+    arrival_s: np.ndarray
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+    tenant: np.ndarray
+    tenant_names: list[str] = field(default_factory=list)
+    bad_rows: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+class _Rows:
+    """Collects good rows and judges bad ones (raise, or count and remember)."""
+
+    def __init__(self, path: str, skip_bad_rows: bool) -> None:
+        self.path, self.skip = path, skip_bad_rows
+        self.t: list[float] = []
+        self.p: list[int] = []
+        self.o: list[int] = []
+        self.ten: list[int] = []
+        self.names: dict[str, int] = {}
+        self.bad = 0
+        self.messages: list[str] = []
+        self.last_t = -math.inf
+
+    def bad_row(self, line: int, column: str, message: str, raw) -> None:
+        text = f"{self.path}: line {line}: column {column!r}: {message} (got {raw!r})"
+        if not self.skip:
+            raise InputError(text)
+        self.bad += 1
+        if len(self.messages) < _MAX_MESSAGES:
+            self.messages.append(text)
+
+    def add(self, line: int, cols: tuple[str, str, str], t_raw, p_raw, o_raw, tenant,
+            parse_time=None) -> None:
+        tcol, pcol, ocol = cols
+        if t_raw is None:
+            return self.bad_row(line, tcol, "missing value", "")
+        try:
+            t = parse_time(t_raw) if parse_time else _number(t_raw)
+        except ValueError:
+            what = "must be a date-time such as '2023-11-16 18:15:46.6805900'" if parse_time \
+                else "must be a number of seconds"
+            return self.bad_row(line, tcol, what, t_raw)
+        if not parse_time and t < 0:
+            return self.bad_row(line, tcol, "must be >= 0", t_raw)
+        if t < self.last_t:
+            return self.bad_row(line, tcol, f"times must not go backwards (previous row: {self.last_t:g})",
+                                t_raw)
+        values = []
+        for col, raw in ((pcol, p_raw), (ocol, o_raw)):
+            if raw is None:
+                return self.bad_row(line, col, "missing value", "")
+            try:
+                v = _integer(raw)
+            except ValueError:
+                return self.bad_row(line, col, "must be an integer token count", raw)
+            if v < 1:
+                return self.bad_row(line, col, "must be >= 1", raw)
+            values.append(v)
+        self.last_t = t
+        self.t.append(t)
+        self.p.append(values[0])
+        self.o.append(values[1])
+        if tenant is None or str(tenant).strip() == "":
+            self.ten.append(-1)
+        else:
+            name = str(tenant).strip()
+            self.ten.append(self.names.setdefault(name, len(self.names)))
+
+    def result(self) -> TraceData:
+        return TraceData(
+            path=self.path,
+            arrival_s=np.asarray(self.t, dtype=np.float64),
+            prompt_tokens=np.asarray(self.p, dtype=np.int64),
+            output_tokens=np.asarray(self.o, dtype=np.int64),
+            tenant=np.asarray(self.ten, dtype=np.int16),
+            tenant_names=list(self.names),
+            bad_rows=self.bad,
+            messages=self.messages,
+        )
+
+
+def _number(raw) -> float:
+    if isinstance(raw, bool):
+        raise ValueError
+    v = float(raw)
+    if not math.isfinite(v):
+        raise ValueError
+    return v
+
+
+def _integer(raw) -> int:
+    if isinstance(raw, bool):
+        raise ValueError
+    if isinstance(raw, int):
+        return raw
+    v = float(raw)
+    if not math.isfinite(v) or v != math.floor(v):
+        raise ValueError
+    return int(v)
+
+
+def azure_timestamp_s(text: str) -> float:
+    """Seconds since 1970-01-01 of an Azure trace time such as ``2023-11-16 18:15:46.6805900``
+    (naive, read as UTC; only differences matter). Any number of fractional digits."""
+    m = _AZURE_TS.match(text)
+    if not m:
+        raise ValueError(text)
+    y, mo, d, h, mi = (int(g) for g in m.groups()[:5])
+    days = datetime.date(y, mo, d).toordinal() - 719163  # date(1970, 1, 1).toordinal()
+    if not (0 <= h < 24 and 0 <= mi < 60):
+        raise ValueError(text)
+    sec = float(m.group(6))
+    if sec >= 61:
+        raise ValueError(text)
+    return days * 86400.0 + h * 3600.0 + mi * 60.0 + sec
+
+
+def _open_text(path: pathlib.Path) -> io.TextIOBase:
+    if path.name.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _csv_rows(fh, path: str, needed: tuple[str, ...]) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
+    reader = csv.reader(fh)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError(f"{path}: line 1: empty file (expected a header row with {', '.join(needed)})")
+    index = {name.strip().lstrip("\ufeff"): i for i, name in enumerate(header)}
+    missing = [c for c in needed if c not in index]
+    if missing:
+        raise InputError(f"{path}: line 1: missing column(s) {', '.join(repr(c) for c in missing)} "
+                         f"(header has {', '.join(repr(c) for c in index)})")
+
+    def rows():
+        for fields in reader:
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            yield reader.line_num, fields
+    return index, rows()
+
+
+def read_trace(path: str | pathlib.Path, format: str = "fleetsim", *, skip_bad_rows: bool = False,
+               display_path: str | None = None) -> TraceData:
+    """Read a trace file into columns; see the module docstring for formats and bad rows.
+
+    ``display_path`` is how errors name the file (default: ``path`` as given).
+    """
+    p = pathlib.Path(path)
+    name = display_path or str(path)
+    if format not in COLUMNS:
+        raise InputError(f"{name}: unknown trace format {format!r} (allowed: {', '.join(COLUMNS)})")
+    try:
+        fh = _open_text(p)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot open trace file ({exc.strerror or exc})") from None
+    rows = _Rows(name, skip_bad_rows)
+    cols = COLUMNS[format]
+    with fh:
+        try:
+            if format == "fleetsim" and p.name.endswith((".jsonl", ".jsonl.gz")):
+                _read_jsonl(fh, rows, cols)
+            else:
+                _read_csv(fh, name, format, rows, cols)
+        except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as exc:
+            raise InputError(f"{name}: unreadable trace file ({exc})") from None
+    data = rows.result()
+    if format == "azure" and data.arrival_s.size:
+        data = TraceData(data.path, data.arrival_s - data.arrival_s[0], data.prompt_tokens,
+                         data.output_tokens, data.tenant, data.tenant_names, data.bad_rows, data.messages)
+    return data
+
+
+def _read_csv(fh, name: str, format: str, rows: _Rows, cols: tuple[str, str, str]) -> None:
+    index, it = _csv_rows(fh, name, cols)
+    ti, pi, oi = (index[c] for c in cols)
+    ten_i = index.get("tenant") if format == "fleetsim" else None
+    parse_time = azure_timestamp_s if format == "azure" else None
+    for line, f in it:
+        n = len(f)
+        rows.add(line, cols,
+                 f[ti] if ti < n else None, f[pi] if pi < n else None, f[oi] if oi < n else None,
+                 f[ten_i] if ten_i is not None and ten_i < n else None, parse_time)
+
+
+def _read_jsonl(fh, rows: _Rows, cols: tuple[str, str, str]) -> None:
+    for line_no, text in enumerate(fh, start=1):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            rows.bad_row(line_no, "<row>", f"not a JSON object ({exc.msg})", text.strip()[:60])
+            continue
+        if not isinstance(obj, dict):
+            rows.bad_row(line_no, "<row>", "not a JSON object", text.strip()[:60])
+            continue
+        rows.add(line_no, cols, obj.get(cols[0]), obj.get(cols[1]), obj.get(cols[2]), obj.get("tenant"))
+
+
+def write_trace(path: str | pathlib.Path, arrival_s: np.ndarray, prompt_tokens: np.ndarray,
+                output_tokens: np.ndarray, tenants: list[str] | np.ndarray | None = None) -> None:
+    """Write requests as a ``fleetsim`` trace (CSV, or JSONL if the name ends in ``.jsonl``)."""
+    p = pathlib.Path(path)
+    n = len(arrival_s)
+    ten = [""] * n if tenants is None else [str(x) for x in tenants]
+    opener = (lambda: io.TextIOWrapper(gzip.open(p, "wb"), encoding="utf-8", newline="")) \
+        if p.name.endswith(".gz") else (lambda: open(p, "w", encoding="utf-8", newline=""))
+    with opener() as fh:
+        if p.name.endswith((".jsonl", ".jsonl.gz")):
+            for t, a, b, x in zip(arrival_s, prompt_tokens, output_tokens, ten):
+                obj = {"timestamp_s": float(t), "prompt_tokens": int(a), "output_tokens": int(b)}
+                if x:
+                    obj["tenant"] = x
+                fh.write(json.dumps(obj) + "\n")
+        else:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["timestamp_s", "prompt_tokens", "output_tokens", "tenant"])
+            for t, a, b, x in zip(arrival_s, prompt_tokens, output_tokens, ten):
+                w.writerow([repr(float(t)), int(a), int(b), x])
+
+
+__all__ = ["COLUMNS", "TraceData", "azure_timestamp_s", "read_trace", "write_trace"]

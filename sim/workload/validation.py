@@ -1,0 +1,147 @@
+"""Semantic checks of a ``workload:`` block that pydantic's per-field limits cannot express.
+
+:func:`validate` returns ``(field_path, message)`` pairs such as
+``("workload.classes", "shares must sum to 1 (got 0.9)")``; an empty list means the block is
+usable. Paths join pydantic-style locations with dots (``workload.classes.1.prompt_tokens``).
+"""
+from __future__ import annotations
+
+import math
+import pathlib
+
+from sim.scenario.workload import (
+    ArrivalProcess,
+    DiurnalArrival,
+    EmpiricalTokens,
+    LognormalTokens,
+    PiecewiseArrival,
+    TokenDist,
+    TraceArrival,
+    TraceTokens,
+    UniformTokens,
+    WorkloadConfig,
+)
+
+SHARE_TOLERANCE = 1e-9
+
+
+def resolve_path(path: str, base_dir: pathlib.Path) -> pathlib.Path:
+    """A trace path as written in a scenario, relative to the scenario's folder."""
+    p = pathlib.Path(path).expanduser()
+    return p if p.is_absolute() else pathlib.Path(base_dir) / p
+
+
+def _file_problem(where: str, path: str, base_dir: pathlib.Path) -> list[tuple[str, str]]:
+    if not resolve_path(path, base_dir).is_file():
+        return [(where, f"trace file not found: {path!r} (paths are relative to the scenario's folder)")]
+    return []
+
+
+def _dist_problems(where: str, dist: TokenDist, base_dir: pathlib.Path) -> list[tuple[str, str]]:
+    out = []
+    if isinstance(dist, UniformTokens) and dist.low > dist.high:
+        out.append((f"{where}.high", f"must be >= low ({dist.low}) (got {dist.high})"))
+    elif isinstance(dist, LognormalTokens) and dist.max is not None and dist.max < dist.min:
+        out.append((f"{where}.max", f"must be >= min ({dist.min}) (got {dist.max})"))
+    elif isinstance(dist, EmpiricalTokens) and dist.weights is not None:
+        if len(dist.weights) != len(dist.values):
+            out.append((f"{where}.weights", f"must have one weight per value ({len(dist.values)}) "
+                                            f"(got {len(dist.weights)})"))
+        elif not sum(dist.weights) > 0:
+            out.append((f"{where}.weights", "must not all be 0"))
+    elif isinstance(dist, TraceTokens):
+        out += _file_problem(f"{where}.path", dist.path, base_dir)
+    return out
+
+
+def _arrival_problems(where: str, arrival: ArrivalProcess, base_dir: pathlib.Path) -> list[tuple[str, str]]:
+    out = []
+    if isinstance(arrival, DiurnalArrival):
+        if arrival.period <= 0:
+            out.append((f"{where}.period", f"must be > 0 (got {arrival.period:g})"))
+        if arrival.weekly is not None:
+            if len(arrival.weekly) != 7:
+                out.append((f"{where}.weekly", f"must have 7 factors, Monday first (got {len(arrival.weekly)})"))
+            elif not sum(arrival.weekly) > 0:
+                out.append((f"{where}.weekly", "must not all be 0"))
+    elif isinstance(arrival, PiecewiseArrival):
+        if len(arrival.times) != len(arrival.rates):
+            out.append((f"{where}.rates", f"must have one rate per time ({len(arrival.times)}) "
+                                          f"(got {len(arrival.rates)})"))
+        if arrival.times and arrival.times[0] != 0:
+            out.append((f"{where}.times", f"must start at 0 (got {arrival.times[0]:g})"))
+        if any(b <= a for a, b in zip(arrival.times, arrival.times[1:])):
+            out.append((f"{where}.times", f"must be strictly increasing (got {list(arrival.times)})"))
+        if arrival.rates and not max(arrival.rates) > 0:
+            out.append((f"{where}.rates", "must not all be 0"))
+    elif isinstance(arrival, TraceArrival):
+        out += _file_problem(f"{where}.path", arrival.path, base_dir)
+    return out
+
+
+def validate(cfg: WorkloadConfig, base_dir: pathlib.Path = pathlib.Path(".")) -> list[tuple[str, str]]:
+    """Problems with ``cfg`` as ``(field_path, message)`` pairs; empty if it can be generated.
+
+    ``base_dir`` is the folder trace paths are relative to (the scenario file's folder).
+    """
+    base_dir = pathlib.Path(base_dir)
+    out: list[tuple[str, str]] = []
+    if cfg.arrival is not None:
+        out += _arrival_problems("workload.arrival", cfg.arrival, base_dir)
+    for field in ("prompt_tokens", "output_tokens"):
+        dist = getattr(cfg, field)
+        if dist is not None:
+            out += _dist_problems(f"workload.{field}", dist, base_dir)
+
+    if not cfg.classes:
+        if cfg.arrival is None:
+            out.append(("workload.arrival", "required: an arrival process such as {process: poisson, rate: 12}"))
+            return out
+        out += _length_sources("workload", cfg.prompt_tokens, cfg.output_tokens, cfg.arrival)
+        return out
+
+    names = [c.name for c in cfg.classes]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        out.append(("workload.classes", f"class names must be unique (got {', '.join(map(repr, dupes))} twice)"))
+    shared = [c for c in cfg.classes if c.share is not None]
+    for i, c in enumerate(cfg.classes):
+        where = f"workload.classes.{i}"
+        if (c.share is None) == (c.arrival is None):
+            out.append((where, f"give exactly one of share (a fraction of workload.arrival) or arrival "
+                               f"(its own process) (class {c.name!r} has "
+                               f"{'both' if c.share is not None else 'neither'})"))
+        if c.arrival is not None:
+            out += _arrival_problems(f"{where}.arrival", c.arrival, base_dir)
+        for field in ("prompt_tokens", "output_tokens"):
+            dist = getattr(c, field)
+            if dist is not None:
+                out += _dist_problems(f"{where}.{field}", dist, base_dir)
+        source = c.arrival if c.share is None else cfg.arrival
+        out += _length_sources(where, c.prompt_tokens or cfg.prompt_tokens,
+                               c.output_tokens or cfg.output_tokens, source)
+    if shared:
+        total = math.fsum(c.share for c in shared)
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            out.append(("workload.classes", f"shares must sum to 1 (got {total:.12g})"))
+        if cfg.arrival is None:
+            out.append(("workload.arrival", "required: classes with a share split workload.arrival"))
+    elif cfg.arrival is not None:
+        out.append(("workload.arrival", "not used: every class has its own arrival "
+                                        "(remove it, or give the classes a share instead)"))
+    return out
+
+
+def _length_sources(where: str, prompt: TokenDist | None, output: TokenDist | None,
+                    source: ArrivalProcess | None) -> list[tuple[str, str]]:
+    out = []
+    if source is None or isinstance(source, TraceArrival):
+        return out
+    for field, dist in (("prompt_tokens", prompt), ("output_tokens", output)):
+        if dist is None:
+            out.append((f"{where}.{field}", "required: a distribution such as {dist: lognormal, mean: 1000, cv: 1} "
+                                            "(only trace arrivals carry their own lengths)"))
+    return out
+
+
+__all__ = ["SHARE_TOLERANCE", "resolve_path", "validate"]
