@@ -1,0 +1,133 @@
+"""``evaluate``: a run's usage and an ``economics:`` block in, ledger and statements out.
+
+The order of work: cut the horizon into segments (:mod:`~sim.economics.timeline`), bill compute
+(:mod:`~sim.economics.compute`), book revenue (:mod:`~sim.economics.revenue`), training and
+credits (:mod:`~sim.economics.credits`), accrue and settle revenue shares
+(:mod:`~sim.economics.agreements`), then roll the ledger into a statement
+(:mod:`~sim.economics.statement`). Everything is a pure function of its inputs.
+
+Totals in ``cashflow`` are the provider's, on an accrual basis over the horizon:
+``net = revenue - compute_cost - revenue_share_paid + revenue_share_received
+- training_cost + credits_applied`` (the last two are 0 unless training/credits are set).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from sim.economics.agreements import settle_agreements
+from sim.economics.calendar import Calendar
+from sim.economics.compute import bill_compute
+from sim.economics.credits import apply_credits, training_cost
+from sim.economics.ledger import CATEGORIES, LedgerEntry, sum_by
+from sim.economics.result import EconomicsResult
+from sim.economics.revenue import book_revenue
+from sim.economics.statement import build_statement, present_value
+from sim.economics.timeline import build_timeline
+from sim.economics.usage import Usage
+from sim.economics.validate import check
+from sim.errors import ScenarioError
+from sim.scenario.economics import EconomicsConfig
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsResult:
+    """Cost, revenue, revenue shares and cash flows of one run.
+
+    Raises :class:`~sim.errors.ScenarioError` if ``cfg`` has problems (unknown revenue lines in
+    an agreement's base ...) and ``ValueError`` if ``usage`` is inconsistent or its requests
+    name revenue lines ``cfg`` does not define.
+    """
+    usage.check()
+    problems, _ = check(cfg, None, usage.horizon_s, start)
+    if problems:
+        raise ScenarioError(problems)
+    cal = Calendar(start)
+    tl = build_timeline(cfg, cal, usage.horizon_s)
+
+    bill = bill_compute(cfg, usage, tl)
+    book = book_revenue(cfg, usage, tl)
+    train_seg, train_entries = training_cost(cfg, tl)
+    credit_entries, applied, unused = apply_credits(cfg, train_seg, bill.cost_by_segment_usd, tl)
+    share_entries, settlements = settle_agreements(cfg, book, tl)
+
+    order = {c: k for k, c in enumerate(CATEGORIES)}
+    ledger: tuple[LedgerEntry, ...] = tuple(sorted(
+        [*book.entries, *bill.entries, *train_entries, *credit_entries, *share_entries],
+        key=lambda e: (e.accrual_start_s, order[e.category], e.line)))
+
+    provider_lines = [n for n, o in book.owner.items() if o == "provider"]
+    partner_lines = [n for n, o in book.owner.items() if o == "partner"]
+    partner_seg = sum((book.by_line[n] for n in partner_lines), np.zeros(tl.n))
+    tiers = [t for t in ("reserved", "spot", "on_demand") if t in bill.by_tier_usd]
+    statement = build_statement(ledger, partner_seg, tl, cfg.period, provider_lines, tiers)
+
+    revenue = sum_by(ledger, "revenue")
+    compute = -sum_by(ledger, "compute")
+    paid = -sum_by(ledger, "revenue_share_paid")
+    received = sum_by(ledger, "revenue_share_received")
+    training = -sum_by(ledger, "training")
+    credits = sum_by(ledger, "credit")
+    net = revenue - compute - paid + received - training + credits
+    in_horizon = [e for e in ledger if e.cash_start_s < usage.horizon_s]
+    cash_share = sum(e.amount_usd for e in in_horizon if e.category.startswith("revenue_share"))
+    notes = [*bill.notes, *book.notes]
+    if usage.scale_note:
+        notes.append(usage.scale_note)
+    for name, left in unused.items():
+        if left > 0:
+            notes.append(f"credit {name}: {left:.2f} USD unused at the end of the horizon")
+
+    cashflow = {
+        "revenue": revenue, "compute_cost": compute, "revenue_share_paid": paid,
+        "revenue_share_received": received, "net": net,
+        "training_cost": training, "credits_applied": credits,
+        "credits_unused": float(sum(unused.values())),
+        "gross_margin": revenue - compute, "gross_margin_pct": _ratio(revenue - compute, revenue),
+        "revenue_share_net": received - paid,
+        "revenue_by_line": {n: float(book.by_line[n].sum()) for n in provider_lines},
+        "partner_revenue": float(partner_seg.sum()),
+        "partner_revenue_by_line": {n: float(book.by_line[n].sum()) for n in partner_lines},
+        "compute_cost_by_tier": dict(bill.by_tier_usd),
+        "cash_net": float(sum(e.amount_usd for e in in_horizon)),
+        "cash_revenue_share_net": float(cash_share),
+        "revenue_share_outstanding": (received - paid) - float(cash_share),
+        "cash_net_after_all_lags": float(sum(e.amount_usd for e in ledger)),
+        "npv_usd": present_value(ledger, cfg.discount_rate),
+        "discount_rate": cfg.discount_rate,
+        "currency": cfg.currency, "period": cfg.period, "start": start.isoformat(),
+        "end": cal.datetime_at(usage.horizon_s).isoformat(), "horizon_s": usage.horizon_s,
+    }
+
+    w = np.asarray(usage.weight, dtype=float)
+    out_tok = float(np.sum(w * usage.output_tokens))
+    in_tok = float(np.sum(w * usage.input_tokens))
+    n_req = float(np.sum(w))
+    billed_h = float(sum(bill.billed_gpu_hours.values()))
+    busy_h = float(sum(usage.busy_gpu_seconds.values())) / 3600
+    per_m_out = _ratio(compute, out_tok / 1e6)
+    per_req = _ratio(compute, n_req)
+    busy_share = _ratio(busy_h, billed_h)
+    cost = {
+        "compute_usd": compute, "per_million_output_tokens": per_m_out,
+        "per_million_tokens": _ratio(compute, (in_tok + out_tok) / 1e6), "per_request": per_req,
+        "by_tier": dict(bill.by_tier_usd), "by_pool": dict(bill.by_pool_usd),
+        "gpu_hours_billed": billed_h, "gpu_hours_billed_by_tier": dict(bill.billed_gpu_hours),
+        "gpu_hours_provisioned": bill.provisioned_gpu_hours, "gpu_hours_busy": busy_h,
+        "gpu_hours_unbilled": bill.unbilled_gpu_hours,
+        "gpu_hours_reserved_idle": bill.reserved_idle_gpu_hours,
+        "usd_per_gpu_hour_blended": _ratio(compute, billed_h),
+        "utilization": _ratio(busy_h, bill.provisioned_gpu_hours),
+        "utilization_billed": busy_share,
+        "utilization_adjusted_per_million_output_tokens":
+            per_m_out * busy_share if per_m_out is not None and busy_share is not None else None,
+        "utilization_adjusted_per_request":
+            per_req * busy_share if per_req is not None and busy_share is not None else None,
+        "requests": n_req, "input_tokens": in_tok, "output_tokens": out_tok,
+        "training_usd": training, "credits_applied_usd": credits,
+    }
+    return EconomicsResult(cashflow, cost, statement, ledger, settlements, tuple(notes), cfg.currency)

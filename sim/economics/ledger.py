@@ -1,0 +1,49 @@
+"""The ledger: every amount of money the provider books, with when it accrues and when it moves.
+
+Amounts are signed from the provider's side: positive is money in (revenue, revenue share
+received, credits applied), negative is money out (compute, training, revenue share paid).
+Each entry accrues uniformly over ``[accrual_start_s, accrual_end_s)`` and moves in cash
+uniformly over ``[cash_start_s, cash_end_s)`` (equal bounds: a lump sum at that instant).
+Revenue, compute and training move in cash as they accrue; revenue share moves as one netted
+payment per settlement period, after the payment lag; credits are non-cash and offset the cost
+they apply to in the same interval (so training cash = training cost - credits applied).
+
+Categories: ``revenue``, ``compute``, ``training``, ``credit``, ``revenue_share_paid``,
+``revenue_share_received``. Lines: the revenue line name, ``pool:tier``, ``training``, the
+credit name, or the agreement name.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+CATEGORIES = ("revenue", "compute", "training", "credit", "revenue_share_paid",
+              "revenue_share_received")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One booked amount (USD, signed from the provider's side)."""
+
+    category: str
+    line: str
+    amount_usd: float
+    accrual_date: dt.date
+    cash_date: dt.date
+    accrual_start_s: float
+    accrual_end_s: float
+    cash_start_s: float
+    cash_end_s: float
+
+    @property
+    def is_lump(self) -> bool:
+        return self.cash_end_s <= self.cash_start_s
+
+
+LEDGER_COLUMNS = ("category", "line", "amount_usd", "accrual_date", "cash_date", "accrual_start_s",
+                  "accrual_end_s", "cash_start_s", "cash_end_s")
+
+
+def sum_by(entries: list[LedgerEntry] | tuple[LedgerEntry, ...], category: str) -> float:
+    """Sum of signed amounts in one category."""
+    return float(sum(e.amount_usd for e in entries if e.category == category))

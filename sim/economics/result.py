@@ -1,0 +1,132 @@
+"""The money layer's result: summary dicts, statement rows, ledger; CSV/PNG output.
+
+Files are written atomically (a temporary file in the same folder, then ``os.replace``), so a
+reader never sees half a file.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sim.economics.agreements import Settlement
+from sim.economics.ledger import LEDGER_COLUMNS, LedgerEntry
+from sim.economics.statement import format_statement
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _csv_bytes(header: list[str], rows: list[list]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for r in rows:
+        w.writerow([f"{v:.6f}" if isinstance(v, float) else v for v in r])
+    return buf.getvalue().encode()
+
+
+@dataclass(frozen=True)
+class EconomicsResult:
+    """What :func:`sim.economics.evaluate` returns.
+
+    ``cashflow``: totals over the horizon (accrual) plus cash-basis totals and NPV;
+    ``cost``: compute cost and unit costs; ``statement``: rows per period; ``ledger``: every
+    entry; ``settlements``: every agreement's netted settlement; ``notes``: caveats to show.
+    """
+
+    cashflow: dict
+    cost: dict
+    statement: list[dict]
+    ledger: tuple[LedgerEntry, ...]
+    settlements: tuple[Settlement, ...] = ()
+    notes: tuple[str, ...] = ()
+    currency: str = "USD"
+    extra: dict = field(default_factory=dict)
+
+    def ledger_columns(self) -> dict[str, list]:
+        """The ledger as columns (one list per field of :class:`LedgerEntry`)."""
+        return {c: [getattr(e, c) for e in self.ledger] for c in LEDGER_COLUMNS}
+
+    def format_table(self) -> str:
+        """Plain-text statement plus notes, for the terminal."""
+        text = format_statement(self.statement, self.currency)
+        if self.notes:
+            text += "\n" + "\n".join(f"note: {n}" for n in self.notes)
+        return text
+
+    def write(self, out_dir: Path) -> list[Path]:
+        """Write ``cashflow.csv``, ``ledger.csv`` and ``cashflow.png`` into ``out_dir``."""
+        out_dir = Path(out_dir)
+        paths = [out_dir / "cashflow.csv", out_dir / "ledger.csv", out_dir / "cashflow.png"]
+        header = list(self.statement[0]) if self.statement else ["period"]
+        _atomic_write_bytes(paths[0], _csv_bytes(header, [[r[k] for k in header] for r in self.statement]))
+        rows = [[getattr(e, c).isoformat() if c.endswith("_date") else getattr(e, c)
+                 for c in LEDGER_COLUMNS] for e in self.ledger]
+        _atomic_write_bytes(paths[1], _csv_bytes(list(LEDGER_COLUMNS), rows))
+        _atomic_write_bytes(paths[2], self.figure_png())
+        return paths
+
+    def figure_png(self) -> bytes:
+        """Stacked bars per period (accrual: money in up, money out down) and cumulative cash."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        rows = self.statement
+        fig = Figure(figsize=(max(6.0, 0.5 * len(rows) + 3), 4.5))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
+        x = list(range(len(rows)))
+        ups = (("revenue_usd", "revenue", "#4c956c"), ("revenue_share_received_usd", "share received", "#90be6d"),
+               ("credits_applied_usd", "credits", "#b8d8ba"))
+        downs = (("compute_usd", "compute", "#d1495b"), ("training_usd", "training", "#edae49"),
+                 ("revenue_share_paid_usd", "share paid", "#8d6a9f"))
+        scale, unit = _scale(rows)
+        bottom = [0.0] * len(rows)
+        for key, label, color in ups:
+            vals = [r[key] / scale for r in rows]
+            if any(vals):
+                ax.bar(x, vals, bottom=bottom, color=color, label=label)
+                bottom = [b + v for b, v in zip(bottom, vals)]
+        bottom = [0.0] * len(rows)
+        for key, label, color in downs:
+            vals = [-r[key] / scale for r in rows]
+            if any(vals):
+                ax.bar(x, vals, bottom=bottom, color=color, label=label)
+                bottom = [b + v for b, v in zip(bottom, vals)]
+        ax.plot(x, [r["cumulative_cash_usd"] / scale for r in rows], color="black", marker="o",
+                label="cumulative cash")
+        ax.axhline(0, color="grey", lw=0.8)
+        labels = [r["period"] + ("*" if r["partial"] else "") + ("†" if r["after_horizon"] else "")
+                  for r in rows]
+        ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel(f"{self.currency} {unit}".strip())
+        ax.set_title("Cash flows per period (bars: accrual; line: cumulative cash)\n"
+                     "* partial period   † after the horizon (lagged cash only)", fontsize=9)
+        ax.legend(fontsize=7, loc="best")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+        return buf.getvalue()
+
+
+def _scale(rows: list[dict]) -> tuple[float, str]:
+    peak = max([abs(r.get(k, 0.0)) for r in rows for k in ("revenue_usd", "compute_usd", "cumulative_cash_usd",
+                                                            "training_usd")] or [0.0])
+    for div, unit in ((1e9, "billions"), (1e6, "millions"), (1e3, "thousands")):
+        if peak >= div:
+            return div, unit
+    return 1.0, ""

@@ -1,0 +1,83 @@
+"""The horizon cut into segments on which every money rate is constant in kind.
+
+Segment edges are the union of: 0 and the horizon, the statement period's boundaries, month
+boundaries (flat lines are prorated per month), every agreement's settlement boundaries, and the
+``from``/``until`` edges of every dated block. So each segment lies inside one statement
+period, one month, one settlement period per agreement, and is wholly inside or outside every
+window; the ledger is written per segment.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.economics.calendar import Calendar, period_floor
+from sim.scenario.economics import EconomicsConfig
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Segments ``[edges_s[i], edges_s[i+1])`` covering ``[0, horizon_s]``."""
+
+    calendar: Calendar
+    horizon_s: float
+    edges_s: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.edges_s) - 1
+
+    @property
+    def starts_s(self) -> np.ndarray:
+        return self.edges_s[:-1]
+
+    @property
+    def ends_s(self) -> np.ndarray:
+        return self.edges_s[1:]
+
+    @property
+    def durations_s(self) -> np.ndarray:
+        return np.diff(self.edges_s)
+
+    def index(self, t_s: np.ndarray) -> np.ndarray:
+        """Segment index of each time; times at or after the horizon go to the last segment,
+        times before 0 to the first."""
+        idx = np.searchsorted(self.edges_s, np.asarray(t_s, dtype=float), side="right") - 1
+        return np.clip(idx, 0, self.n - 1)
+
+    def window_mask(self, from_: dt.date | None, until: dt.date | None) -> np.ndarray:
+        """Segments inside the window ``[from 00:00, until+1 00:00)``."""
+        lo, hi = window_s(self.calendar, from_, until)
+        return (self.starts_s >= lo) & (self.ends_s <= hi)
+
+    def months(self) -> tuple[np.ndarray, list[dt.date]]:
+        """Per segment: index into the list of month starts it lies in."""
+        firsts = [period_floor(self.calendar.date_at(s), "month") for s in self.starts_s]
+        uniq = sorted(set(firsts))
+        pos = {d: i for i, d in enumerate(uniq)}
+        return np.array([pos[d] for d in firsts], dtype=np.int64), uniq
+
+
+def window_s(cal: Calendar, from_: dt.date | None, until: dt.date | None) -> tuple[float, float]:
+    """Simulated seconds bounding a ``from``/``until`` window (``until`` inclusive)."""
+    lo = cal.seconds_at(from_) if from_ is not None else -np.inf
+    hi = cal.seconds_at(until + dt.timedelta(days=1)) if until is not None else np.inf
+    return lo, hi
+
+
+def build_timeline(cfg: EconomicsConfig, cal: Calendar, horizon_s: float) -> Timeline:
+    """Segments for ``cfg`` over ``[0, horizon_s]``."""
+    edges = {0.0, float(horizon_s)}
+    periods = {cfg.period, "month"} | {a.settle for a in cfg.agreements}
+    for p in periods:
+        edges.update(cal.boundaries_s(p, 0.0, horizon_s))
+    dated = [*cfg.compute, *cfg.revenue, *cfg.agreements, *cfg.credits]
+    if cfg.training is not None:
+        dated.append(cfg.training)
+    for block in dated:
+        for s in window_s(cal, block.from_, block.until):
+            if 0.0 < s < horizon_s:
+                edges.add(float(s))
+    return Timeline(cal, float(horizon_s), np.array(sorted(edges)))

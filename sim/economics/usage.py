@@ -1,0 +1,82 @@
+"""What the serving engine hands to the money layer: provisioned GPU time and served tokens.
+
+All times are simulated seconds from t = 0 (the scenario's ``start`` date, 00:00 UTC). GPU
+counts and busy GPU-seconds are already multiplied by the pool's ``scale`` (a pool simulated as
+one shard of ``k`` identical ones reports ``k`` times the shard's GPUs); per-request records
+carry a ``weight`` (the same ``k``) instead, so token revenue is ``tokens x weight``.
+
+>>> import numpy as np
+>>> u = Usage(horizon_s=3600.0, intervals=(ProvisionedInterval("main", 8.0, 0.0, 3600.0),),
+...           busy_gpu_seconds={"main": 8 * 1800.0}, completion_s=np.array([10.0]),
+...           input_tokens=np.array([1000]), output_tokens=np.array([200]),
+...           revenue_line=np.array([-1]), revenue_line_names=(), weight=np.array([1.0]))
+>>> u.provisioned_gpu_seconds()["main"]
+28800.0
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ProvisionedInterval:
+    """One replica's provisioned time (warming, idle, failed-and-held included).
+
+    ``gpus`` is already multiplied by the pool's ``scale``.
+    """
+
+    pool: str
+    gpus: float
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A run's usage: provisioned intervals, busy GPU-seconds and completed requests (columns)."""
+
+    horizon_s: float
+    intervals: tuple[ProvisionedInterval, ...]
+    busy_gpu_seconds: Mapping[str, float]
+    completion_s: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    revenue_line: np.ndarray
+    revenue_line_names: tuple[str, ...]
+    weight: np.ndarray
+    scale_note: str = ""
+
+    def pools(self) -> tuple[str, ...]:
+        """Pool names seen in intervals or busy time, in first-seen order."""
+        seen: dict[str, None] = {}
+        for iv in self.intervals:
+            seen.setdefault(iv.pool, None)
+        for name in self.busy_gpu_seconds:
+            seen.setdefault(name, None)
+        return tuple(seen)
+
+    def provisioned_gpu_seconds(self) -> dict[str, float]:
+        """Provisioned GPU-seconds per pool, unrounded and unclipped."""
+        out: dict[str, float] = {p: 0.0 for p in self.pools()}
+        for iv in self.intervals:
+            out[iv.pool] += iv.gpus * max(0.0, iv.end_s - iv.start_s)
+        return out
+
+    def check(self) -> None:
+        """Raise ``ValueError`` if the columns disagree in length or hold impossible values."""
+        n = len(self.completion_s)
+        cols = {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "revenue_line": self.revenue_line, "weight": self.weight}
+        for name, col in cols.items():
+            if len(col) != n:
+                raise ValueError(f"Usage.{name} has {len(col)} rows, completion_s has {n}")
+        if not np.isfinite(self.horizon_s) or self.horizon_s <= 0:
+            raise ValueError(f"Usage.horizon_s must be > 0 (got {self.horizon_s})")
+        if n and (self.revenue_line.min() < -1 or self.revenue_line.max() >= len(self.revenue_line_names)):
+            raise ValueError("Usage.revenue_line holds an index outside revenue_line_names (or -1)")
+        for iv in self.intervals:
+            if iv.end_s < iv.start_s or iv.gpus < 0:
+                raise ValueError(f"bad provisioned interval {iv}")

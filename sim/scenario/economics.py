@@ -1,0 +1,230 @@
+"""The ``economics:`` block of a scenario: GPU prices, revenue lines, revenue-share agreements.
+
+Money follows provisioning: every provisioned GPU-second is billed under a pricing tier of its
+pool, and revenue comes from the tokens of completed requests plus optional flat lines. The
+top-level ``start:`` date (owned by the scenario root) pins simulated t = 0 to a calendar day
+(UTC, no DST), so ledgers roll into months and quarters::
+
+    economics:
+      gpu_hour_usd: 2.5                  # every pool without a `compute` entry, on demand
+      period: month                      # statement rows: day | week | month | quarter | year
+      compute:
+        - {pool: main, tier: reserved, gpus: 32, usd_per_gpu_hour: 2.0}
+        - {pool: main, tier: on_demand, usd_per_gpu_hour: 3.5}
+      revenue:
+        - {name: api, usd_per_million_input_tokens: 2.5, usd_per_million_output_tokens: 10.0}
+        - {name: subscriptions, usd_per_month: 20, subscribers: 1000000}
+        - {name: partner_resale, usd_per_month: 5.0e6, owner: partner}
+      agreements:
+        - {name: revenue_share, payer: provider, payee: partner, rate: 0.2,
+           base: [api, subscriptions], reverse: {rate: 0.2, base: [partner_resale]},
+           settle: quarter, payment_lag: 45d}
+
+Field-level limits (prices >= 0, rates in [0, 1] ...) are checked here; relations between
+fields and the rest of the scenario (known pools, known revenue lines in ``base``, windows
+inside the horizon ...) are checked by :func:`sim.economics.validate`. The semantics of every
+field are in ``docs/economics.md`` and :mod:`sim.economics`.
+
+Dates (``from``, ``until``) are calendar days; ``until`` is inclusive (the window ends at the
+following midnight UTC).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+
+from sim.errors import ScenarioError
+from sim.scenario.types import Duration, Strict
+
+Period = Literal["day", "week", "month", "quarter", "year"]
+"""Calendar periods: ISO weeks start on Monday; quarters start in Jan, Apr, Jul and Oct."""
+
+Tier = Literal["reserved", "on_demand", "spot"]
+Party = Literal["provider", "partner"]
+
+USD = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""A non-negative, finite amount of US dollars."""
+
+Rate = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+"""A fraction in [0, 1]."""
+
+
+class _Windowed(Strict):
+    """A block that applies only between ``from`` (inclusive) and ``until`` (inclusive) dates."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: _dt.date | None = Field(default=None, alias="from")
+    until: _dt.date | None = None
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> "_Windowed":
+        if self.from_ is not None and self.until is not None and self.until < self.from_:
+            raise ValueError(f"until must not be before from (got from {self.from_}, until {self.until})")
+        return self
+
+
+class ComputePrice(_Windowed):
+    """How one pool's GPUs are billed under one tier.
+
+    ``reserved``: ``gpus`` committed GPUs billed for every second of the horizon (inside the
+    window), provisioned or not. ``spot`` and ``on_demand``: GPUs provisioned beyond the
+    reservation, filled in the order listed, each up to its optional ``gpus`` cap.
+    ``preemption_rate_per_hour`` (spot) is read by the serving engine, not by the money layer.
+    """
+
+    pool: str = Field(min_length=1)
+    tier: Tier = "on_demand"
+    usd_per_gpu_hour: USD
+    gpus: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    preemption_rate_per_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+
+    @model_validator(mode="after")
+    def _reserved_needs_gpus(self) -> "ComputePrice":
+        if self.tier == "reserved" and self.gpus is None:
+            raise ValueError("a reserved tier needs gpus (the committed GPU count)")
+        if self.tier != "spot" and self.preemption_rate_per_hour:
+            raise ValueError(f"preemption_rate_per_hour applies to tier spot only (got tier {self.tier})")
+        return self
+
+
+class RevenueLine(_Windowed):
+    """One revenue line: token-priced (completed requests), flat per month, or both.
+
+    Token prices are per million tokens of completed requests (times their weight).
+    ``usd_per_month`` is the line's whole monthly amount, or the amount per subscriber when
+    ``subscribers`` is given; it is prorated by the seconds of each calendar month covered and
+    grows by ``growth_per_month`` (compound, stepping at each calendar month after the first).
+    ``owner: partner`` lines are the partner's revenue: not the provider's income, but they can
+    be the base of a reverse revenue share.
+    """
+
+    name: str = Field(min_length=1)
+    owner: Party = "provider"
+    usd_per_million_input_tokens: USD | None = None
+    usd_per_million_output_tokens: USD | None = None
+    usd_per_request: USD | None = None
+    usd_per_month: USD | None = None
+    subscribers: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    growth_per_month: Annotated[float, Field(gt=-1, allow_inf_nan=False)] = 0.0
+
+    @property
+    def token_priced(self) -> bool:
+        return any(v is not None for v in (self.usd_per_million_input_tokens,
+                                           self.usd_per_million_output_tokens, self.usd_per_request))
+
+    @model_validator(mode="after")
+    def _has_a_price(self) -> "RevenueLine":
+        if not self.token_priced and self.usd_per_month is None:
+            raise ValueError("a revenue line needs a token price (usd_per_million_input_tokens, "
+                             "usd_per_million_output_tokens, usd_per_request) or usd_per_month")
+        if self.subscribers is not None and self.usd_per_month is None:
+            raise ValueError("subscribers needs usd_per_month (the price per subscriber per month)")
+        return self
+
+
+class ReverseShare(Strict):
+    """The payee's share back to the payer, netted against the forward share each settlement."""
+
+    rate: Rate
+    base: list[str] = Field(min_length=1)
+
+
+class Agreement(_Windowed):
+    """A revenue-share agreement: ``payer`` owes ``rate`` x (revenue of the ``base`` lines).
+
+    Accrues continuously; each calendar ``settle`` period the forward and reverse amounts are
+    netted and the net moves in cash ``payment_lag`` after the period ends. ``cap_usd`` caps the
+    lifetime forward (payer -> payee) gross amount of this agreement.
+    """
+
+    name: str = Field(default="revenue_share", min_length=1)
+    payer: Party = "provider"
+    payee: Party = "partner"
+    rate: Rate
+    base: list[str] = Field(min_length=1)
+    reverse: ReverseShare | None = None
+    settle: Period = "quarter"
+    payment_lag: Duration = 0.0
+    cap_usd: USD | None = None
+
+    @model_validator(mode="after")
+    def _two_parties(self) -> "Agreement":
+        if self.payer == self.payee:
+            raise ValueError(f"payer and payee must differ (got both {self.payer})")
+        if self.payment_lag < 0:
+            raise ValueError(f"payment_lag must be >= 0 (got {self.payment_lag:g} s)")
+        return self
+
+
+class Credit(_Windowed):
+    """A non-cash credit of ``usd`` that offsets eligible costs in time order until exhausted.
+
+    ``applies_to``: ``training`` (the training line), ``compute`` (inference compute) or ``any``
+    (training first, then compute).
+    """
+
+    name: str = Field(min_length=1)
+    usd: USD
+    applies_to: Literal["training", "compute", "any"] = "training"
+
+
+class Training(_Windowed):
+    """A non-inference compute cost line (prorated by month like a flat revenue line)."""
+
+    usd_per_month: USD
+    growth_per_month: Annotated[float, Field(gt=-1, allow_inf_nan=False)] = 0.0
+
+
+class EconomicsConfig(Strict):
+    """The whole ``economics:`` block. Every field is optional; an empty block costs nothing."""
+
+    gpu_hour_usd: USD | None = None
+    currency: Literal["USD"] = "USD"
+    period: Period = "month"
+    compute: list[ComputePrice] = Field(default_factory=list)
+    billing_granularity: Literal["second", "minute", "hour"] = "second"
+    revenue: list[RevenueLine] = Field(default_factory=list)
+    agreements: list[Agreement] = Field(default_factory=list)
+    credits: list[Credit] = Field(default_factory=list)
+    training: Training | None = None
+    discount_rate: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+
+
+# ------------------------------------------------------------------ error messages
+def _problem(err: Mapping[str, Any], prefix: str) -> tuple[str, str]:
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("function-after", "function-before")]
+    path = ".".join([prefix, *loc]) if prefix else ".".join(loc)
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
+              "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()), "?")
+        msg = f"must be {op} {bound} (got {got!r})"
+        if loc and loc[-1] == "rate":
+            msg = f"must be a fraction in [0, 1] (got {got!r})"
+    elif kind == "literal_error":
+        msg = f"must be one of {ctx.get('expected', '?')} (got {got!r})"
+    elif kind == "extra_forbidden":
+        msg = "unknown field (check the spelling; see docs/economics.md for the allowed keys)"
+    elif kind == "missing":
+        msg = "is required"
+    elif kind == "value_error":
+        msg = str(ctx.get("error", err.get("msg", "")))
+    else:
+        msg = f"{err.get('msg', 'invalid')} (got {got!r})"
+    return path, msg
+
+
+def parse_economics(raw: Mapping[str, Any] | None, prefix: str = "economics") -> EconomicsConfig:
+    """Validate a raw ``economics:`` mapping; raise :class:`ScenarioError` with one
+    ``(field_path, message)`` per problem, paths like ``economics.agreements.0.rate``."""
+    try:
+        return EconomicsConfig.model_validate(dict(raw or {}))
+    except ValidationError as exc:
+        raise ScenarioError([_problem(e, prefix) for e in exc.errors()]) from None
