@@ -1,0 +1,164 @@
+"""Figures of one run, drawn from its result folder (``figures/`` inside it, PNG and SVG).
+
+* ``latency_cdf``: empirical CDFs of TTFT, TPOT and end-to-end latency (log time axis), one
+  line per request class when there are several, with the p50/p99 of all requests marked.
+* ``timeseries``: queue length, running sequences, KV-cache blocks in use and replicas over
+  time, one line per pool.
+* ``utilization``: time-weighted mean busy fraction per pool.
+* ``cashflow``: drawn by :mod:`sim.economics` when it provides a figure function; skipped with
+  a note otherwise.
+
+    >>> write_run_figures("results/baseline")          # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from sim.report.render import new_figure, save_figure
+from sim.report.result_folder import (empirical_cdf, read_requests, read_timeseries,
+                                      request_latencies, time_weighted_mean)
+
+LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT (time per output token)"), ("e2e", "end-to-end"))
+SERIES = (("queue_len", "queued requests"), ("running", "running sequences"),
+          ("kv_blocks_used", "KV-cache blocks used"), ("replicas", "replicas"))
+
+
+def write_run_figures(out_dir: Path | str, notes: list[str] | None = None) -> list[Path]:
+    """Draw every run figure the folder's files allow; returns the paths written.
+
+    ``notes`` (if given) collects one line per figure skipped and why.
+    """
+    out = Path(out_dir)
+    notes = notes if notes is not None else []
+    paths: list[Path] = []
+    req = read_requests(out)
+    if req is not None and "arrival_s" in req and req["arrival_s"].size:
+        paths += latency_cdf_figure(req, out / "figures" / "latency_cdf")
+    else:
+        notes.append("latency CDFs skipped: no requests.csv.gz with rows")
+    ts = read_timeseries(out)
+    if ts is not None and "time_s" in ts and ts["time_s"].size:
+        paths += timeseries_figure(ts, out / "figures" / "timeseries")
+        if "busy_frac" in ts:
+            paths += utilization_figure(ts, out / "figures" / "utilization")
+    else:
+        notes.append("time-series and utilization figures skipped: no timeseries.csv with rows")
+    paths += cashflow_figure(out, notes)
+    return paths
+
+
+def latency_cdf_figure(req: dict[str, np.ndarray], stem: Path) -> list[Path]:
+    lat = request_latencies(req)
+    classes = req.get("class")
+    by_class: dict[str, np.ndarray] = {}
+    if classes is not None and classes.dtype.kind in "US":
+        names = sorted(set(classes.tolist()))
+        if 1 < len(names) <= 8:
+            by_class = {n: classes == n for n in names}
+    fig = new_figure(12.0, 3.8)
+    axes = fig.subplots(1, 3)
+    for ax, (key, title) in zip(axes, LATENCIES):
+        ax.set_title(title)
+        ax.set_xlabel("seconds")
+        ax.grid(True, which="both", alpha=0.3)
+        if key not in lat or lat[key].size == 0:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+            continue
+        x, y = empirical_cdf(lat[key])
+        ax.step(x, y, where="post", color="k", lw=1.5, label="all requests")
+        if by_class:
+            full = _per_request(req, key)
+            for i, (name, mask) in enumerate(by_class.items()):
+                v = full[mask]
+                v = v[np.isfinite(v)]
+                if v.size:
+                    cx, cy = empirical_cdf(v)
+                    ax.step(cx, cy, where="post", lw=1, color=f"C{i}", label=name)
+        for q, ls in ((50, ":"), (99, "--")):
+            ax.axvline(np.percentile(lat[key], q), color="grey", ls=ls, lw=1, label=f"p{q}")
+        if x[0] > 0 and x[-1] / x[0] > 20:
+            ax.set_xscale("log")
+    axes[0].set_ylabel("fraction of requests ≤ x")
+    axes[0].legend(fontsize="small")
+    return save_figure(fig, stem)
+
+
+def _per_request(req: dict[str, np.ndarray], key: str) -> np.ndarray:
+    """Latency ``key`` for every request (NaN where undefined), aligned with request rows."""
+    a = req["arrival_s"]
+    if key == "ttft":
+        return req["first_token_s"] - a
+    if key == "e2e":
+        return req["completion_s"] - a
+    n = req["output_tokens"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 1, (req["completion_s"] - req["first_token_s"]) / (n - 1), np.nan)
+
+
+def _pools(ts: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    pool = ts.get("pool")
+    if pool is None:
+        return [("fleet", np.ones(ts["time_s"].size, dtype=bool))]
+    names = list(dict.fromkeys(str(p) for p in pool.tolist()))
+    return [(n, pool.astype(str) == n) for n in names]
+
+
+def timeseries_figure(ts: dict[str, np.ndarray], stem: Path) -> list[Path]:
+    present = [(k, lab) for k, lab in SERIES if k in ts]
+    fig = new_figure(10.0, 2.2 * max(len(present), 1) + 0.6)
+    axes = np.atleast_1d(fig.subplots(max(len(present), 1), 1, sharex=True))
+    hours = float(np.nanmax(ts["time_s"])) > 3 * 3600
+    scale, unit = (3600.0, "hours") if hours else (1.0, "seconds")
+    for ax, (key, label) in zip(axes, present):
+        for i, (name, mask) in enumerate(_pools(ts)):
+            ax.step(ts["time_s"][mask] / scale, ts[key][mask], where="post", lw=1, color=f"C{i}",
+                    label=name)
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    axes[-1].set_xlabel(f"simulated time ({unit})")
+    if len(_pools(ts)) > 1:
+        axes[0].legend(fontsize="small", title="pool")
+    return save_figure(fig, stem)
+
+
+def utilization_figure(ts: dict[str, np.ndarray], stem: Path) -> list[Path]:
+    pools = _pools(ts)
+    means = [time_weighted_mean(ts["time_s"][m], ts["busy_frac"][m]) for _, m in pools]
+    fig = new_figure(max(4.0, 1.2 * len(pools) + 2), 3.5)
+    ax = fig.subplots()
+    bars = ax.bar([n for n, _ in pools], means, color=[f"C{i}" for i in range(len(pools))])
+    for b, v in zip(bars, means):
+        if math.isfinite(v):
+            ax.annotate(f"{v:.0%}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("GPU busy fraction (time-weighted)")
+    ax.set_title("utilization per pool")
+    ax.grid(True, axis="y", alpha=0.3)
+    return save_figure(fig, stem)
+
+
+def cashflow_figure(out: Path, notes: list[str]) -> list[Path]:
+    """Delegate to the economics package's figure function when it exists."""
+    if not (out / "cashflow.csv").exists():
+        notes.append("cash-flow chart skipped: no cashflow.csv")
+        return []
+    try:
+        from sim.economics import figures as econ_figures  # type: ignore[attr-defined]
+    except ImportError:
+        notes.append("cash-flow chart skipped: sim.economics provides no figures module")
+        return []
+    fn = getattr(econ_figures, "write_cashflow_figure", None)
+    if fn is None:
+        notes.append("cash-flow chart skipped: sim.economics.figures has no write_cashflow_figure")
+        return []
+    try:
+        written = fn(out)
+    except Exception as exc:  # a broken optional chart must not lose the others
+        notes.append(f"cash-flow chart skipped: {type(exc).__name__}: {exc}")
+        return []
+    if written is None:
+        return sorted((out / "figures").glob("cashflow*"))
+    return [Path(p) for p in (written if isinstance(written, (list, tuple)) else [written])]
