@@ -168,20 +168,38 @@ def _integer(raw) -> int:
     return int(v)
 
 
-def azure_timestamp_s(text: str) -> float:
-    """Seconds since 1970-01-01 of an Azure trace time such as ``2023-11-16 18:15:46.6805900``
-    (naive, read as UTC; only differences matter). Any number of fractional digits."""
+def azure_timestamp_s(text: str, epoch_day: int = 719163) -> float:
+    """Seconds of an Azure trace time such as ``2023-11-16 18:15:46.6805900`` since midnight of
+    the day with proleptic ordinal ``epoch_day`` (default 1970-01-01; times are naive, only
+    differences matter). Any number of fractional digits. A near epoch keeps sub-microsecond
+    resolution in a float64."""
     m = _AZURE_TS.match(text)
     if not m:
         raise ValueError(text)
     y, mo, d, h, mi = (int(g) for g in m.groups()[:5])
-    days = datetime.date(y, mo, d).toordinal() - 719163  # date(1970, 1, 1).toordinal()
+    days = datetime.date(y, mo, d).toordinal() - epoch_day
     if not (0 <= h < 24 and 0 <= mi < 60):
         raise ValueError(text)
     sec = float(m.group(6))
     if sec >= 61:
         raise ValueError(text)
     return days * 86400.0 + h * 3600.0 + mi * 60.0 + sec
+
+
+class _AzureClock:
+    """Parses Azure times as seconds since midnight of the first parsed row's day."""
+
+    def __init__(self) -> None:
+        self.epoch_day: int | None = None
+
+    def __call__(self, text: str) -> float:
+        if self.epoch_day is None:
+            m = _AZURE_TS.match(text)
+            if not m:
+                raise ValueError(text)
+            y, mo, d = (int(g) for g in m.groups()[:3])
+            self.epoch_day = datetime.date(y, mo, d).toordinal()
+        return azure_timestamp_s(text, self.epoch_day)
 
 
 def _open_text(path: pathlib.Path) -> io.TextIOBase:
@@ -245,7 +263,7 @@ def _read_csv(fh, name: str, format: str, rows: _Rows, cols: tuple[str, str, str
     index, it = _csv_rows(fh, name, cols)
     ti, pi, oi = (index[c] for c in cols)
     ten_i = index.get("tenant") if format == "fleetsim" else None
-    parse_time = azure_timestamp_s if format == "azure" else None
+    parse_time = _AzureClock() if format == "azure" else None
     for line, f in it:
         n = len(f)
         rows.add(line, cols,
