@@ -205,6 +205,7 @@ def _problem(err: Mapping[str, Any], prefix: str) -> tuple[str, str]:
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
               "less_than": "<"}[kind]
         bound = next(iter(ctx.values()), "?")
+        bound = f"{bound:g}" if isinstance(bound, (int, float)) else bound
         msg = f"must be {op} {bound} (got {got!r})"
         if loc and loc[-1] == "rate":
             msg = f"must be a fraction in [0, 1] (got {got!r})"

@@ -1,0 +1,286 @@
+"""The money layer's mechanisms, each against hand-worked arithmetic."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+
+from sim.economics import evaluate, parse_economics
+from sim.economics.synthetic import usage_from_rows
+
+DAY = 86400.0
+HOUR = 3600.0
+JAN1 = dt.date(2025, 1, 1)
+
+
+def econ(**block):
+    return parse_economics(block)
+
+
+def row(result, period):
+    return next(r for r in result.statement if r["period"] == period)
+
+
+# ---------------------------------------------------------------- compute
+def test_reserved_billed_always_on_demand_beyond_reservation():
+    # 6 GPUs for the first hour, 2 GPUs for the second; 4 reserved at $2, on demand at $3.5.
+    cfg = econ(compute=[{"pool": "main", "tier": "reserved", "gpus": 4, "usd_per_gpu_hour": 2.0},
+                        {"pool": "main", "tier": "on_demand", "usd_per_gpu_hour": 3.5}])
+    u = usage_from_rows(2 * HOUR, intervals=[("main", 6, 0, HOUR), ("main", 2, HOUR, 2 * HOUR)])
+    r = evaluate(cfg, JAN1, u)
+    assert r.cost["by_tier"]["reserved"] == pytest.approx(4 * 2.0 * 2)       # 16: idle or not
+    assert r.cost["by_tier"]["on_demand"] == pytest.approx(2 * 3.5 * 1)      # 7: 2 GPUs beyond, 1 h
+    assert r.cashflow["compute_cost"] == pytest.approx(23.0)
+    assert r.cost["gpu_hours_reserved_idle"] == pytest.approx(2.0)           # 2 of 4 idle in hour 2
+    assert r.cost["gpu_hours_provisioned"] == pytest.approx(8.0)
+    assert r.cost["gpu_hours_billed"] == pytest.approx(8.0 + 2.0)
+
+
+def test_reserved_alone_bills_whole_horizon_without_any_usage():
+    cfg = econ(compute=[{"pool": "main", "tier": "reserved", "gpus": 10, "usd_per_gpu_hour": 1.5}])
+    r = evaluate(cfg, JAN1, usage_from_rows(3 * HOUR))
+    assert r.cashflow["compute_cost"] == pytest.approx(10 * 1.5 * 3)
+
+
+def test_spot_capped_then_on_demand_in_listed_order():
+    cfg = econ(compute=[{"pool": "main", "tier": "spot", "gpus": 1, "usd_per_gpu_hour": 1.0},
+                        {"pool": "main", "tier": "on_demand", "usd_per_gpu_hour": 4.0}])
+    u = usage_from_rows(HOUR, intervals=[("main", 3, 0, HOUR)])
+    r = evaluate(cfg, JAN1, u)
+    assert r.cost["by_tier"] == pytest.approx({"spot": 1.0, "on_demand": 8.0})
+
+
+def test_shorthand_rate_prices_unlisted_pools_and_unpriced_pool_costs_zero_with_a_note():
+    u = usage_from_rows(HOUR, intervals=[("a", 2, 0, HOUR), ("b", 1, 0, HOUR)])
+    r = evaluate(econ(gpu_hour_usd=2.5, compute=[{"pool": "a", "usd_per_gpu_hour": 1.0}]), JAN1, u)
+    assert r.cost["by_pool"] == pytest.approx({"a": 2.0, "b": 2.5})
+    r0 = evaluate(econ(), JAN1, u)
+    assert r0.cashflow["compute_cost"] == 0.0
+    assert any("no compute price" in n for n in r0.notes)
+    assert r0.cost["gpu_hours_unbilled"] == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("granularity,duration_s,billed_s", [
+    ("hour", 61 * 60, 2 * HOUR), ("hour", HOUR, HOUR), ("minute", 90.5, 120.0),
+    ("second", 90.5, 91.0), ("second", 90.0, 90.0)])
+def test_billing_granularity_rounds_each_interval_up(granularity, duration_s, billed_s):
+    cfg = econ(gpu_hour_usd=3600.0, billing_granularity=granularity)   # $1 per GPU-second
+    r = evaluate(cfg, JAN1, usage_from_rows(2 * HOUR, intervals=[("main", 1, 0, duration_s)]))
+    assert r.cashflow["compute_cost"] == pytest.approx(billed_s)
+
+
+def test_rounding_applies_per_interval_not_per_pool():
+    cfg = econ(gpu_hour_usd=1.0, billing_granularity="hour")
+    u = usage_from_rows(HOUR, intervals=[("main", 1, 0, 600), ("main", 1, 1200, 1800)])
+    assert evaluate(cfg, JAN1, u).cashflow["compute_cost"] == pytest.approx(2.0)
+
+
+def test_cost_per_million_output_tokens_per_request_and_utilization_adjusted():
+    cfg = econ(gpu_hour_usd=2.0)
+    reqs = [(100.0, 1000, 500_000, -1, 2.0), (200.0, 0, 500_000, -1, 2.0)]   # weight 2 -> 2M tokens
+    u = usage_from_rows(HOUR, intervals=[("main", 4, 0, HOUR)], requests=reqs,
+                        busy_gpu_seconds={"main": HOUR})                          # 1 of 4 GPU-hours busy
+    c = evaluate(cfg, JAN1, u).cost
+    assert c["compute_usd"] == pytest.approx(8.0)
+    assert c["per_million_output_tokens"] == pytest.approx(8.0 / 2.0)
+    assert c["per_request"] == pytest.approx(8.0 / 4)
+    assert c["utilization"] == pytest.approx(0.25)
+    assert c["utilization_adjusted_per_million_output_tokens"] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- revenue
+def test_token_revenue_by_line_with_weights_and_default_line():
+    cfg = econ(revenue=[{"name": "api", "usd_per_million_input_tokens": 2.5,
+                         "usd_per_million_output_tokens": 10.0},
+                        {"name": "batch", "usd_per_million_output_tokens": 5.0, "usd_per_request": 0.01}])
+    reqs = [(10.0, 400_000, 100_000, -1), (20.0, 0, 200_000, 1, 3.0), (30.0, 200_000, 0, 0)]
+    r = evaluate(cfg, JAN1, usage_from_rows(HOUR, requests=reqs, names=("api", "batch")))
+    assert r.cashflow["revenue_by_line"]["api"] == pytest.approx(0.6 * 2.5 + 0.1 * 10.0)
+    assert r.cashflow["revenue_by_line"]["batch"] == pytest.approx(3 * (0.2 * 5.0 + 0.01))
+
+
+def test_price_change_on_a_date_with_same_name_disjoint_windows():
+    cfg = econ(revenue=[{"name": "api", "usd_per_million_output_tokens": 10.0, "until": "2025-01-01"},
+                        {"name": "api", "usd_per_million_output_tokens": 4.0, "from": "2025-01-02"}])
+    reqs = [(0.5 * DAY, 0, 1_000_000, -1), (1.5 * DAY, 0, 1_000_000, -1)]
+    r = evaluate(cfg, JAN1, usage_from_rows(2 * DAY, requests=reqs))
+    assert r.cashflow["revenue"] == pytest.approx(14.0)
+
+
+def test_request_naming_an_undefined_line_is_an_error():
+    cfg = econ(revenue=[{"name": "api", "usd_per_million_output_tokens": 10.0}])
+    with pytest.raises(ValueError, match="ghost"):
+        evaluate(cfg, JAN1, usage_from_rows(HOUR, requests=[(1.0, 1, 1, 0)], names=("ghost",)))
+
+
+def test_flat_lines_prorated_by_seconds_of_each_month_with_growth():
+    # 15 Jan .. 15 Feb 2025: 17 of 31 January days, 14 of 28 February days.
+    cfg = econ(revenue=[{"name": "subs", "usd_per_month": 20, "subscribers": 1000,
+                         "growth_per_month": 0.1}])
+    r = evaluate(cfg, dt.date(2025, 1, 15), usage_from_rows(31 * DAY))
+    jan, feb = row(r, "2025-01"), row(r, "2025-02")
+    assert jan["revenue_subs_usd"] == pytest.approx(20_000 * 17 / 31)
+    assert feb["revenue_subs_usd"] == pytest.approx(20_000 * 1.1 * 14 / 28)
+    assert jan["partial"] and feb["partial"]
+    assert jan["covered_s"] == 17 * DAY
+
+
+def test_two_hour_run_gives_one_partial_month_row():
+    cfg = econ(gpu_hour_usd=2.0, revenue=[{"name": "subs", "usd_per_month": 744.0}])
+    r = evaluate(cfg, JAN1, usage_from_rows(2 * HOUR, intervals=[("main", 1, 0, 2 * HOUR)]))
+    assert [x["period"] for x in r.statement] == ["2025-01"]
+    assert r.statement[0]["partial"] is True
+    assert r.statement[0]["revenue_usd"] == pytest.approx(2.0)    # 744 USD over 744 hours
+    assert "partial" in r.format_table()
+
+
+# ---------------------------------------------------------------- agreements
+SHARE_LINES = [{"name": "api", "usd_per_month": 1.0e6},
+               {"name": "resale", "usd_per_month": 3.0e6, "owner": "partner"}]
+
+
+def test_netting_partner_owes_more_so_provider_receives_the_net():
+    cfg = econ(revenue=SHARE_LINES, period="month", agreements=[{
+        "rate": 0.2, "base": ["api"], "reverse": {"rate": 0.2, "base": ["resale"]},
+        "settle": "month", "payment_lag": 0}])
+    r = evaluate(cfg, JAN1, usage_from_rows(31 * DAY))
+    (s,) = r.settlements
+    assert s.forward_usd == pytest.approx(2.0e5) and s.reverse_usd == pytest.approx(6.0e5)
+    assert s.provider_net_usd == pytest.approx(4.0e5)
+    assert r.cashflow["revenue_share_paid"] == pytest.approx(2.0e5)
+    assert r.cashflow["revenue_share_received"] == pytest.approx(6.0e5)
+    assert r.cashflow["revenue"] == pytest.approx(1.0e6)               # partner line excluded
+    assert r.cashflow["partner_revenue"] == pytest.approx(3.0e6)
+    assert s.cash_date == dt.date(2025, 2, 1)
+    assert row(r, "2025-02")["cash_net_usd"] == pytest.approx(4.0e5)  # one netted movement
+    assert row(r, "2025-01")["cash_revenue_share_paid_usd"] == 0.0
+
+
+def test_netting_provider_owes_more_and_partner_as_payer():
+    lines = [{"name": "api", "usd_per_month": 5.0e6}, {"name": "resale", "usd_per_month": 1.0e6,
+                                                         "owner": "partner"}]
+    forward = econ(revenue=lines, agreements=[{"rate": 0.2, "base": ["api"], "settle": "month",
+                                               "reverse": {"rate": 0.1, "base": ["resale"]}}])
+    (s,) = evaluate(forward, JAN1, usage_from_rows(31 * DAY)).settlements
+    assert s.provider_net_usd == pytest.approx(-(1.0e6 - 1.0e5))
+    mirrored = econ(revenue=lines, agreements=[{"payer": "partner", "payee": "provider", "rate": 0.1,
+                                                "base": ["resale"], "settle": "month",
+                                                "reverse": {"rate": 0.2, "base": ["api"]}}])
+    (m,) = evaluate(mirrored, JAN1, usage_from_rows(31 * DAY)).settlements
+    assert m.provider_net_usd == pytest.approx(s.provider_net_usd)
+
+
+def test_quarterly_settlement_with_lag_crossing_the_year_end():
+    # Q4 2024 simulated; settles at 2025-01-01 + 45 days = 2025-02-15.
+    cfg = econ(revenue=[{"name": "api", "usd_per_month": 1.0e6}], period="month",
+               agreements=[{"rate": 0.2, "base": ["api"], "settle": "quarter", "payment_lag": "45d"}])
+    r = evaluate(cfg, dt.date(2024, 10, 1), usage_from_rows(92 * DAY))
+    (s,) = r.settlements
+    assert s.period == "2024-Q4" and s.forward_usd == pytest.approx(6.0e5)
+    assert s.cash_date == dt.date(2025, 2, 15)
+    feb = row(r, "2025-02")
+    assert feb["after_horizon"] and feb["cash_revenue_share_paid_usd"] == pytest.approx(6.0e5)
+    assert [x["period"] for x in r.statement] == ["2024-10", "2024-11", "2024-12", "2025-02"]
+    assert r.cashflow["cash_net"] == pytest.approx(3.0e6)              # nothing settled in 2024
+    assert r.cashflow["revenue_share_outstanding"] == pytest.approx(-6.0e5)
+
+
+def test_cap_reached_mid_period_pays_only_what_is_left():
+    # 2e5 accrues per month; cap 5e5 is reached half-way through March, inside Q1.
+    cfg = econ(revenue=[{"name": "api", "usd_per_month": 1.0e6}], period="month",
+               agreements=[{"rate": 0.2, "base": ["api"], "settle": "quarter", "cap_usd": 5.0e5}])
+    r = evaluate(cfg, JAN1, usage_from_rows((31 + 28 + 31 + 30) * DAY))
+    q1, q2 = r.settlements
+    assert q1.forward_usd == pytest.approx(5.0e5) and q1.capped
+    assert q2.forward_usd == 0.0
+    assert row(r, "2025-03")["revenue_share_paid_usd"] == pytest.approx(1.0e5)
+    assert row(r, "2025-04")["revenue_share_paid_usd"] == 0.0
+    assert r.cashflow["revenue_share_paid"] == pytest.approx(5.0e5)
+
+
+def test_agreement_until_date_and_a_new_regime_from_the_next_day():
+    # One-way 20% until 14 Feb, then 10% from 15 Feb: Feb accrues 14/28 at each rate.
+    cfg = econ(revenue=[{"name": "api", "usd_per_month": 1.0e6}], period="month", agreements=[
+        {"name": "old", "rate": 0.2, "base": ["api"], "settle": "month", "until": "2025-02-14"},
+        {"name": "new", "rate": 0.1, "base": ["api"], "settle": "month", "from": "2025-02-15"}])
+    r = evaluate(cfg, JAN1, usage_from_rows((31 + 28 + 31) * DAY))
+    by = {(s.agreement, s.period): s.forward_usd for s in r.settlements}
+    assert by == pytest.approx({("old", "2025-01"): 2.0e5, ("old", "2025-02"): 1.0e5,
+                                ("new", "2025-02"): 0.5e5, ("new", "2025-03"): 1.0e5})
+    assert row(r, "2025-02")["revenue_share_paid_usd"] == pytest.approx(1.5e5)
+
+
+# ---------------------------------------------------------------- credits
+def test_training_credits_exhausted_mid_month_then_cash_pays():
+    # 2.5e8/month of training; a 1.1e9 credit covers Jan-Apr and 1e8 of May.
+    cfg = econ(training={"usd_per_month": 2.5e8}, period="month",
+               credits=[{"name": "azure", "usd": 1.1e9, "applies_to": "training"}])
+    horizon = (31 + 28 + 31 + 30 + 31 + 30) * DAY
+    r = evaluate(cfg, JAN1, usage_from_rows(horizon))
+    cash = [x["cash_net_usd"] for x in r.statement]
+    assert cash == pytest.approx([0, 0, 0, 0, -1.5e8, -2.5e8])
+    assert r.cashflow["credits_applied"] == pytest.approx(1.1e9)
+    assert r.cashflow["credits_unused"] == 0.0
+    assert r.cashflow["training_cost"] == pytest.approx(1.5e9)
+    assert r.cashflow["net"] == pytest.approx(-4.0e8)
+
+
+def test_compute_credit_offsets_compute_and_reports_unused():
+    cfg = econ(gpu_hour_usd=1.0, credits=[{"name": "promo", "usd": 5.0, "applies_to": "compute"}])
+    r = evaluate(cfg, JAN1, usage_from_rows(HOUR, intervals=[("main", 3, 0, HOUR)]))
+    assert r.cashflow["credits_applied"] == pytest.approx(3.0)
+    assert r.cashflow["net"] == pytest.approx(0.0)
+    assert any("2.00 USD unused" in n for n in r.notes)
+
+
+# ---------------------------------------------------------------- totals, NPV
+def _full_config(lag="45d", rate=0.0):
+    return econ(gpu_hour_usd=2.0, period="month", discount_rate=rate,
+                compute=[{"pool": "main", "tier": "reserved", "gpus": 2, "usd_per_gpu_hour": 1.5}],
+                revenue=[{"name": "api", "usd_per_million_output_tokens": 10.0},
+                         {"name": "subs", "usd_per_month": 2.0e4, "growth_per_month": 0.05},
+                         {"name": "resale", "usd_per_month": 1.0e4, "owner": "partner"}],
+                agreements=[{"rate": 0.2, "base": ["api", "subs"], "settle": "quarter",
+                             "payment_lag": lag, "reverse": {"rate": 0.2, "base": ["resale"]}}],
+                training={"usd_per_month": 1.0e3}, credits=[{"name": "c", "usd": 2.5e3}])
+
+
+def _full_usage(days=200):
+    reqs = [(i * DAY + 0.5 * DAY, 1000, 50_000, -1) for i in range(days)]
+    return usage_from_rows(days * DAY, intervals=[("main", 3, 0, days * DAY)], requests=reqs)
+
+
+def test_accrual_and_cash_totals_agree_once_all_lags_have_passed():
+    r = evaluate(_full_config(), dt.date(2025, 3, 10), _full_usage())
+    cf = r.cashflow
+    assert cf["net"] == pytest.approx(cf["revenue"] - cf["compute_cost"] - cf["revenue_share_paid"]
+                                      + cf["revenue_share_received"] - cf["training_cost"]
+                                      + cf["credits_applied"])
+    assert sum(x["cash_net_usd"] for x in r.statement) == pytest.approx(cf["net"])
+    assert sum(x["net_usd"] for x in r.statement) == pytest.approx(cf["net"])
+    assert r.statement[-1]["cumulative_cash_usd"] == pytest.approx(cf["net"])
+    assert cf["cash_net"] != pytest.approx(cf["net"])            # the last settlements are after the horizon
+    assert cf["cash_net"] + cf["revenue_share_outstanding"] == pytest.approx(cf["net"])
+
+
+def test_npv_of_a_uniform_cost_stream_matches_the_continuous_annuity():
+    # $1/GPU-hour, one GPU for 365 days: PV = -8760 * (1 - 1.1^-1) / ln(1.1).
+    cfg = econ(gpu_hour_usd=1.0, discount_rate=0.10)
+    r = evaluate(cfg, JAN1, usage_from_rows(365 * DAY, intervals=[("main", 1, 0, 365 * DAY)]))
+    assert r.cashflow["npv_usd"] == pytest.approx(-8760 * (1 - 1 / 1.1) / math.log(1.1), rel=1e-9)
+
+
+def test_npv_of_a_lump_settlement_one_year_out():
+    # A flat 1.2e6/year line shared 25%, settled yearly with no lag: 3e5 paid on 2026-01-01.
+    cfg = econ(discount_rate=0.10, revenue=[{"name": "api", "usd_per_month": 1.0e5}],
+               agreements=[{"rate": 0.25, "base": ["api"], "settle": "year"}])
+    r = evaluate(cfg, JAN1, usage_from_rows(365 * DAY))
+    share_pv = r.cashflow["npv_usd"] - evaluate(econ(discount_rate=0.10, revenue=[
+        {"name": "api", "usd_per_month": 1.0e5}]), JAN1, usage_from_rows(365 * DAY)).cashflow["npv_usd"]
+    assert share_pv == pytest.approx(-3.0e5 / 1.1)
+
+
+def test_npv_at_zero_rate_is_the_undiscounted_total():
+    r = evaluate(_full_config(rate=0.0), JAN1, _full_usage(60))
+    assert r.cashflow["npv_usd"] == pytest.approx(r.cashflow["net"])
