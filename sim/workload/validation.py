@@ -139,8 +139,9 @@ def _length_sources(where: str, prompt: TokenDist | None, output: TokenDist | No
         return out
     for field, dist in (("prompt_tokens", prompt), ("output_tokens", output)):
         if dist is None:
-            out.append((f"{where}.{field}", "required: a distribution such as {dist: lognormal, mean: 1000, cv: 1} "
-                                            "(only trace arrivals carry their own lengths)"))
+            also = f" (or at workload.{field} for every class)" if where != "workload" else ""
+            out.append((f"{where}.{field}", "required: a distribution such as {dist: lognormal, mean: 1000, cv: 1}"
+                                            f"{also}; only trace arrivals carry their own lengths"))
     return out
 
 

@@ -1,0 +1,211 @@
+"""Trace files: exact replay, scaling, looping, length resampling, and bad rows named by line and column."""
+from __future__ import annotations
+
+import csv
+import datetime
+import math
+import pathlib
+
+import numpy as np
+import pytest
+
+from sim.errors import InputError
+from sim.workload import WorkloadConfig, fit_empirical, generate, read_trace, validate, write_trace
+
+TRACES = pathlib.Path(__file__).resolve().parent.parent / "scenarios" / "traces"
+AZURE_CONV = "azure_conv_2023_first2000.csv"
+
+
+def azure_rows_by_hand(path: pathlib.Path):
+    """Parse an Azure file with the standard library (7th fractional digit dropped)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    when = [datetime.datetime.strptime(r["TIMESTAMP"][:26], "%Y-%m-%d %H:%M:%S.%f") for r in rows]
+    t = np.array([(w - when[0]).total_seconds() for w in when])
+    return t, np.array([int(r["ContextTokens"]) for r in rows]), np.array([int(r["GeneratedTokens"]) for r in rows])
+
+
+def replay(arrival: dict, horizon_s: float, seed: int = 1, base_dir=TRACES, **workload):
+    cfg = WorkloadConfig.model_validate({"arrival": arrival, **workload})
+    chunks = list(generate(cfg, horizon_s, seed, base_dir=base_dir, chunk_size=512))
+    return tuple(np.concatenate([getattr(c, f) for c in chunks])
+                 for f in ("arrival_s", "prompt_tokens", "output_tokens", "class_idx"))
+
+
+def test_azure_replay_reproduces_the_file():
+    t_ref, p_ref, o_ref = azure_rows_by_hand(TRACES / AZURE_CONV)
+    t, p, o, c = replay({"process": "trace", "path": AZURE_CONV, "format": "azure"}, 1e6)
+    assert t.size == 2000
+    np.testing.assert_allclose(t, t_ref, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(p, p_ref)
+    np.testing.assert_array_equal(o, o_ref)
+    assert t[0] == 0.0 and (c == 0).all()
+
+
+def test_replay_stops_at_the_horizon():
+    t_ref, *_ = azure_rows_by_hand(TRACES / AZURE_CONV)
+    t, *_ = replay({"process": "trace", "path": AZURE_CONV, "format": "azure"}, 100.0)
+    assert t.size == (t_ref < 100.0).sum()
+
+
+def test_time_scale_multiplies_interarrival_times():
+    t1, p1, *_ = replay({"process": "trace", "path": AZURE_CONV, "format": "azure"}, 1e6)
+    t3, p3, *_ = replay({"process": "trace", "path": AZURE_CONV, "format": "azure", "time_scale": 3}, 1e6)
+    np.testing.assert_allclose(np.diff(t3), 3 * np.diff(t1), rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(p1, p3)
+
+
+def test_rate_scale_two_doubles_the_rate_and_keeps_the_length_mix():
+    src = {"process": "trace", "path": AZURE_CONV, "format": "azure"}
+    t1, p1, o1, _ = replay(src, 1e6)
+    t2, p2, o2, _ = replay(src | {"rate_scale": 2}, 1e6, seed=4)
+    assert t2.size == 2 * t1.size and (np.diff(t2) >= 0).all()
+    # every original request appears exactly twice, at its time and once more within its gap
+    pairs1 = sorted(zip(p1.tolist(), o1.tolist()))
+    pairs2 = sorted(zip(p2.tolist(), o2.tolist()))
+    assert pairs2 == sorted(pairs1 + pairs1)
+    assert np.isin(t1, t2).all()
+    # the arrival rate doubles in every minute, up to the copies spilling across an edge
+    edges = np.arange(0, 480, 60.0)
+    c1, _ = np.histogram(t1, edges)
+    c2, _ = np.histogram(t2, edges)
+    assert np.all(np.abs(c2 - 2 * c1) <= 6)
+
+
+@pytest.mark.parametrize("scale", [0.5, 2.5])
+def test_fractional_rate_scale_is_right_on_average(scale):
+    src = {"process": "trace", "path": AZURE_CONV, "format": "azure", "rate_scale": scale}
+    t, *_ = replay(src, 1e6, seed=5)
+    frac = scale - math.floor(scale)
+    # floor(scale) copies each plus a Bernoulli(frac) one: binomial spread over 2000 rows
+    assert abs(t.size - 2000 * scale) < 4 * math.sqrt(2000 * frac * (1 - frac))
+
+
+def test_loop_repeats_the_trace_with_period_last_time_plus_mean_gap():
+    t1, p1, *_ = replay({"process": "trace", "path": AZURE_CONV, "format": "azure"}, 1e6)
+    period = t1[-1] + t1[-1] / (t1.size - 1)
+    t, p, *_ = replay({"process": "trace", "path": AZURE_CONV, "format": "azure", "loop": True}, 2 * period)
+    assert t.size == 4000
+    np.testing.assert_allclose(t[2000:], t1 + period, rtol=1e-12)
+    np.testing.assert_array_equal(p[2000:], p1)
+
+
+def test_fleetsim_csv_and_jsonl_agree_and_tenants_pick_classes():
+    classes = [{"name": "batch", "share": 0.5}, {"name": "chat", "share": 0.5}]
+    a = replay({"process": "trace", "path": "fleetsim_sample.csv"}, 1e6, classes=classes)
+    b = replay({"process": "trace", "path": "fleetsim_sample.jsonl"}, 1e6, classes=classes)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    with open(TRACES / "fleetsim_sample.csv", newline="") as fh:
+        tenants = [r["tenant"] for r in csv.DictReader(fh)]
+    assert a[3].tolist() == [{"batch": 0, "chat": 1}[x] for x in tenants]
+
+
+def test_unknown_tenant_is_an_error():
+    cfg = WorkloadConfig.model_validate({"arrival": {"process": "trace", "path": "fleetsim_sample.csv"},
+                                         "classes": [{"name": "chat", "share": 1.0}]})
+    with pytest.raises(InputError, match="'batch'"):
+        next(generate(cfg, 100, 1, base_dir=TRACES))
+
+
+def test_burstgpt_columns_are_read():
+    d = read_trace(TRACES / "burstgpt_synthetic_sample.csv", "burstgpt")
+    with open(TRACES / "burstgpt_synthetic_sample.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert d.arrival_s.tolist() == [float(r["Timestamp"]) for r in rows]
+    assert d.prompt_tokens.tolist() == [int(r["Request tokens"]) for r in rows]
+    assert d.output_tokens.tolist() == [int(r["Response tokens"]) for r in rows]
+
+
+def test_trace_lengths_resample_rows_jointly():
+    lengths = {"dist": "trace", "path": AZURE_CONV, "format": "azure"}
+    t, p, o, _ = replay({"process": "poisson", "rate": 50}, 2000.0, prompt_tokens=lengths, output_tokens=lengths)
+    _, p_ref, o_ref = azure_rows_by_hand(TRACES / AZURE_CONV)
+    assert set(zip(p.tolist(), o.tolist())) <= set(zip(p_ref.tolist(), o_ref.tolist()))
+    # resampling with replacement: the mean of n ~ 100k draws is within 4 standard errors
+    assert abs(p.mean() - p_ref.mean()) < 4 * p_ref.std() / math.sqrt(p.size)
+    assert abs(o.mean() - o_ref.mean()) < 4 * o_ref.std() / math.sqrt(o.size)
+
+
+def test_fit_empirical_is_exact_for_few_values_and_keeps_the_mean_when_binned():
+    d = fit_empirical(np.array([5, 5, 7, 9, 9, 9]))
+    assert d.values == [5, 7, 9] and d.weights == [2, 1, 3]
+    _, p_ref, _ = azure_rows_by_hand(TRACES / AZURE_CONV)
+    f = fit_empirical(p_ref, max_points=64)
+    assert len(f.values) <= 64
+    mean = np.average(f.values, weights=f.weights)
+    assert mean == pytest.approx(p_ref.mean(), abs=0.5)   # only the rounding of bin means
+    # quantiles survive at the bin resolution (1/64 of the mass)
+    fitted = np.repeat(f.values, np.asarray(f.weights, dtype=int))
+    for q in (0.1, 0.5, 0.9):
+        lo, hi = np.quantile(p_ref, [q - 1 / 64, q + 1 / 64])
+        assert lo <= np.quantile(fitted, q) <= hi
+
+
+def write(tmp_path: pathlib.Path, name: str, text: str) -> pathlib.Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("body, line, column, what", [
+    ("0.0,10,5\n-1.0,10,5\n", 3, "timestamp_s", "must be >= 0"),
+    ("0.0,10,5\n2.0,10,5\n1.5,10,5\n", 4, "timestamp_s", "must not go backwards"),
+    ("0.0,10,5\nabc,10,5\n", 3, "timestamp_s", "must be a number"),
+    ("0.0,10,5\n1.0,ten,5\n", 3, "prompt_tokens", "must be an integer"),
+    ("0.0,10,5\n1.0,10,0\n", 3, "output_tokens", "must be >= 1"),
+    ("0.0,10,5\n1.0,10\n", 3, "output_tokens", "missing value"),
+    ("0.0,10,5\n1.0,2.5,5\n", 3, "prompt_tokens", "must be an integer"),
+])
+def test_bad_csv_rows_name_file_line_and_column(tmp_path, body, line, column, what):
+    path = write(tmp_path, "bad.csv", "timestamp_s,prompt_tokens,output_tokens\n" + body)
+    with pytest.raises(InputError) as err:
+        read_trace(path, "fleetsim", display_path="bad.csv")
+    msg = str(err.value)
+    assert msg.startswith(f"bad.csv: line {line}: column '{column}': ") and what in msg
+
+
+def test_bad_azure_and_jsonl_rows(tmp_path):
+    az = write(tmp_path, "az.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                                   "2023-11-16 18:15:46.6805900,374,44\n"
+                                   "2023-11-16 18:15:45.0000000,10,1\n")
+    with pytest.raises(InputError, match=r"az.csv: line 3: column 'TIMESTAMP': times must not go backwards"):
+        read_trace(az, "azure", display_path="az.csv")
+    az2 = write(tmp_path, "az2.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 25:00:00,1,1\n")
+    with pytest.raises(InputError, match=r"line 2: column 'TIMESTAMP': must be a date-time"):
+        read_trace(az2, "azure")
+    js = write(tmp_path, "t.jsonl", '{"timestamp_s": 0, "prompt_tokens": 3, "output_tokens": 4}\n'
+                                    '{"timestamp_s": 1, "prompt_tokens": "x", "output_tokens": 4}\n')
+    with pytest.raises(InputError, match=r"t.jsonl: line 2: column 'prompt_tokens': must be an integer"):
+        read_trace(js, "fleetsim", display_path="t.jsonl")
+    hdr = write(tmp_path, "h.csv", "time,prompt_tokens,output_tokens\n0,1,1\n")
+    with pytest.raises(InputError, match=r"h.csv: line 1: missing column\(s\) 'timestamp_s'"):
+        read_trace(hdr, "fleetsim", display_path="h.csv")
+
+
+def test_skip_bad_rows_counts_them_in_the_report(tmp_path):
+    write(tmp_path, "mixed.csv", "timestamp_s,prompt_tokens,output_tokens\n"
+                                 "0.0,10,5\n-1,10,5\n1.0,10,5\n0.5,10,5\n2.0,x,5\n3.0,10,5\n")
+    cfg = WorkloadConfig.model_validate({"arrival": {"process": "trace", "path": "mixed.csv"}})
+    with pytest.raises(InputError, match="mixed.csv: line 3"):
+        next(generate(cfg, 100, 1, base_dir=tmp_path))
+    report: dict = {}
+    chunks = list(generate(cfg, 100, 1, base_dir=tmp_path, skip_bad_rows=True, report=report))
+    assert chunks[0].arrival_s.tolist() == [0.0, 1.0, 3.0]
+    assert report["bad_rows"] == 3 and report["bad_rows_by_file"] == {"mixed.csv": 3}
+    assert [m.split(":")[1].strip() for m in report["bad_row_messages"]] == ["line 3", "line 5", "line 6"]
+    assert report["requests"] == 3
+
+
+def test_missing_trace_file_is_a_problem(tmp_path):
+    cfg = WorkloadConfig.model_validate({"arrival": {"process": "trace", "path": "nope.csv"}})
+    assert [p for p, _ in validate(cfg, tmp_path)] == ["workload.arrival.path"]
+
+
+def test_write_then_read_round_trips(tmp_path):
+    t = np.array([0.0, 0.1234567891234, 5.5])
+    for name in ("rt.csv", "rt.jsonl", "rt.csv.gz"):
+        write_trace(tmp_path / name, t, np.array([1, 2, 3]), np.array([4, 5, 6]), ["a", "", "b"])
+        d = read_trace(tmp_path / name)
+        assert d.arrival_s.tolist() == t.tolist() and d.output_tokens.tolist() == [4, 5, 6]
+        assert [d.tenant_names[i] if i >= 0 else "" for i in d.tenant] == ["a", "", "b"]
