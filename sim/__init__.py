@@ -1,0 +1,41 @@
+"""fleetsim: a discrete-event simulator of an LLM inference serving fleet.
+
+>>> import sim
+>>> res = sim.run("scenarios/baseline.yaml", overrides=["duration=60", "warmup=0"])  # doctest: +SKIP
+
+Public API: :func:`run`, :func:`load_scenario`, :func:`sweep`, :func:`plan`.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+
+def run(scenario, **kwargs):
+    """Simulate a scenario; see :func:`sim.api.run`."""
+    from sim.api import run as _run
+
+    return _run(scenario, **kwargs)
+
+
+def load_scenario(path, overrides=()):
+    """Read and validate a scenario; see :func:`sim.scenario.load.load_scenario`."""
+    from sim.scenario.load import load_scenario as _load
+
+    return _load(path, overrides)
+
+
+def sweep(*args, **kwargs):
+    """Run a grid of overrides x seeds; see :func:`sim.planning.sweep`."""
+    from sim.planning import sweep as _sweep
+
+    return _sweep(*args, **kwargs)
+
+
+def plan(*args, **kwargs):
+    """Cheapest configuration meeting constraints; see :func:`sim.planning.plan`."""
+    from sim.planning import plan as _plan
+
+    return _plan(*args, **kwargs)
+
+
+__all__ = ["run", "load_scenario", "sweep", "plan", "__version__"]

@@ -1,0 +1,256 @@
+"""The public Python API, shared by the CLI and notebooks.
+
+>>> import sim
+>>> result = sim.run("scenarios/baseline.yaml", overrides=["duration=2m", "warmup=0"])  # doctest: +SKIP
+>>> result.summary["latency"]["ttft"]["p99"]  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import simpy
+
+from sim.metrics.records import RECORD_DTYPE
+from sim.metrics.summary import core_summary
+from sim.perf import build_step_model
+from sim.perf.memory import memory_plan
+from sim.scenario.catalog import get_gpu, get_model
+from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict
+from sim.serving.fleet import Fleet, PoolRuntime
+from sim.serving.request import REJECT_REASONS, COMPLETED
+
+TS_COLUMNS = ["time_s", "pool", "replicas", "queue_len", "central_queue", "running", "kv_blocks_used",
+              "kv_util", "busy_frac"]
+REQUEST_COLUMNS = ["rid", "arrival_s", "sched_s", "first_token_s", "completion_s", "prompt_tokens",
+                   "output_tokens", "generated_tokens", "queue_s", "ttft_s", "e2e_s", "preemptions", "retries",
+                   "pool", "replica", "class", "status", "reason"]
+STATUS_NAMES = ("in_flight", "completed", "rejected", "failed")
+
+
+@dataclass
+class Result:
+    """One run's outputs: the summary dict, columnar records, time series and the money."""
+
+    summary: dict
+    records: np.ndarray
+    timeseries: np.ndarray
+    pool_names: list[str]
+    class_names: list[str]
+    economics: Any = None
+    scenario: Any = None
+    extra: dict = field(default_factory=dict)
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write the result folder (atomically, file by file) and return its path."""
+        from sim.metrics.output import write_result
+
+        return write_result(self, Path(out_dir))
+
+
+def _as_loaded(scenario: Any, overrides: Iterable[str]) -> LoadedScenario:
+    if isinstance(scenario, LoadedScenario):
+        if overrides:
+            from sim.scenario.load import apply_overrides
+
+            return scenario_from_dict(apply_overrides(scenario.raw, overrides), scenario.source, scenario.base_dir)
+        return scenario
+    if isinstance(scenario, (str, Path, dict)):
+        return load_scenario(scenario, overrides)
+    from sim.scenario.schema import Scenario
+
+    if isinstance(scenario, Scenario):
+        return load_scenario(scenario.model_dump(mode="json"), overrides)
+    raise TypeError(f"cannot run a {type(scenario).__name__}; pass a path, a dict or a Scenario")
+
+
+def build_pools(loaded: LoadedScenario) -> list[PoolRuntime]:
+    """Catalog entries, memory plan and step-time model of every pool."""
+    sc = loaded.scenario
+    out = []
+    for i, p in enumerate(sc.fleet.pools):
+        model = get_model(p.model if p.model is not None else sc.model)
+        gpu = get_gpu(p.gpu)
+        perf = p.perf or sc.perf
+        wdt = getattr(perf, "weight_dtype", "bf16")
+        kdt = getattr(perf, "kv_dtype", "bf16")
+        plan = memory_plan(model, gpu, p.tensor_parallel, p.gpu_memory_utilization, wdt, kdt,
+                           p.batching.block_size, p.batching.max_batched_tokens)
+        step = build_step_model(perf, model, gpu, p.tensor_parallel, loaded.base_dir)
+        out.append(PoolRuntime(index=i, cfg=p, gpu=gpu, model=model, step_model=step, kv_blocks=plan.kv_blocks,
+                               kv_bytes_per_token=plan.kv_bytes_per_token, weight_dtype=wdt,
+                               max_context=model.max_context))
+    return out
+
+
+def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None = None, quiet: bool = True,
+        progress: bool = False, skip_bad_rows: bool = False) -> Result:
+    """Simulate a scenario (path, raw dict, :class:`Scenario` or loaded scenario) and summarise it."""
+    t0 = time.perf_counter()
+    loaded = _as_loaded(scenario, list(overrides))
+    sc = loaded.scenario
+    if sc.fidelity == "fluid":
+        from sim.fluid import run_fluid
+
+        result = run_fluid(loaded)
+    else:
+        result = _run_request_level(loaded, progress=progress and not quiet, skip_bad_rows=skip_bad_rows)
+    result.summary["wall_seconds"] = time.perf_counter() - t0
+    if out is not None:
+        result.write(out)
+    return result
+
+
+def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_rows: bool = False) -> Result:
+    from sim.workload import class_names, classes, generate
+
+    sc = loaded.scenario
+    pools = build_pools(loaded)
+    env = simpy.Environment()
+    cls = classes(sc.workload)
+    fleet = Fleet(env, sc, pools, [c.priority for c in cls], fast=sc.engine == "fast", seed=sc.seed)
+    start_dt = dt.datetime.combine(sc.start, dt.time(0, 0))
+    report: dict = {}
+    chunks = generate(sc.workload, sc.duration, sc.seed, start=start_dt, base_dir=loaded.base_dir,
+                      skip_bad_rows=skip_bad_rows, report=report)
+    feeder = env.process(fleet.feed(chunks, sc.duration))
+    env.process(fleet.sampler(sc.metrics.interval))
+    bar = None
+    if progress:
+        bar = _progress(env, sc.duration)
+    env.run(until=sc.duration)
+    end = sc.duration
+    if sc.drain:
+        # keep going until the feed is exhausted and nothing is in flight
+        while fleet.in_flight or feeder.is_alive:
+            step = max(sc.metrics.interval, 1.0)
+            env.run(until=env.now + step)
+        last = max((r.clock for r in fleet.replicas), default=env.now)
+        end = max(sc.duration, min(env.now, last))
+    if bar is not None:
+        bar.close()
+    for p in pools:
+        p.intervals = [(0.0, end) for _ in p.replicas]
+    fleet.end_time = end
+    result = assemble(loaded, fleet, pools, end)
+    if report:
+        result.summary["workload"] = {k: v for k, v in report.items() if isinstance(v, (int, float, str))}
+    return result
+
+
+def _progress(env: simpy.Environment, horizon: float):
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%", desc="simulating", leave=False)
+
+    def tick():
+        for _ in range(100):
+            yield env.timeout(horizon / 100)
+            bar.update(1)
+    env.process(tick())
+    return bar
+
+
+def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end: float) -> Result:
+    """Turn a finished fleet into records, time series, summary and economics."""
+    from sim.economics import ProvisionedInterval, Usage, evaluate
+    from sim.workload import class_names, classes
+
+    sc = loaded.scenario
+    rec = fleet.log.array()
+    open_rows = fleet.in_flight_rows()
+    if open_rows:
+        rec = np.concatenate([rec, np.array(open_rows, dtype=RECORD_DTYPE)])
+        rec = rec[np.argsort(rec["rid"], kind="stable")]
+    gaps, counts = fleet.gaps.arrays()
+    ts = np.array(fleet.samples, dtype=np.float64).reshape(-1, len(TS_COLUMNS))
+    summary: dict[str, Any] = {"scenario": sc.name, "seed": sc.seed}
+    summary.update(core_summary(rec, gaps, counts, sc.warmup, end, sc.slo.ttft_s, sc.slo.tpot_s))
+    summary["requests"]["preemptions"] = int(fleet.preemptions)
+    rej = rec[rec["status"] == 2]["reason"]
+    summary["requests"]["rejected_by_reason"] = {REJECT_REASONS[k]: int(np.sum(rej == k))
+                                                 for k in sorted(set(rej.tolist()))}
+
+    # utilization and GPU-hours
+    prov_s = 0.0
+    busy_s = 0.0
+    flops_cap = 0.0
+    flops_done = 0.0
+    per_pool = {}
+    intervals = []
+    busy_by_pool = {}
+    for p in pools:
+        gpr = p.gpus_per_replica
+        scale = p.cfg.scale
+        p_prov = sum(max(0.0, e - s) for s, e in p.intervals) * gpr
+        p_busy = sum(min(r.busy_acc, end) for r in p.replicas) * gpr
+        tokens = sum(r.tokens_processed for r in p.replicas)
+        prov_s += p_prov * scale
+        busy_s += p_busy * scale
+        flops_cap += p_prov * p.peak_flops() * scale
+        flops_done += 2.0 * p.model.n_active_params * tokens * scale
+        busy_by_pool[p.name] = p_busy * scale
+        for s, e in p.intervals:
+            intervals.append(ProvisionedInterval(p.name, float(gpr * scale), float(s), float(e)))
+        sel = ts[ts[:, 1] == p.index] if len(ts) else ts
+        per_pool[p.name] = {
+            "gpu": p.gpu.name, "replicas": len(p.replicas), "tensor_parallel": gpr, "scale": scale,
+            "kv_blocks_per_replica": p.kv_blocks,
+            "gpu_hours_provisioned": p_prov * scale / 3600.0, "gpu_hours_busy": p_busy * scale / 3600.0,
+            "gpu_busy": (p_busy / p_prov) if p_prov else 0.0,
+            "kv_cache_mean": float(np.mean(sel[:, 7])) if len(sel) else 0.0,
+        }
+    kv_mean = 0.0
+    if len(ts):
+        w = ts[:, 2]
+        kv_mean = float(np.average(ts[:, 7], weights=w)) if w.sum() > 0 else 0.0
+    summary["utilization"] = {"gpu_busy": busy_s / prov_s if prov_s else 0.0, "kv_cache_mean": kv_mean,
+                              "mfu": flops_done / flops_cap if flops_cap else 0.0}
+    summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
+
+    # money
+    cls = classes(sc.workload)
+    names = class_names(sc.workload)
+    line_names = tuple(sorted({c.revenue_line for c in cls if c.revenue_line}))
+    cls_line = np.array([line_names.index(c.revenue_line) if c.revenue_line else -1 for c in cls], dtype=np.int64)
+    done = rec[rec["status"] == COMPLETED]
+    pool_scale = np.array([p.cfg.scale for p in pools], dtype=np.float64)
+    usage = Usage(horizon_s=float(end), intervals=tuple(intervals), busy_gpu_seconds=busy_by_pool,
+                  completion_s=done["completion_s"].astype(np.float64),
+                  input_tokens=done["prompt_tokens"].astype(np.int64),
+                  output_tokens=done["generated_tokens"].astype(np.int64),
+                  revenue_line=cls_line[done["cls"]] if len(done) else np.zeros(0, dtype=np.int64),
+                  revenue_line_names=line_names,
+                  weight=pool_scale[done["pool"]] if len(done) else np.zeros(0),
+                  scale_note="; ".join(f"pool {p.name} simulated as 1 shard x {p.cfg.scale:g}"
+                                       for p in pools if p.cfg.scale != 1))
+    econ = evaluate(sc.economics, sc.start, usage)
+    summary["cost"] = dict(econ.cost)
+    summary["cashflow"] = dict(econ.cashflow)
+    summary["pools"] = per_pool
+    if len(names) > 1:
+        summary["classes"] = _per_class(rec, gaps, sc, names, cls)
+    summary["simulated_seconds"] = float(end)
+    summary["engine"] = sc.engine
+    summary["wall_seconds"] = 0.0
+    return Result(summary=summary, records=rec, timeseries=ts, pool_names=[p.name for p in pools],
+                  class_names=names, economics=econ, scenario=loaded,
+                  extra={"python": platform.python_version()})
+
+
+def _per_class(rec: np.ndarray, gaps: np.ndarray, sc, names: list[str], cls) -> dict:
+    out = {}
+    empty = np.zeros(0)
+    for i, name in enumerate(names):
+        sub = rec[rec["cls"] == i]
+        ttft = cls[i].slo_ttft_s or sc.slo.ttft_s
+        tpot = cls[i].slo_tpot_s or sc.slo.tpot_s
+        block = core_summary(sub, empty, np.zeros(0, dtype=np.int64), sc.warmup, sc.duration, ttft, tpot)
+        block["latency"].pop("itl", None)
+        out[name] = block
+    return out

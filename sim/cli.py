@@ -1,0 +1,69 @@
+"""``fleetsim`` command line: thin wrappers over the Python API.
+
+Subcommands live in ``sim.commands.<name>`` modules, each with ``add_arguments(parser)`` and
+``main(args) -> int``. Exit status: 0 success, 2 bad input (one line per problem on stderr),
+1 anything else. Results go to stdout; logs and progress to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "run": "simulate a scenario and print its summary",
+    "validate": "check a scenario file without running it",
+    "sweep": "run a grid of overrides x seeds",
+    "plan": "find the cheapest configuration that meets constraints",
+    "saturation": "find the highest arrival rate a fleet sustains within the SLO",
+    "report": "regenerate figures and report.html from a result folder",
+    "calibrate": "fit step-time efficiency factors to measured points",
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    from sim import __version__
+
+    parser = argparse.ArgumentParser(prog="fleetsim", description="Simulate an LLM inference serving fleet: "
+                                     "latency, utilization, GPU-hours, cost and cash flows.")
+    parser.add_argument("--version", action="version", version=f"fleetsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = {}
+    for name, help_text in COMMANDS.items():
+        try:
+            mod = importlib.import_module(f"sim.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("sim.commands"):
+                continue
+            raise
+        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip().splitlines()[0])
+        mod.add_arguments(p)
+        modules[name] = mod
+    return parser, modules
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return 2
+    from sim.errors import InputError, ScenarioError
+
+    try:
+        return int(modules[args.command].main(args) or 0)
+    except ScenarioError as exc:
+        print(exc.format(), file=sys.stderr)
+        return 2
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

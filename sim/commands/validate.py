@@ -1,0 +1,42 @@
+"""Check a scenario file without running it; print each pool's memory plan."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="scenario file (YAML or TOML)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field before checking (repeatable)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from sim.perf.memory import memory_plan
+    from sim.scenario.catalog import get_gpu, get_model
+    from sim.scenario.load import load_scenario
+
+    loaded = load_scenario(args.scenario, args.overrides)
+    sc = loaded.scenario
+    lines = [f"{args.scenario}: ok ({sc.name}: {len(sc.fleet.pools)} pool(s), duration {sc.duration:g} s)"]
+    gib = 2**30
+    for p in sc.fleet.pools:
+        model = get_model(p.model if p.model is not None else sc.model)
+        gpu = get_gpu(p.gpu)
+        perf = p.perf or sc.perf
+        wdt = getattr(perf, "weight_dtype", "bf16")
+        kdt = getattr(perf, "kv_dtype", "bf16")
+        plan = memory_plan(model, gpu, p.tensor_parallel, p.gpu_memory_utilization, wdt, kdt,
+                           p.batching.block_size, p.batching.max_batched_tokens)
+        per_seq = model.max_context
+        lines.append(
+            f"  pool {p.name}: {p.replicas} x {p.tensor_parallel} {gpu.name}, {model.name} ({wdt} weights, {kdt} KV)\n"
+            f"    weights {plan.weights_bytes_per_gpu / gib:.2f} GiB/GPU, activation+runtime reserve "
+            f"{plan.activation_reserve_bytes / p.tensor_parallel / gib:.2f} GiB/GPU, "
+            f"KV {plan.kv_bytes_per_token / 1024:.0f} KiB/token\n"
+            f"    KV cache {plan.kv_capacity_bytes / gib:.1f} GiB = {plan.kv_blocks:,} blocks = {plan.kv_tokens:,} tokens; "
+            f"max concurrent sequences: {min(p.batching.max_num_seqs, plan.kv_tokens // max(per_seq, 1)) if plan.kv_tokens >= per_seq else 0} "
+            f"at max_context={per_seq}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
+            f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0

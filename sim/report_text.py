@@ -1,0 +1,48 @@
+"""Plain-text rendering of a run's summary for the terminal."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.api import Result
+
+
+def _ms(x) -> str:
+    return "-" if x is None else f"{x * 1000:,.1f}"
+
+
+def format_summary(result: "Result") -> str:
+    s = result.summary
+    r = s["requests"]
+    lines = [f"scenario {s['scenario']}  seed {s['seed']}  simulated {s['simulated_seconds']:,.0f} s  "
+             f"wall {s.get('wall_seconds', 0):.2f} s  engine {s.get('engine', '')}",
+             f"requests  arrived {r['arrived']:,}  completed {r['completed']:,}  rejected {r['rejected']:,}  "
+             f"in flight {r['in_flight']:,}  preemptions {r.get('preemptions', 0):,}",
+             "",
+             f"{'latency (ms)':<14}{'mean':>10}{'p50':>10}{'p90':>10}{'p99':>10}"]
+    for k in ("ttft", "tpot", "itl", "e2e", "queue"):
+        v = s["latency"][k]
+        lines.append(f"{k:<14}{_ms(v['mean']):>10}{_ms(v['p50']):>10}{_ms(v['p90']):>10}{_ms(v['p99']):>10}")
+    t = s["throughput"]
+    u = s["utilization"]
+    slo = s["slo"]
+    att = "-" if slo["attainment"] is None else f"{slo['attainment']:.2%}"
+    lines += ["",
+              f"throughput  {t['requests_per_s']:,.2f} req/s  {t['input_tokens_per_s']:,.0f} in tok/s  "
+              f"{t['output_tokens_per_s']:,.0f} out tok/s",
+              f"SLO (TTFT <= {slo['ttft_s']:g} s, TPOT <= {slo['tpot_s']:g} s)  attainment {att}  "
+              f"goodput {slo['goodput_rps']:,.2f} req/s",
+              f"utilization  GPU busy {u['gpu_busy']:.1%}  KV cache mean {u['kv_cache_mean']:.1%}  MFU {u['mfu']:.1%}",
+              f"GPU-hours  provisioned {s['gpu_hours']['provisioned']:,.2f}  busy {s['gpu_hours']['busy']:,.2f}",
+              f"cost  compute ${s['cost']['compute_usd']:,.2f}  "
+              + ("-" if s['cost'].get('per_million_output_tokens') is None
+                 else f"${s['cost']['per_million_output_tokens']:,.3f}") + " per 1M output tokens"]
+    c = s.get("cashflow", {})
+    if c:
+        lines.append(f"cash flow (accrual)  revenue ${c.get('revenue', 0):,.2f}  compute ${c.get('compute_cost', 0):,.2f}  "
+                     f"share paid ${c.get('revenue_share_paid', 0):,.2f}  received ${c.get('revenue_share_received', 0):,.2f}  "
+                     f"net ${c.get('net', 0):,.2f}")
+    econ = result.economics
+    if econ is not None and (c.get("revenue") or c.get("revenue_share_paid") or len(econ.statement) > 1):
+        lines += ["", econ.format_table()]
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""Cross-field checks that a schema cannot express: catalog names, parallelism, memory, references.
+
+Returns ``(field.path, message)`` problems; :func:`sim.scenario.load.scenario_from_dict` raises them
+together as one :class:`~sim.errors.ScenarioError`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
+
+if TYPE_CHECKING:
+    from sim.scenario.load import LoadedScenario
+
+
+def _catalog_msg(kind: str, name: object, names: list[str]) -> str:
+    return f"unknown {kind} {name!r}; allowed: {', '.join(names)}"
+
+
+def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
+    sc = loaded.scenario
+    problems: list[tuple[str, str]] = []
+
+    if sc.warmup >= sc.duration:
+        problems.append(("warmup", f"must be < duration (got warmup={sc.warmup:g} s, duration={sc.duration:g} s)"))
+
+    default_model = None
+    try:
+        default_model = get_model(sc.model)
+    except (KeyError, ValueError) as exc:
+        problems.append(("model", _model_error(sc.model, exc)))
+
+    names = [p.name for p in sc.fleet.pools]
+    seen: set[str] = set()
+    for i, pool in enumerate(sc.fleet.pools):
+        where = f"fleet.pools.{i}"
+        if pool.name in seen:
+            problems.append((f"{where}.name", f"pool names must be unique (got {pool.name!r} twice)"))
+        seen.add(pool.name)
+        gpu = None
+        try:
+            gpu = get_gpu(pool.gpu)
+        except KeyError:
+            problems.append((f"{where}.gpu", _catalog_msg("GPU", pool.gpu, gpu_names())))
+        model = default_model
+        if pool.model is not None:
+            try:
+                model = get_model(pool.model)
+            except (KeyError, ValueError) as exc:
+                problems.append((f"{where}.model", _model_error(pool.model, exc)))
+                model = None
+        b = pool.batching
+        if b.policy == "static" and b.batch_size is None:
+            problems.append((f"{where}.batching.batch_size", "required when policy is static"))
+        if b.policy == "static" and b.chunked_prefill:
+            problems.append((f"{where}.batching.chunked_prefill", "must be false when policy is static"))
+        if pool.autoscale is not None and pool.autoscale.max < pool.replicas:
+            problems.append((f"{where}.autoscale.max", f"must be >= replicas ({pool.replicas}) (got {pool.autoscale.max})"))
+        if model is None or gpu is None:
+            continue
+        from sim.perf.memory import check_parallelism, memory_plan
+
+        bad_tp = check_parallelism(model, pool.tensor_parallel)
+        if bad_tp:
+            problems.append((f"{where}.tensor_parallel", bad_tp.replace("tensor_parallel must", "must")))
+            continue
+        perf = pool.perf or sc.perf
+        wdt = getattr(perf, "weight_dtype", "bf16")
+        kdt = getattr(perf, "kv_dtype", "bf16")
+        if wdt == "fp8" and gpu.fp8_tflops is None or wdt == "fp4" and gpu.fp4_tflops is None:
+            problems.append((f"{'fleet.pools.%d.perf' % i if pool.perf else 'perf'}.weight_dtype",
+                             f"{gpu.name} has no {wdt} support"))
+            continue
+        plan = memory_plan(model, gpu, pool.tensor_parallel, pool.gpu_memory_utilization, wdt, kdt,
+                           b.block_size, b.max_batched_tokens)
+        if not plan.fits:
+            problems.append((where, plan.reason))
+
+    r = sc.fleet.router
+    if r.policy == "weighted":
+        if not r.weights:
+            problems.append(("fleet.router.weights", "required for the weighted router: pool name -> weight"))
+        else:
+            for k, w in r.weights.items():
+                if k not in names:
+                    problems.append((f"fleet.router.weights.{k}", _catalog_msg("pool", k, names)))
+                if w < 0:
+                    problems.append((f"fleet.router.weights.{k}", f"must be >= 0 (got {w})"))
+            if sum(max(w, 0) for w in r.weights.values()) <= 0:
+                problems.append(("fleet.router.weights", "at least one weight must be > 0"))
+    if r.policy == "spillover":
+        for key in ("primary", "overflow"):
+            v = getattr(r, key)
+            if v is None:
+                problems.append((f"fleet.router.{key}", "required for the spillover router"))
+            elif v not in names:
+                problems.append((f"fleet.router.{key}", _catalog_msg("pool", v, names)))
+        if r.threshold is None:
+            problems.append(("fleet.router.threshold", "required for the spillover router"))
+    d = sc.fleet.disaggregated
+    if d is not None:
+        for key in ("prefill_pool", "decode_pool"):
+            v = getattr(d, key)
+            if v not in names:
+                problems.append((f"fleet.disaggregated.{key}", _catalog_msg("pool", v, names)))
+        if d.prefill_pool == d.decode_pool:
+            problems.append(("fleet.disaggregated.decode_pool", "must differ from prefill_pool"))
+
+    try:
+        from sim.workload import validate as validate_workload
+    except ImportError:  # pragma: no cover - layer missing
+        validate_workload = None
+    if validate_workload is not None:
+        problems.extend(validate_workload(sc.workload, loaded.base_dir))
+    try:
+        from sim.economics import validate as validate_economics
+    except ImportError:  # pragma: no cover
+        validate_economics = None
+    if validate_economics is not None:
+        problems.extend(validate_economics(sc.economics, names, sc.duration, sc.start))
+    return problems
+
+
+def _model_error(name: object, exc: Exception) -> str:
+    if isinstance(name, str):
+        return _catalog_msg("model", name, model_names())
+    msg = exc.args[0] if exc.args else str(exc)
+    return str(msg)

@@ -1,0 +1,164 @@
+"""The scenario schema: one pydantic model per block, the single source of truth for names and units.
+
+Times are seconds (durations also accept ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``), money is USD.
+Blocks owned by other layers are imported from their modules (``workload``, ``perf``,
+``economics``); this module holds the top level, the fleet and the engine options::
+
+    name: baseline
+    seed: 1
+    duration: 1h
+    warmup: 5m
+    model: llama-3-8b
+    workload: {arrival: {process: poisson, rate: 12}, prompt_tokens: {...}, output_tokens: {...}}
+    fleet:
+      router: least_outstanding
+      pools: [{name: main, gpu: h100-sxm, replicas: 4, tensor_parallel: 1,
+               batching: {policy: continuous, max_num_seqs: 256, max_batched_tokens: 8192}}]
+    perf: {model: roofline}
+    slo: {ttft_s: 2.0, tpot_s: 0.1}
+    economics: {gpu_hour_usd: 2.5}
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from sim.scenario.economics import EconomicsConfig
+from sim.scenario.perf import PerfConfig, RooflinePerf
+from sim.scenario.types import Duration, Strict
+from sim.scenario.workload import WorkloadConfig
+
+BatchingPolicy = Literal["continuous", "priority", "static"]
+RouterPolicy = Literal["round_robin", "random", "least_outstanding", "central_queue", "weighted", "spillover"]
+
+
+class Batching(Strict):
+    """How one replica forms batches.
+
+    ``continuous`` is vLLM's iteration-level scheduler (FCFS admission within ``max_num_seqs``,
+    ``max_batched_tokens`` and free KV blocks; prefill-only iterations unless ``chunked_prefill``).
+    ``priority`` is the same with waiting requests ordered by class priority (higher first) and
+    preemption victims taken from the lowest priority. ``static`` waits for ``batch_size`` requests
+    (or ``timeout_s``) and runs the batch to completion before taking more.
+    """
+
+    policy: BatchingPolicy = "continuous"
+    max_num_seqs: int = Field(256, ge=1, description="sequences per iteration")
+    max_batched_tokens: int = Field(8192, ge=1, description="tokens per iteration")
+    chunked_prefill: bool = False
+    block_size: int = Field(16, ge=1, description="tokens per KV-cache block")
+    batch_size: int | None = Field(None, ge=1, description="static policy: requests per batch")
+    timeout_s: float | None = Field(None, ge=0, description="static policy: max wait to fill a batch")
+
+
+class Autoscale(Strict):
+    """Per-pool autoscaler: every ``interval`` compare ``metric`` with ``target`` and resize."""
+
+    metric: Literal["utilization", "queue", "kv"] = "utilization"
+    target: float = Field(0.7, gt=0)
+    interval: Duration = Field(60.0, gt=0)
+    min: int = Field(1, ge=0)
+    max: int = Field(64, ge=1)
+    scale_up_delay: Duration | None = Field(None, ge=0, description="default: weights / load bandwidth")
+    cooldown: Duration = Field(300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> "Autoscale":
+        if self.min > self.max:
+            raise ValueError(f"min must be <= max (got min={self.min}, max={self.max})")
+        return self
+
+
+class Failures(Strict):
+    """Replica failures: time between failures with mean ``mtbf``, repair time with mean ``mttr``."""
+
+    mtbf: Duration = Field(gt=0)
+    mttr: Duration = Field(gt=0)
+    distribution: Literal["exponential", "weibull"] = "exponential"
+    shape: float = Field(1.0, gt=0, description="Weibull shape (distribution: weibull)")
+    max_retries: int = Field(3, ge=0)
+
+
+class Pool(Strict):
+    """A group of identical replicas (same GPU, model, tensor-parallel size and batching)."""
+
+    name: str = Field(min_length=1)
+    gpu: str
+    replicas: int = Field(ge=0)
+    tensor_parallel: int = Field(1, ge=1)
+    model: str | dict[str, Any] | None = Field(None, description="default: the scenario's model")
+    batching: Batching = Field(default_factory=Batching)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    perf: PerfConfig | None = Field(None, description="default: the scenario's perf block")
+    scale: float = Field(1.0, ge=1, description="this pool is one shard of `scale` identical ones")
+    autoscale: Autoscale | None = None
+    failures: Failures | None = None
+
+
+class Router(Strict):
+    """Fleet-level routing; a plain string in YAML is shorthand for ``{policy: <string>}``."""
+
+    policy: RouterPolicy = "least_outstanding"
+    weights: dict[str, float] | None = Field(None, description="weighted: pool name -> weight")
+    primary: str | None = Field(None, description="spillover: pool tried first")
+    overflow: str | None = Field(None, description="spillover: pool used when primary is loaded")
+    threshold: float | None = Field(None, gt=0, description="spillover: outstanding requests per primary replica")
+
+
+class Disaggregated(Strict):
+    """Prefill/decode disaggregation: prefill in one pool, KV cache moved, decode in another."""
+
+    prefill_pool: str
+    decode_pool: str
+    link_gbps: float = Field(gt=0, description="KV transfer bandwidth, gigabits/s")
+
+
+class Fleet(Strict):
+    router: Router = Field(default_factory=Router)
+    pools: list[Pool] = Field(min_length=1)
+    disaggregated: Disaggregated | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _router_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("router"), str):
+            data = dict(data)
+            data["router"] = {"policy": data["router"]}
+        return data
+
+
+class Slo(Strict):
+    """Per-request service-level objectives; a request attains the SLO if it meets both."""
+
+    ttft_s: float = Field(2.0, gt=0)
+    tpot_s: float = Field(0.1, gt=0)
+
+
+class Metrics(Strict):
+    """What the run keeps. ``records``: all per-request rows, a ``sample`` or ``none``."""
+
+    interval: Duration = Field(10.0, gt=0, description="time-series sampling interval")
+    records: Literal["all", "sample", "none"] = "all"
+    sample_rate: float = Field(0.01, gt=0, le=1)
+
+
+class Scenario(Strict):
+    """A complete what-if: workload, fleet, performance model, SLO and economics."""
+
+    name: str = "scenario"
+    seed: int = Field(1, ge=0)
+    start: _dt.date = Field(_dt.date(2025, 1, 1), description="calendar date of simulated t = 0")
+    duration: Duration = Field(gt=0, description="simulated time, arrivals stop here")
+    warmup: Duration = Field(0.0, ge=0, description="requests arriving earlier are excluded from latency statistics")
+    drain: bool = Field(False, description="keep simulating after `duration` until in-flight requests finish")
+    model: str | dict[str, Any]
+    workload: WorkloadConfig
+    fleet: Fleet
+    perf: PerfConfig = Field(default_factory=lambda: RooflinePerf(model="roofline"))
+    slo: Slo = Field(default_factory=Slo)
+    economics: EconomicsConfig = Field(default_factory=EconomicsConfig)
+    engine: Literal["fast", "reference"] = "fast"
+    fidelity: Literal["request", "fluid"] = "request"
+    metrics: Metrics = Field(default_factory=Metrics)

@@ -1,0 +1,565 @@
+"""One model replica (``tensor_parallel`` GPUs) running an iteration-level batching engine.
+
+The scheduler follows vLLM (V0 semantics):
+
+* waiting requests are admitted FCFS (``priority``: by class priority, then FCFS) while the
+  batch stays within ``max_num_seqs`` sequences, ``max_batched_tokens`` tokens and free KV-cache
+  blocks (a whole prompt's blocks are allocated on admission, keeping a 1 % watermark free);
+  admission stops at the first request that does not fit (head-of-line);
+* without chunked prefill an iteration that admits prefills runs prefills only (decodes stall);
+  with ``chunked_prefill`` an iteration first takes every running decode (one token each), then
+  continues partial prefills, then admits new prefills, all within the token budget;
+* a prefill's last chunk emits the request's first (or next, after recompute) token;
+* when a decode needs a KV block and none is free, the newest running sequence (``priority``: the
+  newest of the lowest class) is preempted, its blocks freed, and it is recomputed later from the
+  front of the queue (prompt plus tokens generated so far);
+* ``static`` batching waits for ``batch_size`` requests (or ``timeout_s``), reserves their full
+  KV cache, runs one prefill iteration and decodes until the last one finishes.
+
+Two engines share this code. ``reference`` advances one iteration per SimPy timeout. ``fast``
+(the default) jumps over a run of decode iterations whose batch does not change, summing the
+step times (one vectorised call), and stops at the next completion, KV-block exhaustion or
+arrival; an arrival inside a run takes effect at the first iteration boundary at or after it,
+exactly when the reference engine would see it. Both produce the same records.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import simpy
+
+from sim.perf.base import BatchShape, StepTimeModel
+from sim.serving.request import R_BUDGET, R_CONTEXT, R_KV, Req
+
+if TYPE_CHECKING:
+    from sim.serving.fleet import Fleet, PoolRuntime
+
+_MAX_RUN = 2048  # iterations per fast run (bounds array sizes; a longer run just continues)
+
+
+class Waiting:
+    """The replica's queue: FCFS deque, or (priority policy) a heap on (-priority, order)."""
+
+    __slots__ = ("priority", "_dq", "_heap", "_front", "_back")
+
+    def __init__(self, priority: bool) -> None:
+        self.priority = priority
+        self._dq: deque[Req] = deque()
+        self._heap: list = []
+        self._front = 0
+        self._back = 0
+
+    def __len__(self) -> int:
+        return len(self._heap) if self.priority else len(self._dq)
+
+    def push(self, r: Req) -> None:
+        if self.priority:
+            self._back += 1
+            heapq.heappush(self._heap, (-r.prio, self._back, r))
+        else:
+            self._dq.append(r)
+
+    def push_front(self, r: Req) -> None:
+        if self.priority:
+            self._front -= 1
+            heapq.heappush(self._heap, (-r.prio, self._front, r))
+        else:
+            self._dq.appendleft(r)
+
+    def peek(self) -> Req:
+        return self._heap[0][2] if self.priority else self._dq[0]
+
+    def pop(self) -> Req:
+        return heapq.heappop(self._heap)[2] if self.priority else self._dq.popleft()
+
+    def drain(self) -> list[Req]:
+        if self.priority:
+            out = [e[2] for e in sorted(self._heap)]
+            self._heap.clear()
+        else:
+            out = list(self._dq)
+            self._dq.clear()
+        return out
+
+
+class Replica:
+    """State and SimPy process of one replica. Created and driven by :class:`~sim.serving.fleet.Fleet`."""
+
+    def __init__(self, env: simpy.Environment, fleet: "Fleet", pool: "PoolRuntime", index: int,
+                 local_index: int, fast: bool) -> None:
+        self.env = env
+        self.fleet = fleet
+        self.pool = pool
+        self.index = index            # fleet-wide replica id
+        self.local_index = local_index
+        self.fast = fast
+        b = pool.cfg.batching
+        self.policy = b.policy
+        self.max_seqs = b.max_num_seqs
+        self.budget = b.max_batched_tokens
+        self.chunked = b.chunked_prefill
+        self.bs = b.block_size
+        self.static_size = b.batch_size or 0
+        self.static_timeout = b.timeout_s
+        self.total_blocks = pool.kv_blocks
+        self.watermark = int(0.01 * self.total_blocks)
+        self.model: StepTimeModel = pool.step_model
+        self.waiting = Waiting(self.policy == "priority")
+        self.active: dict[int, Req] = {}      # admitted (prefilling or decoding), in admission order
+        self.prefilling: dict[int, Req] = {}  # chunked: partially prefilled, in admission order
+        self.n_dec = 0
+        self.ctx_sum = 0
+        self.dc = 0
+        self.res = [0] * self.bs              # decoders by (join_dc - join_len) % bs
+        self.heap: list = []                  # (finish_dc, order, epoch, req)
+        self.used = 0                         # KV blocks in use
+        self.order = 0
+        self.last_tok_groups: dict[float, int] = {}
+        self.clock = 0.0
+        self.busy_acc = 0.0
+        self.run_start = -1.0                 # >= 0 while an iteration or run is in progress
+        self.run: tuple | None = None         # (start_clock, ends, cum_needs) of a fast run in progress
+        self.accepting = True
+        self.alive = True
+        self.tokens_processed = 0             # prefill + decode tokens (for MFU)
+        self._idle: simpy.Event | None = None
+        self.proc = env.process(self._loop())
+
+    # ------------------------------------------------------------------ what the router sees
+    @property
+    def outstanding(self) -> int:
+        return len(self.waiting) + len(self.active)
+
+    def free_slots(self) -> int:
+        return self.max_seqs - len(self.waiting) - len(self.active)
+
+    def can_fit(self, r: Req) -> int:
+        """0 if ``r`` can ever be served here, else a rejection reason code."""
+        if r.prompt >= self.pool.max_context:
+            return R_CONTEXT
+        if not self.chunked and self.policy != "static" and r.prompt > self.budget:
+            return R_BUDGET
+        out = min(r.output, self.pool.max_context - r.prompt)
+        need = -(-(r.prompt + out - 1) // self.bs)
+        if need > self.total_blocks - self.watermark:
+            return R_KV
+        return 0
+
+    def enqueue(self, r: Req) -> None:
+        """A routed request joins this replica's queue (visible at the next iteration boundary)."""
+        r.replica = self.index
+        r.pool = self.pool.index
+        if r.prompt + r.output > self.pool.max_context:
+            r.output = self.pool.max_context - r.prompt  # generation stops at the context limit
+        self.waiting.push(r)
+        if self._idle is not None and not self._idle.triggered:
+            self._idle.succeed()
+        elif self.run is not None:
+            self.run = None
+            self.proc.interrupt()
+
+    # ------------------------------------------------------------------ state at an instant
+    def kv_used_at(self, t: float) -> int:
+        run = self.run
+        if run is None:
+            return self.used
+        _, ends, cum = run
+        j = int(np.searchsorted(ends, t, side="right"))  # iterations finished by t
+        return self.used + (int(cum[j - 1]) if j > 0 else 0)
+
+    def busy_at(self, t: float) -> float:
+        if self.run_start >= 0 and t > self.run_start:
+            return self.busy_acc + (t - self.run_start)
+        return self.busy_acc
+
+    # ------------------------------------------------------------------ the engine loop
+    def _loop(self):
+        env = self.env
+        while True:
+            if not self.alive:
+                return
+            if not self.active and not self._static_ready():
+                if len(self.waiting) and self.policy == "static" and self.static_timeout is not None:
+                    first = self._static_deadline()
+                    self._idle = env.event()
+                    wait = max(first - env.now, 0.0)
+                    yield self._idle | env.timeout(wait)
+                else:
+                    self._idle = env.event()
+                    yield self._idle
+                self._idle = None
+                self.clock = env.now
+                continue
+            self.clock = max(self.clock, env.now)
+            step = self._schedule()
+            if step is None:
+                # nothing schedulable and nothing running: the head request can never be admitted
+                r = self.waiting.pop()
+                self.fleet.reject(r, R_KV)
+                continue
+            shape, prefills, decode, k_fast = step
+            if k_fast > 1:
+                yield from self._fast_run(k_fast)
+                continue
+            dt = self.model.step_time(shape)
+            start = self.clock
+            end = start + dt
+            self.run_start = start
+            yield env.timeout(end - env.now)
+            self.run_start = -1.0
+            self.busy_acc += dt
+            self.clock = end
+            self.tokens_processed += shape.prefill_tokens + shape.decode_seqs
+            self._finish_iteration(end, dt, prefills, decode)
+
+    # ------------------------------------------------------------------ scheduling one iteration
+    def _static_ready(self) -> bool:
+        if self.policy != "static":
+            return len(self.waiting) > 0
+        if not len(self.waiting):
+            return False
+        if len(self.waiting) >= self.static_size:
+            return True
+        if self.static_timeout is None:
+            return False
+        return self.env.now >= self._static_deadline()
+
+    def _static_deadline(self) -> float:
+        return self.waiting.peek().arrival + (self.static_timeout or 0.0)
+
+    def _blocks_for(self, tokens: int) -> int:
+        return -(-tokens // self.bs)
+
+    def _admit(self, r: Req) -> None:
+        self.order += 1
+        r.order = self.order
+        r.pf_done = 0
+        r.decoding = False
+        self.active[r.rid] = r
+        if r.sched < 0:
+            r.sched = self.clock
+
+    def _schedule(self):
+        """Pick the next iteration's batch. Returns (shape, prefills, decode?, fast_k) or None."""
+        if self.policy == "static":
+            return self._schedule_static()
+        prefills: list[tuple[Req, int]] = []
+        if not self.chunked:
+            budget = self.budget
+            n_seqs = len(self.active)
+            while len(self.waiting) and n_seqs < self.max_seqs:
+                r = self.waiting.peek()
+                need = r.target
+                if need > budget and (prefills or need <= self.budget):
+                    break  # over the token budget (an over-long recompute runs alone)
+                blocks = self._blocks_for(need)
+                if self.used + blocks > self.total_blocks - self.watermark:
+                    break
+                self.waiting.pop()
+                self._admit(r)
+                r.blocks = blocks
+                self.used += blocks
+                prefills.append((r, need))
+                budget -= need
+                n_seqs += 1
+            if prefills:
+                return self._prefill_shape(prefills, 0), prefills, False, 0
+            if self.n_dec == 0:
+                return None
+            self._make_room()
+            if self.n_dec == 0:
+                return self._schedule()
+            k = self._fast_k() if self.fast else 0
+            return self._decode_shape(), prefills, True, k
+        # chunked prefill: decodes first, then partial prefills, then new ones
+        reserved = 0
+        if self.n_dec:
+            self._make_room()
+            reserved = self._needs_now()
+        budget = self.budget - self.n_dec
+        n_seqs = len(self.active)
+        for r in list(self.prefilling.values()):
+            if budget <= 0:
+                break
+            chunk = min(r.target - r.pf_done, budget)
+            prefills.append((r, chunk))
+            budget -= chunk
+        while budget > 0 and len(self.waiting) and n_seqs < self.max_seqs:
+            r = self.waiting.peek()
+            blocks = self._blocks_for(r.target)
+            if self.used + reserved + blocks > self.total_blocks - self.watermark:
+                break
+            self.waiting.pop()
+            self._admit(r)
+            r.blocks = blocks
+            self.used += blocks
+            self.prefilling[r.rid] = r
+            chunk = min(r.target, budget)
+            prefills.append((r, chunk))
+            budget -= chunk
+            n_seqs += 1
+        if not prefills and self.n_dec == 0:
+            return None
+        if not prefills:
+            k = self._fast_k() if self.fast else 0
+            return self._decode_shape(), prefills, True, k
+        return self._prefill_shape(prefills, self.n_dec), prefills, self.n_dec > 0, 0
+
+    def _schedule_static(self):
+        if self.n_dec == 0 and not self.prefilling and not self.active:
+            prefills = []
+            while len(self.waiting) and len(prefills) < self.static_size:
+                r = self.waiting.peek()
+                blocks = self._blocks_for(r.target + r.output - 1 - r.gen)
+                if self.used + blocks > self.total_blocks:
+                    break
+                self.waiting.pop()
+                self._admit(r)
+                r.blocks = blocks
+                self.used += blocks
+                prefills.append((r, r.target))
+            if not prefills:
+                return None
+            return self._prefill_shape(prefills, 0), prefills, False, 0
+        k = self._fast_k() if self.fast else 0
+        return self._decode_shape(), [], True, k
+
+    def _prefill_shape(self, prefills: list[tuple[Req, int]], n_dec: int) -> BatchShape:
+        tokens = 0
+        pairs = 0.0
+        kv = 0
+        for r, chunk in prefills:
+            prior = r.pf_done
+            tokens += chunk
+            pairs += chunk * (prior + (chunk + 1) / 2)
+            kv += prior + chunk
+        return BatchShape(prefill_tokens=tokens, prefill_seqs=len(prefills), prefill_attn_pairs=pairs,
+                          prefill_kv_tokens=kv, decode_seqs=n_dec,
+                          decode_context_tokens=(self.ctx_sum + n_dec) if n_dec else 0)
+
+    def _decode_shape(self) -> BatchShape:
+        return BatchShape(decode_seqs=self.n_dec, decode_context_tokens=self.ctx_sum + self.n_dec)
+
+    def _needs_now(self) -> int:
+        return self.res[self.dc % self.bs] if self.policy != "static" else 0
+
+    def _make_room(self) -> None:
+        """Preempt the newest sequences until this iteration's decode blocks fit."""
+        while self.n_dec and self._needs_now() > self.total_blocks - self.used:
+            self._preempt(self._victim())
+
+    def _victim(self) -> Req:
+        if self.policy == "priority":
+            low = min(r.prio for r in self.active.values())
+            for r in reversed(self.active.values()):
+                if r.prio == low:
+                    return r
+        return next(reversed(self.active.values()))
+
+    def _preempt(self, r: Req) -> None:
+        del self.active[r.rid]
+        if r.decoding:
+            self._leave_decode(r)
+        else:
+            self.prefilling.pop(r.rid, None)
+            self.used -= r.blocks
+            r.blocks = 0
+        r.preempt += 1
+        r.epoch += 1
+        r.target = r.prompt + r.gen
+        r.pf_done = 0
+        self.fleet.preemptions += 1
+        self.waiting.push_front(r)
+
+    def _leave_decode(self, r: Req) -> None:
+        ctx = r.join_len + (self.dc - r.join_dc)
+        self.n_dec -= 1
+        self.ctx_sum -= ctx
+        self.res[(r.join_dc - r.join_len) % self.bs] -= 1
+        self.used -= self._blocks_for(ctx) if self.policy != "static" else r.blocks
+        r.blocks = 0
+        r.decoding = False
+        g = self.last_tok_groups
+        c = g.get(r.last_tok, 0) - 1
+        if c > 0:
+            g[r.last_tok] = c
+        else:
+            g.pop(r.last_tok, None)
+
+    def _join_decode(self, r: Req, t: float) -> None:
+        r.decoding = True
+        r.join_len = r.target
+        r.join_dc = self.dc
+        self.n_dec += 1
+        self.ctx_sum += r.target
+        self.res[(r.join_dc - r.join_len) % self.bs] += 1
+        if self.policy != "static":
+            self.used -= r.blocks      # decoders' blocks are implied by their context length
+            self.used += self._blocks_for(r.target)
+        heapq.heappush(self.heap, (self.dc + (r.output - r.gen), r.order, r.epoch, r))
+        self.last_tok_groups[t] = self.last_tok_groups.get(t, 0) + 1
+
+    # ------------------------------------------------------------------ applying an iteration
+    def _finish_iteration(self, end: float, dt: float, prefills: list, decode: bool) -> None:
+        fleet = self.fleet
+        done: list[Req] = []
+        if decode:
+            needs = self._needs_now()
+            if self.policy != "static":
+                self.used += needs
+            n = self.n_dec
+            if end >= fleet.warmup:
+                for t0, c in self.last_tok_groups.items():
+                    fleet.itl_add(end - t0, c)
+            self.last_tok_groups = {end: n} if n else {}
+            self.dc += 1
+            self.ctx_sum += n
+            heap = self.heap
+            while heap and heap[0][0] <= self.dc:
+                _, _, epoch, r = heapq.heappop(heap)
+                if epoch != r.epoch or not r.decoding or r.rid not in self.active:
+                    continue
+                r.gen = r.output
+                r.last_tok = end
+                done.append(r)
+        for r, chunk in prefills:
+            r.pf_done += chunk
+            if r.pf_done < r.target:
+                continue
+            self.prefilling.pop(r.rid, None)
+            if r.gen > 0 and r.last_tok >= 0 and end >= fleet.warmup:
+                fleet.itl_add(end - r.last_tok, 1)  # the stall a preempted request saw
+            r.gen += 1
+            if r.first_tok < 0:
+                r.first_tok = end
+            r.last_tok = end
+            if r.gen >= r.output:
+                del self.active[r.rid]
+                self.used -= r.blocks
+                r.blocks = 0
+                fleet.complete(r, end)
+            else:
+                self._join_decode(r, end)
+        for r in done:
+            self._leave_decode(r)
+            del self.active[r.rid]
+            fleet.complete(r, end)
+        if fleet.central is not None:
+            fleet.pull(self)
+
+    def _fast_k(self) -> int:
+        """How many identical-batch decode iterations can run before anything changes (>= 1)."""
+        if self.n_dec == 0:
+            return 0
+        heap = self.heap
+        while heap:
+            f, _, epoch, r = heap[0]
+            if epoch != r.epoch or not r.decoding or r.rid not in self.active:
+                heapq.heappop(heap)
+                continue
+            break
+        k = heap[0][0] - self.dc if heap else _MAX_RUN
+        k = min(k, _MAX_RUN)
+        if k <= 1:
+            return k
+        if self.policy != "static":
+            free = self.total_blocks - self.used
+            bs = self.bs
+            res = self.res
+            dc = self.dc
+            cum = 0
+            for i in range(k):
+                cum += res[(dc + i) % bs]
+                if cum > free:
+                    return i  # iteration i would need a preemption: stop before it
+        return k
+
+    def _fast_run(self, k: int):
+        """Run ``k`` decode iterations of an unchanged batch, or fewer if a request arrives."""
+        env = self.env
+        n = self.n_dec
+        base = self.ctx_sum + n
+        ctx = base + n * np.arange(k, dtype=np.int64)
+        steps = self.model.decode_times(n, ctx)
+        start = self.clock
+        ends = np.cumsum(np.concatenate(([start], steps)))[1:]
+        if self.policy != "static":
+            bs = self.bs
+            period = np.array([self.res[(self.dc + i) % bs] for i in range(min(bs, k))], dtype=np.int64)
+            needs = np.resize(period, k)
+            cum = np.cumsum(needs)
+        else:
+            cum = np.zeros(k, dtype=np.int64)
+        self.run = (start, ends, cum)
+        self.run_start = start
+        j = k - 1
+        try:
+            yield env.timeout(float(ends[-1]) - env.now)
+        except simpy.Interrupt:
+            t = env.now
+            j = int(np.searchsorted(ends, t, side="left"))
+            if j >= k:
+                j = k - 1
+            self.run = None
+            if ends[j] > t:
+                yield env.timeout(float(ends[j]) - env.now)
+        self.run = None
+        self.run_start = -1.0
+        m = j + 1
+        end = float(ends[j])
+        fleet = self.fleet
+        if end >= fleet.warmup:
+            first_end = float(ends[0])
+            for t0, c in self.last_tok_groups.items():
+                fleet.itl_add(first_end - t0, c)
+            if m > 1:
+                s = steps[1:m]
+                if float(ends[0]) < fleet.warmup:
+                    s = s[ends[1:m] >= fleet.warmup]
+                fleet.itl_add_array(s, n)
+        self.last_tok_groups = {end: n}
+        self.busy_acc += float(np.sum(steps[:m]))
+        self.clock = end
+        self.tokens_processed += n * m
+        if self.policy != "static":
+            self.used += int(cum[j])
+        self.dc += m
+        self.ctx_sum += n * m
+        heap = self.heap
+        done = []
+        while heap and heap[0][0] <= self.dc:
+            _, _, epoch, r = heapq.heappop(heap)
+            if epoch != r.epoch or not r.decoding or r.rid not in self.active:
+                continue
+            r.gen = r.output
+            r.last_tok = end
+            done.append(r)
+        for r in done:
+            self._leave_decode(r)
+            del self.active[r.rid]
+            fleet.complete(r, end)
+        if fleet.central is not None:
+            fleet.pull(self)
+
+    # ------------------------------------------------------------------ failures and draining
+    def evict_all(self) -> list[Req]:
+        """Remove every request (a failure): they lose their KV cache and must be recomputed."""
+        out = []
+        for r in list(self.active.values()):
+            if r.decoding:
+                self._leave_decode(r)
+            else:
+                self.prefilling.pop(r.rid, None)
+                self.used -= r.blocks
+                r.blocks = 0
+            r.epoch += 1
+            r.target = r.prompt + r.gen
+            r.pf_done = 0
+            out.append(r)
+        self.active.clear()
+        out.extend(self.waiting.drain())
+        return out

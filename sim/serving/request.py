@@ -1,0 +1,52 @@
+"""A request in flight: plain slots, no SimPy process of its own.
+
+Finished requests are copied into the columnar :class:`~sim.metrics.records.RequestLog` and dropped.
+"""
+from __future__ import annotations
+
+# status codes in the request log
+IN_FLIGHT, COMPLETED, REJECTED, FAILED = 0, 1, 2, 3
+
+# reasons a request is rejected (codes in the log; names in summaries and CSV)
+REJECT_REASONS = ("", "prompt_exceeds_max_context", "prompt_exceeds_max_batched_tokens", "kv_capacity",
+                  "no_replica", "max_retries")
+R_CONTEXT, R_BUDGET, R_KV, R_NO_REPLICA, R_RETRIES = 1, 2, 3, 4, 5
+
+
+class Req:
+    """Mutable state of one request while the fleet holds it.
+
+    Token bookkeeping follows vLLM: a prefill of ``target`` tokens fills the KV cache and emits one
+    token; each decode iteration writes the previous token's KV (context grows by one) and emits
+    one more. While decoding, the current context is ``join_len + (replica.dc - join_dc)``.
+    """
+
+    __slots__ = ("rid", "arrival", "prompt", "output", "cls", "prio",
+                 "gen", "target", "pf_done", "blocks", "join_len", "join_dc", "epoch",
+                 "first_tok", "sched", "last_tok", "preempt", "retries", "pool", "replica", "decoding",
+                 "order", "reason")
+
+    def __init__(self, rid: int, arrival: float, prompt: int, output: int, cls: int, prio: int) -> None:
+        self.rid = rid
+        self.arrival = arrival
+        self.prompt = prompt
+        self.output = output
+        self.cls = cls
+        self.prio = prio
+        self.gen = 0            # tokens emitted so far
+        self.target = prompt    # tokens the next (or current) prefill must put in the KV cache
+        self.pf_done = 0        # of ``target``, already prefilled (chunked prefill)
+        self.blocks = 0         # KV blocks held while prefilling (decoders' blocks follow from context)
+        self.join_len = 0
+        self.join_dc = 0
+        self.epoch = 0          # bumps on preemption; stale heap entries carry an old epoch
+        self.first_tok = -1.0
+        self.sched = -1.0       # first time admitted into a batch
+        self.last_tok = -1.0
+        self.preempt = 0
+        self.retries = 0
+        self.pool = -1
+        self.replica = -1
+        self.decoding = False
+        self.order = 0          # admission order on the replica (preemption victims: newest first)
+        self.reason = 0

@@ -1,0 +1,132 @@
+"""Fleet routers: which replica a new request goes to.
+
+A router is a function ``route(req) -> (replica | None, reject_reason)`` built by
+:func:`make_router` from the ``fleet.router`` block. Replicas that are not accepting (warming up,
+draining, failed) or whose pool can never serve the request are skipped.
+
+* ``round_robin``: next replica in turn.
+* ``random``: uniformly random replica (seeded).
+* ``least_outstanding``: fewest queued + running requests (ties: next in turn), across all pools.
+* ``central_queue``: handled by the fleet: one global FCFS queue; a replica takes a request only
+  when it has a free sequence slot (with ``max_num_seqs: 1`` the fleet is an M/G/c queue).
+* ``weighted``: pick a pool with probability proportional to ``weights``, then least outstanding.
+* ``spillover``: the ``primary`` pool's least-loaded replica unless its outstanding requests reach
+  ``threshold``; then the ``overflow`` pool's.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from sim.serving.request import R_NO_REPLICA, Req
+
+if TYPE_CHECKING:
+    from sim.scenario.schema import Router
+    from sim.serving.fleet import Fleet
+    from sim.serving.replica import Replica
+
+Route = Callable[[Req], "tuple[Replica | None, int]"]
+
+
+def _least(reps: list["Replica"], r: Req, start: int) -> "tuple[Replica | None, int]":
+    best = None
+    best_out = 0
+    reason = R_NO_REPLICA
+    n = len(reps)
+    for k in range(n):
+        rep = reps[(start + k) % n]
+        if not rep.accepting:
+            continue
+        why = rep.can_fit(r)
+        if why:
+            reason = why
+            continue
+        o = rep.outstanding
+        if best is None or o < best_out:
+            best, best_out = rep, o
+            if o == 0:
+                break
+    return best, (0 if best is not None else reason)
+
+
+def make_router(cfg: "Router", fleet: "Fleet") -> Route:
+    policy = cfg.policy
+    reps = fleet.replicas
+    state = {"next": 0}
+
+    if policy == "round_robin":
+        def route(r: Req):
+            n = len(reps)
+            reason = R_NO_REPLICA
+            for k in range(n):
+                rep = reps[(state["next"] + k) % n]
+                if rep.accepting:
+                    why = rep.can_fit(r)
+                    if why:
+                        reason = why
+                        continue
+                    state["next"] = (state["next"] + k + 1) % n
+                    return rep, 0
+            return None, reason
+        return route
+
+    if policy == "random":
+        rng = fleet.rng
+
+        def route(r: Req):
+            live = [rep for rep in reps if rep.accepting]
+            if not live:
+                return None, R_NO_REPLICA
+            rep = live[int(rng.integers(len(live)))]
+            why = rep.can_fit(r)
+            if why:
+                return _least(live, r, 0)
+            return rep, 0
+        return route
+
+    if policy in ("least_outstanding", "central_queue"):
+        def route(r: Req):
+            n = len(reps)
+            rep, why = _least(reps, r, state["next"] if n else 0)
+            if n:
+                state["next"] = (state["next"] + 1) % n
+            return rep, why
+        return route
+
+    pools = {p.name: p for p in fleet.pools}
+
+    if policy == "weighted":
+        names = [k for k, w in (cfg.weights or {}).items() if w > 0]
+        weights = [cfg.weights[k] for k in names]
+        total = sum(weights)
+        cum = []
+        acc = 0.0
+        for w in weights:
+            acc += w / total
+            cum.append(acc)
+        rng = fleet.rng
+
+        def route(r: Req):
+            u = float(rng.random())
+            i = next((j for j, c in enumerate(cum) if u < c), len(cum) - 1)
+            rep, why = _least(pools[names[i]].replicas, r, 0)
+            if rep is None:  # the chosen pool cannot take it: any pool that can
+                return _least(reps, r, 0)
+            return rep, why
+        return route
+
+    if policy == "spillover":
+        primary = pools[cfg.primary]
+        overflow = pools[cfg.overflow]
+        threshold = cfg.threshold
+
+        def route(r: Req):
+            rep, why = _least(primary.replicas, r, 0)
+            if rep is not None and rep.outstanding < threshold:
+                return rep, 0
+            rep2, why2 = _least(overflow.replicas, r, 0)
+            if rep2 is not None:
+                return rep2, 0
+            return (rep, 0) if rep is not None else (None, why or why2)
+        return route
+
+    raise ValueError(f"unknown router policy {policy!r}")
