@@ -52,9 +52,19 @@ class ScenarioSource:
 
     @property
     def seed(self) -> int:
-        """The scenario's own seed (replication ``i`` of a sweep runs with ``seed + i``)."""
-        value = self.data.get("seed", 0)
-        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+        """The scenario's own seed (replication ``i`` of a sweep runs with ``seed + i``).
+
+        Absent from the file, it is the schema's default.
+        """
+        value = self.data.get("seed")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        try:
+            from sim.scenario.schema import Scenario
+
+            return int(Scenario.model_fields["seed"].default)
+        except (ImportError, KeyError, TypeError, ValueError):  # pragma: no cover
+            return 1
 
     def resolve(self, overrides: Sequence[str]) -> dict[str, Any]:
         """A deep copy of the base with ``overrides`` applied (raises :class:`ScenarioError`)."""

@@ -5,8 +5,8 @@
 * ``timeseries``: queue length, running sequences, KV-cache blocks in use and replicas over
   time, one line per pool.
 * ``utilization``: time-weighted mean busy fraction per pool.
-* ``cashflow``: drawn by :mod:`sim.economics` when it provides a figure function; skipped with
-  a note otherwise.
+* ``cashflow``: drawn by :mod:`sim.economics` (``cashflow.png``, written with the run); skipped
+  with a note when absent.
 
     >>> write_run_figures("results/baseline")          # doctest: +SKIP
 """
@@ -116,6 +116,11 @@ def timeseries_figure(ts: dict[str, np.ndarray], stem: Path) -> list[Path]:
         for i, (name, mask) in enumerate(_pools(ts)):
             ax.step(ts["time_s"][mask] / scale, ts[key][mask], where="post", lw=1, color=f"C{i}",
                     label=name)
+        if key == "queue_len" and "central_queue" in ts and np.nanmax(ts["central_queue"]) > 0:
+            first = _pools(ts)[0][1]    # fleet-wide value, repeated on every pool's rows
+            ax.step(ts["time_s"][first] / scale, ts["central_queue"][first], where="post", lw=1,
+                    color="k", ls="--", label="central queue (fleet)")
+            ax.legend(fontsize="small")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
     axes[-1].set_xlabel(f"simulated time ({unit})")
@@ -141,24 +146,24 @@ def utilization_figure(ts: dict[str, np.ndarray], stem: Path) -> list[Path]:
 
 
 def cashflow_figure(out: Path, notes: list[str]) -> list[Path]:
-    """Delegate to the economics package's figure function when it exists."""
-    if not (out / "cashflow.csv").exists():
-        notes.append("cash-flow chart skipped: no cashflow.csv")
-        return []
+    """The cash-flow chart is drawn by :mod:`sim.economics` (``cashflow.png`` in the folder,
+    written with the run); a ``write_cashflow_figure(folder)`` function there, if present, is
+    used to redraw it. Otherwise the chart is skipped with a note."""
+    fn = None
     try:
-        from sim.economics import figures as econ_figures  # type: ignore[attr-defined]
+        import sim.economics as econ
+
+        fn = getattr(econ, "write_cashflow_figure", None)
     except ImportError:
-        notes.append("cash-flow chart skipped: sim.economics provides no figures module")
-        return []
-    fn = getattr(econ_figures, "write_cashflow_figure", None)
-    if fn is None:
-        notes.append("cash-flow chart skipped: sim.economics.figures has no write_cashflow_figure")
-        return []
-    try:
-        written = fn(out)
-    except Exception as exc:  # a broken optional chart must not lose the others
-        notes.append(f"cash-flow chart skipped: {type(exc).__name__}: {exc}")
-        return []
-    if written is None:
-        return sorted((out / "figures").glob("cashflow*"))
-    return [Path(p) for p in (written if isinstance(written, (list, tuple)) else [written])]
+        pass
+    if fn is not None and (out / "cashflow.csv").exists():
+        try:
+            written = fn(out)
+            if written:
+                return [Path(p) for p in (written if isinstance(written, (list, tuple)) else [written])]
+        except Exception as exc:  # a broken optional chart must not lose the others
+            notes.append(f"cash-flow chart not redrawn: {type(exc).__name__}: {exc}")
+    if (out / "cashflow.png").exists():
+        return [out / "cashflow.png"]
+    notes.append("cash-flow chart skipped: no cashflow.png from the economics layer")
+    return []

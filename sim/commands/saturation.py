@@ -1,0 +1,77 @@
+"""``fleetsim saturation SCENARIO [--attainment 0.99]``: highest arrival rate within the SLO.
+
+Brackets the rate at ``workload.arrival.rate`` (doubling/halving from the scenario's own rate)
+then bisects to ``--tolerance`` (relative); a rate is sustained when ``slo.attainment`` is at
+least ``--attainment`` at the lower 95 % confidence bound over ``--seeds`` replications.
+Prints the rate; writes ``saturation.json`` and ``saturation.csv`` to ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sim.planning.cli_support import add_common_arguments, default_out, guarded
+from sim.planning.table import format_value, text_table
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1] (got {text!r})") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1] (got {v})")
+    return v
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0 (got {text!r})") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 (got {v})")
+    return v
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser, "saturation")
+    parser.add_argument("--attainment", type=_fraction, default=0.99,
+                        help="minimum SLO attainment (fraction of requests meeting the SLO), default 0.99")
+    parser.add_argument("--constraint", action="append", default=[], metavar="METRIC<=X",
+                        help="extra constraint that must also hold (repeatable)")
+    parser.add_argument("--start", type=_positive, default=None, metavar="RATE",
+                        help="first rate to try, requests/s (default: the scenario's)")
+    parser.add_argument("--tolerance", type=_positive, default=0.02,
+                        help="stop when the bracket is within this relative width (default 0.02)")
+    parser.add_argument("--rate-path", default="workload.arrival.rate", metavar="PATH",
+                        help="the field holding the arrival rate (default workload.arrival.rate)")
+
+
+def main(args: argparse.Namespace) -> int:
+    def body() -> int:
+        from sim.planning.saturation import saturation
+
+        out = default_out(args, "saturation")
+        res = saturation(args.scenario, attainment=args.attainment, constraints=args.constraint,
+                         rate_path=args.rate_path, start=args.start, rel_tol=args.tolerance,
+                         seeds=args.seeds, overrides=args.overrides, executor=args.executor,
+                         workers=args.workers, scheduler=args.scheduler, out=out,
+                         progress=not args.quiet)
+        rows = [{"rate": format_value(p["rate"]), "sustained": "yes" if p["feasible"] else "no",
+                 "slo.attainment": format_value(p.get("slo.attainment.mean")),
+                 "latency.ttft.p99": format_value(p.get("latency.ttft.p99.mean"))}
+                for p in sorted(res.probes, key=lambda p: p["rate"])]
+        print(text_table(rows, ["rate", "sustained", "slo.attainment", "latency.ttft.p99"]))
+        if res.rate is None:
+            print(f"no rate tried was sustained (lowest tried {format_value(min(p['rate'] for p in res.probes))} req/s)")
+            code = 1
+        else:
+            upper = f" (fails at {format_value(res.upper)} req/s)" if res.upper is not None else \
+                " (no failing rate found within the probe budget)"
+            print(f"saturation rate: {format_value(res.rate)} req/s{upper}")
+            code = 0
+        print(f"wrote {out / 'saturation.json'}", file=sys.stderr)
+        return code
+
+    return guarded(body)

@@ -1,0 +1,65 @@
+"""Command-line plumbing shared by ``fleetsim sweep | plan | saturation``.
+
+Options common to the three commands, and the mapping of user errors to exit status 2 with
+one line per problem on stderr (results go to stdout, progress to stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sim.errors import InputError, ScenarioError
+from sim.planning.constraints import ConstraintError
+from sim.planning.executors import EXECUTORS
+from sim.planning.knobs import KnobError
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 (got {v})")
+    return v
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """SCENARIO, --set, --seeds, --executor, --workers, --scheduler, --out, --quiet."""
+    parser.add_argument("scenario", help="scenario file (YAML or TOML)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a field of the base scenario, e.g. duration=30m (repeatable)")
+    parser.add_argument("--seeds", type=positive_int, default=1, metavar="N",
+                        help="replications per configuration; replication i uses seed (scenario "
+                             "seed + i); with N > 1 metrics get 95%% Student-t intervals")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="where runs execute: local process pool (default), serial, or dask")
+    parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                        help="worker processes (default: one per core; dask LocalCluster: 2)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler to connect to, e.g. tcp://host:8786 (implies --executor dask)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help=f"result folder (default: results/<scenario>-{what}); finished runs are "
+                             "kept there and reused when the command is repeated")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def default_out(args: argparse.Namespace, what: str) -> Path:
+    return args.out if args.out is not None else Path("results") / f"{Path(args.scenario).stem}-{what}"
+
+
+def guarded(body: Callable[[], int]) -> int:
+    """Run ``body``; user errors → one line per problem on stderr and exit status 2."""
+    try:
+        return body()
+    except ScenarioError as exc:
+        print(exc.format(), file=sys.stderr)
+        return 2
+    except (KnobError, ConstraintError, InputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
