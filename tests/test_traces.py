@@ -150,6 +150,8 @@ def write(tmp_path: pathlib.Path, name: str, text: str) -> pathlib.Path:
 
 @pytest.mark.parametrize("body, line, column, what", [
     ("0.0,10,5\n-1.0,10,5\n", 3, "timestamp_s", "must be >= 0"),
+    ("-0.5,10,5\n", 2, "timestamp_s", "must be >= 0"),
+    ("nan,10,5\n", 2, "timestamp_s", "must be a number"),
     ("0.0,10,5\n2.0,10,5\n1.5,10,5\n", 4, "timestamp_s", "must not go backwards"),
     ("0.0,10,5\nabc,10,5\n", 3, "timestamp_s", "must be a number"),
     ("0.0,10,5\n1.0,ten,5\n", 3, "prompt_tokens", "must be an integer"),
@@ -209,3 +211,14 @@ def test_write_then_read_round_trips(tmp_path):
         d = read_trace(tmp_path / name)
         assert d.arrival_s.tolist() == t.tolist() and d.output_tokens.tolist() == [4, 5, 6]
         assert [d.tenant_names[i] if i >= 0 else "" for i in d.tenant] == ["a", "", "b"]
+
+
+def test_burstgpt_failed_requests_are_bad_rows(tmp_path):
+    path = write(tmp_path, "b.csv", "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+                                    "5,ChatGPT,472,18,490,Conversation log\n"
+                                    "45,ChatGPT,1087,0,1087,Conversation log\n"
+                                    "118,GPT-4,417,276,693,API log\n")
+    with pytest.raises(InputError, match=r"line 3: column 'Response tokens': must be >= 1"):
+        read_trace(path, "burstgpt")
+    d = read_trace(path, "burstgpt", skip_bad_rows=True)
+    assert d.arrival_s.tolist() == [5.0, 118.0] and d.bad_rows == 1
