@@ -222,3 +222,21 @@ def test_burstgpt_failed_requests_are_bad_rows(tmp_path):
         read_trace(path, "burstgpt")
     d = read_trace(path, "burstgpt", skip_bad_rows=True)
     assert d.arrival_s.tolist() == [5.0, 118.0] and d.bad_rows == 1
+
+
+def test_given_distributions_override_a_traces_lengths():
+    src = {"process": "trace", "path": AZURE_CONV, "format": "azure"}
+    t1, p1, o1, _ = replay(src, 1e6)
+    t2, p2, o2, _ = replay(src, 1e6, output_tokens={"dist": "fixed", "value": 64})
+    np.testing.assert_array_equal(t1, t2)
+    np.testing.assert_array_equal(p1, p2)
+    assert (o2 == 64).all()
+
+
+def test_resampling_lengths_from_an_empty_trace_is_an_error(tmp_path):
+    write(tmp_path, "empty.csv", "timestamp_s,prompt_tokens,output_tokens\n")
+    lengths = {"dist": "trace", "path": "empty.csv"}
+    cfg = WorkloadConfig.model_validate({"arrival": {"process": "poisson", "rate": 1},
+                                         "prompt_tokens": lengths, "output_tokens": lengths})
+    with pytest.raises(InputError, match="empty.csv: no usable rows"):
+        next(generate(cfg, 100, 1, base_dir=tmp_path))

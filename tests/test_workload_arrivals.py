@@ -154,3 +154,11 @@ def test_declining_growth_stops_adding_requests():
     expected_total = 0.01 * growth_integral(6 * MONTH_S, Growth(monthly=-0.5))
     assert abs(t.size - expected_total) < 4 * math.sqrt(expected_total)
     assert (np.diff(t) >= 0).all() and t.max() < 6 * MONTH_S
+
+
+def test_a_start_date_means_its_midnight():
+    arrival = {"process": "diurnal", "mean_rate": 0.1, "weekly": [1, 1, 1, 1, 1, 1, 0]}
+    a = arrivals(arrival, 3 * 86400.0, seed=2, start=datetime.date(2024, 6, 1))        # a Saturday
+    b = arrivals(arrival, 3 * 86400.0, seed=2, start=datetime.datetime(2024, 6, 1, 0, 0))
+    np.testing.assert_array_equal(a, b)
+    assert ((a >= 86400) & (a < 2 * 86400)).sum() == 0                               # Sunday is empty

@@ -89,9 +89,12 @@ class Calendar:
     weekday0: int = 0
 
     @classmethod
-    def from_start(cls, start: datetime.datetime | None) -> Calendar:
+    def from_start(cls, start: datetime.datetime | datetime.date | None) -> Calendar:
+        """A plain date means midnight of that date."""
         if start is None:
             return cls()
+        if not isinstance(start, datetime.datetime):
+            start = datetime.datetime.combine(start, datetime.time())
         midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
         return cls((start - midnight).total_seconds(), start.weekday())
 

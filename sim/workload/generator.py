@@ -87,7 +87,7 @@ class _Traces:
 
 
 def generate(cfg: WorkloadConfig, horizon_s: float, seed: int, *,
-             start: datetime.datetime | None = None, base_dir: pathlib.Path = Path("."),
+             start: datetime.datetime | datetime.date | None = None, base_dir: pathlib.Path = Path("."),
              chunk_size: int = 65536, skip_bad_rows: bool = False,
              report: dict | None = None) -> Iterator[RequestChunk]:
     """Every request arriving in ``[0, horizon_s)``, in chunks of ``chunk_size`` (the last may be
@@ -102,7 +102,8 @@ def generate(cfg: WorkloadConfig, horizon_s: float, seed: int, *,
     seed : int
         Seed of all randomness; the same seed gives identical arrays.
     start : datetime, optional
-        Calendar time of ``t = 0`` (diurnal clock and weekdays); midnight of a Monday if omitted.
+        Calendar time of ``t = 0`` (diurnal clock and weekdays); a date means its midnight;
+        midnight of a Monday if omitted.
     base_dir : Path
         Folder that trace paths are relative to (the scenario file's folder).
     skip_bad_rows : bool
@@ -223,6 +224,9 @@ def _fill_lengths(dists: tuple[TokenDist | None, TokenDist | None], rngs, k: int
     sel = slice(None) if rows is None else rows
     joint = (isinstance(pd, TraceTokens) and isinstance(od, TraceTokens)
              and (pd.path, pd.format) == (od.path, od.format))
+    for d in (pd, od):
+        if isinstance(d, TraceTokens) and traces.get(d.path, d.format).arrival_s.size == 0:
+            raise InputError(f"{d.path}: no usable rows to resample token lengths from")
     if joint:
         data = traces.get(pd.path, pd.format)
         idx = uniform_index(data.arrival_s.size, prng, k)
