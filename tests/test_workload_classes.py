@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 
 from sim.workload import WorkloadConfig, class_names, classes, generate, validate
 
@@ -91,3 +90,17 @@ def test_class_problems():
         {"arrival": {"process": "poisson", "rate": 1}, "prompt_tokens": {"dist": "fixed", "value": 1},
          "classes": [{"name": "x", "share": 1.0}]})
     assert [p for p, _ in validate(no_lengths, ".")] == ["workload.classes.0.output_tokens"]
+
+
+def test_mixed_classes_are_deterministic_and_independent_of_chunk_size():
+    cls = [{"name": "a", "share": 0.25}, {"name": "b", "share": 0.75,
+                                           "prompt_tokens": {"dist": "exponential", "mean": 300}},
+           {"name": "c", "arrival": {"process": "diurnal", "mean_rate": 2, "peak_to_trough": 5}}]
+    cfg = make(arrival={"process": "gamma", "rate": 4, "cv": 2}, classes=cls)
+    runs = [[np.concatenate([getattr(ch, f) for ch in generate(cfg, 3000.0, 21, chunk_size=size)])
+             for f in ("arrival_s", "prompt_tokens", "output_tokens", "class_idx")]
+            for size in (65536, 100, 65536)]
+    for other in runs[1:]:
+        for x, y in zip(runs[0], other):
+            np.testing.assert_array_equal(x, y)
+    assert set(np.unique(runs[0][3])) == {0, 1, 2}
