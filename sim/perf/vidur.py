@@ -1,0 +1,257 @@
+"""Read Vidur-style operator profiles; fit roofline efficiencies to them; compose a step table.
+
+The Vidur project (github.com/microsoft/vidur, MIT licence) measures every operator of a model
+layer on real GPUs. Two kinds of CSV are understood:
+
+- **operator (MLP) profile**: one row per ``(num_tokens, num_tensor_parallel_workers)`` with
+  columns ``time_stats.<op>.median`` in **milliseconds per layer** for the non-attention operators
+  ``attn_pre_proj`` (QKV), ``attn_post_proj`` (O), ``mlp_up_proj``, ``mlp_down_proj`` (GEMMs),
+  ``input_layernorm``, ``post_attention_layernorm``, ``attn_rope``, ``mlp_act``, ``add``
+  (element-wise) and ``emb`` (once per model). Rows starting with ``#`` are comments.
+- **attention sample**: columns ``is_prefill, batch_size, prefill_chunk_size, kv_cache_size,
+  attn_median_ms`` (per layer; ``kv_cache_size`` = tokens already cached per sequence).
+
+:func:`fit_operator_efficiency` fits a GPU's ``flops_efficiency`` and ``bw_efficiency`` so that the
+roofline's linear-layer and element-wise time of ONE layer matches the summed operator times over
+all rows (least squares on relative error): weight-bound rows (few tokens) pin ``bw_efficiency``,
+compute-bound rows (thousands of tokens) pin ``flops_efficiency``.
+
+:func:`compose_step_table` turns the profiles into a step-time table for
+:class:`sim.perf.table.TableModel`: per iteration ``n_layers * (operators(T) + attention) + emb +
+lm head + overhead``. Operator times are interpolated linearly in ``num_tokens`` (the profile is
+dense: 259 token counts from 1 to 4096); attention comes from a least-squares fit of the sample,
+decode ``a + b * batch * kv`` (bytes read) and prefill ``a + b * chunk * (kv + chunk / 2)`` (causal
+pairs), because the sample is sparse; the lm head (not in the profile) from the roofline.
+"""
+from __future__ import annotations
+
+import csv
+import pathlib
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from sim.errors import InputError
+from sim.perf.base import BatchShape
+from sim.perf.roofline import RooflineModel
+from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
+
+GEMM_OPS = ("attn_pre_proj", "attn_post_proj", "mlp_up_proj", "mlp_down_proj")
+ELEMENTWISE_OPS = ("input_layernorm", "post_attention_layernorm", "attn_rope", "mlp_act", "add")
+DATA_DIR = pathlib.Path(__file__).with_name("data")
+
+
+def bundled_profile(gpu: str, kind: str = "mlp") -> pathlib.Path:
+    """Path of a bundled Vidur Llama-2-7B profile: ``gpu`` in (a100, h100), ``kind`` mlp or attention."""
+    name = f"vidur_{gpu}_llama2_7b_mlp.csv" if kind == "mlp" else f"vidur_{gpu}_llama2_7b_attention_sample.csv"
+    return DATA_DIR / name
+
+
+def _rows(path: pathlib.Path) -> list[dict[str, str]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+@dataclass(frozen=True)
+class OperatorProfile:
+    """Per-layer non-attention operator seconds by token count and TP size (columns)."""
+
+    num_tokens: np.ndarray
+    tp: np.ndarray
+    gemm_s: np.ndarray
+    elementwise_s: np.ndarray
+    emb_s: np.ndarray
+
+    @property
+    def layer_s(self) -> np.ndarray:
+        return self.gemm_s + self.elementwise_s
+
+    def select(self, tp: int) -> "OperatorProfile":
+        """Rows of one TP size, sorted by token count (duplicates averaged)."""
+        keep = self.tp == tp
+        if not keep.any():
+            raise InputError(f"operator profile has no rows for tensor parallel {tp} "
+                             f"(has {sorted(set(self.tp.tolist()))})")
+        toks = np.unique(self.num_tokens[keep])
+        def avg(a: np.ndarray) -> np.ndarray:
+            return np.array([a[keep & (self.num_tokens == t)].mean() for t in toks])
+        return OperatorProfile(toks, np.full(len(toks), tp), avg(self.gemm_s), avg(self.elementwise_s),
+                               avg(self.emb_s))
+
+
+def read_operator_profile(path: str | pathlib.Path) -> OperatorProfile:
+    """Read a Vidur ``mlp.csv`` (see module docstring); times converted to seconds."""
+    path = pathlib.Path(path)
+    rows = _rows(path)
+    need = [f"time_stats.{o}.median" for o in GEMM_OPS + ELEMENTWISE_OPS + ("emb",)] + ["num_tokens"]
+    if not rows or any(c not in rows[0] for c in need):
+        missing = [c for c in need if not rows or c not in rows[0]]
+        raise InputError(f"{path}: not a Vidur operator profile; missing columns {', '.join(missing)}")
+    tp_col = "num_tensor_parallel_workers" if "num_tensor_parallel_workers" in rows[0] else None
+    def col(name: str) -> np.ndarray:
+        return np.array([float(r[name]) for r in rows])
+    gemm = sum(col(f"time_stats.{o}.median") for o in GEMM_OPS) * 1e-3
+    elem = sum(col(f"time_stats.{o}.median") for o in ELEMENTWISE_OPS) * 1e-3
+    tp = col(tp_col).astype(int) if tp_col else np.ones(len(rows), dtype=int)
+    return OperatorProfile(col("num_tokens").astype(int), tp, gemm, elem, col("time_stats.emb.median") * 1e-3)
+
+
+@dataclass(frozen=True)
+class AttentionSample:
+    """Measured attention-kernel seconds per layer (columns; see module docstring)."""
+
+    is_prefill: np.ndarray
+    batch: np.ndarray
+    chunk: np.ndarray
+    kv: np.ndarray
+    attn_s: np.ndarray
+
+
+def read_attention_sample(path: str | pathlib.Path) -> AttentionSample:
+    path = pathlib.Path(path)
+    rows = _rows(path)
+    need = ("is_prefill", "batch_size", "prefill_chunk_size", "kv_cache_size", "attn_median_ms")
+    if not rows or any(c not in rows[0] for c in need):
+        raise InputError(f"{path}: not an attention sample; needs columns {', '.join(need)}")
+    return AttentionSample(np.array([r["is_prefill"].strip().lower() == "true" for r in rows]),
+                           np.array([int(r["batch_size"]) for r in rows]),
+                           np.array([int(r["prefill_chunk_size"]) for r in rows]),
+                           np.array([int(r["kv_cache_size"]) for r in rows]),
+                           np.array([float(r["attn_median_ms"]) for r in rows]) * 1e-3)
+
+
+def _one_layer(model: ModelSpec) -> ModelSpec:
+    return replace(model, n_layers=1)
+
+
+def predicted_operator_seconds(profile: OperatorProfile, model: ModelSpec, gpu: GPUSpec, eff: Efficiency,
+                               weight_dtype: str = "bf16") -> np.ndarray:
+    """Roofline seconds of one layer's linear layers plus element-wise kernels, per profile row."""
+    models: dict[int, RooflineModel] = {}
+    out = np.empty(len(profile.num_tokens))
+    for i, (n, tp) in enumerate(zip(profile.num_tokens, profile.tp)):
+        rm = models.get(int(tp))
+        if rm is None:
+            rm = models[int(tp)] = RooflineModel(_one_layer(model), gpu, int(tp), weight_dtype, "bf16",
+                                                 Efficiency(eff.flops_efficiency, eff.bw_efficiency, 0.0))
+        b = rm.breakdown(BatchShape(prefill_tokens=int(n), prefill_seqs=1))
+        out[i] = b.linear_s + b.activation_s
+    return out
+
+
+def fit_operator_efficiency(profile: OperatorProfile, model: ModelSpec, gpu: GPUSpec,
+                            weight_dtype: str = "bf16") -> tuple[Efficiency, np.ndarray]:
+    """Fit (flops_efficiency, bw_efficiency) to ``profile``; returns them and per-row relative errors.
+
+    ``overhead_s`` of the result is the GPU catalog's (operator profiles carry no iteration overhead).
+    """
+    meas = profile.layer_s
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        pred = predicted_operator_seconds(profile, model, gpu, Efficiency(x[0], x[1], 0.0), weight_dtype)
+        return (pred - meas) / meas
+
+    res = least_squares(resid, [0.6, 0.7], bounds=([0.05, 0.05], [1.0, 1.0]))
+    eff = Efficiency(float(res.x[0]), float(res.x[1]), gpu.efficiency(weight_dtype).overhead_s)
+    return eff, resid(res.x)
+
+
+@dataclass(frozen=True)
+class AttentionFit:
+    """Per-layer attention seconds: decode ``a + b*batch*kv``, prefill ``c + d*chunk*(kv + chunk/2)``."""
+
+    decode_base_s: float
+    decode_per_kv_token_s: float
+    prefill_base_s: float
+    prefill_per_pair_s: float
+
+    def decode_s(self, batch: np.ndarray, kv_per_seq: np.ndarray) -> np.ndarray:
+        return np.where(batch > 0, self.decode_base_s + self.decode_per_kv_token_s * batch * kv_per_seq, 0.0)
+
+    def prefill_s(self, chunk: np.ndarray, kv_per_seq: np.ndarray) -> np.ndarray:
+        return np.where(chunk > 0, self.prefill_base_s + self.prefill_per_pair_s * chunk * (kv_per_seq + chunk / 2.0), 0.0)
+
+
+def fit_attention(sample: AttentionSample) -> AttentionFit:
+    """Least-squares (non-negative) fit of :class:`AttentionFit` to an attention sample."""
+    from scipy.optimize import nnls
+    d, p = ~sample.is_prefill, sample.is_prefill
+    A = np.column_stack([np.ones(d.sum()), sample.batch[d] * sample.kv[d]])
+    (a, b), _ = nnls(A / sample.attn_s[d, None], np.ones(d.sum()))
+    A = np.column_stack([np.ones(p.sum()), sample.chunk[p] * (sample.kv[p] + sample.chunk[p] / 2.0)])
+    (c, e), _ = nnls(A / sample.attn_s[p, None], np.ones(p.sum()))
+    return AttentionFit(float(a), float(b), float(c), float(e))
+
+
+def compose_step_table(profile: OperatorProfile, attention: AttentionFit, model: ModelSpec, gpu: GPUSpec,
+                       tp: int, prefill_tokens: list[int], decode_seqs: list[int], context_tokens: list[int],
+                       overhead_s: float | None = None) -> list[tuple[int, int, int, float]]:
+    """Rows ``(prefill_tokens, decode_seqs, context_tokens, step_s)`` over the full grid.
+
+    ``context_tokens`` is the total KV context of the decoding sequences (spread evenly over them);
+    prefill chunks start from an empty cache. The grid's largest ``prefill_tokens + decode_seqs``
+    must lie within the profile's token range. ``overhead_s`` defaults to the GPU catalog's.
+    """
+    prof = profile.select(tp)
+    if max(prefill_tokens) + max(decode_seqs) > prof.num_tokens.max():
+        raise InputError(f"grid needs up to {max(prefill_tokens) + max(decode_seqs)} tokens per iteration but the "
+                         f"profile only covers {prof.num_tokens.min()}..{prof.num_tokens.max()}")
+    eff = gpu.efficiency("bf16")
+    oh = eff.overhead_s if overhead_s is None else overhead_s
+    lm = RooflineModel(model, gpu, tp, "bf16", "bf16", Efficiency(eff.flops_efficiency, eff.bw_efficiency, 0.0))
+    emb = float(np.interp(1, prof.num_tokens, prof.emb_s))
+    rows = []
+    for p in prefill_tokens:
+        for d in decode_seqs:
+            for c in context_tokens:
+                n = p + d
+                if n == 0:
+                    rows.append((p, d, c, 0.0))
+                    continue
+                ops = float(np.interp(n, prof.num_tokens, prof.layer_s))
+                attn = float(attention.decode_s(np.array(d), np.array(c / d if d else 0.0))) / tp
+                attn += float(attention.prefill_s(np.array(p), np.array(0.0))) / tp
+                b = lm.breakdown(BatchShape(prefill_tokens=p, prefill_seqs=1 if p else 0, decode_seqs=d))
+                step = model.n_layers * (ops + attn) + emb + b.lm_head_s + b.comm_s + oh
+                rows.append((p, d, c, step))
+    return rows
+
+
+def write_step_table(rows: list[tuple[int, int, int, float]], path: str | pathlib.Path, header_comment: str = "") -> None:
+    """Write table rows as the CSV :class:`sim.perf.table.TableModel` reads."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        for line in header_comment.splitlines():
+            fh.write(f"# {line}\n")
+        w = csv.writer(fh)
+        w.writerow(["prefill_tokens", "decode_seqs", "context_tokens", "step_s"])
+        for p, d, c, s in rows:
+            w.writerow([p, d, c, f"{s:.9g}"])
+
+
+def regime_efficiency(profile: OperatorProfile, model: ModelSpec, gpu: GPUSpec, tp: int = 1,
+                      weight_bound_max_tokens: int = 16, compute_bound_min_tokens: int = 2048,
+                      weight_dtype: str = "bf16") -> Efficiency:
+    """Efficiencies read off the two ends of a GEMM profile (the catalog's method).
+
+    ``bw_efficiency`` = median over rows with ``num_tokens <= weight_bound_max_tokens`` of
+    (roofline bytes / peak bandwidth) / measured GEMM time; ``flops_efficiency`` = median over rows
+    with ``num_tokens >= compute_bound_min_tokens`` of (FLOPs / peak) / measured GEMM time. Only
+    rows of tensor-parallel size ``tp``. ``overhead_s`` is the GPU catalog's.
+    """
+    prof = profile.select(tp)
+    rm = RooflineModel(_one_layer(model), gpu, tp, weight_dtype, "bf16", Efficiency(1.0, 1.0, 0.0))
+    bw, fl = [], []
+    for n, meas in zip(prof.num_tokens, prof.gemm_s):
+        b = rm.breakdown(BatchShape(prefill_tokens=int(n), prefill_seqs=1))
+        if n <= weight_bound_max_tokens:
+            bw.append(b.linear_bytes / gpu.hbm_bytes_per_s / meas)
+        if n >= compute_bound_min_tokens:
+            fl.append(b.linear_flops / (gpu.peak_tflops(weight_dtype) * 1e12) / meas)
+    if not bw or not fl:
+        raise InputError("profile needs rows at both ends: <= "
+                         f"{weight_bound_max_tokens} and >= {compute_bound_min_tokens} tokens")
+    return Efficiency(float(np.median(fl)), float(np.median(bw)), gpu.efficiency(weight_dtype).overhead_s)
