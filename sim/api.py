@@ -134,6 +134,9 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
         end = max(sc.duration, min(env.now, last))
     if bar is not None:
         bar.close()
+    for rep in fleet.replicas:
+        rep.settle(end)
+    fleet.final_sample(end)
     for p in pools:
         p.intervals = [(0.0, end) for _ in p.replicas]
     fleet.end_time = end

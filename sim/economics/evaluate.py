@@ -67,10 +67,10 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
     statement = build_statement(ledger, partner_seg, tl, cfg.period, provider_lines, tiers)
 
     revenue = sum_by(ledger, "revenue")
-    compute = -sum_by(ledger, "compute")
-    paid = -sum_by(ledger, "revenue_share_paid")
+    compute = 0.0 - sum_by(ledger, "compute")          # 0.0 - x: no "-0.0" in the output
+    paid = 0.0 - sum_by(ledger, "revenue_share_paid")
     received = sum_by(ledger, "revenue_share_received")
-    training = -sum_by(ledger, "training")
+    training = 0.0 - sum_by(ledger, "training")
     credits = sum_by(ledger, "credit")
     net = revenue - compute - paid + received - training + credits
     in_horizon = [e for e in ledger if e.cash_start_s < usage.horizon_s]

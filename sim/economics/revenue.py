@@ -82,7 +82,7 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
         if unknown:
             raise ValueError(f"requests name revenue lines {unknown} that economics.revenue does not "
                              f"define (defined: {names})")
-        if default is None and np.any(usage.revenue_line < 0):
+        if default is None and cfg.revenue and np.any(usage.revenue_line < 0):
             notes.append(f"{int(np.sum(usage.revenue_line < 0))} completed requests have no revenue "
                          "line and no token-priced line exists: they earn nothing")
         seg = tl.index(usage.completion_s)
@@ -100,7 +100,8 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
                        + (line.usd_per_million_output_tokens or 0.0) * usage.output_tokens) / 1e6
             usd = usd + w * (line.usd_per_request or 0.0)
             by_line[line.name] += np.bincount(seg[mask], weights=usd[mask], minlength=tl.n)
-        missed = int(np.sum(~priced & (line_of_req != "")))
+        token_names = np.array(sorted({ln.name for ln in cfg.revenue if ln.token_priced}), dtype=object)
+        missed = int(np.sum(~priced & np.isin(line_of_req, token_names)))
         if missed:
             notes.append(f"{missed} completed requests finished outside every window of their "
                          "revenue line: they earn nothing")

@@ -37,3 +37,44 @@ def usage_from_rows(horizon_s: float,
         completion_s=col(0, np.float64), input_tokens=col(1, np.int64),
         output_tokens=col(2, np.int64), revenue_line=col(3, np.int64),
         revenue_line_names=tuple(names), weight=col(4, np.float64), scale_note=scale_note)
+
+
+def usage_from_monthly(start, gpus: Mapping[str, Sequence[float]],
+                       requests: Mapping[str, Sequence[tuple[float, float, float]]] | None = None,
+                       utilization: float = 1.0, rows_per_month: int = 30,
+                       scale_note: str = "") -> Usage:
+    """A coarse :class:`Usage` from monthly aggregates (a fleet-level what-if without a run).
+
+    ``gpus[pool][k]``: GPUs provisioned through calendar month k (k = 0: the month of ``start``,
+    which must be the 1st). ``requests[line][k] = (count, input_tokens_each, output_tokens_each)``:
+    completed requests of that revenue line in month k, spread over ``rows_per_month`` evenly
+    spaced rows with weight ``count / rows_per_month``. Busy GPU time is ``utilization`` x
+    provisioned. The horizon is the whole months given.
+    """
+    from sim.economics.calendar import Calendar, period_next
+
+    if start.day != 1:
+        raise ValueError(f"start must be the first day of a month (got {start})")
+    cal = Calendar(start)
+    months = max([len(v) for v in gpus.values()] + [len(v) for v in (requests or {}).values()] + [0])
+    edges = [0.0]
+    d = start
+    for _ in range(months):
+        d = period_next(d, "month")
+        edges.append(cal.seconds_at(d))
+    intervals = [(pool, g, edges[k], edges[k + 1]) for pool, seq in gpus.items()
+                 for k, g in enumerate(seq) if g > 0]
+    names = tuple((requests or {}).keys())
+    rows = []
+    for li, (line, seq) in enumerate((requests or {}).items()):
+        for k, (count, n_in, n_out) in enumerate(seq):
+            if count <= 0:
+                continue
+            span = edges[k + 1] - edges[k]
+            for j in range(rows_per_month):
+                rows.append((edges[k] + (j + 0.5) * span / rows_per_month, n_in, n_out, li,
+                             count / rows_per_month))
+    rows.sort(key=lambda r: r[0])
+    busy = {pool: utilization * sum(g * (edges[k + 1] - edges[k]) for k, g in enumerate(seq))
+            for pool, seq in gpus.items()}
+    return usage_from_rows(edges[-1], intervals, rows, names, busy, scale_note)

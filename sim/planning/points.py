@@ -59,9 +59,11 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
         raise ScenarioError(_unique(problems), source.source)
     points = []
     for config, data in zip(configs, resolved):
+        # the runner sets the seed, so the scenario's own seed field is not part of the key
+        unseeded = {k: v for k, v in data.items() if k != "seed"}
         for i in range(seeds):
             seed = source.seed + i
-            points.append(Point(tuple(config), i, seed, data, point_key(data, seed)))
+            points.append(Point(tuple(config), i, seed, data, point_key(unseeded, seed)))
     return points
 
 

@@ -23,7 +23,7 @@ class SimulationRunner:
 
     def __call__(self, scenario: dict, seed: int) -> dict[str, Any]:
         from sim.api import run
-        from sim.scenario import scenario_from_dict
+        from sim.scenario.load import scenario_from_dict
 
         data = copy.deepcopy(scenario)
         data["seed"] = int(seed)

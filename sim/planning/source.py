@@ -8,15 +8,11 @@ it to a worker, and the worker validates and runs it. Relative file references i
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from sim.errors import ScenarioError
 
 
 @dataclass(frozen=True)
@@ -40,10 +36,10 @@ class ScenarioSource:
             src = cls(read_raw(path), str(scenario), str(path.resolve().parent))
         elif isinstance(scenario, dict):
             src = cls(copy.deepcopy(scenario))
-        elif hasattr(scenario, "model_dump"):
-            data = json.loads(scenario.model_dump_json(exclude_none=True))
-            src = cls(data, getattr(scenario, "source", None) or "<scenario>",
-                      str(getattr(scenario, "base_dir", None) or Path.cwd()))
+        elif hasattr(scenario, "raw") and hasattr(scenario, "scenario"):   # a loaded scenario
+            src = cls(copy.deepcopy(scenario.raw), str(scenario.source), str(scenario.base_dir))
+        elif hasattr(scenario, "model_dump"):                                # a Scenario model
+            src = cls(scenario.model_dump(mode="json"))
         else:
             raise TypeError(f"scenario must be a path, a dict or a Scenario (got {type(scenario).__name__})")
         if overrides:
@@ -68,33 +64,19 @@ class ScenarioSource:
 
     def resolve(self, overrides: Sequence[str]) -> dict[str, Any]:
         """A deep copy of the base with ``overrides`` applied (raises :class:`ScenarioError`)."""
-        from sim.scenario import apply_overrides
+        from sim.scenario.load import apply_overrides
 
         return apply_overrides(copy.deepcopy(self.data), list(overrides))
 
     def validate(self, data: dict[str, Any]) -> None:
         """Raise :class:`ScenarioError` if ``data`` is not a valid scenario."""
-        from sim.scenario import scenario_from_dict
+        from sim.scenario.load import scenario_from_dict
 
         scenario_from_dict(copy.deepcopy(data), self.source, self.base_dir)
 
 
 def read_raw(path: Path) -> dict[str, Any]:
     """The raw mapping in a YAML or TOML scenario file (errors as :class:`ScenarioError`)."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ScenarioError([("", f"cannot read scenario file ({exc.strerror or exc})")], str(path))
-    try:
-        if str(path).endswith(".toml"):
-            import tomllib
+    from sim.scenario.load import read_file
 
-            data = tomllib.loads(text)
-        else:
-            data = yaml.safe_load(text)
-    except Exception as exc:  # yaml.YAMLError, tomllib.TOMLDecodeError
-        raise ScenarioError([("", f"not valid YAML/TOML ({exc})")], str(path))
-    if not isinstance(data, dict):
-        raise ScenarioError([("", f"must be a mapping at the top level (got {type(data).__name__})")],
-                            str(path))
-    return data
+    return read_file(path)

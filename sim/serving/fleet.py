@@ -176,15 +176,33 @@ class Fleet:
         self.gaps.add_array(gaps, count)
 
     def in_flight_rows(self) -> list[tuple]:
-        return [self._row(r, IN_FLIGHT, -1.0) for r in self.in_flight.values()]
+        rows = []
+        for r in self.in_flight.values():
+            if r.decoding and 0 <= r.replica < len(self.replicas):
+                g = r.gen
+                r.gen = self.replicas[r.replica].generated(r)
+                rows.append(self._row(r, IN_FLIGHT, -1.0))
+                r.gen = g
+            else:
+                rows.append(self._row(r, IN_FLIGHT, -1.0))
+        return rows
 
     # ------------------------------------------------------------------ time series
     def sampler(self, interval: float):
         env = self.env
-        prev_busy = {p.index: 0.0 for p in self.pools}
+        self._prev_busy = {p.index: 0.0 for p in self.pools}
+        self._last_sample = 0.0
         while True:
             yield env.timeout(interval)
-            self.sample(env.now, interval, prev_busy)
+            self.sample(env.now, interval, self._prev_busy)
+            self._last_sample = env.now
+
+    def final_sample(self, t: float) -> None:
+        """A last row at the end of the run (covering the partial interval since the last one)."""
+        last = getattr(self, "_last_sample", 0.0)
+        if t - last > 1e-9:
+            self.sample(t, t - last, self._prev_busy)
+            self._last_sample = t
 
     def sample(self, t: float, interval: float, prev_busy: dict) -> None:
         central = len(self.central) if self.central is not None else 0

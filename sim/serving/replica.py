@@ -545,6 +545,43 @@ class Replica:
         if fleet.central is not None:
             fleet.pull(self)
 
+    # ------------------------------------------------------------------ end of the run
+    def settle(self, t: float) -> None:
+        """Bring the books up to time ``t`` (the end of the run): iterations of a fast run that
+        finished by ``t`` are applied, and busy time includes an iteration still in progress."""
+        run = self.run
+        if run is not None:
+            start, ends, cum = run
+            m = int(np.searchsorted(ends, t, side="left"))  # iterations that ended before t
+            if m > 0:
+                n = self.n_dec
+                end = float(ends[m - 1])
+                steps = np.diff(np.concatenate(([start], ends[:m])))
+                fleet = self.fleet
+                if end >= fleet.warmup:
+                    first_end = float(ends[0])
+                    for t0, c in self.last_tok_groups.items():
+                        fleet.itl_add(first_end - t0, c)
+                    if m > 1:
+                        s = steps[1:m]
+                        if first_end < fleet.warmup:
+                            s = s[ends[1:m] >= fleet.warmup]
+                        fleet.itl_add_array(s, n)
+                self.last_tok_groups = {end: n}
+                self.tokens_processed += n * m
+                if self.policy != "static":
+                    self.used += int(cum[m - 1])
+                self.dc += m
+                self.ctx_sum += n * m
+            self.run = None
+        if self.run_start >= 0 and t > self.run_start:
+            self.busy_acc += t - self.run_start
+            self.run_start = -1.0
+
+    def generated(self, r: Req) -> int:
+        """Tokens ``r`` has emitted so far (decoders advance implicitly with ``dc``)."""
+        return r.gen + (self.dc - r.join_dc) if r.decoding else r.gen
+
     # ------------------------------------------------------------------ failures and draining
     def evict_all(self) -> list[Req]:
         """Remove every request (a failure): they lose their KV cache and must be recomputed."""
