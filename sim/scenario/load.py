@@ -271,15 +271,19 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     if typ in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[typ]
         bound = next(iter(ctx.values())) if ctx else "?"
+        if isinstance(bound, float):
+            bound = f"{bound:g}"
         return f"must be {op} {bound} (got {_fmt_got(got)})"
     if typ == "literal_error":
         expected = ctx.get("expected", "")
         return f"must be one of {expected} (got {_fmt_got(got)})"
     if typ == "union_tag_invalid":
-        return (f"unknown {ctx.get('discriminator', 'kind')} {ctx.get('tag')!r}; "
-                f"allowed: {ctx.get('expected_tags')}")
+        disc = str(ctx.get('discriminator', 'kind')).strip("'\"")
+        tags = str(ctx.get('expected_tags', '')).replace("'", "")
+        return f"unknown {disc} {ctx.get('tag')!r}; allowed: {tags}"
     if typ == "union_tag_not_found":
-        return f"missing key {ctx.get('discriminator')}, which says which kind this is"
+        disc = str(ctx.get('discriminator', 'kind')).strip("'\"")
+        return f"missing key {disc!r}, which says which kind this is"
     if typ in ("int_parsing", "int_type", "int_from_float"):
         return f"must be a whole number (got {_fmt_got(got)})"
     if typ in ("float_parsing", "float_type", "finite_number"):

@@ -1,0 +1,110 @@
+"""The command line contract: exit codes, one message per problem naming file and field, --json on stdout."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.cli import main
+
+from conftest import scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+
+
+def _write(tmp_path: Path, data: dict, name: str = "x.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+BAD = [
+    (["workload.arrival.rate=-3"], "workload.arrival.rate: must be > 0 (got -3)"),
+    (["fleet.pools.0.bogus=1"], "fleet.pools.0.bogus: unknown key 'bogus'; allowed:"),
+    (["fleet.pools.0.replicas=many"], "fleet.pools.0.replicas: must be a whole number (got 'many')"),
+    (["fleet.pools.0.gpu=h900"], "fleet.pools.0.gpu: unknown GPU 'h900'; allowed: a100-80gb"),
+    (["model=llama-9"], "model: unknown model 'llama-9'; allowed:"),
+    (["warmup=2h"], "warmup: must be < duration"),
+    (["fleet.pools.0.tensor_parallel=3"], "fleet.pools.0.tensor_parallel: must divide n_heads=32"),
+    (["model=llama-2-70b"], "fleet.pools.0: llama-2-70b does not fit on 1x h100-sxm"),
+    (["duration=10 parsecs"], "duration: expected a duration such as 3600"),
+    (["workload.arrival.process=weird"], "workload.arrival: unknown process 'weird'; allowed: poisson"),
+    (["fleet.router=fastest"], "fleet.router.policy: must be one of"),
+]
+
+
+@pytest.mark.parametrize("overrides,expected", BAD, ids=[b[1].split(":")[0] for b in BAD])
+def test_bad_input_exits_2_with_file_field_and_allowed(tmp_path, capsys, overrides, expected):
+    path = _write(tmp_path, yaml.safe_load(BASELINE.read_text()))
+    argv = ["validate", str(path)]
+    for o in overrides:
+        argv += ["--set", o]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: {expected}" in err, err
+    assert "Traceback" not in err
+
+
+def test_several_problems_are_reported_together(tmp_path, capsys):
+    data = yaml.safe_load(BASELINE.read_text())
+    data["workload"]["arrival"]["rate"] = -1
+    data["fleet"]["pools"][0]["gpu"] = "nope"
+    data["slo"]["ttft_s"] = "fast"
+    path = _write(tmp_path, data)
+    assert main(["run", str(path), "--quiet"]) == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert any("workload.arrival.rate" in ln for ln in lines)
+    assert any("slo.ttft_s: must be a number" in ln for ln in lines)
+    assert all(ln.startswith(str(path)) for ln in lines)
+
+
+def test_missing_file_and_broken_yaml(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.yaml"), "--quiet"]) == 2
+    assert "nope.yaml: file not found" in capsys.readouterr().err
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("name: x\nduration: [1\n")
+    assert main(["validate", str(bad)]) == 2
+    assert "broken.yaml: not valid YAML" in capsys.readouterr().err
+
+
+def test_override_into_missing_list_item_is_an_error(capsys):
+    assert main(["validate", str(BASELINE), "--set", "fleet.pools.3.replicas=2"]) == 2
+    assert "fleet.pools.3: index out of range" in capsys.readouterr().err
+
+
+def test_validate_prints_memory_plan(capsys):
+    assert main(["validate", str(BASELINE)]) == 0
+    out = capsys.readouterr().out
+    assert "KV cache" in out and "max concurrent sequences" in out
+
+
+def test_run_json_prints_exactly_one_object_on_stdout(tmp_path):
+    path = _write(tmp_path, scenario(duration=30))
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--json", "--out", str(tmp_path / "res")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)  # the whole of stdout is one JSON object
+    for key in ("requests", "latency", "throughput", "slo", "utilization", "gpu_hours", "cost", "cashflow",
+                "scenario", "seed", "simulated_seconds", "wall_seconds"):
+        assert key in summary
+    for k in ("ttft", "tpot", "itl", "e2e", "queue"):
+        assert set(summary["latency"][k]) >= {"mean", "p50", "p90", "p99"}
+    assert set(summary["cashflow"]) >= {"revenue", "compute_cost", "revenue_share_paid", "revenue_share_received",
+                                        "net"}
+    for name in ("summary.json", "requests.csv.gz", "timeseries.csv", "cashflow.csv"):
+        assert (tmp_path / "res" / name).exists()
+    assert not list((tmp_path / "res").glob(".*"))  # no temporary files left behind
+
+
+def test_set_overrides_reach_the_run(tmp_path):
+    import sim
+
+    path = _write(tmp_path, scenario(duration=30))
+    a = sim.run(path, overrides=["fleet.pools.0.replicas=3", "economics.gpu_hour_usd=4"])
+    assert a.summary["gpu_hours"]["provisioned"] == pytest.approx(3 * 30 / 3600)
+    assert a.summary["cost"]["compute_usd"] == pytest.approx(4 * 3 * 30 / 3600)
