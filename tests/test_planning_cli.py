@@ -1,0 +1,89 @@
+"""The sweep / plan / saturation commands: tables on stdout, problems on stderr, exit codes."""
+import argparse
+import json
+
+import pytest
+import yaml
+
+from sim.commands import plan as plan_cmd
+from sim.commands import saturation as saturation_cmd
+from sim.commands import sweep as sweep_cmd
+
+
+def scenario(tmp_path, rate=4.0, prompt=None):
+    data = {"name": "mmc", "seed": 3, "duration": "5m", "model": "llama-3-8b",
+            "workload": {"arrival": {"process": "poisson", "rate": rate},
+                         "prompt_tokens": {"dist": "exponential", "mean": 1000, "max": 8000},
+                         "output_tokens": {"dist": "fixed", "value": 1}},
+            "fleet": {"router": "central_queue",
+                      "pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 6,
+                                 "batching": {"policy": "continuous", "max_num_seqs": 1,
+                                              "max_batched_tokens": 16384}}]},
+            "perf": {"model": "linear", "per_prefill_token_s": 0.001},
+            "economics": {"gpu_hour_usd": 2.0}}
+    if prompt is not None:
+        data["workload"]["prompt_tokens"] = prompt
+    path = tmp_path / "mmc.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def run(cmd, argv):
+    parser = argparse.ArgumentParser()
+    cmd.add_arguments(parser)
+    return cmd.main(parser.parse_args(argv))
+
+
+def test_sweep_command_prints_a_table_and_writes_the_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = run(sweep_cmd, [str(scenario(tmp_path)), "--grid", "fleet.pools.0.replicas=5,7",
+                           "--seeds", "2", "--workers", "2", "--out", str(out), "--quiet"])
+    cap = capsys.readouterr()
+    assert code == 0
+    lines = cap.out.strip().splitlines()
+    assert lines[0].split()[:2] == ["fleet.pools.0.replicas", "n"] and len(lines) == 2 + 2
+    assert "±" in lines[2]                                          # mean ± CI with 2 seeds
+    assert "4 points (0 reused" in cap.err
+    rows = json.loads((out / "sweep.json").read_text())["points"]
+    assert [r["seed"] for r in rows] == [3, 4, 3, 4]
+    # rerun: everything reused
+    assert run(sweep_cmd, [str(scenario(tmp_path)), "--grid", "fleet.pools.0.replicas=5,7",
+                           "--seeds", "2", "--out", str(out), "--quiet", "--no-figures"]) == 0
+    assert "4 points (4 reused" in capsys.readouterr().err
+
+
+def test_bad_input_exits_2_with_one_line_per_problem(tmp_path, capsys):
+    scn = str(scenario(tmp_path))
+    assert run(sweep_cmd, [scn, "--grid", "fleet.pools.0.replicas=-1,2", "--out", str(tmp_path / "o"),
+                           "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fleet.pools.0.replicas" in err[0] and "replicas=-1" in err[0]
+    assert run(sweep_cmd, [scn, "--grid", "fleet.pools.0.replicas", "--out", str(tmp_path / "o")]) == 2
+    assert "PATH=VALUES" in capsys.readouterr().err
+    assert run(plan_cmd, [scn, "--vary", "fleet.pools.0.replicas=1..8", "--constraint", "ttft<2",
+                          "--out", str(tmp_path / "p"), "--quiet"]) == 2
+    assert "unknown metric ttft" in capsys.readouterr().err
+    assert run(sweep_cmd, [str(tmp_path / "missing.yaml"), "--grid", "a=1"]) == 2
+
+
+def test_plan_command_prints_the_answer_and_runner_up_table(tmp_path, capsys):
+    code = run(plan_cmd, [str(scenario(tmp_path)), "--vary", "fleet.pools.0.replicas=1..12",
+                          "--constraint", "latency.queue.mean<=0.1", "--workers", "2",
+                          "--out", str(tmp_path / "plan"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("cheapest meeting all constraints: fleet.pools.0.replicas=")
+    assert (tmp_path / "plan" / "figures" / "pareto.png").exists()
+
+
+def test_saturation_command_reports_a_bracketed_rate(tmp_path, capsys):
+    # fixed 500-token prompts at 1 ms/token: 0.5 s service, so no request misses the 2 s TTFT
+    # SLO without queueing; 6 servers cannot sustain more than 6 / 0.5 = 12 req/s
+    scn = scenario(tmp_path, rate=2.0, prompt={"dist": "fixed", "value": 500})
+    code = run(saturation_cmd, [str(scn), "--attainment", "0.95", "--tolerance", "0.1",
+                                "--workers", "2", "--out", str(tmp_path / "sat"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0 and "saturation rate:" in out
+    data = json.loads((tmp_path / "sat" / "saturation.json").read_text())
+    assert data["rate"] < data["upper"] <= data["rate"] * 1.1
+    assert 6.0 < data["rate"] < 12.0
