@@ -17,20 +17,11 @@ import pytest
 import yaml
 
 from sim.economics import evaluate, parse_economics
-from sim.economics.synthetic import usage_from_monthly
+from sim.economics.synthetic import requests_per_month, usage_from_monthly
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "provider_partner_2024.yaml"
 REPORTED_NET_SHARE_USD = 493.8e6
 REPORTED_INFERENCE_USD = 3.77e9
-GROWTH_MONTH_S = 30.4375 * 86400      # the workload's growth month
-
-
-def _month_edges_s(start: dt.date, months: int) -> list[float]:
-    edges, d = [0.0], start
-    for _ in range(months):
-        d = dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
-        edges.append((d - start).days * 86400.0)
-    return edges
 
 
 def year_usage(sc: dict):
@@ -39,18 +30,18 @@ def year_usage(sc: dict):
     pool = sc["fleet"]["pools"][0]
     gpus = pool["replicas"] * pool["tensor_parallel"] * pool["scale"]
     rate0 = sc["workload"]["arrival"]["rate"] * pool["scale"]     # fleet requests/s at t = 0
-    u = 1.0 + sc["workload"]["growth"]["monthly"]
-    edges = _month_edges_s(start, 12)
-    requests = {}
-    for c in sc["workload"]["classes"]:
-        per_month = []
-        for a, b in zip(edges[:-1], edges[1:]):
-            # integral of rate0 * u^(t / T) over [a, b)
-            count = rate0 * c["share"] * GROWTH_MONTH_S / math.log(u) * (
-                u ** (b / GROWTH_MONTH_S) - u ** (a / GROWTH_MONTH_S))
-            per_month.append((count, c["prompt_tokens"]["mean"], c["output_tokens"]["mean"]))
-        requests[c["revenue_line"]] = per_month
+    counts = requests_per_month(start, 12, rate0, sc["workload"]["growth"]["monthly"])
+    requests = {c["revenue_line"]: [(n * c["share"], c["prompt_tokens"]["mean"], c["output_tokens"]["mean"])
+                                    for n in counts]
+                for c in sc["workload"]["classes"]}
     return usage_from_monthly(start, {pool["name"]: [gpus] * 12}, requests), gpus
+
+
+def test_requests_per_month_integrates_the_growth_curve():
+    # 1 req/s growing 10% per 30.4375-day month: the first 30.4375 days hold T * 0.1 / ln(1.1) requests
+    n = requests_per_month(dt.date(2025, 1, 1), 1, 1.0, 0.1, growth_month_s=31 * 86400)
+    assert n[0] == pytest.approx(31 * 86400 * 0.1 / math.log(1.1))
+    assert sum(requests_per_month(dt.date(2024, 1, 1), 12, 2.0)) == pytest.approx(2.0 * 366 * 86400)
 
 
 @pytest.fixture(scope="module")

@@ -78,3 +78,26 @@ def usage_from_monthly(start, gpus: Mapping[str, Sequence[float]],
     busy = {pool: utilization * sum(g * (edges[k + 1] - edges[k]) for k, g in enumerate(seq))
             for pool, seq in gpus.items()}
     return usage_from_rows(edges[-1], intervals, rows, names, busy, scale_note)
+
+
+def requests_per_month(start, months: int, rate_per_s: float, monthly_growth: float = 0.0,
+                       growth_month_s: float = 30.4375 * 86400) -> list[float]:
+    """Expected arrivals in each calendar month from ``start`` (the 1st of a month) of a rate
+    ``rate_per_s x (1 + monthly_growth)^(t / growth_month_s)`` (the workload's ``growth``).
+
+    Each month is the closed-form integral ``r T / ln(u) (u^(b/T) - u^(a/T))`` with ``u = 1 + g``.
+    """
+    import math
+
+    from sim.economics.calendar import Calendar, period_next
+
+    cal = Calendar(start)
+    edges, d = [0.0], start
+    for _ in range(months):
+        d = period_next(d, "month")
+        edges.append(cal.seconds_at(d))
+    u = 1.0 + monthly_growth
+    if monthly_growth == 0:
+        return [rate_per_s * (b - a) for a, b in zip(edges[:-1], edges[1:])]
+    k = rate_per_s * growth_month_s / math.log(u)
+    return [k * (u ** (b / growth_month_s) - u ** (a / growth_month_s)) for a, b in zip(edges[:-1], edges[1:])]
