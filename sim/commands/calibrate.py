@@ -1,0 +1,111 @@
+"""Fit a GPU's roofline efficiency factors to measured points, or import Vidur operator profiles.
+
+Measured points (CSV, one row per measurement; ``#`` lines are comments), either iteration times::
+
+    prefill_tokens,decode_seqs,context_tokens,step_s[,prefill_seqs]
+
+(``context_tokens`` = total KV context read by the decoding sequences; prefill chunks start from an
+empty cache, split evenly over ``prefill_seqs``, default 1) or static-batch throughputs::
+
+    batch,input_tokens,output_tokens,output_tokens_per_s
+
+``fleetsim calibrate points.csv --gpu h100-sxm --model llama-3-8b --out h100.yaml`` fits
+``flops_efficiency``, ``bw_efficiency`` and ``overhead_s`` by least squares on relative error, prints
+the fit error, and writes a YAML file usable as ``perf: {model: roofline, calibration: h100.yaml}``.
+
+With ``--vidur-mlp mlp.csv`` (a Vidur operator profile) instead of points, ``flops_efficiency`` and
+``bw_efficiency`` are read off the profile's compute- and bandwidth-bound ends; adding
+``--table-out steps.csv`` (and optionally ``--vidur-attention``) also composes a step-time table
+for ``perf: {model: table, path: steps.csv}``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("points", nargs="?", type=Path, help="CSV of measured iteration times or throughputs")
+    p.add_argument("--gpu", required=True, help="catalog GPU name, e.g. h100-sxm")
+    p.add_argument("--model", required=True, help="catalog model name, e.g. llama-3-8b")
+    p.add_argument("--tp", type=int, default=1, help="tensor-parallel size of the measured replica (default 1)")
+    p.add_argument("--weight-dtype", choices=["bf16", "fp8", "fp4"], default="bf16")
+    p.add_argument("--kv-dtype", choices=["bf16", "fp8"], default="bf16")
+    p.add_argument("--out", type=Path, help="write the calibration YAML here")
+    p.add_argument("--vidur-mlp", type=Path, help="Vidur operator profile (mlp.csv) to fit or import")
+    p.add_argument("--vidur-attention", type=Path, help="Vidur-style attention sample (for --table-out)")
+    p.add_argument("--table-out", type=Path, help="compose a step-time table CSV from the Vidur profiles")
+    p.add_argument("--grid-prefill", default="0,128,256,512,1024,2048",
+                   help="table grid: prefill tokens per iteration (comma-separated)")
+    p.add_argument("--grid-decode", default="0,1,8,32,64,128,256", help="table grid: decoding sequences")
+    p.add_argument("--grid-context", default="0,4096,16384,65536,262144",
+                   help="table grid: total context tokens of the decoding sequences")
+
+
+def _grid(text: str, name: str) -> list[int]:
+    from sim.errors import InputError
+    try:
+        vals = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise InputError(f"--{name}: expected comma-separated integers (got {text!r})") from None
+    if not vals or vals[0] < 0:
+        raise InputError(f"--{name}: expected integers >= 0 (got {text!r})")
+    return vals
+
+
+def main(args: argparse.Namespace) -> int:
+    from sim.errors import InputError
+    from sim.perf.calibration import Calibration, fit_efficiency, read_points, write_calibration
+    from sim.perf.memory import check_parallelism
+    from sim.scenario.catalog import get_gpu, get_model
+
+    try:
+        gpu, model = get_gpu(args.gpu), get_model(args.model)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0])) from None
+    bad = check_parallelism(model, args.tp)
+    if bad:
+        raise InputError(f"--tp: {bad}")
+    try:
+        gpu.peak_tflops(args.weight_dtype)
+    except ValueError as exc:
+        raise InputError(f"--weight-dtype: {exc}") from None
+    if args.points is None and args.vidur_mlp is None:
+        raise InputError("give a CSV of measured points, or --vidur-mlp with a Vidur operator profile")
+
+    if args.points is not None:
+        points = read_points(args.points)
+        cal = fit_efficiency(points, model, gpu, args.tp, args.weight_dtype, args.kv_dtype)
+    else:
+        from sim.perf.vidur import read_operator_profile, regime_efficiency
+        prof = read_operator_profile(args.vidur_mlp)
+        eff = regime_efficiency(prof, model, gpu, args.tp, weight_dtype=args.weight_dtype)
+        cal = Calibration(gpu.name, model.name, args.tp, args.weight_dtype, args.kv_dtype, eff.flops_efficiency,
+                          eff.bw_efficiency, eff.overhead_s, int((prof.tp == args.tp).sum()), float("nan"),
+                          float("nan"))
+    print(f"{gpu.name} x {model.name} TP{args.tp} {args.weight_dtype}: flops_efficiency {cal.flops_efficiency:.4f}, "
+          f"bw_efficiency {cal.bw_efficiency:.4f}, overhead_s {cal.overhead_s:.6f}")
+    if args.points is not None:
+        print(f"fit over {cal.points} points: median |relative error| {cal.median_abs_rel_error:.2%}, "
+              f"worst {cal.max_abs_rel_error:.2%}")
+    if args.out is not None:
+        write_calibration(cal, args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+
+    if args.table_out is not None:
+        if args.vidur_mlp is None:
+            raise InputError("--table-out needs --vidur-mlp (and optionally --vidur-attention)")
+        from sim.perf.vidur import (AttentionFit, compose_step_table, fit_attention, read_attention_sample,
+                                    read_operator_profile, write_step_table)
+        attn = (fit_attention(read_attention_sample(args.vidur_attention)) if args.vidur_attention
+                else AttentionFit(0.0, 0.0, 0.0, 0.0))
+        rows = compose_step_table(read_operator_profile(args.vidur_mlp), attn, model, gpu, args.tp,
+                                  _grid(args.grid_prefill, "grid-prefill"), _grid(args.grid_decode, "grid-decode"),
+                                  _grid(args.grid_context, "grid-context"))
+        write_step_table(rows, args.table_out,
+                         f"Step-time table for {model.name} on {args.tp}x {gpu.name}, composed by `fleetsim calibrate` "
+                         f"from {args.vidur_mlp.name}" + (f" and {args.vidur_attention.name}" if args.vidur_attention
+                                                         else " (attention omitted)"))
+        print(f"wrote {args.table_out} ({len(rows)} grid points)", file=sys.stderr)
+    return 0
