@@ -284,3 +284,23 @@ def test_npv_of_a_lump_settlement_one_year_out():
 def test_npv_at_zero_rate_is_the_undiscounted_total():
     r = evaluate(_full_config(rate=0.0), JAN1, _full_usage(60))
     assert r.cashflow["npv_usd"] == pytest.approx(r.cashflow["net"])
+
+
+# ---------------------------------------------------------------- calendar
+def test_calendar_periods_iso_weeks_quarters_and_leap_year():
+    from sim.economics.calendar import Calendar, period_label, period_next
+
+    assert period_label(dt.date(2024, 12, 30), "week") == "2025-W01"          # ISO week of 30 Dec 2024
+    assert period_next(dt.date(2024, 2, 10), "month") == dt.date(2024, 3, 1)
+    assert period_next(dt.date(2024, 11, 5), "quarter") == dt.date(2025, 1, 1)
+    cal = Calendar(dt.date(2024, 2, 28))
+    assert cal.date_at(2 * DAY) == dt.date(2024, 3, 1)                        # 29 Feb exists
+    assert cal.boundaries_s("month", 0.0, 40 * DAY) == [2 * DAY, 33 * DAY]
+
+
+def test_weekly_statement_rows_split_a_flat_line_by_iso_week():
+    # Wed 1 Jan 2025 .. Tue 14 Jan: 5 days of W01, 7 of W02, 2 of W03; 31 USD/month = 1 USD/day.
+    cfg = econ(period="week", revenue=[{"name": "subs", "usd_per_month": 31.0}])
+    r = evaluate(cfg, JAN1, usage_from_rows(14 * DAY))
+    assert [(x["period"], round(x["revenue_usd"], 9), x["partial"]) for x in r.statement] == [
+        ("2025-W01", 5.0, True), ("2025-W02", 7.0, False), ("2025-W03", 2.0, True)]
