@@ -1,0 +1,113 @@
+"""Reports: latencies from the request table, figures from a result folder, self-contained HTML."""
+import argparse
+import base64
+import csv
+import gzip
+import json
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from sim.commands import report as report_cmd
+from sim.planning import MMcRunner, plan, sweep
+from sim.report import write_report, write_run_figures
+from sim.report.result_folder import read_requests, request_latencies, time_weighted_mean
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def write_folder(path):
+    """A hand-made result folder: three requests, two pools sampled twice."""
+    path.mkdir(parents=True, exist_ok=True)
+    rows = [  # arrival, first token, completion, output tokens, class, pool
+        (0.0, 0.5, 2.5, 5, "chat", "a"),
+        (1.0, 1.2, 1.2, 1, "batch", "b"),
+        (2.0, "", "", 4, "chat", "a"),         # still waiting when the run ended
+    ]
+    with gzip.open(path / "requests.csv.gz", "wt", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["arrival_s", "first_token_s", "completion_s", "prompt_tokens", "output_tokens",
+                    "queue_s", "pool", "replica", "class"])
+        for a, f, c, n, cls, pool in rows:
+            w.writerow([a, f, c, 100, n, 0.1, pool, 0, cls])
+    with open(path / "timeseries.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["time_s", "pool", "queue_len", "running", "kv_blocks_used", "busy_frac", "replicas"])
+        for t, pool, busy in ((10, "a", 0.5), (10, "b", 1.0), (20, "a", 0.25), (20, "b", 0.0)):
+            w.writerow([t, pool, 1, 2, 30, busy, 2])
+    return path
+
+
+def test_latencies_from_the_request_table_match_hand_arithmetic(tmp_path):
+    lat = request_latencies(read_requests(write_folder(tmp_path / "run")))
+    assert lat["ttft"].tolist() == pytest.approx([0.5, 0.2])            # unfinished request left out
+    assert lat["e2e"].tolist() == pytest.approx([2.5, 0.2])
+    assert lat["tpot"].tolist() == pytest.approx([(2.5 - 0.5) / 4])    # one-token request has no TPOT
+
+
+def test_time_weighted_mean_of_a_step_series():
+    # values 1, 0, 1 held for 10 s, 20 s and (median spacing) 15 s
+    assert time_weighted_mean(np.array([0.0, 10.0, 30.0]), np.array([1.0, 0.0, 1.0])) == pytest.approx(25 / 45)
+
+
+def test_run_figures_are_written_as_png_and_svg(tmp_path):
+    folder = write_folder(tmp_path / "run")
+    notes = []
+    paths = write_run_figures(folder, notes)
+    names = {p.name for p in paths}
+    for stem in ("latency_cdf", "timeseries", "utilization"):
+        assert {f"{stem}.png", f"{stem}.svg"} <= names
+    assert all(p.read_bytes()[:8] == PNG_MAGIC for p in paths if p.suffix == ".png")
+    assert any("cash-flow" in n for n in notes)                       # no cashflow: skipped, said why
+
+
+def assert_self_contained(html: str):
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html)   # nothing fetched from elsewhere
+    imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert imgs
+    for b64 in imgs:
+        assert base64.b64decode(b64)[:8] == PNG_MAGIC
+    return imgs
+
+
+def test_report_of_a_simulated_run_embeds_figures_and_key_numbers(tmp_path):
+    from sim.api import run
+
+    scn = {"name": "tiny", "seed": 2, "duration": "3m", "model": "llama-3-8b",
+           "workload": {"arrival": {"process": "poisson", "rate": 2.0},
+                        "prompt_tokens": {"dist": "fixed", "value": 200},
+                        "output_tokens": {"dist": "fixed", "value": 20}},
+           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 2}]},
+           "perf": {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 0.0001},
+           "economics": {"gpu_hour_usd": 2.0}}
+    out = tmp_path / "run"
+    run(scn).write(out)
+    html = write_report(out).read_text()
+    imgs = assert_self_contained(html)
+    assert len(imgs) >= 3
+    summary = json.loads((out / "summary.json").read_text())
+    assert f"{summary['latency']['ttft']['p99']:.4g}" in html
+    assert "compute cost" in html
+
+
+def test_report_of_a_sweep_and_of_a_plan(tmp_path):
+    base = {"seed": 1, "workload": {"arrival": {"rate": 10.0}}, "fleet": {"pools": [{"replicas": 12, "gpu": "a"}]}}
+    sweep(base, ["fleet.pools.0.replicas=11..13"], seeds=2, runner=MMcRunner(service_s=1.0, noise_cv=0.1),
+          executor="serial", out=tmp_path / "sweep")
+    html = write_report(tmp_path / "sweep").read_text()
+    assert_self_contained(html)
+    assert "Sweep: 3 configurations × 2 seed(s)" in html and "±" in html
+    plan(base, ["fleet.pools.0.replicas=1..32"], constraints=["latency.queue.mean<=0.1"],
+         runner=MMcRunner(service_s=1.0), executor="serial", out=tmp_path / "plan")
+    html = write_report(tmp_path / "plan").read_text()
+    assert_self_contained(html)
+    assert "fleet.pools.0.replicas=13" in html                          # Erlang C answer at 10 req/s
+
+
+def test_report_command_on_a_folder_without_results_exits_2(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    report_cmd.add_arguments(parser)
+    assert report_cmd.main(parser.parse_args([str(tmp_path)])) == 2
+    assert "no summary.json" in capsys.readouterr().err
