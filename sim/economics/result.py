@@ -86,7 +86,7 @@ class EconomicsResult:
         from matplotlib.figure import Figure
 
         rows = self.statement
-        fig = Figure(figsize=(max(6.0, 0.5 * len(rows) + 3), 4.5))
+        fig = Figure(figsize=(max(7.5, 0.5 * len(rows) + 4.5), 4.5))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
         x = list(range(len(rows)))
@@ -116,7 +116,7 @@ class EconomicsResult:
         ax.set_ylabel(f"{self.currency} {unit}".strip())
         ax.set_title("Cash flows per period (bars: accrual; line: cumulative cash)\n"
                      "* partial period   † after the horizon (lagged cash only)", fontsize=9)
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
