@@ -122,7 +122,7 @@ class RooflineModel:
             self._comm_calls = 0
             self._comm_s_per_token = 0.0
 
-    # ---------------------------------------------------------------- helpers
+    # ---------------------------------------------------------------- internals
     def experts_hit(self, n_tokens: int) -> float:
         """Expected distinct experts (per layer) whose weights an iteration of ``n_tokens`` reads."""
         m = self.model

@@ -74,7 +74,7 @@ class TableModel:
         axes, values = read_table(path)
         return cls(axes, values, fallback, str(path))
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ internals
     def _warn(self, point: tuple[float, float, float]) -> None:
         if not self.warned:
             self.warned = True
