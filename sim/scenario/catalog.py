@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -265,6 +265,5 @@ def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
             problems.append((f"model.{k}", f"must be a number > 0 (got {v!r})"))
     if problems:
         raise ScenarioError(problems)
-    from dataclasses import replace
     return replace(spec, n_params=float(d.get("n_params", total)),
                    n_active_params=float(d.get("n_active_params", active)))
