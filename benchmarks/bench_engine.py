@@ -1,0 +1,210 @@
+"""Engine benchmarks: simulated requests per wall-second, wall time, peak RSS and SimPy events.
+
+Each case runs in its own Python process (so peak RSS is the case's own), loads the scenario,
+simulates it, writes the result folder with ``Result.write`` into a temporary directory, and
+prints one JSON object per case on stdout::
+
+    python benchmarks/bench_engine.py                      # every case, both engines
+    python benchmarks/bench_engine.py --quick              # CI-sized (5,000 requests per reference case)
+    python benchmarks/bench_engine.py --case ref1 --case ref8 --engine fast
+    python benchmarks/bench_engine.py --profile ref8       # cProfile of one case (fast engine), top functions
+    python benchmarks/bench_engine.py --list
+
+Fields: ``case``, ``engine``, ``requests`` (arrived), ``completed``, ``simulated_s``,
+``wall_s`` (the whole child process, interpreter start to exit, result folder written),
+``run_s`` (load + simulate + write, measured inside the process), ``requests_per_wall_s``
+(= requests / wall_s), ``peak_rss_mb`` (``resource.getrusage(RUSAGE_SELF).ru_maxrss``),
+``events`` (SimPy events processed, counted by wrapping ``Environment.step``; omitted with
+``--no-events``).
+
+Cases (rates in requests/s):
+
+* ``baseline`` -- ``scenarios/baseline.yaml`` as bundled (4 x H100, Llama-3-8B, 12/s, 1 h);
+* ``baseline16`` -- the same with 16 replicas and the rate x 4 (48/s);
+* ``ref1`` / ``ref8`` -- the reference workload: Llama-2-7B on A100-80GB, TP1,
+  ``max_num_seqs`` 128, no chunked prefill, prompt 512 / output 128 fixed, Poisson 10/s per
+  replica, round robin, 100,000 requests (duration = 100,000 / total rate);
+* ``ref8_lognormal`` -- ``ref8`` with lognormal lengths (means 512 / 128, cv 1, max 4096 / 1024);
+* ``ref8_chunked`` -- ``ref8`` with chunked prefill and a 512-token iteration budget.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import cProfile
+import io
+import json
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINES = ("fast", "reference")
+
+REFERENCE = {
+    "name": "reference-workload", "seed": 1, "warmup": 0,
+    "model": "llama-2-7b",
+    "workload": {"arrival": {"process": "poisson", "rate": 10.0},
+                 "prompt_tokens": {"dist": "fixed", "value": 512},
+                 "output_tokens": {"dist": "fixed", "value": 128}},
+    "fleet": {"router": "round_robin",
+              "pools": [{"name": "main", "gpu": "a100-80gb", "replicas": 1, "tensor_parallel": 1,
+                         "batching": {"policy": "continuous", "max_num_seqs": 128,
+                                      "max_batched_tokens": 8192, "chunked_prefill": False}}]},
+    "perf": {"model": "roofline"},
+    "slo": {"ttft_s": 2.0, "tpot_s": 0.1},
+    "economics": {"gpu_hour_usd": 2.0},
+}
+
+
+def _reference(replicas: int, n_requests: int, **batching) -> dict:
+    sc = copy.deepcopy(REFERENCE)
+    rate = 10.0 * replicas
+    sc["workload"]["arrival"]["rate"] = rate
+    sc["duration"] = n_requests / rate
+    sc["fleet"]["pools"][0]["replicas"] = replicas
+    sc["fleet"]["pools"][0]["batching"].update(batching)
+    sc["name"] = f"reference-{replicas}x"
+    return sc
+
+
+def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
+    """(scenario path or dict, overrides) of a named case."""
+    n = 5_000 if quick else 100_000
+    base_over = ["duration=5m", "warmup=0"] if quick else []
+    if case == "baseline":
+        return str(ROOT / "scenarios" / "baseline.yaml"), base_over
+    if case == "baseline16":
+        return str(ROOT / "scenarios" / "baseline.yaml"), base_over + [
+            "fleet.pools.0.replicas=16", "workload.arrival.rate=48", "name=baseline16"]
+    if case == "ref1":
+        return _reference(1, n), []
+    if case == "ref8":
+        return _reference(8, n), []
+    if case == "ref8_lognormal":
+        sc = _reference(8, n)
+        sc["workload"]["prompt_tokens"] = {"dist": "lognormal", "mean": 512, "cv": 1.0, "max": 4096}
+        sc["workload"]["output_tokens"] = {"dist": "lognormal", "mean": 128, "cv": 1.0, "max": 1024}
+        sc["name"] = "reference-8x-lognormal"
+        return sc, []
+    if case == "ref8_chunked":
+        sc = _reference(8, n, chunked_prefill=True, max_batched_tokens=512)
+        sc["name"] = "reference-8x-chunked"
+        return sc, []
+    raise SystemExit(f"unknown case {case!r}; allowed: {', '.join(CASES)}")
+
+
+CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked")
+
+
+def _count_events() -> list[int]:
+    """Wrap ``simpy.Environment.step`` to count processed events (one list cell, no globals kept)."""
+    import simpy
+
+    counter = [0]
+    orig = simpy.Environment.step
+
+    def step(self):
+        counter[0] += 1
+        return orig(self)
+
+    simpy.Environment.step = step
+    return counter
+
+
+def run_one(case: str, engine: str, quick: bool, events: bool) -> dict:
+    """Run one case in this process and return its measurements."""
+    t0 = time.perf_counter()
+    import sim
+
+    counter = _count_events() if events else None
+    scenario, overrides = case_scenario(case, quick)
+    overrides = list(overrides) + [f"engine={engine}"]
+    t1 = time.perf_counter()
+    res = sim.run(scenario, overrides=overrides)
+    t2 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        res.write(Path(tmp) / "out")
+    t3 = time.perf_counter()
+    s = res.summary
+    out = {
+        "case": case, "engine": engine, "quick": quick,
+        "requests": s["requests"]["arrived"], "completed": s["requests"]["completed"],
+        "simulated_s": s["simulated_seconds"],
+        "run_s": round(t3 - t1, 3), "simulate_s": round(t2 - t1, 3), "write_s": round(t3 - t2, 3),
+        "import_s": round(t1 - t0, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "ttft_p99_s": s["latency"]["ttft"]["p99"], "gpu_busy": round(s["utilization"]["gpu_busy"], 4),
+    }
+    if counter is not None:
+        out["events"] = counter[0]
+    return out
+
+
+def run_case_subprocess(case: str, engine: str, quick: bool, events: bool) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case, "--engine", engine]
+    if quick:
+        cmd.append("--quick")
+    if not events:
+        cmd.append("--no-events")
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT))
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"case": case, "engine": engine, "error": proc.stderr.strip().splitlines()[-1:]}
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    row["wall_s"] = round(wall, 3)
+    row["requests_per_wall_s"] = round(row["requests"] / wall, 1)
+    return row
+
+
+def profile(case: str, quick: bool, top: int) -> str:
+    """cProfile one case on the fast engine; the top functions by own time and by cumulative time."""
+    import sim
+
+    scenario, overrides = case_scenario(case, quick)
+    prof = cProfile.Profile()
+    prof.enable()
+    res = sim.run(scenario, overrides=list(overrides) + ["engine=fast"])
+    with tempfile.TemporaryDirectory() as tmp:
+        res.write(Path(tmp) / "out")
+    prof.disable()
+    buf = io.StringIO()
+    st = pstats.Stats(prof, stream=buf)
+    st.sort_stats("tottime").print_stats(top)
+    st.sort_stats("cumulative").print_stats(top)
+    return buf.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--case", action="append", choices=CASES, help="run only this case (repeatable)")
+    ap.add_argument("--engine", action="append", choices=ENGINES, help="run only this engine (repeatable)")
+    ap.add_argument("--quick", action="store_true", help="CI-sized cases (5,000 requests; baseline 5 min)")
+    ap.add_argument("--no-events", action="store_true", help="do not count SimPy events")
+    ap.add_argument("--profile", metavar="CASE", choices=CASES, help="cProfile one case (fast engine)")
+    ap.add_argument("--top", type=int, default=25, help="--profile: functions to list")
+    ap.add_argument("--list", action="store_true", help="list the cases")
+    ap.add_argument("--child", metavar="CASE", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.list:
+        print("\n".join(CASES))
+        return 0
+    if a.child:
+        print(json.dumps(run_one(a.child, (a.engine or ["fast"])[0], a.quick, not a.no_events)))
+        return 0
+    if a.profile:
+        print(profile(a.profile, a.quick, a.top))
+        return 0
+    for case in a.case or CASES:
+        for engine in a.engine or ENGINES:
+            print(json.dumps(run_case_subprocess(case, engine, a.quick, not a.no_events)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
