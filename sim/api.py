@@ -134,16 +134,36 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
         end = max(sc.duration, min(env.now, last))
     if bar is not None:
         bar.close()
-    for rep in fleet.replicas:
-        rep.settle(end)
+    fleet.close(end)  # settles every replica; provisioned intervals per replica lifetime
     fleet.final_sample(end)
-    for p in pools:
-        p.intervals = [(0.0, end) for _ in p.replicas]
     fleet.end_time = end
     result = assemble(loaded, fleet, pools, end)
     if report:
         result.summary["workload"] = {k: v for k, v in report.items() if isinstance(v, (int, float, str))}
+    _add_dynamics(result, fleet, end)
     return result
+
+
+def _add_dynamics(result: Result, fleet: Fleet, end: float) -> None:
+    """Autoscaling, failure and disaggregation blocks of the summary; the lifecycle event log."""
+    from sim.serving.disaggregation import transfer_summary
+    from sim.serving.failures import failure_summary
+    from sim.serving.fleet import EVENT_KINDS
+
+    s = result.summary
+    for p in fleet.pools:
+        block = s.get("pools", {}).get(p.name)
+        if block is not None:
+            block["replicas_mean"] = p.provisioned_seconds(end) / end if end > 0 else float(p.n_prov)
+    if fleet.autoscalers:
+        s["autoscale"] = {a.pool.name: a.summary() for a in fleet.autoscalers}
+    if any(p.cfg.failures is not None for p in fleet.pools):
+        s["failures"] = failure_summary(fleet, result.records, end)
+    if fleet.prefill_pool is not None:
+        s["disaggregation"] = transfer_summary(fleet)
+    ev = np.array(fleet.events, dtype=[("time_s", "f8"), ("pool", "i4"), ("replica", "i4"), ("kind", "i1")])
+    result.extra["events"] = ev
+    result.extra["event_kinds"] = EVENT_KINDS
 
 
 def _progress(env: simpy.Environment, horizon: float):

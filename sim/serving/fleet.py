@@ -1,8 +1,19 @@
 """The fleet: pools of replicas, the router in front of them, the arrival feed and the sampler.
 
 One SimPy process feeds arrivals (no process per request), one per replica runs its engine, one
-samples the time series. Everything the run needs (rng, recorder, warmup) hangs off the
-:class:`Fleet`, never a global.
+samples the time series; autoscalers (:mod:`sim.serving.autoscaler`) and failure processes
+(:mod:`sim.serving.failures`) add, drain, fail and repair replicas. Everything the run needs (rng,
+recorder, warmup) hangs off the :class:`Fleet`, never a global.
+
+Replica lifecycle and money: a replica is provisioned from the moment it is requested (warming,
+serving, idle, draining and failed-and-held time all count) until it is released; each lifetime
+is one ``(start_s, end_s)`` entry of :attr:`PoolRuntime.intervals` (filled by
+:meth:`Fleet.close`). ``Fleet.events`` logs every lifecycle change as ``(time_s, pool, replica,
+kind)`` with ``kind`` an index into :data:`EVENT_KINDS`.
+
+Failures: the requests a failed replica held (queued, running, or with their KV cache in transfer
+from it) are retried (``Req.retries`` += 1, routed again as new arrivals but keeping the tokens
+already emitted) or, past the pool's ``max_retries``, finished with status FAILED.
 """
 from __future__ import annotations
 
@@ -18,9 +29,13 @@ from sim.metrics.records import GapLog, RequestLog
 from sim.perf.base import StepTimeModel
 from sim.scenario.catalog import GPUSpec, ModelSpec
 from sim.scenario.schema import Pool, Scenario
+from sim.serving.disaggregation import transfer_time_s
 from sim.serving.replica import Replica
-from sim.serving.request import COMPLETED, IN_FLIGHT, R_NO_REPLICA, REJECTED, Req
-from sim.serving.router import make_router
+from sim.serving.request import COMPLETED, FAILED, IN_FLIGHT, R_NO_REPLICA, R_RETRIES, REJECTED, Req
+from sim.serving.router import least_outstanding, make_router
+
+EVENT_KINDS = ("provision", "ready", "drain", "release", "fail", "repair")
+EV_PROVISION, EV_READY, EV_DRAIN, EV_RELEASE, EV_FAIL, EV_REPAIR = range(6)
 
 
 @dataclass
@@ -36,8 +51,16 @@ class PoolRuntime:
     kv_bytes_per_token: int
     weight_dtype: str
     max_context: int
-    replicas: list[Replica] = field(default_factory=list)
+    replicas: list[Replica] = field(default_factory=list)   # every replica ever provisioned, in order
     intervals: list[tuple[float, float]] = field(default_factory=list)  # provisioned (start, end) per replica
+    live: list[Replica] = field(default_factory=list)       # provisioned and not yet released
+    role: str = "both"                                       # "prefill"/"decode" under disaggregation
+    n_prov: int = 0                                          # replicas provisioned now
+    prov_acc_s: float = 0.0                                  # replica-seconds provisioned up to prov_t_s
+    prov_t_s: float = 0.0
+    released_busy_s: float = 0.0                             # busy seconds of released replicas
+    released_up_s: float = 0.0
+    released_down_s: float = 0.0
 
     @property
     def name(self) -> str:
@@ -46,6 +69,23 @@ class PoolRuntime:
     @property
     def gpus_per_replica(self) -> int:
         return self.cfg.tensor_parallel
+
+    def provision_change(self, t: float, delta: int) -> None:
+        """The number of provisioned replicas changes by ``delta`` at ``t``."""
+        self.prov_acc_s += self.n_prov * (t - self.prov_t_s)
+        self.prov_t_s = t
+        self.n_prov += delta
+
+    def provisioned_seconds(self, t: float) -> float:
+        """Replica-seconds provisioned over ``[0, t]`` (``t`` not before the last change)."""
+        return self.prov_acc_s + self.n_prov * (t - self.prov_t_s)
+
+    def busy_seconds(self, t: float) -> float:
+        return self.released_busy_s + sum(r.busy_at(t) for r in self.live)
+
+    def up_seconds(self, t: float) -> float:
+        """Replica-seconds ready and not failed over ``[0, t]``."""
+        return self.released_up_s + sum(r.up_s + (t - r.up_since if r.up_since >= 0 else 0.0) for r in self.live)
 
     def peak_flops(self) -> float:
         tf = {"bf16": self.gpu.bf16_tflops, "fp8": self.gpu.fp8_tflops, "fp4": self.gpu.fp4_tflops}
@@ -68,18 +108,163 @@ class Fleet:
         self.arrived = 0
         self.preemptions = 0
         self.in_flight: dict[int, Req] = {}
-        self.replicas: list[Replica] = []
+        self.fast = fast
+        self.seed = seed
+        self.replicas: list[Replica] = []     # every replica ever provisioned (index = replica id)
+        self.live: list[Replica] = []         # provisioned, not released (what routers look at)
+        self.events: list[tuple[float, int, int, int]] = []
+        self.retry_events = 0
+        self.no_replica_rejects = 0
+        self.transfers = 0
+        self.transfer_s = 0.0
+        self.transfer_bytes = 0.0
+        self.autoscalers: list = []
+        d = scenario.fleet.disaggregated
+        by_name = {p.name: p for p in pools}
+        self.prefill_pool = by_name[d.prefill_pool] if d is not None else None
+        self.decode_pool = by_name[d.decode_pool] if d is not None else None
+        self.link_bytes_per_s = d.link_gbps * 1e9 / 8.0 if d is not None else 0.0
+        if d is not None:
+            self.prefill_pool.role = "prefill"
+            self.decode_pool.role = "decode"
         for p in pools:
-            for i in range(p.cfg.replicas):
-                rep = Replica(env, self, p, len(self.replicas), i, fast)
-                p.replicas.append(rep)
-                p.intervals.append((0.0, -1.0))
-                self.replicas.append(rep)
+            for _ in range(p.cfg.replicas):
+                self.add_replica(p, ready=True)
         self.policy = scenario.fleet.router.policy
         self.central: deque[Req] | None = deque() if self.policy == "central_queue" else None
         self.router = make_router(scenario.fleet.router, self)
         self.samples: list[tuple] = []
         self.end_time = 0.0
+        from sim.serving.autoscaler import Autoscaler
+        for p in pools:
+            if p.cfg.autoscale is not None:
+                self.autoscalers.append(Autoscaler(self, p, p.cfg.autoscale))
+
+    # ------------------------------------------------------------------ replica lifecycle
+    def add_replica(self, p: PoolRuntime, ready: bool) -> Replica:
+        """Provision a replica in pool ``p`` now (``ready``: serving at once, else warming)."""
+        t = self.env.now
+        rep = Replica(self.env, self, p, len(self.replicas), len(p.replicas), self.fast, role=p.role, ready=ready)
+        p.replicas.append(rep)
+        p.live.append(rep)
+        self.replicas.append(rep)
+        self.live.append(rep)
+        p.provision_change(t, +1)
+        self.events.append((t, p.index, rep.index, EV_PROVISION))
+        if ready:
+            self._on_ready(rep)
+        return rep
+
+    def mark_ready(self, rep: Replica) -> None:
+        """A warming replica finished provisioning and loading weights."""
+        if rep.released or rep.ready:
+            return
+        rep.become_ready()
+        self._on_ready(rep)
+        if self.central is not None:
+            self.pull(rep)
+
+    def _on_ready(self, rep: Replica) -> None:
+        self.events.append((self.env.now, rep.pool.index, rep.index, EV_READY))
+        fcfg = rep.pool.cfg.failures
+        if fcfg is not None:
+            from sim.serving.failures import failure_process, failure_rng
+            self.env.process(failure_process(self, rep, fcfg, failure_rng(self.seed, rep.pool.index, rep.local_index)))
+
+    def drain(self, rep: Replica) -> None:
+        """Scale down ``rep``: no new requests; released when it holds nothing."""
+        if rep.draining or rep.released:
+            return
+        self.events.append((self.env.now, rep.pool.index, rep.index, EV_DRAIN))
+        rep.start_drain()
+
+    def release(self, rep: Replica) -> None:
+        """Give ``rep`` back: its provisioned interval ends now."""
+        if rep.released:
+            return
+        t = self.env.now
+        p = rep.pool
+        rep.released = True
+        rep.alive = False
+        rep.accepting = False
+        rep.prov_end_s = t
+        rep.close_books(t)
+        p.live.remove(rep)
+        self.live.remove(rep)
+        p.provision_change(t, -1)
+        p.released_busy_s += rep.busy_acc
+        p.released_up_s += rep.up_s
+        p.released_down_s += rep.down_s
+        self.events.append((t, p.index, rep.index, EV_RELEASE))
+        if rep._idle is not None and not rep._idle.triggered:
+            rep._idle.succeed()
+
+    def fail_replica(self, rep: Replica) -> None:
+        """``rep`` fails now; what it held is retried elsewhere (or failed past ``max_retries``)."""
+        if rep.released or not rep.alive:
+            return
+        self.events.append((self.env.now, rep.pool.index, rep.index, EV_FAIL))
+        evicted = rep.fail()
+        max_retries = rep.pool.cfg.failures.max_retries if rep.pool.cfg.failures is not None else 0
+        if rep.draining:
+            self.release(rep)
+        for r in sorted(evicted, key=lambda q: q.rid):
+            self.retry(r, max_retries)
+
+    def repair_replica(self, rep: Replica) -> None:
+        if rep.released or rep.alive:
+            return
+        self.events.append((self.env.now, rep.pool.index, rep.index, EV_REPAIR))
+        rep.repair()
+        if self.central is not None:
+            self.pull(rep)
+
+    def retry(self, r: Req, max_retries: int) -> None:
+        """Route a request again after the replica holding it failed."""
+        r.retries += 1
+        self.retry_events += 1
+        if r.retries > max_retries:
+            self.fail_request(r)
+            return
+        self.route(r)
+
+    def fail_request(self, r: Req) -> None:
+        r.reason = R_RETRIES
+        self.in_flight.pop(r.rid, None)
+        self.log.append(self._row(r, FAILED, -1.0))
+
+    # ------------------------------------------------------------------ disaggregation
+    def hand_off(self, r: Req, src: Replica, t: float) -> None:
+        """Prefill done on ``src``: move ``r``'s KV cache (``target`` tokens) over the link."""
+        nbytes = r.target * src.pool.kv_bytes_per_token
+        dt = transfer_time_s(r.target, src.pool.kv_bytes_per_token, self.scenario.fleet.disaggregated.link_gbps)
+        self.transfers += 1
+        self.transfer_s += dt
+        self.transfer_bytes += nbytes
+        epoch = r.epoch
+        ev = self.env.timeout(max(t - self.env.now, 0.0) + dt)
+        ev.callbacks.append(lambda _ev: self._transfer_end(r, src, epoch))
+
+    def _transfer_end(self, r: Req, src: Replica, epoch: int) -> None:
+        if r.epoch != epoch:
+            return  # the source failed mid-transfer: the request was already retried
+        src.transfer_done(r)
+        rep, why = least_outstanding(self.decode_pool.live, r, 0)
+        if rep is None:
+            self.reject(r, why or R_NO_REPLICA)
+            return
+        r.kv_ready = True
+        rep.enqueue(r)
+
+    # ------------------------------------------------------------------ end of the run
+    def close(self, t: float) -> None:
+        """Settle every replica at ``t`` and fill each pool's provisioned intervals."""
+        for rep in self.replicas:
+            if not rep.released:
+                rep.settle(t)
+                rep.close_books(t)
+        for p in self.pools:
+            p.intervals = [(r.prov_start_s, r.prov_end_s if r.released else t) for r in p.replicas]
 
     # ------------------------------------------------------------------ arrivals and routing
     def feed(self, chunks: Iterator, horizon_s: float):
@@ -106,6 +291,9 @@ class Fleet:
                 self.route(r)
 
     def route(self, r: Req) -> None:
+        if self.prefill_pool is not None:
+            self._route_disaggregated(r)
+            return
         if self.central is not None:
             reason = self._fit_anywhere(r)
             if reason:
@@ -123,11 +311,25 @@ class Fleet:
         else:
             rep.enqueue(r)
 
+    def _route_disaggregated(self, r: Req) -> None:
+        """Least outstanding prefill replica; rejected up front if no decode replica could hold it."""
+        dec = self.decode_pool
+        if dec.replicas:
+            why = dec.replicas[0].can_fit(r)
+            if why:
+                self.reject(r, why)
+                return
+        rep, why = least_outstanding(self.prefill_pool.live, r, 0)
+        if rep is None:
+            self.reject(r, why or R_NO_REPLICA)
+        else:
+            rep.enqueue(r)
+
     def _fit_anywhere(self, r: Req) -> int:
         reason = R_NO_REPLICA
         for p in self.pools:
-            if p.replicas:
-                reason = p.replicas[0].can_fit(r)
+            if p.live:
+                reason = p.live[0].can_fit(r)
                 if reason == 0:
                     return 0
         return reason
@@ -135,7 +337,7 @@ class Fleet:
     def _free_replica(self, r: Req) -> Replica | None:
         best = None
         best_out = 0
-        for rep in self.replicas:
+        for rep in self.live:
             if rep.accepting and rep.free_slots() > 0 and rep.can_fit(r) == 0:
                 o = rep.outstanding
                 if best is None or o < best_out:
@@ -165,6 +367,8 @@ class Fleet:
         self.log.append(self._row(r, COMPLETED, t))
 
     def reject(self, r: Req, reason: int) -> None:
+        if reason == R_NO_REPLICA:
+            self.no_replica_rejects += 1
         r.reason = reason
         self.in_flight.pop(r.rid, None)
         self.log.append(self._row(r, REJECTED, -1.0))
@@ -191,6 +395,7 @@ class Fleet:
     def sampler(self, interval: float):
         env = self.env
         self._prev_busy = {p.index: 0.0 for p in self.pools}
+        self._prev_prov = {p.index: 0.0 for p in self.pools}
         self._last_sample = 0.0
         while True:
             yield env.timeout(interval)
@@ -205,15 +410,23 @@ class Fleet:
             self._last_sample = t
 
     def sample(self, t: float, interval: float, prev_busy: dict) -> None:
+        """One row per pool. ``replicas`` is the mean number provisioned over the interval (so
+        ``sum(replicas * interval)`` is exactly the provisioned replica-seconds); ``busy_frac`` is
+        busy / provisioned time over the interval; queue, running and KV are instantaneous."""
         central = len(self.central) if self.central is not None else 0
+        prev_prov = self._prev_prov
         for p in self.pools:
-            reps = [r for r in p.replicas if r.alive]
+            reps = [r for r in p.live if r.alive and r.ready]
             n = len(reps)
             queue = sum(len(r.waiting) for r in reps)
             running = sum(len(r.active) for r in reps)
             kv = sum(r.kv_used_at(t) for r in reps)
-            busy = sum(r.busy_at(t) for r in p.replicas)
-            frac = (busy - prev_busy[p.index]) / (n * interval) if n else 0.0
+            busy = p.busy_seconds(t)
+            prov = p.provisioned_seconds(t)
+            d_prov = prov - prev_prov[p.index]
+            frac = (busy - prev_busy[p.index]) / d_prov if d_prov > 0 else 0.0
             prev_busy[p.index] = busy
+            prev_prov[p.index] = prov
             kv_frac = kv / (n * p.kv_blocks) if n and p.kv_blocks else 0.0
-            self.samples.append((t, p.index, n, queue, central, running, kv, kv_frac, min(max(frac, 0.0), 1.0)))
+            self.samples.append((t, p.index, d_prov / interval if interval > 0 else float(p.n_prov), queue, central,
+                                 running, kv, kv_frac, min(max(frac, 0.0), 1.0)))

@@ -21,6 +21,17 @@ Two engines share this code. ``reference`` advances one iteration per SimPy time
 step times (one vectorised call), and stops at the next completion, KV-block exhaustion or
 arrival; an arrival inside a run takes effect at the first iteration boundary at or after it,
 exactly when the reference engine would see it. Both produce the same records.
+
+Lifecycle (driven by the fleet, the autoscaler and the failure process): a replica is *warming*
+(provisioned, not routable) until ready, then *serving*; *draining* stops routing to it and it is
+released once it holds nothing; a *failure* kills it at that instant (the iteration in progress is
+lost; iterations of a fast run that ended before the failure count, as in the reference engine),
+evicts everything it holds back to the fleet, and the replica serves again after its repair.
+
+Roles (prefill/decode disaggregation): a ``prefill`` replica hands a request off after the prefill
+that emits its first token, keeping the prompt's KV blocks until the transfer to a decode replica
+ends; a ``decode`` replica admits transferred requests (``kv_ready``) straight into the decode batch
+once their KV blocks fit (head of line, no prefill iteration).
 """
 from __future__ import annotations
 
@@ -39,6 +50,7 @@ if TYPE_CHECKING:
     from sim.serving.fleet import Fleet, PoolRuntime
 
 _MAX_RUN = 2048  # iterations per fast run (bounds array sizes; a longer run just continues)
+FAIL = "failure"  # interrupt cause: the replica failed (its process ends)
 
 
 class Waiting:
@@ -90,13 +102,14 @@ class Replica:
     """State and SimPy process of one replica. Created and driven by :class:`~sim.serving.fleet.Fleet`."""
 
     def __init__(self, env: simpy.Environment, fleet: "Fleet", pool: "PoolRuntime", index: int,
-                 local_index: int, fast: bool) -> None:
+                 local_index: int, fast: bool, role: str = "both", ready: bool = True) -> None:
         self.env = env
         self.fleet = fleet
         self.pool = pool
         self.index = index            # fleet-wide replica id
         self.local_index = local_index
         self.fast = fast
+        self.role = role                      # "both", or "prefill"/"decode" under disaggregation
         b = pool.cfg.batching
         self.policy = b.policy
         self.max_seqs = b.max_num_seqs
@@ -123,8 +136,22 @@ class Replica:
         self.busy_acc = 0.0
         self.run_start = -1.0                 # >= 0 while an iteration or run is in progress
         self.run: tuple | None = None         # (start_clock, ends, cum_needs) of a fast run in progress
-        self.accepting = True
-        self.alive = True
+        self._cut = False                     # the fast run was cut short by an event (ends at the next boundary)
+        self.last_dec_end = -1.0              # end of the last decode iteration
+        self.accepting = ready                # routable: ready, not draining, not failed
+        self.alive = True                     # the engine process runs (False while failed or once released)
+        self.ready = ready                    # provisioning finished
+        self.draining = False
+        self.released = False
+        self.prov_start_s = env.now
+        self.prov_end_s = -1.0
+        self.up_since = env.now if ready else -1.0  # start of the current serving (up) period
+        self.up_s = 0.0                       # closed up periods (ready and not failed)
+        self.down_s = 0.0                     # closed failed periods
+        self.down_since = -1.0
+        self.failures = 0
+        self.xfer_blocks = 0                  # prefill role: KV blocks held by outgoing transfers
+        self.outgoing: dict[int, Req] = {}
         self.tokens_processed = 0             # prefill + decode tokens (for MFU)
         self._idle: simpy.Event | None = None
         self.proc = env.process(self._loop())
@@ -141,10 +168,10 @@ class Replica:
         """0 if ``r`` can ever be served here, else a rejection reason code."""
         if r.prompt >= self.pool.max_context:
             return R_CONTEXT
-        if not self.chunked and self.policy != "static" and r.prompt > self.budget:
+        if not self.chunked and self.policy != "static" and r.prompt > self.budget and self.role != "decode":
             return R_BUDGET
         out = min(r.output, self.pool.max_context - r.prompt)
-        need = -(-(r.prompt + out - 1) // self.bs)
+        need = -(-(r.prompt + out - 1) // self.bs) if self.role != "prefill" else -(-r.prompt // self.bs)
         if need > self.total_blocks - self.watermark:
             return R_KV
         return 0
@@ -156,10 +183,14 @@ class Replica:
         if r.prompt + r.output > self.pool.max_context:
             r.output = self.pool.max_context - r.prompt  # generation stops at the context limit
         self.waiting.push(r)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Something changed from outside (arrival, freed blocks, drain): let the engine look again."""
         if self._idle is not None and not self._idle.triggered:
             self._idle.succeed()
-        elif self.run is not None:
-            self.run = None
+        elif self.run is not None and not self._cut:
+            self._cut = True
             self.proc.interrupt()
 
     # ------------------------------------------------------------------ state at an instant
@@ -178,9 +209,19 @@ class Replica:
 
     # ------------------------------------------------------------------ the engine loop
     def _loop(self):
+        try:
+            yield from self._engine()
+        except simpy.Interrupt as exc:
+            if exc.cause != FAIL:  # pragma: no cover - only failures interrupt outside a fast run
+                raise
+
+    def _engine(self):
         env = self.env
         while True:
             if not self.alive:
+                return
+            if self.draining and not self.active and not len(self.waiting) and not self.outgoing:
+                self.fleet.release(self)
                 return
             if not self.active and not self._static_ready():
                 if len(self.waiting) and self.policy == "static" and self.static_timeout is not None:
@@ -196,6 +237,13 @@ class Replica:
                 continue
             self.clock = max(self.clock, env.now)
             step = self._schedule()
+            if step is None and self.outgoing:
+                # blocks held by outgoing KV transfers: wait for one to finish
+                self._idle = env.event()
+                yield self._idle
+                self._idle = None
+                self.clock = max(self.clock, env.now)
+                continue
             if step is None:
                 # nothing schedulable and nothing running: the head request can never be admitted
                 r = self.waiting.pop()
@@ -222,7 +270,7 @@ class Replica:
             return len(self.waiting) > 0
         if not len(self.waiting):
             return False
-        if len(self.waiting) >= self.static_size:
+        if len(self.waiting) >= self.static_size or self.draining:
             return True
         if self.static_timeout is None:
             return False
@@ -247,6 +295,8 @@ class Replica:
         """Pick the next iteration's batch. Returns (shape, prefills, decode?, fast_k) or None."""
         if self.policy == "static":
             return self._schedule_static()
+        if self.role == "decode":
+            self._admit_transferred()
         prefills: list[tuple[Req, int]] = []
         if not self.chunked:
             budget = self.budget
@@ -309,6 +359,24 @@ class Replica:
             return self._decode_shape(), prefills, True, k
         return self._prefill_shape(prefills, self.n_dec), prefills, self.n_dec > 0, 0
 
+    def _admit_transferred(self) -> None:
+        """Decode role: transferred requests at the head of the queue join the decode batch directly."""
+        n_seqs = len(self.active)
+        while len(self.waiting) and n_seqs < self.max_seqs:
+            r = self.waiting.peek()
+            if not r.kv_ready:
+                break
+            blocks = self._blocks_for(r.target)
+            if self.used + blocks > self.total_blocks - self.watermark:
+                break
+            self.waiting.pop()
+            self._admit(r)
+            r.blocks = blocks
+            self.used += blocks
+            r.kv_ready = False
+            self._join_decode(r, r.last_tok)
+            n_seqs += 1
+
     def _schedule_static(self):
         if self.n_dec == 0 and not self.prefilling and not self.active:
             prefills = []
@@ -370,13 +438,18 @@ class Replica:
             r.blocks = 0
         r.preempt += 1
         r.epoch += 1
+        r.kv_ready = False
         r.target = r.prompt + r.gen
         r.pf_done = 0
         self.fleet.preemptions += 1
         self.waiting.push_front(r)
 
     def _leave_decode(self, r: Req) -> None:
+        """Take a decoder out of the batch; its emitted tokens and last-token time become explicit."""
         ctx = r.join_len + (self.dc - r.join_dc)
+        r.gen += self.dc - r.join_dc
+        if self.dc > r.join_dc:
+            r.last_tok = self.last_dec_end
         self.n_dec -= 1
         self.ctx_sum -= ctx
         self.res[(r.join_dc - r.join_len) % self.bs] -= 1
@@ -416,6 +489,7 @@ class Replica:
                 for t0, c in self.last_tok_groups.items():
                     fleet.itl_add(end - t0, c)
             self.last_tok_groups = {end: n} if n else {}
+            self.last_dec_end = end
             self.dc += 1
             self.ctx_sum += n
             heap = self.heap
@@ -423,8 +497,6 @@ class Replica:
                 _, _, epoch, r = heapq.heappop(heap)
                 if epoch != r.epoch or not r.decoding or r.rid not in self.active:
                     continue
-                r.gen = r.output
-                r.last_tok = end
                 done.append(r)
         for r, chunk in prefills:
             r.pf_done += chunk
@@ -442,6 +514,11 @@ class Replica:
                 self.used -= r.blocks
                 r.blocks = 0
                 fleet.complete(r, end)
+            elif self.role == "prefill":
+                del self.active[r.rid]
+                self.xfer_blocks += r.blocks
+                self.outgoing[r.rid] = r
+                fleet.hand_off(r, self, end)
             else:
                 self._join_decode(r, end)
         for r in done:
@@ -499,15 +576,17 @@ class Replica:
         j = k - 1
         try:
             yield env.timeout(float(ends[-1]) - env.now)
-        except simpy.Interrupt:
+        except simpy.Interrupt as exc:
+            if exc.cause == FAIL:
+                raise
             t = env.now
             j = int(np.searchsorted(ends, t, side="left"))
             if j >= k:
                 j = k - 1
-            self.run = None
             if ends[j] > t:
                 yield env.timeout(float(ends[j]) - env.now)
         self.run = None
+        self._cut = False
         self.run_start = -1.0
         m = j + 1
         end = float(ends[j])
@@ -522,6 +601,7 @@ class Replica:
                     s = s[ends[1:m] >= fleet.warmup]
                 fleet.itl_add_array(s, n)
         self.last_tok_groups = {end: n}
+        self.last_dec_end = end
         self.busy_acc += float(np.sum(steps[:m]))
         self.clock = end
         self.tokens_processed += n * m
@@ -535,8 +615,6 @@ class Replica:
             _, _, epoch, r = heapq.heappop(heap)
             if epoch != r.epoch or not r.decoding or r.rid not in self.active:
                 continue
-            r.gen = r.output
-            r.last_tok = end
             done.append(r)
         for r in done:
             self._leave_decode(r)
@@ -568,12 +646,14 @@ class Replica:
                             s = s[ends[1:m] >= fleet.warmup]
                         fleet.itl_add_array(s, n)
                 self.last_tok_groups = {end: n}
+                self.last_dec_end = end
                 self.tokens_processed += n * m
                 if self.policy != "static":
                     self.used += int(cum[m - 1])
                 self.dc += m
                 self.ctx_sum += n * m
             self.run = None
+            self._cut = False
         if self.run_start >= 0 and t > self.run_start:
             self.busy_acc += t - self.run_start
             self.run_start = -1.0
@@ -582,7 +662,77 @@ class Replica:
         """Tokens ``r`` has emitted so far (decoders advance implicitly with ``dc``)."""
         return r.gen + (self.dc - r.join_dc) if r.decoding else r.gen
 
-    # ------------------------------------------------------------------ failures and draining
+    # ------------------------------------------------------------------ lifecycle: ready, drain, fail, repair
+    def become_ready(self) -> None:
+        """Provisioning finished: the replica is routable from now on."""
+        self.ready = True
+        self.accepting = not self.draining
+        self.up_since = self.env.now
+        self.clock = max(self.clock, self.env.now)
+
+    def start_drain(self) -> None:
+        """Stop routing here; the engine releases the replica once it holds nothing."""
+        self.draining = True
+        self.accepting = False
+        if not self.alive or not self.ready:
+            self.fleet.release(self)   # failed or still warming: nothing to finish
+            return
+        self._wake()
+
+    def transfer_done(self, r: Req) -> None:
+        """Prefill role: the KV cache of ``r`` has left; its blocks are free."""
+        if self.outgoing.pop(r.rid, None) is None:
+            return
+        self.used -= r.blocks
+        self.xfer_blocks -= r.blocks
+        r.blocks = 0
+        if self.alive:
+            self._wake()
+
+    def fail(self) -> list[Req]:
+        """The replica fails now: the iteration in progress is lost, everything held is evicted.
+
+        Returns the evicted requests (the fleet retries or fails them). Busy time runs to the
+        failure instant; the replica stays provisioned until :meth:`repair` (or release).
+        """
+        t = self.env.now
+        self.settle(t)
+        self.failures += 1
+        if self.up_since >= 0:
+            self.up_s += t - self.up_since
+            self.up_since = -1.0
+        self.down_since = t
+        self.alive = False
+        self.accepting = False
+        out = self.evict_all()
+        self.last_tok_groups = {}
+        self.clock = t
+        if self.proc.is_alive:
+            self.proc.interrupt(FAIL)
+        return out
+
+    def repair(self) -> None:
+        """Back in service after a failure: a fresh engine process on an empty replica."""
+        t = self.env.now
+        if self.down_since >= 0:
+            self.down_s += t - self.down_since
+            self.down_since = -1.0
+        self.up_since = t
+        self.alive = True
+        self.accepting = not self.draining
+        self.clock = t
+        self._idle = None
+        self.proc = self.env.process(self._loop())
+
+    def close_books(self, t: float) -> None:
+        """Close the open up or down period at ``t`` (release or end of the run)."""
+        if self.up_since >= 0:
+            self.up_s += t - self.up_since
+            self.up_since = -1.0
+        if self.down_since >= 0:
+            self.down_s += t - self.down_since
+            self.down_since = -1.0
+
     def evict_all(self) -> list[Req]:
         """Remove every request (a failure): they lose their KV cache and must be recomputed."""
         out = []
@@ -593,10 +743,19 @@ class Replica:
                 self.prefilling.pop(r.rid, None)
                 self.used -= r.blocks
                 r.blocks = 0
-            r.epoch += 1
-            r.target = r.prompt + r.gen
-            r.pf_done = 0
             out.append(r)
         self.active.clear()
+        for r in list(self.outgoing.values()):   # transfers reading from this replica's memory
+            self.used -= r.blocks
+            r.blocks = 0
+            out.append(r)
+        self.outgoing.clear()
+        self.xfer_blocks = 0
+        self.heap.clear()
         out.extend(self.waiting.drain())
+        for r in out:
+            r.epoch += 1
+            r.kv_ready = False
+            r.target = r.prompt + r.gen
+            r.pf_done = 0
         return out

@@ -19,12 +19,14 @@ class Req:
     Token bookkeeping follows vLLM: a prefill of ``target`` tokens fills the KV cache and emits one
     token; each decode iteration writes the previous token's KV (context grows by one) and emits
     one more. While decoding, the current context is ``join_len + (replica.dc - join_dc)``.
+    A request that loses its KV cache (preemption, replica failure) keeps the tokens it has
+    emitted and later recomputes ``prompt + gen`` tokens, whose prefill emits the next token.
     """
 
     __slots__ = ("rid", "arrival", "prompt", "output", "cls", "prio",
                  "gen", "target", "pf_done", "blocks", "join_len", "join_dc", "epoch",
                  "first_tok", "sched", "last_tok", "preempt", "retries", "pool", "replica", "decoding",
-                 "order", "reason")
+                 "order", "reason", "kv_ready")
 
     def __init__(self, rid: int, arrival: float, prompt: int, output: int, cls: int, prio: int) -> None:
         self.rid = rid
@@ -50,3 +52,4 @@ class Req:
         self.decoding = False
         self.order = 0          # admission order on the replica (preemption victims: newest first)
         self.reason = 0
+        self.kv_ready = False   # disaggregation: KV cache already on the decode replica (no prefill)

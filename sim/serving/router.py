@@ -2,7 +2,8 @@
 
 A router is a function ``route(req) -> (replica | None, reject_reason)`` built by
 :func:`make_router` from the ``fleet.router`` block. Replicas that are not accepting (warming up,
-draining, failed) or whose pool can never serve the request are skipped.
+draining, failed) or whose pool can never serve the request are skipped. Routers look at the
+fleet's live replicas (provisioned and not released), so they follow autoscaling.
 
 * ``round_robin``: next replica in turn.
 * ``random``: uniformly random replica (seeded).
@@ -11,7 +12,11 @@ draining, failed) or whose pool can never serve the request are skipped.
   when it has a free sequence slot (with ``max_num_seqs: 1`` the fleet is an M/G/c queue).
 * ``weighted``: pick a pool with probability proportional to ``weights``, then least outstanding.
 * ``spillover``: the ``primary`` pool's least-loaded replica unless its outstanding requests reach
-  ``threshold``; then the ``overflow`` pool's.
+  ``threshold``; then the ``overflow`` pool's (if the overflow pool has no replica that can take it,
+  the primary's least-loaded one).
+
+Under ``fleet.disaggregated`` the router is not used: arrivals go to the least outstanding
+prefill replica, transferred requests to the least outstanding decode replica.
 """
 from __future__ import annotations
 
@@ -27,7 +32,9 @@ if TYPE_CHECKING:
 Route = Callable[[Req], "tuple[Replica | None, int]"]
 
 
-def _least(reps: list["Replica"], r: Req, start: int) -> "tuple[Replica | None, int]":
+def least_outstanding(reps: list["Replica"], r: Req, start: int) -> "tuple[Replica | None, int]":
+    """The accepting replica with the fewest queued + running requests that can serve ``r``
+    (scanning from ``start``; first found wins ties), or ``(None, reason)``."""
     best = None
     best_out = 0
     reason = R_NO_REPLICA
@@ -50,7 +57,7 @@ def _least(reps: list["Replica"], r: Req, start: int) -> "tuple[Replica | None, 
 
 def make_router(cfg: "Router", fleet: "Fleet") -> Route:
     policy = cfg.policy
-    reps = fleet.replicas
+    reps = fleet.live  # provisioned, not released; updated in place as the fleet scales
     state = {"next": 0}
 
     if policy == "round_robin":
@@ -79,14 +86,14 @@ def make_router(cfg: "Router", fleet: "Fleet") -> Route:
             rep = live[int(rng.integers(len(live)))]
             why = rep.can_fit(r)
             if why:
-                return _least(live, r, 0)
+                return least_outstanding(live, r, 0)
             return rep, 0
         return route
 
     if policy in ("least_outstanding", "central_queue"):
         def route(r: Req):
             n = len(reps)
-            rep, why = _least(reps, r, state["next"] if n else 0)
+            rep, why = least_outstanding(reps, r, state["next"] if n else 0)
             if n:
                 state["next"] = (state["next"] + 1) % n
             return rep, why
@@ -108,9 +115,9 @@ def make_router(cfg: "Router", fleet: "Fleet") -> Route:
         def route(r: Req):
             u = float(rng.random())
             i = next((j for j, c in enumerate(cum) if u < c), len(cum) - 1)
-            rep, why = _least(pools[names[i]].replicas, r, 0)
+            rep, why = least_outstanding(pools[names[i]].live, r, 0)
             if rep is None:  # the chosen pool cannot take it: any pool that can
-                return _least(reps, r, 0)
+                return least_outstanding(reps, r, 0)
             return rep, why
         return route
 
@@ -120,10 +127,10 @@ def make_router(cfg: "Router", fleet: "Fleet") -> Route:
         threshold = cfg.threshold
 
         def route(r: Req):
-            rep, why = _least(primary.replicas, r, 0)
+            rep, why = least_outstanding(primary.live, r, 0)
             if rep is not None and rep.outstanding < threshold:
                 return rep, 0
-            rep2, why2 = _least(overflow.replicas, r, 0)
+            rep2, why2 = least_outstanding(overflow.live, r, 0)
             if rep2 is not None:
                 return rep2, 0
             return (rep, 0) if rep is not None else (None, why or why2)

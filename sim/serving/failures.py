@@ -1,0 +1,106 @@
+"""Replica failures: an alternating up/down renewal process per replica.
+
+Once a replica is ready it runs for a time to failure ``U``, is down (failed and held: still
+provisioned and billed, serving nothing) for a repair time ``D``, and so on until released.
+
+* ``U``: ``exponential`` with mean ``mtbf``, or ``weibull`` with shape ``k`` and scale
+  ``mtbf / Gamma(1 + 1/k)`` (so its mean is ``mtbf``; ``k < 1``: infant mortality, ``k > 1``:
+  wear-out);
+* ``D``: exponential with mean ``mttr``.
+
+By the renewal-reward theorem the long-run fraction of time a replica is up is
+``mtbf / (mtbf + mttr)`` whatever the distributions (Barlow and Proschan, *Statistical Theory of
+Reliability and Life Testing*, 1975, ch. 7). Each replica draws from its own stream,
+``SeedSequence(seed, spawn_key=(3, pool, replica))``, so failure times do not depend on the engine,
+the load, or other replicas.
+
+When a replica fails, the iteration in progress is lost and every request it held is retried or
+failed (see :meth:`sim.serving.fleet.Fleet.fail_replica`).
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.scenario.schema import Failures
+    from sim.serving.fleet import Fleet
+    from sim.serving.replica import Replica
+
+_STREAM = 3  # spawn-key prefix of failure streams (0..2 are used by the workload and the fleet)
+
+
+def failure_rng(seed: int, pool_index: int, replica_index: int) -> np.random.Generator:
+    """The failure stream of one replica (independent of every other stream of the run)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM, pool_index, replica_index)))
+
+
+def time_to_failure_s(cfg: "Failures", rng: np.random.Generator) -> float:
+    """One draw of the up time (mean ``cfg.mtbf``)."""
+    if cfg.distribution == "weibull":
+        scale = cfg.mtbf / math.gamma(1.0 + 1.0 / cfg.shape)
+        return float(scale * rng.weibull(cfg.shape))
+    return float(rng.exponential(cfg.mtbf))
+
+
+def time_to_repair_s(cfg: "Failures", rng: np.random.Generator) -> float:
+    """One draw of the down time (exponential, mean ``cfg.mttr``)."""
+    return float(rng.exponential(cfg.mttr))
+
+
+def failure_process(fleet: "Fleet", rep: "Replica", cfg: "Failures", rng: np.random.Generator):
+    """SimPy process: fail and repair ``rep`` until it is released."""
+    env = fleet.env
+    while True:
+        yield env.timeout(time_to_failure_s(cfg, rng))
+        if rep.released:
+            return
+        fleet.fail_replica(rep)
+        yield env.timeout(time_to_repair_s(cfg, rng))
+        if rep.released:
+            return
+        fleet.repair_replica(rep)
+
+
+def failure_summary(fleet: "Fleet", records: np.ndarray, end_s: float) -> dict:
+    """Availability and the requests failures touched.
+
+    ``availability`` = up / (up + down) replica-seconds over the pools with ``failures``
+    (warming time excluded); ``requests_retried`` = requests re-queued at least once;
+    ``retry_events`` = re-queues in all; ``requests_failed`` = requests finished with status FAILED;
+    ``e2e_mean_*_s`` compare completed requests that were and were not retried (the latency hit).
+    """
+    from sim.serving.fleet import EV_FAIL
+    from sim.serving.request import COMPLETED, FAILED
+
+    up = down = 0.0
+    per_pool = {}
+    for p in fleet.pools:
+        if p.cfg.failures is None:
+            continue
+        pu = p.released_up_s + sum(r.up_s for r in p.live)
+        pd = p.released_down_s + sum(r.down_s for r in p.live)
+        up += pu
+        down += pd
+        n_fail = sum(1 for e in fleet.events if e[1] == p.index and e[3] == EV_FAIL)
+        per_pool[p.name] = {"availability": pu / (pu + pd) if pu + pd > 0 else None, "failures": n_fail,
+                            "down_replica_hours": pd / 3600.0,
+                            "expected_availability": p.cfg.failures.mtbf / (p.cfg.failures.mtbf + p.cfg.failures.mttr)}
+    retried = records["retries"] > 0
+    done = records["status"] == COMPLETED
+    e2e = records["completion_s"] - records["arrival_s"]
+    hit = e2e[done & retried]
+    clean = e2e[done & ~retried]
+    return {
+        "availability": up / (up + down) if up + down > 0 else None,
+        "failures": sum(v["failures"] for v in per_pool.values()),
+        "requests_retried": int(np.sum(retried)),
+        "retry_events": int(fleet.retry_events),
+        "requests_failed": int(np.sum(records["status"] == FAILED)),
+        "down_replica_hours": down / 3600.0,
+        "e2e_mean_retried_s": float(np.mean(hit)) if len(hit) else None,
+        "e2e_mean_not_retried_s": float(np.mean(clean)) if len(clean) else None,
+        "pools": per_pool,
+    }
