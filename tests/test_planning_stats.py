@@ -66,3 +66,15 @@ def test_constraint_judged_at_unfavourable_ci_bound():
     for bad in ("latency.ttft.p99=2", "x<=abc", "<=3"):
         with pytest.raises(ConstraintError):
             parse_constraint(bad)
+
+
+def test_joint_knob_moves_fields_together():
+    k = parse_knob("fleet.pools.0.gpu&economics.gpu_hour_usd=h100-sxm&2.69,a100-80gb&1.8")
+    combos = configurations([parse_knob("fleet.pools.0.replicas=1,2"), k])
+    assert combos[1] == ("fleet.pools.0.replicas=1", "fleet.pools.0.gpu=a100-80gb",
+                         "economics.gpu_hour_usd=1.8")
+    assert len(combos) == 4
+    same = parse_knobs({("fleet.pools.0.gpu", "economics.gpu_hour_usd"): [("h100-sxm", 2.69), ("a100-80gb", 1.8)]})
+    assert same[0].values == ("h100-sxm&2.69", "a100-80gb&1.8")
+    with pytest.raises(KnobError, match="2 parts"):
+        parse_knob("a&b=1&2,3")

@@ -82,28 +82,28 @@ def test_killed_sweep_resumes_without_recomputing_finished_points(tmp_path):
     log = tmp_path / "calls.log"
     with pytest.raises(Crash):
         sweep(BASE, grid, seeds=2, runner=CountingRunner(str(log), crash_at=7),
-              executor=SerialExecutor(), out=tmp_path / "out")
+              executor=SerialExecutor(), out=tmp_path / "out", figures=False)
     finished = log.read_text().splitlines()
     assert len(finished) == 6
     assert len(list((tmp_path / "out" / "points").glob("*.json"))) == 6
     assert not list((tmp_path / "out" / "points").glob(".*tmp"))   # no half-written files
     log.unlink()
     res = sweep(BASE, grid, seeds=2, runner=CountingRunner(str(log)), executor=SerialExecutor(),
-                out=tmp_path / "out")
+                out=tmp_path / "out", figures=False)
     rerun = log.read_text().splitlines()
     assert len(rerun) == 12 - 6 and not set(rerun) & set(finished)
     assert sum(r["reused"] for r in res.records) == 6 and len(res) == 12 and not res.errors
     # and once complete, nothing runs again
     log.unlink()
     sweep(BASE, grid, seeds=2, runner=CountingRunner(str(log)), executor=SerialExecutor(),
-          out=tmp_path / "out")
+          out=tmp_path / "out", figures=False)
     assert not log.exists()
 
 
 def test_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     res = sweep(BASE, ["fleet.pools.0.replicas=11..14"], seeds=2,
                 runner=MMcRunner(service_s=1.0, fail_when_servers=13),
-                executor=LocalExecutor(2), out=tmp_path)
+                executor=LocalExecutor(2), out=tmp_path, figures=False)
     assert len(res) == 8
     failed = [r for r in res if r["error"]]
     assert [r["fleet.pools.0.replicas"] for r in failed] == [13, 13]
@@ -114,7 +114,7 @@ def test_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert bad["n"] == 0 and bad["errors"] == 2
     # failed points are retried on the next run (the failure may have been transient)
     again = sweep(BASE, ["fleet.pools.0.replicas=11..14"], seeds=2,
-                  runner=MMcRunner(service_s=1.0), executor="serial", out=tmp_path)
+                  runner=MMcRunner(service_s=1.0), executor="serial", out=tmp_path, figures=False)
     assert not again.errors
     assert sum(not r["reused"] for r in again.records) == 2
 

@@ -43,7 +43,7 @@ def main(args: argparse.Namespace) -> int:
         result = sweep(args.scenario, args.grid, seeds=args.seeds, overrides=args.overrides,
                        executor=args.executor, workers=args.workers, scheduler=args.scheduler,
                        out=out, progress=not args.quiet, figures=not args.no_figures)
-        knobs = [k.path for k in result.knobs]
+        knobs = [p for k in result.knobs for p in k.paths]
         rows = [{**{k: str(r.get(k)) for k in knobs}, "n": str(r["n"]),
                  **{m: _cell(r, m) for m in SHOWN}} for r in result.configurations]
         print(text_table(rows, [*knobs, "n", *SHOWN]))

@@ -32,7 +32,7 @@ from typing import Any
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_metrics, judge
 from sim.planning.executors import SerialExecutor, make_executor
-from sim.planning.knobs import Knob, configurations, parse_knobs
+from sim.planning.knobs import Knob, columns, configurations, parse_knobs
 from sim.planning.runner import Runner, SimulationRunner
 from sim.planning.source import ScenarioSource
 from sim.planning.table import write_csv, write_json
@@ -184,7 +184,7 @@ def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
         for r, g in zip(rows, groups):
             r["group"] = list(g)
         return rows
-    order = [k.path for k in knobs]
+    order = columns(knobs)
 
     def config(group: tuple[str, ...], value: int) -> tuple[str, ...]:
         parts = dict(o.split("=", 1) for o in group)
@@ -224,6 +224,7 @@ def write_plan(out: Path, result: PlanResult, source: str = "<scenario>") -> Non
         "constraints": [str(c) for c in result.constraints],
         "seeds": result.seeds,
         "knobs": [k.path for k in result.knobs],
+        "columns": columns(result.knobs),
         "best": result.best,
         "groups": list(result),
         "evaluated": result.evaluated,

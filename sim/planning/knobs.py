@@ -10,6 +10,13 @@ values to try. Values are YAML scalars, written comma-separated, or an inclusive
     >>> (k.is_range, k.low, k.high, len(k.values))
     (True, 1, 64, 64)
 
+A *joint* knob moves several fields together — a GPU type with its price, say. Paths and the
+parts of each value are joined with ``&``::
+
+    >>> j = parse_knob("fleet.pools.0.gpu&economics.gpu_hour_usd=h100-sxm&2.69,a100-80gb&1.80")
+    >>> j.overrides(j.values[1])
+    ('fleet.pools.0.gpu=a100-80gb', 'economics.gpu_hour_usd=1.80')
+
 A *configuration* is one choice of value per knob, expressed as override strings
 (``"fleet.pools.0.replicas=8"``) that :func:`sim.scenario.apply_overrides` understands.
 """
@@ -32,19 +39,32 @@ class KnobError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Knob:
-    """One varied field: dotted ``path`` and the raw YAML-scalar ``values`` to try, in order.
+    """One varied field (or several moved together): dotted ``paths`` and the raw YAML-scalar
+    ``values`` to try, in order (``&``-joined parts for a joint knob).
 
     ``is_range`` marks an inclusive integer range ``low..high`` (bisection-capable in ``plan``).
     """
 
-    path: str
+    paths: tuple[str, ...]
     values: tuple[str, ...]
     is_range: bool = False
     low: int | None = None
     high: int | None = None
 
+    @property
+    def path(self) -> str:
+        """The (first) field path: the column a figure puts on its x axis."""
+        return self.paths[0]
+
     def override(self, value: str | int) -> str:
+        """The override string of a single-path knob."""
         return f"{self.path}={value}"
+
+    def overrides(self, value: str | int) -> tuple[str, ...]:
+        """Override strings setting every path of this knob to its part of ``value``."""
+        if len(self.paths) == 1:
+            return (f"{self.path}={value}",)
+        return tuple(f"{p}={v}" for p, v in zip(self.paths, str(value).split("&")))
 
 
 def scalar(text: str) -> Any:
@@ -56,25 +76,34 @@ def scalar(text: str) -> Any:
 
 
 def parse_knob(spec: str) -> Knob:
-    """Parse ``path=v1,v2,...`` or ``path=lo..hi`` (inclusive integer range)."""
+    """Parse ``path=v1,v2,...``, ``path=lo..hi`` (inclusive integer range) or a joint knob
+    ``path1&path2=a1&a2,b1&b2``."""
     if "=" not in spec:
         raise KnobError(f"expected PATH=VALUES such as fleet.pools.0.replicas=4,8,16 (got {spec!r})")
-    path, _, rhs = spec.partition("=")
-    path = path.strip()
-    if not path or any(not part for part in path.split(".")):
+    lhs, _, rhs = spec.partition("=")
+    paths = tuple(p.strip() for p in lhs.split("&"))
+    path = "&".join(paths)
+    if any(not p or any(not part for part in p.split(".")) for p in paths):
         raise KnobError(f"expected a dotted field path before '=' (got {spec!r})")
+    if len(set(paths)) != len(paths):
+        raise KnobError(f"{path}: a joint knob names each field once (got {lhs!r})")
     m = _RANGE_RE.match(rhs)
-    if m:
+    if m and len(paths) == 1:
         lo, hi = int(m.group(1)), int(m.group(2))
         if lo > hi:
             raise KnobError(f"{path}: range must have low <= high (got {lo}..{hi})")
-        return Knob(path, tuple(str(v) for v in range(lo, hi + 1)), True, lo, hi)
+        return Knob(paths, tuple(str(v) for v in range(lo, hi + 1)), True, lo, hi)
     values = tuple(v.strip() for v in rhs.split(","))
     if not rhs.strip() or any(v == "" for v in values):
         raise KnobError(f"{path}: expected comma-separated values or LOW..HIGH (got {rhs!r})")
     if len(set(values)) != len(values):
         raise KnobError(f"{path}: values must be distinct (got {rhs!r})")
-    return Knob(path, values)
+    if len(paths) > 1:
+        bad = [v for v in values if len(v.split("&")) != len(paths) or "" in v.split("&")]
+        if bad:
+            raise KnobError(f"{path}: each value needs {len(paths)} parts joined by '&' "
+                            f"(got {', '.join(repr(b) for b in bad)})")
+    return Knob(paths, values)
 
 
 def parse_knobs(specs: Iterable[str] | Mapping[str, Sequence[Any]]) -> list[Knob]:
@@ -84,7 +113,8 @@ def parse_knobs(specs: Iterable[str] | Mapping[str, Sequence[Any]]) -> list[Knob
     """
     knobs: list[Knob] = []
     if isinstance(specs, Mapping):
-        for path, vals in specs.items():
+        for key, vals in specs.items():
+            path = "&".join(key) if isinstance(key, tuple) else str(key)
             if isinstance(vals, range) and vals.step == 1 and len(vals) > 0:
                 knobs.append(parse_knob(f"{path}={vals.start}..{vals.stop - 1}"))
             elif isinstance(vals, str):
@@ -93,14 +123,29 @@ def parse_knobs(specs: Iterable[str] | Mapping[str, Sequence[Any]]) -> list[Knob
                 vals = list(vals)
                 if not vals:
                     raise KnobError(f"{path}: expected at least one value (got none)")
-                knobs.append(Knob(path, tuple(_to_yaml(v) for v in vals)))
+                texts = ["&".join(_to_yaml(x) for x in v) if isinstance(key, tuple) else _to_yaml(v)
+                         for v in vals]
+                knobs.append(parse_knob(f"{path}={','.join(texts)}") if isinstance(key, tuple)
+                             else Knob((path,), tuple(texts)))
     else:
         knobs = [parse_knob(s) for s in specs]
-    paths = [k.path for k in knobs]
+    paths = [p for k in knobs for p in k.paths]
     dupes = sorted({p for p in paths if paths.count(p) > 1})
     if dupes:
         raise KnobError(f"each field may be varied once (got {', '.join(dupes)} more than once)")
     return knobs
+
+
+def columns(knobs: Sequence[Knob]) -> list[str]:
+    """Every field path the knobs set, in order (the knob columns of a table)."""
+    return [p for k in knobs for p in k.paths]
+
+
+def value_labels(knob: Knob) -> list[Any]:
+    """The knob's values as YAML reads them (lists of parts for a joint knob)."""
+    if len(knob.paths) == 1:
+        return [scalar(v) for v in knob.values]
+    return [[scalar(x) for x in v.split("&")] for v in knob.values]
 
 
 def _to_yaml(value: Any) -> str:
@@ -118,7 +163,7 @@ def configurations(knobs: Sequence[Knob]) -> list[tuple[str, ...]]:
     """
     if not knobs:
         return [()]
-    return [tuple(k.override(v) for k, v in zip(knobs, combo))
+    return [tuple(o for k, v in zip(knobs, combo) for o in k.overrides(v))
             for combo in itertools.product(*(k.values for k in knobs))]
 
 

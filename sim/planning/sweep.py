@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.planning.executors import SerialExecutor, make_executor
-from sim.planning.knobs import Knob, configurations, labels, parse_knobs
+from sim.planning.knobs import Knob, columns, configurations, parse_knobs, value_labels
 from sim.planning.points import make_points, run_points
 from sim.planning.runner import Runner, SimulationRunner
 from sim.planning.source import ScenarioSource
@@ -148,8 +148,7 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
         if owned:
             ex.close()
     rows = [point_row(r) for r in records]
-    knob_paths = [k.path for k in knobs]
-    result = SweepResult(rows, configuration_rows(rows, knob_paths), knobs, seeds, out_path, records)
+    result = SweepResult(rows, configuration_rows(rows, columns(knobs)), knobs, seeds, out_path, records)
     if out_path is not None:
         write_sweep(out_path, result, source.source)
         if figures:
@@ -165,7 +164,7 @@ def write_sweep(out: Path, result: SweepResult, source: str = "<scenario>") -> N
     write_csv(out / "sweep_ci.csv", result.configurations)
     write_json(out / "sweep.json", {
         "scenario": source,
-        "knobs": [{"path": k.path, "values": [labels([k.override(v)])[k.path] for v in k.values]}
+        "knobs": [{"path": k.path, "paths": list(k.paths), "values": value_labels(k)}
                   for k in result.knobs],
         "seeds": result.seeds,
         "confidence": CONFIDENCE,

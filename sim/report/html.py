@@ -107,7 +107,8 @@ def _load_json(path: Path) -> Any:
 
 
 def _sweep_view(data: dict) -> SimpleNamespace:
-    knobs = [SimpleNamespace(path=k["path"], values=k["values"]) for k in data.get("knobs", [])]
+    knobs = [SimpleNamespace(path=k["path"], paths=k.get("paths", [k["path"]]), values=k["values"])
+             for k in data.get("knobs", [])]
     return SimpleNamespace(configurations=data.get("configurations", []), knobs=knobs,
                            seeds=data.get("seeds", 1))
 
@@ -144,7 +145,7 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
             from sim.report.sweep_figures import write_sweep_figures
 
             figures += [p for p in write_sweep_figures(folder, view) if p.suffix == ".png"]
-        knob_paths = [k.path for k in view.knobs]
+        knob_paths = [p for k in view.knobs for p in k.paths]
         ci = " (mean ± 95% CI half-width)" if view.seeds > 1 else ""
         rows = [[*(r.get(k) for k in knob_paths), r.get("n"), r.get("errors"),
                  *(_mean_ci(r, m) for m in TABLE_METRICS)] for r in view.configurations]
