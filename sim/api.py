@@ -169,7 +169,7 @@ def _add_dynamics(result: Result, fleet: Fleet, end: float) -> None:
 def _progress(env: simpy.Environment, horizon: float):
     from tqdm import tqdm
 
-    bar = tqdm(total=100, unit="%", desc="simulating", leave=False)
+    bar = tqdm(total=100, unit="%", desc="simulating", leave=False, disable=None)  # off when not a terminal
 
     def tick():
         for _ in range(100):
