@@ -12,8 +12,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.perf.memory import memory_plan
-    from sim.scenario.catalog import get_gpu, get_model
+    from sim.scenario.checks import pool_setup
     from sim.scenario.load import load_scenario
 
     loaded = load_scenario(args.scenario, args.overrides)
@@ -21,13 +20,7 @@ def main(args: argparse.Namespace) -> int:
     lines = [f"{args.scenario}: ok ({sc.name}: {len(sc.fleet.pools)} pool(s), duration {sc.duration:g} s)"]
     gib = 2**30
     for p in sc.fleet.pools:
-        model = get_model(p.model if p.model is not None else sc.model)
-        gpu = get_gpu(p.gpu)
-        perf = p.perf or sc.perf
-        wdt = getattr(perf, "weight_dtype", "bf16")
-        kdt = getattr(perf, "kv_dtype", "bf16")
-        plan = memory_plan(model, gpu, p.tensor_parallel, p.gpu_memory_utilization, wdt, kdt,
-                           p.batching.block_size, p.batching.max_batched_tokens)
+        model, gpu, _, wdt, kdt, plan = pool_setup(sc, p)
         per_seq = model.max_context
         lines.append(
             f"  pool {p.name}: {p.replicas} x {p.tensor_parallel} {gpu.name}, {model.name} ({wdt} weights, {kdt} KV)\n"

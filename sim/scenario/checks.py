@@ -13,6 +13,20 @@ if TYPE_CHECKING:
     from sim.scenario.load import LoadedScenario
 
 
+def pool_setup(sc, pool):
+    """``(model, gpu, perf, weight_dtype, kv_dtype, memory_plan)`` of one pool of a valid scenario."""
+    from sim.perf.memory import memory_plan
+
+    model = get_model(pool.model if pool.model is not None else sc.model)
+    gpu = get_gpu(pool.gpu)
+    perf = pool.perf or sc.perf
+    wdt = getattr(perf, "weight_dtype", "bf16")
+    kdt = getattr(perf, "kv_dtype", "bf16")
+    plan = memory_plan(model, gpu, pool.tensor_parallel, pool.gpu_memory_utilization, wdt, kdt,
+                       pool.batching.block_size, pool.batching.max_batched_tokens)
+    return model, gpu, perf, wdt, kdt, plan
+
+
 def _catalog_msg(kind: str, name: object, names: list[str]) -> str:
     return f"unknown {kind} {name!r}; allowed: {', '.join(names)}"
 

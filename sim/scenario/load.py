@@ -141,36 +141,6 @@ def _unwrap(tp: Any) -> list[Any]:
     return [tp]
 
 
-def _model_at(loc: Sequence[Any], raw: Any) -> type[BaseModel] | None:
-    """The pydantic model class that holds the field at ``loc`` (best effort, for messages)."""
-    cls: Any = Scenario
-    node = raw
-    for part in loc:
-        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
-            return None
-        field = cls.model_fields.get(str(part))
-        if field is None:
-            return None
-        node = node.get(part) if isinstance(node, dict) else None
-        cands = _unwrap(field.annotation)
-        nxt = None
-        for c in cands:
-            origin = typing.get_origin(c)
-            if origin is list and isinstance(node, list):
-                nxt = ("list", _unwrap(typing.get_args(c)[0]))
-                break
-            if isinstance(c, type) and issubclass(c, BaseModel) and isinstance(node, dict):
-                nxt = ("model", [x for x in cands if isinstance(x, type) and issubclass(x, BaseModel)])
-                break
-        if nxt is None:
-            return None
-        kind, options = nxt
-        if kind == "list":
-            return None  # element models resolved by the caller's next index
-        cls = _pick(options, node)
-    return cls if isinstance(cls, type) and issubclass(cls, BaseModel) else None
-
-
 def _pick(options: list[Any], node: Any) -> Any:
     models = [o for o in options if isinstance(o, type) and issubclass(o, BaseModel)]
     if len(models) == 1 or not isinstance(node, dict):
