@@ -1,14 +1,38 @@
 """Per-request records and token-gap samples, kept as columns (numpy), appended in chunks.
 
 A finished (completed, rejected or failed) request becomes one row of :data:`RECORD_DTYPE`; rows
-are buffered as tuples and frozen into structured arrays every ``chunk`` rows. With
-``records: sample`` only a deterministic 1-in-N subset of rows is kept for the CSV while every
-summary statistic still sees every request (streaming log-histograms, see
-:class:`~sim.metrics.histogram.LogHistogram`); ``records: none`` keeps no rows.
+are buffered as tuples and frozen into structured arrays every ``chunk`` rows.
+
+``mode`` (the scenario's ``metrics.records``) decides what is kept:
+
+* ``all`` (default) -- every row; summaries are computed from the rows (exact percentiles);
+* ``sample`` -- every frozen chunk first updates streaming statistics
+  (:class:`~sim.metrics.summary.RequestStats`: exact counts, sums and means, log-histogram
+  percentiles within 0.5 %), then only a deterministic subset of rows is kept: request ``rid``
+  is kept when ``splitmix64(rid) / 2**64 < sample_rate`` (a hash, so the subset does not alias
+  with round-robin routing or periodic traces, and the same requests are kept in every run);
+* ``none`` -- no rows; summaries from the streaming statistics only.
+
+Under ``sample``/``none`` completed requests are also aggregated for the money layer into one
+row per (``usage_bin_s`` bin of completion time, pool, class): count, mean completion time and
+mean input/output tokens (see :meth:`RequestLog.usage_columns`), so memory stays bounded however
+long the run. Inter-token gaps follow the same mode in :class:`GapLog` (a log-histogram instead
+of one entry per decode iteration).
+
+>>> log = RequestLog(mode="none", chunk=2)
+>>> log.append((0, 0.0, 0.0, 0.1, 1.0, 10, 5, 5, 0, 0, 0, 0, 0, 1, 0))
+>>> len(log.array()), log.request_stats().request_block()["completed"]
+(0, 1)
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
+
+from sim.metrics.histogram import LogHistogram
+from sim.metrics.summary import RequestStats
 
 RECORD_DTYPE = np.dtype([
     ("rid", "i8"), ("arrival_s", "f8"), ("sched_s", "f8"), ("first_token_s", "f8"), ("completion_s", "f8"),
@@ -16,30 +40,146 @@ RECORD_DTYPE = np.dtype([
     ("retries", "i4"), ("pool", "i2"), ("replica", "i4"), ("cls", "i2"), ("status", "i1"), ("reason", "i1"),
 ])
 
+RecordsMode = Literal["all", "sample", "none"]
+_COMPLETED = 1
+_REJECTED = 2
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser (Steele, Lea & Flood 2014): a fixed, well-mixed 64-bit hash."""
+    z = np.asarray(x, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def sample_mask(rid: np.ndarray, rate: float) -> np.ndarray:
+    """Which requests a ``records: sample`` run keeps (deterministic in ``rid``)."""
+    if rate >= 1.0:
+        return np.ones(len(rid), dtype=bool)
+    return splitmix64(rid) < np.uint64(min(int(rate * 2.0**64), 2**64 - 1))
+
+
+@dataclass(frozen=True)
+class UsageColumns:
+    """Completed requests for the money layer: one row per request, or per aggregated group.
+
+    ``count`` is the number of requests a row stands for (1 for a single request); token columns
+    are per-request means, so ``count x tokens`` are the totals (the economics ``weight``
+    convention: ``weight = count x pool scale``).
+    """
+
+    completion_s: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    cls: np.ndarray
+    pool: np.ndarray
+    count: np.ndarray
+
 
 class RequestLog:
-    """Columnar store of finished requests."""
+    """Columnar store of finished requests (see the module docstring for ``mode``).
 
-    def __init__(self, chunk: int = 65536) -> None:
+    Parameters
+    ----------
+    chunk : rows buffered before they are frozen (and, unless ``mode='all'``, summarised).
+    mode : ``all`` | ``sample`` | ``none``.
+    sample_rate : share of rows kept under ``sample``.
+    warmup_s : requests arriving earlier are excluded from latency statistics (streaming modes).
+    slo_thresholds : ``(ttft_s, tpot_s)`` pairs whose attainment is counted (streaming modes); the
+        scenario's first, then one per class.
+    n_classes : number of request classes (streaming statistics are kept per class).
+    usage_bin_s : width of the completion-time bins of the aggregated usage rows.
+    """
+
+    def __init__(self, chunk: int = 65536, *, mode: RecordsMode = "all", sample_rate: float = 0.01,
+                 warmup_s: float = 0.0, slo_thresholds: tuple[tuple[float, float], ...] = ((2.0, 0.1),),
+                 n_classes: int = 1, usage_bin_s: float = 3600.0) -> None:
+        if mode not in ("all", "sample", "none"):
+            raise ValueError(f"mode must be one of all, sample, none (got {mode!r})")
+        if not 0 < sample_rate <= 1:
+            raise ValueError(f"sample_rate must be in (0, 1] (got {sample_rate})")
         self.chunk = chunk
+        self.mode = mode
+        self.sample_rate = float(sample_rate)
+        self.warmup_s = float(warmup_s)
+        self.slo_thresholds = [tuple(map(float, t)) for t in slo_thresholds]
+        self.usage_bin_s = float(usage_bin_s)
         self._buf: list[tuple] = []
         self._parts: list[np.ndarray] = []
+        self._stats = [RequestStats(warmup_s, self.slo_thresholds) for _ in range(max(n_classes, 1))]
+        self._usage: dict[tuple[int, int, int], np.ndarray] = {}  # (bin, pool, cls) -> [n, sum t, sum in, sum out]
 
+    @classmethod
+    def for_scenario(cls, scenario, chunk: int = 65536) -> "RequestLog":
+        """The log a run of ``scenario`` keeps (``metrics.records``, warmup, the SLOs of every class)."""
+        from sim.workload import classes
+
+        specs = classes(scenario.workload)
+        thr = [(scenario.slo.ttft_s, scenario.slo.tpot_s)]
+        thr += [(c.slo_ttft_s or scenario.slo.ttft_s, c.slo_tpot_s or scenario.slo.tpot_s) for c in specs]
+        return cls(chunk, mode=scenario.metrics.records, sample_rate=scenario.metrics.sample_rate,
+                   warmup_s=scenario.warmup, slo_thresholds=tuple(dict.fromkeys(thr)), n_classes=len(specs))
+
+    # ------------------------------------------------------------------ filling
     def append(self, row: tuple) -> None:
         self._buf.append(row)
         if len(self._buf) >= self.chunk:
             self._flush()
 
-    def _flush(self) -> None:
-        if self._buf:
-            self._parts.append(np.array(self._buf, dtype=RECORD_DTYPE))
-            self._buf = []
+    def add_open(self, rows: list[tuple]) -> None:
+        """Rows of requests still in flight at the end of the run (counted once, at the end)."""
+        for r in rows:
+            self._buf.append(r)
+        self._flush()
 
+    def _flush(self) -> None:
+        if not self._buf:
+            return
+        arr = np.array(self._buf, dtype=RECORD_DTYPE)
+        self._buf = []
+        if self.mode == "all":
+            self._parts.append(arr)
+            return
+        self._absorb(arr)
+        if self.mode == "sample":
+            kept = arr[sample_mask(arr["rid"], self.sample_rate)]
+            if len(kept):
+                self._parts.append(kept)
+
+    def _absorb(self, arr: np.ndarray) -> None:
+        cls = arr["cls"].astype(np.int64)
+        n = len(self._stats)
+        if n == 1:
+            self._stats[0].add(arr)
+        else:
+            for c in np.unique(cls):
+                self._stats[int(c) if 0 <= c < n else 0].add(arr[cls == c])
+        done = arr[arr["status"] == _COMPLETED]
+        if len(done):
+            b = np.floor(done["completion_s"] / self.usage_bin_s).astype(np.int64)
+            keys = np.stack([b, done["pool"].astype(np.int64), done["cls"].astype(np.int64)], axis=1)
+            uk, inv = np.unique(keys, axis=0, return_inverse=True)
+            inv = inv.reshape(-1)
+            sums = np.stack([np.bincount(inv, minlength=len(uk)).astype(np.float64),
+                             np.bincount(inv, weights=done["completion_s"], minlength=len(uk)),
+                             np.bincount(inv, weights=done["prompt_tokens"].astype(np.float64), minlength=len(uk)),
+                             np.bincount(inv, weights=done["generated_tokens"].astype(np.float64),
+                                         minlength=len(uk))], axis=1)
+            for key, row in zip(map(tuple, uk.tolist()), sums):
+                acc = self._usage.get(key)
+                if acc is None:
+                    self._usage[key] = row.copy()
+                else:
+                    acc += row
+
+    # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
         return sum(len(p) for p in self._parts) + len(self._buf)
 
     def array(self) -> np.ndarray:
-        """All rows, sorted by request id (arrival order)."""
+        """The kept rows (all, the sample, or none), sorted by request id (arrival order)."""
         self._flush()
         if not self._parts:
             return np.zeros(0, dtype=RECORD_DTYPE)
@@ -48,15 +188,55 @@ class RequestLog:
         order = np.argsort(arr["rid"], kind="stable")
         return arr[order]
 
+    def request_stats(self, cls: int | None = None) -> RequestStats:
+        """Streaming statistics of one class, or of all classes merged (streaming modes only)."""
+        if self.mode == "all":
+            raise ValueError("records: all keeps rows; summarise them with core_summary(rows, ...)")
+        self._flush()
+        if cls is not None:
+            return self._stats[cls]
+        out = RequestStats(self.warmup_s, self.slo_thresholds)
+        for s in self._stats:
+            out.merge(s)
+        return out
+
+    def usage_columns(self, rec: np.ndarray | None = None) -> UsageColumns:
+        """Completed requests for :class:`~sim.economics.Usage`: the rows of ``rec`` one by one
+        (``records: all``), else the aggregated (bin, pool, class) groups."""
+        if self.mode == "all":
+            done = (self.array() if rec is None else rec)
+            done = done[done["status"] == _COMPLETED]
+            return UsageColumns(done["completion_s"].astype(np.float64), done["prompt_tokens"].astype(np.int64),
+                                done["generated_tokens"].astype(np.int64), done["cls"].astype(np.int64),
+                                done["pool"].astype(np.int64), np.ones(len(done)))
+        self._flush()
+        keys = sorted(self._usage)
+        if not keys:
+            z = np.zeros(0)
+            zi = np.zeros(0, dtype=np.int64)
+            return UsageColumns(z, z, z, zi, zi, z)
+        k = np.array(keys, dtype=np.int64)
+        v = np.array([self._usage[key] for key in keys])
+        n = v[:, 0]
+        order = np.argsort(v[:, 1] / n, kind="stable")
+        k, v, n = k[order], v[order], n[order]
+        return UsageColumns(v[:, 1] / n, v[:, 2] / n, v[:, 3] / n, k[:, 2], k[:, 1], n)
+
 
 class GapLog:
-    """Inter-token gaps as (duration, count) pairs: one entry per decode iteration, not per token."""
+    """Inter-token gaps as (duration, count) pairs: one entry per decode iteration, not per token.
 
-    def __init__(self) -> None:
+    With ``mode`` ``sample`` or ``none`` the pairs are folded into a :class:`LogHistogram` every
+    65,536 entries instead of being kept.
+    """
+
+    def __init__(self, mode: RecordsMode = "all") -> None:
+        self.mode = mode
         self._gaps: list[float] = []
         self._counts: list[int] = []
         self._arr_gaps: list[np.ndarray] = []
         self._arr_counts: list[np.ndarray] = []
+        self._hist = LogHistogram() if mode != "all" else None
 
     def add(self, gap: float, count: int) -> None:
         self._gaps.append(gap)
@@ -66,16 +246,25 @@ class GapLog:
 
     def add_array(self, gaps: np.ndarray, count: int) -> None:
         if len(gaps):
+            if self._hist is not None:
+                self._hist.add(np.asarray(gaps, dtype=np.float64), np.full(len(gaps), float(count)))
+                return
             self._arr_gaps.append(np.asarray(gaps, dtype=np.float64))
             self._arr_counts.append(np.full(len(gaps), count, dtype=np.int64))
 
     def _freeze(self) -> None:
         if self._gaps:
-            self._arr_gaps.append(np.array(self._gaps, dtype=np.float64))
-            self._arr_counts.append(np.array(self._counts, dtype=np.int64))
+            g = np.array(self._gaps, dtype=np.float64)
+            c = np.array(self._counts, dtype=np.int64)
             self._gaps, self._counts = [], []
+            if self._hist is not None:
+                self._hist.add(g, c.astype(np.float64))
+            else:
+                self._arr_gaps.append(g)
+                self._arr_counts.append(c)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All (gap, count) pairs (``records: all``; empty otherwise)."""
         self._freeze()
         if not self._arr_gaps:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
@@ -83,3 +272,79 @@ class GapLog:
         c = np.concatenate(self._arr_counts)
         self._arr_gaps, self._arr_counts = [g], [c]
         return g, c
+
+    def histogram(self) -> LogHistogram:
+        """The gaps as a log-histogram (built from the pairs under ``records: all``)."""
+        self._freeze()
+        if self._hist is not None:
+            return self._hist
+        h = LogHistogram()
+        g, c = self.arrays()
+        if len(g):
+            h.add(g, c.astype(np.float64))
+        return h
+
+
+@dataclass
+class RequestOutcome:
+    """The request-level part of a run's result, the same shape under every ``records`` mode."""
+
+    records: np.ndarray          # kept rows (in-flight ones included), sorted by rid
+    summary: dict                # requests (with rejected_by_reason), latency, throughput, slo
+    classes: dict | None         # per-class blocks when the workload has more than one class
+    usage: UsageColumns          # completed requests for the money layer
+
+
+def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], scenario,
+                       end_s: float) -> RequestOutcome:
+    """Summaries of a finished run's requests, exact under ``records: all``, streaming otherwise.
+
+    ``open_rows`` are the rows of requests still in flight at ``end_s``. Per-class blocks use the
+    class's own SLO (falling back to the scenario's) and the scenario's ``duration`` as the end of
+    the throughput window, and carry no ITL (gaps are not attributed to classes).
+    """
+    from sim.metrics.summary import core_summary
+    from sim.serving.request import REJECT_REASONS
+    from sim.workload import class_names, classes
+
+    sc = scenario
+    names = class_names(sc.workload)
+    specs = classes(sc.workload)
+    ttft, tpot = sc.slo.ttft_s, sc.slo.tpot_s
+    if log.mode == "all":
+        rec = log.array()
+        if open_rows:
+            rec = np.concatenate([rec, np.array(open_rows, dtype=RECORD_DTYPE)])
+            rec = rec[np.argsort(rec["rid"], kind="stable")]
+        g, c = gaps.arrays() if gaps.mode == "all" else (gaps.histogram(), None)
+        summary = core_summary(rec, g, c, sc.warmup, end_s, ttft, tpot)
+        rej = rec[rec["status"] == _REJECTED]["reason"]
+        summary["requests"]["rejected_by_reason"] = {REJECT_REASONS[k]: int(np.sum(rej == k))
+                                                     for k in sorted(set(rej.tolist()))}
+        per_class = None
+        if len(names) > 1:
+            per_class = {}
+            empty = np.zeros(0)
+            for i, name in enumerate(names):
+                sub = rec[rec["cls"] == i]
+                block = core_summary(sub, empty, np.zeros(0, dtype=np.int64), sc.warmup, sc.duration,
+                                     specs[i].slo_ttft_s or ttft, specs[i].slo_tpot_s or tpot)
+                block["latency"].pop("itl", None)
+                per_class[name] = block
+        return RequestOutcome(rec, summary, per_class, log.usage_columns(rec))
+    log.add_open(open_rows)
+    rec = log.array()
+    st = log.request_stats()
+    summary = core_summary(st, gaps.histogram(), None, sc.warmup, end_s, ttft, tpot)
+    summary["requests"]["rejected_by_reason"] = {REJECT_REASONS[k]: int(st.reasons[k])
+                                                 for k in np.nonzero(st.reasons)[0].tolist()}
+    summary["requests"]["records_kept"] = int(len(rec))
+    per_class = None
+    if len(names) > 1:
+        per_class = {}
+        for i, name in enumerate(names):
+            block = core_summary(log.request_stats(i), None, None, sc.warmup, sc.duration,
+                                 specs[i].slo_ttft_s or ttft, specs[i].slo_tpot_s or tpot)
+            block["latency"].pop("itl", None)
+            per_class[name] = block
+    return RequestOutcome(rec, summary, per_class, log.usage_columns())

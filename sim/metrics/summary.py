@@ -82,14 +82,24 @@ def request_block(rec: np.ndarray) -> dict:
 
 def core_summary(rec: np.ndarray, gaps: np.ndarray, gap_counts: np.ndarray, warmup: float, end: float,
                  ttft_s: float, tpot_s: float) -> dict:
-    """``requests``, ``latency``, ``throughput`` and ``slo`` blocks for one set of records."""
+    """``requests``, ``latency``, ``throughput`` and ``slo`` blocks for one set of records.
+
+    ``rec`` is either the rows (exact percentiles) or a :class:`RequestStats` (streaming; see
+    :func:`stream_summary`); ``gaps`` is either the ITL gap array (with ``gap_counts``) or a
+    :class:`~sim.metrics.histogram.LogHistogram` of them.
+    """
+    from sim.metrics.histogram import LogHistogram
+
+    if isinstance(rec, RequestStats):
+        return stream_summary(rec, gaps if isinstance(gaps, LogHistogram) else _gap_hist(gaps, gap_counts),
+                              end, ttft_s, tpot_s)
     measured = rec[rec["arrival_s"] >= warmup]
     cols = latency_columns(measured)
     done = measured["status"] == COMPLETED
     latency = {
         "ttft": stats(cols["ttft"][~np.isnan(cols["ttft"]) & done]),
         "tpot": stats(cols["tpot"][~np.isnan(cols["tpot"])]),
-        "itl": weighted_stats(gaps, gap_counts),
+        "itl": gaps.stats(QUANTILES, "inverted_cdf") if isinstance(gaps, LogHistogram) else weighted_stats(gaps, gap_counts),
         "e2e": stats(cols["e2e"][done]),
         "queue": stats(cols["queue"][~np.isnan(cols["queue"]) & done]),
     }
@@ -110,3 +120,108 @@ def core_summary(rec: np.ndarray, gaps: np.ndarray, gap_counts: np.ndarray, warm
         "ttft_s": ttft_s, "tpot_s": tpot_s,
     }
     return {"requests": request_block(rec), "latency": latency, "throughput": throughput, "slo": slo}
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming statistics (``metrics.records: sample | none``): the same blocks from counters and
+# log-histograms, updated chunk by chunk, so memory does not grow with the number of requests.
+
+class RequestStats:
+    """Mergeable running statistics of finished (and, at the end, in-flight) request rows.
+
+    ``thresholds`` is a list of ``(ttft_s, tpot_s)`` SLO pairs tracked side by side (the
+    scenario's, then each class's). Counts are exact; latency percentiles come from
+    :class:`~sim.metrics.histogram.LogHistogram` (relative error <= 0.5 %), means are exact.
+    """
+
+    def __init__(self, warmup_s: float, thresholds: list[tuple[float, float]]) -> None:
+        from sim.metrics.histogram import LogHistogram
+
+        self.warmup_s = float(warmup_s)
+        self.thresholds = [(float(a), float(b)) for a, b in thresholds]
+        self.status = np.zeros(4, dtype=np.int64)          # by status code
+        self.reasons = np.zeros(256, dtype=np.int64)       # rejected rows by reason code
+        self.hist = {k: LogHistogram() for k in ("ttft", "tpot", "e2e", "queue")}
+        self.window = np.zeros(3, dtype=np.float64)        # completions in [warmup, end]: n, in, out tokens
+        self.n_fin = 0
+        self.met = np.zeros(len(self.thresholds), dtype=np.int64)
+        self.met_window = np.zeros(len(self.thresholds), dtype=np.int64)
+
+    def add(self, rec: np.ndarray) -> None:
+        """Absorb a chunk of rows (:data:`~sim.metrics.records.RECORD_DTYPE`)."""
+        if len(rec) == 0:
+            return
+        st = rec["status"]
+        self.status += np.bincount(st, minlength=4)[:4]
+        rej = st == REJECTED
+        if rej.any():
+            self.reasons += np.bincount(rec["reason"][rej].astype(np.int64), minlength=256)[:256]
+        cols = latency_columns(rec)
+        done = st == COMPLETED
+        measured = rec["arrival_s"] >= self.warmup_s
+        md = measured & done
+        self.hist["ttft"].add(cols["ttft"][md])
+        self.hist["tpot"].add(cols["tpot"][measured])
+        self.hist["e2e"].add(cols["e2e"][md])
+        self.hist["queue"].add(cols["queue"][md])
+        in_window = done & (rec["completion_s"] >= self.warmup_s)
+        self.window += (float(np.sum(in_window)), float(np.sum(rec["prompt_tokens"][in_window])),
+                        float(np.sum(rec["generated_tokens"][in_window])))
+        fin = measured & ((st == COMPLETED) | (st == REJECTED) | (st == FAILED))
+        self.n_fin += int(np.sum(fin))
+        for i, (ttft_s, tpot_s) in enumerate(self.thresholds):
+            tpot_ok = np.isnan(cols["tpot"]) | (cols["tpot"] <= tpot_s)
+            met = done & (cols["ttft"] <= ttft_s) & tpot_ok
+            self.met[i] += int(np.sum(met & measured))
+            self.met_window[i] += int(np.sum(met & in_window))
+
+    def merge(self, other: "RequestStats") -> "RequestStats":
+        """Add ``other`` (same warmup and thresholds) into this one; returns ``self``."""
+        if other.thresholds != self.thresholds or other.warmup_s != self.warmup_s:
+            raise ValueError("cannot merge RequestStats with different warmup or SLO thresholds")
+        self.status += other.status
+        self.reasons += other.reasons
+        for k, h in self.hist.items():
+            h.merge(other.hist[k])
+        self.window += other.window
+        self.n_fin += other.n_fin
+        self.met += other.met
+        self.met_window += other.met_window
+        return self
+
+    def request_block(self) -> dict:
+        s = self.status
+        return {"arrived": int(s.sum()), "completed": int(s[COMPLETED]), "rejected": int(s[REJECTED]),
+                "in_flight": int(s[IN_FLIGHT]), "failed": int(s[FAILED])}
+
+    def threshold_index(self, ttft_s: float, tpot_s: float) -> int:
+        key = (float(ttft_s), float(tpot_s))
+        if key not in self.thresholds:
+            raise ValueError(f"SLO ({ttft_s}, {tpot_s}) was not tracked (tracked: {self.thresholds})")
+        return self.thresholds.index(key)
+
+
+def stream_summary(st: RequestStats, itl, end: float, ttft_s: float, tpot_s: float) -> dict:
+    """:func:`core_summary`'s blocks from :class:`RequestStats` and an ITL ``LogHistogram`` (or None)."""
+    empty = {"mean": None, "p50": None, "p90": None, "p99": None}
+    latency = {k: st.hist[k].stats(QUANTILES) for k in ("ttft", "tpot")}
+    latency["itl"] = itl.stats(QUANTILES, "inverted_cdf") if itl is not None and itl.total > 0 else dict(empty)
+    latency["e2e"] = st.hist["e2e"].stats(QUANTILES)
+    latency["queue"] = st.hist["queue"].stats(QUANTILES)
+    window = max(end - st.warmup_s, 1e-12)
+    n, tin, tout = st.window
+    throughput = {"requests_per_s": float(n / window), "input_tokens_per_s": float(tin / window),
+                  "output_tokens_per_s": float(tout / window)}
+    i = st.threshold_index(ttft_s, tpot_s)
+    slo = {"attainment": float(st.met[i] / st.n_fin) if st.n_fin else None,
+           "goodput_rps": float(st.met_window[i] / window), "ttft_s": ttft_s, "tpot_s": tpot_s}
+    return {"requests": st.request_block(), "latency": latency, "throughput": throughput, "slo": slo}
+
+
+def _gap_hist(gaps, counts):
+    from sim.metrics.histogram import LogHistogram
+
+    h = LogHistogram()
+    if gaps is not None and len(gaps):
+        h.add(np.asarray(gaps, dtype=np.float64), np.asarray(counts, dtype=np.float64))
+    return h
