@@ -35,7 +35,7 @@ from sim.perf.base import BatchShape  # noqa: E402
 from sim.perf.memory import memory_plan  # noqa: E402
 from sim.perf.roofline import RooflineModel  # noqa: E402
 from sim.perf.throughput import prefill_shape, static_batch_throughput  # noqa: E402
-from sim.perf.vidur import bundled_profile, read_operator_profile, regime_efficiency  # noqa: E402
+from sim.perf.vidur import bundled_profile, fit_gemm_roofline, read_operator_profile  # noqa: E402
 from sim.scenario.catalog import Efficiency, get_gpu, get_model  # noqa: E402
 
 SRC_TRT05_H100 = "TensorRT-LLM release/0.5.0 docs/source/performance.md (github.com/NVIDIA/TensorRT-LLM)"
@@ -71,6 +71,24 @@ class Row:
     role: str = "holdout"      # "fit:<group>" or "holdout"
     metric: str = "throughput"  # "throughput" (output tok/s) or "ttft" (seconds, batch 1)
     note: str = ""
+
+    @property
+    def software(self) -> str:
+        """Serving-software generation of the row (one setting per source, never per row)."""
+        return "trtllm-0.5" if self.source in (SRC_TRT05_H100, SRC_TRT05_H200) else "current"
+
+    @property
+    def kv_sharing(self) -> str:
+        return SOFTWARE_KV_SHARING[self.software]
+
+
+SOFTWARE_KV_SHARING = {"trtllm-0.5": "per_query_head", "current": "grouped"}
+"""``perf.attention_kv_sharing`` per software generation. TensorRT-LLM v0.5's generation-phase
+attention kernel ran one thread block per (sequence, query head) (its masked multi-head attention
+kernel, cpp/tensorrt_llm/kernels/decoderMaskedMultiheadAttention in github.com/NVIDIA/TensorRT-LLM),
+so a grouped-query model's KV cache was read once per query head; NVIDIA later reported its improved
+GQA generation kernels "up to 2.4x" faster on Llama-70B "over TensorRT-LLM v0.5"
+(docs/source/blogs/Falcon180B-H200.md). Every other source is a later release with grouped reads."""
 
 
 ROWS: list[Row] = [
@@ -123,9 +141,11 @@ def batch_for(row: Row) -> int:
     return max(1, min(MAX_AUTO_BATCH, plan.kv_tokens // (row.input_tokens + row.output_tokens)))
 
 
-def estimate(row: Row, eff: Efficiency | None = None) -> float:
+def estimate(row: Row, eff: Efficiency | None = None, overlap_exponent: float | None = None,
+             kv_sharing: str | None = None) -> float:
     """Steady-state estimate: static-batch throughput per replica x replicas (or TTFT seconds)."""
-    rm = RooflineModel(get_model(row.model), get_gpu(row.gpu), row.tp, row.weight_dtype, row.kv_dtype, eff)
+    rm = RooflineModel(get_model(row.model), get_gpu(row.gpu), row.tp, row.weight_dtype, row.kv_dtype, eff,
+                       overlap_exponent, kv_sharing or row.kv_sharing)
     if row.metric == "ttft":
         return rm.step_time(prefill_shape(1, row.input_tokens))
     mbt = None if row.batch is not None else MAX_BATCHED_TOKENS
@@ -154,7 +174,8 @@ def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2) -> dict:
                              "batching": {"policy": "continuous", "max_num_seqs": b,
                                           "max_batched_tokens": max(MAX_BATCHED_TOKENS, row.input_tokens),
                                           "chunked_prefill": False}}]},
-        "perf": {"model": "roofline", "weight_dtype": row.weight_dtype, "kv_dtype": row.kv_dtype},
+        "perf": {"model": "roofline", "weight_dtype": row.weight_dtype, "kv_dtype": row.kv_dtype,
+                 "attention_kv_sharing": row.kv_sharing},
         "workload": {"arrival": {"process": "trace", "path": str(trace_path)}},
     }
 
@@ -182,7 +203,7 @@ def simulator_available() -> bool:
 
 
 # ------------------------------------------------------------------------------ calibration
-def _fit(rows: list[Row], gpu: str, dtype: str, fixed: dict[str, float], free: list[str]) -> Efficiency:
+def _fit(rows: list[Row], fixed: dict[str, float], free: list[str], overlap_exponent: float) -> Efficiency:
     from scipy.optimize import least_squares  # noqa: PLC0415
     names = ["flops_efficiency", "bw_efficiency", "overhead_s"]
     lo = {"flops_efficiency": 0.05, "bw_efficiency": 0.05, "overhead_s": 0.0}
@@ -195,31 +216,38 @@ def _fit(rows: list[Row], gpu: str, dtype: str, fixed: dict[str, float], free: l
 
     def resid(x: np.ndarray) -> np.ndarray:
         e = eff_of(x)
-        return np.array([math.log(estimate(r, e) / r.published) for r in rows])
+        return np.array([math.log(estimate(r, e, overlap_exponent) / r.published) for r in rows])
 
     x0 = [0.6 if n != "overhead_s" else 0.002 for n in free]
     res = least_squares(resid, x0, bounds=([lo[n] for n in free], [hi[n] for n in free]))
     return eff_of(res.x)
 
 
-def fit_catalog() -> dict[str, Efficiency]:
-    """The catalog calibration, one per GPU x precision (printed by ``--fit``). See the module docstring."""
-    out: dict[str, Efficiency] = {}
+def fit_catalog() -> dict[str, tuple[Efficiency, float]]:
+    """The catalog calibration, one per GPU x precision: (factors, overlap exponent of the GPU family).
+
+    A100 and H100 bf16 factors and both families' exponents: :func:`sim.perf.vidur.fit_gemm_roofline`
+    on the Vidur Llama-2-7B TP1 GEMM profiles. Then least squares (log error) on the ``fit:`` rows:
+    A100 overhead (8a-8d); H100 fp8 FLOPs efficiency and overhead (7a-7d, bandwidth from Vidur);
+    B200 fp4 FLOPs efficiency (12c, 12g; bandwidth and overhead from H100). Printed by ``--fit``.
+    """
+    out: dict[str, tuple[Efficiency, float]] = {}
     vidur = {}
     for g, name in (("a100", "a100-80gb"), ("h100", "h100-sxm")):
-        vidur[name] = regime_efficiency(read_operator_profile(bundled_profile(g)), get_model("llama-2-7b"),
+        vidur[name] = fit_gemm_roofline(read_operator_profile(bundled_profile(g)), get_model("llama-2-7b"),
                                         get_gpu(name), tp=1)
-    a = vidur["a100-80gb"]
-    out["a100-80gb/bf16"] = _fit([r for r in ROWS if r.role == "fit:a100-bf16"], "a100-80gb", "bf16",
-                                 {"flops_efficiency": a.flops_efficiency, "bw_efficiency": a.bw_efficiency},
-                                 ["overhead_s"])
-    h = vidur["h100-sxm"]
-    out["h100-sxm/fp8"] = _fit([r for r in ROWS if r.role == "fit:h100-fp8"], "h100-sxm", "fp8",
-                               {"bw_efficiency": h.bw_efficiency}, ["flops_efficiency", "overhead_s"])
-    out["h100-sxm/bf16"] = Efficiency(h.flops_efficiency, h.bw_efficiency, out["h100-sxm/fp8"].overhead_s)
-    out["b200/fp4"] = _fit([r for r in ROWS if r.role == "fit:b200-fp4"], "b200", "fp4",
-                           {"overhead_s": out["h100-sxm/fp8"].overhead_s, "bw_efficiency": h.bw_efficiency},
-                           ["flops_efficiency"])
+    a, pa = vidur["a100-80gb"].efficiency, vidur["a100-80gb"].overlap_exponent
+    out["a100-80gb/bf16"] = (_fit([r for r in ROWS if r.role == "fit:a100-bf16"],
+                                  {"flops_efficiency": a.flops_efficiency, "bw_efficiency": a.bw_efficiency},
+                                  ["overhead_s"], pa), pa)
+    h, ph = vidur["h100-sxm"].efficiency, vidur["h100-sxm"].overlap_exponent
+    f8 = _fit([r for r in ROWS if r.role == "fit:h100-fp8"], {"bw_efficiency": h.bw_efficiency},
+              ["flops_efficiency", "overhead_s"], ph)
+    out["h100-sxm/fp8"] = (f8, ph)
+    out["h100-sxm/bf16"] = (Efficiency(h.flops_efficiency, h.bw_efficiency, f8.overhead_s), ph)
+    out["b200/fp4"] = (_fit([r for r in ROWS if r.role == "fit:b200-fp4"],
+                            {"overhead_s": f8.overhead_s, "bw_efficiency": h.bw_efficiency},
+                            ["flops_efficiency"], ph), ph)
     return out
 
 
@@ -380,9 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "docs"), help="folder for validation.md and validation.png")
     args = ap.parse_args(argv)
     if args.fit:
-        for key, e in fit_catalog().items():
+        for key, (e, p) in fit_catalog().items():
             print(f"{key}: flops_efficiency {e.flops_efficiency:.3f}, bw_efficiency {e.bw_efficiency:.3f}, "
-                  f"overhead_s {e.overhead_s:.5f}")
+                  f"overhead_s {e.overhead_s:.5f}, overlap_exponent {p:.2f}")
         return 0
     mode = args.mode
     if mode == "auto":

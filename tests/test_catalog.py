@@ -65,3 +65,9 @@ def test_inline_model_problems_name_fields():
     assert {"model.n_layers", "model.ffn_hidden", "model.colour"} <= paths
     with pytest.raises(ScenarioError, match="must divide n_heads=4"):
         get_model({"n_layers": 1, "hidden": 64, "n_heads": 4, "n_kv_heads": 3, "ffn_hidden": 8, "vocab": 10})
+
+
+def test_every_gpu_has_a_smooth_roofline_exponent_between_sum_and_max():
+    # fitted on Vidur's A100 and H100 GEMM profiles (other GPUs reuse their family's); 1 = sum, inf = max
+    for name in gpu_names():
+        assert 1.0 <= get_gpu(name).overlap_exponent < 10.0

@@ -41,7 +41,8 @@ def test_schema_defaults_and_discriminator():
 
 @pytest.mark.parametrize("bad", [{"model": "linear", "base_s": -3}, {"model": "roofline", "weight_dtype": "int4"},
                                  {"model": "roofline", "bw_efficiency": 1.5}, {"model": "linear", "colour": 1},
-                                 {"model": "quantum"}])
+                                 {"model": "quantum"}, {"model": "roofline", "overlap_exponent": 0.5},
+                                 {"model": "roofline", "attention_kv_sharing": "none"}])
 def test_schema_rejects(bad):
     with pytest.raises(ValidationError):
         parse_perf(bad)
@@ -68,3 +69,13 @@ def test_build_step_model_reads_calibration_relative_to_base_dir(tmp_path):
     rm = build_step_model(parse_perf({"calibration": "cal.yaml", "overhead_s": 0.003}), get_model("llama-2-7b"),
                           get_gpu("a100-80gb"), 1, tmp_path)
     assert (rm.efficiency.flops_efficiency, rm.efficiency.bw_efficiency, rm.efficiency.overhead_s) == (0.4, 0.6, 0.003)
+
+
+def test_build_step_model_passes_overlap_exponent_and_kv_sharing():
+    m, g = get_model("llama-2-70b"), get_gpu("h100-sxm")
+    default = build_step_model(parse_perf(None), m, g, 4, HERE)
+    assert default.overlap_exponent == g.overlap_exponent and default.kv_sharing == "grouped"
+    rm = build_step_model(parse_perf({"overlap_exponent": 2, "attention_kv_sharing": "per_query_head"}), m, g, 4, HERE)
+    assert rm.overlap_exponent == 2.0 and rm.kv_sharing == "per_query_head"
+    with pytest.raises(ValidationError, match=r"must be a number >= 1 .*\(got 0.5\)"):
+        parse_perf({"overlap_exponent": 0.5})

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from sim.perf.base import BatchShape
-from sim.perf.roofline import ALLREDUCE_LATENCY_S, LINK_EFFICIENCY, RooflineModel
+from sim.perf.roofline import ALLREDUCE_LATENCY_S, LINK_EFFICIENCY, RooflineModel, smooth_roofline
 from sim.perf.throughput import prefill_shape
 from sim.scenario.catalog import Efficiency, get_gpu, get_model
 
@@ -45,14 +45,66 @@ def test_grouped_query_attention_reads_fewer_kv_bytes():
 
 
 def test_times_are_roofline_of_each_group():
-    rm = RooflineModel(L7, H100, tp=1, efficiency=Efficiency(0.5, 0.8, 0.002))
+    rm = RooflineModel(L7, H100, tp=1, efficiency=Efficiency(0.5, 0.8, 0.002), overlap_exponent=1.5)
     s = BatchShape(decode_seqs=4, decode_context_tokens=4000)
     b = rm.breakdown(s)
     peak, bw = 989e12 * 0.5, 3.35e12 * 0.8
-    assert b.linear_s == pytest.approx(max(b.linear_flops / peak, b.linear_bytes / bw))
+    # GEMMs: smooth roofline (t_c^p + t_m^p)^(1/p); attention: hard max
+    assert b.linear_s == pytest.approx(((b.linear_flops / peak) ** 1.5 + (b.linear_bytes / bw) ** 1.5) ** (1 / 1.5))
+    assert b.lm_head_s == pytest.approx(((b.lm_head_flops / peak) ** 1.5 + (b.lm_head_bytes / bw) ** 1.5) ** (1 / 1.5))
     assert b.attention_s == pytest.approx(max(b.attention_flops / peak, b.kv_bytes / bw))
     assert rm.step_time(s) == pytest.approx(b.total_s, rel=1e-12)
     assert b.overhead_s == 0.002
+
+
+def test_smooth_roofline_limits():
+    # 3-4-5 triangle at p = 2; the sum at p = 1 (no overlap); the max at p = inf (perfect overlap)
+    assert smooth_roofline(3.0, 4.0, 2.0) == pytest.approx(5.0)
+    assert smooth_roofline(3.0, 4.0, 1.0) == pytest.approx(7.0)
+    assert smooth_roofline(3.0, 4.0, float("inf")) == 4.0
+    assert smooth_roofline(0.0, 4.0, 1.3) == 4.0
+    # the overlap loss is largest where the terms are equal: 2^(1/p)
+    assert smooth_roofline(1.0, 1.0, 1.26) == pytest.approx(2 ** (1 / 1.26))
+    assert smooth_roofline(1e-3, 1.0, 1.26) == pytest.approx(1.0, rel=1e-3)
+
+
+def test_catalog_exponent_is_the_default_and_hard_max_is_the_old_model():
+    assert RooflineModel(L7, H100).overlap_exponent == H100.overlap_exponent
+    hard = RooflineModel(L7, H100, efficiency=UNIT, overlap_exponent=float("inf"))
+    b = hard.breakdown(prefill_shape(1, 128))
+    assert b.linear_s == max(b.linear_flops / 989e12, b.linear_bytes / 3.35e12)
+    with pytest.raises(ValueError, match=">= 1"):
+        RooflineModel(L7, H100, overlap_exponent=0.5)
+
+
+def test_short_prefill_is_slower_than_the_hard_max_where_both_terms_are_similar():
+    # A100, 128-token prompt: FLOPs and weight-read times are within 15% of each other, where a real GEMM
+    # reaches neither peak (Vidur's A100 profile: 0.35 ms per layer measured vs 0.27 ms for the max).
+    a100 = get_gpu("a100-80gb")
+    smooth = RooflineModel(L7, a100).breakdown(prefill_shape(1, 128))
+    hard = RooflineModel(L7, a100, overlap_exponent=float("inf")).breakdown(prefill_shape(1, 128))
+    assert 1.2 < smooth.linear_s / hard.linear_s < 2 ** (1 / a100.overlap_exponent)
+    # far from the ridge (batch-1 decode, 4k-token prefill) the two agree within a few per cent
+    for shape in (BatchShape(decode_seqs=1, decode_context_tokens=100), prefill_shape(1, 4096)):
+        s1 = RooflineModel(L7, a100).breakdown(shape).linear_s
+        s2 = RooflineModel(L7, a100, overlap_exponent=float("inf")).breakdown(shape).linear_s
+        assert s1 / s2 == pytest.approx(1.0, abs=0.1)
+
+
+def test_per_query_head_kv_reads_multiply_decode_reads_by_the_group_size():
+    # Llama-2-70B: 64 query heads share 8 KV heads. TP4 holds 2 KV heads and 16 query heads per GPU.
+    l70 = get_model("llama-2-70b")
+    g = RooflineModel(l70, H100, tp=4, efficiency=UNIT)
+    q = RooflineModel(l70, H100, tp=4, efficiency=UNIT, kv_sharing="per_query_head")
+    s = BatchShape(decode_seqs=8, decode_context_tokens=8000)
+    per_head_token = 2 * 80 * 128 * 2                          # K and V, 80 layers, head_dim 128, bf16
+    assert g.breakdown(s).kv_bytes == (8000 + 8) * 2 * per_head_token          # 2 KV heads per GPU
+    assert q.breakdown(s).kv_bytes == 8000 * 16 * per_head_token + 8 * 2 * per_head_token
+    # prefill (no decode context) and MHA models are unaffected
+    assert g.breakdown(prefill_shape(2, 500)).kv_bytes == q.breakdown(prefill_shape(2, 500)).kv_bytes
+    assert RooflineModel(L7, H100, kv_sharing="per_query_head").step_time(s) == RooflineModel(L7, H100).step_time(s)
+    with pytest.raises(ValueError, match="grouped, per_query_head"):
+        RooflineModel(L7, H100, kv_sharing="none")
 
 
 def test_tensor_parallel_all_reduce_by_hand():
@@ -113,15 +165,18 @@ def test_mixtral_uses_active_params():
 
 @pytest.mark.parametrize("model,gpu,tp,wd", [("llama-2-7b", "h100-sxm", 1, "bf16"),
                                              ("mixtral-8x7b", "h100-sxm", 2, "fp8"),
-                                             ("llama-2-70b", "a100-80gb", 8, "bf16")])
+                                             ("llama-2-70b", "a100-80gb", 8, "bf16"),
+                                             ("llama-2-70b", "h200-sxm", 4, "fp8")])
 def test_decode_times_equal_step_time_bit_for_bit(model, gpu, tp, wd):
-    rm = RooflineModel(get_model(model), get_gpu(gpu), tp=tp, weight_dtype=wd)
     rng = np.random.default_rng(7)
-    for n in (1, 3, 64, 300):
-        ctx = rng.integers(0, 2_000_000, size=200)
-        vec = rm.decode_times(n, ctx)
-        loop = np.array([rm.step_time(BatchShape(decode_seqs=n, decode_context_tokens=int(c))) for c in ctx])
-        assert np.array_equal(vec, loop)
+    for sharing in ("grouped", "per_query_head"):
+        rm = RooflineModel(get_model(model), get_gpu(gpu), tp=tp, weight_dtype=wd, kv_dtype="fp8" if wd == "fp8" else "bf16",
+                           kv_sharing=sharing)
+        for n in (1, 3, 64, 300):
+            ctx = rng.integers(0, 2_000_000, size=200)
+            vec = rm.decode_times(n, ctx)
+            loop = np.array([rm.step_time(BatchShape(decode_seqs=n, decode_context_tokens=int(c))) for c in ctx])
+            assert np.array_equal(vec, loop)
 
 
 def test_empty_batch_takes_no_time():

@@ -65,11 +65,13 @@ def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: Mod
         raise ValueError(problem)
     if isinstance(perf_cfg, RooflinePerf):
         return RooflineModel(model, gpu, tp, perf_cfg.weight_dtype, perf_cfg.kv_dtype,
-                             roofline_efficiency(perf_cfg, gpu, base_dir))
+                             roofline_efficiency(perf_cfg, gpu, base_dir), perf_cfg.overlap_exponent,
+                             perf_cfg.attention_kv_sharing)
     if isinstance(perf_cfg, TablePerf):
         from sim.perf.table import TableModel
         rcfg = perf_cfg.roofline
         fallback = RooflineModel(model, gpu, tp, rcfg.weight_dtype, rcfg.kv_dtype,
-                                 roofline_efficiency(rcfg, gpu, base_dir))
+                                 roofline_efficiency(rcfg, gpu, base_dir), rcfg.overlap_exponent,
+                                 rcfg.attention_kv_sharing)
         return TableModel.from_csv(_resolve(perf_cfg.path, base_dir), fallback)
     raise TypeError(f"unknown perf config {perf_cfg!r}")

@@ -21,14 +21,30 @@ activations    --                                                          ``2 B
   ``[k, E]``; ``E_moe`` = router width (0 for dense models).
 - KV read = ``decode_context_tokens + (prefill_kv_tokens - prefill_tokens)``; KV written =
   ``decode_seqs + prefill_tokens``.
+- ``kv_sharing``: ``"grouped"`` (default; modern kernels) reads each KV head once for its whole
+  query group. ``"per_query_head"`` models a generation-phase kernel that runs one thread block per
+  (sequence, query head) and so reads the decode context once per *query* head (``n_heads / tp``
+  heads instead of ``kvh / tp``); the cache itself, KV written and prefill reads are unchanged. This
+  is how TensorRT-LLM v0.5's masked multi-head attention kernel treated grouped-query models;
+  NVIDIA reports its later GQA generation kernels up to 2.4x faster on Llama-70B than v0.5
+  (TensorRT-LLM docs/source/blogs/Falcon180B-H200.md, github.com/NVIDIA/TensorRT-LLM).
 - activations: the element-wise kernels (two RMSNorms, two residual adds, rotary embedding, gated
   activation) read and write the activations once each, in bf16.
 - ``n_emit = decode_seqs + prefill_seqs``: sequences that may sample a token (upper bound with
   chunked prefill).
 
-**Time.** Each group takes ``max(FLOPs / (peak * flops_efficiency), bytes / (hbm_bw * bw_efficiency))``
-over the whole iteration (all layers of a group together, since they are identical), activations
-take ``bytes / (hbm_bw * bw_efficiency)``, and the groups add (kernels run one after another).
+**Time.** With ``t_c = FLOPs / (peak * flops_efficiency)`` and ``t_m = bytes / (hbm_bw * bw_efficiency)``
+over the whole iteration (all layers of a group together, since they are identical):
+
+- GEMM groups (linear layers, lm head) take the *smooth* roofline ``(t_c**p + t_m**p)**(1/p)`` with
+  the GPU family's ``overlap_exponent`` ``p`` (``p = inf`` is the hard ``max``: compute and weight
+  reads overlap perfectly; ``p = 1`` is their sum). Real GEMMs in the transition region (a few
+  hundred tokens) reach neither peak; ``p`` is fitted on Vidur's measured GEMM times by token count
+  (:func:`sim.perf.vidur.fit_gemm_roofline`).
+- Attention takes ``max(t_c, t_m)``: its two terms are an order of magnitude apart in every regime
+  (decode reads the KV cache at ~1 FLOP/byte; prefill attention is compute-bound), so the smooth
+  form would change nothing measurable.
+- Activations take ``t_m``; the groups add (kernels run one after another).
 Linear layers and the lm head run at the ``weight_dtype`` peak; attention at the ``kv_dtype`` peak.
 Tensor parallelism adds ``2*L`` ring all-reduces of ``T*h*2`` bytes, each
 ``ALLREDUCE_LATENCY_S + 2*(tp-1)/tp * bytes / (link_bw * LINK_EFFICIENCY)``. Finally a fixed
@@ -42,8 +58,9 @@ Tensor parallelism adds ``2*L`` ring all-reduces of ``T*h*2`` bytes, each
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -58,6 +75,27 @@ data/profiling/network/h100_dgx/all_reduce.csv) show 7-40 us for small messages 
 LINK_EFFICIENCY = 0.8
 """Fraction of the one-way link bandwidth a ring all-reduce reaches: Vidur's DGX H100 profile gives a
 bus bandwidth of ~364 GB/s for 64 MiB over 8 GPUs against 450 GB/s one-way NVLink4."""
+
+KV_SHARING = ("grouped", "per_query_head")
+"""How decode attention reads the KV cache of a grouped-query model (see module docstring)."""
+
+
+def smooth_roofline(t_compute_s: float, t_memory_s: float, p: float) -> float:
+    """``(t_compute_s**p + t_memory_s**p)**(1/p)`` seconds; ``p = inf`` gives ``max``, ``p = 1`` the sum.
+
+    Computed as ``hi * (1 + (lo/hi)**p)**(1/p)`` so that it never overflows and is exactly ``hi``
+    when the smaller term is 0. Between ``max`` (perfect overlap of FLOPs and memory traffic) and the
+    sum (none): the overlap loss is largest, a factor ``2**(1/p)``, where the two terms are equal.
+
+    >>> smooth_roofline(3.0, 4.0, 2.0)
+    5.0
+    >>> smooth_roofline(3.0, 4.0, math.inf)
+    4.0
+    """
+    hi, lo = (t_compute_s, t_memory_s) if t_compute_s >= t_memory_s else (t_memory_s, t_compute_s)
+    if math.isinf(p) or lo <= 0.0:
+        return hi
+    return hi * (1.0 + (lo / hi) ** p) ** (1.0 / p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +126,19 @@ class RooflineModel:
     """Roofline :class:`~sim.perf.base.StepTimeModel` for one replica (see module docstring)."""
 
     def __init__(self, model: ModelSpec, gpu: GPUSpec, tp: int = 1, weight_dtype: str = "bf16",
-                 kv_dtype: str = "bf16", efficiency: Efficiency | None = None) -> None:
+                 kv_dtype: str = "bf16", efficiency: Efficiency | None = None,
+                 overlap_exponent: float | None = None,
+                 kv_sharing: Literal["grouped", "per_query_head"] = "grouped") -> None:
         if tp < 1:
             raise ValueError(f"tp must be >= 1 (got {tp})")
+        if kv_sharing not in KV_SHARING:
+            raise ValueError(f"kv_sharing must be one of {', '.join(KV_SHARING)} (got {kv_sharing!r})")
+        p = gpu.overlap_exponent if overlap_exponent is None else float(overlap_exponent)
+        if not p >= 1:
+            raise ValueError(f"overlap_exponent must be >= 1 (got {p!r})")
         self.model, self.gpu, self.tp = model, gpu, tp
         self.weight_dtype, self.kv_dtype = weight_dtype, kv_dtype
+        self.overlap_exponent, self.kv_sharing = p, kv_sharing
         eff = efficiency if efficiency is not None else gpu.efficiency(weight_dtype)
         self.efficiency = eff
         m = model
@@ -111,6 +157,8 @@ class RooflineModel:
         self._expert_bytes = L * 3 * h * f * wb / tp
         self._attn_flops_per_pair = 4.0 * q * L / tp
         self._kv_bytes_per_token = 2.0 * L * max(m.n_kv_heads, tp) * m.head_dim * kb / tp
+        read_heads = max(m.n_kv_heads, tp) if kv_sharing == "grouped" else m.n_heads
+        self._decode_kv_read_bytes_per_token = 2.0 * L * read_heads * m.head_dim * kb / tp
         self._lm_flops_per_seq = 2.0 * h * m.vocab / tp
         self._lm_bytes = h * m.vocab * wb / tp
         self._gemm_io_bytes_per_token = 2.0 * L * (4 * h + (2 * q + 2 * kv + 3 * f * m.experts_per_token) / tp)
@@ -136,11 +184,12 @@ class RooflineModel:
         """Iteration seconds; scalar or array ``decode_ctx`` (identical float operations either way)."""
         linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n_tokens)
                         + self._gemm_io_bytes_per_token * n_tokens)
-        linear_s = mx(self._linear_flops_per_token * n_tokens / self._gemm_peak, linear_bytes / self._bw)
-        kv_tokens = (decode_ctx + (prefill_kv - prefill_tokens)) + (decode_seqs + prefill_tokens)
-        attn_s = mx(self._attn_flops_per_pair * (pairs + decode_ctx) / self._attn_peak,
-                    self._kv_bytes_per_token * kv_tokens / self._bw)
-        lm_s = max(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw)
+        p = self.overlap_exponent
+        linear_s = smooth_roofline(self._linear_flops_per_token * n_tokens / self._gemm_peak, linear_bytes / self._bw, p)
+        kv_bytes = (self._kv_bytes_per_token * ((prefill_kv - prefill_tokens) + (decode_seqs + prefill_tokens))
+                    + self._decode_kv_read_bytes_per_token * decode_ctx)
+        attn_s = mx(self._attn_flops_per_pair * (pairs + decode_ctx) / self._attn_peak, kv_bytes / self._bw)
+        lm_s = smooth_roofline(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw, p)
         act_s = self._act_bytes_per_token * n_tokens / self._bw
         comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
         return linear_s + attn_s + (lm_s + act_s + comm_s + self._overhead_s)
@@ -172,9 +221,9 @@ class RooflineModel:
         linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n)
                         + self._gemm_io_bytes_per_token * n)
         attn_flops = self._attn_flops_per_pair * (shape.prefill_attn_pairs + shape.decode_context_tokens)
-        kv_tokens = (shape.decode_context_tokens + shape.prefill_kv_tokens - shape.prefill_tokens
-                     + shape.decode_seqs + shape.prefill_tokens)
-        kv_bytes = self._kv_bytes_per_token * kv_tokens
+        kv_bytes = (self._kv_bytes_per_token * ((shape.prefill_kv_tokens - shape.prefill_tokens)
+                                                + (shape.decode_seqs + shape.prefill_tokens))
+                    + self._decode_kv_read_bytes_per_token * shape.decode_context_tokens)
         lm_flops = self._lm_flops_per_seq * n_emit
         act_bytes = self._act_bytes_per_token * n
         comm_bytes = float(self._comm_calls * n * self.model.hidden * 2) if self.tp > 1 else 0.0
@@ -182,9 +231,9 @@ class RooflineModel:
             linear_flops=linear_flops, linear_bytes=linear_bytes, attention_flops=attn_flops,
             kv_bytes=kv_bytes, lm_head_flops=lm_flops, lm_head_bytes=self._lm_bytes, activation_bytes=act_bytes,
             comm_bytes=comm_bytes,
-            linear_s=max(linear_flops / self._gemm_peak, linear_bytes / self._bw),
+            linear_s=smooth_roofline(linear_flops / self._gemm_peak, linear_bytes / self._bw, self.overlap_exponent),
             attention_s=max(attn_flops / self._attn_peak, kv_bytes / self._bw),
-            lm_head_s=max(lm_flops / self._gemm_peak, self._lm_bytes / self._bw),
+            lm_head_s=smooth_roofline(lm_flops / self._gemm_peak, self._lm_bytes / self._bw, self.overlap_exponent),
             activation_s=act_bytes / self._bw,
             comm_s=self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n,
             overhead_s=self._overhead_s)

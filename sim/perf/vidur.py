@@ -16,6 +16,11 @@ roofline's linear-layer and element-wise time of ONE layer matches the summed op
 all rows (least squares on relative error): weight-bound rows (few tokens) pin ``bw_efficiency``,
 compute-bound rows (thousands of tokens) pin ``flops_efficiency``.
 
+:func:`fit_gemm_roofline` fits ``flops_efficiency``, ``bw_efficiency`` and the smooth-roofline
+``overlap_exponent`` together to the four GEMMs' time of one TP size over all token counts (least
+squares on log error): the token counts between the two regimes (64-1024 tokens on A100 and H100)
+pin the exponent. This is how the catalog's factors and exponents are made.
+
 :func:`compose_step_table` turns the profiles into a step-time table for
 :class:`sim.perf.table.TableModel`: per iteration ``n_layers * (operators(T) + attention) + emb +
 lm head + overhead``. Operator times are interpolated linearly in ``num_tokens`` (the profile is
@@ -26,6 +31,7 @@ pairs), because the sample is sparse; the lm head (not in the profile) from the 
 from __future__ import annotations
 
 import csv
+import math
 import pathlib
 from dataclasses import dataclass, replace
 
@@ -255,3 +261,41 @@ def regime_efficiency(profile: OperatorProfile, model: ModelSpec, gpu: GPUSpec, 
         raise InputError("profile needs rows at both ends: <= "
                          f"{weight_bound_max_tokens} and >= {compute_bound_min_tokens} tokens")
     return Efficiency(float(np.median(fl)), float(np.median(bw)), gpu.efficiency(weight_dtype).overhead_s)
+
+
+@dataclass(frozen=True)
+class GemmRooflineFit:
+    """Smooth-roofline factors fitted to a GEMM profile, and the relative error per profile row."""
+
+    efficiency: Efficiency
+    overlap_exponent: float
+    num_tokens: np.ndarray
+    rel_error: np.ndarray
+
+
+def fit_gemm_roofline(profile: OperatorProfile, model: ModelSpec, gpu: GPUSpec, tp: int = 1,
+                      weight_dtype: str = "bf16") -> GemmRooflineFit:
+    """Fit ``(flops_efficiency, bw_efficiency, overlap_exponent)`` to the GEMM time of one TP size.
+
+    Model per row: ``(t_c**p + t_m**p)**(1/p)`` with ``t_c = FLOPs / (peak * flops_efficiency)``,
+    ``t_m = bytes / (hbm_bw * bw_efficiency)`` of one layer's linear layers
+    (:class:`~sim.perf.roofline.RooflineModel`), ``p`` in [1, 50]; least squares on
+    ``log(predicted / measured)`` over all token counts. ``overhead_s`` of the result is the GPU
+    catalog's (operator profiles carry no iteration overhead).
+    """
+    from sim.perf.roofline import smooth_roofline
+    prof = profile.select(tp)
+    rm = RooflineModel(_one_layer(model), gpu, tp, weight_dtype, "bf16", Efficiency(1.0, 1.0, 0.0), math.inf)
+    tc, tm = [], []
+    for n in prof.num_tokens:
+        b = rm.breakdown(BatchShape(prefill_tokens=int(n), prefill_seqs=1))
+        tc.append(b.linear_flops / (gpu.peak_tflops(weight_dtype) * 1e12))
+        tm.append(b.linear_bytes / gpu.hbm_bytes_per_s)
+    tc_a, tm_a, meas = np.array(tc), np.array(tm), prof.gemm_s
+
+    def pred(x: np.ndarray) -> np.ndarray:
+        return np.array([smooth_roofline(c / x[0], m / x[1], x[2]) for c, m in zip(tc_a, tm_a)])
+
+    res = least_squares(lambda x: np.log(pred(x) / meas), [0.7, 0.8, 2.0], bounds=([0.05, 0.05, 1.0], [1.0, 1.0, 50.0]))
+    eff = Efficiency(float(res.x[0]), float(res.x[1]), gpu.efficiency(weight_dtype).overhead_s)
+    return GemmRooflineFit(eff, float(res.x[2]), prof.num_tokens, pred(res.x) / meas - 1.0)

@@ -48,6 +48,9 @@ class GPUSpec:
     ``flops_efficiency``, ``bw_efficiency`` and ``overhead_s`` are the bf16 calibration;
     ``precision_factors`` holds ``(precision, flops_eff, bw_eff, overhead_s)`` for other weight
     precisions. Use :meth:`efficiency` rather than reading them directly.
+    ``overlap_exponent`` is the exponent ``p`` of the smooth roofline of this GPU family's GEMMs,
+    ``t = (t_flops**p + t_bytes**p)**(1/p)``: ``inf`` is the hard ``max`` (perfect overlap of
+    compute and memory traffic), 1 their sum (no overlap); see :mod:`sim.perf.roofline`.
     """
 
     name: str
@@ -64,6 +67,7 @@ class GPUSpec:
     overhead_s: float
     sources: tuple[str, ...] = ()
     precision_factors: tuple[tuple[str, float, float, float], ...] = ()
+    overlap_exponent: float = math.inf
 
     def peak_tflops(self, precision: str) -> float:
         """Dense peak TFLOPS for ``precision`` (bf16, fp8, fp4); ``ValueError`` if unsupported."""
@@ -167,7 +171,10 @@ def _gpus() -> dict[str, GPUSpec]:
         factors = tuple((p, float(v["flops_efficiency"]), float(v["bw_efficiency"]), float(v["overhead_s"]))
                         for p, v in prec.items())
         d["sources"] = tuple(d.get("sources", ()))
-        out[name] = GPUSpec(name=name, precision_factors=factors, **d)
+        p = float(d.pop("overlap_exponent", math.inf))
+        if not p >= 1:
+            raise ValueError(f"gpus.yaml: {name}.overlap_exponent: must be >= 1 (got {p!r})")
+        out[name] = GPUSpec(name=name, precision_factors=factors, overlap_exponent=p, **d)
     return out
 
 

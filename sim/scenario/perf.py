@@ -42,7 +42,11 @@ class RooflinePerf(Strict):
 
     ``weight_dtype`` selects the tensor-core peak and bytes per weight; ``kv_dtype`` the bytes per
     KV-cache element. ``calibration`` is a YAML file written by ``fleetsim calibrate``; the three
-    explicit factors override both it and the GPU catalog.
+    explicit factors override both it and the GPU catalog. ``overlap_exponent`` (>= 1; default the
+    GPU catalog's) shapes the smooth GEMM roofline, ``(t_flops**p + t_bytes**p)**(1/p)``.
+    ``attention_kv_sharing``: ``grouped`` (default, modern kernels: a grouped-query model's KV heads
+    are read once per query group) or ``per_query_head`` (a generation kernel that reads the KV cache
+    once per query head, as TensorRT-LLM v0.5 did; see docs/performance_model.md).
     """
 
     model: Literal["roofline"] = "roofline"
@@ -52,9 +56,18 @@ class RooflinePerf(Strict):
     flops_efficiency: float | None = None
     bw_efficiency: float | None = None
     overhead_s: Duration | None = None
+    overlap_exponent: float | None = None
+    attention_kv_sharing: Literal["grouped", "per_query_head"] = "grouped"
 
     _f = field_validator("flops_efficiency", "bw_efficiency")(_fraction)
     _o = field_validator("overhead_s")(_nonneg)
+
+    @field_validator("overlap_exponent")
+    @classmethod
+    def _p(cls, v: float | None) -> float | None:
+        if v is not None and not v >= 1:
+            raise ValueError(f"must be a number >= 1 (1 = FLOPs and memory time add, .inf = max) (got {v!r})")
+        return v
 
 
 class LinearPerf(Strict):
