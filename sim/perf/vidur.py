@@ -232,7 +232,7 @@ def write_step_table(rows: list[tuple[int, int, int, float]], path: str | pathli
     with open(path, "w", newline="", encoding="utf-8") as fh:
         for line in header_comment.splitlines():
             fh.write(f"# {line}\n")
-        w = csv.writer(fh)
+        w = csv.writer(fh, lineterminator="\n")
         w.writerow(["prefill_tokens", "decode_seqs", "context_tokens", "step_s"])
         for p, d, c, s in rows:
             w.writerow([p, d, c, f"{s:.9g}"])
