@@ -115,3 +115,16 @@ def test_calibrate_command_rejects_bad_names(tmp_path):
         cmd.main(parser.parse_args(["x.csv", "--gpu", "h100", "--model", "llama-3-8b"]))
     with pytest.raises(InputError, match="must divide n_heads=32"):
         cmd.main(parser.parse_args(["x.csv", "--gpu", "h100-sxm", "--model", "llama-3-8b", "--tp", "3"]))
+
+
+@pytest.mark.parametrize("short,name", [("a100", "a100-80gb"), ("h100", "h100-sxm")])
+def test_catalog_bf16_factors_and_exponent_reproduce_from_bundled_vidur_profiles(short, name):
+    from sim.perf.vidur import bundled_profile, read_operator_profile
+    gpu = get_gpu(name)
+    fit = fit_gemm_roofline(read_operator_profile(bundled_profile(short)), get_model("llama-2-7b"), gpu, tp=1)
+    eff = gpu.efficiency("bf16")
+    assert (fit.efficiency.flops_efficiency, fit.efficiency.bw_efficiency) == pytest.approx(
+        (eff.flops_efficiency, eff.bw_efficiency), abs=6e-4)
+    assert fit.overlap_exponent == pytest.approx(gpu.overlap_exponent, abs=6e-3)
+    # the smooth roofline describes the measured GEMMs far better than the hard max in the transition region
+    assert np.median(np.abs(fit.rel_error)) < 0.05 and np.max(np.abs(fit.rel_error)) < 0.25
