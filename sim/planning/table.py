@@ -107,5 +107,14 @@ def text_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
              "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    lines += ["  ".join(c.ljust(w) if i == 0 and len(cols) > 1 and not _numeric(c) else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
     return "\n".join(lines)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text.split()[0])
+        return True
+    except (ValueError, IndexError):
+        return False
