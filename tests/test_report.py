@@ -111,3 +111,16 @@ def test_report_command_on_a_folder_without_results_exits_2(tmp_path, capsys):
     report_cmd.add_arguments(parser)
     assert report_cmd.main(parser.parse_args([str(tmp_path)])) == 2
     assert "no summary.json" in capsys.readouterr().err
+
+
+def test_cash_flow_chart_is_redrawn_from_the_statement_csv(tmp_path):
+    folder = write_folder(tmp_path / "run")
+    (folder / "cashflow.csv").write_text(
+        "period,start,end,covered_s,partial,after_horizon,revenue_usd,compute_usd,training_usd,"
+        "credits_applied_usd,revenue_share_paid_usd,revenue_share_received_usd,cumulative_cash_usd\n"
+        "2025-01,2025-01-01,2025-02-01,86400.0,True,False,100.0,40.0,0.0,0.0,20.0,0.0,40.0\n"
+        "2025-02,2025-02-01,2025-03-01,86400.0,True,False,100.0,40.0,0.0,0.0,20.0,0.0,80.0\n")
+    notes = []
+    paths = write_run_figures(folder, notes)
+    chart = folder / "figures" / "cashflow.png"
+    assert chart in paths and chart.read_bytes()[:8] == PNG_MAGIC and not notes

@@ -146,24 +146,55 @@ def utilization_figure(ts: dict[str, np.ndarray], stem: Path) -> list[Path]:
 
 
 def cashflow_figure(out: Path, notes: list[str]) -> list[Path]:
-    """The cash-flow chart is drawn by :mod:`sim.economics` (``cashflow.png`` in the folder,
-    written with the run); a ``write_cashflow_figure(folder)`` function there, if present, is
-    used to redraw it. Otherwise the chart is skipped with a note."""
-    fn = None
+    """The cash-flow chart, drawn by the economics layer.
+
+    Redrawn from ``cashflow.csv`` (the per-period statement) with
+    :meth:`sim.economics.EconomicsResult.figure_png` (or a ``write_cashflow_figure(folder)``
+    function of :mod:`sim.economics`, if it has one) into ``figures/cashflow.png``; when that is
+    not possible, the ``cashflow.png`` written with the run is used (also when it is at least as
+    new as the CSV, so a run does not draw its chart twice); otherwise skipped with a note.
+    """
     try:
         import sim.economics as econ
-
-        fn = getattr(econ, "write_cashflow_figure", None)
-    except ImportError:
-        pass
-    if fn is not None and (out / "cashflow.csv").exists():
+    except ImportError:  # pragma: no cover - the package is part of fleetsim
+        econ = None
+    csv_path = out / "cashflow.csv"
+    drawn = out / "cashflow.png"
+    if drawn.exists() and (not csv_path.exists() or drawn.stat().st_mtime >= csv_path.stat().st_mtime):
+        return [drawn]                      # drawn with the run from the same statement
+    if econ is not None and csv_path.exists():
         try:
-            written = fn(out)
-            if written:
-                return [Path(p) for p in (written if isinstance(written, (list, tuple)) else [written])]
+            fn = getattr(econ, "write_cashflow_figure", None)
+            if fn is not None:
+                written = fn(out)
+                if written:
+                    return [Path(p) for p in (written if isinstance(written, (list, tuple)) else [written])]
+            rows = _statement_rows(csv_path)
+            if rows:
+                png = econ.EconomicsResult(cashflow={}, cost={}, statement=rows, ledger=()).figure_png()
+                target = out / "figures" / "cashflow.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(png)
+                return [target]
         except Exception as exc:  # a broken optional chart must not lose the others
             notes.append(f"cash-flow chart not redrawn: {type(exc).__name__}: {exc}")
     if (out / "cashflow.png").exists():
         return [out / "cashflow.png"]
-    notes.append("cash-flow chart skipped: no cashflow.png from the economics layer")
+    notes.append("cash-flow chart skipped: no cashflow.csv or cashflow.png from the economics layer")
     return []
+
+
+def _statement_rows(path: Path) -> list[dict]:
+    """``cashflow.csv`` rows as dicts: numbers as floats, True/False as booleans."""
+    import csv
+
+    def parse(text: str):
+        if text in ("True", "False"):
+            return text == "True"
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    with open(path, newline="") as fh:
+        return [{k: parse(v) for k, v in row.items()} for row in csv.DictReader(fh)]
