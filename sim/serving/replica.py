@@ -544,15 +544,22 @@ class Replica:
         if k <= 1:
             return k
         if self.policy != "static":
+            # new blocks needed per iteration repeat with period block_size: find the first
+            # iteration whose cumulative need exceeds the free blocks (it would preempt)
             free = self.total_blocks - self.used
             bs = self.bs
             res = self.res
             dc = self.dc
+            period = [res[(dc + i) % bs] for i in range(bs)]
+            per = sum(period)
+            if per == 0:
+                return k
+            q, rem = divmod(free, per)
             cum = 0
-            for i in range(k):
-                cum += res[(dc + i) % bs]
-                if cum > free:
-                    return i  # iteration i would need a preemption: stop before it
+            for i in range(bs):
+                cum += period[i]
+                if cum > rem:
+                    return min(k, max(q * bs + i, 0))  # iteration q*bs+i would need a preemption: stop before it
         return k
 
     def _fast_run(self, k: int):
