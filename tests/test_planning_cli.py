@@ -2,7 +2,6 @@
 import argparse
 import json
 
-import pytest
 import yaml
 
 from sim.commands import plan as plan_cmd
@@ -87,3 +86,7 @@ def test_saturation_command_reports_a_bracketed_rate(tmp_path, capsys):
     data = json.loads((tmp_path / "sat" / "saturation.json").read_text())
     assert data["rate"] < data["upper"] <= data["rate"] * 1.1
     assert 6.0 < data["rate"] < 12.0
+    from sim.report import write_report
+
+    html = write_report(tmp_path / "sat").read_text()
+    assert "Highest sustained arrival rate" in html and f"{data['rate']:.4g} req/s" in html

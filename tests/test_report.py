@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pytest
-import yaml
 
 from sim.commands import report as report_cmd
 from sim.planning import MMcRunner, plan, sweep
