@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 from matplotlib.figure import Figure
 
 FORMATS = ("png", "svg")
@@ -26,7 +27,8 @@ def save_figure(fig: Figure, stem: Path, formats: tuple[str, ...] = FORMATS) -> 
     for fmt in formats:
         path = stem.with_name(f"{stem.name}.{fmt}")
         meta = {"Date": None} if fmt == "svg" else {"Software": None}
-        fig.savefig(path, format=fmt, dpi=110, metadata=meta)
+        with matplotlib.rc_context({"svg.hashsalt": "fleetsim"}):   # stable SVG element ids
+            fig.savefig(path, format=fmt, dpi=110, metadata=meta)
         paths.append(path)
     return paths
 
