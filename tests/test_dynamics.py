@@ -146,6 +146,40 @@ def test_scale_down_drains_running_requests_before_release():
     assert res.summary["requests"]["failed"] == 0 and _conserved(res.summary)
 
 
+def test_autoscaled_fleet_gives_identical_records_on_both_engines():
+    recs = []
+    for engine in ENGINES:
+        sc = _step_scenario(engine, metric="queue", target=4)
+        sc["workload"]["output_tokens"] = {"dist": "uniform", "low": 50, "high": 600}
+        sc["workload"]["arrival"]["rates"] = [0.5, 5.0, 0.5]
+        sc["fleet"]["pools"][0]["autoscale"]["cooldown"] = 20
+        res = sim.run(sc)
+        assert res.summary["autoscale"]["main"]["replicas_drained"] >= 1
+        recs.append((res.records, res.extra["events"]))
+    assert np.array_equal(recs[0][0], recs[1][0])
+    assert np.array_equal(recs[0][1], recs[1][1])
+
+
+def test_pool_scaled_to_zero_comes_back_when_requests_are_turned_away():
+    sc = scenario(duration=600, workload={"arrival": {"process": "piecewise", "times": [0, 50, 400],
+                                                      "rates": [2, 0, 2]}, **FIXED})
+    sc["fleet"]["pools"][0]["autoscale"] = {"metric": "queue", "target": 4, "interval": 10, "min": 0, "max": 2,
+                                            "scale_up_delay": 30, "cooldown": 60}
+    res = sim.run(sc)
+    ev = res.extra["events"]
+    released = ev[ev["kind"] == EV_RELEASE]
+    assert released["time_s"].min() <= 50 + 60 + 2 * 10            # idle pool emptied after the cooldown
+    back = ev[(ev["kind"] == EV_PROVISION) & (ev["time_s"] > 400)]
+    assert len(back) >= 1 and back["time_s"].min() <= 400 + 10      # first tick after the turned-away arrivals
+    rec = res.records
+    turned_away = rec[(rec["status"] == 2) & (rec["arrival_s"] >= 400)]
+    assert len(turned_away) > 0 and np.all(turned_away["arrival_s"] < back["time_s"].min() + 30)
+    assert np.all(rec[rec["status"] == COMPLETED]["sched_s"] >= 0)
+    # billed: 0..release, then from the new provisioning to the end
+    gpu_s = res.summary["gpu_hours"]["provisioned"] * 3600
+    assert gpu_s == pytest.approx(released["time_s"].min() + 600 - back["time_s"].min(), rel=1e-9)
+
+
 # ---------------------------------------------------------------------------------------- failures
 def _scripted(monkeypatch, up_s: list[float], down_s: list[float]):
     """Replace the failure draws by fixed sequences (then 'never')."""

@@ -8,9 +8,12 @@ The rule is the Kubernetes Horizontal Pod Autoscaler's
 where ``n_serving`` counts replicas that are ready, not failed and not draining, and ``metric`` is
 
 * ``utilization``: busy time / up time of the pool's replicas over the last interval (0..1);
-* ``queue``: outstanding (queued + running) requests per serving replica, now (Knative's
-  concurrency target), plus the fleet's central queue when the router is ``central_queue``;
-* ``kv``: mean KV-cache block occupancy of the serving replicas, now (0..1).
+* ``queue``: outstanding (queued + running) requests per serving replica (Knative's concurrency
+  target), plus the fleet's central queue when the router is ``central_queue``;
+* ``kv``: mean KV-cache block occupancy of the serving replicas (0..1);
+
+``queue`` and ``kv`` are averaged over ``SUBSAMPLES`` evenly spaced samples in the interval (the
+last at the decision), so one idle instant does not read as an idle pool.
 
 Scale-up is immediate: ``desired - current`` replicas are provisioned (``current`` counts warming,
 serving and failed replicas, not draining ones) and become ready ``scale_up_delay`` later;
@@ -48,6 +51,8 @@ PROVISION_S = 60.0
 """Assumed time to obtain a GPU node and start the serving container (seconds)."""
 LOAD_BYTES_PER_S = 2e9
 """Assumed sustained weight-loading bandwidth per replica (bytes/s)."""
+SUBSAMPLES = 10
+"""Samples per interval averaged by the ``queue`` and ``kv`` metrics."""
 
 
 def default_scale_up_delay_s(pool: "PoolRuntime") -> float:
@@ -72,13 +77,22 @@ class Autoscaler:
         self._prev_busy = 0.0
         self._prev_up = 0.0
         self._prev_rejects = 0
+        self._acc = 0.0
+        self._n = 0
         self.proc = fleet.env.process(self._run())
 
     def _run(self):
         env = self.fleet.env
+        step = self.cfg.interval / SUBSAMPLES
+        j = 0
         while True:
-            yield env.timeout(self.cfg.interval)
-            self.tick()
+            j += 1
+            yield env.timeout(max(j * step - env.now, 0.0))
+            if self.cfg.metric != "utilization":
+                self._acc += self._instant(self.serving())
+                self._n += 1
+            if j % SUBSAMPLES == 0:
+                self.tick()
 
     # ------------------------------------------------------------------ measuring
     def serving(self) -> list["Replica"]:
@@ -95,9 +109,17 @@ class Autoscaler:
             d_busy, d_up = busy - self._prev_busy, up - self._prev_up
             self._prev_busy, self._prev_up = busy, up
             return min(d_busy / d_up, 1.0) if d_up > 0 else 0.0
+        m = self._acc / self._n if self._n else 0.0
+        self._acc, self._n = 0.0, 0
+        return m
+
+    def _instant(self, serving: list["Replica"]) -> float:
+        """``queue`` or ``kv`` now."""
+        t = self.fleet.env.now
+        p = self.pool
         if not serving:
             return 0.0
-        if kind == "queue":
+        if self.cfg.metric == "queue":
             total = sum(r.outstanding for r in serving)
             if self.fleet.central is not None:
                 total += len(self.fleet.central)
