@@ -4,8 +4,8 @@ Planning orchestrates runs and never reaches inside one: a point is a raw scenar
 seed, handed to a ``runner(scenario_dict, seed) -> summary`` (the simulator by default).
 
     >>> from sim.planning import sweep, plan, saturation          # doctest: +SKIP
-    >>> rows = sweep("scenarios/baseline.yaml", {"fleet.pools.0.replicas": [4, 8]}, seeds=3)
-    >>> answer = plan("scenarios/baseline.yaml", ["fleet.pools.0.replicas=1..64"],
+    >>> rows = sweep("scenarios/baseline.yaml", {"fleet.pools.0.replicas": [4, 8]}, seeds=3)  # doctest: +SKIP
+    >>> answer = plan("scenarios/baseline.yaml", ["fleet.pools.0.replicas=1..64"],          # doctest: +SKIP
     ...               constraints=["latency.ttft.p99<=2.0"]).best
 """
 from sim.planning.capacity import PlanResult, plan

@@ -4,7 +4,7 @@ Reads result folders only (``summary.json``, ``requests.csv.gz``, ``timeseries.c
 ``cashflow.csv``, ``sweep.json``, ``plan.json``, ``saturation.json``); never runs a simulation.
 
     >>> from sim.report import write_run_figures, write_report      # doctest: +SKIP
-    >>> write_run_figures("results/baseline"); write_report("results/baseline")
+    >>> write_run_figures("results/baseline"); write_report("results/baseline")  # doctest: +SKIP
 """
 from sim.report.html import write_report
 from sim.report.run_figures import write_run_figures
