@@ -108,3 +108,22 @@ def test_set_overrides_reach_the_run(tmp_path):
     a = sim.run(path, overrides=["fleet.pools.0.replicas=3", "economics.gpu_hour_usd=4"])
     assert a.summary["gpu_hours"]["provisioned"] == pytest.approx(3 * 30 / 3600)
     assert a.summary["cost"]["compute_usd"] == pytest.approx(4 * 3 * 30 / 3600)
+
+
+def test_toml_scenario_runs_like_yaml(tmp_path):
+    import sim
+
+    data = yaml.safe_load(BASELINE.read_text())
+    lines = [f'name = "{data["name"]}"', "seed = 1", 'duration = "2m"', "warmup = 0", f'model = "{data["model"]}"',
+             "[workload.arrival]", 'process = "poisson"', "rate = 12",
+             "[workload.prompt_tokens]", 'dist = "lognormal"', "mean = 1000", "cv = 1.0", "max = 8192",
+             "[workload.output_tokens]", 'dist = "lognormal"', "mean = 250", "cv = 1.0", "max = 2048",
+             "[fleet]", 'router = "least_outstanding"',
+             "[[fleet.pools]]", 'name = "main"', 'gpu = "h100-sxm"', "replicas = 4",
+             "[perf]", 'model = "roofline"', "[economics]", "gpu_hour_usd = 2.5"]
+    toml_path = tmp_path / "b.toml"
+    toml_path.write_text("\n".join(lines) + "\n")
+    a = sim.run(toml_path)
+    b = sim.run(BASELINE, overrides=["duration=2m", "warmup=0"])
+    assert a.summary["requests"] == b.summary["requests"]
+    assert a.summary["latency"] == b.summary["latency"]
