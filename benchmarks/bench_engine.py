@@ -13,7 +13,8 @@ prints one JSON object per case on stdout::
 Fields: ``case``, ``engine``, ``requests`` (arrived), ``completed``, ``simulated_s``,
 ``wall_s`` (the whole child process, interpreter start to exit, result folder written),
 ``run_s`` (load + simulate + write, measured inside the process), ``requests_per_wall_s``
-(= requests / wall_s), ``peak_rss_mb`` (``resource.getrusage(RUSAGE_SELF).ru_maxrss``),
+(= requests / wall_s), ``peak_rss_mb`` (``resource.getrusage(RUSAGE_SELF).ru_maxrss``; also
+``peak_rss_before_write_mb``, taken before ``Result.write``),
 ``events`` (SimPy events processed, counted by wrapping ``Environment.step``; omitted with
 ``--no-events``).
 
@@ -25,7 +26,10 @@ Cases (rates in requests/s):
   ``max_num_seqs`` 128, no chunked prefill, prompt 512 / output 128 fixed, Poisson 10/s per
   replica, round robin, 100,000 requests (duration = 100,000 / total rate);
 * ``ref8_lognormal`` -- ``ref8`` with lognormal lengths (means 512 / 128, cv 1, max 4096 / 1024);
-* ``ref8_chunked`` -- ``ref8`` with chunked prefill and a 512-token iteration budget.
+* ``ref8_chunked`` -- ``ref8`` with chunked prefill and a 512-token iteration budget;
+* ``fluid_year`` -- ``fidelity: fluid``: one simulated year of hourly steps for 2,000 replicas of
+  the baseline pool (diurnal traffic, mean 5,000/s, 2 %/month growth); run twice in a fresh
+  ``$FLEETSIM_CACHE``: cold (capacity curve measured) and warm (curve read from the cache).
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ import copy
 import cProfile
 import io
 import json
+import os
 import pstats
 import resource
 import subprocess
@@ -95,10 +100,17 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
         sc = _reference(8, n, chunked_prefill=True, max_batched_tokens=512)
         sc["name"] = "reference-8x-chunked"
         return sc, []
+    if case == "fluid_year":
+        return str(ROOT / "scenarios" / "baseline.yaml"), [
+            "name=fluid-year-2000", "fidelity=fluid", "warmup=0", "duration=365d" if not quick else "duration=30d",
+            "fleet.pools.0.replicas=2000",
+            "workload.arrival={process: diurnal, mean_rate: 5000, peak_to_trough: 3}",
+            "workload.growth={monthly: 0.02}"]
     raise SystemExit(f"unknown case {case!r}; allowed: {', '.join(CASES)}")
 
 
-CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked")
+CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "fluid_year")
+FLUID_CASES = ("fluid_year",)
 
 
 def _count_events() -> list[int]:
@@ -127,6 +139,7 @@ def run_one(case: str, engine: str, quick: bool, events: bool) -> dict:
     t1 = time.perf_counter()
     res = sim.run(scenario, overrides=overrides)
     t2 = time.perf_counter()
+    rss_sim = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     with tempfile.TemporaryDirectory() as tmp:
         res.write(Path(tmp) / "out")
     t3 = time.perf_counter()
@@ -138,6 +151,7 @@ def run_one(case: str, engine: str, quick: bool, events: bool) -> dict:
         "run_s": round(t3 - t1, 3), "simulate_s": round(t2 - t1, 3), "write_s": round(t3 - t2, 3),
         "import_s": round(t1 - t0, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "peak_rss_before_write_mb": round(rss_sim, 1),
         "ttft_p99_s": s["latency"]["ttft"]["p99"], "gpu_busy": round(s["utilization"]["gpu_busy"], 4),
     }
     if counter is not None:
@@ -201,6 +215,16 @@ def main(argv: list[str] | None = None) -> int:
         print(profile(a.profile, a.quick, a.top))
         return 0
     for case in a.case or CASES:
+        if case in FLUID_CASES:
+            # the engine does not apply; the first run measures the capacity curve (cold cache),
+            # the second reads it from the cache
+            with tempfile.TemporaryDirectory() as cache:
+                os.environ["FLEETSIM_CACHE"] = cache
+                for label in ("cold_cache", "warm_cache"):
+                    row = run_case_subprocess(case, "fast", a.quick, False)
+                    row["engine"] = f"fluid ({label})"
+                    print(json.dumps(row), flush=True)
+            continue
         for engine in a.engine or ENGINES:
             print(json.dumps(run_case_subprocess(case, engine, a.quick, not a.no_events)), flush=True)
     return 0

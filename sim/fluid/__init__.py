@@ -1,0 +1,13 @@
+"""The coarse (fluid) tier for long horizons: hourly steps served through measured capacity curves.
+
+``fidelity: fluid`` in a scenario makes :func:`sim.api.run` call :func:`run_fluid`. Modules:
+:mod:`~sim.fluid.demand` (expected arrivals per step from the workload's rate functions),
+:mod:`~sim.fluid.capacity` (per-replica capacity curves measured by short request-level runs,
+cached on disk) and :mod:`~sim.fluid.run` (the stepping, summary, time series and ledger).
+"""
+from sim.fluid.capacity import CalibrationSettings, CapacityCurve, cache_dir, capacity_curve, measure_curve
+from sim.fluid.demand import expected_arrivals, rate_at
+from sim.fluid.run import DEFAULT_STEP_S, run_fluid
+
+__all__ = ["CalibrationSettings", "CapacityCurve", "DEFAULT_STEP_S", "cache_dir", "capacity_curve",
+           "expected_arrivals", "measure_curve", "rate_at", "run_fluid"]

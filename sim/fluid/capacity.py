@@ -1,0 +1,320 @@
+"""Capacity curves: what one replica of a pool delivers as a function of its offered load.
+
+A curve is measured, never entered by hand: short request-level runs (:func:`sim.api.run`) of a
+derived scenario with **one replica** of the pool (same GPU, model, tensor parallelism, batching,
+perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid of rates:
+
+1. the saturation throughput ``max_rps``: a run far above capacity (the rate is raised x4 until
+   fewer than 85 % of the offered requests complete) measures completions/s after a warmup;
+2. grid points at ``fractions x max_rps`` (default 2 % ... 95 %, 14 points), each ``max(min_duration_s,
+   min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica:
+   completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
+   p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, and normalised log-histograms of TTFT/TPOT/E2E/queue
+   (so the fluid tier can mix percentiles across steps);
+3. per-request token means and the rejected share come from the same runs;
+4. a point at zero load closes the curve: nothing served, GPU idle, latency as the lightest point.
+
+Between grid points every quantity is interpolated linearly in the offered rate. Per-replica
+Poisson arrivals are what random routing gives each replica; a least-outstanding router smooths
+arrivals, so near saturation the curve's latencies are an upper bound for that router.
+
+Curves are cached as JSON in ``$FLEETSIM_CACHE`` (default ``~/.cache/fleetsim``), keyed by a hash
+of the derived scenario (pool, model, perf, lengths, classes, SLO) and the measurement settings.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CURVE_VERSION = 1
+METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
+HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
+STATS = ("mean", "p50", "p90", "p99")
+DEFAULT_FRACTIONS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """How a capacity curve is measured (part of the cache key)."""
+
+    fractions: tuple[float, ...] = DEFAULT_FRACTIONS
+    min_duration_s: float = 300.0
+    min_requests: int = 3000
+    probe_duration_s: float = 120.0
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class CapacityCurve:
+    """Per-replica behaviour of one pool versus offered load (requests/s per replica)."""
+
+    key: str
+    pool: str
+    max_rps: float                      # saturation completions/s
+    rates_rps: np.ndarray               # offered load of each grid point
+    served_rps: np.ndarray              # completions/s
+    attainment: np.ndarray              # SLO attainment (scenario SLO)
+    busy: np.ndarray                    # GPU busy share
+    kv: np.ndarray                      # mean KV-cache use
+    mfu: np.ndarray
+    latency: dict[str, dict[str, np.ndarray]]   # metric -> stat -> array over the grid
+    hists: dict[str, np.ndarray]        # metric -> (grid, bins) normalised LogHistogram counts
+    prompt_tokens_mean: float           # per completed request
+    output_tokens_mean: float           # generated, per completed request
+    reject_share: float                 # of arrivals (e.g. prompts over the context)
+    meta: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ evaluation
+    def position(self, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower grid index and weight of the upper neighbour for each rate (clamped to the grid)."""
+        r = np.clip(np.asarray(rate_rps, dtype=np.float64), self.rates_rps[0], self.rates_rps[-1])
+        i = np.clip(np.searchsorted(self.rates_rps, r, side="right") - 1, 0, len(self.rates_rps) - 2)
+        w = (r - self.rates_rps[i]) / (self.rates_rps[i + 1] - self.rates_rps[i])
+        return i, w
+
+    def at(self, values: np.ndarray, rate_rps: np.ndarray) -> np.ndarray:
+        """A per-grid-point quantity interpolated at ``rate_rps`` (flat outside the grid)."""
+        i, w = self.position(rate_rps)
+        v = np.asarray(values, dtype=np.float64)
+        return v[i] * (1 - w) + v[i + 1] * w
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_json(self) -> dict:
+        def arr(a):
+            return [float(x) for x in np.asarray(a).tolist()]
+        hists = {}
+        for m, h in self.hists.items():
+            rows = []
+            for row in h:
+                nz = np.nonzero(row)[0]
+                rows.append({"idx": nz.tolist(), "p": arr(row[nz])})
+            hists[m] = {"bins": int(h.shape[1]), "rows": rows}
+        return {"version": CURVE_VERSION, "key": self.key, "pool": self.pool, "max_rps": self.max_rps,
+                "rates_rps": arr(self.rates_rps), "served_rps": arr(self.served_rps),
+                "attainment": arr(self.attainment), "busy": arr(self.busy), "kv": arr(self.kv),
+                "mfu": arr(self.mfu),
+                "latency": {m: {s: arr(v) for s, v in d.items()} for m, d in self.latency.items()},
+                "hists": hists, "prompt_tokens_mean": self.prompt_tokens_mean,
+                "output_tokens_mean": self.output_tokens_mean, "reject_share": self.reject_share,
+                "meta": self.meta}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "CapacityCurve":
+        hists = {}
+        for m, h in d["hists"].items():
+            a = np.zeros((len(h["rows"]), h["bins"]))
+            for k, row in enumerate(h["rows"]):
+                a[k, row["idx"]] = row["p"]
+            hists[m] = a
+        def arr(x):
+            return np.asarray(x, dtype=np.float64)
+        return cls(key=d["key"], pool=d["pool"], max_rps=float(d["max_rps"]), rates_rps=arr(d["rates_rps"]),
+                   served_rps=arr(d["served_rps"]), attainment=arr(d["attainment"]), busy=arr(d["busy"]),
+                   kv=arr(d["kv"]), mfu=arr(d["mfu"]),
+                   latency={m: {s: arr(v) for s, v in st.items()} for m, st in d["latency"].items()},
+                   hists=hists, prompt_tokens_mean=float(d["prompt_tokens_mean"]),
+                   output_tokens_mean=float(d["output_tokens_mean"]), reject_share=float(d["reject_share"]),
+                   meta=dict(d.get("meta", {})))
+
+
+# ---------------------------------------------------------------------------------------------
+# The derived one-replica scenario
+
+def _class_shares(scenario) -> list[float] | None:
+    """Shares of each class in the long-run demand (own-arrival classes by their mean rate)."""
+    from sim.fluid.demand import expected_arrivals
+
+    wl = scenario.workload
+    if not wl.classes:
+        return None
+    horizon = float(scenario.duration)
+    edges = np.linspace(0.0, horizon, max(2, min(int(horizon // 3600) + 1, 24 * 28 + 1)))
+    tot = expected_arrivals(wl, edges, start=scenario.start).sum(axis=0)
+    s = tot.sum()
+    return (tot / s).tolist() if s > 0 else [1.0 / len(tot)] * len(tot)
+
+
+def pool_template(scenario, pool_index: int) -> dict:
+    """The one-replica scenario (as a dict, without rate/duration) that measures a pool."""
+    sc = scenario.model_dump(mode="json")
+    pool = copy.deepcopy(sc["fleet"]["pools"][pool_index])
+    pool.update(replicas=1, scale=1.0, autoscale=None, failures=None)
+    if pool.get("model") is None:
+        pool["model"] = sc["model"]
+    if pool.get("perf") is None:
+        pool["perf"] = sc["perf"]
+    wl = sc["workload"]
+    shares = _class_shares(scenario)
+    classes = []
+    for i, c in enumerate(wl.get("classes") or []):
+        c = dict(c)
+        c.pop("arrival", None)
+        c["share"] = shares[i]
+        classes.append(c)
+    if classes:
+        tot = sum(c["share"] for c in classes)
+        for c in classes:
+            c["share"] = c["share"] / tot
+        classes[-1]["share"] = 1.0 - sum(c["share"] for c in classes[:-1])
+    arrival = wl.get("arrival") or {}
+    prompt, output = wl.get("prompt_tokens"), wl.get("output_tokens")
+    if arrival.get("process") == "trace":   # lengths from the trace file itself
+        prompt = prompt or {"dist": "trace", "path": arrival["path"], "format": arrival.get("format", "fleetsim")}
+        output = output or {"dist": "trace", "path": arrival["path"], "format": arrival.get("format", "fleetsim")}
+    workload = {"prompt_tokens": prompt, "output_tokens": output}
+    if classes:
+        workload["classes"] = classes
+    return {"name": f"capacity-{pool['name']}", "model": pool["model"], "workload": workload,
+            "fleet": {"router": "round_robin", "pools": [pool]}, "perf": pool["perf"], "slo": sc["slo"],
+            "engine": "fast", "fidelity": "request", "start": sc["start"],
+            "metrics": {"interval": 10.0, "records": "all"}}
+
+
+def curve_key(template: dict, settings: CalibrationSettings) -> str:
+    blob = json.dumps({"v": CURVE_VERSION, "template": template, "settings": settings.__dict__},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def cache_dir() -> Path:
+    """``$FLEETSIM_CACHE`` or ``~/.cache/fleetsim``."""
+    return Path(os.environ.get("FLEETSIM_CACHE") or Path.home() / ".cache" / "fleetsim")
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurement
+
+def _run(template: dict, base_dir: Path, rate: float, duration: float, warmup: float, seed: int):
+    from sim.api import run
+    from sim.scenario.load import scenario_from_dict
+
+    d = copy.deepcopy(template)
+    d["workload"]["arrival"] = {"process": "poisson", "rate": float(rate)}
+    d.update(duration=float(duration), warmup=float(warmup), seed=int(seed))
+    return run(scenario_from_dict(d, "<capacity curve>", base_dir))
+
+
+def _hist_rows(res, warmup: float) -> dict[str, np.ndarray]:
+    from sim.metrics.histogram import LogHistogram
+    from sim.metrics.summary import latency_columns
+
+    rec = res.records
+    m = rec[rec["arrival_s"] >= warmup]
+    cols = latency_columns(m)
+    done = m["status"] == 1
+    out = {}
+    for k in HIST_METRICS:
+        v = cols[k][done] if k != "tpot" else cols[k]
+        h = LogHistogram()
+        h.add(v)
+        out[k] = h.counts / h.total if h.total > 0 else h.counts
+    return out
+
+
+def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings = CalibrationSettings(),
+                  pool_name: str = "") -> CapacityCurve:
+    """Run the calibration (see the module docstring) and return the curve."""
+    # 1. saturation throughput
+    rate = 1.0
+    probe = settings.probe_duration_s
+    max_rps = None
+    for _ in range(16):
+        res = _run(template, base_dir, rate, probe, probe / 4, settings.seed)
+        served = res.summary["throughput"]["requests_per_s"]
+        req = res.summary["requests"]
+        admitted_rate = rate * (1.0 - req["rejected"] / req["arrived"]) if req["arrived"] else rate
+        if served < 0.85 * admitted_rate:
+            max_rps = served
+            break
+        rate *= 4.0
+    if not max_rps:
+        raise RuntimeError(f"capacity curve of pool {pool_name!r}: no saturation found up to {rate:g} requests/s")
+    # 2. grid
+    rates, served, att, busy, kv, mfu = [], [], [], [], [], []
+    lat = {m: {s: [] for s in STATS} for m in METRICS}
+    hists = {m: [] for m in HIST_METRICS}
+    n_req = n_rej = 0
+    tok_in = tok_out = n_done = 0.0
+    n_cls = max(1, len(template["workload"].get("classes") or []))
+    cls_acc = np.zeros((n_cls, 3))                  # completed, prompt tokens, generated tokens
+    for f in settings.fractions:
+        r = f * max_rps
+        dur = max(settings.min_duration_s, settings.min_requests / r)
+        warm = 0.1 * dur
+        res = _run(template, base_dir, r, dur, warm, settings.seed)
+        s = res.summary
+        rates.append(r)
+        served.append(s["throughput"]["requests_per_s"])
+        att.append(s["slo"]["attainment"] if s["slo"]["attainment"] is not None else 1.0)
+        busy.append(s["utilization"]["gpu_busy"])
+        kv.append(s["utilization"]["kv_cache_mean"])
+        mfu.append(s["utilization"]["mfu"])
+        for m in METRICS:
+            for st in STATS:
+                v = s["latency"][m][st]
+                lat[m][st].append(float(v) if v is not None else float("nan"))
+        for m, row in _hist_rows(res, warm).items():
+            hists[m].append(row)
+        rec = res.records
+        n_req += len(rec)
+        n_rej += int(np.sum(rec["status"] == 2))
+        done = rec[rec["status"] == 1]
+        n_done += len(done)
+        tok_in += float(done["prompt_tokens"].sum())
+        tok_out += float(done["generated_tokens"].sum())
+        c = np.clip(done["cls"].astype(np.int64), 0, n_cls - 1)
+        cls_acc[:, 0] += np.bincount(c, minlength=n_cls)
+        cls_acc[:, 1] += np.bincount(c, weights=done["prompt_tokens"].astype(np.float64), minlength=n_cls)
+        cls_acc[:, 2] += np.bincount(c, weights=done["generated_tokens"].astype(np.float64), minlength=n_cls)
+    # the idle end of the curve: at zero load nothing is served and the replica is idle; latency
+    # there is the lightest measured point's (a lone request sees no queueing either way)
+    rates.insert(0, 0.0)
+    served.insert(0, 0.0)
+    att.insert(0, att[0])
+    busy.insert(0, 0.0)
+    kv.insert(0, 0.0)
+    mfu.insert(0, 0.0)
+    for m in METRICS:
+        for st in STATS:
+            lat[m][st].insert(0, lat[m][st][0])
+    for m in HIST_METRICS:
+        hists[m].insert(0, hists[m][0])
+    return CapacityCurve(
+        key="", pool=pool_name, max_rps=float(max_rps), rates_rps=np.array(rates), served_rps=np.array(served),
+        attainment=np.array(att), busy=np.array(busy), kv=np.array(kv), mfu=np.array(mfu),
+        latency={m: {st: np.array(v) for st, v in d.items()} for m, d in lat.items()},
+        hists={m: np.array(v) for m, v in hists.items()},
+        prompt_tokens_mean=tok_in / max(n_done, 1), output_tokens_mean=tok_out / max(n_done, 1),
+        reject_share=n_rej / max(n_req, 1),
+        meta={"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
+              "probe_rate_rps": rate,
+              "class_tokens": [[a[1] / a[0], a[2] / a[0]] if a[0] > 0 else None for a in cls_acc.tolist()]})
+
+
+def capacity_curve(scenario, pool_index: int, base_dir: Path = Path("."),
+                   settings: CalibrationSettings = CalibrationSettings(), *, use_cache: bool = True) -> CapacityCurve:
+    """The pool's curve from the cache, or measured (and cached)."""
+    template = pool_template(scenario, pool_index)
+    key = curve_key(template, settings)
+    path = cache_dir() / f"capacity-{key}.json"
+    if use_cache and path.exists():
+        try:
+            return CapacityCurve.from_json(json.loads(path.read_text()))
+        except (ValueError, KeyError):
+            pass  # unreadable cache entry: measure again
+    name = scenario.fleet.pools[pool_index].name
+    curve = measure_curve(template, base_dir, settings, name)
+    curve = CapacityCurve(**{**curve.__dict__, "key": key})
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(curve.to_json()))
+        os.replace(tmp, path)
+    return curve

@@ -1,0 +1,277 @@
+"""The fluid tier: long horizons in time steps, each step's demand served through capacity curves.
+
+For every step ``[t_k, t_{k+1})`` (default one hour):
+
+1. demand: the expected arrivals of each class (:func:`~sim.fluid.demand.expected_arrivals`);
+2. routing: pool ``p`` gets the share ``n_p max_p / sum_q n_q max_q`` of the demand (its nominal
+   capacity; ``n`` replicas, ``max`` the curve's saturation throughput per replica); a pool with
+   ``autoscale`` runs ``clip(ceil(offered / (target x max)), min, max)`` replicas in the step (the
+   utilization target read as a load target);
+3. service, as a fluid queue per pool: the curve's rejected share is refused; the admitted work
+   plus the backlog ``B`` carried from the previous step is served up to ``n x max x step``; the
+   rest is the next backlog. Each replica sees the per-replica load ``served / (n x step)``;
+   latency, SLO attainment, GPU busy share, KV use and MFU are read off the curve at that load.
+   While a backlog exists every request also waits ``(B_start + B_end) / 2 / (n x max)`` seconds
+   (Little's law on the fluid backlog), added to TTFT, E2E and queue means and counted as an SLO
+   miss when it exceeds the TTFT objective;
+4. money: provisioned replicas x GPUs per replica x scale for the step, busy share from the curve;
+   completed requests become one usage row per (step, pool, class) at the step's midpoint with
+   ``weight = requests x scale`` and per-request token means, priced by
+   :func:`sim.economics.evaluate` exactly like a request-level run.
+
+Latency percentiles over the whole run mix the curve's normalised log-histograms with weights =
+requests served in each step after ``warmup`` (interpolated between grid points, like every other
+quantity); the backlog wait shifts means only. ITL percentiles are the served-token-weighted
+average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
+
+Known limits (checked against request-level runs in ``tests/test_fluid.py``): within a step the
+rate is taken as constant; the curve assumes Poisson arrivals at each replica (random routing);
+per-class latency blocks are not produced.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.fluid.capacity import HIST_METRICS, METRICS, STATS, CalibrationSettings, CapacityCurve, capacity_curve
+from sim.fluid.demand import expected_arrivals
+
+DEFAULT_STEP_S = 3600.0
+
+
+def _mixture_stats(counts: np.ndarray, mean: float | None) -> dict:
+    from sim.metrics.histogram import LogHistogram
+
+    h = LogHistogram()
+    tot = float(counts.sum())
+    if tot <= 0:
+        return {"mean": None, "p50": None, "p90": None, "p99": None}
+    h.counts = counts.astype(np.float64)
+    h.total = tot
+    h.sum = (mean or 0.0) * tot
+    h.min = 0.0
+    h.max = h.hi
+    out = h.stats()
+    out["mean"] = mean
+    return out
+
+
+def run_fluid(loaded, *, step_s: float = DEFAULT_STEP_S, settings: CalibrationSettings = CalibrationSettings(),
+              use_cache: bool = True, curves: list[CapacityCurve] | None = None):
+    """Simulate ``loaded`` (a :class:`~sim.scenario.load.LoadedScenario`) in fluid steps; returns
+    a :class:`sim.api.Result` with the same summary keys, time series and ledger as a request-level run."""
+    from sim.api import TS_COLUMNS, Result, build_pools
+    from sim.economics import ProvisionedInterval, Usage, evaluate
+    from sim.metrics.records import RECORD_DTYPE
+    from sim.workload import class_names, classes
+
+    sc = loaded.scenario
+    base_dir = Path(loaded.base_dir)
+    end = float(sc.duration)
+    edges = np.arange(0.0, end, float(step_s))
+    edges = np.append(edges, end)
+    dt_s = np.diff(edges)
+    n_steps = len(dt_s)
+    demand = expected_arrivals(sc.workload, edges, start=sc.start, base_dir=base_dir, seed=sc.seed)
+    n_cls = demand.shape[1]
+    total = demand.sum(axis=1)
+    cls_frac = np.divide(demand, total[:, None], out=np.full_like(demand, 1.0 / n_cls), where=total[:, None] > 0)
+    after_warm = np.clip((edges[1:] - np.maximum(edges[:-1], sc.warmup)) / dt_s, 0.0, 1.0)
+
+    pools = build_pools(loaded)
+    if curves is None:
+        curves = [capacity_curve(sc, i, base_dir, settings, use_cache=use_cache) for i in range(len(pools))]
+    nominal = np.array([p.cfg.replicas * c.max_rps for p, c in zip(pools, curves)], dtype=np.float64)
+    share = nominal / nominal.sum() if nominal.sum() > 0 else np.full(len(pools), 1.0 / len(pools))
+
+    ttft_slo = sc.slo.ttft_s
+    hist_w = {m: np.zeros_like(next(iter(curves[0].hists.values()))[0]) for m in HIST_METRICS}
+    lat_sum = {m: 0.0 for m in METRICS}
+    lat_w = {m: 0.0 for m in METRICS}
+    itl_pct = {s: 0.0 for s in STATS if s != "mean"}
+    itl_w = 0.0
+    served_all = 0.0
+    served_measured = 0.0
+    met_measured = 0.0
+    fin_measured = 0.0
+    rejected_all = 0.0
+    backlog_end = 0.0
+    window_req = window_in = window_out = 0.0
+    prov_s = busy_s = flops_cap = flops_done = 0.0
+    ts_rows: list[np.ndarray] = []
+    intervals: list[ProvisionedInterval] = []
+    busy_by_pool: dict[str, float] = {}
+    per_pool: dict[str, dict] = {}
+    use_t: list[np.ndarray] = []
+    use_in: list[np.ndarray] = []
+    use_out: list[np.ndarray] = []
+    use_cls: list[np.ndarray] = []
+    use_w: list[np.ndarray] = []
+    kv_num = kv_den = 0.0
+
+    for p, curve, sh in zip(pools, curves, share):
+        offered = total * sh                                 # requests per step
+        admitted = offered * (1.0 - curve.reject_share)
+        rejected = offered - admitted
+        if p.cfg.autoscale is not None:
+            a = p.cfg.autoscale
+            n = np.clip(np.ceil(offered / dt_s / (a.target * curve.max_rps)), a.min, a.max)
+        else:
+            n = np.full(n_steps, float(p.cfg.replicas))
+        cap = n * curve.max_rps * dt_s
+        served = np.zeros(n_steps)
+        b_start = np.zeros(n_steps)
+        b_end = np.zeros(n_steps)
+        b = 0.0
+        for k in range(n_steps):                             # the fluid queue: sequential in the backlog
+            b_start[k] = b
+            work = admitted[k] + b
+            served[k] = min(work, cap[k])
+            b = work - served[k]
+            b_end[k] = b
+        backlog_end += b
+        with np.errstate(invalid="ignore", divide="ignore"):
+            load = np.where(n > 0, served / (n * dt_s), 0.0)
+            extra_wait = np.where((b_start + b_end) > 0, (b_start + b_end) / 2.0 / (n * curve.max_rps), 0.0)
+        extra_wait = np.nan_to_num(extra_wait)
+        i, w = curve.position(load)
+
+        def at(values):
+            v = np.asarray(values, dtype=np.float64)
+            return v[i] * (1 - w) + v[i + 1] * w
+
+        att = at(curve.attainment) * (extra_wait <= ttft_slo)
+        busy = np.where(extra_wait > 0, 1.0, np.clip(at(curve.busy), 0.0, 1.0))
+        busy = np.where(n > 0, busy, 0.0)
+        kv = at(curve.kv)
+        mfu = at(curve.mfu)
+        meas = served * after_warm
+        # latency mixture
+        for m in HIST_METRICS:
+            hw = np.bincount(i, weights=meas * (1 - w), minlength=len(curve.rates_rps)) \
+                + np.bincount(i + 1, weights=meas * w, minlength=len(curve.rates_rps))
+            hist_w[m] += hw @ curve.hists[m]
+        for m in METRICS:
+            mean = at(curve.latency[m]["mean"])
+            if m in ("ttft", "e2e", "queue"):
+                mean = mean + extra_wait
+            ok = ~np.isnan(mean)
+            lat_sum[m] += float(np.sum((meas * mean)[ok]))
+            lat_w[m] += float(np.sum(meas[ok]))
+        tok_w = meas * curve.output_tokens_mean
+        for s in itl_pct:
+            v = at(curve.latency["itl"][s])
+            ok = ~np.isnan(v)
+            itl_pct[s] += float(np.sum((tok_w * v)[ok]))
+        itl_w += float(np.sum(tok_w))
+        served_all += float(served.sum())
+        rejected_all += float(rejected.sum())
+        served_measured += float(meas.sum())
+        met_measured += float(np.sum(meas * att))
+        fin_measured += float(np.sum(meas + rejected * after_warm))
+        window_req += float(meas.sum())
+        window_in += float(meas.sum()) * curve.prompt_tokens_mean
+        window_out += float(meas.sum()) * curve.output_tokens_mean
+
+        gpr = p.gpus_per_replica
+        scale = p.cfg.scale
+        p_prov = float(np.sum(n * dt_s)) * gpr
+        p_busy = float(np.sum(n * dt_s * busy)) * gpr
+        prov_s += p_prov * scale
+        busy_s += p_busy * scale
+        flops_cap += p_prov * p.peak_flops() * scale
+        flops_done += float(np.sum(n * dt_s * mfu)) * gpr * p.peak_flops() * scale
+        busy_by_pool[p.name] = p_busy * scale
+        for k in range(n_steps):
+            if n[k] > 0:
+                intervals.append(ProvisionedInterval(p.name, float(n[k] * gpr * scale), float(edges[k]),
+                                                     float(edges[k + 1])))
+        kv_num += float(np.sum(kv * n))
+        kv_den += float(np.sum(n))
+        rate_rep = np.where(n > 0, served / dt_s, 0.0)
+        wq = at(curve.latency["queue"]["mean"]) + extra_wait
+        svc = at(curve.latency["e2e"]["mean"]) - at(curve.latency["queue"]["mean"])
+        ts_rows.append(np.column_stack([
+            edges[1:], np.full(n_steps, p.index), n, rate_rep * np.nan_to_num(wq) + b_end, np.zeros(n_steps),
+            rate_rep * np.nan_to_num(svc), kv * n * p.kv_blocks, kv, busy]))
+        # usage rows per class: per-request token means of the class from the curve runs
+        cls_tok = curve.meta.get("class_tokens") or []
+        mid = (edges[:-1] + edges[1:]) / 2.0
+        for c in range(n_cls):
+            cnt = served * cls_frac[:, c]
+            keep = cnt > 0
+            pin, pout = (cls_tok[c] if c < len(cls_tok) and cls_tok[c] is not None
+                         else (curve.prompt_tokens_mean, curve.output_tokens_mean))
+            use_t.append(mid[keep])
+            use_in.append(np.full(int(keep.sum()), float(pin)))
+            use_out.append(np.full(int(keep.sum()), float(pout)))
+            use_cls.append(np.full(int(keep.sum()), c, dtype=np.int64))
+            use_w.append(cnt[keep] * scale)
+        per_pool[p.name] = {
+            "gpu": p.gpu.name, "replicas": int(p.cfg.replicas), "tensor_parallel": gpr, "scale": scale,
+            "kv_blocks_per_replica": p.kv_blocks,
+            "gpu_hours_provisioned": p_prov * scale / 3600.0, "gpu_hours_busy": p_busy * scale / 3600.0,
+            "gpu_busy": (p_busy / p_prov) if p_prov else 0.0,
+            "kv_cache_mean": float(np.average(kv, weights=n)) if n.sum() > 0 else 0.0,
+            "replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
+            "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps,
+            "backlog_end": float(b),
+        }
+
+    window = max(end - sc.warmup, 1e-12)
+    latency = {}
+    for m in METRICS:
+        mean = lat_sum[m] / lat_w[m] if lat_w[m] > 0 else None
+        if m in HIST_METRICS:
+            latency[m] = _mixture_stats(hist_w[m], mean)
+        else:
+            latency[m] = {"mean": mean, **{s: (v / itl_w if itl_w > 0 else None) for s, v in itl_pct.items()}}
+    arrived = float(total.sum())
+    summary: dict[str, Any] = {"scenario": sc.name, "seed": sc.seed}
+    summary["requests"] = {"arrived": int(round(arrived)), "completed": int(round(served_all)),
+                           "rejected": int(round(rejected_all)), "in_flight": int(round(backlog_end)), "failed": 0,
+                           "preemptions": None, "rejected_by_reason": {}}
+    summary["latency"] = latency
+    summary["throughput"] = {"requests_per_s": window_req / window, "input_tokens_per_s": window_in / window,
+                             "output_tokens_per_s": window_out / window}
+    summary["slo"] = {"attainment": met_measured / fin_measured if fin_measured > 0 else None,
+                      "goodput_rps": met_measured / window, "ttft_s": sc.slo.ttft_s, "tpot_s": sc.slo.tpot_s}
+    summary["utilization"] = {"gpu_busy": busy_s / prov_s if prov_s else 0.0,
+                              "kv_cache_mean": kv_num / kv_den if kv_den else 0.0,
+                              "mfu": flops_done / flops_cap if flops_cap else 0.0}
+    summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
+
+    cls = classes(sc.workload)
+    names = class_names(sc.workload)
+    line_names = tuple(sorted({c.revenue_line for c in cls if c.revenue_line}))
+    cls_line = np.array([line_names.index(c.revenue_line) if c.revenue_line else -1 for c in cls], dtype=np.int64)
+    t = np.concatenate(use_t) if use_t else np.zeros(0)
+    order = np.argsort(t, kind="stable")
+    ucls = np.concatenate(use_cls)[order] if use_cls else np.zeros(0, dtype=np.int64)
+    usage = Usage(horizon_s=end, intervals=tuple(intervals), busy_gpu_seconds=busy_by_pool,
+                  completion_s=t[order],
+                  input_tokens=(np.concatenate(use_in) if use_in else np.zeros(0))[order],
+                  output_tokens=(np.concatenate(use_out) if use_out else np.zeros(0))[order],
+                  revenue_line=cls_line[ucls] if len(ucls) else np.zeros(0, dtype=np.int64),
+                  revenue_line_names=line_names,
+                  weight=(np.concatenate(use_w) if use_w else np.zeros(0))[order],
+                  scale_note="; ".join(f"pool {p.name} simulated as 1 shard x {p.cfg.scale:g}"
+                                       for p in pools if p.cfg.scale != 1))
+    econ = evaluate(sc.economics, sc.start, usage)
+    summary["cost"] = dict(econ.cost)
+    summary["cashflow"] = dict(econ.cashflow)
+    summary["pools"] = per_pool
+    summary["simulated_seconds"] = end
+    summary["engine"] = "fluid"
+    summary["fidelity"] = {"tier": "fluid", "step_s": float(step_s), "steps": n_steps}
+    summary["wall_seconds"] = 0.0
+    ts = np.vstack(ts_rows) if ts_rows else np.zeros((0, len(TS_COLUMNS)))
+    ts = ts[np.lexsort((ts[:, 1], ts[:, 0]))] if len(ts) else ts
+    return Result(summary=summary, records=np.zeros(0, dtype=RECORD_DTYPE), timeseries=ts,
+                  pool_names=[p.name for p in pools], class_names=names, economics=econ, scenario=loaded,
+                  extra={"python": platform.python_version(), "capacity_curves": {c.pool: c.key for c in curves}})
