@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.report.html import write_report
+    from sim.report.html_report import write_report
 
     try:
         path = write_report(args.folder, regenerate=not args.no_regenerate)

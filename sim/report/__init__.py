@@ -6,7 +6,7 @@ Reads result folders only (``summary.json``, ``requests.csv.gz``, ``timeseries.c
     >>> from sim.report import write_run_figures, write_report      # doctest: +SKIP
     >>> write_run_figures("results/baseline"); write_report("results/baseline")  # doctest: +SKIP
 """
-from sim.report.html import write_report
+from sim.report.html_report import write_report
 from sim.report.run_figures import write_run_figures
 from sim.report.sweep_figures import pareto_figure, write_sweep_figures
 
