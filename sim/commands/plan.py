@@ -1,4 +1,6 @@
-"""``fleetsim plan SCENARIO --vary PATH=LO..HI [--vary PATH=A,B] --constraint METRIC<=X ...``.
+"""Find the cheapest configuration whose metrics meet every constraint.
+
+``fleetsim plan SCENARIO --vary PATH=LO..HI [--vary PATH=A,B] --constraint METRIC<=X ...``.
 
 Finds the cheapest configuration meeting every constraint: bisection on the first integer range
 (assumed monotone: more capacity never hurts), enumeration of the other knobs, each probe run

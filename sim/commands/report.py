@@ -1,4 +1,6 @@
-"""``fleetsim report DIR``: regenerate the figures of a result folder and write ``report.html``.
+"""Regenerate the figures of a result folder and write a self-contained report.html.
+
+``fleetsim report DIR``.
 
 Works on the folder of a run (``fleetsim run --out``), a sweep, a plan or a saturation search.
 The HTML page embeds every figure (base64 PNG) and needs no other file.

@@ -1,4 +1,6 @@
-"""``fleetsim saturation SCENARIO [--attainment 0.99]``: highest arrival rate within the SLO.
+"""Find the highest arrival rate the fleet sustains within the SLO.
+
+``fleetsim saturation SCENARIO [--attainment 0.99]``.
 
 Brackets the rate at ``workload.arrival.rate`` (doubling/halving from the scenario's own rate)
 then bisects to ``--tolerance`` (relative); a rate is sustained when ``slo.attainment`` is at

@@ -1,4 +1,6 @@
-"""``fleetsim sweep SCENARIO --grid PATH=VALUES ... [--seeds N]``: every configuration × seed.
+"""Run every configuration of a grid of overrides x seeds; tabulate means and 95% CIs.
+
+``fleetsim sweep SCENARIO --grid PATH=VALUES ... [--seeds N]``.
 
 Prints one line per configuration (knob values, key metrics; mean ± 95 % CI half-width with
 ``--seeds`` > 1) and writes ``sweep.csv`` (one row per point), ``sweep_ci.csv``,
