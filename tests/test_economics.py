@@ -108,10 +108,13 @@ def test_price_change_on_a_date_with_same_name_disjoint_windows():
     assert r.cashflow["revenue"] == pytest.approx(14.0)
 
 
-def test_request_naming_an_undefined_line_is_an_error():
+def test_request_naming_an_undefined_line_earns_nothing_and_says_so():
     cfg = econ(revenue=[{"name": "api", "usd_per_million_output_tokens": 10.0}])
-    with pytest.raises(ValueError, match="ghost"):
-        evaluate(cfg, JAN1, usage_from_rows(HOUR, requests=[(1.0, 1, 1, 0)], names=("ghost",)))
+    u = usage_from_rows(HOUR, requests=[(1.0, 0, 1_000_000, 0), (2.0, 0, 1_000_000, -1)], names=("ghost",))
+    r = evaluate(cfg, JAN1, u)
+    assert r.cashflow["revenue"] == pytest.approx(10.0)          # only the default-line request
+    assert any("ghost" in n for n in r.notes)
+    assert not evaluate(econ(), JAN1, u).notes                    # a cost-only config stays quiet
 
 
 def test_flat_lines_prorated_by_seconds_of_each_month_with_growth():

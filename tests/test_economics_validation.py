@@ -96,3 +96,11 @@ def test_unpriced_pool_and_window_after_horizon_warn():
         validate(cfg, ["main"], DAY, JAN1)
     text = " ".join(str(w.message) for w in rec)
     assert "no compute price" in text and "never applies" in text
+
+
+def test_workload_revenue_line_missing_from_economics():
+    cfg = parse_economics({"gpu_hour_usd": 1, "revenue": LINES})
+    assert validate(cfg, ["main"], DAY, JAN1, revenue_lines=["api", "chat"]) == [
+        ("economics.revenue", "the workload names revenue line 'chat', which is not defined here "
+                              "(lines: api, resale)")]
+    assert validate(parse_economics({"gpu_hour_usd": 1}), ["main"], DAY, JAN1, revenue_lines=["chat"]) == []

@@ -63,8 +63,9 @@ def monthly_amounts(usd_per_month: float, growth_per_month: float, from_: dt.dat
 
 
 def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBook:
-    """Revenue per line over the timeline; raise ``ValueError`` for a request line the config
-    does not define."""
+    """Revenue per line over the timeline. Requests naming a line the config does not define earn
+    nothing (a note says so when the config has revenue lines at all; :func:`sim.economics.validate`
+    reports it as a problem when given the workload's line names)."""
     cal = tl.calendar
     names = list(dict.fromkeys(line.name for line in cfg.revenue))
     by_line = {n: np.zeros(tl.n) for n in names}
@@ -79,9 +80,9 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
         code = np.where(usage.revenue_line < 0, len(usage.revenue_line_names), usage.revenue_line)
         used = {usage.revenue_line_names[i] for i in np.unique(usage.revenue_line) if i >= 0}
         unknown = sorted(used - owner.keys())
-        if unknown:
-            raise ValueError(f"requests name revenue lines {unknown} that economics.revenue does not "
-                             f"define (defined: {names})")
+        if unknown and cfg.revenue:
+            notes.append(f"requests name revenue lines {unknown} that economics.revenue does not "
+                         f"define (defined: {names}): they earn nothing")
         if default is None and cfg.revenue and np.any(usage.revenue_line < 0):
             notes.append(f"{int(np.sum(usage.revenue_line < 0))} completed requests have no revenue "
                          "line and no token-priced line exists: they earn nothing")

@@ -26,7 +26,7 @@ def _fmt_s(seconds: float) -> str:
 
 
 def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: float,
-          start: dt.date) -> tuple[list[tuple[str, str]], list[str]]:
+          start: dt.date, revenue_lines: Sequence[str] = ()) -> tuple[list[tuple[str, str]], list[str]]:
     """Problems and warning messages (not yet issued). ``pool_names=None`` skips pool checks."""
     problems: list[tuple[str, str]] = []
     warn: list[str] = []
@@ -82,6 +82,11 @@ def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: flo
                                          "disjoint windows (a price change on a date)"))
         owner.setdefault(line.name, line.owner)
     names = list(owner)
+    if cfg.revenue:
+        for name in dict.fromkeys(revenue_lines):
+            if name not in owner:
+                problems.append((f"{p}.revenue", f"the workload names revenue line {name!r}, which is "
+                                 f"not defined here (lines: {', '.join(names)})"))
 
     for i, ag in enumerate(cfg.agreements):
         path = f"{p}.agreements.{i}"
@@ -110,10 +115,14 @@ def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: flo
 
 
 def validate(cfg: EconomicsConfig, pool_names: Sequence[str], horizon_s: float,
-             start: dt.date) -> list[tuple[str, str]]:
+             start: dt.date, revenue_lines: Sequence[str] = ()) -> list[tuple[str, str]]:
     """``(field_path, message)`` problems of ``cfg`` in a scenario with these pools, horizon
-    (simulated seconds) and ``start`` date; warnings are issued as :class:`EconomicsWarning`."""
-    problems, warn = check(cfg, pool_names, horizon_s, start)
+    (simulated seconds) and ``start`` date; warnings are issued as :class:`EconomicsWarning`.
+
+    ``revenue_lines``: the line names the workload's classes use; each must be defined in
+    ``economics.revenue`` unless that list is empty (a cost-only scenario).
+    """
+    problems, warn = check(cfg, pool_names, horizon_s, start, revenue_lines)
     for w in warn:
         warnings.warn(w, EconomicsWarning, stacklevel=2)
     return problems
