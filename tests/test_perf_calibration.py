@@ -128,3 +128,106 @@ def test_catalog_bf16_factors_and_exponent_reproduce_from_bundled_vidur_profiles
     assert fit.overlap_exponent == pytest.approx(gpu.overlap_exponent, abs=6e-3)
     # the smooth roofline describes the measured GEMMs far better than the hard max in the transition region
     assert np.median(np.abs(fit.rel_error)) < 0.05 and np.max(np.abs(fit.rel_error)) < 0.25
+
+
+# ---------------------------------------------------------------- overlap exponent in calibration files
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    cmd.add_arguments(parser)
+    return parser
+
+
+def _printed(out: str, key: str) -> float:
+    # the number after "key " in the command's output
+    return float(out.split(f"{key} ", 1)[1].split()[0].rstrip(","))
+
+
+def test_calibrate_vidur_mlp_reproduces_catalog_a100_bf16_factors_and_exponent(tmp_path, capsys):
+    from sim.perf.vidur import bundled_profile
+    a100 = get_gpu("a100-80gb")
+    args = _parser().parse_args(["--vidur-mlp", str(bundled_profile("a100")), "--gpu", "a100-80gb", "--model",
+                                 "llama-2-7b", "--out", str(tmp_path / "a100.yaml")])
+    assert cmd.main(args) == 0
+    out = capsys.readouterr().out
+    eff = a100.efficiency("bf16")
+    # printed to 4 decimals; the catalog (gpus.yaml) holds the same fit rounded to 3 decimals / 2 for p
+    assert _printed(out, "flops_efficiency") == pytest.approx(eff.flops_efficiency, abs=1e-3)
+    assert _printed(out, "bw_efficiency") == pytest.approx(eff.bw_efficiency, abs=1e-3)
+    assert _printed(out, "overlap_exponent") == pytest.approx(a100.overlap_exponent, abs=1e-2)
+    assert "(fitted)" in out and "median |relative error|" in out and "worst" in out
+    cal = load_calibration(tmp_path / "a100.yaml")
+    assert (cal.flops_efficiency, cal.bw_efficiency, cal.overlap_exponent) == pytest.approx(
+        (eff.flops_efficiency, eff.bw_efficiency, a100.overlap_exponent), abs=1e-2)
+    assert cal.overhead_s == eff.overhead_s  # operator profiles carry no iteration overhead: the catalog's
+    # the Vidur A100 profile has 259 token counts (1..4096); the smooth roofline fits most within a few %
+    assert cal.points == 259 and cal.median_abs_rel_error < 0.05 and cal.max_abs_rel_error < 0.25
+
+
+def _cal_file(path, p):
+    from sim.perf.calibration import Calibration
+    write_calibration(Calibration("h100-sxm", "llama-3-8b", 1, "bf16", "bf16", TRUE.flops_efficiency,
+                                  TRUE.bw_efficiency, TRUE.overhead_s, 0, float("nan"), float("nan"), p), path)
+    return path.name
+
+
+def test_calibration_exponent_sets_the_overlap_of_linear_layers(tmp_path):
+    # p = 1 adds FLOP and byte time, p = inf takes their max: a prefill iteration differs by exactly the
+    # smaller of the two for the linear layers and for the lm head (every other term is p-independent)
+    shape = BatchShape(prefill_tokens=256, prefill_seqs=1, prefill_attn_pairs=256 * 257 / 2, prefill_kv_tokens=256)
+    add = build_step_model(parse_perf({"calibration": _cal_file(tmp_path / "p1.yaml", 1.0)}), M, G, 1, tmp_path)
+    mx = build_step_model(parse_perf({"calibration": _cal_file(tmp_path / "pinf.yaml", float("inf"))}), M, G, 1,
+                          tmp_path)
+    b = mx.breakdown(shape)
+    flops_per_s = G.peak_tflops("bf16") * 1e12 * TRUE.flops_efficiency
+    bytes_per_s = G.hbm_bytes_per_s * TRUE.bw_efficiency
+    expected = (min(b.linear_flops / flops_per_s, b.linear_bytes / bytes_per_s)
+                + min(b.lm_head_flops / flops_per_s, b.lm_head_bytes / bytes_per_s))
+    assert add.step_time(shape) - mx.step_time(shape) == pytest.approx(expected, rel=1e-9)
+    assert (add.overlap_exponent, mx.overlap_exponent) == (1.0, float("inf"))
+    # an explicit perf.overlap_exponent beats the file; a table's roofline fallback honours the file too
+    sm = build_step_model(parse_perf({"calibration": "p1.yaml", "overlap_exponent": 2.5}), M, G, 1, tmp_path)
+    assert sm.overlap_exponent == 2.5
+    (tmp_path / "t.csv").write_text("prefill_tokens,decode_seqs,context_tokens,step_s\n0,1,0,0.01\n0,2,0,0.01\n")
+    table = build_step_model(parse_perf({"model": "table", "path": "t.csv", "roofline": {"calibration": "p1.yaml"}}),
+                             M, G, 1, tmp_path)
+    assert table.fallback.overlap_exponent == 1.0
+
+
+def test_calibration_file_without_exponent_keeps_the_catalogs(tmp_path):
+    # the format written before the exponent existed
+    (tmp_path / "old.yaml").write_text("gpu: h100-sxm\nmodel: llama-3-8b\ntp: 1\nweight_dtype: bf16\nkv_dtype: bf16\n"
+                                       "flops_efficiency: 0.55\nbw_efficiency: 0.62\noverhead_s: 0.003\n"
+                                       "fit: {points: 9, median_abs_rel_error: 0.01, max_abs_rel_error: 0.02}\n")
+    cal = load_calibration(tmp_path / "old.yaml")
+    assert cal.overlap_exponent is None and cal.efficiency == TRUE
+    sm = build_step_model(parse_perf({"calibration": "old.yaml"}), M, G, 1, tmp_path)
+    assert sm.overlap_exponent == G.overlap_exponent and sm.efficiency == TRUE
+    # files written without a fitted exponent do not carry one
+    write_calibration(cal, tmp_path / "again.yaml")
+    assert "overlap_exponent" not in (tmp_path / "again.yaml").read_text()
+    (tmp_path / "bad.yaml").write_text("flops_efficiency: 0.5\nbw_efficiency: 0.5\noverhead_s: 0\n"
+                                       "overlap_exponent: 0.5\n")
+    with pytest.raises(InputError, match=r"bad.yaml: overlap_exponent: must be a number >= 1 .*\(got 0.5\)"):
+        load_calibration(tmp_path / "bad.yaml")
+
+
+def test_points_fit_keeps_catalog_exponent_unless_asked(tmp_path, capsys):
+    # synthetic iteration times made with p = 1.6, far from the H100 catalog's
+    rm = RooflineModel(M, G, 1, efficiency=TRUE, overlap_exponent=1.6)
+    rows = ["prefill_tokens,decode_seqs,context_tokens,step_s"]
+    for p, d, c in [(0, 1, 500), (0, 8, 8000), (0, 64, 64000), (0, 256, 500000), (128, 0, 0), (512, 0, 0),
+                    (2048, 0, 0), (4096, 0, 0), (1024, 32, 30000), (128, 16, 4000), (256, 64, 20000)]:
+        s = BatchShape(prefill_tokens=p, prefill_seqs=1 if p else 0, prefill_attn_pairs=p * (p + 1) / 2,
+                       prefill_kv_tokens=p, decode_seqs=d, decode_context_tokens=c)
+        rows.append(f"{p},{d},{c},{rm.step_time(s)!r}")
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
+    base = [str(tmp_path / "p.csv"), "--gpu", "h100-sxm", "--model", "llama-3-8b"]
+    assert cmd.main(_parser().parse_args(base + ["--out", str(tmp_path / "a.yaml")])) == 0
+    assert "the GPU catalog's, not fitted" in capsys.readouterr().out
+    assert load_calibration(tmp_path / "a.yaml").overlap_exponent is None
+    assert cmd.main(_parser().parse_args(base + ["--fit-exponent", "--out", str(tmp_path / "b.yaml")])) == 0
+    assert "(fitted)" in capsys.readouterr().out
+    cal = load_calibration(tmp_path / "b.yaml")
+    assert (cal.flops_efficiency, cal.bw_efficiency, cal.overhead_s, cal.overlap_exponent) == pytest.approx(
+        (0.55, 0.62, 0.003, 1.6), rel=1e-4)

@@ -12,11 +12,15 @@ empty cache, split evenly over ``prefill_seqs``, default 1) or static-batch thro
 ``fleetsim calibrate points.csv --gpu h100-sxm --model llama-3-8b --out h100.yaml`` fits
 ``flops_efficiency``, ``bw_efficiency`` and ``overhead_s`` by least squares on relative error, prints
 the fit error, and writes a YAML file usable as ``perf: {model: roofline, calibration: h100.yaml}``.
+The smooth-roofline overlap exponent stays the GPU catalog's (and is not written) unless
+``--fit-exponent`` fits it too.
 
-With ``--vidur-mlp mlp.csv`` (a Vidur operator profile) instead of points, ``flops_efficiency`` and
-``bw_efficiency`` are read off the profile's compute- and bandwidth-bound ends; adding
-``--table-out steps.csv`` (and optionally ``--vidur-attention``) also composes a step-time table
-for ``perf: {model: table, path: steps.csv}``.
+With ``--vidur-mlp mlp.csv`` (a Vidur operator profile) instead of points, ``flops_efficiency``,
+``bw_efficiency`` and the overlap exponent are fitted to the profile's GEMM times at all token
+counts (:func:`sim.perf.vidur.fit_gemm_roofline`, the catalog's own method; ``overhead_s`` stays the
+catalog's, as operator profiles carry no per-iteration overhead); adding ``--table-out steps.csv``
+(and optionally ``--vidur-attention``) also composes a step-time table for
+``perf: {model: table, path: steps.csv}``.
 """
 from __future__ import annotations
 
@@ -33,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-dtype", choices=["bf16", "fp8", "fp4"], default="bf16")
     p.add_argument("--kv-dtype", choices=["bf16", "fp8"], default="bf16")
     p.add_argument("--out", type=Path, help="write the calibration YAML here")
+    p.add_argument("--fit-exponent", action="store_true",
+                   help="with measured points: also fit the smooth-roofline overlap exponent "
+                        "(default: keep the GPU catalog's)")
     p.add_argument("--vidur-mlp", type=Path, help="Vidur operator profile (mlp.csv) to fit or import")
     p.add_argument("--vidur-attention", type=Path, help="Vidur-style attention sample (for --table-out)")
     p.add_argument("--table-out", type=Path, help="compose a step-time table CSV from the Vidur profiles")
@@ -76,19 +83,30 @@ def main(args: argparse.Namespace) -> int:
 
     if args.points is not None:
         points = read_points(args.points)
-        cal = fit_efficiency(points, model, gpu, args.tp, args.weight_dtype, args.kv_dtype)
+        cal = fit_efficiency(points, model, gpu, args.tp, args.weight_dtype, args.kv_dtype,
+                             fit_exponent=args.fit_exponent)
+        source = f"{cal.points} points"
     else:
-        from sim.perf.vidur import read_operator_profile, regime_efficiency
-        prof = read_operator_profile(args.vidur_mlp)
-        eff = regime_efficiency(prof, model, gpu, args.tp, weight_dtype=args.weight_dtype)
-        cal = Calibration(gpu.name, model.name, args.tp, args.weight_dtype, args.kv_dtype, eff.flops_efficiency,
-                          eff.bw_efficiency, eff.overhead_s, int((prof.tp == args.tp).sum()), float("nan"),
-                          float("nan"))
+        import numpy as np
+
+        from sim.perf.vidur import fit_gemm_roofline, read_operator_profile
+        fit = fit_gemm_roofline(read_operator_profile(args.vidur_mlp), model, gpu, args.tp, args.weight_dtype)
+        err = np.abs(fit.rel_error)
+        cal = Calibration(gpu.name, model.name, args.tp, args.weight_dtype, args.kv_dtype,
+                          fit.efficiency.flops_efficiency, fit.efficiency.bw_efficiency, fit.efficiency.overhead_s,
+                          len(fit.num_tokens), float(np.median(err)), float(np.max(err)), fit.overlap_exponent)
+        source = (f"GEMM time at {cal.points} token counts ({int(fit.num_tokens.min())}-{int(fit.num_tokens.max())}) "
+                  f"of {args.vidur_mlp.name}")
     print(f"{gpu.name} x {model.name} TP{args.tp} {args.weight_dtype}: flops_efficiency {cal.flops_efficiency:.4f}, "
           f"bw_efficiency {cal.bw_efficiency:.4f}, overhead_s {cal.overhead_s:.6f}")
-    if args.points is not None:
-        print(f"fit over {cal.points} points: median |relative error| {cal.median_abs_rel_error:.2%}, "
-              f"worst {cal.max_abs_rel_error:.2%}")
+    if cal.overlap_exponent is not None:
+        print(f"overlap_exponent {cal.overlap_exponent:.4f} (fitted)")
+    else:
+        print(f"overlap_exponent {gpu.overlap_exponent:.4g} (the GPU catalog's, not fitted; --fit-exponent fits it)")
+    print(f"fit over {source}: median |relative error| {cal.median_abs_rel_error:.2%}, "
+          f"worst {cal.max_abs_rel_error:.2%}")
+    if args.points is None:
+        print("overhead_s is the GPU catalog's (operator profiles carry no per-iteration overhead)")
     if args.out is not None:
         write_calibration(cal, args.out)
         print(f"wrote {args.out}", file=sys.stderr)

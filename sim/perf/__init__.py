@@ -25,7 +25,7 @@ from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 from sim.scenario.perf import LinearPerf, RooflinePerf, TablePerf
 
 __all__ = ["BatchShape", "StepTimeModel", "LinearModel", "RooflineModel", "MemoryPlan", "memory_plan",
-           "check_parallelism", "build_step_model", "roofline_efficiency"]
+           "check_parallelism", "build_step_model", "roofline_efficiency", "roofline_factors"]
 
 
 def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
@@ -33,20 +33,35 @@ def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
     return p if p.is_absolute() else pathlib.Path(base_dir) / p
 
 
-def roofline_efficiency(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path) -> Efficiency:
-    """Efficiency factors for ``cfg``: the GPU catalog's for the weight precision, replaced by a
-    calibration file's if ``cfg.calibration`` is set, then by any explicit factor in ``cfg``."""
-    eff = gpu.efficiency(cfg.weight_dtype)
+def roofline_factors(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path) -> tuple[Efficiency, float]:
+    """Efficiency factors and smooth-roofline overlap exponent for ``cfg``.
+
+    Each comes from the GPU catalog (for the weight precision), is replaced by a calibration file's
+    if ``cfg.calibration`` is set (its ``overlap_exponent`` only if the file has one), then by any
+    explicit value in ``cfg`` (``flops_efficiency``, ``bw_efficiency``, ``overhead_s``,
+    ``overlap_exponent``).
+    """
+    eff, p = gpu.efficiency(cfg.weight_dtype), gpu.overlap_exponent
     if cfg.calibration is not None:
         from sim.perf.calibration import load_calibration
-        eff = load_calibration(_resolve(cfg.calibration, base_dir)).efficiency
+        cal = load_calibration(_resolve(cfg.calibration, base_dir))
+        eff = cal.efficiency
+        if cal.overlap_exponent is not None:
+            p = cal.overlap_exponent
     if cfg.flops_efficiency is not None:
         eff = replace(eff, flops_efficiency=cfg.flops_efficiency)
     if cfg.bw_efficiency is not None:
         eff = replace(eff, bw_efficiency=cfg.bw_efficiency)
     if cfg.overhead_s is not None:
         eff = replace(eff, overhead_s=cfg.overhead_s)
-    return eff
+    if cfg.overlap_exponent is not None:
+        p = cfg.overlap_exponent
+    return eff, p
+
+
+def roofline_efficiency(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path) -> Efficiency:
+    """Efficiency factors for ``cfg`` (the first half of :func:`roofline_factors`)."""
+    return roofline_factors(cfg, gpu, base_dir)[0]
 
 
 def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: ModelSpec, gpu: GPUSpec, tp: int,
@@ -54,6 +69,8 @@ def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: Mod
     """The step-time model a ``perf:`` block describes, for one replica of ``tp`` GPUs.
 
     Relative paths (calibration, table) resolve against ``base_dir``, the scenario file's folder.
+    Roofline factors and overlap exponent: catalog < calibration file < explicit ``perf:`` keys
+    (:func:`roofline_factors`).
     Raises ``ValueError`` for a TP size the model cannot use or a precision the GPU lacks, and
     :class:`~sim.errors.InputError` for unreadable calibration or table files.
     """
@@ -64,14 +81,13 @@ def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: Mod
     if problem:
         raise ValueError(problem)
     if isinstance(perf_cfg, RooflinePerf):
-        return RooflineModel(model, gpu, tp, perf_cfg.weight_dtype, perf_cfg.kv_dtype,
-                             roofline_efficiency(perf_cfg, gpu, base_dir), perf_cfg.overlap_exponent,
+        eff, p = roofline_factors(perf_cfg, gpu, base_dir)
+        return RooflineModel(model, gpu, tp, perf_cfg.weight_dtype, perf_cfg.kv_dtype, eff, p,
                              perf_cfg.attention_kv_sharing)
     if isinstance(perf_cfg, TablePerf):
         from sim.perf.table import TableModel
         rcfg = perf_cfg.roofline
-        fallback = RooflineModel(model, gpu, tp, rcfg.weight_dtype, rcfg.kv_dtype,
-                                 roofline_efficiency(rcfg, gpu, base_dir), rcfg.overlap_exponent,
-                                 rcfg.attention_kv_sharing)
+        eff, p = roofline_factors(rcfg, gpu, base_dir)
+        fallback = RooflineModel(model, gpu, tp, rcfg.weight_dtype, rcfg.kv_dtype, eff, p, rcfg.attention_kv_sharing)
         return TableModel.from_csv(_resolve(perf_cfg.path, base_dir), fallback)
     raise TypeError(f"unknown perf config {perf_cfg!r}")

@@ -2,7 +2,10 @@
 
 Three parameters are fitted by ``scipy.optimize.least_squares`` on **relative** errors
 ``(predicted - measured) / measured``: ``flops_efficiency`` and ``bw_efficiency`` in [0.05, 1] and
-``overhead_s`` in [0, 0.1] s. Points are either
+``overhead_s`` in [0, 0.1] s. The smooth-roofline ``overlap_exponent`` ``p`` stays the GPU
+catalog's unless ``fit_exponent=True``, which fits it too, in [1, 50] (it is pinned by points whose
+linear layers are neither clearly FLOP- nor clearly bandwidth-bound: some 64-1024 tokens per
+iteration on A100/H100; see :mod:`sim.perf.roofline`). Points are either
 
 - **iteration times** (:class:`StepPoints`): CSV columns ``prefill_tokens, decode_seqs,
   context_tokens, step_s`` (optional ``prefill_seqs``, default 1 when ``prefill_tokens > 0``).
@@ -23,7 +26,11 @@ calibration: FILE}``::
     flops_efficiency: 0.62
     bw_efficiency: 0.71
     overhead_s: 0.0012
+    overlap_exponent: 1.7        # optional; absent = the GPU catalog's
     fit: {points: 40, median_abs_rel_error: 0.03, max_abs_rel_error: 0.09}
+
+``overlap_exponent`` is written only when it was fitted (``fit_exponent=True``, or a Vidur GEMM
+profile via ``fleetsim calibrate --vidur-mlp``); files without it (older ones too) keep the catalog's.
 """
 from __future__ import annotations
 
@@ -44,6 +51,9 @@ from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 
 BOUNDS = ((0.05, 0.05, 0.0), (1.0, 1.0, 0.1))
 """Lower and upper bounds of (flops_efficiency, bw_efficiency, overhead_s)."""
+
+EXPONENT_BOUNDS = (1.0, 50.0)
+"""Bounds of a fitted ``overlap_exponent`` (1 = FLOP and byte time add; 50 is the hard max to <1.4 %)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,10 @@ class ThroughputPoints:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Fitted factors for one GPU x model x precision, and how well they fit."""
+    """Fitted factors for one GPU x model x precision, and how well they fit.
+
+    ``overlap_exponent`` is ``None`` when it was not fitted (use the GPU catalog's).
+    """
 
     gpu: str
     model: str
@@ -91,6 +104,7 @@ class Calibration:
     points: int
     median_abs_rel_error: float
     max_abs_rel_error: float
+    overlap_exponent: float | None = None
 
     @property
     def efficiency(self) -> Efficiency:
@@ -98,8 +112,9 @@ class Calibration:
 
 
 def _predict(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu: GPUSpec, tp: int, weight_dtype: str,
-             kv_dtype: str, eff: Efficiency, shapes: list[BatchShape] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    rm = RooflineModel(model, gpu, tp, weight_dtype, kv_dtype, eff)
+             kv_dtype: str, eff: Efficiency, shapes: list[BatchShape] | None = None,
+             overlap_exponent: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    rm = RooflineModel(model, gpu, tp, weight_dtype, kv_dtype, eff, overlap_exponent)
     if isinstance(points, StepPoints):
         shapes = shapes if shapes is not None else points.shapes()
         return np.array([rm.step_time(s) for s in shapes]), np.asarray(points.step_s, dtype=float)
@@ -110,24 +125,37 @@ def _predict(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu: GPUSp
 
 def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu: GPUSpec, tp: int = 1,
                    weight_dtype: str = "bf16", kv_dtype: str = "bf16",
-                   initial: Efficiency | None = None) -> Calibration:
-    """Least-squares fit of (flops_efficiency, bw_efficiency, overhead_s) on relative errors."""
+                   initial: Efficiency | None = None, fit_exponent: bool = False) -> Calibration:
+    """Least-squares fit of (flops_efficiency, bw_efficiency, overhead_s) on relative errors.
+
+    With ``fit_exponent`` the smooth-roofline ``overlap_exponent`` is fitted as a fourth parameter
+    (within :data:`EXPONENT_BOUNDS`, starting from the catalog's) and stored in the result;
+    otherwise the catalog's is used and the result's ``overlap_exponent`` is ``None``.
+    """
     n = len(points.step_s) if isinstance(points, StepPoints) else len(points.batch)
-    if n < 3:
-        raise InputError(f"calibration needs at least 3 points to fit 3 factors (got {n})")
+    k = 4 if fit_exponent else 3
+    if n < k:
+        raise InputError(f"calibration needs at least {k} points to fit {k} factors (got {n})")
     shapes = points.shapes() if isinstance(points, StepPoints) else None
     x0 = initial or gpu.efficiency(weight_dtype)
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        pred, meas = _predict(points, model, gpu, tp, weight_dtype, kv_dtype, Efficiency(*x), shapes)
+        p = float(x[3]) if fit_exponent else None
+        pred, meas = _predict(points, model, gpu, tp, weight_dtype, kv_dtype, Efficiency(*x[:3]), shapes, p)
         return (pred - meas) / meas
 
-    start = np.clip([x0.flops_efficiency, x0.bw_efficiency, x0.overhead_s], BOUNDS[0], BOUNDS[1])
-    res = least_squares(residuals, start, bounds=BOUNDS, x_scale=[0.1, 0.1, 1e-3], xtol=1e-12, ftol=1e-12)
+    lo, hi, scale = list(BOUNDS[0]), list(BOUNDS[1]), [0.1, 0.1, 1e-3]
+    start = [x0.flops_efficiency, x0.bw_efficiency, x0.overhead_s]
+    if fit_exponent:
+        lo, hi, scale = lo + [EXPONENT_BOUNDS[0]], hi + [EXPONENT_BOUNDS[1]], scale + [1.0]
+        start.append(min(gpu.overlap_exponent, 4.0))  # an infinite catalog exponent: start in the sensitive range
+    start = np.clip(start, lo, hi)
+    res = least_squares(residuals, start, bounds=(lo, hi), x_scale=scale, xtol=1e-12, ftol=1e-12)
     err = np.abs(residuals(res.x))
     return Calibration(gpu=gpu.name, model=model.name, tp=tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
                        flops_efficiency=float(res.x[0]), bw_efficiency=float(res.x[1]), overhead_s=float(res.x[2]),
-                       points=n, median_abs_rel_error=float(np.median(err)), max_abs_rel_error=float(np.max(err)))
+                       points=n, median_abs_rel_error=float(np.median(err)), max_abs_rel_error=float(np.max(err)),
+                       overlap_exponent=float(res.x[3]) if fit_exponent else None)
 
 
 def _read_csv(path: pathlib.Path) -> tuple[list[str], list[list[str]]]:
@@ -179,6 +207,8 @@ def write_calibration(cal: Calibration, path: str | pathlib.Path) -> None:
     """Write ``cal`` as the YAML calibration file described in the module docstring."""
     d = asdict(cal)
     fit = {k: d.pop(k) for k in ("points", "median_abs_rel_error", "max_abs_rel_error")}
+    if d["overlap_exponent"] is None:
+        del d["overlap_exponent"]
     d["fit"] = fit
     pathlib.Path(path).write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
 
@@ -198,10 +228,15 @@ def load_calibration(path: str | pathlib.Path) -> Calibration:
         v = d.get(k)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or (k != "overhead_s" and v == 0):
             raise InputError(f"{path}: {k}: must be a number in {'(0, 1]' if hi == 1 else '[0, inf)'} (got {v!r})")
+    p = d.get("overlap_exponent")
+    if p is not None and (isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 1):
+        raise InputError(f"{path}: overlap_exponent: must be a number >= 1 (1 = FLOP and byte time add, "
+                         f".inf = their max) or absent for the GPU catalog's (got {p!r})")
     fit = d.get("fit") or {}
     return Calibration(gpu=str(d.get("gpu", "")), model=str(d.get("model", "")), tp=int(d.get("tp", 1)),
                        weight_dtype=str(d.get("weight_dtype", "bf16")), kv_dtype=str(d.get("kv_dtype", "bf16")),
                        flops_efficiency=float(d["flops_efficiency"]), bw_efficiency=float(d["bw_efficiency"]),
                        overhead_s=float(d["overhead_s"]), points=int(fit.get("points", 0)),
                        median_abs_rel_error=float(fit.get("median_abs_rel_error", math.nan)),
-                       max_abs_rel_error=float(fit.get("max_abs_rel_error", math.nan)))
+                       max_abs_rel_error=float(fit.get("max_abs_rel_error", math.nan)),
+                       overlap_exponent=None if p is None else float(p))
