@@ -154,7 +154,7 @@ def _add_dynamics(result: Result, fleet: Fleet, end: float) -> None:
     for p in fleet.pools:
         block = s.get("pools", {}).get(p.name)
         if block is not None:
-            block["replicas_mean"] = p.provisioned_seconds(end) / end if end > 0 else float(p.n_prov)
+            block["replicas_mean"] = sum(e - s0 for s0, e in p.intervals) / end if end > 0 else float(p.n_prov)
     if fleet.autoscalers:
         s["autoscale"] = {a.pool.name: a.summary() for a in fleet.autoscalers}
     if any(p.cfg.failures is not None for p in fleet.pools):

@@ -102,7 +102,8 @@ class Fleet:
         self.pools = pools
         self.warmup = scenario.warmup
         self.class_prio = class_prio
-        self.rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+        # the routers' stream: spawn key (4,), apart from the workload's (0..2,) and failures' (3, ...)
+        self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
         self.log = RequestLog()
         self.gaps = GapLog()
         self.arrived = 0
@@ -264,7 +265,8 @@ class Fleet:
                 rep.settle(t)
                 rep.close_books(t)
         for p in self.pools:
-            p.intervals = [(r.prov_start_s, r.prov_end_s if r.released else t) for r in p.replicas]
+            p.intervals = [(r.prov_start_s, min(r.prov_end_s if r.released else t, t))
+                           for r in p.replicas if r.prov_start_s <= t]
 
     # ------------------------------------------------------------------ arrivals and routing
     def feed(self, chunks: Iterator, horizon_s: float):
