@@ -346,3 +346,23 @@ def test_least_outstanding_balances_across_pools(trace_scenario, engine):
     s = res.summary["pools"]
     assert set(s) == {"h100", "a100"}
     assert s["h100"]["gpu"] != s["a100"]["gpu"]
+
+
+@pytest.mark.parametrize("router", ["least_outstanding", "central_queue", "round_robin"])
+def test_drain_run_with_autoscaling_and_failures_finishes_every_request(router):
+    recs = []
+    for engine in ENGINES:
+        sc = _step_scenario(engine, metric="queue", target=4)
+        sc.update(drain=True, duration=320)
+        sc["fleet"]["router"] = router
+        sc["fleet"]["pools"][0]["failures"] = {"mtbf": 50, "mttr": 10, "max_retries": 5}
+        res = sim.run(sc)
+        r = res.summary["requests"]
+        assert r["in_flight"] == 0 and _conserved(res.summary)
+        assert res.summary["failures"]["requests_retried"] > 0
+        # billing ends with the run: no interval outlives it
+        end = res.summary["simulated_seconds"]
+        assert res.summary["gpu_hours"]["provisioned"] * 3600 == pytest.approx(
+            _provisioned_integral_s(res.extra["events"], 0, end), rel=1e-9)
+        recs.append(res.records)
+    assert np.array_equal(recs[0], recs[1])
