@@ -88,3 +88,24 @@ def test_training_fully_covered_by_partner_credits(result_2024):
     r, _, _ = result_2024
     assert r.cashflow["training_cost"] == pytest.approx(3.0e9)                 # Epoch AI 2024 figure
     assert r.cashflow["credits_applied"] == pytest.approx(3.0e9)
+
+
+@pytest.fixture(scope="module")
+def fluid_year(tmp_path_factory):
+    import sim
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FLEETSIM_CACHE", str(tmp_path_factory.mktemp("curves")))
+        return sim.run(SCENARIO)
+
+
+def test_fluid_year_through_the_engine_reproduces_both_figures(fluid_year):
+    s = fluid_year.summary
+    cf = s["cashflow"]
+    assert cf["revenue_share_paid"] - cf["revenue_share_received"] == pytest.approx(REPORTED_NET_SHARE_USD, rel=0.05)
+    assert cf["compute_cost"] == pytest.approx(REPORTED_INFERENCE_USD, rel=0.05)
+    # the fleet serves the year's load: everything offered completes, within the SLO
+    assert s["requests"]["completed"] == s["requests"]["arrived"]
+    assert s["slo"]["attainment"] > 0.99
+    assert [r["period"] for r in fluid_year.economics.statement] == [
+        "2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4", "2025-Q1"]

@@ -91,9 +91,10 @@ def test_lag_longer_than_horizon_warns():
 
 
 def test_unpriced_pool_and_window_after_horizon_warn():
-    cfg = parse_economics({"training": {"usd_per_month": 1, "from": "2026-01-01"}})
+    cfg = parse_economics({"training": {"usd_per_month": 1, "from": "2026-01-01"},
+                           "compute": [{"pool": "main", "usd_per_gpu_hour": 1.0}]})
     with pytest.warns(EconomicsWarning) as rec:
-        validate(cfg, ["main"], DAY, JAN1)
+        validate(cfg, ["main", "spare"], DAY, JAN1)
     text = " ".join(str(w.message) for w in rec)
     assert "no compute price" in text and "never applies" in text
 
@@ -104,3 +105,9 @@ def test_workload_revenue_line_missing_from_economics():
         ("economics.revenue", "the workload names revenue line 'chat', which is not defined here "
                               "(lines: api, resale)")]
     assert validate(parse_economics({"gpu_hour_usd": 1}), ["main"], DAY, JAN1, revenue_lines=["chat"]) == []
+
+
+def test_an_empty_economics_block_is_silent():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert validate(parse_economics({}), ["main"], DAY, JAN1) == []

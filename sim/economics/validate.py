@@ -47,7 +47,8 @@ def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: flo
             if c.pool not in known:
                 problems.append((f"{p}.compute.{i}.pool",
                                  f"unknown pool {c.pool!r} (pools: {', '.join(known) or 'none'})"))
-        if cfg.gpu_hour_usd is None:
+        if cfg.gpu_hour_usd is None and (cfg.compute or cfg.revenue or cfg.agreements):
+            # an empty block is a deliberate cost-free run (the result's notes still say so)
             unpriced = [n for n in known if not any(c.pool == n for c in cfg.compute)]
             if unpriced:
                 warn.append(f"{p}: pools {unpriced} have no compute price and gpu_hour_usd is not set; "
