@@ -158,7 +158,7 @@ def _add_dynamics(result: Result, fleet: Fleet, end: float) -> None:
     if fleet.autoscalers:
         s["autoscale"] = {a.pool.name: a.summary() for a in fleet.autoscalers}
     if any(p.cfg.failures is not None for p in fleet.pools):
-        s["failures"] = failure_summary(fleet, result.records, end)
+        s["failures"] = failure_summary(fleet, end)
     if fleet.prefill_pool is not None:
         s["disaggregation"] = transfer_summary(fleet)
     ev = np.array(fleet.events, dtype=[("time_s", "f8"), ("pool", "i4"), ("replica", "i4"), ("kind", "i1")])

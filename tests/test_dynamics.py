@@ -366,3 +366,19 @@ def test_drain_run_with_autoscaling_and_failures_finishes_every_request(router):
             _provisioned_integral_s(res.extra["events"], 0, end), rel=1e-9)
         recs.append(res.records)
     assert np.array_equal(recs[0], recs[1])
+
+
+def test_failure_counts_in_the_summary_match_the_records():
+    sc = scenario(duration=120, workload={"arrival": {"process": "poisson", "rate": 30},
+                                          "prompt_tokens": {"dist": "uniform", "low": 50, "high": 500},
+                                          "output_tokens": {"dist": "uniform", "low": 5, "high": 300}})
+    sc["fleet"]["pools"][0].update(replicas=3, failures={"mtbf": 20, "mttr": 5, "max_retries": 1})
+    res = sim.run(sc)
+    rec, f = res.records, res.summary["failures"]
+    assert f["requests_retried"] == int(np.sum(rec["retries"] > 0)) > 0
+    assert f["retry_events"] == int(np.sum(rec["retries"]))
+    assert f["requests_failed"] == int(np.sum(rec["status"] == FAILED)) > 0
+    done = rec["status"] == COMPLETED
+    e2e = rec["completion_s"] - rec["arrival_s"]
+    assert f["e2e_mean_retried_s"] == pytest.approx(float(np.mean(e2e[done & (rec["retries"] > 0)])), rel=1e-9)
+    assert f["e2e_mean_not_retried_s"] == pytest.approx(float(np.mean(e2e[done & (rec["retries"] == 0)])), rel=1e-9)

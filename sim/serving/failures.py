@@ -64,8 +64,9 @@ def failure_process(fleet: "Fleet", rep: "Replica", cfg: "Failures", rng: np.ran
         fleet.repair_replica(rep)
 
 
-def failure_summary(fleet: "Fleet", records: np.ndarray, end_s: float) -> dict:
-    """Availability and the requests failures touched.
+def failure_summary(fleet: "Fleet", end_s: float) -> dict:
+    """Availability and the requests failures touched (counted by the fleet, so exact whatever
+    ``metrics.records`` keeps).
 
     ``availability`` = up / (up + down) replica-seconds over the pools with ``failures``
     (warming time excluded); ``requests_retried`` = requests re-queued at least once;
@@ -73,7 +74,6 @@ def failure_summary(fleet: "Fleet", records: np.ndarray, end_s: float) -> dict:
     ``e2e_mean_*_s`` compare completed requests that were and were not retried (the latency hit).
     """
     from sim.serving.fleet import EV_FAIL
-    from sim.serving.request import COMPLETED, FAILED
 
     up = down = 0.0
     per_pool = {}
@@ -88,19 +88,15 @@ def failure_summary(fleet: "Fleet", records: np.ndarray, end_s: float) -> dict:
         per_pool[p.name] = {"availability": pu / (pu + pd) if pu + pd > 0 else None, "failures": n_fail,
                             "down_replica_hours": pd / 3600.0,
                             "expected_availability": p.cfg.failures.mtbf / (p.cfg.failures.mtbf + p.cfg.failures.mttr)}
-    retried = records["retries"] > 0
-    done = records["status"] == COMPLETED
-    e2e = records["completion_s"] - records["arrival_s"]
-    hit = e2e[done & retried]
-    clean = e2e[done & ~retried]
+    n, total = fleet.e2e_n, fleet.e2e_sum_s
     return {
         "availability": up / (up + down) if up + down > 0 else None,
         "failures": sum(v["failures"] for v in per_pool.values()),
-        "requests_retried": int(np.sum(retried)),
+        "requests_retried": int(fleet.requests_retried),
         "retry_events": int(fleet.retry_events),
-        "requests_failed": int(np.sum(records["status"] == FAILED)),
+        "requests_failed": int(fleet.requests_failed),
         "down_replica_hours": down / 3600.0,
-        "e2e_mean_retried_s": float(np.mean(hit)) if len(hit) else None,
-        "e2e_mean_not_retried_s": float(np.mean(clean)) if len(clean) else None,
+        "e2e_mean_retried_s": total[1] / n[1] if n[1] else None,
+        "e2e_mean_not_retried_s": total[0] / n[0] if n[0] else None,
         "pools": per_pool,
     }

@@ -115,6 +115,10 @@ class Fleet:
         self.live: list[Replica] = []         # provisioned, not released (what routers look at)
         self.events: list[tuple[float, int, int, int]] = []
         self.retry_events = 0
+        self.requests_retried = 0             # requests re-queued at least once
+        self.requests_failed = 0
+        self.e2e_sum_s = [0.0, 0.0]           # completed requests: [not retried, retried]
+        self.e2e_n = [0, 0]
         self.no_replica_rejects = 0
         self.transfers = 0
         self.transfer_s = 0.0
@@ -224,6 +228,8 @@ class Fleet:
         """Route a request again after the replica holding it failed."""
         r.retries += 1
         self.retry_events += 1
+        if r.retries == 1:
+            self.requests_retried += 1
         if r.retries > max_retries:
             self.fail_request(r)
             return
@@ -231,6 +237,7 @@ class Fleet:
 
     def fail_request(self, r: Req) -> None:
         r.reason = R_RETRIES
+        self.requests_failed += 1
         self.in_flight.pop(r.rid, None)
         self.log.append(self._row(r, FAILED, -1.0))
 
@@ -365,6 +372,9 @@ class Fleet:
                 r.prompt, r.output, r.gen, r.preempt, r.retries, r.pool, r.replica, r.cls, status, r.reason)
 
     def complete(self, r: Req, t: float) -> None:
+        k = 1 if r.retries else 0
+        self.e2e_sum_s[k] += t - r.arrival
+        self.e2e_n[k] += 1
         self.in_flight.pop(r.rid, None)
         self.log.append(self._row(r, COMPLETED, t))
 
