@@ -107,7 +107,8 @@ def bill_compute(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> ComputeBil
             cost = p.gpus * p.usd_per_gpu_hour * tl.durations_s * active / 3600.0
             seg_cost.setdefault((pool, "reserved"), np.zeros(tl.n))
             seg_cost[(pool, "reserved")] += cost
-            billed_h["reserved"] = billed_h.get("reserved", 0.0) + float(np.sum(p.gpus * tl.durations_s * active)) / 3600
+            reserved_h = float(np.sum(p.gpus * tl.durations_s * active)) / 3600
+            billed_h["reserved"] = billed_h.get("reserved", 0.0) + reserved_h
             pool_cost += float(cost.sum())
         r = r_seg[seg]
         idle_s += float(np.sum(np.maximum(r - level, 0.0) * dt_s * inside))

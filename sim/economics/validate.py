@@ -59,9 +59,10 @@ def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: flo
     for i, c in enumerate(cfg.compute):
         if c.tier != "reserved" and c.gpus is None and c.from_ is None and c.until is None:
             if c.pool in flex_uncapped:
-                warn.append(f"{p}.compute.{i}: pool {c.pool} already has an uncapped {cfg.compute[flex_uncapped[c.pool]].tier} "
-                            f"tier (compute.{flex_uncapped[c.pool]}) that takes all GPUs beyond the "
-                            "reservation; this tier is never used")
+                k = flex_uncapped[c.pool]
+                warn.append(f"{p}.compute.{i}: pool {c.pool} already has an uncapped {cfg.compute[k].tier} "
+                            f"tier (compute.{k}) that takes all GPUs beyond the reservation; this tier "
+                            "is never used")
             else:
                 flex_uncapped[c.pool] = i
 
