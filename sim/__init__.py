@@ -3,7 +3,7 @@
 >>> import sim
 >>> res = sim.run("scenarios/baseline.yaml", overrides=["duration=60", "warmup=0"])  # doctest: +SKIP
 
-Public API: :func:`run`, :func:`load_scenario`, :func:`sweep`, :func:`plan`.
+Public API: :func:`run`, :func:`load_scenario`, :func:`sweep`, :func:`plan`, :func:`saturation`.
 """
 from __future__ import annotations
 
@@ -38,4 +38,11 @@ def plan(*args, **kwargs):
     return _plan(*args, **kwargs)
 
 
-__all__ = ["run", "load_scenario", "sweep", "plan", "__version__"]
+def saturation(*args, **kwargs):
+    """Highest arrival rate a fleet sustains within its SLO; see :func:`sim.planning.saturation`."""
+    from sim.planning import saturation as _saturation
+
+    return _saturation(*args, **kwargs)
+
+
+__all__ = ["run", "load_scenario", "sweep", "plan", "saturation", "__version__"]
