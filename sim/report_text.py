@@ -17,7 +17,7 @@ def format_summary(result: "Result") -> str:
     lines = [f"scenario {s['scenario']}  seed {s['seed']}  simulated {s['simulated_seconds']:,.0f} s  "
              f"wall {s.get('wall_seconds', 0):.2f} s  engine {s.get('engine', '')}",
              f"requests  arrived {r['arrived']:,}  completed {r['completed']:,}  rejected {r['rejected']:,}  "
-             f"in flight {r['in_flight']:,}  preemptions {r.get('preemptions', 0):,}",
+             f"in flight {r['in_flight']:,}  preemptions {r.get('preemptions') or 0:,}",
              "",
              f"{'latency (ms)':<14}{'mean':>10}{'p50':>10}{'p90':>10}{'p99':>10}"]
     for k in ("ttft", "tpot", "itl", "e2e", "queue"):

@@ -131,7 +131,8 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     except ImportError:  # pragma: no cover
         validate_economics = None
     if validate_economics is not None:
-        problems.extend(validate_economics(sc.economics, names, sc.duration, sc.start))
+        lines = [c.revenue_line for c in sc.workload.classes if getattr(c, "revenue_line", None)]
+        problems.extend(validate_economics(sc.economics, names, sc.duration, sc.start, revenue_lines=lines))
     return problems
 
 
