@@ -123,3 +123,21 @@ def test_disaggregated_fleet_under_load_conserves_and_engines_agree():
         assert np.all(done["generated_tokens"] == done["output_tokens"])
         recs.append(res.records)
     assert np.array_equal(recs[0], recs[1])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_static_decode_pool_batches_transferred_requests(trace_scenario, engine):
+    fleet = _fleet(100.0)
+    fleet["pools"][1]["batching"] = {"policy": "static", "batch_size": 2, "timeout_s": 10}
+    # two prompts prefilled together (0.01 + 200e-4 = 0.03 s), transferred together, then decoded
+    # as one static batch of two (0.012 s per iteration, 9 iterations)
+    res = sim.run(trace_scenario([(0.0, 100, 10), (0.0, 100, 10)], fleet=fleet, engine=engine))
+    xfer = 100 * KV_BYTES_LLAMA2_7B * 8 / 100e9
+    for rid in (0, 1):
+        r = _rec(res, rid)
+        assert r["first_token_s"] == pytest.approx(0.03, rel=1e-12)
+        assert r["completion_s"] == pytest.approx(0.03 + xfer + 9 * 0.012, rel=1e-12)
+    # a third request alone waits for the static timeout on the decode side
+    res = sim.run(trace_scenario([(0.0, 100, 10)], fleet=fleet, engine=engine, duration=30))
+    r = _rec(res, 0)
+    assert r["completion_s"] == pytest.approx(0.02 + xfer + 10 + 9 * 0.011, rel=1e-9)

@@ -13,8 +13,9 @@ The scheduler follows vLLM (V0 semantics):
 * when a decode needs a KV block and none is free, the newest running sequence (``priority``: the
   newest of the lowest class) is preempted, its blocks freed, and it is recomputed later from the
   front of the queue (prompt plus tokens generated so far);
-* ``static`` batching waits for ``batch_size`` requests (or ``timeout_s``), reserves their full
-  KV cache, runs one prefill iteration and decodes until the last one finishes.
+* ``static`` batching waits for ``batch_size`` requests (or until the oldest has been queued here
+  for ``timeout_s``), reserves their full KV cache, runs one prefill iteration and decodes until
+  the last one finishes (transferred requests of a decode pool skip the prefill).
 
 Two engines share this code. ``reference`` advances one iteration per SimPy timeout. ``fast``
 (the default) jumps over a run of decode iterations whose batch does not change, summing the
@@ -180,6 +181,7 @@ class Replica:
         """A routed request joins this replica's queue (visible at the next iteration boundary)."""
         r.replica = self.index
         r.pool = self.pool.index
+        r.queued_at = self.env.now
         if r.prompt + r.output > self.pool.max_context:
             r.output = self.pool.max_context - r.prompt  # generation stops at the context limit
         self.waiting.push(r)
@@ -277,7 +279,7 @@ class Replica:
         return self.env.now >= self._static_deadline()
 
     def _static_deadline(self) -> float:
-        return self.waiting.peek().arrival + (self.static_timeout or 0.0)
+        return self.waiting.peek().queued_at + (self.static_timeout or 0.0)
 
     def _blocks_for(self, tokens: int) -> int:
         return -(-tokens // self.bs)
@@ -380,19 +382,29 @@ class Replica:
     def _schedule_static(self):
         if self.n_dec == 0 and not self.prefilling and not self.active:
             prefills = []
-            while len(self.waiting) and len(prefills) < self.static_size:
+            n = 0
+            while len(self.waiting) and n < self.static_size:
                 r = self.waiting.peek()
-                blocks = self._blocks_for(r.target + r.output - 1 - r.gen)
+                # the whole final context: a prefill emits a token without adding context, a
+                # transferred request (kv_ready) already holds ``target`` tokens and has emitted ``gen``
+                final = r.target + r.output - r.gen - (0 if r.kv_ready else 1)
+                blocks = self._blocks_for(final)
                 if self.used + blocks > self.total_blocks:
                     break
                 self.waiting.pop()
                 self._admit(r)
                 r.blocks = blocks
                 self.used += blocks
-                prefills.append((r, r.target))
-            if not prefills:
+                n += 1
+                if r.kv_ready:
+                    r.kv_ready = False
+                    self._join_decode(r, r.last_tok)
+                else:
+                    prefills.append((r, r.target))
+            if not n:
                 return None
-            return self._prefill_shape(prefills, 0), prefills, False, 0
+            if prefills:
+                return self._prefill_shape(prefills, 0), prefills, False, 0
         k = self._fast_k() if self.fast else 0
         return self._decode_shape(), [], True, k
 
