@@ -74,3 +74,19 @@ def test_bad_dynamics_input_exits_2_with_the_field_and_reason(case, tmp_path, ca
 @pytest.mark.parametrize("name", ["diurnal_week", "mixed_fleet", "disaggregated", "failures"])
 def test_shipped_dynamics_scenarios_validate(name, capsys):
     assert sim.cli.main(["validate", str(SCENARIOS / f"{name}.yaml")]) == 0
+
+
+def test_diurnal_week_scenario_follows_the_daily_cycle():
+    import sim
+
+    res = sim.run(SCENARIOS / "diurnal_week.yaml", overrides=["duration=1d", "warmup=0"])
+    ts = res.timeseries
+    hour = (ts[:, 0] % 86400) / 3600
+    peak = ts[(hour >= 13) & (hour < 18), 2].mean()     # around the 15:00 peak
+    trough = ts[(hour >= 1) & (hour < 6), 2].mean()     # around the 03:00 trough
+    assert peak >= 2 * trough
+    assert trough >= 1.0                                # never below autoscale.min
+    s = res.summary
+    assert s["autoscale"]["a100"]["scale_ups"] >= 1 and s["autoscale"]["a100"]["scale_downs"] >= 1
+    # GPU-hours: mean replicas x 4 GPUs x 24 h x 25 shards
+    assert s["gpu_hours"]["provisioned"] == pytest.approx(s["pools"]["a100"]["replicas_mean"] * 4 * 24 * 25, rel=1e-9)
