@@ -251,7 +251,8 @@ def test_repaired_replica_serves_again(trace_scenario, monkeypatch, engine):
 def test_long_run_availability_matches_mtbf_over_mtbf_plus_mttr(dist, shape):
     # 8 replicas x 40,000 s with MTBF 100 s, MTTR 25 s: about 2,560 up/down cycles. For an
     # alternating renewal process the time-up fraction over T has variance about
-    # (mu_d^2 s_u^2 + mu_u^2 s_d^2) / (mu_u + mu_d)^3 / T (Cox, Renewal Theory, 1962, sec. 7.2);
+    # (mu_d^2 s_u^2 + mu_u^2 s_d^2) / (mu_u + mu_d)^3 / T (Takacs, 1957, the central limit theorem
+    # for the up time of an alternating renewal process);
     # exponential up and down times give 6.4 / T per replica, i.e. a standard deviation of 0.0045
     # for the pooled 320,000 replica-seconds (less for Weibull shape 2). 0.02 is > 4 sigma.
     mtbf, mttr = 100.0, 25.0

@@ -9,8 +9,8 @@ provisioned and billed, serving nothing) for a repair time ``D``, and so on unti
 * ``D``: exponential with mean ``mttr``.
 
 By the renewal-reward theorem the long-run fraction of time a replica is up is
-``mtbf / (mtbf + mttr)`` whatever the distributions (Barlow and Proschan, *Statistical Theory of
-Reliability and Life Testing*, 1975, ch. 7). Each replica draws from its own stream,
+``mtbf / (mtbf + mttr)`` whatever the distributions (the renewal-reward theorem; see Barlow and
+Proschan, *Mathematical Theory of Reliability*, 1965). Each replica draws from its own stream,
 ``SeedSequence(seed, spawn_key=(3, pool, replica))``, so failure times do not depend on the engine,
 the load, or other replicas.
 
