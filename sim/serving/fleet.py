@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -29,7 +28,9 @@ from sim.metrics.records import GapLog, RequestLog
 from sim.perf.base import StepTimeModel
 from sim.scenario.catalog import GPUSpec, ModelSpec
 from sim.scenario.schema import Pool, Scenario
+from sim.serving.autoscaler import Autoscaler
 from sim.serving.disaggregation import transfer_time_s
+from sim.serving.failures import failure_process, failure_rng
 from sim.serving.replica import Replica
 from sim.serving.request import COMPLETED, FAILED, IN_FLIGHT, R_NO_REPLICA, R_RETRIES, REJECTED, Req
 from sim.serving.router import least_outstanding, make_router
@@ -123,12 +124,11 @@ class Fleet:
         self.transfers = 0
         self.transfer_s = 0.0
         self.transfer_bytes = 0.0
-        self.autoscalers: list = []
+        self.autoscalers: list[Autoscaler] = []
         d = scenario.fleet.disaggregated
         by_name = {p.name: p for p in pools}
         self.prefill_pool = by_name[d.prefill_pool] if d is not None else None
         self.decode_pool = by_name[d.decode_pool] if d is not None else None
-        self.link_bytes_per_s = d.link_gbps * 1e9 / 8.0 if d is not None else 0.0
         if d is not None:
             self.prefill_pool.role = "prefill"
             self.decode_pool.role = "decode"
@@ -140,7 +140,6 @@ class Fleet:
         self.router = make_router(scenario.fleet.router, self)
         self.samples: list[tuple] = []
         self.end_time = 0.0
-        from sim.serving.autoscaler import Autoscaler
         for p in pools:
             if p.cfg.autoscale is not None:
                 self.autoscalers.append(Autoscaler(self, p, p.cfg.autoscale))
@@ -173,7 +172,6 @@ class Fleet:
         self.events.append((self.env.now, rep.pool.index, rep.index, EV_READY))
         fcfg = rep.pool.cfg.failures
         if fcfg is not None:
-            from sim.serving.failures import failure_process, failure_rng
             self.env.process(failure_process(self, rep, fcfg, failure_rng(self.seed, rep.pool.index, rep.local_index)))
 
     def drain(self, rep: Replica) -> None:

@@ -37,9 +37,8 @@ once their KV blocks fit (head of line, no prefill iteration).
 from __future__ import annotations
 
 import heapq
-import math
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
