@@ -105,8 +105,8 @@ class Fleet:
         self.class_prio = class_prio
         # the routers' stream: spawn key (4,), apart from the workload's (0..2,) and failures' (3, ...)
         self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
-        self.log = RequestLog()
-        self.gaps = GapLog()
+        self.log = RequestLog.for_scenario(scenario)          # metrics.records: all | sample | none
+        self.gaps = GapLog(mode=scenario.metrics.records)
         self.arrived = 0
         self.preemptions = 0
         self.in_flight: dict[int, Req] = {}
