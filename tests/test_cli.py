@@ -127,3 +127,32 @@ def test_toml_scenario_runs_like_yaml(tmp_path):
     b = sim.run(BASELINE, overrides=["duration=2m", "warmup=0"])
     assert a.summary["requests"] == b.summary["requests"]
     assert a.summary["latency"] == b.summary["latency"]
+
+
+DYNAMICS_BAD = [
+    ({"autoscale": {"metric": "utilization", "target": 70, "min": 1, "max": 8}},
+     "fleet.pools.0.autoscale.target: is a fraction for metric utilization: must be <= 1 (got 70)"),
+    ({"replicas": 1, "autoscale": {"min": 2, "max": 8}}, "fleet.pools.0.replicas: must be >= autoscale.min (2) (got 1)"),
+    ({"failures": {"mtbf": "10h", "mttr": "30m", "shape": 2}},
+     "fleet.pools.0.failures.shape: applies only to distribution: weibull"),
+    ({"failures": {"mtbf": "10h", "mttr": 0}}, "fleet.pools.0.failures.mttr: must be > 0 (got 0)"),
+]
+
+
+@pytest.mark.parametrize("extra,expected", DYNAMICS_BAD, ids=[d[1].split(":")[0] for d in DYNAMICS_BAD])
+def test_bad_fleet_dynamics_input(tmp_path, capsys, extra, expected):
+    data = yaml.safe_load(BASELINE.read_text())
+    data["fleet"]["pools"][0].update(extra)
+    path = _write(tmp_path, data)
+    assert main(["validate", str(path)]) == 2
+    assert f"{path}: {expected}" in capsys.readouterr().err
+
+
+def test_disaggregated_pools_must_serve_one_model(tmp_path, capsys):
+    data = yaml.safe_load(BASELINE.read_text())
+    p = data["fleet"]["pools"][0]
+    data["fleet"]["pools"] = [dict(p, name="prefill"), dict(p, name="decode", model="llama-2-7b")]
+    data["fleet"]["disaggregated"] = {"prefill_pool": "prefill", "decode_pool": "decode", "link_gbps": 100}
+    path = _write(tmp_path, data)
+    assert main(["validate", str(path)]) == 2
+    assert "fleet.disaggregated.decode_pool: must serve the same model" in capsys.readouterr().err

@@ -68,8 +68,19 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
             problems.append((f"{where}.batching.batch_size", "required when policy is static"))
         if b.policy == "static" and b.chunked_prefill:
             problems.append((f"{where}.batching.chunked_prefill", "must be false when policy is static"))
-        if pool.autoscale is not None and pool.autoscale.max < pool.replicas:
-            problems.append((f"{where}.autoscale.max", f"must be >= replicas ({pool.replicas}) (got {pool.autoscale.max})"))
+        a = pool.autoscale
+        if a is not None:
+            if a.max < pool.replicas:
+                problems.append((f"{where}.autoscale.max", f"must be >= replicas ({pool.replicas}) (got {a.max})"))
+            if pool.replicas < a.min:
+                problems.append((f"{where}.replicas", f"must be >= autoscale.min ({a.min}) (got {pool.replicas})"))
+            if a.metric in ("utilization", "kv") and a.target > 1:
+                problems.append((f"{where}.autoscale.target",
+                                 f"is a fraction for metric {a.metric}: must be <= 1 (got {a.target:g})"))
+        f = pool.failures
+        if f is not None and f.distribution == "exponential" and f.shape != 1.0:
+            problems.append((f"{where}.failures.shape",
+                             f"applies only to distribution: weibull (got shape {f.shape:g} with exponential)"))
         if model is None or gpu is None:
             continue
         from sim.perf.memory import check_parallelism, memory_plan
@@ -119,6 +130,14 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
                 problems.append((f"fleet.disaggregated.{key}", _catalog_msg("pool", v, names)))
         if d.prefill_pool == d.decode_pool:
             problems.append(("fleet.disaggregated.decode_pool", "must differ from prefill_pool"))
+        by_name = {p.name: p for p in sc.fleet.pools}
+        if d.prefill_pool in by_name and d.decode_pool in by_name:
+            def _model_of(p):
+                return p.model if p.model is not None else sc.model
+            mp, md = _model_of(by_name[d.prefill_pool]), _model_of(by_name[d.decode_pool])
+            if mp != md:
+                problems.append(("fleet.disaggregated.decode_pool",
+                                 f"must serve the same model as the prefill pool (got {md!r} and {mp!r})"))
 
     try:
         from sim.workload import validate as validate_workload

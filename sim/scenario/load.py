@@ -225,6 +225,8 @@ def _fmt_got(value: Any) -> str:
     if isinstance(value, (dict, list)):
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(value, float):
+        return f"{value:g}"
     return repr(value) if isinstance(value, str) else str(value)
 
 
