@@ -17,6 +17,7 @@ import numpy as np
 import simpy
 
 from sim.metrics.records import RECORD_DTYPE
+from sim.metrics.records import summarize_requests
 from sim.metrics.summary import core_summary
 from sim.perf import build_step_model
 from sim.perf.memory import memory_plan
@@ -185,19 +186,14 @@ def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end
     from sim.workload import class_names, classes
 
     sc = loaded.scenario
-    rec = fleet.log.array()
-    open_rows = fleet.in_flight_rows()
-    if open_rows:
-        rec = np.concatenate([rec, np.array(open_rows, dtype=RECORD_DTYPE)])
-        rec = rec[np.argsort(rec["rid"], kind="stable")]
-    gaps, counts = fleet.gaps.arrays()
+    # rows, latency/throughput/SLO blocks, per-class blocks and usage columns: exact from the rows
+    # under metrics.records: all, from streaming statistics under sample/none
+    outcome = summarize_requests(fleet.log, fleet.gaps, fleet.in_flight_rows(), sc, end)
+    rec = outcome.records
     ts = np.array(fleet.samples, dtype=np.float64).reshape(-1, len(TS_COLUMNS))
     summary: dict[str, Any] = {"scenario": sc.name, "seed": sc.seed}
-    summary.update(core_summary(rec, gaps, counts, sc.warmup, end, sc.slo.ttft_s, sc.slo.tpot_s))
+    summary.update(outcome.summary)
     summary["requests"]["preemptions"] = int(fleet.preemptions)
-    rej = rec[rec["status"] == 2]["reason"]
-    summary["requests"]["rejected_by_reason"] = {REJECT_REASONS[k]: int(np.sum(rej == k))
-                                                 for k in sorted(set(rej.tolist()))}
 
     # utilization and GPU-hours
     prov_s = 0.0
@@ -241,23 +237,21 @@ def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end
     names = class_names(sc.workload)
     line_names = tuple(sorted({c.revenue_line for c in cls if c.revenue_line}))
     cls_line = np.array([line_names.index(c.revenue_line) if c.revenue_line else -1 for c in cls], dtype=np.int64)
-    done = rec[rec["status"] == COMPLETED]
+    use = outcome.usage       # one row per completed request, or per (hour, pool, class) group
     pool_scale = np.array([p.cfg.scale for p in pools], dtype=np.float64)
     usage = Usage(horizon_s=float(end), intervals=tuple(intervals), busy_gpu_seconds=busy_by_pool,
-                  completion_s=done["completion_s"].astype(np.float64),
-                  input_tokens=done["prompt_tokens"].astype(np.int64),
-                  output_tokens=done["generated_tokens"].astype(np.int64),
-                  revenue_line=cls_line[done["cls"]] if len(done) else np.zeros(0, dtype=np.int64),
+                  completion_s=use.completion_s, input_tokens=use.input_tokens, output_tokens=use.output_tokens,
+                  revenue_line=cls_line[use.cls] if len(use.cls) else np.zeros(0, dtype=np.int64),
                   revenue_line_names=line_names,
-                  weight=pool_scale[done["pool"]] if len(done) else np.zeros(0),
+                  weight=pool_scale[use.pool] * use.count if len(use.pool) else np.zeros(0),
                   scale_note="; ".join(f"pool {p.name} simulated as 1 shard x {p.cfg.scale:g}"
                                        for p in pools if p.cfg.scale != 1))
     econ = evaluate(sc.economics, sc.start, usage)
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
     summary["pools"] = per_pool
-    if len(names) > 1:
-        summary["classes"] = _per_class(rec, gaps, sc, names, cls)
+    if outcome.classes is not None:
+        summary["classes"] = outcome.classes
     summary["simulated_seconds"] = float(end)
     summary["engine"] = sc.engine
     summary["wall_seconds"] = 0.0
