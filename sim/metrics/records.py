@@ -236,6 +236,8 @@ class GapLog:
         self._counts: list[int] = []
         self._arr_gaps: list[np.ndarray] = []
         self._arr_counts: list[np.ndarray] = []
+        self._pend_gaps: list[np.ndarray] = []
+        self._pend_counts: list[np.ndarray] = []
         self._hist = LogHistogram() if mode != "all" else None
 
     def add(self, gap: float, count: int) -> None:
@@ -249,10 +251,19 @@ class GapLog:
             if self._hist is not None:
                 self._hist.add(np.asarray(gaps, dtype=np.float64), np.full(len(gaps), float(count)))
                 return
-            self._arr_gaps.append(np.asarray(gaps, dtype=np.float64))
-            self._arr_counts.append(np.full(len(gaps), count, dtype=np.int64))
+            self._pend_gaps.append(np.asarray(gaps, dtype=np.float64))
+            self._pend_counts.append(np.full(len(gaps), count, dtype=np.int64))
+            if len(self._pend_gaps) >= 4096:   # many small arrays cost ~100 bytes of overhead each
+                self._merge_pending()
+
+    def _merge_pending(self) -> None:
+        if self._pend_gaps:
+            self._arr_gaps.append(np.concatenate(self._pend_gaps))
+            self._arr_counts.append(np.concatenate(self._pend_counts))
+            self._pend_gaps, self._pend_counts = [], []
 
     def _freeze(self) -> None:
+        self._merge_pending()
         if self._gaps:
             g = np.array(self._gaps, dtype=np.float64)
             c = np.array(self._counts, dtype=np.int64)
