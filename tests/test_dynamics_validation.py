@@ -31,7 +31,7 @@ CASES = {
                                                 "threshold": 0}), "fleet.router.threshold: must be > 0 (got 0)"),
     "weighted_unknown_pool": (_fleet(router={"policy": "weighted", "weights": {"nope": 1}}),
                               "fleet.router.weights.nope: unknown pool 'nope'"),
-    "mttr_zero": (_pool(failures={"mtbf": 100, "mttr": 0}), "fleet.pools.0.failures.mttr: must be > 0 (got 0.0)"),
+    "mttr_zero": (_pool(failures={"mtbf": 100, "mttr": 0}), "fleet.pools.0.failures.mttr: must be > 0 (got 0)"),
     "mtbf_negative": (_pool(failures={"mtbf": -5, "mttr": 3}), "fleet.pools.0.failures.mtbf: must be > 0"),
     "weibull_shape_zero": (_pool(failures={"mtbf": 5, "mttr": 3, "distribution": "weibull", "shape": 0}),
                            "fleet.pools.0.failures.shape: must be > 0 (got 0)"),
