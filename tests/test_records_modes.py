@@ -220,6 +220,7 @@ def test_ten_million_requests_with_records_none_stay_under_2_gb():
     out = subprocess.run([sys.executable, "-c", MEMORY_RUN, json.dumps(sc)], capture_output=True, text=True,
                          check=True)
     got = json.loads(out.stdout.strip().splitlines()[-1])
+    print("10M requests, records none:", got)
     assert got["rows"] == 0
     # Poisson(10^7): sd ~ 3,162
     assert abs(got["arrived"] - n) < 20_000

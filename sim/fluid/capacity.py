@@ -11,7 +11,9 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
    p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, and normalised log-histograms of TTFT/TPOT/E2E/queue
    (so the fluid tier can mix percentiles across steps);
-3. per-request token means and the rejected share come from the same runs;
+3. per-request token means and the refused share come from 200,000 requests drawn from the
+   workload generator with the replica's admission rules applied (:func:`length_stats`): the
+   short runs see too few requests for a 1 % token count;
 4. a point at zero load closes the curve: nothing served, GPU idle, latency as the lightest point.
 
 Between grid points every quantity is interpolated linearly in the offered rate. Per-replica
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-CURVE_VERSION = 1
+CURVE_VERSION = 2
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -218,6 +220,51 @@ def _hist_rows(res, warmup: float) -> dict[str, np.ndarray]:
     return out
 
 
+def length_stats(template: dict, base_dir: Path, n: int = 200_000, seed: int = 7) -> dict:
+    """Token means per served request and the refused share, from ``n`` requests of the workload.
+
+    The calibration runs see a few thousand requests each; served tokens need a tighter mean, so
+    lengths are drawn straight from the workload generator (no simulation) and the replica's
+    admission rules are applied (:meth:`sim.serving.replica.Replica.can_fit`: a prompt at or over
+    the context limit, over ``max_batched_tokens`` without chunked prefill, or whose whole
+    sequence exceeds the KV cache is refused; generation stops at the context limit).
+    """
+    from sim.api import build_pools
+    from sim.scenario.load import scenario_from_dict
+    from sim.workload import generate
+
+    d = copy.deepcopy(template)
+    d["workload"]["arrival"] = {"process": "poisson", "rate": 1000.0}
+    d.update(duration=n / 1000.0, warmup=0.0, seed=seed)
+    loaded = scenario_from_dict(d, "<capacity curve>", base_dir)
+    pool = build_pools(loaded)[0]
+    b = pool.cfg.batching
+    prompt, output, cls = [], [], []
+    for ch in generate(loaded.scenario.workload, n / 1000.0, seed, base_dir=base_dir):
+        prompt.append(ch.prompt_tokens)
+        output.append(ch.output_tokens)
+        cls.append(ch.class_idx)
+    p = np.concatenate(prompt).astype(np.int64)
+    o = np.concatenate(output).astype(np.int64)
+    c = np.concatenate(cls).astype(np.int64)
+    ctx = pool.max_context
+    out = np.minimum(o, ctx - p)
+    refused = p >= ctx
+    if not b.chunked_prefill and b.policy != "static":
+        refused |= p > b.max_batched_tokens
+    need = -(-(p + np.maximum(out, 1) - 1) // b.block_size)
+    refused |= need > pool.kv_blocks - int(0.01 * pool.kv_blocks)
+    ok = ~refused
+    n_cls = max(1, len(d["workload"].get("classes") or []))
+    per_class = []
+    for k in range(n_cls):
+        m = ok & (c == k)
+        per_class.append([float(p[m].mean()), float(out[m].mean())] if m.any() else None)
+    return {"prompt_tokens_mean": float(p[ok].mean()) if ok.any() else 0.0,
+            "output_tokens_mean": float(out[ok].mean()) if ok.any() else 0.0,
+            "reject_share": float(refused.mean()), "class_tokens": per_class, "n": int(len(p))}
+
+
 def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings = CalibrationSettings(),
                   pool_name: str = "") -> CapacityCurve:
     """Run the calibration (see the module docstring) and return the curve."""
@@ -248,7 +295,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         r = f * max_rps
         dur = max(settings.min_duration_s, settings.min_requests / r)
         warm = 0.1 * dur
-        res = _run(template, base_dir, r, dur, warm, settings.seed)
+        res = _run(template, base_dir, r, dur, warm, settings.seed + len(rates) + 1)  # independent draws
         s = res.summary
         rates.append(r)
         served.append(s["throughput"]["requests_per_s"])
@@ -286,16 +333,20 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
             lat[m][st].insert(0, lat[m][st][0])
     for m in HIST_METRICS:
         hists[m].insert(0, hists[m][0])
+    lengths = length_stats(template, base_dir, seed=settings.seed + 1000)
     return CapacityCurve(
         key="", pool=pool_name, max_rps=float(max_rps), rates_rps=np.array(rates), served_rps=np.array(served),
         attainment=np.array(att), busy=np.array(busy), kv=np.array(kv), mfu=np.array(mfu),
         latency={m: {st: np.array(v) for st, v in d.items()} for m, d in lat.items()},
         hists={m: np.array(v) for m, v in hists.items()},
-        prompt_tokens_mean=tok_in / max(n_done, 1), output_tokens_mean=tok_out / max(n_done, 1),
-        reject_share=n_rej / max(n_req, 1),
+        prompt_tokens_mean=lengths["prompt_tokens_mean"], output_tokens_mean=lengths["output_tokens_mean"],
+        reject_share=lengths["reject_share"],
         meta={"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
               "probe_rate_rps": rate,
-              "class_tokens": [[a[1] / a[0], a[2] / a[0]] if a[0] > 0 else None for a in cls_acc.tolist()]})
+              "class_tokens": lengths["class_tokens"], "length_sample": lengths["n"],
+              "runs": {"requests": n_req, "rejected": n_rej, "completed": n_done,
+                       "prompt_tokens_mean": tok_in / max(n_done, 1), "output_tokens_mean": tok_out / max(n_done, 1),
+                       "class_completed": [a[0] for a in cls_acc.tolist()]}})
 
 
 def capacity_curve(scenario, pool_index: int, base_dir: Path = Path("."),

@@ -1,0 +1,149 @@
+"""The fluid tier against closed forms (demand integrals) and against request-level runs.
+
+Request-level comparisons: the fluid tier returns expectations while a request-level run is one
+random realisation (Poisson arrivals, random lengths), so agreement is limited by that noise:
+with ~90,000 requests the arrival count has a relative sd of 0.33 % and the mean output length
+(cv 1) 0.33 %, together ~0.5 %: the 2 % tolerance on served tokens is four of those sd.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import sim
+from sim.fluid import CalibrationSettings, capacity_curve, expected_arrivals, rate_at, run_fluid
+from sim.fluid import capacity as capacity_mod
+from sim.scenario.load import load_scenario
+from sim.scenario.workload import WorkloadConfig
+from sim.workload.arrivals import growth_integral
+
+from conftest import scenario
+
+QUICK = CalibrationSettings(fractions=(0.05, 0.2, 0.4, 0.6, 0.75, 0.9), min_duration_s=120.0, min_requests=1000)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+
+
+# --------------------------------------------------------------------------------- demand
+def test_diurnal_demand_over_whole_days_is_mean_rate_times_time():
+    w = WorkloadConfig.model_validate({"arrival": {"process": "diurnal", "mean_rate": 5.0, "peak_to_trough": 4}})
+    edges = np.arange(0.0, 2 * 86400.0 + 1, 3600.0)
+    per_hour = expected_arrivals(w, edges)[:, 0]
+    assert per_hour.sum() == pytest.approx(5.0 * 2 * 86400, rel=1e-9)
+    # peak hour (14:00-15:00 by default) vs the cosine's closed-form integral over that hour
+    amp = (4 - 1) / (4 + 1)
+    exact = 5.0 * (3600 + amp * 86400 / (2 * math.pi) * (math.sin(2 * math.pi * 3600 / 86400) - 0))
+    assert per_hour[14] == pytest.approx(exact, rel=1e-6)
+
+
+def test_piecewise_demand_with_growth_and_class_shares():
+    w = WorkloadConfig.model_validate({
+        "arrival": {"process": "piecewise", "times": [0, 1800], "rates": [2.0, 6.0]},
+        "growth": {"monthly": 0.5},
+        "classes": [{"name": "a", "share": 0.25}, {"name": "b", "share": 0.75},
+                    {"name": "own", "arrival": {"process": "poisson", "rate": 1.0}}]})
+    edges = np.array([0.0, 3600.0, 7200.0])
+    got = expected_arrivals(w, edges)
+    g = w.growth
+    shared_h1 = 2.0 * growth_integral(1800, g) + 6.0 * (growth_integral(3600, g) - growth_integral(1800, g))
+    shared_h2 = 6.0 * (growth_integral(7200, g) - growth_integral(3600, g))
+    assert got[0, 0] == pytest.approx(0.25 * shared_h1, rel=1e-6)
+    assert got[1, 1] == pytest.approx(0.75 * shared_h2, rel=1e-6)
+    assert got[1, 2] == pytest.approx(growth_integral(7200, g) - growth_integral(3600, g), rel=1e-6)
+    assert rate_at(w.arrival, np.array([100.0, 2000.0])).tolist() == [2.0, 6.0]
+
+
+def test_trace_demand_counts_the_generators_arrivals(tmp_path):
+    from conftest import write_trace
+
+    rows = [(t, 100, 10) for t in (1.0, 2.0, 3500.0, 3601.0, 3602.0, 3603.0)]
+    trace = write_trace(tmp_path / "t.csv", rows)
+    w = WorkloadConfig.model_validate({"arrival": {"process": "trace", "path": str(trace), "format": "fleetsim"}})
+    got = expected_arrivals(w, np.array([0.0, 3600.0, 7200.0]), base_dir=tmp_path)
+    assert got[:, 0].tolist() == [3.0, 3.0]
+
+
+# --------------------------------------------------------------------------------- curves
+def _linear_scenario(hours: float, rate: float, period_s: float, replicas: int = 1, seed: int = 5) -> dict:
+    sc = scenario(duration=hours * 3600, warmup=0, seed=seed)
+    sc["workload"] = {"arrival": {"process": "diurnal", "mean_rate": rate, "peak_to_trough": 3,
+                                  "period": period_s, "peak_hour": 0.25},
+                      "prompt_tokens": {"dist": "lognormal", "mean": 200, "cv": 1.0, "max": 2000},
+                      "output_tokens": {"dist": "lognormal", "mean": 50, "cv": 1.0, "max": 500}}
+    sc["fleet"]["pools"][0]["replicas"] = replicas
+    sc["slo"] = {"ttft_s": 0.3, "tpot_s": 0.06}
+    return sc
+
+
+def test_capacity_curve_is_measured_then_read_from_the_cache(monkeypatch):
+    loaded = load_scenario(_linear_scenario(1, 4.0, 3600))
+    curve = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK)
+    # below saturation a replica completes what it is offered (within the runs' Poisson noise)
+    lo = curve.rates_rps[1:4]
+    assert np.allclose(curve.served_rps[1:4], lo, rtol=0.1)
+    assert curve.rates_rps[0] == 0 and curve.busy[0] == 0
+    assert np.all(np.diff(curve.latency["e2e"]["mean"][1:]) > -0.05 * curve.latency["e2e"]["mean"][1:-1])
+    # the linear step model's decode iteration (0.01 s + 1 ms per sequence) bounds throughput:
+    # 50-token outputs at n sequences take >= 50 * (0.01 + 0.001 n) s per n requests -> < 20/s
+    assert 1.0 < curve.max_rps < 20.0
+    monkeypatch.setattr(capacity_mod, "measure_curve", lambda *a, **k: pytest.fail("re-measured"))
+    again = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK)
+    assert again.key == curve.key and np.array_equal(again.served_rps, curve.served_rps)
+    assert np.array_equal(again.hists["ttft"], curve.hists["ttft"])
+
+
+# --------------------------------------------------------------------------------- against request level
+def _compare(sc: dict, step_s: float, settings: CalibrationSettings) -> tuple[dict, dict]:
+    fluid = run_fluid(load_scenario(sc), step_s=step_s, settings=settings).summary
+    exact = sim.run(sc).summary
+    return fluid, exact
+
+
+def _assert_agree(fluid: dict, exact: dict) -> None:
+    gh_f, gh_r = fluid["gpu_hours"], exact["gpu_hours"]
+    assert gh_f["provisioned"] == pytest.approx(gh_r["provisioned"], rel=0.02)
+    assert gh_f["busy"] == pytest.approx(gh_r["busy"], rel=0.02)
+    for k in ("input_tokens", "output_tokens", "requests"):
+        assert fluid["cost"][k] == pytest.approx(exact["cost"][k], rel=0.02), k
+    assert abs(fluid["slo"]["attainment"] - exact["slo"]["attainment"]) <= 0.02
+    assert fluid["cost"]["compute_usd"] == pytest.approx(exact["cost"]["compute_usd"], rel=0.02)
+
+
+def test_fluid_agrees_with_request_level_on_a_short_cycle():
+    """4 h of a 1 h 'day' (peak 9/s against ~12/s per replica), 10-minute steps."""
+    fluid, exact = _compare(_linear_scenario(4, 6.0, 3600.0), 600.0, QUICK)
+    _assert_agree(fluid, exact)
+    # the same summary keys as a request-level run
+    for block in ("requests", "latency", "throughput", "slo", "utilization", "gpu_hours", "cost", "cashflow"):
+        assert set(exact[block]) - set(fluid[block]) <= {"records_kept"}, block
+
+
+def test_fluid_result_writes_a_result_folder(tmp_path):
+    res = run_fluid(load_scenario(_linear_scenario(2, 4.0, 3600.0)), step_s=900.0, settings=QUICK)
+    out = res.write(tmp_path / "fluid")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fidelity"]["tier"] == "fluid" and summary["fidelity"]["steps"] == 8
+    ts = (out / "timeseries.csv").read_text().splitlines()
+    assert len(ts) == 1 + 8
+    assert (out / "cashflow.csv").exists()
+
+
+def test_fluid_is_selected_by_the_scenario():
+    sc = dict(_linear_scenario(1, 4.0, 3600.0), fidelity="fluid")
+    res = sim.run(sc)
+    assert res.summary["engine"] == "fluid" and len(res.records) == 0
+
+
+@pytest.mark.slow
+def test_fluid_agrees_with_request_level_over_two_diurnal_days():
+    """2 calendar days of diurnal traffic (mean 6/s, peak 9/s), hourly steps, default calibration."""
+    sc = _linear_scenario(48, 6.0, 86400.0)
+    sc["workload"]["arrival"]["peak_hour"] = 14.0
+    fluid, exact = _compare(sc, 3600.0, CalibrationSettings())
+    _assert_agree(fluid, exact)
