@@ -51,3 +51,19 @@ class StepTimeModel(Protocol):
         in place of per-iteration calls and must reproduce the iteration-level engine.
         """
         ...
+
+
+def decode_step_fn(model: StepTimeModel):
+    """A scalar ``f(n_seqs, context_tokens) -> seconds`` for pure-decode iterations.
+
+    Models may offer a faster ``decode_step(n, ctx)`` (it must equal ``step_time`` bit for bit);
+    otherwise this wraps ``step_time``.
+    """
+    fast = getattr(model, "decode_step", None)
+    if fast is not None:
+        return fast
+    step = model.step_time
+
+    def decode_step(n: int, ctx: int) -> float:
+        return step(BatchShape(decode_seqs=n, decode_context_tokens=ctx))
+    return decode_step

@@ -37,6 +37,13 @@ class LinearModel:
         ctx = shape.decode_context_tokens + (shape.prefill_kv_tokens - shape.prefill_tokens)
         return float(self._seconds(shape.prefill_tokens, shape.decode_seqs, ctx))
 
+    def decode_step(self, n_seqs: int, context_tokens: int) -> float:
+        """Scalar pure-decode step (the same float operations as :meth:`step_time`)."""
+        if n_seqs <= 0:
+            return 0.0
+        return (self.base_s + self.per_prefill_token_s * 0 + self.per_decode_token_s * n_seqs
+                + self.per_context_token_s * (context_tokens + (0 - 0)))
+
     def decode_times(self, n_seqs: int, context_tokens: np.ndarray) -> np.ndarray:
         ctx = np.asarray(context_tokens)
         if n_seqs <= 0:

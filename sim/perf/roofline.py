@@ -210,6 +210,32 @@ class RooflineModel:
         out = self._seconds(n_seqs, 0, 0.0, 0, n_seqs, ctx, n_seqs, np.maximum)
         return np.asarray(out, dtype=float)
 
+    def decode_step(self, n_seqs: int, context_tokens: int) -> float:
+        """Scalar pure-decode step, the same float operations as :meth:`step_time` with the terms
+        that depend only on ``n_seqs`` cached (the engine calls this once per decode iteration)."""
+        if n_seqs <= 0:
+            return 0.0
+        c = self._decode_cache.get(n_seqs) if hasattr(self, "_decode_cache") else None
+        if c is None:
+            if not hasattr(self, "_decode_cache"):
+                self._decode_cache: dict[int, tuple[float, float, float]] = {}
+            n = n_seqs
+            p = self.overlap_exponent
+            linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n)
+                            + self._gemm_io_bytes_per_token * n)
+            linear_s = smooth_roofline(self._linear_flops_per_token * n / self._gemm_peak, linear_bytes / self._bw, p)
+            kv_fixed = self._kv_bytes_per_token * ((0 - 0) + (n + 0))
+            lm_s = smooth_roofline(self._lm_flops_per_seq * n / self._gemm_peak, self._lm_bytes / self._bw, p)
+            act_s = self._act_bytes_per_token * n / self._bw
+            comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n
+            c = (linear_s, kv_fixed, lm_s + act_s + comm_s + self._overhead_s)
+            if len(self._decode_cache) < 65536:
+                self._decode_cache[n] = c
+        linear_s, kv_fixed, rest = c
+        kv_bytes = kv_fixed + self._decode_kv_read_bytes_per_token * context_tokens
+        attn_s = max(self._attn_flops_per_pair * (0.0 + context_tokens) / self._attn_peak, kv_bytes / self._bw)
+        return linear_s + attn_s + rest
+
     # ---------------------------------------------------------------- inspection
     def breakdown(self, shape: BatchShape) -> StepBreakdown:
         """Every term of :meth:`step_time` for ``shape`` (per GPU)."""

@@ -37,19 +37,22 @@ once their KV blocks fit (head of line, no prefill iteration).
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left, bisect_right
 from collections import deque
 from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
-from sim.perf.base import BatchShape, StepTimeModel
+from sim.perf.base import BatchShape, StepTimeModel, decode_step_fn
 from sim.serving.request import R_BUDGET, R_CONTEXT, R_KV, Req
 
 if TYPE_CHECKING:
     from sim.serving.fleet import Fleet, PoolRuntime
 
 _MAX_RUN = 2048  # iterations per fast run (bounds array sizes; a longer run just continues)
+_SHORT_RUN = 24  # runs up to this many iterations are summed in plain Python (numpy's per-call cost is higher)
+_STEP_CACHE = 4096  # distinct batch shapes whose step time a replica remembers
 FAIL = "failure"  # interrupt cause: the replica failed (its process ends)
 
 
@@ -121,6 +124,8 @@ class Replica:
         self.total_blocks = pool.kv_blocks
         self.watermark = int(0.01 * self.total_blocks)
         self.model: StepTimeModel = pool.step_model
+        self.decode_step = decode_step_fn(pool.step_model)
+        self._step_cache: dict[BatchShape, float] = {}
         self.waiting = Waiting(self.policy == "priority")
         self.active: dict[int, Req] = {}      # admitted (prefilling or decoding), in admission order
         self.prefilling: dict[int, Req] = {}  # chunked: partially prefilled, in admission order
@@ -135,7 +140,7 @@ class Replica:
         self.clock = 0.0
         self.busy_acc = 0.0
         self.run_start = -1.0                 # >= 0 while an iteration or run is in progress
-        self.run: tuple | None = None         # (start_clock, ends, cum_needs) of a fast run in progress
+        self.run: tuple | None = None         # (start_clock, ends, steps, prefix, per) of a fast run in progress
         self._cut = False                     # the fast run was cut short by an event (ends at the next boundary)
         self.last_dec_end = -1.0              # end of the last decode iteration
         self.accepting = ready                # routable: ready, not draining, not failed
@@ -191,17 +196,27 @@ class Replica:
         if self._idle is not None and not self._idle.triggered:
             self._idle.succeed()
         elif self.run is not None and not self._cut:
-            self._cut = True
-            self.proc.interrupt()
+            ends = self.run[1]
+            if len(ends) >= 2 and ends[-2] >= self.env.now:
+                # the run would otherwise go on past the next boundary: cut it there
+                self._cut = True
+                self.proc.interrupt()
 
     # ------------------------------------------------------------------ state at an instant
     def kv_used_at(self, t: float) -> int:
         run = self.run
         if run is None:
             return self.used
-        _, ends, cum = run
-        j = int(np.searchsorted(ends, t, side="right"))  # iterations finished by t
-        return self.used + (int(cum[j - 1]) if j > 0 else 0)
+        j = bisect_right(run[1], t)  # iterations finished by t
+        return self.used + self._run_needs(run, j)
+
+    def _run_needs(self, run: tuple, m: int) -> int:
+        """New KV blocks the first ``m`` iterations of ``run`` allocate (period ``block_size``)."""
+        prefix, per = run[3], run[4]
+        if not per or m <= 0:
+            return 0
+        q, r = divmod(m, len(prefix) - 1)
+        return q * per + prefix[r]
 
     def busy_at(self, t: float) -> float:
         if self.run_start >= 0 and t > self.run_start:
@@ -254,7 +269,14 @@ class Replica:
             if k_fast > 1:
                 yield from self._fast_run(k_fast)
                 continue
-            dt = self.model.step_time(shape)
+            if shape.prefill_tokens == 0:
+                dt = self.decode_step(shape.decode_seqs, shape.decode_context_tokens)
+            else:
+                dt = self._step_cache.get(shape)
+                if dt is None:
+                    dt = self.model.step_time(shape)
+                    if len(self._step_cache) < _STEP_CACHE:
+                        self._step_cache[shape] = dt
             start = self.clock
             end = start + dt
             self.run_start = start
@@ -578,18 +600,31 @@ class Replica:
         env = self.env
         n = self.n_dec
         base = self.ctx_sum + n
-        ctx = base + n * np.arange(k, dtype=np.int64)
-        steps = self.model.decode_times(n, ctx)
         start = self.clock
-        ends = np.cumsum(np.concatenate(([start], steps)))[1:]
-        if self.policy != "static":
-            bs = self.bs
-            period = np.array([self.res[(self.dc + i) % bs] for i in range(min(bs, k))], dtype=np.int64)
-            needs = np.resize(period, k)
-            cum = np.cumsum(needs)
+        if k <= _SHORT_RUN:
+            step = self.decode_step
+            steps: list | np.ndarray = []
+            ends: list | np.ndarray = []
+            t = start
+            c = base
+            for _ in range(k):
+                dt = step(n, c)
+                t = t + dt          # the same sequential sums as the reference engine's clock
+                steps.append(dt)
+                ends.append(t)
+                c += n
         else:
-            cum = np.zeros(k, dtype=np.int64)
-        self.run = (start, ends, cum)
+            steps = self.model.decode_times(n, base + n * np.arange(k, dtype=np.int64))
+            ends = np.cumsum(np.concatenate(([start], steps)))[1:]
+        prefix = [0]
+        per = 0
+        if self.policy != "static":
+            bs, res, dc = self.bs, self.res, self.dc
+            for i in range(bs):
+                per += res[(dc + i) % bs]
+                prefix.append(per)
+        run = (start, ends, steps, prefix, per)
+        self.run = run
         self.run_start = start
         j = k - 1
         try:
@@ -598,35 +633,15 @@ class Replica:
             if exc.cause == FAIL:
                 raise
             t = env.now
-            j = int(np.searchsorted(ends, t, side="left"))
-            if j >= k:
-                j = k - 1
+            j = min(bisect_left(ends, t), k - 1)  # the first boundary at or after the event
             if ends[j] > t:
                 yield env.timeout(float(ends[j]) - env.now)
         self.run = None
         self._cut = False
         self.run_start = -1.0
-        m = j + 1
-        end = float(ends[j])
-        fleet = self.fleet
-        if end >= fleet.warmup:
-            first_end = float(ends[0])
-            for t0, c in self.last_tok_groups.items():
-                fleet.itl_add(first_end - t0, c)
-            if m > 1:
-                s = steps[1:m]
-                if float(ends[0]) < fleet.warmup:
-                    s = s[ends[1:m] >= fleet.warmup]
-                fleet.itl_add_array(s, n)
-        self.last_tok_groups = {end: n}
-        self.last_dec_end = end
-        self.busy_acc += float(np.sum(steps[:m]))
+        end = self._apply_run(run, j + 1)
+        self.busy_acc += end - start
         self.clock = end
-        self.tokens_processed += n * m
-        if self.policy != "static":
-            self.used += int(cum[j])
-        self.dc += m
-        self.ctx_sum += n * m
         heap = self.heap
         done = []
         while heap and heap[0][0] <= self.dc:
@@ -634,6 +649,7 @@ class Replica:
             if epoch != r.epoch or not r.decoding or r.rid not in self.active:
                 continue
             done.append(r)
+        fleet = self.fleet
         for r in done:
             self._leave_decode(r)
             del self.active[r.rid]
@@ -641,35 +657,40 @@ class Replica:
         if fleet.central is not None:
             fleet.pull(self)
 
+    def _apply_run(self, run: tuple, m: int) -> float:
+        """Book the first ``m`` iterations of a fast run; returns the end time of the last one."""
+        _, ends, steps, _, _ = run
+        n = self.n_dec
+        end = float(ends[m - 1])
+        fleet = self.fleet
+        if end >= fleet.warmup:
+            first_end = float(ends[0])
+            if first_end >= fleet.warmup:
+                for t0, c in self.last_tok_groups.items():
+                    fleet.itl_add(first_end - t0, c)
+            if m > 1:
+                gaps = steps[1:m]
+                if first_end < fleet.warmup:
+                    gaps = [g for g, e in zip(steps[1:m], ends[1:m]) if e >= fleet.warmup]
+                fleet.itl_add_array(gaps, n)
+        self.last_tok_groups = {end: n}
+        self.last_dec_end = end
+        self.tokens_processed += n * m
+        if self.policy != "static":
+            self.used += self._run_needs(run, m)
+        self.dc += m
+        self.ctx_sum += n * m
+        return end
+
     # ------------------------------------------------------------------ end of the run
     def settle(self, t: float) -> None:
         """Bring the books up to time ``t`` (the end of the run): iterations of a fast run that
         finished by ``t`` are applied, and busy time includes an iteration still in progress."""
         run = self.run
         if run is not None:
-            start, ends, cum = run
-            m = int(np.searchsorted(ends, t, side="left"))  # iterations that ended before t
+            m = bisect_left(run[1], t)  # iterations that ended before t
             if m > 0:
-                n = self.n_dec
-                end = float(ends[m - 1])
-                steps = np.diff(np.concatenate(([start], ends[:m])))
-                fleet = self.fleet
-                if end >= fleet.warmup:
-                    first_end = float(ends[0])
-                    for t0, c in self.last_tok_groups.items():
-                        fleet.itl_add(first_end - t0, c)
-                    if m > 1:
-                        s = steps[1:m]
-                        if first_end < fleet.warmup:
-                            s = s[ends[1:m] >= fleet.warmup]
-                        fleet.itl_add_array(s, n)
-                self.last_tok_groups = {end: n}
-                self.last_dec_end = end
-                self.tokens_processed += n * m
-                if self.policy != "static":
-                    self.used += int(cum[m - 1])
-                self.dc += m
-                self.ctx_sum += n * m
+                self._apply_run(run, m)
             self.run = None
             self._cut = False
         if self.run_start >= 0 and t > self.run_start:
