@@ -17,6 +17,7 @@ already emitted) or, past the pool's ``max_retries``, finished with status FAILE
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -138,6 +139,17 @@ class Fleet:
         self.policy = scenario.fleet.router.policy
         self.central: deque[Req] | None = deque() if self.policy == "central_queue" else None
         self.router = make_router(scenario.fleet.router, self)
+        # State-independent routing (the choice does not depend on replica state): route each request
+        # when it is generated and let replicas take their arrivals themselves -- no arrival event or
+        # interrupt per request. The reference engine always routes at arrival time.
+        pools_static = all(p.cfg.autoscale is None and p.cfg.failures is None and p.cfg.batching.policy != "static"
+                           for p in pools)
+        self.prerouted = (fast and pools_static and d is None and self.central is None
+                          and (self.policy in ("round_robin", "random") or len(self.replicas) == 1))
+        self.known_until = 0.0
+        if self.prerouted:
+            for rep in self.replicas:
+                rep.pulls = True
         self.samples: list[tuple] = []
         self.end_time = 0.0
         for p in pools:
@@ -276,6 +288,9 @@ class Fleet:
     # ------------------------------------------------------------------ arrivals and routing
     def feed(self, chunks: Iterator, horizon_s: float):
         """SimPy process: release every generated request at its arrival time."""
+        if self.prerouted:
+            yield from self._feed_ahead(chunks, horizon_s)
+            return
         env = self.env
         rid = 0
         prio = self.class_prio
@@ -296,6 +311,69 @@ class Fleet:
                 self.arrived += 1
                 self.in_flight[r.rid] = r
                 self.route(r)
+
+    def _feed_ahead(self, chunks: Iterator, horizon_s: float):
+        """Pre-routing feed: route whole chunks ahead of time (two chunks of look-ahead).
+
+        Replicas never look past ``known_until`` (the last generated arrival) without the next
+        chunk being loaded first: chunk k+2 is loaded when the clock reaches chunk k+1's first arrival.
+        """
+        env = self.env
+        it = iter(chunks)
+        prio = self.class_prio
+        firsts: deque[float] = deque()
+        rid = 0
+
+        def load() -> bool:
+            nonlocal rid
+            ch = next(it, None)
+            if ch is None or not len(ch.arrival_s):
+                self.known_until = math.inf
+                return False
+            arr = ch.arrival_s.tolist()
+            pr = ch.prompt_tokens.tolist()
+            out = ch.output_tokens.tolist()
+            cl = ch.class_idx.tolist()
+            last = None
+            for i in range(len(arr)):
+                t = arr[i]
+                if t >= horizon_s:
+                    break
+                c = cl[i]
+                r = Req(rid, t, pr[i], out[i], c, prio[c] if c < len(prio) else 0)
+                rid += 1
+                self.arrived += 1
+                self.in_flight[r.rid] = r
+                rep, reason = self.router(r)
+                if rep is None:
+                    self.reject(r, reason or R_NO_REPLICA)
+                else:
+                    rep.assign(r)
+                last = t
+            if last is None:
+                self.known_until = math.inf
+                return False
+            firsts.append(arr[0])
+            self.known_until = last
+            return True
+
+        more = load() and load()
+        self._wake_idle()
+        while more and len(firsts) >= 2:
+            firsts.popleft()
+            t1 = firsts[0]
+            if t1 > env.now:
+                yield env.timeout(t1 - env.now)
+            more = load()
+            self._wake_idle()
+        if more:
+            self.known_until = math.inf
+            self._wake_idle()
+
+    def _wake_idle(self) -> None:
+        for rep in self.replicas:
+            if rep._idle is not None and not rep._idle.triggered:
+                rep._idle.succeed()
 
     def route(self, r: Req) -> None:
         if self.prefill_pool is not None:
@@ -428,7 +506,7 @@ class Fleet:
         for p in self.pools:
             reps = [r for r in p.live if r.alive and r.ready]
             n = len(reps)
-            queue = sum(len(r.waiting) for r in reps)
+            queue = sum(r.arrived_waiting(t) for r in reps) if self.prerouted else sum(len(r.waiting) for r in reps)
             running = sum(len(r.active) for r in reps)
             kv = sum(r.kv_used_at(t) for r in reps)
             busy = p.busy_seconds(t)

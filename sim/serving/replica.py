@@ -37,6 +37,7 @@ once their KV blocks fit (head of line, no prefill iteration).
 from __future__ import annotations
 
 import heapq
+import math
 from bisect import bisect_left, bisect_right
 from collections import deque
 from typing import TYPE_CHECKING
@@ -158,6 +159,8 @@ class Replica:
         self.xfer_blocks = 0                  # prefill role: KV blocks held by outgoing transfers
         self.outgoing: dict[int, Req] = {}
         self.tokens_processed = 0             # prefill + decode tokens (for MFU)
+        self.pulls = False                    # arrivals pre-routed here: the engine takes them itself
+        self.incoming: deque[Req] = deque()   # pre-routed requests not yet arrived (arrival order)
         self._idle: simpy.Event | None = None
         self.proc = env.process(self._loop())
 
@@ -190,6 +193,35 @@ class Replica:
             r.output = self.pool.max_context - r.prompt  # generation stops at the context limit
         self.waiting.push(r)
         self._wake()
+
+    # ------------------------------------------------------------------ pre-routed arrivals
+    def assign(self, r: Req) -> None:
+        """A request routed here ahead of time (state-independent routing): it joins the queue
+        at its arrival time, taken by the engine at the first iteration boundary at or after it."""
+        r.replica = self.index
+        r.pool = self.pool.index
+        r.queued_at = r.arrival
+        if r.prompt + r.output > self.pool.max_context:
+            r.output = self.pool.max_context - r.prompt
+        self.incoming.append(r)
+
+    def next_arrival(self) -> float:
+        """When the next pre-routed request arrives (or the feed's look-ahead horizon)."""
+        return self.incoming[0].arrival if self.incoming else self.fleet.known_until
+
+    def _ingest(self, t: float) -> None:
+        inc = self.incoming
+        while inc and inc[0].arrival <= t:
+            self.waiting.push(inc.popleft())
+
+    def arrived_waiting(self, t: float) -> int:
+        """Queued requests at ``t``, including pre-routed ones that arrived by then."""
+        c = len(self.waiting)
+        for r in self.incoming:
+            if r.arrival > t:
+                break
+            c += 1
+        return c
 
     def _wake(self) -> None:
         """Something changed from outside (arrival, freed blocks, drain): let the engine look again."""
@@ -239,6 +271,19 @@ class Replica:
             if self.draining and not self.active and not len(self.waiting) and not self.outgoing:
                 self.fleet.release(self)
                 return
+            if self.pulls:
+                self._ingest(max(self.clock, env.now))
+                if not self.active and not len(self.waiting):
+                    na = self.next_arrival()
+                    if na == math.inf:
+                        self._idle = env.event()
+                        yield self._idle
+                        self._idle = None
+                        self.clock = max(self.clock, env.now)
+                    else:
+                        yield env.timeout(max(na - env.now, 0.0))
+                        self.clock = max(na, env.now)
+                    continue
             if not self.active and not self._static_ready():
                 if len(self.waiting) and self.policy == "static" and self.static_timeout is not None:
                     first = self._static_deadline()
@@ -601,6 +646,7 @@ class Replica:
         n = self.n_dec
         base = self.ctx_sum + n
         start = self.clock
+        na = self.next_arrival() if self.pulls else math.inf  # the run ends at the boundary at/after it
         if k <= _SHORT_RUN:
             step = self.decode_step
             steps: list | np.ndarray = []
@@ -613,9 +659,15 @@ class Replica:
                 steps.append(dt)
                 ends.append(t)
                 c += n
+                if t >= na:
+                    break
+            k = len(ends)
         else:
             steps = self.model.decode_times(n, base + n * np.arange(k, dtype=np.int64))
             ends = np.cumsum(np.concatenate(([start], steps)))[1:]
+            if na < ends[-1]:
+                k = int(np.searchsorted(ends, na, side="left")) + 1
+                steps, ends = steps[:k], ends[:k]
         prefix = [0]
         per = 0
         if self.policy != "static":
