@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.io import atomic_write_csv_gz, atomic_write_json, atomic_write_text, csv_text
+from sim.io import Coded, atomic_write_csv_gz, atomic_write_json, atomic_write_text, csv_text
 from sim.serving.request import REJECT_REASONS
 
 if TYPE_CHECKING:
@@ -31,7 +31,13 @@ def _clean(obj):
     return obj
 
 
-def request_columns(result: "Result") -> tuple[list[str], list]:
+def request_table(result: "Result") -> dict[str, np.ndarray | Coded]:
+    """The ``requests.csv.gz`` columns of ``result``, in file order, from its records.
+
+    Times that did not happen (no schedule, first token or completion) are NaN; ``pool``,
+    ``class``, ``status`` and ``reason`` are :class:`~sim.io.Coded` columns (``pool`` -1, a
+    request never routed, is an empty cell).
+    """
     from sim.api import REQUEST_COLUMNS, STATUS_NAMES
 
     rec = result.records
@@ -43,26 +49,37 @@ def request_columns(result: "Result") -> tuple[list[str], list]:
     cols = [rec["rid"], rec["arrival_s"], sched, first, comp, rec["prompt_tokens"], rec["output_tokens"],
             rec["generated_tokens"], sched - rec["arrival_s"], first - rec["arrival_s"], comp - rec["arrival_s"],
             rec["preemptions"], rec["retries"],
-            [result.pool_names[i] if i >= 0 else "" for i in rec["pool"].tolist()], rec["replica"],
-            [result.class_names[i] for i in rec["cls"].tolist()],
-            [STATUS_NAMES[i] for i in rec["status"].tolist()],
-            [REJECT_REASONS[i] for i in rec["reason"].tolist()]]
-    return REQUEST_COLUMNS, cols
+            Coded(rec["pool"], tuple(result.pool_names)), rec["replica"],
+            Coded(rec["cls"], tuple(result.class_names)),
+            Coded(rec["status"], tuple(STATUS_NAMES)),
+            Coded(rec["reason"], tuple(REJECT_REASONS))]
+    return dict(zip(REQUEST_COLUMNS, cols))
+
+
+def request_columns(result: "Result") -> tuple[list[str], list]:
+    """``(header, columns)`` of ``requests.csv.gz`` (see :func:`request_table`)."""
+    table = request_table(result)
+    return list(table), list(table.values())
+
+
+def timeseries_table(result: "Result") -> dict[str, np.ndarray | Coded]:
+    """The ``timeseries.csv`` columns of ``result``: counts as integers, ``pool`` by name."""
+    from sim.api import TS_COLUMNS
+
+    ts = np.asarray(result.timeseries, dtype=np.float64).reshape(-1, len(TS_COLUMNS))
+    cols: dict[str, np.ndarray | Coded] = {name: ts[:, k] for k, name in enumerate(TS_COLUMNS)}
+    cols["pool"] = Coded(ts[:, 1].astype(np.int64), tuple(result.pool_names))
+    for name in ("replicas", "queue_len", "central_queue", "running", "kv_blocks_used"):
+        cols[name] = cols[name].astype(np.int64)
+    return cols
 
 
 def write_result(result: "Result", out_dir: Path) -> Path:
-    from sim.api import TS_COLUMNS
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    header, cols = request_columns(result)
-    atomic_write_csv_gz(out_dir / "requests.csv.gz", header, cols)
-    ts = result.timeseries
-    ts_cols = [ts[:, k] for k in range(ts.shape[1])] if len(ts) else [[] for _ in TS_COLUMNS]
-    if len(ts):
-        ts_cols[1] = [result.pool_names[int(i)] for i in ts[:, 1]]
-        for k in (2, 3, 4, 5, 6):
-            ts_cols[k] = ts[:, k].astype(np.int64)
-    atomic_write_text(out_dir / "timeseries.csv", csv_text(TS_COLUMNS, ts_cols))
+    requests = request_table(result)
+    atomic_write_csv_gz(out_dir / "requests.csv.gz", list(requests), list(requests.values()))
+    timeseries = timeseries_table(result)
+    atomic_write_text(out_dir / "timeseries.csv", csv_text(list(timeseries), list(timeseries.values())))
     if result.economics is not None:
         result.economics.write(out_dir)
     try:
@@ -71,7 +88,7 @@ def write_result(result: "Result", out_dir: Path) -> Path:
         write_run_figures = None
     if write_run_figures is not None:
         try:
-            write_run_figures(out_dir)
+            write_run_figures(out_dir, requests=requests, timeseries=timeseries)
         except Exception as exc:  # figures are a convenience; never lose the data files over them
             import sys
             print(f"warning: figures not written: {exc}", file=sys.stderr)

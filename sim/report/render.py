@@ -20,16 +20,23 @@ def new_figure(width_in: float = 7.0, height_in: float = 4.5, **kwargs) -> Figur
 
 
 def save_figure(fig: Figure, stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Save ``fig`` as ``stem.png`` and ``stem.svg``; returns the paths written."""
+    """Save ``fig`` as ``stem.<format>`` for each of ``formats`` (PNG and SVG by default).
+
+    The layout is computed once, when the first format is drawn, and then kept for the others
+    (the constrained-layout solver is most of the cost of drawing a small figure).
+    Returns the paths written.
+    """
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
-    for fmt in formats:
+    for i, fmt in enumerate(formats):
         path = stem.with_name(f"{stem.name}.{fmt}")
         meta = {"Date": None} if fmt == "svg" else {"Software": None}
         with matplotlib.rc_context({"svg.hashsalt": "fleetsim"}):   # stable SVG element ids
             fig.savefig(path, format=fmt, dpi=110, metadata=meta)
         paths.append(path)
+        if i == 0 and len(formats) > 1 and fig.get_layout_engine() is not None:
+            fig.set_layout_engine("none")       # keep the positions just computed
     return paths
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +38,39 @@ def read_columns(path: Path | str) -> Columns:
         except StopIteration:
             return {}
         raw = [row for row in reader if row]
-    cols: Columns = {}
-    for j, name in enumerate(header):
-        cells = [row[j] if j < len(row) else "" for row in raw]
-        cols[name] = _column(cells)
-    return cols
+    width = len(header)
+    if any(len(row) != width for row in raw):       # ragged rows: pad short ones with empty cells
+        raw = [row[:width] + [""] * (width - len(row)) for row in raw]
+    by_column = list(zip(*raw)) if raw else [()] * width
+    del raw
+    return {name: _column(np.array(cells, dtype=str)) for name, cells in zip(header, by_column)}
 
 
-def _column(cells: list[str]) -> np.ndarray:
+def _column(cells: np.ndarray) -> np.ndarray:
+    """A string column as floats (empty cells NaN) if every non-empty cell parses, else as is."""
     try:
-        return np.array([float(c) if c != "" else np.nan for c in cells], dtype=float)
+        return np.where(cells == "", "nan", cells).astype(float)
     except ValueError:
-        return np.array(cells, dtype=str)
+        return cells
+
+
+def as_columns(table: Mapping[str, Any], names: Iterable[str] | None = None) -> Columns:
+    """In-memory columns in the form :func:`read_columns` gives for the same table written out.
+
+    Numeric arrays become float arrays (NaN kept), coded string columns (anything with a
+    ``strings()`` method, e.g. :class:`sim.io.Coded`) and other sequences become string arrays.
+    ``names`` (if given) limits the conversion to those columns.
+    """
+    cols: Columns = {}
+    for name, col in table.items():
+        if names is not None and name not in names:
+            continue
+        if hasattr(col, "strings"):
+            cols[name] = col.strings()
+        else:
+            arr = np.asarray(col)
+            cols[name] = arr.astype(float) if arr.dtype.kind in "fiub" else arr.astype(str)
+    return cols
 
 
 def read_summary(folder: Path | str) -> dict[str, Any] | None:

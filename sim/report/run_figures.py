@@ -1,5 +1,9 @@
 """Figures of one run, drawn from its result folder (``figures/`` inside it, PNG and SVG).
 
+The data come from the folder's ``requests.csv.gz`` and ``timeseries.csv``, or, when the
+caller still has them in memory (``Result.write``), from the same columns passed in, so a run
+does not read back the files it has just written.
+
 * ``latency_cdf``: empirical CDFs of TTFT, TPOT and end-to-end latency (log time axis), one
   line per request class when there are several, with the p50/p99 of all requests marked.
 * ``timeseries``: queue length, running sequences, KV-cache blocks in use and replicas over
@@ -9,48 +13,97 @@
   with a note when absent.
 
     >>> write_run_figures("results/baseline")          # doctest: +SKIP
+
+Empirical CDFs over many requests are drawn through at most :data:`CDF_POINTS` of their points
+(:func:`cdf_points`), which is exact to well under a pixel at these figure sizes.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from sim.report.render import new_figure, save_figure
-from sim.report.result_folder import (empirical_cdf, read_requests, read_timeseries,
+from sim.report.render import FORMATS, new_figure, save_figure
+from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_timeseries,
                                       request_latencies, time_weighted_mean)
 
 LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT (time per output token)"), ("e2e", "end-to-end"))
+#: the request columns the figures use (only these are converted from in-memory tables)
+REQUEST_INPUTS = ("arrival_s", "first_token_s", "completion_s", "output_tokens", "queue_s", "class")
+#: most points drawn per CDF line (quantiles of the sorted values; min and max always included)
+CDF_POINTS = 2_000
 SERIES = (("queue_len", "queued requests"), ("running", "running sequences"),
           ("kv_blocks_used", "KV-cache blocks used"), ("replicas", "replicas"))
 
 
-def write_run_figures(out_dir: Path | str, notes: list[str] | None = None) -> list[Path]:
-    """Draw every run figure the folder's files allow; returns the paths written.
+def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
+                      requests: Mapping[str, Any] | None = None,
+                      timeseries: Mapping[str, Any] | None = None,
+                      result: Any = None,
+                      formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Draw every run figure the data allow into ``out_dir/figures``; returns the paths written.
 
-    ``notes`` (if given) collects one line per figure skipped and why.
+    Parameters
+    ----------
+    out_dir
+        The run's result folder.
+    notes
+        If given, collects one line per figure skipped and why.
+    requests, timeseries
+        The ``requests.csv.gz`` / ``timeseries.csv`` columns (name -> numpy array or
+        :class:`sim.io.Coded`) when the caller has them in memory; otherwise read from the folder.
+    result
+        A :class:`sim.api.Result` to take both tables from (ignored for a table passed directly).
+    formats
+        File formats of each figure (``png``, ``svg``, ...).
     """
     out = Path(out_dir)
     notes = notes if notes is not None else []
+    if result is not None:
+        from sim.metrics.output import request_table, timeseries_table
+
+        requests = request_table(result) if requests is None else requests
+        timeseries = timeseries_table(result) if timeseries is None else timeseries
     paths: list[Path] = []
-    req = read_requests(out)
+    req = as_columns(requests, REQUEST_INPUTS) if requests is not None else read_requests(out)
     if req is not None and "arrival_s" in req and req["arrival_s"].size:
-        paths += latency_cdf_figure(req, out / "figures" / "latency_cdf")
+        paths += latency_cdf_figure(req, out / "figures" / "latency_cdf", formats)
     else:
         notes.append("latency CDFs skipped: no requests.csv.gz with rows")
-    ts = read_timeseries(out)
+    ts = as_columns(timeseries) if timeseries is not None else read_timeseries(out)
     if ts is not None and "time_s" in ts and ts["time_s"].size:
-        paths += timeseries_figure(ts, out / "figures" / "timeseries")
+        paths += timeseries_figure(ts, out / "figures" / "timeseries", formats)
         if "busy_frac" in ts:
-            paths += utilization_figure(ts, out / "figures" / "utilization")
+            paths += utilization_figure(ts, out / "figures" / "utilization", formats)
     else:
         notes.append("time-series and utilization figures skipped: no timeseries.csv with rows")
     paths += cashflow_figure(out, notes)
     return paths
 
 
-def latency_cdf_figure(req: dict[str, np.ndarray], stem: Path) -> list[Path]:
+def cdf_points(values: np.ndarray, max_points: int = CDF_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Points of the empirical CDF of ``values`` (sorted values, ``i/n``), at most ``max_points``.
+
+    With more values than ``max_points``, the points kept are the order statistics at
+    ``max_points`` evenly spaced ranks, always including the smallest and the largest, so the
+    drawn step line is the exact CDF sampled every ``n / max_points`` ranks.
+
+        >>> x, y = cdf_points(np.arange(10.0), max_points=4)
+        >>> x.tolist(), y.tolist()
+        ([0.0, 3.0, 6.0, 9.0], [0.1, 0.4, 0.7, 1.0])
+    """
+    x, y = empirical_cdf(values)
+    if x.size <= max_points:
+        return x, y
+    idx = np.unique(np.linspace(0, x.size - 1, max_points).round().astype(np.int64))
+    return x[idx], y[idx]
+
+
+def latency_cdf_figure(req: dict[str, np.ndarray], stem: Path,
+                       formats: tuple[str, ...] = FORMATS) -> list[Path]:
     lat = request_latencies(req)
     classes = req.get("class")
     by_class: dict[str, np.ndarray] = {}
@@ -67,7 +120,7 @@ def latency_cdf_figure(req: dict[str, np.ndarray], stem: Path) -> list[Path]:
         if key not in lat or lat[key].size == 0:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
             continue
-        x, y = empirical_cdf(lat[key])
+        x, y = cdf_points(lat[key])
         ax.step(x, y, where="post", color="k", lw=1.5, label="all requests")
         if by_class:
             full = _per_request(req, key)
@@ -75,7 +128,7 @@ def latency_cdf_figure(req: dict[str, np.ndarray], stem: Path) -> list[Path]:
                 v = full[mask]
                 v = v[np.isfinite(v)]
                 if v.size:
-                    cx, cy = empirical_cdf(v)
+                    cx, cy = cdf_points(v)
                     ax.step(cx, cy, where="post", lw=1, color=f"C{i}", label=name)
         for q, ls in ((50, ":"), (99, "--")):
             ax.axvline(np.percentile(lat[key], q), color="grey", ls=ls, lw=1, label=f"p{q}")
@@ -83,7 +136,7 @@ def latency_cdf_figure(req: dict[str, np.ndarray], stem: Path) -> list[Path]:
             ax.set_xscale("log")
     axes[0].set_ylabel("fraction of requests ≤ x")
     axes[0].legend(fontsize="small")
-    return save_figure(fig, stem)
+    return save_figure(fig, stem, formats)
 
 
 def _per_request(req: dict[str, np.ndarray], key: str) -> np.ndarray:
@@ -106,7 +159,7 @@ def _pools(ts: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     return [(n, pool.astype(str) == n) for n in names]
 
 
-def timeseries_figure(ts: dict[str, np.ndarray], stem: Path) -> list[Path]:
+def timeseries_figure(ts: dict[str, np.ndarray], stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     present = [(k, lab) for k, lab in SERIES if k in ts]
     fig = new_figure(10.0, 2.2 * max(len(present), 1) + 0.6)
     axes = np.atleast_1d(fig.subplots(max(len(present), 1), 1, sharex=True))
@@ -126,10 +179,10 @@ def timeseries_figure(ts: dict[str, np.ndarray], stem: Path) -> list[Path]:
     axes[-1].set_xlabel(f"simulated time ({unit})")
     if len(_pools(ts)) > 1:
         axes[0].legend(fontsize="small", title="pool")
-    return save_figure(fig, stem)
+    return save_figure(fig, stem, formats)
 
 
-def utilization_figure(ts: dict[str, np.ndarray], stem: Path) -> list[Path]:
+def utilization_figure(ts: dict[str, np.ndarray], stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     pools = _pools(ts)
     means = [time_weighted_mean(ts["time_s"][m], ts["busy_frac"][m]) for _, m in pools]
     fig = new_figure(max(4.0, 1.2 * len(pools) + 2), 3.5)
@@ -142,7 +195,7 @@ def utilization_figure(ts: dict[str, np.ndarray], stem: Path) -> list[Path]:
     ax.set_ylabel("GPU busy fraction (time-weighted)")
     ax.set_title("utilization per pool")
     ax.grid(True, axis="y", alpha=0.3)
-    return save_figure(fig, stem)
+    return save_figure(fig, stem, formats)
 
 
 def cashflow_figure(out: Path, notes: list[str]) -> list[Path]:
