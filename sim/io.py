@@ -38,8 +38,10 @@ import numpy as np
 
 #: rows formatted per block: memory holds one block of cells (~10 MB for 18 columns)
 BLOCK_ROWS = 4_096
-#: zlib level of ``.csv.gz`` files (6 is gzip's default; compression overlaps formatting)
-GZIP_LEVEL = 6
+#: zlib level of ``.csv.gz`` files. On a 100,000-row request table (18 MB of text) level 4
+#: compresses in 0.34 s to 6.70 MB, level 6 (gzip's default) in 0.84 s to 6.46 MB, level 1 in
+#: 0.14 s to 7.10 MB: the full-precision floats barely compress further, so 4 is the trade.
+GZIP_LEVEL = 4
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,8 @@ def atomic_write_csv_gz(path: str | Path, header: list[str], columns: Sequence,
     """Write ``columns`` as a gzip-compressed CSV, streamed block by block.
 
     Compression of one block runs in a worker thread (zlib releases the GIL) while the next
-    block is formatted; blocks are compressed strictly in order, so the bytes do not depend on
-    timing.
+    block is formatted (a gain when a second core is free); blocks are compressed strictly in
+    order, so the bytes do not depend on timing.
     """
     comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
     crc, size = 0, 0

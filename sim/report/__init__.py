@@ -2,6 +2,8 @@
 
 Reads result folders only (``summary.json``, ``requests.csv.gz``, ``timeseries.csv``,
 ``cashflow.csv``, ``sweep.json``, ``plan.json``, ``saturation.json``); never runs a simulation.
+``Result.write`` hands the run figures its in-memory tables instead, so a run does not read
+back the files it has just written.
 
     >>> from sim.report import write_run_figures, write_report      # doctest: +SKIP
     >>> write_run_figures("results/baseline"); write_report("results/baseline")  # doctest: +SKIP
