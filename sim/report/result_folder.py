@@ -38,20 +38,18 @@ def read_columns(path: Path | str) -> Columns:
         except StopIteration:
             return {}
         raw = [row for row in reader if row]
-    width = len(header)
-    if any(len(row) != width for row in raw):       # ragged rows: pad short ones with empty cells
-        raw = [row[:width] + [""] * (width - len(row)) for row in raw]
-    by_column = list(zip(*raw)) if raw else [()] * width
-    del raw
-    return {name: _column(np.array(cells, dtype=str)) for name, cells in zip(header, by_column)}
+    cols: Columns = {}
+    for j, name in enumerate(header):
+        cells = [row[j] if j < len(row) else "" for row in raw]
+        cols[name] = _column(cells)
+    return cols
 
 
-def _column(cells: np.ndarray) -> np.ndarray:
-    """A string column as floats (empty cells NaN) if every non-empty cell parses, else as is."""
+def _column(cells: list[str]) -> np.ndarray:
     try:
-        return np.where(cells == "", "nan", cells).astype(float)
+        return np.array([float(c) if c != "" else np.nan for c in cells], dtype=float)
     except ValueError:
-        return cells
+        return np.array(cells, dtype=str)
 
 
 def as_columns(table: Mapping[str, Any], names: Iterable[str] | None = None) -> Columns:
