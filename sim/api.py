@@ -218,7 +218,7 @@ def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end
             intervals.append(ProvisionedInterval(p.name, float(gpr * scale), float(s), float(e)))
         sel = ts[ts[:, 1] == p.index] if len(ts) else ts
         per_pool[p.name] = {
-            "gpu": p.gpu.name, "replicas": len(p.replicas), "tensor_parallel": gpr, "scale": scale,
+            "gpu": p.gpu.name, "replicas": p.cfg.replicas, "replicas_provisioned_total": len(p.replicas), "tensor_parallel": gpr, "scale": scale,
             "kv_blocks_per_replica": p.kv_blocks,
             "gpu_hours_provisioned": p_prov * scale / 3600.0, "gpu_hours_busy": p_busy * scale / 3600.0,
             "gpu_busy": (p_busy / p_prov) if p_prov else 0.0,

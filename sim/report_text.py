@@ -37,6 +37,31 @@ def format_summary(result: "Result") -> str:
               f"cost  compute ${s['cost']['compute_usd']:,.2f}  "
               + ("-" if s['cost'].get('per_million_output_tokens') is None
                  else f"${s['cost']['per_million_output_tokens']:,.3f}") + " per 1M output tokens"]
+    pools = s.get("pools") or {}
+    if len(pools) > 1 or any(p.get("scale", 1) != 1 or p.get("replicas_mean") not in (None, p.get("replicas"))
+                             for p in pools.values()):
+        lines += ["", f"{'pool':<14}{'gpu':<12}{'replicas':>10}{'mean':>8}{'GPU-h':>12}{'busy':>8}{'KV':>7}"]
+        for name, p in pools.items():
+            mean = p.get("replicas_mean", p.get("replicas"))
+            scale = f" x{p['scale']:g}" if p.get("scale", 1) != 1 else ""
+            lines.append(f"{name:<14}{p['gpu']:<12}{str(p['replicas']) + scale:>10}{mean:>8.2f}"
+                         f"{p['gpu_hours_provisioned']:>12,.1f}{p['gpu_busy']:>8.1%}{p['kv_cache_mean']:>7.1%}")
+    classes = s.get("classes") or {}
+    if classes:
+        lines += ["", f"{'class':<14}{'completed':>10}{'TTFT p99 ms':>13}{'TPOT p99 ms':>13}{'SLO':>9}"]
+        for name, c in classes.items():
+            lat = c["latency"]
+            att = c["slo"]["attainment"]
+            lines.append(f"{name:<14}{c['requests']['completed']:>10,}{_ms(lat['ttft']['p99']):>13}"
+                         f"{_ms(lat['tpot']['p99']):>13}{'-' if att is None else format(att, '.2%'):>9}")
+    f = s.get("failures")
+    if f:
+        lines += ["", f"failures  {f.get('failures', 0)} failures, availability {f.get('availability', 0):.2%}, "
+                      f"{f.get('requests_retried', 0):,} requests retried, {f.get('requests_failed', 0):,} failed"]
+    d = s.get("disaggregation")
+    if d:
+        lines += ["", f"disaggregation  {d.get('prefill_pool')} -> {d.get('decode_pool')}: {d.get('transfers', 0):,} KV "
+                      f"transfers, mean {(d.get('transfer_s_mean') or 0) * 1000:.2f} ms"]
     c = s.get("cashflow", {})
     if c:
         lines.append(f"cash flow (accrual)  revenue ${c.get('revenue', 0):,.2f}  compute ${c.get('compute_cost', 0):,.2f}  "
