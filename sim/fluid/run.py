@@ -61,16 +61,39 @@ def _mixture_stats(counts: np.ndarray, mean: float | None) -> dict:
     return out
 
 
-def run_fluid(loaded, *, step_s: float = DEFAULT_STEP_S, settings: CalibrationSettings = CalibrationSettings(),
+def _options(sc, step_s: float | None, settings: CalibrationSettings | None) -> tuple[float, CalibrationSettings]:
+    """Step and calibration settings: arguments first, then an optional ``fluid:`` scenario block
+    (``step``, ``grid``, ``calibration_duration``, ``calibration_requests``), then the defaults."""
+    block = getattr(sc, "fluid", None)
+    if step_s is None:
+        step_s = float(getattr(block, "step", None) or DEFAULT_STEP_S)
+    if settings is None:
+        base = CalibrationSettings()
+        grid = getattr(block, "grid", None)
+        settings = CalibrationSettings(
+            fractions=tuple(float(x) for x in grid) if grid else base.fractions,
+            min_duration_s=float(getattr(block, "calibration_duration", None) or base.min_duration_s),
+            min_requests=int(getattr(block, "calibration_requests", None) or base.min_requests),
+            probe_duration_s=base.probe_duration_s, seed=base.seed)
+    if step_s <= 0:
+        raise ValueError(f"fluid step must be > 0 s (got {step_s})")
+    return step_s, settings
+
+
+def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSettings | None = None,
               use_cache: bool = True, curves: list[CapacityCurve] | None = None):
     """Simulate ``loaded`` (a :class:`~sim.scenario.load.LoadedScenario`) in fluid steps; returns
-    a :class:`sim.api.Result` with the same summary keys, time series and ledger as a request-level run."""
+    a :class:`sim.api.Result` with the same summary keys, time series and ledger as a request-level run.
+
+    ``step_s`` defaults to one hour; ``curves`` (one per pool) skips the measurement.
+    """
     from sim.api import TS_COLUMNS, Result, build_pools
     from sim.economics import ProvisionedInterval, Usage, evaluate
     from sim.metrics.records import RECORD_DTYPE
     from sim.workload import class_names, classes
 
     sc = loaded.scenario
+    step_s, settings = _options(sc, step_s, settings)
     base_dir = Path(loaded.base_dir)
     end = float(sc.duration)
     edges = np.arange(0.0, end, float(step_s))
