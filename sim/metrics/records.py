@@ -237,7 +237,7 @@ class GapLog:
         self._arr_gaps: list[np.ndarray] = []
         self._arr_counts: list[np.ndarray] = []
         self._pend_gaps: list[np.ndarray] = []
-        self._pend_counts: list[np.ndarray] = []
+        self._pend_counts: list[int] = []
         self._hist = LogHistogram() if mode != "all" else None
 
     def add(self, gap: float, count: int) -> None:
@@ -252,14 +252,15 @@ class GapLog:
                 self._hist.add(np.asarray(gaps, dtype=np.float64), np.full(len(gaps), float(count)))
                 return
             self._pend_gaps.append(np.asarray(gaps, dtype=np.float64))
-            self._pend_counts.append(np.full(len(gaps), count, dtype=np.int64))
+            self._pend_counts.append(count)   # one count per array, expanded when merged
             if len(self._pend_gaps) >= 4096:   # many small arrays cost ~100 bytes of overhead each
                 self._merge_pending()
 
     def _merge_pending(self) -> None:
         if self._pend_gaps:
+            lens = [len(g) for g in self._pend_gaps]
             self._arr_gaps.append(np.concatenate(self._pend_gaps))
-            self._arr_counts.append(np.concatenate(self._pend_counts))
+            self._arr_counts.append(np.repeat(np.array(self._pend_counts, dtype=np.int64), lens))
             self._pend_gaps, self._pend_counts = [], []
 
     def _freeze(self) -> None:
