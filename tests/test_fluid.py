@@ -147,3 +147,24 @@ def test_fluid_agrees_with_request_level_over_two_diurnal_days():
     sc["workload"]["arrival"]["peak_hour"] = 14.0
     fluid, exact = _compare(sc, 3600.0, CalibrationSettings())
     _assert_agree(fluid, exact)
+
+
+def test_fluid_two_pools_and_an_autoscaled_one_account_gpu_hours_by_the_step():
+    """A fixed pool costs replicas x TP x hours x scale exactly; an autoscaled pool's replicas
+    stay within [min, max] and its GPU-hours are the sum of its per-step replicas."""
+    sc = _linear_scenario(3, 10.0, 3600.0)
+    main = sc["fleet"]["pools"][0]
+    main.update(replicas=2, tensor_parallel=2, scale=3.0)
+    sc["fleet"]["pools"].append({"name": "burst", "gpu": "h100-sxm", "replicas": 1,
+                                 "batching": dict(main["batching"]),
+                                 "autoscale": {"metric": "utilization", "target": 0.5, "min": 1, "max": 3}})
+    res = run_fluid(load_scenario(sc), step_s=1800.0, settings=QUICK)
+    s = res.summary
+    assert s["pools"]["main"]["gpu_hours_provisioned"] == pytest.approx(2 * 2 * 3 * 3.0)
+    ts = res.timeseries
+    burst = ts[ts[:, 1] == 1]
+    assert len(burst) == 6 and burst[:, 2].min() >= 1 and burst[:, 2].max() <= 3
+    assert s["pools"]["burst"]["gpu_hours_provisioned"] == pytest.approx(burst[:, 2].sum() * 0.5)
+    assert s["gpu_hours"]["provisioned"] == pytest.approx(2 * 2 * 3 * 3.0 + burst[:, 2].sum() * 0.5)
+    assert s["requests"]["completed"] + s["requests"]["rejected"] + s["requests"]["in_flight"] == \
+        pytest.approx(s["requests"]["arrived"], abs=3)
