@@ -116,9 +116,21 @@ def _assert_agree(fluid: dict, exact: dict) -> None:
 
 
 def test_fluid_agrees_with_request_level_on_a_short_cycle():
-    """4 h of a 1 h 'day' (peak 9/s against ~12/s per replica), 10-minute steps."""
-    fluid, exact = _compare(_linear_scenario(4, 6.0, 3600.0), 600.0, QUICK)
+    """4 h of a 1 h 'day' (peak 9/s against ~12/s per replica), 10-minute steps, two classes
+    with different TTFT objectives."""
+    sc = _linear_scenario(4, 6.0, 3600.0)
+    sc["workload"]["classes"] = [{"name": "tight", "share": 0.4, "slo": {"ttft_s": 0.06}},
+                                 {"name": "loose", "share": 0.6}]
+    fluid, exact = _compare(sc, 600.0, QUICK)
     _assert_agree(fluid, exact)
+    for name in ("tight", "loose"):
+        f, r = fluid["classes"][name], exact["classes"][name]
+        assert abs(f["slo"]["attainment"] - r["slo"]["attainment"]) <= 0.02, name
+        assert f["throughput"]["output_tokens_per_s"] == pytest.approx(r["throughput"]["output_tokens_per_s"],
+                                                                       rel=0.03), name
+    # the tight class really is harder to satisfy, in both tiers
+    assert exact["classes"]["tight"]["slo"]["attainment"] < exact["classes"]["loose"]["slo"]["attainment"] - 0.05
+    assert fluid["classes"]["tight"]["slo"]["attainment"] < fluid["classes"]["loose"]["slo"]["attainment"] - 0.05
     # the same summary keys as a request-level run
     for block in ("requests", "latency", "throughput", "slo", "utilization", "gpu_hours", "cost", "cashflow"):
         assert set(exact[block]) - set(fluid[block]) <= {"records_kept"}, block

@@ -35,7 +35,9 @@ from typing import Any
 
 import numpy as np
 
-CURVE_VERSION = 2
+from sim.metrics.summary import RequestStats
+
+CURVE_VERSION = 3
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -72,6 +74,11 @@ class CapacityCurve:
     output_tokens_mean: float           # generated, per completed request
     reject_share: float                 # of arrivals (e.g. prompts over the context)
     meta: dict = field(default_factory=dict)
+    # per class (axis 0), like the fleet-wide arrays: SLO attainment under the class's own SLO,
+    # latency means and normalised histograms of TTFT/TPOT/E2E/queue
+    class_attainment: np.ndarray | None = None          # (classes, grid)
+    class_latency_mean: dict[str, np.ndarray] | None = None   # metric -> (classes, grid)
+    class_hists: dict[str, np.ndarray] | None = None     # metric -> (classes, grid, bins)
 
     # ------------------------------------------------------------------ evaluation
     def position(self, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,13 +98,7 @@ class CapacityCurve:
     def to_json(self) -> dict:
         def arr(a):
             return [float(x) for x in np.asarray(a).tolist()]
-        hists = {}
-        for m, h in self.hists.items():
-            rows = []
-            for row in h:
-                nz = np.nonzero(row)[0]
-                rows.append({"idx": nz.tolist(), "p": arr(row[nz])})
-            hists[m] = {"bins": int(h.shape[1]), "rows": rows}
+        hists = {m: _sparse(h) for m, h in self.hists.items()}
         return {"version": CURVE_VERSION, "key": self.key, "pool": self.pool, "max_rps": self.max_rps,
                 "rates_rps": arr(self.rates_rps), "served_rps": arr(self.served_rps),
                 "attainment": arr(self.attainment), "busy": arr(self.busy), "kv": arr(self.kv),
@@ -105,16 +106,17 @@ class CapacityCurve:
                 "latency": {m: {s: arr(v) for s, v in d.items()} for m, d in self.latency.items()},
                 "hists": hists, "prompt_tokens_mean": self.prompt_tokens_mean,
                 "output_tokens_mean": self.output_tokens_mean, "reject_share": self.reject_share,
-                "meta": self.meta}
+                "meta": self.meta,
+                "class_attainment": None if self.class_attainment is None else self.class_attainment.tolist(),
+                "class_latency_mean": None if self.class_latency_mean is None else
+                {m: v.tolist() for m, v in self.class_latency_mean.items()},
+                "class_hists": None if self.class_hists is None else
+                {m: [_sparse(h) for h in v] for m, v in self.class_hists.items()}}
 
     @classmethod
     def from_json(cls, d: dict) -> "CapacityCurve":
-        hists = {}
-        for m, h in d["hists"].items():
-            a = np.zeros((len(h["rows"]), h["bins"]))
-            for k, row in enumerate(h["rows"]):
-                a[k, row["idx"]] = row["p"]
-            hists[m] = a
+        hists = {m: _dense(h) for m, h in d["hists"].items()}
+        ca, cl, ch = d.get("class_attainment"), d.get("class_latency_mean"), d.get("class_hists")
         def arr(x):
             return np.asarray(x, dtype=np.float64)
         return cls(key=d["key"], pool=d["pool"], max_rps=float(d["max_rps"]), rates_rps=arr(d["rates_rps"]),
@@ -123,7 +125,26 @@ class CapacityCurve:
                    latency={m: {s: arr(v) for s, v in st.items()} for m, st in d["latency"].items()},
                    hists=hists, prompt_tokens_mean=float(d["prompt_tokens_mean"]),
                    output_tokens_mean=float(d["output_tokens_mean"]), reject_share=float(d["reject_share"]),
-                   meta=dict(d.get("meta", {})))
+                   meta=dict(d.get("meta", {})),
+                   class_attainment=None if ca is None else np.asarray(ca, dtype=np.float64),
+                   class_latency_mean=None if cl is None else {m: np.asarray(v, dtype=np.float64)
+                                                               for m, v in cl.items()},
+                   class_hists=None if ch is None else {m: np.stack([_dense(h) for h in v]) for m, v in ch.items()})
+
+
+def _sparse(h: np.ndarray) -> dict:
+    rows = []
+    for row in h:
+        nz = np.nonzero(row)[0]
+        rows.append({"idx": nz.tolist(), "p": [float(x) for x in row[nz]]})
+    return {"bins": int(h.shape[1]), "rows": rows}
+
+
+def _dense(h: dict) -> np.ndarray:
+    a = np.zeros((len(h["rows"]), h["bins"]))
+    for k, row in enumerate(h["rows"]):
+        a[k, row["idx"]] = row["p"]
+    return a
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,6 +241,16 @@ def _hist_rows(res, warmup: float) -> dict[str, np.ndarray]:
     return out
 
 
+def _class_slos(template: dict) -> list[tuple[float, float]]:
+    """Each class's (TTFT, TPOT) objective, falling back to the scenario's."""
+    slo = template["slo"]
+    out = []
+    for c in template["workload"].get("classes") or [{}]:
+        own = c.get("slo") or {}
+        out.append((float(own.get("ttft_s") or slo["ttft_s"]), float(own.get("tpot_s") or slo["tpot_s"])))
+    return out
+
+
 def length_stats(template: dict, base_dir: Path, n: int = 200_000, seed: int = 7) -> dict:
     """Token means per served request and the refused share, from ``n`` requests of the workload.
 
@@ -291,6 +322,10 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
     tok_in = tok_out = n_done = 0.0
     n_cls = max(1, len(template["workload"].get("classes") or []))
     cls_acc = np.zeros((n_cls, 3))                  # completed, prompt tokens, generated tokens
+    cls_slo = _class_slos(template)
+    c_att: list[list[float]] = [[] for _ in range(n_cls)]
+    c_mean = {m: [[] for _ in range(n_cls)] for m in HIST_METRICS}
+    c_hist = {m: [[] for _ in range(n_cls)] for m in HIST_METRICS}
     for f in settings.fractions:
         r = f * max_rps
         dur = max(settings.min_duration_s, settings.min_requests / r)
@@ -309,6 +344,14 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
                 lat[m][st].append(float(v) if v is not None else float("nan"))
         for m, row in _hist_rows(res, warm).items():
             hists[m].append(row)
+        for k in range(n_cls):
+            st = RequestStats(warm, [cls_slo[k]])
+            st.add(res.records[res.records["cls"] == k])
+            c_att[k].append(st.met[0] / st.n_fin if st.n_fin else att[-1])
+            for m in HIST_METRICS:
+                h = st.hist[m]
+                c_mean[m][k].append(h.mean() if h.total > 0 else float("nan"))
+                c_hist[m][k].append(h.counts / h.total if h.total > 0 else h.counts)
         rec = res.records
         n_req += len(rec)
         n_rej += int(np.sum(rec["status"] == 2))
@@ -333,6 +376,11 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
             lat[m][st].insert(0, lat[m][st][0])
     for m in HIST_METRICS:
         hists[m].insert(0, hists[m][0])
+        for k in range(n_cls):
+            c_mean[m][k].insert(0, c_mean[m][k][0])
+            c_hist[m][k].insert(0, c_hist[m][k][0])
+    for k in range(n_cls):
+        c_att[k].insert(0, c_att[k][0])
     lengths = length_stats(template, base_dir, seed=settings.seed + 1000)
     return CapacityCurve(
         key="", pool=pool_name, max_rps=float(max_rps), rates_rps=np.array(rates), served_rps=np.array(served),
@@ -341,6 +389,8 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         hists={m: np.array(v) for m, v in hists.items()},
         prompt_tokens_mean=lengths["prompt_tokens_mean"], output_tokens_mean=lengths["output_tokens_mean"],
         reject_share=lengths["reject_share"],
+        class_attainment=np.array(c_att), class_latency_mean={m: np.array(v) for m, v in c_mean.items()},
+        class_hists={m: np.array(v) for m, v in c_hist.items()},
         meta={"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
               "probe_rate_rps": rate,
               "class_tokens": lengths["class_tokens"], "length_sample": lengths["n"],

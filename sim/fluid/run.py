@@ -24,9 +24,11 @@ requests served in each step after ``warmup`` (interpolated between grid points,
 quantity); the backlog wait shifts means only. ITL percentiles are the served-token-weighted
 average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
 
+Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
+load); the class mix of a step is its demand's.
+
 Known limits (checked against request-level runs in ``tests/test_fluid.py``): within a step the
-rate is taken as constant; the curve assumes Poisson arrivals at each replica (random routing);
-per-class latency blocks are not produced.
+rate is taken as constant; the curve assumes Poisson arrivals at each replica (random routing).
 """
 from __future__ import annotations
 
@@ -78,6 +80,69 @@ def _options(sc, step_s: float | None, settings: CalibrationSettings | None) -> 
     if step_s <= 0:
         raise ValueError(f"fluid step must be > 0 s (got {step_s})")
     return step_s, settings
+
+
+class _ClassAcc:
+    """Running sums of one class's block across pools and steps."""
+
+    def __init__(self, like: dict) -> None:
+        self.hist = {m: np.zeros_like(v) for m, v in like.items()}
+        self.lat_sum = {m: 0.0 for m in HIST_METRICS}
+        self.lat_w = {m: 0.0 for m in HIST_METRICS}
+        self.served = self.rejected = self.backlog = 0.0
+        self.met = self.fin = 0.0
+        self.win = np.zeros(3)                # requests, input tokens, output tokens after warmup
+
+    def block(self, arrived: float, window: float, slo: tuple[float, float]) -> dict:
+        lat = {}
+        for m in HIST_METRICS:
+            mean = self.lat_sum[m] / self.lat_w[m] if self.lat_w[m] > 0 else None
+            lat[m] = _mixture_stats(self.hist[m], mean)
+        return {"requests": {"arrived": int(round(arrived)), "completed": int(round(self.served)),
+                             "rejected": int(round(self.rejected)), "in_flight": int(round(self.backlog)),
+                             "failed": 0},
+                "latency": lat,
+                "throughput": {"requests_per_s": float(self.win[0] / window),
+                               "input_tokens_per_s": float(self.win[1] / window),
+                               "output_tokens_per_s": float(self.win[2] / window)},
+                "slo": {"attainment": self.met / self.fin if self.fin > 0 else None,
+                        "goodput_rps": self.met / window, "ttft_s": slo[0], "tpot_s": slo[1]}}
+
+
+def _add_classes(acc: list[_ClassAcc], curve: CapacityCurve, i: np.ndarray, w: np.ndarray, served: np.ndarray,
+                 rejected: np.ndarray, meas: np.ndarray, cls_frac: np.ndarray, after_warm: np.ndarray,
+                 extra_wait: np.ndarray, cls_slo: list[tuple[float, float]], backlog_end: float) -> None:
+    """One pool's contribution to every class's block (class k's curve quantities at the same load)."""
+    g = len(curve.rates_rps)
+    tokens = curve.meta.get("class_tokens") or []
+    for k, a in enumerate(acc):
+        frac = cls_frac[:, k]
+        mk = meas * frac
+        a.served += float(np.sum(served * frac))
+        a.rejected += float(np.sum(rejected * frac))
+        a.backlog += backlog_end * float(frac[-1]) if len(frac) else 0.0
+        a.fin += float(np.sum(mk + rejected * frac * after_warm))
+        pin, pout = (tokens[k] if k < len(tokens) and tokens[k] is not None
+                     else (curve.prompt_tokens_mean, curve.output_tokens_mean))
+        a.win += (float(mk.sum()), float(mk.sum()) * pin, float(mk.sum()) * pout)
+        if curve.class_attainment is None or k >= len(curve.class_attainment):
+            att = curve.attainment
+            means = {m: curve.latency[m]["mean"] for m in HIST_METRICS}
+            hists = {m: curve.hists[m] for m in HIST_METRICS}
+        else:
+            att = curve.class_attainment[k]
+            means = {m: curve.class_latency_mean[m][k] for m in HIST_METRICS}
+            hists = {m: curve.class_hists[m][k] for m in HIST_METRICS}
+        a.met += float(np.sum(mk * (att[i] * (1 - w) + att[i + 1] * w) * (extra_wait <= cls_slo[k][0])))
+        hw = np.bincount(i, weights=mk * (1 - w), minlength=g) + np.bincount(i + 1, weights=mk * w, minlength=g)
+        for m in HIST_METRICS:
+            a.hist[m] += hw @ hists[m]
+            mean = means[m][i] * (1 - w) + means[m][i + 1] * w
+            if m in ("ttft", "e2e", "queue"):
+                mean = mean + extra_wait
+            ok = ~np.isnan(mean)
+            a.lat_sum[m] += float(np.sum((mk * mean)[ok]))
+            a.lat_w[m] += float(np.sum(mk[ok]))
 
 
 def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSettings | None = None,
@@ -136,6 +201,9 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     use_cls: list[np.ndarray] = []
     use_w: list[np.ndarray] = []
     kv_num = kv_den = 0.0
+    specs = classes(sc.workload)
+    cls_slo = [(c.slo_ttft_s or sc.slo.ttft_s, c.slo_tpot_s or sc.slo.tpot_s) for c in specs]
+    per_cls = [_ClassAcc(hist_w) for _ in range(n_cls)]
 
     for p, curve, sh in zip(pools, curves, share):
         offered = total * sh                                 # requests per step
@@ -192,6 +260,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
             ok = ~np.isnan(v)
             itl_pct[s] += float(np.sum((tok_w * v)[ok]))
         itl_w += float(np.sum(tok_w))
+        _add_classes(per_cls, curve, i, w, served, rejected, meas, cls_frac, after_warm, extra_wait, cls_slo,
+                     b)
         served_all += float(served.sum())
         rejected_all += float(rejected.sum())
         served_measured += float(meas.sum())
@@ -269,7 +339,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                               "mfu": flops_done / flops_cap if flops_cap else 0.0}
     summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
 
-    cls = classes(sc.workload)
+    cls = specs
     names = class_names(sc.workload)
     line_names = tuple(sorted({c.revenue_line for c in cls if c.revenue_line}))
     cls_line = np.array([line_names.index(c.revenue_line) if c.revenue_line else -1 for c in cls], dtype=np.int64)
@@ -289,6 +359,9 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
     summary["pools"] = per_pool
+    if n_cls > 1:
+        summary["classes"] = {name: acc.block(demand[:, c].sum(), window, cls_slo[c])
+                              for c, (name, acc) in enumerate(zip(class_names(sc.workload), per_cls))}
     summary["simulated_seconds"] = end
     summary["engine"] = "fluid"
     summary["fidelity"] = {"tier": "fluid", "step_s": float(step_s), "steps": n_steps}
