@@ -280,11 +280,12 @@ def length_stats(template: dict, base_dir: Path, n: int = 200_000, seed: int = 7
     c = np.concatenate(cls).astype(np.int64)
     ctx = pool.max_context
     out = np.minimum(o, ctx - p)
-    refused = p >= ctx
-    if not b.chunked_prefill and b.policy != "static":
-        refused |= p > b.max_batched_tokens
+    context = p >= ctx
+    budget = ~context & (p > b.max_batched_tokens) if not b.chunked_prefill and b.policy != "static" \
+        else np.zeros(len(p), dtype=bool)
     need = -(-(p + np.maximum(out, 1) - 1) // b.block_size)
-    refused |= need > pool.kv_blocks - int(0.01 * pool.kv_blocks)
+    kv = ~context & ~budget & (need > pool.kv_blocks - int(0.01 * pool.kv_blocks))
+    refused = context | budget | kv
     ok = ~refused
     n_cls = max(1, len(d["workload"].get("classes") or []))
     per_class = []
@@ -293,7 +294,10 @@ def length_stats(template: dict, base_dir: Path, n: int = 200_000, seed: int = 7
         per_class.append([float(p[m].mean()), float(out[m].mean())] if m.any() else None)
     return {"prompt_tokens_mean": float(p[ok].mean()) if ok.any() else 0.0,
             "output_tokens_mean": float(out[ok].mean()) if ok.any() else 0.0,
-            "reject_share": float(refused.mean()), "class_tokens": per_class, "n": int(len(p))}
+            "reject_share": float(refused.mean()), "class_tokens": per_class, "n": int(len(p)),
+            "reject_reasons": {"prompt_exceeds_max_context": float(context.mean()),
+                               "prompt_exceeds_max_batched_tokens": float(budget.mean()),
+                               "kv_capacity": float(kv.mean())}}
 
 
 def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings = CalibrationSettings(),
@@ -394,6 +398,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         meta={"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
               "probe_rate_rps": rate,
               "class_tokens": lengths["class_tokens"], "length_sample": lengths["n"],
+              "reject_reasons": lengths["reject_reasons"],
               "runs": {"requests": n_req, "rejected": n_rej, "completed": n_done,
                        "prompt_tokens_mean": tok_in / max(n_done, 1), "output_tokens_mean": tok_out / max(n_done, 1),
                        "class_completed": [a[0] for a in cls_acc.tolist()]}})

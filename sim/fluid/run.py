@@ -204,6 +204,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     specs = classes(sc.workload)
     cls_slo = [(c.slo_ttft_s or sc.slo.ttft_s, c.slo_tpot_s or sc.slo.tpot_s) for c in specs]
     per_cls = [_ClassAcc(hist_w) for _ in range(n_cls)]
+    by_reason: dict[str, float] = {}
 
     for p, curve, sh in zip(pools, curves, share):
         offered = total * sh                                 # requests per step
@@ -264,6 +265,9 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                      b)
         served_all += float(served.sum())
         rejected_all += float(rejected.sum())
+        for reason, share_r in (curve.meta.get("reject_reasons") or {}).items():
+            if share_r > 0 and curve.reject_share > 0:
+                by_reason[reason] = by_reason.get(reason, 0.0) + float(rejected.sum()) * share_r / curve.reject_share
         served_measured += float(meas.sum())
         met_measured += float(np.sum(meas * att))
         fin_measured += float(np.sum(meas + rejected * after_warm))
@@ -328,7 +332,9 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     summary: dict[str, Any] = {"scenario": sc.name, "seed": sc.seed}
     summary["requests"] = {"arrived": int(round(arrived)), "completed": int(round(served_all)),
                            "rejected": int(round(rejected_all)), "in_flight": int(round(backlog_end)), "failed": 0,
-                           "preemptions": None, "rejected_by_reason": {}}
+                           "preemptions": None,
+                           "rejected_by_reason": {k: int(round(v)) for k, v in sorted(by_reason.items())
+                                                  if round(v) > 0}}
     summary["latency"] = latency
     summary["throughput"] = {"requests_per_s": window_req / window, "input_tokens_per_s": window_in / window,
                              "output_tokens_per_s": window_out / window}
