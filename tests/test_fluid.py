@@ -180,3 +180,25 @@ def test_fluid_two_pools_and_an_autoscaled_one_account_gpu_hours_by_the_step():
     assert s["gpu_hours"]["provisioned"] == pytest.approx(2 * 2 * 3 * 3.0 + burst[:, 2].sum() * 0.5)
     assert s["requests"]["completed"] + s["requests"]["rejected"] + s["requests"]["in_flight"] == \
         pytest.approx(s["requests"]["arrived"], abs=3)
+
+
+def test_fluid_backlog_carries_overload_into_the_next_steps():
+    """An hour at 3x capacity, then silence: the fluid queue serves capacity x hours until the
+    backlog is gone (hand arithmetic on the measured max_rps), and requests wait meanwhile."""
+    sc = _linear_scenario(4, 1.0, 3600.0)
+    loaded = load_scenario(sc)
+    curve = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK)
+    cap_h = curve.max_rps * 3600.0
+    sc["workload"]["arrival"] = {"process": "piecewise", "times": [0, 3600], "rates": [3 * curve.max_rps, 0.0]}
+    res = run_fluid(load_scenario(sc), step_s=3600.0, settings=QUICK, curves=[curve])
+    s = res.summary
+    admitted = 3 * cap_h * (1 - curve.reject_share)
+    # hours 1..3 serve at capacity: cap, cap, then the rest (admitted - 2 cap < cap)
+    assert s["requests"]["completed"] == pytest.approx(admitted, rel=1e-6, abs=1)
+    assert s["requests"]["in_flight"] == 0
+    queue = res.timeseries[:, 3]           # end-of-step backlog plus the curve's queue
+    assert queue[0] == pytest.approx(admitted - cap_h, rel=1e-3)
+    assert queue[1] == pytest.approx(admitted - 2 * cap_h, rel=1e-3)
+    assert queue[3] == pytest.approx(0.0, abs=1e-9)
+    assert s["latency"]["queue"]["mean"] > 600.0          # waits of the order of the backlog / capacity
+    assert s["slo"]["attainment"] < 0.5

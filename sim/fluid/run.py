@@ -291,7 +291,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         kv_num += float(np.sum(kv * n))
         kv_den += float(np.sum(n))
         rate_rep = np.where(n > 0, served / dt_s, 0.0)
-        wq = at(curve.latency["queue"]["mean"]) + extra_wait
+        wq = at(curve.latency["queue"]["mean"])        # the backlog itself is added at the end of the step
         svc = at(curve.latency["e2e"]["mean"]) - at(curve.latency["queue"]["mean"])
         ts_rows.append(np.column_stack([
             edges[1:], np.full(n_steps, p.index), n, rate_rep * np.nan_to_num(wq) + b_end, np.zeros(n_steps),
