@@ -47,3 +47,17 @@ def trace_scenario(tmp_path):
         sc["workload"] = {"arrival": {"process": "trace", "path": str(trace), "format": "fleetsim"}}
         return sc
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_curve_cache(tmp_path_factory):
+    """Fluid-tier capacity curves go to a per-session folder (tests never read a user's cache)."""
+    import os
+
+    old = os.environ.get("FLEETSIM_CACHE")
+    os.environ["FLEETSIM_CACHE"] = str(tmp_path_factory.mktemp("fleetsim-cache"))
+    yield
+    if old is None:
+        os.environ.pop("FLEETSIM_CACHE", None)
+    else:
+        os.environ["FLEETSIM_CACHE"] = old
