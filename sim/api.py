@@ -258,16 +258,3 @@ def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end
     return Result(summary=summary, records=rec, timeseries=ts, pool_names=[p.name for p in pools],
                   class_names=names, economics=econ, scenario=loaded,
                   extra={"python": platform.python_version()})
-
-
-def _per_class(rec: np.ndarray, gaps: np.ndarray, sc, names: list[str], cls) -> dict:
-    out = {}
-    empty = np.zeros(0)
-    for i, name in enumerate(names):
-        sub = rec[rec["cls"] == i]
-        ttft = cls[i].slo_ttft_s or sc.slo.ttft_s
-        tpot = cls[i].slo_tpot_s or sc.slo.tpot_s
-        block = core_summary(sub, empty, np.zeros(0, dtype=np.int64), sc.warmup, sc.duration, ttft, tpot)
-        block["latency"].pop("itl", None)
-        out[name] = block
-    return out

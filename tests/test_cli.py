@@ -156,3 +156,9 @@ def test_disaggregated_pools_must_serve_one_model(tmp_path, capsys):
     path = _write(tmp_path, data)
     assert main(["validate", str(path)]) == 2
     assert "fleet.disaggregated.decode_pool: must serve the same model" in capsys.readouterr().err
+
+
+def test_fluid_block_is_validated(capsys):
+    assert main(["validate", str(BASELINE), "--set", "fluid.grid=[2]"]) == 2
+    assert "fluid.grid: must list at least two load fractions" in capsys.readouterr().err
+    assert main(["validate", str(BASELINE), "--set", "fluid.step=30m"]) == 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.economics import EconomicsConfig
 from sim.scenario.perf import PerfConfig, RooflinePerf
@@ -144,6 +144,22 @@ class Metrics(Strict):
     sample_rate: float = Field(0.01, gt=0, le=1)
 
 
+class Fluid(Strict):
+    """Options of the coarse tier (``fidelity: fluid``): step length and how capacity curves are measured."""
+
+    step: Duration = Field(3600.0, gt=0, description="time step of the fluid tier")
+    grid: list[float] | None = Field(None, description="offered loads (fractions of saturation) of the curve")
+    calibration_duration: Duration | None = Field(None, gt=0, description="simulated time of each curve point")
+    calibration_requests: int | None = Field(None, ge=100, description="minimum requests of each curve point")
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_fractions(cls, grid: list[float] | None) -> list[float] | None:
+        if grid is not None and (len(grid) < 2 or any(not 0 < g < 1.5 for g in grid)):
+            raise ValueError(f"must list at least two load fractions in (0, 1.5) (got {grid})")
+        return grid
+
+
 class Scenario(Strict):
     """A complete what-if: workload, fleet, performance model, SLO and economics."""
 
@@ -161,4 +177,5 @@ class Scenario(Strict):
     economics: EconomicsConfig = Field(default_factory=EconomicsConfig)
     engine: Literal["fast", "reference"] = "fast"
     fidelity: Literal["request", "fluid"] = "request"
+    fluid: Fluid = Field(default_factory=Fluid)
     metrics: Metrics = Field(default_factory=Metrics)
