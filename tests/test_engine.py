@@ -154,3 +154,20 @@ def test_time_series_and_utilization_are_consistent():
     assert np.mean(ts[:, 8]) == pytest.approx(busy, abs=0.02)
     assert res.summary["gpu_hours"]["provisioned"] == pytest.approx(120 / 3600)
     assert res.summary["cost"]["compute_usd"] == pytest.approx(2.0 * 120 / 3600)
+
+
+@pytest.mark.parametrize("records", ["all", "none"])
+def test_backlog_at_the_end_is_not_left_out_of_ttft_and_slo(trace_scenario, records):
+    # one sequence at a time; A (t=0) gets its first token at 0.02 s and is still decoding at the end
+    # (0.05 s); B (t=0.001) is still queued, 0.049 s old, past the 0.03 s TTFT objective
+    pool = {"name": "main", "gpu": "a100-80gb", "replicas": 1, "batching": {"max_num_seqs": 1}}
+    sc = trace_scenario([(0.0, 100, 10), (0.001, 100, 10)], fleet={"pools": [pool]}, duration=0.05,
+                        slo={"ttft_s": 0.03, "tpot_s": 1.0}, metrics={"records": records})
+    s = sim.run(sc).summary
+    assert s["requests"]["in_flight"] == 2 and s["requests"]["completed"] == 0
+    # TTFT: A's exact 0.02 s and B's lower bound 0.049 s
+    assert s["latency"]["ttft"]["mean"] == pytest.approx((0.02 + 0.049) / 2, rel=1e-3 if records == "none" else 1e-9)
+    # A may still meet the SLO (left out); B has certainly missed it: attainment 0 of 1
+    assert s["slo"]["attainment"] == 0.0
+    # the queue time of A (0) is known; B's lower bound is its age
+    assert s["latency"]["queue"]["mean"] == pytest.approx(0.049 / 2, rel=1e-2 if records == "none" else 1e-9)

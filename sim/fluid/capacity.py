@@ -37,7 +37,7 @@ import numpy as np
 
 from sim.metrics.summary import RequestStats
 
-CURVE_VERSION = 3
+CURVE_VERSION = 4  # 4: SLO attainment counts in-flight requests that already missed
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -351,7 +351,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         for k in range(n_cls):
             st = RequestStats(warm, [cls_slo[k]])
             st.add(res.records[res.records["cls"] == k])
-            c_att[k].append(st.met[0] / st.n_fin if st.n_fin else att[-1])
+            c_att[k].append(st.met[0] / st.n_fin[0] if st.n_fin[0] else att[-1])
             for m in HIST_METRICS:
                 h = st.hist[m]
                 c_mean[m][k].append(h.mean() if h.total > 0 else float("nan"))

@@ -128,8 +128,12 @@ class RequestLog:
         if len(self._buf) >= self.chunk:
             self._flush()
 
-    def add_open(self, rows: list[tuple]) -> None:
+    def add_open(self, rows: list[tuple], end_s: float | None = None) -> None:
         """Rows of requests still in flight at the end of the run (counted once, at the end)."""
+        self._flush()
+        if end_s is not None:
+            for st in self._stats:
+                st.end_s = end_s
         for r in rows:
             self._buf.append(r)
         self._flush()
@@ -340,11 +344,12 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
             for i, name in enumerate(names):
                 sub = rec[rec["cls"] == i]
                 block = core_summary(sub, empty, np.zeros(0, dtype=np.int64), sc.warmup, sc.duration,
-                                     specs[i].slo_ttft_s or ttft, specs[i].slo_tpot_s or tpot)
+                                     specs[i].slo_ttft_s or ttft, specs[i].slo_tpot_s or tpot,
+                                     censor_ttft_s=ttft)
                 block["latency"].pop("itl", None)
                 per_class[name] = block
         return RequestOutcome(rec, summary, per_class, log.usage_columns(rec))
-    log.add_open(open_rows)
+    log.add_open(open_rows, end_s)
     rec = log.array()
     st = log.request_stats()
     summary = core_summary(st, gaps.histogram(), None, sc.warmup, end_s, ttft, tpot)

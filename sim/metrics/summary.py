@@ -9,10 +9,17 @@ Definitions (seconds):
   per-iteration gap log, weighted by the sequences that saw it), emitted after ``warmup``;
 * throughput counts requests (and their tokens) completed in ``[warmup, end]`` divided by
   ``end − warmup``;
-* SLO attainment = share of measured, finished (completed or rejected) requests that completed
-  with TTFT ≤ ``slo.ttft_s`` and TPOT ≤ ``slo.tpot_s`` (a single-token request has no TPOT and
-  meets that part); rejected requests count as misses; requests still in flight at the end are
-  reported under ``requests.in_flight`` and excluded; goodput = SLO-meeting completions per second.
+* SLO attainment = share of measured requests that completed with TTFT ≤ ``slo.ttft_s`` and
+  TPOT ≤ ``slo.tpot_s`` (a single-token request has no TPOT and meets that part), among those whose
+  outcome is known: completed, rejected or failed ones (rejected and failed count as misses), plus
+  requests still in flight at the end that have already missed their TTFT objective (a first token
+  later than ``ttft_s``, or none yet after waiting longer than ``ttft_s``). In-flight requests that
+  may still make it are left out. goodput = SLO-meeting completions per second.
+* requests in flight at the end (a run that ends with a backlog): TTFT and queue time of those that
+  already have a first token (were admitted) are known and counted; those still waiting longer than
+  the scenario's ``slo.ttft_s`` count with their age at the end — a lower bound, so an overloaded
+  run's tail percentiles are not flattered by leaving its backlog out. E2E and TPOT cover completed
+  requests only. ``drain: true`` finishes every request instead.
 """
 from __future__ import annotations
 
@@ -66,6 +73,36 @@ def latency_columns(rec: np.ndarray) -> dict[str, np.ndarray]:
     return {"ttft": first - arrival, "tpot": tpot, "e2e": comp - arrival, "queue": sched - arrival}
 
 
+def censored_latency(rec: np.ndarray, end: float, censor_ttft_s: float) -> tuple[np.ndarray, np.ndarray,
+                                                                                 np.ndarray, np.ndarray]:
+    """TTFT and queue values of in-flight rows (see module docstring): exact ones and lower bounds.
+
+    Returns ``(ttft_exact, ttft_lower, queue_exact, queue_lower)``.
+    """
+    fl = rec["status"] == IN_FLIGHT
+    if not fl.any():
+        z = np.zeros(0)
+        return z, z, z, z
+    r = rec[fl]
+    age = end - r["arrival_s"]
+    has_first = r["first_token_s"] >= 0
+    sched = r["sched_s"] >= 0
+    late = age > censor_ttft_s
+    return (r["first_token_s"][has_first] - r["arrival_s"][has_first], age[~has_first & late],
+            r["sched_s"][sched] - r["arrival_s"][sched], age[~sched & late])
+
+
+def inflight_missed(rec: np.ndarray, end: float, ttft_s: float) -> int:
+    """In-flight rows that have already missed a TTFT objective of ``ttft_s``."""
+    fl = rec["status"] == IN_FLIGHT
+    if not fl.any():
+        return 0
+    r = rec[fl]
+    first = r["first_token_s"]
+    missed = np.where(first >= 0, first - r["arrival_s"] > ttft_s, end - r["arrival_s"] > ttft_s)
+    return int(np.sum(missed))
+
+
 def slo_met(rec: np.ndarray, ttft_s: float, tpot_s: float) -> np.ndarray:
     cols = latency_columns(rec)
     done = rec["status"] == COMPLETED
@@ -81,7 +118,7 @@ def request_block(rec: np.ndarray) -> dict:
 
 
 def core_summary(rec: np.ndarray, gaps: np.ndarray, gap_counts: np.ndarray, warmup: float, end: float,
-                 ttft_s: float, tpot_s: float) -> dict:
+                 ttft_s: float, tpot_s: float, censor_ttft_s: float | None = None) -> dict:
     """``requests``, ``latency``, ``throughput`` and ``slo`` blocks for one set of records.
 
     ``rec`` is either the rows (exact percentiles) or a :class:`RequestStats` (streaming; see
@@ -96,12 +133,13 @@ def core_summary(rec: np.ndarray, gaps: np.ndarray, gap_counts: np.ndarray, warm
     measured = rec[rec["arrival_s"] >= warmup]
     cols = latency_columns(measured)
     done = measured["status"] == COMPLETED
+    t_ex, t_lo, q_ex, q_lo = censored_latency(measured, end, ttft_s if censor_ttft_s is None else censor_ttft_s)
     latency = {
-        "ttft": stats(cols["ttft"][~np.isnan(cols["ttft"]) & done]),
+        "ttft": stats(np.concatenate([cols["ttft"][~np.isnan(cols["ttft"]) & done], t_ex, t_lo])),
         "tpot": stats(cols["tpot"][~np.isnan(cols["tpot"])]),
         "itl": gaps.stats(QUANTILES, "inverted_cdf") if isinstance(gaps, LogHistogram) else weighted_stats(gaps, gap_counts),
         "e2e": stats(cols["e2e"][done]),
-        "queue": stats(cols["queue"][~np.isnan(cols["queue"]) & done]),
+        "queue": stats(np.concatenate([cols["queue"][~np.isnan(cols["queue"]) & done], q_ex, q_lo])),
     }
     window = max(end - warmup, 1e-12)
     in_window = (rec["status"] == COMPLETED) & (rec["completion_s"] >= warmup)
@@ -112,7 +150,7 @@ def core_summary(rec: np.ndarray, gaps: np.ndarray, gap_counts: np.ndarray, warm
     }
     finished = (measured["status"] == COMPLETED) | (measured["status"] == REJECTED) | (measured["status"] == FAILED)
     met = slo_met(measured, ttft_s, tpot_s)
-    n_fin = int(np.sum(finished))
+    n_fin = int(np.sum(finished)) + inflight_missed(measured, end, ttft_s)
     met_window = slo_met(rec, ttft_s, tpot_s) & in_window
     slo = {
         "attainment": float(np.sum(met) / n_fin) if n_fin else None,
@@ -143,7 +181,9 @@ class RequestStats:
         self.reasons = np.zeros(256, dtype=np.int64)       # rejected rows by reason code
         self.hist = {k: LogHistogram() for k in ("ttft", "tpot", "e2e", "queue")}
         self.window = np.zeros(3, dtype=np.float64)        # completions in [warmup, end]: n, in, out tokens
-        self.n_fin = 0
+        self.n_fin = np.zeros(len(self.thresholds), dtype=np.int64)  # outcome known, per SLO pair
+        self.end_s: float | None = None       # set before in-flight rows are added (end of the run)
+        self.censor_ttft_s = self.thresholds[0][0] if self.thresholds else math.inf
         self.met = np.zeros(len(self.thresholds), dtype=np.int64)
         self.met_window = np.zeros(len(self.thresholds), dtype=np.int64)
 
@@ -164,11 +204,19 @@ class RequestStats:
         self.hist["tpot"].add(cols["tpot"][measured])
         self.hist["e2e"].add(cols["e2e"][md])
         self.hist["queue"].add(cols["queue"][md])
+        open_measured = rec[measured & (st == IN_FLIGHT)]
+        if len(open_measured) and self.end_s is not None:
+            for arr, key in zip(censored_latency(open_measured, self.end_s, self.censor_ttft_s),
+                                ("ttft", "ttft", "queue", "queue")):
+                self.hist[key].add(arr)
         in_window = done & (rec["completion_s"] >= self.warmup_s)
         self.window += (float(np.sum(in_window)), float(np.sum(rec["prompt_tokens"][in_window])),
                         float(np.sum(rec["generated_tokens"][in_window])))
         fin = measured & ((st == COMPLETED) | (st == REJECTED) | (st == FAILED))
         self.n_fin += int(np.sum(fin))
+        if len(open_measured) and self.end_s is not None:
+            for i, (ttft_s, _) in enumerate(self.thresholds):
+                self.n_fin[i] += inflight_missed(open_measured, self.end_s, ttft_s)
         for i, (ttft_s, tpot_s) in enumerate(self.thresholds):
             tpot_ok = np.isnan(cols["tpot"]) | (cols["tpot"] <= tpot_s)
             met = done & (cols["ttft"] <= ttft_s) & tpot_ok
@@ -213,7 +261,7 @@ def stream_summary(st: RequestStats, itl, end: float, ttft_s: float, tpot_s: flo
     throughput = {"requests_per_s": float(n / window), "input_tokens_per_s": float(tin / window),
                   "output_tokens_per_s": float(tout / window)}
     i = st.threshold_index(ttft_s, tpot_s)
-    slo = {"attainment": float(st.met[i] / st.n_fin) if st.n_fin else None,
+    slo = {"attainment": float(st.met[i] / st.n_fin[i]) if st.n_fin[i] else None,
            "goodput_rps": float(st.met_window[i] / window), "ttft_s": ttft_s, "tpot_s": tpot_s}
     return {"requests": st.request_block(), "latency": latency, "throughput": throughput, "slo": slo}
 
