@@ -171,6 +171,7 @@ def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2) -> dict:
         "drain": True,
         "model": row.model,
         "fleet": {"pools": [{"name": "main", "gpu": row.gpu, "replicas": replicas, "tensor_parallel": row.tp,
+                             "max_model_len": row.input_tokens + row.output_tokens,
                              "batching": {"policy": "continuous", "max_num_seqs": b,
                                           "max_batched_tokens": max(MAX_BATCHED_TOKENS, row.input_tokens),
                                           "chunked_prefill": False}}]},

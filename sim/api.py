@@ -85,7 +85,7 @@ def build_pools(loaded: LoadedScenario) -> list[PoolRuntime]:
         step = build_step_model(perf, model, gpu, p.tensor_parallel, loaded.base_dir)
         out.append(PoolRuntime(index=i, cfg=p, gpu=gpu, model=model, step_model=step, kv_blocks=plan.kv_blocks,
                                kv_bytes_per_token=plan.kv_bytes_per_token, weight_dtype=wdt,
-                               max_context=model.max_context))
+                               max_context=min(model.max_context, p.max_model_len or model.max_context)))
     return out
 
 

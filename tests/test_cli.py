@@ -162,3 +162,29 @@ def test_fluid_block_is_validated(capsys):
     assert main(["validate", str(BASELINE), "--set", "fluid.grid=[2]"]) == 2
     assert "fluid.grid: must list at least two load fractions" in capsys.readouterr().err
     assert main(["validate", str(BASELINE), "--set", "fluid.step=30m"]) == 0
+
+
+VLLM_REFUSES = [
+    (["fleet.pools.0.batching.max_batched_tokens=4096"],
+     "fleet.pools.0.batching.max_batched_tokens: must be >= max_model_len (8192) without chunked prefill"),
+    (["fleet.pools.0.batching.max_batched_tokens=4096", "fleet.pools.0.batching.chunked_prefill=true",
+      "fleet.pools.0.batching.max_num_seqs=8192"],
+     "fleet.pools.0.batching.max_batched_tokens: must be >= max_num_seqs (8192) (got 4096)"),
+    (["fleet.pools.0.max_model_len=100000"], "fleet.pools.0.max_model_len: must be <= the context length"),
+    (["model=llama-3-70b", "fleet.pools.0.tensor_parallel=2", "fleet.pools.0.gpu=h100-sxm",
+      "fleet.pools.0.gpu_memory_utilization=0.86"], "fewer than one sequence of max_model_len=8,192"),
+]
+
+
+@pytest.mark.parametrize("overrides,expected", VLLM_REFUSES, ids=["budget<len", "budget<seqs", "len>ctx", "kv<len"])
+def test_configurations_vllm_refuses_are_errors(capsys, overrides, expected):
+    argv = ["validate", str(BASELINE)]
+    for o in overrides:
+        argv += ["--set", o]
+    assert main(argv) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_max_model_len_is_the_way_out(capsys):
+    assert main(["validate", str(BASELINE), "--set", "fleet.pools.0.batching.max_batched_tokens=4096",
+                 "--set", "fleet.pools.0.max_model_len=4096"]) == 0

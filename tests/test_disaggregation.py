@@ -94,6 +94,7 @@ def test_second_transfer_waits_for_decode_kv_blocks(trace_scenario, engine):
     need = (1.5 * 1050 / 16) * per_block
     mem = (full.weights_bytes_per_gpu + full.activation_reserve_bytes + need) / g.hbm_bytes
     sc["fleet"] = _fleet(100.0, decode_mem=mem)
+    sc["fleet"]["pools"][1]["max_model_len"] = 1100   # vLLM needs room for one whole sequence
     res = sim.run(sc)
     blocks = res.summary["pools"]["decode"]["kv_blocks_per_replica"]
     assert 2 * 66 > blocks > 66 + 1  # one 1000+50-token sequence fits, two do not

@@ -108,13 +108,16 @@ def test_kv_exhaustion_preempts_and_recomputes(engine):
 
 
 def test_request_that_can_never_fit_is_rejected_with_reason(trace_scenario):
-    pool = {"name": "main", "gpu": "a100-80gb", "replicas": 1, "batching": {"max_batched_tokens": 2048}}
-    res = sim.run(trace_scenario([(0.0, 3000, 10), (0.1, 100, 10)], fleet={"pools": [pool]}))  # 3000 > 2048
+    pool = {"name": "main", "gpu": "a100-80gb", "replicas": 1, "max_model_len": 2048,
+            "batching": {"max_batched_tokens": 2048}}
+    res = sim.run(trace_scenario([(0.0, 3000, 10), (0.1, 100, 10), (0.2, 2048, 10)], fleet={"pools": [pool]}))
     rec = res.records
-    assert rec[0]["status"] == REJECTED
-    assert res.summary["requests"]["rejected_by_reason"] == {"prompt_exceeds_max_batched_tokens": 1}
-    assert rec[1]["status"] == COMPLETED
-    res = sim.run(trace_scenario([(0.0, 4096, 10)]))  # llama-2-7b context is 4096
+    assert rec[0]["status"] == REJECTED                      # 3000 > max_model_len 2048
+    assert res.summary["requests"]["rejected_by_reason"] == {"prompt_exceeds_max_context": 1}
+    assert rec[1]["status"] == COMPLETED and rec[1]["generated_tokens"] == 10
+    # a prompt of exactly the context length is served (as vLLM does) and stops after one token
+    assert rec[2]["status"] == COMPLETED and rec[2]["generated_tokens"] == 1
+    res = sim.run(trace_scenario([(0.0, 4097, 10)]))  # llama-2-7b context is 4096
     assert res.summary["requests"]["rejected_by_reason"] == {"prompt_exceeds_max_context": 1}
 
 

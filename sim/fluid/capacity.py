@@ -279,8 +279,8 @@ def length_stats(template: dict, base_dir: Path, n: int = 200_000, seed: int = 7
     o = np.concatenate(output).astype(np.int64)
     c = np.concatenate(cls).astype(np.int64)
     ctx = pool.max_context
-    out = np.minimum(o, ctx - p)
-    context = p >= ctx
+    out = np.maximum(np.minimum(o, ctx - p), 1)
+    context = p > ctx
     budget = ~context & (p > b.max_batched_tokens) if not b.chunked_prefill and b.policy != "static" \
         else np.zeros(len(p), dtype=bool)
     need = -(-(p + np.maximum(out, 1) - 1) // b.block_size)

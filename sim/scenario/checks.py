@@ -100,6 +100,27 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
                            b.block_size, b.max_batched_tokens)
         if not plan.fits:
             problems.append((where, plan.reason))
+            continue
+        # the configurations vLLM refuses to start with
+        mml = pool.max_model_len or model.max_context
+        if pool.max_model_len is not None and pool.max_model_len > model.max_context:
+            problems.append((f"{where}.max_model_len",
+                             f"must be <= the context length of {model.name} ({model.max_context}) "
+                             f"(got {pool.max_model_len})"))
+        if b.policy != "static":
+            if not b.chunked_prefill and b.max_batched_tokens < mml:
+                problems.append((f"{where}.batching.max_batched_tokens",
+                                 f"must be >= max_model_len ({mml}) without chunked prefill, as vLLM requires "
+                                 f"(got {b.max_batched_tokens}); enable chunked_prefill or set a smaller "
+                                 f"fleet.pools.{i}.max_model_len"))
+            if b.max_batched_tokens < b.max_num_seqs:
+                problems.append((f"{where}.batching.max_batched_tokens",
+                                 f"must be >= max_num_seqs ({b.max_num_seqs}) (got {b.max_batched_tokens})"))
+        if plan.kv_tokens < mml:
+            problems.append((where, f"the KV cache holds {plan.kv_tokens:,} tokens, fewer than one sequence of "
+                                    f"max_model_len={mml:,} (vLLM refuses to start); set a smaller "
+                                    f"fleet.pools.{i}.max_model_len, a larger gpu_memory_utilization or "
+                                    f"tensor_parallel"))
 
     r = sc.fleet.router
     if r.policy == "weighted":

@@ -89,6 +89,8 @@ class Pool(Strict):
     replicas: int = Field(ge=0)
     tensor_parallel: int = Field(1, ge=1)
     model: str | dict[str, Any] | None = Field(None, description="default: the scenario's model")
+    max_model_len: int | None = Field(None, ge=2, description="longest prompt + output served (vLLM's "
+                                      "--max-model-len); default: the model's context length")
     batching: Batching = Field(default_factory=Batching)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     perf: PerfConfig | None = Field(None, description="default: the scenario's perf block")

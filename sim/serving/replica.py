@@ -174,11 +174,11 @@ class Replica:
 
     def can_fit(self, r: Req) -> int:
         """0 if ``r`` can ever be served here, else a rejection reason code."""
-        if r.prompt >= self.pool.max_context:
+        if r.prompt > self.pool.max_context:  # as vLLM: a prompt of exactly the context length is served
             return R_CONTEXT
         if not self.chunked and self.policy != "static" and r.prompt > self.budget and self.role != "decode":
             return R_BUDGET
-        out = min(r.output, self.pool.max_context - r.prompt)
+        out = max(1, min(r.output, self.pool.max_context - r.prompt))
         need = -(-(r.prompt + out - 1) // self.bs) if self.role != "prefill" else -(-r.prompt // self.bs)
         if need > self.total_blocks - self.watermark:
             return R_KV
@@ -190,7 +190,7 @@ class Replica:
         r.pool = self.pool.index
         r.queued_at = self.env.now
         if r.prompt + r.output > self.pool.max_context:
-            r.output = self.pool.max_context - r.prompt  # generation stops at the context limit
+            r.output = max(1, self.pool.max_context - r.prompt)  # generation stops at the context limit
         self.waiting.push(r)
         self._wake()
 
@@ -202,7 +202,7 @@ class Replica:
         r.pool = self.pool.index
         r.queued_at = r.arrival
         if r.prompt + r.output > self.pool.max_context:
-            r.output = self.pool.max_context - r.prompt
+            r.output = max(1, self.pool.max_context - r.prompt)
         self.incoming.append(r)
 
     def next_arrival(self) -> float:
