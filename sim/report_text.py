@@ -68,6 +68,6 @@ def format_summary(result: "Result") -> str:
                      f"share paid ${c.get('revenue_share_paid', 0):,.2f}  received ${c.get('revenue_share_received', 0):,.2f}  "
                      f"net ${c.get('net', 0):,.2f}")
     econ = result.economics
-    if econ is not None and (c.get("revenue") or c.get("revenue_share_paid") or len(econ.statement) > 1):
+    if econ is not None and econ.statement:
         lines += ["", econ.format_table()]
     return "\n".join(lines)
