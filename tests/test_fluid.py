@@ -202,3 +202,15 @@ def test_fluid_backlog_carries_overload_into_the_next_steps():
     assert queue[3] == pytest.approx(0.0, abs=1e-9)
     assert s["latency"]["queue"]["mean"] > 600.0          # waits of the order of the backlog / capacity
     assert s["slo"]["attainment"] < 0.5
+
+
+def test_fluid_bills_each_replica_lifetime_not_each_step():
+    """Hour billing granularity with 10-minute fluid steps: 2 replicas x 1 h, not 6 rounded-up steps each."""
+    sc = {"name": "t", "seed": 1, "duration": "1h", "warmup": 0, "model": "llama-3-8b", "fidelity": "fluid",
+          "fluid": {"step": "10m"},
+          "workload": {"arrival": {"process": "poisson", "rate": 0.5},
+                       "prompt_tokens": {"dist": "fixed", "value": 100}, "output_tokens": {"dist": "fixed", "value": 50}},
+          "fleet": {"router": "round_robin", "pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 2}]},
+          "perf": {"model": "linear", "base_s": 0.01},
+          "economics": {"gpu_hour_usd": 1.0, "billing_granularity": "hour"}}
+    assert sim.run(sc).summary["cashflow"]["compute_cost"] == pytest.approx(2.0)

@@ -74,7 +74,8 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
 
     # Token-priced lines.
     n_req = len(usage.completion_s)
-    default = next((line.name for line in cfg.revenue if line.token_priced), None)
+    # requests without a revenue line earn on the provider's first token-priced line
+    default = next((line.name for line in cfg.revenue if line.token_priced and line.owner == "provider"), None)
     if n_req:
         req_names = np.array([*usage.revenue_line_names, default or ""], dtype=object)
         code = np.where(usage.revenue_line < 0, len(usage.revenue_line_names), usage.revenue_line)

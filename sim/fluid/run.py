@@ -145,6 +145,28 @@ def _add_classes(acc: list[_ClassAcc], curve: CapacityCurve, i: np.ndarray, w: n
             a.lat_w[m] += float(np.sum(mk[ok]))
 
 
+def _replica_intervals(pool: str, n: np.ndarray, edges: np.ndarray, gpus_per_replica: float) -> list:
+    """Provisioned intervals per replica slot (slot j is up while more than j replicas are), so that
+    billing rounds each replica's provisioned time as a request-level run does, not each step."""
+    from sim.economics import ProvisionedInterval
+
+    out = []
+    n = np.asarray(n, dtype=np.float64)
+    top = int(np.ceil(n.max())) if len(n) else 0
+    for j in range(top):
+        frac = np.clip(n - j, 0.0, 1.0)
+        if not frac.any():
+            continue
+        change = np.flatnonzero(np.diff(frac)) + 1
+        starts = np.concatenate(([0], change))
+        ends = np.concatenate((change, [len(frac)]))
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            if frac[a] > 0:
+                out.append(ProvisionedInterval(pool, float(frac[a] * gpus_per_replica), float(edges[a]),
+                                               float(edges[b])))
+    return out
+
+
 def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSettings | None = None,
               use_cache: bool = True, curves: list[CapacityCurve] | None = None):
     """Simulate ``loaded`` (a :class:`~sim.scenario.load.LoadedScenario`) in fluid steps; returns
@@ -284,10 +306,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         flops_cap += p_prov * p.peak_flops() * scale
         flops_done += float(np.sum(n * dt_s * mfu)) * gpr * p.peak_flops() * scale
         busy_by_pool[p.name] = p_busy * scale
-        for k in range(n_steps):
-            if n[k] > 0:
-                intervals.append(ProvisionedInterval(p.name, float(n[k] * gpr * scale), float(edges[k]),
-                                                     float(edges[k + 1])))
+        intervals.extend(_replica_intervals(p.name, n, edges, gpr * scale))
         kv_num += float(np.sum(kv * n))
         kv_den += float(np.sum(n))
         rate_rep = np.where(n > 0, served / dt_s, 0.0)
