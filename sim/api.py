@@ -16,15 +16,10 @@ from typing import Any, Iterable
 import numpy as np
 import simpy
 
-from sim.metrics.records import RECORD_DTYPE
 from sim.metrics.records import summarize_requests
-from sim.metrics.summary import core_summary
 from sim.perf import build_step_model
-from sim.perf.memory import memory_plan
-from sim.scenario.catalog import get_gpu, get_model
 from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict
 from sim.serving.fleet import Fleet, PoolRuntime
-from sim.serving.request import REJECT_REASONS, COMPLETED
 
 TS_COLUMNS = ["time_s", "pool", "replicas", "queue_len", "central_queue", "running", "kv_blocks_used",
               "kv_util", "busy_frac"]
@@ -73,15 +68,11 @@ def _as_loaded(scenario: Any, overrides: Iterable[str]) -> LoadedScenario:
 def build_pools(loaded: LoadedScenario) -> list[PoolRuntime]:
     """Catalog entries, memory plan and step-time model of every pool."""
     sc = loaded.scenario
+    from sim.scenario.checks import pool_setup
+
     out = []
     for i, p in enumerate(sc.fleet.pools):
-        model = get_model(p.model if p.model is not None else sc.model)
-        gpu = get_gpu(p.gpu)
-        perf = p.perf or sc.perf
-        wdt = getattr(perf, "weight_dtype", "bf16")
-        kdt = getattr(perf, "kv_dtype", "bf16")
-        plan = memory_plan(model, gpu, p.tensor_parallel, p.gpu_memory_utilization, wdt, kdt,
-                           p.batching.block_size, p.batching.max_batched_tokens)
+        model, gpu, perf, wdt, _, plan = pool_setup(sc, p)
         step = build_step_model(perf, model, gpu, p.tensor_parallel, loaded.base_dir)
         out.append(PoolRuntime(index=i, cfg=p, gpu=gpu, model=model, step_model=step, kv_blocks=plan.kv_blocks,
                                kv_bytes_per_token=plan.kv_bytes_per_token, weight_dtype=wdt,
@@ -108,7 +99,7 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
 
 
 def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_rows: bool = False) -> Result:
-    from sim.workload import class_names, classes, generate
+    from sim.workload import classes, generate
 
     sc = loaded.scenario
     pools = build_pools(loaded)

@@ -137,7 +137,7 @@ def test_same_seed_gives_identical_bytes(tmp_path):
                                           "prompt_tokens": {"dist": "lognormal", "mean": 300, "cv": 1, "max": 3000},
                                           "output_tokens": {"dist": "lognormal", "mean": 80, "cv": 1, "max": 500}})
     a = sim.run(sc, out=tmp_path / "a")
-    b = sim.run(sc, out=tmp_path / "b")
+    sim.run(sc, out=tmp_path / "b")
     for name in ("requests.csv.gz", "timeseries.csv", "cashflow.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     sa = json.loads((tmp_path / "a" / "summary.json").read_text())

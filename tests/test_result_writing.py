@@ -6,7 +6,6 @@ import io
 import shutil
 
 import numpy as np
-import pytest
 
 from sim.io import Coded, atomic_write_csv_gz, csv_chunks, csv_text
 

@@ -32,8 +32,6 @@ rate is taken as constant; the curve assumes Poisson arrivals at each replica (r
 """
 from __future__ import annotations
 
-import datetime as dt
-import math
 import platform
 from pathlib import Path
 from typing import Any
