@@ -63,6 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except (OSError, UnicodeDecodeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+        # no traceback for a user: say what failed in one line (rerun with FLEETSIM_DEBUG=1 for details)
+        import os
+
+        if os.environ.get("FLEETSIM_DEBUG"):
+            raise
+        where = getattr(exc, "filename", None)
+        print(f"fleetsim {args.command}: error: {f'{where}: ' if where else ''}{type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 2 if isinstance(exc, (OSError, UnicodeDecodeError)) else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

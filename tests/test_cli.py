@@ -188,3 +188,50 @@ def test_configurations_vllm_refuses_are_errors(capsys, overrides, expected):
 def test_max_model_len_is_the_way_out(capsys):
     assert main(["validate", str(BASELINE), "--set", "fleet.pools.0.batching.max_batched_tokens=4096",
                  "--set", "fleet.pools.0.max_model_len=4096"]) == 0
+
+
+ROBUST = [
+    (["start=2025-13-01"], "start: must be a date such as 2025-01-01 (got '2025-13-01')"),
+    (["start=9999-12-01"], "duration: runs past the year 9000"),
+    (["workload.arrival.rate=.inf"], "workload.arrival.rate: must be a finite number (got inf)"),
+    (["workload.arrival={process: gamma, rate: 1, cv: 1.0e9}"], "workload.arrival.cv: must be <= 100"),
+    (["fleet.router={policy: weighted, weights: {main: .nan}}"], "fleet.router.weights.main: must be a finite number"),
+    (["fleet.router={policy: spillover, primary: main, overflow: main, threshold: 1}"],
+     "fleet.router.overflow: must differ from primary"),
+    (["fleet.pools.0.replicas=0"], "fleet.pools: every pool has replicas: 0 and no autoscale"),
+    (["duration=1.0e10", "workload.arrival.rate=1.0e-9"], "metrics.interval: would record"),
+    (["model={n_layers: 2}"], "model.hidden: required for an inline architecture"),
+]
+
+
+@pytest.mark.parametrize("overrides,expected", ROBUST, ids=[r[1].split(":")[0] + str(i) for i, r in enumerate(ROBUST)])
+def test_hostile_input_is_a_clear_error_not_a_traceback(capsys, overrides, expected):
+    argv = ["validate", str(BASELINE)]
+    for o in overrides:
+        argv += ["--set", o]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{BASELINE}: {expected}" in err, err
+    assert "Traceback" not in err and "<scenario>" not in err
+
+
+def test_out_and_report_problems_exit_2(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["run", str(BASELINE), "--set", "duration=60", "--set", "warmup=0", "--quiet",
+                 "--out", str(afile)]) == 2
+    assert "--out:" in capsys.readouterr().err
+    bad = tmp_path / "res"
+    bad.mkdir()
+    (bad / "summary.json").write_text("garbage")
+    assert main(["report", str(bad)]) == 2
+    assert "not a fleetsim summary" in capsys.readouterr().err
+
+
+def test_autoscaler_with_zero_cooldown_runs():
+    import sim
+
+    s = sim.run(BASELINE, overrides=["duration=60", "warmup=0",
+                                     "fleet.pools.0.autoscale={max: 8, scale_up_delay: 0, cooldown: 0, interval: 1}"])
+    r = s.summary["requests"]
+    assert r["arrived"] == r["completed"] + r["rejected"] + r["in_flight"] + r["failed"]

@@ -34,7 +34,7 @@ CASES = {
     "mttr_zero": (_pool(failures={"mtbf": 100, "mttr": 0}), "fleet.pools.0.failures.mttr: must be > 0 (got 0)"),
     "mtbf_negative": (_pool(failures={"mtbf": -5, "mttr": 3}), "fleet.pools.0.failures.mtbf: must be > 0"),
     "weibull_shape_zero": (_pool(failures={"mtbf": 5, "mttr": 3, "distribution": "weibull", "shape": 0}),
-                           "fleet.pools.0.failures.shape: must be > 0 (got 0)"),
+                           "fleet.pools.0.failures.shape: must be >= 0.1 (got 0)"),
     "unknown_distribution": (_pool(failures={"mtbf": 5, "mttr": 3, "distribution": "lognormal"}),
                              "fleet.pools.0.failures.distribution: must be one of 'exponential' or 'weibull'"),
     "negative_retries": (_pool(failures={"mtbf": 5, "mttr": 3, "max_retries": -1}),

@@ -25,6 +25,18 @@ def main(args: argparse.Namespace) -> int:
     from sim.metrics.output import _clean
     from sim.report_text import format_summary
 
+    from sim.errors import InputError
+
+    if args.out is not None:
+        out = args.out
+        if str(out) == "":
+            raise InputError("--out: give a folder name")
+        if out.exists() and not out.is_dir():
+            raise InputError(f"--out: {out} exists and is not a folder")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--out: cannot create {out}: {exc.strerror}") from None
     overrides = list(args.overrides)
     if args.engine:
         overrides.append(f"engine={args.engine}")

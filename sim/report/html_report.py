@@ -102,8 +102,13 @@ def _img(path: Path) -> str:
 
 
 def _load_json(path: Path) -> Any:
-    with open(path) as fh:
-        return json.load(fh)
+    from sim.errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: invalid JSON ({exc})") from None
 
 
 def _sweep_view(data: dict) -> SimpleNamespace:

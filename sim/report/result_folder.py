@@ -75,8 +75,16 @@ def read_summary(folder: Path | str) -> dict[str, Any] | None:
     path = Path(folder) / "summary.json"
     if not path.exists():
         return None
-    with open(path) as fh:
-        return json.load(fh)
+    from sim.errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a fleetsim summary (invalid JSON: {exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a fleetsim summary (expected a JSON object, got {type(data).__name__})")
+    return data
 
 
 def read_requests(folder: Path | str) -> Columns | None:

@@ -35,12 +35,30 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     sc = loaded.scenario
     problems: list[tuple[str, str]] = []
 
+    import datetime as _dt
+
+    try:
+        last_day = sc.start + _dt.timedelta(seconds=sc.duration)
+        if last_day.year > 9000:
+            raise OverflowError
+    except OverflowError:
+        problems.append(("duration", f"runs past the year 9000 from start {sc.start.isoformat()} (got {sc.duration:g} s)"))
+    samples = sc.duration / sc.metrics.interval
+    if samples > 5e6:
+        problems.append(("metrics.interval", f"would record {samples:,.0f} time-series rows over the duration "
+                                             f"(at most 5,000,000): use at least {sc.duration / 5e6:g} s"))
+    if all(p.replicas == 0 and p.autoscale is None for p in sc.fleet.pools):
+        problems.append(("fleet.pools", "every pool has replicas: 0 and no autoscale: nothing would serve requests"))
     if sc.warmup >= sc.duration:
         problems.append(("warmup", f"must be < duration (got warmup={sc.warmup:g} s, duration={sc.duration:g} s)"))
+
+    from sim.errors import ScenarioError
 
     default_model = None
     try:
         default_model = get_model(sc.model)
+    except ScenarioError as exc:  # an inline architecture with problems of its own
+        problems.extend(exc.problems)
     except (KeyError, ValueError) as exc:
         problems.append(("model", _model_error(sc.model, exc)))
 
@@ -60,6 +78,9 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         if pool.model is not None:
             try:
                 model = get_model(pool.model)
+            except ScenarioError as exc:
+                problems.extend((f"{where}.{path}", msg) for path, msg in exc.problems)
+                model = None
             except (KeyError, ValueError) as exc:
                 problems.append((f"{where}.model", _model_error(pool.model, exc)))
                 model = None
@@ -69,6 +90,8 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         if b.policy == "static" and b.chunked_prefill:
             problems.append((f"{where}.batching.chunked_prefill", "must be false when policy is static"))
         a = pool.autoscale
+        if a is not None and sc.duration / a.interval > 5e6:
+            problems.append((f"{where}.autoscale.interval", f"too short for the duration: at least {sc.duration / 5e6:g} s"))
         if a is not None:
             if a.max < pool.replicas:
                 problems.append((f"{where}.autoscale.max", f"must be >= replicas ({pool.replicas}) (got {a.max})"))
@@ -143,6 +166,8 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
                 problems.append((f"fleet.router.{key}", _catalog_msg("pool", v, names)))
         if r.threshold is None:
             problems.append(("fleet.router.threshold", "required for the spillover router"))
+        if r.primary is not None and r.primary == r.overflow:
+            problems.append(("fleet.router.overflow", f"must differ from primary (got {r.overflow!r} for both)"))
     d = sc.fleet.disaggregated
     if d is not None:
         for key in ("prefill_pool", "decode_pool"):
@@ -179,5 +204,9 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
 def _model_error(name: object, exc: Exception) -> str:
     if isinstance(name, str):
         return _catalog_msg("model", name, model_names())
+    from sim.errors import ScenarioError
+
+    if isinstance(exc, ScenarioError):  # an inline architecture: its own field problems
+        return "; ".join(f"{path.split('.', 1)[-1] if '.' in path else path}: {msg}" for path, msg in exc.problems)
     msg = exc.args[0] if exc.args else str(exc)
     return str(msg)

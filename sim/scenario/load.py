@@ -49,7 +49,7 @@ def read_file(path: str | Path) -> dict:
             data = tomllib.loads(text)
         else:
             data = yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, OverflowError) as exc:
         msg = str(exc).replace("\n", " ")
         raise ScenarioError([("", f"not valid {'TOML' if p.suffix.lower() == '.toml' else 'YAML'}: {msg}")],
                             src) from None
@@ -64,7 +64,7 @@ def read_file(path: str | Path) -> dict:
 def _parse_value(text: str) -> Any:
     try:
         return yaml.safe_load(text) if text.strip() != "" else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, OverflowError):  # e.g. an impossible date: keep the text
         return text
 
 
@@ -222,6 +222,10 @@ def _clean_loc(loc: Sequence[Any], raw: Any) -> list[Any]:
 
 
 def _fmt_got(value: Any) -> str:
+    import datetime as _dt
+
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
     if isinstance(value, (dict, list)):
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..."
@@ -258,12 +262,16 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         return f"missing key {disc!r}, which says which kind this is"
     if typ in ("int_parsing", "int_type", "int_from_float"):
         return f"must be a whole number (got {_fmt_got(got)})"
-    if typ in ("float_parsing", "float_type", "finite_number"):
+    if typ == "finite_number":
+        return f"must be a finite number (got {_fmt_got(got)})"
+    if typ in ("float_parsing", "float_type"):
         return f"must be a number (got {_fmt_got(got)})"
     if typ in ("bool_parsing", "bool_type"):
         return f"must be true or false (got {_fmt_got(got)})"
     if typ in ("string_type",):
         return f"must be text (got {_fmt_got(got)})"
+    if typ == "string_too_short":
+        return f"must not be empty (got {_fmt_got(got)})"
     if typ in ("date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"):
         return f"must be a date such as 2025-01-01 (got {_fmt_got(got)})"
     if typ in ("list_type",):

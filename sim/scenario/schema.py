@@ -77,7 +77,7 @@ class Failures(Strict):
     mtbf: Duration = Field(gt=0)
     mttr: Duration = Field(gt=0)
     distribution: Literal["exponential", "weibull"] = "exponential"
-    shape: float = Field(1.0, gt=0, description="Weibull shape (distribution: weibull)")
+    shape: float = Field(1.0, ge=0.1, le=100, description="Weibull shape (distribution: weibull)")
     max_retries: int = Field(3, ge=0)
 
 
@@ -104,6 +104,17 @@ class Router(Strict):
 
     policy: RouterPolicy = "least_outstanding"
     weights: dict[str, float] | None = Field(None, description="weighted: pool name -> weight")
+
+    @field_validator("weights")
+    @classmethod
+    def _finite_weights(cls, w: dict[str, float] | None) -> dict[str, float] | None:
+        import math as _m
+
+        if w is not None:
+            bad = {k: v for k, v in w.items() if not _m.isfinite(v) or v < 0}
+            if bad:
+                raise ValueError(f"weights must be finite and >= 0 (got {bad})")
+        return w
     primary: str | None = Field(None, description="spillover: pool tried first")
     overflow: str | None = Field(None, description="spillover: pool used when primary is loaded")
     threshold: float | None = Field(None, gt=0, description="spillover: outstanding requests per primary replica")

@@ -41,6 +41,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class Strict(BaseModel):
-    """Base for every scenario block: unknown keys are errors, values are validated on assignment."""
+    """Base for every scenario block: unknown keys are errors, numbers must be finite, values are
+    validated on assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False)

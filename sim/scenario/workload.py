@@ -28,7 +28,7 @@ TraceFormat = Literal["fleetsim", "azure", "burstgpt"]
 ``azure``: Azure LLM inference trace (``TIMESTAMP, ContextTokens, GeneratedTokens``);
 ``burstgpt``: BurstGPT (``Timestamp, Model, Request tokens, Response tokens, ...``)."""
 
-TokenCount = Annotated[int, Field(ge=1)]
+TokenCount = Annotated[int, Field(ge=1, le=100_000_000)]  # longer than any model's context
 
 
 # ---------------------------------------------------------------- token-length distributions
@@ -52,8 +52,8 @@ class LognormalTokens(Strict):
     continuous distribution), rounded to the nearest integer and clipped to ``[min, max]``."""
 
     dist: Literal["lognormal"]
-    mean: float = Field(gt=0)
-    cv: float = Field(gt=0)
+    mean: float = Field(gt=0, le=1e8)
+    cv: float = Field(gt=0, le=100)
     min: TokenCount = 1
     max: TokenCount | None = None
 
@@ -62,7 +62,7 @@ class ExponentialTokens(Strict):
     """Exponential with the given mean, rounded up to an integer >= 1, clipped at ``max``."""
 
     dist: Literal["exponential"]
-    mean: float = Field(gt=0)
+    mean: float = Field(gt=0, le=1e8)
     max: TokenCount | None = None
 
 
@@ -95,7 +95,7 @@ class PoissonArrival(Strict):
     """Independent exponential inter-arrival times with mean ``1 / rate``."""
 
     process: Literal["poisson"]
-    rate: float = Field(gt=0, description="requests/s")
+    rate: float = Field(gt=0, le=1e7, description="requests/s")
 
 
 class GammaArrival(Strict):
@@ -103,8 +103,8 @@ class GammaArrival(Strict):
     variation ``cv`` (``cv > 1`` is burstier than Poisson, ``cv = 1`` is Poisson)."""
 
     process: Literal["gamma"]
-    rate: float = Field(gt=0, description="requests/s")
-    cv: float = Field(gt=0)
+    rate: float = Field(gt=0, le=1e7, description="requests/s")
+    cv: float = Field(gt=0, le=100)
 
 
 class DiurnalArrival(Strict):
@@ -115,11 +115,11 @@ class DiurnalArrival(Strict):
     """
 
     process: Literal["diurnal"]
-    mean_rate: float = Field(gt=0, description="requests/s, averaged over one period")
-    peak_to_trough: float = Field(2.0, ge=1)
+    mean_rate: float = Field(gt=0, le=1e7, description="requests/s, averaged over one period")
+    peak_to_trough: float = Field(2.0, ge=1, le=1e6)
     peak_hour: float = Field(14.0, ge=0, lt=24, description="hours after midnight of the peak")
     period: Duration = 86400.0
-    weekly: list[Annotated[float, Field(ge=0)]] | None = None
+    weekly: list[Annotated[float, Field(ge=0, le=1e3)]] | None = None
 
 
 class PiecewiseArrival(Strict):
@@ -127,7 +127,7 @@ class PiecewiseArrival(Strict):
 
     process: Literal["piecewise"]
     times: list[Duration] = Field(min_length=1)
-    rates: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    rates: list[Annotated[float, Field(ge=0, le=1e7)]] = Field(min_length=1)
 
 
 class TraceArrival(Strict):
@@ -150,7 +150,7 @@ ArrivalProcess = Annotated[
 class Growth(Strict):
     """Traffic grows by ``monthly`` per month: ``rate x (1 + monthly) ** (t / 30.4375 days)``."""
 
-    monthly: float = Field(gt=-1)
+    monthly: float = Field(gt=-1, le=100)
 
 
 # ---------------------------------------------------------------------------- classes

@@ -156,7 +156,7 @@ class Autoscaler:
             for _ in range(want - n):
                 self._provision()
             return
-        floor = max(w for _, w in recs)
+        floor = max((w for _, w in recs), default=want)  # cooldown 0: only the current recommendation
         if floor < n:
             self.scale_downs += 1
             for rep in self._victims(current, n - floor):

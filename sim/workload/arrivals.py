@@ -310,7 +310,8 @@ def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.
     gaps[-1] = mean_gap
     period = float(ts[-1] + mean_gap)
     if process.loop and (n < 2 or mean_gap <= 0):
-        raise ValueError(f"{trace.path}: cannot loop a trace with fewer than two distinct times")
+        from sim.errors import InputError
+        raise InputError(f"{trace.path}: cannot loop a trace with fewer than two distinct times")
     plain = process.rate_scale == 1.0 and (growth is None or growth.monthly == 0)
     rep = 0
     while True:
