@@ -23,6 +23,13 @@ def _write(tmp_path: Path, data: dict, name: str = "x.yaml") -> Path:
     return p
 
 
+def _validate_argv(path: Path, overrides: list[str]) -> list[str]:
+    argv = ["validate", str(path)]
+    for o in overrides:
+        argv += ["--set", o]
+    return argv
+
+
 BAD = [
     (["workload.arrival.rate=-3"], "workload.arrival.rate: must be > 0 (got -3)"),
     (["fleet.pools.0.bogus=1"], "fleet.pools.0.bogus: unknown key 'bogus'; allowed:"),
@@ -41,10 +48,7 @@ BAD = [
 @pytest.mark.parametrize("overrides,expected", BAD, ids=[b[1].split(":")[0] for b in BAD])
 def test_bad_input_exits_2_with_file_field_and_allowed(tmp_path, capsys, overrides, expected):
     path = _write(tmp_path, yaml.safe_load(BASELINE.read_text()))
-    argv = ["validate", str(path)]
-    for o in overrides:
-        argv += ["--set", o]
-    assert main(argv) == 2
+    assert main(_validate_argv(path, overrides)) == 2
     err = capsys.readouterr().err
     assert f"{path}: {expected}" in err, err
     assert "Traceback" not in err
@@ -178,10 +182,7 @@ VLLM_REFUSES = [
 
 @pytest.mark.parametrize("overrides,expected", VLLM_REFUSES, ids=["budget<len", "budget<seqs", "len>ctx", "kv<len"])
 def test_configurations_vllm_refuses_are_errors(capsys, overrides, expected):
-    argv = ["validate", str(BASELINE)]
-    for o in overrides:
-        argv += ["--set", o]
-    assert main(argv) == 2
+    assert main(_validate_argv(BASELINE, overrides)) == 2
     assert expected in capsys.readouterr().err
 
 
@@ -206,10 +207,7 @@ ROBUST = [
 
 @pytest.mark.parametrize("overrides,expected", ROBUST, ids=[r[1].split(":")[0] + str(i) for i, r in enumerate(ROBUST)])
 def test_hostile_input_is_a_clear_error_not_a_traceback(capsys, overrides, expected):
-    argv = ["validate", str(BASELINE)]
-    for o in overrides:
-        argv += ["--set", o]
-    assert main(argv) == 2
+    assert main(_validate_argv(BASELINE, overrides)) == 2
     err = capsys.readouterr().err
     assert f"{BASELINE}: {expected}" in err, err
     assert "Traceback" not in err and "<scenario>" not in err
