@@ -174,3 +174,14 @@ def test_backlog_at_the_end_is_not_left_out_of_ttft_and_slo(trace_scenario, reco
     assert s["slo"]["attainment"] == 0.0
     # the queue time of A (0) is known; B's lower bound is its age
     assert s["latency"]["queue"]["mean"] == pytest.approx(0.049 / 2, rel=1e-2 if records == "none" else 1e-9)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_itl_counts_only_measured_requests(trace_scenario, engine):
+    # A (t=0, before the 0.5 s warmup) decodes alone at 0.011 s per token and stalls for B's prefill;
+    # B (t=0.6, measured) decodes next to A at 0.012 s per token: ITL is B's gaps only
+    res = sim.run(trace_scenario([(0.0, 100, 100), (0.6, 100, 10)], engine=engine, warmup=0.5))
+    itl = res.summary["latency"]["itl"]
+    assert itl["p50"] == pytest.approx(0.012, rel=1e-9)
+    assert itl["p99"] == pytest.approx(0.012, rel=1e-9)
+    assert itl["mean"] == pytest.approx(0.012, rel=1e-9)

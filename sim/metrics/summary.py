@@ -5,8 +5,9 @@ Definitions (seconds):
 * measured requests: those arriving at or after ``warmup``;
 * TTFT = first token − arrival; TPOT = (completion − first token) / (output tokens − 1), for
   requests with at least two output tokens; E2E = completion − arrival; queue = first admission
-  into a batch − arrival; ITL = every gap between consecutive tokens of a request (from the
-  per-iteration gap log, weighted by the sequences that saw it), emitted after ``warmup``;
+  into a batch − arrival; ITL = every gap between consecutive tokens of a measured request (from
+  the per-iteration gap log, weighted by the measured sequences that saw it; stalls while other
+  requests prefill and after a preemption included);
 * throughput counts requests (and their tokens) completed in ``[warmup, end]`` divided by
   ``end − warmup``;
 * SLO attainment = share of measured requests that completed with TTFT ≤ ``slo.ttft_s`` and

@@ -137,7 +137,8 @@ class Replica:
         self.heap: list = []                  # (finish_dc, order, epoch, req)
         self.used = 0                         # KV blocks in use
         self.order = 0
-        self.last_tok_groups: dict[float, int] = {}
+        self.last_tok_groups: dict[float, int] = {}  # measured decoders by the time of their last token
+        self.n_meas = 0                       # decoders that arrived after warmup (their gaps count as ITL)
         self.clock = 0.0
         self.busy_acc = 0.0
         self.run_start = -1.0                 # >= 0 while an iteration or run is in progress
@@ -534,12 +535,14 @@ class Replica:
         self.used -= self._blocks_for(ctx) if self.policy != "static" else r.blocks
         r.blocks = 0
         r.decoding = False
-        g = self.last_tok_groups
-        c = g.get(r.last_tok, 0) - 1
-        if c > 0:
-            g[r.last_tok] = c
-        else:
-            g.pop(r.last_tok, None)
+        if r.arrival >= self.fleet.warmup:
+            self.n_meas -= 1
+            g = self.last_tok_groups
+            c = g.get(r.last_tok, 0) - 1
+            if c > 0:
+                g[r.last_tok] = c
+            else:
+                g.pop(r.last_tok, None)
 
     def _join_decode(self, r: Req, t: float) -> None:
         r.decoding = True
@@ -552,7 +555,9 @@ class Replica:
             self.used -= r.blocks      # decoders' blocks are implied by their context length
             self.used += self._blocks_for(r.target)
         heapq.heappush(self.heap, (self.dc + (r.output - r.gen), r.order, r.epoch, r))
-        self.last_tok_groups[t] = self.last_tok_groups.get(t, 0) + 1
+        if r.arrival >= self.fleet.warmup:
+            self.n_meas += 1
+            self.last_tok_groups[t] = self.last_tok_groups.get(t, 0) + 1
 
     # ------------------------------------------------------------------ applying an iteration
     def _finish_iteration(self, end: float, dt: float, prefills: list, decode: bool) -> None:
@@ -563,10 +568,9 @@ class Replica:
             if self.policy != "static":
                 self.used += needs
             n = self.n_dec
-            if end >= fleet.warmup:
-                for t0, c in self.last_tok_groups.items():
-                    fleet.itl_add(end - t0, c)
-            self.last_tok_groups = {end: n} if n else {}
+            for t0, c in self.last_tok_groups.items():
+                fleet.itl_add(end - t0, c)
+            self.last_tok_groups = {end: self.n_meas} if self.n_meas else {}
             self.last_dec_end = end
             self.dc += 1
             self.ctx_sum += n
@@ -581,7 +585,7 @@ class Replica:
             if r.pf_done < r.target:
                 continue
             self.prefilling.pop(r.rid, None)
-            if r.gen > 0 and r.last_tok >= 0 and end >= fleet.warmup:
+            if r.gen > 0 and r.last_tok >= 0 and r.arrival >= fleet.warmup:
                 fleet.itl_add(end - r.last_tok, 1)  # the stall a preempted request saw
             r.gen += 1
             if r.first_tok < 0:
@@ -715,17 +719,12 @@ class Replica:
         n = self.n_dec
         end = float(ends[m - 1])
         fleet = self.fleet
-        if end >= fleet.warmup:
-            first_end = float(ends[0])
-            if first_end >= fleet.warmup:
-                for t0, c in self.last_tok_groups.items():
-                    fleet.itl_add(first_end - t0, c)
-            if m > 1:
-                gaps = steps[1:m]
-                if first_end < fleet.warmup:
-                    gaps = [g for g, e in zip(steps[1:m], ends[1:m]) if e >= fleet.warmup]
-                fleet.itl_add_array(gaps, n)
-        self.last_tok_groups = {end: n}
+        first_end = float(ends[0])
+        for t0, c in self.last_tok_groups.items():
+            fleet.itl_add(first_end - t0, c)
+        if m > 1 and self.n_meas:
+            fleet.itl_add_array(steps[1:m], self.n_meas)
+        self.last_tok_groups = {end: self.n_meas} if self.n_meas else {}
         self.last_dec_end = end
         self.tokens_processed += n * m
         if self.policy != "static":
@@ -797,6 +796,7 @@ class Replica:
         self.accepting = False
         out = self.evict_all()
         self.last_tok_groups = {}
+        self.n_meas = 0
         self.clock = t
         if self.proc.is_alive:
             self.proc.interrupt(FAIL)
