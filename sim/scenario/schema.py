@@ -49,6 +49,8 @@ class Batching(Strict):
     max_batched_tokens: int = Field(8192, ge=1, description="tokens per iteration")
     chunked_prefill: bool = False
     block_size: int = Field(16, ge=1, description="tokens per KV-cache block")
+    prefix_caching: bool = Field(False, description="reuse the KV blocks of a class's shared prompt prefix "
+                                                    "(vLLM's automatic prefix caching)")
     batch_size: int | None = Field(None, ge=1, description="static policy: requests per batch")
     timeout_s: float | None = Field(None, ge=0, description="static policy: max wait to fill a batch")
 

@@ -173,6 +173,9 @@ class WorkloadClass(Strict):
     priority: int = 0
     slo: SLO | None = None
     revenue_line: str | None = None
+    shared_prefix_tokens: int = Field(0, ge=0, le=1_000_000,
+                                      description="leading prompt tokens every request of the class shares "
+                                                  "(a system prompt); reused when the pool has prefix_caching")
 
 
 class WorkloadConfig(Strict):
@@ -183,6 +186,8 @@ class WorkloadConfig(Strict):
     output_tokens: TokenDist | None = None
     growth: Growth | None = None
     classes: list[WorkloadClass] = Field(default_factory=list)
+    shared_prefix_tokens: int = Field(0, ge=0, le=1_000_000,
+                                      description="shared leading prompt tokens of requests without a class")
 
 
 __all__ = [

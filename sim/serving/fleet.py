@@ -104,6 +104,9 @@ class Fleet:
         self.pools = pools
         self.warmup = scenario.warmup
         self.class_prio = class_prio
+        from sim.workload import classes as _classes
+
+        self.class_prefix = [c.shared_prefix_tokens for c in _classes(scenario.workload)]
         # the routers' stream: spawn key (4,), apart from the workload's (0..2,) and failures' (3, ...)
         self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
         self.log = RequestLog.for_scenario(scenario)          # metrics.records: all | sample | none

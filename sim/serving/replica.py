@@ -121,6 +121,9 @@ class Replica:
         self.chunked = b.chunked_prefill
         self.bs = b.block_size
         self.static_size = b.batch_size or 0
+        self.prefix_caching = b.prefix_caching and role == "both" and b.policy != "static"
+        self.cached_prefix: dict[int, int] = {}   # class -> KV blocks of its shared prefix held in the cache
+        self.pinned = 0                           # blocks held by cached prefixes (part of ``used``)
         self.static_timeout = b.timeout_s
         self.total_blocks = pool.kv_blocks
         self.watermark = int(0.01 * self.total_blocks)
@@ -351,10 +354,34 @@ class Replica:
     def _blocks_for(self, tokens: int) -> int:
         return -(-tokens // self.bs)
 
+    def _prefix_hit(self, r: Req) -> int:
+        """Prompt tokens of ``r`` already in this replica's prefix cache (whole blocks, never the
+        last token: vLLM always computes at least one token)."""
+        if not self.prefix_caching:
+            return 0
+        pb = self.cached_prefix.get(r.cls, 0)
+        if not pb:
+            return 0
+        return min(pb, (r.target - 1) // self.bs) * self.bs
+
+    def _cache_prefix(self, r: Req) -> None:
+        """After ``r``'s prefill: its class's shared prefix stays cached (blocks move to the cache)."""
+        prefix = self.fleet.class_prefix[r.cls] if r.cls < len(self.fleet.class_prefix) else 0
+        if not prefix or r.cls in self.cached_prefix or r.pb:
+            return
+        pb = min(prefix, r.target - 1) // self.bs
+        if pb <= 0:
+            return
+        self.cached_prefix[r.cls] = pb
+        self.pinned += pb
+        r.blocks -= pb          # the request now reads them from the cache
+        r.pb = pb
+
     def _admit(self, r: Req) -> None:
         self.order += 1
         r.order = self.order
         r.pf_done = 0
+        r.pb = 0
         r.decoding = False
         self.active[r.rid] = r
         if r.sched < 0:
@@ -372,14 +399,17 @@ class Replica:
             n_seqs = len(self.active)
             while len(self.waiting) and n_seqs < self.max_seqs:
                 r = self.waiting.peek()
-                need = r.target
+                hit = self._prefix_hit(r)
+                need = r.target - hit
                 if need > budget and (prefills or need <= self.budget):
                     break  # over the token budget (an over-long recompute runs alone)
-                blocks = self._blocks_for(need)
+                blocks = self._blocks_for(r.target) - hit // self.bs
                 if self.used + blocks > self.total_blocks - self.watermark:
                     break
                 self.waiting.pop()
                 self._admit(r)
+                r.pf_done = hit
+                r.pb = hit // self.bs
                 r.blocks = blocks
                 self.used += blocks
                 prefills.append((r, need))
@@ -409,15 +439,18 @@ class Replica:
             budget -= chunk
         while budget > 0 and len(self.waiting) and n_seqs < self.max_seqs:
             r = self.waiting.peek()
-            blocks = self._blocks_for(r.target)
+            hit = self._prefix_hit(r)
+            blocks = self._blocks_for(r.target) - hit // self.bs
             if self.used + reserved + blocks > self.total_blocks - self.watermark:
                 break
             self.waiting.pop()
             self._admit(r)
+            r.pf_done = hit
+            r.pb = hit // self.bs
             r.blocks = blocks
             self.used += blocks
             self.prefilling[r.rid] = r
-            chunk = min(r.target, budget)
+            chunk = min(r.target - hit, budget)
             prefills.append((r, chunk))
             budget -= chunk
             n_seqs += 1
@@ -515,6 +548,7 @@ class Replica:
             self.prefilling.pop(r.rid, None)
             self.used -= r.blocks
             r.blocks = 0
+            r.pb = 0
         r.preempt += 1
         r.epoch += 1
         r.kv_ready = False
@@ -532,8 +566,9 @@ class Replica:
         self.n_dec -= 1
         self.ctx_sum -= ctx
         self.res[(r.join_dc - r.join_len) % self.bs] -= 1
-        self.used -= self._blocks_for(ctx) if self.policy != "static" else r.blocks
+        self.used -= (self._blocks_for(ctx) - r.pb) if self.policy != "static" else r.blocks
         r.blocks = 0
+        r.pb = 0
         r.decoding = False
         if r.arrival >= self.fleet.warmup:
             self.n_meas -= 1
@@ -553,7 +588,7 @@ class Replica:
         self.res[(r.join_dc - r.join_len) % self.bs] += 1
         if self.policy != "static":
             self.used -= r.blocks      # decoders' blocks are implied by their context length
-            self.used += self._blocks_for(r.target)
+            self.used += self._blocks_for(r.target) - r.pb
         heapq.heappush(self.heap, (self.dc + (r.output - r.gen), r.order, r.epoch, r))
         if r.arrival >= self.fleet.warmup:
             self.n_meas += 1
@@ -585,6 +620,8 @@ class Replica:
             if r.pf_done < r.target:
                 continue
             self.prefilling.pop(r.rid, None)
+            if self.prefix_caching:
+                self._cache_prefix(r)
             if r.gen > 0 and r.last_tok >= 0 and r.arrival >= fleet.warmup:
                 fleet.itl_add(end - r.last_tok, 1)  # the stall a preempted request saw
             r.gen += 1
@@ -843,6 +880,9 @@ class Replica:
         self.outgoing.clear()
         self.xfer_blocks = 0
         self.heap.clear()
+        self.used -= self.pinned          # a failed replica's prefix cache is gone
+        self.pinned = 0
+        self.cached_prefix.clear()
         out.extend(self.waiting.drain())
         for r in out:
             r.epoch += 1

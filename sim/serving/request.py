@@ -26,7 +26,7 @@ class Req:
     __slots__ = ("rid", "arrival", "prompt", "output", "cls", "prio",
                  "gen", "target", "pf_done", "blocks", "join_len", "join_dc", "epoch",
                  "first_tok", "sched", "last_tok", "preempt", "retries", "pool", "replica", "decoding",
-                 "order", "reason", "kv_ready", "queued_at")
+                 "order", "reason", "kv_ready", "queued_at", "pb")
 
     def __init__(self, rid: int, arrival: float, prompt: int, output: int, cls: int, prio: int) -> None:
         self.rid = rid
@@ -52,5 +52,6 @@ class Req:
         self.decoding = False
         self.order = 0          # admission order on the replica (preemption victims: newest first)
         self.reason = 0
+        self.pb = 0             # KV blocks of a cached shared prefix this request reads but does not own
         self.kv_ready = False   # disaggregation: KV cache already on the decode replica (no prefill)
         self.queued_at = arrival  # when it last joined a replica's queue (static batching timeout)

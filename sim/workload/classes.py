@@ -25,6 +25,7 @@ class ClassSpec:
     slo_ttft_s: float | None = None
     slo_tpot_s: float | None = None
     revenue_line: str | None = None
+    shared_prefix_tokens: int = 0
 
 
 def class_names(cfg: WorkloadConfig) -> list[str]:
@@ -35,11 +36,12 @@ def class_names(cfg: WorkloadConfig) -> list[str]:
 def classes(cfg: WorkloadConfig) -> list[ClassSpec]:
     """One :class:`ClassSpec` per class, in ``class_idx`` order."""
     if not cfg.classes:
-        return [ClassSpec(DEFAULT_CLASS)]
+        return [ClassSpec(DEFAULT_CLASS, shared_prefix_tokens=cfg.shared_prefix_tokens)]
     return [ClassSpec(name=c.name, priority=c.priority,
                       slo_ttft_s=c.slo.ttft_s if c.slo else None,
                       slo_tpot_s=c.slo.tpot_s if c.slo else None,
-                      revenue_line=c.revenue_line) for c in cfg.classes]
+                      revenue_line=c.revenue_line,
+                      shared_prefix_tokens=c.shared_prefix_tokens or cfg.shared_prefix_tokens) for c in cfg.classes]
 
 
 __all__ = ["ClassSpec", "DEFAULT_CLASS", "class_names", "classes"]
