@@ -14,7 +14,7 @@ class ScenarioError(Exception):
     """
 
     def __init__(self, problems: list[tuple[str, str]], source: str = "<scenario>") -> None:
-        self.problems = list(problems)
+        self.problems = list(dict.fromkeys((str(p), str(m)) for p, m in problems))  # once each, in order
         self.source = source
         super().__init__(self.format())
 

@@ -233,3 +233,17 @@ def test_autoscaler_with_zero_cooldown_runs():
                                      "fleet.pools.0.autoscale={max: 8, scale_up_delay: 0, cooldown: 0, interval: 1}"])
     r = s.summary["requests"]
     assert r["arrived"] == r["completed"] + r["rejected"] + r["in_flight"] + r["failed"]
+
+
+def test_messages_use_file_names_once_and_aliases(tmp_path, capsys):
+    assert main(_validate_argv(BASELINE, ["fleet.pools.0.replicas=true"])) == 2
+    assert "fleet.pools.0.replicas: must be a whole number (got True)" in capsys.readouterr().err
+    assert main(_validate_argv(BASELINE, ["economics.compute=[{pool: main, usd_per_gpu_hour: 1, foo: 1}]"])) == 2
+    err = capsys.readouterr().err
+    assert "allowed: from," in err and "from_" not in err
+    p = tmp_path / "m.yaml"
+    p.write_text("duration: 60\nmodel: llama-3-8b\nworkload: {arrival: {process: poisson, rate: 1}}\n"
+                 "fleet: {pools: [{name: m, gpu: h100-sxm, replicas: 1}]}\n")
+    assert main(["validate", str(p)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == len(set(lines)) == 2

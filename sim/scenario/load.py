@@ -189,7 +189,7 @@ def _allowed_keys(loc: Sequence[Any], raw: Any) -> list[str] | None:
         cls = _pick(models, node)
         i += 1
     if isinstance(cls, type) and issubclass(cls, BaseModel):
-        return sorted(cls.model_fields)
+        return sorted(f.alias or name for name, f in cls.model_fields.items())
     return None
 
 

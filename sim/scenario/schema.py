@@ -100,6 +100,13 @@ class Pool(Strict):
     autoscale: Autoscale | None = None
     failures: Failures | None = None
 
+    @field_validator("replicas", "tensor_parallel", mode="before")
+    @classmethod
+    def _no_booleans(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(f"must be a whole number (got {v!r})")
+        return v
+
 
 class Router(Strict):
     """Fleet-level routing; a plain string in YAML is shorthand for ``{policy: <string>}``."""
