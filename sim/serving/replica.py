@@ -377,15 +377,21 @@ class Replica:
         r.blocks -= pb          # the request now reads them from the cache
         r.pb = pb
 
-    def _admit(self, r: Req) -> None:
+    def _admit(self, blocks: int, hit: int = 0) -> Req:
+        """Take the head of the queue into the batch, holding ``blocks`` KV blocks of its own and
+        reading ``hit`` prompt tokens (whole blocks) from the prefix cache."""
+        r = self.waiting.pop()
         self.order += 1
         r.order = self.order
-        r.pf_done = 0
-        r.pb = 0
+        r.pf_done = hit
+        r.pb = hit // self.bs
         r.decoding = False
+        r.blocks = blocks
+        self.used += blocks
         self.active[r.rid] = r
         if r.sched < 0:
             r.sched = self.clock
+        return r
 
     def _schedule(self):
         """Pick the next iteration's batch. Returns (shape, prefills, decode?, fast_k) or None."""
@@ -406,12 +412,7 @@ class Replica:
                 blocks = self._blocks_for(r.target) - hit // self.bs
                 if self.used + blocks > self.total_blocks - self.watermark:
                     break
-                self.waiting.pop()
-                self._admit(r)
-                r.pf_done = hit
-                r.pb = hit // self.bs
-                r.blocks = blocks
-                self.used += blocks
+                self._admit(blocks, hit)
                 prefills.append((r, need))
                 budget -= need
                 n_seqs += 1
@@ -443,12 +444,7 @@ class Replica:
             blocks = self._blocks_for(r.target) - hit // self.bs
             if self.used + reserved + blocks > self.total_blocks - self.watermark:
                 break
-            self.waiting.pop()
-            self._admit(r)
-            r.pf_done = hit
-            r.pb = hit // self.bs
-            r.blocks = blocks
-            self.used += blocks
+            self._admit(blocks, hit)
             self.prefilling[r.rid] = r
             chunk = min(r.target - hit, budget)
             prefills.append((r, chunk))
@@ -471,10 +467,7 @@ class Replica:
             blocks = self._blocks_for(r.target)
             if self.used + blocks > self.total_blocks - self.watermark:
                 break
-            self.waiting.pop()
-            self._admit(r)
-            r.blocks = blocks
-            self.used += blocks
+            self._admit(blocks)
             r.kv_ready = False
             self._join_decode(r, r.last_tok)
             n_seqs += 1
@@ -491,10 +484,7 @@ class Replica:
                 blocks = self._blocks_for(final)
                 if self.used + blocks > self.total_blocks:
                     break
-                self.waiting.pop()
-                self._admit(r)
-                r.blocks = blocks
-                self.used += blocks
+                self._admit(blocks)
                 n += 1
                 if r.kv_ready:
                     r.kv_ready = False
