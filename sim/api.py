@@ -171,10 +171,36 @@ def _progress(env: simpy.Environment, horizon: float):
     return bar
 
 
+def price_run(summary: dict, sc, pools: list[PoolRuntime], end_s: float, intervals: list, busy_by_pool: dict,
+              completion_s: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray, cls_idx: np.ndarray,
+              weight: np.ndarray):
+    """Hand a run's provisioned intervals and served tokens to the money layer; fills the summary's
+    ``cost`` and ``cashflow`` blocks and returns the :class:`~sim.economics.EconomicsResult`.
+
+    ``cls_idx`` gives each usage row's class (its revenue line); ``weight`` its multiplicity.
+    """
+    from sim.economics import Usage, evaluate
+    from sim.workload import classes
+
+    cls = classes(sc.workload)
+    line_names = tuple(sorted({c.revenue_line for c in cls if c.revenue_line}))
+    cls_line = np.array([line_names.index(c.revenue_line) if c.revenue_line else -1 for c in cls], dtype=np.int64)
+    usage = Usage(horizon_s=float(end_s), intervals=tuple(intervals), busy_gpu_seconds=busy_by_pool,
+                  completion_s=completion_s, input_tokens=input_tokens, output_tokens=output_tokens,
+                  revenue_line=cls_line[cls_idx] if len(cls_idx) else np.zeros(0, dtype=np.int64),
+                  revenue_line_names=line_names, weight=weight,
+                  scale_note="; ".join(f"pool {p.name} simulated as 1 shard x {p.cfg.scale:g}"
+                                       for p in pools if p.cfg.scale != 1))
+    econ = evaluate(sc.economics, sc.start, usage)
+    summary["cost"] = dict(econ.cost)
+    summary["cashflow"] = dict(econ.cashflow)
+    return econ
+
+
 def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end: float) -> Result:
     """Turn a finished fleet into records, time series, summary and economics."""
-    from sim.economics import ProvisionedInterval, Usage, evaluate
-    from sim.workload import class_names, classes
+    from sim.economics import ProvisionedInterval
+    from sim.workload import class_names
 
     sc = loaded.scenario
     # rows, latency/throughput/SLO blocks, per-class blocks and usage columns: exact from the rows
@@ -224,22 +250,12 @@ def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end
     summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
 
     # money
-    cls = classes(sc.workload)
     names = class_names(sc.workload)
-    line_names = tuple(sorted({c.revenue_line for c in cls if c.revenue_line}))
-    cls_line = np.array([line_names.index(c.revenue_line) if c.revenue_line else -1 for c in cls], dtype=np.int64)
     use = outcome.usage       # one row per completed request, or per (hour, pool, class) group
     pool_scale = np.array([p.cfg.scale for p in pools], dtype=np.float64)
-    usage = Usage(horizon_s=float(end), intervals=tuple(intervals), busy_gpu_seconds=busy_by_pool,
-                  completion_s=use.completion_s, input_tokens=use.input_tokens, output_tokens=use.output_tokens,
-                  revenue_line=cls_line[use.cls] if len(use.cls) else np.zeros(0, dtype=np.int64),
-                  revenue_line_names=line_names,
-                  weight=pool_scale[use.pool] * use.count if len(use.pool) else np.zeros(0),
-                  scale_note="; ".join(f"pool {p.name} simulated as 1 shard x {p.cfg.scale:g}"
-                                       for p in pools if p.cfg.scale != 1))
-    econ = evaluate(sc.economics, sc.start, usage)
-    summary["cost"] = dict(econ.cost)
-    summary["cashflow"] = dict(econ.cashflow)
+    econ = price_run(summary, sc, pools, float(end), intervals, busy_by_pool, use.completion_s, use.input_tokens,
+                     use.output_tokens, use.cls,
+                     pool_scale[use.pool] * use.count if len(use.pool) else np.zeros(0))
     summary["pools"] = per_pool
     if outcome.classes is not None:
         summary["classes"] = outcome.classes

@@ -172,8 +172,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
 
     ``step_s`` defaults to one hour; ``curves`` (one per pool) skips the measurement.
     """
-    from sim.api import TS_COLUMNS, Result, build_pools
-    from sim.economics import ProvisionedInterval, Usage, evaluate
+    from sim.api import TS_COLUMNS, Result, build_pools, price_run
+    from sim.economics import ProvisionedInterval
     from sim.metrics.records import RECORD_DTYPE
     from sim.workload import class_names, classes
 
@@ -362,25 +362,14 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                               "mfu": flops_done / flops_cap if flops_cap else 0.0}
     summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
 
-    cls = specs
     names = class_names(sc.workload)
-    line_names = tuple(sorted({c.revenue_line for c in cls if c.revenue_line}))
-    cls_line = np.array([line_names.index(c.revenue_line) if c.revenue_line else -1 for c in cls], dtype=np.int64)
     t = np.concatenate(use_t) if use_t else np.zeros(0)
     order = np.argsort(t, kind="stable")
     ucls = np.concatenate(use_cls)[order] if use_cls else np.zeros(0, dtype=np.int64)
-    usage = Usage(horizon_s=end, intervals=tuple(intervals), busy_gpu_seconds=busy_by_pool,
-                  completion_s=t[order],
-                  input_tokens=(np.concatenate(use_in) if use_in else np.zeros(0))[order],
-                  output_tokens=(np.concatenate(use_out) if use_out else np.zeros(0))[order],
-                  revenue_line=cls_line[ucls] if len(ucls) else np.zeros(0, dtype=np.int64),
-                  revenue_line_names=line_names,
-                  weight=(np.concatenate(use_w) if use_w else np.zeros(0))[order],
-                  scale_note="; ".join(f"pool {p.name} simulated as 1 shard x {p.cfg.scale:g}"
-                                       for p in pools if p.cfg.scale != 1))
-    econ = evaluate(sc.economics, sc.start, usage)
-    summary["cost"] = dict(econ.cost)
-    summary["cashflow"] = dict(econ.cashflow)
+    econ = price_run(summary, sc, pools, end, intervals, busy_by_pool, t[order],
+                     (np.concatenate(use_in) if use_in else np.zeros(0))[order],
+                     (np.concatenate(use_out) if use_out else np.zeros(0))[order], ucls,
+                     (np.concatenate(use_w) if use_w else np.zeros(0))[order])
     summary["pools"] = per_pool
     if n_cls > 1:
         summary["classes"] = {name: acc.block(demand[:, c].sum(), window, cls_slo[c])
