@@ -65,10 +65,11 @@ def _atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
     """A binary file handle on a temporary sibling of ``path``, renamed to ``path`` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
+        os.chmod(tmp, 0o644)      # mkstemp makes 0600; results are ordinary readable files
         os.replace(tmp, path)
     except BaseException:
         try:

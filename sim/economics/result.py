@@ -7,27 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.economics.agreements import Settlement
 from sim.economics.ledger import LEDGER_COLUMNS, LedgerEntry
 from sim.economics.statement import format_statement
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from sim.io import atomic_write_bytes
 
 
 def _csv_bytes(header: list[str], rows: list[list]) -> bytes:
@@ -73,11 +59,11 @@ class EconomicsResult:
         out_dir = Path(out_dir)
         paths = [out_dir / "cashflow.csv", out_dir / "ledger.csv", out_dir / "cashflow.png"]
         header = list(self.statement[0]) if self.statement else ["period"]
-        _atomic_write_bytes(paths[0], _csv_bytes(header, [[r[k] for k in header] for r in self.statement]))
+        atomic_write_bytes(paths[0], _csv_bytes(header, [[r[k] for k in header] for r in self.statement]))
         rows = [[getattr(e, c).isoformat() if c.endswith("_date") else getattr(e, c)
                  for c in LEDGER_COLUMNS] for e in self.ledger]
-        _atomic_write_bytes(paths[1], _csv_bytes(list(LEDGER_COLUMNS), rows))
-        _atomic_write_bytes(paths[2], self.figure_png())
+        atomic_write_bytes(paths[1], _csv_bytes(list(LEDGER_COLUMNS), rows))
+        atomic_write_bytes(paths[2], self.figure_png())
         return paths
 
     def figure_png(self) -> bytes:

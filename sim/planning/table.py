@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.planning.store import write_text_atomic
+from sim.io import atomic_write_text
 
 
 def columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -79,11 +79,11 @@ def jsonable(value: Any) -> Any:
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    write_text_atomic(path, to_csv(rows))
+    atomic_write_text(path, to_csv(rows))
 
 
 def write_json(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(jsonable(data), indent=1, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(jsonable(data), indent=1, allow_nan=False) + "\n")
 
 
 def format_value(value: Any, digits: int = 4) -> str:
