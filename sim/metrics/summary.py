@@ -33,10 +33,6 @@ from sim.serving.request import COMPLETED, FAILED, IN_FLIGHT, REJECTED
 QUANTILES = (50, 90, 99)
 
 
-def _nan_to_none(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
 def stats(values: np.ndarray) -> dict:
     """``{mean, p50, p90, p99}`` of a sample (``None`` for an empty one); linear interpolation."""
     if len(values) == 0:
