@@ -39,6 +39,23 @@ def test_cells_match_per_cell_repr_formatting_across_blocks():
     assert "".join(csv_chunks(header, cols, block_rows=997)) == expected
 
 
+def test_fast_number_cells_equal_repr_and_str_over_every_kind_of_double(monkeypatch):
+    import sim.io
+
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2**64, 200_000, dtype=np.uint64).view(np.float64)    # every exponent, NaN, inf
+    near = np.ldexp(1.0, rng.integers(-20, 70, 50_000))
+    x = np.concatenate([bits, near, np.nextafter(near, 0.0), np.nextafter(near, np.inf),
+                        rng.integers(0, 10**6, 50_000) / 1000.0, [1e-4, 9.999999999999999e-05, 1e16, -np.inf]])
+    ints = np.concatenate([rng.integers(-2**63, 2**63 - 1, 10_000, dtype=np.int64), [-2**63, 2**63 - 1, 0]])
+    tables = [(["x"], [x]), (["i"], [ints]), (["u", "s"], [np.array([0, 2**64 - 1], dtype=np.uint64),
+                                                          np.array([-7, 300], dtype=np.int16)])]
+    texts = [csv_text(header, cols) for header, cols in tables]
+    assert texts == [old_csv_text(header, cols) for header, cols in tables]
+    monkeypatch.setattr(sim.io, "_JSON_NUMBERS", [None])              # formatter missing: repr/str
+    assert [csv_text(header, cols) for header, cols in tables] == texts
+
+
 def test_floats_round_trip_exactly_and_nan_is_an_empty_cell():
     header, cols = table(5_000, seed=3)
     rows = list(csv.reader(io.StringIO(csv_text(header, cols))))[1:]
