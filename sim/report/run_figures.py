@@ -1,5 +1,8 @@
 """Figures of one run, drawn from its result folder (``figures/`` inside it, PNG and SVG).
 
+Their layout is fixed (margins in inches, :func:`sim.report.render.new_figure`), so each is
+laid out and drawn once.
+
 The data come from the folder's ``requests.csv.gz`` and ``timeseries.csv``, or, when the
 caller still has them in memory (``Result.write``), from the same columns passed in, so a run
 does not read back the files it has just written.
@@ -111,7 +114,7 @@ def latency_cdf_figure(req: dict[str, np.ndarray], stem: Path,
         names = sorted(set(classes.tolist()))
         if 1 < len(names) <= 8:
             by_class = {n: classes == n for n in names}
-    fig = new_figure(12.0, 3.8)
+    fig = new_figure(12.0, 3.8, margins=(0.7, 0.15, 0.5, 0.3), grid=(1, 3), wspace_in=0.55)
     axes = fig.subplots(1, 3)
     for ax, (key, title) in zip(axes, LATENCIES):
         ax.set_title(title)
@@ -161,8 +164,10 @@ def _pools(ts: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
 
 def timeseries_figure(ts: dict[str, np.ndarray], stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     present = [(k, lab) for k, lab in SERIES if k in ts]
-    fig = new_figure(10.0, 2.2 * max(len(present), 1) + 0.6)
-    axes = np.atleast_1d(fig.subplots(max(len(present), 1), 1, sharex=True))
+    rows = max(len(present), 1)
+    fig = new_figure(10.0, 2.2 * rows + 0.6, margins=(0.85, 0.15, 0.5, 0.12), grid=(rows, 1),
+                     hspace_in=0.12)
+    axes = np.atleast_1d(fig.subplots(rows, 1, sharex=True))
     hours = float(np.nanmax(ts["time_s"])) > 3 * 3600
     scale, unit = (3600.0, "hours") if hours else (1.0, "seconds")
     for ax, (key, label) in zip(axes, present):
@@ -175,6 +180,7 @@ def timeseries_figure(ts: dict[str, np.ndarray], stem: Path, formats: tuple[str,
                     color="k", ls="--", label="central queue (fleet)")
             ax.legend(fontsize="small")
         ax.set_ylabel(label)
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)   # no offset text between panels
         ax.grid(True, alpha=0.3)
     axes[-1].set_xlabel(f"simulated time ({unit})")
     if len(_pools(ts)) > 1:
@@ -185,7 +191,7 @@ def timeseries_figure(ts: dict[str, np.ndarray], stem: Path, formats: tuple[str,
 def utilization_figure(ts: dict[str, np.ndarray], stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     pools = _pools(ts)
     means = [time_weighted_mean(ts["time_s"][m], ts["busy_frac"][m]) for _, m in pools]
-    fig = new_figure(max(4.0, 1.2 * len(pools) + 2), 3.5)
+    fig = new_figure(max(4.0, 1.2 * len(pools) + 2), 3.5, margins=(0.75, 0.15, 0.4, 0.3))
     ax = fig.subplots()
     bars = ax.bar([n for n, _ in pools], means, color=[f"C{i}" for i in range(len(pools))])
     for b, v in zip(bars, means):
