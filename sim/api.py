@@ -115,12 +115,14 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
     bar = None
     if progress:
         bar = _progress(env, sc.duration)
+    fleet.set_horizon(sc.duration)
     env.run(until=sc.duration)
     end = sc.duration
     if sc.drain:
         # keep going until the feed is exhausted and nothing is in flight
         while fleet.in_flight or feeder.is_alive:
             step = max(sc.metrics.interval, 1.0)
+            fleet.set_horizon(env.now + step)
             env.run(until=env.now + step)
         last = max((r.clock for r in fleet.replicas), default=env.now)
         end = max(sc.duration, min(env.now, last))

@@ -67,3 +67,32 @@ def decode_step_fn(model: StepTimeModel):
     def decode_step(n: int, ctx: int) -> float:
         return step(BatchShape(decode_seqs=n, decode_context_tokens=ctx))
     return decode_step
+
+
+def decode_run_fn(model: StepTimeModel):
+    """A scalar ``f(n_seqs, context_tokens, k, t, stop) -> (steps, ends)`` for a run of up to ``k``
+    pure-decode iterations of an unchanged batch starting at time ``t``: iteration ``i`` has context
+    ``context_tokens + i * n_seqs``; ``ends`` are the sequential sums ``t = t + step`` (the clock of
+    the iteration-level engine) and the run stops after the first end at or after ``stop``.
+
+    Models may offer a faster ``decode_run`` with the same float operations; otherwise this loops
+    over :func:`decode_step_fn`.
+    """
+    fast = getattr(model, "decode_run", None)
+    if fast is not None:
+        return fast
+    step = decode_step_fn(model)
+
+    def decode_run(n: int, ctx: int, k: int, t: float, stop: float) -> tuple[list[float], list[float]]:
+        steps: list[float] = []
+        ends: list[float] = []
+        for _ in range(k):
+            dt = step(n, ctx)
+            t = t + dt
+            steps.append(dt)
+            ends.append(t)
+            ctx += n
+            if t >= stop:
+                break
+        return steps, ends
+    return decode_run

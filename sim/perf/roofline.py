@@ -210,16 +210,11 @@ class RooflineModel:
         out = self._seconds(n_seqs, 0, 0.0, 0, n_seqs, ctx, n_seqs, np.maximum)
         return np.asarray(out, dtype=float)
 
-    def decode_step(self, n_seqs: int, context_tokens: int) -> float:
-        """Scalar pure-decode step, the same float operations as :meth:`step_time` with the terms
-        that depend only on ``n_seqs`` cached (the engine calls this once per decode iteration)."""
-        if n_seqs <= 0:
-            return 0.0
-        c = self._decode_cache.get(n_seqs) if hasattr(self, "_decode_cache") else None
+    def _decode_terms(self, n: int) -> tuple[float, float, float]:
+        """The terms of a pure-decode step that depend only on the batch size (cached per size)."""
+        cache = self.__dict__.setdefault("_decode_cache", {})
+        c = cache.get(n)
         if c is None:
-            if not hasattr(self, "_decode_cache"):
-                self._decode_cache: dict[int, tuple[float, float, float]] = {}
-            n = n_seqs
             p = self.overlap_exponent
             linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n)
                             + self._gemm_io_bytes_per_token * n)
@@ -229,12 +224,43 @@ class RooflineModel:
             act_s = self._act_bytes_per_token * n / self._bw
             comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n
             c = (linear_s, kv_fixed, lm_s + act_s + comm_s + self._overhead_s)
-            if len(self._decode_cache) < 65536:
-                self._decode_cache[n] = c
-        linear_s, kv_fixed, rest = c
+            if len(cache) < 65536:
+                cache[n] = c
+        return c
+
+    def decode_step(self, n_seqs: int, context_tokens: int) -> float:
+        """Scalar pure-decode step, the same float operations as :meth:`step_time` with the terms
+        that depend only on ``n_seqs`` cached (the engine calls this once per decode iteration)."""
+        if n_seqs <= 0:
+            return 0.0
+        linear_s, kv_fixed, rest = self._decode_terms(n_seqs)
         kv_bytes = kv_fixed + self._decode_kv_read_bytes_per_token * context_tokens
         attn_s = max(self._attn_flops_per_pair * (0.0 + context_tokens) / self._attn_peak, kv_bytes / self._bw)
         return linear_s + attn_s + rest
+
+    def decode_run(self, n_seqs: int, context_tokens: int, k: int, t: float,
+                   stop: float) -> tuple[list[float], list[float]]:
+        """Up to ``k`` decode iterations from time ``t`` (see :func:`sim.perf.base.decode_run_fn`):
+        :meth:`decode_step`'s float operations inlined in one loop, the hot path of the fast engine."""
+        steps: list[float] = []
+        ends: list[float] = []
+        if n_seqs <= 0:
+            return steps, ends
+        linear_s, kv_fixed, rest = self._decode_terms(n_seqs)
+        read, flops, peak, bw = (self._decode_kv_read_bytes_per_token, self._attn_flops_per_pair,
+                                 self._attn_peak, self._bw)
+        ctx = context_tokens
+        for _ in range(k):
+            a = flops * (0.0 + ctx) / peak
+            b = (kv_fixed + read * ctx) / bw
+            dt = linear_s + (b if b > a else a) + rest   # max(a, b), as decode_step
+            t = t + dt
+            steps.append(dt)
+            ends.append(t)
+            ctx += n_seqs
+            if t >= stop:
+                break
+        return steps, ends
 
     # ---------------------------------------------------------------- inspection
     def breakdown(self, shape: BatchShape) -> StepBreakdown:

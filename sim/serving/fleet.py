@@ -150,6 +150,15 @@ class Fleet:
         self.prerouted = (fast and pools_static and d is None and self.central is None
                           and (self.policy in ("round_robin", "random") or len(self.replicas) == 1))
         self.known_until = 0.0
+        # Pre-routed replicas are independent of each other, so each runs ahead of the SimPy clock,
+        # without an event per iteration, through every iteration that ends before ``sync_t``: the
+        # next instant anything else looks at them or feeds them (sampler, feed, end of the run).
+        # The iteration that reaches ``sync_t`` is a real SimPy timeout, so at that instant every
+        # replica is in the state the event-by-event engine would have.
+        self.sync_t = 0.0
+        self._next_sample = 0.0    # until the sampler and the feed have started: no running ahead
+        self._next_feed = 0.0
+        self.horizon = math.inf
         if self.prerouted:
             for rep in self.replicas:
                 rep.pulls = True
@@ -366,12 +375,24 @@ class Fleet:
             firsts.popleft()
             t1 = firsts[0]
             if t1 > env.now:
+                self._next_feed = t1
+                self._resync()
                 yield env.timeout(t1 - env.now)
             more = load()
             self._wake_idle()
+        self._next_feed = math.inf
+        self._resync()
         if more:
             self.known_until = math.inf
             self._wake_idle()
+
+    def set_horizon(self, t: float) -> None:
+        """The SimPy run goes on until ``t`` (``env.run(until=t)``)."""
+        self.horizon = t
+        self._resync()
+
+    def _resync(self) -> None:
+        self.sync_t = min(self._next_sample, self._next_feed, self.horizon)
 
     def _wake_idle(self) -> None:
         for rep in self.replicas:
@@ -489,6 +510,8 @@ class Fleet:
         self._prev_prov = {p.index: 0.0 for p in self.pools}
         self._last_sample = 0.0
         while True:
+            self._next_sample = env.now + interval
+            self._resync()
             yield env.timeout(interval)
             self.sample(env.now, interval, self._prev_busy)
             self._last_sample = env.now

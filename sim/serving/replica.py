@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from sim.perf.base import BatchShape, StepTimeModel, decode_step_fn
+from sim.perf.base import BatchShape, StepTimeModel, decode_run_fn, decode_step_fn
 from sim.serving.request import R_BUDGET, R_CONTEXT, R_KV, Req
 
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ class Replica:
         self.watermark = int(0.01 * self.total_blocks)
         self.model: StepTimeModel = pool.step_model
         self.decode_step = decode_step_fn(pool.step_model)
+        self.decode_run = decode_run_fn(pool.step_model)
         self._step_cache: dict[BatchShape, float] = {}
         self.waiting = Waiting(self.policy == "priority")
         self.active: dict[int, Req] = {}      # admitted (prefilling or decoding), in admission order
@@ -145,7 +146,7 @@ class Replica:
         self.clock = 0.0
         self.busy_acc = 0.0
         self.run_start = -1.0                 # >= 0 while an iteration or run is in progress
-        self.run: tuple | None = None         # (start_clock, ends, steps, prefix, per) of a fast run in progress
+        self.run: tuple | None = None         # (start_clock, ends, steps, rot, per) of a fast run in progress
         self._cut = False                     # the fast run was cut short by an event (ends at the next boundary)
         self.last_dec_end = -1.0              # end of the last decode iteration
         self.accepting = ready                # routable: ready, not draining, not failed
@@ -246,13 +247,23 @@ class Replica:
         j = bisect_right(run[1], t)  # iterations finished by t
         return self.used + self._run_needs(run, j)
 
+    def _block_needs(self) -> tuple[list[int], int]:
+        """New KV blocks the coming decode iterations allocate: they repeat with period ``block_size``;
+        ``rot[i]`` is iteration ``i``'s (decoders whose context crosses a block boundary then) and
+        ``per`` one period's, which is every decoder once."""
+        if self.policy == "static":
+            return [], 0
+        i = self.dc % self.bs
+        res = self.res
+        return res[i:] + res[:i], self.n_dec
+
     def _run_needs(self, run: tuple, m: int) -> int:
         """New KV blocks the first ``m`` iterations of ``run`` allocate (period ``block_size``)."""
-        prefix, per = run[3], run[4]
+        rot, per = run[3], run[4]
         if not per or m <= 0:
             return 0
-        q, r = divmod(m, len(prefix) - 1)
-        return q * per + prefix[r]
+        q, r = divmod(m, len(rot))
+        return q * per + sum(rot[:r])
 
     def busy_at(self, t: float) -> float:
         if self.run_start >= 0 and t > self.run_start:
@@ -269,6 +280,7 @@ class Replica:
 
     def _engine(self):
         env = self.env
+        fleet = self.fleet
         while True:
             if not self.alive:
                 return
@@ -276,7 +288,11 @@ class Replica:
                 self.fleet.release(self)
                 return
             if self.pulls:
-                self._ingest(max(self.clock, env.now))
+                inc = self.incoming
+                if inc:
+                    t = self.clock if self.clock >= env.now else env.now
+                    if inc[0].arrival <= t:
+                        self._ingest(t)
                 if not self.active and not len(self.waiting):
                     na = self.next_arrival()
                     if na == math.inf:
@@ -284,6 +300,8 @@ class Replica:
                         yield self._idle
                         self._idle = None
                         self.clock = max(self.clock, env.now)
+                    elif na < fleet.sync_t:
+                        self.clock = max(na, self.clock)  # ahead of the SimPy clock (see Fleet.sync_t)
                     else:
                         yield env.timeout(max(na - env.now, 0.0))
                         self.clock = max(na, env.now)
@@ -316,7 +334,12 @@ class Replica:
                 continue
             shape, prefills, decode, k_fast = step
             if k_fast > 1:
-                yield from self._fast_run(k_fast)
+                run = self._plan_run(k_fast)
+                if self.pulls and run[1][-1] < fleet.sync_t:
+                    m = len(run[1])   # runs ahead of the SimPy clock (see Fleet.sync_t)
+                else:
+                    m = yield from self._wait_run(run)
+                self._end_run(run, m)
                 continue
             if shape.prefill_tokens == 0:
                 dt = self.decode_step(shape.decode_seqs, shape.decode_context_tokens)
@@ -328,9 +351,10 @@ class Replica:
                         self._step_cache[shape] = dt
             start = self.clock
             end = start + dt
-            self.run_start = start
-            yield env.timeout(end - env.now)
-            self.run_start = -1.0
+            if not (self.pulls and end < fleet.sync_t):
+                self.run_start = start
+                yield env.timeout(end - env.now)
+                self.run_start = -1.0
             self.busy_acc += dt
             self.clock = end
             self.tokens_processed += shape.prefill_tokens + shape.decode_seqs
@@ -424,7 +448,7 @@ class Replica:
             if self.n_dec == 0:
                 return self._schedule()
             k = self._fast_k() if self.fast else 0
-            return self._decode_shape(), prefills, True, k
+            return (self._decode_shape() if k <= 1 else None), prefills, True, k
         # chunked prefill: decodes first, then partial prefills, then new ones
         reserved = 0
         if self.n_dec:
@@ -454,7 +478,7 @@ class Replica:
             return None
         if not prefills:
             k = self._fast_k() if self.fast else 0
-            return self._decode_shape(), prefills, True, k
+            return (self._decode_shape() if k <= 1 else None), prefills, True, k
         return self._prefill_shape(prefills, self.n_dec), prefills, self.n_dec > 0, 0
 
     def _admit_transferred(self) -> None:
@@ -657,12 +681,10 @@ class Replica:
             # iteration whose cumulative need exceeds the free blocks (it would preempt)
             free = self.total_blocks - self.used
             bs = self.bs
-            res = self.res
-            dc = self.dc
-            period = [res[(dc + i) % bs] for i in range(bs)]
-            per = sum(period)
-            if per == 0:
-                return k
+            per = self.n_dec
+            if free >= (k // bs + 1) * per:
+                return k  # k iterations need at most that many new blocks
+            period, per = self._block_needs()
             q, rem = divmod(free, per)
             cum = 0
             for i in range(bs):
@@ -671,45 +693,35 @@ class Replica:
                     return min(k, max(q * bs + i, 0))  # iteration q*bs+i would need a preemption: stop before it
         return k
 
-    def _fast_run(self, k: int):
-        """Run ``k`` decode iterations of an unchanged batch, or fewer if a request arrives."""
-        env = self.env
+    def _plan_run(self, k: int) -> tuple:
+        """A fast run: ``k`` decode iterations of an unchanged batch, or fewer if a pre-routed request
+        arrives first (the run then ends at the boundary at or after its arrival).
+        Returns ``(start, ends, steps, rot, per)``."""
         n = self.n_dec
         base = self.ctx_sum + n
         start = self.clock
-        na = self.next_arrival() if self.pulls else math.inf  # the run ends at the boundary at/after it
+        na = self.next_arrival() if self.pulls else math.inf
         if k <= _SHORT_RUN:
-            step = self.decode_step
-            steps: list | np.ndarray = []
-            ends: list | np.ndarray = []
-            t = start
-            c = base
-            for _ in range(k):
-                dt = step(n, c)
-                t = t + dt          # the same sequential sums as the reference engine's clock
-                steps.append(dt)
-                ends.append(t)
-                c += n
-                if t >= na:
-                    break
-            k = len(ends)
+            # the same sequential sums as the reference engine's clock
+            steps, ends = self.decode_run(n, base, k, start, na)
         else:
             steps = self.model.decode_times(n, base + n * np.arange(k, dtype=np.int64))
             ends = np.cumsum(np.concatenate(([start], steps)))[1:]
             if na < ends[-1]:
                 k = int(np.searchsorted(ends, na, side="left")) + 1
                 steps, ends = steps[:k], ends[:k]
-        prefix = [0]
-        per = 0
-        if self.policy != "static":
-            bs, res, dc = self.bs, self.res, self.dc
-            for i in range(bs):
-                per += res[(dc + i) % bs]
-                prefix.append(per)
-        run = (start, ends, steps, prefix, per)
+        rot, per = self._block_needs()
+        return start, ends, steps, rot, per
+
+    def _wait_run(self, run: tuple):
+        """Wait (SimPy) for a fast run to end, or for the first boundary after an event that cuts it
+        short; returns how many of its iterations ran."""
+        env = self.env
+        start, ends = run[0], run[1]
+        k = len(ends)
+        j = k - 1
         self.run = run
         self.run_start = start
-        j = k - 1
         try:
             yield env.timeout(float(ends[-1]) - env.now)
         except simpy.Interrupt as exc:
@@ -722,23 +734,30 @@ class Replica:
         self.run = None
         self._cut = False
         self.run_start = -1.0
-        end = self._apply_run(run, j + 1)
-        self.busy_acc += end - start
+        return j + 1
+
+    def _end_run(self, run: tuple, m: int) -> None:
+        """Book the first ``m`` iterations of a fast run and complete the requests that finished."""
+        end = self._apply_run(run, m)
+        self.busy_acc += end - run[0]
         self.clock = end
         heap = self.heap
-        done = []
-        while heap and heap[0][0] <= self.dc:
-            _, _, epoch, r = heapq.heappop(heap)
-            if epoch != r.epoch or not r.decoding or r.rid not in self.active:
-                continue
-            done.append(r)
-        fleet = self.fleet
-        for r in done:
-            self._leave_decode(r)
-            del self.active[r.rid]
-            fleet.complete(r, end)
-        if fleet.central is not None:
-            fleet.pull(self)
+        dc = self.dc
+        if heap and heap[0][0] <= dc:
+            done = []
+            active = self.active
+            while heap and heap[0][0] <= dc:
+                _, _, epoch, r = heapq.heappop(heap)
+                if epoch != r.epoch or not r.decoding or r.rid not in active:
+                    continue
+                done.append(r)
+            fleet = self.fleet
+            for r in done:
+                self._leave_decode(r)
+                del active[r.rid]
+                fleet.complete(r, end)
+        if self.fleet.central is not None:
+            self.fleet.pull(self)
 
     def _apply_run(self, run: tuple, m: int) -> float:
         """Book the first ``m`` iterations of a fast run; returns the end time of the last one."""
