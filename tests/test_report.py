@@ -83,7 +83,10 @@ def test_report_of_a_simulated_run_embeds_figures_and_key_numbers(tmp_path):
            "economics": {"gpu_hour_usd": 2.0}}
     out = tmp_path / "run"
     run(scn).write(out)
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["latency_cdf.png", "timeseries.png",
+                                                                   "utilization.png"]
     html = write_report(out).read_text()
+    assert {"latency_cdf.svg", "timeseries.svg", "utilization.svg"} <= {p.name for p in (out / "figures").iterdir()}
     imgs = assert_self_contained(html)
     assert len(imgs) >= 3
     summary = json.loads((out / "summary.json").read_text())

@@ -16,6 +16,10 @@ from sim.serving.request import REJECT_REASONS
 if TYPE_CHECKING:
     from sim.api import Result
 
+#: formats of the run figures written with the results: PNG only (SVG would add ~40 % to the
+#: figures' time); ``fleetsim report`` redraws them as PNG and SVG
+RUN_FIGURE_FORMATS = ("png",)
+
 
 def _clean(obj):
     """JSON-safe copy: NaN/inf become null, numpy scalars become Python numbers."""
@@ -88,7 +92,7 @@ def write_result(result: "Result", out_dir: Path) -> Path:
         write_run_figures = None
     if write_run_figures is not None:
         try:
-            write_run_figures(out_dir, requests=requests, timeseries=timeseries)
+            write_run_figures(out_dir, requests=requests, timeseries=timeseries, formats=RUN_FIGURE_FORMATS)
         except Exception as exc:  # figures are a convenience; never lose the data files over them
             import sys
             print(f"warning: figures not written: {exc}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Figures of one run, drawn from its result folder (``figures/`` inside it, PNG and SVG).
 
-Their layout is fixed (margins in inches, :func:`sim.report.render.new_figure`), so each is
-laid out and drawn once.
+``Result.write`` draws them as PNG only (:data:`sim.metrics.output.RUN_FIGURE_FORMATS`);
+``fleetsim report`` redraws them in both formats. Their layout is fixed (margins in inches,
+:func:`sim.report.render.new_figure`), so each is laid out and drawn once.
 
 The data come from the folder's ``requests.csv.gz`` and ``timeseries.csv``, or, when the
 caller still has them in memory (``Result.write``), from the same columns passed in, so a run
