@@ -60,6 +60,9 @@ def test_run_figures_are_written_as_png_and_svg(tmp_path):
         assert {f"{stem}.png", f"{stem}.svg"} <= names
     assert all(p.read_bytes()[:8] == PNG_MAGIC for p in paths if p.suffix == ".png")
     assert any("cash-flow" in n for n in notes)                       # no cashflow: skipped, said why
+    assert sorted(p.name for p in (folder / "figures").iterdir()) == sorted(names)   # no temporaries left
+    first = [p.read_bytes() for p in paths]
+    assert [p.read_bytes() for p in write_run_figures(folder)] == first   # same data, same bytes
 
 
 def assert_self_contained(html: str):

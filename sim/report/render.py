@@ -11,10 +11,13 @@ inches instead, so they look the same at any figure size and are drawn once.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
+
+from sim.io import atomic_write_bytes
 
 FORMATS = ("png", "svg")
 #: zlib level of PNG files (Pillow's default is 6): plots are mostly flat colour, so level 1
@@ -55,6 +58,8 @@ def subplot_params(width_in: float, height_in: float, margins: tuple[float, floa
 def save_figure(fig: Figure, stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     """Save ``fig`` as ``stem.<format>`` for each of ``formats`` (PNG and SVG by default).
 
+    Each file is written atomically (:func:`sim.io.atomic_write_bytes`).
+
     The layout is computed once, when the first format is drawn, and then kept for the others
     (the constrained-layout solver is most of the cost of drawing a small figure).
     Returns the paths written.
@@ -66,8 +71,10 @@ def save_figure(fig: Figure, stem: Path, formats: tuple[str, ...] = FORMATS) -> 
         path = stem.with_name(f"{stem.name}.{fmt}")
         meta = {"Date": None} if fmt == "svg" else {"Software": None}
         extra = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
+        buf = io.BytesIO()
         with matplotlib.rc_context({"svg.hashsalt": "fleetsim"}):   # stable SVG element ids
-            fig.savefig(path, format=fmt, dpi=110, metadata=meta, **extra)
+            fig.savefig(buf, format=fmt, dpi=110, metadata=meta, **extra)
+        atomic_write_bytes(path, buf.getvalue())
         paths.append(path)
         if i == 0 and len(formats) > 1 and fig.get_layout_engine() is not None:
             fig.set_layout_engine("none")       # keep the positions just computed

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.io import atomic_write_bytes
 from sim.report.render import FORMATS, new_figure, save_figure
 from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_timeseries,
                                       request_latencies, time_weighted_mean)
@@ -232,9 +233,7 @@ def cashflow_figure(out: Path, notes: list[str]) -> list[Path]:
             rows = _statement_rows(csv_path)
             if rows:
                 png = econ.EconomicsResult(cashflow={}, cost={}, statement=rows, ledger=()).figure_png()
-                target = out / "figures" / "cashflow.png"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(png)
+                target = atomic_write_bytes(out / "figures" / "cashflow.png", png)
                 return [target]
         except Exception as exc:  # a broken optional chart must not lose the others
             notes.append(f"cash-flow chart not redrawn: {type(exc).__name__}: {exc}")
