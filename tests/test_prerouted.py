@@ -79,3 +79,39 @@ def test_prerouting_is_used_only_where_routing_ignores_state():
     single = _case("single_preempting")
     single["fleet"]["router"] = "least_outstanding"
     assert prerouted(single)
+
+
+@pytest.mark.parametrize("name", ["round_robin", "single_preempting", "mixed_pools"])
+def test_lean_path_equals_general_fast_path(name, monkeypatch):
+    """The lean path (Replica._ahead) books exactly what the general fast path books, bit for bit,
+    including runs cut by arrivals, preemptions (handed to the general path) and rejections."""
+    from sim.serving import replica
+
+    sc = _case(name)
+    sc["workload"]["prompt_tokens"]["max"] = 5000  # some prompts over the 4096-token budget: rejected
+    used = []
+    orig = replica.Replica._ahead
+
+    def counting(self, limit):
+        used.append(1)
+        return orig(self, limit)
+
+    monkeypatch.setattr(replica.Replica, "_ahead", counting)
+    lean = sim.run(dict(sc, engine="fast"))
+    assert len(used) > 10
+    monkeypatch.setattr(replica, "LEAN", False)
+    used.clear()
+    general = sim.run(dict(sc, engine="fast"))
+    assert not used
+    assert lean.records.dtype == general.records.dtype
+    for col in lean.records.dtype.names:
+        assert np.array_equal(lean.records[col], general.records[col]), col
+    assert lean.summary["requests"]["rejected"] > 0
+    if name == "single_preempting":
+        assert lean.summary["requests"]["preemptions"] > 0
+    assert lean.summary["requests"] == general.summary["requests"]
+    for k in ("throughput", "slo"):
+        assert lean.summary[k] == pytest.approx(general.summary[k], rel=1e-12), k
+    for k, v in lean.summary["latency"].items():
+        assert v == pytest.approx(general.summary["latency"][k], rel=1e-12), k
+    np.testing.assert_allclose(lean.timeseries, general.timeseries, rtol=1e-12, atol=1e-12)

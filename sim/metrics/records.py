@@ -250,7 +250,14 @@ class GapLog:
         if len(self._gaps) >= 65536:
             self._freeze()
 
-    def add_array(self, gaps: np.ndarray, count: int) -> None:
+    def add_array(self, gaps: np.ndarray | list[float], count: int) -> None:
+        """``gaps`` each seen by ``count`` sequences (a short list goes the way of :meth:`add`)."""
+        if type(gaps) is list:
+            self._gaps += gaps
+            self._counts += [count] * len(gaps)
+            if len(self._gaps) >= 65536:
+                self._freeze()
+            return
         if len(gaps):
             if self._hist is not None:
                 self._hist.add(np.asarray(gaps, dtype=np.float64), np.full(len(gaps), float(count)))

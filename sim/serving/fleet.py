@@ -111,6 +111,8 @@ class Fleet:
         self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
         self.log = RequestLog.for_scenario(scenario)          # metrics.records: all | sample | none
         self.gaps = GapLog(mode=scenario.metrics.records)
+        self.itl_add = self.gaps.add              # (gap, count): the engines call these per iteration
+        self.itl_add_array = self.gaps.add_array
         self.arrived = 0
         self.preemptions = 0
         self.in_flight: dict[int, Req] = {}
@@ -160,8 +162,12 @@ class Fleet:
         self._next_feed = 0.0
         self.horizon = math.inf
         if self.prerouted:
+            from sim.serving import replica as _replica
+
             for rep in self.replicas:
                 rep.pulls = True
+                rep.lean = (_replica.LEAN and rep.policy == "continuous" and not rep.chunked
+                            and not rep.prefix_caching and rep.role == "both")
         self.samples: list[tuple] = []
         self.end_time = 0.0
         for p in pools:
@@ -484,12 +490,6 @@ class Fleet:
         r.reason = reason
         self.in_flight.pop(r.rid, None)
         self.log.append(self._row(r, REJECTED, -1.0))
-
-    def itl_add(self, gap: float, count: int) -> None:
-        self.gaps.add(gap, count)
-
-    def itl_add_array(self, gaps: np.ndarray, count: int) -> None:
-        self.gaps.add_array(gaps, count)
 
     def in_flight_rows(self) -> list[tuple]:
         rows = []

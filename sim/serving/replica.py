@@ -55,6 +55,8 @@ _MAX_RUN = 2048  # iterations per fast run (bounds array sizes; a longer run jus
 _SHORT_RUN = 24  # runs up to this many iterations are summed in plain Python (numpy's per-call cost is higher)
 _STEP_CACHE = 4096  # distinct batch shapes whose step time a replica remembers
 FAIL = "failure"  # interrupt cause: the replica failed (its process ends)
+_RUN, _STEP = "run", "step"  # kinds of step the lean path hands back (Replica._ahead)
+LEAN = True  # pre-routed FCFS replicas take the lean path (tests turn it off to compare)
 
 
 class Waiting:
@@ -166,6 +168,7 @@ class Replica:
         self.tokens_processed = 0             # prefill + decode tokens (for MFU)
         self.pulls = False                    # arrivals pre-routed here: the engine takes them itself
         self.incoming: deque[Req] = deque()   # pre-routed requests not yet arrived (arrival order)
+        self.lean = False                     # takes the lean path (set with ``pulls``, see _ahead)
         self._idle: simpy.Event | None = None
         self.proc = env.process(self._loop())
 
@@ -287,6 +290,19 @@ class Replica:
             if self.draining and not self.active and not len(self.waiting) and not self.outgoing:
                 self.fleet.release(self)
                 return
+            if self.lean:
+                pending = self._ahead(fleet.sync_t)
+                if pending is not None:
+                    # a step that reaches the next sync point: wait for it as a SimPy timeout
+                    if pending[0] is _RUN:
+                        run = pending[1]
+                        self._end_run(run, (yield from self._wait_run(run)))
+                        continue
+                    _, shape, prefills, dt = pending
+                    yield from self._wait_step(dt)
+                    self.tokens_processed += shape.prefill_tokens + shape.decode_seqs
+                    self._finish_iteration(self.clock, dt, prefills, False)
+                    continue
             if self.pulls:
                 inc = self.incoming
                 if inc:
@@ -344,21 +360,146 @@ class Replica:
             if shape.prefill_tokens == 0:
                 dt = self.decode_step(shape.decode_seqs, shape.decode_context_tokens)
             else:
-                dt = self._step_cache.get(shape)
-                if dt is None:
-                    dt = self.model.step_time(shape)
-                    if len(self._step_cache) < _STEP_CACHE:
-                        self._step_cache[shape] = dt
-            start = self.clock
-            end = start + dt
-            if not (self.pulls and end < fleet.sync_t):
-                self.run_start = start
-                yield env.timeout(end - env.now)
-                self.run_start = -1.0
-            self.busy_acc += dt
-            self.clock = end
+                dt = self._step_time(shape)
+            end = self.clock + dt
+            if self.pulls and end < fleet.sync_t:
+                self.busy_acc += dt
+                self.clock = end
+            else:
+                yield from self._wait_step(dt)
             self.tokens_processed += shape.prefill_tokens + shape.decode_seqs
             self._finish_iteration(end, dt, prefills, decode)
+
+    def _step_time(self, shape: BatchShape) -> float:
+        dt = self._step_cache.get(shape)
+        if dt is None:
+            dt = self.model.step_time(shape)
+            if len(self._step_cache) < _STEP_CACHE:
+                self._step_cache[shape] = dt
+        return dt
+
+    def _wait_step(self, dt: float):
+        """One iteration of ``dt`` seconds from ``clock``, waited for as a SimPy timeout."""
+        start = self.clock
+        end = start + dt
+        self.run_start = start
+        yield self.env.timeout(end - self.env.now)
+        self.run_start = -1.0
+        self.busy_acc += dt
+        self.clock = end
+
+    def _ahead(self, limit: float):
+        """The fast engine's lean path, for pre-routed replicas with FCFS continuous batching, no
+        chunked prefill and no prefix caching (the common case, and the reference workload's).
+
+        Runs whole iterations and decode runs that end before ``limit`` (``Fleet.sync_t``) in one
+        plain loop, with the same float operations and bookkeeping as the general path
+        (:meth:`_schedule`, :meth:`_finish_iteration`, :meth:`_plan_run`, :meth:`_end_run`); a
+        single decode iteration is a run of one. Returns ``None`` at an iteration boundary where
+        the general path takes over (idle until past ``limit``, a preemption, a request that can
+        never be admitted), or the started step that reaches ``limit``: ``(_RUN, run)`` or
+        ``(_STEP, shape, prefills, dt)`` for a prefill iteration whose requests are admitted.
+        """
+        inc = self.incoming
+        dq = self.waiting._dq
+        active = self.active
+        heap = self.heap
+        res = self.res
+        fleet = self.fleet
+        bs = self.bs
+        total = self.total_blocks
+        cap = total - self.watermark
+        max_seqs = self.max_seqs
+        budget0 = self.budget
+        if self.clock < self.env.now:
+            self.clock = self.env.now
+        while True:
+            clock = self.clock
+            while inc and inc[0].arrival <= clock:
+                dq.append(inc.popleft())
+            if not active and not dq:
+                na = inc[0].arrival if inc else fleet.known_until
+                if not na < limit:
+                    return None
+                if na > clock:
+                    self.clock = na
+                continue
+            # admission (as _schedule without chunked prefill)
+            n_act = len(active)
+            if dq and n_act < max_seqs:
+                prefills = []
+                budget = budget0
+                while dq and n_act < max_seqs:
+                    r = dq[0]
+                    need = r.target
+                    if need > budget and (prefills or need <= budget0):
+                        break
+                    blocks = -(-need // bs)
+                    if self.used + blocks > cap:
+                        break
+                    self._admit(blocks)
+                    prefills.append((r, need))
+                    budget -= need
+                    n_act += 1
+                if prefills:
+                    shape = self._prefill_shape(prefills, 0)
+                    dt = self._step_time(shape)
+                    end = clock + dt
+                    if not end < limit:
+                        return _STEP, shape, prefills, dt
+                    self.busy_acc += dt
+                    self.clock = end
+                    self.tokens_processed += shape.prefill_tokens + shape.decode_seqs
+                    self._finish_iteration(end, dt, prefills, False)
+                    continue
+            n = self.n_dec
+            if n == 0 or res[self.dc % bs] > total - self.used:
+                return None  # nothing to run (a request that never fits), or a preemption
+            k = self._fast_k()
+            if k > _SHORT_RUN:
+                run = self._plan_run(k)
+                if not run[1][-1] < limit:
+                    return _RUN, run
+                self._end_run(run, len(run[1]))
+                continue
+            # a short run, planned and booked inline (as _plan_run, _apply_run and _end_run)
+            steps, ends = self.decode_run(n, self.ctx_sum + n, k, clock,
+                                          inc[0].arrival if inc else fleet.known_until)
+            m = len(ends)
+            end = ends[-1]
+            dc = self.dc
+            i = dc % bs
+            if not end < limit:
+                return _RUN, (clock, ends, steps, res[i:] + res[:i], n)
+            g = self.last_tok_groups
+            if g:
+                first_end = ends[0]
+                for t0, c in g.items():
+                    fleet.itl_add(first_end - t0, c)
+            n_meas = self.n_meas
+            if m > 1 and n_meas:
+                fleet.itl_add_array(steps[1:], n_meas)
+            self.last_tok_groups = {end: n_meas} if n_meas else {}
+            self.last_dec_end = end
+            self.tokens_processed += n * m
+            q, rr = divmod(m, bs)
+            self.used += q * n + sum((res[i:] + res[:i])[:rr])
+            dc += m
+            self.dc = dc
+            self.ctx_sum += n * m
+            self.busy_acc += end - clock
+            self.clock = end
+            if heap and heap[0][0] <= dc:
+                done = []
+                while heap and heap[0][0] <= dc:
+                    _, _, epoch, r = heapq.heappop(heap)
+                    if epoch != r.epoch or not r.decoding or r.rid not in active:
+                        continue
+                    done.append(r)
+                for r in done:
+                    self._leave_decode(r)
+                    del active[r.rid]
+                    fleet.complete(r, end)
 
     # ------------------------------------------------------------------ scheduling one iteration
     def _static_ready(self) -> bool:
@@ -427,7 +568,8 @@ class Replica:
         if not self.chunked:
             budget = self.budget
             n_seqs = len(self.active)
-            while len(self.waiting) and n_seqs < self.max_seqs:
+            w = self.waiting
+            while (w._heap if w.priority else w._dq) and n_seqs < self.max_seqs:
                 r = self.waiting.peek()
                 hit = self._prefix_hit(r)
                 need = r.target - hit
