@@ -169,6 +169,7 @@ class RooflineModel:
         else:
             self._comm_calls = 0
             self._comm_s_per_token = 0.0
+        self._decode_cache: dict[int, tuple] = {}
 
     # ---------------------------------------------------------------- internals
     def experts_hit(self, n_tokens: int) -> float:
@@ -210,9 +211,11 @@ class RooflineModel:
         out = self._seconds(n_seqs, 0, 0.0, 0, n_seqs, ctx, n_seqs, np.maximum)
         return np.asarray(out, dtype=float)
 
-    def _decode_terms(self, n: int) -> tuple[float, float, float]:
-        """The terms of a pure-decode step that depend only on the batch size (cached per size)."""
-        cache = self.__dict__.setdefault("_decode_cache", {})
+    def _decode_terms(self, n: int) -> tuple:
+        """The terms of a pure-decode step that depend only on the batch size (cached per size):
+        ``(linear_s, kv_fixed_bytes, rest_s, kv_read_bytes_per_token, attn_flops_per_pair,
+        attn_peak, bw)``."""
+        cache = self._decode_cache
         c = cache.get(n)
         if c is None:
             p = self.overlap_exponent
@@ -223,7 +226,8 @@ class RooflineModel:
             lm_s = smooth_roofline(self._lm_flops_per_seq * n / self._gemm_peak, self._lm_bytes / self._bw, p)
             act_s = self._act_bytes_per_token * n / self._bw
             comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n
-            c = (linear_s, kv_fixed, lm_s + act_s + comm_s + self._overhead_s)
+            c = (linear_s, kv_fixed, lm_s + act_s + comm_s + self._overhead_s,
+                 self._decode_kv_read_bytes_per_token, self._attn_flops_per_pair, self._attn_peak, self._bw)
             if len(cache) < 65536:
                 cache[n] = c
         return c
@@ -233,9 +237,9 @@ class RooflineModel:
         that depend only on ``n_seqs`` cached (the engine calls this once per decode iteration)."""
         if n_seqs <= 0:
             return 0.0
-        linear_s, kv_fixed, rest = self._decode_terms(n_seqs)
-        kv_bytes = kv_fixed + self._decode_kv_read_bytes_per_token * context_tokens
-        attn_s = max(self._attn_flops_per_pair * (0.0 + context_tokens) / self._attn_peak, kv_bytes / self._bw)
+        linear_s, kv_fixed, rest, read, flops, peak, bw = self._decode_terms(n_seqs)
+        kv_bytes = kv_fixed + read * context_tokens
+        attn_s = max(flops * (0.0 + context_tokens) / peak, kv_bytes / bw)
         return linear_s + attn_s + rest
 
     def decode_run(self, n_seqs: int, context_tokens: int, k: int, t: float,
@@ -246,9 +250,8 @@ class RooflineModel:
         ends: list[float] = []
         if n_seqs <= 0:
             return steps, ends
-        linear_s, kv_fixed, rest = self._decode_terms(n_seqs)
-        read, flops, peak, bw = (self._decode_kv_read_bytes_per_token, self._attn_flops_per_pair,
-                                 self._attn_peak, self._bw)
+        c = self._decode_cache.get(n_seqs)
+        linear_s, kv_fixed, rest, read, flops, peak, bw = c if c is not None else self._decode_terms(n_seqs)
         ctx = context_tokens
         for _ in range(k):
             a = flops * (0.0 + ctx) / peak

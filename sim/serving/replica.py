@@ -133,6 +133,7 @@ class Replica:
         self.decode_step = decode_step_fn(pool.step_model)
         self.decode_run = decode_run_fn(pool.step_model)
         self._step_cache: dict[BatchShape, float] = {}
+        self._pf_cache: dict[tuple, float] = {}  # lean path: prefill-only iteration time by prompt lengths
         self.waiting = Waiting(self.policy == "priority")
         self.active: dict[int, Req] = {}      # admitted (prefilling or decoding), in admission order
         self.prefilling: dict[int, Req] = {}  # chunked: partially prefilled, in admission order
@@ -298,9 +299,9 @@ class Replica:
                         run = pending[1]
                         self._end_run(run, (yield from self._wait_run(run)))
                         continue
-                    _, shape, prefills, dt = pending
+                    _, tokens, prefills, dt = pending
                     yield from self._wait_step(dt)
-                    self.tokens_processed += shape.prefill_tokens + shape.decode_seqs
+                    self.tokens_processed += tokens
                     self._finish_iteration(self.clock, dt, prefills, False)
                     continue
             if self.pulls:
@@ -398,7 +399,7 @@ class Replica:
         single decode iteration is a run of one. Returns ``None`` at an iteration boundary where
         the general path takes over (idle until past ``limit``, a preemption, a request that can
         never be admitted), or the started step that reaches ``limit``: ``(_RUN, run)`` or
-        ``(_STEP, shape, prefills, dt)`` for a prefill iteration whose requests are admitted.
+        ``(_STEP, tokens, prefills, dt)`` for a prefill iteration whose requests are admitted.
         """
         inc = self.incoming
         dq = self.waiting._dq
@@ -411,6 +412,7 @@ class Replica:
         cap = total - self.watermark
         max_seqs = self.max_seqs
         budget0 = self.budget
+        pf_cache = self._pf_cache
         if self.clock < self.env.now:
             self.clock = self.env.now
         while True:
@@ -428,6 +430,7 @@ class Replica:
             n_act = len(active)
             if dq and n_act < max_seqs:
                 prefills = []
+                needs = []
                 budget = budget0
                 while dq and n_act < max_seqs:
                     r = dq[0]
@@ -439,23 +442,48 @@ class Replica:
                         break
                     self._admit(blocks)
                     prefills.append((r, need))
+                    needs.append(need)
                     budget -= need
                     n_act += 1
                 if prefills:
-                    shape = self._prefill_shape(prefills, 0)
-                    dt = self._step_time(shape)
+                    # a prefill-only iteration; its time depends only on the prompt lengths
+                    key = tuple(needs)
+                    dt = pf_cache.get(key)
+                    if dt is None:
+                        dt = self._step_time(self._prefill_shape(prefills, 0))
+                        if len(pf_cache) < _STEP_CACHE:
+                            pf_cache[key] = dt
                     end = clock + dt
                     if not end < limit:
-                        return _STEP, shape, prefills, dt
+                        return _STEP, sum(needs), prefills, dt
                     self.busy_acc += dt
                     self.clock = end
-                    self.tokens_processed += shape.prefill_tokens + shape.decode_seqs
-                    self._finish_iteration(end, dt, prefills, False)
+                    self.tokens_processed += sum(needs)
+                    # as _finish_iteration for whole prefills
+                    for r, _ in prefills:
+                        r.pf_done = r.target
+                        if self._emit_first(r, end):
+                            self._finish_prefilled(r, end)
+                        else:
+                            self._join_decode(r, end)
                     continue
             n = self.n_dec
-            if n == 0 or res[self.dc % bs] > total - self.used:
+            dc = self.dc
+            if n == 0 or res[dc % bs] > total - self.used:
                 return None  # nothing to run (a request that never fits), or a preemption
-            k = self._fast_k()
+            # how many identical iterations (as _fast_k)
+            while heap:
+                e = heap[0]
+                r = e[3]
+                if e[2] != r.epoch or not r.decoding or r.rid not in active:
+                    heapq.heappop(heap)
+                    continue
+                break
+            k = heap[0][0] - dc if heap else _MAX_RUN
+            if k > _MAX_RUN:
+                k = _MAX_RUN
+            if k > 1 and total - self.used < (k // bs + 1) * n:
+                k = self._fast_k()  # KV blocks may run out within the run
             if k > _SHORT_RUN:
                 run = self._plan_run(k)
                 if not run[1][-1] < limit:
@@ -467,7 +495,6 @@ class Replica:
                                           inc[0].arrival if inc else fleet.known_until)
             m = len(ends)
             end = ends[-1]
-            dc = self.dc
             i = dc % bs
             if not end < limit:
                 return _RUN, (clock, ends, steps, res[i:] + res[:i], n)
@@ -778,17 +805,8 @@ class Replica:
             self.prefilling.pop(r.rid, None)
             if self.prefix_caching:
                 self._cache_prefix(r)
-            if r.gen > 0 and r.last_tok >= 0 and r.arrival >= fleet.warmup:
-                fleet.itl_add(end - r.last_tok, 1)  # the stall a preempted request saw
-            r.gen += 1
-            if r.first_tok < 0:
-                r.first_tok = end
-            r.last_tok = end
-            if r.gen >= r.output:
-                del self.active[r.rid]
-                self.used -= r.blocks
-                r.blocks = 0
-                fleet.complete(r, end)
+            if self._emit_first(r, end):
+                self._finish_prefilled(r, end)
             elif self.role == "prefill":
                 del self.active[r.rid]
                 self.xfer_blocks += r.blocks
@@ -802,6 +820,23 @@ class Replica:
             fleet.complete(r, end)
         if fleet.central is not None:
             fleet.pull(self)
+
+    def _emit_first(self, r: Req, end: float) -> bool:
+        """``r``'s prefill ended at ``end`` and emitted its next token; True if that was its last."""
+        if r.gen > 0 and r.last_tok >= 0 and r.arrival >= self.fleet.warmup:
+            self.fleet.itl_add(end - r.last_tok, 1)  # the stall a preempted request saw
+        r.gen += 1
+        if r.first_tok < 0:
+            r.first_tok = end
+        r.last_tok = end
+        return r.gen >= r.output
+
+    def _finish_prefilled(self, r: Req, end: float) -> None:
+        """``r`` completes at the end of its prefill: its blocks are freed."""
+        del self.active[r.rid]
+        self.used -= r.blocks
+        r.blocks = 0
+        self.fleet.complete(r, end)
 
     def _fast_k(self) -> int:
         """How many identical-batch decode iterations can run before anything changes (>= 1)."""
