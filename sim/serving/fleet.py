@@ -353,16 +353,17 @@ class Fleet:
             out = ch.output_tokens.tolist()
             cl = ch.class_idx.tolist()
             last = None
+            in_flight, router, n_prio = self.in_flight, self.router, len(prio)
             for i in range(len(arr)):
                 t = arr[i]
                 if t >= horizon_s:
                     break
                 c = cl[i]
-                r = Req(rid, t, pr[i], out[i], c, prio[c] if c < len(prio) else 0)
+                r = Req(rid, t, pr[i], out[i], c, prio[c] if c < n_prio else 0)
+                in_flight[rid] = r
                 rid += 1
                 self.arrived += 1
-                self.in_flight[r.rid] = r
-                rep, reason = self.router(r)
+                rep, reason = router(r)
                 if rep is None:
                     self.reject(r, reason or R_NO_REPLICA)
                 else:

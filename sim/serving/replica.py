@@ -749,7 +749,7 @@ class Replica:
         self.n_dec -= 1
         self.ctx_sum -= ctx
         self.res[(r.join_dc - r.join_len) % self.bs] -= 1
-        self.used -= (self._blocks_for(ctx) - r.pb) if self.policy != "static" else r.blocks
+        self.used -= (-(-ctx // self.bs) - r.pb) if self.policy != "static" else r.blocks
         r.blocks = 0
         r.pb = 0
         r.decoding = False
@@ -771,7 +771,7 @@ class Replica:
         self.res[(r.join_dc - r.join_len) % self.bs] += 1
         if self.policy != "static":
             self.used -= r.blocks      # decoders' blocks are implied by their context length
-            self.used += self._blocks_for(r.target) - r.pb
+            self.used += -(-r.target // self.bs) - r.pb
         heapq.heappush(self.heap, (self.dc + (r.output - r.gen), r.order, r.epoch, r))
         if r.arrival >= self.fleet.warmup:
             self.n_meas += 1
