@@ -291,84 +291,83 @@ class Replica:
             if self.draining and not self.active and not len(self.waiting) and not self.outgoing:
                 self.fleet.release(self)
                 return
-            if self.lean:
-                pending = self._ahead(fleet.sync_t)
-                if pending is not None:
-                    # a step that reaches the next sync point: wait for it as a SimPy timeout
-                    if pending[0] is _RUN:
-                        run = pending[1]
-                        self._end_run(run, (yield from self._wait_run(run)))
+            pending = self._ahead(fleet.sync_t) if self.lean else None
+            if pending is None:
+                if self.pulls:
+                    inc = self.incoming
+                    if inc:
+                        t = self.clock if self.clock >= env.now else env.now
+                        if inc[0].arrival <= t:
+                            self._ingest(t)
+                    if not self.active and not len(self.waiting):
+                        na = self.next_arrival()
+                        if na == math.inf:
+                            self._idle = env.event()
+                            yield self._idle
+                            self._idle = None
+                            self.clock = max(self.clock, env.now)
+                        elif na < fleet.sync_t:
+                            self.clock = max(na, self.clock)  # ahead of the SimPy clock (see Fleet.sync_t)
+                        else:
+                            yield env.timeout(max(na - env.now, 0.0))
+                            self.clock = max(na, env.now)
                         continue
-                    _, tokens, prefills, dt = pending
-                    yield from self._wait_step(dt)
-                    self.tokens_processed += tokens
-                    self._finish_iteration(self.clock, dt, prefills, False)
-                    continue
-            if self.pulls:
-                inc = self.incoming
-                if inc:
-                    t = self.clock if self.clock >= env.now else env.now
-                    if inc[0].arrival <= t:
-                        self._ingest(t)
-                if not self.active and not len(self.waiting):
-                    na = self.next_arrival()
-                    if na == math.inf:
+                if not self.active and not self._static_ready():
+                    if len(self.waiting) and self.policy == "static" and self.static_timeout is not None:
+                        first = self._static_deadline()
+                        self._idle = env.event()
+                        wait = max(first - env.now, 0.0)
+                        yield self._idle | env.timeout(wait)
+                    else:
                         self._idle = env.event()
                         yield self._idle
-                        self._idle = None
-                        self.clock = max(self.clock, env.now)
-                    elif na < fleet.sync_t:
-                        self.clock = max(na, self.clock)  # ahead of the SimPy clock (see Fleet.sync_t)
-                    else:
-                        yield env.timeout(max(na - env.now, 0.0))
-                        self.clock = max(na, env.now)
+                    self._idle = None
+                    self.clock = env.now
                     continue
-            if not self.active and not self._static_ready():
-                if len(self.waiting) and self.policy == "static" and self.static_timeout is not None:
-                    first = self._static_deadline()
-                    self._idle = env.event()
-                    wait = max(first - env.now, 0.0)
-                    yield self._idle | env.timeout(wait)
-                else:
+                self.clock = max(self.clock, env.now)
+                step = self._schedule()
+                if step is None and self.outgoing:
+                    # blocks held by outgoing KV transfers: wait for one to finish
                     self._idle = env.event()
                     yield self._idle
-                self._idle = None
-                self.clock = env.now
-                continue
-            self.clock = max(self.clock, env.now)
-            step = self._schedule()
-            if step is None and self.outgoing:
-                # blocks held by outgoing KV transfers: wait for one to finish
-                self._idle = env.event()
-                yield self._idle
-                self._idle = None
-                self.clock = max(self.clock, env.now)
-                continue
-            if step is None:
-                # nothing schedulable and nothing running: the head request can never be admitted
-                r = self.waiting.pop()
-                self.fleet.reject(r, R_KV)
-                continue
-            shape, prefills, decode, k_fast = step
-            if k_fast > 1:
-                run = self._plan_run(k_fast)
+                    self._idle = None
+                    self.clock = max(self.clock, env.now)
+                    continue
+                if step is None:
+                    # nothing schedulable and nothing running: the head request can never be admitted
+                    r = self.waiting.pop()
+                    self.fleet.reject(r, R_KV)
+                    continue
+                shape, prefills, decode, k_fast = step
+                run = self._plan_run(k_fast) if k_fast > 1 else None
+                if run is None:
+                    if shape.prefill_tokens == 0:
+                        dt = self.decode_step(shape.decode_seqs, shape.decode_context_tokens)
+                    else:
+                        dt = self._step_time(shape)
+                    tokens = shape.prefill_tokens + shape.decode_seqs
+            elif pending[0] is _RUN:
+                run = pending[1]       # the lean path's step that reaches the next sync point
+            else:
+                run = None
+                _, tokens, prefills, dt = pending
+                decode = False
+            if run is not None:
                 if self.pulls and run[1][-1] < fleet.sync_t:
                     m = len(run[1])   # runs ahead of the SimPy clock (see Fleet.sync_t)
                 else:
                     m = yield from self._wait_run(run)
                 self._end_run(run, m)
                 continue
-            if shape.prefill_tokens == 0:
-                dt = self.decode_step(shape.decode_seqs, shape.decode_context_tokens)
-            else:
-                dt = self._step_time(shape)
-            end = self.clock + dt
-            if self.pulls and end < fleet.sync_t:
-                self.busy_acc += dt
-                self.clock = end
-            else:
-                yield from self._wait_step(dt)
-            self.tokens_processed += shape.prefill_tokens + shape.decode_seqs
+            start = self.clock
+            end = start + dt
+            if not (self.pulls and end < fleet.sync_t):
+                self.run_start = start
+                yield env.timeout(end - env.now)
+                self.run_start = -1.0
+            self.busy_acc += dt
+            self.clock = end
+            self.tokens_processed += tokens
             self._finish_iteration(end, dt, prefills, decode)
 
     def _step_time(self, shape: BatchShape) -> float:
@@ -378,16 +377,6 @@ class Replica:
             if len(self._step_cache) < _STEP_CACHE:
                 self._step_cache[shape] = dt
         return dt
-
-    def _wait_step(self, dt: float):
-        """One iteration of ``dt`` seconds from ``clock``, waited for as a SimPy timeout."""
-        start = self.clock
-        end = start + dt
-        self.run_start = start
-        yield self.env.timeout(end - self.env.now)
-        self.run_start = -1.0
-        self.busy_acc += dt
-        self.clock = end
 
     def _ahead(self, limit: float):
         """The fast engine's lean path, for pre-routed replicas with FCFS continuous batching, no
