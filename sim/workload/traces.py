@@ -29,6 +29,10 @@ A row is bad when a value is not a number, a timestamp is negative or earlier th
 row's, a token count is not an integer >= 1, or a field is missing. By default the first bad row
 raises :class:`sim.errors.InputError` (``path: line N: column C: message (got 'x')``); with
 ``skip_bad_rows=True`` bad rows are left out and counted in :attr:`TraceData.bad_rows`.
+
+A trace with no good rows (a header and no data rows, an empty JSONL file, or every row bad and
+skipped) raises :class:`sim.errors.InputError` (``path: no usable rows: ...``): replaying it would
+silently give zero requests.
 """
 from __future__ import annotations
 
@@ -254,10 +258,26 @@ def read_trace(path: str | pathlib.Path, format: str = "fleetsim", *, skip_bad_r
         except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as exc:
             raise InputError(f"{name}: unreadable trace file ({exc})") from None
     data = rows.result()
-    if format == "azure" and data.arrival_s.size:
+    if not data.arrival_s.size:
+        raise InputError(_no_requests(name, format, p, data))
+    if format == "azure":
         data = TraceData(data.path, data.arrival_s - data.arrival_s[0], data.prompt_tokens,
                          data.output_tokens, data.tenant, data.tenant_names, data.bad_rows, data.messages)
     return data
+
+
+def _no_requests(name: str, format: str, p: pathlib.Path, data: TraceData) -> str:
+    """Why a trace gave no requests: no data rows at all, or every row bad (and skipped)."""
+    cols = ", ".join(COLUMNS[format])
+    if data.bad_rows:
+        first = data.messages[0].removeprefix(f"{name}: ") if data.messages else ""
+        return (f"{name}: no usable rows: all {data.bad_rows} data row(s) are bad and were skipped, so the trace "
+                f"holds no requests (first: {first})")
+    if format == "fleetsim" and p.name.endswith((".jsonl", ".jsonl.gz")):
+        return (f"{name}: no usable rows: the file has no data rows, so the trace holds no requests "
+                f"(expected one JSON object a line with keys {cols})")
+    return (f"{name}: no usable rows: the file has a header row and no data rows, so the trace holds no "
+            f"requests (expected a row per request with {cols})")
 
 
 def _read_csv(fh, name: str, format: str, rows: _Rows, cols: tuple[str, str, str]) -> None:
