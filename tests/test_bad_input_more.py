@@ -1,10 +1,12 @@
 """More bad input through the command line: each is exit status 2 with one clear line naming the
 file (or option), the field and what is allowed; never a silent wrong result or a long wait.
 
-Empty traces.
+Empty traces,
+and malformed --grid / --vary ranges.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,53 @@ def test_read_trace_raises_for_an_empty_trace(tmp_path):
     (tmp_path / "az.csv").write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n")
     with pytest.raises(InputError, match=r"^az.csv: no usable rows: .*TIMESTAMP, ContextTokens, GeneratedTokens"):
         read_trace(tmp_path / "az.csv", "azure", display_path="az.csv")
+
+
+# ------------------------------------------------------------------ malformed ranges in --grid / --vary
+
+FORMS = ("allowed: comma-separated values such as 4,8,16, or an inclusive range of whole numbers LOW..HIGH "
+         "such as 1..64")
+RANGES = [
+    ("fleet.pools.0.replicas=1..1e9", "fleet.pools.0.replicas: malformed range '1..1e9': LOW and HIGH must be "
+                                      f"whole numbers written in digits (HIGH is '1e9'); {FORMS}"),
+    ("a=1..1e9", f"a: malformed range '1..1e9': LOW and HIGH must be whole numbers written in digits (HIGH is "
+                 f"'1e9'); {FORMS}"),
+    ("fleet.pools.0.replicas=1.5..4", "malformed range '1.5..4': LOW and HIGH must be whole numbers written in "
+                                      "digits (LOW is '1.5')"),
+    ("fleet.pools.0.replicas=..8", "malformed range '..8': LOW and HIGH must be whole numbers written in digits "
+                                   "(LOW is missing)"),
+    ("fleet.pools.0.replicas=1...8", "malformed range '1...8': LOW and HIGH are separated by exactly two dots"),
+    ("fleet.pools.0.replicas=1..4,8", "malformed range '1..4': a range cannot be mixed with listed values"),
+    ("fleet.pools.0.replicas=8..4", f"fleet.pools.0.replicas: range must have LOW <= HIGH (got 8..4); {FORMS}"),
+    ("fleet.pools.0.replicas=1..1000000000", "fleet.pools.0.replicas: range 1..1000000000 holds 1,000,000,000 "
+                                             "values; at most 1,000,000"),
+    ("fleet.pools.0.gpu&economics.gpu_hour_usd=1..3", "malformed range '1..3': a joint knob takes listed values "
+                                                     "only (no ranges); allowed: comma-separated values with one "
+                                                     "part per field joined by '&'"),
+]
+
+
+@pytest.mark.parametrize("spec,expected", RANGES, ids=[r[0] for r in RANGES])
+@pytest.mark.parametrize("command,option", [("sweep", "--grid"), ("plan", "--vary")])
+def test_a_malformed_range_says_what_a_range_looks_like(tmp_path, capsys, spec, expected, command, option):
+    sc = tmp_path / "s.yaml"
+    sc.write_text(yaml.safe_dump(scenario(duration=30)))
+    argv = [command, str(sc), option, spec, "--out", str(tmp_path / "o"), "--quiet"]
+    if command == "plan":
+        argv += ["--constraint", "latency.ttft.p99<=2"]
+    started = time.perf_counter()
+    assert main(argv) == 2
+    assert time.perf_counter() - started < 10
+    err = _err(capsys)
+    assert err.startswith("error: ") and expected in err, err
+    assert len(err.strip().splitlines()) == 1 and "must be a whole number (got" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_values_with_dots_that_are_not_ranges_stay_values():
+    from sim.planning.knobs import parse_knob
+
+    assert parse_knob("workload.arrival.path=../a.csv,../b.csv").values == ("../a.csv", "../b.csv")
+    assert parse_knob("name=a..b").values == ("a..b",)
+    k = parse_knob("fleet.pools.0.replicas= -2 .. 2")
+    assert k.is_range and (k.low, k.high) == (-2, 2)

@@ -2,7 +2,8 @@
 
 A knob names a scenario field by its dotted path (list items by index, as in ``--set``) and the
 values to try. Values are YAML scalars, written comma-separated, or an inclusive integer range
-``lo..hi``::
+``lo..hi`` (whole numbers in digits, at most :data:`MAX_RANGE_VALUES` values; anything else with
+``..`` and a number, such as ``1..1e9`` or ``1..4,8``, is a :class:`KnobError` saying so)::
 
     >>> parse_knob("fleet.pools.0.replicas=4,8,16").values
     ('4', '8', '16')
@@ -31,6 +32,15 @@ from typing import Any
 import yaml
 
 _RANGE_RE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
+_RANGE_LIKE_RE = re.compile(r"^\s*(.*?)\s*\.\.\s*(.*?)\s*$", re.DOTALL)
+_NUMBER_RE = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+MAX_RANGE_VALUES = 1_000_000
+"""The most values an integer range ``lo..hi`` may hold."""
+FORMS = ("comma-separated values such as 4,8,16, or an inclusive range of whole numbers LOW..HIGH "
+         "such as 1..64")
+"""The allowed forms of a knob's values, as error messages spell them."""
+JOINT_FORMS = "comma-separated values with one part per field joined by '&', such as h100-sxm&6.16,a100-80gb&2.70"
+"""The allowed form of a joint knob's values."""
 
 
 class KnobError(ValueError):
@@ -91,11 +101,19 @@ def parse_knob(spec: str) -> Knob:
     if m and len(paths) == 1:
         lo, hi = int(m.group(1)), int(m.group(2))
         if lo > hi:
-            raise KnobError(f"{path}: range must have low <= high (got {lo}..{hi})")
+            raise KnobError(f"{path}: range must have LOW <= HIGH (got {lo}..{hi}); allowed: {FORMS}")
+        if hi - lo + 1 > MAX_RANGE_VALUES:
+            raise KnobError(f"{path}: range {lo}..{hi} holds {hi - lo + 1:,} values; at most "
+                            f"{MAX_RANGE_VALUES:,} (a sweep runs every value)")
         return Knob(paths, tuple(str(v) for v in range(lo, hi + 1)), True, lo, hi)
+    forms = JOINT_FORMS if len(paths) > 1 else FORMS
     values = tuple(v.strip() for v in rhs.split(","))
     if not rhs.strip() or any(v == "" for v in values):
-        raise KnobError(f"{path}: expected comma-separated values or LOW..HIGH (got {rhs!r})")
+        raise KnobError(f"{path}: expected {forms} (got {rhs!r})")
+    for v in values:
+        why = _bad_range(v, joint=len(paths) > 1, alone=len(values) == 1)
+        if why:
+            raise KnobError(f"{path}: malformed range {v!r}: {why}; allowed: {forms}")
     if len(set(values)) != len(values):
         raise KnobError(f"{path}: values must be distinct (got {rhs!r})")
     if len(paths) > 1:
@@ -104,6 +122,27 @@ def parse_knob(spec: str) -> Knob:
             raise KnobError(f"{path}: each value needs {len(paths)} parts joined by '&' "
                             f"(got {', '.join(repr(b) for b in bad)})")
     return Knob(paths, values)
+
+
+def _bad_range(value: str, joint: bool, alone: bool) -> str | None:
+    """What is wrong with ``value`` if it is meant as a range ``LOW..HIGH`` that is not one; ``None``
+    for a plain value. A value counts as a range attempt when it has ``..`` with a number on one
+    side (so that a value such as ``../traces/a.csv`` stays a value)."""
+    m = _RANGE_LIKE_RE.match(value)
+    if not m:
+        return None
+    lo, hi = m.group(1), m.group(2)
+    if not (_NUMBER_RE.match(lo) or _NUMBER_RE.match(hi)):
+        return None
+    if joint:
+        return "a joint knob takes listed values only (no ranges)"
+    if not alone:
+        return "a range cannot be mixed with listed values"
+    if value.count("..") > 1 or "..." in value:
+        return "LOW and HIGH are separated by exactly two dots"
+    wrong = [f"{name} is {text!r}" if text else f"{name} is missing" for name, text in (("LOW", lo), ("HIGH", hi))
+             if not re.fullmatch(r"-?\d+", text)]
+    return f"LOW and HIGH must be whole numbers written in digits ({', '.join(wrong)})"
 
 
 def parse_knobs(specs: Iterable[str] | Mapping[str, Sequence[Any]]) -> list[Knob]:
