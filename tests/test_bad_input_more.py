@@ -1,8 +1,8 @@
 """More bad input through the command line: each is exit status 2 with one clear line naming the
 file (or option), the field and what is allowed; never a silent wrong result or a long wait.
 
-Empty traces,
-and malformed --grid / --vary ranges.
+Empty traces, malformed --grid / --vary ranges,
+and calibration points that cannot fit the factors.
 """
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import pytest
 import yaml
 
 from sim.cli import main
+from sim.perf.base import BatchShape
+from sim.perf.roofline import RooflineModel
+from sim.scenario.catalog import Efficiency, get_gpu, get_model
 
 from conftest import scenario
 
@@ -122,3 +125,78 @@ def test_values_with_dots_that_are_not_ranges_stay_values():
     assert parse_knob("name=a..b").values == ("a..b",)
     k = parse_knob("fleet.pools.0.replicas= -2 .. 2")
     assert k.is_range and (k.low, k.high) == (-2, 2)
+
+
+# ------------------------------------------------------------------ calibration points that cannot fit
+
+M, G = get_model("llama-3-8b"), get_gpu("h100-sxm")
+HEADER = "prefill_tokens,decode_seqs,context_tokens,step_s"
+
+
+def _calibrate(tmp_path: Path, text: str, *extra: str) -> list[str]:
+    (tmp_path / "p.csv").write_text(text)
+    return ["calibrate", str(tmp_path / "p.csv"), "--gpu", "h100-sxm", "--model", "llama-3-8b",
+            "--out", str(tmp_path / "cal.yaml"), *extra]
+
+
+def _synthetic(rows: list[tuple[int, int, int]]) -> str:
+    rm = RooflineModel(M, G, 1, efficiency=Efficiency(0.55, 0.62, 0.003))
+    lines = [HEADER]
+    for p, d, c in rows:
+        s = BatchShape(prefill_tokens=p, prefill_seqs=1 if p else 0, prefill_attn_pairs=p * (p + 1) / 2,
+                       prefill_kv_tokens=p, decode_seqs=d, decode_context_tokens=c)
+        lines.append(f"{p},{d},{c},{rm.step_time(s)!r}")
+    return "\n".join(lines) + "\n"
+
+
+CALIBRATION = [
+    ("zero", f"{HEADER}\n0,8,4096,0\n512,0,0,0\n0,32,16384,0\n",
+     "p.csv:2:4: step_s must be a finite number > 0 (got '0')"),
+    ("header-only", f"{HEADER}\n",
+     "p.csv: no points: the file has a header row and no data rows (expected a row per measurement with "
+     "prefill_tokens, decode_seqs, context_tokens, step_s)"),
+    ("identical", f"{HEADER}\n" + "0,8,4096,0.01\n" * 4,
+     "p.csv: the 4 points have only 1 different shape(s) (columns prefill_tokens, prefill_seqs, decode_seqs, "
+     "context_tokens); fitting flops_efficiency, bw_efficiency, overhead_s needs at least 3"),
+    ("two-shapes", f"{HEADER}\n0,8,4096,0.010\n2048,0,0,0.09\n0,8,4096,0.011\n2048,0,0,0.091\n",
+     "p.csv: the 4 points have only 2 different shape(s)"),
+    ("small-decodes-only", _synthetic([(0, 1, 500), (0, 2, 1000), (0, 4, 2000), (0, 8, 4000)]),
+     "p.csv: the 4 points do not determine flops_efficiency (the fit is as good at any value); measure also "
+     "FLOP-bound iterations (prefill_tokens in the thousands)"),
+    ("tiny-prefills-only", f"{HEADER}\n1,0,0,0.01\n2,0,0,0.011\n4,0,0,0.012\n",
+     "p.csv: the 3 points do not determine overhead_s and bw_efficiency separately (other combinations of them "
+     "fit as well)"),
+    ("empty-iteration", f"{HEADER}\n0,0,0,0.01\n0,8,4096,0.01\n512,0,0,0.02\n",
+     "p.csv:2: prefill_tokens and decode_seqs are both 0: an iteration needs prefill_tokens >= 1 or "
+     "decode_seqs >= 1"),
+    ("fraction", f"{HEADER}\n0,8,4096,0.01\n0,8.5,4096,0.01\n",
+     "p.csv:3:2: decode_seqs must be a whole number >= 0 (got '8.5')"),
+    ("prefill-seqs", f"{HEADER},prefill_seqs\n0,8,4096,0.01,1\n",
+     "p.csv:2:5: prefill_seqs must be <= prefill_tokens (0) (got '1')"),
+    ("throughput-batch-0", "batch,input_tokens,output_tokens,output_tokens_per_s\n0,100,100,50\n",
+     "p.csv:2:1: batch must be a whole number >= 1 (got '0')"),
+]
+
+
+@pytest.mark.parametrize("text,expected", [c[1:] for c in CALIBRATION], ids=[c[0] for c in CALIBRATION])
+def test_calibration_points_that_cannot_fit_are_rejected(tmp_path, capsys, text, expected):
+    assert main(_calibrate(tmp_path, text)) == 2
+    err = _err(capsys)
+    assert str(tmp_path / "p.csv") + expected.removeprefix("p.csv") in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "cal.yaml").exists()
+
+
+def test_calibration_from_well_spread_points_still_fits(tmp_path, capsys):
+    rows = [(0, 1, 500), (0, 8, 8000), (0, 64, 64000), (512, 0, 0), (2048, 0, 0), (1024, 32, 30000)]
+    assert main(_calibrate(tmp_path, _synthetic(rows))) == 0
+    assert "flops_efficiency 0.5500" in capsys.readouterr().out
+    # the exponent needs iterations between the regimes; this set has them
+    rows += [(128, 0, 0), (256, 16, 4000)]
+    assert main(_calibrate(tmp_path, _synthetic(rows), "--fit-exponent")) == 0
+
+
+def test_fewer_points_than_factors_names_the_file(tmp_path, capsys):
+    assert main(_calibrate(tmp_path, _synthetic([(0, 1, 500), (2048, 0, 0), (0, 8, 8000)]), "--fit-exponent")) == 2
+    assert (f"{tmp_path / 'p.csv'}: calibration needs at least 4 points to fit 4 factors (flops_efficiency, "
+            "bw_efficiency, overhead_s, overlap_exponent) (got 3)") in _err(capsys)

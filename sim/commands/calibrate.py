@@ -12,6 +12,9 @@ empty cache, split evenly over ``prefill_seqs``, default 1) or static-batch thro
 ``fleetsim calibrate points.csv --gpu h100-sxm --model llama-3-8b --out h100.yaml`` fits
 ``flops_efficiency``, ``bw_efficiency`` and ``overhead_s`` by least squares on relative error, prints
 the fit error, and writes a YAML file usable as ``perf: {model: roofline, calibration: h100.yaml}``.
+Times and throughputs must be > 0 and counts whole numbers; the points must differ in shape and
+include iterations that pin each factor (FLOP-bound and bandwidth-bound, small and large), or the
+command stops with exit status 2 naming the file and what is missing.
 The smooth-roofline overlap exponent stays the GPU catalog's (and is not written) unless
 ``--fit-exponent`` fits it too.
 
@@ -84,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     if args.points is not None:
         points = read_points(args.points)
         cal = fit_efficiency(points, model, gpu, args.tp, args.weight_dtype, args.kv_dtype,
-                             fit_exponent=args.fit_exponent)
+                             fit_exponent=args.fit_exponent, source=str(args.points))
         source = f"{cal.points} points"
     else:
         import numpy as np

@@ -15,6 +15,12 @@ iteration on A100/H100; see :mod:`sim.perf.roofline`). Points are either
   output_tokens_per_s`` of static offline batches, predicted with
   :func:`sim.perf.throughput.static_batch_throughput`.
 
+Every time or throughput must be > 0 and every count a whole number (batch, input and output tokens
+>= 1; an iteration needs prefill tokens or decoding sequences). A fit of ``k`` factors needs points at
+``k`` or more different shapes that vary in what each factor scales; when they leave a factor
+undetermined (e.g. no FLOP-bound iteration for ``flops_efficiency``) :func:`fit_efficiency` says so
+instead of returning an arbitrary value.
+
 The result is written as a YAML calibration file usable as ``perf: {model: roofline,
 calibration: FILE}``::
 
@@ -123,19 +129,106 @@ def _predict(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu: GPUSp
     return pred, np.asarray(points.output_tokens_per_s, dtype=float)
 
 
+FACTORS = ("flops_efficiency", "bw_efficiency", "overhead_s", "overlap_exponent")
+"""The fitted parameters, in the order of the fit's parameter vector."""
+
+DEGENERATE = 1e-3
+"""Smallest singular value of the fit's column-normalised Jacobian below which the points do not
+determine every factor (some factor, or a combination of factors, barely changes any prediction).
+Well-posed point sets are far above it (a mixed set of prefill and decode iterations: ~0.3; even three
+prefill-only or three decode-only iterations: 2e-3 to 1e-2); degenerate ones are far below (three
+nearly identical iterations: 5e-6; prefills of 1-4 tokens, none FLOP-bound: 3e-5)."""
+
+INSENSITIVE = 0.01
+"""A factor whose doubling changes no predicted time by more than this (relative) is undetermined."""
+
+_HINTS = {
+    "step": {"flops_efficiency": "FLOP-bound iterations (prefill_tokens in the thousands)",
+             "bw_efficiency": "bandwidth-bound iterations (decode-only: prefill_tokens 0, decode_seqs 1-64)",
+             "overhead_s": "iterations of very different sizes (a single decode to thousands of prefill tokens)",
+             "overlap_exponent": "iterations in between (some 64-1024 tokens per iteration)"},
+    "tput": {"flops_efficiency": "prefill-heavy batches (large batch x input_tokens)",
+             "bw_efficiency": "decode-heavy batches (small batch, many output_tokens)",
+             "overhead_s": "batches of very different sizes",
+             "overlap_exponent": "batches of some 64-1024 tokens per iteration"},
+}
+
+
+def _shape_columns(points: StepPoints | ThroughputPoints) -> tuple[list[str], np.ndarray]:
+    """The columns that make up a point's shape, and the points' values of them (one row a point)."""
+    if isinstance(points, StepPoints):
+        cols = ["prefill_tokens", "prefill_seqs", "decode_seqs", "context_tokens"]
+        data = [points.prefill_tokens, points.prefill_seqs, points.decode_seqs, points.context_tokens]
+    else:
+        cols = ["batch", "input_tokens", "output_tokens"]
+        data = [points.batch, points.input_tokens, points.output_tokens]
+    return cols, np.column_stack([np.asarray(d, dtype=float) for d in data])
+
+
+def _check_determined(jac: np.ndarray, x: np.ndarray, names: list[str], kind: str, where: str, n: int) -> None:
+    """Raise when the points leave a factor, or a combination of factors, undetermined.
+
+    A factor is undetermined alone when doubling it (or halving it) would change no predicted time
+    by more than :data:`INSENSITIVE` (relative); a combination when the smallest singular value of
+    the column-normalised Jacobian of the relative errors is below :data:`DEGENERATE`. The message
+    names the factors involved and the points that would pin them down.
+    """
+    norms = np.linalg.norm(jac, axis=0)
+    sens = np.abs(jac * x).max(axis=0)                         # relative change of a prediction per relative change
+    alone = [j for j in range(len(names))
+             if not (np.isfinite(norms[j]) and norms[j] > 0)
+             or (names[j] != "overhead_s" and sens[j] < INSENSITIVE)]   # overhead_s may sit at 0
+    rest = [j for j in range(len(names)) if j not in alone]
+    together: list[int] = []
+    if len(rest) > 1:
+        _, sv, vt = np.linalg.svd(jac[:, rest] / norms[rest], full_matrices=False)
+        small = sv < DEGENERATE * sv[0]
+        weight = np.sqrt((vt[small] ** 2).sum(axis=0))         # each factor's share of the flat directions
+        together = [rest[j] for j in np.argsort(-weight) if weight[j] > 0.3] if small.any() else []
+    if not alone and not together:
+        return
+    parts = []
+    if alone:
+        parts.append(f"do not determine {_words([names[j] for j in alone])} (the fit is as good at any value)")
+    if together:
+        parts.append(f"do not determine {_words([names[j] for j in together])} separately (other "
+                     f"combinations of them fit as well)")
+    hints = ", ".join(_HINTS[kind][names[j]] for j in alone + together)
+    raise InputError(f"{where}the {n} points {' and '.join(parts)}; measure also {hints}")
+
+
+def _words(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu: GPUSpec, tp: int = 1,
                    weight_dtype: str = "bf16", kv_dtype: str = "bf16",
-                   initial: Efficiency | None = None, fit_exponent: bool = False) -> Calibration:
+                   initial: Efficiency | None = None, fit_exponent: bool = False,
+                   source: str | None = None) -> Calibration:
     """Least-squares fit of (flops_efficiency, bw_efficiency, overhead_s) on relative errors.
 
     With ``fit_exponent`` the smooth-roofline ``overlap_exponent`` is fitted as a fourth parameter
     (within :data:`EXPONENT_BOUNDS`, starting from the catalog's) and stored in the result;
     otherwise the catalog's is used and the result's ``overlap_exponent`` is ``None``.
+
+    A fit of ``k`` factors needs points at ``k`` or more different shapes, and points that vary in
+    what each factor scales (FLOP-bound and bandwidth-bound iterations, small and large ones):
+    otherwise :class:`~sim.errors.InputError` says which factor the points leave undetermined.
+    ``source`` (the points file) starts those messages.
     """
+    where = f"{source}: " if source else ""
     n = len(points.step_s) if isinstance(points, StepPoints) else len(points.batch)
     k = 4 if fit_exponent else 3
+    names = list(FACTORS[:k])
     if n < k:
-        raise InputError(f"calibration needs at least {k} points to fit {k} factors (got {n})")
+        raise InputError(f"{where}calibration needs at least {k} points to fit {k} factors "
+                         f"({', '.join(names)}) (got {n})")
+    cols, shape_rows = _shape_columns(points)
+    distinct = len(np.unique(shape_rows, axis=0))
+    if distinct < k:
+        raise InputError(f"{where}the {n} points have only {distinct} different shape(s) (columns "
+                         f"{', '.join(cols)}); fitting {', '.join(names)} needs at least {k}: measure "
+                         f"iterations that differ in {', '.join(cols)}")
     shapes = points.shapes() if isinstance(points, StepPoints) else None
     x0 = initial or gpu.efficiency(weight_dtype)
 
@@ -151,6 +244,8 @@ def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu:
         start.append(min(gpu.overlap_exponent, 4.0))  # an infinite catalog exponent: start in the sensitive range
     start = np.clip(start, lo, hi)
     res = least_squares(residuals, start, bounds=(lo, hi), x_scale=scale, xtol=1e-12, ftol=1e-12)
+    _check_determined(np.asarray(res.jac, dtype=float), np.asarray(res.x, dtype=float), names,
+                      "step" if shapes is not None else "tput", where, n)
     err = np.abs(residuals(res.x))
     return Calibration(gpu=gpu.name, model=model.name, tp=tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
                        flops_efficiency=float(res.x[0]), bw_efficiency=float(res.x[1]), overhead_s=float(res.x[2]),
@@ -182,7 +277,11 @@ def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
     else:
         raise InputError(f"{path}:1: header must contain either {', '.join(step_cols)} or "
                          f"{', '.join(tput_cols)} (got {', '.join(header)})")
+    if not rows:
+        raise InputError(f"{path}: no points: the file has a header row and no data rows (expected a row "
+                         f"per measurement with {', '.join(cols)})")
     data: dict[str, list[float]] = {c: [] for c in cols}
+    at_least_one = ("batch", "input_tokens", "output_tokens")
     for lineno, row in enumerate(rows, start=2):
         for c in cols:
             j = header.index(c)
@@ -191,10 +290,22 @@ def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
             except (IndexError, ValueError):
                 raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a number "
                                  f"(got {row[j] if j < len(row) else 'nothing'!r})") from None
-            if not math.isfinite(v) or v < 0 or (c in ("step_s", "output_tokens_per_s") and v <= 0):
-                raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a finite number "
-                                 f"{'> 0' if c in ('step_s', 'output_tokens_per_s') else '>= 0'} (got {row[j]!r})")
+            if c in ("step_s", "output_tokens_per_s"):
+                if not (math.isfinite(v) and v > 0):
+                    raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a finite number > 0 (got {row[j]!r})")
+            elif not (math.isfinite(v) and v == math.floor(v) and v >= (1 if c in at_least_one else 0)):
+                raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a whole number "
+                                 f"{'>= 1' if c in at_least_one else '>= 0'} (got {row[j]!r})")
             data[c].append(v)
+        if kind == "step":
+            p, d = data["prefill_tokens"][-1], data["decode_seqs"][-1]
+            if p == 0 and d == 0:
+                raise InputError(f"{path}:{lineno}: prefill_tokens and decode_seqs are both 0: an iteration "
+                                 f"needs prefill_tokens >= 1 or decode_seqs >= 1")
+            if "prefill_seqs" in data and data["prefill_seqs"][-1] > p:
+                j = header.index("prefill_seqs")
+                raise InputError(f"{path}:{lineno}:{j + 1}: prefill_seqs must be <= prefill_tokens ({p:g}) "
+                                 f"(got {row[j]!r})")
     a = {c: np.asarray(v) for c, v in data.items()}
     if kind == "step":
         ps = a.get("prefill_seqs", (a["prefill_tokens"] > 0).astype(float))
