@@ -1,11 +1,13 @@
 """More bad input through the command line: each is exit status 2 with one clear line naming the
 file (or option), the field and what is allowed; never a silent wrong result or a long wait.
 
-Empty traces, malformed --grid / --vary ranges,
-and calibration points that cannot fit the factors.
+Empty traces, malformed --grid / --vary ranges, calibration points that cannot fit the factors,
+and a --scheduler nobody answers at.
 """
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -200,3 +202,72 @@ def test_fewer_points_than_factors_names_the_file(tmp_path, capsys):
     assert main(_calibrate(tmp_path, _synthetic([(0, 1, 500), (2048, 0, 0), (0, 8, 8000)]), "--fit-exponent")) == 2
     assert (f"{tmp_path / 'p.csv'}: calibration needs at least 4 points to fit 4 factors (flops_efficiency, "
             "bw_efficiency, overhead_s, overlap_exponent) (got 3)") in _err(capsys)
+
+
+# ------------------------------------------------------------------ an unreachable --scheduler
+
+@pytest.fixture
+def short_connect_timeout(monkeypatch):
+    pytest.importorskip("distributed")
+    from sim.planning import executors
+
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 1.0)
+
+
+def _unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sweep_argv(tmp_path: Path, address: str) -> list[str]:
+    sc = tmp_path / "s.yaml"
+    sc.write_text(yaml.safe_dump(scenario(duration=30)))
+    return ["sweep", str(sc), "--grid", "fleet.pools.0.replicas=1,2", "--scheduler", address,
+            "--out", str(tmp_path / "o"), "--quiet"]
+
+
+def test_an_unreachable_scheduler_fails_fast_naming_the_address(tmp_path, capsys, short_connect_timeout):
+    address = f"tcp://127.0.0.1:{_unused_port()}"
+    started = time.perf_counter()
+    assert main(_sweep_argv(tmp_path, address)) == 2
+    assert time.perf_counter() - started < 5
+    err = _err(capsys)
+    assert (f"error: --scheduler {address}: could not reach a Dask scheduler there within 1 s (Connection refused); "
+            "check the host and port, or start a scheduler on that machine with 'dask scheduler --port 8786' and "
+            "workers with 'dask worker tcp://SCHEDULER_HOST:8786 --nthreads 1'") in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_peer_that_never_answers_as_a_scheduler_does_not_hang(tmp_path, capsys, short_connect_timeout):
+    # something listens and accepts (another service on the port) but never speaks Dask
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        try:
+            while True:
+                held.append(server.accept()[0])
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        started = time.perf_counter()
+        assert main(_sweep_argv(tmp_path, address)) == 2
+        assert time.perf_counter() - started < 6
+    finally:
+        server.close()
+        for c in held:
+            c.close()
+    err = _err(capsys)
+    assert (f"error: --scheduler {address}: something accepted the connection but did not answer as a Dask "
+            "scheduler within 1 s; is that the scheduler's port (8786 by default; 8787 is its dashboard)?") in err, err
+
+
+def test_a_malformed_scheduler_address_is_bad_input(tmp_path, capsys, short_connect_timeout):
+    assert main(_sweep_argv(tmp_path, "foo://x")) == 2
+    assert "error: --scheduler foo://x: not a Dask scheduler address" in _err(capsys)

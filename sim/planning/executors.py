@@ -8,7 +8,9 @@ the caller orders the results by index, so the table is the same on every execut
 - ``local`` (default): :class:`concurrent.futures.ProcessPoolExecutor`, one worker per core.
 - ``dask``: a ``distributed.Client`` — to an existing scheduler (``tcp://host:8786``) or, with no
   address, to a :class:`distributed.LocalCluster` started for the run. Install with
-  ``pip install fleetsim[cluster]``.
+  ``pip install fleetsim[cluster]``. A scheduler that does not answer within
+  :data:`CONNECT_TIMEOUT_S` is a :class:`sim.errors.InputError` naming the address, why, and how to
+  start one.
 
 A worker that dies (killed, out of memory) turns into a failed point, never a failed sweep.
 
@@ -24,6 +26,15 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 EXECUTORS = ("serial", "local", "dask")
+
+CONNECT_TIMEOUT_S = 10.0
+"""How long the ``dask`` executor tries to reach a ``--scheduler`` before giving up (Dask's own
+default, ``distributed.comm.timeouts.connect``, is 30 s)."""
+
+START_SCHEDULER = ("start a scheduler on that machine with 'dask scheduler --port 8786' and workers with "
+                   "'dask worker tcp://SCHEDULER_HOST:8786 --nthreads 1' (docs/planning.md), or leave out "
+                   "--scheduler to run on this machine")
+"""How to get a scheduler, as the ``--scheduler`` error messages say it."""
 
 
 class WorkerLost:
@@ -117,7 +128,7 @@ class DaskExecutor(SerialExecutor):
     name = "dask"
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None,
-                 processes: bool = True) -> None:
+                 processes: bool = True, connect_timeout: float | None = None) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -125,7 +136,12 @@ class DaskExecutor(SerialExecutor):
                                "pip install 'fleetsim[cluster]'") from exc
         self._cluster = None
         if scheduler:
-            self._client = Client(scheduler)
+            timeout = CONNECT_TIMEOUT_S if connect_timeout is None else float(connect_timeout)
+            _probe_scheduler(scheduler, timeout)
+            try:
+                self._client = Client(scheduler, timeout=timeout)
+            except Exception as exc:
+                raise _scheduler_error(scheduler, timeout, exc) from exc
         else:
             self._cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
                                          processes=processes, dashboard_address=None)
@@ -152,6 +168,104 @@ class DaskExecutor(SerialExecutor):
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def _probe_scheduler(address: str, timeout: float) -> None:
+    """Raise :class:`~sim.errors.InputError` unless a Dask scheduler at ``address`` completes
+    Dask's connection handshake within about ``timeout`` seconds.
+
+    ``distributed.Client`` bounds the TCP connection attempts by its ``timeout`` but not the
+    handshake after them, so a peer that accepts and never answers (another service on the port)
+    would hang it; the probe bounds both, in a thread of its own (so it also works when the caller
+    runs an event loop, as a notebook does).
+    """
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    failure: list[BaseException] = []
+
+    async def handshake() -> None:
+        comm = await connect(address, timeout=timeout)
+        comm.abort()
+
+    def attempt() -> None:
+        try:
+            asyncio.run(asyncio.wait_for(handshake(), timeout + 1.0 + 0.1 * timeout))
+        except BaseException as exc:  # noqa: BLE001 - judged by the caller
+            failure.append(exc)
+
+    probe = threading.Thread(target=attempt, name="fleetsim-scheduler-probe", daemon=True)
+    probe.start()
+    probe.join(timeout + 5.0 + 0.1 * timeout)
+    if probe.is_alive():  # pragma: no cover - the wait_for above ends it first
+        failure.append(TimeoutError())
+    if failure:
+        raise _scheduler_error(address, timeout, failure[0]) from failure[0]
+
+
+def _root_reason(exc: BaseException) -> str:
+    """The innermost cause of a failed connection, in words ("Connection refused")."""
+    import re
+
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = re.sub(r"^in <[^>]*>: ", "", str(exc))               # distributed's "in <TCPConnector ...>: "
+    text = re.sub(r"^\w+(Error|Exception): ", "", text)         # "ConnectionRefusedError: "
+    text = re.sub(r"^\[Errno -?\d+\] ", "", text)
+    return text or type(exc).__name__
+
+
+def _tcp_reason(address: str) -> str:
+    """Why a plain TCP connection to ``address`` fails, in words (one quick attempt)."""
+    import socket
+
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+
+        scheme, loc = parse_address(address)
+        host, port = parse_host_port(loc)
+    except Exception:  # noqa: BLE001 - no better reason to give
+        return "no answer"
+    if scheme not in ("tcp", "tls"):
+        return "no answer"
+    try:
+        socket.create_connection((host, port), timeout=2.0).close()
+    except socket.timeout:
+        return "no answer"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return "no answer"
+
+
+def _scheduler_error(address: str, timeout: float, exc: BaseException):
+    """The :class:`~sim.errors.InputError` for a ``--scheduler`` that cannot be used."""
+    from sim.errors import InputError
+
+    where = f"--scheduler {address}"
+    if isinstance(exc, ValueError):                             # malformed address
+        return InputError(f"{where}: not a Dask scheduler address ({exc}); expected tcp://HOST:PORT "
+                          f"such as tcp://10.0.0.5:8786")
+    if isinstance(exc, OSError) and str(exc).startswith("Timed out trying to connect"):
+        reason = _root_reason(exc) if exc.__cause__ is not None else ""
+        if reason in ("", "TimeoutError", "CancelledError"):   # Dask keeps only its last attempt's error
+            reason = _tcp_reason(address)
+        return InputError(f"{where}: could not reach a Dask scheduler there within {timeout:g} s ({reason}); "
+                          f"check the host and port, or {START_SCHEDULER}")
+    if isinstance(exc, ImportError):                            # the scheduler's own refusal (versions)
+        return InputError(f"{where}: the Dask scheduler refused this client ({exc})")
+    if isinstance(exc, TimeoutError):                           # connected, but no handshake came back
+        what = f"something accepted the connection but did not answer as a Dask scheduler within {timeout:g} s"
+    elif isinstance(exc, OSError):                              # CommClosedError: the peer hung up
+        what = (f"something accepted the connection but closed it ({_root_reason(exc)}) instead of answering "
+                f"as a Dask scheduler")
+    else:                                                       # a reply that is not Dask's handshake
+        what = "something answered, but not with a Dask scheduler's handshake"
+    return InputError(f"{where}: {what}; is that the scheduler's port (8786 by default; 8787 is its "
+                      f"dashboard)? Otherwise {START_SCHEDULER}")
 
 
 def make_executor(name: str = "local", workers: int | None = None,
