@@ -6,6 +6,7 @@ and a --scheduler nobody answers at.
 """
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -271,3 +272,57 @@ def test_a_peer_that_never_answers_as_a_scheduler_does_not_hang(tmp_path, capsys
 def test_a_malformed_scheduler_address_is_bad_input(tmp_path, capsys, short_connect_timeout):
     assert main(_sweep_argv(tmp_path, "foo://x")) == 2
     assert "error: --scheduler foo://x: not a Dask scheduler address" in _err(capsys)
+
+
+# ------------------------------------------------------------------ fleetsim validate reads the trace's first rows
+
+def _trace_scenario(tmp_path: Path, name: str, text: str, **arrival) -> Path:
+    (tmp_path / name).write_text(text)
+    sc = scenario(duration=30)
+    sc["workload"] = {"arrival": {"process": "trace", "path": name, "format": "fleetsim", **arrival}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    return path
+
+
+EMPTY_FOR_VALIDATE = EMPTY_TRACES + [
+    ("allbad.csv", "timestamp_s,prompt_tokens,output_tokens\n-1,10,5\n1,x,5\n",
+     "allbad.csv: no usable rows: all 2 data row(s) are bad and were skipped, so the trace holds no requests "
+     "(first: line 2: column 'timestamp_s': must be >= 0 (got '-1'))"),
+    ("nocolumns.csv", "time,tokens\n1,2\n",
+     "nocolumns.csv: line 1: missing column(s) 'timestamp_s', 'prompt_tokens', 'output_tokens' (header has "
+     "'time', 'tokens')"),
+]
+
+
+@pytest.mark.parametrize("name,text,expected", EMPTY_FOR_VALIDATE, ids=[e[0] for e in EMPTY_FOR_VALIDATE])
+def test_validate_reports_a_trace_with_no_requests(tmp_path, capsys, name, text, expected):
+    path = _trace_scenario(tmp_path, name, text)
+    assert main(["validate", str(path)]) == 2
+    err = _err(capsys)
+    assert f"{path}: workload.arrival.path: {expected}" in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_validate_reports_an_empty_trace_used_for_lengths(tmp_path, capsys):
+    (tmp_path / "lengths.csv").write_text("timestamp_s,prompt_tokens,output_tokens\n")
+    sc = scenario(duration=30)
+    sc["workload"]["prompt_tokens"] = {"dist": "trace", "path": "lengths.csv", "format": "fleetsim"}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(sc))
+    assert main(["validate", str(tmp_path / "s.yaml")]) == 2
+    assert (f"{tmp_path / 's.yaml'}: workload.prompt_tokens.path: lengths.csv: no usable rows: the file has a "
+            "header row and no data rows") in _err(capsys)
+
+
+def test_validate_reads_a_trace_only_up_to_its_first_good_row(tmp_path, capsys):
+    # bad rows before the first good one are passed over and nothing after it is read (so a big
+    # trace validates as quickly as a small one): the bad row on line 4 is left to `run` to report
+    path = _trace_scenario(tmp_path, "t.csv", "timestamp_s,prompt_tokens,output_tokens\n-1,10,5\n0.5,10,5\n0.2,10,5\n")
+    assert main(["validate", str(path)]) == 0
+    assert f"{path}: ok" in capsys.readouterr().out
+    assert main(["run", str(path), "--quiet", "--skip-bad-rows", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["workload"] == {"bad_rows": 2, "requests": 1}
+    from sim.workload.traces import check_trace
+
+    (tmp_path / "late.csv").write_text("timestamp_s,prompt_tokens,output_tokens\n0.5,10,5\n0.2,10,5\n")
+    check_trace(tmp_path / "late.csv")  # no error: it has a good row; the bad one after it is not read

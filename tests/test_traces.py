@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from sim.errors import InputError
+from sim.errors import InputError, ScenarioError
 from sim.workload import WorkloadConfig, fit_empirical, generate, read_trace, validate, write_trace
 
 TRACES = pathlib.Path(__file__).resolve().parent.parent / "scenarios" / "traces"
@@ -238,5 +238,6 @@ def test_resampling_lengths_from_an_empty_trace_is_an_error(tmp_path):
     lengths = {"dist": "trace", "path": "empty.csv"}
     cfg = WorkloadConfig.model_validate({"arrival": {"process": "poisson", "rate": 1},
                                          "prompt_tokens": lengths, "output_tokens": lengths})
-    with pytest.raises(InputError, match="empty.csv: no usable rows"):
+    # found by validate (which generate runs first), so named with its field
+    with pytest.raises(ScenarioError, match="workload.prompt_tokens.path: empty.csv: no usable rows"):
         next(generate(cfg, 100, 1, base_dir=tmp_path))

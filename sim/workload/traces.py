@@ -239,8 +239,26 @@ def read_trace(path: str | pathlib.Path, format: str = "fleetsim", *, skip_bad_r
 
     ``display_path`` is how errors name the file (default: ``path`` as given).
     """
-    p = pathlib.Path(path)
-    name = display_path or str(path)
+    data = _read(pathlib.Path(path), display_path or str(path), format, skip_bad_rows, first_only=False)
+    if format == "azure":
+        data = TraceData(data.path, data.arrival_s - data.arrival_s[0], data.prompt_tokens,
+                         data.output_tokens, data.tenant, data.tenant_names, data.bad_rows, data.messages)
+    return data
+
+
+def check_trace(path: str | pathlib.Path, format: str = "fleetsim", *, display_path: str | None = None) -> None:
+    """Raise :class:`sim.errors.InputError` if :func:`read_trace` could not give a single request:
+    the file cannot be opened or decoded, lacks a column, or holds no usable row (the same messages
+    as :func:`read_trace`).
+
+    Reads only up to the first good row (bad rows before it are skipped), so it is quick on any size
+    of file; bad rows after it are not looked at (``read_trace`` reports those).
+    """
+    _read(pathlib.Path(path), display_path or str(path), format, skip_bad_rows=True, first_only=True)
+
+
+def _read(p: pathlib.Path, name: str, format: str, skip_bad_rows: bool, first_only: bool) -> TraceData:
+    """The rows of a trace (only up to the first good one with ``first_only``); raises when none is good."""
     if format not in COLUMNS:
         raise InputError(f"{name}: unknown trace format {format!r} (allowed: {', '.join(COLUMNS)})")
     try:
@@ -252,17 +270,14 @@ def read_trace(path: str | pathlib.Path, format: str = "fleetsim", *, skip_bad_r
     with fh:
         try:
             if format == "fleetsim" and p.name.endswith((".jsonl", ".jsonl.gz")):
-                _read_jsonl(fh, rows, cols)
+                _read_jsonl(fh, rows, cols, first_only)
             else:
-                _read_csv(fh, name, format, rows, cols)
+                _read_csv(fh, name, format, rows, cols, first_only)
         except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as exc:
             raise InputError(f"{name}: unreadable trace file ({exc})") from None
     data = rows.result()
     if not data.arrival_s.size:
         raise InputError(_no_requests(name, format, p, data))
-    if format == "azure":
-        data = TraceData(data.path, data.arrival_s - data.arrival_s[0], data.prompt_tokens,
-                         data.output_tokens, data.tenant, data.tenant_names, data.bad_rows, data.messages)
     return data
 
 
@@ -280,8 +295,19 @@ def _no_requests(name: str, format: str, p: pathlib.Path, data: TraceData) -> st
             f"requests (expected a row per request with {cols})")
 
 
-def _read_csv(fh, name: str, format: str, rows: _Rows, cols: tuple[str, str, str]) -> None:
+def _until_first_good(it: Iterator[tuple[int, list[str]]], rows: _Rows) -> Iterator[tuple[int, list[str]]]:
+    """``it`` up to (and including) the row that gives ``rows`` its first good row."""
+    for item in it:
+        yield item
+        if rows.t:
+            return
+
+
+def _read_csv(fh, name: str, format: str, rows: _Rows, cols: tuple[str, str, str],
+              first_only: bool = False) -> None:
     index, it = _csv_rows(fh, name, cols)
+    if first_only:
+        it = _until_first_good(it, rows)
     ti, pi, oi = (index[c] for c in cols)
     ten_i = index.get("tenant") if format == "fleetsim" else None
     parse_time = _AzureClock() if format == "azure" else None
@@ -318,8 +344,10 @@ def _read_numeric_csv(fh, it, rows: _Rows, cols, ti: int, pi: int, oi: int) -> N
                      f[oi] if oi < n else None, None)
 
 
-def _read_jsonl(fh, rows: _Rows, cols: tuple[str, str, str]) -> None:
+def _read_jsonl(fh, rows: _Rows, cols: tuple[str, str, str], first_only: bool = False) -> None:
     for line_no, text in enumerate(fh, start=1):
+        if first_only and rows.t:
+            return
         if not text.strip():
             continue
         try:
@@ -355,4 +383,4 @@ def write_trace(path: str | pathlib.Path, arrival_s: np.ndarray, prompt_tokens: 
                 w.writerow([repr(float(t)), int(a), int(b), x])
 
 
-__all__ = ["COLUMNS", "TraceData", "azure_timestamp_s", "read_trace", "write_trace"]
+__all__ = ["COLUMNS", "TraceData", "azure_timestamp_s", "check_trace", "read_trace", "write_trace"]

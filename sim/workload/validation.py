@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import pathlib
 
+from sim.errors import InputError
 from sim.scenario.workload import (
     ArrivalProcess,
     DiurnalArrival,
@@ -21,6 +22,7 @@ from sim.scenario.workload import (
     UniformTokens,
     WorkloadConfig,
 )
+from sim.workload.traces import check_trace
 
 SHARE_TOLERANCE = 1e-9
 
@@ -31,9 +33,15 @@ def resolve_path(path: str, base_dir: pathlib.Path) -> pathlib.Path:
     return p if p.is_absolute() else pathlib.Path(base_dir) / p
 
 
-def _file_problem(where: str, path: str, base_dir: pathlib.Path) -> list[tuple[str, str]]:
-    if not resolve_path(path, base_dir).is_file():
+def _file_problem(where: str, path: str, format: str, base_dir: pathlib.Path) -> list[tuple[str, str]]:
+    """A trace file that is missing, unreadable or holds no usable row (read up to its first good row)."""
+    resolved = resolve_path(path, base_dir)
+    if not resolved.is_file():
         return [(where, f"trace file not found: {path!r} (paths are relative to the scenario's folder)")]
+    try:
+        check_trace(resolved, format, display_path=path)
+    except InputError as exc:
+        return [(where, str(exc))]
     return []
 
 
@@ -50,7 +58,7 @@ def _dist_problems(where: str, dist: TokenDist, base_dir: pathlib.Path) -> list[
         elif not sum(dist.weights) > 0:
             out.append((f"{where}.weights", "must not all be 0"))
     elif isinstance(dist, TraceTokens):
-        out += _file_problem(f"{where}.path", dist.path, base_dir)
+        out += _file_problem(f"{where}.path", dist.path, dist.format, base_dir)
     return out
 
 
@@ -75,7 +83,7 @@ def _arrival_problems(where: str, arrival: ArrivalProcess, base_dir: pathlib.Pat
         if arrival.rates and not max(arrival.rates) > 0:
             out.append((f"{where}.rates", "must not all be 0"))
     elif isinstance(arrival, TraceArrival):
-        out += _file_problem(f"{where}.path", arrival.path, base_dir)
+        out += _file_problem(f"{where}.path", arrival.path, arrival.format, base_dir)
     return out
 
 
