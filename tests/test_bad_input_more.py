@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -326,3 +327,55 @@ def test_validate_reads_a_trace_only_up_to_its_first_good_row(tmp_path, capsys):
 
     (tmp_path / "late.csv").write_text("timestamp_s,prompt_tokens,output_tokens\n0.5,10,5\n0.2,10,5\n")
     check_trace(tmp_path / "late.csv")  # no error: it has a good row; the bad one after it is not read
+
+
+# ------------------------------------------------------------------ a trace that lies entirely after the run
+
+ROWS = "timestamp_s,prompt_tokens,output_tokens\n"
+LATE = [
+    ({}, ROWS + "100,10,5\n200,10,5\n",
+     "late.csv: no request falls inside the run: the trace's first row has timestamp_s 100 s, at or after the "
+     "scenario's duration (30 s); a trace is replayed from t = 0 with no start offset, so every row falls after "
+     "the end of the run. Set duration above 100 s, or make the trace's times start near 0 (subtract 100 from "
+     "every timestamp_s)"),
+    ({}, ROWS + "30,10,5\n", "first row has timestamp_s 30 s, at or after the scenario's duration (30 s)"),
+    ({"time_scale": 0.5}, ROWS + "100,10,5\n200,10,5\n",
+     "first row has timestamp_s 100 s (replayed at 50 s with time_scale 0.5), at or after the scenario's duration "
+     "(30 s); a trace is replayed from t = 0 with no start offset, so every row falls after the end of the run. "
+     "Set duration above 50 s"),
+    ({"loop": True, "rate_scale": 2.5}, ROWS + "1700000000.25,10,5\n1700000001,10,5\n",
+     "first row has timestamp_s 1700000000.25 s, at or after the scenario's duration (30 s); a trace is replayed "
+     "from t = 0 with no start offset, so every row falls after the end of the run. Set duration above "
+     "1700000000.25 s, or make the trace's times start near 0 (subtract 1700000000.25 from every timestamp_s)"),
+]
+
+
+@pytest.mark.parametrize("arrival,text,expected", LATE, ids=["after", "at-duration", "time-scaled", "epoch-looped"])
+def test_a_trace_entirely_after_the_duration_is_an_error(tmp_path, capsys, arrival, text, expected):
+    path = _trace_scenario(tmp_path, "late.csv", text, **arrival)
+    assert main(["run", str(path), "--quiet", "--json"]) == 2
+    err = _err(capsys)
+    assert expected in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert capsys.readouterr().out == ""
+
+
+def test_a_trace_longer_than_the_run_replays_the_rows_inside(tmp_path, capsys):
+    # rows inside the run and rows after it: the run is shorter than the trace, which is normal
+    path = _trace_scenario(tmp_path, "long.csv", ROWS + "10,10,5\n20,10,5\n100,10,5\n")
+    assert main(["run", str(path), "--quiet", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["requests"]["arrived"] == 2
+    path = _trace_scenario(tmp_path, "long.csv", ROWS + "10,10,5\n20,10,5\n100,10,5\n", time_scale=2.0)
+    assert main(["run", str(path), "--quiet", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["requests"]["arrived"] == 1
+
+
+def test_a_trace_after_the_duration_fails_a_fluid_run_too(tmp_path):
+    from sim.errors import InputError
+    from sim.workload import WorkloadConfig
+    from sim.fluid.demand import expected_arrivals
+
+    (tmp_path / "late.csv").write_text(ROWS + "100,10,5\n")
+    cfg = WorkloadConfig.model_validate({"arrival": {"process": "trace", "path": "late.csv"}})
+    with pytest.raises(InputError, match=r"^late.csv: no request falls inside the run: .* duration \(30 s\)"):
+        expected_arrivals(cfg, np.array([0.0, 10.0, 30.0]), base_dir=tmp_path)

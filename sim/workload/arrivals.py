@@ -299,6 +299,10 @@ def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.
       request with probability 1/2. With ``rate_scale: 1`` and no growth the file is reproduced exactly.
     * ``loop: true`` repeats the trace every ``P = t_last + mean gap`` seconds (scaled) until the
       horizon; otherwise arrivals stop at the trace's end.
+
+    A trace whose first (scaled) time is at or after ``horizon_s`` would replay nothing at all:
+    that raises :class:`sim.errors.InputError` naming the file, the first timestamp and the
+    duration. Some rows inside and some after is normal (the run is shorter than the trace).
     """
     ts = trace.arrival_s * process.time_scale
     n = ts.size
@@ -312,6 +316,9 @@ def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.
     if process.loop and (n < 2 or mean_gap <= 0):
         from sim.errors import InputError
         raise InputError(f"{trace.path}: cannot loop a trace with fewer than two distinct times")
+    if ts[0] >= horizon_s:
+        from sim.errors import InputError
+        raise InputError(_outside_window(trace, process, float(ts[0]), horizon_s))
     plain = process.rate_scale == 1.0 and (growth is None or growth.monthly == 0)
     rep = 0
     while True:
@@ -344,6 +351,20 @@ def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.
         if not process.loop:
             return
         rep += 1
+
+
+def _outside_window(trace, process: TraceArrival, first_s: float, horizon_s: float) -> str:
+    """Why a trace replays no request at all: every row falls at or after the end of the run."""
+    from sim.workload.traces import COLUMNS
+
+    column = COLUMNS.get(process.format, ("timestamp",))[0]
+    raw = float(trace.arrival_s[0])
+    scaled = f" (replayed at {first_s:.12g} s with time_scale {process.time_scale:g})" \
+        if process.time_scale != 1 else ""
+    return (f"{trace.path}: no request falls inside the run: the trace's first row has {column} {raw:.12g} s"
+            f"{scaled}, at or after the scenario's duration ({horizon_s:.12g} s); a trace is replayed from "
+            f"t = 0 with no start offset, so every row falls after the end of the run. Set duration above "
+            f"{first_s:.12g} s, or make the trace's times start near 0 (subtract {raw:.12g} from every {column})")
 
 
 __all__ = [
