@@ -379,3 +379,76 @@ def test_a_trace_after_the_duration_fails_a_fluid_run_too(tmp_path):
     cfg = WorkloadConfig.model_validate({"arrival": {"process": "trace", "path": "late.csv"}})
     with pytest.raises(InputError, match=r"^late.csv: no request falls inside the run: .* duration \(30 s\)"):
         expected_arrivals(cfg, np.array([0.0, 10.0, 30.0]), base_dir=tmp_path)
+
+
+# ------------------------------------------------------------------ --out is checked first, made only for a good scenario
+
+def _bad_scenario(tmp_path: Path) -> Path:
+    sc = scenario(duration=30)
+    sc["fleet"]["pools"][0]["gpu"] = "nope"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    return path
+
+
+def test_run_makes_no_out_folder_for_a_bad_scenario(tmp_path, capsys):
+    assert main(["run", str(_bad_scenario(tmp_path)), "--quiet", "--out", str(tmp_path / "res" / "one")]) == 2
+    assert "fleet.pools.0.gpu: unknown GPU 'nope'" in _err(capsys)
+    assert not (tmp_path / "res").exists()
+
+
+def test_run_takes_back_the_out_folder_when_the_trace_fails_at_run_time(tmp_path, capsys):
+    path = _trace_scenario(tmp_path, "late.csv", ROWS + "100,10,5\n")
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "res" / "one")]) == 2
+    assert "late.csv: no request falls inside the run" in _err(capsys)
+    assert not (tmp_path / "res").exists()
+    # a folder that was there before is left alone, and so is anything in it
+    (tmp_path / "mine").mkdir()
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "mine")]) == 2
+    assert (tmp_path / "mine").is_dir()
+
+
+def test_run_checks_out_before_loading_the_scenario(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    bad = str(_bad_scenario(tmp_path))
+    assert main(["run", bad, "--quiet", "--out", str(tmp_path / "afile")]) == 2
+    err = _err(capsys)
+    assert err.strip() == f"--out: {tmp_path / 'afile'} exists and is not a folder (give a folder, new or existing)"
+    assert main(["run", bad, "--quiet", "--out", str(tmp_path / "afile" / "x" / "y")]) == 2
+    err = _err(capsys)
+    assert err.strip() == f"--out: cannot create {tmp_path / 'afile' / 'x' / 'y'}: {tmp_path / 'afile'} is not a folder"
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_run_writes_a_good_scenario_into_a_new_nested_out(tmp_path, capsys):
+    sc = tmp_path / "s.yaml"
+    sc.write_text(yaml.safe_dump(scenario(duration=10)))
+    assert main(["run", str(sc), "--quiet", "--out", str(tmp_path / "a" / "b")]) == 0
+    assert (tmp_path / "a" / "b" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("command,extra", [
+    ("sweep", ["--grid", "fleet.pools.0.replicas=1,2"]),
+    ("plan", ["--vary", "fleet.pools.0.replicas=1..2", "--constraint", "latency.ttft.p99<=2"]),
+    ("saturation", ["--tolerance", "0.5"]),
+])
+def test_planning_commands_check_out_before_running_any_point(tmp_path, capsys, monkeypatch, command, extra):
+    import sim.planning.runner as runner
+
+    def no_runs(*a, **k):
+        raise AssertionError("a point ran")
+
+    monkeypatch.setattr(runner.SimulationRunner, "__call__", no_runs)
+    sc = tmp_path / "s.yaml"
+    sc.write_text(yaml.safe_dump(scenario(duration=10)))
+    (tmp_path / "afile").write_text("x")
+    base = [command, str(sc), "--quiet", "--executor", "serial", *extra]
+    assert main([*base, "--out", str(tmp_path / "afile")]) == 2
+    assert _err(capsys).strip() == (f"error: --out: {tmp_path / 'afile'} exists and is not a folder "
+                                    "(give a folder, new or existing)")
+    assert main([*base, "--out", str(tmp_path / "afile" / "sub")]) == 2
+    assert _err(capsys).strip() == f"error: --out: cannot create {tmp_path / 'afile' / 'sub'}: {tmp_path / 'afile'} is not a folder"
+    # a bad scenario leaves no folder behind (as before)
+    assert main([command, str(_bad_scenario(tmp_path)), "--quiet", "--executor", "serial", *extra,
+                 "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sim.commands.run import check_out_dir
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
 from sim.planning.table import format_value, text_table
 
@@ -35,6 +36,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.capacity import plan
 
         out = default_out(args, "plan")
+        check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
         result = plan(args.scenario, args.vary, constraints=args.constraint,
                       objective=args.objective, seeds=args.seeds, overrides=args.overrides,
                       executor=args.executor, workers=args.workers, scheduler=args.scheduler,

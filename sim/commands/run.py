@@ -20,23 +20,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="trace replay: count and skip malformed rows instead of failing")
 
 
+def check_out_dir(out: Path, option: str = "--out") -> None:
+    """Fail early (:class:`sim.errors.InputError`) if ``out`` cannot be a result folder: it exists and
+    is not a folder, or it cannot be created (a part of the path is a file, or the nearest existing
+    folder is not writable). Creates nothing (``fleetsim sweep | plan | saturation`` use it too)."""
+    import os
+
+    from sim.errors import InputError
+
+    if str(out) == "":
+        raise InputError(f"{option}: give a folder name")
+    if out.exists():
+        if not out.is_dir():
+            raise InputError(f"{option}: {out} exists and is not a folder (give a folder, new or existing)")
+        return
+    parent = next((d for d in out.parents if d.exists()), Path(out.absolute().anchor))
+    if not parent.is_dir():
+        raise InputError(f"{option}: cannot create {out}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option}: cannot create {out}: {parent} is not writable")
+
+
 def main(args: argparse.Namespace) -> int:
     from sim.api import run
     from sim.metrics.output import _clean
     from sim.report_text import format_summary
+    from sim.scenario.load import load_scenario
 
     from sim.errors import InputError
 
     if args.out is not None:
-        out = args.out
-        if str(out) == "":
-            raise InputError("--out: give a folder name")
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out: {out} exists and is not a folder")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"--out: cannot create {out}: {exc.strerror}") from None
+        check_out_dir(args.out)
     overrides = list(args.overrides)
     if args.engine:
         overrides.append(f"engine={args.engine}")
@@ -44,8 +58,22 @@ def main(args: argparse.Namespace) -> int:
         overrides.append(f"metrics.records={args.records}")
     if not args.quiet:
         print(f"fleetsim: simulating {args.scenario}", file=sys.stderr)
-    result = run(args.scenario, overrides=overrides, out=None, quiet=args.quiet,
-                 progress=not args.quiet and not args.json, skip_bad_rows=args.skip_bad_rows)
+    loaded = load_scenario(args.scenario, overrides)
+    # the folder is made only now that the scenario has loaded and validated, and before the
+    # (possibly long) run, so that a folder that cannot be made costs no simulation
+    made: list[Path] = []
+    if args.out is not None:
+        made = [d for d in (args.out, *args.out.parents) if not d.exists()]
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--out: cannot create {args.out}: {exc.strerror or exc}") from None
+    try:
+        result = run(loaded, out=None, quiet=args.quiet, progress=not args.quiet and not args.json,
+                     skip_bad_rows=args.skip_bad_rows)
+    except BaseException:
+        _remove_if_empty(made)
+        raise
     if args.out is not None:
         result.write(args.out)
         if not args.quiet:
@@ -55,3 +83,13 @@ def main(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(format_summary(result) + "\n")
     return 0
+
+
+def _remove_if_empty(made: list[Path]) -> None:
+    """Take back the folders this command made (innermost first) when the run failed before writing
+    anything (e.g. a trace with no request inside the run); a folder with anything in it is kept."""
+    for d in made:
+        try:
+            d.rmdir()
+        except OSError:
+            return

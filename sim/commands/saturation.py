@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sim.commands.run import check_out_dir
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
 from sim.planning.table import format_value, text_table
 
@@ -55,6 +56,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.saturation import saturation
 
         out = default_out(args, "saturation")
+        check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
         res = saturation(args.scenario, attainment=args.attainment, constraints=args.constraint,
                          rate_path=args.rate_path, start=args.start, rel_tol=args.tolerance,
                          seeds=args.seeds, overrides=args.overrides, executor=args.executor,

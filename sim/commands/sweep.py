@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sim.commands.run import check_out_dir
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
 from sim.planning.table import text_table
 
@@ -42,6 +43,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.sweep import sweep
 
         out = default_out(args, "sweep")
+        check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
         result = sweep(args.scenario, args.grid, seeds=args.seeds, overrides=args.overrides,
                        executor=args.executor, workers=args.workers, scheduler=args.scheduler,
                        out=out, progress=not args.quiet, figures=not args.no_figures)
