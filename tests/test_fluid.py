@@ -214,3 +214,23 @@ def test_fluid_bills_each_replica_lifetime_not_each_step():
           "perf": {"model": "linear", "base_s": 0.01},
           "economics": {"gpu_hour_usd": 1.0, "billing_granularity": "hour"}}
     assert sim.run(sc).summary["cashflow"]["compute_cost"] == pytest.approx(2.0)
+
+
+def test_fluid_class_with_its_own_trace_resolves_the_path_beside_the_scenario(tmp_path, monkeypatch):
+    """A class replaying its own trace, named relative to the scenario file: the capacity curve's
+    class shares read it from there too (not from the working directory)."""
+    import yaml
+
+    from conftest import write_trace
+
+    write_trace(tmp_path / "batch.csv", [(float(t), 200, 20) for t in range(0, 3600, 2)])  # 0.5/s
+    sc = scenario(duration=3600, fidelity="fluid")
+    sc["workload"]["classes"] = [{"name": "chat", "share": 1.0},
+                                 {"name": "batch", "arrival": {"process": "trace", "path": "batch.csv",
+                                                               "format": "fleetsim"}}]
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    monkeypatch.chdir(tmp_path.parent)   # the trace is not in the working directory
+    res = run_fluid(load_scenario(str(path)), step_s=600.0, settings=QUICK)
+    arrived = res.summary["classes"]["batch"]["requests"]["arrived"]
+    assert arrived == pytest.approx(1800, rel=0.01)

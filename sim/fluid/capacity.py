@@ -149,8 +149,9 @@ def _dense(h: dict) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # The derived one-replica scenario
 
-def _class_shares(scenario) -> list[float] | None:
-    """Shares of each class in the long-run demand (own-arrival classes by their mean rate)."""
+def _class_shares(scenario, base_dir: Path) -> list[float] | None:
+    """Shares of each class in the long-run demand (own-arrival classes by their mean rate);
+    ``base_dir`` resolves trace paths, as for the scenario's own run."""
     from sim.fluid.demand import expected_arrivals
 
     wl = scenario.workload
@@ -158,12 +159,12 @@ def _class_shares(scenario) -> list[float] | None:
         return None
     horizon = float(scenario.duration)
     edges = np.linspace(0.0, horizon, max(2, min(int(horizon // 3600) + 1, 24 * 28 + 1)))
-    tot = expected_arrivals(wl, edges, start=scenario.start).sum(axis=0)
+    tot = expected_arrivals(wl, edges, start=scenario.start, base_dir=base_dir, seed=scenario.seed).sum(axis=0)
     s = tot.sum()
     return (tot / s).tolist() if s > 0 else [1.0 / len(tot)] * len(tot)
 
 
-def pool_template(scenario, pool_index: int) -> dict:
+def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict:
     """The one-replica scenario (as a dict, without rate/duration) that measures a pool."""
     sc = scenario.model_dump(mode="json")
     pool = copy.deepcopy(sc["fleet"]["pools"][pool_index])
@@ -173,7 +174,7 @@ def pool_template(scenario, pool_index: int) -> dict:
     if pool.get("perf") is None:
         pool["perf"] = sc["perf"]
     wl = sc["workload"]
-    shares = _class_shares(scenario)
+    shares = _class_shares(scenario, base_dir)
     classes = []
     for i, c in enumerate(wl.get("classes") or []):
         c = dict(c)
@@ -406,7 +407,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
 def capacity_curve(scenario, pool_index: int, base_dir: Path = Path("."),
                    settings: CalibrationSettings = CalibrationSettings(), *, use_cache: bool = True) -> CapacityCurve:
     """The pool's curve from the cache, or measured (and cached)."""
-    template = pool_template(scenario, pool_index)
+    template = pool_template(scenario, pool_index, base_dir)
     key = curve_key(template, settings)
     path = cache_dir() / f"capacity-{key}.json"
     if use_cache and path.exists():
