@@ -21,7 +21,10 @@ Two engines share this code. ``reference`` advances one iteration per SimPy time
 (the default) jumps over a run of decode iterations whose batch does not change, summing the
 step times (one vectorised call), and stops at the next completion, KV-block exhaustion or
 arrival; an arrival inside a run takes effect at the first iteration boundary at or after it,
-exactly when the reference engine would see it. Both produce the same records.
+exactly when the reference engine would see it. Both produce the same records. With pre-routed
+arrivals (see :class:`~sim.serving.fleet.Fleet`) a fast replica runs ahead of the SimPy clock up
+to ``Fleet.sync_t`` without an event per step, through :meth:`Replica._ahead` (the lean path for
+FCFS continuous batching without chunked prefill or prefix caching) or the general path.
 
 Lifecycle (driven by the fleet, the autoscaler and the failure process): a replica is *warming*
 (provisioned, not routable) until ready, then *serving*; *draining* stops routing to it and it is
