@@ -241,3 +241,145 @@ def test_resampling_lengths_from_an_empty_trace_is_an_error(tmp_path):
     # found by validate (which generate runs first), so named with its field
     with pytest.raises(ScenarioError, match="workload.prompt_tokens.path: empty.csv: no usable rows"):
         next(generate(cfg, 100, 1, base_dir=tmp_path))
+
+
+# ------------------------------------------------------------------ traces with a tenant column
+
+TENANTS = ["chat", "", "a,b", 'say "hi"', "two\nlines", "  padded ", "chat", "   ", "a,b"]
+
+
+def tenants_of(d) -> list[str]:
+    return [d.tenant_names[i] if i >= 0 else "" for i in d.tenant]
+
+
+@pytest.mark.parametrize("name", ["ten.csv", "ten.csv.gz", "ten.jsonl"])
+def test_tenant_trace_round_trips(tmp_path, name):
+    n = len(TENANTS)
+    t = np.cumsum(np.linspace(0.1, 0.9, n)) / 7
+    p, o = np.arange(1, n + 1) * 11, np.arange(1, n + 1) * 3
+    write_trace(tmp_path / name, t, p, o, TENANTS)
+    d = read_trace(tmp_path / name)
+    assert d.arrival_s.tolist() == t.tolist()
+    assert d.prompt_tokens.tolist() == p.tolist() and d.output_tokens.tolist() == o.tolist()
+    # names in order of first use; an empty or blank cell is no tenant; names are stripped
+    assert d.tenant_names == ["chat", "a,b", 'say "hi"', "two\nlines", "padded"]
+    assert d.tenant.tolist() == [0, -1, 1, 2, 3, 4, 0, -1, 1]
+    assert d.tenant.dtype == np.int16 and d.bad_rows == 0
+
+
+def test_tenant_cells_missing_quoted_empty_or_extra(tmp_path):
+    path = write(tmp_path, "t.csv", 'tenant,timestamp_s,prompt_tokens,output_tokens,note\n'
+                                    'chat,0.5,10,5,x\n'
+                                    '"",1.0,10,5\n'
+                                    '" ",1.5,11,6,\n'
+                                    '"batch",2,12,7,"y, z"\n'
+                                    'chat ,2.5,13,8\n')
+    d = read_trace(path)
+    assert d.arrival_s.tolist() == [0.5, 1.0, 1.5, 2.0, 2.5]
+    assert d.prompt_tokens.tolist() == [10, 10, 11, 12, 13]
+    assert d.tenant_names == ["chat", "batch"] and d.tenant.tolist() == [0, -1, -1, 1, 0]
+    # a row too short to reach the tenant column has no tenant (the column is last here)
+    path = write(tmp_path, "u.csv", "timestamp_s,prompt_tokens,output_tokens,tenant\n0,1,1,chat\n1,2,2\n")
+    d = read_trace(path)
+    assert d.tenant.tolist() == [0, -1] and d.prompt_tokens.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("body, line, column, what", [
+    ("0.0,10,5,chat\n-1.0,10,5,chat\n", 3, "timestamp_s", "must be >= 0"),
+    ("nan,10,5,chat\n", 2, "timestamp_s", "must be a number"),
+    ("inf,10,5,chat\n", 2, "timestamp_s", "must be a number"),
+    ("0.0,10,5,chat\n2.0,10,5,\n1.5,10,5,chat\n", 4, "timestamp_s", "must not go backwards"),
+    ("0.0,10,5,chat\n1.0,ten,5,chat\n", 3, "prompt_tokens", "must be an integer"),
+    ("0.0,10,5,chat\n1.0,10,0,batch\n", 3, "output_tokens", "must be >= 1"),
+    ("0.0,10,5,chat\n1.0,10\n", 3, "output_tokens", "missing value"),
+    ("0.0,10,5,chat\n,10,5,chat\n", 3, "timestamp_s", "must be a number"),
+    # a quoted line break in a tenant moves every later line number on by one
+    ('0.0,10,5,"two\nlines"\n1.0,10,5,chat\n0.5,10,5,chat\n', 5, "timestamp_s", "must not go backwards"),
+])
+def test_bad_rows_in_a_tenant_trace_name_file_line_and_column(tmp_path, body, line, column, what):
+    path = write(tmp_path, "bad.csv", "timestamp_s,prompt_tokens,output_tokens,tenant\n" + body)
+    with pytest.raises(InputError) as err:
+        read_trace(path, "fleetsim", display_path="bad.csv")
+    msg = str(err.value)
+    assert msg.startswith(f"bad.csv: line {line}: column '{column}': ") and what in msg
+
+
+def test_skip_bad_rows_in_a_tenant_trace(tmp_path):
+    path = write(tmp_path, "m.csv", "timestamp_s,prompt_tokens,output_tokens,tenant\n"
+                                    "0.0,10,5,chat\n"
+                                    "-1,10,5,ghost\n"          # bad: its tenant is not kept
+                                    "\n"
+                                    " , ,\n"                   # blank row: skipped, not bad
+                                    "1.0,10,5,\n"
+                                    "0.5,10,5,batch\n"         # bad: backwards
+                                    "2.0,2.0,5,batch\n"        # 2.0 is an integer token count
+                                    "3.0,x,5,chat\n")
+    d = read_trace(path, skip_bad_rows=True, display_path="m.csv")
+    assert d.arrival_s.tolist() == [0.0, 1.0, 2.0]
+    assert d.prompt_tokens.tolist() == [10, 10, 2]
+    assert d.tenant_names == ["chat", "batch"] and d.tenant.tolist() == [0, -1, 1]
+    assert d.bad_rows == 3
+    assert [m.split(": ")[1] for m in d.messages] == ["line 3", "line 7", "line 9"]
+
+
+def read_row_by_row(path: pathlib.Path, skip_bad_rows: bool):
+    """The reference: every data row judged by ``_Rows.add``, the general (slow) path."""
+    from sim.workload import traces
+    rows = traces._Rows("f.csv", skip_bad_rows)
+    cols = traces.COLUMNS["fleetsim"]
+    with open(path, newline="") as fh:
+        reader = csv.reader(fh)
+        index = {c.strip(): i for i, c in enumerate(next(reader))}
+        at = [index.get(c) for c in (*cols, "tenant")]
+        for f in reader:
+            if not f or all(not x.strip() for x in f):
+                continue
+            rows.add(reader.line_num, cols, *(f[i] if i is not None and i < len(f) else None for i in at))
+    return rows.result()
+
+
+CELLS = {
+    "t": ["0", "1.5", "2", " 3.25 ", "1e1", "-1", "-0.0", "nan", "inf", "x", "", "1_0", "4.0"],
+    "p": ["1", "7", "12", " 9 ", "0", "-3", "2.0", "2.5", "1e3", "x", "", "1_000"],
+    "tenant": ["chat", "batch", "", " ", " chat ", '"a,b"', '"q""uote"', '"two\nlines"', '""'],
+}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_csv_reading_equals_the_row_by_row_reference(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    layout = seed % 3       # 0: no tenant column, 1: tenant last, 2: columns shuffled, tenant first
+    lines = [["timestamp_s,prompt_tokens,output_tokens", "timestamp_s,prompt_tokens,output_tokens,tenant",
+              "tenant,output_tokens,timestamp_s,prompt_tokens"][layout]]
+    t = 0.0
+    for _ in range(300):
+        good = rng.random() < 0.85
+        t += float(rng.exponential(1.0))
+        cell = {"t": repr(t) if good else str(rng.choice(CELLS["t"])),
+                "p": str(rng.integers(1, 5000)) if good else str(rng.choice(CELLS["p"])),
+                "o": str(rng.integers(1, 500)) if rng.random() < 0.95 else str(rng.choice(CELLS["p"])),
+                "tenant": str(rng.choice(CELLS["tenant"]))}
+        row = [[cell["t"], cell["p"], cell["o"]], [cell["t"], cell["p"], cell["o"], cell["tenant"]],
+               [cell["tenant"], cell["o"], cell["t"], cell["p"]]][layout]
+        k = rng.random()
+        if k < 0.02:
+            row = row[:2]                       # short row
+        elif k < 0.04:
+            row = row[:3]                       # short row: no tenant when it is last
+        elif k < 0.06:
+            row = []                            # blank line
+        elif k < 0.07:
+            row = ["", " "]                     # blank cells only
+        lines.append(",".join(row))
+    path = write(tmp_path, "f.csv", "\n".join(lines) + "\n")
+    want = read_row_by_row(path, True)
+    got = read_trace(path, skip_bad_rows=True, display_path="f.csv")
+    assert got.arrival_s.tolist() == want.arrival_s.tolist() and got.arrival_s.size > 0
+    assert got.prompt_tokens.tolist() == want.prompt_tokens.tolist()
+    assert got.output_tokens.tolist() == want.output_tokens.tolist()
+    assert got.tenant.tolist() == want.tenant.tolist() and got.tenant_names == want.tenant_names
+    assert (got.bad_rows, got.messages) == (want.bad_rows, want.messages)
+    if want.bad_rows:
+        with pytest.raises(InputError) as err:
+            read_trace(path, display_path="f.csv")
+        assert str(err.value) == want.messages[0]
