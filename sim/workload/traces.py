@@ -213,7 +213,8 @@ def _open_text(path: pathlib.Path) -> io.TextIOBase:
     return open(path, encoding="utf-8", newline="")
 
 
-def _csv_rows(fh, path: str, needed: tuple[str, ...]) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
+def _csv_rows(fh, path: str, needed: tuple[str, ...]):
+    """The header's column indices and the ``csv.reader`` positioned at the first data row."""
     reader = csv.reader(fh)
     try:
         header = next(reader)
@@ -224,13 +225,19 @@ def _csv_rows(fh, path: str, needed: tuple[str, ...]) -> tuple[dict[str, int], I
     if missing:
         raise InputError(f"{path}: line 1: missing column(s) {', '.join(repr(c) for c in missing)} "
                          f"(header has {', '.join(repr(c) for c in index)})")
+    return index, reader
 
-    def rows():
-        for fields in reader:
-            if not fields or all(not f.strip() for f in fields):
-                continue
+
+def _blank(fields: list[str]) -> bool:
+    """An empty line or a row of blank cells: skipped, not a bad row."""
+    return not fields or all(not f.strip() for f in fields)
+
+
+def _data_rows(reader) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of every row that is not blank."""
+    for fields in reader:
+        if not _blank(fields):
             yield reader.line_num, fields
-    return index, rows()
 
 
 def read_trace(path: str | pathlib.Path, format: str = "fleetsim", *, skip_bad_rows: bool = False,
@@ -305,14 +312,15 @@ def _until_first_good(it: Iterator[tuple[int, list[str]]], rows: _Rows) -> Itera
 
 def _read_csv(fh, name: str, format: str, rows: _Rows, cols: tuple[str, str, str],
               first_only: bool = False) -> None:
-    index, it = _csv_rows(fh, name, cols)
-    if first_only:
-        it = _until_first_good(it, rows)
+    index, reader = _csv_rows(fh, name, cols)
     ti, pi, oi = (index[c] for c in cols)
     ten_i = index.get("tenant") if format == "fleetsim" else None
+    if format != "azure" and not first_only:
+        return _read_numeric_csv(reader, rows, cols, ti, pi, oi, ten_i)
+    it = _data_rows(reader)
+    if first_only:
+        it = _until_first_good(it, rows)
     parse_time = _AzureClock() if format == "azure" else None
-    if parse_time is None and ten_i is None:
-        return _read_numeric_csv(fh, it, rows, cols, ti, pi, oi)
     for line, f in it:
         n = len(f)
         rows.add(line, cols,
@@ -320,28 +328,50 @@ def _read_csv(fh, name: str, format: str, rows: _Rows, cols: tuple[str, str, str
                  f[ten_i] if ten_i is not None and ten_i < n else None, parse_time)
 
 
-def _read_numeric_csv(fh, it, rows: _Rows, cols, ti: int, pi: int, oi: int) -> None:
-    """The common case (numeric times, no tenants) in a tight loop; any row that is not plainly
-    good goes through :meth:`_Rows.add`, which words the problem."""
+def _read_numeric_csv(reader, rows: _Rows, cols, ti: int, pi: int, oi: int, ten_i: int | None) -> None:
+    """Numeric times (``fleetsim``, ``burstgpt``), with or without a tenant column, in one tight
+    loop over the reader. A row that is not plainly good (a cell that ``float``/``int`` cannot
+    read, a value out of range, a time going backwards, a row too short) goes through
+    :meth:`_Rows.add`, which judges and words it exactly as for any other row; blank rows are
+    skipped as in :func:`_data_rows`. Tenant cells are looked up by their raw text, so each
+    distinct cell is stripped and named once (first use, in file order, as ``_Rows.add`` does)."""
     t_add, p_add, o_add, ten_add = rows.t.append, rows.p.append, rows.o.append, rows.ten.append
+    names = rows.names
+    tenant_of: dict[str, int] = {}
+    tenant_get = tenant_of.get
+    has_tenant = ten_i is not None
+    x = ""
+    last = rows.last_t
     inf = math.inf
-    for line, f in it:
+    for f in reader:
         try:
             t = float(f[ti])
             p = int(f[pi])
             o = int(f[oi])
+            if has_tenant:
+                x = f[ten_i]
         except (ValueError, IndexError):
             t = p = o = None
-        if t is not None and 0.0 <= t < inf and rows.last_t <= t and p >= 1 and o >= 1:
-            rows.last_t = t
+        if t is not None and 0.0 <= t < inf and last <= t and p >= 1 and o >= 1:
+            last = t
             t_add(t)
             p_add(p)
             o_add(o)
-            ten_add(-1)
-        else:
+            if has_tenant:
+                k = tenant_get(x)
+                if k is None:
+                    name = x.strip()
+                    k = tenant_of[x] = names.setdefault(name, len(names)) if name else -1
+                ten_add(k)
+            else:
+                ten_add(-1)
+        elif not _blank(f):
             n = len(f)
-            rows.add(line, cols, f[ti] if ti < n else None, f[pi] if pi < n else None,
-                     f[oi] if oi < n else None, None)
+            rows.last_t = last
+            rows.add(reader.line_num, cols, f[ti] if ti < n else None, f[pi] if pi < n else None,
+                     f[oi] if oi < n else None, f[ten_i] if has_tenant and ten_i < n else None)
+            last = rows.last_t
+    rows.last_t = last
 
 
 def _read_jsonl(fh, rows: _Rows, cols: tuple[str, str, str], first_only: bool = False) -> None:
