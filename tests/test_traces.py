@@ -5,6 +5,7 @@ import csv
 import datetime
 import math
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -398,3 +399,20 @@ def test_good_rows_of_a_tenant_trace_take_the_fast_path(tmp_path, monkeypatch):
     monkeypatch.setattr(traces._Rows, "add", general_path)
     d = read_trace(tmp_path / "w.csv")
     assert d.arrival_s.size == n and d.tenant_names == ["chat", "a,b", 'q"uote']
+
+
+@pytest.mark.parametrize("body, skip, why", [
+    ("", False, "the file has a header row and no data rows"),
+    ("0,x,1\n-1,2,2\n", True, "all 2 data row(s) are bad and were skipped"),
+])
+def test_resampling_lengths_from_a_trace_with_no_usable_rows_is_clear_when_read(tmp_path, monkeypatch,
+                                                                                body, skip, why):
+    # validate finds this first (above); should the file change after it, reading it says the same
+    from sim.workload import generator
+    write(tmp_path, "empty.csv", "timestamp_s,prompt_tokens,output_tokens\n" + body)
+    lengths = {"dist": "trace", "path": "empty.csv"}
+    cfg = WorkloadConfig.model_validate({"arrival": {"process": "poisson", "rate": 1},
+                                         "prompt_tokens": lengths, "output_tokens": lengths})
+    monkeypatch.setattr(generator, "validate", lambda cfg, base_dir: [])
+    with pytest.raises(InputError, match=rf"^empty\.csv: no usable rows: {re.escape(why)}"):
+        next(generate(cfg, 100, 1, base_dir=tmp_path, skip_bad_rows=skip))

@@ -67,7 +67,11 @@ class _Block:
 
 
 class _Traces:
-    """Trace files read once per :func:`generate` call, keyed by (path as written, format)."""
+    """Trace files read once per :func:`generate` call, keyed by (path as written, format).
+
+    Every trace held has at least one row: :func:`read_trace` raises ``InputError`` (``path: no
+    usable rows: ...``) for a trace that gives no request, so resampling lengths from one never
+    sees an empty pool."""
 
     def __init__(self, base_dir: Path, skip_bad_rows: bool, report: dict | None) -> None:
         self.base_dir, self.skip, self.report = base_dir, skip_bad_rows, report
@@ -224,9 +228,6 @@ def _fill_lengths(dists: tuple[TokenDist | None, TokenDist | None], rngs, k: int
     sel = slice(None) if rows is None else rows
     joint = (isinstance(pd, TraceTokens) and isinstance(od, TraceTokens)
              and (pd.path, pd.format) == (od.path, od.format))
-    for d in (pd, od):
-        if isinstance(d, TraceTokens) and traces.get(d.path, d.format).arrival_s.size == 0:
-            raise InputError(f"{d.path}: no usable rows to resample token lengths from")
     if joint:
         data = traces.get(pd.path, pd.format)
         idx = uniform_index(data.arrival_s.size, prng, k)
