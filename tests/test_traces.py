@@ -265,7 +265,7 @@ def test_tenant_trace_round_trips(tmp_path, name):
     # names in order of first use; an empty or blank cell is no tenant; names are stripped
     assert d.tenant_names == ["chat", "a,b", 'say "hi"', "two\nlines", "padded"]
     assert d.tenant.tolist() == [0, -1, 1, 2, 3, 4, 0, -1, 1]
-    assert d.tenant.dtype == np.int16 and d.bad_rows == 0
+    assert d.tenant.dtype == np.int32 and d.bad_rows == 0
 
 
 def test_tenant_cells_missing_quoted_empty_or_extra(tmp_path):
@@ -416,3 +416,22 @@ def test_resampling_lengths_from_a_trace_with_no_usable_rows_is_clear_when_read(
     monkeypatch.setattr(generator, "validate", lambda cfg, base_dir: [])
     with pytest.raises(InputError, match=rf"^empty\.csv: no usable rows: {re.escape(why)}"):
         next(generate(cfg, 100, 1, base_dir=tmp_path, skip_bad_rows=skip))
+
+
+def test_huge_token_counts_are_bad_rows_and_many_tenants_fit(tmp_path):
+    """A token count past 2**31 - 1 is a bad row (line, column), not an OverflowError; a trace may
+    name more distinct tenants than an int16 holds."""
+    from sim.errors import InputError
+    from sim.workload.traces import read_trace
+
+    big = tmp_path / "big.csv"
+    big.write_text("timestamp_s,prompt_tokens,output_tokens\n0,10,5\n1,99999999999999999999999,5\n")
+    with pytest.raises(InputError, match=r"line 3: column 'prompt_tokens': must be at most 2,147,483,647 tokens"):
+        read_trace(big)
+    assert len(read_trace(big, skip_bad_rows=True).arrival_s) == 1
+    many = tmp_path / "many.csv"
+    n = 40_000
+    many.write_text("timestamp_s,prompt_tokens,output_tokens,tenant\n"
+                    + "".join(f"{i},10,5,user{i}\n" for i in range(n)))
+    d = read_trace(many)
+    assert len(d.tenant_names) == n and int(d.tenant.max()) == n - 1

@@ -81,6 +81,9 @@ class TraceData:
     messages: list[str] = field(default_factory=list)
 
 
+MAX_TOKENS = 2**31 - 1  # a token count above this is a bad row (no model has such a context)
+
+
 class _Rows:
     """Collects good rows and judges bad ones (raise, or count and remember)."""
 
@@ -89,7 +92,7 @@ class _Rows:
         self.t = array.array("d")
         self.p = array.array("q")
         self.o = array.array("q")
-        self.ten = array.array("h")
+        self.ten = array.array("i")   # tenant index (int32), -1 for none
         self.names: dict[str, int] = {}
         self.bad = 0
         self.messages: list[str] = []
@@ -129,6 +132,8 @@ class _Rows:
                 return self.bad_row(line, col, "must be an integer token count", raw)
             if v < 1:
                 return self.bad_row(line, col, "must be >= 1", raw)
+            if v > MAX_TOKENS:
+                return self.bad_row(line, col, f"must be at most {MAX_TOKENS:,} tokens", raw)
             values.append(v)
         self.last_t = t
         self.t.append(t)
@@ -146,7 +151,7 @@ class _Rows:
             arrival_s=np.frombuffer(self.t, dtype=np.float64).copy(),
             prompt_tokens=np.frombuffer(self.p, dtype=np.int64).copy(),
             output_tokens=np.frombuffer(self.o, dtype=np.int64).copy(),
-            tenant=np.frombuffer(self.ten, dtype=np.int16).copy(),
+            tenant=np.frombuffer(self.ten, dtype=np.int32).copy(),
             tenant_names=list(self.names),
             bad_rows=self.bad,
             messages=self.messages,
@@ -343,6 +348,7 @@ def _read_numeric_csv(reader, rows: _Rows, cols, ti: int, pi: int, oi: int, ten_
     x = ""
     last = rows.last_t
     inf = math.inf
+    top = MAX_TOKENS
     for f in reader:
         try:
             t = float(f[ti])
@@ -352,7 +358,7 @@ def _read_numeric_csv(reader, rows: _Rows, cols, ti: int, pi: int, oi: int, ten_
                 x = f[ten_i]
         except (ValueError, IndexError):
             t = p = o = None
-        if t is not None and 0.0 <= t < inf and last <= t and p >= 1 and o >= 1:
+        if t is not None and 0.0 <= t < inf and last <= t and 1 <= p <= top and 1 <= o <= top:
             last = t
             t_add(t)
             p_add(p)
