@@ -31,9 +31,9 @@ from typing import Any
 
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_metrics, judge
-from sim.planning.executors import SerialExecutor, make_executor
+from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, columns, configurations, parse_knobs
-from sim.planning.runner import Runner, SimulationRunner
+from sim.planning.runner import Runner, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.table import write_csv, write_json
 
@@ -136,19 +136,11 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     knobs = parse_knobs(vary)
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
     obj = _objective_key(objective)
-    if runner is None:
-        runner = SimulationRunner(source.source, source.base_dir)
-    if validate is None:
-        validate = isinstance(runner, SimulationRunner)
+    runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     out_path = Path(out) if out is not None else None
-    owned = not isinstance(executor, SerialExecutor)
-    ex = make_executor(executor, workers, scheduler) if owned else executor
-    try:
+    with executor_for(executor, workers, scheduler) as ex:
         evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan")
         group_rows = _search(knobs, cons, obj, evaluate)
-    finally:
-        if owned:
-            ex.close()
     evaluated = list(evaluate.cache.values())
     group_rows.sort(key=lambda r: (not r["feasible"], _num(r.get(f"{obj}.mean"))))
     best = group_rows[0] if group_rows and group_rows[0]["feasible"] else None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
@@ -280,3 +281,18 @@ def make_executor(name: str = "local", workers: int | None = None,
     if name == "dask":
         return DaskExecutor(scheduler, workers)
     raise ValueError(f"executor must be one of {', '.join(EXECUTORS)} (got {name!r})")
+
+
+@contextmanager
+def executor_for(executor: "str | SerialExecutor", workers: int | None = None,
+                 scheduler: str | None = None) -> Iterator[SerialExecutor]:
+    """The executor a sweep, plan or saturation search runs on: ``executor`` itself when it is an
+    executor (its owner closes it), else one made by :func:`make_executor` and closed afterwards."""
+    if isinstance(executor, SerialExecutor):
+        yield executor
+        return
+    ex = make_executor(executor, workers, scheduler)
+    try:
+        yield ex
+    finally:
+        ex.close()

@@ -28,3 +28,14 @@ class SimulationRunner:
         data = copy.deepcopy(scenario)
         data["seed"] = int(seed)
         return run(scenario_from_dict(data, self.source, self.base_dir), quiet=True).summary
+
+
+def resolve_runner(runner: Runner | None, validate: bool | None, source: str,
+                   base_dir: str) -> tuple[Runner, bool]:
+    """``runner`` (default: the simulator on the scenario ``source`` in ``base_dir``) and whether to
+    validate every configuration first (default: when that runner is the simulator)."""
+    if runner is None:
+        runner = SimulationRunner(source, base_dir)
+    if validate is None:
+        validate = isinstance(runner, SimulationRunner)
+    return runner, validate

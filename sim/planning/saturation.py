@@ -19,9 +19,9 @@ from typing import Any
 
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_metrics, judge
-from sim.planning.executors import SerialExecutor, make_executor
+from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import scalar
-from sim.planning.runner import Runner, SimulationRunner
+from sim.planning.runner import Runner, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.table import write_csv, write_json
 
@@ -67,15 +67,10 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
         start = _current_rate(source, rate_path)
     if not start > 0:
         raise ValueError(f"start rate must be > 0 (got {start})")
-    if runner is None:
-        runner = SimulationRunner(source.source, source.base_dir)
-    if validate is None:
-        validate = isinstance(runner, SimulationRunner)
+    runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     out_path = Path(out) if out is not None else None
-    owned = not isinstance(executor, SerialExecutor)
-    ex = make_executor(executor, workers, scheduler) if owned else executor
     probes: list[dict[str, Any]] = []
-    try:
+    with executor_for(executor, workers, scheduler) as ex:
         evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "saturation")
 
         def ok(rate: float) -> bool:
@@ -114,9 +109,6 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
                     lo = mid
                 else:
                     hi = mid
-    finally:
-        if owned:
-            ex.close()
     result = SaturationResult(lo, hi, attainment, probes)
     if out_path is not None:
         write_csv(out_path / "saturation.csv", probes)

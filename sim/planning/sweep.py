@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.planning.executors import SerialExecutor, make_executor
+from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, columns, configurations, parse_knobs, value_labels
 from sim.planning.points import make_points, run_points
-from sim.planning.runner import Runner, SimulationRunner
+from sim.planning.runner import Runner, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import CONFIDENCE, aggregate, flatten
 from sim.planning.store import PointStore
@@ -132,21 +132,13 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(grid)
     configs = configurations(knobs)
-    if runner is None:
-        runner = SimulationRunner(source.source, source.base_dir)
-    if validate is None:
-        validate = isinstance(runner, SimulationRunner)
+    runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     points = make_points(source, configs, seeds, validate=validate)
     out_path = Path(out) if out is not None else None
     store = PointStore(out_path)
-    owned = not isinstance(executor, SerialExecutor)
-    ex = make_executor(executor, workers, scheduler) if owned else executor
-    try:
+    with executor_for(executor, workers, scheduler) as ex:
         records = run_points(points, runner, executor=ex, store=store, progress=progress,
                              desc="sweep")
-    finally:
-        if owned:
-            ex.close()
     rows = [point_row(r) for r in records]
     result = SweepResult(rows, configuration_rows(rows, columns(knobs)), knobs, seeds, out_path, records)
     if out_path is not None:
