@@ -715,8 +715,8 @@ class Replica:
                     return r
         return next(reversed(self.active.values()))
 
-    def _preempt(self, r: Req) -> None:
-        del self.active[r.rid]
+    def _drop_kv(self, r: Req) -> None:
+        """``r`` loses its KV cache here: out of the decode batch, or its prefill blocks freed."""
         if r.decoding:
             self._leave_decode(r)
         else:
@@ -724,6 +724,10 @@ class Replica:
             self.used -= r.blocks
             r.blocks = 0
             r.pb = 0
+
+    def _preempt(self, r: Req) -> None:
+        del self.active[r.rid]
+        self._drop_kv(r)
         r.preempt += 1
         r.epoch += 1
         r.kv_ready = False
@@ -1043,12 +1047,7 @@ class Replica:
         """Remove every request (a failure): they lose their KV cache and must be recomputed."""
         out = []
         for r in list(self.active.values()):
-            if r.decoding:
-                self._leave_decode(r)
-            else:
-                self.prefilling.pop(r.rid, None)
-                self.used -= r.blocks
-                r.blocks = 0
+            self._drop_kv(r)
             out.append(r)
         self.active.clear()
         for r in list(self.outgoing.values()):   # transfers reading from this replica's memory
