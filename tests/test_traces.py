@@ -143,25 +143,40 @@ def test_fit_empirical_is_exact_for_few_values_and_keeps_the_mean_when_binned():
         assert lo <= np.quantile(fitted, q) <= hi
 
 
+PLAIN = "timestamp_s,prompt_tokens,output_tokens\n"
+TENANT = "timestamp_s,prompt_tokens,output_tokens,tenant\n"
+
+
 def write(tmp_path: pathlib.Path, name: str, text: str) -> pathlib.Path:
     p = tmp_path / name
     p.write_text(text)
     return p
 
 
-@pytest.mark.parametrize("body, line, column, what", [
-    ("0.0,10,5\n-1.0,10,5\n", 3, "timestamp_s", "must be >= 0"),
-    ("-0.5,10,5\n", 2, "timestamp_s", "must be >= 0"),
-    ("nan,10,5\n", 2, "timestamp_s", "must be a number"),
-    ("0.0,10,5\n2.0,10,5\n1.5,10,5\n", 4, "timestamp_s", "must not go backwards"),
-    ("0.0,10,5\nabc,10,5\n", 3, "timestamp_s", "must be a number"),
-    ("0.0,10,5\n1.0,ten,5\n", 3, "prompt_tokens", "must be an integer"),
-    ("0.0,10,5\n1.0,10,0\n", 3, "output_tokens", "must be >= 1"),
-    ("0.0,10,5\n1.0,10\n", 3, "output_tokens", "missing value"),
-    ("0.0,10,5\n1.0,2.5,5\n", 3, "prompt_tokens", "must be an integer"),
+@pytest.mark.parametrize("header, body, line, column, what", [
+    (PLAIN, "0.0,10,5\n-1.0,10,5\n", 3, "timestamp_s", "must be >= 0"),
+    (PLAIN, "-0.5,10,5\n", 2, "timestamp_s", "must be >= 0"),
+    (PLAIN, "nan,10,5\n", 2, "timestamp_s", "must be a number"),
+    (PLAIN, "0.0,10,5\n2.0,10,5\n1.5,10,5\n", 4, "timestamp_s", "must not go backwards"),
+    (PLAIN, "0.0,10,5\nabc,10,5\n", 3, "timestamp_s", "must be a number"),
+    (PLAIN, "0.0,10,5\n1.0,ten,5\n", 3, "prompt_tokens", "must be an integer"),
+    (PLAIN, "0.0,10,5\n1.0,10,0\n", 3, "output_tokens", "must be >= 1"),
+    (PLAIN, "0.0,10,5\n1.0,10\n", 3, "output_tokens", "missing value"),
+    (PLAIN, "0.0,10,5\n1.0,2.5,5\n", 3, "prompt_tokens", "must be an integer"),
+    # the same checks in a trace with a tenant column (its own fast path)
+    (TENANT, "0.0,10,5,chat\n-1.0,10,5,chat\n", 3, "timestamp_s", "must be >= 0"),
+    (TENANT, "nan,10,5,chat\n", 2, "timestamp_s", "must be a number"),
+    (TENANT, "inf,10,5,chat\n", 2, "timestamp_s", "must be a number"),
+    (TENANT, "0.0,10,5,chat\n2.0,10,5,\n1.5,10,5,chat\n", 4, "timestamp_s", "must not go backwards"),
+    (TENANT, "0.0,10,5,chat\n1.0,ten,5,chat\n", 3, "prompt_tokens", "must be an integer"),
+    (TENANT, "0.0,10,5,chat\n1.0,10,0,batch\n", 3, "output_tokens", "must be >= 1"),
+    (TENANT, "0.0,10,5,chat\n1.0,10\n", 3, "output_tokens", "missing value"),
+    (TENANT, "0.0,10,5,chat\n,10,5,chat\n", 3, "timestamp_s", "must be a number"),
+    # a quoted line break in a tenant moves every later line number on by one
+    (TENANT, '0.0,10,5,"two\nlines"\n1.0,10,5,chat\n0.5,10,5,chat\n', 5, "timestamp_s", "must not go backwards"),
 ])
-def test_bad_csv_rows_name_file_line_and_column(tmp_path, body, line, column, what):
-    path = write(tmp_path, "bad.csv", "timestamp_s,prompt_tokens,output_tokens\n" + body)
+def test_bad_csv_rows_name_file_line_and_column(tmp_path, header, body, line, column, what):
+    path = write(tmp_path, "bad.csv", header + body)
     with pytest.raises(InputError) as err:
         read_trace(path, "fleetsim", display_path="bad.csv")
     msg = str(err.value)
@@ -283,26 +298,6 @@ def test_tenant_cells_missing_quoted_empty_or_extra(tmp_path):
     path = write(tmp_path, "u.csv", "timestamp_s,prompt_tokens,output_tokens,tenant\n0,1,1,chat\n1,2,2\n")
     d = read_trace(path)
     assert d.tenant.tolist() == [0, -1] and d.prompt_tokens.tolist() == [1, 2]
-
-
-@pytest.mark.parametrize("body, line, column, what", [
-    ("0.0,10,5,chat\n-1.0,10,5,chat\n", 3, "timestamp_s", "must be >= 0"),
-    ("nan,10,5,chat\n", 2, "timestamp_s", "must be a number"),
-    ("inf,10,5,chat\n", 2, "timestamp_s", "must be a number"),
-    ("0.0,10,5,chat\n2.0,10,5,\n1.5,10,5,chat\n", 4, "timestamp_s", "must not go backwards"),
-    ("0.0,10,5,chat\n1.0,ten,5,chat\n", 3, "prompt_tokens", "must be an integer"),
-    ("0.0,10,5,chat\n1.0,10,0,batch\n", 3, "output_tokens", "must be >= 1"),
-    ("0.0,10,5,chat\n1.0,10\n", 3, "output_tokens", "missing value"),
-    ("0.0,10,5,chat\n,10,5,chat\n", 3, "timestamp_s", "must be a number"),
-    # a quoted line break in a tenant moves every later line number on by one
-    ('0.0,10,5,"two\nlines"\n1.0,10,5,chat\n0.5,10,5,chat\n', 5, "timestamp_s", "must not go backwards"),
-])
-def test_bad_rows_in_a_tenant_trace_name_file_line_and_column(tmp_path, body, line, column, what):
-    path = write(tmp_path, "bad.csv", "timestamp_s,prompt_tokens,output_tokens,tenant\n" + body)
-    with pytest.raises(InputError) as err:
-        read_trace(path, "fleetsim", display_path="bad.csv")
-    msg = str(err.value)
-    assert msg.startswith(f"bad.csv: line {line}: column '{column}': ") and what in msg
 
 
 def test_skip_bad_rows_in_a_tenant_trace(tmp_path):
