@@ -31,6 +31,29 @@ def scenario(**over) -> dict:
     return out
 
 
+def mmc_scenario_file(tmp_path: Path, rate: float, *, seed: int = 11, duration: str = "20m",
+                      replicas: int = 1, prompt: dict | None = None, slo: dict | None = None) -> Path:
+    """Central queue, max_num_seqs 1, 1 output token, Exp(1000) prompt tokens at 1 ms/token:
+    an M/M/c queue with mean service ~1.0005 s (ceil rounding of the token count), as a YAML file."""
+    import yaml
+
+    data = {"name": "mmc", "seed": seed, "duration": duration, "model": "llama-3-8b",
+            "workload": {"arrival": {"process": "poisson", "rate": rate},
+                         "prompt_tokens": prompt or {"dist": "exponential", "mean": 1000, "max": 8000},
+                         "output_tokens": {"dist": "fixed", "value": 1}},
+            "fleet": {"router": "central_queue",
+                      "pools": [{"name": "main", "gpu": "h100-sxm", "replicas": replicas,
+                                 "batching": {"policy": "continuous", "max_num_seqs": 1,
+                                              "max_batched_tokens": 16384}}]},
+            "perf": {"model": "linear", "per_prefill_token_s": 0.001},
+            "economics": {"gpu_hour_usd": 2.0}}
+    if slo is not None:
+        data["slo"] = slo
+    path = tmp_path / "mmc.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
 def write_trace(path: Path, rows: list[tuple[float, int, int]]) -> Path:
     """A trace in fleetsim's own CSV format (timestamp_s, prompt_tokens, output_tokens)."""
     lines = ["timestamp_s,prompt_tokens,output_tokens"] + [f"{t},{p},{o}" for t, p, o in rows]

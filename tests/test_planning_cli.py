@@ -2,29 +2,16 @@
 import argparse
 import json
 
-import yaml
 
 from sim.commands import plan as plan_cmd
 from sim.commands import saturation as saturation_cmd
 from sim.commands import sweep as sweep_cmd
 
+from conftest import mmc_scenario_file
+
 
 def scenario(tmp_path, rate=4.0, prompt=None):
-    data = {"name": "mmc", "seed": 3, "duration": "5m", "model": "llama-3-8b",
-            "workload": {"arrival": {"process": "poisson", "rate": rate},
-                         "prompt_tokens": {"dist": "exponential", "mean": 1000, "max": 8000},
-                         "output_tokens": {"dist": "fixed", "value": 1}},
-            "fleet": {"router": "central_queue",
-                      "pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 6,
-                                 "batching": {"policy": "continuous", "max_num_seqs": 1,
-                                              "max_batched_tokens": 16384}}]},
-            "perf": {"model": "linear", "per_prefill_token_s": 0.001},
-            "economics": {"gpu_hour_usd": 2.0}}
-    if prompt is not None:
-        data["workload"]["prompt_tokens"] = prompt
-    path = tmp_path / "mmc.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return mmc_scenario_file(tmp_path, rate, seed=3, duration="5m", replicas=6, prompt=prompt)
 
 
 def run(cmd, argv):

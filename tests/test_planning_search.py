@@ -3,12 +3,13 @@ import math
 from pathlib import Path
 
 import pytest
-import yaml
 from scipy.optimize import brentq
 
 from sim.planning import MMcRunner, plan, saturation
 from sim.planning.capacity import Bisection
 from sim.planning.constraints import ConstraintError
+
+from conftest import mmc_scenario_file
 
 BASE = {"seed": 1, "workload": {"arrival": {"rate": 10.0}},
         "fleet": {"pools": [{"replicas": 1, "gpu": "a100-80gb"}]}}
@@ -90,21 +91,8 @@ def test_replications_must_confirm_the_constraint_at_the_ci_bound():
 
 
 def mmc_scenario(tmp_path: Path, rate: float) -> Path:
-    """Central queue, max_num_seqs 1, 1 output token, Exp(1000) prompt tokens at 1 ms/token:
-    an M/M/c queue with mean service ~1.0005 s (ceil rounding of the token count)."""
-    data = {"name": "mmc", "seed": 11, "duration": "20m", "model": "llama-3-8b",
-            "workload": {"arrival": {"process": "poisson", "rate": rate},
-                         "prompt_tokens": {"dist": "exponential", "mean": 1000, "max": 8000},
-                         "output_tokens": {"dist": "fixed", "value": 1}},
-            "fleet": {"router": "central_queue",
-                      "pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1,
-                                 "batching": {"policy": "continuous", "max_num_seqs": 1,
-                                              "max_batched_tokens": 16384}}]},
-            "perf": {"model": "linear", "per_prefill_token_s": 0.001},
-            "economics": {"gpu_hour_usd": 2.0}}
-    path = tmp_path / "mmc.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    """An M/M/c queue with mean service ~1.0005 s (see conftest.mmc_scenario_file)."""
+    return mmc_scenario_file(tmp_path, rate)
 
 
 @pytest.mark.parametrize("constraint,theory,seeds", [

@@ -5,35 +5,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from scipy import stats
 
 from sim.planning import MMcRunner, sweep
 from sim.planning.executors import DaskExecutor, LocalExecutor, SerialExecutor
+
+from conftest import mmc_scenario_file
 
 BASE = {"seed": 1, "workload": {"arrival": {"rate": 10.0}},
         "fleet": {"pools": [{"replicas": 12, "gpu": "a"}]}}
 
 
 def mmc_scenario(tmp_path: Path, rate=4.0, replicas=6, duration="10m") -> Path:
-    """M/M/c in the simulator: central queue, one sequence per replica, one output token,
-    exponential prompts, linear prefill cost 1 ms/token, so service ~ Exp(mean 1 s)."""
-    data = {
-        "name": "mmc", "seed": 1, "duration": duration, "model": "llama-3-8b",
-        "workload": {"arrival": {"process": "poisson", "rate": rate},
-                     "prompt_tokens": {"dist": "exponential", "mean": 1000, "max": 8000},
-                     "output_tokens": {"dist": "fixed", "value": 1}},
-        "fleet": {"router": "central_queue",
-                  "pools": [{"name": "main", "gpu": "h100-sxm", "replicas": replicas,
-                             "batching": {"policy": "continuous", "max_num_seqs": 1,
-                                          "max_batched_tokens": 16384}}]},
-        "perf": {"model": "linear", "per_prefill_token_s": 0.001},
-        "slo": {"ttft_s": 2.0, "tpot_s": 0.1},
-        "economics": {"gpu_hour_usd": 2.0},
-    }
-    path = tmp_path / "mmc.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    """M/M/c in the simulator (conftest.mmc_scenario_file): service ~ Exp(mean 1 s)."""
+    return mmc_scenario_file(tmp_path, rate, seed=1, duration=duration, replicas=replicas,
+                             slo={"ttft_s": 2.0, "tpot_s": 0.1})
 
 
 class Crash(BaseException):
