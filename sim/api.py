@@ -42,11 +42,14 @@ class Result:
     scenario: Any = None
     extra: dict = field(default_factory=dict)
 
-    def write(self, out_dir: str | Path) -> Path:
-        """Write the result folder (atomically, file by file) and return its path."""
+    def write(self, out_dir: str | Path, figures: str = "png") -> Path:
+        """Write the result folder (atomically, file by file) and return its path.
+
+        ``figures``: ``"png"`` (the run figures) or ``"none"`` (data files and summary only).
+        """
         from sim.metrics.output import write_result
 
-        return write_result(self, Path(out_dir))
+        return write_result(self, Path(out_dir), figures=figures)
 
 
 def _as_loaded(scenario: Any, overrides: Iterable[str]) -> LoadedScenario:

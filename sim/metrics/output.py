@@ -78,7 +78,7 @@ def timeseries_table(result: "Result") -> dict[str, np.ndarray | Coded]:
     return cols
 
 
-def write_result(result: "Result", out_dir: Path) -> Path:
+def write_result(result: "Result", out_dir: Path, figures: str = "png") -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     requests = request_table(result)
     atomic_write_csv_gz(out_dir / "requests.csv.gz", list(requests), list(requests.values()))
@@ -90,7 +90,7 @@ def write_result(result: "Result", out_dir: Path) -> Path:
         from sim.report import write_run_figures
     except ImportError:
         write_run_figures = None
-    if write_run_figures is not None:
+    if write_run_figures is not None and figures != "none":
         try:
             write_run_figures(out_dir, requests=requests, timeseries=timeseries, formats=RUN_FIGURE_FORMATS)
         except Exception as exc:  # figures are a convenience; never lose the data files over them
