@@ -42,10 +42,11 @@ class Result:
     scenario: Any = None
     extra: dict = field(default_factory=dict)
 
-    def write(self, out_dir: str | Path, figures: str = "png") -> Path:
+    def write(self, out_dir: str | Path, figures: str = "svg") -> Path:
         """Write the result folder (atomically, file by file) and return its path.
 
-        ``figures``: ``"png"`` (the run figures) or ``"none"`` (data files and summary only).
+        ``figures``: ``"svg"`` (quick-look SVGs drawn without matplotlib, the default),
+        ``"png"`` (drawn by matplotlib, as ``fleetsim report`` draws them) or ``"none"``.
         """
         from sim.metrics.output import write_result
 

@@ -103,6 +103,18 @@ def test_run_json_prints_exactly_one_object_on_stdout(tmp_path):
     for name in ("summary.json", "requests.csv.gz", "timeseries.csv", "cashflow.csv"):
         assert (tmp_path / "res" / name).exists()
     assert not list((tmp_path / "res").glob(".*"))  # no temporary files left behind
+    assert sorted(p.name for p in (tmp_path / "res" / "figures").iterdir()) == [
+        "cashflow.svg", "latency_cdf.svg", "timeseries.svg", "utilization.svg"]
+
+
+@pytest.mark.parametrize("choice, names", [("png", ["cashflow.png", "latency_cdf.png", "timeseries.png",
+                                                    "utilization.png"]), ("none", None)])
+def test_run_figures_option(tmp_path, choice, names):
+    path = _write(tmp_path, scenario(duration=30))
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "res"), "--figures", choice]) == 0
+    figs = tmp_path / "res" / "figures"
+    assert (sorted(p.name for p in figs.iterdir()) if figs.exists() else None) == names
+    assert (tmp_path / "res" / "summary.json").exists()
 
 
 def test_set_overrides_reach_the_run(tmp_path):

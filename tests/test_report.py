@@ -86,12 +86,13 @@ def test_report_of_a_simulated_run_embeds_figures_and_key_numbers(tmp_path):
            "economics": {"gpu_hour_usd": 2.0}}
     out = tmp_path / "run"
     run(scn).write(out)
-    assert sorted(p.name for p in (out / "figures").iterdir()) == ["latency_cdf.png", "timeseries.png",
-                                                                   "utilization.png"]
-    html = write_report(out).read_text()
-    assert {"latency_cdf.svg", "timeseries.svg", "utilization.svg"} <= {p.name for p in (out / "figures").iterdir()}
+    stems = ["cashflow", "latency_cdf", "timeseries", "utilization"]
+    assert sorted(p.name for p in (out / "figures").iterdir()) == [f"{s}.svg" for s in stems]   # quick-look
+    html = write_report(out).read_text()                    # redrawn with matplotlib: PNG and SVG
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(
+        [f"{s}.png" for s in stems] + [f"{s}.svg" for s in stems])
     imgs = assert_self_contained(html)
-    assert len(imgs) >= 3
+    assert len(imgs) == 4
     summary = json.loads((out / "summary.json").read_text())
     assert f"{summary['latency']['ttft']['p99']:.4g}" in html
     assert "compute cost" in html

@@ -4,10 +4,14 @@ import csv
 import gzip
 import io
 import shutil
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sim.io import Coded, atomic_write_csv_gz, csv_chunks, csv_text
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def old_csv_text(header, columns):
@@ -95,19 +99,44 @@ def test_figures_drawn_from_memory_equal_figures_drawn_from_the_files(tmp_path):
                "arrival": {"process": "poisson", "rate": 4.0}},
            "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 2}]},
            "perf": {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 0.0001}}
+    result = run(scn)
     mem = tmp_path / "mem"
-    run(scn).write(mem)
+    result.write(mem, figures="png")
     files = tmp_path / "files"
     files.mkdir()
-    for name in ("requests.csv.gz", "timeseries.csv"):
+    for name in ("requests.csv.gz", "timeseries.csv", "cashflow.csv"):
         shutil.copy(mem / name, files / name)
     write_run_figures(files)                                         # as `fleetsim report` does: PNG and SVG
+    stems = ["cashflow", "latency_cdf", "timeseries", "utilization"]
     written = sorted(p.name for p in (mem / "figures").iterdir())
-    assert written == ["latency_cdf.png", "timeseries.png", "utilization.png"]   # a run writes PNG only
+    assert written == [f"{s}.png" for s in stems]                    # figures="png": PNG only
     redrawn = sorted(p.name for p in (files / "figures").iterdir())
-    assert redrawn == sorted(written + ["latency_cdf.svg", "timeseries.svg", "utilization.svg"])
+    assert redrawn == sorted(written + [f"{s}.svg" for s in stems])
     for name in written:
         assert (mem / "figures" / name).read_bytes() == (files / "figures" / name).read_bytes(), name
+    quick = tmp_path / "quick"
+    result.write(quick)                                              # the default: quick-look SVGs
+    assert sorted(p.name for p in (quick / "figures").iterdir()) == [f"{s}.svg" for s in stems]
+    result.write(tmp_path / "none", figures="none")
+    assert not (tmp_path / "none" / "figures").exists() and (tmp_path / "none" / "summary.json").exists()
+    with pytest.raises(ValueError, match="allowed: svg, png, none"):
+        result.write(tmp_path / "bad", figures="jpeg")
+
+
+def test_a_run_writing_its_figures_does_not_import_matplotlib(tmp_path):
+    """Quick-look SVGs are the point of the default: a run's process never loads matplotlib."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sim\n"
+            "r = sim.run('scenarios/baseline.yaml', overrides=['duration=2m', 'warmup=0'])\n"
+            f"r.write({str(tmp_path / 'out')!r})\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(ROOT)).stdout
+    assert out.strip() == "[]"
+    assert sorted(p.name for p in (tmp_path / "out" / "figures").iterdir()) == [
+        "cashflow.svg", "latency_cdf.svg", "timeseries.svg", "utilization.svg"]
 
 
 def test_cdf_points_are_the_exact_cdf_sampled_at_even_ranks():

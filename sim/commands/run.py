@@ -12,6 +12,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field, e.g. --set fleet.pools.0.replicas=8 (repeatable)")
     p.add_argument("--out", type=Path, help="write the result folder here")
+    p.add_argument("--figures", choices=["svg", "png", "none"], default="svg",
+                   help="figures in the result folder: quick-look SVG (default, no matplotlib), "
+                        "PNG drawn by matplotlib, or none (`fleetsim report` redraws them either way)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress or log lines on stderr")
     p.add_argument("--engine", choices=["fast", "reference"], help="shorthand for --set engine=...")
@@ -75,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
         _remove_if_empty(made)
         raise
     if args.out is not None:
-        result.write(args.out)
+        result.write(args.out, figures=args.figures)
         if not args.quiet:
             print(f"fleetsim: wrote {args.out}/", file=sys.stderr)
     if args.json:

@@ -1,4 +1,4 @@
-"""The money layer's result: summary dicts, statement rows, ledger; CSV/PNG output.
+"""The money layer's result: summary dicts, statement rows, ledger; CSV output and the cash-flow chart.
 
 Files are written atomically (a temporary file in the same folder, then ``os.replace``), so a
 reader never sees half a file.
@@ -54,66 +54,64 @@ class EconomicsResult:
             text += "\n" + "\n".join(f"note: {n}" for n in self.notes)
         return text
 
-    def write(self, out_dir: Path) -> list[Path]:
-        """Write ``cashflow.csv``, ``ledger.csv`` and ``cashflow.png`` into ``out_dir``."""
+    def write(self, out_dir: Path, figure: bool = True) -> list[Path]:
+        """Write ``cashflow.csv``, ``ledger.csv`` and (``figure``) ``cashflow.png`` into ``out_dir``.
+
+        A run's result folder takes the chart from :mod:`sim.report` instead
+        (``figures/cashflow.*``), so ``Result.write`` passes ``figure=False``.
+        """
         out_dir = Path(out_dir)
-        paths = [out_dir / "cashflow.csv", out_dir / "ledger.csv", out_dir / "cashflow.png"]
+        paths = [out_dir / "cashflow.csv", out_dir / "ledger.csv"]
         header = list(self.statement[0]) if self.statement else ["period"]
         atomic_write_bytes(paths[0], _csv_bytes(header, [[r[k] for k in header] for r in self.statement]))
         rows = [[getattr(e, c).isoformat() if c.endswith("_date") else getattr(e, c)
                  for c in LEDGER_COLUMNS] for e in self.ledger]
         atomic_write_bytes(paths[1], _csv_bytes(list(LEDGER_COLUMNS), rows))
-        atomic_write_bytes(paths[2], self.figure_png())
+        if figure:
+            paths.append(atomic_write_bytes(out_dir / "cashflow.png", self.figure_png()))
         return paths
 
     def figure_png(self) -> bytes:
-        """Stacked bars per period (accrual: money in up, money out down) and cumulative cash."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        """:meth:`chart` drawn by matplotlib, as PNG bytes."""
+        from sim.report.render import png_bytes
+
+        return png_bytes(self.chart())
+
+    def chart(self):
+        """Stacked bars per period (accrual: money in up, money out down) and cumulative cash, as a
+        :class:`sim.report.chart.Chart`."""
+        from sim.report.chart import Chart, Panel, Rule, Series
 
         rows = self.statement
         labels = [r["period"] + ("*" if r["partial"] else "") + ("†" if r["after_horizon"] else "")
                   for r in rows]
         width, height = max(7.5, 0.5 * len(rows) + 4.5), 4.5
-        fig = Figure(figsize=(width, height))
-        FigureCanvasAgg(fig)
-        # fixed margins in inches (no tight_layout pass): y tick labels and label on the left, the
-        # legend on the right, the two-line title on top, the 45-degree period labels below
-        # (about 0.05 in of height per character at 8 pt)
-        bottom = 0.3 + 0.05 * max((len(lab) for lab in labels), default=4)
-        fig.subplots_adjust(left=0.85 / width, right=1 - 1.5 / width, bottom=bottom / height,
-                            top=1 - 0.5 / height)
-        ax = fig.add_subplot(1, 1, 1)
+        # fixed margins in inches: y tick labels and label on the left, the legend on the right,
+        # the two-line title on top, the 45-degree period labels below (about 0.05 in of height
+        # per character at 8 pt)
+        bottom_in = 0.3 + 0.05 * max((len(lab) for lab in labels), default=4)
         x = list(range(len(rows)))
         ups = (("revenue_usd", "revenue", "#4c956c"), ("revenue_share_received_usd", "share received", "#90be6d"),
                ("credits_applied_usd", "credits", "#b8d8ba"))
         downs = (("compute_usd", "compute", "#d1495b"), ("training_usd", "training", "#edae49"),
                  ("revenue_share_paid_usd", "share paid", "#8d6a9f"))
         scale, unit = _scale(rows)
-        bottom = [0.0] * len(rows)
-        for key, label, color in ups:
-            vals = [r[key] / scale for r in rows]
-            if any(vals):
-                ax.bar(x, vals, bottom=bottom, color=color, label=label)
-                bottom = [b + v for b, v in zip(bottom, vals)]
-        bottom = [0.0] * len(rows)
-        for key, label, color in downs:
-            vals = [-r[key] / scale for r in rows]
-            if any(vals):
-                ax.bar(x, vals, bottom=bottom, color=color, label=label)
-                bottom = [b + v for b, v in zip(bottom, vals)]
-        ax.plot(x, [r["cumulative_cash_usd"] / scale for r in rows], color="black", marker="o",
-                label="cumulative cash")
-        ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
-        ax.set_ylabel(f"{self.currency} {unit}".strip())
-        ax.set_title("Cash flows per period (bars: accrual; line: cumulative cash)\n"
-                     "* partial period   † after the horizon (lagged cash only)", fontsize=9)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None},
-                    pil_kwargs={"compress_level": 1})     # flat colours: barely larger, much faster
-        return buf.getvalue()
+        panel = Panel(ylabel=f"{self.currency} {unit}".strip(), categories=labels, rotation=45.0, category_pt=8.0,
+                      title="Cash flows per period (bars: accrual; line: cumulative cash)\n"
+                            "* partial period   † after the horizon (lagged cash only)",
+                      title_pt=9.0, legend="outside", legend_pt=7.0, grid="")
+        for sign, stack in ((1.0, ups), (-1.0, downs)):
+            bottom = [0.0] * len(rows)
+            for key, label, color in stack:
+                vals = [sign * r.get(key, 0.0) / scale for r in rows]
+                if any(vals):
+                    panel.series.append(Series(x, vals, kind="bar", bottom=bottom, color=color, label=label))
+                    bottom = [b + v for b, v in zip(bottom, vals)]
+        panel.series.append(Series(x, [r["cumulative_cash_usd"] / scale for r in rows], color="black",
+                                   width=1.5, marker=True, label="cumulative cash"))
+        panel.rules.append(Rule(0.0, axis="y", color="grey", width=0.8))
+        return Chart([panel], width_in=width, height_in=height,
+                     margins=(0.85, 1.5, bottom_in, 0.5))
 
 
 def _scale(rows: list[dict]) -> tuple[float, str]:

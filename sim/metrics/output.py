@@ -16,9 +16,10 @@ from sim.serving.request import REJECT_REASONS
 if TYPE_CHECKING:
     from sim.api import Result
 
-#: formats of the run figures written with the results: PNG only (SVG would add ~40 % to the
-#: figures' time); ``fleetsim report`` redraws them as PNG and SVG
-RUN_FIGURE_FORMATS = ("png",)
+#: ``figures=`` of :func:`write_result`: quick-look SVGs drawn without matplotlib (the default:
+#: importing matplotlib and drawing with it would take ~0.8 s of every run), matplotlib PNGs, or
+#: none; ``fleetsim report`` redraws them with matplotlib as PNG and SVG either way
+FIGURE_CHOICES = ("svg", "png", "none")
 
 
 def _clean(obj):
@@ -78,21 +79,27 @@ def timeseries_table(result: "Result") -> dict[str, np.ndarray | Coded]:
     return cols
 
 
-def write_result(result: "Result", out_dir: Path, figures: str = "png") -> Path:
+def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:
+    """Write ``result``'s folder: data files, figures (``figures``: one of :data:`FIGURE_CHOICES`)
+    and, last, ``summary.json``."""
+    if figures not in FIGURE_CHOICES:
+        raise ValueError(f"figures={figures!r}: allowed: {', '.join(FIGURE_CHOICES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     requests = request_table(result)
     atomic_write_csv_gz(out_dir / "requests.csv.gz", list(requests), list(requests.values()))
     timeseries = timeseries_table(result)
     atomic_write_text(out_dir / "timeseries.csv", csv_text(list(timeseries), list(timeseries.values())))
-    if result.economics is not None:
-        result.economics.write(out_dir)
-    try:
-        from sim.report import write_run_figures
-    except ImportError:
-        write_run_figures = None
-    if write_run_figures is not None and figures != "none":
+    econ = result.economics
+    if econ is not None:
+        econ.write(out_dir, figure=False)      # the chart goes to figures/ with the others
+    if figures != "none":
+        from sim.report.run_figures import QUICK, write_run_figures
+
         try:
-            write_run_figures(out_dir, requests=requests, timeseries=timeseries, formats=RUN_FIGURE_FORMATS)
+            write_run_figures(out_dir, requests=requests, timeseries=timeseries,
+                              statement=econ.statement if econ is not None else None,
+                              currency=econ.currency if econ is not None else "USD",
+                              formats=QUICK if figures == "svg" else ("png",))
         except Exception as exc:  # figures are a convenience; never lose the data files over them
             import sys
             print(f"warning: figures not written: {exc}", file=sys.stderr)

@@ -8,8 +8,16 @@ back the files it has just written.
     >>> from sim.report import write_run_figures, write_report      # doctest: +SKIP
     >>> write_run_figures("results/baseline"); write_report("results/baseline")  # doctest: +SKIP
 """
-from sim.report.html_report import write_report
-from sim.report.run_figures import write_run_figures
-from sim.report.sweep_figures import pareto_figure, write_sweep_figures
+from importlib import import_module
 
 __all__ = ["pareto_figure", "write_report", "write_run_figures", "write_sweep_figures"]
+#: where each name lives; imported on first use, so that a run writing quick SVG figures
+#: (:mod:`sim.report.chart`) never imports matplotlib
+_HOME = {"write_report": "html_report", "write_run_figures": "run_figures",
+         "pareto_figure": "sweep_figures", "write_sweep_figures": "sweep_figures"}
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        return getattr(import_module(f"sim.report.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'sim.report' has no attribute {name!r}")

@@ -18,6 +18,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from sim.io import atomic_write_bytes
+from sim.report.chart import Chart, Panel, color
 
 FORMATS = ("png", "svg")
 #: zlib level of PNG files (Pillow's default is 6): plots are mostly flat colour, so level 1
@@ -79,6 +80,75 @@ def save_figure(fig: Figure, stem: Path, formats: tuple[str, ...] = FORMATS) -> 
         if i == 0 and len(formats) > 1 and fig.get_layout_engine() is not None:
             fig.set_layout_engine("none")       # keep the positions just computed
     return paths
+
+
+def draw_chart(chart: Chart) -> Figure:
+    """A :class:`~sim.report.chart.Chart` drawn with matplotlib (what ``fleetsim report`` saves)."""
+    fig = new_figure(chart.width_in, chart.height_in, margins=chart.margins, grid=(chart.rows, chart.cols),
+                     wspace_in=chart.wspace_in, hspace_in=chart.hspace_in)
+    axes = fig.subplots(chart.rows, chart.cols, sharex=chart.sharex, squeeze=False).ravel()
+    for ax, panel in zip(axes, chart.panels):
+        _draw_panel(ax, panel)
+    for ax in axes[len(chart.panels):]:
+        ax.set_visible(False)
+    return fig
+
+
+def _draw_panel(ax, panel: Panel) -> None:
+    if panel.title:
+        ax.set_title(panel.title, fontsize=panel.title_pt)
+    if panel.xlabel:
+        ax.set_xlabel(panel.xlabel)
+    if panel.ylabel:
+        ax.set_ylabel(panel.ylabel)
+    if panel.grid:
+        ax.grid(True, axis="y" if panel.grid == "y" else "both", which="both", alpha=0.3)
+    for s in panel.series:
+        style = {"color": color(s.color), "label": s.label}
+        if s.kind == "bar":
+            ax.bar(s.x, s.y, width=s.bar_width, bottom=s.bottom, **style)
+            continue
+        style.update(lw=s.width, ls=s.dash or "-")
+        if s.marker:
+            style["marker"] = "o"
+        if s.kind == "step":
+            ax.step(s.x, s.y, where="post", **style)
+        else:
+            ax.plot(s.x, s.y, **style)
+    for r in panel.rules:
+        line = ax.axvline if r.axis == "x" else ax.axhline
+        line(r.at, color=color(r.color), ls=r.dash or "-", lw=r.width, label=r.label)
+    for n in panel.notes:
+        extra = {"transform": ax.transAxes} if n.axes else {}
+        ax.text(n.x, n.y, n.text, ha=n.ha, va=n.va, **extra)
+    has_data = any(len(s.y) for s in panel.series)
+    if panel.xlog and has_data:
+        ax.set_xscale("log")
+    if panel.ylim is not None:
+        ax.set_ylim(*panel.ylim)
+    if panel.categories is not None:
+        ax.set_xticks(range(len(panel.categories)), list(panel.categories), fontsize=panel.category_pt,
+                      rotation=panel.rotation, ha="right" if panel.rotation else "center")
+    elif has_data and not panel.xlog:
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)   # no offset text between panels
+    if panel.legend == "inside":
+        ax.legend(fontsize=panel.legend_pt, title=panel.legend_title, loc="upper left")
+    elif panel.legend == "outside":
+        ax.legend(fontsize=panel.legend_pt, title=panel.legend_title, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0))
+
+
+def save_chart(chart: Chart, stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Save ``chart``, drawn by matplotlib, as ``stem.<format>`` for each of ``formats``."""
+    return save_figure(draw_chart(chart), stem, formats)
+
+
+def png_bytes(chart: Chart, dpi: int = 100) -> bytes:
+    """``chart`` drawn by matplotlib as PNG bytes."""
+    buf = io.BytesIO()
+    draw_chart(chart).savefig(buf, format="png", dpi=dpi, metadata={"Software": None},
+                              pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
+    return buf.getvalue()
 
 
 def short_name(path: str) -> str:

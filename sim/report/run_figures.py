@@ -1,20 +1,23 @@
-"""Figures of one run, drawn from its result folder (``figures/`` inside it, PNG and SVG).
+"""Figures of one run, drawn from its result folder (``figures/`` inside it).
 
-``Result.write`` draws them as PNG only (:data:`sim.metrics.output.RUN_FIGURE_FORMATS`);
-``fleetsim report`` redraws them in both formats. Their layout is fixed (margins in inches,
-:func:`sim.report.render.new_figure`), so each is laid out and drawn once.
+Each figure is built once as a :class:`sim.report.chart.Chart` (what is plotted) and then drawn
+by one of two renderers: ``Result.write`` writes quick-look SVGs (:func:`sim.report.chart.to_svg`,
+no matplotlib, milliseconds); ``fleetsim report`` draws them with matplotlib as PNG and SVG
+(:func:`sim.report.render.save_chart`). ``Result.write(..., figures="png")`` asks a run for the
+matplotlib PNGs directly.
 
-The data come from the folder's ``requests.csv.gz`` and ``timeseries.csv``, or, when the
-caller still has them in memory (``Result.write``), from the same columns passed in, so a run
-does not read back the files it has just written.
+The data come from the folder's ``requests.csv.gz``, ``timeseries.csv`` and ``cashflow.csv``,
+or, when the caller still has them in memory (``Result.write``), from the same tables passed
+in, so a run does not read back the files it has just written.
 
-* ``latency_cdf``: empirical CDFs of TTFT, TPOT and end-to-end latency (log time axis), one
-  line per request class when there are several, with the p50/p99 of all requests marked.
+* ``latency_cdf``: empirical CDFs of TTFT, TPOT and end-to-end latency (log time axis when the
+  values span more than a factor of 20), one line per request class when there are several,
+  with the p50/p99 of all requests marked.
 * ``timeseries``: queue length, running sequences, KV-cache blocks in use and replicas over
   time, one line per pool.
 * ``utilization``: time-weighted mean busy fraction per pool.
-* ``cashflow``: drawn by :mod:`sim.economics` (``cashflow.png``, written with the run); skipped
-  with a note when absent.
+* ``cashflow``: the money layer's statement per period
+  (:meth:`sim.economics.EconomicsResult.chart`); skipped with a note without ``cashflow.csv``.
 
     >>> write_run_figures("results/baseline")          # doctest: +SKIP
 
@@ -30,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.io import atomic_write_bytes
-from sim.report.render import FORMATS, new_figure, save_figure
+from sim.report.chart import Chart, Note, Panel, Rule, Series, write_svg
 from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_timeseries,
                                       request_latencies, time_weighted_mean)
 
@@ -42,11 +44,16 @@ REQUEST_INPUTS = ("arrival_s", "first_token_s", "completion_s", "output_tokens",
 CDF_POINTS = 2_000
 SERIES = (("queue_len", "queued requests"), ("running", "running sequences"),
           ("kv_blocks_used", "KV-cache blocks used"), ("replicas", "replicas"))
+#: ``formats`` value of :func:`write_run_figures` for quick-look SVGs drawn without matplotlib
+QUICK = ("quick-svg",)
+#: matplotlib formats (``fleetsim report``)
+FORMATS = ("png", "svg")
 
 
 def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
                       requests: Mapping[str, Any] | None = None,
                       timeseries: Mapping[str, Any] | None = None,
+                      statement: list[dict] | None = None, currency: str = "USD",
                       result: Any = None,
                       formats: tuple[str, ...] = FORMATS) -> list[Path]:
     """Draw every run figure the data allow into ``out_dir/figures``; returns the paths written.
@@ -57,13 +64,17 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
         The run's result folder.
     notes
         If given, collects one line per figure skipped and why.
-    requests, timeseries
+    requests, timeseries, statement
         The ``requests.csv.gz`` / ``timeseries.csv`` columns (name -> numpy array or
-        :class:`sim.io.Coded`) when the caller has them in memory; otherwise read from the folder.
+        :class:`sim.io.Coded`) and the cash-flow statement rows, when the caller has them in
+        memory; otherwise read from the folder.
+    currency
+        The statement's currency (with ``statement``).
     result
-        A :class:`sim.api.Result` to take both tables from (ignored for a table passed directly).
+        A :class:`sim.api.Result` to take the tables from (ignored for a table passed directly).
     formats
-        File formats of each figure (``png``, ``svg``, ...).
+        File formats of each figure drawn by matplotlib (``png``, ``svg``, ...), or
+        :data:`QUICK` for quick-look SVGs without matplotlib.
     """
     out = Path(out_dir)
     notes = notes if notes is not None else []
@@ -72,21 +83,38 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
 
         requests = request_table(result) if requests is None else requests
         timeseries = timeseries_table(result) if timeseries is None else timeseries
-    paths: list[Path] = []
+        if statement is None and result.economics is not None:
+            statement, currency = result.economics.statement, result.economics.currency
+    charts: list[tuple[str, Chart]] = []
     req = as_columns(requests, REQUEST_INPUTS) if requests is not None else read_requests(out)
     if req is not None and "arrival_s" in req and req["arrival_s"].size:
-        paths += latency_cdf_figure(req, out / "figures" / "latency_cdf", formats)
+        charts.append(("latency_cdf", latency_cdf_chart(req)))
     else:
         notes.append("latency CDFs skipped: no requests.csv.gz with rows")
     ts = as_columns(timeseries) if timeseries is not None else read_timeseries(out)
     if ts is not None and "time_s" in ts and ts["time_s"].size:
-        paths += timeseries_figure(ts, out / "figures" / "timeseries", formats)
+        charts.append(("timeseries", timeseries_chart(ts)))
         if "busy_frac" in ts:
-            paths += utilization_figure(ts, out / "figures" / "utilization", formats)
+            charts.append(("utilization", utilization_chart(ts)))
     else:
         notes.append("time-series and utilization figures skipped: no timeseries.csv with rows")
-    paths += cashflow_figure(out, notes)
+    cash = cashflow_chart(out, statement, currency, notes)
+    if cash is not None:
+        charts.append(("cashflow", cash))
+    paths: list[Path] = []
+    for stem, chart in charts:
+        paths += save(chart, out / "figures" / stem, formats)
     return paths
+
+
+def save(chart: Chart, stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """``chart`` as ``stem.svg`` by :func:`~sim.report.chart.write_svg` (``formats`` :data:`QUICK`),
+    or drawn by matplotlib as ``stem.<format>`` for each of ``formats``."""
+    if tuple(formats) == QUICK:
+        return [write_svg(chart, stem)]
+    from sim.report.render import save_chart
+
+    return save_chart(chart, stem, formats)
 
 
 def cdf_points(values: np.ndarray, max_points: int = CDF_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -107,8 +135,7 @@ def cdf_points(values: np.ndarray, max_points: int = CDF_POINTS) -> tuple[np.nda
     return x[idx], y[idx]
 
 
-def latency_cdf_figure(req: dict[str, np.ndarray], stem: Path,
-                       formats: tuple[str, ...] = FORMATS) -> list[Path]:
+def latency_cdf_chart(req: dict[str, np.ndarray]) -> Chart:
     lat = request_latencies(req)
     classes = req.get("class")
     by_class: dict[str, np.ndarray] = {}
@@ -116,18 +143,16 @@ def latency_cdf_figure(req: dict[str, np.ndarray], stem: Path,
         names = sorted(set(classes.tolist()))
         if 1 < len(names) <= 8:
             by_class = {n: classes == n for n in names}
-    fig = new_figure(12.0, 3.8, margins=(0.7, 0.15, 0.5, 0.3), grid=(1, 3), wspace_in=0.55)
-    axes = fig.subplots(1, 3)
-    for ax, (key, title) in zip(axes, LATENCIES):
-        ax.set_title(title)
-        ax.set_xlabel("seconds")
-        ax.grid(True, which="both", alpha=0.3)
+    panels = []
+    for key, title in LATENCIES:
+        panel = Panel(title=title, xlabel="seconds")
+        panels.append(panel)
         if key not in lat or lat[key].size == 0:
-            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+            panel.notes.append(Note(0.5, 0.5, "no data", va="center", axes=True))
             continue
         values = np.sort(lat[key])        # sorted once: cdf_points and the percentiles are then cheap
         x, y = cdf_points(values)
-        ax.step(x, y, where="post", color="k", lw=1.5, label="all requests")
+        panel.series.append(Series(x, y, kind="step", color="k", width=1.5, label="all requests"))
         if by_class:
             full = _per_request(req, key)
             for i, (name, mask) in enumerate(by_class.items()):
@@ -135,14 +160,13 @@ def latency_cdf_figure(req: dict[str, np.ndarray], stem: Path,
                 v = v[np.isfinite(v)]
                 if v.size:
                     cx, cy = cdf_points(v)
-                    ax.step(cx, cy, where="post", lw=1, color=f"C{i}", label=name)
+                    panel.series.append(Series(cx, cy, kind="step", color=f"C{i}", width=1.0, label=name))
         for q, ls in ((50, ":"), (99, "--")):
-            ax.axvline(np.percentile(values, q), color="grey", ls=ls, lw=1, label=f"p{q}")
-        if x[0] > 0 and x[-1] / x[0] > 20:
-            ax.set_xscale("log")
-    axes[0].set_ylabel("fraction of requests ≤ x")
-    axes[0].legend(fontsize="small")
-    return save_figure(fig, stem, formats)
+            panel.rules.append(Rule(float(np.percentile(values, q)), color="grey", dash=ls, label=f"p{q}"))
+        panel.xlog = bool(x[0] > 0 and x[-1] / x[0] > 20)
+    panels[0].ylabel = "fraction of requests ≤ x"
+    panels[0].legend = "inside"
+    return Chart(panels, width_in=12.0, height_in=3.8, margins=(0.7, 0.15, 0.5, 0.3), cols=3, wspace_in=0.55)
 
 
 def _per_request(req: dict[str, np.ndarray], key: str) -> np.ndarray:
@@ -165,83 +189,59 @@ def _pools(ts: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     return [(n, pool.astype(str) == n) for n in names]
 
 
-def timeseries_figure(ts: dict[str, np.ndarray], stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+def timeseries_chart(ts: dict[str, np.ndarray]) -> Chart:
     present = [(k, lab) for k, lab in SERIES if k in ts]
     rows = max(len(present), 1)
-    fig = new_figure(10.0, 2.2 * rows + 0.6, margins=(0.85, 0.15, 0.5, 0.12), grid=(rows, 1),
-                     hspace_in=0.12)
-    axes = np.atleast_1d(fig.subplots(rows, 1, sharex=True))
     hours = float(np.nanmax(ts["time_s"])) > 3 * 3600
     scale, unit = (3600.0, "hours") if hours else (1.0, "seconds")
-    for ax, (key, label) in zip(axes, present):
-        for i, (name, mask) in enumerate(_pools(ts)):
-            ax.step(ts["time_s"][mask] / scale, ts[key][mask], where="post", lw=1, color=f"C{i}",
-                    label=name)
+    pools = _pools(ts)
+    panels = []
+    for key, label in present:
+        panel = Panel(ylabel=label)
+        for i, (name, mask) in enumerate(pools):
+            panel.series.append(Series(ts["time_s"][mask] / scale, ts[key][mask], kind="step", width=1.0,
+                                       color=f"C{i}", label=name))
         if key == "queue_len" and "central_queue" in ts and np.nanmax(ts["central_queue"]) > 0:
-            first = _pools(ts)[0][1]    # fleet-wide value, repeated on every pool's rows
-            ax.step(ts["time_s"][first] / scale, ts["central_queue"][first], where="post", lw=1,
-                    color="k", ls="--", label="central queue (fleet)")
-            ax.legend(fontsize="small")
-        ax.set_ylabel(label)
-        ax.ticklabel_format(axis="y", style="plain", useOffset=False)   # no offset text between panels
-        ax.grid(True, alpha=0.3)
-    axes[-1].set_xlabel(f"simulated time ({unit})")
-    if len(_pools(ts)) > 1:
-        axes[0].legend(fontsize="small", title="pool")
-    return save_figure(fig, stem, formats)
+            first = pools[0][1]    # fleet-wide value, repeated on every pool's rows
+            panel.series.append(Series(ts["time_s"][first] / scale, ts["central_queue"][first], kind="step",
+                                       width=1.0, color="k", dash="--", label="central queue (fleet)"))
+            panel.legend = "inside"
+        panels.append(panel)
+    if len(pools) > 1 and panels:
+        panels[0].legend, panels[0].legend_title = "inside", "pool"
+    if panels:
+        panels[-1].xlabel = f"simulated time ({unit})"
+    return Chart(panels, width_in=10.0, height_in=2.2 * rows + 0.6, margins=(0.85, 0.15, 0.5, 0.12),
+                 rows=rows, hspace_in=0.12, sharex=True)
 
 
-def utilization_figure(ts: dict[str, np.ndarray], stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+def utilization_chart(ts: dict[str, np.ndarray]) -> Chart:
     pools = _pools(ts)
     means = [time_weighted_mean(ts["time_s"][m], ts["busy_frac"][m]) for _, m in pools]
-    fig = new_figure(max(4.0, 1.2 * len(pools) + 2), 3.5, margins=(0.75, 0.15, 0.4, 0.3))
-    ax = fig.subplots()
-    bars = ax.bar([n for n, _ in pools], means, color=[f"C{i}" for i in range(len(pools))])
-    for b, v in zip(bars, means):
+    x = list(range(len(pools)))
+    panel = Panel(title="utilization per pool", ylabel="GPU busy fraction (time-weighted)", ylim=(0.0, 1.05),
+                  grid="y", categories=[n for n, _ in pools])
+    for i, v in enumerate(means):
+        panel.series.append(Series([x[i]], [v], kind="bar", color=f"C{i}"))
         if math.isfinite(v):
-            ax.annotate(f"{v:.0%}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom")
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("GPU busy fraction (time-weighted)")
-    ax.set_title("utilization per pool")
-    ax.grid(True, axis="y", alpha=0.3)
-    return save_figure(fig, stem, formats)
+            panel.notes.append(Note(x[i], v, f"{v:.0%}"))
+    return Chart([panel], width_in=max(4.0, 1.2 * len(pools) + 2), height_in=3.5,
+                 margins=(0.75, 0.15, 0.4, 0.3))
 
 
-def cashflow_figure(out: Path, notes: list[str]) -> list[Path]:
-    """The cash-flow chart, drawn by the economics layer.
+def cashflow_chart(out: Path, statement: list[dict] | None, currency: str, notes: list[str]) -> Chart | None:
+    """The cash-flow chart of :meth:`sim.economics.EconomicsResult.chart`, from the statement rows
+    given or read from ``cashflow.csv``; ``None`` with a note when there are none."""
+    import sim.economics as econ
 
-    Redrawn from ``cashflow.csv`` (the per-period statement) with
-    :meth:`sim.economics.EconomicsResult.figure_png` (or a ``write_cashflow_figure(folder)``
-    function of :mod:`sim.economics`, if it has one) into ``figures/cashflow.png``; when that is
-    not possible, the ``cashflow.png`` written with the run is used (also when it is at least as
-    new as the CSV, so a run does not draw its chart twice); otherwise skipped with a note.
-    """
-    try:
-        import sim.economics as econ
-    except ImportError:  # pragma: no cover - the package is part of fleetsim
-        econ = None
-    csv_path = out / "cashflow.csv"
-    drawn = out / "cashflow.png"
-    if drawn.exists() and (not csv_path.exists() or drawn.stat().st_mtime >= csv_path.stat().st_mtime):
-        return [drawn]                      # drawn with the run from the same statement
-    if econ is not None and csv_path.exists():
-        try:
-            fn = getattr(econ, "write_cashflow_figure", None)
-            if fn is not None:
-                written = fn(out)
-                if written:
-                    return [Path(p) for p in (written if isinstance(written, (list, tuple)) else [written])]
-            rows = _statement_rows(csv_path)
-            if rows:
-                png = econ.EconomicsResult(cashflow={}, cost={}, statement=rows, ledger=()).figure_png()
-                target = atomic_write_bytes(out / "figures" / "cashflow.png", png)
-                return [target]
-        except Exception as exc:  # a broken optional chart must not lose the others
-            notes.append(f"cash-flow chart not redrawn: {type(exc).__name__}: {exc}")
-    if (out / "cashflow.png").exists():
-        return [out / "cashflow.png"]
-    notes.append("cash-flow chart skipped: no cashflow.csv or cashflow.png from the economics layer")
-    return []
+    rows = statement
+    if rows is None:
+        csv_path = out / "cashflow.csv"
+        rows = _statement_rows(csv_path) if csv_path.exists() else None
+    if not rows:
+        notes.append("cash-flow chart skipped: no cashflow.csv with rows")
+        return None
+    return econ.EconomicsResult(cashflow={}, cost={}, statement=rows, ledger=(), currency=currency).chart()
 
 
 def _statement_rows(path: Path) -> list[dict]:

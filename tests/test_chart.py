@@ -1,0 +1,110 @@
+"""Quick-look SVG charts (sim.report.chart): ticks, coordinates worked by hand, well-formed output."""
+import doctest
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from sim.report import chart as chart_mod
+from sim.report.chart import Chart, Note, Panel, Rule, Series, log_ticks, nice_ticks, tick_label, to_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_doctests():
+    assert doctest.testmod(chart_mod).failed == 0
+
+
+@pytest.mark.parametrize("lo, hi, most, expected", [
+    (0.0, 1.0, 8, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]),      # step 0.2: 0.1 would give 11 ticks
+    (0.0, 1.0, 3, [0.0, 0.5, 1.0]),
+    (-3.0, 47.0, 8, [0.0, 10.0, 20.0, 30.0, 40.0]),     # step 5 would give 10 ticks, 10 gives 5
+    (0.0075, 0.0153, 8, [0.008, 0.009, 0.01, 0.011, 0.012, 0.013, 0.014, 0.015]),
+    (3600.0, 3600.0, 8, [3600.0]),                      # a flat range: one tick
+])
+def test_nice_ticks(lo, hi, most, expected):
+    assert nice_ticks(lo, hi, most) == expected
+
+
+def test_log_ticks_and_labels():
+    assert log_ticks(0.02, 30.0) == [0.1, 1.0, 10.0]
+    assert log_ticks(1e-6, 1e6) == [1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4, 1e6]   # 13 decades: every other one
+    assert [chart_mod.log_label(v) for v in (0.01, 1.0, 1000.0, 1e7)] == ["0.01", "1", "1000", "1e+07"]
+    assert [tick_label(v, [0.0, 2.5, 5.0]) for v in (0.0, 2.5, 5.0)] == ["0.0", "2.5", "5.0"]
+    assert tick_label(-0.0, [0.0, 1.0]) == "0"
+
+
+def _paths(svg: str) -> list[list[tuple[float, float]]]:
+    """The vertices of every data path (``M x y L x y ...``) in document order."""
+    out = []
+    for d in re.findall(r'<path d="(M[^"]*)" fill="none"', svg):
+        nums = [float(v) for v in re.findall(r"-?[\d.]+", d)]
+        out.append(list(zip(nums[::2], nums[1::2])))
+    return out
+
+
+def test_a_line_is_placed_by_hand_worked_coordinates():
+    # 3 in x 2 in, margins 0.5 in all round: the panel box is x 36..180 pt, y 36..108 pt. Data 0..10
+    # on both axes padded by 5 % (-0.5..10.5): x = 36 + (v + 0.5) / 11 * 144, y = 108 - (v + 0.5) / 11 * 72
+    c = Chart([Panel(series=[Series([0.0, 10.0], [0.0, 10.0])], grid="")], width_in=3.0, height_in=2.0,
+              margins=(0.5, 0.5, 0.5, 0.5))
+    svg = to_svg(c)
+    ET.fromstring(svg.encode())                                     # well-formed
+    assert 'width="216pt" height="144pt"' in svg
+    (line,) = _paths(svg)
+    assert line == [pytest.approx((36 + 0.5 / 11 * 144, 108 - 0.5 / 11 * 72), abs=0.01),
+                    pytest.approx((36 + 10.5 / 11 * 144, 108 - 10.5 / 11 * 72), abs=0.01)]
+
+
+def test_steps_hold_each_value_until_the_next_x_and_gaps_break_nothing():
+    c = Chart([Panel(series=[Series([0.0, 1.0, 2.0, float("nan")], [0.0, 1.0, 0.5, 3.0], kind="step")],
+                     ylim=(0.0, 1.0), grid="")], width_in=3.0, height_in=2.0, margins=(0.5, 0.5, 0.5, 0.5))
+    (line,) = _paths(to_svg(c))
+    xs = [round(p[0], 2) for p in line]
+    ys = [round(p[1], 2) for p in line]
+    # x 0..2 padded to -0.1..2.1; y fixed 0..1 (the NaN point is left out)
+    x = [round(36 + (v + 0.1) / 2.2 * 144, 2) for v in (0.0, 1.0, 1.0, 2.0, 2.0)]
+    y = [round(108 - v * 72, 2) for v in (0.0, 0.0, 1.0, 1.0, 0.5)]
+    assert (xs, ys) == (x, y)
+
+
+def test_log_axis_drops_non_positive_x_and_ticks_decades():
+    c = Chart([Panel(series=[Series([0.0, 0.01, 1.0, 100.0], [0.0, 0.1, 0.5, 1.0])], xlog=True)])
+    svg = to_svg(c)
+    (line,) = _paths(svg)
+    assert len(line) == 3                                        # x = 0 cannot be drawn on a log axis
+    assert [t for t in re.findall(r">([\d.]+)</text>", svg) if t in ("0.01", "0.1", "1", "10", "100")] == \
+        ["0.01", "0.1", "1", "10", "100"]
+
+
+def test_bars_stand_on_zero_and_negative_bars_hang_from_it():
+    c = Chart([Panel(series=[Series([0, 1], [2.0, -1.0], kind="bar", color="C0")], categories=["a", "b"],
+                     grid="")], width_in=3.0, height_in=2.0, margins=(0.5, 0.5, 0.5, 0.5))
+    svg = to_svg(c)
+    rects = [dict(re.findall(r'(\w+)="([-\d.]+)"', r)) for r in re.findall(r'<rect [^>]*fill="#1f77b4"/>', svg)]
+    # y from -1 - 0.15 to 2 + 0.15 (5 % of 3 each side); zero at 108 - 1.15 / 3.3 * 72
+    zero = 108 - 1.15 / 3.3 * 72
+    heights = sorted(float(r["height"]) for r in rects)
+    assert heights == pytest.approx([1.0 / 3.3 * 72, 2.0 / 3.3 * 72], abs=0.02)
+    assert any(float(r["y"]) == pytest.approx(zero, abs=0.02) for r in rects)       # the negative bar's top
+
+
+def test_text_is_escaped_and_output_is_deterministic():
+    p = Panel(series=[Series([1, 2], [3, 4], label="a<b & c", color="C1")], title="p99 <= 2 s",
+              legend="inside", rules=[Rule(1.5, label="p50", dash=":")],
+              notes=[Note(0.5, 0.5, "no data", axes=True)])
+    c = Chart([p])
+    svg = to_svg(c)
+    root = ET.fromstring(svg.encode())
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "a<b & c" in texts and "p99 <= 2 s" in texts and "p50" in texts and "no data" in texts
+    assert chart_mod.PALETTE[1] in svg
+    assert to_svg(c) == svg
+
+
+def test_shared_x_labels_only_the_bottom_panel():
+    panels = [Panel(series=[Series([0, 10], [0, 1])], ylabel="top"),
+              Panel(series=[Series([0, 20], [5, 6])], ylabel="bottom", xlabel="time")]
+    svg = to_svg(Chart(panels, rows=2, sharex=True))
+    assert svg.count(">time</text>") == 1
+    assert svg.count(">20</text>") == 1          # one shared range 0..20, tick labels drawn once
