@@ -412,8 +412,12 @@ def _panel_svg(panel: Panel, box: tuple[float, float, float, float], xr: tuple[f
             most -= 1
     yt = [t for t in nice_ticks(*yr) if yr[0] - 1e-12 <= t <= yr[1] + 1e-12]
     grid = []
+    minor = []          # log axis: 2..9 x each decade, as matplotlib's minor ticks
+    if panel.xlog:
+        minor = [m * 10.0 ** k for k in range(math.floor(math.log10(xr[0])), math.ceil(math.log10(xr[1])) + 1)
+                 for m in range(2, 10) if xr[0] <= m * 10.0 ** k <= xr[1]]
     if panel.grid == "both" and panel.categories is None:
-        grid += [f'<path d="M{_f(ax.px(t))} {_f(y0)} v{_f(h)}"/>' for t in xt]
+        grid += [f'<path d="M{_f(ax.px(t))} {_f(y0)} v{_f(h)}"/>' for t in xt + minor]
     if panel.grid in ("both", "y"):
         grid += [f'<path d="M{_f(x0)} {_f(ax.py(t))} h{_f(w)}"/>' for t in yt]
     if grid:
@@ -438,6 +442,7 @@ def _panel_svg(panel: Panel, box: tuple[float, float, float, float], xr: tuple[f
     out.append(f'<rect x="{_f(x0)}" y="{_f(y0)}" width="{_f(w)}" height="{_f(h)}" fill="none" '
                f'stroke="#000" stroke-width="0.8"/>')
     marks = [f'<path d="M{_f(ax.px(t))} {_f(y0 + h)} v3.5"/>' for t in xt]
+    marks += [f'<path d="M{_f(ax.px(t))} {_f(y0 + h)} v2"/>' for t in minor]
     marks += [f'<path d="M{_f(x0)} {_f(ax.py(t))} h-3.5"/>' for t in yt]
     out.append('<g stroke="#000" stroke-width="0.8">' + "".join(marks) + "</g>")
     if xticks_shown:
