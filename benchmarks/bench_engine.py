@@ -35,17 +35,16 @@ from __future__ import annotations
 
 import argparse
 import copy
-import cProfile
-import io
 import json
 import os
-import pstats
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+# the measured child process imports only what it uses (cProfile, pstats and subprocess are
+# imported where the parent needs them), so the harness adds as little as possible to wall_s
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES = ("fast", "reference")
@@ -160,6 +159,8 @@ def run_one(case: str, engine: str, quick: bool, events: bool) -> dict:
 
 
 def run_case_subprocess(case: str, engine: str, quick: bool, events: bool) -> dict:
+    import subprocess
+
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case, "--engine", engine]
     if quick:
         cmd.append("--quick")
@@ -178,6 +179,10 @@ def run_case_subprocess(case: str, engine: str, quick: bool, events: bool) -> di
 
 def profile(case: str, quick: bool, top: int) -> str:
     """cProfile one case on the fast engine; the top functions by own time and by cumulative time."""
+    import cProfile
+    import io
+    import pstats
+
     import sim
 
     scenario, overrides = case_scenario(case, quick)
