@@ -45,7 +45,7 @@ def weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict:
     """``{mean, p50, p90, p99}`` of values repeated ``weights`` times (inverted-CDF quantiles)."""
     if len(values) == 0 or weights.sum() == 0:
         return {"mean": None, "p50": None, "p90": None, "p99": None}
-    order = np.argsort(values, kind="stable")
+    order = np.argsort(_sort_key(values), kind="stable")
     v = values[order]
     w = weights[order].astype(np.float64)
     cw = np.cumsum(w)
@@ -55,6 +55,16 @@ def weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict:
         idx = int(np.searchsorted(cw, q / 100.0 * total, side="left"))
         out[f"p{q}"] = float(v[min(idx, len(v) - 1)])
     return out
+
+
+def _sort_key(values: np.ndarray) -> np.ndarray:
+    """``values`` or, when they are all non-negative floats (no NaN, no -0.0), their bits as
+    int64, which order the same way: numpy's stable sort of int64 is faster (547,000 gaps:
+    33 ms instead of 47 ms)."""
+    v = np.asarray(values)
+    if v.dtype == np.float64 and not np.signbit(v).any() and not np.isnan(v).any():
+        return v.view(np.int64)
+    return v
 
 
 def latency_columns(rec: np.ndarray) -> dict[str, np.ndarray]:
@@ -100,8 +110,9 @@ def inflight_missed(rec: np.ndarray, end: float, ttft_s: float) -> int:
     return int(np.sum(missed))
 
 
-def slo_met(rec: np.ndarray, ttft_s: float, tpot_s: float) -> np.ndarray:
-    cols = latency_columns(rec)
+def slo_met(rec: np.ndarray, ttft_s: float, tpot_s: float, cols: dict | None = None) -> np.ndarray:
+    """Completed rows meeting both objectives; ``cols``: ``latency_columns(rec)`` if at hand."""
+    cols = latency_columns(rec) if cols is None else cols
     done = rec["status"] == COMPLETED
     tpot_ok = np.isnan(cols["tpot"]) | (cols["tpot"] <= tpot_s)
     return done & (cols["ttft"] <= ttft_s) & tpot_ok
@@ -127,7 +138,8 @@ def core_summary(rec: np.ndarray, gaps: np.ndarray, gap_counts: np.ndarray, warm
     if isinstance(rec, RequestStats):
         return stream_summary(rec, gaps if isinstance(gaps, LogHistogram) else _gap_hist(gaps, gap_counts),
                               end, ttft_s, tpot_s)
-    measured = rec[rec["arrival_s"] >= warmup]
+    in_measure = rec["arrival_s"] >= warmup
+    measured = rec if in_measure.all() else rec[in_measure]   # no copy without warmup (~5 ms)
     cols = latency_columns(measured)
     done = measured["status"] == COMPLETED
     t_ex, t_lo, q_ex, q_lo = censored_latency(measured, end, ttft_s if censor_ttft_s is None else censor_ttft_s)
@@ -146,9 +158,9 @@ def core_summary(rec: np.ndarray, gaps: np.ndarray, gap_counts: np.ndarray, warm
         "output_tokens_per_s": float(np.sum(rec["generated_tokens"][in_window]) / window),
     }
     finished = (measured["status"] == COMPLETED) | (measured["status"] == REJECTED) | (measured["status"] == FAILED)
-    met = slo_met(measured, ttft_s, tpot_s)
+    met = slo_met(measured, ttft_s, tpot_s, cols)
     n_fin = int(np.sum(finished)) + inflight_missed(measured, end, ttft_s)
-    met_window = slo_met(rec, ttft_s, tpot_s) & in_window
+    met_window = (met if measured is rec else slo_met(rec, ttft_s, tpot_s)) & in_window
     slo = {
         "attainment": float(np.sum(met) / n_fin) if n_fin else None,
         "goodput_rps": float(np.sum(met_window) / window),
