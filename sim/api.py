@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import platform
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -88,18 +90,37 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
         progress: bool = False, skip_bad_rows: bool = False) -> Result:
     """Simulate a scenario (path, raw dict, :class:`Scenario` or loaded scenario) and summarise it."""
     t0 = time.perf_counter()
-    loaded = _as_loaded(scenario, list(overrides))
-    sc = loaded.scenario
-    if sc.fidelity == "fluid":
-        from sim.fluid import run_fluid
+    with _gc_paused():
+        loaded = _as_loaded(scenario, list(overrides))
+        sc = loaded.scenario
+        if sc.fidelity == "fluid":
+            from sim.fluid import run_fluid
 
-        result = run_fluid(loaded)
-    else:
-        result = _run_request_level(loaded, progress=progress and not quiet, skip_bad_rows=skip_bad_rows)
+            result = run_fluid(loaded)
+        else:
+            result = _run_request_level(loaded, progress=progress and not quiet, skip_bad_rows=skip_bad_rows)
     result.summary["wall_seconds"] = time.perf_counter() - t0
     if out is not None:
         result.write(out)
     return result
+
+
+@contextmanager
+def _gc_paused():
+    """The cyclic garbage collector off for the duration of a run.
+
+    A run allocates one object per request and per iteration group, almost none of them in
+    reference cycles (what is cyclic is the fleet itself, bounded by its caches), so the
+    collector's hundreds of passes over the young objects find nothing: 0.06 s of a
+    100,000-request run. It runs again as before once the run is over.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_rows: bool = False) -> Result:
