@@ -354,21 +354,20 @@ class Fleet:
             cl = ch.class_idx.tolist()
             last = None
             in_flight, router, n_prio = self.in_flight, self.router, len(prio)
-            for i in range(len(arr)):
-                t = arr[i]
+            first_rid = rid
+            for t, p, o, c in zip(arr, pr, out, cl):
                 if t >= horizon_s:
                     break
-                c = cl[i]
-                r = Req(rid, t, pr[i], out[i], c, prio[c] if c < n_prio else 0)
+                r = Req(rid, t, p, o, c, prio[c] if c < n_prio else 0)
                 in_flight[rid] = r
                 rid += 1
-                self.arrived += 1
                 rep, reason = router(r)
                 if rep is None:
                     self.reject(r, reason or R_NO_REPLICA)
                 else:
                     rep.assign(r)
                 last = t
+            self.arrived += rid - first_rid
             if last is None:
                 self.known_until = math.inf
                 return False

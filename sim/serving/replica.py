@@ -132,6 +132,7 @@ class Replica:
         self.static_timeout = b.timeout_s
         self.total_blocks = pool.kv_blocks
         self.watermark = int(0.01 * self.total_blocks)
+        self._fit_prompt, self._fit_total = self._fit_limits()
         self.model: StepTimeModel = pool.step_model
         self.decode_step = decode_step_fn(pool.step_model)
         self.decode_run = decode_run_fn(pool.step_model)
@@ -184,8 +185,26 @@ class Replica:
     def free_slots(self) -> int:
         return self.max_seqs - len(self.waiting) - len(self.active)
 
+    def _fit_limits(self) -> tuple[int, int]:
+        """``(prompt, prompt + output)`` limits under which a request surely fits (see can_fit)."""
+        ctx = self.pool.max_context
+        prompt = ctx
+        if not self.chunked and self.policy != "static" and self.role != "decode":
+            prompt = min(prompt, self.budget)
+        if self.role == "prefill":
+            return prompt, -1   # no shortcut: the prefill role counts the prompt's blocks only
+        # the whole output fits the context, so need = ceil((prompt + output - 1) / bs) <= cap
+        return prompt, min(ctx, (self.total_blocks - self.watermark) * self.bs + 1)
+
     def can_fit(self, r: Req) -> int:
         """0 if ``r`` can ever be served here, else a rejection reason code."""
+        p = r.prompt
+        if p <= self._fit_prompt and p + r.output <= self._fit_total and r.output > 0:
+            return 0  # the common case without the general arithmetic (~0.2 us of ~0.4 per request)
+        return self._why_not(r)
+
+    def _why_not(self, r: Req) -> int:
+        """:meth:`can_fit` worked out in full."""
         if r.prompt > self.pool.max_context:  # as vLLM: a prompt of exactly the context length is served
             return R_CONTEXT
         if not self.chunked and self.policy != "static" and r.prompt > self.budget and self.role != "decode":
