@@ -521,7 +521,10 @@ class Replica:
             self.last_dec_end = end
             self.tokens_processed += n * m
             q, rr = divmod(m, bs)
-            self.used += q * n + sum((res[i:] + res[:i])[:rr])
+            # new blocks (as _run_needs): the first rr entries of res rotated to start at i, summed
+            # in place instead of from a rotated copy (~10 ms per 100,000 requests)
+            j = i + rr
+            self.used += q * n + (sum(res[i:j]) if j <= bs else sum(res[i:]) + sum(res[:j - bs]))
             dc += m
             self.dc = dc
             self.ctx_sum += n * m
@@ -757,14 +760,17 @@ class Replica:
 
     def _leave_decode(self, r: Req) -> None:
         """Take a decoder out of the batch; its emitted tokens and last-token time become explicit."""
-        ctx = r.join_len + (self.dc - r.join_dc)
-        r.gen += self.dc - r.join_dc
-        if self.dc > r.join_dc:
+        # (attributes read once into locals here and in _join_decode: ~10 ms per 100,000 requests)
+        ran = self.dc - r.join_dc
+        ctx = r.join_len + ran
+        r.gen += ran
+        if ran > 0:
             r.last_tok = self.last_dec_end
         self.n_dec -= 1
         self.ctx_sum -= ctx
-        self.res[(r.join_dc - r.join_len) % self.bs] -= 1
-        self.used -= (-(-ctx // self.bs) - r.pb) if self.policy != "static" else r.blocks
+        bs = self.bs
+        self.res[(r.join_dc - r.join_len) % bs] -= 1
+        self.used -= (-(-ctx // bs) - r.pb) if self.policy != "static" else r.blocks
         r.blocks = 0
         r.pb = 0
         r.decoding = False
@@ -779,18 +785,22 @@ class Replica:
 
     def _join_decode(self, r: Req, t: float) -> None:
         r.decoding = True
-        r.join_len = r.target
-        r.join_dc = self.dc
+        target = r.target
+        dc = self.dc
+        r.join_len = target
+        r.join_dc = dc
         self.n_dec += 1
-        self.ctx_sum += r.target
-        self.res[(r.join_dc - r.join_len) % self.bs] += 1
+        self.ctx_sum += target
+        bs = self.bs
+        self.res[(dc - target) % bs] += 1
         if self.policy != "static":
-            self.used -= r.blocks      # decoders' blocks are implied by their context length
-            self.used += -(-r.target // self.bs) - r.pb
-        heapq.heappush(self.heap, (self.dc + (r.output - r.gen), r.order, r.epoch, r))
+            # decoders' blocks are implied by their context length
+            self.used += -(-target // bs) - r.pb - r.blocks
+        heapq.heappush(self.heap, (dc + (r.output - r.gen), r.order, r.epoch, r))
         if r.arrival >= self.fleet.warmup:
             self.n_meas += 1
-            self.last_tok_groups[t] = self.last_tok_groups.get(t, 0) + 1
+            g = self.last_tok_groups
+            g[t] = g.get(t, 0) + 1
 
     # ------------------------------------------------------------------ applying an iteration
     def _finish_iteration(self, end: float, dt: float, prefills: list, decode: bool) -> None:
