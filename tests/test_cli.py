@@ -107,6 +107,17 @@ def test_run_json_prints_exactly_one_object_on_stdout(tmp_path):
         "cashflow.svg", "latency_cdf.svg", "timeseries.svg", "utilization.svg"]
 
 
+def test_run_imports_neither_scipy_nor_matplotlib(tmp_path):
+    """`fleetsim run` starts fast: scipy.stats (planning's confidence intervals, ~0.5 s) and
+    matplotlib (reports, ~0.4 s) are imported only by the commands that use them."""
+    path = _write(tmp_path, scenario(duration=30))
+    code = ("import sys\nfrom sim.cli import main\n"
+            f"rc = main(['run', {str(path)!r}, '--quiet', '--out', {str(tmp_path / 'res')!r}])\n"
+            "print(rc, sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'matplotlib', 'dask'}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.stdout.strip().splitlines()[-1] == "0 []", proc.stderr
+
+
 @pytest.mark.parametrize("choice, names", [("png", ["cashflow.png", "latency_cdf.png", "timeseries.png",
                                                     "utilization.png"]), ("none", None)])
 def test_run_figures_option(tmp_path, choice, names):

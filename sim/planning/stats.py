@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as _st
 
 CONFIDENCE = 0.95
 
@@ -65,6 +64,8 @@ def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE
     if n == 1:
         return MeanCI(m, math.nan, math.nan, 1, confidence)
     s = float(np.std(x, ddof=1))
+    from scipy import stats as _st   # imported here: scipy.stats costs ~0.5 s, and every CLI command imports this module
+
     half = float(_st.t.ppf(0.5 + confidence / 2.0, n - 1)) * s / math.sqrt(n)
     return MeanCI(m, m - half, m + half, n, confidence)
 
