@@ -9,6 +9,7 @@ prints one JSON object per case on stdout::
     python benchmarks/bench_engine.py --case ref1 --case ref8 --engine fast
     python benchmarks/bench_engine.py --profile ref8       # cProfile of one case (fast engine), top functions
     python benchmarks/bench_engine.py --list
+    python benchmarks/bench_engine.py --cli --case ref1    # through `python -m sim run ... --out DIR`
 
 Fields: ``case``, ``engine``, ``requests`` (arrived), ``completed``, ``simulated_s``,
 ``wall_s`` (the whole child process, interpreter start to exit, result folder written),
@@ -177,6 +178,35 @@ def run_case_subprocess(case: str, engine: str, quick: bool, events: bool) -> di
     return row
 
 
+def run_case_cli(case: str, engine: str, quick: bool) -> dict:
+    """The case as a user runs it: ``python -m sim run SCENARIO --out DIR --quiet`` in a fresh
+    process (wall time of that process; the requests from the summary it wrote)."""
+    import subprocess
+
+    import yaml
+
+    scenario, overrides = case_scenario(case, quick)
+    with tempfile.TemporaryDirectory() as tmp:
+        if isinstance(scenario, dict):
+            path = Path(tmp) / f"{case}.yaml"
+            path.write_text(yaml.safe_dump(scenario))
+            scenario = str(path)
+        cmd = [sys.executable, "-m", "sim", "run", scenario, "--quiet", "--out", str(Path(tmp) / "out"),
+               "--set", f"engine={engine}"]
+        for o in overrides:
+            cmd += ["--set", o]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT))
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            return {"case": case, "engine": engine, "via": "cli", "error": proc.stderr.strip().splitlines()[-1:]}
+        s = json.loads((Path(tmp) / "out" / "summary.json").read_text())
+    n = s["requests"]["arrived"]
+    return {"case": case, "engine": engine, "via": "cli", "quick": quick, "requests": n,
+            "simulated_s": s["simulated_seconds"], "wall_s": round(wall, 3),
+            "requests_per_wall_s": round(n / wall, 1)}
+
+
 def profile(case: str, quick: bool, top: int) -> str:
     """cProfile one case on the fast engine; the top functions by own time and by cumulative time."""
     import cProfile
@@ -207,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-events", action="store_true", help="do not count SimPy events")
     ap.add_argument("--profile", metavar="CASE", choices=CASES, help="cProfile one case (fast engine)")
     ap.add_argument("--top", type=int, default=25, help="--profile: functions to list")
+    ap.add_argument("--cli", action="store_true",
+                    help="run each case through the command line (python -m sim run ... --out DIR) instead")
     ap.add_argument("--list", action="store_true", help="list the cases")
     ap.add_argument("--child", metavar="CASE", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -231,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(json.dumps(row), flush=True)
             continue
         for engine in a.engine or ENGINES:
-            print(json.dumps(run_case_subprocess(case, engine, a.quick, not a.no_events)), flush=True)
+            row = (run_case_cli(case, engine, a.quick) if a.cli
+                   else run_case_subprocess(case, engine, a.quick, not a.no_events))
+            print(json.dumps(row), flush=True)
     return 0
 
 
