@@ -259,6 +259,23 @@ class GapLog:
         if len(self._gaps) >= 65536:
             self._freeze()
 
+    def add_run(self, last_tokens: dict[float, int], first_end: float, gaps: np.ndarray | list[float],
+                count: int) -> None:
+        """One decode run: the sequences whose last token came at ``t0`` (``last_tokens``: t0 -> how
+        many) waited ``first_end - t0`` for their next one; then ``gaps`` (the run's later step
+        times) each seen by ``count`` sequences. The same pairs, in the same order, as
+        :meth:`add` per entry and :meth:`add_array`, in one call (the fast engine makes one per
+        decode run)."""
+        gl, cl = self._gaps, self._counts
+        for t0, c in last_tokens.items():
+            gl.append(first_end - t0)
+            cl.append(c)
+            if len(gl) >= 65536:
+                self._freeze()
+                gl, cl = self._gaps, self._counts
+        if count and len(gaps):
+            self.add_array(gaps, count)
+
     def add_array(self, gaps: np.ndarray | list[float], count: int) -> None:
         """``gaps`` each seen by ``count`` sequences (a short list goes the way of :meth:`add`)."""
         if type(gaps) is list:

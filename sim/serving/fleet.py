@@ -113,6 +113,7 @@ class Fleet:
         self.gaps = GapLog(mode=scenario.metrics.records)
         self.itl_add = self.gaps.add              # (gap, count): the engines call these per iteration
         self.itl_add_array = self.gaps.add_array
+        self.itl_add_run = self.gaps.add_run
         self.arrived = 0
         self.preemptions = 0
         self.in_flight: dict[int, Req] = {}

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from sim.serving.fleet import Fleet, PoolRuntime
 
 _MAX_RUN = 2048  # iterations per fast run (bounds array sizes; a longer run just continues)
-_SHORT_RUN = 24  # runs up to this many iterations are summed in plain Python (numpy's per-call cost is higher)
+_SHORT_RUN = 24  # runs of up to this many iterations (or cut short by an arrival within about as many) are summed in plain Python (numpy's per-call cost is higher)
 _STEP_CACHE = 4096  # distinct batch shapes whose step time a replica remembers
 FAIL = "failure"  # interrupt cause: the replica failed (its process ends)
 _RUN, _STEP = "run", "step"  # kinds of step the lean path hands back (Replica._ahead)
@@ -424,6 +424,8 @@ class Replica:
         max_seqs = self.max_seqs
         budget0 = self.budget
         pf_cache = self._pf_cache
+        dt_last = 0.0      # the last decode step's time (an estimate of the next ones)
+        itl_run = fleet.itl_add_run
         if self.clock < self.env.now:
             self.clock = self.env.now
         while True:
@@ -495,28 +497,25 @@ class Replica:
                 k = _MAX_RUN
             if k > 1 and total - self.used < (k // bs + 1) * n:
                 k = self._fast_k()  # KV blocks may run out within the run
-            if k > _SHORT_RUN:
+            na = inc[0].arrival if inc else fleet.known_until
+            if k > _SHORT_RUN and na - clock > _SHORT_RUN * dt_last:
+                # a long run not cut short soon by an arrival: vectorised (numpy's per-call cost
+                # pays off); one an arrival cuts within ~_SHORT_RUN steps stays in the loop below
                 run = self._plan_run(k)
                 if not run[1][-1] < limit:
                     return _RUN, run
                 self._end_run(run, len(run[1]))
                 continue
             # a short run, planned and booked inline (as _plan_run, _apply_run and _end_run)
-            steps, ends = self.decode_run(n, self.ctx_sum + n, k, clock,
-                                          inc[0].arrival if inc else fleet.known_until)
+            steps, ends = self.decode_run(n, self.ctx_sum + n, k, clock, na)
             m = len(ends)
+            dt_last = steps[-1]
             end = ends[-1]
             i = dc % bs
             if not end < limit:
                 return _RUN, (clock, ends, steps, res[i:] + res[:i], n)
-            g = self.last_tok_groups
-            if g:
-                first_end = ends[0]
-                for t0, c in g.items():
-                    fleet.itl_add(first_end - t0, c)
             n_meas = self.n_meas
-            if m > 1 and n_meas:
-                fleet.itl_add_array(steps[1:], n_meas)
+            itl_run(self.last_tok_groups, ends[0], steps[1:], n_meas)
             self.last_tok_groups = {end: n_meas} if n_meas else {}
             self.last_dec_end = end
             self.tokens_processed += n * m
@@ -967,11 +966,7 @@ class Replica:
         n = self.n_dec
         end = float(ends[m - 1])
         fleet = self.fleet
-        first_end = float(ends[0])
-        for t0, c in self.last_tok_groups.items():
-            fleet.itl_add(first_end - t0, c)
-        if m > 1 and self.n_meas:
-            fleet.itl_add_array(steps[1:m], self.n_meas)
+        fleet.itl_add_run(self.last_tok_groups, float(ends[0]), steps[1:m], self.n_meas)
         self.last_tok_groups = {end: self.n_meas} if self.n_meas else {}
         self.last_dec_end = end
         self.tokens_processed += n * m
