@@ -108,3 +108,24 @@ def test_shared_x_labels_only_the_bottom_panel():
     svg = to_svg(Chart(panels, rows=2, sharex=True))
     assert svg.count(">time</text>") == 1
     assert svg.count(">20</text>") == 1          # one shared range 0..20, tick labels drawn once
+
+
+def test_degenerate_data_gives_a_well_formed_chart_without_nan_coordinates():
+    """Figures are drawn with every run: empty, flat, non-finite or log-incompatible data must
+    still give valid SVG (a panel with nothing drawable is left empty)."""
+    import itertools
+
+    import numpy as np
+
+    nan, inf = float("nan"), float("inf")
+    datas = [([], []), ([1.0], [1.0]), ([nan], [nan]), ([0, 0], [0, 0]), ([1, 2], [inf, 1]),
+             ([-1, 0, 1], [5, 5, 5]), ([1e-12, 1e12], [0, 1]), (np.array([1.0, 2.0]), np.array([nan, nan])),
+             ([1, 2, 3], [-1e300, 0, 1e300])]
+    for (x, y), kind, xlog, ylim, sharex in itertools.product(datas, ["line", "step", "bar"], [False, True],
+                                                               [None, (0, 1)], [False, True]):
+        p = Panel(series=[Series(x, y, kind=kind, label="a")], xlog=xlog, ylim=ylim, legend="inside",
+                  rules=[Rule(0.0), Rule(nan), Rule(1.0, axis="y")], notes=[Note(0.5, 0.5, "x", axes=True)])
+        svg = to_svg(Chart([p, Panel()], rows=2, sharex=sharex))
+        ET.fromstring(svg.encode())
+        coords = re.findall(r'(?:\b[xy]\d?|width|height|cx|cy)="([^"]*)"|d="([^"]*)"', svg)
+        assert not any(re.search(r"nan|inf", a + b, re.I) for a, b in coords), (x, y, kind, xlog, ylim)

@@ -250,6 +250,8 @@ def _y_range(panel: Panel) -> tuple[float, float]:
     if bars:
         lo, hi = min(lo, 0.0), max(hi, 0.0)
         plo, phi = _pad(lo, hi, False)
+        if lo == hi:            # every bar empty
+            return plo, phi
         return (lo if lo == 0.0 else plo), (hi if hi == 0.0 else phi)   # bars stick to zero
     return _pad(lo, hi, False)
 
@@ -331,8 +333,10 @@ def _series_svg(ax: _Axes, s: Series) -> list[str]:
         fill = color(s.color) if s.color != "k" else "#000"
         bot = s.bottom if s.bottom is not None else [0.0] * len(s.y)
         for x, y, b in zip(s.x, s.y, bot):
-            if not (math.isfinite(y) and math.isfinite(b)) or y == 0:
+            if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(b)) or y == 0:
                 continue
+            if ax.xlog and x - s.bar_width / 2 <= 0:
+                continue        # cannot be drawn on a log axis
             left, right = ax.px(x - s.bar_width / 2), ax.px(x + s.bar_width / 2)
             top, base = ax.py(b + y), ax.py(b)
             out.append(f'<rect x="{_f(left)}" y="{_f(min(top, base))}" width="{_f(right - left)}" '
@@ -428,6 +432,8 @@ def _panel_svg(panel: Panel, box: tuple[float, float, float, float], xr: tuple[f
     for s in panel.series:
         out += _series_svg(ax, s)
     for r in panel.rules:
+        if not math.isfinite(r.at):
+            continue
         if r.axis == "x" and not (panel.xlog and r.at <= 0):
             out.append(f'<path d="M{_f(ax.px(r.at))} {_f(y0)} v{_f(h)}" {_stroke(r.color, r.width, r.dash)}/>')
         elif r.axis == "y":
