@@ -98,6 +98,23 @@ def test_report_of_a_simulated_run_embeds_figures_and_key_numbers(tmp_path):
     assert "compute cost" in html
 
 
+def test_report_without_regenerating_embeds_the_quick_look_svgs_of_a_run(tmp_path):
+    from sim.api import run
+
+    scn = {"name": "tiny", "seed": 2, "duration": "2m", "model": "llama-3-8b",
+           "workload": {"arrival": {"process": "poisson", "rate": 2.0},
+                        "prompt_tokens": {"dist": "fixed", "value": 200},
+                        "output_tokens": {"dist": "fixed", "value": 20}},
+           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1}]},
+           "economics": {"gpu_hour_usd": 2.0}}
+    out = tmp_path / "run"
+    run(scn).write(out)                                          # SVG figures only
+    html = write_report(out, regenerate=False).read_text()
+    svgs = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert len(svgs) == 4 and all(base64.b64decode(b).startswith(b"<?xml") for b in svgs)
+    assert not list((out / "figures").glob("*.png"))             # nothing redrawn
+
+
 def test_report_of_a_sweep_and_of_a_plan(tmp_path):
     base = {"seed": 1, "workload": {"arrival": {"rate": 10.0}}, "fleet": {"pools": [{"replicas": 12, "gpu": "a"}]}}
     sweep(base, ["fleet.pools.0.replicas=11..13"], seeds=2, runner=MMcRunner(service_s=1.0, noise_cv=0.1),

@@ -1,4 +1,4 @@
-"""``report.html``: one self-contained page for a result folder (figures embedded as base64 PNG).
+"""``report.html``: one self-contained page for a result folder (figures embedded as base64 PNG, or SVG).
 
 :func:`write_report` recognises what the folder holds — a run (``summary.json``), a sweep
 (``sweep.json``), a plan (``plan.json``) or a saturation search (``saturation.json``) —
@@ -97,7 +97,8 @@ def _mean_ci(row: dict, metric: str) -> str:
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     cap = html.escape(path.stem.replace("_", " "))
-    return (f'<figure><img alt="{cap}" src="data:image/png;base64,{data}">'
+    mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+    return (f'<figure><img alt="{cap}" src="data:{mime};base64,{data}">'
             f"<figcaption>{cap}</figcaption></figure>")
 
 
@@ -206,8 +207,10 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     if not kinds:
         raise FileNotFoundError(f"{folder}: no summary.json, sweep.json, plan.json or "
                                 "saturation.json to report on")
-    if not regenerate:
-        figures = sorted((folder / "figures").glob("*.png"))
+    if not regenerate:   # the PNGs there, and the SVGs without a PNG (a run's quick-look figures)
+        drawn = sorted((folder / "figures").glob("*.png"))
+        stems = {p.stem for p in drawn}
+        figures = sorted(drawn + [p for p in (folder / "figures").glob("*.svg") if p.stem not in stems])
     seen: set[Path] = set()
     figures = [p for p in figures if not (p in seen or seen.add(p))]
     notes_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
