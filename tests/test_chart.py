@@ -129,3 +129,26 @@ def test_degenerate_data_gives_a_well_formed_chart_without_nan_coordinates():
         ET.fromstring(svg.encode())
         coords = re.findall(r'(?:\b[xy]\d?|width|height|cx|cy)="([^"]*)"|d="([^"]*)"', svg)
         assert not any(re.search(r"nan|inf", a + b, re.I) for a, b in coords), (x, y, kind, xlog, ylim)
+
+
+def test_long_series_are_thinned_without_changing_the_drawing():
+    import numpy as np
+
+    # a flat step line of 60,480 samples (a week every 10 s) is one horizontal segment
+    t = np.arange(60_480) * 10.0
+    c = Chart([Panel(series=[Series(t, np.full(t.size, 4.0), kind="step")], grid="")])
+    (line,) = _paths(to_svg(c))
+    assert len(line) == 2 and line[0][1] == line[1][1]
+    # a noisy line keeps at most four points per half-point column, including each column's
+    # extremes: the highest and lowest drawn points are the data's
+    y = np.random.default_rng(3).normal(size=t.size)
+    y[30_000] = 10.0
+    svg = to_svg(Chart([Panel(series=[Series(t, y)], grid="")], width_in=7.0))
+    (line,) = _paths(svg)
+    box_w = (7.0 - 0.8 - 0.2) * 72
+    assert len(line) <= 4 * (2 * box_w + 2)
+    # the spike (the data's maximum) is still drawn, at its own x: x0 + (t - xa) / (xb - xa) * w,
+    # with x padded 5 % each side
+    top = min(line, key=lambda p: p[1])
+    span = 1.1 * t[-1]
+    assert top[0] == pytest.approx(0.8 * 72 + (t[30_000] + 0.05 * t[-1]) / span * box_w, abs=0.01)

@@ -147,3 +147,21 @@ def test_cash_flow_chart_is_redrawn_from_the_statement_csv(tmp_path):
     paths = write_run_figures(folder, notes)
     chart = folder / "figures" / "cashflow.png"
     assert chart in paths and chart.read_bytes()[:8] == PNG_MAGIC and not notes
+
+
+def test_yearly_cash_flow_is_redrawn_and_a_broken_chart_costs_no_other_figure(tmp_path):
+    folder = write_folder(tmp_path / "run")
+    header = ("period,start,end,covered_s,partial,after_horizon,revenue_usd,compute_usd,training_usd,"
+              "credits_applied_usd,revenue_share_paid_usd,revenue_share_received_usd,cumulative_cash_usd\n")
+    (folder / "cashflow.csv").write_text(   # a yearly period's label looks like a number
+        header + "2025,2025-01-01,2026-01-01,86400.0,True,False,100.0,40.0,0.0,0.0,20.0,0.0,40.0\n")
+    notes = []
+    paths = write_run_figures(folder, notes, renderer="svg")
+    assert sorted(p.name for p in paths) == ["cashflow.svg", "latency_cdf.svg", "timeseries.svg",
+                                             "utilization.svg"] and not notes
+    assert ">2025*</text>" in (folder / "figures" / "cashflow.svg").read_text()
+    (folder / "cashflow.csv").write_text("period,revenue_usd\n2025-01,1.0\n")    # columns missing
+    notes = []
+    paths = write_run_figures(folder, notes, renderer="svg")
+    assert sorted(p.name for p in paths) == ["latency_cdf.svg", "timeseries.svg", "utilization.svg"]
+    assert len(notes) == 1 and notes[0].startswith("cashflow figure not drawn: KeyError")

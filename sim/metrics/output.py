@@ -93,15 +93,20 @@ def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:
     if econ is not None:
         econ.write(out_dir, figure=False)      # the chart goes to figures/ with the others
     if figures != "none":
-        from sim.report.run_figures import QUICK, write_run_figures
+        from sim.report.run_figures import write_run_figures
 
+        failures: list[str] = []
         try:
             write_run_figures(out_dir, requests=requests, timeseries=timeseries,
                               statement=econ.statement if econ is not None else None,
                               currency=econ.currency if econ is not None else "USD",
-                              formats=QUICK if figures == "svg" else ("png",))
+                              renderer="svg" if figures == "svg" else "matplotlib", formats=("png",),
+                              failures=failures)
         except Exception as exc:  # figures are a convenience; never lose the data files over them
+            failures.append(f"figures not written: {exc}")
+        if failures:
             import sys
-            print(f"warning: figures not written: {exc}", file=sys.stderr)
+
+            print("\n".join(f"warning: {f}" for f in failures), file=sys.stderr)
     atomic_write_json(out_dir / "summary.json", _clean(result.summary))
     return out_dir

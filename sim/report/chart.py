@@ -17,6 +17,10 @@ deterministic: the same chart gives the same bytes.
     >>> to_svg(c).startswith('<?xml')
     True
 
+Long series are thinned before they are written (:func:`_thin`: interior points of flat runs,
+and all but the first, last, lowest and highest point of each half-point column), so a week of
+10-second samples stays ~100 kB instead of several MB.
+
 Axis ticks follow the usual "nice numbers" rule (steps of 1, 2, 2.5 or 5 times a power of ten,
 about five to eight per axis; decades on a log axis), and, as in matplotlib, data limits get a
 5 % margin on each side unless a panel fixes them (bars start at zero).
@@ -38,13 +42,18 @@ FONT = "DejaVu Sans, Bitstream Vera Sans, Helvetica, Arial, sans-serif"
 FONT_PT = 10.0          # tick labels, axis labels, text (matplotlib's default size)
 SMALL_PT = 8.33         # legends ("small")
 TITLE_PT = 12.0
+#: file formats of figures drawn by matplotlib (``fleetsim report``): PNG and SVG
+FORMATS = ("png", "svg")
 DASHES = {"": None, "-": None, "--": "3.7,1.6", ":": "1,1.65", "-.": "6.4,1.6,1,1.6"}  # per unit width
 
 
 def color(c: str) -> str:
-    """``C0``..``C9`` as their palette colour; anything else (``#rrggbb``, a name) unchanged."""
-    if len(c) == 2 and c[0] == "C" and c[1].isdigit():
-        return PALETTE[int(c[1])]
+    """``C0``, ``C1``, ... as the palette colour (cycling, as matplotlib), ``k`` as black;
+    anything else (``#rrggbb``, an SVG colour name) unchanged."""
+    if c == "k":
+        return "#000"
+    if len(c) >= 2 and c[0] == "C" and c[1:].isdigit():
+        return PALETTE[int(c[1:]) % len(PALETTE)]
     return c
 
 
@@ -170,15 +179,19 @@ def log_ticks(lo: float, hi: float) -> list[float]:
 
 
 def tick_label(v: float, ticks: Sequence[float]) -> str:
-    """``v`` with as many decimals as the tick spacing needs (``0.25`` -> 2), no exponent below
-    1e6; ``-0`` printed as ``0``.
+    """``v`` with as many decimals as the tick spacing needs (``0.25`` -> 2), as plain digits
+    (an exponent only for ticks below 1e-4, or large ones that are not whole); ``-0`` printed as ``0``.
 
         >>> [tick_label(v, [0, 0.25, 0.5]) for v in (0, 0.25, 0.5)]
         ['0.00', '0.25', '0.50']
+        >>> tick_label(2e6, [0.0, 1e6, 2e6])
+        '2000000'
     """
     if v == 0:
         v = 0.0
     big = max((abs(t) for t in ticks), default=0.0)
+    if big >= 1e6 and all(float(t).is_integer() for t in ticks):
+        return f"{v:.0f}"
     if big >= 1e6 or (0 < big < 1e-4):
         return f"{v:.3g}"
     steps = [abs(b - a) for a, b in zip(ticks, ticks[1:]) if b != a]
@@ -299,7 +312,7 @@ def _text(x: float, y: float, s: str, pt: float = FONT_PT, anchor: str = "middle
 
 
 def _stroke(c: str, width: float, dash: str, opacity: float = 1.0) -> str:
-    out = f'stroke="{color(c) if c != "k" else "#000"}" stroke-width="{width:g}"'
+    out = f'stroke="{color(c)}" stroke-width="{width:g}"'
     pattern = DASHES.get(dash)
     if pattern:
         out += ' stroke-dasharray="' + ",".join(f"{float(p) * width:g}" for p in pattern.split(",")) + '"'
@@ -323,14 +336,39 @@ def _path_d(ax: _Axes, s: Series) -> str:
     py = ax.y0 + ax.h - (y - ax.ya) / (ax.yb - ax.ya) * ax.h
     if s.kind == "step" and x.size > 1:     # hold each value until the next x
         px, py = np.repeat(px, 2)[1:], np.repeat(py, 2)[:-1]
+    px, py = _thin(px, py)
     pts = np.round(np.column_stack((px, py)), 2).tolist()
     return "M" + " L".join(f"{a:g} {b:g}" for a, b in pts)
+
+
+def _thin(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop points that do not change the drawing (x non-decreasing only, so long time series stay
+    small): interior points of horizontal runs (exact), then, where there are more than four
+    points per half-point column, all but each column's first, last, lowest and highest point."""
+    if px.size < 3 or np.any(px[1:] < px[:-1]):
+        return px, py
+    flat = py[1:-1] == py[:-2]
+    flat &= py[1:-1] == py[2:]
+    if flat.any():
+        keep = np.concatenate(([True], ~flat, [True]))
+        px, py = px[keep], py[keep]
+    col = np.floor(px * 2.0)
+    first = np.concatenate(([True], col[1:] != col[:-1]))
+    starts = np.flatnonzero(first)
+    if starts.size * 4 < px.size:
+        lens = np.diff(np.append(starts, px.size))
+        lo = np.repeat(np.minimum.reduceat(py, starts), lens)
+        hi = np.repeat(np.maximum.reduceat(py, starts), lens)
+        last = np.append(first[1:], True)
+        keep = first | last | (py == lo) | (py == hi)
+        px, py = px[keep], py[keep]
+    return px, py
 
 
 def _series_svg(ax: _Axes, s: Series) -> list[str]:
     if s.kind == "bar":
         out = []
-        fill = color(s.color) if s.color != "k" else "#000"
+        fill = color(s.color)
         bot = s.bottom if s.bottom is not None else [0.0] * len(s.y)
         for x, y, b in zip(s.x, s.y, bot):
             if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(b)) or y == 0:
@@ -347,40 +385,40 @@ def _series_svg(ax: _Axes, s: Series) -> list[str]:
         return []
     out = [f'<path d="{d}" fill="none" {_stroke(s.color, s.width, s.dash)} stroke-linejoin="round"/>']
     if s.marker:
-        fill = color(s.color) if s.color != "k" else "#000"
+        fill = color(s.color)
         out += [f'<circle cx="{_f(ax.px(x))}" cy="{_f(ax.py(y))}" r="3" fill="{fill}"/>'
                 for x, y in zip(s.x, s.y) if math.isfinite(x) and math.isfinite(y)]
     return out
 
 
+def _legend_sample(item: Series | Rule, x: float, ym: float) -> str:
+    """The sample drawn left of a legend label: a bar swatch, or a line (with its marker)."""
+    if isinstance(item, Series) and item.kind == "bar":
+        return f'<rect x="{_f(x)}" y="{_f(ym - 3)}" width="14" height="6" fill="{color(item.color)}"/>'
+    out = f'<path d="M{_f(x)} {_f(ym)} h14" fill="none" {_stroke(item.color, item.width, item.dash)}/>'
+    if isinstance(item, Series) and item.marker:
+        out += f'<circle cx="{_f(x + 7)}" cy="{_f(ym)}" r="3" fill="{color(item.color)}"/>'
+    return out
+
+
 def _legend_svg(panel: Panel, x: float, y: float) -> list[str]:
     """The legend box with its top-left corner at ``(x, y)``: a sample and a label per entry."""
-    entries: list[tuple[str, str]] = []
-    for s in panel.series:
-        if s.label:
-            sample = (f'<rect x="{{x}}" y="{{y}}" width="14" height="6" fill="{color(s.color)}"/>'
-                      if s.kind == "bar" else
-                      f'<path d="M{{x}} {{ym}} h14" fill="none" {_stroke(s.color, s.width, s.dash)}/>')
-            entries.append((sample, s.label))
-    for r in panel.rules:
-        if r.label:
-            entries.append((f'<path d="M{{x}} {{ym}} h14" fill="none" {_stroke(r.color, r.width, r.dash)}/>',
-                            r.label))
+    entries = [item for item in [*panel.series, *panel.rules] if item.label]
     if not entries:
         return []
     pt = panel.legend_pt
     line = pt * 1.4
     head = 1 if panel.legend_title else 0
-    width = 26 + 0.55 * pt * max([len(lab) for _, lab in entries] + [len(panel.legend_title or "")])
+    width = 26 + 0.55 * pt * max([len(e.label) for e in entries] + [len(panel.legend_title or "")])
     height = line * (len(entries) + head) + 6
     out = [f'<rect x="{_f(x)}" y="{_f(y)}" width="{_f(width)}" height="{_f(height)}" fill="#fff" '
            f'fill-opacity="0.8" stroke="#ccc" stroke-width="0.8"/>']
     if panel.legend_title:
         out.append(_text(x + width / 2, y + 3 + line * 0.7, panel.legend_title, pt))
-    for i, (sample, label) in enumerate(entries):
+    for i, item in enumerate(entries):
         cy = y + 3 + line * (i + head + 0.5)
-        out.append(sample.replace("{x}", _f(x + 6)).replace("{ym}", _f(cy)).replace("{y}", _f(cy - 3)))
-        out.append(_text(x + 26, cy, label, pt, anchor="start", baseline="central"))
+        out.append(_legend_sample(item, x + 6, cy))
+        out.append(_text(x + 26, cy, item.label, pt, anchor="start", baseline="central"))
     return out
 
 

@@ -18,9 +18,8 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from sim.io import atomic_write_bytes
-from sim.report.chart import Chart, Panel, color
+from sim.report.chart import FORMATS, Chart, Panel, color
 
-FORMATS = ("png", "svg")
 #: zlib level of PNG files (Pillow's default is 6): plots are mostly flat colour, so level 1
 #: files are barely larger and encode several times faster
 PNG_COMPRESS_LEVEL = 1

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.report.chart import Chart, Note, Panel, Rule, Series, write_svg
+from sim.report.chart import FORMATS, Chart, Note, Panel, Rule, Series, write_svg
 from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_timeseries,
                                       request_latencies, time_weighted_mean)
 
@@ -44,18 +44,14 @@ REQUEST_INPUTS = ("arrival_s", "first_token_s", "completion_s", "output_tokens",
 CDF_POINTS = 2_000
 SERIES = (("queue_len", "queued requests"), ("running", "running sequences"),
           ("kv_blocks_used", "KV-cache blocks used"), ("replicas", "replicas"))
-#: ``formats`` value of :func:`write_run_figures` for quick-look SVGs drawn without matplotlib
-QUICK = ("quick-svg",)
-#: matplotlib formats (``fleetsim report``)
-FORMATS = ("png", "svg")
 
 
 def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
                       requests: Mapping[str, Any] | None = None,
                       timeseries: Mapping[str, Any] | None = None,
                       statement: list[dict] | None = None, currency: str = "USD",
-                      result: Any = None,
-                      formats: tuple[str, ...] = FORMATS) -> list[Path]:
+                      result: Any = None, renderer: str = "matplotlib",
+                      formats: tuple[str, ...] = FORMATS, failures: list[str] | None = None) -> list[Path]:
     """Draw every run figure the data allow into ``out_dir/figures``; returns the paths written.
 
     Parameters
@@ -72,10 +68,17 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
         The statement's currency (with ``statement``).
     result
         A :class:`sim.api.Result` to take the tables from (ignored for a table passed directly).
+    renderer
+        ``"matplotlib"`` (each figure in each of ``formats``), or ``"svg"``: quick-look SVGs
+        by :func:`sim.report.chart.to_svg`, without matplotlib (``formats`` ignored).
     formats
-        File formats of each figure drawn by matplotlib (``png``, ``svg``, ...), or
-        :data:`QUICK` for quick-look SVGs without matplotlib.
+        File formats of each figure drawn by matplotlib (``png``, ``svg``, ...).
+    failures
+        If given, collects one line per figure that failed to draw (otherwise they go to
+        ``notes``); the other figures are drawn regardless.
     """
+    if renderer not in ("matplotlib", "svg"):
+        raise ValueError(f"renderer={renderer!r}: allowed: matplotlib, svg")
     out = Path(out_dir)
     notes = notes if notes is not None else []
     if result is not None:
@@ -85,36 +88,37 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
         timeseries = timeseries_table(result) if timeseries is None else timeseries
         if statement is None and result.economics is not None:
             statement, currency = result.economics.statement, result.economics.currency
-    charts: list[tuple[str, Chart]] = []
+    paths: list[Path] = []
+
+    def draw(stem: str, build) -> None:
+        try:
+            chart = build()
+            if chart is None:
+                return
+            if renderer == "svg":
+                paths.append(write_svg(chart, out / "figures" / stem))
+            else:
+                from sim.report.render import save_chart
+
+                paths.extend(save_chart(chart, out / "figures" / stem, formats))
+        except Exception as exc:   # one broken figure must not cost the others
+            (failures if failures is not None else notes).append(
+                f"{stem} figure not drawn: {type(exc).__name__}: {exc}")
+
     req = as_columns(requests, REQUEST_INPUTS) if requests is not None else read_requests(out)
     if req is not None and "arrival_s" in req and req["arrival_s"].size:
-        charts.append(("latency_cdf", latency_cdf_chart(req)))
+        draw("latency_cdf", lambda: latency_cdf_chart(req))
     else:
         notes.append("latency CDFs skipped: no requests.csv.gz with rows")
     ts = as_columns(timeseries) if timeseries is not None else read_timeseries(out)
     if ts is not None and "time_s" in ts and ts["time_s"].size:
-        charts.append(("timeseries", timeseries_chart(ts)))
+        draw("timeseries", lambda: timeseries_chart(ts))
         if "busy_frac" in ts:
-            charts.append(("utilization", utilization_chart(ts)))
+            draw("utilization", lambda: utilization_chart(ts))
     else:
         notes.append("time-series and utilization figures skipped: no timeseries.csv with rows")
-    cash = cashflow_chart(out, statement, currency, notes)
-    if cash is not None:
-        charts.append(("cashflow", cash))
-    paths: list[Path] = []
-    for stem, chart in charts:
-        paths += save(chart, out / "figures" / stem, formats)
+    draw("cashflow", lambda: cashflow_chart(out, statement, currency, notes))
     return paths
-
-
-def save(chart: Chart, stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """``chart`` as ``stem.svg`` by :func:`~sim.report.chart.write_svg` (``formats`` :data:`QUICK`),
-    or drawn by matplotlib as ``stem.<format>`` for each of ``formats``."""
-    if tuple(formats) == QUICK:
-        return [write_svg(chart, stem)]
-    from sim.report.render import save_chart
-
-    return save_chart(chart, stem, formats)
 
 
 def cdf_points(values: np.ndarray, max_points: int = CDF_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -244,11 +248,18 @@ def cashflow_chart(out: Path, statement: list[dict] | None, currency: str, notes
     return econ.EconomicsResult(cashflow={}, cost={}, statement=rows, ledger=(), currency=currency).chart()
 
 
+#: ``cashflow.csv`` columns that are text even when they look like numbers (a yearly period is "2025")
+_TEXT_COLUMNS = ("period", "start", "end")
+
+
 def _statement_rows(path: Path) -> list[dict]:
-    """``cashflow.csv`` rows as dicts: numbers as floats, True/False as booleans."""
+    """``cashflow.csv`` rows as dicts: numbers as floats, True/False as booleans, the period
+    and its dates as text."""
     import csv
 
-    def parse(text: str):
+    def parse(key: str, text: str):
+        if key in _TEXT_COLUMNS:
+            return text
         if text in ("True", "False"):
             return text == "True"
         try:
@@ -257,4 +268,4 @@ def _statement_rows(path: Path) -> list[dict]:
             return text
 
     with open(path, newline="") as fh:
-        return [{k: parse(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        return [{k: parse(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]
