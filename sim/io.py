@@ -242,14 +242,15 @@ def atomic_write_csv_gz(path: str | Path, header: list[str], columns: Sequence,
     the GIL) while the next block is formatted (a gain when a second core is free); blocks are
     compressed strictly in order, so the bytes do not depend on timing.
     """
-    comp = _deflate.compressobj(level, _deflate.DEFLATED, -_deflate.MAX_WBITS)
+    lib = _deflate if 1 <= level <= 3 else zlib     # ISA-L has levels 0-3 (its 0 is not "stored")
+    comp = lib.compressobj(level, lib.DEFLATED, -lib.MAX_WBITS)
     crc, size = 0, 0
     with _atomic_file(path) as fh, ThreadPoolExecutor(max_workers=1) as worker:
         fh.write(_gzip_header(level))
         pending = None
         for piece in csv_chunks(header, columns):
             data = piece.encode("utf-8")
-            crc = _deflate.crc32(data, crc)
+            crc = lib.crc32(data, crc)
             size += len(data)
             if pending is not None:
                 fh.write(pending.result())

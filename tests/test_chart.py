@@ -32,6 +32,8 @@ def test_log_ticks_and_labels():
     assert [chart_mod.log_label(v) for v in (0.01, 1.0, 1000.0, 1e7)] == ["0.01", "1", "1000", "1e+07"]
     assert [tick_label(v, [0.0, 2.5, 5.0]) for v in (0.0, 2.5, 5.0)] == ["0.0", "2.5", "5.0"]
     assert tick_label(-0.0, [0.0, 1.0]) == "0"
+    assert tick_label(2e6, [0.0, 1e6, 2e6]) == "2000000"
+    assert tick_label(2.5e12, [0.0, 2.5e12]) == "2.5e+12"      # too wide for plain digits
 
 
 def _paths(svg: str) -> list[list[tuple[float, float]]]:
@@ -147,6 +149,11 @@ def test_long_series_are_thinned_without_changing_the_drawing():
     (line,) = _paths(svg)
     box_w = (7.0 - 0.8 - 0.2) * 72
     assert len(line) <= 4 * (2 * box_w + 2)
+    # a two-valued series (a lightly loaded queue: 0 or 1) keeps one lowest and one highest point
+    # per column, not every point equal to them
+    ones = (np.random.default_rng(4).random(t.size) < 0.3).astype(float)
+    (binary,) = _paths(to_svg(Chart([Panel(series=[Series(t, ones, kind="step")], grid="")], width_in=7.0)))
+    assert len(binary) <= 4 * (2 * box_w + 2)
     # the spike (the data's maximum) is still drawn, at its own x: x0 + (t - xa) / (xb - xa) * w,
     # with x padded 5 % each side
     top = min(line, key=lambda p: p[1])

@@ -39,6 +39,16 @@ def write_folder(path):
     return path
 
 
+def tiny_scenario(duration: str, replicas: int = 1) -> dict:
+    """A small simulated run with economics: 2 requests/s of 200/20 tokens on H100s."""
+    return {"name": "tiny", "seed": 2, "duration": duration, "model": "llama-3-8b",
+            "workload": {"arrival": {"process": "poisson", "rate": 2.0},
+                         "prompt_tokens": {"dist": "fixed", "value": 200},
+                         "output_tokens": {"dist": "fixed", "value": 20}},
+            "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": replicas}]},
+            "economics": {"gpu_hour_usd": 2.0}}
+
+
 def test_latencies_from_the_request_table_match_hand_arithmetic(tmp_path):
     lat = request_latencies(read_requests(write_folder(tmp_path / "run")))
     assert lat["ttft"].tolist() == pytest.approx([0.5, 0.2])            # unfinished request left out
@@ -77,13 +87,8 @@ def assert_self_contained(html: str):
 def test_report_of_a_simulated_run_embeds_figures_and_key_numbers(tmp_path):
     from sim.api import run
 
-    scn = {"name": "tiny", "seed": 2, "duration": "3m", "model": "llama-3-8b",
-           "workload": {"arrival": {"process": "poisson", "rate": 2.0},
-                        "prompt_tokens": {"dist": "fixed", "value": 200},
-                        "output_tokens": {"dist": "fixed", "value": 20}},
-           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 2}]},
-           "perf": {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 0.0001},
-           "economics": {"gpu_hour_usd": 2.0}}
+    scn = tiny_scenario("3m", replicas=2)
+    scn["perf"] = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 0.0001}
     out = tmp_path / "run"
     run(scn).write(out)
     stems = ["cashflow", "latency_cdf", "timeseries", "utilization"]
@@ -101,12 +106,7 @@ def test_report_of_a_simulated_run_embeds_figures_and_key_numbers(tmp_path):
 def test_report_without_regenerating_embeds_the_quick_look_svgs_of_a_run(tmp_path):
     from sim.api import run
 
-    scn = {"name": "tiny", "seed": 2, "duration": "2m", "model": "llama-3-8b",
-           "workload": {"arrival": {"process": "poisson", "rate": 2.0},
-                        "prompt_tokens": {"dist": "fixed", "value": 200},
-                        "output_tokens": {"dist": "fixed", "value": 20}},
-           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1}]},
-           "economics": {"gpu_hour_usd": 2.0}}
+    scn = tiny_scenario("2m")
     out = tmp_path / "run"
     run(scn).write(out)                                          # SVG figures only
     html = write_report(out, regenerate=False).read_text()
@@ -165,3 +165,23 @@ def test_yearly_cash_flow_is_redrawn_and_a_broken_chart_costs_no_other_figure(tm
     paths = write_run_figures(folder, notes, renderer="svg")
     assert sorted(p.name for p in paths) == ["latency_cdf.svg", "timeseries.svg", "utilization.svg"]
     assert len(notes) == 1 and notes[0].startswith("cashflow figure not drawn: KeyError")
+
+
+def test_figures_of_an_earlier_result_are_replaced_and_a_bad_table_costs_only_its_figures(tmp_path):
+    from sim.api import run
+
+    scn = tiny_scenario("2m")
+    out = tmp_path / "run"
+    result = run(scn)
+    result.write(out, figures="png")
+    result.write(out)                                   # svg: no PNG of the earlier write is left
+    assert sorted(p.suffix for p in (out / "figures").iterdir()) == [".svg"] * 4
+    result.write(out, figures="none")
+    assert list((out / "figures").iterdir()) == []
+    # a truncated requests.csv.gz: the latency figure is skipped with a line, the others drawn
+    data = (out / "requests.csv.gz").read_bytes()
+    (out / "requests.csv.gz").write_bytes(data[: len(data) // 2])
+    notes, failures = [], []
+    paths = write_run_figures(out, notes, renderer="svg", failures=failures)
+    assert sorted(p.name for p in paths) == ["cashflow.svg", "timeseries.svg", "utilization.svg"]
+    assert len(failures) == 1 and failures[0].startswith("requests.csv.gz not read:")

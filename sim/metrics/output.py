@@ -92,6 +92,12 @@ def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:
     econ = result.economics
     if econ is not None:
         econ.write(out_dir, figure=False)      # the chart goes to figures/ with the others
+    # figures of an earlier result written here would no longer match the data: remove them
+    from sim.report.run_figures import STEMS
+
+    for stem in STEMS:
+        for ext in ("png", "svg"):
+            (out_dir / "figures" / f"{stem}.{ext}").unlink(missing_ok=True)
     if figures != "none":
         from sim.report.run_figures import write_run_figures
 

@@ -18,8 +18,8 @@ deterministic: the same chart gives the same bytes.
     True
 
 Long series are thinned before they are written (:func:`_thin`: interior points of flat runs,
-and all but the first, last, lowest and highest point of each half-point column), so a week of
-10-second samples stays ~100 kB instead of several MB.
+and all but the first, last, (first) lowest and (first) highest point of each half-point column),
+so a week of 10-second samples stays ~100-200 kB instead of several MB.
 
 Axis ticks follow the usual "nice numbers" rule (steps of 1, 2, 2.5 or 5 times a power of ten,
 about five to eight per axis; decades on a log axis), and, as in matplotlib, data limits get a
@@ -179,7 +179,7 @@ def log_ticks(lo: float, hi: float) -> list[float]:
 
 def tick_label(v: float, ticks: Sequence[float]) -> str:
     """``v`` with as many decimals as the tick spacing needs (``0.25`` -> 2), as plain digits
-    (an exponent only for ticks below 1e-4, or large ones that are not whole); ``-0`` printed as ``0``.
+    (an exponent only for ticks below 1e-4, from 1e9, or from 1e6 when not whole); ``-0`` printed as ``0``.
 
         >>> [tick_label(v, [0, 0.25, 0.5]) for v in (0, 0.25, 0.5)]
         ['0.00', '0.25', '0.50']
@@ -189,7 +189,7 @@ def tick_label(v: float, ticks: Sequence[float]) -> str:
     if v == 0:
         v = 0.0
     big = max((abs(t) for t in ticks), default=0.0)
-    if big >= 1e6 and all(float(t).is_integer() for t in ticks):
+    if 1e6 <= big < 1e9 and all(float(t).is_integer() for t in ticks):
         return f"{v:.0f}"
     if big >= 1e6 or (0 < big < 1e-4):
         return f"{v:.3g}"
@@ -349,7 +349,8 @@ def _path_d(ax: _Axes, s: Series) -> str:
 def _thin(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop points that do not change the drawing (x non-decreasing only, so long time series stay
     small): interior points of horizontal runs (exact), then, where there are more than four
-    points per half-point column, all but each column's first, last, lowest and highest point."""
+    points per half-point column, all but each column's first, last, first lowest and first
+    highest point (the drawing moves by less than half a point)."""
     if px.size < 3 or np.any(px[1:] < px[:-1]):
         return px, py
     flat = py[1:-1] == py[:-2]
@@ -362,10 +363,12 @@ def _thin(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.flatnonzero(first)
     if starts.size * 4 < px.size:
         lens = np.diff(np.append(starts, px.size))
-        lo = np.repeat(np.minimum.reduceat(py, starts), lens)
-        hi = np.repeat(np.maximum.reduceat(py, starts), lens)
-        last = np.append(first[1:], True)
-        keep = first | last | (py == lo) | (py == hi)
+        group = np.repeat(np.arange(starts.size), lens)
+        keep = first | np.append(first[1:], True)
+        for extreme in (np.minimum, np.maximum):     # the first lowest and first highest point
+            at = np.flatnonzero(py == np.repeat(extreme.reduceat(py, starts), lens))
+            g = group[at]
+            keep[at[np.concatenate(([True], g[1:] != g[:-1]))]] = True
         px, py = px[keep], py[keep]
     return px, py
 

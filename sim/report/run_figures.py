@@ -42,6 +42,8 @@ LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT (time per output token)"), ("e2e",
 REQUEST_INPUTS = ("arrival_s", "first_token_s", "completion_s", "output_tokens", "queue_s", "class")
 #: most points drawn per CDF line (quantiles of the sorted values; min and max always included)
 CDF_POINTS = 2_000
+#: the run figures' file stems in ``figures/``
+STEMS = ("latency_cdf", "timeseries", "utilization", "cashflow")
 SERIES = (("queue_len", "queued requests"), ("running", "running sequences"),
           ("kv_blocks_used", "KV-cache blocks used"), ("replicas", "replicas"))
 
@@ -105,12 +107,22 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
             (failures if failures is not None else notes).append(
                 f"{stem} figure not drawn: {type(exc).__name__}: {exc}")
 
-    req = as_columns(requests, REQUEST_INPUTS) if requests is not None else read_requests(out)
+    def table(name: str, given, read, *names):
+        """``given`` as columns, or the folder's file read with ``read``; ``None`` with a failure
+        line when the file cannot be read (a truncated ``.gz``, say)."""
+        try:
+            return as_columns(given, *names) if given is not None else read(out)
+        except Exception as exc:
+            (failures if failures is not None else notes).append(
+                f"{name} not read: {type(exc).__name__}: {exc}")
+            return None
+
+    req = table("requests.csv.gz", requests, read_requests, REQUEST_INPUTS)
     if req is not None and "arrival_s" in req and req["arrival_s"].size:
         draw("latency_cdf", lambda: latency_cdf_chart(req))
     else:
         notes.append("latency CDFs skipped: no requests.csv.gz with rows")
-    ts = as_columns(timeseries) if timeseries is not None else read_timeseries(out)
+    ts = table("timeseries.csv", timeseries, read_timeseries)
     if ts is not None and "time_s" in ts and ts["time_s"].size:
         draw("timeseries", lambda: timeseries_chart(ts))
         if "busy_frac" in ts:
