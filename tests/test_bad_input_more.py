@@ -32,14 +32,17 @@ def _err(capsys) -> str:
 
 # ------------------------------------------------------------------ traces with no requests
 
-def _trace_run(tmp_path: Path, name: str, text: str, *extra: str) -> list[str]:
-    trace = tmp_path / name
-    trace.write_text(text)
+def _trace_scenario(tmp_path: Path, name: str, text: str, **arrival) -> Path:
+    (tmp_path / name).write_text(text)
     sc = scenario(duration=30)
-    sc["workload"] = {"arrival": {"process": "trace", "path": name, "format": "fleetsim"}}
+    sc["workload"] = {"arrival": {"process": "trace", "path": name, "format": "fleetsim", **arrival}}
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(sc))
-    return ["run", str(path), "--quiet", "--out", str(tmp_path / "res"), *extra]
+    return path
+
+
+def _trace_run(tmp_path: Path, name: str, text: str, *extra: str) -> list[str]:
+    return ["run", str(_trace_scenario(tmp_path, name, text)), "--quiet", "--out", str(tmp_path / "res"), *extra]
 
 
 EMPTY_TRACES = [
@@ -276,15 +279,6 @@ def test_a_malformed_scheduler_address_is_bad_input(tmp_path, capsys, short_conn
 
 
 # ------------------------------------------------------------------ fleetsim validate reads the trace's first rows
-
-def _trace_scenario(tmp_path: Path, name: str, text: str, **arrival) -> Path:
-    (tmp_path / name).write_text(text)
-    sc = scenario(duration=30)
-    sc["workload"] = {"arrival": {"process": "trace", "path": name, "format": "fleetsim", **arrival}}
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(sc))
-    return path
-
 
 EMPTY_FOR_VALIDATE = EMPTY_TRACES + [
     ("allbad.csv", "timestamp_s,prompt_tokens,output_tokens\n-1,10,5\n1,x,5\n",
