@@ -300,7 +300,7 @@ def escape(s: str) -> str:
 
 
 def _text(x: float, y: float, s: str, pt: float = FONT_PT, anchor: str = "middle", baseline: str = "",
-          rotate: float = 0.0, weight: str = "") -> str:
+          rotate: float = 0.0) -> str:
     """A text element; ``baseline``: ``""`` (alphabetic), ``"central"`` or ``"hanging"``."""
     attrs = f'x="{_f(x)}" y="{_f(y)}" font-size="{pt:g}"'
     if anchor != "start":
@@ -309,20 +309,16 @@ def _text(x: float, y: float, s: str, pt: float = FONT_PT, anchor: str = "middle
         attrs += f' dominant-baseline="{baseline}"'
     if rotate:
         attrs += f' transform="rotate({rotate:g} {_f(x)} {_f(y)})"'
-    if weight:
-        attrs += f' font-weight="{weight}"'
     if "  " in s:
         attrs += ' xml:space="preserve"'
     return f"<text {attrs}>{escape(s)}</text>"
 
 
-def _stroke(c: str, width: float, dash: str, opacity: float = 1.0) -> str:
+def _stroke(c: str, width: float, dash: str) -> str:
     out = f'stroke="{color(c)}" stroke-width="{width:g}"'
     pattern = DASHES.get(dash)
     if pattern:
         out += ' stroke-dasharray="' + ",".join(f"{float(p) * width:g}" for p in pattern.split(",")) + '"'
-    if opacity < 1:
-        out += f' stroke-opacity="{opacity:g}"'
     return out
 
 
