@@ -112,7 +112,6 @@ class Fleet:
         self.log = RequestLog.for_scenario(scenario)          # metrics.records: all | sample | none
         self.gaps = GapLog(mode=scenario.metrics.records)
         self.itl_add = self.gaps.add              # (gap, count): the engines call these per iteration
-        self.itl_add_array = self.gaps.add_array
         self.itl_add_run = self.gaps.add_run
         self.arrived = 0
         self.preemptions = 0
