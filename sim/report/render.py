@@ -69,12 +69,7 @@ def save_figure(fig: Figure, stem: Path, formats: tuple[str, ...] = FORMATS) -> 
     paths = []
     for i, fmt in enumerate(formats):
         path = stem.with_name(f"{stem.name}.{fmt}")
-        meta = {"Date": None} if fmt == "svg" else {"Software": None}
-        extra = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
-        buf = io.BytesIO()
-        with matplotlib.rc_context({"svg.hashsalt": "fleetsim"}):   # stable SVG element ids
-            fig.savefig(buf, format=fmt, dpi=110, metadata=meta, **extra)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, figure_bytes(fig, fmt))
         paths.append(path)
         if i == 0 and len(formats) > 1 and fig.get_layout_engine() is not None:
             fig.set_layout_engine("none")       # keep the positions just computed
@@ -142,12 +137,20 @@ def save_chart(chart: Chart, stem: Path, formats: tuple[str, ...] = FORMATS) -> 
     return save_figure(draw_chart(chart), stem, formats)
 
 
+def figure_bytes(fig: Figure, fmt: str, dpi: int = 110) -> bytes:
+    """``fig`` rendered as ``fmt`` (``png``, ``svg``, ...), without a creation date or software
+    stamp and with stable SVG element ids, so the same figure gives the same bytes."""
+    meta = {"Date": None} if fmt == "svg" else {"Software": None}
+    extra = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "fleetsim"}):
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta, **extra)
+    return buf.getvalue()
+
+
 def png_bytes(chart: Chart, dpi: int = 100) -> bytes:
     """``chart`` drawn by matplotlib as PNG bytes."""
-    buf = io.BytesIO()
-    draw_chart(chart).savefig(buf, format="png", dpi=dpi, metadata={"Software": None},
-                              pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
-    return buf.getvalue()
+    return figure_bytes(draw_chart(chart), "png", dpi)
 
 
 def short_name(path: str) -> str:
