@@ -111,3 +111,23 @@ def test_an_empty_economics_block_is_silent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert validate(parse_economics({}), ["main"], DAY, JAN1) == []
+
+
+def test_a_line_listed_twice_in_a_base_is_a_problem_not_a_doubled_share():
+    cfg = parse_economics({"gpu_hour_usd": 1, "revenue": LINES, "agreements": [
+        {"rate": 0.2, "base": ["api", "api"], "reverse": {"rate": 0.2, "base": ["resale", "resale"]}}]})
+    probs = validate(cfg, ["main"], DAY, JAN1)
+    assert [p for p, _ in probs] == ["economics.agreements.0.base.1", "economics.agreements.0.reverse.base.1"]
+    assert "'api' is listed twice (also base.0)" in probs[0][1]
+    with pytest.raises(ScenarioError):           # evaluate refuses it rather than paying 40 %
+        evaluate(cfg, JAN1, usage_from_rows(DAY))
+
+
+def test_validate_command_refuses_a_doubled_base(capsys):
+    from pathlib import Path
+
+    from sim.cli import main
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "provider_partner_2024.yaml"
+    assert main(["validate", str(path), "--set", "economics.agreements.0.base=[chatgpt, chatgpt]"]) == 2
+    assert "economics.agreements.0.base.1: revenue line 'chatgpt' is listed twice" in capsys.readouterr().err

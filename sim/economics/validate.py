@@ -96,7 +96,11 @@ def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: flo
         for key, base, who in (("base", ag.base, ag.payer),
                                ("reverse.base", ag.reverse.base if ag.reverse else [], ag.payee)):
             for j, name in enumerate(base):
-                if name not in owner:
+                if name in base[:j]:
+                    problems.append((f"{path}.{key}.{j}", f"revenue line {name!r} is listed twice "
+                                     f"(also {key}.{base.index(name)}); each line's revenue counts once, "
+                                     "so list it once"))
+                elif name not in owner:
                     problems.append((f"{path}.{key}.{j}", f"unknown revenue line {name!r} "
                                      f"(lines: {', '.join(names) or 'none'})"))
                 elif owner[name] != who:
