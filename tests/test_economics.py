@@ -307,3 +307,57 @@ def test_weekly_statement_rows_split_a_flat_line_by_iso_week():
     r = evaluate(cfg, JAN1, usage_from_rows(14 * DAY))
     assert [(x["period"], round(x["revenue_usd"], 9), x["partial"]) for x in r.statement] == [
         ("2025-W01", 5.0, True), ("2025-W02", 7.0, False), ("2025-W03", 2.0, True)]
+
+
+# ---------------------------------------------------------------- cash columns are cash
+def test_partial_last_row_holds_no_cash_paid_after_the_horizon():
+    # Jan 1 - Jul 20 2025 (200 days), quarterly statement, 1e6/month of API revenue, 20 % share
+    # settled quarterly 45 days late: Q1 (6e5) paid May 16, Q2 (6e5) paid Aug 15, the partial Q3
+    # (19/31 of July: 122,580.65) paid Nov 15. Aug 15 is after the horizon: not in the partial Q3 row.
+    cfg = econ(revenue=[{"name": "api", "usd_per_month": 1.0e6}], period="quarter",
+               agreements=[{"rate": 0.2, "base": ["api"], "settle": "quarter", "payment_lag": "45d"}])
+    r = evaluate(cfg, JAN1, usage_from_rows(200 * DAY))
+    assert [(x["period"], x["partial"], x["after_horizon"]) for x in r.statement] == [
+        ("2025-Q1", False, False), ("2025-Q2", False, False), ("2025-Q3", True, False),
+        ("2025-Q3", False, True), ("2025-Q4", False, True)]
+    q3, q3_after, q4 = r.statement[2:]
+    july = 1.0e6 * 19 / 31
+    assert q3["cash_net_usd"] == pytest.approx(july, abs=1e-6)
+    assert q3["cash_revenue_share_paid_usd"] == 0.0
+    assert q3["cumulative_cash_usd"] == pytest.approx(6.0e6 + july - 6.0e5, abs=1e-6)
+    assert q3["cumulative_cash_usd"] == pytest.approx(r.cashflow["cash_net"], abs=1e-6)
+    assert q3_after["start"] == "2025-07-20" and q3_after["cash_revenue_share_paid_usd"] == pytest.approx(6.0e5)
+    assert q3_after["revenue_usd"] == 0.0 and q3_after["covered_s"] == 0.0
+    assert q4["cash_revenue_share_paid_usd"] == pytest.approx(0.2 * july, abs=1e-6)
+    assert r.statement[-1]["cumulative_cash_usd"] == pytest.approx(r.cashflow["cash_net_after_all_lags"], abs=1e-6)
+
+
+def test_netted_settlement_is_one_cash_payment_gross_sides_stay_accrual():
+    # forward 0.2 x 1e6 = 2e5 owed by the provider, reverse 0.2 x 3e6 = 6e5 owed by the partner:
+    # one payment of 4e5 to the provider on Feb 1.
+    cfg = econ(revenue=SHARE_LINES, period="month", agreements=[{
+        "rate": 0.2, "base": ["api"], "reverse": {"rate": 0.2, "base": ["resale"]},
+        "settle": "month", "payment_lag": 0}])
+    r = evaluate(cfg, JAN1, usage_from_rows(31 * DAY))
+    jan, feb = r.statement
+    assert jan["revenue_share_paid_usd"] == pytest.approx(2.0e5)
+    assert jan["revenue_share_received_usd"] == pytest.approx(6.0e5)
+    assert feb["cash_revenue_share_received_usd"] == pytest.approx(4.0e5)
+    assert feb["cash_revenue_share_paid_usd"] == 0.0
+    assert feb["cash_net_usd"] == pytest.approx(4.0e5)
+
+
+def test_credits_are_not_cash_they_lower_the_cash_paid_for_the_cost():
+    # 30,000 of training in January, 14,232 of it covered by a credit: 15,768 paid in cash.
+    # 1 GPU all January at $2/h = 1,488 of compute, 488 of it covered: 1,000 paid.
+    cfg = econ(gpu_hour_usd=2.0, training={"usd_per_month": 30_000.0}, period="month",
+               credits=[{"name": "t", "usd": 14_232.0, "applies_to": "training"},
+                        {"name": "c", "usd": 488.0, "applies_to": "compute"}])
+    r = evaluate(cfg, JAN1, usage_from_rows(31 * DAY, intervals=[("main", 1, 0, 31 * DAY)]))
+    (jan,) = r.statement
+    assert jan["training_usd"] == pytest.approx(30_000.0) and jan["compute_usd"] == pytest.approx(1_488.0)
+    assert jan["credits_applied_usd"] == pytest.approx(14_720.0)
+    assert jan["cash_training_usd"] == pytest.approx(15_768.0)
+    assert jan["cash_compute_usd"] == pytest.approx(1_000.0)
+    assert "cash_credits_applied_usd" not in jan
+    assert jan["cash_net_usd"] == pytest.approx(-16_768.0)

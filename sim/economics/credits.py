@@ -56,7 +56,7 @@ def apply_credits(cfg: EconomicsConfig, training_usd: np.ndarray, compute_usd: n
                 owed[target][i] -= take
                 left[key] -= take
                 applied[c.name] += take
-                entries.append(LedgerEntry("credit", c.name, float(take), d, d, a, b, a, b))
+                entries.append(LedgerEntry("credit", c.name, float(take), d, d, a, b, a, b, target))
     unused = {c.name: 0.0 for c in cfg.credits}
     for k, c in enumerate(cfg.credits):
         unused[c.name] += left[c.name + f"#{k}"]

@@ -10,7 +10,8 @@ they apply to in the same interval (so training cash = training cost - credits a
 
 Categories: ``revenue``, ``compute``, ``training``, ``credit``, ``revenue_share_paid``,
 ``revenue_share_received``. Lines: the revenue line name, ``pool:tier``, ``training``, the
-credit name, or the agreement name.
+credit name, or the agreement name. A ``credit`` entry's ``offsets`` names the category whose
+cost it reduces (``training`` or ``compute``); other entries leave it empty.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class LedgerEntry:
     accrual_end_s: float
     cash_start_s: float
     cash_end_s: float
+    offsets: str = ""
 
     @property
     def is_lump(self) -> bool:

@@ -1,9 +1,15 @@
 """Per-period statement (accrual and cash), cumulative cash and net present value.
 
 Rows are calendar periods (the config's ``period``). A row's accrual columns sum the ledger by
-accrual interval, its cash columns by cash time; rows after the horizon appear only when cash
-still moves in them (lagged revenue-share settlements) and are flagged ``after_horizon``. A row
-whose period the horizon does not fully cover is flagged ``partial``.
+accrual interval, its cash columns by cash time. Cash that moves at or after the horizon (lagged
+revenue-share settlements) goes to rows flagged ``after_horizon`` that carry only cash: a period
+the horizon cuts short gets two rows, the ``partial`` one (cash up to the horizon, so its
+``cumulative_cash_usd`` equals the summary's ``cash_net``) and an ``after_horizon`` one.
+
+Cash columns hold only money that moved: a netted revenue-share settlement is one payment, shown
+in ``cash_revenue_share_paid_usd`` or ``cash_revenue_share_received_usd`` by its sign (the gross
+sides stay in the accrual columns); a credit moves no cash, it lowers the cash column of the cost
+it offsets (``cash_training_usd`` is training cost minus the credits applied to it).
 
 Cost columns hold positive magnitudes; ``*_net_usd``, ``net_usd`` and cash totals are signed
 (positive: money in for the provider).
@@ -31,6 +37,8 @@ YEAR_S = 365.0 * 86400.0
 CATEGORY_COLUMNS = (("revenue", "revenue"), ("compute", "compute"), ("training", "training"),
                     ("credits_applied", "credit"), ("revenue_share_paid", "revenue_share_paid"),
                     ("revenue_share_received", "revenue_share_received"))
+# stems with a cash column: a credit is not cash (it lowers the cash paid for what it offsets)
+CASH_STEMS = tuple(stem for stem, cat in CATEGORY_COLUMNS if cat != "credit")
 
 
 def present_value(entries: Iterable[LedgerEntry], discount_rate: float, t0_s: float = 0.0) -> float:
@@ -52,17 +60,17 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
                     period: str, revenue_lines: Sequence[str], tiers: Sequence[str]) -> list[dict]:
     """Statement rows (dicts with the same keys in the same order), oldest first."""
     cal = tl.calendar
-    rows: dict[dt.date, dict] = {}
+    rows: dict[tuple[dt.date, bool], dict] = {}
 
-    def row(d: dt.date) -> dict:
+    def row(d: dt.date, after: bool = False) -> dict:
         p0 = period_floor(d, period)
-        if p0 not in rows:
+        if (p0, after) not in rows:
             p1 = period_next(p0, period)
             s0, s1 = cal.seconds_at(p0), cal.seconds_at(p1)
-            covered = max(0.0, min(s1, tl.horizon_s) - max(s0, 0.0))
-            r = {"period": period_label(p0, period), "start": p0.isoformat(), "end": p1.isoformat(),
-                 "covered_s": covered, "partial": bool(0 < covered < s1 - s0),
-                 "after_horizon": bool(covered == 0)}
+            covered = 0.0 if after else max(0.0, min(s1, tl.horizon_s) - max(s0, 0.0))
+            first = max(p0, cal.date_at(tl.horizon_s)) if after else p0
+            r = {"period": period_label(p0, period), "start": first.isoformat(), "end": p1.isoformat(),
+                 "covered_s": covered, "partial": bool(0 < covered < s1 - s0), "after_horizon": after}
             r["revenue_usd"] = 0.0
             r.update({f"revenue_{n}_usd": 0.0 for n in revenue_lines})
             r["compute_usd"] = 0.0
@@ -71,15 +79,16 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
                 r[f"{stem}_usd"] = 0.0
             r.update({"revenue_share_net_usd": 0.0, "gross_margin_usd": 0.0, "net_usd": 0.0,
                       "partner_revenue_usd": 0.0})
-            for stem, _ in CATEGORY_COLUMNS:
+            for stem in CASH_STEMS:
                 r[f"cash_{stem}_usd"] = 0.0
             r.update({"cash_net_usd": 0.0, "cumulative_cash_usd": 0.0})
-            rows[p0] = r
-        return rows[p0]
+            rows[(p0, after)] = r
+        return rows[(p0, after)]
 
     for s in tl.starts_s:  # every covered period gets a row, even an empty one
         row(cal.date_at(float(s)))
     stem_of = {cat: stem for stem, cat in CATEGORY_COLUMNS}
+    settled: dict[tuple[int, str, float], float] = {}   # (row, agreement, cash time) -> provider net
     for e in entries:
         stem = stem_of[e.category]
         mag = abs(e.amount_usd)
@@ -90,9 +99,19 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
             r[f"revenue_{e.line}_usd"] += mag
         elif e.category == "compute":
             r[f"compute_{e.line.rsplit(':', 1)[1]}_usd"] += mag
-        c = row(e.cash_date)
-        c[f"cash_{stem}_usd"] += mag
+        c = row(e.cash_date, e.cash_start_s >= tl.horizon_s)
         c["cash_net_usd"] += e.amount_usd
+        if e.category == "credit":
+            c[f"cash_{e.offsets}_usd"] -= mag
+        elif e.category.startswith("revenue_share"):
+            key = (id(c), e.line, e.cash_start_s)
+            settled[key] = settled.get(key, 0.0) + e.amount_usd
+        else:
+            c[f"cash_{stem}_usd"] += mag
+    by_id = {id(r): r for r in rows.values()}
+    for (rid, _, _), net in settled.items():
+        side = "received" if net > 0 else "paid"
+        by_id[rid][f"cash_revenue_share_{side}_usd"] += abs(net)
     for i, amount in enumerate(partner_by_segment):
         if amount:
             row(cal.date_at(float(tl.starts_s[i])))["partner_revenue_usd"] += float(amount)
