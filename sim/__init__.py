@@ -3,7 +3,8 @@
 >>> import sim
 >>> res = sim.run("scenarios/baseline.yaml", overrides=["duration=60", "warmup=0"])  # doctest: +SKIP
 
-Public API: :func:`run`, :func:`load_scenario`, :func:`sweep`, :func:`plan`, :func:`saturation`.
+Public API: :func:`run`, :func:`load_scenario`, :func:`sweep`, :func:`plan`, :func:`saturation`,
+:func:`reprice`.
 """
 from __future__ import annotations
 
@@ -45,4 +46,12 @@ def saturation(*args, **kwargs):
     return _saturation(*args, **kwargs)
 
 
-__all__ = ["run", "load_scenario", "sweep", "plan", "saturation", "__version__"]
+def reprice(folder, overrides=(), out=None):
+    """Recompute a result folder's money under ``economics.*`` overrides without re-simulating;
+    returns ``(EconomicsResult, summary)``. See :func:`sim.economics.reprice.reprice_folder`."""
+    from sim.economics.reprice import reprice_folder
+
+    return reprice_folder(folder, overrides, out)
+
+
+__all__ = ["run", "load_scenario", "sweep", "plan", "saturation", "reprice", "__version__"]

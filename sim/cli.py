@@ -18,6 +18,7 @@ COMMANDS = {
     "saturation": "find the highest arrival rate a fleet sustains within the SLO",
     "report": "regenerate figures and report.html from a result folder",
     "calibrate": "fit step-time efficiency factors to measured points",
+    "reprice": "recompute a result folder's money under changed economics, without re-simulating",
 }
 
 

@@ -26,8 +26,9 @@ def _result():
 def test_write_produces_csv_ledger_and_png_atomically(tmp_path):
     r = _result()
     paths = r.write(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cashflow.csv", "cashflow.png", "ledger.csv"]
-    assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cashflow.csv", "cashflow.png", "ledger.csv",
+                                                           "usage.npz"]
+    assert paths[-1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with open(tmp_path / "cashflow.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [x["period"] for x in rows] == [x["period"] for x in r.statement] == ["2025-01", "2025-02", "2025-05"]

@@ -130,4 +130,5 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
         "requests": n_req, "input_tokens": in_tok, "output_tokens": out_tok,
         "training_usd": training, "credits_applied_usd": credits,
     }
-    return EconomicsResult(cashflow, cost, statement, ledger, settlements, tuple(notes), cfg.currency)
+    return EconomicsResult(cashflow, cost, statement, ledger, settlements, tuple(notes), cfg.currency,
+                          usage=usage, config=cfg, start=start)

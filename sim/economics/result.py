@@ -6,6 +6,7 @@ reader never sees half a file.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,10 @@ from pathlib import Path
 from sim.economics.agreements import Settlement
 from sim.economics.ledger import LEDGER_COLUMNS, LedgerEntry
 from sim.economics.statement import format_statement
+from sim.economics.usage import Usage
+from sim.economics.usage_file import write_usage
 from sim.io import atomic_write_bytes
+from sim.scenario.economics import EconomicsConfig
 
 
 def _csv_bytes(header: list[str], rows: list[list]) -> bytes:
@@ -31,7 +35,8 @@ class EconomicsResult:
 
     ``cashflow``: totals over the horizon (accrual) plus cash-basis totals and NPV;
     ``cost``: compute cost and unit costs; ``statement``: rows per period; ``ledger``: every
-    entry; ``settlements``: every agreement's netted settlement; ``notes``: caveats to show.
+    entry; ``settlements``: every agreement's netted settlement; ``notes``: caveats to show;
+    ``usage``, ``config``, ``start``: the inputs it was computed from (what ``usage.npz`` keeps).
     """
 
     cashflow: dict
@@ -42,6 +47,9 @@ class EconomicsResult:
     notes: tuple[str, ...] = ()
     currency: str = "USD"
     extra: dict = field(default_factory=dict)
+    usage: Usage | None = None
+    config: EconomicsConfig | None = None
+    start: dt.date | None = None
 
     def ledger_columns(self) -> dict[str, list]:
         """The ledger as columns (one list per field of :class:`LedgerEntry`)."""
@@ -55,7 +63,8 @@ class EconomicsResult:
         return text
 
     def write(self, out_dir: Path, figure: bool = True) -> list[Path]:
-        """Write ``cashflow.csv``, ``ledger.csv`` and (``figure``) ``cashflow.png`` into ``out_dir``.
+        """Write ``cashflow.csv``, ``ledger.csv``, ``usage.npz`` (when the inputs are known: what
+        ``fleetsim reprice`` reads) and (``figure``) ``cashflow.png`` into ``out_dir``.
 
         A run's result folder takes the chart from :mod:`sim.report` instead
         (``figures/cashflow.*``), so ``Result.write`` passes ``figure=False``.
@@ -67,6 +76,8 @@ class EconomicsResult:
         rows = [[getattr(e, c).isoformat() if c.endswith("_date") else getattr(e, c)
                  for c in LEDGER_COLUMNS] for e in self.ledger]
         atomic_write_bytes(paths[1], _csv_bytes(list(LEDGER_COLUMNS), rows))
+        if self.usage is not None and self.config is not None and self.start is not None:
+            paths.append(write_usage(out_dir, self.usage, self.config, self.start))
         if figure:
             paths.append(atomic_write_bytes(out_dir / "cashflow.png", self.figure_png()))
         return paths

@@ -1,0 +1,41 @@
+"""Recompute the money of a finished run under changed ``economics.*`` settings, without re-simulating.
+
+``fleetsim reprice RESULT_DIR --set economics.gpu_hour_usd=1.8 [--out DIR] [--json] [--quiet]``.
+
+Reads the usage the run saved (``usage.npz``: provisioned GPU intervals, served tokens) and its
+``economics:`` block, applies the overrides, and prints the statement (``--json``: the updated
+summary as one JSON object). With ``--out``, writes a result folder: the run's files with the money
+files (``cashflow.csv``, ``ledger.csv``, ``usage.npz``, ``summary.json``) recomputed; the numbers
+equal those of ``fleetsim run`` with the same overrides.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folder", type=Path, metavar="RESULT_DIR", help="a result folder of fleetsim run --out")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an economics field, e.g. --set economics.gpu_hour_usd=1.8 (repeatable)")
+    p.add_argument("--out", type=Path, help="write the re-priced result folder here (may be RESULT_DIR itself)")
+    p.add_argument("--json", action="store_true", help="print the updated summary as one JSON object on stdout")
+    p.add_argument("--quiet", action="store_true", help="no log lines on stderr")
+
+
+def main(args: argparse.Namespace) -> int:
+    from sim.commands.run import check_out_dir
+    from sim.economics.reprice import reprice_folder
+
+    if args.out is not None:
+        check_out_dir(args.out)
+    econ, summary = reprice_folder(args.folder, args.overrides, out=args.out)
+    if args.out is not None and not args.quiet:
+        print(f"fleetsim: wrote {args.out}/", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")
+    else:
+        sys.stdout.write(econ.format_table() + "\n")
+    return 0

@@ -1,0 +1,100 @@
+"""Re-pricing a finished run: new ``economics.*`` settings on the usage a result folder saved.
+
+Money is a pure function of the run's usage (provisioned GPU intervals, served tokens per
+request) and the ``economics:`` block, so a changed price, agreement or credit needs no new
+simulation: :func:`reprice` applies ``--set economics.…`` overrides to the block saved in
+``usage.npz``, checks it as a run would, and evaluates it on the saved usage. The numbers are the
+ones a fresh run with the same overrides gives, bit for bit (``tests/test_reprice.py``).
+
+>>> # doctest: +SKIP
+>>> econ, summary = reprice_folder("out/base", ["economics.gpu_hour_usd=1.8"], out="out/cheaper")
+>>> summary["cashflow"]["net"]
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from sim.economics.evaluate import evaluate
+from sim.economics.result import EconomicsResult
+from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
+from sim.economics.validate import validate
+from sim.errors import InputError, ScenarioError
+from sim.io import atomic_write_json
+from sim.scenario.economics import parse_economics
+from sim.scenario.load import apply_overrides
+
+#: files of a result folder that re-pricing rewrites (the rest are copied unchanged)
+MONEY_FILES = ("summary.json", "cashflow.csv", "ledger.csv", "settlements.csv", FILE_NAME)
+#: files derived from the money that re-pricing removes rather than leave stale
+#: (``fleetsim report OUT`` redraws them)
+STALE_FILES = ("report.html", "figures/cashflow.png", "figures/cashflow.svg")
+
+
+def reprice(saved: SavedUsage, overrides: Sequence[str] = ()) -> EconomicsResult:
+    """Evaluate the saved usage under the saved ``economics:`` block with ``overrides`` applied.
+
+    Raises :class:`~sim.errors.ScenarioError` (field path and message) for an override outside
+    ``economics`` or a block that does not validate against the run's pools, horizon and revenue
+    lines.
+    """
+    outside = [(o.partition("=")[0].strip(), "re-pricing changes only economics.* fields; anything else "
+                "changes the simulation (use fleetsim run)")
+               for o in overrides if not o.partition("=")[0].strip().startswith("economics")]
+    if outside:
+        raise ScenarioError(outside)
+    raw = apply_overrides({"economics": saved.economics}, overrides)
+    cfg = parse_economics(raw.get("economics"))
+    u = saved.usage
+    problems = validate(cfg, u.pools(), u.horizon_s, saved.start, u.revenue_line_names)
+    if problems:
+        raise ScenarioError(problems)
+    return evaluate(cfg, saved.start, u)
+
+
+def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str | Path | None = None
+                   ) -> tuple[EconomicsResult, dict]:
+    """Re-price the result folder ``folder``; return the money and the updated summary.
+
+    The summary is the folder's ``summary.json`` with its ``cost`` and ``cashflow`` blocks
+    recomputed and a ``repriced`` block (source folder and overrides) added. With ``out``, writes
+    a result folder there: every file of ``folder`` copied except :data:`MONEY_FILES` (rewritten)
+    and :data:`STALE_FILES` (left out). Missing or unreadable inputs raise
+    :class:`~sim.errors.InputError` naming the file.
+    """
+    src = Path(folder)
+    if not (src / FILE_NAME).is_file():
+        raise InputError(f"{src}: no {FILE_NAME} (a result folder written by fleetsim run --out keeps "
+                         "the usage re-pricing needs; run the scenario again with --out)")
+    try:
+        saved = read_usage(src)
+        summary = json.loads((src / "summary.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"{src}: {Path(exc.filename or '').name or 'summary.json'} is missing") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{src}: {exc}") from None
+    econ = reprice(saved, overrides)
+    summary["cost"] = dict(econ.cost)
+    summary["cashflow"] = dict(econ.cashflow)
+    summary["repriced"] = {"from": str(src), "overrides": list(overrides)}
+    if out is not None:
+        dst = Path(out)
+        dst.mkdir(parents=True, exist_ok=True)
+        if dst.resolve() != src.resolve():
+            _copy_unpriced(src, dst)
+        for name in (*MONEY_FILES, *STALE_FILES):
+            (dst / name).unlink(missing_ok=True)
+        econ.write(dst, figure=False)
+        atomic_write_json(dst / "summary.json", summary)
+    return econ, summary
+
+
+def _copy_unpriced(src: Path, dst: Path) -> None:
+    skip = {*MONEY_FILES, *STALE_FILES}
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src).as_posix()
+        if path.is_file() and rel not in skip and not path.name.startswith("."):
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dst / rel)

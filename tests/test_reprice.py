@@ -1,0 +1,101 @@
+"""Re-pricing a saved run equals a fresh run with the same economics overrides, byte for byte."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.cli import main
+from sim.economics.usage_file import read_usage
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+PARTNER = ROOT / "scenarios" / "provider_partner_2024.yaml"
+SHORT = ["--set", "duration=3m", "--set", "warmup=0"]
+MONEY = ("cashflow.csv", "ledger.csv", "usage.npz")
+
+
+def _sets(overrides: list[str]) -> list[str]:
+    return [a for o in overrides for a in ("--set", o)]
+
+
+def _run(path: Path, out: Path, extra: list[str], overrides: list[str] = ()) -> Path:
+    assert main(["run", str(path), *extra, *_sets(list(overrides)), "--out", str(out), "--quiet", "--json",
+                 "--figures", "none"]) == 0
+    return out
+
+
+def _assert_same_money(a: Path, b: Path) -> None:
+    for name in MONEY:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    sa, sb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
+    for key in ("cost", "cashflow"):
+        assert json.dumps(sa[key]) == json.dumps(sb[key]), key
+
+
+@pytest.mark.parametrize("overrides", [
+    ["economics.gpu_hour_usd=1.8"],
+    ["economics.revenue=[{name: api, usd_per_million_input_tokens: 2.5, usd_per_million_output_tokens: 10}]",
+     "economics.agreements=[{rate: 0.2, base: [api], settle: day, payment_lag: 0}]",
+     "economics.compute=[{pool: main, tier: reserved, gpus: 2, usd_per_gpu_hour: 2.0}]",
+     "economics.billing_granularity=minute", "economics.period=day", "economics.discount_rate=0.1"],
+])
+def test_reprice_equals_a_fresh_run_request_level(tmp_path, capsys, overrides):
+    base = _run(BASELINE, tmp_path / "base", SHORT)
+    fresh = _run(BASELINE, tmp_path / "fresh", SHORT, overrides)
+    capsys.readouterr()
+    assert main(["reprice", str(base), *_sets(overrides), "--out", str(tmp_path / "re"), "--json",
+                 "--quiet"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    _assert_same_money(fresh, tmp_path / "re")
+    assert printed["cashflow"] == json.loads((fresh / "summary.json").read_text())["cashflow"]
+    assert printed["repriced"] == {"from": str(base), "overrides": overrides}
+    # what re-pricing does not touch is copied unchanged
+    assert (tmp_path / "re" / "requests.csv.gz").read_bytes() == (base / "requests.csv.gz").read_bytes()
+
+
+def test_reprice_equals_a_fresh_run_fluid_year_with_shares_credits_and_lags(tmp_path, capsys):
+    overrides = ["economics.agreements.0.rate=0.15", "economics.agreements.0.payment_lag=30d",
+                 "economics.credits.0.usd=1.0e9"]
+    base = _run(PARTNER, tmp_path / "base", [])
+    fresh = _run(PARTNER, tmp_path / "fresh", [], overrides)
+    assert main(["reprice", str(base), *_sets(overrides), "--out", str(tmp_path / "re"), "--quiet"]) == 0
+    assert "Cash-flow statement" in capsys.readouterr().out
+    _assert_same_money(fresh, tmp_path / "re")
+    # no override: the money of the run itself
+    assert main(["reprice", str(base), "--out", str(tmp_path / "same"), "--quiet"]) == 0
+    _assert_same_money(base, tmp_path / "same")
+
+
+def test_usage_file_round_trips_exactly_and_is_deterministic(tmp_path):
+    a = _run(BASELINE, tmp_path / "a", SHORT)
+    b = _run(BASELINE, tmp_path / "b", SHORT)
+    assert (a / "usage.npz").read_bytes() == (b / "usage.npz").read_bytes()   # same seed, same bytes
+    saved = read_usage(a)
+    assert saved.economics["gpu_hour_usd"] == 2.5 and str(saved.start) == "2025-01-01"
+    assert saved.usage.horizon_s == 180.0
+    with np.load(a / "usage.npz", allow_pickle=False) as z:
+        assert z["interval_gpus"].tolist() == [1.0] * 4      # four one-GPU replicas, the whole run
+        assert z["completion_s"].dtype == np.float64 and np.all(z["completion_s"] <= 180.0)
+
+
+def test_reprice_refuses_bad_input_with_exit_2(tmp_path, capsys):
+    base = _run(BASELINE, tmp_path / "base", SHORT)
+    capsys.readouterr()
+    assert main(["reprice", str(base), "--set", "fleet.pools.0.replicas=8"]) == 2
+    assert "fleet.pools.0.replicas: re-pricing changes only economics.* fields" in capsys.readouterr().err
+    assert main(["reprice", str(base), "--set", "economics.gpu_hour_usd=-1"]) == 2
+    assert "economics.gpu_hour_usd: must be >= 0" in capsys.readouterr().err
+    assert main(["reprice", str(base), "--set", "economics.compute=[{pool: mian, usd_per_gpu_hour: 1}]"]) == 2
+    assert "economics.compute.0.pool: unknown pool 'mian' (pools: main)" in capsys.readouterr().err
+    assert main(["reprice", str(tmp_path)]) == 2
+    assert "no usage.npz" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "usage.npz").write_bytes(b"not a zip")
+    assert main(["reprice", str(tmp_path / "bad")]) == 2
+    assert "not a usage file" in capsys.readouterr().err
+    (tmp_path / "base" / "summary.json").unlink()
+    assert main(["reprice", str(base)]) == 2
+    assert "summary.json is missing" in capsys.readouterr().err
