@@ -22,7 +22,10 @@ COMMANDS = {
 }
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict]:
+    """The parser and the command modules imported. ``only``: import just that command's module
+    (the others get a bare subparser, so ``fleetsim reprice`` does not pay for importing the
+    planning package); ``None`` imports every command (``fleetsim --help`` lists them all)."""
     from sim import __version__
 
     parser = argparse.ArgumentParser(prog="fleetsim", description="Simulate an LLM inference serving fleet: "
@@ -31,6 +34,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = {}
     for name, help_text in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
         try:
             mod = importlib.import_module(f"sim.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -44,7 +50,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser, modules = build_parser()
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    parser, modules = build_parser(only=words[0] if words and words[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help(sys.stderr)
