@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MONEY = ("cashflow.csv", "ledger.csv", "usage.npz")
+MONEY = ("cashflow.csv", "ledger.csv", "settlements.csv", "usage.npz")
 
 
 def _stats(xs: list[float]) -> dict:

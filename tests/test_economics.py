@@ -361,3 +361,65 @@ def test_credits_are_not_cash_they_lower_the_cash_paid_for_the_cost():
     assert jan["cash_compute_usd"] == pytest.approx(1_000.0)
     assert "cash_credits_applied_usd" not in jan
     assert jan["cash_net_usd"] == pytest.approx(-16_768.0)
+
+
+# ---------------------------------------------------------------- finance metrics
+def test_irr_of_a_year_of_spread_cost_and_a_lump_return_is_ten_percent():
+    import doctest
+
+    from sim.economics import finance, statement
+    from sim.economics.finance import irr
+    from sim.economics.ledger import LedgerEntry
+
+    assert doctest.testmod(finance).failed == 0 and doctest.testmod(statement).failed == 0
+    # $1/hour over a year is worth 8760 (1 - 1.1^-1) / ln 1.1 at 10 %; a lump of that x 1.1 at
+    # the year's end returns exactly 10 %.
+    year = 365 * DAY
+    pv_cost = 8760 * (1 - 1 / 1.1) / math.log(1.1)
+    flows = [LedgerEntry("compute", "c", -8760.0, JAN1, JAN1, 0.0, year, 0.0, year),
+             LedgerEntry("revenue_share_received", "a", pv_cost * 1.1, JAN1, JAN1, year, year, year, year)]
+    assert irr(flows) == pytest.approx(0.10, abs=1e-10)
+    assert irr(flows[:1]) is None                     # money only goes out: no rate makes NPV zero
+
+
+def test_payback_margin_and_present_value_per_row():
+    # Training 3,000 in January only; 1,100/month of revenue; 1 GPU at $1/h (744 h in January,
+    # 672 in February, 744 in March). Cumulative cash: Jan 1,100 - 3,000 - 744 = -2,644;
+    # Feb -2,644 + 1,100 - 672 = -2,216; Mar -2,216 + 1,100 - 744 = -1,860; never paid back in Q1.
+    # With 10,000/month of revenue instead, January is -3,744 + 10,000 > 0: paid back in January.
+    block = dict(gpu_hour_usd=1.0, period="month", discount_rate=0.1,
+                 training={"usd_per_month": 3000.0, "until": "2025-01-31"})
+    u = usage_from_rows(90 * DAY, intervals=[("main", 1, 0, 90 * DAY)])
+    r = evaluate(econ(revenue=[{"name": "subs", "usd_per_month": 1100.0}], **block), JAN1, u)
+    assert [x["cumulative_cash_usd"] for x in r.statement] == pytest.approx([-2644.0, -2216.0, -1860.0])
+    assert r.cashflow["payback_period"] is None
+    assert row(r, "2025-02")["gross_margin_pct"] == pytest.approx((1100 - 672) / 1100)
+    assert sum(x["pv_cash_usd"] for x in r.statement) == pytest.approx(r.cashflow["npv_usd"], rel=1e-12)
+    jan = row(r, "2025-01")
+    assert jan["discount_factor"] == pytest.approx(jan["pv_cash_usd"] / jan["cash_net_usd"])
+    assert 1 / 1.1 ** (31 / 365) < jan["discount_factor"] < 1.0        # within January's factors
+    rich = evaluate(econ(revenue=[{"name": "subs", "usd_per_month": 10_000.0}], **block), JAN1, u)
+    assert rich.cashflow["payback_period"] == "2025-01" and rich.cashflow["payback_end"] == "2025-02-01"
+
+
+def test_payback_is_the_period_from_which_cumulative_cash_stays_positive():
+    from sim.economics.finance import payback_row
+
+    rows = [{"period": p, "cumulative_cash_usd": c} for p, c in
+            (("a", 5.0), ("b", -1.0), ("c", 0.0), ("d", 2.0))]
+    assert payback_row(rows)["period"] == "c"
+    assert payback_row(rows[:2]) is None
+
+
+def test_rounding_cents_rounds_statement_and_settlements_but_not_totals():
+    # 1,000/month for 10 days of January: 1000 x 10/31 = 322.5806...; a 20 % share of it 64.516...
+    block = dict(revenue=[{"name": "api", "usd_per_month": 1000.0}], period="month",
+                 agreements=[{"rate": 0.2, "base": ["api"], "settle": "month"}])
+    exact = evaluate(econ(**block), JAN1, usage_from_rows(10 * DAY))
+    cents = evaluate(econ(rounding="cents", **block), JAN1, usage_from_rows(10 * DAY))
+    jan, feb = cents.statement
+    assert jan["revenue_usd"] == 322.58 and jan["revenue_share_paid_usd"] == 64.52
+    assert feb["cash_revenue_share_paid_usd"] == 64.52
+    assert feb["cumulative_cash_usd"] == 322.58 - 64.52 == jan["cash_net_usd"] + feb["cash_net_usd"]
+    assert cents.cashflow["revenue"] == exact.cashflow["revenue"] == pytest.approx(10000 / 31)
+    assert cents.settlements[0].row(cents=True)[4:8] == [64.52, 0.0, 64.52, -64.52]

@@ -27,7 +27,7 @@ def test_write_produces_csv_ledger_and_png_atomically(tmp_path):
     r = _result()
     paths = r.write(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cashflow.csv", "cashflow.png", "ledger.csv",
-                                                           "usage.npz"]
+                                                           "settlements.csv", "usage.npz"]
     assert paths[-1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with open(tmp_path / "cashflow.csv") as fh:
         rows = list(csv.DictReader(fh))
@@ -49,3 +49,19 @@ def test_ledger_columns_and_table_text():
                           for c, d in zip(cols["category"], cols["cash_date"]) if c == "revenue_share_paid")
     text = r.format_table()
     assert "2025-02 (partial)" in text and "2025-05 (after horizon" in text
+
+
+def test_settlements_csv_one_row_per_agreement_period(tmp_path):
+    # 40 days from Jan 1 on 2 GPUs; every day one request of 100,000 output tokens at $10/M = $1/day
+    # (40 days), plus 30,000/month of subscriptions (January and 9 days of February: 30,000 +
+    # 30,000 x 9/28). Q1 settles Apr 1 + 30 days = May 1: the provider pays 20 % of it all.
+    r = _result()
+    r.write(tmp_path, figure=False)
+    with open(tmp_path / "settlements.csv") as fh:
+        (row,) = list(csv.DictReader(fh))
+    forward = 0.2 * (40 * 1.0 + 30_000 + 30_000 * 9 / 28)
+    assert row["agreement"] == "revenue_share" and row["period"] == "2025-Q1"
+    assert (row["period_start"], row["period_end"], row["cash_date"]) == ("2025-01-01", "2025-04-01", "2025-05-01")
+    assert float(row["forward_usd"]) == pytest.approx(forward, abs=1e-6)
+    assert float(row["provider_net_usd"]) == pytest.approx(-forward, abs=1e-6)
+    assert row["cash_direction"] == "provider pays" and row["capped"] == "False"

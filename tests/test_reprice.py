@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 PARTNER = ROOT / "scenarios" / "provider_partner_2024.yaml"
 SHORT = ["--set", "duration=3m", "--set", "warmup=0"]
-MONEY = ("cashflow.csv", "ledger.csv", "usage.npz")
+MONEY = ("cashflow.csv", "ledger.csv", "settlements.csv", "usage.npz")
 
 
 def _sets(overrides: list[str]) -> list[str]:

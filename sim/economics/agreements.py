@@ -24,6 +24,7 @@ import numpy as np
 from sim.economics.calendar import period_label
 from sim.economics.ledger import LedgerEntry
 from sim.economics.revenue import RevenueBook
+from sim.economics.statement import to_cents
 from sim.economics.timeline import Timeline
 from sim.scenario.economics import EconomicsConfig
 
@@ -47,6 +48,22 @@ class Settlement:
     def net_usd(self) -> float:
         """Forward minus reverse: what the payer owes the payee (negative: the payee owes)."""
         return self.forward_usd - self.reverse_usd
+
+    def row(self, cents: bool = False) -> list:
+        """The ``settlements.csv`` row (:data:`SETTLEMENT_COLUMNS`); ``cents``: amounts to the cent."""
+        usd = [self.forward_usd, self.reverse_usd, self.net_usd, self.provider_net_usd]
+        if cents:
+            usd = [to_cents(v) for v in usd]
+        direction = "provider pays" if self.provider_net_usd < 0 else (
+            "partner pays" if self.provider_net_usd > 0 else "nothing")
+        return [self.agreement, self.period, self.period_start.isoformat(), self.period_end.isoformat(),
+                *usd, direction, self.cash_date.isoformat(), self.cash_s, self.capped]
+
+
+#: ``settlements.csv``: one row per agreement and settlement period; ``provider_net_usd`` is the
+#: one cash movement from the provider's side (negative: the provider pays), on ``cash_date``
+SETTLEMENT_COLUMNS = ("agreement", "period", "period_start", "period_end", "forward_usd", "reverse_usd",
+                      "net_usd", "provider_net_usd", "cash_direction", "cash_date", "cash_s", "capped")
 
 
 def _line_sum(book: RevenueBook, names: list[str], n: int) -> np.ndarray:

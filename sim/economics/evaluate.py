@@ -20,10 +20,11 @@ from sim.economics.agreements import settle_agreements
 from sim.economics.calendar import Calendar
 from sim.economics.compute import bill_compute
 from sim.economics.credits import apply_credits, training_cost
+from sim.economics.finance import irr, payback_row
 from sim.economics.ledger import CATEGORIES, LedgerEntry, sum_by
 from sim.economics.result import EconomicsResult
 from sim.economics.revenue import book_revenue
-from sim.economics.statement import build_statement, present_value
+from sim.economics.statement import build_statement, present_value, round_to_cents
 from sim.economics.timeline import build_timeline
 from sim.economics.usage import Usage
 from sim.economics.validate import check
@@ -64,7 +65,10 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
     partner_lines = [n for n, o in book.owner.items() if o == "partner"]
     partner_seg = sum((book.by_line[n] for n in partner_lines), np.zeros(tl.n))
     tiers = [t for t in ("reserved", "spot", "on_demand") if t in bill.by_tier_usd]
-    statement = build_statement(ledger, partner_seg, tl, cfg.period, provider_lines, tiers)
+    statement = build_statement(ledger, partner_seg, tl, cfg.period, provider_lines, tiers, cfg.discount_rate)
+    if cfg.rounding == "cents":
+        round_to_cents(statement)
+    payback = payback_row(statement)
 
     revenue = sum_by(ledger, "revenue")
     compute = 0.0 - sum_by(ledger, "compute")          # 0.0 - x: no "-0.0" in the output
@@ -99,6 +103,10 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
         "cash_net_after_all_lags": float(sum(e.amount_usd for e in ledger)),
         "npv_usd": present_value(ledger, cfg.discount_rate),
         "discount_rate": cfg.discount_rate,
+        "irr": irr(ledger),
+        "payback_period": payback["period"] if payback is not None else None,
+        "payback_end": payback["end"] if payback is not None else None,
+        "rounding": cfg.rounding,
         "currency": cfg.currency, "period": cfg.period, "start": start.isoformat(),
         "end": cal.datetime_at(usage.horizon_s).isoformat(), "horizon_s": usage.horizon_s,
     }

@@ -6,9 +6,7 @@ simulation: :func:`reprice` applies ``--set economics.…`` overrides to the blo
 ``usage.npz``, checks it as a run would, and evaluates it on the saved usage. The numbers are the
 ones a fresh run with the same overrides gives, bit for bit (``tests/test_reprice.py``).
 
->>> # doctest: +SKIP
->>> econ, summary = reprice_folder("out/base", ["economics.gpu_hour_usd=1.8"], out="out/cheaper")
->>> summary["cashflow"]["net"]
+>>> econ, summary = reprice_folder("out/base", ["economics.gpu_hour_usd=1.8"], out="out/cheaper")  # doctest: +SKIP
 """
 from __future__ import annotations
 

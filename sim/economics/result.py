@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.economics.agreements import Settlement
+from sim.economics.agreements import SETTLEMENT_COLUMNS, Settlement
 from sim.economics.ledger import LEDGER_COLUMNS, LedgerEntry
 from sim.economics.statement import format_statement
 from sim.economics.usage import Usage
@@ -63,19 +63,22 @@ class EconomicsResult:
         return text
 
     def write(self, out_dir: Path, figure: bool = True) -> list[Path]:
-        """Write ``cashflow.csv``, ``ledger.csv``, ``usage.npz`` (when the inputs are known: what
+        """Write ``cashflow.csv``, ``ledger.csv``, ``settlements.csv``, ``usage.npz`` (when the inputs are known: what
         ``fleetsim reprice`` reads) and (``figure``) ``cashflow.png`` into ``out_dir``.
 
         A run's result folder takes the chart from :mod:`sim.report` instead
         (``figures/cashflow.*``), so ``Result.write`` passes ``figure=False``.
         """
         out_dir = Path(out_dir)
-        paths = [out_dir / "cashflow.csv", out_dir / "ledger.csv"]
+        paths = [out_dir / "cashflow.csv", out_dir / "ledger.csv", out_dir / "settlements.csv"]
         header = list(self.statement[0]) if self.statement else ["period"]
         atomic_write_bytes(paths[0], _csv_bytes(header, [[r[k] for k in header] for r in self.statement]))
         rows = [[getattr(e, c).isoformat() if c.endswith("_date") else getattr(e, c)
                  for c in LEDGER_COLUMNS] for e in self.ledger]
         atomic_write_bytes(paths[1], _csv_bytes(list(LEDGER_COLUMNS), rows))
+        cents = self.config is not None and self.config.rounding == "cents"
+        atomic_write_bytes(paths[2], _csv_bytes(list(SETTLEMENT_COLUMNS),
+                                                [s.row(cents) for s in self.settlements]))
         if self.usage is not None and self.config is not None and self.start is not None:
             paths.append(write_usage(out_dir, self.usage, self.config, self.start))
         if figure:

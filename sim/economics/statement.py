@@ -11,6 +11,12 @@ in ``cash_revenue_share_paid_usd`` or ``cash_revenue_share_received_usd`` by its
 sides stay in the accrual columns); a credit moves no cash, it lowers the cash column of the cost
 it offsets (``cash_training_usd`` is training cost minus the credits applied to it).
 
+Finance columns: ``gross_margin_pct`` (gross margin / revenue; empty without revenue),
+``pv_cash_usd`` (the row's cash discounted to t = 0 with the NPV convention below; the rows sum
+to ``npv_usd``) and ``discount_factor`` (``pv_cash_usd / cash_net_usd``: the factor the row's cash
+was discounted by; empty without cash). With ``rounding: cents`` every money cell is rounded to
+the cent (halves away from zero) and ``cumulative_cash_usd`` re-summed from the rounded cash.
+
 Cost columns hold positive magnitudes; ``*_net_usd``, ``net_usd`` and cash totals are signed
 (positive: money in for the provider).
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import ROUND_HALF_UP, Decimal
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -57,7 +64,8 @@ def present_value(entries: Iterable[LedgerEntry], discount_rate: float, t0_s: fl
 
 
 def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarray, tl: Timeline,
-                    period: str, revenue_lines: Sequence[str], tiers: Sequence[str]) -> list[dict]:
+                    period: str, revenue_lines: Sequence[str], tiers: Sequence[str],
+                    discount_rate: float = 0.0) -> list[dict]:
     """Statement rows (dicts with the same keys in the same order), oldest first."""
     cal = tl.calendar
     rows: dict[tuple[dt.date, bool], dict] = {}
@@ -81,7 +89,8 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
                       "partner_revenue_usd": 0.0})
             for stem in CASH_STEMS:
                 r[f"cash_{stem}_usd"] = 0.0
-            r.update({"cash_net_usd": 0.0, "cumulative_cash_usd": 0.0})
+            r.update({"cash_net_usd": 0.0, "cumulative_cash_usd": 0.0, "gross_margin_pct": None,
+                      "pv_cash_usd": 0.0, "discount_factor": None})
             rows[(p0, after)] = r
         return rows[(p0, after)]
 
@@ -101,6 +110,7 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
             r[f"compute_{e.line.rsplit(':', 1)[1]}_usd"] += mag
         c = row(e.cash_date, e.cash_start_s >= tl.horizon_s)
         c["cash_net_usd"] += e.amount_usd
+        c["pv_cash_usd"] += present_value((e,), discount_rate)
         if e.category == "credit":
             c[f"cash_{e.offsets}_usd"] -= mag
         elif e.category.startswith("revenue_share"):
@@ -123,7 +133,32 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
         r["revenue_share_net_usd"] = r["revenue_share_received_usd"] - r["revenue_share_paid_usd"]
         cum += r["cash_net_usd"]
         r["cumulative_cash_usd"] = cum
+        if r["revenue_usd"] > 0:
+            r["gross_margin_pct"] = r["gross_margin_usd"] / r["revenue_usd"]
+        if r["cash_net_usd"] != 0:
+            r["discount_factor"] = r["pv_cash_usd"] / r["cash_net_usd"]
     return out
+
+
+def to_cents(x: float) -> float:
+    """``x`` rounded to the cent, halves away from zero, on its shortest decimal form (1.005 -> 1.01).
+
+    >>> to_cents(1.005), to_cents(-2.675), to_cents(-0.001)
+    (1.01, -2.68, 0.0)
+    """
+    return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) + 0.0  # no "-0.0"
+
+
+def round_to_cents(rows: list[dict]) -> None:
+    """Round every money cell (``*_usd``) of the rows to the cent in place; cumulative cash is
+    re-summed from the rounded ``cash_net_usd`` so the column still adds up."""
+    cum = 0.0
+    for r in rows:
+        for k, v in r.items():
+            if k.endswith("_usd") and isinstance(v, float):
+                r[k] = to_cents(v)
+        cum = to_cents(cum + r["cash_net_usd"])
+        r["cumulative_cash_usd"] = cum
 
 
 def money(x: float) -> str:

@@ -192,6 +192,8 @@ class EconomicsConfig(Strict):
     credits: list[Credit] = Field(default_factory=list)
     training: Training | None = None
     discount_rate: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+    rounding: Literal["none", "cents"] = "none"
+    """``cents``: statement and settlement amounts rounded to the cent (summary totals stay exact)."""
 
 
 # ------------------------------------------------------------------ error messages
