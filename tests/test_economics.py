@@ -423,3 +423,45 @@ def test_rounding_cents_rounds_statement_and_settlements_but_not_totals():
     assert feb["cumulative_cash_usd"] == 322.58 - 64.52 == jan["cash_net_usd"] + feb["cash_net_usd"]
     assert cents.cashflow["revenue"] == exact.cashflow["revenue"] == pytest.approx(10000 / 31)
     assert cents.settlements[0].row(cents=True)[4:8] == [64.52, 0.0, 64.52, -64.52]
+
+
+# ---------------------------------------------------------------- working capital
+def test_payment_terms_and_opening_balances_move_cash_not_accrual():
+    # 40 days from Jan 1 (to Feb 10 00:00). 1 GPU at $1/h invoiced monthly in arrears, net 30:
+    # January's 744 is due Feb 1 + 30 d = Mar 3, Feb 1-9's 216 is due Mar 1 + 30 d = Mar 31.
+    # 3,100 of revenue in January (100/day) invoiced daily, net 15: day d (0 = Jan 1) is paid at
+    # day d + 16. In the horizon (d + 16 < 40): d = 0..23, 2,400 (1,500 in January, 900 in Feb);
+    # 700 is still receivable. Opening: 5,000 receivable collected Jan 10, 2,000 payable due Feb 20.
+    cfg = econ(period="month",
+               compute=[{"pool": "main", "usd_per_gpu_hour": 1.0, "terms": {"invoice": "month", "net": "30d"}}],
+               revenue=[{"name": "subs", "usd_per_month": 3100.0, "until": "2025-01-31",
+                         "terms": {"invoice": "day", "net": "15d"}}],
+               opening=[{"name": "dec_invoices", "kind": "receivable", "usd": 5000.0, "due": "2025-01-10"},
+                        {"name": "dec_power", "kind": "payable", "usd": 2000.0, "due": "2025-02-20"}])
+    r = evaluate(cfg, JAN1, usage_from_rows(40 * DAY, intervals=[("main", 1, 0, 40 * DAY)]))
+    assert [(x["period"], x["after_horizon"]) for x in r.statement] == [
+        ("2025-01", False), ("2025-02", False), ("2025-02", True), ("2025-03", True)]
+    jan, feb, feb_after, mar = r.statement
+    assert jan["compute_usd"] == pytest.approx(744.0) and jan["cash_compute_usd"] == 0.0
+    assert jan["cash_revenue_usd"] == pytest.approx(1500.0) and feb["cash_revenue_usd"] == pytest.approx(900.0)
+    assert jan["cash_opening_usd"] == 5000.0 and feb_after["cash_opening_usd"] == -2000.0
+    assert feb_after["cash_revenue_usd"] == pytest.approx(700.0)
+    assert mar["cash_compute_usd"] == pytest.approx(960.0)
+    cf = r.cashflow
+    assert cf["net"] == pytest.approx(3100.0 - 960.0)                       # accrual: unchanged by terms
+    assert cf["cash_net"] == pytest.approx(2400.0 + 5000.0) == feb["cumulative_cash_usd"]
+    assert cf["receivables_end"] == pytest.approx(700.0)
+    assert cf["payables_end"] == pytest.approx(960.0 + 2000.0)
+    assert cf["opening_net"] == 3000.0
+    assert cf["cash_net_after_all_lags"] == pytest.approx(cf["net"] + cf["opening_net"])
+    assert sorted({e.cash_date for e in r.ledger if e.category == "compute"}) == [
+        dt.date(2025, 3, 3), dt.date(2025, 3, 31)]
+
+
+def test_without_terms_cash_moves_as_it_accrues():
+    cfg = econ(gpu_hour_usd=1.0, revenue=[{"name": "subs", "usd_per_month": 3100.0}])
+    r = evaluate(cfg, JAN1, usage_from_rows(31 * DAY, intervals=[("main", 1, 0, 31 * DAY)]))
+    (jan,) = r.statement
+    assert jan["cash_revenue_usd"] == jan["revenue_usd"] and jan["cash_compute_usd"] == jan["compute_usd"]
+    assert r.cashflow["receivables_end"] == 0.0 and r.cashflow["payables_end"] == 0.0
+    assert "cash_opening_usd" not in jan

@@ -131,3 +131,16 @@ def test_validate_command_refuses_a_doubled_base(capsys):
     path = Path(__file__).resolve().parents[1] / "scenarios" / "provider_partner_2024.yaml"
     assert main(["validate", str(path), "--set", "economics.agreements.0.base=[chatgpt, chatgpt]"]) == 2
     assert "economics.agreements.0.base.1: revenue line 'chatgpt' is listed twice" in capsys.readouterr().err
+
+
+def test_opening_balance_before_start_and_compute_credits_on_mixed_terms():
+    cfg = parse_economics({"opening": [{"name": "x", "kind": "payable", "usd": 1, "due": "2024-12-31"}]})
+    assert validate(cfg, [], DAY, JAN1) == [
+        ("economics.opening.0.due", "2024-12-31 is before start 2025-01-01; an opening balance is settled "
+                                    "on or after t = 0")]
+    cfg = parse_economics({"compute": [{"pool": "main", "usd_per_gpu_hour": 1, "gpus": 2, "terms": {"net": "30d"}},
+                                       {"pool": "main", "tier": "spot", "usd_per_gpu_hour": 1}],
+                           "credits": [{"name": "c", "usd": 5, "applies_to": "compute"}]})
+    assert validate(cfg, ["main"], DAY, JAN1)[0][0] == "economics.credits.0.applies_to"
+    (p,) = problems_of({"compute": [{"pool": "main", "usd_per_gpu_hour": 1, "terms": {"invoice": "fortnight"}}]})
+    assert p[0] == "economics.compute.0.terms.invoice"

@@ -25,6 +25,7 @@ from sim.economics.ledger import CATEGORIES, LedgerEntry, sum_by
 from sim.economics.result import EconomicsResult
 from sim.economics.revenue import book_revenue
 from sim.economics.statement import build_statement, present_value, round_to_cents
+from sim.economics.terms import opening_entries, pay_on_terms
 from sim.economics.timeline import build_timeline
 from sim.economics.usage import Usage
 from sim.economics.validate import check
@@ -57,8 +58,9 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
     share_entries, settlements = settle_agreements(cfg, book, tl)
 
     order = {c: k for k, c in enumerate(CATEGORIES)}
+    termed = pay_on_terms(cfg, tl, [*book.entries, *bill.entries, *train_entries, *credit_entries])
     ledger: tuple[LedgerEntry, ...] = tuple(sorted(
-        [*book.entries, *bill.entries, *train_entries, *credit_entries, *share_entries],
+        [*termed, *share_entries, *opening_entries(cfg, tl)],
         key=lambda e: (e.accrual_start_s, order[e.category], e.line)))
 
     provider_lines = [n for n, o in book.owner.items() if o == "provider"]
@@ -79,6 +81,7 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
     net = revenue - compute - paid + received - training + credits
     in_horizon = [e for e in ledger if e.cash_start_s < usage.horizon_s]
     cash_share = sum(e.amount_usd for e in in_horizon if e.category.startswith("revenue_share"))
+    owed = [e for e in ledger if e.cash_start_s >= usage.horizon_s and not e.category.startswith("revenue_share")]
     notes = [*bill.notes, *book.notes]
     if usage.scale_note:
         notes.append(usage.scale_note)
@@ -101,6 +104,11 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
         "cash_revenue_share_net": float(cash_share),
         "revenue_share_outstanding": (received - paid) - float(cash_share),
         "cash_net_after_all_lags": float(sum(e.amount_usd for e in ledger)),
+        "opening_net": sum_by(ledger, "opening"),
+        "receivables_end": float(sum(e.amount_usd for e in owed if e.category == "revenue"
+                                     or (e.category == "opening" and e.amount_usd > 0))),
+        "payables_end": 0.0 - float(sum(e.amount_usd for e in owed if e.category in ("compute", "training", "credit")
+                                        or (e.category == "opening" and e.amount_usd < 0))),
         "npv_usd": present_value(ledger, cfg.discount_rate),
         "discount_rate": cfg.discount_rate,
         "irr": irr(ledger),

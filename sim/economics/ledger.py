@@ -4,12 +4,13 @@ Amounts are signed from the provider's side: positive is money in (revenue, reve
 received, credits applied), negative is money out (compute, training, revenue share paid).
 Each entry accrues uniformly over ``[accrual_start_s, accrual_end_s)`` and moves in cash
 uniformly over ``[cash_start_s, cash_end_s)`` (equal bounds: a lump sum at that instant).
-Revenue, compute and training move in cash as they accrue; revenue share moves as one netted
+Revenue, compute and training move in cash as they accrue unless the line has payment terms
+(:mod:`~sim.economics.terms`); revenue share moves as one netted
 payment per settlement period, after the payment lag; credits are non-cash and offset the cost
 they apply to in the same interval (so training cash = training cost - credits applied).
 
 Categories: ``revenue``, ``compute``, ``training``, ``credit``, ``revenue_share_paid``,
-``revenue_share_received``. Lines: the revenue line name, ``pool:tier``, ``training``, the
+``revenue_share_received``, ``opening`` (a balance owed at t = 0: cash only, no accrual). Lines: the revenue line name, ``pool:tier``, ``training``, the
 credit name, or the agreement name. A ``credit`` entry's ``offsets`` names the category whose
 cost it reduces (``training`` or ``compute``); other entries leave it empty.
 """
@@ -19,7 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 CATEGORIES = ("revenue", "compute", "training", "credit", "revenue_share_paid",
-              "revenue_share_received")
+              "revenue_share_received", "opening")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ sides stay in the accrual columns); a credit moves no cash, it lowers the cash c
 it offsets (``cash_training_usd`` is training cost minus the credits applied to it).
 
 Finance columns: ``gross_margin_pct`` (gross margin / revenue; empty without revenue),
-``pv_cash_usd`` (the row's cash discounted to t = 0 with the NPV convention below; the rows sum
+``cash_opening_usd`` (only when the config has ``opening`` balances: those collected, positive,
+or paid, negative, in the row), ``pv_cash_usd`` (the row's cash discounted to t = 0 with the NPV convention below; the rows sum
 to ``npv_usd``) and ``discount_factor`` (``pv_cash_usd / cash_net_usd``: the factor the row's cash
 was discounted by; empty without cash). With ``rounding: cents`` every money cell is rounded to
 the cent (halves away from zero) and ``cumulative_cash_usd`` re-summed from the rounded cash.
@@ -69,6 +70,7 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
     """Statement rows (dicts with the same keys in the same order), oldest first."""
     cal = tl.calendar
     rows: dict[tuple[dt.date, bool], dict] = {}
+    opening = any(e.category == "opening" for e in entries)
 
     def row(d: dt.date, after: bool = False) -> dict:
         p0 = period_floor(d, period)
@@ -89,6 +91,8 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
                       "partner_revenue_usd": 0.0})
             for stem in CASH_STEMS:
                 r[f"cash_{stem}_usd"] = 0.0
+            if opening:
+                r["cash_opening_usd"] = 0.0
             r.update({"cash_net_usd": 0.0, "cumulative_cash_usd": 0.0, "gross_margin_pct": None,
                       "pv_cash_usd": 0.0, "discount_factor": None})
             rows[(p0, after)] = r
@@ -99,19 +103,22 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
     stem_of = {cat: stem for stem, cat in CATEGORY_COLUMNS}
     settled: dict[tuple[int, str, float], float] = {}   # (row, agreement, cash time) -> provider net
     for e in entries:
-        stem = stem_of[e.category]
         mag = abs(e.amount_usd)
-        r = row(e.accrual_date)
-        r[f"{stem}_usd"] += mag
-        r["net_usd"] += e.amount_usd
-        if e.category == "revenue":
-            r[f"revenue_{e.line}_usd"] += mag
-        elif e.category == "compute":
-            r[f"compute_{e.line.rsplit(':', 1)[1]}_usd"] += mag
+        if e.category != "opening":        # an opening balance was accrued before the horizon
+            stem = stem_of[e.category]
+            r = row(e.accrual_date)
+            r[f"{stem}_usd"] += mag
+            r["net_usd"] += e.amount_usd
+            if e.category == "revenue":
+                r[f"revenue_{e.line}_usd"] += mag
+            elif e.category == "compute":
+                r[f"compute_{e.line.rsplit(':', 1)[1]}_usd"] += mag
         c = row(e.cash_date, e.cash_start_s >= tl.horizon_s)
         c["cash_net_usd"] += e.amount_usd
         c["pv_cash_usd"] += present_value((e,), discount_rate)
-        if e.category == "credit":
+        if e.category == "opening":
+            c["cash_opening_usd"] += e.amount_usd
+        elif e.category == "credit":
             c[f"cash_{e.offsets}_usd"] -= mag
         elif e.category.startswith("revenue_share"):
             key = (id(c), e.line, e.cash_start_s)

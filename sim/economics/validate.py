@@ -12,6 +12,7 @@ import datetime as dt
 import warnings
 from collections.abc import Sequence
 
+from sim.economics.terms import compute_terms
 from sim.economics.timeline import window_s
 from sim.economics.calendar import Calendar
 from sim.scenario.economics import EconomicsConfig
@@ -117,6 +118,14 @@ def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: flo
                              "is not set (set training: {usd_per_month: ...} or applies_to: compute)"))
     if cfg.training is not None:
         window_warn(f"{p}.training", cfg.training)
+    on_compute = [i for i, c in enumerate(cfg.credits) if c.applies_to in ("compute", "any")]
+    if on_compute and cfg.compute and compute_terms(cfg) is None and any(c.terms for c in cfg.compute):
+        problems.append((f"{p}.credits.{on_compute[0]}.applies_to", "credits on compute are paid on the compute "
+                         "invoices' terms, so every compute price needs the same terms (and gpu_hour_usd none)"))
+    for i, b in enumerate(cfg.opening):
+        if b.due < start:
+            problems.append((f"{p}.opening.{i}.due", f"{b.due} is before start {start}; an opening balance "
+                             "is settled on or after t = 0"))
     return problems, warn
 
 

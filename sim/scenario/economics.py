@@ -10,15 +10,19 @@ top-level ``start:`` date (owned by the scenario root) pins simulated t = 0 to a
       period: month                      # statement rows: day | week | month | quarter | year
       compute:
         - {pool: main, tier: reserved, gpus: 32, usd_per_gpu_hour: 2.0}
-        - {pool: main, tier: on_demand, usd_per_gpu_hour: 3.5}
+        - {pool: main, tier: on_demand, usd_per_gpu_hour: 3.5,
+           terms: {invoice: month, net: 30d}}   # invoiced monthly in arrears, net 30
       revenue:
-        - {name: api, usd_per_million_input_tokens: 2.5, usd_per_million_output_tokens: 10.0}
+        - {name: api, usd_per_million_input_tokens: 2.5, usd_per_million_output_tokens: 10.0,
+           terms: {invoice: day, net: 15d}}
         - {name: subscriptions, usd_per_month: 20, subscribers: 1000000}
         - {name: partner_resale, usd_per_month: 5.0e6, owner: partner}
       agreements:
         - {name: revenue_share, payer: provider, payee: partner, rate: 0.2,
            base: [api, subscriptions], reverse: {rate: 0.2, base: [partner_resale]},
            settle: quarter, payment_lag: 45d}
+      opening:                           # owed at t = 0 (cash only)
+        - {name: december_invoices, kind: receivable, usd: 2.0e6, due: 2025-01-15}
 
 Field-level limits (prices >= 0, rates in [0, 1] ...) are checked here; relations between
 fields and the rest of the scenario (known pools, known revenue lines in ``base``, windows
@@ -67,6 +71,33 @@ class _Windowed(Strict):
         return self
 
 
+class PaymentTerms(Strict):
+    """When accrued amounts move in cash: everything accrued in a calendar ``invoice`` period is
+    invoiced at the period's end and paid ``net`` later, in one payment (e.g. ``{invoice: month,
+    net: 30d}``: monthly in arrears, net 30). A period cut short by the horizon is still invoiced
+    at its calendar end. Without terms, money moves as it accrues."""
+
+    invoice: Period = "month"
+    net: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _net_not_negative(self) -> "PaymentTerms":
+        if self.net < 0:
+            raise ValueError(f"net must be >= 0 (got {self.net:g} s)")
+        return self
+
+
+class OpeningBalance(Strict):
+    """Money owed at t = 0 from before the horizon: a ``receivable`` (owed to the provider,
+    collected on ``due``) or a ``payable`` (owed by the provider, paid on ``due``). Cash only:
+    it was accrued before the horizon."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["receivable", "payable"]
+    usd: USD
+    due: _dt.date
+
+
 class ComputePrice(_Windowed):
     """How one pool's GPUs are billed under one tier.
 
@@ -81,6 +112,7 @@ class ComputePrice(_Windowed):
     usd_per_gpu_hour: USD
     gpus: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     preemption_rate_per_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    terms: PaymentTerms | None = None
 
     @model_validator(mode="after")
     def _reserved_needs_gpus(self) -> "ComputePrice":
@@ -110,6 +142,7 @@ class RevenueLine(_Windowed):
     usd_per_month: USD | None = None
     subscribers: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     growth_per_month: Annotated[float, Field(gt=-1, allow_inf_nan=False)] = 0.0
+    terms: PaymentTerms | None = None
 
     @property
     def token_priced(self) -> bool:
@@ -177,6 +210,7 @@ class Training(_Windowed):
 
     usd_per_month: USD
     growth_per_month: Annotated[float, Field(gt=-1, allow_inf_nan=False)] = 0.0
+    terms: PaymentTerms | None = None
 
 
 class EconomicsConfig(Strict):
@@ -192,6 +226,7 @@ class EconomicsConfig(Strict):
     credits: list[Credit] = Field(default_factory=list)
     training: Training | None = None
     discount_rate: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+    opening: list[OpeningBalance] = Field(default_factory=list)
     rounding: Literal["none", "cents"] = "none"
     """``cents``: statement and settlement amounts rounded to the cent (summary totals stay exact)."""
 
