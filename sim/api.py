@@ -218,7 +218,8 @@ def price_run(summary: dict, sc, pools: list[PoolRuntime], end_s: float, interva
                   revenue_line=cls_line[cls_idx] if len(cls_idx) else np.zeros(0, dtype=np.int64),
                   revenue_line_names=line_names, weight=weight,
                   scale_note="; ".join(f"pool {p.name} simulated as 1 shard x {p.cfg.scale:g}"
-                                       for p in pools if p.cfg.scale != 1))
+                                       for p in pools if p.cfg.scale != 1),
+                  cls=np.asarray(cls_idx, dtype=np.int64), class_names=tuple(c.name for c in cls))
     econ = evaluate(sc.economics, sc.start, usage)
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)

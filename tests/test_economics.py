@@ -465,3 +465,43 @@ def test_without_terms_cash_moves_as_it_accrues():
     assert jan["cash_revenue_usd"] == jan["revenue_usd"] and jan["cash_compute_usd"] == jan["compute_usd"]
     assert r.cashflow["receivables_end"] == 0.0 and r.cashflow["payables_end"] == 0.0
     assert "cash_opening_usd" not in jan
+
+
+# ---------------------------------------------------------------- chargeback
+def _two_tenants(by: str = "tokens"):
+    import dataclasses
+
+    import numpy as np
+
+    # 2 GPUs at $1/h for 40 days: January 1,488, Feb 1-9 432. Class a: three requests of 1,000 in +
+    # 1,000 out on Jan 5 (6,000 tokens); class b: one of 2,000 in + 1,000 out (3,000 tokens).
+    # API at $10 per million output tokens: a earns 0.03, b 0.01. February serves nothing.
+    reqs = [(4 * DAY, 1000, 1000, -1)] * 3 + [(4 * DAY, 2000, 1000, -1)]
+    u = usage_from_rows(40 * DAY, intervals=[("main", 2, 0, 40 * DAY)], requests=reqs)
+    u = dataclasses.replace(u, cls=np.array([0, 0, 0, 1]), class_names=("a", "b"))
+    cfg = econ(gpu_hour_usd=1.0, period="month", chargeback_by=by,
+               revenue=[{"name": "api", "usd_per_million_output_tokens": 10.0}])
+    return evaluate(cfg, JAN1, u)
+
+
+def test_chargeback_allocates_each_periods_compute_by_tokens():
+    r = _two_tenants()
+    jan, feb = r.statement
+    assert jan["class_a_compute_usd"] == pytest.approx(1488 * 6 / 9)
+    assert jan["class_b_compute_usd"] == pytest.approx(1488 * 3 / 9)
+    assert jan["class_a_revenue_usd"] == pytest.approx(0.03) and jan["class_b_revenue_usd"] == pytest.approx(0.01)
+    assert jan["class_a_margin_usd"] == pytest.approx(0.03 - 992.0)
+    assert jan["class_unallocated_compute_usd"] == 0.0
+    assert feb["class_unallocated_compute_usd"] == pytest.approx(432.0) and feb["class_a_compute_usd"] == 0.0
+    cb = r.cashflow["chargeback"]
+    assert cb["by"] == "tokens" and cb["compute_cost_unallocated"] == pytest.approx(432.0)
+    assert cb["classes"]["b"]["compute_cost"] == pytest.approx(496.0)
+    assert cb["classes"]["a"]["work"] == 6000.0
+    assert sum(c["compute_cost"] for c in cb["classes"].values()) + cb["compute_cost_unallocated"] == pytest.approx(
+        r.cashflow["compute_cost"])
+    assert sum(c["revenue"] for c in cb["classes"].values()) == pytest.approx(r.cashflow["revenue"])
+
+
+def test_chargeback_by_requests_and_output_tokens():
+    assert _two_tenants("requests").cashflow["chargeback"]["classes"]["a"]["compute_cost"] == pytest.approx(1116.0)
+    assert _two_tenants("output_tokens").cashflow["chargeback"]["classes"]["b"]["compute_cost"] == pytest.approx(372.0)

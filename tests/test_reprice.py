@@ -99,3 +99,17 @@ def test_reprice_refuses_bad_input_with_exit_2(tmp_path, capsys):
     (tmp_path / "base" / "summary.json").unlink()
     assert main(["reprice", str(base)]) == 2
     assert "summary.json is missing" in capsys.readouterr().err
+
+
+def test_reprice_equals_a_fresh_run_with_two_tenants_and_chargeback(tmp_path):
+    path = ROOT / "scenarios" / "diurnal_week.yaml"
+    extra = ["--set", "duration=10m", "--set", "warmup=0"]
+    overrides = ["economics.chargeback_by=requests", "economics.rounding=cents"]
+    base = _run(path, tmp_path / "base", extra)
+    fresh = _run(path, tmp_path / "fresh", extra, overrides)
+    assert main(["reprice", str(base), *_sets(overrides), "--out", str(tmp_path / "re"), "--quiet"]) == 0
+    _assert_same_money(fresh, tmp_path / "re")
+    cb = json.loads((fresh / "summary.json").read_text())["cashflow"]["chargeback"]
+    assert set(cb["classes"]) == {"chat", "batch"} and cb["by"] == "requests"
+    header = (fresh / "cashflow.csv").read_text().splitlines()[0]
+    assert "class_chat_compute_usd" in header and "class_batch_margin_usd" in header

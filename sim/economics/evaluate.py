@@ -18,6 +18,7 @@ import numpy as np
 
 from sim.economics.agreements import settle_agreements
 from sim.economics.calendar import Calendar
+from sim.economics.chargeback import add_chargeback
 from sim.economics.compute import bill_compute
 from sim.economics.credits import apply_credits, training_cost
 from sim.economics.finance import irr, payback_row
@@ -68,6 +69,10 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
     partner_seg = sum((book.by_line[n] for n in partner_lines), np.zeros(tl.n))
     tiers = [t for t in ("reserved", "spot", "on_demand") if t in bill.by_tier_usd]
     statement = build_statement(ledger, partner_seg, tl, cfg.period, provider_lines, tiers, cfg.discount_rate)
+    chargeback = None
+    if usage.cls is not None and usage.class_names:
+        chargeback = add_chargeback(statement, usage, tl, cfg.period, cfg.chargeback_by, book.request_usd,
+                                    bill.cost_by_segment_usd, columns=len(usage.class_names) > 1)
     if cfg.rounding == "cents":
         round_to_cents(statement)
     payback = payback_row(statement)
@@ -115,6 +120,7 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
         "payback_period": payback["period"] if payback is not None else None,
         "payback_end": payback["end"] if payback is not None else None,
         "rounding": cfg.rounding,
+        "chargeback": chargeback,
         "currency": cfg.currency, "period": cfg.period, "start": start.isoformat(),
         "end": cal.datetime_at(usage.horizon_s).isoformat(), "horizon_s": usage.horizon_s,
     }

@@ -33,6 +33,8 @@ class RevenueBook:
     owner: dict[str, str]
     entries: tuple[LedgerEntry, ...]
     notes: list[str] = field(default_factory=list)
+    request_usd: np.ndarray | None = None
+    """Per usage row: what it earned on the provider's token-priced lines (USD)."""
 
     def total(self, owner: str) -> float:
         return float(sum(v.sum() for k, v in self.by_line.items() if self.owner[k] == owner))
@@ -74,6 +76,7 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
 
     # Token-priced lines.
     n_req = len(usage.completion_s)
+    request_usd = np.zeros(n_req)
     # requests without a revenue line earn on the provider's first token-priced line
     default = next((line.name for line in cfg.revenue if line.token_priced and line.owner == "provider"), None)
     if n_req:
@@ -102,6 +105,8 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
                        + (line.usd_per_million_output_tokens or 0.0) * usage.output_tokens) / 1e6
             usd = usd + w * (line.usd_per_request or 0.0)
             by_line[line.name] += np.bincount(seg[mask], weights=usd[mask], minlength=tl.n)
+            if line.owner == "provider":
+                request_usd[mask] += usd[mask]
         token_names = np.array(sorted({ln.name for ln in cfg.revenue if ln.token_priced}), dtype=object)
         missed = int(np.sum(~priced & np.isin(line_of_req, token_names)))
         if missed:
@@ -124,4 +129,4 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
             a, b = float(tl.starts_s[i]), float(tl.ends_s[i])
             d = cal.date_at(a)
             entries.append(LedgerEntry("revenue", name, float(by_line[name][i]), d, d, a, b, a, b))
-    return RevenueBook(by_line, owner, tuple(entries), notes)
+    return RevenueBook(by_line, owner, tuple(entries), notes, request_usd)

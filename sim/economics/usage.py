@@ -36,7 +36,11 @@ class ProvisionedInterval:
 
 @dataclass(frozen=True)
 class Usage:
-    """A run's usage: provisioned intervals, busy GPU-seconds and completed requests (columns)."""
+    """A run's usage: provisioned intervals, busy GPU-seconds and completed requests (columns).
+
+    ``cls`` (optional): each row's workload class, an index into ``class_names``; what per-class
+    chargeback (:mod:`~sim.economics.chargeback`) groups by.
+    """
 
     horizon_s: float
     intervals: tuple[ProvisionedInterval, ...]
@@ -48,6 +52,8 @@ class Usage:
     revenue_line_names: tuple[str, ...]
     weight: np.ndarray
     scale_note: str = ""
+    cls: np.ndarray | None = None
+    class_names: tuple[str, ...] = ()
 
     def pools(self) -> tuple[str, ...]:
         """Pool names seen in intervals or busy time, in first-seen order."""
@@ -70,6 +76,10 @@ class Usage:
         n = len(self.completion_s)
         cols = {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                 "revenue_line": self.revenue_line, "weight": self.weight}
+        if self.cls is not None:
+            cols["cls"] = self.cls
+            if n and (self.cls.min() < 0 or self.cls.max() >= len(self.class_names)):
+                raise ValueError("Usage.cls holds an index outside class_names")
         for name, col in cols.items():
             if len(col) != n:
                 raise ValueError(f"Usage.{name} has {len(col)} rows, completion_s has {n}")

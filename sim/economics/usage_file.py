@@ -3,9 +3,9 @@
 One numpy archive (``np.load`` reads it; no pickles; fixed member dates, so a run gives the same bytes) holding a run's :class:`~sim.economics.usage.Usage` bit for bit —
 the provisioned GPU intervals (``interval_pool`` indexes ``pools``, ``interval_gpus``,
 ``interval_start_s``, ``interval_end_s``) and the completed-request columns (``completion_s``,
-``input_tokens``, ``output_tokens``, ``revenue_line``, ``weight``; one row per request, or per
+``input_tokens``, ``output_tokens``, ``revenue_line``, ``weight``, ``cls``; one row per request, or per
 (hour, pool, class) group when the run kept no per-request records) — plus a JSON ``meta`` string:
-the horizon, busy GPU-seconds per pool, revenue-line names, the scale note, the scenario's
+the horizon, busy GPU-seconds per pool, revenue-line and class names, the scale note, the scenario's
 ``start`` date and the ``economics:`` block the run was priced with (schema field names, defaults
 filled in). :func:`read_usage` gives back an equal :class:`Usage`, so
 ``evaluate(config, start, usage)`` returns the same numbers as the run did.
@@ -44,7 +44,7 @@ def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes
     meta = {"format": FORMAT, "horizon_s": usage.horizon_s,
             "busy_gpu_seconds": {k: float(v) for k, v in usage.busy_gpu_seconds.items()},
             "revenue_line_names": list(usage.revenue_line_names), "scale_note": usage.scale_note,
-            "pools": pools, "start": start.isoformat(),
+            "pools": pools, "start": start.isoformat(), "class_names": list(usage.class_names),
             "economics": cfg.model_dump(mode="json", by_alias=True)}
     ivs = usage.intervals
     arrays = {
@@ -56,6 +56,8 @@ def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes
         "output_tokens": np.asarray(usage.output_tokens), "revenue_line": np.asarray(usage.revenue_line),
         "weight": np.asarray(usage.weight), "meta": np.array(json.dumps(meta)),
     }
+    if usage.cls is not None:
+        arrays["cls"] = np.asarray(usage.cls)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, arr in arrays.items():   # fixed member dates: same run, same bytes
@@ -92,7 +94,8 @@ def read_usage(path: Path) -> SavedUsage:
                       completion_s=arrays["completion_s"], input_tokens=arrays["input_tokens"],
                       output_tokens=arrays["output_tokens"], revenue_line=arrays["revenue_line"],
                       revenue_line_names=tuple(meta["revenue_line_names"]), weight=arrays["weight"],
-                      scale_note=meta["scale_note"])
+                      scale_note=meta["scale_note"], cls=arrays.get("cls"),
+                      class_names=tuple(meta.get("class_names", ())))
         usage.check()
         return SavedUsage(usage, dict(meta["economics"]), dt.date.fromisoformat(meta["start"]))
     except FileNotFoundError:

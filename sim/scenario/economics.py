@@ -227,6 +227,8 @@ class EconomicsConfig(Strict):
     training: Training | None = None
     discount_rate: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
     opening: list[OpeningBalance] = Field(default_factory=list)
+    chargeback_by: Literal["tokens", "output_tokens", "requests"] = "tokens"
+    """What each statement period's compute cost is allocated to workload classes by."""
     rounding: Literal["none", "cents"] = "none"
     """``cents``: statement and settlement amounts rounded to the cent (summary totals stay exact)."""
 
