@@ -219,7 +219,8 @@ def price_run(summary: dict, sc, pools: list[PoolRuntime], end_s: float, interva
                   revenue_line_names=line_names, weight=weight,
                   scale_note="; ".join(f"pool {p.name} simulated as 1 shard x {p.cfg.scale:g}"
                                        for p in pools if p.cfg.scale != 1),
-                  cls=np.asarray(cls_idx, dtype=np.int64), class_names=tuple(c.name for c in cls))
+                  cls=np.asarray(cls_idx, dtype=np.int64), class_names=tuple(c.name for c in cls),
+                  gpu_tdp_w={p.name: float(p.gpu.tdp_w) for p in pools})
     econ = evaluate(sc.economics, sc.start, usage)
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)

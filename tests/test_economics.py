@@ -367,11 +367,12 @@ def test_credits_are_not_cash_they_lower_the_cash_paid_for_the_cost():
 def test_irr_of_a_year_of_spread_cost_and_a_lump_return_is_ten_percent():
     import doctest
 
-    from sim.economics import finance, statement
+    from sim.economics import chargeback, energy, finance, statement, usage
     from sim.economics.finance import irr
     from sim.economics.ledger import LedgerEntry
 
-    assert doctest.testmod(finance).failed == 0 and doctest.testmod(statement).failed == 0
+    for module in (chargeback, energy, finance, statement, usage):
+        assert doctest.testmod(module).failed == 0, module.__name__
     # $1/hour over a year is worth 8760 (1 - 1.1^-1) / ln 1.1 at 10 %; a lump of that x 1.1 at
     # the year's end returns exactly 10 %.
     year = 365 * DAY
@@ -505,3 +506,37 @@ def test_chargeback_allocates_each_periods_compute_by_tokens():
 def test_chargeback_by_requests_and_output_tokens():
     assert _two_tenants("requests").cashflow["chargeback"]["classes"]["a"]["compute_cost"] == pytest.approx(1116.0)
     assert _two_tenants("output_tokens").cashflow["chargeback"]["classes"]["b"]["compute_cost"] == pytest.approx(372.0)
+
+
+# ---------------------------------------------------------------- energy
+def _energy_run(**energy):
+    import dataclasses
+
+    # 2 H100s (700 W board power) for 10 hours, busy half the time: 105 + (700 - 105) x 0.5 =
+    # 402.5 W per GPU at an idle of 15 % of TDP; x PUE 1.2 = 483 W; 2 x 10 h x 0.483 kW = 9.66 kWh.
+    u = usage_from_rows(10 * HOUR, intervals=[("main", 2, 0, 10 * HOUR)],
+                        busy_gpu_seconds={"main": 2 * 10 * HOUR * 0.5})
+    u = dataclasses.replace(u, gpu_tdp_w={"main": 700.0})
+    return evaluate(econ(period="day", energy={"pue": 1.2, **energy}), JAN1, u)
+
+
+def test_energy_kwh_and_co2_for_any_pool_cost_only_for_owned():
+    rented = _energy_run(usd_per_kwh=0.10)
+    e = rented.cost["energy"]
+    assert e["kwh"] == pytest.approx(9.66) and e["facility_watts_per_gpu_by_pool"]["main"] == pytest.approx(483.0)
+    assert e["tco2e"] == pytest.approx(9.66 * 0.37 / 1000)
+    assert rented.cashflow["energy_cost"] == 0.0 and "energy_usd" not in rented.statement[0]
+    owned = _energy_run(usd_per_kwh=0.10, owned=["main"])
+    assert owned.cashflow["energy_cost"] == pytest.approx(0.966)
+    (day,) = owned.statement
+    assert day["energy_usd"] == pytest.approx(0.966) and day["cash_energy_usd"] == pytest.approx(0.966)
+    assert owned.cashflow["net"] == pytest.approx(-0.966) == day["net_usd"]
+
+
+def test_energy_time_of_day_tariff_and_pool_power_override():
+    # 00:00-06:00 UTC at $0.05, the other 4 hours at $0.10: 0.966 x (6 x 0.05 + 4 x 0.10) / 1.0
+    r = _energy_run(usd_per_kwh=0.10, owned=["main"], tariff=[{"from_hour": 0, "to_hour": 6, "usd_per_kwh": 0.05}])
+    assert r.cashflow["energy_cost"] == pytest.approx(2 * 10 * 0.483 * 0.07)
+    # idle 200 W, peak 600 W: 400 W at half load, x 1.2 = 480 W
+    o = _energy_run(pools={"main": {"idle_w": 200.0, "peak_w": 600.0}})
+    assert o.cost["energy"]["kwh"] == pytest.approx(2 * 10 * 0.480)

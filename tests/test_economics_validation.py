@@ -144,3 +144,11 @@ def test_opening_balance_before_start_and_compute_credits_on_mixed_terms():
     assert validate(cfg, ["main"], DAY, JAN1)[0][0] == "economics.credits.0.applies_to"
     (p,) = problems_of({"compute": [{"pool": "main", "usd_per_gpu_hour": 1, "terms": {"invoice": "fortnight"}}]})
     assert p[0] == "economics.compute.0.terms.invoice"
+
+
+def test_energy_for_an_unknown_pool_is_a_problem():
+    cfg = parse_economics({"energy": {"owned": ["mian"], "pools": {"decode": {"idle_w": 50}}}})
+    assert [p for p, _ in validate(cfg, ["main"], DAY, JAN1)] == ["economics.energy.owned.0",
+                                                                  "economics.energy.pools.decode"]
+    (p,) = problems_of({"energy": {"tariff": [{"from_hour": 7, "to_hour": 7, "usd_per_kwh": 0.1}]}})
+    assert p[0] == "economics.energy.tariff.0" and "to_hour must be after from_hour" in p[1]

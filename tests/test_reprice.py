@@ -41,6 +41,8 @@ def _assert_same_money(a: Path, b: Path) -> None:
      "economics.agreements=[{rate: 0.2, base: [api], settle: day, payment_lag: 0}]",
      "economics.compute=[{pool: main, tier: reserved, gpus: 2, usd_per_gpu_hour: 2.0}]",
      "economics.billing_granularity=minute", "economics.period=day", "economics.discount_rate=0.1"],
+    ["economics.energy={owned: [main], usd_per_kwh: 0.12, pue: 1.3, tariff: [{from_hour: 0, to_hour: 1, "
+     "usd_per_kwh: 0.05}]}"],
 ])
 def test_reprice_equals_a_fresh_run_request_level(tmp_path, capsys, overrides):
     base = _run(BASELINE, tmp_path / "base", SHORT)
@@ -73,7 +75,11 @@ def test_usage_file_round_trips_exactly_and_is_deterministic(tmp_path):
     a = _run(BASELINE, tmp_path / "a", SHORT)
     b = _run(BASELINE, tmp_path / "b", SHORT)
     assert (a / "usage.npz").read_bytes() == (b / "usage.npz").read_bytes()   # same seed, same bytes
+    summary = json.loads((a / "summary.json").read_text())
+    busy = summary["utilization"]["gpu_busy"]        # four H100s (700 W) for 3 minutes, idle 15 % of TDP
+    assert summary["cost"]["energy"]["kwh"] == pytest.approx(4 * (105 + 595 * busy) / 1000 * 3 / 60, rel=1e-12)
     saved = read_usage(a)
+    assert saved.usage.gpu_tdp_w == {"main": 700.0}
     assert saved.economics["gpu_hour_usd"] == 2.5 and str(saved.start) == "2025-01-01"
     assert saved.usage.horizon_s == 180.0
     with np.load(a / "usage.npz", allow_pickle=False) as z:

@@ -23,7 +23,7 @@ import numpy as np
 
 from sim.economics.ledger import LedgerEntry
 from sim.economics.timeline import Timeline
-from sim.economics.usage import Usage
+from sim.economics.usage import Usage, gpu_steps
 from sim.scenario.economics import ComputePrice, EconomicsConfig
 
 GRANULARITY_S = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
@@ -87,15 +87,9 @@ def bill_compute(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> ComputeBil
             continue
 
         # Step function P(t) on elementary intervals that never cross a segment edge.
-        times = np.concatenate([s, e, tl.edges_s])
-        u, inv = np.unique(times, return_inverse=True)
-        delta = np.zeros(len(u))
-        np.add.at(delta, inv[: len(s)], g)
-        np.add.at(delta, inv[len(s): 2 * len(s)], -g)
-        level = np.cumsum(delta)[:-1]
-        dt_s = np.diff(u)
-        seg = tl.index(u[:-1])
-        inside = u[:-1] < tl.horizon_s
+        t0, level, dt_s = gpu_steps(s, e, g, tl.edges_s)
+        seg = tl.index(t0)
+        inside = t0 < tl.horizon_s
 
         reserved = [p for p in prices if p.tier == "reserved"]
         flex = [p for p in prices if p.tier != "reserved"]

@@ -8,7 +8,8 @@ credits (:mod:`~sim.economics.credits`), accrue and settle revenue shares
 
 Totals in ``cashflow`` are the provider's, on an accrual basis over the horizon:
 ``net = revenue - compute_cost - revenue_share_paid + revenue_share_received
-- training_cost + credits_applied`` (the last two are 0 unless training/credits are set).
+- training_cost + credits_applied - energy_cost`` (the last three are 0 unless training, credits
+or owned pools' energy are set).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sim.economics.calendar import Calendar
 from sim.economics.chargeback import add_chargeback
 from sim.economics.compute import bill_compute
 from sim.economics.credits import apply_credits, training_cost
+from sim.economics.energy import bill_energy
 from sim.economics.finance import irr, payback_row
 from sim.economics.ledger import CATEGORIES, LedgerEntry, sum_by
 from sim.economics.result import EconomicsResult
@@ -57,11 +59,12 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
     train_seg, train_entries = training_cost(cfg, tl)
     credit_entries, applied, unused = apply_credits(cfg, train_seg, bill.cost_by_segment_usd, tl)
     share_entries, settlements = settle_agreements(cfg, book, tl)
+    power = bill_energy(cfg, usage, tl)
 
     order = {c: k for k, c in enumerate(CATEGORIES)}
     termed = pay_on_terms(cfg, tl, [*book.entries, *bill.entries, *train_entries, *credit_entries])
     ledger: tuple[LedgerEntry, ...] = tuple(sorted(
-        [*termed, *share_entries, *opening_entries(cfg, tl)],
+        [*termed, *share_entries, *opening_entries(cfg, tl), *power.entries],
         key=lambda e: (e.accrual_start_s, order[e.category], e.line)))
 
     provider_lines = [n for n, o in book.owner.items() if o == "provider"]
@@ -83,7 +86,8 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
     received = sum_by(ledger, "revenue_share_received")
     training = 0.0 - sum_by(ledger, "training")
     credits = sum_by(ledger, "credit")
-    net = revenue - compute - paid + received - training + credits
+    energy = 0.0 - sum_by(ledger, "energy")
+    net = revenue - compute - paid + received - training + credits - energy
     in_horizon = [e for e in ledger if e.cash_start_s < usage.horizon_s]
     cash_share = sum(e.amount_usd for e in in_horizon if e.category.startswith("revenue_share"))
     owed = [e for e in ledger if e.cash_start_s >= usage.horizon_s and not e.category.startswith("revenue_share")]
@@ -97,7 +101,7 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
     cashflow = {
         "revenue": revenue, "compute_cost": compute, "revenue_share_paid": paid,
         "revenue_share_received": received, "net": net,
-        "training_cost": training, "credits_applied": credits,
+        "training_cost": training, "credits_applied": credits, "energy_cost": energy,
         "credits_unused": float(sum(unused.values())),
         "gross_margin": revenue - compute, "gross_margin_pct": _ratio(revenue - compute, revenue),
         "revenue_share_net": received - paid,
@@ -151,6 +155,7 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
             per_req * busy_share if per_req is not None and busy_share is not None else None,
         "requests": n_req, "input_tokens": in_tok, "output_tokens": out_tok,
         "training_usd": training, "credits_applied_usd": credits,
+        "energy": power.summary,
     }
     return EconomicsResult(cashflow, cost, statement, ledger, settlements, tuple(notes), cfg.currency,
                           usage=usage, config=cfg, start=start)

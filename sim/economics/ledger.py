@@ -10,7 +10,8 @@ payment per settlement period, after the payment lag; credits are non-cash and o
 they apply to in the same interval (so training cash = training cost - credits applied).
 
 Categories: ``revenue``, ``compute``, ``training``, ``credit``, ``revenue_share_paid``,
-``revenue_share_received``, ``opening`` (a balance owed at t = 0: cash only, no accrual). Lines: the revenue line name, ``pool:tier``, ``training``, the
+``revenue_share_received``, ``opening`` (a balance owed at t = 0: cash only, no accrual),
+``energy`` (owned pools' electricity). Lines: the revenue line name, ``pool:tier``, ``training``, the
 credit name, or the agreement name. A ``credit`` entry's ``offsets`` names the category whose
 cost it reduces (``training`` or ``compute``); other entries leave it empty.
 """
@@ -20,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 CATEGORIES = ("revenue", "compute", "training", "credit", "revenue_share_paid",
-              "revenue_share_received", "opening")
+              "revenue_share_received", "opening", "energy")
 
 
 @dataclass(frozen=True)

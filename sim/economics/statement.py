@@ -13,7 +13,8 @@ it offsets (``cash_training_usd`` is training cost minus the credits applied to 
 
 Finance columns: ``gross_margin_pct`` (gross margin / revenue; empty without revenue),
 ``cash_opening_usd`` (only when the config has ``opening`` balances: those collected, positive,
-or paid, negative, in the row), ``pv_cash_usd`` (the row's cash discounted to t = 0 with the NPV convention below; the rows sum
+or paid, negative, in the row), ``energy_usd`` and ``cash_energy_usd`` (only when an ``owned``
+pool's energy is costed), ``pv_cash_usd`` (the row's cash discounted to t = 0 with the NPV convention below; the rows sum
 to ``npv_usd``) and ``discount_factor`` (``pv_cash_usd / cash_net_usd``: the factor the row's cash
 was discounted by; empty without cash). With ``rounding: cents`` every money cell is rounded to
 the cent (halves away from zero) and ``cumulative_cash_usd`` re-summed from the rounded cash.
@@ -71,6 +72,7 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
     cal = tl.calendar
     rows: dict[tuple[dt.date, bool], dict] = {}
     opening = any(e.category == "opening" for e in entries)
+    energy = any(e.category == "energy" for e in entries)
 
     def row(d: dt.date, after: bool = False) -> dict:
         p0 = period_floor(d, period)
@@ -93,6 +95,9 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
                 r[f"cash_{stem}_usd"] = 0.0
             if opening:
                 r["cash_opening_usd"] = 0.0
+            if energy:
+                r["energy_usd"] = 0.0
+                r["cash_energy_usd"] = 0.0
             r.update({"cash_net_usd": 0.0, "cumulative_cash_usd": 0.0, "gross_margin_pct": None,
                       "pv_cash_usd": 0.0, "discount_factor": None})
             rows[(p0, after)] = r
@@ -100,7 +105,7 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
 
     for s in tl.starts_s:  # every covered period gets a row, even an empty one
         row(cal.date_at(float(s)))
-    stem_of = {cat: stem for stem, cat in CATEGORY_COLUMNS}
+    stem_of = {cat: stem for stem, cat in CATEGORY_COLUMNS} | {"energy": "energy"}
     settled: dict[tuple[int, str, float], float] = {}   # (row, agreement, cash time) -> provider net
     for e in entries:
         mag = abs(e.amount_usd)

@@ -16,7 +16,7 @@ carry a ``weight`` (the same ``k``) instead, so token revenue is ``tokens x weig
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,7 +39,8 @@ class Usage:
     """A run's usage: provisioned intervals, busy GPU-seconds and completed requests (columns).
 
     ``cls`` (optional): each row's workload class, an index into ``class_names``; what per-class
-    chargeback (:mod:`~sim.economics.chargeback`) groups by.
+    chargeback (:mod:`~sim.economics.chargeback`) groups by. ``gpu_tdp_w``: each pool's GPU board
+    power from the catalog (watts per GPU), what :mod:`~sim.economics.energy` scales by load.
     """
 
     horizon_s: float
@@ -54,6 +55,7 @@ class Usage:
     scale_note: str = ""
     cls: np.ndarray | None = None
     class_names: tuple[str, ...] = ()
+    gpu_tdp_w: Mapping[str, float] = field(default_factory=dict)
 
     def pools(self) -> tuple[str, ...]:
         """Pool names seen in intervals or busy time, in first-seen order."""
@@ -90,3 +92,21 @@ class Usage:
         for iv in self.intervals:
             if iv.end_s < iv.start_s or iv.gpus < 0:
                 raise ValueError(f"bad provisioned interval {iv}")
+
+
+def gpu_steps(start_s: np.ndarray, end_s: np.ndarray, gpus: np.ndarray, edges_s: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GPUs provisioned as a step function: ``(t, level, dt_s)`` on elementary intervals
+    ``[t[k], t[k] + dt_s[k])`` that never cross an interval bound or one of ``edges_s``.
+
+    >>> t, level, dt_s = gpu_steps(np.array([0.0, 5.0]), np.array([10.0, 20.0]), np.array([2.0, 1.0]),
+    ...                            np.array([15.0]))
+    >>> t.tolist(), level.tolist(), dt_s.tolist()
+    ([0.0, 5.0, 10.0, 15.0], [2.0, 3.0, 1.0, 1.0], [5.0, 5.0, 5.0, 5.0])
+    """
+    n = len(start_s)
+    u, inv = np.unique(np.concatenate([start_s, end_s, edges_s]), return_inverse=True)
+    delta = np.zeros(len(u))
+    np.add.at(delta, inv[:n], gpus)
+    np.add.at(delta, inv[n: 2 * n], -gpus)
+    return u[:-1], np.cumsum(delta)[:-1], np.diff(u)

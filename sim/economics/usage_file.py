@@ -5,7 +5,7 @@ the provisioned GPU intervals (``interval_pool`` indexes ``pools``, ``interval_g
 ``interval_start_s``, ``interval_end_s``) and the completed-request columns (``completion_s``,
 ``input_tokens``, ``output_tokens``, ``revenue_line``, ``weight``, ``cls``; one row per request, or per
 (hour, pool, class) group when the run kept no per-request records) — plus a JSON ``meta`` string:
-the horizon, busy GPU-seconds per pool, revenue-line and class names, the scale note, the scenario's
+the horizon, busy GPU-seconds per pool, revenue-line and class names, GPU board power per pool, the scale note, the scenario's
 ``start`` date and the ``economics:`` block the run was priced with (schema field names, defaults
 filled in). :func:`read_usage` gives back an equal :class:`Usage`, so
 ``evaluate(config, start, usage)`` returns the same numbers as the run did.
@@ -45,6 +45,7 @@ def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes
             "busy_gpu_seconds": {k: float(v) for k, v in usage.busy_gpu_seconds.items()},
             "revenue_line_names": list(usage.revenue_line_names), "scale_note": usage.scale_note,
             "pools": pools, "start": start.isoformat(), "class_names": list(usage.class_names),
+            "gpu_tdp_w": {k: float(v) for k, v in usage.gpu_tdp_w.items()},
             "economics": cfg.model_dump(mode="json", by_alias=True)}
     ivs = usage.intervals
     arrays = {
@@ -95,7 +96,8 @@ def read_usage(path: Path) -> SavedUsage:
                       output_tokens=arrays["output_tokens"], revenue_line=arrays["revenue_line"],
                       revenue_line_names=tuple(meta["revenue_line_names"]), weight=arrays["weight"],
                       scale_note=meta["scale_note"], cls=arrays.get("cls"),
-                      class_names=tuple(meta.get("class_names", ())))
+                      class_names=tuple(meta.get("class_names", ())),
+                      gpu_tdp_w={k: float(v) for k, v in meta.get("gpu_tdp_w", {}).items()})
         usage.check()
         return SavedUsage(usage, dict(meta["economics"]), dt.date.fromisoformat(meta["start"]))
     except FileNotFoundError:

@@ -44,6 +44,12 @@ def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: flo
 
     if pool_names is not None:
         known = list(pool_names)
+        for i, name in enumerate(cfg.energy.owned):
+            if name not in known:
+                problems.append((f"{p}.energy.owned.{i}", f"unknown pool {name!r} (pools: {', '.join(known) or 'none'})"))
+        for name in cfg.energy.pools:
+            if name not in known:
+                problems.append((f"{p}.energy.pools.{name}", f"unknown pool {name!r} (pools: {', '.join(known) or 'none'})"))
         for i, c in enumerate(cfg.compute):
             if c.pool not in known:
                 problems.append((f"{p}.compute.{i}.pool",

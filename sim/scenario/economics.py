@@ -98,6 +98,45 @@ class OpeningBalance(Strict):
     due: _dt.date
 
 
+class PoolPower(Strict):
+    """Per-GPU board power of one pool at idle and at full load (watts)."""
+
+    idle_w: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    peak_w: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+
+
+class Tariff(Strict):
+    """An electricity price for the UTC hours ``[from_hour, to_hour)`` of every day."""
+
+    from_hour: Annotated[int, Field(ge=0, le=23)]
+    to_hour: Annotated[int, Field(ge=1, le=24)]
+    usd_per_kwh: USD
+
+    @model_validator(mode="after")
+    def _hours_in_order(self) -> "Tariff":
+        if self.to_hour <= self.from_hour:
+            raise ValueError(f"to_hour must be after from_hour (got {self.from_hour}-{self.to_hour})")
+        return self
+
+
+class Energy(Strict):
+    """GPU energy: power between idle and peak by utilization, times PUE, priced per kWh.
+
+    ``owned``: pools whose energy the provider pays (an ``energy`` statement line); every pool's
+    kWh and tCO2e are reported either way. ``idle_fraction`` of the catalog's ``tdp_w`` is the
+    idle power unless ``pools.<name>.idle_w`` says otherwise; ``tariff`` prices hours of the day
+    (UTC), other hours cost ``usd_per_kwh``.
+    """
+
+    usd_per_kwh: USD = 0.0
+    tariff: list[Tariff] = Field(default_factory=list)
+    pue: Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)] = 1.0
+    idle_fraction: Rate = 0.15
+    kg_co2e_per_kwh: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = 0.37
+    owned: list[str] = Field(default_factory=list)
+    pools: dict[str, PoolPower] = Field(default_factory=dict)
+
+
 class ComputePrice(_Windowed):
     """How one pool's GPUs are billed under one tier.
 
@@ -227,6 +266,7 @@ class EconomicsConfig(Strict):
     training: Training | None = None
     discount_rate: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
     opening: list[OpeningBalance] = Field(default_factory=list)
+    energy: Energy = Field(default_factory=Energy)
     chargeback_by: Literal["tokens", "output_tokens", "requests"] = "tokens"
     """What each statement period's compute cost is allocated to workload classes by."""
     rounding: Literal["none", "cents"] = "none"
