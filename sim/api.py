@@ -201,13 +201,16 @@ def _progress(env: simpy.Environment, horizon: float):
 
 def price_run(summary: dict, sc, pools: list[PoolRuntime], end_s: float, intervals: list, busy_by_pool: dict,
               completion_s: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray, cls_idx: np.ndarray,
-              weight: np.ndarray):
+              weight: np.ndarray, outcomes: dict | None = None):
     """Hand a run's provisioned intervals and served tokens to the money layer; fills the summary's
     ``cost`` and ``cashflow`` blocks and returns the :class:`~sim.economics.EconomicsResult`.
 
-    ``cls_idx`` gives each usage row's class (its revenue line); ``weight`` its multiplicity.
+    ``cls_idx`` gives each usage row's class (its revenue line); ``weight`` its multiplicity;
+    ``outcomes`` (optional) every request's outcome as columns ``t_s, status, met, input_tokens,
+    output_tokens, cls, weight`` (what SLO money prices).
     """
     from sim.economics import Usage, evaluate
+    from sim.economics.usage import Outcomes
     from sim.workload import classes
 
     cls = classes(sc.workload)
@@ -220,11 +223,35 @@ def price_run(summary: dict, sc, pools: list[PoolRuntime], end_s: float, interva
                   scale_note="; ".join(f"pool {p.name} simulated as 1 shard x {p.cfg.scale:g}"
                                        for p in pools if p.cfg.scale != 1),
                   cls=np.asarray(cls_idx, dtype=np.int64), class_names=tuple(c.name for c in cls),
-                  gpu_tdp_w={p.name: float(p.gpu.tdp_w) for p in pools})
+                  gpu_tdp_w={p.name: float(p.gpu.tdp_w) for p in pools},
+                  outcomes=None if outcomes is None else Outcomes(
+                      outcomes["t_s"], outcomes["status"], outcomes["met"], outcomes["input_tokens"],
+                      outcomes["output_tokens"], cls_line[outcomes["cls"]], outcomes["weight"]))
     econ = evaluate(sc.economics, sc.start, usage)
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
     return econ
+
+
+def request_outcomes(rec: np.ndarray, sc, pool_scale: np.ndarray) -> dict:
+    """Columns of every request with a known outcome (completed, rejected, failed) for SLO money:
+    the completion time (arrival for a rejected or failed request), status, whether it met its
+    class's SLO, requested tokens, class and weight (its pool's ``scale``; 1 if never routed)."""
+    from sim.metrics.summary import slo_met
+    from sim.serving.request import IN_FLIGHT
+    from sim.workload import classes
+
+    r = rec[rec["status"] != IN_FLIGHT]
+    met = np.zeros(len(r), dtype=bool)
+    for i, c in enumerate(classes(sc.workload)):
+        mine = r["cls"] == i
+        met[mine] = slo_met(r[mine], c.slo_ttft_s or sc.slo.ttft_s, c.slo_tpot_s or sc.slo.tpot_s)
+    pool = r["pool"].astype(np.int64)
+    return {"t_s": np.where(r["completion_s"] >= 0, r["completion_s"], r["arrival_s"]),
+            "status": r["status"].astype(np.int64), "met": met,
+            "input_tokens": r["prompt_tokens"].astype(np.int64), "output_tokens": r["output_tokens"].astype(np.int64),
+            "cls": r["cls"].astype(np.int64),
+            "weight": np.where(pool >= 0, pool_scale[np.maximum(pool, 0)], 1.0) if len(pool_scale) else np.ones(len(r))}
 
 
 def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end: float) -> Result:
@@ -285,7 +312,8 @@ def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end
     pool_scale = np.array([p.cfg.scale for p in pools], dtype=np.float64)
     econ = price_run(summary, sc, pools, float(end), intervals, busy_by_pool, use.completion_s, use.input_tokens,
                      use.output_tokens, use.cls,
-                     pool_scale[use.pool] * use.count if len(use.pool) else np.zeros(0))
+                     pool_scale[use.pool] * use.count if len(use.pool) else np.zeros(0),
+                     outcomes=request_outcomes(rec, sc, pool_scale) if sc.metrics.records == "all" else None)
     summary["pools"] = per_pool
     if outcome.classes is not None:
         summary["classes"] = outcome.classes

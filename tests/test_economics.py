@@ -540,3 +540,48 @@ def test_energy_time_of_day_tariff_and_pool_power_override():
     # idle 200 W, peak 600 W: 400 W at half load, x 1.2 = 480 W
     o = _energy_run(pools={"main": {"idle_w": 200.0, "peak_w": 600.0}})
     assert o.cost["energy"]["kwh"] == pytest.approx(2 * 10 * 0.480)
+
+
+# ---------------------------------------------------------------- SLO money
+def _sla_run(**sla):
+    import dataclasses
+
+    import numpy as np
+
+    from sim.economics.usage import Outcomes
+
+    # $10 per million output tokens; 10 completed requests of 1e6 output tokens a day ($100/day).
+    # Day 0: all 10 completed, 9 within the SLO (90 %). Day 1: 10 completed, 8 within the SLO, and
+    # 2 rejected (1e6 output tokens requested each): 8 / 12 = 66.7 %.
+    reqs = [(d * DAY + 100 + k, 0, 1_000_000, -1) for d in (0, 1) for k in range(10)]
+    u = usage_from_rows(2 * DAY, requests=reqs)
+    t = np.array([r[0] for r in reqs] + [DAY + 200.0, DAY + 300.0])
+    status = np.array([1] * 20 + [2, 2])
+    met = np.array([True] * 9 + [False] + [True] * 8 + [False] * 2 + [False, False])
+    out = Outcomes(t, status, met, np.zeros(22, dtype=np.int64), np.full(22, 1_000_000), np.full(22, -1),
+                   np.ones(22))
+    u = dataclasses.replace(u, outcomes=out)
+    line = {"name": "api", "usd_per_million_output_tokens": 10.0, **({"sla": sla} if sla else {})}
+    return evaluate(econ(period="day", revenue=[line]), JAN1, u)
+
+
+def test_sla_credit_when_a_periods_attainment_falls_below_the_contract():
+    r = _sla_run(attainment=0.9, credit_pct=0.1)
+    day0, day1 = r.statement
+    assert day0["sla_credits_usd"] == 0.0                      # 90 % is not below 90 %
+    assert day1["sla_credits_usd"] == pytest.approx(10.0)       # 10 % of day 1's $100
+    assert day1["cash_sla_credits_usd"] == pytest.approx(10.0)
+    assert r.cashflow["sla_credits"] == pytest.approx(10.0)
+    assert r.cashflow["net"] == pytest.approx(200.0 - 10.0)
+    assert [(p["period"], round(p["attainment"], 6), p["credit_usd"]) for p in r.cashflow["sla_periods"]] == [
+        ("2025-01-01", 0.9, 0.0), ("2025-01-02", round(8 / 12, 6), pytest.approx(10.0))]
+
+
+def test_revenue_lost_prices_rejected_requests_and_no_sla_means_no_credit_columns():
+    r = _sla_run()
+    assert r.cashflow["revenue_lost"] == pytest.approx(20.0) and r.cashflow["requests_lost"] == 2.0
+    assert r.cashflow["revenue_lost_by_line"] == {"api": pytest.approx(20.0)}
+    assert r.cashflow["sla_credits"] == 0.0 and "sla_credits_usd" not in r.statement[0]
+    bare = evaluate(econ(revenue=[{"name": "api", "usd_per_million_output_tokens": 10.0,
+                                   "sla": {"attainment": 0.9, "credit_pct": 0.1}}]), JAN1, usage_from_rows(DAY))
+    assert bare.cashflow["revenue_lost"] is None and any("SLA credits not computed" in n for n in bare.notes)

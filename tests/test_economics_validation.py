@@ -152,3 +152,9 @@ def test_energy_for_an_unknown_pool_is_a_problem():
                                                                   "economics.energy.pools.decode"]
     (p,) = problems_of({"energy": {"tariff": [{"from_hour": 7, "to_hour": 7, "usd_per_kwh": 0.1}]}})
     assert p[0] == "economics.energy.tariff.0" and "to_hour must be after from_hour" in p[1]
+
+
+def test_sla_on_a_partner_line_is_a_problem():
+    cfg = parse_economics({"revenue": [{"name": "resale", "usd_per_month": 1, "owner": "partner",
+                                        "sla": {"attainment": 0.99, "credit_pct": 0.1}}]})
+    assert validate(cfg, [], DAY, JAN1)[0][0] == "economics.revenue.0.sla"

@@ -119,3 +119,18 @@ def test_reprice_equals_a_fresh_run_with_two_tenants_and_chargeback(tmp_path):
     assert set(cb["classes"]) == {"chat", "batch"} and cb["by"] == "requests"
     header = (fresh / "cashflow.csv").read_text().splitlines()[0]
     assert "class_chat_compute_usd" in header and "class_batch_margin_usd" in header
+
+
+def test_sla_credits_from_a_run_that_misses_its_slo_and_reprice_agrees(tmp_path):
+    # a 1 ms TTFT objective no request meets: attainment 0, so the whole credit is owed
+    extra = [*SHORT, "--set", "slo.ttft_s=0.001"]
+    overrides = ["economics.revenue=[{name: api, usd_per_million_output_tokens: 10, "
+                 "sla: {attainment: 0.99, credit_pct: 0.25}}]"]
+    base = _run(BASELINE, tmp_path / "base", extra)
+    fresh = _run(BASELINE, tmp_path / "fresh", extra, overrides)
+    assert main(["reprice", str(base), *_sets(overrides), "--out", str(tmp_path / "re"), "--quiet"]) == 0
+    _assert_same_money(fresh, tmp_path / "re")
+    cf = json.loads((fresh / "summary.json").read_text())["cashflow"]
+    assert cf["sla_periods"][0]["attainment"] == 0.0
+    assert cf["sla_credits"] == pytest.approx(0.25 * cf["revenue"], rel=1e-12)
+    assert cf["revenue_lost"] == 0.0                  # nothing rejected at 12 req/s on four H100s

@@ -8,8 +8,8 @@ credits (:mod:`~sim.economics.credits`), accrue and settle revenue shares
 
 Totals in ``cashflow`` are the provider's, on an accrual basis over the horizon:
 ``net = revenue - compute_cost - revenue_share_paid + revenue_share_received
-- training_cost + credits_applied - energy_cost`` (the last three are 0 unless training, credits
-or owned pools' energy are set).
+- training_cost + credits_applied - energy_cost - sla_credits`` (the last four are 0 unless
+training, credits, owned pools' energy or service levels are set).
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from sim.economics.finance import irr, payback_row
 from sim.economics.ledger import CATEGORIES, LedgerEntry, sum_by
 from sim.economics.result import EconomicsResult
 from sim.economics.revenue import book_revenue
+from sim.economics.slo import lost_revenue, sla_credits
 from sim.economics.statement import build_statement, present_value, round_to_cents
 from sim.economics.terms import opening_entries, pay_on_terms
 from sim.economics.timeline import build_timeline
@@ -60,9 +61,11 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
     credit_entries, applied, unused = apply_credits(cfg, train_seg, bill.cost_by_segment_usd, tl)
     share_entries, settlements = settle_agreements(cfg, book, tl)
     power = bill_energy(cfg, usage, tl)
+    sla_entries, sla_periods = sla_credits(cfg, usage, tl, book)
+    lost = lost_revenue(cfg, usage, tl)
 
     order = {c: k for k, c in enumerate(CATEGORIES)}
-    termed = pay_on_terms(cfg, tl, [*book.entries, *bill.entries, *train_entries, *credit_entries])
+    termed = pay_on_terms(cfg, tl, [*book.entries, *bill.entries, *train_entries, *credit_entries, *sla_entries])
     ledger: tuple[LedgerEntry, ...] = tuple(sorted(
         [*termed, *share_entries, *opening_entries(cfg, tl), *power.entries],
         key=lambda e: (e.accrual_start_s, order[e.category], e.line)))
@@ -87,13 +90,17 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
     training = 0.0 - sum_by(ledger, "training")
     credits = sum_by(ledger, "credit")
     energy = 0.0 - sum_by(ledger, "energy")
-    net = revenue - compute - paid + received - training + credits - energy
+    sla = 0.0 - sum_by(ledger, "sla_credit")
+    net = revenue - compute - paid + received - training + credits - energy - sla
     in_horizon = [e for e in ledger if e.cash_start_s < usage.horizon_s]
     cash_share = sum(e.amount_usd for e in in_horizon if e.category.startswith("revenue_share"))
     owed = [e for e in ledger if e.cash_start_s >= usage.horizon_s and not e.category.startswith("revenue_share")]
     notes = [*bill.notes, *book.notes]
     if usage.scale_note:
         notes.append(usage.scale_note)
+    if usage.outcomes is None and any(ln.sla is not None for ln in cfg.revenue):
+        notes.append("no per-request outcomes (a request-level run with metrics.records: all keeps them): "
+                     "SLA credits not computed")
     for name, left in unused.items():
         if left > 0:
             notes.append(f"credit {name}: {left:.2f} USD unused at the end of the horizon")
@@ -102,6 +109,10 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
         "revenue": revenue, "compute_cost": compute, "revenue_share_paid": paid,
         "revenue_share_received": received, "net": net,
         "training_cost": training, "credits_applied": credits, "energy_cost": energy,
+        "sla_credits": sla, "sla_periods": sla_periods,
+        "revenue_lost": lost["usd"] if lost is not None else None,
+        "revenue_lost_by_line": lost["by_line"] if lost is not None else None,
+        "requests_lost": lost["requests"] if lost is not None else None,
         "credits_unused": float(sum(unused.values())),
         "gross_margin": revenue - compute, "gross_margin_pct": _ratio(revenue - compute, revenue),
         "revenue_share_net": received - paid,

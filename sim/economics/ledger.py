@@ -11,7 +11,7 @@ they apply to in the same interval (so training cash = training cost - credits a
 
 Categories: ``revenue``, ``compute``, ``training``, ``credit``, ``revenue_share_paid``,
 ``revenue_share_received``, ``opening`` (a balance owed at t = 0: cash only, no accrual),
-``energy`` (owned pools' electricity). Lines: the revenue line name, ``pool:tier``, ``training``, the
+``energy`` (owned pools' electricity), ``sla_credit`` (service credits owed to customers). Lines: the revenue line name, ``pool:tier``, ``training``, the
 credit name, or the agreement name. A ``credit`` entry's ``offsets`` names the category whose
 cost it reduces (``training`` or ``compute``); other entries leave it empty.
 """
@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 CATEGORIES = ("revenue", "compute", "training", "credit", "revenue_share_paid",
-              "revenue_share_received", "opening", "energy")
+              "revenue_share_received", "opening", "energy", "sla_credit")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from sim.economics.calendar import period_next
 from sim.economics.ledger import LedgerEntry
 from sim.economics.timeline import Timeline, window_s
 from sim.economics.usage import Usage
-from sim.scenario.economics import EconomicsConfig
+from sim.scenario.economics import EconomicsConfig, RevenueLine
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,21 @@ def monthly_amounts(usd_per_month: float, growth_per_month: float, from_: dt.dat
     return out
 
 
+def request_usd(line: RevenueLine, input_tokens: np.ndarray, output_tokens: np.ndarray,
+                weight: np.ndarray) -> np.ndarray:
+    """What each request earns on a token-priced ``line`` (USD)."""
+    usd = weight * ((line.usd_per_million_input_tokens or 0.0) * input_tokens
+                    + (line.usd_per_million_output_tokens or 0.0) * output_tokens) / 1e6
+    return usd + weight * (line.usd_per_request or 0.0)
+
+
+def row_lines(cfg: EconomicsConfig, revenue_line: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Each row's revenue line name (``-1``: the provider's first token-priced line, or ``""``)."""
+    default = next((ln.name for ln in cfg.revenue if ln.token_priced and ln.owner == "provider"), None)
+    lut = np.array([*names, default or ""], dtype=object)
+    return lut[np.where(revenue_line < 0, len(names), revenue_line)]
+
+
 def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBook:
     """Revenue per line over the timeline. Requests naming a line the config does not define earn
     nothing (a note says so when the config has revenue lines at all; :func:`sim.economics.validate`
@@ -76,12 +91,10 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
 
     # Token-priced lines.
     n_req = len(usage.completion_s)
-    request_usd = np.zeros(n_req)
+    per_request_usd = np.zeros(n_req)
     # requests without a revenue line earn on the provider's first token-priced line
     default = next((line.name for line in cfg.revenue if line.token_priced and line.owner == "provider"), None)
     if n_req:
-        req_names = np.array([*usage.revenue_line_names, default or ""], dtype=object)
-        code = np.where(usage.revenue_line < 0, len(usage.revenue_line_names), usage.revenue_line)
         used = {usage.revenue_line_names[i] for i in np.unique(usage.revenue_line) if i >= 0}
         unknown = sorted(used - owner.keys())
         if unknown and cfg.revenue:
@@ -93,7 +106,7 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
         seg = tl.index(usage.completion_s)
         w = np.asarray(usage.weight, dtype=float)
         t = np.asarray(usage.completion_s, dtype=float)
-        line_of_req = req_names[code]
+        line_of_req = row_lines(cfg, usage.revenue_line, usage.revenue_line_names)
         priced = np.zeros(n_req, dtype=bool)
         for line in cfg.revenue:
             if not line.token_priced:
@@ -101,12 +114,10 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
             lo, hi = window_s(cal, line.from_, line.until)
             mask = (line_of_req == line.name) & (t >= lo) & (t < hi)
             priced |= mask
-            usd = w * ((line.usd_per_million_input_tokens or 0.0) * usage.input_tokens
-                       + (line.usd_per_million_output_tokens or 0.0) * usage.output_tokens) / 1e6
-            usd = usd + w * (line.usd_per_request or 0.0)
+            usd = request_usd(line, usage.input_tokens, usage.output_tokens, w)
             by_line[line.name] += np.bincount(seg[mask], weights=usd[mask], minlength=tl.n)
             if line.owner == "provider":
-                request_usd[mask] += usd[mask]
+                per_request_usd[mask] += usd[mask]
         token_names = np.array(sorted({ln.name for ln in cfg.revenue if ln.token_priced}), dtype=object)
         missed = int(np.sum(~priced & np.isin(line_of_req, token_names)))
         if missed:
@@ -129,4 +140,4 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
             a, b = float(tl.starts_s[i]), float(tl.ends_s[i])
             d = cal.date_at(a)
             entries.append(LedgerEntry("revenue", name, float(by_line[name][i]), d, d, a, b, a, b))
-    return RevenueBook(by_line, owner, tuple(entries), notes, request_usd)
+    return RevenueBook(by_line, owner, tuple(entries), notes, per_request_usd)

@@ -14,7 +14,8 @@ it offsets (``cash_training_usd`` is training cost minus the credits applied to 
 Finance columns: ``gross_margin_pct`` (gross margin / revenue; empty without revenue),
 ``cash_opening_usd`` (only when the config has ``opening`` balances: those collected, positive,
 or paid, negative, in the row), ``energy_usd`` and ``cash_energy_usd`` (only when an ``owned``
-pool's energy is costed), ``pv_cash_usd`` (the row's cash discounted to t = 0 with the NPV convention below; the rows sum
+pool's energy is costed), ``sla_credits_usd`` and ``cash_sla_credits_usd`` (only when service
+credits are owed), ``pv_cash_usd`` (the row's cash discounted to t = 0 with the NPV convention below; the rows sum
 to ``npv_usd``) and ``discount_factor`` (``pv_cash_usd / cash_net_usd``: the factor the row's cash
 was discounted by; empty without cash). With ``rounding: cents`` every money cell is rounded to
 the cent (halves away from zero) and ``cumulative_cash_usd`` re-summed from the rounded cash.
@@ -46,6 +47,8 @@ YEAR_S = 365.0 * 86400.0
 CATEGORY_COLUMNS = (("revenue", "revenue"), ("compute", "compute"), ("training", "training"),
                     ("credits_applied", "credit"), ("revenue_share_paid", "revenue_share_paid"),
                     ("revenue_share_received", "revenue_share_received"))
+# categories whose columns appear only when the ledger has them (energy of owned pools, SLA credits)
+OPTIONAL_COLUMNS = (("energy", "energy"), ("sla_credits", "sla_credit"))
 # stems with a cash column: a credit is not cash (it lowers the cash paid for what it offsets)
 CASH_STEMS = tuple(stem for stem, cat in CATEGORY_COLUMNS if cat != "credit")
 
@@ -72,7 +75,8 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
     cal = tl.calendar
     rows: dict[tuple[dt.date, bool], dict] = {}
     opening = any(e.category == "opening" for e in entries)
-    energy = any(e.category == "energy" for e in entries)
+    present = {e.category for e in entries}
+    optional = [stem for stem, cat in OPTIONAL_COLUMNS if cat in present]
 
     def row(d: dt.date, after: bool = False) -> dict:
         p0 = period_floor(d, period)
@@ -95,9 +99,9 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
                 r[f"cash_{stem}_usd"] = 0.0
             if opening:
                 r["cash_opening_usd"] = 0.0
-            if energy:
-                r["energy_usd"] = 0.0
-                r["cash_energy_usd"] = 0.0
+            for stem in optional:
+                r[f"{stem}_usd"] = 0.0
+                r[f"cash_{stem}_usd"] = 0.0
             r.update({"cash_net_usd": 0.0, "cumulative_cash_usd": 0.0, "gross_margin_pct": None,
                       "pv_cash_usd": 0.0, "discount_factor": None})
             rows[(p0, after)] = r
@@ -105,7 +109,7 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
 
     for s in tl.starts_s:  # every covered period gets a row, even an empty one
         row(cal.date_at(float(s)))
-    stem_of = {cat: stem for stem, cat in CATEGORY_COLUMNS} | {"energy": "energy"}
+    stem_of = {cat: stem for stem, cat in (*CATEGORY_COLUMNS, *OPTIONAL_COLUMNS)}
     settled: dict[tuple[int, str, float], float] = {}   # (row, agreement, cash time) -> provider net
     for e in entries:
         mag = abs(e.amount_usd)

@@ -4,7 +4,8 @@ Terms move an entry's cash, never its accrual: with ``terms: {invoice: month, ne
 compute price, the compute accrued in January is one payment on Jan 31 24:00 + 30 days = Mar 2
 (2025). Which terms apply:
 
-* a revenue entry: those of its line's definition whose ``from``/``until`` window holds it;
+* a revenue or SLA-credit entry: those of its line's definition whose ``from``/``until`` window
+  holds it;
 * a compute entry (``pool:tier``): those of the first ``compute`` price of that pool and tier
   whose window holds it (the implicit ``gpu_hour_usd`` price has none: paid as accrued);
 * a training entry: ``training.terms``;
@@ -42,7 +43,7 @@ def compute_terms(cfg: EconomicsConfig) -> PaymentTerms | None:
 def terms_of(cfg: EconomicsConfig, tl: Timeline, e: LedgerEntry) -> PaymentTerms | None:
     """The payment terms that apply to entry ``e`` (see the module docstring)."""
     t = e.accrual_start_s
-    if e.category == "revenue":
+    if e.category in ("revenue", "sla_credit"):
         return next((ln.terms for ln in cfg.revenue if ln.name == e.line and _in_window(tl, ln, t)), None)
     if e.category == "compute":
         pool, _, tier = e.line.rpartition(":")

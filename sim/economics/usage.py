@@ -35,12 +35,33 @@ class ProvisionedInterval:
 
 
 @dataclass(frozen=True)
+class Outcomes:
+    """Every request whose outcome is known, one row each (what SLO money needs): ``t_s`` (the
+    completion time, or the arrival time of a rejected or failed request), ``status`` (1
+    completed, 2 rejected, 3 failed), ``met`` (completed within the SLO), requested
+    ``input_tokens`` / ``output_tokens``, ``revenue_line`` (index into the usage's
+    ``revenue_line_names``, -1: the default token line) and ``weight``."""
+
+    t_s: np.ndarray
+    status: np.ndarray
+    met: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    revenue_line: np.ndarray
+    weight: np.ndarray
+
+    COLUMNS = ("t_s", "status", "met", "input_tokens", "output_tokens", "revenue_line", "weight")
+
+
+@dataclass(frozen=True)
 class Usage:
     """A run's usage: provisioned intervals, busy GPU-seconds and completed requests (columns).
 
     ``cls`` (optional): each row's workload class, an index into ``class_names``; what per-class
     chargeback (:mod:`~sim.economics.chargeback`) groups by. ``gpu_tdp_w``: each pool's GPU board
     power from the catalog (watts per GPU), what :mod:`~sim.economics.energy` scales by load.
+    ``outcomes`` (optional; a request-level run keeping every record): each request's outcome,
+    what :mod:`~sim.economics.slo` prices.
     """
 
     horizon_s: float
@@ -56,6 +77,7 @@ class Usage:
     cls: np.ndarray | None = None
     class_names: tuple[str, ...] = ()
     gpu_tdp_w: Mapping[str, float] = field(default_factory=dict)
+    outcomes: Outcomes | None = None
 
     def pools(self) -> tuple[str, ...]:
         """Pool names seen in intervals or busy time, in first-seen order."""

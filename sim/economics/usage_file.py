@@ -3,7 +3,8 @@
 One numpy archive (``np.load`` reads it; no pickles; fixed member dates, so a run gives the same bytes) holding a run's :class:`~sim.economics.usage.Usage` bit for bit —
 the provisioned GPU intervals (``interval_pool`` indexes ``pools``, ``interval_gpus``,
 ``interval_start_s``, ``interval_end_s``) and the completed-request columns (``completion_s``,
-``input_tokens``, ``output_tokens``, ``revenue_line``, ``weight``, ``cls``; one row per request, or per
+``input_tokens``, ``output_tokens``, ``revenue_line``, ``weight``, ``cls``; ``outcome_*``: every request's outcome
+for SLO money, when the run kept all records; one row per request, or per
 (hour, pool, class) group when the run kept no per-request records) — plus a JSON ``meta`` string:
 the horizon, busy GPU-seconds per pool, revenue-line and class names, GPU board power per pool, the scale note, the scenario's
 ``start`` date and the ``economics:`` block the run was priced with (schema field names, defaults
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.economics.usage import ProvisionedInterval, Usage
+from sim.economics.usage import Outcomes, ProvisionedInterval, Usage
 from sim.io import atomic_write_bytes
 from sim.scenario.economics import EconomicsConfig
 
@@ -59,6 +60,8 @@ def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes
     }
     if usage.cls is not None:
         arrays["cls"] = np.asarray(usage.cls)
+    if usage.outcomes is not None:
+        arrays.update({f"outcome_{c}": np.asarray(getattr(usage.outcomes, c)) for c in Outcomes.COLUMNS})
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, arr in arrays.items():   # fixed member dates: same run, same bytes
@@ -97,7 +100,9 @@ def read_usage(path: Path) -> SavedUsage:
                       revenue_line_names=tuple(meta["revenue_line_names"]), weight=arrays["weight"],
                       scale_note=meta["scale_note"], cls=arrays.get("cls"),
                       class_names=tuple(meta.get("class_names", ())),
-                      gpu_tdp_w={k: float(v) for k, v in meta.get("gpu_tdp_w", {}).items()})
+                      gpu_tdp_w={k: float(v) for k, v in meta.get("gpu_tdp_w", {}).items()},
+                      outcomes=(Outcomes(*(arrays[f"outcome_{c}"] for c in Outcomes.COLUMNS))
+                                if "outcome_t_s" in arrays else None))
         usage.check()
         return SavedUsage(usage, dict(meta["economics"]), dt.date.fromisoformat(meta["start"]))
     except FileNotFoundError:

@@ -76,6 +76,9 @@ def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: flo
     owner: dict[str, str] = {}
     for j, line in enumerate(cfg.revenue):
         window_warn(f"{p}.revenue.{j}", line)
+        if line.sla is not None and line.owner != "provider":
+            problems.append((f"{p}.revenue.{j}.sla", "a service level applies to the provider's own lines "
+                             "(this line is owned by the partner)"))
         if line.name in owner:
             if owner[line.name] != line.owner:
                 problems.append((f"{p}.revenue.{j}.owner", f"line {line.name!r} is defined with owner "

@@ -162,6 +162,15 @@ class ComputePrice(_Windowed):
         return self
 
 
+class ServiceLevel(Strict):
+    """A service-level agreement on a revenue line: in a statement period where the share of
+    the line's requests meeting the SLO falls below ``attainment``, the provider credits
+    ``credit_pct`` of that period's revenue on the line back to its customers."""
+
+    attainment: Rate
+    credit_pct: Rate
+
+
 class RevenueLine(_Windowed):
     """One revenue line: token-priced (completed requests), flat per month, or both.
 
@@ -182,6 +191,7 @@ class RevenueLine(_Windowed):
     subscribers: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     growth_per_month: Annotated[float, Field(gt=-1, allow_inf_nan=False)] = 0.0
     terms: PaymentTerms | None = None
+    sla: ServiceLevel | None = None
 
     @property
     def token_priced(self) -> bool:
