@@ -226,7 +226,7 @@ def price_run(summary: dict, sc, pools: list[PoolRuntime], end_s: float, interva
                   gpu_tdp_w={p.name: float(p.gpu.tdp_w) for p in pools},
                   outcomes=None if outcomes is None else Outcomes(
                       outcomes["t_s"], outcomes["status"], outcomes["met"], outcomes["input_tokens"],
-                      outcomes["output_tokens"], cls_line[outcomes["cls"]], outcomes["weight"]))
+                      outcomes["output_tokens"], cls_line[outcomes["cls"]].astype(np.int32), outcomes["weight"]))
     econ = evaluate(sc.economics, sc.start, usage)
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
@@ -248,8 +248,8 @@ def request_outcomes(rec: np.ndarray, sc, pool_scale: np.ndarray) -> dict:
         met[mine] = slo_met(r[mine], c.slo_ttft_s or sc.slo.ttft_s, c.slo_tpot_s or sc.slo.tpot_s)
     pool = r["pool"].astype(np.int64)
     return {"t_s": np.where(r["completion_s"] >= 0, r["completion_s"], r["arrival_s"]),
-            "status": r["status"].astype(np.int64), "met": met,
-            "input_tokens": r["prompt_tokens"].astype(np.int64), "output_tokens": r["output_tokens"].astype(np.int64),
+            "status": r["status"].astype(np.int8), "met": met,   # narrow types: usage.npz stays small
+            "input_tokens": r["prompt_tokens"].astype(np.int32), "output_tokens": r["output_tokens"].astype(np.int32),
             "cls": r["cls"].astype(np.int64),
             "weight": np.where(pool >= 0, pool_scale[np.maximum(pool, 0)], 1.0) if len(pool_scale) else np.ones(len(r))}
 
