@@ -8,6 +8,7 @@ Every problem is collected and reported at once as ``file: field.path: message``
 from __future__ import annotations
 
 import copy
+import reprlib
 import tomllib
 import typing
 from collections.abc import Iterable, Sequence
@@ -18,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import ScenarioError
+from sim.scenario.safe_yaml import TextLimitError, load_toml, load_yaml, read_text
 from sim.scenario.schema import Scenario
 
 
@@ -35,24 +37,29 @@ class LoadedScenario:
 
 # ------------------------------------------------------------------------------ reading files
 def read_file(path: str | Path) -> dict:
-    """The raw mapping in a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file."""
+    """The raw mapping in a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file.
+
+    Read within the limits of :mod:`sim.scenario.safe_yaml` (regular files only, alias budget,
+    nesting depth, duplicate keys).
+    """
     p = Path(path)
     src = str(path)
     if not p.exists():
         raise ScenarioError([("", "file not found")], src)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
+    except TextLimitError as exc:
+        raise ScenarioError([("", str(exc))], src) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([("", f"cannot read file: {exc}")], src) from None
+        raise ScenarioError([("", f"cannot read file: {getattr(exc, 'strerror', None) or exc}")], src) from None
+    toml = p.suffix.lower() == ".toml"
     try:
-        if p.suffix.lower() == ".toml":
-            data = tomllib.loads(text)
-        else:
-            data = yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, OverflowError) as exc:
+        data = load_toml(text) if toml else load_yaml(text)
+    except TextLimitError as exc:
+        raise ScenarioError([("", str(exc))], src) from None
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, OverflowError, RecursionError) as exc:
         msg = str(exc).replace("\n", " ")
-        raise ScenarioError([("", f"not valid {'TOML' if p.suffix.lower() == '.toml' else 'YAML'}: {msg}")],
-                            src) from None
+        raise ScenarioError([("", f"not valid {'TOML' if toml else 'YAML'}: {msg}")], src) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -63,8 +70,8 @@ def read_file(path: str | Path) -> dict:
 # ------------------------------------------------------------------------------ overrides
 def _parse_value(text: str) -> Any:
     try:
-        return yaml.safe_load(text) if text.strip() != "" else ""
-    except (yaml.YAMLError, ValueError, OverflowError):  # e.g. an impossible date: keep the text
+        return load_yaml(text) if text.strip() != "" else ""
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
         return text
 
 
@@ -221,17 +228,27 @@ def _clean_loc(loc: Sequence[Any], raw: Any) -> list[Any]:
     return out
 
 
+_SHORT_REPR = reprlib.Repr()   # Python 3.11's Repr takes no keyword arguments
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxdict, _SHORT_REPR.maxlist = 3, 6, 6
+_SHORT_REPR.maxstring, _SHORT_REPR.maxother = 40, 40
+
+
 def _fmt_got(value: Any) -> str:
     import datetime as _dt
 
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
     if isinstance(value, (dict, list)):
-        text = repr(value)
+        text = _SHORT_REPR.repr(value)   # bounded: never walks a whole (possibly huge) value
         return text if len(text) <= 60 else text[:57] + "..."
     if isinstance(value, float):
         return f"{value:g}"
-    return repr(value) if isinstance(value, str) else str(value)
+    text = _SHORT_REPR.repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_NUMBER_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal", "int_parsing",
+                            "int_type", "int_from_float", "float_parsing", "float_type", "finite_number"})
 
 
 def _message(err: dict, loc: list[Any], raw: Any) -> str:
@@ -240,6 +257,8 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     got = err.get("input")
     if typ == "missing":
         return "required field is missing"
+    if isinstance(got, bool) and typ in _NUMBER_ERRORS:
+        return f"must be a number, not {str(got).lower()}"
     if typ == "extra_forbidden":
         allowed = _allowed_keys(loc, raw)
         base = f"unknown key {str(loc[-1])!r}" if loc else "unknown key"
@@ -301,6 +320,46 @@ def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]
     return out
 
 
+# ------------------------------------------------------------------------------ no true/false for numbers
+def bool_problems(model: BaseModel, raw: Any, path: str = "") -> list[tuple[str, str]]:
+    """Fields given ``true``/``false`` where the schema wants a number (pydantic reads them as 1/0).
+
+    Walks the validated blocks beside the raw mapping they came from; a field whose type names
+    ``bool`` or ``Any`` is left alone, as is anything inside a plain mapping of such a field.
+    """
+    out: list[tuple[str, str]] = []
+    if not isinstance(raw, dict):
+        return out
+    fields = type(model).model_fields
+    for name, value in raw.items():
+        field = fields.get(name) if isinstance(name, str) else None
+        if field is None:
+            continue
+        where = f"{path}.{name}" if path else str(name)
+        sub = getattr(model, name, None)
+        if isinstance(sub, BaseModel):
+            out.extend(bool_problems(sub, value, where))
+        elif isinstance(sub, list) and isinstance(value, list) and len(sub) == len(value):
+            for i, (m, v) in enumerate(zip(sub, value)):
+                if isinstance(m, BaseModel):
+                    out.extend(bool_problems(m, v, f"{where}.{i}"))
+                elif isinstance(v, bool) and not _names_bool(field.annotation):
+                    out.append((f"{where}.{i}", f"must be a number, not {str(v).lower()}"))
+        elif isinstance(sub, dict) and isinstance(value, dict) and not _names_bool(field.annotation):
+            out.extend((f"{where}.{k}", f"must be a number, not {str(v).lower()}")
+                       for k, v in value.items() if isinstance(v, bool))
+        elif isinstance(value, bool) and not _names_bool(field.annotation):
+            out.append((where, f"must be a number, not {str(value).lower()}"))
+    return out
+
+
+def _names_bool(tp: Any) -> bool:
+    """Whether a field annotation admits ``bool`` (or anything, ``Any``)."""
+    if tp is bool or tp is Any or tp is object:
+        return True
+    return any(_names_bool(a) for a in typing.get_args(tp) if not isinstance(a, (str, int, float)))
+
+
 # ------------------------------------------------------------------------------ entry points
 def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | str = ".",
                        check: bool = True) -> LoadedScenario:
@@ -309,6 +368,9 @@ def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | 
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(validation_problems(exc, data), source) from None
+    wrong = bool_problems(scenario, data)
+    if wrong:
+        raise ScenarioError(wrong, source)
     loaded = LoadedScenario(scenario, source, Path(base_dir), data)
     if check:
         from sim.scenario.checks import semantic_problems
