@@ -73,6 +73,20 @@ class Coded:
         return lut[np.asarray(self.codes, dtype=np.int64)]
 
 
+def resolve_path(path: str | Path, base_dir: str | Path) -> Path:
+    """A file named in a scenario (``~`` expanded), relative to the scenario's folder ``base_dir``.
+
+    ``~nosuchuser/x.csv`` names no home folder; it is kept as written, so the caller reports the
+    file as not found rather than failing inside ``expanduser``.
+    """
+    p = Path(path)
+    try:
+        p = p.expanduser()
+    except RuntimeError:
+        pass
+    return p if p.is_absolute() else Path(base_dir) / p
+
+
 @contextmanager
 def _atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
     """A binary file handle on a temporary sibling of ``path``, renamed to ``path`` on success."""

@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress or log lines on stderr")
     p.add_argument("--engine", choices=["fast", "reference"], help="shorthand for --set engine=...")
     p.add_argument("--records", choices=["all", "sample", "none"], help="shorthand for --set metrics.records=...")
+    p.add_argument("--allow-large", action="store_true",
+                   help="run a scenario past the work limits (requests, fluid steps, replicas, failure events, "
+                        "sweep points; see README 'Limits')")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="trace replay: count and skip malformed rows instead of failing")
 
@@ -29,7 +32,7 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     folder is not writable). Creates nothing (``fleetsim sweep | plan | saturation`` use it too)."""
     import os
 
-    from sim.errors import InputError
+    from sim.errors import InputError, printable
 
     if str(out) == "":
         raise InputError(f"{option}: give a folder name")
@@ -50,7 +53,7 @@ def main(args: argparse.Namespace) -> int:
     from sim.report_text import format_summary
     from sim.scenario.load import load_scenario
 
-    from sim.errors import InputError
+    from sim.errors import InputError, printable
 
     if args.out is not None:
         check_out_dir(args.out)
@@ -84,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(_clean(result.summary), allow_nan=False) + "\n")
     else:
-        sys.stdout.write(format_summary(result) + "\n")
+        sys.stdout.write(printable(format_summary(result)) + "\n")
     return 0
 
 

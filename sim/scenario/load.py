@@ -360,6 +360,72 @@ def _names_bool(tp: Any) -> bool:
     return any(_names_bool(a) for a in typing.get_args(tp) if not isinstance(a, (str, int, float)))
 
 
+# ------------------------------------------------------------------------------ every problem at once
+def _drop(data: Any, path: Sequence[Any]) -> bool:
+    """Delete the mapping key at ``path`` from ``data`` (in place); False if there is none."""
+    node = data
+    for part in path[:-1]:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+            node = node[part]
+        else:
+            return False
+    if isinstance(node, dict) and path and path[-1] in node:
+        del node[path[-1]]
+        return True
+    return False
+
+
+def problems_past_schema(exc: ValidationError, data: dict, source: str, base_dir: Path | str,
+                         rounds: int = 6) -> list[tuple[str, str]]:
+    """The cross-field problems of a file whose schema check failed, so that one pass reports all.
+
+    Each field the schema refused is left out (its default takes its place; a required field
+    takes its enclosing block with it) until the rest validates; the cross-field checks then run
+    on what is left, and any problem about a field left out (or a block holding one) is dropped,
+    since it would only echo the first. Nothing is added when no repair validates.
+    """
+    repaired = copy.deepcopy(data)
+    removed: list[tuple[Any, ...]] = []
+    err: ValidationError | None = exc
+    for _ in range(rounds):
+        progress = False
+        for e in err.errors(include_url=False):
+            loc = _clean_loc(e.get("loc", ()), repaired)
+            target = list(loc[:-1] if e.get("type") == "missing" else loc)
+            while target and isinstance(target[-1], int):
+                target.pop()
+            if not target:
+                return []
+            if _drop(repaired, target):
+                removed.append(tuple(target))
+                progress = True
+        if not progress:
+            return []
+        try:
+            scenario = Scenario.model_validate(repaired)
+            break
+        except ValidationError as again:
+            err = again
+        except Exception:  # noqa: BLE001 - a repair that trips a validator: report what we have
+            return []
+    else:
+        return []
+    from sim.scenario.checks import semantic_problems
+
+    try:
+        more = semantic_problems(LoadedScenario(scenario, source, Path(base_dir), repaired))
+    except Exception:  # noqa: BLE001 - best effort on a scenario already known to be wrong
+        return []
+    cut = [".".join(map(str, r)) for r in removed]
+
+    def related(path: str) -> bool:
+        return any(path == c or path.startswith(c + ".") or c.startswith(path + ".") or not path for c in cut)
+
+    return [(p, m) for p, m in more if not related(p)]
+
+
 # ------------------------------------------------------------------------------ entry points
 def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | str = ".",
                        check: bool = True) -> LoadedScenario:
@@ -367,17 +433,18 @@ def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | 
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(validation_problems(exc, data), source) from None
-    wrong = bool_problems(scenario, data)
-    if wrong:
-        raise ScenarioError(wrong, source)
+        problems = validation_problems(exc, data)
+        if check:
+            problems += problems_past_schema(exc, data, source, base_dir)
+        raise ScenarioError(problems, source) from None
+    problems = bool_problems(scenario, data)
     loaded = LoadedScenario(scenario, source, Path(base_dir), data)
     if check:
         from sim.scenario.checks import semantic_problems
 
-        problems = semantic_problems(loaded)
-        if problems:
-            raise ScenarioError(problems, source)
+        problems += semantic_problems(loaded)
+    if problems:
+        raise ScenarioError(problems, source)
     return loaded
 
 
