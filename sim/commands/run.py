@@ -29,22 +29,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def check_out_dir(out: Path, option: str = "--out") -> None:
     """Fail early (:class:`sim.errors.InputError`) if ``out`` cannot be a result folder: it exists and
     is not a folder, or it cannot be created (a part of the path is a file, or the nearest existing
-    folder is not writable). Creates nothing (``fleetsim sweep | plan | saturation`` use it too)."""
+    folder is not writable), or no folder can be made beside it (where a result is staged before it
+    is swapped in; ``/proc/self`` is a folder but nothing can be written there). Leaves nothing
+    behind (``fleetsim sweep | plan | saturation`` use it too)."""
     import os
+    import tempfile
 
-    from sim.errors import InputError, printable
+    from sim.errors import InputError
 
     if str(out) == "":
         raise InputError(f"{option}: give a folder name")
     if out.exists():
         if not out.is_dir():
             raise InputError(f"{option}: {out} exists and is not a folder (give a folder, new or existing)")
-        return
-    parent = next((d for d in out.parents if d.exists()), Path(out.absolute().anchor))
-    if not parent.is_dir():
-        raise InputError(f"{option}: cannot create {out}: {parent} is not a folder")
+        parent = out.absolute().parent
+    else:
+        parent = next((d for d in out.parents if d.exists()), Path(out.absolute().anchor))
+        if not parent.is_dir():
+            raise InputError(f"{option}: cannot create {out}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{option}: cannot create {out}: {parent} is not writable")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name or 'out'}.", suffix=".probe", dir=parent))
+    except OSError as exc:
+        raise InputError(f"{option}: cannot write a result folder at {out}: {parent} refuses new folders "
+                         f"({exc.strerror or exc})") from None
 
 
 def main(args: argparse.Namespace) -> int:
