@@ -134,7 +134,7 @@ def _add_classes(acc: list[_ClassAcc], curve: CapacityCurve, i: np.ndarray, w: n
         a.met += float(np.sum(mk * (att[i] * (1 - w) + att[i + 1] * w) * (extra_wait <= cls_slo[k][0])))
         hw = np.bincount(i, weights=mk * (1 - w), minlength=g) + np.bincount(i + 1, weights=mk * w, minlength=g)
         for m in HIST_METRICS:
-            a.hist[m] += hw @ hists[m]
+            a.hist[m] += (hw[:, None] * hists[m]).sum(axis=0)   # not BLAS `@`: same bytes on any machine
             mean = means[m][i] * (1 - w) + means[m][i + 1] * w
             if m in ("ttft", "e2e", "queue"):
                 mean = mean + extra_wait
@@ -267,7 +267,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         for m in HIST_METRICS:
             hw = np.bincount(i, weights=meas * (1 - w), minlength=len(curve.rates_rps)) \
                 + np.bincount(i + 1, weights=meas * w, minlength=len(curve.rates_rps))
-            hist_w[m] += hw @ curve.hists[m]
+            hist_w[m] += (hw[:, None] * curve.hists[m]).sum(axis=0)   # not BLAS `@` (thread-count dependent)
         for m in METRICS:
             mean = at(curve.latency[m]["mean"])
             if m in ("ttft", "e2e", "queue"):
