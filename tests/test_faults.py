@@ -88,3 +88,91 @@ def test_unusable_out_is_refused_before_simulating(tmp_path, capsys, out):
     assert time.perf_counter() - t0 < 2
     err = capsys.readouterr().err
     assert err.startswith(f"--out: cannot ") and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ sweep point store
+@pytest.mark.parametrize("content", [b"[]", bytes(range(256)) * 4, b"{\"key\": \"other\"}", b"[" * 5000])
+def test_corrupt_point_is_moved_aside_and_run_again(tmp_path, content):
+    from sim.planning.store import CorruptPointWarning
+    from sim.planning.sweep import sweep
+
+    sc = scenario(duration=20)
+    out = tmp_path / "sw"
+    first = sweep(sc, {"fleet.pools.0.replicas": [1, 2]}, executor="serial", out=out, figures=False)
+    points = sorted((out / "points").glob("*.json"))
+    assert len(points) == 2
+    points[0].write_bytes(content)
+    with pytest.warns(CorruptPointWarning, match=f"{points[0]}: .*moved to {points[0]}.corrupt; the point runs again"):
+        again = sweep(sc, {"fleet.pools.0.replicas": [1, 2]}, executor="serial", out=out, figures=False)
+    assert (points[0].parent / (points[0].name + ".corrupt")).read_bytes() == content
+    assert [r.get("reused", False) for r in again.records].count(True) == 1
+    assert (out / "sweep.csv").read_bytes() == _csv_of(first, tmp_path)
+
+
+def _csv_of(result, tmp_path) -> bytes:
+    from sim.planning.table import write_csv
+
+    write_csv(tmp_path / "first.csv", result)
+    return (tmp_path / "first.csv").read_bytes()
+
+
+def test_corrupt_point_through_the_cli_is_one_warning_line(tmp_path, capsys):
+    path = _scenario_file(tmp_path, duration=20)
+    out = tmp_path / "sw"
+    args = ["sweep", str(path), "--grid", "fleet.pools.0.replicas=1,2", "--executor", "serial", "--out", str(out),
+            "--quiet", "--no-figures"]
+    assert main(args) == 0
+    victim = sorted((out / "points").glob("*.json"))[1]
+    victim.write_bytes(b"\x00\xff garbage")
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "store.py" not in err
+    assert f"{victim}: is not JSON (UnicodeDecodeError); moved to {victim}.corrupt; the point runs again" in err
+
+
+# ------------------------------------------------------------------ workers die with their parent
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_sweep_workers_die_with_a_killed_parent(tmp_path):
+    import signal
+
+    path = _scenario_file(tmp_path, duration="2h")                  # each point runs for many seconds
+    cmd = [sys.executable, "-m", "sim", "sweep", str(path), "--grid", "workload.arrival.rate=40,41",
+           "--executor", "local", "--workers", "2", "--out", str(tmp_path / "sw"), "--quiet", "--no-figures"]
+    proc = subprocess.Popen(cmd, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.2)
+            workers = [c for c in _children(proc.pid) if _alive(c)]
+        assert len(workers) >= 2, "the pool's workers never started"
+        time.sleep(1.0)                                              # both are inside a point
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        for w in workers:                                            # never leave them behind
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
