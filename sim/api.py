@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 import simpy
 
-from sim.limits import check_work
+from sim.limits import check_money, check_work
 from sim.metrics.records import summarize_requests
 from sim.perf import build_step_model
 from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict
@@ -105,6 +105,7 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
             result = run_fluid(loaded)
         else:
             result = _run_request_level(loaded, progress=progress and not quiet, skip_bad_rows=skip_bad_rows)
+        check_money(result.summary, loaded.source)
     result.summary["wall_seconds"] = time.perf_counter() - t0
     if out is not None:
         result.write(out)

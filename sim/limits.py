@@ -13,6 +13,8 @@ estimate                 limit            why
 requests                 100,000,000      about 2 h of wall time at ~14,000 requests/s
 requests, records: all   25,000,000       one 82-byte row each: ~2 GB of memory
 fluid steps              1,000,000        ``duration / fluid.step`` (114 years of hours)
+calibration requests     100,000,000      grid points x pools x ``fluid.calibration_requests``
+calibration rows         5,000,000        grid points x pools x ``calibration_duration / metrics.interval``
 replicas                 20,000           every pool's ``replicas`` or ``autoscale.max``
 failure events           10,000,000       replicas x duration / (mtbf + mttr), per pool
 sweep points             100,000          grid values x seeds
@@ -47,6 +49,8 @@ MAX_FLUID_STEPS = 1_000_000
 MAX_REPLICAS = 20_000
 MAX_FAILURE_EVENTS = 10_000_000
 MAX_SWEEP_POINTS = 100_000
+#: time-series rows of all the fluid tier's calibration runs together (as one run's ``metrics.interval`` limit)
+MAX_CALIBRATION_ROWS = 5_000_000
 #: bytes of one request row kept with ``metrics.records: all``
 RECORD_BYTES = 82
 #: smallest trace row (``0,1,1`` and a newline): a file of ``n`` bytes holds at most ``n / 6`` rows
@@ -212,6 +216,8 @@ def work_problems(loaded) -> list[tuple[str, str]]:
                         f"all keeps one {RECORD_BYTES}-byte row per request: ~{_n(est.requests)} requests, "
                         f"~{gb:,.1f} GB (at most {MAX_REQUESTS_ALL_RECORDS:,} requests); use metrics.records: "
                         f"sample or none; {HINT}"))
+    if sc.fidelity == "fluid":
+        out += _calibration_problems(sc)
     if est.fluid_steps > MAX_FLUID_STEPS:
         out.append(("fluid.step", f"implies {_n(est.fluid_steps)} fluid steps over duration {sc.duration:g} s "
                                   f"(at most {MAX_FLUID_STEPS:,}): use a step of at least "
@@ -227,6 +233,28 @@ def work_problems(loaded) -> list[tuple[str, str]]:
     return out
 
 
+def _calibration_problems(sc) -> list[tuple[str, str]]:
+    """The fluid tier's calibration runs: one request-level run per grid point and pool, each at
+    least ``calibration_duration`` long and with at least ``calibration_requests`` requests."""
+    from sim.fluid.capacity import CalibrationSettings
+
+    base = CalibrationSettings()
+    points = len(sc.fluid.grid or base.fractions) * len(sc.fleet.pools)
+    out = []
+    n = sc.fluid.calibration_requests
+    if n is not None and points * n > MAX_REQUESTS:
+        out.append(("fluid.calibration_requests",
+                    f"implies ~{_n(points * n)} requests in {points} calibration runs (at most {MAX_REQUESTS:,}); "
+                    f"{HINT}"))
+    d = sc.fluid.calibration_duration
+    rows = points * float(d) / float(sc.metrics.interval) if d is not None else 0.0
+    if rows > MAX_CALIBRATION_ROWS:
+        out.append(("fluid.calibration_duration",
+                    f"implies {_n(rows)} time-series rows in {points} calibration runs of {float(d):g} s each (at "
+                    f"most {MAX_CALIBRATION_ROWS:,} at metrics.interval {float(sc.metrics.interval):g} s); {HINT}"))
+    return out
+
+
 def check_work(loaded, allow_large: bool | None = None) -> None:
     """Raise :class:`ScenarioError` when ``loaded`` is past a limit (unless allowed)."""
     if allow_large is None:
@@ -236,6 +264,32 @@ def check_work(loaded, allow_large: bool | None = None) -> None:
     problems = work_problems(loaded)
     if problems:
         raise ScenarioError(problems, loaded.source)
+
+
+MONEY_KEYS = ("cost", "cashflow")
+
+
+def check_money(summary: dict, source: str = "<scenario>") -> None:
+    """Raise :class:`ScenarioError` if a money total of a finished run is not a finite number.
+
+    Prices, shards (``scale``) and growth that each pass their checks can still multiply past
+    1.8e308; a summary would then show ``null`` where a total should be.
+    """
+    bad: list[str] = []
+
+    def walk(node, path: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(node, float) and not math.isfinite(node) and len(bad) < 3:
+            bad.append(path)
+
+    for key in MONEY_KEYS:
+        walk(summary.get(key), key)
+    if bad:
+        raise ScenarioError([("economics", f"money totals overflow ({', '.join(bad)} is not a finite number): "
+                                           "prices, pool scale, growth or duration are too large together")],
+                            source)
 
 
 def check_points(n_configurations: int, seeds: int, allow_large: bool | None = None,

@@ -159,3 +159,85 @@ def test_error_for_a_huge_value_is_short_and_quick(tmp_path, capsys):
     rc, err = _validate(capsys, p)
     assert rc == 2
     assert all(len(line) < 400 for line in err.splitlines())
+
+
+# ------------------------------------------------------------------ numbers that overflow together
+@pytest.mark.parametrize("edit,expected", [
+    (lambda sc: sc["economics"].update(training={"usd_per_month": 100, "until": "9999-12-31"}),
+     "economics.training.until: must be a date up to 9000-12-31 (got 9999-12-31)"),
+    (lambda sc: sc["economics"].update(revenue=[{"name": "api", "usd_per_million_output_tokens": 10}],
+                                       agreements=[{"rate": 0.2, "base": ["api"], "payment_lag": 1e15}]),
+     "economics.agreements.0.payment_lag: moves cash after the year 9000 (got 1e+15 s;"),
+    (lambda sc: sc.update(duration="90d") or sc["economics"].update(
+        revenue=[{"name": "api", "usd_per_month": 10, "growth_per_month": 1e200}]),
+     "economics.revenue.0.growth_per_month: compounds past 1e304 within the run (2.96 months) (got 1e+200)"),
+    (lambda sc: sc["fleet"]["pools"][0].update(scale=1e308),
+     "fleet.pools.0.scale: must be <= 1e+09 shards (got 1e+308)"),
+    (lambda sc: sc["fleet"]["pools"].append({"name": "b", "gpu": "a100-80gb", "replicas": 1}) or sc["fleet"].update(
+        router={"policy": "weighted", "weights": {"main": 1e308, "b": 1e308}}),
+     "fleet.router.weights: must add up to a finite number"),
+])
+def test_overflowing_numbers_are_named_by_field(tmp_path, capsys, edit, expected):
+    sc = scenario()
+    edit(sc)
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(sc))
+    t0 = time.perf_counter()
+    assert main(["run", str(p), "--quiet"]) == 2
+    assert time.perf_counter() - t0 < 5
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "OverflowError" not in err
+    assert f"{p}: {expected}" in err
+
+
+def test_money_that_overflows_is_an_error_not_null():
+    from sim.errors import ScenarioError
+    from sim.limits import check_money
+
+    check_money({"cost": {"compute_usd": 1.0}, "cashflow": {"net": -2.0}})
+    with pytest.raises(ScenarioError, match=r"economics: money totals overflow \(cost.by_pool.main is not"):
+        check_money({"cost": {"compute_usd": 1.0, "by_pool": {"main": float("inf")}}}, "s.yaml")
+
+
+def test_control_characters_are_escaped_on_the_terminal(tmp_path, capsys):
+    sc = scenario(name="evil\x1b[31mRED\x07")
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(sc))
+    assert main(["run", str(p), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "evil\\x1b[31mRED\\x07" in out
+    sc["fleet"]["pools"][0]["gpu"] = "h100\x1b]0;owned\x07"
+    p.write_text(yaml.safe_dump(sc))
+    assert main(["validate", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+
+
+def test_warnings_are_one_line_naming_the_file(tmp_path, capsys):
+    sc = scenario(duration=600)
+    sc["economics"].update(revenue=[{"name": "api", "usd_per_million_output_tokens": 10}],
+                           agreements=[{"rate": 0.2, "base": ["api"], "payment_lag": "30d"}])
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(sc))
+    assert main(["validate", str(p)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{p}: economics.agreements.0.payment_lag: 30 days is longer")
+    assert ".py:" not in err[0]
+
+
+def test_validate_reports_schema_and_cross_field_problems_at_once(tmp_path, capsys):
+    sc = scenario()
+    sc["workload"]["arrival"]["rate"] = -3
+    sc["fleet"]["pools"][0]["gpu"] = "h900"
+    sc["slo"]["ttft_s"] = 0
+    sc["fleet"]["router"] = {"policy": "spillover"}
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(sc))
+    rc, err = _validate(capsys, p)
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert f"{p}: workload.arrival.rate: must be > 0 (got -3)" in lines
+    assert f"{p}: slo.ttft_s: must be > 0 (got 0)" in lines
+    assert any(line.startswith(f"{p}: fleet.pools.0.gpu: unknown GPU 'h900'; allowed: ") for line in lines)
+    assert f"{p}: fleet.router.primary: required for the spillover router" in lines
+    assert not any("workload.arrival:" in line or line.startswith(f"{p}: workload:") for line in lines)

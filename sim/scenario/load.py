@@ -441,8 +441,15 @@ def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | 
     loaded = LoadedScenario(scenario, source, Path(base_dir), data)
     if check:
         from sim.scenario.checks import semantic_problems
+        from sim.scenario.magnitudes import magnitude_problems
 
-        problems += semantic_problems(loaded)
+        huge = magnitude_problems(scenario)
+        problems += huge
+        try:
+            problems += semantic_problems(loaded)
+        except (OverflowError, ValueError):
+            if not huge:    # the overflow is not one of those already named: let it be reported
+                raise
     if problems:
         raise ScenarioError(problems, source)
     return loaded
