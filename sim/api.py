@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 import simpy
 
+from sim.limits import check_money, check_work
 from sim.metrics.records import summarize_requests
 from sim.perf import build_step_model
 from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict
@@ -87,11 +88,16 @@ def build_pools(loaded: LoadedScenario) -> list[PoolRuntime]:
 
 
 def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None = None, quiet: bool = True,
-        progress: bool = False, skip_bad_rows: bool = False) -> Result:
-    """Simulate a scenario (path, raw dict, :class:`Scenario` or loaded scenario) and summarise it."""
+        progress: bool = False, skip_bad_rows: bool = False, allow_large: bool | None = None) -> Result:
+    """Simulate a scenario (path, raw dict, :class:`Scenario` or loaded scenario) and summarise it.
+
+    A scenario past a work limit of :mod:`sim.limits` raises :class:`~sim.errors.ScenarioError`
+    before anything runs, unless ``allow_large`` (default: the ``FLEETSIM_ALLOW_LARGE`` variable).
+    """
     t0 = time.perf_counter()
     with _gc_relaxed():
         loaded = _as_loaded(scenario, list(overrides))
+        check_work(loaded, allow_large)
         sc = loaded.scenario
         if sc.fidelity == "fluid":
             from sim.fluid import run_fluid
@@ -99,6 +105,7 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
             result = run_fluid(loaded)
         else:
             result = _run_request_level(loaded, progress=progress and not quiet, skip_bad_rows=skip_bad_rows)
+        check_money(result.summary, loaded.source)
     result.summary["wall_seconds"] = time.perf_counter() - t0
     if out is not None:
         result.write(out)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 
 COMMANDS = {
     "run": "simulate a scenario and print its summary",
@@ -56,31 +58,76 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help(sys.stderr)
         return 2
-    from sim.errors import InputError, ScenarioError
+    if getattr(args, "allow_large", False):
+        from sim.limits import ENV
+
+        os.environ[ENV] = "1"   # worker processes of sweeps and plans see it too
+    source = str(getattr(args, "scenario", "") or "")
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning(source)
+        return _guarded(modules[args.command], args, source)
+
+
+def _guarded(module, args: argparse.Namespace, source: str) -> int:
+    """Run a command; every failure becomes one line on stderr and an exit status, never a traceback.
+
+    2: bad input, including what bad input can cause deep inside a run (``RecursionError``,
+    ``MemoryError``, ``OverflowError``, ``OSError``), named with the scenario file; 1: anything
+    else (a bug: rerun with ``FLEETSIM_DEBUG=1`` for the traceback); 130: interrupted.
+    """
+    from sim.errors import InputError, ScenarioError, printable
+
+    def say(text: str) -> None:
+        print(printable(text), file=sys.stderr)
 
     try:
-        return int(modules[args.command].main(args) or 0)
+        return int(module.main(args) or 0)
     except ScenarioError as exc:
-        print(exc.format(), file=sys.stderr)
+        say(exc.format())
         return 2
     except InputError as exc:
-        print(str(exc), file=sys.stderr)
+        say(str(exc))
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        say("interrupted")
         return 130
     except BrokenPipeError:
         return 0
-    except (OSError, UnicodeDecodeError, ValueError, OverflowError, ZeroDivisionError) as exc:
-        # no traceback for a user: say what failed in one line (rerun with FLEETSIM_DEBUG=1 for details)
-        import os
-
-        if os.environ.get("FLEETSIM_DEBUG"):
+    except BaseException as exc:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("FLEETSIM_DEBUG") or isinstance(exc, SystemExit):
             raise
-        where = getattr(exc, "filename", None)
-        print(f"fleetsim {args.command}: error: {f'{where}: ' if where else ''}{type(exc).__name__}: {exc}",
-              file=sys.stderr)
-        return 2 if isinstance(exc, (OSError, UnicodeDecodeError)) else 1
+        where = getattr(exc, "filename", None) or source
+        kind = _KINDS.get(type(exc).__name__) or next(
+            (text for cls, text in _CAUSES if isinstance(exc, cls)), None)
+        detail = str(exc)[:300]
+        if kind is not None:
+            say(f"{f'{where}: ' if where else ''}{kind}" + (f" ({type(exc).__name__}: {detail})" if detail else ""))
+            return 2
+        say(f"fleetsim {args.command}: internal error: {type(exc).__name__}: {detail} "
+            f"(rerun with FLEETSIM_DEBUG=1 for the traceback)")
+        return 1
+
+
+_KINDS = {"_ArrayMemoryError": "the scenario needs more memory than this machine has; make it smaller"}
+_CAUSES = (
+    (RecursionError, "nested too deeply to process"),
+    (MemoryError, "the scenario needs more memory than this machine has; make it smaller"),
+    (OverflowError, "a number is too large to compute with; use smaller values"),
+    (UnicodeDecodeError, "a file is not UTF-8 text"),
+    (OSError, "cannot read or write a file"),
+)
+
+
+def _show_warning(source: str):
+    """``warnings.showwarning`` printing ``file: field: message`` (no Python source line)."""
+    from sim.errors import printable
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = str(message)
+        named = category.__name__ == "EconomicsWarning" and source and not text.startswith(source)
+        print(printable(f"{source}: {text}" if named else text), file=sys.stderr)
+
+    return show
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,33 @@ class ScenarioError(Exception):
         return "\n".join(lines)
 
 
+_BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}
+
+
+def printable(text: str, keep: str = "\n") -> str:
+    """``text`` safe for a terminal: control characters (and bidirectional overrides) written as
+    escapes such as ``\\x1b``, so a name in a scenario cannot move the cursor, recolour the
+    screen or reorder what is shown. Characters in ``keep`` (default: newline) stay.
+
+        >>> printable("pool\x1b[31m")
+        'pool\\x1b[31m'
+    """
+    if text.isprintable() and not any(ord(c) in _BIDI for c in text):
+        return text
+    out = []
+    for c in text:
+        o = ord(c)
+        if c in keep:
+            out.append(c)
+        elif o < 0x20 or 0x7F <= o < 0xA0:
+            out.append(f"\\x{o:02x}")
+        elif o in _BIDI or (not c.isprintable() and c != " "):
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 class InputError(Exception):
     """A problem with a non-scenario input (trace file, profile table, calibration CSV).
 

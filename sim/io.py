@@ -73,6 +73,20 @@ class Coded:
         return lut[np.asarray(self.codes, dtype=np.int64)]
 
 
+def resolve_path(path: str | Path, base_dir: str | Path) -> Path:
+    """A file named in a scenario (``~`` expanded), relative to the scenario's folder ``base_dir``.
+
+    ``~nosuchuser/x.csv`` names no home folder; it is kept as written, so the caller reports the
+    file as not found rather than failing inside ``expanduser``.
+    """
+    p = Path(path)
+    try:
+        p = p.expanduser()
+    except RuntimeError:
+        pass
+    return p if p.is_absolute() else Path(base_dir) / p
+
+
 @contextmanager
 def _atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
     """A binary file handle on a temporary sibling of ``path``, renamed to ``path`` on success."""
@@ -90,6 +104,56 @@ def _atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
         except OSError:
             pass
         raise
+
+
+@contextmanager
+def staged_folder(target: str | Path, keep_foreign: Sequence[str] | None = None) -> Iterator[Path]:
+    """A fresh temporary sibling of ``target`` to write a whole folder into, swapped in on success.
+
+    On leaving the block without an error the staged folder replaces ``target`` by renames in the
+    same parent folder: a reader sees the old folder or the new one, never half of each. When
+    ``target`` exists and is not empty, entries whose names are not in ``keep_foreign`` (the
+    names the folder's writer produces) are someone else's files and are moved into the new
+    folder first; the old folder is then renamed aside, the new one renamed in, and the old one
+    deleted. On an error (a full disk, an interrupt) the staged folder is deleted and ``target``
+    is left exactly as it was.
+    """
+    import shutil
+
+    target = Path(target)
+    parent = target.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+    try:
+        os.chmod(stage, 0o755)          # mkdtemp makes 0700; a result folder is an ordinary folder
+        yield stage
+        _swap_in(stage, target, keep_foreign)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
+    import shutil
+
+    try:
+        os.rename(stage, target)        # target absent, or an empty folder (rename(2) replaces it)
+        return
+    except OSError:
+        if not target.is_dir():
+            raise
+    if known is not None:
+        for entry in os.listdir(target):
+            if entry not in known and not entry.endswith(".partial") and not (stage / entry).exists():
+                os.rename(target / entry, stage / entry)      # someone else's file: carried over
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))
+    os.rename(target, aside / "old")
+    try:
+        os.rename(stage, target)
+    except BaseException:
+        os.rename(aside / "old", target)    # put the old folder back
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress or log lines on stderr")
     p.add_argument("--engine", choices=["fast", "reference"], help="shorthand for --set engine=...")
     p.add_argument("--records", choices=["all", "sample", "none"], help="shorthand for --set metrics.records=...")
+    p.add_argument("--allow-large", action="store_true",
+                   help="run a scenario past the work limits (requests, fluid steps, replicas, failure events, "
+                        "sweep points; see README 'Limits')")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="trace replay: count and skip malformed rows instead of failing")
 
@@ -26,8 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def check_out_dir(out: Path, option: str = "--out") -> None:
     """Fail early (:class:`sim.errors.InputError`) if ``out`` cannot be a result folder: it exists and
     is not a folder, or it cannot be created (a part of the path is a file, or the nearest existing
-    folder is not writable). Creates nothing (``fleetsim sweep | plan | saturation`` use it too)."""
+    folder is not writable), or no folder can be made beside it (where a result is staged before it
+    is swapped in; ``/proc/self`` is a folder but nothing can be written there). Leaves nothing
+    behind (``fleetsim sweep | plan | saturation`` use it too)."""
     import os
+    import tempfile
 
     from sim.errors import InputError
 
@@ -36,12 +42,18 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     if out.exists():
         if not out.is_dir():
             raise InputError(f"{option}: {out} exists and is not a folder (give a folder, new or existing)")
-        return
-    parent = next((d for d in out.parents if d.exists()), Path(out.absolute().anchor))
-    if not parent.is_dir():
-        raise InputError(f"{option}: cannot create {out}: {parent} is not a folder")
+        parent = out.absolute().parent
+    else:
+        parent = next((d for d in out.parents if d.exists()), Path(out.absolute().anchor))
+        if not parent.is_dir():
+            raise InputError(f"{option}: cannot create {out}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{option}: cannot create {out}: {parent} is not writable")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name or 'out'}.", suffix=".probe", dir=parent))
+    except OSError as exc:
+        raise InputError(f"{option}: cannot write a result folder at {out}: {parent} refuses new folders "
+                         f"({exc.strerror or exc})") from None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -50,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
     from sim.report_text import format_summary
     from sim.scenario.load import load_scenario
 
-    from sim.errors import InputError
+    from sim.errors import InputError, printable
 
     if args.out is not None:
         check_out_dir(args.out)
@@ -84,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(_clean(result.summary), allow_nan=False) + "\n")
     else:
-        sys.stdout.write(format_summary(result) + "\n")
+        sys.stdout.write(printable(format_summary(result)) + "\n")
     return 0
 
 

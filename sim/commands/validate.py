@@ -9,15 +9,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario file (YAML or TOML)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field before checking (repeatable)")
+    p.add_argument("--allow-large", action="store_true",
+                   help="report the work estimate but accept a scenario past the work limits")
 
 
 def main(args: argparse.Namespace) -> int:
     from sim.scenario.checks import pool_setup
     from sim.scenario.load import load_scenario
 
+    from sim.errors import ScenarioError, printable
+    from sim.limits import estimate, work_problems
+
     loaded = load_scenario(args.scenario, args.overrides)
     sc = loaded.scenario
-    lines = [f"{args.scenario}: ok ({sc.name}: {len(sc.fleet.pools)} pool(s), duration {sc.duration:g} s)"]
+    if not args.allow_large:
+        too_big = work_problems(loaded)
+        if too_big:
+            raise ScenarioError(too_big, args.scenario)
+    work = estimate(loaded)
+    lines = [f"{args.scenario}: ok ({sc.name}: {len(sc.fleet.pools)} pool(s), duration {sc.duration:g} s)",
+             f"  work: ~{work.requests:,.0f} requests, up to {work.replicas:,.0f} replicas"
+             + (f", {work.fluid_steps:,.0f} fluid steps" if sc.fidelity == "fluid" else "")
+             + (f", ~{work.failure_events:,.0f} failure/repair events" if work.failure_events else "")]
     gib = 2**30
     for p in sc.fleet.pools:
         model, gpu, _, wdt, kdt, plan = pool_setup(sc, p)
@@ -31,5 +44,5 @@ def main(args: argparse.Namespace) -> int:
             f"max concurrent sequences: {min(p.batching.max_num_seqs, plan.kv_tokens // max(per_seq, 1)) if plan.kv_tokens >= per_seq else 0} "
             f"at max_context={per_seq}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
             f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each")
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write(printable("\n".join(lines)) + "\n")
     return 0

@@ -32,6 +32,7 @@ rate is taken as constant; the curve assumes Poisson arrivals at each replica (r
 """
 from __future__ import annotations
 
+import math
 import platform
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,24 @@ class _ClassAcc:
                         "goodput_rps": self.met / window, "ttft_s": slo[0], "tpot_s": slo[1]}}
 
 
+def apportion(parts: list[float], total: int) -> list[int]:
+    """Whole numbers near ``parts`` that add up to ``total`` (largest remainders get the rest).
+
+    Rounding each class's expected count on its own can leave the classes one request off the
+    rounded total (``[0.5, 0.5]`` rounds to ``[0, 0]`` beside a total of 1).
+
+        >>> apportion([0.5, 0.5], 1), apportion([2.6, 3.7, 3.7], 10)
+        ([1, 0], [2, 4, 4])
+    """
+    floors = [int(math.floor(p)) for p in parts]
+    order = sorted(range(len(parts)), key=lambda k: (-(parts[k] - floors[k]), k))
+    rest = total - sum(floors)
+    for j in range(abs(rest)):
+        k = order[j % len(order)] if rest > 0 else order[-1 - j % len(order)]
+        floors[k] += 1 if rest > 0 else -1
+    return floors
+
+
 def _add_classes(acc: list[_ClassAcc], curve: CapacityCurve, i: np.ndarray, w: np.ndarray, served: np.ndarray,
                  rejected: np.ndarray, meas: np.ndarray, cls_frac: np.ndarray, after_warm: np.ndarray,
                  extra_wait: np.ndarray, cls_slo: list[tuple[float, float]], backlog_end: float) -> None:
@@ -134,7 +153,7 @@ def _add_classes(acc: list[_ClassAcc], curve: CapacityCurve, i: np.ndarray, w: n
         a.met += float(np.sum(mk * (att[i] * (1 - w) + att[i + 1] * w) * (extra_wait <= cls_slo[k][0])))
         hw = np.bincount(i, weights=mk * (1 - w), minlength=g) + np.bincount(i + 1, weights=mk * w, minlength=g)
         for m in HIST_METRICS:
-            a.hist[m] += hw @ hists[m]
+            a.hist[m] += (hw[:, None] * hists[m]).sum(axis=0)   # not BLAS `@`: same bytes on any machine
             mean = means[m][i] * (1 - w) + means[m][i + 1] * w
             if m in ("ttft", "e2e", "queue"):
                 mean = mean + extra_wait
@@ -267,7 +286,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         for m in HIST_METRICS:
             hw = np.bincount(i, weights=meas * (1 - w), minlength=len(curve.rates_rps)) \
                 + np.bincount(i + 1, weights=meas * w, minlength=len(curve.rates_rps))
-            hist_w[m] += hw @ curve.hists[m]
+            hist_w[m] += (hw[:, None] * curve.hists[m]).sum(axis=0)   # not BLAS `@` (thread-count dependent)
         for m in METRICS:
             mean = at(curve.latency[m]["mean"])
             if m in ("ttft", "e2e", "queue"):
@@ -374,6 +393,11 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     if n_cls > 1:
         summary["classes"] = {name: acc.block(demand[:, c].sum(), window, cls_slo[c])
                               for c, (name, acc) in enumerate(zip(class_names(sc.workload), per_cls))}
+        blocks = list(summary["classes"].values())
+        for key, parts in (("arrived", demand.sum(axis=0).tolist()), ("completed", [a.served for a in per_cls]),
+                           ("rejected", [a.rejected for a in per_cls]), ("in_flight", [a.backlog for a in per_cls])):
+            for b, n in zip(blocks, apportion(parts, summary["requests"][key])):
+                b["requests"][key] = n
     summary["simulated_seconds"] = end
     summary["engine"] = "fluid"
     summary["fidelity"] = {"tier": "fluid", "step_s": float(step_s), "steps": n_steps}

@@ -73,7 +73,8 @@ class LogHistogram:
         idx = self.bin_index(v)
         self.counts += np.bincount(idx, weights=w, minlength=self.n_bins)
         self.total += float(len(v) if w is None else w.sum())
-        self.sum += float(v.sum() if w is None else np.dot(v, w))
+        # numpy's pairwise sum and fsum add in a fixed order whatever the BLAS thread count (np.dot does not)
+        self.sum += float(v.sum()) if w is None else math.fsum((v * w).tolist())
         self.min = min(self.min, float(v.min()))
         self.max = max(self.max, float(v.max()))
 

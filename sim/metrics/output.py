@@ -1,7 +1,7 @@
 """The result folder of one run: summary.json, requests.csv.gz, timeseries.csv, cashflow.csv, figures.
 
-Every file is written atomically (temporary file, then rename), so an interrupted run never
-leaves a half-written file behind.
+The whole folder is written into a temporary sibling and swapped in by renames, so an
+interrupted or failed write never leaves a folder that is half one run and half another.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.io import Coded, atomic_write_csv_gz, atomic_write_json, atomic_write_text, csv_text
+from sim.io import Coded, atomic_write_csv_gz, atomic_write_json, atomic_write_text, csv_text, staged_folder
 from sim.serving.request import REJECT_REASONS
 
 if TYPE_CHECKING:
@@ -79,12 +79,28 @@ def timeseries_table(result: "Result") -> dict[str, np.ndarray | Coded]:
     return cols
 
 
+#: what a result folder holds (its own files and what ``fleetsim report`` adds); anything else
+#: in a folder written over is someone else's and is kept
+RESULT_NAMES = ("summary.json", "requests.csv.gz", "timeseries.csv", "cashflow.csv", "ledger.csv", "figures",
+                "report.html", "cashflow.png")
+
+
 def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:
     """Write ``result``'s folder: data files, figures (``figures``: one of :data:`FIGURE_CHOICES`)
-    and, last, ``summary.json``."""
+    and, last, ``summary.json``.
+
+    The folder is written whole into a temporary sibling and swapped in (:func:`sim.io.staged_folder`):
+    a run that fails while writing (a full disk) leaves an earlier result in ``out_dir`` untouched,
+    never half of each; files in ``out_dir`` that are no part of a result are kept.
+    """
     if figures not in FIGURE_CHOICES:
         raise ValueError(f"figures={figures!r}: allowed: {', '.join(FIGURE_CHOICES)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with staged_folder(out_dir, RESULT_NAMES) as stage:
+        _write_files(result, stage, figures)
+    return out_dir
+
+
+def _write_files(result: "Result", out_dir: Path, figures: str) -> None:
     requests = request_table(result)
     atomic_write_csv_gz(out_dir / "requests.csv.gz", list(requests), list(requests.values()))
     timeseries = timeseries_table(result)
@@ -92,12 +108,6 @@ def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:
     econ = result.economics
     if econ is not None:
         econ.write(out_dir, figure=False)      # the chart goes to figures/ with the others
-    # figures of an earlier result written here would no longer match the data: remove them
-    from sim.report.run_figures import STEMS
-
-    for stem in STEMS:
-        for ext in ("png", "svg"):
-            (out_dir / "figures" / f"{stem}.{ext}").unlink(missing_ok=True)
     if figures != "none":
         from sim.report.run_figures import write_run_figures
 
@@ -115,4 +125,3 @@ def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:
 
             print("\n".join(f"warning: {f}" for f in failures), file=sys.stderr)
     atomic_write_json(out_dir / "summary.json", _clean(result.summary))
-    return out_dir

@@ -17,6 +17,7 @@ from __future__ import annotations
 import pathlib
 from dataclasses import replace
 
+from sim.io import resolve_path
 from sim.perf.base import BatchShape, StepTimeModel
 from sim.perf.linear import LinearModel
 from sim.perf.memory import MemoryPlan, check_parallelism, memory_plan
@@ -29,8 +30,7 @@ __all__ = ["BatchShape", "StepTimeModel", "LinearModel", "RooflineModel", "Memor
 
 
 def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
-    p = pathlib.Path(path).expanduser()
-    return p if p.is_absolute() else pathlib.Path(base_dir) / p
+    return resolve_path(path, base_dir)
 
 
 def roofline_factors(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path) -> tuple[Efficiency, float]:

@@ -44,6 +44,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f"result folder (default: results/<scenario>-{what}); finished runs are "
                              "kept there and reused when the command is repeated")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--allow-large", action="store_true",
+                        help="run a scenario past the work limits (requests, fluid steps, replicas, failure events, "
+                             "sweep points; see README 'Limits')")
 
 
 def default_out(args: argparse.Namespace, what: str) -> Path:

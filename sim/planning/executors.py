@@ -48,6 +48,30 @@ class WorkerLost:
         return f"WorkerLost({self.message!r})"
 
 
+#: how often a worker checks that the process that started it is still there
+WATCHDOG_INTERVAL_S = 0.5
+
+
+def die_with_parent(parent_pid: int, interval_s: float = WATCHDOG_INTERVAL_S) -> None:
+    """Worker initializer: end this process when ``parent_pid`` is gone.
+
+    A pool worker in the middle of a long point would otherwise run on after its sweep was killed
+    (``SIGKILL`` gives the parent no chance to stop it), an orphan holding its memory until the
+    point finished. A daemon thread polls the parent id (a process whose parent died is adopted
+    by another, so ``getppid`` changes) and exits at once.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="fleetsim-parent-watchdog", daemon=True).start()
+
+
 def default_workers() -> int:
     """One worker per usable core."""
     try:
@@ -91,7 +115,8 @@ class LocalExecutor(SerialExecutor):
             yield from super().map_unordered(fn, tasks)
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)))
+            self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)),
+                                             initializer=die_with_parent, initargs=(os.getpid(),))
         futures = {self._pool.submit(fn, *args): i for i, args in enumerate(tasks)}
         pending = set(futures)
         broken = False

@@ -69,10 +69,12 @@ class ScenarioSource:
         return apply_overrides(copy.deepcopy(self.data), list(overrides))
 
     def validate(self, data: dict[str, Any]) -> None:
-        """Raise :class:`ScenarioError` if ``data`` is not a valid scenario."""
+        """Raise :class:`ScenarioError` if ``data`` is not a valid scenario or is past a work limit
+        (:mod:`sim.limits`)."""
+        from sim.limits import check_work
         from sim.scenario.load import scenario_from_dict
 
-        scenario_from_dict(copy.deepcopy(data), self.source, self.base_dir)
+        check_work(scenario_from_dict(copy.deepcopy(data), self.source, self.base_dir))
 
 
 def read_raw(path: Path) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,10 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+class CorruptPointWarning(UserWarning):
+    """A stored point file was unreadable and has been moved aside (the point runs again)."""
+
+
 class PointStore:
     """Finished points under ``root/points/<key>.json``; ``root=None`` keeps them in memory."""
 
@@ -54,15 +60,39 @@ class PointStore:
         return self.root / "points" / f"{key}.json"
 
     def get(self, key: str) -> dict | None:
-        """The stored record for ``key``, or None (also None for an unreadable file)."""
+        """The stored record for ``key``, or None.
+
+        A file that is not a point record (random bytes, ``[]``, another point's record, JSON
+        nested past reason) is moved aside to ``<key>.json.corrupt`` with a
+        :class:`CorruptPointWarning` naming both paths, and the point counts as not done, so it
+        runs again.
+        """
         if self.root is None:
             return self._memory.get(key)
         path = self._path(key)
         try:
-            with open(path) as fh:
-                return json.load(fh)
-        except (FileNotFoundError, json.JSONDecodeError):
+            data = path.read_bytes()
+        except FileNotFoundError:
             return None
+        except OSError as exc:
+            return self._corrupt(path, f"cannot be read ({exc.strerror or exc})")
+        try:
+            rec = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            return self._corrupt(path, f"is not JSON ({type(exc).__name__})")
+        if not isinstance(rec, dict) or rec.get("key") != key:
+            return self._corrupt(path, "is not this point's record")
+        return rec
+
+    def _corrupt(self, path: Path, why: str) -> None:
+        aside = path.with_name(path.name + ".corrupt")
+        try:
+            os.replace(path, aside)
+            moved = f"moved to {aside}"
+        except OSError as exc:
+            moved = f"could not be moved aside ({exc.strerror or exc})"
+        warnings.warn(f"{path}: {why}; {moved}; the point runs again", CorruptPointWarning, stacklevel=3)
+        return None
 
     def done(self, key: str) -> dict | None:
         """The stored record if it finished without error (so it need not run again)."""

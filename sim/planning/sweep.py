@@ -15,10 +15,12 @@ into the same folder reuses every stored point.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.limits import check_points
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, columns, configurations, parse_knobs, value_labels
 from sim.planning.points import make_points, run_points
@@ -131,6 +133,7 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     """
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(grid)
+    check_points(math.prod(len(k.values) for k in knobs), seeds, source=source.source)   # before the grid is built
     configs = configurations(knobs)
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     points = make_points(source, configs, seeds, validate=validate)

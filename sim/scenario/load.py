@@ -8,6 +8,7 @@ Every problem is collected and reported at once as ``file: field.path: message``
 from __future__ import annotations
 
 import copy
+import reprlib
 import tomllib
 import typing
 from collections.abc import Iterable, Sequence
@@ -18,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import ScenarioError
+from sim.scenario.safe_yaml import TextLimitError, load_toml, load_yaml, read_text
 from sim.scenario.schema import Scenario
 
 
@@ -35,24 +37,29 @@ class LoadedScenario:
 
 # ------------------------------------------------------------------------------ reading files
 def read_file(path: str | Path) -> dict:
-    """The raw mapping in a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file."""
+    """The raw mapping in a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file.
+
+    Read within the limits of :mod:`sim.scenario.safe_yaml` (regular files only, alias budget,
+    nesting depth, duplicate keys).
+    """
     p = Path(path)
     src = str(path)
     if not p.exists():
         raise ScenarioError([("", "file not found")], src)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
+    except TextLimitError as exc:
+        raise ScenarioError([("", str(exc))], src) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([("", f"cannot read file: {exc}")], src) from None
+        raise ScenarioError([("", f"cannot read file: {getattr(exc, 'strerror', None) or exc}")], src) from None
+    toml = p.suffix.lower() == ".toml"
     try:
-        if p.suffix.lower() == ".toml":
-            data = tomllib.loads(text)
-        else:
-            data = yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, OverflowError) as exc:
+        data = load_toml(text) if toml else load_yaml(text)
+    except TextLimitError as exc:
+        raise ScenarioError([("", str(exc))], src) from None
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, OverflowError, RecursionError) as exc:
         msg = str(exc).replace("\n", " ")
-        raise ScenarioError([("", f"not valid {'TOML' if p.suffix.lower() == '.toml' else 'YAML'}: {msg}")],
-                            src) from None
+        raise ScenarioError([("", f"not valid {'TOML' if toml else 'YAML'}: {msg}")], src) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -63,8 +70,8 @@ def read_file(path: str | Path) -> dict:
 # ------------------------------------------------------------------------------ overrides
 def _parse_value(text: str) -> Any:
     try:
-        return yaml.safe_load(text) if text.strip() != "" else ""
-    except (yaml.YAMLError, ValueError, OverflowError):  # e.g. an impossible date: keep the text
+        return load_yaml(text) if text.strip() != "" else ""
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
         return text
 
 
@@ -221,17 +228,27 @@ def _clean_loc(loc: Sequence[Any], raw: Any) -> list[Any]:
     return out
 
 
+_SHORT_REPR = reprlib.Repr()   # Python 3.11's Repr takes no keyword arguments
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxdict, _SHORT_REPR.maxlist = 3, 6, 6
+_SHORT_REPR.maxstring, _SHORT_REPR.maxother = 40, 40
+
+
 def _fmt_got(value: Any) -> str:
     import datetime as _dt
 
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
     if isinstance(value, (dict, list)):
-        text = repr(value)
+        text = _SHORT_REPR.repr(value)   # bounded: never walks a whole (possibly huge) value
         return text if len(text) <= 60 else text[:57] + "..."
     if isinstance(value, float):
         return f"{value:g}"
-    return repr(value) if isinstance(value, str) else str(value)
+    text = _SHORT_REPR.repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_NUMBER_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal", "int_parsing",
+                            "int_type", "int_from_float", "float_parsing", "float_type", "finite_number"})
 
 
 def _message(err: dict, loc: list[Any], raw: Any) -> str:
@@ -240,6 +257,8 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     got = err.get("input")
     if typ == "missing":
         return "required field is missing"
+    if isinstance(got, bool) and typ in _NUMBER_ERRORS:
+        return f"must be a number, not {str(got).lower()}"
     if typ == "extra_forbidden":
         allowed = _allowed_keys(loc, raw)
         base = f"unknown key {str(loc[-1])!r}" if loc else "unknown key"
@@ -301,6 +320,112 @@ def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]
     return out
 
 
+# ------------------------------------------------------------------------------ no true/false for numbers
+def bool_problems(model: BaseModel, raw: Any, path: str = "") -> list[tuple[str, str]]:
+    """Fields given ``true``/``false`` where the schema wants a number (pydantic reads them as 1/0).
+
+    Walks the validated blocks beside the raw mapping they came from; a field whose type names
+    ``bool`` or ``Any`` is left alone, as is anything inside a plain mapping of such a field.
+    """
+    out: list[tuple[str, str]] = []
+    if not isinstance(raw, dict):
+        return out
+    fields = type(model).model_fields
+    for name, value in raw.items():
+        field = fields.get(name) if isinstance(name, str) else None
+        if field is None:
+            continue
+        where = f"{path}.{name}" if path else str(name)
+        sub = getattr(model, name, None)
+        if isinstance(sub, BaseModel):
+            out.extend(bool_problems(sub, value, where))
+        elif isinstance(sub, list) and isinstance(value, list) and len(sub) == len(value):
+            for i, (m, v) in enumerate(zip(sub, value)):
+                if isinstance(m, BaseModel):
+                    out.extend(bool_problems(m, v, f"{where}.{i}"))
+                elif isinstance(v, bool) and not _names_bool(field.annotation):
+                    out.append((f"{where}.{i}", f"must be a number, not {str(v).lower()}"))
+        elif isinstance(sub, dict) and isinstance(value, dict) and not _names_bool(field.annotation):
+            out.extend((f"{where}.{k}", f"must be a number, not {str(v).lower()}")
+                       for k, v in value.items() if isinstance(v, bool))
+        elif isinstance(value, bool) and not _names_bool(field.annotation):
+            out.append((where, f"must be a number, not {str(value).lower()}"))
+    return out
+
+
+def _names_bool(tp: Any) -> bool:
+    """Whether a field annotation admits ``bool`` (or anything, ``Any``)."""
+    if tp is bool or tp is Any or tp is object:
+        return True
+    return any(_names_bool(a) for a in typing.get_args(tp) if not isinstance(a, (str, int, float)))
+
+
+# ------------------------------------------------------------------------------ every problem at once
+def _drop(data: Any, path: Sequence[Any]) -> bool:
+    """Delete the mapping key at ``path`` from ``data`` (in place); False if there is none."""
+    node = data
+    for part in path[:-1]:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+            node = node[part]
+        else:
+            return False
+    if isinstance(node, dict) and path and path[-1] in node:
+        del node[path[-1]]
+        return True
+    return False
+
+
+def problems_past_schema(exc: ValidationError, data: dict, source: str, base_dir: Path | str,
+                         rounds: int = 6) -> list[tuple[str, str]]:
+    """The cross-field problems of a file whose schema check failed, so that one pass reports all.
+
+    Each field the schema refused is left out (its default takes its place; a required field
+    takes its enclosing block with it) until the rest validates; the cross-field checks then run
+    on what is left, and any problem about a field left out (or a block holding one) is dropped,
+    since it would only echo the first. Nothing is added when no repair validates.
+    """
+    repaired = copy.deepcopy(data)
+    removed: list[tuple[Any, ...]] = []
+    err: ValidationError | None = exc
+    for _ in range(rounds):
+        progress = False
+        for e in err.errors(include_url=False):
+            loc = _clean_loc(e.get("loc", ()), repaired)
+            target = list(loc[:-1] if e.get("type") == "missing" else loc)
+            while target and isinstance(target[-1], int):
+                target.pop()
+            if not target:
+                return []
+            if _drop(repaired, target):
+                removed.append(tuple(target))
+                progress = True
+        if not progress:
+            return []
+        try:
+            scenario = Scenario.model_validate(repaired)
+            break
+        except ValidationError as again:
+            err = again
+        except Exception:  # noqa: BLE001 - a repair that trips a validator: report what we have
+            return []
+    else:
+        return []
+    from sim.scenario.checks import semantic_problems
+
+    try:
+        more = semantic_problems(LoadedScenario(scenario, source, Path(base_dir), repaired))
+    except Exception:  # noqa: BLE001 - best effort on a scenario already known to be wrong
+        return []
+    cut = [".".join(map(str, r)) for r in removed]
+
+    def related(path: str) -> bool:
+        return any(path == c or path.startswith(c + ".") or c.startswith(path + ".") or not path for c in cut)
+
+    return [(p, m) for p, m in more if not related(p)]
+
+
 # ------------------------------------------------------------------------------ entry points
 def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | str = ".",
                        check: bool = True) -> LoadedScenario:
@@ -308,14 +433,25 @@ def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | 
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(validation_problems(exc, data), source) from None
+        problems = validation_problems(exc, data)
+        if check:
+            problems += problems_past_schema(exc, data, source, base_dir)
+        raise ScenarioError(problems, source) from None
+    problems = bool_problems(scenario, data)
     loaded = LoadedScenario(scenario, source, Path(base_dir), data)
     if check:
         from sim.scenario.checks import semantic_problems
+        from sim.scenario.magnitudes import magnitude_problems
 
-        problems = semantic_problems(loaded)
-        if problems:
-            raise ScenarioError(problems, source)
+        huge = magnitude_problems(scenario)
+        problems += huge
+        try:
+            problems += semantic_problems(loaded)
+        except (OverflowError, ValueError):
+            if not huge:    # the overflow is not one of those already named: let it be reported
+                raise
+    if problems:
+        raise ScenarioError(problems, source)
     return loaded
 
 

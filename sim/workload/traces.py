@@ -51,9 +51,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.errors import InputError
+from sim.scenario.safe_yaml import check_nesting
 
 _AZURE_TS = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)\s*$")
 _MAX_MESSAGES = 20
+_MAX_JSON_DEPTH = 50
+_COLUMN_NAME = re.compile(r"^[\w .()/-]{0,40}$")
 
 COLUMNS = {
     "fleetsim": ("timestamp_s", "prompt_tokens", "output_tokens"),
@@ -98,8 +101,10 @@ class _Rows:
         self.messages: list[str] = []
         self.last_t = -math.inf
 
-    def bad_row(self, line: int, column: str, message: str, raw) -> None:
-        text = f"{self.path}: line {line}: column {column!r}: {message} (got {raw!r})"
+    def bad_row(self, line: int, column: str, message: str, raw=None) -> None:
+        """Reject a row; ``raw`` (the offending field, quoted up to 60 characters) may be omitted."""
+        got = "" if raw is None else f" (got {_short(raw)})"
+        text = f"{self.path}: line {line}: column {column!r}: {message}{got}"
         if not self.skip:
             raise InputError(text)
         self.bad += 1
@@ -158,8 +163,14 @@ class _Rows:
         )
 
 
+def _short(raw) -> str:
+    """The offending field for a message: ``repr`` (control characters escaped), 60 characters at most."""
+    text = repr(raw if not isinstance(raw, str) else raw[:200])
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _number(raw) -> float:
-    if isinstance(raw, bool):
+    if isinstance(raw, (bool, list, dict)) or raw is None:
         raise ValueError
     v = float(raw)
     if not math.isfinite(v):
@@ -168,7 +179,7 @@ def _number(raw) -> float:
 
 
 def _integer(raw) -> int:
-    if isinstance(raw, bool):
+    if isinstance(raw, (bool, list, dict)) or raw is None:
         raise ValueError
     if isinstance(raw, int):
         return raw
@@ -228,8 +239,12 @@ def _csv_rows(fh, path: str, needed: tuple[str, ...]):
     index = {name.strip().lstrip("\ufeff"): i for i, name in enumerate(header)}
     missing = [c for c in needed if c not in index]
     if missing:
-        raise InputError(f"{path}: line 1: missing column(s) {', '.join(repr(c) for c in missing)} "
-                         f"(header has {', '.join(repr(c) for c in index)})")
+        # the header is named only when it looks like one: a file that is no trace at all (say
+        # /proc/self/environ) must not have its first line printed
+        names = list(index)
+        shown = f" (header has {', '.join(repr(c) for c in names)})" if (
+            len(names) <= 40 and all(_COLUMN_NAME.match(c) for c in names)) else " (the first line is no header of names)"
+        raise InputError(f"{path}: line 1: missing column(s) {', '.join(repr(c) for c in missing)}{shown}")
     return index, reader
 
 
@@ -274,6 +289,8 @@ def _read(p: pathlib.Path, name: str, format: str, skip_bad_rows: bool, first_on
     if format not in COLUMNS:
         raise InputError(f"{name}: unknown trace format {format!r} (allowed: {', '.join(COLUMNS)})")
     try:
+        if p.exists() and not p.is_file():
+            raise InputError(f"{name}: not a regular file (a folder, pipe or device cannot be a trace)")
         fh = _open_text(p)
     except OSError as exc:
         raise InputError(f"{name}: cannot open trace file ({exc.strerror or exc})") from None
@@ -387,12 +404,17 @@ def _read_jsonl(fh, rows: _Rows, cols: tuple[str, str, str], first_only: bool = 
         if not text.strip():
             continue
         try:
+            if text.count("[") + text.count("{") > _MAX_JSON_DEPTH:
+                check_nesting(text, _MAX_JSON_DEPTH, "JSON")
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            rows.bad_row(line_no, "<row>", f"not a JSON object ({exc.msg})", text.strip()[:60])
+            rows.bad_row(line_no, "<row>", f"not a JSON object ({exc.msg} at column {exc.colno})")
+            continue
+        except (ValueError, RecursionError):
+            rows.bad_row(line_no, "<row>", f"not a JSON object of values (nested deeper than {_MAX_JSON_DEPTH})")
             continue
         if not isinstance(obj, dict):
-            rows.bad_row(line_no, "<row>", "not a JSON object", text.strip()[:60])
+            rows.bad_row(line_no, "<row>", f"not a JSON object (a {type(obj).__name__})")
             continue
         rows.add(line_no, cols, obj.get(cols[0]), obj.get(cols[1]), obj.get(cols[2]), obj.get("tenant"))
 

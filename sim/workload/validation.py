@@ -22,6 +22,7 @@ from sim.scenario.workload import (
     UniformTokens,
     WorkloadConfig,
 )
+from sim import io
 from sim.workload.traces import check_trace
 
 SHARE_TOLERANCE = 1e-9
@@ -29,8 +30,7 @@ SHARE_TOLERANCE = 1e-9
 
 def resolve_path(path: str, base_dir: pathlib.Path) -> pathlib.Path:
     """A trace path as written in a scenario, relative to the scenario's folder."""
-    p = pathlib.Path(path).expanduser()
-    return p if p.is_absolute() else pathlib.Path(base_dir) / p
+    return io.resolve_path(path, base_dir)
 
 
 def _file_problem(where: str, path: str, format: str, base_dir: pathlib.Path) -> list[tuple[str, str]]:

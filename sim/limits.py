@@ -1,0 +1,304 @@
+"""Bounded work: what a scenario will cost, estimated before anything runs, and the limits.
+
+A scenario file of a few lines can ask for 10²⁰ requests, 10²² replicas or a fluid step of a
+millisecond over a month. Every run (``fleetsim run``, ``validate``, each sweep/plan point) first
+estimates the work the scenario implies from its fields alone, by arithmetic, and refuses anything
+past a limit below with a message naming the field and the estimate. ``--allow-large`` (or the
+environment variable ``FLEETSIM_ALLOW_LARGE=1``, which the flag sets so that worker processes
+see it too; ``run(..., allow_large=True)`` in Python) runs it anyway.
+
+=======================  ===============  ==================================================
+estimate                 limit            why
+=======================  ===============  ==================================================
+requests                 100,000,000      about 2 h of wall time at ~14,000 requests/s
+requests, records: all   25,000,000       one 82-byte row each: ~2 GB of memory
+fluid steps              1,000,000        ``duration / fluid.step`` (114 years of hours)
+calibration requests     100,000,000      grid points x pools x ``fluid.calibration_requests``
+calibration rows         5,000,000        grid points x pools x ``calibration_duration / metrics.interval``
+replicas                 20,000           every pool's ``replicas`` or ``autoscale.max``
+failure events           10,000,000       replicas x duration / (mtbf + mttr), per pool
+sweep points             100,000          grid values x seeds
+=======================  ===============  ==================================================
+
+Expected requests integrate each arrival process's intensity over ``[0, duration)``: ``rate``
+(Poisson, gamma), ``mean_rate`` times the mean weekday factor (diurnal), the piecewise rates
+over their intervals, each times growth (``∫ (1 + monthly)^(t / month) dt``); a trace gives
+its rows x ``rate_scale`` x the number of loops that fit (read only when a bound from the file
+size could pass the limit). Shares of classes take their share of ``workload.arrival``.
+
+    >>> from sim.scenario.load import load_scenario
+    >>> sc = {"duration": 3600, "model": "llama-3-8b", "workload": {"arrival": {"process": "poisson",
+    ...       "rate": 10}, "prompt_tokens": {"dist": "fixed", "value": 10},
+    ...       "output_tokens": {"dist": "fixed", "value": 10}},
+    ...       "fleet": {"pools": [{"name": "a", "gpu": "h100-sxm", "replicas": 2}]}}
+    >>> estimate(load_scenario(sc)).requests
+    36000.0
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sim.errors import ScenarioError
+
+MAX_REQUESTS = 100_000_000
+MAX_REQUESTS_ALL_RECORDS = 25_000_000
+MAX_FLUID_STEPS = 1_000_000
+MAX_REPLICAS = 20_000
+MAX_FAILURE_EVENTS = 10_000_000
+MAX_SWEEP_POINTS = 100_000
+#: time-series rows of all the fluid tier's calibration runs together (as one run's ``metrics.interval`` limit)
+MAX_CALIBRATION_ROWS = 5_000_000
+#: bytes of one request row kept with ``metrics.records: all``
+RECORD_BYTES = 82
+#: smallest trace row (``0,1,1`` and a newline): a file of ``n`` bytes holds at most ``n / 6`` rows
+MIN_TRACE_ROW_BYTES = 6
+ENV = "FLEETSIM_ALLOW_LARGE"
+HINT = "pass --allow-large to run it anyway"
+
+
+@dataclass
+class WorkEstimate:
+    """What a scenario implies; ``where`` maps each quantity to the field that drives it most."""
+
+    requests: float = 0.0
+    fluid_steps: float = 0.0
+    replicas: float = 0.0
+    failure_events: float = 0.0
+    where: dict[str, str] = field(default_factory=dict)
+
+
+def allow_large_from_env() -> bool:
+    return os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _finite(x: float) -> float:
+    return x if x == x else math.inf
+
+
+def _growth_seconds(duration: float, growth) -> float:
+    """``∫_0^duration (1 + monthly)^(t / month) dt`` (``inf`` when it overflows)."""
+    from sim.workload.arrivals import growth_integral
+
+    try:
+        return _finite(float(growth_integral(duration, growth)))
+    except OverflowError:
+        return math.inf
+
+
+def _mean_growth(duration: float, growth) -> float:
+    return _growth_seconds(duration, growth) / duration if duration > 0 else 1.0
+
+
+def _process_requests(process, duration: float, growth, base_dir: Path, limit: float) -> float:
+    kind = process.process
+    if kind in ("poisson", "gamma"):
+        return process.rate * _growth_seconds(duration, growth)
+    if kind == "diurnal":
+        weekly = process.weekly or [1.0]
+        return process.mean_rate * (sum(weekly) / len(weekly)) * _growth_seconds(duration, growth)
+    if kind == "piecewise":
+        from sim.workload.arrivals import growth_integral
+
+        edges = [float(t) for t in process.times] + [math.inf]
+        total = 0.0
+        for i, rate in enumerate(process.rates[:len(process.times)]):
+            a, b = min(edges[i], duration), min(edges[i + 1], duration)
+            if b > a and rate > 0:
+                try:
+                    total += rate * (growth_integral(b, growth) - growth_integral(a, growth))
+                except OverflowError:
+                    return math.inf
+        return _finite(total)
+    if kind == "trace":
+        return _trace_requests(process, duration, growth, base_dir, limit)
+    return 0.0
+
+
+def _trace_requests(process, duration: float, growth, base_dir: Path, limit: float) -> float:
+    """Rows x ``rate_scale`` x mean growth x loops; the trace is read only if a bound from its
+    size in bytes could pass ``limit`` (a missing or unreadable file is the workload check's)."""
+    from sim.workload.validation import resolve_path
+
+    path = resolve_path(process.path, base_dir)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 0.0
+    scale = process.rate_scale * _mean_growth(duration, growth)
+    bound = size / MIN_TRACE_ROW_BYTES * scale
+    if not process.loop and bound <= limit:
+        return bound
+    try:
+        from sim.workload.traces import read_trace
+
+        data = read_trace(path, process.format, skip_bad_rows=True, display_path=process.path)
+    except Exception:  # noqa: BLE001 - the workload check and the run report a bad trace
+        return 0.0 if not process.loop else bound
+    n = int(data.arrival_s.size)
+    if n == 0:
+        return 0.0
+    ts = data.arrival_s * process.time_scale
+    inside = int((ts < duration).sum())
+    if not process.loop:
+        return inside * scale
+    mean_gap = float(ts[-1] - ts[0]) / (n - 1) if n > 1 else 0.0
+    period = float(ts[-1]) + mean_gap
+    if not period > 0:
+        return math.inf
+    return _finite(n * scale * max(duration / period, 1.0))
+
+
+def estimate(loaded, limit: float = MAX_REQUESTS) -> WorkEstimate:
+    """The work ``loaded`` (a :class:`~sim.scenario.load.LoadedScenario`) implies."""
+    sc = loaded.scenario
+    w = sc.workload
+    est = WorkEstimate()
+    T = float(sc.duration)
+    shared = _process_requests(w.arrival, T, w.growth, loaded.base_dir, limit) if w.arrival is not None else 0.0
+    est.where["requests"] = "workload.arrival"
+    if not w.classes:
+        est.requests = shared
+    else:
+        total = 0.0
+        best = (-1.0, "workload.arrival")
+        for i, c in enumerate(w.classes):
+            if c.arrival is not None:
+                n = _process_requests(c.arrival, T, w.growth, loaded.base_dir, limit)
+                where = f"workload.classes.{i}.arrival"
+            else:
+                n = shared * (c.share or 0.0)
+                where = "workload.arrival"
+            total += n
+            best = max(best, (n, where))
+        est.requests = total
+        est.where["requests"] = best[1]
+    if sc.fidelity == "fluid":
+        est.fluid_steps = T / float(sc.fluid.step)
+        est.where["fluid_steps"] = "fluid.step"
+    best = (-1.0, "fleet.pools")
+    for i, p in enumerate(sc.fleet.pools):
+        most = max(p.replicas, p.autoscale.max if p.autoscale is not None else 0)
+        est.replicas += most
+        best = max(best, (float(most), f"fleet.pools.{i}.{'autoscale.max' if p.autoscale and p.autoscale.max > p.replicas else 'replicas'}"))
+        if p.failures is not None:
+            cycle = float(p.failures.mtbf) + float(p.failures.mttr)
+            events = 2.0 * most * T / cycle if cycle > 0 else math.inf
+            if events > est.failure_events:
+                est.failure_events = _finite(events)
+                est.where["failure_events"] = f"fleet.pools.{i}.failures.mtbf"
+    est.where["replicas"] = best[1]
+    return est
+
+
+def _n(x: float) -> str:
+    if not math.isfinite(x):
+        return "more than 10^308"
+    return f"{x:,.0f}" if x < 1e15 else f"{x:.3g}"
+
+
+def work_problems(loaded) -> list[tuple[str, str]]:
+    """``(field, message)`` for every estimate past its limit (empty when within all of them)."""
+    sc = loaded.scenario
+    est = estimate(loaded)
+    out: list[tuple[str, str]] = []
+    if sc.fidelity != "fluid":
+        if est.requests > MAX_REQUESTS:
+            out.append((est.where["requests"],
+                        f"implies ~{_n(est.requests)} requests over duration {sc.duration:g} s (at most "
+                        f"{MAX_REQUESTS:,}, about 2 h of simulation); shorten duration, lower the rate, or "
+                        f"use fidelity: fluid; {HINT}"))
+        elif sc.metrics.records == "all" and est.requests > MAX_REQUESTS_ALL_RECORDS:
+            gb = est.requests * RECORD_BYTES / 1e9
+            out.append(("metrics.records",
+                        f"all keeps one {RECORD_BYTES}-byte row per request: ~{_n(est.requests)} requests, "
+                        f"~{gb:,.1f} GB (at most {MAX_REQUESTS_ALL_RECORDS:,} requests); use metrics.records: "
+                        f"sample or none; {HINT}"))
+    if sc.fidelity == "fluid":
+        out += _calibration_problems(sc)
+    if est.fluid_steps > MAX_FLUID_STEPS:
+        out.append(("fluid.step", f"implies {_n(est.fluid_steps)} fluid steps over duration {sc.duration:g} s "
+                                  f"(at most {MAX_FLUID_STEPS:,}): use a step of at least "
+                                  f"{sc.duration / MAX_FLUID_STEPS:g} s; {HINT}"))
+    if est.replicas > MAX_REPLICAS:
+        out.append((est.where["replicas"],
+                    f"implies {_n(est.replicas)} replicas in all pools (at most {MAX_REPLICAS:,}); for a larger "
+                    f"fleet simulate one shard and set the pool's scale; {HINT}"))
+    if est.failure_events > MAX_FAILURE_EVENTS:
+        out.append((est.where["failure_events"],
+                    f"implies ~{_n(est.failure_events)} failure and repair events (at most "
+                    f"{MAX_FAILURE_EVENTS:,}): mtbf + mttr is too short for the duration; {HINT}"))
+    return out
+
+
+def _calibration_problems(sc) -> list[tuple[str, str]]:
+    """The fluid tier's calibration runs: one request-level run per grid point and pool, each at
+    least ``calibration_duration`` long and with at least ``calibration_requests`` requests."""
+    from sim.fluid.capacity import CalibrationSettings
+
+    base = CalibrationSettings()
+    points = len(sc.fluid.grid or base.fractions) * len(sc.fleet.pools)
+    out = []
+    n = sc.fluid.calibration_requests
+    if n is not None and points * n > MAX_REQUESTS:
+        out.append(("fluid.calibration_requests",
+                    f"implies ~{_n(points * n)} requests in {points} calibration runs (at most {MAX_REQUESTS:,}); "
+                    f"{HINT}"))
+    d = sc.fluid.calibration_duration
+    rows = points * float(d) / float(sc.metrics.interval) if d is not None else 0.0
+    if rows > MAX_CALIBRATION_ROWS:
+        out.append(("fluid.calibration_duration",
+                    f"implies {_n(rows)} time-series rows in {points} calibration runs of {float(d):g} s each (at "
+                    f"most {MAX_CALIBRATION_ROWS:,} at metrics.interval {float(sc.metrics.interval):g} s); {HINT}"))
+    return out
+
+
+def check_work(loaded, allow_large: bool | None = None) -> None:
+    """Raise :class:`ScenarioError` when ``loaded`` is past a limit (unless allowed)."""
+    if allow_large is None:
+        allow_large = allow_large_from_env()
+    if allow_large:
+        return
+    problems = work_problems(loaded)
+    if problems:
+        raise ScenarioError(problems, loaded.source)
+
+
+MONEY_KEYS = ("cost", "cashflow")
+
+
+def check_money(summary: dict, source: str = "<scenario>") -> None:
+    """Raise :class:`ScenarioError` if a money total of a finished run is not a finite number.
+
+    Prices, shards (``scale``) and growth that each pass their checks can still multiply past
+    1.8e308; a summary would then show ``null`` where a total should be.
+    """
+    bad: list[str] = []
+
+    def walk(node, path: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(node, float) and not math.isfinite(node) and len(bad) < 3:
+            bad.append(path)
+
+    for key in MONEY_KEYS:
+        walk(summary.get(key), key)
+    if bad:
+        raise ScenarioError([("economics", f"money totals overflow ({', '.join(bad)} is not a finite number): "
+                                           "prices, pool scale, growth or duration are too large together")],
+                            source)
+
+
+def check_points(n_configurations: int, seeds: int, allow_large: bool | None = None,
+                 source: str = "sweep") -> None:
+    """Refuse a sweep of more than :data:`MAX_SWEEP_POINTS` points before its grid is built."""
+    if allow_large is None:
+        allow_large = allow_large_from_env()
+    points = n_configurations * max(int(seeds), 1)
+    if not allow_large and points > MAX_SWEEP_POINTS:
+        where = "--seeds" if seeds > n_configurations else "--grid"
+        raise ScenarioError([(where, f"{_n(n_configurations)} configurations x {seeds:,} seeds = {_n(points)} "
+                                     f"points (at most {MAX_SWEEP_POINTS:,}); {HINT}")], source)

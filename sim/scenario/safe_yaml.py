@@ -1,0 +1,193 @@
+"""Reading scenario text that may be hostile: YAML and TOML with limits, and only regular files.
+
+A scenario file is small, flat-ish text written by a person. Anything far from that is refused
+with a message naming the line, before it can cost time or memory:
+
+* **aliases** (``*name``) may stand for at most :data:`MAX_ALIAS_NODES` nodes in total, counted
+  as expanded (a "billion laughs" file of a few hundred bytes would otherwise stand for 10⁹
+  values once a validator or an error message walks it);
+* **nesting** deeper than :data:`MAX_DEPTH` lists/mappings (YAML, TOML and JSON alike) is refused
+  before a recursive parser can overflow the stack;
+* **duplicate keys** in one mapping are an error naming both lines (YAML's "last one wins" would
+  silently run the second value);
+* a ``null`` or ``true``/``false`` key (``null:``, ``on:``, ``yes:`` in YAML 1.1) is refused: every
+  scenario key is text;
+* an impossible date such as ``2025-02-30`` stays text, so the schema names the field holding it.
+
+:func:`read_text` refuses anything but a regular file (a FIFO would block forever, ``/dev/zero``
+never ends, a folder is no file) and files over :data:`MAX_BYTES`.
+
+    >>> load_yaml("a: 1\\nb: [1, 2]\\n")
+    {'a': 1, 'b': [1, 2]}
+"""
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+#: most nodes that all aliases of one document may stand for, counted as expanded
+MAX_ALIAS_NODES = 10_000
+#: deepest nesting of lists/mappings
+MAX_DEPTH = 50
+#: largest scenario file read (a scenario is a few KB; traces are read elsewhere)
+MAX_BYTES = 16 * 2**20
+
+
+class TextLimitError(ValueError):
+    """Text beyond a limit of this module (a ``ValueError``; the message names the line)."""
+
+
+def read_text(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``max_bytes`` (``OSError``/``ValueError`` otherwise).
+
+    The file is opened without blocking and checked with ``fstat`` before anything is read, so a
+    FIFO, a device or a folder is refused at once.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise TextLimitError(f"is {_kind(st.st_mode)}, not a regular file")
+        if st.st_size > max_bytes:
+            raise TextLimitError(f"is {st.st_size:,} bytes; a scenario file may have at most {max_bytes:,}")
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = -1
+            data = fh.read(max_bytes + 1)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > max_bytes:
+        raise TextLimitError(f"has more than {max_bytes:,} bytes")
+    return data.decode("utf-8")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+# ------------------------------------------------------------------------------ YAML
+class _LimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with an alias budget, a depth limit and strict keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._alias_nodes = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = super().compose_node(parent, index)
+            self._alias_nodes += _expanded_size(node, self._sizes)
+            if self._alias_nodes > MAX_ALIAS_NODES:
+                raise TextLimitError(f"line {event.start_mark.line + 1}: aliases (*{event.anchor}) expand to more "
+                                     f"than {MAX_ALIAS_NODES:,} values; write the values out or use fewer aliases")
+            return node
+        if self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise TextLimitError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} lists/mappings")
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        if isinstance(node, MappingNode):
+            self.flatten_mapping(node)
+            for key_node, _ in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    continue
+                key = self.construct_object(key_node, deep=False)
+                line = key_node.start_mark.line + 1
+                if key is None or isinstance(key, bool):
+                    raise TextLimitError(f"line {line}: key {key_node.value or 'null'!r} reads as "
+                                         f"{'null' if key is None else str(key).lower()}, not a name; "
+                                         f"quote it if it is meant as text")
+                if key in seen:
+                    raise TextLimitError(f"line {line}: duplicate key {key!r} (first given on line {seen[key]}); "
+                                         f"give each key once")
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: ScalarNode, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):   # 2025-02-30: leave it as text for the schema to name
+            return self.construct_scalar(node)
+
+
+_LimitedLoader.add_constructor("tag:yaml.org,2002:timestamp", _LimitedLoader.construct_yaml_timestamp)
+
+
+def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
+    """Number of nodes ``node`` stands for once every alias inside it is expanded (memoised)."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if isinstance(node, SequenceNode):
+        n = 1 + sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, MappingNode):
+        n = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    else:
+        n = 1
+    sizes[key] = n
+    return n
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` within the limits of this module (:class:`TextLimitError` beyond them)."""
+    loader = _LimitedLoader(text)
+    try:
+        return loader.get_single_data()
+    except ConstructorError as exc:
+        if "found duplicate" in str(exc):  # pragma: no cover - PyYAML does not raise it today
+            raise TextLimitError(str(exc)) from None
+        raise
+    finally:
+        loader.dispose()
+
+
+# ------------------------------------------------------------------------------ TOML and JSON
+def check_nesting(text: str, max_depth: int = MAX_DEPTH, what: str = "text") -> None:
+    """Refuse ``text`` whose ``[``/``{`` brackets nest deeper than ``max_depth``.
+
+    An upper bound on the real depth (brackets inside strings count too), cheap enough to run
+    before a recursive parser (``tomllib``, ``json``) can overflow the stack.
+    """
+    if text.count("[") + text.count("{") <= max_depth:
+        return
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                line = text.count("\n", 0, i) + 1
+                raise TextLimitError(f"line {line}: {what} nested deeper than {max_depth} lists/tables")
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+
+
+def load_toml(text: str) -> dict:
+    """``tomllib.loads`` after :func:`check_nesting` (TOML itself refuses duplicate keys)."""
+    check_nesting(text, what="TOML")
+    return tomllib.loads(text)

@@ -1,0 +1,176 @@
+"""Bounded work: a small file that implies huge work is refused before it runs (exit 2, the field
+and the estimate named), in a few seconds and a few hundred MB; ``--allow-large`` lets it through.
+
+Estimates are checked against hand-worked arithmetic.
+"""
+from __future__ import annotations
+
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.limits import (MAX_FAILURE_EVENTS, MAX_FLUID_STEPS, MAX_REPLICAS, MAX_REQUESTS, MAX_SWEEP_POINTS,
+                        check_points, estimate, work_problems)
+from sim.scenario.load import load_scenario
+from sim.workload.arrivals import MONTH_S
+
+from conftest import scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACE = ROOT / "scenarios" / "traces" / "azure_code_2023_first2000.csv"
+
+
+def _with(**over):
+    sc = scenario()
+    for path, value in over.items():
+        node = sc
+        parts = path.split("__")
+        for p in parts[:-1]:
+            node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
+        node[parts[-1]] = value
+    return sc
+
+
+HUGE = {
+    "fluid_step": ({"fidelity": "fluid", "fluid": {"step": 0.001}, "duration": "30d"}, "fluid.step",
+                   "implies 2,592,000,000 fluid steps"),
+    "replicas": ({"fleet__pools__0__replicas": 10**22}, "fleet.pools.0.replicas", "implies 1e+22 replicas"),
+    "autoscaler": ({"fleet__pools__0__autoscale": {"target": 1e-300, "max": 10_000_000, "interval": 1,
+                                                   "cooldown": 0}},
+                   "fleet.pools.0.autoscale.max", "implies 10,000,000 replicas"),
+    "failures": ({"fleet__pools__0__failures": {"mtbf": 1e-9, "mttr": 1e-9}}, "fleet.pools.0.failures.mtbf",
+                 "implies ~60,000,000,000 failure and repair events"),
+    "growth": ({"workload__growth": {"monthly": 100}, "duration": "90d"}, "workload.arrival", "implies ~"),
+    "rate": ({"workload__arrival": {"process": "poisson", "rate": 1e7}, "duration": "30d"}, "workload.arrival",
+             "implies ~25,920,000,000,000 requests"),
+    "trace_rate_scale": ({"workload__arrival": {"process": "trace", "path": str(TRACE), "format": "azure",
+                                                "rate_scale": 1e12}, "duration": "1h"},
+                         "workload.arrival", "implies ~"),
+    "trace_loop": ({"workload__arrival": {"process": "trace", "path": str(TRACE), "format": "azure",
+                                          "time_scale": 1e-300, "loop": True}},
+                   "workload.arrival", "implies ~"),
+}
+
+
+@pytest.mark.parametrize("case", list(HUGE))
+def test_huge_work_is_refused_naming_the_field(case):
+    over, field, words = HUGE[case]
+    sc = _with(**over)
+    problems = work_problems(load_scenario(sc))
+    assert len(problems) == 1, problems
+    path, msg = problems[0]
+    assert path == field and words in msg and "--allow-large" in msg
+
+
+def _limited(cmd: list[str], cwd: Path) -> tuple[int, str, float]:
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (300 * 2**20, 300 * 2**20))
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    env.pop("FLEETSIM_ALLOW_LARGE", None)
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "sim", *cmd], cwd=cwd, preexec_fn=limit, capture_output=True,
+                       text=True, env=env, timeout=60)
+    return p.returncode, p.stderr, time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("case", ["fluid_step", "replicas", "autoscaler", "failures", "trace_loop"])
+def test_huge_runs_exit_2_quickly_in_300_mb(tmp_path, case):
+    over, field, words = HUGE[case]
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(_with(**over)))
+    rc, err, wall = _limited(["run", str(path), "--quiet"], tmp_path)
+    assert rc == 2 and "Traceback" not in err and f"{path}: {field}: {words}" in err
+    assert wall < 5
+
+
+def test_sweep_grid_and_seeds_refused_before_the_grid_is_built(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario()))
+    grid = ["--grid", "fleet.pools.0.replicas=1..10000", "--grid", "workload.arrival.rate=1..10000",
+            "--grid", "seed=1..10000"]
+    rc, err, wall = _limited(["sweep", str(path), *grid, "--out", str(tmp_path / "o"), "--quiet"], tmp_path)
+    assert rc == 2 and err.strip() == (f"{path}: --grid: 1,000,000,000,000 configurations x 1 seeds = "
+                                       f"1,000,000,000,000 points (at most {MAX_SWEEP_POINTS:,}); "
+                                       "pass --allow-large to run it anyway")
+    assert wall < 5
+    rc, err, _ = _limited(["sweep", str(path), "--grid", "fleet.pools.0.replicas=1,2", "--seeds", "1000000000",
+                           "--out", str(tmp_path / "o"), "--quiet"], tmp_path)
+    assert rc == 2 and "--seeds: 2 configurations x 1,000,000,000 seeds = 2,000,000,000 points" in err
+
+
+def test_check_points_at_the_limit():
+    check_points(MAX_SWEEP_POINTS, 1)
+    check_points(MAX_SWEEP_POINTS // 10, 10)
+    with pytest.raises(Exception):
+        check_points(MAX_SWEEP_POINTS + 1, 1)
+    check_points(MAX_SWEEP_POINTS + 1, 1, allow_large=True)
+
+
+# ------------------------------------------------------------------ estimates by hand
+def test_poisson_estimate():
+    assert estimate(load_scenario(_with(duration=3600))).requests == 2.0 * 3600
+
+
+def test_growth_estimate_is_the_integral():
+    # rate 2/s growing 10 %/month for 60 days: 2 * M/ln(1.1) * (1.1**(60 d / M) - 1)
+    sc = _with(duration="60d", workload__growth={"monthly": 0.1})
+    expected = 2.0 * MONTH_S / math.log(1.1) * (1.1 ** (60 * 86400 / MONTH_S) - 1)
+    assert estimate(load_scenario(sc)).requests == pytest.approx(expected, rel=1e-12)
+
+
+def test_piecewise_and_classes_estimate():
+    sc = _with(duration=100)
+    sc["workload"]["arrival"] = {"process": "piecewise", "times": [0, 30, 80], "rates": [1, 0, 4]}
+    assert estimate(load_scenario(sc)).requests == 30 * 1 + 0 + 20 * 4
+    sc["workload"]["classes"] = [{"name": "a", "share": 0.25}, {"name": "b", "share": 0.75},
+                                 {"name": "c", "arrival": {"process": "poisson", "rate": 3}}]
+    assert estimate(load_scenario(sc)).requests == 110 + 300
+
+
+def test_trace_estimate_counts_rows_and_loops():
+    # 2,000 rows; duration below the trace's span: the rows inside; looped: rows x loops
+    sc = _with(duration=10**6)
+    sc["workload"]["arrival"] = {"process": "trace", "path": str(TRACE), "format": "azure", "loop": True}
+    from sim.workload.traces import read_trace
+    t = read_trace(TRACE, "azure").arrival_s
+    period = t[-1] + (t[-1] - t[0]) / (len(t) - 1)
+    assert estimate(load_scenario(sc)).requests == pytest.approx(2000 * 10**6 / period, rel=1e-12)
+
+
+def test_failure_and_replica_estimates():
+    sc = _with(duration=1000)
+    sc["fleet"]["pools"][0]["replicas"] = 3
+    sc["fleet"]["pools"][0]["failures"] = {"mtbf": 90, "mttr": 10}
+    e = estimate(load_scenario(sc))
+    assert e.replicas == 3 and e.failure_events == 2 * 3 * 1000 / 100
+
+
+def test_limits_are_not_hit_by_the_bundled_scenarios():
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        assert work_problems(load_scenario(path)) == [], path
+
+
+def test_allow_large_lets_validate_pass(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("FLEETSIM_ALLOW_LARGE", raising=False)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(_with(fleet__pools__0__replicas=MAX_REPLICAS + 1)))
+    assert main(["validate", str(path)]) == 2
+    assert f"implies {MAX_REPLICAS + 1:,} replicas" in capsys.readouterr().err
+    assert main(["validate", str(path), "--allow-large"]) == 0
+    assert f"up to {MAX_REPLICAS + 1:,} replicas" in capsys.readouterr().out
+    os.environ.pop("FLEETSIM_ALLOW_LARGE", None)
+
+
+def test_documented_limits_match_the_code():
+    text = (ROOT / "README.md").read_text()
+    for n in (MAX_REQUESTS, MAX_FLUID_STEPS, MAX_REPLICAS, MAX_FAILURE_EVENTS, MAX_SWEEP_POINTS):
+        assert f"{n:,}" in text
