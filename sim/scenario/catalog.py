@@ -71,6 +71,7 @@ class GPUSpec:
     sources: tuple[str, ...] = ()
     precision_factors: tuple[tuple[str, float, float, float], ...] = ()
     overlap_exponent: float = math.inf
+    gpus_per_node: int = 8
 
     def peak_tflops(self, precision: str) -> float:
         """Dense peak TFLOPS for ``precision`` (bf16, fp8, fp4); ``ValueError`` if unsupported."""
@@ -155,12 +156,74 @@ def model_names() -> list[str]:
     return sorted(_models())
 
 
-def get_gpu(name: str) -> GPUSpec:
-    """The catalog GPU called ``name``; ``KeyError`` listing the allowed names otherwise."""
+_GPU_NUMBERS = ("bf16_tflops", "fp8_tflops", "fp4_tflops", "hbm_gb", "hbm_tbps", "interconnect_gbps", "tdp_w",
+                "flops_efficiency", "bw_efficiency", "overhead_s", "overlap_exponent")
+_GPU_ALIASES = {"hbm_bandwidth_tbps": "hbm_tbps"}
+_GPU_ALLOWED = set(_GPU_NUMBERS) | set(_GPU_ALIASES) | {"name", "like", "gpus_per_node", "display_name"}
+
+
+def get_gpu(name: str | Mapping[str, Any]) -> GPUSpec:
+    """The catalog GPU called ``name``, or an inline datasheet mapping.
+
+    An inline GPU takes every field it does not give from the catalog GPU named by ``like``
+    (default ``h100-sxm``), including the calibrated efficiency factors, which are a stack's and a
+    GPU family's rather than one part's. Numbers: ``bf16_tflops``, ``fp8_tflops``, ``fp4_tflops``
+    (dense; ``null`` = no such tensor cores), ``hbm_gb``, ``hbm_tbps`` (or ``hbm_bandwidth_tbps``),
+    ``interconnect_gbps`` (one-way GB/s), ``tdp_w``, ``flops_efficiency``, ``bw_efficiency``,
+    ``overhead_s``, ``overlap_exponent``; ``gpus_per_node``. An unknown catalog name raises
+    ``KeyError`` listing the allowed names; a bad mapping :class:`~sim.errors.ScenarioError` with
+    paths ``gpu.<field>``.
+
+        >>> g = get_gpu({"name": "a100-40gb", "like": "a100-80gb", "hbm_gb": 40, "hbm_tbps": 1.555})
+        >>> (g.hbm_gb, g.bf16_tflops, g.fp8_tflops)
+        (40.0, 312, None)
+    """
+    if isinstance(name, Mapping):
+        return _inline_gpu(name)
     try:
         return _gpus()[name]
     except (KeyError, TypeError):
-        raise KeyError(f"unknown GPU {name!r}; allowed: {', '.join(gpu_names())}") from None
+        raise KeyError(f"unknown GPU {name!r}; allowed: {', '.join(gpu_names())} "
+                       "or an inline mapping of the datasheet") from None
+
+
+def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
+    problems: list[tuple[str, str]] = []
+    for k in sorted(set(d) - _GPU_ALLOWED, key=str):
+        problems.append((f"gpu.{k}", f"unknown field; allowed: {', '.join(sorted(_GPU_ALLOWED))}"))
+    like = d.get("like", "h100-sxm")
+    if like not in _gpus():
+        problems.append(("gpu.like", f"unknown GPU {like!r}; allowed: {', '.join(gpu_names())}"))
+        raise ScenarioError(problems)
+    base = _gpus()[like]
+    vals: dict[str, Any] = {}
+    for k, v in d.items():
+        key = _GPU_ALIASES.get(k, k)
+        if key not in _GPU_NUMBERS:
+            continue
+        nullable = key in ("fp8_tflops", "fp4_tflops")
+        if v is None and nullable:
+            vals[key] = None
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 \
+                or (v == 0 and key not in ("overhead_s",)):
+            problems.append((f"gpu.{k}", f"must be a number > 0{' or null' if nullable else ''} (got {v!r})"))
+        else:
+            vals[key] = float(v)
+    for k in ("flops_efficiency", "bw_efficiency"):
+        if k in vals and vals[k] > 1:
+            problems.append((f"gpu.{k}", f"must be a fraction in (0, 1] (got {vals[k]!r})"))
+    if "overlap_exponent" in vals and vals["overlap_exponent"] < 1:
+        problems.append(("gpu.overlap_exponent", f"must be >= 1 (got {vals['overlap_exponent']!r})"))
+    gpn = d.get("gpus_per_node", base.gpus_per_node)
+    if isinstance(gpn, bool) or not isinstance(gpn, int) or gpn < 1:
+        problems.append(("gpu.gpus_per_node", f"must be an integer >= 1 (got {gpn!r})"))
+    if problems:
+        raise ScenarioError(problems)
+    name = str(d.get("name", f"custom ({like})"))
+    # an inline datasheet replaces the whole efficiency set: per-precision factors only when inherited unchanged
+    own_eff = any(k in vals for k in ("flops_efficiency", "bw_efficiency", "overhead_s"))
+    return replace(base, name=name, display_name=str(d.get("display_name", name)), gpus_per_node=gpn,
+                   sources=("inline",), precision_factors=() if own_eff else base.precision_factors, **vals)
 
 
 _REQUIRED = ("n_layers", "hidden", "n_heads", "ffn_hidden", "vocab")

@@ -1,0 +1,88 @@
+"""Scenario keys for multi-node layouts, inline GPUs and Hugging Face configs: accepted, checked, costed."""
+import json
+import subprocess
+import sys
+from importlib import resources
+
+import pytest
+
+from sim.api import run
+from sim.errors import ScenarioError
+from sim.scenario.load import load_scenario
+
+
+def _scenario(pool: dict, model="llama-3-70b", **top) -> dict:
+    base = {"name": "t", "duration": 60, "model": model,
+            "workload": {"arrival": {"process": "poisson", "rate": 2},
+                         "prompt_tokens": {"dist": "fixed", "value": 200},
+                         "output_tokens": {"dist": "fixed", "value": 20}},
+            "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1, "max_model_len": 4096,
+                                 **pool}]}}
+    base.update(top)
+    return base
+
+
+def test_gpu_hours_count_every_gpu_of_a_pipelined_replica():
+    r = run(_scenario({"tensor_parallel": 4, "pipeline_parallel": 2}))
+    # one replica of 4 x 2 GPUs provisioned for the 60 s run
+    assert r.summary["gpu_hours"]["provisioned"] == pytest.approx(8 * 60 / 3600)
+
+
+def test_layout_problems_name_the_field():
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(_scenario({"tensor_parallel": 8, "expert_parallel": 4}, model="mixtral-8x7b"))
+    assert "fleet.pools.0.expert_parallel: must be 1 (experts split tensor-parallel) or tensor_parallel=8" in str(exc.value)
+    with pytest.raises(ScenarioError, match="fleet.pools.0.expert_parallel: applies only to mixture-of-experts"):
+        load_scenario(_scenario({"tensor_parallel": 2, "expert_parallel": 2}))
+    with pytest.raises(ScenarioError, match="fleet.pools.0.tensor_parallel: must divide n_heads=64"):
+        load_scenario(_scenario({"tensor_parallel": 3}))
+    # data-parallel attention lifts the head constraint
+    load_scenario(_scenario({"tensor_parallel": 3, "data_parallel_attention": True}))
+
+
+def test_layout_that_does_not_fit_is_refused_with_the_shortfall():
+    with pytest.raises(ScenarioError, match=r"fleet.pools.0: llama-3.1-405b does not fit on 8x h100-sxm.*short by 24\.7 GiB"):
+        load_scenario(_scenario({"tensor_parallel": 8}, model="llama-3.1-405b"))
+    load_scenario(_scenario({"tensor_parallel": 8, "pipeline_parallel": 2}, model="llama-3.1-405b"))
+
+
+def test_validate_prints_the_per_gpu_plan(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text(json.dumps(_scenario({"tensor_parallel": 16, "expert_parallel": 16, "data_parallel_attention": True,
+                                       "gpu": "h200-sxm"}, model="deepseek-v3")))
+    out = subprocess.run([sys.executable, "-m", "sim", "validate", str(p)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "16 GPUs/replica, 2 nodes of 8, EP16, data-parallel attention" in out.stdout
+    assert "deepseek-v3 (fp8 weights" in out.stdout     # the published precision is the default
+    assert "per GPU: weights 49.02 GiB" in out.stdout
+
+
+def test_inline_gpu_where_a_catalog_name_goes():
+    sc = _scenario({"gpu": {"name": "a100-40gb", "like": "a100-80gb", "hbm_gb": 40, "hbm_bandwidth_tbps": 1.555},
+                    "tensor_parallel": 1}, model="llama-3-8b")
+    r = run(sc)
+    assert r.summary["pools"]["p"]["gpu"] == "a100-40gb"
+    with pytest.raises(ScenarioError, match="fleet.pools.0.gpu.hbm_gb: must be a number > 0"):
+        load_scenario(_scenario({"gpu": {"like": "a100-80gb", "hbm_gb": -1}}, model="llama-3-8b"))
+    with pytest.raises(ScenarioError, match="fleet.pools.0.gpu.colour: unknown field"):
+        load_scenario(_scenario({"gpu": {"colour": "green"}}, model="llama-3-8b"))
+
+
+def test_hf_config_path_is_relative_to_the_scenario(tmp_path):
+    src = resources.files("sim.scenario").joinpath("data", "hf", "llama-3.1-8b.json").read_text()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "config.json").write_text(src)
+    p = tmp_path / "s.yaml"
+    p.write_text(json.dumps(_scenario({}, model={"hf_config": "models/config.json", "name": "my-llama"})))
+    loaded = load_scenario(p)
+    assert loaded.scenario.model["name"] == "my-llama"
+    (tmp_path / "models" / "config.json").write_text(src.replace('"vocab_size"', '"n_future"'))
+    out = subprocess.run([sys.executable, "-m", "sim", "validate", str(p)], capture_output=True, text=True)
+    assert out.returncode == 2 and "n_future: unknown key for model_type llama" in out.stderr
+
+
+def test_deepseek_cluster_scenario_runs():
+    r = run("scenarios/deepseek_v3_cluster.yaml", overrides=["duration=120", "warmup=10"])
+    pools = r.summary["pools"]
+    assert set(pools) == {"ep16-2node", "tp8-1node"}
+    assert r.summary["gpu_hours"]["provisioned"] == pytest.approx((2 * 16 + 2 * 8) * 120 / 3600)
