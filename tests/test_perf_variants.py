@@ -158,3 +158,15 @@ def test_tensor_parallel_across_nodes_uses_the_nic():
     ring = (2 * 15 / 16) * 8192 * 2 / (50e9 * LINK_EFFICIENCY)
     assert b.comm_s == pytest.approx(160 * (ALLREDUCE_LATENCY_S + ring * 1000), rel=1e-9)
     assert m8.breakdown(BatchShape(decode_seqs=1, decode_context_tokens=1)).comm_s < b.comm_s
+
+
+def test_llama_405b_published_throughput_rows_within_targets():
+    # TensorRT-LLM perf-overview (v1.0 tables): 8x H100/H200 FP8 TP8 and 4x B200 FP4 TP4
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "validate_perf.py"
+    spec = importlib.util.spec_from_file_location("validate_perf_rows", path)
+    vp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vp)
+    errs = [abs(vp.estimate(r) - r.published) / r.published for r in vp.ROWS_2026 if r.model == "llama-3.1-405b"]
+    assert len(errs) == 6 and max(errs) < 0.25 and float(np.median(errs)) < 0.10
