@@ -172,3 +172,14 @@ def test_llama_405b_published_throughput_rows_within_targets():
     spec.loader.exec_module(vp)
     errs = [abs(vp.estimate(r) - r.published) / r.published for r in vp.ROWS_2026 if r.model == "llama-3.1-405b"]
     assert len(errs) == 6 and max(errs) < 0.25 and float(np.median(errs)) < 0.10
+
+
+def test_uneven_pipeline_stages_size_the_cache_by_the_largest():
+    # 80 layers over 3 stages: the largest has 27; its 4 GPUs' room holds tokens at 27/80 of the KV per token
+    llama = get_model("llama-3-70b")
+    h100 = get_gpu("h100-sxm")
+    lay = Layout(tp=4, pp=3)
+    plan = memory_plan(llama, h100, lay)
+    room = h100.hbm_bytes * 0.9 - plan.weights_bytes_per_gpu - plan.activation_reserve_bytes / 12
+    per_token_stage = kv_bytes_per_token(llama, 4) * 27 / 80
+    assert 0 <= room * 4 / per_token_stage - plan.kv_tokens < 16     # whole blocks of 16 tokens

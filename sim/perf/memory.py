@@ -183,7 +183,8 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
 
     MoE models must hold every expert's weights (``n_params``), not only the active ones.
     A pipelined replica is sized by its largest stage (``ceil(n_layers / pp)`` layers plus the
-    larger of embedding and lm head) on each of its ``tp * pp`` GPUs. Sliding-window layers take
+    larger of embedding and lm head): every stage holds each token's KV for its own layers, so the
+    tokens the cache holds are that stage's room over its share of the KV per token. Sliding-window layers take
     ``max_num_seqs * (window + sinks)`` tokens' worth of their KV off the top; the blocks count
     full-attention layers only. ``fits`` is False when the weights and reserve leave no room for a
     single KV block; ``reason`` says why and by how much, or how many tokens the cache holds.
@@ -205,6 +206,9 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     reserve_per_gpu = activation_reserve_bytes_per_gpu(model, t, max_batched_tokens)
     usable_per_gpu = gpu.hbm_bytes * gpu_memory_utilization
     capacity = (usable_per_gpu - weights_per_gpu - reserve_per_gpu) * n_gpus
+    if lay.pp > 1:   # the largest stage binds: its GPUs' room over its share of each token's KV
+        capacity = (usable_per_gpu - weights_per_gpu - reserve_per_gpu) * t * model.n_layers / stage_layers(
+            model, lay.pp)
     capacity -= sliding_kv_bytes_per_seq(model, lay, kv_dtype) * max_num_seqs
     kv_tok = kv_bytes_per_token(model, lay, kv_dtype)
     blocks = max(0, math.floor(capacity / (kv_tok * block_size))) if capacity > 0 else 0
