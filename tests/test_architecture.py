@@ -126,3 +126,40 @@ def test_doctests():
     import sim.scenario.architecture as arch
     import sim.scenario.hf_config as hf
     assert doctest.testmod(arch).failed == 0 and doctest.testmod(hf).failed == 0
+
+
+def test_qwen2_and_mixtral_configs_as_published():
+    # Qwen2.5-7B config.json values; model card: 7.61 B parameters
+    qwen = {"architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643,
+            "eos_token_id": 151643, "hidden_act": "silu", "hidden_size": 3584, "initializer_range": 0.02,
+            "intermediate_size": 18944, "max_position_embeddings": 131072, "max_window_layers": 28,
+            "model_type": "qwen2", "num_attention_heads": 28, "num_hidden_layers": 28, "num_key_value_heads": 4,
+            "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "sliding_window": 131072, "tie_word_embeddings": False,
+            "torch_dtype": "bfloat16", "transformers_version": "4.43.1", "use_cache": True,
+            "use_sliding_window": False, "vocab_size": 152064}
+    f = hf_fields(qwen)
+    assert "sliding_window" not in f          # use_sliding_window: false
+    from sim.scenario.architecture import ModelSpec
+    m = ModelSpec(name="q", n_params=0.0, n_active_params=0.0, **{k: v for k, v in f.items() if k != "source"})
+    assert architecture_params(m)[0] == pytest.approx(7.61e9, rel=0.003)
+    # Mixtral-8x7B's config.json gives the catalog's hand-entered architecture
+    mix = {"architectures": ["MixtralForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1, "eos_token_id": 2,
+           "hidden_act": "silu", "hidden_size": 4096, "initializer_range": 0.02, "intermediate_size": 14336,
+           "max_position_embeddings": 32768, "model_type": "mixtral", "num_attention_heads": 32,
+           "num_experts_per_tok": 2, "num_hidden_layers": 32, "num_key_value_heads": 8, "num_local_experts": 8,
+           "output_router_logits": False, "rms_norm_eps": 1e-05, "rope_theta": 1000000.0,
+           "router_aux_loss_coef": 0.02, "sliding_window": None, "tie_word_embeddings": False,
+           "torch_dtype": "bfloat16", "transformers_version": "4.36.0.dev0", "use_cache": True, "vocab_size": 32000}
+    f = hf_fields(mix)
+    cat = get_model("mixtral-8x7b")
+    for k in ("n_layers", "hidden", "n_heads", "n_kv_heads", "head_dim", "ffn_hidden", "vocab", "n_experts",
+              "experts_per_token", "max_context"):
+        assert f[k] == getattr(cat, k), k
+
+
+def test_a_family_specific_key_in_another_family_is_refused():
+    # moe_layer_freq means something to DeepSeek; in a Llama config it would be silently ignored
+    cfg = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+           "intermediate_size": 128, "vocab_size": 100, "moe_layer_freq": 2}
+    with pytest.raises(InputError, match="moe_layer_freq: unknown key for model_type llama"):
+        hf_fields(cfg)

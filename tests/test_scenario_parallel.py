@@ -86,3 +86,9 @@ def test_deepseek_cluster_scenario_runs():
     pools = r.summary["pools"]
     assert set(pools) == {"ep16-2node", "tp8-1node"}
     assert r.summary["gpu_hours"]["provisioned"] == pytest.approx((2 * 16 + 2 * 8) * 120 / 3600)
+
+
+def test_gpu_of_the_wrong_kind_is_one_clear_problem():
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(_scenario({"gpu": 5}))
+    assert exc.value.problems == [("fleet.pools.0.gpu", "must be a catalog GPU name or a mapping of the datasheet (got 5)")]

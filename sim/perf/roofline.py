@@ -50,6 +50,12 @@ Tensor parallelism adds ``2*L`` ring all-reduces of ``T*h*2`` bytes, each
 ``ALLREDUCE_LATENCY_S + 2*(tp-1)/tp * bytes / (link_bw * LINK_EFFICIENCY)``. Finally a fixed
 ``overhead_s`` per iteration (scheduler, sampling, kernel launches). An empty batch takes 0 s.
 
+The table is the grouped-query, tensor-parallel, single-stage case. MLA (compressed latent KV,
+absorbed decode), sliding-window layers, shared experts and leading dense layers, expert weights in
+their own precision, data-parallel attention, expert-parallel all-to-all, pipeline stages and links
+between nodes change the coefficients as docs/models_and_parallelism.md describes; for the models and
+layouts above they reduce to exactly these numbers (same float operations).
+
     >>> from sim.scenario.catalog import get_gpu, get_model
     >>> from sim.perf.base import BatchShape
     >>> m = RooflineModel(get_model("llama-2-7b"), get_gpu("h100-sxm"), tp=1)
@@ -178,7 +184,7 @@ class RooflineModel:
         self.efficiency = eff
         m = model
         kb = BYTES_PER_ELEMENT[kv_dtype]
-        h, f, L = m.hidden, m.ffn_hidden, stage_layers(m, lay.pp)
+        h, L = m.hidden, stage_layers(m, lay.pp)
         # FLOP/s and byte/s actually reached
         self._gemm_peak = gpu.peak_tflops(weight_dtype) * 1e12 * eff.flops_efficiency
         self._attn_peak = gpu.peak_tflops(kv_dtype) * 1e12 * eff.flops_efficiency

@@ -42,11 +42,9 @@ _INERT = {
     "routed_scaling_factor", "scoring_func", "topk_method", "n_group", "topk_group", "ep_size",
     "initial_context_length", "swiglu_limit", "rope_ntk_alpha", "rope_ntk_beta", "experts_per_token",
     "is_decoder", "output_projection", "output_past", "head_dim_original", "use_qk_norm", "generation_config", "keep_window_size",
-    "quantization_config", "compression_config", "use_sliding_window", "max_window_layers", "mlp_only_layers",
-    "decoder_sparse_step", "moe_layer_freq", "word_embed_proj_dim", "do_layer_norm_before",
-    "_remove_final_layer_norm", "activation_function", "hidden_act", "tie_word_embeddings", "layer_types",
+    "quantization_config", "compression_config", "tie_word_embeddings",
 }
-"""Keys that do not change the arithmetic, or that are read and checked below."""
+"""Keys of any family that do not change the arithmetic (or are read for every family)."""
 
 _PLAIN_ACTS = {"relu", "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu"}
 
@@ -226,18 +224,21 @@ def _gpt2(r: _Reader, out: dict[str, Any]) -> None:
 
 
 _COMMON = {"num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "vocab_size",
-           "max_position_embeddings", "intermediate_size", "head_dim", "sliding_window"}
+           "max_position_embeddings", "intermediate_size", "head_dim", "sliding_window", "hidden_act", "layer_types"}
+_QWEN = _COMMON | {"use_sliding_window", "max_window_layers"}
 _FAMILY_KEYS: dict[str, set[str]] = {
-    "llama": _COMMON, "mistral": _COMMON, "qwen2": _COMMON, "qwen3": _COMMON,
-    "qwen3_moe": _COMMON | {"num_experts", "num_experts_per_tok", "moe_intermediate_size"},
+    "llama": _COMMON, "mistral": _COMMON, "qwen2": _QWEN, "qwen3": _QWEN,
+    "qwen3_moe": _QWEN | {"num_experts", "num_experts_per_tok", "moe_intermediate_size", "decoder_sparse_step",
+                          "mlp_only_layers"},
     "mixtral": _COMMON | {"num_local_experts", "num_experts_per_tok"},
     "gpt_oss": _COMMON | {"num_local_experts", "num_experts_per_tok"},
     "deepseek_v2": _COMMON | {"q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim",
                               "n_routed_experts", "n_shared_experts", "num_experts_per_tok",
-                              "moe_intermediate_size", "first_k_dense_replace"},
+                              "moe_intermediate_size", "first_k_dense_replace", "moe_layer_freq"},
     "opt": {"num_hidden_layers", "hidden_size", "num_attention_heads", "ffn_dim", "vocab_size",
-            "max_position_embeddings"},
-    "gpt2": {"n_layer", "n_embd", "n_head", "n_inner", "vocab_size", "n_positions"},
+            "max_position_embeddings", "word_embed_proj_dim", "do_layer_norm_before", "_remove_final_layer_norm",
+            "activation_function"},
+    "gpt2": {"n_layer", "n_embd", "n_head", "n_inner", "vocab_size", "n_positions", "activation_function"},
 }
 _FAMILY_KEYS["deepseek_v3"] = _FAMILY_KEYS["deepseek_v2"]
 

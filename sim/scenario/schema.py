@@ -110,6 +110,13 @@ class Pool(Strict):
     autoscale: Autoscale | None = None
     failures: Failures | None = None
 
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _gpu_kind(cls, v: Any) -> Any:
+        if not isinstance(v, (str, dict)):
+            raise ValueError(f"must be a catalog GPU name or a mapping of the datasheet (got {v!r})")
+        return v
+
     @field_validator("replicas", "tensor_parallel", "pipeline_parallel", "expert_parallel", mode="before")
     @classmethod
     def _no_booleans(cls, v: Any) -> Any:
