@@ -21,7 +21,7 @@ def main(args: argparse.Namespace) -> int:
     gib = 2**30
     for p in sc.fleet.pools:
         model, gpu, _, wdt, kdt, plan = pool_setup(sc, p)
-        per_seq = model.max_context
+        per_seq = min(model.max_context, p.max_model_len or model.max_context)
         pp = p.pipeline_parallel
         shape = f"{p.tensor_parallel} {gpu.name}" if pp == 1 else f"{pp} stages x {p.tensor_parallel} {gpu.name}"
         layout = "".join([f", EP{p.expert_parallel}" if p.expert_parallel > 1 else "",
@@ -40,7 +40,7 @@ def main(args: argparse.Namespace) -> int:
             f"per replica\n"
             f"    KV cache {plan.kv_capacity_bytes / gib:.1f} GiB = {plan.kv_blocks:,} blocks = {plan.kv_tokens:,} tokens; "
             f"max concurrent sequences: {min(p.batching.max_num_seqs, plan.kv_tokens // max(per_seq, 1)) if plan.kv_tokens >= per_seq else 0} "
-            f"at max_context={per_seq}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
+            f"at {'max_model_len' if p.max_model_len else 'max_context'}={per_seq:,}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
             f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each")
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
