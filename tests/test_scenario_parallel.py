@@ -49,11 +49,12 @@ def test_layout_that_does_not_fit_is_refused_with_the_shortfall():
 def test_validate_prints_the_per_gpu_plan(tmp_path):
     p = tmp_path / "s.yaml"
     p.write_text(json.dumps(_scenario({"tensor_parallel": 16, "expert_parallel": 16, "data_parallel_attention": True,
-                                       "gpu": "h200-sxm"}, model="deepseek-v3")))
+                                       "gpu": "h200-sxm"}, model="deepseek-v3",
+                                      perf={"model": "roofline", "weight_dtype": "fp8"})))
     out = subprocess.run([sys.executable, "-m", "sim", "validate", str(p)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "16 GPUs/replica, 2 nodes of 8, EP16, data-parallel attention" in out.stdout
-    assert "deepseek-v3 (fp8 weights" in out.stdout     # the published precision is the default
+    assert "deepseek-v3 (fp8 weights" in out.stdout
     assert "per GPU: weights 49.02 GiB" in out.stdout
 
 
@@ -92,3 +93,16 @@ def test_gpu_of_the_wrong_kind_is_one_clear_problem():
     with pytest.raises(ScenarioError) as exc:
         load_scenario(_scenario({"gpu": 5}))
     assert exc.value.problems == [("fleet.pools.0.gpu", "must be a catalog GPU name or a mapping of the datasheet (got 5)")]
+
+
+def test_a_model_published_in_fp8_that_does_not_fit_in_bf16_says_so():
+    with pytest.raises(ScenarioError, match=r"short by .*\(deepseek-v3 is published in fp8: perf.weight_dtype: fp8\)"):
+        load_scenario(_scenario({"tensor_parallel": 8, "gpu": "h200-sxm"}, model="deepseek-v3"))
+
+
+def test_fluid_tier_and_round_trips_keep_the_layout():
+    # the fluid tier measures capacity curves on scenarios rebuilt from a dump of this one
+    r = run("scenarios/deepseek_v3_cluster.yaml", overrides=["fidelity=fluid", "duration=2h", "fluid.grid=[0.5, 1.0]",
+                                                             "fluid.calibration_requests=100",
+                                                             "fluid.calibration_duration=60"])
+    assert r.summary["gpu_hours"]["provisioned"] == pytest.approx((2 * 16 + 2 * 8) * 2)

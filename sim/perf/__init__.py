@@ -72,8 +72,8 @@ def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: Mod
 
     Relative paths (calibration, table) resolve against ``base_dir``, the scenario file's folder.
     Roofline factors and overlap exponent: catalog < calibration file < explicit ``perf:`` keys
-    (:func:`roofline_factors`). ``weight_dtype`` replaces the block's (a model's published
-    precision when the block does not set one); ``expert_dtype`` is the routed experts' precision.
+    (:func:`roofline_factors`). ``weight_dtype``, if given, replaces the block's; ``expert_dtype``
+    is the routed experts' precision (default the block's ``expert_dtype``, else ``weight_dtype``).
     Raises ``ValueError`` for a layout the model cannot use or a precision the GPU lacks, and
     :class:`~sim.errors.InputError` for unreadable calibration or table files.
     """

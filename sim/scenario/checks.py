@@ -28,15 +28,11 @@ def pool_setup(sc, pool):
 
 
 def pool_dtypes(perf, model) -> tuple[str, str | None, str]:
-    """``(weight, expert weight, KV)`` precisions of a pool: the ``perf`` block's where it sets them,
-    else the precision the model is published in (DeepSeek-V3 fp8, gpt-oss MXFP4 experts), else bf16."""
-    explicit = getattr(perf, "model_fields_set", set())
+    """``(weight, expert weight, KV)`` precisions of a pool. The routed experts default to the
+    precision the model is published in when it has its own (gpt-oss: MXFP4 = fp4); everything
+    else is the ``perf`` block's (bf16 unless set)."""
     wdt = getattr(perf, "weight_dtype", "bf16")
-    if "weight_dtype" not in explicit and model.weight_dtype:
-        wdt = model.weight_dtype
-    edt = getattr(perf, "expert_dtype", None)
-    if edt is None and "weight_dtype" not in explicit:
-        edt = model.expert_weight_dtype
+    edt = getattr(perf, "expert_dtype", None) or model.expert_weight_dtype
     return wdt, edt, getattr(perf, "kv_dtype", "bf16")
 
 
@@ -143,14 +139,14 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         wdt, edt, kdt = pool_dtypes(perf, model)
         if wdt == "fp8" and gpu.fp8_tflops is None or wdt == "fp4" and gpu.fp4_tflops is None:
             problems.append((f"{'fleet.pools.%d.perf' % i if pool.perf else 'perf'}.weight_dtype",
-                             f"{gpu.name} has no {wdt} support" + ("" if "weight_dtype" in perf.model_fields_set
-                                                                    else f" ({model.name} is published in {wdt}; "
-                                                                         "set perf.weight_dtype)")))
+                             f"{gpu.name} has no {wdt} support"))
             continue
         plan = memory_plan(model, gpu, layout, pool.gpu_memory_utilization, wdt, kdt,
                            b.block_size, b.max_batched_tokens, b.max_num_seqs, edt)
         if not plan.fits:
-            problems.append((where, plan.reason))
+            hint = (f" ({model.name} is published in {model.weight_dtype}: perf.weight_dtype: {model.weight_dtype})"
+                    if model.weight_dtype and model.weight_dtype != wdt else "")
+            problems.append((where, plan.reason + hint))
             continue
         # the configurations vLLM refuses to start with
         mml = pool.max_model_len or model.max_context

@@ -47,10 +47,9 @@ class RooflinePerf(Strict):
     ``attention_kv_sharing``: ``grouped`` (default, modern kernels: a grouped-query model's KV heads
     are read once per query group) or ``per_query_head`` (a generation kernel that reads the KV cache
     once per query head, as TensorRT-LLM v0.5 did; see docs/performance_model.md).
-    ``weight_dtype`` defaults to the precision the model is published in (DeepSeek-V3: fp8), else
-    bf16; ``expert_dtype`` is the routed experts' weight precision (default: the model's published
-    one, e.g. gpt-oss's MXFP4 = fp4, else ``weight_dtype``); the experts' GEMMs still run at the
-    ``weight_dtype`` peak (weight-only quantization dequantizes on load).
+    ``expert_dtype`` is the routed experts' weight precision (default: the model's published one when
+    it has its own, e.g. gpt-oss's MXFP4 = fp4, else ``weight_dtype``); the experts' GEMMs still run
+    at the ``weight_dtype`` peak (weight-only quantization dequantizes on load).
     """
 
     model: Literal["roofline"] = "roofline"
