@@ -192,7 +192,7 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
     for k in sorted(set(d) - _GPU_ALLOWED, key=str):
         problems.append((f"gpu.{k}", f"unknown field; allowed: {', '.join(sorted(_GPU_ALLOWED))}"))
     like = d.get("like", "h100-sxm")
-    if like not in _gpus():
+    if not isinstance(like, str) or like not in _gpus():
         problems.append(("gpu.like", f"unknown GPU {like!r}; allowed: {', '.join(gpu_names())}"))
         raise ScenarioError(problems)
     base = _gpus()[like]
