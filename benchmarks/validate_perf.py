@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from sim.perf.base import BatchShape  # noqa: E402
 from sim.perf.memory import memory_plan  # noqa: E402
+from sim.perf.parallel import Layout  # noqa: E402
 from sim.perf.roofline import RooflineModel  # noqa: E402
 from sim.perf.throughput import prefill_shape, static_batch_throughput  # noqa: E402
 from sim.perf.vidur import bundled_profile, fit_gemm_roofline, read_operator_profile  # noqa: E402
@@ -71,6 +72,12 @@ class Row:
     role: str = "holdout"      # "fit:<group>" or "holdout"
     metric: str = "throughput"  # "throughput" (output tok/s) or "ttft" (seconds, batch 1)
     note: str = ""
+    ep: int = 1                # expert parallel size (1 or tp)
+    dp_attention: bool = False  # data-parallel attention within the tp GPUs
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(tp=self.tp, ep=self.ep, dp_attention=self.dp_attention)
 
     @property
     def software(self) -> str:
@@ -131,12 +138,106 @@ ROWS: list[Row] = [
     Row("12h", "gb200", "llama-3.3-70b", 1, 1, "fp4", "fp8", None, 8192, 1024, 1491, SRC_TRT_OVERVIEW),
 ]
 
+# ---- 2025-26 models (issue #14): Llama-3.1-405B and Qwen3-235B-A22B ------------------------------
+# TensorRT-LLM's perf-overview at v1.0 (PyTorch backend, trtllm-bench offline max throughput, NVIDIA
+# ModelOpt FP8/FP4 checkpoints) reports TOTAL output tokens/s of the TP group (the v0.x tables this
+# file quotes above were per GPU). MoE models ran with --ep and enable_attention_dp; the table does not
+# give the EP size: EP = TP is assumed here.
+SRC_TRT_OVERVIEW_V1 = ("TensorRT-LLM docs/source/performance/perf-overview.md at commit 00f3768 "
+                       "(github.com/NVIDIA/TensorRT-LLM)")
+MOE_NOTE = "EP = TP and attention data-parallel assumed"
+SRC_TRT_DSR1 = ("TensorRT-LLM docs/source/blogs/Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md at commit "
+                "01c4ece (github.com/NVIDIA/TensorRT-LLM), max-throughput sections")
+DSR1_NOTE = ("TP8 EP8 attention-DP as published; batch = max_batch_size per rank x 8; FP4 checkpoint: MoE experts "
+             "in NVFP4, priced as fp4 throughout")
+ROWS_2026: list[Row] = [
+    Row("15a", "h200-sxm", "llama-3.1-405b", 8, 8, "fp8", "fp8", None, 1000, 1000, 3330, SRC_TRT_OVERVIEW_V1),
+    Row("15b", "h100-sxm", "llama-3.1-405b", 8, 8, "fp8", "fp8", None, 1000, 1000, 2919, SRC_TRT_OVERVIEW_V1),
+    Row("15c", "h200-sxm", "llama-3.1-405b", 8, 8, "fp8", "fp8", None, 128, 2048, 5348, SRC_TRT_OVERVIEW_V1),
+    Row("15d", "h100-sxm", "llama-3.1-405b", 8, 8, "fp8", "fp8", None, 2048, 2048, 2296, SRC_TRT_OVERVIEW_V1),
+    Row("15e", "b200", "llama-3.1-405b", 4, 4, "fp4", "fp8", None, 1000, 1000, 5209, SRC_TRT_OVERVIEW_V1),
+    Row("15f", "h200-sxm", "llama-3.1-405b", 8, 8, "fp8", "fp8", None, 5000, 500, 650, SRC_TRT_OVERVIEW_V1),
+    Row("16a", "h200-sxm", "qwen3-235b-a22b", 8, 8, "fp8", "fp8", None, 1000, 1000, 23789, SRC_TRT_OVERVIEW_V1,
+        note=MOE_NOTE, ep=8, dp_attention=True),
+    Row("16b", "h100-sxm", "qwen3-235b-a22b", 8, 8, "fp8", "fp8", None, 1000, 1000, 14898, SRC_TRT_OVERVIEW_V1,
+        note=MOE_NOTE, ep=8, dp_attention=True),
+    Row("16c", "b200", "qwen3-235b-a22b", 8, 8, "fp4", "fp8", None, 1000, 1000, 42391, SRC_TRT_OVERVIEW_V1,
+        note=MOE_NOTE, ep=8, dp_attention=True),
+    Row("16d", "h200-sxm", "qwen3-235b-a22b", 8, 8, "fp8", "fp8", None, 2048, 2048, 16672, SRC_TRT_OVERVIEW_V1,
+        note=MOE_NOTE, ep=8, dp_attention=True),
+    Row("16e", "h200-sxm", "qwen3-235b-a22b", 8, 8, "fp8", "fp8", None, 5000, 500, 3623, SRC_TRT_OVERVIEW_V1,
+        note=MOE_NOTE, ep=8, dp_attention=True),
+    Row("16f", "h100-sxm", "qwen3-235b-a22b", 8, 8, "fp8", "fp8", None, 128, 2048, 19658, SRC_TRT_OVERVIEW_V1,
+        note=MOE_NOTE, ep=8, dp_attention=True),
+    # DeepSeek-R1 (MLA + 256-expert MoE), 1024/2048 tokens, published batch and layout
+    Row("17a", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", 1024, 1024, 2048, 11489, SRC_TRT_DSR1,
+        note=DSR1_NOTE, ep=8, dp_attention=True),
+    Row("17b", "b200", "deepseek-r1", 8, 8, "fp4", "bf16", 3072, 1024, 2048, 36384, SRC_TRT_DSR1,
+        note=DSR1_NOTE, ep=8, dp_attention=True),
+    Row("17c", "b200", "deepseek-r1", 8, 8, "fp4", "fp8", 7168, 1024, 2048, 43146, SRC_TRT_DSR1,
+        note=DSR1_NOTE, ep=8, dp_attention=True),
+]
+
+
+SECTION_2026 = "## 2025-26 models: Llama-3.1-405B (dense, TP8), Qwen3-235B-A22B and DeepSeek-R1 (MoE, EP8)"
+
+
+def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
+    """Append the 2025-26 rows to ``out_md`` as their own section (own error statistics: they test
+    the multi-GPU and MoE paths, and should not move the headline median of the rows above)."""
+    results = []
+    for r in ROWS_2026:
+        s = simulate(r) if mode == "simulator" else estimate(r)
+        results.append((r, s))
+        print(f"{r.id:>4} {r.gpu:>10} {r.model:>16} published {_fmt(r, r.published):>10} "
+              f"simulated {_fmt(r, s):>10} {((s - r.published) / r.published):+7.1%}", file=sys.stderr)
+    errs = {m: [abs(s - r.published) / r.published for r, s in results if r.model == m]
+            for m in ("llama-3.1-405b", "qwen3-235b-a22b", "deepseek-r1")}
+    lines = ["", SECTION_2026, "",
+             f"Regenerated by `python benchmarks/validate_perf.py` (this section alone: `--section 2026`; "
+             f"mode `{mode}`). Source: "
+             f"{SRC_TRT_OVERVIEW_V1}, offline maximum throughput, total output tokens/s of the GPUs listed. "
+             f"Batch: the largest the KV cache holds (at most {MAX_AUTO_BATCH}).", "",
+             "| row | GPUs | model | layout | weights | ISL/OSL | published tok/s | simulated | error |",
+             "|---|---|---|---|---|---|---:|---:|---:|"]
+    for r, s in results:
+        lay = f"TP{r.tp}" + (f" EP{r.ep} DP-attention" if r.dp_attention else "")
+        lines.append(f"| {r.id} | {r.gpus}x {r.gpu} | {r.model} | {lay} | {r.weight_dtype} | "
+                     f"{r.input_tokens}/{r.output_tokens} | {r.published:,.0f} | {s:,.0f} | "
+                     f"{(s - r.published) / r.published:+.1%} |")
+    stats = {m: (float(np.median(e)), float(max(e))) for m, e in errs.items()}
+    lines += ["", "| model | median abs error | worst |", "|---|---:|---:|"]
+    lines += [f"| {m} | {a:.1%} | {b:.1%} |" for m, (a, b) in stats.items()]
+    moe = sorted(e for m in ("qwen3-235b-a22b", "deepseek-r1") for e in errs[m])
+    lines += ["", "The dense 405B rows exercise tensor parallelism over 8 GPUs at 126 layers: median error "
+              f"{stats['llama-3.1-405b'][0]:.1%}, within the targets (median <= 10 %, none over 25 %). The MoE rows "
+              "miss them. They ran as their sources say TensorRT-LLM runs MoE models (expert parallel, "
+              "attention data-parallel; for Qwen3 the EP size and batch are not published, EP = TP and the "
+              "largest batch the cache holds are assumed; the DeepSeek-R1 rows publish both), and the model is "
+              f"{float(np.median(moe)):.0%} optimistic (median over {len(moe)} rows, {moe[0]:.0%} to {moe[-1]:.0%}). "
+              "DeepSeek-R1 at its published batch is off by as much as Qwen3 at an assumed one, so the batch "
+              "is not the cause. Not resolved; the candidates are (1) balance: the model prices data-parallel "
+              "attention and expert parallelism as perfectly balanced, while each MoE layer's all-to-all waits "
+              "for the slowest rank and real routing is not uniform; (2) the MoE layer's kernels: grouped GEMMs "
+              "of tens of tokens per expert, block-scaled fp8/fp4, routing and the all-to-all itself reach "
+              "less than the dense-GEMM efficiency calibrated here (at DeepSeek-R1's published H200 batch the "
+              "model's decode step is ~47 ms; the published per-user rate implies ~88 ms with prefill mixed in). "
+              "Until an MoE calibration exists, treat MoE throughput under `data_parallel_attention` as an "
+              "upper bound (about 1.5x).", ""]
+    text = out_md.read_text(encoding="utf-8") if out_md.exists() else ""
+    start = text.find(SECTION_2026)
+    if start >= 0:   # replace the section in place (it runs to the end of the file)
+        text = text[:start].rstrip("\n") + "\n"
+    out_md.write_text(text + "\n".join(lines), encoding="utf-8")
+    return stats
+# ---- end of the 2025-26 block ---------------------------------------------------------------------
+
 
 def batch_for(row: Row) -> int:
     """Published batch, or the largest the KV cache holds for whole sequences (<= MAX_AUTO_BATCH)."""
     if row.batch is not None:
         return row.batch
-    plan = memory_plan(get_model(row.model), get_gpu(row.gpu), row.tp, 0.9, row.weight_dtype, row.kv_dtype,
+    plan = memory_plan(get_model(row.model), get_gpu(row.gpu), row.layout, 0.9, row.weight_dtype, row.kv_dtype,
                        16, MAX_BATCHED_TOKENS)
     return max(1, min(MAX_AUTO_BATCH, plan.kv_tokens // (row.input_tokens + row.output_tokens)))
 
@@ -145,7 +246,7 @@ def estimate(row: Row, eff: Efficiency | None = None, overlap_exponent: float | 
              kv_sharing: str | None = None) -> float:
     """Steady-state estimate: static-batch throughput per replica x replicas (or TTFT seconds)."""
     rm = RooflineModel(get_model(row.model), get_gpu(row.gpu), row.tp, row.weight_dtype, row.kv_dtype, eff,
-                       overlap_exponent, kv_sharing or row.kv_sharing)
+                       overlap_exponent, kv_sharing or row.kv_sharing, layout=row.layout)
     if row.metric == "ttft":
         return rm.step_time(prefill_shape(1, row.input_tokens))
     mbt = None if row.batch is not None else MAX_BATCHED_TOKENS
@@ -171,6 +272,8 @@ def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2) -> dict:
         "drain": True,
         "model": row.model,
         "fleet": {"pools": [{"name": "main", "gpu": row.gpu, "replicas": replicas, "tensor_parallel": row.tp,
+                             **({"expert_parallel": row.ep} if row.ep > 1 else {}),
+                             **({"data_parallel_attention": True} if row.dp_attention else {}),
                              "max_model_len": row.input_tokens + row.output_tokens,
                              "batching": {"policy": "continuous", "max_num_seqs": b,
                                           "max_batched_tokens": max(MAX_BATCHED_TOKENS, row.input_tokens),
@@ -455,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", choices=["auto", "estimate", "simulator"], default="auto")
     ap.add_argument("--fit", action="store_true", help="print the catalog calibration and exit")
     ap.add_argument("--out", default=str(ROOT / "docs"), help="folder for validation.md and validation.png")
+    ap.add_argument("--section", choices=["all", "2026"], default="all",
+                    help="2026: (re)write only the 2025-26 models' section of validation.md")
     args = ap.parse_args(argv)
     if args.fit:
         for key, (e, p) in fit_catalog().items():
@@ -464,6 +569,10 @@ def main(argv: list[str] | None = None) -> int:
     mode = args.mode
     if mode == "auto":
         mode = "simulator" if simulator_available() else "estimate"
+    if args.section == "2026":
+        for m, (med, worst) in write_2026_section(mode, pathlib.Path(args.out) / "validation.md").items():
+            print(f"{m}: median |error| {med:.1%}, worst {worst:.1%}")
+        return 0
     results = []
     for r in ROWS:
         s = simulate(r) if mode == "simulator" else estimate(r)
@@ -475,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     stats = write_report(results, mode, out / "validation.md", out / "validation.png")
     print(f"median |error| {stats['median']:.1%}, worst {stats['worst']:.1%} "
           f"(held out: {stats['median_holdout']:.1%}, {stats['worst_holdout']:.1%})")
+    for m, (med, worst) in write_2026_section(mode, out / "validation.md").items():
+        print(f"{m}: median |error| {med:.1%}, worst {worst:.1%}")
     return 0
 
 

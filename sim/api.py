@@ -75,12 +75,13 @@ def _as_loaded(scenario: Any, overrides: Iterable[str]) -> LoadedScenario:
 def build_pools(loaded: LoadedScenario) -> list[PoolRuntime]:
     """Catalog entries, memory plan and step-time model of every pool."""
     sc = loaded.scenario
-    from sim.scenario.checks import pool_setup
+    from sim.scenario.checks import pool_dtypes, pool_layout, pool_setup
 
     out = []
     for i, p in enumerate(sc.fleet.pools):
         model, gpu, perf, wdt, _, plan = pool_setup(sc, p)
-        step = build_step_model(perf, model, gpu, p.tensor_parallel, loaded.base_dir)
+        step = build_step_model(perf, model, gpu, p.tensor_parallel, loaded.base_dir, layout=pool_layout(p, gpu),
+                                weight_dtype=wdt, expert_dtype=pool_dtypes(perf, model)[1])
         out.append(PoolRuntime(index=i, cfg=p, gpu=gpu, model=model, step_model=step, kv_blocks=plan.kv_blocks,
                                kv_bytes_per_token=plan.kv_bytes_per_token, weight_dtype=wdt,
                                max_context=min(model.max_context, p.max_model_len or model.max_context)))

@@ -71,3 +71,14 @@ def test_every_gpu_has_a_smooth_roofline_exponent_between_sum_and_max():
     # fitted on Vidur's A100 and H100 GEMM profiles (other GPUs reuse their family's); 1 = sum, inf = max
     for name in gpu_names():
         assert 1.0 <= get_gpu(name).overlap_exponent < 10.0
+
+
+def test_2026_gpus_datasheet_numbers():
+    # dense figures from the datasheets cited in gpus.yaml
+    assert {"h20", "l40s", "mi325x", "mi355x", "b300"} <= set(gpu_names())
+    assert (get_gpu("h20").bf16_tflops, get_gpu("h20").hbm_gb, get_gpu("h20").hbm_tbps) == (148, 96, 4.0)
+    assert (get_gpu("l40s").fp8_tflops, get_gpu("l40s").hbm_tbps) == (733, 0.864)
+    assert (get_gpu("mi325x").hbm_gb, get_gpu("mi325x").hbm_tbps) == (256, 6.0)
+    assert (get_gpu("mi355x").fp4_tflops, get_gpu("mi355x").hbm_gb) == (10066, 288)
+    assert (get_gpu("b300").fp4_tflops, get_gpu("b300").hbm_gb) == (13500, 288)
+    assert get_gpu("gb200").gpus_per_node == 72 and get_gpu("h100-sxm").gpus_per_node == 8

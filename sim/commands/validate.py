@@ -34,15 +34,26 @@ def main(args: argparse.Namespace) -> int:
     gib = 2**30
     for p in sc.fleet.pools:
         model, gpu, _, wdt, kdt, plan = pool_setup(sc, p)
-        per_seq = model.max_context
+        per_seq = min(model.max_context, p.max_model_len or model.max_context)
+        pp = p.pipeline_parallel
+        shape = f"{p.tensor_parallel} {gpu.name}" if pp == 1 else f"{pp} stages x {p.tensor_parallel} {gpu.name}"
+        layout = "".join([f", EP{p.expert_parallel}" if p.expert_parallel > 1 else "",
+                          ", data-parallel attention" if p.data_parallel_attention else ""])
+        gpus = p.tensor_parallel * pp
+        per_node = p.gpus_per_node or gpu.gpus_per_node
+        nodes = f", {-(-gpus // per_node)} nodes of {per_node}" if gpus > per_node else ""
+        reserve = plan.activation_reserve_bytes / gpus
+        kv_per_gpu = plan.kv_capacity_bytes / gpus
         lines.append(
-            f"  pool {p.name}: {p.replicas} x {p.tensor_parallel} {gpu.name}, {model.name} ({wdt} weights, {kdt} KV)\n"
-            f"    weights {plan.weights_bytes_per_gpu / gib:.2f} GiB/GPU, activation+runtime reserve "
-            f"{plan.activation_reserve_bytes / p.tensor_parallel / gib:.2f} GiB/GPU, "
-            f"KV {plan.kv_bytes_per_token / 1024:.0f} KiB/token\n"
+            f"  pool {p.name}: {p.replicas} x {shape} ({gpus} GPUs/replica{nodes}{layout}), "
+            f"{model.name} ({wdt} weights, {kdt} KV)\n"
+            f"    per GPU: weights {plan.weights_bytes_per_gpu / gib:.2f} GiB + activation/runtime reserve "
+            f"{reserve / gib:.2f} GiB + KV cache {kv_per_gpu / gib:.2f} GiB of "
+            f"{p.gpu_memory_utilization:g} x {gpu.hbm_gb:g} GiB; KV {plan.kv_bytes_per_token / 1024:.1f} KiB/token "
+            f"per replica\n"
             f"    KV cache {plan.kv_capacity_bytes / gib:.1f} GiB = {plan.kv_blocks:,} blocks = {plan.kv_tokens:,} tokens; "
             f"max concurrent sequences: {min(p.batching.max_num_seqs, plan.kv_tokens // max(per_seq, 1)) if plan.kv_tokens >= per_seq else 0} "
-            f"at max_context={per_seq}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
+            f"at {'max_model_len' if p.max_model_len else 'max_context'}={per_seq:,}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
             f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each")
     sys.stdout.write(printable("\n".join(lines)) + "\n")
     return 0

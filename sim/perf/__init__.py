@@ -21,11 +21,12 @@ from sim.io import resolve_path
 from sim.perf.base import BatchShape, StepTimeModel
 from sim.perf.linear import LinearModel
 from sim.perf.memory import MemoryPlan, check_parallelism, memory_plan
+from sim.perf.parallel import Layout
 from sim.perf.roofline import RooflineModel
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 from sim.scenario.perf import LinearPerf, RooflinePerf, TablePerf
 
-__all__ = ["BatchShape", "StepTimeModel", "LinearModel", "RooflineModel", "MemoryPlan", "memory_plan",
+__all__ = ["BatchShape", "StepTimeModel", "LinearModel", "RooflineModel", "MemoryPlan", "memory_plan", "Layout",
            "check_parallelism", "build_step_model", "roofline_efficiency", "roofline_factors"]
 
 
@@ -65,29 +66,35 @@ def roofline_efficiency(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path)
 
 
 def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: ModelSpec, gpu: GPUSpec, tp: int,
-                     base_dir: pathlib.Path) -> StepTimeModel:
-    """The step-time model a ``perf:`` block describes, for one replica of ``tp`` GPUs.
+                     base_dir: pathlib.Path, layout: Layout | None = None, weight_dtype: str | None = None,
+                     expert_dtype: str | None = None) -> StepTimeModel:
+    """The step-time model a ``perf:`` block describes, for one replica of ``tp`` GPUs (or ``layout``).
 
     Relative paths (calibration, table) resolve against ``base_dir``, the scenario file's folder.
     Roofline factors and overlap exponent: catalog < calibration file < explicit ``perf:`` keys
-    (:func:`roofline_factors`).
-    Raises ``ValueError`` for a TP size the model cannot use or a precision the GPU lacks, and
+    (:func:`roofline_factors`). ``weight_dtype``, if given, replaces the block's; ``expert_dtype``
+    is the routed experts' precision (default the block's ``expert_dtype``, else ``weight_dtype``).
+    Raises ``ValueError`` for a layout the model cannot use or a precision the GPU lacks, and
     :class:`~sim.errors.InputError` for unreadable calibration or table files.
     """
     if isinstance(perf_cfg, LinearPerf):
         return LinearModel(perf_cfg.base_s, perf_cfg.per_prefill_token_s, perf_cfg.per_decode_token_s,
                            perf_cfg.per_context_token_s)
-    problem = check_parallelism(model, tp)
+    lay = layout if layout is not None else Layout(tp=tp)
+    problem = check_parallelism(model, lay)
     if problem:
         raise ValueError(problem)
+
+    def roofline(cfg: RooflinePerf) -> RooflineModel:
+        if weight_dtype is not None and weight_dtype != cfg.weight_dtype:
+            cfg = cfg.model_copy(update={"weight_dtype": weight_dtype})
+        eff, p = roofline_factors(cfg, gpu, base_dir)
+        return RooflineModel(model, gpu, lay.tp, cfg.weight_dtype, cfg.kv_dtype, eff, p, cfg.attention_kv_sharing,
+                             layout=lay, expert_dtype=expert_dtype or getattr(cfg, "expert_dtype", None))
+
     if isinstance(perf_cfg, RooflinePerf):
-        eff, p = roofline_factors(perf_cfg, gpu, base_dir)
-        return RooflineModel(model, gpu, tp, perf_cfg.weight_dtype, perf_cfg.kv_dtype, eff, p,
-                             perf_cfg.attention_kv_sharing)
+        return roofline(perf_cfg)
     if isinstance(perf_cfg, TablePerf):
         from sim.perf.table import TableModel
-        rcfg = perf_cfg.roofline
-        eff, p = roofline_factors(rcfg, gpu, base_dir)
-        fallback = RooflineModel(model, gpu, tp, rcfg.weight_dtype, rcfg.kv_dtype, eff, p, rcfg.attention_kv_sharing)
-        return TableModel.from_csv(_resolve(perf_cfg.path, base_dir), fallback)
+        return TableModel.from_csv(_resolve(perf_cfg.path, base_dir), roofline(perf_cfg.roofline))
     raise TypeError(f"unknown perf config {perf_cfg!r}")

@@ -27,6 +27,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sim.perf.parallel import Layout, check_layout
+from sim.scenario.architecture import kv_elements_per_token, layer_param_groups
 from sim.scenario.catalog import GPUSpec, ModelSpec
 
 BYTES_PER_ELEMENT = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp4": 0.5}
@@ -51,66 +53,181 @@ class MemoryPlan:
     reason: str
 
 
-def check_parallelism(model: ModelSpec, tp: int) -> str | None:
-    """``None`` if tensor-parallel size ``tp`` can shard ``model``, else what is allowed.
+def check_parallelism(model: ModelSpec, tp: int | Layout) -> str | None:
+    """``None`` if the layout (or tensor-parallel size ``tp``) can shard ``model``, else what is allowed.
 
-    TP must divide the attention heads, and either divide the KV heads or be a multiple of them.
+    TP must divide the attention heads, and either divide the KV heads or be a multiple of them
+    (MLA and data-parallel attention: any TP); see :func:`sim.perf.parallel.check_layout`.
     """
-    allowed = [t for t in range(1, model.n_heads + 1)
-               if model.n_heads % t == 0 and (model.n_kv_heads % t == 0 or t % model.n_kv_heads == 0)]
-    if isinstance(tp, bool) or not isinstance(tp, int) or tp not in allowed:
-        return (f"tensor_parallel must divide n_heads={model.n_heads} (and n_kv_heads={model.n_kv_heads} "
-                f"must divide it or be divisible by it): {', '.join(map(str, allowed))} (got {tp!r})")
-    return None
+    lay = tp if isinstance(tp, Layout) else None
+    t = lay.tp if lay is not None else tp
+    if isinstance(t, bool) or not isinstance(t, int) or t < 1:
+        return f"tensor_parallel must be an integer >= 1 (got {t!r})"
+    problems = check_layout(model.n_heads, model.n_kv_heads, model.n_experts, model.is_mla,
+                            lay if lay is not None else Layout(tp=t), model.n_layers)
+    return "; ".join(f"{k} {m}" for k, m in problems) or None
 
 
-def kv_bytes_per_token(model: ModelSpec, tp: int = 1, kv_dtype: str = "bf16") -> int:
-    """KV-cache bytes one token occupies across the whole replica (see module docstring)."""
-    kv_heads = max(model.n_kv_heads, tp)
-    return int(2 * model.n_layers * kv_heads * model.head_dim * BYTES_PER_ELEMENT[kv_dtype])
+def stage_layers(model: ModelSpec, pp: int) -> int:
+    """Layers of the largest of ``pp`` pipeline stages, ``ceil(n_layers / pp)``."""
+    return -(-model.n_layers // pp)
+
+
+@dataclass(frozen=True, slots=True)
+class StageWeights:
+    """Per-GPU weights of the largest pipeline stage (bytes), as the roofline reads them.
+
+    ``fixed_bytes``: attention, dense MLPs, shared experts and routers (read every step);
+    ``expert_bytes``: ONE routed expert over the stage's MoE layers (the dense MLP of a dense
+    model), read once per distinct expert hit; ``lm_head_bytes`` and ``embedding_bytes``;
+    ``active_params_per_token``: parameters a token multiplies through in the stage (linear FLOPs
+    are twice that); ``mlp_width_per_layer``: summed MLP GEMM output widths per token and layer.
+    """
+
+    fixed_bytes: float
+    expert_bytes: float
+    n_experts: int
+    lm_head_bytes: float
+    embedding_bytes: float
+    active_params_per_token: float
+    mlp_width_per_layer: float
+
+    @property
+    def resident_bytes(self) -> float:
+        """Weights one GPU of the largest stage holds (lm head and embedding: both on one stage
+        only when there is a single stage; the larger of the two otherwise)."""
+        return self.fixed_bytes + self.expert_bytes * self.n_experts + self.lm_head_bytes + self.embedding_bytes
+
+
+def stage_weights(model: ModelSpec, lay: Layout, weight_dtype: str = "bf16",
+                  expert_dtype: str | None = None) -> StageWeights:
+    """Per-GPU weight bytes of ``model`` laid out as ``lay`` (see :class:`StageWeights`).
+
+    Everything is split ``tp`` ways except the attention under data-parallel attention, which
+    every GPU holds whole. A single stage holds all layers (exact integer arithmetic: the
+    same numbers the roofline always used); ``pp`` stages hold ``ceil(n_layers / pp)`` each.
+    """
+    m, tp = model, lay.tp
+    wb = BYTES_PER_ELEMENT[weight_dtype]
+    ewb = BYTES_PER_ELEMENT[expert_dtype or weight_dtype]
+    g = layer_param_groups(m)
+    h, k = m.hidden, m.experts_per_token
+    attn = g["attention"] * (tp if lay.dp_attention else 1)
+    if m.is_moe:
+        fixed, expert = attn + g["dense_mlp"] + g["shared"], g["expert"]
+        active = g["attention"] + g["dense_mlp"] + g["shared"] + g["expert"] * k
+        if m.first_k_dense or m.shared_ffn_hidden:
+            width = m.mlp_matrices * (m.first_k_dense * (m.dense_ffn_hidden or m.ffn_hidden)
+                                      + m.moe_layers * (m.ffn_hidden * k + m.shared_ffn_hidden)) / m.n_layers
+        else:
+            width = m.mlp_matrices * m.ffn_hidden * k
+    else:
+        fixed, expert = attn, g["dense_mlp"]
+        active = g["attention"] + g["dense_mlp"]
+        width = m.mlp_matrices * m.ffn_hidden
+    if lay.pp > 1:
+        s = stage_layers(m, lay.pp) / m.n_layers
+        fixed, expert, active = fixed * s, expert * s, active * s
+    table = h * m.vocab * wb / tp
+    return StageWeights(fixed_bytes=fixed * wb / tp, expert_bytes=expert * ewb / tp,
+                        n_experts=m.n_experts if m.is_moe else 1, lm_head_bytes=table,
+                        embedding_bytes=(0.0 if (m.tied_embeddings or lay.pp > 1) else table)
+                        + m.position_embeddings * h * wb / tp,
+                        active_params_per_token=float(active), mlp_width_per_layer=width)
+
+
+def kv_bytes_per_token(model: ModelSpec, tp: int | Layout = 1, kv_dtype: str = "bf16") -> int:
+    """KV-cache bytes one token occupies across the whole replica (see module docstring).
+
+    Counts the full-attention layers; sliding-window layers hold at most ``window + sinks`` tokens
+    per sequence (:func:`sliding_kv_bytes_per_seq`).
+    """
+    lay = tp if isinstance(tp, Layout) else Layout(tp=tp)
+    layers = model.full_attention_layers
+    return _kv_bytes(model, lay, kv_dtype, layers)
+
+
+def _kv_bytes(model: ModelSpec, lay: Layout, kv_dtype: str, layers: int) -> int:
+    kb = BYTES_PER_ELEMENT[kv_dtype]
+    if model.is_mla:   # the latent is replicated on every tensor-parallel rank
+        return int(kv_elements_per_token(model, layers) * kb * (1 if lay.dp_attention else lay.tp))
+    kv_heads = model.n_kv_heads if lay.dp_attention else max(model.n_kv_heads, lay.tp)
+    return int(2 * layers * kv_heads * model.head_dim * kb)
 
 
 def activation_reserve_bytes_per_gpu(model: ModelSpec, tp: int, max_batched_tokens: int = 8192) -> float:
-    """Per-GPU activation and runtime reserve in bytes (see module docstring)."""
-    per_token = 4 * model.hidden + 2 * model.ffn_hidden * model.experts_per_token / tp
+    """Per-GPU activation and runtime reserve in bytes (see module docstring).
+
+    The MLP intermediate is the widest a token passes through: ``ffn_hidden * experts_per_token``
+    (plus the shared expert), or a leading dense layer's width if larger.
+    """
+    width = model.ffn_hidden * model.experts_per_token
+    if model.shared_ffn_hidden or model.dense_ffn_hidden:
+        width = max(width + model.shared_ffn_hidden, model.dense_ffn_hidden)
+    per_token = 4 * model.hidden + 2 * width / tp
     return RUNTIME_RESERVE_BYTES + max_batched_tokens * per_token * 2.0
 
 
-def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int, gpu_memory_utilization: float = 0.9,
+def sliding_kv_bytes_per_seq(model: ModelSpec, lay: Layout, kv_dtype: str = "bf16") -> int:
+    """KV bytes one sequence holds at most in the sliding-window layers (0 without them)."""
+    if not model.sliding_window or not model.sliding_layers:
+        return 0
+    return _kv_bytes(model, lay, kv_dtype, model.sliding_layers) * (model.sliding_window + model.attention_sinks)
+
+
+def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_utilization: float = 0.9,
                 weight_dtype: str = "bf16", kv_dtype: str = "bf16", block_size: int = 16,
-                max_batched_tokens: int = 8192) -> MemoryPlan:
-    """Weights, activation reserve and KV-cache blocks of one replica of ``tp`` GPUs.
+                max_batched_tokens: int = 8192, max_num_seqs: int = 256,
+                expert_dtype: str | None = None) -> MemoryPlan:
+    """Weights, activation reserve and KV-cache blocks of one replica (``tp`` GPUs or a :class:`Layout`).
 
     MoE models must hold every expert's weights (``n_params``), not only the active ones.
-    ``fits`` is False when the weights and reserve leave no room for a single KV block; ``reason``
-    says why, or how many tokens (and ``max_context`` sequences) the cache holds.
+    A pipelined replica is sized by its largest stage (``ceil(n_layers / pp)`` layers plus the
+    larger of embedding and lm head): every stage holds each token's KV for its own layers, so the
+    tokens the cache holds are that stage's room over its share of the KV per token. Sliding-window layers take
+    ``max_num_seqs * (window + sinks)`` tokens' worth of their KV off the top; the blocks count
+    full-attention layers only. ``fits`` is False when the weights and reserve leave no room for a
+    single KV block; ``reason`` says why and by how much, or how many tokens the cache holds.
     """
-    problem = check_parallelism(model, tp)
+    lay = tp if isinstance(tp, Layout) else Layout(tp=tp)
+    problem = check_parallelism(model, lay)
     if problem:
         raise ValueError(problem)
     if not 0 < gpu_memory_utilization <= 1:
         raise ValueError(f"gpu_memory_utilization must be in (0, 1] (got {gpu_memory_utilization})")
     if block_size < 1:
         raise ValueError(f"block_size must be >= 1 (got {block_size})")
-    weights_per_gpu = model.n_params * BYTES_PER_ELEMENT[weight_dtype] / tp
-    reserve_per_gpu = activation_reserve_bytes_per_gpu(model, tp, max_batched_tokens)
+    t, n_gpus = lay.tp, lay.gpus
+    edt = expert_dtype or weight_dtype
+    if lay.pp == 1 and not lay.dp_attention and edt == weight_dtype:
+        weights_per_gpu = model.n_params * BYTES_PER_ELEMENT[weight_dtype] / t
+    else:
+        weights_per_gpu = stage_weights(model, lay, weight_dtype, edt).resident_bytes
+    reserve_per_gpu = activation_reserve_bytes_per_gpu(model, t, max_batched_tokens)
     usable_per_gpu = gpu.hbm_bytes * gpu_memory_utilization
-    capacity = (usable_per_gpu - weights_per_gpu - reserve_per_gpu) * tp
-    kv_tok = kv_bytes_per_token(model, tp, kv_dtype)
+    capacity = (usable_per_gpu - weights_per_gpu - reserve_per_gpu) * n_gpus
+    if lay.pp > 1:   # the largest stage binds: its GPUs' room over its share of each token's KV
+        capacity = (usable_per_gpu - weights_per_gpu - reserve_per_gpu) * t * model.n_layers / stage_layers(
+            model, lay.pp)
+    capacity -= sliding_kv_bytes_per_seq(model, lay, kv_dtype) * max_num_seqs
+    kv_tok = kv_bytes_per_token(model, lay, kv_dtype)
     blocks = max(0, math.floor(capacity / (kv_tok * block_size))) if capacity > 0 else 0
     tokens = blocks * block_size
     gib = 2**30
+    shape = f"{t}x {gpu.name}" if lay.pp == 1 else f"{lay.pp} stages of {t}x {gpu.name}"
     if blocks == 0:
-        reason = (f"{model.name} does not fit on {tp}x {gpu.name}: weights {weights_per_gpu / gib:.1f} GiB + "
+        short = -capacity / n_gpus + kv_tok * block_size / n_gpus
+        reason = (f"{model.name} does not fit on {shape}: weights {weights_per_gpu / gib:.1f} GiB + "
                   f"reserve {reserve_per_gpu / gib:.1f} GiB per GPU exceed "
-                  f"{gpu_memory_utilization:g} x {gpu.hbm_bytes / gib:.0f} GiB = {usable_per_gpu / gib:.1f} GiB; "
-                  f"use a larger tensor_parallel, a smaller weight_dtype or a GPU with more memory")
+                  f"{gpu_memory_utilization:g} x {gpu.hbm_bytes / gib:.0f} GiB = {usable_per_gpu / gib:.1f} GiB "
+                  f"(short by {short / gib:.1f} GiB per GPU); "
+                  f"use a larger tensor_parallel or pipeline_parallel, a smaller weight_dtype or a GPU with more memory")
     else:
         reason = (f"KV cache holds {tokens:,} tokens ({blocks:,} blocks of {block_size}), "
                   f"{tokens / model.max_context:.1f} sequences of max_context={model.max_context}")
         if tokens < model.max_context:
             reason += "; a single sequence of max_context does not fit"
     return MemoryPlan(weights_bytes_per_gpu=weights_per_gpu, kv_bytes_per_token=kv_tok,
-                      activation_reserve_bytes=reserve_per_gpu * tp, kv_capacity_bytes=max(capacity, 0.0),
+                      activation_reserve_bytes=reserve_per_gpu * n_gpus, kv_capacity_bytes=max(capacity, 0.0),
                       kv_blocks=blocks, kv_tokens=tokens, block_size=block_size, fits=blocks > 0,
                       reason=reason)

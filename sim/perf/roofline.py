@@ -50,6 +50,12 @@ Tensor parallelism adds ``2*L`` ring all-reduces of ``T*h*2`` bytes, each
 ``ALLREDUCE_LATENCY_S + 2*(tp-1)/tp * bytes / (link_bw * LINK_EFFICIENCY)``. Finally a fixed
 ``overhead_s`` per iteration (scheduler, sampling, kernel launches). An empty batch takes 0 s.
 
+The table is the grouped-query, tensor-parallel, single-stage case. MLA (compressed latent KV,
+absorbed decode), sliding-window layers, shared experts and leading dense layers, expert weights in
+their own precision, data-parallel attention, expert-parallel all-to-all, pipeline stages and links
+between nodes change the coefficients as docs/models_and_parallelism.md describes; for the models and
+layouts above they reduce to exactly these numbers (same float operations).
+
     >>> from sim.scenario.catalog import get_gpu, get_model
     >>> from sim.perf.base import BatchShape
     >>> m = RooflineModel(get_model("llama-2-7b"), get_gpu("h100-sxm"), tp=1)
@@ -65,16 +71,13 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from sim.perf.base import BatchShape
-from sim.perf.memory import BYTES_PER_ELEMENT
+from sim.perf.memory import BYTES_PER_ELEMENT, stage_layers, stage_weights
+from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
+from sim.scenario.architecture import kv_elements_per_token
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 
-ALLREDUCE_LATENCY_S = 10e-6
-"""Fixed cost of one all-reduce call; Vidur's NCCL profiles (github.com/microsoft/vidur,
-data/profiling/network/h100_dgx/all_reduce.csv) show 7-40 us for small messages on DGX H100/A100."""
-
-LINK_EFFICIENCY = 0.8
-"""Fraction of the one-way link bandwidth a ring all-reduce reaches: Vidur's DGX H100 profile gives a
-bus bandwidth of ~364 GB/s for 64 MiB over 8 GPUs against 450 GB/s one-way NVLink4."""
+ALLREDUCE_LATENCY_S = COLLECTIVE_LATENCY_S
+"""Fixed cost of one all-reduce call (:data:`sim.perf.parallel.COLLECTIVE_LATENCY_S`)."""
 
 KV_SHARING = ("grouped", "per_query_head")
 """How decode attention reads the KV cache of a grouped-query model (see module docstring)."""
@@ -122,54 +125,106 @@ class StepBreakdown:
         return self.linear_s + self.attention_s + self.lm_head_s + self.activation_s + self.comm_s + self.overhead_s
 
 
+def attention_widths(m: ModelSpec) -> tuple[int, int, int]:
+    """``(qk, v, io)``: summed query-key and value widths over heads (attention FLOPs per pair are
+    ``2*(qk + v)``), and the summed output widths of the attention GEMMs plus the O projection's input
+    (activation traffic). GQA: ``(q, q, 2q + 2kv)``; MLA in its prefill (decompressed) form."""
+    if not m.is_mla:
+        return m.q_dim, m.q_dim, 2 * m.q_dim + 2 * m.kv_dim
+    io = m.q_lora_rank + m.q_dim + m.kv_lora_rank + m.qk_rope_head_dim \
+        + m.n_heads * (m.qk_nope_head_dim + m.v_head_dim) + m.o_dim
+    return m.q_dim, m.o_dim, io
+
+
+def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int) -> tuple[int, float]:
+    """``(calls, seconds per token per call)`` of one stage's collectives (see module docstring)."""
+    tp = lay.tp
+    if tp == 1:
+        return 0, 0.0
+    ring = (2.0 * (tp - 1) / tp) * (m.hidden * 2.0) / (lay.link_bytes_per_s(tp, gpu.link_bytes_per_s)
+                                                          * LINK_EFFICIENCY)
+    if not lay.dp_attention:
+        return 2 * L, ring
+    moe = round(m.moe_layers * L / m.n_layers)
+    if lay.ep > 1:   # dispatch + combine: each GPU sends its 1/tp of the tokens to k experts
+        a2a = (m.experts_per_token * m.hidden * 2.0 / tp) * lay.all_to_all_s_per_byte(lay.ep, gpu.link_bytes_per_s)
+        total = 2 * moe * a2a + 2 * (L - moe) * ring / 2
+    else:            # all-gather before and reduce-scatter after every MLP: one all-reduce's bytes
+        total = 2 * L * ring / 2
+    return 2 * L, total / (2 * L)
+
+
 class RooflineModel:
-    """Roofline :class:`~sim.perf.base.StepTimeModel` for one replica (see module docstring)."""
+    """Roofline :class:`~sim.perf.base.StepTimeModel` for one replica (see module docstring).
+
+    ``layout`` (default: ``tp`` GPUs, one stage) adds pipeline stages, expert parallelism,
+    data-parallel attention and multi-node links (:mod:`sim.perf.parallel`); ``expert_dtype``
+    (default ``weight_dtype``) is the precision the routed experts' weights are stored in.
+    """
 
     def __init__(self, model: ModelSpec, gpu: GPUSpec, tp: int = 1, weight_dtype: str = "bf16",
                  kv_dtype: str = "bf16", efficiency: Efficiency | None = None,
                  overlap_exponent: float | None = None,
-                 kv_sharing: Literal["grouped", "per_query_head"] = "grouped") -> None:
-        if tp < 1:
-            raise ValueError(f"tp must be >= 1 (got {tp})")
+                 kv_sharing: Literal["grouped", "per_query_head"] = "grouped",
+                 layout: Layout | None = None, expert_dtype: str | None = None) -> None:
+        lay = layout if layout is not None else Layout(tp=tp)
+        tp = lay.tp
+        if tp < 1 or lay.pp < 1:
+            raise ValueError(f"tp and pp must be >= 1 (got tp={tp}, pp={lay.pp})")
         if kv_sharing not in KV_SHARING:
             raise ValueError(f"kv_sharing must be one of {', '.join(KV_SHARING)} (got {kv_sharing!r})")
         p = gpu.overlap_exponent if overlap_exponent is None else float(overlap_exponent)
         if not p >= 1:
             raise ValueError(f"overlap_exponent must be >= 1 (got {p!r})")
-        self.model, self.gpu, self.tp = model, gpu, tp
+        self.model, self.gpu, self.tp, self.layout = model, gpu, tp, lay
         self.weight_dtype, self.kv_dtype = weight_dtype, kv_dtype
+        self.expert_dtype = expert_dtype or weight_dtype
         self.overlap_exponent, self.kv_sharing = p, kv_sharing
         eff = efficiency if efficiency is not None else gpu.efficiency(weight_dtype)
         self.efficiency = eff
         m = model
-        wb, kb = BYTES_PER_ELEMENT[weight_dtype], BYTES_PER_ELEMENT[kv_dtype]
-        h, q, kv, f, L = m.hidden, m.q_dim, m.kv_dim, m.ffn_hidden, m.n_layers
-        router = h * m.n_experts if m.is_moe else 0
-        attn_params = h * (q + 2 * kv) + q * h
+        kb = BYTES_PER_ELEMENT[kv_dtype]
+        h, L = m.hidden, stage_layers(m, lay.pp)
         # FLOP/s and byte/s actually reached
         self._gemm_peak = gpu.peak_tflops(weight_dtype) * 1e12 * eff.flops_efficiency
         self._attn_peak = gpu.peak_tflops(kv_dtype) * 1e12 * eff.flops_efficiency
         self._bw = gpu.hbm_bytes_per_s * eff.bw_efficiency
         self._overhead_s = eff.overhead_s
-        # per-GPU coefficients
-        self._linear_flops_per_token = 2.0 * L * (attn_params + 3 * h * f * m.experts_per_token + router) / tp
-        self._linear_fixed_bytes = L * (attn_params + router) * wb / tp
-        self._expert_bytes = L * 3 * h * f * wb / tp
-        self._attn_flops_per_pair = 4.0 * q * L / tp
-        self._kv_bytes_per_token = 2.0 * L * max(m.n_kv_heads, tp) * m.head_dim * kb / tp
-        read_heads = max(m.n_kv_heads, tp) if kv_sharing == "grouped" else m.n_heads
-        self._decode_kv_read_bytes_per_token = 2.0 * L * read_heads * m.head_dim * kb / tp
+        # per-GPU coefficients (one pipeline stage: its L layers and the lm head)
+        w = stage_weights(m, lay, weight_dtype, self.expert_dtype)
+        self._linear_flops_per_token = 2.0 * w.active_params_per_token / tp
+        self._linear_fixed_bytes = w.fixed_bytes
+        self._expert_bytes = w.expert_bytes
+        qk_dim, v_dim, io_width = attention_widths(m)
+        self._attn_flops_per_pair = 2.0 * (qk_dim + v_dim) * L / tp
+        # decode attention per (query, cached key) pair relative to prefill's: MLA decodes with the
+        # up-projections absorbed, in the 512+64-wide latent space (DeepSeek-V2 paper, section 2.1.2)
+        self._decode_pair_ratio = (2.0 * m.kv_lora_rank + m.qk_rope_head_dim) * m.n_heads / (qk_dim + v_dim) \
+            if m.is_mla else 1.0
+        if m.is_mla:   # one latent per token and layer, shared by all heads; replicated on every TP rank
+            self._kv_bytes_per_token = kv_elements_per_token(m, L) * kb * (1 if lay.dp_attention else tp) / tp
+            self._decode_kv_read_bytes_per_token = self._kv_bytes_per_token
+        else:          # data-parallel attention keeps each sequence's whole KV on one GPU: no replication
+            kvh = m.n_kv_heads if lay.dp_attention else max(m.n_kv_heads, tp)
+            self._kv_bytes_per_token = 2.0 * L * kvh * m.head_dim * kb / tp
+            read_heads = kvh if kv_sharing == "grouped" else m.n_heads
+            self._decode_kv_read_bytes_per_token = 2.0 * L * read_heads * m.head_dim * kb / tp
+        # sliding-window layers: their share of the KV traffic is capped at window + sinks per sequence
+        self._sw_layers = round(m.sliding_layers * L / m.n_layers) if m.sliding_window else 0
+        self._sw_cap = m.sliding_window + m.attention_sinks
+        self._sw_frac = self._sw_layers / L if L else 0.0
         self._lm_flops_per_seq = 2.0 * h * m.vocab / tp
-        self._lm_bytes = h * m.vocab * wb / tp
-        self._gemm_io_bytes_per_token = 2.0 * L * (4 * h + (2 * q + 2 * kv + 3 * f * m.experts_per_token) / tp)
-        self._act_bytes_per_token = 2.0 * L * (10 * h + (2 * q + 2 * kv + 3 * f * m.experts_per_token) / tp)
-        if tp > 1:
-            self._comm_calls = 2 * L
-            self._comm_s_per_token = (2.0 * (tp - 1) / tp) * (h * 2.0) / (gpu.link_bytes_per_s * LINK_EFFICIENCY)
-        else:
-            self._comm_calls = 0
-            self._comm_s_per_token = 0.0
+        self._lm_bytes = w.lm_head_bytes
+        act_w = w.mlp_width_per_layer
+        self._gemm_io_bytes_per_token = 2.0 * L * (4 * h + (io_width + act_w) / tp)
+        self._act_bytes_per_token = 2.0 * L * (10 * h + (io_width + act_w) / tp)
+        self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L)
+        self._handoff_s_per_token = 2.0 * h * lay.stage_handoff_s_per_byte(gpu.link_bytes_per_s) if lay.pp > 1 else 0.0
         self._decode_cache: dict[int, tuple] = {}
+        if lay.pp > 1 or self._sw_layers or m.is_mla:
+            # no cached fast path: the engine falls back to step_time per iteration (same numbers)
+            self.decode_step = self._decode_step_general
+            self.decode_run = None
 
     # ---------------------------------------------------------------- internals
     def experts_hit(self, n_tokens: int) -> float:
@@ -187,19 +242,57 @@ class RooflineModel:
                         + self._gemm_io_bytes_per_token * n_tokens)
         p = self.overlap_exponent
         linear_s = smooth_roofline(self._linear_flops_per_token * n_tokens / self._gemm_peak, linear_bytes / self._bw, p)
+        if self._sw_layers:
+            pairs, prefill_kv, decode_ctx = self._windowed(prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx)
         kv_bytes = (self._kv_bytes_per_token * ((prefill_kv - prefill_tokens) + (decode_seqs + prefill_tokens))
                     + self._decode_kv_read_bytes_per_token * decode_ctx)
-        attn_s = mx(self._attn_flops_per_pair * (pairs + decode_ctx) / self._attn_peak, kv_bytes / self._bw)
+        attn_s = mx(self._attn_flops_per_pair * (pairs + decode_ctx * self._decode_pair_ratio) / self._attn_peak,
+                    kv_bytes / self._bw)
         lm_s = smooth_roofline(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw, p)
         act_s = self._act_bytes_per_token * n_tokens / self._bw
         comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
         return linear_s + attn_s + (lm_s + act_s + comm_s + self._overhead_s)
+
+    def _windowed(self, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
+                  decode_ctx: Any) -> tuple[Any, Any, Any]:
+        """Layer-averaged attention pairs, prefill KV tokens and decode context with the sliding-window
+        layers capped at ``window + sinks`` keys per query (per sequence for the KV read).
+
+        Only aggregates are known, so the caps are applied to the sums: ``min(sum_i c_i, n * W)`` is
+        an upper bound of ``sum_i min(c_i, W)``, exact when every sequence is longer than the window
+        (or every one shorter)."""
+        f, w = self._sw_frac, self._sw_cap
+        cap = np.minimum if isinstance(decode_ctx, np.ndarray) else min
+        pairs = (1.0 - f) * pairs + f * min(pairs, prefill_tokens * w)
+        prefill_kv = prefill_kv if not prefill_tokens else \
+            prefill_tokens + (1.0 - f) * (prefill_kv - prefill_tokens) + f * min(prefill_kv - prefill_tokens, prefill_tokens * w)
+        decode_ctx = (1.0 - f) * decode_ctx + f * cap(decode_ctx, decode_seqs * w)
+        return pairs, prefill_kv, decode_ctx
+
+    def _pipelined(self, shape: BatchShape) -> float:
+        """A pipelined iteration: ``m`` micro-batches through ``pp`` stages, ``(m + pp - 1)`` stage
+        slots of one micro-batch each (the fill-and-drain bubble of a synchronous schedule), plus
+        ``pp - 1`` hand-offs of each micro-batch's activations."""
+        pp = self.layout.pp
+        n_tokens = shape.prefill_tokens + shape.decode_seqs
+        m = max(1, min(self.layout.n_micro_batches, n_tokens))
+        d = float(m)
+        stage = self._seconds(n_tokens / d, shape.prefill_tokens / d, shape.prefill_attn_pairs / d,
+                              shape.prefill_kv_tokens / d, shape.decode_seqs / d, shape.decode_context_tokens / d,
+                              (shape.decode_seqs + shape.prefill_seqs) / d, max)
+        handoff = ALLREDUCE_LATENCY_S + self._handoff_s_per_token * n_tokens / d
+        return float((m + pp - 1) * (stage + handoff))
+
+    def _decode_step_general(self, n_seqs: int, context_tokens: int) -> float:
+        return self.step_time(BatchShape(decode_seqs=n_seqs, decode_context_tokens=context_tokens))
 
     # ---------------------------------------------------------------- protocol
     def step_time(self, shape: BatchShape) -> float:
         n_tokens = shape.prefill_tokens + shape.decode_seqs
         if n_tokens <= 0:
             return 0.0
+        if self.layout.pp > 1:
+            return self._pipelined(shape)
         return float(self._seconds(n_tokens, shape.prefill_tokens, shape.prefill_attn_pairs,
                                    shape.prefill_kv_tokens, shape.decode_seqs, shape.decode_context_tokens,
                                    shape.decode_seqs + shape.prefill_seqs, max))
@@ -208,6 +301,9 @@ class RooflineModel:
         ctx = np.asarray(context_tokens)
         if n_seqs <= 0:
             return np.zeros(ctx.shape, dtype=float)
+        if self.layout.pp > 1 or self._sw_layers:   # scalar caps and micro-batches: one call per step
+            return np.array([self._decode_step_general(n_seqs, int(c)) for c in ctx.ravel()],
+                            dtype=float).reshape(ctx.shape)
         out = self._seconds(n_seqs, 0, 0.0, 0, n_seqs, ctx, n_seqs, np.maximum)
         return np.asarray(out, dtype=float)
 
@@ -267,18 +363,22 @@ class RooflineModel:
 
     # ---------------------------------------------------------------- inspection
     def breakdown(self, shape: BatchShape) -> StepBreakdown:
-        """Every term of :meth:`step_time` for ``shape`` (per GPU)."""
+        """Every term of :meth:`step_time` for ``shape`` (per GPU; one stage's slot of one micro-batch
+        when pipelined, without the hand-off)."""
         n = shape.prefill_tokens + shape.decode_seqs
         if n <= 0:
             return StepBreakdown(*([0.0] * 14))
         n_emit = shape.decode_seqs + shape.prefill_seqs
+        pairs, prefill_kv, ctx = shape.prefill_attn_pairs, shape.prefill_kv_tokens, shape.decode_context_tokens
+        if self._sw_layers:
+            pairs, prefill_kv, ctx = self._windowed(shape.prefill_tokens, pairs, prefill_kv, shape.decode_seqs, ctx)
         linear_flops = self._linear_flops_per_token * n
         linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n)
                         + self._gemm_io_bytes_per_token * n)
-        attn_flops = self._attn_flops_per_pair * (shape.prefill_attn_pairs + shape.decode_context_tokens)
-        kv_bytes = (self._kv_bytes_per_token * ((shape.prefill_kv_tokens - shape.prefill_tokens)
+        attn_flops = self._attn_flops_per_pair * (pairs + ctx * self._decode_pair_ratio)
+        kv_bytes = (self._kv_bytes_per_token * ((prefill_kv - shape.prefill_tokens)
                                                 + (shape.decode_seqs + shape.prefill_tokens))
-                    + self._decode_kv_read_bytes_per_token * shape.decode_context_tokens)
+                    + self._decode_kv_read_bytes_per_token * ctx)
         lm_flops = self._lm_flops_per_seq * n_emit
         act_bytes = self._act_bytes_per_token * n
         comm_bytes = float(self._comm_calls * n * self.model.hidden * 2) if self.tp > 1 else 0.0

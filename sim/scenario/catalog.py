@@ -19,6 +19,7 @@ bidirectional: H100's "900 GB/s" is stored as 450).
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -27,7 +28,9 @@ from typing import Any
 
 import yaml
 
-from sim.errors import ScenarioError
+from sim.errors import InputError, ScenarioError
+from sim.scenario.architecture import ModelSpec, architecture_params, check_architecture
+from sim.scenario.hf_config import hf_fields, read_hf_config
 
 PRECISIONS = ("bf16", "fp8", "fp4")
 
@@ -68,6 +71,7 @@ class GPUSpec:
     sources: tuple[str, ...] = ()
     precision_factors: tuple[tuple[str, float, float, float], ...] = ()
     overlap_exponent: float = math.inf
+    gpus_per_node: int = 8
 
     def peak_tflops(self, precision: str) -> float:
         """Dense peak TFLOPS for ``precision`` (bf16, fp8, fp4); ``ValueError`` if unsupported."""
@@ -101,62 +105,6 @@ class GPUSpec:
         return self.interconnect_gbps * 1e9
 
 
-@dataclass(frozen=True, slots=True)
-class ModelSpec:
-    """A decoder-only transformer (Llama-style: gated MLP, RoPE, untied lm head).
-
-    ``ffn_hidden`` is one expert's intermediate size; ``n_experts`` = 1 for dense models, else each
-    token is routed to ``experts_per_token`` of them. ``n_params``/``n_active_params`` are counts
-    of parameters (total / used per token).
-    """
-
-    name: str
-    n_layers: int
-    hidden: int
-    n_heads: int
-    n_kv_heads: int
-    head_dim: int
-    ffn_hidden: int
-    vocab: int
-    n_params: float
-    n_active_params: float
-    n_experts: int = 1
-    experts_per_token: int = 1
-    max_context: int = 4096
-    source: str = ""
-
-    @property
-    def is_moe(self) -> bool:
-        return self.n_experts > 1
-
-    @property
-    def q_dim(self) -> int:
-        """Width of the query projection, ``n_heads * head_dim``."""
-        return self.n_heads * self.head_dim
-
-    @property
-    def kv_dim(self) -> int:
-        """Width of one of K or V, ``n_kv_heads * head_dim``."""
-        return self.n_kv_heads * self.head_dim
-
-
-def architecture_params(m: ModelSpec) -> tuple[float, float]:
-    """(total, active-per-token) parameter counts implied by the architecture.
-
-    Per layer: Q and O projections ``2*hidden*q_dim``, K and V ``2*hidden*kv_dim``, gated MLP
-    ``3*hidden*ffn_hidden`` per expert, router ``hidden*n_experts`` (MoE only), two RMSNorms.
-    Plus untied embedding and lm head ``2*vocab*hidden`` and the final norm.
-    """
-    attn = 2 * m.hidden * m.q_dim + 2 * m.hidden * m.kv_dim
-    expert = 3 * m.hidden * m.ffn_hidden
-    router = m.hidden * m.n_experts if m.is_moe else 0
-    norms = 2 * m.hidden
-    outer = 2 * m.vocab * m.hidden + m.hidden
-    total = m.n_layers * (attn + expert * m.n_experts + router + norms) + outer
-    active = m.n_layers * (attn + expert * m.experts_per_token + router + norms) + outer
-    return float(total), float(active)
-
-
 def _read_yaml(filename: str) -> dict[str, Any]:
     text = resources.files("sim.scenario").joinpath("data", filename).read_text(encoding="utf-8")
     # libyaml's safe loader where PyYAML has it: the same data, 12 ms -> 2 ms for the two files
@@ -188,6 +136,10 @@ def _models() -> dict[str, ModelSpec]:
         base = d.pop("same_as", None)
         if base is not None:
             d = {**raw[base], **d}
+        hf = d.pop("hf_config", None)
+        if hf is not None:  # architecture from a shipped config.json, catalog keys on top
+            path = resources.files("sim.scenario").joinpath("data", hf)
+            d = {**hf_fields(json.loads(path.read_text(encoding="utf-8")), f"models.yaml: {name}: {hf}"), **d}
         for k in ("n_params", "n_active_params"):  # YAML 1.1 reads "6.74e9" as a string
             d[k] = float(d[k])
         out[name] = ModelSpec(name=name, **d)
@@ -204,17 +156,85 @@ def model_names() -> list[str]:
     return sorted(_models())
 
 
-def get_gpu(name: str) -> GPUSpec:
-    """The catalog GPU called ``name``; ``KeyError`` listing the allowed names otherwise."""
+_GPU_NUMBERS = ("bf16_tflops", "fp8_tflops", "fp4_tflops", "hbm_gb", "hbm_tbps", "interconnect_gbps", "tdp_w",
+                "flops_efficiency", "bw_efficiency", "overhead_s", "overlap_exponent")
+_GPU_ALIASES = {"hbm_bandwidth_tbps": "hbm_tbps"}
+_GPU_ALLOWED = set(_GPU_NUMBERS) | set(_GPU_ALIASES) | {"name", "like", "gpus_per_node", "display_name"}
+
+
+def get_gpu(name: str | Mapping[str, Any]) -> GPUSpec:
+    """The catalog GPU called ``name``, or an inline datasheet mapping.
+
+    An inline GPU takes every field it does not give from the catalog GPU named by ``like``
+    (default ``h100-sxm``), including the calibrated efficiency factors, which are a stack's and a
+    GPU family's rather than one part's. Numbers: ``bf16_tflops``, ``fp8_tflops``, ``fp4_tflops``
+    (dense; ``null`` = no such tensor cores), ``hbm_gb``, ``hbm_tbps`` (or ``hbm_bandwidth_tbps``),
+    ``interconnect_gbps`` (one-way GB/s), ``tdp_w``, ``flops_efficiency``, ``bw_efficiency``,
+    ``overhead_s``, ``overlap_exponent``; ``gpus_per_node``. An unknown catalog name raises
+    ``KeyError`` listing the allowed names; a bad mapping :class:`~sim.errors.ScenarioError` with
+    paths ``gpu.<field>``.
+
+        >>> g = get_gpu({"name": "a100-40gb", "like": "a100-80gb", "hbm_gb": 40, "hbm_tbps": 1.555})
+        >>> (g.hbm_gb, g.bf16_tflops, g.fp8_tflops)
+        (40.0, 312, None)
+    """
+    if isinstance(name, Mapping):
+        return _inline_gpu(name)
     try:
         return _gpus()[name]
     except (KeyError, TypeError):
-        raise KeyError(f"unknown GPU {name!r}; allowed: {', '.join(gpu_names())}") from None
+        raise KeyError(f"unknown GPU {name!r}; allowed: {', '.join(gpu_names())} "
+                       "or an inline mapping of the datasheet") from None
+
+
+def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
+    problems: list[tuple[str, str]] = []
+    for k in sorted(set(d) - _GPU_ALLOWED, key=str):
+        problems.append((f"gpu.{k}", f"unknown field; allowed: {', '.join(sorted(_GPU_ALLOWED))}"))
+    like = d.get("like", "h100-sxm")
+    if not isinstance(like, str) or like not in _gpus():
+        problems.append(("gpu.like", f"unknown GPU {like!r}; allowed: {', '.join(gpu_names())}"))
+        raise ScenarioError(problems)
+    base = _gpus()[like]
+    vals: dict[str, Any] = {}
+    for k, v in d.items():
+        key = _GPU_ALIASES.get(k, k)
+        if key not in _GPU_NUMBERS:
+            continue
+        nullable = key in ("fp8_tflops", "fp4_tflops")
+        if v is None and nullable:
+            vals[key] = None
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 \
+                or (v == 0 and key not in ("overhead_s",)):
+            problems.append((f"gpu.{k}", f"must be a number > 0{' or null' if nullable else ''} (got {v!r})"))
+        else:
+            vals[key] = float(v)
+    for k in ("flops_efficiency", "bw_efficiency"):
+        if k in vals and vals[k] > 1:
+            problems.append((f"gpu.{k}", f"must be a fraction in (0, 1] (got {vals[k]!r})"))
+    if "overlap_exponent" in vals and vals["overlap_exponent"] < 1:
+        problems.append(("gpu.overlap_exponent", f"must be >= 1 (got {vals['overlap_exponent']!r})"))
+    gpn = d.get("gpus_per_node", base.gpus_per_node)
+    if isinstance(gpn, bool) or not isinstance(gpn, int) or gpn < 1:
+        problems.append(("gpu.gpus_per_node", f"must be an integer >= 1 (got {gpn!r})"))
+    if problems:
+        raise ScenarioError(problems)
+    name = str(d.get("name", f"custom ({like})"))
+    # an inline datasheet replaces the whole efficiency set: per-precision factors only when inherited unchanged
+    own_eff = any(k in vals for k in ("flops_efficiency", "bw_efficiency", "overhead_s"))
+    return replace(base, name=name, display_name=str(d.get("display_name", name)), gpus_per_node=gpn,
+                   sources=("inline",), precision_factors=() if own_eff else base.precision_factors, **vals)
 
 
 _REQUIRED = ("n_layers", "hidden", "n_heads", "ffn_hidden", "vocab")
 _OPTIONAL_INT = ("n_kv_heads", "head_dim", "n_experts", "experts_per_token", "max_context")
-_ALLOWED = set(_REQUIRED) | set(_OPTIONAL_INT) | {"name", "n_params", "n_active_params", "source"}
+_OPTIONAL_COUNT = ("position_embeddings", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim",
+                   "v_head_dim", "shared_ffn_hidden", "first_k_dense", "dense_ffn_hidden", "sliding_window",
+                   "sliding_layers", "attention_sinks")
+_OPTIONAL_STR = {"mlp": ("gated", "plain"), "attention": ("gqa", "mla"), "norm": ("rmsnorm", "layernorm"),
+                 "weight_dtype": PRECISIONS, "expert_weight_dtype": PRECISIONS}
+_ALLOWED = (set(_REQUIRED) | set(_OPTIONAL_INT) | set(_OPTIONAL_COUNT) | set(_OPTIONAL_STR)
+            | {"name", "n_params", "n_active_params", "source", "activation", "tied_embeddings", "hf_config"})
 
 
 def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
@@ -222,7 +242,11 @@ def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
 
     An inline mapping needs ``n_layers, hidden, n_heads, ffn_hidden, vocab``; ``n_kv_heads``
     defaults to ``n_heads``, ``head_dim`` to ``hidden // n_heads``, ``n_experts`` and
-    ``experts_per_token`` to 1, ``max_context`` to 4096, parameter counts to the architecture's.
+    ``experts_per_token`` to 1, ``max_context`` to 4096, parameter counts to the architecture's,
+    ``mlp`` to ``gated``, ``tied_embeddings`` to false; the other fields of
+    :class:`~sim.scenario.architecture.ModelSpec` (MLA, MoE, sliding window) to their Llama-style
+    defaults. ``{hf_config: path/to/config.json}`` reads the architecture from a Hugging Face
+    config (:mod:`sim.scenario.hf_config`); other keys of the mapping override it.
     Problems raise :class:`~sim.errors.ScenarioError` with paths ``model.<field>``; an unknown
     name raises ``KeyError`` listing the catalog names.
     """
@@ -237,6 +261,16 @@ def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
                                        f"or a mapping of the architecture (got {name_or_mapping!r})")])
     d = dict(name_or_mapping)
     problems: list[tuple[str, str]] = []
+    hf = d.pop("hf_config", None)
+    if hf is not None:
+        if not isinstance(hf, str) or not hf.strip():
+            raise ScenarioError([("model.hf_config", f"must be a path to a config.json (got {hf!r})")])
+        try:
+            fields = read_hf_config(hf)
+        except InputError as exc:
+            raise ScenarioError([("model.hf_config", str(exc))]) from None
+        fields.setdefault("name", _stem(hf))
+        d = {**fields, **d}
     for k in sorted(set(d) - _ALLOWED):
         problems.append((f"model.{k}", f"unknown field; allowed: {', '.join(sorted(_ALLOWED))}"))
     for k in _REQUIRED:
@@ -247,25 +281,34 @@ def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
             v = d[k]
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 problems.append((f"model.{k}", f"must be an integer > 0 (got {v!r})"))
+    for k in _OPTIONAL_COUNT:
+        if k in d:
+            v = d[k]
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                problems.append((f"model.{k}", f"must be an integer >= 0 (got {v!r})"))
+    for k, allowed in _OPTIONAL_STR.items():
+        if k in d and d[k] not in allowed and not (d[k] is None and k.endswith("dtype")):
+            problems.append((f"model.{k}", f"must be one of {', '.join(allowed)} (got {d[k]!r})"))
+    if "tied_embeddings" in d and not isinstance(d["tied_embeddings"], bool):
+        problems.append(("model.tied_embeddings", f"must be true or false (got {d['tied_embeddings']!r})"))
     if problems:
         raise ScenarioError(problems)
     n_heads = d["n_heads"]
-    n_kv = d.get("n_kv_heads", n_heads)
-    if n_heads % n_kv:
-        problems.append(("model.n_kv_heads", f"must divide n_heads={n_heads} (got {n_kv})"))
     if "head_dim" not in d and d["hidden"] % n_heads:
-        problems.append(("model.head_dim", f"required when n_heads={n_heads} does not divide hidden={d['hidden']}"))
-    n_exp = d.get("n_experts", 1)
-    k_exp = d.get("experts_per_token", 1)
-    if k_exp > n_exp:
-        problems.append(("model.experts_per_token", f"must be <= n_experts={n_exp} (got {k_exp})"))
+        raise ScenarioError([("model.head_dim",
+                              f"required when n_heads={n_heads} does not divide hidden={d['hidden']}")])
+    extra = {k: d[k] for k in _OPTIONAL_COUNT + tuple(_OPTIONAL_STR) if k in d}
+    spec = ModelSpec(name=str(d.get("name", "custom")), n_layers=d["n_layers"], hidden=d["hidden"],
+                     n_heads=n_heads, n_kv_heads=d.get("n_kv_heads", n_heads),
+                     head_dim=d.get("head_dim", d["hidden"] // n_heads),
+                     ffn_hidden=d["ffn_hidden"], vocab=d["vocab"], n_params=0.0, n_active_params=0.0,
+                     n_experts=d.get("n_experts", 1), experts_per_token=d.get("experts_per_token", 1),
+                     max_context=d.get("max_context", 4096), source=str(d.get("source", "inline")),
+                     activation=str(d.get("activation", "silu" if d.get("mlp", "gated") == "gated" else "gelu")),
+                     tied_embeddings=bool(d.get("tied_embeddings", False)), **extra)
+    problems = [(f"model.{k}", m) for k, m in check_architecture(spec)]
     if problems:
         raise ScenarioError(problems)
-    spec = ModelSpec(name=str(d.get("name", "custom")), n_layers=d["n_layers"], hidden=d["hidden"],
-                     n_heads=n_heads, n_kv_heads=n_kv, head_dim=d.get("head_dim", d["hidden"] // n_heads),
-                     ffn_hidden=d["ffn_hidden"], vocab=d["vocab"], n_params=0.0, n_active_params=0.0,
-                     n_experts=n_exp, experts_per_token=k_exp, max_context=d.get("max_context", 4096),
-                     source=str(d.get("source", "inline")))
     total, active = architecture_params(spec)
     for k, default in (("n_params", total), ("n_active_params", active)):
         v = d.get(k, default)
@@ -275,3 +318,11 @@ def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
         raise ScenarioError(problems)
     return replace(spec, n_params=float(d.get("n_params", total)),
                    n_active_params=float(d.get("n_active_params", active)))
+
+
+def _stem(path: str) -> str:
+    """A model name from a config path: its folder for ``.../Name/config.json``, else the file stem."""
+    import pathlib
+
+    p = pathlib.Path(path)
+    return p.parent.name if p.stem == "config" and p.parent.name else p.stem

@@ -20,11 +20,30 @@ def pool_setup(sc, pool):
     model = get_model(pool.model if pool.model is not None else sc.model)
     gpu = get_gpu(pool.gpu)
     perf = pool.perf or sc.perf
-    wdt = getattr(perf, "weight_dtype", "bf16")
-    kdt = getattr(perf, "kv_dtype", "bf16")
-    plan = memory_plan(model, gpu, pool.tensor_parallel, pool.gpu_memory_utilization, wdt, kdt,
-                       pool.batching.block_size, pool.batching.max_batched_tokens)
+    wdt, edt, kdt = pool_dtypes(perf, model)
+    b = pool.batching
+    plan = memory_plan(model, gpu, pool_layout(pool, gpu), pool.gpu_memory_utilization, wdt, kdt,
+                       b.block_size, b.max_batched_tokens, b.max_num_seqs, edt)
     return model, gpu, perf, wdt, kdt, plan
+
+
+def pool_dtypes(perf, model) -> tuple[str, str | None, str]:
+    """``(weight, expert weight, KV)`` precisions of a pool. The routed experts default to the
+    precision the model is published in when it has its own (gpt-oss: MXFP4 = fp4); everything
+    else is the ``perf`` block's (bf16 unless set)."""
+    wdt = getattr(perf, "weight_dtype", "bf16")
+    edt = getattr(perf, "expert_dtype", None) or model.expert_weight_dtype
+    return wdt, edt, getattr(perf, "kv_dtype", "bf16")
+
+
+def pool_layout(pool, gpu):
+    """The :class:`~sim.perf.parallel.Layout` of one pool's replicas."""
+    from sim.perf.parallel import Layout
+
+    return Layout(tp=pool.tensor_parallel, pp=pool.pipeline_parallel, ep=pool.expert_parallel,
+                  dp_attention=pool.data_parallel_attention,
+                  gpus_per_node=pool.gpus_per_node or gpu.gpus_per_node, ib_gbps=pool.ib_gbps,
+                  micro_batches=pool.pipeline_micro_batches or 0)
 
 
 def _catalog_msg(kind: str, name: object, names: list[str]) -> str:
@@ -74,6 +93,8 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
             gpu = get_gpu(pool.gpu)
         except KeyError:
             problems.append((f"{where}.gpu", _catalog_msg("GPU", pool.gpu, gpu_names())))
+        except ScenarioError as exc:  # an inline datasheet with problems of its own
+            problems.extend((f"{where}.{path}", msg) for path, msg in exc.problems)
         model = default_model
         if pool.model is not None:
             try:
@@ -106,23 +127,26 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
                              f"applies only to distribution: weibull (got shape {f.shape:g} with exponential)"))
         if model is None or gpu is None:
             continue
-        from sim.perf.memory import check_parallelism, memory_plan
+        from sim.perf.memory import memory_plan
+        from sim.perf.parallel import check_layout
 
-        bad_tp = check_parallelism(model, pool.tensor_parallel)
-        if bad_tp:
-            problems.append((f"{where}.tensor_parallel", bad_tp.replace("tensor_parallel must", "must")))
+        layout = pool_layout(pool, gpu)
+        bad = check_layout(model.n_heads, model.n_kv_heads, model.n_experts, model.is_mla, layout, model.n_layers)
+        if bad:
+            problems.extend((f"{where}.{k}", msg) for k, msg in bad)
             continue
         perf = pool.perf or sc.perf
-        wdt = getattr(perf, "weight_dtype", "bf16")
-        kdt = getattr(perf, "kv_dtype", "bf16")
+        wdt, edt, kdt = pool_dtypes(perf, model)
         if wdt == "fp8" and gpu.fp8_tflops is None or wdt == "fp4" and gpu.fp4_tflops is None:
             problems.append((f"{'fleet.pools.%d.perf' % i if pool.perf else 'perf'}.weight_dtype",
                              f"{gpu.name} has no {wdt} support"))
             continue
-        plan = memory_plan(model, gpu, pool.tensor_parallel, pool.gpu_memory_utilization, wdt, kdt,
-                           b.block_size, b.max_batched_tokens)
+        plan = memory_plan(model, gpu, layout, pool.gpu_memory_utilization, wdt, kdt,
+                           b.block_size, b.max_batched_tokens, b.max_num_seqs, edt)
         if not plan.fits:
-            problems.append((where, plan.reason))
+            hint = (f" ({model.name} is published in {model.weight_dtype}: perf.weight_dtype: {model.weight_dtype})"
+                    if model.weight_dtype and model.weight_dtype != wdt else "")
+            problems.append((where, plan.reason + hint))
             continue
         # the configurations vLLM refuses to start with
         mml = pool.max_model_len or model.max_context

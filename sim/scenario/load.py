@@ -427,11 +427,33 @@ def problems_past_schema(exc: ValidationError, data: dict, source: str, base_dir
 
 
 # ------------------------------------------------------------------------------ entry points
+def _resolve_hf_configs(data: Any, base_dir: Path) -> Any:
+    """``data`` with every relative ``model: {hf_config: path}`` (top level and pools) made relative to
+    the scenario file's folder, as other paths in a scenario are; the input mapping is not changed."""
+    if not isinstance(data, dict):
+        return data
+
+    def fix(model: Any) -> Any:
+        if isinstance(model, dict) and isinstance(model.get("hf_config"), str) and model["hf_config"].strip():
+            p = Path(model["hf_config"]).expanduser()
+            return {**model, "hf_config": str(p if p.is_absolute() else base_dir / p)}
+        return model
+
+    out = dict(data)
+    if "model" in out:
+        out["model"] = fix(out["model"])
+    fleet = out.get("fleet")
+    if isinstance(fleet, dict) and isinstance(fleet.get("pools"), list):
+        out["fleet"] = {**fleet, "pools": [{**p, "model": fix(p["model"])} if isinstance(p, dict) and "model" in p
+                                           else p for p in fleet["pools"]]}
+    return out
+
+
 def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | str = ".",
                        check: bool = True) -> LoadedScenario:
     """Validate a raw mapping into a :class:`LoadedScenario` (field and cross-field checks)."""
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(_resolve_hf_configs(data, Path(base_dir)))
     except ValidationError as exc:
         problems = validation_problems(exc, data)
         if check:

@@ -47,6 +47,9 @@ class RooflinePerf(Strict):
     ``attention_kv_sharing``: ``grouped`` (default, modern kernels: a grouped-query model's KV heads
     are read once per query group) or ``per_query_head`` (a generation kernel that reads the KV cache
     once per query head, as TensorRT-LLM v0.5 did; see docs/performance_model.md).
+    ``expert_dtype`` is the routed experts' weight precision (default: the model's published one when
+    it has its own, e.g. gpt-oss's MXFP4 = fp4, else ``weight_dtype``); the experts' GEMMs still run
+    at the ``weight_dtype`` peak (weight-only quantization dequantizes on load).
     """
 
     model: Literal["roofline"] = "roofline"
@@ -58,6 +61,7 @@ class RooflinePerf(Strict):
     overhead_s: Duration | None = None
     overlap_exponent: float | None = None
     attention_kv_sharing: Literal["grouped", "per_query_head"] = "grouped"
+    expert_dtype: Literal["bf16", "fp8", "fp4"] | None = None
 
     _f = field_validator("flops_efficiency", "bw_efficiency")(_fraction)
     _o = field_validator("overhead_s")(_nonneg)

@@ -87,9 +87,19 @@ class Pool(Strict):
     """A group of identical replicas (same GPU, model, tensor-parallel size and batching)."""
 
     name: str = Field(min_length=1)
-    gpu: str
+    gpu: str | dict[str, Any] = Field(description="a catalog name or an inline datasheet mapping")
     replicas: int = Field(ge=0)
-    tensor_parallel: int = Field(1, ge=1)
+    tensor_parallel: int = Field(1, ge=1, description="GPUs per pipeline stage")
+    pipeline_parallel: int = Field(1, ge=1, description="pipeline stages per replica (GPUs per replica: "
+                                   "tensor_parallel x pipeline_parallel)")
+    pipeline_micro_batches: int | None = Field(None, ge=1, description="micro-batches per pipelined "
+                                               "iteration; default: pipeline_parallel")
+    expert_parallel: int = Field(1, ge=1, description="1 (experts split tensor-parallel) or tensor_parallel "
+                                 "(whole experts per GPU, all-to-all dispatch/combine)")
+    data_parallel_attention: bool = Field(False, description="attention data-parallel over the stage's GPUs "
+                                          "(SGLang --enable-dp-attention): no KV replication, no attention all-reduce")
+    gpus_per_node: int | None = Field(None, ge=1, description="default: the GPU catalog's (8 for HGX boards)")
+    ib_gbps: float = Field(400.0, gt=0, description="inter-node bandwidth per GPU, gigabits/s")
     model: str | dict[str, Any] | None = Field(None, description="default: the scenario's model")
     max_model_len: int | None = Field(None, ge=2, description="longest prompt + output served (vLLM's "
                                       "--max-model-len); default: the model's context length")
@@ -100,7 +110,14 @@ class Pool(Strict):
     autoscale: Autoscale | None = None
     failures: Failures | None = None
 
-    @field_validator("replicas", "tensor_parallel", mode="before")
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _gpu_kind(cls, v: Any) -> Any:
+        if not isinstance(v, (str, dict)):
+            raise ValueError(f"must be a catalog GPU name or a mapping of the datasheet (got {v!r})")
+        return v
+
+    @field_validator("replicas", "tensor_parallel", "pipeline_parallel", "expert_parallel", mode="before")
     @classmethod
     def _no_booleans(cls, v: Any) -> Any:
         if isinstance(v, bool):

@@ -70,7 +70,7 @@ class PoolRuntime:
 
     @property
     def gpus_per_replica(self) -> int:
-        return self.cfg.tensor_parallel
+        return self.cfg.tensor_parallel * self.cfg.pipeline_parallel
 
     def provision_change(self, t: float, delta: int) -> None:
         """The number of provisioned replicas changes by ``delta`` at ``t``."""

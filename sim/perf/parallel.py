@@ -1,0 +1,115 @@
+"""How one replica is laid out over GPUs and nodes, and what its collectives cost.
+
+A replica has ``tp * pp`` GPUs: ``pp`` pipeline stages of ``tp`` GPUs each. Within a stage the
+attention is tensor-parallel (heads split ``tp`` ways; the default) or, with
+``dp_attention``, data-parallel (each GPU runs whole heads for ``1/tp`` of the sequences, as
+SGLang's ``--enable-dp-attention`` does for DeepSeek); the routed experts are tensor-parallel
+(``ep = 1``: every GPU holds ``1/tp`` of every expert) or expert-parallel (``ep = tp``: every GPU
+holds ``n_experts / tp`` whole experts). Replicas may span nodes of ``gpus_per_node`` GPUs: a
+collective whose group does not fit in one node runs at the inter-node rate ``ib_gbps`` (gigabits
+per second per GPU; one 400 Gb/s ConnectX-7 NIC per GPU in a DGX H100, NVIDIA DGX H100 user guide).
+
+    >>> lay = Layout(tp=8, pp=2, gpus_per_node=8)
+    >>> lay.gpus, lay.spans_nodes
+    (16, True)
+    >>> round(lay.link_bytes_per_s(8, 450e9) / 1e9), round(lay.link_bytes_per_s(16, 450e9) / 1e9)
+    (450, 50)
+
+**Collective costs** (seconds, per call; ``LINK_EFFICIENCY`` of the link's one-way bandwidth):
+
+- ring all-reduce of ``B`` bytes over ``n`` GPUs: ``latency + 2*(n-1)/n * B / bw`` where ``bw`` is the
+  slowest link of the ring (the NIC once the group spans nodes);
+- all-to-all (MoE dispatch or combine) where each GPU sends ``B`` bytes spread evenly over ``n``
+  GPUs: ``latency + max(B*(g-1)/n / nvlink, B*(n-g)/n / ib)`` with ``g = min(n, gpus_per_node)``
+  peers in the node. DeepEP (github.com/deepseek-ai/DeepEP, README) measures ~153 GB/s of 160
+  intra-node and 43-47 GB/s of 50 inter-node on H800 + CX7, i.e. 86-95 % of the link.
+- pipeline hand-off between stages of ``B`` bytes: ``latency + B / bw`` (NIC if the replica spans nodes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COLLECTIVE_LATENCY_S = 10e-6
+"""Fixed cost of one collective call; Vidur's NCCL profiles (github.com/microsoft/vidur,
+data/profiling/network/h100_dgx/all_reduce.csv) show 7-40 us for small messages on DGX H100/A100."""
+
+LINK_EFFICIENCY = 0.8
+"""Fraction of the one-way link bandwidth a ring all-reduce reaches: Vidur's DGX H100 profile gives a
+bus bandwidth of ~364 GB/s for 64 MiB over 8 GPUs against 450 GB/s one-way NVLink4."""
+
+DEFAULT_IB_GBPS = 400.0
+"""Inter-node bandwidth per GPU, gigabits/s: one 400 Gb/s InfiniBand NIC per GPU (DGX H100/B200)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Parallelism of one replica (see module docstring)."""
+
+    tp: int = 1
+    pp: int = 1
+    ep: int = 1
+    dp_attention: bool = False
+    gpus_per_node: int = 8
+    ib_gbps: float = DEFAULT_IB_GBPS
+    micro_batches: int = 0
+
+    @property
+    def gpus(self) -> int:
+        """GPUs per replica, ``tp * pp``."""
+        return self.tp * self.pp
+
+    @property
+    def spans_nodes(self) -> bool:
+        return self.gpus > self.gpus_per_node
+
+    @property
+    def n_micro_batches(self) -> int:
+        """Micro-batches a pipelined iteration is split into (default ``pp``)."""
+        return self.micro_batches or self.pp
+
+    @property
+    def ib_bytes_per_s(self) -> float:
+        return self.ib_gbps * 1e9 / 8
+
+    def link_bytes_per_s(self, group: int, nvlink_bytes_per_s: float) -> float:
+        """One-way bandwidth of the slowest link a ring over ``group`` GPUs crosses (before efficiency)."""
+        return nvlink_bytes_per_s if group <= self.gpus_per_node else min(nvlink_bytes_per_s, self.ib_bytes_per_s)
+
+    def all_to_all_s_per_byte(self, group: int, nvlink_bytes_per_s: float) -> float:
+        """Seconds per byte a GPU sends in an all-to-all over ``group`` GPUs (latency excluded)."""
+        if group <= 1:
+            return 0.0
+        g = min(group, self.gpus_per_node)
+        intra = (g - 1) / group / (nvlink_bytes_per_s * LINK_EFFICIENCY)
+        inter = (group - g) / group / (self.ib_bytes_per_s * LINK_EFFICIENCY)
+        return max(intra, inter)
+
+    def stage_handoff_s_per_byte(self, nvlink_bytes_per_s: float) -> float:
+        """Seconds per byte handed from one pipeline stage to the next."""
+        return 1.0 / (self.link_bytes_per_s(self.gpus, nvlink_bytes_per_s) * LINK_EFFICIENCY)
+
+
+def check_layout(n_heads: int, n_kv_heads: int, n_experts: int, is_mla: bool, lay: Layout,
+                 n_layers: int) -> list[tuple[str, str]]:
+    """``(field, message)`` problems of a layout for a model (field names as in a pool)."""
+    out: list[tuple[str, str]] = []
+    tp = lay.tp
+    if not lay.dp_attention:
+        ok_kv = is_mla or n_kv_heads % tp == 0 or tp % n_kv_heads == 0
+        if n_heads % tp or not ok_kv:
+            allowed = [t for t in range(1, n_heads + 1) if n_heads % t == 0
+                       and (is_mla or n_kv_heads % t == 0 or t % n_kv_heads == 0)]
+            out.append(("tensor_parallel", f"must divide n_heads={n_heads} (and n_kv_heads={n_kv_heads} must "
+                                           f"divide it or be divisible by it): {', '.join(map(str, allowed))} "
+                                           f"(got {tp}); or set data_parallel_attention: true"))
+    if lay.ep != 1:
+        if lay.ep != tp:
+            out.append(("expert_parallel", f"must be 1 (experts split tensor-parallel) or tensor_parallel={tp} "
+                                           f"(whole experts per GPU) (got {lay.ep})"))
+        elif n_experts <= 1:
+            out.append(("expert_parallel", "applies only to mixture-of-experts models (this one is dense)"))
+        elif n_experts % lay.ep:
+            out.append(("expert_parallel", f"must divide n_experts={n_experts} (got {lay.ep})"))
+    if lay.pp > n_layers:
+        out.append(("pipeline_parallel", f"must be <= n_layers={n_layers} (got {lay.pp})"))
+    return out
