@@ -185,3 +185,60 @@ def test_figures_of_an_earlier_result_are_replaced_and_a_bad_table_costs_only_it
     paths = write_run_figures(out, notes, renderer="svg", failures=failures)
     assert sorted(p.name for p in paths) == ["cashflow.svg", "timeseries.svg", "utilization.svg"]
     assert len(failures) == 1 and failures[0].startswith("requests.csv.gz not read:")
+
+
+# ------------------------------------------------------------------------------ the report's header
+def _summary(**extra):
+    s = {"scenario": "tiny", "seed": 2, "simulated_seconds": 7200.0,
+         "slo": {"attainment": 0.995, "ttft_s": 2.0, "tpot_s": 0.1},
+         "cost": {"compute_usd": 20.0, "per_million_output_tokens": 1.5},
+         "utilization": {"gpu_busy": 0.5, "kv_cache_mean": 0.1, "mfu": 0.05},
+         "pools": {"main": {"gpu": "h100-sxm", "replicas": 4, "tensor_parallel": 2, "scale": 1.0}}}
+    s.update(extra)
+    return s
+
+
+def test_verdict_without_the_new_utilization_keys_says_nothing_of_headroom():
+    from sim.report.overview import overview
+
+    o = overview(_summary())
+    assert o.met is True
+    assert "SLO met: 99.5%" in o.verdict and "load factor" not in o.verdict.lower()
+    # $20 for 2 h of simulated time -> $10/h x 730 h a month (365 x 24 / 12)
+    assert "$1.50 per million output tokens" in o.verdict and "$7,300.00 per month" in o.verdict
+    assert "4 × h100-sxm (TP 2)" in o.paragraph          # from the summary alone (no scenario.json)
+
+
+def test_verdict_reads_load_factor_and_a_growing_backlog_when_present():
+    from sim.report.overview import overview
+
+    o = overview(_summary(utilization={"gpu_busy": 0.5, "load_factor": 0.8},
+                          stability={"stable": False, "backlog_growth_per_s": 0.25}))
+    assert o.met is False                         # attainment alone would pass; the backlog fails it
+    assert "SLO NOT met" in o.verdict and "backlog grows by 0.25 requests/s" in o.verdict
+    assert "load factor 0.80" in o.verdict.lower() and "25% more traffic" in o.verdict   # 1/0.8 - 1
+    low = overview(_summary(slo={"attainment": 0.9, "ttft_s": 1.0}))
+    assert low.met is False and "90.0%" in low.verdict
+
+
+def test_sharded_pool_is_labelled_per_shard_and_whole_fleet():
+    from sim.report.overview import overview
+
+    o = overview(_summary(pools={"a100": {"gpu": "a100-80gb", "replicas": 4, "scale": 10316.0}}))
+    assert "one shard of 10,316" in o.paragraph
+    assert any("simulated shard" in n and "whole fleet" in n for n in o.notes)
+
+
+def test_report_html_opens_with_what_was_simulated_the_verdict_and_the_statement(tmp_path):
+    import sim
+
+    folder = sim.run(tiny_scenario("10m", replicas=2)).write(tmp_path / "run")
+    assert json.loads((folder / "scenario.json").read_text())["model"] == "llama-3-8b"
+    page = write_report(folder).read_text()
+    head = page[:page.index("<h2>Figures")]
+    assert "llama-3-8b" in head and "2 × h100-sxm" in head and "Poisson arrivals at 2 req/s" in head
+    assert 'class="verdict met"' in head and "per million output tokens" in head
+    assert page.index("<h2>Figures") < page.index("<h2>Statement per month") < page.index("<h2>Metrics")
+    assert "<figcaption>Latency distributions" in page and "<figcaption>latency cdf" not in page
+    assert not re.search(r"\d\.\d+e[+-]\d", page[:page.index("<details>")])   # no scientific notation
+    assert "$0.67" in page          # 2 GPUs x 10 min x $2/h = $0.67 in the statement and the metrics

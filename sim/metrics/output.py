@@ -114,5 +114,7 @@ def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:
             import sys
 
             print("\n".join(f"warning: {f}" for f in failures), file=sys.stderr)
+    if result.scenario is not None:     # what was simulated, for the report's header
+        atomic_write_json(out_dir / "scenario.json", result.scenario.scenario.model_dump(mode="json"))
     atomic_write_json(out_dir / "summary.json", _clean(result.summary))
     return out_dir

@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 
 from sim.report.chart import FORMATS, Chart, Note, Panel, Rule, Series, write_svg
-from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_timeseries,
-                                      request_latencies, time_weighted_mean)
+from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_statement,
+                                      read_timeseries, request_latencies, time_weighted_mean)
 
 LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT (time per output token)"), ("e2e", "end-to-end"))
 #: the request columns the figures use (only these are converted from in-memory tables)
@@ -250,34 +250,8 @@ def cashflow_chart(out: Path, statement: list[dict] | None, currency: str, notes
     given or read from ``cashflow.csv``; ``None`` with a note when there are none."""
     import sim.economics as econ
 
-    rows = statement
-    if rows is None:
-        csv_path = out / "cashflow.csv"
-        rows = _statement_rows(csv_path) if csv_path.exists() else None
+    rows = statement if statement is not None else read_statement(out)
     if not rows:
         notes.append("cash-flow chart skipped: no cashflow.csv with rows")
         return None
     return econ.EconomicsResult(cashflow={}, cost={}, statement=rows, ledger=(), currency=currency).chart()
-
-
-#: ``cashflow.csv`` columns that are text even when they look like numbers (a yearly period is "2025")
-_TEXT_COLUMNS = ("period", "start", "end")
-
-
-def _statement_rows(path: Path) -> list[dict]:
-    """``cashflow.csv`` rows as dicts: numbers as floats, True/False as booleans, the period
-    and its dates as text."""
-    import csv
-
-    def parse(key: str, text: str):
-        if key in _TEXT_COLUMNS:
-            return text
-        if text in ("True", "False"):
-            return text == "True"
-        try:
-            return float(text)
-        except ValueError:
-            return text
-
-    with open(path, newline="") as fh:
-        return [{k: parse(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]
