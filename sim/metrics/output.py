@@ -106,6 +106,7 @@ def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:
             write_run_figures(out_dir, requests=requests, timeseries=timeseries,
                               statement=econ.statement if econ is not None else None,
                               currency=econ.currency if econ is not None else "USD",
+                              summary=result.summary,
                               renderer="svg" if figures == "svg" else "matplotlib", formats=("png",),
                               failures=failures)
         except Exception as exc:  # figures are a convenience; never lose the data files over them
