@@ -242,3 +242,31 @@ def test_report_html_opens_with_what_was_simulated_the_verdict_and_the_statement
     assert "<figcaption>Latency distributions" in page and "<figcaption>latency cdf" not in page
     assert not re.search(r"\d\.\d+e[+-]\d", page[:page.index("<details>")])   # no scientific notation
     assert "$0.67" in page          # 2 GPUs x 10 min x $2/h = $0.67 in the statement and the metrics
+
+
+def test_saturation_report_draws_the_curve_and_lists_probes_by_rate(tmp_path):
+    folder = tmp_path / "sat"
+    folder.mkdir()
+    probes = [  # probe order of a bisection: 12, 24, 48, 36, 30
+        {"rate": r, "feasible": ok, "slo.attainment.mean": a, "latency.ttft.p99.mean": t}
+        for r, ok, a, t in ((12, True, 1.0, 0.1), (24, True, 0.999, 0.2), (48, False, 0.2, 30.0),
+                            (36, False, 0.9, 3.0), (30, True, 0.995, 0.9))]
+    (folder / "saturation.json").write_text(json.dumps(
+        {"scenario": "x.yaml", "rate_path": "workload.arrival.rate", "seeds": 1, "rate": 30,
+         "upper": 36, "attainment": 0.99, "probes": probes}))
+    page = write_report(folder).read_text()
+    assert (folder / "figures" / "saturation.png").read_bytes()[:8] == PNG_MAGIC
+    assert "<figcaption>Saturation search" in page
+    table = page[page.index("<h2>Saturation"):]
+    rates = [int(m) for m in re.findall(r"<tr><td>(\d+)</td>", table)]
+    assert rates == [12, 24, 30, 36, 48]                  # sorted by rate, not in probe order
+
+
+def test_sweep_report_names_what_was_simulated_with_the_commands_overrides(tmp_path):
+    out = tmp_path / "sw"
+    sweep(tiny_scenario("2m"), {"fleet.pools.0.replicas": [1, 2]}, seeds=1, out=out, executor="serial")
+    page = write_report(out).read_text()
+    head = page[:page.index("<h2>Sweep")]
+    assert "llama-3-8b" in head and "h100-sxm" in head and "for 2 m" in head
+    assert "fleet.pools.0.replicas = 1, 2" in head
+    assert "<figcaption>Sweep over pools 0 replicas" in page

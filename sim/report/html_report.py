@@ -60,8 +60,9 @@ CAPTIONS = {
                    "factor (served work / what the pool could serve at its batch limits).",
     "cashflow": "Cash flow per period: money in (up) and out (down) on the accrual basis, and "
                 "cumulative cash.",
-    "pareto": "Plan: compute cost against p99 TTFT of every configuration evaluated; the chosen one "
-              "is marked.",
+    "pareto": "Compute cost against p99 TTFT of every configuration (mean, with 95% CI bars when "
+              "there are several seeds); the green step line is the Pareto frontier (no other "
+              "configuration is both cheaper and faster); in a plan the chosen configuration is starred.",
     "saturation": "Saturation search: SLO attainment and p99 TTFT of each rate probed; the highest "
                   "sustained rate is marked.",
 }
@@ -131,13 +132,26 @@ def _table(header: list[str], rows: list[list[Any]], cls: str = "") -> str:
     return f"<table{f' class={cls!r}' if cls else ''}><tr>{head}</tr>{body}</table>"
 
 
-def _mean_ci(row: dict, metric: str) -> str:
+def _mean_ci(row: dict, metric: str, unit: str | None = None) -> str:
+    """``metric``'s mean (± the 95 % CI half-width when there is one), in the metric's unit."""
+    unit = _unit(metric) if unit is None else unit
     m = row.get(f"{metric}.mean")
     lo, hi = row.get(f"{metric}.ci_low"), row.get(f"{metric}.ci_high")
     if isinstance(m, (int, float)) and isinstance(lo, (int, float)) and isinstance(hi, (int, float)) \
             and math.isfinite(lo) and math.isfinite(hi):
-        return f"{_fmt(float(m))} ± {_fmt((float(hi) - float(lo)) / 2)}"
-    return _fmt(float(m)) if isinstance(m, (int, float)) else "–"
+        return f"{_fmt(float(m), unit)} ± {_fmt((float(hi) - float(lo)) / 2, unit)}"
+    return _fmt(float(m), unit) if isinstance(m, (int, float)) else "–"
+
+
+def _unit(metric: str) -> str:
+    """The display unit of a summary key: seconds for latencies, USD for money, % for shares."""
+    if metric.startswith("latency.") or metric.endswith("_s"):
+        return "s"
+    if metric.startswith(("cost.", "cashflow.")) or metric.endswith("_usd"):
+        return "USD"
+    if metric in ("slo.attainment",) or metric.startswith("utilization.") and metric != "utilization.load_factor":
+        return "%"
+    return ""
 
 
 def caption(stem: str) -> str:
@@ -145,11 +159,15 @@ def caption(stem: str) -> str:
     (``<metric>_vs_<knob>``) what it plots."""
     if stem in CAPTIONS:
         return CAPTIONS[stem]
-    if "_vs_" in stem:
-        metric, knob = stem.split("_vs_", 1)
-        return (f"Sweep: {metric.replace('_', ' ')} against {knob.replace('_', ' ')}, mean of the seeds "
-                f"with its 95% confidence interval.")
+    if stem.startswith("sweep_"):
+        return (f"Sweep over {stem[len('sweep_'):].replace('_', ' ')}: each metric against the knob's "
+                f"value, the mean over the seeds with its 95% confidence interval; one line per value "
+                f"of the other knobs.")
     return stem.replace("_", " ")
+
+
+def _num_or_inf(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.inf
 
 
 def _img(path: Path) -> str:
@@ -184,6 +202,36 @@ def run_header(view) -> str:
     return (f'<h2>What was simulated</h2><p class="lead">{html.escape(view.paragraph)}</p>'
             + _table(["setting", "value"], [[k, v] for k, v in view.settings], cls="settings")
             + f'<p class="verdict {cls}" id="verdict">{html.escape(view.verdict)}</p>' + notes)
+
+
+def base_header(folder: Path, data: dict, varied: str) -> tuple[str, str]:
+    """Title and "what was simulated" HTML of a sweep, plan or saturation folder: its base
+    scenario (``scenario.json``, with the command's ``--set`` overrides applied) and the first
+    point's summary, then what was varied."""
+    path = data.get("scenario")
+    scn = read_scenario(folder)
+    if scn is not None:         # the base mapping as given: validated for the defaults it leaves out
+        try:
+            from sim.scenario.load import scenario_from_dict
+
+            scn = scenario_from_dict(scn, str(folder / "scenario.json"), folder, check=False
+                                     ).scenario.model_dump(mode="json")
+        except Exception:       # e.g. written by a newer version: the summary will do
+            scn = None
+    summary: dict = {"scenario": Path(str(path)).stem if path else folder.name}
+    points = sorted((folder / "points").glob("*.json")) if (folder / "points").is_dir() else []
+    for p in points[:1]:
+        try:
+            first = json.loads(p.read_text(encoding="utf-8")).get("summary")
+        except (OSError, ValueError, AttributeError):
+            first = None
+        if isinstance(first, dict):
+            summary = {k: first[k] for k in ("scenario", "pools", "slo", "simulated_seconds") if k in first}
+    view = overview(summary, scn)
+    source = f" (base scenario {html.escape(str(path))})" if path else ""
+    return view.title, (f'<h2>What was simulated</h2><p class="lead">{html.escape(view.paragraph)}{source}</p>'
+                        + _table(["setting", "value"], [[k, v] for k, v in view.settings], cls="settings")
+                        + f"<p><b>Varied:</b> {html.escape(varied)}</p>")
 
 
 def statement_section(rows: list[dict] | None, currency: str, period: str = "period") -> str:
@@ -266,6 +314,9 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
         kinds.append("sweep")
         data = _load_json(folder / "sweep.json")
         view = _sweep_view(data)
+        if not head:
+            varied = "; ".join(f"{k.path} = {', '.join(map(str, k.values))}" for k in view.knobs)
+            title, head = base_header(folder, data, f"{varied}; {view.seeds} seed(s) each")
         if regenerate:
             from sim.report.sweep_figures import write_sweep_figures
 
@@ -286,6 +337,9 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     if (folder / "plan.json").exists():
         kinds.append("plan")
         data = _load_json(folder / "plan.json")
+        if not head:
+            title, head = base_header(folder, data, ", ".join(map(str, data.get("knobs", [])))
+                                      + f"; objective {data.get('objective')}")
         if regenerate:
             from sim.report.sweep_figures import pareto_figure
 
@@ -315,13 +369,21 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     if (folder / "saturation.json").exists():
         kinds.append("saturation")
         data = _load_json(folder / "saturation.json")
+        if not head:
+            title, head = base_header(folder, data, f"the arrival rate ({data.get('rate_path')})")
+        if regenerate:
+            from sim.report.sweep_figures import saturation_figure
+
+            figures += [p for p in saturation_figure(data, folder / "figures" / "saturation")
+                        if p.suffix == ".png"]
+        probes = sorted(data.get("probes", []), key=lambda p: _num_or_inf(p.get("rate")))
         sections.append(
             f"<h2>Saturation</h2><p>Highest sustained arrival rate: <b>{_fmt(data.get('rate'))} "
             f"req/s</b> (first failing rate {_fmt(data.get('upper'))} req/s; SLO attainment ≥ "
             f"{_fmt(data.get('attainment'))}).</p>"
             + _table(["rate (req/s)", "sustained", "slo.attainment", "latency.ttft.p99"],
                      [[p.get("rate"), p.get("feasible"), _mean_ci(p, "slo.attainment"),
-                       _mean_ci(p, "latency.ttft.p99")] for p in data.get("probes", [])]))
+                       _mean_ci(p, "latency.ttft.p99", "s")] for p in probes]))
 
     if not kinds:
         raise FileNotFoundError(f"{folder}: no summary.json, sweep.json, plan.json or "
