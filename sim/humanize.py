@@ -30,9 +30,14 @@ def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def money(usd: float | None, currency: str = "USD", *, compact: bool = False) -> str:
+#: from this amount on, ``money(..., compact=None)`` writes $1.30M rather than every digit
+COMPACT_FROM = 1e6
+
+
+def money(usd: float | None, currency: str = "USD", *, compact: bool | None = False) -> str:
     """An amount with its currency: thousands separators and two decimals (``$12,345.67``), or with
-    ``compact`` three significant figures and k/M/B/T (``$1.30M``; amounts under 1,000 keep cents).
+    ``compact`` three significant figures and k/M/B/T (``$1.30M``; amounts under 1,000 keep cents);
+    ``compact=None``: compact from :data:`COMPACT_FROM` on (``$999,999.00``, ``$3.77B``).
 
     A currency without a symbol is written after the number (``1,234.00 CHF``); a negative amount
     starts with a minus sign (``-$10.00``); ``None``, NaN and infinities print as ``–``.
@@ -45,6 +50,8 @@ def money(usd: float | None, currency: str = "USD", *, compact: bool = False) ->
     if not _finite(usd):
         return MISSING
     sign = "-" if usd < 0 else ""
+    if compact is None:
+        compact = abs(usd) >= COMPACT_FROM
     body = _compact(abs(usd)) if compact else f"{abs(usd):,.2f}"
     symbol = _SYMBOL.get(currency)
     return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {currency}"

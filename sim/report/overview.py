@@ -23,7 +23,7 @@ summary alone (GPU, replicas, TP, SLO). Keys a summary may lack (``utilization.l
     ...               "cost": {"compute_usd": 10.0, "per_million_output_tokens": 0.93},
     ...               "simulated_seconds": 3600.0, "pools": {}})
     >>> o.met, o.verdict
-    (True, 'SLO met: 100.0% of requests within TTFT ≤ 2.00 s and TPOT ≤ 100.0 ms (target 99%). Cost $0.93 per million output tokens; compute $10.00 for 1 h, about $7,300.00 per month.')
+    (True, 'SLO met: 100.0% of requests within TTFT ≤ 2 s and TPOT ≤ 100 ms (target 99%). Cost $0.93 per million output tokens; compute $10.00 for 1 h, about $7,300.00 per month.')
 """
 from __future__ import annotations
 
@@ -249,9 +249,14 @@ def overview(summary: dict, scenario: dict | None = None) -> Overview:
                     met=met, notes=_notes(summary))
 
 
+def _threshold(s: float) -> str:
+    """An SLO bound as written by a person: ``2 s``, ``100 ms``."""
+    return f"{s:g} s" if s >= 1 else f"{s * 1000:.4g} ms"
+
+
 def _slo_words(slo: dict) -> str:
-    parts = [f"TTFT ≤ {latency(slo['ttft_s'])}" if _num(slo.get("ttft_s")) else "",
-             f"TPOT ≤ {latency(slo['tpot_s'])}" if _num(slo.get("tpot_s")) else ""]
+    parts = [f"TTFT ≤ {_threshold(slo['ttft_s'])}" if _num(slo.get("ttft_s")) else "",
+             f"TPOT ≤ {_threshold(slo['tpot_s'])}" if _num(slo.get("tpot_s")) else ""]
     return " and ".join(p for p in parts if p)
 
 
@@ -296,12 +301,12 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     currency = _get(summary, "cashflow.currency") or "USD"
     money_bits = []
     if _num(cost.get("per_million_output_tokens")):
-        money_bits.append(f"Cost {money(cost['per_million_output_tokens'], currency)} per million output tokens")
+        money_bits.append(f"Cost {money(cost['per_million_output_tokens'], currency, compact=None)} per million output tokens")
     horizon = summary.get("simulated_seconds")
     if _num(cost.get("compute_usd")) and _num(horizon) and horizon > 0:
         monthly = cost["compute_usd"] * HOURS_PER_MONTH * 3600 / horizon
-        money_bits.append(f"compute {money(cost['compute_usd'], currency)} for {duration(horizon)}, "
-                          f"about {money(monthly, currency)} per month")
+        money_bits.append(f"compute {money(cost['compute_usd'], currency, compact=None)} for {duration(horizon)}, "
+                          f"about {money(monthly, currency, compact=None)} per month")
     if money_bits:
         parts.append("; ".join(money_bits) + ".")
     return " ".join(parts), met
