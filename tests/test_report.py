@@ -270,3 +270,19 @@ def test_sweep_report_names_what_was_simulated_with_the_commands_overrides(tmp_p
     assert "llama-3-8b" in head and "h100-sxm" in head and "for 2 m" in head
     assert "fleet.pools.0.replicas = 1, 2" in head
     assert "<figcaption>Sweep over pools 0 replicas" in page
+
+
+def test_header_describes_autoscaling_and_per_class_attainment():
+    from sim.report.overview import overview
+
+    scn = {"name": "auto", "model": "llama-3-70b", "duration": 604800.0,
+           "workload": {"arrival": {"process": "diurnal", "mean_rate": 0.2, "peak_to_trough": 4.0,
+                                    "peak_hour": 15.0}},
+           "fleet": {"pools": [{"name": "a100", "gpu": "a100-80gb", "replicas": 1, "tensor_parallel": 4,
+                                "autoscale": {"metric": "utilization", "target": 0.6, "min": 1, "max": 8}}]}}
+    summary = _summary(pools={"a100": {"gpu": "a100-80gb", "replicas": 1, "replicas_mean": 2.52}},
+                       classes={"chat": {"slo": {"attainment": 0.995}}, "batch": {"slo": {"attainment": 1.0}}})
+    o = overview(summary, scn)
+    assert "1–8 × a100-80gb (TP 4), autoscaled (utilization target 0.6; mean 2.52 replicas)" in o.paragraph
+    assert "diurnal arrivals averaging 0.2 req/s" in o.paragraph and "for 7 d" in o.paragraph
+    assert "Per class, within its own SLO: chat 99.5%, batch 100.0%." in o.verdict

@@ -161,9 +161,13 @@ def _pool_line(pool: dict, default_model: Any, summary_pool: dict | None) -> str
     tp = pool.get("tensor_parallel", 1)
     replicas = pool.get("replicas", "?")
     mean = (summary_pool or {}).get("replicas_mean")
+    auto = pool.get("autoscale")
+    if isinstance(auto, dict) and _num(auto.get("min")) and _num(auto.get("max")):
+        replicas = f"{auto['min']}–{auto['max']}"
     line = f"{replicas} × {gpus}" + (f" (TP {tp})" if _num(tp) and tp > 1 else "")
-    if pool.get("autoscale") and _num(mean):
-        line += f", autoscaled (mean {number(mean)} replicas)"
+    if auto:
+        line += f", autoscaled ({auto.get('metric', 'utilization')} target {number(auto.get('target'))}"
+        line += f"; mean {number(mean)} replicas)" if _num(mean) else ")"
     if _num(pool.get("scale")) and pool["scale"] != 1:
         line += f", one shard of {count(pool['scale'])}"
     line += f" serving {model_name(pool.get('model') or default_model)}"
@@ -290,6 +294,10 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
                      f"(target {share(SLO_TARGET, 0)}).")
     else:
         parts.append("SLO attainment unknown (no measured requests).")
+    classes = {n: _get(c, "slo.attainment") for n, c in (summary.get("classes") or {}).items()}
+    if any(_num(v) for v in classes.values()):
+        parts.append("Per class, within its own SLO: " + ", ".join(
+            f"{n} {share(v)}" for n, v in classes.items() if _num(v)) + ".")
     if stable is False:
         growth = _get(summary, "stability.backlog_growth_per_s")
         parts.append("The backlog grows" + (f" by {number(growth)} requests/s" if _num(growth) else "")
