@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sim import humanize
-from sim.report.overview import overview, read_scenario
+from sim.report.overview import overview, read_scenario, shard_notes
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
 
@@ -54,7 +54,8 @@ CAPTIONS = {
     "latency_cdf": "Latency distributions: share of measured requests at or below a latency "
                    "(TTFT, time per output token, end to end), with the p50 and p99 marked.",
     "timeseries": "The fleet over time, per pool: requests waiting, sequences running, KV-cache blocks "
-                  "in use and replicas provisioned.",
+                  "in use and replicas provisioned. Over long runs each shaded band spans the lowest to "
+                  "the highest sample of a short slice of time and the line is the slice's mean.",
     "utilization": "Utilization per pool: GPU busy time, mean KV-cache use, model FLOPs utilization "
                    "(MFU) and, when the run reports them, memory-bandwidth utilization (MBU) and load "
                    "factor (served work / what the pool could serve at its batch limits).",
@@ -251,7 +252,8 @@ def metrics_section(summary: dict) -> str:
     """The key metrics, per pool and per class tables, and every summary value (collapsed)."""
     rows = [[label, _fmt(_get(summary, key), unit), unit if unit not in ("USD", "s", "%") else ""]
             for key, label, unit in RUN_ROWS if _get(summary, key) is not None]
-    out = "<h2>Metrics</h2>" + _table(["metric", "value", "unit"], rows)
+    out = ("<h2>Metrics</h2>" + "".join(f'<p class="note">{html.escape(n)}</p>' for n in shard_notes(summary))
+           + _table(["metric", "value", "unit"], rows))
     pools = summary.get("pools") or {}
     if pools:
         keys = [("gpu", "GPU", ""), ("replicas", "replicas", ""), ("replicas_mean", "mean replicas", ""),

@@ -250,7 +250,7 @@ def overview(summary: dict, scenario: dict | None = None) -> Overview:
     title = " · ".join(x for x in (name, model, gpu) if x)
     verdict, met = _verdict(summary, slo_words)
     return Overview(title=title, paragraph=" ".join(sentences), settings=settings, verdict=verdict,
-                    met=met, notes=_notes(summary))
+                    met=met, notes=shard_notes(summary))
 
 
 def _threshold(s: float) -> str:
@@ -320,7 +320,8 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     return " ".join(parts), met
 
 
-def _notes(summary: dict) -> list[str]:
+def shard_notes(summary: dict) -> list[str]:
+    """What a sharded pool (``scale: K``) means for the numbers: which are one shard's, which the fleet's."""
     notes = []
     shards = {n: p["scale"] for n, p in (summary.get("pools") or {}).items()
               if _num(p.get("scale")) and p["scale"] != 1}
