@@ -286,3 +286,16 @@ def test_header_describes_autoscaling_and_per_class_attainment():
     assert "1–8 × a100-80gb (TP 4), autoscaled (utilization target 0.6; mean 2.52 replicas)" in o.paragraph
     assert "diurnal arrivals averaging 0.2 req/s" in o.paragraph and "for 7 d" in o.paragraph
     assert "Per class, within its own SLO: chat 99.5%, batch 100.0%." in o.verdict
+
+
+def test_a_run_without_requests_still_gets_a_header_report_and_summary(tmp_path):
+    import sim
+    from sim.report_text import format_summary
+
+    scn = tiny_scenario("5s")
+    scn["workload"]["arrival"]["rate"] = 0.001
+    result = sim.run(scn)
+    text = format_summary(result)
+    assert "SLO attainment unknown (no measured requests). Compute $0.00 for 5 s" in " ".join(text.split())
+    page = write_report(result.write(tmp_path / "empty")).read_text()
+    assert 'class="verdict unknown"' in page and "latency CDFs skipped" in page

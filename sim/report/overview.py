@@ -316,7 +316,8 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
         money_bits.append(f"compute {money(cost['compute_usd'], currency, compact=None)} for {duration(horizon)}, "
                           f"about {money(monthly, currency, compact=None)} per month")
     if money_bits:
-        parts.append("; ".join(money_bits) + ".")
+        text = "; ".join(money_bits)
+        parts.append(text[0].upper() + text[1:] + ".")
     return " ".join(parts), met
 
 
