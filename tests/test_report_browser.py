@@ -39,6 +39,8 @@ def _check(page: Page, report: Path, shot: Path) -> str:
     broken = [alt for alt, complete, width in images if not (complete and width > 0)]
     assert not broken, f"images that did not load: {broken}"
     assert page.errors() == []
+    width, window = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= window, "the page scrolls sideways"
     page.screenshot(shot)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
     return page.evaluate("document.querySelector('h1').textContent + ' ' + "

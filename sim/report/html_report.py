@@ -79,7 +79,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
 max-width:1100px;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.9em;margin:.5em 0}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0;display:block;max-width:100%;overflow-x:auto}
 td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0}img{max-width:100%;height:auto;border:1px solid #eee}
@@ -105,7 +105,7 @@ def _fmt(v: Any, unit: str = "") -> str:
         if isinstance(v, float) and math.isinf(v):
             return "∞"
         if unit in ("USD", "$"):
-            return humanize.money(v)
+            return humanize.money(v, compact=None)
         if unit == "s":
             return humanize.latency(v)
         if unit == "%":
@@ -241,7 +241,7 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
         return ""
     cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]]
     body = [[str(r.get("period", "")) + (" (partial)" if r.get("partial") is True else ""),
-             *(humanize.money(r.get(k), currency) for k, _ in cols)] for r in rows]
+             *(humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
     return (f"<h2>Statement per {html.escape(period)}</h2>"
             f"<p>{html.escape(currency)}; accrual columns, then cash (payments after their lags). "
             f"Net share = share received − share paid.</p>"
