@@ -299,3 +299,24 @@ def test_a_run_without_requests_still_gets_a_header_report_and_summary(tmp_path)
     assert "SLO attainment unknown (no measured requests). Compute $0.00 for 5 s" in " ".join(text.split())
     page = write_report(result.write(tmp_path / "empty")).read_text()
     assert 'class="verdict unknown"' in page and "latency CDFs skipped" in page
+
+
+def test_metrics_section_shows_the_new_utilization_and_stability_keys_only_when_present():
+    from sim.report.html_report import metrics_section
+
+    old = metrics_section(_summary())
+    assert "MBU" not in old and "load factor" not in old and "stable" not in old
+    new = metrics_section(_summary(
+        utilization={"gpu_busy": 0.5, "mbu": 0.42, "load_factor": 0.8},
+        stability={"stable": False, "backlog_growth_per_s": 0.25},
+        pools={"main": {"gpu": "h100-sxm", "replicas": 4, "mbu": 0.4, "load_factor": 0.75}}))
+    assert "<td>MBU (memory bandwidth)</td><td>42.0%</td>" in new
+    assert "<td>load factor</td><td>0.8</td>" in new
+    assert "<td>stable (no growing backlog)</td><td>no</td>" in new
+    assert "<th>MBU</th>" in new and "<td>40.0%</td>" in new          # per pool too
+
+
+def test_money_axes_of_sweep_figures_read_as_money():
+    from sim.report.sweep_figures import MONEY_TICKS
+
+    assert [MONEY_TICKS(v, 0) for v in (0.25, 302_400.0, 1.5e6)] == ["$0.25", "$302k", "$1.50M"]

@@ -15,9 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from sim.humanize import money
 from sim.report.render import new_figure, save_figure, short_name
+
+#: tick labels of a money axis: $0.25, $300k, $1.50M (never 1e6 offsets)
+MONEY_TICKS = FuncFormatter(lambda v, _pos: money(v, compact=True))
 
 SWEEP_METRICS = (
     ("latency.ttft.p99", "p99 TTFT (s)"),
@@ -84,6 +88,8 @@ def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Seq
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(knob)
     ax.set_ylabel(label)
+    if metric.startswith(("cost.", "cashflow.")):
+        ax.yaxis.set_major_formatter(MONEY_TICKS)
     ax.grid(True, alpha=0.3)
     return drawn
 
@@ -153,6 +159,8 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
         ax.plot([], [], "o", color="C0", label="meets constraints")
         ax.plot([], [], "o", color="C3", mfc="none", label="violates a constraint")
     ax.set_xlabel(f"{x_metric} (USD)" if x_metric.startswith("cost") else x_metric)
+    if x_metric.startswith(("cost.", "cashflow.")):
+        ax.xaxis.set_major_formatter(MONEY_TICKS)
     ax.set_ylabel(f"{y_metric} (s)" if y_metric.startswith("latency") else y_metric)
     ax.set_yscale("log" if _wide([p[1] for p in pts]) else "linear")
     ax.grid(True, alpha=0.3)
