@@ -320,3 +320,15 @@ def test_money_axes_of_sweep_figures_read_as_money():
     from sim.report.sweep_figures import MONEY_TICKS
 
     assert [MONEY_TICKS(v, 0) for v in (0.25, 302_400.0, 1.5e6)] == ["$0.25", "$302k", "$1.50M"]
+
+
+@pytest.mark.parametrize("text", ["{bad", '{"fleet": 3}', "[]"])
+def test_a_broken_scenario_json_falls_back_on_the_summary(tmp_path, text):
+    from sim.report.overview import read_scenario
+
+    folder = write_folder(tmp_path / "run")
+    (folder / "summary.json").write_text(json.dumps(_summary()))
+    (folder / "scenario.json").write_text(text)
+    assert read_scenario(folder) is None
+    page = write_report(folder).read_text()
+    assert "4 × h100-sxm (TP 2)" in page and 'class="verdict met"' in page

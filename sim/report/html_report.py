@@ -211,14 +211,6 @@ def base_header(folder: Path, data: dict, varied: str) -> tuple[str, str]:
     point's summary, then what was varied."""
     path = data.get("scenario")
     scn = read_scenario(folder)
-    if scn is not None:         # the base mapping as given: validated for the defaults it leaves out
-        try:
-            from sim.scenario.load import scenario_from_dict
-
-            scn = scenario_from_dict(scn, str(folder / "scenario.json"), folder, check=False
-                                     ).scenario.model_dump(mode="json")
-        except Exception:       # e.g. written by a newer version: the summary will do
-            scn = None
     summary: dict = {"scenario": Path(str(path)).stem if path else folder.name}
     points = sorted((folder / "points").glob("*.json")) if (folder / "points").is_dir() else []
     for p in points[:1]:

@@ -51,14 +51,22 @@ class Overview:
 
 
 def read_scenario(folder: Path | str) -> dict | None:
-    """The resolved scenario written next to a run's summary, or ``None`` when there is none
-    (or it cannot be read: the header then falls back on the summary)."""
+    """The scenario kept in a result folder (``scenario.json``), validated and with every default
+    filled in; ``None`` when there is none or it is not a valid scenario (the header then falls
+    back on the summary)."""
     path = Path(folder) / "scenario.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    from sim.scenario.load import scenario_from_dict
+
+    try:
+        return scenario_from_dict(data, str(path), path.parent, check=False).scenario.model_dump(mode="json")
+    except Exception:       # not a scenario (any more): describe the run from its summary alone
+        return None
 
 
 def _get(d: Any, dotted: str) -> Any:
