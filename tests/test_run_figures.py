@@ -134,3 +134,39 @@ def test_utilization_without_a_summary_falls_back_on_the_time_series():
     ts["busy_frac"] = np.array([1.0, 0.0, 1.0, 0.0])
     panel = utilization_chart(ts, None).panels[0]
     assert list(panel.categories) == ["GPU busy"] and panel.series[0].y == [pytest.approx(0.5)]
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_latency_cdf_of_one_request_or_identical_latencies(n):
+    req = {"arrival_s": np.zeros(n), "first_token_s": np.full(n, 0.05), "completion_s": np.full(n, 1.05),
+           "output_tokens": np.full(n, 11.0)}
+    chart = latency_cdf_chart(req)
+    assert [p.xlabel for p in chart.panels] == ["milliseconds", "milliseconds", "seconds"]
+    assert chart.panels[1].series[0].x[0] == pytest.approx(100.0)      # (1.05 - 0.05) / 10 s = 100 ms
+    draw_chart(chart)
+    import re
+
+    assert not re.search(r"\bnan\b|\binf\b", to_svg(chart), re.IGNORECASE)
+
+
+def test_a_million_request_cdf_is_drawn_through_a_bounded_number_of_points():
+    rng = np.random.default_rng(2)
+    n = 1_000_000
+    first = rng.exponential(0.2, n)
+    req = {"arrival_s": np.zeros(n), "first_token_s": first, "completion_s": first + 2.0,
+           "output_tokens": np.full(n, 201.0)}
+    chart = latency_cdf_chart(req)
+    assert all(len(s.x) <= 2000 for p in chart.panels for s in p.series)
+    assert len(to_svg(chart)) < 300_000
+
+
+@pytest.mark.parametrize("data", [
+    {"rate": None, "upper": None, "attainment": 0.99, "probes": []},
+    {"rate": None, "upper": 12.0, "attainment": 0.99,
+     "probes": [{"rate": 12.0, "feasible": False, "slo.attainment.mean": 0.2, "latency.ttft.p99.mean": None}]},
+])
+def test_saturation_figure_without_an_answer_or_probes(tmp_path, data):
+    from sim.report.sweep_figures import saturation_figure
+
+    paths = saturation_figure(data, tmp_path / "saturation")
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
