@@ -196,12 +196,17 @@ def _sweep_view(data: dict) -> SimpleNamespace:
                            seeds=data.get("seeds", 1))
 
 
+def _simulated(view, source: str = "") -> str:
+    """The "What was simulated" heading, paragraph (``source`` appended) and key-settings table."""
+    return (f'<h2>What was simulated</h2><p class="lead">{html.escape(view.paragraph + source)}</p>'
+            + _table(["setting", "value"], [[k, v] for k, v in view.settings], cls="settings"))
+
+
 def run_header(view) -> str:
     """What was simulated (paragraph and key settings) and the verdict, as HTML."""
     cls = {True: "met", False: "missed", None: "unknown"}[view.met]
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in view.notes)
-    return (f'<h2>What was simulated</h2><p class="lead">{html.escape(view.paragraph)}</p>'
-            + _table(["setting", "value"], [[k, v] for k, v in view.settings], cls="settings")
+    return (_simulated(view)
             + f'<p class="verdict {cls}" id="verdict">{html.escape(view.verdict)}</p>' + notes)
 
 
@@ -221,10 +226,8 @@ def base_header(folder: Path, data: dict, varied: str) -> tuple[str, str]:
         if isinstance(first, dict):
             summary = {k: first[k] for k in ("scenario", "pools", "slo", "simulated_seconds") if k in first}
     view = overview(summary, scn)
-    source = f" (base scenario {html.escape(str(path))})" if path else ""
-    return view.title, (f'<h2>What was simulated</h2><p class="lead">{html.escape(view.paragraph)}{source}</p>'
-                        + _table(["setting", "value"], [[k, v] for k, v in view.settings], cls="settings")
-                        + f"<p><b>Varied:</b> {html.escape(varied)}</p>")
+    source = f" (base scenario {path})" if path else ""
+    return view.title, _simulated(view, source) + f"<p><b>Varied:</b> {html.escape(varied)}</p>"
 
 
 def statement_section(rows: list[dict] | None, currency: str, period: str = "period") -> str:
