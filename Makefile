@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= scenarios/baseline.yaml
 
-.PHONY: run test test-slow bench clean
+.PHONY: run test test-slow test-browser bench notebooks lab clean
 
 $(BIN)/fleetsim: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,14 @@ $(VENV)/.test-deps: $(BIN)/fleetsim
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.notebook-deps: $(BIN)/fleetsim
+	$(BIN)/pip install --quiet -e '.[notebooks]'
+	touch $@
+
+$(VENV)/.browser-deps: $(VENV)/.test-deps
+	$(BIN)/pip install --quiet -e '.[browser]'
+	touch $@
+
 run: $(BIN)/fleetsim
 	$(BIN)/fleetsim run $(SCENARIO) --out results/$(basename $(notdir $(SCENARIO)))
 
@@ -23,6 +31,19 @@ test: $(VENV)/.test-deps
 
 test-slow: $(VENV)/.test-deps
 	$(BIN)/python -m pytest -q -m slow
+
+# report.html of a run and of a sweep in headless Chromium (Debian's package); screenshots in results/screenshots/
+test-browser: $(VENV)/.browser-deps
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	FLEETSIM_SCREENSHOTS=results/screenshots $(BIN)/python -m pytest -q -m browser tests/test_report_browser.py
+
+# run every notebook top to bottom; the executed copies (with outputs) go to results/notebooks/
+notebooks: $(VENV)/.notebook-deps
+	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir results/notebooks notebooks/*.ipynb
+
+# open the notebooks in JupyterLab
+lab: $(VENV)/.notebook-deps
+	$(BIN)/jupyter lab notebooks/
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python benchmarks/bench_engine.py

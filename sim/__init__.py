@@ -5,6 +5,8 @@
 
 Public API: :func:`run`, :func:`load_scenario`, :func:`sweep`, :func:`plan`, :func:`saturation`,
 :func:`reprice`.
+``sweep``, ``plan`` and ``saturation`` show a progress bar (tqdm's auto mode: a widget in Jupyter, a
+text bar on a terminal's stderr) unless called with ``progress=False``.
 """
 from __future__ import annotations
 
@@ -26,23 +28,29 @@ def load_scenario(path, overrides=()):
 
 
 def sweep(*args, **kwargs):
-    """Run a grid of overrides x seeds; see :func:`sim.planning.sweep`."""
+    """Run a grid of overrides x seeds; see :func:`sim.planning.sweep`
+    Shows a progress bar (``progress=False`` hides it)."""
     from sim.planning import sweep as _sweep
 
+    kwargs.setdefault("progress", True)
     return _sweep(*args, **kwargs)
 
 
 def plan(*args, **kwargs):
-    """Cheapest configuration meeting constraints; see :func:`sim.planning.plan`."""
+    """Cheapest configuration meeting constraints; see :func:`sim.planning.plan`
+    Shows a progress bar (``progress=False`` hides it)."""
     from sim.planning import plan as _plan
 
+    kwargs.setdefault("progress", True)
     return _plan(*args, **kwargs)
 
 
 def saturation(*args, **kwargs):
-    """Highest arrival rate a fleet sustains within its SLO; see :func:`sim.planning.saturation`."""
+    """Highest arrival rate a fleet sustains within its SLO; see :func:`sim.planning.saturation`
+    Shows a progress bar (``progress=False`` hides it)."""
     from sim.planning import saturation as _saturation
 
+    kwargs.setdefault("progress", True)
     return _saturation(*args, **kwargs)
 
 

@@ -1,20 +1,51 @@
-"""Plain-text rendering of a run's summary for the terminal."""
+"""Plain-text rendering of a run's summary for the terminal.
+
+It opens with the same header as ``report.html`` (:mod:`sim.report.overview`): what was
+simulated and the verdict; then the numbers, formatted for people (:mod:`sim.humanize`).
+"""
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
+
+from sim import humanize
+from sim.report.overview import overview
 
 if TYPE_CHECKING:
     from sim.api import Result
+
+#: width the header's paragraphs are wrapped to
+WIDTH = 100
 
 
 def _ms(x) -> str:
     return "-" if x is None else f"{x * 1000:,.1f}"
 
 
+def _usd(v) -> str:
+    """Money for the terminal: cents below a million, $1.30M / $2.90B above."""
+    return humanize.money(v, compact=None)
+
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, break_on_hyphens=False) or [""]
+
+
+def header(result: "Result") -> list[str]:
+    """What was simulated and the verdict, wrapped: the head of the terminal summary."""
+    scn = result.scenario.scenario.model_dump(mode="json") if result.scenario is not None else None
+    view = overview(result.summary, scn)
+    lines = [view.title, *_wrap(view.paragraph), *_wrap(view.verdict)]
+    for note in view.notes:
+        lines += _wrap("note: " + note)
+    return lines
+
+
 def format_summary(result: "Result") -> str:
     s = result.summary
     r = s["requests"]
-    lines = [f"scenario {s['scenario']}  seed {s['seed']}  simulated {s['simulated_seconds']:,.0f} s  "
+    lines = [*header(result), "",
+             f"scenario {s['scenario']}  seed {s['seed']}  simulated {humanize.duration(s['simulated_seconds'])}  "
              f"wall {s.get('wall_seconds', 0):.2f} s  engine {s.get('engine', '')}",
              f"requests  arrived {r['arrived']:,}  completed {r['completed']:,}  rejected {r['rejected']:,}  "
              f"in flight {r['in_flight']:,}  preemptions {r.get('preemptions') or 0:,}",
@@ -25,27 +56,31 @@ def format_summary(result: "Result") -> str:
         lines.append(f"{k:<14}{_ms(v['mean']):>10}{_ms(v['p50']):>10}{_ms(v['p90']):>10}{_ms(v['p99']):>10}")
     t = s["throughput"]
     u = s["utilization"]
+    pools = s.get("pools") or {}
+    sharded = any(p.get("scale", 1) != 1 for p in pools.values())
     slo = s["slo"]
     att = "-" if slo["attainment"] is None else f"{slo['attainment']:.2%}"
     lines += ["",
-              f"throughput  {t['requests_per_s']:,.2f} req/s  {t['input_tokens_per_s']:,.0f} in tok/s  "
+              f"throughput{' (per shard)' if sharded else ''}  {t['requests_per_s']:,.2f} req/s  {t['input_tokens_per_s']:,.0f} in tok/s  "
               f"{t['output_tokens_per_s']:,.0f} out tok/s",
               f"SLO (TTFT <= {slo['ttft_s']:g} s, TPOT <= {slo['tpot_s']:g} s)  attainment {att}  "
               f"goodput {slo['goodput_rps']:,.2f} req/s",
-              f"utilization  GPU busy {u['gpu_busy']:.1%}  KV cache mean {u['kv_cache_mean']:.1%}  MFU {u['mfu']:.1%}",
-              f"GPU-hours  provisioned {s['gpu_hours']['provisioned']:,.2f}  busy {s['gpu_hours']['busy']:,.2f}",
-              f"cost  compute ${s['cost']['compute_usd']:,.2f}  "
-              + ("-" if s['cost'].get('per_million_output_tokens') is None
-                 else f"${s['cost']['per_million_output_tokens']:,.3f}") + " per 1M output tokens"]
-    pools = s.get("pools") or {}
-    if len(pools) > 1 or any(p.get("scale", 1) != 1 or p.get("replicas_mean") not in (None, p.get("replicas"))
-                             for p in pools.values()):
-        lines += ["", f"{'pool':<14}{'gpu':<12}{'replicas':>10}{'mean':>8}{'GPU-h':>12}{'busy':>8}{'KV':>7}"]
+              "utilization  " + "  ".join(f"{label} {u[k]:.1%}" if k != "load_factor" else f"{label} {u[k]:.2f}"
+                                          for k, label in UTILIZATION if isinstance(u.get(k), (int, float))),
+              f"GPU-hours{' (whole fleet)' if sharded else ''}  provisioned "
+              f"{humanize.number(s['gpu_hours']['provisioned'], compact=True)}  "
+              f"busy {humanize.number(s['gpu_hours']['busy'], compact=True)}",
+              f"cost{' (whole fleet)' if sharded else ''}  compute {_usd(s['cost']['compute_usd'])}  "
+              f"{_usd(s['cost'].get('per_million_output_tokens'))} per 1M output tokens"]
+    if len(pools) > 1 or sharded or any(p.get("replicas_mean") not in (None, p.get("replicas"))
+                                        for p in pools.values()):
+        lines += ["", f"{'pool':<14}{'gpu':<12}{'replicas':>10}  {'shards':>8}  {'mean':>7}  {'GPU-h (fleet)':>13}"
+                      f"  {'busy':>6}  {'KV':>6}"]
         for name, p in pools.items():
             mean = p.get("replicas_mean", p.get("replicas"))
-            scale = f" x{p['scale']:g}" if p.get("scale", 1) != 1 else ""
-            lines.append(f"{name:<14}{p['gpu']:<12}{str(p['replicas']) + scale:>10}{mean:>8.2f}"
-                         f"{p['gpu_hours_provisioned']:>12,.1f}{p['gpu_busy']:>8.1%}{p['kv_cache_mean']:>7.1%}")
+            lines.append(f"{name:<14}{p['gpu']:<12}{p['replicas']:>10}  {humanize.count(p.get('scale', 1)):>8}  "
+                         f"{mean:>7.2f}  {humanize.number(p['gpu_hours_provisioned'], compact=True):>13}  "
+                         f"{p['gpu_busy']:>6.1%}  {p['kv_cache_mean']:>6.1%}")
     classes = s.get("classes") or {}
     if classes:
         lines += ["", f"{'class':<14}{'completed':>10}{'TTFT p99 ms':>13}{'TPOT p99 ms':>13}{'SLO':>9}"]
@@ -64,10 +99,33 @@ def format_summary(result: "Result") -> str:
                       f"transfers, mean {(d.get('transfer_s_mean') or 0) * 1000:.2f} ms"]
     c = s.get("cashflow", {})
     if c:
-        lines.append(f"cash flow (accrual)  revenue ${c.get('revenue', 0):,.2f}  compute ${c.get('compute_cost', 0):,.2f}  "
-                     f"share paid ${c.get('revenue_share_paid', 0):,.2f}  received ${c.get('revenue_share_received', 0):,.2f}  "
-                     f"net ${c.get('net', 0):,.2f}")
+        lines.append(f"cash flow (accrual)  revenue {_usd(c.get('revenue', 0))}  compute {_usd(c.get('compute_cost', 0))}  "
+                     f"share paid {_usd(c.get('revenue_share_paid', 0))}  received {_usd(c.get('revenue_share_received', 0))}  "
+                     f"net {_usd(c.get('net', 0))}")
+        if c.get("revenue_share_paid") or c.get("revenue_share_received"):
+            lines.append("revenue share, net  " + net_share(c))
     econ = result.economics
     if econ is not None and econ.statement:
         lines += ["", econ.format_table()]
     return "\n".join(lines)
+
+
+#: utilization measures of the summary shown on the terminal (the new ones when present)
+UTILIZATION = (("gpu_busy", "GPU busy"), ("kv_cache_mean", "KV cache mean"), ("mfu", "MFU"),
+               ("mbu", "MBU"), ("load_factor", "load factor"))
+
+
+def net_share(cashflow: dict) -> str:
+    """The revenue share netted (received − paid) on both bases, as the provider sees it:
+    ``paid $491.51M accrual, paid $321.24M cash (outstanding $170.26M)``."""
+    def one(v) -> str:
+        if not isinstance(v, (int, float)):
+            return "-"
+        return f"{'paid' if v < 0 else 'received'} {_usd(abs(v))}"
+
+    text = (f"{one(cashflow.get('revenue_share_net'))} accrual, "
+            f"{one(cashflow.get('cash_revenue_share_net'))} cash")
+    owed = cashflow.get("revenue_share_outstanding")
+    if isinstance(owed, (int, float)) and owed:
+        text += f" ({'owed to the partner' if owed < 0 else 'owed by the partner'} at the end: {_usd(abs(owed))})"
+    return text

@@ -231,3 +231,48 @@ def test_points_fit_keeps_catalog_exponent_unless_asked(tmp_path, capsys):
     cal = load_calibration(tmp_path / "b.yaml")
     assert (cal.flops_efficiency, cal.bw_efficiency, cal.overhead_s, cal.overlap_exponent) == pytest.approx(
         (0.55, 0.62, 0.003, 1.6), rel=1e-4)
+
+
+EXAMPLE = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "calibration_points.csv"
+
+
+def _calibrate(argv):
+    parser = argparse.ArgumentParser()
+    cmd.add_arguments(parser)
+    return cmd.main(parser.parse_args(argv))
+
+
+def test_readme_calibration_example_fits_its_published_points(capsys):
+    # the README's command on the shipped example: TensorRT-LLM v0.5.0 H100 FP8 Llama-2-7B throughputs
+    assert _calibrate([str(EXAMPLE), "--gpu", "h100-sxm", "--model", "llama-2-7b",
+                       "--weight-dtype", "fp8", "--kv-dtype", "fp8"]) == 0
+    out, err = capsys.readouterr()
+    import re
+
+    assert float(re.search(r"R² ([0-9.]+)", out).group(1)) >= 0.99 and "warning" not in err
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit() and "%" in line]
+    assert [r[1] for r in rows] == ["9,193", "5,367", "2,058", "2,230"]      # measured, as in the file
+    assert all(abs(float(r[3].rstrip("%"))) < 2 for r in rows)               # each within 2 %
+
+
+def test_fit_quality_r_squared_and_residuals_against_hand_arithmetic():
+    pts = ThroughputPoints(np.array([64, 64, 64, 32]), np.array([128, 128, 2048, 2048]),
+                           np.array([128, 2048, 128, 2048]), np.array([9193.0, 5367.0, 2058.0, 2230.0]))
+    cal = fit_efficiency(pts, get_model("llama-2-7b"), G, 1, "fp8", "fp8")
+    meas, pred = np.array(cal.measured), np.array(cal.predicted)
+    assert meas.tolist() == [9193.0, 5367.0, 2058.0, 2230.0]
+    expected = 1 - np.sum((meas - pred) ** 2) / np.sum((meas - meas.mean()) ** 2)
+    assert cal.r_squared == pytest.approx(expected, rel=1e-12)
+    assert cal.max_abs_rel_error == pytest.approx(np.max(np.abs(pred - meas) / meas), rel=1e-12)
+    assert cal.at_bound == ()
+
+
+def test_a_fit_that_hits_its_bound_warns(tmp_path, capsys):
+    # bf16 Llama-3-8B factors cannot reproduce FP8 Llama-2-7B throughputs: flops_efficiency runs to 1.0
+    assert _calibrate([str(EXAMPLE), "--gpu", "h100-sxm", "--model", "llama-3-8b",
+                       "--out", str(tmp_path / "c.yaml")]) == 0
+    out, err = capsys.readouterr()
+    assert "flops_efficiency 1.0000" in out
+    assert "warning: flops_efficiency 1 is at its upper bound [0.05, 1]" in err
+    cal = load_calibration(tmp_path / "c.yaml")
+    assert cal.at_bound == ("flops_efficiency",) and 0 < cal.r_squared < 0.95

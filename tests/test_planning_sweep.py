@@ -153,3 +153,18 @@ def test_ci_half_width_shrinks_as_one_over_sqrt_seeds(tmp_path):
         mean_hw = {n: sum((g[f"{metric}.ci_high"] - g[f"{metric}.ci_low"]) / 2 for g in gs) / len(gs)
                    for n, gs in groups.items()}
         assert expected / 1.6 < mean_hw[4] / mean_hw[16] < expected * 1.6, metric
+
+
+def test_python_api_sweep_shows_a_progress_bar_unless_asked_not_to(capsys):
+    import sim
+
+    scn = {"name": "bar", "seed": 1, "duration": "30s", "model": "llama-3-8b",
+           "workload": {"arrival": {"process": "poisson", "rate": 1.0},
+                        "prompt_tokens": {"dist": "fixed", "value": 100},
+                        "output_tokens": {"dist": "fixed", "value": 10}},
+           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1}]}}
+    sim.sweep(scn, {"fleet.pools.0.replicas": [1, 2]}, executor="serial")
+    err = capsys.readouterr().err
+    assert "sweep" in err and "2/2" in err                      # tqdm's bar on stderr
+    sim.sweep(scn, {"fleet.pools.0.replicas": [1, 2]}, executor="serial", progress=False)
+    assert capsys.readouterr().err == ""

@@ -185,3 +185,150 @@ def test_figures_of_an_earlier_result_are_replaced_and_a_bad_table_costs_only_it
     paths = write_run_figures(out, notes, renderer="svg", failures=failures)
     assert sorted(p.name for p in paths) == ["cashflow.svg", "timeseries.svg", "utilization.svg"]
     assert len(failures) == 1 and failures[0].startswith("requests.csv.gz not read:")
+
+
+# ------------------------------------------------------------------------------ the report's header
+def _summary(**extra):
+    s = {"scenario": "tiny", "seed": 2, "simulated_seconds": 7200.0,
+         "slo": {"attainment": 0.995, "ttft_s": 2.0, "tpot_s": 0.1},
+         "cost": {"compute_usd": 20.0, "per_million_output_tokens": 1.5},
+         "utilization": {"gpu_busy": 0.5, "kv_cache_mean": 0.1, "mfu": 0.05},
+         "pools": {"main": {"gpu": "h100-sxm", "replicas": 4, "tensor_parallel": 2, "scale": 1.0}}}
+    s.update(extra)
+    return s
+
+
+def test_verdict_without_the_new_utilization_keys_says_nothing_of_headroom():
+    from sim.report.overview import overview
+
+    o = overview(_summary())
+    assert o.met is True
+    assert "SLO met: 99.5%" in o.verdict and "load factor" not in o.verdict.lower()
+    # $20 for 2 h of simulated time -> $10/h x 730 h a month (365 x 24 / 12)
+    assert "$1.50 per million output tokens" in o.verdict and "$7,300.00 per month" in o.verdict
+    assert "4 × h100-sxm (TP 2)" in o.paragraph          # from the summary alone (no scenario.json)
+
+
+def test_verdict_reads_load_factor_and_a_growing_backlog_when_present():
+    from sim.report.overview import overview
+
+    o = overview(_summary(utilization={"gpu_busy": 0.5, "load_factor": 0.8},
+                          stability={"stable": False, "backlog_growth_per_s": 0.25}))
+    assert o.met is False                         # attainment alone would pass; the backlog fails it
+    assert "SLO NOT met" in o.verdict and "backlog grows by 0.25 requests/s" in o.verdict
+    assert "load factor 0.80" in o.verdict.lower() and "25% more traffic" in o.verdict   # 1/0.8 - 1
+    low = overview(_summary(slo={"attainment": 0.9, "ttft_s": 1.0}))
+    assert low.met is False and "90.0%" in low.verdict
+
+
+def test_sharded_pool_is_labelled_per_shard_and_whole_fleet():
+    from sim.report.overview import overview
+
+    o = overview(_summary(pools={"a100": {"gpu": "a100-80gb", "replicas": 4, "scale": 10316.0}}))
+    assert "one shard of 10,316" in o.paragraph
+    assert any("simulated shard" in n and "whole fleet" in n for n in o.notes)
+
+
+def test_report_html_opens_with_what_was_simulated_the_verdict_and_the_statement(tmp_path):
+    import sim
+
+    folder = sim.run(tiny_scenario("10m", replicas=2)).write(tmp_path / "run")
+    assert json.loads((folder / "scenario.json").read_text())["model"] == "llama-3-8b"
+    page = write_report(folder).read_text()
+    head = page[:page.index("<h2>Figures")]
+    assert "llama-3-8b" in head and "2 × h100-sxm" in head and "Poisson arrivals at 2 req/s" in head
+    assert 'class="verdict met"' in head and "per million output tokens" in head
+    assert page.index("<h2>Figures") < page.index("<h2>Statement per month") < page.index("<h2>Metrics")
+    assert "<figcaption>Latency distributions" in page and "<figcaption>latency cdf" not in page
+    assert not re.search(r"\d\.\d+e[+-]\d", page[:page.index("<details>")])   # no scientific notation
+    assert "$0.67" in page          # 2 GPUs x 10 min x $2/h = $0.67 in the statement and the metrics
+
+
+def test_saturation_report_draws_the_curve_and_lists_probes_by_rate(tmp_path):
+    folder = tmp_path / "sat"
+    folder.mkdir()
+    probes = [  # probe order of a bisection: 12, 24, 48, 36, 30
+        {"rate": r, "feasible": ok, "slo.attainment.mean": a, "latency.ttft.p99.mean": t}
+        for r, ok, a, t in ((12, True, 1.0, 0.1), (24, True, 0.999, 0.2), (48, False, 0.2, 30.0),
+                            (36, False, 0.9, 3.0), (30, True, 0.995, 0.9))]
+    (folder / "saturation.json").write_text(json.dumps(
+        {"scenario": "x.yaml", "rate_path": "workload.arrival.rate", "seeds": 1, "rate": 30,
+         "upper": 36, "attainment": 0.99, "probes": probes}))
+    page = write_report(folder).read_text()
+    assert (folder / "figures" / "saturation.png").read_bytes()[:8] == PNG_MAGIC
+    assert "<figcaption>Saturation search" in page
+    table = page[page.index("<h2>Saturation"):]
+    rates = [int(m) for m in re.findall(r"<tr><td>(\d+)</td>", table)]
+    assert rates == [12, 24, 30, 36, 48]                  # sorted by rate, not in probe order
+
+
+def test_sweep_report_names_what_was_simulated_with_the_commands_overrides(tmp_path):
+    out = tmp_path / "sw"
+    sweep(tiny_scenario("2m"), {"fleet.pools.0.replicas": [1, 2]}, seeds=1, out=out, executor="serial")
+    page = write_report(out).read_text()
+    head = page[:page.index("<h2>Sweep")]
+    assert "llama-3-8b" in head and "h100-sxm" in head and "for 2 m" in head
+    assert "fleet.pools.0.replicas = 1, 2" in head
+    assert "<figcaption>Sweep over pools 0 replicas" in page
+
+
+def test_header_describes_autoscaling_and_per_class_attainment():
+    from sim.report.overview import overview
+
+    scn = {"name": "auto", "model": "llama-3-70b", "duration": 604800.0,
+           "workload": {"arrival": {"process": "diurnal", "mean_rate": 0.2, "peak_to_trough": 4.0,
+                                    "peak_hour": 15.0}},
+           "fleet": {"pools": [{"name": "a100", "gpu": "a100-80gb", "replicas": 1, "tensor_parallel": 4,
+                                "autoscale": {"metric": "utilization", "target": 0.6, "min": 1, "max": 8}}]}}
+    summary = _summary(pools={"a100": {"gpu": "a100-80gb", "replicas": 1, "replicas_mean": 2.52}},
+                       classes={"chat": {"slo": {"attainment": 0.995}}, "batch": {"slo": {"attainment": 1.0}}})
+    o = overview(summary, scn)
+    assert "1–8 × a100-80gb (TP 4), autoscaled (utilization target 0.6; mean 2.52 replicas)" in o.paragraph
+    assert "diurnal arrivals averaging 0.2 req/s" in o.paragraph and "for 7 d" in o.paragraph
+    assert "Per class, within its own SLO: chat 99.5%, batch 100.0%." in o.verdict
+
+
+def test_a_run_without_requests_still_gets_a_header_report_and_summary(tmp_path):
+    import sim
+    from sim.report_text import format_summary
+
+    scn = tiny_scenario("5s")
+    scn["workload"]["arrival"]["rate"] = 0.001
+    result = sim.run(scn)
+    text = format_summary(result)
+    assert "SLO attainment unknown (no measured requests). Compute $0.00 for 5 s" in " ".join(text.split())
+    page = write_report(result.write(tmp_path / "empty")).read_text()
+    assert 'class="verdict unknown"' in page and "latency CDFs skipped" in page
+
+
+def test_metrics_section_shows_the_new_utilization_and_stability_keys_only_when_present():
+    from sim.report.html_report import metrics_section
+
+    old = metrics_section(_summary())
+    assert "MBU" not in old and "load factor" not in old and "stable" not in old
+    new = metrics_section(_summary(
+        utilization={"gpu_busy": 0.5, "mbu": 0.42, "load_factor": 0.8},
+        stability={"stable": False, "backlog_growth_per_s": 0.25},
+        pools={"main": {"gpu": "h100-sxm", "replicas": 4, "mbu": 0.4, "load_factor": 0.75}}))
+    assert "<td>MBU (memory bandwidth)</td><td>42.0%</td>" in new
+    assert "<td>load factor</td><td>0.8</td>" in new
+    assert "<td>stable (no growing backlog)</td><td>no</td>" in new
+    assert "<th>MBU</th>" in new and "<td>40.0%</td>" in new          # per pool too
+
+
+def test_money_axes_of_sweep_figures_read_as_money():
+    from sim.report.sweep_figures import MONEY_TICKS
+
+    assert [MONEY_TICKS(v, 0) for v in (0.25, 302_400.0, 1.5e6)] == ["$0.25", "$302k", "$1.50M"]
+
+
+@pytest.mark.parametrize("text", ["{bad", '{"fleet": 3}', "[]"])
+def test_a_broken_scenario_json_falls_back_on_the_summary(tmp_path, text):
+    from sim.report.overview import read_scenario
+
+    folder = write_folder(tmp_path / "run")
+    (folder / "summary.json").write_text(json.dumps(_summary()))
+    (folder / "scenario.json").write_text(text)
+    assert read_scenario(folder) is None
+    page = write_report(folder).read_text()
+    assert "4 × h100-sxm (TP 2)" in page and 'class="verdict met"' in page

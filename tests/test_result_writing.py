@@ -107,7 +107,7 @@ def test_figures_drawn_from_memory_equal_figures_drawn_from_the_files(tmp_path):
     result.write(mem, figures="png")
     files = tmp_path / "files"
     files.mkdir()
-    for name in ("requests.csv.gz", "timeseries.csv", "cashflow.csv"):
+    for name in ("requests.csv.gz", "timeseries.csv", "cashflow.csv", "summary.json"):
         shutil.copy(mem / name, files / name)
     write_run_figures(files)                                         # as `fleetsim report` does: PNG and SVG
     stems = ["cashflow", "latency_cdf", "timeseries", "utilization"]

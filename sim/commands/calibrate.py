@@ -9,9 +9,12 @@ empty cache, split evenly over ``prefill_seqs``, default 1) or static-batch thro
 
     batch,input_tokens,output_tokens,output_tokens_per_s
 
-``fleetsim calibrate points.csv --gpu h100-sxm --model llama-3-8b --out h100.yaml`` fits
-``flops_efficiency``, ``bw_efficiency`` and ``overhead_s`` by least squares on relative error, prints
-the fit error, and writes a YAML file usable as ``perf: {model: roofline, calibration: h100.yaml}``.
+``fleetsim calibrate examples/calibration_points.csv --gpu h100-sxm --model llama-2-7b --weight-dtype fp8
+--kv-dtype fp8 --out h100.yaml`` fits ``flops_efficiency``, ``bw_efficiency`` and ``overhead_s`` by least
+squares on relative error, prints how well it fits (median and worst relative error, R², measured
+against predicted per point), warns on stderr when a factor ends on its bound (the points want a value
+the model does not allow: usually points of another GPU, model or precision), and writes a YAML file
+usable as ``perf: {model: roofline, calibration: h100.yaml}``.
 Times and throughputs must be > 0 and counts whole numbers; the points must differ in shape and
 include iterations that pin each factor (FLOP-bound and bandwidth-bound, small and large), or the
 command stops with exit status 2 naming the file and what is missing.
@@ -64,6 +67,13 @@ def _grid(text: str, name: str) -> list[int]:
     return vals
 
 
+def _bounds(name: str) -> tuple[float, float]:
+    from sim.perf.calibration import BOUNDS, EXPONENT_BOUNDS, FACTORS
+
+    i = FACTORS.index(name)
+    return EXPONENT_BOUNDS if i == 3 else (BOUNDS[0][i], BOUNDS[1][i])
+
+
 def main(args: argparse.Namespace) -> int:
     from sim.errors import InputError
     from sim.perf.calibration import Calibration, fit_efficiency, read_points, write_calibration
@@ -107,7 +117,23 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(f"overlap_exponent {gpu.overlap_exponent:.4g} (the GPU catalog's, not fitted; --fit-exponent fits it)")
     print(f"fit over {source}: median |relative error| {cal.median_abs_rel_error:.2%}, "
-          f"worst {cal.max_abs_rel_error:.2%}")
+          f"worst {cal.max_abs_rel_error:.2%}"
+          + (f", R² {cal.r_squared:.4f}" if cal.r_squared is not None else ""))
+    if cal.measured:
+        from sim.perf.calibration import StepPoints
+
+        unit = "step_s" if isinstance(points, StepPoints) else "output tok/s"
+        print(f"{'point':>5}  {'measured ' + unit:>22}  {'predicted':>12}  {'error':>8}")
+        for i, (m, p) in enumerate(zip(cal.measured, cal.predicted), start=1):
+            print(f"{i:>5}  {m:>22,.6g}  {p:>12,.6g}  {(p - m) / m:>+8.2%}")
+    for name in cal.at_bound:
+        lo, hi = _bounds(name)
+        value = getattr(cal, name)
+        side = "upper" if value >= hi - (hi - lo) * 1e-4 else "lower"
+        print(f"warning: {name} {value:.4g} is at its {side} bound [{lo:g}, {hi:g}]: the points pull it "
+              f"beyond what the model allows, so the other factors absorb the difference; check that "
+              f"the points match --gpu, --model, --tp and the dtypes, or measure points that pin {name}",
+              file=sys.stderr)
     if args.points is None:
         print("overhead_s is the GPU catalog's (operator profiles carry no per-iteration overhead)")
     if args.out is not None:

@@ -116,6 +116,7 @@ def _write_files(result: "Result", out_dir: Path, figures: str) -> None:
             write_run_figures(out_dir, requests=requests, timeseries=timeseries,
                               statement=econ.statement if econ is not None else None,
                               currency=econ.currency if econ is not None else "USD",
+                              summary=result.summary,
                               renderer="svg" if figures == "svg" else "matplotlib", formats=("png",),
                               failures=failures)
         except Exception as exc:  # figures are a convenience; never lose the data files over them
@@ -124,4 +125,6 @@ def _write_files(result: "Result", out_dir: Path, figures: str) -> None:
             import sys
 
             print("\n".join(f"warning: {f}" for f in failures), file=sys.stderr)
+    if result.scenario is not None:     # what was simulated, for the report's header
+        atomic_write_json(out_dir / "scenario.json", result.scenario.scenario.model_dump(mode="json"))
     atomic_write_json(out_dir / "summary.json", _clean(result.summary))

@@ -97,6 +97,10 @@ class Calibration:
     """Fitted factors for one GPU x model x precision, and how well they fit.
 
     ``overlap_exponent`` is ``None`` when it was not fitted (use the GPU catalog's).
+    ``r_squared``: share of the measured values' variance the fit explains (1 - SS_res / SS_tot,
+    in the measured unit; ``None`` when the measurements do not vary); ``at_bound``: the fitted
+    factors that ended on a bound of :data:`BOUNDS` (or :data:`EXPONENT_BOUNDS`), where the
+    optimum may lie beyond what the model allows; ``measured`` / ``predicted``: per point.
     """
 
     gpu: str
@@ -111,6 +115,10 @@ class Calibration:
     median_abs_rel_error: float
     max_abs_rel_error: float
     overlap_exponent: float | None = None
+    r_squared: float | None = None
+    at_bound: tuple[str, ...] = ()
+    measured: tuple[float, ...] = ()
+    predicted: tuple[float, ...] = ()
 
     @property
     def efficiency(self) -> Efficiency:
@@ -246,11 +254,47 @@ def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu:
     res = least_squares(residuals, start, bounds=(lo, hi), x_scale=scale, xtol=1e-12, ftol=1e-12)
     _check_determined(np.asarray(res.jac, dtype=float), np.asarray(res.x, dtype=float), names,
                       "step" if shapes is not None else "tput", where, n)
-    err = np.abs(residuals(res.x))
+    pred, meas = _predict(points, model, gpu, tp, weight_dtype, kv_dtype, Efficiency(*res.x[:3]), shapes,
+                          float(res.x[3]) if fit_exponent else None)
+    err = np.abs((pred - meas) / meas)
     return Calibration(gpu=gpu.name, model=model.name, tp=tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
                        flops_efficiency=float(res.x[0]), bw_efficiency=float(res.x[1]), overhead_s=float(res.x[2]),
                        points=n, median_abs_rel_error=float(np.median(err)), max_abs_rel_error=float(np.max(err)),
-                       overlap_exponent=float(res.x[3]) if fit_exponent else None)
+                       overlap_exponent=float(res.x[3]) if fit_exponent else None,
+                       r_squared=r_squared(meas, pred), at_bound=at_bounds(res.x, lo, hi, names),
+                       measured=tuple(float(v) for v in meas), predicted=tuple(float(v) for v in pred))
+
+
+def r_squared(measured: np.ndarray, predicted: np.ndarray) -> float | None:
+    """Coefficient of determination ``1 - SS_res / SS_tot``; ``None`` when ``measured`` is constant.
+
+        >>> r_squared(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0]))
+        0.5
+    """
+    measured, predicted = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
+    ss_tot = float(np.sum((measured - measured.mean()) ** 2))
+    if ss_tot == 0.0:
+        return None
+    return 1.0 - float(np.sum((measured - predicted) ** 2)) / ss_tot
+
+
+#: how close (relative to the bound interval) a fitted factor must be to a bound to count as on it
+AT_BOUND = 1e-4
+
+
+def at_bounds(x, lo, hi, names) -> tuple[str, ...]:
+    """Names of the fitted values ``x`` lying on their lower or upper bound (within :data:`AT_BOUND`
+    of the interval). A lower bound of 0 (``overhead_s``) is the natural "none" and is not reported.
+
+        >>> at_bounds([1.0, 0.5, 0.0], [0.05, 0.05, 0.0], [1.0, 1.0, 0.1], ["a", "b", "c"])
+        ('a',)
+    """
+    out = []
+    for v, a, b, name in zip(x, lo, hi, names):
+        tol = AT_BOUND * (b - a)
+        if v >= b - tol or (a > 0 and v <= a + tol):
+            out.append(name)
+    return tuple(out)
 
 
 def _read_csv(path: pathlib.Path) -> tuple[list[str], list[list[str]]]:
@@ -317,7 +361,13 @@ def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
 def write_calibration(cal: Calibration, path: str | pathlib.Path) -> None:
     """Write ``cal`` as the YAML calibration file described in the module docstring."""
     d = asdict(cal)
-    fit = {k: d.pop(k) for k in ("points", "median_abs_rel_error", "max_abs_rel_error")}
+    fit = {k: d.pop(k) for k in ("points", "median_abs_rel_error", "max_abs_rel_error", "r_squared")}
+    if fit["r_squared"] is None:
+        del fit["r_squared"]
+    bound = d.pop("at_bound")
+    if bound:
+        fit["at_bound"] = list(bound)
+    del d["measured"], d["predicted"]
     if d["overlap_exponent"] is None:
         del d["overlap_exponent"]
     d["fit"] = fit
@@ -350,4 +400,6 @@ def load_calibration(path: str | pathlib.Path) -> Calibration:
                        overhead_s=float(d["overhead_s"]), points=int(fit.get("points", 0)),
                        median_abs_rel_error=float(fit.get("median_abs_rel_error", math.nan)),
                        max_abs_rel_error=float(fit.get("max_abs_rel_error", math.nan)),
-                       overlap_exponent=None if p is None else float(p))
+                       overlap_exponent=None if p is None else float(p),
+                       r_squared=float(fit["r_squared"]) if isinstance(fit.get("r_squared"), (int, float)) else None,
+                       at_bound=tuple(str(v) for v in fit.get("at_bound") or ()))

@@ -147,6 +147,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     result = PlanResult(group_rows, best, evaluated, cons, obj, knobs, seeds, out_path)
     if out_path is not None:
         write_plan(out_path, result, source.source)
+        write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
         if figures:
             from sim.report.sweep_figures import pareto_figure
 

@@ -141,6 +141,6 @@ def _base(p: Point) -> dict[str, Any]:
 
 
 def _progress(total: int, desc: str):
-    from tqdm import tqdm
+    from tqdm.auto import tqdm      # a widget in Jupyter (with ipywidgets), text on a terminal
 
     return tqdm(total=total, desc=desc, file=sys.stderr, unit="run", dynamic_ncols=True)

@@ -112,6 +112,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     result = SaturationResult(lo, hi, attainment, probes)
     if out_path is not None:
         write_csv(out_path / "saturation.csv", probes)
+        write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
         write_json(out_path / "saturation.json", {"scenario": source.source, "rate_path": rate_path,
                                                   "seeds": seeds, **result.as_dict()})
     return result

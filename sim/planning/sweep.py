@@ -146,6 +146,7 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     result = SweepResult(rows, configuration_rows(rows, columns(knobs)), knobs, seeds, out_path, records)
     if out_path is not None:
         write_sweep(out_path, result, source.source)
+        write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
         if figures:
             from sim.report.sweep_figures import write_sweep_figures
 

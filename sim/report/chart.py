@@ -61,8 +61,10 @@ class Series:
     """One drawn series of a panel.
 
     ``kind``: ``"line"``, ``"step"`` (drawn as steps holding each value until the next x, as
-    matplotlib's ``where="post"``) or ``"bar"`` (bars of ``bar_width`` centred on x, from
-    ``bottom``, default zero). ``dash``: ``""`` solid, ``"--"``, ``":"`` or ``"-."``.
+    matplotlib's ``where="post"``), ``"bar"`` (bars of ``bar_width`` centred on x, from
+    ``bottom``, default zero) or ``"band"`` (the area between ``bottom`` and ``y``, filled
+    translucent: the min-max envelope of a long series, see :func:`envelope`).
+    ``dash``: ``""`` solid, ``"--"``, ``":"`` or ``"-."``.
     """
 
     x: Sequence[float]
@@ -106,7 +108,8 @@ class Note:
 class Panel:
     """One set of axes. ``categories`` label x positions 0, 1, ... (bar charts) instead of numeric
     ticks, rotated by ``rotation`` degrees; ``legend``: ``None``, ``"inside"`` (upper left) or
-    ``"outside"`` (right of the panel); ``grid``: ``"both"``, ``"y"`` or ``""``."""
+    ``"outside"`` (right of the panel); ``grid``: ``"both"``, ``"y"`` or ``""``; ``yinteger``: y
+    ticks on whole numbers only (counts)."""
 
     series: list[Series] = field(default_factory=list)
     title: str = ""
@@ -124,6 +127,7 @@ class Panel:
     categories: Sequence[str] | None = None
     category_pt: float = FONT_PT
     rotation: float = 0.0
+    yinteger: bool = False
 
 
 @dataclass
@@ -143,22 +147,60 @@ class Chart:
     sharex: bool = False
 
 
+# ---------------------------------------------------------------------------------------- data
+def envelope(x, y, columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A long series summarised per x column: ``columns`` equal slices of the x range, each
+    giving its centre, lowest, highest and mean value (NaN ignored; empty slices left out).
+
+    Drawn as a band from the lowest to the highest value with a line through the means, a year
+    of hourly samples shows its range and its level at once instead of a solid block of ink.
+
+        >>> c, lo, hi, mean = envelope([0, 1, 2, 3], [1, 3, 2, 6], 2)
+        >>> c.tolist(), lo.tolist(), hi.tolist(), mean.tolist()
+        ([0.75, 2.25], [1.0, 2.0], [3.0, 6.0], [2.0, 4.0])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if not x.size:
+        empty = np.zeros(0)
+        return empty, empty, empty, empty
+    a, b = float(x.min()), float(x.max())
+    width = (b - a) / columns if b > a else 1.0
+    col = np.minimum(((x - a) / width).astype(np.int64), columns - 1)
+    order = np.argsort(col, kind="stable")
+    col, y = col[order], y[order]
+    starts = np.flatnonzero(np.concatenate(([True], col[1:] != col[:-1])))
+    used = col[starts]
+    sizes = np.diff(np.append(starts, col.size))
+    return (a + (used + 0.5) * width, np.minimum.reduceat(y, starts), np.maximum.reduceat(y, starts),
+            np.add.reduceat(y, starts) / sizes)
+
+
 # ---------------------------------------------------------------------------------------- ticks
-def nice_ticks(lo: float, hi: float, most: int = 8) -> list[float]:
+def nice_ticks(lo: float, hi: float, most: int = 8, integer: bool = False) -> list[float]:
     """Tick values for a linear axis from ``lo`` to ``hi``: multiples of the smallest step of 1, 2,
-    2.5 or 5 times a power of ten that gives at most ``most`` ticks inside the range.
+    2.5 or 5 times a power of ten that gives at most ``most`` ticks inside the range (with
+    ``integer``, whole steps only: 1, 2, 5, 10, ...).
 
         >>> nice_ticks(0.0, 1.0)
         [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
         >>> nice_ticks(-3.0, 47.0)
         [0.0, 10.0, 20.0, 30.0, 40.0]
+        >>> nice_ticks(0.0, 1.05, integer=True)
+        [0.0, 1.0]
     """
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
         return [lo] if math.isfinite(lo) else []
     raw = (hi - lo) / max(most - 1, 1)
     mag = 10.0 ** math.floor(math.log10(raw))
+    if integer:
+        mag = max(mag, 1.0)
     for m in (1.0, 2.0, 2.5, 5.0, 10.0):
         step = m * mag
+        if integer and not step.is_integer():
+            continue
         first = math.ceil(lo / step - 1e-9)
         last = math.floor(hi / step + 1e-9)
         if last - first + 1 <= most:
@@ -255,6 +297,8 @@ def _y_range(panel: Panel) -> tuple[float, float]:
             ys += _finite(bot)
         else:
             ys += _finite(s.y)
+            if s.kind == "band" and s.bottom is not None:
+                ys += _finite(s.bottom)
     ys += [r.at for r in panel.rules if r.axis == "y" and math.isfinite(r.at)]
     if not ys:
         return 0.0, 1.0
@@ -384,6 +428,19 @@ def _series_svg(ax: _Axes, s: Series) -> list[str]:
             out.append(f'<rect x="{_f(left)}" y="{_f(min(top, base))}" width="{_f(right - left)}" '
                        f'height="{_f(abs(base - top))}" fill="{fill}"/>')
         return out
+    if s.kind == "band":
+        x = np.asarray(s.x, dtype=np.float64)
+        hi = np.asarray(s.y, dtype=np.float64)
+        lo = np.asarray(s.bottom if s.bottom is not None else np.zeros_like(hi), dtype=np.float64)
+        ok = np.isfinite(x) & np.isfinite(hi) & np.isfinite(lo)
+        if ax.xlog:
+            ok &= x > 0
+        if not ok.any():
+            return []
+        px = [ax.px(v) for v in x[ok]]
+        pts = list(zip(px, (ax.py(v) for v in hi[ok]))) + list(zip(px[::-1], (ax.py(v) for v in lo[ok][::-1])))
+        d = "M" + " L".join(f"{_f(a)} {_f(b)}" for a, b in pts) + " Z"
+        return [f'<path d="{d}" fill="{color(s.color)}" fill-opacity="0.3" stroke="none"/>']
     d = _path_d(ax, s)
     if not d:
         return []
@@ -397,7 +454,7 @@ def _series_svg(ax: _Axes, s: Series) -> list[str]:
 
 def _legend_sample(item: Series | Rule, x: float, ym: float) -> str:
     """The sample drawn left of a legend label: a bar swatch, or a line (with its marker)."""
-    if isinstance(item, Series) and item.kind == "bar":
+    if isinstance(item, Series) and item.kind in ("bar", "band"):
         return f'<rect x="{_f(x)}" y="{_f(ym - 3)}" width="14" height="6" fill="{color(item.color)}"/>'
     out = f'<path d="M{_f(x)} {_f(ym)} h14" fill="none" {_stroke(item.color, item.width, item.dash)}/>'
     if isinstance(item, Series) and item.marker:
@@ -456,7 +513,7 @@ def _panel_svg(panel: Panel, box: tuple[float, float, float, float], xr: tuple[f
             if most <= 2 or sum(0.6 * FONT_PT * len(lab) + 8 for lab in xlabels) <= w:
                 break
             most -= 1
-    yt = [t for t in nice_ticks(*yr) if yr[0] - 1e-12 <= t <= yr[1] + 1e-12]
+    yt = [t for t in nice_ticks(*yr, integer=panel.yinteger) if yr[0] - 1e-12 <= t <= yr[1] + 1e-12]
     grid = []
     minor = []          # log axis: 2..9 x each decade, as matplotlib's minor ticks
     if panel.xlog:

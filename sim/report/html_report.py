@@ -18,29 +18,60 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from sim.report.result_folder import read_summary
+from sim import humanize
+from sim.report.overview import overview, read_scenario, shard_notes
+from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
 
 RUN_ROWS = (
     ("requests.arrived", "requests arrived", ""), ("requests.completed", "requests completed", ""),
-    ("requests.rejected", "requests rejected", ""),
+    ("requests.rejected", "requests rejected", ""), ("requests.in_flight", "requests in flight at the end", ""),
     ("latency.ttft.p50", "TTFT p50", "s"), ("latency.ttft.p99", "TTFT p99", "s"),
     ("latency.tpot.p50", "TPOT p50", "s"), ("latency.tpot.p99", "TPOT p99", "s"),
+    ("latency.itl.p99", "ITL p99", "s"),
     ("latency.e2e.p50", "E2E p50", "s"), ("latency.e2e.p99", "E2E p99", "s"),
     ("latency.queue.p99", "queue p99", "s"),
     ("throughput.requests_per_s", "throughput", "req/s"),
     ("throughput.output_tokens_per_s", "output tokens/s", "tok/s"),
-    ("slo.attainment", "SLO attainment", ""), ("slo.goodput_rps", "goodput", "req/s"),
-    ("utilization.gpu_busy", "GPU busy", ""), ("utilization.kv_cache_mean", "KV cache mean", ""),
-    ("utilization.mfu", "MFU", ""),
+    ("slo.attainment", "SLO attainment", "%"), ("slo.goodput_rps", "goodput", "req/s"),
+    ("utilization.gpu_busy", "GPU busy", "%"), ("utilization.kv_cache_mean", "KV cache mean", "%"),
+    ("utilization.mfu", "MFU", "%"), ("utilization.mbu", "MBU (memory bandwidth)", "%"),
+    ("utilization.load_factor", "load factor", ""),
+    ("stability.stable", "stable (no growing backlog)", ""),
+    ("stability.backlog_growth_per_s", "backlog growth", "req/s"),
     ("gpu_hours.provisioned", "GPU-hours provisioned", "h"), ("gpu_hours.busy", "GPU-hours busy", "h"),
     ("cost.compute_usd", "compute cost", "USD"),
     ("cost.per_million_output_tokens", "cost per 1M output tokens", "USD"),
     ("cashflow.revenue", "revenue", "USD"), ("cashflow.compute_cost", "compute cost (ledger)", "USD"),
     ("cashflow.revenue_share_paid", "revenue share paid", "USD"),
     ("cashflow.revenue_share_received", "revenue share received", "USD"),
-    ("cashflow.net", "net cash flow", "USD"),
+    ("cashflow.revenue_share_net", "net revenue share (accrual; + received)", "USD"),
+    ("cashflow.cash_revenue_share_net", "net revenue share (cash; + received)", "USD"),
+    ("cashflow.net", "net (accrual)", "USD"), ("cashflow.cash_net", "net (cash)", "USD"),
 )
+#: captions of the run figures, by file stem
+CAPTIONS = {
+    "latency_cdf": "Latency distributions: share of measured requests at or below a latency "
+                   "(TTFT, time per output token, end to end), with the p50 and p99 marked.",
+    "timeseries": "The fleet over time, per pool: requests waiting, sequences running, KV-cache blocks "
+                  "in use and replicas provisioned. Over long runs each shaded band spans the lowest to "
+                  "the highest sample of a short slice of time and the line is the slice's mean.",
+    "utilization": "Utilization per pool: GPU busy time, mean KV-cache use, model FLOPs utilization "
+                   "(MFU) and, when the run reports them, memory-bandwidth utilization (MBU) and load "
+                   "factor (served work / what the pool could serve at its batch limits).",
+    "cashflow": "Cash flow per period: money in (up) and out (down) on the accrual basis, and "
+                "cumulative cash.",
+    "pareto": "Compute cost against p99 TTFT of every configuration (mean, with 95% CI bars when "
+              "there are several seeds); the green step line is the Pareto frontier (no other "
+              "configuration is both cheaper and faster); in a plan the chosen configuration is starred.",
+    "saturation": "Saturation search: SLO attainment and p99 TTFT of each rate probed; the highest "
+                  "sustained rate is marked.",
+}
+#: the statement columns shown per period (``cashflow.csv`` names), with their headings
+STATEMENT_COLUMNS = (("revenue_usd", "revenue"), ("compute_usd", "compute"),
+                     ("revenue_share_paid_usd", "share paid"), ("revenue_share_received_usd", "share received"),
+                     ("revenue_share_net_usd", "net share"), ("net_usd", "net (accrual)"),
+                     ("cash_net_usd", "net (cash)"), ("cumulative_cash_usd", "cumulative cash"))
 TABLE_METRICS = ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "cost.compute_usd",
                  "utilization.gpu_busy")
 
@@ -48,25 +79,42 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
 max-width:1100px;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.9em;margin:.5em 0}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0;display:block;max-width:100%;overflow-x:auto}
 td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0}img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}
+.lead{font-size:1.05em;line-height:1.45}
+.verdict{padding:.6em .9em;border-radius:4px;margin:1em 0;font-size:1.05em}
+.met{background:#e8f5e9;border-left:5px solid #2e7d32}.missed{background:#fdecea;border-left:5px solid #c62828}
+.unknown{background:#f4f4f4;border-left:5px solid #888}
+table.settings td,table.settings th{text-align:left}details{margin:1em 0}summary{cursor:pointer}
 """
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, unit: str = "") -> str:
+    """A value as text for the page: money, latencies and shares for people (:mod:`sim.humanize`),
+    other numbers to four significant figures; ``None``/NaN as a dash."""
     if v is None:
         return "–"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if isinstance(v, float):
-        if math.isnan(v):
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and math.isnan(v):
             return "–"
-        if math.isinf(v):
+        if isinstance(v, float) and math.isinf(v):
             return "∞"
-        return f"{v:.4g}"
+        if unit in ("USD", "$"):
+            return humanize.money(v, compact=None)
+        if unit == "s":
+            return humanize.latency(v)
+        if unit == "%":
+            return humanize.share(v)
+        if unit == "h":
+            return humanize.number(v, digits=4)
+        if isinstance(v, int) or float(v).is_integer():
+            return humanize.count(v)
+        return f"{v:,.4g}" if abs(v) < 1e4 else humanize.number(v)
     return html.escape(str(v))
 
 
@@ -79,26 +127,55 @@ def _get(d: dict, dotted: str) -> Any:
     return node
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def _table(header: list[str], rows: list[list[Any]], cls: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table{f' class={cls!r}' if cls else ''}><tr>{head}</tr>{body}</table>"
 
 
-def _mean_ci(row: dict, metric: str) -> str:
+def _mean_ci(row: dict, metric: str, unit: str | None = None) -> str:
+    """``metric``'s mean (± the 95 % CI half-width when there is one), in the metric's unit."""
+    unit = _unit(metric) if unit is None else unit
     m = row.get(f"{metric}.mean")
     lo, hi = row.get(f"{metric}.ci_low"), row.get(f"{metric}.ci_high")
     if isinstance(m, (int, float)) and isinstance(lo, (int, float)) and isinstance(hi, (int, float)) \
             and math.isfinite(lo) and math.isfinite(hi):
-        return f"{_fmt(float(m))} ± {_fmt((float(hi) - float(lo)) / 2)}"
-    return _fmt(float(m)) if isinstance(m, (int, float)) else "–"
+        return f"{_fmt(float(m), unit)} ± {_fmt((float(hi) - float(lo)) / 2, unit)}"
+    return _fmt(float(m), unit) if isinstance(m, (int, float)) else "–"
+
+
+def _unit(metric: str) -> str:
+    """The display unit of a summary key: seconds for latencies, USD for money, % for shares."""
+    if metric.startswith("latency.") or metric.endswith("_s"):
+        return "s"
+    if metric.startswith(("cost.", "cashflow.")) or metric.endswith("_usd"):
+        return "USD"
+    if metric in ("slo.attainment",) or metric.startswith("utilization.") and metric != "utilization.load_factor":
+        return "%"
+    return ""
+
+
+def caption(stem: str) -> str:
+    """The caption of a figure file: its sentence in :data:`CAPTIONS`, or for a sweep figure
+    (``<metric>_vs_<knob>``) what it plots."""
+    if stem in CAPTIONS:
+        return CAPTIONS[stem]
+    if stem.startswith("sweep_"):
+        return (f"Sweep over {stem[len('sweep_'):].replace('_', ' ')}: each metric against the knob's "
+                f"value, the mean over the seeds with its 95% confidence interval; one line per value "
+                f"of the other knobs.")
+    return stem.replace("_", " ")
+
+
+def _num_or_inf(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.inf
 
 
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    cap = html.escape(path.stem.replace("_", " "))
+    cap = html.escape(caption(path.stem))
     mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
-    return (f'<figure><img alt="{cap}" src="data:{mime};base64,{data}">'
+    return (f'<figure><img alt="{html.escape(path.stem)}" src="data:{mime};base64,{data}">'
             f"<figcaption>{cap}</figcaption></figure>")
 
 
@@ -119,6 +196,90 @@ def _sweep_view(data: dict) -> SimpleNamespace:
                            seeds=data.get("seeds", 1))
 
 
+def _simulated(view, source: str = "") -> str:
+    """The "What was simulated" heading, paragraph (``source`` appended) and key-settings table."""
+    return (f'<h2>What was simulated</h2><p class="lead">{html.escape(view.paragraph + source)}</p>'
+            + _table(["setting", "value"], [[k, v] for k, v in view.settings], cls="settings"))
+
+
+def run_header(view) -> str:
+    """What was simulated (paragraph and key settings) and the verdict, as HTML."""
+    cls = {True: "met", False: "missed", None: "unknown"}[view.met]
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in view.notes)
+    return (_simulated(view)
+            + f'<p class="verdict {cls}" id="verdict">{html.escape(view.verdict)}</p>' + notes)
+
+
+def base_header(folder: Path, data: dict, varied: str) -> tuple[str, str]:
+    """Title and "what was simulated" HTML of a sweep, plan or saturation folder: its base
+    scenario (``scenario.json``, with the command's ``--set`` overrides applied) and the first
+    point's summary, then what was varied."""
+    path = data.get("scenario")
+    scn = read_scenario(folder)
+    summary: dict = {"scenario": Path(str(path)).stem if path else folder.name}
+    points = sorted((folder / "points").glob("*.json")) if (folder / "points").is_dir() else []
+    for p in points[:1]:
+        try:
+            first = json.loads(p.read_text(encoding="utf-8")).get("summary")
+        except (OSError, ValueError, AttributeError):
+            first = None
+        if isinstance(first, dict):
+            summary = {k: first[k] for k in ("scenario", "pools", "slo", "simulated_seconds") if k in first}
+    view = overview(summary, scn)
+    source = f" (base scenario {path})" if path else ""
+    return view.title, _simulated(view, source) + f"<p><b>Varied:</b> {html.escape(varied)}</p>"
+
+
+def statement_section(rows: list[dict] | None, currency: str, period: str = "period") -> str:
+    """The cash-flow statement per period (``cashflow.csv``) as a table; empty without one."""
+    if not rows:
+        return ""
+    cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]]
+    body = [[str(r.get("period", "")) + (" (partial)" if r.get("partial") is True else ""),
+             *(humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
+    return (f"<h2>Statement per {html.escape(period)}</h2>"
+            f"<p>{html.escape(currency)}; accrual columns, then cash (payments after their lags). "
+            f"Net share = share received − share paid.</p>"
+            + _table(["period", *(h for _, h in cols)], body))
+
+
+def metrics_section(summary: dict) -> str:
+    """The key metrics, per pool and per class tables, and every summary value (collapsed)."""
+    rows = [[label, _fmt(_get(summary, key), unit), unit if unit not in ("USD", "s", "%") else ""]
+            for key, label, unit in RUN_ROWS if _get(summary, key) is not None]
+    out = ("<h2>Metrics</h2>" + "".join(f'<p class="note">{html.escape(n)}</p>' for n in shard_notes(summary))
+           + _table(["metric", "value", "unit"], rows))
+    pools = summary.get("pools") or {}
+    if pools:
+        keys = [("gpu", "GPU", ""), ("replicas", "replicas", ""), ("replicas_mean", "mean replicas", ""),
+                ("tensor_parallel", "TP", ""), ("scale", "shards", ""),
+                ("gpu_hours_provisioned", "GPU-hours (fleet)", "h"), ("gpu_busy", "GPU busy", "%"),
+                ("kv_cache_mean", "KV cache", "%"), ("mfu", "MFU", "%"), ("mbu", "MBU", "%"),
+                ("load_factor", "load factor", "")]
+        keys = [k for k in keys if any(k[0] in p for p in pools.values())]
+        out += "<h3>Per pool</h3>" + _table(["pool", *(h for _, h, _ in keys)], [
+            [name, *(_fmt(p.get(k), u) for k, _, u in keys)] for name, p in pools.items()])
+    classes = summary.get("classes") or {}
+    if classes:
+        out += "<h3>Per request class</h3>" + _table(
+            ["class", "completed", "TTFT p99", "TPOT p99", "SLO attainment"],
+            [[name, _fmt(_get(c, "requests.completed")), _fmt(_get(c, "latency.ttft.p99"), "s"),
+              _fmt(_get(c, "latency.tpot.p99"), "s"), _fmt(_get(c, "slo.attainment"), "%")]
+             for name, c in classes.items()])
+    flat = sorted(_flatten(summary))
+    out += ("<details><summary>Every value in summary.json (seconds, USD)</summary>"
+            + _table(["key", "value"], [[k, v] for k, v in flat]) + "</details>")
+    return out
+
+
+def _flatten(d: dict, prefix: str = ""):
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            yield from _flatten(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", (v if isinstance(v, (int, float, bool, type(None))) else str(v))
+
+
 def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     """Regenerate the folder's figures and write ``report.html``; returns its path.
 
@@ -131,22 +292,28 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     sections: list[str] = []
     kinds: list[str] = []
     figures: list[Path] = []
+    title = folder.name
 
     summary = read_summary(folder)
+    head = ""
+    tail: list[str] = []
     if summary is not None:
         kinds.append("run")
         if regenerate:
             figures += [p for p in write_run_figures(folder, notes) if p.suffix == ".png"]
-        rows = [[label, _get(summary, key), unit] for key, label, unit in RUN_ROWS
-                if _get(summary, key) is not None]
-        meta = [["scenario", summary.get("scenario"), ""], ["seed", summary.get("seed"), ""],
-                ["simulated", summary.get("simulated_seconds"), "s"]]
-        sections.append("<h2>Run summary</h2>" + _table(["metric", "value", "unit"], meta + rows))
-
+        view = overview(summary, read_scenario(folder))
+        title = view.title
+        head = run_header(view)
+        tail = [statement_section(read_statement(folder), _get(summary, "cashflow.currency") or "USD",
+                                  str(_get(summary, "cashflow.period") or "period")),
+                metrics_section(summary)]
     if (folder / "sweep.json").exists():
         kinds.append("sweep")
         data = _load_json(folder / "sweep.json")
         view = _sweep_view(data)
+        if not head:
+            varied = "; ".join(f"{k.path} = {', '.join(map(str, k.values))}" for k in view.knobs)
+            title, head = base_header(folder, data, f"{varied}; {view.seeds} seed(s) each")
         if regenerate:
             from sim.report.sweep_figures import write_sweep_figures
 
@@ -167,6 +334,9 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     if (folder / "plan.json").exists():
         kinds.append("plan")
         data = _load_json(folder / "plan.json")
+        if not head:
+            title, head = base_header(folder, data, ", ".join(map(str, data.get("knobs", [])))
+                                      + f"; objective {data.get('objective')}")
         if regenerate:
             from sim.report.sweep_figures import pareto_figure
 
@@ -196,13 +366,21 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     if (folder / "saturation.json").exists():
         kinds.append("saturation")
         data = _load_json(folder / "saturation.json")
+        if not head:
+            title, head = base_header(folder, data, f"the arrival rate ({data.get('rate_path')})")
+        if regenerate:
+            from sim.report.sweep_figures import saturation_figure
+
+            figures += [p for p in saturation_figure(data, folder / "figures" / "saturation")
+                        if p.suffix == ".png"]
+        probes = sorted(data.get("probes", []), key=lambda p: _num_or_inf(p.get("rate")))
         sections.append(
             f"<h2>Saturation</h2><p>Highest sustained arrival rate: <b>{_fmt(data.get('rate'))} "
             f"req/s</b> (first failing rate {_fmt(data.get('upper'))} req/s; SLO attainment ≥ "
             f"{_fmt(data.get('attainment'))}).</p>"
             + _table(["rate (req/s)", "sustained", "slo.attainment", "latency.ttft.p99"],
                      [[p.get("rate"), p.get("feasible"), _mean_ci(p, "slo.attainment"),
-                       _mean_ci(p, "latency.ttft.p99")] for p in data.get("probes", [])]))
+                       _mean_ci(p, "latency.ttft.p99", "s")] for p in probes]))
 
     if not kinds:
         raise FileNotFoundError(f"{folder}: no summary.json, sweep.json, plan.json or "
@@ -216,12 +394,12 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     notes_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>fleetsim report: {html.escape(folder.name)}</title><style>{_CSS}</style></head>"
-            f"<body><h1>fleetsim report: {html.escape(folder.name)}</h1>"
-            f"<p>{html.escape(' + '.join(kinds))} results; generated {stamp}.</p>"
-            + "".join(sections)
+            f"<title>fleetsim report: {html.escape(title)}</title><style>{_CSS}</style></head>"
+            f"<body><h1>fleetsim report: {html.escape(title)}</h1>"
+            f"<p>{html.escape(' + '.join(kinds))} results in {html.escape(folder.name)}; generated {stamp}.</p>"
+            + head + "".join(sections)
             + ("<h2>Figures</h2>" + "".join(_img(p) for p in figures) if figures else "")
-            + notes_html + "</body></html>\n")
+            + "".join(tail) + notes_html + "</body></html>\n")
     path = folder / "report.html"
     tmp = folder / ".report.html.tmp"
     tmp.write_text(page, encoding="utf-8")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sim.io import atomic_write_bytes
 from sim.report.chart import FORMATS, Chart, Panel, color
@@ -102,6 +103,9 @@ def _draw_panel(ax, panel: Panel) -> None:
         if s.kind == "bar":
             ax.bar(s.x, s.y, width=s.bar_width, bottom=s.bottom, **style)
             continue
+        if s.kind == "band":
+            ax.fill_between(s.x, s.bottom if s.bottom is not None else 0.0, s.y, alpha=0.3, lw=0, **style)
+            continue
         style.update(lw=s.width, ls=s.dash or "-")
         if s.marker:
             style["marker"] = "o"
@@ -125,6 +129,11 @@ def _draw_panel(ax, panel: Panel) -> None:
                       rotation=panel.rotation, ha="right" if panel.rotation else "center")
     elif has_data and not panel.xlog:
         ax.ticklabel_format(axis="y", style="plain", useOffset=False)   # no offset text between panels
+        # about one tick per inch of axis, so labels like 0.0125 never run into each other
+        inches = ax.get_position().width * ax.figure.get_figwidth()
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=max(3, int(1.4 * inches)), steps=[1, 2, 2.5, 5, 10]))
+    if panel.yinteger:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if panel.legend == "inside":
         ax.legend(fontsize=panel.legend_pt, title=panel.legend_title, loc="upper left")
     elif panel.legend == "outside":

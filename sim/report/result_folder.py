@@ -95,6 +95,31 @@ def read_requests(folder: Path | str) -> Columns | None:
     return None
 
 
+#: ``cashflow.csv`` columns that are text even when they look like numbers (a yearly period is "2025")
+_TEXT_COLUMNS = ("period", "start", "end")
+
+
+def read_statement(folder: Path | str) -> list[dict] | None:
+    """``cashflow.csv`` rows as dicts (numbers as floats, True/False as booleans, the period
+    and its dates as text), or ``None`` when the folder has no ``cashflow.csv``."""
+    path = Path(folder) / "cashflow.csv"
+    if not path.exists():
+        return None
+
+    def parse(key: str, text: str):
+        if key in _TEXT_COLUMNS:
+            return text
+        if text in ("True", "False"):
+            return text == "True"
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    with open(path, newline="") as fh:
+        return [{k: parse(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
 def read_timeseries(folder: Path | str) -> Columns | None:
     path = Path(folder) / "timeseries.csv"
     return read_columns(path) if path.exists() else None

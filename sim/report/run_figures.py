@@ -11,11 +11,17 @@ or, when the caller still has them in memory (``Result.write``), from the same t
 in, so a run does not read back the files it has just written.
 
 * ``latency_cdf``: empirical CDFs of TTFT, TPOT and end-to-end latency (log time axis when the
-  values span more than a factor of 20), one line per request class when there are several,
-  with the p50/p99 of all requests marked.
+  values span more than a factor of 20; milliseconds when every value is under a second), one
+  line per request class when there are several, with the p50/p99 of all requests marked.
 * ``timeseries``: queue length, running sequences, KV-cache blocks in use and replicas over
-  time, one line per pool.
-* ``utilization``: time-weighted mean busy fraction per pool.
+  time, one line per pool, each panel titled with its pool(s); counts on whole-number ticks from
+  zero (a constant replica count is a flat line at its value, not on a 3.8-4.2 axis). A series
+  longer than :data:`ENVELOPE_MIN_POINTS` is drawn as its min-max band per
+  :data:`ENVELOPE_COLUMNS` columns with a line through the column means
+  (:func:`sim.report.chart.envelope`).
+* ``utilization``: per pool, GPU busy share, mean KV-cache use and, where the summary has them,
+  MFU, MBU and load factor (``pools.<name>.*``, or the fleet's ``utilization.*`` for a
+  one-pool fleet); from the time series' busy fraction alone without a summary.
 * ``cashflow``: the money layer's statement per period
   (:meth:`sim.economics.EconomicsResult.chart`); skipped with a note without ``cashflow.csv``.
 
@@ -33,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.report.chart import FORMATS, Chart, Note, Panel, Rule, Series, write_svg
-from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_timeseries,
-                                      request_latencies, time_weighted_mean)
+from sim.report.chart import FORMATS, Chart, Note, Panel, Rule, Series, envelope, write_svg
+from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_statement,
+                                      read_summary, read_timeseries, request_latencies, time_weighted_mean)
 
 LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT (time per output token)"), ("e2e", "end-to-end"))
 #: the request columns the figures use (only these are converted from in-memory tables)
@@ -44,14 +50,25 @@ REQUEST_INPUTS = ("arrival_s", "first_token_s", "completion_s", "output_tokens",
 CDF_POINTS = 2_000
 #: the run figures' file stems in ``figures/``
 STEMS = ("latency_cdf", "timeseries", "utilization", "cashflow")
-SERIES = (("queue_len", "queued requests"), ("running", "running sequences"),
-          ("kv_blocks_used", "KV-cache blocks used"), ("replicas", "replicas"))
+#: time-series panels: column, panel title, y label (all counts)
+SERIES = (("queue_len", "queued requests", "requests"), ("running", "running sequences", "sequences"),
+          ("kv_blocks_used", "KV-cache blocks in use", "blocks"), ("replicas", "replicas provisioned", "replicas"))
+#: a time series with more points than this per pool is drawn as a min-max band with a mean line
+ENVELOPE_MIN_POINTS = 1_500
+#: columns of that band (about 3 px each on the 10-inch figure)
+ENVELOPE_COLUMNS = 300
+#: the utilization figure's name for fleet-wide values next to several pools
+FLEET = "fleet (all pools)"
+#: the utilization figure's bars: summary key, label (a share of 1.0 unless noted)
+UTILIZATION = (("gpu_busy", "GPU busy"), ("kv_cache_mean", "KV cache (mean)"), ("mfu", "MFU"),
+               ("mbu", "MBU"), ("load_factor", "load factor"))
 
 
 def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
                       requests: Mapping[str, Any] | None = None,
                       timeseries: Mapping[str, Any] | None = None,
                       statement: list[dict] | None = None, currency: str = "USD",
+                      summary: Mapping[str, Any] | None = None,
                       result: Any = None, renderer: str = "matplotlib",
                       formats: tuple[str, ...] = FORMATS, failures: list[str] | None = None) -> list[Path]:
     """Draw every run figure the data allow into ``out_dir/figures``; returns the paths written.
@@ -68,6 +85,8 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
         memory; otherwise read from the folder.
     currency
         The statement's currency (with ``statement``).
+    summary
+        The run's summary (for the utilization figure); otherwise read from the folder.
     result
         A :class:`sim.api.Result` to take the tables from (ignored for a table passed directly).
     renderer
@@ -88,6 +107,7 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
 
         requests = request_table(result) if requests is None else requests
         timeseries = timeseries_table(result) if timeseries is None else timeseries
+        summary = result.summary if summary is None else summary
         if statement is None and result.economics is not None:
             statement, currency = result.economics.statement, result.economics.currency
     paths: list[Path] = []
@@ -125,10 +145,17 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
     ts = table("timeseries.csv", timeseries, read_timeseries)
     if ts is not None and "time_s" in ts and ts["time_s"].size:
         draw("timeseries", lambda: timeseries_chart(ts))
-        if "busy_frac" in ts:
-            draw("utilization", lambda: utilization_chart(ts))
     else:
-        notes.append("time-series and utilization figures skipped: no timeseries.csv with rows")
+        notes.append("time-series figure skipped: no timeseries.csv with rows")
+    if summary is None:
+        try:
+            summary = read_summary(out)
+        except Exception:       # a broken summary.json costs only the summary-based bars
+            summary = None
+    if _pool_utilization(summary) or (ts is not None and "busy_frac" in ts and ts["busy_frac"].size):
+        draw("utilization", lambda: utilization_chart(ts, summary))
+    else:
+        notes.append("utilization figure skipped: no summary.json or time series with utilization")
     draw("cashflow", lambda: cashflow_chart(out, statement, currency, notes))
     return paths
 
@@ -167,12 +194,16 @@ def latency_cdf_chart(req: dict[str, np.ndarray]) -> Chart:
             panel.notes.append(Note(0.5, 0.5, "no data", va="center", axes=True))
             continue
         values = np.sort(lat[key])        # sorted once: cdf_points and the percentiles are then cheap
+        if values[-1] < 1.0:              # all under a second: milliseconds read better
+            values = values * 1000.0
+            panel.xlabel = "milliseconds"
+        scale = 1000.0 if panel.xlabel == "milliseconds" else 1.0
         x, y = cdf_points(values)
         panel.series.append(Series(x, y, kind="step", color="k", width=1.5, label="all requests"))
         if by_class:
             full = _per_request(req, key)
             for i, (name, mask) in enumerate(by_class.items()):
-                v = full[mask]
+                v = full[mask] * scale
                 v = v[np.isfinite(v)]
                 if v.size:
                     cx, cy = cdf_points(v)
@@ -206,43 +237,105 @@ def _pools(ts: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
 
 
 def timeseries_chart(ts: dict[str, np.ndarray]) -> Chart:
-    present = [(k, lab) for k, lab in SERIES if k in ts]
+    present = [spec for spec in SERIES if spec[0] in ts]
     rows = max(len(present), 1)
-    hours = float(np.nanmax(ts["time_s"])) > 3 * 3600
-    scale, unit = (3600.0, "hours") if hours else (1.0, "seconds")
+    end = float(np.nanmax(ts["time_s"]))
+    scale, unit = ((86400.0, "days") if end > 3 * 86400 else (3600.0, "hours") if end > 3 * 3600
+                   else (1.0, "seconds"))
     pools = _pools(ts)
+    where = f"pool {pools[0][0]}" if len(pools) == 1 else "per pool"
     panels = []
-    for key, label in present:
-        panel = Panel(ylabel=label)
+    for key, title, ylabel in present:
+        panel = Panel(title=f"{title}, {where}", title_pt=10.0, ylabel=ylabel, yinteger=True)
+        top = 0.0
         for i, (name, mask) in enumerate(pools):
-            panel.series.append(Series(ts["time_s"][mask] / scale, ts[key][mask], kind="step", width=1.0,
-                                       color=f"C{i}", label=name))
+            x, y = ts["time_s"][mask] / scale, ts[key][mask]
+            panel.series += _time_series(x, y, f"C{i}", name)
+            top = max(top, float(np.nanmax(y)) if np.isfinite(y).any() else 0.0)
         if key == "queue_len" and "central_queue" in ts and np.nanmax(ts["central_queue"]) > 0:
             first = pools[0][1]    # fleet-wide value, repeated on every pool's rows
-            panel.series.append(Series(ts["time_s"][first] / scale, ts["central_queue"][first], kind="step",
-                                       width=1.0, color="k", dash="--", label="central queue (fleet)"))
+            panel.series += _time_series(ts["time_s"][first] / scale, ts["central_queue"][first], "k",
+                                         "central queue (fleet)", dash="--")
+            top = max(top, float(np.nanmax(ts["central_queue"])))
             panel.legend = "inside"
+        panel.ylim = (0.0, max(top * 1.08, 1.0))      # counts from zero; a flat line sits at its value
         panels.append(panel)
     if len(pools) > 1 and panels:
         panels[0].legend, panels[0].legend_title = "inside", "pool"
     if panels:
         panels[-1].xlabel = f"simulated time ({unit})"
-    return Chart(panels, width_in=10.0, height_in=2.2 * rows + 0.6, margins=(0.85, 0.15, 0.5, 0.12),
-                 rows=rows, hspace_in=0.12, sharex=True)
+    return Chart(panels, width_in=10.0, height_in=2.3 * rows + 0.6, margins=(0.85, 0.15, 0.5, 0.3),
+                 rows=rows, hspace_in=0.38, sharex=True)
 
 
-def utilization_chart(ts: dict[str, np.ndarray]) -> Chart:
-    pools = _pools(ts)
-    means = [time_weighted_mean(ts["time_s"][m], ts["busy_frac"][m]) for _, m in pools]
-    x = list(range(len(pools)))
-    panel = Panel(title="utilization per pool", ylabel="GPU busy fraction (time-weighted)", ylim=(0.0, 1.05),
-                  grid="y", categories=[n for n, _ in pools])
-    for i, v in enumerate(means):
-        panel.series.append(Series([x[i]], [v], kind="bar", color=f"C{i}"))
-        if math.isfinite(v):
-            panel.notes.append(Note(x[i], v, f"{v:.0%}"))
-    return Chart([panel], width_in=max(4.0, 1.2 * len(pools) + 2), height_in=3.5,
-                 margins=(0.75, 0.15, 0.4, 0.3))
+def _time_series(x: np.ndarray, y: np.ndarray, colour: str, label: str, dash: str = "") -> list[Series]:
+    """A sampled series as a step line, or, past :data:`ENVELOPE_MIN_POINTS` points, as its
+    min-max band per column with a line through the column means."""
+    if x.size <= ENVELOPE_MIN_POINTS:
+        return [Series(x, y, kind="step", width=1.0, color=colour, dash=dash, label=label)]
+    c, lo, hi, mean = envelope(x, y, ENVELOPE_COLUMNS)
+    return [Series(c, hi, kind="band", bottom=lo, color=colour),
+            Series(c, mean, kind="line", width=1.0, color=colour, dash=dash, label=f"{label} (mean; band: min-max)")]
+
+
+def _pool_utilization(summary: Mapping[str, Any] | None) -> dict[str, dict[str, float]]:
+    """Per pool, the utilization shares of :data:`UTILIZATION` the summary has (numbers only).
+
+    A one-pool fleet takes the fleet's ``utilization.*`` for what its pool entry lacks (MFU,
+    MBU and load factor are reported fleet-wide)."""
+    if not isinstance(summary, Mapping):
+        return {}
+    pools = summary.get("pools") or {}
+    fleet = summary.get("utilization") or {}
+    out: dict[str, dict[str, float]] = {}
+    for name, p in pools.items():
+        vals = {k: float(p[k]) for k, _ in UTILIZATION if _isnum(p.get(k))}
+        if len(pools) == 1:
+            vals.update({k: float(fleet[k]) for k, _ in UTILIZATION if k not in vals and _isnum(fleet.get(k))})
+        out[str(name)] = vals
+    if len(out) != 1 and fleet:      # several pools (or none listed): the fleet's values too
+        out[FLEET] = {k: float(fleet[k]) for k, _ in UTILIZATION if _isnum(fleet.get(k))}
+    return {n: v for n, v in out.items() if v}
+
+
+def _isnum(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def utilization_chart(ts: dict[str, np.ndarray] | None, summary: Mapping[str, Any] | None = None) -> Chart:
+    """Grouped bars: for each utilization measure the summary reports, one bar per pool, labelled
+    with its percentage. Without a summary, the time-weighted busy fraction per pool from ``ts``."""
+    per_pool = _pool_utilization(summary)
+    if not per_pool and ts is not None:
+        per_pool = {n: {"gpu_busy": time_weighted_mean(ts["time_s"][m], ts["busy_frac"][m])}
+                    for n, m in _pools(ts)}
+    measures = [(k, lab) for k, lab in UTILIZATION if any(k in v for v in per_pool.values())]
+    names = list(per_pool)
+    width = 0.8 / max(len(names), 1)
+    panel = Panel(title="utilization per pool" if len(names) > 1 else f"utilization, pool {names[0]}",
+                  ylabel="share (1.0 = 100 %)", grid="y", categories=[lab for _, lab in measures])
+    top = 1.0
+    for i, name in enumerate(names):
+        xs, ys = [], []
+        for j, (k, _) in enumerate(measures):
+            v = per_pool[name].get(k)
+            if v is None or not math.isfinite(v):
+                continue
+            x = j - 0.4 + width * (i + 0.5)
+            xs.append(x)
+            ys.append(v)
+            top = max(top, v)
+            text = f"{v:.2f}" if k == "load_factor" else f"{v:.1%}" if v < 0.1 else f"{v:.0%}"
+            panel.notes.append(Note(x, v, text))
+        panel.series.append(Series(xs, ys, kind="bar", color="C7" if name == FLEET else f"C{i}",
+                                   bar_width=width * 0.92,
+                                   label=name if len(names) > 1 else None))
+    panel.ylim = (0.0, top * 1.12)
+    if len(names) > 1:
+        panel.legend, panel.legend_title = "outside", "pool"
+    extra = 1.6 if len(names) > 1 else 0.0        # room for the legend right of the bars
+    return Chart([panel], width_in=min(6.0 + 0.8 * len(measures) * (len(names) - 1), 10.0) + extra,
+                 height_in=3.6, margins=(0.75, 0.15 + extra, 0.45, 0.35))
 
 
 def cashflow_chart(out: Path, statement: list[dict] | None, currency: str, notes: list[str]) -> Chart | None:
@@ -250,34 +343,8 @@ def cashflow_chart(out: Path, statement: list[dict] | None, currency: str, notes
     given or read from ``cashflow.csv``; ``None`` with a note when there are none."""
     import sim.economics as econ
 
-    rows = statement
-    if rows is None:
-        csv_path = out / "cashflow.csv"
-        rows = _statement_rows(csv_path) if csv_path.exists() else None
+    rows = statement if statement is not None else read_statement(out)
     if not rows:
         notes.append("cash-flow chart skipped: no cashflow.csv with rows")
         return None
     return econ.EconomicsResult(cashflow={}, cost={}, statement=rows, ledger=(), currency=currency).chart()
-
-
-#: ``cashflow.csv`` columns that are text even when they look like numbers (a yearly period is "2025")
-_TEXT_COLUMNS = ("period", "start", "end")
-
-
-def _statement_rows(path: Path) -> list[dict]:
-    """``cashflow.csv`` rows as dicts: numbers as floats, True/False as booleans, the period
-    and its dates as text."""
-    import csv
-
-    def parse(key: str, text: str):
-        if key in _TEXT_COLUMNS:
-            return text
-        if text in ("True", "False"):
-            return text == "True"
-        try:
-            return float(text)
-        except ValueError:
-            return text
-
-    with open(path, newline="") as fh:
-        return [{k: parse(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]

@@ -15,7 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from sim.humanize import money
 from sim.report.render import new_figure, save_figure, short_name
+
+#: tick labels of a money axis: $0.25, $300k, $1.50M (never 1e6 offsets)
+MONEY_TICKS = FuncFormatter(lambda v, _pos: money(v, compact=True))
 
 SWEEP_METRICS = (
     ("latency.ttft.p99", "p99 TTFT (s)"),
@@ -78,8 +84,12 @@ def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Seq
         drawn = True
     if not numeric:
         ax.set_xticks(range(len(cats)), cats)
+    elif all(float(x).is_integer() for x in xs_all):    # replicas, TP, batch sizes: no 2.5 ticks
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(knob)
     ax.set_ylabel(label)
+    if metric.startswith(("cost.", "cashflow.")):
+        ax.yaxis.set_major_formatter(MONEY_TICKS)
     ax.grid(True, alpha=0.3)
     return drawn
 
@@ -149,6 +159,8 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
         ax.plot([], [], "o", color="C0", label="meets constraints")
         ax.plot([], [], "o", color="C3", mfc="none", label="violates a constraint")
     ax.set_xlabel(f"{x_metric} (USD)" if x_metric.startswith("cost") else x_metric)
+    if x_metric.startswith(("cost.", "cashflow.")):
+        ax.xaxis.set_major_formatter(MONEY_TICKS)
     ax.set_ylabel(f"{y_metric} (s)" if y_metric.startswith("latency") else y_metric)
     ax.set_yscale("log" if _wide([p[1] for p in pts]) else "linear")
     ax.grid(True, alpha=0.3)
@@ -161,3 +173,37 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
 def _wide(values: Sequence[float]) -> bool:
     v = [x for x in values if math.isfinite(x) and x > 0]
     return len(v) > 1 and max(v) / min(v) > 50
+
+
+def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
+    """Saturation search (``saturation.json``): SLO attainment and p99 TTFT against the arrival
+    rate of every probe (sorted by rate; filled: sustained, hollow: failed), the attainment
+    target as a dashed line and the answer, the highest sustained rate, as a vertical line."""
+    probes = sorted((p for p in data.get("probes", []) if math.isfinite(_num(p.get("rate")))),
+                    key=lambda p: _num(p.get("rate")))
+    fig = new_figure(7.5, 5.6)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    rate = _num(data.get("rate"))
+    for ax, metric, label in ((top, "slo.attainment", "SLO attainment"),
+                              (bottom, "latency.ttft.p99", "p99 TTFT (s)")):
+        xs = [_num(p.get("rate")) for p in probes]
+        ys = [_num(p.get(f"{metric}.mean")) for p in probes]
+        ax.plot(xs, ys, color="C0", lw=1.2)
+        for x, y, p in zip(xs, ys, probes):
+            ok = bool(p.get("feasible"))
+            ax.plot([x], [y], "o", color="C0" if ok else "C3", mfc="C0" if ok else "none")
+        if math.isfinite(rate):
+            ax.axvline(rate, color="C2", lw=1.5, label=f"highest sustained: {rate:g} req/s")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    target = _num(data.get("attainment"))
+    if math.isfinite(target):
+        top.axhline(target, color="grey", ls="--", lw=1.0, label=f"target {target:g}")
+    if _wide([_num(p.get("latency.ttft.p99.mean")) for p in probes]):
+        bottom.set_yscale("log")
+    top.plot([], [], "o", color="C0", label="sustained")
+    top.plot([], [], "o", color="C3", mfc="none", label="fails the SLO")
+    top.legend(fontsize="small", loc="lower left")
+    top.set_title("saturation: SLO attainment and p99 TTFT against arrival rate")
+    bottom.set_xlabel(f"arrival rate (req/s; {data.get('rate_path', 'workload.arrival.rate')})")
+    return save_figure(fig, stem)

@@ -1,0 +1,130 @@
+"""Numbers as a person reads them: money, durations, counts, shares and latencies.
+
+Pure string formatting with no imports from the rest of fleetsim, so every layer that shows a
+number to a person (the terminal summary, ``report.html``, figure labels) can use it. Raw floats
+stay in JSON and CSV; these functions are only for text meant to be read.
+
+    >>> money(1_296_884.5)
+    '$1,296,884.50'
+    >>> money(1_296_884.5, compact=True)
+    '$1.30M'
+    >>> duration(31_622_400)
+    '366 d'
+    >>> duration(5400)
+    '1 h 30 m'
+    >>> latency(0.1257)
+    '125.7 ms'
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["count", "duration", "latency", "money", "number", "share"]
+
+_SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+MISSING = "–"
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+#: from this amount on, ``money(..., compact=None)`` writes $1.30M rather than every digit
+COMPACT_FROM = 1e6
+
+
+def money(usd: float | None, currency: str = "USD", *, compact: bool | None = False) -> str:
+    """An amount with its currency: thousands separators and two decimals (``$12,345.67``), or with
+    ``compact`` three significant figures and k/M/B/T (``$1.30M``; amounts under 1,000 keep cents);
+    ``compact=None``: compact from :data:`COMPACT_FROM` on (``$999,999.00``, ``$3.77B``).
+
+    A currency without a symbol is written after the number (``1,234.00 CHF``); a negative amount
+    starts with a minus sign (``-$10.00``); ``None``, NaN and infinities print as ``–``.
+
+        >>> money(-10), money(0.5, compact=True), money(2_500_000_000, compact=True)
+        ('-$10.00', '$0.50', '$2.50B')
+        >>> money(1234, "CHF")
+        '1,234.00 CHF'
+    """
+    if not _finite(usd):
+        return MISSING
+    sign = "-" if usd < 0 else ""
+    if compact is None:
+        compact = abs(usd) >= COMPACT_FROM
+    body = _compact(abs(usd)) if compact else f"{abs(usd):,.2f}"
+    symbol = _SYMBOL.get(currency)
+    return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {currency}"
+
+
+def _compact(v: float) -> str:
+    for base, suffix in _SUFFIXES:
+        if round(v / base, 2) >= 1:     # 999,999 is "1.00M", not "1000k"
+            scaled = round(v / base, 2)
+            decimals = 2 if scaled < 10 else 1 if scaled < 100 else 0
+            return f"{scaled:,.{decimals}f}{suffix}"
+    return f"{v:,.2f}"
+
+
+def number(v: float | None, *, compact: bool = False, digits: int = 3) -> str:
+    """A plain quantity: whole numbers with thousands separators; fractions to ``digits``
+    significant figures (at least the integer part); ``compact`` uses k/M/B/T.
+
+        >>> number(43304), number(2980.1366), number(0.0123456), number(12_500_000, compact=True)
+        ('43,304', '2,980', '0.0123', '12.5M')
+    """
+    if not _finite(v):
+        return MISSING
+    if compact and abs(v) >= 1000:
+        return ("-" if v < 0 else "") + _compact(abs(v))
+    if float(v).is_integer() or abs(v) >= 10 ** (digits - 1):
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}g}" if abs(v) >= 1 else f"{v:.{digits}g}"
+
+
+def count(n: float | None) -> str:
+    """A count with thousands separators: ``43,304``."""
+    return f"{n:,.0f}" if _finite(n) else MISSING
+
+
+def share(f: float | None, decimals: int = 1) -> str:
+    """A fraction as a percentage: ``share(0.9999) == '100.0%'``, ``share(0.0176) == '1.8%'``."""
+    return f"{f:.{decimals}%}" if _finite(f) else MISSING
+
+
+def latency(s: float | None) -> str:
+    """Seconds as milliseconds below one second, seconds above (``125.7 ms``, ``10.17 s``,
+    ``2 m 5 s`` from two minutes).
+
+        >>> latency(0.0084), latency(10.173), latency(125.4)
+        ('8.4 ms', '10.17 s', '2 m 5 s')
+    """
+    if not _finite(s):
+        return MISSING
+    if abs(s) < 1:
+        return f"{s * 1000:.3g} ms" if abs(s) < 0.01 else f"{s * 1000:.1f} ms"
+    if abs(s) < 120:
+        return f"{s:.2f} s"
+    return duration(s)
+
+
+def duration(s: float | None) -> str:
+    """A length of time in its two largest units of d / h / m / s (rounded to the smaller one).
+
+        >>> duration(3600), duration(90), duration(604_800), duration(93_784), duration(2.5)
+        ('1 h', '1 m 30 s', '7 d', '1 d 2 h', '2.5 s')
+    """
+    if not _finite(s):
+        return MISSING
+    if s < 0:
+        return "-" + duration(-s)
+    if s < 60:
+        return f"{s:.3g} s"
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    for i, (name, size) in enumerate(units[:-1]):
+        small, small_size = units[i + 1]
+        total = round(s / small_size)            # whole units of the smaller one
+        if total >= size // small_size:          # at least one of the larger unit, once rounded
+            big, rest = divmod(total, size // small_size)
+            return f"{big} {name}" + (f" {rest} {small}" if rest else "")
+    return f"{s:.3g} s"

@@ -1,0 +1,341 @@
+"""What a run simulated and whether it met its goal, in words: the head of ``report.html`` and of
+the terminal summary.
+
+:func:`overview` reads the run's ``summary.json`` and, when the folder has it, the resolved
+scenario (``scenario.json``, written with every result) and returns
+
+* ``paragraph``: one sentence or three saying what was simulated (model, GPUs, replicas, tensor
+  parallelism, batching, arrivals, prompt and output lengths, duration, SLO);
+* ``settings``: the same as a two-column table of key settings;
+* ``verdict``: whether the fleet met its SLO (attainment against :data:`SLO_TARGET`, and a
+  growing backlog when the summary reports one), the headroom the load factor leaves
+  (``utilization.load_factor``: served work / what the pool could serve at its batch limits),
+  the cost per million output tokens and the compute bill per month;
+* ``notes``: caveats a reader must know to read the numbers, e.g. that a pool with ``scale: K``
+  is simulated as one shard of K (latency and throughput per shard, GPU-hours and money for the
+  whole fleet).
+
+Without ``scenario.json`` (a folder written by an older version) the settings come from the
+summary alone (GPU, replicas, TP, SLO). Keys a summary may lack (``utilization.load_factor``,
+``utilization.mbu``, ``stability``) are left out of the text, never shown as zero.
+
+    >>> o = overview({"scenario": "x", "slo": {"attainment": 1.0, "ttft_s": 2.0, "tpot_s": 0.1},
+    ...               "cost": {"compute_usd": 10.0, "per_million_output_tokens": 0.93},
+    ...               "simulated_seconds": 3600.0, "pools": {}})
+    >>> o.met, o.verdict
+    (True, 'SLO met: 100.0% of requests within TTFT ≤ 2 s and TPOT ≤ 100 ms (target 99%). Cost $0.93 per million output tokens; compute $10.00 for 1 h, about $7,300.00 per month.')
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.humanize import count, duration, latency, money, number, share
+
+#: attainment at or above which the SLO counts as met (the default of ``fleetsim saturation``)
+SLO_TARGET = 0.99
+#: hours in an average month (365 × 24 / 12), for the per-month compute bill
+HOURS_PER_MONTH = 730.0
+
+
+@dataclass(frozen=True)
+class Overview:
+    title: str
+    paragraph: str
+    settings: list[tuple[str, str]]
+    verdict: str
+    met: bool | None
+    notes: list[str] = field(default_factory=list)
+
+
+def read_scenario(folder: Path | str) -> dict | None:
+    """The scenario kept in a result folder (``scenario.json``), validated and with every default
+    filled in; ``None`` when there is none or it is not a valid scenario (the header then falls
+    back on the summary)."""
+    path = Path(folder) / "scenario.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    from sim.scenario.load import scenario_from_dict
+
+    try:
+        return scenario_from_dict(data, str(path), path.parent, check=False).scenario.model_dump(mode="json")
+    except Exception:       # not a scenario (any more): describe the run from its summary alone
+        return None
+
+
+def _get(d: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return None
+        d = d[part]
+    return d
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# ------------------------------------------------------------------------------ words for settings
+def model_name(model: Any) -> str:
+    """A catalog name as it is, an inline architecture as ``inline model (32 layers, hidden 4096)``."""
+    if isinstance(model, str):
+        return model
+    if isinstance(model, dict):
+        if model.get("name"):
+            return str(model["name"])
+        bits = [f"{model['n_layers']} layers" if "n_layers" in model else "",
+                f"hidden {model['hidden']}" if "hidden" in model else ""]
+        return "inline model (" + ", ".join(b for b in bits if b) + ")"
+    return "?"
+
+
+def arrivals(arr: Any, growth: Any = None) -> str:
+    """The arrival process in words: ``Poisson arrivals at 12 req/s``."""
+    if not isinstance(arr, dict):
+        return "arrivals as configured"
+    p = arr.get("process")
+    if p == "poisson":
+        text = f"Poisson arrivals at {number(arr.get('rate'))} req/s"
+    elif p == "gamma":
+        text = f"bursty arrivals (gamma, CV {number(arr.get('cv'))}) at {number(arr.get('rate'))} req/s"
+    elif p == "diurnal":
+        text = (f"diurnal arrivals averaging {number(arr.get('mean_rate'))} req/s (peak/trough "
+                f"{number(arr.get('peak_to_trough'))}×, peak at {number(arr.get('peak_hour'))} h)")
+    elif p == "piecewise":
+        rates = [r for r in arr.get("rates") or [] if _num(r)]
+        span = f"{number(min(rates))}–{number(max(rates))} req/s" if rates else "given rates"
+        text = f"piecewise-constant arrivals ({span})"
+    elif p == "trace":
+        text = f"arrivals replayed from the trace {Path(str(arr.get('path'))).name}"
+        if _num(arr.get("rate_scale")) and arr["rate_scale"] != 1:
+            text += f" at {number(arr['rate_scale'])}× its rate"
+    else:
+        text = f"{p} arrivals"
+    monthly = growth.get("monthly") if isinstance(growth, dict) else None
+    if _num(monthly) and monthly:
+        text += f", growing {share(monthly)} a month"
+    return text
+
+
+def lengths(dist: Any) -> str:
+    """A token-length distribution in words: ``lognormal, mean 1,000 (CV 1, max 8,192)``."""
+    if not isinstance(dist, dict):
+        return "–"
+    d = dist.get("dist")
+    if d == "fixed":
+        return f"{count(dist.get('value'))} (fixed)"
+    if d == "uniform":
+        return f"uniform {count(dist.get('low'))}–{count(dist.get('high'))}"
+    if d in ("lognormal", "exponential"):
+        extra = [f"CV {number(dist['cv'])}" if _num(dist.get("cv")) else "",
+                 f"max {count(dist['max'])}" if _num(dist.get("max")) else ""]
+        extra_text = ", ".join(e for e in extra if e)
+        return f"{d}, mean {count(dist.get('mean'))}" + (f" ({extra_text})" if extra_text else "")
+    if d == "empirical":
+        return f"empirical ({len(dist.get('values') or [])} values)"
+    if d == "trace":
+        return "from the trace"
+    return str(d)
+
+
+def batching(b: Any) -> str:
+    """A pool's batching in words: ``continuous batching, no chunked prefill, ≤ 256 sequences``."""
+    if not isinstance(b, dict):
+        return "–"
+    policy = b.get("policy", "continuous")
+    if policy == "static":
+        return f"static batches of {b.get('batch_size')} (timeout {latency(b.get('timeout_s'))})"
+    words = [f"{policy} batching"]
+    if b.get("scheduler"):
+        words.append(f"{b['scheduler']} scheduler")
+    words.append("chunked prefill" if b.get("chunked_prefill") else "no chunked prefill")
+    if b.get("prefix_caching"):
+        words.append("prefix caching")
+    if _num(b.get("max_num_seqs")):
+        words.append(f"≤ {count(b['max_num_seqs'])} sequences")
+    if _num(b.get("max_batched_tokens")):
+        words.append(f"≤ {count(b['max_batched_tokens'])} tokens per step")
+    return ", ".join(words)
+
+
+def _pool_line(pool: dict, default_model: Any, summary_pool: dict | None) -> str:
+    gpus = pool.get("gpu", "?")
+    tp = pool.get("tensor_parallel", 1)
+    replicas = pool.get("replicas", "?")
+    mean = (summary_pool or {}).get("replicas_mean")
+    auto = pool.get("autoscale")
+    if isinstance(auto, dict) and _num(auto.get("min")) and _num(auto.get("max")):
+        replicas = f"{auto['min']}–{auto['max']}"
+    line = f"{replicas} × {gpus}" + (f" (TP {tp})" if _num(tp) and tp > 1 else "")
+    if auto:
+        line += f", autoscaled ({auto.get('metric', 'utilization')} target {number(auto.get('target'))}"
+        line += f"; mean {number(mean)} replicas)" if _num(mean) else ")"
+    if _num(pool.get("scale")) and pool["scale"] != 1:
+        line += f", one shard of {count(pool['scale'])}"
+    line += f" serving {model_name(pool.get('model') or default_model)}"
+    return line
+
+
+# ------------------------------------------------------------------------------ the overview
+def overview(summary: dict, scenario: dict | None = None) -> Overview:
+    """The header of a run's report: title, paragraph, key settings, verdict and notes."""
+    name = str(summary.get("scenario") or (scenario or {}).get("name") or "run")
+    pools_sum = summary.get("pools") or {}
+    settings: list[tuple[str, str]] = []
+    sentences: list[str] = []
+    horizon = summary.get("simulated_seconds")
+    if scenario is not None:
+        fleet = scenario.get("fleet") or {}
+        pools = fleet.get("pools") or []
+        lines = [_pool_line(p, scenario.get("model"), pools_sum.get(p.get("name"))) for p in pools]
+        wl = scenario.get("workload") or {}
+        arr = arrivals(wl.get("arrival"), wl.get("growth"))
+        sentences.append(f"{name}: {'; '.join(lines) or 'no pools'}, {arr}"
+                         f" for {duration(scenario.get('duration'))}"
+                         + (f" (first {duration(scenario['warmup'])} excluded as warm-up)"
+                            if _num(scenario.get("warmup")) and scenario["warmup"] > 0 else "") + ".")
+        classes = wl.get("classes") or []
+        if wl.get("prompt_tokens") or wl.get("output_tokens"):
+            sentences.append(f"Prompts {lengths(wl.get('prompt_tokens'))} tokens; outputs "
+                             f"{lengths(wl.get('output_tokens'))} tokens.")
+        if classes:
+            sentences.append(f"{len(classes)} request classes: " + ", ".join(
+                f"{c.get('name')}" + (f" ({share(c['share'], 0)})" if _num(c.get("share")) else "")
+                for c in classes) + ".")
+        settings.append(("model", model_name(scenario.get("model"))))
+        for p, line in zip(pools, lines):
+            settings.append((f"pool {p.get('name')}", line))
+            settings.append((f"pool {p.get('name')} batching", batching(p.get("batching"))))
+        router = fleet.get("router")
+        policy = router.get("policy") if isinstance(router, dict) else router
+        if len(pools) > 1 or policy not in (None, "least_outstanding"):
+            settings.append(("router", str(policy)))
+        if fleet.get("disaggregated"):
+            d = fleet["disaggregated"]
+            settings.append(("disaggregation", f"prefill on {d.get('prefill_pool')}, decode on "
+                                               f"{d.get('decode_pool')}"))
+        settings.append(("arrivals", arr))
+        if wl.get("prompt_tokens"):
+            settings.append(("prompt tokens", lengths(wl.get("prompt_tokens"))))
+        if wl.get("output_tokens"):
+            settings.append(("output tokens", lengths(wl.get("output_tokens"))))
+        if classes:
+            settings.append(("request classes", ", ".join(str(c.get("name")) for c in classes)))
+        settings.append(("duration", duration(scenario.get("duration"))
+                         + (f", warm-up {duration(scenario['warmup'])}" if _num(scenario.get("warmup"))
+                            and scenario["warmup"] > 0 else "")))
+        perf = scenario.get("perf") or {}
+        if isinstance(perf, dict) and perf.get("model"):
+            settings.append(("step-time model", str(perf["model"])))
+        if scenario.get("fidelity") == "fluid":
+            settings.append(("fidelity", "fluid (hourly capacity curves)"))
+    else:
+        lines = [f"{p.get('replicas', '?')} × {p.get('gpu', '?')}"
+                 + (f" (TP {p['tensor_parallel']})" if _num(p.get("tensor_parallel"))
+                    and p["tensor_parallel"] > 1 else "")
+                 + (f", one shard of {count(p['scale'])}" if _num(p.get("scale")) and p["scale"] != 1 else "")
+                 for p in pools_sum.values()]
+        sentences.append(f"{name}: " + ("; ".join(lines) or "fleet as configured")
+                         + (f", {duration(horizon)} simulated." if _num(horizon) else "."))
+        settings += [(f"pool {n}", line) for n, line in zip(pools_sum, lines)]
+        if _num(horizon):
+            settings.append(("simulated", duration(horizon)))
+    slo = summary.get("slo") or {}
+    slo_words = _slo_words(slo)
+    if slo_words:
+        sentences.append(f"SLO: {slo_words} per request.")
+        settings.append(("SLO", slo_words))
+    if summary.get("seed") is not None:
+        settings.append(("seed", str(summary["seed"])))
+    gpu = ", ".join(dict.fromkeys(str(p.get("gpu")) for p in pools_sum.values() if p.get("gpu")))
+    model = model_name(scenario.get("model")) if scenario else ""
+    title = " · ".join(x for x in (name, model, gpu) if x)
+    verdict, met = _verdict(summary, slo_words)
+    return Overview(title=title, paragraph=" ".join(sentences), settings=settings, verdict=verdict,
+                    met=met, notes=shard_notes(summary))
+
+
+def _threshold(s: float) -> str:
+    """An SLO bound as written by a person: ``2 s``, ``100 ms``."""
+    return f"{s:g} s" if s >= 1 else f"{s * 1000:.4g} ms"
+
+
+def _slo_words(slo: dict) -> str:
+    parts = [f"TTFT ≤ {_threshold(slo['ttft_s'])}" if _num(slo.get("ttft_s")) else "",
+             f"TPOT ≤ {_threshold(slo['tpot_s'])}" if _num(slo.get("tpot_s")) else ""]
+    return " and ".join(p for p in parts if p)
+
+
+def headroom(load_factor: float | None) -> str:
+    """The load factor in words: how much more traffic the pools' batch limits would take.
+
+        >>> headroom(0.5)
+        'load factor 0.50: room for about 100% more traffic at the batch limits'
+        >>> headroom(1.2)
+        'load factor 1.20: over capacity (the batch limits are reached)'
+    """
+    if not _num(load_factor) or load_factor < 0:
+        return ""
+    if load_factor >= 1:
+        return f"load factor {load_factor:.2f}: over capacity (the batch limits are reached)"
+    if load_factor == 0:
+        return "load factor 0.00: idle"
+    return (f"load factor {load_factor:.2f}: room for about {share(1 / load_factor - 1, 0)} more "
+            f"traffic at the batch limits")
+
+
+def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
+    att = _get(summary, "slo.attainment")
+    stable = _get(summary, "stability.stable")
+    met: bool | None = None
+    parts: list[str] = []
+    if _num(att):
+        met = att >= SLO_TARGET and stable is not False
+        within = f" within {slo_words}" if slo_words else ""
+        parts.append(f"SLO {'met' if met else 'NOT met'}: {share(att)} of requests{within} "
+                     f"(target {share(SLO_TARGET, 0)}).")
+    else:
+        parts.append("SLO attainment unknown (no measured requests).")
+    classes = {n: _get(c, "slo.attainment") for n, c in (summary.get("classes") or {}).items()}
+    if any(_num(v) for v in classes.values()):
+        parts.append("Per class, within its own SLO: " + ", ".join(
+            f"{n} {share(v)}" for n, v in classes.items() if _num(v)) + ".")
+    if stable is False:
+        growth = _get(summary, "stability.backlog_growth_per_s")
+        parts.append("The backlog grows" + (f" by {number(growth)} requests/s" if _num(growth) else "")
+                     + ": the fleet does not keep up.")
+    room = headroom(_get(summary, "utilization.load_factor"))
+    if room:
+        parts.append(room[0].upper() + room[1:] + ".")
+    cost = summary.get("cost") or {}
+    currency = _get(summary, "cashflow.currency") or "USD"
+    money_bits = []
+    if _num(cost.get("per_million_output_tokens")):
+        money_bits.append(f"Cost {money(cost['per_million_output_tokens'], currency, compact=None)} per million output tokens")
+    horizon = summary.get("simulated_seconds")
+    if _num(cost.get("compute_usd")) and _num(horizon) and horizon > 0:
+        monthly = cost["compute_usd"] * HOURS_PER_MONTH * 3600 / horizon
+        money_bits.append(f"compute {money(cost['compute_usd'], currency, compact=None)} for {duration(horizon)}, "
+                          f"about {money(monthly, currency, compact=None)} per month")
+    if money_bits:
+        text = "; ".join(money_bits)
+        parts.append(text[0].upper() + text[1:] + ".")
+    return " ".join(parts), met
+
+
+def shard_notes(summary: dict) -> list[str]:
+    """What a sharded pool (``scale: K``) means for the numbers: which are one shard's, which the fleet's."""
+    notes = []
+    shards = {n: p["scale"] for n, p in (summary.get("pools") or {}).items()
+              if _num(p.get("scale")) and p["scale"] != 1}
+    if shards:
+        which = ", ".join(f"{n} (× {count(k)})" for n, k in shards.items())
+        notes.append(f"Sharded pools: {which}. Requests, latency and throughput are those of the one "
+                     f"simulated shard; GPU-hours, cost and cash flows are for the whole fleet.")
+    return notes

@@ -1,0 +1,60 @@
+"""The terminal summary: the report's header first, then numbers formatted for people."""
+import re
+
+import pytest
+
+import sim
+from sim.report_text import format_summary, net_share
+
+
+@pytest.fixture(scope="module")
+def sharded():
+    scn = {"name": "shards", "seed": 3, "duration": "2m", "model": "llama-3-8b",
+           "workload": {"arrival": {"process": "poisson", "rate": 2.0},
+                        "prompt_tokens": {"dist": "fixed", "value": 200},
+                        "output_tokens": {"dist": "fixed", "value": 20}},
+           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 2, "scale": 250000}]},
+           "economics": {"gpu_hour_usd": 2.0}}
+    return sim.run(scn)
+
+
+def test_summary_opens_with_what_was_simulated_and_the_verdict(sharded):
+    text = format_summary(sharded)
+    lines = text.splitlines()
+    assert lines[0] == "shards · llama-3-8b · h100-sxm"
+    head = " ".join(" ".join(lines[:8]).split())          # the paragraphs are wrapped
+    assert "2 × h100-sxm, one shard of 250,000 serving llama-3-8b" in head
+    assert "Poisson arrivals at 2 req/s for 2 m" in head
+    assert "SLO met" in head and "per million output tokens" in head
+    assert "note: Sharded pools: main (× 250,000)" in text
+
+
+def test_sharded_numbers_say_per_shard_or_whole_fleet_and_never_run_together(sharded):
+    text = format_summary(sharded)
+    assert "throughput (per shard)" in text and "GPU-hours (whole fleet)" in text
+    # 2 replicas x 250,000 shards x 2 min = 16,667 GPU-hours, $33,333.33 at $2/h
+    assert "provisioned 16.7k" in text and "compute $33,333.33" in text
+    row = next(line for line in text.splitlines() if line.startswith("main "))
+    assert row.split() == ["main", "h100-sxm", "2", "250,000", "2.00", "16.7k",
+                           row.split()[6], row.split()[7]]
+    assert not re.search(r"\d\.\d+e[+-]\d", text)              # no scientific notation anywhere
+
+
+def test_net_revenue_share_on_both_bases():
+    cf = {"revenue_share_net": -491_505_592.29, "cash_revenue_share_net": -321_243_855.86,
+          "revenue_share_outstanding": -170_261_736.43}
+    assert net_share(cf) == ("paid $492M accrual, paid $321M cash "
+                             "(owed to the partner at the end: $170M)")
+    assert net_share({"revenue_share_net": 1200.0, "cash_revenue_share_net": 0.0}) == \
+        "received $1,200.00 accrual, received $0.00 cash"
+
+
+def test_net_share_line_appears_only_with_a_revenue_share(sharded):
+    assert "revenue share, net" not in format_summary(sharded)
+    sharded.summary["cashflow"].update(revenue_share_paid=300.0, revenue_share_received=100.0,
+                                       revenue_share_net=-200.0, cash_revenue_share_net=-150.0)
+    try:
+        assert "revenue share, net  paid $200.00 accrual, paid $150.00 cash" in format_summary(sharded)
+    finally:
+        sharded.summary["cashflow"].update(revenue_share_paid=0.0, revenue_share_received=0.0,
+                                           revenue_share_net=0.0, cash_revenue_share_net=0.0)
