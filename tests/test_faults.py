@@ -62,8 +62,8 @@ def test_a_new_result_replaces_the_old_and_keeps_foreign_files(tmp_path):
     (out / "report.html").write_text("<p>old report</p>")
     assert main(["run", str(path), "--out", str(out), "--quiet", "--set", "seed=4"]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["cashflow.csv", "figures", "ledger.csv", "notes.txt", "requests.csv.gz", "summary.json",
-                     "timeseries.csv"]
+    assert names == ["cashflow.csv", "figures", "ledger.csv", "notes.txt", "requests.csv.gz", "scenario.json",
+                     "settlements.csv", "summary.json", "timeseries.csv", "usage.npz"]
     assert (out / "notes.txt").read_text() == "mine"
     assert not list((out / "figures").glob("*.png"))               # the old run's figures went with it
 
