@@ -108,7 +108,8 @@ class EconomicsResult:
         ups = (("revenue_usd", "revenue", "#4c956c"), ("revenue_share_received_usd", "share received", "#90be6d"),
                ("credits_applied_usd", "credits", "#b8d8ba"))
         downs = (("compute_usd", "compute", "#d1495b"), ("training_usd", "training", "#edae49"),
-                 ("revenue_share_paid_usd", "share paid", "#8d6a9f"))
+                 ("revenue_share_paid_usd", "share paid", "#8d6a9f"), ("energy_usd", "energy", "#00798c"),
+                 ("sla_credits_usd", "SLA credits", "#6d597a"))
         scale, unit = _scale(rows)
         panel = Panel(ylabel=f"{self.currency} {unit}".strip(), categories=labels, rotation=45.0, category_pt=8.0,
                       title="Cash flows per period (bars: accrual; line: cumulative cash)\n"

@@ -188,8 +188,10 @@ def money(x: float) -> str:
 
 def format_statement(rows: Sequence[dict], currency: str = "USD") -> str:
     """A plain-text table of the statement for a terminal."""
+    optional = tuple((f"{stem}_usd", stem.replace("_", " ")) for stem, _ in OPTIONAL_COLUMNS
+                     if rows and f"{stem}_usd" in rows[0])
     cols = (("period", "period"), ("revenue_usd", "revenue"), ("compute_usd", "compute"),
-            ("training_usd", "training"), ("credits_applied_usd", "credits"),
+            ("training_usd", "training"), ("credits_applied_usd", "credits"), *optional,
             ("revenue_share_paid_usd", "share paid"), ("revenue_share_received_usd", "share recv"),
             ("net_usd", "net"), ("cash_net_usd", "cash net"), ("cumulative_cash_usd", "cum cash"))
     table = [[h for _, h in cols]]
