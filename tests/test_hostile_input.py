@@ -176,6 +176,8 @@ def test_error_for_a_huge_value_is_short_and_quick(tmp_path, capsys):
     (lambda sc: sc["fleet"]["pools"].append({"name": "b", "gpu": "a100-80gb", "replicas": 1}) or sc["fleet"].update(
         router={"policy": "weighted", "weights": {"main": 1e308, "b": 1e308}}),
      "fleet.router.weights: must add up to a finite number"),
+    (lambda sc: sc["workload"].update(prompt_tokens={"dist": "empirical", "values": [10, 20], "weights": [1e308, 1e308]}),
+     "workload.prompt_tokens.weights: must add up to a finite number"),
 ])
 def test_overflowing_numbers_are_named_by_field(tmp_path, capsys, edit, expected):
     sc = scenario()
