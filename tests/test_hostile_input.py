@@ -54,6 +54,12 @@ def test_small_anchors_still_work():
     assert data["pools"] == [{"gpu": "h100-sxm", "replicas": 2}] * 2
 
 
+def test_a_merged_key_may_be_overridden():
+    # `<<: *defaults` then a key of its own is YAML's way of overriding a default, not a duplicate
+    data = load_yaml("d: &d {gpu: h100-sxm, replicas: 2}\npools: [{<<: *d, replicas: 4}]\n")
+    assert data["pools"] == [{"gpu": "h100-sxm", "replicas": 4}]
+
+
 @pytest.mark.parametrize("suffix,text", [
     (".yaml", "name: " + "[" * 500 + "]" * 500 + "\n"),
     (".yaml", "name:\n" + "".join("  " * i + "- \n" for i in range(60))),
