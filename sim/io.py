@@ -107,27 +107,31 @@ def _atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
 
 
 @contextmanager
-def staged_folder(target: str | Path, keep_foreign: Sequence[str] | None = None) -> Iterator[Path]:
+def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Iterator[Path]:
     """A fresh temporary sibling of ``target`` to write a whole folder into, swapped in on success.
 
-    On leaving the block without an error the staged folder replaces ``target`` by renames in the
-    same parent folder: a reader sees the old folder or the new one, never half of each. When
-    ``target`` exists and is not empty, entries whose names are not in ``keep_foreign`` (the
-    names the folder's writer produces) are someone else's files and are moved into the new
-    folder first; the old folder is then renamed aside, the new one renamed in, and the old one
-    deleted. On an error (a full disk, an interrupt) the staged folder is deleted and ``target``
-    is left exactly as it was.
+    On leaving the block without an error the staged folder takes the place of ``target``:
+
+    * ``target`` absent or empty: one rename, atomic;
+    * ``target`` holds only names in ``known`` (the names the folder's writer produces: an earlier
+      result): ``target`` is renamed aside, the staged folder renamed in, the old one deleted;
+    * ``target`` also holds other entries (someone else's files), or cannot be renamed (a mount
+      point): the ``known`` entries are moved aside and the new ones moved in one by one, every
+      move undone if one fails; the other entries are never touched.
+
+    On an error (a full disk, an interrupt) the staged folder is deleted and ``target`` is left
+    exactly as it was: never half one folder and half the other.
     """
     import shutil
 
-    target = Path(target)
-    parent = target.absolute().parent
+    target = Path(target).absolute()
+    parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
     try:
         os.chmod(stage, 0o755)          # mkdtemp makes 0700; a result folder is an ordinary folder
         yield stage
-        _swap_in(stage, target, keep_foreign)
+        _swap_in(stage, target, known)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -140,20 +144,42 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
         os.rename(stage, target)        # target absent, or an empty folder (rename(2) replaces it)
         return
     except OSError:
-        if not target.is_dir():
+        if not target.is_dir() or target.is_symlink():
             raise
-    if known is not None:
-        for entry in os.listdir(target):
-            if entry not in known and not entry.endswith(".partial") and not (stage / entry).exists():
-                os.rename(target / entry, stage / entry)      # someone else's file: carried over
+    entries = os.listdir(target)
+    ours = [e for e in entries if known is None or e in known]
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))
-    os.rename(target, aside / "old")
     try:
-        os.rename(stage, target)
-    except BaseException:
-        os.rename(aside / "old", target)    # put the old folder back
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
+        if len(ours) == len(entries):
+            try:
+                os.rename(target, aside / "old")
+            except OSError:
+                pass                    # a mount point, the root: entry by entry below
+            else:
+                try:
+                    os.rename(stage, target)
+                except BaseException:
+                    os.rename(aside / "old", target)    # put the old folder back
+                    raise
+                return
+        moved_old: list[str] = []
+        moved_new: list[str] = []
+        try:
+            for e in ours:
+                os.rename(target / e, aside / e)
+                moved_old.append(e)
+            for e in os.listdir(stage):
+                os.rename(stage / e, target / e)
+                moved_new.append(e)
+        except BaseException:
+            for e in reversed(moved_new):
+                os.rename(target / e, stage / e)
+            for e in reversed(moved_old):
+                os.rename(aside / e, target / e)
+            raise
+        os.rmdir(stage)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -80,6 +80,45 @@ def test_staged_folder_error_leaves_target_untouched(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
 
 
+def test_writing_into_the_current_folder_keeps_everything_else(tmp_path, monkeypatch):
+    path = _scenario_file(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "latency_cdf.png").write_bytes(b"old")
+    assert main(["run", "s.yaml", "--out", ".", "--quiet"]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["cashflow.csv", "figures", "ledger.csv", "requests.csv.gz", "s.yaml", "summary.json",
+                     "timeseries.csv"]
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        "cashflow.svg", "latency_cdf.svg", "timeseries.svg", "utilization.svg"]
+    assert path.exists()
+
+
+def test_a_failed_move_puts_every_entry_back(tmp_path, monkeypatch):
+    target = tmp_path / "t"
+    target.mkdir()
+    for name in ("summary.json", "timeseries.csv", "mine.txt"):
+        (target / name).write_text(f"old {name}")
+    real = os.rename
+    calls = []
+
+    def flaky(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 5:          # past the old entries, while moving the new ones in
+            raise OSError(5, "Input/output error")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "rename", flaky)
+    with pytest.raises(OSError):
+        with staged_folder(target, ("summary.json", "timeseries.csv")) as stage:
+            (stage / "summary.json").write_text("new")
+            (stage / "timeseries.csv").write_text("new")
+    monkeypatch.setattr(os, "rename", real)
+    assert {p.name: p.read_text() for p in target.iterdir()} == {
+        "summary.json": "old summary.json", "timeseries.csv": "old timeseries.csv", "mine.txt": "old mine.txt"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
+
+
 @pytest.mark.parametrize("out", ["/proc/self", "/proc/self/x"])
 def test_unusable_out_is_refused_before_simulating(tmp_path, capsys, out):
     path = _scenario_file(tmp_path, duration=3600)

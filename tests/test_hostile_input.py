@@ -54,6 +54,12 @@ def test_small_anchors_still_work():
     assert data["pools"] == [{"gpu": "h100-sxm", "replicas": 2}] * 2
 
 
+def test_a_merged_key_may_be_overridden():
+    # `<<: *defaults` then a key of its own is YAML's way of overriding a default, not a duplicate
+    data = load_yaml("d: &d {gpu: h100-sxm, replicas: 2}\npools: [{<<: *d, replicas: 4}]\n")
+    assert data["pools"] == [{"gpu": "h100-sxm", "replicas": 4}]
+
+
 @pytest.mark.parametrize("suffix,text", [
     (".yaml", "name: " + "[" * 500 + "]" * 500 + "\n"),
     (".yaml", "name:\n" + "".join("  " * i + "- \n" for i in range(60))),
@@ -176,6 +182,8 @@ def test_error_for_a_huge_value_is_short_and_quick(tmp_path, capsys):
     (lambda sc: sc["fleet"]["pools"].append({"name": "b", "gpu": "a100-80gb", "replicas": 1}) or sc["fleet"].update(
         router={"policy": "weighted", "weights": {"main": 1e308, "b": 1e308}}),
      "fleet.router.weights: must add up to a finite number"),
+    (lambda sc: sc["workload"].update(prompt_tokens={"dist": "empirical", "values": [10, 20], "weights": [1e308, 1e308]}),
+     "workload.prompt_tokens.weights: must add up to a finite number"),
 ])
 def test_overflowing_numbers_are_named_by_field(tmp_path, capsys, edit, expected):
     sc = scenario()

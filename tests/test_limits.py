@@ -82,14 +82,24 @@ def _limited(cmd: list[str], cwd: Path) -> tuple[int, str, float]:
     return p.returncode, p.stderr, time.perf_counter() - t0
 
 
-@pytest.mark.parametrize("case", ["fluid_step", "replicas", "autoscaler", "failures", "trace_loop"])
+@pytest.mark.parametrize("case", list(HUGE))
 def test_huge_runs_exit_2_quickly_in_300_mb(tmp_path, case):
     over, field, words = HUGE[case]
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(_with(**over)))
-    rc, err, wall = _limited(["run", str(path), "--quiet"], tmp_path)
+    rc, err, wall = _limited(["run", str(path), "--quiet"], tmp_path)     # validate: see the test above
     assert rc == 2 and "Traceback" not in err and f"{path}: {field}: {words}" in err
     assert wall < 5
+
+
+def test_alias_bomb_exits_2_quickly_in_300_mb(tmp_path):
+    from test_hostile_input import _bomb
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_bomb(10))
+    for command in ("validate", "run"):
+        rc, err, wall = _limited([command, str(path)], tmp_path)
+        assert rc == 2 and "aliases (*l3) expand to more than 10,000 values" in err and wall < 5
 
 
 def test_sweep_grid_and_seeds_refused_before_the_grid_is_built(tmp_path):

@@ -413,7 +413,7 @@ def capacity_curve(scenario, pool_index: int, base_dir: Path = Path("."),
     if use_cache and path.exists():
         try:
             return CapacityCurve.from_json(json.loads(path.read_text()))
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             pass  # unreadable cache entry: measure again
     name = scenario.fleet.pools[pool_index].name
     curve = measure_curve(template, base_dir, settings, name)

@@ -73,8 +73,8 @@ class LogHistogram:
         idx = self.bin_index(v)
         self.counts += np.bincount(idx, weights=w, minlength=self.n_bins)
         self.total += float(len(v) if w is None else w.sum())
-        # numpy's pairwise sum and fsum add in a fixed order whatever the BLAS thread count (np.dot does not)
-        self.sum += float(v.sum()) if w is None else math.fsum((v * w).tolist())
+        # numpy's pairwise sum adds in a fixed order whatever the BLAS thread count (np.dot does not)
+        self.sum += float(v.sum()) if w is None else float(np.add.reduce(v * w))
         self.min = min(self.min, float(v.min()))
         self.max = max(self.max, float(v.max()))
 

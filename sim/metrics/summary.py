@@ -50,10 +50,10 @@ def weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict:
     w = weights[order].astype(np.float64)
     cw = np.cumsum(w)
     total = cw[-1]
-    # math.fsum of the products: correctly rounded, so the mean's last digits do not depend on the
-    # order of the additions (np.dot's do: BLAS splits it by thread count, so one seed gave
-    # different bytes on a 1-thread and a 4-thread machine)
-    out = {"mean": math.fsum((v * w).tolist()) / float(total)}
+    # numpy's own (pairwise, fixed-order) sum of the products, not np.dot: BLAS splits a dot by
+    # thread count, so one seed gave different last digits on a 1-thread and a 4-thread machine.
+    # (math.fsum would be exact too but takes ~100 ms for 547,000 gaps; this takes ~1 ms)
+    out = {"mean": float(np.add.reduce(v * w)) / float(total)}
     for q in QUANTILES:
         idx = int(np.searchsorted(cw, q / 100.0 * total, side="left"))
         out[f"p{q}"] = float(v[min(idx, len(v) - 1)])

@@ -377,11 +377,13 @@ def write_calibration(cal: Calibration, path: str | pathlib.Path) -> None:
 def load_calibration(path: str | pathlib.Path) -> Calibration:
     """Read a calibration file; :class:`~sim.errors.InputError` naming the problem otherwise."""
     path = pathlib.Path(path)
+    from sim.scenario.safe_yaml import load_yaml, read_text
+
     try:
-        d = yaml.safe_load(path.read_text(encoding="utf-8"))
+        d = load_yaml(read_text(path))      # a regular file, within the scenario loader's limits
     except OSError as exc:
         raise InputError(f"{path}: cannot read calibration file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise InputError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(d, dict):
         raise InputError(f"{path}: expected a mapping with flops_efficiency, bw_efficiency, overhead_s")

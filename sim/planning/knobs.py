@@ -79,9 +79,11 @@ class Knob:
 
 def scalar(text: str) -> Any:
     """A raw value as YAML reads it (``"8"`` → 8, ``"h100-sxm"`` → ``"h100-sxm"``)."""
+    from sim.scenario.safe_yaml import load_yaml
+
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml(text)      # within the loader's alias and nesting limits
+    except (yaml.YAMLError, ValueError, RecursionError):
         return text
 
 

@@ -3,7 +3,7 @@
 A date of 9999-12-31 is a valid date, but its window ends at the next midnight, which Python
 cannot represent; a payment lag of 10¹⁵ s moves cash in the year 31 million; revenue growing
 10²⁰⁰-fold a month is infinite after two months; two router weights of 10³⁰⁸ add up to
-infinity. Each is a ``(field.path, message)`` problem here instead of an ``OverflowError`` (or a
+infinity (as do two token-length weights of 10³⁰⁸, which then draw only the last value). Each is a ``(field.path, message)`` problem here instead of an ``OverflowError`` (or a
 ``null`` money total) later.
 
     >>> _growth_overflows(0.1, 12 * MONTH_S)
@@ -43,6 +43,16 @@ def magnitude_problems(sc) -> list[tuple[str, str]]:
     r = sc.fleet.router
     if r.weights and not math.isfinite(sum(max(w, 0.0) for w in r.weights.values())):
         out.append(("fleet.router.weights", "must add up to a finite number (their sum is past 1.8e308); "
+                                            "weights are relative, so smaller ones say the same"))
+    w = sc.workload
+    dists = [("workload.prompt_tokens", w.prompt_tokens), ("workload.output_tokens", w.output_tokens)]
+    for i, c in enumerate(w.classes):
+        dists += [(f"workload.classes.{i}.prompt_tokens", c.prompt_tokens),
+                  (f"workload.classes.{i}.output_tokens", c.output_tokens)]
+    for where, d in dists:
+        weights = getattr(d, "weights", None)
+        if weights and not math.isfinite(sum(weights)):
+            out.append((f"{where}.weights", "must add up to a finite number (their sum is past 1.8e308); "
                                             "weights are relative, so smaller ones say the same"))
     for i, p in enumerate(sc.fleet.pools):
         if p.scale > MAX_SCALE:

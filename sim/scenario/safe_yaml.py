@@ -113,9 +113,10 @@ class _LimitedLoader(yaml.SafeLoader):
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, int] = {}
         if isinstance(node, MappingNode):
-            self.flatten_mapping(node)
+            # the keys written in this mapping; keys merged in with `<<: *defaults` may be
+            # overridden by them, as YAML intends, so they are not duplicates
             for key_node, _ in node.value:
-                if not isinstance(key_node, ScalarNode):
+                if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                     continue
                 key = self.construct_object(key_node, deep=False)
                 line = key_node.start_mark.line + 1
