@@ -87,8 +87,8 @@ def test_writing_into_the_current_folder_keeps_everything_else(tmp_path, monkeyp
     (tmp_path / "figures" / "latency_cdf.png").write_bytes(b"old")
     assert main(["run", "s.yaml", "--out", ".", "--quiet"]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["cashflow.csv", "figures", "ledger.csv", "requests.csv.gz", "s.yaml", "summary.json",
-                     "timeseries.csv"]
+    assert names == ["cashflow.csv", "figures", "ledger.csv", "requests.csv.gz", "s.yaml", "scenario.json",
+                     "settlements.csv", "summary.json", "timeseries.csv", "usage.npz"]
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "cashflow.svg", "latency_cdf.svg", "timeseries.svg", "utilization.svg"]
     assert path.exists()
