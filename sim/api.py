@@ -225,6 +225,18 @@ def price_run(summary: dict, sc, pools: list[PoolRuntime], end_s: float, interva
     return econ
 
 
+def run_stability(ts: np.ndarray, summary: dict, sc, end: float, n_pools: int) -> dict:
+    """The ``stability`` block from a time series in :data:`TS_COLUMNS` (both tiers): requests in the
+    system are every pool's queue and running sequences plus the central queue (on every pool's row)."""
+    from sim.metrics.stability import in_system_by_time, stability
+
+    counts = ts[:, 3] + ts[:, 5] + ts[:, 4] / max(n_pools, 1) if len(ts) else np.zeros(0)
+    t, n = in_system_by_time(ts[:, 0] if len(ts) else np.zeros(0), counts)
+    req = summary["requests"]
+    return stability(t, n, arrived=req["arrived"], end_s=float(end), warmup_s=float(sc.warmup),
+                     in_flight_at_end=req["in_flight"])
+
+
 def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end: float) -> Result:
     """Turn a finished fleet into records, time series, summary and economics."""
     from sim.economics import ProvisionedInterval
@@ -276,6 +288,7 @@ def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end
     summary["utilization"] = {"gpu_busy": busy_s / prov_s if prov_s else 0.0, "kv_cache_mean": kv_mean,
                               "mfu": flops_done / flops_cap if flops_cap else 0.0}
     summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
+    summary["stability"] = run_stability(ts, summary, sc, end, len(pools))
 
     # money
     names = class_names(sc.workload)

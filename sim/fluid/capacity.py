@@ -5,7 +5,8 @@ derived scenario with **one replica** of the pool (same GPU, model, tensor paral
 perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid of rates:
 
 1. the saturation throughput ``max_rps``: a run far above capacity (the rate is raised x4 until
-   fewer than 85 % of the offered requests complete) measures completions/s after a warmup;
+   fewer than 85 % of the offered requests complete) measures completions/s after a warmup, run
+   again for ``min_requests`` completions when the probe saw fewer;
 2. grid points at ``fractions x max_rps`` (default 2 % ... 95 %, 14 points), each ``max(min_duration_s,
    min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica:
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
@@ -36,7 +37,7 @@ import numpy as np
 
 from sim.metrics.summary import RequestStats
 
-CURVE_VERSION = 4  # 4: SLO attainment counts in-flight requests that already missed
+CURVE_VERSION = 5  # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over min_requests
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -318,6 +319,12 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         rate *= 4.0
     if not max_rps:
         raise RuntimeError(f"capacity curve of pool {pool_name!r}: no saturation found up to {rate:g} requests/s")
+    # a saturated probe with fewer than ``min_requests`` completions measures max_rps too coarsely
+    # (a 1-request/s replica completes ~90 requests in a probe: +-11 %); run it again long enough
+    dur = settings.min_requests / max_rps
+    if dur > probe:
+        res = _run(template, base_dir, rate, dur / 0.75, dur / 3.0, settings.seed)
+        max_rps = res.summary["throughput"]["requests_per_s"] or max_rps
     # 2. grid
     rates, served, att, busy, kv, mfu = [], [], [], [], [], []
     lat = {m: {s: [] for s in STATS} for m in METRICS}

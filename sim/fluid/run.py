@@ -172,7 +172,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
 
     ``step_s`` defaults to one hour; ``curves`` (one per pool) skips the measurement.
     """
-    from sim.api import TS_COLUMNS, Result, build_pools, price_run
+    from sim.api import TS_COLUMNS, Result, build_pools, price_run, run_stability
     from sim.economics import ProvisionedInterval
     from sim.metrics.records import RECORD_DTYPE
     from sim.workload import class_names, classes
@@ -361,6 +361,9 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                               "kv_cache_mean": kv_num / kv_den if kv_den else 0.0,
                               "mfu": flops_done / flops_cap if flops_cap else 0.0}
     summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
+    ts = np.vstack(ts_rows) if ts_rows else np.zeros((0, len(TS_COLUMNS)))
+    ts = ts[np.lexsort((ts[:, 1], ts[:, 0]))] if len(ts) else ts
+    summary["stability"] = run_stability(ts, summary, sc, end, len(pools))
 
     names = class_names(sc.workload)
     t = np.concatenate(use_t) if use_t else np.zeros(0)
@@ -378,8 +381,6 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     summary["engine"] = "fluid"
     summary["fidelity"] = {"tier": "fluid", "step_s": float(step_s), "steps": n_steps}
     summary["wall_seconds"] = 0.0
-    ts = np.vstack(ts_rows) if ts_rows else np.zeros((0, len(TS_COLUMNS)))
-    ts = ts[np.lexsort((ts[:, 1], ts[:, 0]))] if len(ts) else ts
     return Result(summary=summary, records=np.zeros(0, dtype=RECORD_DTYPE), timeseries=ts,
                   pool_names=[p.name for p in pools], class_names=names, economics=econ, scenario=loaded,
                   extra={"python": platform.python_version(), "capacity_curves": {c.pool: c.key for c in curves}})
