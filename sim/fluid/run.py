@@ -12,8 +12,9 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    rest is the next backlog. Each replica sees the per-replica load ``served / (n x step)``;
    latency, SLO attainment, GPU busy share, KV use and MFU are read off the curve at that load.
    While a backlog exists every request also waits ``(B_start + B_end) / 2 / (n x max)`` seconds
-   (Little's law on the fluid backlog), added to TTFT, E2E and queue means and counted as an SLO
-   miss when it exceeds the TTFT objective;
+   (Little's law on the fluid backlog), added to TTFT, E2E and queue times (means and
+   percentiles: :mod:`sim.fluid.backlog`) and counted as an SLO miss when it exceeds the TTFT
+   objective; the backlog left at the end counts in TTFT and queue percentiles at its age;
 4. money: provisioned replicas x GPUs per replica x scale for the step, busy share from the curve;
    completed requests become one usage row per (step, pool, class) at the step's midpoint with
    ``weight = requests x scale`` and per-request token means, priced by
@@ -21,7 +22,7 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
 
 Latency percentiles over the whole run mix the curve's normalised log-histograms with weights =
 requests served in each step after ``warmup`` (interpolated between grid points, like every other
-quantity); the backlog wait shifts means only. ITL percentiles are the served-token-weighted
+quantity), each step's shifted by its backlog wait. ITL percentiles are the served-token-weighted
 average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
 
 Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
@@ -39,9 +40,12 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.capacity import HIST_METRICS, METRICS, STATS, CalibrationSettings, CapacityCurve, capacity_curve
+from sim.fluid.backlog import REF, backlog_ages, mix_rows
 from sim.fluid.demand import expected_arrivals
 
 DEFAULT_STEP_S = 3600.0
+SHIFTED = ("ttft", "e2e", "queue")
+"""Latencies that include the wait behind a fluid backlog."""
 
 
 def _mixture_stats(counts: np.ndarray, mean: float | None) -> dict:
@@ -111,7 +115,6 @@ def _add_classes(acc: list[_ClassAcc], curve: CapacityCurve, i: np.ndarray, w: n
                  rejected: np.ndarray, meas: np.ndarray, cls_frac: np.ndarray, after_warm: np.ndarray,
                  extra_wait: np.ndarray, cls_slo: list[tuple[float, float]], backlog_end: float) -> None:
     """One pool's contribution to every class's block (class k's curve quantities at the same load)."""
-    g = len(curve.rates_rps)
     tokens = curve.meta.get("class_tokens") or []
     for k, a in enumerate(acc):
         frac = cls_frac[:, k]
@@ -132,9 +135,8 @@ def _add_classes(acc: list[_ClassAcc], curve: CapacityCurve, i: np.ndarray, w: n
             means = {m: curve.class_latency_mean[m][k] for m in HIST_METRICS}
             hists = {m: curve.class_hists[m][k] for m in HIST_METRICS}
         a.met += float(np.sum(mk * (att[i] * (1 - w) + att[i + 1] * w) * (extra_wait <= cls_slo[k][0])))
-        hw = np.bincount(i, weights=mk * (1 - w), minlength=g) + np.bincount(i + 1, weights=mk * w, minlength=g)
         for m in HIST_METRICS:
-            a.hist[m] += hw @ hists[m]
+            a.hist[m] += mix_rows(hists[m], i, w, mk, extra_wait if m in SHIFTED else np.zeros_like(extra_wait))
             mean = means[m][i] * (1 - w) + means[m][i + 1] * w
             if m in ("ttft", "e2e", "queue"):
                 mean = mean + extra_wait
@@ -263,11 +265,10 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         kv = at(curve.kv)
         mfu = at(curve.mfu)
         meas = served * after_warm
-        # latency mixture
+        # latency mixture: each step's curve distribution shifted by its backlog wait
         for m in HIST_METRICS:
-            hw = np.bincount(i, weights=meas * (1 - w), minlength=len(curve.rates_rps)) \
-                + np.bincount(i + 1, weights=meas * w, minlength=len(curve.rates_rps))
-            hist_w[m] += hw @ curve.hists[m]
+            hist_w[m] += mix_rows(curve.hists[m], i, w, meas,
+                                  extra_wait if m in SHIFTED else np.zeros_like(extra_wait))
         for m in METRICS:
             mean = at(curve.latency[m]["mean"])
             if m in ("ttft", "e2e", "queue"):
@@ -283,6 +284,13 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         itl_w += float(np.sum(tok_w))
         _add_classes(per_cls, curve, i, w, served, rejected, meas, cls_frac, after_warm, extra_wait, cls_slo,
                      b)
+        # the backlog left at the end counts at its age, like a request-level run's in-flight requests
+        ages, n_old = backlog_ages(b, float(n[-1]) * curve.max_rps, ttft_slo) if n_steps else (np.zeros(0),) * 2
+        if len(ages):
+            for m in ("ttft", "queue"):
+                hist_w[m] += np.bincount(REF.bin_index(ages), weights=n_old, minlength=len(hist_w[m]))
+                lat_sum[m] += float(np.dot(ages, n_old))
+                lat_w[m] += float(n_old.sum())
         served_all += float(served.sum())
         rejected_all += float(rejected.sum())
         for reason, share_r in (curve.meta.get("reject_reasons") or {}).items():

@@ -13,8 +13,8 @@ horizon). The first term is the scale of Poisson noise in the counts, the second
 stable run near saturation (whose queue wanders by a few per cent of its arrivals) from being
 called unstable. An M/M/c queue at ``ρ = 1.2`` grows by ``(1 - 1/1.2) N = 17 % N``: unstable.
 
-    >>> t = np.arange(0.0, 101.0, 10.0)
-    >>> s = stability(t, 0.8 * t, arrived=480, end_s=100.0, warmup_s=0.0, in_flight_at_end=80)
+    >>> t = np.arange(0.0, 1001.0, 10.0)
+    >>> s = stability(t, 0.8 * t, arrived=4800, end_s=1000.0, warmup_s=0.0, in_flight_at_end=800)
     >>> s["stable"], round(s["backlog_growth_per_s"], 3)
     (False, 0.8)
 
