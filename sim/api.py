@@ -237,6 +237,29 @@ def run_stability(ts: np.ndarray, summary: dict, sc, end: float, n_pools: int) -
                      in_flight_at_end=req["in_flight"])
 
 
+def _pool_utilization(sc, p: PoolRuntime, use, replica_s: float, busy_share: float, running_sum: float,
+                      replicas_sum: float) -> dict:
+    """Load factor and MBU of pool ``p`` from its completed requests (``use``: usage columns)."""
+    from sim.metrics.utilization import pool_kv_dtype, pool_utilization, running_while_busy
+
+    mine = use.pool == p.index if len(use.pool) else np.zeros(0, dtype=bool)
+    n = float(use.count[mine].sum()) if mine.any() else 0.0
+    pin = float(np.dot(use.count[mine], use.input_tokens[mine]) / n) if n else 0.0
+    pout = float(np.dot(use.count[mine], use.output_tokens[mine]) / n) if n else 0.0
+    return pool_utilization(p, requests=n, prompt_mean=pin, output_mean=pout, replica_seconds=replica_s,
+                            running_while_busy=running_while_busy(running_sum, replicas_sum, busy_share),
+                            kv_dtype=pool_kv_dtype(sc, p))
+
+
+def fleet_utilization(per_pool: list[tuple[dict, float, float]]) -> dict:
+    """Fleet load factor (weighted by replica-seconds) and MBU (by GPU-seconds) from
+    ``(pool block, replica-seconds, GPU-seconds)`` triples."""
+    from sim.metrics.utilization import weighted
+
+    return {"load_factor": weighted([(u["load_factor"], r) for u, r, _ in per_pool]) or 0.0,
+            "mbu": weighted([(u["mbu"], g) for u, _, g in per_pool])}
+
+
 def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end: float) -> Result:
     """Turn a finished fleet into records, time series, summary and economics."""
     from sim.economics import ProvisionedInterval
@@ -260,6 +283,8 @@ def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end
     per_pool = {}
     intervals = []
     busy_by_pool = {}
+    use = outcome.usage       # one row per completed request, or per (hour, pool, class) group
+    util_w: list[tuple] = []
     for p in pools:
         gpr = p.gpus_per_replica
         scale = p.cfg.scale
@@ -281,18 +306,21 @@ def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end
             "gpu_busy": (p_busy / p_prov) if p_prov else 0.0,
             "kv_cache_mean": float(np.mean(sel[:, 7])) if len(sel) else 0.0,
         }
+        u = _pool_utilization(sc, p, use, p_prov / gpr, p_busy / p_prov if p_prov else 0.0,
+                              float(sel[:, 5].sum()) if len(sel) else 0.0, float(sel[:, 2].sum()) if len(sel) else 0.0)
+        per_pool[p.name].update(u)
+        util_w.append((u, p_prov / gpr * scale, p_prov * scale))
     kv_mean = 0.0
     if len(ts):
         w = ts[:, 2]
         kv_mean = float(np.average(ts[:, 7], weights=w)) if w.sum() > 0 else 0.0
     summary["utilization"] = {"gpu_busy": busy_s / prov_s if prov_s else 0.0, "kv_cache_mean": kv_mean,
-                              "mfu": flops_done / flops_cap if flops_cap else 0.0}
+                              "mfu": flops_done / flops_cap if flops_cap else 0.0, **fleet_utilization(util_w)}
     summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
     summary["stability"] = run_stability(ts, summary, sc, end, len(pools))
 
     # money
     names = class_names(sc.workload)
-    use = outcome.usage       # one row per completed request, or per (hour, pool, class) group
     pool_scale = np.array([p.cfg.scale for p in pools], dtype=np.float64)
     econ = price_run(summary, sc, pools, float(end), intervals, busy_by_pool, use.completion_s, use.input_tokens,
                      use.output_tokens, use.cls,

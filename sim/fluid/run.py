@@ -174,7 +174,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
 
     ``step_s`` defaults to one hour; ``curves`` (one per pool) skips the measurement.
     """
-    from sim.api import TS_COLUMNS, Result, build_pools, price_run, run_stability
+    from sim.api import TS_COLUMNS, Result, build_pools, fleet_utilization, price_run, run_stability
+    from sim.metrics.utilization import pool_kv_dtype, pool_utilization, running_while_busy
     from sim.economics import ProvisionedInterval
     from sim.metrics.records import RECORD_DTYPE
     from sim.workload import class_names, classes
@@ -227,6 +228,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     cls_slo = [(c.slo_ttft_s or sc.slo.ttft_s, c.slo_tpot_s or sc.slo.tpot_s) for c in specs]
     per_cls = [_ClassAcc(hist_w) for _ in range(n_cls)]
     by_reason: dict[str, float] = {}
+    util_w: list[tuple] = []
 
     for p, curve, sh in zip(pools, curves, share):
         offered = total * sh                                 # requests per step
@@ -344,6 +346,15 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
             "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps,
             "backlog_end": float(b),
         }
+        running = rate_rep * np.nan_to_num(svc)
+        u = pool_utilization(p, requests=float(served.sum()), prompt_mean=curve.prompt_tokens_mean,
+                             output_mean=curve.output_tokens_mean, replica_seconds=p_prov / gpr,
+                             running_while_busy=running_while_busy(float(np.sum(running * dt_s)),
+                                                                   float(np.sum(n * dt_s)),
+                                                                   p_busy / p_prov if p_prov else 0.0),
+                             kv_dtype=pool_kv_dtype(sc, p))
+        per_pool[p.name].update(u)
+        util_w.append((u, p_prov / gpr * scale, p_prov * scale))
 
     window = max(end - sc.warmup, 1e-12)
     latency = {}
@@ -367,7 +378,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                       "goodput_rps": met_measured / window, "ttft_s": sc.slo.ttft_s, "tpot_s": sc.slo.tpot_s}
     summary["utilization"] = {"gpu_busy": busy_s / prov_s if prov_s else 0.0,
                               "kv_cache_mean": kv_num / kv_den if kv_den else 0.0,
-                              "mfu": flops_done / flops_cap if flops_cap else 0.0}
+                              "mfu": flops_done / flops_cap if flops_cap else 0.0, **fleet_utilization(util_w)}
     summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
     ts = np.vstack(ts_rows) if ts_rows else np.zeros((0, len(TS_COLUMNS)))
     ts = ts[np.lexsort((ts[:, 1], ts[:, 0]))] if len(ts) else ts
