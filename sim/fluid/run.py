@@ -5,8 +5,8 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
 1. demand: the expected arrivals of each class (:func:`~sim.fluid.demand.expected_arrivals`);
 2. routing: pool ``p`` gets the share ``n_p max_p / sum_q n_q max_q`` of the demand (its nominal
    capacity; ``n`` replicas, ``max`` the curve's saturation throughput per replica); a pool with
-   ``autoscale`` runs ``clip(ceil(offered / (target x max)), min, max)`` replicas in the step (the
-   utilization target read as a load target);
+   ``autoscale`` runs the replicas its autoscaler settles at for the step's demand and backlog,
+   its metric read off the curve as the request-level autoscaler reads it (:mod:`sim.fluid.autoscale`);
 3. service, as a fluid queue per pool: the curve's rejected share is refused; the admitted work
    plus the backlog ``B`` carried from the previous step is served up to ``n x max x step``; the
    rest is the next backlog. Each replica sees the per-replica load ``served / (n x step)``;
@@ -40,8 +40,10 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.capacity import HIST_METRICS, METRICS, STATS, CalibrationSettings, CapacityCurve, capacity_curve
+from sim.fluid.autoscale import settled_replicas
 from sim.fluid.backlog import REF, backlog_ages, mix_rows
 from sim.fluid.demand import expected_arrivals
+from sim.perf.utilization import limits_of, seconds_per_request
 
 DEFAULT_STEP_S = 3600.0
 SHIFTED = ("ttft", "e2e", "queue")
@@ -234,11 +236,10 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         offered = total * sh                                 # requests per step
         admitted = offered * (1.0 - curve.reject_share)
         rejected = offered - admitted
-        if p.cfg.autoscale is not None:
-            a = p.cfg.autoscale
-            n = np.clip(np.ceil(offered / dt_s / (a.target * curve.max_rps)), a.min, a.max)
-        else:
-            n = np.full(n_steps, float(p.cfg.replicas))
+        a = p.cfg.autoscale
+        n = np.full(n_steps, float(p.cfg.replicas))
+        s_each = seconds_per_request(p.step_model, limits_of(p.cfg.batching, p.kv_blocks),
+                                     curve.prompt_tokens_mean, curve.output_tokens_mean)
         cap = n * curve.max_rps * dt_s
         served = np.zeros(n_steps)
         b_start = np.zeros(n_steps)
@@ -246,6 +247,10 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         b = 0.0
         for k in range(n_steps):                             # the fluid queue: sequential in the backlog
             b_start[k] = b
+            if a is not None:                                # where the autoscaler settles this step
+                n[k] = settled_replicas(a.metric, a.target, a.min, a.max, curve, (admitted[k] + b) / dt_s[k],
+                                        b, s_each)
+                cap[k] = n[k] * curve.max_rps * dt_s[k]
             work = admitted[k] + b
             served[k] = min(work, cap[k])
             b = work - served[k]

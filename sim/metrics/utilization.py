@@ -14,14 +14,12 @@ disaggregation's prefill role completes no request itself, so its load factor re
 """
 from __future__ import annotations
 
-from sim.perf.utilization import BatchLimits, bytes_per_request, load_factor, mbu, seconds_per_request
+from sim.perf.utilization import BatchLimits, bytes_per_request, limits_of, load_factor, mbu, seconds_per_request
 
 
 def pool_limits(pool) -> BatchLimits:
     """The batch limits of one replica of ``pool`` (a :class:`~sim.serving.fleet.PoolRuntime`)."""
-    b = pool.cfg.batching
-    seqs = b.batch_size if b.policy == "static" and b.batch_size else b.max_num_seqs
-    return BatchLimits(int(seqs), int(b.max_batched_tokens), int(pool.kv_blocks * b.block_size))
+    return limits_of(pool.cfg.batching, pool.kv_blocks)
 
 
 def _roofline(pool, kv_dtype: str):

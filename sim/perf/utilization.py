@@ -51,6 +51,14 @@ class BatchLimits(NamedTuple):
     kv_tokens: int
 
 
+def limits_of(batching, kv_blocks: int) -> BatchLimits:
+    """The limits of one replica with a scenario ``batching:`` block and ``kv_blocks`` KV blocks
+    (a static batch runs ``batch_size`` sequences when it is set)."""
+    b = batching
+    seqs = b.batch_size if b.policy == "static" and b.batch_size else b.max_num_seqs
+    return BatchLimits(int(seqs), int(b.max_batched_tokens), int(kv_blocks * b.block_size))
+
+
 def decode_batch(limits: BatchLimits, prompt_tokens: float, output_tokens: float) -> int:
     """``B``: sequences decoding together at the batch limits (see the module docstring)."""
     held = max(prompt_tokens + output_tokens / 2.0, 1.0)
@@ -74,6 +82,15 @@ def seconds_per_request(model: StepTimeModel, limits: BatchLimits, prompt_tokens
 def load_factor(requests: float, replica_seconds: float, seconds_each: float) -> float:
     """Served work / replica time (0 when no replica time was provisioned)."""
     return requests * seconds_each / replica_seconds if replica_seconds > 0 else 0.0
+
+
+def load_factor_of_tokens(tokens: float, replica_seconds: float, model: StepTimeModel, limits: BatchLimits,
+                          prompt_tokens: float, output_tokens: float) -> float:
+    """The load factor of ``tokens`` processed (prompt + generated) by requests of this mix:
+    ``tokens / (p + o)`` requests' worth of work (what the autoscaler measures between decisions)."""
+    per_request = max(prompt_tokens + output_tokens, 1.0)
+    return load_factor(tokens / per_request, replica_seconds,
+                       seconds_per_request(model, limits, prompt_tokens, output_tokens))
 
 
 def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, output_tokens: float,
