@@ -13,8 +13,11 @@ read the same way, from the capacity curve at the per-replica load ``rate / n``:
   the curve's mean E2E) plus the backlog carried into the step over ``n``.
 
 ``rate`` is the step's admitted demand plus the backlog to clear, per second. Clamped to
-``[min, max]``. What the fluid tier leaves out: the scale-up delay and the scale-down
-stabilization window (shorter than a step of an hour), and the metric's noise.
+``[min, max]``. When the answer falls, the previous step's replicas stay for the first
+``cooldown`` seconds of the step (the HPA's scale-down stabilization window), so the step runs
+the time-weighted mean. What the fluid tier leaves out: the scale-up delay (replicas warming
+cost money but serve nothing yet), the metric's sampling noise, and the transient of a pool
+starting far from where it settles.
 """
 from __future__ import annotations
 

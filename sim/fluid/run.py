@@ -245,11 +245,16 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         b_start = np.zeros(n_steps)
         b_end = np.zeros(n_steps)
         b = 0.0
+        prev = n[0]
         for k in range(n_steps):                             # the fluid queue: sequential in the backlog
             b_start[k] = b
             if a is not None:                                # where the autoscaler settles this step
-                n[k] = settled_replicas(a.metric, a.target, a.min, a.max, curve, (admitted[k] + b) / dt_s[k],
-                                        b, s_each)
+                settled = settled_replicas(a.metric, a.target, a.min, a.max, curve, (admitted[k] + b) / dt_s[k],
+                                           b, s_each)
+                n[k] = settled
+                if k and settled < prev:                    # scale-down waits out the stabilization window
+                    n[k] += (prev - settled) * min(a.cooldown, dt_s[k]) / dt_s[k]
+                prev = settled
                 cap[k] = n[k] * curve.max_rps * dt_s[k]
             work = admitted[k] + b
             served[k] = min(work, cap[k])

@@ -9,7 +9,7 @@ where ``n_serving`` counts replicas that are ready, not failed and not draining,
 
 * ``load_factor`` (the default): work done over the last interval / what the serving replicas
   could have done at their batch limits (:mod:`sim.perf.utilization`: tokens processed, at the
-  mix of the requests in the system, priced at the step-time model's cost per request at the
+  mix of the pool's requests completed so far, priced at the step-time model's cost per request at the
   batch limits; 1.0 = saturated). It rises with batch occupancy, so it moves with the load;
 * ``utilization``: busy time / up time of the pool's replicas over the last interval (0..1); a
   replica running one sequence is busy, so under continuous batching this reads ~1 at almost any
@@ -86,7 +86,6 @@ class Autoscaler:
         self._prev_tokens = 0.0
         self._prev_lf_up = 0.0
         self._limits = limits_of(pool.cfg.batching, pool.kv_blocks)
-        self._mix: tuple[float, float] | None = None
         self._prev_rejects = 0
         self._acc = 0.0
         self._n = 0
@@ -133,12 +132,15 @@ class Autoscaler:
         up = p.up_seconds(t)
         d_tok, d_up = tokens - self._prev_tokens, up - self._prev_lf_up
         self._prev_tokens, self._prev_lf_up = tokens, up
-        mine = [r for r in self.fleet.in_flight.values() if r.pool == p.index]
-        if mine:   # the mix of the requests in the system (the last one seen when none are)
-            self._mix = (sum(r.prompt for r in mine) / len(mine), sum(r.output for r in mine) / len(mine))
-        if self._mix is None or d_up <= 0:
+        n, pin, pout = self.fleet.pool_done[p.index]
+        if n:      # the mix of the requests completed so far (the in-system ones over-represent long ones)
+            mix = (pin / n, pout / n)
+        else:      # nothing completed yet: the requests in the system
+            mine = [r for r in self.fleet.in_flight.values() if r.pool == p.index]
+            mix = (sum(r.prompt for r in mine) / len(mine), sum(r.output for r in mine) / len(mine)) if mine else None
+        if mix is None or d_up <= 0:
             return 0.0
-        return load_factor_of_tokens(d_tok, d_up, p.step_model, self._limits, *self._mix)
+        return load_factor_of_tokens(d_tok, d_up, p.step_model, self._limits, *mix)
 
     def _instant(self, serving: list["Replica"]) -> float:
         """``queue`` or ``kv`` now."""

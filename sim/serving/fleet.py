@@ -126,6 +126,7 @@ class Fleet:
         self.requests_failed = 0
         self.e2e_sum_s = [0.0, 0.0]           # completed requests: [not retried, retried]
         self.e2e_n = [0, 0]
+        self.pool_done = [[0, 0, 0] for _ in pools]   # per pool: completed, prompt and generated tokens
         self.no_replica_rejects = 0
         self.transfers = 0
         self.transfer_s = 0.0
@@ -481,6 +482,10 @@ class Fleet:
         k = 1 if r.retries else 0
         self.e2e_sum_s[k] += t - r.arrival
         self.e2e_n[k] += 1
+        done = self.pool_done[r.pool]
+        done[0] += 1
+        done[1] += r.prompt
+        done[2] += r.gen
         self.in_flight.pop(r.rid, None)
         self.log.append(self._row(r, COMPLETED, t))
 

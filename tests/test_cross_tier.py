@@ -1,0 +1,120 @@
+"""The fluid tier against the request-level tier on the questions a planner asks.
+
+* **One meaning per knob.** The same autoscaled scenario (the default ``load_factor`` metric) runs
+  in both tiers: replicas over time (per fluid step) and GPU-hours agree within 10 %.
+* **Verdicts.** For steady, diurnal, autoscaled, overloaded and mixed-pool scenarios the fluid
+  tier's verdict — feasible: stable and SLO attainment at least ``ATTAINMENT`` — is the
+  request-level tier's, and where both are stable their GPU-hours agree within 5 %.
+
+The default run keeps one small case of each kind of check; the whole set is ``slow``.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import sim
+from sim.fluid import run_fluid
+from sim.scenario.load import load_scenario
+
+from test_fluid import QUICK, _linear_scenario
+
+ATTAINMENT = 0.9
+STEP_S = 600.0
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
+
+
+def _autoscaled(hours: float, rate: float) -> dict:
+    sc = _linear_scenario(hours, rate, 3600.0, replicas=2)
+    sc["fleet"]["pools"][0]["autoscale"] = {"target": 0.6, "interval": 60, "min": 1, "max": 30, "cooldown": 300,
+                                            "scale_up_delay": 60}
+    sc["metrics"] = {"interval": 60}
+    return sc
+
+
+def _both(sc: dict):
+    return sim.run(copy.deepcopy(sc)), run_fluid(load_scenario(sc), step_s=STEP_S, settings=QUICK)
+
+
+def _replicas_per_step(result, hours: float) -> np.ndarray:
+    ts = result.timeseries
+    edges = np.arange(0.0, hours * 3600.0 + 1.0, STEP_S)
+    return np.array([ts[(ts[:, 0] > a) & (ts[:, 0] <= b), 2].mean() for a, b in zip(edges[:-1], edges[1:])])
+
+
+def _check_autoscaled(hours: float, rate: float) -> None:
+    exact, fluid = _both(_autoscaled(hours, rate))
+    assert "autoscale" in exact.summary
+    gh_r, gh_f = exact.summary["gpu_hours"]["provisioned"], fluid.summary["gpu_hours"]["provisioned"]
+    assert gh_f == pytest.approx(gh_r, rel=0.10)
+    rq, fl = _replicas_per_step(exact, hours), fluid.timeseries[:, 2]
+    assert len(rq) == len(fl)
+    assert np.abs(rq - fl).mean() <= 0.10 * rq.mean()
+    assert rq.max() >= 3 and fl.max() >= 3          # the load really moved the pool
+    # the load factor the autoscaler targets is the summary's, in both tiers
+    assert fluid.summary["utilization"]["load_factor"] == pytest.approx(
+        exact.summary["utilization"]["load_factor"], rel=0.10)
+
+
+def test_autoscaled_replicas_and_gpu_hours_agree_across_tiers():
+    _check_autoscaled(2, 14.0)
+
+
+@pytest.mark.slow
+def test_autoscaled_replicas_and_gpu_hours_agree_across_tiers_at_a_larger_load():
+    _check_autoscaled(4, 20.0)
+
+
+def _verdict(s: dict) -> bool:
+    return bool(s["stability"]["stable"]) and (s["slo"]["attainment"] or 0.0) >= ATTAINMENT
+
+
+def _steady(rate: float) -> dict:
+    sc = _linear_scenario(1, rate, 3600.0, replicas=2)
+    sc["workload"]["arrival"] = {"process": "poisson", "rate": rate}
+    return sc
+
+
+def _mixed(rate: float) -> dict:
+    sc = _steady(rate)
+    big = copy.deepcopy(sc["fleet"]["pools"][0])
+    big.update(name="big", gpu="h100-sxm", replicas=1)
+    sc["fleet"]["pools"][0]["replicas"] = 1
+    sc["fleet"]["pools"].append(big)
+    return sc
+
+
+CASES = {
+    "steady": lambda: _steady(8.0),
+    "overloaded": lambda: _steady(40.0),
+    "diurnal": lambda: _linear_scenario(2, 6.0, 3600.0, replicas=2),
+    "autoscaled": lambda: _autoscaled(2, 14.0),
+    "mixed_pools": lambda: _mixed(8.0),
+}
+
+
+def _check_verdict(name: str) -> None:
+    exact, fluid = _both(CASES[name]())
+    r, f = exact.summary, fluid.summary
+    assert _verdict(f) == _verdict(r), (name, r["stability"], r["slo"]["attainment"], f["stability"],
+                                         f["slo"]["attainment"])
+    assert f["stability"]["stable"] == r["stability"]["stable"], name
+    if r["stability"]["stable"]:
+        assert f["gpu_hours"]["provisioned"] == pytest.approx(r["gpu_hours"]["provisioned"], rel=0.05), name
+
+
+@pytest.mark.parametrize("name", ["steady", "overloaded"])
+def test_fluid_verdict_is_the_request_level_verdict(name):
+    _check_verdict(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["diurnal", "autoscaled", "mixed_pools"])
+def test_fluid_verdict_is_the_request_level_verdict_on_more_shapes(name):
+    _check_verdict(name)
