@@ -3,8 +3,11 @@
 For every step ``[t_k, t_{k+1})`` (default one hour):
 
 1. demand: the expected arrivals of each class (:func:`~sim.fluid.demand.expected_arrivals`);
-2. routing: pool ``p`` gets the share ``n_p max_p / sum_q n_q max_q`` of the demand (its nominal
-   capacity; ``n`` replicas, ``max`` the curve's saturation throughput per replica); a pool with
+2. routing: pool ``p`` gets its share of the demand under the scenario's router
+   (:func:`pool_shares`: by replicas under random and round robin, by nominal capacity
+   ``n_p max_p / sum_q n_q max_q`` under least outstanding and a central queue, by weights under
+   weighted; ``spillover`` and disaggregation are refused); inside a pool the curve was measured
+   behind the same router (:mod:`sim.fluid.capacity`); a pool with
    ``autoscale`` runs the replicas its autoscaler settles at for the step's demand and backlog,
    its metric read off the curve as the request-level autoscaler reads it (:mod:`sim.fluid.autoscale`);
 3. service, as a fluid queue per pool: the curve's rejected share is refused; the admitted work
@@ -28,8 +31,9 @@ average of the curve's ITL percentiles (no per-gap histograms are kept by the cu
 Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
 load); the class mix of a step is its demand's.
 
-Known limits (checked against request-level runs in ``tests/test_fluid.py``): within a step the
-rate is taken as constant; the curve assumes Poisson arrivals at each replica (random routing).
+Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
+``tests/test_cross_tier.py``): within a step the rate is taken as constant; a router's smoothing
+is measured on a group of at most four replicas.
 """
 from __future__ import annotations
 
@@ -169,6 +173,34 @@ def _replica_intervals(pool: str, n: np.ndarray, edges: np.ndarray, gpus_per_rep
     return out
 
 
+def pool_shares(router, pools, curves) -> np.ndarray:
+    """Each pool's share of the demand under the scenario's router: by replicas under ``random``
+    and ``round_robin`` (every replica takes the same share), by nominal capacity (replicas x the
+    curve's saturation throughput) under ``least_outstanding`` and ``central_queue`` (work goes to
+    whichever replica has room), by ``weights`` under ``weighted``."""
+    policy = router.policy
+    if policy in ("random", "round_robin"):
+        w = np.array([float(p.cfg.replicas) for p in pools])
+    elif policy == "weighted":
+        w = np.array([float((router.weights or {}).get(p.name, 0.0)) for p in pools])
+    else:
+        w = np.array([p.cfg.replicas * c.max_rps for p, c in zip(pools, curves)], dtype=np.float64)
+    return w / w.sum() if w.sum() > 0 else np.full(len(pools), 1.0 / len(pools))
+
+
+def refused(sc) -> list[tuple[str, str]]:
+    """What the fluid tier cannot model in ``sc``, as ``(field, message)`` problems."""
+    out = []
+    if sc.fleet.router.policy == "spillover":
+        out.append(("fleet.router", "spillover routing depends on each primary replica's queue moment by moment; "
+                                    "the fluid tier does not model it (use fidelity: request, or router weighted "
+                                    "with the share you expect to spill)"))
+    if sc.fleet.disaggregated is not None:
+        out.append(("fleet.disaggregated", "prefill/decode disaggregation is not modelled by the fluid tier "
+                                           "(use fidelity: request)"))
+    return out
+
+
 def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSettings | None = None,
               use_cache: bool = True, curves: list[CapacityCurve] | None = None):
     """Simulate ``loaded`` (a :class:`~sim.scenario.load.LoadedScenario`) in fluid steps; returns
@@ -183,6 +215,11 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     from sim.workload import class_names, classes
 
     sc = loaded.scenario
+    problems = refused(sc)
+    if problems:
+        from sim.errors import ScenarioError
+
+        raise ScenarioError([(f, f"{m} (fidelity: fluid)") for f, m in problems], loaded.source)
     step_s, settings = _options(sc, step_s, settings)
     base_dir = Path(loaded.base_dir)
     end = float(sc.duration)
@@ -199,8 +236,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     pools = build_pools(loaded)
     if curves is None:
         curves = [capacity_curve(sc, i, base_dir, settings, use_cache=use_cache) for i in range(len(pools))]
-    nominal = np.array([p.cfg.replicas * c.max_rps for p, c in zip(pools, curves)], dtype=np.float64)
-    share = nominal / nominal.sum() if nominal.sum() > 0 else np.full(len(pools), 1.0 / len(pools))
+    share = pool_shares(sc.fleet.router, pools, curves)
 
     ttft_slo = sc.slo.ttft_s
     hist_w = {m: np.zeros_like(next(iter(curves[0].hists.values()))[0]) for m in HIST_METRICS}
