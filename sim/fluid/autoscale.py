@@ -9,6 +9,8 @@ read the same way, from the capacity curve at the per-replica load ``rate / n``:
   (:func:`sim.perf.utilization.seconds_per_request`), so ``n = ceil(rate x s / target)``;
 * ``utilization``: the curve's busy share at ``rate / n`` (1 beyond the curve's saturation);
 * ``kv``: the curve's mean KV-cache use at ``rate / n``;
+* ``ttft``: the curve's mean TTFT at ``rate / n`` plus the wait behind the backlog carried into
+  the step, ``backlog / (n max_rps)``;
 * ``queue``: requests in the system per replica, ``(rate / n) x E2E(rate / n)`` (Little's law on
   the curve's mean E2E) plus the backlog carried into the step over ``n``.
 
@@ -36,6 +38,10 @@ def _metric(kind: str, curve, rate: float, n: int, backlog: float, s_each: float
         return float(curve.at(curve.busy, per))
     if kind == "kv":
         return float(curve.at(curve.kv, per))
+    if kind in ("ttft", "queue") and per > curve.max_rps:
+        return math.inf                        # this many replicas cannot keep up: the queue grows
+    if kind == "ttft":
+        return float(curve.at(np.nan_to_num(curve.latency["ttft"]["mean"]), per)) + backlog / (n * curve.max_rps)
     e2e = float(curve.at(np.nan_to_num(curve.latency["e2e"]["mean"]), per))
     return per * e2e + backlog / n
 

@@ -14,6 +14,9 @@ where ``n_serving`` counts replicas that are ready, not failed and not draining,
 * ``utilization``: busy time / up time of the pool's replicas over the last interval (0..1); a
   replica running one sequence is busy, so under continuous batching this reads ~1 at almost any
   load and the pool climbs to ``max``: prefer ``load_factor``;
+* ``ttft``: mean time to first token (s) of the pool's requests over the last interval: those
+  completed in it, and those still waiting for a first token at their age (so a growing queue
+  shows at once);
 * ``queue``: outstanding (queued + running) requests per serving replica (Knative's concurrency
   target), plus the fleet's central queue when the router is ``central_queue``;
 * ``kv``: mean KV-cache block occupancy of the serving replicas (0..1);
@@ -84,6 +87,7 @@ class Autoscaler:
         self._prev_busy = 0.0
         self._prev_up = 0.0
         self._prev_tokens = 0.0
+        self._prev_done = (0, 0.0)
         self._prev_lf_up = 0.0
         self._limits = limits_of(pool.cfg.batching, pool.kv_blocks)
         self._prev_rejects = 0
@@ -98,7 +102,7 @@ class Autoscaler:
         while True:
             j += 1
             yield env.timeout(max(j * step - env.now, 0.0))
-            if self.cfg.metric not in ("utilization", "load_factor"):
+            if self.cfg.metric not in ("utilization", "load_factor", "ttft"):
                 self._acc += self._instant(self.serving())
                 self._n += 1
             if j % SUBSAMPLES == 0:
@@ -121,6 +125,8 @@ class Autoscaler:
             return min(d_busy / d_up, 1.0) if d_up > 0 else 0.0
         if kind == "load_factor":
             return self._load_factor(t)
+        if kind == "ttft":
+            return self._ttft(t)
         m = self._acc / self._n if self._n else 0.0
         self._acc, self._n = 0.0, 0
         return m
@@ -132,7 +138,7 @@ class Autoscaler:
         up = p.up_seconds(t)
         d_tok, d_up = tokens - self._prev_tokens, up - self._prev_lf_up
         self._prev_tokens, self._prev_lf_up = tokens, up
-        n, pin, pout = self.fleet.pool_done[p.index]
+        n, pin, pout, _ = self.fleet.pool_done[p.index]
         if n:      # the mix of the requests completed so far (the in-system ones over-represent long ones)
             mix = (pin / n, pout / n)
         else:      # nothing completed yet: the requests in the system
@@ -141,6 +147,16 @@ class Autoscaler:
         if mix is None or d_up <= 0:
             return 0.0
         return load_factor_of_tokens(d_tok, d_up, p.step_model, self._limits, *mix)
+
+    def _ttft(self, t: float) -> float:
+        """Mean TTFT over the last interval (see the module docstring)."""
+        n, _, _, ttft_sum = self.fleet.pool_done[self.pool.index]
+        d_n, d_sum = n - self._prev_done[0], ttft_sum - self._prev_done[1]
+        self._prev_done = (n, ttft_sum)
+        ages = [t - r.arrival for r in self.fleet.in_flight.values()
+                if r.pool == self.pool.index and r.first_tok < 0]
+        count = d_n + len(ages)
+        return (d_sum + sum(ages)) / count if count else 0.0
 
     def _instant(self, serving: list["Replica"]) -> float:
         """``queue`` or ``kv`` now."""

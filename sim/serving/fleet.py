@@ -126,7 +126,7 @@ class Fleet:
         self.requests_failed = 0
         self.e2e_sum_s = [0.0, 0.0]           # completed requests: [not retried, retried]
         self.e2e_n = [0, 0]
-        self.pool_done = [[0, 0, 0] for _ in pools]   # per pool: completed, prompt and generated tokens
+        self.pool_done = [[0, 0, 0, 0.0] for _ in pools]   # per pool: completed, prompt and generated tokens, TTFT s
         self.no_replica_rejects = 0
         self.transfers = 0
         self.transfer_s = 0.0
@@ -486,6 +486,7 @@ class Fleet:
         done[0] += 1
         done[1] += r.prompt
         done[2] += r.gen
+        done[3] += r.first_tok - r.arrival
         self.in_flight.pop(r.rid, None)
         self.log.append(self._row(r, COMPLETED, t))
 
