@@ -93,3 +93,20 @@ def test_fluid_percentiles_include_the_backlog():
     assert lat["ttft"]["p99"] == pytest.approx(0.2 * T, rel=0.15)
     assert lat["ttft"]["mean"] == pytest.approx(0.1 * T, rel=0.15)
     assert lat["e2e"]["p90"] > 0.15 * T
+
+
+def test_a_fluid_plan_does_not_answer_an_overloaded_fleet():
+    """The planner's question in the fluid tier: how many M/M/c servers for λ = 4.8/s of ~1 s
+    requests with TTFT p99 <= 30 s? Fewer than 5 cannot keep up (ρ >= 1.2): unstable, hence
+    infeasible whatever their (backlog-inclusive) percentiles say; the answer is 5 or more."""
+    from sim.planning import plan
+
+    sc = _overloaded(duration=4 * 3600.0)
+    sc["fidelity"] = "fluid"
+    sc["fluid"] = {"step": 600, "grid": list(QUICK.fractions), "calibration_duration": QUICK.min_duration_s,
+                   "calibration_requests": QUICK.min_requests}
+    res = plan(sc, ["fleet.pools.0.replicas=1..8"], constraints=["latency.ttft.p99<=30"], executor="serial")
+    assert res.best is not None
+    assert int(res.best["overrides"][0].split("=")[1]) >= 5
+    low = [r for r in res.evaluated if int(r["overrides"][0].split("=")[1]) < 5]
+    assert low and all(r["stable"] is False and "unstable" in r["why"] for r in low)
