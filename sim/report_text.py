@@ -32,7 +32,8 @@ def format_summary(result: "Result") -> str:
               f"{t['output_tokens_per_s']:,.0f} out tok/s",
               f"SLO (TTFT <= {slo['ttft_s']:g} s, TPOT <= {slo['tpot_s']:g} s)  attainment {att}  "
               f"goodput {slo['goodput_rps']:,.2f} req/s",
-              f"utilization  GPU busy {u['gpu_busy']:.1%}  KV cache mean {u['kv_cache_mean']:.1%}  MFU {u['mfu']:.1%}",
+              f"utilization  load factor {u.get('load_factor', 0.0):.2f}  MBU {u.get('mbu') or 0.0:.1%}  "
+              f"MFU {u['mfu']:.1%}  KV cache mean {u['kv_cache_mean']:.1%}  GPU busy {u['gpu_busy']:.1%}",
               f"GPU-hours  provisioned {s['gpu_hours']['provisioned']:,.2f}  busy {s['gpu_hours']['busy']:,.2f}",
               f"cost  compute ${s['cost']['compute_usd']:,.2f}  "
               + ("-" if s['cost'].get('per_million_output_tokens') is None
