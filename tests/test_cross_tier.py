@@ -127,7 +127,7 @@ def test_the_fluid_tier_models_the_scenarios_router():
     (one replica under Poisson arrivals) is clearly worse, as at request level."""
     sc = _steady(36.0)
     sc["fleet"]["pools"][0]["replicas"] = 4
-    sc["warmup"] = 300
+    sc.update(duration=1800, warmup=300)
     exact = sim.run(copy.deepcopy(sc)).summary
     fluid = run_fluid(load_scenario(sc), step_s=STEP_S, settings=QUICK)
     assert fluid.extra["capacity_curves"]
