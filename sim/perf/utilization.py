@@ -95,21 +95,27 @@ def load_factor_of_tokens(tokens: float, replica_seconds: float, model: StepTime
 
 def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, output_tokens: float,
                       batch: float) -> float:
-    """HBM bytes (per GPU) one request moves when the replica decodes ``batch`` sequences together;
-    ``roofline`` is a :class:`~sim.perf.roofline.RooflineModel` of the replica (its byte terms)."""
+    """HBM bytes (per GPU) one request moves when the replica decodes ``batch`` sequences together
+    (a mean, interpolated between the whole sizes around it); ``roofline`` is a :class:`~sim.perf.roofline.RooflineModel` of the replica (its byte terms)."""
     p = max(int(round(prompt_tokens)), 1)
     o = max(float(output_tokens), 1.0)
-    b = max(1, int(round(batch)))
-    k = max(1, min(b, int(limits.max_batched_tokens) // p))
+    batch = max(float(batch), 1.0)
 
     def moved(shape: BatchShape) -> float:
         x = roofline.breakdown(shape)
         return x.linear_bytes + x.kv_bytes + x.lm_head_bytes + x.activation_bytes
 
-    total = moved(prefill_shape(k, p)) / k
-    if o > 1.0:
-        total += (o - 1.0) * moved(BatchShape(decode_seqs=b, decode_context_tokens=int(round(b * (p + o / 2.0))))) / b
-    return total
+    def at(b: int) -> float:
+        k = max(1, min(b, int(limits.max_batched_tokens) // p))
+        total = moved(prefill_shape(k, p)) / k
+        if o > 1.0:
+            ctx = int(round(b * (p + o / 2.0)))
+            total += (o - 1.0) * moved(BatchShape(decode_seqs=b, decode_context_tokens=ctx)) / b
+        return total
+
+    lo = int(batch)          # a mean batch between two sizes: interpolate (the weights' share is 1/b)
+    frac = batch - lo
+    return at(lo) if frac == 0 else (1 - frac) * at(lo) + frac * at(lo + 1)
 
 
 def mbu(bytes_moved_per_gpu: float, gpu_seconds_per_gpu: float, hbm_bytes_per_s: float) -> float:
