@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.api import _as_loaded
+from sim.api import _as_loaded, _run_request_level
 from sim.serving.fleet import Fleet
 
 from conftest import scenario
@@ -99,9 +99,8 @@ def test_lean_path_equals_general_fast_path(name, monkeypatch):
     monkeypatch.setattr(replica.Replica, "_ahead", counting)
     lean = sim.run(dict(sc, engine="fast"))
     assert len(used) > 10
-    monkeypatch.setattr(replica, "LEAN", False)
     used.clear()
-    general = sim.run(dict(sc, engine="fast"))
+    general = _run_request_level(_as_loaded(dict(sc, engine="fast"), []), lean=False)
     assert not used
     assert lean.records.dtype == general.records.dtype
     for col in lean.records.dtype.names:

@@ -64,9 +64,6 @@ if TYPE_CHECKING:
     from sim.serving.fleet import Fleet
     from sim.serving.pool import PoolRuntime
 
-LEAN = True  # pre-routed FCFS replicas take the lean path (tests turn it off to compare)
-
-
 class Replica(DecodeRuns):
     """State and SimPy process of one replica. Created and driven by :class:`~sim.serving.fleet.Fleet`."""
 
