@@ -15,10 +15,16 @@ end of the simulation a run in progress is settled up to the end time (:meth:`De
 **The lean loop** (:meth:`DecodeRuns._ahead`) runs whole iterations and runs of a pre-routed
 replica ahead of the SimPy clock, up to ``Fleet.sync_t``, in one plain loop for the common
 configuration (FCFS continuous batching, no chunked prefill, no prefix caching). It calls the
-same steps as the general path -- :func:`~sim.serving.batching.admit_whole_prompts`,
-:meth:`~sim.serving.iteration.Iterations._finish_prefills`, :meth:`DecodeRuns._run_length`,
-:meth:`DecodeRuns._book_run`, :meth:`~sim.serving.iteration.Iterations._complete_finished` --
-and hands back to the general path where a preemption, a request that can never be admitted or
+same steps as the general path where a call per request or per completion costs nothing
+measurable (:meth:`~sim.serving.iteration.Iterations._admit`,
+:meth:`~sim.serving.iteration.Iterations._finish_prefills`,
+:meth:`~sim.serving.iteration.Iterations._complete_finished`, :meth:`DecodeRuns._plan_run` and
+:meth:`DecodeRuns._end_run` for long runs) and inlines three steps taken once per prefill
+iteration or per decode run -- admission (:func:`~sim.serving.batching.admit_whole_prompts`), the
+run length (:meth:`DecodeRuns._run_length`) and booking a short run (:meth:`DecodeRuns._book_run`)
+-- where a call's set-up measured ~5-10 % of the reference workload's time.
+``tests/test_prerouted.py`` checks that it books exactly what the general path books, bit for bit.
+It hands back to the general path where a preemption, a request that can never be admitted or
 idling past ``sync_t`` needs it.
 """
 from __future__ import annotations
@@ -29,7 +35,7 @@ from bisect import bisect_left
 import numpy as np
 import simpy
 
-from sim.serving.batching import admit_whole_prompts, prefill_shape
+from sim.serving.batching import prefill_shape
 from sim.serving.iteration import _STEP_CACHE, Iterations
 from sim.serving.kv_cache import run_needs
 
@@ -123,7 +129,9 @@ class DecodeRuns(Iterations):
         end = self._apply_run(run, m)
         self.busy_acc += end - run.start
         self.clock = end
-        self._complete_finished(end)
+        heap = self.heap
+        if heap and heap[0][0] <= self.dc:
+            self._complete_finished(end)
         if self.fleet.central is not None:
             self.fleet.pull(self)
 
@@ -181,7 +189,10 @@ class DecodeRuns(Iterations):
         bs = kv.block_size
         total = kv.total
         max_seqs = self.max_seqs
+        budget0 = self.budget
+        cap = total - kv.watermark
         pf_cache = self._pf_cache
+        itl_run = fleet.itl_add_run
         dt_last = 0.0      # the last decode step's time (an estimate of the next ones)
         if self.clock < self.env.now:
             self.clock = self.env.now
@@ -196,11 +207,28 @@ class DecodeRuns(Iterations):
                 if na > clock:
                     self.clock = na
                 continue
-            if dq and len(active) < max_seqs:
-                prefills = admit_whole_prompts(self)
+            n_act = len(active)
+            if dq and n_act < max_seqs:
+                # admission as admit_whole_prompts (FCFS, no prefix cache), inlined: the helper's
+                # set-up per prefill iteration costs ~5 % of the reference workload
+                prefills = []
+                needs = []
+                budget = budget0
+                while dq and n_act < max_seqs:
+                    r = dq[0]
+                    need = r.target
+                    if need > budget and (prefills or need <= budget0):
+                        break
+                    blocks = -(-need // bs)
+                    if kv.used + blocks > cap:
+                        break
+                    self._admit(blocks)
+                    prefills.append((r, need))
+                    needs.append(need)
+                    budget -= need
+                    n_act += 1
                 if prefills:
                     # a prefill-only iteration; its time depends only on the prompt lengths
-                    needs = [c for _, c in prefills]
                     key = tuple(needs)
                     dt = pf_cache.get(key)
                     if dt is None:
@@ -219,7 +247,16 @@ class DecodeRuns(Iterations):
             dc = self.dc
             if n == 0 or res[dc % bs] > total - kv.used:
                 return None  # nothing to run (a request that never fits), or a preemption
-            k = self._run_length()
+            # the run length (as _run_length, inlined: one call per run is measurable here)
+            e = heap[0]
+            r = e[3]
+            if e[2] != r.epoch or not r.decoding or r.rid not in active:
+                self._drop_stale()
+            k = heap[0][0] - dc
+            if k > MAX_RUN:
+                k = MAX_RUN
+            if k > 1 and total - kv.used < (k // bs + 1) * n:
+                k = kv.iterations_that_fit(k, dc, n)  # KV blocks may run out within the run
             na = inc[0].arrival if inc else fleet.known_until
             if k > SHORT_RUN and na - clock > SHORT_RUN * dt_last:
                 # a long run not cut short soon by an arrival: vectorised (numpy's per-call cost
@@ -237,12 +274,21 @@ class DecodeRuns(Iterations):
             i = dc % bs
             if not end < limit:
                 return RUN, DecodeRun(clock, ends, steps, res[i:] + res[:i], n)
+            # booked as _book_run does, inlined (one call per run is measurable here)
+            n_meas = self.n_meas
+            itl_run(self.last_tok_groups, ends[0], steps[1:], n_meas)
+            self.last_tok_groups = {end: n_meas} if n_meas else {}
+            self.last_dec_end = end
+            self.tokens_processed += n * m
             q, rr = divmod(m, bs)
             # new blocks (as run_needs): the first rr entries of res rotated to start at i, summed
             # in place instead of from a rotated copy (~10 ms per 100,000 requests)
             j = i + rr
-            self._book_run(ends[0], end, steps[1:], m,
-                           q * n + (sum(res[i:j]) if j <= bs else sum(res[i:]) + sum(res[:j - bs])))
+            kv.used += q * n + (sum(res[i:j]) if j <= bs else sum(res[i:]) + sum(res[:j - bs]))
+            dc += m
+            self.dc = dc
+            self.ctx_sum += n * m
             self.busy_acc += end - clock
             self.clock = end
-            self._complete_finished(end)
+            if heap[0][0] <= dc:
+                self._complete_finished(end)

@@ -64,7 +64,12 @@ class Iterations:
         r.join_dc = dc
         self.n_dec += 1
         self.ctx_sum += target
-        self.kv.join(dc - target, target, r.pb, r.blocks)  # its blocks now follow from its context
+        # its KV blocks now follow from its context (see KVCache: the per-phase block needs)
+        kv = self.kv
+        bs = kv.block_size
+        kv.residues[(dc - target) % bs] += 1
+        if not kv.whole:
+            kv.used += -(-target // bs) - r.pb - r.blocks
         heapq.heappush(self.heap, (dc + (r.output - r.gen), r.order, r.epoch, r))
         if r.arrival >= self.fleet.warmup:
             self.n_meas += 1
@@ -80,7 +85,10 @@ class Iterations:
             r.last_tok = self.last_dec_end
         self.n_dec -= 1
         self.ctx_sum -= ctx
-        self.kv.leave(r.join_dc - r.join_len, ctx, r.pb, r.blocks)
+        kv = self.kv    # its KV blocks are given back
+        bs = kv.block_size
+        kv.residues[(r.join_dc - r.join_len) % bs] -= 1
+        kv.used -= (-(-ctx // bs) - r.pb) if not kv.whole else r.blocks
         r.blocks = 0
         r.pb = 0
         r.decoding = False
