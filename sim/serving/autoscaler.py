@@ -54,7 +54,8 @@ from sim.perf.utilization import limits_of, load_factor_of_tokens
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Autoscale
-    from sim.serving.fleet import Fleet, PoolRuntime
+    from sim.serving.fleet import Fleet
+    from sim.serving.pool import PoolRuntime
     from sim.serving.replica import Replica
 
 PROVISION_S = 60.0
