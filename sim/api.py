@@ -215,18 +215,6 @@ def price_run(summary: dict, sc, pools: list[PoolRuntime], end_s: float, interva
     return econ
 
 
-def run_stability(ts: np.ndarray, summary: dict, sc, end: float, n_pools: int) -> dict:
-    """The ``stability`` block from a time series in :data:`TS_COLUMNS` (both tiers): requests in the
-    system are every pool's queue and running sequences plus the central queue (on every pool's row)."""
-    from sim.metrics.stability import in_system_by_time, stability
-
-    counts = ts[:, 3] + ts[:, 5] + ts[:, 4] / max(n_pools, 1) if len(ts) else np.zeros(0)
-    t, n = in_system_by_time(ts[:, 0] if len(ts) else np.zeros(0), counts)
-    req = summary["requests"]
-    return stability(t, n, arrived=req["arrived"], end_s=float(end), warmup_s=float(sc.warmup),
-                     in_flight_at_end=req["in_flight"])
-
-
 def _pool_utilization(sc, p: PoolRuntime, use, replica_s: float, busy_share: float, running_sum: float,
                       replicas_sum: float) -> dict:
     """Load factor and MBU of pool ``p`` from its completed requests (``use``: usage columns)."""
@@ -241,18 +229,11 @@ def _pool_utilization(sc, p: PoolRuntime, use, replica_s: float, busy_share: flo
                             kv_dtype=pool_kv_dtype(sc, p))
 
 
-def fleet_utilization(per_pool: list[tuple[dict, float, float]]) -> dict:
-    """Fleet load factor (weighted by replica-seconds) and MBU (by GPU-seconds) from
-    ``(pool block, replica-seconds, GPU-seconds)`` triples."""
-    from sim.metrics.utilization import weighted
-
-    return {"load_factor": weighted([(u["load_factor"], r) for u, r, _ in per_pool]) or 0.0,
-            "mbu": weighted([(u["mbu"], g) for u, _, g in per_pool])}
-
-
 def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:
     """Turn a finished fleet's outcome into records, time series, summary and economics."""
     from sim.economics import ProvisionedInterval
+    from sim.metrics.stability import timeseries_stability
+    from sim.metrics.utilization import fleet_utilization
     from sim.workload import class_names
 
     sc = loaded.scenario
@@ -311,7 +292,7 @@ def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:
     summary["utilization"] = {"gpu_busy": busy_s / prov_s if prov_s else 0.0, "kv_cache_mean": kv_mean,
                               "mfu": flops_done / flops_cap if flops_cap else 0.0, **fleet_utilization(util_w)}
     summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
-    summary["stability"] = run_stability(ts, summary, sc, end, len(pools))
+    summary["stability"] = timeseries_stability(ts, summary["requests"], sc.warmup, end, len(pools))
 
     # money
     names = class_names(sc.workload)

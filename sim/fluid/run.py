@@ -208,8 +208,9 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
 
     ``step_s`` defaults to one hour; ``curves`` (one per pool) skips the measurement.
     """
-    from sim.api import TS_COLUMNS, Result, build_pools, fleet_utilization, price_run, run_stability
-    from sim.metrics.utilization import pool_kv_dtype, pool_utilization, running_while_busy
+    from sim.api import TS_COLUMNS, Result, build_pools, price_run
+    from sim.metrics.stability import timeseries_stability
+    from sim.metrics.utilization import fleet_utilization, pool_kv_dtype, pool_utilization, running_while_busy
     from sim.economics import ProvisionedInterval
     from sim.metrics.records import RECORD_DTYPE
     from sim.workload import class_names, classes
@@ -428,7 +429,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
     ts = np.vstack(ts_rows) if ts_rows else np.zeros((0, len(TS_COLUMNS)))
     ts = ts[np.lexsort((ts[:, 1], ts[:, 0]))] if len(ts) else ts
-    summary["stability"] = run_stability(ts, summary, sc, end, len(pools))
+    summary["stability"] = timeseries_stability(ts, summary["requests"], sc.warmup, end, len(pools))
 
     names = class_names(sc.workload)
     t = np.concatenate(use_t) if use_t else np.zeros(0)

@@ -73,6 +73,20 @@ def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s
             "window_s": window, "arrival_rate_per_s": n_window / window if window > 0 else 0.0}
 
 
+def timeseries_stability(ts: np.ndarray, requests: dict, warmup_s: float, end_s: float, n_pools: int) -> dict:
+    """The ``stability`` block from a run's time series (both tiers write the same columns:
+    ``time_s, pool, replicas, queue_len, central_queue, running, ...``): requests in the system
+    are every pool's queue and running sequences plus the central queue (repeated on every pool's
+    row); ``requests`` is the summary's ``requests`` block."""
+    ts = np.asarray(ts, dtype=np.float64)
+    if len(ts):
+        t, n = in_system_by_time(ts[:, 0], ts[:, 3] + ts[:, 5] + ts[:, 4] / max(n_pools, 1))
+    else:
+        t, n = np.zeros(0), np.zeros(0)
+    return stability(t, n, arrived=requests["arrived"], end_s=float(end_s), warmup_s=float(warmup_s),
+                     in_flight_at_end=requests["in_flight"])
+
+
 def warning(summary: dict) -> str | None:
     """One line for stderr when the run did not keep up (``None`` when it did or was not judged)."""
     s = summary.get("stability")

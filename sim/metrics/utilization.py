@@ -60,6 +60,13 @@ def running_while_busy(running_sum: float, replicas_sum: float, busy_share: floa
     return running_sum / replicas_sum / busy_share
 
 
+def fleet_utilization(per_pool: list[tuple[dict, float, float]]) -> dict:
+    """Fleet load factor (weighted by replica-seconds) and MBU (by GPU-seconds) from
+    ``(pool block, replica-seconds, GPU-seconds)`` triples."""
+    return {"load_factor": weighted([(u["load_factor"], r) for u, r, _ in per_pool]) or 0.0,
+            "mbu": weighted([(u["mbu"], g) for u, _, g in per_pool])}
+
+
 def weighted(values: list[tuple[float, float]]) -> float | None:
     """Weighted mean of ``(value, weight)`` pairs (None values skipped; None without weight)."""
     num = sum(v * w for v, w in values if v is not None)
