@@ -15,8 +15,8 @@ where ``n_serving`` counts replicas that are ready, not failed and not draining,
   replica running one sequence is busy, so under continuous batching this reads ~1 at almost any
   load and the pool climbs to ``max``: prefer ``load_factor``;
 * ``ttft``: mean time to first token (s) of the pool's requests over the last interval: those
-  completed in it, and those still waiting for a first token at their age (so a growing queue
-  shows at once);
+  completed in it, and those still waiting for a first token at their age, the fleet's central
+  queue included (so a growing queue shows at once);
 * ``queue``: outstanding (queued + running) requests per serving replica (Knative's concurrency
   target), plus the fleet's central queue when the router is ``central_queue``;
 * ``kv``: mean KV-cache block occupancy of the serving replicas (0..1);
@@ -154,8 +154,8 @@ class Autoscaler:
         n, _, _, ttft_sum = self.fleet.pool_done[self.pool.index]
         d_n, d_sum = n - self._prev_done[0], ttft_sum - self._prev_done[1]
         self._prev_done = (n, ttft_sum)
-        ages = [t - r.arrival for r in self.fleet.in_flight.values()
-                if r.pool == self.pool.index and r.first_tok < 0]
+        mine = (self.pool.index, -1)      # -1: not routed yet (the central queue), as the queue metric counts it
+        ages = [t - r.arrival for r in self.fleet.in_flight.values() if r.pool in mine and r.first_tok < 0]
         count = d_n + len(ages)
         return (d_sum + sum(ages)) / count if count else 0.0
 
