@@ -109,7 +109,7 @@ def test_warming_replicas_cost_money_but_serve_nothing():
         assert len(mine) == 0 or mine["sched_s"].min() >= t_ready
 
 
-@pytest.mark.parametrize("metric,target", [("queue", 4.0), ("kv", 0.002)])
+@pytest.mark.parametrize("metric,target", [("queue", 4.0), ("kv", 0.002), ("load_factor", 0.5), ("ttft", 0.05)])
 def test_queue_and_kv_metrics_scale_up_under_a_step(metric, target):
     res = sim.run(_step_scenario(metric=metric, target=target))
     ev = res.extra["events"]

@@ -52,7 +52,7 @@ CASES = {
                                      "fleet.pools.0.autoscale.max: must be >= replicas (4) (got 2)"),
     "autoscale_target_zero": (_pool(autoscale={"target": 0}), "fleet.pools.0.autoscale.target: must be > 0 (got 0)"),
     "autoscale_unknown_metric": (_pool(autoscale={"metric": "latency"}),
-                                 "fleet.pools.0.autoscale.metric: must be one of 'utilization', 'queue' or 'kv'"),
+                                 "fleet.pools.0.autoscale.metric: must be one of 'load_factor', 'utilization', 'queue', 'kv' or 'ttft'"),
     "negative_delay": (_pool(autoscale={"scale_up_delay": "-5s"}), "fleet.pools.0.autoscale.scale_up_delay:"),
     "static_without_batch_size": (_pool(batching={"policy": "static"}),
                                   "fleet.pools.0.batching.batch_size: required when policy is static"),

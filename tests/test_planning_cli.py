@@ -2,6 +2,8 @@
 import argparse
 import json
 
+import pytest
+
 
 from sim.commands import plan as plan_cmd
 from sim.commands import saturation as saturation_cmd
@@ -77,3 +79,38 @@ def test_saturation_command_reports_a_bracketed_rate(tmp_path, capsys):
 
     html = write_report(tmp_path / "sat").read_text()
     assert "Highest sustained arrival rate" in html and f"{data['rate']:.4g} req/s" in html
+
+
+def test_planner_columns_in_plain_digits_and_unstable_points_are_infeasible(tmp_path, capsys):
+    """3 M/M/c servers of ~1 s at 4 req/s are overloaded (ρ = 1.33): unstable, so infeasible even
+    with no latency constraint; 5 servers keep up. $/month = $/hour x 24 x 30.4."""
+    scn = scenario(tmp_path)
+    code = run(sweep_cmd, [str(scn), "--grid", "fleet.pools.0.replicas=3,5", "--out", str(tmp_path / "s"),
+                           "--quiet", "--no-figures", "--columns", "latency.ttft.p99,utilization.load_factor"])
+    cap = capsys.readouterr()
+    assert code == 0
+    head, _, three, five = cap.out.strip().splitlines()
+    assert head.split()[:3] == ["fleet.pools.0.replicas", "n", "stable"]
+    assert "$/month" in head and "GPU-hours" in head and "latency.ttft.p99" in head and "e+" not in cap.out
+    assert three.split()[2] == "NO" and five.split()[2] == "yes"
+    assert "did not keep up" in cap.err
+    code = run(plan_cmd, [str(scn), "--vary", "fleet.pools.0.replicas=2..8", "--out", str(tmp_path / "p"),
+                          "--quiet", "--no-figures"])
+    out = capsys.readouterr().out
+    assert code == 0
+    first = out.splitlines()[0]
+    assert "fleet.pools.0.replicas=3" not in first and "fleet.pools.0.replicas=2" not in first
+    plan = json.loads((tmp_path / "p" / "plan.json").read_text())
+    unstable = [r for r in plan["evaluated"] if r["stable"] is False]
+    assert unstable and all(not r["feasible"] and r["why"].startswith("unstable") for r in unstable)
+
+
+def test_plain_numbers_and_month_arithmetic():
+    from sim.planning.planner import HOURS_PER_MONTH, plain, planner_values
+
+    assert [plain(x) for x in (302400.0, 16.0, 15.3, 0.01234, 0.0)] == ["302,400", "16", "15.30", "0.0123", "0"]
+    assert plain(35.0, money=True) == "$35.00" and plain(1234567.8, money=True) == "$1,234,568"
+    v = planner_values({"simulated_seconds.mean": 3600.0 * 2, "gpu_hours.provisioned.mean": 14.0,
+                        "cost.compute_usd.mean": 60.0})
+    assert v["GPUs"] == 7.0 and v["$/hour"] == 30.0 and v["$/month"] == pytest.approx(21_888.0, rel=1e-12)
+    assert HOURS_PER_MONTH == pytest.approx(729.6, rel=1e-12)

@@ -4,8 +4,12 @@
 
 Finds the cheapest configuration meeting every constraint: bisection on the first integer range
 (assumed monotone: more capacity never hurts), enumeration of the other knobs, each probe run
-with ``--seeds`` replications and judged at the unfavourable 95 % confidence bound. Prints the
-answer and the best configuration of every other group (e.g. per GPU type); writes
+with ``--seeds`` replications and judged at the unfavourable 95 % confidence bound; a
+configuration whose backlog grew (``stability.stable`` false) is infeasible whatever the
+constraints say. Prints the answer and the cheapest configuration of every group (e.g. per GPU
+type) with the planner columns (GPUs, replicas, GPU-hours, $/hour, $/month, $/M output tokens,
+the simulated window's cost), its load factor, its headroom (slack of the tightest constraint),
+``--columns`` keys and, for an infeasible one, why; writes
 ``plan.json``, ``plan.csv`` and ``figures/pareto.{png,svg}`` (cost vs p99 TTFT) to ``--out``.
 Exit status 1 when no configuration meets the constraints, 2 for bad input.
 """
@@ -16,7 +20,13 @@ import sys
 
 from sim.commands.run import check_out_dir
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
-from sim.planning.table import format_value, text_table
+from sim.planning.table import text_table
+
+
+def _value(metric: str, value) -> str:
+    from sim.planning.planner import plain
+
+    return plain(value, money=metric.startswith("cost.") and not metric.endswith("tokens"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,11 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objective", default="cost",
                         help="what to minimise: cost (= cost.compute_usd) or a summary key")
     parser.add_argument("--no-figures", action="store_true", help="skip the Pareto figure")
+    parser.add_argument("--columns", default=None, metavar="KEY,KEY",
+                        help="summary keys to tabulate besides the planner columns and the constraints' "
+                             "metrics, e.g. latency.tpot.p99,utilization.kv_cache_mean")
 
 
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
         from sim.planning.capacity import plan
+        from sim.planning.constraints import ConstraintError
+        from sim.planning.evaluator import check_metrics
+        from sim.planning.planner import COLUMNS, headroom, parse_columns, plain, planner_cells, planner_values
 
         out = default_out(args, "plan")
         check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
@@ -43,18 +59,36 @@ def main(args: argparse.Namespace) -> int:
                       out=out, progress=not args.quiet, figures=not args.no_figures)
         obj = result.objective
         if result.best is not None:
+            b = planner_values(result.best)
             print(f"cheapest meeting all constraints: {', '.join(result.best['overrides'])}  "
-                  f"({obj} = {format_value(result.best.get(obj + '.mean'))})")
+                  f"({plain(b['GPUs'])} GPUs, {plain(b['$/month'], money=True)}/month; "
+                  f"{obj} = {_value(obj, result.best.get(obj + '.mean'))}"
+                  f"{' for the simulated window' if obj == 'cost.compute_usd' else ''})")
         else:
             print("no configuration meets every constraint")
-        metrics = [obj] + [c.metric for c in result.constraints]
+        extra = [m for m in parse_columns(args.columns) if m not in (obj, *(c.metric for c in result.constraints))]
+        if extra:
+            try:
+                check_metrics(result.evaluated, extra)
+            except ConstraintError as exc:
+                print(f"--columns: {exc}", file=sys.stderr)
+        metrics = [c.metric for c in result.constraints] + extra
+        if obj not in ("cost.compute_usd", *metrics):
+            metrics.insert(0, obj)
+        print("cheapest configuration of each group (e.g. per GPU type), best first:" if len(result) > 1
+              else "the configuration found:")
         rows = [{"configuration": ", ".join(r["overrides"]),
                  "feasible": "yes" if r["feasible"] else "no",
-                 **{m: format_value(r.get(f"{m}.mean")) for m in metrics},
-                 **{f"judged {c}": format_value(r.get(f"judged:{c}")) for c in result.constraints}}
+                 **planner_cells(r), "load factor": plain(r.get("utilization.load_factor.mean")),
+                 "headroom": headroom(r, result.constraints),
+                 **{m: plain(r.get(f"{m}.mean")) for m in metrics}, "why not": r.get("why") or ""}
                 for r in result]
-        cols = ["configuration", "feasible", *metrics, *(f"judged {c}" for c in result.constraints)]
+        cols = ["configuration", "feasible", *COLUMNS, "load factor", "headroom", *metrics]
+        if any(r.get("why") for r in result):
+            cols.append("why not")
         print(text_table(rows, cols))
+        print("headroom: slack of the tightest constraint; load factor: served work / work at the batch "
+              "limits (1.0 = saturated); cost (window): the simulated window only", file=sys.stderr)
         print(f"{len(result.evaluated)} configurations evaluated × {result.seeds} seed(s); "
               f"wrote {out / 'plan.json'}, {out / 'plan.csv'}", file=sys.stderr)
         return 0 if result.best is not None else 1

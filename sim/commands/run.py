@@ -63,6 +63,7 @@ def main(args: argparse.Namespace) -> int:
     from sim.scenario.load import load_scenario
 
     from sim.errors import InputError, printable
+    from sim.metrics.stability import warning as stability_warning
 
     if args.out is not None:
         check_out_dir(args.out)
@@ -97,6 +98,9 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(_clean(result.summary), allow_nan=False) + "\n")
     else:
         sys.stdout.write(printable(format_summary(result)) + "\n")
+    note = stability_warning(result.summary)
+    if note:  # even under --quiet: an overloaded fleet is a result the reader must not miss
+        print(f"fleetsim: {note}", file=sys.stderr)
     return 0
 
 

@@ -4,7 +4,8 @@
 
 Brackets the rate at ``workload.arrival.rate`` (doubling/halving from the scenario's own rate)
 then bisects to ``--tolerance`` (relative); a rate is sustained when ``slo.attainment`` is at
-least ``--attainment`` at the lower 95 % confidence bound over ``--seeds`` replications.
+least ``--attainment`` at the lower 95 % confidence bound over ``--seeds`` replications and
+every replication kept up (``stability.stable``); the table says why a rate was not sustained.
 Prints the rate; writes ``saturation.json`` and ``saturation.csv`` to ``--out``.
 """
 from __future__ import annotations
@@ -64,9 +65,9 @@ def main(args: argparse.Namespace) -> int:
                          progress=not args.quiet)
         rows = [{"rate": format_value(p["rate"]), "sustained": "yes" if p["feasible"] else "no",
                  "slo.attainment": format_value(p.get("slo.attainment.mean")),
-                 "latency.ttft.p99": format_value(p.get("latency.ttft.p99.mean"))}
+                 "latency.ttft.p99": format_value(p.get("latency.ttft.p99.mean")), "why not": p.get("why") or ""}
                 for p in sorted(res.probes, key=lambda p: p["rate"])]
-        print(text_table(rows, ["rate", "sustained", "slo.attainment", "latency.ttft.p99"]))
+        print(text_table(rows, ["rate", "sustained", "slo.attainment", "latency.ttft.p99", "why not"]))
         if res.rate is None:
             print(f"no rate tried was sustained (lowest tried {format_value(min(p['rate'] for p in res.probes))} req/s)")
             code = 1

@@ -2,8 +2,10 @@
 
 ``fleetsim sweep SCENARIO --grid PATH=VALUES ... [--seeds N]``.
 
-Prints one line per configuration (knob values, key metrics; mean ± 95 % CI half-width with
-``--seeds`` > 1) and writes ``sweep.csv`` (one row per point), ``sweep_ci.csv``,
+Prints one line per configuration: knob values, whether every replication kept up (``stable``),
+the planner columns (GPUs, replicas, GPU-hours, $/hour, $/month, $/M output tokens and the
+simulated window's cost; :mod:`sim.planning.planner`) and summary keys (``--columns``; mean ± 95 %
+CI half-width with ``--seeds`` > 1), in plain digits, and writes ``sweep.csv`` (one row per point), ``sweep_ci.csv``,
 ``sweep.json`` and figures to ``--out``. Finished points are kept in ``--out/points/``: run the
 same command again after an interruption and only the missing points run. Exit status 1 when
 some point failed (its error is in the tables), 2 for bad input.
@@ -17,8 +19,8 @@ from sim.commands.run import check_out_dir
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
 from sim.planning.table import text_table
 
-SHOWN = ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "utilization.gpu_busy",
-         "cost.compute_usd")
+SHOWN = ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment", "utilization.load_factor")
+"""Summary keys shown after the planner columns unless ``--columns`` names others."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,30 +29,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a field and its values, comma-separated or LOW..HIGH, e.g. "
                              "fleet.pools.0.replicas=4,8,16 (repeatable; the product is swept)")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
+    parser.add_argument("--columns", default=None, metavar="KEY,KEY",
+                        help="summary keys to tabulate after the planner columns (GPUs, replicas, "
+                             "GPU-hours, $/hour, $/month, $/M output tokens, window cost), e.g. "
+                             f"latency.ttft.p99,slo.attainment (default {','.join(SHOWN)})")
 
 
 def _cell(row: dict, metric: str) -> str:
-    from sim.planning.table import format_value
+    from sim.planning.planner import plain
 
     m, lo, hi = (row.get(f"{metric}.{s}") for s in ("mean", "ci_low", "ci_high"))
     if isinstance(lo, float) and isinstance(hi, float) and lo == lo and hi == hi:
-        return f"{format_value(m)} ± {format_value((hi - lo) / 2, 2)}"
-    return format_value(m)
+        return f"{plain(m)} ± {plain((hi - lo) / 2)}"
+    return plain(m)
+
+
+def _stable(row: dict) -> str:
+    return {True: "yes", False: "NO"}.get(row.get("stable"), "-")
 
 
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
+        from sim.planning.constraints import ConstraintError
+        from sim.planning.evaluator import check_metrics
+        from sim.planning.planner import COLUMNS, parse_columns, planner_cells
         from sim.planning.sweep import sweep
 
+        shown = parse_columns(args.columns) or list(SHOWN)
         out = default_out(args, "sweep")
         check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
         result = sweep(args.scenario, args.grid, seeds=args.seeds, overrides=args.overrides,
                        executor=args.executor, workers=args.workers, scheduler=args.scheduler,
                        out=out, progress=not args.quiet, figures=not args.no_figures)
         knobs = [p for k in result.knobs for p in k.paths]
-        rows = [{**{k: str(r.get(k)) for k in knobs}, "n": str(r["n"]),
-                 **{m: _cell(r, m) for m in SHOWN}} for r in result.configurations]
-        print(text_table(rows, [*knobs, "n", *SHOWN]))
+        if args.columns:
+            try:
+                check_metrics(result.configurations, shown)
+            except ConstraintError as exc:   # the points are stored: say so, show the rest
+                print(f"--columns: {exc}", file=sys.stderr)
+        rows = [{**{k: str(r.get(k)) for k in knobs}, "n": str(r["n"]), "stable": _stable(r),
+                 **planner_cells(r), **{m: _cell(r, m) for m in shown}} for r in result.configurations]
+        print(text_table(rows, [*knobs, "n", "stable", *COLUMNS, *shown]))
+        if any(r.get("stable") is False for r in result.configurations):
+            print("stable NO: the backlog grew over the run (the fleet did not keep up); its latencies "
+                  "describe a growing queue", file=sys.stderr)
         reused = sum(1 for r in result.records if r.get("reused"))
         print(f"{len(result)} points ({reused} reused from {out}), {len(result.errors)} failed; "
               f"wrote {out / 'sweep.csv'}, {out / 'sweep_ci.csv'}, {out / 'sweep.json'}",

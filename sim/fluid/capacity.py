@@ -5,7 +5,8 @@ derived scenario with **one replica** of the pool (same GPU, model, tensor paral
 perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid of rates:
 
 1. the saturation throughput ``max_rps``: a run far above capacity (the rate is raised x4 until
-   fewer than 85 % of the offered requests complete) measures completions/s after a warmup;
+   fewer than 85 % of the offered requests complete) measures completions/s after a warmup, run
+   again for ``min_requests`` completions when the probe saw fewer;
 2. grid points at ``fractions x max_rps`` (default 2 % ... 95 %, 14 points), each ``max(min_duration_s,
    min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica:
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
@@ -16,9 +17,15 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
    short runs see too few requests for a 1 % token count;
 4. a point at zero load closes the curve: nothing served, GPU idle, latency as the lightest point.
 
-Between grid points every quantity is interpolated linearly in the offered rate. Per-replica
-Poisson arrivals are what random routing gives each replica; a least-outstanding router smooths
-arrivals, so near saturation the curve's latencies are an upper bound for that router.
+Between grid points every quantity is interpolated linearly in the offered rate.
+
+**The router.** Per-replica Poisson arrivals are what random routing gives each replica, so under
+``random`` one replica is measured. Any other router changes what a replica sees (round robin
+spaces arrivals evenly; least outstanding and a central queue send work to the emptiest replica,
+which shortens queues near saturation), so the curve is measured on a group of up to
+``GROUP_MAX`` = 4 of the pool's replicas behind that router (:func:`group_size`), and every rate
+is divided by the group's size. A pool larger than the group gets a little more smoothing than
+the group shows; the curve errs on the pessimistic side. ``spillover`` is not modelled.
 
 Curves are cached as JSON in ``$FLEETSIM_CACHE`` (default ``~/.cache/fleetsim``), keyed by a hash
 of the derived scenario (pool, model, perf, lengths, classes, SLO) and the measurement settings.
@@ -36,7 +43,8 @@ import numpy as np
 
 from sim.metrics.summary import RequestStats
 
-CURVE_VERSION = 4  # 4: SLO attainment counts in-flight requests that already missed
+CURVE_VERSION = 6  # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+# min_requests; 6: measured behind the scenario's router on a group of replicas
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -164,11 +172,33 @@ def _class_shares(scenario, base_dir: Path) -> list[float] | None:
     return (tot / s).tolist() if s > 0 else [1.0 / len(tot)] * len(tot)
 
 
+GROUP_MAX = 4
+"""Most replicas a curve measures together behind a state-aware router (see :func:`group_size`)."""
+
+GROUP_ROUTER = {"round_robin": "round_robin", "least_outstanding": "least_outstanding",
+                "central_queue": "central_queue", "weighted": "least_outstanding"}
+"""The router a curve's group of replicas runs behind, by the scenario's router (``weighted``
+picks a pool, then the least outstanding replica in it); ``random`` needs no group."""
+
+
+def group_size(scenario, pool_index: int) -> int:
+    """Replicas a pool's curve is measured with: one under ``random`` routing (each replica sees
+    Poisson arrivals, exactly what one replica under Poisson arrivals sees); otherwise up to
+    ``GROUP_MAX`` of the pool's replicas behind the scenario's router, whose smoothing (round
+    robin's regular spacing, least outstanding's and a central queue's joining the shortest
+    queue) the curve then includes."""
+    if scenario.fleet.router.policy not in GROUP_ROUTER:
+        return 1
+    return max(1, min(int(scenario.fleet.pools[pool_index].replicas), GROUP_MAX))
+
+
 def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict:
-    """The one-replica scenario (as a dict, without rate/duration) that measures a pool."""
+    """The scenario (as a dict, without rate/duration) that measures a pool: one replica, or a
+    group of :func:`group_size` replicas behind the scenario's router."""
     sc = scenario.model_dump(mode="json")
     pool = copy.deepcopy(sc["fleet"]["pools"][pool_index])
-    pool.update(replicas=1, scale=1.0, autoscale=None, failures=None)
+    group = group_size(scenario, pool_index)
+    pool.update(replicas=group, scale=1.0, autoscale=None, failures=None)
     if pool.get("model") is None:
         pool["model"] = sc["model"]
     if pool.get("perf") is None:
@@ -195,7 +225,8 @@ def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict
     if classes:
         workload["classes"] = classes
     return {"name": f"capacity-{pool['name']}", "model": pool["model"], "workload": workload,
-            "fleet": {"router": "round_robin", "pools": [pool]}, "perf": pool["perf"], "slo": sc["slo"],
+            "fleet": {"router": GROUP_ROUTER.get(sc["fleet"]["router"]["policy"], "round_robin") if group > 1
+                      else "round_robin", "pools": [pool]}, "perf": pool["perf"], "slo": sc["slo"],
             "engine": "fast", "fidelity": "request", "start": sc["start"],
             "metrics": {"interval": 10.0, "records": "all"}}
 
@@ -318,6 +349,12 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         rate *= 4.0
     if not max_rps:
         raise RuntimeError(f"capacity curve of pool {pool_name!r}: no saturation found up to {rate:g} requests/s")
+    # a saturated probe with fewer than ``min_requests`` completions measures max_rps too coarsely
+    # (a 1-request/s replica completes ~90 requests in a probe: +-11 %); run it again long enough
+    dur = settings.min_requests / max_rps
+    if dur > probe:
+        res = _run(template, base_dir, rate, dur / 0.75, dur / 3.0, settings.seed)
+        max_rps = res.summary["throughput"]["requests_per_s"] or max_rps
     # 2. grid
     rates, served, att, busy, kv, mfu = [], [], [], [], [], []
     lat = {m: {s: [] for s in STATS} for m in METRICS}
@@ -386,8 +423,10 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
     for k in range(n_cls):
         c_att[k].insert(0, c_att[k][0])
     lengths = length_stats(template, base_dir, seed=settings.seed + 1000)
+    group = float(template["fleet"]["pools"][0]["replicas"])   # rates are the group's: per replica below
     return CapacityCurve(
-        key="", pool=pool_name, max_rps=float(max_rps), rates_rps=np.array(rates), served_rps=np.array(served),
+        key="", pool=pool_name, max_rps=float(max_rps) / group, rates_rps=np.array(rates) / group,
+        served_rps=np.array(served) / group,
         attainment=np.array(att), busy=np.array(busy), kv=np.array(kv), mfu=np.array(mfu),
         latency={m: {st: np.array(v) for st, v in d.items()} for m, d in lat.items()},
         hists={m: np.array(v) for m, v in hists.items()},
@@ -396,7 +435,8 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         class_attainment=np.array(c_att), class_latency_mean={m: np.array(v) for m, v in c_mean.items()},
         class_hists={m: np.array(v) for m, v in c_hist.items()},
         meta={"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
-              "probe_rate_rps": rate,
+              "probe_rate_rps": rate, "group_replicas": int(group),
+              "group_router": template["fleet"]["router"],
               "class_tokens": lengths["class_tokens"], "length_sample": lengths["n"],
               "reject_reasons": lengths["reject_reasons"],
               "runs": {"requests": n_req, "rejected": n_rej, "completed": n_done,

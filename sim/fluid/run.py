@@ -3,17 +3,21 @@
 For every step ``[t_k, t_{k+1})`` (default one hour):
 
 1. demand: the expected arrivals of each class (:func:`~sim.fluid.demand.expected_arrivals`);
-2. routing: pool ``p`` gets the share ``n_p max_p / sum_q n_q max_q`` of the demand (its nominal
-   capacity; ``n`` replicas, ``max`` the curve's saturation throughput per replica); a pool with
-   ``autoscale`` runs ``clip(ceil(offered / (target x max)), min, max)`` replicas in the step (the
-   utilization target read as a load target);
+2. routing: pool ``p`` gets its share of the demand under the scenario's router
+   (:func:`pool_shares`: by replicas under random and round robin, by nominal capacity
+   ``n_p max_p / sum_q n_q max_q`` under least outstanding and a central queue, by weights under
+   weighted; ``spillover`` and disaggregation are refused); inside a pool the curve was measured
+   behind the same router (:mod:`sim.fluid.capacity`); a pool with
+   ``autoscale`` runs the replicas its autoscaler settles at for the step's demand and backlog,
+   its metric read off the curve as the request-level autoscaler reads it (:mod:`sim.fluid.autoscale`);
 3. service, as a fluid queue per pool: the curve's rejected share is refused; the admitted work
    plus the backlog ``B`` carried from the previous step is served up to ``n x max x step``; the
    rest is the next backlog. Each replica sees the per-replica load ``served / (n x step)``;
    latency, SLO attainment, GPU busy share, KV use and MFU are read off the curve at that load.
    While a backlog exists every request also waits ``(B_start + B_end) / 2 / (n x max)`` seconds
-   (Little's law on the fluid backlog), added to TTFT, E2E and queue means and counted as an SLO
-   miss when it exceeds the TTFT objective;
+   (Little's law on the fluid backlog), added to TTFT, E2E and queue times (means and
+   percentiles: :mod:`sim.fluid.backlog`) and counted as an SLO miss when it exceeds the TTFT
+   objective; the backlog left at the end counts in TTFT and queue percentiles at its age;
 4. money: provisioned replicas x GPUs per replica x scale for the step, busy share from the curve;
    completed requests become one usage row per (step, pool, class) at the step's midpoint with
    ``weight = requests x scale`` and per-request token means, priced by
@@ -21,14 +25,15 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
 
 Latency percentiles over the whole run mix the curve's normalised log-histograms with weights =
 requests served in each step after ``warmup`` (interpolated between grid points, like every other
-quantity); the backlog wait shifts means only. ITL percentiles are the served-token-weighted
+quantity), each step's shifted by its backlog wait. ITL percentiles are the served-token-weighted
 average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
 
 Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
 load); the class mix of a step is its demand's.
 
-Known limits (checked against request-level runs in ``tests/test_fluid.py``): within a step the
-rate is taken as constant; the curve assumes Poisson arrivals at each replica (random routing).
+Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
+``tests/test_cross_tier.py``): within a step the rate is taken as constant; a router's smoothing
+is measured on a group of at most four replicas.
 """
 from __future__ import annotations
 
@@ -40,9 +45,14 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.capacity import HIST_METRICS, METRICS, STATS, CalibrationSettings, CapacityCurve, capacity_curve
+from sim.fluid.autoscale import settled_replicas
+from sim.fluid.backlog import REF, backlog_ages, mix_rows
 from sim.fluid.demand import expected_arrivals
+from sim.perf.utilization import limits_of, seconds_per_request
 
 DEFAULT_STEP_S = 3600.0
+SHIFTED = ("ttft", "e2e", "queue")
+"""Latencies that include the wait behind a fluid backlog."""
 
 
 def _mixture_stats(counts: np.ndarray, mean: float | None) -> dict:
@@ -130,7 +140,6 @@ def _add_classes(acc: list[_ClassAcc], curve: CapacityCurve, i: np.ndarray, w: n
                  rejected: np.ndarray, meas: np.ndarray, cls_frac: np.ndarray, after_warm: np.ndarray,
                  extra_wait: np.ndarray, cls_slo: list[tuple[float, float]], backlog_end: float) -> None:
     """One pool's contribution to every class's block (class k's curve quantities at the same load)."""
-    g = len(curve.rates_rps)
     tokens = curve.meta.get("class_tokens") or []
     for k, a in enumerate(acc):
         frac = cls_frac[:, k]
@@ -151,9 +160,8 @@ def _add_classes(acc: list[_ClassAcc], curve: CapacityCurve, i: np.ndarray, w: n
             means = {m: curve.class_latency_mean[m][k] for m in HIST_METRICS}
             hists = {m: curve.class_hists[m][k] for m in HIST_METRICS}
         a.met += float(np.sum(mk * (att[i] * (1 - w) + att[i + 1] * w) * (extra_wait <= cls_slo[k][0])))
-        hw = np.bincount(i, weights=mk * (1 - w), minlength=g) + np.bincount(i + 1, weights=mk * w, minlength=g)
         for m in HIST_METRICS:
-            a.hist[m] += (hw[:, None] * hists[m]).sum(axis=0)   # not BLAS `@`: same bytes on any machine
+            a.hist[m] += mix_rows(hists[m], i, w, mk, extra_wait if m in SHIFTED else np.zeros_like(extra_wait))
             mean = means[m][i] * (1 - w) + means[m][i + 1] * w
             if m in ("ttft", "e2e", "queue"):
                 mean = mean + extra_wait
@@ -184,6 +192,34 @@ def _replica_intervals(pool: str, n: np.ndarray, edges: np.ndarray, gpus_per_rep
     return out
 
 
+def pool_shares(router, pools, curves) -> np.ndarray:
+    """Each pool's share of the demand under the scenario's router: by replicas under ``random``
+    and ``round_robin`` (every replica takes the same share), by nominal capacity (replicas x the
+    curve's saturation throughput) under ``least_outstanding`` and ``central_queue`` (work goes to
+    whichever replica has room), by ``weights`` under ``weighted``."""
+    policy = router.policy
+    if policy in ("random", "round_robin"):
+        w = np.array([float(p.cfg.replicas) for p in pools])
+    elif policy == "weighted":
+        w = np.array([float((router.weights or {}).get(p.name, 0.0)) for p in pools])
+    else:
+        w = np.array([p.cfg.replicas * c.max_rps for p, c in zip(pools, curves)], dtype=np.float64)
+    return w / w.sum() if w.sum() > 0 else np.full(len(pools), 1.0 / len(pools))
+
+
+def refused(sc) -> list[tuple[str, str]]:
+    """What the fluid tier cannot model in ``sc``, as ``(field, message)`` problems."""
+    out = []
+    if sc.fleet.router.policy == "spillover":
+        out.append(("fleet.router", "spillover routing depends on each primary replica's queue moment by moment; "
+                                    "the fluid tier does not model it (use fidelity: request, or router weighted "
+                                    "with the share you expect to spill)"))
+    if sc.fleet.disaggregated is not None:
+        out.append(("fleet.disaggregated", "prefill/decode disaggregation is not modelled by the fluid tier "
+                                           "(use fidelity: request)"))
+    return out
+
+
 def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSettings | None = None,
               use_cache: bool = True, curves: list[CapacityCurve] | None = None):
     """Simulate ``loaded`` (a :class:`~sim.scenario.load.LoadedScenario`) in fluid steps; returns
@@ -192,11 +228,18 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     ``step_s`` defaults to one hour; ``curves`` (one per pool) skips the measurement.
     """
     from sim.api import TS_COLUMNS, Result, build_pools, price_run
+    from sim.metrics.stability import timeseries_stability
+    from sim.metrics.utilization import fleet_utilization, pool_kv_dtype, pool_utilization, running_while_busy
     from sim.economics import ProvisionedInterval
     from sim.metrics.records import RECORD_DTYPE
     from sim.workload import class_names, classes
 
     sc = loaded.scenario
+    problems = refused(sc)
+    if problems:
+        from sim.errors import ScenarioError
+
+        raise ScenarioError([(f, f"{m} (fidelity: fluid)") for f, m in problems], loaded.source)
     step_s, settings = _options(sc, step_s, settings)
     base_dir = Path(loaded.base_dir)
     end = float(sc.duration)
@@ -213,8 +256,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     pools = build_pools(loaded)
     if curves is None:
         curves = [capacity_curve(sc, i, base_dir, settings, use_cache=use_cache) for i in range(len(pools))]
-    nominal = np.array([p.cfg.replicas * c.max_rps for p, c in zip(pools, curves)], dtype=np.float64)
-    share = nominal / nominal.sum() if nominal.sum() > 0 else np.full(len(pools), 1.0 / len(pools))
+    share = pool_shares(sc.fleet.router, pools, curves)
 
     ttft_slo = sc.slo.ttft_s
     hist_w = {m: np.zeros_like(next(iter(curves[0].hists.values()))[0]) for m in HIST_METRICS}
@@ -244,23 +286,32 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     cls_slo = [(c.slo_ttft_s or sc.slo.ttft_s, c.slo_tpot_s or sc.slo.tpot_s) for c in specs]
     per_cls = [_ClassAcc(hist_w) for _ in range(n_cls)]
     by_reason: dict[str, float] = {}
+    util_w: list[tuple] = []
 
     for p, curve, sh in zip(pools, curves, share):
         offered = total * sh                                 # requests per step
         admitted = offered * (1.0 - curve.reject_share)
         rejected = offered - admitted
-        if p.cfg.autoscale is not None:
-            a = p.cfg.autoscale
-            n = np.clip(np.ceil(offered / dt_s / (a.target * curve.max_rps)), a.min, a.max)
-        else:
-            n = np.full(n_steps, float(p.cfg.replicas))
+        a = p.cfg.autoscale
+        n = np.full(n_steps, float(p.cfg.replicas))
+        s_each = seconds_per_request(p.step_model, limits_of(p.cfg.batching, p.kv_blocks),
+                                     curve.prompt_tokens_mean, curve.output_tokens_mean)
         cap = n * curve.max_rps * dt_s
         served = np.zeros(n_steps)
         b_start = np.zeros(n_steps)
         b_end = np.zeros(n_steps)
         b = 0.0
+        prev = n[0]
         for k in range(n_steps):                             # the fluid queue: sequential in the backlog
             b_start[k] = b
+            if a is not None:                                # where the autoscaler settles this step
+                settled = settled_replicas(a.metric, a.target, a.min, a.max, curve, (admitted[k] + b) / dt_s[k],
+                                           b, s_each)
+                n[k] = settled
+                if k and settled < prev:                    # scale-down waits out the stabilization window
+                    n[k] += (prev - settled) * min(a.cooldown, dt_s[k]) / dt_s[k]
+                prev = settled
+                cap[k] = n[k] * curve.max_rps * dt_s[k]
             work = admitted[k] + b
             served[k] = min(work, cap[k])
             b = work - served[k]
@@ -282,11 +333,10 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         kv = at(curve.kv)
         mfu = at(curve.mfu)
         meas = served * after_warm
-        # latency mixture
+        # latency mixture: each step's curve distribution shifted by its backlog wait
         for m in HIST_METRICS:
-            hw = np.bincount(i, weights=meas * (1 - w), minlength=len(curve.rates_rps)) \
-                + np.bincount(i + 1, weights=meas * w, minlength=len(curve.rates_rps))
-            hist_w[m] += (hw[:, None] * curve.hists[m]).sum(axis=0)   # not BLAS `@` (thread-count dependent)
+            hist_w[m] += mix_rows(curve.hists[m], i, w, meas,
+                                  extra_wait if m in SHIFTED else np.zeros_like(extra_wait))
         for m in METRICS:
             mean = at(curve.latency[m]["mean"])
             if m in ("ttft", "e2e", "queue"):
@@ -302,6 +352,13 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         itl_w += float(np.sum(tok_w))
         _add_classes(per_cls, curve, i, w, served, rejected, meas, cls_frac, after_warm, extra_wait, cls_slo,
                      b)
+        # the backlog left at the end counts at its age, like a request-level run's in-flight requests
+        ages, n_old = backlog_ages(b, float(n[-1]) * curve.max_rps, ttft_slo) if n_steps else (np.zeros(0),) * 2
+        if len(ages):
+            for m in ("ttft", "queue"):
+                hist_w[m] += np.bincount(REF.bin_index(ages), weights=n_old, minlength=len(hist_w[m]))
+                lat_sum[m] += float((ages * n_old).sum())     # not np.dot: BLAS-free
+                lat_w[m] += float(n_old.sum())
         served_all += float(served.sum())
         rejected_all += float(rejected.sum())
         for reason, share_r in (curve.meta.get("reject_reasons") or {}).items():
@@ -355,6 +412,15 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
             "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps,
             "backlog_end": float(b),
         }
+        running = rate_rep * np.nan_to_num(svc)
+        u = pool_utilization(p, requests=float(served.sum()), prompt_mean=curve.prompt_tokens_mean,
+                             output_mean=curve.output_tokens_mean, replica_seconds=p_prov / gpr,
+                             running_while_busy=running_while_busy(float(np.sum(running * dt_s)),
+                                                                   float(np.sum(n * dt_s)),
+                                                                   p_busy / p_prov if p_prov else 0.0),
+                             kv_dtype=pool_kv_dtype(sc, p))
+        per_pool[p.name].update(u)
+        util_w.append((u, p_prov / gpr * scale, p_prov * scale))
 
     window = max(end - sc.warmup, 1e-12)
     latency = {}
@@ -378,8 +444,11 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                       "goodput_rps": met_measured / window, "ttft_s": sc.slo.ttft_s, "tpot_s": sc.slo.tpot_s}
     summary["utilization"] = {"gpu_busy": busy_s / prov_s if prov_s else 0.0,
                               "kv_cache_mean": kv_num / kv_den if kv_den else 0.0,
-                              "mfu": flops_done / flops_cap if flops_cap else 0.0}
+                              "mfu": flops_done / flops_cap if flops_cap else 0.0, **fleet_utilization(util_w)}
     summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
+    ts = np.vstack(ts_rows) if ts_rows else np.zeros((0, len(TS_COLUMNS)))
+    ts = ts[np.lexsort((ts[:, 1], ts[:, 0]))] if len(ts) else ts
+    summary["stability"] = timeseries_stability(ts, summary["requests"], sc.warmup, end, len(pools))
 
     names = class_names(sc.workload)
     t = np.concatenate(use_t) if use_t else np.zeros(0)
@@ -402,8 +471,6 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     summary["engine"] = "fluid"
     summary["fidelity"] = {"tier": "fluid", "step_s": float(step_s), "steps": n_steps}
     summary["wall_seconds"] = 0.0
-    ts = np.vstack(ts_rows) if ts_rows else np.zeros((0, len(TS_COLUMNS)))
-    ts = ts[np.lexsort((ts[:, 1], ts[:, 0]))] if len(ts) else ts
     return Result(summary=summary, records=np.zeros(0, dtype=RECORD_DTYPE), timeseries=ts,
                   pool_names=[p.name for p in pools], class_names=names, economics=econ, scenario=loaded,
                   extra={"python": platform.python_version(), "capacity_curves": {c.pool: c.key for c in curves}})

@@ -70,16 +70,29 @@ def ci_of(row: dict[str, Any], metric: str) -> MeanCI:
 
 
 def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, Any]:
-    """Annotate a configuration row: ``feasible`` and, per constraint, the judged value.
+    """Annotate a configuration row: ``feasible``, per constraint the judged value, and ``why``
+    (the reasons it is not feasible, ``""`` when it is).
 
-    A configuration with any failed replication is not feasible (it cannot be confirmed).
+    A configuration with any failed replication is not feasible (it cannot be confirmed), nor is
+    one where any replication did not keep up (``stability.stable`` false: its backlog grew, so its
+    latencies describe a growing queue), whatever the constraints say.
     """
-    ok = not row.get("error") and row.get("n", 0) > 0
+    why = []
+    if row.get("error"):
+        why.append(f"failed: {row['error']}")
+    elif row.get("n", 0) <= 0:
+        why.append("no successful replication")
+    if row.get("stable") is False:
+        g = ci_of(row, "stability.backlog_growth_per_s").mean
+        why.append("unstable: the backlog grows" + (f" by {g:,.3g} requests/s" if g == g else ""))
     for c in constraints:
         ci = ci_of(row, c.metric)
-        row[f"judged:{c}"] = c.judged_value(ci)
-        ok = ok and c.holds(ci)
-    row["feasible"] = bool(ok)
+        v = c.judged_value(ci)
+        row[f"judged:{c}"] = v
+        if not c.holds(ci):
+            why.append(f"{c.metric} = {v:,.4g} (needs {c.op} {c.bound:g})" if v == v else f"{c.metric} missing")
+    row["feasible"] = not why
+    row["why"] = "; ".join(why)
     return row
 
 

@@ -2,7 +2,8 @@
 
 The rate at ``workload.arrival.rate`` (requests/s) is varied; a rate is *sustained* when
 ``slo.attainment`` is at least ``attainment`` (default 0.99) at the lower end of its 95 %
-confidence interval (or the value itself with one seed), and any extra constraints hold.
+confidence interval (or the value itself with one seed), any extra constraints hold, and no
+replication's backlog grew (``stability.stable``: :func:`sim.planning.evaluator.judge`).
 
 Search: *bracketing* from the scenario's own rate (or ``start``) — double while sustained,
 halve while not — until a sustained rate ``lo`` and an unsustained ``hi = 2·lo`` are known;

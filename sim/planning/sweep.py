@@ -43,7 +43,7 @@ class SweepResult(list):
     ----------
     configurations : list of dict
         One row per configuration: knob values, ``n`` (successful replications), ``errors``,
-        and ``<metric>.mean``, ``<metric>.ci_low``, ``<metric>.ci_high`` per numeric metric.
+        ``stable`` (every replication kept up: ``stability.stable``), and ``<metric>.mean``, ``<metric>.ci_low``, ``<metric>.ci_high`` per numeric metric.
     knobs : list of Knob
     seeds : int
     out : Path or None
@@ -95,6 +95,8 @@ def configuration_rows(rows: Sequence[Mapping[str, Any]], knob_paths: Sequence[s
         row: dict[str, Any] = {p: members[0].get(p) for p in knob_paths}
         row["n"] = len(ok)
         row["errors"] = len(members) - len(ok)
+        # every replication kept up (a point stored before stability was reported counts as stable)
+        row["stable"] = all(m.get("stability.stable") is not False for m in ok) if ok else None
         metrics = [{k: v for k, v in m.items() if k not in knob_paths and k not in NOT_STATISTICS}
                    for m in ok]
         for name, ci in aggregate(metrics, confidence).items():

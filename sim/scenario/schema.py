@@ -58,7 +58,10 @@ class Batching(Strict):
 class Autoscale(Strict):
     """Per-pool autoscaler: every ``interval`` compare ``metric`` with ``target`` and resize."""
 
-    metric: Literal["utilization", "queue", "kv"] = "utilization"
+    metric: Literal["load_factor", "utilization", "queue", "kv", "ttft"] = Field(
+        "load_factor", description="load_factor: work / work at the batch limits; utilization: busy time; "
+                                   "queue: outstanding requests per replica; kv: KV-cache use; "
+                                   "ttft: mean time to first token, seconds")
     target: float = Field(0.7, gt=0)
     interval: Duration = Field(60.0, gt=0)
     min: int = Field(1, ge=0)

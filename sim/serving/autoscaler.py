@@ -7,7 +7,16 @@ The rule is the Kubernetes Horizontal Pod Autoscaler's
 
 where ``n_serving`` counts replicas that are ready, not failed and not draining, and ``metric`` is
 
-* ``utilization``: busy time / up time of the pool's replicas over the last interval (0..1);
+* ``load_factor`` (the default): work done over the last interval / what the serving replicas
+  could have done at their batch limits (:mod:`sim.perf.utilization`: tokens processed, at the
+  mix of the pool's requests completed so far, priced at the step-time model's cost per request at the
+  batch limits; 1.0 = saturated). It rises with batch occupancy, so it moves with the load;
+* ``utilization``: busy time / up time of the pool's replicas over the last interval (0..1); a
+  replica running one sequence is busy, so under continuous batching this reads ~1 at almost any
+  load and the pool climbs to ``max``: prefer ``load_factor``;
+* ``ttft``: mean time to first token (s) of the pool's requests over the last interval: those
+  completed in it, and those still waiting for a first token at their age, the fleet's central
+  queue included (so a growing queue shows at once);
 * ``queue``: outstanding (queued + running) requests per serving replica (Knative's concurrency
   target), plus the fleet's central queue when the router is ``central_queue``;
 * ``kv``: mean KV-cache block occupancy of the serving replicas (0..1);
@@ -41,10 +50,12 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from sim.perf.memory import BYTES_PER_ELEMENT
+from sim.perf.utilization import limits_of, load_factor_of_tokens
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Autoscale
-    from sim.serving.fleet import Fleet, PoolRuntime
+    from sim.serving.fleet import Fleet
+    from sim.serving.pool import PoolRuntime
     from sim.serving.replica import Replica
 
 PROVISION_S = 60.0
@@ -76,6 +87,10 @@ class Autoscaler:
         self.drained = 0
         self._prev_busy = 0.0
         self._prev_up = 0.0
+        self._prev_tokens = 0.0
+        self._prev_done = (0, 0.0)
+        self._prev_lf_up = 0.0
+        self._limits = limits_of(pool.cfg.batching, pool.kv_blocks)
         self._prev_rejects = 0
         self._acc = 0.0
         self._n = 0
@@ -88,7 +103,7 @@ class Autoscaler:
         while True:
             j += 1
             yield env.timeout(max(j * step - env.now, 0.0))
-            if self.cfg.metric != "utilization":
+            if self.cfg.metric not in ("utilization", "load_factor", "ttft"):
                 self._acc += self._instant(self.serving())
                 self._n += 1
             if j % SUBSAMPLES == 0:
@@ -109,9 +124,40 @@ class Autoscaler:
             d_busy, d_up = busy - self._prev_busy, up - self._prev_up
             self._prev_busy, self._prev_up = busy, up
             return min(d_busy / d_up, 1.0) if d_up > 0 else 0.0
+        if kind == "load_factor":
+            return self._load_factor(t)
+        if kind == "ttft":
+            return self._ttft(t)
         m = self._acc / self._n if self._n else 0.0
         self._acc, self._n = 0.0, 0
         return m
+
+    def _load_factor(self, t: float) -> float:
+        """Load factor of the pool over the last interval (see the module docstring)."""
+        p = self.pool
+        tokens = float(sum(r.tokens_processed for r in p.replicas))
+        up = p.up_seconds(t)
+        d_tok, d_up = tokens - self._prev_tokens, up - self._prev_lf_up
+        self._prev_tokens, self._prev_lf_up = tokens, up
+        n, pin, pout, _ = self.fleet.pool_done[p.index]
+        if n:      # the mix of the requests completed so far (the in-system ones over-represent long ones)
+            mix = (pin / n, pout / n)
+        else:      # nothing completed yet: the requests in the system
+            mine = [r for r in self.fleet.in_flight.values() if r.pool == p.index]
+            mix = (sum(r.prompt for r in mine) / len(mine), sum(r.output for r in mine) / len(mine)) if mine else None
+        if mix is None or d_up <= 0:
+            return 0.0
+        return load_factor_of_tokens(d_tok, d_up, p.step_model, self._limits, *mix)
+
+    def _ttft(self, t: float) -> float:
+        """Mean TTFT over the last interval (see the module docstring)."""
+        n, _, _, ttft_sum = self.fleet.pool_done[self.pool.index]
+        d_n, d_sum = n - self._prev_done[0], ttft_sum - self._prev_done[1]
+        self._prev_done = (n, ttft_sum)
+        mine = (self.pool.index, -1)      # -1: not routed yet (the central queue), as the queue metric counts it
+        ages = [t - r.arrival for r in self.fleet.in_flight.values() if r.pool in mine and r.first_tok < 0]
+        count = d_n + len(ages)
+        return (d_sum + sum(ages)) / count if count else 0.0
 
     def _instant(self, serving: list["Replica"]) -> float:
         """``queue`` or ``kv`` now."""

@@ -1,0 +1,98 @@
+"""Did the fleet keep up? Backlog growth over the end of a run, the same definition in both tiers.
+
+A run is *unstable* when the number of requests in the system (waiting + running, every pool,
+plus a central queue) grows over the **tail** of the run — the last half, after warmup — faster
+than chance explains. In an overloaded M/M/c queue (arrival rate ``λ`` above the service capacity
+``c μ``) the queue grows linearly at ``λ - c μ`` requests/s once the transient is over; that slope
+is what ``backlog_growth_per_s`` estimates (least-squares slope of the in-system count over the
+tail window).
+
+Verdict: unstable when the growth over the tail window exceeds both ``3 sqrt(N)`` and ``2 % N``,
+``N`` being the requests that arrived in the window (estimated as the run's arrivals x window /
+horizon). The first term is the scale of Poisson noise in the counts, the second keeps a long
+stable run near saturation (whose queue wanders by a few per cent of its arrivals) from being
+called unstable. An M/M/c queue at ``ρ = 1.2`` grows by ``(1 - 1/1.2) N = 17 % N``: unstable.
+
+    >>> t = np.arange(0.0, 1001.0, 10.0)
+    >>> s = stability(t, 0.8 * t, arrived=4800, end_s=1000.0, warmup_s=0.0, in_flight_at_end=800)
+    >>> s["stable"], round(s["backlog_growth_per_s"], 3)
+    (False, 0.8)
+
+A diurnal run whose peak outruns the fleet but whose backlog drains before the end is stable
+here (its SLO attainment tells the rest); ``in_flight_peak`` shows the worst moment.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+NOISE_SIGMAS = 3.0
+"""Growth over the tail within this many Poisson standard deviations of its arrivals is noise."""
+MIN_GROWTH_SHARE = 0.02
+"""Growth over the tail below this share of its arrivals is not called unstable."""
+
+
+def in_system_by_time(times: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum per-pool rows sampled at the same instants: ``(unique times, total in system)``."""
+    times = np.asarray(times, dtype=np.float64)
+    if len(times) == 0:
+        return np.zeros(0), np.zeros(0)
+    t, inv = np.unique(times, return_inverse=True)
+    return t, np.bincount(inv, weights=np.asarray(counts, dtype=np.float64), minlength=len(t))
+
+
+def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s: float, warmup_s: float,
+              in_flight_at_end: float) -> dict:
+    """The ``stability`` summary block (see the module docstring).
+
+    Parameters
+    ----------
+    times, in_system : requests in the system (waiting + running) at sample times, seconds.
+    arrived : requests that arrived over the whole run.
+    end_s, warmup_s : the run's end and warmup, seconds.
+    in_flight_at_end : requests neither completed, rejected nor failed at the end.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    n = np.asarray(in_system, dtype=np.float64)
+    start = max(float(warmup_s), float(end_s) / 2.0) if end_s > warmup_s else 0.0
+    sel = t >= start - 1e-9
+    tt, nn = t[sel], n[sel]
+    if len(tt) >= 2 and tt[-1] > tt[0]:
+        window = float(tt[-1] - tt[0])
+        growth = float(np.polyfit(tt - tt[0], nn, 1)[0])
+    else:
+        window = float(end_s) if end_s > 0 else 0.0
+        growth = float(in_flight_at_end) / window if window > 0 else 0.0
+    n_window = float(arrived) * window / end_s if end_s > 0 else 0.0
+    allowance = max(NOISE_SIGMAS * math.sqrt(max(n_window, 1.0)), MIN_GROWTH_SHARE * n_window)
+    stable = not (growth * window > allowance)
+    return {"stable": bool(stable), "backlog_growth_per_s": growth,
+            "in_flight_at_end": int(round(in_flight_at_end)),
+            "in_flight_peak": int(round(float(n.max()))) if len(n) else int(round(in_flight_at_end)),
+            "window_s": window, "arrival_rate_per_s": n_window / window if window > 0 else 0.0}
+
+
+def timeseries_stability(ts: np.ndarray, requests: dict, warmup_s: float, end_s: float, n_pools: int) -> dict:
+    """The ``stability`` block from a run's time series (both tiers write the same columns:
+    ``time_s, pool, replicas, queue_len, central_queue, running, ...``): requests in the system
+    are every pool's queue and running sequences plus the central queue (repeated on every pool's
+    row); ``requests`` is the summary's ``requests`` block."""
+    ts = np.asarray(ts, dtype=np.float64)
+    if len(ts):
+        t, n = in_system_by_time(ts[:, 0], ts[:, 3] + ts[:, 5] + ts[:, 4] / max(n_pools, 1))
+    else:
+        t, n = np.zeros(0), np.zeros(0)
+    return stability(t, n, arrived=requests["arrived"], end_s=float(end_s), warmup_s=float(warmup_s),
+                     in_flight_at_end=requests["in_flight"])
+
+
+def warning(summary: dict) -> str | None:
+    """One line for stderr when the run did not keep up (``None`` when it did or was not judged)."""
+    s = summary.get("stability")
+    if not s or s.get("stable", True):
+        return None
+    return (f"warning: the fleet did not keep up: the backlog grew by {s['backlog_growth_per_s']:,.3g} "
+            f"requests/s over the last {s['window_s']:,.0f} s and {s['in_flight_at_end']:,} requests were "
+            f"still in flight at the end; latency percentiles and SLO attainment describe a growing "
+            f"queue, not a steady state (add capacity, or see stability in the summary)")

@@ -1,0 +1,74 @@
+"""``utilization.load_factor`` and ``utilization.mbu`` of a pool, the same in both tiers.
+
+The definitions are :mod:`sim.perf.utilization`'s; this module feeds them what a run measured
+for one pool (both tiers call :func:`pool_utilization`):
+
+* requests served, their mean prompt and output tokens;
+* provisioned replica-seconds;
+* mean sequences running per replica while busy (from the time series: mean running per
+  provisioned replica / busy share), the batch at which MBU's bytes are counted.
+
+A pool whose step-time model is not the roofline (linear, table) still gets MBU from the roofline
+byte terms of its model and GPU: bytes moved are physics, not timing. A pool under
+disaggregation's prefill role completes no request itself, so its load factor reads 0.
+"""
+from __future__ import annotations
+
+from sim.perf.utilization import BatchLimits, bytes_per_request, limits_of, load_factor, mbu, seconds_per_request
+
+
+def pool_limits(pool) -> BatchLimits:
+    """The batch limits of one replica of ``pool`` (a :class:`~sim.serving.fleet.PoolRuntime`)."""
+    return limits_of(pool.cfg.batching, pool.kv_blocks)
+
+
+def _roofline(pool, kv_dtype: str):
+    from sim.perf.roofline import RooflineModel
+
+    try:
+        return RooflineModel(pool.model, pool.gpu, pool.gpus_per_replica, pool.weight_dtype, kv_dtype)
+    except (ValueError, KeyError):   # a precision the roofline cannot price: no MBU
+        return None
+
+
+def pool_utilization(pool, *, requests: float, prompt_mean: float, output_mean: float,
+                     replica_seconds: float, running_while_busy: float, kv_dtype: str = "bf16") -> dict:
+    """``{"load_factor", "mbu"}`` of one pool over a run (see the module docstring)."""
+    limits = pool_limits(pool)
+    if requests <= 0 or replica_seconds <= 0:
+        return {"load_factor": 0.0, "mbu": 0.0}
+    s_each = seconds_per_request(pool.step_model, limits, prompt_mean, output_mean)
+    out = {"load_factor": load_factor(requests, replica_seconds, s_each), "mbu": None}
+    roof = _roofline(pool, kv_dtype)
+    if roof is not None:
+        per_gpu = bytes_per_request(roof, limits, prompt_mean, output_mean, max(running_while_busy, 1.0))
+        out["mbu"] = mbu(requests * per_gpu, replica_seconds, pool.gpu.hbm_bytes_per_s)
+    return out
+
+
+def pool_kv_dtype(scenario, pool) -> str:
+    """The KV-cache precision of ``pool`` (its own ``perf:`` block, else the scenario's)."""
+    perf = getattr(pool.cfg, "perf", None) or scenario.perf
+    return getattr(perf, "kv_dtype", None) or "bf16"
+
+
+def running_while_busy(running_sum: float, replicas_sum: float, busy_share: float) -> float:
+    """Mean sequences per replica while busy, from time-series sums of running sequences and of
+    provisioned replicas over the same (evenly spaced) samples, and the busy share."""
+    if replicas_sum <= 0 or busy_share <= 0:
+        return 1.0
+    return running_sum / replicas_sum / busy_share
+
+
+def fleet_utilization(per_pool: list[tuple[dict, float, float]]) -> dict:
+    """Fleet load factor (weighted by replica-seconds) and MBU (by GPU-seconds) from
+    ``(pool block, replica-seconds, GPU-seconds)`` triples."""
+    return {"load_factor": weighted([(u["load_factor"], r) for u, r, _ in per_pool]) or 0.0,
+            "mbu": weighted([(u["mbu"], g) for u, _, g in per_pool])}
+
+
+def weighted(values: list[tuple[float, float]]) -> float | None:
+    """Weighted mean of ``(value, weight)`` pairs (None values skipped; None without weight)."""
+    num = sum(v * w for v, w in values if v is not None)
+    den = sum(w for v, w in values if v is not None)
+    return num / den if den > 0 else None

@@ -1,0 +1,125 @@
+"""Load factor and model-bandwidth utilization of a replica, from its step-time model.
+
+Both are defined once here and used by the request-level summary, the fluid tier and the
+autoscaler, so a number means the same in every tier.
+
+**Work at the batch limits.** A replica serving requests of ``p`` prompt and ``o`` output tokens
+(means) as fast as its batch limits allow keeps ``B`` sequences decoding, where
+
+    B = max(1, min(max_num_seqs, kv_tokens // (p + o / 2)))
+
+(a sequence holds ``p + o/2`` KV tokens on average over its life), prefills prompts ``k`` at a
+time in prefill iterations, ``k = max(1, min(B, max_batched_tokens // p))``, and decodes in
+iterations of ``B`` sequences at mean context ``p + o/2``. One request then costs
+
+    s(p, o) = step(prefill k x p) / k + (o - 1) x step(decode B, context B (p + o/2)) / B
+
+seconds of replica time (the prefill's last iteration emits the first token). ``1 / s`` is what
+the replica could serve per second: the prefill/decode split of vLLM's scheduler without chunked
+prefill; with chunked prefill the same work is mixed into fewer iterations, and ``s`` is an upper
+bound on its cost (weights are read once per mixed iteration, not twice).
+
+**Load factor** = served work / replica time = ``N s(p, o) / R`` for ``N`` requests served in
+``R`` replica-seconds: 1.0 means the pool ran at its batch limits, 0.5 that it could have served
+twice the work. Unlike busy time (a replica with one sequence running is "busy"), it rises with
+batch occupancy, so a planner reads headroom from it directly and an autoscaler can target it.
+
+**MBU** (model bandwidth utilization) = HBM bytes moved / (GPU-seconds x peak HBM bandwidth), with
+the bytes of each iteration from the roofline's byte terms (weights, KV cache read and written,
+lm head, activations; :meth:`sim.perf.roofline.RooflineModel.breakdown`) at the batch the replica
+actually ran (mean running sequences while busy). Per GPU: weights and heads are split ``tp`` ways.
+
+    >>> from sim.perf.linear import LinearModel
+    >>> lim = BatchLimits(max_num_seqs=1, max_batched_tokens=10_000, kv_tokens=10**6)
+    >>> seconds_per_request(LinearModel(per_prefill_token_s=0.001), lim, 1000.0, 1.0)
+    1.0
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from sim.perf.base import BatchShape, StepTimeModel
+from sim.perf.throughput import prefill_shape
+
+
+class BatchLimits(NamedTuple):
+    """The scheduler limits of one replica (``kv_tokens``: KV-cache capacity in tokens)."""
+
+    max_num_seqs: int
+    max_batched_tokens: int
+    kv_tokens: int
+
+
+def limits_of(batching, kv_blocks: int) -> BatchLimits:
+    """The limits of one replica with a scenario ``batching:`` block and ``kv_blocks`` KV blocks
+    (a static batch runs ``batch_size`` sequences when it is set)."""
+    b = batching
+    seqs = b.batch_size if b.policy == "static" and b.batch_size else b.max_num_seqs
+    return BatchLimits(int(seqs), int(b.max_batched_tokens), int(kv_blocks * b.block_size))
+
+
+def decode_batch(limits: BatchLimits, prompt_tokens: float, output_tokens: float) -> int:
+    """``B``: sequences decoding together at the batch limits (see the module docstring)."""
+    held = max(prompt_tokens + output_tokens / 2.0, 1.0)
+    return max(1, min(int(limits.max_num_seqs), int(limits.kv_tokens // held)))
+
+
+def seconds_per_request(model: StepTimeModel, limits: BatchLimits, prompt_tokens: float,
+                        output_tokens: float) -> float:
+    """``s(p, o)``: replica-seconds one request costs at the batch limits (module docstring)."""
+    p = max(int(round(prompt_tokens)), 1)
+    o = max(float(output_tokens), 1.0)
+    b = decode_batch(limits, p, o)
+    k = max(1, min(b, int(limits.max_batched_tokens) // p))
+    prefill = model.step_time(prefill_shape(k, p)) / k
+    if o <= 1.0:
+        return prefill
+    ctx = int(round(b * (p + o / 2.0)))
+    return prefill + (o - 1.0) * model.step_time(BatchShape(decode_seqs=b, decode_context_tokens=ctx)) / b
+
+
+def load_factor(requests: float, replica_seconds: float, seconds_each: float) -> float:
+    """Served work / replica time (0 when no replica time was provisioned)."""
+    return requests * seconds_each / replica_seconds if replica_seconds > 0 else 0.0
+
+
+def load_factor_of_tokens(tokens: float, replica_seconds: float, model: StepTimeModel, limits: BatchLimits,
+                          prompt_tokens: float, output_tokens: float) -> float:
+    """The load factor of ``tokens`` processed (prompt + generated) by requests of this mix:
+    ``tokens / (p + o)`` requests' worth of work (what the autoscaler measures between decisions)."""
+    per_request = max(prompt_tokens + output_tokens, 1.0)
+    return load_factor(tokens / per_request, replica_seconds,
+                       seconds_per_request(model, limits, prompt_tokens, output_tokens))
+
+
+def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, output_tokens: float,
+                      batch: float) -> float:
+    """HBM bytes (per GPU) one request moves when the replica decodes ``batch`` sequences together
+    (a mean, interpolated between the whole sizes around it); ``roofline`` is a :class:`~sim.perf.roofline.RooflineModel` of the replica (its byte terms)."""
+    p = max(int(round(prompt_tokens)), 1)
+    o = max(float(output_tokens), 1.0)
+    batch = max(float(batch), 1.0)
+
+    def moved(shape: BatchShape) -> float:
+        x = roofline.breakdown(shape)
+        return x.linear_bytes + x.kv_bytes + x.lm_head_bytes + x.activation_bytes
+
+    def at(b: int) -> float:
+        k = max(1, min(b, int(limits.max_batched_tokens) // p))
+        total = moved(prefill_shape(k, p)) / k
+        if o > 1.0:
+            ctx = int(round(b * (p + o / 2.0)))
+            total += (o - 1.0) * moved(BatchShape(decode_seqs=b, decode_context_tokens=ctx)) / b
+        return total
+
+    lo = int(batch)          # a mean batch between two sizes: interpolate (the weights' share is 1/b)
+    frac = batch - lo
+    return at(lo) if frac == 0 else (1 - frac) * at(lo) + frac * at(lo + 1)
+
+
+def mbu(bytes_moved_per_gpu: float, gpu_seconds_per_gpu: float, hbm_bytes_per_s: float) -> float:
+    """Bytes moved / (time x peak bandwidth), per GPU (0 without time)."""
+    if gpu_seconds_per_gpu <= 0 or not hbm_bytes_per_s > 0 or not math.isfinite(bytes_moved_per_gpu):
+        return 0.0
+    return bytes_moved_per_gpu / (gpu_seconds_per_gpu * hbm_bytes_per_s)
