@@ -292,8 +292,10 @@ class RooflineModel:
         """
         tp = self.tp
         n_p = n_emit - decode_seqs
-        pf = tp * math.ceil(n_p / tp) / n_p if n_p > 0 else 1.0          # busiest rank's prefill share, x tp
-        fd = tp * math.ceil(decode_seqs / tp) / decode_seqs if decode_seqs > 0 else 1.0
+        # busiest rank's share of the prompts and of the decodes, x tp (at most all of them: a
+        # pipelined micro-batch carries fractions of sequences)
+        pf = min(tp * math.ceil(n_p / tp) / n_p, tp) if n_p > 0 else 1.0
+        fd = min(tp * math.ceil(decode_seqs / tp) / decode_seqs, tp) if decode_seqs > 0 else 1.0
         n_rank = (fd * decode_seqs + pf * prefill_tokens) / tp          # tokens on the busiest rank
         p = self.overlap_exponent
         attn_gemm_flops = self._attn_gemm_flops_per_token * n_rank
