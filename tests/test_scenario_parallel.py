@@ -114,6 +114,9 @@ def test_fluid_tier_and_round_trips_keep_the_layout():
       "n_layers": 4, "hidden": 256, "n_heads": 8, "ffn_hidden": 64, "vocab": 1000, "n_experts": 16,
       "experts_per_token": 2, "shared_ffn_hidden": 64, "first_k_dense": 1, "dense_ffn_hidden": 512},
      {"tensor_parallel": 2, "expert_parallel": 2, "data_parallel_attention": True}),
+    ({"n_layers": 4, "hidden": 256, "n_heads": 8, "n_kv_heads": 2, "ffn_hidden": 64, "vocab": 1000,   # GQA MoE
+      "n_experts": 16, "experts_per_token": 4},
+     {"tensor_parallel": 4, "expert_parallel": 4, "data_parallel_attention": True}),
 ])
 def test_fast_and_reference_engines_agree_on_new_variants(model, pool):
     sc = _scenario({**pool, "batching": {"chunked_prefill": True, "max_batched_tokens": 2048}}, model=model)

@@ -73,7 +73,7 @@ import numpy as np
 from sim.perf.base import BatchShape
 from sim.perf.memory import BYTES_PER_ELEMENT, stage_layers, stage_weights
 from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
-from sim.scenario.architecture import kv_elements_per_token
+from sim.scenario.architecture import kv_elements_per_token, layer_param_groups
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 
 ALLREDUCE_LATENCY_S = COLLECTIVE_LATENCY_S
@@ -219,9 +219,20 @@ class RooflineModel:
         self._gemm_io_bytes_per_token = 2.0 * L * (4 * h + (io_width + act_w) / tp)
         self._act_bytes_per_token = 2.0 * L * (10 * h + (io_width + act_w) / tp)
         self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L)
+        # data-parallel attention: whole sequences per rank, the step waits for the busiest rank
+        # (docs/models_and_parallelism.md, "Balance across data-parallel attention ranks")
+        self._adp = lay.dp_attention and tp > 1
+        if self._adp:
+            attn_params = layer_param_groups(m)["attention"] * (L / m.n_layers if lay.pp > 1 else 1)
+            self._attn_gemm_flops_per_token = 2.0 * attn_params
+            self._mlp_flops_per_token = self._linear_flops_per_token - 2.0 * attn_params / tp
+            self._attn_weight_bytes = attn_params * BYTES_PER_ELEMENT[weight_dtype]
+            self._mlp_fixed_bytes = self._linear_fixed_bytes - self._attn_weight_bytes
+            self._attn_io_bytes_per_token = 2.0 * L * (2 * h + io_width)
+            self._mlp_io_bytes_per_token = 2.0 * L * (2 * h + act_w / tp)
         self._handoff_s_per_token = 2.0 * h * lay.stage_handoff_s_per_byte(gpu.link_bytes_per_s) if lay.pp > 1 else 0.0
         self._decode_cache: dict[int, tuple] = {}
-        if lay.pp > 1 or self._sw_layers or m.is_mla:
+        if lay.pp > 1 or self._sw_layers or m.is_mla or self._adp:
             # no cached fast path: the engine falls back to step_time per iteration (same numbers)
             self.decode_step = self._decode_step_general
             self.decode_run = None
@@ -238,6 +249,8 @@ class RooflineModel:
     def _seconds(self, n_tokens: int, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                  decode_ctx: Any, n_emit: Any, mx: Callable) -> Any:
         """Iteration seconds; scalar or array ``decode_ctx`` (identical float operations either way)."""
+        if self._adp:
+            return self._seconds_adp(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx, n_emit)
         linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n_tokens)
                         + self._gemm_io_bytes_per_token * n_tokens)
         p = self.overlap_exponent
@@ -252,6 +265,53 @@ class RooflineModel:
         act_s = self._act_bytes_per_token * n_tokens / self._bw
         comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
         return linear_s + attn_s + (lm_s + act_s + comm_s + self._overhead_s)
+
+    def _seconds_adp(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
+                     decode_ctx: Any, n_emit: Any) -> float:
+        """Iteration seconds under data-parallel attention (scalars only; see :meth:`_adp_parts`)."""
+        _, _, linear_s, _, _, attn_s = self._adp_parts(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs,
+                                                       decode_ctx, n_emit)
+        p = self.overlap_exponent
+        lm_s = smooth_roofline(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw, p)
+        act_s = self._act_bytes_per_token * n_tokens / self._bw
+        comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
+        return linear_s + attn_s + (lm_s + act_s + comm_s + self._overhead_s)
+
+    def _adp_parts(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
+                   decode_ctx: Any, n_emit: Any) -> tuple[float, float, float, float, float, float]:
+        """``(linear_flops, linear_bytes, linear_s, attention_flops, kv_bytes, attention_s)`` of the
+        busiest rank under data-parallel attention.
+
+        Each rank runs whole sequences through attention, so the iteration waits for the busiest
+        rank, which holds ``ceil(d/tp)`` of the ``d`` decodes and ``ceil(p/tp)`` of the ``p``
+        prefills (prompts spread round-robin, as TensorRT-LLM's attention-DP scheduler does; equal
+        prompts assumed, so its share of the prefill tokens is ``ceil(p/tp)/p``). Its attention
+        kernels and attention GEMMs (whole attention weights on every rank) run on those tokens;
+        the MLP/MoE GEMMs run on the whole batch spread over the ranks. The two GEMM groups take
+        their own roofline (they are separate kernels, on different token counts).
+        """
+        tp = self.tp
+        n_p = n_emit - decode_seqs
+        # busiest rank's share of the prompts and of the decodes, x tp (at most all of them: a
+        # pipelined micro-batch carries fractions of sequences)
+        pf = min(tp * math.ceil(n_p / tp) / n_p, tp) if n_p > 0 else 1.0
+        fd = min(tp * math.ceil(decode_seqs / tp) / decode_seqs, tp) if decode_seqs > 0 else 1.0
+        n_rank = (fd * decode_seqs + pf * prefill_tokens) / tp          # tokens on the busiest rank
+        p = self.overlap_exponent
+        attn_gemm_flops = self._attn_gemm_flops_per_token * n_rank
+        attn_gemm_bytes = self._attn_weight_bytes + self._attn_io_bytes_per_token * n_rank
+        mlp_flops = self._mlp_flops_per_token * n_tokens
+        mlp_bytes = (self._mlp_fixed_bytes + self._expert_bytes * self.experts_hit(n_tokens)
+                     + self._mlp_io_bytes_per_token * n_tokens)
+        linear_s = (smooth_roofline(attn_gemm_flops / self._gemm_peak, attn_gemm_bytes / self._bw, p)
+                    + smooth_roofline(mlp_flops / self._gemm_peak, mlp_bytes / self._bw, p))
+        if self._sw_layers:
+            pairs, prefill_kv, decode_ctx = self._windowed(prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx)
+        kv_bytes = (self._kv_bytes_per_token * (pf * ((prefill_kv - prefill_tokens) + prefill_tokens) + fd * decode_seqs)
+                    + self._decode_kv_read_bytes_per_token * fd * decode_ctx)
+        attn_flops = self._attn_flops_per_pair * (pf * pairs + fd * decode_ctx * self._decode_pair_ratio)
+        attn_s = max(attn_flops / self._attn_peak, kv_bytes / self._bw)
+        return attn_gemm_flops + mlp_flops, attn_gemm_bytes + mlp_bytes, linear_s, attn_flops, kv_bytes, attn_s
 
     def _windowed(self, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                   decode_ctx: Any) -> tuple[Any, Any, Any]:
@@ -301,7 +361,7 @@ class RooflineModel:
         ctx = np.asarray(context_tokens)
         if n_seqs <= 0:
             return np.zeros(ctx.shape, dtype=float)
-        if self.layout.pp > 1 or self._sw_layers:   # scalar caps and micro-batches: one call per step
+        if self.layout.pp > 1 or self._sw_layers or self._adp:   # scalar caps, micro-batches, ranks: one call per step
             return np.array([self._decode_step_general(n_seqs, int(c)) for c in ctx.ravel()],
                             dtype=float).reshape(ctx.shape)
         out = self._seconds(n_seqs, 0, 0.0, 0, n_seqs, ctx, n_seqs, np.maximum)
@@ -382,12 +442,18 @@ class RooflineModel:
         lm_flops = self._lm_flops_per_seq * n_emit
         act_bytes = self._act_bytes_per_token * n
         comm_bytes = float(self._comm_calls * n * self.model.hidden * 2) if self.tp > 1 else 0.0
+        if self._adp:   # the busiest rank (see _adp_parts)
+            linear_flops, linear_bytes, linear_s, attn_flops, kv_bytes, attention_s = self._adp_parts(
+                n, shape.prefill_tokens, shape.prefill_attn_pairs, shape.prefill_kv_tokens, shape.decode_seqs,
+                shape.decode_context_tokens, n_emit)
+        else:
+            linear_s = smooth_roofline(linear_flops / self._gemm_peak, linear_bytes / self._bw, self.overlap_exponent)
+            attention_s = max(attn_flops / self._attn_peak, kv_bytes / self._bw)
         return StepBreakdown(
             linear_flops=linear_flops, linear_bytes=linear_bytes, attention_flops=attn_flops,
             kv_bytes=kv_bytes, lm_head_flops=lm_flops, lm_head_bytes=self._lm_bytes, activation_bytes=act_bytes,
             comm_bytes=comm_bytes,
-            linear_s=smooth_roofline(linear_flops / self._gemm_peak, linear_bytes / self._bw, self.overlap_exponent),
-            attention_s=max(attn_flops / self._attn_peak, kv_bytes / self._bw),
+            linear_s=linear_s, attention_s=attention_s,
             lm_head_s=smooth_roofline(lm_flops / self._gemm_peak, self._lm_bytes / self._bw, self.overlap_exponent),
             activation_s=act_bytes / self._bw,
             comm_s=self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n,
