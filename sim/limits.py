@@ -15,7 +15,8 @@ requests, records: all   25,000,000       one 82-byte row each: ~2 GB of memory
 fluid steps              1,000,000        ``duration / fluid.step`` (114 years of hours)
 calibration requests     100,000,000      grid points x pools x ``fluid.calibration_requests``
 calibration rows         5,000,000        grid points x pools x ``calibration_duration / metrics.interval``
-replicas                 20,000           every pool's ``replicas`` or ``autoscale.max``
+replicas                 20,000           every pool's ``replicas`` or ``autoscale.max`` (request level)
+fluid replicas           1,000,000        the same in the fluid tier (a replica count there, not a process)
 failure events           10,000,000       replicas x duration / (mtbf + mttr), per pool
 sweep points             100,000          grid values x seeds
 =======================  ===============  ==================================================
@@ -47,6 +48,7 @@ MAX_REQUESTS = 100_000_000
 MAX_REQUESTS_ALL_RECORDS = 25_000_000
 MAX_FLUID_STEPS = 1_000_000
 MAX_REPLICAS = 20_000
+MAX_FLUID_REPLICAS = 1_000_000    # the fluid tier tracks a count per step, not a process per replica
 MAX_FAILURE_EVENTS = 10_000_000
 MAX_SWEEP_POINTS = 100_000
 #: time-series rows of all the fluid tier's calibration runs together (as one run's ``metrics.interval`` limit)
@@ -222,9 +224,10 @@ def work_problems(loaded) -> list[tuple[str, str]]:
         out.append(("fluid.step", f"implies {_n(est.fluid_steps)} fluid steps over duration {sc.duration:g} s "
                                   f"(at most {MAX_FLUID_STEPS:,}): use a step of at least "
                                   f"{sc.duration / MAX_FLUID_STEPS:g} s; {HINT}"))
-    if est.replicas > MAX_REPLICAS:
+    most_replicas = MAX_FLUID_REPLICAS if sc.fidelity == "fluid" else MAX_REPLICAS
+    if est.replicas > most_replicas:
         out.append((est.where["replicas"],
-                    f"implies {_n(est.replicas)} replicas in all pools (at most {MAX_REPLICAS:,}); for a larger "
+                    f"implies {_n(est.replicas)} replicas in all pools (at most {most_replicas:,}); for a larger "
                     f"fleet simulate one shard and set the pool's scale; {HINT}"))
     if est.failure_events > MAX_FAILURE_EVENTS:
         out.append((est.where["failure_events"],

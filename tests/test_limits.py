@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from sim.cli import main
-from sim.limits import (MAX_FAILURE_EVENTS, MAX_FLUID_STEPS, MAX_REPLICAS, MAX_REQUESTS, MAX_SWEEP_POINTS,
+from sim.limits import (MAX_FAILURE_EVENTS, MAX_FLUID_REPLICAS, MAX_FLUID_STEPS, MAX_REPLICAS, MAX_REQUESTS, MAX_SWEEP_POINTS,
                         check_points, estimate, work_problems)
 from sim.scenario.load import load_scenario
 from sim.workload.arrivals import MONTH_S
@@ -184,3 +184,21 @@ def test_documented_limits_match_the_code():
     text = (ROOT / "README.md").read_text()
     for n in (MAX_REQUESTS, MAX_FLUID_STEPS, MAX_REPLICAS, MAX_FAILURE_EVENTS, MAX_SWEEP_POINTS):
         assert f"{n:,}" in text
+
+
+def test_the_fluid_tier_allows_more_replicas_than_the_request_level_but_not_without_bound():
+    from sim.limits import work_problems
+    from sim.scenario.load import load_scenario
+
+    base = {"name": "f", "duration": "2d", "fidelity": "fluid", "model": "llama-3-8b",
+            "workload": {"arrival": {"process": "poisson", "rate": 1.0},
+                         "prompt_tokens": {"dist": "fixed", "value": 100},
+                         "output_tokens": {"dist": "fixed", "value": 10}},
+            "fleet": {"pools": [{"name": "a", "gpu": "h100-sxm", "replicas": MAX_REPLICAS + 1}]}}
+    assert work_problems(load_scenario(base)) == []
+    base["fleet"]["pools"][0]["replicas"] = MAX_FLUID_REPLICAS + 1
+    (field, message), = work_problems(load_scenario(base))
+    assert field == "fleet.pools.0.replicas" and f"at most {MAX_FLUID_REPLICAS:,}" in message
+    base["fidelity"] = "request"
+    base["fleet"]["pools"][0]["replicas"] = MAX_REPLICAS + 1
+    assert [f for f, _ in work_problems(load_scenario(base))] == ["fleet.pools.0.replicas"]
