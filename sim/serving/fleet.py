@@ -166,7 +166,7 @@ class Fleet:
 
             for rep in self.replicas:
                 rep.pulls = True
-                rep.lean = (_replica.LEAN and rep.policy == "continuous" and not rep.chunked
+                rep.lean = (_replica.LEAN and rep.policy == "continuous" and not rep.chunked and not rep.full
                             and not rep.prefix_caching and rep.role == "both")
         self.samples: list[tuple] = []
         self.end_time = 0.0

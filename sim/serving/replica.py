@@ -123,7 +123,12 @@ class Replica:
         self.policy = b.policy
         self.max_seqs = b.max_num_seqs
         self.budget = b.max_batched_tokens
-        self.chunked = b.chunked_prefill
+        self.split = b.chunked_prefill        # prompts split to the token budget
+        self.mixed = b.mixed_batches          # prompts share iterations with running decodes
+        self.chunked = self.split or self.mixed  # the general (chunked / mixed) scheduling path
+        # reserve each request's whole sequence on admission (TensorRT-LLM's GUARANTEED_NO_EVICT)
+        self.full = b.kv_reservation == "full" and b.policy != "static" and role == "both"
+        self.committed = 0                    # full reservation: final KV blocks of the admitted requests
         self.bs = b.block_size
         self.static_size = b.batch_size or 0
         self.prefix_caching = b.prefix_caching and role == "both" and b.policy != "static"
@@ -189,7 +194,7 @@ class Replica:
         """``(prompt, prompt + output)`` limits under which a request surely fits (see can_fit)."""
         ctx = self.pool.max_context
         prompt = ctx
-        if not self.chunked and self.policy != "static" and self.role != "decode":
+        if not self.split and self.policy != "static" and self.role != "decode":
             prompt = min(prompt, self.budget)
         if self.role == "prefill":
             return prompt, -1   # no shortcut: the prefill role counts the prompt's blocks only
@@ -207,7 +212,7 @@ class Replica:
         """:meth:`can_fit` worked out in full."""
         if r.prompt > self.pool.max_context:  # as vLLM: a prompt of exactly the context length is served
             return R_CONTEXT
-        if not self.chunked and self.policy != "static" and r.prompt > self.budget and self.role != "decode":
+        if not self.split and self.policy != "static" and r.prompt > self.budget and self.role != "decode":
             return R_BUDGET
         out = max(1, min(r.output, self.pool.max_context - r.prompt))
         need = -(-(r.prompt + out - 1) // self.bs) if self.role != "prefill" else -(-r.prompt // self.bs)
@@ -598,6 +603,10 @@ class Replica:
             r.sched = self.clock
         return r
 
+    def _full_blocks(self, r: Req, hit: int) -> int:
+        """KV blocks ``r`` will own at its last token (whole-sequence reservation)."""
+        return self._blocks_for(r.target + r.output - r.gen - 1) - hit // self.bs
+
     def _schedule(self):
         """Pick the next iteration's batch. Returns (shape, prefills, decode?, fast_k) or None."""
         if self.policy == "static":
@@ -618,7 +627,12 @@ class Replica:
                 blocks = self._blocks_for(r.target) - hit // self.bs
                 if self.used + blocks > self.total_blocks - self.watermark:
                     break
+                final = self._full_blocks(r, hit) if self.full else 0
+                if final and self.committed + self.pinned + final > self.total_blocks - self.watermark:
+                    break
                 self._admit(blocks, hit)
+                r.rsv = final
+                self.committed += final
                 prefills.append((r, need))
                 budget -= need
                 n_seqs += 1
@@ -631,12 +645,13 @@ class Replica:
                 return self._schedule()
             k = self._fast_k() if self.fast else 0
             return (self._decode_shape() if k <= 1 else None), prefills, True, k
-        # chunked prefill: decodes first, then partial prefills, then new ones
+        # chunked / mixed: decodes first (mixed), then partial prefills, then new ones
         reserved = 0
         if self.n_dec:
             self._make_room()
             reserved = self._needs_now()
-        budget = self.budget - self.n_dec
+        mixed = self.mixed
+        budget = self.budget - self.n_dec if mixed else self.budget
         n_seqs = len(self.active)
         for r in list(self.prefilling.values()):
             if budget <= 0:
@@ -644,15 +659,24 @@ class Replica:
             chunk = min(r.target - r.pf_done, budget)
             prefills.append((r, chunk))
             budget -= chunk
+        cap = self.total_blocks - self.watermark
         while budget > 0 and len(self.waiting) and n_seqs < self.max_seqs:
             r = self.waiting.peek()
             hit = self._prefix_hit(r)
+            need = r.target - hit
+            if not self.split and need > budget and (prefills or need <= self.budget or (mixed and self.n_dec)):
+                break  # a whole prompt waits for room in the budget (an over-long recompute runs alone)
             blocks = self._blocks_for(r.target) - hit // self.bs
-            if self.used + reserved + blocks > self.total_blocks - self.watermark:
+            if self.used + reserved + blocks > cap:
                 break
+            final = self._full_blocks(r, hit) if self.full else 0
+            if final and self.committed + self.pinned + final > cap:
+                break  # the whole sequence's blocks must stay available
             self._admit(blocks, hit)
+            r.rsv = final
+            self.committed += final
             self.prefilling[r.rid] = r
-            chunk = min(r.target - hit, budget)
+            chunk = min(need, budget) if self.split else need
             prefills.append((r, chunk))
             budget -= chunk
             n_seqs += 1
@@ -661,6 +685,8 @@ class Replica:
         if not prefills:
             k = self._fast_k() if self.fast else 0
             return (self._decode_shape() if k <= 1 else None), prefills, True, k
+        if not mixed:
+            return self._prefill_shape(prefills, 0), prefills, False, 0
         return self._prefill_shape(prefills, self.n_dec), prefills, self.n_dec > 0, 0
 
     def _admit_transferred(self) -> None:
@@ -741,6 +767,8 @@ class Replica:
         if r.decoding:
             self._leave_decode(r)
         else:
+            self.committed -= r.rsv
+            r.rsv = 0
             self.prefilling.pop(r.rid, None)
             self.used -= r.blocks
             r.blocks = 0
@@ -769,6 +797,8 @@ class Replica:
         self.ctx_sum -= ctx
         bs = self.bs
         self.res[(r.join_dc - r.join_len) % bs] -= 1
+        self.committed -= r.rsv
+        r.rsv = 0
         self.used -= (-(-ctx // bs) - r.pb) if self.policy != "static" else r.blocks
         r.blocks = 0
         r.pb = 0
@@ -860,6 +890,8 @@ class Replica:
         del self.active[r.rid]
         self.used -= r.blocks
         r.blocks = 0
+        self.committed -= r.rsv
+        r.rsv = 0
         self.fleet.complete(r, end)
 
     def _fast_k(self) -> int:
