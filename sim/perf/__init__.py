@@ -20,6 +20,7 @@ from dataclasses import replace
 from sim.perf.base import BatchShape, StepTimeModel
 from sim.perf.linear import LinearModel
 from sim.perf.memory import MemoryPlan, check_parallelism, memory_plan
+from sim.perf.overhead import CpuOverhead
 from sim.perf.roofline import RooflineModel
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 from sim.scenario.perf import LinearPerf, RooflinePerf, TablePerf
@@ -64,6 +65,12 @@ def roofline_efficiency(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path)
     return roofline_factors(cfg, gpu, base_dir)[0]
 
 
+def _roofline(cfg: RooflinePerf, model: ModelSpec, gpu: GPUSpec, tp: int, base_dir: pathlib.Path) -> RooflineModel:
+    eff, p = roofline_factors(cfg, gpu, base_dir)
+    return RooflineModel(model, gpu, tp, cfg.weight_dtype, cfg.kv_dtype, eff, p, cfg.attention_kv_sharing,
+                         CpuOverhead(eff.overhead_s, cfg.cpu_per_seq_s, cfg.cpu_per_token_s))
+
+
 def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: ModelSpec, gpu: GPUSpec, tp: int,
                      base_dir: pathlib.Path) -> StepTimeModel:
     """The step-time model a ``perf:`` block describes, for one replica of ``tp`` GPUs.
@@ -81,13 +88,9 @@ def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: Mod
     if problem:
         raise ValueError(problem)
     if isinstance(perf_cfg, RooflinePerf):
-        eff, p = roofline_factors(perf_cfg, gpu, base_dir)
-        return RooflineModel(model, gpu, tp, perf_cfg.weight_dtype, perf_cfg.kv_dtype, eff, p,
-                             perf_cfg.attention_kv_sharing)
+        return _roofline(perf_cfg, model, gpu, tp, base_dir)
     if isinstance(perf_cfg, TablePerf):
         from sim.perf.table import TableModel
         rcfg = perf_cfg.roofline
-        eff, p = roofline_factors(rcfg, gpu, base_dir)
-        fallback = RooflineModel(model, gpu, tp, rcfg.weight_dtype, rcfg.kv_dtype, eff, p, rcfg.attention_kv_sharing)
-        return TableModel.from_csv(_resolve(perf_cfg.path, base_dir), fallback)
+        return TableModel.from_csv(_resolve(perf_cfg.path, base_dir), _roofline(rcfg, model, gpu, tp, base_dir))
     raise TypeError(f"unknown perf config {perf_cfg!r}")
