@@ -151,7 +151,8 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
             fleet.set_horizon(env.now + step)
             env.run(until=env.now + step)
         last = max((r.clock for r in fleet.replicas), default=env.now)
-        end = max(sc.duration, min(env.now, last))
+        # an offline job (bursts only) lasts until its last request finishes, as MLPerf Offline counts
+        end = max(0.0 if sc.workload.offline else sc.duration, min(env.now, last))
     if bar is not None:
         bar.close()
     fleet.close(end)  # settles every replica; provisioned intervals per replica lifetime
