@@ -77,3 +77,12 @@ def test_offline_is_a_name_for_burst_and_bad_counts_are_clear_errors(tmp_path):
     path.write_text(yaml.safe_dump(sc))
     with pytest.raises(ScenarioError, match="workload.arrival.*count"):
         load_scenario(path)
+
+
+def test_resampling_far_in_a_tail_stays_near_the_mode_side_bound():
+    far_above = LognormalTokens(dist="lognormal", mean=10, cv=0.5, min=30, max=2000, truncate="resample")
+    x = sample_tokens(far_above, np.random.default_rng(2), 20_000)
+    # the density falls steeply above the mode, so most values sit just above min
+    assert x.min() >= 30 and np.median(x) < 40
+    unreachable = LognormalTokens(dist="lognormal", mean=10, cv=0.1, min=10**6, max=2 * 10**6, truncate="resample")
+    assert sample_tokens(unreachable, np.random.default_rng(2), 3).tolist() == [10**6] * 3

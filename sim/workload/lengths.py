@@ -99,11 +99,20 @@ def sample_tokens(dist: TokenDist, rng: np.random.Generator, n: int,
 
 
 def _truncated_normal(rng: np.random.Generator, n: int, a: float, b: float) -> np.ndarray:
-    """``n`` standard normal values conditioned on ``[a, b]``, by inverting the CDF (one uniform each)."""
+    """``n`` standard normal values conditioned on ``[a, b]``, by inverting the CDF (one uniform each).
+
+    An interval in the upper tail is mirrored into the lower one, where the CDF keeps its precision;
+    one too far out for any (the mass underflows) gives its bound nearest the mode.
+    """
     from scipy.special import ndtr, ndtri
 
+    if a > 0:
+        return -_truncated_normal(rng, n, -b, -a)
     pa, pb = float(ndtr(a)), float(ndtr(b))
-    return ndtri(pa + rng.random(n) * (pb - pa))
+    u = rng.random(n)
+    if not pb > pa:
+        return np.full(n, b)
+    return ndtri(pa + u * (pb - pa))
 
 
 def uniform_index(size: int, rng: np.random.Generator, n: int) -> np.ndarray:
