@@ -130,3 +130,20 @@ def test_unknown_scheduler_is_a_clear_error(tmp_path):
         load_scenario(path)
     msg = str(exc.value)
     assert "fleet.pools.0.batching.scheduler" in msg and "vllm-v1" in msg
+
+
+@pytest.mark.parametrize("batching, field", [
+    ({"policy": "static", "batch_size": 4, "mixed_batches": True}, "fleet.pools.0.batching.mixed_batches"),
+    ({"kv_reservation": "all"}, "fleet.pools.0.batching.kv_reservation"),
+    ({"scheduler": None}, "fleet.pools.0.batching.scheduler"),
+])
+def test_bad_batching_keys_name_the_field(tmp_path, batching, field):
+    import yaml
+
+    sc = scenario()
+    sc["fleet"]["pools"][0]["batching"] = batching
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path)
+    assert field in str(exc.value)
