@@ -147,3 +147,21 @@ def test_bad_batching_keys_name_the_field(tmp_path, batching, field):
     with pytest.raises(ScenarioError) as exc:
         load_scenario(path)
     assert field in str(exc.value)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_frontend_latency_adds_to_ttft_and_e2e_only(trace_scenario, engine):
+    base = _run(trace_scenario, engine, scheduler="vllm-v0")
+    sc = trace_scenario([(0.0, 100, 10), (0.05, 100, 10)], engine=engine)
+    sc["fleet"]["pools"][0]["batching"]["scheduler"] = "vllm-v0"
+    sc["fleet"]["frontend_s"] = "25ms"
+    res = sim.run(sc)
+    for rid in (0, 1):
+        a, b = _rec(base, rid), _rec(res, rid)
+        assert b["first_token_s"] == pytest.approx(a["first_token_s"] + 0.025, rel=1e-12)
+        assert b["completion_s"] == pytest.approx(a["completion_s"] + 0.025, rel=1e-12)
+        assert b["sched_s"] == a["sched_s"]
+    la, lb = base.summary["latency"], res.summary["latency"]
+    assert lb["ttft"]["p50"] == pytest.approx(la["ttft"]["p50"] + 0.025, rel=1e-9)
+    assert lb["itl"] == la["itl"] and lb["queue"] == la["queue"]
+    assert lb["tpot"]["p50"] == pytest.approx(la["tpot"]["p50"], rel=1e-12)   # both ends move by 25 ms

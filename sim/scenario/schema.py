@@ -157,6 +157,9 @@ class Fleet(Strict):
     router: Router = Field(default_factory=Router)
     pools: list[Pool] = Field(min_length=1)
     disaggregated: Disaggregated | None = None
+    frontend_s: Duration = Field(0.0, ge=0, description="serving front end outside the engines (HTTP, "
+                                 "tokenization, detokenization and streaming, network): added to every "
+                                 "request's first-token and completion times, i.e. to TTFT and E2E")
 
     @model_validator(mode="before")
     @classmethod

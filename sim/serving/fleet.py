@@ -103,6 +103,7 @@ class Fleet:
         self.scenario = scenario
         self.pools = pools
         self.warmup = scenario.warmup
+        self.frontend_s = scenario.fleet.frontend_s   # added to first-token and completion times
         self.class_prio = class_prio
         from sim.workload import classes as _classes
 
@@ -474,12 +475,14 @@ class Fleet:
 
     # ------------------------------------------------------------------ outcomes
     def _row(self, r: Req, status: int, t: float) -> tuple:
-        return (r.rid, r.arrival, r.sched, r.first_tok, t if status == COMPLETED else -1.0,
+        fe = self.frontend_s   # times as the client sees them
+        return (r.rid, r.arrival, r.sched, r.first_tok + fe if r.first_tok >= 0 else r.first_tok,
+                t + fe if status == COMPLETED else -1.0,
                 r.prompt, r.output, r.gen, r.preempt, r.retries, r.pool, r.replica, r.cls, status, r.reason)
 
     def complete(self, r: Req, t: float) -> None:
         k = 1 if r.retries else 0
-        self.e2e_sum_s[k] += t - r.arrival
+        self.e2e_sum_s[k] += t + self.frontend_s - r.arrival
         self.e2e_n[k] += 1
         self.in_flight.pop(r.rid, None)
         self.log.append(self._row(r, COMPLETED, t))
