@@ -21,7 +21,9 @@ import simpy
 from sim.metrics.records import summarize_requests
 from sim.perf import build_step_model
 from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict
-from sim.serving.fleet import Fleet, PoolRuntime
+from sim.serving.fleet import Fleet
+from sim.serving.outcome import EVENT_KINDS, FleetOutcome
+from sim.serving.pool import PoolRuntime
 
 TS_COLUMNS = ["time_s", "pool", "replicas", "queue_len", "central_queue", "running", "kv_blocks_used",
               "kv_util", "busy_frac"]
@@ -124,20 +126,21 @@ def _gc_relaxed():
         gc.set_threshold(*old)
 
 
-def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_rows: bool = False) -> Result:
+def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_rows: bool = False,
+                       lean: bool = True) -> Result:
     from sim.workload import classes, generate
 
     sc = loaded.scenario
     pools = build_pools(loaded)
     env = simpy.Environment()
     cls = classes(sc.workload)
-    fleet = Fleet(env, sc, pools, [c.priority for c in cls], fast=sc.engine == "fast", seed=sc.seed)
+    fleet = Fleet(env, sc, pools, [c.priority for c in cls], fast=sc.engine == "fast", seed=sc.seed,
+                  lean=lean)
     start_dt = dt.datetime.combine(sc.start, dt.time(0, 0))
     report: dict = {}
     chunks = generate(sc.workload, sc.duration, sc.seed, start=start_dt, base_dir=loaded.base_dir,
                       skip_bad_rows=skip_bad_rows, report=report)
-    feeder = env.process(fleet.feed(chunks, sc.duration))
-    env.process(fleet.sampler(sc.metrics.interval))
+    feeder = fleet.start(chunks, sc.duration, sc.metrics.interval)
     bar = None
     if progress:
         bar = _progress(env, sc.duration)
@@ -150,40 +153,27 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
             step = max(sc.metrics.interval, 1.0)
             fleet.set_horizon(env.now + step)
             env.run(until=env.now + step)
-        last = max((r.clock for r in fleet.replicas), default=env.now)
         # an offline job (bursts only) lasts until its last request finishes, as MLPerf Offline counts
-        end = max(0.0 if sc.workload.offline else sc.duration, min(env.now, last))
+        end = max(0.0 if sc.workload.offline else sc.duration, min(env.now, fleet.latest_clock()))
     if bar is not None:
         bar.close()
-    fleet.close(end)  # settles every replica; provisioned intervals per replica lifetime
-    fleet.final_sample(end)
-    fleet.end_time = end
-    result = assemble(loaded, fleet, pools, end)
+    outcome = fleet.finish(end)  # settles every replica; provisioned intervals per replica lifetime
+    result = assemble(loaded, outcome)
     if report:
         result.summary["workload"] = {k: v for k, v in report.items() if isinstance(v, (int, float, str))}
-    _add_dynamics(result, fleet, end)
+    _add_dynamics(result, outcome)
     return result
 
 
-def _add_dynamics(result: Result, fleet: Fleet, end: float) -> None:
+def _add_dynamics(result: Result, outcome: FleetOutcome) -> None:
     """Autoscaling, failure and disaggregation blocks of the summary; the lifecycle event log."""
-    from sim.serving.disaggregation import transfer_summary
-    from sim.serving.failures import failure_summary
-    from sim.serving.fleet import EVENT_KINDS
-
     s = result.summary
-    for p in fleet.pools:
-        block = s.get("pools", {}).get(p.name)
+    for u in outcome.pools:
+        block = s.get("pools", {}).get(u.pool.name)
         if block is not None:
-            block["replicas_mean"] = sum(e - s0 for s0, e in p.intervals) / end if end > 0 else float(p.n_prov)
-    if fleet.autoscalers:
-        s["autoscale"] = {a.pool.name: a.summary() for a in fleet.autoscalers}
-    if any(p.cfg.failures is not None for p in fleet.pools):
-        s["failures"] = failure_summary(fleet, end)
-    if fleet.prefill_pool is not None:
-        s["disaggregation"] = transfer_summary(fleet)
-    ev = np.array(fleet.events, dtype=[("time_s", "f8"), ("pool", "i4"), ("replica", "i4"), ("kind", "i1")])
-    result.extra["events"] = ev
+            block["replicas_mean"] = u.replicas_mean
+    s.update(outcome.dynamics)
+    result.extra["events"] = outcome.events
     result.extra["event_kinds"] = EVENT_KINDS
 
 
@@ -226,20 +216,22 @@ def price_run(summary: dict, sc, pools: list[PoolRuntime], end_s: float, interva
     return econ
 
 
-def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end: float) -> Result:
-    """Turn a finished fleet into records, time series, summary and economics."""
+def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:
+    """Turn a finished fleet's outcome into records, time series, summary and economics."""
     from sim.economics import ProvisionedInterval
     from sim.workload import class_names
 
     sc = loaded.scenario
     # rows, latency/throughput/SLO blocks, per-class blocks and usage columns: exact from the rows
     # under metrics.records: all, from streaming statistics under sample/none
-    outcome = summarize_requests(fleet.log, fleet.gaps, fleet.in_flight_rows(), sc, end)
+    end = finished.end_s
+    pools = [u.pool for u in finished.pools]
+    outcome = summarize_requests(finished.log, finished.gaps, finished.in_flight_rows, sc, end)
     rec = outcome.records
-    ts = np.array(fleet.samples, dtype=np.float64).reshape(-1, len(TS_COLUMNS))
+    ts = np.array(finished.timeseries, dtype=np.float64).reshape(-1, len(TS_COLUMNS))
     summary: dict[str, Any] = {"scenario": sc.name, "seed": sc.seed}
     summary.update(outcome.summary)
-    summary["requests"]["preemptions"] = int(fleet.preemptions)
+    summary["requests"]["preemptions"] = int(finished.preemptions)
 
     # utilization and GPU-hours
     prov_s = 0.0
@@ -249,22 +241,23 @@ def assemble(loaded: LoadedScenario, fleet: Fleet, pools: list[PoolRuntime], end
     per_pool = {}
     intervals = []
     busy_by_pool = {}
-    for p in pools:
+    for u in finished.pools:
+        p = u.pool
         gpr = p.gpus_per_replica
         scale = p.cfg.scale
-        p_prov = sum(max(0.0, e - s) for s, e in p.intervals) * gpr
-        p_busy = sum(min(r.busy_acc, end) for r in p.replicas) * gpr
-        tokens = sum(r.tokens_processed for r in p.replicas)
+        p_prov = sum(max(0.0, e - s) for s, e in u.intervals) * gpr
+        p_busy = u.busy_replica_s * gpr
+        tokens = u.tokens_processed
         prov_s += p_prov * scale
         busy_s += p_busy * scale
         flops_cap += p_prov * p.peak_flops() * scale
         flops_done += 2.0 * p.model.n_active_params * tokens * scale
         busy_by_pool[p.name] = p_busy * scale
-        for s, e in p.intervals:
+        for s, e in u.intervals:
             intervals.append(ProvisionedInterval(p.name, float(gpr * scale), float(s), float(e)))
         sel = ts[ts[:, 1] == p.index] if len(ts) else ts
         per_pool[p.name] = {
-            "gpu": p.gpu.name, "replicas": p.cfg.replicas, "replicas_provisioned_total": len(p.replicas), "tensor_parallel": gpr, "scale": scale,
+            "gpu": p.gpu.name, "replicas": p.cfg.replicas, "replicas_provisioned_total": u.replicas_provisioned_total, "tensor_parallel": gpr, "scale": scale,
             "kv_blocks_per_replica": p.kv_blocks,
             "gpu_hours_provisioned": p_prov * scale / 3600.0, "gpu_hours_busy": p_busy * scale / 3600.0,
             "gpu_busy": (p_busy / p_prov) if p_prov else 0.0,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import simpy
 
 import sim
-from sim.api import _as_loaded
+from sim.api import _as_loaded, _run_request_level, build_pools
 from sim.serving.fleet import Fleet
 
 from conftest import scenario
@@ -42,7 +43,7 @@ def _case(name: str) -> dict:
 @pytest.mark.parametrize("name", ["round_robin", "random", "single_preempting", "chunked_priority", "mixed_pools"])
 def test_prerouted_fast_engine_equals_reference(name):
     sc = _case(name)
-    assert Fleet  # the fast run below must actually take the pre-routed path
+    assert _prerouted(dict(sc, engine="fast"))  # the fast run below takes the pre-routed path
     fast = sim.run(dict(sc, engine="fast"))
     ref = sim.run(dict(sc, engine="reference"))
     a, b = fast.records, ref.records
@@ -62,14 +63,16 @@ def test_prerouted_fast_engine_equals_reference(name):
     np.testing.assert_allclose(fast.timeseries, ref.timeseries, rtol=1e-9, atol=1e-9)
 
 
+def _prerouted(sc: dict) -> bool:
+    """Whether the fleet of scenario ``sc`` routes its requests ahead of time."""
+    loaded = _as_loaded(sc, [])
+    fleet = Fleet(simpy.Environment(), loaded.scenario, build_pools(loaded), [0],
+                  fast=loaded.scenario.engine == "fast", seed=1)
+    return fleet.prerouted
+
+
 def test_prerouting_is_used_only_where_routing_ignores_state():
-    def prerouted(sc):
-        loaded = _as_loaded(sc, [])
-        import simpy
-        from sim.api import build_pools
-        env = simpy.Environment()
-        fleet = Fleet(env, loaded.scenario, build_pools(loaded), [0], fast=loaded.scenario.engine == "fast", seed=1)
-        return fleet.prerouted
+    prerouted = _prerouted
     sc = _case("round_robin")
     assert prerouted(sc)
     assert not prerouted(dict(sc, engine="reference"))
@@ -99,9 +102,8 @@ def test_lean_path_equals_general_fast_path(name, monkeypatch):
     monkeypatch.setattr(replica.Replica, "_ahead", counting)
     lean = sim.run(dict(sc, engine="fast"))
     assert len(used) > 10
-    monkeypatch.setattr(replica, "LEAN", False)
     used.clear()
-    general = sim.run(dict(sc, engine="fast"))
+    general = _run_request_level(_as_loaded(dict(sc, engine="fast"), []), lean=False)
     assert not used
     assert lean.records.dtype == general.records.dtype
     for col in lean.records.dtype.names:

@@ -30,14 +30,14 @@ def test_can_fit_shortcut_agrees_with_the_rules(batching, role, blocks, context)
     rep = _replica(**batching)
     rep.role = role
     if blocks is not None:
-        rep.total_blocks = blocks
-        rep.watermark = int(0.01 * blocks)
+        rep.kv.total = blocks
+        rep.kv.watermark = int(0.01 * blocks)
     if context is not None:
         rep.pool.max_context = context
     rep._fit_prompt, rep._fit_total = rep._fit_limits()
     edges = sorted({0, 1, 2, 15, 16, 17, 511, 512, 513, 4095, 4096, 4097, 9000}
                    | {rep.pool.max_context + d for d in (-2, -1, 0, 1)}
-                   | {rep.total_blocks * rep.bs + d for d in (-1, 0, 1, 2)})
+                   | {rep.kv.total * rep.kv.block_size + d for d in (-1, 0, 1, 2)})
     for prompt, output in itertools.product([e for e in edges if e >= 0], [e for e in edges if e >= 0]):
         r = Req(0, 0.0, prompt, output, 0, 0)
         assert rep.can_fit(r) == rep._why_not(r), (prompt, output)

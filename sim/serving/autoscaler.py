@@ -44,7 +44,8 @@ from sim.perf.memory import BYTES_PER_ELEMENT
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Autoscale
-    from sim.serving.fleet import Fleet, PoolRuntime
+    from sim.serving.fleet import Fleet
+    from sim.serving.pool import PoolRuntime
     from sim.serving.replica import Replica
 
 PROVISION_S = 60.0

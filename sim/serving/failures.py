@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.serving.outcome import EV_FAIL
+
 if TYPE_CHECKING:
     from sim.scenario.schema import Failures
     from sim.serving.fleet import Fleet
@@ -73,8 +75,6 @@ def failure_summary(fleet: "Fleet", end_s: float) -> dict:
     ``retry_events`` = re-queues in all; ``requests_failed`` = requests finished with status FAILED;
     ``e2e_mean_*_s`` compare completed requests that were and were not retried (the latency hit).
     """
-    from sim.serving.fleet import EV_FAIL
-
     up = down = 0.0
     per_pool = {}
     for p in fleet.pools:

@@ -1,7 +1,7 @@
-"""The fleet: pools of replicas, the router in front of them, the arrival feed and the sampler.
+"""The fleet: pools of replicas, routing, replica lifecycle and what becomes of each request.
 
-One SimPy process feeds arrivals (no process per request), one per replica runs its engine, one
-samples the time series; autoscalers (:mod:`sim.serving.autoscaler`) and failure processes
+One SimPy process feeds arrivals (:mod:`sim.serving.feed`; no process per request), one per
+replica runs its engine, one samples the time series (:mod:`sim.serving.sampler`); autoscalers (:mod:`sim.serving.autoscaler`) and failure processes
 (:mod:`sim.serving.failures`) add, drain, fail and repair replicas. Everything the run needs (rng,
 recorder, warmup) hangs off the :class:`Fleet`, never a global.
 
@@ -11,6 +11,9 @@ is one ``(start_s, end_s)`` entry of :attr:`PoolRuntime.intervals` (filled by
 :meth:`Fleet.close`). ``Fleet.events`` logs every lifecycle change as ``(time_s, pool, replica,
 kind)`` with ``kind`` an index into :data:`EVENT_KINDS`.
 
+At the end, :meth:`Fleet.finish` hands up a :class:`~sim.serving.outcome.FleetOutcome` (request
+log, time series, per-pool usage, event log, dynamics blocks): the API layer reads nothing else.
+
 Failures: the requests a failed replica held (queued, running, or with their KV cache in transfer
 from it) are retried (``Req.retries`` += 1, routed again as new arrivals but keeping the tokens
 already emitted) or, past the pool's ``max_retries``, finished with status FAILED.
@@ -19,86 +22,35 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
 import simpy
 
 from sim.metrics.records import GapLog, RequestLog
-from sim.perf.base import StepTimeModel
-from sim.scenario.catalog import GPUSpec, ModelSpec
-from sim.scenario.schema import Pool, Scenario
+from sim.scenario.schema import Scenario
 from sim.serving.autoscaler import Autoscaler
-from sim.serving.disaggregation import transfer_time_s
-from sim.serving.failures import failure_process, failure_rng
+from sim.serving.disaggregation import transfer_summary, transfer_time_s
+from sim.serving.failures import failure_process, failure_rng, failure_summary
+from sim.serving.feed import feed_ahead, feed_at_arrival
+from sim.serving.outcome import (EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_RELEASE, EV_REPAIR, EVENT_DTYPE,
+                                 EVENT_KINDS, FleetOutcome, PoolUsage)
+from sim.serving.pool import PoolRuntime
 from sim.serving.replica import Replica
 from sim.serving.request import COMPLETED, FAILED, IN_FLIGHT, R_NO_REPLICA, R_RETRIES, REJECTED, Req
 from sim.serving.router import least_outstanding, make_router
+from sim.serving.sampler import Sampler
 
-EVENT_KINDS = ("provision", "ready", "drain", "release", "fail", "repair")
-EV_PROVISION, EV_READY, EV_DRAIN, EV_RELEASE, EV_FAIL, EV_REPAIR = range(6)
-
-
-@dataclass
-class PoolRuntime:
-    """A pool as the engine sees it: catalog entries, step-time model, KV capacity, replicas."""
-
-    index: int
-    cfg: Pool
-    gpu: GPUSpec
-    model: ModelSpec
-    step_model: StepTimeModel
-    kv_blocks: int
-    kv_bytes_per_token: int
-    weight_dtype: str
-    max_context: int
-    replicas: list[Replica] = field(default_factory=list)   # every replica ever provisioned, in order
-    intervals: list[tuple[float, float]] = field(default_factory=list)  # provisioned (start, end) per replica
-    live: list[Replica] = field(default_factory=list)       # provisioned and not yet released
-    role: str = "both"                                       # "prefill"/"decode" under disaggregation
-    n_prov: int = 0                                          # replicas provisioned now
-    prov_acc_s: float = 0.0                                  # replica-seconds provisioned up to prov_t_s
-    prov_t_s: float = 0.0
-    released_busy_s: float = 0.0                             # busy seconds of released replicas
-    released_up_s: float = 0.0
-    released_down_s: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return self.cfg.name
-
-    @property
-    def gpus_per_replica(self) -> int:
-        return self.cfg.tensor_parallel
-
-    def provision_change(self, t: float, delta: int) -> None:
-        """The number of provisioned replicas changes by ``delta`` at ``t``."""
-        self.prov_acc_s += self.n_prov * (t - self.prov_t_s)
-        self.prov_t_s = t
-        self.n_prov += delta
-
-    def provisioned_seconds(self, t: float) -> float:
-        """Replica-seconds provisioned over ``[0, t]`` (``t`` not before the last change)."""
-        return self.prov_acc_s + self.n_prov * (t - self.prov_t_s)
-
-    def busy_seconds(self, t: float) -> float:
-        return self.released_busy_s + sum(r.busy_at(t) for r in self.live)
-
-    def up_seconds(self, t: float) -> float:
-        """Replica-seconds ready and not failed over ``[0, t]``."""
-        return self.released_up_s + sum(r.up_s + (t - r.up_since if r.up_since >= 0 else 0.0) for r in self.live)
-
-    def peak_flops(self) -> float:
-        tf = {"bf16": self.gpu.bf16_tflops, "fp8": self.gpu.fp8_tflops, "fp4": self.gpu.fp4_tflops}
-        return float(tf.get(self.weight_dtype) or self.gpu.bf16_tflops) * 1e12
+__all__ = ["EVENT_KINDS", "EV_DRAIN", "EV_FAIL", "EV_PROVISION", "EV_READY", "EV_RELEASE", "EV_REPAIR", "Fleet"]
 
 
 class Fleet:
     """Routes requests to replicas and records what happens to them."""
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, pools: list[PoolRuntime],
-                 class_prio: list[int], fast: bool, seed: int) -> None:
+                 class_prio: list[int], fast: bool, seed: int, lean: bool = True) -> None:
+        """``fast``: the event-skipping engine (else one SimPy timeout per iteration); ``lean``:
+        pre-routed FCFS replicas take the lean loop (``False`` compares it with the general path)."""
         self.env = env
         self.scenario = scenario
         self.pools = pools
@@ -163,13 +115,11 @@ class Fleet:
         self._next_feed = 0.0
         self.horizon = math.inf
         if self.prerouted:
-            from sim.serving import replica as _replica
-
             for rep in self.replicas:
                 rep.pulls = True
-                rep.lean = (_replica.LEAN and rep.policy == "continuous" and not rep.chunked and not rep.full
+                rep.lean = (lean and rep.policy == "continuous" and not rep.chunked and not rep.full
                             and not rep.prefix_caching and rep.role == "both")
-        self.samples: list[tuple] = []
+        self.sampler = Sampler(self)
         self.end_time = 0.0
         for p in pools:
             if p.cfg.autoscale is not None:
@@ -304,104 +254,61 @@ class Fleet:
             p.intervals = [(r.prov_start_s, min(r.prov_end_s if r.released else t, t))
                            for r in p.replicas if r.prov_start_s <= t]
 
+    def latest_clock(self) -> float:
+        """The furthest any replica's clock has run (replicas may run ahead of the SimPy clock)."""
+        return max((r.clock for r in self.replicas), default=self.env.now)
+
+    def finish(self, end: float) -> FleetOutcome:
+        """Close the books at ``end`` (settle, last time-series row) and hand up the outcome."""
+        self.close(end)
+        self.sampler.final(end)
+        self.end_time = end
+        pools = [PoolUsage(pool=p, intervals=tuple(p.intervals),
+                           busy_replica_s=sum(min(r.busy_acc, end) for r in p.replicas),
+                           tokens_processed=sum(r.tokens_processed for r in p.replicas),
+                           replicas_provisioned_total=len(p.replicas),
+                           replicas_mean=(sum(e - s0 for s0, e in p.intervals) / end if end > 0
+                                          else float(p.n_prov)))
+                 for p in self.pools]
+        dynamics: dict = {}
+        if self.autoscalers:
+            dynamics["autoscale"] = {a.pool.name: a.summary() for a in self.autoscalers}
+        if any(p.cfg.failures is not None for p in self.pools):
+            dynamics["failures"] = failure_summary(self, end)
+        if self.prefill_pool is not None:
+            dynamics["disaggregation"] = transfer_summary(self)
+        return FleetOutcome(end_s=end, log=self.log, gaps=self.gaps, in_flight_rows=self.in_flight_rows(),
+                            timeseries=self.sampler.rows, preemptions=self.preemptions, pools=pools,
+                            events=np.array(self.events, dtype=EVENT_DTYPE), dynamics=dynamics)
+
     # ------------------------------------------------------------------ arrivals and routing
-    def feed(self, chunks: Iterator, horizon_s: float):
-        """SimPy process: release every generated request at its arrival time."""
-        if self.prerouted:
-            yield from self._feed_ahead(chunks, horizon_s)
-            return
-        env = self.env
-        rid = 0
-        prio = self.class_prio
-        for ch in chunks:
-            arr = ch.arrival_s.tolist()
-            pr = ch.prompt_tokens.tolist()
-            out = ch.output_tokens.tolist()
-            cl = ch.class_idx.tolist()
-            for i in range(len(arr)):
-                t = arr[i]
-                if t >= horizon_s:
-                    return
-                if t > env.now:
-                    yield env.timeout(t - env.now)
-                c = cl[i]
-                r = Req(rid, t, pr[i], out[i], c, prio[c] if c < len(prio) else 0)
-                rid += 1
-                self.arrived += 1
-                self.in_flight[r.rid] = r
-                self.route(r)
-
-    def _feed_ahead(self, chunks: Iterator, horizon_s: float):
-        """Pre-routing feed: route whole chunks ahead of time (two chunks of look-ahead).
-
-        Replicas never look past ``known_until`` (the last generated arrival) without the next
-        chunk being loaded first: chunk k+2 is loaded when the clock reaches chunk k+1's first arrival.
-        """
-        env = self.env
-        it = iter(chunks)
-        prio = self.class_prio
-        firsts: deque[float] = deque()
-        rid = 0
-
-        def load() -> bool:
-            nonlocal rid
-            ch = next(it, None)
-            if ch is None or not len(ch.arrival_s):
-                self.known_until = math.inf
-                return False
-            arr = ch.arrival_s.tolist()
-            pr = ch.prompt_tokens.tolist()
-            out = ch.output_tokens.tolist()
-            cl = ch.class_idx.tolist()
-            last = None
-            in_flight, router, n_prio = self.in_flight, self.router, len(prio)
-            first_rid = rid
-            for t, p, o, c in zip(arr, pr, out, cl):
-                if t >= horizon_s:
-                    break
-                r = Req(rid, t, p, o, c, prio[c] if c < n_prio else 0)
-                in_flight[rid] = r
-                rid += 1
-                rep, reason = router(r)
-                if rep is None:
-                    self.reject(r, reason or R_NO_REPLICA)
-                else:
-                    rep.assign(r)
-                last = t
-            self.arrived += rid - first_rid
-            if last is None:
-                self.known_until = math.inf
-                return False
-            firsts.append(arr[0])
-            self.known_until = last
-            return True
-
-        more = load() and load()
-        self._wake_idle()
-        while more and len(firsts) >= 2:
-            firsts.popleft()
-            t1 = firsts[0]
-            if t1 > env.now:
-                self._next_feed = t1
-                self._resync()
-                yield env.timeout(t1 - env.now)
-            more = load()
-            self._wake_idle()
-        self._next_feed = math.inf
-        self._resync()
-        if more:
-            self.known_until = math.inf
-            self._wake_idle()
+    def start(self, chunks: Iterator, horizon_s: float, interval_s: float) -> simpy.Process:
+        """Start the arrival feed (returned) and the sampler (a row every ``interval_s``)."""
+        feed = feed_ahead if self.prerouted else feed_at_arrival
+        proc = self.env.process(feed(self, chunks, horizon_s))
+        self.env.process(self.sampler.process(interval_s))
+        return proc
 
     def set_horizon(self, t: float) -> None:
         """The SimPy run goes on until ``t`` (``env.run(until=t)``)."""
         self.horizon = t
         self._resync()
 
+    def next_sample_at(self, t: float) -> None:
+        """The sampler's next row is at ``t`` (a sync point for replicas running ahead)."""
+        self._next_sample = t
+        self._resync()
+
+    def next_feed_at(self, t: float) -> None:
+        """The feed loads its next chunk at ``t`` (a sync point for replicas running ahead)."""
+        self._next_feed = t
+        self._resync()
+
     def _resync(self) -> None:
         self.sync_t = min(self._next_sample, self._next_feed, self.horizon)
 
-    def _wake_idle(self) -> None:
+    def wake_idle(self) -> None:
+        """New arrivals are known: idle replicas look again."""
         for rep in self.replicas:
             if rep._idle is not None and not rep._idle.triggered:
                 rep._idle.succeed()
@@ -505,45 +412,3 @@ class Fleet:
             else:
                 rows.append(self._row(r, IN_FLIGHT, -1.0))
         return rows
-
-    # ------------------------------------------------------------------ time series
-    def sampler(self, interval: float):
-        env = self.env
-        self._prev_busy = {p.index: 0.0 for p in self.pools}
-        self._prev_prov = {p.index: 0.0 for p in self.pools}
-        self._last_sample = 0.0
-        while True:
-            self._next_sample = env.now + interval
-            self._resync()
-            yield env.timeout(interval)
-            self.sample(env.now, interval, self._prev_busy)
-            self._last_sample = env.now
-
-    def final_sample(self, t: float) -> None:
-        """A last row at the end of the run (covering the partial interval since the last one)."""
-        last = getattr(self, "_last_sample", 0.0)
-        if t - last > 1e-9:
-            self.sample(t, t - last, self._prev_busy)
-            self._last_sample = t
-
-    def sample(self, t: float, interval: float, prev_busy: dict) -> None:
-        """One row per pool. ``replicas`` is the mean number provisioned over the interval (so
-        ``sum(replicas * interval)`` is exactly the provisioned replica-seconds); ``busy_frac`` is
-        busy / provisioned time over the interval; queue, running and KV are instantaneous."""
-        central = len(self.central) if self.central is not None else 0
-        prev_prov = self._prev_prov
-        for p in self.pools:
-            reps = [r for r in p.live if r.alive and r.ready]
-            n = len(reps)
-            queue = sum(r.arrived_waiting(t) for r in reps) if self.prerouted else sum(len(r.waiting) for r in reps)
-            running = sum(len(r.active) for r in reps)
-            kv = sum(r.kv_used_at(t) for r in reps)
-            busy = p.busy_seconds(t)
-            prov = p.provisioned_seconds(t)
-            d_prov = prov - prev_prov[p.index]
-            frac = (busy - prev_busy[p.index]) / d_prov if d_prov > 0 else 0.0
-            prev_busy[p.index] = busy
-            prev_prov[p.index] = prov
-            kv_frac = kv / (n * p.kv_blocks) if n and p.kv_blocks else 0.0
-            self.samples.append((t, p.index, d_prov / interval if interval > 0 else float(p.n_prov), queue, central,
-                                 running, kv, kv_frac, min(max(frac, 0.0), 1.0)))

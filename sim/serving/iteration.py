@@ -1,0 +1,239 @@
+"""The running batch of a replica and what one iteration does to it.
+
+Part of :class:`~sim.serving.replica.Replica` (a base class holding no state of its own): the
+steps every engine path calls by name -- the event-by-event engine, fast decode runs
+(:mod:`sim.serving.decode_run`) and the lean loop alike.
+
+* admission (:meth:`Iterations._admit`): a waiting request takes its KV blocks and enters the batch;
+* the decode batch is kept as aggregates (``n_dec`` decoders, ``ctx_sum`` of their contexts, the
+  iteration counter ``dc``); a decoder's context is ``join_len + (dc - join_dc)`` and its
+  completion is an entry of ``heap`` keyed by the ``dc`` at which it emits its last token
+  (:meth:`Iterations._join_decode`, :meth:`Iterations._leave_decode`);
+* preemption (:meth:`Iterations._make_room`): while the next decode iteration needs more blocks
+  than are free, the policy's victim loses its KV cache and goes back to the front of the queue,
+  to be recomputed (prompt plus generated tokens as one prefill);
+* the end of an iteration (:meth:`Iterations._finish_iteration`): the decoders' new blocks are
+  taken, inter-token gaps booked, finished prefills emit a token (and complete, hand off or join
+  the decode batch), finished decoders complete.
+"""
+from __future__ import annotations
+
+import heapq
+
+from sim.perf.base import BatchShape
+from sim.serving.request import Req
+
+_STEP_CACHE = 4096  # distinct batch shapes whose step time a replica remembers
+
+
+class Iterations:
+    """Batch membership and iteration bookkeeping of a :class:`~sim.serving.replica.Replica`."""
+
+    # ------------------------------------------------------------------ step time
+    def _step_time(self, shape: BatchShape) -> float:
+        dt = self._step_cache.get(shape)
+        if dt is None:
+            dt = self.model.step_time(shape)
+            if len(self._step_cache) < _STEP_CACHE:
+                self._step_cache[shape] = dt
+        return dt
+
+    # ------------------------------------------------------------------ into and out of the batch
+    def _admit(self, blocks: int, hit: int = 0) -> Req:
+        """Take the head of the queue into the batch, holding ``blocks`` KV blocks of its own and
+        reading ``hit`` prompt tokens (whole blocks) from the prefix cache."""
+        r = self.waiting.pop()
+        self.order += 1
+        r.order = self.order
+        r.pf_done = hit
+        r.pb = hit // self.kv.block_size
+        r.decoding = False
+        r.blocks = blocks
+        self.kv.used += blocks
+        self.active[r.rid] = r
+        if r.sched < 0:
+            r.sched = self.clock
+        return r
+
+    def _join_decode(self, r: Req, t: float) -> None:
+        """``r`` (its last token emitted at ``t``) joins the decode batch."""
+        r.decoding = True
+        target = r.target
+        dc = self.dc
+        r.join_len = target
+        r.join_dc = dc
+        self.n_dec += 1
+        self.ctx_sum += target
+        # its KV blocks now follow from its context (see KVCache: the per-phase block needs)
+        kv = self.kv
+        bs = kv.block_size
+        kv.residues[(dc - target) % bs] += 1
+        if not kv.whole:
+            kv.used += -(-target // bs) - r.pb - r.blocks
+        heapq.heappush(self.heap, (dc + (r.output - r.gen), r.order, r.epoch, r))
+        if r.arrival >= self.fleet.warmup:
+            self.n_meas += 1
+            g = self.last_tok_groups
+            g[t] = g.get(t, 0) + 1
+
+    def _leave_decode(self, r: Req) -> None:
+        """Take a decoder out of the batch; its emitted tokens and last-token time become explicit."""
+        ran = self.dc - r.join_dc
+        ctx = r.join_len + ran
+        r.gen += ran
+        if ran > 0:
+            r.last_tok = self.last_dec_end
+        self.n_dec -= 1
+        self.ctx_sum -= ctx
+        kv = self.kv    # its KV blocks are given back
+        bs = kv.block_size
+        kv.residues[(r.join_dc - r.join_len) % bs] -= 1
+        self.committed -= r.rsv
+        r.rsv = 0
+        kv.used -= (-(-ctx // bs) - r.pb) if not kv.whole else r.blocks
+        r.blocks = 0
+        r.pb = 0
+        r.decoding = False
+        if r.arrival >= self.fleet.warmup:
+            self.n_meas -= 1
+            g = self.last_tok_groups
+            c = g.get(r.last_tok, 0) - 1
+            if c > 0:
+                g[r.last_tok] = c
+            else:
+                g.pop(r.last_tok, None)
+
+    def _drop_kv(self, r: Req) -> None:
+        """``r`` loses its KV cache here: out of the decode batch, or its prefill blocks freed."""
+        if r.decoding:
+            self._leave_decode(r)
+        else:
+            self.committed -= r.rsv
+            r.rsv = 0
+            self.prefilling.pop(r.rid, None)
+            self.kv.used -= r.blocks
+            r.blocks = 0
+            r.pb = 0
+
+    def _make_room(self) -> None:
+        """Preempt the policy's victims until this iteration's decode blocks fit."""
+        kv = self.kv
+        while self.n_dec and kv.needs_at(self.dc) > kv.total - kv.used:
+            self._preempt(self.batching.victim(self.active))
+
+    def _preempt(self, r: Req) -> None:
+        """Recompute preemption: ``r`` gives its blocks back and waits at the front of the queue."""
+        del self.active[r.rid]
+        self._drop_kv(r)
+        r.preempt += 1
+        r.epoch += 1
+        r.kv_ready = False
+        r.target = r.prompt + r.gen
+        r.pf_done = 0
+        self.fleet.preemptions += 1
+        self.waiting.push_front(r)
+
+    def _cache_prefix(self, r: Req) -> None:
+        """After ``r``'s prefill: its class's shared prefix stays cached (blocks move to the cache)."""
+        if r.pb:
+            return
+        prefix = self.fleet.class_prefix[r.cls] if r.cls < len(self.fleet.class_prefix) else 0
+        pb = self.kv.pin_prefix(r.cls, prefix, r.target)
+        r.blocks -= pb          # the request now reads them from the cache
+        r.pb = pb
+
+    # ------------------------------------------------------------------ the end of an iteration
+    def _finish_iteration(self, end: float, dt: float, prefills: list, decode: bool) -> None:
+        """Book an iteration that ended at ``end``: decoders' new blocks and tokens, finished
+        prefills, completions."""
+        if decode:
+            kv = self.kv
+            kv.used += kv.needs_at(self.dc)
+            n = self.n_dec
+            itl_add = self.fleet.itl_add
+            for t0, c in self.last_tok_groups.items():
+                itl_add(end - t0, c)
+            self.last_tok_groups = {end: self.n_meas} if self.n_meas else {}
+            self.last_dec_end = end
+            self.dc += 1
+            self.ctx_sum += n
+        if prefills:
+            self._finish_prefills(prefills, end)
+        if decode:
+            self._complete_finished(end)
+        if self.fleet.central is not None:
+            self.fleet.pull(self)
+
+    def _finish_prefills(self, prefills: list[tuple[Req, int]], end: float) -> None:
+        """Prompt chunks ran until ``end``; a prefill whose last chunk ran emits a token and then
+        completes, is handed off (prefill role) or joins the decode batch."""
+        for r, chunk in prefills:
+            r.pf_done += chunk
+            if r.pf_done < r.target:
+                continue
+            self.prefilling.pop(r.rid, None)
+            if self.kv.prefix_caching:
+                self._cache_prefix(r)
+            if self._emit_first(r, end):
+                self._finish_prefilled(r, end)
+            elif self.role == "prefill":
+                del self.active[r.rid]
+                self.kv.in_transfer += r.blocks
+                self.outgoing[r.rid] = r
+                self.fleet.hand_off(r, self, end)
+            else:
+                self._join_decode(r, end)
+
+    def _emit_first(self, r: Req, end: float) -> bool:
+        """``r``'s prefill ended at ``end`` and emitted its next token; True if that was its last."""
+        if r.gen > 0 and r.last_tok >= 0 and r.arrival >= self.fleet.warmup:
+            self.fleet.itl_add(end - r.last_tok, 1)  # the stall a preempted request saw
+        r.gen += 1
+        if r.first_tok < 0:
+            r.first_tok = end
+        r.last_tok = end
+        return r.gen >= r.output
+
+    def _finish_prefilled(self, r: Req, end: float) -> None:
+        """``r`` completes at the end of its prefill: its blocks are freed."""
+        del self.active[r.rid]
+        self.kv.used -= r.blocks
+        r.blocks = 0
+        self.committed -= r.rsv
+        r.rsv = 0
+        self.fleet.complete(r, end)
+
+    def _complete_finished(self, end: float) -> None:
+        """Decoders that emitted their last token by iteration ``dc`` (ended at ``end``) complete.
+        Heap entries of preempted or evicted sequences (an old epoch) are dropped."""
+        heap = self.heap
+        dc = self.dc
+        if not heap or heap[0][0] > dc:
+            return
+        active = self.active
+        done = []
+        while heap and heap[0][0] <= dc:
+            _, _, epoch, r = heapq.heappop(heap)
+            if epoch != r.epoch or not r.decoding or r.rid not in active:
+                continue
+            done.append(r)
+        complete = self.fleet.complete
+        for r in done:
+            self._leave_decode(r)
+            del active[r.rid]
+            complete(r, end)
+
+    def _drop_stale(self) -> None:
+        """Drop heap entries of sequences no longer decoding here (the head is then a live one)."""
+        heap = self.heap
+        active = self.active
+        while heap:
+            r = heap[0][3]
+            if heap[0][2] != r.epoch or not r.decoding or r.rid not in active:
+                heapq.heappop(heap)
+                continue
+            break
+
+    def generated(self, r: Req) -> int:
+        """Tokens ``r`` has emitted so far (decoders advance implicitly with ``dc``)."""
+        return r.gen + (self.dc - r.join_dc) if r.decoding else r.gen

@@ -1,0 +1,50 @@
+"""What a finished fleet hands up: the request log, time series, provisioned intervals, busy time
+and tokens per pool, the lifecycle event log and the dynamics blocks of the summary.
+
+:meth:`sim.serving.fleet.Fleet.finish` builds a :class:`FleetOutcome` at the end of the run; the
+API layer summarises and prices it without reaching into replicas.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.metrics.records import GapLog, RequestLog
+    from sim.serving.pool import PoolRuntime
+
+# lifecycle events of ``FleetOutcome.events``: (time_s, pool, replica, kind index)
+EVENT_KINDS = ("provision", "ready", "drain", "release", "fail", "repair")
+EV_PROVISION, EV_READY, EV_DRAIN, EV_RELEASE, EV_FAIL, EV_REPAIR = range(6)
+EVENT_DTYPE = np.dtype([("time_s", "f8"), ("pool", "i4"), ("replica", "i4"), ("kind", "i1")])
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    """One pool over the run: provisioned ``(start_s, end_s)`` per replica lifetime, busy
+    replica-seconds (each replica's capped at the end of the run), tokens processed (prefill and
+    decode, for MFU), replicas ever provisioned and the mean provisioned over the run."""
+
+    pool: "PoolRuntime"
+    intervals: tuple[tuple[float, float], ...]
+    busy_replica_s: float
+    tokens_processed: int
+    replicas_provisioned_total: int
+    replicas_mean: float
+
+
+@dataclass
+class FleetOutcome:
+    """Everything the summary, the time series and the money need from a finished run."""
+
+    end_s: float
+    log: "RequestLog"
+    gaps: "GapLog"
+    in_flight_rows: list[tuple]
+    timeseries: list[tuple]
+    preemptions: int
+    pools: list[PoolUsage]
+    events: np.ndarray
+    dynamics: dict = field(default_factory=dict)   # "autoscale", "failures", "disaggregation" blocks
