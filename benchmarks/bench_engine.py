@@ -24,8 +24,11 @@ Cases (rates in requests/s):
 * ``baseline`` -- ``scenarios/baseline.yaml`` as bundled (4 x H100, Llama-3-8B, 12/s, 1 h);
 * ``baseline16`` -- the same with 16 replicas and the rate x 4 (48/s);
 * ``ref1`` / ``ref8`` -- the reference workload: Llama-2-7B on A100-80GB, TP1,
-  ``max_num_seqs`` 128, no chunked prefill, prompt 512 / output 128 fixed, Poisson 10/s per
-  replica, round robin, 100,000 requests (duration = 100,000 / total rate);
+  ``max_num_seqs`` 128, ``scheduler: vllm-v0`` without chunked prefill (prompt-only iterations),
+  prompt 512 / output 128 fixed, Poisson 10/s per replica, round robin, 100,000 requests
+  (duration = 100,000 / total rate);
+* ``ref8_v1`` -- ``ref8`` with the default scheduler, ``vllm-v1`` (prompts chunked into the decode
+  iterations, 8,192-token budget);
 * ``ref8_lognormal`` -- ``ref8`` with lognormal lengths (means 512 / 128, cv 1, max 4096 / 1024);
 * ``ref8_chunked`` -- ``ref8`` with chunked prefill and a 512-token iteration budget;
 * ``fluid_year`` -- ``fidelity: fluid``: one simulated year of hourly steps for 2,000 replicas of
@@ -58,7 +61,7 @@ REFERENCE = {
                  "output_tokens": {"dist": "fixed", "value": 128}},
     "fleet": {"router": "round_robin",
               "pools": [{"name": "main", "gpu": "a100-80gb", "replicas": 1, "tensor_parallel": 1,
-                         "batching": {"policy": "continuous", "max_num_seqs": 128,
+                         "batching": {"scheduler": "vllm-v0", "policy": "continuous", "max_num_seqs": 128,
                                       "max_batched_tokens": 8192, "chunked_prefill": False}}]},
     "perf": {"model": "roofline"},
     "slo": {"ttft_s": 2.0, "tpot_s": 0.1},
@@ -96,6 +99,10 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
         sc["workload"]["output_tokens"] = {"dist": "lognormal", "mean": 128, "cv": 1.0, "max": 1024}
         sc["name"] = "reference-8x-lognormal"
         return sc, []
+    if case == "ref8_v1":
+        sc = _reference(8, n, scheduler="vllm-v1", chunked_prefill=True)
+        sc["name"] = "reference-8x-vllm-v1"
+        return sc, []
     if case == "ref8_chunked":
         sc = _reference(8, n, chunked_prefill=True, max_batched_tokens=512)
         sc["name"] = "reference-8x-chunked"
@@ -109,7 +116,7 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
     raise SystemExit(f"unknown case {case!r}; allowed: {', '.join(CASES)}")
 
 
-CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "fluid_year")
+CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "ref8_v1", "fluid_year")
 FLUID_CASES = ("fluid_year",)
 
 

@@ -161,7 +161,8 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
             step = max(sc.metrics.interval, 1.0)
             fleet.set_horizon(env.now + step)
             env.run(until=env.now + step)
-        end = max(sc.duration, min(env.now, fleet.latest_clock()))
+        # an offline job (bursts only) lasts until its last request finishes, as MLPerf Offline counts
+        end = max(0.0 if sc.workload.offline else sc.duration, min(env.now, fleet.latest_clock()))
     if bar is not None:
         bar.close()
     outcome = fleet.finish(end)  # settles every replica; provisioned intervals per replica lifetime

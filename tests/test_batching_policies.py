@@ -29,7 +29,8 @@ def _run(tmp_path, rows, engine, policy, max_num_seqs=64, pool=None):
     sc = scenario(engine=engine)
     sc["workload"] = {"arrival": {"process": "trace", "path": str(path), "format": "fleetsim"},
                       "classes": CLASSES}
-    sc["fleet"]["pools"][0]["batching"].update(policy=policy, max_num_seqs=max_num_seqs)
+    # hand-worked with prompt-only iterations (vLLM V0)
+    sc["fleet"]["pools"][0]["batching"].update(scheduler="vllm-v0", policy=policy, max_num_seqs=max_num_seqs)
     sc["fleet"]["pools"][0].update(pool or {})
     res = sim.run(sc)
     return {int(r["rid"]): r for r in res.records}, res.summary
@@ -107,8 +108,11 @@ def test_victim_functions_pick_by_admission_order_and_class():
 def test_policies_are_chosen_by_name():
     from sim.scenario.schema import Batching
 
-    assert make_batching(Batching()).name == "continuous"
-    assert make_batching(Batching(chunked_prefill=True)).name == "chunked"
+    assert make_batching(Batching()).name == "chunked"                        # the vllm-v1 default
+    assert make_batching(Batching(scheduler="vllm-v0")).name == "continuous"
+    assert make_batching(Batching(scheduler="vllm-v0", chunked_prefill=True)).name == "chunked"
+    assert make_batching(Batching(scheduler="trtllm")).name == "mixed"
+    assert make_batching(Batching(scheduler="sglang")).name == "prefill_first"
     assert make_batching(Batching(policy="static", batch_size=4)).name == "static"
-    prio = make_batching(Batching(policy="priority"))
+    prio = make_batching(Batching(scheduler="vllm-v0", policy="priority"))
     assert prio.name == "continuous" and prio.victim is VICTIMS["lowest_priority"]

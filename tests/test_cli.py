@@ -192,7 +192,7 @@ def test_fluid_block_is_validated(capsys):
 
 
 VLLM_REFUSES = [
-    (["fleet.pools.0.batching.max_batched_tokens=4096"],
+    (["fleet.pools.0.batching.max_batched_tokens=4096", "fleet.pools.0.batching.scheduler=vllm-v0"],
      "fleet.pools.0.batching.max_batched_tokens: must be >= max_model_len (8192) without chunked prefill"),
     (["fleet.pools.0.batching.max_batched_tokens=4096", "fleet.pools.0.batching.chunked_prefill=true",
       "fleet.pools.0.batching.max_num_seqs=8192"],

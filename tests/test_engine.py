@@ -51,7 +51,9 @@ def test_two_simultaneous_requests_share_prefill_and_decode_batches(trace_scenar
 def test_arrival_mid_decode_is_admitted_at_next_iteration_and_stalls_decodes(trace_scenario, engine):
     # request 0 decodes at 0.020, 0.031, 0.042, 0.053 ...; request 1 arrives at 0.05 and is admitted at
     # the boundary 0.053; its prefill-only iteration (0.02 s) stalls request 0 (no chunked prefill).
-    res = sim.run(trace_scenario([(0.0, 100, 10), (0.05, 100, 10)], engine=engine))
+    sc = trace_scenario([(0.0, 100, 10), (0.05, 100, 10)], engine=engine)
+    sc["fleet"]["pools"][0]["batching"]["scheduler"] = "vllm-v0"  # prefill-only iterations
+    res = sim.run(sc)
     r0, r1 = _rec(res, 0), _rec(res, 1)
     b = 0.02 + 3 * 0.011
     assert r1["sched_s"] == pytest.approx(b, rel=1e-12)

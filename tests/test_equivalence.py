@@ -65,11 +65,20 @@ def _case(name: str) -> dict:
         sc["fleet"]["router"] = "least_outstanding"
         sc["fleet"]["pools"][0]["replicas"] = 3
         return sc
+    if name.startswith("preset_"):  # preset_<scheduler>[_kv]: each engine rule, with KV pressure if _kv
+        scheduler = name.split("_")[1]
+        sc = _case("kv_pressure_preemption") if name.endswith("_kv") else _roofline()
+        sc["fleet"]["pools"][0]["batching"] = {"scheduler": scheduler, "max_num_seqs": 64,
+                                               "max_batched_tokens": 512 if scheduler == "sglang" else 8192}
+        if name.endswith("_kv"):
+            sc["fleet"]["pools"][0]["max_model_len"] = 3000
+        return sc
     raise KeyError(name)
 
 
 CASES = ["roofline_lognormal", "chunked_prefill", "kv_pressure_preemption", "priority_classes", "static_batching",
-         "central_queue_4_replicas", "least_outstanding_3_replicas"]
+         "central_queue_4_replicas", "least_outstanding_3_replicas", "preset_vllm-v0", "preset_vllm-v0_kv",
+         "preset_trtllm", "preset_trtllm_kv", "preset_sglang", "preset_sglang_kv"]
 
 
 def _assert_same(a: np.ndarray, b: np.ndarray) -> None:

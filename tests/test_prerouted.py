@@ -25,7 +25,7 @@ def _case(name: str) -> dict:
           "prompt_tokens": {"dist": "lognormal", "mean": 400, "cv": 1.2, "max": 3000},
           "output_tokens": {"dist": "lognormal", "mean": 120, "cv": 1.2, "max": 1500}}
     pool = {"name": "main", "gpu": "a100-80gb", "replicas": 4,
-            "batching": {"max_num_seqs": 32, "max_batched_tokens": 4096}}
+            "batching": {"scheduler": "vllm-v0", "max_num_seqs": 32, "max_batched_tokens": 4096}}
     sc = scenario(workload=wl, duration=90, warmup=5, perf={"model": "roofline"})
     sc["fleet"] = {"router": "round_robin", "pools": [pool]}
     if name == "random":

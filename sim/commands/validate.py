@@ -54,6 +54,18 @@ def main(args: argparse.Namespace) -> int:
             f"    KV cache {plan.kv_capacity_bytes / gib:.1f} GiB = {plan.kv_blocks:,} blocks = {plan.kv_tokens:,} tokens; "
             f"max concurrent sequences: {min(p.batching.max_num_seqs, plan.kv_tokens // max(per_seq, 1)) if plan.kv_tokens >= per_seq else 0} "
             f"at {'max_model_len' if p.max_model_len else 'max_context'}={per_seq:,}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
-            f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each")
+            f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each\n"
+            f"    batching: {_batching(p.batching)}")
     sys.stdout.write(printable("\n".join(lines)) + "\n")
     return 0
+
+
+def _batching(b) -> str:
+    """One line saying what a pool's batching (after its scheduler preset) does."""
+    if b.policy == "static":
+        return f"static, {b.batch_size} requests per batch"
+    how = ("prompts join the decode iterations" if b.mixed_batches else "prompts run in iterations of their own")
+    how += ", chunked to the budget" if b.chunked_prefill else ", whole"
+    keep = "whole sequence reserved (never preempted)" if b.kv_reservation == "full" else "preempt newest when out"
+    return (f"scheduler {b.scheduler} ({b.policy}): {how}; {b.max_batched_tokens:,} tokens, {b.max_num_seqs} "
+            f"sequences per iteration; KV: {keep}")

@@ -226,7 +226,8 @@ def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict
         workload["classes"] = classes
     return {"name": f"capacity-{pool['name']}", "model": pool["model"], "workload": workload,
             "fleet": {"router": GROUP_ROUTER.get(sc["fleet"]["router"]["policy"], "round_robin") if group > 1
-                      else "round_robin", "pools": [pool]}, "perf": pool["perf"], "slo": sc["slo"],
+                      else "round_robin", "pools": [pool], "frontend_s": sc["fleet"]["frontend_s"]},
+            "perf": pool["perf"], "slo": sc["slo"],
             "engine": "fast", "fidelity": "request", "start": sc["start"],
             "metrics": {"interval": 10.0, "records": "all"}}
 

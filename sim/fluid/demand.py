@@ -76,7 +76,7 @@ def expected_arrivals(workload: WorkloadConfig, edges_s: np.ndarray, *, start: d
     growth = workload.growth
 
     def of(process) -> np.ndarray:
-        if process.process == "trace":
+        if process.process in ("trace", "burst", "offline"):  # counted from the generated arrivals
             return _trace_counts(workload, process, edges, start, base_dir, seed)
         return _integrate(process, edges, growth, cal, sub)
 

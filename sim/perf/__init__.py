@@ -22,6 +22,7 @@ from sim.perf.base import BatchShape, StepTimeModel
 from sim.perf.linear import LinearModel
 from sim.perf.memory import MemoryPlan, check_parallelism, memory_plan
 from sim.perf.parallel import Layout
+from sim.perf.overhead import CpuOverhead
 from sim.perf.roofline import RooflineModel
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 from sim.scenario.perf import LinearPerf, RooflinePerf, TablePerf
@@ -90,7 +91,8 @@ def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: Mod
             cfg = cfg.model_copy(update={"weight_dtype": weight_dtype})
         eff, p = roofline_factors(cfg, gpu, base_dir)
         return RooflineModel(model, gpu, lay.tp, cfg.weight_dtype, cfg.kv_dtype, eff, p, cfg.attention_kv_sharing,
-                             layout=lay, expert_dtype=expert_dtype or getattr(cfg, "expert_dtype", None))
+                             layout=lay, expert_dtype=expert_dtype or getattr(cfg, "expert_dtype", None),
+                             cpu=CpuOverhead(eff.overhead_s, cfg.cpu_per_seq_s, cfg.cpu_per_token_s))
 
     if isinstance(perf_cfg, RooflinePerf):
         return roofline(perf_cfg)

@@ -47,8 +47,9 @@ over the whole iteration (all layers of a group together, since they are identic
 - Activations take ``t_m``; the groups add (kernels run one after another).
 Linear layers and the lm head run at the ``weight_dtype`` peak; attention at the ``kv_dtype`` peak.
 Tensor parallelism adds ``2*L`` ring all-reduces of ``T*h*2`` bytes, each
-``ALLREDUCE_LATENCY_S + 2*(tp-1)/tp * bytes / (link_bw * LINK_EFFICIENCY)``. Finally a fixed
-``overhead_s`` per iteration (scheduler, sampling, kernel launches). An empty batch takes 0 s.
+``ALLREDUCE_LATENCY_S + 2*(tp-1)/tp * bytes / (link_bw * LINK_EFFICIENCY)``. Finally the CPU side
+of the iteration (:mod:`sim.perf.overhead`): the calibrated fixed ``overhead_s`` (scheduler, sampling,
+kernel launches) plus optional per-sequence and per-token terms. An empty batch takes 0 s.
 
 The table is the grouped-query, tensor-parallel, single-stage case. MLA (compressed latent KV,
 absorbed decode), sliding-window layers, shared experts and leading dense layers, expert weights in
@@ -74,6 +75,7 @@ from sim.perf.base import BatchShape
 from sim.perf.memory import BYTES_PER_ELEMENT, stage_layers, stage_weights
 from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
 from sim.scenario.architecture import kv_elements_per_token, layer_param_groups
+from sim.perf.overhead import CpuOverhead
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 
 ALLREDUCE_LATENCY_S = COLLECTIVE_LATENCY_S
@@ -166,7 +168,8 @@ class RooflineModel:
                  kv_dtype: str = "bf16", efficiency: Efficiency | None = None,
                  overlap_exponent: float | None = None,
                  kv_sharing: Literal["grouped", "per_query_head"] = "grouped",
-                 layout: Layout | None = None, expert_dtype: str | None = None) -> None:
+                 layout: Layout | None = None, expert_dtype: str | None = None,
+                 cpu: CpuOverhead | None = None) -> None:
         lay = layout if layout is not None else Layout(tp=tp)
         tp = lay.tp
         if tp < 1 or lay.pp < 1:
@@ -189,7 +192,8 @@ class RooflineModel:
         self._gemm_peak = gpu.peak_tflops(weight_dtype) * 1e12 * eff.flops_efficiency
         self._attn_peak = gpu.peak_tflops(kv_dtype) * 1e12 * eff.flops_efficiency
         self._bw = gpu.hbm_bytes_per_s * eff.bw_efficiency
-        self._overhead_s = eff.overhead_s
+        # CPU work per iteration (sim.perf.overhead): the catalog's fixed overhead plus batch terms
+        self.cpu = CpuOverhead(eff.overhead_s, *((cpu.per_seq_s, cpu.per_token_s) if cpu is not None else ()))
         # per-GPU coefficients (one pipeline stage: its L layers and the lm head)
         w = stage_weights(m, lay, weight_dtype, self.expert_dtype)
         self._linear_flops_per_token = 2.0 * w.active_params_per_token / tp
@@ -264,7 +268,7 @@ class RooflineModel:
         lm_s = smooth_roofline(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw, p)
         act_s = self._act_bytes_per_token * n_tokens / self._bw
         comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
-        return linear_s + attn_s + (lm_s + act_s + comm_s + self._overhead_s)
+        return linear_s + attn_s + (lm_s + act_s + comm_s + self.cpu.seconds(n_emit, n_tokens))
 
     def _seconds_adp(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                      decode_ctx: Any, n_emit: Any) -> float:
@@ -275,7 +279,7 @@ class RooflineModel:
         lm_s = smooth_roofline(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw, p)
         act_s = self._act_bytes_per_token * n_tokens / self._bw
         comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
-        return linear_s + attn_s + (lm_s + act_s + comm_s + self._overhead_s)
+        return linear_s + attn_s + (lm_s + act_s + comm_s + self.cpu.seconds(n_emit, n_tokens))
 
     def _adp_parts(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                    decode_ctx: Any, n_emit: Any) -> tuple[float, float, float, float, float, float]:
@@ -382,7 +386,7 @@ class RooflineModel:
             lm_s = smooth_roofline(self._lm_flops_per_seq * n / self._gemm_peak, self._lm_bytes / self._bw, p)
             act_s = self._act_bytes_per_token * n / self._bw
             comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n
-            c = (linear_s, kv_fixed, lm_s + act_s + comm_s + self._overhead_s,
+            c = (linear_s, kv_fixed, lm_s + act_s + comm_s + self.cpu.seconds(n, n),
                  self._decode_kv_read_bytes_per_token, self._attn_flops_per_pair, self._attn_peak, self._bw)
             if len(cache) < 65536:
                 cache[n] = c
@@ -457,4 +461,4 @@ class RooflineModel:
             lm_head_s=smooth_roofline(lm_flops / self._gemm_peak, self._lm_bytes / self._bw, self.overlap_exponent),
             activation_s=act_bytes / self._bw,
             comm_s=self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n,
-            overhead_s=self._overhead_s)
+            overhead_s=self.cpu.seconds(n_emit, n))

@@ -110,6 +110,8 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
             problems.append((f"{where}.batching.batch_size", "required when policy is static"))
         if b.policy == "static" and b.chunked_prefill:
             problems.append((f"{where}.batching.chunked_prefill", "must be false when policy is static"))
+        if b.policy == "static" and b.mixed_batches:
+            problems.append((f"{where}.batching.mixed_batches", "must be false when policy is static"))
         a = pool.autoscale
         if a is not None and sc.duration / a.interval > 5e6:
             problems.append((f"{where}.autoscale.interval", f"too short for the duration: at least {sc.duration / 5e6:g} s"))

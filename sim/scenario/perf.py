@@ -42,7 +42,9 @@ class RooflinePerf(Strict):
 
     ``weight_dtype`` selects the tensor-core peak and bytes per weight; ``kv_dtype`` the bytes per
     KV-cache element. ``calibration`` is a YAML file written by ``fleetsim calibrate``; the three
-    explicit factors override both it and the GPU catalog. ``overlap_exponent`` (>= 1; default the
+    explicit factors override both it and the GPU catalog. ``overhead_s`` is the fixed CPU time of an
+    iteration; ``cpu_per_seq_s`` and ``cpu_per_token_s`` add time per sampling sequence and per token
+    (:mod:`sim.perf.overhead`, with the published measurements it cites). ``overlap_exponent`` (>= 1; default the
     GPU catalog's) shapes the smooth GEMM roofline, ``(t_flops**p + t_bytes**p)**(1/p)``.
     ``attention_kv_sharing``: ``grouped`` (default, modern kernels: a grouped-query model's KV heads
     are read once per query group) or ``per_query_head`` (a generation kernel that reads the KV cache
@@ -62,9 +64,13 @@ class RooflinePerf(Strict):
     overlap_exponent: float | None = None
     attention_kv_sharing: Literal["grouped", "per_query_head"] = "grouped"
     expert_dtype: Literal["bf16", "fp8", "fp4"] | None = None
+    cpu_per_seq_s: float = Field(0.0, description="CPU seconds per iteration per sequence that samples "
+                                                  "(scheduling, detokenization, streaming); default 0")
+    cpu_per_token_s: float = Field(0.0, description="CPU seconds per iteration per token processed "
+                                                    "(input preparation); default 0")
 
     _f = field_validator("flops_efficiency", "bw_efficiency")(_fraction)
-    _o = field_validator("overhead_s")(_nonneg)
+    _o = field_validator("overhead_s", "cpu_per_seq_s", "cpu_per_token_s")(_nonneg)
 
     @field_validator("overlap_exponent")
     @classmethod

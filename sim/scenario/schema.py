@@ -27,6 +27,7 @@ from pydantic import Field, field_validator, model_validator
 
 from sim.scenario.economics import EconomicsConfig
 from sim.scenario.perf import PerfConfig, RooflinePerf
+from sim.scenario.schedulers import SchedulerName, resolve_batching
 from sim.scenario.types import Duration, Strict
 from sim.scenario.workload import WorkloadConfig
 
@@ -37,22 +38,37 @@ RouterPolicy = Literal["round_robin", "random", "least_outstanding", "central_qu
 class Batching(Strict):
     """How one replica forms batches.
 
-    ``continuous`` is vLLM's iteration-level scheduler (FCFS admission within ``max_num_seqs``,
-    ``max_batched_tokens`` and free KV blocks; prefill-only iterations unless ``chunked_prefill``).
-    ``priority`` is the same with waiting requests ordered by class priority (higher first) and
-    preemption victims taken from the lowest priority. ``static`` waits for ``batch_size`` requests
-    (or ``timeout_s``) and runs the batch to completion before taking more.
+    ``scheduler`` names the serving engine whose batching the replica follows (``vllm-v1``, the
+    default; ``vllm-v0``; ``trtllm``; ``sglang``): it sets the defaults of ``max_num_seqs``,
+    ``max_batched_tokens``, ``chunked_prefill``, ``mixed_batches`` and ``kv_reservation``
+    (:mod:`sim.scenario.schedulers`); keys written explicitly override the preset.
+    ``continuous`` admits waiting requests FCFS within ``max_num_seqs``, ``max_batched_tokens``
+    and free KV blocks; ``mixed_batches`` puts prompts into the iterations of running decodes,
+    ``chunked_prefill`` splits prompts to the token budget. ``priority`` is the same with waiting
+    requests ordered by class priority (higher first) and preemption victims taken from the lowest
+    priority. ``static`` waits for ``batch_size`` requests (or ``timeout_s``) and runs the batch to
+    completion before taking more.
     """
 
+    scheduler: SchedulerName = "vllm-v1"
     policy: BatchingPolicy = "continuous"
     max_num_seqs: int = Field(256, ge=1, description="sequences per iteration")
     max_batched_tokens: int = Field(8192, ge=1, description="tokens per iteration")
     chunked_prefill: bool = False
+    mixed_batches: bool = Field(False, description="prompts share iterations with running decodes")
+    kv_reservation: Literal["prompt", "full"] = Field(
+        "prompt", description="KV blocks held on admission: the prompt's (grow, preempt when out) or the "
+                              "whole sequence's (never preempted)")
     block_size: int = Field(16, ge=1, description="tokens per KV-cache block")
     prefix_caching: bool = Field(False, description="reuse the KV blocks of a class's shared prompt prefix "
                                                     "(vLLM's automatic prefix caching)")
     batch_size: int | None = Field(None, ge=1, description="static policy: requests per batch")
     timeout_s: float | None = Field(None, ge=0, description="static policy: max wait to fill a batch")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        return resolve_batching(data) if isinstance(data, dict) else data
 
 
 class Autoscale(Strict):
@@ -161,6 +177,9 @@ class Fleet(Strict):
     router: Router = Field(default_factory=Router)
     pools: list[Pool] = Field(min_length=1)
     disaggregated: Disaggregated | None = None
+    frontend_s: Duration = Field(0.0, ge=0, description="serving front end outside the engines (HTTP, "
+                                 "tokenization, detokenization and streaming, network): added to every "
+                                 "request's first-token and completion times, i.e. to TTFT and E2E")
 
     @model_validator(mode="before")
     @classmethod

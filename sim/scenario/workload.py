@@ -47,23 +47,32 @@ class UniformTokens(Strict):
     high: TokenCount
 
 
+Truncate = Literal["clip", "resample"]
+"""How a length distribution keeps inside its bounds: ``clip`` (values outside become the bound) or
+``resample`` (drawn from the distribution truncated to the bounds, as benchmark generators redraw)."""
+
+
 class LognormalTokens(Strict):
     """Lognormal with the given mean and coefficient of variation (of the untruncated
-    continuous distribution), rounded to the nearest integer and clipped to ``[min, max]``."""
+    continuous distribution), rounded to the nearest integer and kept in ``[min, max]`` by
+    ``truncate``: ``clip`` (default) or ``resample``."""
 
     dist: Literal["lognormal"]
     mean: float = Field(gt=0, le=1e8)
     cv: float = Field(gt=0, le=100)
     min: TokenCount = 1
     max: TokenCount | None = None
+    truncate: Truncate = "clip"
 
 
 class ExponentialTokens(Strict):
-    """Exponential with the given mean, rounded up to an integer >= 1, clipped at ``max``."""
+    """Exponential with the given mean, rounded up to an integer >= 1, kept at most ``max`` by
+    ``truncate``: ``clip`` (default) or ``resample``."""
 
     dist: Literal["exponential"]
     mean: float = Field(gt=0, le=1e8)
     max: TokenCount | None = None
+    truncate: Truncate = "clip"
 
 
 class EmpiricalTokens(Strict):
@@ -141,8 +150,18 @@ class TraceArrival(Strict):
     loop: bool = False
 
 
+class BurstArrival(Strict):
+    """``count`` requests all arriving at time ``at`` (default 0): an offline batch job, or MLPerf's
+    Offline scenario. With ``drain: true`` the run's throughput is then the offline throughput
+    (tokens over the time until the last request finishes). ``offline`` is another name for it."""
+
+    process: Literal["burst", "offline"]
+    count: int = Field(ge=1, le=100_000_000)
+    at: Duration = Field(0.0, ge=0, description="arrival time of the burst")
+
+
 ArrivalProcess = Annotated[
-    Union[PoissonArrival, GammaArrival, DiurnalArrival, PiecewiseArrival, TraceArrival],
+    Union[PoissonArrival, GammaArrival, DiurnalArrival, PiecewiseArrival, TraceArrival, BurstArrival],
     Field(discriminator="process"),
 ]
 
@@ -189,9 +208,17 @@ class WorkloadConfig(Strict):
     shared_prefix_tokens: int = Field(0, ge=0, le=1_000_000,
                                       description="shared leading prompt tokens of requests without a class")
 
+    @property
+    def offline(self) -> bool:
+        """True when every request comes from a burst (an offline job): a drained run then ends
+        when the last request finishes, not at ``duration``."""
+        procs = [self.arrival] if self.arrival is not None else []
+        procs += [c.arrival for c in self.classes if c.arrival is not None]
+        return bool(procs) and all(isinstance(p, BurstArrival) for p in procs)
+
 
 __all__ = [
-    "ArrivalProcess", "DiurnalArrival", "EmpiricalTokens", "ExponentialTokens", "FixedTokens",
+    "ArrivalProcess", "BurstArrival", "DiurnalArrival", "EmpiricalTokens", "ExponentialTokens", "FixedTokens",
     "GammaArrival", "Growth", "LognormalTokens", "PiecewiseArrival", "PoissonArrival", "SLO",
     "TokenDist", "TraceArrival", "TraceFormat", "TraceTokens", "UniformTokens", "WorkloadClass",
     "WorkloadConfig",

@@ -9,8 +9,17 @@ iterations may run before anything changes -- or ``None`` when nothing can run.
 * ``continuous`` (vLLM V0, :class:`Continuous`): admit whole prompts (head of line, within
   ``max_num_seqs``, ``max_batched_tokens`` and free blocks above the watermark); an iteration
   that admits prefills runs prefills only, otherwise every running sequence decodes one token.
-* ``chunked`` (:class:`Chunked`, ``chunked_prefill: true``): decodes first, then partial
-  prefills, then new prompts, chunked to fill the token budget.
+* ``chunked`` (:class:`Chunked`; vLLM V1, or V0 with ``chunked_prefill: true``): decodes first,
+  then partial prefills, then new prompts, chunked to fill the token budget.
+* ``mixed`` (:class:`Mixed`; TensorRT-LLM in-flight batching): as ``chunked`` but a prompt is
+  never split: it joins the decode iteration whole, or waits (head of line) until it fits.
+* ``prefill_first`` (:class:`PrefillFirst`; SGLang): an iteration with prompts (chunked to the
+  budget) runs them alone; the running decodes step only when no prompt can be admitted.
+
+Which one a pool runs follows from its ``batching`` keys after the scheduler preset
+(:mod:`sim.scenario.schedulers`): ``mixed_batches`` and ``chunked_prefill``. With
+``kv_reservation: full`` admission also needs the whole sequence's blocks beyond every admitted
+request's final need (the replica's ``committed`` blocks), so nothing is ever preempted.
 * ``static`` (:class:`Static`): wait for ``batch_size`` requests (or the oldest's ``timeout_s``),
   reserve their whole final context, one prefill iteration, decode until the last one finishes.
 
@@ -21,7 +30,7 @@ admission and batch-membership steps (``_admit``, ``_make_room``, ``_join_decode
 its queue, KV cache and decode-batch aggregates.
 
 >>> sorted(SCHEDULERS), sorted(VICTIMS)
-(['chunked', 'continuous', 'static'], ['lowest_priority', 'newest'])
+(['chunked', 'continuous', 'mixed', 'prefill_first', 'static'], ['lowest_priority', 'newest'])
 """
 from __future__ import annotations
 
@@ -76,6 +85,24 @@ def decode_shape(n_dec: int, ctx_sum: int) -> BatchShape:
 
 
 # ---------------------------------------------------------------------- admission
+def full_reservation(rep: "Replica", r: Req, hit: int) -> int | None:
+    """Blocks ``r`` will own at its last token if the replica reserves whole sequences (0 if it
+    does not), or None when they do not fit beside the admitted requests' reservations."""
+    if not rep.full:
+        return 0
+    kv = rep.kv
+    final = kv.blocks_for(r.target + r.output - r.gen - 1) - hit // kv.block_size
+    return final if rep.committed + kv.pinned + final <= kv.total - kv.watermark else None
+
+
+def admit(rep: "Replica", blocks: int, hit: int, final: int) -> Req:
+    """Admit the head of the queue, holding ``blocks`` and reserving ``final`` (see full_reservation)."""
+    r = rep._admit(blocks, hit)
+    r.rsv = final
+    rep.committed += final
+    return r
+
+
 def admit_whole_prompts(rep: "Replica") -> list[tuple[Req, int]]:
     """Admit waiting requests with their whole prompts, head of line, while the batch stays within
     ``max_num_seqs``, the token budget and the free blocks above the watermark. An over-long
@@ -100,7 +127,10 @@ def admit_whole_prompts(rep: "Replica") -> list[tuple[Req, int]]:
         blocks = -(-target // bs) - hit // bs
         if kv.used + blocks > cap:
             break
-        rep._admit(blocks, hit)
+        final = full_reservation(rep, r, hit)
+        if final is None:
+            break
+        admit(rep, blocks, hit, final)
         prefills.append((r, need))
         budget -= need
         n_seqs += 1
@@ -150,20 +180,24 @@ class Continuous(Batching):
 
 class Chunked(Batching):
     """Chunked prefill: every running decode first, then partial prefills, then new prompts,
-    chunked to fill ``max_batched_tokens``."""
+    chunked to fill ``max_batched_tokens``. :class:`Mixed` and :class:`PrefillFirst` change one
+    rule each (``split``, ``mixed``)."""
 
     name = "chunked"
+    mixed = True   # prompts share the iteration (and its token budget) with the running decodes
+    split = True   # a prompt longer than the budget left is split; else it waits until it fits whole
 
     def schedule(self, rep: "Replica"):
         if rep.role == "decode":
             admit_transferred(rep)
         prefills: list[tuple[Req, int]] = []
         kv = rep.kv
+        mixed, split = self.mixed, self.split
         reserved = 0
         if rep.n_dec:
             rep._make_room()
             reserved = kv.needs_at(rep.dc)
-        budget = rep.budget - rep.n_dec
+        budget = rep.budget - rep.n_dec if mixed else rep.budget
         n_seqs = len(rep.active)
         for r in list(rep.prefilling.values()):
             if budget <= 0:
@@ -175,12 +209,18 @@ class Chunked(Batching):
         while budget > 0 and len(rep.waiting) and n_seqs < rep.max_seqs:
             r = rep.waiting.peek()
             hit = kv.prefix_hit(r.cls, r.target)
+            need = r.target - hit
+            if not split and need > budget and (prefills or need <= rep.budget or (mixed and rep.n_dec)):
+                break  # a whole prompt waits for room in the budget (an over-long recompute runs alone)
             blocks = kv.blocks_for(r.target) - hit // bs
             if not kv.fits(blocks, reserved):
                 break
-            rep._admit(blocks, hit)
+            final = full_reservation(rep, r, hit)
+            if final is None:
+                break  # the whole sequence's blocks must stay available
+            admit(rep, blocks, hit, final)
             rep.prefilling[r.rid] = r
-            chunk = min(r.target - hit, budget)
+            chunk = min(need, budget) if split else need
             prefills.append((r, chunk))
             budget -= chunk
             n_seqs += 1
@@ -188,7 +228,24 @@ class Chunked(Batching):
             return None
         if not prefills:
             return self._decode_step(rep, prefills)
+        if not mixed:
+            return prefill_shape(prefills, 0, 0), prefills, False, 0
         return prefill_shape(prefills, rep.n_dec, rep.ctx_sum), prefills, rep.n_dec > 0, 0
+
+
+class Mixed(Chunked):
+    """TensorRT-LLM's in-flight batching: whole prompts join the decode iteration within the token
+    budget; a prompt that does not fit what is left waits (head of line)."""
+
+    name = "mixed"
+    split = False
+
+
+class PrefillFirst(Chunked):
+    """SGLang: prompts (chunked to the budget) run in iterations of their own, before decodes."""
+
+    name = "prefill_first"
+    mixed = False
 
 
 class Static(Batching):
@@ -261,13 +318,17 @@ def admit_transferred(rep: "Replica") -> None:
         n_seqs += 1
 
 
-SCHEDULERS = {"continuous": Continuous, "chunked": Chunked, "static": Static}
+SCHEDULERS = {"continuous": Continuous, "chunked": Chunked, "mixed": Mixed, "prefill_first": PrefillFirst,
+              "static": Static}
+ITERATION_RULES = {(False, False): "continuous", (True, True): "chunked", (True, False): "mixed",
+                   (False, True): "prefill_first"}
+"""Policy name by ``(mixed_batches, chunked_prefill)``."""
 
 
 def make_batching(cfg: "BatchingConfig") -> Batching:
-    """The policy of a pool's ``batching`` block: ``static``; else ``chunked`` with
-    ``chunked_prefill``, ``continuous`` without; ``priority`` chooses victims of the lowest class."""
+    """The policy of a pool's ``batching`` block: ``static``; else by ``mixed_batches`` and
+    ``chunked_prefill`` (:data:`ITERATION_RULES`); ``priority`` chooses victims of the lowest class."""
     victim = "lowest_priority" if cfg.policy == "priority" else "newest"
     if cfg.policy == "static":
         return Static(cfg.batch_size or 0, cfg.timeout_s, victim)
-    return SCHEDULERS["chunked" if cfg.chunked_prefill else "continuous"](victim)
+    return SCHEDULERS[ITERATION_RULES[(cfg.mixed_batches, cfg.chunked_prefill)]](victim)

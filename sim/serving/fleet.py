@@ -55,6 +55,7 @@ class Fleet:
         self.scenario = scenario
         self.pools = pools
         self.warmup = scenario.warmup
+        self.frontend_s = scenario.fleet.frontend_s   # added to first-token and completion times
         self.class_prio = class_prio
         from sim.workload import classes as _classes
 
@@ -117,7 +118,7 @@ class Fleet:
         if self.prerouted:
             for rep in self.replicas:
                 rep.pulls = True
-                rep.lean = (lean and rep.policy == "continuous" and not rep.chunked
+                rep.lean = (lean and rep.policy == "continuous" and not rep.chunked and not rep.full
                             and not rep.prefix_caching and rep.role == "both")
         self.sampler = Sampler(self)
         self.end_time = 0.0
@@ -382,12 +383,14 @@ class Fleet:
 
     # ------------------------------------------------------------------ outcomes
     def _row(self, r: Req, status: int, t: float) -> tuple:
-        return (r.rid, r.arrival, r.sched, r.first_tok, t if status == COMPLETED else -1.0,
+        fe = self.frontend_s   # times as the client sees them
+        return (r.rid, r.arrival, r.sched, r.first_tok + fe if r.first_tok >= 0 else r.first_tok,
+                t + fe if status == COMPLETED else -1.0,
                 r.prompt, r.output, r.gen, r.preempt, r.retries, r.pool, r.replica, r.cls, status, r.reason)
 
     def complete(self, r: Req, t: float) -> None:
         k = 1 if r.retries else 0
-        self.e2e_sum_s[k] += t - r.arrival
+        self.e2e_sum_s[k] += t + self.frontend_s - r.arrival
         self.e2e_n[k] += 1
         done = self.pool_done[r.pool]
         done[0] += 1

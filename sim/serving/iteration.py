@@ -88,6 +88,8 @@ class Iterations:
         kv = self.kv    # its KV blocks are given back
         bs = kv.block_size
         kv.residues[(r.join_dc - r.join_len) % bs] -= 1
+        self.committed -= r.rsv
+        r.rsv = 0
         kv.used -= (-(-ctx // bs) - r.pb) if not kv.whole else r.blocks
         r.blocks = 0
         r.pb = 0
@@ -106,6 +108,8 @@ class Iterations:
         if r.decoding:
             self._leave_decode(r)
         else:
+            self.committed -= r.rsv
+            r.rsv = 0
             self.prefilling.pop(r.rid, None)
             self.kv.used -= r.blocks
             r.blocks = 0
@@ -195,6 +199,8 @@ class Iterations:
         del self.active[r.rid]
         self.kv.used -= r.blocks
         r.blocks = 0
+        self.committed -= r.rsv
+        r.rsv = 0
         self.fleet.complete(r, end)
 
     def _complete_finished(self, end: float) -> None:

@@ -1,14 +1,18 @@
 """One model replica (``tensor_parallel`` GPUs) running an iteration-level batching engine.
 
-The scheduler follows vLLM (V0 semantics):
+The scheduler follows the engine the pool's ``batching.scheduler`` preset names (vLLM V1 by
+default; vLLM V0, TensorRT-LLM, SGLang; see :mod:`sim.scenario.schedulers`):
 
 * waiting requests are admitted FCFS (``priority``: by class priority, then FCFS) while the
   batch stays within ``max_num_seqs`` sequences, ``max_batched_tokens`` tokens and free KV-cache
-  blocks (a whole prompt's blocks are allocated on admission, keeping a 1 % watermark free);
+  blocks (a whole prompt's blocks are allocated on admission, keeping a 1 % watermark free;
+  ``kv_reservation: full`` also keeps every admitted request's whole sequence available);
   admission stops at the first request that does not fit (head-of-line);
-* without chunked prefill an iteration that admits prefills runs prefills only (decodes stall);
-  with ``chunked_prefill`` an iteration first takes every running decode (one token each), then
-  continues partial prefills, then admits new prefills, all within the token budget;
+* without ``mixed_batches`` an iteration that admits prefills runs prefills only (decodes stall);
+  with it an iteration first takes every running decode (one token each), then continues partial
+  prefills, then admits new prefills, all within the token budget; ``chunked_prefill`` splits a
+  prompt to the budget left, otherwise a prompt waits until it fits whole
+  (:mod:`sim.serving.batching` has one policy per combination);
 * a prefill's last chunk emits the request's first (or next, after recompute) token;
 * when a decode needs a KV block and none is free, the newest running sequence (``priority``: the
   newest of the lowest class) is preempted, its blocks freed, and it is recomputed later from the
@@ -80,7 +84,12 @@ class Replica(DecodeRuns):
         self.policy = b.policy
         self.max_seqs = b.max_num_seqs
         self.budget = b.max_batched_tokens
-        self.chunked = b.chunked_prefill
+        self.split = b.chunked_prefill        # prompts split to the token budget
+        self.mixed = b.mixed_batches          # prompts share iterations with running decodes
+        self.chunked = self.split or self.mixed  # scheduled by the chunked / mixed policies
+        # reserve each request's whole sequence on admission (TensorRT-LLM's GUARANTEED_NO_EVICT)
+        self.full = b.kv_reservation == "full" and b.policy != "static" and role == "both"
+        self.committed = 0                    # full reservation: final KV blocks of the admitted requests
         self.batching = make_batching(b)
         self.prefix_caching = b.prefix_caching and role == "both" and b.policy != "static"
         self.kv = KVCache(pool.kv_blocks, b.block_size, whole=b.policy == "static",
@@ -139,7 +148,7 @@ class Replica(DecodeRuns):
         """``(prompt, prompt + output)`` limits under which a request surely fits (see can_fit)."""
         ctx = self.pool.max_context
         prompt = ctx
-        if not self.chunked and self.policy != "static" and self.role != "decode":
+        if not self.split and self.policy != "static" and self.role != "decode":
             prompt = min(prompt, self.budget)
         if self.role == "prefill":
             return prompt, -1   # no shortcut: the prefill role counts the prompt's blocks only
@@ -158,7 +167,7 @@ class Replica(DecodeRuns):
         """:meth:`can_fit` worked out in full."""
         if r.prompt > self.pool.max_context:  # as vLLM: a prompt of exactly the context length is served
             return R_CONTEXT
-        if not self.chunked and self.policy != "static" and r.prompt > self.budget and self.role != "decode":
+        if not self.split and self.policy != "static" and r.prompt > self.budget and self.role != "decode":
             return R_BUDGET
         out = max(1, min(r.output, self.pool.max_context - r.prompt))
         kv = self.kv

@@ -26,7 +26,7 @@ class Req:
     __slots__ = ("rid", "arrival", "prompt", "output", "cls", "prio",
                  "gen", "target", "pf_done", "blocks", "join_len", "join_dc", "epoch",
                  "first_tok", "sched", "last_tok", "preempt", "retries", "pool", "replica", "decoding",
-                 "order", "reason", "kv_ready", "queued_at", "pb")
+                 "order", "reason", "kv_ready", "queued_at", "pb", "rsv")
 
     def __init__(self, rid: int, arrival: float, prompt: int, output: int, cls: int, prio: int) -> None:
         self.rid = rid
@@ -55,3 +55,4 @@ class Req:
         self.pb = 0             # KV blocks of a cached shared prefix this request reads but does not own
         self.kv_ready = False   # disaggregation: KV cache already on the decode replica (no prefill)
         self.queued_at = arrival  # when it last joined a replica's queue (static batching timeout)
+        self.rsv = 0            # KV blocks reserved for the whole sequence (kv_reservation: full)

@@ -28,6 +28,8 @@ Processes (rates in requests/s; ``g(t)`` is the growth factor, 1 without ``growt
   rate thereafter; with growth, thinned exactly like ``diurnal``.
 * ``trace {path, format, time_scale, rate_scale, loop}``: replays a file's times, see
   :func:`trace_blocks`.
+* ``burst {count, at}`` (or ``offline``): ``count`` arrivals at time ``at`` (0 by default), none if
+  ``at >= horizon``; growth does not apply.
 
 Growth ``{monthly: m}``: ``g(t) = (1 + m) ** (t / T)`` with ``T = 30.4375 days`` (an average
 Gregorian month), ``t`` in seconds since ``t = 0``. For the non-homogeneous processes it multiplies
@@ -49,6 +51,7 @@ import numpy as np
 
 from sim.scenario.workload import (
     ArrivalProcess,
+    BurstArrival,
     DiurnalArrival,
     GammaArrival,
     Growth,
@@ -156,6 +159,12 @@ def arrival_blocks(process: ArrivalProcess, horizon_s: float, rng: np.random.Gen
         yield from _diurnal(process, horizon_s, rng, growth, calendar)
     elif isinstance(process, PiecewiseArrival):
         yield from _piecewise(process, horizon_s, rng, growth, calendar)
+    elif isinstance(process, BurstArrival):
+        left = process.count if process.at < horizon_s else 0
+        while left > 0:
+            k = min(left, BLOCK)
+            yield ArrivalBlock(np.full(k, float(process.at)))
+            left -= k
     elif isinstance(process, TraceArrival):
         if trace is None:
             raise ValueError("process: trace needs its loaded trace data")

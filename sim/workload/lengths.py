@@ -11,8 +11,17 @@ numbers as drawing 8: chunking never changes a seeded run.
   ``sd(X) / E[X] = cv`` for the untruncated continuous ``X``. The token count is ``X`` rounded to the
   nearest integer and then **clipped** to ``[min, max]`` (values outside become ``min`` or ``max``;
   no redraw), so a tight ``max`` puts a point mass at ``max`` and lowers the realised mean.
+  With ``truncate: resample`` the count is drawn from the distribution conditioned on landing in
+  ``[min, max]`` after rounding (``Z`` from the normal truncated to
+  ``[(ln(min - 0.5) - mu) / sigma, (ln(max + 0.5) - mu) / sigma]`` by inverting its CDF), which is
+  what a benchmark generator that redraws out-of-range values produces.
 * ``exponential {mean, max}``: ``ceil(X)`` for ``X ~ Exp(mean)``, at least 1, clipped at ``max``.
-  (``E[ceil(X)]`` is ``1 / (1 - exp(-1/mean))``, about ``mean + 0.5`` for large means.)
+  (``E[ceil(X)]`` is ``1 / (1 - exp(-1/mean))``, about ``mean + 0.5`` for large means.) With
+  ``truncate: resample``, ``X`` is drawn from the exponential truncated to ``(0, max]``:
+  ``X = -mean * ln(1 - U (1 - exp(-max / mean)))``.
+
+Resampling inverts the truncated CDF with one uniform per value (never a redraw loop), so it keeps
+the element-wise property below.
 * ``empirical {values, weights}``: ``values[i]`` with probability ``weights[i] / sum(weights)``.
 * ``trace {path, format}``: a uniformly random row's length from a trace file (resampling with
   replacement); the caller passes the trace's column as ``pool``.
@@ -62,11 +71,20 @@ def sample_tokens(dist: TokenDist, rng: np.random.Generator, n: int,
         return np.minimum(out, dist.high)
     if isinstance(dist, LognormalTokens):
         mu, sigma = lognormal_params(dist.mean, dist.cv)
-        x = np.rint(np.exp(mu + sigma * rng.standard_normal(n)))
+        lo = max(dist.min, 1)
+        if dist.truncate == "resample":
+            z = _truncated_normal(rng, n, (math.log(lo - 0.5) - mu) / sigma if lo > 1 else -math.inf,
+                                  (math.log(dist.max + 0.5) - mu) / sigma if dist.max is not None else math.inf)
+        else:
+            z = rng.standard_normal(n)
+        x = np.rint(np.exp(mu + sigma * z))
         hi = float(dist.max) if dist.max is not None else float(np.iinfo(np.int64).max // 2)
-        return np.clip(x, max(dist.min, 1), hi).astype(np.int64)
+        return np.clip(x, lo, hi).astype(np.int64)
     if isinstance(dist, ExponentialTokens):
-        x = np.ceil(rng.standard_exponential(n) * dist.mean)
+        if dist.truncate == "resample" and dist.max is not None:
+            x = np.ceil(-dist.mean * np.log1p(-rng.random(n) * -math.expm1(-dist.max / dist.mean)))
+        else:
+            x = np.ceil(rng.standard_exponential(n) * dist.mean)
         hi = float(dist.max) if dist.max is not None else float(np.iinfo(np.int64).max // 2)
         return np.clip(x, 1, hi).astype(np.int64)
     if isinstance(dist, EmpiricalTokens):
@@ -78,6 +96,23 @@ def sample_tokens(dist: TokenDist, rng: np.random.Generator, n: int,
             raise ValueError(f"dist: trace needs the trace's lengths ({dist.path})")
         return np.asarray(pool, dtype=np.int64)[uniform_index(len(pool), rng, n)]
     raise TypeError(f"unknown token distribution {dist!r}")
+
+
+def _truncated_normal(rng: np.random.Generator, n: int, a: float, b: float) -> np.ndarray:
+    """``n`` standard normal values conditioned on ``[a, b]``, by inverting the CDF (one uniform each).
+
+    An interval in the upper tail is mirrored into the lower one, where the CDF keeps its precision;
+    one too far out for any (the mass underflows) gives its bound nearest the mode.
+    """
+    from scipy.special import ndtr, ndtri
+
+    if a > 0:
+        return -_truncated_normal(rng, n, -b, -a)
+    pa, pb = float(ndtr(a)), float(ndtr(b))
+    u = rng.random(n)
+    if not pb > pa:
+        return np.full(n, b)
+    return ndtri(pa + u * (pb - pa))
 
 
 def uniform_index(size: int, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -1,0 +1,61 @@
+"""CPU and serving overheads of one iteration: the time a step spends outside the GPU kernels.
+
+An iteration-level engine does CPU work around every forward pass: schedule the batch, build its
+input metadata, launch kernels, copy the sampled tokens back, detokenize them and stream them to
+clients. Unless that work overlaps the GPU (SGLang's overlap scheduler, vLLM V1's async output
+processing), it adds to the step time. :class:`CpuOverhead` models it as::
+
+    overhead_s = fixed_s + per_seq_s * sequences + per_token_s * tokens
+
+``sequences`` are the sequences that sample a token this iteration (decodes plus prompts) — the
+per-sequence scheduling, sampling, detokenization and streaming work; ``tokens`` are the tokens
+processed (prompt tokens plus one per decode) — the per-token input preparation.
+
+Published anchors (none gives a per-batch-size curve for one stack, which is why the per-sequence
+and per-token terms default to 0 and are a scenario's choice):
+
+- vLLM V0 before multi-step scheduling: "5-13 ms of GPU bubble" per decode step from output
+  processing, input preparation and scheduling (RFC "Multi-Step Scheduling", github.com/vllm-project/vllm
+  issue 6854); for Llama-3-8B on one H100, 29 % of the run time was scheduling and 33 % the HTTP API
+  server (vLLM blog, "vLLM v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction", 2024-09-05).
+- vLLM V0 scheduler alone: ~2.5 ms per iteration on an A10 benchmark (github.com/vllm-project/vllm
+  pull 4261).
+- vLLM V1 scheduler alone: ~0.1 ms per ``schedule()`` call in a 5,000-request FCFS microbenchmark
+  (github.com/vllm-project/vllm pull 19057).
+
+The fixed part is the GPU catalog's calibrated ``overhead_s`` (see docs/performance_model.md).
+
+    >>> CpuOverhead(0.001, 2e-5, 0.0).seconds(100, 300)
+    0.003
+    >>> CpuOverhead(0.001).is_fixed
+    True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CpuOverhead:
+    """Seconds of CPU-side work per iteration (see module docstring)."""
+
+    fixed_s: float = 0.0
+    per_seq_s: float = 0.0
+    per_token_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("fixed_s", "per_seq_s", "per_token_s"):
+            v = getattr(self, name)
+            if not v >= 0 or v == float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0 (got {v!r})")
+
+    @property
+    def is_fixed(self) -> bool:
+        """True when the overhead does not depend on the batch."""
+        return self.per_seq_s == 0.0 and self.per_token_s == 0.0
+
+    def seconds(self, n_seqs: int, n_tokens: int) -> float:
+        """Overhead of an iteration sampling ``n_seqs`` sequences over ``n_tokens`` tokens."""
+        if self.is_fixed:
+            return self.fixed_s
+        return self.fixed_s + (self.per_seq_s * n_seqs + self.per_token_s * n_tokens)

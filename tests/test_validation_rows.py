@@ -1,0 +1,44 @@
+"""The validation report's scenarios are valid inputs, and the shipped MLPerf lengths are the benchmark's."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.scenario.load import scenario_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import mlperf_server  # noqa: E402
+import validate_perf  # noqa: E402
+
+
+def test_openorca_lengths_match_the_published_statistics():
+    prompts, outputs = mlperf_server.openorca_lengths()
+    assert len(prompts) == 24_576
+    assert sum(prompts) / len(prompts) == pytest.approx(222.3, abs=0.05)   # shared reference notes
+    assert max(prompts) == 1021
+    assert sum(outputs) / len(outputs) == pytest.approx(218.9, abs=0.05)
+
+
+def test_scaled_trace_has_the_generated_tokens_per_sample(tmp_path):
+    p_max, o_max, p_mean = mlperf_server.write_openorca_trace(tmp_path / "t.csv", 290.3)
+    rows = (tmp_path / "t.csv").read_text().splitlines()[1:]
+    outs = [int(r.split(",")[2]) for r in rows]
+    assert sum(outs) / len(outs) == pytest.approx(290.3, rel=2e-3)
+    assert max(outs) == o_max and p_max == 1021 and p_mean == pytest.approx(222.33, abs=0.01)
+
+
+@pytest.mark.parametrize("row", validate_perf.ROWS, ids=lambda r: r.id)
+def test_every_throughput_row_is_a_valid_scenario(row, tmp_path):
+    """Each row's scenario passes the same checks as a user's (row 12e once failed them)."""
+    scenario_from_dict(validate_perf.scenario_for(row, tmp_path / "burst.csv"), base_dir=tmp_path)
+
+
+@pytest.mark.parametrize("row", mlperf_server.SERVER_ROWS, ids=lambda r: r.id)
+def test_every_server_row_is_a_valid_scenario(row, tmp_path):
+    loaded = scenario_from_dict(mlperf_server.server_scenario(row, tmp_path / "orca.csv"), base_dir=tmp_path)
+    b = loaded.scenario.fleet.pools[0].batching
+    assert (b.scheduler, b.mixed_batches, b.chunked_prefill, b.kv_reservation) == ("trtllm", True, False, "prompt")
