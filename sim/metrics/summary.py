@@ -50,7 +50,10 @@ def weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict:
     w = weights[order].astype(np.float64)
     cw = np.cumsum(w)
     total = cw[-1]
-    out = {"mean": float(np.dot(v, w) / total)}
+    # equal values' weights are summed first, so the mean does not depend on the order in which
+    # tied pairs were recorded (replicas and the two engines interleave them differently)
+    first = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
+    out = {"mean": float(np.dot(v[first], np.add.reduceat(w, first)) / total)}
     for q in QUANTILES:
         idx = int(np.searchsorted(cw, q / 100.0 * total, side="left"))
         out[f"p{q}"] = float(v[min(idx, len(v) - 1)])
