@@ -32,6 +32,7 @@ from typing import Literal
 import numpy as np
 
 from sim.metrics.histogram import LogHistogram
+from sim.metrics.schema import REJECT_REASONS
 from sim.metrics.summary import RequestStats
 
 RECORD_DTYPE = np.dtype([
@@ -355,7 +356,6 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
     the throughput window, and carry no ITL (gaps are not attributed to classes).
     """
     from sim.metrics.summary import core_summary
-    from sim.serving.request import REJECT_REASONS
     from sim.workload import class_names, classes
 
     sc = scenario

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from sim.serving.request import COMPLETED, FAILED, IN_FLIGHT, REJECTED
+from sim.metrics.schema import COMPLETED, FAILED, IN_FLIGHT, REJECTED
 
 QUANTILES = (50, 90, 99)
 
