@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.economics import validate as validate_economics
-from sim.perf.memory import check_parallelism, memory_plan
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
 from sim.workload import validate as validate_workload
 
@@ -21,6 +20,8 @@ if TYPE_CHECKING:
 
 def pool_setup(sc, pool):
     """``(model, gpu, perf, weight_dtype, kv_dtype, memory_plan)`` of one pool of a valid scenario."""
+    from sim.perf.memory import memory_plan
+
     model = get_model(pool.model if pool.model is not None else sc.model)
     gpu = get_gpu(pool.gpu)
     perf = pool.perf or sc.perf
@@ -110,6 +111,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
                              f"applies only to distribution: weibull (got shape {f.shape:g} with exponential)"))
         if model is None or gpu is None:
             continue
+        from sim.perf.memory import check_parallelism, memory_plan
 
         bad_tp = check_parallelism(model, pool.tensor_parallel)
         if bad_tp:
