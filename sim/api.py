@@ -20,18 +20,13 @@ import simpy
 
 from sim.limits import check_money, check_work
 from sim.metrics.records import summarize_requests
+from sim.metrics.schema import REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
 from sim.perf import build_step_model
 from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict
 from sim.serving.fleet import Fleet
 from sim.serving.outcome import EVENT_KINDS, FleetOutcome
 from sim.serving.pool import PoolRuntime
 
-TS_COLUMNS = ["time_s", "pool", "replicas", "queue_len", "central_queue", "running", "kv_blocks_used",
-              "kv_util", "busy_frac"]
-REQUEST_COLUMNS = ["rid", "arrival_s", "sched_s", "first_token_s", "completion_s", "prompt_tokens",
-                   "output_tokens", "generated_tokens", "queue_s", "ttft_s", "e2e_s", "preemptions", "retries",
-                   "pool", "replica", "class", "status", "reason"]
-STATUS_NAMES = ("in_flight", "completed", "rejected", "failed")
 
 
 @dataclass

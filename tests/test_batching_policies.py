@@ -14,7 +14,7 @@ from sim.api import _as_loaded, build_pools
 from sim.serving.batching import VICTIMS, make_batching
 from sim.serving.request import Req
 
-from conftest import scenario, write_trace
+from conftest import scenario
 
 ENGINES = ["fast", "reference"]
 CLASSES = [{"name": "hi", "share": 0.5, "priority": 2}, {"name": "lo", "share": 0.5, "priority": 0}]
@@ -22,8 +22,7 @@ SMALL_KV = {"gpu_memory_utilization": 0.1747, "max_model_len": 256}   # 16 KV bl
 
 
 def _run(tmp_path, rows, engine, policy, max_num_seqs=64, pool=None):
-    path = tmp_path / "trace.csv"
-    write_trace(path, [])
+    path = tmp_path / "trace.csv"   # fleetsim's trace format with a tenant column (the class)
     path.write_text("timestamp_s,prompt_tokens,output_tokens,tenant\n"
                     + "".join(f"{t},{p},{o},{c}\n" for t, p, o, c in rows))
     sc = scenario(engine=engine)

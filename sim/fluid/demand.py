@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from sim.scenario.workload import WorkloadConfig
-from sim.workload.arrivals import Calendar, diurnal_rate, growth_factor, piecewise_rate
+from sim.workload.arrivals import ArrivalCalendar, diurnal_rate, growth_factor, piecewise_rate
 
 
-def rate_at(process, t_s: np.ndarray, *, growth=None, calendar: Calendar = Calendar()) -> np.ndarray:
+def rate_at(process, t_s: np.ndarray, *, growth=None, calendar: ArrivalCalendar = ArrivalCalendar()) -> np.ndarray:
     """Intensity (requests/s) of one synthetic arrival process at times ``t_s``."""
     t_s = np.asarray(t_s, dtype=np.float64)
     kind = process.process
@@ -44,7 +44,7 @@ def rate_at(process, t_s: np.ndarray, *, growth=None, calendar: Calendar = Calen
     raise ValueError(f"rate_at: no closed-form intensity for a {kind!r} process")
 
 
-def _integrate(process, edges: np.ndarray, growth, calendar: Calendar, sub: int) -> np.ndarray:
+def _integrate(process, edges: np.ndarray, growth, calendar: ArrivalCalendar, sub: int) -> np.ndarray:
     a, b = edges[:-1], edges[1:]
     frac = (np.arange(sub) + 0.5) / sub
     t = a[:, None] + (b - a)[:, None] * frac[None, :]
@@ -72,7 +72,7 @@ def expected_arrivals(workload: WorkloadConfig, edges_s: np.ndarray, *, start: d
                       base_dir: Path = Path("."), seed: int = 1, sub: int = 60) -> np.ndarray:
     """Expected arrivals per step and class: shape ``(len(edges_s) - 1, n_classes)``."""
     edges = np.asarray(edges_s, dtype=np.float64)
-    cal = Calendar.from_start(start)
+    cal = ArrivalCalendar.from_start(start)
     growth = workload.growth
 
     def of(process) -> np.ndarray:

@@ -227,11 +227,12 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
 
     ``step_s`` defaults to one hour; ``curves`` (one per pool) skips the measurement.
     """
-    from sim.api import TS_COLUMNS, Result, build_pools, price_run
+    from sim.api import Result, build_pools, price_run
     from sim.metrics.stability import timeseries_stability
     from sim.metrics.utilization import fleet_utilization, pool_kv_dtype, pool_utilization, running_while_busy
     from sim.economics import ProvisionedInterval
     from sim.metrics.records import RECORD_DTYPE
+    from sim.metrics.schema import TS_COLUMNS
     from sim.workload import class_names, classes
 
     sc = loaded.scenario

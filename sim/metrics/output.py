@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.io import Coded, atomic_write_csv_gz, atomic_write_json, atomic_write_text, csv_text, staged_folder
-from sim.serving.request import REJECT_REASONS
+from sim.metrics.schema import REJECT_REASONS, REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS
 
 if TYPE_CHECKING:
     from sim.api import Result
@@ -43,8 +43,6 @@ def request_table(result: "Result") -> dict[str, np.ndarray | Coded]:
     ``class``, ``status`` and ``reason`` are :class:`~sim.io.Coded` columns (``pool`` -1, a
     request never routed, is an empty cell).
     """
-    from sim.api import REQUEST_COLUMNS, STATUS_NAMES
-
     rec = result.records
     def opt(col):
         return np.where(rec[col] >= 0, rec[col], np.nan)
@@ -69,8 +67,6 @@ def request_columns(result: "Result") -> tuple[list[str], list]:
 
 def timeseries_table(result: "Result") -> dict[str, np.ndarray | Coded]:
     """The ``timeseries.csv`` columns of ``result``: counts as integers, ``pool`` by name."""
-    from sim.api import TS_COLUMNS
-
     ts = np.asarray(result.timeseries, dtype=np.float64).reshape(-1, len(TS_COLUMNS))
     cols: dict[str, np.ndarray | Coded] = {name: ts[:, k] for k, name in enumerate(TS_COLUMNS)}
     cols["pool"] = Coded(ts[:, 1].astype(np.int64), tuple(result.pool_names))

@@ -32,6 +32,7 @@ from typing import Literal
 import numpy as np
 
 from sim.metrics.histogram import LogHistogram
+from sim.metrics.schema import REJECT_REASONS
 from sim.metrics.summary import RequestStats
 
 RECORD_DTYPE = np.dtype([
@@ -259,22 +260,24 @@ class GapLog:
         if len(self._gaps) >= 65536:
             self._freeze()
 
-    def add_run(self, last_tokens: dict[float, int], first_end: float, gaps: np.ndarray | list[float],
-                count: int) -> None:
-        """One decode run: the sequences whose last token came at ``t0`` (``last_tokens``: t0 -> how
-        many) waited ``first_end - t0`` for their next one; then ``gaps`` (the run's later step
-        times) each seen by ``count`` sequences. The same pairs, in the same order, as
-        :meth:`add` per entry and :meth:`add_array`, in one call (the fast engine makes one per
-        decode run)."""
+    def add_run(self, last_tokens: dict[float, int], start: float, first_end: float, first_step: float,
+                gaps: np.ndarray | list[float], count: int) -> None:
+        """One decode run from ``start``: the sequences whose last token came at ``t0``
+        (``last_tokens``: t0 -> how many) waited ``first_step`` for their next one if ``t0`` is
+        ``start``, else ``first_end - t0``; then ``gaps`` (the run's later step times) each seen by
+        ``count`` sequences. The same pairs as the iteration-level engine books per iteration, in
+        one call (the fast engine makes one per decode run)."""
         gl, cl = self._gaps, self._counts
         for t0, c in last_tokens.items():
-            gl.append(first_end - t0)
+            gl.append(first_step if t0 == start else first_end - t0)
             cl.append(c)
             if len(gl) >= 65536:
                 self._freeze()
                 gl, cl = self._gaps, self._counts
         if count and len(gaps):
-            self.add_array(gaps, count)
+            # a long run's numpy gaps join the list too: the pairs stay in the order the
+            # iteration-level engine books them, so both engines hand the summary the same arrays
+            self.add_array(gaps if type(gaps) is list else gaps.tolist(), count)
 
     def add_array(self, gaps: np.ndarray | list[float], count: int) -> None:
         """``gaps`` each seen by ``count`` sequences (a short list goes the way of :meth:`add`)."""
@@ -353,7 +356,6 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
     the throughput window, and carry no ITL (gaps are not attributed to classes).
     """
     from sim.metrics.summary import core_summary
-    from sim.serving.request import REJECT_REASONS
     from sim.workload import class_names, classes
 
     sc = scenario

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from sim.serving.request import COMPLETED, FAILED, IN_FLIGHT, REJECTED
+from sim.metrics.schema import COMPLETED, FAILED, IN_FLIGHT, REJECTED
 
 QUANTILES = (50, 90, 99)
 
@@ -53,7 +53,10 @@ def weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict:
     # numpy's own (pairwise, fixed-order) sum of the products, not np.dot: BLAS splits a dot by
     # thread count, so one seed gave different last digits on a 1-thread and a 4-thread machine.
     # (math.fsum would be exact too but takes ~100 ms for 547,000 gaps; this takes ~1 ms)
-    out = {"mean": float(np.add.reduce(v * w)) / float(total)}
+    # equal values' weights are summed first, so the mean does not depend on the order in which
+    # tied pairs were recorded (replicas and the two engines interleave them differently)
+    first = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
+    out = {"mean": float(np.add.reduce(v[first] * np.add.reduceat(w, first))) / float(total)}
     for q in QUANTILES:
         idx = int(np.searchsorted(cw, q / 100.0 * total, side="left"))
         out[f"p{q}"] = float(v[min(idx, len(v) - 1)])

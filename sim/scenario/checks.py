@@ -1,5 +1,8 @@
 """Cross-field checks that a schema cannot express: catalog names, parallelism, memory, references.
 
+It sits above the domain layers (it asks ``sim.perf`` for the memory plan, ``sim.workload`` and
+``sim.economics`` to validate their blocks); see the layers in docs/architecture.md.
+
 Returns ``(field.path, message)`` problems; :func:`sim.scenario.load.scenario_from_dict` raises them
 together as one :class:`~sim.errors.ScenarioError`.
 """
@@ -7,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sim.economics import validate as validate_economics
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
+from sim.workload import validate as validate_workload
 
 if TYPE_CHECKING:
     from sim.scenario.load import LoadedScenario
@@ -211,19 +216,9 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
                 problems.append(("fleet.disaggregated.decode_pool",
                                  f"must serve the same model as the prefill pool (got {md!r} and {mp!r})"))
 
-    try:
-        from sim.workload import validate as validate_workload
-    except ImportError:  # pragma: no cover - layer missing
-        validate_workload = None
-    if validate_workload is not None:
-        problems.extend(validate_workload(sc.workload, loaded.base_dir))
-    try:
-        from sim.economics import validate as validate_economics
-    except ImportError:  # pragma: no cover
-        validate_economics = None
-    if validate_economics is not None:
-        lines = [c.revenue_line for c in sc.workload.classes if getattr(c, "revenue_line", None)]
-        problems.extend(validate_economics(sc.economics, names, sc.duration, sc.start, revenue_lines=lines))
+    problems.extend(validate_workload(sc.workload, loaded.base_dir))
+    lines = [c.revenue_line for c in sc.workload.classes if getattr(c, "revenue_line", None)]
+    problems.extend(validate_economics(sc.economics, names, sc.duration, sc.start, revenue_lines=lines))
     return problems
 
 

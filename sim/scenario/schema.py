@@ -173,7 +173,7 @@ class Disaggregated(Strict):
     link_gbps: float = Field(gt=0, description="KV transfer bandwidth, gigabits/s")
 
 
-class Fleet(Strict):
+class FleetConfig(Strict):
     router: Router = Field(default_factory=Router)
     pools: list[Pool] = Field(min_length=1)
     disaggregated: Disaggregated | None = None
@@ -232,7 +232,7 @@ class Scenario(Strict):
     drain: bool = Field(False, description="keep simulating after `duration` until in-flight requests finish")
     model: str | dict[str, Any]
     workload: WorkloadConfig
-    fleet: Fleet
+    fleet: FleetConfig
     perf: PerfConfig = Field(default_factory=lambda: RooflinePerf(model="roofline"))
     slo: Slo = Field(default_factory=Slo)
     economics: EconomicsConfig = Field(default_factory=EconomicsConfig)

@@ -173,7 +173,7 @@ class Growth(Strict):
 
 
 # ---------------------------------------------------------------------------- classes
-class SLO(Strict):
+class ClassSlo(Strict):
     """Latency targets of a class; ``None`` means no target."""
 
     ttft_s: Annotated[Duration, Field(gt=0)] | None = None
@@ -190,7 +190,7 @@ class WorkloadClass(Strict):
     prompt_tokens: TokenDist | None = None
     output_tokens: TokenDist | None = None
     priority: int = 0
-    slo: SLO | None = None
+    slo: ClassSlo | None = None
     revenue_line: str | None = None
     shared_prefix_tokens: int = Field(0, ge=0, le=1_000_000,
                                       description="leading prompt tokens every request of the class shares "
@@ -219,7 +219,7 @@ class WorkloadConfig(Strict):
 
 __all__ = [
     "ArrivalProcess", "BurstArrival", "DiurnalArrival", "EmpiricalTokens", "ExponentialTokens", "FixedTokens",
-    "GammaArrival", "Growth", "LognormalTokens", "PiecewiseArrival", "PoissonArrival", "SLO",
+    "GammaArrival", "Growth", "LognormalTokens", "PiecewiseArrival", "PoissonArrival", "ClassSlo",
     "TokenDist", "TraceArrival", "TraceFormat", "TraceTokens", "UniformTokens", "WorkloadClass",
     "WorkloadConfig",
 ]

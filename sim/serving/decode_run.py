@@ -15,14 +15,14 @@ end of the simulation a run in progress is settled up to the end time (:meth:`De
 **The lean loop** (:meth:`DecodeRuns._ahead`) runs whole iterations and runs of a pre-routed
 replica ahead of the SimPy clock, up to ``Fleet.sync_t``, in one plain loop for the common
 configuration (FCFS continuous batching, no chunked prefill, no prefix caching). It calls the
-same steps as the general path where a call per request or per completion costs nothing
-measurable (:meth:`~sim.serving.iteration.Iterations._admit`,
-:meth:`~sim.serving.iteration.Iterations._finish_prefills`,
-:meth:`~sim.serving.iteration.Iterations._complete_finished`, :meth:`DecodeRuns._plan_run` and
-:meth:`DecodeRuns._end_run` for long runs) and inlines three steps taken once per prefill
-iteration or per decode run -- admission (:func:`~sim.serving.batching.admit_whole_prompts`), the
-run length (:meth:`DecodeRuns._run_length`) and booking a short run (:meth:`DecodeRuns._book_run`)
--- where a call's set-up measured ~5-10 % of the reference workload's time.
+same steps as the general path where a call costs nothing measurable
+(:meth:`~sim.serving.iteration.Iterations._admit`, ``_emit_first``, ``_join_decode``,
+``_leave_decode``, :meth:`DecodeRuns._plan_run` and :meth:`DecodeRuns._end_run` for long runs)
+and writes out the steps taken once per prefill iteration, decode run or completion --
+admission (:func:`~sim.serving.batching.admit_whole_prompts`), finishing whole prefills
+(``_finish_prefills``), the run length (:meth:`DecodeRuns._run_length`), booking a short run
+(:meth:`DecodeRuns._book_run`) and completions (``_complete_finished``) -- where calling them
+measured 2-10 % each of the reference workload's CPU time.
 ``tests/test_prerouted.py`` checks that it books exactly what the general path books, bit for bit.
 It hands back to the general path where a preemption, a request that can never be admitted or
 idling past ``sync_t`` needs it.
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from heapq import heappop
 
 import numpy as np
 import simpy
@@ -127,7 +128,7 @@ class DecodeRuns(Iterations):
     def _end_run(self, run: DecodeRun, m: int) -> None:
         """Book the first ``m`` iterations of a fast run and complete the requests that finished."""
         end = self._apply_run(run, m)
-        self.busy_acc += end - run.start
+        self._busy(run.start, end)
         self.clock = end
         heap = self.heap
         if heap and heap[0][0] <= self.dc:
@@ -139,15 +140,17 @@ class DecodeRuns(Iterations):
         """Book the first ``m`` iterations of a fast run; returns the end time of the last one."""
         ends = run.ends
         end = float(ends[m - 1])
-        self._book_run(float(ends[0]), end, run.steps[1:m], m, run.new_blocks(m))
+        steps = run.steps
+        self._book_run(run.start, float(ends[0]), end, float(steps[0]), steps[1:m], m, run.new_blocks(m))
         return end
 
-    def _book_run(self, first_end: float, end: float, later_steps, m: int, new_blocks: int) -> None:
+    def _book_run(self, start: float, first_end: float, end: float, first_step: float, later_steps, m: int,
+                  new_blocks: int) -> None:
         """``m`` decode iterations ended at ``first_end`` .. ``end`` (``later_steps``: the step times
         of the 2nd to ``m``-th) and took ``new_blocks`` KV blocks: gaps, tokens, contexts."""
         n = self.n_dec
         n_meas = self.n_meas
-        self.fleet.itl_add_run(self.last_tok_groups, first_end, later_steps, n_meas)
+        self.fleet.itl_add_run(self.last_tok_groups, start, first_end, first_step, later_steps, n_meas)
         self.last_tok_groups = {end: n_meas} if n_meas else {}
         self.last_dec_end = end
         self.tokens_processed += n * m
@@ -165,9 +168,7 @@ class DecodeRuns(Iterations):
                 self._apply_run(run, m)
             self.run = None
             self._cut = False
-        if self.run_start >= 0 and t > self.run_start:
-            self.busy_acc += t - self.run_start
-            self.run_start = -1.0
+        self.busy_closed(t)
 
     def _ahead(self, limit: float):
         """The lean loop, for pre-routed replicas with FCFS continuous batching, no chunked prefill
@@ -193,6 +194,7 @@ class DecodeRuns(Iterations):
         cap = total - kv.watermark
         pf_cache = self._pf_cache
         itl_run = fleet.itl_add_run
+        complete = fleet.complete
         dt_last = 0.0      # the last decode step's time (an estimate of the next ones)
         if self.clock < self.env.now:
             self.clock = self.env.now
@@ -238,10 +240,19 @@ class DecodeRuns(Iterations):
                     end = clock + dt
                     if not end < limit:
                         return STEP, sum(needs), prefills, dt
-                    self.busy_acc += dt
+                    if clock != self.busy_to:   # a new busy stretch (as _busy, inlined)
+                        if self.busy_from >= 0:
+                            self.busy_acc += self.busy_to - self.busy_from
+                        self.busy_from = clock
+                    self.busy_to = end
                     self.clock = end
                     self.tokens_processed += sum(needs)
-                    self._finish_prefills(prefills, end)
+                    for r, _ in prefills:   # as _finish_prefills for whole prompts (a call costs ~2 %)
+                        r.pf_done = r.target
+                        if self._emit_first(r, end):
+                            self._finish_prefilled(r, end)
+                        else:
+                            self._join_decode(r, end)
                     continue
             n = self.n_dec
             dc = self.dc
@@ -276,7 +287,7 @@ class DecodeRuns(Iterations):
                 return RUN, DecodeRun(clock, ends, steps, res[i:] + res[:i], n)
             # booked as _book_run does, inlined (one call per run is measurable here)
             n_meas = self.n_meas
-            itl_run(self.last_tok_groups, ends[0], steps[1:], n_meas)
+            itl_run(self.last_tok_groups, clock, ends[0], steps[0], steps[1:], n_meas)
             self.last_tok_groups = {end: n_meas} if n_meas else {}
             self.last_dec_end = end
             self.tokens_processed += n * m
@@ -288,7 +299,21 @@ class DecodeRuns(Iterations):
             dc += m
             self.dc = dc
             self.ctx_sum += n * m
-            self.busy_acc += end - clock
+            if clock != self.busy_to:   # a new busy stretch (as _busy, inlined)
+                if self.busy_from >= 0:
+                    self.busy_acc += self.busy_to - self.busy_from
+                self.busy_from = clock
+            self.busy_to = end
             self.clock = end
             if heap[0][0] <= dc:
-                self._complete_finished(end)
+                # as _complete_finished, inlined (a call per completion costs ~2 % of ref8)
+                done = []
+                while heap and heap[0][0] <= dc:
+                    _, _, epoch, r = heappop(heap)
+                    if epoch != r.epoch or not r.decoding or r.rid not in active:
+                        continue
+                    done.append(r)
+                for r in done:
+                    self._leave_decode(r)
+                    del active[r.rid]
+                    complete(r, end)

@@ -177,7 +177,7 @@ class Fleet:
         p.live.remove(rep)
         self.live.remove(rep)
         p.provision_change(t, -1)
-        p.released_busy_s += rep.busy_acc
+        p.released_busy_s += rep.busy_at(t)
         p.released_up_s += rep.up_s
         p.released_down_s += rep.down_s
         self.events.append((t, p.index, rep.index, EV_RELEASE))
@@ -265,7 +265,7 @@ class Fleet:
         self.sampler.final(end)
         self.end_time = end
         pools = [PoolUsage(pool=p, intervals=tuple(p.intervals),
-                           busy_replica_s=sum(min(r.busy_acc, end) for r in p.replicas),
+                           busy_replica_s=sum(min(r.busy_at(end), end) for r in p.replicas),
                            tokens_processed=sum(r.tokens_processed for r in p.replicas),
                            replicas_provisioned_total=len(p.replicas),
                            replicas_mean=(sum(e - s0 for s0, e in p.intervals) / end if end > 0

@@ -143,16 +143,20 @@ class Iterations:
         r.pb = pb
 
     # ------------------------------------------------------------------ the end of an iteration
-    def _finish_iteration(self, end: float, dt: float, prefills: list, decode: bool) -> None:
-        """Book an iteration that ended at ``end``: decoders' new blocks and tokens, finished
-        prefills, completions."""
+    def _finish_iteration(self, start: float, end: float, dt: float, prefills: list, decode: bool) -> None:
+        """Book an iteration of ``dt`` seconds from ``start`` to ``end``: decoders' new blocks and
+        tokens, finished prefills, completions.
+
+        A decoder whose last token came at ``start`` (the previous iteration's end) waited ``dt``
+        for this one; one whose last token came earlier (it stalled behind prefills) waited
+        ``end - t0``. Fast runs book the same gaps (:meth:`GapLog.add_run`)."""
         if decode:
             kv = self.kv
             kv.used += kv.needs_at(self.dc)
             n = self.n_dec
             itl_add = self.fleet.itl_add
             for t0, c in self.last_tok_groups.items():
-                itl_add(end - t0, c)
+                itl_add(dt if t0 == start else end - t0, c)
             self.last_tok_groups = {end: self.n_meas} if self.n_meas else {}
             self.last_dec_end = end
             self.dc += 1

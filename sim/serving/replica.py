@@ -111,7 +111,9 @@ class Replica(DecodeRuns):
         self.last_tok_groups: dict[float, int] = {}  # measured decoders by the time of their last token
         self.n_meas = 0                       # decoders that arrived after warmup (their gaps count as ITL)
         self.clock = 0.0
-        self.busy_acc = 0.0
+        self.busy_acc = 0.0                   # busy seconds of closed busy stretches
+        self.busy_from = -1.0                 # the open busy stretch: from its first iteration's start
+        self.busy_to = -1.0                   # ... to the end of its last booked iteration
         self.run_start = -1.0                 # >= 0 while an iteration or run is in progress
         self.run: DecodeRun | None = None     # the fast run in progress
         self._cut = False                     # the fast run was cut short by an event (ends at the next boundary)
@@ -236,9 +238,32 @@ class Replica(DecodeRuns):
 
     def busy_at(self, t: float) -> float:
         """Busy seconds up to ``t`` (an iteration or run in progress counts up to ``t``)."""
-        if self.run_start >= 0 and t > self.run_start:
-            return self.busy_acc + (t - self.run_start)
-        return self.busy_acc
+        acc = self.busy_acc
+        start = self.run_start
+        if self.busy_from >= 0:
+            if start >= 0 and t > start and start == self.busy_to:
+                return acc + (t - self.busy_from)   # the work in progress continues the open stretch
+            acc = acc + (self.busy_to - self.busy_from)
+        if start >= 0 and t > start:
+            return acc + (t - start)
+        return acc
+
+    def _busy(self, start: float, end: float) -> None:
+        """Book work from ``start`` to ``end``: it extends the open busy stretch if it starts where
+        that one ended, else the open stretch is closed and a new one begins. Busy time is summed
+        per stretch (not per iteration), so an iteration-level and an event-skipping engine that
+        run the same iterations book the same seconds, bit for bit."""
+        if start != self.busy_to:
+            if self.busy_from >= 0:
+                self.busy_acc += self.busy_to - self.busy_from
+            self.busy_from = start
+        self.busy_to = end
+
+    def busy_closed(self, t: float) -> None:
+        """Close the books on busy time at ``t`` (work in progress counts up to ``t``)."""
+        self.busy_acc = self.busy_at(t)
+        self.busy_from = self.busy_to = -1.0
+        self.run_start = -1.0
 
     # ------------------------------------------------------------------ the engine loop
     def _loop(self):
@@ -299,10 +324,10 @@ class Replica(DecodeRuns):
                 self.run_start = start
                 yield env.timeout(end - env.now)
                 self.run_start = -1.0
-            self.busy_acc += dt
+            self._busy(start, end)
             self.clock = end
             self.tokens_processed += tokens
-            self._finish_iteration(end, dt, prefills, decode)
+            self._finish_iteration(start, end, dt, prefills, decode)
 
     def _sleep(self, timeout_s: float | None = None):
         """Wait (SimPy) until :meth:`_wake` (or ``timeout_s``)."""

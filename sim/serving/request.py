@@ -4,13 +4,9 @@ Finished requests are copied into the columnar :class:`~sim.metrics.records.Requ
 """
 from __future__ import annotations
 
-# status codes in the request log
-IN_FLIGHT, COMPLETED, REJECTED, FAILED = 0, 1, 2, 3
-
-# reasons a request is rejected (codes in the log; names in summaries and CSV)
-REJECT_REASONS = ("", "prompt_exceeds_max_context", "prompt_exceeds_max_batched_tokens", "kv_capacity",
-                  "no_replica", "max_retries")
-R_CONTEXT, R_BUDGET, R_KV, R_NO_REPLICA, R_RETRIES = 1, 2, 3, 4, 5
+# status and rejection codes of the request rows (defined with the rows' schema)
+from sim.metrics.schema import (COMPLETED, FAILED, IN_FLIGHT, R_BUDGET, R_CONTEXT, R_KV, R_NO_REPLICA,  # noqa: F401
+                                R_RETRIES, REJECT_REASONS, REJECTED)
 
 
 class Req:

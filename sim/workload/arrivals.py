@@ -82,7 +82,7 @@ class ArrivalBlock:
 
 
 @dataclass(frozen=True)
-class Calendar:
+class ArrivalCalendar:
     """Where ``t = 0`` falls on the clock: seconds after midnight and the weekday (Monday = 0).
 
     The clock keeps ``start``'s UTC offset throughout (no daylight-saving shifts).
@@ -92,7 +92,7 @@ class Calendar:
     weekday0: int = 0
 
     @classmethod
-    def from_start(cls, start: datetime.datetime | datetime.date | None) -> Calendar:
+    def from_start(cls, start: datetime.datetime | datetime.date | None) -> ArrivalCalendar:
         """A plain date means midnight of that date."""
         if start is None:
             return cls()
@@ -143,7 +143,7 @@ def growth_inverse(s: np.ndarray, growth: Growth | None) -> np.ndarray:
 
 # ------------------------------------------------------------------------------- processes
 def arrival_blocks(process: ArrivalProcess, horizon_s: float, rng: np.random.Generator, *,
-                   growth: Growth | None = None, calendar: Calendar = Calendar(),
+                   growth: Growth | None = None, calendar: ArrivalCalendar = ArrivalCalendar(),
                    trace=None) -> Iterator[ArrivalBlock]:
     """Blocks of arrival times in ``[0, horizon_s)`` for one process.
 
@@ -221,7 +221,7 @@ def _thinned(segments: Iterator[tuple[float, float, float]], intensity: Callable
                 break
 
 
-def _day_segments(calendar: Calendar, horizon_s: float, cuts: list[float] = ()) -> Iterator[tuple[float, float]]:
+def _day_segments(calendar: ArrivalCalendar, horizon_s: float, cuts: list[float] = ()) -> Iterator[tuple[float, float]]:
     """``[a, b)`` pieces of ``[0, horizon_s)`` split at calendar midnights and at ``cuts``."""
     cut_list = sorted(c for c in cuts if 0 < c < horizon_s)
     a = 0.0
@@ -240,7 +240,7 @@ def _gmax(a: float, b: float, growth: Growth | None) -> float:
     return max(growth_factor(a, growth), growth_factor(b, growth))
 
 
-def diurnal_rate(process: DiurnalArrival, t_s: np.ndarray, calendar: Calendar = Calendar(),
+def diurnal_rate(process: DiurnalArrival, t_s: np.ndarray, calendar: ArrivalCalendar = ArrivalCalendar(),
                  growth: Growth | None = None) -> np.ndarray:
     """The intensity (requests/s) of a diurnal process at times ``t_s``; see the module doc."""
     t_s = np.asarray(t_s, dtype=float)
@@ -256,7 +256,7 @@ def diurnal_rate(process: DiurnalArrival, t_s: np.ndarray, calendar: Calendar = 
 
 
 def _diurnal(process: DiurnalArrival, horizon_s: float, rng: np.random.Generator,
-             growth: Growth | None, calendar: Calendar) -> Iterator[ArrivalBlock]:
+             growth: Growth | None, calendar: ArrivalCalendar) -> Iterator[ArrivalBlock]:
     amp = (process.peak_to_trough - 1.0) / (process.peak_to_trough + 1.0)
     weekly = np.asarray(process.weekly if process.weekly is not None else [1.0] * 7, dtype=float)
 
@@ -281,7 +281,7 @@ def piecewise_rate(process: PiecewiseArrival, t_s: np.ndarray, growth: Growth | 
 
 
 def _piecewise(process: PiecewiseArrival, horizon_s: float, rng: np.random.Generator,
-               growth: Growth | None, calendar: Calendar) -> Iterator[ArrivalBlock]:
+               growth: Growth | None, calendar: ArrivalCalendar) -> Iterator[ArrivalBlock]:
     def segments():
         for a, b in _day_segments(calendar, horizon_s, list(process.times)):
             rate = float(piecewise_rate(process, np.array([a]))[0])
@@ -377,6 +377,6 @@ def _outside_window(trace, process: TraceArrival, first_s: float, horizon_s: flo
 
 
 __all__ = [
-    "ArrivalBlock", "BLOCK", "Calendar", "DAY_S", "MONTH_S", "arrival_blocks", "diurnal_rate",
+    "ArrivalBlock", "ArrivalCalendar", "BLOCK", "DAY_S", "MONTH_S", "arrival_blocks", "diurnal_rate",
     "growth_factor", "growth_integral", "growth_inverse", "piecewise_rate", "trace_blocks",
 ]

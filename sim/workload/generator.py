@@ -31,7 +31,7 @@ import numpy as np
 
 from sim.errors import InputError, ScenarioError
 from sim.scenario.workload import TokenDist, TraceArrival, TraceTokens, WorkloadConfig
-from sim.workload.arrivals import ArrivalBlock, Calendar, arrival_blocks
+from sim.workload.arrivals import ArrivalBlock, ArrivalCalendar, arrival_blocks
 from sim.workload.classes import class_names
 from sim.workload.lengths import sample_tokens, uniform_index
 from sim.workload.traces import TraceData, read_trace
@@ -135,7 +135,7 @@ def _generate(cfg: WorkloadConfig, horizon_s: float, seed: int, start, base_dir:
     names = class_names(cfg)
     n_cls = len(names)
     traces = _Traces(base_dir, skip_bad_rows, report)
-    calendar = Calendar.from_start(start)
+    calendar = ArrivalCalendar.from_start(start)
     arr_ss, cls_ss, len_ss = np.random.SeedSequence(seed).spawn(3)
     arr_seeds = arr_ss.spawn(1 + n_cls)
     cls_rng = np.random.default_rng(cls_ss)
@@ -177,7 +177,7 @@ def _trace_for(arrival, traces: _Traces) -> TraceData | None:
 
 
 def _shared_stream(cfg: WorkloadConfig, horizon_s: float, rng: np.random.Generator,
-                   cls_rng: np.random.Generator, calendar: Calendar, traces: _Traces,
+                   cls_rng: np.random.Generator, calendar: ArrivalCalendar, traces: _Traces,
                    shared: list[int], names: list[str]) -> Iterator[_Block]:
     """``workload.arrival`` with classes drawn by share (or read from trace tenants)."""
     trace = _trace_for(cfg.arrival, traces)
