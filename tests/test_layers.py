@@ -14,15 +14,18 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 
 #: bottom to top; a module belongs to the layer of the longest prefix that names it
 LAYERS: list[tuple[str, ...]] = [
-    ("sim.errors", "sim.io"),                                              # foundations
+    ("sim.errors", "sim.io", "sim.humanize"),                              # foundations
     ("sim.scenario.schema", "sim.scenario.catalog", "sim.scenario.types",     # the scenario's vocabulary
-     "sim.scenario.workload", "sim.scenario.perf", "sim.scenario.economics"),
+     "sim.scenario.workload", "sim.scenario.perf", "sim.scenario.economics",
+     "sim.scenario.architecture", "sim.scenario.hf_config", "sim.scenario.schedulers",
+     "sim.scenario.safe_yaml"),
     ("sim.workload", "sim.perf", "sim.economics"),                         # pure domain models
     ("sim.scenario",),                                                     # loading, cross-layer checks
     ("sim.metrics",),                                                      # records, summaries, schema
     ("sim.serving",),                                                      # the request-level engine
     ("sim.report", "sim.metrics.output"),                                  # figures and the result folder
-    ("sim.api", "sim.fluid"),                                              # the two tiers behind run()
+    ("sim.api", "sim.fluid", "sim.limits",                                 # the two tiers behind run(), the
+     "sim.economics.reprice"),                                             # work limits, re-pricing a result folder
     ("sim.planning",),                                                     # sweeps, replications, search
     ("sim.commands", "sim.cli", "sim.report_text", "sim.__main__", "sim"),  # the command line, the package
 ]
