@@ -68,7 +68,8 @@ def roofline_efficiency(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path)
 def _roofline(cfg: RooflinePerf, model: ModelSpec, gpu: GPUSpec, tp: int, base_dir: pathlib.Path) -> RooflineModel:
     eff, p = roofline_factors(cfg, gpu, base_dir)
     return RooflineModel(model, gpu, tp, cfg.weight_dtype, cfg.kv_dtype, eff, p, cfg.attention_kv_sharing,
-                         CpuOverhead(eff.overhead_s, cfg.cpu_per_seq_s, cfg.cpu_per_token_s))
+                         CpuOverhead(eff.overhead_s, cfg.cpu_per_seq_s, cfg.cpu_per_token_s,
+                                     cfg.cpu_per_stream_token_s if cfg.streaming else 0.0))
 
 
 def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: ModelSpec, gpu: GPUSpec, tp: int,

@@ -60,7 +60,7 @@ kernel launches) plus optional per-sequence and per-token terms. An empty batch 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -155,7 +155,7 @@ class RooflineModel:
         self._bw = gpu.hbm_bytes_per_s * eff.bw_efficiency
         self._overhead_s = eff.overhead_s
         # CPU work per iteration (sim.perf.overhead): the catalog's fixed overhead plus batch terms
-        self.cpu = CpuOverhead(eff.overhead_s, *((cpu.per_seq_s, cpu.per_token_s) if cpu is not None else ()))
+        self.cpu = replace(cpu or CpuOverhead(), fixed_s=eff.overhead_s)
         # per-GPU coefficients
         self._linear_flops_per_token = 2.0 * L * (attn_params + 3 * h * f * m.experts_per_token + router) / tp
         self._linear_fixed_bytes = L * (attn_params + router) * wb / tp
