@@ -68,3 +68,19 @@ def test_streamed_tokens_cost_per_sampling_sequence_and_only_when_streaming():
     assert step(cpu_per_stream_token_s=7e-6, streaming=False) == base
     with pytest.raises(ValueError, match="cpu_per_stream_token_s"):
         parse_perf({"model": "roofline", "cpu_per_stream_token_s": -1e-6})
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_streaming_cost_lengthens_every_iteration_by_its_sampling_sequences(engine):
+    """A burst of 6 requests (100 prompt, 10 output tokens): one prefill iteration where all 6 sample their
+    first token, then 9 decodes of 6. Streaming 1 ms per token adds 6 ms to each of the 10 iterations."""
+    import sim
+    from conftest import scenario
+
+    def makespan(**perf):
+        sc = scenario(duration=1, drain=True, engine=engine, perf={"model": "roofline", **perf})
+        sc["workload"]["arrival"] = {"process": "burst", "count": 6}
+        return float(sim.run(sc).records["completion_s"].max())
+    base = makespan()
+    assert makespan(cpu_per_stream_token_s=1e-3) - base == pytest.approx(10 * 6 * 1e-3, rel=1e-9)
+    assert makespan(cpu_per_stream_token_s=1e-3, streaming=False) == base
