@@ -24,8 +24,8 @@ How the runs are modelled (mechanisms, not fitted factors):
 - **Server**: Poisson arrivals at the scheduled rate for MLPerf's minimum duration (2,400 s in NVIDIA's
   configs), every request finished (``drain``). **Offline**: all 24,576 samples at t = 0, drained;
   throughput = tokens / time to the last completion, as MLPerf Offline counts it.
-- **Streaming**: a Server run returns tokens as they are generated (LoadGen's ``FirstTokenComplete``
-  for every sample: ``perf.streaming: true``), an Offline run returns each sample once
+- **Streaming**: a Server run returns tokens as they are generated (the harness reports every first
+  token to LoadGen, ``FirstTokenComplete``: ``perf.streaming: true``), an Offline run returns each sample once
   (``streaming: false``). The per-token CPU cost of streaming (``perf.cpu_per_stream_token_s``) stays
   at its default 0: no public figure exists for TensorRT-LLM's executor (``sim.perf.overhead``); the
   report shows the rows' sensitivity to it (:data:`SENSITIVITY`).
@@ -220,18 +220,20 @@ def server_report(results: list[tuple[ServerRow, dict[str, float]]],
         lines.append(f"| {row.id} | {row.tokens_per_s / OFFLINE_TOKENS_PER_S[row.id]:.0%} | "
                      f"{in_flight_per_group(row, pub):,.0f} | {in_flight_per_group(row, sim):,.0f} | "
                      f"{pub['tpot_mean'] * 1e3:.0f} ms | {sim['tpot_mean'] * 1e3:.0f} ms |")
-    lines += ["", "Both real servers run with nearly as many sequences in flight as their Offline runs although they "
-              "are offered 88 % (H100) and 95 % (B200) of the Offline throughput: their iterations at that batch are "
-              "slower than the Offline ones (H100: ~155 ms at ~840 sequences against ~146 ms at 896 in the Offline "
-              "run, row 1). fleetsim reproduces both systems' Offline capacity (rows 1 and 5, within a few per cent; "
-              "B200's fp4 factors are fitted on its throughput rows 12c, 12g and 5) and therefore settles the Server "
-              "runs at a much smaller batch with short iterations. One mechanism a Server run has and an Offline run "
-              "has not is streaming: each token is returned to the client (LoadGen) as it is generated, work "
-              "TensorRT-LLM and vLLM document as a per-token CPU cost of streaming (`perf.cpu_per_stream_token_s`, "
-              "sources in `sim.perf.overhead`). The MLPerf rows run with it at 0, because no public figure exists "
-              "for TensorRT-LLM's executor, and the sensitivity below shows why a single per-token constant cannot "
-              "be the whole story: row 14 reaches the published latency at ~3–4 µs per streamed token and "
-              "overloads at 5 µs, while row 13 needs ~35 µs.", ""]
+    lines += ["", "Both real servers run large batches (~840 sequences per H100 TP group, ~1,420 on the B200) although "
+              "they are offered only 88 % (H100) and 95 % (B200) of their Offline throughput, and the H100's "
+              "iterations at that batch are slower than its Offline ones (~155 ms at ~840 sequences against "
+              "~146 ms at 896 in its Offline run, row 1; the B200's Offline batch is not published). fleetsim "
+              "reproduces both systems' Offline capacity (rows 1 and 5, within a few per cent; B200's fp4 "
+              "factors are fitted on its throughput rows 12c, 12g and 5) and therefore settles the Server runs "
+              "at a much smaller batch with short iterations. One mechanism a Server run has and an Offline run "
+              "has not is streaming: to report every first token to LoadGen (`FirstTokenComplete`) the engine "
+              "returns a response per generated token, work TensorRT-LLM and vLLM document as a per-token CPU "
+              "cost of streaming (`perf.cpu_per_stream_token_s`, sources in `sim.perf.overhead`). The MLPerf rows "
+              "run with it at 0, because no public figure exists for TensorRT-LLM's executor, and the "
+              "sensitivity below shows why a single per-token constant cannot be the whole story: row 14 reaches "
+              "the published latency at 3–4 µs per streamed token and overloads at 5 µs, while row 13 is still "
+              "10–31 % fast at 35 µs.", ""]
     if sensitivity:
         lines += ["Sensitivity (diagnostics, not the default): `perf.cpu_per_stream_token_s` per streamed token, and "
                   "the catalog's FLOPs and bandwidth efficiency scaled by ±3 % (capacity). Error against the "
