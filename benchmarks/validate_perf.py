@@ -136,7 +136,7 @@ ROWS: list[Row] = [
         SRC_MLPERF + "H200-SXM-141GBx8_TRT", note="TP1 x 8, batch 806 (NVIDIA's config)", dataset="openorca"),
     Row("5", "b200", "llama-2-70b", 1, 1, "fp4", "fp8", None, OPENORCA_INPUT_TOKENS, 272, 11264.4,
         SRC_MLPERF + "B200-SXM-180GBx1_TRT (preview)", note="batch not published: KV-limited",
-        dataset="openorca"),
+        dataset="openorca", role="fit:b200-fp4"),
     # TensorRT-LLM perf overview, Llama 3.3 70B, max-throughput offline (published per GPU; x gpus here)
     Row("12a", "h100-sxm", "llama-3.3-70b", 2, 2, "fp8", "fp8", None, 1000, 1000, 2 * 2209, SRC_TRT_OVERVIEW),
     Row("12b", "h200-sxm", "llama-3.3-70b", 2, 2, "fp8", "fp8", None, 1000, 1000, 2 * 2587, SRC_TRT_OVERVIEW),
@@ -355,7 +355,8 @@ def fit_catalog() -> dict[str, tuple[Efficiency, float]]:
     A100 and H100 bf16 factors and both families' exponents: :func:`sim.perf.vidur.fit_gemm_roofline`
     on the Vidur Llama-2-7B TP1 GEMM profiles. Then least squares (log error) on the ``fit:`` rows:
     A100 overhead (8a-8d); H100 fp8 FLOPs efficiency and overhead (7a-7d, bandwidth from Vidur);
-    B200 fp4 FLOPs efficiency (12c, 12g; bandwidth and overhead from H100). Printed by ``--fit``.
+    B200 fp4 FLOPs and bandwidth efficiency (throughput rows only: 12c, 12g and the MLPerf Offline row 5;
+    overhead from H100). Printed by ``--fit``.
     """
     out: dict[str, tuple[Efficiency, float]] = {}
     vidur = {}
@@ -372,8 +373,7 @@ def fit_catalog() -> dict[str, tuple[Efficiency, float]]:
     out["h100-sxm/fp8"] = (f8, ph)
     out["h100-sxm/bf16"] = (Efficiency(h.flops_efficiency, h.bw_efficiency, f8.overhead_s), ph)
     out["b200/fp4"] = (_fit([r for r in ROWS if r.role == "fit:b200-fp4"],
-                            {"overhead_s": f8.overhead_s, "bw_efficiency": h.bw_efficiency},
-                            ["flops_efficiency"], ph), ph)
+                            {"overhead_s": f8.overhead_s}, ["flops_efficiency", "bw_efficiency"], ph), ph)
     return out
 
 
@@ -482,18 +482,18 @@ WEAKNESSES = [
     "- **Llama-2-13B at batch 1024 on H200 (9a, ~+24%)** and **TensorRT-LLM v0.5 Llama-2-70B at TP4 (7e, ~+18%)** "
     "are the largest held-out errors. 9a is a TensorRT-LLM v0.5 row of an MHA model (KV sharing does not matter); at batch 1024 and "
     "~190–260 tokens of context its step is dominated by reading the KV cache, which hints that v0.5's "
-    "generation kernel reached less of the HBM bandwidth than the GEMMs. B200's factors come from two rows "
-    "of one source (12c, 12g).",
+    "generation kernel reached less of the HBM bandwidth than the GEMMs.",
     "- **Batch sizes not published** (perf-overview rows, B200 MLPerf) are chosen as the KV-cache limit; the "
     "real runs may have used other batch and chunk sizes. The MLPerf rows run the benchmark's 24,576 OpenOrca "
     "samples with NVIDIA's published TP layouts and batch sizes; their outputs are scaled to the tokens per "
     "sample each run generated.",
-    "- **Latency under load** (MLPerf Server, section above) is far more sensitive than throughput: the H100 "
-    "Server run is ~70% fast in TTFT and TPOT although its throughput and its Offline capacity agree within a "
-    "few per cent.",
+    "- **Latency under load** (MLPerf Server, section above) is far more sensitive than throughput: both Server "
+    "runs are 40–70% fast in TTFT and TPOT although their throughput and their Offline capacity agree within a "
+    "few per cent; near saturation ±3% of capacity or a few µs of per-token CPU time move them by tens of per cent.",
     "- **\"LLaMA-7B\"** in the TensorRT-LLM tables is mapped to the llama-2-7b architecture (same shapes).",
-    "- **Blackwell (B200/GB200)** fp4 factors are fitted on two rows of one source (12c, 12g) and checked on the "
-    "others; GB200 uses B200's factors; B200 bf16/fp8 factors and all non-A100 exponents are H100's "
+    "- **Blackwell (B200/GB200)** fp4 factors (FLOPs and bandwidth efficiency) are fitted on three throughput "
+    "rows (12c, 12g from TensorRT-LLM's perf overview, 5 from MLPerf Offline) and checked on the others; GB200 "
+    "uses B200's factors; B200 bf16/fp8 factors and all non-A100 exponents are H100's "
     "(unvalidated for Blackwell).",
     "- **MI300X and H100 PCIe** have no published row here: their factors and exponent are H100's, unvalidated.",
     "- **Attention** shares the GEMMs' efficiency factors and keeps the hard max. Vidur's A100 sample shows "
@@ -612,13 +612,12 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     server = None
     if mode == "simulator":
-        base, sens = [], []
+        base = []
         for sr in mlperf_server.SERVER_ROWS:
             base.append((sr, mlperf_server.simulate_server(sr)))
             print(f"{sr.id:>4} {sr.gpu:>10} server  " + " ".join(f"{k} {v:.4g}" for k, v in base[-1][1].items()),
                   file=sys.stderr)
-            sens.append((sr, mlperf_server.simulate_server(sr, cpu_per_seq_s=mlperf_server.SENSITIVITY_CPU_PER_SEQ_S)))
-        server = (base, sens)
+        server = (base, mlperf_server.simulate_sensitivity())
     for r in ROWS:
         s = simulate(r) if mode == "simulator" else estimate(r)
         results.append((r, s))

@@ -48,3 +48,39 @@ def test_scenario_keys_reach_the_model_and_are_checked():
     assert sm.cpu.per_seq_s == 1e-5 and sm.cpu.fixed_s == get_gpu("h100-sxm").efficiency("bf16").overhead_s
     with pytest.raises(ValueError, match="cpu_per_token_s"):
         parse_perf({"model": "roofline", "cpu_per_token_s": -1})
+
+
+def test_streamed_tokens_cost_per_sampling_sequence_and_only_when_streaming():
+    import pathlib
+
+    from sim.perf import build_step_model
+    shape = BatchShape(prefill_tokens=300, prefill_seqs=2, prefill_attn_pairs=300 * 75.5, prefill_kv_tokens=300,
+                       decode_seqs=40, decode_context_tokens=40 * 500)
+
+    def step(**perf):
+        cfg = parse_perf({"model": "roofline", **perf})
+        return build_step_model(cfg, get_model("llama-2-7b"), get_gpu("h100-sxm"), 1, pathlib.Path(".")).step_time(shape)
+    base = step()
+    # 42 sequences sample a token (2 first tokens, 40 decodes): each is one token sent to its client
+    assert step(cpu_per_stream_token_s=7e-6) - base == pytest.approx(42 * 7e-6, rel=1e-9)
+    assert step(cpu_per_stream_token_s=7e-6, cpu_per_seq_s=1e-5) - base == pytest.approx(42 * 17e-6, rel=1e-9)
+    # an offline run returns each request once: no streaming work
+    assert step(cpu_per_stream_token_s=7e-6, streaming=False) == base
+    with pytest.raises(ValueError, match="cpu_per_stream_token_s"):
+        parse_perf({"model": "roofline", "cpu_per_stream_token_s": -1e-6})
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_streaming_cost_lengthens_every_iteration_by_its_sampling_sequences(engine):
+    """A burst of 6 requests (100 prompt, 10 output tokens): one prefill iteration where all 6 sample their
+    first token, then 9 decodes of 6. Streaming 1 ms per token adds 6 ms to each of the 10 iterations."""
+    import sim
+    from conftest import scenario
+
+    def makespan(**perf):
+        sc = scenario(duration=1, drain=True, engine=engine, perf={"model": "roofline", **perf})
+        sc["workload"]["arrival"] = {"process": "burst", "count": 6}
+        return float(sim.run(sc).records["completion_s"].max())
+    base = makespan()
+    assert makespan(cpu_per_stream_token_s=1e-3) - base == pytest.approx(10 * 6 * 1e-3, rel=1e-9)
+    assert makespan(cpu_per_stream_token_s=1e-3, streaming=False) == base

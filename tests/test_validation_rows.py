@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.scenario.catalog import get_gpu
 from sim.scenario.load import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,3 +43,15 @@ def test_every_server_row_is_a_valid_scenario(row, tmp_path):
     loaded = scenario_from_dict(mlperf_server.server_scenario(row, tmp_path / "orca.csv"), base_dir=tmp_path)
     b = loaded.scenario.fleet.pools[0].batching
     assert (b.scheduler, b.mixed_batches, b.chunked_prefill, b.kv_reservation) == ("trtllm", True, False, "prompt")
+
+
+def test_server_runs_stream_and_offline_runs_do_not(tmp_path):
+    row = mlperf_server.SERVER_ROWS[0]
+    server = scenario_from_dict(mlperf_server.server_scenario(row, tmp_path / "s.csv", stream_token_s=7e-6),
+                                base_dir=tmp_path).scenario.perf
+    assert server.streaming and server.cpu_per_stream_token_s == 7e-6
+    off = mlperf_server.offline_scenario(row.gpu, row.gpus, row.tp, row.weight_dtype, 896, 290.3, tmp_path / "o.csv")
+    assert scenario_from_dict(off, base_dir=tmp_path).scenario.perf.streaming is False
+    scaled = mlperf_server.server_scenario(row, tmp_path / "c.csv", capacity=0.97)["perf"]
+    eff = get_gpu(row.gpu).efficiency(row.weight_dtype)
+    assert scaled["flops_efficiency"] == eff.flops_efficiency * 0.97 and scaled["bw_efficiency"] == eff.bw_efficiency * 0.97

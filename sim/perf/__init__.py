@@ -92,7 +92,8 @@ def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: Mod
         eff, p = roofline_factors(cfg, gpu, base_dir)
         return RooflineModel(model, gpu, lay.tp, cfg.weight_dtype, cfg.kv_dtype, eff, p, cfg.attention_kv_sharing,
                              layout=lay, expert_dtype=expert_dtype or getattr(cfg, "expert_dtype", None),
-                             cpu=CpuOverhead(eff.overhead_s, cfg.cpu_per_seq_s, cfg.cpu_per_token_s))
+                             cpu=CpuOverhead(eff.overhead_s, cfg.cpu_per_seq_s, cfg.cpu_per_token_s,
+                                             cfg.cpu_per_stream_token_s if cfg.streaming else 0.0))
 
     if isinstance(perf_cfg, RooflinePerf):
         return roofline(perf_cfg)

@@ -66,7 +66,7 @@ layouts above they reduce to exactly these numbers (same float operations).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -193,7 +193,7 @@ class RooflineModel:
         self._attn_peak = gpu.peak_tflops(kv_dtype) * 1e12 * eff.flops_efficiency
         self._bw = gpu.hbm_bytes_per_s * eff.bw_efficiency
         # CPU work per iteration (sim.perf.overhead): the catalog's fixed overhead plus batch terms
-        self.cpu = CpuOverhead(eff.overhead_s, *((cpu.per_seq_s, cpu.per_token_s) if cpu is not None else ()))
+        self.cpu = replace(cpu or CpuOverhead(), fixed_s=eff.overhead_s)
         # per-GPU coefficients (one pipeline stage: its L layers and the lm head)
         w = stage_weights(m, lay, weight_dtype, self.expert_dtype)
         self._linear_flops_per_token = 2.0 * w.active_params_per_token / tp

@@ -43,7 +43,9 @@ class RooflinePerf(Strict):
     ``weight_dtype`` selects the tensor-core peak and bytes per weight; ``kv_dtype`` the bytes per
     KV-cache element. ``calibration`` is a YAML file written by ``fleetsim calibrate``; the three
     explicit factors override both it and the GPU catalog. ``overhead_s`` is the fixed CPU time of an
-    iteration; ``cpu_per_seq_s`` and ``cpu_per_token_s`` add time per sampling sequence and per token
+    iteration; ``cpu_per_seq_s`` and ``cpu_per_token_s`` add time per sampling sequence and per token,
+    ``cpu_per_stream_token_s`` per token streamed to a client, counted only when ``streaming`` is true
+    (the default; false for an offline run whose requests return once, complete)
     (:mod:`sim.perf.overhead`, with the published measurements it cites). ``overlap_exponent`` (>= 1; default the
     GPU catalog's) shapes the smooth GEMM roofline, ``(t_flops**p + t_bytes**p)**(1/p)``.
     ``attention_kv_sharing``: ``grouped`` (default, modern kernels: a grouped-query model's KV heads
@@ -68,9 +70,13 @@ class RooflinePerf(Strict):
                                                   "(scheduling, detokenization, streaming); default 0")
     cpu_per_token_s: float = Field(0.0, description="CPU seconds per iteration per token processed "
                                                     "(input preparation); default 0")
+    cpu_per_stream_token_s: float = Field(0.0, description="CPU seconds per token returned to a streaming client "
+                                                           "(detokenization, response, serialization); default 0")
+    streaming: bool = Field(True, description="clients receive each token as it is generated (counts "
+                                              "cpu_per_stream_token_s); false for offline runs")
 
     _f = field_validator("flops_efficiency", "bw_efficiency")(_fraction)
-    _o = field_validator("overhead_s", "cpu_per_seq_s", "cpu_per_token_s")(_nonneg)
+    _o = field_validator("overhead_s", "cpu_per_seq_s", "cpu_per_token_s", "cpu_per_stream_token_s")(_nonneg)
 
     @field_validator("overlap_exponent")
     @classmethod
