@@ -34,6 +34,7 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))   # its helper modules, also when imported by a test
 
 import mlperf_server  # noqa: E402
 import vidur_parity  # noqa: E402
