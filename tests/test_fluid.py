@@ -234,3 +234,37 @@ def test_fluid_class_with_its_own_trace_resolves_the_path_beside_the_scenario(tm
     res = run_fluid(load_scenario(str(path)), step_s=600.0, settings=QUICK)
     arrived = res.summary["classes"]["batch"]["requests"]["arrived"]
     assert arrived == pytest.approx(1800, rel=0.01)
+
+
+def test_a_groups_calibration_runs_measure_one_replicas_replica_seconds():
+    """Hand-worked: one replica at 20/s runs max(300 s, 3000 / 20 = 150 s) = 300 s, 30 s warmup.
+    A group of 4 at 80/s keeps the 30 s warmup, then measures max(300 / 4, 3000 / 80) = 75 s of
+    which 90 % (67.5 s) counts -- 4 x 67.5 = 270 replica-seconds, as one replica's 0.9 x 300.
+    At 2/s the 3000 requests set the length for any group: 1500 s, 150 s warmup."""
+    s = CalibrationSettings()
+    assert capacity_mod.grid_run_length(s, 20.0, 1) == (30.0, 300.0)
+    assert capacity_mod.grid_run_length(s, 80.0, 4) == pytest.approx((30.0, 97.5))
+    assert capacity_mod.grid_run_length(s, 2.0, 4) == pytest.approx((150.0, 1500.0))
+    assert capacity_mod.grid_run_length(s, 2.0, 1) == pytest.approx((150.0, 1500.0))
+
+
+def test_a_group_curve_is_measured_with_those_run_lengths(monkeypatch):
+    runs = []
+    orig = capacity_mod._run
+
+    def record(template, base_dir, rate, duration, warmup, seed):
+        runs.append((int(template["fleet"]["pools"][0]["replicas"]), rate, duration, warmup))
+        return orig(template, base_dir, rate, duration, warmup, seed)
+
+    monkeypatch.setattr(capacity_mod, "_run", record)
+    sc = _linear_scenario(1, 4.0, 3600, replicas=3)
+    sc["fleet"]["router"] = "least_outstanding"
+    loaded = load_scenario(sc)
+    curve = capacity_curve(loaded.scenario, 0, loaded.base_dir, QUICK, use_cache=False)
+    assert curve.meta["group_replicas"] == 3 and {g for g, *_ in runs} == {3}
+    grid = runs[-len(QUICK.fractions):]
+    assert [r for _, r, _, _ in grid] == pytest.approx([f * curve.max_rps * 3 for f in QUICK.fractions])
+    for g, rate, duration, warmup in grid:
+        assert (warmup, duration) == capacity_mod.grid_run_length(QUICK, rate, g)
+        # never fewer requests after the warmup than the settings ask for (within a rounding)
+        assert (duration - warmup) * rate >= 0.9 * QUICK.min_requests - 1e-9

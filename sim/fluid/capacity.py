@@ -11,7 +11,8 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
    min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica:
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
    p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, and normalised log-histograms of TTFT/TPOT/E2E/queue
-   (so the fluid tier can mix percentiles across steps);
+   (so the fluid tier can mix percentiles across steps); a group of replicas (below) measures one
+   replica's replica-seconds, not ``g`` times them (:func:`grid_run_length`);
 3. per-request token means and the refused share come from 200,000 requests drawn from the
    workload generator with the replica's admission rules applied (:func:`length_stats`): the
    short runs see too few requests for a 1 % token count;
@@ -43,8 +44,9 @@ import numpy as np
 
 from sim.metrics.summary import RequestStats
 
-CURVE_VERSION = 6  # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
-# min_requests; 6: measured behind the scenario's router on a group of replicas
+CURVE_VERSION = 7  # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+# min_requests; 6: measured behind the scenario's router on a group of replicas; 7: a group's grid
+# runs and saturation probes measure the replica-seconds of one replica's (:func:`grid_run_length`)
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -332,15 +334,34 @@ def length_stats(template: dict, base_dir: Path, n: int = 200_000, seed: int = 7
                                "kv_capacity": float(kv.mean())}}
 
 
+def grid_run_length(settings: CalibrationSettings, rate: float, group: int) -> tuple[float, float]:
+    """(warmup, duration) in seconds of the grid run at ``rate`` (the group's requests/s).
+
+    One replica runs ``max(min_duration_s, min_requests / rate)``, the first 10 % as warmup. A
+    group of ``g`` replicas keeps that warmup (the start transient -- batches filling from empty --
+    lasts as long per replica whatever the group) but measures ``g`` times fewer seconds after it,
+    down to ``min_requests`` requests: the same replica-seconds and at least as many requests
+    as one replica's run, and a pooled queue relaxes about ``g`` times faster than one replica's
+    at the same load (M/M/c against M/M/1), so the shorter window holds as many independent stretches.
+    """
+    one = max(settings.min_duration_s, settings.min_requests / rate)
+    warm = 0.1 * one
+    measured = 0.9 * max(settings.min_duration_s / group, settings.min_requests / rate)
+    return warm, (one if measured >= 0.9 * one else warm + measured)   # one replica: as always
+
+
 def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings = CalibrationSettings(),
                   pool_name: str = "") -> CapacityCurve:
     """Run the calibration (see the module docstring) and return the curve."""
-    # 1. saturation throughput
+    # 1. saturation throughput (a group measures 1/g of one replica's seconds after the same
+    # warmup, as the grid runs do; the rerun below still sees ``min_requests`` completions)
+    group = int(template["fleet"]["pools"][0]["replicas"])
     rate = 1.0
     probe = settings.probe_duration_s
     max_rps = None
     for _ in range(16):
-        res = _run(template, base_dir, rate, probe, probe / 4, settings.seed)
+        res = _run(template, base_dir, rate, probe if group == 1 else probe / 4 + 0.75 * probe / group,
+                   probe / 4, settings.seed)
         served = res.summary["throughput"]["requests_per_s"]
         req = res.summary["requests"]
         admitted_rate = rate * (1.0 - req["rejected"] / req["arrived"]) if req["arrived"] else rate
@@ -353,8 +374,11 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
     # a saturated probe with fewer than ``min_requests`` completions measures max_rps too coarsely
     # (a 1-request/s replica completes ~90 requests in a probe: +-11 %); run it again long enough
     dur = settings.min_requests / max_rps
-    if dur > probe:
-        res = _run(template, base_dir, rate, dur / 0.75, dur / 3.0, settings.seed)
+    if dur > probe / group:
+        # measure ``dur`` after a warmup of a third of it, and never less than the probe's: a
+        # saturated batch takes that long to fill with the long requests it holds in steady state
+        total, warm = (dur / 0.75, dur / 3.0) if dur / 3.0 >= probe / 4 else (probe / 4 + dur, probe / 4)
+        res = _run(template, base_dir, rate, total, warm, settings.seed)
         max_rps = res.summary["throughput"]["requests_per_s"] or max_rps
     # 2. grid
     rates, served, att, busy, kv, mfu = [], [], [], [], [], []
@@ -370,8 +394,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
     c_hist = {m: [[] for _ in range(n_cls)] for m in HIST_METRICS}
     for f in settings.fractions:
         r = f * max_rps
-        dur = max(settings.min_duration_s, settings.min_requests / r)
-        warm = 0.1 * dur
+        warm, dur = grid_run_length(settings, r, group)
         res = _run(template, base_dir, r, dur, warm, settings.seed + len(rates) + 1)  # independent draws
         s = res.summary
         rates.append(r)
@@ -424,7 +447,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
     for k in range(n_cls):
         c_att[k].insert(0, c_att[k][0])
     lengths = length_stats(template, base_dir, seed=settings.seed + 1000)
-    group = float(template["fleet"]["pools"][0]["replicas"])   # rates are the group's: per replica below
+    group = float(group)                                       # rates are the group's: per replica below
     return CapacityCurve(
         key="", pool=pool_name, max_rps=float(max_rps) / group, rates_rps=np.array(rates) / group,
         served_rps=np.array(served) / group,
