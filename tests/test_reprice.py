@@ -1,6 +1,7 @@
 """Re-pricing a saved run equals a fresh run with the same economics overrides, byte for byte."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -134,3 +135,34 @@ def test_sla_credits_from_a_run_that_misses_its_slo_and_reprice_agrees(tmp_path)
     assert cf["sla_periods"][0]["attainment"] == 0.0
     assert cf["sla_credits"] == pytest.approx(0.25 * cf["revenue"], rel=1e-12)
     assert cf["revenue_lost"] == 0.0                  # nothing rejected at 12 req/s on four H100s
+
+
+def test_usage_keeps_intervals_as_columns_and_prices_rows_and_columns_alike():
+    from sim.economics import evaluate, parse_economics
+    from sim.economics.usage import Intervals, ProvisionedInterval, Usage
+
+    rows = [ProvisionedInterval("a", 2.0, 0.0, 90.0), ProvisionedInterval("b", 1.0, 30.0, 3600.0),
+            ProvisionedInterval("a", 0.5, 100.0, 200.0)]
+    cols = dict(busy_gpu_seconds={"a": 10.0, "c": 0.0}, completion_s=np.zeros(0), input_tokens=np.zeros(0, np.int64),
+                output_tokens=np.zeros(0, np.int64), revenue_line=np.zeros(0, np.int64), revenue_line_names=(),
+                weight=np.zeros(0))
+    from_rows = Usage(horizon_s=3600.0, intervals=rows, **cols)
+    ivs = from_rows.intervals
+    assert isinstance(ivs, Intervals) and ivs.pool_names == ("a", "b") and ivs.pool.tolist() == [0, 1, 0]
+    assert list(ivs) == rows                                  # iterating gives the rows back
+    # the column form a usage file holds, with a pool listed that has no interval
+    from_cols = Usage(horizon_s=3600.0, intervals=Intervals(("a", "b", "c"), ivs.pool, ivs.gpus, ivs.start_s,
+                                                            ivs.end_s), **cols)
+    assert from_rows.pools() == from_cols.pools() == ("a", "b", "c")
+    # 2 x 90 + 0.5 x 100 = 230 GPU-seconds in a, 3570 in b, none in c
+    assert from_rows.provisioned_gpu_seconds() == from_cols.provisioned_gpu_seconds() == {
+        "a": 230.0, "b": 3570.0, "c": 0.0}
+    cfg = parse_economics({"gpu_hour_usd": 3.6, "billing_granularity": "minute"})
+    jan1 = dt.date(2025, 1, 1)
+    ra, rb = evaluate(cfg, jan1, from_rows), evaluate(cfg, jan1, from_cols)
+    assert ra.cashflow == rb.cashflow and ra.ledger == rb.ledger
+    # minute billing: a's 90 s -> 120 s x 2 GPUs, 100 s -> 120 s x 0.5; b 3570 s -> 3600 s (USD 0.001 per GPU-second)
+    assert ra.cost["by_pool"] == {"a": pytest.approx(0.3), "b": pytest.approx(3.6), "c": 0.0}
+    bad = Intervals(("a",), np.array([0]), np.array([1.0]), np.array([10.0]), np.array([5.0]))
+    with pytest.raises(ValueError, match="bad provisioned interval"):
+        Usage(horizon_s=3600.0, intervals=bad, **cols).check()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.economics.usage import Outcomes, ProvisionedInterval, Usage
+from sim.economics.usage import Intervals, Outcomes, Usage
 from sim.io import atomic_write_bytes
 from sim.scenario.economics import EconomicsConfig
 
@@ -49,11 +49,13 @@ def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes
             "gpu_tdp_w": {k: float(v) for k, v in usage.gpu_tdp_w.items()},
             "economics": cfg.model_dump(mode="json", by_alias=True)}
     ivs = usage.intervals
+    pos = {name: k for k, name in enumerate(pools)}    # a name without intervals indexes nothing
+    to_pools = np.array([pos.get(name, -1) for name in ivs.pool_names], dtype=np.int64)
     arrays = {
-        "interval_pool": np.array([pools.index(iv.pool) for iv in ivs], dtype=np.int64),
-        "interval_gpus": np.array([iv.gpus for iv in ivs], dtype=np.float64),
-        "interval_start_s": np.array([iv.start_s for iv in ivs], dtype=np.float64),
-        "interval_end_s": np.array([iv.end_s for iv in ivs], dtype=np.float64),
+        "interval_pool": to_pools[ivs.pool],
+        "interval_gpus": np.asarray(ivs.gpus, dtype=np.float64),
+        "interval_start_s": np.asarray(ivs.start_s, dtype=np.float64),
+        "interval_end_s": np.asarray(ivs.end_s, dtype=np.float64),
         "completion_s": np.asarray(usage.completion_s), "input_tokens": np.asarray(usage.input_tokens),
         "output_tokens": np.asarray(usage.output_tokens), "revenue_line": np.asarray(usage.revenue_line),
         "weight": np.asarray(usage.weight), "meta": np.array(json.dumps(meta)),
@@ -90,9 +92,8 @@ def read_usage(path: Path) -> SavedUsage:
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("format") != FORMAT:
             raise ValueError(f"format {meta.get('format')!r}, this version reads {FORMAT}")
-        pools = meta["pools"]
-        intervals = tuple(ProvisionedInterval(pools[int(p)], float(g), float(a), float(b)) for p, g, a, b in zip(
-            arrays["interval_pool"], arrays["interval_gpus"], arrays["interval_start_s"], arrays["interval_end_s"]))
+        intervals = Intervals(tuple(meta["pools"]), arrays["interval_pool"], arrays["interval_gpus"],
+                              arrays["interval_start_s"], arrays["interval_end_s"])
         usage = Usage(horizon_s=float(meta["horizon_s"]), intervals=intervals,
                       busy_gpu_seconds={k: float(v) for k, v in meta["busy_gpu_seconds"].items()},
                       completion_s=arrays["completion_s"], input_tokens=arrays["input_tokens"],
