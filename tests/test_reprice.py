@@ -166,3 +166,24 @@ def test_usage_keeps_intervals_as_columns_and_prices_rows_and_columns_alike():
     bad = Intervals(("a",), np.array([0]), np.array([1.0]), np.array([10.0]), np.array([5.0]))
     with pytest.raises(ValueError, match="bad provisioned interval"):
         Usage(horizon_s=3600.0, intervals=bad, **cols).check()
+
+
+def test_usage_file_rewritten_for_new_prices_keeps_its_usage_members_byte_for_byte(tmp_path):
+    from sim.economics.usage_file import usage_npz_bytes
+    from sim.scenario.economics import parse_economics
+
+    saved = read_usage(_run(BASELINE, tmp_path / "a", SHORT))
+    cfg = parse_economics({**saved.economics, "gpu_hour_usd": 1.8})
+    fresh = usage_npz_bytes(saved.usage, cfg, saved.start)
+    assert usage_npz_bytes(saved.usage, cfg, saved.start, like=saved.archive) == fresh
+    assert fresh != saved.archive and read_usage_bytes(fresh)["economics"]["gpu_hour_usd"] == 1.8
+    # an archive whose last member is not meta (or not a zip) is written in full, same bytes
+    assert usage_npz_bytes(saved.usage, cfg, saved.start, like=b"not a zip") == fresh
+
+
+def read_usage_bytes(data: bytes) -> dict:
+    import io
+
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        assert z.files[-1] == "meta"
+        return json.loads(str(z["meta"]))

@@ -189,9 +189,12 @@ def gpu_steps(start_s: np.ndarray, end_s: np.ndarray, gpus: np.ndarray, edges_s:
     >>> t.tolist(), level.tolist(), dt_s.tolist()
     ([0.0, 5.0, 10.0, 15.0], [2.0, 3.0, 1.0, 1.0], [5.0, 5.0, 5.0, 5.0])
     """
-    n = len(start_s)
-    u, inv = np.unique(np.concatenate([start_s, end_s, edges_s]), return_inverse=True)
-    delta = np.zeros(len(u))
-    np.add.at(delta, inv[:n], gpus)
-    np.add.at(delta, inv[n: 2 * n], -gpus)
-    return u[:-1], np.cumsum(delta)[:-1], np.diff(u)
+    t = np.concatenate([start_s, end_s, edges_s])
+    if not len(t):
+        return t, t, t
+    delta = np.concatenate([gpus, -gpus, np.zeros(len(edges_s))])
+    order = np.argsort(t, kind="stable")      # one sort; equal times keep their input order
+    t = t[order]
+    first = np.concatenate(([0], np.flatnonzero(np.diff(t)) + 1))    # first event of each distinct time
+    u = t[first]
+    return u[:-1], np.cumsum(np.add.reduceat(delta[order], first))[:-1], np.diff(u)

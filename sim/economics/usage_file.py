@@ -37,10 +37,16 @@ class SavedUsage:
     usage: Usage
     economics: dict
     start: dt.date
+    archive: bytes = b""    # the file's bytes, so a re-priced copy can reuse its usage members
 
 
-def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes:
-    """The archive described in the module docstring, as bytes (deterministic: no timestamps)."""
+def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date, like: bytes = b"") -> bytes:
+    """The archive described in the module docstring, as bytes (deterministic: no timestamps).
+
+    ``like``: the bytes of the archive ``usage`` was read from. Only ``meta`` (the last member:
+    it holds the ``economics:`` block) then differs, so the members before it are kept as they
+    are rather than compressed again; the bytes are the same as without ``like``.
+    """
     pools = list(usage.pools())
     meta = {"format": FORMAT, "horizon_s": usage.horizon_s,
             "busy_gpu_seconds": {k: float(v) for k, v in usage.busy_gpu_seconds.items()},
@@ -48,6 +54,10 @@ def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes
             "pools": pools, "start": start.isoformat(), "class_names": list(usage.class_names),
             "gpu_tdp_w": {k: float(v) for k, v in usage.gpu_tdp_w.items()},
             "economics": cfg.model_dump(mode="json", by_alias=True)}
+    meta_array = np.array(json.dumps(meta))
+    kept = _members_before_meta(like) if like else None
+    if kept is not None:
+        return _archive(*kept, {"meta": meta_array})
     ivs = usage.intervals
     pos = {name: k for k, name in enumerate(pools)}    # a name without intervals indexes nothing
     to_pools = np.array([pos.get(name, -1) for name in ivs.pool_names], dtype=np.int64)
@@ -58,14 +68,22 @@ def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes
         "interval_end_s": np.asarray(ivs.end_s, dtype=np.float64),
         "completion_s": np.asarray(usage.completion_s), "input_tokens": np.asarray(usage.input_tokens),
         "output_tokens": np.asarray(usage.output_tokens), "revenue_line": np.asarray(usage.revenue_line),
-        "weight": np.asarray(usage.weight), "meta": np.array(json.dumps(meta)),
+        "weight": np.asarray(usage.weight),
     }
     if usage.cls is not None:
         arrays["cls"] = np.asarray(usage.cls)
     if usage.outcomes is not None:
         arrays.update({f"outcome_{c}": np.asarray(getattr(usage.outcomes, c)) for c in Outcomes.COLUMNS})
+    return _archive(b"", [], {**arrays, "meta": meta_array})
+
+
+def _archive(prefix: bytes, kept: list[zipfile.ZipInfo], arrays: dict[str, np.ndarray]) -> bytes:
+    """A zip of ``prefix`` (the bytes of the members ``kept`` describe) followed by ``arrays``."""
     buf = io.BytesIO()
+    buf.write(prefix)
     with zipfile.ZipFile(buf, "w") as zf:
+        zf.filelist.extend(kept)         # listed in the central directory, bytes already in prefix
+        zf.NameToInfo.update({i.filename: i for i in kept})
         for name, arr in arrays.items():   # fixed member dates: same run, same bytes
             member = io.BytesIO()
             np.lib.format.write_array(member, arr, allow_pickle=False)
@@ -75,9 +93,22 @@ def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes
     return buf.getvalue()
 
 
-def write_usage(out_dir: Path, usage: Usage, cfg: EconomicsConfig, start: dt.date) -> Path:
-    """Write ``out_dir/usage.npz`` atomically."""
-    return atomic_write_bytes(Path(out_dir) / FILE_NAME, usage_npz_bytes(usage, cfg, start))
+def _members_before_meta(archive: bytes) -> tuple[bytes, list[zipfile.ZipInfo]] | None:
+    """The bytes and entries of the members before ``meta.npy`` when it is the last member
+    (what :func:`usage_npz_bytes` writes), else ``None``."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    if not infos or infos[-1].filename != "meta.npy":
+        return None
+    return archive[:infos[-1].header_offset], infos[:-1]
+
+
+def write_usage(out_dir: Path, usage: Usage, cfg: EconomicsConfig, start: dt.date, like: bytes = b"") -> Path:
+    """Write ``out_dir/usage.npz`` atomically (``like``: see :func:`usage_npz_bytes`)."""
+    return atomic_write_bytes(Path(out_dir) / FILE_NAME, usage_npz_bytes(usage, cfg, start, like))
 
 
 def read_usage(path: Path) -> SavedUsage:
@@ -87,7 +118,8 @@ def read_usage(path: Path) -> SavedUsage:
     if path.is_dir():
         path = path / FILE_NAME
     try:
-        with np.load(path, allow_pickle=False) as z:
+        archive = path.read_bytes()
+        with np.load(io.BytesIO(archive), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("format") != FORMAT:
@@ -105,7 +137,7 @@ def read_usage(path: Path) -> SavedUsage:
                       outcomes=(Outcomes(*(arrays[f"outcome_{c}"] for c in Outcomes.COLUMNS))
                                 if "outcome_t_s" in arrays else None))
         usage.check()
-        return SavedUsage(usage, dict(meta["economics"]), dt.date.fromisoformat(meta["start"]))
+        return SavedUsage(usage, dict(meta["economics"]), dt.date.fromisoformat(meta["start"]), archive)
     except FileNotFoundError:
         raise
     except (KeyError, TypeError, IndexError, ValueError, OSError, json.JSONDecodeError) as exc:
