@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -74,10 +75,15 @@ class Intervals:
         for p, g, a, b in zip(self.pool.tolist(), self.gpus.tolist(), self.start_s.tolist(), self.end_s.tolist()):
             yield ProvisionedInterval(names[p], g, a, b)
 
+    @cached_property
+    def _present(self) -> tuple[str, ...]:
+        ids = np.flatnonzero(np.bincount(self.pool, minlength=len(self.pool_names)))
+        first = [int(np.argmax(self.pool == i)) for i in ids]        # a few pools, one pass each
+        return tuple(self.pool_names[int(ids[k])] for k in np.argsort(first, kind="stable"))
+
     def present_pools(self) -> tuple[str, ...]:
         """Names of the pools that have intervals, in first-seen order."""
-        ids, first = np.unique(self.pool, return_index=True)
-        return tuple(self.pool_names[int(i)] for i in ids[np.argsort(first, kind="stable")])
+        return self._present
 
     def of_pool(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(start_s, end_s, gpus)`` of pool ``name``'s intervals, in order (empty if it has none)."""

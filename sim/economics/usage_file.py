@@ -5,7 +5,8 @@ the provisioned GPU intervals (``interval_pool`` indexes ``pools``, ``interval_g
 ``interval_start_s``, ``interval_end_s``) and the completed-request columns (``completion_s``,
 ``input_tokens``, ``output_tokens``, ``revenue_line``, ``weight``, ``cls``; ``outcome_*``: every request's outcome
 for SLO money, when the run kept all records; one row per request, or per
-(hour, pool, class) group when the run kept no per-request records) — plus a JSON ``meta`` string:
+(hour, pool, class) group when the run kept no per-request records) — plus a JSON ``meta`` string (the last member, so a re-priced copy rewrites only it and the
+zip directory):
 the horizon, busy GPU-seconds per pool, revenue-line and class names, GPU board power per pool, the scale note, the scenario's
 ``start`` date and the ``economics:`` block the run was priced with (schema field names, defaults
 filled in). :func:`read_usage` gives back an equal :class:`Usage`, so
