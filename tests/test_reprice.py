@@ -187,3 +187,24 @@ def read_usage_bytes(data: bytes) -> dict:
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         assert z.files[-1] == "meta"
         return json.loads(str(z["meta"]))
+
+
+DERIVED = ROOT / "scenarios" / "provider_partner_derived.yaml"
+
+
+@pytest.mark.parametrize("horizon", [
+    pytest.param(["--set", "duration=7d", "--set", "fluid.grid=[0.1,0.4,0.7,0.9,1.0]",
+                  "--set", "fluid.calibration_duration=60", "--set", "fluid.calibration_requests=300"], id="week"),
+    pytest.param([], id="639-days", marks=pytest.mark.slow),      # 4.45 million provisioned intervals
+])
+def test_reprice_equals_a_fresh_run_on_the_autoscaled_fluid_partner_scenario(tmp_path, horizon):
+    # the partner's $1.30 per A100-hour replaced by the public list price the file cites
+    overrides = ["economics.compute.0.usd_per_gpu_hour=1.844", "economics.discount_rate=0.08"]
+    base = _run(DERIVED, tmp_path / "base", horizon)
+    fresh = _run(DERIVED, tmp_path / "fresh", horizon, overrides)
+    with np.load(base / "usage.npz", allow_pickle=False) as z:
+        assert len(z["interval_start_s"]) > 100          # autoscaled fractional replica slots
+    assert main(["reprice", str(base), *_sets(overrides), "--out", str(tmp_path / "re"), "--quiet"]) == 0
+    _assert_same_money(fresh, tmp_path / "re")
+    a, b = (json.loads((d / "summary.json").read_text())["cost"] for d in (base, fresh))
+    assert b["compute_usd"] == pytest.approx(a["compute_usd"] * 1.844 / 1.30, rel=1e-12)
