@@ -1,16 +1,18 @@
 """``usage.npz``: what a result folder keeps so its money can be recomputed without re-simulating.
 
-One numpy archive (``np.load`` reads it; no pickles; fixed member dates, so a run gives the same bytes) holding a run's :class:`~sim.economics.usage.Usage` bit for bit —
-the provisioned GPU intervals (``interval_pool`` indexes ``pools``, ``interval_gpus``,
-``interval_start_s``, ``interval_end_s``) and the completed-request columns (``completion_s``,
-``input_tokens``, ``output_tokens``, ``revenue_line``, ``weight``, ``cls``; ``outcome_*``: every request's outcome
-for SLO money, when the run kept all records; one row per request, or per
-(hour, pool, class) group when the run kept no per-request records) — plus a JSON ``meta`` string (the last member, so a re-priced copy rewrites only it and the
-zip directory):
-the horizon, busy GPU-seconds per pool, revenue-line and class names, GPU board power per pool, the scale note, the scenario's
-``start`` date and the ``economics:`` block the run was priced with (schema field names, defaults
-filled in). :func:`read_usage` gives back an equal :class:`Usage`, so
-``evaluate(config, start, usage)`` returns the same numbers as the run did.
+One numpy archive (``np.load`` reads it; no pickles; fixed member dates, so a run gives the same
+bytes) holding a run's :class:`~sim.economics.usage.Usage` bit for bit — the provisioned GPU
+intervals (``interval_pool`` indexes ``pools``, ``interval_gpus``, ``interval_start_s``,
+``interval_end_s``) and the completed-request columns (``completion_s``, ``input_tokens``,
+``output_tokens``, ``revenue_line``, ``weight``, ``cls``; ``outcome_*``: every request's outcome for
+SLO money, when the run kept all records; one row per request, or per (hour, pool, class) group when
+the run kept no per-request records) — plus a JSON ``meta`` string (the last member, so a re-priced
+copy rewrites only it and the zip directory): the horizon, busy GPU-seconds per pool, revenue-line
+and class names, GPU board power per pool, the scale note, the scenario's ``start`` date and the
+``economics:`` block the run was priced with (schema field names, defaults filled in).
+:func:`read_usage` gives back an equal :class:`Usage` (intervals as
+:class:`~sim.economics.usage.Intervals` columns, no object per interval), so ``evaluate(config,
+start, usage)`` returns the same numbers as the run did.
 """
 from __future__ import annotations
 
