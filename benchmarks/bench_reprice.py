@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,7 @@ def main() -> None:
 
     import sim
 
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         base = tmp / "base"
@@ -72,6 +74,7 @@ def main() -> None:
         "cli_s": {"run": _stats(cli_run), "reprice": _stats(cli_re)},
         "cli_speedup": round(statistics.median(cli_run) / statistics.median(cli_re), 1),
         "money_identical": identical,
+        "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],   # before, after
     }
     print(json.dumps(out))
 

@@ -1,6 +1,7 @@
 """Re-pricing a saved run equals a fresh run with the same economics overrides, byte for byte."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -134,3 +135,77 @@ def test_sla_credits_from_a_run_that_misses_its_slo_and_reprice_agrees(tmp_path)
     assert cf["sla_periods"][0]["attainment"] == 0.0
     assert cf["sla_credits"] == pytest.approx(0.25 * cf["revenue"], rel=1e-12)
     assert cf["revenue_lost"] == 0.0                  # nothing rejected at 12 req/s on four H100s
+
+
+def test_usage_keeps_intervals_as_columns_and_prices_rows_and_columns_alike():
+    from sim.economics import evaluate, parse_economics
+    from sim.economics.usage import Intervals, ProvisionedInterval, Usage
+
+    rows = [ProvisionedInterval("a", 2.0, 0.0, 90.0), ProvisionedInterval("b", 1.0, 30.0, 3600.0),
+            ProvisionedInterval("a", 0.5, 100.0, 200.0)]
+    cols = dict(busy_gpu_seconds={"a": 10.0, "c": 0.0}, completion_s=np.zeros(0), input_tokens=np.zeros(0, np.int64),
+                output_tokens=np.zeros(0, np.int64), revenue_line=np.zeros(0, np.int64), revenue_line_names=(),
+                weight=np.zeros(0))
+    from_rows = Usage(horizon_s=3600.0, intervals=rows, **cols)
+    ivs = from_rows.intervals
+    assert isinstance(ivs, Intervals) and ivs.pool_names == ("a", "b") and ivs.pool.tolist() == [0, 1, 0]
+    assert list(ivs) == rows                                  # iterating gives the rows back
+    # the column form a usage file holds, with a pool listed that has no interval
+    from_cols = Usage(horizon_s=3600.0, intervals=Intervals(("a", "b", "c"), ivs.pool, ivs.gpus, ivs.start_s,
+                                                            ivs.end_s), **cols)
+    assert from_rows.pools() == from_cols.pools() == ("a", "b", "c")
+    # 2 x 90 + 0.5 x 100 = 230 GPU-seconds in a, 3570 in b, none in c
+    assert from_rows.provisioned_gpu_seconds() == from_cols.provisioned_gpu_seconds() == {
+        "a": 230.0, "b": 3570.0, "c": 0.0}
+    cfg = parse_economics({"gpu_hour_usd": 3.6, "billing_granularity": "minute"})
+    jan1 = dt.date(2025, 1, 1)
+    ra, rb = evaluate(cfg, jan1, from_rows), evaluate(cfg, jan1, from_cols)
+    assert ra.cashflow == rb.cashflow and ra.ledger == rb.ledger
+    # minute billing: a's 90 s -> 120 s x 2 GPUs, 100 s -> 120 s x 0.5; b 3570 s -> 3600 s (USD 0.001 per GPU-second)
+    assert ra.cost["by_pool"] == {"a": pytest.approx(0.3), "b": pytest.approx(3.6), "c": 0.0}
+    bad = Intervals(("a",), np.array([0]), np.array([1.0]), np.array([10.0]), np.array([5.0]))
+    with pytest.raises(ValueError, match="bad provisioned interval"):
+        Usage(horizon_s=3600.0, intervals=bad, **cols).check()
+
+
+def test_usage_file_rewritten_for_new_prices_keeps_its_usage_members_byte_for_byte(tmp_path):
+    from sim.economics.usage_file import usage_npz_bytes
+    from sim.scenario.economics import parse_economics
+
+    saved = read_usage(_run(BASELINE, tmp_path / "a", SHORT))
+    cfg = parse_economics({**saved.economics, "gpu_hour_usd": 1.8})
+    fresh = usage_npz_bytes(saved.usage, cfg, saved.start)
+    assert usage_npz_bytes(saved.usage, cfg, saved.start, like=saved.archive) == fresh
+    assert fresh != saved.archive and read_usage_bytes(fresh)["economics"]["gpu_hour_usd"] == 1.8
+    # an archive whose last member is not meta (or not a zip) is written in full, same bytes
+    assert usage_npz_bytes(saved.usage, cfg, saved.start, like=b"not a zip") == fresh
+
+
+def read_usage_bytes(data: bytes) -> dict:
+    import io
+
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        assert z.files[-1] == "meta"
+        return json.loads(str(z["meta"]))
+
+
+DERIVED = ROOT / "scenarios" / "provider_partner_derived.yaml"
+
+
+@pytest.mark.parametrize("horizon", [
+    pytest.param(["--set", "duration=7d", "--set", "fluid.grid=[0.1,0.4,0.7,0.9,1.0]",
+                  "--set", "fluid.calibration_duration=60", "--set", "fluid.calibration_requests=300"], id="week"),
+    pytest.param([], id="639-days", marks=pytest.mark.slow),      # 4.45 million provisioned intervals
+])
+@pytest.mark.filterwarnings("ignore:economics.agreements.0.payment_lag")   # a week is shorter than the lag
+def test_reprice_equals_a_fresh_run_on_the_autoscaled_fluid_partner_scenario(tmp_path, horizon):
+    # the partner's $1.30 per A100-hour replaced by the public list price the file cites
+    overrides = ["economics.compute.0.usd_per_gpu_hour=1.844", "economics.discount_rate=0.08"]
+    base = _run(DERIVED, tmp_path / "base", horizon)
+    fresh = _run(DERIVED, tmp_path / "fresh", horizon, overrides)
+    with np.load(base / "usage.npz", allow_pickle=False) as z:
+        assert len(z["interval_start_s"]) > 100          # autoscaled fractional replica slots
+    assert main(["reprice", str(base), *_sets(overrides), "--out", str(tmp_path / "re"), "--quiet"]) == 0
+    _assert_same_money(fresh, tmp_path / "re")
+    a, b = (json.loads((d / "summary.json").read_text())["cost"] for d in (base, fresh))
+    assert b["compute_usd"] == pytest.approx(a["compute_usd"] * 1.844 / 1.30, rel=1e-12)

@@ -72,15 +72,12 @@ def bill_compute(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> ComputeBil
     prov_total_s = unbilled_s = idle_s = 0.0
 
     for pool in pools:
-        ivs = [iv for iv in usage.intervals if iv.pool == pool]
-        s = np.array([iv.start_s for iv in ivs], dtype=float)
-        g = np.array([iv.gpus for iv in ivs], dtype=float)
-        e = s + billed_duration_s(np.array([iv.end_s for iv in ivs], dtype=float) - s,
-                                  cfg.billing_granularity)
-        prov_total_s += float(np.sum(g * np.array([iv.end_s - iv.start_s for iv in ivs], dtype=float)))
+        s, end, g = usage.intervals.of_pool(pool)
+        e = s + billed_duration_s(end - s, cfg.billing_granularity)
+        prov_total_s += float(np.sum(g * (end - s)))
         prices = _pool_prices(cfg, pool)
         if not prices:
-            if ivs:
+            if len(s):
                 notes.append(f"pool {pool}: no compute price and no gpu_hour_usd; its "
                              f"{np.sum(g * (e - s)) / 3600:.6g} GPU-hours cost 0")
                 unbilled_s += float(np.sum(g * (e - s)))

@@ -67,10 +67,8 @@ def bill_energy(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> EnergyBill:
         idle = over.idle_w if over is not None and over.idle_w is not None else e.idle_fraction * peak
         busy = min(1.0, usage.busy_gpu_seconds.get(pool, 0.0) / prov[pool]) if prov.get(pool) else 0.0
         watts = gpu_watts(idle, peak, busy) * e.pue
-        ivs = [iv for iv in usage.intervals if iv.pool == pool]
-        s = np.array([iv.start_s for iv in ivs], dtype=float)
-        end = np.minimum(np.array([iv.end_s for iv in ivs], dtype=float), tl.horizon_s)
-        g = np.array([iv.gpus for iv in ivs], dtype=float)
+        s, end, g = usage.intervals.of_pool(pool)
+        end = np.minimum(end, tl.horizon_s)
         # GPUs provisioned, a step function on elementary intervals inside segments (and hours)
         t0, level, dt_s = gpu_steps(s, end, g, np.concatenate([tl.edges_s, hour_edges]))
         inside = t0 < tl.horizon_s

@@ -84,7 +84,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
             _copy_unpriced(src, dst)
         for name in (*MONEY_FILES, *STALE_FILES):
             (dst / name).unlink(missing_ok=True)
-        econ.write(dst, figure=False)
+        econ.write(dst, figure=False, usage_like=saved.archive)
         atomic_write_json(dst / "summary.json", summary)
     return econ, summary
 

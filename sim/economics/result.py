@@ -62,12 +62,14 @@ class EconomicsResult:
             text += "\n" + "\n".join(f"note: {n}" for n in self.notes)
         return text
 
-    def write(self, out_dir: Path, figure: bool = True) -> list[Path]:
+    def write(self, out_dir: Path, figure: bool = True, usage_like: bytes = b"") -> list[Path]:
         """Write ``cashflow.csv``, ``ledger.csv``, ``settlements.csv``, ``usage.npz`` (when the inputs are known: what
         ``fleetsim reprice`` reads) and (``figure``) ``cashflow.png`` into ``out_dir``.
 
         A run's result folder takes the chart from :mod:`sim.report` instead
-        (``figures/cashflow.*``), so ``Result.write`` passes ``figure=False``.
+        (``figures/cashflow.*``), so ``Result.write`` passes ``figure=False``. ``usage_like``: the
+        ``usage.npz`` bytes the usage was read from (re-pricing; see
+        :func:`~sim.economics.usage_file.usage_npz_bytes`).
         """
         out_dir = Path(out_dir)
         paths = [out_dir / "cashflow.csv", out_dir / "ledger.csv", out_dir / "settlements.csv"]
@@ -80,7 +82,7 @@ class EconomicsResult:
         atomic_write_bytes(paths[2], _csv_bytes(list(SETTLEMENT_COLUMNS),
                                                 [s.row(cents) for s in self.settlements]))
         if self.usage is not None and self.config is not None and self.start is not None:
-            paths.append(write_usage(out_dir, self.usage, self.config, self.start))
+            paths.append(write_usage(out_dir, self.usage, self.config, self.start, usage_like))
         if figure:
             paths.append(atomic_write_bytes(out_dir / "cashflow.png", self.figure_png()))
         return paths

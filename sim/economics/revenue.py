@@ -95,7 +95,8 @@ def book_revenue(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> RevenueBoo
     # requests without a revenue line earn on the provider's first token-priced line
     default = next((line.name for line in cfg.revenue if line.token_priced and line.owner == "provider"), None)
     if n_req:
-        used = {usage.revenue_line_names[i] for i in np.unique(usage.revenue_line) if i >= 0}
+        present = np.flatnonzero(np.bincount(usage.revenue_line + 1)) - 1   # sorted distinct indices, -1 first
+        used = {usage.revenue_line_names[i] for i in present if i >= 0}
         unknown = sorted(used - owner.keys())
         if unknown and cfg.revenue:
             notes.append(f"requests name revenue lines {unknown} that economics.revenue does not "

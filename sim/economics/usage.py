@@ -15,8 +15,9 @@ carry a ``weight`` (the same ``k``) instead, so token revenue is ``tokens x weig
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -32,6 +33,65 @@ class ProvisionedInterval:
     gpus: float
     start_s: float
     end_s: float
+
+
+@dataclass(frozen=True, eq=False)
+class Intervals:
+    """Provisioned intervals as columns: interval ``k`` is ``gpus[k]`` GPUs of pool
+    ``pool_names[pool[k]]`` over ``[start_s[k], end_s[k])``.
+
+    What the money layer computes on (numpy over the columns, no object per interval: a fluid run
+    of a year or two has millions). Iterating yields :class:`ProvisionedInterval` rows, so code
+    written for a sequence of those keeps working.
+
+    >>> ivs = Intervals.from_rows([ProvisionedInterval("a", 2.0, 0.0, 10.0),
+    ...                            ProvisionedInterval("b", 1.0, 5.0, 20.0)])
+    >>> ivs.present_pools(), len(ivs), ivs.of_pool("b")[2].tolist()
+    (('a', 'b'), 2, [1.0])
+    """
+
+    pool_names: tuple[str, ...]
+    pool: np.ndarray
+    gpus: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[ProvisionedInterval]) -> Intervals:
+        """Columns of ``rows``; ``pool_names`` in first-seen order."""
+        rows = list(rows)
+        ids: dict[str, int] = {}
+        n = len(rows)
+        pool = np.fromiter((ids.setdefault(iv.pool, len(ids)) for iv in rows), dtype=np.int64, count=n)
+        return cls(tuple(ids), pool, np.fromiter((iv.gpus for iv in rows), dtype=np.float64, count=n),
+                   np.fromiter((iv.start_s for iv in rows), dtype=np.float64, count=n),
+                   np.fromiter((iv.end_s for iv in rows), dtype=np.float64, count=n))
+
+    def __len__(self) -> int:
+        return len(self.pool)
+
+    def __iter__(self) -> Iterator[ProvisionedInterval]:
+        names = self.pool_names
+        for p, g, a, b in zip(self.pool.tolist(), self.gpus.tolist(), self.start_s.tolist(), self.end_s.tolist()):
+            yield ProvisionedInterval(names[p], g, a, b)
+
+    @cached_property
+    def _present(self) -> tuple[str, ...]:
+        ids = np.flatnonzero(np.bincount(self.pool, minlength=len(self.pool_names)))
+        first = [int(np.argmax(self.pool == i)) for i in ids]        # a few pools, one pass each
+        return tuple(self.pool_names[int(ids[k])] for k in np.argsort(first, kind="stable"))
+
+    def present_pools(self) -> tuple[str, ...]:
+        """Names of the pools that have intervals, in first-seen order."""
+        return self._present
+
+    def of_pool(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(start_s, end_s, gpus)`` of pool ``name``'s intervals, in order (empty if it has none)."""
+        if name not in self.pool_names:
+            empty = np.zeros(0)
+            return empty, empty, empty
+        sel = self.pool == self.pool_names.index(name)
+        return self.start_s[sel], self.end_s[sel], self.gpus[sel]
 
 
 @dataclass(frozen=True)
@@ -65,7 +125,7 @@ class Usage:
     """
 
     horizon_s: float
-    intervals: tuple[ProvisionedInterval, ...]
+    intervals: Intervals | Iterable[ProvisionedInterval]
     busy_gpu_seconds: Mapping[str, float]
     completion_s: np.ndarray
     input_tokens: np.ndarray
@@ -79,20 +139,23 @@ class Usage:
     gpu_tdp_w: Mapping[str, float] = field(default_factory=dict)
     outcomes: Outcomes | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.intervals, Intervals):   # rows given: keep them as columns
+            object.__setattr__(self, "intervals", Intervals.from_rows(self.intervals))
+
     def pools(self) -> tuple[str, ...]:
         """Pool names seen in intervals or busy time, in first-seen order."""
-        seen: dict[str, None] = {}
-        for iv in self.intervals:
-            seen.setdefault(iv.pool, None)
-        for name in self.busy_gpu_seconds:
-            seen.setdefault(name, None)
-        return tuple(seen)
+        return tuple(dict.fromkeys([*self.intervals.present_pools(), *self.busy_gpu_seconds]))
 
     def provisioned_gpu_seconds(self) -> dict[str, float]:
         """Provisioned GPU-seconds per pool, unrounded and unclipped."""
+        iv = self.intervals
+        gpu_s = np.bincount(iv.pool, weights=iv.gpus * np.maximum(0.0, iv.end_s - iv.start_s),
+                            minlength=len(iv.pool_names))
         out: dict[str, float] = {p: 0.0 for p in self.pools()}
-        for iv in self.intervals:
-            out[iv.pool] += iv.gpus * max(0.0, iv.end_s - iv.start_s)
+        for k, name in enumerate(iv.pool_names):
+            if name in out:
+                out[name] = float(gpu_s[k])
         return out
 
     def check(self) -> None:
@@ -111,9 +174,15 @@ class Usage:
             raise ValueError(f"Usage.horizon_s must be > 0 (got {self.horizon_s})")
         if n and (self.revenue_line.min() < -1 or self.revenue_line.max() >= len(self.revenue_line_names)):
             raise ValueError("Usage.revenue_line holds an index outside revenue_line_names (or -1)")
-        for iv in self.intervals:
-            if iv.end_s < iv.start_s or iv.gpus < 0:
-                raise ValueError(f"bad provisioned interval {iv}")
+        iv = self.intervals
+        if not len(iv.gpus) == len(iv.start_s) == len(iv.end_s) == len(iv.pool):
+            raise ValueError("Usage.intervals columns differ in length")
+        if len(iv.pool) and (iv.pool.min() < 0 or iv.pool.max() >= len(iv.pool_names)):
+            raise ValueError("Usage.intervals.pool holds an index outside pool_names")
+        bad = np.flatnonzero(~(iv.end_s >= iv.start_s) | ~(iv.gpus >= 0))
+        if len(bad):
+            row = next(iter(Intervals(iv.pool_names, *(c[bad[:1]] for c in (iv.pool, iv.gpus, iv.start_s, iv.end_s)))))
+            raise ValueError(f"bad provisioned interval {row}")
 
 
 def gpu_steps(start_s: np.ndarray, end_s: np.ndarray, gpus: np.ndarray, edges_s: np.ndarray
@@ -126,9 +195,12 @@ def gpu_steps(start_s: np.ndarray, end_s: np.ndarray, gpus: np.ndarray, edges_s:
     >>> t.tolist(), level.tolist(), dt_s.tolist()
     ([0.0, 5.0, 10.0, 15.0], [2.0, 3.0, 1.0, 1.0], [5.0, 5.0, 5.0, 5.0])
     """
-    n = len(start_s)
-    u, inv = np.unique(np.concatenate([start_s, end_s, edges_s]), return_inverse=True)
-    delta = np.zeros(len(u))
-    np.add.at(delta, inv[:n], gpus)
-    np.add.at(delta, inv[n: 2 * n], -gpus)
-    return u[:-1], np.cumsum(delta)[:-1], np.diff(u)
+    t = np.concatenate([start_s, end_s, edges_s])
+    if not len(t):
+        return t, t, t
+    delta = np.concatenate([gpus, -gpus, np.zeros(len(edges_s))])
+    order = np.argsort(t, kind="stable")      # one sort; equal times keep their input order
+    t = t[order]
+    first = np.concatenate(([0], np.flatnonzero(np.diff(t)) + 1))    # first event of each distinct time
+    u = t[first]
+    return u[:-1], np.cumsum(np.add.reduceat(delta[order], first))[:-1], np.diff(u)

@@ -1,15 +1,18 @@
 """``usage.npz``: what a result folder keeps so its money can be recomputed without re-simulating.
 
-One numpy archive (``np.load`` reads it; no pickles; fixed member dates, so a run gives the same bytes) holding a run's :class:`~sim.economics.usage.Usage` bit for bit —
-the provisioned GPU intervals (``interval_pool`` indexes ``pools``, ``interval_gpus``,
-``interval_start_s``, ``interval_end_s``) and the completed-request columns (``completion_s``,
-``input_tokens``, ``output_tokens``, ``revenue_line``, ``weight``, ``cls``; ``outcome_*``: every request's outcome
-for SLO money, when the run kept all records; one row per request, or per
-(hour, pool, class) group when the run kept no per-request records) — plus a JSON ``meta`` string:
-the horizon, busy GPU-seconds per pool, revenue-line and class names, GPU board power per pool, the scale note, the scenario's
-``start`` date and the ``economics:`` block the run was priced with (schema field names, defaults
-filled in). :func:`read_usage` gives back an equal :class:`Usage`, so
-``evaluate(config, start, usage)`` returns the same numbers as the run did.
+One numpy archive (``np.load`` reads it; no pickles; fixed member dates, so a run gives the same
+bytes) holding a run's :class:`~sim.economics.usage.Usage` bit for bit — the provisioned GPU
+intervals (``interval_pool`` indexes ``pools``, ``interval_gpus``, ``interval_start_s``,
+``interval_end_s``) and the completed-request columns (``completion_s``, ``input_tokens``,
+``output_tokens``, ``revenue_line``, ``weight``, ``cls``; ``outcome_*``: every request's outcome for
+SLO money, when the run kept all records; one row per request, or per (hour, pool, class) group when
+the run kept no per-request records) — plus a JSON ``meta`` string (the last member, so a re-priced
+copy rewrites only it and the zip directory): the horizon, busy GPU-seconds per pool, revenue-line
+and class names, GPU board power per pool, the scale note, the scenario's ``start`` date and the
+``economics:`` block the run was priced with (schema field names, defaults filled in).
+:func:`read_usage` gives back an equal :class:`Usage` (intervals as
+:class:`~sim.economics.usage.Intervals` columns, no object per interval), so ``evaluate(config,
+start, usage)`` returns the same numbers as the run did.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.economics.usage import Outcomes, ProvisionedInterval, Usage
+from sim.economics.usage import Intervals, Outcomes, Usage
 from sim.io import atomic_write_bytes
 from sim.scenario.economics import EconomicsConfig
 
@@ -37,10 +40,16 @@ class SavedUsage:
     usage: Usage
     economics: dict
     start: dt.date
+    archive: bytes = b""    # the file's bytes, so a re-priced copy can reuse its usage members
 
 
-def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes:
-    """The archive described in the module docstring, as bytes (deterministic: no timestamps)."""
+def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date, like: bytes = b"") -> bytes:
+    """The archive described in the module docstring, as bytes (deterministic: no timestamps).
+
+    ``like``: the bytes of the archive ``usage`` was read from. Only ``meta`` (the last member:
+    it holds the ``economics:`` block) then differs, so the members before it are kept as they
+    are rather than compressed again; the bytes are the same as without ``like``.
+    """
     pools = list(usage.pools())
     meta = {"format": FORMAT, "horizon_s": usage.horizon_s,
             "busy_gpu_seconds": {k: float(v) for k, v in usage.busy_gpu_seconds.items()},
@@ -48,22 +57,36 @@ def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes
             "pools": pools, "start": start.isoformat(), "class_names": list(usage.class_names),
             "gpu_tdp_w": {k: float(v) for k, v in usage.gpu_tdp_w.items()},
             "economics": cfg.model_dump(mode="json", by_alias=True)}
+    meta_array = np.array(json.dumps(meta))
+    kept = _members_before_meta(like) if like else None
+    if kept is not None:
+        return _archive(*kept, {"meta": meta_array})
     ivs = usage.intervals
+    pos = {name: k for k, name in enumerate(pools)}    # a name without intervals indexes nothing
+    to_pools = np.array([pos.get(name, -1) for name in ivs.pool_names], dtype=np.int64)
     arrays = {
-        "interval_pool": np.array([pools.index(iv.pool) for iv in ivs], dtype=np.int64),
-        "interval_gpus": np.array([iv.gpus for iv in ivs], dtype=np.float64),
-        "interval_start_s": np.array([iv.start_s for iv in ivs], dtype=np.float64),
-        "interval_end_s": np.array([iv.end_s for iv in ivs], dtype=np.float64),
+        "interval_pool": to_pools[ivs.pool],
+        "interval_gpus": np.asarray(ivs.gpus, dtype=np.float64),
+        "interval_start_s": np.asarray(ivs.start_s, dtype=np.float64),
+        "interval_end_s": np.asarray(ivs.end_s, dtype=np.float64),
         "completion_s": np.asarray(usage.completion_s), "input_tokens": np.asarray(usage.input_tokens),
         "output_tokens": np.asarray(usage.output_tokens), "revenue_line": np.asarray(usage.revenue_line),
-        "weight": np.asarray(usage.weight), "meta": np.array(json.dumps(meta)),
+        "weight": np.asarray(usage.weight),
     }
     if usage.cls is not None:
         arrays["cls"] = np.asarray(usage.cls)
     if usage.outcomes is not None:
         arrays.update({f"outcome_{c}": np.asarray(getattr(usage.outcomes, c)) for c in Outcomes.COLUMNS})
+    return _archive(b"", [], {**arrays, "meta": meta_array})
+
+
+def _archive(prefix: bytes, kept: list[zipfile.ZipInfo], arrays: dict[str, np.ndarray]) -> bytes:
+    """A zip of ``prefix`` (the bytes of the members ``kept`` describe) followed by ``arrays``."""
     buf = io.BytesIO()
+    buf.write(prefix)
     with zipfile.ZipFile(buf, "w") as zf:
+        zf.filelist.extend(kept)         # listed in the central directory, bytes already in prefix
+        zf.NameToInfo.update({i.filename: i for i in kept})
         for name, arr in arrays.items():   # fixed member dates: same run, same bytes
             member = io.BytesIO()
             np.lib.format.write_array(member, arr, allow_pickle=False)
@@ -73,9 +96,22 @@ def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date) -> bytes
     return buf.getvalue()
 
 
-def write_usage(out_dir: Path, usage: Usage, cfg: EconomicsConfig, start: dt.date) -> Path:
-    """Write ``out_dir/usage.npz`` atomically."""
-    return atomic_write_bytes(Path(out_dir) / FILE_NAME, usage_npz_bytes(usage, cfg, start))
+def _members_before_meta(archive: bytes) -> tuple[bytes, list[zipfile.ZipInfo]] | None:
+    """The bytes and entries of the members before ``meta.npy`` when it is the last member
+    (what :func:`usage_npz_bytes` writes), else ``None``."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    if not infos or infos[-1].filename != "meta.npy":
+        return None
+    return archive[:infos[-1].header_offset], infos[:-1]
+
+
+def write_usage(out_dir: Path, usage: Usage, cfg: EconomicsConfig, start: dt.date, like: bytes = b"") -> Path:
+    """Write ``out_dir/usage.npz`` atomically (``like``: see :func:`usage_npz_bytes`)."""
+    return atomic_write_bytes(Path(out_dir) / FILE_NAME, usage_npz_bytes(usage, cfg, start, like))
 
 
 def read_usage(path: Path) -> SavedUsage:
@@ -85,14 +121,14 @@ def read_usage(path: Path) -> SavedUsage:
     if path.is_dir():
         path = path / FILE_NAME
     try:
-        with np.load(path, allow_pickle=False) as z:
+        archive = path.read_bytes()
+        with np.load(io.BytesIO(archive), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("format") != FORMAT:
             raise ValueError(f"format {meta.get('format')!r}, this version reads {FORMAT}")
-        pools = meta["pools"]
-        intervals = tuple(ProvisionedInterval(pools[int(p)], float(g), float(a), float(b)) for p, g, a, b in zip(
-            arrays["interval_pool"], arrays["interval_gpus"], arrays["interval_start_s"], arrays["interval_end_s"]))
+        intervals = Intervals(tuple(meta["pools"]), arrays["interval_pool"], arrays["interval_gpus"],
+                              arrays["interval_start_s"], arrays["interval_end_s"])
         usage = Usage(horizon_s=float(meta["horizon_s"]), intervals=intervals,
                       busy_gpu_seconds={k: float(v) for k, v in meta["busy_gpu_seconds"].items()},
                       completion_s=arrays["completion_s"], input_tokens=arrays["input_tokens"],
@@ -104,7 +140,7 @@ def read_usage(path: Path) -> SavedUsage:
                       outcomes=(Outcomes(*(arrays[f"outcome_{c}"] for c in Outcomes.COLUMNS))
                                 if "outcome_t_s" in arrays else None))
         usage.check()
-        return SavedUsage(usage, dict(meta["economics"]), dt.date.fromisoformat(meta["start"]))
+        return SavedUsage(usage, dict(meta["economics"]), dt.date.fromisoformat(meta["start"]), archive)
     except FileNotFoundError:
         raise
     except (KeyError, TypeError, IndexError, ValueError, OSError, json.JSONDecodeError) as exc:
