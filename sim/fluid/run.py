@@ -48,6 +48,7 @@ from sim.fluid.capacity import HIST_METRICS, METRICS, STATS, CalibrationSettings
 from sim.fluid.autoscale import settled_replicas
 from sim.fluid.backlog import REF, backlog_ages, mix_rows
 from sim.fluid.demand import expected_arrivals
+from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.perf.utilization import limits_of, seconds_per_request
 
 DEFAULT_STEP_S = 3600.0
@@ -228,8 +229,6 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     ``step_s`` defaults to one hour; ``curves`` (one per pool) skips the measurement.
     """
     from sim.api import Result, build_pools, price_run
-    from sim.metrics.stability import timeseries_stability
-    from sim.metrics.utilization import fleet_utilization, pool_kv_dtype, pool_utilization, running_while_busy
     from sim.economics import ProvisionedInterval
     from sim.metrics.records import RECORD_DTYPE
     from sim.metrics.schema import TS_COLUMNS
@@ -272,11 +271,9 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     rejected_all = 0.0
     backlog_end = 0.0
     window_req = window_in = window_out = 0.0
-    prov_s = busy_s = flops_cap = flops_done = 0.0
     ts_rows: list[np.ndarray] = []
     intervals: list[ProvisionedInterval] = []
-    busy_by_pool: dict[str, float] = {}
-    per_pool: dict[str, dict] = {}
+    usage: list[PoolUsage] = []
     use_t: list[np.ndarray] = []
     use_in: list[np.ndarray] = []
     use_out: list[np.ndarray] = []
@@ -287,7 +284,6 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     cls_slo = [(c.slo_ttft_s or sc.slo.ttft_s, c.slo_tpot_s or sc.slo.tpot_s) for c in specs]
     per_cls = [_ClassAcc(hist_w) for _ in range(n_cls)]
     by_reason: dict[str, float] = {}
-    util_w: list[tuple] = []
 
     for p, curve, sh in zip(pools, curves, share):
         offered = total * sh                                 # requests per step
@@ -374,13 +370,6 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
 
         gpr = p.gpus_per_replica
         scale = p.cfg.scale
-        p_prov = float(np.sum(n * dt_s)) * gpr
-        p_busy = float(np.sum(n * dt_s * busy)) * gpr
-        prov_s += p_prov * scale
-        busy_s += p_busy * scale
-        flops_cap += p_prov * p.peak_flops() * scale
-        flops_done += float(np.sum(n * dt_s * mfu)) * gpr * p.peak_flops() * scale
-        busy_by_pool[p.name] = p_busy * scale
         intervals.extend(_replica_intervals(p.name, n, edges, gpr * scale))
         kv_num += float(np.sum(kv * n))
         kv_den += float(np.sum(n))
@@ -403,25 +392,15 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
             use_out.append(np.full(int(keep.sum()), float(pout)))
             use_cls.append(np.full(int(keep.sum()), c, dtype=np.int64))
             use_w.append(cnt[keep] * scale)
-        per_pool[p.name] = {
-            "gpu": p.gpu.name, "replicas": int(p.cfg.replicas), "tensor_parallel": gpr, "scale": scale,
-            "kv_blocks_per_replica": p.kv_blocks,
-            "gpu_hours_provisioned": p_prov * scale / 3600.0, "gpu_hours_busy": p_busy * scale / 3600.0,
-            "gpu_busy": (p_busy / p_prov) if p_prov else 0.0,
-            "kv_cache_mean": float(np.average(kv, weights=n)) if n.sum() > 0 else 0.0,
-            "replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
-            "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps,
-            "backlog_end": float(b),
-        }
         running = rate_rep * np.nan_to_num(svc)
-        u = pool_utilization(p, requests=float(served.sum()), prompt_mean=curve.prompt_tokens_mean,
-                             output_mean=curve.output_tokens_mean, replica_seconds=p_prov / gpr,
-                             running_while_busy=running_while_busy(float(np.sum(running * dt_s)),
-                                                                   float(np.sum(n * dt_s)),
-                                                                   p_busy / p_prov if p_prov else 0.0),
-                             kv_dtype=pool_kv_dtype(sc, p))
-        per_pool[p.name].update(u)
-        util_w.append((u, p_prov / gpr * scale, p_prov * scale))
+        usage.append(PoolUsage(
+            pool=p, provisioned_gpu_s=float(np.sum(n * dt_s)) * gpr, busy_gpu_s=float(np.sum(n * dt_s * busy)) * gpr,
+            flops_done=float(np.sum(n * dt_s * mfu)) * gpr * p.peak_flops(),
+            kv_cache_mean=float(np.average(kv, weights=n)) if n.sum() > 0 else 0.0,
+            requests=float(served.sum()), prompt_mean=curve.prompt_tokens_mean, output_mean=curve.output_tokens_mean,
+            running_sum=float(np.sum(running * dt_s)), replicas_sum=float(np.sum(n * dt_s)),
+            tail={"replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
+                  "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps, "backlog_end": float(b)}))
 
     window = max(end - sc.warmup, 1e-12)
     latency = {}
@@ -443,23 +422,21 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                              "output_tokens_per_s": window_out / window}
     summary["slo"] = {"attainment": met_measured / fin_measured if fin_measured > 0 else None,
                       "goodput_rps": met_measured / window, "ttft_s": sc.slo.ttft_s, "tpot_s": sc.slo.tpot_s}
-    summary["utilization"] = {"gpu_busy": busy_s / prov_s if prov_s else 0.0,
-                              "kv_cache_mean": kv_num / kv_den if kv_den else 0.0,
-                              "mfu": flops_done / flops_cap if flops_cap else 0.0, **fleet_utilization(util_w)}
-    summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
     ts = np.vstack(ts_rows) if ts_rows else np.zeros((0, len(TS_COLUMNS)))
     ts = ts[np.lexsort((ts[:, 1], ts[:, 0]))] if len(ts) else ts
-    summary["stability"] = timeseries_stability(ts, summary["requests"], sc.warmup, end, len(pools))
+    fleet = fleet_summary(sc, usage, kv_cache_mean=kv_num / kv_den if kv_den else 0.0, timeseries=ts,
+                          requests=summary["requests"], end_s=end)
+    summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
 
     names = class_names(sc.workload)
     t = np.concatenate(use_t) if use_t else np.zeros(0)
     order = np.argsort(t, kind="stable")
     ucls = np.concatenate(use_cls)[order] if use_cls else np.zeros(0, dtype=np.int64)
-    econ = price_run(summary, sc, pools, end, intervals, busy_by_pool, t[order],
+    econ = price_run(summary, sc, pools, end, intervals, fleet.busy_gpu_s_by_pool, t[order],
                      (np.concatenate(use_in) if use_in else np.zeros(0))[order],
                      (np.concatenate(use_out) if use_out else np.zeros(0))[order], ucls,
                      (np.concatenate(use_w) if use_w else np.zeros(0))[order])
-    summary["pools"] = per_pool
+    summary["pools"] = fleet.pools
     if n_cls > 1:
         summary["classes"] = {name: acc.block(demand[:, c].sum(), window, cls_slo[c])
                               for c, (name, acc) in enumerate(zip(class_names(sc.workload), per_cls))}
