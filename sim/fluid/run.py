@@ -45,33 +45,15 @@ from typing import Any
 
 import numpy as np
 
-from sim.fluid.capacity import HIST_METRICS, METRICS, STATS, CalibrationSettings, CapacityCurve, capacity_curve
+from sim.fluid.capacity import HIST_METRICS, CalibrationSettings, CapacityCurve, capacity_curve
 from sim.fluid.autoscale import settled_replicas
-from sim.fluid.backlog import REF, backlog_ages, mix_rows
+from sim.fluid.backlog import backlog_ages
 from sim.fluid.demand import expected_arrivals
+from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.perf.utilization import limits_of, seconds_per_request
 
 DEFAULT_STEP_S = 3600.0
-SHIFTED = ("ttft", "e2e", "queue")
-"""Latencies that include the wait behind a fluid backlog."""
-
-
-def _mixture_stats(counts: np.ndarray, mean: float | None) -> dict:
-    from sim.metrics.histogram import LogHistogram
-
-    h = LogHistogram()
-    tot = float(counts.sum())
-    if tot <= 0:
-        return {"mean": None, "p50": None, "p90": None, "p99": None}
-    h.counts = counts.astype(np.float64)
-    h.total = tot
-    h.sum = (mean or 0.0) * tot
-    h.min = 0.0
-    h.max = h.hi
-    out = h.stats()
-    out["mean"] = mean
-    return out
 
 
 def _options(sc, step_s: float | None, settings: CalibrationSettings | None) -> tuple[float, CalibrationSettings]:
@@ -93,33 +75,6 @@ def _options(sc, step_s: float | None, settings: CalibrationSettings | None) -> 
     return step_s, settings
 
 
-class _ClassAcc:
-    """Running sums of one class's block across pools and steps."""
-
-    def __init__(self, like: dict) -> None:
-        self.hist = {m: np.zeros_like(v) for m, v in like.items()}
-        self.lat_sum = {m: 0.0 for m in HIST_METRICS}
-        self.lat_w = {m: 0.0 for m in HIST_METRICS}
-        self.served = self.rejected = self.backlog = 0.0
-        self.met = self.fin = 0.0
-        self.win = np.zeros(3)                # requests, input tokens, output tokens after warmup
-
-    def block(self, arrived: float, window: float, slo: tuple[float, float]) -> dict:
-        lat = {}
-        for m in HIST_METRICS:
-            mean = self.lat_sum[m] / self.lat_w[m] if self.lat_w[m] > 0 else None
-            lat[m] = _mixture_stats(self.hist[m], mean)
-        return {"requests": {"arrived": int(round(arrived)), "completed": int(round(self.served)),
-                             "rejected": int(round(self.rejected)), "in_flight": int(round(self.backlog)),
-                             "failed": 0},
-                "latency": lat,
-                "throughput": {"requests_per_s": float(self.win[0] / window),
-                               "input_tokens_per_s": float(self.win[1] / window),
-                               "output_tokens_per_s": float(self.win[2] / window)},
-                "slo": {"attainment": self.met / self.fin if self.fin > 0 else None,
-                        "goodput_rps": self.met / window, "ttft_s": slo[0], "tpot_s": slo[1]}}
-
-
 def apportion(parts: list[float], total: int) -> list[int]:
     """Whole numbers near ``parts`` that add up to ``total`` (largest remainders get the rest).
 
@@ -136,40 +91,6 @@ def apportion(parts: list[float], total: int) -> list[int]:
         k = order[j % len(order)] if rest > 0 else order[-1 - j % len(order)]
         floors[k] += 1 if rest > 0 else -1
     return floors
-
-
-def _add_classes(acc: list[_ClassAcc], curve: CapacityCurve, i: np.ndarray, w: np.ndarray, served: np.ndarray,
-                 rejected: np.ndarray, meas: np.ndarray, cls_frac: np.ndarray, after_warm: np.ndarray,
-                 extra_wait: np.ndarray, cls_slo: list[tuple[float, float]], backlog_end: float) -> None:
-    """One pool's contribution to every class's block (class k's curve quantities at the same load)."""
-    tokens = curve.meta.get("class_tokens") or []
-    for k, a in enumerate(acc):
-        frac = cls_frac[:, k]
-        mk = meas * frac
-        a.served += float(np.sum(served * frac))
-        a.rejected += float(np.sum(rejected * frac))
-        a.backlog += backlog_end * float(frac[-1]) if len(frac) else 0.0
-        a.fin += float(np.sum(mk + rejected * frac * after_warm))
-        pin, pout = (tokens[k] if k < len(tokens) and tokens[k] is not None
-                     else (curve.prompt_tokens_mean, curve.output_tokens_mean))
-        a.win += (float(mk.sum()), float(mk.sum()) * pin, float(mk.sum()) * pout)
-        if curve.class_attainment is None or k >= len(curve.class_attainment):
-            att = curve.attainment
-            means = {m: curve.latency[m]["mean"] for m in HIST_METRICS}
-            hists = {m: curve.hists[m] for m in HIST_METRICS}
-        else:
-            att = curve.class_attainment[k]
-            means = {m: curve.class_latency_mean[m][k] for m in HIST_METRICS}
-            hists = {m: curve.class_hists[m][k] for m in HIST_METRICS}
-        a.met += float(np.sum(mk * (att[i] * (1 - w) + att[i + 1] * w) * (extra_wait <= cls_slo[k][0])))
-        for m in HIST_METRICS:
-            a.hist[m] += mix_rows(hists[m], i, w, mk, extra_wait if m in SHIFTED else np.zeros_like(extra_wait))
-            mean = means[m][i] * (1 - w) + means[m][i + 1] * w
-            if m in ("ttft", "e2e", "queue"):
-                mean = mean + extra_wait
-            ok = ~np.isnan(mean)
-            a.lat_sum[m] += float(np.sum((mk * mean)[ok]))
-            a.lat_w[m] += float(np.sum(mk[ok]))
 
 
 def _replica_intervals(pool: str, n: np.ndarray, edges: np.ndarray, gpus_per_replica: float) -> list:
@@ -300,85 +221,6 @@ def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray)
     return _Queue(n, served, rejected, b_start, b_end)
 
 
-class _FleetAcc:
-    """Running sums of the fleet's requests, latency, throughput and SLO blocks across pools."""
-
-    def __init__(self, like: dict) -> None:
-        self.hist = {m: np.zeros_like(v) for m, v in like.items()}
-        self.lat_sum = {m: 0.0 for m in METRICS}
-        self.lat_w = {m: 0.0 for m in METRICS}
-        self.itl_pct = {s: 0.0 for s in STATS if s != "mean"}
-        self.itl_w = 0.0
-        self.served = self.rejected = self.backlog = 0.0
-        self.met = self.fin = 0.0
-        self.win_req = self.win_in = self.win_out = 0.0
-        self.by_reason: dict[str, float] = {}
-
-    def add_latency(self, curve: CapacityCurve, i: np.ndarray, w: np.ndarray, at, meas: np.ndarray,
-                    extra_wait: np.ndarray) -> None:
-        """Each step's curve distribution shifted by its backlog wait, weighted by requests measured."""
-        for m in HIST_METRICS:
-            self.hist[m] += mix_rows(curve.hists[m], i, w, meas,
-                                     extra_wait if m in SHIFTED else np.zeros_like(extra_wait))
-        for m in METRICS:
-            mean = at(curve.latency[m]["mean"])
-            if m in ("ttft", "e2e", "queue"):
-                mean = mean + extra_wait
-            ok = ~np.isnan(mean)
-            self.lat_sum[m] += float(np.sum((meas * mean)[ok]))
-            self.lat_w[m] += float(np.sum(meas[ok]))
-        tok_w = meas * curve.output_tokens_mean
-        for s in self.itl_pct:
-            v = at(curve.latency["itl"][s])
-            ok = ~np.isnan(v)
-            self.itl_pct[s] += float(np.sum((tok_w * v)[ok]))
-        self.itl_w += float(np.sum(tok_w))
-
-    def add_backlog_ages(self, ages: np.ndarray, n_old: np.ndarray) -> None:
-        """The backlog left at the end counts at its age, like a request-level run's in-flight requests."""
-        for m in ("ttft", "queue"):
-            self.hist[m] += np.bincount(REF.bin_index(ages), weights=n_old, minlength=len(self.hist[m]))
-            self.lat_sum[m] += float((ages * n_old).sum())     # not np.dot: BLAS-free
-            self.lat_w[m] += float(n_old.sum())
-
-    def add_counts(self, curve: CapacityCurve, q: _Queue, meas: np.ndarray, att: np.ndarray,
-                   after_warm: np.ndarray) -> None:
-        self.backlog += q.backlog
-        self.served += float(q.served.sum())
-        self.rejected += float(q.rejected.sum())
-        for reason, share_r in (curve.meta.get("reject_reasons") or {}).items():
-            if share_r > 0 and curve.reject_share > 0:
-                self.by_reason[reason] = (self.by_reason.get(reason, 0.0)
-                                          + float(q.rejected.sum()) * share_r / curve.reject_share)
-        self.met += float(np.sum(meas * att))
-        self.fin += float(np.sum(meas + q.rejected * after_warm))
-        self.win_req += float(meas.sum())
-        self.win_in += float(meas.sum()) * curve.prompt_tokens_mean
-        self.win_out += float(meas.sum()) * curve.output_tokens_mean
-
-    def blocks(self, sc, arrived: float, window: float) -> dict:
-        """The summary's ``requests``, ``latency``, ``throughput`` and ``slo`` blocks."""
-        latency = {}
-        for m in METRICS:
-            mean = self.lat_sum[m] / self.lat_w[m] if self.lat_w[m] > 0 else None
-            if m in HIST_METRICS:
-                latency[m] = _mixture_stats(self.hist[m], mean)
-            else:
-                latency[m] = {"mean": mean,
-                              **{s: (v / self.itl_w if self.itl_w > 0 else None) for s, v in self.itl_pct.items()}}
-        return {
-            "requests": {"arrived": int(round(arrived)), "completed": int(round(self.served)),
-                         "rejected": int(round(self.rejected)), "in_flight": int(round(self.backlog)), "failed": 0,
-                         "preemptions": None,
-                         "rejected_by_reason": {k: int(round(v)) for k, v in sorted(self.by_reason.items())
-                                                if round(v) > 0}},
-            "latency": latency,
-            "throughput": {"requests_per_s": self.win_req / window, "input_tokens_per_s": self.win_in / window,
-                           "output_tokens_per_s": self.win_out / window},
-            "slo": {"attainment": self.met / self.fin if self.fin > 0 else None,
-                    "goodput_rps": self.met / window, "ttft_s": sc.slo.ttft_s, "tpot_s": sc.slo.tpot_s}}
-
-
 def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: float) -> list[tuple]:
     """One usage row per (step, class) with requests served, at the step's midpoint: time, prompt and
     output tokens per request (the class's means from the curve runs), class, weight."""
@@ -405,7 +247,7 @@ def _in_time_order(rows: list[tuple]) -> tuple[np.ndarray, ...]:
     return tuple(c[order] for c in cols)
 
 
-def _class_blocks(summary: dict, steps: _Steps, per_cls: list[_ClassAcc], names: list[str], window: float,
+def _class_blocks(summary: dict, steps: _Steps, per_cls: list[ClassSums], names: list[str], window: float,
                   cls_slo: list[tuple[float, float]]) -> dict:
     """Per-class blocks, their request counts apportioned so that they add up to the fleet's."""
     classes_block = {name: acc.block(steps.demand[:, c].sum(), window, cls_slo[c])
@@ -446,14 +288,14 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     share = pool_shares(sc.fleet.router, pools, curves)
 
     like = {m: np.zeros_like(next(iter(curves[0].hists.values()))[0]) for m in HIST_METRICS}
-    fleet_acc = _FleetAcc(like)
+    fleet_sums = FleetSums(like)
     cls_slo = [(c.slo_ttft_s or sc.slo.ttft_s, c.slo_tpot_s or sc.slo.tpot_s) for c in classes(sc.workload)]
-    per_cls = [_ClassAcc(like) for _ in range(steps.cls_frac.shape[1])]
+    per_cls = [ClassSums(like) for _ in range(steps.cls_frac.shape[1])]
     ts_rows, intervals, usage, use_rows = [], [], [], []
     kv_num = kv_den = 0.0
     for p, curve, sh in zip(pools, curves, share):
         q = _fluid_queue(p, curve, steps.total * sh, steps.dt_s)
-        measured = _measure_pool(sc, p, curve, q, steps, fleet_acc, per_cls, cls_slo)
+        measured = _measure_pool(sc, p, curve, q, steps, fleet_sums, per_cls, cls_slo)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
         intervals.extend(_replica_intervals(p.name, q.n, steps.edges, p.gpus_per_replica * p.cfg.scale))
@@ -463,7 +305,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
 
     window = max(end - sc.warmup, 1e-12)
     summary: dict[str, Any] = {"scenario": sc.name, "seed": sc.seed}
-    summary.update(fleet_acc.blocks(sc, float(steps.total.sum()), window))
+    summary.update(fleet_sums.blocks(sc, float(steps.total.sum()), window))
     ts = np.vstack(ts_rows) if ts_rows else np.zeros((0, len(TS_COLUMNS)))
     ts = ts[np.lexsort((ts[:, 1], ts[:, 0]))] if len(ts) else ts
     fleet = fleet_summary(sc, usage, kv_cache_mean=kv_num / kv_den if kv_den else 0.0, timeseries=ts,
@@ -493,8 +335,8 @@ class _Measured:
     kv: np.ndarray
 
 
-def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_acc: _FleetAcc,
-                  per_cls: list[_ClassAcc], cls_slo: list[tuple[float, float]]) -> _Measured:
+def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_sums: FleetSums,
+                  per_cls: list[ClassSums], cls_slo: list[tuple[float, float]]) -> _Measured:
     """Read pool ``p``'s steps off its curve at the per-replica load served: latency (shifted by the
     backlog wait), SLO, busy share, KV use and MFU; adds to the fleet's and classes' sums."""
     n, served, dt_s = q.n, q.served, steps.dt_s
@@ -516,14 +358,14 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_a
     kv = at(curve.kv)
     mfu = at(curve.mfu)
     meas = served * steps.after_warm
-    fleet_acc.add_latency(curve, i, w, at, meas, extra_wait)
+    fleet_sums.add_latency(curve, i, w, at, meas, extra_wait)
     b = q.backlog
-    _add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, extra_wait,
+    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, extra_wait,
                  cls_slo, b)
     ages, n_old = backlog_ages(b, float(n[-1]) * curve.max_rps, ttft_slo) if n_steps else (np.zeros(0),) * 2
     if len(ages):
-        fleet_acc.add_backlog_ages(ages, n_old)
-    fleet_acc.add_counts(curve, q, meas, att, steps.after_warm)
+        fleet_sums.add_backlog_ages(ages, n_old)
+    fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm)
 
     gpr = p.gpus_per_replica
     rate_rep = np.where(n > 0, served / dt_s, 0.0)
