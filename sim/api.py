@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from sim.limits import check_money, check_work
+from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.metrics.records import summarize_requests
 from sim.metrics.schema import REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
 from sim.perf import build_step_model
@@ -248,25 +249,28 @@ def request_outcomes(rec: np.ndarray, sc, pool_scale: np.ndarray) -> dict:
             "weight": np.where(pool >= 0, pool_scale[np.maximum(pool, 0)], 1.0) if len(pool_scale) else np.ones(len(r))}
 
 
-def _pool_utilization(sc, p: PoolRuntime, use, replica_s: float, busy_share: float, running_sum: float,
-                      replicas_sum: float) -> dict:
-    """Load factor and MBU of pool ``p`` from its completed requests (``use``: usage columns)."""
-    from sim.metrics.utilization import pool_kv_dtype, pool_utilization, running_while_busy
-
+def _pool_usage(u, use, ts: np.ndarray) -> PoolUsage:
+    """What one pool did (``u``: its :class:`~sim.serving.outcome.PoolOutcome`; ``use``: the usage
+    columns of completed requests; ``ts``: the time-series rows) as the fleet summary's input."""
+    p = u.pool
+    gpr = p.gpus_per_replica
+    sel = ts[ts[:, 1] == p.index] if len(ts) else ts
     mine = use.pool == p.index if len(use.pool) else np.zeros(0, dtype=bool)
     n = float(use.count[mine].sum()) if mine.any() else 0.0
     pin = float((use.count[mine] * use.input_tokens[mine]).sum() / n) if n else 0.0    # not np.dot: BLAS-free
     pout = float((use.count[mine] * use.output_tokens[mine]).sum() / n) if n else 0.0
-    return pool_utilization(p, requests=n, prompt_mean=pin, output_mean=pout, replica_seconds=replica_s,
-                            running_while_busy=running_while_busy(running_sum, replicas_sum, busy_share),
-                            kv_dtype=pool_kv_dtype(sc, p))
+    return PoolUsage(pool=p, provisioned_gpu_s=sum(max(0.0, e - s) for s, e in u.intervals) * gpr,
+                     busy_gpu_s=u.busy_replica_s * gpr, flops_done=2.0 * p.model.n_active_params * u.tokens_processed,
+                     kv_cache_mean=float(np.mean(sel[:, 7])) if len(sel) else 0.0,
+                     requests=n, prompt_mean=pin, output_mean=pout,
+                     running_sum=float(sel[:, 5].sum()) if len(sel) else 0.0,
+                     replicas_sum=float(sel[:, 2].sum()) if len(sel) else 0.0,
+                     lead={"replicas_provisioned_total": u.replicas_provisioned_total})
 
 
 def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:
     """Turn a finished fleet's outcome into records, time series, summary and economics."""
     from sim.economics import ProvisionedInterval
-    from sim.metrics.stability import timeseries_stability
-    from sim.metrics.utilization import fleet_utilization
     from sim.workload import class_names
 
     sc = loaded.scenario
@@ -281,60 +285,26 @@ def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:
     summary.update(outcome.summary)
     summary["requests"]["preemptions"] = int(finished.preemptions)
 
-    # utilization and GPU-hours
-    prov_s = 0.0
-    busy_s = 0.0
-    flops_cap = 0.0
-    flops_done = 0.0
-    per_pool = {}
-    intervals = []
-    busy_by_pool = {}
+    # utilization, GPU-hours and stability (the same assembler as the fluid tier's)
     use = outcome.usage       # one row per completed request, or per (hour, pool, class) group
-    util_w: list[tuple] = []
-    for u in finished.pools:
-        p = u.pool
-        gpr = p.gpus_per_replica
-        scale = p.cfg.scale
-        p_prov = sum(max(0.0, e - s) for s, e in u.intervals) * gpr
-        p_busy = u.busy_replica_s * gpr
-        tokens = u.tokens_processed
-        prov_s += p_prov * scale
-        busy_s += p_busy * scale
-        flops_cap += p_prov * p.peak_flops() * scale
-        flops_done += 2.0 * p.model.n_active_params * tokens * scale
-        busy_by_pool[p.name] = p_busy * scale
-        for s, e in u.intervals:
-            intervals.append(ProvisionedInterval(p.name, float(gpr * scale), float(s), float(e)))
-        sel = ts[ts[:, 1] == p.index] if len(ts) else ts
-        per_pool[p.name] = {
-            "gpu": p.gpu.name, "replicas": p.cfg.replicas, "replicas_provisioned_total": u.replicas_provisioned_total, "tensor_parallel": gpr, "scale": scale,
-            "kv_blocks_per_replica": p.kv_blocks,
-            "gpu_hours_provisioned": p_prov * scale / 3600.0, "gpu_hours_busy": p_busy * scale / 3600.0,
-            "gpu_busy": (p_busy / p_prov) if p_prov else 0.0,
-            "kv_cache_mean": float(np.mean(sel[:, 7])) if len(sel) else 0.0,
-        }
-        util = _pool_utilization(sc, p, use, p_prov / gpr, p_busy / p_prov if p_prov else 0.0,
-                                 float(sel[:, 5].sum()) if len(sel) else 0.0,
-                                 float(sel[:, 2].sum()) if len(sel) else 0.0)
-        per_pool[p.name].update(util)
-        util_w.append((util, p_prov / gpr * scale, p_prov * scale))
     kv_mean = 0.0
     if len(ts):
         w = ts[:, 2]
         kv_mean = float(np.average(ts[:, 7], weights=w)) if w.sum() > 0 else 0.0
-    summary["utilization"] = {"gpu_busy": busy_s / prov_s if prov_s else 0.0, "kv_cache_mean": kv_mean,
-                              "mfu": flops_done / flops_cap if flops_cap else 0.0, **fleet_utilization(util_w)}
-    summary["gpu_hours"] = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
-    summary["stability"] = timeseries_stability(ts, summary["requests"], sc.warmup, end, len(pools))
+    fleet = fleet_summary(sc, [_pool_usage(u, use, ts) for u in finished.pools], kv_cache_mean=kv_mean,
+                          timeseries=ts, requests=summary["requests"], end_s=end)
+    summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
+    intervals = [ProvisionedInterval(u.pool.name, float(u.pool.gpus_per_replica * u.pool.cfg.scale), float(s),
+                                     float(e)) for u in finished.pools for s, e in u.intervals]
 
     # money
     names = class_names(sc.workload)
     pool_scale = np.array([p.cfg.scale for p in pools], dtype=np.float64)
-    econ = price_run(summary, sc, pools, float(end), intervals, busy_by_pool, use.completion_s, use.input_tokens,
+    econ = price_run(summary, sc, pools, float(end), intervals, fleet.busy_gpu_s_by_pool, use.completion_s, use.input_tokens,
                      use.output_tokens, use.cls,
                      pool_scale[use.pool] * use.count if len(use.pool) else np.zeros(0),
                      outcomes=request_outcomes(rec, sc, pool_scale) if sc.metrics.records == "all" else None)
-    summary["pools"] = per_pool
+    summary["pools"] = fleet.pools
     if outcome.classes is not None:
         summary["classes"] = outcome.classes
     summary["simulated_seconds"] = float(end)

@@ -8,6 +8,7 @@ import pytest
 
 from sim.economics import evaluate, parse_economics
 from sim.economics.synthetic import usage_from_rows
+from sim.report.cashflow import write_cashflow_png
 
 DAY = 86400.0
 
@@ -25,7 +26,7 @@ def _result():
 
 def test_write_produces_csv_ledger_and_png_atomically(tmp_path):
     r = _result()
-    paths = r.write(tmp_path)
+    paths = r.write(tmp_path) + [write_cashflow_png(r, tmp_path)]    # the chart is drawn by the report layer
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cashflow.csv", "cashflow.png", "ledger.csv",
                                                            "settlements.csv", "usage.npz"]
     assert paths[-1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -49,6 +50,15 @@ def test_ledger_columns_and_table_text():
                           for c, d in zip(cols["category"], cols["cash_date"]) if c == "revenue_share_paid")
     text = r.format_table()
     assert "2025-02 (partial)" in text and "2025-05 (after horizon" in text
+
+
+def test_the_money_layer_writes_no_chart(tmp_path):
+    """The chart is the report layer's: ``write`` leaves no PNG, and asking it for one says where it is."""
+    r = _result()
+    r.write(tmp_path)
+    assert not list(tmp_path.glob("*.png"))
+    with pytest.raises(ValueError, match="write_cashflow_png"):
+        r.write(tmp_path, figure=True)
 
 
 def test_settlements_csv_one_row_per_agreement_period(tmp_path):

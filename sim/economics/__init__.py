@@ -1,9 +1,9 @@
 """The money layer: GPU-hours to cost, tokens to revenue, revenue shares, cash flows.
 
 Pure functions over ledgers, no SimPy. The engine hands over a :class:`Usage`; :func:`evaluate`
-returns an :class:`EconomicsResult` (summary dicts, per-period statement, ledger, CSV/PNG
-writer). :func:`validate` checks an ``economics:`` block against the scenario's pools and
-horizon. Semantics and conventions: ``docs/economics.md``.
+returns an :class:`EconomicsResult` (summary dicts, per-period statement, ledger, CSV
+writer; its chart is drawn by :mod:`sim.report.cashflow`). :func:`validate` checks an
+``economics:`` block against the scenario's pools and horizon. Semantics and conventions: ``docs/economics.md``.
 """
 from sim.economics.agreements import Settlement
 from sim.economics.calendar import Calendar

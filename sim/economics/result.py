@@ -1,4 +1,7 @@
-"""The money layer's result: summary dicts, statement rows, ledger; CSV output and the cash-flow chart.
+"""The money layer's result: summary dicts, statement rows, ledger; its CSV output.
+
+The cash-flow chart of a result is drawn by :mod:`sim.report.cashflow` (charts live in the report
+layer): ``sim.report.cashflow.write_cashflow_png(result, out_dir)``.
 
 Files are written atomically (a temporary file in the same folder, then ``os.replace``), so a
 reader never sees half a file.
@@ -62,15 +65,19 @@ class EconomicsResult:
             text += "\n" + "\n".join(f"note: {n}" for n in self.notes)
         return text
 
-    def write(self, out_dir: Path, figure: bool = True, usage_like: bytes = b"") -> list[Path]:
-        """Write ``cashflow.csv``, ``ledger.csv``, ``settlements.csv``, ``usage.npz`` (when the inputs are known: what
-        ``fleetsim reprice`` reads) and (``figure``) ``cashflow.png`` into ``out_dir``.
+    def write(self, out_dir: Path, figure: bool = False, usage_like: bytes = b"") -> list[Path]:
+        """Write ``cashflow.csv``, ``ledger.csv``, ``settlements.csv`` and ``usage.npz`` (when the inputs
+        are known: what ``fleetsim reprice`` reads) into ``out_dir``; returns their paths.
 
-        A run's result folder takes the chart from :mod:`sim.report` instead
-        (``figures/cashflow.*``), so ``Result.write`` passes ``figure=False``. ``usage_like``: the
-        ``usage.npz`` bytes the usage was read from (re-pricing; see
+        The cash-flow chart is not drawn here: :func:`sim.report.cashflow.write_cashflow_png` writes
+        ``cashflow.png`` for this result, and a run's result folder has it as ``figures/cashflow.*``.
+        ``figure`` is kept for callers that passed ``figure=False``; ``True`` is an error naming that
+        function. ``usage_like``: the ``usage.npz`` bytes the usage was read from (re-pricing; see
         :func:`~sim.economics.usage_file.usage_npz_bytes`).
         """
+        if figure:
+            raise ValueError("EconomicsResult.write(figure=True): the money layer no longer draws; "
+                             "use sim.report.cashflow.write_cashflow_png(result, out_dir)")
         out_dir = Path(out_dir)
         paths = [out_dir / "cashflow.csv", out_dir / "ledger.csv", out_dir / "settlements.csv"]
         header = list(self.statement[0]) if self.statement else ["period"]
@@ -83,58 +90,4 @@ class EconomicsResult:
                                                 [s.row(cents) for s in self.settlements]))
         if self.usage is not None and self.config is not None and self.start is not None:
             paths.append(write_usage(out_dir, self.usage, self.config, self.start, usage_like))
-        if figure:
-            paths.append(atomic_write_bytes(out_dir / "cashflow.png", self.figure_png()))
         return paths
-
-    def figure_png(self) -> bytes:
-        """:meth:`chart` drawn by matplotlib, as PNG bytes."""
-        from sim.report.render import png_bytes
-
-        return png_bytes(self.chart())
-
-    def chart(self):
-        """Stacked bars per period (accrual: money in up, money out down) and cumulative cash, as a
-        :class:`sim.report.chart.Chart`."""
-        from sim.report.chart import Chart, Panel, Rule, Series
-
-        rows = self.statement
-        labels = [r["period"] + ("*" if r["partial"] else "") + ("†" if r["after_horizon"] else "")
-                  for r in rows]
-        width, height = max(7.5, 0.5 * len(rows) + 4.5), 4.5
-        # fixed margins in inches: y tick labels and label on the left, the legend on the right,
-        # the two-line title on top, the 45-degree period labels below (about 0.05 in of height
-        # per character at 8 pt)
-        bottom_in = 0.3 + 0.05 * max((len(lab) for lab in labels), default=4)
-        x = list(range(len(rows)))
-        ups = (("revenue_usd", "revenue", "#4c956c"), ("revenue_share_received_usd", "share received", "#90be6d"),
-               ("credits_applied_usd", "credits", "#b8d8ba"))
-        downs = (("compute_usd", "compute", "#d1495b"), ("training_usd", "training", "#edae49"),
-                 ("revenue_share_paid_usd", "share paid", "#8d6a9f"), ("energy_usd", "energy", "#00798c"),
-                 ("sla_credits_usd", "SLA credits", "#6d597a"))
-        scale, unit = _scale(rows)
-        panel = Panel(ylabel=f"{self.currency} {unit}".strip(), categories=labels, rotation=45.0, category_pt=8.0,
-                      title="Cash flows per period (bars: accrual; line: cumulative cash)\n"
-                            "* partial period   † after the horizon (lagged cash only)",
-                      title_pt=9.0, legend="outside", legend_pt=7.0, grid="")
-        for sign, stack in ((1.0, ups), (-1.0, downs)):
-            bottom = [0.0] * len(rows)
-            for key, label, color in stack:
-                vals = [sign * r.get(key, 0.0) / scale for r in rows]
-                if any(vals):
-                    panel.series.append(Series(x, vals, kind="bar", bottom=bottom, color=color, label=label))
-                    bottom = [b + v for b, v in zip(bottom, vals)]
-        panel.series.append(Series(x, [r["cumulative_cash_usd"] / scale for r in rows], color="black",
-                                   width=1.5, marker=True, label="cumulative cash"))
-        panel.rules.append(Rule(0.0, axis="y", color="grey", width=0.8))
-        return Chart([panel], width_in=width, height_in=height,
-                     margins=(0.85, 1.5, bottom_in, 0.5))
-
-
-def _scale(rows: list[dict]) -> tuple[float, str]:
-    peak = max([abs(r.get(k, 0.0)) for r in rows for k in ("revenue_usd", "compute_usd", "cumulative_cash_usd",
-                                                            "training_usd")] or [0.0])
-    for div, unit in ((1e9, "billions"), (1e6, "millions"), (1e3, "thousands")):
-        if peak >= div:
-            return div, unit
-    return 1.0, ""

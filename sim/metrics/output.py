@@ -103,7 +103,7 @@ def _write_files(result: "Result", out_dir: Path, figures: str) -> None:
     atomic_write_text(out_dir / "timeseries.csv", csv_text(list(timeseries), list(timeseries.values())))
     econ = result.economics
     if econ is not None:
-        econ.write(out_dir, figure=False)      # the chart goes to figures/ with the others
+        econ.write(out_dir)      # its chart goes to figures/ with the others (sim.report)
     if figures != "none":
         from sim.report.run_figures import write_run_figures
 

@@ -14,6 +14,7 @@ import html
 import json
 import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -280,6 +281,19 @@ def _flatten(d: dict, prefix: str = ""):
             yield f"{prefix}{k}", (v if isinstance(v, (int, float, bool, type(None))) else str(v))
 
 
+@dataclass
+class _Page:
+    """What ``report.html`` is assembled from, as each kind of result in the folder adds to it."""
+
+    title: str
+    head: str = ""
+    kinds: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)
+
+
 def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     """Regenerate the folder's figures and write ``report.html``; returns its path.
 
@@ -288,55 +302,86 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such result folder")
-    notes: list[str] = []
-    sections: list[str] = []
-    kinds: list[str] = []
-    figures: list[Path] = []
-    title = folder.name
+    page = _Page(title=folder.name)
+    _add_run(page, folder, regenerate)
+    _add_sweep(page, folder, regenerate)
+    _add_plan(page, folder, regenerate)
+    _add_saturation(page, folder, regenerate)
+    if not page.kinds:
+        raise FileNotFoundError(f"{folder}: no summary.json, sweep.json, plan.json or "
+                                "saturation.json to report on")
+    if not regenerate:   # the PNGs there, and the SVGs without a PNG (a run's quick-look figures)
+        drawn = sorted((folder / "figures").glob("*.png"))
+        stems = {p.stem for p in drawn}
+        page.figures = sorted(drawn + [p for p in (folder / "figures").glob("*.svg") if p.stem not in stems])
+    seen: set[Path] = set()
+    page.figures = [p for p in page.figures if not (p in seen or seen.add(p))]
+    notes_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in page.notes)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>fleetsim report: {html.escape(page.title)}</title><style>{_CSS}</style></head>"
+            f"<body><h1>fleetsim report: {html.escape(page.title)}</h1>"
+            f"<p>{html.escape(' + '.join(page.kinds))} results in {html.escape(folder.name)}; generated {stamp}.</p>"
+            + page.head + "".join(page.sections)
+            + ("<h2>Figures</h2>" + "".join(_img(p) for p in page.figures) if page.figures else "")
+            + "".join(page.tail) + notes_html + "</body></html>\n")
+    path = folder / "report.html"
+    tmp = folder / ".report.html.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
 
+
+def _add_run(page: _Page, folder: Path, regenerate: bool) -> None:
+    """A run's header (what was simulated, the verdict), figures, statement and metrics tables."""
     summary = read_summary(folder)
-    head = ""
-    tail: list[str] = []
     if summary is not None:
-        kinds.append("run")
+        page.kinds.append("run")
         if regenerate:
-            figures += [p for p in write_run_figures(folder, notes) if p.suffix == ".png"]
+            page.figures += [p for p in write_run_figures(folder, page.notes) if p.suffix == ".png"]
         view = overview(summary, read_scenario(folder))
-        title = view.title
-        head = run_header(view)
-        tail = [statement_section(read_statement(folder), _get(summary, "cashflow.currency") or "USD",
-                                  str(_get(summary, "cashflow.period") or "period")),
-                metrics_section(summary)]
+        page.title = view.title
+        page.head = run_header(view)
+        page.tail = [statement_section(read_statement(folder), _get(summary, "cashflow.currency") or "USD",
+                                       str(_get(summary, "cashflow.period") or "period")),
+                     metrics_section(summary)]
+
+
+def _add_sweep(page: _Page, folder: Path, regenerate: bool) -> None:
+    """A sweep's table (mean ± CI per configuration), its failed points and figures."""
     if (folder / "sweep.json").exists():
-        kinds.append("sweep")
+        page.kinds.append("sweep")
         data = _load_json(folder / "sweep.json")
         view = _sweep_view(data)
-        if not head:
+        if not page.head:
             varied = "; ".join(f"{k.path} = {', '.join(map(str, k.values))}" for k in view.knobs)
-            title, head = base_header(folder, data, f"{varied}; {view.seeds} seed(s) each")
+            page.title, page.head = base_header(folder, data, f"{varied}; {view.seeds} seed(s) each")
         if regenerate:
             from sim.report.sweep_figures import write_sweep_figures
 
-            figures += [p for p in write_sweep_figures(folder, view) if p.suffix == ".png"]
+            page.figures += [p for p in write_sweep_figures(folder, view) if p.suffix == ".png"]
         knob_paths = [p for k in view.knobs for p in k.paths]
         ci = " (mean ± 95% CI half-width)" if view.seeds > 1 else ""
         rows = [[*(r.get(k) for k in knob_paths), r.get("n"), r.get("errors"),
                  *(_mean_ci(r, m) for m in TABLE_METRICS)] for r in view.configurations]
-        sections.append(f"<h2>Sweep: {len(view.configurations)} configurations × {view.seeds} "
-                        f"seed(s){ci}</h2>"
-                        + _table([*knob_paths, "n", "errors", *TABLE_METRICS], rows))
+        page.sections.append(f"<h2>Sweep: {len(view.configurations)} configurations × {view.seeds} "
+                             f"seed(s){ci}</h2>"
+                             + _table([*knob_paths, "n", "errors", *TABLE_METRICS], rows))
         errors = [p for p in data.get("points", []) if p.get("error")]
         if errors:
-            sections.append("<h2>Failed points</h2>" + _table(
+            page.sections.append("<h2>Failed points</h2>" + _table(
                 [*knob_paths, "seed", "error"],
                 [[*(p.get(k) for k in knob_paths), p.get("seed"), p.get("error")] for p in errors]))
 
+
+def _add_plan(page: _Page, folder: Path, regenerate: bool) -> None:
+    """A plan's answer (the cheapest feasible configuration), its table and Pareto figure."""
     if (folder / "plan.json").exists():
-        kinds.append("plan")
+        page.kinds.append("plan")
         data = _load_json(folder / "plan.json")
-        if not head:
-            title, head = base_header(folder, data, ", ".join(map(str, data.get("knobs", [])))
-                                      + f"; objective {data.get('objective')}")
+        if not page.head:
+            page.title, page.head = base_header(folder, data, ", ".join(map(str, data.get("knobs", [])))
+                                                + f"; objective {data.get('objective')}")
         if regenerate:
             from sim.report.sweep_figures import pareto_figure
 
@@ -344,11 +389,11 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
             best = data.get("best")
             best_i = next((i for i, r in enumerate(ev)
                            if best is not None and r.get("overrides") == best.get("overrides")), None)
-            figures += [p for p in pareto_figure(ev, folder / "figures" / "pareto",
-                                                 label_keys=data.get("knobs", []),
-                                                 feasible=[bool(r.get("feasible")) for r in ev],
-                                                 best=best_i, title="plan: cost vs p99 TTFT")
-                        if p.suffix == ".png"]
+            page.figures += [p for p in pareto_figure(ev, folder / "figures" / "pareto",
+                                                      label_keys=data.get("knobs", []),
+                                                      feasible=[bool(r.get("feasible")) for r in ev],
+                                                      best=best_i, title="plan: cost vs p99 TTFT")
+                             if p.suffix == ".png"]
         best = data.get("best")
         answer = ("<p><b>Cheapest configuration meeting every constraint:</b> "
                   + html.escape(", ".join(best["overrides"])) + "</p>") if best else \
@@ -358,50 +403,29 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
             c.split("<")[0].split(">")[0] for c in data.get("constraints", [])]
         rows = [[", ".join(g.get("overrides", [])), g.get("feasible"),
                  *(_mean_ci(g, m) for m in metrics)] for g in data.get("groups", [])]
-        sections.append(f"<h2>Plan</h2><p>objective: minimise {html.escape(str(data.get('objective')))}"
-                        f"; constraints: {html.escape(cons)}; {data.get('seeds')} seed(s); a "
-                        f"constraint must hold at the unfavourable 95% CI bound.</p>" + answer
-                        + _table(["configuration", "feasible", *metrics], rows))
+        page.sections.append(f"<h2>Plan</h2><p>objective: minimise {html.escape(str(data.get('objective')))}"
+                             f"; constraints: {html.escape(cons)}; {data.get('seeds')} seed(s); a "
+                             f"constraint must hold at the unfavourable 95% CI bound.</p>" + answer
+                             + _table(["configuration", "feasible", *metrics], rows))
 
+
+def _add_saturation(page: _Page, folder: Path, regenerate: bool) -> None:
+    """A saturation search's sustained rate, its probes and figure."""
     if (folder / "saturation.json").exists():
-        kinds.append("saturation")
+        page.kinds.append("saturation")
         data = _load_json(folder / "saturation.json")
-        if not head:
-            title, head = base_header(folder, data, f"the arrival rate ({data.get('rate_path')})")
+        if not page.head:
+            page.title, page.head = base_header(folder, data, f"the arrival rate ({data.get('rate_path')})")
         if regenerate:
             from sim.report.sweep_figures import saturation_figure
 
-            figures += [p for p in saturation_figure(data, folder / "figures" / "saturation")
-                        if p.suffix == ".png"]
+            page.figures += [p for p in saturation_figure(data, folder / "figures" / "saturation")
+                             if p.suffix == ".png"]
         probes = sorted(data.get("probes", []), key=lambda p: _num_or_inf(p.get("rate")))
-        sections.append(
+        page.sections.append(
             f"<h2>Saturation</h2><p>Highest sustained arrival rate: <b>{_fmt(data.get('rate'))} "
             f"req/s</b> (first failing rate {_fmt(data.get('upper'))} req/s; SLO attainment ≥ "
             f"{_fmt(data.get('attainment'))}).</p>"
             + _table(["rate (req/s)", "sustained", "slo.attainment", "latency.ttft.p99"],
                      [[p.get("rate"), p.get("feasible"), _mean_ci(p, "slo.attainment"),
                        _mean_ci(p, "latency.ttft.p99", "s")] for p in probes]))
-
-    if not kinds:
-        raise FileNotFoundError(f"{folder}: no summary.json, sweep.json, plan.json or "
-                                "saturation.json to report on")
-    if not regenerate:   # the PNGs there, and the SVGs without a PNG (a run's quick-look figures)
-        drawn = sorted((folder / "figures").glob("*.png"))
-        stems = {p.stem for p in drawn}
-        figures = sorted(drawn + [p for p in (folder / "figures").glob("*.svg") if p.stem not in stems])
-    seen: set[Path] = set()
-    figures = [p for p in figures if not (p in seen or seen.add(p))]
-    notes_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>fleetsim report: {html.escape(title)}</title><style>{_CSS}</style></head>"
-            f"<body><h1>fleetsim report: {html.escape(title)}</h1>"
-            f"<p>{html.escape(' + '.join(kinds))} results in {html.escape(folder.name)}; generated {stamp}.</p>"
-            + head + "".join(sections)
-            + ("<h2>Figures</h2>" + "".join(_img(p) for p in figures) if figures else "")
-            + "".join(tail) + notes_html + "</body></html>\n")
-    path = folder / "report.html"
-    tmp = folder / ".report.html.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path

@@ -23,7 +23,7 @@ in, so a run does not read back the files it has just written.
   MFU, MBU and load factor (``pools.<name>.*``, or the fleet's ``utilization.*`` for a
   one-pool fleet); from the time series' busy fraction alone without a summary.
 * ``cashflow``: the money layer's statement per period
-  (:meth:`sim.economics.EconomicsResult.chart`); skipped with a note without ``cashflow.csv``.
+  (:func:`sim.report.cashflow.cashflow_chart`); skipped with a note without ``cashflow.csv``.
 
     >>> write_run_figures("results/baseline")          # doctest: +SKIP
 
@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.report.cashflow import cashflow_chart
 from sim.report.chart import FORMATS, Chart, Note, Panel, Rule, Series, envelope, write_svg
 from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_statement,
                                       read_summary, read_timeseries, request_latencies, time_weighted_mean)
@@ -156,7 +157,7 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
         draw("utilization", lambda: utilization_chart(ts, summary))
     else:
         notes.append("utilization figure skipped: no summary.json or time series with utilization")
-    draw("cashflow", lambda: cashflow_chart(out, statement, currency, notes))
+    draw("cashflow", lambda: _statement_chart(out, statement, currency, notes))
     return paths
 
 
@@ -338,13 +339,11 @@ def utilization_chart(ts: dict[str, np.ndarray] | None, summary: Mapping[str, An
                  height_in=3.6, margins=(0.75, 0.15 + extra, 0.45, 0.35))
 
 
-def cashflow_chart(out: Path, statement: list[dict] | None, currency: str, notes: list[str]) -> Chart | None:
-    """The cash-flow chart of :meth:`sim.economics.EconomicsResult.chart`, from the statement rows
-    given or read from ``cashflow.csv``; ``None`` with a note when there are none."""
-    import sim.economics as econ
-
+def _statement_chart(out: Path, statement: list[dict] | None, currency: str, notes: list[str]) -> Chart | None:
+    """:func:`sim.report.cashflow.cashflow_chart` of the statement rows given or read from
+    ``cashflow.csv``; ``None`` with a note when there are none."""
     rows = statement if statement is not None else read_statement(out)
     if not rows:
         notes.append("cash-flow chart skipped: no cashflow.csv with rows")
         return None
-    return econ.EconomicsResult(cashflow={}, cost={}, statement=rows, ledger=(), currency=currency).chart()
+    return cashflow_chart(rows, currency)

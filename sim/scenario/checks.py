@@ -56,28 +56,13 @@ def _catalog_msg(kind: str, name: object, names: list[str]) -> str:
 
 
 def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
-    sc = loaded.scenario
-    problems: list[tuple[str, str]] = []
-
-    import datetime as _dt
-
-    try:
-        last_day = sc.start + _dt.timedelta(seconds=sc.duration)
-        if last_day.year > 9000:
-            raise OverflowError
-    except OverflowError:
-        problems.append(("duration", f"runs past the year 9000 from start {sc.start.isoformat()} (got {sc.duration:g} s)"))
-    samples = sc.duration / sc.metrics.interval
-    if samples > 5e6:
-        problems.append(("metrics.interval", f"would record {samples:,.0f} time-series rows over the duration "
-                                             f"(at most 5,000,000): use at least {sc.duration / 5e6:g} s"))
-    if all(p.replicas == 0 and p.autoscale is None for p in sc.fleet.pools):
-        problems.append(("fleet.pools", "every pool has replicas: 0 and no autoscale: nothing would serve requests"))
-    if sc.warmup >= sc.duration:
-        problems.append(("warmup", f"must be < duration (got warmup={sc.warmup:g} s, duration={sc.duration:g} s)"))
-
+    """Every problem of a loaded scenario that its schema cannot see, as ``(field, message)`` in a
+    fixed order: run-wide settings, each pool (catalog entries, batching, autoscale, failures,
+    parallel layout, memory), the router, disaggregation, the workload, the economics."""
     from sim.errors import ScenarioError
 
+    sc = loaded.scenario
+    problems = _run_problems(sc)
     default_model = None
     try:
         default_model = get_model(sc.model)
@@ -93,90 +78,145 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         if pool.name in seen:
             problems.append((f"{where}.name", f"pool names must be unique (got {pool.name!r} twice)"))
         seen.add(pool.name)
-        gpu = None
+        gpu, model = _pool_catalog(pool, where, default_model, problems)
+        problems.extend(_pool_settings_problems(sc, pool, where))
+        if model is not None and gpu is not None:
+            problems.extend(_pool_memory_problems(sc, i, pool, model, gpu))
+    problems.extend(_router_problems(sc.fleet.router, names))
+    problems.extend(_disaggregation_problems(sc, names))
+    problems.extend(validate_workload(sc.workload, loaded.base_dir))
+    lines = [c.revenue_line for c in sc.workload.classes if getattr(c, "revenue_line", None)]
+    problems.extend(validate_economics(sc.economics, names, sc.duration, sc.start, revenue_lines=lines))
+    return problems
+
+
+def _run_problems(sc) -> list[tuple[str, str]]:
+    """Run-wide settings: the horizon, time-series rows, a fleet that can serve, the warm-up."""
+    import datetime as _dt
+
+    problems: list[tuple[str, str]] = []
+    try:
+        last_day = sc.start + _dt.timedelta(seconds=sc.duration)
+        if last_day.year > 9000:
+            raise OverflowError
+    except OverflowError:
+        problems.append(("duration", f"runs past the year 9000 from start {sc.start.isoformat()} (got {sc.duration:g} s)"))
+    samples = sc.duration / sc.metrics.interval
+    if samples > 5e6:
+        problems.append(("metrics.interval", f"would record {samples:,.0f} time-series rows over the duration "
+                                             f"(at most 5,000,000): use at least {sc.duration / 5e6:g} s"))
+    if all(p.replicas == 0 and p.autoscale is None for p in sc.fleet.pools):
+        problems.append(("fleet.pools", "every pool has replicas: 0 and no autoscale: nothing would serve requests"))
+    if sc.warmup >= sc.duration:
+        problems.append(("warmup", f"must be < duration (got warmup={sc.warmup:g} s, duration={sc.duration:g} s)"))
+    return problems
+
+
+def _pool_catalog(pool, where: str, default_model, problems: list) -> tuple:
+    """Pool's GPU and model from the catalogs (or inline), ``None`` for one with problems (added
+    to ``problems``)."""
+    from sim.errors import ScenarioError
+
+    gpu = None
+    try:
+        gpu = get_gpu(pool.gpu)
+    except KeyError:
+        problems.append((f"{where}.gpu", _catalog_msg("GPU", pool.gpu, gpu_names())))
+    except ScenarioError as exc:  # an inline datasheet with problems of its own
+        problems.extend((f"{where}.{path}", msg) for path, msg in exc.problems)
+    model = default_model
+    if pool.model is not None:
         try:
-            gpu = get_gpu(pool.gpu)
-        except KeyError:
-            problems.append((f"{where}.gpu", _catalog_msg("GPU", pool.gpu, gpu_names())))
-        except ScenarioError as exc:  # an inline datasheet with problems of its own
+            model = get_model(pool.model)
+        except ScenarioError as exc:
             problems.extend((f"{where}.{path}", msg) for path, msg in exc.problems)
-        model = default_model
-        if pool.model is not None:
-            try:
-                model = get_model(pool.model)
-            except ScenarioError as exc:
-                problems.extend((f"{where}.{path}", msg) for path, msg in exc.problems)
-                model = None
-            except (KeyError, ValueError) as exc:
-                problems.append((f"{where}.model", _model_error(pool.model, exc)))
-                model = None
-        b = pool.batching
-        if b.policy == "static" and b.batch_size is None:
-            problems.append((f"{where}.batching.batch_size", "required when policy is static"))
-        if b.policy == "static" and b.chunked_prefill:
-            problems.append((f"{where}.batching.chunked_prefill", "must be false when policy is static"))
-        if b.policy == "static" and b.mixed_batches:
-            problems.append((f"{where}.batching.mixed_batches", "must be false when policy is static"))
-        a = pool.autoscale
-        if a is not None and sc.duration / a.interval > 5e6:
-            problems.append((f"{where}.autoscale.interval", f"too short for the duration: at least {sc.duration / 5e6:g} s"))
-        if a is not None:
-            if a.max < pool.replicas:
-                problems.append((f"{where}.autoscale.max", f"must be >= replicas ({pool.replicas}) (got {a.max})"))
-            if pool.replicas < a.min:
-                problems.append((f"{where}.replicas", f"must be >= autoscale.min ({a.min}) (got {pool.replicas})"))
-            if a.metric in ("utilization", "kv") and a.target > 1:
-                problems.append((f"{where}.autoscale.target",
-                                 f"is a fraction for metric {a.metric}: must be <= 1 (got {a.target:g})"))
-        f = pool.failures
-        if f is not None and f.distribution == "exponential" and f.shape != 1.0:
-            problems.append((f"{where}.failures.shape",
-                             f"applies only to distribution: weibull (got shape {f.shape:g} with exponential)"))
-        if model is None or gpu is None:
-            continue
-        from sim.perf.memory import memory_plan
-        from sim.perf.parallel import check_layout
+            model = None
+        except (KeyError, ValueError) as exc:
+            problems.append((f"{where}.model", _model_error(pool.model, exc)))
+            model = None
+    return gpu, model
 
-        layout = pool_layout(pool, gpu)
-        bad = check_layout(model.n_heads, model.n_kv_heads, model.n_experts, model.is_mla, layout, model.n_layers)
-        if bad:
-            problems.extend((f"{where}.{k}", msg) for k, msg in bad)
-            continue
-        perf = pool.perf or sc.perf
-        wdt, edt, kdt = pool_dtypes(perf, model)
-        if wdt == "fp8" and gpu.fp8_tflops is None or wdt == "fp4" and gpu.fp4_tflops is None:
-            problems.append((f"{'fleet.pools.%d.perf' % i if pool.perf else 'perf'}.weight_dtype",
-                             f"{gpu.name} has no {wdt} support"))
-            continue
-        plan = memory_plan(model, gpu, layout, pool.gpu_memory_utilization, wdt, kdt,
-                           b.block_size, b.max_batched_tokens, b.max_num_seqs, edt)
-        if not plan.fits:
-            hint = (f" ({model.name} is published in {model.weight_dtype}: perf.weight_dtype: {model.weight_dtype})"
-                    if model.weight_dtype and model.weight_dtype != wdt else "")
-            problems.append((where, plan.reason + hint))
-            continue
-        # the configurations vLLM refuses to start with
-        mml = pool.max_model_len or model.max_context
-        if pool.max_model_len is not None and pool.max_model_len > model.max_context:
-            problems.append((f"{where}.max_model_len",
-                             f"must be <= the context length of {model.name} ({model.max_context}) "
-                             f"(got {pool.max_model_len})"))
-        if b.policy != "static":
-            if not b.chunked_prefill and b.max_batched_tokens < mml:
-                problems.append((f"{where}.batching.max_batched_tokens",
-                                 f"must be >= max_model_len ({mml}) without chunked prefill, as vLLM requires "
-                                 f"(got {b.max_batched_tokens}); enable chunked_prefill or set a smaller "
-                                 f"fleet.pools.{i}.max_model_len"))
-            if b.max_batched_tokens < b.max_num_seqs:
-                problems.append((f"{where}.batching.max_batched_tokens",
-                                 f"must be >= max_num_seqs ({b.max_num_seqs}) (got {b.max_batched_tokens})"))
-        if plan.kv_tokens < mml:
-            problems.append((where, f"the KV cache holds {plan.kv_tokens:,} tokens, fewer than one sequence of "
-                                    f"max_model_len={mml:,} (vLLM refuses to start); set a smaller "
-                                    f"fleet.pools.{i}.max_model_len, a larger gpu_memory_utilization or "
-                                    f"tensor_parallel"))
 
-    r = sc.fleet.router
+def _pool_settings_problems(sc, pool, where: str) -> list[tuple[str, str]]:
+    """Batching policy, autoscale and failure settings of one pool that contradict each other."""
+    problems: list[tuple[str, str]] = []
+    b = pool.batching
+    if b.policy == "static" and b.batch_size is None:
+        problems.append((f"{where}.batching.batch_size", "required when policy is static"))
+    if b.policy == "static" and b.chunked_prefill:
+        problems.append((f"{where}.batching.chunked_prefill", "must be false when policy is static"))
+    if b.policy == "static" and b.mixed_batches:
+        problems.append((f"{where}.batching.mixed_batches", "must be false when policy is static"))
+    a = pool.autoscale
+    if a is not None and sc.duration / a.interval > 5e6:
+        problems.append((f"{where}.autoscale.interval", f"too short for the duration: at least {sc.duration / 5e6:g} s"))
+    if a is not None:
+        if a.max < pool.replicas:
+            problems.append((f"{where}.autoscale.max", f"must be >= replicas ({pool.replicas}) (got {a.max})"))
+        if pool.replicas < a.min:
+            problems.append((f"{where}.replicas", f"must be >= autoscale.min ({a.min}) (got {pool.replicas})"))
+        if a.metric in ("utilization", "kv") and a.target > 1:
+            problems.append((f"{where}.autoscale.target",
+                             f"is a fraction for metric {a.metric}: must be <= 1 (got {a.target:g})"))
+    f = pool.failures
+    if f is not None and f.distribution == "exponential" and f.shape != 1.0:
+        problems.append((f"{where}.failures.shape",
+                         f"applies only to distribution: weibull (got shape {f.shape:g} with exponential)"))
+    return problems
+
+
+def _pool_memory_problems(sc, i: int, pool, model, gpu) -> list[tuple[str, str]]:
+    """Parallel layout, precision support, memory plan and the limits vLLM refuses to start with."""
+    from sim.perf.memory import memory_plan
+    from sim.perf.parallel import check_layout
+
+    problems: list[tuple[str, str]] = []
+    where = f"fleet.pools.{i}"
+    b = pool.batching
+    layout = pool_layout(pool, gpu)
+    bad = check_layout(model.n_heads, model.n_kv_heads, model.n_experts, model.is_mla, layout, model.n_layers)
+    if bad:
+        problems.extend((f"{where}.{k}", msg) for k, msg in bad)
+        return problems
+    perf = pool.perf or sc.perf
+    wdt, edt, kdt = pool_dtypes(perf, model)
+    if wdt == "fp8" and gpu.fp8_tflops is None or wdt == "fp4" and gpu.fp4_tflops is None:
+        problems.append((f"{'fleet.pools.%d.perf' % i if pool.perf else 'perf'}.weight_dtype",
+                         f"{gpu.name} has no {wdt} support"))
+        return problems
+    plan = memory_plan(model, gpu, layout, pool.gpu_memory_utilization, wdt, kdt,
+                       b.block_size, b.max_batched_tokens, b.max_num_seqs, edt)
+    if not plan.fits:
+        hint = (f" ({model.name} is published in {model.weight_dtype}: perf.weight_dtype: {model.weight_dtype})"
+                if model.weight_dtype and model.weight_dtype != wdt else "")
+        problems.append((where, plan.reason + hint))
+        return problems
+    # the configurations vLLM refuses to start with
+    mml = pool.max_model_len or model.max_context
+    if pool.max_model_len is not None and pool.max_model_len > model.max_context:
+        problems.append((f"{where}.max_model_len",
+                         f"must be <= the context length of {model.name} ({model.max_context}) "
+                         f"(got {pool.max_model_len})"))
+    if b.policy != "static":
+        if not b.chunked_prefill and b.max_batched_tokens < mml:
+            problems.append((f"{where}.batching.max_batched_tokens",
+                             f"must be >= max_model_len ({mml}) without chunked prefill, as vLLM requires "
+                             f"(got {b.max_batched_tokens}); enable chunked_prefill or set a smaller "
+                             f"fleet.pools.{i}.max_model_len"))
+        if b.max_batched_tokens < b.max_num_seqs:
+            problems.append((f"{where}.batching.max_batched_tokens",
+                             f"must be >= max_num_seqs ({b.max_num_seqs}) (got {b.max_batched_tokens})"))
+    if plan.kv_tokens < mml:
+        problems.append((where, f"the KV cache holds {plan.kv_tokens:,} tokens, fewer than one sequence of "
+                                f"max_model_len={mml:,} (vLLM refuses to start); set a smaller "
+                                f"fleet.pools.{i}.max_model_len, a larger gpu_memory_utilization or "
+                                f"tensor_parallel"))
+    return problems
+
+
+def _router_problems(r, names: list[str]) -> list[tuple[str, str]]:
+    """The weighted and spillover routers' pool names, weights and threshold."""
+    problems: list[tuple[str, str]] = []
     if r.policy == "weighted":
         if not r.weights:
             problems.append(("fleet.router.weights", "required for the weighted router: pool name -> weight"))
@@ -199,6 +239,12 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
             problems.append(("fleet.router.threshold", "required for the spillover router"))
         if r.primary is not None and r.primary == r.overflow:
             problems.append(("fleet.router.overflow", f"must differ from primary (got {r.overflow!r} for both)"))
+    return problems
+
+
+def _disaggregation_problems(sc, names: list[str]) -> list[tuple[str, str]]:
+    """Prefill and decode pools that exist, differ and serve the same model."""
+    problems: list[tuple[str, str]] = []
     d = sc.fleet.disaggregated
     if d is not None:
         for key in ("prefill_pool", "decode_pool"):
@@ -215,10 +261,6 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
             if mp != md:
                 problems.append(("fleet.disaggregated.decode_pool",
                                  f"must serve the same model as the prefill pool (got {md!r} and {mp!r})"))
-
-    problems.extend(validate_workload(sc.workload, loaded.base_dir))
-    lines = [c.revenue_line for c in sc.workload.classes if getattr(c, "revenue_line", None)]
-    problems.extend(validate_economics(sc.economics, names, sc.duration, sc.start, revenue_lines=lines))
     return problems
 
 

@@ -1,0 +1,176 @@
+"""Running sums of the fluid tier's request, latency, throughput and SLO blocks.
+
+Each pool's steps add to the fleet's sums (:class:`FleetSums`) and to every class's
+(:class:`ClassSums`, :func:`add_classes`): latency distributions are mixtures of the capacity
+curve's normalised log-histograms weighted by requests measured, each step's shifted by its
+backlog wait (:data:`SHIFTED`); means are request-weighted; ITL percentiles are weighted by output
+tokens. :func:`mixture_stats` turns a mixed histogram into the summary's ``mean/p50/p90/p99``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sim.fluid.backlog import REF, mix_rows
+from sim.fluid.capacity import HIST_METRICS, METRICS, STATS, CapacityCurve
+from sim.metrics.histogram import LogHistogram
+
+SHIFTED = ("ttft", "e2e", "queue")
+"""Latencies that include the wait behind a fluid backlog."""
+
+
+def mixture_stats(counts: np.ndarray, mean: float | None) -> dict:
+    """``mean/p50/p90/p99`` of a mixed log-histogram (``counts`` on the reference bins); the mean
+    is the request-weighted one given (``None`` and no percentiles when nothing was measured)."""
+    h = LogHistogram()
+    tot = float(counts.sum())
+    if tot <= 0:
+        return {"mean": None, "p50": None, "p90": None, "p99": None}
+    h.counts = counts.astype(np.float64)
+    h.total = tot
+    h.sum = (mean or 0.0) * tot
+    h.min = 0.0
+    h.max = h.hi
+    out = h.stats()
+    out["mean"] = mean
+    return out
+
+
+class ClassSums:
+    """Running sums of one class's block across pools and steps."""
+
+    def __init__(self, like: dict) -> None:
+        self.hist = {m: np.zeros_like(v) for m, v in like.items()}
+        self.lat_sum = {m: 0.0 for m in HIST_METRICS}
+        self.lat_w = {m: 0.0 for m in HIST_METRICS}
+        self.served = self.rejected = self.backlog = 0.0
+        self.met = self.fin = 0.0
+        self.win = np.zeros(3)                # requests, input tokens, output tokens after warmup
+
+    def block(self, arrived: float, window: float, slo: tuple[float, float]) -> dict:
+        lat = {}
+        for m in HIST_METRICS:
+            mean = self.lat_sum[m] / self.lat_w[m] if self.lat_w[m] > 0 else None
+            lat[m] = mixture_stats(self.hist[m], mean)
+        return {"requests": {"arrived": int(round(arrived)), "completed": int(round(self.served)),
+                             "rejected": int(round(self.rejected)), "in_flight": int(round(self.backlog)),
+                             "failed": 0},
+                "latency": lat,
+                "throughput": {"requests_per_s": float(self.win[0] / window),
+                               "input_tokens_per_s": float(self.win[1] / window),
+                               "output_tokens_per_s": float(self.win[2] / window)},
+                "slo": {"attainment": self.met / self.fin if self.fin > 0 else None,
+                        "goodput_rps": self.met / window, "ttft_s": slo[0], "tpot_s": slo[1]}}
+
+
+def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np.ndarray, served: np.ndarray,
+                 rejected: np.ndarray, meas: np.ndarray, cls_frac: np.ndarray, after_warm: np.ndarray,
+                 extra_wait: np.ndarray, cls_slo: list[tuple[float, float]], backlog_end: float) -> None:
+    """One pool's contribution to every class's block (class k's curve quantities at the same load)."""
+    tokens = curve.meta.get("class_tokens") or []
+    for k, a in enumerate(acc):
+        frac = cls_frac[:, k]
+        mk = meas * frac
+        a.served += float(np.sum(served * frac))
+        a.rejected += float(np.sum(rejected * frac))
+        a.backlog += backlog_end * float(frac[-1]) if len(frac) else 0.0
+        a.fin += float(np.sum(mk + rejected * frac * after_warm))
+        pin, pout = (tokens[k] if k < len(tokens) and tokens[k] is not None
+                     else (curve.prompt_tokens_mean, curve.output_tokens_mean))
+        a.win += (float(mk.sum()), float(mk.sum()) * pin, float(mk.sum()) * pout)
+        if curve.class_attainment is None or k >= len(curve.class_attainment):
+            att = curve.attainment
+            means = {m: curve.latency[m]["mean"] for m in HIST_METRICS}
+            hists = {m: curve.hists[m] for m in HIST_METRICS}
+        else:
+            att = curve.class_attainment[k]
+            means = {m: curve.class_latency_mean[m][k] for m in HIST_METRICS}
+            hists = {m: curve.class_hists[m][k] for m in HIST_METRICS}
+        a.met += float(np.sum(mk * (att[i] * (1 - w) + att[i + 1] * w) * (extra_wait <= cls_slo[k][0])))
+        for m in HIST_METRICS:
+            a.hist[m] += mix_rows(hists[m], i, w, mk, extra_wait if m in SHIFTED else np.zeros_like(extra_wait))
+            mean = means[m][i] * (1 - w) + means[m][i + 1] * w
+            if m in ("ttft", "e2e", "queue"):
+                mean = mean + extra_wait
+            ok = ~np.isnan(mean)
+            a.lat_sum[m] += float(np.sum((mk * mean)[ok]))
+            a.lat_w[m] += float(np.sum(mk[ok]))
+
+
+class FleetSums:
+    """Running sums of the fleet's requests, latency, throughput and SLO blocks across pools."""
+
+    def __init__(self, like: dict) -> None:
+        self.hist = {m: np.zeros_like(v) for m, v in like.items()}
+        self.lat_sum = {m: 0.0 for m in METRICS}
+        self.lat_w = {m: 0.0 for m in METRICS}
+        self.itl_pct = {s: 0.0 for s in STATS if s != "mean"}
+        self.itl_w = 0.0
+        self.served = self.rejected = self.backlog = 0.0
+        self.met = self.fin = 0.0
+        self.win_req = self.win_in = self.win_out = 0.0
+        self.by_reason: dict[str, float] = {}
+
+    def add_latency(self, curve: CapacityCurve, i: np.ndarray, w: np.ndarray, at, meas: np.ndarray,
+                    extra_wait: np.ndarray) -> None:
+        """Each step's curve distribution shifted by its backlog wait, weighted by requests measured."""
+        for m in HIST_METRICS:
+            self.hist[m] += mix_rows(curve.hists[m], i, w, meas,
+                                     extra_wait if m in SHIFTED else np.zeros_like(extra_wait))
+        for m in METRICS:
+            mean = at(curve.latency[m]["mean"])
+            if m in ("ttft", "e2e", "queue"):
+                mean = mean + extra_wait
+            ok = ~np.isnan(mean)
+            self.lat_sum[m] += float(np.sum((meas * mean)[ok]))
+            self.lat_w[m] += float(np.sum(meas[ok]))
+        tok_w = meas * curve.output_tokens_mean
+        for s in self.itl_pct:
+            v = at(curve.latency["itl"][s])
+            ok = ~np.isnan(v)
+            self.itl_pct[s] += float(np.sum((tok_w * v)[ok]))
+        self.itl_w += float(np.sum(tok_w))
+
+    def add_backlog_ages(self, ages: np.ndarray, n_old: np.ndarray) -> None:
+        """The backlog left at the end counts at its age, like a request-level run's in-flight requests."""
+        for m in ("ttft", "queue"):
+            self.hist[m] += np.bincount(REF.bin_index(ages), weights=n_old, minlength=len(self.hist[m]))
+            self.lat_sum[m] += float((ages * n_old).sum())     # not np.dot: BLAS-free
+            self.lat_w[m] += float(n_old.sum())
+
+    def add_counts(self, curve: CapacityCurve, served: np.ndarray, rejected: np.ndarray, backlog: float,
+                   meas: np.ndarray, att: np.ndarray, after_warm: np.ndarray) -> None:
+        """One pool's requests served, refused (by reason) and left in its backlog; SLO and window sums."""
+        self.backlog += backlog
+        self.served += float(served.sum())
+        self.rejected += float(rejected.sum())
+        for reason, share_r in (curve.meta.get("reject_reasons") or {}).items():
+            if share_r > 0 and curve.reject_share > 0:
+                self.by_reason[reason] = (self.by_reason.get(reason, 0.0)
+                                          + float(rejected.sum()) * share_r / curve.reject_share)
+        self.met += float(np.sum(meas * att))
+        self.fin += float(np.sum(meas + rejected * after_warm))
+        self.win_req += float(meas.sum())
+        self.win_in += float(meas.sum()) * curve.prompt_tokens_mean
+        self.win_out += float(meas.sum()) * curve.output_tokens_mean
+
+    def blocks(self, sc, arrived: float, window: float) -> dict:
+        """The summary's ``requests``, ``latency``, ``throughput`` and ``slo`` blocks."""
+        latency = {}
+        for m in METRICS:
+            mean = self.lat_sum[m] / self.lat_w[m] if self.lat_w[m] > 0 else None
+            if m in HIST_METRICS:
+                latency[m] = mixture_stats(self.hist[m], mean)
+            else:
+                latency[m] = {"mean": mean,
+                              **{s: (v / self.itl_w if self.itl_w > 0 else None) for s, v in self.itl_pct.items()}}
+        return {
+            "requests": {"arrived": int(round(arrived)), "completed": int(round(self.served)),
+                         "rejected": int(round(self.rejected)), "in_flight": int(round(self.backlog)), "failed": 0,
+                         "preemptions": None,
+                         "rejected_by_reason": {k: int(round(v)) for k, v in sorted(self.by_reason.items())
+                                                if round(v) > 0}},
+            "latency": latency,
+            "throughput": {"requests_per_s": self.win_req / window, "input_tokens_per_s": self.win_in / window,
+                           "output_tokens_per_s": self.win_out / window},
+            "slo": {"attainment": self.met / self.fin if self.fin > 0 else None,
+                    "goodput_rps": self.met / window, "ttft_s": sc.slo.ttft_s, "tpot_s": sc.slo.tpot_s}}

@@ -1,0 +1,100 @@
+"""The fleet part of a run's summary, assembled once for both tiers.
+
+What a pool did over a run (:class:`PoolUsage`: provisioned and busy GPU-seconds, FLOPs done,
+mean KV-cache use, requests served and their token means, the running/replica sums the MBU batch
+comes from) becomes the summary's ``pools.<name>`` blocks, ``utilization``, ``gpu_hours`` and
+``stability`` (:func:`fleet_summary`). The request-level tier (:func:`sim.api.assemble`) measures
+those quantities from its replicas and time series; the fluid tier (:func:`sim.fluid.run.run_fluid`)
+reads them off capacity curves step by step; the arithmetic after that is this one function.
+
+Units: seconds and GPU-seconds of one simulated shard (a pool's ``scale`` multiplies them here),
+FLOPs, shares in 0..1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim.metrics.stability import timeseries_stability
+from sim.metrics.utilization import fleet_utilization, pool_kv_dtype, pool_utilization, running_while_busy
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    """What one pool (a :class:`~sim.serving.pool.PoolRuntime`) did over a run, for one shard."""
+
+    pool: Any
+    #: GPU-seconds provisioned and busy (replica-seconds x GPUs per replica)
+    provisioned_gpu_s: float
+    busy_gpu_s: float
+    #: FLOPs of useful work done (the MFU numerator)
+    flops_done: float
+    #: the pool's mean share of KV-cache blocks in use
+    kv_cache_mean: float
+    #: requests served and their mean prompt / output tokens (load factor and MBU)
+    requests: float
+    prompt_mean: float
+    output_mean: float
+    #: sums of running sequences and of replicas over the same samples (the MBU batch:
+    #: :func:`sim.metrics.utilization.running_while_busy`)
+    running_sum: float
+    replicas_sum: float
+    #: the tier's own keys of the pool block: ``lead`` right after ``replicas``, ``tail`` after
+    #: ``kv_cache_mean`` (summary key order is part of the output)
+    lead: dict = field(default_factory=dict)
+    tail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FleetSummary:
+    """The blocks :func:`fleet_summary` assembles, plus each pool's scaled busy GPU-seconds
+    (what the money layer's energy line reads)."""
+
+    pools: dict[str, dict]
+    utilization: dict
+    gpu_hours: dict
+    stability: dict
+    busy_gpu_s_by_pool: dict[str, float]
+
+
+def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, timeseries: np.ndarray,
+                  requests: dict, end_s: float) -> FleetSummary:
+    """Per-pool blocks and the fleet's utilization, GPU-hours and stability from each pool's usage.
+
+    ``kv_cache_mean`` is the fleet's mean KV-cache share (each tier weighs its samples by
+    replicas); ``timeseries`` (rows of :data:`sim.metrics.schema.TS_COLUMNS`) and ``requests``
+    (the summary's ``requests`` block) feed :func:`sim.metrics.stability.timeseries_stability`.
+    """
+    prov_s = busy_s = flops_cap = flops_done = 0.0
+    per_pool: dict[str, dict] = {}
+    busy_by_pool: dict[str, float] = {}
+    util_w: list[tuple] = []
+    for u in usage:
+        p = u.pool
+        gpr = p.gpus_per_replica
+        scale = p.cfg.scale
+        p_prov, p_busy = u.provisioned_gpu_s, u.busy_gpu_s
+        prov_s += p_prov * scale
+        busy_s += p_busy * scale
+        flops_cap += p_prov * p.peak_flops() * scale
+        flops_done += u.flops_done * scale
+        busy_by_pool[p.name] = p_busy * scale
+        busy_share = p_busy / p_prov if p_prov else 0.0
+        block = {"gpu": p.gpu.name, "replicas": p.cfg.replicas, **u.lead, "tensor_parallel": gpr, "scale": scale,
+                 "kv_blocks_per_replica": p.kv_blocks,
+                 "gpu_hours_provisioned": p_prov * scale / 3600.0, "gpu_hours_busy": p_busy * scale / 3600.0,
+                 "gpu_busy": busy_share, "kv_cache_mean": u.kv_cache_mean, **u.tail}
+        util = pool_utilization(p, requests=u.requests, prompt_mean=u.prompt_mean, output_mean=u.output_mean,
+                                replica_seconds=p_prov / gpr,
+                                running_while_busy=running_while_busy(u.running_sum, u.replicas_sum, busy_share),
+                                kv_dtype=pool_kv_dtype(scenario, p))
+        block.update(util)
+        per_pool[p.name] = block
+        util_w.append((util, p_prov / gpr * scale, p_prov * scale))
+    utilization = {"gpu_busy": busy_s / prov_s if prov_s else 0.0, "kv_cache_mean": kv_cache_mean,
+                   "mfu": flops_done / flops_cap if flops_cap else 0.0, **fleet_utilization(util_w)}
+    gpu_hours = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
+    stability = timeseries_stability(timeseries, requests, scenario.warmup, end_s, len(usage))
+    return FleetSummary(per_pool, utilization, gpu_hours, stability, busy_by_pool)

@@ -1,0 +1,79 @@
+"""The cash-flow chart: the money layer's statement per period, drawn.
+
+The money layer (:mod:`sim.economics`) computes the statement rows and writes them as
+``cashflow.csv``; this module turns those rows into a :class:`sim.report.chart.Chart`
+(stacked bars per period, accrual: money in up, money out down; a line of cumulative cash)
+and, for a standalone :class:`sim.economics.EconomicsResult`, into a PNG.
+
+    >>> from sim.report.cashflow import write_cashflow_png       # doctest: +SKIP
+    >>> write_cashflow_png(econ, "out")                          # doctest: +SKIP  (out/cashflow.png)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sim.io import atomic_write_bytes
+from sim.report.chart import Chart, Panel, Rule, Series
+
+#: money in, stacked upwards: statement column, legend label, colour
+MONEY_IN = (("revenue_usd", "revenue", "#4c956c"), ("revenue_share_received_usd", "share received", "#90be6d"),
+            ("credits_applied_usd", "credits", "#b8d8ba"))
+#: money out, stacked downwards
+MONEY_OUT = (("compute_usd", "compute", "#d1495b"), ("training_usd", "training", "#edae49"),
+             ("revenue_share_paid_usd", "share paid", "#8d6a9f"), ("energy_usd", "energy", "#00798c"),
+             ("sla_credits_usd", "SLA credits", "#6d597a"))
+
+
+def cashflow_chart(statement: list[dict], currency: str = "USD") -> Chart:
+    """Stacked bars per period (accrual: money in up, money out down) and cumulative cash, from
+    the statement rows of :class:`sim.economics.EconomicsResult` (or ``cashflow.csv``)."""
+    rows = statement
+    labels = [r["period"] + ("*" if r["partial"] else "") + ("†" if r["after_horizon"] else "")
+              for r in rows]
+    width, height = max(7.5, 0.5 * len(rows) + 4.5), 4.5
+    # fixed margins in inches: y tick labels and label on the left, the legend on the right,
+    # the two-line title on top, the 45-degree period labels below (about 0.05 in of height
+    # per character at 8 pt)
+    bottom_in = 0.3 + 0.05 * max((len(lab) for lab in labels), default=4)
+    x = list(range(len(rows)))
+    scale, unit = _scale(rows)
+    panel = Panel(ylabel=f"{currency} {unit}".strip(), categories=labels, rotation=45.0, category_pt=8.0,
+                  title="Cash flows per period (bars: accrual; line: cumulative cash)\n"
+                        "* partial period   † after the horizon (lagged cash only)",
+                  title_pt=9.0, legend="outside", legend_pt=7.0, grid="")
+    for sign, stack in ((1.0, MONEY_IN), (-1.0, MONEY_OUT)):
+        bottom = [0.0] * len(rows)
+        for key, label, color in stack:
+            vals = [sign * r.get(key, 0.0) / scale for r in rows]
+            if any(vals):
+                panel.series.append(Series(x, vals, kind="bar", bottom=bottom, color=color, label=label))
+                bottom = [b + v for b, v in zip(bottom, vals)]
+    panel.series.append(Series(x, [r["cumulative_cash_usd"] / scale for r in rows], color="black",
+                               width=1.5, marker=True, label="cumulative cash"))
+    panel.rules.append(Rule(0.0, axis="y", color="grey", width=0.8))
+    return Chart([panel], width_in=width, height_in=height, margins=(0.85, 1.5, bottom_in, 0.5))
+
+
+def cashflow_png(economics: Any) -> bytes:
+    """The cash-flow chart of an :class:`sim.economics.EconomicsResult`, drawn by matplotlib as
+    PNG bytes."""
+    from sim.report.render import png_bytes      # matplotlib only when a PNG is asked for
+
+    return png_bytes(cashflow_chart(economics.statement, economics.currency))
+
+
+def write_cashflow_png(economics: Any, out_dir: Path | str) -> Path:
+    """Write ``out_dir/cashflow.png`` (atomically) for an :class:`sim.economics.EconomicsResult`;
+    returns its path. A run's result folder has the same chart as ``figures/cashflow.*``."""
+    return atomic_write_bytes(Path(out_dir) / "cashflow.png", cashflow_png(economics))
+
+
+def _scale(rows: list[dict]) -> tuple[float, str]:
+    """A divisor and its word so the largest amount reads in units, thousands, millions or billions."""
+    peak = max([abs(r.get(k, 0.0)) for r in rows for k in ("revenue_usd", "compute_usd", "cumulative_cash_usd",
+                                                            "training_usd")] or [0.0])
+    for div, unit in ((1e9, "billions"), (1e6, "millions"), (1e3, "thousands")):
+        if peak >= div:
+            return div, unit
+    return 1.0, ""
