@@ -205,13 +205,15 @@ def price_run(summary: dict, sc, pools: list[PoolRuntime], end_s: float, interva
     output_tokens, cls, weight`` (what SLO money prices).
     """
     from sim.economics import Usage, evaluate
-    from sim.economics.usage import Outcomes
+    from sim.economics.usage import Intervals, Outcomes
     from sim.workload import classes
 
     cls = classes(sc.workload)
     line_names = tuple(sorted({c.revenue_line for c in cls if c.revenue_line}))
     cls_line = np.array([line_names.index(c.revenue_line) if c.revenue_line else -1 for c in cls], dtype=np.int64)
-    usage = Usage(horizon_s=float(end_s), intervals=tuple(intervals), busy_gpu_seconds=busy_by_pool,
+    if not isinstance(intervals, Intervals):    # the fluid tier hands columns; the request level rows
+        intervals = tuple(intervals)
+    usage = Usage(horizon_s=float(end_s), intervals=intervals, busy_gpu_seconds=busy_by_pool,
                   completion_s=completion_s, input_tokens=input_tokens, output_tokens=output_tokens,
                   revenue_line=cls_line[cls_idx] if len(cls_idx) else np.zeros(0, dtype=np.int64),
                   revenue_line_names=line_names, weight=weight,

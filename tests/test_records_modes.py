@@ -196,8 +196,14 @@ MEMORY_RUN = textwrap.dedent("""
     import sim
     sc = json.loads(sys.argv[1])
     res = sim.run(sc)
+    # this process's own peak: Linux keeps ru_maxrss across exec, so it would report the parent's
+    # (a test process that ran a large simulation before) rather than this run's; VmHWM is per process image
+    try:
+        peak_kb = next(float(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"arrived": res.summary["requests"]["arrived"], "rows": len(res.records),
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+                      "rss_mb": peak_kb / 1024.0}))
 """)
 
 

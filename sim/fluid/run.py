@@ -49,6 +49,7 @@ from sim.fluid.capacity import HIST_METRICS, CalibrationSettings, CapacityCurve,
 from sim.fluid.autoscale import settled_replicas
 from sim.fluid.backlog import backlog_ages
 from sim.fluid.demand import expected_arrivals
+from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.perf.utilization import limits_of, seconds_per_request
@@ -93,14 +94,15 @@ def apportion(parts: list[float], total: int) -> list[int]:
     return floors
 
 
-def _replica_intervals(pool: str, n: np.ndarray, edges: np.ndarray, gpus_per_replica: float) -> list:
+def _replica_intervals(n: np.ndarray, edges: np.ndarray, gpus_per_replica: float) -> tuple[np.ndarray, ...]:
     """Provisioned intervals per replica slot (slot j is up while more than j replicas are), so that
-    billing rounds each replica's provisioned time as a request-level run does, not each step."""
-    from sim.economics import ProvisionedInterval
+    billing rounds each replica's provisioned time as a request-level run does, not each step.
 
-    out = []
+    Returned as columns ``(gpus, start_s, end_s)``, slot by slot: a run of a year or two has
+    millions of intervals, which as one Python object each cost gigabytes."""
     n = np.asarray(n, dtype=np.float64)
     top = int(np.ceil(n.max())) if len(n) else 0
+    gpus, start, end = [], [], []
     for j in range(top):
         frac = np.clip(n - j, 0.0, 1.0)
         if not frac.any():
@@ -108,11 +110,25 @@ def _replica_intervals(pool: str, n: np.ndarray, edges: np.ndarray, gpus_per_rep
         change = np.flatnonzero(np.diff(frac)) + 1
         starts = np.concatenate(([0], change))
         ends = np.concatenate((change, [len(frac)]))
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            if frac[a] > 0:
-                out.append(ProvisionedInterval(pool, float(frac[a] * gpus_per_replica), float(edges[a]),
-                                               float(edges[b])))
-    return out
+        up = frac[starts] > 0
+        a, b = starts[up], ends[up]
+        gpus.append(frac[a] * gpus_per_replica)
+        start.append(edges[a])
+        end.append(edges[b])
+    return tuple(np.concatenate(c).astype(np.float64) if c else np.zeros(0) for c in (gpus, start, end))
+
+
+def _interval_columns(parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> Intervals:
+    """One :class:`~sim.economics.usage.Intervals` of every pool's ``(name, gpus, start_s, end_s)``
+    (pools without intervals left out, as :meth:`Intervals.from_rows` would)."""
+    kept = [part for part in parts if len(part[1])]
+    pool = [np.full(len(g), i, dtype=np.int64) for i, (_, g, _, _) in enumerate(kept)]
+
+    def cat(arrays: list, dtype) -> np.ndarray:
+        return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype=dtype)
+
+    return Intervals(tuple(name for name, *_ in kept), cat(pool, np.int64), cat([g for _, g, _, _ in kept], np.float64),
+                     cat([s for _, _, s, _ in kept], np.float64), cat([e for _, _, _, e in kept], np.float64))
 
 
 def pool_shares(router, pools, curves) -> np.ndarray:
@@ -298,7 +314,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         measured = _measure_pool(sc, p, curve, q, steps, fleet_sums, per_cls, cls_slo)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
-        intervals.extend(_replica_intervals(p.name, q.n, steps.edges, p.gpus_per_replica * p.cfg.scale))
+        intervals.append((p.name, *_replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
         use_rows.extend(_usage_rows(curve, q.served, steps, p.cfg.scale))
         kv_num += float(np.sum(measured.kv * q.n))
         kv_den += float(np.sum(q.n))
@@ -312,7 +328,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                           requests=summary["requests"], end_s=end)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
     t, tin, tout, ucls, uw = _in_time_order(use_rows)
-    econ = price_run(summary, sc, pools, end, intervals, fleet.busy_gpu_s_by_pool, t, tin, tout, ucls, uw)
+    econ = price_run(summary, sc, pools, end, _interval_columns(intervals), fleet.busy_gpu_s_by_pool, t, tin, tout,
+                     ucls, uw)
     summary["pools"] = fleet.pools
     names = class_names(sc.workload)
     if len(per_cls) > 1:
