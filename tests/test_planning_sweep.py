@@ -1,4 +1,5 @@
 """Sweeps: one row per point, resume after a crash, failures recorded, executors agree."""
+import datetime
 import json
 import math
 from dataclasses import dataclass
@@ -168,3 +169,10 @@ def test_python_api_sweep_shows_a_progress_bar_unless_asked_not_to(capsys):
     assert "sweep" in err and "2/2" in err                      # tqdm's bar on stderr
     sim.sweep(scn, {"fleet.pools.0.replicas": [1, 2]}, executor="serial", progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_a_dated_scenario_writes_its_json_with_the_date_as_iso_text(tmp_path):
+    # a YAML `start: 2024-01-01` loads as a date, which json cannot write by itself
+    from sim.planning.table import write_json
+    write_json(tmp_path / "scenario.json", {"start": datetime.date(2024, 1, 1), "x": [float("nan")]})
+    assert json.loads((tmp_path / "scenario.json").read_text()) == {"start": "2024-01-01", "x": [None]}

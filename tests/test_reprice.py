@@ -195,7 +195,7 @@ DERIVED = ROOT / "scenarios" / "provider_partner_derived.yaml"
 @pytest.mark.parametrize("horizon", [
     pytest.param(["--set", "duration=7d", "--set", "fluid.grid=[0.1,0.4,0.7,0.9,1.0]",
                   "--set", "fluid.calibration_duration=60", "--set", "fluid.calibration_requests=300"], id="week"),
-    pytest.param([], id="639-days", marks=pytest.mark.slow),      # 4.45 million provisioned intervals
+    pytest.param([], id="639-days", marks=pytest.mark.slow),      # 3.3 million provisioned intervals
 ])
 @pytest.mark.filterwarnings("ignore:economics.agreements.0.payment_lag")   # a week is shorter than the lag
 def test_reprice_equals_a_fresh_run_on_the_autoscaled_fluid_partner_scenario(tmp_path, horizon):

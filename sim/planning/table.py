@@ -7,6 +7,7 @@ standard). Floats are written with ``repr`` precision so a CSV reproduces the ru
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import math
@@ -68,7 +69,10 @@ def _parse(text: str) -> Any:
 
 
 def jsonable(value: Any) -> Any:
-    """Replace NaN/inf floats by None recursively (strict JSON)."""
+    """Replace NaN/inf floats by None and dates (a YAML ``start: 2024-01-01``) by their ISO text,
+    recursively (strict JSON)."""
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
