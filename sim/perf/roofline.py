@@ -265,21 +265,24 @@ class RooflineModel:
                     + self._decode_kv_read_bytes_per_token * decode_ctx)
         attn_s = mx(self._attn_flops_per_pair * (pairs + decode_ctx * self._decode_pair_ratio) / self._attn_peak,
                     kv_bytes / self._bw)
-        lm_s = smooth_roofline(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw, p)
+        return linear_s + attn_s + self._rest_s(n_tokens, n_emit)
+
+    def _rest_s(self, n_tokens: Any, n_emit: Any) -> Any:
+        """Seconds outside the linear layers and attention: the lm head over the ``n_emit`` sampled
+        sequences, activations and tensor-parallel communication over ``n_tokens``, and the CPU side
+        of the iteration (:mod:`sim.perf.overhead`). One definition for every step form."""
+        lm_s = smooth_roofline(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw,
+                               self.overlap_exponent)
         act_s = self._act_bytes_per_token * n_tokens / self._bw
         comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
-        return linear_s + attn_s + (lm_s + act_s + comm_s + self.cpu.seconds(n_emit, n_tokens))
+        return lm_s + act_s + comm_s + self.cpu.seconds(n_emit, n_tokens)
 
     def _seconds_adp(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                      decode_ctx: Any, n_emit: Any) -> float:
         """Iteration seconds under data-parallel attention (scalars only; see :meth:`_adp_parts`)."""
         _, _, linear_s, _, _, attn_s = self._adp_parts(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs,
                                                        decode_ctx, n_emit)
-        p = self.overlap_exponent
-        lm_s = smooth_roofline(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw, p)
-        act_s = self._act_bytes_per_token * n_tokens / self._bw
-        comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
-        return linear_s + attn_s + (lm_s + act_s + comm_s + self.cpu.seconds(n_emit, n_tokens))
+        return linear_s + attn_s + self._rest_s(n_tokens, n_emit)
 
     def _adp_parts(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                    decode_ctx: Any, n_emit: Any) -> tuple[float, float, float, float, float, float]:
@@ -383,10 +386,7 @@ class RooflineModel:
                             + self._gemm_io_bytes_per_token * n)
             linear_s = smooth_roofline(self._linear_flops_per_token * n / self._gemm_peak, linear_bytes / self._bw, p)
             kv_fixed = self._kv_bytes_per_token * ((0 - 0) + (n + 0))
-            lm_s = smooth_roofline(self._lm_flops_per_seq * n / self._gemm_peak, self._lm_bytes / self._bw, p)
-            act_s = self._act_bytes_per_token * n / self._bw
-            comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n
-            c = (linear_s, kv_fixed, lm_s + act_s + comm_s + self.cpu.seconds(n, n),
+            c = (linear_s, kv_fixed, self._rest_s(n, n),
                  self._decode_kv_read_bytes_per_token, self._attn_flops_per_pair, self._attn_peak, self._bw)
             if len(cache) < 65536:
                 cache[n] = c
