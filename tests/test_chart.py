@@ -5,14 +5,17 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from sim.report import axis, style, svg, svg_marks
 from sim.report import chart as chart_mod
 from sim.report.chart import Chart, Note, Panel, Rule, Series, log_ticks, nice_ticks, tick_label, to_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def test_doctests():
-    assert doctest.testmod(chart_mod).failed == 0
+@pytest.mark.parametrize("module", [chart_mod, axis, style, svg, svg_marks], ids=lambda m: m.__name__)
+def test_doctests(module):
+    result = doctest.testmod(module)
+    assert result.attempted and result.failed == 0
 
 
 @pytest.mark.parametrize("lo, hi, most, expected", [
