@@ -72,57 +72,91 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
                     period: str, revenue_lines: Sequence[str], tiers: Sequence[str],
                     discount_rate: float = 0.0) -> list[dict]:
     """Statement rows (dicts with the same keys in the same order), oldest first."""
-    cal = tl.calendar
-    rows: dict[tuple[dt.date, bool], dict] = {}
-    opening = any(e.category == "opening" for e in entries)
+    rows = _Rows(tl, period, _zero_columns(entries, revenue_lines, tiers))
+    for s in tl.starts_s:  # every covered period gets a row, even an empty one
+        rows.at(tl.calendar.date_at(float(s)))
+    _book_entries(rows, entries, discount_rate)
+    for i, amount in enumerate(partner_by_segment):
+        if amount:
+            rows.at(tl.calendar.date_at(float(tl.starts_s[i])))["partner_revenue_usd"] += float(amount)
+    out = rows.in_order()
+    _derived_columns(out)
+    return out
+
+
+def _zero_columns(entries: Sequence[LedgerEntry], revenue_lines: Sequence[str], tiers: Sequence[str]) -> dict:
+    """Every money column of a row, in the statement's order, at zero (the ratios empty): revenue
+    and compute with their lines and tiers, the other categories, the nets, cash by stem (opening
+    balances and optional categories only when the ledger has them), then the running columns."""
     present = {e.category for e in entries}
     optional = [stem for stem, cat in OPTIONAL_COLUMNS if cat in present]
+    r = {"revenue_usd": 0.0}
+    r.update({f"revenue_{n}_usd": 0.0 for n in revenue_lines})
+    r["compute_usd"] = 0.0
+    r.update({f"compute_{t}_usd": 0.0 for t in tiers})
+    for stem, _ in CATEGORY_COLUMNS[2:]:
+        r[f"{stem}_usd"] = 0.0
+    r.update({"revenue_share_net_usd": 0.0, "gross_margin_usd": 0.0, "net_usd": 0.0,
+              "partner_revenue_usd": 0.0})
+    for stem in CASH_STEMS:
+        r[f"cash_{stem}_usd"] = 0.0
+    if "opening" in present:
+        r["cash_opening_usd"] = 0.0
+    for stem in optional:
+        r[f"{stem}_usd"] = 0.0
+        r[f"cash_{stem}_usd"] = 0.0
+    r.update({"cash_net_usd": 0.0, "cumulative_cash_usd": 0.0, "gross_margin_pct": None,
+              "pv_cash_usd": 0.0, "discount_factor": None})
+    return r
 
-    def row(d: dt.date, after: bool = False) -> dict:
-        p0 = period_floor(d, period)
-        if (p0, after) not in rows:
-            p1 = period_next(p0, period)
+
+class _Rows:
+    """The statement's rows by (period start, after the horizon), each made on first use with
+    its period, dates and the share of the period the horizon covers, every column at zero."""
+
+    def __init__(self, tl: Timeline, period: str, zero: dict) -> None:
+        self.tl, self.period, self.zero = tl, period, zero
+        self.rows: dict[tuple[dt.date, bool], dict] = {}
+
+    def at(self, d: dt.date, after: bool = False) -> dict:
+        """The row of the period holding date ``d`` (its cash-only twin after the horizon)."""
+        p0 = period_floor(d, self.period)
+        if (p0, after) not in self.rows:
+            cal, horizon_s = self.tl.calendar, self.tl.horizon_s
+            p1 = period_next(p0, self.period)
             s0, s1 = cal.seconds_at(p0), cal.seconds_at(p1)
-            covered = 0.0 if after else max(0.0, min(s1, tl.horizon_s) - max(s0, 0.0))
-            first = max(p0, cal.date_at(tl.horizon_s)) if after else p0
-            r = {"period": period_label(p0, period), "start": first.isoformat(), "end": p1.isoformat(),
-                 "covered_s": covered, "partial": bool(0 < covered < s1 - s0), "after_horizon": after}
-            r["revenue_usd"] = 0.0
-            r.update({f"revenue_{n}_usd": 0.0 for n in revenue_lines})
-            r["compute_usd"] = 0.0
-            r.update({f"compute_{t}_usd": 0.0 for t in tiers})
-            for stem, _ in CATEGORY_COLUMNS[2:]:
-                r[f"{stem}_usd"] = 0.0
-            r.update({"revenue_share_net_usd": 0.0, "gross_margin_usd": 0.0, "net_usd": 0.0,
-                      "partner_revenue_usd": 0.0})
-            for stem in CASH_STEMS:
-                r[f"cash_{stem}_usd"] = 0.0
-            if opening:
-                r["cash_opening_usd"] = 0.0
-            for stem in optional:
-                r[f"{stem}_usd"] = 0.0
-                r[f"cash_{stem}_usd"] = 0.0
-            r.update({"cash_net_usd": 0.0, "cumulative_cash_usd": 0.0, "gross_margin_pct": None,
-                      "pv_cash_usd": 0.0, "discount_factor": None})
-            rows[(p0, after)] = r
-        return rows[(p0, after)]
+            covered = 0.0 if after else max(0.0, min(s1, horizon_s) - max(s0, 0.0))
+            first = max(p0, cal.date_at(horizon_s)) if after else p0
+            self.rows[(p0, after)] = {
+                "period": period_label(p0, self.period), "start": first.isoformat(), "end": p1.isoformat(),
+                "covered_s": covered, "partial": bool(0 < covered < s1 - s0), "after_horizon": after,
+                **self.zero}
+        return self.rows[(p0, after)]
 
-    for s in tl.starts_s:  # every covered period gets a row, even an empty one
-        row(cal.date_at(float(s)))
+    def in_order(self) -> list[dict]:
+        return [self.rows[k] for k in sorted(self.rows)]
+
+
+def _book_entries(rows: _Rows, entries: Sequence[LedgerEntry], discount_rate: float) -> None:
+    """Each entry into the accrual columns of its accrual period (opening balances were accrued
+    before the horizon: cash only) and the cash columns of its cash period; revenue-share entries
+    paid at one instant under one agreement are netted into one payment."""
+    horizon_s = rows.tl.horizon_s
     stem_of = {cat: stem for stem, cat in (*CATEGORY_COLUMNS, *OPTIONAL_COLUMNS)}
     settled: dict[tuple[int, str, float], float] = {}   # (row, agreement, cash time) -> provider net
+    by_id = {}
     for e in entries:
         mag = abs(e.amount_usd)
-        if e.category != "opening":        # an opening balance was accrued before the horizon
-            stem = stem_of[e.category]
-            r = row(e.accrual_date)
+        stem = stem_of.get(e.category)
+        if e.category != "opening":
+            r = rows.at(e.accrual_date)
             r[f"{stem}_usd"] += mag
             r["net_usd"] += e.amount_usd
             if e.category == "revenue":
                 r[f"revenue_{e.line}_usd"] += mag
             elif e.category == "compute":
                 r[f"compute_{e.line.rsplit(':', 1)[1]}_usd"] += mag
-        c = row(e.cash_date, e.cash_start_s >= tl.horizon_s)
+        c = rows.at(e.cash_date, e.cash_start_s >= horizon_s)
         c["cash_net_usd"] += e.amount_usd
         c["pv_cash_usd"] += present_value((e,), discount_rate)
         if e.category == "opening":
@@ -131,18 +165,17 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
             c[f"cash_{e.offsets}_usd"] -= mag
         elif e.category.startswith("revenue_share"):
             key = (id(c), e.line, e.cash_start_s)
+            by_id[id(c)] = c
             settled[key] = settled.get(key, 0.0) + e.amount_usd
         else:
             c[f"cash_{stem}_usd"] += mag
-    by_id = {id(r): r for r in rows.values()}
     for (rid, _, _), net in settled.items():
         side = "received" if net > 0 else "paid"
         by_id[rid][f"cash_revenue_share_{side}_usd"] += abs(net)
-    for i, amount in enumerate(partner_by_segment):
-        if amount:
-            row(cal.date_at(float(tl.starts_s[i])))["partner_revenue_usd"] += float(amount)
 
-    out = [rows[k] for k in sorted(rows)]
+
+def _derived_columns(out: list[dict]) -> None:
+    """Gross margin, net revenue share, cumulative cash and the ratios of each row, in order."""
     cum = 0.0
     for r in out:
         r["gross_margin_usd"] = r["revenue_usd"] - r["compute_usd"]
@@ -153,7 +186,6 @@ def build_statement(entries: Sequence[LedgerEntry], partner_by_segment: np.ndarr
             r["gross_margin_pct"] = r["gross_margin_usd"] / r["revenue_usd"]
         if r["cash_net_usd"] != 0:
             r["discount_factor"] = r["pv_cash_usd"] / r["cash_net_usd"]
-    return out
 
 
 def to_cents(x: float) -> float:
