@@ -29,113 +29,156 @@ def _fmt_s(seconds: float) -> str:
 def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: float,
           start: dt.date, revenue_lines: Sequence[str] = ()) -> tuple[list[tuple[str, str]], list[str]]:
     """Problems and warning messages (not yet issued). ``pool_names=None`` skips pool checks."""
-    problems: list[tuple[str, str]] = []
-    warn: list[str] = []
-    cal = Calendar(start)
-    p = "economics"
-
-    def window_warn(path: str, block) -> None:
-        lo, hi = window_s(cal, block.from_, block.until)
-        if lo >= horizon_s:
-            warn.append(f"{path}.from: {block.from_} is after the simulated horizon "
-                        f"(ends {cal.datetime_at(horizon_s):%Y-%m-%d %H:%M} UTC); it never applies")
-        if hi <= 0:
-            warn.append(f"{path}.until: {block.until} is before start {start}; it never applies")
-
+    c = _Check(cfg, horizon_s, start)
     if pool_names is not None:
-        known = list(pool_names)
-        for i, name in enumerate(cfg.energy.owned):
+        c.pools(list(pool_names))
+    c.compute_tiers()
+    owner = c.revenue(revenue_lines)
+    c.agreements(owner)
+    c.credits()
+    c.opening()
+    return c.problems, c.warn
+
+
+class _Check:
+    """One pass over an ``economics:`` block, collecting problems and warnings in the order the
+    block's parts are checked: pools, compute tiers, revenue lines, agreements, credits and
+    training, opening balances."""
+
+    def __init__(self, cfg: EconomicsConfig, horizon_s: float, start: dt.date) -> None:
+        self.cfg, self.horizon_s, self.start = cfg, horizon_s, start
+        self.cal = Calendar(start)
+        self.problems: list[tuple[str, str]] = []
+        self.warn: list[str] = []
+
+    def window(self, path: str, block) -> None:
+        """Warn when a block's ``from``/``until`` window lies wholly outside the horizon."""
+        lo, hi = window_s(self.cal, block.from_, block.until)
+        if lo >= self.horizon_s:
+            self.warn.append(f"{path}.from: {block.from_} is after the simulated horizon "
+                             f"(ends {self.cal.datetime_at(self.horizon_s):%Y-%m-%d %H:%M} UTC); it never applies")
+        if hi <= 0:
+            self.warn.append(f"{path}.until: {block.until} is before start {self.start}; it never applies")
+
+    def pools(self, known: list[str]) -> None:
+        """Energy and compute prices name pools that exist; pools without any price are free."""
+        cfg, p = self.cfg, "economics"
+        named = [(f"{p}.energy.owned.{i}", name) for i, name in enumerate(cfg.energy.owned)]
+        named += [(f"{p}.energy.pools.{name}", name) for name in cfg.energy.pools]
+        named += [(f"{p}.compute.{i}.pool", c.pool) for i, c in enumerate(cfg.compute)]
+        for path, name in named:
             if name not in known:
-                problems.append((f"{p}.energy.owned.{i}", f"unknown pool {name!r} (pools: {', '.join(known) or 'none'})"))
-        for name in cfg.energy.pools:
-            if name not in known:
-                problems.append((f"{p}.energy.pools.{name}", f"unknown pool {name!r} (pools: {', '.join(known) or 'none'})"))
-        for i, c in enumerate(cfg.compute):
-            if c.pool not in known:
-                problems.append((f"{p}.compute.{i}.pool",
-                                 f"unknown pool {c.pool!r} (pools: {', '.join(known) or 'none'})"))
+                self.problems.append((path, f"unknown pool {name!r} (pools: {', '.join(known) or 'none'})"))
         if cfg.gpu_hour_usd is None and (cfg.compute or cfg.revenue or cfg.agreements):
             # an empty block is a deliberate cost-free run (the result's notes still say so)
             unpriced = [n for n in known if not any(c.pool == n for c in cfg.compute)]
             if unpriced:
-                warn.append(f"{p}: pools {unpriced} have no compute price and gpu_hour_usd is not set; "
-                            "their GPUs cost 0")
-    for i, c in enumerate(cfg.compute):
-        window_warn(f"{p}.compute.{i}", c)
-    flex_uncapped: dict[str, int] = {}
-    for i, c in enumerate(cfg.compute):
-        if c.tier != "reserved" and c.gpus is None and c.from_ is None and c.until is None:
-            if c.pool in flex_uncapped:
-                k = flex_uncapped[c.pool]
-                warn.append(f"{p}.compute.{i}: pool {c.pool} already has an uncapped {cfg.compute[k].tier} "
-                            f"tier (compute.{k}) that takes all GPUs beyond the reservation; this tier "
-                            "is never used")
-            else:
-                flex_uncapped[c.pool] = i
+                self.warn.append(f"{p}: pools {unpriced} have no compute price and gpu_hour_usd is not set; "
+                                 "their GPUs cost 0")
 
-    owner: dict[str, str] = {}
-    for j, line in enumerate(cfg.revenue):
-        window_warn(f"{p}.revenue.{j}", line)
-        if line.sla is not None and line.owner != "provider":
-            problems.append((f"{p}.revenue.{j}.sla", "a service level applies to the provider's own lines "
-                             "(this line is owned by the partner)"))
-        if line.name in owner:
-            if owner[line.name] != line.owner:
-                problems.append((f"{p}.revenue.{j}.owner", f"line {line.name!r} is defined with owner "
-                                 f"{owner[line.name]} earlier (got {line.owner})"))
-            lo, hi = window_s(cal, line.from_, line.until)
-            for k, other in enumerate(cfg.revenue[:j]):
-                if other.name == line.name:
-                    olo, ohi = window_s(cal, other.from_, other.until)
-                    if lo < ohi and olo < hi:
-                        problems.append((f"{p}.revenue.{j}.name",
-                                         f"line {line.name!r} is defined twice (revenue.{k}) with "
-                                         "overlapping from/until windows; a repeated name needs "
-                                         "disjoint windows (a price change on a date)"))
-        owner.setdefault(line.name, line.owner)
-    names = list(owner)
-    if cfg.revenue:
-        for name in dict.fromkeys(revenue_lines):
-            if name not in owner:
-                problems.append((f"{p}.revenue", f"the workload names revenue line {name!r}, which is "
-                                 f"not defined here (lines: {', '.join(names)})"))
+    def compute_tiers(self) -> None:
+        """Compute prices apply within the horizon; a second uncapped flexible tier of a pool is never used."""
+        cfg, p = self.cfg, "economics"
+        for i, c in enumerate(cfg.compute):
+            self.window(f"{p}.compute.{i}", c)
+        flex_uncapped: dict[str, int] = {}
+        for i, c in enumerate(cfg.compute):
+            if c.tier != "reserved" and c.gpus is None and c.from_ is None and c.until is None:
+                if c.pool in flex_uncapped:
+                    k = flex_uncapped[c.pool]
+                    self.warn.append(f"{p}.compute.{i}: pool {c.pool} already has an uncapped "
+                                     f"{cfg.compute[k].tier} tier (compute.{k}) that takes all GPUs beyond the "
+                                     "reservation; this tier is never used")
+                else:
+                    flex_uncapped[c.pool] = i
 
-    for i, ag in enumerate(cfg.agreements):
-        path = f"{p}.agreements.{i}"
-        window_warn(path, ag)
-        for key, base, who in (("base", ag.base, ag.payer),
-                               ("reverse.base", ag.reverse.base if ag.reverse else [], ag.payee)):
-            for j, name in enumerate(base):
-                if name in base[:j]:
-                    problems.append((f"{path}.{key}.{j}", f"revenue line {name!r} is listed twice "
-                                     f"(also {key}.{base.index(name)}); each line's revenue counts once, "
-                                     "so list it once"))
-                elif name not in owner:
-                    problems.append((f"{path}.{key}.{j}", f"unknown revenue line {name!r} "
-                                     f"(lines: {', '.join(names) or 'none'})"))
-                elif owner[name] != who:
-                    warn.append(f"{path}.{key}.{j}: line {name!r} is owned by the {owner[name]}, but "
-                                f"this share is paid by the {who}; usually a party shares its own revenue")
-        if ag.payment_lag > horizon_s:
-            warn.append(f"{path}.payment_lag: {_fmt_s(ag.payment_lag)} is longer than the simulated "
-                        f"horizon ({_fmt_s(horizon_s)}); no settlement cash moves within it, so cash "
-                        "totals lag accrual totals")
-    for i, c in enumerate(cfg.credits):
-        window_warn(f"{p}.credits.{i}", c)
-        if c.applies_to == "training" and cfg.training is None:
-            problems.append((f"{p}.credits.{i}.applies_to", "applies to training but economics.training "
-                             "is not set (set training: {usd_per_month: ...} or applies_to: compute)"))
-    if cfg.training is not None:
-        window_warn(f"{p}.training", cfg.training)
-    on_compute = [i for i, c in enumerate(cfg.credits) if c.applies_to in ("compute", "any")]
-    if on_compute and cfg.compute and compute_terms(cfg) is None and any(c.terms for c in cfg.compute):
-        problems.append((f"{p}.credits.{on_compute[0]}.applies_to", "credits on compute are paid on the compute "
-                         "invoices' terms, so every compute price needs the same terms (and gpu_hour_usd none)"))
-    for i, b in enumerate(cfg.opening):
-        if b.due < start:
-            problems.append((f"{p}.opening.{i}.due", f"{b.due} is before start {start}; an opening balance "
-                             "is settled on or after t = 0"))
-    return problems, warn
+    def revenue(self, workload_lines: Sequence[str]) -> dict[str, str]:
+        """Revenue lines: one owner per name, disjoint windows for a repeated name, service levels
+        on the provider's lines only, and every line the workload names defined. Returns each
+        line's owner."""
+        cfg, p = self.cfg, "economics"
+        owner: dict[str, str] = {}
+        for j, line in enumerate(cfg.revenue):
+            self.window(f"{p}.revenue.{j}", line)
+            if line.sla is not None and line.owner != "provider":
+                self.problems.append((f"{p}.revenue.{j}.sla", "a service level applies to the provider's own "
+                                      "lines (this line is owned by the partner)"))
+            if line.name in owner:
+                if owner[line.name] != line.owner:
+                    self.problems.append((f"{p}.revenue.{j}.owner", f"line {line.name!r} is defined with owner "
+                                          f"{owner[line.name]} earlier (got {line.owner})"))
+                self._repeated_line(j)
+            owner.setdefault(line.name, line.owner)
+        if cfg.revenue:
+            for name in dict.fromkeys(workload_lines):
+                if name not in owner:
+                    self.problems.append((f"{p}.revenue", f"the workload names revenue line {name!r}, which is "
+                                          f"not defined here (lines: {', '.join(owner)})"))
+        return owner
+
+    def _repeated_line(self, j: int) -> None:
+        """Revenue line ``j`` repeats an earlier name: their windows must not overlap."""
+        line = self.cfg.revenue[j]
+        lo, hi = window_s(self.cal, line.from_, line.until)
+        for k, other in enumerate(self.cfg.revenue[:j]):
+            if other.name == line.name:
+                olo, ohi = window_s(self.cal, other.from_, other.until)
+                if lo < ohi and olo < hi:
+                    self.problems.append((f"economics.revenue.{j}.name",
+                                          f"line {line.name!r} is defined twice (revenue.{k}) with "
+                                          "overlapping from/until windows; a repeated name needs "
+                                          "disjoint windows (a price change on a date)"))
+
+    def agreements(self, owner: dict[str, str]) -> None:
+        """Each agreement's bases list known lines once (a party usually shares its own), and a
+        payment lag longer than the horizon is pointed out."""
+        for i, ag in enumerate(self.cfg.agreements):
+            path = f"economics.agreements.{i}"
+            self.window(path, ag)
+            for key, base, who in (("base", ag.base, ag.payer),
+                                   ("reverse.base", ag.reverse.base if ag.reverse else [], ag.payee)):
+                self._base(f"{path}.{key}", key, base, who, owner)
+            if ag.payment_lag > self.horizon_s:
+                self.warn.append(f"{path}.payment_lag: {_fmt_s(ag.payment_lag)} is longer than the simulated "
+                                 f"horizon ({_fmt_s(self.horizon_s)}); no settlement cash moves within it, so "
+                                 "cash totals lag accrual totals")
+
+    def _base(self, path: str, key: str, base: list[str], who: str, owner: dict[str, str]) -> None:
+        for j, name in enumerate(base):
+            if name in base[:j]:
+                self.problems.append((f"{path}.{j}", f"revenue line {name!r} is listed twice "
+                                      f"(also {key}.{base.index(name)}); each line's revenue counts once, "
+                                      "so list it once"))
+            elif name not in owner:
+                self.problems.append((f"{path}.{j}", f"unknown revenue line {name!r} "
+                                      f"(lines: {', '.join(owner) or 'none'})"))
+            elif owner[name] != who:
+                self.warn.append(f"{path}.{j}: line {name!r} is owned by the {owner[name]}, but "
+                                 f"this share is paid by the {who}; usually a party shares its own revenue")
+
+    def credits(self) -> None:
+        """Credits and training apply within the horizon; a credit has something to offset, and
+        credits on compute need one set of payment terms for every compute price."""
+        cfg, p = self.cfg, "economics"
+        for i, c in enumerate(cfg.credits):
+            self.window(f"{p}.credits.{i}", c)
+            if c.applies_to == "training" and cfg.training is None:
+                self.problems.append((f"{p}.credits.{i}.applies_to", "applies to training but economics.training "
+                                      "is not set (set training: {usd_per_month: ...} or applies_to: compute)"))
+        if cfg.training is not None:
+            self.window(f"{p}.training", cfg.training)
+        on_compute = [i for i, c in enumerate(cfg.credits) if c.applies_to in ("compute", "any")]
+        if on_compute and cfg.compute and compute_terms(cfg) is None and any(c.terms for c in cfg.compute):
+            self.problems.append((f"{p}.credits.{on_compute[0]}.applies_to", "credits on compute are paid on "
+                                  "the compute invoices' terms, so every compute price needs the same terms "
+                                  "(and gpu_hour_usd none)"))
+
+    def opening(self) -> None:
+        """Opening balances fall due on or after the start."""
+        for i, b in enumerate(self.cfg.opening):
+            if b.due < self.start:
+                self.problems.append((f"economics.opening.{i}.due", f"{b.due} is before start {self.start}; an "
+                                      "opening balance is settled on or after t = 0"))
 
 
 def validate(cfg: EconomicsConfig, pool_names: Sequence[str], horizon_s: float,
