@@ -353,9 +353,44 @@ def grid_run_length(settings: CalibrationSettings, rate: float, group: int) -> t
 def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings = CalibrationSettings(),
                   pool_name: str = "") -> CapacityCurve:
     """Run the calibration (see the module docstring) and return the curve."""
-    # 1. saturation throughput (a group measures 1/g of one replica's seconds after the same
-    # warmup, as the grid runs do; the rerun below still sees ``min_requests`` completions)
     group = int(template["fleet"]["pools"][0]["replicas"])
+    max_rps, probe_rate = _saturation_rps(template, base_dir, settings, group, pool_name)
+    g = _GridRuns(template)
+    for f in settings.fractions:
+        r = f * max_rps
+        warm, dur = grid_run_length(settings, r, group)
+        g.add(r, warm, _run(template, base_dir, r, dur, warm, settings.seed + len(g.rates) + 1))  # independent draws
+    g.add_idle_point()
+    lengths = length_stats(template, base_dir, seed=settings.seed + 1000)
+    group = float(group)                                       # rates are the group's: per replica below
+    return CapacityCurve(
+        key="", pool=pool_name, max_rps=float(max_rps) / group, rates_rps=np.array(g.rates) / group,
+        served_rps=np.array(g.served) / group,
+        attainment=np.array(g.att), busy=np.array(g.busy), kv=np.array(g.kv), mfu=np.array(g.mfu),
+        latency={m: {st: np.array(v) for st, v in d.items()} for m, d in g.lat.items()},
+        hists={m: np.array(v) for m, v in g.hists.items()},
+        prompt_tokens_mean=lengths["prompt_tokens_mean"], output_tokens_mean=lengths["output_tokens_mean"],
+        reject_share=lengths["reject_share"],
+        class_attainment=np.array(g.c_att), class_latency_mean={m: np.array(v) for m, v in g.c_mean.items()},
+        class_hists={m: np.array(v) for m, v in g.c_hist.items()},
+        meta={"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
+              "probe_rate_rps": probe_rate, "group_replicas": int(group),
+              "group_router": template["fleet"]["router"],
+              "class_tokens": lengths["class_tokens"], "length_sample": lengths["n"],
+              "reject_reasons": lengths["reject_reasons"],
+              "runs": {"requests": g.n_req, "rejected": g.n_rej, "completed": g.n_done,
+                       "prompt_tokens_mean": g.tok_in / max(g.n_done, 1),
+                       "output_tokens_mean": g.tok_out / max(g.n_done, 1),
+                       "class_completed": [a[0] for a in g.cls_acc.tolist()]}})
+
+
+def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSettings, group: int,
+                    pool_name: str) -> tuple[float, float]:
+    """Step 1: the saturation throughput (requests/s of the group) and the probe rate that found it.
+
+    A group measures 1/g of one replica's seconds after the same warmup, as the grid runs do; a
+    saturated probe with fewer than ``min_requests`` completions is run again long enough.
+    """
     rate = 1.0
     probe = settings.probe_duration_s
     max_rps = None
@@ -380,92 +415,80 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         total, warm = (dur / 0.75, dur / 3.0) if dur / 3.0 >= probe / 4 else (probe / 4 + dur, probe / 4)
         res = _run(template, base_dir, rate, total, warm, settings.seed)
         max_rps = res.summary["throughput"]["requests_per_s"] or max_rps
-    # 2. grid
-    rates, served, att, busy, kv, mfu = [], [], [], [], [], []
-    lat = {m: {s: [] for s in STATS} for m in METRICS}
-    hists = {m: [] for m in HIST_METRICS}
-    n_req = n_rej = 0
-    tok_in = tok_out = n_done = 0.0
-    n_cls = max(1, len(template["workload"].get("classes") or []))
-    cls_acc = np.zeros((n_cls, 3))                  # completed, prompt tokens, generated tokens
-    cls_slo = _class_slos(template)
-    c_att: list[list[float]] = [[] for _ in range(n_cls)]
-    c_mean = {m: [[] for _ in range(n_cls)] for m in HIST_METRICS}
-    c_hist = {m: [[] for _ in range(n_cls)] for m in HIST_METRICS}
-    for f in settings.fractions:
-        r = f * max_rps
-        warm, dur = grid_run_length(settings, r, group)
-        res = _run(template, base_dir, r, dur, warm, settings.seed + len(rates) + 1)  # independent draws
+    return max_rps, rate
+
+
+class _GridRuns:
+    """Step 2: what the grid runs measured, point by point (the group's rates), per class, and
+    the requests and tokens of all of them together."""
+
+    def __init__(self, template: dict) -> None:
+        self.rates, self.served, self.att, self.busy, self.kv, self.mfu = [], [], [], [], [], []
+        self.lat = {m: {s: [] for s in STATS} for m in METRICS}
+        self.hists = {m: [] for m in HIST_METRICS}
+        self.n_req = self.n_rej = 0
+        self.tok_in = self.tok_out = self.n_done = 0.0
+        self.n_cls = n_cls = max(1, len(template["workload"].get("classes") or []))
+        self.cls_acc = np.zeros((n_cls, 3))                  # completed, prompt tokens, generated tokens
+        self.cls_slo = _class_slos(template)
+        self.c_att: list[list[float]] = [[] for _ in range(n_cls)]
+        self.c_mean = {m: [[] for _ in range(n_cls)] for m in HIST_METRICS}
+        self.c_hist = {m: [[] for _ in range(n_cls)] for m in HIST_METRICS}
+
+    def add(self, rate: float, warm: float, res) -> None:
+        """One grid run at ``rate``: its summary's numbers, histograms, classes and counts."""
         s = res.summary
-        rates.append(r)
-        served.append(s["throughput"]["requests_per_s"])
-        att.append(s["slo"]["attainment"] if s["slo"]["attainment"] is not None else 1.0)
-        busy.append(s["utilization"]["gpu_busy"])
-        kv.append(s["utilization"]["kv_cache_mean"])
-        mfu.append(s["utilization"]["mfu"])
+        self.rates.append(rate)
+        self.served.append(s["throughput"]["requests_per_s"])
+        self.att.append(s["slo"]["attainment"] if s["slo"]["attainment"] is not None else 1.0)
+        self.busy.append(s["utilization"]["gpu_busy"])
+        self.kv.append(s["utilization"]["kv_cache_mean"])
+        self.mfu.append(s["utilization"]["mfu"])
         for m in METRICS:
             for st in STATS:
                 v = s["latency"][m][st]
-                lat[m][st].append(float(v) if v is not None else float("nan"))
+                self.lat[m][st].append(float(v) if v is not None else float("nan"))
         for m, row in _hist_rows(res, warm).items():
-            hists[m].append(row)
-        for k in range(n_cls):
-            st = RequestStats(warm, [cls_slo[k]])
-            st.add(res.records[res.records["cls"] == k])
-            c_att[k].append(st.met[0] / st.n_fin[0] if st.n_fin[0] else att[-1])
+            self.hists[m].append(row)
+        self._add_classes(res.records, warm)
+        self._add_counts(res.records)
+
+    def _add_classes(self, rec: np.ndarray, warm: float) -> None:
+        """Each class's attainment under its own SLO (the run's where it has no finished request),
+        mean latency and normalised histogram."""
+        for k in range(self.n_cls):
+            st = RequestStats(warm, [self.cls_slo[k]])
+            st.add(rec[rec["cls"] == k])
+            self.c_att[k].append(st.met[0] / st.n_fin[0] if st.n_fin[0] else self.att[-1])
             for m in HIST_METRICS:
                 h = st.hist[m]
-                c_mean[m][k].append(h.mean() if h.total > 0 else float("nan"))
-                c_hist[m][k].append(h.counts / h.total if h.total > 0 else h.counts)
-        rec = res.records
-        n_req += len(rec)
-        n_rej += int(np.sum(rec["status"] == 2))
+                self.c_mean[m][k].append(h.mean() if h.total > 0 else float("nan"))
+                self.c_hist[m][k].append(h.counts / h.total if h.total > 0 else h.counts)
+
+    def _add_counts(self, rec: np.ndarray) -> None:
+        """Requests, refusals, completions and tokens, in all and per class."""
+        n_cls = self.n_cls
+        self.n_req += len(rec)
+        self.n_rej += int(np.sum(rec["status"] == 2))
         done = rec[rec["status"] == 1]
-        n_done += len(done)
-        tok_in += float(done["prompt_tokens"].sum())
-        tok_out += float(done["generated_tokens"].sum())
+        self.n_done += len(done)
+        self.tok_in += float(done["prompt_tokens"].sum())
+        self.tok_out += float(done["generated_tokens"].sum())
         c = np.clip(done["cls"].astype(np.int64), 0, n_cls - 1)
-        cls_acc[:, 0] += np.bincount(c, minlength=n_cls)
-        cls_acc[:, 1] += np.bincount(c, weights=done["prompt_tokens"].astype(np.float64), minlength=n_cls)
-        cls_acc[:, 2] += np.bincount(c, weights=done["generated_tokens"].astype(np.float64), minlength=n_cls)
-    # the idle end of the curve: at zero load nothing is served and the replica is idle; latency
-    # there is the lightest measured point's (a lone request sees no queueing either way)
-    rates.insert(0, 0.0)
-    served.insert(0, 0.0)
-    att.insert(0, att[0])
-    busy.insert(0, 0.0)
-    kv.insert(0, 0.0)
-    mfu.insert(0, 0.0)
-    for m in METRICS:
-        for st in STATS:
-            lat[m][st].insert(0, lat[m][st][0])
-    for m in HIST_METRICS:
-        hists[m].insert(0, hists[m][0])
-        for k in range(n_cls):
-            c_mean[m][k].insert(0, c_mean[m][k][0])
-            c_hist[m][k].insert(0, c_hist[m][k][0])
-    for k in range(n_cls):
-        c_att[k].insert(0, c_att[k][0])
-    lengths = length_stats(template, base_dir, seed=settings.seed + 1000)
-    group = float(group)                                       # rates are the group's: per replica below
-    return CapacityCurve(
-        key="", pool=pool_name, max_rps=float(max_rps) / group, rates_rps=np.array(rates) / group,
-        served_rps=np.array(served) / group,
-        attainment=np.array(att), busy=np.array(busy), kv=np.array(kv), mfu=np.array(mfu),
-        latency={m: {st: np.array(v) for st, v in d.items()} for m, d in lat.items()},
-        hists={m: np.array(v) for m, v in hists.items()},
-        prompt_tokens_mean=lengths["prompt_tokens_mean"], output_tokens_mean=lengths["output_tokens_mean"],
-        reject_share=lengths["reject_share"],
-        class_attainment=np.array(c_att), class_latency_mean={m: np.array(v) for m, v in c_mean.items()},
-        class_hists={m: np.array(v) for m, v in c_hist.items()},
-        meta={"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
-              "probe_rate_rps": rate, "group_replicas": int(group),
-              "group_router": template["fleet"]["router"],
-              "class_tokens": lengths["class_tokens"], "length_sample": lengths["n"],
-              "reject_reasons": lengths["reject_reasons"],
-              "runs": {"requests": n_req, "rejected": n_rej, "completed": n_done,
-                       "prompt_tokens_mean": tok_in / max(n_done, 1), "output_tokens_mean": tok_out / max(n_done, 1),
-                       "class_completed": [a[0] for a in cls_acc.tolist()]}})
+        self.cls_acc[:, 0] += np.bincount(c, minlength=n_cls)
+        self.cls_acc[:, 1] += np.bincount(c, weights=done["prompt_tokens"].astype(np.float64), minlength=n_cls)
+        self.cls_acc[:, 2] += np.bincount(c, weights=done["generated_tokens"].astype(np.float64), minlength=n_cls)
+
+    def add_idle_point(self) -> None:
+        """Step 4: the idle end of the curve. At zero load nothing is served and the replica is
+        idle; latency there is the lightest measured point's (a lone request sees no queueing)."""
+        for column, idle in ((self.rates, 0.0), (self.served, 0.0), (self.att, self.att[0]), (self.busy, 0.0),
+                             (self.kv, 0.0), (self.mfu, 0.0)):
+            column.insert(0, idle)
+        columns = [v for d in self.lat.values() for v in d.values()] + list(self.hists.values())
+        columns += [v for d in (self.c_mean, self.c_hist) for per_class in d.values() for v in per_class]
+        for column in columns + self.c_att:
+            column.insert(0, column[0])
 
 
 def capacity_curve(scenario, pool_index: int, base_dir: Path = Path("."),
