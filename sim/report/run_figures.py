@@ -104,48 +104,17 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
     out = Path(out_dir)
     notes = notes if notes is not None else []
     if result is not None:
-        from sim.metrics.output import request_table, timeseries_table
-
-        requests = request_table(result) if requests is None else requests
-        timeseries = timeseries_table(result) if timeseries is None else timeseries
-        summary = result.summary if summary is None else summary
-        if statement is None and result.economics is not None:
-            statement, currency = result.economics.statement, result.economics.currency
-    paths: list[Path] = []
-
-    def draw(stem: str, build) -> None:
-        try:
-            chart = build()
-            if chart is None:
-                return
-            if renderer == "svg":
-                paths.append(write_svg(chart, out / "figures" / stem))
-            else:
-                from sim.report.render import save_chart
-
-                paths.extend(save_chart(chart, out / "figures" / stem, formats))
-        except Exception as exc:   # one broken figure must not cost the others
-            (failures if failures is not None else notes).append(
-                f"{stem} figure not drawn: {type(exc).__name__}: {exc}")
-
-    def table(name: str, given, read, *names):
-        """``given`` as columns, or the folder's file read with ``read``; ``None`` with a failure
-        line when the file cannot be read (a truncated ``.gz``, say)."""
-        try:
-            return as_columns(given, *names) if given is not None else read(out)
-        except Exception as exc:
-            (failures if failures is not None else notes).append(
-                f"{name} not read: {type(exc).__name__}: {exc}")
-            return None
-
-    req = table("requests.csv.gz", requests, read_requests, REQUEST_INPUTS)
+        requests, timeseries, summary, statement, currency = _tables_of(result, requests, timeseries, summary,
+                                                                        statement, currency)
+    w = _FigureWriter(out, renderer, formats, failures if failures is not None else notes)
+    req = w.table("requests.csv.gz", requests, read_requests, REQUEST_INPUTS)
     if req is not None and "arrival_s" in req and req["arrival_s"].size:
-        draw("latency_cdf", lambda: latency_cdf_chart(req))
+        w.draw("latency_cdf", lambda: latency_cdf_chart(req))
     else:
         notes.append("latency CDFs skipped: no requests.csv.gz with rows")
-    ts = table("timeseries.csv", timeseries, read_timeseries)
+    ts = w.table("timeseries.csv", timeseries, read_timeseries)
     if ts is not None and "time_s" in ts and ts["time_s"].size:
-        draw("timeseries", lambda: timeseries_chart(ts))
+        w.draw("timeseries", lambda: timeseries_chart(ts))
     else:
         notes.append("time-series figure skipped: no timeseries.csv with rows")
     if summary is None:
@@ -154,11 +123,56 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
         except Exception:       # a broken summary.json costs only the summary-based bars
             summary = None
     if _pool_utilization(summary) or (ts is not None and "busy_frac" in ts and ts["busy_frac"].size):
-        draw("utilization", lambda: utilization_chart(ts, summary))
+        w.draw("utilization", lambda: utilization_chart(ts, summary))
     else:
         notes.append("utilization figure skipped: no summary.json or time series with utilization")
-    draw("cashflow", lambda: _statement_chart(out, statement, currency, notes))
-    return paths
+    w.draw("cashflow", lambda: _statement_chart(out, statement, currency, notes))
+    return w.paths
+
+
+def _tables_of(result: Any, requests, timeseries, summary, statement, currency: str) -> tuple:
+    """The tables of an in-memory :class:`sim.api.Result`, where the caller passed none of its own."""
+    from sim.metrics.output import request_table, timeseries_table
+
+    requests = request_table(result) if requests is None else requests
+    timeseries = timeseries_table(result) if timeseries is None else timeseries
+    summary = result.summary if summary is None else summary
+    if statement is None and result.economics is not None:
+        statement, currency = result.economics.statement, result.economics.currency
+    return requests, timeseries, summary, statement, currency
+
+
+class _FigureWriter:
+    """Draws figures into ``out/figures`` with one renderer and reads the folder's tables; a figure
+    or table that fails costs only itself, with a line in ``failures``."""
+
+    def __init__(self, out: Path, renderer: str, formats: tuple[str, ...], failures: list[str]) -> None:
+        self.out, self.renderer, self.formats, self.failures = out, renderer, formats, failures
+        self.paths: list[Path] = []
+
+    def draw(self, stem: str, build) -> None:
+        """The chart ``build()`` returns (``None``: nothing to draw) as ``figures/<stem>.*``."""
+        try:
+            chart = build()
+            if chart is None:
+                return
+            if self.renderer == "svg":
+                self.paths.append(write_svg(chart, self.out / "figures" / stem))
+            else:
+                from sim.report.render import save_chart
+
+                self.paths.extend(save_chart(chart, self.out / "figures" / stem, self.formats))
+        except Exception as exc:   # one broken figure must not cost the others
+            self.failures.append(f"{stem} figure not drawn: {type(exc).__name__}: {exc}")
+
+    def table(self, name: str, given, read, *names):
+        """``given`` as columns, or the folder's file read with ``read``; ``None`` with a failure
+        line when the file cannot be read (a truncated ``.gz``, say)."""
+        try:
+            return as_columns(given, *names) if given is not None else read(self.out)
+        except Exception as exc:
+            self.failures.append(f"{name} not read: {type(exc).__name__}: {exc}")
+            return None
 
 
 def cdf_points(values: np.ndarray, max_points: int = CDF_POINTS) -> tuple[np.ndarray, np.ndarray]:
