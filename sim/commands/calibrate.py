@@ -75,8 +75,23 @@ def _bounds(name: str) -> tuple[float, float]:
 
 
 def main(args: argparse.Namespace) -> int:
+    gpu, model = _checked_inputs(args)
+    cal, source, unit = _fit(args, gpu, model)
+    _print_fit(cal, gpu, model, args, source, unit)
+    if args.out is not None:
+        from sim.perf.calibration import write_calibration
+
+        write_calibration(cal, args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+    if args.table_out is not None:
+        _write_step_table(args, gpu, model)
+    return 0
+
+
+def _checked_inputs(args: argparse.Namespace):
+    """The catalog GPU and model, once the tensor parallelism, the weight precision and the input
+    (points or a profile) are known to fit them; :class:`~sim.errors.InputError` otherwise."""
     from sim.errors import InputError
-    from sim.perf.calibration import Calibration, fit_efficiency, read_points, write_calibration
     from sim.perf.memory import check_parallelism
     from sim.scenario.catalog import get_gpu, get_model
 
@@ -93,23 +108,35 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(f"--weight-dtype: {exc}") from None
     if args.points is None and args.vidur_mlp is None:
         raise InputError("give a CSV of measured points, or --vidur-mlp with a Vidur operator profile")
+    return gpu, model
+
+
+def _fit(args: argparse.Namespace, gpu, model):
+    """The calibration fitted to the measured points, or to a Vidur profile's GEMM times; what it
+    was fitted over (for the report line) and the unit of the measured column."""
+    from sim.perf.calibration import Calibration, StepPoints, fit_efficiency, read_points
 
     if args.points is not None:
         points = read_points(args.points)
         cal = fit_efficiency(points, model, gpu, args.tp, args.weight_dtype, args.kv_dtype,
                              fit_exponent=args.fit_exponent, source=str(args.points))
-        source = f"{cal.points} points"
-    else:
-        import numpy as np
+        return cal, f"{cal.points} points", "step_s" if isinstance(points, StepPoints) else "output tok/s"
+    import numpy as np
 
-        from sim.perf.vidur import fit_gemm_roofline, read_operator_profile
-        fit = fit_gemm_roofline(read_operator_profile(args.vidur_mlp), model, gpu, args.tp, args.weight_dtype)
-        err = np.abs(fit.rel_error)
-        cal = Calibration(gpu.name, model.name, args.tp, args.weight_dtype, args.kv_dtype,
-                          fit.efficiency.flops_efficiency, fit.efficiency.bw_efficiency, fit.efficiency.overhead_s,
-                          len(fit.num_tokens), float(np.median(err)), float(np.max(err)), fit.overlap_exponent)
-        source = (f"GEMM time at {cal.points} token counts ({int(fit.num_tokens.min())}-{int(fit.num_tokens.max())}) "
-                  f"of {args.vidur_mlp.name}")
+    from sim.perf.vidur import fit_gemm_roofline, read_operator_profile
+    fit = fit_gemm_roofline(read_operator_profile(args.vidur_mlp), model, gpu, args.tp, args.weight_dtype)
+    err = np.abs(fit.rel_error)
+    cal = Calibration(gpu.name, model.name, args.tp, args.weight_dtype, args.kv_dtype,
+                      fit.efficiency.flops_efficiency, fit.efficiency.bw_efficiency, fit.efficiency.overhead_s,
+                      len(fit.num_tokens), float(np.median(err)), float(np.max(err)), fit.overlap_exponent)
+    source = (f"GEMM time at {cal.points} token counts ({int(fit.num_tokens.min())}-{int(fit.num_tokens.max())}) "
+              f"of {args.vidur_mlp.name}")
+    return cal, source, None
+
+
+def _print_fit(cal, gpu, model, args: argparse.Namespace, source: str, unit: str | None) -> None:
+    """The fitted factors, how well they fit (per point when measured), and a warning on stderr
+    for each factor that ended on its bound."""
     print(f"{gpu.name} x {model.name} TP{args.tp} {args.weight_dtype}: flops_efficiency {cal.flops_efficiency:.4f}, "
           f"bw_efficiency {cal.bw_efficiency:.4f}, overhead_s {cal.overhead_s:.6f}")
     if cal.overlap_exponent is not None:
@@ -120,9 +147,6 @@ def main(args: argparse.Namespace) -> int:
           f"worst {cal.max_abs_rel_error:.2%}"
           + (f", R² {cal.r_squared:.4f}" if cal.r_squared is not None else ""))
     if cal.measured:
-        from sim.perf.calibration import StepPoints
-
-        unit = "step_s" if isinstance(points, StepPoints) else "output tok/s"
         print(f"{'point':>5}  {'measured ' + unit:>22}  {'predicted':>12}  {'error':>8}")
         for i, (m, p) in enumerate(zip(cal.measured, cal.predicted), start=1):
             print(f"{i:>5}  {m:>22,.6g}  {p:>12,.6g}  {(p - m) / m:>+8.2%}")
@@ -136,23 +160,23 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if args.points is None:
         print("overhead_s is the GPU catalog's (operator profiles carry no per-iteration overhead)")
-    if args.out is not None:
-        write_calibration(cal, args.out)
-        print(f"wrote {args.out}", file=sys.stderr)
 
-    if args.table_out is not None:
-        if args.vidur_mlp is None:
-            raise InputError("--table-out needs --vidur-mlp (and optionally --vidur-attention)")
-        from sim.perf.vidur import (AttentionFit, compose_step_table, fit_attention, read_attention_sample,
-                                    read_operator_profile, write_step_table)
-        attn = (fit_attention(read_attention_sample(args.vidur_attention)) if args.vidur_attention
-                else AttentionFit(0.0, 0.0, 0.0, 0.0))
-        rows = compose_step_table(read_operator_profile(args.vidur_mlp), attn, model, gpu, args.tp,
-                                  _grid(args.grid_prefill, "grid-prefill"), _grid(args.grid_decode, "grid-decode"),
-                                  _grid(args.grid_context, "grid-context"))
-        write_step_table(rows, args.table_out,
-                         f"Step-time table for {model.name} on {args.tp}x {gpu.name}, composed by `fleetsim calibrate` "
-                         f"from {args.vidur_mlp.name}" + (f" and {args.vidur_attention.name}" if args.vidur_attention
-                                                         else " (attention omitted)"))
-        print(f"wrote {args.table_out} ({len(rows)} grid points)", file=sys.stderr)
-    return 0
+
+def _write_step_table(args: argparse.Namespace, gpu, model) -> None:
+    """``--table-out``: a step-time table composed from the Vidur GEMM profile and attention sample."""
+    from sim.errors import InputError
+
+    if args.vidur_mlp is None:
+        raise InputError("--table-out needs --vidur-mlp (and optionally --vidur-attention)")
+    from sim.perf.vidur import (AttentionFit, compose_step_table, fit_attention, read_attention_sample,
+                                read_operator_profile, write_step_table)
+    attn = (fit_attention(read_attention_sample(args.vidur_attention)) if args.vidur_attention
+            else AttentionFit(0.0, 0.0, 0.0, 0.0))
+    rows = compose_step_table(read_operator_profile(args.vidur_mlp), attn, model, gpu, args.tp,
+                              _grid(args.grid_prefill, "grid-prefill"), _grid(args.grid_decode, "grid-decode"),
+                              _grid(args.grid_context, "grid-context"))
+    write_step_table(rows, args.table_out,
+                     f"Step-time table for {model.name} on {args.tp}x {gpu.name}, composed by `fleetsim calibrate` "
+                     f"from {args.vidur_mlp.name}" + (f" and {args.vidur_attention.name}" if args.vidur_attention
+                                                     else " (attention omitted)"))
+    print(f"wrote {args.table_out} ({len(rows)} grid points)", file=sys.stderr)
