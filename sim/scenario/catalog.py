@@ -259,46 +259,61 @@ def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
     if not isinstance(name_or_mapping, Mapping):
         raise ScenarioError([("model", f"must be a catalog name ({', '.join(model_names())}) "
                                        f"or a mapping of the architecture (got {name_or_mapping!r})")])
-    d = dict(name_or_mapping)
-    problems: list[tuple[str, str]] = []
+    d = _with_hf_config(dict(name_or_mapping))
+    problems = _field_problems(d)
+    if problems:
+        raise ScenarioError(problems)
+    spec = _inline_spec(d)
+    problems = [(f"model.{k}", m) for k, m in check_architecture(spec)]
+    if problems:
+        raise ScenarioError(problems)
+    return _with_parameter_counts(spec, d)
+
+
+def _with_hf_config(d: dict) -> dict:
+    """An inline mapping with the fields of its ``hf_config`` (a Hugging Face config.json) under
+    its own keys; the model is named after the config's folder unless the mapping names it."""
     hf = d.pop("hf_config", None)
-    if hf is not None:
-        if not isinstance(hf, str) or not hf.strip():
-            raise ScenarioError([("model.hf_config", f"must be a path to a config.json (got {hf!r})")])
-        try:
-            fields = read_hf_config(hf)
-        except InputError as exc:
-            raise ScenarioError([("model.hf_config", str(exc))]) from None
-        fields.setdefault("name", _stem(hf))
-        d = {**fields, **d}
-    for k in sorted(set(d) - _ALLOWED):
-        problems.append((f"model.{k}", f"unknown field; allowed: {', '.join(sorted(_ALLOWED))}"))
-    for k in _REQUIRED:
-        if k not in d:
-            problems.append((f"model.{k}", "required for an inline architecture"))
-    for k in _REQUIRED + _OPTIONAL_INT:
-        if k in d:
+    if hf is None:
+        return d
+    if not isinstance(hf, str) or not hf.strip():
+        raise ScenarioError([("model.hf_config", f"must be a path to a config.json (got {hf!r})")])
+    try:
+        fields = read_hf_config(hf)
+    except InputError as exc:
+        raise ScenarioError([("model.hf_config", str(exc))]) from None
+    fields.setdefault("name", _stem(hf))
+    return {**fields, **d}
+
+
+def _field_problems(d: dict) -> list[tuple[str, str]]:
+    """Every problem of an inline mapping's fields on their own: unknown or missing keys, counts
+    that are not whole numbers in range, names outside their choices, a non-boolean switch."""
+    problems = [(f"model.{k}", f"unknown field; allowed: {', '.join(sorted(_ALLOWED))}")
+                for k in sorted(set(d) - _ALLOWED)]
+    problems += [(f"model.{k}", "required for an inline architecture") for k in _REQUIRED if k not in d]
+    for keys, least, words in ((_REQUIRED + _OPTIONAL_INT, 1, "> 0"), (_OPTIONAL_COUNT, 0, ">= 0")):
+        for k in (k for k in keys if k in d):
             v = d[k]
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                problems.append((f"model.{k}", f"must be an integer > 0 (got {v!r})"))
-    for k in _OPTIONAL_COUNT:
-        if k in d:
-            v = d[k]
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                problems.append((f"model.{k}", f"must be an integer >= 0 (got {v!r})"))
+            if isinstance(v, bool) or not isinstance(v, int) or v < least:
+                problems.append((f"model.{k}", f"must be an integer {words} (got {v!r})"))
     for k, allowed in _OPTIONAL_STR.items():
         if k in d and d[k] not in allowed and not (d[k] is None and k.endswith("dtype")):
             problems.append((f"model.{k}", f"must be one of {', '.join(allowed)} (got {d[k]!r})"))
     if "tied_embeddings" in d and not isinstance(d["tied_embeddings"], bool):
         problems.append(("model.tied_embeddings", f"must be true or false (got {d['tied_embeddings']!r})"))
-    if problems:
-        raise ScenarioError(problems)
+    return problems
+
+
+def _inline_spec(d: dict) -> ModelSpec:
+    """The architecture of a checked inline mapping, with its defaults and the parameter counts
+    still zero; a ``head_dim`` is required when the heads do not divide the hidden size."""
     n_heads = d["n_heads"]
     if "head_dim" not in d and d["hidden"] % n_heads:
         raise ScenarioError([("model.head_dim",
                               f"required when n_heads={n_heads} does not divide hidden={d['hidden']}")])
     extra = {k: d[k] for k in _OPTIONAL_COUNT + tuple(_OPTIONAL_STR) if k in d}
-    spec = ModelSpec(name=str(d.get("name", "custom")), n_layers=d["n_layers"], hidden=d["hidden"],
+    return ModelSpec(name=str(d.get("name", "custom")), n_layers=d["n_layers"], hidden=d["hidden"],
                      n_heads=n_heads, n_kv_heads=d.get("n_kv_heads", n_heads),
                      head_dim=d.get("head_dim", d["hidden"] // n_heads),
                      ffn_hidden=d["ffn_hidden"], vocab=d["vocab"], n_params=0.0, n_active_params=0.0,
@@ -306,10 +321,12 @@ def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
                      max_context=d.get("max_context", 4096), source=str(d.get("source", "inline")),
                      activation=str(d.get("activation", "silu" if d.get("mlp", "gated") == "gated" else "gelu")),
                      tied_embeddings=bool(d.get("tied_embeddings", False)), **extra)
-    problems = [(f"model.{k}", m) for k, m in check_architecture(spec)]
-    if problems:
-        raise ScenarioError(problems)
+
+
+def _with_parameter_counts(spec: ModelSpec, d: dict) -> ModelSpec:
+    """``spec`` with its total and active parameter counts: the mapping's, else the architecture's."""
     total, active = architecture_params(spec)
+    problems = []
     for k, default in (("n_params", total), ("n_active_params", active)):
         v = d.get(k, default)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
