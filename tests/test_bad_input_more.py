@@ -446,3 +446,12 @@ def test_planning_commands_check_out_before_running_any_point(tmp_path, capsys, 
     assert main([command, str(_bad_scenario(tmp_path)), "--quiet", "--executor", "serial", *extra,
                  "--out", str(tmp_path / "o")]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_scenario_loading_doctests():
+    import doctest
+
+    from sim.scenario import load, schema_errors
+    for module in (load, schema_errors):
+        result = doctest.testmod(module)
+        assert result.attempted and result.failed == 0, module.__name__

@@ -1,0 +1,249 @@
+"""What the schema refused, in the user's words: pydantic's validation errors as ``(field.path,
+message)`` pairs naming the field as the file writes it (union members pydantic inserts into a
+location are left out), what is allowed (the keys of the enclosing block, the choices, the bound)
+and what was given, shortened; and the numbers given as ``true``/``false``, which pydantic would
+read as 1/0.
+
+    >>> from pydantic import ValidationError
+    >>> try:
+    ...     Scenario.model_validate({"duration": -1})
+    ... except ValidationError as exc:
+    ...     [p for p in validation_problems(exc, {"duration": -1}) if p[0] == "duration"]
+    [('duration', 'must be > 0 (got -1)')]
+"""
+from __future__ import annotations
+
+import reprlib
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sim.scenario.schema import Scenario
+
+
+# ------------------------------------------------------------------------------ error messages
+def _unwrap(tp: Any) -> list[Any]:
+    """Concrete candidate types behind Optional/Annotated/Union/list/dict annotations."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        out: list[Any] = []
+        for a in typing.get_args(tp):
+            out.extend(_unwrap(a))
+        return out
+    return [tp]
+
+
+def _pick(options: list[Any], node: Any) -> Any:
+    models = [o for o in options if isinstance(o, type) and issubclass(o, BaseModel)]
+    if len(models) == 1 or not isinstance(node, dict):
+        return models[0] if models else None
+    for m in models:  # discriminated union: the member whose Literal tag matches
+        for fname, f in m.model_fields.items():
+            if typing.get_origin(f.annotation) is typing.Literal and fname in node:
+                if node[fname] in typing.get_args(f.annotation):
+                    return m
+    for m in models:
+        if set(node) <= set(m.model_fields):
+            return m
+    return models[0]
+
+
+def _allowed_keys(loc: Sequence[Any], raw: Any) -> list[str] | None:
+    """Field names allowed in the mapping that holds ``loc[-1]``."""
+    parent = list(loc[:-1])
+    # walk the raw data and schema together, descending through list indices
+    cls: Any = Scenario
+    node = raw
+    i = 0
+    while i < len(parent):
+        part = parent[i]
+        if isinstance(node, list) and isinstance(part, int):
+            node = node[part] if -len(node) <= part < len(node) else None
+            i += 1
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            return None
+        field = cls.model_fields.get(str(part))
+        if field is None:
+            return None
+        node = node.get(part) if isinstance(node, dict) else None
+        cands = _unwrap(field.annotation)
+        models = []
+        for c in cands:
+            if typing.get_origin(c) is list:
+                models.extend(x for x in _unwrap(typing.get_args(c)[0]))
+            else:
+                models.append(c)
+        if isinstance(node, list) and i + 1 < len(parent) and isinstance(parent[i + 1], int):
+            idx = parent[i + 1]
+            node = node[idx] if -len(node) <= idx < len(node) else None
+            i += 1
+        cls = _pick(models, node)
+        i += 1
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return sorted(f.alias or name for name, f in cls.model_fields.items())
+    return None
+
+
+def clean_loc(loc: Sequence[Any], raw: Any) -> list[Any]:
+    """Drop union-member names pydantic inserts into ``loc`` (they are not keys in the file)."""
+    out: list[Any] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict):
+            if part in node:
+                out.append(part)
+                node = node[part]
+            elif isinstance(part, str) and ("[" in part or part[:1].isupper() or part in ("function-after",
+                                                                                          "function-before")):
+                continue  # a tag such as 'PoissonArrival' or 'function-after[...]'
+            elif isinstance(part, str) and any(isinstance(v, str) and v == part for v in node.values()):
+                continue  # discriminator tag value, e.g. 'poisson'
+            else:
+                out.append(part)
+                node = None
+        elif isinstance(node, list) and isinstance(part, int):
+            out.append(part)
+            node = node[part] if -len(node) <= part < len(node) else None
+        else:
+            if isinstance(part, str) and ("[" in part or part[:1].isupper()):
+                continue
+            out.append(part)
+            node = None
+    return out
+
+
+_SHORT_REPR = reprlib.Repr()   # Python 3.11's Repr takes no keyword arguments
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxdict, _SHORT_REPR.maxlist = 3, 6, 6
+_SHORT_REPR.maxstring, _SHORT_REPR.maxother = 40, 40
+
+
+def _fmt_got(value: Any) -> str:
+    import datetime as _dt
+
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        text = _SHORT_REPR.repr(value)   # bounded: never walks a whole (possibly huge) value
+        return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = _SHORT_REPR.repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_NUMBER_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal", "int_parsing",
+                            "int_type", "int_from_float", "float_parsing", "float_type", "finite_number"})
+
+
+def _message(err: dict, loc: list[Any], raw: Any) -> str:
+    typ = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    if typ == "missing":
+        return "required field is missing"
+    if isinstance(got, bool) and typ in _NUMBER_ERRORS:
+        return f"must be a number, not {str(got).lower()}"
+    if typ == "extra_forbidden":
+        allowed = _allowed_keys(loc, raw)
+        base = f"unknown key {str(loc[-1])!r}" if loc else "unknown key"
+        return base + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    if typ in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[typ]
+        bound = next(iter(ctx.values())) if ctx else "?"
+        if isinstance(bound, float):
+            bound = f"{bound:g}"
+        return f"must be {op} {bound} (got {_fmt_got(got)})"
+    if typ == "literal_error":
+        expected = ctx.get("expected", "")
+        return f"must be one of {expected} (got {_fmt_got(got)})"
+    if typ == "union_tag_invalid":
+        disc = str(ctx.get('discriminator', 'kind')).strip("'\"")
+        tags = str(ctx.get('expected_tags', '')).replace("'", "")
+        return f"unknown {disc} {ctx.get('tag')!r}; allowed: {tags}"
+    if typ == "union_tag_not_found":
+        disc = str(ctx.get('discriminator', 'kind')).strip("'\"")
+        return f"missing key {disc!r}, which says which kind this is"
+    if typ in ("int_parsing", "int_type", "int_from_float"):
+        return f"must be a whole number (got {_fmt_got(got)})"
+    if typ == "finite_number":
+        return f"must be a finite number (got {_fmt_got(got)})"
+    if typ in ("float_parsing", "float_type"):
+        return f"must be a number (got {_fmt_got(got)})"
+    if typ in ("bool_parsing", "bool_type"):
+        return f"must be true or false (got {_fmt_got(got)})"
+    if typ in ("string_type",):
+        return f"must be text (got {_fmt_got(got)})"
+    if typ == "string_too_short":
+        return f"must not be empty (got {_fmt_got(got)})"
+    if typ in ("date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"):
+        return f"must be a date such as 2025-01-01 (got {_fmt_got(got)})"
+    if typ in ("list_type",):
+        return f"must be a list (got {_fmt_got(got)})"
+    if typ in ("model_type", "dict_type", "model_attributes_type"):
+        return f"must be a mapping of keys to values (got {_fmt_got(got)})"
+    if typ == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s) (got {ctx.get('actual_length')})"
+    msg = str(err.get("msg", "invalid value"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return msg
+
+
+def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]]:
+    """Translate a pydantic error into ``(field.path, message)`` pairs (deduplicated)."""
+    out: list[tuple[str, str]] = []
+    seen = set()
+    for err in exc.errors(include_url=False):
+        loc = clean_loc(err.get("loc", ()), raw)
+        path = ".".join(str(p) for p in loc)
+        msg = _message(err, loc, raw)
+        if (path, msg) not in seen:
+            seen.add((path, msg))
+            out.append((path, msg))
+    return out
+
+
+# ------------------------------------------------------------------------------ no true/false for numbers
+def bool_problems(model: BaseModel, raw: Any, path: str = "") -> list[tuple[str, str]]:
+    """Fields given ``true``/``false`` where the schema wants a number (pydantic reads them as 1/0).
+
+    Walks the validated blocks beside the raw mapping they came from; a field whose type names
+    ``bool`` or ``Any`` is left alone, as is anything inside a plain mapping of such a field.
+    """
+    out: list[tuple[str, str]] = []
+    if not isinstance(raw, dict):
+        return out
+    fields = type(model).model_fields
+    for name, value in raw.items():
+        field = fields.get(name) if isinstance(name, str) else None
+        if field is None:
+            continue
+        where = f"{path}.{name}" if path else str(name)
+        sub = getattr(model, name, None)
+        if isinstance(sub, BaseModel):
+            out.extend(bool_problems(sub, value, where))
+        elif isinstance(sub, list) and isinstance(value, list) and len(sub) == len(value):
+            for i, (m, v) in enumerate(zip(sub, value)):
+                if isinstance(m, BaseModel):
+                    out.extend(bool_problems(m, v, f"{where}.{i}"))
+                elif isinstance(v, bool) and not _names_bool(field.annotation):
+                    out.append((f"{where}.{i}", f"must be a number, not {str(v).lower()}"))
+        elif isinstance(sub, dict) and isinstance(value, dict) and not _names_bool(field.annotation):
+            out.extend((f"{where}.{k}", f"must be a number, not {str(v).lower()}")
+                       for k, v in value.items() if isinstance(v, bool))
+        elif isinstance(value, bool) and not _names_bool(field.annotation):
+            out.append((where, f"must be a number, not {str(value).lower()}"))
+    return out
+
+
+def _names_bool(tp: Any) -> bool:
+    """Whether a field annotation admits ``bool`` (or anything, ``Any``)."""
+    if tp is bool or tp is Any or tp is object:
+        return True
+    return any(_names_bool(a) for a in typing.get_args(tp) if not isinstance(a, (str, int, float)))
