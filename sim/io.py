@@ -27,6 +27,7 @@ OS "unknown"), so the same table always gives the same bytes.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import struct
@@ -87,11 +88,35 @@ def resolve_path(path: str | Path, base_dir: str | Path) -> Path:
     return p if p.is_absolute() else Path(base_dir) / p
 
 
+def followed(path: str | Path) -> Path:
+    """Where a symbolic link at ``path`` leads (through every link, whether the end exists or
+    not), or ``path`` itself when it is no link. A link that loops raises ``OSError`` (ELOOP).
+
+    Result folders follow links: ``--out latest`` with ``latest -> runs/monday`` writes into
+    ``runs/monday`` (made if missing) and ``latest`` stays a link.
+    """
+    p = Path(path)
+    if not p.is_symlink():
+        return p
+    try:
+        os.stat(p)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise
+    return Path(os.path.realpath(p))
+
+
+def make_folder(path: str | Path) -> None:
+    """``mkdir -p`` that follows symbolic links on the way, a dangling one included: the folder is
+    made where the link points and the link stays a link (``Path.mkdir`` refuses a dangling link)."""
+    Path(os.path.realpath(path)).mkdir(parents=True, exist_ok=True)
+
+
 @contextmanager
 def _atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
     """A binary file handle on a temporary sibling of ``path``, renamed to ``path`` on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -121,12 +146,15 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Ite
 
     On an error (a full disk, an interrupt) the staged folder is deleted and ``target`` is left
     exactly as it was: never half one folder and half the other.
+
+    A ``target`` that is a symbolic link is followed (:func:`followed`): the folder it points to
+    is staged beside and replaced, and the link stays a link to the new result.
     """
     import shutil
 
-    target = Path(target).absolute()
+    target = followed(target).absolute()
     parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
+    make_folder(parent)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
     try:
         os.chmod(stage, 0o755)          # mkdtemp makes 0700; a result folder is an ordinary folder

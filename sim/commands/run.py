@@ -30,29 +30,36 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     """Fail early (:class:`sim.errors.InputError`) if ``out`` cannot be a result folder: it exists and
     is not a folder, or it cannot be created (a part of the path is a file, or the nearest existing
     folder is not writable), or no folder can be made beside it (where a result is staged before it
-    is swapped in; ``/proc/self`` is a folder but nothing can be written there). Leaves nothing
-    behind (``fleetsim sweep | plan | saturation`` use it too)."""
+    is swapped in; ``/proc/self`` is a folder but nothing can be written there), or it is a symbolic
+    link that loops. A link is followed (:func:`sim.io.followed`): the checks apply to where it
+    leads. Leaves nothing behind (``fleetsim sweep | plan | saturation | reprice`` use it too)."""
     import os
     import tempfile
 
     from sim.errors import InputError
+    from sim.io import followed
 
     if str(out) == "":
         raise InputError(f"{option}: give a folder name")
-    if out.exists():
-        if not out.is_dir():
-            raise InputError(f"{option}: {out} exists and is not a folder (give a folder, new or existing)")
-        parent = out.absolute().parent
-    else:
-        parent = next((d for d in out.parents if d.exists()), Path(out.absolute().anchor))
-        if not parent.is_dir():
-            raise InputError(f"{option}: cannot create {out}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{option}: cannot create {out}: {parent} is not writable")
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name or 'out'}.", suffix=".probe", dir=parent))
+        real = followed(out)
+    except OSError:
+        raise InputError(f"{option}: {out} is a symbolic link that loops (it never leads to a folder)") from None
+    name = out if real == out else f"{out} (a link to {real})"
+    if real.exists():
+        if not real.is_dir():
+            raise InputError(f"{option}: {name} exists and is not a folder (give a folder, new or existing)")
+        parent = real.absolute().parent
+    else:
+        parent = next((d for d in real.parents if d.exists()), Path(real.absolute().anchor))
+        if not parent.is_dir():
+            raise InputError(f"{option}: cannot create {name}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option}: cannot create {name}: {parent} is not writable")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{real.name or 'out'}.", suffix=".probe", dir=parent))
     except OSError as exc:
-        raise InputError(f"{option}: cannot write a result folder at {out}: {parent} refuses new folders "
+        raise InputError(f"{option}: cannot write a result folder at {name}: {parent} refuses new folders "
                          f"({exc.strerror or exc})") from None
 
 
@@ -63,6 +70,7 @@ def main(args: argparse.Namespace) -> int:
     from sim.scenario.load import load_scenario
 
     from sim.errors import InputError, printable
+    from sim.io import followed, make_folder
     from sim.metrics.stability import warning as stability_warning
 
     if args.out is not None:
@@ -79,9 +87,10 @@ def main(args: argparse.Namespace) -> int:
     # (possibly long) run, so that a folder that cannot be made costs no simulation
     made: list[Path] = []
     if args.out is not None:
-        made = [d for d in (args.out, *args.out.parents) if not d.exists()]
+        real = followed(args.out)        # a link stays a link: the folder is made where it leads
+        made = [d for d in (real, *real.parents) if not d.exists()]
         try:
-            args.out.mkdir(parents=True, exist_ok=True)
+            make_folder(real)
         except OSError as exc:
             raise InputError(f"--out: cannot create {args.out}: {exc.strerror or exc}") from None
     try:

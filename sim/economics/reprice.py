@@ -20,7 +20,7 @@ from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import validate
 from sim.errors import InputError, ScenarioError
-from sim.io import atomic_write_json
+from sim.io import atomic_write_json, make_folder
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
 
@@ -79,7 +79,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     summary["repriced"] = {"from": str(src), "overrides": list(overrides)}
     if out is not None:
         dst = Path(out)
-        dst.mkdir(parents=True, exist_ok=True)
+        make_folder(dst)                 # through a symbolic link: the link stays a link
         if dst.resolve() != src.resolve():
             _copy_unpriced(src, dst)
         for name in (*MONEY_FILES, *STALE_FILES):
