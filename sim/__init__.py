@@ -24,7 +24,8 @@ def load_scenario(path, overrides=()):
     """Read and validate a scenario; see :func:`sim.scenario.load.load_scenario`."""
     from sim.scenario.load import load_scenario as _load
 
-    return _load(path, overrides)
+    with _warnings_shown(path):
+        return _load(path, overrides)
 
 
 def sweep(*args, **kwargs):
@@ -33,7 +34,8 @@ def sweep(*args, **kwargs):
     from sim.planning import sweep as _sweep
 
     kwargs.setdefault("progress", True)
-    return _sweep(*args, **kwargs)
+    with _warnings_shown(args[0] if args else kwargs.get("scenario")):
+        return _sweep(*args, **kwargs)
 
 
 def plan(*args, **kwargs):
@@ -42,7 +44,8 @@ def plan(*args, **kwargs):
     from sim.planning import plan as _plan
 
     kwargs.setdefault("progress", True)
-    return _plan(*args, **kwargs)
+    with _warnings_shown(args[0] if args else kwargs.get("scenario")):
+        return _plan(*args, **kwargs)
 
 
 def saturation(*args, **kwargs):
@@ -51,7 +54,8 @@ def saturation(*args, **kwargs):
     from sim.planning import saturation as _saturation
 
     kwargs.setdefault("progress", True)
-    return _saturation(*args, **kwargs)
+    with _warnings_shown(args[0] if args else kwargs.get("scenario")):
+        return _saturation(*args, **kwargs)
 
 
 def reprice(folder, overrides=(), out=None):
@@ -59,7 +63,18 @@ def reprice(folder, overrides=(), out=None):
     returns ``(EconomicsResult, summary)``. See :func:`sim.economics.reprice.reprice_folder`."""
     from sim.economics.reprice import reprice_folder
 
-    return reprice_folder(folder, overrides, out)
+    with _warnings_shown(None):
+        return reprice_folder(folder, overrides, out)
+
+
+def _warnings_shown(scenario):
+    """fleetsim's warnings printed as the command line prints them (``file: field: message``, no
+    Python source line) while the call runs (:func:`sim.errors.warnings_as_problems`); ``run``
+    does the same in :func:`sim.api.run`."""
+    from sim.errors import warnings_as_problems
+    from sim.scenario.load import source_name
+
+    return warnings_as_problems(source_name(scenario) if scenario is not None else "")
 
 
 __all__ = ["run", "load_scenario", "sweep", "plan", "saturation", "reprice", "__version__"]

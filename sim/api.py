@@ -18,12 +18,13 @@ from typing import Any, Iterable
 import numpy as np
 import simpy
 
+from sim.errors import warnings_as_problems
 from sim.limits import check_money, check_work
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.metrics.records import summarize_requests
 from sim.metrics.schema import REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
 from sim.perf import build_step_model
-from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict
+from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict, source_name
 from sim.serving.fleet import Fleet
 from sim.serving.outcome import EVENT_KINDS, FleetOutcome
 from sim.serving.pool import PoolRuntime
@@ -94,7 +95,7 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
     before anything runs, unless ``allow_large`` (default: the ``FLEETSIM_ALLOW_LARGE`` variable).
     """
     t0 = time.perf_counter()
-    with _gc_relaxed():
+    with _gc_relaxed(), warnings_as_problems(source_name(scenario)):
         loaded = _as_loaded(scenario, list(overrides))
         check_work(loaded, allow_large)
         sc = loaded.scenario

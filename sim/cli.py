@@ -119,13 +119,12 @@ _CAUSES = (
 
 
 def _show_warning(source: str):
-    """``warnings.showwarning`` printing ``file: field: message`` (no Python source line)."""
-    from sim.errors import printable
+    """``warnings.showwarning`` printing ``file: field: message`` (no Python source line), every
+    warning as one line (:func:`sim.errors.warning_text`)."""
+    from sim.errors import warning_text
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
-        text = str(message)
-        named = category.__name__ == "EconomicsWarning" and source and not text.startswith(source)
-        print(printable(f"{source}: {text}" if named else text), file=sys.stderr)
+        print(warning_text(message, category, source), file=sys.stderr)
 
     return show
 

@@ -3,8 +3,16 @@
 Every problem names the file, the field path and what is allowed::
 
     scenarios/x.yaml: workload.arrival.rate: must be > 0 (got -3)
+
+Settings that are legal but probably unintended are warnings (:class:`InputWarning`,
+:class:`ScenarioWarning`), shown the same way, without Python's source line: by the command line,
+and by the Python API within :func:`warnings_as_problems`.
 """
 from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class ScenarioError(Exception):
@@ -29,8 +37,8 @@ _BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}
 
 
 def printable(text: str, keep: str = "\n") -> str:
-    """``text`` safe for a terminal: control characters (and bidirectional overrides) written as
-    escapes such as ``\\x1b``, so a name in a scenario cannot move the cursor, recolour the
+    r"""``text`` safe for a terminal: control characters (and bidirectional overrides) written as
+    escapes such as ``\x1b``, so a name in a scenario cannot move the cursor, recolour the
     screen or reorder what is shown. Characters in ``keep`` (default: newline) stay.
 
         >>> printable("pool\x1b[31m")
@@ -57,3 +65,48 @@ class InputError(Exception):
 
     The message already names the file, line and column where it can.
     """
+
+
+class InputWarning(UserWarning):
+    """A legal but probably unintended input; the message names the file (and line or field)."""
+
+
+class ScenarioWarning(InputWarning):
+    """A legal but probably unintended scenario setting; the message is ``field.path: what is
+    odd``, and the scenario's file is put in front when it is shown (as for a problem)."""
+
+
+def warning_text(message: Warning | str, category: type[Warning], source: str = "") -> str:
+    """A warning as one line for a person: ``file: field: message`` for a :class:`ScenarioWarning`
+    of a scenario read from ``source``, the message alone otherwise; terminal-safe.
+
+        >>> warning_text("economics.credits.0.from: after the horizon", ScenarioWarning, "x.yaml")
+        'x.yaml: economics.credits.0.from: after the horizon'
+    """
+    text = str(message)
+    if issubclass(category, ScenarioWarning) and source and not text.startswith(source):
+        text = f"{source}: {text}"
+    return printable(text)
+
+
+@contextmanager
+def warnings_as_problems(source: str = "") -> Iterator[None]:
+    """Within the block, fleetsim's warnings (:class:`InputWarning`) print as the command line shows
+    them: ``file: field: message``, not Python's ``module.py:89: EconomicsWarning: ...`` and source line.
+
+    Only the printed form changes (``warnings.formatwarning``): filters still decide whether a
+    warning is shown, raised or ignored, and ``pytest.warns`` or ``catch_warnings(record=True)``
+    still record it; other warnings keep Python's format.
+    """
+    previous = warnings.formatwarning
+
+    def formatted(message, category, filename, lineno, line=None) -> str:
+        if issubclass(category, InputWarning):
+            return warning_text(message, category, source) + "\n"
+        return previous(message, category, filename, lineno, line)
+
+    warnings.formatwarning = formatted
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous

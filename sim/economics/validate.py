@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from sim.economics.terms import compute_terms
 from sim.economics.timeline import window_s
 from sim.economics.calendar import Calendar
+from sim.errors import ScenarioWarning
 from sim.scenario.economics import EconomicsConfig
 
 
-class EconomicsWarning(UserWarning):
-    """A legal but probably unintended economics setting."""
+class EconomicsWarning(ScenarioWarning):
+    """A legal but probably unintended economics setting (``economics.field: message``)."""
 
 
 def _fmt_s(seconds: float) -> str:

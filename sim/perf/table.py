@@ -35,10 +35,15 @@ import warnings
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 
-from sim.errors import InputError
+from sim.errors import InputError, InputWarning
 from sim.perf.base import BatchShape, StepTimeModel
 
 COLUMNS = ("prefill_tokens", "decode_seqs", "context_tokens", "step_s")
+
+
+class OutOfGridWarning(InputWarning, RuntimeWarning):
+    """A step-time table was queried outside its grid (the roofline answers there); a
+    ``RuntimeWarning`` as before, and an :class:`~sim.errors.InputWarning` naming the table's file."""
 
 
 class TableModel:
@@ -82,7 +87,7 @@ class TableModel:
             warnings.warn(f"{self.source}: step-time table queried outside its grid at prefill_tokens={point[0]:g}, "
                           f"decode_seqs={point[1]:g}, context_tokens={point[2]:g} (grid: {rng}); using the "
                           "roofline model there (further out-of-grid queries are not reported)",
-                          RuntimeWarning, stacklevel=3)
+                          OutOfGridWarning, stacklevel=3)
 
     def _inside(self, pts: np.ndarray) -> np.ndarray:
         return np.all((pts >= self._lo) & (pts <= self._hi), axis=1)

@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from sim.errors import InputWarning
 from sim.io import atomic_write_text
 
 
@@ -44,7 +45,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-class CorruptPointWarning(UserWarning):
+class CorruptPointWarning(InputWarning):
     """A stored point file was unreadable and has been moved aside (the point runs again)."""
 
 

@@ -252,12 +252,20 @@ def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | 
     return loaded
 
 
+def source_name(scenario: Any) -> str:
+    """The name a scenario's problems and warnings are reported under: its file as given, the
+    source of a loaded scenario, ``<scenario>`` for a mapping or a :class:`Scenario`."""
+    if isinstance(scenario, LoadedScenario):
+        return scenario.source
+    return str(scenario) if isinstance(scenario, (str, Path)) else "<scenario>"
+
+
 def load_scenario(path: str | Path | dict, overrides: Iterable[str] = (), check: bool = True) -> LoadedScenario:
     """Read, override and validate a scenario file (or a raw mapping)."""
     if isinstance(path, dict):
         data = apply_overrides(path, overrides) if overrides else copy.deepcopy(path)
-        return scenario_from_dict(data, "<scenario>", Path("."), check)
-    src = str(path)
+        return scenario_from_dict(data, source_name(path), Path("."), check)
+    src = source_name(path)
     data = read_file(path)
     if overrides:
         data = apply_overrides(data, overrides)
