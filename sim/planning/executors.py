@@ -12,7 +12,10 @@ the caller orders the results by index, so the table is the same on every execut
   :data:`CONNECT_TIMEOUT_S` is a :class:`sim.errors.InputError` naming the address, why, and how to
   start one.
 
-A worker that dies (killed, out of memory) turns into a failed point, never a failed sweep.
+A worker that dies (killed, out of memory) turns into a failed point, never a failed sweep. A
+sweep that dies takes its ``local`` workers (:func:`die_with_parent`) and its ``LocalCluster``
+with it; a ``--scheduler`` cluster drops the sweep's queued points, but a point already running
+on one of its workers runs to its end there (Dask cannot stop a running task).
 
     >>> with make_executor("serial") as ex:
     ...     sorted(ex.map_unordered(pow, [(2, 3), (3, 2)]))
