@@ -276,3 +276,23 @@ def test_a_fit_that_hits_its_bound_warns(tmp_path, capsys):
     assert "warning: flops_efficiency 1 is at its upper bound [0.05, 1]" in err
     cal = load_calibration(tmp_path / "c.yaml")
     assert cal.at_bound == ("flops_efficiency",) and 0 < cal.r_squared < 0.95
+
+
+@pytest.mark.parametrize("extra,message", [
+    ([], "--table-out needs --vidur-mlp (and optionally --vidur-attention)"),
+    (["--vidur-mlp", "PROFILE", "--grid-decode", "1,x"], "--grid-decode: expected comma-separated integers (got '1,x')"),
+])
+def test_calibrate_checks_the_table_options_before_fitting_or_writing(tmp_path, capsys, extra, message):
+    from sim.perf.vidur import bundled_profile
+    points = tmp_path / "points.csv"
+    points.write_text("batch,input_tokens,output_tokens,output_tokens_per_s\n1,128,128,100\n8,128,128,700\n"
+                      "32,1024,128,2000\n64,128,1024,5000\n")
+    extra = [str(bundled_profile("a100")) if a == "PROFILE" else a for a in extra]
+    source = [] if "--vidur-mlp" in extra else [str(points)]
+    args = _parser().parse_args([*source, "--gpu", "a100-80gb", "--model", "llama-2-7b", *extra,
+                                 "--out", str(tmp_path / "cal.yaml"), "--table-out", str(tmp_path / "t.csv")])
+    with pytest.raises(InputError) as exc:
+        cmd.main(args)
+    assert str(exc.value) == message
+    assert capsys.readouterr().out == ""                           # no fit was printed
+    assert not (tmp_path / "cal.yaml").exists() and not (tmp_path / "t.csv").exists()

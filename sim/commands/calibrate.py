@@ -76,6 +76,7 @@ def _bounds(name: str) -> tuple[float, float]:
 
 def main(args: argparse.Namespace) -> int:
     gpu, model = _checked_inputs(args)
+    grids = _table_grids(args) if args.table_out is not None else None   # checked before any fitting
     cal, source, unit = _fit(args, gpu, model)
     _print_fit(cal, gpu, model, args, source, unit)
     if args.out is not None:
@@ -83,8 +84,8 @@ def main(args: argparse.Namespace) -> int:
 
         write_calibration(cal, args.out)
         print(f"wrote {args.out}", file=sys.stderr)
-    if args.table_out is not None:
-        _write_step_table(args, gpu, model)
+    if grids is not None:
+        _write_step_table(args, gpu, model, grids)
     return 0
 
 
@@ -162,19 +163,23 @@ def _print_fit(cal, gpu, model, args: argparse.Namespace, source: str, unit: str
         print("overhead_s is the GPU catalog's (operator profiles carry no per-iteration overhead)")
 
 
-def _write_step_table(args: argparse.Namespace, gpu, model) -> None:
-    """``--table-out``: a step-time table composed from the Vidur GEMM profile and attention sample."""
+def _table_grids(args: argparse.Namespace) -> tuple[list[int], list[int], list[int]]:
+    """``--table-out``'s prefill, decode and context grids, once it is known to have a profile."""
     from sim.errors import InputError
 
     if args.vidur_mlp is None:
         raise InputError("--table-out needs --vidur-mlp (and optionally --vidur-attention)")
+    return (_grid(args.grid_prefill, "grid-prefill"), _grid(args.grid_decode, "grid-decode"),
+            _grid(args.grid_context, "grid-context"))
+
+
+def _write_step_table(args: argparse.Namespace, gpu, model, grids: tuple[list[int], list[int], list[int]]) -> None:
+    """``--table-out``: a step-time table composed from the Vidur GEMM profile and attention sample."""
     from sim.perf.vidur import (AttentionFit, compose_step_table, fit_attention, read_attention_sample,
                                 read_operator_profile, write_step_table)
     attn = (fit_attention(read_attention_sample(args.vidur_attention)) if args.vidur_attention
             else AttentionFit(0.0, 0.0, 0.0, 0.0))
-    rows = compose_step_table(read_operator_profile(args.vidur_mlp), attn, model, gpu, args.tp,
-                              _grid(args.grid_prefill, "grid-prefill"), _grid(args.grid_decode, "grid-decode"),
-                              _grid(args.grid_context, "grid-context"))
+    rows = compose_step_table(read_operator_profile(args.vidur_mlp), attn, model, gpu, args.tp, *grids)
     write_step_table(rows, args.table_out,
                      f"Step-time table for {model.name} on {args.tp}x {gpu.name}, composed by `fleetsim calibrate` "
                      f"from {args.vidur_mlp.name}" + (f" and {args.vidur_attention.name}" if args.vidur_attention
