@@ -187,65 +187,10 @@ def overview(summary: dict, scenario: dict | None = None) -> Overview:
     """The header of a run's report: title, paragraph, key settings, verdict and notes."""
     name = str(summary.get("scenario") or (scenario or {}).get("name") or "run")
     pools_sum = summary.get("pools") or {}
-    settings: list[tuple[str, str]] = []
-    sentences: list[str] = []
-    horizon = summary.get("simulated_seconds")
     if scenario is not None:
-        fleet = scenario.get("fleet") or {}
-        pools = fleet.get("pools") or []
-        lines = [_pool_line(p, scenario.get("model"), pools_sum.get(p.get("name"))) for p in pools]
-        wl = scenario.get("workload") or {}
-        arr = arrivals(wl.get("arrival"), wl.get("growth"))
-        sentences.append(f"{name}: {'; '.join(lines) or 'no pools'}, {arr}"
-                         f" for {duration(scenario.get('duration'))}"
-                         + (f" (first {duration(scenario['warmup'])} excluded as warm-up)"
-                            if _num(scenario.get("warmup")) and scenario["warmup"] > 0 else "") + ".")
-        classes = wl.get("classes") or []
-        if wl.get("prompt_tokens") or wl.get("output_tokens"):
-            sentences.append(f"Prompts {lengths(wl.get('prompt_tokens'))} tokens; outputs "
-                             f"{lengths(wl.get('output_tokens'))} tokens.")
-        if classes:
-            sentences.append(f"{len(classes)} request classes: " + ", ".join(
-                f"{c.get('name')}" + (f" ({share(c['share'], 0)})" if _num(c.get("share")) else "")
-                for c in classes) + ".")
-        settings.append(("model", model_name(scenario.get("model"))))
-        for p, line in zip(pools, lines):
-            settings.append((f"pool {p.get('name')}", line))
-            settings.append((f"pool {p.get('name')} batching", batching(p.get("batching"))))
-        router = fleet.get("router")
-        policy = router.get("policy") if isinstance(router, dict) else router
-        if len(pools) > 1 or policy not in (None, "least_outstanding"):
-            settings.append(("router", str(policy)))
-        if fleet.get("disaggregated"):
-            d = fleet["disaggregated"]
-            settings.append(("disaggregation", f"prefill on {d.get('prefill_pool')}, decode on "
-                                               f"{d.get('decode_pool')}"))
-        settings.append(("arrivals", arr))
-        if wl.get("prompt_tokens"):
-            settings.append(("prompt tokens", lengths(wl.get("prompt_tokens"))))
-        if wl.get("output_tokens"):
-            settings.append(("output tokens", lengths(wl.get("output_tokens"))))
-        if classes:
-            settings.append(("request classes", ", ".join(str(c.get("name")) for c in classes)))
-        settings.append(("duration", duration(scenario.get("duration"))
-                         + (f", warm-up {duration(scenario['warmup'])}" if _num(scenario.get("warmup"))
-                            and scenario["warmup"] > 0 else "")))
-        perf = scenario.get("perf") or {}
-        if isinstance(perf, dict) and perf.get("model"):
-            settings.append(("step-time model", str(perf["model"])))
-        if scenario.get("fidelity") == "fluid":
-            settings.append(("fidelity", "fluid (hourly capacity curves)"))
+        sentences, settings = _scenario_described(name, scenario, pools_sum)
     else:
-        lines = [f"{p.get('replicas', '?')} × {p.get('gpu', '?')}"
-                 + (f" (TP {p['tensor_parallel']})" if _num(p.get("tensor_parallel"))
-                    and p["tensor_parallel"] > 1 else "")
-                 + (f", one shard of {count(p['scale'])}" if _num(p.get("scale")) and p["scale"] != 1 else "")
-                 for p in pools_sum.values()]
-        sentences.append(f"{name}: " + ("; ".join(lines) or "fleet as configured")
-                         + (f", {duration(horizon)} simulated." if _num(horizon) else "."))
-        settings += [(f"pool {n}", line) for n, line in zip(pools_sum, lines)]
-        if _num(horizon):
-            settings.append(("simulated", duration(horizon)))
+        sentences, settings = _summary_described(name, pools_sum, summary.get("simulated_seconds"))
     slo = summary.get("slo") or {}
     slo_words = _slo_words(slo)
     if slo_words:
@@ -259,6 +204,83 @@ def overview(summary: dict, scenario: dict | None = None) -> Overview:
     verdict, met = _verdict(summary, slo_words)
     return Overview(title=title, paragraph=" ".join(sentences), settings=settings, verdict=verdict,
                     met=met, notes=shard_notes(summary))
+
+
+def _warmup_s(scenario: dict) -> float | None:
+    """The scenario's warm-up when it has one (> 0)."""
+    return scenario["warmup"] if _num(scenario.get("warmup")) and scenario["warmup"] > 0 else None
+
+
+def _scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[list[str], list[tuple[str, str]]]:
+    """What the scenario simulated, in sentences (fleet and arrivals, lengths, classes) and as
+    key settings (model, pools, batching, router, disaggregation, workload, duration, step-time
+    model, fidelity)."""
+    fleet = scenario.get("fleet") or {}
+    pools = fleet.get("pools") or []
+    lines = [_pool_line(p, scenario.get("model"), pools_sum.get(p.get("name"))) for p in pools]
+    wl = scenario.get("workload") or {}
+    arr = arrivals(wl.get("arrival"), wl.get("growth"))
+    classes = wl.get("classes") or []
+    warmup = _warmup_s(scenario)
+    sentences = [f"{name}: {'; '.join(lines) or 'no pools'}, {arr} for {duration(scenario.get('duration'))}"
+                 + (f" (first {duration(warmup)} excluded as warm-up)" if warmup else "") + "."]
+    if wl.get("prompt_tokens") or wl.get("output_tokens"):
+        sentences.append(f"Prompts {lengths(wl.get('prompt_tokens'))} tokens; outputs "
+                         f"{lengths(wl.get('output_tokens'))} tokens.")
+    if classes:
+        sentences.append(f"{len(classes)} request classes: " + ", ".join(
+            f"{c.get('name')}" + (f" ({share(c['share'], 0)})" if _num(c.get("share")) else "")
+            for c in classes) + ".")
+    settings = [("model", model_name(scenario.get("model")))]
+    settings += _fleet_settings(fleet, pools, lines)
+    settings.append(("arrivals", arr))
+    if wl.get("prompt_tokens"):
+        settings.append(("prompt tokens", lengths(wl.get("prompt_tokens"))))
+    if wl.get("output_tokens"):
+        settings.append(("output tokens", lengths(wl.get("output_tokens"))))
+    if classes:
+        settings.append(("request classes", ", ".join(str(c.get("name")) for c in classes)))
+    settings.append(("duration", duration(scenario.get("duration"))
+                     + (f", warm-up {duration(warmup)}" if warmup else "")))
+    perf = scenario.get("perf") or {}
+    if isinstance(perf, dict) and perf.get("model"):
+        settings.append(("step-time model", str(perf["model"])))
+    if scenario.get("fidelity") == "fluid":
+        settings.append(("fidelity", "fluid (hourly capacity curves)"))
+    return sentences, settings
+
+
+def _fleet_settings(fleet: dict, pools: list, lines: list[str]) -> list[tuple[str, str]]:
+    """Each pool and its batching; the router unless it is the default for one pool; disaggregation."""
+    settings = []
+    for p, line in zip(pools, lines):
+        settings.append((f"pool {p.get('name')}", line))
+        settings.append((f"pool {p.get('name')} batching", batching(p.get("batching"))))
+    router = fleet.get("router")
+    policy = router.get("policy") if isinstance(router, dict) else router
+    if len(pools) > 1 or policy not in (None, "least_outstanding"):
+        settings.append(("router", str(policy)))
+    if fleet.get("disaggregated"):
+        d = fleet["disaggregated"]
+        settings.append(("disaggregation", f"prefill on {d.get('prefill_pool')}, decode on "
+                                           f"{d.get('decode_pool')}"))
+    return settings
+
+
+def _summary_described(name: str, pools_sum: dict, horizon) -> tuple[list[str], list[tuple[str, str]]]:
+    """What ran, from the summary alone (no scenario.json): each pool's replicas, GPU, TP and
+    shard scale, and the simulated time."""
+    lines = [f"{p.get('replicas', '?')} × {p.get('gpu', '?')}"
+             + (f" (TP {p['tensor_parallel']})" if _num(p.get("tensor_parallel"))
+                and p["tensor_parallel"] > 1 else "")
+             + (f", one shard of {count(p['scale'])}" if _num(p.get("scale")) and p["scale"] != 1 else "")
+             for p in pools_sum.values()]
+    sentences = [f"{name}: " + ("; ".join(lines) or "fleet as configured")
+                 + (f", {duration(horizon)} simulated." if _num(horizon) else ".")]
+    settings = [(f"pool {n}", line) for n, line in zip(pools_sum, lines)]
+    if _num(horizon):
+        settings.append(("simulated", duration(horizon)))
+    return sentences, settings
 
 
 def _threshold(s: float) -> str:
