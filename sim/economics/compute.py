@@ -63,14 +63,9 @@ def _pool_prices(cfg: EconomicsConfig, pool: str) -> list[ComputePrice]:
 
 def bill_compute(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> ComputeBill:
     """Bill every pool of ``usage`` (and every pool priced in ``cfg``) over the timeline."""
-    cal = tl.calendar
     pools = list(dict.fromkeys([*usage.pools(), *(c.pool for c in cfg.compute)]))
-    seg_cost: dict[tuple[str, str], np.ndarray] = {}
-    by_pool: dict[str, float] = {}
-    billed_h: dict[str, float] = {}
-    notes: list[str] = []
-    prov_total_s = unbilled_s = idle_s = 0.0
-
+    acc = _Accounts(tl)
+    prov_total_s = 0.0
     for pool in pools:
         s, end, g = usage.intervals.of_pool(pool)
         e = s + billed_duration_s(end - s, cfg.billing_granularity)
@@ -78,59 +73,77 @@ def bill_compute(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> ComputeBil
         prices = _pool_prices(cfg, pool)
         if not prices:
             if len(s):
-                notes.append(f"pool {pool}: no compute price and no gpu_hour_usd; its "
-                             f"{np.sum(g * (e - s)) / 3600:.6g} GPU-hours cost 0")
-                unbilled_s += float(np.sum(g * (e - s)))
+                acc.notes.append(f"pool {pool}: no compute price and no gpu_hour_usd; its "
+                                 f"{np.sum(g * (e - s)) / 3600:.6g} GPU-hours cost 0")
+                acc.unbilled_s += float(np.sum(g * (e - s)))
             continue
+        acc.bill_pool(pool, prices, *gpu_steps(s, e, g, tl.edges_s))
+    entries, by_tier, total = acc.ledger()
+    return ComputeBill(entries, total, by_tier, acc.by_pool, acc.billed_h, prov_total_s / 3600,
+                       acc.unbilled_s / 3600, acc.idle_s / 3600, acc.notes)
 
-        # Step function P(t) on elementary intervals that never cross a segment edge.
-        t0, level, dt_s = gpu_steps(s, e, g, tl.edges_s)
+
+class _Accounts:
+    """Compute cost per (pool, tier) and segment as the pools are billed, with billed, unbilled
+    and reserved-but-idle GPU time."""
+
+    def __init__(self, tl: Timeline) -> None:
+        self.tl = tl
+        self.seg_cost: dict[tuple[str, str], np.ndarray] = {}
+        self.by_pool: dict[str, float] = {}
+        self.billed_h: dict[str, float] = {}
+        self.notes: list[str] = []
+        self.unbilled_s = self.idle_s = 0.0
+
+    def _book(self, pool: str, tier: str, cost: np.ndarray, gpu_h: float) -> float:
+        self.seg_cost.setdefault((pool, tier), np.zeros(self.tl.n))
+        self.seg_cost[(pool, tier)] += cost
+        self.billed_h[tier] = self.billed_h.get(tier, 0.0) + gpu_h
+        return float(cost.sum())
+
+    def bill_pool(self, pool: str, prices: list[ComputePrice], t0: np.ndarray, level: np.ndarray,
+                  dt_s: np.ndarray) -> None:
+        """One pool's provisioned GPUs, a step function ``level`` on elementary intervals that
+        never cross a segment edge: reserved GPUs are paid whether used or not; the GPUs above
+        them go to the flexible tiers in order, each up to its cap, within its window."""
+        tl = self.tl
         seg = tl.index(t0)
         inside = t0 < tl.horizon_s
-
-        reserved = [p for p in prices if p.tier == "reserved"]
-        flex = [p for p in prices if p.tier != "reserved"]
         r_seg = np.zeros(tl.n)
         pool_cost = 0.0
-        for p in reserved:
+        for p in (p for p in prices if p.tier == "reserved"):
             active = tl.window_mask(p.from_, p.until).astype(float)
             r_seg += p.gpus * active
             cost = p.gpus * p.usd_per_gpu_hour * tl.durations_s * active / 3600.0
-            seg_cost.setdefault((pool, "reserved"), np.zeros(tl.n))
-            seg_cost[(pool, "reserved")] += cost
-            reserved_h = float(np.sum(p.gpus * tl.durations_s * active)) / 3600
-            billed_h["reserved"] = billed_h.get("reserved", 0.0) + reserved_h
-            pool_cost += float(cost.sum())
+            pool_cost += self._book(pool, "reserved", cost, float(np.sum(p.gpus * tl.durations_s * active)) / 3600)
         r = r_seg[seg]
-        idle_s += float(np.sum(np.maximum(r - level, 0.0) * dt_s * inside))
+        self.idle_s += float(np.sum(np.maximum(r - level, 0.0) * dt_s * inside))
         excess = np.maximum(level - r, 0.0)
-        for p in flex:
+        for p in (p for p in prices if p.tier != "reserved"):
             active = tl.window_mask(p.from_, p.until)[seg]
             cap = np.inf if p.gpus is None else p.gpus
             take = np.where(active, np.minimum(excess, cap), 0.0)
             excess = excess - take
             gpu_s = np.bincount(seg, weights=take * dt_s, minlength=tl.n)
-            cost = gpu_s * p.usd_per_gpu_hour / 3600.0
-            seg_cost.setdefault((pool, p.tier), np.zeros(tl.n))
-            seg_cost[(pool, p.tier)] += cost
-            billed_h[p.tier] = billed_h.get(p.tier, 0.0) + float(gpu_s.sum()) / 3600
-            pool_cost += float(cost.sum())
+            pool_cost += self._book(pool, p.tier, gpu_s * p.usd_per_gpu_hour / 3600.0, float(gpu_s.sum()) / 3600)
         left = float(np.sum(excess * dt_s))
         if left > 1e-9:
-            unbilled_s += left
-            notes.append(f"pool {pool}: {left / 3600:.6g} provisioned GPU-hours exceed every "
-                         "priced tier's cap and no gpu_hour_usd is set; they cost 0")
-        by_pool[pool] = pool_cost
+            self.unbilled_s += left
+            self.notes.append(f"pool {pool}: {left / 3600:.6g} provisioned GPU-hours exceed every "
+                              "priced tier's cap and no gpu_hour_usd is set; they cost 0")
+        self.by_pool[pool] = pool_cost
 
-    entries: list[LedgerEntry] = []
-    by_tier: dict[str, float] = {}
-    total = np.zeros(tl.n)
-    for (pool, tier), cost in seg_cost.items():
-        by_tier[tier] = by_tier.get(tier, 0.0) + float(cost.sum())
-        total += cost
-        for i in np.flatnonzero(cost):
-            a, b = float(tl.starts_s[i]), float(tl.ends_s[i])
-            d = cal.date_at(a)
-            entries.append(LedgerEntry("compute", f"{pool}:{tier}", -float(cost[i]), d, d, a, b, a, b))
-    return ComputeBill(tuple(entries), total, by_tier, by_pool, billed_h, prov_total_s / 3600,
-                       unbilled_s / 3600, idle_s / 3600, notes)
+    def ledger(self) -> tuple[tuple[LedgerEntry, ...], dict[str, float], np.ndarray]:
+        """One ledger entry per pool, tier and segment with a cost; cost by tier; cost by segment."""
+        tl, cal = self.tl, self.tl.calendar
+        entries: list[LedgerEntry] = []
+        by_tier: dict[str, float] = {}
+        total = np.zeros(tl.n)
+        for (pool, tier), cost in self.seg_cost.items():
+            by_tier[tier] = by_tier.get(tier, 0.0) + float(cost.sum())
+            total += cost
+            for i in np.flatnonzero(cost):
+                a, b = float(tl.starts_s[i]), float(tl.ends_s[i])
+                d = cal.date_at(a)
+                entries.append(LedgerEntry("compute", f"{pool}:{tier}", -float(cost[i]), d, d, a, b, a, b))
+        return tuple(entries), by_tier, total
