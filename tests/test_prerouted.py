@@ -43,10 +43,23 @@ def _case(name: str) -> dict:
         pool["batching"].update(chunked_prefill=True, max_batched_tokens=512, policy="priority")
     elif name == "mixed_pools":
         sc["fleet"]["pools"] = [pool, dict(pool, name="h100", gpu="h100-sxm", replicas=2)]
+    elif name.startswith("preset_"):   # preset_<scheduler>[_preempting]: each iteration rule of the lean loop
+        scheduler = name.split("_")[1]
+        pool["batching"] = {"scheduler": scheduler, "max_num_seqs": 32,
+                            "max_batched_tokens": 4096 if scheduler in ("vllm-v0", "trtllm") else 512}
+        if name.endswith("_preempting"):
+            pool.update(replicas=1, gpu_memory_utilization=0.2)
+            wl["arrival"]["rate"] = 8
     return sc
 
 
-@pytest.mark.parametrize("name", ["round_robin", "random", "single_preempting", "chunked_priority", "mixed_pools"])
+LEAN_CASES = ["round_robin", "single_preempting", "mixed_pools", "preset_vllm-v1", "preset_vllm-v1_preempting",
+              "preset_trtllm", "preset_trtllm_preempting", "preset_sglang", "preset_sglang_preempting"]
+
+
+@pytest.mark.parametrize("name", ["round_robin", "random", "single_preempting", "chunked_priority", "mixed_pools",
+                                  "preset_vllm-v1", "preset_vllm-v1_preempting", "preset_trtllm_preempting",
+                                  "preset_sglang_preempting"])
 def test_prerouted_fast_engine_equals_reference(name):
     sc = _case(name)
     assert _prerouted(dict(sc, engine="fast"))  # the fast run below takes the pre-routed path
@@ -58,7 +71,7 @@ def test_prerouted_fast_engine_equals_reference(name):
         assert np.array_equal(a[col], b[col]), col
     for col in INTS:
         assert np.array_equal(a[col], b[col]), col
-    if name == "single_preempting":
+    if name.endswith("preempting") and "trtllm" not in name:
         assert fast.summary["requests"]["preemptions"] > 0
     assert fast.summary["requests"] == ref.summary["requests"]
     for k in ("throughput", "slo"):
@@ -90,24 +103,37 @@ def test_prerouting_is_used_only_where_routing_ignores_state():
     assert prerouted(single)
 
 
-@pytest.mark.parametrize("name", ["round_robin", "single_preempting", "mixed_pools"])
+@pytest.mark.parametrize("name", LEAN_CASES)
 def test_lean_path_equals_general_fast_path(name, monkeypatch):
     """The lean path (Replica._ahead) books exactly what the general fast path books, bit for bit,
-    including runs cut by arrivals, preemptions (handed to the general path) and rejections."""
+    under every scheduler preset's iteration rule, including runs cut by arrivals, prompts chunked
+    across iterations, preemptions (handed to the general path) and rejections."""
     from sim.serving import replica
 
     sc = _case(name)
-    sc["workload"]["prompt_tokens"]["max"] = 5000  # some prompts over the 4096-token budget: rejected
+    sc["workload"]["prompt_tokens"]["max"] = 5000  # some prompts over the context (or the 4096-token budget): rejected
     used = []
+    prompts = []
     orig = replica.Replica._ahead
+    orig_prompts = replica.Replica._lean_prompts
 
     def counting(self, limit):
         used.append(1)
         return orig(self, limit)
 
+    def counting_prompts(self, clock, limit, n_act):
+        step = orig_prompts(self, clock, limit, n_act)
+        prompts.append((step is True, len(self.prefilling)))
+        return step
+
     monkeypatch.setattr(replica.Replica, "_ahead", counting)
+    monkeypatch.setattr(replica.Replica, "_lean_prompts", counting_prompts)
     lean = sim.run(dict(sc, engine="fast"))
-    assert len(used) > 10
+    assert len(used) >= 5   # (every sampler row at least; a replica that never preempts runs ahead between them)
+    if name.startswith("preset_") and "vllm-v0" not in name:
+        assert sum(booked for booked, _ in prompts) > 100   # the chunked family's iterations took the lean loop
+        if "trtllm" not in name:
+            assert any(partial for _, partial in prompts)    # prompts split across iterations
     used.clear()
     general = _run_request_level(_as_loaded(dict(sc, engine="fast"), []), lean=False)
     assert not used
@@ -115,7 +141,7 @@ def test_lean_path_equals_general_fast_path(name, monkeypatch):
     for col in lean.records.dtype.names:
         assert np.array_equal(lean.records[col], general.records[col]), col
     assert lean.summary["requests"]["rejected"] > 0
-    if name == "single_preempting":
+    if name.endswith("preempting") and "trtllm" not in name:
         assert lean.summary["requests"]["preemptions"] > 0
     assert lean.summary["requests"] == general.summary["requests"]
     for k in ("throughput", "slo"):

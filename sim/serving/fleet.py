@@ -118,7 +118,8 @@ class Fleet:
         if self.prerouted:
             for rep in self.replicas:
                 rep.pulls = True
-                rep.lean = (lean and rep.policy == "continuous" and not rep.chunked and not rep.full
+                # FCFS, no prefix caching; full KV reservation only under the chunked family's rules
+                rep.lean = (lean and rep.policy == "continuous" and (rep.chunked or not rep.full)
                             and not rep.prefix_caching and rep.role == "both")
         self.sampler = Sampler(self)
         self.end_time = 0.0
