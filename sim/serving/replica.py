@@ -100,8 +100,7 @@ class Replica(LeanLoop):
         self.decode_step = decode_step_fn(pool.step_model)
         self.decode_run = decode_run_fn(pool.step_model)
         self._step_cache: dict[BatchShape, float] = {}
-        self._pf_cache: dict[tuple, float] = {}  # lean path: prefill-only iteration time by prompt lengths
-        self._mix_cache: dict[tuple, float] = {}  # lean path: chunked-rule iteration time by decoders and chunks
+        self._lean_times = pool.step_times    # lean path: times of iterations with prompts (the pool's)
         self.waiting = Waiting(self.policy == "priority")
         self.active: dict[int, Req] = {}      # admitted (prefilling or decoding), in admission order
         self.prefilling: dict[int, Req] = {}  # chunked: partially prefilled, in admission order
