@@ -15,7 +15,9 @@ Fields: ``case``, ``engine``, ``requests`` (arrived), ``completed``, ``simulated
 ``wall_s`` (the whole child process, interpreter start to exit, result folder written),
 ``run_s`` (load + simulate + write, measured inside the process), ``requests_per_wall_s``
 (= requests / wall_s), ``peak_rss_mb`` (``resource.getrusage(RUSAGE_SELF).ru_maxrss``; also
-``peak_rss_before_write_mb``, taken before ``Result.write``),
+``peak_rss_before_write_mb``, taken before ``Result.write``), ``cpu_s`` (user + system CPU
+seconds of the child process, interpreter start to the end of the write: on a shared machine
+less disturbed by other processes than ``wall_s``),
 ``events`` (SimPy events processed, counted by wrapping ``Environment.step``; omitted with
 ``--no-events``).
 
@@ -143,6 +145,13 @@ def _count_events() -> list[int]:
     return counter
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (less disturbed than wall time by other
+    processes on a shared machine)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_one(case: str, engine: str, quick: bool, events: bool) -> dict:
     """Run one case in this process and return its measurements."""
     t0 = time.perf_counter()
@@ -166,6 +175,7 @@ def run_one(case: str, engine: str, quick: bool, events: bool) -> dict:
         "run_s": round(t3 - t1, 3), "simulate_s": round(t2 - t1, 3), "write_s": round(t3 - t2, 3),
         "import_s": round(t1 - t0, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "cpu_s": round(_cpu_seconds(), 3),
         "peak_rss_before_write_mb": round(rss_sim, 1),
         "ttft_p99_s": s["latency"]["ttft"]["p99"], "gpu_busy": round(s["utilization"]["gpu_busy"], 4),
     }

@@ -14,16 +14,21 @@ one plain loop for the common configurations: FCFS admission, no prefix caching,
 
 Both share the decode-run part: a short run is planned by the step model's ``decode_run`` and
 booked in place; a long one not cut short soon by an arrival goes through
-:meth:`~sim.serving.decode_run.DecodeRuns._plan_run` (numpy).
+:meth:`~sim.serving.decode_run.DecodeRuns._plan_run` (numpy). The time of an iteration with
+prompts is looked up in the pool's table (``PoolRuntime.step_times``), keyed by what it depends
+on: the decoders it carries, their context sum and the prompt chunks (with their priors). A mixed
+iteration's key changes with the context sum, so one replica meets few repeats; the replicas of a
+pool share one step model and so one table.
 
 It calls the same steps as the general path where a call costs nothing measurable
 (:meth:`~sim.serving.iteration.Iterations._admit`, ``_emit_first``, ``_join_decode``,
-``_leave_decode``, ``_finish_iteration`` for an iteration that mixes prompts into the decodes,
+``_leave_decode``, ``_finish_prefilled``, ``_complete_finished`` after an iteration with prompts,
 :meth:`~sim.serving.decode_run.DecodeRuns._plan_run` and
 :meth:`~sim.serving.decode_run.DecodeRuns._end_run` for long runs) and writes out the steps
 taken once per prompt-only iteration, decode run or completion -- admission
 (:func:`~sim.serving.batching.admit_whole_prompts`, the admission loop of
-:meth:`~sim.serving.batching.Chunked.schedule`), finishing whole prefills (``_finish_prefills``),
+:meth:`~sim.serving.batching.Chunked.schedule`), the end of an iteration with prompts
+(``_finish_iteration``, ``_finish_prefills``),
 the run length (:meth:`~sim.serving.decode_run.DecodeRuns._run_length`), booking a short run
 (:meth:`~sim.serving.decode_run.DecodeRuns._book_run`) and completions (``_complete_finished``)
 -- where calling them measured 2-10 % each of the reference workload's CPU time.
@@ -40,8 +45,9 @@ from sim.serving.decode_run import MAX_RUN, RUN, SHORT_RUN, STEP, DecodeRun, Dec
 
 
 LEAN_TIMES = 32768
-"""Distinct iterations with prompts whose step time a pool remembers (~5 MB when full: a one-replica
-reference run under ``vllm-v1`` meets ~40,000 in 100,000 requests, 8 replicas ~4,400 each)."""
+"""Distinct iterations with prompts whose step time a pool remembers (~4 MB when full). Under
+``vllm-v1`` the reference workload (100,000 requests) meets ~40,000 distinct ones on one replica,
+~8,000 on a pool of 8 (~4,400 each)."""
 
 
 class LeanLoop(DecodeRuns):
@@ -213,8 +219,8 @@ class LeanLoop(DecodeRuns):
         the free blocks above the watermark beside the decoders' next blocks (and with
         ``kv_reservation: full`` every admitted request's whole sequence). If it ends before
         ``limit`` it is booked here as :meth:`~sim.serving.iteration.Iterations._finish_iteration`
-        books it (written out: three calls per request measured ~8 % of the default scheduler's
-        reference workload).
+        books it (written out, with ``_finish_prefills`` for prompts without a prefix cache on a
+        replica of both roles). Its time comes from the pool's table (:data:`LEAN_TIMES`).
 
         Returns True (booked), None (no prompt fits: the decoders run), False (the decoders' next
         blocks do not fit: a preemption, which the general path makes) or the started step that
