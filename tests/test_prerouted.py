@@ -50,16 +50,22 @@ def _case(name: str) -> dict:
         if name.endswith("_preempting"):
             pool.update(replicas=1, gpu_memory_utilization=0.2)
             wl["arrival"]["rate"] = 8
+        if name.endswith("_prefix"):   # prefix caching: a chat class shares a 512-token system prompt
+            pool["batching"]["prefix_caching"] = True
+            wl["classes"] = [{"name": "chat", "share": 0.6, "shared_prefix_tokens": 512,
+                              "prompt_tokens": {"dist": "uniform", "low": 600, "high": 1500}},
+                             {"name": "api", "share": 0.4}]
     return sc
 
 
 LEAN_CASES = ["round_robin", "single_preempting", "mixed_pools", "preset_vllm-v1", "preset_vllm-v1_preempting",
-              "preset_trtllm", "preset_trtllm_preempting", "preset_sglang", "preset_sglang_preempting"]
+              "preset_vllm-v1_prefix", "preset_trtllm", "preset_trtllm_preempting", "preset_trtllm_prefix",
+              "preset_sglang", "preset_sglang_preempting"]
 
 
 @pytest.mark.parametrize("name", ["round_robin", "random", "single_preempting", "chunked_priority", "mixed_pools",
-                                  "preset_vllm-v1", "preset_vllm-v1_preempting", "preset_trtllm_preempting",
-                                  "preset_sglang_preempting"])
+                                  "preset_vllm-v1", "preset_vllm-v1_preempting", "preset_vllm-v1_prefix",
+                                  "preset_trtllm_preempting", "preset_sglang_preempting"])
 def test_prerouted_fast_engine_equals_reference(name):
     sc = _case(name)
     assert _prerouted(dict(sc, engine="fast"))  # the fast run below takes the pre-routed path
@@ -123,7 +129,7 @@ def test_lean_path_equals_general_fast_path(name, monkeypatch):
 
     def counting_prompts(self, clock, limit, n_act):
         step = orig_prompts(self, clock, limit, n_act)
-        prompts.append((step is True, len(self.prefilling)))
+        prompts.append((step is True, len(self.prefilling), self.kv.pinned))
         return step
 
     monkeypatch.setattr(replica.Replica, "_ahead", counting)
@@ -131,9 +137,11 @@ def test_lean_path_equals_general_fast_path(name, monkeypatch):
     lean = sim.run(dict(sc, engine="fast"))
     assert len(used) >= 5   # (every sampler row at least; a replica that never preempts runs ahead between them)
     if name.startswith("preset_") and "vllm-v0" not in name:
-        assert sum(booked for booked, _ in prompts) > 100   # the chunked family's iterations took the lean loop
+        assert sum(booked for booked, _, _ in prompts) > 100   # the chunked family's iterations took the lean loop
         if "trtllm" not in name:
-            assert any(partial for _, partial in prompts)    # prompts split across iterations
+            assert any(partial for _, partial, _ in prompts)    # prompts split across iterations
+    if name.endswith("_prefix"):
+        assert any(pinned for _, _, pinned in prompts)   # prefixes cached (and read) on the lean path
     used.clear()
     general = _run_request_level(_as_loaded(dict(sc, engine="fast"), []), lean=False)
     assert not used

@@ -118,9 +118,9 @@ class Fleet:
         if self.prerouted:
             for rep in self.replicas:
                 rep.pulls = True
-                # FCFS, no prefix caching; full KV reservation only under the chunked family's rules
-                rep.lean = (lean and rep.policy == "continuous" and (rep.chunked or not rep.full)
-                            and not rep.prefix_caching and rep.role == "both")
+                # FCFS; full KV reservation and prefix caching only under the chunked family's rules
+                rep.lean = (lean and rep.policy == "continuous" and rep.role == "both"
+                            and (rep.chunked or not (rep.full or rep.prefix_caching)))
         self.sampler = Sampler(self)
         self.end_time = 0.0
         for p in pools:

@@ -3,14 +3,15 @@
 A pre-routed replica (see :class:`~sim.serving.fleet.Fleet`) does not interact with any other,
 so it runs every iteration and decode run that ends before ``Fleet.sync_t`` -- the next instant
 anything else reads or feeds it -- without a SimPy event. :meth:`LeanLoop._ahead` does that in
-one plain loop for the common configurations: FCFS admission, no prefix caching, and either
+one plain loop for the common configurations: FCFS admission and either
 
 * prompt-only iterations of whole prompts (vLLM V0 without chunked prefill: the ``continuous``
-  policy), or
+  policy; no prefix caching, no full KV reservation), or
 * the chunked family (``chunked``: vLLM V1, the default, or V0 with chunked prefill; ``mixed``:
-  TensorRT-LLM, with its full KV reservation; ``prefill_first``: SGLang): decodes first (when
-  prompts share the iteration), then partial prefills, then new prompts within the token budget,
-  as :meth:`sim.serving.batching.Chunked.schedule` forms them (:meth:`LeanLoop._lean_prompts`).
+  TensorRT-LLM, with its full KV reservation; ``prefill_first``: SGLang), with or without prefix
+  caching: decodes first (when prompts share the iteration), then partial prefills, then new
+  prompts within the token budget, as :meth:`sim.serving.batching.Chunked.schedule` forms them
+  (:meth:`LeanLoop._lean_prompts`).
 
 Both share the decode-run part: a short run is planned by the step model's ``decode_run`` and
 booked in place; a long one not cut short soon by an arrival goes through
@@ -54,8 +55,8 @@ class LeanLoop(DecodeRuns):
     """The lean loop of a pre-routed replica. Part of :class:`~sim.serving.replica.Replica`."""
 
     def _ahead(self, limit: float):
-        """The lean loop, for pre-routed replicas with FCFS admission and no prefix caching (see
-        the module's docstring for the iteration rules it takes).
+        """The lean loop, for pre-routed replicas with FCFS admission (see the module's docstring
+        for the iteration rules it takes).
 
         Runs whole iterations and decode runs that end before ``limit`` (``Fleet.sync_t``); a single
         decode iteration is a run of one. Returns ``None`` at an iteration boundary where the
@@ -213,14 +214,15 @@ class LeanLoop(DecodeRuns):
 
     def _lean_prompts(self, clock: float, limit: float, n_act: int):
         """An iteration with prompts under the chunked family's rules, formed as
-        :meth:`~sim.serving.batching.Chunked.schedule` forms it (FCFS, no prefix caching): with
+        :meth:`~sim.serving.batching.Chunked.schedule` forms it (FCFS): with
         ``mixed`` every running decoder first, then the partial prefills, then new prompts (whole,
         or split to the budget left with ``split``), within ``max_num_seqs``, the token budget and
         the free blocks above the watermark beside the decoders' next blocks (and with
         ``kv_reservation: full`` every admitted request's whole sequence). If it ends before
         ``limit`` it is booked here as :meth:`~sim.serving.iteration.Iterations._finish_iteration`
-        books it (written out, with ``_finish_prefills`` for prompts without a prefix cache on a
-        replica of both roles). Its time comes from the pool's table (:data:`LEAN_TIMES`).
+        books it (written out, with ``_finish_prefills`` for a replica of both roles). Its time
+        comes from the pool's table (:data:`LEAN_TIMES`); a prompt's cached prefix (prefix caching)
+        counts as its prior, as ``prefill_shape`` takes it.
 
         Returns True (booked), None (no prompt fits: the decoders run), False (the decoders' next
         blocks do not fit: a preemption, which the general path makes) or the started step that
@@ -249,33 +251,38 @@ class LeanLoop(DecodeRuns):
                 chunks.append((r.pf_done, chunk))
                 budget -= chunk
         dq = self.waiting._dq
+        caching = kv.prefix_caching
         if budget > 0 and dq and n_act < self.max_seqs:
             max_seqs = self.max_seqs
             split = self.split
             full = self.full
             bs = kv.block_size
             cap = kv.total - kv.watermark - reserved
+            hit = 0
             while budget > 0 and dq and n_act < max_seqs:
                 r = dq[0]
-                need = r.target
+                target = r.target
+                if caching:
+                    hit = kv.prefix_hit(r.cls, target)
+                need = target - hit
                 if not split and need > budget and (prefills or need <= budget0 or (mixed and n)):
                     break   # a whole prompt waits for room in the budget (an over-long recompute runs alone)
-                blocks = -(-need // bs)
+                blocks = -(-target // bs) - hit // bs
                 if kv.used + blocks > cap:
                     break
                 if full:    # as full_reservation: the whole sequence's blocks stay available
-                    final = -(-(need + r.output - r.gen - 1) // bs)
+                    final = -(-(target + r.output - r.gen - 1) // bs) - hit // bs
                     if self.committed + kv.pinned + final > cap + reserved:
                         break
-                    self._admit(blocks)
+                    self._admit(blocks, hit)
                     r.rsv = final
                     self.committed += final
                 else:
-                    self._admit(blocks)
+                    self._admit(blocks, hit)
                 prefilling[r.rid] = r
                 chunk = budget if split and need > budget else need
                 prefills.append((r, chunk))
-                chunks.append(chunk)
+                chunks.append((hit, chunk) if hit else chunk)   # a prompt's cached prefix is its prior
                 budget -= chunk
                 n_act += 1
         if not prefills:
@@ -308,12 +315,14 @@ class LeanLoop(DecodeRuns):
             self.last_dec_end = end
             self.dc += 1
             self.ctx_sum = ctx_sum + n
-        for r, chunk in prefills:   # as _finish_prefills (no prefix cache, both roles on this replica)
+        for r, chunk in prefills:   # as _finish_prefills (both roles on this replica)
             done = r.pf_done + chunk
             r.pf_done = done
             if done < r.target:
                 continue
             del prefilling[r.rid]
+            if caching:
+                self._cache_prefix(r)
             if self._emit_first(r, end):
                 self._finish_prefilled(r, end)
             else:
