@@ -52,6 +52,11 @@ def _case(name: str) -> dict:
         if name.endswith("_preempting"):
             pool.update(replicas=1, gpu_memory_utilization=0.2)
             wl["arrival"]["rate"] = 8
+        if name.endswith("_priority"):   # admission and preemption by class priority
+            pool["batching"]["policy"] = "priority"
+            pool.update(replicas=1, gpu_memory_utilization=0.2)
+            wl["arrival"]["rate"] = 8
+            wl["classes"] = [{"name": "hi", "share": 0.3, "priority": 2}, {"name": "lo", "share": 0.7, "priority": 0}]
         if name.endswith("_prefix"):   # prefix caching: a chat class shares a 512-token system prompt
             pool["batching"]["prefix_caching"] = True
             wl["classes"] = [{"name": "chat", "share": 0.6, "shared_prefix_tokens": 512,
@@ -61,12 +66,13 @@ def _case(name: str) -> dict:
 
 
 LEAN_CASES = ["round_robin", "single_preempting", "mixed_pools", "preset_vllm-v1", "preset_vllm-v1_preempting",
-              "preset_vllm-v1_prefix", "preset_trtllm", "preset_trtllm_preempting", "preset_trtllm_prefix",
-              "preset_sglang", "preset_sglang_preempting"]
+              "preset_vllm-v1_prefix", "preset_vllm-v1_priority", "preset_trtllm", "preset_trtllm_preempting",
+              "preset_trtllm_prefix", "preset_sglang", "preset_sglang_preempting"]
 
 
 @pytest.mark.parametrize("name", ["round_robin", "random", "single_preempting", "chunked_priority", "mixed_pools",
                                   "preset_vllm-v1", "preset_vllm-v1_preempting", "preset_vllm-v1_prefix",
+                                  "preset_vllm-v1_priority",
                                   "preset_trtllm_preempting", "preset_sglang_preempting"])
 def test_prerouted_fast_engine_equals_reference(name):
     sc = _case(name)
@@ -151,7 +157,7 @@ def test_lean_path_equals_general_fast_path(name, monkeypatch):
     for col in lean.records.dtype.names:
         assert np.array_equal(lean.records[col], general.records[col]), col
     assert lean.summary["requests"]["rejected"] > 0
-    if name.endswith("preempting") and "trtllm" not in name:
+    if (name.endswith("preempting") and "trtllm" not in name) or name.endswith("priority"):
         assert lean.summary["requests"]["preemptions"] > 0
     assert lean.summary["requests"] == general.summary["requests"]
     for k in ("throughput", "slo"):
@@ -183,17 +189,20 @@ def test_drain_with_prerouted_replicas_matches_the_reference_engine():
 @settings(max_examples=12, deadline=None)
 @given(seed=st.integers(0, 10_000), scheduler=st.sampled_from(["vllm-v0", "vllm-v1", "trtllm", "sglang"]),
        budget=st.sampled_from([256, 512, 2048]), mem=st.sampled_from([0.2, 0.25]), prefix=st.booleans(),
-       replicas=st.sampled_from([1, 3]), warmup=st.sampled_from([0.0, 4.0]))
-def test_lean_path_equals_general_path_on_random_workloads(seed, scheduler, budget, mem, prefix, replicas, warmup):
-    """Random pre-routed workloads under each preset (KV pressure, split prompts, prefix caching):
-    the lean loop and the general path give the same records, summary and time series, bit for bit."""
+       replicas=st.sampled_from([1, 3]), warmup=st.sampled_from([0.0, 4.0]), priority=st.booleans())
+def test_lean_path_equals_general_path_on_random_workloads(seed, scheduler, budget, mem, prefix, replicas, warmup,
+                                                           priority):
+    """Random pre-routed workloads under each preset (KV pressure, split prompts, prefix caching,
+    class priority): the lean loop and the general path give the same records, summary and time
+    series, bit for bit."""
     wl = {"arrival": {"process": "poisson", "rate": 7.0 * replicas},
           "prompt_tokens": {"dist": "lognormal", "mean": 350, "cv": 1.2, "max": 1500},
           "output_tokens": {"dist": "lognormal", "mean": 90, "cv": 1.2, "max": 600},
-          "classes": [{"name": "chat", "share": 0.5, "shared_prefix_tokens": 96}, {"name": "api", "share": 0.5}]}
+          "classes": [{"name": "chat", "share": 0.5, "shared_prefix_tokens": 96, "priority": 1},
+                      {"name": "api", "share": 0.5}]}
     split = scheduler in ("vllm-v1", "sglang")
     batching = {"scheduler": scheduler, "max_num_seqs": 24, "prefix_caching": prefix,
-                "max_batched_tokens": budget if split else 2048}
+                "max_batched_tokens": budget if split else 2048, "policy": "priority" if priority else "continuous"}
     sc = scenario(seed=seed, duration=30, warmup=warmup, workload=wl, perf={"model": "roofline"}, engine="fast")
     sc["fleet"] = {"router": "round_robin",
                    "pools": [{"name": "main", "gpu": "a100-80gb", "replicas": replicas, "max_model_len": 1536,

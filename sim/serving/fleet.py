@@ -118,9 +118,10 @@ class Fleet:
         if self.prerouted:
             for rep in self.replicas:
                 rep.pulls = True
-                # FCFS; full KV reservation and prefix caching only under the chunked family's rules
-                rep.lean = (lean and rep.policy == "continuous" and rep.role == "both"
-                            and (rep.chunked or not (rep.full or rep.prefix_caching)))
+                # the chunked family's rules (FCFS or by class priority, full KV reservation, prefix
+                # caching), or prompt-only iterations of FCFS whole prompts without either
+                rep.lean = (lean and rep.role == "both" and rep.policy != "static"
+                            and (rep.chunked or not (rep.policy == "priority" or rep.full or rep.prefix_caching)))
         self.sampler = Sampler(self)
         self.end_time = 0.0
         for p in pools:

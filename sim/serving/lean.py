@@ -3,15 +3,15 @@
 A pre-routed replica (see :class:`~sim.serving.fleet.Fleet`) does not interact with any other,
 so it runs every iteration and decode run that ends before ``Fleet.sync_t`` -- the next instant
 anything else reads or feeds it -- without a SimPy event. :meth:`LeanLoop._ahead` does that in
-one plain loop for the common configurations: FCFS admission and either
+one plain loop for the common configurations, either
 
 * prompt-only iterations of whole prompts (vLLM V0 without chunked prefill: the ``continuous``
-  policy; no prefix caching, no full KV reservation), or
+  policy; FCFS, no prefix caching, no full KV reservation), or
 * the chunked family (``chunked``: vLLM V1, the default, or V0 with chunked prefill; ``mixed``:
-  TensorRT-LLM, with its full KV reservation; ``prefill_first``: SGLang), with or without prefix
-  caching: decodes first (when prompts share the iteration), then partial prefills, then new
-  prompts within the token budget, as :meth:`sim.serving.batching.Chunked.schedule` forms them
-  (:meth:`LeanLoop._lean_prompts`).
+  TensorRT-LLM, with its full KV reservation; ``prefill_first``: SGLang), FCFS or by class
+  priority, with or without prefix caching: decodes first (when prompts share the iteration),
+  then partial prefills, then new prompts within the token budget, as
+  :meth:`sim.serving.batching.Chunked.schedule` forms them (:meth:`LeanLoop._lean_prompts`).
 
 Both share the decode-run part: a short run is planned by the step model's ``decode_run`` and
 booked in place; a long one not cut short soon by an arrival goes through
@@ -55,8 +55,8 @@ class LeanLoop(DecodeRuns):
     """The lean loop of a pre-routed replica. Part of :class:`~sim.serving.replica.Replica`."""
 
     def _ahead(self, limit: float):
-        """The lean loop, for pre-routed replicas with FCFS admission (see the module's docstring
-        for the iteration rules it takes).
+        """The lean loop of a pre-routed replica (see the module's docstring for the iteration
+        rules and admission orders it takes).
 
         Runs whole iterations and decode runs that end before ``limit`` (``Fleet.sync_t``); a single
         decode iteration is a run of one. Returns ``None`` at an iteration boundary where the
@@ -66,7 +66,9 @@ class LeanLoop(DecodeRuns):
         admitted (``decode``: the running decoders step in it too).
         """
         inc = self.incoming
-        dq = self.waiting._dq
+        waiting = self.waiting
+        dq = waiting._heap if waiting.priority else waiting._dq   # the queue (priority: chunked rules only)
+        arrive = waiting.push if waiting.priority else dq.append
         active = self.active
         heap = self.heap
         kv = self.kv
@@ -88,7 +90,7 @@ class LeanLoop(DecodeRuns):
         while True:
             clock = self.clock
             while inc and inc[0].arrival <= clock:
-                dq.append(inc.popleft())
+                arrive(inc.popleft())
             if not active and not dq:
                 na = inc[0].arrival if inc else fleet.known_until
                 if not na < limit:
@@ -214,7 +216,7 @@ class LeanLoop(DecodeRuns):
 
     def _lean_prompts(self, clock: float, limit: float, n_act: int):
         """An iteration with prompts under the chunked family's rules, formed as
-        :meth:`~sim.serving.batching.Chunked.schedule` forms it (FCFS): with
+        :meth:`~sim.serving.batching.Chunked.schedule` forms it (FCFS, or by class priority): with
         ``mixed`` every running decoder first, then the partial prefills, then new prompts (whole,
         or split to the budget left with ``split``), within ``max_num_seqs``, the token budget and
         the free blocks above the watermark beside the decoders' next blocks (and with
@@ -250,7 +252,9 @@ class LeanLoop(DecodeRuns):
                 prefills.append((r, chunk))
                 chunks.append((r.pf_done, chunk))
                 budget -= chunk
-        dq = self.waiting._dq
+        waiting = self.waiting
+        prio = waiting.priority
+        dq = waiting._heap if prio else waiting._dq
         caching = kv.prefix_caching
         if budget > 0 and dq and n_act < self.max_seqs:
             max_seqs = self.max_seqs
@@ -260,7 +264,7 @@ class LeanLoop(DecodeRuns):
             cap = kv.total - kv.watermark - reserved
             hit = 0
             while budget > 0 and dq and n_act < max_seqs:
-                r = dq[0]
+                r = dq[0][2] if prio else dq[0]   # the head (as Waiting.peek)
                 target = r.target
                 if caching:
                     hit = kv.prefix_hit(r.cls, target)
