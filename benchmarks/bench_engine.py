@@ -15,7 +15,9 @@ Fields: ``case``, ``engine``, ``requests`` (arrived), ``completed``, ``simulated
 ``wall_s`` (the whole child process, interpreter start to exit, result folder written),
 ``run_s`` (load + simulate + write, measured inside the process), ``requests_per_wall_s``
 (= requests / wall_s), ``peak_rss_mb`` (``resource.getrusage(RUSAGE_SELF).ru_maxrss``; also
-``peak_rss_before_write_mb``, taken before ``Result.write``),
+``peak_rss_before_write_mb``, taken before ``Result.write``), ``cpu_s`` (user + system CPU
+seconds of the child process, interpreter start to the end of the write: on a shared machine
+less disturbed by other processes than ``wall_s``),
 ``events`` (SimPy events processed, counted by wrapping ``Environment.step``; omitted with
 ``--no-events``).
 
@@ -27,8 +29,11 @@ Cases (rates in requests/s):
   ``max_num_seqs`` 128, ``scheduler: vllm-v0`` without chunked prefill (prompt-only iterations),
   prompt 512 / output 128 fixed, Poisson 10/s per replica, round robin, 100,000 requests
   (duration = 100,000 / total rate);
-* ``ref8_v1`` -- ``ref8`` with the default scheduler, ``vllm-v1`` (prompts chunked into the decode
-  iterations, 8,192-token budget);
+* ``ref1_v1`` / ``ref8_v1`` -- ``ref1`` / ``ref8`` with the default scheduler, ``vllm-v1`` (prompts
+  chunked into the decode iterations, 8,192-token budget);
+* ``ref8_trtllm`` / ``ref8_sglang`` -- ``ref8`` with the ``trtllm`` preset (whole prompts join the
+  decode iterations, full KV reservation) / the ``sglang`` preset (prompts chunked, in iterations
+  of their own);
 * ``ref8_lognormal`` -- ``ref8`` with lognormal lengths (means 512 / 128, cv 1, max 4096 / 1024);
 * ``ref8_chunked`` -- ``ref8`` with chunked prefill and a 512-token iteration budget;
 * ``fluid_year`` -- ``fidelity: fluid``: one simulated year of hourly steps for 2,000 replicas of
@@ -99,9 +104,13 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
         sc["workload"]["output_tokens"] = {"dist": "lognormal", "mean": 128, "cv": 1.0, "max": 1024}
         sc["name"] = "reference-8x-lognormal"
         return sc, []
-    if case == "ref8_v1":
-        sc = _reference(8, n, scheduler="vllm-v1", chunked_prefill=True)
-        sc["name"] = "reference-8x-vllm-v1"
+    if case in ("ref1_v1", "ref8_v1", "ref8_trtllm", "ref8_sglang"):
+        replicas, scheduler = int(case[3]), case.split("_")[1]
+        scheduler = "vllm-v1" if scheduler == "v1" else scheduler
+        sc = _reference(replicas, n, scheduler=scheduler)
+        for key in ("chunked_prefill", "policy"):   # the preset's rules, not the reference workload's
+            del sc["fleet"]["pools"][0]["batching"][key]
+        sc["name"] = f"reference-{replicas}x-{scheduler}"
         return sc, []
     if case == "ref8_chunked":
         sc = _reference(8, n, chunked_prefill=True, max_batched_tokens=512)
@@ -116,7 +125,8 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
     raise SystemExit(f"unknown case {case!r}; allowed: {', '.join(CASES)}")
 
 
-CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "ref8_v1", "fluid_year")
+CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "ref1_v1", "ref8_v1",
+         "ref8_trtllm", "ref8_sglang", "fluid_year")
 FLUID_CASES = ("fluid_year",)
 
 
@@ -133,6 +143,13 @@ def _count_events() -> list[int]:
 
     simpy.Environment.step = step
     return counter
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (less disturbed than wall time by other
+    processes on a shared machine)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def run_one(case: str, engine: str, quick: bool, events: bool) -> dict:
@@ -158,6 +175,7 @@ def run_one(case: str, engine: str, quick: bool, events: bool) -> dict:
         "run_s": round(t3 - t1, 3), "simulate_s": round(t2 - t1, 3), "write_s": round(t3 - t2, 3),
         "import_s": round(t1 - t0, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "cpu_s": round(_cpu_seconds(), 3),
         "peak_rss_before_write_mb": round(rss_sim, 1),
         "ttft_p99_s": s["latency"]["ttft"]["p99"], "gpu_busy": round(s["utilization"]["gpu_busy"], 4),
     }

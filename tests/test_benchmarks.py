@@ -12,7 +12,7 @@ BENCH = ROOT / "benchmarks" / "bench_engine.py"
 
 @pytest.mark.parametrize("extra, fields", [
     ([], {"case", "engine", "requests", "completed", "simulated_s", "wall_s", "simulate_s", "write_s",
-          "requests_per_wall_s", "peak_rss_mb", "events"}),
+          "requests_per_wall_s", "peak_rss_mb", "cpu_s", "events"}),
     (["--cli"], {"case", "engine", "via", "requests", "simulated_s", "wall_s", "requests_per_wall_s"}),
 ])
 def test_quick_reference_case_prints_one_json_row(extra, fields):

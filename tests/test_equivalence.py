@@ -69,7 +69,7 @@ def _case(name: str) -> dict:
         scheduler = name.split("_")[1]
         sc = _case("kv_pressure_preemption") if name.endswith("_kv") else _roofline()
         sc["fleet"]["pools"][0]["batching"] = {"scheduler": scheduler, "max_num_seqs": 64,
-                                               "max_batched_tokens": 512 if scheduler == "sglang" else 8192}
+                                               "max_batched_tokens": 512 if scheduler in ("sglang", "vllm-v1") else 8192}
         if name.endswith("_kv"):
             sc["fleet"]["pools"][0]["max_model_len"] = 3000
         return sc
@@ -78,6 +78,7 @@ def _case(name: str) -> dict:
 
 CASES = ["roofline_lognormal", "chunked_prefill", "kv_pressure_preemption", "priority_classes", "static_batching",
          "central_queue_4_replicas", "least_outstanding_3_replicas", "preset_vllm-v0", "preset_vllm-v0_kv",
+         "preset_vllm-v1", "preset_vllm-v1_kv",
          "preset_trtllm", "preset_trtllm_kv", "preset_sglang", "preset_sglang_kv"]
 
 

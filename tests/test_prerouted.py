@@ -6,9 +6,11 @@ routes every request at its arrival time. Records, summaries and time series mus
 """
 from __future__ import annotations
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 import simpy
+from hypothesis import given, settings
 
 import sim
 from sim.api import _as_loaded, _run_request_level, build_pools
@@ -43,10 +45,35 @@ def _case(name: str) -> dict:
         pool["batching"].update(chunked_prefill=True, max_batched_tokens=512, policy="priority")
     elif name == "mixed_pools":
         sc["fleet"]["pools"] = [pool, dict(pool, name="h100", gpu="h100-sxm", replicas=2)]
+    elif name.startswith("preset_"):   # preset_<scheduler>[_preempting]: each iteration rule of the lean loop
+        scheduler = name.split("_")[1]
+        pool["batching"] = {"scheduler": scheduler, "max_num_seqs": 32,
+                            "max_batched_tokens": 4096 if scheduler in ("vllm-v0", "trtllm") else 512}
+        if name.endswith("_preempting"):
+            pool.update(replicas=1, gpu_memory_utilization=0.2)
+            wl["arrival"]["rate"] = 8
+        if name.endswith("_priority"):   # admission and preemption by class priority
+            pool["batching"]["policy"] = "priority"
+            pool.update(replicas=1, gpu_memory_utilization=0.2)
+            wl["arrival"]["rate"] = 8
+            wl["classes"] = [{"name": "hi", "share": 0.3, "priority": 2}, {"name": "lo", "share": 0.7, "priority": 0}]
+        if name.endswith("_prefix"):   # prefix caching: a chat class shares a 512-token system prompt
+            pool["batching"]["prefix_caching"] = True
+            wl["classes"] = [{"name": "chat", "share": 0.6, "shared_prefix_tokens": 512,
+                              "prompt_tokens": {"dist": "uniform", "low": 600, "high": 1500}},
+                             {"name": "api", "share": 0.4}]
     return sc
 
 
-@pytest.mark.parametrize("name", ["round_robin", "random", "single_preempting", "chunked_priority", "mixed_pools"])
+LEAN_CASES = ["round_robin", "single_preempting", "mixed_pools", "preset_vllm-v1", "preset_vllm-v1_preempting",
+              "preset_vllm-v1_prefix", "preset_vllm-v1_priority", "preset_trtllm", "preset_trtllm_preempting",
+              "preset_trtllm_prefix", "preset_sglang", "preset_sglang_preempting"]
+
+
+@pytest.mark.parametrize("name", ["round_robin", "random", "single_preempting", "chunked_priority", "mixed_pools",
+                                  "preset_vllm-v1", "preset_vllm-v1_preempting", "preset_vllm-v1_prefix",
+                                  "preset_vllm-v1_priority",
+                                  "preset_trtllm_preempting", "preset_sglang_preempting"])
 def test_prerouted_fast_engine_equals_reference(name):
     sc = _case(name)
     assert _prerouted(dict(sc, engine="fast"))  # the fast run below takes the pre-routed path
@@ -58,7 +85,7 @@ def test_prerouted_fast_engine_equals_reference(name):
         assert np.array_equal(a[col], b[col]), col
     for col in INTS:
         assert np.array_equal(a[col], b[col]), col
-    if name == "single_preempting":
+    if name.endswith("preempting") and "trtllm" not in name:
         assert fast.summary["requests"]["preemptions"] > 0
     assert fast.summary["requests"] == ref.summary["requests"]
     for k in ("throughput", "slo"):
@@ -90,24 +117,39 @@ def test_prerouting_is_used_only_where_routing_ignores_state():
     assert prerouted(single)
 
 
-@pytest.mark.parametrize("name", ["round_robin", "single_preempting", "mixed_pools"])
+@pytest.mark.parametrize("name", LEAN_CASES)
 def test_lean_path_equals_general_fast_path(name, monkeypatch):
     """The lean path (Replica._ahead) books exactly what the general fast path books, bit for bit,
-    including runs cut by arrivals, preemptions (handed to the general path) and rejections."""
+    under every scheduler preset's iteration rule, including runs cut by arrivals, prompts chunked
+    across iterations, preemptions (handed to the general path) and rejections."""
     from sim.serving import replica
 
     sc = _case(name)
-    sc["workload"]["prompt_tokens"]["max"] = 5000  # some prompts over the 4096-token budget: rejected
+    sc["workload"]["prompt_tokens"]["max"] = 5000  # some prompts over the context (or the 4096-token budget): rejected
     used = []
+    prompts = []
     orig = replica.Replica._ahead
+    orig_prompts = replica.Replica._lean_prompts
 
     def counting(self, limit):
         used.append(1)
         return orig(self, limit)
 
+    def counting_prompts(self, clock, limit, n_act):
+        step = orig_prompts(self, clock, limit, n_act)
+        prompts.append((step is True, len(self.prefilling), self.kv.pinned))
+        return step
+
     monkeypatch.setattr(replica.Replica, "_ahead", counting)
+    monkeypatch.setattr(replica.Replica, "_lean_prompts", counting_prompts)
     lean = sim.run(dict(sc, engine="fast"))
-    assert len(used) > 10
+    assert len(used) >= 5   # (every sampler row at least; a replica that never preempts runs ahead between them)
+    if name.startswith("preset_") and "vllm-v0" not in name:
+        assert sum(booked for booked, _, _ in prompts) > 100   # the chunked family's iterations took the lean loop
+        if "trtllm" not in name:
+            assert any(partial for _, partial, _ in prompts)    # prompts split across iterations
+    if name.endswith("_prefix"):
+        assert any(pinned for _, _, pinned in prompts)   # prefixes cached (and read) on the lean path
     used.clear()
     general = _run_request_level(_as_loaded(dict(sc, engine="fast"), []), lean=False)
     assert not used
@@ -115,7 +157,7 @@ def test_lean_path_equals_general_fast_path(name, monkeypatch):
     for col in lean.records.dtype.names:
         assert np.array_equal(lean.records[col], general.records[col]), col
     assert lean.summary["requests"]["rejected"] > 0
-    if name == "single_preempting":
+    if (name.endswith("preempting") and "trtllm" not in name) or name.endswith("priority"):
         assert lean.summary["requests"]["preemptions"] > 0
     assert lean.summary["requests"] == general.summary["requests"]
     for k in ("throughput", "slo"):
@@ -142,3 +184,33 @@ def test_drain_with_prerouted_replicas_matches_the_reference_engine():
         assert np.array_equal(a[col], b[col]), col
     assert _same_summary(fast.summary, ref.summary)
     assert np.array_equal(fast.timeseries, ref.timeseries)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), scheduler=st.sampled_from(["vllm-v0", "vllm-v1", "trtllm", "sglang"]),
+       budget=st.sampled_from([256, 512, 2048]), mem=st.sampled_from([0.2, 0.25]), prefix=st.booleans(),
+       replicas=st.sampled_from([1, 3]), warmup=st.sampled_from([0.0, 4.0]), priority=st.booleans())
+def test_lean_path_equals_general_path_on_random_workloads(seed, scheduler, budget, mem, prefix, replicas, warmup,
+                                                           priority):
+    """Random pre-routed workloads under each preset (KV pressure, split prompts, prefix caching,
+    class priority): the lean loop and the general path give the same records, summary and time
+    series, bit for bit."""
+    wl = {"arrival": {"process": "poisson", "rate": 7.0 * replicas},
+          "prompt_tokens": {"dist": "lognormal", "mean": 350, "cv": 1.2, "max": 1500},
+          "output_tokens": {"dist": "lognormal", "mean": 90, "cv": 1.2, "max": 600},
+          "classes": [{"name": "chat", "share": 0.5, "shared_prefix_tokens": 96, "priority": 1},
+                      {"name": "api", "share": 0.5}]}
+    split = scheduler in ("vllm-v1", "sglang")
+    batching = {"scheduler": scheduler, "max_num_seqs": 24, "prefix_caching": prefix,
+                "max_batched_tokens": budget if split else 2048, "policy": "priority" if priority else "continuous"}
+    sc = scenario(seed=seed, duration=30, warmup=warmup, workload=wl, perf={"model": "roofline"}, engine="fast")
+    sc["fleet"] = {"router": "round_robin",
+                   "pools": [{"name": "main", "gpu": "a100-80gb", "replicas": replicas, "max_model_len": 1536,
+                              "gpu_memory_utilization": mem, "batching": batching}]}
+    loaded = _as_loaded(sc, [])
+    lean = _run_request_level(loaded, lean=True)
+    general = _run_request_level(_as_loaded(sc, []), lean=False)
+    for col in lean.records.dtype.names:
+        assert np.array_equal(lean.records[col], general.records[col]), col
+    assert _same_summary(lean.summary, general.summary)
+    assert np.array_equal(lean.timeseries, general.timeseries)

@@ -12,32 +12,18 @@ An event that cuts a run short (an arrival routed here, a drain) takes effect at
 iteration boundary at or after it -- the moment the reference engine would have seen it. At the
 end of the simulation a run in progress is settled up to the end time (:meth:`DecodeRuns.settle`).
 
-**The lean loop** (:meth:`DecodeRuns._ahead`) runs whole iterations and runs of a pre-routed
-replica ahead of the SimPy clock, up to ``Fleet.sync_t``, in one plain loop for the common
-configuration (FCFS continuous batching, no chunked prefill, no prefix caching). It calls the
-same steps as the general path where a call costs nothing measurable
-(:meth:`~sim.serving.iteration.Iterations._admit`, ``_emit_first``, ``_join_decode``,
-``_leave_decode``, :meth:`DecodeRuns._plan_run` and :meth:`DecodeRuns._end_run` for long runs)
-and writes out the steps taken once per prefill iteration, decode run or completion --
-admission (:func:`~sim.serving.batching.admit_whole_prompts`), finishing whole prefills
-(``_finish_prefills``), the run length (:meth:`DecodeRuns._run_length`), booking a short run
-(:meth:`DecodeRuns._book_run`) and completions (``_complete_finished``) -- where calling them
-measured 2-10 % each of the reference workload's CPU time.
-``tests/test_prerouted.py`` checks that it books exactly what the general path books, bit for bit.
-It hands back to the general path where a preemption, a request that can never be admitted or
-idling past ``sync_t`` needs it.
+The lean loop that runs a pre-routed replica's iterations and runs ahead of the SimPy clock
+(:mod:`sim.serving.lean`) books short runs in place with the same float operations.
 """
 from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from heapq import heappop
 
 import numpy as np
 import simpy
 
-from sim.serving.batching import prefill_shape
-from sim.serving.iteration import _STEP_CACHE, Iterations
+from sim.serving.iteration import Iterations
 from sim.serving.kv_cache import run_needs
 
 MAX_RUN = 2048  # iterations per fast run (bounds array sizes; a longer run just continues)
@@ -169,151 +155,3 @@ class DecodeRuns(Iterations):
             self.run = None
             self._cut = False
         self.busy_closed(t)
-
-    def _ahead(self, limit: float):
-        """The lean loop, for pre-routed replicas with FCFS continuous batching, no chunked prefill
-        and no prefix caching (the common case, and the reference workload's).
-
-        Runs whole iterations and decode runs that end before ``limit`` (``Fleet.sync_t``); a single
-        decode iteration is a run of one. Returns ``None`` at an iteration boundary where the
-        general path takes over (idle until past ``limit``, a preemption, a request that can never
-        be admitted), or the started step that reaches ``limit``: ``(RUN, run)`` or
-        ``(STEP, tokens, prefills, dt)`` for a prefill iteration whose requests are admitted.
-        """
-        inc = self.incoming
-        dq = self.waiting._dq
-        active = self.active
-        heap = self.heap
-        kv = self.kv
-        res = kv.residues
-        fleet = self.fleet
-        bs = kv.block_size
-        total = kv.total
-        max_seqs = self.max_seqs
-        budget0 = self.budget
-        cap = total - kv.watermark
-        pf_cache = self._pf_cache
-        itl_run = fleet.itl_add_run
-        complete = fleet.complete
-        dt_last = 0.0      # the last decode step's time (an estimate of the next ones)
-        if self.clock < self.env.now:
-            self.clock = self.env.now
-        while True:
-            clock = self.clock
-            while inc and inc[0].arrival <= clock:
-                dq.append(inc.popleft())
-            if not active and not dq:
-                na = inc[0].arrival if inc else fleet.known_until
-                if not na < limit:
-                    return None
-                if na > clock:
-                    self.clock = na
-                continue
-            n_act = len(active)
-            if dq and n_act < max_seqs:
-                # admission as admit_whole_prompts (FCFS, no prefix cache), inlined: the helper's
-                # set-up per prefill iteration costs ~5 % of the reference workload
-                prefills = []
-                needs = []
-                budget = budget0
-                while dq and n_act < max_seqs:
-                    r = dq[0]
-                    need = r.target
-                    if need > budget and (prefills or need <= budget0):
-                        break
-                    blocks = -(-need // bs)
-                    if kv.used + blocks > cap:
-                        break
-                    self._admit(blocks)
-                    prefills.append((r, need))
-                    needs.append(need)
-                    budget -= need
-                    n_act += 1
-                if prefills:
-                    # a prefill-only iteration; its time depends only on the prompt lengths
-                    key = tuple(needs)
-                    dt = pf_cache.get(key)
-                    if dt is None:
-                        dt = self._step_time(prefill_shape(prefills, 0, 0))
-                        if len(pf_cache) < _STEP_CACHE:
-                            pf_cache[key] = dt
-                    end = clock + dt
-                    if not end < limit:
-                        return STEP, sum(needs), prefills, dt
-                    if clock != self.busy_to:   # a new busy stretch (as _busy, inlined)
-                        if self.busy_from >= 0:
-                            self.busy_acc += self.busy_to - self.busy_from
-                        self.busy_from = clock
-                    self.busy_to = end
-                    self.clock = end
-                    self.tokens_processed += sum(needs)
-                    for r, _ in prefills:   # as _finish_prefills for whole prompts (a call costs ~2 %)
-                        r.pf_done = r.target
-                        if self._emit_first(r, end):
-                            self._finish_prefilled(r, end)
-                        else:
-                            self._join_decode(r, end)
-                    continue
-            n = self.n_dec
-            dc = self.dc
-            if n == 0 or res[dc % bs] > total - kv.used:
-                return None  # nothing to run (a request that never fits), or a preemption
-            # the run length (as _run_length, inlined: one call per run is measurable here)
-            e = heap[0]
-            r = e[3]
-            if e[2] != r.epoch or not r.decoding or r.rid not in active:
-                self._drop_stale()
-            k = heap[0][0] - dc
-            if k > MAX_RUN:
-                k = MAX_RUN
-            if k > 1 and total - kv.used < (k // bs + 1) * n:
-                k = kv.iterations_that_fit(k, dc, n)  # KV blocks may run out within the run
-            na = inc[0].arrival if inc else fleet.known_until
-            if k > SHORT_RUN and na - clock > SHORT_RUN * dt_last:
-                # a long run not cut short soon by an arrival: vectorised (numpy's per-call cost
-                # pays off); one an arrival cuts within ~SHORT_RUN steps stays in the loop below
-                run = self._plan_run(k)
-                if not run.ends[-1] < limit:
-                    return RUN, run
-                self._end_run(run, len(run.ends))
-                continue
-            # a short run, planned and booked here (as _plan_run and _end_run, without the run object)
-            steps, ends = self.decode_run(n, self.ctx_sum + n, k, clock, na)
-            m = len(ends)
-            dt_last = steps[-1]
-            end = ends[-1]
-            i = dc % bs
-            if not end < limit:
-                return RUN, DecodeRun(clock, ends, steps, res[i:] + res[:i], n)
-            # booked as _book_run does, inlined (one call per run is measurable here)
-            n_meas = self.n_meas
-            itl_run(self.last_tok_groups, clock, ends[0], steps[0], steps[1:], n_meas)
-            self.last_tok_groups = {end: n_meas} if n_meas else {}
-            self.last_dec_end = end
-            self.tokens_processed += n * m
-            q, rr = divmod(m, bs)
-            # new blocks (as run_needs): the first rr entries of res rotated to start at i, summed
-            # in place instead of from a rotated copy (~10 ms per 100,000 requests)
-            j = i + rr
-            kv.used += q * n + (sum(res[i:j]) if j <= bs else sum(res[i:]) + sum(res[:j - bs]))
-            dc += m
-            self.dc = dc
-            self.ctx_sum += n * m
-            if clock != self.busy_to:   # a new busy stretch (as _busy, inlined)
-                if self.busy_from >= 0:
-                    self.busy_acc += self.busy_to - self.busy_from
-                self.busy_from = clock
-            self.busy_to = end
-            self.clock = end
-            if heap[0][0] <= dc:
-                # as _complete_finished, inlined (a call per completion costs ~2 % of ref8)
-                done = []
-                while heap and heap[0][0] <= dc:
-                    _, _, epoch, r = heappop(heap)
-                    if epoch != r.epoch or not r.decoding or r.rid not in active:
-                        continue
-                    done.append(r)
-                for r in done:
-                    self._leave_decode(r)
-                    del active[r.rid]
-                    complete(r, end)

@@ -118,8 +118,10 @@ class Fleet:
         if self.prerouted:
             for rep in self.replicas:
                 rep.pulls = True
-                rep.lean = (lean and rep.policy == "continuous" and not rep.chunked and not rep.full
-                            and not rep.prefix_caching and rep.role == "both")
+                # the chunked family's rules (FCFS or by class priority, full KV reservation, prefix
+                # caching), or prompt-only iterations of FCFS whole prompts without either
+                rep.lean = (lean and rep.role == "both" and rep.policy != "static"
+                            and (rep.chunked or not (rep.policy == "priority" or rep.full or rep.prefix_caching)))
         self.sampler = Sampler(self)
         self.end_time = 0.0
         for p in pools:

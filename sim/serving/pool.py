@@ -39,6 +39,10 @@ class PoolRuntime:
     released_busy_s: float = 0.0                             # busy seconds of released replicas
     released_up_s: float = 0.0
     released_down_s: float = 0.0
+    # step times of iterations with prompts, keyed (decoders, their context sum, (prior, chunk) of each
+    # partial prefill..., each new prompt's tokens...): one step model, so the pool's replicas share them
+    # (the lean loop's; at most LEAN_TIMES entries, see sim.serving.lean)
+    step_times: dict[tuple, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

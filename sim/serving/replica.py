@@ -24,8 +24,8 @@ default; vLLM V0, TensorRT-LLM, SGLang; see :mod:`sim.scenario.schedulers`):
 The pieces live in modules named for them: the queue (:mod:`sim.serving.waiting`), the KV
 cache (:mod:`sim.serving.kv_cache`), the batching policies and victim choice
 (:mod:`sim.serving.batching`), the running batch and one iteration's bookkeeping
-(:mod:`sim.serving.iteration`) and fast decode runs with the lean loop
-(:mod:`sim.serving.decode_run`); this module holds the replica's state, its lifecycle and its
+(:mod:`sim.serving.iteration`), fast decode runs (:mod:`sim.serving.decode_run`) and the lean
+loop (:mod:`sim.serving.lean`); this module holds the replica's state, its lifecycle and its
 SimPy process.
 
 Two engines share this code. ``reference`` advances one iteration per SimPy timeout. ``fast``
@@ -34,8 +34,8 @@ step times (one vectorised call), and stops at the next completion, KV-block exh
 arrival; an arrival inside a run takes effect at the first iteration boundary at or after it,
 exactly when the reference engine would see it. Both produce the same records. With pre-routed
 arrivals (see :class:`~sim.serving.fleet.Fleet`) a fast replica runs ahead of the SimPy clock up
-to ``Fleet.sync_t`` without an event per step, through :meth:`~sim.serving.decode_run.DecodeRuns._ahead` (the lean path for
-FCFS continuous batching without chunked prefill or prefix caching) or the general path.
+to ``Fleet.sync_t`` without an event per step, through :meth:`~sim.serving.lean.LeanLoop._ahead` (the lean path for
+FCFS admission without prefix caching, under every iteration rule but static batching) or the general path.
 
 Lifecycle (driven by the fleet, the autoscaler and the failure process): a replica is *warming*
 (provisioned, not routable) until ready, then *serving*; *draining* stops routing to it and it is
@@ -59,8 +59,9 @@ import simpy
 
 from sim.perf.base import BatchShape, StepTimeModel, decode_run_fn, decode_step_fn
 from sim.serving.batching import make_batching
-from sim.serving.decode_run import FAIL, RUN, DecodeRun, DecodeRuns
+from sim.serving.decode_run import FAIL, RUN, DecodeRun
 from sim.serving.kv_cache import KVCache
+from sim.serving.lean import LeanLoop
 from sim.serving.request import R_BUDGET, R_CONTEXT, R_KV, Req
 from sim.serving.waiting import Waiting
 
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
     from sim.serving.fleet import Fleet
     from sim.serving.pool import PoolRuntime
 
-class Replica(DecodeRuns):
+class Replica(LeanLoop):
     """State and SimPy process of one replica. Created and driven by :class:`~sim.serving.fleet.Fleet`."""
 
     def __init__(self, env: simpy.Environment, fleet: "Fleet", pool: "PoolRuntime", index: int,
@@ -99,7 +100,7 @@ class Replica(DecodeRuns):
         self.decode_step = decode_step_fn(pool.step_model)
         self.decode_run = decode_run_fn(pool.step_model)
         self._step_cache: dict[BatchShape, float] = {}
-        self._pf_cache: dict[tuple, float] = {}  # lean path: prefill-only iteration time by prompt lengths
+        self._lean_times = pool.step_times    # lean path: times of iterations with prompts (the pool's)
         self.waiting = Waiting(self.policy == "priority")
         self.active: dict[int, Req] = {}      # admitted (prefilling or decoding), in admission order
         self.prefilling: dict[int, Req] = {}  # chunked: partially prefilled, in admission order
@@ -309,8 +310,7 @@ class Replica(DecodeRuns):
                 run = pending[1]       # the lean loop's step that reaches the next sync point
             else:
                 run = None
-                _, tokens, prefills, dt = pending
-                decode = False
+                _, tokens, prefills, dt, decode = pending
             if run is not None:
                 if self.pulls and run.ends[-1] < fleet.sync_t:
                     m = len(run.ends)   # runs ahead of the SimPy clock (see Fleet.sync_t)
