@@ -164,15 +164,24 @@ def batching(b: Any) -> str:
     return ", ".join(words)
 
 
+def _layout(pool: dict) -> str:
+    """`` (TP 2 × PP 2, EP 8)`` of a pool entry (scenario or summary block; empty for one GPU)."""
+    def part(key: str, label: str) -> list[str]:
+        return [f"{label} {pool[key]}"] if _num(pool.get(key)) and pool[key] > 1 else []
+
+    gpus = " × ".join(part("tensor_parallel", "TP") + part("pipeline_parallel", "PP"))
+    words = ([gpus] if gpus else []) + part("expert_parallel", "EP")
+    return f" ({', '.join(words)})" if words else ""
+
+
 def _pool_line(pool: dict, default_model: Any, summary_pool: dict | None) -> str:
     gpus = pool.get("gpu", "?")
-    tp = pool.get("tensor_parallel", 1)
     replicas = pool.get("replicas", "?")
     mean = (summary_pool or {}).get("replicas_mean")
     auto = pool.get("autoscale")
     if isinstance(auto, dict) and _num(auto.get("min")) and _num(auto.get("max")):
         replicas = f"{auto['min']}–{auto['max']}"
-    line = f"{replicas} × {gpus}" + (f" (TP {tp})" if _num(tp) and tp > 1 else "")
+    line = f"{replicas} × {gpus}" + _layout(pool)
     if auto:
         line += f", autoscaled ({auto.get('metric', 'utilization')} target {number(auto.get('target'))}"
         line += f"; mean {number(mean)} replicas)" if _num(mean) else ")"
@@ -236,9 +245,7 @@ def overview(summary: dict, scenario: dict | None = None) -> Overview:
         if scenario.get("fidelity") == "fluid":
             settings.append(("fidelity", "fluid (hourly capacity curves)"))
     else:
-        lines = [f"{p.get('replicas', '?')} × {p.get('gpu', '?')}"
-                 + (f" (TP {p['tensor_parallel']})" if _num(p.get("tensor_parallel"))
-                    and p["tensor_parallel"] > 1 else "")
+        lines = [f"{p.get('replicas', '?')} × {p.get('gpu', '?')}" + _layout(p)
                  + (f", one shard of {count(p['scale'])}" if _num(p.get("scale")) and p["scale"] != 1 else "")
                  for p in pools_sum.values()]
         sentences.append(f"{name}: " + ("; ".join(lines) or "fleet as configured")
