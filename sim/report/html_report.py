@@ -39,6 +39,7 @@ RUN_ROWS = (
     ("utilization.mfu", "MFU", "%"), ("utilization.mbu", "MBU (memory bandwidth)", "%"),
     ("utilization.load_factor", "load factor", ""),
     ("stability.stable", "stable (no growing backlog)", ""),
+    ("stability.verdict", "stability verdict", ""),
     ("stability.backlog_growth_per_s", "backlog growth", "req/s"),
     ("gpu_hours.provisioned", "GPU-hours provisioned", "h"), ("gpu_hours.busy", "GPU-hours busy", "h"),
     ("cost.compute_usd", "compute cost", "USD"),

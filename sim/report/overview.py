@@ -317,6 +317,9 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
         growth = _get(summary, "stability.backlog_growth_per_s")
         parts.append("The backlog grows" + (f" by {number(growth)} requests/s" if _num(growth) else "")
                      + ": the fleet does not keep up.")
+    elif _get(summary, "stability.verdict") == "cannot tell":
+        parts.append("The run is too short to tell whether the fleet keeps up at this load: "
+                     "lengthen it before trusting its latency.")
     room = headroom(_get(summary, "utilization.load_factor"))
     if room:
         parts.append(room[0].upper() + room[1:] + ".")
