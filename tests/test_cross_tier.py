@@ -169,4 +169,6 @@ def test_fluid_autoscaler_metrics_mean_what_they_mean_at_request_level(metric, t
     if metric in ("queue", "ttft"):
         assert n.max() >= 2 and s.summary["stability"]["stable"]
     else:
-        assert n.max() >= 9 and n.mean() >= 2 * base.mean()
+        # (a step's mean replicas include the climb: each decision reaches at most 1 / 0.8 of the
+        # replicas then serving, as at request level)
+        assert n.max() >= 8.5 and n.mean() >= 2 * base.mean()

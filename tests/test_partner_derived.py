@@ -21,8 +21,11 @@ from sim.scenario import load_scenario
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "provider_partner_derived.yaml"
 MONTH_S = 30.4375 * 86400
 # A coarse curve keeps the measurement to seconds; the money arithmetic below does not depend on it.
+# Its saturation throughput is measured over 3,000 completions: over 300 it read 25 % low, and a
+# saturated pool's load factor (what the autoscaler reads) then stays below the 0.9 target, so
+# the fluid autoscaler, like the request-level one, could not scale the pool up at all.
 QUICK = ["duration=7d", "fluid.grid=[0.1,0.4,0.7,0.9,1.0]", "fluid.calibration_duration=60",
-         "fluid.calibration_requests=300"]
+         "fluid.calibration_requests=3000"]
 
 
 def test_loads_and_validates_without_problems_or_warnings(recwarn):
@@ -101,4 +104,4 @@ def test_whole_horizon_gives_the_documented_figures():
 
 
 # the derived figures in docs/economics.md ("The story, derived"), accrual basis
-DOC = {"spend_2024": 437.8e6, "spend_2025": 825.4e6, "share_2024": 521.0e6, "share_2025": 988.0e6}
+DOC = {"spend_2024": 436.8e6, "spend_2025": 823.5e6, "share_2024": 521.0e6, "share_2025": 988.0e6}

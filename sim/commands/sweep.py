@@ -45,6 +45,8 @@ def _cell(row: dict, metric: str) -> str:
 
 
 def _stable(row: dict) -> str:
+    if row.get("stable") is None and row.get("n", 0) > 0:
+        return "?"
     return {True: "yes", False: "NO"}.get(row.get("stable"), "-")
 
 
@@ -73,6 +75,9 @@ def main(args: argparse.Namespace) -> int:
         if any(r.get("stable") is False for r in result.configurations):
             print("stable NO: the backlog grew over the run (the fleet did not keep up); its latencies "
                   "describe a growing queue", file=sys.stderr)
+        if any(_stable(r) == "?" for r in result.configurations):
+            print("stable ?: the run is too short to tell whether the fleet keeps up at that load "
+                  "(see stability.verdict); lengthen duration", file=sys.stderr)
         reused = sum(1 for r in result.records if r.get("reused"))
         print(f"{len(result)} points ({reused} reused from {out}), {len(result.errors)} failed; "
               f"wrote {out / 'sweep.csv'}, {out / 'sweep_ci.csv'}, {out / 'sweep.json'}",

@@ -15,17 +15,147 @@ read the same way, from the capacity curve at the per-replica load ``rate / n``:
   the curve's mean E2E) plus the backlog carried into the step over ``n``.
 
 ``rate`` is the step's admitted demand plus the backlog to clear, per second. Clamped to
-``[min, max]``. When the answer falls, the previous step's replicas stay for the first
-``cooldown`` seconds of the step (the HPA's scale-down stabilization window), so the step runs
-the time-weighted mean. What the fluid tier leaves out: the scale-up delay (replicas warming
-cost money but serve nothing yet), the metric's sampling noise, and the transient of a pool
-starting far from where it settles.
+``[min, max]``.
+
+The HPA measures its metric on the replicas already serving, so in one decision it can ask for
+at most ``ceil(n_serving x m_sat / target)`` replicas, ``m_sat`` the metric of a saturated replica
+(``load_factor``: ``max_rps x s``; ``utilization``: 1; ``kv``: the curve's KV use at saturation;
+``ttft`` and ``queue`` grow with the backlog, so they have no such bound). While the answer
+above is out of that reach (a ramp), the step is run one ``interval`` at a time, each decision
+reaching only as far as the replicas then ready (:func:`scale_step`): a pool climbs by a factor
+``~1 / target`` per decision, and, with a ``scale_up_delay``, waits for each round to come up.
+
+What the pool then runs (:class:`Replicas`), as the request-level autoscaler does it. The HPA's
+metric covers the interval before each decision, so the first decision that sees a step's load
+comes one ``interval`` into the step (at most the step). When the answer rises, the missing
+replicas are provisioned then (they cost money from then on) and serve ``scale_up_delay``
+seconds later (the same key, default provisioning plus weight loading:
+:func:`sim.serving.autoscaler.default_scale_up_delay_s`), possibly several steps later. When it
+falls, the pool shrinks to the largest recommendation of the last ``cooldown`` seconds (the
+HPA's scale-down stabilization window; the decisions up to a step's end read that step's load),
+so a surplus leaves ``cooldown`` after the load fell, still-warming replicas
+first, newest first. Each step has its time-weighted mean of replicas provisioned (billed) and
+of replicas serving (capacity). What the fluid tier leaves out: the metric's sampling noise and
+the transient of a pool starting far from where it settles.
+
+    >>> r = Replicas(2, delay_s=90.0, cooldown_s=0.0)
+    >>> [r.step(t, 60.0, n, lag_s=30.0) for t, n in ((0.0, 2), (60.0, 4), (120.0, 4), (180.0, 4))]
+    [(2.0, 2.0), (3.0, 2.0), (4.0, 2.0), (4.0, 4.0)]
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+
+class Replicas:
+    """An autoscaled pool's replicas across fluid steps: ready ones, warming groups
+    ``[ready_at_s, count]`` and the recent recommendations ``[(until_s, replicas)]`` that the
+    stabilization window keeps (see the module docstring)."""
+
+    def __init__(self, n0: float, delay_s: float, cooldown_s: float) -> None:
+        self.ready = float(n0)
+        self.warming: list[list[float]] = []
+        self.delay_s, self.cooldown_s = float(delay_s), float(cooldown_s)
+        self.recs: list[tuple[float, float]] = []
+
+    @property
+    def total(self) -> float:
+        return self.ready + sum(c for _, c in self.warming)
+
+    def ready_by(self, t: float) -> float:
+        """Replicas serving at ``t`` (those warming now included once ready)."""
+        return self.ready + sum(c for ready_at, c in self.warming if ready_at <= t)
+
+    def floor(self, t: float) -> float:
+        """The largest recommendation still inside the stabilization window at ``t`` (0 if none)."""
+        return max((r for until, r in self.recs if until + self.cooldown_s > t), default=0.0)
+
+    def step(self, t0: float, dt: float, target: float, lag_s: float = 0.0) -> tuple[float, float]:
+        """Move to ``target`` replicas ``lag_s`` into ``[t0, t0 + dt)`` (a scale-up is billed from
+        then, serves ``delay_s`` later; a scale-down drops still-warming replicas first, newest
+        first); returns the mean replicas ``(provisioned, serving)`` over the interval."""
+        t1 = t0 + dt
+        at = t0 + min(lag_s, dt)
+        cur = self.total
+        prov_s = cur * (at - t0) + target * (t1 - at)
+        serve_s = 0.0
+        if target > cur:
+            self.warming.append([at + self.delay_s, target - cur])
+        elif target < cur:
+            surplus = cur - target
+            while surplus > 0 and self.warming:
+                ready_at, c = self.warming[-1]
+                gone = min(c, surplus)
+                serve_s += gone * max(0.0, at - max(ready_at, t0))
+                surplus -= gone
+                if gone < c:
+                    self.warming[-1][1] = c - gone
+                else:
+                    self.warming.pop()
+            serve_s += surplus * (at - t0)
+            self.ready -= surplus
+        serve_s += self.ready * dt
+        still = []
+        for ready_at, c in self.warming:
+            serve_s += c * max(0.0, t1 - max(ready_at, t0))
+            if ready_at <= t1:
+                self.ready += c
+            else:
+                still.append([ready_at, c])
+        self.warming = still
+        return prov_s / dt, serve_s / dt
+
+
+def saturated_metric(kind: str, curve, s_each: float) -> float:
+    """``m_sat``: the metric a saturated replica reports (``inf`` for ``ttft`` and ``queue``)."""
+    if kind == "load_factor":
+        return curve.max_rps * s_each
+    if kind == "utilization":
+        return 1.0
+    if kind == "kv":
+        return float(curve.kv[-1])
+    return math.inf
+
+
+def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, settled: int) -> tuple[float, float]:
+    """Run one fluid step of an autoscaled pool whose autoscaler settles at ``settled`` replicas
+    for the step's load; returns the mean replicas ``(provisioned, serving)`` over the step (see
+    the module docstring). ``cfg`` is the pool's ``autoscale`` block."""
+    def reach(ready: float) -> float:
+        if ready <= 0:               # nothing serving: the autoscaler brings one replica back
+            return max(cfg.min, 1)
+        if math.isinf(m_sat):
+            return math.inf
+        return min(max(math.ceil(ready * m_sat / cfg.target - 1e-9), cfg.min), cfg.max)
+
+    interval = float(cfg.interval)
+    lag = min(interval, dt)          # the first decision that sees this step's load
+    t1 = t0 + dt
+    parts: list[tuple[float, float, float]] = []
+    if settled < replicas.total:     # down, as far as the stabilization window lets it, step by step
+        cuts = sorted({u + replicas.cooldown_s for u, _ in replicas.recs if t0 + lag < u + replicas.cooldown_s < t1})
+        edges = [t0, *cuts, t1]
+        for j, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+            at = a + (lag if j == 0 else 0.0)
+            target = min(max(settled, replicas.floor(at)), replicas.total)
+            parts.append((b - a, *replicas.step(a, b - a, target, lag_s=at - a)))
+    elif settled <= max(reach(replicas.ready_by(t0 + lag)), replicas.total):
+        parts.append((dt, *replicas.step(t0, dt, settled, lag_s=lag)))
+    else:                            # a ramp: one decision per interval, each from the replicas ready
+        t = t0
+        while t < t1:
+            h = min(interval, t1 - t)
+            target = min(settled, max(reach(replicas.ready_by(t + h)), replicas.total))
+            parts.append((h, *replicas.step(t, h, target, lag_s=h)))
+            t += h
+    replicas.recs = [(u, r) for u, r in replicas.recs if u + replicas.cooldown_s > t1]
+    # this step's recommendation (as far as it could reach): the decisions up to its end read its load
+    replicas.recs.append((t1, min(float(settled), replicas.total)))
+    prov = sum(h * p for h, p, _ in parts) / dt
+    serve = sum(h * s for h, _, s in parts) / dt
+    return prov, serve
 
 
 def _metric(kind: str, curve, rate: float, n: int, backlog: float, s_each: float) -> float:
@@ -64,3 +194,4 @@ def settled_replicas(kind: str, target: float, lo: int, hi: int, curve, rate_rps
         else:
             a = mid + 1
     return max(a, lo)
+

@@ -46,13 +46,14 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.capacity import HIST_METRICS, CalibrationSettings, CapacityCurve, capacity_curve
-from sim.fluid.autoscale import settled_replicas
+from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
 from sim.fluid.backlog import backlog_ages
 from sim.fluid.demand import expected_arrivals
 from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.perf.utilization import limits_of, seconds_per_request
+from sim.serving.autoscaler import default_scale_up_delay_s
 
 DEFAULT_STEP_S = 3600.0
 
@@ -189,9 +190,11 @@ def _steps(sc, step_s: float, base_dir: Path) -> _Steps:
 
 @dataclass(frozen=True)
 class _Queue:
-    """One pool's fluid queue over the steps: replicas, requests served and refused, backlog."""
+    """One pool's fluid queue over the steps: replicas provisioned (``n``, billed) and serving
+    (``serving``: ``n`` less those still warming up), requests served and refused, backlog."""
 
     n: np.ndarray
+    serving: np.ndarray
     served: np.ndarray
     rejected: np.ndarray
     b_start: np.ndarray
@@ -205,13 +208,15 @@ class _Queue:
 
 def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray) -> _Queue:
     """Serve ``offered`` requests per step through pool ``p``'s curve: the curve's rejected share is
-    refused, the rest plus the carried backlog is served up to ``n x max x step`` (``n`` where the
-    autoscaler settles, when the pool has one)."""
+    refused, the rest plus the carried backlog is served up to ``serving x max x step``. Without an
+    autoscaler ``serving = n = replicas``; with one, ``n`` is where it settles each step and
+    ``serving`` leaves out the replicas still warming up (:class:`~sim.fluid.autoscale.Replicas`)."""
     n_steps = len(dt_s)
     admitted = offered * (1.0 - curve.reject_share)
     rejected = offered - admitted
     a = p.cfg.autoscale
     n = np.full(n_steps, float(p.cfg.replicas))
+    serving = n.copy()
     s_each = seconds_per_request(p.step_model, limits_of(p.cfg.batching, p.kv_blocks),
                                  curve.prompt_tokens_mean, curve.output_tokens_mean)
     cap = n * curve.max_rps * dt_s
@@ -219,22 +224,24 @@ def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray)
     b_start = np.zeros(n_steps)
     b_end = np.zeros(n_steps)
     b = 0.0
-    prev = n[0] if n_steps else 0.0
+    if a is not None:
+        delay = a.scale_up_delay if a.scale_up_delay is not None else default_scale_up_delay_s(p)
+        replicas = Replicas(p.cfg.replicas, delay, a.cooldown)
+        m_sat = saturated_metric(a.metric, curve, s_each)
+    t0 = 0.0
     for k in range(n_steps):                             # sequential in the backlog
         b_start[k] = b
         if a is not None:                                # where the autoscaler settles this step
             settled = settled_replicas(a.metric, a.target, a.min, a.max, curve, (admitted[k] + b) / dt_s[k],
                                        b, s_each)
-            n[k] = settled
-            if k and settled < prev:                    # scale-down waits out the stabilization window
-                n[k] += (prev - settled) * min(a.cooldown, dt_s[k]) / dt_s[k]
-            prev = settled
-            cap[k] = n[k] * curve.max_rps * dt_s[k]
+            n[k], serving[k] = scale_step(replicas, a, m_sat, t0, float(dt_s[k]), settled)
+            cap[k] = serving[k] * curve.max_rps * dt_s[k]
+        t0 += float(dt_s[k])
         work = admitted[k] + b
         served[k] = min(work, cap[k])
         b = work - served[k]
         b_end[k] = b
-    return _Queue(n, served, rejected, b_start, b_end)
+    return _Queue(n, serving, served, rejected, b_start, b_end)
 
 
 def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: float) -> list[tuple]:
@@ -316,8 +323,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         usage.append(measured.usage)
         intervals.append((p.name, *_replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
         use_rows.extend(_usage_rows(curve, q.served, steps, p.cfg.scale))
-        kv_num += float(np.sum(measured.kv * q.n))
-        kv_den += float(np.sum(q.n))
+        kv_num += float(np.sum(measured.kv * q.serving))
+        kv_den += float(np.sum(q.serving))
 
     window = max(end - sc.warmup, 1e-12)
     summary: dict[str, Any] = {"scenario": sc.name, "seed": sc.seed}
@@ -343,6 +350,11 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                   extra={"python": platform.python_version(), "capacity_curves": {c.pool: c.key for c in curves}})
 
 
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """``part / whole`` where ``whole > 0``, else 0."""
+    return np.divide(part, whole, out=np.zeros_like(part, dtype=np.float64), where=whole > 0)
+
+
 @dataclass(frozen=True)
 class _Measured:
     """What one pool's steps read off its curve: time-series rows, the fleet summary's input, KV share."""
@@ -356,11 +368,11 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
                   per_cls: list[ClassSums], cls_slo: list[tuple[float, float]]) -> _Measured:
     """Read pool ``p``'s steps off its curve at the per-replica load served: latency (shifted by the
     backlog wait), SLO, busy share, KV use and MFU; adds to the fleet's and classes' sums."""
-    n, served, dt_s = q.n, q.served, steps.dt_s
+    n, up, served, dt_s = q.n, q.serving, q.served, steps.dt_s
     n_steps = steps.n
     with np.errstate(invalid="ignore", divide="ignore"):
-        load = np.where(n > 0, served / (n * dt_s), 0.0)
-        extra_wait = np.where((q.b_start + q.b_end) > 0, (q.b_start + q.b_end) / 2.0 / (n * curve.max_rps), 0.0)
+        load = np.where(up > 0, served / (up * dt_s), 0.0)
+        extra_wait = np.where((q.b_start + q.b_end) > 0, (q.b_start + q.b_end) / 2.0 / (up * curve.max_rps), 0.0)
     extra_wait = np.nan_to_num(extra_wait)
     i, w = curve.position(load)
 
@@ -371,7 +383,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     ttft_slo = sc.slo.ttft_s
     att = at(curve.attainment) * (extra_wait <= ttft_slo)
     busy = np.where(extra_wait > 0, 1.0, np.clip(at(curve.busy), 0.0, 1.0))
-    busy = np.where(n > 0, busy, 0.0)
+    busy = np.where(up > 0, busy, 0.0)          # the busy share of the serving replicas
     kv = at(curve.kv)
     mfu = at(curve.mfu)
     meas = served * steps.after_warm
@@ -379,24 +391,24 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     b = q.backlog
     add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, extra_wait,
                  cls_slo, b)
-    ages, n_old = backlog_ages(b, float(n[-1]) * curve.max_rps, ttft_slo) if n_steps else (np.zeros(0),) * 2
+    ages, n_old = backlog_ages(b, float(up[-1]) * curve.max_rps, ttft_slo) if n_steps else (np.zeros(0),) * 2
     if len(ages):
         fleet_sums.add_backlog_ages(ages, n_old)
     fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm)
 
     gpr = p.gpus_per_replica
-    rate_rep = np.where(n > 0, served / dt_s, 0.0)
+    rate_rep = np.where(up > 0, served / dt_s, 0.0)
     wq = at(curve.latency["queue"]["mean"])        # the backlog itself is added at the end of the step
     svc = at(curve.latency["e2e"]["mean"]) - at(curve.latency["queue"]["mean"])
     rows = np.column_stack([
         steps.edges[1:], np.full(n_steps, p.index), n, rate_rep * np.nan_to_num(wq) + q.b_end, np.zeros(n_steps),
-        rate_rep * np.nan_to_num(svc), kv * n * p.kv_blocks, kv, busy])
+        rate_rep * np.nan_to_num(svc), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
     running = rate_rep * np.nan_to_num(svc)
     end = float(sc.duration)
     usage = PoolUsage(
-        pool=p, provisioned_gpu_s=float(np.sum(n * dt_s)) * gpr, busy_gpu_s=float(np.sum(n * dt_s * busy)) * gpr,
-        flops_done=float(np.sum(n * dt_s * mfu)) * gpr * p.peak_flops(),
-        kv_cache_mean=float(np.average(kv, weights=n)) if n.sum() > 0 else 0.0,
+        pool=p, provisioned_gpu_s=float(np.sum(n * dt_s)) * gpr, busy_gpu_s=float(np.sum(up * dt_s * busy)) * gpr,
+        flops_done=float(np.sum(up * dt_s * mfu)) * gpr * p.peak_flops(),
+        kv_cache_mean=float(np.average(kv, weights=up)) if up.sum() > 0 else 0.0,
         requests=float(served.sum()), prompt_mean=curve.prompt_tokens_mean, output_mean=curve.output_tokens_mean,
         running_sum=float(np.sum(running * dt_s)), replicas_sum=float(np.sum(n * dt_s)),
         tail={"replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,

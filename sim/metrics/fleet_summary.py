@@ -47,6 +47,14 @@ class PoolUsage:
     tail: dict = field(default_factory=dict)
 
 
+def layout_keys(cfg) -> dict:
+    """A pool block's layout keys from its scenario entry: ``tensor_parallel`` (GPUs per pipeline
+    stage), ``pipeline_parallel``, ``expert_parallel`` and ``gpus_per_replica`` (``tp x pp``: what
+    GPU-hours and money count per replica)."""
+    return {"tensor_parallel": cfg.tensor_parallel, "pipeline_parallel": cfg.pipeline_parallel,
+            "expert_parallel": cfg.expert_parallel, "gpus_per_replica": cfg.tensor_parallel * cfg.pipeline_parallel}
+
+
 @dataclass(frozen=True)
 class FleetSummary:
     """The blocks :func:`fleet_summary` assembles, plus each pool's scaled busy GPU-seconds
@@ -82,7 +90,7 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
         flops_done += u.flops_done * scale
         busy_by_pool[p.name] = p_busy * scale
         busy_share = p_busy / p_prov if p_prov else 0.0
-        block = {"gpu": p.gpu.name, "replicas": p.cfg.replicas, **u.lead, "tensor_parallel": gpr, "scale": scale,
+        block = {"gpu": p.gpu.name, "replicas": p.cfg.replicas, **u.lead, **layout_keys(p.cfg), "scale": scale,
                  "kv_blocks_per_replica": p.kv_blocks,
                  "gpu_hours_provisioned": p_prov * scale / 3600.0, "gpu_hours_busy": p_busy * scale / 3600.0,
                  "gpu_busy": busy_share, "kv_cache_mean": u.kv_cache_mean, **u.tail}
@@ -96,5 +104,6 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
     utilization = {"gpu_busy": busy_s / prov_s if prov_s else 0.0, "kv_cache_mean": kv_cache_mean,
                    "mfu": flops_done / flops_cap if flops_cap else 0.0, **fleet_utilization(util_w)}
     gpu_hours = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
-    stability = timeseries_stability(timeseries, requests, scenario.warmup, end_s, len(usage))
+    stability = timeseries_stability(timeseries, requests, scenario.warmup, end_s, len(usage),
+                                     load_factor=utilization["load_factor"] if usage else None)
     return FleetSummary(per_pool, utilization, gpu_hours, stability, busy_by_pool)

@@ -8,8 +8,10 @@ for one pool (both tiers call :func:`pool_utilization`):
 * mean sequences running per replica while busy (from the time series: mean running per
   provisioned replica / busy share), the batch at which MBU's bytes are counted.
 
-A pool whose step-time model is not the roofline (linear, table) still gets MBU from the roofline
-byte terms of its model and GPU: bytes moved are physics, not timing. A pool under
+MBU counts the byte terms of the roofline that prices the pool's steps (its layout: tensor and
+pipeline stages, expert parallelism, data-parallel attention; its weight, expert and KV
+precisions). A pool whose step-time model is not the roofline (linear) still gets MBU from the
+roofline byte terms of its model, GPU and layout: bytes moved are physics, not timing. A pool under
 disaggregation's prefill role completes no request itself, so its load factor reads 0.
 """
 from __future__ import annotations
@@ -23,10 +25,18 @@ def pool_limits(pool) -> BatchLimits:
 
 
 def _roofline(pool, kv_dtype: str):
+    """The roofline whose byte terms MBU counts: the pool's own step-time model when it is one (or
+    a table's roofline fallback), so layout, expert precision and KV precision are the ones that
+    price its steps; otherwise one built for the pool's layout (:func:`sim.scenario.checks.pool_layout`)."""
     from sim.perf.roofline import RooflineModel
+    from sim.scenario.checks import pool_layout
 
+    for model in (pool.step_model, getattr(pool.step_model, "fallback", None)):
+        if isinstance(model, RooflineModel):
+            return model
     try:
-        return RooflineModel(pool.model, pool.gpu, pool.gpus_per_replica, pool.weight_dtype, kv_dtype)
+        return RooflineModel(pool.model, pool.gpu, pool.cfg.tensor_parallel, pool.weight_dtype, kv_dtype,
+                             layout=pool_layout(pool.cfg, pool.gpu), expert_dtype=pool.model.expert_weight_dtype)
     except (ValueError, KeyError):   # a precision the roofline cannot price: no MBU
         return None
 

@@ -27,7 +27,10 @@ batch occupancy, so a planner reads headroom from it directly and an autoscaler 
 **MBU** (model bandwidth utilization) = HBM bytes moved / (GPU-seconds x peak HBM bandwidth), with
 the bytes of each iteration from the roofline's byte terms (weights, KV cache read and written,
 lm head, activations; :meth:`sim.perf.roofline.RooflineModel.breakdown`) at the batch the replica
-actually ran (mean running sequences while busy). Per GPU: weights and heads are split ``tp`` ways.
+actually ran (mean running sequences while busy), for the replica's layout (:func:`iteration_bytes`:
+pipeline stages read their weights once per micro-batch, the lm head sits on the last stage; data-
+parallel attention keeps the whole attention weights on every GPU). Per GPU: weights and heads are
+split ``tp`` ways.
 
     >>> from sim.perf.linear import LinearModel
     >>> lim = BatchLimits(max_num_seqs=1, max_batched_tokens=10_000, kv_tokens=10**6)
@@ -93,6 +96,23 @@ def load_factor_of_tokens(tokens: float, replica_seconds: float, model: StepTime
                        seconds_per_request(model, limits, prompt_tokens, output_tokens))
 
 
+def iteration_bytes(roofline, shape: BatchShape) -> float:
+    """HBM bytes one iteration of ``shape`` moves per GPU of the replica (the mean over its GPUs);
+    ``roofline`` is a :class:`~sim.perf.roofline.RooflineModel` of the replica's layout.
+
+    One stage (``pp = 1``): the roofline's byte terms of the iteration. ``pp`` stages: the iteration
+    runs as ``m`` micro-batches (:attr:`~sim.perf.parallel.Layout.n_micro_batches`, at most one per
+    token), and every stage's GPUs move their layers' bytes once per micro-batch (weights are read
+    ``m`` times an iteration); the lm head runs on the last stage only, so it counts ``1 / pp`` on
+    the mean GPU. Summed over the replica's GPUs that is the one-stage replica's traffic plus
+    ``m - 1`` more reads of the weights."""
+    lay = roofline.layout
+    n = shape.prefill_tokens + shape.decode_seqs
+    m = max(1, min(lay.n_micro_batches, n)) if lay.pp > 1 else 1
+    x = roofline.breakdown(BatchShape(*(v / m for v in shape)) if m > 1 else shape)
+    return m * (x.linear_bytes + x.kv_bytes + x.activation_bytes + x.lm_head_bytes / lay.pp)
+
+
 def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, output_tokens: float,
                       batch: float) -> float:
     """HBM bytes (per GPU) one request moves when the replica decodes ``batch`` sequences together
@@ -101,16 +121,12 @@ def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, outpu
     o = max(float(output_tokens), 1.0)
     batch = max(float(batch), 1.0)
 
-    def moved(shape: BatchShape) -> float:
-        x = roofline.breakdown(shape)
-        return x.linear_bytes + x.kv_bytes + x.lm_head_bytes + x.activation_bytes
-
     def at(b: int) -> float:
         k = max(1, min(b, int(limits.max_batched_tokens) // p))
-        total = moved(prefill_shape(k, p)) / k
+        total = iteration_bytes(roofline, prefill_shape(k, p)) / k
         if o > 1.0:
             ctx = int(round(b * (p + o / 2.0)))
-            total += (o - 1.0) * moved(BatchShape(decode_seqs=b, decode_context_tokens=ctx)) / b
+            total += (o - 1.0) * iteration_bytes(roofline, BatchShape(decode_seqs=b, decode_context_tokens=ctx)) / b
         return total
 
     lo = int(batch)          # a mean batch between two sizes: interpolate (the weights' share is 1/b)

@@ -75,7 +75,9 @@ def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, A
 
     A configuration with any failed replication is not feasible (it cannot be confirmed), nor is
     one where any replication did not keep up (``stability.stable`` false: its backlog grew, so its
-    latencies describe a growing queue), whatever the constraints say.
+    latencies describe a growing queue) or could not tell (``stability.stable`` None: a run too
+    short to see an overload of a few per cent while its load factor is that close to capacity),
+    whatever the constraints say.
     """
     why = []
     if row.get("error"):
@@ -85,6 +87,10 @@ def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, A
     if row.get("stable") is False:
         g = ci_of(row, "stability.backlog_growth_per_s").mean
         why.append("unstable: the backlog grows" + (f" by {g:,.3g} requests/s" if g == g else ""))
+    elif row.get("stable", True) is None and row.get("n", 0) > 0:
+        lf = ci_of(row, "stability.offered_load_factor").mean
+        why.append("cannot tell whether it keeps up: the run is too short for its load"
+                   + (f" (offered load factor {lf:.3g})" if lf == lf else "") + "; lengthen duration")
     for c in constraints:
         ci = ci_of(row, c.metric)
         v = c.judged_value(ci)

@@ -43,7 +43,7 @@ class SweepResult(list):
     ----------
     configurations : list of dict
         One row per configuration: knob values, ``n`` (successful replications), ``errors``,
-        ``stable`` (every replication kept up: ``stability.stable``), and ``<metric>.mean``, ``<metric>.ci_low``, ``<metric>.ci_high`` per numeric metric.
+        ``stable`` (every replication kept up: ``stability.stable``; None when one could not tell), and ``<metric>.mean``, ``<metric>.ci_low``, ``<metric>.ci_high`` per numeric metric.
     knobs : list of Knob
     seeds : int
     out : Path or None
@@ -95,8 +95,7 @@ def configuration_rows(rows: Sequence[Mapping[str, Any]], knob_paths: Sequence[s
         row: dict[str, Any] = {p: members[0].get(p) for p in knob_paths}
         row["n"] = len(ok)
         row["errors"] = len(members) - len(ok)
-        # every replication kept up (a point stored before stability was reported counts as stable)
-        row["stable"] = all(m.get("stability.stable") is not False for m in ok) if ok else None
+        row["stable"] = kept_up(ok) if ok else None
         metrics = [{k: v for k, v in m.items() if k not in knob_paths and k not in NOT_STATISTICS}
                    for m in ok]
         for name, ci in aggregate(metrics, confidence).items():
@@ -105,6 +104,14 @@ def configuration_rows(rows: Sequence[Mapping[str, Any]], knob_paths: Sequence[s
             row[f"{name}.ci_high"] = ci.high
         out.append(row)
     return out
+
+
+def kept_up(points: Sequence[Mapping[str, Any]]) -> bool | None:
+    """Did every replication keep up? False when any backlog grew, None when any run could not tell
+    (``stability.verdict`` "cannot tell"), else True (a point stored before stability was reported
+    counts as stable)."""
+    states = [m.get("stability.stable", True) for m in points]
+    return False if any(s is False for s in states) else None if any(s is None for s in states) else True
 
 
 def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, seeds: int = 1,

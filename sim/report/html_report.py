@@ -39,6 +39,7 @@ RUN_ROWS = (
     ("utilization.mfu", "MFU", "%"), ("utilization.mbu", "MBU (memory bandwidth)", "%"),
     ("utilization.load_factor", "load factor", ""),
     ("stability.stable", "stable (no growing backlog)", ""),
+    ("stability.verdict", "stability verdict", ""),
     ("stability.backlog_growth_per_s", "backlog growth", "req/s"),
     ("gpu_hours.provisioned", "GPU-hours provisioned", "h"), ("gpu_hours.busy", "GPU-hours busy", "h"),
     ("cost.compute_usd", "compute cost", "USD"),
@@ -253,11 +254,15 @@ def metrics_section(summary: dict) -> str:
     pools = summary.get("pools") or {}
     if pools:
         keys = [("gpu", "GPU", ""), ("replicas", "replicas", ""), ("replicas_mean", "mean replicas", ""),
-                ("tensor_parallel", "TP", ""), ("scale", "shards", ""),
+                ("tensor_parallel", "TP", ""), ("pipeline_parallel", "PP", ""), ("expert_parallel", "EP", ""),
+                ("gpus_per_replica", "GPUs per replica", ""), ("scale", "shards", ""),
                 ("gpu_hours_provisioned", "GPU-hours (fleet)", "h"), ("gpu_busy", "GPU busy", "%"),
                 ("kv_cache_mean", "KV cache", "%"), ("mfu", "MFU", "%"), ("mbu", "MBU", "%"),
                 ("load_factor", "load factor", "")]
-        keys = [k for k in keys if any(k[0] in p for p in pools.values())]
+        beyond_tp = any(isinstance(p.get(k), (int, float)) and p[k] > 1 for p in pools.values()
+                        for k in ("pipeline_parallel", "expert_parallel"))
+        keys = [k for k in keys if any(k[0] in p for p in pools.values())
+                and (beyond_tp or k[0] not in ("pipeline_parallel", "expert_parallel", "gpus_per_replica"))]
         out += "<h3>Per pool</h3>" + _table(["pool", *(h for _, h, _ in keys)], [
             [name, *(_fmt(p.get(k), u) for k, _, u in keys)] for name, p in pools.items()])
     classes = summary.get("classes") or {}

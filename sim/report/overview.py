@@ -164,15 +164,24 @@ def batching(b: Any) -> str:
     return ", ".join(words)
 
 
+def _layout(pool: dict) -> str:
+    """`` (TP 2 × PP 2, EP 8)`` of a pool entry (scenario or summary block; empty for one GPU)."""
+    def part(key: str, label: str) -> list[str]:
+        return [f"{label} {pool[key]}"] if _num(pool.get(key)) and pool[key] > 1 else []
+
+    gpus = " × ".join(part("tensor_parallel", "TP") + part("pipeline_parallel", "PP"))
+    words = ([gpus] if gpus else []) + part("expert_parallel", "EP")
+    return f" ({', '.join(words)})" if words else ""
+
+
 def _pool_line(pool: dict, default_model: Any, summary_pool: dict | None) -> str:
     gpus = pool.get("gpu", "?")
-    tp = pool.get("tensor_parallel", 1)
     replicas = pool.get("replicas", "?")
     mean = (summary_pool or {}).get("replicas_mean")
     auto = pool.get("autoscale")
     if isinstance(auto, dict) and _num(auto.get("min")) and _num(auto.get("max")):
         replicas = f"{auto['min']}–{auto['max']}"
-    line = f"{replicas} × {gpus}" + (f" (TP {tp})" if _num(tp) and tp > 1 else "")
+    line = f"{replicas} × {gpus}" + _layout(pool)
     if auto:
         line += f", autoscaled ({auto.get('metric', 'utilization')} target {number(auto.get('target'))}"
         line += f"; mean {number(mean)} replicas)" if _num(mean) else ")"
@@ -268,11 +277,9 @@ def _fleet_settings(fleet: dict, pools: list, lines: list[str]) -> list[tuple[st
 
 
 def _summary_described(name: str, pools_sum: dict, horizon) -> tuple[list[str], list[tuple[str, str]]]:
-    """What ran, from the summary alone (no scenario.json): each pool's replicas, GPU, TP and
+    """What ran, from the summary alone (no scenario.json): each pool's replicas, GPU, parallel layout and
     shard scale, and the simulated time."""
-    lines = [f"{p.get('replicas', '?')} × {p.get('gpu', '?')}"
-             + (f" (TP {p['tensor_parallel']})" if _num(p.get("tensor_parallel"))
-                and p["tensor_parallel"] > 1 else "")
+    lines = [f"{p.get('replicas', '?')} × {p.get('gpu', '?')}" + _layout(p)
              + (f", one shard of {count(p['scale'])}" if _num(p.get("scale")) and p["scale"] != 1 else "")
              for p in pools_sum.values()]
     sentences = [f"{name}: " + ("; ".join(lines) or "fleet as configured")
@@ -332,6 +339,9 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
         growth = _get(summary, "stability.backlog_growth_per_s")
         parts.append("The backlog grows" + (f" by {number(growth)} requests/s" if _num(growth) else "")
                      + ": the fleet does not keep up.")
+    elif _get(summary, "stability.verdict") == "cannot tell":
+        parts.append("The run is too short to tell whether the fleet keeps up at this load: "
+                     "lengthen it before trusting its latency.")
     room = headroom(_get(summary, "utilization.load_factor"))
     if room:
         parts.append(room[0].upper() + room[1:] + ".")
