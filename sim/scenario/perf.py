@@ -54,6 +54,10 @@ class RooflinePerf(Strict):
     ``expert_dtype`` is the routed experts' weight precision (default: the model's published one when
     it has its own, e.g. gpt-oss's MXFP4 = fp4, else ``weight_dtype``); the experts' GEMMs still run
     at the ``weight_dtype`` peak (weight-only quantization dequantizes on load).
+    ``kernels`` selects the serving stack's kernel set (:mod:`sim.perf.kernels`): ``trtllm`` (default:
+    fused kernels, no per-kernel floors, attention at the GEMMs' factors; the calibrated, validated
+    model) or ``pytorch`` (one PyTorch operator per kernel and vLLM-class attention, with the kernel
+    floors and attention efficiencies measured in Vidur's profiles).
     """
 
     model: Literal["roofline"] = "roofline"
@@ -65,6 +69,10 @@ class RooflinePerf(Strict):
     overhead_s: Duration | None = None
     overlap_exponent: float | None = None
     attention_kv_sharing: Literal["grouped", "per_query_head"] = "grouped"
+    kernels: Literal["trtllm", "pytorch"] = Field("trtllm", description=(
+        "kernel set (sim.perf.kernels): trtllm = fused kernels, the calibrated default; pytorch = one PyTorch "
+        "operator per kernel with vLLM-class attention, as Vidur measured them (kernel floors, own attention "
+        "efficiencies)"))
     expert_dtype: Literal["bf16", "fp8", "fp4"] | None = None
     cpu_per_seq_s: float = Field(0.0, description="CPU seconds per iteration per sequence that samples "
                                                   "(scheduling, detokenization, streaming); default 0")
