@@ -23,7 +23,8 @@ Two sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets"
     kernels and replays the step as a CUDA graph, so no per-kernel floor is resolved by those rows.
 ``pytorch``
     One PyTorch operator per kernel, with vLLM-class attention kernels, as the Vidur project profiled
-    Llama-2-7B on an A100 (github.com/microsoft/vidur, commit 7d47513, MIT licence:
+    Llama-2-7B on an A100 (Sarathi-Serve's layers with vLLM-derived norm, rotary and activation
+    kernels, timed one operator at a time; github.com/microsoft/vidur, commit 7d47513, MIT licence:
     ``data/profiling/compute/a100/meta-llama/Llama-2-7b-hf/mlp.csv`` and a 109-row sample of its
     attention profile). The numbers are :func:`sim.perf.vidur.fit_kernel_set` on those files, rounded:
     the five element-wise operators take 28 µs per layer at one token and stream at 52 % of peak HBM
