@@ -188,3 +188,60 @@ def test_pytorch_kernels_in_a_run_slow_every_request_and_engines_agree():
         assert np.array_equal(fast.records[col], ref.records[col]), col
     default = sim.run(dict(sc, perf={"model": "roofline"}))
     assert fast.summary["latency"]["tpot"]["mean"] > default.summary["latency"]["tpot"]["mean"]
+
+
+def test_kernel_factors_replace_the_named_sets_numbers():
+    from sim.perf import kernels_for
+    cfg = parse_perf({"kernels": "pytorch", "kernel_factors": {"elementwise_floor_s": 2e-5,
+                                                              "attention_bw_fraction": 0.9}})
+    ks = kernels_for(cfg)
+    assert (ks.elementwise_floor_s, ks.attention_bw_fraction) == (2e-5, 0.9)
+    assert ks.decode_attention_floor_s == PYTORCH.decode_attention_floor_s      # the rest stay the set's
+    assert kernels_for(parse_perf({"kernels": "trtllm", "kernel_factors": {}})) is KERNEL_SETS["trtllm"]
+    # the trtllm set with the pytorch numbers given one by one is the pytorch set, bit for bit
+    numbers = {k: getattr(PYTORCH, k) for k in ("elementwise_floor_s", "elementwise_bw_fraction",
+                                                "attention_flops_fraction", "attention_bw_fraction",
+                                                "prefill_attention_floor_s", "decode_attention_floor_s")}
+    sm = build_step_model(parse_perf({"kernel_factors": numbers}), get_model("llama-2-7b"), get_gpu("a100-80gb"), 1,
+                          pathlib.Path("."))
+    for shape in (_prefill(700), BatchShape(decode_seqs=9, decode_context_tokens=9000)):
+        assert sm.step_time(shape) == _a100().step_time(shape)
+
+
+@pytest.mark.parametrize("setting,expected", [
+    ("perf.kernel_factors.elementwise_floor_s=-1", "perf.kernel_factors.elementwise_floor_s: must be a finite number >= 0"),
+    ("perf.kernel_factors.attention_bw_fraction=1.5", "perf.kernel_factors.attention_bw_fraction: must be a fraction in (0, 1]"),
+    ("perf.kernel_factors.launch_s=1", "perf.kernel_factors.launch_s: unknown key 'launch_s'; allowed: attention_bw_fraction"),
+])
+def test_bad_kernel_factors_are_exit_2_naming_the_field(tmp_path, capsys, setting, expected):
+    import yaml
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario(duration=10, perf={"model": "roofline"})))
+    assert main(["validate", str(path), "--set", setting]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{path}: {expected}" in err
+
+
+def test_calibrate_measures_the_kernel_set_from_vidur_profiles_and_prints_usable_factors(capsys):
+    import yaml
+    rc = main(["calibrate", "--vidur-mlp", str(bundled_profile("a100")), "--vidur-attention",
+               str(bundled_profile("a100", "attention")), "--gpu", "a100-80gb", "--model", "llama-2-7b"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.strip().startswith("kernel_factors:"))
+    factors = yaml.safe_load(line)["kernel_factors"]
+    from sim.perf import kernels_for
+    ks = kernels_for(parse_perf({"kernels": "pytorch", "kernel_factors": factors}))
+    for field, value in factors.items():
+        assert getattr(ks, field) == pytest.approx(getattr(PYTORCH, field), rel=5e-3), field
+
+
+def test_calibrate_refuses_an_attention_sample_without_prefill_rows(tmp_path, capsys):
+    text = bundled_profile("a100", "attention").read_text(encoding="utf-8")
+    sample = tmp_path / "attn.csv"
+    sample.write_text("\n".join(x for x in text.splitlines() if not x.startswith("True")) + "\n")
+    rc = main(["calibrate", "--vidur-mlp", str(bundled_profile("a100")), "--vidur-attention", str(sample),
+               "--gpu", "a100-80gb", "--model", "llama-2-7b"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{sample}: needs at least 2 prefill rows" in err

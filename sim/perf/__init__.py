@@ -29,7 +29,7 @@ from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 from sim.scenario.perf import LinearPerf, RooflinePerf, TablePerf
 
 __all__ = ["BatchShape", "StepTimeModel", "LinearModel", "RooflineModel", "MemoryPlan", "memory_plan", "Layout",
-           "check_parallelism", "build_step_model", "KERNEL_SETS", "KernelSet", "roofline_efficiency", "roofline_factors"]
+           "check_parallelism", "build_step_model", "KERNEL_SETS", "KernelSet", "kernels_for", "roofline_efficiency", "roofline_factors"]
 
 
 def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
@@ -60,6 +60,15 @@ def roofline_factors(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path) ->
     if cfg.overlap_exponent is not None:
         p = cfg.overlap_exponent
     return eff, p
+
+
+def kernels_for(cfg: RooflinePerf) -> KernelSet:
+    """The kernel set ``cfg.kernels`` names, with any number ``cfg.kernel_factors`` gives in its place."""
+    ks = kernel_set(cfg.kernels)
+    if cfg.kernel_factors is None:
+        return ks
+    given = {k: v for k, v in cfg.kernel_factors.model_dump().items() if v is not None}
+    return replace(ks, **given) if given else ks
 
 
 def roofline_efficiency(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path) -> Efficiency:
@@ -95,7 +104,7 @@ def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: Mod
                              layout=lay, expert_dtype=expert_dtype or getattr(cfg, "expert_dtype", None),
                              cpu=CpuOverhead(eff.overhead_s, cfg.cpu_per_seq_s, cfg.cpu_per_token_s,
                                              cfg.cpu_per_stream_token_s if cfg.streaming else 0.0),
-                             kernels=kernel_set(cfg.kernels))
+                             kernels=kernels_for(cfg))
 
     if isinstance(perf_cfg, RooflinePerf):
         return roofline(perf_cfg)

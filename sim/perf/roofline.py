@@ -45,6 +45,10 @@ over the whole iteration (all layers of a group together, since they are identic
   (decode reads the KV cache at ~1 FLOP/byte; prefill attention is compute-bound), so the smooth
   form would change nothing measurable.
 - Activations take ``t_m``; the groups add (kernels run one after another).
+- The kernel set (:mod:`sim.perf.kernels`, ``perf.kernels``) may give attention and the element-wise
+  kernels their own fractions of peak, a minimum element-wise time per layer, and a fixed time per
+  layer for each attention call (prefill, decode) an iteration makes. The default ``trtllm`` set does
+  none of this: the rules above, in the same float operations.
 Linear layers and the lm head run at the ``weight_dtype`` peak; attention at the ``kv_dtype`` peak.
 Tensor parallelism adds ``2*L`` ring all-reduces of ``T*h*2`` bytes, each
 ``ALLREDUCE_LATENCY_S + 2*(tp-1)/tp * bytes / (link_bw * LINK_EFFICIENCY)``. Finally the CPU side

@@ -338,6 +338,10 @@ def fit_kernel_set(profile: OperatorProfile, sample: AttentionSample, model: Mod
     """
     from sim.perf.roofline import attention_widths
     prof = profile.select(1)
+    for kind, rows in (("decode", ~sample.is_prefill), ("prefill", sample.is_prefill)):
+        if rows.sum() < 2:
+            raise ValueError(f"needs at least 2 {kind} rows to fit the {kind} attention kernel "
+                             f"(has {int(rows.sum())})")
     res = least_squares(
         lambda x: np.log(elementwise_seconds(KernelSet(name, x[0], x[1]), prof, model, gpu) / prof.elementwise_s),
         [2e-5, 0.5], bounds=([0.0, 0.05], [1e-3, 1.0]))
