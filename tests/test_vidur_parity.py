@@ -51,3 +51,9 @@ def test_benchmark_prints_json():
     data = json.loads(out.stdout)
     assert data["pytorch"]["met"] is True and data["trtllm"]["met"] is False
     assert len(data["h100_holdout_pytorch"]) == len(vidur_parity.PREFILL_TOKENS) + len(vidur_parity.DECODE_BATCH)
+    by_tp = {(r["gpu"], r["tp"]): r for r in data["elementwise_by_tp_pytorch"]}
+    assert len(by_tp) == 8 and all(r["rows"] == 259 for r in by_tp.values())
+    # fitted on A100 TP1; held out elsewhere, where Vidur's element-wise kernels are faster (smaller floors)
+    assert by_tp["a100-80gb", 1]["median_abs_error"] < 0.05
+    assert by_tp["a100-80gb", 8]["measured_one_token_s"] < by_tp["a100-80gb", 1]["measured_one_token_s"]
+    assert by_tp["a100-80gb", 8]["mean_error"] > 0 and by_tp["h100-sxm", 1]["mean_error"] > 0
