@@ -245,3 +245,23 @@ def test_calibrate_refuses_an_attention_sample_without_prefill_rows(tmp_path, ca
     assert rc == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"{sample}: needs at least 2 prefill rows" in err
+
+
+@pytest.mark.parametrize("name,tp,layout", [("deepseek-v3", 8, {"ep": 8, "dp_attention": True}),
+                                            ("qwen3-235b-a22b", 8, {"ep": 8, "dp_attention": True}),
+                                            ("gpt-oss-20b", 1, {}), ("llama-3.1-405b", 8, {})])
+def test_attention_floors_add_once_per_layer_in_every_step_form(name, tp, layout):
+    """MLA, data-parallel attention, sliding windows, plain TP: one decode and one prefill floor per layer."""
+    from sim.perf.parallel import Layout
+    model = get_model(name)
+    def step(ks: KernelSet, shape: BatchShape) -> float:
+        return RooflineModel(model, get_gpu("h200-sxm"), tp, "fp8", "fp8", kernels=ks,
+                             layout=Layout(tp=tp, **layout)).step_time(shape)
+    decode = BatchShape(decode_seqs=16, decode_context_tokens=16 * 2000)
+    mixed = BatchShape(prefill_tokens=1000, prefill_seqs=1, prefill_attn_pairs=1000 * 500.5, prefill_kv_tokens=1000,
+                       decode_seqs=16, decode_context_tokens=16 * 2000)
+    none = KernelSet("none")
+    both = KernelSet("floors", prefill_attention_floor_s=1e-4, decode_attention_floor_s=1e-5)
+    L = model.n_layers
+    assert step(both, decode) - step(none, decode) == pytest.approx(L * 1e-5, rel=1e-6)
+    assert step(both, mixed) - step(none, mixed) == pytest.approx(L * 1.1e-4, rel=1e-6)
