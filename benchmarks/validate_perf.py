@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))   # its helper modules, also when i
 import mlperf_server  # noqa: E402
 import vidur_parity  # noqa: E402
 from sim.perf.base import BatchShape  # noqa: E402
+from sim.perf.kernels import kernel_set  # noqa: E402
 from sim.perf.memory import memory_plan  # noqa: E402
 from sim.perf.parallel import Layout  # noqa: E402
 from sim.perf.roofline import RooflineModel  # noqa: E402
@@ -260,10 +261,11 @@ def batch_for(row: Row) -> int:
 
 
 def estimate(row: Row, eff: Efficiency | None = None, overlap_exponent: float | None = None,
-             kv_sharing: str | None = None) -> float:
-    """Steady-state estimate: static-batch throughput per replica x replicas (or TTFT seconds)."""
+             kv_sharing: str | None = None, kernels: str = "trtllm") -> float:
+    """Steady-state estimate: static-batch throughput per replica x replicas (or TTFT seconds), with the
+    kernel set ``kernels`` (``perf.kernels``)."""
     rm = RooflineModel(get_model(row.model), get_gpu(row.gpu), row.tp, row.weight_dtype, row.kv_dtype, eff,
-                       overlap_exponent, kv_sharing or row.kv_sharing, layout=row.layout)
+                       overlap_exponent, kv_sharing or row.kv_sharing, layout=row.layout, kernels=kernel_set(kernels))
     if row.metric == "ttft":
         return rm.step_time(prefill_shape(1, row.input_tokens))
     mbt = None if row.batch is not None else MAX_BATCHED_TOKENS

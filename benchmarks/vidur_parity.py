@@ -12,7 +12,8 @@ floors and efficiencies from the attention sample; never from these composed ste
 prefill within 10 % for 128-2,048 tokens, decode within 7 % for batch 1-128 (600 context tokens per
 sequence, Vidur's 512/128 workload midway).
 
-    python benchmarks/vidur_parity.py      # prints the rows and the hold-out check as JSON
+    python benchmarks/vidur_parity.py      # prints the rows, the hold-out checks and, for each kernel set,
+                                           # the closed-form estimate of validate_perf.py's rows, as JSON
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from sim.perf.base import BatchShape  # noqa: E402
 from sim.perf.kernels import kernel_set  # noqa: E402
@@ -96,6 +98,18 @@ def elementwise_by_tp(kernels: str = "pytorch") -> list[tuple[str, int, int, flo
             out.append((name, tp, len(e), float(np.median(np.abs(e))), float(np.max(np.abs(e))), float(np.mean(e)),
                         float(sel.elementwise_s[np.argmin(sel.num_tokens)])))
     return out
+
+
+def throughput_rows(kernels: str) -> dict:
+    """The published throughput and TTFT rows of ``validate_perf.py`` under a kernel set, by the
+    closed-form estimate: ``{"median", "median_holdout", "median_fit", "worst", "errors": {row id: error}}``."""
+    import validate_perf  # noqa: PLC0415 (beside this file; it imports this module)
+    errs = {r.id: (validate_perf.estimate(r, kernels=kernels) - r.published) / r.published for r in validate_perf.ROWS}
+    hold = {r.id for r in validate_perf.ROWS if r.role == "holdout"}
+    a = np.abs(list(errs.values()))
+    return {"median": float(np.median(a)), "median_holdout": float(np.median([abs(e) for k, e in errs.items() if k in hold])),
+            "median_fit": float(np.median([abs(e) for k, e in errs.items() if k not in hold])), "worst": float(a.max()),
+            "errors": errs}
 
 
 def _error(rows: list[tuple]) -> list[float]:
@@ -178,6 +192,7 @@ def main() -> int:
     out["elementwise_by_tp_pytorch"] = [{"gpu": g, "tp": tp, "rows": n, "median_abs_error": med, "worst_abs_error": worst,
                                          "mean_error": mean, "measured_one_token_s": one}
                                         for g, tp, n, med, worst, mean, one in elementwise_by_tp()]
+    out["throughput_rows_estimate"] = {k: throughput_rows(k) for k in ("trtllm", "pytorch")}
     print(json.dumps(out, indent=1))
     return 0
 

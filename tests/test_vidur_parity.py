@@ -57,3 +57,7 @@ def test_benchmark_prints_json():
     assert by_tp["a100-80gb", 1]["median_abs_error"] < 0.05
     assert by_tp["a100-80gb", 8]["measured_one_token_s"] < by_tp["a100-80gb", 1]["measured_one_token_s"]
     assert by_tp["a100-80gb", 8]["mean_error"] > 0 and by_tp["h100-sxm", 1]["mean_error"] > 0
+    # the catalog is calibrated on TensorRT-LLM rows with the trtllm set: its fit rows fit it better
+    rows = data["throughput_rows_estimate"]
+    assert rows["trtllm"]["median_fit"] < rows["pytorch"]["median_fit"]
+    assert rows["trtllm"]["errors"]["8e"] < 0 < rows["pytorch"]["errors"]["8e"]   # 128-token TTFT: fast vs slow
