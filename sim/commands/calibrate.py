@@ -83,8 +83,8 @@ def _print_kernel_set(args: argparse.Namespace, model, gpu) -> None:
     """The kernel set of the stack Vidur profiled, as ``perf.kernel_factors`` (stdout) and its fit."""
     import numpy as np
 
-    from sim.perf.vidur import fit_kernel_set, read_attention_sample, read_operator_profile
     from sim.errors import InputError
+    from sim.perf.vidur import fit_kernel_set, read_attention_sample, read_operator_profile
     profile, sample = read_operator_profile(args.vidur_mlp), read_attention_sample(args.vidur_attention)
     try:
         fit = fit_kernel_set(profile, sample, model, gpu)

@@ -29,7 +29,8 @@ from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 from sim.scenario.perf import LinearPerf, RooflinePerf, TablePerf
 
 __all__ = ["BatchShape", "StepTimeModel", "LinearModel", "RooflineModel", "MemoryPlan", "memory_plan", "Layout",
-           "check_parallelism", "build_step_model", "KERNEL_SETS", "KernelSet", "kernels_for", "roofline_efficiency", "roofline_factors"]
+           "check_parallelism", "build_step_model", "KERNEL_SETS", "KernelSet", "kernels_for", "roofline_efficiency",
+           "roofline_factors"]
 
 
 def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
