@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))   # its helper modules, also when i
 import mlperf_server  # noqa: E402
 import vidur_parity  # noqa: E402
 from sim.perf.base import BatchShape  # noqa: E402
+from sim.perf.kernels import kernel_set  # noqa: E402
 from sim.perf.memory import memory_plan  # noqa: E402
 from sim.perf.parallel import Layout  # noqa: E402
 from sim.perf.roofline import RooflineModel  # noqa: E402
@@ -260,10 +261,11 @@ def batch_for(row: Row) -> int:
 
 
 def estimate(row: Row, eff: Efficiency | None = None, overlap_exponent: float | None = None,
-             kv_sharing: str | None = None) -> float:
-    """Steady-state estimate: static-batch throughput per replica x replicas (or TTFT seconds)."""
+             kv_sharing: str | None = None, kernels: str = "trtllm") -> float:
+    """Steady-state estimate: static-batch throughput per replica x replicas (or TTFT seconds), with the
+    kernel set ``kernels`` (``perf.kernels``)."""
     rm = RooflineModel(get_model(row.model), get_gpu(row.gpu), row.tp, row.weight_dtype, row.kv_dtype, eff,
-                       overlap_exponent, kv_sharing or row.kv_sharing, layout=row.layout)
+                       overlap_exponent, kv_sharing or row.kv_sharing, layout=row.layout, kernels=kernel_set(kernels))
     if row.metric == "ttft":
         return rm.step_time(prefill_shape(1, row.input_tokens))
     mbt = None if row.batch is not None else MAX_BATCHED_TOKENS
@@ -476,10 +478,12 @@ WEAKNESSES = [
     "It cannot represent partial L2 reuse (7e), nor intermediate releases (v0.7a check below).",
     "- **Short prompts at batch 1 (8e)** remain optimistic by ~20%. The smooth GEMM roofline (fitted on Vidur's "
     "A100 GEMM times by token count, not on these rows) takes the 128-token prefill from −42% (hard max) to about "
-    "−20%; the rest is fixed per-kernel time. Vidur's profiles show element-wise kernels costing ~20–25 µs per "
-    "layer even for one token and a ~0.15 ms per-layer floor for prefill attention, but their TP1 GEMM times do "
-    "not support a separate per-GEMM latency (a joint fit puts it at 0), and those kernel floors belong to "
-    "Vidur's PyTorch stack rather than TensorRT-LLM's fused kernels, so they are not added.",
+    "−20%; the rest is fixed per-kernel time. Vidur's profiles show element-wise kernels costing ~25 µs per "
+    "layer even for one token and a ~0.15 ms per-layer floor for prefill attention (their TP1 GEMM times do "
+    "not support a separate per-GEMM latency: a joint fit puts it at 0). Those floors are the `pytorch` kernel "
+    "set (`perf.kernels: pytorch`, parity section below); they belong to Vidur's PyTorch stack, not to "
+    "TensorRT-LLM's fused kernels, and with them 8e would be about +12% and 8f +25% (slow), so these "
+    "TensorRT-LLM rows keep the default `trtllm` set.",
     "- **Llama-2-13B at batch 1024 on H200 (9a, ~+24%)** and **TensorRT-LLM v0.5 Llama-2-70B at TP4 (7e, ~+18%)** "
     "are the largest held-out errors. 9a is a TensorRT-LLM v0.5 row of an MHA model (KV sharing does not matter); at batch 1024 and "
     "~190–260 tokens of context its step is dominated by reading the KV cache, which hints that v0.5's "
@@ -497,10 +501,11 @@ WEAKNESSES = [
     "uses B200's factors; B200 bf16/fp8 factors and all non-A100 exponents are H100's "
     "(unvalidated for Blackwell).",
     "- **MI300X and H100 PCIe** have no published row here: their factors and exponent are H100's, unvalidated.",
-    "- **Attention** shares the GEMMs' efficiency factors and keeps the hard max. Vidur's A100 sample shows "
-    "decode attention reaching ~95% of HBM bandwidth at large batch (faster than modelled) but prefill "
-    "attention only 15–30% of peak FLOPs (slower than modelled); TensorRT-LLM's fused prefill attention is "
-    "faster than Vidur's (8f, a 2,048-token prefill, is already +12% slow), so Vidur's attention is not used.",
+    "- **Attention** in the default `trtllm` kernel set shares the GEMMs' efficiency factors and keeps the hard "
+    "max. Vidur's A100 sample shows decode attention reading the KV cache at 85% of peak HBM bandwidth (up to "
+    "~95% at large batch; faster than modelled) but prefill attention only 28.5% of peak FLOPs (slower than "
+    "modelled); TensorRT-LLM's fused prefill attention is faster than Vidur's (8f, a 2,048-token prefill, is "
+    "already +12% slow), so Vidur's attention efficiencies are the `pytorch` kernel set, not the default.",
     "- **High tensor parallelism**: per-GPU GEMMs of a small model at TP 4–8 are below the efficiency of the "
     "TP1 calibration (operator check below); TP > 2 for a 7–13B model is optimistic.",
 ]

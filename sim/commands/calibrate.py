@@ -26,7 +26,10 @@ With ``--vidur-mlp mlp.csv`` (a Vidur operator profile) instead of points, ``flo
 counts (:func:`sim.perf.vidur.fit_gemm_roofline`, the catalog's own method; ``overhead_s`` stays the
 catalog's, as operator profiles carry no per-iteration overhead); adding ``--table-out steps.csv``
 (and optionally ``--vidur-attention``) also composes a step-time table for
-``perf: {model: table, path: steps.csv}``.
+``perf: {model: table, path: steps.csv}``. With ``--vidur-attention attn.csv`` as well, the command
+also measures the profiled stack's kernel set (:func:`sim.perf.vidur.fit_kernel_set`, TP1 rows:
+element-wise floor and bandwidth, attention floors and efficiencies) and prints it as a
+``perf.kernel_factors`` mapping.
 """
 from __future__ import annotations
 
@@ -47,7 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with measured points: also fit the smooth-roofline overlap exponent "
                         "(default: keep the GPU catalog's)")
     p.add_argument("--vidur-mlp", type=Path, help="Vidur operator profile (mlp.csv) to fit or import")
-    p.add_argument("--vidur-attention", type=Path, help="Vidur-style attention sample (for --table-out)")
+    p.add_argument("--vidur-attention", type=Path,
+                   help="Vidur-style attention sample: with --vidur-mlp, fit the stack's kernel set (and attention "
+                        "for --table-out)")
     p.add_argument("--table-out", type=Path, help="compose a step-time table CSV from the Vidur profiles")
     p.add_argument("--grid-prefill", default="0,128,256,512,1024,2048",
                    help="table grid: prefill tokens per iteration (comma-separated)")
@@ -72,6 +77,30 @@ def _bounds(name: str) -> tuple[float, float]:
 
     i = FACTORS.index(name)
     return EXPONENT_BOUNDS if i == 3 else (BOUNDS[0][i], BOUNDS[1][i])
+
+
+def _print_kernel_set(args: argparse.Namespace, model, gpu) -> None:
+    """The kernel set of the stack Vidur profiled, as ``perf.kernel_factors`` (stdout) and its fit."""
+    import numpy as np
+
+    from sim.errors import InputError
+    from sim.perf.vidur import fit_kernel_set, read_attention_sample, read_operator_profile
+    profile, sample = read_operator_profile(args.vidur_mlp), read_attention_sample(args.vidur_attention)
+    try:
+        fit = fit_kernel_set(profile, sample, model, gpu)
+    except InputError as exc:      # the operator profile has no TP1 rows
+        raise InputError(f"{args.vidur_mlp}: {exc}") from None
+    except ValueError as exc:      # too few rows of one kind in the attention sample
+        raise InputError(f"{args.vidur_attention}: {exc}") from None
+    k = fit.kernels
+    print("kernel set (TP1 rows; use with perf.kernels: pytorch):")
+    print(f"  kernel_factors: {{elementwise_floor_s: {k.elementwise_floor_s:.4g}, elementwise_bw_fraction: "
+          f"{k.elementwise_bw_fraction:.4g}, attention_flops_fraction: {k.attention_flops_fraction:.4g}, "
+          f"attention_bw_fraction: {k.attention_bw_fraction:.4g}, prefill_attention_floor_s: "
+          f"{k.prefill_attention_floor_s:.4g}, decode_attention_floor_s: {k.decode_attention_floor_s:.4g}}}")
+    for what, err in (("element-wise", fit.elementwise_error), ("attention", fit.attention_error)):
+        print(f"  {what} fit: median |relative error| {np.median(np.abs(err)):.2%}, worst {np.max(np.abs(err)):.2%} "
+              f"over {len(err)} rows")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -161,6 +190,8 @@ def _print_fit(cal, gpu, model, args: argparse.Namespace, source: str, unit: str
               file=sys.stderr)
     if args.points is None:
         print("overhead_s is the GPU catalog's (operator profiles carry no per-iteration overhead)")
+        if args.vidur_attention is not None:
+            _print_kernel_set(args, model, gpu)
 
 
 def _table_grids(args: argparse.Namespace) -> tuple[list[int], list[int], list[int]]:

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from sim.io import resolve_path
 from sim.perf.base import BatchShape, StepTimeModel
+from sim.perf.kernels import KERNEL_SETS, KernelSet, kernel_set
 from sim.perf.linear import LinearModel
 from sim.perf.memory import MemoryPlan, check_parallelism, memory_plan
 from sim.perf.parallel import Layout
@@ -28,7 +29,8 @@ from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 from sim.scenario.perf import LinearPerf, RooflinePerf, TablePerf
 
 __all__ = ["BatchShape", "StepTimeModel", "LinearModel", "RooflineModel", "MemoryPlan", "memory_plan", "Layout",
-           "check_parallelism", "build_step_model", "roofline_efficiency", "roofline_factors"]
+           "check_parallelism", "build_step_model", "KERNEL_SETS", "KernelSet", "kernels_for", "roofline_efficiency",
+           "roofline_factors"]
 
 
 def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
@@ -59,6 +61,15 @@ def roofline_factors(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path) ->
     if cfg.overlap_exponent is not None:
         p = cfg.overlap_exponent
     return eff, p
+
+
+def kernels_for(cfg: RooflinePerf) -> KernelSet:
+    """The kernel set ``cfg.kernels`` names, with any number ``cfg.kernel_factors`` gives in its place."""
+    ks = kernel_set(cfg.kernels)
+    if cfg.kernel_factors is None:
+        return ks
+    given = {k: v for k, v in cfg.kernel_factors.model_dump().items() if v is not None}
+    return replace(ks, **given) if given else ks
 
 
 def roofline_efficiency(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path) -> Efficiency:
@@ -93,7 +104,8 @@ def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: Mod
         return RooflineModel(model, gpu, lay.tp, cfg.weight_dtype, cfg.kv_dtype, eff, p, cfg.attention_kv_sharing,
                              layout=lay, expert_dtype=expert_dtype or getattr(cfg, "expert_dtype", None),
                              cpu=CpuOverhead(eff.overhead_s, cfg.cpu_per_seq_s, cfg.cpu_per_token_s,
-                                             cfg.cpu_per_stream_token_s if cfg.streaming else 0.0))
+                                             cfg.cpu_per_stream_token_s if cfg.streaming else 0.0),
+                             kernels=kernels_for(cfg))
 
     if isinstance(perf_cfg, RooflinePerf):
         return roofline(perf_cfg)

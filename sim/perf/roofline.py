@@ -45,6 +45,10 @@ over the whole iteration (all layers of a group together, since they are identic
   (decode reads the KV cache at ~1 FLOP/byte; prefill attention is compute-bound), so the smooth
   form would change nothing measurable.
 - Activations take ``t_m``; the groups add (kernels run one after another).
+- The kernel set (:mod:`sim.perf.kernels`, ``perf.kernels``) may give attention and the element-wise
+  kernels their own fractions of peak, a minimum element-wise time per layer, and a fixed time per
+  layer for each attention call (prefill, decode) an iteration makes. The default ``trtllm`` set does
+  none of this: the rules above, in the same float operations.
 Linear layers and the lm head run at the ``weight_dtype`` peak; attention at the ``kv_dtype`` peak.
 Tensor parallelism adds ``2*L`` ring all-reduces of ``T*h*2`` bytes, each
 ``ALLREDUCE_LATENCY_S + 2*(tp-1)/tp * bytes / (link_bw * LINK_EFFICIENCY)``. Finally the CPU side
@@ -72,6 +76,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from sim.perf.base import BatchShape
+from sim.perf.kernels import KERNEL_SETS, KernelSet
 from sim.perf.memory import BYTES_PER_ELEMENT, stage_layers, stage_weights
 from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
 from sim.scenario.architecture import kv_elements_per_token, layer_param_groups
@@ -169,7 +174,7 @@ class RooflineModel:
                  overlap_exponent: float | None = None,
                  kv_sharing: Literal["grouped", "per_query_head"] = "grouped",
                  layout: Layout | None = None, expert_dtype: str | None = None,
-                 cpu: CpuOverhead | None = None) -> None:
+                 cpu: CpuOverhead | None = None, kernels: KernelSet | None = None) -> None:
         lay = layout if layout is not None else Layout(tp=tp)
         tp = lay.tp
         if tp < 1 or lay.pp < 1:
@@ -188,10 +193,20 @@ class RooflineModel:
         m = model
         kb = BYTES_PER_ELEMENT[kv_dtype]
         h, L = m.hidden, stage_layers(m, lay.pp)
-        # FLOP/s and byte/s actually reached
+        # FLOP/s and byte/s actually reached; attention and element-wise kernels per the kernel set
+        # (sim.perf.kernels; a fraction left None is the GEMMs' factor, the same float operations)
+        ks = self.kernels = kernels if kernels is not None else KERNEL_SETS["trtllm"]
         self._gemm_peak = gpu.peak_tflops(weight_dtype) * 1e12 * eff.flops_efficiency
-        self._attn_peak = gpu.peak_tflops(kv_dtype) * 1e12 * eff.flops_efficiency
+        self._attn_peak = gpu.peak_tflops(kv_dtype) * 1e12 * (eff.flops_efficiency if ks.attention_flops_fraction
+                                                              is None else ks.attention_flops_fraction)
         self._bw = gpu.hbm_bytes_per_s * eff.bw_efficiency
+        self._attn_bw = self._bw if ks.attention_bw_fraction is None else gpu.hbm_bytes_per_s * ks.attention_bw_fraction
+        self._act_bw = self._bw if ks.elementwise_bw_fraction is None else \
+            gpu.hbm_bytes_per_s * ks.elementwise_bw_fraction
+        # per-layer kernel floors of the stage's L layers (0.0 for the trtllm set: adding it changes no bit)
+        self._act_floor_s = ks.elementwise_floor_s * L
+        self._prefill_floor_s = ks.prefill_attention_floor_s * L
+        self._decode_floor_s = ks.decode_attention_floor_s * L
         # CPU work per iteration (sim.perf.overhead): the catalog's fixed overhead plus batch terms
         self.cpu = replace(cpu or CpuOverhead(), fixed_s=eff.overhead_s)
         # per-GPU coefficients (one pipeline stage: its L layers and the lm head)
@@ -264,8 +279,15 @@ class RooflineModel:
         kv_bytes = (self._kv_bytes_per_token * ((prefill_kv - prefill_tokens) + (decode_seqs + prefill_tokens))
                     + self._decode_kv_read_bytes_per_token * decode_ctx)
         attn_s = mx(self._attn_flops_per_pair * (pairs + decode_ctx * self._decode_pair_ratio) / self._attn_peak,
-                    kv_bytes / self._bw)
-        return linear_s + attn_s + self._rest_s(n_tokens, n_emit)
+                    kv_bytes / self._attn_bw)
+        # + the attention floors (:meth:`_floors_s`, inlined: this is the engine's per-step path)
+        floors = (self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
+        return (linear_s + floors) + attn_s + self._rest_s(n_tokens, n_emit)
+
+    def _floors_s(self, prefill_tokens: Any, decode_seqs: Any) -> float:
+        """The attention kernels' fixed time: one prefill call if the iteration has prompt tokens, one
+        decode call if it has decoding sequences (per layer, from the kernel set)."""
+        return (self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
 
     def _rest_s(self, n_tokens: Any, n_emit: Any) -> Any:
         """Seconds outside the linear layers and attention: the lm head over the ``n_emit`` sampled
@@ -273,7 +295,8 @@ class RooflineModel:
         of the iteration (:mod:`sim.perf.overhead`). One definition for every step form."""
         lm_s = smooth_roofline(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw,
                                self.overlap_exponent)
-        act_s = self._act_bytes_per_token * n_tokens / self._bw
+        act_s = self._act_bytes_per_token * n_tokens / self._act_bw
+        act_s = act_s if act_s > self._act_floor_s else self._act_floor_s   # max: no kernel is shorter than its floor
         comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
         return lm_s + act_s + comm_s + self.cpu.seconds(n_emit, n_tokens)
 
@@ -282,7 +305,7 @@ class RooflineModel:
         """Iteration seconds under data-parallel attention (scalars only; see :meth:`_adp_parts`)."""
         _, _, linear_s, _, _, attn_s = self._adp_parts(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs,
                                                        decode_ctx, n_emit)
-        return linear_s + attn_s + self._rest_s(n_tokens, n_emit)
+        return (linear_s + self._floors_s(prefill_tokens, decode_seqs)) + attn_s + self._rest_s(n_tokens, n_emit)
 
     def _adp_parts(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                    decode_ctx: Any, n_emit: Any) -> tuple[float, float, float, float, float, float]:
@@ -317,7 +340,7 @@ class RooflineModel:
         kv_bytes = (self._kv_bytes_per_token * (pf * ((prefill_kv - prefill_tokens) + prefill_tokens) + fd * decode_seqs)
                     + self._decode_kv_read_bytes_per_token * fd * decode_ctx)
         attn_flops = self._attn_flops_per_pair * (pf * pairs + fd * decode_ctx * self._decode_pair_ratio)
-        attn_s = max(attn_flops / self._attn_peak, kv_bytes / self._bw)
+        attn_s = max(attn_flops / self._attn_peak, kv_bytes / self._attn_bw)
         return attn_gemm_flops + mlp_flops, attn_gemm_bytes + mlp_bytes, linear_s, attn_flops, kv_bytes, attn_s
 
     def _windowed(self, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
@@ -376,8 +399,8 @@ class RooflineModel:
 
     def _decode_terms(self, n: int) -> tuple:
         """The terms of a pure-decode step that depend only on the batch size (cached per size):
-        ``(linear_s, kv_fixed_bytes, rest_s, kv_read_bytes_per_token, attn_flops_per_pair,
-        attn_peak, bw)``."""
+        ``(linear_s + attention floors, kv_fixed_bytes, rest_s, kv_read_bytes_per_token,
+        attn_flops_per_pair, attn_peak, attention bw)``."""
         cache = self._decode_cache
         c = cache.get(n)
         if c is None:
@@ -386,8 +409,8 @@ class RooflineModel:
                             + self._gemm_io_bytes_per_token * n)
             linear_s = smooth_roofline(self._linear_flops_per_token * n / self._gemm_peak, linear_bytes / self._bw, p)
             kv_fixed = self._kv_bytes_per_token * ((0 - 0) + (n + 0))
-            c = (linear_s, kv_fixed, self._rest_s(n, n),
-                 self._decode_kv_read_bytes_per_token, self._attn_flops_per_pair, self._attn_peak, self._bw)
+            c = (linear_s + self._floors_s(0, n), kv_fixed, self._rest_s(n, n),
+                 self._decode_kv_read_bytes_per_token, self._attn_flops_per_pair, self._attn_peak, self._attn_bw)
             if len(cache) < 65536:
                 cache[n] = c
         return c
@@ -452,13 +475,13 @@ class RooflineModel:
                 shape.decode_context_tokens, n_emit)
         else:
             linear_s = smooth_roofline(linear_flops / self._gemm_peak, linear_bytes / self._bw, self.overlap_exponent)
-            attention_s = max(attn_flops / self._attn_peak, kv_bytes / self._bw)
+            attention_s = max(attn_flops / self._attn_peak, kv_bytes / self._attn_bw)
         return StepBreakdown(
             linear_flops=linear_flops, linear_bytes=linear_bytes, attention_flops=attn_flops,
             kv_bytes=kv_bytes, lm_head_flops=lm_flops, lm_head_bytes=self._lm_bytes, activation_bytes=act_bytes,
             comm_bytes=comm_bytes,
-            linear_s=linear_s, attention_s=attention_s,
+            linear_s=linear_s, attention_s=attention_s + self._floors_s(shape.prefill_tokens, shape.decode_seqs),
             lm_head_s=smooth_roofline(lm_flops / self._gemm_peak, self._lm_bytes / self._bw, self.overlap_exponent),
-            activation_s=act_bytes / self._bw,
+            activation_s=max(act_bytes / self._act_bw, self._act_floor_s),
             comm_s=self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n,
             overhead_s=self.cpu.seconds(n_emit, n))

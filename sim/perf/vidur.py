@@ -40,6 +40,7 @@ from scipy.optimize import least_squares
 
 from sim.errors import InputError
 from sim.perf.base import BatchShape
+from sim.perf.kernels import KernelSet
 from sim.perf.roofline import RooflineModel
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 
@@ -299,3 +300,60 @@ def fit_gemm_roofline(profile: OperatorProfile, model: ModelSpec, gpu: GPUSpec, 
     res = least_squares(lambda x: np.log(pred(x) / meas), [0.7, 0.8, 2.0], bounds=([0.05, 0.05, 1.0], [1.0, 1.0, 50.0]))
     eff = Efficiency(float(res.x[0]), float(res.x[1]), gpu.efficiency(weight_dtype).overhead_s)
     return GemmRooflineFit(eff, float(res.x[2]), prof.num_tokens, pred(res.x) / meas - 1.0)
+
+
+@dataclass(frozen=True)
+class KernelSetFit:
+    """A kernel set measured from Vidur profiles (:func:`fit_kernel_set`) and how well it fits them.
+
+    ``elementwise_error``: relative error of the fitted element-wise time per token count of the
+    profile it was fitted on; ``attention_error``: per attention-sample row (decode rows first)."""
+
+    kernels: KernelSet
+    num_tokens: np.ndarray
+    elementwise_error: np.ndarray
+    attention_error: np.ndarray
+
+
+def elementwise_seconds(kernels: KernelSet, profile: OperatorProfile, model: ModelSpec, gpu: GPUSpec,
+                        tp: int = 1) -> np.ndarray:
+    """Roofline seconds of one layer's element-wise kernels under ``kernels``, per ``tp`` profile row."""
+    prof = profile.select(tp)
+    rm = RooflineModel(_one_layer(model), gpu, tp, "bf16", "bf16", Efficiency(1.0, 1.0, 0.0), kernels=kernels)
+    return np.array([rm.breakdown(BatchShape(prefill_tokens=int(n), prefill_seqs=1)).activation_s
+                     for n in prof.num_tokens])
+
+
+def fit_kernel_set(profile: OperatorProfile, sample: AttentionSample, model: ModelSpec, gpu: GPUSpec,
+                   name: str = "fitted") -> KernelSetFit:
+    """The per-kernel characteristics of the stack that produced ``profile`` and ``sample`` (TP1 rows).
+
+    - Element-wise kernels: ``(elementwise_floor_s, elementwise_bw_fraction)`` so that ``max(floor,
+      bytes / (hbm_bw * fraction))`` per layer, with the roofline's activation bytes, matches the
+      profile's summed element-wise operators at every token count (least squares on log error).
+    - Attention: :func:`fit_attention`'s lines read as kernels: the intercepts are the decode and
+      prefill floors, the decode slope (seconds per cached token read) gives the fraction of peak HBM
+      bandwidth at the model's KV bytes per token and layer, the prefill slope (seconds per causal
+      query-key pair) the fraction of peak FLOPs at ``2 * (qk + v)`` FLOPs per pair and layer.
+    """
+    from sim.perf.roofline import attention_widths
+    prof = profile.select(1)
+    for kind, rows in (("decode", ~sample.is_prefill), ("prefill", sample.is_prefill)):
+        if rows.sum() < 2:
+            raise ValueError(f"needs at least 2 {kind} rows to fit the {kind} attention kernel "
+                             f"(has {int(rows.sum())})")
+    res = least_squares(
+        lambda x: np.log(elementwise_seconds(KernelSet(name, x[0], x[1]), prof, model, gpu) / prof.elementwise_s),
+        [2e-5, 0.5], bounds=([0.0, 0.05], [1e-3, 1.0]))
+    att = fit_attention(sample)
+    qk, v, _ = attention_widths(model)
+    kv_bytes_per_token = 2.0 * model.n_kv_heads * model.head_dim * 2.0   # one layer, bf16 K and V
+    ks = KernelSet(name, float(res.x[0]), float(res.x[1]),
+                   attention_flops_fraction=2.0 * (qk + v) / att.prefill_per_pair_s / (gpu.peak_tflops("bf16") * 1e12),
+                   attention_bw_fraction=kv_bytes_per_token / att.decode_per_kv_token_s / gpu.hbm_bytes_per_s,
+                   prefill_attention_floor_s=att.prefill_base_s, decode_attention_floor_s=att.decode_base_s)
+    d, p = ~sample.is_prefill, sample.is_prefill
+    att_pred = np.concatenate([att.decode_s(sample.batch[d], sample.kv[d]), att.prefill_s(sample.chunk[p], sample.kv[p])])
+    att_meas = np.concatenate([sample.attn_s[d], sample.attn_s[p]])
+    return KernelSetFit(ks, prof.num_tokens, elementwise_seconds(ks, prof, model, gpu) / prof.elementwise_s - 1.0,
+                        att_pred / att_meas - 1.0)

@@ -37,6 +37,25 @@ def _fraction(v: float | None) -> float | None:
     return v
 
 
+class KernelFactors(Strict):
+    """Numbers of a kernel set that replace the named set's (``perf.kernel_factors``; each optional).
+
+    Floors are seconds per layer and iteration; fractions are of the GPU's peak FLOP/s or HBM
+    bandwidth, in (0, 1]. ``fleetsim calibrate --vidur-mlp ... --vidur-attention ...`` measures them
+    from Vidur-style profiles of your stack (:mod:`sim.perf.kernels` for what each one prices).
+    """
+
+    elementwise_floor_s: Duration | None = None
+    elementwise_bw_fraction: float | None = None
+    attention_flops_fraction: float | None = None
+    attention_bw_fraction: float | None = None
+    prefill_attention_floor_s: Duration | None = None
+    decode_attention_floor_s: Duration | None = None
+
+    _n = field_validator("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s")(_nonneg)
+    _f = field_validator("elementwise_bw_fraction", "attention_flops_fraction", "attention_bw_fraction")(_fraction)
+
+
 class RooflinePerf(Strict):
     """Analytic roofline: FLOPs and HBM bytes per iteration, calibrated efficiency, TP all-reduce.
 
@@ -54,6 +73,11 @@ class RooflinePerf(Strict):
     ``expert_dtype`` is the routed experts' weight precision (default: the model's published one when
     it has its own, e.g. gpt-oss's MXFP4 = fp4, else ``weight_dtype``); the experts' GEMMs still run
     at the ``weight_dtype`` peak (weight-only quantization dequantizes on load).
+    ``kernels`` selects the serving stack's kernel set (:mod:`sim.perf.kernels`): ``trtllm`` (default:
+    fused kernels, no per-kernel floors, attention at the GEMMs' factors; the calibrated, validated
+    model) or ``pytorch`` (one PyTorch operator per kernel and vLLM-class attention, with the kernel
+    floors and attention efficiencies measured in Vidur's profiles); ``kernel_factors`` replaces any of
+    that set's numbers (:class:`KernelFactors`).
     """
 
     model: Literal["roofline"] = "roofline"
@@ -65,6 +89,11 @@ class RooflinePerf(Strict):
     overhead_s: Duration | None = None
     overlap_exponent: float | None = None
     attention_kv_sharing: Literal["grouped", "per_query_head"] = "grouped"
+    kernels: Literal["trtllm", "pytorch"] = Field("trtllm", description=(
+        "kernel set (sim.perf.kernels): trtllm = fused kernels, the calibrated default; pytorch = one PyTorch "
+        "operator per kernel with vLLM-class attention, as Vidur measured them (kernel floors, own attention "
+        "efficiencies)"))
+    kernel_factors: KernelFactors | None = None
     expert_dtype: Literal["bf16", "fp8", "fp4"] | None = None
     cpu_per_seq_s: float = Field(0.0, description="CPU seconds per iteration per sequence that samples "
                                                   "(scheduling, detokenization, streaming); default 0")
