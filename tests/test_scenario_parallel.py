@@ -30,8 +30,11 @@ def test_gpu_hours_count_every_gpu_of_a_pipelined_replica():
 
 def test_layout_problems_name_the_field():
     with pytest.raises(ScenarioError) as exc:
-        load_scenario(_scenario({"tensor_parallel": 8, "expert_parallel": 4}, model="mixtral-8x7b"))
-    assert "fleet.pools.0.expert_parallel: must be 1 (experts split tensor-parallel) or tensor_parallel=8" in str(exc.value)
+        load_scenario(_scenario({"tensor_parallel": 8, "expert_parallel": 16}, model="mixtral-8x7b"))
+    assert ("fleet.pools.0.expert_parallel: must divide tensor_parallel=8 and n_experts=8 (1: experts split "
+            "tensor-parallel; tensor_parallel: whole experts per GPU): 1, 2, 4, 8 (got 16)") in str(exc.value)
+    # expert groups of tensor-parallel experts (TensorRT-LLM's moe_ep_size x moe_tp_size) are a layout
+    load_scenario(_scenario({"tensor_parallel": 8, "expert_parallel": 4}, model="mixtral-8x7b"))
     with pytest.raises(ScenarioError, match="fleet.pools.0.expert_parallel: applies only to mixture-of-experts"):
         load_scenario(_scenario({"tensor_parallel": 2, "expert_parallel": 2}))
     with pytest.raises(ScenarioError, match="fleet.pools.0.tensor_parallel: must divide n_heads=64"):
