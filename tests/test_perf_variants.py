@@ -132,10 +132,11 @@ def test_expert_parallel_all_to_all_across_nodes():
     m = RooflineModel(DS, H200, layout=lay, weight_dtype="fp8")
     n = 256
     b = m.breakdown(BatchShape(decode_seqs=n, decode_context_tokens=n * 1000))
-    # per MoE layer: dispatch + combine, each GPU sends its n/16 tokens x 8 experts x 7168 x 2 bytes;
-    # 8 of 16 destinations are across InfiniBand (50 GB/s) -- the bottleneck, 7 over NVLink
+    # per MoE layer: dispatch + combine, each GPU sends its n/16 tokens x 8 experts x 7168, in fp8 (1 byte,
+    # the experts' precision) to the experts and bf16 (2 bytes) back; 8 of 16 destinations are across
+    # InfiniBand (50 GB/s) -- the bottleneck, 7 over NVLink
     per_byte = max(7 / 16 / (450e9 * LINK_EFFICIENCY), 8 / 16 / (50e9 * LINK_EFFICIENCY))
-    a2a = 58 * 2 * (n / 16) * 8 * 7168 * 2 * per_byte
+    a2a = 58 * (n / 16) * 8 * 7168 * (1 + 2) * per_byte
     # the 3 dense layers: all-gather + reduce-scatter over the 16 GPUs (ring through the NIC)
     ring = 3 * (2 * 15 / 16) * n * 7168 * 2 / (50e9 * LINK_EFFICIENCY)
     assert b.comm_s == pytest.approx(2 * 61 * ALLREDUCE_LATENCY_S + a2a + ring, rel=1e-9)

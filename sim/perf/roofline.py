@@ -53,7 +53,8 @@ kernel launches) plus optional per-sequence and per-token terms. An empty batch 
 
 The table is the grouped-query, tensor-parallel, single-stage case. MLA (compressed latent KV,
 absorbed decode), sliding-window layers, shared experts and leading dense layers, expert weights in
-their own precision, data-parallel attention, expert-parallel all-to-all, pipeline stages and links
+their own precision, data-parallel attention, expert-parallel all-to-all (tokens dispatched in the
+experts' precision) and the busiest expert-parallel rank (:mod:`sim.perf.moe`), pipeline stages and links
 between nodes change the coefficients as docs/models_and_parallelism.md describes; for the models and
 layouts above they reduce to exactly these numbers (same float operations).
 
@@ -139,8 +140,9 @@ def attention_widths(m: ModelSpec) -> tuple[int, int, int]:
     return m.q_dim, m.o_dim, io
 
 
-def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int) -> tuple[int, float]:
-    """``(calls, seconds per token per call)`` of one stage's collectives (see module docstring)."""
+def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int, dispatch_bytes: float = 2.0) -> tuple[int, float]:
+    """``(calls, seconds per token per call)`` of one stage's collectives (see module docstring);
+    ``dispatch_bytes`` per element of the tokens sent to the experts (the combine returns bf16)."""
     tp = lay.tp
     if tp == 1:
         return 0, 0.0
@@ -149,9 +151,10 @@ def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int) -> tuple[int, f
     if not lay.dp_attention:
         return 2 * L, ring
     moe = round(m.moe_layers * L / m.n_layers)
-    if lay.ep == tp:   # dispatch + combine: each GPU sends its 1/tp of the tokens to k experts
-        a2a = (m.experts_per_token * m.hidden * 2.0 / tp) * lay.all_to_all_s_per_byte(lay.ep, gpu.link_bytes_per_s)
-        total = 2 * moe * a2a + 2 * (L - moe) * ring / 2
+    if lay.ep == tp:   # dispatch + combine: each GPU sends its 1/tp of the tokens to k experts and back
+        a2a = (m.experts_per_token * m.hidden * (dispatch_bytes + 2.0) / tp) * lay.all_to_all_s_per_byte(
+            lay.ep, gpu.link_bytes_per_s)
+        total = moe * a2a + 2 * (L - moe) * ring / 2
     else:              # all-gather before and reduce-scatter after every MLP (also with experts split
         #                tp/ep ways inside EP groups): one all-reduce's bytes
         total = 2 * L * ring / 2
@@ -226,7 +229,10 @@ class RooflineModel:
         self._act_bytes_per_token = 2.0 * L * (10 * h + (io_width + act_w) / tp)
         if lay.dp_attention and m.is_moe:   # each rank's element-wise kernels see its own 1/tp of the tokens
             self._act_bytes_per_token = 2.0 * L * (10 * h + io_width + act_w) / tp
-        self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L)
+        # tokens go to the experts quantized to the experts' GEMM input precision (at most bf16): DeepEP's
+        # FP8 dispatch, TensorRT-LLM's FP4 all-gather (blog 3); the expert outputs come back in bf16
+        dispatch_bytes = min(2.0, BYTES_PER_ELEMENT[self.expert_dtype]) if m.is_moe else 2.0
+        self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L, dispatch_bytes)
         # data-parallel attention: whole sequences per rank, the step waits for the busiest rank
         # (docs/models_and_parallelism.md, "Balance across data-parallel attention ranks")
         self._adp = lay.dp_attention and tp > 1
