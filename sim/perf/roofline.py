@@ -469,6 +469,12 @@ class RooflineModel:
         return steps, ends
 
     # ---------------------------------------------------------------- inspection
+    def routed_expert_s(self, n_tokens: int) -> float:
+        """Seconds of the routed experts' grouped GEMM on the busiest expert-parallel rank for a layer
+        input of ``n_tokens`` tokens (part of ``linear_s``; 0 without expert parallelism, where the
+        experts are priced with the other linear layers)."""
+        return self._expert_parts(n_tokens)[2] if self._ep_load is not None and n_tokens > 0 else 0.0
+
     def breakdown(self, shape: BatchShape) -> StepBreakdown:
         """Every term of :meth:`step_time` for ``shape`` (per GPU; one stage's slot of one micro-batch
         when pipelined, without the hand-off)."""
