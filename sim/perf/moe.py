@@ -43,7 +43,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import binom
 
 GEMM_TILE_M = 64
 """Rows per tile of a grouped GEMM: the smallest M of Hopper's ``wgmma`` (m64nNk) and of
@@ -51,11 +50,32 @@ Blackwell's single-CTA ``tcgen05.mma`` (M = 64 or 128), the BLOCK_M that DeepGEM
 kernels start from (github.com/deepseek-ai/DeepGEMM; NVIDIA PTX ISA, warpgroup MMA shapes)."""
 
 
-def expected_max_binomial(n: int, p: float, ranks: int) -> float:
-    """``E[max]`` of ``ranks`` independent ``Binomial(n, p)`` counts.
+_LGAMMA = np.frompyfunc(math.lgamma, 1, 1)
 
-    ``sum_{x=0}^{n-1} (1 - F(x)**ranks)``, summed over the window where the terms are not 0 or 1
-    to machine precision (below it each term is 1, above it 0).
+
+def binomial_pmf(n: int, p: float) -> tuple[int, np.ndarray]:
+    """``Binomial(n, p)`` probabilities over ``mean +- 12 sd`` (clipped to ``[0, n]``; outside it every
+    probability is below 1e-30), as ``(first value, probabilities from it on)``. Log-gamma arithmetic
+    in numpy, so that step-time models need no scipy (``fleetsim run`` does not import it).
+
+    >>> binomial_pmf(2, 0.5)
+    (0, array([0.25, 0.5 , 0.25]))
+    """
+    if p <= 0.0 or n <= 0:
+        return 0, np.array([1.0])
+    if p >= 1.0:
+        return n, np.array([1.0])
+    mean, sd = n * p, math.sqrt(n * p * (1.0 - p))
+    lo, hi = max(0, int(mean - 12.0 * sd) - 1), min(n, int(mean + 12.0 * sd) + 2)
+    x = np.arange(lo, hi + 1, dtype=float)
+    log_pmf = (math.lgamma(n + 1.0) - _LGAMMA(x + 1.0).astype(float) - _LGAMMA(n - x + 1.0).astype(float)
+               + x * math.log(p) + (n - x) * math.log1p(-p))
+    return lo, np.exp(log_pmf)
+
+
+def expected_max_binomial(n: int, p: float, ranks: int) -> float:
+    """``E[max]`` of ``ranks`` independent ``Binomial(n, p)`` counts: ``sum_{x=0}^{n-1} (1 - F(x)**ranks)``
+    (terms below the probable window are 1, above it 0).
 
     >>> expected_max_binomial(10, 0.5, 1)
     5.0
@@ -68,12 +88,9 @@ def expected_max_binomial(n: int, p: float, ranks: int) -> float:
         return float(n)
     if ranks == 1:
         return float(n * p)
-    mean, sd = n * p, math.sqrt(n * p * (1.0 - p))
-    lo = max(0, int(mean - 12.0 * sd) - 1)
-    hi = min(n - 1, int(mean + 12.0 * sd) + 2)
-    x = np.arange(lo, hi + 1)
-    terms = 1.0 - binom.cdf(x, n, p) ** ranks
-    return float(lo + math.fsum(terms.tolist()))
+    lo, pmf = binomial_pmf(n, p)
+    cdf = np.minimum(np.cumsum(pmf), 1.0)
+    return float(lo + math.fsum((1.0 - cdf[:-1] ** ranks).tolist()))
 
 
 def tile_count_pmf(n: int, p: float, tile: int) -> tuple[int, np.ndarray]:
@@ -84,10 +101,10 @@ def tile_count_pmf(n: int, p: float, tile: int) -> tuple[int, np.ndarray]:
     >>> tile_count_pmf(1, 0.5, 64)
     (0, array([0.5, 0.5]))
     """
-    j = np.arange(0, -(-n // tile) + 1)
-    pmf = np.diff(binom.cdf(tile * j, n, p), prepend=0.0)
-    keep = np.nonzero(pmf > 1e-16)[0]
-    return int(keep[0]), pmf[keep[0]:keep[-1] + 1]
+    lo, pmf = binomial_pmf(n, p)
+    tiles = -(-np.arange(lo, lo + len(pmf)) // tile)
+    t_lo = int(tiles[0])
+    return _trim(t_lo, np.bincount(tiles - t_lo, weights=pmf))
 
 
 def _trim(lo: int, pmf: np.ndarray) -> tuple[int, np.ndarray]:
