@@ -50,13 +50,11 @@ Blackwell's single-CTA ``tcgen05.mma`` (M = 64 or 128), the BLOCK_M that DeepGEM
 kernels start from (github.com/deepseek-ai/DeepGEMM; NVIDIA PTX ISA, warpgroup MMA shapes)."""
 
 
-_LGAMMA = np.frompyfunc(math.lgamma, 1, 1)
-
-
 def binomial_pmf(n: int, p: float) -> tuple[int, np.ndarray]:
     """``Binomial(n, p)`` probabilities over ``mean +- 12 sd`` (clipped to ``[0, n]``; outside it every
-    probability is below 1e-30), as ``(first value, probabilities from it on)``. Log-gamma arithmetic
-    in numpy, so that step-time models need no scipy (``fleetsim run`` does not import it).
+    probability is below 1e-30), as ``(first value, probabilities from it on)``: the first by
+    log-gamma, the rest by the ratio of successive terms, so that step-time models need no scipy
+    (``fleetsim run`` does not import it).
 
     >>> binomial_pmf(2, 0.5)
     (0, array([0.25, 0.5 , 0.25]))
@@ -67,10 +65,12 @@ def binomial_pmf(n: int, p: float) -> tuple[int, np.ndarray]:
         return n, np.array([1.0])
     mean, sd = n * p, math.sqrt(n * p * (1.0 - p))
     lo, hi = max(0, int(mean - 12.0 * sd) - 1), min(n, int(mean + 12.0 * sd) + 2)
-    x = np.arange(lo, hi + 1, dtype=float)
-    log_pmf = (math.lgamma(n + 1.0) - _LGAMMA(x + 1.0).astype(float) - _LGAMMA(n - x + 1.0).astype(float)
-               + x * math.log(p) + (n - x) * math.log1p(-p))
-    return lo, np.exp(log_pmf)
+    # log P(lo), then P(x+1)/P(x) = (n-x)/(x+1) * p/(1-p) summed up the window
+    first = math.lgamma(n + 1.0) - math.lgamma(lo + 1.0) - math.lgamma(n - lo + 1.0) \
+        + lo * math.log(p) + (n - lo) * math.log1p(-p)
+    x = np.arange(lo, hi, dtype=float)
+    steps = np.log((n - x) / (x + 1.0)) + (math.log(p) - math.log1p(-p))
+    return lo, np.exp(first + np.concatenate(([0.0], np.cumsum(steps))))
 
 
 def expected_max_binomial(n: int, p: float, ranks: int) -> float:
@@ -133,7 +133,12 @@ def expected_max_of_sums(lo: int, pmf: np.ndarray, terms: int, ranks: int) -> fl
 
 class ExpertLoad:
     """Expected expert load of the busiest of ``ep`` ranks for a layer of ``T`` tokens (see module
-    docstring). Results are cached per ``T`` (a replica sees a few thousand distinct batch sizes)."""
+    docstring).
+
+    Computed at ``T`` rounded to three significant figures (every token count up to 999; 5,623 as
+    5,620) with the rows scaled back to ``T``, and cached: a replica with chunked prefill sees
+    thousands of distinct token counts, and the load changes by far less than the rounding there.
+    """
 
     __slots__ = ("e", "k", "ep", "local", "_cache")
 
@@ -142,7 +147,7 @@ class ExpertLoad:
             raise ValueError(f"ep must divide n_experts={n_experts} (got {ep})")
         self.e, self.k, self.ep = n_experts, experts_per_token, ep
         self.local = n_experts // ep
-        self._cache: dict[float, tuple[float, float]] = {}
+        self._cache: dict[int, tuple[float, float]] = {}
 
     def hit_probability(self, n_tokens: float) -> float:
         """Probability that a given expert is routed at least one of ``n_tokens`` tokens."""
@@ -154,23 +159,25 @@ class ExpertLoad:
 
     def busiest_experts(self, n_tokens: float) -> float:
         """Distinct local experts the busiest rank reads."""
-        return self._load(n_tokens)[0]
+        return self.busiest(n_tokens)[0]
 
     def busiest_rows(self, n_tokens: float) -> float:
         """Grouped-GEMM rows (token-expert pairs, tile-padded) of the busiest rank."""
-        return self._load(n_tokens)[1]
+        return self.busiest(n_tokens)[1]
 
-    def _load(self, n_tokens: float) -> tuple[float, float]:
-        c = self._cache.get(n_tokens)
-        if c is None:
-            c = self._compute(n_tokens)
-            if len(self._cache) < 65536:
-                self._cache[n_tokens] = c
-        return c
-
-    def _compute(self, n_tokens: float) -> tuple[float, float]:
+    def busiest(self, n_tokens: float) -> tuple[float, float]:
+        """``(distinct local experts read, tile-padded rows)`` of the busiest rank."""
         t = max(1, round(n_tokens))   # a pipelined micro-batch may carry a fraction of a token
+        if t >= 1000:
+            t = round(t, 3 - len(str(t)))
+        c = self._cache.get(t)
+        if c is None:
+            c = self._compute(t)
+            if len(self._cache) < 65536:
+                self._cache[t] = c
+        return c[0], c[1] * (n_tokens / t)
+
+    def _compute(self, t: int) -> tuple[float, float]:
         experts = expected_max_binomial(self.local, self.hit_probability(t), self.ep)
         lo, pmf = tile_count_pmf(t, self.k / self.e, GEMM_TILE_M)
-        tiles = expected_max_of_sums(lo, pmf, self.local, self.ep)
-        return experts, GEMM_TILE_M * tiles * (n_tokens / t)
+        return experts, GEMM_TILE_M * expected_max_of_sums(lo, pmf, self.local, self.ep)

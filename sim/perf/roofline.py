@@ -73,7 +73,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from sim.perf.base import BatchShape
-from sim.perf.memory import BYTES_PER_ELEMENT, stage_layers, stage_weights
+from sim.perf.memory import BYTES_PER_ELEMENT, data_parallel_dense, stage_layers, stage_weights
 from sim.perf.moe import ExpertLoad
 from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
 from sim.scenario.architecture import kv_elements_per_token, layer_param_groups
@@ -140,9 +140,11 @@ def attention_widths(m: ModelSpec) -> tuple[int, int, int]:
     return m.q_dim, m.o_dim, io
 
 
-def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int, dispatch_bytes: float = 2.0) -> tuple[int, float]:
+def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int, dispatch_bytes: float = 2.0,
+                dense_dp: bool = False) -> tuple[int, float]:
     """``(calls, seconds per token per call)`` of one stage's collectives (see module docstring);
-    ``dispatch_bytes`` per element of the tokens sent to the experts (the combine returns bf16)."""
+    ``dispatch_bytes`` per element of the tokens sent to the experts (the combine returns bf16);
+    ``dense_dp``: the dense layers run data-parallel, without collectives."""
     tp = lay.tp
     if tp == 1:
         return 0, 0.0
@@ -151,13 +153,14 @@ def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int, dispatch_bytes:
     if not lay.dp_attention:
         return 2 * L, ring
     moe = round(m.moe_layers * L / m.n_layers)
-    if lay.ep == tp:   # dispatch + combine: each GPU sends its 1/tp of the tokens to k experts and back
+    if dense_dp:   # only the routed experts' dispatch and combine: each GPU sends its 1/tp of the tokens to
+        #            k experts and receives them back, two calls per MoE layer
         a2a = (m.experts_per_token * m.hidden * (dispatch_bytes + 2.0) / tp) * lay.all_to_all_s_per_byte(
             lay.ep, gpu.link_bytes_per_s)
-        total = moe * a2a + 2 * (L - moe) * ring / 2
-    else:              # all-gather before and reduce-scatter after every MLP (also with experts split
-        #                tp/ep ways inside EP groups): one all-reduce's bytes
-        total = 2 * L * ring / 2
+        return (2 * moe, a2a / 2.0) if moe else (0, 0.0)
+    # all-gather before and reduce-scatter after every MLP (experts split tensor-parallel, or tp/ep ways
+    # inside expert groups): one all-reduce's bytes
+    total = 2 * L * ring / 2
     return 2 * L, total / (2 * L)
 
 
@@ -232,12 +235,18 @@ class RooflineModel:
         # tokens go to the experts quantized to the experts' GEMM input precision (at most bf16): DeepEP's
         # FP8 dispatch, TensorRT-LLM's FP4 all-gather (blog 3); the expert outputs come back in bf16
         dispatch_bytes = min(2.0, BYTES_PER_ELEMENT[self.expert_dtype]) if m.is_moe else 2.0
-        self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L, dispatch_bytes)
+        self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L, dispatch_bytes,
+                                                               data_parallel_dense(m, lay))
         # data-parallel attention: whole sequences per rank, the step waits for the busiest rank
         # (docs/models_and_parallelism.md, "Balance across data-parallel attention ranks")
         self._adp = lay.dp_attention and tp > 1
         if self._adp:
-            attn_params = layer_param_groups(m)["attention"] * (L / m.n_layers if lay.pp > 1 else 1)
+            groups = layer_param_groups(m)
+            # the GEMMs whose weights every rank holds whole, run on the rank's own tokens: attention, and
+            # with whole experts per GPU also the dense layers, shared experts and router
+            attn_params = (groups["attention"] + (groups["dense_mlp"] + groups["shared"]
+                                                  if data_parallel_dense(m, lay) else 0)) \
+                * (L / m.n_layers if lay.pp > 1 else 1)
             self._attn_gemm_flops_per_token = 2.0 * attn_params
             self._mlp_flops_per_token = self._linear_flops_per_token - 2.0 * attn_params / tp
             self._attn_weight_bytes = attn_params * BYTES_PER_ELEMENT[weight_dtype]
@@ -251,6 +260,7 @@ class RooflineModel:
             self._expert_slice_bytes = self._expert_bytes * lay.ep         # one local expert on one GPU
             self._expert_flops_per_row = 2.0 * expert_params * lay.ep / tp  # one token through it
             self._routed_flops_per_token = 2.0 * expert_params * m.experts_per_token / tp   # on average
+            self._expert_cache: dict[Any, tuple[float, float, float]] = {}
         self._handoff_s_per_token = 2.0 * h * lay.stage_handoff_s_per_byte(gpu.link_bytes_per_s) if lay.pp > 1 else 0.0
         self._decode_cache: dict[int, tuple] = {}
         if lay.pp > 1 or self._sw_layers or m.is_mla or self._adp:
@@ -300,11 +310,16 @@ class RooflineModel:
     def _expert_parts(self, n_tokens: Any) -> tuple[float, float, float]:
         """``(flops, bytes, seconds)`` of the routed experts' grouped GEMM on the busiest EP rank:
         the tile-padded rows it receives and the distinct local experts it reads (:mod:`sim.perf.moe`)."""
-        load = self._ep_load
-        flops = self._expert_flops_per_row * load.busiest_rows(n_tokens)
-        expert_bytes = self._expert_slice_bytes * load.busiest_experts(n_tokens)
-        return flops, expert_bytes, smooth_roofline(flops / self._gemm_peak, expert_bytes / self._bw,
-                                                    self.overlap_exponent)
+        c = self._expert_cache.get(n_tokens)
+        if c is None:
+            experts, rows = self._ep_load.busiest(n_tokens)
+            flops = self._expert_flops_per_row * rows
+            expert_bytes = self._expert_slice_bytes * experts
+            c = flops, expert_bytes, smooth_roofline(flops / self._gemm_peak, expert_bytes / self._bw,
+                                                     self.overlap_exponent)
+            if len(self._expert_cache) < 65536:
+                self._expert_cache[n_tokens] = c
+        return c
 
     def _rest_s(self, n_tokens: Any, n_emit: Any) -> Any:
         """Seconds outside the linear layers and attention: the lm head over the ``n_emit`` sampled
