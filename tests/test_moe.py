@@ -144,3 +144,16 @@ def test_all_to_all_prices_deepep_low_latency_kernels(ep, dispatch_us, combine_u
     pairs = 128 * 8 * 7168
     assert COLLECTIVE_LATENCY_S + pairs * (1 + 4 / 128) * per_byte == pytest.approx(dispatch_us * 1e-6, rel=0.15)
     assert COLLECTIVE_LATENCY_S + pairs * 2 * per_byte == pytest.approx(combine_us * 1e-6, rel=0.15)
+
+
+def test_routed_expert_seconds_are_part_of_the_linear_layers():
+    lay = Layout(tp=8, ep=8, dp_attention=True)
+    ep = RooflineModel(DS, H200, layout=lay, weight_dtype="fp8", kv_dtype="fp8")
+    shape = BatchShape(decode_seqs=1024, decode_context_tokens=1024 * 2048)
+    e = ep.routed_expert_s(1024)
+    # 32 local experts of 44 MB over 58 layers (82 GB) read at the calibrated H200 bandwidth, or more
+    weights_s = 32 * 58 * 3 * 7168 * 2048 / (H200.hbm_bytes_per_s * H200.efficiency("fp8").bw_efficiency)
+    assert weights_s <= e < 1.3 * weights_s
+    assert 0 < e < ep.breakdown(shape).linear_s
+    tp = RooflineModel(DS, H200, layout=Layout(tp=8), weight_dtype="fp8", kv_dtype="fp8")
+    assert tp.routed_expert_s(1024) == 0.0 and ep.routed_expert_s(0) == 0.0
