@@ -105,8 +105,9 @@ def stage_weights(model: ModelSpec, lay: Layout, weight_dtype: str = "bf16",
 
     Everything is split ``tp`` ways except the attention under data-parallel attention, which
     every GPU holds whole (and the dense layers, shared experts and router with it when the experts
-    are whole per GPU, :func:`data_parallel_dense`). A single stage holds all layers (exact integer arithmetic: the
-    same numbers the roofline always used); ``pp`` stages hold ``ceil(n_layers / pp)`` each.
+    are whole per GPU, :func:`data_parallel_dense`). A single stage holds all layers (exact integer
+    arithmetic: the same numbers the roofline always used); ``pp`` stages hold ``ceil(n_layers / pp)``
+    each.
     """
     m, tp = model, lay.tp
     wb = BYTES_PER_ELEMENT[weight_dtype]

@@ -14,16 +14,15 @@ tokens in the layer:
 
 - an expert is hit with probability ``q = 1 - (1 - k/E)**T``, so a rank's distinct experts hit is
   ``X ~ Binomial(E/ep, q)`` (mean ``E/ep * q``: the ``experts_hit`` of the tensor-parallel case over
-  ``ep``);
-- a rank receives ``Y ~ Binomial(T*k, 1/ep)`` token-expert rows;
+  ``ep``), and an expert receives ``n_e ~ Binomial(T, k/E)`` of the tokens;
 - the busiest rank's expectation, with ranks treated as independent (the balls-into-bins
   approximation; ``tests/test_moe.py`` checks it against simulated routing), is
-  ``E[max] = sum_{x >= 0} (1 - F(x)**ep)`` with ``F`` the binomial CDF.
+  ``E[max] = sum_{x >= 0} (1 - F(x)**ep)`` with ``F`` the CDF of one rank's count.
 
 At one decoding token DeepSeek-V3 (E = 256, k = 8) over EP8 reads on average one expert per rank
 but its busiest rank reads 2.5: expert-parallel decode at small batch is set by that rank, not by
 the average. From a few hundred tokens every local expert is hit and the weights read are the
-same on every rank; the rows then differ by the binomial's spread only (~2-4 % at 1,000 tokens).
+same on every rank; the rows then differ by their statistical spread only (a few %).
 
 **Grouped-GEMM tiles.** A grouped GEMM runs each expert's rows in tiles of ``GEMM_TILE_M`` rows,
 so an expert routed ``n`` rows costs ``ceil(n/64) * 64`` rows of FLOPs (weight bytes do not change).

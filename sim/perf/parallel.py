@@ -7,9 +7,10 @@ SGLang's ``--enable-dp-attention`` does for DeepSeek); the routed experts are te
 (``ep = 1``: every GPU holds ``1/tp`` of every expert), expert-parallel (``ep = tp``: every GPU
 holds ``n_experts / tp`` whole experts) or both (``ep`` dividing ``tp``: ``ep`` groups of
 ``n_experts / ep`` experts, each expert split ``tp / ep`` ways, TensorRT-LLM's ``moe_ep_size`` x
-``moe_tp_size``; :mod:`sim.perf.moe` prices the busiest group). Replicas may span nodes of ``gpus_per_node`` GPUs: a
-collective whose group does not fit in one node runs at the inter-node rate ``ib_gbps`` (gigabits
-per second per GPU; one 400 Gb/s ConnectX-7 NIC per GPU in a DGX H100, NVIDIA DGX H100 user guide).
+``moe_tp_size``; :mod:`sim.perf.moe` prices the busiest group). Replicas may span nodes of
+``gpus_per_node`` GPUs: a collective whose group does not fit in one node runs at the inter-node
+rate ``ib_gbps`` (gigabits per second per GPU; one 400 Gb/s ConnectX-7 NIC per GPU in a DGX H100,
+NVIDIA DGX H100 user guide).
 
     >>> lay = Layout(tp=8, pp=2, gpus_per_node=8)
     >>> lay.gpus, lay.spans_nodes

@@ -367,8 +367,9 @@ class RooflineModel:
                          + self._mlp_io_bytes_per_token * n_tokens)
             e_flops = e_bytes = e_s = 0.0
         else:   # the routed experts' grouped GEMM apart, on the busiest EP rank
-            mlp_flops = (self._mlp_flops_per_token - self._routed_flops_per_token) * n_tokens
-            mlp_bytes = self._mlp_fixed_bytes + self._mlp_io_bytes_per_token * n_tokens
+            # (nothing else is left here when the dense layers are data-parallel: 0 up to rounding)
+            mlp_flops = max(0.0, (self._mlp_flops_per_token - self._routed_flops_per_token) * n_tokens)
+            mlp_bytes = max(0.0, self._mlp_fixed_bytes) + self._mlp_io_bytes_per_token * n_tokens
             e_flops, e_bytes, e_s = self._expert_parts(n_tokens)
         linear_s = (smooth_roofline(attn_gemm_flops / self._gemm_peak, attn_gemm_bytes / self._bw, p)
                     + smooth_roofline(mlp_flops / self._gemm_peak, mlp_bytes / self._bw, p)) + e_s
