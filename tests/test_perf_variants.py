@@ -132,20 +132,33 @@ def test_expert_parallel_all_to_all_across_nodes():
     m = RooflineModel(DS, H200, layout=lay, weight_dtype="fp8")
     n = 256
     b = m.breakdown(BatchShape(decode_seqs=n, decode_context_tokens=n * 1000))
-    # per MoE layer: dispatch + combine, each GPU sends its n/16 tokens x 8 experts x 7168 x 2 bytes;
-    # 8 of 16 destinations are across InfiniBand (50 GB/s) -- the bottleneck, 7 over NVLink
+    # per MoE layer: dispatch + combine, each GPU sends its n/16 tokens x 8 experts x 7168, in fp8 (1 byte,
+    # the experts' precision) to the experts and bf16 (2 bytes) back; 8 of 16 destinations are across
+    # InfiniBand (50 GB/s) -- the bottleneck, 7 over NVLink
     per_byte = max(7 / 16 / (450e9 * LINK_EFFICIENCY), 8 / 16 / (50e9 * LINK_EFFICIENCY))
-    a2a = 58 * 2 * (n / 16) * 8 * 7168 * 2 * per_byte
-    # the 3 dense layers: all-gather + reduce-scatter over the 16 GPUs (ring through the NIC)
-    ring = 3 * (2 * 15 / 16) * n * 7168 * 2 / (50e9 * LINK_EFFICIENCY)
-    assert b.comm_s == pytest.approx(2 * 61 * ALLREDUCE_LATENCY_S + a2a + ring, rel=1e-9)
+    a2a = 58 * (n / 16) * 8 * 7168 * (1 + 2) * per_byte
+    # the 3 dense layers run data-parallel (whole on every GPU, the GPU's own tokens): no collective
+    assert b.comm_s == pytest.approx(2 * 58 * ALLREDUCE_LATENCY_S + a2a, rel=1e-9)
+    # with the experts in 2 groups of 8 GPUs, each expert split 8 ways, every MLP is an all-gather and
+    # a reduce-scatter over the 16 GPUs (one all-reduce's bytes, through the NIC)
+    g2 = RooflineModel(DS, H200, layout=Layout(tp=16, ep=2, dp_attention=True), weight_dtype="fp8")
+    ring = 61 * (2 * 15 / 16) * n * 7168 * 2 / (50e9 * LINK_EFFICIENCY)
+    assert g2.breakdown(BatchShape(decode_seqs=n, decode_context_tokens=n * 1000)).comm_s == pytest.approx(
+        2 * 61 * ALLREDUCE_LATENCY_S + ring, rel=1e-9)
 
 
-def test_data_parallel_attention_replicates_attention_weights_only():
+def test_data_parallel_attention_replicates_what_is_not_a_routed_expert():
+    from sim.scenario.architecture import attention_params, layer_param_groups
     tp = stage_weights(DS, Layout(tp=8), "fp8")
+    # experts split tensor-parallel: only the attention is whole on every GPU
+    dp1 = stage_weights(DS, Layout(tp=8, ep=1, dp_attention=True), "fp8")
+    assert dp1.fixed_bytes - tp.fixed_bytes == pytest.approx(61 * attention_params(DS) * (1 - 1 / 8))
+    # whole experts per GPU: the dense layers, shared experts and router are data-parallel too
     dp = stage_weights(DS, Layout(tp=8, ep=8, dp_attention=True), "fp8")
-    from sim.scenario.architecture import attention_params
-    assert dp.fixed_bytes - tp.fixed_bytes == pytest.approx(61 * attention_params(DS) * (1 - 1 / 8))
+    g = layer_param_groups(DS)
+    assert g["dense_mlp"] == 3 * 3 * 7168 * 18432 and g["shared"] == 58 * (3 * 7168 * 2048 + 7168 * 256)
+    assert dp.fixed_bytes - tp.fixed_bytes == pytest.approx(
+        (61 * attention_params(DS) + g["dense_mlp"] + g["shared"]) * (1 - 1 / 8))
     assert dp.expert_bytes == tp.expert_bytes
 
 
@@ -200,9 +213,13 @@ def test_data_parallel_attention_waits_for_the_rank_holding_the_prompt():
     pairs = 4000 * 4001 / 2
     assert one.attention_flops == pytest.approx(2 * (q + q) * L * pairs, rel=1e-12)   # all on one GPU
     attn_gemm = 2.0 * L * attention_params(QWEN_MOE) * 4000                           # whole heads, 4000 tokens
-    mlp = 2.0 * (QWEN_MOE.moe_layers * 3 * 4096 * 1536 * 8 + QWEN_MOE.moe_layers * 4096 * 128) * 4000 / 8
-    assert one.linear_flops == pytest.approx(attn_gemm + mlp, rel=1e-9)
-    assert one.total_s == m.step_time(prefill_shape(1, 4000))
+    # the router (data-parallel, whole on every rank) on the prompt's rank; the routed experts on the
+    # busiest EP rank's tile-padded rows (sim.perf.moe; tests/test_moe.py checks them against simulated routing)
+    router = 2.0 * QWEN_MOE.moe_layers * 4096 * 128 * 4000
+    experts = 2.0 * QWEN_MOE.moe_layers * 3 * 4096 * 1536 * m._ep_load.busiest_rows(4000)
+    assert 4000 * 8 / 8 < m._ep_load.busiest_rows(4000) < 4000 * 8 / 8 * 1.25
+    assert one.linear_flops == pytest.approx(attn_gemm + router + experts, rel=1e-9)
+    assert one.total_s == pytest.approx(m.step_time(prefill_shape(1, 4000)), rel=1e-12)
     eight = m.breakdown(prefill_shape(8, 4000))
     assert eight.attention_flops == pytest.approx(one.attention_flops, rel=1e-12)    # one prompt per rank
     assert m.step_time(prefill_shape(8, 4000)) < 8 * m.step_time(prefill_shape(1, 4000)) / 2

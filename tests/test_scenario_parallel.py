@@ -30,8 +30,11 @@ def test_gpu_hours_count_every_gpu_of_a_pipelined_replica():
 
 def test_layout_problems_name_the_field():
     with pytest.raises(ScenarioError) as exc:
-        load_scenario(_scenario({"tensor_parallel": 8, "expert_parallel": 4}, model="mixtral-8x7b"))
-    assert "fleet.pools.0.expert_parallel: must be 1 (experts split tensor-parallel) or tensor_parallel=8" in str(exc.value)
+        load_scenario(_scenario({"tensor_parallel": 8, "expert_parallel": 16}, model="mixtral-8x7b"))
+    assert ("fleet.pools.0.expert_parallel: must divide tensor_parallel=8 and n_experts=8 (1: experts split "
+            "tensor-parallel; tensor_parallel: whole experts per GPU): 1, 2, 4, 8 (got 16)") in str(exc.value)
+    # expert groups of tensor-parallel experts (TensorRT-LLM's moe_ep_size x moe_tp_size) are a layout
+    load_scenario(_scenario({"tensor_parallel": 8, "expert_parallel": 4}, model="mixtral-8x7b"))
     with pytest.raises(ScenarioError, match="fleet.pools.0.expert_parallel: applies only to mixture-of-experts"):
         load_scenario(_scenario({"tensor_parallel": 2, "expert_parallel": 2}))
     with pytest.raises(ScenarioError, match="fleet.pools.0.tensor_parallel: must divide n_heads=64"):
@@ -55,7 +58,8 @@ def test_validate_prints_the_per_gpu_plan(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "16 GPUs/replica, 2 nodes of 8, EP16, data-parallel attention" in out.stdout
     assert "deepseek-v3 (fp8 weights" in out.stdout
-    assert "per GPU: weights 49.02 GiB" in out.stdout
+    # attention, dense layers, shared experts and router whole on every GPU, 16 routed experts
+    assert "per GPU: weights 52.39 GiB" in out.stdout
 
 
 def test_inline_gpu_where_a_catalog_name_goes():

@@ -104,8 +104,10 @@ def stage_weights(model: ModelSpec, lay: Layout, weight_dtype: str = "bf16",
     """Per-GPU weight bytes of ``model`` laid out as ``lay`` (see :class:`StageWeights`).
 
     Everything is split ``tp`` ways except the attention under data-parallel attention, which
-    every GPU holds whole. A single stage holds all layers (exact integer arithmetic: the
-    same numbers the roofline always used); ``pp`` stages hold ``ceil(n_layers / pp)`` each.
+    every GPU holds whole (and the dense layers, shared experts and router with it when the experts
+    are whole per GPU, :func:`data_parallel_dense`). A single stage holds all layers (exact integer
+    arithmetic: the same numbers the roofline always used); ``pp`` stages hold ``ceil(n_layers / pp)``
+    each.
     """
     m, tp = model, lay.tp
     wb = BYTES_PER_ELEMENT[weight_dtype]
@@ -114,7 +116,10 @@ def stage_weights(model: ModelSpec, lay: Layout, weight_dtype: str = "bf16",
     h, k = m.hidden, m.experts_per_token
     attn = g["attention"] * (tp if lay.dp_attention else 1)
     if m.is_moe:
-        fixed, expert = attn + g["dense_mlp"] + g["shared"], g["expert"]
+        # data-parallel attention with whole experts per GPU: everything but the routed experts is
+        # data-parallel too, whole on every GPU (dense layers, shared experts, router)
+        dp = tp if data_parallel_dense(m, lay) else 1
+        fixed, expert = attn + (g["dense_mlp"] + g["shared"]) * dp, g["expert"]
         active = g["attention"] + g["dense_mlp"] + g["shared"] + g["expert"] * k
         if m.first_k_dense or m.shared_ffn_hidden:
             width = m.mlp_matrices * (m.first_k_dense * (m.dense_ffn_hidden or m.ffn_hidden)
@@ -134,6 +139,15 @@ def stage_weights(model: ModelSpec, lay: Layout, weight_dtype: str = "bf16",
                         embedding_bytes=(0.0 if (m.tied_embeddings or lay.pp > 1) else table)
                         + m.position_embeddings * h * wb / tp,
                         active_params_per_token=float(active), mlp_width_per_layer=width)
+
+
+def data_parallel_dense(model: ModelSpec, lay: Layout) -> bool:
+    """True when a MoE layout runs its dense layers, shared experts and router data-parallel, whole on
+    every GPU and on that GPU's own tokens, with no collectives: data-parallel attention with whole
+    experts per GPU (``expert_parallel = tensor_parallel > 1``), as TensorRT-LLM (blog 3: shared
+    experts, router and attention DP8 beside EP8 experts), SGLang (``--moe-dense-tp-size 1``) and vLLM's
+    data-parallel expert parallelism run them. Only the routed experts' tokens are exchanged."""
+    return model.is_moe and lay.dp_attention and lay.ep == lay.tp > 1
 
 
 def kv_bytes_per_token(model: ModelSpec, tp: int | Layout = 1, kv_dtype: str = "bf16") -> int:

@@ -4,10 +4,13 @@ A replica has ``tp * pp`` GPUs: ``pp`` pipeline stages of ``tp`` GPUs each. With
 attention is tensor-parallel (heads split ``tp`` ways; the default) or, with
 ``dp_attention``, data-parallel (each GPU runs whole heads for ``1/tp`` of the sequences, as
 SGLang's ``--enable-dp-attention`` does for DeepSeek); the routed experts are tensor-parallel
-(``ep = 1``: every GPU holds ``1/tp`` of every expert) or expert-parallel (``ep = tp``: every GPU
-holds ``n_experts / tp`` whole experts). Replicas may span nodes of ``gpus_per_node`` GPUs: a
-collective whose group does not fit in one node runs at the inter-node rate ``ib_gbps`` (gigabits
-per second per GPU; one 400 Gb/s ConnectX-7 NIC per GPU in a DGX H100, NVIDIA DGX H100 user guide).
+(``ep = 1``: every GPU holds ``1/tp`` of every expert), expert-parallel (``ep = tp``: every GPU
+holds ``n_experts / tp`` whole experts) or both (``ep`` dividing ``tp``: ``ep`` groups of
+``n_experts / ep`` experts, each expert split ``tp / ep`` ways, TensorRT-LLM's ``moe_ep_size`` x
+``moe_tp_size``; :mod:`sim.perf.moe` prices the busiest group). Replicas may span nodes of
+``gpus_per_node`` GPUs: a collective whose group does not fit in one node runs at the inter-node
+rate ``ib_gbps`` (gigabits per second per GPU; one 400 Gb/s ConnectX-7 NIC per GPU in a DGX H100,
+NVIDIA DGX H100 user guide).
 
     >>> lay = Layout(tp=8, pp=2, gpus_per_node=8)
     >>> lay.gpus, lay.spans_nodes
@@ -103,13 +106,13 @@ def check_layout(n_heads: int, n_kv_heads: int, n_experts: int, is_mla: bool, la
                                            f"divide it or be divisible by it): {', '.join(map(str, allowed))} "
                                            f"(got {tp}); or set data_parallel_attention: true"))
     if lay.ep != 1:
-        if lay.ep != tp:
-            out.append(("expert_parallel", f"must be 1 (experts split tensor-parallel) or tensor_parallel={tp} "
-                                           f"(whole experts per GPU) (got {lay.ep})"))
-        elif n_experts <= 1:
+        if n_experts <= 1:
             out.append(("expert_parallel", "applies only to mixture-of-experts models (this one is dense)"))
-        elif n_experts % lay.ep:
-            out.append(("expert_parallel", f"must divide n_experts={n_experts} (got {lay.ep})"))
+        elif tp % lay.ep or n_experts % lay.ep:
+            allowed = [e for e in range(1, tp + 1) if tp % e == 0 and n_experts % e == 0]
+            out.append(("expert_parallel", f"must divide tensor_parallel={tp} and n_experts={n_experts} "
+                                           f"(1: experts split tensor-parallel; tensor_parallel: whole experts "
+                                           f"per GPU): {', '.join(map(str, allowed))} (got {lay.ep})"))
     if lay.pp > n_layers:
         out.append(("pipeline_parallel", f"must be <= n_layers={n_layers} (got {lay.pp})"))
     return out

@@ -57,7 +57,8 @@ kernel launches) plus optional per-sequence and per-token terms. An empty batch 
 
 The table is the grouped-query, tensor-parallel, single-stage case. MLA (compressed latent KV,
 absorbed decode), sliding-window layers, shared experts and leading dense layers, expert weights in
-their own precision, data-parallel attention, expert-parallel all-to-all, pipeline stages and links
+their own precision, data-parallel attention, expert-parallel all-to-all (tokens dispatched in the
+experts' precision) and the busiest expert-parallel rank (:mod:`sim.perf.moe`), pipeline stages and links
 between nodes change the coefficients as docs/models_and_parallelism.md describes; for the models and
 layouts above they reduce to exactly these numbers (same float operations).
 
@@ -77,7 +78,8 @@ import numpy as np
 
 from sim.perf.base import BatchShape
 from sim.perf.kernels import KERNEL_SETS, KernelSet
-from sim.perf.memory import BYTES_PER_ELEMENT, stage_layers, stage_weights
+from sim.perf.memory import BYTES_PER_ELEMENT, data_parallel_dense, stage_layers, stage_weights
+from sim.perf.moe import ExpertLoad
 from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
 from sim.scenario.architecture import kv_elements_per_token, layer_param_groups
 from sim.perf.overhead import CpuOverhead
@@ -143,8 +145,11 @@ def attention_widths(m: ModelSpec) -> tuple[int, int, int]:
     return m.q_dim, m.o_dim, io
 
 
-def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int) -> tuple[int, float]:
-    """``(calls, seconds per token per call)`` of one stage's collectives (see module docstring)."""
+def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int, dispatch_bytes: float = 2.0,
+                dense_dp: bool = False) -> tuple[int, float]:
+    """``(calls, seconds per token per call)`` of one stage's collectives (see module docstring);
+    ``dispatch_bytes`` per element of the tokens sent to the experts (the combine returns bf16);
+    ``dense_dp``: the dense layers run data-parallel, without collectives."""
     tp = lay.tp
     if tp == 1:
         return 0, 0.0
@@ -153,11 +158,14 @@ def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int) -> tuple[int, f
     if not lay.dp_attention:
         return 2 * L, ring
     moe = round(m.moe_layers * L / m.n_layers)
-    if lay.ep > 1:   # dispatch + combine: each GPU sends its 1/tp of the tokens to k experts
-        a2a = (m.experts_per_token * m.hidden * 2.0 / tp) * lay.all_to_all_s_per_byte(lay.ep, gpu.link_bytes_per_s)
-        total = 2 * moe * a2a + 2 * (L - moe) * ring / 2
-    else:            # all-gather before and reduce-scatter after every MLP: one all-reduce's bytes
-        total = 2 * L * ring / 2
+    if dense_dp:   # only the routed experts' dispatch and combine: each GPU sends its 1/tp of the tokens to
+        #            k experts and receives them back, two calls per MoE layer
+        a2a = (m.experts_per_token * m.hidden * (dispatch_bytes + 2.0) / tp) * lay.all_to_all_s_per_byte(
+            lay.ep, gpu.link_bytes_per_s)
+        return (2 * moe, a2a / 2.0) if moe else (0, 0.0)
+    # all-gather before and reduce-scatter after every MLP (experts split tensor-parallel, or tp/ep ways
+    # inside expert groups): one all-reduce's bytes
+    total = 2 * L * ring / 2
     return 2 * L, total / (2 * L)
 
 
@@ -237,18 +245,37 @@ class RooflineModel:
         act_w = w.mlp_width_per_layer
         self._gemm_io_bytes_per_token = 2.0 * L * (4 * h + (io_width + act_w) / tp)
         self._act_bytes_per_token = 2.0 * L * (10 * h + (io_width + act_w) / tp)
-        self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L)
+        if lay.dp_attention and m.is_moe:   # each rank's element-wise kernels see its own 1/tp of the tokens
+            self._act_bytes_per_token = 2.0 * L * (10 * h + io_width + act_w) / tp
+        # tokens go to the experts quantized to the experts' GEMM input precision (at most bf16): DeepEP's
+        # FP8 dispatch, TensorRT-LLM's FP4 all-gather (blog 3); the expert outputs come back in bf16
+        dispatch_bytes = min(2.0, BYTES_PER_ELEMENT[self.expert_dtype]) if m.is_moe else 2.0
+        self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L, dispatch_bytes,
+                                                               data_parallel_dense(m, lay))
         # data-parallel attention: whole sequences per rank, the step waits for the busiest rank
         # (docs/models_and_parallelism.md, "Balance across data-parallel attention ranks")
         self._adp = lay.dp_attention and tp > 1
         if self._adp:
-            attn_params = layer_param_groups(m)["attention"] * (L / m.n_layers if lay.pp > 1 else 1)
+            groups = layer_param_groups(m)
+            # the GEMMs whose weights every rank holds whole, run on the rank's own tokens: attention, and
+            # with whole experts per GPU also the dense layers, shared experts and router
+            attn_params = (groups["attention"] + (groups["dense_mlp"] + groups["shared"]
+                                                  if data_parallel_dense(m, lay) else 0)) \
+                * (L / m.n_layers if lay.pp > 1 else 1)
             self._attn_gemm_flops_per_token = 2.0 * attn_params
             self._mlp_flops_per_token = self._linear_flops_per_token - 2.0 * attn_params / tp
             self._attn_weight_bytes = attn_params * BYTES_PER_ELEMENT[weight_dtype]
             self._mlp_fixed_bytes = self._linear_fixed_bytes - self._attn_weight_bytes
             self._attn_io_bytes_per_token = 2.0 * L * (2 * h + io_width)
             self._mlp_io_bytes_per_token = 2.0 * L * (2 * h + act_w / tp)
+        # expert parallelism: the routed experts' grouped GEMM runs on the busiest EP rank (sim.perf.moe)
+        self._ep_load = ExpertLoad(m.n_experts, m.experts_per_token, lay.ep) if lay.ep > 1 and m.is_moe else None
+        if self._ep_load is not None:
+            expert_params = layer_param_groups(m)["expert"] * (L / m.n_layers if lay.pp > 1 else 1)
+            self._expert_slice_bytes = self._expert_bytes * lay.ep         # one local expert on one GPU
+            self._expert_flops_per_row = 2.0 * expert_params * lay.ep / tp  # one token through it
+            self._routed_flops_per_token = 2.0 * expert_params * m.experts_per_token / tp   # on average
+            self._expert_cache: dict[Any, tuple[float, float, float]] = {}
         self._handoff_s_per_token = 2.0 * h * lay.stage_handoff_s_per_byte(gpu.link_bytes_per_s) if lay.pp > 1 else 0.0
         self._decode_cache: dict[int, tuple] = {}
         if lay.pp > 1 or self._sw_layers or m.is_mla or self._adp:
@@ -270,10 +297,7 @@ class RooflineModel:
         """Iteration seconds; scalar or array ``decode_ctx`` (identical float operations either way)."""
         if self._adp:
             return self._seconds_adp(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx, n_emit)
-        linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n_tokens)
-                        + self._gemm_io_bytes_per_token * n_tokens)
-        p = self.overlap_exponent
-        linear_s = smooth_roofline(self._linear_flops_per_token * n_tokens / self._gemm_peak, linear_bytes / self._bw, p)
+        linear_s = self._linear_parts(n_tokens)[2]
         if self._sw_layers:
             pairs, prefill_kv, decode_ctx = self._windowed(prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx)
         kv_bytes = (self._kv_bytes_per_token * ((prefill_kv - prefill_tokens) + (decode_seqs + prefill_tokens))
@@ -288,6 +312,36 @@ class RooflineModel:
         """The attention kernels' fixed time: one prefill call if the iteration has prompt tokens, one
         decode call if it has decoding sequences (per layer, from the kernel set)."""
         return (self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
+
+    def _linear_parts(self, n_tokens: Any) -> tuple[float, float, float]:
+        """``(flops, bytes, seconds)`` of the linear layers of an iteration of ``n_tokens`` tokens
+        (tensor-parallel attention; one roofline, or two with expert parallelism: the routed experts'
+        grouped GEMM on the busiest EP rank is a kernel of its own)."""
+        p = self.overlap_exponent
+        if self._ep_load is None:
+            flops = self._linear_flops_per_token * n_tokens
+            linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n_tokens)
+                            + self._gemm_io_bytes_per_token * n_tokens)
+            return flops, linear_bytes, smooth_roofline(flops / self._gemm_peak, linear_bytes / self._bw, p)
+        flops = (self._linear_flops_per_token - self._routed_flops_per_token) * n_tokens
+        linear_bytes = self._linear_fixed_bytes + self._gemm_io_bytes_per_token * n_tokens
+        e_flops, e_bytes, e_s = self._expert_parts(n_tokens)
+        return (flops + e_flops, linear_bytes + e_bytes,
+                smooth_roofline(flops / self._gemm_peak, linear_bytes / self._bw, p) + e_s)
+
+    def _expert_parts(self, n_tokens: Any) -> tuple[float, float, float]:
+        """``(flops, bytes, seconds)`` of the routed experts' grouped GEMM on the busiest EP rank:
+        the tile-padded rows it receives and the distinct local experts it reads (:mod:`sim.perf.moe`)."""
+        c = self._expert_cache.get(n_tokens)
+        if c is None:
+            experts, rows = self._ep_load.busiest(n_tokens)
+            flops = self._expert_flops_per_row * rows
+            expert_bytes = self._expert_slice_bytes * experts
+            c = flops, expert_bytes, smooth_roofline(flops / self._gemm_peak, expert_bytes / self._bw,
+                                                     self.overlap_exponent)
+            if len(self._expert_cache) < 65536:
+                self._expert_cache[n_tokens] = c
+        return c
 
     def _rest_s(self, n_tokens: Any, n_emit: Any) -> Any:
         """Seconds outside the linear layers and attention: the lm head over the ``n_emit`` sampled
@@ -330,11 +384,19 @@ class RooflineModel:
         p = self.overlap_exponent
         attn_gemm_flops = self._attn_gemm_flops_per_token * n_rank
         attn_gemm_bytes = self._attn_weight_bytes + self._attn_io_bytes_per_token * n_rank
-        mlp_flops = self._mlp_flops_per_token * n_tokens
-        mlp_bytes = (self._mlp_fixed_bytes + self._expert_bytes * self.experts_hit(n_tokens)
-                     + self._mlp_io_bytes_per_token * n_tokens)
+        if self._ep_load is None:
+            mlp_flops = self._mlp_flops_per_token * n_tokens
+            mlp_bytes = (self._mlp_fixed_bytes + self._expert_bytes * self.experts_hit(n_tokens)
+                         + self._mlp_io_bytes_per_token * n_tokens)
+            e_flops = e_bytes = e_s = 0.0
+        else:   # the routed experts' grouped GEMM apart, on the busiest EP rank
+            # (nothing else is left here when the dense layers are data-parallel: 0 up to rounding)
+            mlp_flops = max(0.0, (self._mlp_flops_per_token - self._routed_flops_per_token) * n_tokens)
+            mlp_bytes = max(0.0, self._mlp_fixed_bytes) + self._mlp_io_bytes_per_token * n_tokens
+            e_flops, e_bytes, e_s = self._expert_parts(n_tokens)
         linear_s = (smooth_roofline(attn_gemm_flops / self._gemm_peak, attn_gemm_bytes / self._bw, p)
-                    + smooth_roofline(mlp_flops / self._gemm_peak, mlp_bytes / self._bw, p))
+                    + smooth_roofline(mlp_flops / self._gemm_peak, mlp_bytes / self._bw, p)) + e_s
+        mlp_flops, mlp_bytes = mlp_flops + e_flops, mlp_bytes + e_bytes
         if self._sw_layers:
             pairs, prefill_kv, decode_ctx = self._windowed(prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx)
         kv_bytes = (self._kv_bytes_per_token * (pf * ((prefill_kv - prefill_tokens) + prefill_tokens) + fd * decode_seqs)
@@ -404,10 +466,7 @@ class RooflineModel:
         cache = self._decode_cache
         c = cache.get(n)
         if c is None:
-            p = self.overlap_exponent
-            linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n)
-                            + self._gemm_io_bytes_per_token * n)
-            linear_s = smooth_roofline(self._linear_flops_per_token * n / self._gemm_peak, linear_bytes / self._bw, p)
+            linear_s = self._linear_parts(n)[2]
             kv_fixed = self._kv_bytes_per_token * ((0 - 0) + (n + 0))
             c = (linear_s + self._floors_s(0, n), kv_fixed, self._rest_s(n, n),
                  self._decode_kv_read_bytes_per_token, self._attn_flops_per_pair, self._attn_peak, self._attn_bw)
@@ -449,6 +508,12 @@ class RooflineModel:
         return steps, ends
 
     # ---------------------------------------------------------------- inspection
+    def routed_expert_s(self, n_tokens: int) -> float:
+        """Seconds of the routed experts' grouped GEMM on the busiest expert-parallel rank for a layer
+        input of ``n_tokens`` tokens (part of ``linear_s``; 0 without expert parallelism, where the
+        experts are priced with the other linear layers)."""
+        return self._expert_parts(n_tokens)[2] if self._ep_load is not None and n_tokens > 0 else 0.0
+
     def breakdown(self, shape: BatchShape) -> StepBreakdown:
         """Every term of :meth:`step_time` for ``shape`` (per GPU; one stage's slot of one micro-batch
         when pipelined, without the hand-off)."""
@@ -459,9 +524,7 @@ class RooflineModel:
         pairs, prefill_kv, ctx = shape.prefill_attn_pairs, shape.prefill_kv_tokens, shape.decode_context_tokens
         if self._sw_layers:
             pairs, prefill_kv, ctx = self._windowed(shape.prefill_tokens, pairs, prefill_kv, shape.decode_seqs, ctx)
-        linear_flops = self._linear_flops_per_token * n
-        linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n)
-                        + self._gemm_io_bytes_per_token * n)
+        linear_flops, linear_bytes, linear_s = self._linear_parts(n)
         attn_flops = self._attn_flops_per_pair * (pairs + ctx * self._decode_pair_ratio)
         kv_bytes = (self._kv_bytes_per_token * ((prefill_kv - shape.prefill_tokens)
                                                 + (shape.decode_seqs + shape.prefill_tokens))
@@ -474,7 +537,6 @@ class RooflineModel:
                 n, shape.prefill_tokens, shape.prefill_attn_pairs, shape.prefill_kv_tokens, shape.decode_seqs,
                 shape.decode_context_tokens, n_emit)
         else:
-            linear_s = smooth_roofline(linear_flops / self._gemm_peak, linear_bytes / self._bw, self.overlap_exponent)
             attention_s = max(attn_flops / self._attn_peak, kv_bytes / self._attn_bw)
         return StepBreakdown(
             linear_flops=linear_flops, linear_bytes=linear_bytes, attention_flops=attn_flops,

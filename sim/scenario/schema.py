@@ -113,8 +113,9 @@ class Pool(Strict):
                                    "tensor_parallel x pipeline_parallel)")
     pipeline_micro_batches: int | None = Field(None, ge=1, description="micro-batches per pipelined "
                                                "iteration; default: pipeline_parallel")
-    expert_parallel: int = Field(1, ge=1, description="1 (experts split tensor-parallel) or tensor_parallel "
-                                 "(whole experts per GPU, all-to-all dispatch/combine)")
+    expert_parallel: int = Field(1, ge=1, description="expert groups, dividing tensor_parallel: 1 (experts split "
+                                 "tensor-parallel), tensor_parallel (whole experts per GPU, all-to-all "
+                                 "dispatch/combine) or between (each expert split tensor_parallel/expert_parallel ways)")
     data_parallel_attention: bool = Field(False, description="attention data-parallel over the stage's GPUs "
                                           "(SGLang --enable-dp-attention): no KV replication, no attention all-reduce")
     gpus_per_node: int | None = Field(None, ge=1, description="default: the GPU catalog's (8 for HGX boards)")
