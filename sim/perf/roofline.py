@@ -514,6 +514,16 @@ class RooflineModel:
         experts are priced with the other linear layers)."""
         return self._expert_parts(n_tokens)[2] if self._ep_load is not None and n_tokens > 0 else 0.0
 
+    def routed_expert_bytes(self, n_tokens: Any) -> tuple[float, float]:
+        """``(busiest, mean)``: bytes of routed-expert weights an iteration of ``n_tokens`` tokens
+        reads on the busiest expert-parallel rank (what :meth:`breakdown`'s ``linear_bytes`` counts,
+        since the step waits for it) and on the mean GPU (the distinct experts hit over the whole
+        replica, spread over its GPUs: what utilization counts). ``(0.0, 0.0)`` without expert
+        parallelism, where ``linear_bytes`` is already the mean."""
+        if self._ep_load is None or not n_tokens > 0:
+            return 0.0, 0.0
+        return self._expert_parts(n_tokens)[1], self._expert_bytes * self.experts_hit(n_tokens)
+
     def breakdown(self, shape: BatchShape) -> StepBreakdown:
         """Every term of :meth:`step_time` for ``shape`` (per GPU; one stage's slot of one micro-batch
         when pipelined, without the hand-off)."""

@@ -109,8 +109,11 @@ def iteration_bytes(roofline, shape: BatchShape) -> float:
     lay = roofline.layout
     n = shape.prefill_tokens + shape.decode_seqs
     m = max(1, min(lay.n_micro_batches, n)) if lay.pp > 1 else 1
-    x = roofline.breakdown(BatchShape(*(v / m for v in shape)) if m > 1 else shape)
-    return m * (x.linear_bytes + x.kv_bytes + x.activation_bytes + x.lm_head_bytes / lay.pp)
+    one = BatchShape(*(v / m for v in shape)) if m > 1 else shape
+    x = roofline.breakdown(one)
+    # the breakdown prices the busiest expert-parallel rank's experts; the mean GPU reads fewer
+    busiest, mean = roofline.routed_expert_bytes(one.prefill_tokens + one.decode_seqs)
+    return m * (x.linear_bytes - busiest + mean + x.kv_bytes + x.activation_bytes + x.lm_head_bytes / lay.pp)
 
 
 def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, output_tokens: float,
