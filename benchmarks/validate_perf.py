@@ -280,7 +280,8 @@ def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2) -> dict:
     """
     if row.dataset == "openorca":
         return mlperf_server.offline_scenario(row.gpu, row.gpus, row.tp, row.weight_dtype, row.batch,
-                                              PUBLISHED_TOKENS_PER_SAMPLE[row.id], trace_path)
+                                              PUBLISHED_TOKENS_PER_SAMPLE[row.id], trace_path,
+                                              mlperf_server.OFFLINE_QUERY[row.id])
     b = batch_for(row)
     replicas = row.gpus // row.tp
     n = 1 if row.metric == "ttft" else rounds * b * replicas

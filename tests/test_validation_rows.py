@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,19 @@ def test_server_runs_stream_and_offline_runs_do_not(tmp_path):
     scaled = mlperf_server.server_scenario(row, tmp_path / "c.csv", capacity=0.97)["perf"]
     eff = get_gpu(row.gpu).efficiency(row.weight_dtype)
     assert scaled["flops_efficiency"] == eff.flops_efficiency * 0.97 and scaled["bw_efficiency"] == eff.bw_efficiency * 0.97
+
+
+def test_offline_query_is_whole_shuffled_passes_of_the_samples():
+    """LoadGen's Offline query (samples_per_query, e.g. 200,640 on 8xH100) cycles through every sample."""
+    order = mlperf_server.offline_query(24_576, 200_640)
+    assert len(order) == 200_640
+    counts = Counter(order)
+    assert set(counts) == set(range(24_576)) and set(counts.values()) == {8, 9}   # 200,640 = 8 x 24,576 + 3,992
+    assert order[:24_576] != list(range(24_576)) and sorted(order[:24_576]) == list(range(24_576))
+
+
+def test_offline_rows_run_the_published_query_size(tmp_path):
+    for row in (r for r in validate_perf.ROWS if r.dataset == "openorca"):
+        validate_perf.scenario_for(row, tmp_path / "q.csv")
+        lines = (tmp_path / "q.csv").read_text().count("\n") - 1
+        assert lines == mlperf_server.OFFLINE_QUERY[row.id]
