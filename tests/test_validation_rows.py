@@ -55,7 +55,40 @@ def test_server_runs_stream_and_offline_runs_do_not(tmp_path):
     assert scenario_from_dict(off, base_dir=tmp_path).scenario.perf.streaming is False
     scaled = mlperf_server.server_scenario(row, tmp_path / "c.csv", capacity=0.97)["perf"]
     eff = get_gpu(row.gpu).efficiency(row.weight_dtype)
-    assert scaled["flops_efficiency"] == eff.flops_efficiency * 0.97 and scaled["bw_efficiency"] == eff.bw_efficiency * 0.97
+    k = mlperf_server.MLPERF_FLOPS_SCALE[row.gpu]
+    assert scaled["flops_efficiency"] == eff.flops_efficiency * (k * 0.97)
+    assert scaled["bw_efficiency"] == eff.bw_efficiency * 0.97
+
+
+def test_only_the_hopper_rows_carry_the_mlperf_flops_calibration_and_the_server_rows_are_not_fitted():
+    rows = {r.id: r for r in mlperf_server.SERVER_ROWS}
+    for rid, gpu in (("13", "h100-sxm"), ("13b", "h200-sxm")):
+        perf = mlperf_server.perf_block(gpu, "fp8", True)
+        assert perf["flops_efficiency"] == get_gpu(gpu).efficiency("fp8").flops_efficiency * \
+            mlperf_server.MLPERF_FLOPS_SCALE[gpu]
+        assert "bw_efficiency" in perf and perf["bw_efficiency"] == get_gpu(gpu).efficiency("fp8").bw_efficiency
+        assert rows[rid].gpu == gpu
+    assert "flops_efficiency" not in mlperf_server.perf_block("b200", "fp4", True)
+    fitted = {r.id for r in validate_perf.ROWS if r.role == "fit:mlperf-hopper"}
+    assert fitted == {"1", "2"}   # Offline throughput rows only; every Server row is held out
+
+
+def test_little_law_batch_of_the_h200_server_run():
+    """8xH200, v4.1 Server: 101.25 samples/s over 8 GPUs x (198.3 ms + 290.26 x 123.3 ms) = 455 per GPU."""
+    row = next(r for r in mlperf_server.SERVER_ROWS if r.id == "13b")
+    b = mlperf_server.in_flight_per_group(row, mlperf_server.published(row))
+    assert b == pytest.approx(101.25 / 8 * (0.1983 + (29228.22 / 100.35 - 1) * 0.1233), rel=1e-12)
+    assert round(b) == 455
+
+
+def test_iteration_at_solves_the_prompt_load_fixed_point():
+    """A linear step model t = base + a*prefill + (b + c*ctx)*decodes with r*t prompts of p tokens per
+    iteration and B - r*t decodes solves by hand to t = (base + (b + c*ctx)*B) / (1 - a*r*p + (b + c*ctx)*r)."""
+    from sim.perf.linear import LinearModel
+    base, a, b, c = 0.01, 1e-4, 1e-4, 1e-7
+    model = LinearModel(base, a, b, c)
+    t = mlperf_server.iteration_at(model, 500.0, 20.0, (200.0, 200.0 * 201 / 2, 400.0))
+    assert t == pytest.approx((0.01 + 1.4e-4 * 500) / (1 - 1e-4 * 20 * 200 + 1.4e-4 * 20), rel=1e-9)
 
 
 def test_offline_query_is_whole_shuffled_passes_of_the_samples():
