@@ -48,20 +48,24 @@ from sim.perf.base import BatchShape, StepTimeModel
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OPENORCA = ROOT / "scenarios" / "traces" / "mlperf_openorca_llama2_70b.csv"
 SRC = "MLPerf Inference v4.1 Closed, github.com/mlcommons/inference_results_v4.1 closed/NVIDIA/results/"
+SRC40 = "MLPerf Inference v4.0 Closed, github.com/mlcommons/inference_results_v4.0 closed/NVIDIA/results/"
 MAX_NUM_TOKENS = 8192     # TensorRT-LLM build default max_num_tokens (NVIDIA's harness leaves it unset)
 KV_FRACTION = 0.90        # NVIDIA's kvcache_free_gpu_mem_frac for llama2-70b
 SERVER_DURATION_S = 2400.0  # NVIDIA's min_duration for llama2-70b (2,400,000 ms)
 UNLIMITED_BATCH = 8192    # "batch not published": the KV cache is the only limit
-MLPERF_FLOPS_SCALE = {"h100-sxm": 0.861, "h200-sxm": 0.861}
-"""FLOPs efficiency of NVIDIA's 2024 TensorRT-LLM fp8 Llama-2-70B engines on Hopper relative to the catalog's
-H100/H200 fp8 factor (which comes from TensorRT-LLM v0.5 Llama-2-7B rows at batch <= 64), one value for both
-GPUs (same compute die). Fitted on the two Offline throughput rows only (validation rows 1 and 2: the batch
-is published, so the step time at that batch is pinned) by ``validate_perf.fit_mlperf_flops_scale``
-(``python benchmarks/validate_perf.py --fit``); every Server row is held out. The evidence that it is a
+HOPPER = ("h100-sxm", "h200-sxm")
+MLPERF_FLOPS_SCALE = {"v4.0": 0.729, "v4.1": 0.861}
+"""FLOPs efficiency of NVIDIA's fp8 Llama-2-70B engines on Hopper in each MLPerf round (its TensorRT-LLM
+generation) relative to the catalog's H100/H200 fp8 factor (which comes from TensorRT-LLM v0.5 Llama-2-7B rows
+at batch <= 64), one value per round for both GPUs (same compute die). Fitted on that round's two Offline
+throughput rows only (v4.1: validation rows 1 and 2; v4.0: 1a and 2a; the batch is published, so the step time
+at that batch is pinned) by ``validate_perf.fit_mlperf_flops_scale`` (``python benchmarks/validate_perf.py
+--fit``); every Server row is held out. The evidence that it is a
 FLOPs level and not a per-sequence or streaming cost: at the published batch and arrival rate the catalog's
 step is 15-16 % short at three points on two GPUs (H100 Offline, H200 Offline and Server:
 :func:`load_points`), and the H200's Server and Offline points (455 and 806 sequences) fall on one line of
-~15.6 ms + 134 µs per token, whose intercept is the weights' read time."""
+~15.6 ms + 134 µs per token, whose intercept is the weights' read time (v4.0's two points: ~17 ms + 152 µs
+per token: the same weights, ~12 % slower kernels a software generation earlier)."""
 
 
 def openorca_lengths() -> tuple[list[int], list[int]]:
@@ -125,6 +129,7 @@ class ServerRow:
     ttft: tuple[float, float, float, float]   # mean, p50, p90, p99 (s)
     tpot: tuple[float, float, float, float]
     source: str
+    mlperf_round: str = "v4.1"  # MLPerf round (its TensorRT-LLM generation: :data:`MLPERF_FLOPS_SCALE`)
 
 
 SERVER_ROWS = [
@@ -137,6 +142,12 @@ SERVER_ROWS = [
     ServerRow("14", "1xB200-SXM-180GB", "b200", 1, 1, "fp4", None, 39.57, 10755.6 / 39.57, 10755.6,
               (0.2088, 0.2048, 0.2846, 0.3572), (0.1315, 0.1358, 0.1459, 0.1519),
               SRC + "B200-SXM-180GBx1_TRT (preview; completed samples/s not published, scheduled used)"),
+    ServerRow("13c", "8xH100-SXM-80GB (v4.0)", "h100-sxm", 8, 2, "fp8", 1024, 70.98, 20556.40 / 70.42, 20556.40,
+              (0.3816, 0.3815, 0.4785, 0.5683), (0.1368, 0.1393, 0.1492, 0.1561),
+              SRC40 + "DGX-H100_H100-SXM-80GBx8_TRT/llama2-70b-99.9 (configs: TP2, gpu_batch_size 1024)", "v4.0"),
+    ServerRow("13d", "8xH200-SXM-141GB (v4.0)", "h200-sxm", 8, 1, "fp8", 896, 91.24, 26485.43 / 90.35, 26485.43,
+              (0.4129, 0.3967, 0.5711, 0.7531), (0.1648, 0.1705, 0.1834, 0.1950),
+              SRC40 + "H200-SXM-141GBx8_TRT/llama2-70b-99.9 (configs: TP1, gpu_batch_size 896)", "v4.0"),
 ]
 
 METRICS = [("ttft", q) for q in ("mean", "p50", "p90", "p99")] + [("tpot", q) for q in ("mean", "p50", "p90", "p99")]
@@ -151,15 +162,17 @@ def pool(gpu: str, gpus: int, tp: int, batch: int | None, max_model_len: int) ->
 
 
 def perf_block(gpu: str, weight_dtype: str, streaming: bool, stream_token_s: float = 0.0, capacity: float = 1.0,
-               flops_scale: float | None = None) -> dict:
+               flops_scale: float | None = None, mlperf_round: str = "v4.1") -> dict:
     """The ``perf:`` block of an MLPerf run on ``gpu``: the roofline with fp8 KV, the catalog's factors, the FLOPs
-    efficiency scaled by the MLPerf calibration of that GPU (``flops_scale``, default :data:`MLPERF_FLOPS_SCALE`,
-    1 where none) and both efficiencies by ``capacity`` (a sensitivity knob; 1 = none)."""
+    efficiency scaled by ``flops_scale`` (default: the round's Hopper calibration, :data:`MLPERF_FLOPS_SCALE`, on
+    H100/H200 and 1 elsewhere) and both efficiencies by ``capacity`` (a sensitivity knob; 1 = none)."""
     from sim.scenario.catalog import get_gpu  # noqa: PLC0415
     perf = {"model": "roofline", "weight_dtype": weight_dtype, "kv_dtype": "fp8", "streaming": streaming}
     if streaming:
         perf["cpu_per_stream_token_s"] = stream_token_s
-    flops = (MLPERF_FLOPS_SCALE.get(gpu, 1.0) if flops_scale is None else flops_scale) * capacity
+    if flops_scale is None:
+        flops_scale = MLPERF_FLOPS_SCALE[mlperf_round] if gpu in HOPPER else 1.0
+    flops = flops_scale * capacity
     if flops != 1.0 or capacity != 1.0:
         eff = get_gpu(gpu).efficiency(weight_dtype)
         perf.update(flops_efficiency=min(1.0, eff.flops_efficiency * flops),
@@ -177,7 +190,7 @@ def server_scenario(row: ServerRow, trace: pathlib.Path, duration_s: float = SER
     """
     p_max, o_max, _ = write_openorca_trace(trace, row.tokens_per_sample)
     lengths = {"dist": "trace", "path": str(trace)}
-    perf = perf_block(row.gpu, row.weight_dtype, True, stream_token_s, capacity, flops_scale)
+    perf = perf_block(row.gpu, row.weight_dtype, True, stream_token_s, capacity, flops_scale, row.mlperf_round)
     return {
         "name": f"mlperf-server-{row.id}", "seed": 1, "duration": duration_s, "drain": True,
         "model": "llama-2-70b",
@@ -214,7 +227,7 @@ def published(row: ServerRow) -> dict[str, float]:
 
 def offline_scenario(gpu: str, gpus: int, tp: int, weight_dtype: str, batch: int | None,
                      tokens_per_sample: float, trace: pathlib.Path, query: int | None = None,
-                     flops_scale: float | None = None) -> dict:
+                     flops_scale: float | None = None, mlperf_round: str = "v4.1") -> dict:
     """Scenario of an MLPerf Offline run: the query's samples (default: every OpenOrca sample once) at t = 0,
     drained; ``flops_scale``: :func:`perf_block`."""
     p_max, o_max, _ = write_openorca_trace(trace, tokens_per_sample, query)
@@ -222,21 +235,23 @@ def offline_scenario(gpu: str, gpus: int, tp: int, weight_dtype: str, batch: int
         "name": "mlperf-offline", "seed": 1, "duration": 1.0, "drain": True, "model": "llama-2-70b",
         "workload": {"arrival": {"process": "trace", "path": str(trace)}},
         "fleet": {"router": "round_robin", "pools": [pool(gpu, gpus, tp, batch, p_max + o_max)]},
-        "perf": perf_block(gpu, weight_dtype, False, flops_scale=flops_scale),
+        "perf": perf_block(gpu, weight_dtype, False, flops_scale=flops_scale, mlperf_round=mlperf_round),
         "metrics": {"records": "none"},
     }
 
 
-OFFLINE_TOKENS_PER_S = {"13": 24524.9, "13b": 31302.7, "14": 11264.4}
-"""The same systems' MLPerf v4.1 Offline throughput (validation rows 1, 2 and 5)."""
-OFFLINE_BATCH = {"13": 896, "13b": 806, "14": None}
-"""The same systems' Offline ``gpu_batch_size`` per TP group (NVIDIA's v4.1 Offline configs; B200 not published)."""
-OFFLINE_QUERY = {"1": 200_640, "2": 274_560, "5": 100_320}
-"""``samples_per_query`` of the MLPerf v4.1 Offline runs of validation rows 1 (8xH100), 2 (8xH200) and 5 (B200)
-(their ``mlperf_log_summary.txt``, "Test Parameters Used"): LoadGen sizes the one Offline query to last
+OFFLINE_TOKENS_PER_S = {"13": 24524.9, "13b": 31302.7, "14": 11264.4, "13c": 21805.8, "13d": 27738.3}
+"""The same systems' Offline throughput in the same round (validation rows 1, 2, 5, 1a and 2a)."""
+OFFLINE_BATCH = {"13": 896, "13b": 806, "14": None, "13c": 896, "13d": 806}
+"""The same systems' Offline ``gpu_batch_size`` per TP group (NVIDIA's Offline configs; B200 not published)."""
+OFFLINE_QUERY = {"1": 200_640, "2": 274_560, "5": 100_320, "1a": 200_640, "2a": 253_440}
+"""``samples_per_query`` of the MLPerf Offline runs of validation rows 1 and 1a (8xH100), 2 and 2a (8xH200) and 5
+(B200) (their ``mlperf_log_summary.txt``, "Test Parameters Used"): LoadGen sizes the one Offline query to last
 ``min_duration`` (2,400 s), 4-11 passes over the 24,576 samples, so the last batch's drain is ~1-2 % of the
 run. One pass alone (~300 s) would spend ~15 % of its time draining a shrinking batch (the longest outputs run
 for ~200 s), and its throughput would understate the step model's steady-state capacity by as much."""
+OFFLINE_ROUND = {"1": "v4.1", "2": "v4.1", "5": "v4.1", "1a": "v4.0", "2a": "v4.0"}
+"""The MLPerf round of each Offline validation row (:data:`MLPERF_FLOPS_SCALE`)."""
 SENSITIVITY = [("stream 3 µs", 3e-6, 1.0), ("stream 5 µs", 5e-6, 1.0), ("stream 7 µs (vLLM's)", 7e-6, 1.0),
                ("stream 10 µs", 10e-6, 1.0), ("stream 35 µs", 35e-6, 1.0),
                ("capacity −3 %", 0.0, 0.97), ("capacity +3 %", 0.0, 1.03)]
@@ -341,9 +356,9 @@ def server_report(results: list[tuple[ServerRow, dict[str, float]]],
              "Poisson arrivals at the scheduled rate on the real OpenOrca lengths (outputs scaled to what each "
              "run generated), TensorRT-LLM in-flight batching as NVIDIA ran it (`benchmarks/mlperf_server.py` "
              "describes every setting and its source). Every Server row is held out: nothing is fitted to it. The "
-             f"Hopper rows use the MLPerf FLOPs calibration ({MLPERF_FLOPS_SCALE['h100-sxm']:.3f} × the catalog's fp8 "
-             "FLOPs efficiency), fitted on the Offline throughput rows 1 and 2 only (see below); the B200 row the "
-             "catalog's fp4 factors. Latencies in ms; throughput in output tokens/s. Targets: every percentile "
+             "Hopper rows use their round's MLPerf FLOPs calibration (× the catalog's fp8 FLOPs efficiency: v4.1 "
+             f"{MLPERF_FLOPS_SCALE['v4.1']:.3f}, fitted on the Offline throughput rows 1 and 2 only; v4.0 "
+             f"{MLPERF_FLOPS_SCALE['v4.0']:.3f}, on 1a and 2a; see below); the B200 row the catalog's fp4 factors. Latencies in ms; throughput in output tokens/s. Targets: every percentile "
              "within 20 %, throughput within 5 %.", "",
              "| id | system | metric | published | simulated | error |", "|---|---|---|---|---|---|"]
     for row, sim in results:
@@ -388,22 +403,30 @@ def load_point_lines(points: list[LoadPoint], simulated: dict[str, dict[str, flo
               "batch is 1–2 % of the run. Simulating one pass spent ~15 % of the run draining and understated the "
               "model's capacity by as much: with one pass the H100 and H200 Offline rows looked right (+5.5 %, "
               "+2.0 %) while the model was 11 % fast on both at their published batch.",
-              "- **Hopper's FLOPs level.** With the catalog's fp8 factor (fitted on TensorRT-LLM v0.5 Llama-2-7B "
-              "rows at batch ≤ 64) the modelled iteration was 15–16 % short at three of these points on two GPUs "
-              "(H100 Offline, H200 Offline and H200 Server), and the H200's two points (455 and 806 sequences) lie "
-              "on one line, ~15.6 ms + 134 µs per token, whose intercept is the weights' read time: a level of "
-              "the FLOPs term, not a per-sequence or per-streamed-token cost (which would have to differ between "
-              "the H200's Server and Offline points). One FLOPs-efficiency scale for both GPUs, fitted on the two "
-              "Offline throughput rows, puts all three points within a few per cent; the held-out H200 Server "
-              "run follows.",
-              "- **The H100 Server run pays something its Offline run does not.** Its iterations at ~845 "
-              "sequences (155 ms) are slower than its Offline ones at 896 (146 ms) with the same prompt load per "
-              "iteration, which no batch-shaped step term gives: ~22 ms per iteration (~26 µs per sequence) that "
-              "only this run pays, and the H200's Server run shows no such term. Not modelled; candidates are "
-              "work of the two-GPU (TP2) engines that scales with the requests in flight (the leader's "
-              "per-iteration hand-over of new requests and responses to the other rank) and the KV pressure of "
-              "its larger Server batch limit (1,024 against 896 Offline; ~74 % of the KV cache at ~845 "
-              "sequences of ~435-token mean context).",
+              "- **Hopper's FLOPs level, one per round.** With the catalog's fp8 factor (fitted on TensorRT-LLM "
+              "v0.5 Llama-2-7B rows at batch ≤ 64) the modelled iteration was short by the same amount at the Server "
+              "and the Offline point of a GPU in a round — H200 v4.1 −15.7 % and −15.9 %, H200 v4.0 −29.0 % and "
+              "−29.5 %, H100 v4.0 −30.4 % and −28.5 %, H100 v4.1 Offline −15.4 % — although the Server points hold "
+              "30–45 % fewer sequences. Each H200 pair lies on one line (v4.1: ~15.6 ms + 134 µs per token; v4.0: "
+              "~17 ms + 152 µs) whose intercept is the weights' read time: a level of the FLOPs term per software "
+              "generation, not a per-sequence or per-streamed-token cost (which would differ between a system's "
+              "Server and Offline points). One FLOPs-efficiency scale per round for both GPUs, fitted on that "
+              "round's two Offline throughput rows, puts these points within a few per cent, and the held-out H200 "
+              "Server runs follow in TPOT.",
+              "- **The H100 Server runs pay something their Offline runs do not.** v4.1: iterations at ~845 "
+              "sequences (155 ms) are slower than the Offline ones at 896 (146 ms) with the same prompt load per "
+              "iteration, which no batch-shaped step term gives: ~15 % of the iteration (~22 ms, ~26 µs per "
+              "sequence) that only the Server run pays; v4.0 shows ~4 %; neither H200 Server run shows any. Not "
+              "modelled: it differs between rounds, so no constant would carry; candidates are work of the two-GPU "
+              "(TP2) engines that grows with the requests in flight (the leader's per-iteration hand-over of new "
+              "requests and streamed tokens to the other rank) and the KV pressure of the larger Server batch "
+              "limit (1,024 against 896 Offline; ~74 % of the KV cache at ~845 sequences of ~435-token mean "
+              "context).",
+              "- **v4.0 returned the first token about one iteration later.** Its TTFT is 2.5–2.8 mean TPOTs "
+              "(H200 413 ms at 165 ms, H100 382 ms at 137 ms) against 1.6–1.8 in v4.1 and on the B200; the model "
+              "returns a prompt's first token at the end of the iteration that ran it (~1.5 iterations from "
+              "arrival at these loads), so the v4.0 TTFT rows are ~40 % short even where TPOT is right. Not "
+              "modelled (a software generation's hand-off, not a property of the load).",
               "- **B200 has one pinned point.** Its Offline batch is not published; at its Server batch the "
               "modelled iteration is a few per cent short, and at 95 % of its Offline throughput, on a curve "
               "that is nearly flat there (compute-bound: the model gives 10,951 output tokens/s at 1,280 "

@@ -19,7 +19,7 @@ batch size use the largest batch the KV cache holds for the full sequence length
 and prefill chunks of at most 8,192 tokens. These fixed-length rows keep the iteration rule the
 table was first generated with (``batching.scheduler: vllm-v0``: prompts in iterations of their own).
 
-The MLPerf rows (1, 2, 5 Offline; 13, 14 Server) run on the benchmark's real OpenOrca lengths with
+The MLPerf rows (1, 2, 5, 1a, 2a Offline; 13, 13b, 13c, 13d, 14 Server) run on the real OpenOrca lengths with
 TensorRT-LLM's in-flight batching as NVIDIA ran it (:mod:`mlperf_server` beside this file).
 """
 from __future__ import annotations
@@ -50,6 +50,7 @@ SRC_TRT05_H100 = "TensorRT-LLM release/0.5.0 docs/source/performance.md (github.
 SRC_TRT_A100 = "TensorRT-LLM performance page, quoted in github.com/hahnyuan/LLM-Viewer issue #4"
 SRC_TRT05_H200 = "TensorRT-LLM release/0.5.0 docs/source/blogs/H200launch.md (github.com/NVIDIA/TensorRT-LLM)"
 SRC_MLPERF = "MLPerf Inference v4.1 Closed, github.com/mlcommons/inference_results_v4.1 closed/NVIDIA/results/"
+SRC_MLPERF40 = "MLPerf Inference v4.0 Closed, github.com/mlcommons/inference_results_v4.0 closed/NVIDIA/results/"
 SRC_TRT_OVERVIEW = "TensorRT-LLM docs/source/developer-guide/perf-overview.md (github.com/NVIDIA/TensorRT-LLM)"
 
 OPENORCA_INPUT_TOKENS = 222
@@ -132,13 +133,20 @@ ROWS: list[Row] = [
     # per sample each system generated (tokens/s / samples/s: H100 and B200 from their Server runs, H200 its own)
     Row("1", "h100-sxm", "llama-2-70b", 2, 8, "fp8", "fp8", 896, OPENORCA_INPUT_TOKENS, 290, 24524.9,
         SRC_MLPERF + "DGX-H100_H100-SXM-80GBx8_TRT", note="TP2 x 4, batch 896 (NVIDIA's config)",
-        dataset="openorca", role="fit:mlperf-hopper"),
+        dataset="openorca", role="fit:mlperf-v4.1-hopper"),
     Row("2", "h200-sxm", "llama-2-70b", 1, 8, "fp8", "fp8", 806, OPENORCA_INPUT_TOKENS, 291, 31302.7,
         SRC_MLPERF + "H200-SXM-141GBx8_TRT", note="TP1 x 8, batch 806 (NVIDIA's config)", dataset="openorca",
-        role="fit:mlperf-hopper"),
+        role="fit:mlperf-v4.1-hopper"),
     Row("5", "b200", "llama-2-70b", 1, 1, "fp4", "fp8", None, OPENORCA_INPUT_TOKENS, 272, 11264.4,
         SRC_MLPERF + "B200-SXM-180GBx1_TRT (preview)", note="batch not published: KV-limited",
         dataset="openorca", role="fit:b200-fp4"),
+    # MLPerf Inference v4.0 Offline (the previous TensorRT-LLM generation), the llama2-70b-99.9 runs
+    Row("1a", "h100-sxm", "llama-2-70b", 2, 8, "fp8", "fp8", 896, OPENORCA_INPUT_TOKENS, 292, 21805.8,
+        SRC_MLPERF40 + "DGX-H100_H100-SXM-80GBx8_TRT", note="v4.0; TP2 x 4, batch 896 (NVIDIA's config)",
+        dataset="openorca", role="fit:mlperf-v4.0-hopper"),
+    Row("2a", "h200-sxm", "llama-2-70b", 1, 8, "fp8", "fp8", 806, OPENORCA_INPUT_TOKENS, 293, 27738.3,
+        SRC_MLPERF40 + "H200-SXM-141GBx8_TRT", note="v4.0; TP1 x 8, batch 806 (NVIDIA's config)", dataset="openorca",
+        role="fit:mlperf-v4.0-hopper"),
     # TensorRT-LLM perf overview, Llama 3.3 70B, max-throughput offline (published per GPU; x gpus here)
     Row("12a", "h100-sxm", "llama-3.3-70b", 2, 2, "fp8", "fp8", None, 1000, 1000, 2 * 2209, SRC_TRT_OVERVIEW),
     Row("12b", "h200-sxm", "llama-3.3-70b", 2, 2, "fp8", "fp8", None, 1000, 1000, 2 * 2587, SRC_TRT_OVERVIEW),
@@ -246,9 +254,10 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
 # ---- end of the 2025-26 block ---------------------------------------------------------------------
 
 
-PUBLISHED_TOKENS_PER_SAMPLE = {"1": 21605.8 / 74.42, "2": 31302.7 / 107.477, "5": 10755.6 / 39.57}
-"""Output tokens per sample each MLPerf system generated (tokens/s / samples/s; H100 and B200 from their
-Server runs, whose Offline samples/s are not in our notes; H200 from its Offline run)."""
+PUBLISHED_TOKENS_PER_SAMPLE = {"1": 21605.8 / 74.42, "2": 31302.7 / 107.477, "5": 10755.6 / 39.57,
+                               "1a": 21805.8 / 74.699, "2a": 27738.3 / 94.6223}
+"""Output tokens per sample each MLPerf system generated (tokens/s / samples/s; v4.1 H100 and B200 from their
+Server runs, whose Offline samples/s were not in our notes; the others from their Offline runs)."""
 
 
 def batch_for(row: Row) -> int:
@@ -283,7 +292,8 @@ def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2, flops_scal
     if row.dataset == "openorca":
         return mlperf_server.offline_scenario(row.gpu, row.gpus, row.tp, row.weight_dtype, row.batch,
                                               PUBLISHED_TOKENS_PER_SAMPLE[row.id], trace_path,
-                                              mlperf_server.OFFLINE_QUERY[row.id], flops_scale)
+                                              mlperf_server.OFFLINE_QUERY[row.id], flops_scale,
+                                              mlperf_server.OFFLINE_ROUND[row.id])
     b = batch_for(row)
     replicas = row.gpus // row.tp
     n = 1 if row.metric == "ttft" else rounds * b * replicas
@@ -381,11 +391,12 @@ def fit_catalog() -> dict[str, tuple[Efficiency, float]]:
     return out
 
 
-def fit_mlperf_flops_scale(tol: float = 0.005) -> float:
-    """The MLPerf Hopper FLOPs calibration (:data:`mlperf_server.MLPERF_FLOPS_SCALE`): the scale of the catalog's
-    fp8 FLOPs efficiency at which the simulated Offline rows 1 (H100) and 2 (H200) have a mean log error of 0,
-    by bisection (throughput rises with the scale). Only these two rows: every Server row stays held out."""
-    rows = [r for r in ROWS if r.role == "fit:mlperf-hopper"]
+def fit_mlperf_flops_scale(mlperf_round: str = "v4.1", tol: float = 0.005) -> float:
+    """A round's MLPerf Hopper FLOPs calibration (:data:`mlperf_server.MLPERF_FLOPS_SCALE`): the scale of the
+    catalog's fp8 FLOPs efficiency at which that round's simulated Offline rows (v4.1: 1 and 2; v4.0: 1a and 2a;
+    H100 and H200) have a mean log error of 0, by bisection (throughput rises with the scale). Only these rows:
+    every Server row stays held out."""
+    rows = [r for r in ROWS if r.role == f"fit:mlperf-{mlperf_round}-hopper"]
 
     def mean_log_error(scale: float) -> float:
         return float(np.mean([math.log(simulate(r, scale) / r.published) for r in rows]))
@@ -427,9 +438,9 @@ def write_report(results: list[tuple[Row, float]], mode: str, out_md: pathlib.Pa
         "smooth-roofline exponents (one per GPU × precision and one exponent per GPU family; no per-row factor). "
         "The per-source settings are the attention kernel's KV sharing of the TensorRT-LLM v0.5 rows "
         "(`KV reads` column; evidence in the section on software generations below) and the FLOPs level of "
-        "NVIDIA's 2024 MLPerf engines on Hopper (rows 1, 2 and the H100/H200 Server rows: "
-        f"{mlperf_server.MLPERF_FLOPS_SCALE['h100-sxm']:.3f} × the catalog's fp8 FLOPs efficiency, fitted on "
-        "rows 1 and 2; evidence in the Server section).",
+        "NVIDIA's MLPerf engines on Hopper, one per round (the H100/H200 MLPerf rows: v4.1 "
+        f"{mlperf_server.MLPERF_FLOPS_SCALE['v4.1']:.3f} × the catalog's fp8 FLOPs efficiency, fitted on rows 1 and 2; "
+        f"v4.0 {mlperf_server.MLPERF_FLOPS_SCALE['v4.0']:.3f}, on 1a and 2a; evidence in the Server section).",
         "",
         f"**All {stats['n']} rows: median |error| {stats['median']:.1%}, worst {stats['worst']:.1%}; "
         f"{stats['within_15']} within 15%, {stats['within_35']} within 35%.**  ",
@@ -445,8 +456,8 @@ def write_report(results: list[tuple[Row, float]], mode: str, out_md: pathlib.Pa
         "a vLLM benchmark came out 6–14% lower than published, and MLPerf results for the same hardware moved ~13% "
         "between software versions.",
         "",
-        "`role`: `fit:<group>` rows were used to fit that GPU × precision calibration (`fit:mlperf-hopper`: the "
-        "MLPerf Hopper FLOPs level) (in-sample); `holdout` rows were not used for any fit. Throughput is output tokens/s over all the row's GPUs; `ttft` rows are "
+        "`role`: `fit:<group>` rows were used to fit that GPU × precision calibration (`fit:mlperf-<round>-hopper`: "
+        "that MLPerf round's Hopper FLOPs level) (in-sample); `holdout` rows were not used for any fit. Throughput is output tokens/s over all the row's GPUs; `ttft` rows are "
         "first-token latency at batch 1.",
         "",
         "| id | GPU × n | model | TP | weights/KV | batch | in/out | published | simulated | error | role | KV reads | source |",
@@ -625,7 +636,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, (e, p) in fit_catalog().items():
             print(f"{key}: flops_efficiency {e.flops_efficiency:.3f}, bw_efficiency {e.bw_efficiency:.3f}, "
                   f"overhead_s {e.overhead_s:.5f}, overlap_exponent {p:.2f}")
-        print(f"MLPerf Hopper fp8 FLOPs scale (rows 1, 2): {fit_mlperf_flops_scale():.3f}")
+        for rnd in mlperf_server.MLPERF_FLOPS_SCALE:
+            print(f"MLPerf {rnd} Hopper fp8 FLOPs scale: {fit_mlperf_flops_scale(rnd):.3f}")
         return 0
     mode = args.mode
     if mode == "auto":

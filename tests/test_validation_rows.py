@@ -55,22 +55,24 @@ def test_server_runs_stream_and_offline_runs_do_not(tmp_path):
     assert scenario_from_dict(off, base_dir=tmp_path).scenario.perf.streaming is False
     scaled = mlperf_server.server_scenario(row, tmp_path / "c.csv", capacity=0.97)["perf"]
     eff = get_gpu(row.gpu).efficiency(row.weight_dtype)
-    k = mlperf_server.MLPERF_FLOPS_SCALE[row.gpu]
+    k = mlperf_server.MLPERF_FLOPS_SCALE[row.mlperf_round]
     assert scaled["flops_efficiency"] == eff.flops_efficiency * (k * 0.97)
     assert scaled["bw_efficiency"] == eff.bw_efficiency * 0.97
 
 
 def test_only_the_hopper_rows_carry_the_mlperf_flops_calibration_and_the_server_rows_are_not_fitted():
-    rows = {r.id: r for r in mlperf_server.SERVER_ROWS}
-    for rid, gpu in (("13", "h100-sxm"), ("13b", "h200-sxm")):
-        perf = mlperf_server.perf_block(gpu, "fp8", True)
-        assert perf["flops_efficiency"] == get_gpu(gpu).efficiency("fp8").flops_efficiency * \
-            mlperf_server.MLPERF_FLOPS_SCALE[gpu]
-        assert "bw_efficiency" in perf and perf["bw_efficiency"] == get_gpu(gpu).efficiency("fp8").bw_efficiency
-        assert rows[rid].gpu == gpu
-    assert "flops_efficiency" not in mlperf_server.perf_block("b200", "fp4", True)
-    fitted = {r.id for r in validate_perf.ROWS if r.role == "fit:mlperf-hopper"}
-    assert fitted == {"1", "2"}   # Offline throughput rows only; every Server row is held out
+    for row in mlperf_server.SERVER_ROWS:
+        perf = mlperf_server.perf_block(row.gpu, row.weight_dtype, True, mlperf_round=row.mlperf_round)
+        if row.gpu in ("h100-sxm", "h200-sxm"):
+            eff = get_gpu(row.gpu).efficiency("fp8")
+            assert perf["flops_efficiency"] == eff.flops_efficiency * mlperf_server.MLPERF_FLOPS_SCALE[row.mlperf_round]
+            assert perf["bw_efficiency"] == eff.bw_efficiency
+        else:
+            assert "flops_efficiency" not in perf
+    fitted = {r.id: r.role for r in validate_perf.ROWS if r.role.startswith("fit:mlperf-")}
+    # Offline throughput rows only, one pair per round; every Server row is held out
+    assert fitted == {"1": "fit:mlperf-v4.1-hopper", "2": "fit:mlperf-v4.1-hopper",
+                      "1a": "fit:mlperf-v4.0-hopper", "2a": "fit:mlperf-v4.0-hopper"}
 
 
 def test_little_law_batch_of_the_h200_server_run():
