@@ -523,8 +523,10 @@ WEAKNESSES = [
     "layouts and batch sizes; their outputs are scaled to the tokens per sample each run generated.",
     "- **Latency under load** (MLPerf Server, section above) is far more sensitive than throughput: near "
     "saturation ±3% of capacity or a few µs of per-token CPU time move it by tens of per cent. The H200 Server "
-    "row follows once the Hopper FLOPs level is set from the Offline rows; the H100 Server row pays ~22 ms per "
-    "iteration that its Offline run does not (not modelled), and the B200's curve is pinned at one point only.",
+    "rows follow in TPOT once their round's Hopper FLOPs level is set from its Offline rows (v4.0 returned the "
+    "first token about one iteration later than modelled); the H100 Server rows pay a cost their Offline runs do "
+    "not (~15% of an iteration in v4.1, ~4% in v4.0; not modelled), and the B200's curve is pinned at one point "
+    "only.",
     "- **\"LLaMA-7B\"** in the TensorRT-LLM tables is mapped to the llama-2-7b architecture (same shapes).",
     "- **Blackwell (B200/GB200)** fp4 factors (FLOPs and bandwidth efficiency) are fitted on three throughput "
     "rows (12c, 12g from TensorRT-LLM's perf overview, 5 from MLPerf Offline) and checked on the others; GB200 "
