@@ -107,3 +107,23 @@ def test_offline_rows_run_the_published_query_size(tmp_path):
         validate_perf.scenario_for(row, tmp_path / "q.csv")
         lines = (tmp_path / "q.csv").read_text().count("\n") - 1
         assert lines == mlperf_server.OFFLINE_QUERY[row.id]
+
+
+def test_held_out_h200_server_points_lie_on_the_modelled_step_curve():
+    """Each H200 Server run's published iteration (mean TPOT at its Little's-law batch, MLPerf v4.0 and v4.1)
+    is within 3 % of the step model's at that batch and arrival rate; only the Offline rows set the level."""
+    rows = [r for r in mlperf_server.SERVER_ROWS if r.gpu == "h200-sxm"]
+    points = [p for p in mlperf_server.load_points(rows) if p.label == "Server"]
+    assert len(points) == 2
+    for p in points:
+        assert abs(p.modelled_s - p.iteration_s) / p.iteration_s < 0.03, (p.row.id, p.modelled_s, p.iteration_s)
+
+
+@pytest.mark.slow
+def test_held_out_h200_v41_server_run_tpot_within_20_percent_of_mlperf():
+    """8xH200 MLPerf v4.1 Server (held out): the simulated TPOT percentiles and tokens/s match the published run."""
+    row = next(r for r in mlperf_server.SERVER_ROWS if r.id == "13b")
+    sim, pub = mlperf_server.simulate_server(row), mlperf_server.published(row)
+    for key in ("tpot_mean", "tpot_p50", "tpot_p90", "tpot_p99"):
+        assert abs(sim[key] - pub[key]) / pub[key] <= 0.20, (key, sim[key], pub[key])
+    assert abs(sim["tokens_per_s"] - pub["tokens_per_s"]) / pub["tokens_per_s"] <= 0.05
