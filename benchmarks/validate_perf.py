@@ -19,7 +19,7 @@ batch size use the largest batch the KV cache holds for the full sequence length
 and prefill chunks of at most 8,192 tokens. These fixed-length rows keep the iteration rule the
 table was first generated with (``batching.scheduler: vllm-v0``: prompts in iterations of their own).
 
-The MLPerf rows (1, 2, 5 Offline; 13, 14 Server) run on the benchmark's real OpenOrca lengths with
+The MLPerf rows (1, 2, 5, 1a, 2a Offline; 13, 13b, 13c, 13d, 14 Server) run on the real OpenOrca lengths with
 TensorRT-LLM's in-flight batching as NVIDIA ran it (:mod:`mlperf_server` beside this file).
 """
 from __future__ import annotations
@@ -51,6 +51,7 @@ SRC_TRT05_H100 = "TensorRT-LLM release/0.5.0 docs/source/performance.md (github.
 SRC_TRT_A100 = "TensorRT-LLM performance page, quoted in github.com/hahnyuan/LLM-Viewer issue #4"
 SRC_TRT05_H200 = "TensorRT-LLM release/0.5.0 docs/source/blogs/H200launch.md (github.com/NVIDIA/TensorRT-LLM)"
 SRC_MLPERF = "MLPerf Inference v4.1 Closed, github.com/mlcommons/inference_results_v4.1 closed/NVIDIA/results/"
+SRC_MLPERF40 = "MLPerf Inference v4.0 Closed, github.com/mlcommons/inference_results_v4.0 closed/NVIDIA/results/"
 SRC_TRT_OVERVIEW = "TensorRT-LLM docs/source/developer-guide/perf-overview.md (github.com/NVIDIA/TensorRT-LLM)"
 
 OPENORCA_INPUT_TOKENS = 222
@@ -133,12 +134,20 @@ ROWS: list[Row] = [
     # per sample each system generated (tokens/s / samples/s: H100 and B200 from their Server runs, H200 its own)
     Row("1", "h100-sxm", "llama-2-70b", 2, 8, "fp8", "fp8", 896, OPENORCA_INPUT_TOKENS, 290, 24524.9,
         SRC_MLPERF + "DGX-H100_H100-SXM-80GBx8_TRT", note="TP2 x 4, batch 896 (NVIDIA's config)",
-        dataset="openorca"),
+        dataset="openorca", role="fit:mlperf-v4.1-hopper"),
     Row("2", "h200-sxm", "llama-2-70b", 1, 8, "fp8", "fp8", 806, OPENORCA_INPUT_TOKENS, 291, 31302.7,
-        SRC_MLPERF + "H200-SXM-141GBx8_TRT", note="TP1 x 8, batch 806 (NVIDIA's config)", dataset="openorca"),
+        SRC_MLPERF + "H200-SXM-141GBx8_TRT", note="TP1 x 8, batch 806 (NVIDIA's config)", dataset="openorca",
+        role="fit:mlperf-v4.1-hopper"),
     Row("5", "b200", "llama-2-70b", 1, 1, "fp4", "fp8", None, OPENORCA_INPUT_TOKENS, 272, 11264.4,
         SRC_MLPERF + "B200-SXM-180GBx1_TRT (preview)", note="batch not published: KV-limited",
         dataset="openorca", role="fit:b200-fp4"),
+    # MLPerf Inference v4.0 Offline (the previous TensorRT-LLM generation), the llama2-70b-99.9 runs
+    Row("1a", "h100-sxm", "llama-2-70b", 2, 8, "fp8", "fp8", 896, OPENORCA_INPUT_TOKENS, 292, 21805.8,
+        SRC_MLPERF40 + "DGX-H100_H100-SXM-80GBx8_TRT", note="v4.0; TP2 x 4, batch 896 (NVIDIA's config)",
+        dataset="openorca", role="fit:mlperf-v4.0-hopper"),
+    Row("2a", "h200-sxm", "llama-2-70b", 1, 8, "fp8", "fp8", 806, OPENORCA_INPUT_TOKENS, 293, 27738.3,
+        SRC_MLPERF40 + "H200-SXM-141GBx8_TRT", note="v4.0; TP1 x 8, batch 806 (NVIDIA's config)", dataset="openorca",
+        role="fit:mlperf-v4.0-hopper"),
     # TensorRT-LLM perf overview, Llama 3.3 70B, max-throughput offline (published per GPU; x gpus here)
     Row("12a", "h100-sxm", "llama-3.3-70b", 2, 2, "fp8", "fp8", None, 1000, 1000, 2 * 2209, SRC_TRT_OVERVIEW),
     Row("12b", "h200-sxm", "llama-3.3-70b", 2, 2, "fp8", "fp8", None, 1000, 1000, 2 * 2587, SRC_TRT_OVERVIEW),
@@ -299,9 +308,10 @@ def decode_steps() -> list[dict]:
 # ---- end of the 2025-26 block ---------------------------------------------------------------------
 
 
-PUBLISHED_TOKENS_PER_SAMPLE = {"1": 21605.8 / 74.42, "2": 31302.7 / 107.477, "5": 10755.6 / 39.57}
-"""Output tokens per sample each MLPerf system generated (tokens/s / samples/s; H100 and B200 from their
-Server runs, whose Offline samples/s are not in our notes; H200 from its Offline run)."""
+PUBLISHED_TOKENS_PER_SAMPLE = {"1": 21605.8 / 74.42, "2": 31302.7 / 107.477, "5": 10755.6 / 39.57,
+                               "1a": 21805.8 / 74.699, "2a": 27738.3 / 94.6223}
+"""Output tokens per sample each MLPerf system generated (tokens/s / samples/s; v4.1 H100 and B200 from their
+Server runs, whose Offline samples/s were not in our notes; the others from their Offline runs)."""
 
 
 def batch_for(row: Row) -> int:
@@ -326,16 +336,19 @@ def estimate(row: Row, eff: Efficiency | None = None, overlap_exponent: float | 
     return per_replica * (row.gpus // row.tp)
 
 
-def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2) -> dict:
+def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2, flops_scale: float | None = None) -> dict:
     """Scenario (dict) of an offline run of ``row`` for ``sim.api.run``.
 
     Writes a trace of ``rounds x batch x replicas`` requests (one for ttft rows), all arriving at
     t = 0 with the published lengths, to ``trace_path``; the run drains them all. OpenOrca rows run
-    MLPerf's samples instead (:func:`mlperf_server.offline_scenario`).
+    MLPerf's samples instead (:func:`mlperf_server.offline_scenario`; ``flops_scale`` replaces their MLPerf FLOPs
+    calibration, :data:`mlperf_server.MLPERF_FLOPS_SCALE`).
     """
     if row.dataset == "openorca":
         return mlperf_server.offline_scenario(row.gpu, row.gpus, row.tp, row.weight_dtype, row.batch,
-                                              PUBLISHED_TOKENS_PER_SAMPLE[row.id], trace_path)
+                                              PUBLISHED_TOKENS_PER_SAMPLE[row.id], trace_path,
+                                              mlperf_server.OFFLINE_QUERY[row.id], flops_scale,
+                                              mlperf_server.OFFLINE_ROUND[row.id])
     b = batch_for(row)
     replicas = row.gpus // row.tp
     n = 1 if row.metric == "ttft" else rounds * b * replicas
@@ -362,15 +375,15 @@ def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2) -> dict:
     }
 
 
-def simulate(row: Row) -> float:
-    """Output tokens/s (or TTFT seconds) from the full simulator, ``sim.api.run``."""
+def simulate(row: Row, flops_scale: float | None = None) -> float:
+    """Output tokens/s (or TTFT seconds) from the full simulator, ``sim.api.run`` (``flops_scale``: :func:`scenario_for`)."""
     import tempfile  # noqa: PLC0415
     import warnings  # noqa: PLC0415
 
     from sim.api import run  # noqa: PLC0415
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no prices in these scenarios: economics warns that GPUs cost 0
-        result = run(scenario_for(row, pathlib.Path(tmp) / "burst.csv"))
+        result = run(scenario_for(row, pathlib.Path(tmp) / "burst.csv", flops_scale=flops_scale))
     if row.metric == "ttft":
         return float(result.summary["latency"]["ttft"]["mean"])
     return float(result.summary["throughput"]["output_tokens_per_s"])
@@ -433,6 +446,23 @@ def fit_catalog() -> dict[str, tuple[Efficiency, float]]:
     return out
 
 
+def fit_mlperf_flops_scale(mlperf_round: str = "v4.1", tol: float = 0.005) -> float:
+    """A round's MLPerf Hopper FLOPs calibration (:data:`mlperf_server.MLPERF_FLOPS_SCALE`): the scale of the
+    catalog's fp8 FLOPs efficiency at which that round's simulated Offline rows (v4.1: 1 and 2; v4.0: 1a and 2a;
+    H100 and H200) have a mean log error of 0, by bisection (throughput rises with the scale). Only these rows:
+    every Server row stays held out."""
+    rows = [r for r in ROWS if r.role == f"fit:mlperf-{mlperf_round}-hopper"]
+
+    def mean_log_error(scale: float) -> float:
+        return float(np.mean([math.log(simulate(r, scale) / r.published) for r in rows]))
+
+    lo, hi = 0.5, 1.0
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if mean_log_error(mid) < 0 else (lo, mid)
+    return (lo + hi) / 2
+
+
 # ------------------------------------------------------------------------------ report
 def _fmt(row: Row, v: float) -> str:
     return f"{v * 1e3:.1f} ms" if row.metric == "ttft" else f"{v:,.0f}"
@@ -461,8 +491,11 @@ def write_report(results: list[tuple[Row, float]], mode: str, out_md: pathlib.Pa
         "Generated by `python benchmarks/validate_perf.py` (do not edit by hand). Simulated numbers come from "
         f"{how}. Step times use the roofline model with the GPU catalog's calibrated efficiency factors and "
         "smooth-roofline exponents (one per GPU × precision and one exponent per GPU family; no per-row factor). "
-        "The only per-source setting is the attention kernel's KV sharing of the TensorRT-LLM v0.5 rows "
-        "(`KV reads` column; evidence in the section on software generations below).",
+        "The per-source settings are the attention kernel's KV sharing of the TensorRT-LLM v0.5 rows "
+        "(`KV reads` column; evidence in the section on software generations below) and the FLOPs level of "
+        "NVIDIA's MLPerf engines on Hopper, one per round (the H100/H200 MLPerf rows: v4.1 "
+        f"{mlperf_server.MLPERF_FLOPS_SCALE['v4.1']:.3f} × the catalog's fp8 FLOPs efficiency, fitted on rows 1 and 2; "
+        f"v4.0 {mlperf_server.MLPERF_FLOPS_SCALE['v4.0']:.3f}, on 1a and 2a; evidence in the Server section).",
         "",
         f"**All {stats['n']} rows: median |error| {stats['median']:.1%}, worst {stats['worst']:.1%}; "
         f"{stats['within_15']} within 15%, {stats['within_35']} within 35%.**  ",
@@ -478,8 +511,8 @@ def write_report(results: list[tuple[Row, float]], mode: str, out_md: pathlib.Pa
         "a vLLM benchmark came out 6–14% lower than published, and MLPerf results for the same hardware moved ~13% "
         "between software versions.",
         "",
-        "`role`: `fit:<group>` rows were used to fit that GPU × precision calibration (in-sample); `holdout` rows "
-        "were not used for any fit. Throughput is output tokens/s over all the row's GPUs; `ttft` rows are "
+        "`role`: `fit:<group>` rows were used to fit that GPU × precision calibration (`fit:mlperf-<round>-hopper`: "
+        "that MLPerf round's Hopper FLOPs level) (in-sample); `holdout` rows were not used for any fit. Throughput is output tokens/s over all the row's GPUs; `ttft` rows are "
         "first-token latency at batch 1.",
         "",
         "| id | GPU × n | model | TP | weights/KV | batch | in/out | published | simulated | error | role | KV reads | source |",
@@ -542,12 +575,15 @@ WEAKNESSES = [
     "~190–260 tokens of context its step is dominated by reading the KV cache, which hints that v0.5's "
     "generation kernel reached less of the HBM bandwidth than the GEMMs.",
     "- **Batch sizes not published** (perf-overview rows, B200 MLPerf) are chosen as the KV-cache limit; the "
-    "real runs may have used other batch and chunk sizes. The MLPerf rows run the benchmark's 24,576 OpenOrca "
-    "samples with NVIDIA's published TP layouts and batch sizes; their outputs are scaled to the tokens per "
-    "sample each run generated.",
-    "- **Latency under load** (MLPerf Server, section above) is far more sensitive than throughput: both Server "
-    "runs are 40–70% fast in TTFT and TPOT although their throughput and their Offline capacity agree within a "
-    "few per cent; near saturation ±3% of capacity or a few µs of per-token CPU time move them by tens of per cent.",
+    "real runs may have used other batch and chunk sizes. The MLPerf Offline rows run each run's whole query "
+    "(100,320–274,560 of the benchmark's 24,576 OpenOrca samples, shuffled passes) with NVIDIA's published TP "
+    "layouts and batch sizes; their outputs are scaled to the tokens per sample each run generated.",
+    "- **Latency under load** (MLPerf Server, section above) is far more sensitive than throughput: near "
+    "saturation ±3% of capacity or a few µs of per-token CPU time move it by tens of per cent. The H200 Server "
+    "rows follow in TPOT once their round's Hopper FLOPs level is set from its Offline rows (v4.0 returned the "
+    "first token about one iteration later than modelled); the H100 Server rows pay a cost their Offline runs do "
+    "not (~15% of an iteration in v4.1, ~4% in v4.0; not modelled), and the B200's curve is pinned at one point "
+    "only.",
     "- **\"LLaMA-7B\"** in the TensorRT-LLM tables is mapped to the llama-2-7b architecture (same shapes).",
     "- **Blackwell (B200/GB200)** fp4 factors (FLOPs and bandwidth efficiency) are fitted on three throughput "
     "rows (12c, 12g from TensorRT-LLM's perf overview, 5 from MLPerf Offline) and checked on the others; GB200 "
@@ -660,6 +696,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, (e, p) in fit_catalog().items():
             print(f"{key}: flops_efficiency {e.flops_efficiency:.3f}, bw_efficiency {e.bw_efficiency:.3f}, "
                   f"overhead_s {e.overhead_s:.5f}, overlap_exponent {p:.2f}")
+        for rnd in mlperf_server.MLPERF_FLOPS_SCALE:
+            print(f"MLPerf {rnd} Hopper fp8 FLOPs scale: {fit_mlperf_flops_scale(rnd):.3f}")
         return 0
     mode = args.mode
     if mode == "auto":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -54,4 +55,75 @@ def test_server_runs_stream_and_offline_runs_do_not(tmp_path):
     assert scenario_from_dict(off, base_dir=tmp_path).scenario.perf.streaming is False
     scaled = mlperf_server.server_scenario(row, tmp_path / "c.csv", capacity=0.97)["perf"]
     eff = get_gpu(row.gpu).efficiency(row.weight_dtype)
-    assert scaled["flops_efficiency"] == eff.flops_efficiency * 0.97 and scaled["bw_efficiency"] == eff.bw_efficiency * 0.97
+    k = mlperf_server.MLPERF_FLOPS_SCALE[row.mlperf_round]
+    assert scaled["flops_efficiency"] == eff.flops_efficiency * (k * 0.97)
+    assert scaled["bw_efficiency"] == eff.bw_efficiency * 0.97
+
+
+def test_only_the_hopper_rows_carry_the_mlperf_flops_calibration_and_the_server_rows_are_not_fitted():
+    for row in mlperf_server.SERVER_ROWS:
+        perf = mlperf_server.perf_block(row.gpu, row.weight_dtype, True, mlperf_round=row.mlperf_round)
+        if row.gpu in ("h100-sxm", "h200-sxm"):
+            eff = get_gpu(row.gpu).efficiency("fp8")
+            assert perf["flops_efficiency"] == eff.flops_efficiency * mlperf_server.MLPERF_FLOPS_SCALE[row.mlperf_round]
+            assert perf["bw_efficiency"] == eff.bw_efficiency
+        else:
+            assert "flops_efficiency" not in perf
+    fitted = {r.id: r.role for r in validate_perf.ROWS if r.role.startswith("fit:mlperf-")}
+    # Offline throughput rows only, one pair per round; every Server row is held out
+    assert fitted == {"1": "fit:mlperf-v4.1-hopper", "2": "fit:mlperf-v4.1-hopper",
+                      "1a": "fit:mlperf-v4.0-hopper", "2a": "fit:mlperf-v4.0-hopper"}
+
+
+def test_little_law_batch_of_the_h200_server_run():
+    """8xH200, v4.1 Server: 101.25 samples/s over 8 GPUs x (198.3 ms + 290.26 x 123.3 ms) = 455 per GPU."""
+    row = next(r for r in mlperf_server.SERVER_ROWS if r.id == "13b")
+    b = mlperf_server.in_flight_per_group(row, mlperf_server.published(row))
+    assert b == pytest.approx(101.25 / 8 * (0.1983 + (29228.22 / 100.35 - 1) * 0.1233), rel=1e-12)
+    assert round(b) == 455
+
+
+def test_iteration_at_solves_the_prompt_load_fixed_point():
+    """A linear step model t = base + a*prefill + (b + c*ctx)*decodes with r*t prompts of p tokens per
+    iteration and B - r*t decodes solves by hand to t = (base + (b + c*ctx)*B) / (1 - a*r*p + (b + c*ctx)*r)."""
+    from sim.perf.linear import LinearModel
+    base, a, b, c = 0.01, 1e-4, 1e-4, 1e-7
+    model = LinearModel(base, a, b, c)
+    t = mlperf_server.iteration_at(model, 500.0, 20.0, (200.0, 200.0 * 201 / 2, 400.0))
+    assert t == pytest.approx((0.01 + 1.4e-4 * 500) / (1 - 1e-4 * 20 * 200 + 1.4e-4 * 20), rel=1e-9)
+
+
+def test_offline_query_is_whole_shuffled_passes_of_the_samples():
+    """LoadGen's Offline query (samples_per_query, e.g. 200,640 on 8xH100) cycles through every sample."""
+    order = mlperf_server.offline_query(24_576, 200_640)
+    assert len(order) == 200_640
+    counts = Counter(order)
+    assert set(counts) == set(range(24_576)) and set(counts.values()) == {8, 9}   # 200,640 = 8 x 24,576 + 3,992
+    assert order[:24_576] != list(range(24_576)) and sorted(order[:24_576]) == list(range(24_576))
+
+
+def test_offline_rows_run_the_published_query_size(tmp_path):
+    for row in (r for r in validate_perf.ROWS if r.dataset == "openorca"):
+        validate_perf.scenario_for(row, tmp_path / "q.csv")
+        lines = (tmp_path / "q.csv").read_text().count("\n") - 1
+        assert lines == mlperf_server.OFFLINE_QUERY[row.id]
+
+
+def test_held_out_h200_server_points_lie_on_the_modelled_step_curve():
+    """Each H200 Server run's published iteration (mean TPOT at its Little's-law batch, MLPerf v4.0 and v4.1)
+    is within 3 % of the step model's at that batch and arrival rate; only the Offline rows set the level."""
+    rows = [r for r in mlperf_server.SERVER_ROWS if r.gpu == "h200-sxm"]
+    points = [p for p in mlperf_server.load_points(rows) if p.label == "Server"]
+    assert len(points) == 2
+    for p in points:
+        assert abs(p.modelled_s - p.iteration_s) / p.iteration_s < 0.03, (p.row.id, p.modelled_s, p.iteration_s)
+
+
+@pytest.mark.slow
+def test_held_out_h200_v41_server_run_tpot_within_20_percent_of_mlperf():
+    """8xH200 MLPerf v4.1 Server (held out): the simulated TPOT percentiles and tokens/s match the published run."""
+    row = next(r for r in mlperf_server.SERVER_ROWS if r.id == "13b")
+    sim, pub = mlperf_server.simulate_server(row), mlperf_server.published(row)
+    for key in ("tpot_mean", "tpot_p50", "tpot_p90", "tpot_p99"):
+        assert abs(sim[key] - pub[key]) / pub[key] <= 0.20, (key, sim[key], pub[key])
+    assert abs(sim["tokens_per_s"] - pub["tokens_per_s"]) / pub["tokens_per_s"] <= 0.05
