@@ -46,6 +46,7 @@ import random
 from dataclasses import dataclass
 
 from sim.perf.base import BatchShape, StepTimeModel
+from sim.perf.levels import FP8_LEVELS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OPENORCA = ROOT / "scenarios" / "traces" / "mlperf_openorca_llama2_70b.csv"
@@ -56,10 +57,10 @@ KV_FRACTION = 0.90        # NVIDIA's kvcache_free_gpu_mem_frac for llama2-70b
 SERVER_DURATION_S = 2400.0  # NVIDIA's min_duration for llama2-70b (2,400,000 ms)
 UNLIMITED_BATCH = 8192    # "batch not published": the KV cache is the only limit
 HOPPER = ("h100-sxm", "h200-sxm")
-MLPERF_FLOPS_SCALE = {"v4.0": 0.729, "v4.1": 0.861}
+MLPERF_FLOPS_SCALE = {lvl.name.removeprefix("mlperf-"): lvl.scale for lvl in FP8_LEVELS}
 """FLOPs efficiency of NVIDIA's fp8 Llama-2-70B engines on Hopper in each MLPerf round (its TensorRT-LLM
-generation) relative to the catalog's H100/H200 fp8 factor (which comes from TensorRT-LLM v0.5 Llama-2-7B rows
-at batch <= 64), one value per round for both GPUs (same compute die). Fitted on that round's two Offline
+generation; the values live in :data:`sim.perf.levels.FP8_LEVELS`, where a CLI user picks them too) relative
+to the catalog's H100/H200 fp8 factor (which comes from TensorRT-LLM v0.5 Llama-2-7B rows at batch <= 64), one value per round for both GPUs (same compute die). Fitted on that round's two Offline
 throughput rows only (v4.1: validation rows 1 and 2; v4.0: 1a and 2a; the batch is published, so the step time
 at that batch is pinned) by ``validate_perf.fit_mlperf_flops_scale`` (``python benchmarks/validate_perf.py
 --fit``); every Server row is held out. The evidence that it is a FLOPs level and not a per-sequence or

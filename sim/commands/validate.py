@@ -56,8 +56,24 @@ def main(args: argparse.Namespace) -> int:
             f"at {'max_model_len' if p.max_model_len else 'max_context'}={per_seq:,}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
             f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each\n"
             f"    batching: {_batching(p.batching)}")
+        note = _flops_level_note(p, wdt, sc.perf)
+        if note:
+            lines.append(f"    note: {note}")
     sys.stdout.write(printable("\n".join(lines)) + "\n")
     return 0
+
+
+def _flops_level_note(pool, weight_dtype: str, scenario_perf) -> str | None:
+    """The large-batch Hopper fp8 note of a roofline pool (:func:`sim.perf.levels.large_batch_note`)."""
+    from sim.perf.levels import large_batch_note
+
+    perf = pool.perf or scenario_perf
+    if getattr(perf, "model", None) != "roofline":
+        return None
+    b = pool.batching
+    flops_set = perf.flops_efficiency is not None or perf.calibration is not None
+    return large_batch_note(pool.gpu, weight_dtype, b.batch_size if b.policy == "static" else b.max_num_seqs,
+                            flops_set)
 
 
 def _batching(b) -> str:

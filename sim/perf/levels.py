@@ -1,0 +1,82 @@
+"""Measured FLOPs levels of large-batch TensorRT-LLM fp8 serving on Hopper, for a planner to pick.
+
+The GPU catalog's H100/H200 fp8 ``flops_efficiency`` (0.691) is fitted on TensorRT-LLM v0.5 Llama-2-7B
+throughputs at batch <= 64 (docs/validation.md rows 7a-7d). Published runs whose iterations carry
+roughly a thousand tokens per GPU ran below it: NVIDIA's MLPerf Inference Llama-2-70B engines (fp8, H100
+TP2 at 896 sequences, H200 TP1 at 806) at 0.86 (v4.1) and 0.73 (v4.0) of it at their published batch, and
+TensorRT-LLM's own perf-overview rows on H200 at 600-1,300 sequences at ~0.88 (batch not published).
+Public data do not pin what causes it (docs/performance_model.md, "Large-batch fp8 on Hopper": sustained
+power-limited clocks, GEMM shape and software generation were each checked), so the catalog keeps its
+factor, which the smaller-batch rows of the same GPUs follow, and this module names the measured levels
+as scales of it. A planner modelling such a deployment sets ``perf.flops_efficiency`` to the catalog's
+value times the level's scale (:func:`level_efficiency`); ``fleetsim validate`` says so for pools that
+may run such batches (:func:`large_batch_note`).
+
+    >>> round(level_efficiency("h100-sxm", "mlperf-v4.1"), 3)
+    0.595
+    >>> large_batch_note("h100-sxm", "bf16", 1024, flops_set=False) is None
+    True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.scenario.catalog import get_gpu
+
+HOPPER = ("h100-sxm", "h200-sxm")
+"""The catalog's Hopper SXM GPUs (one compute die; the levels were measured on both)."""
+
+LARGE_BATCH_SEQS = 400
+"""Sequences per iteration from which a pool is in the regime of the levels: every published Hopper fp8 row
+at >= 455 sequences per tensor-parallel group sits below the catalog's level, those at <= 375 do not
+(docs/validation.md, "The FLOPs level each Hopper fp8 row implies"); an iteration's tokens per GPU equal its
+sequences plus its prompt tokens at any tensor-parallel size."""
+
+
+@dataclass(frozen=True)
+class FlopsLevel:
+    """A measured fp8 FLOPs level of a serving stack on Hopper: ``scale`` x the catalog's ``flops_efficiency``."""
+
+    name: str
+    scale: float
+    source: str
+
+
+FP8_LEVELS = (
+    FlopsLevel("mlperf-v4.1", 0.861,
+               "MLPerf Inference v4.1 Closed, NVIDIA Llama-2-70B Offline (github.com/mlcommons/inference_results_v4.1 "
+               "closed/NVIDIA: DGX-H100 TP2 x 4 at batch 896, H200-SXM-141GB TP1 x 8 at batch 806), fitted on "
+               "both throughputs (python benchmarks/validate_perf.py --fit)"),
+    FlopsLevel("mlperf-v4.0", 0.729,
+               "MLPerf Inference v4.0 Closed, NVIDIA Llama-2-70B-99.9 Offline (github.com/mlcommons/inference_results_v4.0 "
+               "closed/NVIDIA, same layouts and batches), fitted on both throughputs"),
+)
+"""The levels whose batch is published (so the step time at that batch is pinned), newest first. The
+benchmarks reproduce MLPerf with them (``benchmarks/mlperf_server.py``)."""
+
+
+def level(name: str) -> FlopsLevel:
+    """The :data:`FP8_LEVELS` entry ``name``; ``KeyError`` naming the known ones otherwise."""
+    for lvl in FP8_LEVELS:
+        if lvl.name == name:
+            return lvl
+    raise KeyError(f"unknown FLOPs level {name!r}; known: {', '.join(lvl.name for lvl in FP8_LEVELS)}")
+
+
+def level_efficiency(gpu: str, name: str) -> float:
+    """``perf.flops_efficiency`` of level ``name`` on ``gpu``: the catalog's fp8 factor times the level's scale."""
+    return get_gpu(gpu).efficiency("fp8").flops_efficiency * level(name).scale
+
+
+def large_batch_note(gpu: str, weight_dtype: str, max_num_seqs: int, flops_set: bool) -> str | None:
+    """A note for a roofline pool of ``gpu`` with ``weight_dtype`` weights that admits ``max_num_seqs`` sequences
+    per iteration, or ``None`` where the levels do not apply (another GPU or precision, small batches) or the
+    scenario already sets the FLOPs level itself (``flops_set``: ``perf.flops_efficiency`` or a calibration)."""
+    if gpu not in HOPPER or weight_dtype != "fp8" or max_num_seqs < LARGE_BATCH_SEQS or flops_set:
+        return None
+    options = " or ".join(f"{level_efficiency(gpu, lvl.name):.3f} ({lvl.name})" for lvl in FP8_LEVELS)
+    return (f"up to {max_num_seqs:,} sequences per iteration in fp8 on {gpu}: published TensorRT-LLM runs at "
+            f"~450-1,300 sequences per group iterated 6-30 % slower than the catalog's fp8 FLOPs level "
+            f"({get_gpu(gpu).efficiency('fp8').flops_efficiency:g}) predicts, so this pool's latency near "
+            f"saturation may be optimistic; to model such a stack set perf.flops_efficiency to {options} "
+            f"(docs/performance_model.md, 'Large-batch fp8 on Hopper')")

@@ -1,0 +1,91 @@
+"""The measured large-batch FLOPs levels of Hopper fp8 (sim.perf.levels): what a CLI user gets from them."""
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import pytest
+
+from sim.cli import main
+from sim.perf import build_step_model
+from sim.perf.levels import FP8_LEVELS, LARGE_BATCH_SEQS, large_batch_note, level, level_efficiency
+from sim.scenario.catalog import get_gpu, get_model
+from sim.scenario.perf import parse_perf
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import mlperf_server  # noqa: E402
+
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+
+
+def test_levels_are_scales_below_the_catalog_and_the_efficiency_is_their_product():
+    assert [lvl.name for lvl in FP8_LEVELS] == ["mlperf-v4.1", "mlperf-v4.0"]
+    for lvl in FP8_LEVELS:
+        assert 0 < lvl.scale < 1
+        for gpu in ("h100-sxm", "h200-sxm"):
+            assert level_efficiency(gpu, lvl.name) == get_gpu(gpu).efficiency("fp8").flops_efficiency * lvl.scale
+    # 0.691 x 0.861 and 0.691 x 0.729, by hand
+    assert level_efficiency("h100-sxm", "mlperf-v4.1") == pytest.approx(0.594951, abs=1e-6)
+    assert level_efficiency("h200-sxm", "mlperf-v4.0") == pytest.approx(0.503739, abs=1e-6)
+    with pytest.raises(KeyError, match="known: mlperf-v4.1, mlperf-v4.0"):
+        level("mlperf-v9")
+
+
+def test_the_benchmarks_use_the_levels_a_cli_user_picks():
+    assert mlperf_server.MLPERF_FLOPS_SCALE == {"v4.1": level("mlperf-v4.1").scale, "v4.0": level("mlperf-v4.0").scale}
+
+
+@pytest.mark.parametrize("row", [r for r in mlperf_server.SERVER_ROWS if r.gpu in mlperf_server.HOPPER],
+                         ids=lambda r: r.id)
+def test_a_cli_perf_block_with_the_level_is_the_validated_step_model(row):
+    # the documented setting, perf.flops_efficiency = level_efficiency(...), builds the very step model the
+    # MLPerf validation runs (bit for bit), and it lands on the published Offline iteration of that round
+    perf = parse_perf({"model": "roofline", "weight_dtype": "fp8", "kv_dtype": "fp8",
+                       "flops_efficiency": level_efficiency(row.gpu, "mlperf-" + row.mlperf_round)})
+    cli = build_step_model(perf, get_model("llama-2-70b"), get_gpu(row.gpu), row.tp, ROOT)
+    bench = mlperf_server.step_model(row)
+    assert cli.efficiency == bench.efficiency
+    lengths = mlperf_server.batch_lengths(row.tokens_per_sample)
+    for batch in (64, 455, 896):
+        assert mlperf_server.iteration_at(cli, batch, 20.0, lengths) == mlperf_server.iteration_at(bench, batch, 20.0,
+                                                                                                   lengths)
+    groups = row.gpus // row.tp
+    b, tps = mlperf_server.OFFLINE_BATCH[row.id], mlperf_server.OFFLINE_TOKENS_PER_S[row.id] / groups
+    published_s = b / tps                      # e.g. 13b: 806 / (31,302.7 / 8) = 206.0 ms
+    modelled_s = mlperf_server.iteration_at(cli, b, tps / row.tokens_per_sample, lengths)
+    assert abs(modelled_s / published_s - 1) < 0.06
+    # the catalog's level alone puts the same iteration 14-30 % short
+    catalog = build_step_model(perf.model_copy(update={"flops_efficiency": None}), get_model("llama-2-70b"), get_gpu(row.gpu),
+                               row.tp, ROOT)
+    assert mlperf_server.iteration_at(catalog, b, tps / row.tokens_per_sample, lengths) < 0.88 * published_s
+
+
+@pytest.mark.parametrize("gpu,dtype,seqs,flops_set,expected", [
+    ("h100-sxm", "fp8", 1024, False, True),
+    ("h200-sxm", "fp8", LARGE_BATCH_SEQS, False, True),
+    ("h200-sxm", "fp8", LARGE_BATCH_SEQS - 1, False, False),
+    ("h100-sxm", "bf16", 1024, False, False),
+    ("b200", "fp8", 1024, False, False),
+    ("h100-sxm", "fp8", 1024, True, False),
+])
+def test_large_batch_note_only_where_the_levels_apply(gpu, dtype, seqs, flops_set, expected):
+    note = large_batch_note(gpu, dtype, seqs, flops_set)
+    assert (note is not None) == expected
+    if expected:
+        assert f"{level_efficiency(gpu, 'mlperf-v4.1'):.3f} (mlperf-v4.1)" in note and "flops_efficiency" in note
+
+
+@pytest.mark.parametrize("extra,shown", [
+    ([], True),
+    (["--set", "perf.flops_efficiency=0.6"], False),
+    (["--set", "perf.weight_dtype=bf16"], False),
+    (["--set", "fleet.pools.0.batching.max_num_seqs=256"], False),
+])
+def test_validate_prints_the_note_for_a_large_batch_hopper_fp8_pool(capsys, extra, shown):
+    argv = ["validate", str(BASELINE), "--set", "perf.weight_dtype=fp8",
+            "--set", "fleet.pools.0.batching.max_num_seqs=512", *extra]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert ("note: up to 512 sequences per iteration in fp8 on h100-sxm" in out) == shown
