@@ -36,6 +36,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))   # its helper modules, also when imported by a test
 
+import hopper_flops_level  # noqa: E402
 import mlperf_server  # noqa: E402
 import vidur_parity  # noqa: E402
 from sim.perf.base import BatchShape  # noqa: E402
@@ -526,7 +527,8 @@ def write_report(results: list[tuple[Row, float]], mode: str, out_md: pathlib.Pa
     lines += ["", "`*` batch not published: the largest the KV cache holds for whole sequences (at most "
               f"{MAX_AUTO_BATCH}), prefill chunks of at most {MAX_BATCHED_TOKENS} tokens.", ""]
     lines += ["![published vs simulated](validation.png)", ""]
-    lines += server_lines + WEAKNESSES + [""] + software_generations() + [""] + operator_check() + [""]
+    lines += server_lines + [""] + hopper_flops_level.report() + [""] + WEAKNESSES + [""] + software_generations()
+    lines += [""] + operator_check() + [""]
     lines += vidur_parity.report()
     out_md.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

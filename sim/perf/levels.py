@@ -5,9 +5,9 @@ throughputs at batch <= 64 (docs/validation.md rows 7a-7d). Published runs whose
 roughly a thousand tokens per GPU ran below it: NVIDIA's MLPerf Inference Llama-2-70B engines (fp8, H100
 TP2 at 896 sequences, H200 TP1 at 806) at 0.86 (v4.1) and 0.73 (v4.0) of it at their published batch, and
 TensorRT-LLM's own perf-overview rows on H200 at 600-1,300 sequences at ~0.88 (batch not published).
-Public data do not pin what causes it (docs/performance_model.md, "Large-batch fp8 on Hopper": sustained
-power-limited clocks, GEMM shape and software generation were each checked), so the catalog keeps its
-factor, which the smaller-batch rows of the same GPUs follow, and this module names the measured levels
+Public data do not pin what causes it (docs/performance_model.md, "Large-batch fp8 on Hopper": a GEMM of
+these shapes measured alone reaches the catalog's level, and more power than 700 W recovers only ~4 % of it,
+GH200 against H200 in MLPerf v4.1), so the catalog keeps its factor, which the smaller-batch rows of the same GPUs follow, and this module names the measured levels
 as scales of it. A planner modelling such a deployment sets ``perf.flops_efficiency`` to the catalog's
 value times the level's scale (:func:`level_efficiency`); ``fleetsim validate`` says so for pools that
 may run such batches (:func:`large_batch_note`).
