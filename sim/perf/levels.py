@@ -76,7 +76,7 @@ def large_batch_note(gpu: str, weight_dtype: str, max_num_seqs: int, flops_set: 
         return None
     options = " or ".join(f"{level_efficiency(gpu, lvl.name):.3f} ({lvl.name})" for lvl in FP8_LEVELS)
     return (f"up to {max_num_seqs:,} sequences per iteration in fp8 on {gpu}: published TensorRT-LLM runs at "
-            f"~450-1,300 sequences per group iterated 6-30 % slower than the catalog's fp8 FLOPs level "
+            f"~450-1,300 sequences per group iterated 6-42 % slower than the catalog's fp8 FLOPs level "
             f"({get_gpu(gpu).efficiency('fp8').flops_efficiency:g}) predicts, so this pool's latency near "
             f"saturation may be optimistic; to model such a stack set perf.flops_efficiency to {options} "
             f"(docs/performance_model.md, 'Large-batch fp8 on Hopper')")
