@@ -178,3 +178,8 @@ def test_the_bundled_profiles_still_give_the_pytorch_kernel_set(capsys):
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.strip().startswith("kernel_factors:"))
     assert yaml.safe_load(line)["kernel_factors"]["elementwise_bw_fraction"] == pytest.approx(0.524, abs=1e-3)
+
+
+def test_measured_points_from_a_device_are_refused_at_once(capsys):
+    assert main(["calibrate", "/dev/zero", "--gpu", "a100-80gb", "--model", "llama-2-7b"]) == 2
+    assert _err(capsys).strip() == "/dev/zero: is a device, not a regular file"

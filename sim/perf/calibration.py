@@ -41,6 +41,7 @@ profile via ``fleetsim calibrate --vidur-mlp``); files without it (older ones to
 from __future__ import annotations
 
 import csv
+import io
 import math
 import pathlib
 from dataclasses import asdict, dataclass
@@ -298,11 +299,9 @@ def at_bounds(x, lo, hi, names) -> tuple[str, ...]:
 
 
 def _read_csv(path: pathlib.Path) -> tuple[list[str], list[list[str]]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")]
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    from sim.scenario.safe_yaml import read_input_text
+    text = read_input_text(path)      # a regular file, within the scenario loader's limits
+    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r and not r[0].lstrip().startswith("#")]
     if not rows:
         raise InputError(f"{path}: empty file; expected a header row")
     return [h.strip() for h in rows[0]], rows[1:]

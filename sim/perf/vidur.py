@@ -59,15 +59,8 @@ def _rows(path: pathlib.Path) -> list[tuple[int, dict[str, str]]]:
     """``(line number, row)`` of a CSV profile (``#`` lines are comments): a regular UTF-8 file within
     the scenario loader's size limit, every row as long as the header; :class:`InputError` naming the
     file (and line) otherwise."""
-    from sim.scenario.safe_yaml import TextLimitError, read_text
-    try:
-        text = read_text(path)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text (is it a CSV file?)") from None
-    except TextLimitError as exc:
-        raise InputError(f"{path}: {exc}") from None
+    from sim.scenario.safe_yaml import read_input_text
+    text = read_input_text(path)      # a regular file, within the scenario loader's limits
     lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
              if line.strip() and not line.startswith("#")]
     if not lines:
