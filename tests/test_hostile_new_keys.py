@@ -183,3 +183,139 @@ def test_the_bundled_profiles_still_give_the_pytorch_kernel_set(capsys):
 def test_measured_points_from_a_device_are_refused_at_once(capsys):
     assert main(["calibrate", "/dev/zero", "--gpu", "a100-80gb", "--model", "llama-2-7b"]) == 2
     assert _err(capsys).strip() == "/dev/zero: is a device, not a regular file"
+
+
+# ------------------------------------------------------------------ scenario keys: perf, layout, autoscaler
+def _roofline_file(tmp_path: Path, model: str = "llama-3-8b", **pool) -> Path:
+    """A small roofline scenario (one H100 pool) as a file; no ``perf`` block unless ``pool`` says."""
+    sc = {"name": "t", "duration": 600, "model": model,
+          "workload": {"arrival": {"process": "poisson", "rate": 2},
+                       "prompt_tokens": {"dist": "fixed", "value": 200},
+                       "output_tokens": {"dist": "fixed", "value": 20}},
+          "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1, "max_model_len": 4096, **pool}]}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    return path
+
+
+def _validate(path: Path, capsys, *sets: str) -> tuple[int, list[str]]:
+    argv = ["validate", str(path)]
+    for s in sets:
+        argv += ["--set", s]
+    rc = main(argv)
+    capsys.readouterr()          # the first pass prints warnings once per place; ask again to see them all
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(argv) == rc
+    return rc, _err(capsys).strip().splitlines()
+
+
+@pytest.mark.parametrize("sets,expected", [
+    # a perf block without its model: the kinds it may be
+    (["perf.kernels=pytorch"], "perf: missing key 'model', which says which kind this is; allowed: roofline, "
+                               "linear, table"),
+    (["fleet.pools.0.perf.kernel_factors.elementwise_floor_s=1e-5"],
+     "fleet.pools.0.perf: missing key 'model', which says which kind this is; allowed: roofline, linear, table"),
+    # the keys of the kind the block is, not of the kind whose other key matches
+    (["perf.model=linear", "perf.kernels=pytorch"],
+     "perf.kernels: unknown key 'kernels'; allowed: base_s, model, per_context_token_s, per_decode_token_s, "
+     "per_prefill_token_s"),
+    (["perf.model=linear", "perf.kernel_factors.elementwise_floor_s=1e-5"],
+     "perf.kernel_factors: unknown key 'kernel_factors'; allowed: base_s, model, per_context_token_s, "
+     "per_decode_token_s, per_prefill_token_s"),
+    (["perf.model=table", "perf.path=t.csv", "perf.kernels=pytorch"],
+     "perf.kernels: unknown key 'kernels'; allowed: fallback, model, path, roofline"),
+    (["perf.model=roofline", "perf.kernels=PyTorch"], "perf.kernels: must be one of 'trtllm' or 'pytorch' (got 'PyTorch')"),
+    (["perf.model=roofline", "perf.kernel_factors.attention_bw_fraction=.nan"],
+     "perf.kernel_factors.attention_bw_fraction: must be a finite number (got nan)"),
+    (["perf.model=roofline", "perf.kernel_factors.elementwise_bw_fraction=0"],
+     "perf.kernel_factors.elementwise_bw_fraction: must be a fraction in (0, 1] (got 0.0)"),
+    (["perf.model=roofline", "perf.kernel_factors.decode_attention_floor_s=true"],
+     "perf.kernel_factors.decode_attention_floor_s: expected a duration such as 3600, '90s', '30m', '1h' or '7d' "
+     "(got True)"),
+    (["perf.model=roofline", "perf.kernel_factors.floor=1"],
+     "perf.kernel_factors.floor: unknown key 'floor'; allowed: attention_bw_fraction, attention_flops_fraction, "
+     "decode_attention_floor_s, elementwise_bw_fraction, elementwise_floor_s, prefill_attention_floor_s"),
+    # layouts
+    (["fleet.pools.0.expert_parallel=2"],
+     "fleet.pools.0.expert_parallel: applies only to mixture-of-experts models (this one is dense)"),
+    (["fleet.pools.0.pipeline_parallel=33"], "fleet.pools.0.pipeline_parallel: must be <= n_layers=32 (got 33)"),
+    (["fleet.pools.0.pipeline_parallel=true"], "fleet.pools.0.pipeline_parallel: must be a whole number (got True)"),
+    (["fleet.pools.0.gpus_per_node=true"], "fleet.pools.0.gpus_per_node: must be a number, not true"),
+    (["fleet.pools.0.ib_gbps=.inf"], "fleet.pools.0.ib_gbps: must be a finite number (got inf)"),
+    (["fleet.pools.0.gpus_per_replica=8"],
+     "fleet.pools.0.gpus_per_replica: unknown key 'gpus_per_replica'; allowed: autoscale, batching, "
+     "data_parallel_attention, expert_parallel, failures, gpu, gpu_memory_utilization, gpus_per_node, ib_gbps, "
+     "max_model_len, model, name, perf, pipeline_micro_batches, pipeline_parallel, replicas, scale, tensor_parallel"),
+    # a GPU holds at least one column of every MLP its stage splits
+    (["fleet.pools.0.tensor_parallel=1000000000", "fleet.pools.0.data_parallel_attention=true"],
+     "fleet.pools.0.tensor_parallel: splits every MLP of llama-3-8b (ffn_hidden=14336) 1000000000 ways: at most "
+     "14336 GPUs per stage, each holding at least one column (got 1000000000)"),
+])
+def test_bad_new_keys_are_one_line_naming_the_field(tmp_path, capsys, sets, expected):
+    path = _roofline_file(tmp_path)
+    rc, lines = _validate(path, capsys, *sets)
+    assert rc == 2
+    assert lines == [f"{path}: {expected}"]
+
+
+def test_expert_parallel_on_a_moe_model_lists_the_divisors(tmp_path, capsys):
+    path = _roofline_file(tmp_path, "mixtral-8x7b", tensor_parallel=4)
+    rc, lines = _validate(path, capsys, "fleet.pools.0.expert_parallel=3")
+    assert rc == 2 and lines == [
+        f"{path}: fleet.pools.0.expert_parallel: must divide tensor_parallel=4 and n_experts=8 (1: experts split "
+        "tensor-parallel; tensor_parallel: whole experts per GPU): 1, 2, 4 (got 3)"]
+    # experts split two ways in each of 2 groups: a GPU per stage holds half of 4 experts
+    rc, lines = _validate(path, capsys, "fleet.pools.0.expert_parallel=2")
+    assert rc == 0 and lines == []
+
+
+def test_deepseek_cluster_with_bad_overrides(capsys):
+    path = "scenarios/deepseek_v3_cluster.yaml"
+    rc, lines = _validate(Path(path), capsys, "fleet.pools.0.expert_parallel=3", "fleet.pools.1.tensor_parallel=4")
+    assert rc == 2
+    assert lines == [
+        f"{path}: fleet.pools.0.expert_parallel: must divide tensor_parallel=16 and n_experts=256 (1: experts split "
+        "tensor-parallel; tensor_parallel: whole experts per GPU): 1, 2, 4, 8, 16 (got 3)",
+        f"{path}: fleet.pools.1: deepseek-v3 does not fit on 4x h200-sxm: weights 156.2 GiB + reserve 2.2 GiB per GPU "
+        "exceed 0.9 x 141 GiB = 126.9 GiB (short by 31.5 GiB per GPU); use a larger tensor_parallel or "
+        "pipeline_parallel, a smaller weight_dtype or a GPU with more memory"]
+
+
+@pytest.mark.parametrize("pool,sets,expected", [
+    ({"autoscale": {"min": 1, "max": 4}}, ["fleet.pools.0.autoscale.scale_up_delay=3h"],
+     "fleet.pools.0.autoscale.scale_up_delay: replicas the autoscaler adds at its first decision (1 m into the "
+     "run) would serve 3 h later, after the run ends (10 m): they are billed and never serve"),
+    ({"autoscale": {"min": 1, "max": 4}}, ["fleet.pools.0.autoscale.scale_up_delay=1e308"],
+     "fleet.pools.0.autoscale.scale_up_delay: replicas the autoscaler adds at its first decision (1 m into the "
+     "run) would serve 1.16e+303 d later, after the run ends (10 m): they are billed and never serve"),
+    ({"autoscale": {"min": 1, "max": 4}}, ["fleet.pools.0.autoscale.interval=600"],
+     "fleet.pools.0.autoscale.interval: the autoscaler's first decision would come 10 m into the run, not before "
+     "it ends (10 m): the pool keeps its 1 replica(s)"),
+    ({}, ["fleet.pools.0.pipeline_micro_batches=4"],
+     "fleet.pools.0.pipeline_micro_batches: applies only with pipeline_parallel > 1 (got 4 micro-batches of one "
+     "stage); it has no effect"),
+    ({}, ["fleet.pools.0.data_parallel_attention=true"],
+     "fleet.pools.0.data_parallel_attention: has no effect with tensor_parallel: 1 (one GPU already runs the "
+     "attention of every sequence)"),
+    ({"tensor_parallel": 8}, ["fleet.pools.0.ib_gbps=100"],
+     "fleet.pools.0.ib_gbps: the replica's 8 GPUs fit in one node of 8 (gpus_per_node): no traffic crosses "
+     "nodes, so the inter-node bandwidth has no effect"),
+    ({}, ["perf.model=roofline", "perf.kernels=pytorch", "perf.kernel_factors.elementwise_floor_s=28"],
+     "perf.kernel_factors.elementwise_floor_s: 28 s per layer and iteration is more than 1 ms (Vidur measured "
+     "13-149 us per layer on an A100); floors are seconds, e.g. 28e-6 or '0.028ms' for 28 us"),
+])
+def test_legal_but_meaningless_layouts_and_delays_warn(tmp_path, capsys, pool, sets, expected):
+    path = _roofline_file(tmp_path, **pool)
+    rc, lines = _validate(path, capsys, *sets)
+    assert rc == 0
+    assert lines == [f"{path}: {expected}"]
+
+
+def test_layouts_that_use_every_key_do_not_warn(tmp_path, capsys):
+    path = _roofline_file(tmp_path, "mixtral-8x7b", tensor_parallel=8, pipeline_parallel=2, expert_parallel=8,
+                          pipeline_micro_batches=4, data_parallel_attention=True, ib_gbps=200,
+                          autoscale={"min": 1, "max": 2, "scale_up_delay": 120})
+    rc, lines = _validate(path, capsys)
+    assert (rc, lines) == (0, [])

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import warnings
+
 from sim.economics import validate as validate_economics
+from sim.errors import ScenarioWarning
+from sim.humanize import duration as _duration
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
+from sim.scenario.perf import kernel_floor_warnings
 from sim.workload import validate as validate_workload
 
 if TYPE_CHECKING:
@@ -73,6 +78,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
 
     names = [p.name for p in sc.fleet.pools]
     seen: set[str] = set()
+    notes = kernel_floor_warnings(sc.perf, "perf")
     for i, pool in enumerate(sc.fleet.pools):
         where = f"fleet.pools.{i}"
         if pool.name in seen:
@@ -82,6 +88,11 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         problems.extend(_pool_settings_problems(sc, pool, where))
         if model is not None and gpu is not None:
             problems.extend(_pool_memory_problems(sc, i, pool, model, gpu))
+        notes.extend(_pool_warnings(sc, pool, where, gpu))
+        if pool.perf is not None:
+            notes.extend(kernel_floor_warnings(pool.perf, f"{where}.perf"))
+    for field, msg in notes:
+        warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
     problems.extend(_router_problems(sc.fleet.router, names))
     problems.extend(_disaggregation_problems(sc, names))
     problems.extend(validate_workload(sc.workload, loaded.base_dir))
@@ -165,6 +176,35 @@ def _pool_settings_problems(sc, pool, where: str) -> list[tuple[str, str]]:
     return problems
 
 
+def _pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
+    """Layout and autoscaler settings of one pool that are legal but have no effect (or none within
+    the run), as ``(field, message)``."""
+    out: list[tuple[str, str]] = []
+    a = pool.autoscale
+    if a is not None and a.interval >= sc.duration:
+        out.append((f"{where}.autoscale.interval",
+                    f"the autoscaler's first decision would come {_duration(a.interval)} into the run, not before "
+                    f"it ends ({_duration(sc.duration)}): the pool keeps its {pool.replicas} replica(s)"))
+    elif a is not None and a.scale_up_delay is not None and a.interval + a.scale_up_delay >= sc.duration:
+        out.append((f"{where}.autoscale.scale_up_delay",
+                    f"replicas the autoscaler adds at its first decision ({_duration(a.interval)} into the run) "
+                    f"would serve {_duration(a.scale_up_delay)} later, after the run ends "
+                    f"({_duration(sc.duration)}): they are billed and never serve"))
+    if pool.pipeline_micro_batches is not None and pool.pipeline_parallel == 1:
+        out.append((f"{where}.pipeline_micro_batches",
+                    f"applies only with pipeline_parallel > 1 (got {pool.pipeline_micro_batches} micro-batches of "
+                    f"one stage); it has no effect"))
+    if pool.data_parallel_attention and pool.tensor_parallel == 1:
+        out.append((f"{where}.data_parallel_attention", "has no effect with tensor_parallel: 1 (one GPU already "
+                                                         "runs the attention of every sequence)"))
+    per_node = pool.gpus_per_node or getattr(gpu, "gpus_per_node", None)
+    gpus = pool.tensor_parallel * pool.pipeline_parallel
+    if pool.ib_gbps != type(pool).model_fields["ib_gbps"].default and per_node is not None and gpus <= per_node:
+        out.append((f"{where}.ib_gbps", f"the replica's {gpus} GPUs fit in one node of {per_node} (gpus_per_node): "
+                                        f"no traffic crosses nodes, so the inter-node bandwidth has no effect"))
+    return out
+
+
 def _pool_memory_problems(sc, i: int, pool, model, gpu) -> list[tuple[str, str]]:
     """Parallel layout, precision support, memory plan and the limits vLLM refuses to start with."""
     from sim.perf.memory import memory_plan
@@ -177,6 +217,13 @@ def _pool_memory_problems(sc, i: int, pool, model, gpu) -> list[tuple[str, str]]
     bad = check_layout(model.n_heads, model.n_kv_heads, model.n_experts, model.is_mla, layout, model.n_layers)
     if bad:
         problems.extend((f"{where}.{k}", msg) for k, msg in bad)
+        return problems
+    split = pool.tensor_parallel // pool.expert_parallel      # the ways each MLP (expert) is split
+    if split > model.ffn_hidden:
+        problems.append((f"{where}.tensor_parallel",
+                         f"splits every MLP of {model.name} (ffn_hidden={model.ffn_hidden}) {split} ways: at most "
+                         f"{model.ffn_hidden * pool.expert_parallel} GPUs per stage, each holding at least one "
+                         f"column (got {pool.tensor_parallel})"))
         return problems
     perf = pool.perf or sc.perf
     wdt, edt, kdt = pool_dtypes(perf, model)
