@@ -319,3 +319,14 @@ def test_layouts_that_use_every_key_do_not_warn(tmp_path, capsys):
                           autoscale={"min": 1, "max": 2, "scale_up_delay": 120})
     rc, lines = _validate(path, capsys)
     assert (rc, lines) == (0, [])
+
+
+@pytest.mark.parametrize("setting,expected", [
+    ("fleet.pools.0.autoscale.scale_up_delay=-5m", "fleet.pools.0.autoscale.scale_up_delay: must be >= 0 (got '-5m')"),
+    ("perf.kernel_factors.prefill_attention_floor_s=-1e-6",
+     "perf.kernel_factors.prefill_attention_floor_s: must be a finite number >= 0 (got -1e-06)"),
+])
+def test_a_negative_duration_written_as_text_gets_the_fields_bound(tmp_path, capsys, setting, expected):
+    path = _roofline_file(tmp_path, autoscale={"min": 1, "max": 2})
+    rc, lines = _validate(path, capsys, "perf.model=roofline", setting)
+    assert rc == 2 and lines == [f"{path}: {expected}"]
