@@ -330,3 +330,26 @@ def test_a_negative_duration_written_as_text_gets_the_fields_bound(tmp_path, cap
     path = _roofline_file(tmp_path, autoscale={"min": 1, "max": 2})
     rc, lines = _validate(path, capsys, "perf.model=roofline", setting)
     assert rc == 2 and lines == [f"{path}: {expected}"]
+
+
+def test_a_scale_up_delay_past_the_run_bills_the_new_replica_from_the_first_decision_in_both_tiers():
+    """One replica overloaded ~4x; the autoscaler's first decision (60 s in) adds one replica that would
+    serve only after the run: both tiers bill it from 60 s on (GPU-seconds D + (D - 60)), never count
+    it as serving, and call the run unstable."""
+    import warnings
+
+    from sim.api import run
+    sc = {"name": "t", "duration": 600, "model": "llama-3-8b",
+          "workload": {"arrival": {"process": "poisson", "rate": 60},
+                       "prompt_tokens": {"dist": "fixed", "value": 3000},
+                       "output_tokens": {"dist": "fixed", "value": 300}},
+          "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1, "max_model_len": 4096,
+                               "autoscale": {"min": 1, "max": 4, "scale_up_delay": "1000d"}}]}}
+    for tier, duration in (("request", 600.0), ("fluid", 7200.0)):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            s = run({**sc, "fidelity": tier, "duration": duration}).summary
+        assert any("scale_up_delay: replicas the autoscaler adds" in str(w.message) for w in seen), tier
+        assert s["gpu_hours"]["provisioned"] == pytest.approx((duration + duration - 60.0) / 3600.0, rel=1e-9), tier
+        assert s["pools"]["p"]["gpus_per_replica"] == 1
+        assert s["stability"]["verdict"] == "unstable", tier
