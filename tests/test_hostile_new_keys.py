@@ -313,6 +313,19 @@ def test_legal_but_meaningless_layouts_and_delays_warn(tmp_path, capsys, pool, s
     assert lines == [f"{path}: {expected}"]
 
 
+def test_an_absurd_floor_warns_without_an_absurd_hint(tmp_path, capsys):
+    path = _roofline_file(tmp_path)
+    rc, lines = _validate(path, capsys, "perf.model=roofline", "perf.kernel_factors.decode_attention_floor_s=1e300")
+    assert rc == 0 and lines == [
+        f"{path}: perf.kernel_factors.decode_attention_floor_s: 1e+300 s per layer and iteration is more than 1 ms "
+        "(Vidur measured 13-149 us per layer on an A100); floors are seconds"]
+
+
+def test_a_drained_run_may_scale_up_after_its_duration(tmp_path, capsys):
+    path = _roofline_file(tmp_path, autoscale={"min": 1, "max": 2, "scale_up_delay": "3h"})
+    assert _validate(path, capsys, "drain=true") == (0, [])
+
+
 def test_layouts_that_use_every_key_do_not_warn(tmp_path, capsys):
     path = _roofline_file(tmp_path, "mixtral-8x7b", tensor_parallel=8, pipeline_parallel=2, expert_parallel=8,
                           pipeline_micro_batches=4, data_parallel_attention=True, ib_gbps=200,

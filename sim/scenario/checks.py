@@ -180,7 +180,7 @@ def _pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
     """Layout and autoscaler settings of one pool that are legal but have no effect (or none within
     the run), as ``(field, message)``."""
     out: list[tuple[str, str]] = []
-    a = pool.autoscale
+    a = pool.autoscale if not sc.drain else None     # a drained run goes on past its duration
     if a is not None and a.interval >= sc.duration:
         out.append((f"{where}.autoscale.interval",
                     f"the autoscaler's first decision would come {_duration(a.interval)} into the run, not before "

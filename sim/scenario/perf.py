@@ -172,10 +172,10 @@ def kernel_floor_warnings(perf: Any, where: str) -> list[tuple[str, str]]:
     for name in ("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s"):
         v = getattr(factors, name, None)
         if v is not None and v > FLOOR_WARN_S:
+            hint = f", e.g. {v:g}e-6 or '{v / 1e3:g}ms' for {v:g} us" if v < 1e6 else ""
             out.append((f"{where}.kernel_factors.{name}",
                         f"{v:g} s per layer and iteration is more than {FLOOR_WARN_S * 1e3:g} ms (Vidur measured "
-                        f"13-149 us per layer on an A100); floors are seconds, e.g. {v:g}e-6 or "
-                        f"'{v / 1e3:g}ms' for {v:g} us"))
+                        f"13-149 us per layer on an A100); floors are seconds{hint}"))
     return out
 
 
