@@ -224,7 +224,7 @@ def _validate(path: Path, capsys, *sets: str) -> tuple[int, list[str]]:
     (["perf.model=linear", "perf.kernel_factors.elementwise_floor_s=1e-5"],
      "perf.kernel_factors: unknown key 'kernel_factors'; allowed: base_s, model, per_context_token_s, "
      "per_decode_token_s, per_prefill_token_s"),
-    (["perf.model=table", "perf.path=t.csv", "perf.kernels=pytorch"],
+    (["perf.model=table", f"perf.path={MLP.parent / 'a100_llama2_7b_tp1_steps.csv'}", "perf.kernels=pytorch"],
      "perf.kernels: unknown key 'kernels'; allowed: fallback, model, path, roofline"),
     (["perf.model=roofline", "perf.kernels=PyTorch"], "perf.kernels: must be one of 'trtllm' or 'pytorch' (got 'PyTorch')"),
     (["perf.model=roofline", "perf.kernel_factors.attention_bw_fraction=.nan"],
@@ -366,3 +366,37 @@ def test_a_scale_up_delay_past_the_run_bills_the_new_replica_from_the_first_deci
         assert s["gpu_hours"]["provisioned"] == pytest.approx((duration + duration - 60.0) / 3600.0, rel=1e-9), tier
         assert s["pools"]["p"]["gpus_per_replica"] == 1
         assert s["stability"]["verdict"] == "unstable", tier
+
+
+@pytest.mark.parametrize("sets,field,expected", [
+    (["perf.model=table", "perf.path=missing.csv"], "perf.path",
+     "{d}/missing.csv: cannot read step-time table (No such file or directory)"),
+    (["perf.model=table", "perf.path=/dev/zero"], "perf.path", "/dev/zero: is a device, not a regular file"),
+    (["perf.model=table", "perf.path=binary.csv"], "perf.path", "{d}/binary.csv: not UTF-8 text (is it a CSV file?)"),
+    (["perf.model=table", "perf.path=."], "perf.path", "{d}: is a folder, not a regular file"),
+    (["perf.model=roofline", "perf.calibration=missing.yaml"], "perf.calibration",
+     "{d}/missing.yaml: cannot read calibration file (No such file or directory)"),
+    (["fleet.pools.0.perf.model=table", "fleet.pools.0.perf.path=steps.csv",
+      "fleet.pools.0.perf.roofline.calibration=/dev/null"], "fleet.pools.0.perf.roofline.calibration",
+     "/dev/null: is a device, not a regular file"),
+])
+def test_validate_reads_the_files_a_perf_block_names(tmp_path, capsys, sets, field, expected):
+    """The step-time table and calibration files are read by validate (as by run), refused at once if
+    they are no regular UTF-8 file, and named in the problem; validate used to say ok."""
+    from sim.perf.vidur import bundled_profile as _b
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00garbage")
+    (tmp_path / "steps.csv").write_text((_b("a100").parent / "a100_llama2_7b_tp1_steps.csv").read_text())
+    path = _roofline_file(tmp_path)
+    d = str(tmp_path) if "=." not in sets[-1] else str(tmp_path / ".")
+    rc, lines = _validate(path, capsys, *sets)
+    assert rc == 2 and lines == [f"{path}: {field}: {expected.format(d=d)}"]
+    assert main(["run", str(path), "--quiet", *[x for s in sets for x in ("--set", s)]]) == 2
+    assert _err(capsys).strip().splitlines() == lines
+
+
+def test_validate_accepts_a_readable_table(tmp_path, capsys):
+    from sim.perf.vidur import bundled_profile as _b
+    (tmp_path / "steps.csv").write_text((_b("a100").parent / "a100_llama2_7b_tp1_steps.csv").read_text())
+    path = _roofline_file(tmp_path)
+    rc, _ = _validate(path, capsys, "perf.model=table", "perf.path=steps.csv")
+    assert rc == 0

@@ -376,12 +376,11 @@ def write_calibration(cal: Calibration, path: str | pathlib.Path) -> None:
 def load_calibration(path: str | pathlib.Path) -> Calibration:
     """Read a calibration file; :class:`~sim.errors.InputError` naming the problem otherwise."""
     path = pathlib.Path(path)
-    from sim.scenario.safe_yaml import load_yaml, read_text
+    from sim.scenario.safe_yaml import load_yaml, read_input_text
 
+    text = read_input_text(path, "calibration file")      # a regular file, within the scenario loader's limits
     try:
-        d = load_yaml(read_text(path))      # a regular file, within the scenario loader's limits
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read calibration file ({exc.strerror})") from None
+        d = load_yaml(text)
     except (yaml.YAMLError, ValueError) as exc:
         raise InputError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(d, dict):

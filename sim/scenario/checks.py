@@ -93,6 +93,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
             notes.extend(kernel_floor_warnings(pool.perf, f"{where}.perf"))
     for field, msg in notes:
         warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
+    problems.extend(_perf_file_problems(sc, loaded.base_dir))
     problems.extend(_router_problems(sc.fleet.router, names))
     problems.extend(_disaggregation_problems(sc, names))
     problems.extend(validate_workload(sc.workload, loaded.base_dir))
@@ -203,6 +204,38 @@ def _pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
         out.append((f"{where}.ib_gbps", f"the replica's {gpus} GPUs fit in one node of {per_node} (gpus_per_node): "
                                         f"no traffic crosses nodes, so the inter-node bandwidth has no effect"))
     return out
+
+
+def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
+    """The step-time tables and calibration files the ``perf`` blocks name, read as a run reads them
+    (relative to the scenario's folder): each one that cannot be read, by the field naming it."""
+    from sim.errors import InputError
+    from sim.io import resolve_path
+
+    def read(kind: str, name: str) -> None:     # the readers import scipy: only when a file is named
+        if kind == "path":
+            from sim.perf.table import read_table
+            read_table(resolve_path(name, base_dir))
+        else:
+            from sim.perf.calibration import load_calibration
+            load_calibration(resolve_path(name, base_dir))
+
+    blocks = [("perf", sc.perf)] + [(f"fleet.pools.{i}.perf", p.perf) for i, p in enumerate(sc.fleet.pools)
+                                    if p.perf is not None]
+    problems = []
+    for where, perf in blocks:
+        named = []
+        if getattr(perf, "path", None) is not None:          # a table, and the roofline outside its grid
+            named.append(("path", where, perf.path))
+            where, perf = f"{where}.roofline", perf.roofline
+        if getattr(perf, "calibration", None) is not None:
+            named.append(("calibration", where, perf.calibration))
+        for kind, at, name in named:
+            try:
+                read(kind, name)
+            except InputError as exc:
+                problems.append((f"{at}.{kind}", str(exc)))
+    return problems
 
 
 def _pool_memory_problems(sc, i: int, pool, model, gpu) -> list[tuple[str, str]]:
