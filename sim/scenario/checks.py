@@ -191,10 +191,15 @@ def _pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
                     f"replicas the autoscaler adds at its first decision ({_duration(a.interval)} into the run) "
                     f"would serve {_duration(a.scale_up_delay)} later, after the run ends "
                     f"({_duration(sc.duration)}): they are billed and never serve"))
-    if pool.pipeline_micro_batches is not None and pool.pipeline_parallel == 1:
+    m, seqs = pool.pipeline_micro_batches, pool.batching.max_num_seqs
+    if m is not None and pool.pipeline_parallel == 1:
         out.append((f"{where}.pipeline_micro_batches",
-                    f"applies only with pipeline_parallel > 1 (got {pool.pipeline_micro_batches} micro-batches of "
-                    f"one stage); it has no effect"))
+                    f"applies only with pipeline_parallel > 1 (got {m} micro-batches of one stage); it has no effect"))
+    elif m is not None and m > seqs:
+        out.append((f"{where}.pipeline_micro_batches",
+                    f"{m} micro-batches is more than an iteration's sequences (batching.max_num_seqs: {seqs}); "
+                    f"engines form micro-batches of whole sequences, this model splits an iteration's tokens "
+                    f"(up to one micro-batch per token, each reading the stage's weights)"))
     if pool.data_parallel_attention and pool.tensor_parallel == 1:
         out.append((f"{where}.data_parallel_attention", "has no effect with tensor_parallel: 1 (one GPU already "
                                                          "runs the attention of every sequence)"))
