@@ -404,3 +404,14 @@ def test_validate_accepts_a_readable_table(tmp_path, capsys):
     path = _roofline_file(tmp_path)
     rc, _ = _validate(path, capsys, "perf.model=table", "perf.path=steps.csv")
     assert rc == 0
+
+
+def test_a_pipeline_whose_kv_cache_holds_less_than_one_sequence_names_the_shortfall_and_the_remedies(tmp_path, capsys):
+    # 405B over 2 stages of 8 H100s at 62.5 % of memory: weights and reserve leave KV for 18,288 tokens
+    path = _roofline_file(tmp_path, "llama-3.1-405b", tensor_parallel=8, pipeline_parallel=2,
+                          gpu_memory_utilization=0.625)
+    rc, lines = _validate(path, capsys, "fleet.pools.0.max_model_len=131072")
+    assert rc == 2 and lines == [
+        f"{path}: fleet.pools.0: the KV cache holds 18,288 tokens, fewer than one sequence of max_model_len=131,072 "
+        "(vLLM refuses to start); set a smaller fleet.pools.0.max_model_len, a larger gpu_memory_utilization, "
+        "tensor_parallel or pipeline_parallel"]

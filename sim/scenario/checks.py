@@ -294,8 +294,8 @@ def _pool_memory_problems(sc, i: int, pool, model, gpu) -> list[tuple[str, str]]
     if plan.kv_tokens < mml:
         problems.append((where, f"the KV cache holds {plan.kv_tokens:,} tokens, fewer than one sequence of "
                                 f"max_model_len={mml:,} (vLLM refuses to start); set a smaller "
-                                f"fleet.pools.{i}.max_model_len, a larger gpu_memory_utilization or "
-                                f"tensor_parallel"))
+                                f"fleet.pools.{i}.max_model_len, a larger gpu_memory_utilization, "
+                                f"tensor_parallel or pipeline_parallel"))
     return problems
 
 
