@@ -415,3 +415,25 @@ def test_a_pipeline_whose_kv_cache_holds_less_than_one_sequence_names_the_shortf
         f"{path}: fleet.pools.0: the KV cache holds 18,288 tokens, fewer than one sequence of max_model_len=131,072 "
         "(vLLM refuses to start); set a smaller fleet.pools.0.max_model_len, a larger gpu_memory_utilization, "
         "tensor_parallel or pipeline_parallel"]
+
+
+def test_gpu_hours_count_every_gpu_of_a_pipelined_expert_parallel_replica_in_both_tiers():
+    """Two replicas of mixtral-8x7b over 2 stages of 4 H100s with 4 expert groups, across nodes of 4:
+    8 GPUs each, 16 GPUs billed for the whole run in either tier."""
+    from sim.api import run
+    sc = {"name": "moe", "duration": 120, "model": "mixtral-8x7b",
+          "workload": {"arrival": {"process": "poisson", "rate": 4},
+                       "prompt_tokens": {"dist": "fixed", "value": 500},
+                       "output_tokens": {"dist": "fixed", "value": 50}},
+          "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 2, "tensor_parallel": 4,
+                               "pipeline_parallel": 2, "expert_parallel": 4, "max_model_len": 8192,
+                               "gpus_per_node": 4, "ib_gbps": 200}]},
+          "economics": {"gpu_hour_usd": 2.0}}
+    fluid = {"fidelity": "fluid", "duration": 7200,
+             "fluid": {"grid": [0.5, 1.0], "calibration_requests": 100, "calibration_duration": 60}}
+    for over, hours in (({}, 120 / 3600), (fluid, 2.0)):
+        s = run({**sc, **over}).summary
+        p = s["pools"]["p"]
+        assert (p["tensor_parallel"], p["pipeline_parallel"], p["expert_parallel"], p["gpus_per_replica"]) == (4, 2, 4, 8)
+        assert s["gpu_hours"]["provisioned"] == pytest.approx(2 * 8 * hours, rel=1e-12)
+        assert s["cost"]["compute_usd"] == pytest.approx(2.0 * 2 * 8 * hours, rel=1e-12)
