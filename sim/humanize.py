@@ -113,6 +113,11 @@ def duration(s: float | None) -> str:
 
         >>> duration(3600), duration(90), duration(604_800), duration(93_784), duration(2.5)
         ('1 h', '1 m 30 s', '7 d', '1 d 2 h', '2.5 s')
+
+    Past ten thousand days, days in three significant digits (not a 300-digit count):
+
+        >>> duration(1e308)
+        '1.16e+303 d'
     """
     if not _finite(s):
         return MISSING
@@ -120,6 +125,8 @@ def duration(s: float | None) -> str:
         return "-" + duration(-s)
     if s < 60:
         return f"{s:.3g} s"
+    if s >= 1e4 * 86400:
+        return f"{s / 86400:.3g} d"
     units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
     for i, (name, size) in enumerate(units[:-1]):
         small, small_size = units[i + 1]

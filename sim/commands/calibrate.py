@@ -136,8 +136,13 @@ def _checked_inputs(args: argparse.Namespace):
         gpu.peak_tflops(args.weight_dtype)
     except ValueError as exc:
         raise InputError(f"--weight-dtype: {exc}") from None
+    if args.vidur_attention is not None and args.vidur_mlp is None:
+        raise InputError("--vidur-attention: needs --vidur-mlp (the kernel set is fitted to both profiles)")
     if args.points is None and args.vidur_mlp is None:
         raise InputError("give a CSV of measured points, or --vidur-mlp with a Vidur operator profile")
+    if args.points is not None and args.vidur_mlp is not None:
+        raise InputError(f"--vidur-mlp: give measured points or a Vidur operator profile, not both "
+                         f"(got {args.points} and {args.vidur_mlp})")
     return gpu, model
 
 
@@ -153,8 +158,13 @@ def _fit(args: argparse.Namespace, gpu, model):
         return cal, f"{cal.points} points", "step_s" if isinstance(points, StepPoints) else "output tok/s"
     import numpy as np
 
+    from sim.errors import InputError
     from sim.perf.vidur import fit_gemm_roofline, read_operator_profile
-    fit = fit_gemm_roofline(read_operator_profile(args.vidur_mlp), model, gpu, args.tp, args.weight_dtype)
+    profile = read_operator_profile(args.vidur_mlp)
+    try:
+        fit = fit_gemm_roofline(profile, model, gpu, args.tp, args.weight_dtype)
+    except InputError as exc:      # no rows, or too few token counts, of this tensor-parallel size
+        raise InputError(f"{args.vidur_mlp}: {exc}") from None
     err = np.abs(fit.rel_error)
     cal = Calibration(gpu.name, model.name, args.tp, args.weight_dtype, args.kv_dtype,
                       fit.efficiency.flops_efficiency, fit.efficiency.bw_efficiency, fit.efficiency.overhead_s,

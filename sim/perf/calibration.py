@@ -41,6 +41,7 @@ profile via ``fleetsim calibrate --vidur-mlp``); files without it (older ones to
 from __future__ import annotations
 
 import csv
+import io
 import math
 import pathlib
 from dataclasses import asdict, dataclass
@@ -298,11 +299,9 @@ def at_bounds(x, lo, hi, names) -> tuple[str, ...]:
 
 
 def _read_csv(path: pathlib.Path) -> tuple[list[str], list[list[str]]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")]
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    from sim.scenario.safe_yaml import read_input_text
+    text = read_input_text(path)      # a regular file, within the scenario loader's limits
+    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r and not r[0].lstrip().startswith("#")]
     if not rows:
         raise InputError(f"{path}: empty file; expected a header row")
     return [h.strip() for h in rows[0]], rows[1:]
@@ -377,12 +376,11 @@ def write_calibration(cal: Calibration, path: str | pathlib.Path) -> None:
 def load_calibration(path: str | pathlib.Path) -> Calibration:
     """Read a calibration file; :class:`~sim.errors.InputError` naming the problem otherwise."""
     path = pathlib.Path(path)
-    from sim.scenario.safe_yaml import load_yaml, read_text
+    from sim.scenario.safe_yaml import load_yaml, read_input_text
 
+    text = read_input_text(path, "calibration file")      # a regular file, within the scenario loader's limits
     try:
-        d = load_yaml(read_text(path))      # a regular file, within the scenario loader's limits
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read calibration file ({exc.strerror})") from None
+        d = load_yaml(text)
     except (yaml.YAMLError, ValueError) as exc:
         raise InputError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(d, dict):

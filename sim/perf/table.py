@@ -28,6 +28,7 @@ point and the grid's range, and uses the fallback roofline for every such iterat
 from __future__ import annotations
 
 import csv
+import io
 import math
 import pathlib
 import warnings
@@ -123,12 +124,11 @@ class TableModel:
 
 def read_table(path: str | pathlib.Path) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
     """Axes and value grid of a step-time table CSV; every grid combination must appear exactly once."""
+    from sim.scenario.safe_yaml import read_input_text
     path = pathlib.Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            lines = [(i, r) for i, r in enumerate(csv.reader(fh), start=1) if r and not r[0].lstrip().startswith("#")]
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read step-time table ({exc.strerror})") from None
+    text = read_input_text(path, "step-time table")      # a regular file, within the scenario loader's limits
+    lines = [(i, r) for i, r in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
+             if r and not r[0].lstrip().startswith("#")]
     if not lines:
         raise InputError(f"{path}: empty; expected a header {', '.join(COLUMNS)}")
     header = [h.strip() for h in lines[0][1]]

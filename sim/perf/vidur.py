@@ -55,12 +55,51 @@ def bundled_profile(gpu: str, kind: str = "mlp") -> pathlib.Path:
     return DATA_DIR / name
 
 
-def _rows(path: pathlib.Path) -> list[dict[str, str]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            return list(csv.DictReader(line for line in fh if not line.startswith("#")))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+def _rows(path: pathlib.Path) -> list[tuple[int, dict[str, str]]]:
+    """``(line number, row)`` of a CSV profile (``#`` lines are comments): a regular UTF-8 file within
+    the scenario loader's size limit, every row as long as the header; :class:`InputError` naming the
+    file (and line) otherwise."""
+    from sim.scenario.safe_yaml import read_input_text
+    text = read_input_text(path)      # a regular file, within the scenario loader's limits
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
+             if line.strip() and not line.startswith("#")]
+    if not lines:
+        return []
+    header = [h.strip() for h in next(csv.reader([lines[0][1]]))]
+    if len(lines) == 1:
+        raise InputError(f"{path}: has a header row and no data rows")
+    out = []
+    for n, line in lines[1:]:
+        values = next(csv.reader([line]))
+        if len(values) != len(header):
+            raise InputError(f"{path}:{n}: has {len(values)} values; the header names {len(header)} columns")
+        out.append((n, dict(zip(header, values))))
+    return out
+
+
+def _column(path: pathlib.Path, rows: list[tuple[int, dict[str, str]]], name: str, kind: str) -> np.ndarray:
+    """One column of :func:`_rows` as numbers: ``kind`` ``ms`` (finite > 0 milliseconds per layer, returned
+    in seconds), ``count`` (whole >= 1), ``size`` (whole >= 0) or ``bool`` (True/False)."""
+    col = list(rows[0][1]).index(name) + 1
+    out = []
+    for n, row in rows:
+        text = row[name].strip()
+        try:
+            if kind == "bool":
+                if text.lower() not in ("true", "false"):
+                    raise ValueError
+                out.append(text.lower() == "true")
+                continue
+            v = float(text)
+            lowest = 1 if kind == "count" else 0
+            if not (math.isfinite(v) and (v > 0 if kind == "ms" else v == math.floor(v) and v >= lowest)):
+                raise ValueError
+        except ValueError:
+            allowed = {"ms": "a finite number > 0 (milliseconds per layer)", "count": "a whole number >= 1",
+                       "size": "a whole number >= 0", "bool": "True or False"}[kind]
+            raise InputError(f"{path}:{n}:{col}: {name} must be {allowed} (got {row[name]!r})") from None
+        out.append(v * 1e-3 if kind == "ms" else int(v))
+    return np.array(out)
 
 
 @dataclass(frozen=True)
@@ -95,16 +134,15 @@ def read_operator_profile(path: str | pathlib.Path) -> OperatorProfile:
     path = pathlib.Path(path)
     rows = _rows(path)
     need = [f"time_stats.{o}.median" for o in GEMM_OPS + ELEMENTWISE_OPS + ("emb",)] + ["num_tokens"]
-    if not rows or any(c not in rows[0] for c in need):
-        missing = [c for c in need if not rows or c not in rows[0]]
+    if not rows or any(c not in rows[0][1] for c in need):
+        missing = [c for c in need if not rows or c not in rows[0][1]]
         raise InputError(f"{path}: not a Vidur operator profile; missing columns {', '.join(missing)}")
-    tp_col = "num_tensor_parallel_workers" if "num_tensor_parallel_workers" in rows[0] else None
-    def col(name: str) -> np.ndarray:
-        return np.array([float(r[name]) for r in rows])
-    gemm = sum(col(f"time_stats.{o}.median") for o in GEMM_OPS) * 1e-3
-    elem = sum(col(f"time_stats.{o}.median") for o in ELEMENTWISE_OPS) * 1e-3
-    tp = col(tp_col).astype(int) if tp_col else np.ones(len(rows), dtype=int)
-    return OperatorProfile(col("num_tokens").astype(int), tp, gemm, elem, col("time_stats.emb.median") * 1e-3)
+    def ms(ops: tuple[str, ...]) -> np.ndarray:
+        return sum(_column(path, rows, f"time_stats.{o}.median", "ms") for o in ops)
+    tp_col = "num_tensor_parallel_workers"
+    tp = _column(path, rows, tp_col, "count") if tp_col in rows[0][1] else np.ones(len(rows), dtype=int)
+    return OperatorProfile(_column(path, rows, "num_tokens", "count"), tp, ms(GEMM_OPS), ms(ELEMENTWISE_OPS),
+                           ms(("emb",)))
 
 
 @dataclass(frozen=True)
@@ -122,13 +160,11 @@ def read_attention_sample(path: str | pathlib.Path) -> AttentionSample:
     path = pathlib.Path(path)
     rows = _rows(path)
     need = ("is_prefill", "batch_size", "prefill_chunk_size", "kv_cache_size", "attn_median_ms")
-    if not rows or any(c not in rows[0] for c in need):
+    if not rows or any(c not in rows[0][1] for c in need):
         raise InputError(f"{path}: not an attention sample; needs columns {', '.join(need)}")
-    return AttentionSample(np.array([r["is_prefill"].strip().lower() == "true" for r in rows]),
-                           np.array([int(r["batch_size"]) for r in rows]),
-                           np.array([int(r["prefill_chunk_size"]) for r in rows]),
-                           np.array([int(r["kv_cache_size"]) for r in rows]),
-                           np.array([float(r["attn_median_ms"]) for r in rows]) * 1e-3)
+    return AttentionSample(_column(path, rows, "is_prefill", "bool"), _column(path, rows, "batch_size", "count"),
+                           _column(path, rows, "prefill_chunk_size", "size"),
+                           _column(path, rows, "kv_cache_size", "size"), _column(path, rows, "attn_median_ms", "ms"))
 
 
 def _one_layer(model: ModelSpec) -> ModelSpec:
@@ -264,6 +300,14 @@ def regime_efficiency(profile: OperatorProfile, model: ModelSpec, gpu: GPUSpec, 
     return Efficiency(float(np.median(fl)), float(np.median(bw)), gpu.efficiency(weight_dtype).overhead_s)
 
 
+def _enough_token_counts(prof: OperatorProfile, factors: str, n: int) -> OperatorProfile:
+    """``prof`` (one TP size) when it has at least ``n`` different token counts to fit ``factors``."""
+    if len(prof.num_tokens) < n:
+        raise InputError(f"the tensor-parallel-{int(prof.tp[0])} rows have {len(prof.num_tokens)} different "
+                         f"token count(s); fitting {factors} needs at least {n}")
+    return prof
+
+
 @dataclass(frozen=True)
 class GemmRooflineFit:
     """Smooth-roofline factors fitted to a GEMM profile, and the relative error per profile row."""
@@ -285,7 +329,7 @@ def fit_gemm_roofline(profile: OperatorProfile, model: ModelSpec, gpu: GPUSpec, 
     catalog's (operator profiles carry no iteration overhead).
     """
     from sim.perf.roofline import smooth_roofline
-    prof = profile.select(tp)
+    prof = _enough_token_counts(profile.select(tp), "flops_efficiency, bw_efficiency and overlap_exponent", 3)
     rm = RooflineModel(_one_layer(model), gpu, tp, weight_dtype, "bf16", Efficiency(1.0, 1.0, 0.0), math.inf)
     tc, tm = [], []
     for n in prof.num_tokens:
@@ -337,11 +381,17 @@ def fit_kernel_set(profile: OperatorProfile, sample: AttentionSample, model: Mod
       query-key pair) the fraction of peak FLOPs at ``2 * (qk + v)`` FLOPs per pair and layer.
     """
     from sim.perf.roofline import attention_widths
-    prof = profile.select(1)
+    prof = _enough_token_counts(profile.select(1), "elementwise_floor_s and elementwise_bw_fraction", 2)
+    sizes = {"decode": ("batch_size x kv_cache_size", sample.batch * sample.kv),
+             "prefill": ("prefill_chunk_size, kv_cache_size", sample.chunk * (sample.kv + sample.chunk / 2.0))}
     for kind, rows in (("decode", ~sample.is_prefill), ("prefill", sample.is_prefill)):
         if rows.sum() < 2:
             raise ValueError(f"needs at least 2 {kind} rows to fit the {kind} attention kernel "
                              f"(has {int(rows.sum())})")
+        what, size = sizes[kind]
+        if len(np.unique(size[rows])) < 2:
+            raise ValueError(f"needs {kind} rows of at least 2 different sizes ({what}) to fit the {kind} "
+                             f"attention kernel (has {len(np.unique(size[rows]))})")
     res = least_squares(
         lambda x: np.log(elementwise_seconds(KernelSet(name, x[0], x[1]), prof, model, gpu) / prof.elementwise_s),
         [2e-5, 0.5], bounds=([0.0, 0.05], [1e-3, 1.0]))

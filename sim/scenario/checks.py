@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import warnings
+
 from sim.economics import validate as validate_economics
+from sim.errors import ScenarioWarning
+from sim.humanize import duration as _duration
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
+from sim.scenario.perf import kernel_floor_warnings
 from sim.workload import validate as validate_workload
 
 if TYPE_CHECKING:
@@ -73,6 +78,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
 
     names = [p.name for p in sc.fleet.pools]
     seen: set[str] = set()
+    notes = kernel_floor_warnings(sc.perf, "perf")
     for i, pool in enumerate(sc.fleet.pools):
         where = f"fleet.pools.{i}"
         if pool.name in seen:
@@ -82,6 +88,12 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         problems.extend(_pool_settings_problems(sc, pool, where))
         if model is not None and gpu is not None:
             problems.extend(_pool_memory_problems(sc, i, pool, model, gpu))
+        notes.extend(_pool_warnings(sc, pool, where, gpu))
+        if pool.perf is not None:
+            notes.extend(kernel_floor_warnings(pool.perf, f"{where}.perf"))
+    for field, msg in notes:
+        warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
+    problems.extend(_perf_file_problems(sc, loaded.base_dir))
     problems.extend(_router_problems(sc.fleet.router, names))
     problems.extend(_disaggregation_problems(sc, names))
     problems.extend(validate_workload(sc.workload, loaded.base_dir))
@@ -165,6 +177,72 @@ def _pool_settings_problems(sc, pool, where: str) -> list[tuple[str, str]]:
     return problems
 
 
+def _pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
+    """Layout and autoscaler settings of one pool that are legal but have no effect (or none within
+    the run), as ``(field, message)``."""
+    out: list[tuple[str, str]] = []
+    a = pool.autoscale if not sc.drain else None     # a drained run goes on past its duration
+    if a is not None and a.interval >= sc.duration:
+        out.append((f"{where}.autoscale.interval",
+                    f"the autoscaler's first decision would come {_duration(a.interval)} into the run, not before "
+                    f"it ends ({_duration(sc.duration)}): the pool keeps its {pool.replicas} replica(s)"))
+    elif a is not None and a.scale_up_delay is not None and a.interval + a.scale_up_delay >= sc.duration:
+        out.append((f"{where}.autoscale.scale_up_delay",
+                    f"replicas the autoscaler adds at its first decision ({_duration(a.interval)} into the run) "
+                    f"would serve {_duration(a.scale_up_delay)} later, after the run ends "
+                    f"({_duration(sc.duration)}): they are billed and never serve"))
+    m, seqs = pool.pipeline_micro_batches, pool.batching.max_num_seqs
+    if m is not None and pool.pipeline_parallel == 1:
+        out.append((f"{where}.pipeline_micro_batches",
+                    f"applies only with pipeline_parallel > 1 (got {m} micro-batches of one stage); it has no effect"))
+    elif m is not None and m > seqs:
+        out.append((f"{where}.pipeline_micro_batches",
+                    f"{m} micro-batches is more than an iteration's sequences (batching.max_num_seqs: {seqs}); "
+                    f"engines form micro-batches of whole sequences, this model splits an iteration's tokens "
+                    f"(up to one micro-batch per token, each reading the stage's weights)"))
+    if pool.data_parallel_attention and pool.tensor_parallel == 1:
+        out.append((f"{where}.data_parallel_attention", "has no effect with tensor_parallel: 1 (one GPU already "
+                                                         "runs the attention of every sequence)"))
+    per_node = pool.gpus_per_node or getattr(gpu, "gpus_per_node", None)
+    gpus = pool.tensor_parallel * pool.pipeline_parallel
+    if pool.ib_gbps != type(pool).model_fields["ib_gbps"].default and per_node is not None and gpus <= per_node:
+        out.append((f"{where}.ib_gbps", f"the replica's {gpus} GPUs fit in one node of {per_node} (gpus_per_node): "
+                                        f"no traffic crosses nodes, so the inter-node bandwidth has no effect"))
+    return out
+
+
+def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
+    """The step-time tables and calibration files the ``perf`` blocks name, read as a run reads them
+    (relative to the scenario's folder): each one that cannot be read, by the field naming it."""
+    from sim.errors import InputError
+    from sim.io import resolve_path
+
+    def read(kind: str, name: str) -> None:     # the readers import scipy: only when a file is named
+        if kind == "path":
+            from sim.perf.table import read_table
+            read_table(resolve_path(name, base_dir))
+        else:
+            from sim.perf.calibration import load_calibration
+            load_calibration(resolve_path(name, base_dir))
+
+    blocks = [("perf", sc.perf)] + [(f"fleet.pools.{i}.perf", p.perf) for i, p in enumerate(sc.fleet.pools)
+                                    if p.perf is not None]
+    problems = []
+    for where, perf in blocks:
+        named = []
+        if getattr(perf, "path", None) is not None:          # a table, and the roofline outside its grid
+            named.append(("path", where, perf.path))
+            where, perf = f"{where}.roofline", perf.roofline
+        if getattr(perf, "calibration", None) is not None:
+            named.append(("calibration", where, perf.calibration))
+        for kind, at, name in named:
+            try:
+                read(kind, name)
+            except InputError as exc:
+                problems.append((f"{at}.{kind}", str(exc)))
+    return problems
+
+
 def _pool_memory_problems(sc, i: int, pool, model, gpu) -> list[tuple[str, str]]:
     """Parallel layout, precision support, memory plan and the limits vLLM refuses to start with."""
     from sim.perf.memory import memory_plan
@@ -177,6 +255,13 @@ def _pool_memory_problems(sc, i: int, pool, model, gpu) -> list[tuple[str, str]]
     bad = check_layout(model.n_heads, model.n_kv_heads, model.n_experts, model.is_mla, layout, model.n_layers)
     if bad:
         problems.extend((f"{where}.{k}", msg) for k, msg in bad)
+        return problems
+    split = pool.tensor_parallel // pool.expert_parallel      # the ways each MLP (expert) is split
+    if split > model.ffn_hidden:
+        problems.append((f"{where}.tensor_parallel",
+                         f"splits every MLP of {model.name} (ffn_hidden={model.ffn_hidden}) {split} ways: at most "
+                         f"{model.ffn_hidden * pool.expert_parallel} GPUs per stage, each holding at least one "
+                         f"column (got {pool.tensor_parallel})"))
         return problems
     perf = pool.perf or sc.perf
     wdt, edt, kdt = pool_dtypes(perf, model)
@@ -209,8 +294,8 @@ def _pool_memory_problems(sc, i: int, pool, model, gpu) -> list[tuple[str, str]]
     if plan.kv_tokens < mml:
         problems.append((where, f"the KV cache holds {plan.kv_tokens:,} tokens, fewer than one sequence of "
                                 f"max_model_len={mml:,} (vLLM refuses to start); set a smaller "
-                                f"fleet.pools.{i}.max_model_len, a larger gpu_memory_utilization or "
-                                f"tensor_parallel"))
+                                f"fleet.pools.{i}.max_model_len, a larger gpu_memory_utilization, "
+                                f"tensor_parallel or pipeline_parallel"))
     return problems
 
 

@@ -37,6 +37,12 @@ def _fraction(v: float | None) -> float | None:
     return v
 
 
+FLOOR_WARN_S = 1e-3
+"""A kernel floor above this many seconds per layer is probably a unit slip (microseconds written as
+seconds): Vidur's A100 profiles of Llama-2-7B measure floors of 13-149 us per layer
+(github.com/microsoft/vidur; :mod:`sim.perf.kernels`)."""
+
+
 class KernelFactors(Strict):
     """Numbers of a kernel set that replace the named set's (``perf.kernel_factors``; each optional).
 
@@ -150,6 +156,27 @@ class TablePerf(Strict):
         if not v.strip():
             raise ValueError("must be a path to a CSV file (got an empty string)")
         return v
+
+
+def kernel_floor_warnings(perf: Any, where: str) -> list[tuple[str, str]]:
+    """``(field, message)`` for each kernel floor of a ``perf`` block (at ``where``; a table's fallback
+    roofline included) above :data:`FLOOR_WARN_S`: legal, but probably microseconds written as seconds.
+
+        >>> kernel_floor_warnings(parse_perf({"kernel_factors": {"decode_attention_floor_s": 13}}), "perf")[0][0]
+        'perf.kernel_factors.decode_attention_floor_s'
+    """
+    if isinstance(perf, TablePerf):
+        return kernel_floor_warnings(perf.roofline, f"{where}.roofline")
+    factors = getattr(perf, "kernel_factors", None)
+    out = []
+    for name in ("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s"):
+        v = getattr(factors, name, None)
+        if v is not None and v > FLOOR_WARN_S:
+            hint = f", e.g. {v:g}e-6 or '{v / 1e3:g}ms' for {v:g} us" if v < 1e6 else ""
+            out.append((f"{where}.kernel_factors.{name}",
+                        f"{v:g} s per layer and iteration is more than {FLOOR_WARN_S * 1e3:g} ms (Vidur measured "
+                        f"13-149 us per layer on an A100); floors are seconds{hint}"))
+    return out
 
 
 PerfConfig = Annotated[Union[RooflinePerf, LinearPerf, TablePerf], Field(discriminator="model")]

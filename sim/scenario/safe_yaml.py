@@ -68,6 +68,22 @@ def read_text(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
     return data.decode("utf-8")
 
 
+def read_input_text(path: str | Path, what: str = "") -> str:
+    """The text of an input file other than a scenario (a profile, measured points, a step-time table)
+    as :func:`read_text` reads it; :class:`~sim.errors.InputError` naming the file (and ``what`` it
+    is) otherwise."""
+    from sim.errors import InputError
+
+    try:
+        return read_text(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read{' ' + what if what else ''} ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text (is it a CSV file?)") from None
+    except TextLimitError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a folder"

@@ -41,11 +41,11 @@ def _pick(options: list[Any], node: Any) -> Any:
     models = [o for o in options if isinstance(o, type) and issubclass(o, BaseModel)]
     if len(models) == 1 or not isinstance(node, dict):
         return models[0] if models else None
-    for m in models:  # discriminated union: the member whose Literal tag matches
+    for m in models:  # discriminated union: the member whose tag (a one-value Literal) matches
         for fname, f in m.model_fields.items():
-            if typing.get_origin(f.annotation) is typing.Literal and fname in node:
-                if node[fname] in typing.get_args(f.annotation):
-                    return m
+            tag = typing.get_args(f.annotation) if typing.get_origin(f.annotation) is typing.Literal else ()
+            if len(tag) == 1 and fname in node and node[fname] == tag[0]:
+                return m
     for m in models:
         if set(node) <= set(m.model_fields):
             return m
@@ -54,7 +54,27 @@ def _pick(options: list[Any], node: Any) -> Any:
 
 def _allowed_keys(loc: Sequence[Any], raw: Any) -> list[str] | None:
     """Field names allowed in the mapping that holds ``loc[-1]``."""
-    parent = list(loc[:-1])
+    cls = _block_of(list(loc[:-1]), raw)
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return sorted(f.alias or name for name, f in cls.model_fields.items())
+    return None
+
+
+def _tags(loc: Sequence[Any], raw: Any, discriminator: str) -> list[str]:
+    """The values the ``discriminator`` key may take in the union block at ``loc`` (e.g. the ``perf``
+    block's ``model``: roofline, linear, table), in the schema's order."""
+    cls = _block_of(list(loc[:-1]), raw) if loc else None
+    field = cls.model_fields.get(str(loc[-1])) if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+    out: list[str] = []
+    for member in _unwrap(field.annotation) if field is not None else []:
+        f = member.model_fields.get(discriminator) if isinstance(member, type) and issubclass(member, BaseModel) else None
+        if f is not None and typing.get_origin(f.annotation) is typing.Literal:
+            out.extend(str(v) for v in typing.get_args(f.annotation))
+    return out
+
+
+def _block_of(parent: list[Any], raw: Any) -> Any:
+    """The schema class of the block at ``parent`` (``None`` where the schema has no block there)."""
     # walk the raw data and schema together, descending through list indices
     cls: Any = Scenario
     node = raw
@@ -84,9 +104,7 @@ def _allowed_keys(loc: Sequence[Any], raw: Any) -> list[str] | None:
             i += 1
         cls = _pick(models, node)
         i += 1
-    if isinstance(cls, type) and issubclass(cls, BaseModel):
-        return sorted(f.alias or name for name, f in cls.model_fields.items())
-    return None
+    return cls
 
 
 def clean_loc(loc: Sequence[Any], raw: Any) -> list[Any]:
@@ -167,7 +185,8 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         return f"unknown {disc} {ctx.get('tag')!r}; allowed: {tags}"
     if typ == "union_tag_not_found":
         disc = str(ctx.get('discriminator', 'kind')).strip("'\"")
-        return f"missing key {disc!r}, which says which kind this is"
+        tags = _tags(loc, raw, disc)
+        return f"missing key {disc!r}, which says which kind this is" + (f"; allowed: {', '.join(tags)}" if tags else "")
     if typ in ("int_parsing", "int_type", "int_from_float"):
         return f"must be a whole number (got {_fmt_got(got)})"
     if typ == "finite_number":

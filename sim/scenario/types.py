@@ -4,6 +4,12 @@ Durations accept a number of seconds or a string with a unit::
 
     >>> parse_duration("90s"), parse_duration("30m"), parse_duration("1h"), parse_duration("7d")
     (90.0, 1800.0, 3600.0, 604800.0)
+
+A sign is read as written, so that the field's own bound says what is allowed (YAML reads
+``-1e-6``, without a dot, as text)::
+
+    >>> parse_duration("-5m"), parse_duration("-1e-6")
+    (-300.0, -1e-06)
 """
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
+_DURATION_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
 
 
 def parse_duration(value: Any) -> float:

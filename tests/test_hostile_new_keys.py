@@ -1,0 +1,439 @@
+"""Hostile input on the newest surface: ``fleetsim calibrate --vidur-mlp/--vidur-attention``, the
+kernel-set and layout keys of a scenario, the autoscaler's delays against the run.
+
+Every bad value is exit 2 with one line naming the file, the field (or line and column) and what is
+allowed, never a traceback or an internal error; a legal but meaningless value is a one-line warning.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.perf.vidur import bundled_profile
+
+MLP, ATTENTION = bundled_profile("a100"), bundled_profile("a100", "attention")
+
+
+def _err(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    return err
+
+
+# ------------------------------------------------------------------ fleetsim calibrate --vidur-*
+def _table(path: Path) -> tuple[list[str], list[list[str]]]:
+    lines = [x for x in path.read_text(encoding="utf-8").splitlines() if not x.startswith("#")]
+    rows = list(csv.reader(lines))
+    return rows[0], rows[1:]
+
+
+def _edited(tmp_path: Path, src: Path, column: str, value: str, row: int = 4) -> Path:
+    """A copy of ``src`` (comments dropped) with ``column`` of data row ``row`` set to ``value``;
+    the data row is on line ``row + 2`` of the copy."""
+    header, rows = _table(src)
+    rows[row][header.index(column)] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *rows])
+    path = tmp_path / f"edited_{src.name}"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
+
+
+def _calibrate(mlp: Path | str, attention: Path | str = ATTENTION, *extra: str) -> list[str]:
+    return ["calibrate", "--vidur-mlp", str(mlp), "--vidur-attention", str(attention),
+            "--gpu", "a100-80gb", "--model", "llama-2-7b", *extra]
+
+
+UP = "time_stats.mlp_up_proj.median"
+BAD_MLP_CELLS = [
+    (UP, "nan", f"{UP} must be a finite number > 0 (milliseconds per layer) (got 'nan')"),
+    (UP, "inf", f"{UP} must be a finite number > 0 (milliseconds per layer) (got 'inf')"),
+    (UP, "-1", f"{UP} must be a finite number > 0 (milliseconds per layer) (got '-1')"),
+    (UP, "0", f"{UP} must be a finite number > 0 (milliseconds per layer) (got '0')"),
+    (UP, "", f"{UP} must be a finite number > 0 (milliseconds per layer) (got '')"),
+    (UP, "abc", f"{UP} must be a finite number > 0 (milliseconds per layer) (got 'abc')"),
+    ("num_tokens", "0", "num_tokens must be a whole number >= 1 (got '0')"),
+    ("num_tokens", "12.5", "num_tokens must be a whole number >= 1 (got '12.5')"),
+    ("num_tokens", "-5", "num_tokens must be a whole number >= 1 (got '-5')"),
+    ("num_tensor_parallel_workers", "0", "num_tensor_parallel_workers must be a whole number >= 1 (got '0')"),
+    ("num_tensor_parallel_workers", "two", "num_tensor_parallel_workers must be a whole number >= 1 (got 'two')"),
+]
+
+
+@pytest.mark.parametrize("column,value,expected", BAD_MLP_CELLS, ids=[f"{c[0][-14:]}={c[1]}" for c in BAD_MLP_CELLS])
+def test_a_bad_cell_of_the_operator_profile_names_line_and_column(tmp_path, capsys, column, value, expected):
+    path = _edited(tmp_path, MLP, column, value)
+    assert main(_calibrate(path)) == 2
+    header, _ = _table(MLP)
+    err = _err(capsys)
+    assert err.strip() == f"{path}:6:{header.index(column) + 1}: {expected}"
+
+
+BAD_ATTENTION_CELLS = [
+    ("attn_median_ms", "nan", "attn_median_ms must be a finite number > 0 (milliseconds per layer) (got 'nan')"),
+    ("attn_median_ms", "inf", "attn_median_ms must be a finite number > 0 (milliseconds per layer) (got 'inf')"),
+    ("attn_median_ms", "0", "attn_median_ms must be a finite number > 0 (milliseconds per layer) (got '0')"),
+    ("attn_median_ms", "-0.5", "attn_median_ms must be a finite number > 0 (milliseconds per layer) (got '-0.5')"),
+    ("is_prefill", "maybe", "is_prefill must be True or False (got 'maybe')"),
+    ("batch_size", "x", "batch_size must be a whole number >= 1 (got 'x')"),
+    ("kv_cache_size", "-10", "kv_cache_size must be a whole number >= 0 (got '-10')"),
+]
+
+
+@pytest.mark.parametrize("column,value,expected", BAD_ATTENTION_CELLS, ids=[f"{c[0]}={c[1]}" for c in BAD_ATTENTION_CELLS])
+def test_a_bad_cell_of_the_attention_sample_names_line_and_column(tmp_path, capsys, column, value, expected):
+    path = _edited(tmp_path, ATTENTION, column, value)
+    assert main(_calibrate(MLP, path)) == 2
+    header, _ = _table(ATTENTION)
+    assert _err(capsys).strip() == f"{path}:6:{header.index(column) + 1}: {expected}"
+
+
+def test_a_short_row_of_the_operator_profile_is_named(tmp_path, capsys):
+    header, rows = _table(MLP)
+    rows[4] = rows[4][:10]
+    path = tmp_path / "short.csv"
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n", encoding="utf-8")
+    assert main(_calibrate(path)) == 2
+    assert _err(capsys).strip() == (f"{path}:6: has 10 values; the header names {len(header)} columns")
+
+
+@pytest.mark.parametrize("which", ["mlp", "attention"])
+def test_a_profile_with_a_header_and_no_rows_says_so(tmp_path, capsys, which):
+    src = MLP if which == "mlp" else ATTENTION
+    header, _ = _table(src)
+    path = tmp_path / "header_only.csv"
+    path.write_text(",".join(header) + "\n", encoding="utf-8")
+    argv = _calibrate(path) if which == "mlp" else _calibrate(MLP, path)
+    assert main(argv) == 2
+    assert _err(capsys).strip() == f"{path}: has a header row and no data rows"
+
+
+@pytest.mark.parametrize("which", ["mlp", "attention"])
+def test_a_profile_that_is_a_folder_a_device_or_not_text_names_the_file(tmp_path, capsys, which):
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    for path, expected in ((tmp_path, "is a folder, not a regular file"),
+                           (Path("/dev/zero"), "is a device, not a regular file"),
+                           (binary, "not UTF-8 text"),
+                           (tmp_path / "missing.csv", "cannot read (No such file or directory)")):
+        argv = _calibrate(path) if which == "mlp" else _calibrate(MLP, path)
+        assert main(argv) == 2
+        err = _err(capsys)
+        assert err.startswith(f"{path}: {expected}"), err
+
+
+def test_a_profile_with_one_token_count_cannot_fit_three_factors(tmp_path, capsys):
+    header, rows = _table(MLP)
+    tp = header.index("num_tensor_parallel_workers")
+    path = tmp_path / "one.csv"
+    path.write_text("\n".join(",".join(r) for r in [header, *[r for r in rows if r[tp] == "1"][:1] * 5]) + "\n",
+                    encoding="utf-8")
+    assert main(_calibrate(path)) == 2
+    assert _err(capsys).strip() == (f"{path}: the tensor-parallel-1 rows have 1 different token count(s); fitting "
+                                    "flops_efficiency, bw_efficiency and overlap_exponent needs at least 3")
+
+
+def test_an_attention_sample_of_one_shape_per_kind_cannot_fit_a_floor_and_a_slope(tmp_path, capsys):
+    header, rows = _table(ATTENTION)
+    decode = next(r for r in rows if r[0] == "False")
+    path = tmp_path / "same.csv"
+    path.write_text("\n".join(",".join(r) for r in [header, decode, decode, decode, *rows[-5:]]) + "\n",
+                    encoding="utf-8")
+    assert main(_calibrate(MLP, path)) == 2
+    assert _err(capsys).strip() == (f"{path}: needs decode rows of at least 2 different sizes (batch_size x "
+                                    "kv_cache_size) to fit the decode attention kernel (has 1)")
+
+
+def test_a_profile_without_tp1_rows_names_the_file(tmp_path, capsys):
+    header, rows = _table(MLP)
+    tp = header.index("num_tensor_parallel_workers")
+    path = tmp_path / "tp2.csv"
+    path.write_text("\n".join(",".join(r) for r in [header, *[r for r in rows if r[tp] == "2"]]) + "\n",
+                    encoding="utf-8")
+    assert main(_calibrate(path)) == 2
+    assert _err(capsys).strip() == f"{path}: operator profile has no rows for tensor parallel 1 (has [2])"
+    # with --tp 2 the GEMM fit runs; the kernel set is measured on TP1 rows, which it lacks
+    assert main(_calibrate(path, ATTENTION, "--tp", "2")) == 2
+    assert _err(capsys).strip() == f"{path}: operator profile has no rows for tensor parallel 1 (has [2])"
+
+
+def test_points_and_a_vidur_profile_together_are_refused(tmp_path, capsys):
+    points = tmp_path / "p.csv"
+    points.write_text("prefill_tokens,decode_seqs,context_tokens,step_s\n0,8,4096,0.01\n")
+    assert main(["calibrate", str(points), "--vidur-mlp", str(MLP), "--gpu", "a100-80gb", "--model", "llama-2-7b"]) == 2
+    assert _err(capsys).strip() == ("--vidur-mlp: give measured points or a Vidur operator profile, not both "
+                                    f"(got {points} and {MLP})")
+    assert main(["calibrate", str(points), "--vidur-attention", str(ATTENTION), "--gpu", "a100-80gb",
+                 "--model", "llama-2-7b"]) == 2
+    assert _err(capsys).strip() == "--vidur-attention: needs --vidur-mlp (the kernel set is fitted to both profiles)"
+
+
+def test_the_bundled_profiles_still_give_the_pytorch_kernel_set(capsys):
+    assert main(_calibrate(MLP)) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.strip().startswith("kernel_factors:"))
+    assert yaml.safe_load(line)["kernel_factors"]["elementwise_bw_fraction"] == pytest.approx(0.524, abs=1e-3)
+
+
+def test_measured_points_from_a_device_are_refused_at_once(capsys):
+    assert main(["calibrate", "/dev/zero", "--gpu", "a100-80gb", "--model", "llama-2-7b"]) == 2
+    assert _err(capsys).strip() == "/dev/zero: is a device, not a regular file"
+
+
+# ------------------------------------------------------------------ scenario keys: perf, layout, autoscaler
+def _roofline_file(tmp_path: Path, model: str = "llama-3-8b", **pool) -> Path:
+    """A small roofline scenario (one H100 pool) as a file; no ``perf`` block unless ``pool`` says."""
+    sc = {"name": "t", "duration": 600, "model": model,
+          "workload": {"arrival": {"process": "poisson", "rate": 2},
+                       "prompt_tokens": {"dist": "fixed", "value": 200},
+                       "output_tokens": {"dist": "fixed", "value": 20}},
+          "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1, "max_model_len": 4096, **pool}]}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    return path
+
+
+def _validate(path: Path, capsys, *sets: str) -> tuple[int, list[str]]:
+    argv = ["validate", str(path)]
+    for s in sets:
+        argv += ["--set", s]
+    rc = main(argv)
+    capsys.readouterr()          # the first pass prints warnings once per place; ask again to see them all
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(argv) == rc
+    return rc, _err(capsys).strip().splitlines()
+
+
+@pytest.mark.parametrize("sets,expected", [
+    # a perf block without its model: the kinds it may be
+    (["perf.kernels=pytorch"], "perf: missing key 'model', which says which kind this is; allowed: roofline, "
+                               "linear, table"),
+    (["fleet.pools.0.perf.kernel_factors.elementwise_floor_s=1e-5"],
+     "fleet.pools.0.perf: missing key 'model', which says which kind this is; allowed: roofline, linear, table"),
+    # the keys of the kind the block is, not of the kind whose other key matches
+    (["perf.model=linear", "perf.kernels=pytorch"],
+     "perf.kernels: unknown key 'kernels'; allowed: base_s, model, per_context_token_s, per_decode_token_s, "
+     "per_prefill_token_s"),
+    (["perf.model=linear", "perf.kernel_factors.elementwise_floor_s=1e-5"],
+     "perf.kernel_factors: unknown key 'kernel_factors'; allowed: base_s, model, per_context_token_s, "
+     "per_decode_token_s, per_prefill_token_s"),
+    (["perf.model=table", f"perf.path={MLP.parent / 'a100_llama2_7b_tp1_steps.csv'}", "perf.kernels=pytorch"],
+     "perf.kernels: unknown key 'kernels'; allowed: fallback, model, path, roofline"),
+    (["perf.model=roofline", "perf.kernels=PyTorch"], "perf.kernels: must be one of 'trtllm' or 'pytorch' (got 'PyTorch')"),
+    (["perf.model=roofline", "perf.kernel_factors.attention_bw_fraction=.nan"],
+     "perf.kernel_factors.attention_bw_fraction: must be a finite number (got nan)"),
+    (["perf.model=roofline", "perf.kernel_factors.elementwise_bw_fraction=0"],
+     "perf.kernel_factors.elementwise_bw_fraction: must be a fraction in (0, 1] (got 0.0)"),
+    (["perf.model=roofline", "perf.kernel_factors.decode_attention_floor_s=true"],
+     "perf.kernel_factors.decode_attention_floor_s: expected a duration such as 3600, '90s', '30m', '1h' or '7d' "
+     "(got True)"),
+    (["perf.model=roofline", "perf.kernel_factors.floor=1"],
+     "perf.kernel_factors.floor: unknown key 'floor'; allowed: attention_bw_fraction, attention_flops_fraction, "
+     "decode_attention_floor_s, elementwise_bw_fraction, elementwise_floor_s, prefill_attention_floor_s"),
+    # layouts
+    (["fleet.pools.0.expert_parallel=2"],
+     "fleet.pools.0.expert_parallel: applies only to mixture-of-experts models (this one is dense)"),
+    (["fleet.pools.0.pipeline_parallel=33"], "fleet.pools.0.pipeline_parallel: must be <= n_layers=32 (got 33)"),
+    (["fleet.pools.0.pipeline_parallel=true"], "fleet.pools.0.pipeline_parallel: must be a whole number (got True)"),
+    (["fleet.pools.0.gpus_per_node=true"], "fleet.pools.0.gpus_per_node: must be a number, not true"),
+    (["fleet.pools.0.ib_gbps=.inf"], "fleet.pools.0.ib_gbps: must be a finite number (got inf)"),
+    (["fleet.pools.0.gpus_per_replica=8"],
+     "fleet.pools.0.gpus_per_replica: unknown key 'gpus_per_replica'; allowed: autoscale, batching, "
+     "data_parallel_attention, expert_parallel, failures, gpu, gpu_memory_utilization, gpus_per_node, ib_gbps, "
+     "max_model_len, model, name, perf, pipeline_micro_batches, pipeline_parallel, replicas, scale, tensor_parallel"),
+    # a GPU holds at least one column of every MLP its stage splits
+    (["fleet.pools.0.tensor_parallel=1000000000", "fleet.pools.0.data_parallel_attention=true"],
+     "fleet.pools.0.tensor_parallel: splits every MLP of llama-3-8b (ffn_hidden=14336) 1000000000 ways: at most "
+     "14336 GPUs per stage, each holding at least one column (got 1000000000)"),
+])
+def test_bad_new_keys_are_one_line_naming_the_field(tmp_path, capsys, sets, expected):
+    path = _roofline_file(tmp_path)
+    rc, lines = _validate(path, capsys, *sets)
+    assert rc == 2
+    assert lines == [f"{path}: {expected}"]
+
+
+def test_expert_parallel_on_a_moe_model_lists_the_divisors(tmp_path, capsys):
+    path = _roofline_file(tmp_path, "mixtral-8x7b", tensor_parallel=4)
+    rc, lines = _validate(path, capsys, "fleet.pools.0.expert_parallel=3")
+    assert rc == 2 and lines == [
+        f"{path}: fleet.pools.0.expert_parallel: must divide tensor_parallel=4 and n_experts=8 (1: experts split "
+        "tensor-parallel; tensor_parallel: whole experts per GPU): 1, 2, 4 (got 3)"]
+    # experts split two ways in each of 2 groups: a GPU per stage holds half of 4 experts
+    rc, lines = _validate(path, capsys, "fleet.pools.0.expert_parallel=2")
+    assert rc == 0 and lines == []
+
+
+def test_deepseek_cluster_with_bad_overrides(capsys):
+    path = "scenarios/deepseek_v3_cluster.yaml"
+    rc, lines = _validate(Path(path), capsys, "fleet.pools.0.expert_parallel=3", "fleet.pools.1.tensor_parallel=4")
+    assert rc == 2
+    assert lines == [
+        f"{path}: fleet.pools.0.expert_parallel: must divide tensor_parallel=16 and n_experts=256 (1: experts split "
+        "tensor-parallel; tensor_parallel: whole experts per GPU): 1, 2, 4, 8, 16 (got 3)",
+        f"{path}: fleet.pools.1: deepseek-v3 does not fit on 4x h200-sxm: weights 156.2 GiB + reserve 2.2 GiB per GPU "
+        "exceed 0.9 x 141 GiB = 126.9 GiB (short by 31.5 GiB per GPU); use a larger tensor_parallel or "
+        "pipeline_parallel, a smaller weight_dtype or a GPU with more memory"]
+
+
+@pytest.mark.parametrize("pool,sets,expected", [
+    ({"autoscale": {"min": 1, "max": 4}}, ["fleet.pools.0.autoscale.scale_up_delay=3h"],
+     "fleet.pools.0.autoscale.scale_up_delay: replicas the autoscaler adds at its first decision (1 m into the "
+     "run) would serve 3 h later, after the run ends (10 m): they are billed and never serve"),
+    ({"autoscale": {"min": 1, "max": 4}}, ["fleet.pools.0.autoscale.scale_up_delay=1e308"],
+     "fleet.pools.0.autoscale.scale_up_delay: replicas the autoscaler adds at its first decision (1 m into the "
+     "run) would serve 1.16e+303 d later, after the run ends (10 m): they are billed and never serve"),
+    ({"autoscale": {"min": 1, "max": 4}}, ["fleet.pools.0.autoscale.interval=600"],
+     "fleet.pools.0.autoscale.interval: the autoscaler's first decision would come 10 m into the run, not before "
+     "it ends (10 m): the pool keeps its 1 replica(s)"),
+    ({}, ["fleet.pools.0.pipeline_micro_batches=4"],
+     "fleet.pools.0.pipeline_micro_batches: applies only with pipeline_parallel > 1 (got 4 micro-batches of one "
+     "stage); it has no effect"),
+    ({"pipeline_parallel": 2}, ["fleet.pools.0.pipeline_micro_batches=1000000000"],
+     "fleet.pools.0.pipeline_micro_batches: 1000000000 micro-batches is more than an iteration's sequences "
+     "(batching.max_num_seqs: 256); engines form micro-batches of whole sequences, this model splits an "
+     "iteration's tokens (up to one micro-batch per token, each reading the stage's weights)"),
+    ({}, ["fleet.pools.0.data_parallel_attention=true"],
+     "fleet.pools.0.data_parallel_attention: has no effect with tensor_parallel: 1 (one GPU already runs the "
+     "attention of every sequence)"),
+    ({"tensor_parallel": 8}, ["fleet.pools.0.ib_gbps=100"],
+     "fleet.pools.0.ib_gbps: the replica's 8 GPUs fit in one node of 8 (gpus_per_node): no traffic crosses "
+     "nodes, so the inter-node bandwidth has no effect"),
+    ({}, ["perf.model=roofline", "perf.kernels=pytorch", "perf.kernel_factors.elementwise_floor_s=28"],
+     "perf.kernel_factors.elementwise_floor_s: 28 s per layer and iteration is more than 1 ms (Vidur measured "
+     "13-149 us per layer on an A100); floors are seconds, e.g. 28e-6 or '0.028ms' for 28 us"),
+])
+def test_legal_but_meaningless_layouts_and_delays_warn(tmp_path, capsys, pool, sets, expected):
+    path = _roofline_file(tmp_path, **pool)
+    rc, lines = _validate(path, capsys, *sets)
+    assert rc == 0
+    assert lines == [f"{path}: {expected}"]
+
+
+def test_an_absurd_floor_warns_without_an_absurd_hint(tmp_path, capsys):
+    path = _roofline_file(tmp_path)
+    rc, lines = _validate(path, capsys, "perf.model=roofline", "perf.kernel_factors.decode_attention_floor_s=1e300")
+    assert rc == 0 and lines == [
+        f"{path}: perf.kernel_factors.decode_attention_floor_s: 1e+300 s per layer and iteration is more than 1 ms "
+        "(Vidur measured 13-149 us per layer on an A100); floors are seconds"]
+
+
+def test_a_drained_run_may_scale_up_after_its_duration(tmp_path, capsys):
+    path = _roofline_file(tmp_path, autoscale={"min": 1, "max": 2, "scale_up_delay": "3h"})
+    assert _validate(path, capsys, "drain=true") == (0, [])
+
+
+def test_layouts_that_use_every_key_do_not_warn(tmp_path, capsys):
+    path = _roofline_file(tmp_path, "mixtral-8x7b", tensor_parallel=8, pipeline_parallel=2, expert_parallel=8,
+                          pipeline_micro_batches=4, data_parallel_attention=True, ib_gbps=200,
+                          autoscale={"min": 1, "max": 2, "scale_up_delay": 120})
+    rc, lines = _validate(path, capsys)
+    assert (rc, lines) == (0, [])
+
+
+@pytest.mark.parametrize("setting,expected", [
+    ("fleet.pools.0.autoscale.scale_up_delay=-5m", "fleet.pools.0.autoscale.scale_up_delay: must be >= 0 (got '-5m')"),
+    ("perf.kernel_factors.prefill_attention_floor_s=-1e-6",
+     "perf.kernel_factors.prefill_attention_floor_s: must be a finite number >= 0 (got -1e-06)"),
+])
+def test_a_negative_duration_written_as_text_gets_the_fields_bound(tmp_path, capsys, setting, expected):
+    path = _roofline_file(tmp_path, autoscale={"min": 1, "max": 2})
+    rc, lines = _validate(path, capsys, "perf.model=roofline", setting)
+    assert rc == 2 and lines == [f"{path}: {expected}"]
+
+
+def test_a_scale_up_delay_past_the_run_bills_the_new_replica_from_the_first_decision_in_both_tiers():
+    """One replica overloaded ~4x; the autoscaler's first decision (60 s in) adds one replica that would
+    serve only after the run: both tiers bill it from 60 s on (GPU-seconds D + (D - 60)), never count
+    it as serving, and call the run unstable."""
+    import warnings
+
+    from sim.api import run
+    sc = {"name": "t", "duration": 600, "model": "llama-3-8b",
+          "workload": {"arrival": {"process": "poisson", "rate": 60},
+                       "prompt_tokens": {"dist": "fixed", "value": 3000},
+                       "output_tokens": {"dist": "fixed", "value": 300}},
+          "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1, "max_model_len": 4096,
+                               "autoscale": {"min": 1, "max": 4, "scale_up_delay": "1000d"}}]}}
+    for tier, duration in (("request", 600.0), ("fluid", 7200.0)):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            s = run({**sc, "fidelity": tier, "duration": duration}).summary
+        assert any("scale_up_delay: replicas the autoscaler adds" in str(w.message) for w in seen), tier
+        assert s["gpu_hours"]["provisioned"] == pytest.approx((duration + duration - 60.0) / 3600.0, rel=1e-9), tier
+        assert s["pools"]["p"]["gpus_per_replica"] == 1
+        assert s["stability"]["verdict"] == "unstable", tier
+
+
+@pytest.mark.parametrize("sets,field,expected", [
+    (["perf.model=table", "perf.path=missing.csv"], "perf.path",
+     "{d}/missing.csv: cannot read step-time table (No such file or directory)"),
+    (["perf.model=table", "perf.path=/dev/zero"], "perf.path", "/dev/zero: is a device, not a regular file"),
+    (["perf.model=table", "perf.path=binary.csv"], "perf.path", "{d}/binary.csv: not UTF-8 text (is it a CSV file?)"),
+    (["perf.model=table", "perf.path=."], "perf.path", "{d}: is a folder, not a regular file"),
+    (["perf.model=roofline", "perf.calibration=missing.yaml"], "perf.calibration",
+     "{d}/missing.yaml: cannot read calibration file (No such file or directory)"),
+    (["fleet.pools.0.perf.model=table", "fleet.pools.0.perf.path=steps.csv",
+      "fleet.pools.0.perf.roofline.calibration=/dev/null"], "fleet.pools.0.perf.roofline.calibration",
+     "/dev/null: is a device, not a regular file"),
+])
+def test_validate_reads_the_files_a_perf_block_names(tmp_path, capsys, sets, field, expected):
+    """The step-time table and calibration files are read by validate (as by run), refused at once if
+    they are no regular UTF-8 file, and named in the problem; validate used to say ok."""
+    from sim.perf.vidur import bundled_profile as _b
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00garbage")
+    (tmp_path / "steps.csv").write_text((_b("a100").parent / "a100_llama2_7b_tp1_steps.csv").read_text())
+    path = _roofline_file(tmp_path)
+    d = str(tmp_path) if "=." not in sets[-1] else str(tmp_path / ".")
+    rc, lines = _validate(path, capsys, *sets)
+    assert rc == 2 and lines == [f"{path}: {field}: {expected.format(d=d)}"]
+    assert main(["run", str(path), "--quiet", *[x for s in sets for x in ("--set", s)]]) == 2
+    assert _err(capsys).strip().splitlines() == lines
+
+
+def test_validate_accepts_a_readable_table(tmp_path, capsys):
+    from sim.perf.vidur import bundled_profile as _b
+    (tmp_path / "steps.csv").write_text((_b("a100").parent / "a100_llama2_7b_tp1_steps.csv").read_text())
+    path = _roofline_file(tmp_path)
+    rc, _ = _validate(path, capsys, "perf.model=table", "perf.path=steps.csv")
+    assert rc == 0
+
+
+def test_a_pipeline_whose_kv_cache_holds_less_than_one_sequence_names_the_shortfall_and_the_remedies(tmp_path, capsys):
+    # 405B over 2 stages of 8 H100s at 62.5 % of memory: weights and reserve leave KV for 18,288 tokens
+    path = _roofline_file(tmp_path, "llama-3.1-405b", tensor_parallel=8, pipeline_parallel=2,
+                          gpu_memory_utilization=0.625)
+    rc, lines = _validate(path, capsys, "fleet.pools.0.max_model_len=131072")
+    assert rc == 2 and lines == [
+        f"{path}: fleet.pools.0: the KV cache holds 18,288 tokens, fewer than one sequence of max_model_len=131,072 "
+        "(vLLM refuses to start); set a smaller fleet.pools.0.max_model_len, a larger gpu_memory_utilization, "
+        "tensor_parallel or pipeline_parallel"]
+
+
+def test_gpu_hours_count_every_gpu_of_a_pipelined_expert_parallel_replica_in_both_tiers():
+    """Two replicas of mixtral-8x7b over 2 stages of 4 H100s with 4 expert groups, across nodes of 4:
+    8 GPUs each, 16 GPUs billed for the whole run in either tier."""
+    from sim.api import run
+    sc = {"name": "moe", "duration": 120, "model": "mixtral-8x7b",
+          "workload": {"arrival": {"process": "poisson", "rate": 4},
+                       "prompt_tokens": {"dist": "fixed", "value": 500},
+                       "output_tokens": {"dist": "fixed", "value": 50}},
+          "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 2, "tensor_parallel": 4,
+                               "pipeline_parallel": 2, "expert_parallel": 4, "max_model_len": 8192,
+                               "gpus_per_node": 4, "ib_gbps": 200}]},
+          "economics": {"gpu_hour_usd": 2.0}}
+    fluid = {"fidelity": "fluid", "duration": 7200,
+             "fluid": {"grid": [0.5, 1.0], "calibration_requests": 100, "calibration_duration": 60}}
+    for over, hours in (({}, 120 / 3600), (fluid, 2.0)):
+        s = run({**sc, **over}).summary
+        p = s["pools"]["p"]
+        assert (p["tensor_parallel"], p["pipeline_parallel"], p["expert_parallel"], p["gpus_per_replica"]) == (4, 2, 4, 8)
+        assert s["gpu_hours"]["provisioned"] == pytest.approx(2 * 8 * hours, rel=1e-12)
+        assert s["cost"]["compute_usd"] == pytest.approx(2.0 * 2 * 8 * hours, rel=1e-12)
