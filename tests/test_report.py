@@ -206,7 +206,20 @@ def test_verdict_without_the_new_utilization_keys_says_nothing_of_headroom():
     assert "SLO met: 99.5%" in o.verdict and "load factor" not in o.verdict.lower()
     # $20 for 2 h of simulated time -> $10/h x 730 h a month (365 x 24 / 12)
     assert "$1.50 per million output tokens" in o.verdict and "$7,300.00 per month" in o.verdict
-    assert "4 × h100-sxm (TP 2)" in o.paragraph          # from the summary alone (no scenario.json)
+    assert "4 replicas × 2 h100-sxm (TP 2)" in o.paragraph          # from the summary alone (no scenario.json)
+
+
+def test_a_replica_of_several_gpus_is_never_read_as_gpus():
+    """Two replicas of TP 4 × PP 2 are 16 GPUs: the overview says replicas and GPUs per replica (from the
+    summary's ``gpus_per_replica``), and one-GPU replicas keep the short form."""
+    from sim.report.overview import overview
+
+    pools = {"moe": {"gpu": "h100-sxm", "replicas": 2, "tensor_parallel": 4, "pipeline_parallel": 2,
+                     "expert_parallel": 4, "gpus_per_replica": 8, "scale": 1.0},
+             "small": {"gpu": "l40s", "replicas": 3, "tensor_parallel": 1, "gpus_per_replica": 1, "scale": 1.0}}
+    o = overview(_summary(pools=pools))
+    assert "2 replicas × 8 h100-sxm (TP 4 × PP 2, EP 4)" in o.paragraph
+    assert "3 × l40s;" in o.paragraph or "3 × l40s," in o.paragraph
 
 
 def test_verdict_reads_load_factor_and_a_growing_backlog_when_present():
@@ -283,7 +296,7 @@ def test_header_describes_autoscaling_and_per_class_attainment():
     summary = _summary(pools={"a100": {"gpu": "a100-80gb", "replicas": 1, "replicas_mean": 2.52}},
                        classes={"chat": {"slo": {"attainment": 0.995}}, "batch": {"slo": {"attainment": 1.0}}})
     o = overview(summary, scn)
-    assert "1–8 × a100-80gb (TP 4), autoscaled (utilization target 0.6; mean 2.52 replicas)" in o.paragraph
+    assert "1–8 replicas × 4 a100-80gb (TP 4), autoscaled (utilization target 0.6; mean 2.52 replicas)" in o.paragraph
     assert "diurnal arrivals averaging 0.2 req/s" in o.paragraph and "for 7 d" in o.paragraph
     assert "Per class, within its own SLO: chat 99.5%, batch 100.0%." in o.verdict
 
@@ -332,4 +345,4 @@ def test_a_broken_scenario_json_falls_back_on_the_summary(tmp_path, text):
     (folder / "scenario.json").write_text(text)
     assert read_scenario(folder) is None
     page = write_report(folder).read_text()
-    assert "4 × h100-sxm (TP 2)" in page and 'class="verdict met"' in page
+    assert "4 replicas × 2 h100-sxm (TP 2)" in page and 'class="verdict met"' in page
