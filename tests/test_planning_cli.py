@@ -114,3 +114,15 @@ def test_plain_numbers_and_month_arithmetic():
                         "cost.compute_usd.mean": 60.0})
     assert v["GPUs"] == 7.0 and v["$/hour"] == 30.0 and v["$/month"] == pytest.approx(21_888.0, rel=1e-12)
     assert HOURS_PER_MONTH == pytest.approx(729.6, rel=1e-12)
+
+
+def test_text_table_left_aligns_sentences_and_keeps_numbers_right():
+    from sim.planning.table import text_table
+
+    rows = [{"rate": 12, "sustained": "yes", "why not": ""},
+            {"rate": 90, "sustained": "no", "why not": "unstable: the backlog grows by 4.2 requests/s"}]
+    assert text_table(rows, ["rate", "sustained", "why not"]).splitlines() == [
+        "rate  sustained  why not",
+        "----  ---------  " + "-" * len("unstable: the backlog grows by 4.2 requests/s"),
+        "  12        yes",
+        "  90         no  unstable: the backlog grows by 4.2 requests/s"]

@@ -286,6 +286,12 @@ def test_header_describes_autoscaling_and_per_class_attainment():
     assert "1–8 × a100-80gb (TP 4), autoscaled (utilization target 0.6; mean 2.52 replicas)" in o.paragraph
     assert "diurnal arrivals averaging 0.2 req/s" in o.paragraph and "for 7 d" in o.paragraph
     assert "Per class, within its own SLO: chat 99.5%, batch 100.0%." in o.verdict
+    # replica counts as a person reads them (the derived 2024-25 scenario autoscales up to a million)
+    scn["fleet"]["pools"][0].update(replicas=2000, autoscale={"metric": "load_factor", "target": 0.9,
+                                                              "min": 1, "max": 1000000})
+    assert "1–1,000,000 × a100-80gb" in overview(summary, scn).paragraph
+    del scn["fleet"]["pools"][0]["autoscale"]
+    assert "2,000 × a100-80gb (TP 4)" in overview(summary, scn).paragraph
 
 
 def test_a_run_without_requests_still_gets_a_header_report_and_summary(tmp_path):

@@ -176,11 +176,11 @@ def _layout(pool: dict) -> str:
 
 def _pool_line(pool: dict, default_model: Any, summary_pool: dict | None) -> str:
     gpus = pool.get("gpu", "?")
-    replicas = pool.get("replicas", "?")
+    replicas = count(pool["replicas"]) if _num(pool.get("replicas")) else pool.get("replicas", "?")
     mean = (summary_pool or {}).get("replicas_mean")
     auto = pool.get("autoscale")
     if isinstance(auto, dict) and _num(auto.get("min")) and _num(auto.get("max")):
-        replicas = f"{auto['min']}–{auto['max']}"
+        replicas = f"{count(auto['min'])}–{count(auto['max'])}"
     line = f"{replicas} × {gpus}" + _layout(pool)
     if auto:
         line += f", autoscaled ({auto.get('metric', 'utilization')} target {number(auto.get('target'))}"
