@@ -14,6 +14,9 @@ belongs when it is not top-level keys:
     <!-- docs-check: each line -->                      every line (or continued mapping) is an alternative
     <!-- docs-check: equals scenarios/baseline.yaml --> the snippet is that file (comments aside)
 
+A ```python block marked ``<!-- docs-check: run -->`` (a quick one) is run as written, with
+``out_dir`` a temporary folder.
+
 Only validation runs here (no simulation), so the whole file takes about a second.
 """
 from __future__ import annotations
@@ -61,12 +64,12 @@ def _how(mark: str) -> dict[str, str]:
     return out
 
 
-def yaml_snippets(doc: Path) -> list[Snippet]:
-    """Every fenced ```yaml block of a Markdown file, with the docs-check comment before it."""
+def yaml_snippets(doc: Path, lang: str = "yaml") -> list[Snippet]:
+    """Every fenced block of ``lang`` in a Markdown file, with the docs-check comment before it."""
     lines = doc.read_text(encoding="utf-8").splitlines()
     out, i = [], 0
     while i < len(lines):
-        if lines[i].strip() == "```yaml":
+        if lines[i].strip() == "```" + lang:
             j = i + 1
             while not lines[j].strip().startswith("```"):
                 j += 1
@@ -233,3 +236,16 @@ def test_readme_error_example_is_what_validate_prints(tmp_path, monkeypatch):
     with pytest.raises(ScenarioError) as err:
         load_scenario("scenarios/x.yaml", ["workload.arrival.rate=-3", "fleet.pools.0.gpu=h900"])
     assert str(err.value).splitlines() == example
+
+
+RUN = [s for doc in DOCS for s in yaml_snippets(doc, "python") if "run" in s.how]
+
+
+def test_some_python_example_runs():
+    assert RUN, "no ```python block is marked <!-- docs-check: run -->"
+
+
+@pytest.mark.parametrize("snippet", RUN, ids=[s.name for s in RUN])
+def test_python_example_runs_as_written(snippet, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    exec(compile(snippet.text, snippet.name, "exec"), {"out_dir": tmp_path})
