@@ -329,6 +329,28 @@ def test_money_axes_of_sweep_figures_read_as_money():
     assert [MONEY_TICKS(v, 0) for v in (0.25, 302_400.0, 1.5e6)] == ["$0.25", "$302k", "$1.50M"]
 
 
+def test_money_ticks_say_where_they_are():
+    # a tick between cents was labelled with its neighbour's cents ($0.225 as "$0.23", beside a $0.23
+    # tick that was really 0.23 elsewhere); the label carries the decimals, and the axis prefers
+    # steps of 1, 2 and 5 so that it rarely needs them
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sim.report.render import new_figure
+    from sim.report.sweep_figures import money_axis, money_tick
+
+    assert [money_tick(v) for v in (0.175, 0.2, 0.225, -0.5, 1999.0)] == ["$0.175", "$0.20", "$0.225", "-$0.50", "$2.00k"]
+    fig = new_figure()
+    ax = fig.add_subplot()
+    ax.plot([0.171, 0.342], [1, 2])
+    money_axis(ax.xaxis)
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if 0.171 <= t <= 0.342]
+    labels = [money_tick(t) for t in ticks]
+    assert all(float(label.lstrip("$")) == pytest.approx(t) for label, t in zip(labels, ticks))
+    assert len(set(labels)) == len(labels) >= 3
+
+
 @pytest.mark.parametrize("text", ["{bad", '{"fleet": 3}', "[]"])
 def test_a_broken_scenario_json_falls_back_on_the_summary(tmp_path, text):
     from sim.report.overview import read_scenario
