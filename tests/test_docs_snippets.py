@@ -1,5 +1,6 @@
 """The docs cannot rot: every YAML snippet in README.md and docs/*.md is (part of) a scenario that
-``fleetsim validate`` accepts, and the outputs the docs quote are what the code prints.
+``fleetsim validate`` accepts, the outputs the docs quote are what the code prints, and every key
+of the scenario schema is named in them.
 
 A snippet is checked as the reader would use it: top-level keys are merged into
 ``scenarios/baseline.yaml`` (a top-level block's keys replace the base's, the rest of the block
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import typing
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,3 +251,44 @@ def test_some_python_example_runs():
 def test_python_example_runs_as_written(snippet, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     exec(compile(snippet.text, snippet.name, "exec"), {"out_dir": tmp_path})
+
+
+# ------------------------------------------------------------------ every scenario key is documented
+def _models_in(annotation) -> list[type]:
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def schema_keys() -> list[str]:
+    """Every key a scenario file may write (dotted paths, list items as their block), from the schema."""
+    from sim.scenario.schema import Scenario
+
+    seen: set[type] = set()
+    keys: list[str] = []
+
+    def walk(model: type, path: str) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            keys.append(f"{path}{key}")
+            for sub in _models_in(field.annotation):
+                walk(sub, f"{path}{key}.")
+
+    walk(Scenario, "")
+    return keys
+
+
+def test_every_scenario_key_is_documented():
+    # named in code (a `span` or a fenced block) of README.md or docs/*.md, so a new key cannot ship
+    # without a word on it
+    text = "\n".join(doc.read_text(encoding="utf-8") for doc in DOCS)
+    code = "\n".join(re.findall(r"`[^`\n]+`", text) + re.findall(r"```.*?```", text, re.S))
+    keys = schema_keys()
+    assert len(keys) > 100 and "fleet.pools.batching.scheduler" in keys and "economics.agreements.payment_lag" in keys
+    missing = [k for k in keys if not re.search(r"\b" + re.escape(k.rsplit(".", 1)[-1]) + r"\b", code)]
+    assert not missing, f"scenario keys no doc names: {missing}"
