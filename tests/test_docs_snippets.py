@@ -1,6 +1,6 @@
 """The docs cannot rot: every YAML snippet in README.md and docs/*.md is (part of) a scenario that
 ``fleetsim validate`` accepts, the outputs the docs quote are what the code prints, and every key
-of the scenario schema is named in them.
+of the scenario schema and every option of every command is named in them.
 
 A snippet is checked as the reader would use it: top-level keys are merged into
 ``scenarios/baseline.yaml`` (a top-level block's keys replace the base's, the rest of the block
@@ -292,3 +292,18 @@ def test_every_scenario_key_is_documented():
     assert len(keys) > 100 and "fleet.pools.batching.scheduler" in keys and "economics.agreements.payment_lag" in keys
     missing = [k for k in keys if not re.search(r"\b" + re.escape(k.rsplit(".", 1)[-1]) + r"\b", code)]
     assert not missing, f"scenario keys no doc names: {missing}"
+
+
+def test_every_command_line_option_is_documented():
+    import argparse
+
+    from sim.cli import build_parser
+
+    text = "\n".join(doc.read_text(encoding="utf-8") for doc in DOCS)
+    parser, _ = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    options = [(name, opt) for name, p in commands.items() for a in p._actions for opt in a.option_strings
+               if opt.startswith("--") and opt != "--help"]
+    assert len(commands) == 8 and ("run", "--json") in options
+    missing = [f"fleetsim {name} {opt}" for name, opt in options if not re.search(re.escape(opt) + r"(?![\w-])", text)]
+    assert not missing, f"options no doc names: {missing}"
