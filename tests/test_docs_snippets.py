@@ -1,6 +1,7 @@
 """The docs cannot rot: every YAML snippet in README.md and docs/*.md is (part of) a scenario that
 ``fleetsim validate`` accepts, the outputs the docs quote are what the code prints, and every key
-of the scenario schema and every option of every command is named in them.
+of the scenario schema and every option of every command is named in them, and every file, link
+and ``sim.`` object they name exists.
 
 A snippet is checked as the reader would use it: top-level keys are merged into
 ``scenarios/baseline.yaml`` (a top-level block's keys replace the base's, the rest of the block
@@ -307,3 +308,35 @@ def test_every_command_line_option_is_documented():
     assert len(commands) == 8 and ("run", "--json") in options
     missing = [f"fleetsim {name} {opt}" for name, opt in options if not re.search(re.escape(opt) + r"(?![\w-])", text)]
     assert not missing, f"options no doc names: {missing}"
+
+
+# ------------------------------------------------------------------ what the docs point at exists
+def test_linked_and_named_files_exist():
+    missing = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        links = [m.group(1) for m in re.finditer(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text) if "://" not in m.group(1)]
+        missing += [f"{doc.name}: link {t}" for t in links if not (doc.parent / t).exists()]
+        named = re.findall(r"`((?:sim|tests|benchmarks|scenarios|examples|notebooks|docs)/[\w./-]+)`", text)
+        missing += [f"{doc.name}: {t}" for t in named if not (ROOT / t.rstrip(".")).exists()]
+    assert not missing, missing
+
+
+def test_named_python_objects_exist():
+    import importlib
+
+    missing = []
+    for doc in DOCS:
+        for name in set(re.findall(r"`(sim(?:\.\w+)+)(?:\([^`]*\))?`", doc.read_text(encoding="utf-8"))):
+            parts = name.split(".")
+            for i in range(len(parts), 0, -1):     # the longest importable prefix, then attributes
+                try:
+                    obj = importlib.import_module(".".join(parts[:i]))
+                    break
+                except ModuleNotFoundError:
+                    continue
+            for attr in parts[i:]:
+                obj = getattr(obj, attr, None)
+            if obj is None:
+                missing.append(f"{doc.name}: {name}")
+    assert len(missing) == 0, missing
