@@ -206,7 +206,7 @@ def test_verdict_without_the_new_utilization_keys_says_nothing_of_headroom():
     assert "SLO met: 99.5%" in o.verdict and "load factor" not in o.verdict.lower()
     # $20 for 2 h of simulated time -> $10/h x 730 h a month (365 x 24 / 12)
     assert "$1.50 per million output tokens" in o.verdict and "$7,300.00 per month" in o.verdict
-    assert "4 × h100-sxm (TP 2)" in o.paragraph          # from the summary alone (no scenario.json)
+    assert "4 × 2 h100-sxm (TP 2)" in o.paragraph          # from the summary alone (no scenario.json)
 
 
 def test_verdict_reads_load_factor_and_a_growing_backlog_when_present():
@@ -283,15 +283,15 @@ def test_header_describes_autoscaling_and_per_class_attainment():
     summary = _summary(pools={"a100": {"gpu": "a100-80gb", "replicas": 1, "replicas_mean": 2.52}},
                        classes={"chat": {"slo": {"attainment": 0.995}}, "batch": {"slo": {"attainment": 1.0}}})
     o = overview(summary, scn)
-    assert "1–8 × a100-80gb (TP 4), autoscaled (utilization target 0.6; mean 2.52 replicas)" in o.paragraph
+    assert "1–8 × 4 a100-80gb (TP 4), autoscaled (utilization target 0.6; mean 2.52 replicas)" in o.paragraph
     assert "diurnal arrivals averaging 0.2 req/s" in o.paragraph and "for 7 d" in o.paragraph
     assert "Per class, within its own SLO: chat 99.5%, batch 100.0%." in o.verdict
     # replica counts as a person reads them (the derived 2024-25 scenario autoscales up to a million)
     scn["fleet"]["pools"][0].update(replicas=2000, autoscale={"metric": "load_factor", "target": 0.9,
                                                               "min": 1, "max": 1000000})
-    assert "1–1,000,000 × a100-80gb" in overview(summary, scn).paragraph
+    assert "1–1,000,000 × 4 a100-80gb" in overview(summary, scn).paragraph
     del scn["fleet"]["pools"][0]["autoscale"]
-    assert "2,000 × a100-80gb (TP 4)" in overview(summary, scn).paragraph
+    assert "2,000 × 4 a100-80gb (TP 4)" in overview(summary, scn).paragraph
 
 
 def test_a_run_without_requests_still_gets_a_header_report_and_summary(tmp_path):
@@ -360,4 +360,4 @@ def test_a_broken_scenario_json_falls_back_on_the_summary(tmp_path, text):
     (folder / "scenario.json").write_text(text)
     assert read_scenario(folder) is None
     page = write_report(folder).read_text()
-    assert "4 × h100-sxm (TP 2)" in page and 'class="verdict met"' in page
+    assert "4 × 2 h100-sxm (TP 2)" in page and 'class="verdict met"' in page
