@@ -340,3 +340,15 @@ def test_named_python_objects_exist():
             if obj is None:
                 missing.append(f"{doc.name}: {name}")
     assert len(missing) == 0, missing
+
+
+def test_every_import_in_a_python_example_works():
+    # API references written as signatures cannot run, but what they import must exist
+    lines = [(s.name, line.strip()) for doc in DOCS for s in yaml_snippets(doc, "python")
+             for line in s.text.splitlines() if re.match(r"\s*(from sim[\w.]* import |import sim\b)", line)]
+    assert len(lines) >= 8
+    for where, line in lines:
+        try:
+            exec(line.split("#")[0], {})
+        except ImportError as exc:
+            pytest.fail(f"{where}: {line}: {exc}")
