@@ -1,14 +1,17 @@
-"""The docs cannot rot: every YAML snippet in README.md and docs/*.md is (part of) a scenario that
-``fleetsim validate`` accepts, the outputs the docs quote are what the code prints, and every key
-of the scenario schema and every option of every command is named in them, and every file, link
-and ``sim.`` object they name exists.
+"""The docs cannot rot. In README.md and docs/*.md:
+
+* every YAML snippet is (part of) a scenario that ``fleetsim validate`` accepts;
+* the ``fleetsim validate`` / ``calibrate`` output they quote is what the command prints, and the
+  README's error example what a bad scenario gets;
+* every key of the scenario schema and every option of every command is named;
+* every file, relative link and ``sim.*`` object they name exists, every import of a python example
+  works, and a python example marked to run runs.
 
 A snippet is checked as the reader would use it: top-level keys are merged into
 ``scenarios/baseline.yaml`` (a top-level block's keys replace the base's, the rest of the block
-stays), the scenario is
-written to a temporary folder and loaded and checked as ``fleetsim validate`` does (schema,
-cross-field checks, work limits). A comment on the line before the fence says where a fragment
-belongs when it is not top-level keys:
+stays), the scenario is written to a temporary folder and loaded and checked as ``fleetsim
+validate`` does (schema, cross-field checks, work limits, and no warning). A comment on the line
+before the fence says where a fragment belongs when it is not top-level keys:
 
     <!-- docs-check: under fleet.pools.0 -->            the snippet is the inside of that field
     <!-- docs-check: base scenarios/x.yaml -->          merge into another shipped scenario
@@ -19,7 +22,7 @@ belongs when it is not top-level keys:
 A ```python block marked ``<!-- docs-check: run -->`` (a quick one) is run as written, with
 ``out_dir`` a temporary folder.
 
-Only validation runs here (no simulation), so the whole file takes about a second.
+Nothing is simulated here, so the whole file takes a few seconds.
 """
 from __future__ import annotations
 
@@ -67,7 +70,7 @@ def _how(mark: str) -> dict[str, str]:
     return out
 
 
-def yaml_snippets(doc: Path, lang: str = "yaml") -> list[Snippet]:
+def fenced_blocks(doc: Path, lang: str = "yaml") -> list[Snippet]:
     """Every fenced block of ``lang`` in a Markdown file, with the docs-check comment before it."""
     lines = doc.read_text(encoding="utf-8").splitlines()
     out, i = [], 0
@@ -83,7 +86,7 @@ def yaml_snippets(doc: Path, lang: str = "yaml") -> list[Snippet]:
     return out
 
 
-SNIPPETS = [s for doc in DOCS for s in yaml_snippets(doc)]
+SNIPPETS = [s for doc in DOCS for s in fenced_blocks(doc)]
 
 
 def merged(base: dict, part: dict, depth: int = 2) -> dict:
@@ -241,7 +244,7 @@ def test_readme_error_example_is_what_validate_prints(tmp_path, monkeypatch):
     assert str(err.value).splitlines() == example
 
 
-RUN = [s for doc in DOCS for s in yaml_snippets(doc, "python") if "run" in s.how]
+RUN = [s for doc in DOCS for s in fenced_blocks(doc, "python") if "run" in s.how]
 
 
 def test_some_python_example_runs():
@@ -344,7 +347,7 @@ def test_named_python_objects_exist():
 
 def test_every_import_in_a_python_example_works():
     # API references written as signatures cannot run, but what they import must exist
-    lines = [(s.name, line.strip()) for doc in DOCS for s in yaml_snippets(doc, "python")
+    lines = [(s.name, line.strip()) for doc in DOCS for s in fenced_blocks(doc, "python")
              for line in s.text.splitlines() if re.match(r"\s*(from sim[\w.]* import |import sim\b)", line)]
     assert len(lines) >= 8
     for where, line in lines:
