@@ -114,3 +114,29 @@ def test_plain_numbers_and_month_arithmetic():
                         "cost.compute_usd.mean": 60.0})
     assert v["GPUs"] == 7.0 and v["$/hour"] == 30.0 and v["$/month"] == pytest.approx(21_888.0, rel=1e-12)
     assert HOURS_PER_MONTH == pytest.approx(729.6, rel=1e-12)
+
+
+def test_text_table_left_aligns_sentences_and_keeps_numbers_right():
+    from sim.planning.table import text_table
+
+    rows = [{"rate": 12, "sustained": "yes", "why not": ""},
+            {"rate": 90, "sustained": "no", "why not": "unstable: the backlog grows by 4.2 requests/s"}]
+    assert text_table(rows, ["rate", "sustained", "why not"]).splitlines() == [
+        "rate  sustained  why not",
+        "----  ---------  " + "-" * len("unstable: the backlog grows by 4.2 requests/s"),
+        "  12        yes",
+        "  90         no  unstable: the backlog grows by 4.2 requests/s"]
+
+
+def test_why_not_names_the_confidence_bound_it_judged():
+    # saturation printed "slo.attainment = -0.04994 (needs >= 0.99)" for five runs averaging 0.0196:
+    # the lower end of the 95 % interval, which the text did not say
+    from sim.planning.constraints import parse_constraint
+    from sim.planning.evaluator import judge
+
+    c = parse_constraint("slo.attainment>=0.99")
+    row = judge({"n": 5, "slo.attainment.mean": 0.0196, "slo.attainment.ci_low": -0.0499,
+                 "slo.attainment.ci_high": 0.0891}, [c])
+    assert row["why"] == "slo.attainment = 0.0196 mean, -0.0499 at the 95 % bound (needs >= 0.99)"
+    one = judge({"n": 1, "slo.attainment.mean": 0.5}, [c])          # one run: no interval, the value itself
+    assert one["why"] == "slo.attainment = 0.5 (needs >= 0.99)"

@@ -206,19 +206,19 @@ def test_verdict_without_the_new_utilization_keys_says_nothing_of_headroom():
     assert "SLO met: 99.5%" in o.verdict and "load factor" not in o.verdict.lower()
     # $20 for 2 h of simulated time -> $10/h x 730 h a month (365 x 24 / 12)
     assert "$1.50 per million output tokens" in o.verdict and "$7,300.00 per month" in o.verdict
-    assert "4 replicas × 2 h100-sxm (TP 2)" in o.paragraph          # from the summary alone (no scenario.json)
+    assert "4 × 2 h100-sxm (TP 2)" in o.paragraph          # from the summary alone (no scenario.json)
 
 
 def test_a_replica_of_several_gpus_is_never_read_as_gpus():
-    """Two replicas of TP 4 × PP 2 are 16 GPUs: the overview says replicas and GPUs per replica (from the
-    summary's ``gpus_per_replica``), and one-GPU replicas keep the short form."""
+    """Two replicas of TP 4 × PP 2 are 16 GPUs: the overview says replicas × GPUs per replica (TP × PP),
+    as ``fleetsim validate`` does, and one-GPU replicas keep the short form."""
     from sim.report.overview import overview
 
     pools = {"moe": {"gpu": "h100-sxm", "replicas": 2, "tensor_parallel": 4, "pipeline_parallel": 2,
                      "expert_parallel": 4, "gpus_per_replica": 8, "scale": 1.0},
              "small": {"gpu": "l40s", "replicas": 3, "tensor_parallel": 1, "gpus_per_replica": 1, "scale": 1.0}}
     o = overview(_summary(pools=pools))
-    assert "2 replicas × 8 h100-sxm (TP 4 × PP 2, EP 4)" in o.paragraph
+    assert "2 × 8 h100-sxm (TP 4 × PP 2, EP 4)" in o.paragraph
     assert "3 × l40s;" in o.paragraph or "3 × l40s," in o.paragraph
 
 
@@ -296,9 +296,15 @@ def test_header_describes_autoscaling_and_per_class_attainment():
     summary = _summary(pools={"a100": {"gpu": "a100-80gb", "replicas": 1, "replicas_mean": 2.52}},
                        classes={"chat": {"slo": {"attainment": 0.995}}, "batch": {"slo": {"attainment": 1.0}}})
     o = overview(summary, scn)
-    assert "1–8 replicas × 4 a100-80gb (TP 4), autoscaled (utilization target 0.6; mean 2.52 replicas)" in o.paragraph
+    assert "1–8 × 4 a100-80gb (TP 4), autoscaled (utilization target 0.6; mean 2.52 replicas)" in o.paragraph
     assert "diurnal arrivals averaging 0.2 req/s" in o.paragraph and "for 7 d" in o.paragraph
     assert "Per class, within its own SLO: chat 99.5%, batch 100.0%." in o.verdict
+    # replica counts as a person reads them (the derived 2024-25 scenario autoscales up to a million)
+    scn["fleet"]["pools"][0].update(replicas=2000, autoscale={"metric": "load_factor", "target": 0.9,
+                                                              "min": 1, "max": 1000000})
+    assert "1–1,000,000 × 4 a100-80gb" in overview(summary, scn).paragraph
+    del scn["fleet"]["pools"][0]["autoscale"]
+    assert "2,000 × 4 a100-80gb (TP 4)" in overview(summary, scn).paragraph
 
 
 def test_a_run_without_requests_still_gets_a_header_report_and_summary(tmp_path):
@@ -336,6 +342,28 @@ def test_money_axes_of_sweep_figures_read_as_money():
     assert [MONEY_TICKS(v, 0) for v in (0.25, 302_400.0, 1.5e6)] == ["$0.25", "$302k", "$1.50M"]
 
 
+def test_money_ticks_say_where_they_are():
+    # a tick between cents was labelled with its neighbour's cents ($0.225 as "$0.23", beside a $0.23
+    # tick that was really 0.23 elsewhere); the label carries the decimals, and the axis prefers
+    # steps of 1, 2 and 5 so that it rarely needs them
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sim.report.render import new_figure
+    from sim.report.sweep_figures import money_axis, money_tick
+
+    assert [money_tick(v) for v in (0.175, 0.2, 0.225, -0.5, 1999.0)] == ["$0.175", "$0.20", "$0.225", "-$0.50", "$2.00k"]
+    fig = new_figure()
+    ax = fig.add_subplot()
+    ax.plot([0.171, 0.342], [1, 2])
+    money_axis(ax.xaxis)
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if 0.171 <= t <= 0.342]
+    labels = [money_tick(t) for t in ticks]
+    assert all(float(label.lstrip("$")) == pytest.approx(t) for label, t in zip(labels, ticks))
+    assert len(set(labels)) == len(labels) >= 3
+
+
 @pytest.mark.parametrize("text", ["{bad", '{"fleet": 3}', "[]"])
 def test_a_broken_scenario_json_falls_back_on_the_summary(tmp_path, text):
     from sim.report.overview import read_scenario
@@ -345,4 +373,4 @@ def test_a_broken_scenario_json_falls_back_on_the_summary(tmp_path, text):
     (folder / "scenario.json").write_text(text)
     assert read_scenario(folder) is None
     page = write_report(folder).read_text()
-    assert "4 replicas × 2 h100-sxm (TP 2)" in page and 'class="verdict met"' in page
+    assert "4 × 2 h100-sxm (TP 2)" in page and 'class="verdict met"' in page

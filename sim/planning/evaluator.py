@@ -96,7 +96,10 @@ def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, A
         v = c.judged_value(ci)
         row[f"judged:{c}"] = v
         if not c.holds(ci):
-            why.append(f"{c.metric} = {v:,.4g} (needs {c.op} {c.bound:g})" if v == v else f"{c.metric} missing")
+            # with replications the judged value is a bound of the 95 % interval: say so, beside the mean
+            bounded = v != ci.mean and ci.mean == ci.mean
+            bound = f"{ci.mean:,.4g} mean, {v:,.4g} at the 95 % bound" if bounded else f"{v:,.4g}"
+            why.append(f"{c.metric} = {bound} (needs {c.op} {c.bound:g})" if v == v else f"{c.metric} missing")
     row["feasible"] = not why
     row["why"] = "; ".join(why)
     return row

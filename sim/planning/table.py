@@ -104,16 +104,21 @@ def format_value(value: Any, digits: int = 4) -> str:
 
 def text_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
                headers: Sequence[str] | None = None) -> str:
-    """Fixed-width text table of ``cols`` (values pre-formatted or formatted with 4 digits)."""
+    """Fixed-width text table of ``cols`` (values pre-formatted or formatted with 4 digits).
+
+    Numbers are right-aligned; a first column of labels and a column of sentences (no cell a
+    number, some cell longer than its header, e.g. "why not") are left-aligned; no line ends in
+    blanks."""
     headers = list(headers or cols)
     cells = [[r.get(c) if isinstance(r.get(c), str) else format_value(r.get(c)) for c in cols]
              for r in rows]
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+    prose = [widths[i] > len(h) and not any(_numeric(row[i]) for row in cells) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
              "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) if i == 0 and len(cols) > 1 and not _numeric(c) else c.rjust(w)
+    lines += ["  ".join(c.ljust(w) if prose[i] or (i == 0 and len(cols) > 1 and not _numeric(c)) else c.rjust(w)
                         for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _numeric(text: str) -> bool:

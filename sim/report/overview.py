@@ -174,27 +174,23 @@ def _layout(pool: dict) -> str:
     return f" ({', '.join(words)})" if words else ""
 
 
-def _replicas_of(replicas: Any, pool: dict) -> str:
-    """``4 × h100-sxm`` of one-GPU replicas; ``2 replicas × 8 h100-sxm (TP 4 × PP 2, EP 4)`` when a
-    replica spans GPUs (its tensor × pipeline degree, or the summary's ``gpus_per_replica``), so the
-    count never reads as GPUs when it is replicas."""
-    per = pool.get("gpus_per_replica")
-    if not _num(per):
-        per = 1
-        for key in ("tensor_parallel", "pipeline_parallel"):
-            per *= pool[key] if _num(pool.get(key)) and pool[key] > 1 else 1
-    gpu = pool.get("gpu", "?")
-    head = f"{replicas} × {gpu}" if per <= 1 else f"{replicas} replicas × {count(per)} {gpu}"
-    return head + _layout(pool)
+def _replicas_of(pool: dict, replicas: Any, gpu: Any) -> str:
+    """``2 × 16 h200-sxm (TP 16, EP 16)``: replicas × GPUs per replica (when more than one; as
+    ``fleetsim validate`` writes it, since "2 × h200-sxm" reads as two GPUs), the GPU, the layout."""
+    per_replica = 1
+    for key in ("tensor_parallel", "pipeline_parallel"):
+        per_replica *= int(pool[key]) if _num(pool.get(key)) and pool[key] >= 1 else 1
+    return f"{replicas} × {f'{per_replica} ' if per_replica > 1 else ''}{gpu}" + _layout(pool)
 
 
 def _pool_line(pool: dict, default_model: Any, summary_pool: dict | None) -> str:
-    replicas = pool.get("replicas", "?")
+    gpus = pool.get("gpu", "?")
+    replicas = count(pool["replicas"]) if _num(pool.get("replicas")) else pool.get("replicas", "?")
     mean = (summary_pool or {}).get("replicas_mean")
     auto = pool.get("autoscale")
     if isinstance(auto, dict) and _num(auto.get("min")) and _num(auto.get("max")):
-        replicas = f"{auto['min']}–{auto['max']}"
-    line = _replicas_of(replicas, pool)
+        replicas = f"{count(auto['min'])}–{count(auto['max'])}"
+    line = _replicas_of(pool, replicas, gpus)
     if auto:
         line += f", autoscaled ({auto.get('metric', 'utilization')} target {number(auto.get('target'))}"
         line += f"; mean {number(mean)} replicas)" if _num(mean) else ")"
@@ -292,7 +288,7 @@ def _fleet_settings(fleet: dict, pools: list, lines: list[str]) -> list[tuple[st
 def _summary_described(name: str, pools_sum: dict, horizon) -> tuple[list[str], list[tuple[str, str]]]:
     """What ran, from the summary alone (no scenario.json): each pool's replicas, GPU, parallel layout and
     shard scale, and the simulated time."""
-    lines = [_replicas_of(p.get("replicas", "?"), p)
+    lines = [_replicas_of(p, p.get("replicas", "?"), p.get("gpu", "?"))
              + (f", one shard of {count(p['scale'])}" if _num(p.get("scale")) and p["scale"] != 1 else "")
              for p in pools_sum.values()]
     sentences = [f"{name}: " + ("; ".join(lines) or "fleet as configured")

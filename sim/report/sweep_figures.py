@@ -20,8 +20,28 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from sim.humanize import money
 from sim.report.render import new_figure, save_figure, short_name
 
-#: tick labels of a money axis: $0.25, $300k, $1.50M (never 1e6 offsets)
-MONEY_TICKS = FuncFormatter(lambda v, _pos: money(v, compact=True))
+def money_tick(usd: float, _pos: int | None = None) -> str:
+    """A money axis's tick label: $0.25, $300k, $1.50M (never a 1e6 offset); an amount under $1,000
+    keeps the decimals its tick needs, so a tick at 0.225 reads $0.225, not $0.23.
+
+        >>> money_tick(0.225), money_tick(0.25), money_tick(300_000), money_tick(-12.5)
+        ('$0.225', '$0.25', '$300k', '-$12.50')
+    """
+    if not math.isfinite(usd) or abs(usd) >= 1000:
+        return money(usd, compact=True)
+    decimals = next((d for d in range(2, 7) if abs(round(usd, d) - usd) < 1e-9 * max(1.0, abs(usd))), 6)
+    return ("-" if usd < 0 else "") + f"${abs(usd):,.{decimals}f}"
+
+
+#: the formatter of a money axis; its locator keeps to steps of 1, 2 and 5 (no $0.225 where $0.20 and
+#: $0.25 would do)
+MONEY_TICKS = FuncFormatter(money_tick)
+
+
+def money_axis(axis) -> None:
+    """Money ticks on a matplotlib axis (``ax.xaxis`` or ``ax.yaxis``)."""
+    axis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
+    axis.set_major_formatter(MONEY_TICKS)
 
 SWEEP_METRICS = (
     ("latency.ttft.p99", "p99 TTFT (s)"),
@@ -89,7 +109,7 @@ def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Seq
     ax.set_xlabel(knob)
     ax.set_ylabel(label)
     if metric.startswith(("cost.", "cashflow.")):
-        ax.yaxis.set_major_formatter(MONEY_TICKS)
+        money_axis(ax.yaxis)
     ax.grid(True, alpha=0.3)
     return drawn
 
@@ -160,7 +180,7 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
         ax.plot([], [], "o", color="C3", mfc="none", label="violates a constraint")
     ax.set_xlabel(f"{x_metric} (USD)" if x_metric.startswith("cost") else x_metric)
     if x_metric.startswith(("cost.", "cashflow.")):
-        ax.xaxis.set_major_formatter(MONEY_TICKS)
+        money_axis(ax.xaxis)
     ax.set_ylabel(f"{y_metric} (s)" if y_metric.startswith("latency") else y_metric)
     ax.set_yscale("log" if _wide([p[1] for p in pts]) else "linear")
     ax.grid(True, alpha=0.3)

@@ -1,4 +1,4 @@
-"""One model replica (``tensor_parallel`` GPUs) running an iteration-level batching engine.
+"""One model replica (tensor_parallel x pipeline_parallel GPUs) running an iteration-level batching engine.
 
 The scheduler follows the engine the pool's ``batching.scheduler`` preset names (vLLM V1 by
 default; vLLM V0, TensorRT-LLM, SGLang; see :mod:`sim.scenario.schedulers`):
