@@ -45,9 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.fluid.capacity import HIST_METRICS, CalibrationSettings, CapacityCurve, capacity_curve
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
 from sim.fluid.backlog import backlog_ages
+from sim.fluid.capacity import CalibrationSettings, capacity_curve
+from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
 from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes

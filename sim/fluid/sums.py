@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.fluid.backlog import REF, mix_rows
-from sim.fluid.capacity import HIST_METRICS, METRICS, STATS, CapacityCurve
+from sim.fluid.curve import HIST_METRICS, METRICS, STATS, CapacityCurve
 from sim.metrics.histogram import LogHistogram
 
 SHIFTED = ("ttft", "e2e", "queue")

@@ -1,0 +1,115 @@
+"""A capacity curve as the fluid tier reads it: one replica's behaviour against offered load.
+
+:class:`CapacityCurve` holds per-replica quantities at a grid of offered rates (requests/s per
+replica, from zero load to near saturation): completions/s, SLO attainment, GPU busy share, mean
+KV-cache use, MFU, latency ``{mean, p50, p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, normalised
+log-histograms of TTFT/TPOT/E2E/queue, and the same per request class. Between grid points every
+quantity is interpolated linearly in the offered rate, flat outside the grid (:meth:`CapacityCurve.at`).
+Its JSON form (:meth:`CapacityCurve.to_json`, histograms stored sparse) is what the on-disk cache
+holds. How a curve is measured is :mod:`sim.fluid.capacity`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: the curve format and measurement version (part of the cache key; a bump measures every curve again)
+CURVE_VERSION = 7  # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+# min_requests; 6: measured behind the scenario's router on a group of replicas; 7: a group's grid
+# runs and saturation probes measure the replica-seconds of one replica's (:func:`sim.fluid.capacity.grid_run_length`)
+METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
+HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
+STATS = ("mean", "p50", "p90", "p99")
+
+
+@dataclass(frozen=True)
+class CapacityCurve:
+    """Per-replica behaviour of one pool versus offered load (requests/s per replica)."""
+
+    key: str
+    pool: str
+    max_rps: float                      # saturation completions/s
+    rates_rps: np.ndarray               # offered load of each grid point
+    served_rps: np.ndarray              # completions/s
+    attainment: np.ndarray              # SLO attainment (scenario SLO)
+    busy: np.ndarray                    # GPU busy share
+    kv: np.ndarray                      # mean KV-cache use
+    mfu: np.ndarray
+    latency: dict[str, dict[str, np.ndarray]]   # metric -> stat -> array over the grid
+    hists: dict[str, np.ndarray]        # metric -> (grid, bins) normalised LogHistogram counts
+    prompt_tokens_mean: float           # per completed request
+    output_tokens_mean: float           # generated, per completed request
+    reject_share: float                 # of arrivals (e.g. prompts over the context)
+    meta: dict = field(default_factory=dict)
+    # per class (axis 0), like the fleet-wide arrays: SLO attainment under the class's own SLO,
+    # latency means and normalised histograms of TTFT/TPOT/E2E/queue
+    class_attainment: np.ndarray | None = None          # (classes, grid)
+    class_latency_mean: dict[str, np.ndarray] | None = None   # metric -> (classes, grid)
+    class_hists: dict[str, np.ndarray] | None = None     # metric -> (classes, grid, bins)
+
+    # ------------------------------------------------------------------ evaluation
+    def position(self, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower grid index and weight of the upper neighbour for each rate (clamped to the grid)."""
+        r = np.clip(np.asarray(rate_rps, dtype=np.float64), self.rates_rps[0], self.rates_rps[-1])
+        i = np.clip(np.searchsorted(self.rates_rps, r, side="right") - 1, 0, len(self.rates_rps) - 2)
+        w = (r - self.rates_rps[i]) / (self.rates_rps[i + 1] - self.rates_rps[i])
+        return i, w
+
+    def at(self, values: np.ndarray, rate_rps: np.ndarray) -> np.ndarray:
+        """A per-grid-point quantity interpolated at ``rate_rps`` (flat outside the grid)."""
+        i, w = self.position(rate_rps)
+        v = np.asarray(values, dtype=np.float64)
+        return v[i] * (1 - w) + v[i + 1] * w
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_json(self) -> dict:
+        def arr(a):
+            return [float(x) for x in np.asarray(a).tolist()]
+        hists = {m: _sparse(h) for m, h in self.hists.items()}
+        return {"version": CURVE_VERSION, "key": self.key, "pool": self.pool, "max_rps": self.max_rps,
+                "rates_rps": arr(self.rates_rps), "served_rps": arr(self.served_rps),
+                "attainment": arr(self.attainment), "busy": arr(self.busy), "kv": arr(self.kv),
+                "mfu": arr(self.mfu),
+                "latency": {m: {s: arr(v) for s, v in d.items()} for m, d in self.latency.items()},
+                "hists": hists, "prompt_tokens_mean": self.prompt_tokens_mean,
+                "output_tokens_mean": self.output_tokens_mean, "reject_share": self.reject_share,
+                "meta": self.meta,
+                "class_attainment": None if self.class_attainment is None else self.class_attainment.tolist(),
+                "class_latency_mean": None if self.class_latency_mean is None else
+                {m: v.tolist() for m, v in self.class_latency_mean.items()},
+                "class_hists": None if self.class_hists is None else
+                {m: [_sparse(h) for h in v] for m, v in self.class_hists.items()}}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "CapacityCurve":
+        hists = {m: _dense(h) for m, h in d["hists"].items()}
+        ca, cl, ch = d.get("class_attainment"), d.get("class_latency_mean"), d.get("class_hists")
+        def arr(x):
+            return np.asarray(x, dtype=np.float64)
+        return cls(key=d["key"], pool=d["pool"], max_rps=float(d["max_rps"]), rates_rps=arr(d["rates_rps"]),
+                   served_rps=arr(d["served_rps"]), attainment=arr(d["attainment"]), busy=arr(d["busy"]),
+                   kv=arr(d["kv"]), mfu=arr(d["mfu"]),
+                   latency={m: {s: arr(v) for s, v in st.items()} for m, st in d["latency"].items()},
+                   hists=hists, prompt_tokens_mean=float(d["prompt_tokens_mean"]),
+                   output_tokens_mean=float(d["output_tokens_mean"]), reject_share=float(d["reject_share"]),
+                   meta=dict(d.get("meta", {})),
+                   class_attainment=None if ca is None else np.asarray(ca, dtype=np.float64),
+                   class_latency_mean=None if cl is None else {m: np.asarray(v, dtype=np.float64)
+                                                               for m, v in cl.items()},
+                   class_hists=None if ch is None else {m: np.stack([_dense(h) for h in v]) for m, v in ch.items()})
+
+
+def _sparse(h: np.ndarray) -> dict:
+    rows = []
+    for row in h:
+        nz = np.nonzero(row)[0]
+        rows.append({"idx": nz.tolist(), "p": [float(x) for x in row[nz]]})
+    return {"bins": int(h.shape[1]), "rows": rows}
+
+
+def _dense(h: dict) -> np.ndarray:
+    a = np.zeros((len(h["rows"]), h["bins"]))
+    for k, row in enumerate(h["rows"]):
+        a[k, row["idx"]] = row["p"]
+    return a
