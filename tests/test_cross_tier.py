@@ -125,6 +125,20 @@ def test_fluid_verdict_is_the_request_level_verdict_on_more_shapes(name):
     _check_verdict(name)
 
 
+def test_a_fixed_fleets_pool_block_is_the_same_in_both_tiers():
+    """A fixed fleet of 3 replicas in a shard scaled x2: both tiers count the shard's replicas ever
+    provisioned (3, before ``scale``: no autoscaler adds any) and mean provisioned (3), and the
+    keys both tiers write come in the same order; the fluid tier adds only its curve's keys."""
+    sc = _steady(8.0)
+    sc["fleet"]["pools"][0].update(replicas=3, scale=2.0)
+    exact, fluid = _both(sc)
+    r, f = exact.summary["pools"]["main"], fluid.summary["pools"]["main"]
+    assert r["replicas_provisioned_total"] == f["replicas_provisioned_total"] == 3
+    assert r["replicas_mean"] == f["replicas_mean"] == 3.0
+    assert [k for k in f if k in r] == list(r)
+    assert [k for k in f if k not in r] == ["capacity_curve", "max_rps_per_replica", "backlog_end"]
+
+
 def test_the_fluid_tier_models_the_scenarios_router():
     """Least outstanding routing at ~75 % of saturation on 4 replicas meets the SLO far more often
     than random routing (it sends work to the emptiest replica). The fluid tier measures its curve

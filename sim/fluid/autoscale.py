@@ -52,13 +52,16 @@ import numpy as np
 class Replicas:
     """An autoscaled pool's replicas across fluid steps: ready ones, warming groups
     ``[ready_at_s, count]`` and the recent recommendations ``[(until_s, replicas)]`` that the
-    stabilization window keeps (see the module docstring)."""
+    stabilization window keeps (see the module docstring). ``provisioned`` counts every replica
+    ever provisioned, the first ``n0`` included: as at request level, a scale-up provisions new
+    replicas and a scale-down releases some, never taking one back."""
 
     def __init__(self, n0: float, delay_s: float, cooldown_s: float) -> None:
         self.ready = float(n0)
         self.warming: list[list[float]] = []
         self.delay_s, self.cooldown_s = float(delay_s), float(cooldown_s)
         self.recs: list[tuple[float, float]] = []
+        self.provisioned = float(n0)
 
     @property
     def total(self) -> float:
@@ -83,6 +86,7 @@ class Replicas:
         serve_s = 0.0
         if target > cur:
             self.warming.append([at + self.delay_s, target - cur])
+            self.provisioned += target - cur
         elif target < cur:
             surplus = cur - target
             while surplus > 0 and self.warming:

@@ -192,7 +192,9 @@ def _steps(sc, step_s: float, base_dir: Path) -> _Steps:
 @dataclass(frozen=True)
 class _Queue:
     """One pool's fluid queue over the steps: replicas provisioned (``n``, billed) and serving
-    (``serving``: ``n`` less those still warming up), requests served and refused, backlog."""
+    (``serving``: ``n`` less those still warming up), requests served and refused, backlog, and
+    the replicas ever provisioned (``provisioned_total``: the pool's ``replicas`` plus every
+    autoscaler scale-up's new ones)."""
 
     n: np.ndarray
     serving: np.ndarray
@@ -200,6 +202,7 @@ class _Queue:
     rejected: np.ndarray
     b_start: np.ndarray
     b_end: np.ndarray
+    provisioned_total: int
 
     @property
     def backlog(self) -> float:
@@ -242,7 +245,8 @@ def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray)
         served[k] = min(work, cap[k])
         b = work - served[k]
         b_end[k] = b
-    return _Queue(n, serving, served, rejected, b_start, b_end)
+    total = round(replicas.provisioned) if a is not None else p.cfg.replicas
+    return _Queue(n, serving, served, rejected, b_start, b_end, int(total))
 
 
 def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: float) -> list[tuple]:
@@ -412,6 +416,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
         kv_cache_mean=float(np.average(kv, weights=up)) if up.sum() > 0 else 0.0,
         requests=float(served.sum()), prompt_mean=curve.prompt_tokens_mean, output_mean=curve.output_tokens_mean,
         running_sum=float(np.sum(running * dt_s)), replicas_sum=float(np.sum(n * dt_s)),
+        lead={"replicas_provisioned_total": q.provisioned_total},
         tail={"replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
               "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps, "backlog_end": b})
     return _Measured(rows, usage, kv)

@@ -41,8 +41,9 @@ class PoolUsage:
     #: :func:`sim.metrics.utilization.running_while_busy`)
     running_sum: float
     replicas_sum: float
-    #: the tier's own keys of the pool block: ``lead`` right after ``replicas``, ``tail`` after
-    #: ``kv_cache_mean`` (summary key order is part of the output)
+    #: the tier's own keys of the pool block: ``lead`` right after ``replicas``, ``tail`` after the
+    #: utilization keys (``load_factor``, ``mbu``), where the request tier adds ``replicas_mean``
+    #: (summary key order is part of the output)
     lead: dict = field(default_factory=dict)
     tail: dict = field(default_factory=dict)
 
@@ -93,12 +94,13 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
         block = {"gpu": p.gpu.name, "replicas": p.cfg.replicas, **u.lead, **layout_keys(p.cfg), "scale": scale,
                  "kv_blocks_per_replica": p.kv_blocks,
                  "gpu_hours_provisioned": p_prov * scale / 3600.0, "gpu_hours_busy": p_busy * scale / 3600.0,
-                 "gpu_busy": busy_share, "kv_cache_mean": u.kv_cache_mean, **u.tail}
+                 "gpu_busy": busy_share, "kv_cache_mean": u.kv_cache_mean}
         util = pool_utilization(p, requests=u.requests, prompt_mean=u.prompt_mean, output_mean=u.output_mean,
                                 replica_seconds=p_prov / gpr,
                                 running_while_busy=running_while_busy(u.running_sum, u.replicas_sum, busy_share),
                                 kv_dtype=pool_kv_dtype(scenario, p))
         block.update(util)
+        block.update(u.tail)
         per_pool[p.name] = block
         util_w.append((util, p_prov / gpr * scale, p_prov * scale))
     utilization = {"gpu_busy": busy_s / prov_s if prov_s else 0.0, "kv_cache_mean": kv_cache_mean,
