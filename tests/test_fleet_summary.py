@@ -40,9 +40,10 @@ def test_gpu_hours_busy_share_and_mfu_weigh_each_pool_by_its_scale():
     assert f.busy_gpu_s_by_pool == {"a": 3600.0, "b": 3 * 1800.0}
     assert f.pools["a"]["gpu_busy"] == 0.5 and f.pools["b"]["gpu_busy"] == 0.25
     assert f.pools["b"]["gpu_hours_provisioned"] == 6.0 and f.pools["b"]["tensor_parallel"] == 2
-    # the tier's own keys keep their places: lead after "replicas", tail after "kv_cache_mean"
+    # the tier's own keys keep their places: lead after "replicas", tail last, after the
+    # utilization keys (where the request tier adds replicas_mean)
     keys = list(f.pools["a"])
     assert keys[:3] == ["gpu", "replicas", "note"]
     keys = list(f.pools["b"])
-    assert keys[keys.index("kv_cache_mean") + 1] == "extra"
+    assert keys[-3:] == ["load_factor", "mbu", "extra"]
     assert f.pools["a"]["load_factor"] == 0.0            # nothing served
