@@ -158,6 +158,11 @@ def refused(sc) -> list[tuple[str, str]]:
     if sc.fleet.disaggregated is not None:
         out.append(("fleet.disaggregated", "prefill/decode disaggregation is not modelled by the fluid tier "
                                            "(use fidelity: request)"))
+    for i, pool in enumerate(sc.fleet.pools):
+        if pool.failures is not None:
+            out.append((f"fleet.pools.{i}.failures", "replica failures and repairs are not modelled by the fluid "
+                                                     "tier, which would serve as if no replica ever failed (use "
+                                                     "fidelity: request, or remove the failures block)"))
     return out
 
 
