@@ -45,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
         reserve = plan.activation_reserve_bytes / gpus
         kv_per_gpu = plan.kv_capacity_bytes / gpus
         lines.append(
-            f"  pool {p.name}: {p.replicas} x {shape} ({gpus} GPUs/replica{nodes}{layout}), "
+            f"  pool {p.name}: {p.replicas} x {shape} ({gpus} GPU{'' if gpus == 1 else 's'}/replica{nodes}{layout}), "
             f"{model.name} ({wdt} weights, {kdt} KV)\n"
             f"    per GPU: weights {plan.weights_bytes_per_gpu / gib:.2f} GiB + activation/runtime reserve "
             f"{reserve / gib:.2f} GiB + KV cache {kv_per_gpu / gib:.2f} GiB of "
