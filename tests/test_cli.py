@@ -270,3 +270,27 @@ def test_messages_use_file_names_once_and_aliases(tmp_path, capsys):
     assert main(["validate", str(p)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == len(set(lines)) == 2
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "sweep", "plan", "saturation", "report", "calibrate",
+                                     "reprice"])
+def test_help_reads_as_plain_text(command):
+    out = subprocess.run([sys.executable, "-m", "sim", command, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "`" not in out.stdout and ":func:" not in out.stdout, out.stdout
+
+
+def test_help_description_is_the_whole_first_sentence_without_markup():
+    out = subprocess.run([sys.executable, "-m", "sim", "run", "--help"], capture_output=True, text=True)
+    text = " ".join(out.stdout.split())
+    assert "Simulate a scenario and print its summary (--json: exactly one JSON object on stdout)." in text
+    assert "(fleetsim report redraws them either way)" in text
+
+
+def test_plain_strips_rest_markup():
+    import doctest
+
+    import sim.cli
+
+    assert doctest.testmod(sim.cli).failed == 0
+    assert sim.cli.plain("set ``economics.*`` via :class:`~sim.Scenario`") == "set economics.* via sim.Scenario"
