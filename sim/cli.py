@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         from sim.limits import ENV
 
         os.environ[ENV] = "1"   # worker processes of sweeps and plans see it too
-    source = str(getattr(args, "scenario", "") or "")
+    source = str(getattr(args, "scenario", "") or getattr(args, "folder", "") or "")   # reprice, report: the folder
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning(source)
         return _guarded(modules[args.command], args, source)
