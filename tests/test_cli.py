@@ -42,6 +42,8 @@ BAD = [
     (["duration=10 parsecs"], "duration: expected a duration such as 3600"),
     (["workload.arrival.process=weird"], "workload.arrival: unknown process 'weird'; allowed: poisson"),
     (["fleet.router=fastest"], "fleet.router.policy: must be one of"),
+    (["economics.agreements=[{rate: 0.2, base: [api], payment_lag: -1}]"],
+     "economics.agreements.0.payment_lag: must be >= 0 (got -1 s)"),
 ]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim.scenario.schema import Scenario
+from sim.scenario.types import FIELD_ERROR
 
 
 # ------------------------------------------------------------------------------ error messages
@@ -220,6 +221,8 @@ def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]
     seen = set()
     for err in exc.errors(include_url=False):
         loc = clean_loc(err.get("loc", ()), raw)
+        if err.get("type") == FIELD_ERROR:       # a check across fields, about one of them
+            loc.append(err["ctx"]["field"])
         path = ".".join(str(p) for p in loc)
         msg = _message(err, loc, raw)
         if (path, msg) not in seen:

@@ -18,6 +18,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
 
 _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
@@ -51,3 +52,15 @@ class Strict(BaseModel):
     validated on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False)
+
+
+FIELD_ERROR = "field_error"
+"""The pydantic error type of :func:`field_error`."""
+
+
+def field_error(name: str, message: str) -> PydanticCustomError:
+    """The error a block's check across several fields raises when the problem is one field
+    ``name``: reported at ``<block path>.<name>`` with ``message``, as a single-field limit is
+    (``economics.agreements.0.payment_lag: must be >= 0``, not ``economics.agreements.0:
+    payment_lag must be >= 0``)."""
+    return PydanticCustomError(FIELD_ERROR, "{message}", {"field": name, "message": message})
