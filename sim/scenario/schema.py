@@ -28,7 +28,7 @@ from pydantic import Field, field_validator, model_validator
 from sim.scenario.economics import EconomicsConfig
 from sim.scenario.perf import PerfConfig, RooflinePerf
 from sim.scenario.schedulers import SchedulerName, resolve_batching
-from sim.scenario.types import Duration, Strict
+from sim.scenario.types import Duration, Strict, field_error
 from sim.scenario.workload import WorkloadConfig
 
 BatchingPolicy = Literal["continuous", "priority", "static"]
@@ -88,7 +88,7 @@ class Autoscale(Strict):
     @model_validator(mode="after")
     def _min_le_max(self) -> "Autoscale":
         if self.min > self.max:
-            raise ValueError(f"min must be <= max (got min={self.min}, max={self.max})")
+            raise field_error("max", f"must be >= min (got min={self.min}, max={self.max})")
         return self
 
 
@@ -159,7 +159,7 @@ class Router(Strict):
         if w is not None:
             bad = {k: v for k, v in w.items() if not _m.isfinite(v) or v < 0}
             if bad:
-                raise ValueError(f"weights must be finite and >= 0 (got {bad})")
+                raise ValueError(f"must be finite and >= 0 (got {bad})")
         return w
     primary: str | None = Field(None, description="spillover: pool tried first")
     overflow: str | None = Field(None, description="spillover: pool used when primary is loaded")
