@@ -262,7 +262,7 @@ def test_autoscaler_with_zero_cooldown_runs():
 
 def test_messages_use_file_names_once_and_aliases(tmp_path, capsys):
     assert main(_validate_argv(BASELINE, ["fleet.pools.0.replicas=true"])) == 2
-    assert "fleet.pools.0.replicas: must be a whole number (got True)" in capsys.readouterr().err
+    assert "fleet.pools.0.replicas: must be a whole number, not true" in capsys.readouterr().err
     assert main(_validate_argv(BASELINE, ["economics.compute=[{pool: main, usd_per_gpu_hour: 1, foo: 1}]"])) == 2
     err = capsys.readouterr().err
     assert "allowed: from," in err and "from_" not in err

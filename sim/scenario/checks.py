@@ -15,6 +15,7 @@ import warnings
 from sim.economics import validate as validate_economics
 from sim.errors import ScenarioWarning
 from sim.humanize import duration as _duration
+from sim.humanize import plural
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
 from sim.scenario.perf import kernel_floor_warnings
 from sim.workload import validate as validate_workload
@@ -206,8 +207,9 @@ def _pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
     per_node = pool.gpus_per_node or getattr(gpu, "gpus_per_node", None)
     gpus = pool.tensor_parallel * pool.pipeline_parallel
     if pool.ib_gbps != type(pool).model_fields["ib_gbps"].default and per_node is not None and gpus <= per_node:
-        out.append((f"{where}.ib_gbps", f"the replica's {gpus} GPUs fit in one node of {per_node} (gpus_per_node): "
-                                        f"no traffic crosses nodes, so the inter-node bandwidth has no effect"))
+        out.append((f"{where}.ib_gbps", f"a replica of {gpus} {plural(gpus, 'GPU')} fits in one node of {per_node} "
+                                        f"(gpus_per_node): no traffic crosses nodes, so the inter-node bandwidth "
+                                        f"has no effect"))
     return out
 
 

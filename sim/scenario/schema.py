@@ -28,7 +28,7 @@ from pydantic import Field, field_validator, model_validator
 from sim.scenario.economics import EconomicsConfig
 from sim.scenario.perf import PerfConfig, RooflinePerf
 from sim.scenario.schedulers import SchedulerName, resolve_batching
-from sim.scenario.types import Duration, Strict, field_error
+from sim.scenario.types import WHOLE_NUMBER, Duration, Strict, field_error, not_a_boolean
 from sim.scenario.workload import WorkloadConfig
 
 BatchingPolicy = Literal["continuous", "priority", "static"]
@@ -137,11 +137,12 @@ class Pool(Strict):
             raise ValueError(f"must be a catalog GPU name or a mapping of the datasheet (got {v!r})")
         return v
 
-    @field_validator("replicas", "tensor_parallel", "pipeline_parallel", "expert_parallel", mode="before")
+    @field_validator("replicas", "tensor_parallel", "pipeline_parallel", "expert_parallel", "pipeline_micro_batches",
+                     mode="before")
     @classmethod
     def _no_booleans(cls, v: Any) -> Any:
         if isinstance(v, bool):
-            raise ValueError(f"must be a whole number (got {v!r})")
+            raise ValueError(not_a_boolean(WHOLE_NUMBER, v))
         return v
 
 

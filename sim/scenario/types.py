@@ -24,10 +24,25 @@ _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.
 _DURATION_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
 
 
+WHOLE_NUMBER = "a whole number"
+NUMBER = "a number"
+DURATION = "a duration such as 3600, '90s', '30m', '1h' or '7d'"
+
+
+def not_a_boolean(kind: str, value: bool) -> str:
+    """The one wording for ``true``/``false`` where a number is wanted (YAML's booleans would
+    otherwise read as 1 and 0).
+
+    >>> not_a_boolean(WHOLE_NUMBER, True)
+    'must be a whole number, not true'
+    """
+    return f"must be {kind}, not {str(value).lower()}"
+
+
 def parse_duration(value: Any) -> float:
     """Seconds from a number or a string such as ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got {value!r})")
+        raise ValueError(not_a_boolean(DURATION, value))
     if isinstance(value, (int, float)):
         v = float(value)
     elif isinstance(value, str):
