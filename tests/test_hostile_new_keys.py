@@ -312,6 +312,10 @@ def test_deepseek_cluster_with_bad_overrides(capsys):
     ({}, ["perf.model=roofline", "perf.kernels=pytorch", "perf.kernel_factors.elementwise_floor_s=28"],
      "perf.kernel_factors.elementwise_floor_s: 28 s per layer and iteration is more than 1 ms (Vidur measured "
      "13-149 us per layer on an A100); floors are seconds, e.g. 28e-6 or '0.028ms' for 28 us"),
+    ({}, ["fleet.pools.0.gpus_per_node=1000000000"],
+     "fleet.pools.0.gpus_per_node: 1,000,000,000 GPUs in one node is more than the largest NVLink domain shipping "
+     "(72, a GB200 NVL72 rack); every GPU of a node is modelled as linked by NVLink, so collectives of up to "
+     "1,000,000,000 GPUs never use ib_gbps"),
 ])
 def test_legal_but_meaningless_layouts_and_delays_warn(tmp_path, capsys, pool, sets, expected):
     path = _roofline_file(tmp_path, **pool)
@@ -440,3 +444,18 @@ def test_gpu_hours_count_every_gpu_of_a_pipelined_expert_parallel_replica_in_bot
         assert (p["tensor_parallel"], p["pipeline_parallel"], p["expert_parallel"], p["gpus_per_replica"]) == (4, 2, 4, 8)
         assert s["gpu_hours"]["provisioned"] == pytest.approx(2 * 8 * hours, rel=1e-12)
         assert s["cost"]["compute_usd"] == pytest.approx(2.0 * 2 * 8 * hours, rel=1e-12)
+
+
+@pytest.mark.parametrize("ib_gbps", ["1e-300", "0.5"])
+def test_an_inter_node_bandwidth_below_gigabit_ethernet_is_refused(tmp_path, capsys, ib_gbps):
+    path = _roofline_file(tmp_path, tensor_parallel=8, pipeline_parallel=2)
+    rc, lines = _validate(path, capsys, f"fleet.pools.0.ib_gbps={ib_gbps}")
+    assert rc == 2 and lines == [
+        f"{path}: fleet.pools.0.ib_gbps: must be >= 1 (Gb/s per GPU; gigabit Ethernet is the slowest datacenter "
+        f"network, a DGX H100 has 400 Gb/s per GPU) (got {float(ib_gbps):g})"]
+
+
+def test_the_floor_and_ceiling_of_a_node_are_legal(tmp_path, capsys):
+    path = _roofline_file(tmp_path, tensor_parallel=8, pipeline_parallel=2)
+    assert _validate(path, capsys, "fleet.pools.0.ib_gbps=1") == (0, [])        # two nodes of 8: it is used
+    assert _validate(path, capsys, "fleet.pools.0.gpus_per_node=72") == (0, [])
