@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import warnings
 
@@ -31,13 +32,14 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
     from sim import __version__
 
     parser = argparse.ArgumentParser(prog="fleetsim", description="Simulate an LLM inference serving fleet: "
-                                     "latency, utilization, GPU-hours, cost and cash flows.")
+                                     "latency, utilization, GPU-hours, cost and cash flows.",
+                                     formatter_class=PlainHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fleetsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = {}
     for name, help_text in COMMANDS.items():
         if only is not None and name != only:
-            sub.add_parser(name, help=help_text)
+            sub.add_parser(name, help=help_text, formatter_class=PlainHelpFormatter)
             continue
         try:
             mod = importlib.import_module(f"sim.commands.{name}")
@@ -45,10 +47,37 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
             if exc.name and exc.name.startswith("sim.commands"):
                 continue
             raise
-        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip().splitlines()[0])
+        summary = " ".join((mod.__doc__ or help_text).strip().split("\n\n")[0].split())
+        p = sub.add_parser(name, help=help_text, description=summary, formatter_class=PlainHelpFormatter)
         mod.add_arguments(p)
         modules[name] = mod
     return parser, modules
+
+
+_REST_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+_REST_LITERAL = re.compile(r"``([^`]+)``|`([^`]+)`")
+
+
+def plain(text: str) -> str:
+    """Help text as plain text: reST roles and literals (``:func:`x```, double and single
+    backticks) lose their markup, keeping the words.
+
+    >>> plain("prints ``--json``; see :func:`sim.run` and `fleetsim report`")
+    'prints --json; see sim.run and fleetsim report'
+    """
+    text = _REST_ROLE.sub(r"\1", text)
+    return _REST_LITERAL.sub(lambda m: m.group(1) or m.group(2), text)
+
+
+class PlainHelpFormatter(argparse.HelpFormatter):
+    """``--help`` reads as plain text: descriptions and option help written in the docstrings'
+    reST lose their markup (:func:`plain`)."""
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(plain(text))
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        return plain(super()._expand_help(action))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         from sim.limits import ENV
 
         os.environ[ENV] = "1"   # worker processes of sweeps and plans see it too
-    source = str(getattr(args, "scenario", "") or "")
+    source = str(getattr(args, "scenario", "") or getattr(args, "folder", "") or "")   # reprice, report: the folder
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning(source)
         return _guarded(modules[args.command], args, source)

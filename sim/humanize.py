@@ -87,6 +87,12 @@ def count(n: float | None) -> str:
     return f"{n:,.0f}" if _finite(n) else MISSING
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``word`` for one, ``words`` (default ``word + "s"``) otherwise: ``plural(1, "GPU") == 'GPU'``,
+    ``plural(8, "GPU") == 'GPUs'``."""
+    return word if n == 1 else (words or word + "s")
+
+
 def share(f: float | None, decimals: int = 1) -> str:
     """A fraction as a percentage: ``share(0.9999) == '100.0%'``, ``share(0.0176) == '1.8%'``."""
     return f"{f:.{decimals}%}" if _finite(f) else MISSING

@@ -42,6 +42,8 @@ BAD = [
     (["duration=10 parsecs"], "duration: expected a duration such as 3600"),
     (["workload.arrival.process=weird"], "workload.arrival: unknown process 'weird'; allowed: poisson"),
     (["fleet.router=fastest"], "fleet.router.policy: must be one of"),
+    (["economics.agreements=[{rate: 0.2, base: [api], payment_lag: -1}]"],
+     "economics.agreements.0.payment_lag: must be >= 0 (got -1 s)"),
 ]
 
 
@@ -260,7 +262,7 @@ def test_autoscaler_with_zero_cooldown_runs():
 
 def test_messages_use_file_names_once_and_aliases(tmp_path, capsys):
     assert main(_validate_argv(BASELINE, ["fleet.pools.0.replicas=true"])) == 2
-    assert "fleet.pools.0.replicas: must be a whole number (got True)" in capsys.readouterr().err
+    assert "fleet.pools.0.replicas: must be a whole number, not true" in capsys.readouterr().err
     assert main(_validate_argv(BASELINE, ["economics.compute=[{pool: main, usd_per_gpu_hour: 1, foo: 1}]"])) == 2
     err = capsys.readouterr().err
     assert "allowed: from," in err and "from_" not in err
@@ -270,3 +272,27 @@ def test_messages_use_file_names_once_and_aliases(tmp_path, capsys):
     assert main(["validate", str(p)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == len(set(lines)) == 2
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "sweep", "plan", "saturation", "report", "calibrate",
+                                     "reprice"])
+def test_help_reads_as_plain_text(command):
+    out = subprocess.run([sys.executable, "-m", "sim", command, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "`" not in out.stdout and ":func:" not in out.stdout, out.stdout
+
+
+def test_help_description_is_the_whole_first_sentence_without_markup():
+    out = subprocess.run([sys.executable, "-m", "sim", "run", "--help"], capture_output=True, text=True)
+    text = " ".join(out.stdout.split())
+    assert "Simulate a scenario and print its summary (--json: exactly one JSON object on stdout)." in text
+    assert "(fleetsim report redraws them either way)" in text
+
+
+def test_plain_strips_rest_markup():
+    import doctest
+
+    import sim.cli
+
+    assert doctest.testmod(sim.cli).failed == 0
+    assert sim.cli.plain("set ``economics.*`` via :class:`~sim.Scenario`") == "set economics.* via sim.Scenario"

@@ -47,7 +47,7 @@ CASES = {
     "link_zero": (_fleet(disaggregated={"prefill_pool": "main", "decode_pool": "main", "link_gbps": 0}),
                   "fleet.disaggregated.link_gbps: must be > 0 (got 0)"),
     "autoscale_min_over_max": (_pool(autoscale={"min": 5, "max": 2}),
-                               "fleet.pools.0.autoscale: min must be <= max (got min=5, max=2)"),
+                               "fleet.pools.0.autoscale.max: must be >= min (got min=5, max=2)"),
     "autoscale_max_below_replicas": (_pool(replicas=4, autoscale={"min": 1, "max": 2}),
                                      "fleet.pools.0.autoscale.max: must be >= replicas (4) (got 2)"),
     "autoscale_target_zero": (_pool(autoscale={"target": 0}), "fleet.pools.0.autoscale.target: must be > 0 (got 0)"),

@@ -129,9 +129,15 @@ def test_impossible_date_names_the_field(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("where,value,expected", [
-    (("seed",), True, "seed: must be a number, not true"),
-    (("fleet", "pools", 0, "replicas"), True, "fleet.pools.0.replicas: must be a whole number (got True)"),
+    (("seed",), True, "seed: must be a whole number, not true"),
+    (("fleet", "pools", 0, "replicas"), True, "fleet.pools.0.replicas: must be a whole number, not true"),
+    (("fleet", "pools", 0, "tensor_parallel"), True, "fleet.pools.0.tensor_parallel: must be a whole number, not true"),
+    (("fleet", "pools", 0, "pipeline_micro_batches"), True,
+     "fleet.pools.0.pipeline_micro_batches: must be a whole number, not true"),
+    (("fleet", "pools", 0, "batching", "max_num_seqs"), False,
+     "fleet.pools.0.batching.max_num_seqs: must be a whole number, not false"),
     (("workload", "arrival", "rate"), False, "workload.arrival.rate: must be a number, not false"),
+    (("duration",), True, "duration: must be a duration such as 3600, '90s', '30m', '1h' or '7d', not true"),
 ])
 def test_booleans_are_not_numbers(where, value, expected):
     sc = scenario()

@@ -232,8 +232,8 @@ def _validate(path: Path, capsys, *sets: str) -> tuple[int, list[str]]:
     (["perf.model=roofline", "perf.kernel_factors.elementwise_bw_fraction=0"],
      "perf.kernel_factors.elementwise_bw_fraction: must be a fraction in (0, 1] (got 0.0)"),
     (["perf.model=roofline", "perf.kernel_factors.decode_attention_floor_s=true"],
-     "perf.kernel_factors.decode_attention_floor_s: expected a duration such as 3600, '90s', '30m', '1h' or '7d' "
-     "(got True)"),
+     "perf.kernel_factors.decode_attention_floor_s: must be a duration such as 3600, '90s', '30m', '1h' or '7d', "
+     "not true"),
     (["perf.model=roofline", "perf.kernel_factors.floor=1"],
      "perf.kernel_factors.floor: unknown key 'floor'; allowed: attention_bw_fraction, attention_flops_fraction, "
      "decode_attention_floor_s, elementwise_bw_fraction, elementwise_floor_s, prefill_attention_floor_s"),
@@ -241,8 +241,8 @@ def _validate(path: Path, capsys, *sets: str) -> tuple[int, list[str]]:
     (["fleet.pools.0.expert_parallel=2"],
      "fleet.pools.0.expert_parallel: applies only to mixture-of-experts models (this one is dense)"),
     (["fleet.pools.0.pipeline_parallel=33"], "fleet.pools.0.pipeline_parallel: must be <= n_layers=32 (got 33)"),
-    (["fleet.pools.0.pipeline_parallel=true"], "fleet.pools.0.pipeline_parallel: must be a whole number (got True)"),
-    (["fleet.pools.0.gpus_per_node=true"], "fleet.pools.0.gpus_per_node: must be a number, not true"),
+    (["fleet.pools.0.pipeline_parallel=true"], "fleet.pools.0.pipeline_parallel: must be a whole number, not true"),
+    (["fleet.pools.0.gpus_per_node=true"], "fleet.pools.0.gpus_per_node: must be a whole number, not true"),
     (["fleet.pools.0.ib_gbps=.inf"], "fleet.pools.0.ib_gbps: must be a finite number (got inf)"),
     (["fleet.pools.0.gpus_per_replica=8"],
      "fleet.pools.0.gpus_per_replica: unknown key 'gpus_per_replica'; allowed: autoscale, batching, "
@@ -304,11 +304,18 @@ def test_deepseek_cluster_with_bad_overrides(capsys):
      "fleet.pools.0.data_parallel_attention: has no effect with tensor_parallel: 1 (one GPU already runs the "
      "attention of every sequence)"),
     ({"tensor_parallel": 8}, ["fleet.pools.0.ib_gbps=100"],
-     "fleet.pools.0.ib_gbps: the replica's 8 GPUs fit in one node of 8 (gpus_per_node): no traffic crosses "
+     "fleet.pools.0.ib_gbps: a replica of 8 GPUs fits in one node of 8 (gpus_per_node): no traffic crosses "
+     "nodes, so the inter-node bandwidth has no effect"),
+    ({}, ["fleet.pools.0.ib_gbps=100"],
+     "fleet.pools.0.ib_gbps: a replica of 1 GPU fits in one node of 8 (gpus_per_node): no traffic crosses "
      "nodes, so the inter-node bandwidth has no effect"),
     ({}, ["perf.model=roofline", "perf.kernels=pytorch", "perf.kernel_factors.elementwise_floor_s=28"],
      "perf.kernel_factors.elementwise_floor_s: 28 s per layer and iteration is more than 1 ms (Vidur measured "
      "13-149 us per layer on an A100); floors are seconds, e.g. 28e-6 or '0.028ms' for 28 us"),
+    ({}, ["fleet.pools.0.gpus_per_node=1000000000"],
+     "fleet.pools.0.gpus_per_node: 1,000,000,000 GPUs in one node is more than the largest NVLink domain shipping "
+     "(72, a GB200 NVL72 rack); every GPU of a node is modelled as linked by NVLink, so collectives of up to "
+     "1,000,000,000 GPUs never use ib_gbps"),
 ])
 def test_legal_but_meaningless_layouts_and_delays_warn(tmp_path, capsys, pool, sets, expected):
     path = _roofline_file(tmp_path, **pool)
@@ -437,3 +444,18 @@ def test_gpu_hours_count_every_gpu_of_a_pipelined_expert_parallel_replica_in_bot
         assert (p["tensor_parallel"], p["pipeline_parallel"], p["expert_parallel"], p["gpus_per_replica"]) == (4, 2, 4, 8)
         assert s["gpu_hours"]["provisioned"] == pytest.approx(2 * 8 * hours, rel=1e-12)
         assert s["cost"]["compute_usd"] == pytest.approx(2.0 * 2 * 8 * hours, rel=1e-12)
+
+
+@pytest.mark.parametrize("ib_gbps", ["1e-300", "0.5"])
+def test_an_inter_node_bandwidth_below_gigabit_ethernet_is_refused(tmp_path, capsys, ib_gbps):
+    path = _roofline_file(tmp_path, tensor_parallel=8, pipeline_parallel=2)
+    rc, lines = _validate(path, capsys, f"fleet.pools.0.ib_gbps={ib_gbps}")
+    assert rc == 2 and lines == [
+        f"{path}: fleet.pools.0.ib_gbps: must be >= 1 (Gb/s per GPU; gigabit Ethernet is the slowest datacenter "
+        f"network, a DGX H100 has 400 Gb/s per GPU) (got {float(ib_gbps):g})"]
+
+
+def test_the_floor_and_ceiling_of_a_node_are_legal(tmp_path, capsys):
+    path = _roofline_file(tmp_path, tensor_parallel=8, pipeline_parallel=2)
+    assert _validate(path, capsys, "fleet.pools.0.ib_gbps=1") == (0, [])        # two nodes of 8: it is used
+    assert _validate(path, capsys, "fleet.pools.0.gpus_per_node=72") == (0, [])

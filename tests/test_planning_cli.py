@@ -140,3 +140,22 @@ def test_why_not_names_the_confidence_bound_it_judged():
     assert row["why"] == "slo.attainment = 0.0196 mean, -0.0499 at the 95 % bound (needs >= 0.99)"
     one = judge({"n": 1, "slo.attainment.mean": 0.5}, [c])          # one run: no interval, the value itself
     assert one["why"] == "slo.attainment = 0.5 (needs >= 0.99)"
+
+
+def test_sweep_on_worker_processes_prints_a_scenario_warning_once(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+    from conftest import scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario(economics={"compute": [{"pool": "main", "usd_per_gpu_hour": 1},
+                                                                   {"pool": "main", "usd_per_gpu_hour": 2}]})))
+    out = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--grid", "fleet.pools.0.replicas=1,2",
+                          "--seeds", "2", "--executor", "local", "--workers", "2", "--out", str(tmp_path / "sw")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.replace("\r", "\n").splitlines() if "economics.compute.1" in ln]
+    assert lines == [f"{path}: economics.compute.1: pool main already has an uncapped on_demand tier (compute.0) "
+                     "that takes all GPUs beyond the reservation; this tier is never used"]

@@ -176,3 +176,33 @@ def test_a_dated_scenario_writes_its_json_with_the_date_as_iso_text(tmp_path):
     from sim.planning.table import write_json
     write_json(tmp_path / "scenario.json", {"start": datetime.date(2024, 1, 1), "x": [float("nan")]})
     assert json.loads((tmp_path / "scenario.json").read_text()) == {"start": "2024-01-01", "x": [None]}
+
+
+def _sweep_warnings(grid: dict, executor: str = "serial") -> list[str]:
+    import warnings
+
+    from conftest import scenario
+
+    from sim.errors import ScenarioWarning
+
+    base = scenario(economics={"compute": [{"pool": "main", "usd_per_gpu_hour": 1},
+                                           {"pool": "main", "usd_per_gpu_hour": 2}]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")      # no de-duplication by Python's warning registry
+        sweep(base, grid, seeds=2, executor=executor, progress=False)
+    return [str(w.message) for w in caught if issubclass(w.category, ScenarioWarning)]
+
+
+def test_a_warning_every_configuration_gives_is_shown_once_per_sweep():
+    # 2 configurations x 2 seeds: checked once each, run twice each; the scenario warns the same every time
+    said = _sweep_warnings({"fleet.pools.0.replicas": [1, 2]})
+    assert said == ["economics.compute.1: pool main already has an uncapped on_demand tier (compute.0) that "
+                    "takes all GPUs beyond the reservation; this tier is never used"]
+
+
+def test_a_warning_of_some_configurations_names_each_once():
+    # a second on-demand tier capped at 4 GPUs is used; an uncapped one never is
+    said = _sweep_warnings({"economics.compute.1.gpus": [4, None]})
+    tier = ("economics.compute.1: pool main already has an uncapped on_demand tier (compute.0) that takes all "
+            "GPUs beyond the reservation; this tier is never used")
+    assert said == [f"{tier} (with economics.compute.1.gpus=null)"]

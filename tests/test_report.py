@@ -282,7 +282,18 @@ def test_sweep_report_names_what_was_simulated_with_the_commands_overrides(tmp_p
     head = page[:page.index("<h2>Sweep")]
     assert "llama-3-8b" in head and "h100-sxm" in head and "for 2 m" in head
     assert "fleet.pools.0.replicas = 1, 2" in head
-    assert "<figcaption>Sweep over pools 0 replicas" in page
+    # the caption names the field as the sweep's grid did, not the figure's file name
+    assert "<figcaption>Sweep over fleet.pools.0.replicas: each metric against the field&#x27;s value" in page
+    assert "pools 0 replicas" not in page
+
+
+def test_sweep_caption_names_fields_moved_together(tmp_path):
+    base = tiny_scenario("2m")
+    out = tmp_path / "joint"
+    sweep(base, ["fleet.pools.0.replicas&economics.gpu_hour_usd=11&2,12&3"], seeds=1,
+          runner=MMcRunner(service_s=1.0, noise_cv=0.1), executor="serial", out=out)
+    page = write_report(out).read_text()
+    assert "<figcaption>Sweep over fleet.pools.0.replicas with economics.gpu_hour_usd: each metric" in page
 
 
 def test_header_describes_autoscaling_and_per_class_attainment():

@@ -209,3 +209,24 @@ def test_reprice_equals_a_fresh_run_on_the_autoscaled_fluid_partner_scenario(tmp
     _assert_same_money(fresh, tmp_path / "re")
     a, b = (json.loads((d / "summary.json").read_text())["cost"] for d in (base, fresh))
     assert b["compute_usd"] == pytest.approx(a["compute_usd"] * 1.844 / 1.30, rel=1e-12)
+
+
+def test_reprice_warns_when_an_override_changes_nothing(tmp_path, capsys):
+    tiers = ["economics.compute=[{pool: main, tier: on_demand, usd_per_gpu_hour: 3.0}]"]
+    base = _run(BASELINE, tmp_path / "base", SHORT, tiers)
+    capsys.readouterr()
+    # every GPU-hour of the only pool is billed by its uncapped compute tier: gpu_hour_usd is never used
+    assert main(["reprice", str(base), "--set", "economics.gpu_hour_usd=1.0", "--json"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"{base}: economics.gpu_hour_usd: changes nothing: every provisioned GPU-hour is billed by "
+                   "the economics.compute tiers; gpu_hour_usd prices only pools without a compute entry and "
+                   "GPU-hours beyond the tiers' gpus caps; set economics.compute.N.usd_per_gpu_hour instead"]
+    # the tier's own price does change the money: no warning
+    assert main(["reprice", str(base), "--set", "economics.compute.0.usd_per_gpu_hour=1.0", "--json"]) == 0
+    assert capsys.readouterr().err == ""
+    # the value the saved block already has
+    assert main(["reprice", str(base), "--set", "economics.discount_rate=0.1", "--set",
+                 "economics.gpu_hour_usd=2.5", "--json"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"{base}: economics.gpu_hour_usd: changes nothing: the saved economics block already has this "
+                   "value"]

@@ -132,3 +132,11 @@ def test_fast_and_reference_engines_agree_on_new_variants(model, pool):
     assert lf.pop("itl") == pytest.approx(lr.pop("itl"), rel=1e-9)
     assert lf == lr
     assert fast.summary["requests"] == ref.summary["requests"]
+
+
+def test_validate_says_one_gpu_per_replica_in_the_singular(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text(json.dumps(_scenario({"tensor_parallel": 1}, model="llama-3-8b")))
+    out = subprocess.run([sys.executable, "-m", "sim", "validate", str(p)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "pool p: 1 x 1 h100-sxm (1 GPU/replica)" in out.stdout

@@ -18,6 +18,7 @@ def main(args: argparse.Namespace) -> int:
     from sim.scenario.load import load_scenario
 
     from sim.errors import ScenarioError, printable
+    from sim.humanize import plural
     from sim.limits import estimate, work_problems
 
     loaded = load_scenario(args.scenario, args.overrides)
@@ -45,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
         reserve = plan.activation_reserve_bytes / gpus
         kv_per_gpu = plan.kv_capacity_bytes / gpus
         lines.append(
-            f"  pool {p.name}: {p.replicas} x {shape} ({gpus} GPUs/replica{nodes}{layout}), "
+            f"  pool {p.name}: {p.replicas} x {shape} ({gpus} {plural(gpus, 'GPU')}/replica{nodes}{layout}), "
             f"{model.name} ({wdt} weights, {kdt} KV)\n"
             f"    per GPU: weights {plan.weights_bytes_per_gpu / gib:.2f} GiB + activation/runtime reserve "
             f"{reserve / gib:.2f} GiB + KV cache {kv_per_gpu / gib:.2f} GiB of "

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from sim.economics.evaluate import evaluate
 from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
-from sim.economics.validate import validate
+from sim.economics.validate import EconomicsWarning, validate
 from sim.errors import InputError, ScenarioError
 from sim.io import atomic_write_json, make_folder
 from sim.scenario.economics import parse_economics
@@ -43,6 +44,13 @@ def reprice(saved: SavedUsage, overrides: Sequence[str] = ()) -> EconomicsResult
                for o in overrides if not o.partition("=")[0].strip().startswith("economics")]
     if outside:
         raise ScenarioError(outside)
+    econ = _evaluate(saved, overrides)
+    for o in overrides:
+        _warn_if_unchanged(saved, overrides, o, econ)
+    return econ
+
+
+def _evaluate(saved: SavedUsage, overrides: Sequence[str]) -> EconomicsResult:
     raw = apply_overrides({"economics": saved.economics}, overrides)
     cfg = parse_economics(raw.get("economics"))
     u = saved.usage
@@ -50,6 +58,37 @@ def reprice(saved: SavedUsage, overrides: Sequence[str] = ()) -> EconomicsResult
     if problems:
         raise ScenarioError(problems)
     return evaluate(cfg, saved.start, u)
+
+
+def _money(econ: EconomicsResult) -> tuple:
+    return econ.ledger, econ.cost, econ.cashflow, econ.statement, econ.settlements
+
+
+def _warn_if_unchanged(saved: SavedUsage, overrides: Sequence[str], override: str,
+                       econ: EconomicsResult) -> None:
+    """Warn (``economics.field: message``) when re-pricing without ``override`` gives the same
+    money, ledger entry for entry: an override that changes nothing is usually a field the saved
+    block does not use (``gpu_hour_usd`` where ``economics.compute`` tiers bill every GPU-hour)."""
+    others = [o for o in overrides if o != override]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            without = _evaluate(saved, others)
+    except ScenarioError:     # it takes this override to make the block valid: it changes something
+        return
+    if _money(without) != _money(econ):
+        return
+    path = override.partition("=")[0].strip()
+    cfg = econ.config
+    if cfg == without.config:
+        why = "the saved economics block already has this value"
+    elif path == "economics.gpu_hour_usd" and cfg is not None and cfg.compute:
+        why = ("every provisioned GPU-hour is billed by the economics.compute tiers; gpu_hour_usd prices "
+               "only pools without a compute entry and GPU-hours beyond the tiers' gpus caps; "
+               "set economics.compute.N.usd_per_gpu_hour instead")
+    else:
+        why = "the saved economics already gives these numbers (cost, cash flows and ledger are the same without it)"
+    warnings.warn(f"{path}: changes nothing: {why}", EconomicsWarning, stacklevel=3)
 
 
 def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str | Path | None = None

@@ -12,6 +12,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,16 +46,22 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
         raise ValueError(f"seeds must be >= 1 (got {seeds})")
     problems: list[tuple[str, str]] = []
     resolved: list[dict] = []
+    warned: dict[tuple[type, str], list[tuple[str, ...]]] = {}
     for config in configs:
         try:
-            data = source.resolve(config)
-            if validate:
-                source.validate(data)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                data = source.resolve(config)
+                if validate:
+                    source.validate(data)
         except ScenarioError as exc:
-            where = f" (with {', '.join(config)})" if config else ""
-            problems.extend((path, msg + where) for path, msg in exc.problems)
+            problems.extend((path, msg + _where(config)) for path, msg in exc.problems)
             continue
+        finally:
+            for w in caught:
+                warned.setdefault((w.category, str(w.message)), []).append(tuple(config))
         resolved.append(data)
+    _warn_once(warned, len(configs))
     if problems:
         raise ScenarioError(_unique(problems), source.source)
     points = []
@@ -65,6 +72,19 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
             seed = source.seed + i
             points.append(Point(tuple(config), i, seed, data, point_key(unseeded, seed)))
     return points
+
+
+def _where(config: Sequence[str]) -> str:
+    return f" (with {', '.join(config)})" if config else ""
+
+
+def _warn_once(warned: dict[tuple[type, str], list[tuple[str, ...]]], n_configs: int) -> None:
+    """Issue each warning the configurations' checks gave once: as it is when every configuration
+    gave it, else once per configuration that did, naming it (as problems do)."""
+    for (category, text), configs in warned.items():
+        unique = _unique(configs)
+        for config in ([()] if len(unique) == n_configs else unique):
+            warnings.warn(text + _where(config), category, stacklevel=3)
 
 
 def _unique(items: list) -> list:

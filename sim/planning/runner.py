@@ -7,6 +7,8 @@ A runner must be picklable (a module-level class or function) to travel to worke
 from __future__ import annotations
 
 import copy
+import dataclasses
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,26 +18,39 @@ Runner = Callable[[dict, int], dict]
 
 @dataclass(frozen=True)
 class SimulationRunner:
-    """Run a raw scenario dict with the simulator; ``source``/``base_dir`` name its file and folder."""
+    """Run a raw scenario dict with the simulator; ``source``/``base_dir`` name its file and folder.
+
+    ``checked``: the configurations were checked before the points ran (planning's ``validate``),
+    which issued the scenario's warnings once; loading the scenario again for each point then keeps
+    them to itself rather than repeat them per point.
+    """
 
     source: str = "<scenario>"
     base_dir: str = "."
+    checked: bool = False
 
     def __call__(self, scenario: dict, seed: int) -> dict[str, Any]:
         from sim.api import run
+        from sim.errors import ScenarioWarning
         from sim.scenario.load import scenario_from_dict
 
         data = copy.deepcopy(scenario)
         data["seed"] = int(seed)
-        return run(scenario_from_dict(data, self.source, self.base_dir), quiet=True).summary
+        with warnings.catch_warnings():
+            if self.checked:
+                warnings.simplefilter("ignore", ScenarioWarning)
+            loaded = scenario_from_dict(data, self.source, self.base_dir)
+        return run(loaded, quiet=True).summary
 
 
 def resolve_runner(runner: Runner | None, validate: bool | None, source: str,
                    base_dir: str) -> tuple[Runner, bool]:
     """``runner`` (default: the simulator on the scenario ``source`` in ``base_dir``) and whether to
     validate every configuration first (default: when that runner is the simulator)."""
+    if validate is None:
+        validate = runner is None or isinstance(runner, SimulationRunner)
     if runner is None:
         runner = SimulationRunner(source, base_dir)
-    if validate is None:
-        validate = isinstance(runner, SimulationRunner)
+    if isinstance(runner, SimulationRunner):
+        runner = dataclasses.replace(runner, checked=validate)
     return runner, validate

@@ -14,6 +14,7 @@ import html
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ from typing import Any
 
 from sim import humanize
 from sim.report.overview import overview, read_scenario, shard_notes
+from sim.report.render import short_name
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
 
@@ -157,15 +159,22 @@ def _unit(metric: str) -> str:
     return ""
 
 
-def caption(stem: str) -> str:
+def caption(stem: str, knobs: Sequence[Sequence[str]] = ()) -> str:
     """The caption of a figure file: its sentence in :data:`CAPTIONS`, or for a sweep figure
-    (``<metric>_vs_<knob>``) what it plots."""
+    (``sweep_<knob>``) what it plots, naming the swept field by the path the sweep's ``--grid``
+    gave (``knobs``: each knob's field paths, several for fields moved together).
+
+    >>> caption("sweep_pools_0_gpu", [["fleet.pools.0.gpu", "economics.gpu_hour_usd"]])[:62]
+    'Sweep over fleet.pools.0.gpu with economics.gpu_hour_usd: each'
+    """
     if stem in CAPTIONS:
         return CAPTIONS[stem]
     if stem.startswith("sweep_"):
-        return (f"Sweep over {stem[len('sweep_'):].replace('_', ' ')}: each metric against the knob's "
+        named = {f"sweep_{short_name(paths[0])}": " with ".join(paths) for paths in knobs if paths}
+        field_name = named.get(stem, stem[len("sweep_"):])
+        return (f"Sweep over {field_name}: each metric against the field's "
                 f"value, the mean over the seeds with its 95% confidence interval; one line per value "
-                f"of the other knobs.")
+                f"of the other fields varied.")
     return stem.replace("_", " ")
 
 
@@ -173,9 +182,9 @@ def _num_or_inf(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.inf
 
 
-def _img(path: Path) -> str:
+def _img(path: Path, knobs: Sequence[Sequence[str]] = ()) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    cap = html.escape(caption(path.stem))
+    cap = html.escape(caption(path.stem, knobs))
     mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
     return (f'<figure><img alt="{html.escape(path.stem)}" src="data:{mime};base64,{data}">'
             f"<figcaption>{cap}</figcaption></figure>")
@@ -295,6 +304,7 @@ class _Page:
     kinds: list[str] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
+    knobs: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
 
@@ -328,7 +338,7 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
             f"<body><h1>fleetsim report: {html.escape(page.title)}</h1>"
             f"<p>{html.escape(' + '.join(page.kinds))} results in {html.escape(folder.name)}; generated {stamp}.</p>"
             + page.head + "".join(page.sections)
-            + ("<h2>Figures</h2>" + "".join(_img(p) for p in page.figures) if page.figures else "")
+            + ("<h2>Figures</h2>" + "".join(_img(p, page.knobs) for p in page.figures) if page.figures else "")
             + "".join(page.tail) + notes_html + "</body></html>\n")
     path = folder / "report.html"
     tmp = folder / ".report.html.tmp"
@@ -358,6 +368,7 @@ def _add_sweep(page: _Page, folder: Path, regenerate: bool) -> None:
         page.kinds.append("sweep")
         data = _load_json(folder / "sweep.json")
         view = _sweep_view(data)
+        page.knobs += [list(k.paths) for k in view.knobs]
         if not page.head:
             varied = "; ".join(f"{k.path} = {', '.join(map(str, k.values))}" for k in view.knobs)
             page.title, page.head = base_header(folder, data, f"{varied}; {view.seeds} seed(s) each")

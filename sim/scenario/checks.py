@@ -15,6 +15,7 @@ import warnings
 from sim.economics import validate as validate_economics
 from sim.errors import ScenarioWarning
 from sim.humanize import duration as _duration
+from sim.humanize import plural
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
 from sim.scenario.perf import kernel_floor_warnings
 from sim.workload import validate as validate_workload
@@ -149,9 +150,22 @@ def _pool_catalog(pool, where: str, default_model, problems: list) -> tuple:
     return gpu, model
 
 
+MIN_IB_GBPS = 1.0
+"""The slowest inter-node link a pool may name, Gb/s per GPU: gigabit Ethernet (IEEE 802.3ab,
+1000BASE-T). A DGX H100 has one 400 Gb/s ConnectX-7 NIC per GPU (NVIDIA DGX H100 user guide)."""
+MAX_NVLINK_DOMAIN_GPUS = 72
+"""The largest NVLink domain shipping: a GB200 NVL72 rack, 72 GPUs (Microsoft Azure ND GB200 v6
+documentation; shared reference notes). A node of more GPUs is warned about."""
+
+
 def _pool_settings_problems(sc, pool, where: str) -> list[tuple[str, str]]:
-    """Batching policy, autoscale and failure settings of one pool that contradict each other."""
+    """Batching policy, autoscale and failure settings of one pool that contradict each other, and
+    an inter-node bandwidth below any network's."""
     problems: list[tuple[str, str]] = []
+    if pool.ib_gbps < MIN_IB_GBPS:
+        problems.append((f"{where}.ib_gbps", f"must be >= {MIN_IB_GBPS:g} (Gb/s per GPU; gigabit Ethernet is the "
+                                             f"slowest datacenter network, a DGX H100 has 400 Gb/s per GPU) "
+                                             f"(got {pool.ib_gbps:g})"))
     b = pool.batching
     if b.policy == "static" and b.batch_size is None:
         problems.append((f"{where}.batching.batch_size", "required when policy is static"))
@@ -205,9 +219,16 @@ def _pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
                                                          "runs the attention of every sequence)"))
     per_node = pool.gpus_per_node or getattr(gpu, "gpus_per_node", None)
     gpus = pool.tensor_parallel * pool.pipeline_parallel
-    if pool.ib_gbps != type(pool).model_fields["ib_gbps"].default and per_node is not None and gpus <= per_node:
-        out.append((f"{where}.ib_gbps", f"the replica's {gpus} GPUs fit in one node of {per_node} (gpus_per_node): "
-                                        f"no traffic crosses nodes, so the inter-node bandwidth has no effect"))
+    if pool.gpus_per_node is not None and pool.gpus_per_node > MAX_NVLINK_DOMAIN_GPUS:
+        out.append((f"{where}.gpus_per_node",
+                    f"{pool.gpus_per_node:,} GPUs in one node is more than the largest NVLink domain shipping "
+                    f"({MAX_NVLINK_DOMAIN_GPUS}, a GB200 NVL72 rack); every GPU of a node is modelled as linked "
+                    f"by NVLink, so collectives of up to {pool.gpus_per_node:,} GPUs never use ib_gbps"))
+    if (pool.ib_gbps != type(pool).model_fields["ib_gbps"].default and pool.ib_gbps >= MIN_IB_GBPS
+            and per_node is not None and gpus <= per_node):
+        out.append((f"{where}.ib_gbps", f"a replica of {gpus} {plural(gpus, 'GPU')} fits in one node of {per_node} "
+                                        f"(gpus_per_node): no traffic crosses nodes, so the inter-node bandwidth "
+                                        f"has no effect"))
     return out
 
 

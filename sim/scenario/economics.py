@@ -41,7 +41,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import ScenarioError
-from sim.scenario.types import Duration, Strict
+from sim.scenario.types import FIELD_ERROR, Duration, Strict, field_error
 
 Period = Literal["day", "week", "month", "quarter", "year"]
 """Calendar periods: ISO weeks start on Monday; quarters start in Jan, Apr, Jul and Oct."""
@@ -67,7 +67,7 @@ class _Windowed(Strict):
     @model_validator(mode="after")
     def _window_in_order(self) -> "_Windowed":
         if self.from_ is not None and self.until is not None and self.until < self.from_:
-            raise ValueError(f"until must not be before from (got from {self.from_}, until {self.until})")
+            raise field_error("until", f"must not be before from (got from {self.from_}, until {self.until})")
         return self
 
 
@@ -83,7 +83,7 @@ class PaymentTerms(Strict):
     @model_validator(mode="after")
     def _net_not_negative(self) -> "PaymentTerms":
         if self.net < 0:
-            raise ValueError(f"net must be >= 0 (got {self.net:g} s)")
+            raise field_error("net", f"must be >= 0 (got {self.net:g} s)")
         return self
 
 
@@ -115,7 +115,7 @@ class Tariff(Strict):
     @model_validator(mode="after")
     def _hours_in_order(self) -> "Tariff":
         if self.to_hour <= self.from_hour:
-            raise ValueError(f"to_hour must be after from_hour (got {self.from_hour}-{self.to_hour})")
+            raise field_error("to_hour", f"must be after from_hour (got {self.from_hour}-{self.to_hour})")
         return self
 
 
@@ -156,9 +156,9 @@ class ComputePrice(_Windowed):
     @model_validator(mode="after")
     def _reserved_needs_gpus(self) -> "ComputePrice":
         if self.tier == "reserved" and self.gpus is None:
-            raise ValueError("a reserved tier needs gpus (the committed GPU count)")
+            raise field_error("gpus", "is required for a reserved tier (the committed GPU count)")
         if self.tier != "spot" and self.preemption_rate_per_hour:
-            raise ValueError(f"preemption_rate_per_hour applies to tier spot only (got tier {self.tier})")
+            raise field_error("preemption_rate_per_hour", f"applies to tier spot only (got tier {self.tier})")
         return self
 
 
@@ -204,7 +204,7 @@ class RevenueLine(_Windowed):
             raise ValueError("a revenue line needs a token price (usd_per_million_input_tokens, "
                              "usd_per_million_output_tokens, usd_per_request) or usd_per_month")
         if self.subscribers is not None and self.usd_per_month is None:
-            raise ValueError("subscribers needs usd_per_month (the price per subscriber per month)")
+            raise field_error("subscribers", "needs usd_per_month (the price per subscriber per month)")
         return self
 
 
@@ -236,9 +236,9 @@ class Agreement(_Windowed):
     @model_validator(mode="after")
     def _two_parties(self) -> "Agreement":
         if self.payer == self.payee:
-            raise ValueError(f"payer and payee must differ (got both {self.payer})")
+            raise field_error("payee", f"must differ from payer (got both {self.payer})")
         if self.payment_lag < 0:
-            raise ValueError(f"payment_lag must be >= 0 (got {self.payment_lag:g} s)")
+            raise field_error("payment_lag", f"must be >= 0 (got {self.payment_lag:g} s)")
         return self
 
 
@@ -286,9 +286,11 @@ class EconomicsConfig(Strict):
 # ------------------------------------------------------------------ error messages
 def _problem(err: Mapping[str, Any], prefix: str) -> tuple[str, str]:
     loc = [str(p) for p in err.get("loc", ()) if p not in ("function-after", "function-before")]
-    path = ".".join([prefix, *loc]) if prefix else ".".join(loc)
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
+    if kind == FIELD_ERROR:
+        loc.append(str(ctx["field"]))
+    path = ".".join([prefix, *loc]) if prefix else ".".join(loc)
     got = err.get("input")
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
@@ -304,6 +306,8 @@ def _problem(err: Mapping[str, Any], prefix: str) -> tuple[str, str]:
         msg = "unknown field (check the spelling; see docs/economics.md for the allowed keys)"
     elif kind == "missing":
         msg = "is required"
+    elif kind == FIELD_ERROR:
+        msg = str(ctx["message"])
     elif kind == "value_error":
         msg = str(ctx.get("error", err.get("msg", "")))
     else:

@@ -28,7 +28,7 @@ from pydantic import Field, field_validator, model_validator
 from sim.scenario.economics import EconomicsConfig
 from sim.scenario.perf import PerfConfig, RooflinePerf
 from sim.scenario.schedulers import SchedulerName, resolve_batching
-from sim.scenario.types import Duration, Strict
+from sim.scenario.types import WHOLE_NUMBER, Duration, Strict, field_error, not_a_boolean
 from sim.scenario.workload import WorkloadConfig
 
 BatchingPolicy = Literal["continuous", "priority", "static"]
@@ -88,7 +88,7 @@ class Autoscale(Strict):
     @model_validator(mode="after")
     def _min_le_max(self) -> "Autoscale":
         if self.min > self.max:
-            raise ValueError(f"min must be <= max (got min={self.min}, max={self.max})")
+            raise field_error("max", f"must be >= min (got min={self.min}, max={self.max})")
         return self
 
 
@@ -137,11 +137,12 @@ class Pool(Strict):
             raise ValueError(f"must be a catalog GPU name or a mapping of the datasheet (got {v!r})")
         return v
 
-    @field_validator("replicas", "tensor_parallel", "pipeline_parallel", "expert_parallel", mode="before")
+    @field_validator("replicas", "tensor_parallel", "pipeline_parallel", "expert_parallel", "pipeline_micro_batches",
+                     mode="before")
     @classmethod
     def _no_booleans(cls, v: Any) -> Any:
         if isinstance(v, bool):
-            raise ValueError(f"must be a whole number (got {v!r})")
+            raise ValueError(not_a_boolean(WHOLE_NUMBER, v))
         return v
 
 
@@ -159,7 +160,7 @@ class Router(Strict):
         if w is not None:
             bad = {k: v for k, v in w.items() if not _m.isfinite(v) or v < 0}
             if bad:
-                raise ValueError(f"weights must be finite and >= 0 (got {bad})")
+                raise ValueError(f"must be finite and >= 0 (got {bad})")
         return w
     primary: str | None = Field(None, description="spillover: pool tried first")
     overflow: str | None = Field(None, description="spillover: pool used when primary is loaded")

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim.scenario.schema import Scenario
+from sim.scenario.types import FIELD_ERROR, NUMBER, WHOLE_NUMBER, not_a_boolean
 
 
 # ------------------------------------------------------------------------------ error messages
@@ -165,7 +166,7 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     if typ == "missing":
         return "required field is missing"
     if isinstance(got, bool) and typ in _NUMBER_ERRORS:
-        return f"must be a number, not {str(got).lower()}"
+        return not_a_boolean(WHOLE_NUMBER if typ.startswith("int") else _field_kind(loc, raw), got)
     if typ == "extra_forbidden":
         allowed = _allowed_keys(loc, raw)
         base = f"unknown key {str(loc[-1])!r}" if loc else "unknown key"
@@ -220,6 +221,8 @@ def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]
     seen = set()
     for err in exc.errors(include_url=False):
         loc = clean_loc(err.get("loc", ()), raw)
+        if err.get("type") == FIELD_ERROR:       # a check across fields, about one of them
+            loc.append(err["ctx"]["field"])
         path = ".".join(str(p) for p in loc)
         msg = _message(err, loc, raw)
         if (path, msg) not in seen:
@@ -252,13 +255,30 @@ def bool_problems(model: BaseModel, raw: Any, path: str = "") -> list[tuple[str,
                 if isinstance(m, BaseModel):
                     out.extend(bool_problems(m, v, f"{where}.{i}"))
                 elif isinstance(v, bool) and not _names_bool(field.annotation):
-                    out.append((f"{where}.{i}", f"must be a number, not {str(v).lower()}"))
+                    out.append((f"{where}.{i}", not_a_boolean(_kind(field.annotation), v)))
         elif isinstance(sub, dict) and isinstance(value, dict) and not _names_bool(field.annotation):
-            out.extend((f"{where}.{k}", f"must be a number, not {str(v).lower()}")
+            out.extend((f"{where}.{k}", not_a_boolean(_kind(field.annotation), v))
                        for k, v in value.items() if isinstance(v, bool))
         elif isinstance(value, bool) and not _names_bool(field.annotation):
-            out.append((where, f"must be a number, not {str(value).lower()}"))
+            out.append((where, not_a_boolean(_kind(field.annotation), value)))
     return out
+
+
+def _field_kind(loc: Sequence[Any], raw: Any) -> str:
+    """:func:`_kind` of the schema field at ``loc`` (a number where the schema has no field there)."""
+    cls = _block_of(list(loc[:-1]), raw) if loc else None
+    fields = cls.model_fields if isinstance(cls, type) and issubclass(cls, BaseModel) else {}
+    field = fields.get(str(loc[-1])) if loc else None
+    return _kind(field.annotation) if field is not None else NUMBER
+
+
+def _kind(tp: Any) -> str:
+    """What a number field takes, for :func:`~sim.scenario.types.not_a_boolean`: a whole number
+    where its annotation admits ``int`` and no ``float``."""
+    def names(t: Any, want: type) -> bool:
+        return t is want or any(names(a, want) for a in typing.get_args(t) if not isinstance(a, (str, int, float)))
+
+    return WHOLE_NUMBER if names(tp, int) and not names(tp, float) else NUMBER
 
 
 def _names_bool(tp: Any) -> bool:

@@ -18,15 +18,31 @@ import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
 
 _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
 
 
+WHOLE_NUMBER = "a whole number"
+NUMBER = "a number"
+DURATION = "a duration such as 3600, '90s', '30m', '1h' or '7d'"
+
+
+def not_a_boolean(kind: str, value: bool) -> str:
+    """The one wording for ``true``/``false`` where a number is wanted (YAML's booleans would
+    otherwise read as 1 and 0).
+
+    >>> not_a_boolean(WHOLE_NUMBER, True)
+    'must be a whole number, not true'
+    """
+    return f"must be {kind}, not {str(value).lower()}"
+
+
 def parse_duration(value: Any) -> float:
     """Seconds from a number or a string such as ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got {value!r})")
+        raise ValueError(not_a_boolean(DURATION, value))
     if isinstance(value, (int, float)):
         v = float(value)
     elif isinstance(value, str):
@@ -51,3 +67,15 @@ class Strict(BaseModel):
     validated on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False)
+
+
+FIELD_ERROR = "field_error"
+"""The pydantic error type of :func:`field_error`."""
+
+
+def field_error(name: str, message: str) -> PydanticCustomError:
+    """The error a block's check across several fields raises when the problem is one field
+    ``name``: reported at ``<block path>.<name>`` with ``message``, as a single-field limit is
+    (``economics.agreements.0.payment_lag: must be >= 0``, not ``economics.agreements.0:
+    payment_lag must be >= 0``)."""
+    return PydanticCustomError(FIELD_ERROR, "{message}", {"field": name, "message": message})
