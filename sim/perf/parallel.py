@@ -27,10 +27,25 @@ NVIDIA DGX H100 user guide).
   peers in the node. DeepEP (github.com/deepseek-ai/DeepEP, README) measures ~153 GB/s of 160
   intra-node and 43-47 GB/s of 50 inter-node on H800 + CX7, i.e. 86-95 % of the link.
 - pipeline hand-off between stages of ``B`` bytes: ``latency + B / bw`` (NIC if the replica spans nodes).
+
+**Micro-batches** (:func:`micro_batches`). A pipelined iteration is cut into micro-batches of whole
+sequences, as engines do: vLLM runs one scheduler per pipeline stage ("virtual engine", one
+``Scheduler`` per ``pipeline_parallel_size`` in ``vllm/engine/llm_engine.py``), each scheduling whole
+sequences, so a prompt goes through the stages as one micro-batch however long it is. An iteration
+of ``P`` prompts and ``D`` decodes has ``m = min(micro_batches, P + D)`` micro-batches; the sequences
+are dealt round-robin, prompts first, so micro-batch sizes differ by at most one sequence and the
+prompts spread evenly (equal prompts and equal contexts assumed: only aggregates are known).
+
+    >>> from sim.perf.base import BatchShape
+    >>> [(n, b.prefill_seqs, b.decode_seqs) for n, b in micro_batches(BatchShape(
+    ...     prefill_tokens=2048, prefill_seqs=1, prefill_kv_tokens=2048, decode_seqs=8, decode_context_tokens=8000), 2)]
+    [(1, 1, 4), (1, 0, 4)]
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from sim.perf.base import BatchShape
 
 COLLECTIVE_LATENCY_S = 10e-6
 """Fixed cost of one collective call; Vidur's NCCL profiles (github.com/microsoft/vidur,
@@ -115,4 +130,32 @@ def check_layout(n_heads: int, n_kv_heads: int, n_experts: int, is_mla: bool, la
                                            f"per GPU): {', '.join(map(str, allowed))} (got {lay.ep})"))
     if lay.pp > n_layers:
         out.append(("pipeline_parallel", f"must be <= n_layers={n_layers} (got {lay.pp})"))
+    return out
+
+
+def micro_batches(shape: BatchShape, most: int) -> list[tuple[int, BatchShape]]:
+    """``(count, micro-batch)`` pairs an iteration of ``shape`` is cut into with at most ``most``
+    micro-batches of whole sequences (module docstring): the counts add up to
+    ``m = min(most, sequences)`` (at least 1). Identical micro-batches come as one pair, so there are at
+    most three; one micro-batch is ``shape`` itself. A shape with prompt tokens but ``prefill_seqs = 0``
+    counts as one prompt."""
+    d = shape.decode_seqs
+    p = shape.prefill_seqs or (1 if shape.prefill_tokens > 0 else 0)
+    s = p + d
+    m = max(1, min(most, s))
+    if m == 1:
+        return [(1, shape)]
+    # micro-batch i holds sequences j = i, i + m, ...; prompts are j < p: below index p % m (resp.
+    # s % m) a micro-batch holds one prompt (resp. sequence) more, so three runs of equal ones at most
+    out: list[tuple[int, BatchShape]] = []
+    cuts = sorted({0, p % m, s % m, m})
+    for lo, hi in zip(cuts, cuts[1:]):
+        k_p = p // m + (lo < p % m)
+        k_d = s // m + (lo < s % m) - k_p
+        pp_ = p or 1        # the prompts' share of the prefill aggregates, the decodes' of the context
+        out.append((hi - lo, BatchShape(
+            prefill_tokens=shape.prefill_tokens * k_p / pp_, prefill_seqs=k_p if shape.prefill_seqs else 0,
+            prefill_attn_pairs=shape.prefill_attn_pairs * k_p / pp_,
+            prefill_kv_tokens=shape.prefill_kv_tokens * k_p / pp_,
+            decode_seqs=k_d, decode_context_tokens=shape.decode_context_tokens * k_d / (d or 1))))
     return out

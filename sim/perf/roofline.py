@@ -80,7 +80,7 @@ from sim.perf.base import BatchShape
 from sim.perf.kernels import KERNEL_SETS, KernelSet
 from sim.perf.memory import BYTES_PER_ELEMENT, data_parallel_dense, stage_layers, stage_weights
 from sim.perf.moe import ExpertLoad
-from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
+from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout, micro_batches
 from sim.scenario.architecture import kv_elements_per_token, layer_param_groups
 from sim.perf.overhead import CpuOverhead
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
@@ -362,9 +362,9 @@ class RooflineModel:
         return (linear_s + self._floors_s(prefill_tokens, decode_seqs)) + attn_s + self._rest_s(n_tokens, n_emit)
 
     def _adp_parts(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
-                   decode_ctx: Any, n_emit: Any) -> tuple[float, float, float, float, float, float]:
+                   decode_ctx: Any, n_emit: Any, mean: bool = False) -> tuple[float, float, float, float, float, float]:
         """``(linear_flops, linear_bytes, linear_s, attention_flops, kv_bytes, attention_s)`` of the
-        busiest rank under data-parallel attention.
+        busiest rank under data-parallel attention (``mean``: of the mean rank, ``1/tp`` of every sequence).
 
         Each rank runs whole sequences through attention, so the iteration waits for the busiest
         rank, which holds ``ceil(d/tp)`` of the ``d`` decodes and ``ceil(p/tp)`` of the ``p``
@@ -376,10 +376,9 @@ class RooflineModel:
         """
         tp = self.tp
         n_p = n_emit - decode_seqs
-        # busiest rank's share of the prompts and of the decodes, x tp (at most all of them: a
-        # pipelined micro-batch carries fractions of sequences)
-        pf = min(tp * math.ceil(n_p / tp) / n_p, tp) if n_p > 0 else 1.0
-        fd = min(tp * math.ceil(decode_seqs / tp) / decode_seqs, tp) if decode_seqs > 0 else 1.0
+        # busiest rank's share of the prompts and of the decodes, x tp (1: the mean rank's)
+        pf = tp * math.ceil(n_p / tp) / n_p if n_p > 0 and not mean else 1.0
+        fd = tp * math.ceil(decode_seqs / tp) / decode_seqs if decode_seqs > 0 and not mean else 1.0
         n_rank = (fd * decode_seqs + pf * prefill_tokens) / tp          # tokens on the busiest rank
         p = self.overlap_exponent
         attn_gemm_flops = self._attn_gemm_flops_per_token * n_rank
@@ -422,18 +421,21 @@ class RooflineModel:
         return pairs, prefill_kv, decode_ctx
 
     def _pipelined(self, shape: BatchShape) -> float:
-        """A pipelined iteration: ``m`` micro-batches through ``pp`` stages, ``(m + pp - 1)`` stage
-        slots of one micro-batch each (the fill-and-drain bubble of a synchronous schedule), plus
-        ``pp - 1`` hand-offs of each micro-batch's activations."""
-        pp = self.layout.pp
-        n_tokens = shape.prefill_tokens + shape.decode_seqs
-        m = max(1, min(self.layout.n_micro_batches, n_tokens))
-        d = float(m)
-        stage = self._seconds(n_tokens / d, shape.prefill_tokens / d, shape.prefill_attn_pairs / d,
-                              shape.prefill_kv_tokens / d, shape.decode_seqs / d, shape.decode_context_tokens / d,
-                              (shape.decode_seqs + shape.prefill_seqs) / d, max)
-        handoff = ALLREDUCE_LATENCY_S + self._handoff_s_per_token * n_tokens / d
-        return float((m + pp - 1) * (stage + handoff))
+        """A pipelined iteration: micro-batches of whole sequences (:func:`sim.perf.parallel.micro_batches`)
+        through ``pp`` stages of a synchronous schedule. Micro-batch ``j`` takes ``t_j`` on every stage
+        and a hand-off ``h_j`` of its activations between stages (overlapping the stage's next
+        micro-batch), so the iteration takes ``sum_j t_j + (pp - 1) * max_j (t_j + h_j)``: every
+        micro-batch once, plus the fill-and-drain bubble of the longest (a proportionate flow shop;
+        exact while every hand-off is shorter than every slot, microseconds against milliseconds).
+        Equal micro-batches give ``(m + pp - 1) * t + (pp - 1) * h``."""
+        total, longest = 0.0, 0.0
+        for count, b in micro_batches(shape, self.layout.n_micro_batches):
+            n_tokens = b.prefill_tokens + b.decode_seqs
+            stage = float(self._seconds(n_tokens, b.prefill_tokens, b.prefill_attn_pairs, b.prefill_kv_tokens,
+                                        b.decode_seqs, b.decode_context_tokens, b.decode_seqs + b.prefill_seqs, max))
+            total += count * stage
+            longest = max(longest, stage + ALLREDUCE_LATENCY_S + self._handoff_s_per_token * n_tokens)
+        return total + (self.layout.pp - 1) * longest
 
     def _decode_step_general(self, n_seqs: int, context_tokens: int) -> float:
         return self.step_time(BatchShape(decode_seqs=n_seqs, decode_context_tokens=context_tokens))
@@ -523,6 +525,25 @@ class RooflineModel:
         if self._ep_load is None or not n_tokens > 0:
             return 0.0, 0.0
         return self._expert_parts(n_tokens)[1], self._expert_bytes * self.experts_hit(n_tokens)
+
+    def mean_gpu_bytes(self, shape: BatchShape) -> tuple[float, float]:
+        """``(linear_bytes, kv_bytes)`` one stage slot of ``shape`` moves on the mean GPU of the stage
+        (what utilization counts). :meth:`breakdown` gives the bytes the step waits for: under data-parallel
+        attention the busiest attention rank's KV traffic and attention-GEMM inputs and outputs (it holds
+        ``ceil(d/tp)`` of ``d`` decodes; the mean GPU ``d/tp``), with expert parallelism the busiest expert
+        rank's expert weights (:meth:`routed_expert_bytes`). Without either, the breakdown's own bytes."""
+        n = shape.prefill_tokens + shape.decode_seqs
+        if n <= 0:
+            return 0.0, 0.0
+        if self._adp:
+            _, linear_bytes, _, _, kv_bytes, _ = self._adp_parts(
+                n, shape.prefill_tokens, shape.prefill_attn_pairs, shape.prefill_kv_tokens, shape.decode_seqs,
+                shape.decode_context_tokens, shape.decode_seqs + shape.prefill_seqs, mean=True)
+        else:
+            x = self.breakdown(shape)
+            linear_bytes, kv_bytes = x.linear_bytes, x.kv_bytes
+        busiest, mean = self.routed_expert_bytes(n)
+        return linear_bytes - busiest + mean, kv_bytes
 
     def breakdown(self, shape: BatchShape) -> StepBreakdown:
         """Every term of :meth:`step_time` for ``shape`` (per GPU; one stage's slot of one micro-batch
