@@ -133,29 +133,35 @@ def check_layout(n_heads: int, n_kv_heads: int, n_experts: int, is_mla: bool, la
     return out
 
 
-def micro_batches(shape: BatchShape, most: int) -> list[tuple[int, BatchShape]]:
-    """``(count, micro-batch)`` pairs an iteration of ``shape`` is cut into with at most ``most``
-    micro-batches of whole sequences (module docstring): the counts add up to
-    ``m = min(most, sequences)`` (at least 1). Identical micro-batches come as one pair, so there are at
-    most three; one micro-batch is ``shape`` itself. A shape with prompt tokens but ``prefill_seqs = 0``
-    counts as one prompt."""
-    d = shape.decode_seqs
-    p = shape.prefill_seqs or (1 if shape.prefill_tokens > 0 else 0)
-    s = p + d
+def micro_batch_sizes(prompts: int, decodes: int, most: int) -> list[tuple[int, int, int]]:
+    """``(count, prompts, decodes)`` of the runs of equal micro-batches an iteration of ``prompts``
+    prompts and ``decodes`` decodes is cut into with at most ``most`` micro-batches (module docstring):
+    the counts add up to ``m = min(most, prompts + decodes)`` (at least 1); three runs at most."""
+    p, s = prompts, prompts + decodes
     m = max(1, min(most, s))
-    if m == 1:
-        return [(1, shape)]
     # micro-batch i holds sequences j = i, i + m, ...; prompts are j < p: below index p % m (resp.
-    # s % m) a micro-batch holds one prompt (resp. sequence) more, so three runs of equal ones at most
+    # s % m) a micro-batch holds one prompt (resp. sequence) more
+    a, b = (p % m, s % m) if p % m <= s % m else (s % m, p % m)
+    out: list[tuple[int, int, int]] = []
+    for lo, hi in ((0, a), (a, b), (b, m)):
+        if lo < hi:
+            k_p = p // m + (lo < p % m)
+            out.append((hi - lo, k_p, s // m + (lo < s % m) - k_p))
+    return out
+
+
+def micro_batches(shape: BatchShape, most: int) -> list[tuple[int, BatchShape]]:
+    """``(count, micro-batch)`` pairs an iteration of ``shape`` is cut into (:func:`micro_batch_sizes`;
+    one micro-batch is ``shape`` itself). Each micro-batch takes its prompts' share of the prefill
+    aggregates and its decodes' share of the context (equal prompts and contexts assumed). A shape
+    with prompt tokens but ``prefill_seqs = 0`` counts as one prompt."""
+    tokens, seqs, pairs, kv, d, ctx = shape
+    p = seqs or (1 if tokens > 0 else 0)
+    sizes = micro_batch_sizes(p, d, most)
+    if sizes[0][0] == 1 and len(sizes) == 1:
+        return [(1, shape)]
     out: list[tuple[int, BatchShape]] = []
-    cuts = sorted({0, p % m, s % m, m})
-    for lo, hi in zip(cuts, cuts[1:]):
-        k_p = p // m + (lo < p % m)
-        k_d = s // m + (lo < s % m) - k_p
-        pp_ = p or 1        # the prompts' share of the prefill aggregates, the decodes' of the context
-        out.append((hi - lo, BatchShape(
-            prefill_tokens=shape.prefill_tokens * k_p / pp_, prefill_seqs=k_p if shape.prefill_seqs else 0,
-            prefill_attn_pairs=shape.prefill_attn_pairs * k_p / pp_,
-            prefill_kv_tokens=shape.prefill_kv_tokens * k_p / pp_,
-            decode_seqs=k_d, decode_context_tokens=shape.decode_context_tokens * k_d / (d or 1))))
+    for count, k_p, k_d in sizes:
+        fp, fd = k_p / (p or 1), k_d / (d or 1)
+        out.append((count, BatchShape(tokens * fp, k_p if seqs else 0, pairs * fp, kv * fp, k_d, ctx * fd)))
     return out

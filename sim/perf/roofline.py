@@ -80,7 +80,7 @@ import numpy as np
 from sim.perf.base import BatchShape
 from sim.perf.kernels import KERNEL_SETS, KernelSet
 from sim.perf.memory import BYTES_PER_ELEMENT, data_parallel_dense, stage_layers, stage_weights
-from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout, micro_batches
+from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout, micro_batch_sizes, micro_batches
 from sim.perf.ranks import RankParts
 from sim.scenario.architecture import kv_elements_per_token
 from sim.perf.overhead import CpuOverhead
@@ -259,6 +259,7 @@ class RooflineModel(RankParts):
         self._init_ranks(lay, L, weight_dtype, io_width, act_w)
         self._handoff_s_per_token = 2.0 * h * lay.stage_handoff_s_per_byte(gpu.link_bytes_per_s) if lay.pp > 1 else 0.0
         self._decode_cache: dict[int, tuple] = {}
+        self._pp_decode: dict[int, list[tuple[int, int, float, float]]] = {}
         if lay.pp > 1 or self._sw_layers or m.is_mla or self._adp:
             # no cached fast path: the engine falls back to step_time per iteration (same numbers)
             self.decode_step = self._decode_step_general
@@ -345,6 +346,8 @@ class RooflineModel(RankParts):
         micro-batch once, plus the fill-and-drain bubble of the longest (a proportionate flow shop;
         exact while every hand-off is shorter than every slot, microseconds against milliseconds).
         Equal micro-batches give ``(m + pp - 1) * t + (pp - 1) * h``."""
+        if not shape.prefill_tokens and not shape.prefill_seqs:
+            return self._pipelined_decode(shape.decode_seqs, shape.decode_context_tokens)
         total, longest = 0.0, 0.0
         for count, b in micro_batches(shape, self.layout.n_micro_batches):
             n_tokens = b.prefill_tokens + b.decode_seqs
@@ -352,6 +355,23 @@ class RooflineModel(RankParts):
                                         b.decode_seqs, b.decode_context_tokens, b.decode_seqs + b.prefill_seqs, max))
             total += count * stage
             longest = max(longest, stage + ALLREDUCE_LATENCY_S + self._handoff_s_per_token * n_tokens)
+        return total + (self.layout.pp - 1) * longest
+
+    def _pipelined_decode(self, n_seqs: int, context_tokens: Any) -> float:
+        """:meth:`_pipelined` of a pure-decode iteration (the engine's per-step path): the split into
+        micro-batches depends on ``n_seqs`` only and is cached; each micro-batch takes its decodes'
+        share of the context, as :func:`sim.perf.parallel.micro_batches` gives it."""
+        runs = self._pp_decode.get(n_seqs)
+        if runs is None:
+            runs = [(count, k_d, k_d / n_seqs, ALLREDUCE_LATENCY_S + self._handoff_s_per_token * k_d)
+                    for count, _, k_d in micro_batch_sizes(0, n_seqs, self.layout.n_micro_batches)]
+            if len(self._pp_decode) < 65536:
+                self._pp_decode[n_seqs] = runs
+        total, longest = 0.0, 0.0
+        for count, k_d, share, handoff in runs:
+            stage = float(self._seconds(k_d, 0, 0.0, 0, k_d, context_tokens * share, k_d, max))
+            total += count * stage
+            longest = max(longest, stage + handoff)
         return total + (self.layout.pp - 1) * longest
 
     def _decode_step_general(self, n_seqs: int, context_tokens: int) -> float:
