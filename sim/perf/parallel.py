@@ -31,7 +31,9 @@ NVIDIA DGX H100 user guide).
 **Micro-batches** (:func:`micro_batches`). A pipelined iteration is cut into micro-batches of whole
 sequences, as engines do: vLLM runs one scheduler per pipeline stage ("virtual engine", one
 ``Scheduler`` per ``pipeline_parallel_size`` in ``vllm/engine/llm_engine.py``), each scheduling whole
-sequences, so a prompt goes through the stages as one micro-batch however long it is. An iteration
+sequences, and SGLang's pipeline event loop keeps ``pp_size`` running micro-batches, each a batch of
+whole requests (``SchedulerPPMixin.event_loop_pp``, ``python/sglang/srt/managers/``; github.com/vllm-project/vllm,
+github.com/sgl-project/sglang), so a prompt goes through the stages as one micro-batch however long it is. An iteration
 of ``P`` prompts and ``D`` decodes has ``m = min(micro_batches, P + D)`` micro-batches; the sequences
 are dealt round-robin, prompts first, so micro-batch sizes differ by at most one sequence and the
 prompts spread evenly (equal prompts and equal contexts assumed: only aggregates are known).
