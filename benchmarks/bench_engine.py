@@ -36,6 +36,8 @@ Cases (rates in requests/s):
   of their own);
 * ``ref8_lognormal`` -- ``ref8`` with lognormal lengths (means 512 / 128, cv 1, max 4096 / 1024);
 * ``ref8_chunked`` -- ``ref8`` with chunked prefill and a 512-token iteration budget;
+* ``ref8_pp2`` -- ``ref8`` with two pipeline stages per replica (micro-batches of whole sequences,
+  the pipelined step path);
 * ``fluid_year`` -- ``fidelity: fluid``: one simulated year of hourly steps for 2,000 replicas of
   the baseline pool (diurnal traffic, mean 5,000/s, 2 %/month growth); run twice in a fresh
   ``$FLEETSIM_CACHE``: cold (capacity curve measured) and warm (curve read from the cache).
@@ -112,6 +114,11 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
             del sc["fleet"]["pools"][0]["batching"][key]
         sc["name"] = f"reference-{replicas}x-{scheduler}"
         return sc, []
+    if case == "ref8_pp2":
+        sc = _reference(8, n)
+        sc["fleet"]["pools"][0]["pipeline_parallel"] = 2
+        sc["name"] = "reference-8x-pp2"
+        return sc, []
     if case == "ref8_chunked":
         sc = _reference(8, n, chunked_prefill=True, max_batched_tokens=512)
         sc["name"] = "reference-8x-chunked"
@@ -125,8 +132,8 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
     raise SystemExit(f"unknown case {case!r}; allowed: {', '.join(CASES)}")
 
 
-CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "ref1_v1", "ref8_v1",
-         "ref8_trtllm", "ref8_sglang", "fluid_year")
+CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "ref8_pp2", "ref1_v1",
+         "ref8_v1", "ref8_trtllm", "ref8_sglang", "fluid_year")
 FLUID_CASES = ("fluid_year",)
 
 

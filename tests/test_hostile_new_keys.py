@@ -298,8 +298,7 @@ def test_deepseek_cluster_with_bad_overrides(capsys):
      "stage); it has no effect"),
     ({"pipeline_parallel": 2}, ["fleet.pools.0.pipeline_micro_batches=1000000000"],
      "fleet.pools.0.pipeline_micro_batches: 1000000000 micro-batches is more than an iteration's sequences "
-     "(batching.max_num_seqs: 256); engines form micro-batches of whole sequences, this model splits an "
-     "iteration's tokens (up to one micro-batch per token, each reading the stage's weights)"),
+     "(batching.max_num_seqs: 256); micro-batches hold whole sequences, so an iteration uses at most 256"),
     ({}, ["fleet.pools.0.data_parallel_attention=true"],
      "fleet.pools.0.data_parallel_attention: has no effect with tensor_parallel: 1 (one GPU already runs the "
      "attention of every sequence)"),

@@ -108,3 +108,5 @@ def test_the_contract_catches_a_function_level_back_edge(tmp_path, monkeypatch):
     imports = sim_imports(fake)
     assert ("sim.api", imports[-1][1]) in imports
     assert layer_of("sim.api") > layer_of("sim.perf.base")
+    # the busiest-rank parts split out of the roofline sit in its layer (the roofline imports them)
+    assert layer_of("sim.perf.ranks") == layer_of("sim.perf.roofline")

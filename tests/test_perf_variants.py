@@ -7,7 +7,7 @@ import pytest
 
 from sim.perf.base import BatchShape
 from sim.perf.memory import kv_bytes_per_token, memory_plan, sliding_kv_bytes_per_seq, stage_weights
-from sim.perf.parallel import LINK_EFFICIENCY, Layout
+from sim.perf.parallel import LINK_EFFICIENCY, Layout, micro_batches
 from sim.perf.roofline import ALLREDUCE_LATENCY_S, RooflineModel
 from sim.perf.throughput import prefill_shape
 from sim.scenario.catalog import get_gpu, get_model
@@ -94,8 +94,8 @@ def test_pipeline_decode_of_one_sequence_is_the_stages_in_turn_plus_handoffs():
     half = RooflineModel(replace(llama, n_layers=40), h100, 4)
     shape = BatchShape(decode_seqs=1, decode_context_tokens=1000)
     handoff = ALLREDUCE_LATENCY_S + 2 * 8192 / (450e9 * LINK_EFFICIENCY)
-    # one micro-batch (a single sequence): 2 stage slots of 40 layers each, each with a hand-off
-    expect = 2 * (half.step_time(shape) + handoff)
+    # one micro-batch (a single sequence): 2 stage slots of 40 layers each and one hand-off between them
+    expect = 2 * half.step_time(shape) + handoff
     assert pp.step_time(shape) == pytest.approx(expect, rel=1e-9)
 
 
@@ -105,12 +105,79 @@ def test_pipeline_microbatches_and_bubble():
     lay = Layout(tp=4, pp=4, micro_batches=4, gpus_per_node=8)
     m = RooflineModel(llama, h100, layout=lay)
     quarter = RooflineModel(replace(llama, n_layers=20), h100, 4)
-    # 64 decoders in 4 micro-batches of 16: (4 + 4 - 1) slots; the replica spans 2 nodes, so hand-offs use IB
+    # 64 decoders in 4 micro-batches of 16: (4 + 4 - 1) slots and the last micro-batch's 3 hand-offs
+    # (the others overlap the stages' next micro-batch); the replica spans 2 nodes, so hand-offs use IB
     slot = quarter.step_time(BatchShape(decode_seqs=16, decode_context_tokens=16_000))
     handoff = ALLREDUCE_LATENCY_S + 16 * 2 * 8192 / (400e9 / 8 * LINK_EFFICIENCY)
     got = m.step_time(BatchShape(decode_seqs=64, decode_context_tokens=64_000))
-    assert got == pytest.approx(7 * (slot + handoff), rel=1e-9)
+    assert got == pytest.approx(7 * slot + 3 * handoff, rel=1e-9)
     assert m.decode_step(64, 64_000) == got
+
+
+def _pp2_llama70b():
+    """llama-3-70b on TP4 x PP2 (default 2 micro-batches) and one of its 40-layer stages priced alone."""
+    llama, h100 = get_model("llama-3-70b"), get_gpu("h100-sxm")
+    return RooflineModel(llama, h100, layout=Layout(tp=4, pp=2)), RooflineModel(replace(llama, n_layers=40), h100, 4)
+
+
+def _handoff(tokens: float) -> float:
+    """One stage-to-stage hand-off of ``tokens`` tokens' bf16 activations (hidden 8,192) over NVLink."""
+    return ALLREDUCE_LATENCY_S + tokens * 2 * 8192 / (450e9 * LINK_EFFICIENCY)
+
+
+PROMPT = BatchShape(prefill_tokens=2048, prefill_seqs=1, prefill_attn_pairs=2048 * 2049 / 2, prefill_kv_tokens=2048)
+
+
+def test_a_single_prompt_runs_through_the_pipeline_whole():
+    """Engines form micro-batches of whole sequences: one 2,048-token prompt on PP2 is one
+    micro-batch, two stage slots of the whole prompt and one hand-off (not two half-prompt
+    micro-batches, which would read every stage's weights twice)."""
+    pp, stage = _pp2_llama70b()
+    assert pp.step_time(PROMPT) == pytest.approx(2 * stage.step_time(PROMPT) + _handoff(2048), rel=1e-12)
+
+
+def test_decoding_sequences_split_into_micro_batches_of_whole_sequences():
+    pp, stage = _pp2_llama70b()
+    # 8 decodes, 2 micro-batches of 4: (2 + 2 - 1) slots of 4 decodes and one hand-off of 4 tokens
+    four = stage.step_time(BatchShape(decode_seqs=4, decode_context_tokens=4000))
+    assert pp.step_time(BatchShape(decode_seqs=8, decode_context_tokens=8000)) == pytest.approx(
+        3 * four + _handoff(4), rel=1e-12)
+    # 5 decodes: micro-batches of 3 and 2; each runs once, the bubble is the longer one's
+    three = stage.step_time(BatchShape(decode_seqs=3, decode_context_tokens=3000))
+    two = stage.step_time(BatchShape(decode_seqs=2, decode_context_tokens=2000))
+    assert pp.step_time(BatchShape(decode_seqs=5, decode_context_tokens=5000)) == pytest.approx(
+        three + two + (three + _handoff(3)), rel=1e-12)
+    ctx = np.array([5000, 5005, 123_457])
+    assert pp.decode_times(5, ctx).tolist() == [pp.step_time(BatchShape(decode_seqs=5, decode_context_tokens=int(c)))
+                                                for c in ctx]
+
+
+def test_a_prompt_and_decodes_share_micro_batches_by_whole_sequences():
+    """One 2,048-token prompt and 8 decodes on PP2: the 9 sequences are dealt round-robin, prompt
+    first, so one micro-batch carries the prompt and 4 decodes, the other 4 decodes; the prompt's
+    micro-batch is the longer, and its slot and hand-off make the bubble."""
+    pp, stage = _pp2_llama70b()
+    mixed = PROMPT._replace(decode_seqs=8, decode_context_tokens=8000)
+    heavy = stage.step_time(PROMPT._replace(decode_seqs=4, decode_context_tokens=4000))
+    light = stage.step_time(BatchShape(decode_seqs=4, decode_context_tokens=4000))
+    assert pp.step_time(mixed) == pytest.approx(heavy + light + (heavy + _handoff(2052)), rel=1e-12)
+
+
+@pytest.mark.parametrize("most", [1, 2, 3, 4, 7, 64])
+@pytest.mark.parametrize("shape", [BatchShape(decode_seqs=5, decode_context_tokens=5003),
+                                   BatchShape(prefill_tokens=3000, prefill_seqs=3, prefill_attn_pairs=1.5e6,
+                                              prefill_kv_tokens=3300, decode_seqs=10, decode_context_tokens=9999),
+                                   BatchShape(prefill_tokens=700)])
+def test_micro_batches_hold_whole_sequences_and_conserve_the_iteration(shape, most):
+    parts = micro_batches(shape, most)
+    seqs = shape.decode_seqs + max(shape.prefill_seqs, 1 if shape.prefill_tokens else 0)
+    assert sum(c for c, _ in parts) == min(most, seqs)
+    for c, b in parts:
+        assert b.decode_seqs == int(b.decode_seqs) and b.prefill_seqs == int(b.prefill_seqs)
+    sizes = [b.decode_seqs + max(b.prefill_seqs, 1 if b.prefill_tokens else 0) for _, b in parts]
+    assert max(sizes) - min(sizes) <= 1
+    for field in BatchShape._fields:
+        assert sum(c * getattr(b, field) for c, b in parts) == pytest.approx(getattr(shape, field), rel=1e-12)
 
 
 def test_pipeline_memory_is_per_stage():

@@ -136,3 +136,40 @@ def test_a_pipeline_pool_run_bills_every_gpu():
     assert s["gpu_hours"]["provisioned"] == pytest.approx(960 / 3600, rel=1e-12)
     assert block["gpu_hours_provisioned"] == pytest.approx(960 / 3600, rel=1e-12)
     assert s["cost"]["compute_usd"] == pytest.approx(3.0 * 960 / 3600, rel=1e-9)
+
+
+def test_mbu_under_data_parallel_attention_counts_the_mean_gpu_not_the_busiest_rank():
+    """Three decoding sequences of 1,000 tokens of context on Llama-3-8B, TP2 with data-parallel
+    attention: one rank runs two of them, the other one. The step waits for the busy rank (its KV
+    traffic: 2 x (1,000 read + 1 written) tokens x 32 layers x 2 x 1,024 x 2 bytes), but utilization
+    counts the mean GPU: 1.5 sequences' KV traffic, and 1.5 tokens (not 2) through the attention
+    GEMMs' inputs and outputs (``L (2h + 2q + 2kv)`` bf16 values per token: the layer input and
+    output, q, k, v and the attention output)."""
+    r = RooflineModel(get_model("llama-3-8b"), get_gpu("h100-sxm"), layout=Layout(tp=2, dp_attention=True))
+    shape = BatchShape(decode_seqs=3, decode_context_tokens=3 * 1000)
+    kv_token = L * 2 * KV * BF16
+    busiest = r.breakdown(shape)
+    assert busiest.kv_bytes == 2 * (1000 + 1) * kv_token
+    linear_bytes, kv_bytes = r.mean_gpu_bytes(shape)
+    assert kv_bytes == 1.5 * (1000 + 1) * kv_token
+    assert busiest.linear_bytes - linear_bytes == (2 - 1.5) * L * (2 * H + 2 * Q + 2 * KV) * BF16
+    assert iteration_bytes(r, shape) == (linear_bytes + kv_bytes + busiest.activation_bytes
+                                         + busiest.lm_head_bytes)
+    # an even split has no busiest rank: mean and breakdown agree
+    even = BatchShape(decode_seqs=4, decode_context_tokens=4000)
+    assert r.mean_gpu_bytes(even) == (r.breakdown(even).linear_bytes, r.breakdown(even).kv_bytes)
+
+
+def test_mbu_of_a_pipeline_counts_whole_sequence_micro_batches():
+    """A single prompt on PP2 is one micro-batch: each GPU reads its half of the layers once (the
+    replica's two GPUs together move what one GPU holding every layer moves); 3 decodes in
+    micro-batches of 2 and 1 read the weights twice, like 4 decodes in micro-batches of 2."""
+    m, g = get_model("llama-3-8b"), get_gpu("h100-sxm")
+    one = RooflineModel(m, g, layout=Layout(tp=1))
+    two = RooflineModel(m, g, layout=Layout(tp=1, pp=2))
+    prompt = BatchShape(prefill_tokens=2048, prefill_seqs=1, prefill_attn_pairs=2048 * 2049 / 2,
+                        prefill_kv_tokens=2048)
+    assert 2 * iteration_bytes(two, prompt) == pytest.approx(iteration_bytes(one, prompt), rel=1e-12)
+    extra = (LLAMA_LAYER_PARAMS + LM_HEAD_PARAMS) * BF16
+    three = BatchShape(decode_seqs=3, decode_context_tokens=3 * 1500)
+    assert 2 * iteration_bytes(two, three) - iteration_bytes(one, three) == pytest.approx(extra, rel=1e-12)

@@ -27,10 +27,27 @@ NVIDIA DGX H100 user guide).
   peers in the node. DeepEP (github.com/deepseek-ai/DeepEP, README) measures ~153 GB/s of 160
   intra-node and 43-47 GB/s of 50 inter-node on H800 + CX7, i.e. 86-95 % of the link.
 - pipeline hand-off between stages of ``B`` bytes: ``latency + B / bw`` (NIC if the replica spans nodes).
+
+**Micro-batches** (:func:`micro_batches`). A pipelined iteration is cut into micro-batches of whole
+sequences, as engines do: vLLM runs one scheduler per pipeline stage ("virtual engine", one
+``Scheduler`` per ``pipeline_parallel_size`` in ``vllm/engine/llm_engine.py``), each scheduling whole
+sequences, and SGLang's pipeline event loop keeps ``pp_size`` running micro-batches, each a batch of
+whole requests (``SchedulerPPMixin.event_loop_pp``, ``python/sglang/srt/managers/``; github.com/vllm-project/vllm,
+github.com/sgl-project/sglang), so a prompt goes through the stages as one micro-batch however long it is. An iteration
+of ``P`` prompts and ``D`` decodes has ``m = min(micro_batches, P + D)`` micro-batches; the sequences
+are dealt round-robin, prompts first, so micro-batch sizes differ by at most one sequence and the
+prompts spread evenly (equal prompts and equal contexts assumed: only aggregates are known).
+
+    >>> from sim.perf.base import BatchShape
+    >>> [(n, b.prefill_seqs, b.decode_seqs) for n, b in micro_batches(BatchShape(
+    ...     prefill_tokens=2048, prefill_seqs=1, prefill_kv_tokens=2048, decode_seqs=8, decode_context_tokens=8000), 2)]
+    [(1, 1, 4), (1, 0, 4)]
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from sim.perf.base import BatchShape
 
 COLLECTIVE_LATENCY_S = 10e-6
 """Fixed cost of one collective call; Vidur's NCCL profiles (github.com/microsoft/vidur,
@@ -115,4 +132,38 @@ def check_layout(n_heads: int, n_kv_heads: int, n_experts: int, is_mla: bool, la
                                            f"per GPU): {', '.join(map(str, allowed))} (got {lay.ep})"))
     if lay.pp > n_layers:
         out.append(("pipeline_parallel", f"must be <= n_layers={n_layers} (got {lay.pp})"))
+    return out
+
+
+def micro_batch_sizes(prompts: int, decodes: int, most: int) -> list[tuple[int, int, int]]:
+    """``(count, prompts, decodes)`` of the runs of equal micro-batches an iteration of ``prompts``
+    prompts and ``decodes`` decodes is cut into with at most ``most`` micro-batches (module docstring):
+    the counts add up to ``m = min(most, prompts + decodes)`` (at least 1); three runs at most."""
+    p, s = prompts, prompts + decodes
+    m = max(1, min(most, s))
+    # micro-batch i holds sequences j = i, i + m, ...; prompts are j < p: below index p % m (resp.
+    # s % m) a micro-batch holds one prompt (resp. sequence) more
+    a, b = (p % m, s % m) if p % m <= s % m else (s % m, p % m)
+    out: list[tuple[int, int, int]] = []
+    for lo, hi in ((0, a), (a, b), (b, m)):
+        if lo < hi:
+            k_p = p // m + (lo < p % m)
+            out.append((hi - lo, k_p, s // m + (lo < s % m) - k_p))
+    return out
+
+
+def micro_batches(shape: BatchShape, most: int) -> list[tuple[int, BatchShape]]:
+    """``(count, micro-batch)`` pairs an iteration of ``shape`` is cut into (:func:`micro_batch_sizes`;
+    one micro-batch is ``shape`` itself). Each micro-batch takes its prompts' share of the prefill
+    aggregates and its decodes' share of the context (equal prompts and contexts assumed). A shape
+    with prompt tokens but ``prefill_seqs = 0`` counts as one prompt."""
+    tokens, seqs, pairs, kv, d, ctx = shape
+    p = seqs or (1 if tokens > 0 else 0)
+    sizes = micro_batch_sizes(p, d, most)
+    if sizes[0][0] == 1 and len(sizes) == 1:
+        return [(1, shape)]
+    out: list[tuple[int, BatchShape]] = []
+    for count, k_p, k_d in sizes:
+        fp, fd = k_p / (p or 1), k_d / (d or 1)
+        out.append((count, BatchShape(tokens * fp, k_p if seqs else 0, pairs * fp, kv * fp, k_d, ctx * fd)))
     return out

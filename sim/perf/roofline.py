@@ -57,8 +57,9 @@ kernel launches) plus optional per-sequence and per-token terms. An empty batch 
 
 The table is the grouped-query, tensor-parallel, single-stage case. MLA (compressed latent KV,
 absorbed decode), sliding-window layers, shared experts and leading dense layers, expert weights in
-their own precision, data-parallel attention, expert-parallel all-to-all (tokens dispatched in the
-experts' precision) and the busiest expert-parallel rank (:mod:`sim.perf.moe`), pipeline stages and links
+their own precision, data-parallel attention and the busiest expert-parallel rank (both priced in
+:mod:`sim.perf.ranks`), expert-parallel all-to-all (tokens dispatched in the experts' precision),
+pipeline stages (micro-batches of whole sequences, :func:`sim.perf.parallel.micro_batches`) and links
 between nodes change the coefficients as docs/models_and_parallelism.md describes; for the models and
 layouts above they reduce to exactly these numbers (same float operations).
 
@@ -79,9 +80,9 @@ import numpy as np
 from sim.perf.base import BatchShape
 from sim.perf.kernels import KERNEL_SETS, KernelSet
 from sim.perf.memory import BYTES_PER_ELEMENT, data_parallel_dense, stage_layers, stage_weights
-from sim.perf.moe import ExpertLoad
-from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
-from sim.scenario.architecture import kv_elements_per_token, layer_param_groups
+from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout, micro_batch_sizes, micro_batches
+from sim.perf.ranks import RankParts
+from sim.scenario.architecture import kv_elements_per_token
 from sim.perf.overhead import CpuOverhead
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 
@@ -169,13 +170,16 @@ def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int, dispatch_bytes:
     return 2 * L, total / (2 * L)
 
 
-class RooflineModel:
+class RooflineModel(RankParts):
     """Roofline :class:`~sim.perf.base.StepTimeModel` for one replica (see module docstring).
 
     ``layout`` (default: ``tp`` GPUs, one stage) adds pipeline stages, expert parallelism,
     data-parallel attention and multi-node links (:mod:`sim.perf.parallel`); ``expert_dtype``
-    (default ``weight_dtype``) is the precision the routed experts' weights are stored in.
+    (default ``weight_dtype``) is the precision the routed experts' weights are stored in. The busiest
+    data-parallel attention and expert-parallel ranks are priced by :class:`sim.perf.ranks.RankParts`.
     """
+
+    _roofline = staticmethod(smooth_roofline)
 
     def __init__(self, model: ModelSpec, gpu: GPUSpec, tp: int = 1, weight_dtype: str = "bf16",
                  kv_dtype: str = "bf16", efficiency: Efficiency | None = None,
@@ -252,32 +256,10 @@ class RooflineModel:
         dispatch_bytes = min(2.0, BYTES_PER_ELEMENT[self.expert_dtype]) if m.is_moe else 2.0
         self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L, dispatch_bytes,
                                                                data_parallel_dense(m, lay))
-        # data-parallel attention: whole sequences per rank, the step waits for the busiest rank
-        # (docs/models_and_parallelism.md, "Balance across data-parallel attention ranks")
-        self._adp = lay.dp_attention and tp > 1
-        if self._adp:
-            groups = layer_param_groups(m)
-            # the GEMMs whose weights every rank holds whole, run on the rank's own tokens: attention, and
-            # with whole experts per GPU also the dense layers, shared experts and router
-            attn_params = (groups["attention"] + (groups["dense_mlp"] + groups["shared"]
-                                                  if data_parallel_dense(m, lay) else 0)) \
-                * (L / m.n_layers if lay.pp > 1 else 1)
-            self._attn_gemm_flops_per_token = 2.0 * attn_params
-            self._mlp_flops_per_token = self._linear_flops_per_token - 2.0 * attn_params / tp
-            self._attn_weight_bytes = attn_params * BYTES_PER_ELEMENT[weight_dtype]
-            self._mlp_fixed_bytes = self._linear_fixed_bytes - self._attn_weight_bytes
-            self._attn_io_bytes_per_token = 2.0 * L * (2 * h + io_width)
-            self._mlp_io_bytes_per_token = 2.0 * L * (2 * h + act_w / tp)
-        # expert parallelism: the routed experts' grouped GEMM runs on the busiest EP rank (sim.perf.moe)
-        self._ep_load = ExpertLoad(m.n_experts, m.experts_per_token, lay.ep) if lay.ep > 1 and m.is_moe else None
-        if self._ep_load is not None:
-            expert_params = layer_param_groups(m)["expert"] * (L / m.n_layers if lay.pp > 1 else 1)
-            self._expert_slice_bytes = self._expert_bytes * lay.ep         # one local expert on one GPU
-            self._expert_flops_per_row = 2.0 * expert_params * lay.ep / tp  # one token through it
-            self._routed_flops_per_token = 2.0 * expert_params * m.experts_per_token / tp   # on average
-            self._expert_cache: dict[Any, tuple[float, float, float]] = {}
+        self._init_ranks(lay, L, weight_dtype, io_width, act_w)
         self._handoff_s_per_token = 2.0 * h * lay.stage_handoff_s_per_byte(gpu.link_bytes_per_s) if lay.pp > 1 else 0.0
         self._decode_cache: dict[int, tuple] = {}
+        self._pp_decode: dict[int, list[tuple[int, int, float, float]]] = {}
         if lay.pp > 1 or self._sw_layers or m.is_mla or self._adp:
             # no cached fast path: the engine falls back to step_time per iteration (same numbers)
             self.decode_step = self._decode_step_general
@@ -329,20 +311,6 @@ class RooflineModel:
         return (flops + e_flops, linear_bytes + e_bytes,
                 smooth_roofline(flops / self._gemm_peak, linear_bytes / self._bw, p) + e_s)
 
-    def _expert_parts(self, n_tokens: Any) -> tuple[float, float, float]:
-        """``(flops, bytes, seconds)`` of the routed experts' grouped GEMM on the busiest EP rank:
-        the tile-padded rows it receives and the distinct local experts it reads (:mod:`sim.perf.moe`)."""
-        c = self._expert_cache.get(n_tokens)
-        if c is None:
-            experts, rows = self._ep_load.busiest(n_tokens)
-            flops = self._expert_flops_per_row * rows
-            expert_bytes = self._expert_slice_bytes * experts
-            c = flops, expert_bytes, smooth_roofline(flops / self._gemm_peak, expert_bytes / self._bw,
-                                                     self.overlap_exponent)
-            if len(self._expert_cache) < 65536:
-                self._expert_cache[n_tokens] = c
-        return c
-
     def _rest_s(self, n_tokens: Any, n_emit: Any) -> Any:
         """Seconds outside the linear layers and attention: the lm head over the ``n_emit`` sampled
         sequences, activations and tensor-parallel communication over ``n_tokens``, and the CPU side
@@ -353,57 +321,6 @@ class RooflineModel:
         act_s = act_s if act_s > self._act_floor_s else self._act_floor_s   # max: no kernel is shorter than its floor
         comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
         return lm_s + act_s + comm_s + self.cpu.seconds(n_emit, n_tokens)
-
-    def _seconds_adp(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
-                     decode_ctx: Any, n_emit: Any) -> float:
-        """Iteration seconds under data-parallel attention (scalars only; see :meth:`_adp_parts`)."""
-        _, _, linear_s, _, _, attn_s = self._adp_parts(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs,
-                                                       decode_ctx, n_emit)
-        return (linear_s + self._floors_s(prefill_tokens, decode_seqs)) + attn_s + self._rest_s(n_tokens, n_emit)
-
-    def _adp_parts(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
-                   decode_ctx: Any, n_emit: Any) -> tuple[float, float, float, float, float, float]:
-        """``(linear_flops, linear_bytes, linear_s, attention_flops, kv_bytes, attention_s)`` of the
-        busiest rank under data-parallel attention.
-
-        Each rank runs whole sequences through attention, so the iteration waits for the busiest
-        rank, which holds ``ceil(d/tp)`` of the ``d`` decodes and ``ceil(p/tp)`` of the ``p``
-        prefills (prompts spread round-robin, as TensorRT-LLM's attention-DP scheduler does; equal
-        prompts assumed, so its share of the prefill tokens is ``ceil(p/tp)/p``). Its attention
-        kernels and attention GEMMs (whole attention weights on every rank) run on those tokens;
-        the MLP/MoE GEMMs run on the whole batch spread over the ranks. The two GEMM groups take
-        their own roofline (they are separate kernels, on different token counts).
-        """
-        tp = self.tp
-        n_p = n_emit - decode_seqs
-        # busiest rank's share of the prompts and of the decodes, x tp (at most all of them: a
-        # pipelined micro-batch carries fractions of sequences)
-        pf = min(tp * math.ceil(n_p / tp) / n_p, tp) if n_p > 0 else 1.0
-        fd = min(tp * math.ceil(decode_seqs / tp) / decode_seqs, tp) if decode_seqs > 0 else 1.0
-        n_rank = (fd * decode_seqs + pf * prefill_tokens) / tp          # tokens on the busiest rank
-        p = self.overlap_exponent
-        attn_gemm_flops = self._attn_gemm_flops_per_token * n_rank
-        attn_gemm_bytes = self._attn_weight_bytes + self._attn_io_bytes_per_token * n_rank
-        if self._ep_load is None:
-            mlp_flops = self._mlp_flops_per_token * n_tokens
-            mlp_bytes = (self._mlp_fixed_bytes + self._expert_bytes * self.experts_hit(n_tokens)
-                         + self._mlp_io_bytes_per_token * n_tokens)
-            e_flops = e_bytes = e_s = 0.0
-        else:   # the routed experts' grouped GEMM apart, on the busiest EP rank
-            # (nothing else is left here when the dense layers are data-parallel: 0 up to rounding)
-            mlp_flops = max(0.0, (self._mlp_flops_per_token - self._routed_flops_per_token) * n_tokens)
-            mlp_bytes = max(0.0, self._mlp_fixed_bytes) + self._mlp_io_bytes_per_token * n_tokens
-            e_flops, e_bytes, e_s = self._expert_parts(n_tokens)
-        linear_s = (smooth_roofline(attn_gemm_flops / self._gemm_peak, attn_gemm_bytes / self._bw, p)
-                    + smooth_roofline(mlp_flops / self._gemm_peak, mlp_bytes / self._bw, p)) + e_s
-        mlp_flops, mlp_bytes = mlp_flops + e_flops, mlp_bytes + e_bytes
-        if self._sw_layers:
-            pairs, prefill_kv, decode_ctx = self._windowed(prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx)
-        kv_bytes = (self._kv_bytes_per_token * (pf * ((prefill_kv - prefill_tokens) + prefill_tokens) + fd * decode_seqs)
-                    + self._decode_kv_read_bytes_per_token * fd * decode_ctx)
-        attn_flops = self._attn_flops_per_pair * (pf * pairs + fd * decode_ctx * self._decode_pair_ratio)
-        attn_s = max(attn_flops / self._attn_peak, kv_bytes / self._attn_bw)
-        return attn_gemm_flops + mlp_flops, attn_gemm_bytes + mlp_bytes, linear_s, attn_flops, kv_bytes, attn_s
 
     def _windowed(self, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                   decode_ctx: Any) -> tuple[Any, Any, Any]:
@@ -422,18 +339,40 @@ class RooflineModel:
         return pairs, prefill_kv, decode_ctx
 
     def _pipelined(self, shape: BatchShape) -> float:
-        """A pipelined iteration: ``m`` micro-batches through ``pp`` stages, ``(m + pp - 1)`` stage
-        slots of one micro-batch each (the fill-and-drain bubble of a synchronous schedule), plus
-        ``pp - 1`` hand-offs of each micro-batch's activations."""
-        pp = self.layout.pp
-        n_tokens = shape.prefill_tokens + shape.decode_seqs
-        m = max(1, min(self.layout.n_micro_batches, n_tokens))
-        d = float(m)
-        stage = self._seconds(n_tokens / d, shape.prefill_tokens / d, shape.prefill_attn_pairs / d,
-                              shape.prefill_kv_tokens / d, shape.decode_seqs / d, shape.decode_context_tokens / d,
-                              (shape.decode_seqs + shape.prefill_seqs) / d, max)
-        handoff = ALLREDUCE_LATENCY_S + self._handoff_s_per_token * n_tokens / d
-        return float((m + pp - 1) * (stage + handoff))
+        """A pipelined iteration: micro-batches of whole sequences (:func:`sim.perf.parallel.micro_batches`)
+        through ``pp`` stages of a synchronous schedule. Micro-batch ``j`` takes ``t_j`` on every stage
+        and a hand-off ``h_j`` of its activations between stages (overlapping the stage's next
+        micro-batch), so the iteration takes ``sum_j t_j + (pp - 1) * max_j (t_j + h_j)``: every
+        micro-batch once, plus the fill-and-drain bubble of the longest (a proportionate flow shop;
+        exact while every hand-off is shorter than every slot, microseconds against milliseconds).
+        Equal micro-batches give ``(m + pp - 1) * t + (pp - 1) * h``."""
+        if not shape.prefill_tokens and not shape.prefill_seqs:
+            return self._pipelined_decode(shape.decode_seqs, shape.decode_context_tokens)
+        total, longest = 0.0, 0.0
+        for count, b in micro_batches(shape, self.layout.n_micro_batches):
+            n_tokens = b.prefill_tokens + b.decode_seqs
+            stage = float(self._seconds(n_tokens, b.prefill_tokens, b.prefill_attn_pairs, b.prefill_kv_tokens,
+                                        b.decode_seqs, b.decode_context_tokens, b.decode_seqs + b.prefill_seqs, max))
+            total += count * stage
+            longest = max(longest, stage + ALLREDUCE_LATENCY_S + self._handoff_s_per_token * n_tokens)
+        return total + (self.layout.pp - 1) * longest
+
+    def _pipelined_decode(self, n_seqs: int, context_tokens: Any) -> float:
+        """:meth:`_pipelined` of a pure-decode iteration (the engine's per-step path): the split into
+        micro-batches depends on ``n_seqs`` only and is cached; each micro-batch takes its decodes'
+        share of the context, as :func:`sim.perf.parallel.micro_batches` gives it."""
+        runs = self._pp_decode.get(n_seqs)
+        if runs is None:
+            runs = [(count, k_d, k_d / n_seqs, ALLREDUCE_LATENCY_S + self._handoff_s_per_token * k_d)
+                    for count, _, k_d in micro_batch_sizes(0, n_seqs, self.layout.n_micro_batches)]
+            if len(self._pp_decode) < 65536:
+                self._pp_decode[n_seqs] = runs
+        total, longest = 0.0, 0.0
+        for count, k_d, share, handoff in runs:
+            stage = float(self._seconds(k_d, 0, 0.0, 0, k_d, context_tokens * share, k_d, max))
+            total += count * stage
+            longest = max(longest, stage + handoff)
+        return total + (self.layout.pp - 1) * longest
 
     def _decode_step_general(self, n_seqs: int, context_tokens: int) -> float:
         return self.step_time(BatchShape(decode_seqs=n_seqs, decode_context_tokens=context_tokens))
@@ -508,22 +447,6 @@ class RooflineModel:
         return steps, ends
 
     # ---------------------------------------------------------------- inspection
-    def routed_expert_s(self, n_tokens: int) -> float:
-        """Seconds of the routed experts' grouped GEMM on the busiest expert-parallel rank for a layer
-        input of ``n_tokens`` tokens (part of ``linear_s``; 0 without expert parallelism, where the
-        experts are priced with the other linear layers)."""
-        return self._expert_parts(n_tokens)[2] if self._ep_load is not None and n_tokens > 0 else 0.0
-
-    def routed_expert_bytes(self, n_tokens: Any) -> tuple[float, float]:
-        """``(busiest, mean)``: bytes of routed-expert weights an iteration of ``n_tokens`` tokens
-        reads on the busiest expert-parallel rank (what :meth:`breakdown`'s ``linear_bytes`` counts,
-        since the step waits for it) and on the mean GPU (the distinct experts hit over the whole
-        replica, spread over its GPUs: what utilization counts). ``(0.0, 0.0)`` without expert
-        parallelism, where ``linear_bytes`` is already the mean."""
-        if self._ep_load is None or not n_tokens > 0:
-            return 0.0, 0.0
-        return self._expert_parts(n_tokens)[1], self._expert_bytes * self.experts_hit(n_tokens)
-
     def breakdown(self, shape: BatchShape) -> StepBreakdown:
         """Every term of :meth:`step_time` for ``shape`` (per GPU; one stage's slot of one micro-batch
         when pipelined, without the hand-off)."""

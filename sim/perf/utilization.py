@@ -28,9 +28,10 @@ batch occupancy, so a planner reads headroom from it directly and an autoscaler 
 the bytes of each iteration from the roofline's byte terms (weights, KV cache read and written,
 lm head, activations; :meth:`sim.perf.roofline.RooflineModel.breakdown`) at the batch the replica
 actually ran (mean running sequences while busy), for the replica's layout (:func:`iteration_bytes`:
-pipeline stages read their weights once per micro-batch, the lm head sits on the last stage; data-
-parallel attention keeps the whole attention weights on every GPU). Per GPU: weights and heads are
-split ``tp`` ways.
+pipeline stages read their weights once per micro-batch of whole sequences, the lm head sits on the
+last stage; data-parallel attention keeps the whole attention weights on every GPU and spreads the
+sequences' KV traffic over the GPUs). Per GPU, the mean over the replica's GPUs: weights and heads
+are split ``tp`` ways.
 
     >>> from sim.perf.linear import LinearModel
     >>> lim = BatchLimits(max_num_seqs=1, max_batched_tokens=10_000, kv_tokens=10**6)
@@ -43,6 +44,7 @@ import math
 from typing import NamedTuple
 
 from sim.perf.base import BatchShape, StepTimeModel
+from sim.perf.parallel import micro_batches
 from sim.perf.throughput import prefill_shape
 
 
@@ -100,20 +102,21 @@ def iteration_bytes(roofline, shape: BatchShape) -> float:
     """HBM bytes one iteration of ``shape`` moves per GPU of the replica (the mean over its GPUs);
     ``roofline`` is a :class:`~sim.perf.roofline.RooflineModel` of the replica's layout.
 
-    One stage (``pp = 1``): the roofline's byte terms of the iteration. ``pp`` stages: the iteration
-    runs as ``m`` micro-batches (:attr:`~sim.perf.parallel.Layout.n_micro_batches`, at most one per
-    token), and every stage's GPUs move their layers' bytes once per micro-batch (weights are read
-    ``m`` times an iteration); the lm head runs on the last stage only, so it counts ``1 / pp`` on
-    the mean GPU. Summed over the replica's GPUs that is the one-stage replica's traffic plus
-    ``m - 1`` more reads of the weights."""
+    One stage (``pp = 1``): the roofline's byte terms of the iteration on the mean GPU
+    (:meth:`~sim.perf.roofline.RooflineModel.mean_gpu_bytes`: not the busiest data-parallel attention or
+    expert-parallel rank the step waits for). ``pp`` stages: the iteration runs as the micro-batches of
+    whole sequences the step time prices (:func:`sim.perf.parallel.micro_batches`), and every stage's
+    GPUs move their layers' bytes once per micro-batch (weights are read ``m`` times an iteration); the
+    lm head runs on the last stage only, so it counts ``1 / pp`` on the mean GPU. Summed over the
+    replica's GPUs that is the one-stage replica's traffic plus ``m - 1`` more reads of the weights."""
     lay = roofline.layout
-    n = shape.prefill_tokens + shape.decode_seqs
-    m = max(1, min(lay.n_micro_batches, n)) if lay.pp > 1 else 1
-    one = BatchShape(*(v / m for v in shape)) if m > 1 else shape
-    x = roofline.breakdown(one)
-    # the breakdown prices the busiest expert-parallel rank's experts; the mean GPU reads fewer
-    busiest, mean = roofline.routed_expert_bytes(one.prefill_tokens + one.decode_seqs)
-    return m * (x.linear_bytes - busiest + mean + x.kv_bytes + x.activation_bytes + x.lm_head_bytes / lay.pp)
+    parts = micro_batches(shape, lay.n_micro_batches) if lay.pp > 1 else [(1, shape)]
+    total = 0.0
+    for count, one in parts:
+        x = roofline.breakdown(one)
+        linear_bytes, kv_bytes = roofline.mean_gpu_bytes(one)
+        total += count * (linear_bytes + kv_bytes + x.activation_bytes + x.lm_head_bytes / lay.pp)
+    return total
 
 
 def bytes_per_request(roofline, limits: BatchLimits, prompt_tokens: float, output_tokens: float,

@@ -212,8 +212,7 @@ def _pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
     elif m is not None and m > seqs:
         out.append((f"{where}.pipeline_micro_batches",
                     f"{m} micro-batches is more than an iteration's sequences (batching.max_num_seqs: {seqs}); "
-                    f"engines form micro-batches of whole sequences, this model splits an iteration's tokens "
-                    f"(up to one micro-batch per token, each reading the stage's weights)"))
+                    f"micro-batches hold whole sequences, so an iteration uses at most {seqs}"))
     if pool.data_parallel_attention and pool.tensor_parallel == 1:
         out.append((f"{where}.data_parallel_attention", "has no effect with tensor_parallel: 1 (one GPU already "
                                                          "runs the attention of every sequence)"))
