@@ -67,14 +67,13 @@ def main(args: argparse.Namespace) -> int:
 def _flops_level_note(pool, weight_dtype: str, scenario_perf) -> str | None:
     """The large-batch Hopper fp8 note of a roofline pool (:func:`sim.perf.levels.large_batch_note`)."""
     from sim.perf.levels import large_batch_note
+    from sim.perf.utilization import sequences_per_iteration
 
     perf = pool.perf or scenario_perf
     if getattr(perf, "model", None) != "roofline":
         return None
-    b = pool.batching
     flops_set = perf.flops_efficiency is not None or perf.calibration is not None
-    return large_batch_note(pool.gpu, weight_dtype, b.batch_size if b.policy == "static" else b.max_num_seqs,
-                            flops_set)
+    return large_batch_note(pool.gpu, weight_dtype, sequences_per_iteration(pool.batching), flops_set)
 
 
 def _batching(b) -> str:

@@ -56,12 +56,18 @@ class BatchLimits(NamedTuple):
     kv_tokens: int
 
 
+def sequences_per_iteration(batching) -> int:
+    """The most sequences one iteration of a scenario ``batching:`` block holds: a static batch's
+    ``batch_size`` when it is set, else ``max_num_seqs``."""
+    b = batching
+    return int(b.batch_size if b.policy == "static" and b.batch_size else b.max_num_seqs)
+
+
 def limits_of(batching, kv_blocks: int) -> BatchLimits:
     """The limits of one replica with a scenario ``batching:`` block and ``kv_blocks`` KV blocks
-    (a static batch runs ``batch_size`` sequences when it is set)."""
-    b = batching
-    seqs = b.batch_size if b.policy == "static" and b.batch_size else b.max_num_seqs
-    return BatchLimits(int(seqs), int(b.max_batched_tokens), int(kv_blocks * b.block_size))
+    (:func:`sequences_per_iteration` sequences)."""
+    return BatchLimits(sequences_per_iteration(batching), int(batching.max_batched_tokens),
+                       int(kv_blocks * batching.block_size))
 
 
 def decode_batch(limits: BatchLimits, prompt_tokens: float, output_tokens: float) -> int:
