@@ -87,6 +87,14 @@ def test_fp4_experts_halve_expert_bytes():
     assert a.expert_bytes * 2 == b.expert_bytes and a.fixed_bytes == b.fixed_bytes
 
 
+def _slots(stage: RooflineModel, shape: BatchShape) -> tuple[float, float, float]:
+    """``(cpu, layers, lm_head)`` seconds of one micro-batch ``shape`` on a pipeline whose stages hold
+    ``stage``'s layers (sim.perf.pipeline): the CPU stage's work, one GPU stage's layers (linear,
+    attention, activations, collectives) and the last stage's lm head."""
+    b = stage.breakdown(shape)
+    return b.overhead_s, b.linear_s + b.attention_s + b.activation_s + b.comm_s, b.lm_head_s
+
+
 def test_pipeline_decode_of_one_sequence_is_the_stages_in_turn_plus_handoffs():
     llama = get_model("llama-3-70b")
     h100 = get_gpu("h100-sxm")
@@ -94,9 +102,10 @@ def test_pipeline_decode_of_one_sequence_is_the_stages_in_turn_plus_handoffs():
     half = RooflineModel(replace(llama, n_layers=40), h100, 4)
     shape = BatchShape(decode_seqs=1, decode_context_tokens=1000)
     handoff = ALLREDUCE_LATENCY_S + 2 * 8192 / (450e9 * LINK_EFFICIENCY)
-    # one micro-batch (a single sequence): 2 stage slots of 40 layers each and one hand-off between them
-    expect = 2 * half.step_time(shape) + handoff
-    assert pp.step_time(shape) == pytest.approx(expect, rel=1e-9)
+    # one micro-batch (a single sequence): the CPU once, 2 stage slots of 40 layers each, the lm head on
+    # the second, and one hand-off between them
+    cpu, layers, lm = _slots(half, shape)
+    assert pp.step_time(shape) == pytest.approx(cpu + layers + handoff + layers + lm, rel=1e-12)
 
 
 def test_pipeline_microbatches_and_bubble():
@@ -105,12 +114,14 @@ def test_pipeline_microbatches_and_bubble():
     lay = Layout(tp=4, pp=4, micro_batches=4, gpus_per_node=8)
     m = RooflineModel(llama, h100, layout=lay)
     quarter = RooflineModel(replace(llama, n_layers=20), h100, 4)
-    # 64 decoders in 4 micro-batches of 16: (4 + 4 - 1) slots and the last micro-batch's 3 hand-offs
-    # (the others overlap the stages' next micro-batch); the replica spans 2 nodes, so hand-offs use IB
-    slot = quarter.step_time(BatchShape(decode_seqs=16, decode_context_tokens=16_000))
+    # 64 decoders in 4 micro-batches of 16: the first micro-batch's CPU work, its way through the 4
+    # stages with 3 hand-offs (the others' overlap the stages' next micro-batch), then 3 more micro-batches
+    # on the last stage, the bottleneck (layers + lm head); the replica spans 2 nodes, so hand-offs use IB
+    cpu, layers, lm = _slots(quarter, BatchShape(decode_seqs=16, decode_context_tokens=16_000))
+    assert cpu < layers
     handoff = ALLREDUCE_LATENCY_S + 16 * 2 * 8192 / (400e9 / 8 * LINK_EFFICIENCY)
     got = m.step_time(BatchShape(decode_seqs=64, decode_context_tokens=64_000))
-    assert got == pytest.approx(7 * slot + 3 * handoff, rel=1e-9)
+    assert got == pytest.approx(cpu + 3 * (layers + handoff) + 4 * (layers + lm), rel=1e-12)
     assert m.decode_step(64, 64_000) == got
 
 
@@ -131,22 +142,25 @@ PROMPT = BatchShape(prefill_tokens=2048, prefill_seqs=1, prefill_attn_pairs=2048
 def test_a_single_prompt_runs_through_the_pipeline_whole():
     """Engines form micro-batches of whole sequences: one 2,048-token prompt on PP2 is one
     micro-batch, two stage slots of the whole prompt and one hand-off (not two half-prompt
-    micro-batches, which would read every stage's weights twice)."""
+    micro-batches, which would read every stage's weights twice); the CPU once, the lm head on stage 2."""
     pp, stage = _pp2_llama70b()
-    assert pp.step_time(PROMPT) == pytest.approx(2 * stage.step_time(PROMPT) + _handoff(2048), rel=1e-12)
+    cpu, layers, lm = _slots(stage, PROMPT)
+    assert pp.step_time(PROMPT) == pytest.approx(cpu + layers + _handoff(2048) + layers + lm, rel=1e-12)
 
 
 def test_decoding_sequences_split_into_micro_batches_of_whole_sequences():
     pp, stage = _pp2_llama70b()
-    # 8 decodes, 2 micro-batches of 4: (2 + 2 - 1) slots of 4 decodes and one hand-off of 4 tokens
-    four = stage.step_time(BatchShape(decode_seqs=4, decode_context_tokens=4000))
+    # 8 decodes, 2 micro-batches of 4: the first's CPU work, stage 1 and hand-off, then both micro-batches
+    # on stage 2 (layers + lm head, the longest stage)
+    cpu, four, lm = _slots(stage, BatchShape(decode_seqs=4, decode_context_tokens=4000))
     assert pp.step_time(BatchShape(decode_seqs=8, decode_context_tokens=8000)) == pytest.approx(
-        3 * four + _handoff(4), rel=1e-12)
-    # 5 decodes: micro-batches of 3 and 2; each runs once, the bubble is the longer one's
-    three = stage.step_time(BatchShape(decode_seqs=3, decode_context_tokens=3000))
-    two = stage.step_time(BatchShape(decode_seqs=2, decode_context_tokens=2000))
+        cpu + four + _handoff(4) + 2 * (four + lm), rel=1e-12)
+    # 5 decodes: micro-batches of 3 and 2; the 3 reach stage 2 first, and the 2 (handed off while the 3
+    # run there) follow them
+    cpu3, three, lm3 = _slots(stage, BatchShape(decode_seqs=3, decode_context_tokens=3000))
+    _, two, lm2 = _slots(stage, BatchShape(decode_seqs=2, decode_context_tokens=2000))
     assert pp.step_time(BatchShape(decode_seqs=5, decode_context_tokens=5000)) == pytest.approx(
-        three + two + (three + _handoff(3)), rel=1e-12)
+        cpu3 + three + _handoff(3) + (three + lm3) + (two + lm2), rel=1e-12)
     ctx = np.array([5000, 5005, 123_457])
     assert pp.decode_times(5, ctx).tolist() == [pp.step_time(BatchShape(decode_seqs=5, decode_context_tokens=int(c)))
                                                 for c in ctx]
@@ -155,12 +169,13 @@ def test_decoding_sequences_split_into_micro_batches_of_whole_sequences():
 def test_a_prompt_and_decodes_share_micro_batches_by_whole_sequences():
     """One 2,048-token prompt and 8 decodes on PP2: the 9 sequences are dealt round-robin, prompt
     first, so one micro-batch carries the prompt and 4 decodes, the other 4 decodes; the prompt's
-    micro-batch is the longer, and its slot and hand-off make the bubble."""
+    micro-batch goes first and is the longer: the light one waits for it on both stages."""
     pp, stage = _pp2_llama70b()
     mixed = PROMPT._replace(decode_seqs=8, decode_context_tokens=8000)
-    heavy = stage.step_time(PROMPT._replace(decode_seqs=4, decode_context_tokens=4000))
-    light = stage.step_time(BatchShape(decode_seqs=4, decode_context_tokens=4000))
-    assert pp.step_time(mixed) == pytest.approx(heavy + light + (heavy + _handoff(2052)), rel=1e-12)
+    cpu, heavy, lm_h = _slots(stage, PROMPT._replace(decode_seqs=4, decode_context_tokens=4000))
+    _, light, lm_l = _slots(stage, BatchShape(decode_seqs=4, decode_context_tokens=4000))
+    assert pp.step_time(mixed) == pytest.approx(cpu + heavy + _handoff(2052) + (heavy + lm_h) + (light + lm_l),
+                                                rel=1e-12)
 
 
 @pytest.mark.parametrize("most", [1, 2, 3, 4, 7, 64])

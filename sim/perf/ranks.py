@@ -76,12 +76,13 @@ class RankParts:
                 self._expert_cache[n_tokens] = c
         return c
 
-    def _seconds_adp(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
-                     decode_ctx: Any, n_emit: Any) -> float:
-        """Iteration seconds under data-parallel attention (scalars only; see :meth:`_adp_parts`)."""
+    def _layers_s_adp(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
+                      decode_ctx: Any, n_emit: Any) -> float:
+        """Seconds of a stage's linear layers and attention under data-parallel attention (scalars only;
+        see :meth:`_adp_parts`)."""
         _, _, linear_s, _, _, attn_s = self._adp_parts(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs,
                                                        decode_ctx, n_emit)
-        return (linear_s + self._floors_s(prefill_tokens, decode_seqs)) + attn_s + self._rest_s(n_tokens, n_emit)
+        return (linear_s + self._floors_s(prefill_tokens, decode_seqs)) + attn_s
 
     def _adp_parts(self, n_tokens: Any, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                    decode_ctx: Any, n_emit: Any, mean: bool = False) -> tuple[float, float, float, float, float, float]:

@@ -59,7 +59,8 @@ The table is the grouped-query, tensor-parallel, single-stage case. MLA (compres
 absorbed decode), sliding-window layers, shared experts and leading dense layers, expert weights in
 their own precision, data-parallel attention and the busiest expert-parallel rank (both priced in
 :mod:`sim.perf.ranks`), expert-parallel all-to-all (tokens dispatched in the experts' precision),
-pipeline stages (micro-batches of whole sequences, :func:`sim.perf.parallel.micro_batches`) and links
+pipeline stages (micro-batches of whole sequences through a CPU stage and the GPU stages, the lm head on
+the last: :mod:`sim.perf.pipeline`) and links
 between nodes change the coefficients as docs/models_and_parallelism.md describes; for the models and
 layouts above they reduce to exactly these numbers (same float operations).
 
@@ -80,7 +81,8 @@ import numpy as np
 from sim.perf.base import BatchShape
 from sim.perf.kernels import KERNEL_SETS, KernelSet
 from sim.perf.memory import BYTES_PER_ELEMENT, data_parallel_dense, stage_layers, stage_weights
-from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout, micro_batch_sizes, micro_batches
+from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
+from sim.perf.pipeline import PipelineParts
 from sim.perf.ranks import RankParts
 from sim.scenario.architecture import kv_elements_per_token
 from sim.perf.overhead import CpuOverhead
@@ -170,7 +172,7 @@ def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int, dispatch_bytes:
     return 2 * L, total / (2 * L)
 
 
-class RooflineModel(RankParts):
+class RooflineModel(RankParts, PipelineParts):
     """Roofline :class:`~sim.perf.base.StepTimeModel` for one replica (see module docstring).
 
     ``layout`` (default: ``tp`` GPUs, one stage) adds pipeline stages, expert parallelism,
@@ -276,9 +278,16 @@ class RooflineModel(RankParts):
 
     def _seconds(self, n_tokens: int, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                  decode_ctx: Any, n_emit: Any, mx: Callable) -> Any:
-        """Iteration seconds; scalar or array ``decode_ctx`` (identical float operations either way)."""
+        """Iteration seconds of one stage; scalar or array ``decode_ctx`` (identical float operations either
+        way): its layers (:meth:`_layers_s`) and the rest (:meth:`_rest_s`)."""
+        return self._layers_s(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx, n_emit, mx) \
+            + self._rest_s(n_tokens, n_emit)
+
+    def _layers_s(self, n_tokens: int, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
+                  decode_ctx: Any, n_emit: Any, mx: Callable) -> Any:
+        """Seconds of the stage's linear layers and attention (with the attention floors)."""
         if self._adp:
-            return self._seconds_adp(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx, n_emit)
+            return self._layers_s_adp(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx, n_emit)
         linear_s = self._linear_parts(n_tokens)[2]
         if self._sw_layers:
             pairs, prefill_kv, decode_ctx = self._windowed(prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx)
@@ -288,7 +297,7 @@ class RooflineModel(RankParts):
                     kv_bytes / self._attn_bw)
         # + the attention floors (:meth:`_floors_s`, inlined: this is the engine's per-step path)
         floors = (self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
-        return (linear_s + floors) + attn_s + self._rest_s(n_tokens, n_emit)
+        return (linear_s + floors) + attn_s
 
     def _floors_s(self, prefill_tokens: Any, decode_seqs: Any) -> float:
         """The attention kernels' fixed time: one prefill call if the iteration has prompt tokens, one
@@ -314,13 +323,22 @@ class RooflineModel(RankParts):
     def _rest_s(self, n_tokens: Any, n_emit: Any) -> Any:
         """Seconds outside the linear layers and attention: the lm head over the ``n_emit`` sampled
         sequences, activations and tensor-parallel communication over ``n_tokens``, and the CPU side
-        of the iteration (:mod:`sim.perf.overhead`). One definition for every step form."""
-        lm_s = smooth_roofline(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw,
+        of the iteration (:mod:`sim.perf.overhead`). One definition for every unpipelined step form
+        (a pipeline places these terms on their stages: :mod:`sim.perf.pipeline`)."""
+        act_s, comm_s = self._act_comm_s(n_tokens)
+        return self._lm_head_s(n_emit) + act_s + comm_s + self.cpu.seconds(n_emit, n_tokens)
+
+    def _lm_head_s(self, n_emit: Any) -> Any:
+        """Seconds of the lm head over the ``n_emit`` sequences that sample a token."""
+        return smooth_roofline(self._lm_flops_per_seq * n_emit / self._gemm_peak, self._lm_bytes / self._bw,
                                self.overlap_exponent)
+
+    def _act_comm_s(self, n_tokens: Any) -> tuple[Any, Any]:
+        """``(activation_s, comm_s)``: the element-wise kernels (at least their floor) and the stage's
+        tensor-parallel collectives over ``n_tokens`` tokens."""
         act_s = self._act_bytes_per_token * n_tokens / self._act_bw
         act_s = act_s if act_s > self._act_floor_s else self._act_floor_s   # max: no kernel is shorter than its floor
-        comm_s = self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
-        return lm_s + act_s + comm_s + self.cpu.seconds(n_emit, n_tokens)
+        return act_s, self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
 
     def _windowed(self, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                   decode_ctx: Any) -> tuple[Any, Any, Any]:
@@ -337,42 +355,6 @@ class RooflineModel(RankParts):
             prefill_tokens + (1.0 - f) * (prefill_kv - prefill_tokens) + f * min(prefill_kv - prefill_tokens, prefill_tokens * w)
         decode_ctx = (1.0 - f) * decode_ctx + f * cap(decode_ctx, decode_seqs * w)
         return pairs, prefill_kv, decode_ctx
-
-    def _pipelined(self, shape: BatchShape) -> float:
-        """A pipelined iteration: micro-batches of whole sequences (:func:`sim.perf.parallel.micro_batches`)
-        through ``pp`` stages of a synchronous schedule. Micro-batch ``j`` takes ``t_j`` on every stage
-        and a hand-off ``h_j`` of its activations between stages (overlapping the stage's next
-        micro-batch), so the iteration takes ``sum_j t_j + (pp - 1) * max_j (t_j + h_j)``: every
-        micro-batch once, plus the fill-and-drain bubble of the longest (a proportionate flow shop;
-        exact while every hand-off is shorter than every slot, microseconds against milliseconds).
-        Equal micro-batches give ``(m + pp - 1) * t + (pp - 1) * h``."""
-        if not shape.prefill_tokens and not shape.prefill_seqs:
-            return self._pipelined_decode(shape.decode_seqs, shape.decode_context_tokens)
-        total, longest = 0.0, 0.0
-        for count, b in micro_batches(shape, self.layout.n_micro_batches):
-            n_tokens = b.prefill_tokens + b.decode_seqs
-            stage = float(self._seconds(n_tokens, b.prefill_tokens, b.prefill_attn_pairs, b.prefill_kv_tokens,
-                                        b.decode_seqs, b.decode_context_tokens, b.decode_seqs + b.prefill_seqs, max))
-            total += count * stage
-            longest = max(longest, stage + ALLREDUCE_LATENCY_S + self._handoff_s_per_token * n_tokens)
-        return total + (self.layout.pp - 1) * longest
-
-    def _pipelined_decode(self, n_seqs: int, context_tokens: Any) -> float:
-        """:meth:`_pipelined` of a pure-decode iteration (the engine's per-step path): the split into
-        micro-batches depends on ``n_seqs`` only and is cached; each micro-batch takes its decodes'
-        share of the context, as :func:`sim.perf.parallel.micro_batches` gives it."""
-        runs = self._pp_decode.get(n_seqs)
-        if runs is None:
-            runs = [(count, k_d, k_d / n_seqs, ALLREDUCE_LATENCY_S + self._handoff_s_per_token * k_d)
-                    for count, _, k_d in micro_batch_sizes(0, n_seqs, self.layout.n_micro_batches)]
-            if len(self._pp_decode) < 65536:
-                self._pp_decode[n_seqs] = runs
-        total, longest = 0.0, 0.0
-        for count, k_d, share, handoff in runs:
-            stage = float(self._seconds(k_d, 0, 0.0, 0, k_d, context_tokens * share, k_d, max))
-            total += count * stage
-            longest = max(longest, stage + handoff)
-        return total + (self.layout.pp - 1) * longest
 
     def _decode_step_general(self, n_seqs: int, context_tokens: int) -> float:
         return self.step_time(BatchShape(decode_seqs=n_seqs, decode_context_tokens=context_tokens))
@@ -448,8 +430,11 @@ class RooflineModel(RankParts):
 
     # ---------------------------------------------------------------- inspection
     def breakdown(self, shape: BatchShape) -> StepBreakdown:
-        """Every term of :meth:`step_time` for ``shape`` (per GPU; one stage's slot of one micro-batch
-        when pipelined, without the hand-off)."""
+        """Every term of :meth:`step_time` for ``shape`` (per GPU). Pipelined, ``shape`` is one micro-batch
+        (:func:`sim.perf.parallel.micro_batches`) and the terms are its slots (:mod:`sim.perf.pipeline`):
+        every GPU stage's layers (linear, attention, activations, collectives), the lm head of the last
+        stage only (``lm_head_*``: a mean GPU of the replica reads ``1/pp`` of its bytes), the CPU stage's
+        ``overhead_s``; the hand-off apart. ``total_s`` is then the last stage's slot plus the CPU's."""
         n = shape.prefill_tokens + shape.decode_seqs
         if n <= 0:
             return StepBreakdown(*([0.0] * 14))
@@ -465,6 +450,7 @@ class RooflineModel(RankParts):
         lm_flops = self._lm_flops_per_seq * n_emit
         act_bytes = self._act_bytes_per_token * n
         comm_bytes = float(self._comm_calls * n * self.model.hidden * 2) if self.tp > 1 else 0.0
+        act_s, comm_s = self._act_comm_s(n)
         if self._adp:   # the busiest rank (see _adp_parts)
             linear_flops, linear_bytes, linear_s, attn_flops, kv_bytes, attention_s = self._adp_parts(
                 n, shape.prefill_tokens, shape.prefill_attn_pairs, shape.prefill_kv_tokens, shape.decode_seqs,
@@ -476,7 +462,4 @@ class RooflineModel(RankParts):
             kv_bytes=kv_bytes, lm_head_flops=lm_flops, lm_head_bytes=self._lm_bytes, activation_bytes=act_bytes,
             comm_bytes=comm_bytes,
             linear_s=linear_s, attention_s=attention_s + self._floors_s(shape.prefill_tokens, shape.decode_seqs),
-            lm_head_s=smooth_roofline(lm_flops / self._gemm_peak, self._lm_bytes / self._bw, self.overlap_exponent),
-            activation_s=max(act_bytes / self._act_bw, self._act_floor_s),
-            comm_s=self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n,
-            overhead_s=self.cpu.seconds(n_emit, n))
+            lm_head_s=self._lm_head_s(n_emit), activation_s=act_s, comm_s=comm_s, overhead_s=self.cpu.seconds(n_emit, n))

@@ -1,0 +1,159 @@
+"""A pipelined iteration as a permutation flow shop: micro-batches through a CPU stage and ``pp`` GPU stages.
+
+An iteration of a pipeline-parallel replica is cut into ``m`` micro-batches of whole sequences
+(:func:`sim.perf.parallel.micro_batches`) that go, in order, through ``pp + 1`` stages:
+
+- **the CPU stage**: the engine's one scheduling thread, a serial resource that prepares micro-batch
+  ``j + 1`` while the GPUs run ``j`` and, in the same loop, processes the outputs of the micro-batches
+  that came back. Its time for micro-batch ``j`` is the whole CPU side of an iteration of that
+  micro-batch (:mod:`sim.perf.overhead`: fixed + per sequence + per token + per streamed token),
+  charged before the micro-batch's first GPU stage. vLLM V1's batch queue
+  (``EngineCore.step_with_batch_queue``, ``vllm/v1/engine/core.py``: it schedules and launches a new
+  batch without blocking while fewer than ``pipeline_parallel_size`` batches are in flight, and only
+  then waits for the oldest), SGLang's ``event_loop_pp`` (``python/sglang/srt/managers/``: for each
+  micro-batch in turn, receive requests, schedule, launch, then process a finished micro-batch's
+  results) and TensorRT-LLM's ``PyExecutor._executor_loop_pp``
+  (``tensorrt_llm/_torch/pyexecutor/py_executor.py``: one micro-batch scheduled per turn of the loop,
+  its responses handled a turn later) all run this way (github.com/vllm-project/vllm,
+  github.com/sgl-project/sglang, github.com/NVIDIA/TensorRT-LLM).
+- **the GPU stages** ``1 .. pp``: every stage holds ``ceil(n_layers / pp)`` layers (the largest stage,
+  :func:`sim.perf.memory.stage_layers`) and takes the same time for a micro-batch's layers, with their
+  tensor-parallel collectives and activations; the **last** stage also runs the lm head and sampling
+  (vLLM computes logits only on ``get_pp_group().is_last_rank``; TensorRT-LLM samples on the last
+  rank's sampling stream). The first stage's embedding is a gather of ``T * hidden`` values, not priced.
+  Between GPU stages a micro-batch's activations take a hand-off (:meth:`sim.perf.parallel.Layout.
+  stage_handoff_s_per_byte`) that holds neither stage: it is sent while the stage starts its next
+  micro-batch.
+
+The iteration takes the makespan of that flow shop (:func:`flow_shop_makespan`), computed exactly:
+``m x (pp + 1)`` additions. With the lm head and the CPU at zero every stage takes the same time and
+the makespan is the proportionate flow shop's ``sum_j t_j + (pp - 1) * max_j (t_j + h_j)``.
+
+A small example: PP2, two equal decode micro-batches ``a`` and ``b`` whose layers take 10 ms per stage,
+an lm head of 1 ms on stage 2, 0.5 ms of CPU per micro-batch and 0.125 ms hand-offs (ms)::
+
+    CPU   a 0-0.5, b 0.5-1
+    GPU1  a 0.5-10.5            b 10.5-20.5
+    GPU2  a 10.625-21.625       b 21.625-32.625     (a's hand-off 10.5-10.625; stage 2 is the bottleneck)
+
+>>> flow_shop_makespan([[0.5, 10.0, 11.0], [0.5, 10.0, 11.0]], [[0.0, 0.125], [0.0, 0.125]])
+32.625
+
+Every stage paying the lm head and the CPU, as one slot of 11.5 ms, would give ``2 * 11.5 + (11.5 +
+0.125) = 34.625`` ms.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sim.perf.base import BatchShape
+from sim.perf.parallel import COLLECTIVE_LATENCY_S, micro_batch_sizes, micro_batches
+
+
+def flow_shop_makespan(times: Sequence[Sequence[float]], lags: Sequence[Sequence[float]]) -> float:
+    """Seconds from the first job's start to the last job's end on the last machine, jobs in order.
+
+    ``times[j][k]``: seconds job ``j`` holds machine ``k``; ``lags[j][k]``: seconds between job ``j``
+    leaving machine ``k`` and reaching machine ``k + 1`` (a transfer that holds neither). Each machine
+    takes one job at a time, in the given order (a permutation flow shop)::
+
+        C[j][k] = max(C[j-1][k], C[j][k-1] + lags[j][k-1]) + times[j][k]
+
+    and the makespan is ``C[m-1][K-1]``.
+
+    It is the longest path through the ``m x K`` grid of jobs and machines that moves right (next job,
+    same machine) or down (same job, next machine, paying the lag). When every machine takes the
+    same ``t_j`` for job ``j`` and the lags are ``h_j`` (a proportionate flow shop), every such path
+    visits each job once and pays ``t_j + h_j`` at each of its ``K - 1`` downward moves, so the longest
+    makes them all at the job with the largest ``t_j + h_j``::
+
+        makespan = sum_j t_j + (K - 1) * max_j (t_j + h_j)
+
+    for any lags. Two equal jobs of 10 on two machines with a lag of 1 take 10 + 10 + (10 + 1); a slower
+    second machine (12) is the bottleneck from the first job's arrival on, 10 + 1 + 12 + 12:
+
+    >>> flow_shop_makespan([[10.0, 10.0], [10.0, 10.0]], [[1.0], [1.0]])
+    31.0
+    >>> flow_shop_makespan([[10.0, 12.0], [10.0, 12.0]], [[1.0], [1.0]])
+    35.0
+    """
+    done: list[float] = []           # C[j-1][k]: when machine k finished the previous job
+    for row, lag in zip(times, lags):
+        if not done:
+            done = [0.0] * len(row)
+        ready = 0.0                  # when job j reaches machine k
+        for k, t in enumerate(row):
+            free = done[k]
+            end = (free if free > ready else ready) + t
+            done[k] = end
+            if k < len(lag):
+                ready = end + lag[k]
+    return done[-1] if done else 0.0
+
+
+class PipelineParts:
+    """The pipelined iteration of a :class:`~sim.perf.roofline.RooflineModel` (module docstring); a base of
+    that class, reading its coefficients and its per-stage terms: ``_layers_s`` (a stage's layers),
+    ``_act_comm_s`` (its activations and collectives), ``_lm_head_s`` and ``cpu``."""
+
+    layout: Any
+    cpu: Any
+    _handoff_s_per_token: float
+    _pp_decode: dict
+
+    def _stage_row(self, layers_s: float, act_s: float, comm_s: float,
+                   lm_s: float, cpu_s: float, handoff_s: float) -> tuple[list[float], list[float]]:
+        """``(times, lags)`` of one micro-batch: the CPU stage, ``pp - 1`` stages of its layers, the last
+        stage with the lm head; no lag into the first GPU stage, a hand-off between GPU stages."""
+        pp = self.layout.pp
+        stage = layers_s + act_s + comm_s
+        return [cpu_s] + [stage] * (pp - 1) + [stage + lm_s], [0.0] + [handoff_s] * (pp - 1)
+
+    def pipeline_schedule(self, shape: BatchShape) -> tuple[list[list[float]], list[list[float]]]:
+        """``(times, lags)`` of the flow shop a pipelined iteration of ``shape`` runs (module docstring):
+        one row per micro-batch, in order; ``times[j] = [cpu, stage 1, ..., stage pp]`` seconds and
+        ``lags[j]`` the hand-offs between them (the first 0: the CPU stage feeds stage 1 directly)."""
+        if not shape.prefill_tokens and not shape.prefill_seqs:
+            return self._decode_schedule(shape.decode_seqs, shape.decode_context_tokens)
+        times: list[list[float]] = []
+        lags: list[list[float]] = []
+        for count, b in micro_batches(shape, self.layout.n_micro_batches):
+            n_tokens = b.prefill_tokens + b.decode_seqs
+            n_emit = b.decode_seqs + b.prefill_seqs
+            layers_s = float(self._layers_s(n_tokens, b.prefill_tokens, b.prefill_attn_pairs, b.prefill_kv_tokens,
+                                            b.decode_seqs, b.decode_context_tokens, n_emit, max))
+            act_s, comm_s = self._act_comm_s(n_tokens)
+            row, lag = self._stage_row(layers_s, act_s, comm_s, self._lm_head_s(n_emit),
+                                       self.cpu.seconds(n_emit, n_tokens),
+                                       COLLECTIVE_LATENCY_S + self._handoff_s_per_token * n_tokens)
+            times += [row] * count
+            lags += [lag] * count
+        return times, lags
+
+    def _decode_schedule(self, n_seqs: int, context_tokens: Any) -> tuple[list[list[float]], list[list[float]]]:
+        """:meth:`pipeline_schedule` of a pure-decode iteration (the engine's per-step path): the split into
+        micro-batches and every term that depends on a micro-batch's size only are cached per ``n_seqs``;
+        each micro-batch takes its decodes' share of the context, as
+        :func:`sim.perf.parallel.micro_batches` gives it."""
+        runs = self._pp_decode.get(n_seqs)
+        if runs is None:
+            runs = []
+            for count, _, k_d in micro_batch_sizes(0, n_seqs, self.layout.n_micro_batches):
+                act_s, comm_s = self._act_comm_s(k_d)
+                runs.append((count, k_d, k_d / n_seqs, act_s, comm_s, self._lm_head_s(k_d), self.cpu.seconds(k_d, k_d),
+                             COLLECTIVE_LATENCY_S + self._handoff_s_per_token * k_d))
+            if len(self._pp_decode) < 65536:
+                self._pp_decode[n_seqs] = runs
+        times: list[list[float]] = []
+        lags: list[list[float]] = []
+        for count, k_d, share, act_s, comm_s, lm_s, cpu_s, handoff_s in runs:
+            layers_s = float(self._layers_s(k_d, 0, 0.0, 0, k_d, context_tokens * share, k_d, max))
+            row, lag = self._stage_row(layers_s, act_s, comm_s, lm_s, cpu_s, handoff_s)
+            times += [row] * count
+            lags += [lag] * count
+        return times, lags
+
+    def _pipelined(self, shape: BatchShape) -> float:
+        """Seconds of a pipelined iteration: the makespan of its flow shop (module docstring)."""
+        return flow_shop_makespan(*self.pipeline_schedule(shape))
