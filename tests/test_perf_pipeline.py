@@ -8,7 +8,7 @@ import pytest
 from sim.perf.base import BatchShape
 from sim.perf.overhead import CpuOverhead
 from sim.perf.parallel import Layout
-from sim.perf.pipeline import flow_shop_makespan
+from sim.perf.pipeline import pipeline_makespan
 from sim.perf.roofline import RooflineModel
 from sim.scenario.catalog import Efficiency, get_gpu, get_model
 
@@ -30,9 +30,7 @@ def test_the_brief_example_by_gantt_chart():
 
     Stage 2 (layers + lm head) is the bottleneck from a's arrival on: 500 + 10000 + 100 + 2 x 11000.
     Every stage paying the lm head and the CPU as one 11.5 ms slot would give 2 x 11500 + 11600 = 34600."""
-    times = [[500.0, 10_000.0, 11_000.0]] * 2
-    lags = [[0.0, 100.0]] * 2
-    assert flow_shop_makespan(times, lags) == 32_600.0
+    assert pipeline_makespan([(500.0, 10_000.0, 11_000.0, 100.0)] * 2, pp=2) == 32_600.0
     assert _old_formula([11_500.0] * 2, [100.0] * 2, 2) == 34_600.0
 
 
@@ -41,37 +39,34 @@ def test_equal_stages_give_the_old_formula_exactly():
     proportionate one. PP3, micro-batches of 10, 7 and 12 ms with hand-offs 0.5, 0.25, 0.125 ms:
     29 + 2 x max(10.5, 7.25, 12.125) = 53.25 ms."""
     t, h = [10.0, 7.0, 12.0], [0.5, 0.25, 0.125]
-    times = [[0.0, x, x, x] for x in t]
-    lags = [[0.0, y, y] for y in h]
-    assert flow_shop_makespan(times, lags) == _old_formula(t, h, 3) == 53.25
+    assert pipeline_makespan([(0.0, x, x, y) for x, y in zip(t, h)], pp=3) == _old_formula(t, h, 3) == 53.25
     # any sizes, stage counts and hand-offs (multiples of 1/64: every sum exact in floating point)
     rng = random.Random(7)
     for _ in range(300):
         m, pp = rng.randint(1, 6), rng.randint(2, 5)
         t = [rng.randint(1, 2000) / 64 for _ in range(m)]
         h = [rng.randint(0, 200) / 64 for _ in range(m)]
-        times = [[0.0] + [x] * pp for x in t]
-        lags = [[0.0] + [y] * (pp - 1) for y in h]
-        assert flow_shop_makespan(times, lags) == _old_formula(t, h, pp)
+        assert pipeline_makespan([(0.0, x, x, y) for x, y in zip(t, h)], pp) == _old_formula(t, h, pp)
 
 
 def test_an_empty_flow_shop_takes_no_time():
-    assert flow_shop_makespan([], []) == 0.0
+    assert pipeline_makespan([], pp=3) == 0.0
 
 
 def test_the_lm_head_runs_on_the_last_stage_and_the_cpu_once_per_micro_batch():
-    """llama-3-70b TP4 x PP2, 8 decodes in 2 micro-batches of 4: each row of the flow shop is the CPU
+    """llama-3-70b TP4 x PP2, 8 decodes in 2 micro-batches of 4: each job of the flow shop is the CPU
     work of its micro-batch, stage 1 (its layers) and stage 2 (the same layers + the lm head)."""
     m = RooflineModel(get_model("llama-3-70b"), H100, layout=Layout(tp=4, pp=2))
     shape = BatchShape(decode_seqs=8, decode_context_tokens=8000)
-    times, lags = m.pipeline_schedule(shape)
+    jobs = m.pipeline_schedule(shape)
     four = m.breakdown(BatchShape(decode_seqs=4, decode_context_tokens=4000))
-    assert len(times) == 2 and times[0] == times[1]
-    cpu, first, last = times[0]
+    assert len(jobs) == 2 and jobs[0] == jobs[1]
+    cpu, first, last, handoff = jobs[0]
     assert cpu == four.overhead_s == 1.7e-3          # the H100 catalog's fixed overhead, once per micro-batch
     assert last - first == pytest.approx(four.lm_head_s, rel=1e-9)
-    assert lags[0][0] == 0.0 and lags[0][1] > 0.0
-    assert m.step_time(shape) == flow_shop_makespan(times, lags)
+    assert first == pytest.approx(four.linear_s + four.attention_s + four.activation_s + four.comm_s, rel=1e-12)
+    assert handoff > 0.0
+    assert m.step_time(shape) == pipeline_makespan(jobs, 2)
     # the engine's pure-decode path builds the same schedule
     assert m.decode_step(8, 8000) == m.step_time(shape)
 
@@ -83,15 +78,15 @@ def test_a_huge_vocabulary_makes_the_last_stage_the_bottleneck():
     tiny = replace(get_model("llama-2-7b"), n_layers=2, vocab=2_000_000)
     m = RooflineModel(tiny, H100, layout=Layout(tp=1, pp=2, micro_batches=4))
     shape = BatchShape(decode_seqs=16, decode_context_tokens=16 * 500)
-    times, lags = m.pipeline_schedule(shape)
-    assert len(times) == 4
-    cpu, layers, last = times[0]
+    jobs = m.pipeline_schedule(shape)
+    assert len(jobs) == 4
+    cpu, layers, last, handoff = jobs[0]
     assert last > 30 * layers and last > 3 * cpu
-    assert m.step_time(shape) == pytest.approx(cpu + layers + lags[0][1] + 4 * last, rel=1e-12)
+    assert m.step_time(shape) == pytest.approx(cpu + layers + handoff + 4 * last, rel=1e-12)
     # every stage paying the lm head and the CPU (the old rule: m + pp - 1 = 5 slots of CPU + layers + lm
     # head) cost one lm head more (the bubble's) and the CPU work 4 times more
     lm = last - layers
-    old = _old_formula([cpu + last] * 4, [lags[0][1]] * 4, 2)
+    old = _old_formula([cpu + last] * 4, [handoff] * 4, 2)
     assert old - m.step_time(shape) == pytest.approx(lm + 4 * cpu, rel=1e-9)
 
 
@@ -103,11 +98,10 @@ def test_a_slow_scheduler_is_a_serial_cpu_stage():
     eff = H100.efficiency("bf16")
     m = RooflineModel(llama, H100, layout=Layout(tp=4, pp=2), efficiency=Efficiency(
         eff.flops_efficiency, eff.bw_efficiency, 0.0), cpu=CpuOverhead(per_seq_s=0.01))
-    times, lags = m.pipeline_schedule(BatchShape(decode_seqs=8, decode_context_tokens=8000))
-    cpu, first, last = times[1]
+    cpu, first, last, handoff = m.pipeline_schedule(BatchShape(decode_seqs=8, decode_context_tokens=8000))[1]
     assert cpu == 0.04 and cpu > first + last
     assert m.step_time(BatchShape(decode_seqs=8, decode_context_tokens=8000)) == pytest.approx(
-        2 * cpu + first + lags[1][1] + last, rel=1e-12)
+        2 * cpu + first + handoff + last, rel=1e-12)
 
 
 @pytest.mark.parametrize("layout", [Layout(tp=4, pp=2), Layout(tp=2, pp=4, micro_batches=3)])
@@ -120,7 +114,7 @@ def test_without_lm_head_and_cpu_the_pipeline_is_the_proportionate_flow_shop(lay
     for shape in (BatchShape(decode_seqs=7, decode_context_tokens=7 * 900),
                   BatchShape(prefill_tokens=3000, prefill_seqs=3, prefill_attn_pairs=1.5e6, prefill_kv_tokens=3000,
                              decode_seqs=5, decode_context_tokens=5000)):
-        times, lags = m.pipeline_schedule(shape)
-        assert all(row[0] == 0.0 and len(set(row[1:])) == 1 for row in times)
-        t, h = [row[1] for row in times], [lag[1] for lag in lags]
+        jobs = m.pipeline_schedule(shape)
+        assert all(cpu == 0.0 and stage == last for cpu, stage, last, _ in jobs)
+        t, h = [job[1] for job in jobs], [job[3] for job in jobs]
         assert m.step_time(shape) == pytest.approx(_old_formula(t, h, layout.pp), rel=1e-14)

@@ -25,7 +25,7 @@ An iteration of a pipeline-parallel replica is cut into ``m`` micro-batches of w
   stage_handoff_s_per_byte`) that holds neither stage: it is sent while the stage starts its next
   micro-batch.
 
-The iteration takes the makespan of that flow shop (:func:`flow_shop_makespan`), computed exactly:
+The iteration takes the makespan of that flow shop (:func:`pipeline_makespan`), computed exactly:
 ``m x (pp + 1)`` additions. With the lm head and the CPU at zero every stage takes the same time and
 the makespan is the proportionate flow shop's ``sum_j t_j + (pp - 1) * max_j (t_j + h_j)``.
 
@@ -36,7 +36,7 @@ an lm head of 1 ms on stage 2, 0.5 ms of CPU per micro-batch and 0.125 ms hand-o
     GPU1  a 0.5-10.5            b 10.5-20.5
     GPU2  a 10.625-21.625       b 21.625-32.625     (a's hand-off 10.5-10.625; stage 2 is the bottleneck)
 
->>> flow_shop_makespan([[0.5, 10.0, 11.0], [0.5, 10.0, 11.0]], [[0.0, 0.125], [0.0, 0.125]])
+>>> pipeline_makespan([(0.5, 10.0, 11.0, 0.125)] * 2, pp=2)
 32.625
 
 Every stage paying the lm head and the CPU, as one slot of 11.5 ms, would give ``2 * 11.5 + (11.5 +
@@ -51,109 +51,105 @@ from sim.perf.base import BatchShape
 from sim.perf.parallel import COLLECTIVE_LATENCY_S, micro_batch_sizes, micro_batches
 
 
-def flow_shop_makespan(times: Sequence[Sequence[float]], lags: Sequence[Sequence[float]]) -> float:
-    """Seconds from the first job's start to the last job's end on the last machine, jobs in order.
+def pipeline_makespan(jobs: Sequence[tuple[float, float, float, float]], pp: int) -> float:
+    """Seconds from the first micro-batch's CPU work to the last one's end on the last stage.
 
-    ``times[j][k]``: seconds job ``j`` holds machine ``k``; ``lags[j][k]``: seconds between job ``j``
-    leaving machine ``k`` and reaching machine ``k + 1`` (a transfer that holds neither). Each machine
-    takes one job at a time, in the given order (a permutation flow shop)::
+    ``jobs``: one ``(cpu_s, stage_s, last_s, handoff_s)`` per micro-batch, in order: its seconds on the
+    CPU stage (machine 0), on each of the GPU stages ``1 .. pp - 1``, on the last GPU stage ``pp``, and
+    the hand-off between GPU stages (none from the CPU into stage 1). Each machine takes one job at a
+    time, in the given order (a permutation flow shop), so with ``p[j][k]`` job ``j``'s seconds on
+    machine ``k`` and ``lag[j][k]`` its transfer from machine ``k`` to ``k + 1``::
 
-        C[j][k] = max(C[j-1][k], C[j][k-1] + lags[j][k-1]) + times[j][k]
+        C[j][k] = max(C[j-1][k], C[j][k-1] + lag[j][k-1]) + p[j][k]
 
-    and the makespan is ``C[m-1][K-1]``.
+    and the makespan is ``C[m-1][pp]``: ``m x (pp + 1)`` additions and comparisons.
 
-    It is the longest path through the ``m x K`` grid of jobs and machines that moves right (next job,
-    same machine) or down (same job, next machine, paying the lag). When every machine takes the
-    same ``t_j`` for job ``j`` and the lags are ``h_j`` (a proportionate flow shop), every such path
-    visits each job once and pays ``t_j + h_j`` at each of its ``K - 1`` downward moves, so the longest
-    makes them all at the job with the largest ``t_j + h_j``::
+    It is the longest path through the grid of jobs and machines that moves right (next job, same
+    machine) or down (same job, next machine, paying the lag). When the CPU takes no time and every
+    GPU stage takes the same ``t_j`` for job ``j`` (a proportionate flow shop), every such path visits
+    each job once and pays ``t_j + h_j`` at each of its ``pp - 1`` downward moves between GPU stages,
+    so the longest makes them all at the job with the largest ``t_j + h_j``::
 
-        makespan = sum_j t_j + (K - 1) * max_j (t_j + h_j)
+        makespan = sum_j t_j + (pp - 1) * max_j (t_j + h_j)
 
-    for any lags. Two equal jobs of 10 on two machines with a lag of 1 take 10 + 10 + (10 + 1); a slower
-    second machine (12) is the bottleneck from the first job's arrival on, 10 + 1 + 12 + 12:
+    for any hand-offs: the formula pipelined iterations were timed with before the stages had
+    distinct times. Two equal jobs of 10 on two stages with a hand-off of 1 take 10 + 10 + (10 + 1);
+    a slower last stage (12) is the bottleneck from the first job's arrival on, 10 + 1 + 12 + 12:
 
-    >>> flow_shop_makespan([[10.0, 10.0], [10.0, 10.0]], [[1.0], [1.0]])
+    >>> pipeline_makespan([(0.0, 10.0, 10.0, 1.0)] * 2, pp=2)
     31.0
-    >>> flow_shop_makespan([[10.0, 12.0], [10.0, 12.0]], [[1.0], [1.0]])
+    >>> pipeline_makespan([(0.0, 10.0, 12.0, 1.0)] * 2, pp=2)
     35.0
     """
-    done: list[float] = []           # C[j-1][k]: when machine k finished the previous job
-    for row, lag in zip(times, lags):
-        if not done:
-            done = [0.0] * len(row)
-        ready = 0.0                  # when job j reaches machine k
-        for k, t in enumerate(row):
+    done = [0.0] * (pp + 1)          # C[j-1][k]: when machine k finished the previous job
+    last = pp
+    for cpu_s, stage_s, last_s, handoff_s in jobs:
+        end = done[0] + cpu_s        # the CPU takes the jobs back to back
+        done[0] = end
+        ready = end                  # no transfer into the first GPU stage
+        for k in range(1, last + 1):
             free = done[k]
-            end = (free if free > ready else ready) + t
+            end = (free if free > ready else ready) + (stage_s if k < last else last_s)
             done[k] = end
-            if k < len(lag):
-                ready = end + lag[k]
-    return done[-1] if done else 0.0
+            ready = end + handoff_s
+    return done[last]
 
 
 class PipelineParts:
     """The pipelined iteration of a :class:`~sim.perf.roofline.RooflineModel` (module docstring); a base of
     that class, reading its coefficients and its per-stage terms: ``_layers_s`` (a stage's layers),
-    ``_act_comm_s`` (its activations and collectives), ``_lm_head_s`` and ``cpu``."""
+    ``_linear_parts``, ``_act_comm_s`` (its activations and collectives), ``_lm_head_s`` and ``cpu``."""
 
     layout: Any
     cpu: Any
     _handoff_s_per_token: float
+    _adp: bool
     _pp_decode: dict
 
-    def _stage_row(self, layers_s: float, act_s: float, comm_s: float,
-                   lm_s: float, cpu_s: float, handoff_s: float) -> tuple[list[float], list[float]]:
-        """``(times, lags)`` of one micro-batch: the CPU stage, ``pp - 1`` stages of its layers, the last
-        stage with the lm head; no lag into the first GPU stage, a hand-off between GPU stages."""
-        pp = self.layout.pp
-        stage = layers_s + act_s + comm_s
-        return [cpu_s] + [stage] * (pp - 1) + [stage + lm_s], [0.0] + [handoff_s] * (pp - 1)
+    def _job(self, layers_s: float, act_s: float, comm_s: float, lm_s: float, cpu_s: float,
+             handoff_s: float) -> tuple[float, float, float, float]:
+        """``(cpu_s, stage_s, last_s, handoff_s)`` of one micro-batch (:func:`pipeline_makespan`): every GPU
+        stage its layers with their activations and collectives, the last also the lm head."""
+        stage_s = layers_s + act_s + comm_s
+        return cpu_s, stage_s, stage_s + lm_s, handoff_s
 
-    def pipeline_schedule(self, shape: BatchShape) -> tuple[list[list[float]], list[list[float]]]:
-        """``(times, lags)`` of the flow shop a pipelined iteration of ``shape`` runs (module docstring):
-        one row per micro-batch, in order; ``times[j] = [cpu, stage 1, ..., stage pp]`` seconds and
-        ``lags[j]`` the hand-offs between them (the first 0: the CPU stage feeds stage 1 directly)."""
+    def pipeline_schedule(self, shape: BatchShape) -> list[tuple[float, float, float, float]]:
+        """The micro-batches of a pipelined iteration of ``shape`` as :func:`pipeline_makespan` takes them
+        (module docstring): one ``(cpu_s, stage_s, last_s, handoff_s)`` per micro-batch, in order."""
         if not shape.prefill_tokens and not shape.prefill_seqs:
             return self._decode_schedule(shape.decode_seqs, shape.decode_context_tokens)
-        times: list[list[float]] = []
-        lags: list[list[float]] = []
+        jobs: list[tuple[float, float, float, float]] = []
         for count, b in micro_batches(shape, self.layout.n_micro_batches):
             n_tokens = b.prefill_tokens + b.decode_seqs
             n_emit = b.decode_seqs + b.prefill_seqs
             layers_s = float(self._layers_s(n_tokens, b.prefill_tokens, b.prefill_attn_pairs, b.prefill_kv_tokens,
                                             b.decode_seqs, b.decode_context_tokens, n_emit, max))
             act_s, comm_s = self._act_comm_s(n_tokens)
-            row, lag = self._stage_row(layers_s, act_s, comm_s, self._lm_head_s(n_emit),
-                                       self.cpu.seconds(n_emit, n_tokens),
-                                       COLLECTIVE_LATENCY_S + self._handoff_s_per_token * n_tokens)
-            times += [row] * count
-            lags += [lag] * count
-        return times, lags
+            jobs += [self._job(layers_s, act_s, comm_s, self._lm_head_s(n_emit), self.cpu.seconds(n_emit, n_tokens),
+                               COLLECTIVE_LATENCY_S + self._handoff_s_per_token * n_tokens)] * count
+        return jobs
 
-    def _decode_schedule(self, n_seqs: int, context_tokens: Any) -> tuple[list[list[float]], list[list[float]]]:
+    def _decode_schedule(self, n_seqs: int, context_tokens: Any) -> list[tuple[float, float, float, float]]:
         """:meth:`pipeline_schedule` of a pure-decode iteration (the engine's per-step path): the split into
-        micro-batches and every term that depends on a micro-batch's size only are cached per ``n_seqs``;
-        each micro-batch takes its decodes' share of the context, as
+        micro-batches and every term that depends on a micro-batch's size only (all but attention) are
+        cached per ``n_seqs``; each micro-batch takes its decodes' share of the context, as
         :func:`sim.perf.parallel.micro_batches` gives it."""
         runs = self._pp_decode.get(n_seqs)
         if runs is None:
             runs = []
             for count, _, k_d in micro_batch_sizes(0, n_seqs, self.layout.n_micro_batches):
                 act_s, comm_s = self._act_comm_s(k_d)
-                runs.append((count, k_d, k_d / n_seqs, act_s, comm_s, self._lm_head_s(k_d), self.cpu.seconds(k_d, k_d),
-                             COLLECTIVE_LATENCY_S + self._handoff_s_per_token * k_d))
+                linear_s = None if self._adp else self._linear_parts(k_d)[2]
+                runs.append((count, k_d, k_d / n_seqs, linear_s, act_s, comm_s, self._lm_head_s(k_d),
+                             self.cpu.seconds(k_d, k_d), COLLECTIVE_LATENCY_S + self._handoff_s_per_token * k_d))
             if len(self._pp_decode) < 65536:
                 self._pp_decode[n_seqs] = runs
-        times: list[list[float]] = []
-        lags: list[list[float]] = []
-        for count, k_d, share, act_s, comm_s, lm_s, cpu_s, handoff_s in runs:
-            layers_s = float(self._layers_s(k_d, 0, 0.0, 0, k_d, context_tokens * share, k_d, max))
-            row, lag = self._stage_row(layers_s, act_s, comm_s, lm_s, cpu_s, handoff_s)
-            times += [row] * count
-            lags += [lag] * count
-        return times, lags
+        jobs: list[tuple[float, float, float, float]] = []
+        for count, k_d, share, linear_s, act_s, comm_s, lm_s, cpu_s, handoff_s in runs:
+            layers_s = float(self._layers_s(k_d, 0, 0.0, 0, k_d, context_tokens * share, k_d, max, linear_s))
+            jobs += [self._job(layers_s, act_s, comm_s, lm_s, cpu_s, handoff_s)] * count
+        return jobs
 
     def _pipelined(self, shape: BatchShape) -> float:
         """Seconds of a pipelined iteration: the makespan of its flow shop (module docstring)."""
-        return flow_shop_makespan(*self.pipeline_schedule(shape))
+        return pipeline_makespan(self.pipeline_schedule(shape), self.layout.pp)

@@ -284,11 +284,13 @@ class RooflineModel(RankParts, PipelineParts):
             + self._rest_s(n_tokens, n_emit)
 
     def _layers_s(self, n_tokens: int, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
-                  decode_ctx: Any, n_emit: Any, mx: Callable) -> Any:
-        """Seconds of the stage's linear layers and attention (with the attention floors)."""
+                  decode_ctx: Any, n_emit: Any, mx: Callable, linear_s: float | None = None) -> Any:
+        """Seconds of the stage's linear layers and attention (with the attention floors); ``linear_s``:
+        the linear layers' seconds for ``n_tokens`` if the caller has them (:meth:`_linear_parts`)."""
         if self._adp:
             return self._layers_s_adp(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx, n_emit)
-        linear_s = self._linear_parts(n_tokens)[2]
+        if linear_s is None:
+            linear_s = self._linear_parts(n_tokens)[2]
         if self._sw_layers:
             pairs, prefill_kv, decode_ctx = self._windowed(prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx)
         kv_bytes = (self._kv_bytes_per_token * ((prefill_kv - prefill_tokens) + (decode_seqs + prefill_tokens))
