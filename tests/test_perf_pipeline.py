@@ -118,3 +118,14 @@ def test_without_lm_head_and_cpu_the_pipeline_is_the_proportionate_flow_shop(lay
         assert all(cpu == 0.0 and stage == last for cpu, stage, last, _ in jobs)
         t, h = [job[1] for job in jobs], [job[3] for job in jobs]
         assert m.step_time(shape) == pytest.approx(_old_formula(t, h, layout.pp), rel=1e-14)
+
+
+def test_the_module_examples_hold():
+    import doctest
+
+    import sim.perf.parallel
+    import sim.perf.pipeline
+    import sim.perf.roofline
+
+    for module in (sim.perf.pipeline, sim.perf.parallel, sim.perf.roofline):
+        assert doctest.testmod(module).failed == 0, module.__name__

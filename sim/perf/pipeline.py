@@ -13,14 +13,14 @@ An iteration of a pipeline-parallel replica is cut into ``m`` micro-batches of w
   then waits for the oldest), SGLang's ``event_loop_pp`` (``python/sglang/srt/managers/``: for each
   micro-batch in turn, receive requests, schedule, launch, then process a finished micro-batch's
   results) and TensorRT-LLM's ``PyExecutor._executor_loop_pp``
-  (``tensorrt_llm/_torch/pyexecutor/py_executor.py``: one micro-batch scheduled per turn of the loop,
-  its responses handled a turn later) all run this way (github.com/vllm-project/vllm,
+  (``tensorrt_llm/_torch/pyexecutor/py_executor.py``: each turn of the loop schedules one micro-batch,
+  launches its forward asynchronously, then finalizes an earlier micro-batch's responses) all run this way (github.com/vllm-project/vllm,
   github.com/sgl-project/sglang, github.com/NVIDIA/TensorRT-LLM).
 - **the GPU stages** ``1 .. pp``: every stage holds ``ceil(n_layers / pp)`` layers (the largest stage,
   :func:`sim.perf.memory.stage_layers`) and takes the same time for a micro-batch's layers, with their
   tensor-parallel collectives and activations; the **last** stage also runs the lm head and sampling
-  (vLLM computes logits only on ``get_pp_group().is_last_rank``; TensorRT-LLM samples on the last
-  rank's sampling stream). The first stage's embedding is a gather of ``T * hidden`` values, not priced.
+  (vLLM's and SGLang's model classes build ``lm_head`` only where the pipeline group ``is_last_rank``,
+  a ``PPMissingLayer`` elsewhere; TensorRT-LLM's loop samples on the last PP rank only). The first stage's embedding is a gather of ``T * hidden`` values, not priced.
   Between GPU stages a micro-batch's activations take a hand-off (:meth:`sim.perf.parallel.Layout.
   stage_handoff_s_per_byte`) that holds neither stage: it is sent while the stage starts its next
   micro-batch.
