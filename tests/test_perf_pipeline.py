@@ -62,7 +62,7 @@ def test_the_lm_head_runs_on_the_last_stage_and_the_cpu_once_per_micro_batch():
     four = m.breakdown(BatchShape(decode_seqs=4, decode_context_tokens=4000))
     assert len(jobs) == 2 and jobs[0] == jobs[1]
     cpu, first, last, handoff = jobs[0]
-    assert cpu == four.overhead_s == 1.7e-3          # the H100 catalog's fixed overhead, once per micro-batch
+    assert cpu == four.overhead_s == m.efficiency.overhead_s > 0   # the catalog fixed overhead, once per micro-batch
     assert last - first == pytest.approx(four.lm_head_s, rel=1e-9)
     assert first == pytest.approx(four.linear_s + four.attention_s + four.activation_s + four.comm_s, rel=1e-12)
     assert handoff > 0.0
