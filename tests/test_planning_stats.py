@@ -159,3 +159,13 @@ def test_constraints_decide_as_before_inside_the_range_and_sensibly_at_its_edges
     assert parse_constraint("slo.attainment<=1").holds(near)          # 1.022 before: impossible
     quick = aggregate([{"latency.queue.p50": v} for v in (0.0, 0.0, 0.03)])["latency.queue.p50"]
     assert parse_constraint("latency.queue.p50>=0").holds(quick)      # -0.033 before: impossible
+
+
+def test_doctests_of_the_interval_and_range_modules():
+    import doctest
+
+    import sim.metrics.schema
+    import sim.planning.stats
+
+    for module in (sim.planning.stats, sim.metrics.schema):
+        assert doctest.testmod(module).failed == 0, module.__name__
