@@ -1,5 +1,7 @@
 """`fleetsim calibrate` fits the factors with the serving stack's kernel set, as the scenario will run it."""
 import dataclasses
+import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ M, G = get_model("llama-3-8b"), get_gpu("h100-sxm")
 SHAPES = [(0, 1, 500), (0, 8, 8000), (0, 64, 64000), (0, 256, 500000), (512, 0, 0), (2048, 0, 0),
           (4096, 0, 0), (1024, 32, 30000), (128, 16, 4000)]
 PYTORCH = KERNEL_SETS["pytorch"]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 # a researcher's own measured set: pytorch with two numbers replaced (perf.kernel_factors)
 OWN = dataclasses.replace(PYTORCH, decode_attention_floor_s=40e-6, elementwise_bw_fraction=0.4)
 
@@ -96,7 +99,8 @@ def test_the_command_fits_with_the_scenario_kernel_set_and_records_it(tmp_path, 
                 "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "flops_efficiency 0.5500" in printed
-    assert "kernel set pytorch with kernel_factors {elementwise_bw_fraction: 0.4, decode_attention_floor_s: 4e-05}" in printed
+    assert ("fitted with kernels: pytorch with kernel_factors {elementwise_bw_fraction: 0.4, "
+            "decode_attention_floor_s: 4e-05}") in printed
     d = yaml.safe_load(out.read_text())
     assert d["kernels"] == "pytorch"
     assert d["kernel_factors"] == {"elementwise_bw_fraction": 0.4, "decode_attention_floor_s": 40e-6}
@@ -121,7 +125,6 @@ def test_bad_kernel_options_exit_2_naming_the_flag(tmp_path, capsys, argv, messa
     assert cli(["calibrate", str(pts), "--gpu", "h100-sxm", "--model", "llama-3-8b", *argv]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    import re
     assert re.search(message, err), err
 
 
@@ -153,3 +156,23 @@ def test_calibration_doctests():
 
     import sim.perf.calibration
     assert doctest.testmod(sim.perf.calibration).failed == 0
+
+
+@pytest.mark.parametrize("fitted, scenario_perf, warned", [
+    (["--kernels", "pytorch"], [], True),                                          # pytorch file, trtllm scenario
+    (["--kernels", "pytorch"], ["--set", "perf.kernels=pytorch"], False),
+    (["--kernels", "pytorch"], ["--set", "perf.kernels=pytorch",
+                                "--set", "perf.kernel_factors.decode_attention_floor_s=40e-6"], True),
+    ([], ["--set", "perf.kernels=pytorch"], False),         # a trtllm file records no set: nothing to compare
+])
+def test_validate_warns_when_a_calibration_file_was_fitted_with_another_kernel_set(tmp_path, capsys, fitted,
+                                                                                  scenario_perf, warned):
+    pts = step_csv(tmp_path / "p.csv", PYTORCH)
+    assert cli(["calibrate", str(pts), "--gpu", "h100-sxm", "--model", "llama-3-8b", *fitted,
+                "--out", str(tmp_path / "cal.yaml")]) == 0
+    (tmp_path / "s.yaml").write_text((ROOT / "scenarios" / "baseline.yaml").read_text())
+    capsys.readouterr()
+    assert cli(["validate", str(tmp_path / "s.yaml"), "--set", "perf.calibration=cal.yaml", *scenario_perf]) == 0
+    err = capsys.readouterr().err
+    assert ("perf.calibration: cal.yaml fitted with kernels: pytorch, but this perf block runs kernels:" in err) \
+        == warned, err

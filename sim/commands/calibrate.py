@@ -215,12 +215,9 @@ def _print_fit(cal, gpu, model, args: argparse.Namespace, source: str, unit: str
     else:
         print(f"overlap_exponent {gpu.overlap_exponent:.4g} (the GPU catalog's, not fitted; --fit-exponent fits it)")
     if getattr(cal, "kernels", None) is not None:
-        from sim.perf.calibration import kernel_record
-        record = kernel_record(cal.kernels)
-        if record:
-            given = ", ".join(f"{k}: {v:.4g}" for k, v in record.get("kernel_factors", {}).items())
-            print(f"kernel set {record['kernels']}" + (f" with kernel_factors {{{given}}}" if given else "")
-                  + " (the scenario's perf block should name the same)")
+        from sim.perf.calibration import described, kernel_record
+        if kernel_record(cal.kernels):
+            print(f"fitted with {described(cal.kernels)} (name the same in the scenario's perf block)")
     print(f"fit over {source}: median |relative error| {cal.median_abs_rel_error:.2%}, "
           f"worst {cal.max_abs_rel_error:.2%}"
           + (f", R² {cal.r_squared:.4f}" if cal.r_squared is not None else ""))

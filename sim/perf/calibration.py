@@ -414,6 +414,36 @@ def kernel_record(kernels: KernelSet | None) -> dict:
     return {"kernels": kernels.name, **({"kernel_factors": factors} if factors else {})}
 
 
+def described(kernels: KernelSet) -> str:
+    """A kernel set as a ``perf:`` block names it: ``kernels: pytorch``, and the numbers that differ from
+    the named set as ``kernel_factors``.
+
+        >>> described(KERNEL_SETS["trtllm"])
+        'kernels: trtllm'
+    """
+    given = kernel_record(kernels).get("kernel_factors", {})
+    return f"kernels: {kernels.name}" + (" with kernel_factors {" + ", ".join(f"{n}: {v:.4g}" for n, v in
+                                                                             given.items()) + "}" if given else "")
+
+
+def kernel_mismatch(cal: Calibration, kernels: KernelSet) -> str | None:
+    """Why a calibration fitted with one kernel set misleads a ``perf:`` block that runs ``kernels``;
+    ``None`` when the file records no set (a ``trtllm`` or Vidur GEMM fit, an older file) or the same one.
+
+        >>> cal = Calibration("h100-sxm", "llama-3-8b", 1, "bf16", "bf16", 0.5, 0.6, 0.001, 9, 0.0, 0.0,
+        ...                   kernels=KERNEL_SETS["pytorch"])
+        >>> kernel_mismatch(cal, KERNEL_SETS["pytorch"]) is None
+        True
+        >>> kernel_mismatch(cal, KERNEL_SETS["trtllm"])[:60]
+        'fitted with kernels: pytorch, but this perf block runs kerne'
+    """
+    if cal.kernels is None or cal.kernels == kernels:
+        return None
+    return (f"fitted with {described(cal.kernels)}, but this perf block runs {described(kernels)}: the "
+            f"factors were fitted net of the other set's element-wise and attention kernel times; name the "
+            f"same set in the perf block, or refit with fleetsim calibrate --kernels {kernels.name}")
+
+
 def recorded_kernels(d: dict, path: pathlib.Path) -> KernelSet | None:
     """The kernel set a calibration file records (:func:`kernel_record`); ``None`` when it names none."""
     if d.get("kernels") is None and d.get("kernel_factors") is None:
