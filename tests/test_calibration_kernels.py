@@ -11,9 +11,8 @@ from sim.cli import main as cli
 from sim.errors import InputError
 from sim.perf import build_step_model
 from sim.perf.base import BatchShape
-from sim.perf.calibration import (StepPoints, ThroughputPoints, build_kernels, fit_efficiency, load_calibration,
-                                  write_calibration)
-from sim.perf.kernels import KERNEL_SETS
+from sim.perf.calibration import StepPoints, ThroughputPoints, fit_efficiency, load_calibration, write_calibration
+from sim.perf.kernels import KERNEL_SETS, build_kernels
 from sim.perf.roofline import RooflineModel
 from sim.perf.throughput import static_batch_throughput
 from sim.scenario.catalog import Efficiency, get_gpu, get_model
@@ -151,11 +150,13 @@ def test_build_kernels_is_the_scenario_path():
     assert build_kernels("pytorch", {"decode_attention_floor_s": 40e-6, "elementwise_bw_fraction": 0.4}) == OWN
 
 
-def test_calibration_doctests():
+def test_calibration_and_kernel_set_doctests():
     import doctest
 
     import sim.perf.calibration
-    assert doctest.testmod(sim.perf.calibration).failed == 0
+    import sim.perf.kernels
+    for module in (sim.perf.calibration, sim.perf.kernels):
+        assert doctest.testmod(module).failed == 0, module.__name__
 
 
 @pytest.mark.parametrize("fitted, scenario_perf, warned", [

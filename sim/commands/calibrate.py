@@ -22,7 +22,7 @@ The smooth-roofline overlap exponent stays the GPU catalog's (and is not written
 ``--fit-exponent`` fits it too. ``--kernels pytorch`` (default ``trtllm``) and ``--kernel-factors
 '{decode_attention_floor_s: 2.0e-5}'`` price the non-GEMM kernels as the scenario's ``perf.kernels``
 and ``perf.kernel_factors`` will, so the factors fitted are the ones that scenario needs; the file
-records the set (:func:`sim.perf.calibration.kernel_record`).
+records the set (:func:`sim.perf.kernels.kernel_record`).
 
 With ``--vidur-mlp mlp.csv`` (a Vidur operator profile) instead of points, ``flops_efficiency``,
 ``bw_efficiency`` and the overlap exponent are fitted to the profile's GEMM times at all token
@@ -163,7 +163,7 @@ def _kernels(args: argparse.Namespace):
     """The kernel set ``--kernels`` and ``--kernel-factors`` describe, built as a scenario's ``perf:``
     block builds it."""
     from sim.errors import InputError
-    from sim.perf.calibration import build_kernels
+    from sim.perf.kernels import build_kernels
     from sim.scenario.safe_yaml import load_yaml
 
     factors = None
@@ -215,7 +215,7 @@ def _print_fit(cal, gpu, model, args: argparse.Namespace, source: str, unit: str
     else:
         print(f"overlap_exponent {gpu.overlap_exponent:.4g} (the GPU catalog's, not fitted; --fit-exponent fits it)")
     if getattr(cal, "kernels", None) is not None:
-        from sim.perf.calibration import described, kernel_record
+        from sim.perf.kernels import described, kernel_record
         if kernel_record(cal.kernels):
             print(f"fitted with {described(cal.kernels)} (name the same in the scenario's perf block)")
     print(f"fit over {source}: median |relative error| {cal.median_abs_rel_error:.2%}, "

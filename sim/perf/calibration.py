@@ -57,7 +57,7 @@ import csv
 import io
 import math
 import pathlib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import yaml
@@ -65,7 +65,7 @@ from scipy.optimize import least_squares
 
 from sim.errors import InputError
 from sim.perf.base import BatchShape
-from sim.perf.kernels import KERNEL_SETS, KernelSet
+from sim.perf.kernels import KernelSet, build_kernels, kernel_record
 from sim.perf.roofline import RooflineModel
 from sim.perf.throughput import static_batch_throughput
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
@@ -399,80 +399,11 @@ def write_calibration(cal: Calibration, path: str | pathlib.Path) -> None:
     pathlib.Path(path).write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
 
 
-def kernel_record(kernels: KernelSet | None) -> dict:
-    """``{kernels: NAME, kernel_factors: {...}}`` for a calibration file: the set's name and the numbers
-    in which it differs from the named set; empty for the default ``trtllm`` set.
-
-        >>> kernel_record(KERNEL_SETS["trtllm"]), kernel_record(KERNEL_SETS["pytorch"])
-        ({}, {'kernels': 'pytorch'})
-    """
-    if kernels is None or kernels == KERNEL_SETS["trtllm"]:
-        return {}
-    named = KERNEL_SETS.get(kernels.name, KERNEL_SETS["trtllm"])
-    factors = {f.name: getattr(kernels, f.name) for f in fields(KernelSet) if f.name != "name"
-               and getattr(kernels, f.name) != getattr(named, f.name)}
-    return {"kernels": kernels.name, **({"kernel_factors": factors} if factors else {})}
-
-
-def described(kernels: KernelSet) -> str:
-    """A kernel set as a ``perf:`` block names it: ``kernels: pytorch``, and the numbers that differ from
-    the named set as ``kernel_factors``.
-
-        >>> described(KERNEL_SETS["trtllm"])
-        'kernels: trtllm'
-    """
-    given = kernel_record(kernels).get("kernel_factors", {})
-    return f"kernels: {kernels.name}" + (" with kernel_factors {" + ", ".join(f"{n}: {v:.4g}" for n, v in
-                                                                             given.items()) + "}" if given else "")
-
-
-def kernel_mismatch(cal: Calibration, kernels: KernelSet) -> str | None:
-    """Why a calibration fitted with one kernel set misleads a ``perf:`` block that runs ``kernels``;
-    ``None`` when the file records no set (a ``trtllm`` or Vidur GEMM fit, an older file) or the same one.
-
-        >>> cal = Calibration("h100-sxm", "llama-3-8b", 1, "bf16", "bf16", 0.5, 0.6, 0.001, 9, 0.0, 0.0,
-        ...                   kernels=KERNEL_SETS["pytorch"])
-        >>> kernel_mismatch(cal, KERNEL_SETS["pytorch"]) is None
-        True
-        >>> kernel_mismatch(cal, KERNEL_SETS["trtllm"])[:60]
-        'fitted with kernels: pytorch, but this perf block runs kerne'
-    """
-    if cal.kernels is None or cal.kernels == kernels:
-        return None
-    return (f"fitted with {described(cal.kernels)}, but this perf block runs {described(kernels)}: the "
-            f"factors were fitted net of the other set's element-wise and attention kernel times; name the "
-            f"same set in the perf block, or refit with fleetsim calibrate --kernels {kernels.name}")
-
-
 def recorded_kernels(d: dict, path: pathlib.Path) -> KernelSet | None:
     """The kernel set a calibration file records (:func:`kernel_record`); ``None`` when it names none."""
     if d.get("kernels") is None and d.get("kernel_factors") is None:
         return None
     return build_kernels(d.get("kernels"), d.get("kernel_factors"), f"{path}: ")
-
-
-def build_kernels(name: str | None, factors: object, where: str = "",
-                  labels: dict[str, str] | None = None) -> KernelSet:
-    """The kernel set ``name`` (default ``trtllm``) with the numbers of the mapping ``factors`` in place,
-    built and checked as a scenario's ``perf.kernels`` / ``perf.kernel_factors`` are
-    (:func:`sim.perf.kernels_for`); :class:`~sim.errors.InputError` starting with ``where`` and naming
-    the field (``labels`` renames ``kernels`` and ``kernel_factors``, e.g. as command-line flags)."""
-    from pydantic import ValidationError
-
-    from sim.perf import kernels_for
-    from sim.scenario.perf import KernelFactors, RooflinePerf
-    try:
-        return kernels_for(RooflinePerf(kernels=name or "trtllm", kernel_factors=factors))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [str(p) for p in err["loc"]]
-        field = ".".join([(labels or {}).get(loc[0], loc[0]), *loc[1:]])
-        msg = {"extra_forbidden": f"unknown key; allowed: {', '.join(KernelFactors.model_fields)}",
-               "model_type": "must be a mapping of kernel numbers",
-               "model_attributes_type": "must be a mapping of kernel numbers"}.get(
-            err["type"], err["msg"].removeprefix("Value error, "))
-        got = "" if "(got" in msg else f" (got {err.get('input')!r})"
-        raise InputError(f"{where}{field}: {msg}{got}") from None
 
 
 def load_calibration(path: str | pathlib.Path) -> Calibration:

@@ -244,8 +244,9 @@ def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
             read_table(resolve_path(name, base_dir))
         else:
             from sim.perf import kernels_for
-            from sim.perf.calibration import kernel_mismatch, load_calibration
-            note = kernel_mismatch(load_calibration(resolve_path(name, base_dir)), kernels_for(perf))
+            from sim.perf.calibration import load_calibration
+            from sim.perf.kernels import kernel_mismatch
+            note = kernel_mismatch(load_calibration(resolve_path(name, base_dir)).kernels, kernels_for(perf))
             if note:
                 warnings.warn(f"{at}.calibration: {name} {note}", ScenarioWarning, stacklevel=2)
 
