@@ -169,3 +169,19 @@ def test_doctests_of_the_interval_and_range_modules():
 
     for module in (sim.planning.stats, sim.metrics.schema):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_a_sweep_panel_shows_a_share_near_one_without_an_offset():
+    # GPU busy 0.9998 read as "-0.0002" under a "+1" offset before; the ticks now carry the values
+    import matplotlib
+    matplotlib.use("Agg")
+    from sim.report.render import new_figure
+    from sim.report.sweep_figures import metric_vs_knob
+
+    rows = [{"r": r, "utilization.gpu_busy.mean": 0.9998 - r * 1e-5, "utilization.gpu_busy.ci_low": 0.9995,
+             "utilization.gpu_busy.ci_high": 1.0} for r in (1, 2, 3)]
+    ax = new_figure(4, 3).subplots()
+    assert metric_vs_knob(ax, rows, "r", [], "utilization.gpu_busy", "GPU busy fraction")
+    ax.figure.canvas.draw()
+    assert ax.yaxis.get_major_formatter().get_offset() == ""
+    assert all(t.get_text().startswith(("0.999", "1.000")) for t in ax.get_yticklabels() if t.get_text())

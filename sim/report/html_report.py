@@ -173,8 +173,8 @@ def caption(stem: str, knobs: Sequence[Sequence[str]] = ()) -> str:
         named = {f"sweep_{short_name(paths[0])}": " with ".join(paths) for paths in knobs if paths}
         field_name = named.get(stem, stem[len("sweep_"):])
         return (f"Sweep over {field_name}: each metric against the field's "
-                f"value, the mean over the seeds with its 95% confidence interval; one line per value "
-                f"of the other fields varied.")
+                f"value, the mean over the seeds with its 95% confidence interval (cut at the metric's "
+                f"range: attainment at 1, latencies at 0); one line per value of the other fields varied.")
     return stem.replace("_", " ")
 
 
