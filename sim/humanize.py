@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["count", "duration", "latency", "money", "number", "share"]
+__all__ = ["count", "duration", "interval", "latency", "money", "number", "share"]
 
 _SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 _SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
@@ -141,3 +141,19 @@ def duration(s: float | None) -> str:
             big, rest = divmod(total, size // small_size)
             return f"{big} {name}" + (f" {rest} {small}" if rest else "")
     return f"{s:.3g} s"
+
+
+def interval(mean: float, low: float | None, high: float | None, fmt=str) -> str:
+    """A mean with its confidence interval, each number written by ``fmt``: ``mean ± half-width``
+    when the interval is symmetric about the mean, ``mean (low–high)`` when it is not (an
+    interval clipped to the range its metric lives in); the mean alone without one.
+
+        >>> interval(2.0, 1.5, 2.5), interval(0.99, 0.96, 1.0), interval(3.0, None, None)
+        ('2.0 ± 0.5', '0.99 (0.96–1.0)', '3.0')
+    """
+    if not (_finite(low) and _finite(high)):
+        return fmt(mean)
+    below, above = mean - low, high - mean
+    if math.isclose(below, above, rel_tol=1e-9, abs_tol=1e-12 * max(abs(mean), 1.0)):
+        return f"{fmt(mean)} ± {fmt((high - low) / 2)}"
+    return f"{fmt(mean)} ({fmt(low)}–{fmt(high)})"

@@ -127,3 +127,48 @@ def test_large_batch_hopper_rows_sit_below_the_catalog_level_and_small_ones_do_n
     eff = get_gpu(row.gpu).efficiency("fp8")
     scaled = validate_perf.estimate(row, hopper_flops_level.scaled_efficiency(eff, d["implied_scale"]))
     assert scaled == pytest.approx(row.published, rel=1e-9)
+
+
+# --- the note is for dense models: the rows behind the levels are all dense -------------------------------
+DOCUMENTED_NOTE = next(line.strip() for line in (ROOT / "docs" / "performance_model.md").read_text().splitlines()
+                       if line.strip().startswith("note: up to 512 sequences per iteration in fp8 on h100-sxm"))
+
+
+def test_every_row_behind_the_levels_is_a_dense_model():
+    models = {d["model"] for d in hopper_flops_level.rows()}
+    assert models and all(get_model(m).n_experts == 1 for m in models), models
+    # the validation does have Hopper fp8 mixture-of-experts rows; none of them is among the rows above
+    import validate_perf  # noqa: PLC0415
+    moe = [r for r in validate_perf.ROWS + validate_perf.ROWS_2026
+           if r.gpu in ("h100-sxm", "h200-sxm") and r.weight_dtype == "fp8" and get_model(r.model).n_experts > 1]
+    assert moe and not {r.id for r in moe} & {d["id"] for d in hopper_flops_level.rows()}
+
+
+def test_no_large_batch_note_for_a_mixture_of_experts():
+    assert large_batch_note("h200-sxm", "fp8", 512, flops_set=False, dense=False) is None
+    assert large_batch_note("h200-sxm", "fp8", 512, flops_set=False, dense=True) is not None
+
+
+MOE_EP8 = ["--set", "model=qwen3-235b-a22b", "--set", "perf.weight_dtype=fp8", "--set", "perf.kv_dtype=fp8",
+           "--set", "fleet.pools.0.tensor_parallel=8", "--set", "fleet.pools.0.expert_parallel=8",
+           "--set", "fleet.pools.0.batching.max_num_seqs=512"]
+
+
+@pytest.mark.parametrize("argv", [
+    [str(ROOT / "scenarios" / "deepseek_v3_cluster.yaml")],        # EP16, data-parallel attention, 512 sequences, H200
+    [str(BASELINE), *MOE_EP8],                                       # Qwen3-235B, TP8 EP8 on H100
+    [str(BASELINE), *MOE_EP8, "--set", "fleet.pools.0.data_parallel_attention=true"],
+])
+def test_validate_prints_no_large_batch_note_for_a_moe_pool(capsys, argv):
+    assert main(["validate", *argv]) == 0
+    out = capsys.readouterr().out
+    assert "fp8 weights" in out and "up to 512 (max_num_seqs)" in out   # a large-batch Hopper fp8 pool...
+    assert "note: up to" not in out                                      # ...without the dense models' note
+
+
+def test_the_dense_note_is_the_documented_text(capsys):
+    # a dense 70B at TP4: the note as before, word for word as docs/performance_model.md quotes it
+    assert main(["validate", str(BASELINE), "--set", "model=llama-3-70b", "--set", "perf.weight_dtype=fp8",
+                 "--set", "fleet.pools.0.tensor_parallel=4", "--set", "fleet.pools.0.batching.max_num_seqs=512"]) == 0
+    notes = [line.strip() for line in capsys.readouterr().out.splitlines() if "note:" in line]
+    assert notes == [DOCUMENTED_NOTE]

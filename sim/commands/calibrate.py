@@ -19,7 +19,10 @@ Times and throughputs must be > 0 and counts whole numbers; the points must diff
 include iterations that pin each factor (FLOP-bound and bandwidth-bound, small and large), or the
 command stops with exit status 2 naming the file and what is missing.
 The smooth-roofline overlap exponent stays the GPU catalog's (and is not written) unless
-``--fit-exponent`` fits it too.
+``--fit-exponent`` fits it too. ``--kernels pytorch`` (default ``trtllm``) and ``--kernel-factors
+'{decode_attention_floor_s: 2.0e-5}'`` price the non-GEMM kernels as the scenario's ``perf.kernels``
+and ``perf.kernel_factors`` will, so the factors fitted are the ones that scenario needs; the file
+records the set (:func:`sim.perf.kernels.kernel_record`).
 
 With ``--vidur-mlp mlp.csv`` (a Vidur operator profile) instead of points, ``flops_efficiency``,
 ``bw_efficiency`` and the overlap exponent are fitted to the profile's GEMM times at all token
@@ -49,6 +52,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fit-exponent", action="store_true",
                    help="with measured points: also fit the smooth-roofline overlap exponent "
                         "(default: keep the GPU catalog's)")
+    p.add_argument("--kernels", choices=["trtllm", "pytorch"], default=None,
+                   help="with measured points: the stack's kernel set, as the scenario's perf.kernels "
+                        "(default trtllm)")
+    p.add_argument("--kernel-factors", default=None, metavar="MAPPING",
+                   help="with measured points: numbers replacing the kernel set's, as the scenario's "
+                        "perf.kernel_factors, e.g. '{decode_attention_floor_s: 2.0e-5}'")
     p.add_argument("--vidur-mlp", type=Path, help="Vidur operator profile (mlp.csv) to fit or import")
     p.add_argument("--vidur-attention", type=Path,
                    help="Vidur-style attention sample: with --vidur-mlp, fit the stack's kernel set (and attention "
@@ -143,7 +152,29 @@ def _checked_inputs(args: argparse.Namespace):
     if args.points is not None and args.vidur_mlp is not None:
         raise InputError(f"--vidur-mlp: give measured points or a Vidur operator profile, not both "
                          f"(got {args.points} and {args.vidur_mlp})")
+    for flag, value in (("--kernels", args.kernels), ("--kernel-factors", args.kernel_factors)):
+        if value is not None and args.points is None:
+            raise InputError(f"{flag}: only with measured points (a --vidur-mlp fit prices the GEMMs alone, "
+                             f"which no kernel set changes)")
     return gpu, model
+
+
+def _kernels(args: argparse.Namespace):
+    """The kernel set ``--kernels`` and ``--kernel-factors`` describe, built as a scenario's ``perf:``
+    block builds it."""
+    from sim.errors import InputError
+    from sim.perf.kernels import build_kernels
+    from sim.scenario.safe_yaml import load_yaml
+
+    factors = None
+    if args.kernel_factors is not None:
+        try:
+            factors = load_yaml(args.kernel_factors)
+        except Exception as exc:        # a YAML error of any kind: say what is expected
+            raise InputError(f"--kernel-factors: expected a YAML mapping such as "
+                             f"'{{decode_attention_floor_s: 2.0e-5}}' ({' '.join(str(exc).split())})") from None
+    return build_kernels(args.kernels, factors,
+                         labels={"kernels": "--kernels", "kernel_factors": "--kernel-factors"})
 
 
 def _fit(args: argparse.Namespace, gpu, model):
@@ -154,7 +185,7 @@ def _fit(args: argparse.Namespace, gpu, model):
     if args.points is not None:
         points = read_points(args.points)
         cal = fit_efficiency(points, model, gpu, args.tp, args.weight_dtype, args.kv_dtype,
-                             fit_exponent=args.fit_exponent, source=str(args.points))
+                             fit_exponent=args.fit_exponent, source=str(args.points), kernels=_kernels(args))
         return cal, f"{cal.points} points", "step_s" if isinstance(points, StepPoints) else "output tok/s"
     import numpy as np
 
@@ -183,6 +214,10 @@ def _print_fit(cal, gpu, model, args: argparse.Namespace, source: str, unit: str
         print(f"overlap_exponent {cal.overlap_exponent:.4f} (fitted)")
     else:
         print(f"overlap_exponent {gpu.overlap_exponent:.4g} (the GPU catalog's, not fitted; --fit-exponent fits it)")
+    if getattr(cal, "kernels", None) is not None:
+        from sim.perf.kernels import described, kernel_record
+        if kernel_record(cal.kernels):
+            print(f"fitted with {described(cal.kernels)} (name the same in the scenario's perf block)")
     print(f"fit over {source}: median |relative error| {cal.median_abs_rel_error:.2%}, "
           f"worst {cal.max_abs_rel_error:.2%}"
           + (f", R² {cal.r_squared:.4f}" if cal.r_squared is not None else ""))

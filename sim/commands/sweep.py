@@ -5,7 +5,8 @@
 Prints one line per configuration: knob values, whether every replication kept up (``stable``),
 the planner columns (GPUs, replicas, GPU-hours, $/hour, $/month, $/M output tokens and the
 simulated window's cost; :mod:`sim.planning.planner`) and summary keys (``--columns``; mean ± 95 %
-CI half-width with ``--seeds`` > 1), in plain digits, and writes ``sweep.csv`` (one row per point), ``sweep_ci.csv``,
+CI half-width with ``--seeds`` > 1, ``mean (low–high)`` where the interval was cut at the metric's
+range), in plain digits, and writes ``sweep.csv`` (one row per point), ``sweep_ci.csv``,
 ``sweep.json`` and figures to ``--out``. Finished points are kept in ``--out/points/``: run the
 same command again after an interruption and only the missing points run. Exit status 1 when
 some point failed (its error is in the tables), 2 for bad input.
@@ -36,11 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _cell(row: dict, metric: str) -> str:
+    from sim.humanize import interval
     from sim.planning.planner import plain
 
     m, lo, hi = (row.get(f"{metric}.{s}") for s in ("mean", "ci_low", "ci_high"))
-    if isinstance(lo, float) and isinstance(hi, float) and lo == lo and hi == hi:
-        return f"{plain(m)} ± {plain((hi - lo) / 2)}"
+    if isinstance(m, (int, float)):
+        return interval(m, lo, hi, plain)
     return plain(m)
 
 

@@ -57,15 +57,16 @@ def main(args: argparse.Namespace) -> int:
             f"at {'max_model_len' if p.max_model_len else 'max_context'}={per_seq:,}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
             f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each\n"
             f"    batching: {_batching(p.batching)}")
-        note = _flops_level_note(p, wdt, sc.perf)
+        note = _flops_level_note(p, wdt, sc.perf, dense=model.n_experts <= 1)
         if note:
             lines.append(f"    note: {note}")
     sys.stdout.write(printable("\n".join(lines)) + "\n")
     return 0
 
 
-def _flops_level_note(pool, weight_dtype: str, scenario_perf) -> str | None:
-    """The large-batch Hopper fp8 note of a roofline pool (:func:`sim.perf.levels.large_batch_note`)."""
+def _flops_level_note(pool, weight_dtype: str, scenario_perf, dense: bool) -> str | None:
+    """The large-batch Hopper fp8 note of a roofline pool of a dense model (``dense``; the measured levels
+    are dense models', :func:`sim.perf.levels.large_batch_note`)."""
     from sim.perf.levels import large_batch_note
     from sim.perf.utilization import sequences_per_iteration
 
@@ -73,7 +74,7 @@ def _flops_level_note(pool, weight_dtype: str, scenario_perf) -> str | None:
     if getattr(perf, "model", None) != "roofline":
         return None
     flops_set = perf.flops_efficiency is not None or perf.calibration is not None
-    return large_batch_note(pool.gpu, weight_dtype, sequences_per_iteration(pool.batching), flops_set)
+    return large_batch_note(pool.gpu, weight_dtype, sequences_per_iteration(pool.batching), flops_set, dense)
 
 
 def _batching(b) -> str:

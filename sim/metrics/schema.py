@@ -1,4 +1,5 @@
-"""What the records and result files hold: status and rejection codes, column names.
+"""What the records and result files hold: status and rejection codes, column names, and the
+range each summary metric lives in.
 
 The lowest module that needs these names owns them: the engine (``sim.serving``) writes the
 codes, the summary and the result folder (``sim.metrics``) read them, and the API re-exports
@@ -8,6 +9,8 @@ the column lists for users.
 ('completed', 'kv_capacity')
 """
 from __future__ import annotations
+
+import math
 
 # status codes of a request row
 IN_FLIGHT, COMPLETED, REJECTED, FAILED = 0, 1, 2, 3
@@ -27,3 +30,44 @@ REQUEST_COLUMNS = ["rid", "arrival_s", "sched_s", "first_token_s", "completion_s
 #: and ``metrics.interval``
 TS_COLUMNS = ["time_s", "pool", "replicas", "queue_len", "central_queue", "running", "kv_blocks_used",
               "kv_util", "busy_frac"]
+
+#: summary keys whose last part names a share of something: each lies in [0, 1]
+SHARE_KEYS = frozenset({"attainment", "gpu_busy", "kv_cache_mean", "mfu", "mbu", "availability",
+                        "expected_availability", "utilization"})
+# (not ``cost.utilization_billed``: busy hours over *billed* hours, which can pass 1 when hours go unbilled)
+#: summary blocks whose every number is a time, count, rate, size, amount billed or share: >= 0
+NON_NEGATIVE_BLOCKS = frozenset({"requests", "latency", "throughput", "slo", "utilization", "gpu_hours",
+                                 "cost", "pools", "workload", "disaggregation", "autoscale", "failures",
+                                 "simulated_seconds"})
+#: ``stability`` keys that are >= 0 (``backlog_growth_per_s`` is signed: a backlog can shrink)
+NON_NEGATIVE_STABILITY = frozenset({"in_flight_at_end", "in_flight_peak", "window_s", "arrival_rate_per_s",
+                                    "offered_load_factor", "resolution"})
+#: ``cashflow`` keys that are amounts of one direction, >= 0 (net, margins, NPV and IRR are signed)
+NON_NEGATIVE_CASHFLOW = frozenset({"revenue", "compute_cost", "revenue_share_paid", "revenue_share_received",
+                                   "training_cost", "energy_cost", "sla_credits", "revenue_lost",
+                                   "requests_lost", "partner_revenue"})
+
+
+def natural_range(key: str) -> tuple[float, float]:
+    """The range a summary metric cannot leave, from its dotted key: ``(0, 1)`` for shares
+    (SLO attainment, utilizations, availability), ``(0, inf)`` for latencies, counts, rates,
+    GPU-hours and costs, ``(-inf, inf)`` for signed quantities (net cash, NPV, backlog growth) and
+    for keys not known here. A class's block (``classes.<name>.slo.attainment``) is read as the
+    fleet's.
+
+    >>> natural_range("slo.attainment"), natural_range("latency.ttft.p99")
+    ((0.0, 1.0), (0.0, inf))
+    >>> natural_range("classes.chat.slo.attainment"), natural_range("cashflow.net")
+    ((0.0, 1.0), (-inf, inf))
+    """
+    parts = key.split(".")
+    if parts[0] == "classes" and len(parts) > 2:
+        parts = parts[2:]
+    block, last = parts[0], parts[-1]
+    if last in SHARE_KEYS and block in NON_NEGATIVE_BLOCKS:
+        return 0.0, 1.0
+    if (block in NON_NEGATIVE_BLOCKS
+            or block == "stability" and last in NON_NEGATIVE_STABILITY
+            or block == "cashflow" and len(parts) == 2 and last in NON_NEGATIVE_CASHFLOW):
+        return 0.0, math.inf
+    return -math.inf, math.inf

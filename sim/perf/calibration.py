@@ -21,6 +21,13 @@ Every time or throughput must be > 0 and every count a whole number (batch, inpu
 undetermined (e.g. no FLOP-bound iteration for ``flops_efficiency``) :func:`fit_efficiency` says so
 instead of returning an arbitrary value.
 
+The predictions use the serving stack's kernel set (:mod:`sim.perf.kernels`: ``trtllm`` by default,
+or ``pytorch``, with any ``perf.kernel_factors`` in place), as the simulation will: the fitted GEMM
+factors are what is left of the measured time once the set's element-wise and attention kernels are
+priced. Points of a PyTorch-kernel stack fitted with the fused ``trtllm`` set would put those
+kernels' floors into the GEMM factors and ``overhead_s`` instead, and a scenario that then adds the
+floors again would count them twice.
+
 The result is written as a YAML calibration file usable as ``perf: {model: roofline,
 calibration: FILE}``::
 
@@ -33,10 +40,16 @@ calibration: FILE}``::
     bw_efficiency: 0.71
     overhead_s: 0.0012
     overlap_exponent: 1.7        # optional; absent = the GPU catalog's
+    kernels: pytorch             # optional; absent = trtllm
+    kernel_factors: {decode_attention_floor_s: 2.0e-05}   # optional: numbers unlike the named set's
     fit: {points: 40, median_abs_rel_error: 0.03, max_abs_rel_error: 0.09}
 
 ``overlap_exponent`` is written only when it was fitted (``fit_exponent=True``, or a Vidur GEMM
 profile via ``fleetsim calibrate --vidur-mlp``); files without it (older ones too) keep the catalog's.
+``kernels`` and ``kernel_factors`` record the kernel set the factors were fitted with, only when it is
+not the default ``trtllm`` (a ``trtllm`` file is the same as before they existed); they are a record,
+not a setting: the scenario's ``perf.kernels`` and ``perf.kernel_factors`` decide what runs, and should
+name the same set.
 """
 from __future__ import annotations
 
@@ -52,6 +65,7 @@ from scipy.optimize import least_squares
 
 from sim.errors import InputError
 from sim.perf.base import BatchShape
+from sim.perf.kernels import KernelSet, build_kernels, kernel_record
 from sim.perf.roofline import RooflineModel
 from sim.perf.throughput import static_batch_throughput
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
@@ -101,7 +115,9 @@ class Calibration:
     ``r_squared``: share of the measured values' variance the fit explains (1 - SS_res / SS_tot,
     in the measured unit; ``None`` when the measurements do not vary); ``at_bound``: the fitted
     factors that ended on a bound of :data:`BOUNDS` (or :data:`EXPONENT_BOUNDS`), where the
-    optimum may lie beyond what the model allows; ``measured`` / ``predicted``: per point.
+    optimum may lie beyond what the model allows; ``measured`` / ``predicted``: per point;
+    ``kernels``: the kernel set the predictions priced the non-GEMM kernels with (``None``: the
+    default ``trtllm``).
     """
 
     gpu: str
@@ -120,6 +136,7 @@ class Calibration:
     at_bound: tuple[str, ...] = ()
     measured: tuple[float, ...] = ()
     predicted: tuple[float, ...] = ()
+    kernels: KernelSet | None = None
 
     @property
     def efficiency(self) -> Efficiency:
@@ -128,8 +145,9 @@ class Calibration:
 
 def _predict(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu: GPUSpec, tp: int, weight_dtype: str,
              kv_dtype: str, eff: Efficiency, shapes: list[BatchShape] | None = None,
-             overlap_exponent: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    rm = RooflineModel(model, gpu, tp, weight_dtype, kv_dtype, eff, overlap_exponent)
+             overlap_exponent: float | None = None,
+             kernels: KernelSet | None = None) -> tuple[np.ndarray, np.ndarray]:
+    rm = RooflineModel(model, gpu, tp, weight_dtype, kv_dtype, eff, overlap_exponent, kernels=kernels)
     if isinstance(points, StepPoints):
         shapes = shapes if shapes is not None else points.shapes()
         return np.array([rm.step_time(s) for s in shapes]), np.asarray(points.step_s, dtype=float)
@@ -213,7 +231,7 @@ def _words(items: list[str]) -> str:
 def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu: GPUSpec, tp: int = 1,
                    weight_dtype: str = "bf16", kv_dtype: str = "bf16",
                    initial: Efficiency | None = None, fit_exponent: bool = False,
-                   source: str | None = None) -> Calibration:
+                   source: str | None = None, kernels: KernelSet | None = None) -> Calibration:
     """Least-squares fit of (flops_efficiency, bw_efficiency, overhead_s) on relative errors.
 
     With ``fit_exponent`` the smooth-roofline ``overlap_exponent`` is fitted as a fourth parameter
@@ -224,6 +242,11 @@ def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu:
     what each factor scales (FLOP-bound and bandwidth-bound iterations, small and large ones):
     otherwise :class:`~sim.errors.InputError` says which factor the points leave undetermined.
     ``source`` (the points file) starts those messages.
+
+    ``kernels`` is the serving stack's kernel set (default ``trtllm``; :func:`sim.perf.kernels_for`
+    builds it from a ``perf:`` block's ``kernels`` and ``kernel_factors``): the predictions price the
+    element-wise and attention kernels with it, so the fitted factors are the ones a scenario with
+    that set needs.
     """
     where = f"{source}: " if source else ""
     n = len(points.step_s) if isinstance(points, StepPoints) else len(points.batch)
@@ -243,7 +266,8 @@ def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu:
 
     def residuals(x: np.ndarray) -> np.ndarray:
         p = float(x[3]) if fit_exponent else None
-        pred, meas = _predict(points, model, gpu, tp, weight_dtype, kv_dtype, Efficiency(*x[:3]), shapes, p)
+        pred, meas = _predict(points, model, gpu, tp, weight_dtype, kv_dtype, Efficiency(*x[:3]), shapes, p,
+                              kernels)
         return (pred - meas) / meas
 
     lo, hi, scale = list(BOUNDS[0]), list(BOUNDS[1]), [0.1, 0.1, 1e-3]
@@ -256,14 +280,15 @@ def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu:
     _check_determined(np.asarray(res.jac, dtype=float), np.asarray(res.x, dtype=float), names,
                       "step" if shapes is not None else "tput", where, n)
     pred, meas = _predict(points, model, gpu, tp, weight_dtype, kv_dtype, Efficiency(*res.x[:3]), shapes,
-                          float(res.x[3]) if fit_exponent else None)
+                          float(res.x[3]) if fit_exponent else None, kernels)
     err = np.abs((pred - meas) / meas)
     return Calibration(gpu=gpu.name, model=model.name, tp=tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
                        flops_efficiency=float(res.x[0]), bw_efficiency=float(res.x[1]), overhead_s=float(res.x[2]),
                        points=n, median_abs_rel_error=float(np.median(err)), max_abs_rel_error=float(np.max(err)),
                        overlap_exponent=float(res.x[3]) if fit_exponent else None,
                        r_squared=r_squared(meas, pred), at_bound=at_bounds(res.x, lo, hi, names),
-                       measured=tuple(float(v) for v in meas), predicted=tuple(float(v) for v in pred))
+                       measured=tuple(float(v) for v in meas), predicted=tuple(float(v) for v in pred),
+                       kernels=kernels)
 
 
 def r_squared(measured: np.ndarray, predicted: np.ndarray) -> float | None:
@@ -366,11 +391,19 @@ def write_calibration(cal: Calibration, path: str | pathlib.Path) -> None:
     bound = d.pop("at_bound")
     if bound:
         fit["at_bound"] = list(bound)
-    del d["measured"], d["predicted"]
+    del d["measured"], d["predicted"], d["kernels"]
     if d["overlap_exponent"] is None:
         del d["overlap_exponent"]
+    d.update(kernel_record(cal.kernels))
     d["fit"] = fit
     pathlib.Path(path).write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
+
+
+def recorded_kernels(d: dict, path: pathlib.Path) -> KernelSet | None:
+    """The kernel set a calibration file records (:func:`kernel_record`); ``None`` when it names none."""
+    if d.get("kernels") is None and d.get("kernel_factors") is None:
+        return None
+    return build_kernels(d.get("kernels"), d.get("kernel_factors"), f"{path}: ")
 
 
 def load_calibration(path: str | pathlib.Path) -> Calibration:
@@ -402,4 +435,4 @@ def load_calibration(path: str | pathlib.Path) -> Calibration:
                        max_abs_rel_error=float(fit.get("max_abs_rel_error", math.nan)),
                        overlap_exponent=None if p is None else float(p),
                        r_squared=float(fit["r_squared"]) if isinstance(fit.get("r_squared"), (int, float)) else None,
-                       at_bound=tuple(str(v) for v in fit.get("at_bound") or ()))
+                       at_bound=tuple(str(v) for v in fit.get("at_bound") or ()), kernels=recorded_kernels(d, path))

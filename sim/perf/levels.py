@@ -12,9 +12,19 @@ as scales of it. A planner modelling such a deployment sets ``perf.flops_efficie
 value times the level's scale (:func:`level_efficiency`); ``fleetsim validate`` says so for pools that
 may run such batches (:func:`large_batch_note`).
 
+Every row behind the levels is a **dense** model (Llama-2-7B to Llama-3.1-405B; the validation's
+mixture-of-experts rows are not among them), so the note is for dense models only. A mixture of experts
+under expert parallelism and data-parallel attention multiplies other shapes: each GPU's attention sees its
+share of the sequences, and each expert's GEMM the few tokens routed to it, reading its weights
+(bandwidth-bound at these batches), so neither the regime (~a thousand tokens per GPU through every GEMM)
+nor the fix (a lower FLOPs level) carries over; how the model's MoE steps compare with published runs is in
+docs/models_and_parallelism.md.
+
     >>> round(level_efficiency("h100-sxm", "mlperf-v4.1"), 3)
     0.595
     >>> large_batch_note("h100-sxm", "bf16", 1024, flops_set=False) is None
+    True
+    >>> large_batch_note("h200-sxm", "fp8", 512, flops_set=False, dense=False) is None
     True
 """
 from __future__ import annotations
@@ -68,11 +78,13 @@ def level_efficiency(gpu: str, name: str) -> float:
     return get_gpu(gpu).efficiency("fp8").flops_efficiency * level(name).scale
 
 
-def large_batch_note(gpu: str, weight_dtype: str, max_num_seqs: int, flops_set: bool) -> str | None:
+def large_batch_note(gpu: str, weight_dtype: str, max_num_seqs: int, flops_set: bool,
+                     dense: bool = True) -> str | None:
     """A note for a roofline pool of ``gpu`` with ``weight_dtype`` weights that admits ``max_num_seqs`` sequences
-    per iteration, or ``None`` where the levels do not apply (another GPU or precision, small batches) or the
-    scenario already sets the FLOPs level itself (``flops_set``: ``perf.flops_efficiency`` or a calibration)."""
-    if gpu not in HOPPER or weight_dtype != "fp8" or max_num_seqs < LARGE_BATCH_SEQS or flops_set:
+    per iteration, or ``None`` where the levels do not apply (another GPU or precision, small batches, a
+    mixture-of-experts model: ``dense`` false; see the module docstring) or the scenario already sets the
+    FLOPs level itself (``flops_set``: ``perf.flops_efficiency`` or a calibration)."""
+    if gpu not in HOPPER or weight_dtype != "fp8" or max_num_seqs < LARGE_BATCH_SEQS or flops_set or not dense:
         return None
     options = " or ".join(f"{level_efficiency(gpu, lvl.name):.3f} ({lvl.name})" for lvl in FP8_LEVELS)
     return (f"up to {max_num_seqs:,} sequences per iteration in fp8 on {gpu}: published TensorRT-LLM runs at "

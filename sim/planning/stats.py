@@ -8,6 +8,21 @@ numeric metric the sample mean is reported with a two-sided 95 % confidence inte
 where ``s`` is the sample standard deviation (``ddof=1``) and ``t`` the Student-t quantile
 (``scipy.stats.t``). With one replication the interval is undefined and reported as NaN.
 
+The t-interval is a normal approximation, symmetric about the mean, and it knows nothing of the
+range a metric lives in: SLO attainment near 1 over a few seeds (0.98, 1.0, 1.0) gives an upper
+end above 1, a short queue time a lower end below 0. The exact interval of such a metric is
+asymmetric (it cannot pass the bound). :func:`aggregate` therefore clips each end to the metric's
+natural range (:func:`sim.metrics.schema.natural_range`: [0, 1] for shares, >= 0 for latencies,
+counts, rates and costs) when the t-interval leaves it. That keeps every reported interval
+possible and leaves any interval inside the range untouched. It does not make the clipped
+interval exact: only impossible values are cut away, so its coverage is the t-interval's. Nothing
+is clipped when a replication itself lies outside the range (the key is then not what its name
+says). A clipped interval is no longer symmetric: tables show it as ``mean (low–high)``.
+
+    >>> ci = mean_ci([0.98, 1.0, 1.0], bounds=(0.0, 1.0))
+    >>> round(ci.low, 4), ci.high
+    (0.9646, 1.0)
+
     >>> ci = mean_ci([1.0, 2.0, 3.0])
     >>> round(ci.mean, 3), round(ci.half_width, 3)
     (2.0, 2.484)
@@ -20,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from sim.metrics.schema import natural_range
 
 CONFIDENCE = 0.95
 
@@ -36,10 +53,15 @@ class MeanCI:
 
     @property
     def half_width(self) -> float:
+        """Half the interval's width (for a clipped interval, less than the t half-width)."""
         return (self.high - self.low) / 2.0
 
 
-def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE) -> MeanCI:
+UNBOUNDED = (-math.inf, math.inf)
+
+
+def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE,
+            bounds: tuple[float, float] = UNBOUNDED) -> MeanCI:
     """Mean and Student-t confidence interval of independent replications.
 
     Parameters
@@ -48,6 +70,9 @@ def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE
         One value per replication; NaNs are dropped (a metric undefined in some run).
     confidence : float
         Two-sided coverage, e.g. 0.95.
+    bounds : (float, float)
+        The metric's natural range; an end of the interval outside it is clipped to it, unless a
+        value itself lies outside (see the module docstring).
 
     Returns
     -------
@@ -67,7 +92,11 @@ def mean_ci(values: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE
     from scipy import stats as _st   # imported here: scipy.stats costs ~0.5 s, and every CLI command imports this module
 
     half = float(_st.t.ppf(0.5 + confidence / 2.0, n - 1)) * s / math.sqrt(n)
-    return MeanCI(m, m - half, m + half, n, confidence)
+    low, high = m - half, m + half
+    lo, hi = bounds
+    if lo <= float(x.min()) and float(x.max()) <= hi:
+        low, high = max(low, lo), min(high, hi)
+    return MeanCI(m, low, high, n, confidence)
 
 
 def flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -107,7 +136,8 @@ def is_number(value: Any) -> bool:
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]], confidence: float = CONFIDENCE) -> dict[str, MeanCI]:
-    """Per-metric :class:`MeanCI` over flat rows of one configuration (non-numeric keys skipped)."""
+    """Per-metric :class:`MeanCI` over flat rows of one configuration (non-numeric keys skipped),
+    each interval clipped to the metric's :func:`~sim.metrics.schema.natural_range`."""
     rows = list(rows)
     keys: list[str] = []
     for r in rows:
@@ -117,5 +147,5 @@ def aggregate(rows: Iterable[Mapping[str, Any]], confidence: float = CONFIDENCE)
     out: dict[str, MeanCI] = {}
     for k in keys:
         vals = [float(r[k]) if is_number(r.get(k)) else math.nan for r in rows]
-        out[k] = mean_ci(vals, confidence)
+        out[k] = mean_ci(vals, confidence, natural_range(k))
     return out

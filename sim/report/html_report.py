@@ -138,14 +138,14 @@ def _table(header: list[str], rows: list[list[Any]], cls: str = "") -> str:
 
 
 def _mean_ci(row: dict, metric: str, unit: str | None = None) -> str:
-    """``metric``'s mean (± the 95 % CI half-width when there is one), in the metric's unit."""
+    """``metric``'s mean (± the 95 % CI half-width when there is one, or the interval's ends when it was
+    clipped to the metric's range), in the metric's unit."""
     unit = _unit(metric) if unit is None else unit
     m = row.get(f"{metric}.mean")
     lo, hi = row.get(f"{metric}.ci_low"), row.get(f"{metric}.ci_high")
-    if isinstance(m, (int, float)) and isinstance(lo, (int, float)) and isinstance(hi, (int, float)) \
-            and math.isfinite(lo) and math.isfinite(hi):
-        return f"{_fmt(float(m), unit)} ± {_fmt((float(hi) - float(lo)) / 2, unit)}"
-    return _fmt(float(m), unit) if isinstance(m, (int, float)) else "–"
+    if isinstance(m, (int, float)):
+        return humanize.interval(float(m), lo, hi, lambda v: _fmt(float(v), unit))
+    return "–"
 
 
 def _unit(metric: str) -> str:
@@ -173,8 +173,8 @@ def caption(stem: str, knobs: Sequence[Sequence[str]] = ()) -> str:
         named = {f"sweep_{short_name(paths[0])}": " with ".join(paths) for paths in knobs if paths}
         field_name = named.get(stem, stem[len("sweep_"):])
         return (f"Sweep over {field_name}: each metric against the field's "
-                f"value, the mean over the seeds with its 95% confidence interval; one line per value "
-                f"of the other fields varied.")
+                f"value, the mean over the seeds with its 95% confidence interval (cut at the metric's "
+                f"range: attainment at 1, latencies at 0); one line per value of the other fields varied.")
     return stem.replace("_", " ")
 
 
@@ -377,7 +377,7 @@ def _add_sweep(page: _Page, folder: Path, regenerate: bool) -> None:
 
             page.figures += [p for p in write_sweep_figures(folder, view) if p.suffix == ".png"]
         knob_paths = [p for k in view.knobs for p in k.paths]
-        ci = " (mean ± 95% CI half-width)" if view.seeds > 1 else ""
+        ci = " (mean ± 95% CI half-width; low–high where cut at the metric's range)" if view.seeds > 1 else ""
         rows = [[*(r.get(k) for k in knob_paths), r.get("n"), r.get("errors"),
                  *(_mean_ci(r, m) for m in TABLE_METRICS)] for r in view.configurations]
         page.sections.append(f"<h2>Sweep: {len(view.configurations)} configurations × {view.seeds} "

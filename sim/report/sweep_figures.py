@@ -2,7 +2,8 @@
 
 Inputs are configuration rows (``<metric>.mean``, ``<metric>.ci_low``, ``<metric>.ci_high``, one
 row per configuration, see :func:`sim.planning.sweep.configuration_rows`). Error bars are the
-95 % Student-t intervals over replications; with one seed there are none.
+95 % Student-t intervals over replications, cut at the metric's natural range (an attainment bar
+stops at 1, a latency bar at 0: :mod:`sim.planning.stats`); with one seed there are none.
 
 The Pareto plot puts compute cost (``cost.compute_usd``) against p99 TTFT
 (``latency.ttft.p99``); a configuration is on the frontier when no other is at most as
@@ -110,6 +111,8 @@ def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Seq
     ax.set_ylabel(label)
     if metric.startswith(("cost.", "cashflow.")):
         money_axis(ax.yaxis)
+    else:   # values as they are: a busy share of 0.9998 reads 0.9998, not "-0.0002" under a "+1" offset
+        ax.ticklabel_format(axis="y", useOffset=False)
     ax.grid(True, alpha=0.3)
     return drawn
 

@@ -233,17 +233,22 @@ def _pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
 
 def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
     """The step-time tables and calibration files the ``perf`` blocks name, read as a run reads them
-    (relative to the scenario's folder): each one that cannot be read, by the field naming it."""
+    (relative to the scenario's folder): each one that cannot be read, by the field naming it. A
+    calibration file fitted with another kernel set than its block runs is a warning."""
     from sim.errors import InputError
     from sim.io import resolve_path
 
-    def read(kind: str, name: str) -> None:     # the readers import scipy: only when a file is named
+    def read(kind: str, name: str, at: str, perf) -> None:   # the readers import scipy: only when a file is named
         if kind == "path":
             from sim.perf.table import read_table
             read_table(resolve_path(name, base_dir))
         else:
+            from sim.perf import kernels_for
             from sim.perf.calibration import load_calibration
-            load_calibration(resolve_path(name, base_dir))
+            from sim.perf.kernels import kernel_mismatch
+            note = kernel_mismatch(load_calibration(resolve_path(name, base_dir)).kernels, kernels_for(perf))
+            if note:
+                warnings.warn(f"{at}.calibration: {name} {note}", ScenarioWarning, stacklevel=2)
 
     blocks = [("perf", sc.perf)] + [(f"fleet.pools.{i}.perf", p.perf) for i, p in enumerate(sc.fleet.pools)
                                     if p.perf is not None]
@@ -257,7 +262,7 @@ def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
             named.append(("calibration", where, perf.calibration))
         for kind, at, name in named:
             try:
-                read(kind, name)
+                read(kind, name, at, perf)
             except InputError as exc:
                 problems.append((f"{at}.{kind}", str(exc)))
     return problems
