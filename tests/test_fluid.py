@@ -98,6 +98,17 @@ def test_capacity_curve_is_measured_then_read_from_the_cache(monkeypatch):
     assert np.array_equal(again.hists["ttft"], curve.hists["ttft"])
 
 
+def test_a_cached_curve_is_not_reused_by_another_version_of_the_simulator(monkeypatch):
+    """The cache key covers the simulator's source: a curve measured before a change to the step
+    model or the engine (same scenario, same settings) is measured again, not read back."""
+    loaded = load_scenario(_linear_scenario(1, 4.0, 3600))
+    template = capacity_mod.pool_template(loaded.scenario, 0, loaded.base_dir)
+    key = capacity_mod.curve_key(template, QUICK)
+    assert capacity_mod.curve_key(template, QUICK) == key
+    monkeypatch.setattr(capacity_mod, "code_fingerprint", lambda: "another-version")
+    assert capacity_mod.curve_key(template, QUICK) != key
+
+
 # --------------------------------------------------------------------------------- against request level
 def _compare(sc: dict, step_s: float, settings: CalibrationSettings) -> tuple[dict, dict]:
     fluid = run_fluid(load_scenario(sc), step_s=step_s, settings=settings).summary

@@ -32,11 +32,14 @@ is divided by the group's size. A pool larger than the group gets a little more 
 the group shows; the curve errs on the pessimistic side. ``spillover`` is not modelled.
 
 Curves are cached as JSON in ``$FLEETSIM_CACHE`` (default ``~/.cache/fleetsim``), keyed by a hash
-of the derived scenario (pool, model, perf, lengths, classes, SLO) and the measurement settings.
+of the derived scenario (pool, model, perf, lengths, classes, SLO), the measurement settings and the
+simulator's own source (:func:`code_fingerprint`): a curve measured by another version of the step
+model or the engine is measured again, never reused.
 """
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -140,8 +143,21 @@ def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict
             "metrics": {"interval": 10.0, "records": "all"}}
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of every module of the installed ``sim`` package (line endings normalised, so a
+    checkout with CRLF hashes the same). A change anywhere in the simulator changes it."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0")
+        h.update(f.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return h.hexdigest()[:16]
+
+
 def curve_key(template: dict, settings: CalibrationSettings) -> str:
-    blob = json.dumps({"v": CURVE_VERSION, "template": template, "settings": settings.__dict__},
+    blob = json.dumps({"v": CURVE_VERSION, "code": code_fingerprint(), "template": template,
+                       "settings": settings.__dict__},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
