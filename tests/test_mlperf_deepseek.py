@@ -77,3 +77,14 @@ def test_validation_rows_are_held_out_and_show_the_data_sets_means(tmp_path):
         assert (r.input_tokens, r.output_tokens) == (804, 3_886)
         sc = validate_perf.scenario_for(r, tmp_path / "q.csv")
         assert sc == mlperf_deepseek.scenario(validate_perf.MLPERF_DSR1[r.id], tmp_path / "q.csv")
+
+
+def test_report_section_names_the_mlperf_rows_and_their_error_group(tmp_path):
+    """The 2025-26 section (closed-form estimate: quick) lists 19a-b in the table, the step table and their own
+    error group, and compares them with 17a-c."""
+    stats = validate_perf.write_2026_section("estimate", tmp_path / "validation.md")
+    text = (tmp_path / "validation.md").read_text(encoding="utf-8")
+    assert set(stats) == set(validate_perf.GROUPS_2026)
+    assert text.count("| 19a |") == 2 and text.count("| 19b |") == 2     # results and decode-step tables
+    assert "| deepseek-r1, MLPerf v5.1 |" in text and "for 17a-c" in text
+    assert "move 19a by" not in text   # the output-length sensitivity is a simulator run
