@@ -45,7 +45,7 @@ How the runs are modelled (no per-row factor, nothing fitted on these rows):
   holds prompts back until every rank has one, which the step model's round-robin placement approximates).
 - Weights priced at fp4 throughout (the checkpoint keeps attention in FP8: a few % optimistic, as for 17b/17c).
 - The Offline query: ``min_query_count`` samples (:func:`mlperf_server.offline_query`, shuffled passes over the
-  4,388 samples) at t = 0, drained; throughput = output tokens / time to the last completion. LoadGen issues at
+  4,388 samples) at t = 0, drained; throughput = output tokens / time to the last completion. LoadGen sends at
   least ``min_query_count`` (more only if ``offline_expected_qps`` x ``min_duration`` asks for more; here
   10 x 600 s does not); the runs' logs were not checked. The drain of the longest outputs (up to 20,000 tokens)
   matters: one pass of 4,388 samples instead of six simulates 19a at 39,271 tokens/s instead of 61,843 (measured when

@@ -322,7 +322,7 @@ def _mlperf_dsr1_lines(results: list[tuple[Row, float]], steps: list[dict], mode
             f"(inputs {b200.input_tokens:,} tokens on average; outputs the reference answers capped at the "
             f"benchmark's {mlperf_deepseek.MAX_OUTPUT:,} tokens, mean {b200.output_tokens:,}), the whole Offline "
             f"query at t = 0 ({mlperf_deepseek.ROWS[0].query:,} samples per 8 GPUs, NVIDIA's min_query_count: "
-            "LoadGen issues at least that many, and a longer query only shortens the relative drain of the "
+            "LoadGen sends at least that many, and a longer query only shortens the relative drain of the "
             "longest outputs, raising the simulated throughput). The model is "
             f"{err['19a']:+.0%} on 8 B200 (19a) and {err['19b']:+.0%} on the GB200 NVL72 (19b, nine 8-GPU "
             f"replicas), against {blog[0]:+.0%} to {blog[-1]:+.0%} for 17a-c. It is not run-to-run noise: "
