@@ -15,8 +15,10 @@ from sim.io import csv_rows
 from sim.perf.calibration import read_points
 from sim.perf.table import read_table
 from sim.perf.vidur import bundled_profile, read_attention_sample, read_operator_profile
+from sim.workload.traces import read_trace
 
 STEPS = bundled_profile("a100").with_name("a100_llama2_7b_tp1_steps.csv")
+TRACE = "timestamp_s,prompt_tokens,output_tokens,tenant\n0.0,1200,180,acme\n0.35,400,95,\n1.5,80,7,beta\n2,9,9,acme\n"
 POINTS = ("prefill_tokens,decode_seqs,context_tokens,step_s\n"
           "512,0,0,0.031\n0,16,8192,0.012\n0,64,65536,0.029\n256,8,4096,0.034\n")
 
@@ -34,8 +36,9 @@ def _quirky(lines: list[str]) -> str:
 
 
 def _same(a, b) -> bool:
-    if dataclasses.is_dataclass(a):
-        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    if dataclasses.is_dataclass(a):     # every field but the file's own name (a trace keeps it)
+        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a) if f.name != "path")
     if isinstance(a, tuple):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     return np.array_equal(np.asarray(a), np.asarray(b))
@@ -47,6 +50,7 @@ READERS = [
     ("vidur-mlp", read_operator_profile, lambda: _plain(bundled_profile("a100").read_text(encoding="utf-8"))),
     ("vidur-attention", read_attention_sample,
      lambda: _plain(bundled_profile("a100", "attention").read_text(encoding="utf-8"))),
+    ("trace", read_trace, lambda: _plain(TRACE)),
 ]
 
 
@@ -55,6 +59,23 @@ def test_the_rule_on_text():
     assert list(csv_rows(text, "t.csv")) == [(1, ["a", "b"]), (5, ["1", "2"]), (7, ["3", "4"]), (8, ["5", "6"])]
     assert list(csv_rows(iter(["a\n", "# b\n", "1\n"]), "t.csv")) == [(1, ["a"]), (3, ["1"])]
     assert list(csv_rows("", "t.csv")) == [] == list(csv_rows("\ufeff\n  \n#\n", "t.csv"))
+
+
+def test_a_line_the_csv_module_refuses_names_the_file_and_line():
+    import csv
+    before = csv.field_size_limit(16)          # a process-wide setting: put back whatever happens
+    try:
+        with pytest.raises(InputError, match=r"^t\.csv:3: not readable as CSV \(field larger than field limit"):
+            list(csv_rows("a,b\n# a comment longer than sixteen characters\n" + "x" * 17 + ",1\n", "t.csv"))
+    finally:
+        csv.field_size_limit(before)
+
+
+def test_a_trace_names_the_line_of_its_header_after_comments(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("# exported 2025-01-01\n\ntime,prompt_tokens,output_tokens\n0,1,1\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r": line 3: missing column\(s\) 'timestamp_s'"):
+        read_trace(path)
 
 
 @pytest.mark.parametrize("kind,read,lines", READERS, ids=[r[0] for r in READERS])
@@ -71,7 +92,7 @@ def test_errors_in_a_quirky_file_name_the_file_and_the_physical_line(tmp_path, k
     rows = lines()
     header = rows[0].split(",")
     column = {"table": "step_s", "points": "step_s", "vidur-mlp": "num_tokens",
-              "vidur-attention": "attn_median_ms"}[kind]
+              "vidur-attention": "attn_median_ms", "trace": "prompt_tokens"}[kind]
     j = header.index(column)
     cells = rows[3].split(",")
     cells[j] = "oops"
@@ -80,4 +101,5 @@ def test_errors_in_a_quirky_file_name_the_file_and_the_physical_line(tmp_path, k
     path.write_bytes(_quirky(rows).encode("utf-8"))
     with pytest.raises(InputError) as info:
         read(path)
-    assert str(info.value).startswith(f"{path}:9:{j + 1}: {column} must be ")
+    where = f"{path}: line 9: column {column!r}: must be " if kind == "trace" else f"{path}:9:{j + 1}: {column} must be "
+    assert str(info.value).startswith(where)
