@@ -526,7 +526,7 @@ HOSTILE_INLINE = [
     ("fleet.pools.0.gpu.name", "[1, 2]", "must be text (got [1, 2])"),
     ("fleet.pools.0.gpu.display_name", "{a: 1}", "must be text (got {'a': 1})"),
     # inline model (the scenario's): counts past 2**53, parameter counts past a float, non-text names
-    ("model.hidden", HUGE, f"must be at most 2**53 = 9,007,199,254,740,992 (got {HUGE[:57]}...)"),
+    ("model.hidden", HUGE, f"must be <= 9007199254740992 (got {HUGE[:57]}...)"),
     ("model.sliding_window", "-1", "must be an integer >= 0 (got -1)"),
     ("model.n_params", HUGE,
      f"must be a number > 0 and at most 1.8e308 (a float's range) (got {HUGE[:57]}...)"),
@@ -543,3 +543,22 @@ def test_hostile_values_of_an_inline_gpu_or_model_name_the_field(tmp_path, capsy
                           model={"n_layers": 2, "hidden": 64, "n_heads": 4, "ffn_hidden": 128, "vocab": 100})
     rc, lines = _validate(path, capsys, f"{field}={value}")
     assert rc == 2 and lines == [f"{path}: {field}: {expected}"]
+
+
+@pytest.mark.parametrize("setting", ["fleet.pools.0.batching.block_size", "fleet.pools.0.batching.max_num_seqs",
+                                     "fleet.pools.0.gpus_per_node", "fleet.pools.0.pipeline_parallel",
+                                     "fleet.pools.0.max_model_len"])
+def test_a_count_past_2_to_the_53_is_named_at_its_field_not_an_overflow(tmp_path, capsys, setting):
+    # 10**400 is an integer to YAML; past 2**53 the work estimate and memory plan would overflow a float
+    path = _roofline_file(tmp_path, autoscale={"min": 1, "max": 2})
+    rc, lines = _validate(path, capsys, f"{setting}={HUGE}")
+    assert rc == 2 and lines == [f"{path}: {setting}: must be <= 9007199254740992 (got {HUGE[:57]}...)"]
+
+
+@pytest.mark.parametrize("setting", ["fleet.pools.0.replicas", "fleet.pools.0.autoscale.max"])
+def test_replicas_past_a_floats_range_are_refused_by_the_work_limit(tmp_path, capsys, setting):
+    path = _roofline_file(tmp_path, **({"autoscale": {"min": 1, "max": 2}} if "autoscale" in setting else {}))
+    rc, lines = _validate(path, capsys, f"{setting}={HUGE}")
+    assert rc == 2 and lines == [
+        f"{path}: {setting}: implies more than 10^308 replicas in all pools (at most 20,000); for a larger fleet "
+        "simulate one shard and set the pool's scale; pass --allow-large to run it anyway"]

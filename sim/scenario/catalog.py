@@ -31,6 +31,7 @@ import yaml
 from sim.errors import InputError, ScenarioError
 from sim.scenario.architecture import ModelSpec, architecture_params, check_architecture
 from sim.scenario.hf_config import hf_fields, read_hf_config
+from sim.scenario.types import MAX_COUNT
 
 PRECISIONS = ("bf16", "fp8", "fp4")
 
@@ -259,9 +260,6 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
                    sources=("inline",), precision_factors=() if own_eff else base.precision_factors, **vals)
 
 
-#: the largest count an inline architecture may give: 2**53, past which a float no longer counts
-#: every integer (and a parameter count, a product of two, overflows a float)
-MAX_COUNT = 2**53
 _REQUIRED = ("n_layers", "hidden", "n_heads", "ffn_hidden", "vocab")
 _OPTIONAL_INT = ("n_kv_heads", "head_dim", "n_experts", "experts_per_token", "max_context")
 _OPTIONAL_COUNT = ("position_embeddings", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim",
@@ -334,7 +332,7 @@ def _field_problems(d: dict) -> list[tuple[str, str]]:
             if isinstance(v, bool) or not isinstance(v, int) or v < least:
                 problems.append((f"model.{k}", f"must be an integer {words} (got {_shown(v)})"))
             elif v > MAX_COUNT:
-                problems.append((f"model.{k}", f"must be at most 2**53 = {MAX_COUNT:,} (got {_shown(v)})"))
+                problems.append((f"model.{k}", f"must be <= {MAX_COUNT} (got {_shown(v)})"))
     for k, allowed in _OPTIONAL_STR.items():
         if k in d and d[k] not in allowed and not (d[k] is None and k.endswith("dtype")):
             problems.append((f"model.{k}", f"must be one of {', '.join(allowed)} (got {d[k]!r})"))
