@@ -1,4 +1,4 @@
-"""Atomic file writes and fast CSV formatting of columns.
+"""Atomic file writes, fast CSV formatting of columns, and the one rule for reading a CSV a person wrote.
 
 Every write goes to a temporary file in the target's folder and is renamed into place, so a
 reader (or a crashed run) never sees a half-written result file.
@@ -22,18 +22,26 @@ in ~0.12 s. Its text equals ``repr`` except for magnitudes below 1e-4 (``0.00001
 The formatter is checked against ``repr`` on a set of awkward values at first use and not used
 if it disagrees or is missing (then every cell comes from ``repr``, as before).
 
+CSV input (:func:`csv_rows`): every reader of a file a person gives (step-time tables, measured
+points, Vidur profiles) reads it by one rule: a byte-order mark at the start is dropped, lines end in
+LF, CRLF or CR, and a blank line or one whose first non-space character is ``#`` is a comment.
+A comment is a whole line, decided before the line is parsed as CSV, so a quote in it cannot open
+a field that swallows the lines after it.
+
 ``.csv.gz`` files are gzip members with a fixed header (no file name, modification time 0,
 OS "unknown"), so the same table always gives the same bytes.
 """
 from __future__ import annotations
 
+import csv
 import errno
+import io
 import json
 import os
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,6 +80,39 @@ class Coded:
         """The column as a numpy string array (``""`` for code ``-1``)."""
         lut = np.array(list(self.labels) + [""], dtype=str)
         return lut[np.asarray(self.codes, dtype=np.int64)]
+
+
+def csv_rows(text: str | Iterable[str], name: str | Path) -> Iterator[tuple[int, list[str]]]:
+    r"""``(line number, fields)`` of every record of CSV ``text`` (a string, or lines as a file
+    opened with ``newline=""`` gives them) by the project's reading rule (module docstring): BOM
+    dropped, LF/CRLF/CR, blank and ``#`` lines skipped. Line numbers count every physical line,
+    comments included (a record spanning lines is numbered by its last). A line the ``csv``
+    module refuses (a NUL byte, a field past its size limit) is an
+    :class:`~sim.errors.InputError` naming ``name`` and the line.
+
+        >>> list(csv_rows("\ufeffa,b\r\n  # note, \"quoted\r\n\r\n1,2\r\n", "t.csv"))
+        [(1, ['a', 'b']), (4, ['1', '2'])]
+    """
+    from sim.errors import InputError
+
+    at = 0
+
+    def data_lines() -> Iterator[str]:
+        nonlocal at
+        for n, line in enumerate(io.StringIO(text, newline="") if isinstance(text, str) else text, start=1):
+            if n == 1:
+                line = line.removeprefix("\ufeff")
+            head = line.lstrip()
+            if head and head[0] != "#":
+                at = n
+                yield line
+
+    reader = csv.reader(data_lines())
+    try:
+        for fields in reader:
+            yield at, fields
+    except csv.Error as exc:
+        raise InputError(f"{name}:{at}: not readable as CSV ({exc})") from None
 
 
 def resolve_path(path: str | Path, base_dir: str | Path) -> Path:

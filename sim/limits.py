@@ -182,9 +182,10 @@ def estimate(loaded, limit: float = MAX_REQUESTS) -> WorkEstimate:
         est.where["fluid_steps"] = "fluid.step"
     best = (-1.0, "fleet.pools")
     for i, p in enumerate(sc.fleet.pools):
-        most = max(p.replicas, p.autoscale.max if p.autoscale is not None else 0)
+        # replicas and autoscale.max have no upper bound in the schema: the limit here names them
+        most = _count(max(p.replicas, p.autoscale.max if p.autoscale is not None else 0))
         est.replicas += most
-        best = max(best, (float(most), f"fleet.pools.{i}.{'autoscale.max' if p.autoscale and p.autoscale.max > p.replicas else 'replicas'}"))
+        best = max(best, (most, f"fleet.pools.{i}.{'autoscale.max' if p.autoscale and p.autoscale.max > p.replicas else 'replicas'}"))
         if p.failures is not None:
             cycle = float(p.failures.mtbf) + float(p.failures.mttr)
             events = 2.0 * most * T / cycle if cycle > 0 else math.inf
@@ -193,6 +194,14 @@ def estimate(loaded, limit: float = MAX_REQUESTS) -> WorkEstimate:
                 est.where["failure_events"] = f"fleet.pools.{i}.failures.mtbf"
     est.where["replicas"] = best[1]
     return est
+
+
+def _count(n: int) -> float:
+    """An integer count as a float; ``inf`` past a float's range (YAML reads 10**400 as an integer)."""
+    try:
+        return float(n)
+    except OverflowError:
+        return math.inf
 
 
 def _n(x: float) -> str:

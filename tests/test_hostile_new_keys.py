@@ -458,3 +458,107 @@ def test_the_floor_and_ceiling_of_a_node_are_legal(tmp_path, capsys):
     path = _roofline_file(tmp_path, tensor_parallel=8, pipeline_parallel=2)
     assert _validate(path, capsys, "fleet.pools.0.ib_gbps=1") == (0, [])        # two nodes of 8: it is used
     assert _validate(path, capsys, "fleet.pools.0.gpus_per_node=72") == (0, [])
+
+
+# ------------------------------------------------------------------ node size and inter-node bandwidth, wherever set
+INLINE_H100 = {"like": "h100-sxm", "name": "my-h100"}
+
+
+@pytest.mark.parametrize("pool,sets,field", [
+    ({}, ["fleet.pools.0.gpus_per_node=73"], "fleet.pools.0.gpus_per_node"),
+    ({"gpu": {**INLINE_H100, "gpus_per_node": 73}}, [], "fleet.pools.0.gpu.gpus_per_node"),
+    ({"gpu": INLINE_H100}, ["fleet.pools.0.gpu.gpus_per_node=73"], "fleet.pools.0.gpu.gpus_per_node"),
+])
+def test_a_node_past_the_largest_nvlink_domain_warns_wherever_it_is_set(tmp_path, capsys, pool, sets, field):
+    path = _roofline_file(tmp_path, **pool)
+    rc, lines = _validate(path, capsys, *sets)
+    assert rc == 0 and lines[:1] == [
+        f"{path}: {field}: 73 GPUs in one node is more than the largest NVLink domain shipping (72, a GB200 NVL72 "
+        "rack); every GPU of a node is modelled as linked by NVLink, so collectives of up to 73 GPUs never use ib_gbps"]
+
+
+def test_the_pools_node_size_wins_over_the_inline_gpus(tmp_path, capsys):
+    path = _roofline_file(tmp_path, gpu={**INLINE_H100, "gpus_per_node": 1000}, gpus_per_node=8)
+    assert _validate(path, capsys) == (0, [])
+
+
+# H100 SXM: NVLink4 450 GB/s one way = 3,600 Gb/s; L40S: PCIe Gen4 32 GB/s = 256 Gb/s, so 800 (a NIC) is its ceiling
+@pytest.mark.parametrize("gpu,ib_gbps,ceiling,link", [
+    ("h100-sxm", "400000", "3,600", "h100-sxm: 450 GB/s one way = 3,600 Gb/s"),
+    ("h100-sxm", "3600.5", "3,600", "h100-sxm: 450 GB/s one way = 3,600 Gb/s"),
+    ("h100-sxm", "1e308", "3,600", "h100-sxm: 450 GB/s one way = 3,600 Gb/s"),
+    ("l40s", "801", "800", "l40s: 32 GB/s one way = 256 Gb/s"),
+    (INLINE_H100, "400000", "3,600", "my-h100: 450 GB/s one way = 3,600 Gb/s"),
+])
+def test_an_inter_node_bandwidth_faster_than_nvlink_and_any_nic_is_refused(tmp_path, capsys, gpu, ib_gbps, ceiling,
+                                                                           link):
+    path = _roofline_file(tmp_path, gpu=gpu, tensor_parallel=8, pipeline_parallel=2)
+    rc, lines = _validate(path, capsys, f"fleet.pools.0.ib_gbps={ib_gbps}")
+    assert rc == 2 and lines == [
+        f"{path}: fleet.pools.0.ib_gbps: must be <= {ceiling} (Gb/s per GPU, gigabits): faster than any NIC "
+        f"(800 Gb/s ConnectX-8) and than the GPU's own scale-up link ({link}) (got {float(ib_gbps):,.6g})"]
+
+
+def test_a_bandwidth_past_any_nic_but_within_nvlink_warns_and_800_does_not(tmp_path, capsys):
+    path = _roofline_file(tmp_path, tensor_parallel=8, pipeline_parallel=2)
+    assert _validate(path, capsys, "fleet.pools.0.ib_gbps=800") == (0, [])
+    assert _validate(path, capsys, "fleet.pools.0.ib_gbps=3600") == (0, [
+        f"{path}: fleet.pools.0.ib_gbps: 3,600 Gb/s per GPU is faster than any NIC shipping (800 Gb/s ConnectX-8; "
+        "1.6 Tb/s ConnectX-9 announced); ib_gbps is gigabits per second per GPU"])
+
+
+def test_a_too_fast_network_is_refused_even_where_no_traffic_crosses_nodes(tmp_path, capsys):
+    path = _roofline_file(tmp_path)
+    rc, lines = _validate(path, capsys, "fleet.pools.0.ib_gbps=400000")
+    assert rc == 2 and len(lines) == 1 and "fleet.pools.0.ib_gbps: must be <= 3,600" in lines[0]
+
+
+HUGE = str(10**400)         # named by its first 57 digits, not printed whole
+HOSTILE_INLINE = [
+    # inline GPU: numbers past a float's range, non-text names
+    ("fleet.pools.0.gpu.bf16_tflops", HUGE,
+     f"must be a number > 0 and at most 1.8e308 (a float's range) (got {HUGE[:57]}...)"),
+    ("fleet.pools.0.gpu.hbm_gb", ".nan", "must be a number > 0 (got nan)"),
+    ("fleet.pools.0.gpu.interconnect_gbps", "-.inf", "must be a number > 0 (got -inf)"),
+    ("fleet.pools.0.gpu.fp8_tflops", "true", "must be a number > 0 or null (got True)"),
+    ("fleet.pools.0.gpu.gpus_per_node", HUGE[:30] + ".5", "must be an integer >= 1 (got 1e+29)"),
+    ("fleet.pools.0.gpu.gpus_per_node", "eight", "must be an integer >= 1 (got 'eight')"),
+    ("fleet.pools.0.gpu.name", "[1, 2]", "must be text (got [1, 2])"),
+    ("fleet.pools.0.gpu.display_name", "{a: 1}", "must be text (got {'a': 1})"),
+    # inline model (the scenario's): counts past 2**53, parameter counts past a float, non-text names
+    ("model.hidden", HUGE, f"must be <= 9007199254740992 (got {HUGE[:57]}...)"),
+    ("model.sliding_window", "-1", "must be an integer >= 0 (got -1)"),
+    ("model.n_params", HUGE,
+     f"must be a number > 0 and at most 1.8e308 (a float's range) (got {HUGE[:57]}...)"),
+    ("model.n_active_params", ".inf", "must be a number > 0 (got inf)"),
+    ("model.name", "7", "must be text (got 7)"),
+    ("model.source", "[x]", "must be text (got ['x'])"),
+]
+
+
+@pytest.mark.parametrize("field,value,expected", HOSTILE_INLINE, ids=[f"{f.split('.', 2)[-1]}={v[:8]}"
+                                                                     for f, v, _ in HOSTILE_INLINE])
+def test_hostile_values_of_an_inline_gpu_or_model_name_the_field(tmp_path, capsys, field, value, expected):
+    path = _roofline_file(tmp_path, gpu=INLINE_H100,
+                          model={"n_layers": 2, "hidden": 64, "n_heads": 4, "ffn_hidden": 128, "vocab": 100})
+    rc, lines = _validate(path, capsys, f"{field}={value}")
+    assert rc == 2 and lines == [f"{path}: {field}: {expected}"]
+
+
+@pytest.mark.parametrize("setting", ["fleet.pools.0.batching.block_size", "fleet.pools.0.batching.max_num_seqs",
+                                     "fleet.pools.0.gpus_per_node", "fleet.pools.0.pipeline_parallel",
+                                     "fleet.pools.0.max_model_len"])
+def test_a_count_past_2_to_the_53_is_named_at_its_field_not_an_overflow(tmp_path, capsys, setting):
+    # 10**400 is an integer to YAML; past 2**53 the work estimate and memory plan would overflow a float
+    path = _roofline_file(tmp_path, autoscale={"min": 1, "max": 2})
+    rc, lines = _validate(path, capsys, f"{setting}={HUGE}")
+    assert rc == 2 and lines == [f"{path}: {setting}: must be <= 9007199254740992 (got {HUGE[:57]}...)"]
+
+
+@pytest.mark.parametrize("setting", ["fleet.pools.0.replicas", "fleet.pools.0.autoscale.max"])
+def test_replicas_past_a_floats_range_are_refused_by_the_work_limit(tmp_path, capsys, setting):
+    path = _roofline_file(tmp_path, **({"autoscale": {"min": 1, "max": 2}} if "autoscale" in setting else {}))
+    rc, lines = _validate(path, capsys, f"{setting}={HUGE}")
+    assert rc == 2 and lines == [
+        f"{path}: {setting}: implies more than 10^308 replicas in all pools (at most 20,000); for a larger fleet "
+        "simulate one shard and set the pool's scale; pass --allow-large to run it anyway"]

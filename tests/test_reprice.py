@@ -230,3 +230,45 @@ def test_reprice_warns_when_an_override_changes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"{base}: economics.gpu_hour_usd: changes nothing: the saved economics block already has this "
                    "value"]
+
+
+SINGLE_OVERRIDES = [     # scenario, run options, the override, evaluations of the two commands
+    (BASELINE, SHORT, "economics.gpu_hour_usd=1.8", 2),                   # changes the money
+    (BASELINE, SHORT, "economics.gpu_hour_usd=2.5", 4),                   # the saved value: changes nothing
+    (BASELINE, SHORT + ["--set", "economics.compute=[{pool: main, tier: on_demand, usd_per_gpu_hour: 3.0}]"],
+     "economics.gpu_hour_usd=1.0", 4),                                    # priced by the tier: changes nothing
+    (BASELINE, SHORT, "economics.discount_rate=0.1", 2),                  # changes NPV only
+    (PARTNER, [], "economics.agreements.0.payment_lag=30d", 2),          # moves cash, not accrual
+    (PARTNER, [], "economics.credits.0.usd=1.0e9", 2),
+]
+
+
+@pytest.mark.parametrize("path,extra,override,evaluations", SINGLE_OVERRIDES,
+                         ids=[f"{p.stem}:{o}" for p, _, o, _ in SINGLE_OVERRIDES])
+def test_one_override_evaluates_once_unless_the_totals_match_and_prints_the_same_bytes(
+        tmp_path, capsys, monkeypatch, path, extra, override, evaluations):
+    """A single override is compared with the folder's own totals before the saved block is
+    evaluated again: the command prints and writes exactly what always evaluating it gives, and an
+    override that changes the totals costs one evaluation instead of two."""
+    import sim.economics.reprice as rp
+
+    base = _run(path, tmp_path / "base", extra)
+    capsys.readouterr()
+    calls = []
+    evaluate = rp.evaluate
+    monkeypatch.setattr(rp, "evaluate", lambda *a: calls.append(1) or evaluate(*a))
+    outputs = []
+    for known in (True, False):
+        if not known:     # the folder's totals unknown: the saved block is evaluated to compare
+            reprice = rp.reprice
+            monkeypatch.setattr(rp, "reprice", lambda saved, overrides, totals=None: reprice(saved, overrides))
+        calls.clear()
+        out = tmp_path / f"re_{known}"
+        for argv in (["--json"], ["--out", str(out), "--quiet"]):
+            assert main(["reprice", str(base), "--set", override, *argv]) == 0
+        printed = capsys.readouterr()
+        files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+        outputs.append((printed.out, printed.err, files, len(calls)))
+    (out_a, err_a, files_a, n_a), (out_b, err_b, files_b, n_b) = outputs
+    assert (out_a, err_a) == (out_b, err_b) and files_a == files_b
+    assert (n_a, n_b) == (evaluations, 4)       # always evaluating: the override and the saved block, twice

@@ -32,8 +32,13 @@ MONEY_FILES = ("summary.json", "cashflow.csv", "ledger.csv", "settlements.csv", 
 STALE_FILES = ("report.html", "figures/cashflow.png", "figures/cashflow.svg")
 
 
-def reprice(saved: SavedUsage, overrides: Sequence[str] = ()) -> EconomicsResult:
+def reprice(saved: SavedUsage, overrides: Sequence[str] = (), saved_totals: dict | None = None) -> EconomicsResult:
     """Evaluate the saved usage under the saved ``economics:`` block with ``overrides`` applied.
+
+    ``saved_totals``: the ``cost`` and ``cashflow`` blocks of the summary the saved block gave
+    (``{"cost": ..., "cashflow": ...}`` as read from the folder's ``summary.json``), when known:
+    a single override whose totals differ from them changes the money, so the saved block is not
+    evaluated again to tell (:func:`_warn_if_unchanged`).
 
     Raises :class:`~sim.errors.ScenarioError` (field path and message) for an override outside
     ``economics`` or a block that does not validate against the run's pools, horizon and revenue
@@ -46,7 +51,7 @@ def reprice(saved: SavedUsage, overrides: Sequence[str] = ()) -> EconomicsResult
         raise ScenarioError(outside)
     econ = _evaluate(saved, overrides)
     for o in overrides:
-        _warn_if_unchanged(saved, overrides, o, econ)
+        _warn_if_unchanged(saved, overrides, o, econ, saved_totals)
     return econ
 
 
@@ -64,12 +69,28 @@ def _money(econ: EconomicsResult) -> tuple:
     return econ.ledger, econ.cost, econ.cashflow, econ.statement, econ.settlements
 
 
+def _totals(econ: EconomicsResult) -> dict | None:
+    """``econ``'s ``cost`` and ``cashflow`` blocks as ``summary.json`` holds them (through JSON),
+    or ``None`` when they are not JSON."""
+    try:
+        return json.loads(json.dumps({"cost": econ.cost, "cashflow": econ.cashflow}))
+    except (TypeError, ValueError):
+        return None
+
+
 def _warn_if_unchanged(saved: SavedUsage, overrides: Sequence[str], override: str,
-                       econ: EconomicsResult) -> None:
+                       econ: EconomicsResult, saved_totals: dict | None = None) -> None:
     """Warn (``economics.field: message``) when re-pricing without ``override`` gives the same
     money, ledger entry for entry: an override that changes nothing is usually a field the saved
-    block does not use (``gpu_hour_usd`` where ``economics.compute`` tiers bill every GPU-hour)."""
+    block does not use (``gpu_hour_usd`` where ``economics.compute`` tiers bill every GPU-hour).
+
+    Without ``override`` a single override leaves the saved block, whose totals the folder's
+    summary holds (``saved_totals``): when ``econ``'s differ, so does the money, and the saved
+    block is not evaluated a second time (on a long fluid result that evaluation was half of a
+    re-price). Equal totals are no proof of equal money, so they are checked as before."""
     others = [o for o in overrides if o != override]
+    if not others and saved_totals is not None and _totals(econ) not in (None, saved_totals):
+        return
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -112,7 +133,10 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
         raise InputError(f"{src}: {Path(exc.filename or '').name or 'summary.json'} is missing") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{src}: {exc}") from None
-    econ = reprice(saved, overrides)
+    totals = ({k: summary[k] for k in ("cost", "cashflow")}
+              if isinstance(summary, dict) and all(isinstance(summary.get(k), dict) for k in ("cost", "cashflow"))
+              else None)
+    econ = reprice(saved, overrides, totals)
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
     summary["repriced"] = {"from": str(src), "overrides": list(overrides)}

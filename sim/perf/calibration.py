@@ -53,8 +53,6 @@ name the same set.
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 import pathlib
 from dataclasses import asdict, dataclass
@@ -64,6 +62,7 @@ import yaml
 from scipy.optimize import least_squares
 
 from sim.errors import InputError
+from sim.io import csv_rows
 from sim.perf.base import BatchShape
 from sim.perf.kernels import KernelSet, build_kernels, kernel_record
 from sim.perf.roofline import RooflineModel
@@ -323,19 +322,20 @@ def at_bounds(x, lo, hi, names) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _read_csv(path: pathlib.Path) -> tuple[list[str], list[list[str]]]:
+def _read_csv(path: pathlib.Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
+    """``(header line, header, [(line, row), ...])`` of a points file, read by the one CSV rule."""
     from sim.scenario.safe_yaml import read_input_text
     text = read_input_text(path)      # a regular file, within the scenario loader's limits
-    rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r and not r[0].lstrip().startswith("#")]
+    rows = list(csv_rows(text, path))
     if not rows:
         raise InputError(f"{path}: empty file; expected a header row")
-    return [h.strip() for h in rows[0]], rows[1:]
+    return rows[0][0], [h.strip() for h in rows[0][1]], rows[1:]
 
 
 def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
     """Points from a CSV whose header names the step-time or the throughput columns."""
     path = pathlib.Path(path)
-    header, rows = _read_csv(path)
+    header_line, header, rows = _read_csv(path)
     step_cols = ["prefill_tokens", "decode_seqs", "context_tokens", "step_s"]
     tput_cols = ["batch", "input_tokens", "output_tokens", "output_tokens_per_s"]
     if all(c in header for c in step_cols):
@@ -343,14 +343,14 @@ def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
     elif all(c in header for c in tput_cols):
         cols, kind = tput_cols, "tput"
     else:
-        raise InputError(f"{path}:1: header must contain either {', '.join(step_cols)} or "
+        raise InputError(f"{path}:{header_line}: header must contain either {', '.join(step_cols)} or "
                          f"{', '.join(tput_cols)} (got {', '.join(header)})")
     if not rows:
         raise InputError(f"{path}: no points: the file has a header row and no data rows (expected a row "
                          f"per measurement with {', '.join(cols)})")
     data: dict[str, list[float]] = {c: [] for c in cols}
     at_least_one = ("batch", "input_tokens", "output_tokens")
-    for lineno, row in enumerate(rows, start=2):
+    for lineno, row in rows:
         for c in cols:
             j = header.index(c)
             try:

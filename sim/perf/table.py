@@ -27,8 +27,6 @@ point and the grid's range, and uses the fallback roofline for every such iterat
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 import pathlib
 import warnings
@@ -37,6 +35,7 @@ import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 
 from sim.errors import InputError, InputWarning
+from sim.io import csv_rows
 from sim.perf.base import BatchShape, StepTimeModel
 
 COLUMNS = ("prefill_tokens", "decode_seqs", "context_tokens", "step_s")
@@ -127,8 +126,7 @@ def read_table(path: str | pathlib.Path) -> tuple[tuple[np.ndarray, np.ndarray, 
     from sim.scenario.safe_yaml import read_input_text
     path = pathlib.Path(path)
     text = read_input_text(path, "step-time table")      # a regular file, within the scenario loader's limits
-    lines = [(i, r) for i, r in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
-             if r and not r[0].lstrip().startswith("#")]
+    lines = list(csv_rows(text, path))
     if not lines:
         raise InputError(f"{path}: empty; expected a header {', '.join(COLUMNS)}")
     header = [h.strip() for h in lines[0][1]]

@@ -39,6 +39,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from sim.errors import InputError
+from sim.io import csv_rows
 from sim.perf.base import BatchShape
 from sim.perf.kernels import KernelSet
 from sim.perf.roofline import RooflineModel
@@ -56,21 +57,19 @@ def bundled_profile(gpu: str, kind: str = "mlp") -> pathlib.Path:
 
 
 def _rows(path: pathlib.Path) -> list[tuple[int, dict[str, str]]]:
-    """``(line number, row)`` of a CSV profile (``#`` lines are comments): a regular UTF-8 file within
-    the scenario loader's size limit, every row as long as the header; :class:`InputError` naming the
-    file (and line) otherwise."""
+    """``(line number, row)`` of a CSV profile (read by the one CSV rule, :func:`sim.io.csv_rows`): a
+    regular UTF-8 file within the scenario loader's size limit, every row as long as the header;
+    :class:`InputError` naming the file (and line) otherwise."""
     from sim.scenario.safe_yaml import read_input_text
     text = read_input_text(path)      # a regular file, within the scenario loader's limits
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
-             if line.strip() and not line.startswith("#")]
+    lines = list(csv_rows(text, path))
     if not lines:
         return []
-    header = [h.strip() for h in next(csv.reader([lines[0][1]]))]
+    header = [h.strip() for h in lines[0][1]]
     if len(lines) == 1:
         raise InputError(f"{path}: has a header row and no data rows")
     out = []
-    for n, line in lines[1:]:
-        values = next(csv.reader([line]))
+    for n, values in lines[1:]:
         if len(values) != len(header):
             raise InputError(f"{path}:{n}: has {len(values)} values; the header names {len(header)} columns")
         out.append((n, dict(zip(header, values))))

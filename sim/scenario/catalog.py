@@ -31,6 +31,7 @@ import yaml
 from sim.errors import InputError, ScenarioError
 from sim.scenario.architecture import ModelSpec, architecture_params, check_architecture
 from sim.scenario.hf_config import hf_fields, read_hf_config
+from sim.scenario.types import MAX_COUNT
 
 PRECISIONS = ("bf16", "fp8", "fp4")
 
@@ -162,6 +163,37 @@ _GPU_ALIASES = {"hbm_bandwidth_tbps": "hbm_tbps"}
 _GPU_ALLOWED = set(_GPU_NUMBERS) | set(_GPU_ALIASES) | {"name", "like", "gpus_per_node", "display_name"}
 
 
+def _finite(v: Any) -> float | None:
+    """``v`` as a finite float; ``None`` for a boolean, text, NaN, an infinity or an integer past
+    a float's range (1.8e308), which an inline mapping may hold where a number belongs."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        x = float(v)
+    except OverflowError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _number_words(v: Any) -> str:
+    """What a positive number field of an inline mapping allows, for the message about ``v``."""
+    past = isinstance(v, int) and not isinstance(v, bool) and v > 0
+    return "a number > 0 and at most 1.8e308 (a float's range)" if past else "a number > 0"
+
+
+def _shown(v: Any) -> str:
+    """``repr(v)`` cut to 60 characters: a 400-digit integer is named, not printed whole."""
+    text = repr(v)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _text_problems(d: Mapping[str, Any], kind: str, keys: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The naming fields of an inline mapping that are not text (a list or mapping would become
+    its Python spelling in every table and figure)."""
+    return [(f"{kind}.{k}", f"must be text (got {_shown(d[k])})") for k in keys
+            if k in d and not isinstance(d[k], str)]
+
+
 def get_gpu(name: str | Mapping[str, Any]) -> GPUSpec:
     """The catalog GPU called ``name``, or an inline datasheet mapping.
 
@@ -202,13 +234,14 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
         if key not in _GPU_NUMBERS:
             continue
         nullable = key in ("fp8_tflops", "fp4_tflops")
+        x = _finite(v)
         if v is None and nullable:
             vals[key] = None
-        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 \
-                or (v == 0 and key not in ("overhead_s",)):
-            problems.append((f"gpu.{k}", f"must be a number > 0{' or null' if nullable else ''} (got {v!r})"))
+        elif x is None or x < 0 or (x == 0 and key not in ("overhead_s",)):
+            problems.append((f"gpu.{k}", f"must be {_number_words(v)}{' or null' if nullable else ''} "
+                                         f"(got {_shown(v)})"))
         else:
-            vals[key] = float(v)
+            vals[key] = x
     for k in ("flops_efficiency", "bw_efficiency"):
         if k in vals and vals[k] > 1:
             problems.append((f"gpu.{k}", f"must be a fraction in (0, 1] (got {vals[k]!r})"))
@@ -216,7 +249,8 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
         problems.append(("gpu.overlap_exponent", f"must be >= 1 (got {vals['overlap_exponent']!r})"))
     gpn = d.get("gpus_per_node", base.gpus_per_node)
     if isinstance(gpn, bool) or not isinstance(gpn, int) or gpn < 1:
-        problems.append(("gpu.gpus_per_node", f"must be an integer >= 1 (got {gpn!r})"))
+        problems.append(("gpu.gpus_per_node", f"must be an integer >= 1 (got {_shown(gpn)})"))
+    problems += _text_problems(d, "gpu", ("name", "display_name"))
     if problems:
         raise ScenarioError(problems)
     name = str(d.get("name", f"custom ({like})"))
@@ -296,10 +330,13 @@ def _field_problems(d: dict) -> list[tuple[str, str]]:
         for k in (k for k in keys if k in d):
             v = d[k]
             if isinstance(v, bool) or not isinstance(v, int) or v < least:
-                problems.append((f"model.{k}", f"must be an integer {words} (got {v!r})"))
+                problems.append((f"model.{k}", f"must be an integer {words} (got {_shown(v)})"))
+            elif v > MAX_COUNT:
+                problems.append((f"model.{k}", f"must be <= {MAX_COUNT} (got {_shown(v)})"))
     for k, allowed in _OPTIONAL_STR.items():
         if k in d and d[k] not in allowed and not (d[k] is None and k.endswith("dtype")):
             problems.append((f"model.{k}", f"must be one of {', '.join(allowed)} (got {d[k]!r})"))
+    problems += _text_problems(d, "model", ("name", "source", "activation"))
     if "tied_embeddings" in d and not isinstance(d["tied_embeddings"], bool):
         problems.append(("model.tied_embeddings", f"must be true or false (got {d['tied_embeddings']!r})"))
     return problems
@@ -327,14 +364,15 @@ def _with_parameter_counts(spec: ModelSpec, d: dict) -> ModelSpec:
     """``spec`` with its total and active parameter counts: the mapping's, else the architecture's."""
     total, active = architecture_params(spec)
     problems = []
+    counts = {}
     for k, default in (("n_params", total), ("n_active_params", active)):
         v = d.get(k, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            problems.append((f"model.{k}", f"must be a number > 0 (got {v!r})"))
+        counts[k] = _finite(v)
+        if counts[k] is None or counts[k] <= 0:
+            problems.append((f"model.{k}", f"must be {_number_words(v)} (got {_shown(v)})"))
     if problems:
         raise ScenarioError(problems)
-    return replace(spec, n_params=float(d.get("n_params", total)),
-                   n_active_params=float(d.get("n_active_params", active)))
+    return replace(spec, **counts)
 
 
 def _stem(path: str) -> str:

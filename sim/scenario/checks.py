@@ -86,7 +86,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
             problems.append((f"{where}.name", f"pool names must be unique (got {pool.name!r} twice)"))
         seen.add(pool.name)
         gpu, model = _pool_catalog(pool, where, default_model, problems)
-        problems.extend(_pool_settings_problems(sc, pool, where))
+        problems.extend(_pool_settings_problems(sc, pool, where, gpu))
         if model is not None and gpu is not None:
             problems.extend(_pool_memory_problems(sc, i, pool, model, gpu))
         notes.extend(_pool_warnings(sc, pool, where, gpu))
@@ -155,17 +155,44 @@ MIN_IB_GBPS = 1.0
 1000BASE-T). A DGX H100 has one 400 Gb/s ConnectX-7 NIC per GPU (NVIDIA DGX H100 user guide)."""
 MAX_NVLINK_DOMAIN_GPUS = 72
 """The largest NVLink domain shipping: a GB200 NVL72 rack, 72 GPUs (Microsoft Azure ND GB200 v6
-documentation; shared reference notes). A node of more GPUs is warned about."""
+documentation; shared reference notes). A node of more GPUs is warned about, whether the pool's
+``gpus_per_node`` or an inline GPU's says so."""
+MAX_NIC_GBPS = 800.0
+"""The fastest scale-out NIC shipping, Gb/s per GPU: one 800 Gb/s ConnectX-8 SuperNIC per GPU in a
+GB300 NVL72 (NVIDIA ConnectX-8 SuperNIC user manual,
+https://docs.nvidia.com/networking/display/connectx8supernic/introduction); ConnectX-9 at 1.6 Tb/s
+per GPU was announced for Vera Rubin (NVIDIA GTC Washington, October 2025). Above it is warned about;
+above both it and the GPU's own scale-up link (8 x ``interconnect_gbps``, which is GB/s) is refused:
+no network reaches a GPU faster than its own NVLink, and a typo of 400000 for 400 would silently
+make every inter-node collective run at NVLink speed."""
 
 
-def _pool_settings_problems(sc, pool, where: str) -> list[tuple[str, str]]:
-    """Batching policy, autoscale and failure settings of one pool that contradict each other, and
-    an inter-node bandwidth below any network's."""
-    problems: list[tuple[str, str]] = []
+def _ib_ceiling_gbps(gpu) -> float:
+    """The fastest inter-node bandwidth a pool of ``gpu`` may name, Gb/s per GPU: the faster of
+    the fastest NIC shipping and the GPU's own one-way scale-up link (GB/s x 8)."""
+    return max(MAX_NIC_GBPS, 8 * gpu.interconnect_gbps)
+
+
+def _ib_problems(pool, where: str, gpu) -> list[tuple[str, str]]:
+    """An inter-node bandwidth below any network's, or above both any NIC's and the GPU's own
+    scale-up link (``gpu`` is ``None`` when the pool's GPU has problems of its own)."""
     if pool.ib_gbps < MIN_IB_GBPS:
-        problems.append((f"{where}.ib_gbps", f"must be >= {MIN_IB_GBPS:g} (Gb/s per GPU; gigabit Ethernet is the "
-                                             f"slowest datacenter network, a DGX H100 has 400 Gb/s per GPU) "
-                                             f"(got {pool.ib_gbps:g})"))
+        return [(f"{where}.ib_gbps", f"must be >= {MIN_IB_GBPS:g} (Gb/s per GPU; gigabit Ethernet is the "
+                                     f"slowest datacenter network, a DGX H100 has 400 Gb/s per GPU) "
+                                     f"(got {pool.ib_gbps:g})")]
+    if gpu is not None and pool.ib_gbps > _ib_ceiling_gbps(gpu):
+        link = 8 * gpu.interconnect_gbps
+        return [(f"{where}.ib_gbps", f"must be <= {_ib_ceiling_gbps(gpu):,.0f} (Gb/s per GPU, gigabits): faster "
+                                     f"than any NIC ({MAX_NIC_GBPS:,.0f} Gb/s ConnectX-8) and than the GPU's own "
+                                     f"scale-up link ({gpu.name}: {gpu.interconnect_gbps:g} GB/s one way = "
+                                     f"{link:,.0f} Gb/s) (got {pool.ib_gbps:,.6g})")]
+    return []
+
+
+def _pool_settings_problems(sc, pool, where: str, gpu=None) -> list[tuple[str, str]]:
+    """Batching policy, autoscale and failure settings of one pool that contradict each other, and
+    an inter-node bandwidth outside any network's (:func:`_ib_problems`)."""
+    problems = _ib_problems(pool, where, gpu)
     b = pool.batching
     if b.policy == "static" and b.batch_size is None:
         problems.append((f"{where}.batching.batch_size", "required when policy is static"))
@@ -216,18 +243,33 @@ def _pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
     if pool.data_parallel_attention and pool.tensor_parallel == 1:
         out.append((f"{where}.data_parallel_attention", "has no effect with tensor_parallel: 1 (one GPU already "
                                                          "runs the attention of every sequence)"))
+    out.extend(_node_warnings(pool, where, gpu))
+    return out
+
+
+def _node_warnings(pool, where: str, gpu) -> list[tuple[str, str]]:
+    """A node larger than any NVLink domain (from the pool's ``gpus_per_node`` or its inline GPU's),
+    an inter-node bandwidth faster than any NIC, or one that no traffic uses."""
+    out: list[tuple[str, str]] = []
     per_node = pool.gpus_per_node or getattr(gpu, "gpus_per_node", None)
-    gpus = pool.tensor_parallel * pool.pipeline_parallel
-    if pool.gpus_per_node is not None and pool.gpus_per_node > MAX_NVLINK_DOMAIN_GPUS:
-        out.append((f"{where}.gpus_per_node",
-                    f"{pool.gpus_per_node:,} GPUs in one node is more than the largest NVLink domain shipping "
+    node_field = f"{where}.gpus_per_node" if pool.gpus_per_node is not None else f"{where}.gpu.gpus_per_node"
+    if per_node is not None and per_node > MAX_NVLINK_DOMAIN_GPUS:
+        out.append((node_field,
+                    f"{per_node:,} GPUs in one node is more than the largest NVLink domain shipping "
                     f"({MAX_NVLINK_DOMAIN_GPUS}, a GB200 NVL72 rack); every GPU of a node is modelled as linked "
-                    f"by NVLink, so collectives of up to {pool.gpus_per_node:,} GPUs never use ib_gbps"))
-    if (pool.ib_gbps != type(pool).model_fields["ib_gbps"].default and pool.ib_gbps >= MIN_IB_GBPS
-            and per_node is not None and gpus <= per_node):
+                    f"by NVLink, so collectives of up to {per_node:,} GPUs never use ib_gbps"))
+    gpus = pool.tensor_parallel * pool.pipeline_parallel
+    in_range = gpu is not None and MIN_IB_GBPS <= pool.ib_gbps <= _ib_ceiling_gbps(gpu)
+    if not in_range or pool.ib_gbps == type(pool).model_fields["ib_gbps"].default:
+        return out
+    if per_node is not None and gpus <= per_node:
         out.append((f"{where}.ib_gbps", f"a replica of {gpus} {plural(gpus, 'GPU')} fits in one node of {per_node} "
                                         f"(gpus_per_node): no traffic crosses nodes, so the inter-node bandwidth "
                                         f"has no effect"))
+    elif pool.ib_gbps > MAX_NIC_GBPS:
+        out.append((f"{where}.ib_gbps", f"{pool.ib_gbps:,.6g} Gb/s per GPU is faster than any NIC shipping "
+                                        f"({MAX_NIC_GBPS:,.0f} Gb/s ConnectX-8; 1.6 Tb/s ConnectX-9 announced); "
+                                        f"ib_gbps is gigabits per second per GPU"))
     return out
 
 

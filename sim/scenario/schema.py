@@ -28,7 +28,7 @@ from pydantic import Field, field_validator, model_validator
 from sim.scenario.economics import EconomicsConfig
 from sim.scenario.perf import PerfConfig, RooflinePerf
 from sim.scenario.schedulers import SchedulerName, resolve_batching
-from sim.scenario.types import WHOLE_NUMBER, Duration, Strict, field_error, not_a_boolean
+from sim.scenario.types import MAX_COUNT, WHOLE_NUMBER, Duration, Strict, field_error, not_a_boolean
 from sim.scenario.workload import WorkloadConfig
 
 BatchingPolicy = Literal["continuous", "priority", "static"]
@@ -52,17 +52,17 @@ class Batching(Strict):
 
     scheduler: SchedulerName = "vllm-v1"
     policy: BatchingPolicy = "continuous"
-    max_num_seqs: int = Field(256, ge=1, description="sequences per iteration")
-    max_batched_tokens: int = Field(8192, ge=1, description="tokens per iteration")
+    max_num_seqs: int = Field(256, ge=1, le=MAX_COUNT, description="sequences per iteration")
+    max_batched_tokens: int = Field(8192, ge=1, le=MAX_COUNT, description="tokens per iteration")
     chunked_prefill: bool = False
     mixed_batches: bool = Field(False, description="prompts share iterations with running decodes")
     kv_reservation: Literal["prompt", "full"] = Field(
         "prompt", description="KV blocks held on admission: the prompt's (grow, preempt when out) or the "
                               "whole sequence's (never preempted)")
-    block_size: int = Field(16, ge=1, description="tokens per KV-cache block")
+    block_size: int = Field(16, ge=1, le=MAX_COUNT, description="tokens per KV-cache block")
     prefix_caching: bool = Field(False, description="reuse the KV blocks of a class's shared prompt prefix "
                                                     "(vLLM's automatic prefix caching)")
-    batch_size: int | None = Field(None, ge=1, description="static policy: requests per batch")
+    batch_size: int | None = Field(None, ge=1, le=MAX_COUNT, description="static policy: requests per batch")
     timeout_s: float | None = Field(None, ge=0, description="static policy: max wait to fill a batch")
 
     @model_validator(mode="before")
@@ -108,20 +108,20 @@ class Pool(Strict):
     name: str = Field(min_length=1)
     gpu: str | dict[str, Any] = Field(description="a catalog name or an inline datasheet mapping")
     replicas: int = Field(ge=0)
-    tensor_parallel: int = Field(1, ge=1, description="GPUs per pipeline stage")
-    pipeline_parallel: int = Field(1, ge=1, description="pipeline stages per replica (GPUs per replica: "
+    tensor_parallel: int = Field(1, ge=1, le=MAX_COUNT, description="GPUs per pipeline stage")
+    pipeline_parallel: int = Field(1, ge=1, le=MAX_COUNT, description="pipeline stages per replica (GPUs per replica: "
                                    "tensor_parallel x pipeline_parallel)")
-    pipeline_micro_batches: int | None = Field(None, ge=1, description="micro-batches per pipelined "
+    pipeline_micro_batches: int | None = Field(None, ge=1, le=MAX_COUNT, description="micro-batches per pipelined "
                                                "iteration; default: pipeline_parallel")
-    expert_parallel: int = Field(1, ge=1, description="expert groups, dividing tensor_parallel: 1 (experts split "
+    expert_parallel: int = Field(1, ge=1, le=MAX_COUNT, description="expert groups, dividing tensor_parallel: 1 (experts split "
                                  "tensor-parallel), tensor_parallel (whole experts per GPU, all-to-all "
                                  "dispatch/combine) or between (each expert split tensor_parallel/expert_parallel ways)")
     data_parallel_attention: bool = Field(False, description="attention data-parallel over the stage's GPUs "
                                           "(SGLang --enable-dp-attention): no KV replication, no attention all-reduce")
-    gpus_per_node: int | None = Field(None, ge=1, description="default: the GPU catalog's (8 for HGX boards)")
+    gpus_per_node: int | None = Field(None, ge=1, le=MAX_COUNT, description="default: the GPU catalog's (8 for HGX boards)")
     ib_gbps: float = Field(400.0, gt=0, description="inter-node bandwidth per GPU, gigabits/s")
     model: str | dict[str, Any] | None = Field(None, description="default: the scenario's model")
-    max_model_len: int | None = Field(None, ge=2, description="longest prompt + output served (vLLM's "
+    max_model_len: int | None = Field(None, ge=2, le=MAX_COUNT, description="longest prompt + output served (vLLM's "
                                       "--max-model-len); default: the model's context length")
     batching: Batching = Field(default_factory=Batching)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)

@@ -24,6 +24,11 @@ _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.
 _DURATION_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
 
 
+MAX_COUNT = 2**53
+"""The largest count a scenario may give (replicas, GPUs, tokens, layers): 2**53, past which a float
+no longer holds every integer; larger integers (YAML reads 10**400 as one) would overflow the float
+arithmetic of the work estimate and the memory plan instead of being named at their field."""
+
 WHOLE_NUMBER = "a whole number"
 NUMBER = "a number"
 DURATION = "a duration such as 3600, '90s', '30m', '1h' or '7d'"

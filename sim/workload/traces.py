@@ -25,6 +25,10 @@ Formats (``format:`` in the scenario; ``.gz`` files are decompressed transparent
   two token columns are read; times are replayed as written. Failed requests in BurstGPT have
   ``Response tokens`` 0 and are therefore bad rows (skip them with ``skip_bad_rows``).
 
+CSV traces are read by the project's one CSV rule (:func:`sim.io.csv_rows`): a byte-order mark is
+dropped, lines may end in CRLF, and blank lines and lines whose first non-space character is ``#``
+are comments (line numbers in messages still count them); a row of empty cells is skipped too.
+
 A row is bad when a value is not a number, a timestamp is negative or earlier than the previous
 row's, a token count is not an integer >= 1, or a field is missing. By default the first bad row
 raises :class:`sim.errors.InputError` (``path: line N: column C: message (got 'x')``); with
@@ -51,6 +55,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.errors import InputError
+from sim.io import csv_rows
 from sim.scenario.safe_yaml import check_nesting
 
 _AZURE_TS = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)\s*$")
@@ -230,13 +235,14 @@ def _open_text(path: pathlib.Path) -> io.TextIOBase:
 
 
 def _csv_rows(fh, path: str, needed: tuple[str, ...]):
-    """The header's column indices and the ``csv.reader`` positioned at the first data row."""
-    reader = csv.reader(fh)
+    """The header's column indices and the ``(line, fields)`` records after it, read by the one CSV
+    rule (:func:`sim.io.csv_rows`: BOM dropped, ``#`` and blank lines are comments)."""
+    records = csv_rows(fh, path)
     try:
-        header = next(reader)
+        line, header = next(records)
     except StopIteration:
         raise InputError(f"{path}: line 1: empty file (expected a header row with {', '.join(needed)})")
-    index = {name.strip().lstrip("\ufeff"): i for i, name in enumerate(header)}
+    index = {name.strip(): i for i, name in enumerate(header)}
     missing = [c for c in needed if c not in index]
     if missing:
         # the header is named only when it looks like one: a file that is no trace at all (say
@@ -244,8 +250,8 @@ def _csv_rows(fh, path: str, needed: tuple[str, ...]):
         names = list(index)
         shown = f" (header has {', '.join(repr(c) for c in names)})" if (
             len(names) <= 40 and all(_COLUMN_NAME.match(c) for c in names)) else " (the first line is no header of names)"
-        raise InputError(f"{path}: line 1: missing column(s) {', '.join(repr(c) for c in missing)}{shown}")
-    return index, reader
+        raise InputError(f"{path}: line {line}: missing column(s) {', '.join(repr(c) for c in missing)}{shown}")
+    return index, records
 
 
 def _blank(fields: list[str]) -> bool:
@@ -253,11 +259,11 @@ def _blank(fields: list[str]) -> bool:
     return not fields or all(not f.strip() for f in fields)
 
 
-def _data_rows(reader) -> Iterator[tuple[int, list[str]]]:
+def _data_rows(records) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of every row that is not blank."""
-    for fields in reader:
+    for line, fields in records:
         if not _blank(fields):
-            yield reader.line_num, fields
+            yield line, fields
 
 
 def read_trace(path: str | pathlib.Path, format: str = "fleetsim", *, skip_bad_rows: bool = False,
@@ -334,12 +340,12 @@ def _until_first_good(it: Iterator[tuple[int, list[str]]], rows: _Rows) -> Itera
 
 def _read_csv(fh, name: str, format: str, rows: _Rows, cols: tuple[str, str, str],
               first_only: bool = False) -> None:
-    index, reader = _csv_rows(fh, name, cols)
+    index, records = _csv_rows(fh, name, cols)
     ti, pi, oi = (index[c] for c in cols)
     ten_i = index.get("tenant") if format == "fleetsim" else None
     if format != "azure" and not first_only:
-        return _read_numeric_csv(reader, rows, cols, ti, pi, oi, ten_i)
-    it = _data_rows(reader)
+        return _read_numeric_csv(records, rows, cols, ti, pi, oi, ten_i)
+    it = _data_rows(records)
     if first_only:
         it = _until_first_good(it, rows)
     parse_time = _AzureClock() if format == "azure" else None
@@ -350,7 +356,7 @@ def _read_csv(fh, name: str, format: str, rows: _Rows, cols: tuple[str, str, str
                  f[ten_i] if ten_i is not None and ten_i < n else None, parse_time)
 
 
-def _read_numeric_csv(reader, rows: _Rows, cols, ti: int, pi: int, oi: int, ten_i: int | None) -> None:
+def _read_numeric_csv(records, rows: _Rows, cols, ti: int, pi: int, oi: int, ten_i: int | None) -> None:
     """Numeric times (``fleetsim``, ``burstgpt``), with or without a tenant column, in one tight
     loop over the reader. A row that is not plainly good (a cell that ``float``/``int`` cannot
     read, a value out of range, a time going backwards, a row too short) goes through
@@ -366,7 +372,7 @@ def _read_numeric_csv(reader, rows: _Rows, cols, ti: int, pi: int, oi: int, ten_
     last = rows.last_t
     inf = math.inf
     top = MAX_TOKENS
-    for f in reader:
+    for line, f in records:
         try:
             t = float(f[ti])
             p = int(f[pi])
@@ -391,7 +397,7 @@ def _read_numeric_csv(reader, rows: _Rows, cols, ti: int, pi: int, oi: int, ten_
         elif not _blank(f):
             n = len(f)
             rows.last_t = last
-            rows.add(reader.line_num, cols, f[ti] if ti < n else None, f[pi] if pi < n else None,
+            rows.add(line, cols, f[ti] if ti < n else None, f[pi] if pi < n else None,
                      f[oi] if oi < n else None, f[ten_i] if has_tenant and ten_i < n else None)
             last = rows.last_t
     rows.last_t = last
