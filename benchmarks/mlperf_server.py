@@ -25,7 +25,9 @@ How the runs are modelled (mechanisms; the one fitted number is the Hopper FLOPs
   limit.
   Requests go to the TP groups round robin.
 - **v5.0** (rows 13e, 13f; NVIDIA's 2025 configs, ``configs/llama2-70b/{Server,Offline}/__init__.py`` of the
-  round, whose ``server_target_qps`` and ``min_duration`` match the logs): fp8 GEMM + SwiGLU fused
+  round: the H200's ``server_target_qps`` 14.28 x 8 is its log's ``target_qps`` of 114.24; the H100's PP2 config
+  has its log's ``min_duration`` of 3,600 s, unlike the TP2 one, while its ``target_qps`` of 107 comes from the
+  submission's ``user.conf``, 103 in the config): fp8 GEMM + SwiGLU fused
   (``gemm_swiglu_plugin``, a kernel change the model sees only through the FLOPs level), a smaller
   ``max_num_tokens`` (H200 TP1 x 8: 1,536 at ``gpu_batch_size`` 2,048; H100 PP2 x 4: 1,024 at 1,024 per
   micro-batch, ``kvcache_free_gpu_mem_frac`` 0.95, ``reduce_fusion``). TensorRT-LLM counts each decoding
