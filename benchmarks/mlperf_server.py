@@ -1,10 +1,12 @@
-"""MLPerf Inference v4.0/v4.1 Llama-2-70B runs on the real OpenOrca lengths: Server latency and Offline throughput.
+"""MLPerf Inference v4.0/v4.1/v5.0 Llama-2-70B runs on the real OpenOrca lengths: Server latency, Offline throughput.
 
-Used by ``benchmarks/validate_perf.py`` (Server rows 13, 13b, 13c, 13d and 14 of the report, and the MLPerf
-Offline rows 1, 2, 5, 1a and 2a). Every number here is NVIDIA's published submission (github.com/mlcommons/
-inference_results_v4.1 and inference_results_v4.0, ``closed/NVIDIA/results/<system>/llama2-70b-99{,.9}/
-{Server,Offline}/performance/run_1/mlperf_log_{summary,detail}.txt``) and how it was run (same repositories,
-``closed/NVIDIA/configs/llama2-70b/`` and the TensorRT-LLM harness's default runtime flags, ``closed/NVIDIA/code/``).
+Used by ``benchmarks/validate_perf.py`` (Server rows 13, 13b, 13c, 13d, 13e, 13f and 14 of the report, and the
+MLPerf Offline rows 1, 2, 5, 1a and 2a). Every number here is NVIDIA's published submission (github.com/mlcommons/
+inference_results_v4.1, inference_results_v4.0 and inference_results_v5.0, ``closed/NVIDIA/results/<system>/
+llama2-70b-99{,.9}/{Server,Offline}/performance/run_1/mlperf_log_{summary,detail}.txt``) and how it was run (same
+repositories, ``closed/NVIDIA/configs/llama2-70b/`` and the TensorRT-LLM harness's default runtime flags,
+``closed/NVIDIA/code/``; v5.0's ``measurements/<system>/llama2-70b-99/Server/user.conf`` for the H100's
+``target_qps`` and ``min_duration``).
 
 How the runs are modelled (mechanisms; the one fitted number is the Hopper FLOPs calibration below):
 
@@ -22,6 +24,20 @@ How the runs are modelled (mechanisms; the one fitted number is the Hopper FLOPs
   896 (Server) and 806 (Offline); B200 (preview) TP1, batch size not in the published configs: the KV cache's
   limit.
   Requests go to the TP groups round robin.
+- **v5.0** (rows 13e, 13f; NVIDIA's 2025 configs, ``configs/llama2-70b/{Server,Offline}/__init__.py`` of the
+  round: the H200's ``server_target_qps`` 14.28 x 8 is its log's ``target_qps`` of 114.24; the H100's PP2 config
+  has its log's ``min_duration`` of 3,600 s, unlike the TP2 one, while its ``target_qps`` of 107 comes from the
+  submission's ``user.conf``, 103 in the config): fp8 GEMM + SwiGLU fused
+  (``gemm_swiglu_plugin``, a kernel change the model sees only through the FLOPs level), a smaller
+  ``max_num_tokens`` (H200 TP1 x 8: 1,536 at ``gpu_batch_size`` 2,048; H100 PP2 x 4: 1,024 at 1,024 per
+  micro-batch, ``kvcache_free_gpu_mem_frac`` 0.95, ``reduce_fusion``). TensorRT-LLM counts each decoding
+  sequence against ``max_num_tokens`` (:func:`pool`), so with ~700-1,100 sequences in flight a whole prompt
+  of up to 1,021 tokens would rarely fit: the rows split prompts to the budget left (``chunked_prefill``,
+  TensorRT-LLM's ``enable_chunked_context`` with ``first_come_first_served`` chunking, which NVIDIA's v5.0
+  Hopper Server configs of Mixtral-8x7B and Llama-3.1-405B set explicitly; the public copy of the Llama-2-70B
+  one inherits its runtime flags from a parent file not in it, so this is inferred). They run with the v4.1
+  FLOPs level (no v5.0 level has a published batch); :data:`OFFLINE_FIT_SCALE` is what the H200's v5.0
+  Offline run implies.
 - **Server**: Poisson arrivals at the scheduled rate for MLPerf's minimum duration (2,400 s in NVIDIA's
   configs), every request finished (``drain``). **Offline**: the run's whole query at t = 0
   (``samples_per_query`` of its log, :data:`OFFLINE_QUERY`: 4-11 shuffled passes over the 24,576 samples),
@@ -52,6 +68,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 OPENORCA = ROOT / "scenarios" / "traces" / "mlperf_openorca_llama2_70b.csv"
 SRC = "MLPerf Inference v4.1 Closed, github.com/mlcommons/inference_results_v4.1 closed/NVIDIA/results/"
 SRC40 = "MLPerf Inference v4.0 Closed, github.com/mlcommons/inference_results_v4.0 closed/NVIDIA/results/"
+SRC50 = "MLPerf Inference v5.0 Closed, github.com/mlcommons/inference_results_v5.0 closed/NVIDIA/results/"
+MLPERF_YEAR = {"v4.0": 2024, "v4.1": 2024, "v5.0": 2025}
+"""Publication year of each MLPerf Inference round (v4.0 March 2024, v4.1 August 2024, v5.0 April 2025)."""
 MAX_NUM_TOKENS = 8192     # TensorRT-LLM build default max_num_tokens (NVIDIA's harness leaves it unset)
 KV_FRACTION = 0.90        # NVIDIA's kvcache_free_gpu_mem_frac for llama2-70b
 SERVER_DURATION_S = 2400.0  # NVIDIA's min_duration for llama2-70b (2,400,000 ms)
@@ -133,6 +152,22 @@ class ServerRow:
     tpot: tuple[float, float, float, float]
     source: str
     mlperf_round: str = "v4.1"  # MLPerf round (its TensorRT-LLM generation: :data:`MLPERF_FLOPS_SCALE`)
+    flops_level: str | None = None  # the round whose Hopper FLOPs level it runs with (None: its own round)
+    pp: int = 1                 # pipeline stages per replica (GPUs per replica: tp x pp)
+    max_num_tokens: int = MAX_NUM_TOKENS  # TensorRT-LLM max_num_tokens (per micro-batch)
+    kv_fraction: float = KV_FRACTION      # kvcache_free_gpu_mem_frac
+    chunked_context: bool = False         # TensorRT-LLM enable_chunked_context (prompts split to the token budget)
+    duration_s: float = SERVER_DURATION_S  # MLPerf min_duration of the run
+
+    @property
+    def level_round(self) -> str:
+        """The round whose :data:`MLPERF_FLOPS_SCALE` the row's Hopper step model uses."""
+        return self.flops_level or self.mlperf_round
+
+    @property
+    def replicas(self) -> int:
+        """Engines (TP x PP groups) of the system."""
+        return self.gpus // (self.tp * self.pp)
 
 
 SERVER_ROWS = [
@@ -151,17 +186,41 @@ SERVER_ROWS = [
     ServerRow("13d", "8xH200-SXM-141GB (v4.0)", "h200-sxm", 8, 1, "fp8", 896, 91.24, 26485.43 / 90.35, 26485.43,
               (0.4129, 0.3967, 0.5711, 0.7531), (0.1648, 0.1705, 0.1834, 0.1950),
               SRC40 + "H200-SXM-141GBx8_TRT/llama2-70b-99.9 (configs: TP1, gpu_batch_size 896)", "v4.0"),
+    ServerRow("13e", "8xH200-SXM-141GB (v5.0)", "h200-sxm", 8, 1, "fp8", 2048, 114.56, 33071.46 / 113.04, 33071.46,
+              (0.3978, 0.3586, 0.5753, 0.9376), (0.1700, 0.1733, 0.1777, 0.1819),
+              SRC50 + "H200-SXM-141GBx8_TRT/llama2-70b-99.9 (configs: TP1, gpu_batch_size 2048, max_num_tokens 1536, "
+              "fp8 GEMM+SwiGLU), run at the v4.1 FLOPs level", "v5.0", flops_level="v4.1", max_num_tokens=1536,
+              chunked_context=True),
+    ServerRow("13f", "8xH100-SXM-80GB (v5.0)", "h100-sxm", 8, 1, "fp8", 1024, 107.19, 31106.28 / 106.21, 31106.28,
+              (0.5171, 0.4432, 0.8805, 1.4507), (0.1393, 0.1400, 0.1409, 0.1414),
+              SRC50 + "DGX-H100_H100-SXM-80GBx8_TRT/llama2-70b-99.9 (configs: PP2, gpu_batch_size 1024, max_num_tokens "
+              "1024, kvcache_free_gpu_mem_frac 0.95, fp8 GEMM+SwiGLU), run at the v4.1 FLOPs level", "v5.0",
+              flops_level="v4.1", pp=2, max_num_tokens=1024, kv_fraction=0.95, chunked_context=True,
+              duration_s=3600.0),
 ]
 
 METRICS = [("ttft", q) for q in ("mean", "p50", "p90", "p99")] + [("tpot", q) for q in ("mean", "p50", "p90", "p99")]
 
 
-def pool(gpu: str, gpus: int, tp: int, batch: int | None, max_model_len: int) -> dict:
-    """The TensorRT-LLM pool of one MLPerf system (see the module docstring)."""
-    return {"name": "main", "gpu": gpu, "replicas": gpus // tp, "tensor_parallel": tp,
-            "max_model_len": max_model_len, "gpu_memory_utilization": KV_FRACTION,
-            "batching": {"scheduler": "trtllm", "kv_reservation": "prompt",
-                         "max_num_seqs": batch or UNLIMITED_BATCH, "max_batched_tokens": MAX_NUM_TOKENS}}
+def pool(gpu: str, gpus: int, tp: int, batch: int | None, max_model_len: int, pp: int = 1,
+         max_num_tokens: int = MAX_NUM_TOKENS, kv_fraction: float = KV_FRACTION, chunked: bool = False) -> dict:
+    """The TensorRT-LLM pool of one MLPerf system (see the module docstring).
+
+    TensorRT-LLM counts a decoding sequence as one token of ``max_num_tokens`` (NVIDIA's tuning guide, "Tuning
+    Max Batch Size and Max Num Tokens", nvidia.github.io/TensorRT-LLM), so no more than ``max_num_tokens``
+    sequences step in one iteration however large ``batch`` is. With ``pp`` pipeline stages it keeps ``pp``
+    micro-batches in flight, each within ``batch`` sequences and ``max_num_tokens`` tokens, so an iteration of
+    the pool (its ``pp`` micro-batches) holds up to ``pp`` times both."""
+    seqs = min(batch or UNLIMITED_BATCH, max_num_tokens)
+    out = {"name": "main", "gpu": gpu, "replicas": gpus // (tp * pp), "tensor_parallel": tp,
+           "max_model_len": max_model_len, "gpu_memory_utilization": kv_fraction,
+           "batching": {"scheduler": "trtllm", "kv_reservation": "prompt",
+                        "max_num_seqs": seqs * pp, "max_batched_tokens": max_num_tokens * pp}}
+    if chunked:
+        out["batching"]["chunked_prefill"] = True
+    if pp > 1:
+        out["pipeline_parallel"] = pp
+    return out
 
 
 def perf_block(gpu: str, weight_dtype: str, streaming: bool, stream_token_s: float = 0.0, capacity: float = 1.0,
@@ -183,7 +242,7 @@ def perf_block(gpu: str, weight_dtype: str, streaming: bool, stream_token_s: flo
     return perf
 
 
-def server_scenario(row: ServerRow, trace: pathlib.Path, duration_s: float = SERVER_DURATION_S,
+def server_scenario(row: ServerRow, trace: pathlib.Path, duration_s: float | None = None,
                     stream_token_s: float = 0.0, capacity: float = 1.0, flops_scale: float | None = None) -> dict:
     """Scenario of one Server run for ``sim.api.run`` (writes the scaled length file to ``trace``).
 
@@ -193,28 +252,32 @@ def server_scenario(row: ServerRow, trace: pathlib.Path, duration_s: float = SER
     """
     p_max, o_max, _ = write_openorca_trace(trace, row.tokens_per_sample)
     lengths = {"dist": "trace", "path": str(trace)}
-    perf = perf_block(row.gpu, row.weight_dtype, True, stream_token_s, capacity, flops_scale, row.mlperf_round)
+    perf = perf_block(row.gpu, row.weight_dtype, True, stream_token_s, capacity, flops_scale, row.level_round)
     return {
-        "name": f"mlperf-server-{row.id}", "seed": 1, "duration": duration_s, "drain": True,
+        "name": f"mlperf-server-{row.id}", "seed": 1, "duration": duration_s or row.duration_s, "drain": True,
         "model": "llama-2-70b",
         "workload": {"arrival": {"process": "poisson", "rate": row.rate},
                      "prompt_tokens": lengths, "output_tokens": dict(lengths)},
-        "fleet": {"router": "round_robin", "pools": [pool(row.gpu, row.gpus, row.tp, row.batch, p_max + o_max)]},
+        "fleet": {"router": "round_robin", "pools": [pool(row.gpu, row.gpus, row.tp, row.batch, p_max + o_max, row.pp,
+                                                          row.max_num_tokens, row.kv_fraction,
+                                                          row.chunked_context)]},
         "perf": perf,
         "metrics": {"records": "all"},
     }
 
 
-def simulate_server(row: ServerRow, duration_s: float = SERVER_DURATION_S, stream_token_s: float = 0.0,
-                    capacity: float = 1.0) -> dict[str, float]:
-    """Simulated ``{ttft_mean, ..., tpot_p99, tokens_per_s}`` (seconds, tokens/s) of one Server run."""
+def simulate_server(row: ServerRow, duration_s: float | None = None, stream_token_s: float = 0.0,
+                    capacity: float = 1.0, flops_scale: float | None = None) -> dict[str, float]:
+    """Simulated ``{ttft_mean, ..., tpot_p99, tokens_per_s}`` (seconds, tokens/s) of one Server run (settings:
+    :func:`server_scenario`)."""
     import tempfile  # noqa: PLC0415
     import warnings  # noqa: PLC0415
 
     from sim.api import run  # noqa: PLC0415
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no prices: economics warns that GPUs cost 0
-        sc = server_scenario(row, pathlib.Path(tmp) / "openorca.csv", duration_s, stream_token_s, capacity)
+        sc = server_scenario(row, pathlib.Path(tmp) / "openorca.csv", duration_s, stream_token_s, capacity,
+                             flops_scale)
         s = run(sc).summary
     out = {f"{k}_{q}": float(s["latency"][k][q]) for k, q in METRICS}
     out["tokens_per_s"] = float(s["throughput"]["output_tokens_per_s"])
@@ -230,23 +293,33 @@ def published(row: ServerRow) -> dict[str, float]:
 
 def offline_scenario(gpu: str, gpus: int, tp: int, weight_dtype: str, batch: int | None,
                      tokens_per_sample: float, trace: pathlib.Path, query: int | None = None,
-                     flops_scale: float | None = None, mlperf_round: str = "v4.1") -> dict:
+                     flops_scale: float | None = None, mlperf_round: str = "v4.1", **engine) -> dict:
     """Scenario of an MLPerf Offline run: the query's samples (default: every OpenOrca sample once) at t = 0,
-    drained; ``flops_scale``: :func:`perf_block`."""
+    drained; ``flops_scale``: :func:`perf_block`; ``engine``: :func:`pool`'s engine settings (``pp``,
+    ``max_num_tokens``, ``kv_fraction``, ``chunked``)."""
     p_max, o_max, _ = write_openorca_trace(trace, tokens_per_sample, query)
     return {
         "name": "mlperf-offline", "seed": 1, "duration": 1.0, "drain": True, "model": "llama-2-70b",
         "workload": {"arrival": {"process": "trace", "path": str(trace)}},
-        "fleet": {"router": "round_robin", "pools": [pool(gpu, gpus, tp, batch, p_max + o_max)]},
+        "fleet": {"router": "round_robin", "pools": [pool(gpu, gpus, tp, batch, p_max + o_max, **engine)]},
         "perf": perf_block(gpu, weight_dtype, False, flops_scale=flops_scale, mlperf_round=mlperf_round),
         "metrics": {"records": "none"},
     }
 
 
-OFFLINE_TOKENS_PER_S = {"13": 24524.9, "13b": 31302.7, "14": 11264.4, "13c": 21805.8, "13d": 27738.3}
-"""The same systems' Offline throughput in the same round (validation rows 1, 2, 5, 1a and 2a)."""
-OFFLINE_BATCH = {"13": 896, "13b": 806, "14": None, "13c": 896, "13d": 806}
-"""The same systems' Offline ``gpu_batch_size`` per TP group (NVIDIA's Offline configs; B200 not published)."""
+OFFLINE_RUN = {"13e": (304_128, 34988.2, 120.008), "13f": (290_400, 31306.8, 107.256)}
+"""The v5.0 Server rows' systems in the same round's Offline scenario, same engine config (NVIDIA's v5.0
+``configs/llama2-70b/Offline``: the Server's layout, batch, ``max_num_tokens`` and KV fraction):
+``(samples_per_query, tokens/s, samples/s)`` of its llama2-70b-99 ``mlperf_log_summary.txt`` (SRC50). Not
+validation rows: :func:`fit_offline_scale` reads the FLOPs level they imply (a diagnostic)."""
+OFFLINE_TOKENS_PER_S = {"13": 24524.9, "13b": 31302.7, "14": 11264.4, "13c": 21805.8, "13d": 27738.3,
+                        **{k: v[1] for k, v in OFFLINE_RUN.items()}}
+"""The same systems' Offline throughput in the same round (validation rows 1, 2, 5, 1a and 2a; v5.0: the
+llama2-70b-99 Offline ``mlperf_log_summary.txt`` of the same systems, not validation rows)."""
+OFFLINE_BATCH = {"13": 896, "13b": 806, "14": None, "13c": 896, "13d": 806, "13e": None, "13f": None}
+"""The same systems' Offline ``gpu_batch_size`` per TP group (NVIDIA's Offline configs). None: not pinned -- the
+B200's is not published; v5.0's (2,048 per H200, 1,024 per H100 micro-batch) is more than the KV cache holds at
+OpenOrca's lengths, so the sequences the run held are not known."""
 OFFLINE_QUERY = {"1": 200_640, "2": 274_560, "5": 100_320, "1a": 200_640, "2a": 253_440}
 """``samples_per_query`` of the MLPerf Offline runs of validation rows 1 and 1a (8xH100), 2 and 2a (8xH200) and 5
 (B200) (their ``mlperf_log_summary.txt``, "Test Parameters Used"): LoadGen sizes the one Offline query to last
@@ -264,10 +337,23 @@ and 13 each needed with the catalog's factors and one-pass Offline rows (found b
 diagnostics, never a default)."""
 
 
+OFFLINE_FIT_SCALE = {"13e": 1.002}
+"""FLOPs scale (x the catalog's fp8 efficiency) at which the simulated v5.0 Offline run of a Server row's system
+reproduces its published throughput (:data:`OFFLINE_RUN`; :func:`fit_offline_scale`, printed by ``python
+benchmarks/validate_perf.py --fit``); the Server row stays held out. A diagnostic, not the level the row runs
+with: the batch of those Offline runs is not published (their ``gpu_batch_size`` is more than the KV cache
+holds), so the value rests on the modelled KV capacity, unlike the levels of :data:`MLPERF_FLOPS_SCALE`. 13f is
+not fitted: its gap is the pipeline schedule's (the docs' Server section), not a FLOPs level."""
+
+
 def simulate_sensitivity() -> list[tuple[ServerRow, str, dict[str, float]]]:
-    """Every Server row under every :data:`SENSITIVITY` setting."""
-    return [(row, label, simulate_server(row, stream_token_s=c, capacity=k))
-            for label, c, k in SENSITIVITY for row in SERVER_ROWS]
+    """Every Server row under every :data:`SENSITIVITY` setting, and the rows of :data:`OFFLINE_FIT_SCALE` at that
+    FLOPs scale."""
+    out = [(row, label, simulate_server(row, stream_token_s=c, capacity=k))
+           for label, c, k in SENSITIVITY for row in SERVER_ROWS]
+    return out + [(row, f"own Offline level ({OFFLINE_FIT_SCALE[row.id]:.3f})",
+                   simulate_server(row, flops_scale=OFFLINE_FIT_SCALE[row.id]))
+                  for row in SERVER_ROWS if row.id in OFFLINE_FIT_SCALE]
 
 
 def batch_lengths(tokens_per_sample: float) -> tuple[float, float, float]:
@@ -285,16 +371,19 @@ def batch_lengths(tokens_per_sample: float) -> tuple[float, float, float]:
 
 
 def step_model(row: ServerRow) -> StepTimeModel:
-    """The step-time model of one TP group of ``row``, as its Server run builds it."""
+    """The step-time model of one engine (TP x PP group) of ``row``, as its Server run builds it."""
     import tempfile  # noqa: PLC0415
 
     from sim.perf import build_step_model  # noqa: PLC0415
     from sim.scenario.catalog import get_gpu, get_model  # noqa: PLC0415
+    from sim.scenario.checks import pool_layout  # noqa: PLC0415
     from sim.scenario.load import scenario_from_dict  # noqa: PLC0415
     with tempfile.TemporaryDirectory() as tmp:
         base = pathlib.Path(tmp)
         sc = scenario_from_dict(server_scenario(row, base / "openorca.csv"), base_dir=base).scenario
-        return build_step_model(sc.perf, get_model(sc.model), get_gpu(row.gpu), row.tp, base)
+        gpu = get_gpu(row.gpu)
+        return build_step_model(sc.perf, get_model(sc.model), gpu, row.tp, base,
+                                layout=pool_layout(sc.fleet.pools[0], gpu))
 
 
 def iteration_at(model: StepTimeModel, batch: float, prompts_per_s: float,
@@ -332,7 +421,7 @@ def load_points(rows: list[ServerRow] | None = None) -> list[LoadPoint]:
     where a simulation settles on it."""
     out = []
     for row in rows if rows is not None else SERVER_ROWS:
-        model, groups = step_model(row), row.gpus // row.tp
+        model, groups = step_model(row), row.replicas
         lengths = batch_lengths(row.tokens_per_sample)
         pub = published(row)
         b = in_flight_per_group(row, pub)
@@ -347,8 +436,8 @@ def load_points(rows: list[ServerRow] | None = None) -> list[LoadPoint]:
 
 
 def in_flight_per_group(row: ServerRow, m: dict[str, float]) -> float:
-    """Sequences in flight per TP group by Little's law: rate x (TTFT + (tokens - 1) x TPOT) / groups."""
-    return row.rate * (m["ttft_mean"] + (row.tokens_per_sample - 1) * m["tpot_mean"]) / (row.gpus // row.tp)
+    """Sequences in flight per engine (TP x PP group) by Little's law: rate x (TTFT + (tokens - 1) x TPOT) / engines."""
+    return row.rate * (m["ttft_mean"] + (row.tokens_per_sample - 1) * m["tpot_mean"]) / row.replicas
 
 
 def server_report(results: list[tuple[ServerRow, dict[str, float]]],
@@ -361,7 +450,10 @@ def server_report(results: list[tuple[ServerRow, dict[str, float]]],
              "describes every setting and its source). Every Server row is held out: nothing is fitted to it. The "
              "Hopper rows use their round's MLPerf FLOPs calibration (× the catalog's fp8 FLOPs efficiency: v4.1 "
              f"{MLPERF_FLOPS_SCALE['v4.1']:.3f}, fitted on the Offline throughput rows 1 and 2 only; v4.0 "
-             f"{MLPERF_FLOPS_SCALE['v4.0']:.3f}, on 1a and 2a; see below); the B200 row the catalog's fp4 factors. Latencies in ms; throughput in output tokens/s. Targets: every percentile "
+             f"{MLPERF_FLOPS_SCALE['v4.0']:.3f}, on 1a and 2a; see below); the MLPerf v5.0 rows (13e, 13f; NVIDIA's "
+             "2025 engines: fused fp8 GEMM + SwiGLU, chunked prompts within a smaller `max_num_tokens`, pipeline "
+             "parallelism on H100) the v4.1 level, the newest whose batch is published; the B200 row the catalog's "
+             "fp4 factors. Latencies in ms; throughput in output tokens/s. Targets: every percentile "
              "within 20 %, throughput within 5 %.", "",
              "| id | system | metric | published | simulated | error |", "|---|---|---|---|---|---|"]
     for row, sim in results:
@@ -369,7 +461,7 @@ def server_report(results: list[tuple[ServerRow, dict[str, float]]],
         for key in [f"{k}_{q}" for k, q in METRICS] + ["tokens_per_s"]:
             e = (sim[key] - pub[key]) / pub[key]
             errs.append(e)
-            fmt = (lambda v: f"{v:,.0f}") if key == "tokens_per_s" else (lambda v: f"{v * 1e3:.1f}")
+            fmt = (lambda v: f"{v:,.0f}") if key == "tokens_per_s" else (lambda v: f"{v * 1e3:,.1f}")
             lines.append(f"| {row.id} | {row.system} | {key.replace('_', ' ')} | {fmt(pub[key])} | "
                          f"{fmt(sim[key])} | {e:+.1%} |")
     lines += ["", "Sources: " + "; ".join(f"{r.id}: {r.source}" for r, _ in results) + ".", ""]
@@ -434,6 +526,34 @@ def load_point_lines(points: list[LoadPoint], simulated: dict[str, dict[str, flo
               "modelled iteration is a few per cent short, and at 95 % of its Offline throughput, on a curve "
               "that is nearly flat there (compute-bound: the model gives 10,951 output tokens/s at 1,280 "
               "sequences and 11,128 at ~1,940), that few per cent halves the batch the simulation settles at.",
+              "- **MLPerf v5.0 (2025), held out twice: a newer engine and a layout the model prices differently.** "
+              "Both systems ran their Server scenario at 94–99 % of their own Offline throughput (8xH200 33,071 "
+              "against 34,988 output tokens/s; 8xH100 31,106 against 31,307), closer to saturation than any "
+              "v4.x row.",
+              "- **13e (8xH200, TP1): the v4.1 level is a round too slow.** At the published Server point "
+              "(~715 sequences per GPU at 170 ms) the v4.1-level iteration is ~14 % long, and the same engine's "
+              "v5.0 Offline run (not a validation row: `mlperf_server.OFFLINE_RUN`) simulates 11 % short "
+              "(31,113 against 34,988 tokens/s): below the load, so the simulated Server run overloads (the queue grows for the "
+              "whole run). The FLOPs scale that run implies, fitted on the Offline throughput alone with the "
+              "Server run held out, is 1.002 × the catalog's fp8 efficiency (v4.1: 0.861): NVIDIA's 2025 engine "
+              "reaches the catalog's own level at large batch. It is a diagnostic, not a level users are offered "
+              "(that Offline batch is not published: `gpu_batch_size` 2,048 is more than the KV cache holds, so "
+              "the fit rests on the modelled KV capacity). At it (sensitivity table, `own Offline level`) capacity "
+              "is right (tokens/s −1 %) and the curve at the published Server point ~5 % fast (161 against "
+              "170 ms), and at 94.5 % load that settles the run at ~460 sequences instead of ~715: TPOT 27–36 % "
+              "and TTFT 54–61 % short, the H100 v4.1 pattern (a Server run slower than its Offline run predicts) "
+              "now on an H200.",
+              "- **13f (8xH100, PP2 × 4): the pipeline schedule, not the FLOPs level.** By Little's law each "
+              "two-GPU engine held ~1,100 sequences, more than one micro-batch's `gpu_batch_size` of 1,024: "
+              "TensorRT-LLM keeps a micro-batch per stage in flight, each stage busy. The model prices a "
+              "pipelined iteration as synchronous fill and drain (docs/models_and_parallelism.md: 3 stage "
+              "slots for 2 micro-batches where the engine spends 2), so at the published Server point its "
+              "iteration (with the v4.1 level, and the more prompts a longer iteration carries) is ~2.9× the "
+              "published one and the same engine's v5.0 Offline run simulates 43 % short "
+              "(17,848 against 31,307 tokens/s); no FLOPs level closes it (at the GPU's peak FLOPs, efficiency "
+              "1.0, still 22 % short). The Server run overloads; its numbers measure the pipeline model, which "
+              "a planner should not use for TensorRT-LLM's in-flight pipeline at large batch until it overlaps "
+              "micro-batches.",
               ""]
     return lines
 
@@ -441,8 +561,9 @@ def load_point_lines(points: list[LoadPoint], simulated: dict[str, dict[str, flo
 def sensitivity_lines(results: list[tuple[ServerRow, dict[str, float]]],
                       sensitivity: list[tuple[ServerRow, str, dict[str, float]]]) -> list[str]:
     """The Server rows under the :data:`SENSITIVITY` settings."""
-    lines = ["Sensitivity (diagnostics, not the default): `perf.cpu_per_stream_token_s` per streamed token, and the "
-             "FLOPs and bandwidth efficiency scaled by ±3 % (capacity). Error against the published value; "
+    lines = ["Sensitivity (diagnostics, not the default): `perf.cpu_per_stream_token_s` per streamed token, the "
+             "FLOPs and bandwidth efficiency scaled by ±3 % (capacity), and (v5.0 H200) the FLOPs scale its own "
+             "round's Offline run implies (`own Offline level`, see above). Error against the published value; "
              "`overload` where the simulated TTFT p99 is more than 10× the published one (the queue grows over "
              "the run).", "",
              "| id | setting | TTFT p50 | TTFT p99 | TPOT p50 | TPOT p99 | tokens/s |", "|---|---|---|---|---|---|---|"]
@@ -459,3 +580,32 @@ def sensitivity_lines(results: list[tuple[ServerRow, dict[str, float]]],
               "~85 % of its capacity as a range, not a point: the throughput rows validate the capacity to a few "
               "per cent, which is not enough to place a latency at 95 % load.", ""]
     return lines
+
+
+def simulate_offline_of(row: ServerRow, flops_scale: float | None = None) -> float:
+    """Simulated output tokens/s of the Offline run of ``row``'s system in its round (:data:`OFFLINE_RUN`): the
+    published query of OpenOrca samples at t = 0 on the same engine, drained; ``flops_scale``: :func:`perf_block`
+    (default: the row's level)."""
+    import tempfile  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+
+    from sim.api import run  # noqa: PLC0415
+    query, tokens_per_s, samples_per_s = OFFLINE_RUN[row.id]
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no prices: economics warns that GPUs cost 0
+        sc = offline_scenario(row.gpu, row.gpus, row.tp, row.weight_dtype, row.batch, tokens_per_s / samples_per_s,
+                              pathlib.Path(tmp) / "offline.csv", query, flops_scale, row.level_round, pp=row.pp,
+                              max_num_tokens=row.max_num_tokens, kv_fraction=row.kv_fraction,
+                              chunked=row.chunked_context)
+        return float(run(sc).summary["throughput"]["output_tokens_per_s"])
+
+
+def fit_offline_scale(row: ServerRow, lo: float = 0.5, hi: float = 1.5, tol: float = 0.005) -> float:
+    """The scale of the catalog's fp8 FLOPs efficiency at which :func:`simulate_offline_of` reproduces the published
+    Offline tokens/s of ``row``'s system (bisection; throughput rises with the scale). The Server row stays held
+    out: only the Offline throughput is matched."""
+    target = OFFLINE_RUN[row.id][1]
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if simulate_offline_of(row, mid) < target else (lo, mid)
+    return (lo + hi) / 2

@@ -38,13 +38,14 @@ def test_the_benchmarks_use_the_levels_a_cli_user_picks():
     assert mlperf_server.MLPERF_FLOPS_SCALE == {"v4.1": level("mlperf-v4.1").scale, "v4.0": level("mlperf-v4.0").scale}
 
 
-@pytest.mark.parametrize("row", [r for r in mlperf_server.SERVER_ROWS if r.gpu in mlperf_server.HOPPER],
+@pytest.mark.parametrize("row", [r for r in mlperf_server.SERVER_ROWS
+                                 if r.gpu in mlperf_server.HOPPER and mlperf_server.OFFLINE_BATCH[r.id] is not None],
                          ids=lambda r: r.id)
 def test_a_cli_perf_block_with_the_level_is_the_validated_step_model(row):
     # the documented setting, perf.flops_efficiency = level_efficiency(...), builds the very step model the
     # MLPerf validation runs (bit for bit), and it lands on the published Offline iteration of that round
     perf = parse_perf({"model": "roofline", "weight_dtype": "fp8", "kv_dtype": "fp8",
-                       "flops_efficiency": level_efficiency(row.gpu, "mlperf-" + row.mlperf_round)})
+                       "flops_efficiency": level_efficiency(row.gpu, "mlperf-" + row.level_round)})
     cli = build_step_model(perf, get_model("llama-2-70b"), get_gpu(row.gpu), row.tp, ROOT)
     bench = mlperf_server.step_model(row)
     assert cli.efficiency == bench.efficiency
@@ -117,9 +118,11 @@ def test_power_beyond_700_w_recovers_little_of_the_large_batch_level():
 
 def test_large_batch_hopper_rows_sit_below_the_catalog_level_and_small_ones_do_not():
     rows = [d for d in hopper_flops_level.rows() if d["flops_share"] >= hopper_flops_level.PINNED]
-    big = [d["implied_scale"] for d in rows if d["batch"] >= LARGE_BATCH_SEQS]
+    big = {d["id"]: d["implied_scale"] for d in rows if d["batch"] >= LARGE_BATCH_SEQS}
     small = [d["implied_scale"] for d in rows if d["batch"] < LARGE_BATCH_SEQS]
-    assert sorted(big)[-2] < 0.92 and min(small) > 0.88        # one large-batch exception: 15f, prefill-heavy
+    # large-batch exceptions: 15f (prefill-heavy) and MLPerf v5.0's H200 Server point (13e: NVIDIA's 2025 engine,
+    # fp8 GEMM + SwiGLU fused, ~0.95 of the catalog's level at ~715 sequences)
+    assert {k for k, v in big.items() if v >= 0.92} == {"15f", "13e Server"} and min(small) > 0.88
     # at the implied level a throughput row reproduces its published number
     import validate_perf  # noqa: PLC0415
     row = next(r for r in validate_perf.ROWS if r.id == "12b")

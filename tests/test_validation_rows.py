@@ -42,8 +42,14 @@ def test_every_throughput_row_is_a_valid_scenario(row, tmp_path):
 @pytest.mark.parametrize("row", mlperf_server.SERVER_ROWS, ids=lambda r: r.id)
 def test_every_server_row_is_a_valid_scenario(row, tmp_path):
     loaded = scenario_from_dict(mlperf_server.server_scenario(row, tmp_path / "orca.csv"), base_dir=tmp_path)
-    b = loaded.scenario.fleet.pools[0].batching
-    assert (b.scheduler, b.mixed_batches, b.chunked_prefill, b.kv_reservation) == ("trtllm", True, False, "prompt")
+    pool = loaded.scenario.fleet.pools[0]
+    b = pool.batching
+    assert (b.scheduler, b.mixed_batches, b.chunked_prefill, b.kv_reservation) == ("trtllm", True,
+                                                                                   row.chunked_context, "prompt")
+    assert pool.replicas * pool.tensor_parallel * pool.pipeline_parallel == row.gpus
+    # a decoding sequence is one token of max_num_tokens: no more sequences step than that, per micro-batch
+    assert b.max_num_seqs == min(row.batch or mlperf_server.UNLIMITED_BATCH, row.max_num_tokens) * row.pp
+    assert b.max_batched_tokens == row.max_num_tokens * row.pp
 
 
 def test_server_runs_stream_and_offline_runs_do_not(tmp_path):
@@ -55,17 +61,17 @@ def test_server_runs_stream_and_offline_runs_do_not(tmp_path):
     assert scenario_from_dict(off, base_dir=tmp_path).scenario.perf.streaming is False
     scaled = mlperf_server.server_scenario(row, tmp_path / "c.csv", capacity=0.97)["perf"]
     eff = get_gpu(row.gpu).efficiency(row.weight_dtype)
-    k = mlperf_server.MLPERF_FLOPS_SCALE[row.mlperf_round]
+    k = mlperf_server.MLPERF_FLOPS_SCALE[row.level_round]
     assert scaled["flops_efficiency"] == eff.flops_efficiency * (k * 0.97)
     assert scaled["bw_efficiency"] == eff.bw_efficiency * 0.97
 
 
-def test_only_the_hopper_rows_carry_the_mlperf_flops_calibration_and_the_server_rows_are_not_fitted():
+def test_only_the_hopper_rows_carry_the_mlperf_flops_calibration_and_the_server_rows_are_not_fitted(tmp_path):
     for row in mlperf_server.SERVER_ROWS:
-        perf = mlperf_server.perf_block(row.gpu, row.weight_dtype, True, mlperf_round=row.mlperf_round)
+        perf = mlperf_server.server_scenario(row, tmp_path / f"{row.id}.csv")["perf"]
         if row.gpu in ("h100-sxm", "h200-sxm"):
             eff = get_gpu(row.gpu).efficiency("fp8")
-            assert perf["flops_efficiency"] == eff.flops_efficiency * mlperf_server.MLPERF_FLOPS_SCALE[row.mlperf_round]
+            assert perf["flops_efficiency"] == eff.flops_efficiency * mlperf_server.MLPERF_FLOPS_SCALE[row.level_round]
             assert perf["bw_efficiency"] == eff.bw_efficiency
         else:
             assert "flops_efficiency" not in perf
@@ -112,7 +118,7 @@ def test_offline_rows_run_the_published_query_size(tmp_path):
 def test_held_out_h200_server_points_lie_on_the_modelled_step_curve():
     """Each H200 Server run's published iteration (mean TPOT at its Little's-law batch, MLPerf v4.0 and v4.1)
     is within 3 % of the step model's at that batch and arrival rate; only the Offline rows set the level."""
-    rows = [r for r in mlperf_server.SERVER_ROWS if r.gpu == "h200-sxm"]
+    rows = [r for r in mlperf_server.SERVER_ROWS if r.gpu == "h200-sxm" and r.level_round == r.mlperf_round]
     points = [p for p in mlperf_server.load_points(rows) if p.label == "Server"]
     assert len(points) == 2
     for p in points:
@@ -127,3 +133,34 @@ def test_held_out_h200_v41_server_run_tpot_within_20_percent_of_mlperf():
     for key in ("tpot_mean", "tpot_p50", "tpot_p90", "tpot_p99"):
         assert abs(sim[key] - pub[key]) / pub[key] <= 0.20, (key, sim[key], pub[key])
     assert abs(sim["tokens_per_s"] - pub["tokens_per_s"]) / pub["tokens_per_s"] <= 0.05
+
+
+def test_the_v50_h100_engines_held_more_than_one_micro_batch():
+    """8xH100 MLPerf v5.0 Server, PP2 x 4 at gpu_batch_size 1,024: 107.19 samples/s over 4 engines x (517.1 ms +
+    (31,106.28 / 106.21 - 1) x 139.3 ms) = ~1,103 sequences per engine, more than one micro-batch's 1,024: the
+    engine keeps one micro-batch per stage in flight, so its pool admits 2 x 1,024."""
+    row = next(r for r in mlperf_server.SERVER_ROWS if r.id == "13f")
+    b = mlperf_server.in_flight_per_group(row, mlperf_server.published(row))
+    assert b == pytest.approx(107.19 / 4 * (0.5171 + (31106.28 / 106.21 - 1) * 0.1393), rel=1e-12)
+    assert 1024 < b < 2 * 1024
+    batching = mlperf_server.pool(row.gpu, row.gpus, row.tp, row.batch, 2048, row.pp, row.max_num_tokens)["batching"]
+    assert (batching["max_num_seqs"], batching["max_batched_tokens"]) == (2048, 2048)
+
+
+@pytest.mark.slow
+def test_the_v50_h200_offline_run_implies_the_stored_diagnostic_level():
+    """The FLOPs scale at which the 8xH200 v5.0 Offline run (34,988.2 tokens/s) simulates right is the stored
+    diagnostic one, and the row's v4.1 level puts that run ~11 % short."""
+    row = next(r for r in mlperf_server.SERVER_ROWS if r.id == "13e")
+    assert mlperf_server.fit_offline_scale(row) == pytest.approx(mlperf_server.OFFLINE_FIT_SCALE["13e"], abs=0.005)
+    assert mlperf_server.simulate_offline_of(row) / 34988.2 - 1 == pytest.approx(-0.11, abs=0.02)
+
+
+@pytest.mark.slow
+def test_no_flops_level_closes_the_v50_h100_pipeline_gap():
+    """8xH100 v5.0 Offline (PP2 x 4, 31,306.8 tokens/s): ~43 % short at the v4.1 level and still more than 15 %
+    short at the GPU's peak FLOPs (efficiency 1.0): the gap is the pipeline schedule's, not a FLOPs level."""
+    row = next(r for r in mlperf_server.SERVER_ROWS if r.id == "13f")
+    assert mlperf_server.simulate_offline_of(row) / 31306.8 - 1 == pytest.approx(-0.43, abs=0.02)
+    peak = 1.0 / get_gpu(row.gpu).efficiency("fp8").flops_efficiency
+    assert mlperf_server.simulate_offline_of(row, peak) / 31306.8 - 1 < -0.15
