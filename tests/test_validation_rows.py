@@ -157,10 +157,12 @@ def test_the_v50_h200_offline_run_implies_the_stored_diagnostic_level():
 
 
 @pytest.mark.slow
-def test_no_flops_level_closes_the_v50_h100_pipeline_gap():
-    """8xH100 v5.0 Offline (PP2 x 4, 31,306.8 tokens/s): ~43 % short at the v4.1 level and still more than 15 %
-    short at the GPU's peak FLOPs (efficiency 1.0): the gap is the pipeline schedule's, not a FLOPs level."""
+def test_the_v50_h100_pipeline_kept_full_is_within_a_flops_level():
+    """8xH100 v5.0 Offline (PP2 x 4, 31,306.8 tokens/s) with the pipeline kept full (micro-batches
+    circulating, sim.perf.pipeline): ~15.5 % short at the v4.1 level, ~6.6 % short at the level the
+    H200's v5.0 Offline run implies (the same engine generation). Priced as fill and drain it was 43 %
+    short, beyond the GPU's peak FLOPs."""
     row = next(r for r in mlperf_server.SERVER_ROWS if r.id == "13f")
-    assert mlperf_server.simulate_offline_of(row) / 31306.8 - 1 == pytest.approx(-0.43, abs=0.02)
-    peak = 1.0 / get_gpu(row.gpu).efficiency("fp8").flops_efficiency
-    assert mlperf_server.simulate_offline_of(row, peak) / 31306.8 - 1 < -0.15
+    assert mlperf_server.simulate_offline_of(row) / 31306.8 - 1 == pytest.approx(-0.155, abs=0.02)
+    v50 = mlperf_server.OFFLINE_FIT_SCALE["13e"]
+    assert mlperf_server.simulate_offline_of(row, v50) / 31306.8 - 1 == pytest.approx(-0.066, abs=0.02)
