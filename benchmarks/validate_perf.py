@@ -18,8 +18,8 @@ the closed-form static-batch estimate of :mod:`sim.perf.throughput` instead. Row
 batch size use the largest batch the KV cache holds for the full sequence length (at most 2048)
 and prefill chunks of at most 8,192 tokens. These fixed-length rows keep the iteration rule the
 table was first generated with (``batching.scheduler: vllm-v0``: prompts in iterations of their own),
-except rows measured on another engine, which name its preset (SGLang's DeepSeek-R1 rows 20a-c), and rows
-with a published number of requests run exactly those (20a-e).
+except rows measured on another engine, which name its preset (the SGLang and vLLM V1 DeepSeek-R1 rows 20a-c,
+21a-f), and rows with a published number of requests run exactly those (20a-21f).
 
 The MLPerf rows (1, 2, 5, 1a, 2a Offline; 13, 13b, 13c, 13d, 14 Server) run on the real OpenOrca lengths with
 TensorRT-LLM's in-flight batching as NVIDIA ran it (:mod:`mlperf_server` beside this file); the MLPerf v5.1
@@ -237,6 +237,27 @@ ROWS_2026 += [
     Row("20e", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 1600, 1_638_400 / 1568.906264, SRC_DSTACK,
         note="vLLM 0.7.4.dev181 (FlashMLA); " + DSTACK_NOTE, prompts=1024),
 ]
+# The same question with later releases: GPUStack's performance lab, DeepSeek-R1-0528 (DeepSeek-R1's architecture
+# and FP8 checkpoint format) on 8x H200, SGLang v0.5.3 (`--tp 8 --enable-dp-attention`) and vLLM v0.11.0
+# (`vllm serve -tp 8`), `vllm bench serve` random data sets, every request sent at once (no request rate):
+# "Output token throughput" of each run; lengths = the runs' total input / generated tokens per request. Without
+# `--dp` SGLang turns attention-DP off (server_args.py: `if self.dp_size == 1: self.enable_dp_attention = False`),
+# so both engines ran TP8 with TP-sharded experts. Prompt-dominated: they check the prompt side of rows 20a-e.
+SRC_GPUSTACK = ("GPUStack performance lab, \"Optimizing DeepSeek-R1 Throughput on NVIDIA H200 GPUs\" "
+                "(docs.gpustack.ai/latest/performance-lab/deepseek-r1/h200; github.com/gpustack/gpustack "
+                "docs/performance-lab/deepseek-r1/h200.md), \"Other Benchmark Cases\" results")
+GPUSTACK_NOTE = "TP8 (experts TP-sharded; attention-DP off without --dp); all requests at once"
+ROWS_2026 += [
+    Row(rid, "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, isl, osl, tok_s, SRC_GPUSTACK,
+        note=f"{engine}; {GPUSTACK_NOTE}", prompts=n, scheduler=scheduler)
+    for rid, engine, scheduler, isl, osl, n, tok_s in [
+        ("21a", "SGLang v0.5.3", "sglang", 3995, 200, 500, 767.42),     # 1,997,530 input tokens / 500
+        ("21b", "SGLang v0.5.3", "sglang", 1997, 100, 500, 907.31),     # 998,393 / 500
+        ("21c", "SGLang v0.5.3", "sglang", 31999, 100, 100, 49.89),     # 3,199,900 / 100; 9,952 generated
+        ("21d", "vLLM v0.11.0", "vllm-v1", 3995, 200, 500, 753.67),
+        ("21e", "vLLM v0.11.0", "vllm-v1", 1997, 100, 500, 843.71),
+        ("21f", "vLLM v0.11.0", "vllm-v1", 31999, 100, 100, 48.33)]]
+ONE_NODE_SOURCES = (SRC_DSTACK, SRC_GPUSTACK)
 
 
 SECTION_2026 = "## 2025-26 models: Llama-3.1-405B (dense, TP8), Qwen3-235B-A22B and DeepSeek-R1 (MoE, EP8)"
@@ -248,7 +269,7 @@ rather than add to them)."""
 
 
 def _group(row: Row) -> str:
-    if row.source == SRC_DSTACK:
+    if row.source in ONE_NODE_SOURCES:
         return "deepseek-r1, SGLang/vLLM"
     return "deepseek-r1, MLPerf v5.1" if row.dataset == "mlperf-dsr1" else row.model
 
@@ -269,7 +290,8 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
              f"{SRC_TRT_OVERVIEW_V1}, offline maximum throughput, total output tokens/s of the GPUs listed. "
              f"Batch: the largest the KV cache holds (at most {MAX_AUTO_BATCH}). Rows 17a-c: {SRC_TRT_DSR1}. "
              f"Rows 19a-b: {mlperf_deepseek.SRC}{{B200-SXM-180GBx8,GB200-NVL72_GB200-186GB_aarch64x72}}/Offline/"
-             f"deepseek-r1.py (how they are run: benchmarks/mlperf_deepseek.py). Rows 20a-e: {SRC_DSTACK}.", "",
+             f"deepseek-r1.py (how they are run: benchmarks/mlperf_deepseek.py). Rows 20a-e: {SRC_DSTACK}. "
+             f"Rows 21a-f: {SRC_GPUSTACK}.", "",
              "| row | GPUs | model | layout | weights | ISL/OSL | published tok/s | simulated | error |",
              "|---|---|---|---|---|---|---:|---:|---:|"]
     for r, s in results:
@@ -372,8 +394,9 @@ def _mlperf_dsr1_lines(results: list[tuple[Row, float]], steps: list[dict], mode
 
 
 def _other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[str]:
-    """Report lines: DeepSeek-R1 on one node with SGLang and vLLM (rows 20a-e) against the TensorRT-LLM rows, and
-    the decode increment of 20a -> 20b (the same 1,024 prompts, 800 more output tokens each: decode alone)."""
+    """Report lines: DeepSeek-R1 on one node with SGLang and vLLM (rows 20a-e, and the prompt-dominated 21a-f of later
+    releases) against the TensorRT-LLM rows, and the decode increment of 20a -> 20b (the same 1,024 prompts, 800
+    more output tokens each: decode alone)."""
     err = {r.id: (s - r.published) / r.published for r, s in results}
     sim = {r.id: s for r, s in results}
     row = {r.id: r for r, _ in results}
@@ -392,8 +415,9 @@ def _other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[st
     sg = sorted(err[i] for i in ("20a", "20b", "20c"))
     dpa = sorted(run(replace(row[i], dp_attention=True)) / row[i].published for i in ("20a", "20b", "20c"))
     vl = sorted(err[i] for i in ("20d", "20e"))
+    sg21, vl21 = (sorted(err[i] for i in ids) for ids in (("21a", "21b", "21c"), ("21d", "21e", "21f")))
     tokens = a.prompts * a.input_tokens
-    return ["**Other engines on one node: SGLang and vLLM (20a-e).** Is the one-node gap TensorRT-LLM's? dstack's "
+    return ["**Other engines on one node: SGLang and vLLM (20a-21f).** Is the one-node gap TensorRT-LLM's? dstack's "
             "offline benchmark (March 2025, source above) ran DeepSeek-R1 on 8 H200 with SGLang 0.4.3 and a vLLM "
             f"0.7.4 nightly: DeepSeek's FP8 checkpoint, bf16 KV cache, {a.prompts:,} requests of {a.input_tokens:,} "
             "prompt tokens at once, fixed output lengths, TP8 as the documented command runs (experts TP-sharded, no "
@@ -410,11 +434,16 @@ def _other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[st
             f"Extrapolated to zero output tokens, the published times leave {pub_prompts_s:.0f} s for the "
             f"{tokens / 1e6:.1f} M prompt tokens ({tokens / pub_prompts_s:,.0f} tokens/s); the model runs them in "
             f"{sim_prompts_s:.0f} s ({tokens / sim_prompts_s:,.0f} tokens/s). So for SGLang 0.4.3 at TP8 most of "
-            "the gap is on the prompt side, which no TensorRT-LLM row exercises. These are early-2025 releases run "
-            "with their defaults (experts TP-sharded; DeepGEMM and DeepEP, released in late February 2025, not yet "
-            "in them): like the TensorRT-LLM rows they measure software of their time, and no public one-node, "
-            "decode-dominated SGLang or vLLM DeepSeek result of later software with its setup stated was found to "
-            "separate the model from software maturity."]
+            "the gap is on the prompt side, which no TensorRT-LLM row exercises. Later releases keep that part: "
+            "GPUStack's prompt-dominated runs (rows 21a-f, source above: SGLang v0.5.3 and vLLM v0.11.0, late 2025, "
+            "every request at once, TP8 with TP-sharded experts, since SGLang turns attention-DP off without `--dp`) "
+            f"put the model {sg21[0]:+.0%} to {sg21[-1]:+.0%} (SGLang) and {vl21[0]:+.0%} to {vl21[-1]:+.0%} (vLLM) "
+            "off: at TP8 the modelled prompt processing of DeepSeek-R1 is optimistic for current software too. "
+            "The decode side stays open: dstack's runs are early-2025 releases with their defaults (DeepGEMM and "
+            "DeepEP, released in late February 2025, not yet in them), and no public one-node, decode-dominated "
+            "SGLang or vLLM DeepSeek result of later software with its setup stated was found. The TensorRT-LLM rows' "
+            "~2x decode gap is thus neither confirmed nor ruled out for the other engines; the one measured decode "
+            f"increment (SGLang 0.4.3, TP8) is {pub_s / sim_s - 1:+.0%}."]
 
 
 SRC_SGLANG_EP = ("lmsys.org/blog/2025-05-05-large-scale-ep (SGLang team, May 2025), two-batch overlap "

@@ -1,4 +1,5 @@
-"""The DeepSeek-R1 rows of other engines on one node (20a-e: dstack's SGLang and vLLM runs on 8 H200) run as published."""
+"""The DeepSeek-R1 rows of other engines on one node (8 H200: dstack's SGLang and vLLM runs 20a-e, GPUStack's
+SGLang and vLLM runs 21a-f) run as published."""
 from __future__ import annotations
 
 import sys
@@ -86,8 +87,32 @@ def test_report_section_has_the_rows_their_group_and_the_decode_increment(tmp_pa
     the rows stay out of the TensorRT-LLM decode-step table."""
     validate_perf.write_2026_section("estimate", tmp_path / "validation.md")
     text = (tmp_path / "validation.md").read_text(encoding="utf-8")
-    for rid in CSV:
+    for rid in [*CSV, *GPUSTACK]:
         assert text.count(f"| {rid} |") == 1
-    assert "| deepseek-r1, SGLang/vLLM |" in text
+    assert "| deepseek-r1, SGLang/vLLM |" in text and "rows 21a-f" in text
     assert "took 343 s (2,389 output tokens/s)" in text
-    assert not {st["id"] for st in validate_perf.decode_steps()} & set(CSV)
+    assert not {st["id"] for st in validate_perf.decode_steps()} & {*CSV, *GPUSTACK}
+
+
+# GPUStack's H200 page, "Other Benchmark Cases": engine, total input tokens, requests, output tokens per request,
+# output token throughput (tok/s)
+GPUSTACK = {"21a": ("sglang", 1_997_530, 500, 200, 767.42), "21b": ("sglang", 998_393, 500, 100, 907.31),
+            "21c": ("sglang", 3_199_900, 100, 100, 49.89), "21d": ("vllm-v1", 1_997_530, 500, 200, 753.67),
+            "21e": ("vllm-v1", 998_393, 500, 100, 843.71), "21f": ("vllm-v1", 3_199_900, 100, 100, 48.33)}
+
+
+@pytest.mark.parametrize("rid", sorted(GPUSTACK))
+def test_later_release_rows_are_the_published_runs_at_tp8(rid, tmp_path):
+    """Prompts = the run's input tokens per request (rounded); `--tp 8` (SGLang's `--enable-dp-attention` without
+    `--dp` is switched off): TP8, TP-sharded experts; every request at t = 0 with the engine's scheduler."""
+    scheduler, tokens_in, n, osl, tok_s = GPUSTACK[rid]
+    r = next(r for r in validate_perf.ROWS_2026 if r.id == rid)
+    assert r.source == validate_perf.SRC_GPUSTACK and r.role == "holdout" and r.batch is None
+    assert (r.input_tokens, r.output_tokens, r.prompts, r.published) == (round(tokens_in / n), osl, n, tok_s)
+    assert (r.gpu, r.gpus, r.tp, r.ep, r.dp_attention, r.weight_dtype, r.kv_dtype) == \
+        ("h200-sxm", 8, 8, 1, False, "fp8", "bf16")
+    data = validate_perf.scenario_for(r, tmp_path / "q.csv")
+    assert (tmp_path / "q.csv").read_text().splitlines()[1:] == [f"0,{r.input_tokens},{osl}"] * n
+    pool = scenario_from_dict(data, base_dir=tmp_path).scenario.fleet.pools[0]
+    assert pool.batching.scheduler == scheduler and pool.batching.chunked_prefill
+    assert pool.batching.mixed_batches == (scheduler == "vllm-v1")    # SGLang runs prompts in batches of their own
