@@ -23,7 +23,8 @@ except rows measured on another engine, which name its preset (the SGLang and vL
 
 The MLPerf rows (1, 2, 5, 1a, 2a Offline; 13, 13b, 13c, 13d, 14 Server) run on the real OpenOrca lengths with
 TensorRT-LLM's in-flight batching as NVIDIA ran it (:mod:`mlperf_server` beside this file); the MLPerf v5.1
-DeepSeek-R1 Offline rows 19a-b on that benchmark's lengths the same way (:mod:`mlperf_deepseek`).
+DeepSeek-R1 Offline rows 19a-b on that benchmark's lengths the same way (:mod:`mlperf_deepseek`). Published
+DeepSeek-R1 decode steps at small batches on one node are set beside the step model in :mod:`deepseek_decode_floor`.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))   # its helper modules, also when imported by a test
 
+import deepseek_decode_floor  # noqa: E402
 import hopper_flops_level  # noqa: E402
 import mlperf_deepseek  # noqa: E402
 import mlperf_server  # noqa: E402
@@ -333,6 +335,7 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
     s18 = next(st for st in steps if st["id"] == "18")
     lines += [""] + _mlperf_dsr1_lines(results, steps, mode)
     lines += [""] + _other_engines_lines(results, mode)
+    lines += [""] + deepseek_decode_floor.report_lines()
     lines += ["", "Row 18 is SGLang's published large-scale EP decode without two-batch overlap (DeepSeek-V3 on 72 "
               "H100 over 9 nodes, EP72 with 288 expert slots, 256 sequences per GPU at 2,000 tokens of context, "
               f"{22310 / 1.255:,.0f} output tokens/s per node: {SRC_SGLANG_EP}), modelled as EP64 (the same 4 "
@@ -425,12 +428,12 @@ def _other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[st
             "numbers, so the runs can hardly have used it), the batch the KV cache holds. The model is "
             f"{sg[0]:+.0%} to {sg[-1]:+.0%} on SGLang and {vl[0]:+.0%} to {vl[-1]:+.0%} on vLLM: these engines, "
             f"too, ran DeepSeek-R1 on one node at {100 / (1 + vl[-1]):.0f}-{100 / (1 + sg[0]):.0f} % of the modelled "
-            "throughput, so the gap is not TensorRT-LLM's alone. Its shape differs, though. The error falls as outputs lengthen "
+            "throughput, so the gap is not TensorRT-LLM's alone. The error falls as outputs lengthen "
             f"({err['20a']:+.0%}, {err['20b']:+.0%}, {err['20c']:+.0%} at {a.output_tokens:,}, "
             f"{b.output_tokens:,} and {row['20c'].output_tokens:,} output tokens). The {b.output_tokens - a.output_tokens:,} "
             f"extra output tokens per request of 20b over 20a (the same prompts: to first order decode alone) took {pub_s:.0f} s "
             f"({extra / pub_s:,.0f} output tokens/s) against {sim_s:.0f} s modelled ({extra / sim_s:,.0f} tokens/s, "
-            f"the model {pub_s / sim_s - 1:+.0%}), a smaller decode gap than TensorRT-LLM's ~2x step. "
+            f"the model {pub_s / sim_s - 1:+.0%}). "
             f"Extrapolated to zero output tokens, the published times leave {pub_prompts_s:.0f} s for the "
             f"{tokens / 1e6:.1f} M prompt tokens ({tokens / pub_prompts_s:,.0f} tokens/s); the model runs them in "
             f"{sim_prompts_s:.0f} s ({tokens / sim_prompts_s:,.0f} tokens/s). So for SGLang 0.4.3 at TP8 most of "
@@ -439,11 +442,10 @@ def _other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[st
             "every request at once, TP8 with TP-sharded experts, since SGLang turns attention-DP off without `--dp`) "
             f"put the model {sg21[0]:+.0%} to {sg21[-1]:+.0%} (SGLang) and {vl21[0]:+.0%} to {vl21[-1]:+.0%} (vLLM) "
             "off: at TP8 the modelled prompt processing of DeepSeek-R1 is optimistic for current software too. "
-            "The decode side stays open: dstack's runs are early-2025 releases with their defaults (DeepGEMM and "
-            "DeepEP, released in late February 2025, not yet in them), and no public one-node, decode-dominated "
-            "SGLang or vLLM DeepSeek result of later software with its setup stated was found. The TensorRT-LLM rows' "
-            "~2x decode gap is thus neither confirmed nor ruled out for the other engines; the one measured decode "
-            f"increment (SGLang 0.4.3, TP8) is {pub_s / sim_s - 1:+.0%}."]
+            "dstack's offline runs are early-2025 releases with their defaults (DeepGEMM and DeepEP, released in "
+            "late February 2025, not yet in them), and their one decode increment (SGLang 0.4.3, TP8, "
+            f"{pub_s / sim_s - 1:+.0%}) compares batches the KV cache limits differently; the published decode "
+            "steps at fixed small batches below measure the decode directly."]
 
 
 SRC_SGLANG_EP = ("lmsys.org/blog/2025-05-05-large-scale-ep (SGLang team, May 2025), two-batch overlap "
