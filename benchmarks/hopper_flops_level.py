@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import mlperf_server  # noqa: E402
 from sim.perf.levels import LARGE_BATCH_SEQS  # noqa: E402
 from sim.perf.roofline import RooflineModel  # noqa: E402
-from sim.scenario.catalog import get_gpu  # noqa: E402
+from sim.scenario.catalog import get_gpu, get_model  # noqa: E402
 
 PINNED = 0.2
 """A row pins the FLOPs level when its number moves by at least this fraction of a change of the factor."""
@@ -62,7 +62,8 @@ def throughput_rows() -> list[dict]:
     import validate_perf  # noqa: PLC0415  (it imports this module)
     out = []
     for r in validate_perf.ROWS + validate_perf.ROWS_2026:
-        if r.gpu not in mlperf_server.HOPPER or r.weight_dtype != "fp8" or r.ep > 1 or r.dataset == "openorca":
+        if (r.gpu not in mlperf_server.HOPPER or r.weight_dtype != "fp8" or get_model(r.model).n_experts > 1
+                or r.dataset == "openorca"):
             continue
         eff = get_gpu(r.gpu).efficiency("fp8")
         at_1 = validate_perf.estimate(r, eff)

@@ -17,11 +17,14 @@ arrivals at t = 0) and throughput is the run's ``output_tokens_per_s``; ``--mode
 the closed-form static-batch estimate of :mod:`sim.perf.throughput` instead. Rows without a published
 batch size use the largest batch the KV cache holds for the full sequence length (at most 2048)
 and prefill chunks of at most 8,192 tokens. These fixed-length rows keep the iteration rule the
-table was first generated with (``batching.scheduler: vllm-v0``: prompts in iterations of their own).
+table was first generated with (``batching.scheduler: vllm-v0``: prompts in iterations of their own),
+except rows measured on another engine, which name its preset (the SGLang and vLLM V1 DeepSeek-R1 rows 20a-c,
+21a-f), and rows with a published number of requests run exactly those (20a-21f).
 
 The MLPerf rows (1, 2, 5, 1a, 2a Offline; 13, 13b, 13c, 13d, 14 Server) run on the real OpenOrca lengths with
 TensorRT-LLM's in-flight batching as NVIDIA ran it (:mod:`mlperf_server` beside this file); the MLPerf v5.1
-DeepSeek-R1 Offline rows 19a-b on that benchmark's lengths the same way (:mod:`mlperf_deepseek`).
+DeepSeek-R1 Offline rows 19a-b on that benchmark's lengths the same way (:mod:`mlperf_deepseek`). Published
+DeepSeek-R1 decode steps at small batches on one node are set beside the step model in :mod:`deepseek_decode_floor`.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))   # its helper modules, also when imported by a test
 
+import deepseek_decode_floor  # noqa: E402
 import hopper_flops_level  # noqa: E402
 import mlperf_deepseek  # noqa: E402
 import mlperf_server  # noqa: E402
@@ -87,6 +91,8 @@ class Row:
     ep: int = 1                # expert parallel size (1 or tp)
     dp_attention: bool = False  # data-parallel attention within the tp GPUs
     dataset: str = "fixed"      # "fixed" lengths; "openorca" or "mlperf-dsr1": MLPerf's samples (means shown)
+    prompts: int | None = None  # requests of the published offline run, all at t = 0 (None: 2 x batch per replica)
+    scheduler: str = "vllm-v0"  # ``batching.scheduler`` of the simulated run (the engine the row was measured on)
 
     @property
     def layout(self) -> Layout:
@@ -210,15 +216,63 @@ ROWS_2026 += [Row(r.id, r.gpu, "deepseek-r1", mlperf_deepseek.TP, r.gpus, "fp4",
                   r.source, note=f"{r.system}; TP8 EP8 attention-DP per 8 GPUs, batch 512 per rank (NVIDIA's config)",
                   ep=mlperf_deepseek.EP, dp_attention=True, dataset="mlperf-dsr1") for r in mlperf_deepseek.ROWS]
 MLPERF_DSR1 = {r.id: r for r in mlperf_deepseek.ROWS}
+# DeepSeek-R1 on one node with other engines (is the one-node gap TensorRT-LLM's?): dstack's offline throughput
+# benchmark, 8x H200 SXM (Lambda), SGLang 0.4.3.post2 and a vLLM 0.7.4 nightly, DeepSeek's own FP8 (block-scaled)
+# checkpoint, KV cache in the model's bf16 (dtype auto), fixed lengths (3,200 random-token prompts, ignore_eos
+# outputs), the whole query of `prompts` requests submitted at once. The documented command is
+# `benchmark_throughput.py --backend sglang|vllm --tensor-parallel-size=8 --max-model-len=32768` (no
+# --enable-dp-attention, whose default is off; both engines then shard the experts TP-wise: EP1). Published
+# tok/s = total_output_tokens / elapsed_time of the run. Batch: the engine's own (KV-limited), here the largest
+# the KV cache holds for whole sequences, as for every row without a published batch.
+SRC_DSTACK = ("dstack, \"DeepSeek R1 inference performance: MI300X vs. H200\" (dstack.ai/blog/h200-mi300x-deepskeek-benchmark, "
+              "March 2025), raw data github.com/dstackai/benchmarks Deepseek-R1/raw_data/offline_results.csv")
+DSTACK_NOTE = "TP8 (experts TP-sharded, no DP attention) as the documented command runs; 1,024 prompts at once"
+ROWS_2026 += [
+    Row("20a", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 800, 819_200 / 708.2590959, SRC_DSTACK,
+        note="SGLang 0.4.3.post2; " + DSTACK_NOTE, prompts=1024, scheduler="sglang"),
+    Row("20b", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 1600, 1_638_400 / 1051.181447, SRC_DSTACK,
+        note="SGLang 0.4.3.post2; " + DSTACK_NOTE, prompts=1024, scheduler="sglang"),
+    Row("20c", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 3200, 3_276_800 / 1877.895927, SRC_DSTACK,
+        note="SGLang 0.4.3.post2; " + DSTACK_NOTE, prompts=1024, scheduler="sglang"),
+    Row("20d", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 800, 819_200 / 837.3510345, SRC_DSTACK,
+        note="vLLM 0.7.4.dev181 (FlashMLA); " + DSTACK_NOTE, prompts=1024),
+    Row("20e", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 1600, 1_638_400 / 1568.906264, SRC_DSTACK,
+        note="vLLM 0.7.4.dev181 (FlashMLA); " + DSTACK_NOTE, prompts=1024),
+]
+# The same question with later releases: GPUStack's performance lab, DeepSeek-R1-0528 (DeepSeek-R1's architecture
+# and FP8 checkpoint format) on 8x H200, SGLang v0.5.3 (`--tp 8 --enable-dp-attention`) and vLLM v0.11.0
+# (`vllm serve -tp 8`), `vllm bench serve` random data sets, every request sent at once (no request rate):
+# "Output token throughput" of each run; lengths = the runs' total input / generated tokens per request. Without
+# `--dp` SGLang turns attention-DP off (server_args.py: `if self.dp_size == 1: self.enable_dp_attention = False`),
+# so both engines ran TP8 with TP-sharded experts. Prompt-dominated: they check the prompt side of rows 20a-e.
+SRC_GPUSTACK = ("GPUStack performance lab, \"Optimizing DeepSeek-R1 Throughput on NVIDIA H200 GPUs\" "
+                "(docs.gpustack.ai/latest/performance-lab/deepseek-r1/h200; github.com/gpustack/gpustack "
+                "docs/performance-lab/deepseek-r1/h200.md), \"Other Benchmark Cases\" results")
+GPUSTACK_NOTE = "TP8 (experts TP-sharded; attention-DP off without --dp); all requests at once"
+ROWS_2026 += [
+    Row(rid, "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, isl, osl, tok_s, SRC_GPUSTACK,
+        note=f"{engine}; {GPUSTACK_NOTE}", prompts=n, scheduler=scheduler)
+    for rid, engine, scheduler, isl, osl, n, tok_s in [
+        ("21a", "SGLang v0.5.3", "sglang", 3995, 200, 500, 767.42),     # 1,997,530 input tokens / 500
+        ("21b", "SGLang v0.5.3", "sglang", 1997, 100, 500, 907.31),     # 998,393 / 500
+        ("21c", "SGLang v0.5.3", "sglang", 31999, 100, 100, 49.89),     # 3,199,900 / 100; 9,952 generated
+        ("21d", "vLLM v0.11.0", "vllm-v1", 3995, 200, 500, 753.67),
+        ("21e", "vLLM v0.11.0", "vllm-v1", 1997, 100, 500, 843.71),
+        ("21f", "vLLM v0.11.0", "vllm-v1", 31999, 100, 100, 48.33)]]
+ONE_NODE_SOURCES = (SRC_DSTACK, SRC_GPUSTACK)
 
 
 SECTION_2026 = "## 2025-26 models: Llama-3.1-405B (dense, TP8), Qwen3-235B-A22B and DeepSeek-R1 (MoE, EP8)"
-GROUPS_2026 = ("llama-3.1-405b", "qwen3-235b-a22b", "deepseek-r1", "deepseek-r1, MLPerf v5.1")
-"""Error groups of the 2025-26 section: the TensorRT-LLM rows by model, and the MLPerf DeepSeek-R1 rows apart
-(another publisher and workload: they check the DeepSeek-R1 rows rather than add to them)."""
+GROUPS_2026 = ("llama-3.1-405b", "qwen3-235b-a22b", "deepseek-r1", "deepseek-r1, MLPerf v5.1",
+               "deepseek-r1, SGLang/vLLM")
+"""Error groups of the 2025-26 section: the TensorRT-LLM rows by model, and the MLPerf DeepSeek-R1 rows and the
+other engines' DeepSeek-R1 rows apart (other publishers, workloads or engines: they check the DeepSeek-R1 rows
+rather than add to them)."""
 
 
 def _group(row: Row) -> str:
+    if row.source in ONE_NODE_SOURCES:
+        return "deepseek-r1, SGLang/vLLM"
     return "deepseek-r1, MLPerf v5.1" if row.dataset == "mlperf-dsr1" else row.model
 
 
@@ -238,7 +292,8 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
              f"{SRC_TRT_OVERVIEW_V1}, offline maximum throughput, total output tokens/s of the GPUs listed. "
              f"Batch: the largest the KV cache holds (at most {MAX_AUTO_BATCH}). Rows 17a-c: {SRC_TRT_DSR1}. "
              f"Rows 19a-b: {mlperf_deepseek.SRC}{{B200-SXM-180GBx8,GB200-NVL72_GB200-186GB_aarch64x72}}/Offline/"
-             "deepseek-r1.py (how they are run: benchmarks/mlperf_deepseek.py).", "",
+             f"deepseek-r1.py (how they are run: benchmarks/mlperf_deepseek.py). Rows 20a-e: {SRC_DSTACK}. "
+             f"Rows 21a-f: {SRC_GPUSTACK}.", "",
              "| row | GPUs | model | layout | weights | ISL/OSL | published tok/s | simulated | error |",
              "|---|---|---|---|---|---|---:|---:|---:|"]
     for r, s in results:
@@ -279,6 +334,8 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
                      f"{st['comm_ms']:.1f} | {st['rest_ms']:.1f} |")
     s18 = next(st for st in steps if st["id"] == "18")
     lines += [""] + _mlperf_dsr1_lines(results, steps, mode)
+    lines += [""] + _other_engines_lines(results, mode)
+    lines += [""] + deepseek_decode_floor.report_lines()
     lines += ["", "Row 18 is SGLang's published large-scale EP decode without two-batch overlap (DeepSeek-V3 on 72 "
               "H100 over 9 nodes, EP72 with 288 expert slots, 256 sequences per GPU at 2,000 tokens of context, "
               f"{22310 / 1.255:,.0f} output tokens/s per node: {SRC_SGLANG_EP}), modelled as EP64 (the same 4 "
@@ -290,11 +347,12 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
               "within about 10 % for SGLang on H100. Two-batch overlap (its 25.5 % speedup) is not modelled. "
               "On one node (17a-c) the collectives are a small share, and the weights, attention and "
               "collectives priced at their measured kernel rates add to about half of the published step. The "
-              "other half, specific to these TensorRT-LLM runs, is "
+              "other half is "
               "unpriced: no public per-kernel trace of a TensorRT-LLM attention-DP decode step at these batches "
               "exists to price it from (the published kernel breakdowns, TensorRT-LLM blogs 3 and 8 and SGLang's, "
               "are figures without numbers). Treat MoE throughput under `data_parallel_attention` on one node as "
-              "an upper bound (about 1.7-2x).", ""]
+              "an upper bound (about 1.7-2x), and DeepSeek on one node at TP8 with the SGLang and vLLM releases of "
+              "early 2025 as well (rows 20a-e).", ""]
     text = out_md.read_text(encoding="utf-8") if out_md.exists() else ""
     start = text.find(SECTION_2026)
     if start >= 0:   # replace the section in place (it runs to the end of the file)
@@ -338,6 +396,58 @@ def _mlperf_dsr1_lines(results: list[tuple[Row, float]], steps: list[dict], mode
             "for TensorRT-LLM attention-DP MoE decode, not to the TensorRT-LLM blog's numbers."]
 
 
+def _other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[str]:
+    """Report lines: DeepSeek-R1 on one node with SGLang and vLLM (rows 20a-e, and the prompt-dominated 21a-f of later
+    releases) against the TensorRT-LLM rows, and the decode increment of 20a -> 20b (the same 1,024 prompts, 800
+    more output tokens each: decode alone)."""
+    err = {r.id: (s - r.published) / r.published for r, s in results}
+    sim = {r.id: s for r, s in results}
+    row = {r.id: r for r, _ in results}
+    a, b = row["20a"], row["20b"]
+
+    def elapsed(r: Row, tok_s: float) -> float:
+        return r.prompts * r.output_tokens / tok_s
+    extra = a.prompts * (b.output_tokens - a.output_tokens)
+    pub_s, sim_s = (elapsed(b, x[b.id]) - elapsed(a, x[a.id]) for x in ({i: r.published for i, r in row.items()}, sim))
+    # the published prompt work: the elapsed time extrapolated linearly to zero output tokens
+    pub_prompts_s = elapsed(a, a.published) - pub_s * a.output_tokens / (b.output_tokens - a.output_tokens)
+
+    def run(r: Row) -> float:
+        return simulate(r) if mode == "simulator" else estimate(r)
+    sim_prompts_s = a.prompts / run(replace(a, output_tokens=1))
+    sg = sorted(err[i] for i in ("20a", "20b", "20c"))
+    dpa = sorted(run(replace(row[i], dp_attention=True)) / row[i].published for i in ("20a", "20b", "20c"))
+    vl = sorted(err[i] for i in ("20d", "20e"))
+    sg21, vl21 = (sorted(err[i] for i in ids) for ids in (("21a", "21b", "21c"), ("21d", "21e", "21f")))
+    tokens = a.prompts * a.input_tokens
+    return ["**Other engines on one node: SGLang and vLLM (20a-21f).** Is the one-node gap TensorRT-LLM's? dstack's "
+            "offline benchmark (March 2025, source above) ran DeepSeek-R1 on 8 H200 with SGLang 0.4.3 and a vLLM "
+            f"0.7.4 nightly: DeepSeek's FP8 checkpoint, bf16 KV cache, {a.prompts:,} requests of {a.input_tokens:,} "
+            "prompt tokens at once, fixed output lengths, TP8 as the documented command runs (experts TP-sharded, no "
+            f"attention-DP: with attention-DP the model would be {dpa[0]:.1f}-{dpa[-1]:.1f}x the published SGLang "
+            "numbers, so the runs can hardly have used it), the batch the KV cache holds. The model is "
+            f"{sg[0]:+.0%} to {sg[-1]:+.0%} on SGLang and {vl[0]:+.0%} to {vl[-1]:+.0%} on vLLM: these engines, "
+            f"too, ran DeepSeek-R1 on one node at {100 / (1 + vl[-1]):.0f}-{100 / (1 + sg[0]):.0f} % of the modelled "
+            "throughput, so the gap is not TensorRT-LLM's alone. The error falls as outputs lengthen "
+            f"({err['20a']:+.0%}, {err['20b']:+.0%}, {err['20c']:+.0%} at {a.output_tokens:,}, "
+            f"{b.output_tokens:,} and {row['20c'].output_tokens:,} output tokens). The {b.output_tokens - a.output_tokens:,} "
+            f"extra output tokens per request of 20b over 20a (the same prompts: to first order decode alone) took {pub_s:.0f} s "
+            f"({extra / pub_s:,.0f} output tokens/s) against {sim_s:.0f} s modelled ({extra / sim_s:,.0f} tokens/s, "
+            f"the model {pub_s / sim_s - 1:+.0%}). "
+            f"Extrapolated to zero output tokens, the published times leave {pub_prompts_s:.0f} s for the "
+            f"{tokens / 1e6:.1f} M prompt tokens ({tokens / pub_prompts_s:,.0f} tokens/s); the model runs them in "
+            f"{sim_prompts_s:.0f} s ({tokens / sim_prompts_s:,.0f} tokens/s). So for SGLang 0.4.3 at TP8 most of "
+            "the gap is on the prompt side, which no TensorRT-LLM row exercises. Later releases keep that part: "
+            "GPUStack's prompt-dominated runs (rows 21a-f, source above: SGLang v0.5.3 and vLLM v0.11.0, late 2025, "
+            "every request at once, TP8 with TP-sharded experts, since SGLang turns attention-DP off without `--dp`) "
+            f"put the model {sg21[0]:+.0%} to {sg21[-1]:+.0%} (SGLang) and {vl21[0]:+.0%} to {vl21[-1]:+.0%} (vLLM) "
+            "off: at TP8 the modelled prompt processing of DeepSeek-R1 is optimistic for current software too. "
+            "dstack's offline runs are early-2025 releases with their defaults (DeepGEMM and DeepEP, released in "
+            "late February 2025, not yet in them), and their one decode increment (SGLang 0.4.3, TP8, "
+            f"{pub_s / sim_s - 1:+.0%}) compares batches the KV cache limits differently; the published decode "
+            "steps at fixed small batches below measure the decode directly."]
+
+
 SRC_SGLANG_EP = ("lmsys.org/blog/2025-05-05-large-scale-ep (SGLang team, May 2025), two-batch overlap "
                  "ablation: 22,310 tokens/s per node at 256 tokens per GPU, 25.5 % over the run without it")
 
@@ -349,7 +459,7 @@ def decode_steps() -> list[dict]:
     (row 18: 256 sequences per GPU, 2,000 tokens of context)."""
     cases = [(r.id, r.gpu, r.model, r.layout, r.weight_dtype, r.kv_dtype, batch_for(r),
               r.input_tokens + r.output_tokens // 2, batch_for(r) / r.published)
-             for r in ROWS_2026 if r.model == "deepseek-r1" and r.dataset == "fixed"]
+             for r in ROWS_2026 if r.source == SRC_TRT_DSR1]
     ctx = round(mlperf_deepseek.decode_context())
     cases += [(r.id, r.gpu, r.model, r.layout, r.weight_dtype, r.kv_dtype, r.batch, ctx,
                r.batch / (r.published * r.tp / r.gpus)) for r in ROWS_2026 if r.dataset == "mlperf-dsr1"]
@@ -402,8 +512,9 @@ def estimate(row: Row, eff: Efficiency | None = None, overlap_exponent: float | 
 def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2, flops_scale: float | None = None) -> dict:
     """Scenario (dict) of an offline run of ``row`` for ``sim.api.run``.
 
-    Writes a trace of ``rounds x batch x replicas`` requests (one for ttft rows), all arriving at
-    t = 0 with the published lengths, to ``trace_path``; the run drains them all. OpenOrca rows run
+    Writes a trace of ``rounds x batch x replicas`` requests (one for ttft rows; the published ``prompts`` where
+    given), all arriving at t = 0 with the published lengths, to ``trace_path``; the run drains them all. The
+    row's ``scheduler`` preset forms the batches (``vllm-v0``: prompts in iterations of their own). OpenOrca rows run
     MLPerf's samples instead (:func:`mlperf_server.offline_scenario`; ``flops_scale`` replaces their MLPerf FLOPs
     calibration, :data:`mlperf_server.MLPERF_FLOPS_SCALE`).
     """
@@ -416,7 +527,11 @@ def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2, flops_scal
                                               mlperf_server.OFFLINE_ROUND[row.id])
     b = batch_for(row)
     replicas = row.gpus // row.tp
-    n = 1 if row.metric == "ttft" else rounds * b * replicas
+    n = 1 if row.metric == "ttft" else row.prompts or rounds * b * replicas
+    batching = {"scheduler": row.scheduler, "policy": "continuous", "max_num_seqs": b}
+    if row.scheduler == "vllm-v0":   # a whole prompt per iteration needs a budget of max_model_len (vLLM's rule)
+        batching.update(max_batched_tokens=max(MAX_BATCHED_TOKENS, row.input_tokens + row.output_tokens),
+                        chunked_prefill=False)
     trace_path.write_text("timestamp_s,prompt_tokens,output_tokens\n"
                           + f"0,{row.input_tokens},{row.output_tokens}\n" * n, encoding="utf-8")
     return {
@@ -428,12 +543,7 @@ def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2, flops_scal
         "fleet": {"pools": [{"name": "main", "gpu": row.gpu, "replicas": replicas, "tensor_parallel": row.tp,
                              **({"expert_parallel": row.ep} if row.ep > 1 else {}),
                              **({"data_parallel_attention": True} if row.dp_attention else {}),
-                             "max_model_len": row.input_tokens + row.output_tokens,
-                             # a whole prompt per iteration needs a budget of max_model_len (vLLM's rule)
-                             "batching": {"scheduler": "vllm-v0", "policy": "continuous", "max_num_seqs": b,
-                                          "max_batched_tokens": max(MAX_BATCHED_TOKENS,
-                                                                    row.input_tokens + row.output_tokens),
-                                          "chunked_prefill": False}}]},
+                             "max_model_len": row.input_tokens + row.output_tokens, "batching": batching}]},
         "perf": {"model": "roofline", "weight_dtype": row.weight_dtype, "kv_dtype": row.kv_dtype,
                  "attention_kv_sharing": row.kv_sharing},
         "workload": {"arrival": {"process": "trace", "path": str(trace_path)}},
