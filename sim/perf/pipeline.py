@@ -60,7 +60,7 @@ the lm head and the CPU as one slot of 11.5 ms on top, 34.625 ms.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sim.perf.base import BatchShape
@@ -87,10 +87,14 @@ def pipeline_cycle(jobs: Sequence[tuple[float, float, float, float]], pp: int,
     >>> pipeline_cycle([(0.0, 10.0, 10.0, 1.0)], pp=4)           # a lone micro-batch: its lap
     43.0
     """
+    return cycle_of_runs(zip(counts if counts is not None else [1] * len(jobs), jobs), pp)
+
+
+def cycle_of_runs(runs: Iterable[tuple[float, tuple[float, float, float, float]]], pp: int) -> float:
+    """:func:`pipeline_cycle` of ``(count, job)`` runs of equal micro-batches (the step model's form)."""
     cpu_load = last_load = lap = 0.0
     hops = pp - 1
-    for i, (cpu_s, stage_s, last_s, handoff_s) in enumerate(jobs):
-        n = 1 if counts is None else counts[i]
+    for n, (cpu_s, stage_s, last_s, handoff_s) in runs:
         cpu_load += n * cpu_s
         last_load += n * last_s
         own = cpu_s + hops * (stage_s + handoff_s) + last_s
@@ -154,11 +158,14 @@ class PipelineParts:
                               self.cpu.seconds(k_d, k_d), COLLECTIVE_LATENCY_S + self._handoff_s_per_token * k_d))
             if len(self._pp_decode) < 65536:
                 self._pp_decode[n_seqs] = sizes
-        return [(count, self._job(float(self._layers_s(k_d, 0, 0.0, 0, k_d, context_tokens * share, k_d, max, linear_s)),
-                                  act_s, comm_s, lm_s, cpu_s, handoff_s))
-                for count, k_d, share, linear_s, act_s, comm_s, lm_s, cpu_s, handoff_s in sizes]
+        runs = []
+        for count, k_d, share, linear_s, act_s, comm_s, lm_s, cpu_s, handoff_s in sizes:
+            # :meth:`_job`, inlined (the engine's per-step path)
+            layers_s = float(self._layers_s(k_d, 0, 0.0, 0, k_d, context_tokens * share, k_d, max, linear_s))
+            stage_s = layers_s + act_s + comm_s
+            runs.append((count, (cpu_s, stage_s, stage_s + lm_s, handoff_s)))
+        return runs
 
     def _pipelined(self, shape: BatchShape) -> float:
         """Seconds of a pipelined iteration: one cycle of its micro-batches (module docstring)."""
-        runs = self._runs(shape)
-        return pipeline_cycle([job for _, job in runs], self.layout.pp, [count for count, _ in runs])
+        return cycle_of_runs(self._runs(shape), self.layout.pp)
