@@ -205,3 +205,16 @@ def test_a_plan_does_not_pick_a_point_that_cannot_tell():
     row = judge({"n": 2, "stable": None, "stability.offered_load_factor.mean": 1.03}, [])
     assert not row["feasible"] and row["why"].startswith("cannot tell whether it keeps up")
     assert "1.03" in row["why"]
+
+
+def test_a_run_too_short_for_any_completion_says_so_without_a_load_factor():
+    """A 10 ms run at 300 requests/s completes nothing: the load factor is unknown (None), and the
+    warning says why it cannot tell instead of failing to format it."""
+    s = {"stable": None, "verdict": "cannot tell", "backlog_growth_per_s": 300.0, "in_flight_at_end": 3,
+         "in_flight_peak": 3, "window_s": 0.01, "arrival_rate_per_s": 300.0, "offered_load_factor": None,
+         "resolution": 1.7320508075688774}
+    assert warning({"stability": s}) == (
+        "warning: the run is too short to tell whether the fleet keeps up: no request completed to compare the "
+        "work offered with what the fleet could serve, and a backlog growing by less than 173.2% of the 3 "
+        "requests of the last 0.01 s is lost in the noise; lengthen duration, or add capacity (see stability in "
+        "the summary)")

@@ -145,6 +145,11 @@ def timeseries_stability(ts: np.ndarray, requests: dict, warmup_s: float, end_s:
                      offered_load_factor=offered_load_factor(load_factor, requests))
 
 
+def _window(seconds: float) -> str:
+    """A window's length for a message: whole seconds, or three significant digits below one second."""
+    return f"{seconds:,.0f} s" if seconds >= 1 else f"{seconds:.3g} s"
+
+
 def warning(summary: dict) -> str | None:
     """One line for stderr when the run did not keep up (``None`` when it did or was not judged)."""
     s = summary.get("stability")
@@ -152,12 +157,14 @@ def warning(summary: dict) -> str | None:
         return None
     if s.get("verdict") == "cannot tell":
         lf = s.get("offered_load_factor")
-        return (f"warning: the run is too short to tell whether the fleet keeps up: the work offered is "
-                f"{lf:,.3g} of what it could serve at its batch limits (offered load factor), and a backlog "
+        offered = ("the work offered is " + f"{lf:,.3g} of what it could serve at its batch limits (offered load "
+                   "factor)" if lf is not None else "no request completed to compare the work offered with what "
+                   "the fleet could serve")
+        return (f"warning: the run is too short to tell whether the fleet keeps up: {offered}, and a backlog "
                 f"growing by less than {s['resolution']:.1%} of the {s['arrival_rate_per_s'] * s['window_s']:,.0f} "
-                f"requests of the last {s['window_s']:,.0f} s is lost in the noise; lengthen duration, or add "
+                f"requests of the last {_window(s['window_s'])} is lost in the noise; lengthen duration, or add "
                 f"capacity (see stability in the summary)")
     return (f"warning: the fleet did not keep up: the backlog grew by {s['backlog_growth_per_s']:,.3g} "
-            f"requests/s over the last {s['window_s']:,.0f} s and {s['in_flight_at_end']:,} requests were "
+            f"requests/s over the last {_window(s['window_s'])} and {s['in_flight_at_end']:,} requests were "
             f"still in flight at the end; latency percentiles and SLO attainment describe a growing "
             f"queue, not a steady state (add capacity, or see stability in the summary)")
