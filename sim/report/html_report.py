@@ -77,7 +77,7 @@ STATEMENT_COLUMNS = (("revenue_usd", "revenue"), ("compute_usd", "compute"),
                      ("revenue_share_net_usd", "net share"), ("net_usd", "net (accrual)"),
                      ("cash_net_usd", "net (cash)"), ("cumulative_cash_usd", "cumulative cash"))
 TABLE_METRICS = ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "cost.compute_usd",
-                 "utilization.gpu_busy")
+                 "utilization.load_factor")   # not gpu_busy: under continuous batching ~100 % at any load
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;

@@ -49,7 +49,7 @@ SWEEP_METRICS = (
     ("latency.e2e.p99", "p99 end-to-end latency (s)"),
     ("slo.attainment", "SLO attainment"),
     ("cost.compute_usd", "compute cost (USD)"),
-    ("utilization.gpu_busy", "GPU busy fraction"),
+    ("utilization.load_factor", "load factor (1 = saturated)"),   # GPU busy reads ~1 at any load
     ("throughput.output_tokens_per_s", "output tokens/s"),
 )
 
