@@ -107,6 +107,10 @@ def test_a_cached_curve_is_not_reused_by_another_version_of_the_simulator(monkey
     assert capacity_mod.curve_key(template, QUICK) == key
     monkeypatch.setattr(capacity_mod, "code_fingerprint", lambda: "another-version")
     assert capacity_mod.curve_key(template, QUICK) != key
+    # the fingerprint covers the catalogs a curve depends on (efficiency factors), not only the code
+    names = {f.relative_to(capacity_mod.Path(sim.__file__).parent).as_posix() for f in capacity_mod.package_files()}
+    assert {"scenario/data/gpus.yaml", "scenario/data/models.yaml", "perf/pipeline.py"} <= names
+    assert not any("__pycache__" in n for n in names)
 
 
 # --------------------------------------------------------------------------------- against request level

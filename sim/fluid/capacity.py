@@ -33,8 +33,8 @@ the group shows; the curve errs on the pessimistic side. ``spillover`` is not mo
 
 Curves are cached as JSON in ``$FLEETSIM_CACHE`` (default ``~/.cache/fleetsim``), keyed by a hash
 of the derived scenario (pool, model, perf, lengths, classes, SLO), the measurement settings and the
-simulator's own source (:func:`code_fingerprint`): a curve measured by another version of the step
-model or the engine is measured again, never reused.
+simulator's own source and catalogs (:func:`code_fingerprint`): a curve measured by another version
+of the step model, the engine or the GPU catalog's factors is measured again, never reused.
 """
 from __future__ import annotations
 
@@ -143,13 +143,21 @@ def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict
             "metrics": {"interval": 10.0, "records": "all"}}
 
 
+def package_files() -> list[Path]:
+    """Every file of the installed ``sim`` package that a measurement may depend on: its modules and
+    its data (the GPU and model catalogs, bundled profiles and configs), not Python's byte-code caches."""
+    root = Path(__file__).resolve().parent.parent
+    return sorted(f for f in root.rglob("*") if f.is_file() and "__pycache__" not in f.parts
+                  and f.suffix not in (".pyc", ".pyo"))
+
+
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """A hash of every module of the installed ``sim`` package (line endings normalised, so a
-    checkout with CRLF hashes the same). A change anywhere in the simulator changes it."""
+    """A hash of :func:`package_files` (line endings normalised, so a checkout with CRLF hashes the
+    same): a change anywhere in the simulator's code or catalogs changes it."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for f in sorted(root.rglob("*.py")):
+    for f in package_files():
         h.update(f.relative_to(root).as_posix().encode() + b"\0")
         h.update(f.read_bytes().replace(b"\r\n", b"\n") + b"\0")
     return h.hexdigest()[:16]
