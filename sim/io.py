@@ -50,6 +50,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from sim.errors import InputError
+
 try:    # ISA-L's deflate (the isal package): gzip-compatible, ~3x faster than zlib at level 1
     from isal import isal_zlib as _deflate
 except ImportError:  # pragma: no cover - isal is a dependency; zlib where it has no wheel
@@ -93,8 +95,6 @@ def csv_rows(text: str | Iterable[str], name: str | Path) -> Iterator[tuple[int,
         >>> list(csv_rows("\ufeffa,b\r\n  # note, \"quoted\r\n\r\n1,2\r\n", "t.csv"))
         [(1, ['a', 'b']), (4, ['1', '2'])]
     """
-    from sim.errors import InputError
-
     at = 0
 
     def data_lines() -> Iterator[str]:

@@ -157,9 +157,10 @@ def warning(summary: dict) -> str | None:
         return None
     if s.get("verdict") == "cannot tell":
         lf = s.get("offered_load_factor")
-        offered = ("the work offered is " + f"{lf:,.3g} of what it could serve at its batch limits (offered load "
-                   "factor)" if lf is not None else "no request completed to compare the work offered with what "
-                   "the fleet could serve")
+        if lf is None:
+            offered = "no request completed to compare the work offered with what the fleet could serve"
+        else:
+            offered = f"the work offered is {lf:,.3g} of what it could serve at its batch limits (offered load factor)"
         return (f"warning: the run is too short to tell whether the fleet keeps up: {offered}, and a backlog "
                 f"growing by less than {s['resolution']:.1%} of the {s['arrival_rate_per_s'] * s['window_s']:,.0f} "
                 f"requests of the last {_window(s['window_s'])} is lost in the noise; lengthen duration, or add "

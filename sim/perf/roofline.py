@@ -261,7 +261,7 @@ class RooflineModel(RankParts, PipelineParts):
         self._init_ranks(lay, L, weight_dtype, io_width, act_w)
         self._handoff_s_per_token = 2.0 * h * lay.stage_handoff_s_per_byte(gpu.link_bytes_per_s) if lay.pp > 1 else 0.0
         self._decode_cache: dict[int, tuple] = {}
-        self._pp_decode: dict[int, list[tuple[int, int, float, float]]] = {}
+        self._pp_decode: dict[int, list[tuple]] = {}   # sim.perf.pipeline: per-size terms of a decode micro-batch
         if lay.pp > 1 or self._sw_layers or m.is_mla or self._adp:
             # no cached fast path: the engine falls back to step_time per iteration (same numbers)
             self.decode_step = self._decode_step_general

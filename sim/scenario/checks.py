@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import math
 import warnings
 
 from sim.economics import validate as validate_economics
@@ -180,9 +181,10 @@ def _ib_problems(pool, where: str, gpu) -> list[tuple[str, str]]:
         return [(f"{where}.ib_gbps", f"must be >= {MIN_IB_GBPS:g} (Gb/s per GPU; gigabit Ethernet is the "
                                      f"slowest datacenter network, a DGX H100 has 400 Gb/s per GPU) "
                                      f"(got {pool.ib_gbps:g})")]
-    if gpu is not None and pool.ib_gbps > _ib_ceiling_gbps(gpu):
+    ceiling = _ib_ceiling_gbps(gpu) if gpu is not None else math.inf
+    if pool.ib_gbps > ceiling:
         link = 8 * gpu.interconnect_gbps
-        return [(f"{where}.ib_gbps", f"must be <= {_ib_ceiling_gbps(gpu):,.0f} (Gb/s per GPU, gigabits): faster "
+        return [(f"{where}.ib_gbps", f"must be <= {ceiling:,.0f} (Gb/s per GPU, gigabits): faster "
                                      f"than any NIC ({MAX_NIC_GBPS:,.0f} Gb/s ConnectX-8) and than the GPU's own "
                                      f"scale-up link ({gpu.name}: {gpu.interconnect_gbps:g} GB/s one way = "
                                      f"{link:,.0f} Gb/s) (got {pool.ib_gbps:,.6g})")]
