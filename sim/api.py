@@ -10,6 +10,7 @@ import datetime as dt
 import gc
 import platform
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +19,14 @@ from typing import Any, Iterable
 import numpy as np
 import simpy
 
-from sim.errors import warnings_as_problems
+from sim.errors import InputError, warnings_as_problems
 from sim.limits import check_money, check_work
+from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.metrics.records import summarize_requests
 from sim.metrics.schema import REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
 from sim.perf import build_step_model
+from sim.perf.scaled import scaled
 from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict, source_name
 from sim.serving.fleet import Fleet
 from sim.serving.outcome import EVENT_KINDS, FleetOutcome
@@ -71,8 +74,9 @@ def _as_loaded(scenario: Any, overrides: Iterable[str]) -> LoadedScenario:
     raise TypeError(f"cannot run a {type(scenario).__name__}; pass a path, a dict or a Scenario")
 
 
-def build_pools(loaded: LoadedScenario) -> list[PoolRuntime]:
-    """Catalog entries, memory plan and step-time model of every pool."""
+def build_pools(loaded: LoadedScenario, capacity: float = 1.0) -> list[PoolRuntime]:
+    """Catalog entries, memory plan and step-time model of every pool; ``capacity`` scales every
+    pool's step-time model (:func:`sim.perf.scaled.scaled`: each iteration ``1 / capacity`` as long)."""
     sc = loaded.scenario
     from sim.scenario.checks import pool_dtypes, pool_layout, pool_setup
 
@@ -81,30 +85,49 @@ def build_pools(loaded: LoadedScenario) -> list[PoolRuntime]:
         model, gpu, perf, wdt, _, plan = pool_setup(sc, p)
         step = build_step_model(perf, model, gpu, p.tensor_parallel, loaded.base_dir, layout=pool_layout(p, gpu),
                                 weight_dtype=wdt, expert_dtype=pool_dtypes(perf, model)[1])
-        out.append(PoolRuntime(index=i, cfg=p, gpu=gpu, model=model, step_model=step, kv_blocks=plan.kv_blocks,
+        out.append(PoolRuntime(index=i, cfg=p, gpu=gpu, model=model, step_model=scaled(step, capacity),
+                               kv_blocks=plan.kv_blocks,
                                kv_bytes_per_token=plan.kv_bytes_per_token, weight_dtype=wdt,
                                max_context=min(model.max_context, p.max_model_len or model.max_context)))
     return out
 
 
 def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None = None, quiet: bool = True,
-        progress: bool = False, skip_bad_rows: bool = False, allow_large: bool | None = None) -> Result:
+        progress: bool = False, skip_bad_rows: bool = False, allow_large: bool | None = None,
+        capacity_band: float | None = None, capacity: float = 1.0) -> Result:
     """Simulate a scenario (path, raw dict, :class:`Scenario` or loaded scenario) and summarise it.
 
     A scenario past a work limit of :mod:`sim.limits` raises :class:`~sim.errors.ScenarioError`
     before anything runs, unless ``allow_large`` (default: the ``FLEETSIM_ALLOW_LARGE`` variable).
+
+    ``capacity_band`` (per cent, ``0 < pct <= 50``) runs the scenario twice more, with the same seed,
+    at ``1 ∓ pct/100`` times the model's capacity, and adds the summary's ``capacity_band`` block
+    (:mod:`sim.metrics.band`); ``wall_seconds`` then counts all three runs. ``capacity`` scales every
+    step time of the run itself (each iteration ``1 / capacity`` as long). The fluid tier reads its
+    latency off capacity curves measured at the model's capacity and refuses both.
     """
     t0 = time.perf_counter()
     with _gc_relaxed(), warnings_as_problems(source_name(scenario)):
         loaded = _as_loaded(scenario, list(overrides))
         check_work(loaded, allow_large)
         sc = loaded.scenario
+        pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
+        if not (isinstance(capacity, (int, float)) and 0.0 < capacity < float("inf")):
+            raise InputError(f"capacity: give a scale greater than 0 (1 is the model's capacity); got {capacity!r}")
         if sc.fidelity == "fluid":
+            if pct is not None or capacity != 1.0:
+                raise InputError(f"{'--capacity-band' if pct is not None else 'capacity'}: not available at "
+                                 "fidelity: fluid, whose latency comes from capacity curves measured at the "
+                                 "model's capacity; run the band on a request-level excerpt (--set fidelity=request "
+                                 "with a shorter duration)")
             from sim.fluid import run_fluid
 
             result = run_fluid(loaded)
         else:
-            result = _run_request_level(loaded, progress=progress and not quiet, skip_bad_rows=skip_bad_rows)
+            result = _run_request_level(loaded, progress=progress and not quiet, skip_bad_rows=skip_bad_rows,
+                                        capacity=capacity)
+            if pct is not None:
+                result.summary["capacity_band"] = _capacity_band(loaded, pct, capacity, skip_bad_rows)
         check_money(result.summary, loaded.source)
     result.summary["wall_seconds"] = time.perf_counter() - t0
     if out is not None:
@@ -131,12 +154,23 @@ def _gc_relaxed():
         gc.set_threshold(*old)
 
 
+def _capacity_band(loaded: LoadedScenario, pct: float, capacity: float, skip_bad_rows: bool) -> dict:
+    """The ``capacity_band`` block: the same scenario and seed (the same arrivals) at ``1 ∓ pct/100``
+    times ``capacity``; the extra runs' warnings are the point run's, said once already."""
+    sides = {}
+    for name, scale in capacities(pct).items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sides[name] = _run_request_level(loaded, skip_bad_rows=skip_bad_rows, capacity=capacity * scale).summary
+    return band(pct, slower=sides["slower"], faster=sides["faster"])
+
+
 def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_rows: bool = False,
-                       lean: bool = True) -> Result:
+                       lean: bool = True, capacity: float = 1.0) -> Result:
     from sim.workload import classes, generate
 
     sc = loaded.scenario
-    pools = build_pools(loaded)
+    pools = build_pools(loaded, capacity)
     env = simpy.Environment()
     cls = classes(sc.workload)
     fleet = Fleet(env, sc, pools, [c.priority for c in cls], fast=sc.engine == "fast", seed=sc.seed,

@@ -9,6 +9,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from sim import humanize
+from sim.metrics.band import attainment_range, explanation, latency_range
 from sim.report.overview import overview
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ def format_summary(result: "Result") -> str:
     for k in ("ttft", "tpot", "itl", "e2e", "queue"):
         v = s["latency"][k]
         lines.append(f"{k:<14}{_ms(v['mean']):>10}{_ms(v['p50']):>10}{_ms(v['p90']):>10}{_ms(v['p99']):>10}")
+    if s.get("capacity_band"):
+        lines += ["", *band_table(s)]
     t = s["throughput"]
     u = s["utilization"]
     pools = s.get("pools") or {}
@@ -108,6 +111,30 @@ def format_summary(result: "Result") -> str:
     if econ is not None and econ.statement:
         lines += ["", econ.format_table()]
     return "\n".join(lines)
+
+
+#: the latency rows of the capacity band table (the summary's ``capacity_band``)
+BAND_ROWS = ("ttft", "tpot", "e2e", "queue")
+
+
+def band_table(s: dict) -> list[str]:
+    """Each latency percentile as ``point (faster – slower)`` in ms, SLO attainment as ``point (low –
+    high)``, each side's stability verdict, and the one-line explanation (:mod:`sim.metrics.band`)."""
+    b = s["capacity_band"]
+    pct = f"{b['pct']:g} %"
+    stats = ("p50", "p90", "p99")
+    rows = [[f"ms {q} (+{pct} – −{pct})" for q in stats]]
+    rows += [[f"{_ms(s['latency'][k][q])} ({latency_range(b, k, q)})" for q in stats] for k in BAND_ROWS]
+    widths = [max(len(r[i]) for r in rows) + 3 for i in range(len(stats))]
+    lines = [f"{label:<14}" + "".join(f"{cell:>{w}}" for cell, w in zip(r, widths))
+             for label, r in zip((f"±{pct} capacity", *BAND_ROWS), rows)]
+    att = s["slo"]["attainment"]
+    verdicts = ", ".join(f"{label} {(b[side]['stability'] or {}).get('verdict') or '-'}"
+                         for side, label in (("faster", "+" + pct), ("slower", "−" + pct)))
+    lines += [f"{'SLO':<14}{'-' if att is None else format(att, '.2%')} ({attainment_range(b)})   "
+              f"stability: this run {s.get('stability', {}).get('verdict', '-')}, {verdicts}",
+              *_wrap(explanation(b))]
+    return lines
 
 
 #: utilization measures of the summary shown on the terminal (the new ones when present)

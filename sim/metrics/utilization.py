@@ -25,13 +25,15 @@ def pool_limits(pool) -> BatchLimits:
 
 
 def _roofline(pool, kv_dtype: str):
-    """The roofline whose byte terms MBU counts: the pool's own step-time model when it is one (or
-    a table's roofline fallback), so layout, expert precision and KV precision are the ones that
-    price its steps; otherwise one built for the pool's layout (:func:`sim.scenario.checks.pool_layout`)."""
+    """The roofline whose byte terms MBU counts: the pool's own step-time model when it is one (also
+    under a capacity scale, :mod:`sim.perf.scaled`, or a table's roofline fallback), so layout, expert
+    precision and KV precision are the ones that price its steps; otherwise one built for the pool's
+    layout (:func:`sim.scenario.checks.pool_layout`)."""
     from sim.perf.roofline import RooflineModel
     from sim.scenario.checks import pool_layout
 
-    for model in (pool.step_model, getattr(pool.step_model, "fallback", None)):
+    step = pool.step_model
+    for model in (step, getattr(step, "inner", None), getattr(step, "fallback", None)):
         if isinstance(model, RooflineModel):
             return model
     try:

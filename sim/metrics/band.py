@@ -1,0 +1,142 @@
+"""The capacity band: a run's latency and SLO attainment at ±p % of the model's capacity.
+
+Near saturation a queue's latency is fragile: in M/D/1 at load ρ the mean wait is
+``ρ D / (2 (1 - ρ))`` (Pollaczek–Khinchine), so at ρ = 0.92 a 3 % error in the service rate moves
+it by about 40 %, and at ρ = 0.97 it can turn a stable queue into an overloaded one. The step-time
+model's throughput is itself within a few per cent of published measurements (median 3.1 % over the
+throughput rows of the validation report), so a single number is more precise than the model is.
+``fleetsim run --capacity-band [PCT]`` runs the scenario twice more, with the same seed and hence the
+same arrivals (common random numbers), on replicas with ``1 - PCT/100`` and ``1 + PCT/100`` times the
+modelled capacity (:class:`sim.perf.scaled.ScaledCapacity`), and reports what each side gives:
+
+``capacity_band = {"pct", "slower": side, "faster": side}``, each side
+``{"capacity", "latency": {ttft, tpot, itl, e2e, queue: {mean, p50, p90, p99}}, "slo": {attainment,
+goodput_rps}, "stability": {stable, verdict, offered_load_factor}, "load_factor"}`` in the summary's
+own units (seconds, shares). A side whose verdict is ``"unstable"`` describes a growing queue, not a
+steady state: it reads ``overload``.
+
+    >>> point = {"latency": {"ttft": {"p99": 0.412}}, "stability": {"verdict": "stable"}}
+    >>> slow = {"latency": {"ttft": {"p99": 2.0}}, "stability": {"verdict": "unstable"}}
+    >>> fast = {"latency": {"ttft": {"p99": 0.19}}, "stability": {"verdict": "stable"}}
+    >>> b = band(3, slower=slow, faster=fast)
+    >>> b["slower"]["capacity"], b["faster"]["capacity"]
+    (0.97, 1.03)
+    >>> latency_range(b, "ttft", "p99")
+    '190.0 – overload'
+"""
+from __future__ import annotations
+
+import math
+
+from sim import humanize
+from sim.errors import InputError
+
+DEFAULT_PCT = 3.0
+"""The default band, per cent of capacity: about the step-time model's median throughput error (3.1 %
+over the throughput rows of the validation report)."""
+MAX_PCT = 50.0
+"""The widest band accepted, per cent (a replica at half its capacity is a different question)."""
+NEAR_SATURATION = 0.85
+"""Above this load factor a run's latency is read as a range (the validation report's advice): the
+command line suggests the band when it was not asked for."""
+LATENCY_KEYS = ("ttft", "tpot", "itl", "e2e", "queue")
+"""The latency blocks a band side carries (the summary's own)."""
+SIDES = ("faster", "slower")
+
+
+def check_pct(value, name: str = "--capacity-band") -> float:
+    """``value`` as a band width in per cent, ``0 < pct <= 50``; :class:`~sim.errors.InputError`
+    naming ``name`` otherwise.
+
+        >>> check_pct("5"), check_pct(2.5)
+        (5.0, 2.5)
+    """
+    try:
+        pct = float(value)
+    except (TypeError, ValueError):
+        pct = math.nan
+    if isinstance(value, bool) or not math.isfinite(pct) or not 0.0 < pct <= MAX_PCT:
+        raise InputError(f"{name}: give a percentage of capacity greater than 0 and at most {MAX_PCT:g} "
+                         f"(e.g. {DEFAULT_PCT:g} for ±{DEFAULT_PCT:g} %); got {value!r}")
+    return pct
+
+
+def capacities(pct: float) -> dict[str, float]:
+    """The capacity scale of each side: ``{"faster": 1 + pct/100, "slower": 1 - pct/100}``."""
+    return {"faster": 1.0 + pct / 100.0, "slower": 1.0 - pct / 100.0}
+
+
+def side(summary: dict, capacity: float) -> dict:
+    """What one side of the band keeps of its run's summary (see the module docstring)."""
+    lat = summary.get("latency") or {}
+    slo = summary.get("slo") or {}
+    st = summary.get("stability") or {}
+    return {"capacity": capacity,
+            "latency": {k: dict(lat[k]) for k in LATENCY_KEYS if k in lat},
+            "slo": {k: slo.get(k) for k in ("attainment", "goodput_rps")},
+            "stability": {k: st.get(k) for k in ("stable", "verdict", "offered_load_factor")},
+            "load_factor": (summary.get("utilization") or {}).get("load_factor")}
+
+
+def band(pct: float, *, slower: dict, faster: dict) -> dict:
+    """The summary's ``capacity_band`` block from the two sides' summaries."""
+    caps = capacities(pct)
+    return {"pct": pct, "slower": side(slower, caps["slower"]), "faster": side(faster, caps["faster"])}
+
+
+def overloaded(band_side: dict) -> bool:
+    """Whether a side did not keep up (its stability verdict is ``"unstable"``)."""
+    return (band_side.get("stability") or {}).get("verdict") == "unstable"
+
+
+def _value(band_side: dict, key: str, stat: str, fmt) -> str:
+    if overloaded(band_side):
+        return "overload"
+    v = ((band_side.get("latency") or {}).get(key) or {}).get(stat) if key != "slo" else \
+        (band_side.get("slo") or {}).get(stat)
+    text = fmt(v)
+    if (band_side.get("stability") or {}).get("verdict") == "cannot tell":
+        text += "?"
+    return text
+
+
+def _ms(v) -> str:
+    return "-" if v is None else f"{v * 1000:,.1f}"
+
+
+def _share(v) -> str:
+    return humanize.share(v, 2)
+
+
+def latency_range(b: dict, key: str, stat: str, fmt=_ms) -> str:
+    """``faster – slower`` for ``latency.<key>.<stat>`` (milliseconds by default); ``overload``
+    for a side that did not keep up, ``?`` after a value whose side the run could not judge."""
+    return f"{_value(b['faster'], key, stat, fmt)} – {_value(b['slower'], key, stat, fmt)}"
+
+
+def attainment_range(b: dict) -> str:
+    """SLO attainment, ``slower – faster`` (low to high), as shares."""
+    return f"{_value(b['slower'], 'slo', 'attainment', _share)} – {_value(b['faster'], 'slo', 'attainment', _share)}"
+
+
+def explanation(b: dict) -> str:
+    """One line saying what the ranges are."""
+    pct = b["pct"]
+    return (f"ranges: the same arrivals with the model's capacity {pct:g} % higher – {pct:g} % lower (about the "
+            f"step-time model's throughput error); 'overload': that side did not keep up; '?': too short to tell")
+
+
+def near_saturation(summary: dict) -> float | None:
+    """The highest load factor of the run (any pool's, or the fleet's offered) when it exceeds
+    :data:`NEAR_SATURATION`, else ``None``: where the band is worth its two extra runs.
+
+        >>> near_saturation({"pools": {"a": {"load_factor": 0.92}}, "stability": {"offered_load_factor": 0.9}})
+        0.92
+        >>> near_saturation({"utilization": {"load_factor": 0.5}}) is None
+        True
+    """
+    found = [p.get("load_factor") for p in (summary.get("pools") or {}).values()]
+    found += [(summary.get("stability") or {}).get("offered_load_factor"),
+              (summary.get("utilization") or {}).get("load_factor")]
+    top = max((v for v in found if isinstance(v, (int, float)) and math.isfinite(v)), default=None)
+    return top if top is not None and top > NEAR_SATURATION else None
