@@ -38,24 +38,16 @@ from sim.report_text import format_summary
 from sim.scenario.catalog import get_gpu, get_model
 
 from conftest import scenario
-from test_queueing_theory import LONG_CONTEXT_MODEL, _ci99, md1_wait_s
+from test_queueing_theory import _ci99, _queue_scenario, md1_wait_s
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def queue_scenario(*, lam: float, seed: int = 1, duration: float = 2000.0, warmup: float = 0.0, c: int = 1,
                    prompt: dict | None = None) -> dict:
-    sc = scenario(seed=seed, duration=duration, warmup=warmup, model=LONG_CONTEXT_MODEL,
-                  metrics={"interval": 1.0, "records": "all"})
-    sc["workload"] = {"arrival": {"process": "poisson", "rate": lam},
-                      "prompt_tokens": prompt or {"dist": "fixed", "value": 1000},
-                      "output_tokens": {"dist": "fixed", "value": 1}}
-    sc["fleet"] = {"router": "central_queue",
-                   "pools": [{"name": "servers", "gpu": "h100-sxm", "replicas": c,
-                              "batching": {"max_num_seqs": 1, "max_batched_tokens": 200_000}}]}
-    sc["perf"] = {"model": "linear", "base_s": 0.0, "per_prefill_token_s": 0.001, "per_decode_token_s": 0.0,
-                  "per_context_token_s": 0.0}
-    return sc
+    """An M/G/c queue of 1-token requests at 1 ms per prompt token (M/D/1 with 1 s service by default)."""
+    return _queue_scenario(c=c, lam=lam, prompt=prompt or {"dist": "fixed", "value": 1000}, seed=seed,
+                           duration=duration, warmup=warmup)
 
 
 # ---------------------------------------------------------------- the perf layer
