@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 import sim
+from sim import humanize
 from sim.cli import main
 from sim.errors import InputError
 from sim.metrics.band import near_saturation
@@ -232,7 +233,7 @@ def test_the_flag_alone_is_three_per_cent_and_the_table_shows_ranges(tmp_path, c
     assert main(["run", str(path), "--quiet", "--capacity-band"]) == 0
     out = capsys.readouterr().out
     assert "±3 % capacity" in out and "ms p99 (+3 % – −3 %)" in out
-    assert "ranges: the same arrivals with the model's capacity 3 % higher – 3 % lower" in out
+    assert "ranges: the same arrivals with the model's capacity 3 % higher (lower latency) and 3 % lower" in _words(out)
 
 
 def test_an_overloaded_side_reads_overload():
@@ -251,15 +252,39 @@ def test_an_overloaded_side_reads_overload():
 def test_near_saturation_suggests_the_band(tmp_path, capsys):
     busy = _write(tmp_path, queue_scenario(lam=0.92, duration=600.0), "busy.yaml")
     assert main(["run", str(busy)]) == 0
-    assert "rerun with --capacity-band" in capsys.readouterr().err
+    assert "fleetsim run --capacity-band gives the range" in _words(capsys.readouterr().out)   # the verdict
+    assert main(["run", str(busy), "--json"]) == 0
+    assert "rerun with --capacity-band" in capsys.readouterr().err                     # and stderr under --json
     idle = _write(tmp_path, queue_scenario(lam=0.3, duration=600.0), "idle.yaml")
     assert main(["run", str(idle)]) == 0
-    assert "--capacity-band" not in capsys.readouterr().err
+    assert "--capacity-band" not in capsys.readouterr().out
     assert main(["run", str(busy), "--capacity-band"]) == 0
-    assert "rerun with --capacity-band" not in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert "gives the range" not in out.out and "rerun with" not in out.err
+    assert "At ±3 % of the model's capacity TTFT p99 ranges" in _words(out.out)
+
+
+def _words(text: str) -> str:
+    """Wrapped text as one line."""
+    return " ".join(text.split())
 
 
 def test_near_saturation_reads_the_highest_load_factor():
     assert near_saturation({"pools": {"a": {"load_factor": 0.5}, "b": {"load_factor": 0.9}}}) == 0.9
     assert near_saturation({"stability": {"offered_load_factor": math.inf}, "utilization": {"load_factor": 0.2}}) is None
     assert near_saturation({}) is None
+
+
+def test_the_report_shows_the_ranges_beside_the_point_values(tmp_path):
+    from sim.report.html_report import write_report
+
+    res = sim.run(queue_scenario(lam=0.99, duration=8000.0), capacity_band=10)
+    folder = res.write(tmp_path / "res", figures="none")
+    saved = json.loads((folder / "summary.json").read_text())
+    assert saved["capacity_band"] == json.loads(json.dumps(res.summary["capacity_band"]))
+    page = write_report(folder, regenerate=False).read_text()
+    assert "<th>range at ±10 % capacity</th>" in page
+    p99 = res.summary["capacity_band"]["faster"]["latency"]["ttft"]["p99"]
+    assert f"<td>{humanize.latency(p99)} – overload</td>" in page
+    assert "ranges: the same arrivals with the model&#x27;s capacity 10 % higher" in page
+    assert "With 10 % less capacity" in page and "reaches overload" in page       # the verdict

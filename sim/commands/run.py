@@ -140,7 +140,8 @@ def main(args: argparse.Namespace) -> int:
     if note:  # even under --quiet: an overloaded fleet is a result the reader must not miss
         print(f"fleetsim: {note}", file=sys.stderr)
     load = near_saturation(result.summary)
-    if load is not None and args.capacity_band is None and not args.quiet:
+    if load is not None and args.capacity_band is None and args.json and not args.quiet:
+        # (the text summary's verdict says the same)
         print(f"fleetsim: note: load factor {load:.2f}: near saturation a few per cent of capacity (about the "
               f"model's throughput error) moves latency by tens of per cent; rerun with --capacity-band for "
               f"the range", file=sys.stderr)

@@ -114,16 +114,39 @@ def latency_range(b: dict, key: str, stat: str, fmt=_ms) -> str:
     return f"{_value(b['faster'], key, stat, fmt)} – {_value(b['slower'], key, stat, fmt)}"
 
 
-def attainment_range(b: dict) -> str:
+def attainment_range(b: dict, fmt=_share) -> str:
     """SLO attainment, ``slower – faster`` (low to high), as shares."""
-    return f"{_value(b['slower'], 'slo', 'attainment', _share)} – {_value(b['faster'], 'slo', 'attainment', _share)}"
+    return f"{_value(b['slower'], 'slo', 'attainment', fmt)} – {_value(b['faster'], 'slo', 'attainment', fmt)}"
 
 
 def explanation(b: dict) -> str:
     """One line saying what the ranges are."""
     pct = b["pct"]
-    return (f"ranges: the same arrivals with the model's capacity {pct:g} % higher – {pct:g} % lower (about the "
-            f"step-time model's throughput error); 'overload': that side did not keep up; '?': too short to tell")
+    return (f"ranges: the same arrivals with the model's capacity {pct:g} % higher (lower latency) and {pct:g} % "
+            f"lower (about the step-time model's throughput error); 'overload': that side did not keep up; "
+            f"'?': too short to tell whether it did")
+
+
+def verdict(summary: dict) -> str:
+    """One sentence for a run's verdict: the band's TTFT p99 and SLO attainment ranges (or that the
+    slower side does not keep up); without a band, a suggestion when the run is near saturation;
+    ``""`` otherwise.
+
+        >>> verdict({"capacity_band": band(3, slower={"stability": {"verdict": "unstable"}}, faster={})})
+        "With 3 % less capacity (about the step-time model's throughput error) the fleet would not keep up: read this run's latency as a range that reaches overload."
+    """
+    b = summary.get("capacity_band")
+    if not b:
+        load = near_saturation(summary)
+        return "" if load is None else (
+            f"Near saturation (load factor {load:.2f}) a few per cent of capacity moves latency by tens of per "
+            f"cent: fleetsim run --capacity-band gives the range.")
+    pct = f"{b['pct']:g} %"
+    if overloaded(b["slower"]):
+        return (f"With {pct} less capacity (about the step-time model's throughput error) the fleet would not "
+                f"keep up: read this run's latency as a range that reaches overload.")
+    return (f"At ±{pct} of the model's capacity TTFT p99 ranges {latency_range(b, 'ttft', 'p99', humanize.latency)}"
+            f" and SLO attainment {attainment_range(b)}.")
 
 
 def near_saturation(summary: dict) -> float | None:

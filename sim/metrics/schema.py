@@ -53,15 +53,17 @@ def natural_range(key: str) -> tuple[float, float]:
     (SLO attainment, utilizations, availability), ``(0, inf)`` for latencies, counts, rates,
     GPU-hours and costs, ``(-inf, inf)`` for signed quantities (net cash, NPV, backlog growth) and
     for keys not known here. A class's block (``classes.<name>.slo.attainment``) is read as the
-    fleet's.
+    fleet's, and so is a capacity band side's (``capacity_band.slower.latency.ttft.p99``).
 
     >>> natural_range("slo.attainment"), natural_range("latency.ttft.p99")
     ((0.0, 1.0), (0.0, inf))
     >>> natural_range("classes.chat.slo.attainment"), natural_range("cashflow.net")
     ((0.0, 1.0), (-inf, inf))
+    >>> natural_range("capacity_band.slower.slo.attainment")
+    (0.0, 1.0)
     """
     parts = key.split(".")
-    if parts[0] == "classes" and len(parts) > 2:
+    if parts[0] in ("classes", "capacity_band") and len(parts) > 2:
         parts = parts[2:]
     block, last = parts[0], parts[-1]
     if last in SHARE_KEYS and block in NON_NEGATIVE_BLOCKS:

@@ -21,6 +21,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from sim import humanize
+from sim.metrics.band import attainment_range, latency_range
+from sim.metrics.band import explanation as band_explanation
 from sim.report.overview import overview, read_scenario, shard_notes
 from sim.report.render import short_name
 from sim.report.result_folder import read_statement, read_summary
@@ -256,10 +258,14 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
 
 def metrics_section(summary: dict) -> str:
     """The key metrics, per pool and per class tables, and every summary value (collapsed)."""
-    rows = [[label, _fmt(_get(summary, key), unit), unit if unit not in ("USD", "s", "%") else ""]
+    band = summary.get("capacity_band")
+    rows = [[label, _fmt(_get(summary, key), unit), unit if unit not in ("USD", "s", "%") else "",
+             *([_band_cell(band, key)] if band else [])]
             for key, label, unit in RUN_ROWS if _get(summary, key) is not None]
+    header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]
     out = ("<h2>Metrics</h2>" + "".join(f'<p class="note">{html.escape(n)}</p>' for n in shard_notes(summary))
-           + _table(["metric", "value", "unit"], rows))
+           + _table(header, rows)
+           + (f'<p class="note">{html.escape(band_explanation(band))}</p>' if band else ""))
     pools = summary.get("pools") or {}
     if pools:
         keys = [("gpu", "GPU", ""), ("replicas", "replicas", ""), ("replicas_mean", "mean replicas", ""),
@@ -285,6 +291,14 @@ def metrics_section(summary: dict) -> str:
     out += ("<details><summary>Every value in summary.json (seconds, USD)</summary>"
             + _table(["key", "value"], [[k, v] for k, v in flat]) + "</details>")
     return out
+
+
+def _band_cell(band: dict, key: str) -> str:
+    """The capacity band's range of a metrics row (latency percentiles, SLO attainment), else empty."""
+    parts = key.split(".")
+    if parts[0] == "latency" and len(parts) == 3:
+        return latency_range(band, parts[1], parts[2], humanize.latency)
+    return attainment_range(band, humanize.share) if key == "slo.attainment" else ""
 
 
 def _flatten(d: dict, prefix: str = ""):

@@ -10,7 +10,9 @@ scenario (``scenario.json``, written with every result) and returns
 * ``verdict``: whether the fleet met its SLO (attainment against :data:`SLO_TARGET`, and a
   growing backlog when the summary reports one), the headroom the load factor leaves
   (``utilization.load_factor``: served work / what the pool could serve at its batch limits),
-  the cost per million output tokens and the compute bill per month;
+  the capacity band's ranges when the run has one (:mod:`sim.metrics.band`; near saturation
+  without one, a suggestion to compute it), the cost per million output tokens and the compute
+  bill per month;
 * ``notes``: caveats a reader must know to read the numbers, e.g. that a pool with ``scale: K``
   is simulated as one shard of K (latency and throughput per shard, GPU-hours and money for the
   whole fleet).
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.humanize import count, duration, latency, money, number, share
+from sim.metrics.band import verdict as band_verdict
 
 #: attainment at or above which the SLO counts as met (the default of ``fleetsim saturation``)
 SLO_TARGET = 0.99
@@ -354,6 +357,9 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     room = headroom(_get(summary, "utilization.load_factor"))
     if room:
         parts.append(room[0].upper() + room[1:] + ".")
+    band = band_verdict(summary)
+    if band:
+        parts.append(band)
     cost = summary.get("cost") or {}
     currency = _get(summary, "cashflow.currency") or "USD"
     money_bits = []
