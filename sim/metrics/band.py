@@ -123,8 +123,12 @@ def explanation(b: dict) -> str:
     """One line saying what the ranges are."""
     pct = b["pct"]
     return (f"ranges: the same arrivals with the model's capacity {pct:g} % higher (lower latency) and {pct:g} % "
-            f"lower (about the step-time model's throughput error); 'overload': that side did not keep up; "
-            f"'?': too short to tell whether it did")
+            f"lower{_why(pct)}; 'overload': that side did not keep up; '?': too short to tell whether it did")
+
+
+def _why(pct: float) -> str:
+    """Why the default width, said only of the default."""
+    return " (about the step-time model's throughput error)" if pct == DEFAULT_PCT else ""
 
 
 def verdict(summary: dict) -> str:
@@ -143,8 +147,8 @@ def verdict(summary: dict) -> str:
             f"cent: fleetsim run --capacity-band gives the range.")
     pct = f"{b['pct']:g} %"
     if overloaded(b["slower"]):
-        return (f"With {pct} less capacity (about the step-time model's throughput error) the fleet would not "
-                f"keep up: read this run's latency as a range that reaches overload.")
+        return (f"With {pct} less capacity{_why(b['pct'])} the fleet would not keep up: read this run's latency "
+                f"as a range that reaches overload.")
     return (f"At ±{pct} of the model's capacity TTFT p99 ranges {latency_range(b, 'ttft', 'p99', humanize.latency)}"
             f" and SLO attainment {attainment_range(b)}.")
 
