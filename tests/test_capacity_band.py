@@ -93,10 +93,12 @@ def test_a_scale_of_one_is_the_model_itself_and_a_bad_scale_is_refused():
             ScaledCapacity(lm, bad)
 
 
-def test_fast_and_reference_engines_agree_under_a_capacity_scale():
+@pytest.mark.parametrize("router", ["least_outstanding", "round_robin"])    # round robin: the lean path
+def test_fast_and_reference_engines_agree_under_a_capacity_scale(router):
     sc = scenario(duration=120, workload={"arrival": {"process": "poisson", "rate": 12.0},
                                           "prompt_tokens": {"dist": "uniform", "low": 50, "high": 600},
                                           "output_tokens": {"dist": "uniform", "low": 5, "high": 80}})
+    sc["fleet"] = dict(sc["fleet"], router=router, pools=[dict(sc["fleet"]["pools"][0], replicas=2)])
     fast = sim.run(dict(sc, engine="fast"), capacity=0.93)
     ref = sim.run(dict(sc, engine="reference"), capacity=0.93)
     assert fast.records.tobytes() == ref.records.tobytes()
