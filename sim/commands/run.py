@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from sim.metrics.band import DEFAULT_PCT, MAX_PCT, NEAR_SATURATION, check_pct
+from sim.metrics.band import DEFAULT_PCT, MAX_PCT, NEAR_SATURATION, capacities, pct_problem
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,13 +37,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _band_pct(text: str) -> float:
     """``--capacity-band``'s value (argparse names the flag in its error, exit 2)."""
-    from sim.errors import InputError
-
-    try:
-        return check_pct(text, "")
-    except InputError as exc:
+    problem = pct_problem(text)
+    if problem:
         hint = "" if _is_number(text) else " (a scenario file goes before the flag: fleetsim run FILE --capacity-band)"
-        raise argparse.ArgumentTypeError(str(exc).lstrip(": ") + hint) from None
+        raise argparse.ArgumentTypeError(problem + hint)
+    return float(text)
 
 
 def _is_number(text: str) -> bool:
@@ -110,7 +108,10 @@ def main(args: argparse.Namespace) -> int:
     if args.records:
         overrides.append(f"metrics.records={args.records}")
     if not args.quiet:
-        print(f"fleetsim: simulating {args.scenario}", file=sys.stderr)
+        more = "" if args.capacity_band is None else (
+            ", then twice more at " + " and ".join(f"{c:.4g}" for c in sorted(capacities(args.capacity_band).values()))
+            + " times the model's capacity (--capacity-band)")
+        print(f"fleetsim: simulating {args.scenario}{more}", file=sys.stderr)
     loaded = load_scenario(args.scenario, overrides)
     # the folder is made only now that the scenario has loaded and validated, and before the
     # (possibly long) run, so that a folder that cannot be made costs no simulation

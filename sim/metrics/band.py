@@ -44,21 +44,33 @@ LATENCY_KEYS = ("ttft", "tpot", "itl", "e2e", "queue")
 SIDES = ("faster", "slower")
 
 
-def check_pct(value, name: str = "--capacity-band") -> float:
-    """``value`` as a band width in per cent, ``0 < pct <= 50``; :class:`~sim.errors.InputError`
-    naming ``name`` otherwise.
+def pct_problem(value) -> str | None:
+    """What is wrong with ``value`` as a band width in per cent (``0 < pct <= 50``), or ``None``.
 
-        >>> check_pct("5"), check_pct(2.5)
-        (5.0, 2.5)
+        >>> pct_problem("5") is None, pct_problem(0)
+        (True, 'give a percentage of capacity greater than 0 and at most 50 (e.g. 3 for ±3 %); got 0')
     """
     try:
         pct = float(value)
     except (TypeError, ValueError):
         pct = math.nan
     if isinstance(value, bool) or not math.isfinite(pct) or not 0.0 < pct <= MAX_PCT:
-        raise InputError(f"{name}: give a percentage of capacity greater than 0 and at most {MAX_PCT:g} "
-                         f"(e.g. {DEFAULT_PCT:g} for ±{DEFAULT_PCT:g} %); got {value!r}")
-    return pct
+        return (f"give a percentage of capacity greater than 0 and at most {MAX_PCT:g} "
+                f"(e.g. {DEFAULT_PCT:g} for ±{DEFAULT_PCT:g} %); got {value!r}")
+    return None
+
+
+def check_pct(value, name: str = "--capacity-band") -> float:
+    """``value`` as a band width in per cent; :class:`~sim.errors.InputError` naming ``name`` when
+    :func:`pct_problem` finds one.
+
+        >>> check_pct("5"), check_pct(2.5)
+        (5.0, 2.5)
+    """
+    problem = pct_problem(value)
+    if problem:
+        raise InputError(f"{name}: {problem}")
+    return float(value)
 
 
 def capacities(pct: float) -> dict[str, float]:
