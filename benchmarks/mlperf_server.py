@@ -637,8 +637,9 @@ def load_point_lines(points: list[LoadPoint], simulated: dict[str, dict[str, flo
               "0.701 and 0.748 (6.6 %) (each by the same bisection on that row alone, printed by `--fit`), so at the "
               "joint level each v5.0 Offline run is ~3.6 % off, where v4.1's rows are +1.3 % and −1.1 % and "
               "v4.0's +2.6 % and −2.1 % (table at the top). The held-out Server points do not settle "
-              "it: at the joint level one lies on the curve and one ~10 % below it, the pattern the v4.x levels "
-              "show too (H200 on it, H100 below). Run at it (sensitivity table, `v5.0 joint Offline level`), the "
+              "it: at the joint level the modelled curve passes through one (13f, +3 %) and is ~10 % fast at the "
+              "other (13e), the pattern the v4.x levels show too (through the H200 points, fast at the H100 "
+              "ones). Run at it (sensitivity table, `v5.0 joint Offline level`), the "
               "H200 Server run settles far below its published batch and the H100 one overloads.",
               ""]
     return lines

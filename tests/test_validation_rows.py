@@ -184,9 +184,9 @@ def test_a_level_fit_is_the_geometric_middle_of_its_rows_own_levels():
 
 def test_the_v50_joint_level_lies_between_the_systems_own_and_splits_their_server_points():
     """The v5.0 level fitted as v4.x's (not offered: docs/validation.md, Server section): it lies between what each
-    system's Offline run implies alone (13e 1.002, 13f 1.115), and at it the held-out Server points fall one on
-    the modelled curve (13f, PP2) and one well below it (13e, TP1), so the round's one pinned step time per engine
-    does not single out a level; the offered levels stay the two whose batch is published."""
+    system's Offline run implies alone (13e 1.002, 13f 1.115), and at it the modelled curve passes through one
+    held-out Server point (13f, PP2) and is well fast at the other (13e, TP1), so the round's one pinned step time
+    per engine does not single out a level; the offered levels stay the two whose batch is published."""
     own = mlperf_server.OFFLINE_FIT_SCALE
     assert own["13e"] < mlperf_server.V50_JOINT_SCALE < own["13f"]
     # mean log error 0 between two rows' own levels (throughput ~ proportional to the scale): near sqrt(1.002 x 1.115)
