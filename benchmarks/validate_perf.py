@@ -624,18 +624,11 @@ def fit_catalog() -> dict[str, tuple[Efficiency, float]]:
 def fit_mlperf_flops_scale(mlperf_round: str = "v4.1", tol: float = 0.005) -> float:
     """A round's MLPerf Hopper FLOPs calibration (:data:`mlperf_server.MLPERF_FLOPS_SCALE`): the scale of the
     catalog's fp8 FLOPs efficiency at which that round's simulated Offline rows (v4.1: 1 and 2; v4.0: 1a and 2a;
-    H100 and H200) have a mean log error of 0, by bisection (throughput rises with the scale). Only these rows:
-    every Server row stays held out."""
+    H100 and H200) have a mean log error of 0 (:func:`mlperf_server.fit_level`). Only these rows: every Server row
+    stays held out."""
     rows = [r for r in ROWS if r.role == f"fit:mlperf-{mlperf_round}-hopper"]
-
-    def mean_log_error(scale: float) -> float:
-        return float(np.mean([math.log(simulate(r, scale) / r.published) for r in rows]))
-
-    lo, hi = 0.5, 1.0
-    while hi - lo > tol:
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if mean_log_error(mid) < 0 else (lo, mid)
-    return (lo + hi) / 2
+    return mlperf_server.fit_level(lambda scale: [simulate(r, scale) for r in rows], [r.published for r in rows],
+                                   0.5, 1.0, tol)
 
 
 # ------------------------------------------------------------------------------ report
@@ -878,9 +871,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"overhead_s {e.overhead_s:.5f}, overlap_exponent {p:.2f}")
         for rnd in mlperf_server.MLPERF_FLOPS_SCALE:
             print(f"MLPerf {rnd} Hopper fp8 FLOPs scale: {fit_mlperf_flops_scale(rnd):.3f}")
-        for row in (r for r in mlperf_server.SERVER_ROWS if r.id in mlperf_server.OFFLINE_FIT_SCALE):
+            for r in (r for r in ROWS if r.role == f"fit:mlperf-{rnd}-hopper"):
+                alone = mlperf_server.fit_level(lambda scale, r=r: [simulate(r, scale)], [r.published], 0.5, 1.0)
+                print(f"  row {r.id} alone (diagnostic): {alone:.3f}")
+        v50 = [r for r in mlperf_server.SERVER_ROWS if r.id in mlperf_server.OFFLINE_RUN]
+        for row in v50:
             print(f"MLPerf {row.mlperf_round} {row.system} Offline FLOPs scale (diagnostic): "
-                  f"{mlperf_server.fit_offline_scale(row):.3f}")
+                  f"{mlperf_server.fit_offline_scale([row]):.3f}")
+        print(f"MLPerf v5.0 Offline FLOPs scale fitted on both, as each v4.x level (diagnostic): "
+              f"{mlperf_server.fit_offline_scale(v50):.3f}")
         return 0
     mode = args.mode
     if mode == "auto":
@@ -897,7 +896,7 @@ def main(argv: list[str] | None = None) -> int:
             base.append((sr, mlperf_server.simulate_server(sr)))
             print(f"{sr.id:>4} {sr.gpu:>10} server  " + " ".join(f"{k} {v:.4g}" for k, v in base[-1][1].items()),
                   file=sys.stderr)
-        server = (base, mlperf_server.simulate_sensitivity())
+        server = (base, mlperf_server.simulate_sensitivity(), mlperf_server.v50_level_checks())
     for r in ROWS:
         s = simulate(r) if mode == "simulator" else estimate(r)
         results.append((r, s))
