@@ -681,7 +681,10 @@ def sensitivity_lines(results: list[tuple[ServerRow, dict[str, float]]],
               "tens of per cent, and a few µs of per-token CPU time separates far-too-fast from overload; no "
               "single per-token streaming cost fits all three rows. Treat simulated latency of a pool run above "
               "~85 % of its capacity as a range, not a point: the throughput rows validate the capacity to a few "
-              "per cent, which is not enough to place a latency at 95 % load.", ""]
+              "per cent, which is not enough to place a latency at 95 % load. `fleetsim run SCENARIO "
+              "--capacity-band` gives that range: the same arrivals at ±3 % of the model's capacity (the "
+              "`capacity +3 %` and `capacity −3 %` rows above are such a band), and the run's verdict suggests it "
+              "above a load factor of 0.85.", ""]
     return lines
 
 
