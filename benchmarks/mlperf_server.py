@@ -487,7 +487,7 @@ def server_report(results: list[tuple[ServerRow, dict[str, float]]],
     """Report lines of the Server section and the signed errors of every metric (``levels``: the candidate v5.0
     levels, :func:`v50_level_checks`)."""
     errs: list[float] = []
-    lines = ["## Latency under load: MLPerf v4.1 Llama-2-70B Server", "",
+    lines = ["## Latency under load: MLPerf Llama-2-70B Server (v4.0, v4.1, v5.0)", "",
              "Poisson arrivals at the scheduled rate on the real OpenOrca lengths (outputs scaled to what each "
              "run generated), TensorRT-LLM in-flight batching as NVIDIA ran it (`benchmarks/mlperf_server.py` "
              "describes every setting and its source). Every Server row is held out: nothing is fitted to it. The "
