@@ -353,8 +353,9 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
               "collectives priced at their measured kernel rates add to about half of the published step. The "
               "other half is "
               "unpriced: no public per-kernel trace of a TensorRT-LLM attention-DP decode step at these batches "
-              "exists to price it from (the published kernel breakdowns, TensorRT-LLM blogs 3 and 8 and SGLang's, "
-              "are figures without numbers). Treat MoE throughput under `data_parallel_attention` on one node as "
+              "exists to price it from (TensorRT-LLM blogs 3 and 8 show kernel breakdowns as figures without "
+              "numbers; the published traces with numbers, tabulated above, are vLLM's and SGLang's, and point at "
+              "the fixed cost of many small kernels). Treat MoE throughput under `data_parallel_attention` on one node as "
               "an upper bound (about 1.7-2x), and DeepSeek on one node at TP8 with the SGLang and vLLM releases of "
               "early 2025 as well (rows 20a-e).", ""]
     text = out_md.read_text(encoding="utf-8") if out_md.exists() else ""
