@@ -7,8 +7,9 @@ table for docs/validation.md (section "2025-26 models").
 
 Traces (every number as published; URLs below):
 
-1. **vLLM, 8 H200, DeepSeek-V3.1, expert parallel over 8 (attention TP8), 4 sequences** — written by an NVIDIA
-   engineer from an Nsight timeline of late-2025 vLLM (github.com/vllm-project/vllm/issues/28084, 2025-11-05). Per
+1. **vLLM, 8 H200, DeepSeek-V3.1, expert parallel over 8 (attention TP8), 4 sequences** — written by a vLLM
+   contributor (GitHub nv-dlasalle) from a GPU timeline of late-2025 vLLM (github.com/vllm-project/vllm/issues/28084,
+   2025-11-05). Per
    MoE layer, on the stream that runs the routed experts (the shared expert runs on a second stream): the 12
    kernels from the all-reduce to the first ``fused_moe`` (a fused residual-add RMSNorm 3.6 µs, the router GEMM as
    a split-K ``nvjet`` GEMM 4.6 and its reduce 2.3, then sigmoid 1.9, ``topk_with_k2`` 1.8,
@@ -108,7 +109,7 @@ TRACES: tuple[Trace, ...] = (
            Kernel(ROUTING, "index_elementwise_kernel", 1, 2.5),
            Kernel(SPACING, "between the 12 kernels above (39.8 us span less 33.4 us of kernels)", 1, 39.8 - 33.4),
            Kernel(ROUTED, "fused_moe (first: gate/up)", 1, 40.1)),
-          SRC_VLLM_28084, "an NVIDIA engineer, from an Nsight timeline"),
+          SRC_VLLM_28084, "a vLLM contributor (GitHub nv-dlasalle), from a GPU timeline"),
     Trace("sglang-b200-tp4ep4-c64", "SGLang (InferenceX dsr1-fp4-b200-sglang, March 2026)", "trtllm", "b200", "fp4",
           "fp8", Layout(tp=4, ep=4), 64, 1024 + 512, "per step",
           (Kernel(ROUTED, "bmm_E2m1_E2m1E2m1_Fp32 (gate/up)", 58, 82.4),
@@ -204,7 +205,7 @@ def report_lines() -> list[str]:
     lines = ["**Published kernel traces of the decode step against the step model** "
              "(`python benchmarks/deepseek_kernel_trace.py` prints them as JSON). Traced: the published kernel "
              "times by category; modelled: the same GPU, layout and batch, default kernel set (`trtllm`) and the "
-             f"engine's. Sources: (1) {SRC_VLLM_28084}, written by an NVIDIA engineer: one MoE layer of a vLLM "
+             f"engine's. Sources: (1) {SRC_VLLM_28084}, written by a vLLM contributor from a GPU timeline: one MoE layer of a vLLM "
              f"DeepSeek-V3.1 decode step on 8 H200, EP8, 4 sequences; (2) {SRC_INFERENCEX_863}, written by an "
              "automated assistant from a Perfetto trace (secondary; its counts check against 61 layers, 58 MoE): "
              "one SGLang DeepSeek-R1 decode step on 4 B200, NVFP4, TP4 EP4, 64 sequences.", "",

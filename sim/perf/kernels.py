@@ -37,7 +37,7 @@ Three sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel set
     sample's 68 decode and 41 prefill rows). Applied to every GPU; on Vidur's H100 profile (not used
     in the fit) the element-wise times are 12 % high in the median (H100's own fit: 23 µs, 57 %).
 ``vllm``
-    ``trtllm`` plus vLLM's MoE routing kernels, as an NVIDIA engineer's trace of a DeepSeek-V3.1 decode step
+    ``trtllm`` plus vLLM's MoE routing kernels, as a vLLM contributor's kernel timeline of a DeepSeek-V3.1 decode step
     on 8 H200 (expert parallel over 8, 4 sequences, late-2025 vLLM with CUDA graphs) lists them per MoE layer
     (github.com/vllm-project/vllm/issues/28084): sigmoid 1.9, ``topk_with_k2`` 1.8,
     ``group_idx_and_topk_idx`` 7.3, a copy 1.0, ``per_token_group_quant_8bit`` 2.2, ``moe_align_block_size``
