@@ -138,8 +138,7 @@ def modelled_us(t: Trace, kernels: str) -> dict[str, float]:
     m = get_model("deepseek-r1")
     rm = _model(t, kernels)
     bd = rm.breakdown(BatchShape(decode_seqs=t.batch, decode_context_tokens=t.batch * t.context))
-    # the routed experts' grouped GEMM on the busiest expert-parallel rank: the step model's own term
-    routed_s = rm._expert_parts(t.batch)[2] if rm._ep_load is not None else 0.0
+    routed_s = rm.routed_expert_s(t.batch)   # the experts' grouped GEMM on the busiest expert-parallel rank
     routing_s = rm.kernels.moe_routing_s * m.moe_layers
     terms = {ROUTED: routed_s, OTHER_GEMM: bd.linear_s - routed_s - routing_s, ATTENTION: bd.attention_s,
              ROUTING: routing_s, ELEMENTWISE: bd.activation_s, SPACING: 0.0,
