@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))   # its helper modules, also when imported by a test
 
 import deepseek_decode_floor  # noqa: E402
+import deepseek_kernel_trace  # noqa: E402
 import hopper_flops_level  # noqa: E402
 import mlperf_deepseek  # noqa: E402
 import mlperf_server  # noqa: E402
@@ -93,6 +94,7 @@ class Row:
     dataset: str = "fixed"      # "fixed" lengths; "openorca" or "mlperf-dsr1": MLPerf's samples (means shown)
     prompts: int | None = None  # requests of the published offline run, all at t = 0 (None: 2 x batch per replica)
     scheduler: str = "vllm-v0"  # ``batching.scheduler`` of the simulated run (the engine the row was measured on)
+    kernels: str = "trtllm"     # ``perf.kernels``: the kernel set of the row's engine where one is traced (vllm)
 
     @property
     def layout(self) -> Layout:
@@ -235,9 +237,9 @@ ROWS_2026 += [
     Row("20c", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 3200, 3_276_800 / 1877.895927, SRC_DSTACK,
         note="SGLang 0.4.3.post2; " + DSTACK_NOTE, prompts=1024, scheduler="sglang"),
     Row("20d", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 800, 819_200 / 837.3510345, SRC_DSTACK,
-        note="vLLM 0.7.4.dev181 (FlashMLA); " + DSTACK_NOTE, prompts=1024),
+        note="vLLM 0.7.4.dev181 (FlashMLA); " + DSTACK_NOTE, prompts=1024, kernels="vllm"),
     Row("20e", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 1600, 1_638_400 / 1568.906264, SRC_DSTACK,
-        note="vLLM 0.7.4.dev181 (FlashMLA); " + DSTACK_NOTE, prompts=1024),
+        note="vLLM 0.7.4.dev181 (FlashMLA); " + DSTACK_NOTE, prompts=1024, kernels="vllm"),
 ]
 # The same question with later releases: GPUStack's performance lab, DeepSeek-R1-0528 (DeepSeek-R1's architecture
 # and FP8 checkpoint format) on 8x H200, SGLang v0.5.3 (`--tp 8 --enable-dp-attention`) and vLLM v0.11.0
@@ -251,7 +253,8 @@ SRC_GPUSTACK = ("GPUStack performance lab, \"Optimizing DeepSeek-R1 Throughput o
 GPUSTACK_NOTE = "TP8 (experts TP-sharded; attention-DP off without --dp); all requests at once"
 ROWS_2026 += [
     Row(rid, "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, isl, osl, tok_s, SRC_GPUSTACK,
-        note=f"{engine}; {GPUSTACK_NOTE}", prompts=n, scheduler=scheduler)
+        note=f"{engine}; {GPUSTACK_NOTE}", prompts=n, scheduler=scheduler,
+        kernels="vllm" if engine.startswith("vLLM") else "trtllm")
     for rid, engine, scheduler, isl, osl, n, tok_s in [
         ("21a", "SGLang v0.5.3", "sglang", 3995, 200, 500, 767.42),     # 1,997,530 input tokens / 500
         ("21b", "SGLang v0.5.3", "sglang", 1997, 100, 500, 907.31),     # 998,393 / 500
@@ -294,11 +297,11 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
              f"Rows 19a-b: {mlperf_deepseek.SRC}{{B200-SXM-180GBx8,GB200-NVL72_GB200-186GB_aarch64x72}}/Offline/"
              f"deepseek-r1.py (how they are run: benchmarks/mlperf_deepseek.py). Rows 20a-e: {SRC_DSTACK}. "
              f"Rows 21a-f: {SRC_GPUSTACK}.", "",
-             "| row | GPUs | model | layout | weights | ISL/OSL | published tok/s | simulated | error |",
-             "|---|---|---|---|---|---|---:|---:|---:|"]
+             "| row | GPUs | model | layout | weights | kernels | ISL/OSL | published tok/s | simulated | error |",
+             "|---|---|---|---|---|---|---|---:|---:|---:|"]
     for r, s in results:
         lay = f"TP{r.tp}" + (f" EP{r.ep} DP-attention" if r.dp_attention else "")
-        lines.append(f"| {r.id} | {r.gpus}x {r.gpu} | {r.model} | {lay} | {r.weight_dtype} | "
+        lines.append(f"| {r.id} | {r.gpus}x {r.gpu} | {r.model} | {lay} | {r.weight_dtype} | {r.kernels} | "
                      f"{r.input_tokens}/{r.output_tokens}{' (means)' if r.dataset != 'fixed' else ''} | "
                      f"{r.published:,.0f} | {s:,.0f} | "
                      f"{(s - r.published) / r.published:+.1%} |")
@@ -336,6 +339,7 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
     lines += [""] + _mlperf_dsr1_lines(results, steps, mode)
     lines += [""] + _other_engines_lines(results, mode)
     lines += [""] + deepseek_decode_floor.report_lines()
+    lines += [""] + deepseek_kernel_trace.report_lines()
     lines += ["", "Row 18 is SGLang's published large-scale EP decode without two-batch overlap (DeepSeek-V3 on 72 "
               "H100 over 9 nodes, EP72 with 288 expert slots, 256 sequences per GPU at 2,000 tokens of context, "
               f"{22310 / 1.255:,.0f} output tokens/s per node: {SRC_SGLANG_EP}), modelled as EP64 (the same 4 "
@@ -349,8 +353,9 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
               "collectives priced at their measured kernel rates add to about half of the published step. The "
               "other half is "
               "unpriced: no public per-kernel trace of a TensorRT-LLM attention-DP decode step at these batches "
-              "exists to price it from (the published kernel breakdowns, TensorRT-LLM blogs 3 and 8 and SGLang's, "
-              "are figures without numbers). Treat MoE throughput under `data_parallel_attention` on one node as "
+              "exists to price it from (TensorRT-LLM blogs 3 and 8 show kernel breakdowns as figures without "
+              "numbers; the published traces with numbers, tabulated above, are vLLM's and SGLang's, and point at "
+              "the fixed cost of many small kernels). Treat MoE throughput under `data_parallel_attention` on one node as "
               "an upper bound (about 1.7-2x), and DeepSeek on one node at TP8 with the SGLang and vLLM releases of "
               "early 2025 as well (rows 20a-e).", ""]
     text = out_md.read_text(encoding="utf-8") if out_md.exists() else ""
@@ -420,7 +425,19 @@ def _other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[st
     vl = sorted(err[i] for i in ("20d", "20e"))
     sg21, vl21 = (sorted(err[i] for i in ids) for ids in (("21a", "21b", "21c"), ("21d", "21e", "21f")))
     tokens = a.prompts * a.input_tokens
-    return ["**Other engines on one node: SGLang and vLLM (20a-21f).** Is the one-node gap TensorRT-LLM's? dstack's "
+    engine_set = [r for r, _ in results if r.source in ONE_NODE_SOURCES and r.kernels != "trtllm"]
+    before = {r.id: (run(replace(r, kernels="trtllm")) - r.published) / r.published for r in engine_set}
+    kernel_lines = [
+        "**Kernel sets of these rows.** The vLLM rows (" + ", ".join(r.id for r in engine_set) + ") run the `vllm` "
+        f"kernel set: vLLM's MoE routing kernels, {kernel_set('vllm').moe_routing_s * 1e6:.1f} µs per MoE layer in "
+        "every iteration, summed from a vLLM contributor's published trace of vLLM's DeepSeek decode step on H200 "
+        "(the kernel-trace table below), nothing fitted to these rows. The SGLang rows (20a-c, 21a-c) keep "
+        "`trtllm`: no published SGLang trace on H200 gives its routing kernels' times (the SGLang table below is "
+        "on B200 and lists only the finalize kernel of the routing). With `trtllm` the vLLM rows were "
+        + ", ".join(f"{rid} {e:+.0%}" for rid, e in before.items()) + "; with `vllm` they are "
+        + ", ".join(f"{r.id} {err[r.id]:+.0%}" for r in engine_set) + ": the routing kernels are real and "
+        "priced from measurement, but they are a small part of what separates these rows from the model."]
+    return kernel_lines + ["", "**Other engines on one node: SGLang and vLLM (20a-21f).** Is the one-node gap TensorRT-LLM's? dstack's "
             "offline benchmark (March 2025, source above) ran DeepSeek-R1 on 8 H200 with SGLang 0.4.3 and a vLLM "
             f"0.7.4 nightly: DeepSeek's FP8 checkpoint, bf16 KV cache, {a.prompts:,} requests of {a.input_tokens:,} "
             "prompt tokens at once, fixed output lengths, TP8 as the documented command runs (experts TP-sharded, no "
@@ -497,11 +514,12 @@ def batch_for(row: Row) -> int:
 
 
 def estimate(row: Row, eff: Efficiency | None = None, overlap_exponent: float | None = None,
-             kv_sharing: str | None = None, kernels: str = "trtllm") -> float:
+             kv_sharing: str | None = None, kernels: str | None = None) -> float:
     """Steady-state estimate: static-batch throughput per replica x replicas (or TTFT seconds), with the
-    kernel set ``kernels`` (``perf.kernels``)."""
+    kernel set ``kernels`` (``perf.kernels``; default the row's)."""
     rm = RooflineModel(get_model(row.model), get_gpu(row.gpu), row.tp, row.weight_dtype, row.kv_dtype, eff,
-                       overlap_exponent, kv_sharing or row.kv_sharing, layout=row.layout, kernels=kernel_set(kernels))
+                       overlap_exponent, kv_sharing or row.kv_sharing, layout=row.layout,
+                       kernels=kernel_set(kernels or row.kernels))
     if row.metric == "ttft":
         return rm.step_time(prefill_shape(1, row.input_tokens))
     mbt = None if row.batch is not None else MAX_BATCHED_TOKENS
@@ -545,7 +563,7 @@ def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2, flops_scal
                              **({"data_parallel_attention": True} if row.dp_attention else {}),
                              "max_model_len": row.input_tokens + row.output_tokens, "batching": batching}]},
         "perf": {"model": "roofline", "weight_dtype": row.weight_dtype, "kv_dtype": row.kv_dtype,
-                 "attention_kv_sharing": row.kv_sharing},
+                 "attention_kv_sharing": row.kv_sharing, **({"kernels": row.kernels} if row.kernels != "trtllm" else {})},
         "workload": {"arrival": {"process": "trace", "path": str(trace_path)}},
     }
 

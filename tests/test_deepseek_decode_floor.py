@@ -48,3 +48,11 @@ def test_report_has_every_point():
     text = "\n".join(floor.report_lines())
     assert text.count("| vLLM 0.7.4 nightly, TP8 |") == 6 and text.count("| SGLang 0.4.3, TP8 attention-DP |") == 6
     assert "| vLLM v0.11.0, TP8 | 4 | 228/213 | 18.8 |" in text
+
+
+def test_vllm_points_add_the_routing_kernels_of_58_moe_layers():
+    from sim.perf.kernels import KERNEL_SETS
+    for p in floor.POINTS:
+        assert p.kernels == ("vllm" if p.engine.startswith("vLLM") else "trtllm")
+        extra = floor.modelled_ms(p)["total"] - floor.modelled_ms(p, "trtllm")["total"]
+        assert extra == pytest.approx(58 * KERNEL_SETS[p.kernels].moe_routing_s * 1e3, rel=1e-9)

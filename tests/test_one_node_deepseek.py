@@ -116,3 +116,20 @@ def test_later_release_rows_are_the_published_runs_at_tp8(rid, tmp_path):
     pool = scenario_from_dict(data, base_dir=tmp_path).scenario.fleet.pools[0]
     assert pool.batching.scheduler == scheduler and pool.batching.chunked_prefill
     assert pool.batching.mixed_batches == (scheduler == "vllm-v1")    # SGLang runs prompts in batches of their own
+
+
+def test_each_row_runs_the_kernel_set_of_its_engine(tmp_path):
+    """vLLM rows: the vllm set (vLLM's traced MoE routing kernels); SGLang and TensorRT-LLM rows: trtllm (no H200
+    trace of their kernels); the set reaches the simulated scenario's perf block and adds 58 x 27.7 us per step."""
+    from sim.perf.kernels import KERNEL_SETS
+    for r in validate_perf.ROWS_2026:
+        vllm = r.source in validate_perf.ONE_NODE_SOURCES and "vLLM" in r.note
+        assert r.kernels == ("vllm" if vllm else "trtllm"), r.id
+        perf = validate_perf.scenario_for(r, tmp_path / "q.csv")["perf"] if r.dataset == "fixed" else {}
+        assert perf.get("kernels", "trtllm") == r.kernels, r.id
+    assert sorted(r.id for r in validate_perf.ROWS_2026 if r.kernels == "vllm") == ["20d", "20e", "21d", "21e", "21f"]
+    assert all(r.kernels == "trtllm" for r in validate_perf.ROWS)      # rows 1-15 do not move
+    r = next(r for r in validate_perf.ROWS_2026 if r.id == "20d")
+    from dataclasses import replace
+    assert validate_perf.estimate(r) < validate_perf.estimate(replace(r, kernels="trtllm"))
+    assert KERNEL_SETS["vllm"].moe_routing_s > 0

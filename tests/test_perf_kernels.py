@@ -148,15 +148,15 @@ def test_h100_elementwise_profile_is_a_hold_out_the_a100_set_overestimates():
 
 
 def test_kernels_key_selects_the_set_and_a_bad_value_names_the_field():
-    for name in ("trtllm", "pytorch"):
+    for name in ("trtllm", "pytorch", "vllm"):
         sm = build_step_model(parse_perf({"kernels": name}), get_model("llama-2-7b"), get_gpu("a100-80gb"), 1,
                               pathlib.Path("."))
         assert sm.kernels is KERNEL_SETS[name]
     assert parse_perf(None).kernels == "trtllm"
     with pytest.raises(ValueError, match="kernels"):
-        parse_perf({"kernels": "vllm"})
-    with pytest.raises(ValueError, match="unknown kernel set 'vllm'; allowed: trtllm, pytorch"):
-        kernel_set("vllm")
+        parse_perf({"kernels": "sglang"})
+    with pytest.raises(ValueError, match="unknown kernel set 'sglang'; allowed: trtllm, pytorch, vllm"):
+        kernel_set("sglang")
 
 
 def test_schema_names_every_kernel_set():
@@ -173,7 +173,7 @@ def test_a_bad_kernel_set_in_a_scenario_is_exit_2_naming_file_and_field(tmp_path
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert f"{path}: perf.kernels: must be one of 'trtllm' or 'pytorch' (got 'eager')" in err
+    assert f"{path}: perf.kernels: must be one of 'trtllm', 'pytorch' or 'vllm' (got 'eager')" in err
 
 
 def test_pytorch_kernels_in_a_run_slow_every_request_and_engines_agree():
@@ -265,3 +265,73 @@ def test_attention_floors_add_once_per_layer_in_every_step_form(name, tp, layout
     L = model.n_layers
     assert step(both, decode) - step(none, decode) == pytest.approx(L * 1e-5, rel=1e-6)
     assert step(both, mixed) - step(none, mixed) == pytest.approx(L * 1.1e-4, rel=1e-6)
+
+
+# vLLM's MoE routing kernels per MoE layer, as github.com/vllm-project/vllm/issues/28084 lists them (DeepSeek-V3.1
+# decode on 8 H200, EP8, 4 sequences): the 12 kernels from the all-reduce to the first fused_moe, in microseconds
+VLLM_PREAMBLE_US = {"rmsnorm (fused residual add)": 3.6, "router GEMM (split-K)": 4.6, "split-K reduce": 2.3,
+                    "sigmoid": 1.9, "topk_with_k2": 1.8, "group_idx_and_topk_idx": 7.3, "copy": 1.0,
+                    "per_token_group_quant_8bit": 2.2, "moe_align_block_size": 3.5,
+                    "moe_count_and_sort_expert_tokens": 1.1, "unrolled_elementwise": 1.6,
+                    "index_elementwise": 2.5}
+VLLM_PREAMBLE_SPAN_US = 39.8   # "Total with inter-kernel spacing"
+NOT_ROUTING = ("rmsnorm (fused residual add)", "router GEMM (split-K)", "split-K reduce")   # a norm and a GEMM
+
+
+def _dsr1(kernels: str, layout=None, tp: int = 8) -> RooflineModel:
+    from sim.perf.parallel import Layout
+    return RooflineModel(get_model("deepseek-r1"), get_gpu("h200-sxm"), tp, "fp8", "bf16",
+                         layout=layout or Layout(tp=tp), kernels=KERNEL_SETS[kernels])
+
+
+def test_vllm_routing_is_the_traced_kernels_and_their_spacing_per_moe_layer():
+    assert sum(VLLM_PREAMBLE_US.values()) == pytest.approx(33.4)          # the trace's 12 kernels
+    spacing_us = (VLLM_PREAMBLE_SPAN_US - 33.4) / 12                        # 0.533 us between kernels
+    routing = [v for k, v in VLLM_PREAMBLE_US.items() if k not in NOT_ROUTING]
+    assert len(routing) == 9 and sum(routing) == pytest.approx(22.9)
+    assert KERNEL_SETS["vllm"].moe_routing_s == pytest.approx((22.9 + 9 * spacing_us) * 1e-6, rel=1e-12)
+    assert KERNEL_SETS["vllm"].moe_routing_s == pytest.approx(27.7e-6, abs=0.05e-6)
+    # the vllm set differs from trtllm in this term alone
+    others = [f for f in KernelSet.__dataclass_fields__ if f not in ("name", "moe_routing_s")]
+    assert all(getattr(KERNEL_SETS["vllm"], f) == getattr(KERNEL_SETS["trtllm"], f) for f in others)
+
+
+@pytest.mark.parametrize("shape", [BatchShape(decode_seqs=4, decode_context_tokens=4 * 334),
+                                   BatchShape(decode_seqs=64, decode_context_tokens=64 * 2000),
+                                   _prefill(3000),
+                                   BatchShape(prefill_tokens=512, prefill_seqs=1, prefill_attn_pairs=512 * 513 / 2,
+                                              prefill_kv_tokens=512, decode_seqs=32, decode_context_tokens=32000)])
+def test_vllm_set_adds_the_routing_kernels_once_per_moe_layer_of_deepseek(shape):
+    from sim.perf.parallel import Layout
+    per_layer = KERNEL_SETS["vllm"].moe_routing_s
+    assert get_model("deepseek-r1").moe_layers == 58          # 61 layers, the first 3 dense
+    for lay in (Layout(tp=8), Layout(tp=8, ep=8), Layout(tp=8, ep=8, dp_attention=True)):
+        v, t = _dsr1("vllm", lay), _dsr1("trtllm", lay)
+        assert v.step_time(shape) - t.step_time(shape) == pytest.approx(58 * per_layer, rel=1e-9)
+        b, bt = v.breakdown(shape), t.breakdown(shape)
+        assert b.linear_s - bt.linear_s == pytest.approx(58 * per_layer, rel=1e-9)   # counted with the GEMMs
+        assert b.attention_s == bt.attention_s
+        assert v.step_time(shape) == pytest.approx(b.total_s, rel=1e-12)
+        if not shape.prefill_tokens:
+            assert v.decode_step(shape.decode_seqs, shape.decode_context_tokens) == v.step_time(shape)
+
+
+def test_vllm_set_leaves_dense_models_bit_for_bit():
+    for model, gpu, tp in (("llama-2-7b", "a100-80gb", 1), ("llama-3.1-405b", "h200-sxm", 8)):
+        v = RooflineModel(get_model(model), get_gpu(gpu), tp, "fp8" if tp > 1 else "bf16", kernels=KERNEL_SETS["vllm"])
+        t = RooflineModel(get_model(model), get_gpu(gpu), tp, "fp8" if tp > 1 else "bf16")
+        for shape in (BatchShape(decode_seqs=16, decode_context_tokens=16000), _prefill(2048)):
+            assert v.step_time(shape) == t.step_time(shape)
+        ctx = np.array([1000, 5000, 20000])
+        assert np.array_equal(v.decode_times(8, ctx), t.decode_times(8, ctx))
+
+
+def test_moe_routing_is_a_kernel_factor_and_a_unit_slip_warns():
+    from sim.scenario.perf import kernel_floor_warnings
+    sm = build_step_model(parse_perf({"kernels": "trtllm", "kernel_factors": {"moe_routing_s": 2e-5}}),
+                          get_model("deepseek-r1"), get_gpu("h200-sxm"), 8, pathlib.Path("."), weight_dtype="fp8")
+    assert sm.kernels.moe_routing_s == 2e-5
+    with pytest.raises(ValueError, match="moe_routing_s"):
+        parse_perf({"kernel_factors": {"moe_routing_s": -1}})
+    assert kernel_floor_warnings(parse_perf({"kernel_factors": {"moe_routing_s": 28}}), "perf")[0][0] == \
+        "perf.kernel_factors.moe_routing_s"

@@ -10,11 +10,14 @@ and iteration:
   at a fraction of peak bandwidth;
 - **attention** takes ``max(FLOPs / (peak * attention_flops_fraction), KV bytes / (hbm_bw *
   attention_bw_fraction))``, plus ``prefill_attention_floor_s`` in an iteration with prompt tokens and
-  ``decode_attention_floor_s`` in one with decoding sequences (one kernel call per phase).
+  ``decode_attention_floor_s`` in one with decoding sequences (one kernel call per phase);
+- **MoE routing** takes ``moe_routing_s`` per MoE layer in every iteration: the kernels between a layer's
+  router and its first expert GEMM (score activation, grouped top-k, activation quantization, sorting the
+  tokens by expert, permutation) and the spacing between them, which no GEMM roofline prices.
 
 A fraction left ``None`` is the GEMMs' calibrated factor (``flops_efficiency``, ``bw_efficiency``).
 
-Two sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets"):
+Three sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets"):
 
 ``trtllm`` (default)
     TensorRT-LLM-class fused kernels: no floors, attention and element-wise traffic at the GEMMs'
@@ -33,6 +36,18 @@ Two sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets"
     attention a 0.149 ms floor and 28.5 % of peak FLOPs (least squares on relative error over the
     sample's 68 decode and 41 prefill rows). Applied to every GPU; on Vidur's H100 profile (not used
     in the fit) the element-wise times are 12 % high in the median (H100's own fit: 23 µs, 57 %).
+``vllm``
+    ``trtllm`` plus vLLM's MoE routing kernels, as a vLLM contributor's kernel timeline of a DeepSeek-V3.1 decode step
+    on 8 H200 (expert parallel over 8, 4 sequences, late-2025 vLLM with CUDA graphs) lists them per MoE layer
+    (github.com/vllm-project/vllm/issues/28084): sigmoid 1.9, ``topk_with_k2`` 1.8,
+    ``group_idx_and_topk_idx`` 7.3, a copy 1.0, ``per_token_group_quant_8bit`` 2.2, ``moe_align_block_size``
+    3.5, ``moe_count_and_sort_expert_tokens`` 1.1 and two index/element-wise kernels 1.6 and 2.5 µs: 22.9 µs,
+    plus their share of the inter-kernel spacing the trace measures (39.8 µs for the 12 kernels from the
+    all-reduce to the first ``fused_moe``, whose durations add to 33.4 µs: 0.533 µs per kernel, 4.8 µs for
+    these 9), 27.7 µs per MoE layer. The other three of the 12 (the fused residual-add RMSNorm and the
+    router GEMM's two split-K kernels) are a norm and a GEMM, priced as such. Only this term is set: the
+    trace gives no number for vLLM's attention or element-wise kernels (``benchmarks/deepseek_kernel_trace.py``
+    sets the trace beside the step model).
 
 A set is named in a ``perf:`` block (``kernels``, ``kernel_factors``; :func:`build_kernels` builds
 one from the two outside a scenario, for ``fleetsim calibrate``), and a calibration file fitted with a
@@ -43,6 +58,8 @@ can be warned (:func:`kernel_mismatch`).
     0.0
     >>> kernel_set("pytorch").attention_bw_fraction
     0.853
+    >>> round(kernel_set("vllm").moe_routing_s * 1e6, 1)
+    27.7
 """
 from __future__ import annotations
 
@@ -51,10 +68,20 @@ from dataclasses import dataclass, fields
 from sim.errors import InputError
 
 
+VLLM_ROUTING_KERNELS_S = (1.9 + 1.8 + 7.3 + 1.0 + 2.2 + 3.5 + 1.1 + 1.6 + 2.5) * 1e-6
+"""The 9 routing kernels of one MoE layer in vLLM's DeepSeek-V3.1 decode step on H200 (vllm issue 28084; module
+docstring), summed: 22.9 µs."""
+
+VLLM_KERNEL_SPACING_S = (39.8 - 33.4) * 1e-6 / 12
+"""Spacing per kernel in the same trace: 39.8 µs from the all-reduce to the first expert GEMM for 12 kernels
+whose durations add to 33.4 µs."""
+
+
 @dataclass(frozen=True, slots=True)
 class KernelSet:
-    """Per-kernel characteristics of one serving stack (seconds per layer per iteration; fractions of
-    the GPU's peak FLOP/s or HBM bandwidth, ``None`` = the GEMMs' calibrated factor)."""
+    """Per-kernel characteristics of one serving stack (seconds per layer per iteration, ``moe_routing_s``
+    per MoE layer; fractions of the GPU's peak FLOP/s or HBM bandwidth, ``None`` = the GEMMs' calibrated
+    factor)."""
 
     name: str
     elementwise_floor_s: float = 0.0
@@ -63,6 +90,7 @@ class KernelSet:
     attention_bw_fraction: float | None = None
     prefill_attention_floor_s: float = 0.0
     decode_attention_floor_s: float = 0.0
+    moe_routing_s: float = 0.0
 
 
 KERNEL_SETS: dict[str, KernelSet] = {
@@ -70,6 +98,7 @@ KERNEL_SETS: dict[str, KernelSet] = {
     "pytorch": KernelSet("pytorch", elementwise_floor_s=27.6e-6, elementwise_bw_fraction=0.524,
                          attention_flops_fraction=0.285, attention_bw_fraction=0.853,
                          prefill_attention_floor_s=148.6e-6, decode_attention_floor_s=13.1e-6),
+    "vllm": KernelSet("vllm", moe_routing_s=VLLM_ROUTING_KERNELS_S + 9 * VLLM_KERNEL_SPACING_S),
 }
 """The kernel sets ``perf.kernels`` names (see module docstring for the sources of each number)."""
 

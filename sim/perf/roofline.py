@@ -46,9 +46,10 @@ over the whole iteration (all layers of a group together, since they are identic
   form would change nothing measurable.
 - Activations take ``t_m``; the groups add (kernels run one after another).
 - The kernel set (:mod:`sim.perf.kernels`, ``perf.kernels``) may give attention and the element-wise
-  kernels their own fractions of peak, a minimum element-wise time per layer, and a fixed time per
-  layer for each attention call (prefill, decode) an iteration makes. The default ``trtllm`` set does
-  none of this: the rules above, in the same float operations.
+  kernels their own fractions of peak, a minimum element-wise time per layer, a fixed time per
+  layer for each attention call (prefill, decode) an iteration makes, and a fixed time per MoE layer for
+  the routing kernels (counted with the linear layers in :meth:`RooflineModel.breakdown`). The default
+  ``trtllm`` set does none of this: the rules above, in the same float operations.
 Linear layers and the lm head run at the ``weight_dtype`` peak; attention at the ``kv_dtype`` peak.
 Tensor parallelism adds ``2*L`` ring all-reduces of ``T*h*2`` bytes, each
 ``ALLREDUCE_LATENCY_S + 2*(tp-1)/tp * bytes / (link_bw * LINK_EFFICIENCY)``. Finally the CPU side
@@ -221,6 +222,8 @@ class RooflineModel(RankParts, PipelineParts):
         self._act_floor_s = ks.elementwise_floor_s * L
         self._prefill_floor_s = ks.prefill_attention_floor_s * L
         self._decode_floor_s = ks.decode_attention_floor_s * L
+        # MoE routing kernels, once per MoE layer of the stage in every iteration (0.0 for the trtllm set)
+        self._routing_s = ks.moe_routing_s * round(m.moe_layers * L / m.n_layers)
         # CPU work per iteration (sim.perf.overhead): the catalog's fixed overhead plus batch terms
         self.cpu = replace(cpu or CpuOverhead(), fixed_s=eff.overhead_s)
         # per-GPU coefficients (one pipeline stage: its L layers and the lm head)
@@ -297,11 +300,18 @@ class RooflineModel(RankParts, PipelineParts):
                     + self._decode_kv_read_bytes_per_token * decode_ctx)
         attn_s = mx(self._attn_flops_per_pair * (pairs + decode_ctx * self._decode_pair_ratio) / self._attn_peak,
                     kv_bytes / self._attn_bw)
-        # + the attention floors (:meth:`_floors_s`, inlined: this is the engine's per-step path)
-        floors = (self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
+        # + the kernel floors (:meth:`_floors_s`, inlined: this is the engine's per-step path)
+        floors = ((self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
+                  + self._routing_s)
         return (linear_s + floors) + attn_s
 
     def _floors_s(self, prefill_tokens: Any, decode_seqs: Any) -> float:
+        """The fixed kernel time of an iteration: one attention call per layer for its prompt tokens and one
+        for its decoding sequences (:meth:`_attention_floors_s`), and the MoE routing kernels of every MoE
+        layer (from the kernel set)."""
+        return self._attention_floors_s(prefill_tokens, decode_seqs) + self._routing_s
+
+    def _attention_floors_s(self, prefill_tokens: Any, decode_seqs: Any) -> float:
         """The attention kernels' fixed time: one prefill call if the iteration has prompt tokens, one
         decode call if it has decoding sequences (per layer, from the kernel set)."""
         return (self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
@@ -463,5 +473,6 @@ class RooflineModel(RankParts, PipelineParts):
             linear_flops=linear_flops, linear_bytes=linear_bytes, attention_flops=attn_flops,
             kv_bytes=kv_bytes, lm_head_flops=lm_flops, lm_head_bytes=self._lm_bytes, activation_bytes=act_bytes,
             comm_bytes=comm_bytes,
-            linear_s=linear_s, attention_s=attention_s + self._floors_s(shape.prefill_tokens, shape.decode_seqs),
+            linear_s=linear_s + self._routing_s,
+            attention_s=attention_s + self._attention_floors_s(shape.prefill_tokens, shape.decode_seqs),
             lm_head_s=self._lm_head_s(n_emit), activation_s=act_s, comm_s=comm_s, overhead_s=self.cpu.seconds(n_emit, n))

@@ -46,7 +46,7 @@ seconds): Vidur's A100 profiles of Llama-2-7B measure floors of 13-149 us per la
 class KernelFactors(Strict):
     """Numbers of a kernel set that replace the named set's (``perf.kernel_factors``; each optional).
 
-    Floors are seconds per layer and iteration; fractions are of the GPU's peak FLOP/s or HBM
+    Floors are seconds per layer and iteration (``moe_routing_s`` per MoE layer); fractions are of the GPU's peak FLOP/s or HBM
     bandwidth, in (0, 1]. ``fleetsim calibrate --vidur-mlp ... --vidur-attention ...`` measures them
     from Vidur-style profiles of your stack (:mod:`sim.perf.kernels` for what each one prices).
     """
@@ -57,8 +57,10 @@ class KernelFactors(Strict):
     attention_bw_fraction: float | None = None
     prefill_attention_floor_s: Duration | None = None
     decode_attention_floor_s: Duration | None = None
+    moe_routing_s: Duration | None = None
 
-    _n = field_validator("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s")(_nonneg)
+    _n = field_validator("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s",
+                         "moe_routing_s")(_nonneg)
     _f = field_validator("elementwise_bw_fraction", "attention_flops_fraction", "attention_bw_fraction")(_fraction)
 
 
@@ -81,8 +83,9 @@ class RooflinePerf(Strict):
     at the ``weight_dtype`` peak (weight-only quantization dequantizes on load).
     ``kernels`` selects the serving stack's kernel set (:mod:`sim.perf.kernels`): ``trtllm`` (default:
     fused kernels, no per-kernel floors, attention at the GEMMs' factors; the calibrated, validated
-    model) or ``pytorch`` (one PyTorch operator per kernel and vLLM-class attention, with the kernel
-    floors and attention efficiencies measured in Vidur's profiles); ``kernel_factors`` replaces any of
+    model), ``pytorch`` (one PyTorch operator per kernel and vLLM-class attention, with the kernel
+    floors and attention efficiencies measured in Vidur's profiles) or ``vllm`` (``trtllm`` plus the MoE
+    routing kernels of a traced vLLM DeepSeek decode step); ``kernel_factors`` replaces any of
     that set's numbers (:class:`KernelFactors`).
     """
 
@@ -95,10 +98,10 @@ class RooflinePerf(Strict):
     overhead_s: Duration | None = None
     overlap_exponent: float | None = None
     attention_kv_sharing: Literal["grouped", "per_query_head"] = "grouped"
-    kernels: Literal["trtllm", "pytorch"] = Field("trtllm", description=(
+    kernels: Literal["trtllm", "pytorch", "vllm"] = Field("trtllm", description=(
         "kernel set (sim.perf.kernels): trtllm = fused kernels, the calibrated default; pytorch = one PyTorch "
         "operator per kernel with vLLM-class attention, as Vidur measured them (kernel floors, own attention "
-        "efficiencies)"))
+        "efficiencies); vllm = trtllm plus vLLM's MoE routing kernels per MoE layer, as traced on H200"))
     kernel_factors: KernelFactors | None = None
     expert_dtype: Literal["bf16", "fp8", "fp4"] | None = None
     cpu_per_seq_s: float = Field(0.0, description="CPU seconds per iteration per sequence that samples "
@@ -169,7 +172,7 @@ def kernel_floor_warnings(perf: Any, where: str) -> list[tuple[str, str]]:
         return kernel_floor_warnings(perf.roofline, f"{where}.roofline")
     factors = getattr(perf, "kernel_factors", None)
     out = []
-    for name in ("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s"):
+    for name in ("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s", "moe_routing_s"):
         v = getattr(factors, name, None)
         if v is not None and v > FLOOR_WARN_S:
             hint = f", e.g. {v:g}e-6 or '{v / 1e3:g}ms' for {v:g} us" if v < 1e6 else ""

@@ -1,0 +1,263 @@
+"""Published per-kernel traces of DeepSeek-R1/V3 decode steps on one node, beside the step model's breakdown.
+
+Prints JSON (``python benchmarks/deepseek_kernel_trace.py``): for each trace its configuration and source, and per
+category of kernels the traced time beside the modelled time of the same GPU, layout, batch and context, with the
+default kernel set (``trtllm``) and with the set of the trace's engine. :func:`report_lines` writes the same as a
+table for docs/validation.md (section "2025-26 models").
+
+Traces (every number as published; URLs below):
+
+1. **vLLM, 8 H200, DeepSeek-V3.1, expert parallel over 8 (attention TP8), 4 sequences** — written by a vLLM
+   contributor (GitHub nv-dlasalle) from a GPU timeline of late-2025 vLLM (github.com/vllm-project/vllm/issues/28084,
+   2025-11-05). Per
+   MoE layer, on the stream that runs the routed experts (the shared expert runs on a second stream): the 12
+   kernels from the all-reduce to the first ``fused_moe`` (a fused residual-add RMSNorm 3.6 µs, the router GEMM as
+   a split-K ``nvjet`` GEMM 4.6 and its reduce 2.3, then sigmoid 1.9, ``topk_with_k2`` 1.8,
+   ``group_idx_and_topk_idx`` 7.3, a copy 1.0, ``per_token_group_quant_8bit`` 2.2, ``moe_align_block_size`` 3.5,
+   ``moe_count_and_sort_expert_tokens`` 1.1, ``unrolled_elementwise`` 1.6, ``index_elementwise`` 2.5 µs), "Total with
+   inter-kernel spacing: 39.8us", and the first ``fused_moe`` (the routed experts' gate/up GEMM) 40.1 µs. Context
+   and prompt lengths are not published; none of these kernels depends on them (the model's terms below are
+   computed at 1,024 tokens of context).
+2. **SGLang, 4 B200, DeepSeek-R1-0528 NVFP4, TP4 EP4, 64 sequences, 1k/1k** — a kernel table per decode step
+   written by an automated assistant from a Perfetto trace (github.com/SemiAnalysisAI/InferenceX/issues/863,
+   2026-03-04, config ``dsr1-fp4-b200-sglang``): count, total and average of the ten largest kernel families.
+   Secondary: its counts are checked against the architecture (61 layers, 58 of them MoE: 61 attention calls,
+   58 expert GEMM pairs, 3 x 61 FP4 projection GEMMs), and the step is derived from the share it gives the
+   gate/up GEMM (4.78 ms, 23.8 %: 20.1 ms). All-reduces, norms, routing and sampling are not in its table; they
+   are the step less the listed kernels. Context: the mean of a 1,024-token prompt and half a 1,024-token output.
+
+Categories: routed-expert GEMMs; the other GEMMs (attention projections, dense layers, shared experts, router);
+MLA attention; MoE routing (top-k, quantization, sort/align, permutation, finalize); element-wise kernels
+(norms, activation quantization); inter-kernel spacing where reported. The modelled terms are the step model's
+own (:meth:`sim.perf.roofline.RooflineModel.breakdown` and its busiest expert-parallel rank), no factor fitted to
+any trace.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sim.perf.base import BatchShape  # noqa: E402
+from sim.perf.kernels import KERNEL_SETS  # noqa: E402
+from sim.perf.parallel import Layout  # noqa: E402
+from sim.perf.roofline import RooflineModel  # noqa: E402
+from sim.scenario.catalog import get_gpu, get_model  # noqa: E402
+
+SRC_VLLM_28084 = ("github.com/vllm-project/vllm/issues/28084 (\"Improve MoE pre-amble (router, quantization, etc.) "
+                  "perf for DSv3.1\", 2025-11-05)")
+SRC_INFERENCEX_863 = ("github.com/SemiAnalysisAI/InferenceX/issues/863 (\"Profile test\", 2026-03-04; B200 FP4 "
+                      "TP4 EP4 kernel table, conc 64)")
+
+ROUTED, OTHER_GEMM, ATTENTION, ROUTING, ELEMENTWISE, SPACING = (
+    "routed-expert GEMMs", "other GEMMs (attention projections, dense/shared MLP, router)", "MLA attention",
+    "MoE routing (top-k, quantization, sort, finalize)", "element-wise (norms, activation quantization)",
+    "inter-kernel spacing")
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel (family) of a trace: ``count`` calls in the trace's scope, ``avg_us`` each."""
+
+    category: str
+    name: str
+    count: int
+    avg_us: float
+
+    @property
+    def total_us(self) -> float:
+        return self.count * self.avg_us
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A published decode step (or part of one), kernel by kernel."""
+
+    key: str
+    engine: str
+    kernels_set: str          # the kernel set of the trace's engine (sim.perf.kernels)
+    gpu: str
+    weight_dtype: str
+    kv_dtype: str
+    layout: Layout
+    batch: int
+    context: int
+    scope: str                # "per MoE layer" or "per step"
+    kernels: tuple[Kernel, ...]
+    source: str
+    written_by: str
+    step_us: float | None = None   # the whole step, where the trace gives it
+
+
+TRACES: tuple[Trace, ...] = (
+    Trace("vllm-h200-ep8-c4", "vLLM (late 2025, CUDA graphs)", "vllm", "h200-sxm", "fp8", "bf16",
+          Layout(tp=8, ep=8), 4, 1024, "per MoE layer",
+          (Kernel(ELEMENTWISE, "triton_red_fused_..._add_mean_..._rsqrt (residual add + RMSNorm)", 1, 3.6),
+           Kernel(OTHER_GEMM, "nvjet_tst_64x8_64x16_4x1_v_bz_splitK_TNT (router GEMM)", 1, 4.6),
+           Kernel(OTHER_GEMM, "splitKreduce_kernel (router GEMM)", 1, 2.3),
+           Kernel(ROUTING, "triton_poi_fused_..._sigmoid (scores)", 1, 1.9),
+           Kernel(ROUTING, "topk_with_k2_kernel", 1, 1.8),
+           Kernel(ROUTING, "group_idx_and_topk_idx_kernel", 1, 7.3),
+           Kernel(ROUTING, "triton_poi_fused__to_copy_0", 1, 1.0),
+           Kernel(ROUTING, "per_token_group_quant_8bit_kernel", 1, 2.2),
+           Kernel(ROUTING, "moe_align_block_size_kernel", 1, 3.5),
+           Kernel(ROUTING, "moe_count_and_sort_expert_tokens_kernel", 1, 1.1),
+           Kernel(ROUTING, "unrolled_elementwise_kernel", 1, 1.6),
+           Kernel(ROUTING, "index_elementwise_kernel", 1, 2.5),
+           Kernel(SPACING, "between the 12 kernels above (39.8 us span less 33.4 us of kernels)", 1, 39.8 - 33.4),
+           Kernel(ROUTED, "fused_moe (first: gate/up)", 1, 40.1)),
+          SRC_VLLM_28084, "a vLLM contributor (GitHub nv-dlasalle), from a GPU timeline"),
+    Trace("sglang-b200-tp4ep4-c64", "SGLang (InferenceX dsr1-fp4-b200-sglang, March 2026)", "trtllm", "b200", "fp4",
+          "fp8", Layout(tp=4, ep=4), 64, 1024 + 512, "per step",
+          (Kernel(ROUTED, "bmm_E2m1_E2m1E2m1_Fp32 (gate/up)", 58, 82.4),
+           Kernel(ROUTED, "bmm_Bfloat16_E2m1E2m1_Fp32 (down)", 58, 49.0),
+           Kernel(OTHER_GEMM, "DeviceGemmFp4GemmSm100 (q/kv_a, o projections)", 183, 8.4),
+           Kernel(OTHER_GEMM, "nvjet_tst_64x32_64x16_2x1_2cta (split-K)", 61, 8.9),
+           Kernel(OTHER_GEMM, "nvjet_tst_48x64_64x15_4x1", 61, 6.4),
+           Kernel(OTHER_GEMM, "nvjet_tst_128x64_64x8_4x1 (v projection)", 61, 4.1),
+           Kernel(OTHER_GEMM, "nvjet_tst_64x32_64x16_2x2_2cta_h (shared expert, MoE stream)", 58, 5.2),
+           Kernel(ROUTING, "finalizeKernelVecLoad (weighted sum of expert outputs)", 58, 7.3),
+           Kernel(ATTENTION, "fmhaSm100f ... QkvE4m3 (MLA decode)", 61, 18.9),
+           Kernel(ELEMENTWISE, "cvt_fp16_to_fp4 (activation quantization)", 183, 2.1)),
+          SRC_INFERENCEX_863, "an automated assistant, from a Perfetto trace (secondary)",
+          step_us=4780.0 / 0.238),
+)
+"""The published traces (module docstring)."""
+
+
+def _model(t: Trace, kernels: str) -> RooflineModel:
+    return RooflineModel(get_model("deepseek-r1"), get_gpu(t.gpu), t.layout.tp, t.weight_dtype, t.kv_dtype,
+                         layout=t.layout, kernels=KERNEL_SETS[kernels])
+
+
+def modelled_us(t: Trace, kernels: str) -> dict[str, float]:
+    """The step model's terms for ``t`` (µs, in the trace's scope) by category, with the kernel set ``kernels``."""
+    m = get_model("deepseek-r1")
+    rm = _model(t, kernels)
+    bd = rm.breakdown(BatchShape(decode_seqs=t.batch, decode_context_tokens=t.batch * t.context))
+    routed_s = rm.routed_expert_s(t.batch)   # the experts' grouped GEMM on the busiest expert-parallel rank
+    routing_s = rm.kernels.moe_routing_s * m.moe_layers
+    terms = {ROUTED: routed_s, OTHER_GEMM: bd.linear_s - routed_s - routing_s, ATTENTION: bd.attention_s,
+             ROUTING: routing_s, ELEMENTWISE: bd.activation_s, SPACING: 0.0,
+             "collectives (all-reduce)": bd.comm_s, "lm head": bd.lm_head_s, "CPU overhead": bd.overhead_s}
+    if t.scope == "per MoE layer":   # one MoE layer: the routed experts' gate/up GEMM is 2 of their 3 matrices
+        gpu = get_gpu(t.gpu)
+        router_bytes = m.hidden * m.n_experts * {"fp8": 1, "bf16": 2, "fp4": 0.5}[t.weight_dtype] / t.layout.tp
+        terms = {ROUTED: routed_s / m.moe_layers * 2 / 3,
+                 OTHER_GEMM: router_bytes / (gpu.hbm_bytes_per_s * rm.efficiency.bw_efficiency),
+                 ROUTING: rm.kernels.moe_routing_s, ELEMENTWISE: bd.activation_s / m.n_layers, SPACING: 0.0}
+    out = {k: v * 1e6 for k, v in terms.items()}
+    if t.scope == "per step":
+        out["step"] = bd.total_s * 1e6
+    return out
+
+
+def uniform_gate_up_bytes(t: Trace) -> float:
+    """Bytes of routed-expert gate/up weights one GPU of ``t`` reads in a step if ``t.batch`` tokens route uniformly:
+    the expected distinct local experts hit, ``E/ep * (1 - (1 - k/E)**batch)``, times 2 of an expert's 3 matrices."""
+    m = get_model("deepseek-r1")
+    local = m.n_experts / t.layout.ep
+    hit = local * (1.0 - (1.0 - m.experts_per_token / m.n_experts) ** t.batch)
+    return hit * 2 * m.hidden * m.ffn_hidden * {"fp8": 1.0, "bf16": 2.0, "fp4": 0.5}[t.weight_dtype]
+
+
+def counts_check(t: Trace) -> dict[str, bool]:
+    """Whether each kernel's count per step is a whole number of calls per layer or per MoE layer."""
+    m = get_model("deepseek-r1")
+    if t.scope != "per step":
+        return {}
+    return {k.name: k.count % m.n_layers == 0 or k.count % m.moe_layers == 0 for k in t.kernels}
+
+
+def compare(t: Trace) -> dict:
+    """One trace beside the step model: per category the traced µs and the modelled µs of both kernel sets."""
+    traced: dict[str, float] = {}
+    for k in t.kernels:
+        traced[k.category] = traced.get(k.category, 0.0) + k.total_us
+    sets = sorted({"trtllm", t.kernels_set})
+    model = {s: modelled_us(t, s) for s in sets}
+    rows = [{"category": c, "traced_us": round(traced.get(c), 1) if c in traced else None,
+             "modelled_us": {s: round(model[s][c], 1) for s in sets}}
+            for c in model["trtllm"] if c != "step"]
+    out = {"key": t.key, "engine": t.engine, "engine_kernel_set": t.kernels_set, "gpu": t.gpu,
+           "weights": t.weight_dtype, "kv_cache": t.kv_dtype, "tp": t.layout.tp, "ep": t.layout.ep,
+           "batch": t.batch, "context_tokens": t.context, "scope": t.scope, "source": t.source,
+           "written_by": t.written_by, "rows": rows,
+           "kernels": [{"category": k.category, "name": k.name, "count": k.count, "avg_us": k.avg_us}
+                       for k in t.kernels],
+           "traced_listed_us": round(sum(k.total_us for k in t.kernels), 1)}
+    if t.step_us is not None:
+        out["traced_step_us"] = round(t.step_us, 1)
+        out["traced_unlisted_us"] = round(t.step_us - out["traced_listed_us"], 1)
+        out["modelled_step_us"] = {s: round(model[s]["step"], 1) for s in sets}
+    if t.scope == "per step":
+        out["counts_whole_per_layer"] = counts_check(t)
+    return out
+
+
+def report_lines() -> list[str]:
+    """The traces beside the step model, as a table and a paragraph for validation.md."""
+    res = [compare(t) for t in TRACES]
+    lines = ["**Published kernel traces of the decode step against the step model** "
+             "(`python benchmarks/deepseek_kernel_trace.py` prints them as JSON). Traced: the published kernel "
+             "times by category; modelled: the same GPU, layout and batch, default kernel set (`trtllm`) and the "
+             f"engine's. Sources: (1) {SRC_VLLM_28084}, written by a vLLM contributor from a GPU timeline: one MoE layer of a vLLM "
+             f"DeepSeek-V3.1 decode step on 8 H200, EP8, 4 sequences; (2) {SRC_INFERENCEX_863}, written by an "
+             "automated assistant from a Perfetto trace (secondary; its counts check against 61 layers, 58 MoE): "
+             "one SGLang DeepSeek-R1 decode step on 4 B200, NVFP4, TP4 EP4, 64 sequences.", "",
+             "| trace | scope | category | traced (µs) | modelled, trtllm (µs) | modelled, engine's set (µs) |",
+             "|---|---|---|---:|---:|---:|"]
+    for r in res:
+        for row in r["rows"]:
+            if row["traced_us"] is None and not any(row["modelled_us"].values()):
+                continue
+            t = "—" if row["traced_us"] is None else f"{row['traced_us']:,.1f}"
+            eng = row["modelled_us"][r["engine_kernel_set"]]
+            lines.append(f"| {r['key']} | {r['scope']} | {row['category']} | {t} | "
+                         f"{row['modelled_us']['trtllm']:,.1f} | {eng:,.1f} ({r['engine_kernel_set']}) |")
+        if "traced_step_us" in r:
+            lines.append(f"| {r['key']} | per step | kernels not in the table (all-reduce, norms, routing, "
+                         f"sampling) | {r['traced_unlisted_us']:,.1f} | — | — |")
+            lines.append(f"| {r['key']} | per step | **step** | {r['traced_step_us']:,.1f} | "
+                         f"{r['modelled_step_us']['trtllm']:,.1f} | — |")
+    v, s = res
+    gate_up_tb_s = uniform_gate_up_bytes(TRACES[1]) / (TRACES[1].kernels[0].avg_us * 1e-6) / 1e12
+    vr = {row["category"]: row for row in v["rows"]}
+    sr = {row["category"]: row for row in s["rows"]}
+    pre = sum(vr[c]["traced_us"] for c in (ELEMENTWISE, OTHER_GEMM, ROUTING, SPACING))
+    return lines + ["", f"On H200 (1) the kernels from the all-reduce to the routed experts take {pre:.1f} µs per "
+                    f"MoE layer, as long as the first expert GEMM ({vr[ROUTED]['traced_us']:.1f} µs); the step "
+                    f"model prices {vr[OTHER_GEMM]['modelled_us']['trtllm'] + vr[ELEMENTWISE]['modelled_us']['trtllm']:.1f} "
+                    "µs of it (the router GEMM's weight read and a share of the element-wise traffic) and nothing "
+                    f"for the nine routing kernels ({vr[ROUTING]['traced_us']:.1f} µs of kernels and "
+                    f"{vr[SPACING]['traced_us']:.1f} µs of spacing among the twelve): the `vllm` kernel set prices "
+                    f"them, {vr[ROUTING]['modelled_us']['vllm']:.1f} µs per MoE layer, "
+                    f"{vr[ROUTING]['modelled_us']['vllm'] * 58 / 1e3:.1f} ms per step over 58 MoE layers. Its "
+                    f"expert GEMM is modelled at {vr[ROUTED]['modelled_us']['trtllm']:.1f} µs against "
+                    f"{vr[ROUTED]['traced_us']:.1f} traced (busiest of 8 expert-parallel ranks, uniform routing). "
+                    f"In (2), a step of {s['traced_step_us'] / 1e3:.1f} ms against "
+                    f"{s['modelled_step_us']['trtllm'] / 1e3:.1f} modelled, the routed-expert GEMMs take "
+                    f"{sr[ROUTED]['traced_us'] / 1e3:.1f} ms where the model prices "
+                    f"{sr[ROUTED]['modelled_us']['trtllm'] / 1e3:.1f}: with 64 sequences routed uniformly each GPU "
+                    f"would read the gate/up weights of ~56 of its 64 experts in {TRACES[1].kernels[0].avg_us} µs, "
+                    f"{gate_up_tb_s:.1f} TB/s against the B200's {get_gpu('b200').hbm_bytes_per_s / 1e12:.0f}, so "
+                    "the captured step ran fewer sequences or routed far from uniformly (an open question the "
+                    "secondary table cannot settle); the small GEMMs and MLA "
+                    f"attention take {(sr[OTHER_GEMM]['traced_us'] + sr[ATTENTION]['traced_us']) / 1e3:.1f} ms "
+                    f"against {(sr[OTHER_GEMM]['modelled_us']['trtllm'] + sr[ATTENTION]['modelled_us']['trtllm']) / 1e3:.1f} "
+                    f"modelled, and {s['traced_unlisted_us'] / 1e3:.1f} ms are in kernels its table leaves out. "
+                    "What the model lacks is the fixed cost of many small kernels (6 GEMMs, ~3 quantizations, "
+                    "the MLA kernel and ~10 routing kernels per layer at a few µs each), not bandwidth: it is "
+                    "priced here only where a trace gives the numbers (the routing kernels of vLLM on H200)."]
+
+
+def main() -> int:
+    print(json.dumps({"traces": [compare(t) for t in TRACES]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

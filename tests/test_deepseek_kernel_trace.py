@@ -1,0 +1,76 @@
+"""Published DeepSeek decode-step kernel traces beside the step model: the tabulated numbers are the sources', their
+counts agree with the architecture, and the model's side is its own breakdown."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import deepseek_kernel_trace as kt  # noqa: E402
+
+from sim.perf.kernels import KERNEL_SETS  # noqa: E402
+from sim.scenario.catalog import get_model  # noqa: E402
+
+
+def _trace(key: str) -> kt.Trace:
+    return next(t for t in kt.TRACES if t.key == key)
+
+
+def test_vllm_trace_is_the_issues_twelve_kernels_span_and_first_expert_gemm():
+    t = _trace("vllm-h200-ep8-c4")
+    pre = [k for k in t.kernels if k.category not in (kt.ROUTED, kt.SPACING)]
+    assert len(pre) == 12 and sum(k.avg_us for k in pre) == pytest.approx(33.4)
+    spacing = next(k for k in t.kernels if k.category == kt.SPACING)
+    assert sum(k.avg_us for k in pre) + spacing.avg_us == pytest.approx(39.8)   # "Total with inter-kernel spacing"
+    assert next(k for k in t.kernels if k.category == kt.ROUTED).avg_us == 40.1
+    # the vllm set's routing term is the nine routing kernels and their share of the spacing
+    routing = sum(k.avg_us for k in t.kernels if k.category == kt.ROUTING)
+    assert KERNEL_SETS["vllm"].moe_routing_s * 1e6 == pytest.approx(routing + 9 * spacing.avg_us / 12, rel=1e-9)
+
+
+def test_inferencex_counts_are_whole_calls_per_layer_and_totals_match_the_table():
+    t = _trace("sglang-b200-tp4ep4-c64")
+    m = get_model("deepseek-r1")
+    per = {k.name.split()[0]: (k.count, k.total_us) for k in t.kernels}
+    assert per["fmhaSm100f"][0] == m.n_layers == 61              # one MLA call per layer
+    assert per["bmm_E2m1_E2m1E2m1_Fp32"][0] == m.moe_layers == 58  # one gate/up per MoE layer
+    assert per["DeviceGemmFp4GemmSm100"][0] == 3 * m.n_layers      # q/kv_a and o projections
+    assert all(kt.counts_check(t).values())
+    # the table's "Total (ms)" column: 4.78, 2.84, 1.54, 1.15 ms
+    for name, total_ms in (("bmm_E2m1_E2m1E2m1_Fp32", 4.78), ("bmm_Bfloat16_E2m1E2m1_Fp32", 2.84),
+                           ("DeviceGemmFp4GemmSm100", 1.54), ("fmhaSm100f", 1.15)):
+        assert per[name][1] / 1e3 == pytest.approx(total_ms, abs=0.005)
+    assert t.step_us == pytest.approx(4780 / 0.238)                 # gate/up is 23.8 % of the step
+
+
+def test_modelled_side_is_the_step_models_breakdown():
+    t = _trace("sglang-b200-tp4ep4-c64")
+    mod = kt.modelled_us(t, "trtllm")
+    parts = sum(v for k, v in mod.items() if k != "step")
+    assert parts == pytest.approx(mod["step"], rel=1e-9)
+    v = kt.modelled_us(_trace("vllm-h200-ep8-c4"), "vllm")
+    assert v[kt.ROUTING] == pytest.approx(27.7, abs=0.05)
+    assert kt.modelled_us(_trace("vllm-h200-ep8-c4"), "trtllm")[kt.ROUTING] == 0.0
+
+
+def test_uniform_routing_would_need_more_than_the_b200s_bandwidth():
+    """64 tokens x 8 of 256 experts: each EP4 rank hits 64 * (1 - (31/32)**64) = 55.6 of its 64 experts; their
+    gate/up weights (2 x 7168 x 2048 x 0.5 B each) in 82.4 us would be 9.9 TB/s."""
+    t = _trace("sglang-b200-tp4ep4-c64")
+    hit = 64 * (1 - (31 / 32) ** 64)
+    assert kt.uniform_gate_up_bytes(t) == pytest.approx(hit * 2 * 7168 * 2048 * 0.5, rel=1e-12)
+    assert kt.uniform_gate_up_bytes(t) / 82.4e-6 > 8e12
+
+
+def test_script_prints_json_with_every_trace():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "deepseek_kernel_trace.py")], check=True,
+                         capture_output=True, text=True).stdout
+    d = json.loads(out)
+    assert [t["key"] for t in d["traces"]] == [t.key for t in kt.TRACES]
+    assert all(t["source"].startswith("github.com/") for t in d["traces"])
