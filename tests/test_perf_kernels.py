@@ -291,9 +291,34 @@ def test_vllm_routing_is_the_traced_kernels_and_their_spacing_per_moe_layer():
     assert len(routing) == 9 and sum(routing) == pytest.approx(22.9)
     assert KERNEL_SETS["vllm"].moe_routing_s == pytest.approx((22.9 + 9 * spacing_us) * 1e-6, rel=1e-12)
     assert KERNEL_SETS["vllm"].moe_routing_s == pytest.approx(27.7e-6, abs=0.05e-6)
-    # the vllm set differs from trtllm in this term alone
-    others = [f for f in KernelSet.__dataclass_fields__ if f not in ("name", "moe_routing_s")]
+    # the vllm set differs from trtllm in its two MoE terms alone
+    others = [f for f in KernelSet.__dataclass_fields__ if f not in ("name", "moe_routing_s", "moe_finalize_s")]
     assert all(getattr(KERNEL_SETS["vllm"], f) == getattr(KERNEL_SETS["trtllm"], f) for f in others)
+
+
+def test_vllm_finalize_is_the_second_quantization_and_four_kernel_boundaries():
+    # after the first expert GEMM vLLM's fused_moe runs activation, per_token_group_quant, the second GEMM and
+    # moe_sum: 4 kernels, each one spacing of the trace (0.533 us); the quantization kernel as the trace times it
+    spacing_us = (VLLM_PREAMBLE_SPAN_US - 33.4) / 12
+    quant_us = VLLM_PREAMBLE_US["per_token_group_quant_8bit"]
+    assert KERNEL_SETS["vllm"].moe_finalize_s == pytest.approx((quant_us + 4 * spacing_us) * 1e-6, rel=1e-12)
+    assert KERNEL_SETS["vllm"].moe_finalize_s == pytest.approx(4.33e-6, abs=0.005e-6)   # 2.2 + 4 x 0.533
+    assert KERNEL_SETS["trtllm"].moe_finalize_s == 0.0 and KERNEL_SETS["pytorch"].moe_finalize_s == 0.0
+
+
+def test_trtllm_and_pytorch_deepseek_steps_are_unchanged_by_the_finalize_term():
+    # the term is 0.0 in both sets: their DeepSeek steps equal a model built with the field left at its default
+    import dataclasses
+    from sim.perf.parallel import Layout
+    shape = BatchShape(decode_seqs=4, decode_context_tokens=4 * 334)
+    for name in ("trtllm", "pytorch"):
+        ks = KERNEL_SETS[name]
+        bare = KernelSet(**{f.name: getattr(ks, f.name) for f in dataclasses.fields(KernelSet)
+                            if f.name != "moe_finalize_s"})
+        for lay in (Layout(tp=8), Layout(tp=8, ep=8)):
+            a = RooflineModel(get_model("deepseek-r1"), get_gpu("h200-sxm"), 8, "fp8", "bf16", layout=lay, kernels=ks)
+            b = RooflineModel(get_model("deepseek-r1"), get_gpu("h200-sxm"), 8, "fp8", "bf16", layout=lay, kernels=bare)
+            assert a.step_time(shape) == b.step_time(shape) and a.breakdown(shape) == b.breakdown(shape)
 
 
 @pytest.mark.parametrize("shape", [BatchShape(decode_seqs=4, decode_context_tokens=4 * 334),
@@ -303,7 +328,7 @@ def test_vllm_routing_is_the_traced_kernels_and_their_spacing_per_moe_layer():
                                               prefill_kv_tokens=512, decode_seqs=32, decode_context_tokens=32000)])
 def test_vllm_set_adds_the_routing_kernels_once_per_moe_layer_of_deepseek(shape):
     from sim.perf.parallel import Layout
-    per_layer = KERNEL_SETS["vllm"].moe_routing_s
+    per_layer = KERNEL_SETS["vllm"].moe_routing_s + KERNEL_SETS["vllm"].moe_finalize_s
     assert get_model("deepseek-r1").moe_layers == 58          # 61 layers, the first 3 dense
     for lay in (Layout(tp=8), Layout(tp=8, ep=8), Layout(tp=8, ep=8, dp_attention=True)):
         v, t = _dsr1("vllm", lay), _dsr1("trtllm", lay)
@@ -335,3 +360,14 @@ def test_moe_routing_is_a_kernel_factor_and_a_unit_slip_warns():
         parse_perf({"kernel_factors": {"moe_routing_s": -1}})
     assert kernel_floor_warnings(parse_perf({"kernel_factors": {"moe_routing_s": 28}}), "perf")[0][0] == \
         "perf.kernel_factors.moe_routing_s"
+
+
+def test_moe_finalize_is_a_kernel_factor_and_a_unit_slip_warns():
+    from sim.scenario.perf import kernel_floor_warnings
+    sm = build_step_model(parse_perf({"kernels": "vllm", "kernel_factors": {"moe_finalize_s": 0}}),
+                          get_model("deepseek-r1"), get_gpu("h200-sxm"), 8, pathlib.Path("."), weight_dtype="fp8")
+    assert sm.kernels.moe_finalize_s == 0.0 and sm.kernels.moe_routing_s == KERNEL_SETS["vllm"].moe_routing_s
+    with pytest.raises(ValueError, match="moe_finalize_s"):
+        parse_perf({"kernel_factors": {"moe_finalize_s": -1}})
+    assert kernel_floor_warnings(parse_perf({"kernel_factors": {"moe_finalize_s": 4}}), "perf")[0][0] == \
+        "perf.kernel_factors.moe_finalize_s"

@@ -13,7 +13,9 @@ and iteration:
   ``decode_attention_floor_s`` in one with decoding sequences (one kernel call per phase);
 - **MoE routing** takes ``moe_routing_s`` per MoE layer in every iteration: the kernels between a layer's
   router and its first expert GEMM (score activation, grouped top-k, activation quantization, sorting the
-  tokens by expert, permutation) and the spacing between them, which no GEMM roofline prices.
+  tokens by expert, permutation) and the spacing between them, which no GEMM roofline prices; and
+  ``moe_finalize_s`` per MoE layer the same for the kernels after the first expert GEMM (the second GEMM's
+  input quantization, the spacing of the activation, quantization, second GEMM and output sum).
 
 A fraction left ``None`` is the GEMMs' calibrated factor (``flops_efficiency``, ``bw_efficiency``).
 
@@ -49,6 +51,16 @@ Three sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel set
     trace gives no number for vLLM's attention or element-wise kernels (``benchmarks/deepseek_kernel_trace.py``
     sets the trace beside the step model).
 
+    After the first expert GEMM vLLM's ``fused_moe`` runs the gated activation, quantizes its output with the same
+    ``per_token_group_quant`` kernel before the second (down) expert GEMM, and sums the experts' outputs
+    (``moe_sum``): ``fused_experts_impl`` in ``vllm/model_executor/layers/fused_moe/fused_moe.py``
+    (github.com/vllm-project/vllm). ``moe_finalize_s`` prices what of these no roofline prices and a Hopper
+    trace gives a number for: the quantization kernel, 2.2 µs as the trace times it at the first GEMM's input
+    (the second quantizes 4 x 8 rows of the expert width instead of 4 rows of 7,168: launch-bound either way),
+    and the four kernel boundaries (activation, quantization, second GEMM, sum) at the trace's 0.533 µs:
+    4.3 µs per MoE layer. The activation's and the sum's own durations have no published Hopper number and
+    stay unpriced (their bytes are in the element-wise traffic); the second GEMM is the roofline's.
+
 A set is named in a ``perf:`` block (``kernels``, ``kernel_factors``; :func:`build_kernels` builds
 one from the two outside a scenario, for ``fleetsim calibrate``), and a calibration file fitted with a
 set other than ``trtllm`` records it (:func:`kernel_record`), so that a block running another set
@@ -58,8 +70,8 @@ can be warned (:func:`kernel_mismatch`).
     0.0
     >>> kernel_set("pytorch").attention_bw_fraction
     0.853
-    >>> round(kernel_set("vllm").moe_routing_s * 1e6, 1)
-    27.7
+    >>> round(kernel_set("vllm").moe_routing_s * 1e6, 1), round(kernel_set("vllm").moe_finalize_s * 1e6, 1)
+    (27.7, 4.3)
 """
 from __future__ import annotations
 
@@ -76,6 +88,14 @@ VLLM_KERNEL_SPACING_S = (39.8 - 33.4) * 1e-6 / 12
 """Spacing per kernel in the same trace: 39.8 µs from the all-reduce to the first expert GEMM for 12 kernels
 whose durations add to 33.4 µs."""
 
+VLLM_GROUP_QUANT_S = 2.2e-6
+"""``per_token_group_quant_8bit_kernel`` in the same trace (vllm issue 28084): one fp8 activation quantization
+of a MoE layer's expert input at 4 sequences on H200."""
+
+VLLM_FINALIZE_KERNELS = 4
+"""Kernels of vLLM's ``fused_moe`` after its first expert GEMM: activation, quantization, second GEMM, ``moe_sum``
+(``fused_experts_impl``, vllm/model_executor/layers/fused_moe/fused_moe.py)."""
+
 
 @dataclass(frozen=True, slots=True)
 class KernelSet:
@@ -91,6 +111,7 @@ class KernelSet:
     prefill_attention_floor_s: float = 0.0
     decode_attention_floor_s: float = 0.0
     moe_routing_s: float = 0.0
+    moe_finalize_s: float = 0.0
 
 
 KERNEL_SETS: dict[str, KernelSet] = {
@@ -98,7 +119,8 @@ KERNEL_SETS: dict[str, KernelSet] = {
     "pytorch": KernelSet("pytorch", elementwise_floor_s=27.6e-6, elementwise_bw_fraction=0.524,
                          attention_flops_fraction=0.285, attention_bw_fraction=0.853,
                          prefill_attention_floor_s=148.6e-6, decode_attention_floor_s=13.1e-6),
-    "vllm": KernelSet("vllm", moe_routing_s=VLLM_ROUTING_KERNELS_S + 9 * VLLM_KERNEL_SPACING_S),
+    "vllm": KernelSet("vllm", moe_routing_s=VLLM_ROUTING_KERNELS_S + 9 * VLLM_KERNEL_SPACING_S,
+                      moe_finalize_s=VLLM_GROUP_QUANT_S + VLLM_FINALIZE_KERNELS * VLLM_KERNEL_SPACING_S),
 }
 """The kernel sets ``perf.kernels`` names (see module docstring for the sources of each number)."""
 

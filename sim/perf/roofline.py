@@ -222,8 +222,9 @@ class RooflineModel(RankParts, PipelineParts):
         self._act_floor_s = ks.elementwise_floor_s * L
         self._prefill_floor_s = ks.prefill_attention_floor_s * L
         self._decode_floor_s = ks.decode_attention_floor_s * L
-        # MoE routing kernels, once per MoE layer of the stage in every iteration (0.0 for the trtllm set)
-        self._routing_s = ks.moe_routing_s * round(m.moe_layers * L / m.n_layers)
+        # MoE routing and finalize kernels, once per MoE layer of the stage in every iteration (0.0 for the
+        # trtllm set: 0.0 + 0.0 is 0.0, no bit changes)
+        self._routing_s = (ks.moe_routing_s + ks.moe_finalize_s) * round(m.moe_layers * L / m.n_layers)
         # CPU work per iteration (sim.perf.overhead): the catalog's fixed overhead plus batch terms
         self.cpu = replace(cpu or CpuOverhead(), fixed_s=eff.overhead_s)
         # per-GPU coefficients (one pipeline stage: its L layers and the lm head)

@@ -46,8 +46,8 @@ seconds): Vidur's A100 profiles of Llama-2-7B measure floors of 13-149 us per la
 class KernelFactors(Strict):
     """Numbers of a kernel set that replace the named set's (``perf.kernel_factors``; each optional).
 
-    Floors are seconds per layer and iteration (``moe_routing_s`` per MoE layer); fractions are of the GPU's peak FLOP/s or HBM
-    bandwidth, in (0, 1]. ``fleetsim calibrate --vidur-mlp ... --vidur-attention ...`` measures them
+    Floors are seconds per layer and iteration (``moe_routing_s`` and ``moe_finalize_s`` per MoE layer);
+    fractions are of the GPU's peak FLOP/s or HBM bandwidth, in (0, 1]. ``fleetsim calibrate --vidur-mlp ... --vidur-attention ...`` measures them
     from Vidur-style profiles of your stack (:mod:`sim.perf.kernels` for what each one prices).
     """
 
@@ -58,9 +58,10 @@ class KernelFactors(Strict):
     prefill_attention_floor_s: Duration | None = None
     decode_attention_floor_s: Duration | None = None
     moe_routing_s: Duration | None = None
+    moe_finalize_s: Duration | None = None
 
     _n = field_validator("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s",
-                         "moe_routing_s")(_nonneg)
+                         "moe_routing_s", "moe_finalize_s")(_nonneg)
     _f = field_validator("elementwise_bw_fraction", "attention_flops_fraction", "attention_bw_fraction")(_fraction)
 
 
@@ -172,7 +173,8 @@ def kernel_floor_warnings(perf: Any, where: str) -> list[tuple[str, str]]:
         return kernel_floor_warnings(perf.roofline, f"{where}.roofline")
     factors = getattr(perf, "kernel_factors", None)
     out = []
-    for name in ("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s", "moe_routing_s"):
+    for name in ("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s", "moe_routing_s",
+                 "moe_finalize_s"):
         v = getattr(factors, name, None)
         if v is not None and v > FLOOR_WARN_S:
             hint = f", e.g. {v:g}e-6 or '{v / 1e3:g}ms' for {v:g} us" if v < 1e6 else ""
