@@ -22,7 +22,8 @@ Published points (8x H200 SXM, DeepSeek-R1 and R1-0528, DeepSeek's FP8 checkpoin
 
 Modelled: the step model's pure-decode step (:meth:`RooflineModel.breakdown`) at batch = concurrency and the mean
 context of a request halfway through its output (prompt + output / 2), in the published layout, with the kernel set
-of the point's engine (``vllm`` for vLLM: its traced MoE routing kernels, :mod:`sim.perf.kernels`; ``trtllm`` for
+of the point's engine (``vllm`` for vLLM: its traced MoE routing kernels and the quantization and spacing around
+its second expert GEMM, :mod:`sim.perf.kernels`; ``trtllm`` for
 SGLang, whose kernels no H200 trace prices) and, beside it, the default ``trtllm`` set; no factor.
 """
 from __future__ import annotations
@@ -95,7 +96,8 @@ def report_lines() -> list[str]:
     lines = ["**The decode step at small batches (8 H200, DeepSeek-R1).** Published median inter-token latency at a "
              "fixed client concurrency (the batch) beside the modelled pure-decode step at that batch and the mean "
              f"context (prompt + half the output), with the kernel set of the engine (`vllm`: vLLM's traced MoE "
-             "routing kernels; SGLang keeps `trtllm`, no H200 trace prices its kernels) and with the default "
+             "routing kernels and the quantization and spacing around its second expert GEMM; SGLang keeps "
+             "`trtllm`, no H200 trace prices its kernels) and with the default "
              f"`trtllm` set; sources: {SRC_DSTACK_ONLINE}; {SRC_GPUSTACK}.", "",
              "| engine, layout | concurrency | prompt/output | published step (ms) | modelled (ms) | kernel set | "
              "modelled, trtllm (ms) | of which fixed overhead | published / modelled |",
@@ -112,6 +114,7 @@ def report_lines() -> list[str]:
     layers = get_model("deepseek-r1").n_layers
     latest_p, latest = next((p, m) for p, m in small if p.source == SRC_GPUSTACK)
     routing = sorted(m["total"] - default[p] for p, m in rows if p.kernels != "trtllm")
+    comm = latest["comm"]
     share = sorted((m["total"] - default[p]) / (p.median_itl_ms - default[p]) for p, m in small if p.kernels != "trtllm")
     return lines + ["", f"At 4 sequences the published steps are {ratios[0]:.1f}-{ratios[-1]:.1f}x the modelled "
                     f"ones, {gaps[0]:.0f}-{gaps[-1]:.0f} ms more, about {gaps[0] / layers * 1e3:.0f}-"
@@ -124,9 +127,12 @@ def report_lines() -> list[str]:
                     "times its fixed overhead, on each engine here and in late-2025 software; for vLLM 0.7.4 the "
                     f"excess is {v07[0]:.0f}-{v07[-1]:.0f} ms at every batch from 4 to 128 sequences. Of the "
                     "candidates (launches and spacing of the ~25 kernels of an MLA + MoE layer, MoE routing and "
-                    "permutation kernels, small all-reduces) a published trace now prices vLLM's routing kernels "
-                    f"(`vllm` set, kernel-trace table below): {routing[0]:.1f} ms per step, {share[0]:.0%}-"
-                    f"{share[-1]:.0%} of vLLM's gap at 4 sequences; the "
-                    "rest has no published per-kernel numbers on H200 to price it from. At "
+                    "permutation kernels, small all-reduces) a published trace now prices vLLM's routing kernels and "
+                    "the quantization and spacing around its second expert GEMM (`vllm` set, kernel-trace table "
+                    f"below): {routing[0]:.1f} ms per step, {share[0]:.0%}-{share[-1]:.0%} of vLLM's gap at 4 "
+                    f"sequences; the small all-reduces were already priced ({comm:.1f} ms of the modelled step: "
+                    f"{2 * layers} calls at the published ~10 µs, all-reduce table below); the rest (small-GEMM "
+                    "floors, the MLA kernel's minimum, the other quantizations and the spacing of the other "
+                    "kernels) has no published per-kernel number from a captured Hopper step to price it from. At "
                     f"64-128 sequences the published steps are {large[0]:.1f}-{large[-1]:.1f}x the modelled, about "
                     "the ratio of TensorRT-LLM's rows 17a-c: the one-node decode gap is not TensorRT-LLM's alone."]

@@ -430,7 +430,9 @@ def _other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[st
     kernel_lines = [
         "**Kernel sets of these rows.** The vLLM rows (" + ", ".join(r.id for r in engine_set) + ") run the `vllm` "
         f"kernel set: vLLM's MoE routing kernels, {kernel_set('vllm').moe_routing_s * 1e6:.1f} µs per MoE layer in "
-        "every iteration, summed from a vLLM contributor's published trace of vLLM's DeepSeek decode step on H200 "
+        f"every iteration, and the quantization and spacing around its second expert GEMM, "
+        f"{kernel_set('vllm').moe_finalize_s * 1e6:.1f} µs more, "
+        "summed from a vLLM contributor's published trace of vLLM's DeepSeek decode step on H200 "
         "(the kernel-trace table below), nothing fitted to these rows. The SGLang rows (20a-c, 21a-c) keep "
         "`trtllm`: no published SGLang trace on H200 gives its routing kernels' times (the SGLang table below is "
         "on B200 and lists only the finalize kernel of the routing). With `trtllm` the vLLM rows were "

@@ -59,6 +59,29 @@ def test_modelled_side_is_the_step_models_breakdown():
     assert kt.modelled_us(_trace("vllm-h200-ep8-c4"), "trtllm")[kt.ROUTING] == 0.0
 
 
+def test_vllm_finalize_row_is_the_sets_term_and_the_step_is_still_its_parts():
+    t = _trace("vllm-h200-ep8-c4")
+    assert kt.modelled_us(t, "vllm")[kt.FINALIZE] == pytest.approx(2.2 + 4 * (39.8 - 33.4) / 12, rel=1e-9)
+    assert kt.modelled_us(t, "trtllm")[kt.FINALIZE] == 0.0
+    # a vllm step: its categories still add up to the step, the GEMMs not double-counting the two MoE terms
+    s = kt.Trace(**{**t.__dict__, "scope": "per step"})
+    mod = kt.modelled_us(s, "vllm")
+    assert sum(v for k, v in mod.items() if k != "step") == pytest.approx(mod["step"], rel=1e-9)
+    assert mod[kt.FINALIZE] == pytest.approx(58 * KERNEL_SETS["vllm"].moe_finalize_s * 1e6, rel=1e-12)
+
+
+def test_allreduce_model_is_its_fixed_cost_plus_the_ring_term():
+    """10 us per call plus 2 (tp-1)/tp bytes over 80 % of 450 GB/s one-way NVLink: 1 MB over 8 GPUs is
+    10 + 1.75 * 1048576 / 360e9 * 1e6 = 15.10 us; the published table is SGLang PR 2904's, in us."""
+    model = kt.allreduce_us()
+    for size in (512, 4096, 32768, 262144, 524288, 1048576):
+        assert model[size] == pytest.approx(10 + 1.75 * size / 360e9 * 1e6, rel=1e-9)
+    vllm = dict(kt.ALLREDUCE_H100_TP8_US["vLLM custom all-reduce"])
+    assert vllm[4096] == 9.3 and vllm[1048576] == 45.0
+    rows = kt.allreduce_rows()
+    assert [r["bytes"] for r in rows] == sorted(model) and rows[-1]["deepseek_tokens"] == pytest.approx(73.14, abs=0.01)
+
+
 def test_uniform_routing_would_need_more_than_the_b200s_bandwidth():
     """64 tokens x 8 of 256 experts: each EP4 rank hits 64 * (1 - (31/32)**64) = 55.6 of its 64 experts; their
     gate/up weights (2 x 7168 x 2048 x 0.5 B each) in 82.4 us would be 9.9 TB/s."""
