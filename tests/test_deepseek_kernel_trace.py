@@ -82,6 +82,21 @@ def test_allreduce_model_is_its_fixed_cost_plus_the_ring_term():
     assert [r["bytes"] for r in rows] == sorted(model) and rows[-1]["deepseek_tokens"] == pytest.approx(73.14, abs=0.01)
 
 
+def test_small_gemm_table_is_the_published_tflops_in_us_and_the_models_roofline():
+    rows = {(r["kernel"], r["tokens"]): r for r in kt.small_gemm_rows()}
+    # 2 x 1 x 2112 x 7168 FLOPs at 1.298436 TFLOP/s (vLLM PR 23280, Triton, M=1) = 23.32 us
+    assert rows[("vLLM block-fp8, Triton", 1)]["published_us"] == pytest.approx(2 * 2112 * 7168 / 1.298436e12 * 1e6,
+                                                                                abs=0.005)
+    assert rows[("vLLM block-fp8, CUTLASS", 16)]["published_us"] == pytest.approx(34.75, abs=0.01)
+    # the model: 15.1 MB of fp8 weights (plus the token rows) at 78.7 % of 3.35 TB/s, memory-bound at 1 token
+    fp8_1 = rows[("vLLM block-fp8, Triton", 1)]
+    assert fp8_1["weight_bytes"] == 2112 * 7168
+    assert fp8_1["modelled_us"] >= (2112 * 7168 + 7168 + 2112 * 2) / (3.35e12 * 0.787) * 1e6 - 0.005
+    assert fp8_1["published_us"] > 3 * fp8_1["modelled_us"]    # the fixed cost the step model lacks
+    bf16 = rows[("torch bf16", 1)]
+    assert bf16["published_us"] < bf16["modelled_us"]          # a bf16 GEMV runs at its bytes' pace
+
+
 def test_uniform_routing_would_need_more_than_the_b200s_bandwidth():
     """64 tokens x 8 of 256 experts: each EP4 rank hits 64 * (1 - (31/32)**64) = 55.6 of its 64 experts; their
     gate/up weights (2 x 7168 x 2048 x 0.5 B each) in 82.4 us would be 9.9 TB/s."""
