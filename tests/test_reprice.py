@@ -306,3 +306,40 @@ def test_overrides_are_judged_with_the_fewest_evaluations_and_as_if_evaluating_e
     said = [str(w.message) for w in caught]
     assert len(said) == len(judged) and all(m.startswith(f"{p}: changes nothing: {why}")
                                             for m, (p, why) in zip(said, judged)), (said, judged)
+
+
+@pytest.mark.parametrize("override", [
+    "economics.gpu_hour_usd=nan", "economics.gpu_hour_usd=true", "economics.discount_rate=-1",
+    "economics=[1, 2]", "economics=null", "economics=abc", "economics.bogus=1", "economics.period=fortnight",
+    "economics.compute=[{pool: main, usd_per_gpu_hour: false}]", "economics.credits=[{usd: 1}]",
+])
+def test_a_bad_override_is_refused_naming_the_folder_in_the_words_of_a_run(tmp_path, capsys, override):
+    # re-pricing read true as 1 and null as no economics at all, and named no file ("<scenario>")
+    base = _run(BASELINE, tmp_path / "base", SHORT)
+    capsys.readouterr()
+    assert main(["validate", str(BASELINE), *SHORT, "--set", override]) == 2
+    run_says = [line.removeprefix(f"{BASELINE}: ") for line in capsys.readouterr().err.splitlines()]
+    assert main(["reprice", str(base), "--set", override, "--json"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and "Traceback" not in printed.err
+    assert printed.err.splitlines() == [f"{base}: {line}" for line in run_says]
+
+
+def test_money_past_a_float_and_broken_folders_exit_2_naming_the_folder(tmp_path, capsys):
+    base = _run(BASELINE, tmp_path / "base", SHORT)
+    capsys.readouterr()
+    assert main(["reprice", str(base), "--set", "economics.gpu_hour_usd=1e308", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert f"{base}: economics: money totals overflow (cost.compute_usd" in err and "Traceback" not in err
+    import shutil
+    for name, damage, says in [("summary.json", b"[1, 2]", "summary.json is not a fleetsim summary (a JSON object; "
+                                                           "got list)"),
+                               ("usage.npz", (base / "usage.npz").read_bytes()[:1000],
+                                "usage.npz: not a usage file this version of fleetsim can read (File is not a zip "
+                                "file)")]:
+        broken = tmp_path / f"broken_{name}"
+        shutil.copytree(base, broken)
+        (broken / name).write_bytes(damage)
+        assert main(["reprice", str(broken), "--set", "economics.gpu_hour_usd=1.0", "--json"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"{broken}: ") and says in err, err

@@ -23,12 +23,15 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from sim.economics.evaluate import evaluate
 from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
 from sim.errors import InputError, ScenarioError
 from sim.io import atomic_write_json, make_folder
+from sim.limits import check_money
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
 
@@ -65,13 +68,47 @@ def reprice(saved: SavedUsage, overrides: Sequence[str] = (), saved_totals: dict
 
 def _config(saved: SavedUsage, overrides: Sequence[str]):
     """The saved ``economics:`` block with ``overrides`` applied, parsed and checked as a run checks it."""
-    raw = apply_overrides({"economics": saved.economics}, overrides)
-    cfg = parse_economics(raw.get("economics"))
+    cfg = _parsed(apply_overrides({"economics": saved.economics}, overrides))
     u = saved.usage
     problems = validate(cfg, u.pools(), u.horizon_s, saved.start, u.revenue_line_names)
     if problems:
         raise ScenarioError(problems)
     return cfg
+
+
+def _parsed(raw: dict):
+    """``raw["economics"]`` validated, refused as a run refuses it: pydantic's errors in the words of
+    :mod:`sim.scenario.schema_errors`, and numbers given as ``true``/``false`` (which pydantic reads as
+    1/0). The full scenario schema those words need is imported only for a block that has a problem
+    or a boolean."""
+    block = raw.get("economics")
+    try:
+        cfg = parse_economics(block if block is not None else [])   # null: refused as any non-mapping
+    except ScenarioError as exc:
+        from sim.scenario.schema import Scenario
+        from sim.scenario.schema_errors import validation_problems
+        try:
+            Scenario.model_validate(raw)
+        except ValidationError as full:
+            problems = [p for p in validation_problems(full, raw) if p[0].split(".")[0] == "economics"]
+            raise (ScenarioError(problems) if problems else exc) from None
+        raise
+    if _has_boolean(block):
+        from sim.scenario.schema_errors import bool_problems
+        problems = bool_problems(cfg, block, "economics")
+        if problems:
+            raise ScenarioError(problems)
+    return cfg
+
+
+def _has_boolean(node, depth: int = 0) -> bool:
+    if isinstance(node, bool):
+        return True
+    if depth < 64 and isinstance(node, dict):
+        return any(_has_boolean(v, depth + 1) for v in node.values())
+    if depth < 64 and isinstance(node, list):
+        return any(_has_boolean(v, depth + 1) for v in node)
+    return False
 
 
 class _Known:
@@ -172,10 +209,16 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
         raise InputError(f"{src}: {Path(exc.filename or '').name or 'summary.json'} is missing") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{src}: {exc}") from None
+    if not isinstance(summary, dict):
+        raise InputError(f"{src}: summary.json is not a fleetsim summary (a JSON object; got "
+                         f"{type(summary).__name__})")
     totals = ({k: summary[k] for k in ("cost", "cashflow")}
-              if isinstance(summary, dict) and all(isinstance(summary.get(k), dict) for k in ("cost", "cashflow"))
-              else None)
-    econ = reprice(saved, overrides, totals)
+              if all(isinstance(summary.get(k), dict) for k in ("cost", "cashflow")) else None)
+    try:
+        econ = reprice(saved, overrides, totals)
+        check_money({"cost": econ.cost, "cashflow": econ.cashflow})
+    except ScenarioError as exc:          # name the folder, as a run names its scenario file
+        raise ScenarioError(exc.problems, str(src)) from None
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
     summary["repriced"] = {"from": str(src), "overrides": list(overrides)}
