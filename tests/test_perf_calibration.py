@@ -296,3 +296,26 @@ def test_calibrate_checks_the_table_options_before_fitting_or_writing(tmp_path, 
     assert str(exc.value) == message
     assert capsys.readouterr().out == ""                           # no fit was printed
     assert not (tmp_path / "cal.yaml").exists() and not (tmp_path / "t.csv").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    # a static batch of 10^18 output tokens was priced one decode step at a time: an exabyte array, exit 2
+    # naming no file
+    ("batch,input_tokens,output_tokens,output_tokens_per_s\n1,128,1e18,100\n8,128,128,500\n64,1024,128,2000\n",
+     "p.csv: point 1: input_tokens + output_tokens is 1e+18 tokens a sequence, more than llama-2-7b's context "
+     "of 4,096 tokens"),
+    ("prefill_tokens,decode_seqs,context_tokens,step_s\n0,1,100,0.01\n100000,0,0,0.02\n0,8,8000,0.01\n",
+     "p.csv: point 2: prefill_tokens / prefill_seqs is 100,000 tokens a sequence, more than llama-2-7b's"),
+    ("prefill_tokens,decode_seqs,context_tokens,step_s\n0,2,8194,0.01\n512,0,0,0.02\n0,8,8000,0.01\n",
+     "p.csv: point 1: context_tokens / decode_seqs is 4,097 tokens a sequence"),
+    # context with no decoding sequence to read it was priced as if read
+    ("prefill_tokens,decode_seqs,context_tokens,step_s\n0,1,100,0.01\n512,0,7,0.02\n",
+     "p.csv:3:3: context_tokens must be 0 when decode_seqs is 0"),
+])
+def test_points_no_replica_can_run_are_refused_naming_file_and_point(tmp_path, capsys, text, message):
+    from sim.cli import main
+
+    (tmp_path / "p.csv").write_text(text)
+    assert main(["calibrate", str(tmp_path / "p.csv"), "--gpu", "h100-sxm", "--model", "llama-2-7b"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "memory" not in err, err

@@ -231,6 +231,25 @@ def _check_determined(jac: np.ndarray, x: np.ndarray, names: list[str], kind: st
     raise InputError(f"{where}the {n} points {' and '.join(parts)}; measure also {hints}")
 
 
+def _check_context(points: StepPoints | ThroughputPoints, model: ModelSpec, where: str) -> None:
+    """Raise when a point holds a sequence longer than the model's context: no replica can have run it
+    (and a static batch of 10^18 output tokens would be priced one decode step at a time)."""
+    ctx = model.max_context
+    if isinstance(points, StepPoints):
+        seqs = [("prefill_tokens / prefill_seqs", points.prefill_tokens, np.maximum(points.prefill_seqs, 1)),
+                ("context_tokens / decode_seqs", points.context_tokens, np.maximum(points.decode_seqs, 1))]
+    else:
+        seqs = [("input_tokens + output_tokens", points.input_tokens + points.output_tokens, 1.0)]
+    for what, tokens, n in seqs:
+        per_seq = np.asarray(tokens, dtype=float) / n
+        bad = np.flatnonzero(per_seq > ctx)
+        if len(bad):
+            k = int(bad[0])
+            raise InputError(f"{where}point {k + 1}: {what} is {per_seq[k]:,.6g} tokens a sequence, more than "
+                             f"{model.name}'s context of {ctx:,} tokens (no replica runs such a sequence; check "
+                             f"the columns and --model)")
+
+
 def _words(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
@@ -264,6 +283,7 @@ def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu:
     if n < k:
         raise InputError(f"{where}calibration needs at least {k} points to fit {k} factors "
                          f"({', '.join(names)}) (got {n})")
+    _check_context(points, model, where)
     cols, shape_rows = _shape_columns(points)
     distinct = len(np.unique(shape_rows, axis=0))
     if distinct < k:
@@ -380,6 +400,10 @@ def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
             if p == 0 and d == 0:
                 raise InputError(f"{path}:{lineno}: prefill_tokens and decode_seqs are both 0: an iteration "
                                  f"needs prefill_tokens >= 1 or decode_seqs >= 1")
+            if d == 0 and data["context_tokens"][-1] > 0:
+                j = header.index("context_tokens")
+                raise InputError(f"{path}:{lineno}:{j + 1}: context_tokens must be 0 when decode_seqs is 0 (it is "
+                                 f"the KV context the decoding sequences read; got {row[j]!r})")
             if "prefill_seqs" in data and data["prefill_seqs"][-1] > p:
                 j = header.index("prefill_seqs")
                 raise InputError(f"{path}:{lineno}:{j + 1}: prefill_seqs must be <= prefill_tokens ({p:g}) "
