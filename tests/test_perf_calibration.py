@@ -319,3 +319,20 @@ def test_points_no_replica_can_run_are_refused_naming_file_and_point(tmp_path, c
     assert main(["calibrate", str(tmp_path / "p.csv"), "--gpu", "h100-sxm", "--model", "llama-2-7b"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and "memory" not in err, err
+
+
+def test_a_step_table_grid_past_what_a_scenario_reads_or_the_profile_covers_is_refused(capsys):
+    from sim.cli import main
+    from sim.perf.vidur import bundled_profile
+
+    mlp = str(bundled_profile("a100"))
+    base = ["calibrate", "--gpu", "a100-80gb", "--model", "llama-2-7b", "--vidur-mlp", mlp, "--table-out", "t.csv"]
+    # 3,001 x 301 x 5 points took minutes to write a table too large to read back
+    assert main([*base, "--grid-prefill", ",".join(map(str, range(3001))),
+                 "--grid-decode", ",".join(map(str, range(301)))]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "--grid-prefill, --grid-decode, --grid-context: 3,001 x 301 x 5 = 4,516,505 grid points (at most 500,000: a "
+        "scenario reads a step table of up to 16 MiB); use fewer values, the table is interpolated between them")
+    assert main([*base, "--grid-prefill", "0,1000000000000"]) == 2
+    assert capsys.readouterr().err.strip().startswith(f"{mlp}: grid needs up to 1000000000256 tokens per iteration "
+                                                      f"but the profile only covers 1..")

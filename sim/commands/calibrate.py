@@ -249,14 +249,25 @@ def _print_fit(cal, gpu, model, args: argparse.Namespace, source: str, unit: str
             _print_kernel_set(args, model, gpu)
 
 
+#: grid points of a composed step table: ~25 bytes a row (measured: 100,000 points, 2.46 MB, 3.5 s), so
+#: the table stays well within the 16 MiB a scenario's step table is read up to (sim.scenario.safe_yaml)
+MAX_TABLE_POINTS = 500_000
+
+
 def _table_grids(args: argparse.Namespace) -> tuple[list[int], list[int], list[int]]:
     """``--table-out``'s prefill, decode and context grids, once it is known to have a profile."""
     from sim.errors import InputError
 
     if args.vidur_mlp is None:
         raise InputError("--table-out needs --vidur-mlp (and optionally --vidur-attention)")
-    return (_grid(args.grid_prefill, "grid-prefill"), _grid(args.grid_decode, "grid-decode"),
-            _grid(args.grid_context, "grid-context"))
+    grids = (_grid(args.grid_prefill, "grid-prefill"), _grid(args.grid_decode, "grid-decode"),
+             _grid(args.grid_context, "grid-context"))
+    points = len(grids[0]) * len(grids[1]) * len(grids[2])
+    if points > MAX_TABLE_POINTS:
+        raise InputError(f"--grid-prefill, --grid-decode, --grid-context: {len(grids[0]):,} x {len(grids[1]):,} x "
+                         f"{len(grids[2]):,} = {points:,} grid points (at most {MAX_TABLE_POINTS:,}: a scenario reads a "
+                         f"step table of up to 16 MiB); use fewer values, the table is interpolated between them")
+    return grids
 
 
 def _write_step_table(args: argparse.Namespace, gpu, model, grids: tuple[list[int], list[int], list[int]]) -> None:
@@ -265,7 +276,11 @@ def _write_step_table(args: argparse.Namespace, gpu, model, grids: tuple[list[in
                                 read_operator_profile, write_step_table)
     attn = (fit_attention(read_attention_sample(args.vidur_attention)) if args.vidur_attention
             else AttentionFit(0.0, 0.0, 0.0, 0.0))
-    rows = compose_step_table(read_operator_profile(args.vidur_mlp), attn, model, gpu, args.tp, *grids)
+    from sim.errors import InputError
+    try:
+        rows = compose_step_table(read_operator_profile(args.vidur_mlp), attn, model, gpu, args.tp, *grids)
+    except InputError as exc:        # e.g. the grid reaches past the profile's token counts
+        raise InputError(f"{args.vidur_mlp}: {exc}") from None
     write_step_table(rows, args.table_out,
                      f"Step-time table for {model.name} on {args.tp}x {gpu.name}, composed by `fleetsim calibrate` "
                      f"from {args.vidur_mlp.name}" + (f" and {args.vidur_attention.name}" if args.vidur_attention
