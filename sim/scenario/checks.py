@@ -14,7 +14,7 @@ import math
 import warnings
 
 from sim.economics import validate as validate_economics
-from sim.errors import ScenarioWarning
+from sim.errors import ScenarioWarning, clipped, given
 from sim.humanize import duration as _duration
 from sim.humanize import plural
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
@@ -59,7 +59,7 @@ def pool_layout(pool, gpu):
 
 
 def _catalog_msg(kind: str, name: object, names: list[str]) -> str:
-    return f"unknown {kind} {name!r}; allowed: {', '.join(names)}"
+    return f"unknown {kind} {given(name)}; allowed: {', '.join(clipped(str(n)) for n in names)}"
 
 
 def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
