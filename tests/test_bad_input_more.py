@@ -483,3 +483,12 @@ def test_a_huge_name_or_key_is_shown_cut_short(tmp_path, capsys, override, start
     lines = err.splitlines()
     assert lines and all(len(line) < 800 for line in lines), [len(line) for line in lines]
     assert lines[0].startswith(f"{path}: {starts}") and "xxx..." in err
+
+
+def test_a_sweep_point_with_a_huge_value_is_named_cut_short(tmp_path, capsys):
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    assert main(["sweep", str(path), "--grid", f"fleet.pools.0.replicas={LONG}", "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 400 and err.startswith(f"{path}: fleet.pools.0.replicas: must be a whole number (got 'xxx")
+    assert "(with fleet.pools.0.replicas=xxx" in err
