@@ -24,7 +24,12 @@ class ScenarioError(Exception):
     def __init__(self, problems: list[tuple[str, str]], source: str = "<scenario>") -> None:
         self.problems = list(dict.fromkeys((str(p), str(m)) for p, m in problems))  # once each, in order
         self.source = source
-        super().__init__(self.format())
+        # the arguments as given, so that a copy made from them is the same error (SimPy re-raises a
+        # process's exception as ``type(e)(*e.args)``; pickling to a worker process does the same)
+        super().__init__(self.problems, source)
+
+    def __str__(self) -> str:
+        return self.format()
 
     def format(self) -> str:
         lines = []

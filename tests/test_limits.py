@@ -241,3 +241,23 @@ def test_allow_large_run_past_any_memory_exits_2_at_once(tmp_path):
         assert rc == 2 and "Traceback" not in err and wall < 5
         assert (f"{path}: fleet.pools.0.replicas: implies 1,000,000,000,000 replicas in all pools, ~8,000,000 GB of memory"
                 in err) and "even --allow-large cannot run it" in err
+
+
+def test_a_fleet_falling_behind_without_bound_stops_with_an_error_not_the_memory(tmp_path, capsys, monkeypatch):
+    # 10^7 requests/s on one replica, --allow-large: the waiting requests (~510 bytes each) grew until the
+    # system killed the process; a run now stops once more are in the system than half the memory holds
+    import sim.api
+    from sim.limits import REQUEST_BYTES, max_in_flight
+
+    assert max_in_flight(2 * 510 * 1000) == 1000 and REQUEST_BYTES == 510
+    monkeypatch.setattr(sim.api, "max_in_flight", lambda: 50_000)
+    sc = _with(duration=10, workload__arrival={"process": "poisson", "rate": 1e7})
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    for engine in ("fast", "reference"):
+        assert main(["run", str(path), "--allow-large", "--quiet", "--json", "--engine", engine]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith(f"{path}: workload.arrival: the fleet falls behind: ") and "(50,000)" in err, err
+    # a fleet that keeps up never comes near it
+    path.write_text(yaml.safe_dump(_with(duration=60)))
+    assert main(["run", str(path), "--quiet", "--json"]) == 0
