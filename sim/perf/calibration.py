@@ -65,7 +65,7 @@ import numpy as np
 import yaml
 from scipy.optimize import least_squares
 
-from sim.errors import InputError
+from sim.errors import InputError, given
 from sim.io import csv_rows
 from sim.perf.base import BatchShape
 from sim.perf.kernels import KernelSet, build_kernels, kernel_record
@@ -480,7 +480,7 @@ def load_calibration(path: str | pathlib.Path) -> Calibration:
                          f".inf = their max) or absent for the GPU catalog's (got {p!r})")
     sharing = d.get("attention_kv_sharing", DEFAULT_KV_SHARING)
     if sharing not in KV_SHARING:
-        raise InputError(f"{path}: attention_kv_sharing: must be one of {', '.join(KV_SHARING)} (got {sharing!r})")
+        raise InputError(f"{path}: attention_kv_sharing: must be one of {', '.join(KV_SHARING)} (got {given(sharing)})")
     fit = d.get("fit") or {}
     return Calibration(gpu=str(d.get("gpu", "")), model=str(d.get("model", "")), tp=int(d.get("tp", 1)),
                        weight_dtype=str(d.get("weight_dtype", "bf16")), kv_dtype=str(d.get("kv_dtype", "bf16")),
