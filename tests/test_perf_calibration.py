@@ -3,6 +3,7 @@ import argparse
 
 import numpy as np
 import pytest
+import yaml
 
 from sim.commands import calibrate as cmd
 from sim.errors import InputError
@@ -336,3 +337,25 @@ def test_a_step_table_grid_past_what_a_scenario_reads_or_the_profile_covers_is_r
     assert main([*base, "--grid-prefill", "0,1000000000000"]) == 2
     assert capsys.readouterr().err.strip().startswith(f"{mlp}: grid needs up to 1000000000256 tokens per iteration "
                                                       f"but the profile only covers 1..")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"overhead_s": float("inf")}, "cal.yaml: overhead_s: must be a number in [0, inf) (got inf)"),  # every step inf
+    ({"tp": "x"}, "cal.yaml: tp: must be a whole number >= 1 (got 'x')"),                   # an internal error
+    ({"tp": 2.5}, "cal.yaml: tp: must be a whole number >= 1 (got 2.5)"),
+    ({"fit": 5}, "cal.yaml: fit: must be a mapping of the fit's statistics (got 5)"),
+    ({"fit": {"points": "x"}}, "cal.yaml: fit.points: must be a whole number >= 0 (got 'x')"),
+    ({"fit": {"max_abs_rel_error": [1]}}, "cal.yaml: fit.max_abs_rel_error: must be a number (got [1])"),
+    ({"fit": {"at_bound": 5}}, "cal.yaml: fit.at_bound: must be a list of factor names (got 5)"),
+])
+def test_a_calibration_file_with_a_bad_record_names_file_and_field(tmp_path, extra, message):
+    d = {"flops_efficiency": 0.5, "bw_efficiency": 0.6, "overhead_s": 0.001, **extra}
+    (tmp_path / "cal.yaml").write_text(yaml.safe_dump(d))
+    with pytest.raises(InputError) as err:
+        load_calibration(tmp_path / "cal.yaml")
+    assert str(err.value) == f"{tmp_path / 'cal.yaml'}: {message.removeprefix('cal.yaml: ')}"
+    d = {"flops_efficiency": 0.5, "bw_efficiency": 0.6, "overhead_s": 0.001, "tp": 2,
+         "fit": {"points": 3, "median_abs_rel_error": 0.01, "at_bound": ["bw_efficiency"]}}
+    (tmp_path / "cal.yaml").write_text(yaml.safe_dump(d))
+    cal = load_calibration(tmp_path / "cal.yaml")
+    assert (cal.tp, cal.points, cal.median_abs_rel_error, cal.at_bound) == (2, 3, 0.01, ("bw_efficiency",))

@@ -472,7 +472,8 @@ def load_calibration(path: str | pathlib.Path) -> Calibration:
         raise InputError(f"{path}: expected a mapping with flops_efficiency, bw_efficiency, overhead_s")
     for k, lo, hi in (("flops_efficiency", 0, 1), ("bw_efficiency", 0, 1), ("overhead_s", 0, math.inf)):
         v = d.get(k)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or (k != "overhead_s" and v == 0):
+        if (isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or not math.isfinite(v)
+                or (k != "overhead_s" and v == 0)):
             raise InputError(f"{path}: {k}: must be a number in {'(0, 1]' if hi == 1 else '[0, inf)'} (got {v!r})")
     p = d.get("overlap_exponent")
     if p is not None and (isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 1):
@@ -482,13 +483,33 @@ def load_calibration(path: str | pathlib.Path) -> Calibration:
     if sharing not in KV_SHARING:
         raise InputError(f"{path}: attention_kv_sharing: must be one of {', '.join(KV_SHARING)} (got {given(sharing)})")
     fit = d.get("fit") or {}
-    return Calibration(gpu=str(d.get("gpu", "")), model=str(d.get("model", "")), tp=int(d.get("tp", 1)),
+    if not isinstance(fit, dict):
+        raise InputError(f"{path}: fit: must be a mapping of the fit's statistics (got {given(fit)})")
+    bound = fit.get("at_bound") or []
+    if not isinstance(bound, list):
+        raise InputError(f"{path}: fit.at_bound: must be a list of factor names (got {given(bound)})")
+    return Calibration(gpu=str(d.get("gpu", "")), model=str(d.get("model", "")), tp=_whole(path, "tp", d.get("tp", 1), 1),
                        weight_dtype=str(d.get("weight_dtype", "bf16")), kv_dtype=str(d.get("kv_dtype", "bf16")),
                        flops_efficiency=float(d["flops_efficiency"]), bw_efficiency=float(d["bw_efficiency"]),
-                       overhead_s=float(d["overhead_s"]), points=int(fit.get("points", 0)),
-                       median_abs_rel_error=float(fit.get("median_abs_rel_error", math.nan)),
-                       max_abs_rel_error=float(fit.get("max_abs_rel_error", math.nan)),
+                       overhead_s=float(d["overhead_s"]), points=_whole(path, "fit.points", fit.get("points", 0), 0),
+                       median_abs_rel_error=_recorded(path, fit, "median_abs_rel_error"),
+                       max_abs_rel_error=_recorded(path, fit, "max_abs_rel_error"),
                        overlap_exponent=None if p is None else float(p),
                        r_squared=float(fit["r_squared"]) if isinstance(fit.get("r_squared"), (int, float)) else None,
-                       at_bound=tuple(str(v) for v in fit.get("at_bound") or ()), kernels=recorded_kernels(d, path),
+                       at_bound=tuple(str(v) for v in bound), kernels=recorded_kernels(d, path),
                        attention_kv_sharing=sharing)
+
+
+def _whole(path: pathlib.Path, key: str, v, least: int) -> int:
+    """A whole number a calibration file records (``tp``, ``fit.points``), or an error naming the field."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= least and float(v).is_integer()):
+        raise InputError(f"{path}: {key}: must be a whole number >= {least} (got {given(v)})")
+    return int(v)
+
+
+def _recorded(path: pathlib.Path, fit: dict, key: str) -> float:
+    """A number of the file's ``fit:`` record (``nan`` when absent), or an error naming the field."""
+    v = fit.get(key, math.nan)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise InputError(f"{path}: fit.{key}: must be a number (got {given(v)})")
+    return float(v)
