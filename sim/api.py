@@ -19,8 +19,8 @@ from typing import Any, Iterable
 import numpy as np
 import simpy
 
-from sim.errors import InputError, warnings_as_problems
-from sim.limits import check_money, check_work
+from sim.errors import InputError, ScenarioError, warnings_as_problems
+from sim.limits import check_money, check_work, max_in_flight
 from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.metrics.records import summarize_requests
@@ -175,6 +175,7 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
     cls = classes(sc.workload)
     fleet = Fleet(env, sc, pools, [c.priority for c in cls], fast=sc.engine == "fast", seed=sc.seed,
                   lean=lean)
+    fleet.max_in_flight = max_in_flight()
     start_dt = dt.datetime.combine(sc.start, dt.time(0, 0))
     report: dict = {}
     chunks = generate(sc.workload, sc.duration, sc.seed, start=start_dt, base_dir=loaded.base_dir,
@@ -184,7 +185,10 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
     if progress:
         bar = _progress(env, sc.duration)
     fleet.set_horizon(sc.duration)
-    env.run(until=sc.duration)
+    try:
+        env.run(until=sc.duration)
+    except ScenarioError as exc:      # the backlog check: name the scenario's file
+        raise ScenarioError(exc.problems, loaded.source) from None
     end = sc.duration
     if sc.drain:
         # keep going until the feed is exhausted and nothing is in flight

@@ -24,13 +24,33 @@ class ScenarioError(Exception):
     def __init__(self, problems: list[tuple[str, str]], source: str = "<scenario>") -> None:
         self.problems = list(dict.fromkeys((str(p), str(m)) for p, m in problems))  # once each, in order
         self.source = source
-        super().__init__(self.format())
+        # the arguments as given, so that a copy made from them is the same error (SimPy re-raises a
+        # process's exception as ``type(e)(*e.args)``; pickling to a worker process does the same)
+        super().__init__(self.problems, source)
+
+    def __str__(self) -> str:
+        return self.format()
 
     def format(self) -> str:
         lines = []
         for path, msg in self.problems:
             lines.append(f"{self.source}: {path}: {msg}" if path else f"{self.source}: {msg}")
         return "\n".join(lines)
+
+
+def given(value: object, limit: int = 60) -> str:
+    """A value a user gave, for a message: its ``repr``, cut to ``limit`` characters, so that a name or key
+    of 100,000 characters does not become a message of 100,000 characters.
+
+        >>> given("h900"), given("x" * 100)
+        ("'h900'", "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...")
+    """
+    return clipped(repr(value if not isinstance(value, str) else value[:limit + 1]), limit)
+
+
+def clipped(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters (the last three ``...``) when longer."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 _BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}

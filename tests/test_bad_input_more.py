@@ -455,3 +455,40 @@ def test_scenario_loading_doctests():
     for module in (load, schema_errors):
         result = doctest.testmod(module)
         assert result.attempted and result.failed == 0, module.__name__
+
+
+LONG = "x" * 20_000
+
+
+@pytest.mark.parametrize("override, starts", [
+    (f"duration={LONG}", "duration: expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got 'xxx"),
+    (f"fleet.pools.0.gpu={LONG}", "fleet.pools.0.gpu: unknown GPU 'xxx"),
+    (f"model={LONG}", "model: unknown model 'xxx"),
+    (f"workload.arrival.process={LONG}", "workload.arrival: unknown process 'xxx"),
+    (f"fleet.pools.0.{LONG}=1", "fleet.pools.0.xxx"),
+    (f"economics.{LONG}=1", "economics.xxx"),
+    (f"fleet.pools.0.name={LONG}", ""),            # the pool names other fields must name
+    (f"economics.agreements=[{{rate: 0.2, base: [{LONG}]}}]", "economics.agreements.0.base.0: unknown revenue line"),
+])
+def test_a_huge_name_or_key_is_shown_cut_short(tmp_path, capsys, override, starts):
+    # every problem echoed the whole 20,000-character value (and a long key as the field path, twice)
+    sc = yaml.safe_load((Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml").read_text())
+    sc["economics"]["revenue"] = [{"name": "api", "usd_per_million_output_tokens": 10}]
+    sc["fleet"]["router"] = {"policy": "spillover", "primary": "main", "overflow": "main2", "threshold": 4}
+    sc["fleet"]["pools"].append(dict(sc["fleet"]["pools"][0], name="main2"))
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    assert main(["validate", str(path), "--set", override]) == 2
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert lines and all(len(line) < 800 for line in lines), [len(line) for line in lines]
+    assert lines[0].startswith(f"{path}: {starts}") and "xxx..." in err
+
+
+def test_a_sweep_point_with_a_huge_value_is_named_cut_short(tmp_path, capsys):
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    assert main(["sweep", str(path), "--grid", f"fleet.pools.0.replicas={LONG}", "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 400 and err.startswith(f"{path}: fleet.pools.0.replicas: must be a whole number (got 'xxx")
+    assert "(with fleet.pools.0.replicas=xxx" in err

@@ -33,17 +33,17 @@ def _shape(p: int, d: int, c: int) -> BatchShape:
                       prefill_kv_tokens=p, decode_seqs=d, decode_context_tokens=c)
 
 
-def step_points(kernels) -> StepPoints:
-    """Iteration times the roofline with ``kernels`` and the factors TRUE predicts: what a stack with
-    that kernel set would measure if the model were exact."""
-    rm = RooflineModel(M, G, 1, efficiency=TRUE, kernels=kernels)
+def step_points(kernels, kv_sharing: str = "grouped") -> StepPoints:
+    """Iteration times the roofline with ``kernels``, ``kv_sharing`` and the factors TRUE predicts: what
+    a stack with that kernel set would measure if the model were exact."""
+    rm = RooflineModel(M, G, 1, efficiency=TRUE, kv_sharing=kv_sharing, kernels=kernels)
     a = np.array(SHAPES, dtype=float)
     return StepPoints(a[:, 0], (a[:, 0] > 0).astype(float), a[:, 1], a[:, 2],
                       np.array([rm.step_time(_shape(*s)) for s in SHAPES]))
 
 
-def step_csv(path, kernels):
-    pts = step_points(kernels)
+def step_csv(path, kernels, kv_sharing: str = "grouped"):
+    pts = step_points(kernels, kv_sharing)
     rows = ["prefill_tokens,decode_seqs,context_tokens,step_s"]
     rows += [f"{int(p)},{int(d)},{int(c)},{float(s)!r}" for p, d, c, s in
              zip(pts.prefill_tokens, pts.decode_seqs, pts.context_tokens, pts.step_s)]
@@ -168,12 +168,74 @@ def test_calibration_and_kernel_set_doctests():
 ])
 def test_validate_warns_when_a_calibration_file_was_fitted_with_another_kernel_set(tmp_path, capsys, fitted,
                                                                                   scenario_perf, warned):
-    pts = step_csv(tmp_path / "p.csv", PYTORCH)
-    assert cli(["calibrate", str(pts), "--gpu", "h100-sxm", "--model", "llama-3-8b", *fitted,
+    err = _validate_with_fit(tmp_path, capsys, step_csv(tmp_path / "p.csv", PYTORCH), fitted, scenario_perf)
+    assert ("perf.calibration: cal.yaml fitted with kernels: pytorch, but this perf block runs kernels:" in err) \
+        == warned, err
+
+
+def _validate_with_fit(tmp_path, capsys, points, fitted: list[str], scenario_perf: list[str]) -> str:
+    """stderr of ``fleetsim validate`` of the baseline scenario using a file fitted to ``points``."""
+    assert cli(["calibrate", str(points), "--gpu", "h100-sxm", "--model", "llama-3-8b", *fitted,
                 "--out", str(tmp_path / "cal.yaml")]) == 0
     (tmp_path / "s.yaml").write_text((ROOT / "scenarios" / "baseline.yaml").read_text())
     capsys.readouterr()
     assert cli(["validate", str(tmp_path / "s.yaml"), "--set", "perf.calibration=cal.yaml", *scenario_perf]) == 0
-    err = capsys.readouterr().err
-    assert ("perf.calibration: cal.yaml fitted with kernels: pytorch, but this perf block runs kernels:" in err) \
-        == warned, err
+    return capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ perf.attention_kv_sharing
+def test_a_fit_with_per_query_head_sharing_recovers_the_factors_that_generated_its_points():
+    # llama-3-8b has 32 query heads on 8 KV heads: per_query_head reads the decode KV cache 4 times
+    pts = step_points(KERNEL_SETS["trtllm"], "per_query_head")
+    cal = fit_efficiency(pts, M, G, initial=Efficiency(0.8, 0.8, 0.0), kv_sharing="per_query_head")
+    assert factors(cal) == pytest.approx((TRUE.flops_efficiency, TRUE.bw_efficiency, TRUE.overhead_s), rel=1e-6)
+    assert cal.max_abs_rel_error < 1e-9 and cal.attention_kv_sharing == "per_query_head"
+    # the default (grouped) reading of the same points, what the command did before: other factors
+    grouped = fit_efficiency(pts, M, G, initial=Efficiency(0.8, 0.8, 0.0))
+    assert grouped.attention_kv_sharing == "grouped" and grouped.max_abs_rel_error > 1e-3
+
+
+def test_the_command_fits_with_the_kv_sharing_and_records_it(tmp_path, capsys):
+    pts = step_points(KERNEL_SETS["trtllm"], "per_query_head")
+    step_csv(tmp_path / "p.csv", KERNEL_SETS["trtllm"], "per_query_head")
+    out = tmp_path / "pqh.yaml"
+    assert cli(["calibrate", str(tmp_path / "p.csv"), "--gpu", "h100-sxm", "--model", "llama-3-8b",
+                "--attention-kv-sharing", "per_query_head", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "flops_efficiency 0.5500, bw_efficiency 0.6200, overhead_s 0.003000" in printed
+    assert "fitted with attention_kv_sharing: per_query_head" in printed
+    assert yaml.safe_load(out.read_text())["attention_kv_sharing"] == "per_query_head"
+    assert load_calibration(out).attention_kv_sharing == "per_query_head"
+    # the scenario naming the same sharing reproduces the measured iteration times
+    perf = parse_perf({"calibration": "pqh.yaml", "attention_kv_sharing": "per_query_head"})
+    sm = build_step_model(perf, M, G, 1, tmp_path)
+    assert [sm.step_time(_shape(*s)) for s in SHAPES] == pytest.approx(pts.step_s, rel=1e-6)
+    # a grouped fit writes no record: the file is as before the option existed
+    assert cli(["calibrate", str(tmp_path / "p.csv"), "--gpu", "h100-sxm", "--model", "llama-3-8b",
+                "--out", str(tmp_path / "g.yaml")]) == 0
+    assert "sharing" not in (tmp_path / "g.yaml").read_text()
+    assert load_calibration(tmp_path / "g.yaml").attention_kv_sharing == "grouped"
+
+
+@pytest.mark.parametrize("fitted, scenario_perf, warned", [
+    (["--attention-kv-sharing", "per_query_head"], [], True),
+    (["--attention-kv-sharing", "per_query_head"], ["--set", "perf.attention_kv_sharing=per_query_head"], False),
+    ([], ["--set", "perf.attention_kv_sharing=per_query_head"], True),
+    ([], [], False),
+])
+def test_validate_warns_when_a_calibration_file_was_fitted_with_another_kv_sharing(tmp_path, capsys, fitted,
+                                                                                  scenario_perf, warned):
+    err = _validate_with_fit(tmp_path, capsys, step_csv(tmp_path / "p.csv", KERNEL_SETS["trtllm"]), fitted,
+                             scenario_perf)
+    assert ("perf.calibration: cal.yaml fitted with attention_kv_sharing: " in err) == warned, err
+
+
+def test_a_bad_kv_sharing_record_and_option_are_named(tmp_path, capsys):
+    d = {"flops_efficiency": 0.5, "bw_efficiency": 0.6, "overhead_s": 0.001, "attention_kv_sharing": "mqa"}
+    (tmp_path / "cal.yaml").write_text(yaml.safe_dump(d))
+    with pytest.raises(InputError, match="cal.yaml: attention_kv_sharing: must be one of grouped, per_query_head "
+                                         r"\(got 'mqa'\)"):
+        load_calibration(tmp_path / "cal.yaml")
+    assert cli(["calibrate", "--vidur-mlp", "mlp.csv", "--gpu", "a100-80gb", "--model", "llama-2-7b",
+                "--attention-kv-sharing", "per_query_head"]) == 2
+    assert "--attention-kv-sharing: only with measured points" in capsys.readouterr().err

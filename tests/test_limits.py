@@ -202,3 +202,62 @@ def test_the_fluid_tier_allows_more_replicas_than_the_request_level_but_not_with
     base["fidelity"] = "request"
     base["fleet"]["pools"][0]["replicas"] = MAX_REPLICAS + 1
     assert [f for f, _ in work_problems(load_scenario(base))] == ["fleet.pools.0.replicas"]
+
+
+# ------------------------------------------------------------------ what --allow-large cannot lift
+def test_allow_large_still_refuses_replicas_past_the_memory():
+    from sim.limits import REPLICA_BYTES, memory_problems, refusals
+
+    loaded = load_scenario(_with(fleet__pools__0__replicas=10_000_000))
+    # 10,000,000 replicas x 8,000 bytes = 80 GB, more than 25 GB
+    (field, msg), = memory_problems(loaded, memory_bytes=25e9)
+    assert REPLICA_BYTES == 8_000 and field == "fleet.pools.0.replicas"
+    assert msg.startswith("implies 10,000,000 replicas in all pools, ~80 GB of memory") and "more than this machine's 25 GB" in msg
+    assert memory_problems(loaded, memory_bytes=80e9) == []            # exactly the need: it fits
+    # past the work limit but within memory: --allow-large runs it, as documented
+    within = load_scenario(_with(fleet__pools__0__replicas=MAX_REPLICAS + 1))
+    assert refusals(within, allow_large=True) == [] and len(refusals(within, allow_large=False)) == 1
+
+
+def test_allow_large_still_refuses_all_records_past_the_memory():
+    from sim.limits import memory_problems
+
+    loaded = load_scenario(_with(duration=1000, workload__arrival={"process": "poisson", "rate": 1e6},
+                                 metrics={"records": "all"}))
+    # 10^9 requests x 82 bytes = 82 GB
+    (field, msg), = memory_problems(loaded, memory_bytes=25e9)
+    assert field == "metrics.records" and "~1,000,000,000 requests, ~82 GB" in msg
+    loaded = load_scenario(_with(duration=1000, workload__arrival={"process": "poisson", "rate": 1e6},
+                                 metrics={"records": "sample"}))
+    assert memory_problems(loaded, memory_bytes=25e9) == []
+
+
+def test_allow_large_run_past_any_memory_exits_2_at_once(tmp_path):
+    # 10^12 replicas (8 PB of state): it used to build replicas until the system killed it
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(_with(fleet__pools__0__replicas=10**12)))
+    for cmd in (["run", str(path), "--quiet", "--allow-large"], ["validate", str(path), "--allow-large"]):
+        rc, err, wall = _limited(cmd, tmp_path)
+        assert rc == 2 and "Traceback" not in err and wall < 5
+        assert (f"{path}: fleet.pools.0.replicas: implies 1,000,000,000,000 replicas in all pools, ~8,000,000 GB of memory"
+                in err) and "even --allow-large cannot run it" in err
+
+
+def test_a_fleet_falling_behind_without_bound_stops_with_an_error_not_the_memory(tmp_path, capsys, monkeypatch):
+    # 10^7 requests/s on one replica, --allow-large: the waiting requests (~510 bytes each) grew until the
+    # system killed the process; a run now stops once more are in the system than half the memory holds
+    import sim.api
+    from sim.limits import REQUEST_BYTES, max_in_flight
+
+    assert max_in_flight(2 * 510 * 1000) == 1000 and REQUEST_BYTES == 510
+    monkeypatch.setattr(sim.api, "max_in_flight", lambda: 50_000)
+    sc = _with(duration=10, workload__arrival={"process": "poisson", "rate": 1e7})
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    for engine in ("fast", "reference"):
+        assert main(["run", str(path), "--allow-large", "--quiet", "--json", "--engine", engine]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith(f"{path}: workload.arrival: the fleet falls behind: ") and "(50,000)" in err, err
+    # a fleet that keeps up never comes near it
+    path.write_text(yaml.safe_dump(_with(duration=60)))
+    assert main(["run", str(path), "--quiet", "--json"]) == 0

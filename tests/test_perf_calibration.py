@@ -3,6 +3,7 @@ import argparse
 
 import numpy as np
 import pytest
+import yaml
 
 from sim.commands import calibrate as cmd
 from sim.errors import InputError
@@ -296,3 +297,65 @@ def test_calibrate_checks_the_table_options_before_fitting_or_writing(tmp_path, 
     assert str(exc.value) == message
     assert capsys.readouterr().out == ""                           # no fit was printed
     assert not (tmp_path / "cal.yaml").exists() and not (tmp_path / "t.csv").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    # a static batch of 10^18 output tokens was priced one decode step at a time: an exabyte array, exit 2
+    # naming no file
+    ("batch,input_tokens,output_tokens,output_tokens_per_s\n1,128,1e18,100\n8,128,128,500\n64,1024,128,2000\n",
+     "p.csv: point 1: input_tokens + output_tokens is 1e+18 tokens a sequence, more than llama-2-7b's context "
+     "of 4,096 tokens"),
+    ("prefill_tokens,decode_seqs,context_tokens,step_s\n0,1,100,0.01\n100000,0,0,0.02\n0,8,8000,0.01\n",
+     "p.csv: point 2: prefill_tokens / prefill_seqs is 100,000 tokens a sequence, more than llama-2-7b's"),
+    ("prefill_tokens,decode_seqs,context_tokens,step_s\n0,2,8194,0.01\n512,0,0,0.02\n0,8,8000,0.01\n",
+     "p.csv: point 1: context_tokens / decode_seqs is 4,097 tokens a sequence"),
+    # context with no decoding sequence to read it was priced as if read
+    ("prefill_tokens,decode_seqs,context_tokens,step_s\n0,1,100,0.01\n512,0,7,0.02\n",
+     "p.csv:3:3: context_tokens must be 0 when decode_seqs is 0"),
+])
+def test_points_no_replica_can_run_are_refused_naming_file_and_point(tmp_path, capsys, text, message):
+    from sim.cli import main
+
+    (tmp_path / "p.csv").write_text(text)
+    assert main(["calibrate", str(tmp_path / "p.csv"), "--gpu", "h100-sxm", "--model", "llama-2-7b"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "memory" not in err, err
+
+
+def test_a_step_table_grid_past_what_a_scenario_reads_or_the_profile_covers_is_refused(capsys):
+    from sim.cli import main
+    from sim.perf.vidur import bundled_profile
+
+    mlp = str(bundled_profile("a100"))
+    base = ["calibrate", "--gpu", "a100-80gb", "--model", "llama-2-7b", "--vidur-mlp", mlp, "--table-out", "t.csv"]
+    # 3,001 x 301 x 5 points took minutes to write a table too large to read back
+    assert main([*base, "--grid-prefill", ",".join(map(str, range(3001))),
+                 "--grid-decode", ",".join(map(str, range(301)))]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "--grid-prefill, --grid-decode, --grid-context: 3,001 x 301 x 5 = 4,516,505 grid points (at most 500,000: a "
+        "scenario reads a step table of up to 16 MiB); use fewer values, the table is interpolated between them")
+    assert main([*base, "--grid-prefill", "0,1000000000000"]) == 2
+    assert capsys.readouterr().err.strip().startswith(f"{mlp}: grid needs up to 1000000000256 tokens per iteration "
+                                                      f"but the profile only covers 1..")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"overhead_s": float("inf")}, "cal.yaml: overhead_s: must be a number in [0, inf) (got inf)"),  # every step inf
+    ({"tp": "x"}, "cal.yaml: tp: must be a whole number >= 1 (got 'x')"),                   # an internal error
+    ({"tp": 2.5}, "cal.yaml: tp: must be a whole number >= 1 (got 2.5)"),
+    ({"fit": 5}, "cal.yaml: fit: must be a mapping of the fit's statistics (got 5)"),
+    ({"fit": {"points": "x"}}, "cal.yaml: fit.points: must be a whole number >= 0 (got 'x')"),
+    ({"fit": {"max_abs_rel_error": [1]}}, "cal.yaml: fit.max_abs_rel_error: must be a number (got [1])"),
+    ({"fit": {"at_bound": 5}}, "cal.yaml: fit.at_bound: must be a list of factor names (got 5)"),
+])
+def test_a_calibration_file_with_a_bad_record_names_file_and_field(tmp_path, extra, message):
+    d = {"flops_efficiency": 0.5, "bw_efficiency": 0.6, "overhead_s": 0.001, **extra}
+    (tmp_path / "cal.yaml").write_text(yaml.safe_dump(d))
+    with pytest.raises(InputError) as err:
+        load_calibration(tmp_path / "cal.yaml")
+    assert str(err.value) == f"{tmp_path / 'cal.yaml'}: {message.removeprefix('cal.yaml: ')}"
+    d = {"flops_efficiency": 0.5, "bw_efficiency": 0.6, "overhead_s": 0.001, "tp": 2,
+         "fit": {"points": 3, "median_abs_rel_error": 0.01, "at_bound": ["bw_efficiency"]}}
+    (tmp_path / "cal.yaml").write_text(yaml.safe_dump(d))
+    cal = load_calibration(tmp_path / "cal.yaml")
+    assert (cal.tp, cal.points, cal.median_abs_rel_error, cal.at_bound) == (2, 3, 0.01, ("bw_efficiency",))

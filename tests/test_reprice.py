@@ -232,43 +232,114 @@ def test_reprice_warns_when_an_override_changes_nothing(tmp_path, capsys):
                    "value"]
 
 
-SINGLE_OVERRIDES = [     # scenario, run options, the override, evaluations of the two commands
-    (BASELINE, SHORT, "economics.gpu_hour_usd=1.8", 2),                   # changes the money
-    (BASELINE, SHORT, "economics.gpu_hour_usd=2.5", 4),                   # the saved value: changes nothing
-    (BASELINE, SHORT + ["--set", "economics.compute=[{pool: main, tier: on_demand, usd_per_gpu_hour: 3.0}]"],
-     "economics.gpu_hour_usd=1.0", 4),                                    # priced by the tier: changes nothing
-    (BASELINE, SHORT, "economics.discount_rate=0.1", 2),                  # changes NPV only
-    (PARTNER, [], "economics.agreements.0.payment_lag=30d", 2),          # moves cash, not accrual
-    (PARTNER, [], "economics.credits.0.usd=1.0e9", 2),
+TIERS = "economics.compute=[{pool: main, tier: on_demand, usd_per_gpu_hour: 3.0}]"
+OVERRIDES = [     # scenario, run options, the overrides, evaluations of one re-price
+    (BASELINE, SHORT, ["economics.gpu_hour_usd=1.8"], 1),                   # changes the money
+    (BASELINE, SHORT, ["economics.gpu_hour_usd=2.5"], 1),                   # the saved value: the same configuration
+    (BASELINE, SHORT + ["--set", TIERS], ["economics.gpu_hour_usd=1.0"], 2),  # priced by the tier: same totals
+    (BASELINE, SHORT, ["economics.discount_rate=0.1"], 1),                  # changes NPV only
+    (PARTNER, [], ["economics.agreements.0.payment_lag=30d"], 1),          # moves cash, not accrual
+    (PARTNER, [], ["economics.credits.0.usd=1.0e9"], 1),
+    # several: each configuration without one of them is evaluated unless it is the saved block's or
+    # the same as with it
+    (BASELINE, SHORT, ["economics.gpu_hour_usd=1.8", "economics.discount_rate=0.1"], 3),
+    (BASELINE, SHORT, ["economics.gpu_hour_usd=1.8", "economics.discount_rate=0.1", "economics.period=day"], 4),
+    (BASELINE, SHORT, ["economics.gpu_hour_usd=1.8", "economics.gpu_hour_usd=2.5"], 2),     # back to the saved value
+    (BASELINE, SHORT, ["economics.gpu_hour_usd=1.0", "economics.gpu_hour_usd=1.8"], 2),     # the first replaced
+    (BASELINE, SHORT, ["economics.gpu_hour_usd=1.8", "economics.gpu_hour_usd=1.8"], 1),     # given twice
+    (BASELINE, SHORT + ["--set", TIERS], ["economics.gpu_hour_usd=1.0", "economics.discount_rate=0.1"], 3),
+    (PARTNER, [], ["economics.agreements.0.payment_lag=30d", "economics.credits.0.usd=1.0e9"], 3),
 ]
 
 
-@pytest.mark.parametrize("path,extra,override,evaluations", SINGLE_OVERRIDES,
-                         ids=[f"{p.stem}:{o}" for p, _, o, _ in SINGLE_OVERRIDES])
-def test_one_override_evaluates_once_unless_the_totals_match_and_prints_the_same_bytes(
-        tmp_path, capsys, monkeypatch, path, extra, override, evaluations):
-    """A single override is compared with the folder's own totals before the saved block is
-    evaluated again: the command prints and writes exactly what always evaluating it gives, and an
-    override that changes the totals costs one evaluation instead of two."""
+def _always_evaluating(saved, overrides):
+    """``(path, why)`` of each override that changes nothing, judged by evaluating the block without
+    it every time (what the command did before it knew cheaper ways to tell): the test's oracle."""
+    import warnings
+
+    import sim.economics.reprice as rp
+
+    econ = rp.evaluate(rp._config(saved, overrides), saved.start, saved.usage)
+    out = []
+    for o in overrides:
+        others = [x for x in overrides if x != o]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                without = rp.evaluate(rp._config(saved, others), saved.start, saved.usage)
+        except rp.ScenarioError:
+            continue
+        if rp._money(without) == rp._money(econ):
+            path = o.partition("=")[0].strip()
+            why = ("the saved economics block already has this value" if without.config == econ.config else
+                   "every provisioned GPU-hour is billed by the economics.compute tiers" if
+                   path == "economics.gpu_hour_usd" and econ.config.compute else "the saved economics already")
+            out.append((path, why))
+    return econ, out
+
+
+@pytest.mark.parametrize("path,extra,overrides,evaluations", OVERRIDES,
+                         ids=[f"{p.stem}:{'+'.join(o)}" for p, _, o, _ in OVERRIDES])
+def test_overrides_are_judged_with_the_fewest_evaluations_and_as_if_evaluating_each(
+        tmp_path, capsys, monkeypatch, path, extra, overrides, evaluations):
+    """Whether each override changes the money is told without evaluating where the configuration
+    tells (the same as with it; the saved block's, whose totals differ) and by evaluating each other
+    configuration once: the money and the warnings are those of evaluating the block without each
+    override every time."""
+    import warnings
+
     import sim.economics.reprice as rp
 
     base = _run(path, tmp_path / "base", extra)
-    capsys.readouterr()
+    saved = read_usage(base)
+    summary = json.loads((base / "summary.json").read_text())
+    totals = {k: summary[k] for k in ("cost", "cashflow")}
+    expected, judged = _always_evaluating(saved, overrides)
     calls = []
     evaluate = rp.evaluate
     monkeypatch.setattr(rp, "evaluate", lambda *a: calls.append(1) or evaluate(*a))
-    outputs = []
-    for known in (True, False):
-        if not known:     # the folder's totals unknown: the saved block is evaluated to compare
-            reprice = rp.reprice
-            monkeypatch.setattr(rp, "reprice", lambda saved, overrides, totals=None: reprice(saved, overrides))
-        calls.clear()
-        out = tmp_path / f"re_{known}"
-        for argv in (["--json"], ["--out", str(out), "--quiet"]):
-            assert main(["reprice", str(base), "--set", override, *argv]) == 0
-        printed = capsys.readouterr()
-        files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-        outputs.append((printed.out, printed.err, files, len(calls)))
-    (out_a, err_a, files_a, n_a), (out_b, err_b, files_b, n_b) = outputs
-    assert (out_a, err_a) == (out_b, err_b) and files_a == files_b
-    assert (n_a, n_b) == (evaluations, 4)       # always evaluating: the override and the saved block, twice
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        econ = rp.reprice(saved, overrides, totals)
+    assert len(calls) == evaluations
+    assert rp._money(econ) == rp._money(expected) and econ.cashflow == expected.cashflow
+    said = [str(w.message) for w in caught]
+    assert len(said) == len(judged) and all(m.startswith(f"{p}: changes nothing: {why}")
+                                            for m, (p, why) in zip(said, judged)), (said, judged)
+
+
+@pytest.mark.parametrize("override", [
+    "economics.gpu_hour_usd=nan", "economics.gpu_hour_usd=true", "economics.discount_rate=-1",
+    "economics=[1, 2]", "economics=null", "economics=abc", "economics.bogus=1", "economics.period=fortnight",
+    "economics.compute=[{pool: main, usd_per_gpu_hour: false}]", "economics.credits=[{usd: 1}]",
+])
+def test_a_bad_override_is_refused_naming_the_folder_in_the_words_of_a_run(tmp_path, capsys, override):
+    # re-pricing read true as 1 and null as no economics at all, and named no file ("<scenario>")
+    base = _run(BASELINE, tmp_path / "base", SHORT)
+    capsys.readouterr()
+    assert main(["validate", str(BASELINE), *SHORT, "--set", override]) == 2
+    run_says = [line.removeprefix(f"{BASELINE}: ") for line in capsys.readouterr().err.splitlines()]
+    assert main(["reprice", str(base), "--set", override, "--json"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and "Traceback" not in printed.err
+    assert printed.err.splitlines() == [f"{base}: {line}" for line in run_says]
+
+
+def test_money_past_a_float_and_broken_folders_exit_2_naming_the_folder(tmp_path, capsys):
+    base = _run(BASELINE, tmp_path / "base", SHORT)
+    capsys.readouterr()
+    assert main(["reprice", str(base), "--set", "economics.gpu_hour_usd=1e308", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert f"{base}: economics: money totals overflow (cost.compute_usd" in err and "Traceback" not in err
+    import shutil
+    for name, damage, says in [("summary.json", b"[1, 2]", "summary.json is not a fleetsim summary (a JSON object; "
+                                                           "got list)"),
+                               ("usage.npz", (base / "usage.npz").read_bytes()[:1000],
+                                "usage.npz: not a usage file this version of fleetsim can read (File is not a zip "
+                                "file)")]:
+        broken = tmp_path / f"broken_{name}"
+        shutil.copytree(base, broken)
+        (broken / name).write_bytes(damage)
+        assert main(["reprice", str(broken), "--set", "economics.gpu_hour_usd=1.0", "--json"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"{broken}: ") and says in err, err

@@ -430,3 +430,33 @@ def test_huge_token_counts_are_bad_rows_and_many_tenants_fit(tmp_path):
                     + "".join(f"{i},10,5,user{i}\n" for i in range(n)))
     d = read_trace(many)
     assert len(d.tenant_names) == n and int(d.tenant.max()) == n - 1
+
+
+@pytest.mark.parametrize("fmt, text, kept", [
+    # a thousands separator shifted the columns: 1 prompt and 500 output tokens were read from '1,500' prompt tokens
+    ("fleetsim", "timestamp_s,prompt_tokens,output_tokens\n0,1,500,10\n1,10,20\n", [(1.0, 10, 20)]),
+    ("fleetsim", "timestamp_s,prompt_tokens,output_tokens,tenant\n0,10,20,a\n1,10,20,b,c\n", [(0.0, 10, 20)]),
+    ("azure", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.0,1,200,30\n"
+              "2023-11-16 18:15:47.0,100,30\n", [(0.0, 100, 30)]),
+])
+def test_a_row_with_more_cells_than_the_header_is_a_bad_row(tmp_path, fmt, text, kept):
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=r"t.csv: line [23]: \d cells where the header names \d: a comma inside a "
+                                         r"value"):
+        read_trace(path, fmt)
+    data = read_trace(path, fmt, skip_bad_rows=True)
+    assert data.bad_rows == 1
+    assert list(zip(data.arrival_s.tolist(), data.prompt_tokens.tolist(), data.output_tokens.tolist())) == kept
+
+
+def test_trailing_empty_cells_are_no_extra_cells_and_a_twice_named_column_is_an_error(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("timestamp_s,prompt_tokens,output_tokens\n0,10,20,\n1,10,20, ,\n")
+    assert read_trace(path).prompt_tokens.tolist() == [10, 10]
+    path.write_text("timestamp_s,x,prompt_tokens,output_tokens,x\n0,1,10,20,2\n")      # unread columns may repeat
+    assert read_trace(path).output_tokens.tolist() == [20]
+    path.write_text("timestamp_s,prompt_tokens,output_tokens,prompt_tokens\n0,10,20,30\n")
+    with pytest.raises(InputError, match=r"t.csv: line 1: column 'prompt_tokens' appears 2 times in the header "
+                                         r"\(columns 2, 4\)"):
+        read_trace(path, skip_bad_rows=True)

@@ -42,6 +42,13 @@ def test_gamma_with_cv_one_is_poisson():
     assert stats.kstest(np.diff(t), "expon", args=(0, 1 / 3.0)).pvalue > 0.01
 
 
+@pytest.mark.parametrize("cv", [1e-100, 1e-151, 1e-308, 5e-324])
+def test_gamma_with_a_vanishing_cv_is_deterministic(cv):
+    # 1 / cv**2 overflowed (a division by zero, an internal error) below cv ~ 1e-154
+    gaps = np.diff(np.concatenate([[0.0], arrivals({"process": "gamma", "rate": 4.0, "cv": cv}, 100.0)]))
+    assert len(gaps) == 399 and np.abs(gaps - 0.25).max() <= 1e-12      # at 0.25, 0.5, ..., 99.75
+
+
 def reference_diurnal_rate(t_s, mean_rate, ratio, peak_hour, weekly=None, clock0_s=0.0, weekday0=0):
     """The documented rate function, written out independently of the implementation."""
     a = (ratio - 1) / (ratio + 1)

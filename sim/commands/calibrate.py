@@ -22,7 +22,9 @@ The smooth-roofline overlap exponent stays the GPU catalog's (and is not written
 ``--fit-exponent`` fits it too. ``--kernels pytorch`` (default ``trtllm``) and ``--kernel-factors
 '{decode_attention_floor_s: 2.0e-5}'`` price the non-GEMM kernels as the scenario's ``perf.kernels``
 and ``perf.kernel_factors`` will, so the factors fitted are the ones that scenario needs; the file
-records the set (:func:`sim.perf.kernels.kernel_record`).
+records the set (:func:`sim.perf.kernels.kernel_record`). ``--attention-kv-sharing per_query_head``
+(default ``grouped``) predicts the decode attention's KV reads as the scenario's
+``perf.attention_kv_sharing`` will, and is recorded in the file when not the default.
 
 With ``--vidur-mlp mlp.csv`` (a Vidur operator profile) instead of points, ``flops_efficiency``,
 ``bw_efficiency`` and the overlap exponent are fitted to the profile's GEMM times at all token
@@ -58,6 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kernel-factors", default=None, metavar="MAPPING",
                    help="with measured points: numbers replacing the kernel set's, as the scenario's "
                         "perf.kernel_factors, e.g. '{decode_attention_floor_s: 2.0e-5}'")
+    p.add_argument("--attention-kv-sharing", choices=["grouped", "per_query_head"], default=None,
+                   help="with measured points: how decode attention reads a grouped-query model's KV heads, "
+                        "as the scenario's perf.attention_kv_sharing (default grouped)")
     p.add_argument("--vidur-mlp", type=Path, help="Vidur operator profile (mlp.csv) to fit or import")
     p.add_argument("--vidur-attention", type=Path,
                    help="Vidur-style attention sample: with --vidur-mlp, fit the stack's kernel set (and attention "
@@ -152,10 +157,11 @@ def _checked_inputs(args: argparse.Namespace):
     if args.points is not None and args.vidur_mlp is not None:
         raise InputError(f"--vidur-mlp: give measured points or a Vidur operator profile, not both "
                          f"(got {args.points} and {args.vidur_mlp})")
-    for flag, value in (("--kernels", args.kernels), ("--kernel-factors", args.kernel_factors)):
+    for flag, value in (("--kernels", args.kernels), ("--kernel-factors", args.kernel_factors),
+                        ("--attention-kv-sharing", args.attention_kv_sharing)):
         if value is not None and args.points is None:
             raise InputError(f"{flag}: only with measured points (a --vidur-mlp fit prices the GEMMs alone, "
-                             f"which no kernel set changes)")
+                             f"which neither a kernel set nor the KV sharing changes)")
     return gpu, model
 
 
@@ -180,12 +186,13 @@ def _kernels(args: argparse.Namespace):
 def _fit(args: argparse.Namespace, gpu, model):
     """The calibration fitted to the measured points, or to a Vidur profile's GEMM times; what it
     was fitted over (for the report line) and the unit of the measured column."""
-    from sim.perf.calibration import Calibration, StepPoints, fit_efficiency, read_points
+    from sim.perf.calibration import DEFAULT_KV_SHARING, Calibration, StepPoints, fit_efficiency, read_points
 
     if args.points is not None:
         points = read_points(args.points)
         cal = fit_efficiency(points, model, gpu, args.tp, args.weight_dtype, args.kv_dtype,
-                             fit_exponent=args.fit_exponent, source=str(args.points), kernels=_kernels(args))
+                             fit_exponent=args.fit_exponent, source=str(args.points), kernels=_kernels(args),
+                             kv_sharing=args.attention_kv_sharing or DEFAULT_KV_SHARING)
         return cal, f"{cal.points} points", "step_s" if isinstance(points, StepPoints) else "output tok/s"
     import numpy as np
 
@@ -218,6 +225,9 @@ def _print_fit(cal, gpu, model, args: argparse.Namespace, source: str, unit: str
         from sim.perf.kernels import described, kernel_record
         if kernel_record(cal.kernels):
             print(f"fitted with {described(cal.kernels)} (name the same in the scenario's perf block)")
+    if args.attention_kv_sharing is not None:
+        print(f"fitted with attention_kv_sharing: {cal.attention_kv_sharing} (name the same in the scenario's "
+              f"perf block)")
     print(f"fit over {source}: median |relative error| {cal.median_abs_rel_error:.2%}, "
           f"worst {cal.max_abs_rel_error:.2%}"
           + (f", R² {cal.r_squared:.4f}" if cal.r_squared is not None else ""))
@@ -239,14 +249,25 @@ def _print_fit(cal, gpu, model, args: argparse.Namespace, source: str, unit: str
             _print_kernel_set(args, model, gpu)
 
 
+#: grid points of a composed step table: ~25 bytes a row (measured: 100,000 points, 2.46 MB, 3.5 s), so
+#: the table stays well within the 16 MiB a scenario's step table is read up to (sim.scenario.safe_yaml)
+MAX_TABLE_POINTS = 500_000
+
+
 def _table_grids(args: argparse.Namespace) -> tuple[list[int], list[int], list[int]]:
     """``--table-out``'s prefill, decode and context grids, once it is known to have a profile."""
     from sim.errors import InputError
 
     if args.vidur_mlp is None:
         raise InputError("--table-out needs --vidur-mlp (and optionally --vidur-attention)")
-    return (_grid(args.grid_prefill, "grid-prefill"), _grid(args.grid_decode, "grid-decode"),
-            _grid(args.grid_context, "grid-context"))
+    grids = (_grid(args.grid_prefill, "grid-prefill"), _grid(args.grid_decode, "grid-decode"),
+             _grid(args.grid_context, "grid-context"))
+    points = len(grids[0]) * len(grids[1]) * len(grids[2])
+    if points > MAX_TABLE_POINTS:
+        raise InputError(f"--grid-prefill, --grid-decode, --grid-context: {len(grids[0]):,} x {len(grids[1]):,} x "
+                         f"{len(grids[2]):,} = {points:,} grid points (at most {MAX_TABLE_POINTS:,}: a scenario reads a "
+                         f"step table of up to 16 MiB); use fewer values, the table is interpolated between them")
+    return grids
 
 
 def _write_step_table(args: argparse.Namespace, gpu, model, grids: tuple[list[int], list[int], list[int]]) -> None:
@@ -255,7 +276,11 @@ def _write_step_table(args: argparse.Namespace, gpu, model, grids: tuple[list[in
                                 read_operator_profile, write_step_table)
     attn = (fit_attention(read_attention_sample(args.vidur_attention)) if args.vidur_attention
             else AttentionFit(0.0, 0.0, 0.0, 0.0))
-    rows = compose_step_table(read_operator_profile(args.vidur_mlp), attn, model, gpu, args.tp, *grids)
+    from sim.errors import InputError
+    try:
+        rows = compose_step_table(read_operator_profile(args.vidur_mlp), attn, model, gpu, args.tp, *grids)
+    except InputError as exc:        # e.g. the grid reaches past the profile's token counts
+        raise InputError(f"{args.vidur_mlp}: {exc}") from None
     write_step_table(rows, args.table_out,
                      f"Step-time table for {model.name} on {args.tp}x {gpu.name}, composed by `fleetsim calibrate` "
                      f"from {args.vidur_mlp.name}" + (f" and {args.vidur_attention.name}" if args.vidur_attention

@@ -19,14 +19,13 @@ def main(args: argparse.Namespace) -> int:
 
     from sim.errors import ScenarioError, printable
     from sim.humanize import plural
-    from sim.limits import estimate, work_problems
+    from sim.limits import estimate, refusals
 
     loaded = load_scenario(args.scenario, args.overrides)
     sc = loaded.scenario
-    if not args.allow_large:
-        too_big = work_problems(loaded)
-        if too_big:
-            raise ScenarioError(too_big, args.scenario)
+    too_big = refusals(loaded, args.allow_large)
+    if too_big:
+        raise ScenarioError(too_big, args.scenario)
     work = estimate(loaded)
     lines = [f"{args.scenario}: ok ({sc.name}: {len(sc.fleet.pools)} pool(s), duration {sc.duration:g} s)",
              f"  work: ~{work.requests:,.0f} requests, up to {work.replicas:,.0f} replicas"

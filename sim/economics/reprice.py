@@ -6,6 +6,13 @@ simulation: :func:`reprice` applies ``--set economics.…`` overrides to the blo
 ``usage.npz``, checks it as a run would, and evaluates it on the saved usage. The numbers are the
 ones a fresh run with the same overrides gives, bit for bit (``tests/test_reprice.py``).
 
+Each override is also judged on its own: re-priced without it, does the money change? That takes an
+evaluation of the block without it only where nothing cheaper can tell (:func:`_warn_if_unchanged`):
+a block that parses to the same configuration with or without the override is the same money; one
+that parses to the saved block's is compared with the totals the folder's summary holds; and a
+configuration is evaluated once however many overrides lead to it. ``n`` overrides that each change
+the configuration take ``n + 1`` evaluations (one override whose totals differ from the saved ones: 1).
+
 >>> econ, summary = reprice_folder("out/base", ["economics.gpu_hour_usd=1.8"], out="out/cheaper")  # doctest: +SKIP
 """
 from __future__ import annotations
@@ -16,12 +23,15 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from sim.economics.evaluate import evaluate
 from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
 from sim.errors import InputError, ScenarioError
 from sim.io import atomic_write_json, make_folder
+from sim.limits import check_money
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
 
@@ -49,20 +59,82 @@ def reprice(saved: SavedUsage, overrides: Sequence[str] = (), saved_totals: dict
                for o in overrides if not o.partition("=")[0].strip().startswith("economics")]
     if outside:
         raise ScenarioError(outside)
-    econ = _evaluate(saved, overrides)
+    econ = evaluate(_config(saved, overrides), saved.start, saved.usage)
+    known = _Known(saved, econ, saved_totals)
     for o in overrides:
-        _warn_if_unchanged(saved, overrides, o, econ, saved_totals)
+        _warn_if_unchanged(saved, overrides, o, econ, known)
     return econ
 
 
-def _evaluate(saved: SavedUsage, overrides: Sequence[str]) -> EconomicsResult:
-    raw = apply_overrides({"economics": saved.economics}, overrides)
-    cfg = parse_economics(raw.get("economics"))
+def _config(saved: SavedUsage, overrides: Sequence[str]):
+    """The saved ``economics:`` block with ``overrides`` applied, parsed and checked as a run checks it."""
+    cfg = _parsed(apply_overrides({"economics": saved.economics}, overrides))
     u = saved.usage
     problems = validate(cfg, u.pools(), u.horizon_s, saved.start, u.revenue_line_names)
     if problems:
         raise ScenarioError(problems)
-    return evaluate(cfg, saved.start, u)
+    return cfg
+
+
+def _parsed(raw: dict):
+    """``raw["economics"]`` validated, refused as a run refuses it: pydantic's errors in the words of
+    :mod:`sim.scenario.schema_errors`, and numbers given as ``true``/``false`` (which pydantic reads as
+    1/0). The full scenario schema those words need is imported only for a block that has a problem
+    or a boolean."""
+    block = raw.get("economics")
+    try:
+        cfg = parse_economics(block if block is not None else [])   # null: refused as any non-mapping
+    except ScenarioError as exc:
+        from sim.scenario.schema import Scenario
+        from sim.scenario.schema_errors import validation_problems
+        try:
+            Scenario.model_validate(raw)
+        except ValidationError as full:
+            problems = [p for p in validation_problems(full, raw) if p[0].split(".")[0] == "economics"]
+            raise (ScenarioError(problems) if problems else exc) from None
+        raise
+    if _has_boolean(block):
+        from sim.scenario.schema_errors import bool_problems
+        problems = bool_problems(cfg, block, "economics")
+        if problems:
+            raise ScenarioError(problems)
+    return cfg
+
+
+def _has_boolean(node, depth: int = 0) -> bool:
+    if isinstance(node, bool):
+        return True
+    if depth < 64 and isinstance(node, dict):
+        return any(_has_boolean(v, depth + 1) for v in node.values())
+    if depth < 64 and isinstance(node, list):
+        return any(_has_boolean(v, depth + 1) for v in node)
+    return False
+
+
+class _Known:
+    """What one re-price already knows about configurations: the money of those it evaluated, and
+    the totals the folder's summary holds for the saved block (``saved_totals``), so that no
+    configuration is evaluated twice."""
+
+    def __init__(self, saved: SavedUsage, econ: EconomicsResult, saved_totals: dict | None) -> None:
+        self.saved, self.saved_totals = saved, saved_totals
+        self.evaluated: list[EconomicsResult] = [econ]
+        self._saved_cfg: list = []
+
+    def is_saved(self, cfg) -> bool:
+        """``cfg`` is the saved block's own configuration (parsed once, on first need)."""
+        if not self._saved_cfg:
+            self._saved_cfg.append(_config(self.saved, ()))
+        return cfg == self._saved_cfg[0]
+
+    def money(self, cfg) -> EconomicsResult:
+        """The money of ``cfg``, evaluated unless it already was."""
+        for econ in self.evaluated:
+            if econ.config == cfg:
+                return econ
+        econ = evaluate(cfg, self.saved.start, self.saved.usage)
+        self.evaluated.append(econ)
+        return econ
 
 
 def _money(econ: EconomicsResult) -> tuple:
@@ -79,29 +151,33 @@ def _totals(econ: EconomicsResult) -> dict | None:
 
 
 def _warn_if_unchanged(saved: SavedUsage, overrides: Sequence[str], override: str,
-                       econ: EconomicsResult, saved_totals: dict | None = None) -> None:
+                       econ: EconomicsResult, known: _Known) -> None:
     """Warn (``economics.field: message``) when re-pricing without ``override`` gives the same
     money, ledger entry for entry: an override that changes nothing is usually a field the saved
     block does not use (``gpu_hour_usd`` where ``economics.compute`` tiers bill every GPU-hour).
 
-    Without ``override`` a single override leaves the saved block, whose totals the folder's
-    summary holds (``saved_totals``): when ``econ``'s differ, so does the money, and the saved
-    block is not evaluated a second time (on a long fluid result that evaluation was half of a
-    re-price). Equal totals are no proof of equal money, so they are checked as before."""
+    The block without ``override`` is evaluated only when nothing cheaper tells: parsed to
+    ``econ``'s own configuration it is the same money (the saved block already has the value, or a
+    later override of the same field replaces it); parsed to the saved block's configuration, whose
+    totals the folder's summary holds, it is other money when ``econ``'s totals differ from those (on
+    a long fluid result an evaluation was half of a re-price). Equal totals are no proof of equal
+    money, so the block is then evaluated (once, :class:`_Known`)."""
     others = [o for o in overrides if o != override]
-    if not others and saved_totals is not None and _totals(econ) not in (None, saved_totals):
-        return
+    cfg = econ.config
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            without = _evaluate(saved, others)
+            cfg_without = _config(saved, others)
     except ScenarioError:     # it takes this override to make the block valid: it changes something
         return
-    if _money(without) != _money(econ):
-        return
+    if cfg_without != cfg:
+        if (known.saved_totals is not None and _totals(econ) not in (None, known.saved_totals)
+                and (not others or known.is_saved(cfg_without))):
+            return
+        if _money(known.money(cfg_without)) != _money(econ):
+            return
     path = override.partition("=")[0].strip()
-    cfg = econ.config
-    if cfg == without.config:
+    if cfg == cfg_without:
         why = "the saved economics block already has this value"
     elif path == "economics.gpu_hour_usd" and cfg is not None and cfg.compute:
         why = ("every provisioned GPU-hour is billed by the economics.compute tiers; gpu_hour_usd prices "
@@ -133,10 +209,16 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
         raise InputError(f"{src}: {Path(exc.filename or '').name or 'summary.json'} is missing") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{src}: {exc}") from None
+    if not isinstance(summary, dict):
+        raise InputError(f"{src}: summary.json is not a fleetsim summary (a JSON object; got "
+                         f"{type(summary).__name__})")
     totals = ({k: summary[k] for k in ("cost", "cashflow")}
-              if isinstance(summary, dict) and all(isinstance(summary.get(k), dict) for k in ("cost", "cashflow"))
-              else None)
-    econ = reprice(saved, overrides, totals)
+              if all(isinstance(summary.get(k), dict) for k in ("cost", "cashflow")) else None)
+    try:
+        econ = reprice(saved, overrides, totals)
+        check_money({"cost": econ.cost, "cashflow": econ.cashflow})
+    except ScenarioError as exc:          # name the folder, as a run names its scenario file
+        raise ScenarioError(exc.problems, str(src)) from None
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
     summary["repriced"] = {"from": str(src), "overrides": list(overrides)}

@@ -143,5 +143,5 @@ def read_usage(path: Path) -> SavedUsage:
         return SavedUsage(usage, dict(meta["economics"]), dt.date.fromisoformat(meta["start"]), archive)
     except FileNotFoundError:
         raise
-    except (KeyError, TypeError, IndexError, ValueError, OSError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, IndexError, ValueError, OSError, json.JSONDecodeError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: not a usage file this version of fleetsim can read ({exc})") from None

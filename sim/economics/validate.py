@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sim.economics.terms import compute_terms
 from sim.economics.timeline import window_s
 from sim.economics.calendar import Calendar
-from sim.errors import ScenarioWarning
+from sim.errors import ScenarioWarning, clipped, given
 from sim.scenario.economics import EconomicsConfig
 
 
@@ -69,7 +69,7 @@ class _Check:
         named += [(f"{p}.compute.{i}.pool", c.pool) for i, c in enumerate(cfg.compute)]
         for path, name in named:
             if name not in known:
-                self.problems.append((path, f"unknown pool {name!r} (pools: {', '.join(known) or 'none'})"))
+                self.problems.append((path, f"unknown pool {given(name)} (pools: {', '.join(map(clipped, known)) or 'none'})"))
         if cfg.gpu_hour_usd is None and (cfg.compute or cfg.revenue or cfg.agreements):
             # an empty block is a deliberate cost-free run (the result's notes still say so)
             unpriced = [n for n in known if not any(c.pool == n for c in cfg.compute)]
@@ -151,8 +151,8 @@ class _Check:
                                       f"(also {key}.{base.index(name)}); each line's revenue counts once, "
                                       "so list it once"))
             elif name not in owner:
-                self.problems.append((f"{path}.{j}", f"unknown revenue line {name!r} "
-                                      f"(lines: {', '.join(owner) or 'none'})"))
+                self.problems.append((f"{path}.{j}", f"unknown revenue line {given(name)} "
+                                      f"(lines: {', '.join(map(clipped, owner)) or 'none'})"))
             elif owner[name] != who:
                 self.warn.append(f"{path}.{j}: line {name!r} is owned by the {owner[name]}, but "
                                  f"this share is paid by the {who}; usually a party shares its own revenue")

@@ -41,6 +41,7 @@ calibration: FILE}``::
     overhead_s: 0.0012
     overlap_exponent: 1.7        # optional; absent = the GPU catalog's
     kernels: pytorch             # optional; absent = trtllm
+    attention_kv_sharing: per_query_head   # optional; absent = grouped
     kernel_factors: {decode_attention_floor_s: 2.0e-05}   # optional: numbers unlike the named set's
     fit: {points: 40, median_abs_rel_error: 0.03, max_abs_rel_error: 0.09}
 
@@ -49,7 +50,10 @@ profile via ``fleetsim calibrate --vidur-mlp``); files without it (older ones to
 ``kernels`` and ``kernel_factors`` record the kernel set the factors were fitted with, only when it is
 not the default ``trtllm`` (a ``trtllm`` file is the same as before they existed); they are a record,
 not a setting: the scenario's ``perf.kernels`` and ``perf.kernel_factors`` decide what runs, and should
-name the same set.
+name the same set. ``attention_kv_sharing`` is recorded the same way: the decode attention's KV reads
+(``perf.attention_kv_sharing``, :mod:`sim.perf.roofline`) the points were predicted with, written only
+when it is not the default ``grouped``, and compared with the block that uses the file
+(:func:`kv_sharing_mismatch`).
 """
 from __future__ import annotations
 
@@ -61,13 +65,16 @@ import numpy as np
 import yaml
 from scipy.optimize import least_squares
 
-from sim.errors import InputError
+from sim.errors import InputError, given
 from sim.io import csv_rows
 from sim.perf.base import BatchShape
 from sim.perf.kernels import KernelSet, build_kernels, kernel_record
-from sim.perf.roofline import RooflineModel
+from sim.perf.roofline import KV_SHARING, RooflineModel
 from sim.perf.throughput import static_batch_throughput
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
+
+DEFAULT_KV_SHARING = "grouped"
+"""``perf.attention_kv_sharing``'s default, which a calibration file leaves unwritten."""
 
 BOUNDS = ((0.05, 0.05, 0.0), (1.0, 1.0, 0.1))
 """Lower and upper bounds of (flops_efficiency, bw_efficiency, overhead_s)."""
@@ -116,7 +123,7 @@ class Calibration:
     factors that ended on a bound of :data:`BOUNDS` (or :data:`EXPONENT_BOUNDS`), where the
     optimum may lie beyond what the model allows; ``measured`` / ``predicted``: per point;
     ``kernels``: the kernel set the predictions priced the non-GEMM kernels with (``None``: the
-    default ``trtllm``).
+    default ``trtllm``); ``attention_kv_sharing``: how they read a grouped-query model's KV heads.
     """
 
     gpu: str
@@ -136,6 +143,7 @@ class Calibration:
     measured: tuple[float, ...] = ()
     predicted: tuple[float, ...] = ()
     kernels: KernelSet | None = None
+    attention_kv_sharing: str = DEFAULT_KV_SHARING
 
     @property
     def efficiency(self) -> Efficiency:
@@ -144,9 +152,9 @@ class Calibration:
 
 def _predict(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu: GPUSpec, tp: int, weight_dtype: str,
              kv_dtype: str, eff: Efficiency, shapes: list[BatchShape] | None = None,
-             overlap_exponent: float | None = None,
-             kernels: KernelSet | None = None) -> tuple[np.ndarray, np.ndarray]:
-    rm = RooflineModel(model, gpu, tp, weight_dtype, kv_dtype, eff, overlap_exponent, kernels=kernels)
+             overlap_exponent: float | None = None, kernels: KernelSet | None = None,
+             kv_sharing: str = DEFAULT_KV_SHARING) -> tuple[np.ndarray, np.ndarray]:
+    rm = RooflineModel(model, gpu, tp, weight_dtype, kv_dtype, eff, overlap_exponent, kv_sharing, kernels=kernels)
     if isinstance(points, StepPoints):
         shapes = shapes if shapes is not None else points.shapes()
         return np.array([rm.step_time(s) for s in shapes]), np.asarray(points.step_s, dtype=float)
@@ -223,6 +231,25 @@ def _check_determined(jac: np.ndarray, x: np.ndarray, names: list[str], kind: st
     raise InputError(f"{where}the {n} points {' and '.join(parts)}; measure also {hints}")
 
 
+def _check_context(points: StepPoints | ThroughputPoints, model: ModelSpec, where: str) -> None:
+    """Raise when a point holds a sequence longer than the model's context: no replica can have run it
+    (and a static batch of 10^18 output tokens would be priced one decode step at a time)."""
+    ctx = model.max_context
+    if isinstance(points, StepPoints):
+        seqs = [("prefill_tokens / prefill_seqs", points.prefill_tokens, np.maximum(points.prefill_seqs, 1)),
+                ("context_tokens / decode_seqs", points.context_tokens, np.maximum(points.decode_seqs, 1))]
+    else:
+        seqs = [("input_tokens + output_tokens", points.input_tokens + points.output_tokens, 1.0)]
+    for what, tokens, n in seqs:
+        per_seq = np.asarray(tokens, dtype=float) / n
+        bad = np.flatnonzero(per_seq > ctx)
+        if len(bad):
+            k = int(bad[0])
+            raise InputError(f"{where}point {k + 1}: {what} is {per_seq[k]:,.6g} tokens a sequence, more than "
+                             f"{model.name}'s context of {ctx:,} tokens (no replica runs such a sequence; check "
+                             f"the columns and --model)")
+
+
 def _words(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
@@ -230,7 +257,8 @@ def _words(items: list[str]) -> str:
 def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu: GPUSpec, tp: int = 1,
                    weight_dtype: str = "bf16", kv_dtype: str = "bf16",
                    initial: Efficiency | None = None, fit_exponent: bool = False,
-                   source: str | None = None, kernels: KernelSet | None = None) -> Calibration:
+                   source: str | None = None, kernels: KernelSet | None = None,
+                   kv_sharing: str = DEFAULT_KV_SHARING) -> Calibration:
     """Least-squares fit of (flops_efficiency, bw_efficiency, overhead_s) on relative errors.
 
     With ``fit_exponent`` the smooth-roofline ``overlap_exponent`` is fitted as a fourth parameter
@@ -245,7 +273,8 @@ def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu:
     ``kernels`` is the serving stack's kernel set (default ``trtllm``; :func:`sim.perf.kernels_for`
     builds it from a ``perf:`` block's ``kernels`` and ``kernel_factors``): the predictions price the
     element-wise and attention kernels with it, so the fitted factors are the ones a scenario with
-    that set needs.
+    that set needs. ``kv_sharing`` (``perf.attention_kv_sharing``: ``grouped`` or ``per_query_head``)
+    is likewise the decode attention's KV reads the predictions use.
     """
     where = f"{source}: " if source else ""
     n = len(points.step_s) if isinstance(points, StepPoints) else len(points.batch)
@@ -254,6 +283,7 @@ def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu:
     if n < k:
         raise InputError(f"{where}calibration needs at least {k} points to fit {k} factors "
                          f"({', '.join(names)}) (got {n})")
+    _check_context(points, model, where)
     cols, shape_rows = _shape_columns(points)
     distinct = len(np.unique(shape_rows, axis=0))
     if distinct < k:
@@ -266,7 +296,7 @@ def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu:
     def residuals(x: np.ndarray) -> np.ndarray:
         p = float(x[3]) if fit_exponent else None
         pred, meas = _predict(points, model, gpu, tp, weight_dtype, kv_dtype, Efficiency(*x[:3]), shapes, p,
-                              kernels)
+                              kernels, kv_sharing)
         return (pred - meas) / meas
 
     lo, hi, scale = list(BOUNDS[0]), list(BOUNDS[1]), [0.1, 0.1, 1e-3]
@@ -279,7 +309,7 @@ def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu:
     _check_determined(np.asarray(res.jac, dtype=float), np.asarray(res.x, dtype=float), names,
                       "step" if shapes is not None else "tput", where, n)
     pred, meas = _predict(points, model, gpu, tp, weight_dtype, kv_dtype, Efficiency(*res.x[:3]), shapes,
-                          float(res.x[3]) if fit_exponent else None, kernels)
+                          float(res.x[3]) if fit_exponent else None, kernels, kv_sharing)
     err = np.abs((pred - meas) / meas)
     return Calibration(gpu=gpu.name, model=model.name, tp=tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
                        flops_efficiency=float(res.x[0]), bw_efficiency=float(res.x[1]), overhead_s=float(res.x[2]),
@@ -287,7 +317,7 @@ def fit_efficiency(points: StepPoints | ThroughputPoints, model: ModelSpec, gpu:
                        overlap_exponent=float(res.x[3]) if fit_exponent else None,
                        r_squared=r_squared(meas, pred), at_bound=at_bounds(res.x, lo, hi, names),
                        measured=tuple(float(v) for v in meas), predicted=tuple(float(v) for v in pred),
-                       kernels=kernels)
+                       kernels=kernels, attention_kv_sharing=kv_sharing)
 
 
 def r_squared(measured: np.ndarray, predicted: np.ndarray) -> float | None:
@@ -370,6 +400,10 @@ def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
             if p == 0 and d == 0:
                 raise InputError(f"{path}:{lineno}: prefill_tokens and decode_seqs are both 0: an iteration "
                                  f"needs prefill_tokens >= 1 or decode_seqs >= 1")
+            if d == 0 and data["context_tokens"][-1] > 0:
+                j = header.index("context_tokens")
+                raise InputError(f"{path}:{lineno}:{j + 1}: context_tokens must be 0 when decode_seqs is 0 (it is "
+                                 f"the KV context the decoding sequences read; got {row[j]!r})")
             if "prefill_seqs" in data and data["prefill_seqs"][-1] > p:
                 j = header.index("prefill_seqs")
                 raise InputError(f"{path}:{lineno}:{j + 1}: prefill_seqs must be <= prefill_tokens ({p:g}) "
@@ -394,6 +428,8 @@ def write_calibration(cal: Calibration, path: str | pathlib.Path) -> None:
     del d["measured"], d["predicted"], d["kernels"]
     if d["overlap_exponent"] is None:
         del d["overlap_exponent"]
+    if d["attention_kv_sharing"] == DEFAULT_KV_SHARING:
+        del d["attention_kv_sharing"]
     d.update(kernel_record(cal.kernels))
     d["fit"] = fit
     pathlib.Path(path).write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
@@ -404,6 +440,22 @@ def recorded_kernels(d: dict, path: pathlib.Path) -> KernelSet | None:
     if d.get("kernels") is None and d.get("kernel_factors") is None:
         return None
     return build_kernels(d.get("kernels"), d.get("kernel_factors"), f"{path}: ")
+
+
+def kv_sharing_mismatch(fitted: str, running: str) -> str | None:
+    """Why factors fitted with the KV sharing ``fitted`` (a calibration file's record) mislead a ``perf:``
+    block that runs ``running``; ``None`` when they are the same.
+
+        >>> kv_sharing_mismatch("grouped", "grouped") is None
+        True
+        >>> kv_sharing_mismatch("per_query_head", "grouped")[:70]
+        'fitted with attention_kv_sharing: per_query_head, but this perf block '
+    """
+    if fitted == running:
+        return None
+    return (f"fitted with attention_kv_sharing: {fitted}, but this perf block runs attention_kv_sharing: "
+            f"{running}: the factors absorbed the other reading of the KV cache; name the same in the perf "
+            f"block, or refit with fleetsim calibrate --attention-kv-sharing {running}")
 
 
 def load_calibration(path: str | pathlib.Path) -> Calibration:
@@ -420,19 +472,44 @@ def load_calibration(path: str | pathlib.Path) -> Calibration:
         raise InputError(f"{path}: expected a mapping with flops_efficiency, bw_efficiency, overhead_s")
     for k, lo, hi in (("flops_efficiency", 0, 1), ("bw_efficiency", 0, 1), ("overhead_s", 0, math.inf)):
         v = d.get(k)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or (k != "overhead_s" and v == 0):
+        if (isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or not math.isfinite(v)
+                or (k != "overhead_s" and v == 0)):
             raise InputError(f"{path}: {k}: must be a number in {'(0, 1]' if hi == 1 else '[0, inf)'} (got {v!r})")
     p = d.get("overlap_exponent")
     if p is not None and (isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 1):
         raise InputError(f"{path}: overlap_exponent: must be a number >= 1 (1 = FLOP and byte time add, "
                          f".inf = their max) or absent for the GPU catalog's (got {p!r})")
+    sharing = d.get("attention_kv_sharing", DEFAULT_KV_SHARING)
+    if sharing not in KV_SHARING:
+        raise InputError(f"{path}: attention_kv_sharing: must be one of {', '.join(KV_SHARING)} (got {given(sharing)})")
     fit = d.get("fit") or {}
-    return Calibration(gpu=str(d.get("gpu", "")), model=str(d.get("model", "")), tp=int(d.get("tp", 1)),
+    if not isinstance(fit, dict):
+        raise InputError(f"{path}: fit: must be a mapping of the fit's statistics (got {given(fit)})")
+    bound = fit.get("at_bound") or []
+    if not isinstance(bound, list):
+        raise InputError(f"{path}: fit.at_bound: must be a list of factor names (got {given(bound)})")
+    return Calibration(gpu=str(d.get("gpu", "")), model=str(d.get("model", "")), tp=_whole(path, "tp", d.get("tp", 1), 1),
                        weight_dtype=str(d.get("weight_dtype", "bf16")), kv_dtype=str(d.get("kv_dtype", "bf16")),
                        flops_efficiency=float(d["flops_efficiency"]), bw_efficiency=float(d["bw_efficiency"]),
-                       overhead_s=float(d["overhead_s"]), points=int(fit.get("points", 0)),
-                       median_abs_rel_error=float(fit.get("median_abs_rel_error", math.nan)),
-                       max_abs_rel_error=float(fit.get("max_abs_rel_error", math.nan)),
+                       overhead_s=float(d["overhead_s"]), points=_whole(path, "fit.points", fit.get("points", 0), 0),
+                       median_abs_rel_error=_recorded(path, fit, "median_abs_rel_error"),
+                       max_abs_rel_error=_recorded(path, fit, "max_abs_rel_error"),
                        overlap_exponent=None if p is None else float(p),
                        r_squared=float(fit["r_squared"]) if isinstance(fit.get("r_squared"), (int, float)) else None,
-                       at_bound=tuple(str(v) for v in fit.get("at_bound") or ()), kernels=recorded_kernels(d, path))
+                       at_bound=tuple(str(v) for v in bound), kernels=recorded_kernels(d, path),
+                       attention_kv_sharing=sharing)
+
+
+def _whole(path: pathlib.Path, key: str, v, least: int) -> int:
+    """A whole number a calibration file records (``tp``, ``fit.points``), or an error naming the field."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= least and float(v).is_integer()):
+        raise InputError(f"{path}: {key}: must be a whole number >= {least} (got {given(v)})")
+    return int(v)
+
+
+def _recorded(path: pathlib.Path, fit: dict, key: str) -> float:
+    """A number of the file's ``fit:`` record (``nan`` when absent), or an error naming the field."""
+    v = fit.get(key, math.nan)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise InputError(f"{path}: fit.{key}: must be a number (got {given(v)})")
+    return float(v)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sim.errors import ScenarioError
+from sim.errors import ScenarioError, clipped
 from sim.planning.executors import SerialExecutor, WorkerLost
 from sim.planning.knobs import labels
 from sim.planning.source import ScenarioSource
@@ -75,7 +75,7 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
 
 
 def _where(config: Sequence[str]) -> str:
-    return f" (with {', '.join(config)})" if config else ""
+    return f" (with {', '.join(clipped(c, 120) for c in config)})" if config else ""
 
 
 def _warn_once(warned: dict[tuple[type, str], list[tuple[str, ...]]], n_configs: int) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from sim.errors import InputError, ScenarioError
+from sim.errors import InputError, ScenarioError, given
 from sim.scenario.architecture import ModelSpec, architecture_params, check_architecture
 from sim.scenario.hf_config import hf_fields, read_hf_config
 from sim.scenario.types import MAX_COUNT
@@ -215,7 +215,7 @@ def get_gpu(name: str | Mapping[str, Any]) -> GPUSpec:
     try:
         return _gpus()[name]
     except (KeyError, TypeError):
-        raise KeyError(f"unknown GPU {name!r}; allowed: {', '.join(gpu_names())} "
+        raise KeyError(f"unknown GPU {given(name)}; allowed: {', '.join(gpu_names())} "
                        "or an inline mapping of the datasheet") from None
 
 
@@ -225,7 +225,7 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
         problems.append((f"gpu.{k}", f"unknown field; allowed: {', '.join(sorted(_GPU_ALLOWED))}"))
     like = d.get("like", "h100-sxm")
     if not isinstance(like, str) or like not in _gpus():
-        problems.append(("gpu.like", f"unknown GPU {like!r}; allowed: {', '.join(gpu_names())}"))
+        problems.append(("gpu.like", f"unknown GPU {given(like)}; allowed: {', '.join(gpu_names())}"))
         raise ScenarioError(problems)
     base = _gpus()[like]
     vals: dict[str, Any] = {}
@@ -288,11 +288,11 @@ def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
         try:
             return _models()[name_or_mapping]
         except KeyError:
-            raise KeyError(f"unknown model {name_or_mapping!r}; allowed: {', '.join(model_names())} "
+            raise KeyError(f"unknown model {given(name_or_mapping)}; allowed: {', '.join(model_names())} "
                            "or an inline mapping of the architecture") from None
     if not isinstance(name_or_mapping, Mapping):
         raise ScenarioError([("model", f"must be a catalog name ({', '.join(model_names())}) "
-                                       f"or a mapping of the architecture (got {name_or_mapping!r})")])
+                                       f"or a mapping of the architecture (got {given(name_or_mapping)})")])
     d = _with_hf_config(dict(name_or_mapping))
     problems = _field_problems(d)
     if problems:

@@ -14,7 +14,7 @@ import math
 import warnings
 
 from sim.economics import validate as validate_economics
-from sim.errors import ScenarioWarning
+from sim.errors import ScenarioWarning, clipped, given
 from sim.humanize import duration as _duration
 from sim.humanize import plural
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
@@ -59,7 +59,7 @@ def pool_layout(pool, gpu):
 
 
 def _catalog_msg(kind: str, name: object, names: list[str]) -> str:
-    return f"unknown {kind} {name!r}; allowed: {', '.join(names)}"
+    return f"unknown {kind} {given(name)}; allowed: {', '.join(clipped(str(n)) for n in names)}"
 
 
 def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
@@ -278,7 +278,7 @@ def _node_warnings(pool, where: str, gpu) -> list[tuple[str, str]]:
 def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
     """The step-time tables and calibration files the ``perf`` blocks name, read as a run reads them
     (relative to the scenario's folder): each one that cannot be read, by the field naming it. A
-    calibration file fitted with another kernel set than its block runs is a warning."""
+    calibration file fitted with another kernel set or KV sharing than its block runs is a warning."""
     from sim.errors import InputError
     from sim.io import resolve_path
 
@@ -288,11 +288,13 @@ def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
             read_table(resolve_path(name, base_dir))
         else:
             from sim.perf import kernels_for
-            from sim.perf.calibration import load_calibration
+            from sim.perf.calibration import kv_sharing_mismatch, load_calibration
             from sim.perf.kernels import kernel_mismatch
-            note = kernel_mismatch(load_calibration(resolve_path(name, base_dir)).kernels, kernels_for(perf))
-            if note:
-                warnings.warn(f"{at}.calibration: {name} {note}", ScenarioWarning, stacklevel=2)
+            cal = load_calibration(resolve_path(name, base_dir))
+            for note in (kernel_mismatch(cal.kernels, kernels_for(perf)),
+                         kv_sharing_mismatch(cal.attention_kv_sharing, perf.attention_kv_sharing)):
+                if note:
+                    warnings.warn(f"{at}.calibration: {name} {note}", ScenarioWarning, stacklevel=2)
 
     blocks = [("perf", sc.perf)] + [(f"fleet.pools.{i}.perf", p.perf) for i, p in enumerate(sc.fleet.pools)
                                     if p.perf is not None]

@@ -319,6 +319,6 @@ def parse_economics(raw: Mapping[str, Any] | None, prefix: str = "economics") ->
     """Validate a raw ``economics:`` mapping; raise :class:`ScenarioError` with one
     ``(field_path, message)`` per problem, paths like ``economics.agreements.0.rate``."""
     try:
-        return EconomicsConfig.model_validate(dict(raw or {}))
+        return EconomicsConfig.model_validate({} if raw is None else dict(raw) if isinstance(raw, Mapping) else raw)
     except ValidationError as exc:
         raise ScenarioError([_problem(e, prefix) for e in exc.errors()]) from None

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sim.errors import clipped, given
 from sim.scenario.schema import Scenario
 from sim.scenario.types import FIELD_ERROR, NUMBER, WHOLE_NUMBER, not_a_boolean
 
@@ -169,7 +170,7 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         return not_a_boolean(WHOLE_NUMBER if typ.startswith("int") else _field_kind(loc, raw), got)
     if typ == "extra_forbidden":
         allowed = _allowed_keys(loc, raw)
-        base = f"unknown key {str(loc[-1])!r}" if loc else "unknown key"
+        base = f"unknown key {given(str(loc[-1]))}" if loc else "unknown key"
         return base + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     if typ in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[typ]
@@ -183,7 +184,7 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     if typ == "union_tag_invalid":
         disc = str(ctx.get('discriminator', 'kind')).strip("'\"")
         tags = str(ctx.get('expected_tags', '')).replace("'", "")
-        return f"unknown {disc} {ctx.get('tag')!r}; allowed: {tags}"
+        return f"unknown {disc} {given(ctx.get('tag'))}; allowed: {tags}"
     if typ == "union_tag_not_found":
         disc = str(ctx.get('discriminator', 'kind')).strip("'\"")
         tags = _tags(loc, raw, disc)
@@ -223,7 +224,7 @@ def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]
         loc = clean_loc(err.get("loc", ()), raw)
         if err.get("type") == FIELD_ERROR:       # a check across fields, about one of them
             loc.append(err["ctx"]["field"])
-        path = ".".join(str(p) for p in loc)
+        path = ".".join(clipped(str(p)) for p in loc)
         msg = _message(err, loc, raw)
         if (path, msg) not in seen:
             seen.add((path, msg))

@@ -20,6 +20,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
+from sim.errors import given
+
 _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|m|h|d|w)?\s*$")
 
@@ -54,12 +56,12 @@ def parse_duration(value: Any) -> float:
         m = _DURATION_RE.match(value)
         if not m:
             raise ValueError(
-                f"expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got {value!r})")
+                f"expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got {given(value)})")
         v = float(m.group(1)) * _UNITS[m.group(2) or "s"]
     else:
-        raise ValueError(f"expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got {value!r})")
+        raise ValueError(f"expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got {given(value)})")
     if not math.isfinite(v):
-        raise ValueError(f"must be a finite duration (got {value!r})")
+        raise ValueError(f"must be a finite duration (got {given(value)})")
     return v
 
 

@@ -50,6 +50,7 @@ def feed_at_arrival(fleet: "Fleet", chunks: Iterator, horizon_s: float):
             fleet.in_flight[r.rid] = r
             fleet.route(r)
         rid += len(reqs)
+        fleet.check_backlog()
         if len(reqs) < len(ch.arrival_s):
             return  # the horizon fell inside this chunk
 
@@ -83,6 +84,7 @@ def feed_ahead(fleet: "Fleet", chunks: Iterator, horizon_s: float):
                 rep.assign(r)
         rid += len(reqs)
         fleet.arrived += len(reqs)
+        fleet.check_backlog()
         if not reqs:
             fleet.known_until = math.inf
             return False

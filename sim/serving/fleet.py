@@ -69,6 +69,7 @@ class Fleet:
         self.arrived = 0
         self.preemptions = 0
         self.in_flight: dict[int, Req] = {}
+        self.max_in_flight = math.inf         # requests in the system memory holds (the API sets it)
         self.fast = fast
         self.seed = seed
         self.replicas: list[Replica] = []     # every replica ever provisioned (index = replica id)
@@ -408,6 +409,18 @@ class Fleet:
         r.reason = reason
         self.in_flight.pop(r.rid, None)
         self.log.append(self._row(r, REJECTED, -1.0))
+
+    def check_backlog(self) -> None:
+        """Raise :class:`~sim.errors.ScenarioError` when more requests are in the system than
+        ``max_in_flight``: a fleet that falls this far behind would fill the machine's memory with
+        waiting requests (and its latencies would mean nothing) before the run could end."""
+        n = len(self.in_flight)
+        if n > self.max_in_flight:
+            from sim.errors import ScenarioError
+            raise ScenarioError([("workload.arrival", f"the fleet falls behind: {n:,} requests in the system at "
+                                                      f"t = {self.env.now:,.6g} s, more than this machine's memory "
+                                                      f"holds ({self.max_in_flight:,.0f}); the run cannot finish "
+                                                      f"(even with --allow-large): add replicas or lower the rate")])
 
     def in_flight_rows(self) -> list[tuple]:
         rows = []

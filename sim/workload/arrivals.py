@@ -142,6 +142,11 @@ def growth_inverse(s: np.ndarray, growth: Growth | None) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------- processes
+#: below this ``cv`` a gamma process's shape ``1 / cv**2`` overflows a float (numpy draws shapes up to
+#: 1e300 exactly: the gaps' relative spread, ``cv``, is then far below float precision)
+GAMMA_MIN_CV = 1e-150
+
+
 def arrival_blocks(process: ArrivalProcess, horizon_s: float, rng: np.random.Generator, *,
                    growth: Growth | None = None, calendar: ArrivalCalendar = ArrivalCalendar(),
                    trace=None) -> Iterator[ArrivalBlock]:
@@ -152,9 +157,12 @@ def arrival_blocks(process: ArrivalProcess, horizon_s: float, rng: np.random.Gen
     if isinstance(process, PoissonArrival):
         yield from _renewal(lambda n: rng.standard_exponential(n) / process.rate, horizon_s, growth)
     elif isinstance(process, GammaArrival):
-        shape = 1.0 / (process.cv * process.cv)
-        scale = 1.0 / (process.rate * shape)
-        yield from _renewal(lambda n: rng.standard_gamma(shape, n) * scale, horizon_s, growth)
+        if process.cv < GAMMA_MIN_CV:    # cv**2 underflows: the gaps are 1 / rate to within float precision
+            yield from _renewal(lambda n: np.full(n, 1.0 / process.rate), horizon_s, growth)
+        else:
+            shape = 1.0 / (process.cv * process.cv)
+            scale = 1.0 / (process.rate * shape)
+            yield from _renewal(lambda n: rng.standard_gamma(shape, n) * scale, horizon_s, growth)
     elif isinstance(process, DiurnalArrival):
         yield from _diurnal(process, horizon_s, rng, growth, calendar)
     elif isinstance(process, PiecewiseArrival):

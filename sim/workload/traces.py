@@ -30,7 +30,9 @@ dropped, lines may end in CRLF, and blank lines and lines whose first non-space 
 are comments (line numbers in messages still count them); a row of empty cells is skipped too.
 
 A row is bad when a value is not a number, a timestamp is negative or earlier than the previous
-row's, a token count is not an integer >= 1, or a field is missing. By default the first bad row
+row's, a token count is not an integer >= 1, a field is missing, or (CSV) it has more non-blank cells
+than the header names (a comma inside a value shifts the columns after it: ``0,1,500,10`` would be
+read as 1 prompt and 500 output tokens). A header naming a column that is read twice is an error. By default the first bad row
 raises :class:`sim.errors.InputError` (``path: line N: column C: message (got 'x')``); with
 ``skip_bad_rows=True`` bad rows are left out and counted in :attr:`TraceData.bad_rows`.
 
@@ -106,15 +108,27 @@ class _Rows:
         self.messages: list[str] = []
         self.last_t = -math.inf
 
-    def bad_row(self, line: int, column: str, message: str, raw=None) -> None:
-        """Reject a row; ``raw`` (the offending field, quoted up to 60 characters) may be omitted."""
+    def bad_row(self, line: int, column: str | None, message: str, raw=None) -> None:
+        """Reject a row; ``raw`` (the offending field, quoted up to 60 characters) may be omitted;
+        ``column`` ``None``: the row as a whole."""
         got = "" if raw is None else f" (got {_short(raw)})"
-        text = f"{self.path}: line {line}: column {column!r}: {message}{got}"
+        where = "" if column is None else f"column {column!r}: "
+        text = f"{self.path}: line {line}: {where}{message}{got}"
         if not self.skip:
             raise InputError(text)
         self.bad += 1
         if len(self.messages) < _MAX_MESSAGES:
             self.messages.append(text)
+
+    def overlong(self, line: int, fields: list[str], width: int) -> bool:
+        """Reject a row with more non-blank cells than the header names (a comma inside a value, such
+        as a thousands separator, shifts every column after it); ``True`` if rejected."""
+        if len(fields) <= width or not any(c.strip() for c in fields[width:]):
+            return False
+        self.bad_row(line, None, f"{len(fields)} cells where the header names {width}: a comma inside a value "
+                                 f"(a thousands separator, unquoted text) shifts the columns after it",
+                     ",".join(fields))
+        return True
 
     def add(self, line: int, cols: tuple[str, str, str], t_raw, p_raw, o_raw, tenant,
             parse_time=None) -> None:
@@ -235,14 +249,19 @@ def _open_text(path: pathlib.Path) -> io.TextIOBase:
 
 
 def _csv_rows(fh, path: str, needed: tuple[str, ...]):
-    """The header's column indices and the ``(line, fields)`` records after it, read by the one CSV
-    rule (:func:`sim.io.csv_rows`: BOM dropped, ``#`` and blank lines are comments)."""
+    """The header's column indices, its number of cells and the ``(line, fields)`` records after it, read
+    by the one CSV rule (:func:`sim.io.csv_rows`: BOM dropped, ``#`` and blank lines are comments)."""
     records = csv_rows(fh, path)
     try:
         line, header = next(records)
     except StopIteration:
         raise InputError(f"{path}: line 1: empty file (expected a header row with {', '.join(needed)})")
     index = {name.strip(): i for i, name in enumerate(header)}
+    for name in (*needed, "tenant"):
+        at = [i + 1 for i, h in enumerate(header) if h.strip() == name]
+        if len(at) > 1:
+            raise InputError(f"{path}: line {line}: column {name!r} appears {len(at)} times in the header (columns "
+                             f"{', '.join(map(str, at))}): which one holds the values is ambiguous")
     missing = [c for c in needed if c not in index]
     if missing:
         # the header is named only when it looks like one: a file that is no trace at all (say
@@ -251,7 +270,7 @@ def _csv_rows(fh, path: str, needed: tuple[str, ...]):
         shown = f" (header has {', '.join(repr(c) for c in names)})" if (
             len(names) <= 40 and all(_COLUMN_NAME.match(c) for c in names)) else " (the first line is no header of names)"
         raise InputError(f"{path}: line {line}: missing column(s) {', '.join(repr(c) for c in missing)}{shown}")
-    return index, records
+    return index, len(header), records
 
 
 def _blank(fields: list[str]) -> bool:
@@ -340,23 +359,26 @@ def _until_first_good(it: Iterator[tuple[int, list[str]]], rows: _Rows) -> Itera
 
 def _read_csv(fh, name: str, format: str, rows: _Rows, cols: tuple[str, str, str],
               first_only: bool = False) -> None:
-    index, records = _csv_rows(fh, name, cols)
+    index, width, records = _csv_rows(fh, name, cols)
     ti, pi, oi = (index[c] for c in cols)
     ten_i = index.get("tenant") if format == "fleetsim" else None
     if format != "azure" and not first_only:
-        return _read_numeric_csv(records, rows, cols, ti, pi, oi, ten_i)
+        return _read_numeric_csv(records, rows, cols, ti, pi, oi, ten_i, width)
     it = _data_rows(records)
     if first_only:
         it = _until_first_good(it, rows)
     parse_time = _AzureClock() if format == "azure" else None
     for line, f in it:
         n = len(f)
+        if rows.overlong(line, f, width):
+            continue
         rows.add(line, cols,
                  f[ti] if ti < n else None, f[pi] if pi < n else None, f[oi] if oi < n else None,
                  f[ten_i] if ten_i is not None and ten_i < n else None, parse_time)
 
 
-def _read_numeric_csv(records, rows: _Rows, cols, ti: int, pi: int, oi: int, ten_i: int | None) -> None:
+def _read_numeric_csv(records, rows: _Rows, cols, ti: int, pi: int, oi: int, ten_i: int | None,
+                      width: int) -> None:
     """Numeric times (``fleetsim``, ``burstgpt``), with or without a tenant column, in one tight
     loop over the reader. A row that is not plainly good (a cell that ``float``/``int`` cannot
     read, a value out of range, a time going backwards, a row too short) goes through
@@ -381,7 +403,7 @@ def _read_numeric_csv(records, rows: _Rows, cols, ti: int, pi: int, oi: int, ten
                 x = f[ten_i]
         except (ValueError, IndexError):
             t = p = o = None
-        if t is not None and 0.0 <= t < inf and last <= t and 1 <= p <= top and 1 <= o <= top:
+        if t is not None and 0.0 <= t < inf and last <= t and 1 <= p <= top and 1 <= o <= top and len(f) <= width:
             last = t
             t_add(t)
             p_add(p)
@@ -394,7 +416,7 @@ def _read_numeric_csv(records, rows: _Rows, cols, ti: int, pi: int, oi: int, ten
                 ten_add(k)
             else:
                 ten_add(-1)
-        elif not _blank(f):
+        elif not _blank(f) and not rows.overlong(line, f, width):
             n = len(f)
             rows.last_t = last
             rows.add(line, cols, f[ti] if ti < n else None, f[pi] if pi < n else None,
