@@ -19,7 +19,7 @@ Times and throughputs must be > 0 and counts whole numbers; the points must diff
 include iterations that pin each factor (FLOP-bound and bandwidth-bound, small and large), or the
 command stops with exit status 2 naming the file and what is missing.
 The smooth-roofline overlap exponent stays the GPU catalog's (and is not written) unless
-``--fit-exponent`` fits it too. ``--kernels pytorch`` (default ``trtllm``) and ``--kernel-factors
+``--fit-exponent`` fits it too. ``--kernels pytorch`` (or any set of :data:`sim.perf.kernels.KERNEL_SETS`; default ``trtllm``) and ``--kernel-factors
 '{decode_attention_floor_s: 2.0e-5}'`` price the non-GEMM kernels as the scenario's ``perf.kernels``
 and ``perf.kernel_factors`` will, so the factors fitted are the ones that scenario needs; the file
 records the set (:func:`sim.perf.kernels.kernel_record`). ``--attention-kv-sharing per_query_head``
@@ -42,6 +42,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.perf.kernels import KERNEL_SETS
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("points", nargs="?", type=Path, help="CSV of measured iteration times or throughputs")
@@ -54,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fit-exponent", action="store_true",
                    help="with measured points: also fit the smooth-roofline overlap exponent "
                         "(default: keep the GPU catalog's)")
-    p.add_argument("--kernels", choices=["trtllm", "pytorch"], default=None,
+    p.add_argument("--kernels", choices=list(KERNEL_SETS), default=None,
                    help="with measured points: the stack's kernel set, as the scenario's perf.kernels "
                         "(default trtllm)")
     p.add_argument("--kernel-factors", default=None, metavar="MAPPING",
