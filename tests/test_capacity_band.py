@@ -221,15 +221,6 @@ def test_the_python_api_names_its_argument():
         sim.run(queue_scenario(lam=0.5, duration=60.0), capacity_band=0)
 
 
-def test_the_fluid_tier_refuses_the_band_clearly(tmp_path, capsys):
-    sc = queue_scenario(lam=0.5, duration=3600.0)
-    sc["fidelity"] = "fluid"
-    rc = main(["run", str(_write(tmp_path, sc)), "--capacity-band"])
-    err = capsys.readouterr().err
-    assert rc == 2
-    assert "--capacity-band: not available at fidelity: fluid" in err and "fidelity=request" in err
-
-
 def test_the_flag_alone_is_three_per_cent_and_the_table_shows_ranges(tmp_path, capsys):
     path = _write(tmp_path, queue_scenario(lam=0.8, duration=600.0))
     assert main(["run", str(path), "--quiet", "--capacity-band"]) == 0
