@@ -14,6 +14,7 @@ times are the prompt's ``0.001 s/token x tokens / c``, so:
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import subprocess
@@ -29,7 +30,7 @@ import sim
 from sim import humanize
 from sim.cli import main
 from sim.errors import InputError
-from sim.metrics.band import near_saturation
+from sim.metrics.band import attainment_range, class_band, latency_range, near_saturation
 from sim.perf.base import BatchShape, decode_run_fn, decode_step_fn
 from sim.perf.linear import LinearModel
 from sim.perf.roofline import RooflineModel
@@ -281,3 +282,40 @@ def test_the_report_shows_the_ranges_beside_the_point_values(tmp_path):
     assert f"<td>{humanize.latency(p99)} – overload</td>" in page
     assert "ranges: the same arrivals with the model&#x27;s capacity 10 % higher" in page
     assert "With 10 % less capacity" in page and "reaches overload" in page       # the verdict
+
+
+# ---------------------------------------------------------------- per request class
+
+
+def _two_classes(lam: float = 0.9, duration: float = 1500.0) -> dict:
+    sc = queue_scenario(lam=lam, duration=duration)
+    sc["workload"]["classes"] = [{"name": "interactive", "share": 0.3, "slo": {"ttft_s": 3.0}},
+                                 {"name": "batch", "share": 0.7}]
+    sc["slo"] = {"ttft_s": 10.0, "tpot_s": 1.0}
+    return sc
+
+
+def test_each_class_has_its_range_and_it_is_that_classs_block_at_the_scaled_capacity(tmp_path, capsys):
+    """FCFS waits are non-decreasing in every service time (common arrivals), so each class's
+    percentiles order as the fleet's do; a side's class block is the class block of the run at
+    that capacity, bit for bit."""
+    sc = _two_classes()
+    res = sim.run(copy.deepcopy(sc), capacity_band=3)
+    b = res.summary["capacity_band"]
+    slow = sim.run(copy.deepcopy(sc), capacity=0.97).summary
+    for name in ("interactive", "batch"):
+        point = res.summary["classes"][name]
+        f, s = b["faster"]["classes"][name], b["slower"]["classes"][name]
+        assert s["latency"] == slow["classes"][name]["latency"] and s["slo"]["attainment"] == \
+            slow["classes"][name]["slo"]["attainment"]
+        for q in ("p50", "p90", "p99"):
+            assert f["latency"]["ttft"][q] <= point["latency"]["ttft"][q] <= s["latency"]["ttft"][q], (name, q)
+        assert s["slo"]["attainment"] <= point["slo"]["attainment"] <= f["slo"]["attainment"], name
+    # the terminal's class table shows the ranges
+    assert main(["run", str(_write(tmp_path, sc)), "--quiet", "--capacity-band"]) == 0
+    out = capsys.readouterr().out
+    assert "TTFT p99 ms (+3 % – −3 %)" in out and "SLO (−3 % – +3 %)" in out
+    for name in ("interactive", "batch"):
+        row = next(line for line in out.splitlines() if line.startswith(name + " "))
+        own = class_band(b, name)
+        assert f"({latency_range(own, 'ttft', 'p99')})" in row and f"({attainment_range(own)})" in row

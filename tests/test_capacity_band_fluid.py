@@ -239,3 +239,19 @@ def test_a_static_pool_is_refused_at_a_scaled_capacity_in_the_fluid_tier(tmp_pat
     assert "fleet.pools.0.batching.policy" in err and "timeout_s" in err and "fidelity: request" in err
     with pytest.raises(ScenarioError, match="batching.policy"):
         sim.run(sc, capacity=0.9)
+
+
+def test_the_fluid_band_has_each_classs_range_under_its_own_slo():
+    """Two classes, the tight one's TTFT objective (0.06 s) near its latency: its attainment moves
+    with capacity, read off its own SLO-ratio rows."""
+    sc = _steady(9.0, hours=2.0)
+    sc["fidelity"] = "fluid"
+    sc["workload"]["classes"] = [{"name": "tight", "share": 0.4, "slo": {"ttft_s": 0.06}},
+                                 {"name": "loose", "share": 0.6}]
+    s = sim.run(sc, capacity_band=10).summary
+    b = s["capacity_band"]
+    tight = [b["slower"]["classes"]["tight"], s["classes"]["tight"], b["faster"]["classes"]["tight"]]
+    att = [c["slo"]["attainment"] for c in tight]
+    assert att[0] < att[1] < att[2] and att[2] - att[0] > 0.05
+    assert tight[0]["latency"]["ttft"]["mean"] > tight[1]["latency"]["ttft"]["mean"] > tight[2]["latency"]["ttft"]["mean"]
+    assert b["slower"]["classes"]["loose"]["slo"]["attainment"] >= att[0]

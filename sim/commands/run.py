@@ -30,8 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"also report latency and SLO attainment as a range: the same run (same seed, same "
                         f"arrivals) with the model's capacity PCT %% lower and PCT %% higher (default "
                         f"{DEFAULT_PCT:g}, about the step-time model's throughput error; 0 < PCT <= {MAX_PCT:g}); "
-                        f"costs two extra runs (about 3x the time; at fidelity: fluid the capacity curves are "
-                        f"measured once and read rescaled, so little more). Worth it above a "
+                        f"costs two extra runs (about 3x the time; at fidelity: fluid two more passes over the steps "
+                        f"on the capacity curves rescaled, no new measurement). Worth it above a "
                         f"load factor of ~{NEAR_SATURATION:g}, where a few per cent of capacity moves latency by "
                         f"tens of per cent (a note suggests it there)")
 

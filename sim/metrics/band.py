@@ -12,7 +12,8 @@ modelled capacity (:class:`sim.perf.scaled.ScaledCapacity`), and reports what ea
 ``capacity_band = {"pct", "slower": side, "faster": side}``, each side
 ``{"capacity", "latency": {ttft, tpot, itl, e2e, queue: {mean, p50, p90, p99}}, "slo": {attainment,
 goodput_rps}, "stability": {stable, verdict, offered_load_factor}, "load_factor"}`` in the summary's
-own units (seconds, shares). A side whose verdict is ``"unstable"`` describes a growing queue, not a
+own units (seconds, shares), and, when the run has request classes, ``"classes": {name: {"latency",
+"slo"}}`` (each class's own blocks; :func:`class_band` reads one as a band of its own). A side whose verdict is ``"unstable"`` describes a growing queue, not a
 steady state: it reads ``overload``.
 
     >>> point = {"latency": {"ttft": {"p99": 0.412}}, "stability": {"verdict": "stable"}}
@@ -80,14 +81,40 @@ def capacities(pct: float) -> dict[str, float]:
 
 def side(summary: dict, capacity: float) -> dict:
     """What one side of the band keeps of its run's summary (see the module docstring)."""
+    st = summary.get("stability") or {}
+    out = {"capacity": capacity, **_blocks(summary),
+           "stability": {k: st.get(k) for k in ("stable", "verdict", "offered_load_factor")},
+           "load_factor": (summary.get("utilization") or {}).get("load_factor")}
+    if summary.get("classes"):
+        out["classes"] = {name: _blocks(c) for name, c in summary["classes"].items()}
+    return out
+
+
+def _blocks(summary: dict) -> dict:
+    """The latency and SLO blocks a band side keeps of a summary (or of one class's block)."""
     lat = summary.get("latency") or {}
     slo = summary.get("slo") or {}
-    st = summary.get("stability") or {}
-    return {"capacity": capacity,
-            "latency": {k: dict(lat[k]) for k in LATENCY_KEYS if k in lat},
-            "slo": {k: slo.get(k) for k in ("attainment", "goodput_rps")},
-            "stability": {k: st.get(k) for k in ("stable", "verdict", "offered_load_factor")},
-            "load_factor": (summary.get("utilization") or {}).get("load_factor")}
+    return {"latency": {k: dict(lat[k]) for k in LATENCY_KEYS if k in lat},
+            "slo": {k: slo.get(k) for k in ("attainment", "goodput_rps")}}
+
+
+def class_band(b: dict, name: str) -> dict | None:
+    """Class ``name``'s part of band ``b`` as a band of its own (each side's class blocks with the
+    side's stability verdict, which is the fleet's), for :func:`latency_range` and
+    :func:`attainment_range`; ``None`` when a side has no such class.
+
+        >>> sides = {s: {"classes": {"chat": {"latency": {"ttft": {"p99": v}}}}, "stability": {"verdict": "stable"}}
+        ...          for s, v in (("slower", 0.5), ("faster", 0.3))}
+        >>> latency_range(class_band({"pct": 3, **sides}, "chat"), "ttft", "p99")
+        '300.0 – 500.0'
+    """
+    sides = {}
+    for name_side in SIDES:
+        own = ((b.get(name_side) or {}).get("classes") or {}).get(name)
+        if own is None:
+            return None
+        sides[name_side] = {**own, "stability": b[name_side].get("stability")}
+    return {"pct": b["pct"], **sides}
 
 
 def band(pct: float, *, slower: dict, faster: dict) -> dict:

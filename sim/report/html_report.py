@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sim import humanize
-from sim.metrics.band import attainment_range, latency_range
+from sim.metrics.band import attainment_range, class_band, latency_range
 from sim.metrics.band import explanation as band_explanation
 from sim.report.overview import overview, read_scenario, shard_notes
 from sim.report.render import short_name
@@ -282,11 +282,18 @@ def metrics_section(summary: dict) -> str:
             [name, *(_fmt(p.get(k), u) for k, _, u in keys)] for name, p in pools.items()])
     classes = summary.get("classes") or {}
     if classes:
+        rows = []
+        for name, c in classes.items():
+            row = [name, _fmt(_get(c, "requests.completed")), _fmt(_get(c, "latency.ttft.p99"), "s"),
+                   _fmt(_get(c, "latency.tpot.p99"), "s"), _fmt(_get(c, "slo.attainment"), "%")]
+            own = class_band(band, name) if band else None
+            if band:
+                row += [_band_cell(own, k) if own and _get(c, k) is not None else ""
+                        for k in ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment")]
+            rows.append(row)
+        ranges = [f"{h} at ±{band['pct']:g} %" for h in ("TTFT p99", "TPOT p99", "SLO attainment")] if band else []
         out += "<h3>Per request class</h3>" + _table(
-            ["class", "completed", "TTFT p99", "TPOT p99", "SLO attainment"],
-            [[name, _fmt(_get(c, "requests.completed")), _fmt(_get(c, "latency.ttft.p99"), "s"),
-              _fmt(_get(c, "latency.tpot.p99"), "s"), _fmt(_get(c, "slo.attainment"), "%")]
-             for name, c in classes.items()])
+            ["class", "completed", "TTFT p99", "TPOT p99", "SLO attainment", *ranges], rows)
     flat = sorted(_flatten(summary))
     out += ("<details><summary>Every value in summary.json (seconds, USD)</summary>"
             + _table(["key", "value"], [[k, v] for k, v in flat]) + "</details>")
