@@ -351,6 +351,11 @@ def test_a_banded_sweep_has_each_points_band_and_ranges_in_its_table(tmp_path, c
     assert "latency.ttft.p99 ±3 %" in table and "utilization.load_factor ±3 %" not in table
     faster, slower = (f"{conf[f'capacity_band.{s}.latency.ttft.p99.mean']:.3g}" for s in ("faster", "slower"))
     assert faster in table and slower in table
+    # the sweep's report.html has the ranges as a table of their own
+    assert main(["report", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    assert "Ranges at ±3 % capacity" in page
+    assert humanize.latency(conf["capacity_band.slower.latency.ttft.p99.mean"]) in page
 
 
 def test_a_sweep_band_needs_the_simulator():

@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir
-from sim.metrics.band import DEFAULT_PCT
+from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
 from sim.planning.table import text_table
 
@@ -51,31 +51,6 @@ def _cell(row: dict, metric: str) -> str:
     return plain(m)
 
 
-def band_key(metric: str, side: str) -> str | None:
-    """The flat key of ``metric`` on a capacity band side (latency percentiles and means, SLO
-    attainment and goodput), or ``None`` when the band does not carry it."""
-    parts = metric.split(".")
-    if (parts[0] == "latency" and len(parts) == 3) or metric in ("slo.attainment", "slo.goodput_rps"):
-        return f"capacity_band.{side}.{metric}"
-    return None
-
-
-def band_cell(row: dict, metric: str) -> str:
-    """``faster – slower`` means of ``metric`` over a configuration's replications (an SLO share:
-    ``slower – faster``, low to high); ``overload`` for a side some replication of which did not keep
-    up, ``?`` after one that could not tell."""
-    from sim.planning.planner import plain
-
-    def one(side: str) -> str:
-        stable = row.get(f"capacity_band.{side}.stable")
-        if stable is False:
-            return "overload"
-        return plain(row.get(f"{band_key(metric, side)}.mean")) + ("?" if stable is None else "")
-
-    low, high = ("slower", "faster") if metric.startswith("slo.") else ("faster", "slower")
-    return f"{one(low)} – {one(high)}"
-
-
 def _stable(row: dict) -> str:
     if row.get("stable") is None and row.get("n", 0) > 0:
         return "?"
@@ -86,6 +61,7 @@ def main(args: argparse.Namespace) -> int:
     def body() -> int:
         from sim.planning.constraints import ConstraintError
         from sim.planning.evaluator import check_metrics
+        from sim.planning import planner
         from sim.planning.planner import COLUMNS, parse_columns, planner_cells
         from sim.planning.sweep import sweep
 
@@ -103,9 +79,10 @@ def main(args: argparse.Namespace) -> int:
             except ConstraintError as exc:   # the points are stored: say so, show the rest
                 print(f"--columns: {exc}", file=sys.stderr)
         ranged = [m for m in shown if args.capacity_band is not None and band_key(m, "faster")]
+        plain = planner.plain
         rows = [{**{k: str(r.get(k)) for k in knobs}, "n": str(r["n"]), "stable": _stable(r),
                  **planner_cells(r), **{m: _cell(r, m) for m in shown},
-                 **{f"{m} ±{args.capacity_band:g} %": band_cell(r, m) for m in ranged}}
+                 **{f"{m} ±{args.capacity_band:g} %": configuration_range(r, m, plain) for m in ranged}}
                 for r in result.configurations]
         cols = [c for m in shown for c in (m, *([f"{m} ±{args.capacity_band:g} %"] if m in ranged else []))]
         print(text_table(rows, [*knobs, "n", "stable", *COLUMNS, *cols]))

@@ -206,3 +206,37 @@ def near_saturation(summary: dict) -> float | None:
               (summary.get("utilization") or {}).get("load_factor")]
     top = max((v for v in found if isinstance(v, (int, float)) and math.isfinite(v)), default=None)
     return top if top is not None and top > NEAR_SATURATION else None
+
+
+def band_key(metric: str, side: str) -> str | None:
+    """The flat key of summary ``metric`` on a band side (latency blocks, SLO attainment and goodput),
+    or ``None`` when a side does not carry it.
+
+        >>> band_key("latency.ttft.p99", "slower"), band_key("utilization.load_factor", "slower")
+        ('capacity_band.slower.latency.ttft.p99', None)
+    """
+    parts = metric.split(".")
+    if (parts[0] == "latency" and len(parts) == 3) or metric in ("slo.attainment", "slo.goodput_rps"):
+        return f"capacity_band.{side}.{metric}"
+    return None
+
+
+def configuration_range(row: dict, metric: str, fmt) -> str:
+    """A sweep configuration's range of ``metric``: the means over its replications of each side,
+    ``faster – slower`` (an SLO number low to high, ``slower – faster``); ``overload`` for a side some
+    replication of which did not keep up (``capacity_band.<side>.stable`` false), ``?`` after one
+    that could not tell (``None``).
+
+        >>> row = {"capacity_band.faster.latency.ttft.p99.mean": 0.2, "capacity_band.faster.stable": True,
+        ...        "capacity_band.slower.latency.ttft.p99.mean": 9.0, "capacity_band.slower.stable": False}
+        >>> configuration_range(row, "latency.ttft.p99", str)
+        '0.2 – overload'
+    """
+    def one(name: str) -> str:
+        stable = row.get(f"capacity_band.{name}.stable")
+        if stable is False:
+            return "overload"
+        return fmt(row.get(f"{band_key(metric, name)}.mean")) + ("?" if stable is None else "")
+
+    low, high = ("slower", "faster") if metric.startswith("slo.") else ("faster", "slower")
+    return f"{one(low)} – {one(high)}"

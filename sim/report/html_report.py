@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sim import humanize
-from sim.metrics.band import attainment_range, class_band, latency_range
+from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
 from sim.metrics.band import explanation as band_explanation
 from sim.report.overview import overview, read_scenario, shard_notes
 from sim.report.render import short_name
@@ -399,11 +399,24 @@ def _add_sweep(page: _Page, folder: Path, regenerate: bool) -> None:
             page.figures += [p for p in write_sweep_figures(folder, view) if p.suffix == ".png"]
         knob_paths = [p for k in view.knobs for p in k.paths]
         ci = " (mean ± 95% CI half-width; low–high where cut at the metric's range)" if view.seeds > 1 else ""
+        pct = next((r.get("capacity_band.pct.mean") for r in view.configurations
+                    if isinstance(r.get("capacity_band.pct.mean"), (int, float))), None)
+        ranged = [m for m in TABLE_METRICS if pct is not None and band_key(m, "faster")]
         rows = [[*(r.get(k) for k in knob_paths), r.get("n"), r.get("errors"),
                  *(_mean_ci(r, m) for m in TABLE_METRICS)] for r in view.configurations]
         page.sections.append(f"<h2>Sweep: {len(view.configurations)} configurations × {view.seeds} "
                              f"seed(s){ci}</h2>"
                              + _table([*knob_paths, "n", "errors", *TABLE_METRICS], rows))
+        if ranged:
+            page.sections.append(
+                f"<h3>Ranges at ±{pct:g} % capacity</h3>" + _table(
+                    [*knob_paths, *ranged],
+                    [[*(r.get(k) for k in knob_paths),
+                      *(configuration_range(r, m, lambda v, m=m: _fmt(v, _unit(m))) for m in ranged)]
+                     for r in view.configurations])
+                + f'<p class="note">Each configuration at {pct:g} % more (lower latency) and {pct:g} % less of '
+                  f"the model's capacity (fleetsim sweep --capacity-band), means over its replications; "
+                  f"'overload': a side that did not keep up; '?': too short to tell.</p>")
         errors = [p for p in data.get("points", []) if p.get("error")]
         if errors:
             page.sections.append("<h2>Failed points</h2>" + _table(
