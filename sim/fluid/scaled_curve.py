@@ -49,7 +49,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from sim.fluid.backlog import REF, _CENTRES
+from sim.fluid.backlog import CENTRES, REF
 from sim.metrics.schema import COMPLETED
 from sim.metrics.summary import latency_columns
 
@@ -108,7 +108,7 @@ def rescale_rows(hists: np.ndarray, capacity: float, frontend_s: float = 0.0) ->
     each bin's mass moves with its centre, split between the two bins whose centres bracket the
     new one (linear in the logarithm: a pure scale moves every bin by the same fraction of a bin)."""
     hists = np.asarray(hists, dtype=np.float64)
-    moved = np.maximum((_CENTRES - frontend_s) / capacity + frontend_s, 0.0)
+    moved = np.maximum((CENTRES - frontend_s) / capacity + frontend_s, 0.0)
     with np.errstate(divide="ignore"):
         x = np.where(moved >= REF.lo, np.log(np.maximum(moved, REF.lo) / REF.lo) / REF._log_g + 0.5, 0.0)
     x = np.minimum(x, REF.n_bins - 1)
