@@ -128,7 +128,7 @@ def band_table(s: dict) -> list[str]:
                          for side, label in (("faster", "+" + pct), ("slower", "−" + pct)))
     lines += [f"{'SLO':<14}{'-' if att is None else format(att, '.2%')} ({attainment_range(b)})   "
               f"stability: this run {s.get('stability', {}).get('verdict', '-')}, {verdicts}",
-              *_wrap(explanation(b))]
+              *_wrap(explanation(b, fluid=s.get("engine") == "fluid"))]
     return lines
 
 

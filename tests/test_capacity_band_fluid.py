@@ -255,3 +255,14 @@ def test_the_fluid_band_has_each_classs_range_under_its_own_slo():
     assert att[0] < att[1] < att[2] and att[2] - att[0] > 0.05
     assert tight[0]["latency"]["ttft"]["mean"] > tight[1]["latency"]["ttft"]["mean"] > tight[2]["latency"]["ttft"]["mean"]
     assert b["slower"]["classes"]["loose"]["slo"]["attainment"] >= att[0]
+
+
+def test_the_fluid_bands_words_say_what_its_sides_are(tmp_path, capsys):
+    sc = _steady(8.0, hours=2.0)
+    sc["fidelity"] = "fluid"
+    path = tmp_path / "fluid.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    assert main(["run", str(path), "--quiet", "--capacity-band"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "ranges: the same demand, read off the capacity curves rescaled, with the model's capacity 3 % higher" in out
+    assert "ttft" in out and "(+3 % – −3 %)" in out

@@ -158,10 +158,12 @@ def attainment_range(b: dict, fmt=_share) -> str:
     return f"{_value(b['slower'], 'slo', 'attainment', fmt)} – {_value(b['faster'], 'slo', 'attainment', fmt)}"
 
 
-def explanation(b: dict) -> str:
-    """One line saying what the ranges are."""
+def explanation(b: dict, fluid: bool = False) -> str:
+    """One line saying what the ranges are (``fluid``: of a fluid-tier run, whose sides read the
+    same capacity curves rescaled in time rather than run the same arrivals again)."""
     pct = b["pct"]
-    return (f"ranges: the same arrivals with the model's capacity {pct:g} % higher (lower latency) and {pct:g} % "
+    same = "the same demand, read off the capacity curves rescaled," if fluid else "the same arrivals"
+    return (f"ranges: {same} with the model's capacity {pct:g} % higher (lower latency) and {pct:g} % "
             f"lower{_why(pct)}; 'overload': that side did not keep up; '?': too short to tell whether it did")
 
 

@@ -265,7 +265,8 @@ def metrics_section(summary: dict) -> str:
     header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]
     out = ("<h2>Metrics</h2>" + "".join(f'<p class="note">{html.escape(n)}</p>' for n in shard_notes(summary))
            + _table(header, rows)
-           + (f'<p class="note">{html.escape(band_explanation(band))}</p>' if band else ""))
+           + (f'<p class="note">{html.escape(band_explanation(band, fluid=summary.get("engine") == "fluid"))}</p>'
+              if band else ""))
     pools = summary.get("pools") or {}
     if pools:
         keys = [("gpu", "GPU", ""), ("replicas", "replicas", ""), ("replicas_mean", "mean replicas", ""),
