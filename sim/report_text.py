@@ -112,9 +112,14 @@ def format_summary(result: "Result") -> str:
 BAND_ROWS = ("ttft", "tpot", "e2e", "queue")
 
 
+def _hours(v: float) -> str:
+    return humanize.number(v, compact=True)
+
+
 def band_table(s: dict) -> list[str]:
     """Each latency percentile as ``point (faster – slower)`` in ms, SLO attainment as ``point (low –
-    high)``, each side's stability verdict, and the one-line explanation (:mod:`sim.metrics.band`)."""
+    high)``, each side's stability verdict, the GPU-hours provisioned when they differ (an autoscaled
+    fleet), and the one-line explanation (:mod:`sim.metrics.band`)."""
     b = s["capacity_band"]
     pct = f"{b['pct']:g} %"
     stats = ("p50", "p90", "p99")
@@ -126,8 +131,11 @@ def band_table(s: dict) -> list[str]:
     att = s["slo"]["attainment"]
     verdicts = ", ".join(f"{label} {(b[side]['stability'] or {}).get('verdict') or '-'}"
                          for side, label in (("faster", "+" + pct), ("slower", "−" + pct)))
+    gh = [(x.get("gpu_hours") or {}).get("provisioned") for x in (s, b["faster"], b["slower"])]
     lines += [f"{'SLO':<14}{'-' if att is None else format(att, '.2%')} ({attainment_range(b)})   "
               f"stability: this run {s.get('stability', {}).get('verdict', '-')}, {verdicts}",
+              *([f"{'GPU-hours':<14}{_hours(gh[0])} ({_hours(gh[1])} – {_hours(gh[2])}) provisioned"]
+                if all(isinstance(v, (int, float)) for v in gh) and len(set(gh)) > 1 else []),
               *_wrap(explanation(b, fluid=s.get("engine") == "fluid"))]
     return lines
 

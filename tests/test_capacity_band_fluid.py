@@ -266,3 +266,29 @@ def test_the_fluid_bands_words_say_what_its_sides_are(tmp_path, capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "ranges: the same demand, read off the capacity curves rescaled, with the model's capacity 3 % higher" in out
     assert "ttft" in out and "(+3 % – −3 %)" in out
+
+
+def test_an_autoscaled_fleet_buys_its_band_in_gpu_hours(tmp_path, capsys):
+    """With a load-factor autoscaler a slower replica makes the pool run more replicas: the band
+    moves GPU-hours (and cost) where a fixed fleet's stay put."""
+    sc = _steady(24.0, hours=4.0)
+    sc["fidelity"] = "fluid"
+    sc["fleet"]["pools"][0].update(replicas=2, autoscale={"target": 0.6, "interval": 60, "min": 1, "max": 30,
+                                                          "cooldown": 300, "scale_up_delay": 60})
+    path = tmp_path / "autoscaled.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    assert main(["run", str(path), "--quiet", "--json", "--capacity-band", "10"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    b = s["capacity_band"]
+    gh = [b["faster"]["gpu_hours"]["provisioned"], s["gpu_hours"]["provisioned"], b["slower"]["gpu_hours"]["provisioned"]]
+    # whole replicas: a side may settle where the point does, but 20 % of capacity apart they differ
+    assert gh[0] <= gh[1] <= gh[2] and gh[0] < gh[2]
+    cost = [b["faster"]["cost"]["compute_usd"], s["cost"]["compute_usd"], b["slower"]["cost"]["compute_usd"]]
+    assert cost[0] <= cost[1] <= cost[2] and cost[0] < cost[2]
+    assert main(["run", str(path), "--quiet", "--capacity-band", "10"]) == 0
+    assert "GPU-hours" in next(line for line in capsys.readouterr().out.splitlines() if "provisioned" in line
+                               and "–" in line)
+    # a fixed fleet provisions the same GPU-hours on both sides, and the table says nothing of them
+    fixed = sim.run(_steady(8.0, hours=2.0) | {"fidelity": "fluid"}, capacity_band=10).summary
+    assert {fixed["capacity_band"][k]["gpu_hours"]["provisioned"] for k in ("faster", "slower")} == \
+        {fixed["gpu_hours"]["provisioned"]}

@@ -12,7 +12,9 @@ modelled capacity (:class:`sim.perf.scaled.ScaledCapacity`), and reports what ea
 ``capacity_band = {"pct", "slower": side, "faster": side}``, each side
 ``{"capacity", "latency": {ttft, tpot, itl, e2e, queue: {mean, p50, p90, p99}}, "slo": {attainment,
 goodput_rps}, "stability": {stable, verdict, offered_load_factor}, "load_factor"}`` in the summary's
-own units (seconds, shares), and, when the run has request classes, ``"classes": {name: {"latency",
+own units (seconds, shares), with ``"gpu_hours": {provisioned, busy}`` and ``"cost": {compute_usd,
+per_million_output_tokens}`` (a fixed fleet provisions the same GPU-hours on either side; an
+autoscaled one does not), and, when the run has request classes, ``"classes": {name: {"latency",
 "slo"}}`` (each class's own blocks; :func:`class_band` reads one as a band of its own). A side whose verdict is ``"unstable"`` describes a growing queue, not a
 steady state: it reads ``overload``.
 
@@ -82,9 +84,12 @@ def capacities(pct: float) -> dict[str, float]:
 def side(summary: dict, capacity: float) -> dict:
     """What one side of the band keeps of its run's summary (see the module docstring)."""
     st = summary.get("stability") or {}
+    cost = summary.get("cost") or {}
     out = {"capacity": capacity, **_blocks(summary),
            "stability": {k: st.get(k) for k in ("stable", "verdict", "offered_load_factor")},
-           "load_factor": (summary.get("utilization") or {}).get("load_factor")}
+           "load_factor": (summary.get("utilization") or {}).get("load_factor"),
+           "gpu_hours": {k: (summary.get("gpu_hours") or {}).get(k) for k in ("provisioned", "busy")},
+           "cost": {k: cost.get(k) for k in ("compute_usd", "per_million_output_tokens")}}
     if summary.get("classes"):
         out["classes"] = {name: _blocks(c) for name, c in summary["classes"].items()}
     return out
