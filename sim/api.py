@@ -103,8 +103,9 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
     ``capacity_band`` (per cent, ``0 < pct <= 50``) runs the scenario twice more, with the same seed,
     at ``1 ∓ pct/100`` times the model's capacity, and adds the summary's ``capacity_band`` block
     (:mod:`sim.metrics.band`); ``wall_seconds`` then counts all three runs. ``capacity`` scales every
-    step time of the run itself (each iteration ``1 / capacity`` as long). The fluid tier reads its
-    latency off capacity curves measured at the model's capacity and refuses both.
+    step time of the run itself (each iteration ``1 / capacity`` as long). The fluid tier measures
+    its capacity curves once, at the model's capacity, and reads each side off them rescaled in time
+    (:mod:`sim.fluid.scaled_curve`).
     """
     t0 = time.perf_counter()
     with _gc_relaxed(), warnings_as_problems(source_name(scenario)):
@@ -115,19 +116,22 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
         if not (isinstance(capacity, (int, float)) and 0.0 < capacity < float("inf")):
             raise InputError(f"capacity: give a scale greater than 0 (1 is the model's capacity); got {capacity!r}")
         if sc.fidelity == "fluid":
-            if pct is not None or capacity != 1.0:
-                raise InputError(f"{'--capacity-band' if pct is not None else 'capacity'}: not available at "
-                                 "fidelity: fluid, whose latency comes from capacity curves measured at the "
-                                 "model's capacity; run the band on a request-level excerpt (--set fidelity=request "
-                                 "with a shorter duration)")
-            from sim.fluid import run_fluid
+            from sim.fluid.run import measured_curves, run_fluid
 
-            result = run_fluid(loaded)
+            curves = measured_curves(loaded, scaled=pct is not None or capacity != 1.0)
+
+            def one(scale: float) -> Result:
+                return run_fluid(loaded, curves=curves, capacity=scale)
+
+            result = one(capacity)
         else:
+            def one(scale: float) -> Result:
+                return _run_request_level(loaded, skip_bad_rows=skip_bad_rows, capacity=scale)
+
             result = _run_request_level(loaded, progress=progress and not quiet, skip_bad_rows=skip_bad_rows,
                                         capacity=capacity)
-            if pct is not None:
-                result.summary["capacity_band"] = _capacity_band(loaded, pct, capacity, skip_bad_rows)
+        if pct is not None:
+            result.summary["capacity_band"] = _capacity_band(one, pct, capacity)
         check_money(result.summary, loaded.source)
     result.summary["wall_seconds"] = time.perf_counter() - t0
     if out is not None:
@@ -154,14 +158,15 @@ def _gc_relaxed():
         gc.set_threshold(*old)
 
 
-def _capacity_band(loaded: LoadedScenario, pct: float, capacity: float, skip_bad_rows: bool) -> dict:
-    """The ``capacity_band`` block: the same scenario and seed (the same arrivals) at ``1 ∓ pct/100``
-    times ``capacity``; the extra runs' warnings are the point run's, said once already."""
+def _capacity_band(one, pct: float, capacity: float) -> dict:
+    """The ``capacity_band`` block: ``one(scale)`` (the same scenario and seed, hence the same
+    arrivals, or the same capacity curves) at ``1 ∓ pct/100`` times ``capacity``; the extra runs'
+    warnings are the point run's, said once already."""
     sides = {}
     for name, scale in capacities(pct).items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sides[name] = _run_request_level(loaded, skip_bad_rows=skip_bad_rows, capacity=capacity * scale).summary
+            sides[name] = one(capacity * scale).summary
     return band(pct, slower=sides["slower"], faster=sides["faster"])
 
 

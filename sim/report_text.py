@@ -9,7 +9,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from sim import humanize
-from sim.metrics.band import attainment_range, explanation, latency_range
+from sim.metrics.band import attainment_range, class_band, explanation, latency_range
 from sim.report.overview import overview
 
 if TYPE_CHECKING:
@@ -86,12 +86,7 @@ def format_summary(result: "Result") -> str:
                          f"{p['gpu_busy']:>6.1%}  {p['kv_cache_mean']:>6.1%}")
     classes = s.get("classes") or {}
     if classes:
-        lines += ["", f"{'class':<14}{'completed':>10}{'TTFT p99 ms':>13}{'TPOT p99 ms':>13}{'SLO':>9}"]
-        for name, c in classes.items():
-            lat = c["latency"]
-            att = c["slo"]["attainment"]
-            lines.append(f"{name:<14}{c['requests']['completed']:>10,}{_ms(lat['ttft']['p99']):>13}"
-                         f"{_ms(lat['tpot']['p99']):>13}{'-' if att is None else format(att, '.2%'):>9}")
+        lines += ["", *class_table(s)]
     f = s.get("failures")
     if f:
         lines += ["", f"failures  {f.get('failures', 0)} failures, availability {f.get('availability', 0):.2%}, "
@@ -117,9 +112,14 @@ def format_summary(result: "Result") -> str:
 BAND_ROWS = ("ttft", "tpot", "e2e", "queue")
 
 
+def _hours(v: float) -> str:
+    return humanize.number(v, compact=True)
+
+
 def band_table(s: dict) -> list[str]:
     """Each latency percentile as ``point (faster – slower)`` in ms, SLO attainment as ``point (low –
-    high)``, each side's stability verdict, and the one-line explanation (:mod:`sim.metrics.band`)."""
+    high)``, each side's stability verdict, the GPU-hours provisioned when they differ (an autoscaled
+    fleet), and the one-line explanation (:mod:`sim.metrics.band`)."""
     b = s["capacity_band"]
     pct = f"{b['pct']:g} %"
     stats = ("p50", "p90", "p99")
@@ -131,10 +131,38 @@ def band_table(s: dict) -> list[str]:
     att = s["slo"]["attainment"]
     verdicts = ", ".join(f"{label} {(b[side]['stability'] or {}).get('verdict') or '-'}"
                          for side, label in (("faster", "+" + pct), ("slower", "−" + pct)))
+    gh = [(x.get("gpu_hours") or {}).get("provisioned") for x in (s, b["faster"], b["slower"])]
     lines += [f"{'SLO':<14}{'-' if att is None else format(att, '.2%')} ({attainment_range(b)})   "
               f"stability: this run {s.get('stability', {}).get('verdict', '-')}, {verdicts}",
-              *_wrap(explanation(b))]
+              *([f"{'GPU-hours':<14}{_hours(gh[0])} ({_hours(gh[1])} – {_hours(gh[2])}) provisioned"]
+                if all(isinstance(v, (int, float)) for v in gh) and len(set(gh)) > 1 else []),
+              *_wrap(explanation(b, fluid=s.get("engine") == "fluid"))]
     return lines
+
+
+def class_table(s: dict) -> list[str]:
+    """Each class's completions, TTFT and TPOT p99 (ms) and SLO attainment; with a capacity band each
+    value as ``point (faster – slower)`` (attainment ``point (low – high)``) from the class's own blocks
+    of each side (:func:`sim.metrics.band.class_band`)."""
+    b = s.get("capacity_band")
+    rows = [["class", "completed", "TTFT p99 ms", "TPOT p99 ms", "SLO"]]
+    if b:
+        pct = f"{b['pct']:g} %"
+        rows[0][2:] = [f"{h} (+{pct} – −{pct})" for h in ("TTFT p99 ms", "TPOT p99 ms")] + [f"SLO (−{pct} – +{pct})"]
+    for name, c in s["classes"].items():
+        lat = c["latency"]
+        att = c["slo"]["attainment"]
+        cells = [name, f"{c['requests']['completed']:,}", _ms(lat["ttft"]["p99"]), _ms(lat["tpot"]["p99"]),
+                 "-" if att is None else format(att, ".2%")]
+        own = class_band(b, name) if b else None
+        if own is not None:             # a range beside each value there is
+            for i, key in ((2, "ttft"), (3, "tpot")):
+                cells[i] += f" ({latency_range(own, key, 'p99')})" if lat[key]["p99"] is not None else ""
+            cells[4] += f" ({attainment_range(own)})" if att is not None else ""
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    widths[0] = max(widths[0] + 1, 14)
+    return [f"{r[0]:<{widths[0]}}" + "".join(f"{cell:>{w + 3}}" for cell, w in zip(r[1:], widths[1:])) for r in rows]
 
 
 #: utilization measures of the summary shown on the terminal (the new ones when present)

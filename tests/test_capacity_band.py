@@ -14,6 +14,7 @@ times are the prompt's ``0.001 s/token x tokens / c``, so:
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import subprocess
@@ -29,7 +30,7 @@ import sim
 from sim import humanize
 from sim.cli import main
 from sim.errors import InputError
-from sim.metrics.band import near_saturation
+from sim.metrics.band import attainment_range, class_band, latency_range, near_saturation
 from sim.perf.base import BatchShape, decode_run_fn, decode_step_fn
 from sim.perf.linear import LinearModel
 from sim.perf.roofline import RooflineModel
@@ -221,15 +222,6 @@ def test_the_python_api_names_its_argument():
         sim.run(queue_scenario(lam=0.5, duration=60.0), capacity_band=0)
 
 
-def test_the_fluid_tier_refuses_the_band_clearly(tmp_path, capsys):
-    sc = queue_scenario(lam=0.5, duration=3600.0)
-    sc["fidelity"] = "fluid"
-    rc = main(["run", str(_write(tmp_path, sc)), "--capacity-band"])
-    err = capsys.readouterr().err
-    assert rc == 2
-    assert "--capacity-band: not available at fidelity: fluid" in err and "fidelity=request" in err
-
-
 def test_the_flag_alone_is_three_per_cent_and_the_table_shows_ranges(tmp_path, capsys):
     path = _write(tmp_path, queue_scenario(lam=0.8, duration=600.0))
     assert main(["run", str(path), "--quiet", "--capacity-band"]) == 0
@@ -290,3 +282,103 @@ def test_the_report_shows_the_ranges_beside_the_point_values(tmp_path):
     assert f"<td>{humanize.latency(p99)} – overload</td>" in page
     assert "ranges: the same arrivals with the model&#x27;s capacity 10 % higher" in page
     assert "With 10 % less capacity" in page and "reaches overload" in page       # the verdict
+
+
+# ---------------------------------------------------------------- per request class
+
+
+def _two_classes(lam: float = 0.9, duration: float = 1500.0) -> dict:
+    sc = queue_scenario(lam=lam, duration=duration)
+    sc["workload"]["classes"] = [{"name": "interactive", "share": 0.3, "slo": {"ttft_s": 3.0}},
+                                 {"name": "batch", "share": 0.7}]
+    sc["slo"] = {"ttft_s": 10.0, "tpot_s": 1.0}
+    return sc
+
+
+def test_each_class_has_its_range_and_it_is_that_classs_block_at_the_scaled_capacity(tmp_path, capsys):
+    """FCFS waits are non-decreasing in every service time (common arrivals), so each class's
+    percentiles order as the fleet's do; a side's class block is the class block of the run at
+    that capacity, bit for bit."""
+    sc = _two_classes()
+    res = sim.run(copy.deepcopy(sc), capacity_band=3)
+    b = res.summary["capacity_band"]
+    slow = sim.run(copy.deepcopy(sc), capacity=0.97).summary
+    for name in ("interactive", "batch"):
+        point = res.summary["classes"][name]
+        f, s = b["faster"]["classes"][name], b["slower"]["classes"][name]
+        assert s["latency"] == slow["classes"][name]["latency"] and s["slo"]["attainment"] == \
+            slow["classes"][name]["slo"]["attainment"]
+        for q in ("p50", "p90", "p99"):
+            assert f["latency"]["ttft"][q] <= point["latency"]["ttft"][q] <= s["latency"]["ttft"][q], (name, q)
+        assert s["slo"]["attainment"] <= point["slo"]["attainment"] <= f["slo"]["attainment"], name
+    # the terminal's class table shows the ranges
+    assert main(["run", str(_write(tmp_path, sc)), "--quiet", "--capacity-band"]) == 0
+    out = capsys.readouterr().out
+    assert "TTFT p99 ms (+3 % – −3 %)" in out and "SLO (−3 % – +3 %)" in out
+    for name in ("interactive", "batch"):
+        row = next(line for line in out.splitlines() if line.startswith(name + " "))
+        own = class_band(b, name)
+        assert f"({latency_range(own, 'ttft', 'p99')})" in row and f"({attainment_range(own)})" in row
+
+
+# ---------------------------------------------------------------- sweeps
+
+
+def test_a_banded_sweep_has_each_points_band_and_ranges_in_its_table(tmp_path, capsys):
+    """Every point runs with the band (its sides are the runs at 0.97 and 1.03 capacity, bit for
+    bit); the table gains a range column per latency and SLO column; a stored point without the band
+    is not reused for one with it."""
+    path = _write(tmp_path, queue_scenario(lam=0.8, duration=600.0))
+    out = tmp_path / "sw"
+    plain = sim.sweep(str(path), ["workload.arrival.rate=0.7,0.8"], out=out, progress=False, figures=False)
+    banded = sim.sweep(str(path), ["workload.arrival.rate=0.7,0.8"], out=out, progress=False, figures=False,
+                       capacity_band=3)
+    assert not any(r.get("reused") for r in banded.records) and all(r.get("reused") is False for r in plain.records)
+    for row in banded:
+        lam = row["workload.arrival.rate"]
+        slow = sim.run(queue_scenario(lam=lam, duration=600.0), capacity=0.97).summary
+        assert row["capacity_band.slower.latency.ttft.p99"] == slow["latency"]["ttft"]["p99"]
+        assert row["capacity_band.slower.slo.attainment"] == slow["slo"]["attainment"]
+    assert "capacity_band.faster.latency.ttft.p99" not in plain[0]
+    conf = banded.configurations[1]
+    assert conf["capacity_band.faster.latency.ttft.p99.mean"] <= conf["latency.ttft.p99.mean"] <= \
+        conf["capacity_band.slower.latency.ttft.p99.mean"]
+    assert conf["capacity_band.slower.stable"] in (True, None, False)
+    rc = main(["sweep", str(path), "--grid", "workload.arrival.rate=0.7,0.8", "--out", str(out), "--quiet",
+               "--capacity-band", "--columns", "latency.ttft.p99,utilization.load_factor"])
+    assert rc == 0
+    table = capsys.readouterr().out
+    assert "latency.ttft.p99 ±3 %" in table and "utilization.load_factor ±3 %" not in table
+    faster, slower = (f"{conf[f'capacity_band.{s}.latency.ttft.p99.mean']:.3g}" for s in ("faster", "slower"))
+    assert faster in table and slower in table
+    # the sweep's report.html has the ranges as a table of their own
+    assert main(["report", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    assert "Ranges at ±3 % capacity" in page
+    assert humanize.latency(conf["capacity_band.slower.latency.ttft.p99.mean"]) in page
+
+
+def test_a_sweep_band_needs_the_simulator():
+    with pytest.raises(InputError, match="capacity_band: needs the simulator"):
+        sim.sweep(queue_scenario(lam=0.5), {"workload.arrival.rate": [0.5]}, runner=lambda sc, seed: {},
+                  executor="serial", progress=False, capacity_band=3)
+
+
+def test_a_banded_sweeps_figure_shades_the_range_between_the_sides():
+    from sim.report.render import new_figure
+    from sim.report.sweep_figures import metric_vs_knob
+
+    rows = [{"rate": r, "latency.ttft.p99.mean": p, "capacity_band.pct.mean": 3.0,
+             "capacity_band.faster.latency.ttft.p99.mean": f, "capacity_band.slower.latency.ttft.p99.mean": s}
+            for r, f, p, s in ((1.0, 0.1, 0.2, 0.3), (2.0, 0.3, 0.5, 0.9))]
+    ax = new_figure(4, 3).subplots()
+    assert metric_vs_knob(ax, rows, "rate", [], "latency.ttft.p99", "p99 TTFT (s)")
+    shaded = [c for c in ax.collections if c.get_label() == "±3 % capacity"]
+    assert len(shaded) == 1
+    ys = shaded[0].get_paths()[0].vertices[:, 1]
+    assert ys.min() == pytest.approx(0.1) and ys.max() == pytest.approx(0.9)
+    # without the band keys nothing is shaded
+    ax = new_figure(4, 3).subplots()
+    metric_vs_knob(ax, [{k: v for k, v in r.items() if not k.startswith("capacity_band")} for r in rows], "rate", [],
+                   "latency.ttft.p99", "p99 TTFT (s)")
+    assert not [c for c in ax.collections if "capacity" in str(c.get_label())]

@@ -26,16 +26,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "sweep points; see README 'Limits')")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="trace replay: count and skip malformed rows instead of failing")
-    p.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=_band_pct, metavar="PCT",
+    p.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
                    help=f"also report latency and SLO attainment as a range: the same run (same seed, same "
                         f"arrivals) with the model's capacity PCT %% lower and PCT %% higher (default "
                         f"{DEFAULT_PCT:g}, about the step-time model's throughput error; 0 < PCT <= {MAX_PCT:g}); "
-                        f"costs two extra runs (about 3x the time); request-level runs only. Worth it above a "
+                        f"costs two extra runs (about 3x the time; at fidelity: fluid two more passes over the steps "
+                        f"on the capacity curves rescaled, no new measurement). Worth it above a "
                         f"load factor of ~{NEAR_SATURATION:g}, where a few per cent of capacity moves latency by "
                         f"tens of per cent (a note suggests it there)")
 
 
-def _band_pct(text: str) -> float:
+def band_pct(text: str) -> float:
     """``--capacity-band``'s value (argparse names the flag in its error, exit 2)."""
     problem = pct_problem(text)
     if problem:

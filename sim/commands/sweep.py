@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.commands.run import check_out_dir
+from sim.commands.run import band_pct, check_out_dir
+from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
 from sim.planning.table import text_table
 
@@ -30,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a field and its values, comma-separated or LOW..HIGH, e.g. "
                              "fleet.pools.0.replicas=4,8,16 (repeatable; the product is swept)")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
+    parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
+                        help=f"run every point with the capacity band (see fleetsim run --capacity-band; default "
+                             f"{DEFAULT_PCT:g}): each latency and SLO column gains a range column 'faster – "
+                             f"slower' at ±PCT %% capacity, and the tables the capacity_band.* keys")
     parser.add_argument("--columns", default=None, metavar="KEY,KEY",
                         help="summary keys to tabulate after the planner columns (GPUs, replicas, "
                              "GPU-hours, $/hour, $/month, $/M output tokens, window cost), e.g. "
@@ -56,6 +61,7 @@ def main(args: argparse.Namespace) -> int:
     def body() -> int:
         from sim.planning.constraints import ConstraintError
         from sim.planning.evaluator import check_metrics
+        from sim.planning import planner
         from sim.planning.planner import COLUMNS, parse_columns, planner_cells
         from sim.planning.sweep import sweep
 
@@ -64,16 +70,22 @@ def main(args: argparse.Namespace) -> int:
         check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
         result = sweep(args.scenario, args.grid, seeds=args.seeds, overrides=args.overrides,
                        executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-                       out=out, progress=not args.quiet, figures=not args.no_figures)
+                       out=out, progress=not args.quiet, figures=not args.no_figures,
+                       capacity_band=args.capacity_band)
         knobs = [p for k in result.knobs for p in k.paths]
         if args.columns:
             try:
                 check_metrics(result.configurations, shown)
             except ConstraintError as exc:   # the points are stored: say so, show the rest
                 print(f"--columns: {exc}", file=sys.stderr)
+        ranged = [m for m in shown if args.capacity_band is not None and band_key(m, "faster")]
+        plain = planner.plain
         rows = [{**{k: str(r.get(k)) for k in knobs}, "n": str(r["n"]), "stable": _stable(r),
-                 **planner_cells(r), **{m: _cell(r, m) for m in shown}} for r in result.configurations]
-        print(text_table(rows, [*knobs, "n", "stable", *COLUMNS, *shown]))
+                 **planner_cells(r), **{m: _cell(r, m) for m in shown},
+                 **{f"{m} ±{args.capacity_band:g} %": configuration_range(r, m, plain) for m in ranged}}
+                for r in result.configurations]
+        cols = [c for m in shown for c in (m, *([f"{m} ±{args.capacity_band:g} %"] if m in ranged else []))]
+        print(text_table(rows, [*knobs, "n", "stable", *COLUMNS, *cols]))
         if any(r.get("stable") is False for r in result.configurations):
             print("stable NO: the backlog grew over the run (the fleet did not keep up); its latencies "
                   "describe a growing queue", file=sys.stderr)

@@ -3,7 +3,8 @@
 ``fidelity: fluid`` in a scenario makes :func:`sim.api.run` call :func:`run_fluid`. Modules:
 :mod:`~sim.fluid.demand` (expected arrivals per step from the workload's rate functions),
 :mod:`~sim.fluid.capacity` (per-replica capacity curves measured by short request-level runs,
-cached on disk), :mod:`~sim.fluid.curve` (a curve's quantities against offered load, interpolated) and :mod:`~sim.fluid.run` (the stepping, summary, time series and ledger).
+cached on disk), :mod:`~sim.fluid.curve` (a curve's quantities against offered load, interpolated),
+:mod:`~sim.fluid.scaled_curve` (a curve at a scaled capacity, by rescaling time) and :mod:`~sim.fluid.run` (the stepping, summary, time series and ledger).
 """
 from sim.fluid.capacity import CalibrationSettings, cache_dir, capacity_curve, measure_curve
 from sim.fluid.curve import CapacityCurve

@@ -42,7 +42,8 @@ def _centres() -> np.ndarray:
     return c
 
 
-_CENTRES = _centres()
+CENTRES = _centres()
+"""The geometric centre of each reference bin (0 for bin 0): where a bin's values are taken to lie."""
 
 
 def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray, shift_s: np.ndarray) -> np.ndarray:
@@ -63,7 +64,7 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
     for k in np.flatnonzero(~plain & (weight > 0)):
         row = weight[k] * ((1 - w[k]) * hists[i[k]] + w[k] * hists[i[k] + 1])
         nz = np.flatnonzero(row)
-        out += np.bincount(REF.bin_index(_CENTRES[nz] + shift[k]), weights=row[nz], minlength=bins)
+        out += np.bincount(REF.bin_index(CENTRES[nz] + shift[k]), weights=row[nz], minlength=bins)
     return out
 
 

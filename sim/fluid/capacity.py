@@ -14,7 +14,8 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
    min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica:
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
    p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, and normalised log-histograms of TTFT/TPOT/E2E/queue
-   (so the fluid tier can mix percentiles across steps); a group of replicas (below) measures one
+   (so the fluid tier can mix percentiles across steps) and of each request's SLO ratio (so a scaled
+   capacity reads its attainment off the same runs, :mod:`sim.fluid.scaled_curve`); a group of replicas (below) measures one
    replica's replica-seconds, not ``g`` times them (:func:`grid_run_length`);
 3. per-request token means and the refused share come from 200,000 requests drawn from the
    workload generator with the replica's admission rules applied (:func:`length_stats`): the
@@ -49,7 +50,9 @@ from pathlib import Path
 import numpy as np
 
 from sim.fluid.curve import CURVE_VERSION, HIST_METRICS, METRICS, STATS, CapacityCurve
-from sim.metrics.summary import RequestStats
+from sim.fluid.scaled_curve import ratio_row, slo_ratios
+from sim.metrics.schema import COMPLETED, FAILED, REJECTED
+from sim.metrics.summary import RequestStats, inflight_missed
 
 DEFAULT_FRACTIONS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 
@@ -303,6 +306,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         reject_share=lengths["reject_share"],
         class_attainment=np.array(g.c_att), class_latency_mean={m: np.array(v) for m, v in g.c_mean.items()},
         class_hists={m: np.array(v) for m, v in g.c_hist.items()},
+        slo_ratio=np.array(g.ratio), class_slo_ratio=np.array(g.c_ratio),
         meta={"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
               "probe_rate_rps": probe_rate, "group_replicas": int(group),
               "group_router": template["fleet"]["router"],
@@ -364,6 +368,10 @@ class _GridRuns:
         self.c_att: list[list[float]] = [[] for _ in range(n_cls)]
         self.c_mean = {m: [[] for _ in range(n_cls)] for m in HIST_METRICS}
         self.c_hist = {m: [[] for _ in range(n_cls)] for m in HIST_METRICS}
+        self.frontend_s = float(template["fleet"].get("frontend_s") or 0.0)
+        self.slo = (float(template["slo"]["ttft_s"]), float(template["slo"]["tpot_s"]))
+        self.ratio: list[np.ndarray] = []
+        self.c_ratio: list[list[np.ndarray]] = [[] for _ in range(n_cls)]
 
     def add(self, rate: float, warm: float, res) -> None:
         """One grid run at ``rate``: its summary's numbers, histograms, classes and counts."""
@@ -382,6 +390,19 @@ class _GridRuns:
             self.hists[m].append(row)
         self._add_classes(res.records, warm)
         self._add_counts(res.records)
+        self._add_ratios(res.records, warm, float(s["simulated_seconds"]))
+
+    def _add_ratios(self, rec: np.ndarray, warm: float, end: float) -> None:
+        """The SLO-ratio rows of the run's measured requests, fleet-wide and per class under its SLO."""
+        m = rec[rec["arrival_s"] >= warm]
+        self.ratio.append(self._ratio_row(m, self.slo, end))
+        for k in range(self.n_cls):
+            self.c_ratio[k].append(self._ratio_row(m[m["cls"] == k], self.cls_slo[k], end))
+
+    def _ratio_row(self, m: np.ndarray, slo: tuple[float, float], end: float) -> np.ndarray:
+        st = m["status"]
+        known = int(np.sum((st == COMPLETED) | (st == REJECTED) | (st == FAILED))) + inflight_missed(m, end, slo[0])
+        return ratio_row(slo_ratios(m, *slo, self.frontend_s), known)
 
     def _add_classes(self, rec: np.ndarray, warm: float) -> None:
         """Each class's attainment under its own SLO (the run's where it has no finished request),
@@ -417,7 +438,7 @@ class _GridRuns:
             column.insert(0, idle)
         columns = [v for d in self.lat.values() for v in d.values()] + list(self.hists.values())
         columns += [v for d in (self.c_mean, self.c_hist) for per_class in d.values() for v in per_class]
-        for column in columns + self.c_att:
+        for column in columns + self.c_att + [self.ratio] + self.c_ratio:
             column.insert(0, column[0])
 
 

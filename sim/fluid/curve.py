@@ -3,7 +3,8 @@
 :class:`CapacityCurve` holds per-replica quantities at a grid of offered rates (requests/s per
 replica, from zero load to near saturation): completions/s, SLO attainment, GPU busy share, mean
 KV-cache use, MFU, latency ``{mean, p50, p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, normalised
-log-histograms of TTFT/TPOT/E2E/queue, and the same per request class. Between grid points every
+log-histograms of TTFT/TPOT/E2E/queue and of each request's SLO ratio (what the curve's attainment
+is at a scaled capacity, :mod:`sim.fluid.scaled_curve`), and the same per request class. Between grid points every
 quantity is interpolated linearly in the offered rate, flat outside the grid (:meth:`CapacityCurve.at`).
 Its JSON form (:meth:`CapacityCurve.to_json`, histograms stored sparse) is what the on-disk cache
 holds. How a curve is measured is :mod:`sim.fluid.capacity`.
@@ -15,9 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: the curve format and measurement version (part of the cache key; a bump measures every curve again)
-CURVE_VERSION = 7  # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+CURVE_VERSION = 8  # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
 # min_requests; 6: measured behind the scenario's router on a group of replicas; 7: a group's grid
-# runs and saturation probes measure the replica-seconds of one replica's (:func:`sim.fluid.capacity.grid_run_length`)
+# runs and saturation probes measure the replica-seconds of one replica's (:func:`sim.fluid.capacity.grid_run_length`);
+# 8: SLO-ratio rows, what a scaled capacity reads its attainment from (:mod:`sim.fluid.scaled_curve`)
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -47,6 +49,10 @@ class CapacityCurve:
     class_attainment: np.ndarray | None = None          # (classes, grid)
     class_latency_mean: dict[str, np.ndarray] | None = None   # metric -> (classes, grid)
     class_hists: dict[str, np.ndarray] | None = None     # metric -> (classes, grid, bins)
+    # normalised log-histograms of each request's SLO ratio (:func:`sim.fluid.scaled_curve.slo_ratios`),
+    # over the requests whose outcome is known: fleet-wide (grid, bins) and per class (classes, grid, bins)
+    slo_ratio: np.ndarray | None = None
+    class_slo_ratio: np.ndarray | None = None
 
     # ------------------------------------------------------------------ evaluation
     def position(self, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,12 +85,16 @@ class CapacityCurve:
                 "class_latency_mean": None if self.class_latency_mean is None else
                 {m: v.tolist() for m, v in self.class_latency_mean.items()},
                 "class_hists": None if self.class_hists is None else
-                {m: [_sparse(h) for h in v] for m, v in self.class_hists.items()}}
+                {m: [_sparse(h) for h in v] for m, v in self.class_hists.items()},
+                "slo_ratio": None if self.slo_ratio is None else _sparse(self.slo_ratio),
+                "class_slo_ratio": None if self.class_slo_ratio is None else
+                [_sparse(h) for h in self.class_slo_ratio]}
 
     @classmethod
     def from_json(cls, d: dict) -> "CapacityCurve":
         hists = {m: _dense(h) for m, h in d["hists"].items()}
         ca, cl, ch = d.get("class_attainment"), d.get("class_latency_mean"), d.get("class_hists")
+        sr, csr = d.get("slo_ratio"), d.get("class_slo_ratio")
         def arr(x):
             return np.asarray(x, dtype=np.float64)
         return cls(key=d["key"], pool=d["pool"], max_rps=float(d["max_rps"]), rates_rps=arr(d["rates_rps"]),
@@ -97,7 +107,9 @@ class CapacityCurve:
                    class_attainment=None if ca is None else np.asarray(ca, dtype=np.float64),
                    class_latency_mean=None if cl is None else {m: np.asarray(v, dtype=np.float64)
                                                                for m, v in cl.items()},
-                   class_hists=None if ch is None else {m: np.stack([_dense(h) for h in v]) for m, v in ch.items()})
+                   class_hists=None if ch is None else {m: np.stack([_dense(h) for h in v]) for m, v in ch.items()},
+                   slo_ratio=None if sr is None else _dense(sr),
+                   class_slo_ratio=None if csr is None else np.stack([_dense(h) for h in csr]))
 
 
 def _sparse(h: np.ndarray) -> dict:

@@ -50,6 +50,7 @@ from sim.fluid.backlog import backlog_ages
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
+from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
@@ -293,12 +294,39 @@ def _class_blocks(summary: dict, steps: _Steps, per_cls: list[ClassSums], names:
     return classes_block
 
 
+def _check(loaded, scaled: bool) -> None:
+    """:class:`~sim.errors.ScenarioError` naming every field the fluid tier does not model (and, when
+    the capacity is ``scaled``, does not rescale)."""
+    problems = [(f, f"{m} (fidelity: fluid)") for f, m in refused(loaded.scenario)]
+    if scaled:
+        problems += [(f, f"{m} (a scaled capacity at fidelity: fluid)")
+                     for f, m in refused_at_capacity(loaded.scenario)]
+    if problems:
+        from sim.errors import ScenarioError
+
+        raise ScenarioError(problems, loaded.source)
+
+
+def measured_curves(loaded, settings: CalibrationSettings | None = None, use_cache: bool = True,
+                    scaled: bool = False) -> list[CapacityCurve]:
+    """Every pool's capacity curve at the model's capacity (cached, or measured), after checking that
+    the fluid tier models the scenario (and, when it will be read at a ``scaled`` capacity, that it
+    rescales)."""
+    sc = loaded.scenario
+    _check(loaded, scaled)
+    _, settings = _options(sc, 1.0, settings)
+    return [capacity_curve(sc, i, Path(loaded.base_dir), settings, use_cache=use_cache)
+            for i in range(len(sc.fleet.pools))]
+
+
 def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSettings | None = None,
-              use_cache: bool = True, curves: list[CapacityCurve] | None = None):
+              use_cache: bool = True, curves: list[CapacityCurve] | None = None, capacity: float = 1.0):
     """Simulate ``loaded`` (a :class:`~sim.scenario.load.LoadedScenario`) in fluid steps; returns
     a :class:`sim.api.Result` with the same summary keys, time series and ledger as a request-level run.
 
-    ``step_s`` defaults to one hour; ``curves`` (one per pool) skips the measurement.
+    ``step_s`` defaults to one hour; ``curves`` (one per pool, at the model's capacity) skips the
+    measurement. ``capacity`` scales every pool's step-time model (each iteration ``1 / capacity``
+    as long) and reads the curves rescaled in time (:mod:`sim.fluid.scaled_curve`), measuring nothing new.
     """
     from sim.api import Result, build_pools, price_run
     from sim.metrics.records import RECORD_DTYPE
@@ -306,18 +334,15 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     from sim.workload import class_names, classes
 
     sc = loaded.scenario
-    problems = refused(sc)
-    if problems:
-        from sim.errors import ScenarioError
-
-        raise ScenarioError([(f, f"{m} (fidelity: fluid)") for f, m in problems], loaded.source)
+    _check(loaded, capacity != 1.0)
+    if curves is None:
+        curves = measured_curves(loaded, settings, use_cache, capacity != 1.0)
     step_s, settings = _options(sc, step_s, settings)
     base_dir = Path(loaded.base_dir)
     end = float(sc.duration)
     steps = _steps(sc, step_s, base_dir)
-    pools = build_pools(loaded)
-    if curves is None:
-        curves = [capacity_curve(sc, i, base_dir, settings, use_cache=use_cache) for i in range(len(pools))]
+    pools = build_pools(loaded, capacity)
+    curves = [at_capacity(c, capacity, sc.fleet.frontend_s) for c in curves]
     share = pool_shares(sc.fleet.router, pools, curves)
 
     like = {m: np.zeros_like(next(iter(curves[0].hists.values()))[0]) for m in HIST_METRICS}

@@ -12,7 +12,10 @@ modelled capacity (:class:`sim.perf.scaled.ScaledCapacity`), and reports what ea
 ``capacity_band = {"pct", "slower": side, "faster": side}``, each side
 ``{"capacity", "latency": {ttft, tpot, itl, e2e, queue: {mean, p50, p90, p99}}, "slo": {attainment,
 goodput_rps}, "stability": {stable, verdict, offered_load_factor}, "load_factor"}`` in the summary's
-own units (seconds, shares). A side whose verdict is ``"unstable"`` describes a growing queue, not a
+own units (seconds, shares), with ``"gpu_hours": {provisioned, busy}`` and ``"cost": {compute_usd,
+per_million_output_tokens}`` (a fixed fleet provisions the same GPU-hours on either side; an
+autoscaled one does not), and, when the run has request classes, ``"classes": {name: {"latency",
+"slo"}}`` (each class's own blocks; :func:`class_band` reads one as a band of its own). A side whose verdict is ``"unstable"`` describes a growing queue, not a
 steady state: it reads ``overload``.
 
     >>> point = {"latency": {"ttft": {"p99": 0.412}}, "stability": {"verdict": "stable"}}
@@ -80,14 +83,43 @@ def capacities(pct: float) -> dict[str, float]:
 
 def side(summary: dict, capacity: float) -> dict:
     """What one side of the band keeps of its run's summary (see the module docstring)."""
+    st = summary.get("stability") or {}
+    cost = summary.get("cost") or {}
+    out = {"capacity": capacity, **_blocks(summary),
+           "stability": {k: st.get(k) for k in ("stable", "verdict", "offered_load_factor")},
+           "load_factor": (summary.get("utilization") or {}).get("load_factor"),
+           "gpu_hours": {k: (summary.get("gpu_hours") or {}).get(k) for k in ("provisioned", "busy")},
+           "cost": {k: cost.get(k) for k in ("compute_usd", "per_million_output_tokens")}}
+    if summary.get("classes"):
+        out["classes"] = {name: _blocks(c) for name, c in summary["classes"].items()}
+    return out
+
+
+def _blocks(summary: dict) -> dict:
+    """The latency and SLO blocks a band side keeps of a summary (or of one class's block)."""
     lat = summary.get("latency") or {}
     slo = summary.get("slo") or {}
-    st = summary.get("stability") or {}
-    return {"capacity": capacity,
-            "latency": {k: dict(lat[k]) for k in LATENCY_KEYS if k in lat},
-            "slo": {k: slo.get(k) for k in ("attainment", "goodput_rps")},
-            "stability": {k: st.get(k) for k in ("stable", "verdict", "offered_load_factor")},
-            "load_factor": (summary.get("utilization") or {}).get("load_factor")}
+    return {"latency": {k: dict(lat[k]) for k in LATENCY_KEYS if k in lat},
+            "slo": {k: slo.get(k) for k in ("attainment", "goodput_rps")}}
+
+
+def class_band(b: dict, name: str) -> dict | None:
+    """Class ``name``'s part of band ``b`` as a band of its own (each side's class blocks with the
+    side's stability verdict, which is the fleet's), for :func:`latency_range` and
+    :func:`attainment_range`; ``None`` when a side has no such class.
+
+        >>> sides = {s: {"classes": {"chat": {"latency": {"ttft": {"p99": v}}}}, "stability": {"verdict": "stable"}}
+        ...          for s, v in (("slower", 0.5), ("faster", 0.3))}
+        >>> latency_range(class_band({"pct": 3, **sides}, "chat"), "ttft", "p99")
+        '300.0 – 500.0'
+    """
+    sides = {}
+    for name_side in SIDES:
+        own = ((b.get(name_side) or {}).get("classes") or {}).get(name)
+        if own is None:
+            return None
+        sides[name_side] = {**own, "stability": b[name_side].get("stability")}
+    return {"pct": b["pct"], **sides}
 
 
 def band(pct: float, *, slower: dict, faster: dict) -> dict:
@@ -131,10 +163,12 @@ def attainment_range(b: dict, fmt=_share) -> str:
     return f"{_value(b['slower'], 'slo', 'attainment', fmt)} – {_value(b['faster'], 'slo', 'attainment', fmt)}"
 
 
-def explanation(b: dict) -> str:
-    """One line saying what the ranges are."""
+def explanation(b: dict, fluid: bool = False) -> str:
+    """One line saying what the ranges are (``fluid``: of a fluid-tier run, whose sides read the
+    same capacity curves rescaled in time rather than run the same arrivals again)."""
     pct = b["pct"]
-    return (f"ranges: the same arrivals with the model's capacity {pct:g} % higher (lower latency) and {pct:g} % "
+    same = "the same demand, read off the capacity curves rescaled," if fluid else "the same arrivals"
+    return (f"ranges: {same} with the model's capacity {pct:g} % higher (lower latency) and {pct:g} % "
             f"lower{_why(pct)}; 'overload': that side did not keep up; '?': too short to tell whether it did")
 
 
@@ -179,3 +213,37 @@ def near_saturation(summary: dict) -> float | None:
               (summary.get("utilization") or {}).get("load_factor")]
     top = max((v for v in found if isinstance(v, (int, float)) and math.isfinite(v)), default=None)
     return top if top is not None and top > NEAR_SATURATION else None
+
+
+def band_key(metric: str, side: str) -> str | None:
+    """The flat key of summary ``metric`` on a band side (latency blocks, SLO attainment and goodput),
+    or ``None`` when a side does not carry it.
+
+        >>> band_key("latency.ttft.p99", "slower"), band_key("utilization.load_factor", "slower")
+        ('capacity_band.slower.latency.ttft.p99', None)
+    """
+    parts = metric.split(".")
+    if (parts[0] == "latency" and len(parts) == 3) or metric in ("slo.attainment", "slo.goodput_rps"):
+        return f"capacity_band.{side}.{metric}"
+    return None
+
+
+def configuration_range(row: dict, metric: str, fmt) -> str:
+    """A sweep configuration's range of ``metric``: the means over its replications of each side,
+    ``faster – slower`` (an SLO number low to high, ``slower – faster``); ``overload`` for a side some
+    replication of which did not keep up (``capacity_band.<side>.stable`` false), ``?`` after one
+    that could not tell (``None``).
+
+        >>> row = {"capacity_band.faster.latency.ttft.p99.mean": 0.2, "capacity_band.faster.stable": True,
+        ...        "capacity_band.slower.latency.ttft.p99.mean": 9.0, "capacity_band.slower.stable": False}
+        >>> configuration_range(row, "latency.ttft.p99", str)
+        '0.2 – overload'
+    """
+    def one(name: str) -> str:
+        stable = row.get(f"capacity_band.{name}.stable")
+        if stable is False:
+            return "overload"
+        return fmt(row.get(f"{band_key(metric, name)}.mean")) + ("?" if stable is None else "")
+
+    low, high = ("slower", "faster") if metric.startswith("slo.") else ("faster", "slower")
+    return f"{one(low)} – {one(high)}"

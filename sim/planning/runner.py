@@ -22,12 +22,14 @@ class SimulationRunner:
 
     ``checked``: the configurations were checked before the points ran (planning's ``validate``),
     which issued the scenario's warnings once; loading the scenario again for each point then keeps
-    them to itself rather than repeat them per point.
+    them to itself rather than repeat them per point. ``capacity_band`` (per cent) runs each point
+    with the capacity band (:func:`sim.api.run`'s argument: the summary's ``capacity_band`` block).
     """
 
     source: str = "<scenario>"
     base_dir: str = "."
     checked: bool = False
+    capacity_band: float | None = None
 
     def __call__(self, scenario: dict, seed: int) -> dict[str, Any]:
         from sim.api import run
@@ -40,7 +42,7 @@ class SimulationRunner:
             if self.checked:
                 warnings.simplefilter("ignore", ScenarioWarning)
             loaded = scenario_from_dict(data, self.source, self.base_dir)
-        return run(loaded, quiet=True).summary
+        return run(loaded, quiet=True, capacity_band=self.capacity_band).summary
 
 
 def resolve_runner(runner: Runner | None, validate: bool | None, source: str,

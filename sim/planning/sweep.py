@@ -15,19 +15,22 @@ into the same folder reuses every stored point.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.errors import InputError
 from sim.limits import check_points
+from sim.metrics.band import check_pct
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, columns, configurations, parse_knobs, value_labels
-from sim.planning.points import make_points, run_points
-from sim.planning.runner import Runner, resolve_runner
+from sim.planning.points import Point, make_points, run_points
+from sim.planning.runner import Runner, SimulationRunner, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import CONFIDENCE, aggregate, flatten
-from sim.planning.store import PointStore
+from sim.planning.store import PointStore, point_key
 from sim.planning.table import write_csv, write_json
 
 EXCLUDED_FROM_TABLE = ("wall_seconds",)
@@ -96,6 +99,9 @@ def configuration_rows(rows: Sequence[Mapping[str, Any]], knob_paths: Sequence[s
         row["n"] = len(ok)
         row["errors"] = len(members) - len(ok)
         row["stable"] = kept_up(ok) if ok else None
+        if any("capacity_band.pct" in m for m in ok):
+            for side in ("faster", "slower"):
+                row[f"capacity_band.{side}.stable"] = kept_up(ok, f"capacity_band.{side}.stability.stable")
         metrics = [{k: v for k, v in m.items() if k not in knob_paths and k not in NOT_STATISTICS}
                    for m in ok]
         for name, ci in aggregate(metrics, confidence).items():
@@ -106,11 +112,11 @@ def configuration_rows(rows: Sequence[Mapping[str, Any]], knob_paths: Sequence[s
     return out
 
 
-def kept_up(points: Sequence[Mapping[str, Any]]) -> bool | None:
+def kept_up(points: Sequence[Mapping[str, Any]], key: str = "stability.stable") -> bool | None:
     """Did every replication keep up? False when any backlog grew, None when any run could not tell
     (``stability.verdict`` "cannot tell"), else True (a point stored before stability was reported
-    counts as stable)."""
-    states = [m.get("stability.stable", True) for m in points]
+    counts as stable). ``key``: the flat key of the verdict (a capacity band side's, e.g.)."""
+    states = [m.get(key, True) for m in points]
     return False if any(s is False for s in states) else None if any(s is None for s in states) else True
 
 
@@ -118,7 +124,7 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
           overrides: Sequence[str] = (), executor: str | SerialExecutor = "local",
           workers: int | None = None, scheduler: str | None = None, out: Path | str | None = None,
           runner: Runner | None = None, progress: bool = False, figures: bool = True,
-          validate: bool | None = None) -> SweepResult:
+          validate: bool | None = None, capacity_band: float | None = None) -> SweepResult:
     """Run every configuration of ``grid`` with ``seeds`` replications.
 
     Parameters
@@ -139,6 +145,10 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
         ``runner(scenario_dict, seed) -> summary``; default runs the simulator.
     validate : bool, optional
         Validate every configuration before running (default: when ``runner`` is the simulator).
+    capacity_band : float, optional
+        Run every point with the capacity band at ±this many per cent of the model's capacity
+        (:func:`sim.api.run`): rows gain the ``capacity_band.*`` keys, configurations their means
+        and ``capacity_band.<side>.stable``. A band point is stored apart from the same point without it.
     """
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(grid)
@@ -146,6 +156,8 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     configs = configurations(knobs)
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     points = make_points(source, configs, seeds, validate=validate)
+    if capacity_band is not None:
+        runner, points = banded(runner, points, capacity_band)
     out_path = Path(out) if out is not None else None
     store = PointStore(out_path)
     with executor_for(executor, workers, scheduler) as ex:
@@ -161,6 +173,16 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
 
             write_sweep_figures(out_path, result)
     return result
+
+
+def banded(runner: Runner, points: Sequence[Point], pct: Any) -> tuple[Runner, list[Point]]:
+    """The simulator's runner with the capacity band at ``pct`` per cent, and the points keyed apart
+    from the same points without it (a stored point without the band is not reused for one with it)."""
+    pct = check_pct(pct, "capacity_band")
+    if not isinstance(runner, SimulationRunner):
+        raise InputError("capacity_band: needs the simulator (a custom runner has no capacity to scale)")
+    return (dataclasses.replace(runner, capacity_band=pct),
+            [dataclasses.replace(p, key=point_key({"point": p.key, "capacity_band": pct}, p.seed)) for p in points])
 
 
 def write_sweep(out: Path, result: SweepResult, source: str = "<scenario>") -> None:

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sim import humanize
-from sim.metrics.band import attainment_range, latency_range
+from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
 from sim.metrics.band import explanation as band_explanation
 from sim.report.overview import overview, read_scenario, shard_notes
 from sim.report.render import short_name
@@ -265,7 +265,8 @@ def metrics_section(summary: dict) -> str:
     header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]
     out = ("<h2>Metrics</h2>" + "".join(f'<p class="note">{html.escape(n)}</p>' for n in shard_notes(summary))
            + _table(header, rows)
-           + (f'<p class="note">{html.escape(band_explanation(band))}</p>' if band else ""))
+           + (f'<p class="note">{html.escape(band_explanation(band, fluid=summary.get("engine") == "fluid"))}</p>'
+              if band else ""))
     pools = summary.get("pools") or {}
     if pools:
         keys = [("gpu", "GPU", ""), ("replicas", "replicas", ""), ("replicas_mean", "mean replicas", ""),
@@ -282,11 +283,18 @@ def metrics_section(summary: dict) -> str:
             [name, *(_fmt(p.get(k), u) for k, _, u in keys)] for name, p in pools.items()])
     classes = summary.get("classes") or {}
     if classes:
+        rows = []
+        for name, c in classes.items():
+            row = [name, _fmt(_get(c, "requests.completed")), _fmt(_get(c, "latency.ttft.p99"), "s"),
+                   _fmt(_get(c, "latency.tpot.p99"), "s"), _fmt(_get(c, "slo.attainment"), "%")]
+            own = class_band(band, name) if band else None
+            if band:
+                row += [_band_cell(own, k) if own and _get(c, k) is not None else ""
+                        for k in ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment")]
+            rows.append(row)
+        ranges = [f"{h} at ±{band['pct']:g} %" for h in ("TTFT p99", "TPOT p99", "SLO attainment")] if band else []
         out += "<h3>Per request class</h3>" + _table(
-            ["class", "completed", "TTFT p99", "TPOT p99", "SLO attainment"],
-            [[name, _fmt(_get(c, "requests.completed")), _fmt(_get(c, "latency.ttft.p99"), "s"),
-              _fmt(_get(c, "latency.tpot.p99"), "s"), _fmt(_get(c, "slo.attainment"), "%")]
-             for name, c in classes.items()])
+            ["class", "completed", "TTFT p99", "TPOT p99", "SLO attainment", *ranges], rows)
     flat = sorted(_flatten(summary))
     out += ("<details><summary>Every value in summary.json (seconds, USD)</summary>"
             + _table(["key", "value"], [[k, v] for k, v in flat]) + "</details>")
@@ -392,11 +400,24 @@ def _add_sweep(page: _Page, folder: Path, regenerate: bool) -> None:
             page.figures += [p for p in write_sweep_figures(folder, view) if p.suffix == ".png"]
         knob_paths = [p for k in view.knobs for p in k.paths]
         ci = " (mean ± 95% CI half-width; low–high where cut at the metric's range)" if view.seeds > 1 else ""
+        pct = next((r.get("capacity_band.pct.mean") for r in view.configurations
+                    if isinstance(r.get("capacity_band.pct.mean"), (int, float))), None)
+        ranged = [m for m in TABLE_METRICS if pct is not None and band_key(m, "faster")]
         rows = [[*(r.get(k) for k in knob_paths), r.get("n"), r.get("errors"),
                  *(_mean_ci(r, m) for m in TABLE_METRICS)] for r in view.configurations]
         page.sections.append(f"<h2>Sweep: {len(view.configurations)} configurations × {view.seeds} "
                              f"seed(s){ci}</h2>"
                              + _table([*knob_paths, "n", "errors", *TABLE_METRICS], rows))
+        if ranged:
+            page.sections.append(
+                f"<h3>Ranges at ±{pct:g} % capacity</h3>" + _table(
+                    [*knob_paths, *ranged],
+                    [[*(r.get(k) for k in knob_paths),
+                      *(configuration_range(r, m, lambda v, m=m: _fmt(v, _unit(m))) for m in ranged)]
+                     for r in view.configurations])
+                + f'<p class="note">Each configuration at {pct:g} % more (lower latency) and {pct:g} % less of '
+                  f"the model's capacity (fleetsim sweep --capacity-band), means over its replications; "
+                  f"'overload': a side that did not keep up; '?': too short to tell.</p>")
         errors = [p for p in data.get("points", []) if p.get("error")]
         if errors:
             page.sections.append("<h2>Failed points</h2>" + _table(

@@ -3,7 +3,9 @@
 Inputs are configuration rows (``<metric>.mean``, ``<metric>.ci_low``, ``<metric>.ci_high``, one
 row per configuration, see :func:`sim.planning.sweep.configuration_rows`). Error bars are the
 95 % Student-t intervals over replications, cut at the metric's natural range (an attainment bar
-stops at 1, a latency bar at 0: :mod:`sim.planning.stats`); with one seed there are none.
+stops at 1, a latency bar at 0: :mod:`sim.planning.stats`); with one seed there are none. A sweep
+run with the capacity band shades each latency and attainment line's range between its faster and
+slower sides (``capacity_band.<side>.<metric>.mean``).
 
 The Pareto plot puts compute cost (``cost.compute_usd``) against p99 TTFT
 (``latency.ttft.p99``); a configuration is on the frontier when no other is at most as
@@ -101,7 +103,8 @@ def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Seq
         ys = [ys[i] for i in order]
         if yerr is not None:
             yerr = [[e[i] for i in order] for e in yerr]
-        ax.errorbar(xs, ys, yerr=yerr, marker="o", capsize=3, label=name)
+        line = ax.errorbar(xs, ys, yerr=yerr, marker="o", capsize=3, label=name)
+        _band(ax, [members[i] for i in order], xs, metric, line.lines[0].get_color())
         drawn = True
     if not numeric:
         ax.set_xticks(range(len(cats)), cats)
@@ -115,6 +118,17 @@ def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Seq
         ax.ticklabel_format(axis="y", useOffset=False)
     ax.grid(True, alpha=0.3)
     return drawn
+
+
+def _band(ax, members: Sequence[Mapping[str, Any]], xs: Sequence[float], metric: str, color: str) -> None:
+    """The capacity band of ``metric`` (mean of each side over the replications) as a shaded range
+    behind its line, when the sweep ran with ``--capacity-band``."""
+    sides = [[_num(m.get(f"capacity_band.{side}.{metric}.mean")) for m in members] for side in ("faster", "slower")]
+    if all(math.isnan(v) for v in sides[0] + sides[1]):
+        return
+    pct = _num(members[0].get("capacity_band.pct.mean"))
+    ax.fill_between(xs, *sides, color=color, alpha=0.18, linewidth=0,
+                    label=f"±{pct:g} % capacity" if math.isfinite(pct) else "capacity band")
 
 
 def write_sweep_figures(out: Path | str, result: Any, metrics=SWEEP_METRICS) -> list[Path]:
@@ -137,7 +151,7 @@ def write_sweep_figures(out: Path | str, result: Any, metrics=SWEEP_METRICS) -> 
             metric_vs_knob(ax, rows, knob, others, m, lab)
         for ax in axes[len(present):]:
             ax.set_visible(False)
-        if others and len(rows) > 1:
+        if (others and len(rows) > 1) or any("capacity_band.pct.mean" in r for r in rows):
             axes[0].legend(fontsize="small")
         ci = " (mean ± 95% CI)" if result.seeds > 1 else ""
         fig.suptitle(f"sweep over {knob}{ci}")
