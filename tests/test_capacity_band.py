@@ -382,3 +382,21 @@ def test_a_banded_sweeps_figure_shades_the_range_between_the_sides():
     metric_vs_knob(ax, [{k: v for k, v in r.items() if not k.startswith("capacity_band")} for r in rows], "rate", [],
                    "latency.ttft.p99", "p99 TTFT (s)")
     assert not [c for c in ax.collections if "capacity" in str(c.get_label())]
+
+
+def test_the_verdict_explains_a_question_mark():
+    """A side the run is too short to judge gets a '?' in the verdict's range and, in the same
+    sentence, what the '?' means (the legend under the terminal table is not beside the verdict)."""
+    from sim.metrics.band import band, verdict
+
+    def side(v: str, ttft_p99: float) -> dict:
+        return {"stability": {"verdict": v}, "latency": {"ttft": {"p99": ttft_p99}},
+                "slo": {"attainment": 0.9}}
+
+    text = verdict({"capacity_band": band(3, slower=side("cannot tell", 4.8), faster=side("stable", 0.25))})
+    assert "4.80 s?" in text or "4.8 s?" in text, text
+    assert "too short to tell whether the fleet keeps up with 3 % less capacity" in text
+    both = verdict({"capacity_band": band(3, slower=side("cannot tell", 4.8), faster=side("cannot tell", 0.25))})
+    assert "on either side" in both
+    plain = verdict({"capacity_band": band(3, slower=side("stable", 0.5), faster=side("stable", 0.25))})
+    assert "?" not in plain and "too short" not in plain

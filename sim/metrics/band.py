@@ -139,7 +139,7 @@ def _value(band_side: dict, key: str, stat: str, fmt) -> str:
     v = ((band_side.get("latency") or {}).get(key) or {}).get(stat) if key != "slo" else \
         (band_side.get("slo") or {}).get(stat)
     text = fmt(v)
-    if (band_side.get("stability") or {}).get("verdict") == "cannot tell":
+    if undecided(band_side):
         text += "?"
     return text
 
@@ -195,8 +195,17 @@ def verdict(summary: dict) -> str:
     if overloaded(b["slower"]):
         return (f"With {pct} less capacity{_why(b['pct'])} the fleet would not keep up: read this run's latency "
                 f"as a range that reaches overload.")
+    unsure = [name for name in ("faster", "slower") if undecided(b[name])]
+    note = (f" ('?': the run is too short to tell whether the fleet keeps up with {pct} "
+            f"{'more' if unsure == ['faster'] else 'less'} capacity)" if len(unsure) == 1 else
+            " ('?': the run is too short to tell whether the fleet keeps up on either side)" if unsure else "")
     return (f"At ±{pct} of the model's capacity TTFT p99 ranges {latency_range(b, 'ttft', 'p99', humanize.latency)}"
-            f" and SLO attainment {attainment_range(b)}.")
+            f" and SLO attainment {attainment_range(b)}{note}.")
+
+
+def undecided(band_side: dict) -> bool:
+    """Whether the run was too short to tell if a side kept up (its stability verdict is ``"cannot tell"``)."""
+    return (band_side.get("stability") or {}).get("verdict") == "cannot tell"
 
 
 def near_saturation(summary: dict) -> float | None:
