@@ -58,5 +58,5 @@ def test_vllm_points_add_the_routing_kernels_of_58_moe_layers_and_the_block_fp8_
         ks = KERNEL_SETS[p.kernels]
         fp8 = floor.modelled_ms(p)["fp8_floor"]
         assert extra == pytest.approx(58 * (ks.moe_routing_s + ks.moe_finalize_s) * 1e3 + fp8, rel=1e-9)
-        # the floor: at most 305 block-fp8 GEMMs (61 x 3 MLA, 3 x 2 dense, 58 x 2 shared expert) at 13.6 us
+        # the floor: at most 305 block-fp8 GEMMs (61 x 3 MLA, 3 x 2 dense, 58 x 2 shared expert) at 12.6 us
         assert (0.0 < fp8 < 305 * ks.fp8_linear_floor_s * 1e3) if p.kernels == "vllm" else fp8 == 0.0

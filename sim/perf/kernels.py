@@ -68,14 +68,15 @@ Three sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel set
     kernel times agree that these GEMMs do not get shorter than about 10 µs at 1-64 tokens, whatever the weight
     bytes: SGLang PR 5820 (github.com/sgl-project/sglang/pull/5820, its ``bench_fp8_blockwise_gemm.py``,
     ``triton.testing.do_bench``, GEMM only) times DeepSeek-V3's N=3,072 K=1,536 GEMM (4.7 MB of weights) at
-    M=1 at 10.3 µs with DeepGEMM, 14.5 with vLLM's CUTLASS kernel, 14.3 with SGLang's Triton kernel, flat to
-    M=64, and every other DeepSeek shape it lists longer; vLLM PR 23280 (github.com/vllm-project/vllm/pull/23280,
-    H100, in a CUDA graph, quantization included) times the whole op on the fused q_a/kv_a projection (N=2,112,
-    K=7,168) at 23.3 µs (Triton) and 34.0 µs (CUTLASS) at M=1 and 16, where the bf16 GEMM of the same shape
-    takes 9.9 µs. The floor is the fastest of these kernels (10.3 µs: vLLM v0.11 selects DeepGEMM for shapes
-    whose N and K are multiples of 128 when DeepGEMM is installed, CUTLASS otherwise on Hopper) plus the
-    quantization kernel as the H200 trace times it (2.2 µs) and the two kernel boundaries at the trace's
-    0.533 µs: 13.6 µs, a lower bound of the op as PR 23280 times it.
+    M=1 at 10.3 µs with DeepGEMM (9.4 at M=32-64), 14.5 with vLLM's CUTLASS kernel, 14.3 with SGLang's Triton
+    kernel, flat to M=64, and every other DeepSeek shape it lists longer; vLLM PR 23280
+    (github.com/vllm-project/vllm/pull/23280, H100, in a CUDA graph, quantization included) times the whole op
+    on the fused q_a/kv_a projection (N=2,112, K=7,168) at 23.3 µs (Triton) and 34.0 µs (CUTLASS) at M=1 and 16,
+    where the bf16 GEMM of the same shape takes 9.9 µs. The floor is the fastest of these kernels at 1-64 tokens
+    (9.4 µs; vLLM v0.11 runs DeepGEMM for shapes ``should_use_deepgemm_for_fp8_linear`` accepts when DeepGEMM is
+    installed and enabled, CUTLASS otherwise on Hopper) plus the quantization kernel as the H200 trace times it
+    (2.2 µs) and the two kernel boundaries at the trace's
+    0.533 µs: 12.6 µs, a lower bound of the op as PR 23280 times it.
 
 A set is named in a ``perf:`` block (``kernels``, ``kernel_factors``; :func:`build_kernels` builds
 one from the two outside a scenario, for ``fleetsim calibrate``), and a calibration file fitted with a
@@ -89,7 +90,7 @@ can be warned (:func:`kernel_mismatch`).
     >>> round(kernel_set("vllm").moe_routing_s * 1e6, 1), round(kernel_set("vllm").moe_finalize_s * 1e6, 1)
     (27.7, 4.3)
     >>> round(kernel_set("vllm").fp8_linear_floor_s * 1e6, 1)
-    13.6
+    12.6
 """
 from __future__ import annotations
 
@@ -115,13 +116,13 @@ VLLM_FINALIZE_KERNELS = 4
 """Kernels of vLLM's ``fused_moe`` after its first expert GEMM: activation, quantization, second GEMM, ``moe_sum``
 (``fused_experts_impl``, vllm/model_executor/layers/fused_moe/fused_moe.py)."""
 
-BLOCK_FP8_GEMM_FLOOR_S = 10.3e-6
+BLOCK_FP8_GEMM_FLOOR_S = 9.376e-6
 """The shortest block-fp8 GEMM at 1-64 tokens in SGLang PR 5820's table of DeepSeek-V3's GEMMs: DeepGEMM on
-N=3,072 K=1,536 at M=1 (github.com/sgl-project/sglang/pull/5820; module docstring)."""
+N=3,072 K=1,536 at M=32 and 64 (10.336 µs at M=1; github.com/sgl-project/sglang/pull/5820; module docstring)."""
 
 VLLM_BLOCK_FP8_LINEAR_FLOOR_S = BLOCK_FP8_GEMM_FLOOR_S + VLLM_GROUP_QUANT_S + 2 * VLLM_KERNEL_SPACING_S
 """One block-fp8 linear op in vLLM at a few tokens: the GEMM's floor, the activation's quantization and the
-two kernels' boundaries (13.6 µs)."""
+two kernels' boundaries (12.6 µs)."""
 
 
 @dataclass(frozen=True, slots=True)
