@@ -232,6 +232,7 @@ class RooflineModel(RankParts, PipelineParts):
         self._fp8_gemms = tuple((c, 2.0 * n * k, n * k * BYTES_PER_ELEMENT["fp8"], 2.0 * (n + k))
                                 for c, n, k in block_fp8_linears(m, tp, L)) \
             if ks.fp8_linear_floor_s > 0.0 and weight_dtype == "fp8" and not (lay.dp_attention and tp > 1) else ()
+        self._fp8_cache: dict[Any, float] = {}
         # CPU work per iteration (sim.perf.overhead): the catalog's fixed overhead plus batch terms
         self.cpu = replace(cpu or CpuOverhead(), fixed_s=eff.overhead_s)
         # per-GPU coefficients (one pipeline stage: its L layers and the lm head)
@@ -347,11 +348,15 @@ class RooflineModel(RankParts, PipelineParts):
         """What the block-fp8 linear GEMMs' per-call floor adds to their roofline at ``n_tokens`` tokens: each
         GEMM takes ``max(floor, its own smooth roofline)`` (:attr:`KernelSet.fp8_linear_floor_s`), so the sum
         over them of ``max(0, floor - roofline)``; 0.0 when none pays it."""
-        p, floor, extra = self.overlap_exponent, self._fp8_floor_s, 0.0
-        for calls, flops, w_bytes, io_bytes in self._fp8_gemms:
-            t = smooth_roofline(flops * n_tokens / self._gemm_peak, (w_bytes + io_bytes * n_tokens) / self._bw, p)
-            if t < floor:
-                extra += calls * (floor - t)
+        extra = self._fp8_cache.get(n_tokens)   # cached per token count: MLA models price every step afresh
+        if extra is None:
+            p, floor, extra = self.overlap_exponent, self._fp8_floor_s, 0.0
+            for calls, flops, w_bytes, io_bytes in self._fp8_gemms:
+                t = smooth_roofline(flops * n_tokens / self._gemm_peak, (w_bytes + io_bytes * n_tokens) / self._bw, p)
+                if t < floor:
+                    extra += calls * (floor - t)
+            if len(self._fp8_cache) < 65536:
+                self._fp8_cache[n_tokens] = extra
         return extra
 
     def _rest_s(self, n_tokens: Any, n_emit: Any) -> Any:
