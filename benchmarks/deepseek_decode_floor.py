@@ -22,14 +22,14 @@ Published points (8x H200 SXM, DeepSeek-R1 and R1-0528, DeepSeek's FP8 checkpoin
 
 Modelled: the step model's pure-decode step (:meth:`RooflineModel.breakdown`) at batch = concurrency and the mean
 context of a request halfway through its output (prompt + output / 2), in the published layout, with the kernel set
-of the point's engine (``vllm`` for vLLM: its traced MoE routing kernels and the quantization and spacing around
-its second expert GEMM, :mod:`sim.perf.kernels`; ``trtllm`` for
+of the point's engine (``vllm`` for vLLM: its traced MoE routing kernels, the quantization and spacing around
+its second expert GEMM and the per-call floor of its block-fp8 linear ops, :mod:`sim.perf.kernels`; ``trtllm`` for
 SGLang, whose kernels no H200 trace prices) and, beside it, the default ``trtllm`` set; no factor.
 """
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -81,12 +81,15 @@ POINTS: list[Point] = [
 
 def modelled_ms(p: Point, kernels: str | None = None) -> dict[str, float]:
     """The step model's pure-decode step of ``p`` (ms) with the kernel set ``kernels`` (default the point's engine's):
-    total, its fixed per-step overhead and the rest."""
-    rm = RooflineModel(get_model("deepseek-r1"), get_gpu("h200-sxm"), p.layout.tp, "fp8", "bf16", layout=p.layout,
-                       kernels=KERNEL_SETS[kernels or p.kernels])
-    bd = rm.breakdown(BatchShape(decode_seqs=p.concurrency, decode_context_tokens=p.concurrency * p.context))
+    total, its fixed per-step overhead, the rest, and what the kernel set's block-fp8 linear floor adds
+    (``fp8_floor``)."""
+    ks = KERNEL_SETS[kernels or p.kernels]
+    shape = BatchShape(decode_seqs=p.concurrency, decode_context_tokens=p.concurrency * p.context)
+    bd, bare = (RooflineModel(get_model("deepseek-r1"), get_gpu("h200-sxm"), p.layout.tp, "fp8", "bf16",
+                              layout=p.layout, kernels=k).breakdown(shape)
+                for k in (ks, replace(ks, fp8_linear_floor_s=0.0)))
     return {"total": bd.total_s * 1e3, "overhead": bd.overhead_s * 1e3, "comm": bd.comm_s * 1e3,
-            "linear": bd.linear_s * 1e3}
+            "linear": bd.linear_s * 1e3, "fp8_floor": (bd.total_s - bare.total_s) * 1e3}
 
 
 def report_lines() -> list[str]:
@@ -96,7 +99,8 @@ def report_lines() -> list[str]:
     lines = ["**The decode step at small batches (8 H200, DeepSeek-R1).** Published median inter-token latency at a "
              "fixed client concurrency (the batch) beside the modelled pure-decode step at that batch and the mean "
              f"context (prompt + half the output), with the kernel set of the engine (`vllm`: vLLM's traced MoE "
-             "routing kernels and the quantization and spacing around its second expert GEMM; SGLang keeps "
+             "routing kernels, the quantization and spacing around its second expert GEMM and the per-call floor "
+             "of its block-fp8 linear ops; SGLang keeps "
              "`trtllm`, no H200 trace prices its kernels) and with the default "
              f"`trtllm` set; sources: {SRC_DSTACK_ONLINE}; {SRC_GPUSTACK}.", "",
              "| engine, layout | concurrency | prompt/output | published step (ms) | modelled (ms) | kernel set | "
@@ -113,7 +117,8 @@ def report_lines() -> list[str]:
     large = sorted(p.median_itl_ms / m["total"] for p, m in rows if p.concurrency >= 64)
     layers = get_model("deepseek-r1").n_layers
     latest_p, latest = next((p, m) for p, m in small if p.source == SRC_GPUSTACK)
-    routing = sorted(m["total"] - default[p] for p, m in rows if p.kernels != "trtllm")
+    routing = sorted(m["total"] - m["fp8_floor"] - default[p] for p, m in rows if p.kernels != "trtllm")
+    fp8 = sorted(m["fp8_floor"] for p, m in rows if p.kernels != "trtllm")
     comm = latest["comm"]
     share = sorted((m["total"] - default[p]) / (p.median_itl_ms - default[p]) for p, m in small if p.kernels != "trtllm")
     return lines + ["", f"At 4 sequences the published steps are {ratios[0]:.1f}-{ratios[-1]:.1f}x the modelled "
@@ -129,10 +134,14 @@ def report_lines() -> list[str]:
                     "candidates (launches and spacing of the ~25 kernels of an MLA + MoE layer, MoE routing and "
                     "permutation kernels, small all-reduces) a published trace now prices vLLM's routing kernels and "
                     "the quantization and spacing around its second expert GEMM (`vllm` set, kernel-trace table "
-                    f"below): {routing[0]:.1f} ms per step, {share[0]:.0%}-{share[-1]:.0%} of vLLM's gap at 4 "
+                    f"below): {routing[0]:.1f} ms per step; published kernel timings price the per-call floor of "
+                    "its block-fp8 linear ops (the MLA projections, the dense layers' and the shared experts' GEMMs: "
+                    f"305 calls; small-GEMM table below): {fp8[0]:.1f}-{fp8[-1]:.1f} ms per step; together "
+                    f"{share[0]:.0%}-{share[-1]:.0%} of vLLM's gap at 4 "
                     f"sequences; the small all-reduces were already priced ({comm:.1f} ms of the modelled step: "
-                    f"{2 * layers} calls at the published ~10 µs, all-reduce table below); the rest (small-GEMM "
-                    "floors, the MLA kernel's minimum, the other quantizations and the spacing of the other "
-                    "kernels) has no published per-kernel number from a captured Hopper step to price it from. At "
+                    f"{2 * layers} calls at the published ~10 µs, all-reduce table below); the rest (the block-fp8 "
+                    "ops above their floor, the MLA kernel's minimum, the other quantizations and the spacing of "
+                    "the other kernels) has no published per-kernel number from a captured Hopper step to price it "
+                    "from. At "
                     f"64-128 sequences the published steps are {large[0]:.1f}-{large[-1]:.1f}x the modelled, about "
                     "the ratio of TensorRT-LLM's rows 17a-c: the one-node decode gap is not TensorRT-LLM's alone."]

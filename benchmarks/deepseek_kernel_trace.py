@@ -30,8 +30,9 @@ Beside them, one all-reduce over 8 H100 by message size (512 B to 1 MB), vLLM's 
 SGLang's PR timed them without CUDA graphs (github.com/sgl-project/sglang/pull/2904), against the step model's
 all-reduce of the same bytes (:func:`allreduce_us`); and DeepSeek's fused q_a/kv_a projection GEMM (N=2,112,
 K=7,168) on one H100 at 1 and 16 tokens as vLLM PR 23280 timed it in a CUDA graph
-(github.com/vllm-project/vllm/pull/23280), against the model's roofline time of the same GEMM
-(:func:`small_gemm_rows`).
+(github.com/vllm-project/vllm/pull/23280), against the model's roofline time of the same GEMM and the ``vllm``
+set's block-fp8 floor (:func:`small_gemm_rows`); and three of DeepSeek-V3's block-fp8 GEMMs at TP8 at one token as
+SGLang PR 5820 times them (:func:`gemm_floor_rows`), the second source of that floor.
 
 Categories: routed-expert GEMMs; the other GEMMs (attention projections, dense layers, shared experts, router);
 MLA attention; MoE routing (top-k, quantization, sort/align, permutation, finalize); element-wise kernels
@@ -49,7 +50,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sim.perf.base import BatchShape  # noqa: E402
-from sim.perf.kernels import KERNEL_SETS  # noqa: E402
+from sim.perf.kernels import BLOCK_FP8_GEMM_FLOOR_S, KERNEL_SETS  # noqa: E402
 from sim.perf.parallel import Layout  # noqa: E402
 from sim.perf.roofline import RooflineModel, smooth_roofline  # noqa: E402
 from sim.scenario.catalog import get_gpu, get_model  # noqa: E402
@@ -82,6 +83,19 @@ FUSED_QKV_A_H100_TFLOPS: dict[str, dict[int, float]] = {
 H100 at M = 1 and 16 tokens, TFLOP/s as vLLM PR 23280 prints them (the block-fp8 rows include the activation's
 per-token-group quantization: the benchmark times the whole linear op, captured in a CUDA graph)."""
 QKV_A_N, QKV_A_K = 2112, 7168
+
+SRC_SGLANG_5820 = ("github.com/sgl-project/sglang/pull/5820 (\"cutlass 3.9 supported to improve fp8_blockwise_gemm\", "
+                   "2025-04-28; benchmark/kernels/quantization/bench_fp8_blockwise_gemm.py, triton.testing.do_bench, "
+                   "the GEMM alone on pre-quantized inputs)")
+
+BLOCK_FP8_GEMM_M1_US: dict[tuple[int, int], dict[str, float]] = {
+    (3072, 1536): {"vLLM CUTLASS": 14.528, "DeepGEMM": 10.336},
+    (512, 7168): {"vLLM CUTLASS": 20.608, "DeepGEMM": 13.632},
+    (7168, 2304): {"vLLM CUTLASS": 19.200, "DeepGEMM": 14.720},
+}
+"""DeepSeek-V3's block-fp8 GEMMs at one token as SGLang PR 5820 tabulates them (µs): (N, K) = the q_b projection,
+the shared expert's gate/up and a dense layer's down projection at TP8; vLLM's CUTLASS kernel and DeepGEMM
+(the table's SGLang kernels beside them are no faster). The GPU model is not named beside these tables."""
 
 ROUTED, OTHER_GEMM, ATTENTION, ROUTING, FINALIZE, ELEMENTWISE, SPACING = (
     "routed-expert GEMMs", "other GEMMs (attention projections, dense/shared MLP, router)", "MLA attention",
@@ -227,8 +241,24 @@ def small_gemm_rows() -> list[dict]:
             nbytes = n * k * w + m_tokens * k * w + m_tokens * n * 2.0
             model_s = smooth_roofline(flops / (gpu.peak_tflops(dtype) * 1e12 * eff.flops_efficiency),
                                       nbytes / (gpu.hbm_bytes_per_s * eff.bw_efficiency), gpu.overlap_exponent)
+            with_floor = max(model_s, KERNEL_SETS["vllm"].fp8_linear_floor_s) if dtype == "fp8" else model_s
             rows.append({"kernel": name, "tokens": m_tokens, "published_us": round(flops / (tflops * 1e12) * 1e6, 2),
-                         "modelled_us": round(model_s * 1e6, 2), "weight_bytes": int(n * k * w)})
+                         "modelled_us": round(model_s * 1e6, 2), "modelled_vllm_us": round(with_floor * 1e6, 2),
+                         "weight_bytes": int(n * k * w)})
+    return rows
+
+
+def gemm_floor_rows() -> list[dict]:
+    """SGLang PR 5820's block-fp8 GEMMs at one token (µs) beside the step model's roofline time of the same GEMM on
+    one H200 (fp8 weights and input, bf16 output; the catalog's factors) and the GEMM's part of the ``vllm`` set's
+    floor (:data:`sim.perf.kernels.BLOCK_FP8_GEMM_FLOOR_S`: the fastest of these)."""
+    gpu, eff = get_gpu("h200-sxm"), get_gpu("h200-sxm").efficiency("fp8")
+    rows = []
+    for (n, k), by_kernel in BLOCK_FP8_GEMM_M1_US.items():
+        model_s = smooth_roofline(2.0 * n * k / (gpu.peak_tflops("fp8") * 1e12 * eff.flops_efficiency),
+                                  (n * k + k + 2.0 * n) / (gpu.hbm_bytes_per_s * eff.bw_efficiency), gpu.overlap_exponent)
+        rows.append({"n": n, "k": k, "weight_bytes": n * k, **by_kernel, "modelled_us": round(model_s * 1e6, 2),
+                     "floor_gemm_us": round(BLOCK_FP8_GEMM_FLOOR_S * 1e6, 2)})
     return rows
 
 
@@ -356,33 +386,56 @@ def allreduce_lines() -> list[str]:
 
 
 def small_gemm_lines() -> list[str]:
-    """The published small GEMM beside the model's, as a table and a paragraph for validation.md."""
+    """The published small GEMMs beside the model's, as two tables and a paragraph for validation.md."""
     rows = small_gemm_rows()
-    lines = ["", "**A small projection GEMM at 1 and 16 tokens (one H100) against the step model** "
-             f"(`python benchmarks/deepseek_kernel_trace.py`, key `small_gemm_h100`). Published: {SRC_VLLM_23280}: "
-             f"DeepSeek-V3's fused q_a/kv_a projection, N={QKV_A_N:,} K={QKV_A_K:,}, µs from the printed TFLOP/s. "
-             "Modelled: the step model's roofline time of the same GEMM (weights, input and output bytes; the "
-             "catalog's H100 factors).", "",
-             "| kernel | tokens | weights (MB) | published (µs) | modelled (µs) | published / modelled |",
-             "|---|---:|---:|---:|---:|---:|"]
+    floor_us = KERNEL_SETS["vllm"].fp8_linear_floor_s * 1e6
+    lines = ["", "**Small projection GEMMs at a few tokens against the step model** "
+             f"(`python benchmarks/deepseek_kernel_trace.py`, keys `small_gemm_h100` and `block_fp8_gemm_m1`). "
+             f"Published: {SRC_VLLM_23280}: DeepSeek-V3's fused q_a/kv_a projection, N={QKV_A_N:,} K={QKV_A_K:,}, "
+             "µs from the printed TFLOP/s. Modelled: the step model's roofline time of the same GEMM (weights, input "
+             "and output bytes; the catalog's H100 factors), and with the `vllm` set, whose block-fp8 linear op "
+             f"takes at least its floor of {floor_us:.1f} µs (`fp8_linear_floor_s`).", "",
+             "| kernel | tokens | weights (MB) | published (µs) | modelled (µs) | modelled, `vllm` set (µs) | "
+             "published / modelled, `vllm` |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['kernel']} | {r['tokens']} | {r['weight_bytes'] / 1e6:.1f} | {r['published_us']:.1f} | "
-                     f"{r['modelled_us']:.1f} | {r['published_us'] / r['modelled_us']:.1f}x |")
+                     f"{r['modelled_us']:.1f} | {r['modelled_vllm_us']:.1f} | "
+                     f"{r['published_us'] / r['modelled_vllm_us']:.1f}x |")
     fp8 = [r for r in rows if "fp8" in r["kernel"]]
     bf16 = [r for r in rows if "bf16" in r["kernel"]]
     lo, hi = min(r["published_us"] for r in fp8), max(r["published_us"] for r in fp8)
-    excess = sorted(r["published_us"] - r["modelled_us"] for r in fp8)
-    return lines + ["", f"The bf16 GEMM runs at its bytes' pace ({bf16[0]['published_us']:.1f} µs against "
-                    f"{bf16[0]['modelled_us']:.1f} modelled), but vLLM's block-fp8 linear op, half the bytes, takes "
-                    f"{lo:.0f}-{hi:.0f} µs at 1 and at 16 tokens where the model prices {fp8[0]['modelled_us']:.1f}: "
-                    f"{excess[0]:.0f}-{excess[-1]:.0f} µs per call not in the step model, flat in the tokens, so a "
-                    "fixed cost of the kernel rather than bandwidth (the benchmark replays one GEMM, so its 15 MB "
-                    "of fp8 weights may even sit in the 50 MB L2: if anything the times flatter the kernel). It is the one attention-projection shape "
-                    "DeepSeek runs unchanged at TP8 with a published captured Hopper time; the `vllm` set does not "
-                    "price it yet (which of the two kernels vLLM v0.11 dispatches for this shape, and the other "
-                    "projections' shapes at TP8, are not published with it). If the other four fp8 GEMMs of a "
-                    f"layer at TP8 behaved alike, five per layer at this excess would be {5 * excess[0] * 61 / 1e3:.0f}-{5 * excess[-1] * 61 / 1e3:.0f} ms of a "
-                    "decode step over 61 layers."]
+    floors = gemm_floor_rows()
+    names = [k for k in floors[0] if k not in ("n", "k", "weight_bytes", "modelled_us", "floor_gemm_us")]
+    lines += ["", f"The bf16 GEMM runs at its bytes' pace ({bf16[0]['published_us']:.1f} µs against "
+              f"{bf16[0]['modelled_us']:.1f} modelled), but vLLM's block-fp8 linear op, half the bytes, takes "
+              f"{lo:.0f}-{hi:.0f} µs at 1 and at 16 tokens where the roofline prices {fp8[0]['modelled_us']:.1f}: "
+              "flat in the tokens, a fixed cost of the op rather than bandwidth (the benchmark replays one GEMM, "
+              "so its 15 MB of fp8 weights may even sit in the 50 MB L2). A second, independent source times "
+              f"the GEMM alone for DeepSeek-V3's TP8 shapes ({SRC_SGLANG_5820}; µs at one token, flat to 64):", "",
+              "| N | K | weights (MB) | " + " | ".join(f"{n} (µs)" for n in names)
+              + " | modelled roofline, H200 (µs) | the floor's GEMM part (µs) |",
+              "|---:|---:|---:|" + "---:|" * len(names) + "---:|---:|"]
+    for r in floors:
+        lines.append(f"| {r['n']:,} | {r['k']:,} | {r['weight_bytes'] / 1e6:.1f} | "
+                     + " | ".join(f"{r[n]:.1f}" for n in names) + f" | {r['modelled_us']:.1f} | {r['floor_gemm_us']:.1f} |")
+    return lines + ["", f"No block-fp8 GEMM there is shorter than {min(r[n] for r in floors for n in names):.1f} µs "
+                    "at one token, whatever its weights "
+                    f"({min(r['weight_bytes'] for r in floors) / 1e6:.1f}-{max(r['weight_bytes'] for r in floors) / 1e6:.1f}"
+                    f" MB, a {min(r['modelled_us'] for r in floors):.0f}-{max(r['modelled_us'] for r in floors):.0f} µs "
+                    "read); the `vllm` set prices the op at no less than a GEMM floor of "
+                    f"{floors[0]['floor_gemm_us']:.1f} µs (the same table's DeepGEMM time for N=3,072 at 32-64 "
+                    "tokens) plus the activation quantization (2.2 µs) and two kernel "
+                    f"boundaries (0.53 µs each) of the H200 trace: {floor_us:.1f} µs, below the whole op as vLLM "
+                    f"PR 23280 times it ({lo:.0f}-{hi:.0f} µs), so a lower bound. It applies to the 305 block-fp8 "
+                    "linear calls of a DeepSeek decode step at TP8 (61 x the fused q_a/kv_a, q_b and o projections, "
+                    "3 x a dense MLP's two GEMMs, 58 x the shared expert's two; `sim.perf.kernels.block_fp8_linears`). "
+                    "Which kernel vLLM v0.11 runs depends on the install: DeepGEMM where N and K are multiples of "
+                    "128 (later releases: N of 64) and DeepGEMM is installed and enabled "
+                    "(`should_use_deepgemm_for_fp8_linear`), else CUTLASS on Hopper (the fused q_a/kv_a, N=2,112, "
+                    "is a multiple of 64, not of 128); the floor takes the fastest. What would settle "
+                    "the op's true cost per shape: a captured vLLM v0.11 DeepSeek decode trace on Hopper, or PR "
+                    "23280's benchmark run for the TP8 shapes."]
 
 
 def allreduce_rows() -> list[dict]:
@@ -396,7 +449,8 @@ def allreduce_rows() -> list[dict]:
 def main() -> int:
     print(json.dumps({"traces": [compare(t) for t in TRACES],
                       "allreduce_h100_tp8": {"source": SRC_SGLANG_2904, "rows": allreduce_rows()},
-                      "small_gemm_h100": {"source": SRC_VLLM_23280, "rows": small_gemm_rows()}}, indent=1))
+                      "small_gemm_h100": {"source": SRC_VLLM_23280, "rows": small_gemm_rows()},
+                      "block_fp8_gemm_m1": {"source": SRC_SGLANG_5820, "rows": gemm_floor_rows()}}, indent=1))
     return 0
 
 

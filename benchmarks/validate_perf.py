@@ -447,12 +447,15 @@ def _other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[st
         f"every iteration, and the quantization and spacing around its second expert GEMM, "
         f"{kernel_set('vllm').moe_finalize_s * 1e6:.1f} µs more, "
         "summed from a vLLM contributor's published trace of vLLM's DeepSeek decode step on H200 "
-        "(the kernel-trace table below), nothing fitted to these rows. The SGLang rows (20a-c, 21a-c) keep "
+        "(the kernel-trace table below), and a per-call floor of its block-fp8 linear ops (MLA projections, dense "
+        f"and shared-expert MLPs), {kernel_set('vllm').fp8_linear_floor_s * 1e6:.1f} µs each, from published "
+        "kernel timings (small-GEMM tables below); nothing fitted to these rows. The SGLang rows (20a-c, 21a-c) keep "
         "`trtllm`: no published SGLang trace on H200 gives its routing kernels' times (the SGLang table below is "
         "on B200 and lists only the finalize kernel of the routing). With `trtllm` the vLLM rows were "
         + ", ".join(f"{rid} {e:+.0%}" for rid, e in before.items()) + "; with `vllm` they are "
         + ", ".join(f"{r.id} {err[r.id]:+.0%}" for r in engine_set) + ": the routing kernels are real and "
-        "priced from measurement, but they are a small part of what separates these rows from the model."]
+        "priced from measurement, but they and the block-fp8 floor are a small part of what separates these rows from "
+        "the model."]
     return kernel_lines + ["", "**Other engines on one node: SGLang and vLLM (20a-21f).** Is the one-node gap TensorRT-LLM's? dstack's "
             "offline benchmark (March 2025, source above) ran DeepSeek-R1 on 8 H200 with SGLang 0.4.3 and a vLLM "
             f"0.7.4 nightly: DeepSeek's FP8 checkpoint, bf16 KV cache, {a.prompts:,} requests of {a.input_tokens:,} "

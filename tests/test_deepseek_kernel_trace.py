@@ -95,6 +95,25 @@ def test_small_gemm_table_is_the_published_tflops_in_us_and_the_models_roofline(
     assert fp8_1["published_us"] > 3 * fp8_1["modelled_us"]    # the fixed cost the step model lacks
     bf16 = rows[("torch bf16", 1)]
     assert bf16["published_us"] < bf16["modelled_us"]          # a bf16 GEMV runs at its bytes' pace
+    # the vllm set's op takes at least its floor (12.6 us), still below both published kernels; bf16 keeps its roofline
+    for (kernel, _), r in rows.items():
+        if "fp8" in kernel:
+            assert r["modelled_vllm_us"] == pytest.approx(KERNEL_SETS["vllm"].fp8_linear_floor_s * 1e6, abs=0.005)
+            assert r["modelled_vllm_us"] < r["published_us"]
+        else:
+            assert r["modelled_vllm_us"] == r["modelled_us"]
+
+
+def test_block_fp8_gemm_floor_table_is_sglang_pr_5820_at_one_token():
+    rows = {(r["n"], r["k"]): r for r in kt.gemm_floor_rows()}
+    assert rows[(3072, 1536)]["DeepGEMM"] == 10.336 and rows[(3072, 1536)]["vLLM CUTLASS"] == 14.528
+    # the vllm set's GEMM floor is below every GEMM in the table at one token (it is the same table's DeepGEMM
+    # time for N=3072 K=1536 at 32-64 tokens, 9.376 us), and every GEMM there is well above its roofline
+    fastest = min(v for r in rows.values() for name, v in r.items() if name in ("DeepGEMM", "vLLM CUTLASS"))
+    assert all(r["floor_gemm_us"] == 9.38 < fastest for r in rows.values())
+    # 4.7 MB of fp8 weights at 78.7 % of H200's 4.8 TB/s: 1.25 us, an eighth of the published 10.3 (M=1)
+    assert rows[(3072, 1536)]["modelled_us"] == pytest.approx(3072 * 1536 / (4.8e12 * 0.787) * 1e6, rel=0.02)
+    assert all(r["DeepGEMM"] > 3 * r["modelled_us"] for r in rows.values())
 
 
 def test_uniform_routing_would_need_more_than_the_b200s_bandwidth():

@@ -236,7 +236,8 @@ def _validate(path: Path, capsys, *sets: str) -> tuple[int, list[str]]:
      "not true"),
     (["perf.model=roofline", "perf.kernel_factors.floor=1"],
      "perf.kernel_factors.floor: unknown key 'floor'; allowed: attention_bw_fraction, attention_flops_fraction, "
-     "decode_attention_floor_s, elementwise_bw_fraction, elementwise_floor_s, moe_finalize_s, moe_routing_s, "
+     "decode_attention_floor_s, elementwise_bw_fraction, elementwise_floor_s, fp8_linear_floor_s, moe_finalize_s, "
+     "moe_routing_s, "
      "prefill_attention_floor_s"),
     # layouts
     (["fleet.pools.0.expert_parallel=2"],

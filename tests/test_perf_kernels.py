@@ -6,6 +6,7 @@ step_time bit for bit, the fitted set against Vidur's profiles it was measured f
 """
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 import numpy as np
@@ -278,10 +279,11 @@ VLLM_PREAMBLE_SPAN_US = 39.8   # "Total with inter-kernel spacing"
 NOT_ROUTING = ("rmsnorm (fused residual add)", "router GEMM (split-K)", "split-K reduce")   # a norm and a GEMM
 
 
-def _dsr1(kernels: str, layout=None, tp: int = 8) -> RooflineModel:
+def _dsr1(kernels: str | KernelSet, layout=None, tp: int = 8, weight_dtype: str = "fp8") -> RooflineModel:
     from sim.perf.parallel import Layout
-    return RooflineModel(get_model("deepseek-r1"), get_gpu("h200-sxm"), tp, "fp8", "bf16",
-                         layout=layout or Layout(tp=tp), kernels=KERNEL_SETS[kernels])
+    return RooflineModel(get_model("deepseek-r1"), get_gpu("h200-sxm"), tp, weight_dtype, "bf16",
+                         layout=layout or Layout(tp=tp),
+                         kernels=KERNEL_SETS[kernels] if isinstance(kernels, str) else kernels)
 
 
 def test_vllm_routing_is_the_traced_kernels_and_their_spacing_per_moe_layer():
@@ -291,8 +293,9 @@ def test_vllm_routing_is_the_traced_kernels_and_their_spacing_per_moe_layer():
     assert len(routing) == 9 and sum(routing) == pytest.approx(22.9)
     assert KERNEL_SETS["vllm"].moe_routing_s == pytest.approx((22.9 + 9 * spacing_us) * 1e-6, rel=1e-12)
     assert KERNEL_SETS["vllm"].moe_routing_s == pytest.approx(27.7e-6, abs=0.05e-6)
-    # the vllm set differs from trtllm in its two MoE terms alone
-    others = [f for f in KernelSet.__dataclass_fields__ if f not in ("name", "moe_routing_s", "moe_finalize_s")]
+    # the vllm set differs from trtllm in its two MoE terms and the block-fp8 linear floor alone
+    others = [f for f in KernelSet.__dataclass_fields__ if f not in ("name", "moe_routing_s", "moe_finalize_s",
+                                                                           "fp8_linear_floor_s")]
     assert all(getattr(KERNEL_SETS["vllm"], f) == getattr(KERNEL_SETS["trtllm"], f) for f in others)
 
 
@@ -308,7 +311,6 @@ def test_vllm_finalize_is_the_second_quantization_and_four_kernel_boundaries():
 
 def test_trtllm_and_pytorch_deepseek_steps_are_unchanged_by_the_finalize_term():
     # the term is 0.0 in both sets: their DeepSeek steps equal a model built with the field left at its default
-    import dataclasses
     from sim.perf.parallel import Layout
     shape = BatchShape(decode_seqs=4, decode_context_tokens=4 * 334)
     for name in ("trtllm", "pytorch"):
@@ -330,8 +332,9 @@ def test_vllm_set_adds_the_routing_kernels_once_per_moe_layer_of_deepseek(shape)
     from sim.perf.parallel import Layout
     per_layer = KERNEL_SETS["vllm"].moe_routing_s + KERNEL_SETS["vllm"].moe_finalize_s
     assert get_model("deepseek-r1").moe_layers == 58          # 61 layers, the first 3 dense
+    routing_only = dataclasses.replace(KERNEL_SETS["vllm"], fp8_linear_floor_s=0.0)   # the floor: tests below
     for lay in (Layout(tp=8), Layout(tp=8, ep=8), Layout(tp=8, ep=8, dp_attention=True)):
-        v, t = _dsr1("vllm", lay), _dsr1("trtllm", lay)
+        v, t = _dsr1(routing_only, lay), _dsr1("trtllm", lay)
         assert v.step_time(shape) - t.step_time(shape) == pytest.approx(58 * per_layer, rel=1e-9)
         b, bt = v.breakdown(shape), t.breakdown(shape)
         assert b.linear_s - bt.linear_s == pytest.approx(58 * per_layer, rel=1e-9)   # counted with the GEMMs
@@ -371,3 +374,82 @@ def test_moe_finalize_is_a_kernel_factor_and_a_unit_slip_warns():
         parse_perf({"kernel_factors": {"moe_finalize_s": -1}})
     assert kernel_floor_warnings(parse_perf({"kernel_factors": {"moe_finalize_s": 4}}), "perf")[0][0] == \
         "perf.kernel_factors.moe_finalize_s"
+
+
+# ------------------------------------------------------------------ block-fp8 linear floor (vllm set)
+
+def test_vllm_block_fp8_linear_floor_is_the_published_gemm_floor_plus_quantization_and_two_boundaries():
+    # SGLang PR 5820: DeepGEMM on DeepSeek-V3's N=3072 K=1536 GEMM at M=32-64, 9.376 us (the fastest block-fp8 GEMM in
+    # its table); vllm issue 28084's H200 trace: per_token_group_quant 2.2 us, 39.8 us for 12 kernels of 33.4 us
+    spacing_us = (39.8 - 33.4) / 12
+    assert KERNEL_SETS["vllm"].fp8_linear_floor_s == pytest.approx((9.376 + 2.2 + 2 * spacing_us) * 1e-6, rel=1e-12)
+    assert KERNEL_SETS["vllm"].fp8_linear_floor_s == pytest.approx(12.643e-6, abs=0.0005e-6)
+    # a lower bound of the whole op as vLLM PR 23280 times it in a CUDA graph on the fused q_a/kv_a projection
+    # (N=2112, K=7168, H100): 2 * M * N * K / TFLOP/s at M=1 and 16, Triton and CUTLASS
+    for m, tflops in ((1, 1.298436), (16, 20.755163), (1, 0.893065), (16, 13.940020)):
+        assert KERNEL_SETS["vllm"].fp8_linear_floor_s < 2 * m * 2112 * 7168 / (tflops * 1e12)
+    assert KERNEL_SETS["trtllm"].fp8_linear_floor_s == 0.0 and KERNEL_SETS["pytorch"].fp8_linear_floor_s == 0.0
+
+
+def test_block_fp8_linears_of_deepseek_are_its_mla_dense_and_shared_expert_projections():
+    from sim.perf.kernels import block_fp8_linears
+    m = get_model("deepseek-r1")   # hidden 7168, q_lora 1536, kv_lora 512, rope 64, 128 heads of 128+64 (v 128),
+    #                                dense MLP 18432 (3 layers), shared expert 2048 (58 MoE layers)
+    fused_qkv_a, q_b, o = (1536 + 512 + 64, 7168), (128 * (128 + 64) // 8, 1536), (7168, 128 * 128 // 8)
+    dense = [(3, 2 * 18432 // 8, 7168), (3, 7168, 18432 // 8)]
+    shared = [(58, 2 * 2048 // 8, 7168), (58, 7168, 2048 // 8)]
+    assert block_fp8_linears(m, 8, 61) == tuple([(61, *fused_qkv_a), (61, *q_b), (61, *o)] + dense + shared)
+    assert sum(c for c, _, _ in block_fp8_linears(m, 8, 61)) == 305
+    # a bf16 model has none (its GEMMs are not block-fp8)
+    assert block_fp8_linears(get_model("llama-3.1-70b"), 8, 80) == ()
+
+
+def test_vllm_floor_at_one_token_adds_the_floor_less_each_gemms_weight_read():
+    # at one token every one of the 305 GEMMs is bound by its weight bytes (1 byte each in fp8), read at the
+    # catalog's bandwidth factor: the floor adds 305 * floor less those reads (hand-worked, within the smooth
+    # roofline's small overlap loss and the GEMMs' in/out bytes)
+    gpu = get_gpu("h200-sxm")
+    bw = gpu.hbm_bytes_per_s * gpu.efficiency("fp8").bw_efficiency
+    gemms = [(61, 2112, 7168), (61, 3072, 1536), (61, 7168, 2048), (3, 4608, 7168), (3, 7168, 2304),
+             (58, 512, 7168), (58, 7168, 256)]
+    floor = KERNEL_SETS["vllm"].fp8_linear_floor_s
+    expected = sum(c * (floor - n * k / bw) for c, n, k in gemms)
+    shape = BatchShape(decode_seqs=1, decode_context_tokens=1000)
+    routing_only = dataclasses.replace(KERNEL_SETS["vllm"], fp8_linear_floor_s=0.0)
+    added = _dsr1("vllm").step_time(shape) - _dsr1(routing_only).step_time(shape)
+    assert added == pytest.approx(expected, rel=0.02)
+    assert 3.0e-3 < added < 305 * floor
+
+
+def test_vllm_floor_leaves_other_sets_bf16_runs_and_dense_models_bit_for_bit():
+    from sim.perf.parallel import Layout
+    shapes = [BatchShape(decode_seqs=4, decode_context_tokens=4 * 334), _prefill(3000)]
+    for name in ("trtllm", "pytorch"):   # the field at 0.0: the same steps as a set built without it
+        ks = KERNEL_SETS[name]
+        bare = KernelSet(**{f.name: getattr(ks, f.name) for f in dataclasses.fields(KernelSet)
+                            if f.name != "fp8_linear_floor_s"})
+        for lay in (Layout(tp=8), Layout(tp=8, ep=8)):
+            for shape in shapes:
+                assert _dsr1(ks, lay).step_time(shape) == _dsr1(bare, lay).step_time(shape)
+    no_floor = dataclasses.replace(KERNEL_SETS["vllm"], fp8_linear_floor_s=0.0)
+    for shape in shapes:
+        # DeepSeek run in bf16 (its GEMMs not block-fp8), and with data-parallel attention (not priced)
+        assert _dsr1("vllm", weight_dtype="bf16").step_time(shape) == _dsr1(no_floor, weight_dtype="bf16").step_time(shape)
+        lay = Layout(tp=8, ep=8, dp_attention=True)
+        assert _dsr1("vllm", lay).step_time(shape) == _dsr1(no_floor, lay).step_time(shape)
+        # a bf16 dense model, and the same model in fp8 (a checkpoint not published in block fp8)
+        for dt in ("bf16", "fp8"):
+            a = RooflineModel(get_model("llama-3.1-70b"), get_gpu("h100-sxm"), 4, dt, "bf16", kernels=KERNEL_SETS["vllm"])
+            b = RooflineModel(get_model("llama-3.1-70b"), get_gpu("h100-sxm"), 4, dt, "bf16", kernels=no_floor)
+            assert a.step_time(shape) == b.step_time(shape)
+
+
+def test_vllm_floor_is_the_same_on_every_step_path_and_in_the_breakdown():
+    from sim.perf.parallel import Layout
+    for lay in (Layout(tp=8), Layout(tp=8, ep=8)):
+        v = _dsr1("vllm", lay)
+        for n in (1, 4, 64):
+            shape = BatchShape(decode_seqs=n, decode_context_tokens=n * 2000)
+            assert v.decode_step(n, n * 2000) == v.step_time(shape) == pytest.approx(v.breakdown(shape).total_s,
+                                                                                      rel=1e-12)
+            assert float(v.decode_times(n, np.array([n * 2000]))[0]) == v.step_time(shape)

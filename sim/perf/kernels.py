@@ -61,6 +61,23 @@ Three sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel set
     4.3 µs per MoE layer. The activation's and the sum's own durations have no published Hopper number and
     stay unpriced (their bytes are in the element-wise traffic); the second GEMM is the roofline's.
 
+    ``fp8_linear_floor_s`` is the shortest a block-fp8 linear op takes in vLLM (the activation's per-token-group
+    quantization, then an fp8 GEMM with 128x128 weight-block scales): each such GEMM of a model published in
+    fp8 (DeepSeek-V3/R1: ``quantization_config`` ``fp8`` with ``weight_block_size`` [128, 128]) takes
+    ``max(fp8_linear_floor_s, its own roofline time)`` (:func:`block_fp8_linears` lists them). Published
+    kernel times agree that these GEMMs do not get shorter than about 10 µs at 1-64 tokens, whatever the weight
+    bytes: SGLang PR 5820 (github.com/sgl-project/sglang/pull/5820, its ``bench_fp8_blockwise_gemm.py``,
+    ``triton.testing.do_bench``, GEMM only) times DeepSeek-V3's N=3,072 K=1,536 GEMM (4.7 MB of weights) at
+    M=1 at 10.3 µs with DeepGEMM (9.4 at M=32-64), 14.5 with vLLM's CUTLASS kernel, 14.3 with SGLang's Triton
+    kernel, flat to M=64, and every other DeepSeek shape it lists longer; vLLM PR 23280
+    (github.com/vllm-project/vllm/pull/23280, H100, in a CUDA graph, quantization included) times the whole op
+    on the fused q_a/kv_a projection (N=2,112, K=7,168) at 23.3 µs (Triton) and 34.0 µs (CUTLASS) at M=1 and 16,
+    where the bf16 GEMM of the same shape takes 9.9 µs. The floor is the fastest of these kernels at 1-64 tokens
+    (9.4 µs; vLLM v0.11 runs DeepGEMM for shapes ``should_use_deepgemm_for_fp8_linear`` accepts when DeepGEMM is
+    installed and enabled, CUTLASS otherwise on Hopper) plus the quantization kernel as the H200 trace times it
+    (2.2 µs) and the two kernel boundaries at the trace's
+    0.533 µs: 12.6 µs, a lower bound of the op as PR 23280 times it.
+
 A set is named in a ``perf:`` block (``kernels``, ``kernel_factors``; :func:`build_kernels` builds
 one from the two outside a scenario, for ``fleetsim calibrate``), and a calibration file fitted with a
 set other than ``trtllm`` records it (:func:`kernel_record`), so that a block running another set
@@ -72,12 +89,15 @@ can be warned (:func:`kernel_mismatch`).
     0.853
     >>> round(kernel_set("vllm").moe_routing_s * 1e6, 1), round(kernel_set("vllm").moe_finalize_s * 1e6, 1)
     (27.7, 4.3)
+    >>> round(kernel_set("vllm").fp8_linear_floor_s * 1e6, 1)
+    12.6
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
 from sim.errors import InputError
+from sim.scenario.architecture import ModelSpec
 
 
 VLLM_ROUTING_KERNELS_S = (1.9 + 1.8 + 7.3 + 1.0 + 2.2 + 3.5 + 1.1 + 1.6 + 2.5) * 1e-6
@@ -96,6 +116,14 @@ VLLM_FINALIZE_KERNELS = 4
 """Kernels of vLLM's ``fused_moe`` after its first expert GEMM: activation, quantization, second GEMM, ``moe_sum``
 (``fused_experts_impl``, vllm/model_executor/layers/fused_moe/fused_moe.py)."""
 
+BLOCK_FP8_GEMM_FLOOR_S = 9.376e-6
+"""The shortest block-fp8 GEMM at 1-64 tokens in SGLang PR 5820's table of DeepSeek-V3's GEMMs: DeepGEMM on
+N=3,072 K=1,536 at M=32 and 64 (10.336 µs at M=1; github.com/sgl-project/sglang/pull/5820; module docstring)."""
+
+VLLM_BLOCK_FP8_LINEAR_FLOOR_S = BLOCK_FP8_GEMM_FLOOR_S + VLLM_GROUP_QUANT_S + 2 * VLLM_KERNEL_SPACING_S
+"""One block-fp8 linear op in vLLM at a few tokens: the GEMM's floor, the activation's quantization and the
+two kernels' boundaries (12.6 µs)."""
+
 
 @dataclass(frozen=True, slots=True)
 class KernelSet:
@@ -112,6 +140,7 @@ class KernelSet:
     decode_attention_floor_s: float = 0.0
     moe_routing_s: float = 0.0
     moe_finalize_s: float = 0.0
+    fp8_linear_floor_s: float = 0.0
 
 
 KERNEL_SETS: dict[str, KernelSet] = {
@@ -120,9 +149,40 @@ KERNEL_SETS: dict[str, KernelSet] = {
                          attention_flops_fraction=0.285, attention_bw_fraction=0.853,
                          prefill_attention_floor_s=148.6e-6, decode_attention_floor_s=13.1e-6),
     "vllm": KernelSet("vllm", moe_routing_s=VLLM_ROUTING_KERNELS_S + 9 * VLLM_KERNEL_SPACING_S,
-                      moe_finalize_s=VLLM_GROUP_QUANT_S + VLLM_FINALIZE_KERNELS * VLLM_KERNEL_SPACING_S),
+                      moe_finalize_s=VLLM_GROUP_QUANT_S + VLLM_FINALIZE_KERNELS * VLLM_KERNEL_SPACING_S,
+                      fp8_linear_floor_s=VLLM_BLOCK_FP8_LINEAR_FLOOR_S),
 }
 """The kernel sets ``perf.kernels`` names (see module docstring for the sources of each number)."""
+
+
+def block_fp8_linears(m: ModelSpec, tp: int, layers: int) -> tuple[tuple[int, int, int], ...]:
+    """``(calls, N, K)`` per iteration of each block-fp8 linear GEMM of ``layers`` layers on one GPU of a
+    tensor-parallel group of ``tp``, for a model published in fp8 (``m.weight_dtype``; empty otherwise): the
+    attention projections (MLA: the fused q_a/kv_a projection, replicated, the q_b and o projections; the
+    kv_b projection is absorbed into decode attention and left out), the dense layers' MLPs and the shared
+    experts' (gate and up fused). The routed experts (``fused_moe``, :attr:`KernelSet.moe_finalize_s`), the
+    router and the lm head (bf16 in DeepSeek's checkpoint) are not among them.
+
+        >>> from sim.scenario.catalog import get_model
+        >>> block_fp8_linears(get_model("deepseek-v3"), 8, 61)
+        ((61, 2112, 7168), (61, 3072, 1536), (61, 7168, 2048), (3, 4608, 7168), (3, 7168, 2304), (58, 512, 7168), (58, 7168, 256))
+    """
+    if m.weight_dtype != "fp8":
+        return ()
+    h, moe = m.hidden, round(m.moe_layers * layers / m.n_layers)
+    if m.is_mla and m.q_lora_rank:
+        attn = [(m.q_lora_rank + m.kv_lora_rank + m.qk_rope_head_dim, h), (m.q_dim // tp, m.q_lora_rank)]
+    elif m.is_mla:
+        attn = [(m.kv_lora_rank + m.qk_rope_head_dim, h), (m.q_dim // tp, h)]
+    else:
+        attn = [((m.q_dim + 2 * m.kv_dim) // tp, h)]
+    gemms = [(layers, n, k) for n, k in attn + [(h, m.o_dim // tp)]]
+    up = m.mlp_matrices - 1
+    for calls, f in ((layers - moe, m.dense_ffn_hidden or m.ffn_hidden if m.is_moe else m.ffn_hidden),
+                     (moe, m.shared_ffn_hidden)):
+        if calls and f:
+            gemms += [(calls, up * f // tp, h), (calls, h, f // tp)]
+    return tuple(gemms)
 
 
 def kernel_set(name: str) -> KernelSet:

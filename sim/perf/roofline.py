@@ -80,7 +80,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from sim.perf.base import BatchShape
-from sim.perf.kernels import KERNEL_SETS, KernelSet
+from sim.perf.kernels import KERNEL_SETS, KernelSet, block_fp8_linears
 from sim.perf.memory import BYTES_PER_ELEMENT, data_parallel_dense, stage_layers, stage_weights
 from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
 from sim.perf.pipeline import PipelineParts
@@ -225,6 +225,14 @@ class RooflineModel(RankParts, PipelineParts):
         # MoE routing and finalize kernels, once per MoE layer of the stage in every iteration (0.0 for the
         # trtllm set: 0.0 + 0.0 is 0.0, no bit changes)
         self._routing_s = (ks.moe_routing_s + ks.moe_finalize_s) * round(m.moe_layers * L / m.n_layers)
+        # block-fp8 linear GEMMs that pay the kernel set's per-call floor: (calls, FLOPs per token, weight bytes,
+        # in/out bytes per token) each; none unless the set has a floor and a model published in fp8 runs in fp8
+        # (tensor-parallel attention only: with data-parallel attention the shapes differ and it stays unpriced)
+        self._fp8_floor_s = ks.fp8_linear_floor_s
+        self._fp8_gemms = tuple((c, 2.0 * n * k, n * k * BYTES_PER_ELEMENT["fp8"], 2.0 * (n + k))
+                                for c, n, k in block_fp8_linears(m, tp, L)) \
+            if ks.fp8_linear_floor_s > 0.0 and weight_dtype == "fp8" and not (lay.dp_attention and tp > 1) else ()
+        self._fp8_cache: dict[Any, float] = {}
         # CPU work per iteration (sim.perf.overhead): the catalog's fixed overhead plus batch terms
         self.cpu = replace(cpu or CpuOverhead(), fixed_s=eff.overhead_s)
         # per-GPU coefficients (one pipeline stage: its L layers and the lm head)
@@ -326,12 +334,30 @@ class RooflineModel(RankParts, PipelineParts):
             flops = self._linear_flops_per_token * n_tokens
             linear_bytes = (self._linear_fixed_bytes + self._expert_bytes * self.experts_hit(n_tokens)
                             + self._gemm_io_bytes_per_token * n_tokens)
-            return flops, linear_bytes, smooth_roofline(flops / self._gemm_peak, linear_bytes / self._bw, p)
+            linear_s = smooth_roofline(flops / self._gemm_peak, linear_bytes / self._bw, p)
+            return flops, linear_bytes, (linear_s + self._fp8_floor_excess_s(n_tokens) if self._fp8_gemms
+                                         else linear_s)
         flops = (self._linear_flops_per_token - self._routed_flops_per_token) * n_tokens
         linear_bytes = self._linear_fixed_bytes + self._gemm_io_bytes_per_token * n_tokens
         e_flops, e_bytes, e_s = self._expert_parts(n_tokens)
+        linear_s = smooth_roofline(flops / self._gemm_peak, linear_bytes / self._bw, p) + e_s
         return (flops + e_flops, linear_bytes + e_bytes,
-                smooth_roofline(flops / self._gemm_peak, linear_bytes / self._bw, p) + e_s)
+                linear_s + self._fp8_floor_excess_s(n_tokens) if self._fp8_gemms else linear_s)
+
+    def _fp8_floor_excess_s(self, n_tokens: Any) -> float:
+        """What the block-fp8 linear GEMMs' per-call floor adds to their roofline at ``n_tokens`` tokens: each
+        GEMM takes ``max(floor, its own smooth roofline)`` (:attr:`KernelSet.fp8_linear_floor_s`), so the sum
+        over them of ``max(0, floor - roofline)``; 0.0 when none pays it."""
+        extra = self._fp8_cache.get(n_tokens)   # cached per token count: MLA models price every step afresh
+        if extra is None:
+            p, floor, extra = self.overlap_exponent, self._fp8_floor_s, 0.0
+            for calls, flops, w_bytes, io_bytes in self._fp8_gemms:
+                t = smooth_roofline(flops * n_tokens / self._gemm_peak, (w_bytes + io_bytes * n_tokens) / self._bw, p)
+                if t < floor:
+                    extra += calls * (floor - t)
+            if len(self._fp8_cache) < 65536:
+                self._fp8_cache[n_tokens] = extra
+        return extra
 
     def _rest_s(self, n_tokens: Any, n_emit: Any) -> Any:
         """Seconds outside the linear layers and attention: the lm head over the ``n_emit`` sampled

@@ -46,7 +46,8 @@ seconds): Vidur's A100 profiles of Llama-2-7B measure floors of 13-149 us per la
 class KernelFactors(Strict):
     """Numbers of a kernel set that replace the named set's (``perf.kernel_factors``; each optional).
 
-    Floors are seconds per layer and iteration (``moe_routing_s`` and ``moe_finalize_s`` per MoE layer);
+    Floors are seconds per layer and iteration (``moe_routing_s`` and ``moe_finalize_s`` per MoE layer,
+    ``fp8_linear_floor_s`` per block-fp8 linear GEMM);
     fractions are of the GPU's peak FLOP/s or HBM bandwidth, in (0, 1]. ``fleetsim calibrate --vidur-mlp ... --vidur-attention ...`` measures them
     from Vidur-style profiles of your stack (:mod:`sim.perf.kernels` for what each one prices).
     """
@@ -59,9 +60,10 @@ class KernelFactors(Strict):
     decode_attention_floor_s: Duration | None = None
     moe_routing_s: Duration | None = None
     moe_finalize_s: Duration | None = None
+    fp8_linear_floor_s: Duration | None = None
 
     _n = field_validator("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s",
-                         "moe_routing_s", "moe_finalize_s")(_nonneg)
+                         "moe_routing_s", "moe_finalize_s", "fp8_linear_floor_s")(_nonneg)
     _f = field_validator("elementwise_bw_fraction", "attention_flops_fraction", "attention_bw_fraction")(_fraction)
 
 
@@ -174,7 +176,7 @@ def kernel_floor_warnings(perf: Any, where: str) -> list[tuple[str, str]]:
     factors = getattr(perf, "kernel_factors", None)
     out = []
     for name in ("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s", "moe_routing_s",
-                 "moe_finalize_s"):
+                 "moe_finalize_s", "fp8_linear_floor_s"):
         v = getattr(factors, name, None)
         if v is not None and v > FLOOR_WARN_S:
             hint = f", e.g. {v:g}e-6 or '{v / 1e3:g}ms' for {v:g} us" if v < 1e6 else ""
