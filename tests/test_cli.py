@@ -80,7 +80,7 @@ def test_missing_file_and_broken_yaml(tmp_path, capsys):
 
 def test_override_into_missing_list_item_is_an_error(capsys):
     assert main(["validate", str(BASELINE), "--set", "fleet.pools.3.replicas=2"]) == 2
-    assert "fleet.pools.3: index out of range" in capsys.readouterr().err
+    assert "--set: fleet.pools.3: index out of range: the list has 1 item, index 0 to 0" in capsys.readouterr().err
 
 
 def test_validate_prints_memory_plan(capsys):

@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from sim.errors import ScenarioError
+from sim.humanize import plural
 from sim.scenario.safe_yaml import TextLimitError, load_toml, load_yaml, read_text
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_errors import bool_problems, clean_loc, validation_problems
@@ -108,7 +109,9 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                     ok = False
                     break
                 if not -len(node) <= idx < len(node):
-                    problems.append((where, f"index out of range (list has {len(node)} items)"))
+                    n = len(node)
+                    problems.append((where, f"index out of range: the list has {n} {plural(n, 'item')}"
+                                            + (f", index 0 to {n - 1}" if n else "")))
                     ok = False
                     break
                 if last:
