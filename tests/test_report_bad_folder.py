@@ -137,3 +137,11 @@ def test_a_yearly_statement_keeps_its_period_as_text_and_empty_ratios(tmp_path):
                                            "2025,2025-01-01,2026-01-01,False,100.0,\n")
     assert read_statement(tmp_path) == [{"period": "2025", "start": "2025-01-01", "end": "2026-01-01",
                                          "partial": False, "revenue_usd": 100.0, "gross_margin_pct": ""}]
+
+
+def test_a_file_or_a_missing_folder_is_named_as_such(tmp_path, capsys):
+    scn = tmp_path / "baseline.yaml"
+    scn.write_text("name: x\n")
+    assert report(scn, capsys) == (2, f"{scn}: a file, not a result folder (the folder fleetsim run --out DIR, "
+                                      "sweep, plan or saturation wrote)\n")
+    assert report(tmp_path / "nowhere", capsys) == (2, f"{tmp_path / 'nowhere'}: no such result folder\n")
