@@ -296,3 +296,16 @@ def test_plain_strips_rest_markup():
 
     assert doctest.testmod(sim.cli).failed == 0
     assert sim.cli.plain("set ``economics.*`` via :class:`~sim.Scenario`") == "set economics.* via sim.Scenario"
+
+
+@pytest.mark.parametrize("typed, meant", [("scenarios/baseline", "scenarios/baseline.yaml"),
+                                          ("baseline.yaml", "scenarios/baseline.yaml"),
+                                          ("scenarios/baselin.yaml", "scenarios/baseline.yaml"),
+                                          ("scenarios/other.yaml", None)])
+def test_a_scenario_file_not_found_names_the_one_nearby(tmp_path, monkeypatch, capsys, typed, meant):
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "baseline.yaml").write_text(BASELINE.read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", typed]) == 2
+    hint = f" (did you mean {meant}?)" if meant else ""
+    assert capsys.readouterr().err == f"{typed}: file not found{hint}\n"
