@@ -12,7 +12,8 @@ from conftest import scenario
 from sim.cli import main
 from sim.report.result_folder import read_statement, summary_problems
 
-DAMAGED = "not as fleetsim writes it: run the scenario again with --out, or move the file out"
+DAMAGED = ("not as fleetsim writes it: write the folder again (fleetsim run, sweep, plan or saturation with --out), "
+           "or move the file out of the folder to report without it")
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +146,40 @@ def test_a_file_or_a_missing_folder_is_named_as_such(tmp_path, capsys):
     assert report(scn, capsys) == (2, f"{scn}: a file, not a result folder (the folder fleetsim run --out DIR, "
                                       "sweep, plan or saturation wrote)\n")
     assert report(tmp_path / "nowhere", capsys) == (2, f"{tmp_path / 'nowhere'}: no such result folder\n")
+
+
+@pytest.fixture(scope="module")
+def searches(tmp_path_factory):
+    """The folders of a two-point sweep, a plan and a saturation search of a small M/M/c scenario."""
+    from conftest import mmc_scenario_file
+    from sim.planning import plan, saturation, sweep
+
+    root = tmp_path_factory.mktemp("searches")
+    scn = mmc_scenario_file(root, 2.0, duration="2m", replicas=2)
+    sweep(scn, grid={"fleet.pools.0.replicas": [1, 2]}, out=root / "sweep", executor="serial")
+    plan(scn, ["fleet.pools.0.replicas=1..3"], constraints=["latency.queue.mean<=10"], out=root / "plan",
+         executor="serial")
+    saturation(scn, out=root / "saturation", rel_tol=0.5, executor="serial")
+    return root
+
+
+@pytest.mark.parametrize("name, key, value, expected", [
+    ("sweep", "configurations", "x", "configurations: expected a list of objects, got the text 'x'"),
+    ("sweep", "knobs", [{"path": 5}], "knobs.0.path: expected a text, got a number"),
+    ("sweep", "knobs", [{"path": "fleet.pools.0.replicas"}], "knobs.0.values: missing"),
+    ("sweep", "seeds", None, "seeds: expected a number, got null"),
+    ("plan", "best", "x", "best: expected an object, got the text 'x'"),
+    ("plan", "constraints", [1], "constraints: expected a list of texts, got [1]"),
+    ("saturation", "probes", [1], "probes.0: expected an object, got a number"),
+    ("saturation", "rate", "84", "rate: expected a number, got the text '84'"),
+])
+def test_a_search_result_with_a_field_of_the_wrong_kind_is_refused(searches, tmp_path, capsys, name, key, value,
+                                                                   expected):
+    folder = shutil.copytree(searches / name, tmp_path / name)
+    assert report(folder, capsys)[0] == 0                       # as written, it is reported
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), key: value}))
+    (folder / "report.html").unlink()
+    code, err = report(folder, capsys)
+    assert code == 2 and f"{path}: {expected}\n" in err and DAMAGED in err, err
+    assert "internal error" not in err and not (folder / "report.html").exists()

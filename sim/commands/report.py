@@ -23,11 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from sim.report.html_report import write_report
+    from sim.report.result_folder import SEARCH_FIELDS, read_search
 
     if args.folder.exists() and not args.folder.is_dir():
         print(f"{args.folder}: a file, not a result folder (the folder fleetsim run --out DIR, sweep, plan "
               "or saturation wrote)", file=sys.stderr)
         return 2
+    for name in SEARCH_FIELDS:      # checked here: the page's own reader takes them as they come
+        read_search(args.folder, name)
     try:
         path = write_report(args.folder, regenerate=not args.no_regenerate)
     except FileNotFoundError as exc:

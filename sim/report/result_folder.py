@@ -41,8 +41,8 @@ Columns = dict[str, np.ndarray]
 #: problems listed per file (then how many more)
 MAX_PROBLEMS = 5
 #: what to do about a damaged file, after its problems
-_REWRITE = ("not as fleetsim writes it: run the scenario again with --out, or move the file out of the "
-            "folder to report without it")
+_REWRITE = ("not as fleetsim writes it: write the folder again (fleetsim run, sweep, plan or saturation with "
+            "--out), or move the file out of the folder to report without it")
 #: text columns of ``requests.csv.gz`` and ``timeseries.csv``; every other column written is a number
 _TEXT_TABLE_COLUMNS = ("pool", "class", "status", "reason")
 #: summary blocks that are JSON objects when present (``pools`` and ``classes``: of one object each)
@@ -301,6 +301,71 @@ def read_statement(folder: Path | str) -> list[dict] | None:
         raise ScenarioError([("", f"cannot be read ({type(exc).__name__}: {exc}); {_REWRITE}")], str(path)) from None
     _raise(problems, path)
     return rows
+
+
+#: the fields ``report.html`` reads from the result of a search, with their JSON kinds: each may be
+#: absent; present, it must be of its kind (``?``: or null; ``!``: present, in an item of a list)
+SEARCH_FIELDS = {
+    "sweep.json": {"knobs": "objects", "seeds": "number", "configurations": "objects", "points": "objects"},
+    "plan.json": {"objective": "text", "knobs": "texts", "constraints": "texts", "seeds": "number",
+                  "best": "object?", "groups": "objects", "evaluated": "objects"},
+    "saturation.json": {"rate_path": "text", "rate": "number?", "upper": "number?", "attainment": "number?",
+                        "probes": "objects"},
+}
+#: fields of the objects in those lists, and of a plan's ``best``
+_SEARCH_ITEMS = {"knobs": {"path": "text!", "values": "list!", "paths": "texts"},
+                 "best": {"overrides": "texts!"}, "groups": {"overrides": "texts"},
+                 "evaluated": {"overrides": "texts?"}, "probes": {"rate": "number?"}}
+_KINDS = {"object": (dict, "an object"), "objects": (list, "a list of objects"), "texts": (list, "a list of texts"),
+          "list": (list, "a list"), "text": (str, "a text"), "number": ((int, float), "a number")}
+
+
+def read_search(folder: Path | str, name: str) -> dict[str, Any] | None:
+    """``sweep.json``, ``plan.json`` or ``saturation.json`` of ``folder``, or ``None`` when absent;
+    raises :class:`~sim.errors.InputError` for a file that is not a JSON object and
+    :class:`~sim.errors.ScenarioError` naming each field (:data:`SEARCH_FIELDS`) of the wrong kind."""
+    path = Path(folder) / name
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, got {_kind(data)}")
+    problems = []
+    for key, kind in SEARCH_FIELDS[name].items():
+        problem = _field_problem(data, key, kind)
+        if problem:
+            problems.append((key, problem))
+            continue
+        value = data.get(key)
+        items = list(enumerate(value)) if kind == "objects" and value else [("", value)] if isinstance(value, dict) else []
+        for i, item in items:
+            where = f"{key}.{i}" if i != "" else key
+            if not isinstance(item, dict):
+                problems.append((where, f"expected an object, got {_kind(item)}"))
+                continue
+            problems += [(f"{where}.{sub}", p) for sub, sub_kind in _SEARCH_ITEMS.get(key, {}).items()
+                         if (p := _field_problem(item, sub, sub_kind))]
+    _raise(problems, path)
+    return data
+
+
+def _field_problem(node: Mapping[str, Any], key: str, kind: str) -> str:
+    """What is wrong with ``node[key]`` for ``kind`` (see :data:`SEARCH_FIELDS`), or empty."""
+    required, nullable, kind = kind.endswith("!"), kind.endswith("?"), kind.rstrip("!?")
+    types, words = _KINDS[kind]
+    if key not in node:
+        return "missing" if required else ""
+    value = node[key]
+    if value is None:
+        return "" if nullable else f"expected {words}, got null"
+    if not isinstance(value, types) or isinstance(value, bool):
+        return f"expected {words}, got {_kind(value)}"
+    if kind == "texts" and not all(isinstance(v, str) for v in value):
+        return f"expected {words}, got {given(value)}"
+    return ""
 
 
 def read_timeseries(folder: Path | str) -> Columns | None:
