@@ -84,7 +84,8 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
     requests, timeseries, statement
         The ``requests.csv.gz`` / ``timeseries.csv`` columns (name -> numpy array or
         :class:`sim.io.Coded`) and the cash-flow statement rows, when the caller has them in
-        memory; otherwise read from the folder.
+        memory; otherwise read from the folder (a file not as fleetsim writes it raises
+        :class:`~sim.errors.ScenarioError` naming it, see :mod:`sim.report.result_folder`).
     currency
         The statement's currency (with ``statement``).
     summary
