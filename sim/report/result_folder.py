@@ -89,7 +89,7 @@ def read_columns(path: Path | str, numeric: Iterable[str] = (), required: Iterab
     problems = [("", f"no {name} column (the header is {given(','.join(header), 80)})")
                 for name in required if name not in header]
     problems += [(f"line {n}", f"{len(row)} {plural(len(row), 'cell')}, the header has {len(header)}")
-                 for n, row in zip(lines, raw) if len(row) != len(header)][:MAX_PROBLEMS]
+                 for n, row in zip(lines, raw) if len(row) != len(header)]
     cols: Columns = {}
     for j, name in enumerate(header):
         cells = [row[j] if j < len(row) else "" for row in raw]
