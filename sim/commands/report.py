@@ -15,7 +15,8 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", type=Path, metavar="DIR", help="a result folder")
+    parser.add_argument("folder", type=Path, metavar="DIR",
+                        help="a result folder: of fleetsim run --out, sweep, plan or saturation")
     parser.add_argument("--no-regenerate", action="store_true",
                         help="embed the figures already in DIR/figures (PNG, else a run's quick-look SVG) "
                              "instead of redrawing them")
