@@ -80,7 +80,7 @@ def test_missing_file_and_broken_yaml(tmp_path, capsys):
 
 def test_override_into_missing_list_item_is_an_error(capsys):
     assert main(["validate", str(BASELINE), "--set", "fleet.pools.3.replicas=2"]) == 2
-    assert "fleet.pools.3: index out of range" in capsys.readouterr().err
+    assert "--set: fleet.pools.3: index out of range: the list has 1 item, index 0 to 0" in capsys.readouterr().err
 
 
 def test_validate_prints_memory_plan(capsys):
@@ -296,3 +296,16 @@ def test_plain_strips_rest_markup():
 
     assert doctest.testmod(sim.cli).failed == 0
     assert sim.cli.plain("set ``economics.*`` via :class:`~sim.Scenario`") == "set economics.* via sim.Scenario"
+
+
+@pytest.mark.parametrize("typed, meant", [("scenarios/baseline", "scenarios/baseline.yaml"),
+                                          ("baseline.yaml", "scenarios/baseline.yaml"),
+                                          ("scenarios/baselin.yaml", "scenarios/baseline.yaml"),
+                                          ("scenarios/other.yaml", None)])
+def test_a_scenario_file_not_found_names_the_one_nearby(tmp_path, monkeypatch, capsys, typed, meant):
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "baseline.yaml").write_text(BASELINE.read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", typed]) == 2
+    hint = f" (did you mean {meant}?)" if meant else ""
+    assert capsys.readouterr().err == f"{typed}: file not found{hint}\n"

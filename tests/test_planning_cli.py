@@ -64,6 +64,14 @@ def test_plan_command_prints_the_answer_and_runner_up_table(tmp_path, capsys):
     assert (tmp_path / "plan" / "figures" / "pareto.png").exists()
 
 
+def test_a_plan_of_one_gpu_says_gpu_not_gpus(tmp_path, capsys):
+    code = run(plan_cmd, [str(scenario(tmp_path, rate=0.2)), "--vary", "fleet.pools.0.replicas=1..4",
+                          "--constraint", "latency.queue.mean<=100", "--out", str(tmp_path / "plan"),
+                          "--quiet", "--no-figures"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("cheapest meeting all constraints: fleet.pools.0.replicas=1  (1 GPU, $"), out
+
+
 def test_saturation_command_reports_a_bracketed_rate(tmp_path, capsys):
     # fixed 500-token prompts at 1 ms/token: 0.5 s service, so no request misses the 2 s TTFT
     # SLO without queueing; 6 servers cannot sustain more than 6 / 0.5 = 12 req/s

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from sim.commands import report as report_cmd
+from sim.errors import ScenarioError
 from sim.planning import MMcRunner, plan, sweep
 from sim.report import write_report, write_run_figures
 from sim.report.result_folder import read_requests, request_latencies, time_weighted_mean
@@ -167,7 +168,7 @@ def test_yearly_cash_flow_is_redrawn_and_a_broken_chart_costs_no_other_figure(tm
     assert len(notes) == 1 and notes[0].startswith("cashflow figure not drawn: KeyError")
 
 
-def test_figures_of_an_earlier_result_are_replaced_and_a_bad_table_costs_only_its_figures(tmp_path):
+def test_figures_of_an_earlier_result_are_replaced_and_a_truncated_table_is_named(tmp_path):
     from sim.api import run
 
     scn = tiny_scenario("2m")
@@ -178,13 +179,11 @@ def test_figures_of_an_earlier_result_are_replaced_and_a_bad_table_costs_only_it
     assert sorted(p.suffix for p in (out / "figures").iterdir()) == [".svg"] * 4
     result.write(out, figures="none")
     assert not (out / "figures").exists()               # the folder is replaced whole: no figure left
-    # a truncated requests.csv.gz: the latency figure is skipped with a line, the others drawn
+    # a truncated requests.csv.gz is not drawn from: the error names it (tests/test_report_bad_folder.py)
     data = (out / "requests.csv.gz").read_bytes()
     (out / "requests.csv.gz").write_bytes(data[: len(data) // 2])
-    notes, failures = [], []
-    paths = write_run_figures(out, notes, renderer="svg", failures=failures)
-    assert sorted(p.name for p in paths) == ["cashflow.svg", "timeseries.svg", "utilization.svg"]
-    assert len(failures) == 1 and failures[0].startswith("requests.csv.gz not read:")
+    with pytest.raises(ScenarioError, match=r"requests\.csv\.gz: cannot be read \(EOFError"):
+        write_run_figures(out, renderer="svg")
 
 
 # ------------------------------------------------------------------------------ the report's header

@@ -102,7 +102,9 @@ def test_reprice_refuses_bad_input_with_exit_2(tmp_path, capsys):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "usage.npz").write_bytes(b"not a zip")
     assert main(["reprice", str(tmp_path / "bad")]) == 2
-    assert "not a usage file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "usage.npz: not a usage file this version of fleetsim can read (not a NumPy .npz archive, which is a " \
+           "zip file)" in err and "pickle" not in err
     (tmp_path / "base" / "summary.json").unlink()
     assert main(["reprice", str(base)]) == 2
     assert "summary.json is missing" in capsys.readouterr().err

@@ -49,6 +49,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.capacity import plan
         from sim.planning.constraints import ConstraintError
         from sim.planning.evaluator import check_metrics
+        from sim.humanize import plural
         from sim.planning.planner import COLUMNS, headroom, parse_columns, plain, planner_cells, planner_values
 
         out = default_out(args, "plan")
@@ -61,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
         if result.best is not None:
             b = planner_values(result.best)
             print(f"cheapest meeting all constraints: {', '.join(result.best['overrides'])}  "
-                  f"({plain(b['GPUs'])} GPUs, {plain(b['$/month'], money=True)}/month; "
+                  f"({plain(b['GPUs'])} {plural(b['GPUs'], 'GPU')}, {plain(b['$/month'], money=True)}/month; "
                   f"{obj} = {_value(obj, result.best.get(obj + '.mean'))}"
                   f"{' for the simulated window' if obj == 'cost.compute_usd' else ''})")
         else:

@@ -3,7 +3,9 @@
 ``fleetsim report DIR``.
 
 Works on the folder of a run (``fleetsim run --out``), a sweep, a plan or a saturation search.
-The HTML page embeds every figure (base64 PNG) and needs no other file.
+The HTML page embeds every figure (base64 PNG) and needs no other file. A file of the folder that
+is not as fleetsim writes it stops the report (exit 2, each problem named by
+:mod:`sim.report.result_folder`); a file that is absent only costs its figure or table.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", type=Path, metavar="DIR", help="a result folder")
+    parser.add_argument("folder", type=Path, metavar="DIR",
+                        help="a result folder: of fleetsim run --out, sweep, plan or saturation")
     parser.add_argument("--no-regenerate", action="store_true",
                         help="embed the figures already in DIR/figures (PNG, else a run's quick-look SVG) "
                              "instead of redrawing them")
@@ -21,11 +24,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from sim.report.html_report import write_report
+    from sim.report.result_folder import SEARCH_FIELDS, read_search
 
+    if args.folder.exists() and not args.folder.is_dir():
+        print(f"{args.folder}: a file, not a result folder (the folder fleetsim run --out DIR, sweep, plan "
+              "or saturation wrote)", file=sys.stderr)
+        return 2
+    for name in SEARCH_FIELDS:      # checked here: the page's own reader takes them as they come
+        read_search(args.folder, name)
     try:
         path = write_report(args.folder, regenerate=not args.no_regenerate)
     except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)
         return 2
     print(path)
     return 0

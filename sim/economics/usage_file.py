@@ -122,6 +122,8 @@ def read_usage(path: Path) -> SavedUsage:
         path = path / FILE_NAME
     try:
         archive = path.read_bytes()
+        if not archive.startswith(b"PK"):    # numpy would blame pickled data, allow_pickle and trust
+            raise ValueError("not a NumPy .npz archive, which is a zip file")
         with np.load(io.BytesIO(archive), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         meta = json.loads(str(arrays.pop("meta")))

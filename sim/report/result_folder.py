@@ -7,6 +7,13 @@ replicas``) and ``cashflow.csv``. Tables are returned as columns (``dict`` of nu
 numeric columns as float arrays with NaN for empty cells (a request that never got its first
 token), other columns as string arrays.
 
+Each reader checks what it reads against what fleetsim writes (a number where a number is
+written, a block where a block is, shares within [0, 1]) and raises
+:class:`~sim.errors.ScenarioError`, one line per problem naming the file, the line and column or
+the summary key, instead of handing a damaged file to a figure or a table: a report drawn from
+a garbage file would look as trustworthy as any other. A file that is absent is not a problem
+(its figure or table is left out with a note).
+
 Per-request latencies, seconds::
 
     TTFT = first_token_s - arrival_s
@@ -18,30 +25,79 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from collections.abc import Iterable, Mapping
+import math
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sim.errors import InputError, ScenarioError, given
+from sim.humanize import plural
+from sim.metrics.schema import REQUEST_COLUMNS, TS_COLUMNS, natural_range
+
 Columns = dict[str, np.ndarray]
+#: problems listed per file (then how many more)
+MAX_PROBLEMS = 5
+#: what to do about a damaged file, after its problems
+_REWRITE = ("not as fleetsim writes it: write the folder again (fleetsim run, sweep, plan or saturation with "
+            "--out), or move the file out of the folder to report without it")
+#: text columns of ``requests.csv.gz`` and ``timeseries.csv``; every other column written is a number
+_TEXT_TABLE_COLUMNS = ("pool", "class", "status", "reason")
+#: summary blocks that are JSON objects when present (``pools`` and ``classes``: of one object each)
+_BLOCKS = ("requests", "latency", "throughput", "slo", "utilization", "gpu_hours", "stability", "cost",
+           "cashflow", "pools", "classes", "workload", "capacity_band", "autoscale", "failures",
+           "disaggregation")
+#: blocks whose every value is a number (or null), nested objects included
+_NUMERIC_BLOCKS = ("requests", "latency", "throughput", "slo", "utilization", "gpu_hours")
+#: other keys the report and the terminal summary read as numbers; ``*`` is any pool's name
+_NUMERIC_KEYS = ("seed", "simulated_seconds", "wall_seconds", "cost.compute_usd",
+                 "cost.per_million_output_tokens", "cashflow.revenue", "cashflow.compute_cost",
+                 "cashflow.revenue_share_paid", "cashflow.revenue_share_received", "cashflow.net",
+                 "stability.backlog_growth_per_s", "stability.offered_load_factor",
+                 *(f"pools.*.{k}" for k in ("replicas", "replicas_mean", "tensor_parallel", "pipeline_parallel",
+                                            "expert_parallel", "gpus_per_replica", "scale", "gpu_hours_provisioned",
+                                            "gpu_busy", "kv_cache_mean", "mfu", "mbu", "load_factor")))
 
 
-def read_columns(path: Path | str) -> Columns:
-    """A CSV (optionally ``.gz``) as columns; numeric where every non-empty cell parses."""
+def read_columns(path: Path | str, numeric: Iterable[str] = (), required: Iterable[str] = ()) -> Columns:
+    """A CSV (optionally ``.gz``) as columns; numeric where every non-empty cell parses.
+
+    ``numeric`` names the columns whose every non-empty cell must be a number and ``required``
+    the columns the file must have: a file fleetsim wrote always passes, so a failure means the
+    file was damaged or is not fleetsim's. Raises :class:`~sim.errors.ScenarioError` naming the file,
+    each line and column at fault (at most :data:`MAX_PROBLEMS`), or the columns missing; a file
+    that is not (gzipped) UTF-8 text likewise.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return {}
-        raw = [row for row in reader if row]
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                return {}
+            raw, lines = [], []
+            for row in reader:
+                if row:
+                    raw.append(row)
+                    lines.append(reader.line_num)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error) as exc:
+        raise ScenarioError([("", f"cannot be read ({type(exc).__name__}: {exc}); "
+                                  f"{_REWRITE}")], str(path)) from None
+    problems = [("", f"no {name} column (the header is {given(','.join(header), 80)})")
+                for name in required if name not in header]
+    problems += [(f"line {n}", f"{len(row)} {plural(len(row), 'cell')}, the header has {len(header)}")
+                 for n, row in zip(lines, raw) if len(row) != len(header)]
     cols: Columns = {}
     for j, name in enumerate(header):
         cells = [row[j] if j < len(row) else "" for row in raw]
         cols[name] = _column(cells)
+        if name in numeric and cols[name].dtype.kind != "f":
+            problems += [(f"line {n}, column {name}", f"{given(c)} is not a number")
+                         for n, c in zip(lines, cells) if not _is_number(c)]
+    _raise(problems, path)
     return cols
 
 
@@ -50,6 +106,23 @@ def _column(cells: list[str]) -> np.ndarray:
         return np.array([float(c) if c != "" else np.nan for c in cells], dtype=float)
     except ValueError:
         return np.array(cells, dtype=str)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell or "nan")
+    except ValueError:
+        return False
+    return True
+
+
+def _raise(problems: list[tuple[str, str]], path: Path) -> None:
+    """A :class:`~sim.errors.ScenarioError` of the first :data:`MAX_PROBLEMS` problems (and how many
+    more there are) with what to do about them; nothing when there are none."""
+    if problems:
+        more = len(problems) - MAX_PROBLEMS
+        problems = problems[:MAX_PROBLEMS] + ([("", f"... and {more} more")] if more > 0 else [])
+        raise ScenarioError(problems + [("", _REWRITE)], str(path))
 
 
 def as_columns(table: Mapping[str, Any], names: Iterable[str] | None = None) -> Columns:
@@ -72,11 +145,13 @@ def as_columns(table: Mapping[str, Any], names: Iterable[str] | None = None) -> 
 
 
 def read_summary(folder: Path | str) -> dict[str, Any] | None:
+    """``summary.json`` of a run, or ``None`` when the folder has none; raises
+    :class:`~sim.errors.InputError` for a file that is not JSON and
+    :class:`~sim.errors.ScenarioError` for one that is not a summary as fleetsim writes it
+    (:func:`summary_problems`)."""
     path = Path(folder) / "summary.json"
     if not path.exists():
         return None
-    from sim.errors import InputError
-
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -84,45 +159,220 @@ def read_summary(folder: Path | str) -> dict[str, Any] | None:
         raise InputError(f"{path}: not a fleetsim summary (invalid JSON: {exc})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a fleetsim summary (expected a JSON object, got {type(data).__name__})")
+    _raise(summary_problems(data), path)
     return data
 
 
+def summary_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(key, problem)`` for each value of a summary that fleetsim would not have written: a block
+    that is not an object, a number that is not a number (``true``/``false`` are not numbers
+    either), a number outside its :func:`~sim.metrics.schema.natural_range` (an attainment of 1.5,
+    a negative latency). Keys fleetsim does not know are left alone; so are missing ones (an
+    earlier version's summary has fewer).
+
+        >>> summary_problems({"slo": {"attainment": 1.5}, "latency": {"ttft": {"p99": "fast"}}, "pools": []})
+        ... # doctest: +NORMALIZE_WHITESPACE
+        [('pools', 'expected an object, got a list'), ('slo.attainment', '1.5 is outside [0, 1]'),
+         ('latency.ttft.p99', "expected a number, got 'fast'")]
+    """
+    if not any(k in summary for k in ("scenario", "simulated_seconds", *_BLOCKS)):
+        return [("", "not a fleetsim summary (none of its keys: scenario, simulated_seconds, requests, "
+                     "latency, slo, ...)")]
+    problems = []
+    for scope, block in _scopes(summary):
+        for name in _BLOCKS:
+            value = block.get(name)
+            if value is not None and not isinstance(value, dict):
+                problems.append((scope + name, f"expected an object, got {_kind(value)}"))
+        for name in ("pools", "classes"):
+            for key, value in (block.get(name) if isinstance(block.get(name), dict) else {}).items():
+                if not isinstance(value, dict):
+                    problems.append((f"{scope}{name}.{key}", f"expected an object, got {_kind(value)}"))
+        numeric = {k for name in _NUMERIC_BLOCKS if isinstance(block.get(name), dict)
+                   for k, _ in _leaves(block[name], name + ".")}
+        numeric |= {k for pattern in _NUMERIC_KEYS for k in _matches(block, pattern)}
+        for key, value in _leaves(block):
+            if key in numeric and value is not None and not _is_json_number(value):
+                problems.append((scope + key, f"expected a number, got {given(value)}"))
+            elif _is_json_number(value):
+                lo, hi = natural_range(scope + key)
+                if not math.isfinite(value):
+                    problems.append((scope + key, f"{value} is not a finite number (fleetsim writes null)"))
+                elif not lo <= value <= hi:
+                    problems.append((scope + key, f"{given(value)} is outside [{lo:g}, {hi:g}]"))
+    return problems
+
+
+def _scopes(summary: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The summary, and each request class's and capacity-band side's block within it, which
+    hold the same keys (``classes.chat.slo.attainment``)."""
+    yield "", summary
+    for name in ("classes", "capacity_band"):
+        inner = summary.get(name)
+        for key, value in (inner.items() if isinstance(inner, dict) else ()):
+            if isinstance(value, dict):
+                yield f"{name}.{key}.", value
+
+
+def _leaves(node: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every ``(dotted key, value)`` under ``node`` that is not itself an object (classes and
+    capacity-band sides are left to :func:`_scopes`)."""
+    for key, value in node.items():
+        if isinstance(value, dict):
+            if not prefix and key in ("classes", "capacity_band"):
+                continue
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _matches(block: Mapping[str, Any], pattern: str) -> Iterator[str]:
+    """The dotted keys of ``block`` that ``pattern`` names (``*``: any key at that level)."""
+    head, _, rest = pattern.partition(".")
+    keys = (block if head == "*" else [head] if head in block else []) if isinstance(block, dict) else []
+    for key in keys:
+        if not rest:
+            yield key
+        else:
+            yield from (f"{key}.{k}" for k in _matches(block[key], rest))
+
+
+def _is_json_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _kind(value: Any) -> str:
+    """How JSON would call ``value``'s type: an array is "a list", ``true`` "a boolean"."""
+    return {list: "a list", str: f"the text {given(value)}", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
 def read_requests(folder: Path | str) -> Columns | None:
+    """``requests.csv.gz`` (or ``requests.csv``) as columns, every column fleetsim writes as
+    numbers checked to be numbers; ``None`` when the folder has neither."""
     for name in ("requests.csv.gz", "requests.csv"):
         path = Path(folder) / name
         if path.exists():
-            return read_columns(path)
+            return read_columns(path, numeric=_numeric(REQUEST_COLUMNS), required=("arrival_s",))
     return None
+
+
+def _numeric(columns: Iterable[str]) -> tuple[str, ...]:
+    return tuple(c for c in columns if c not in _TEXT_TABLE_COLUMNS)
 
 
 #: ``cashflow.csv`` columns that are text even when they look like numbers (a yearly period is "2025")
 _TEXT_COLUMNS = ("period", "start", "end")
+#: ``cashflow.csv`` columns written as ``True``/``False``; every other column is a number or empty
+_BOOL_COLUMNS = ("partial", "after_horizon")
 
 
 def read_statement(folder: Path | str) -> list[dict] | None:
     """``cashflow.csv`` rows as dicts (numbers as floats, True/False as booleans, the period
-    and its dates as text), or ``None`` when the folder has no ``cashflow.csv``."""
+    and its dates as text), or ``None`` when the folder has no ``cashflow.csv``; raises
+    :class:`~sim.errors.ScenarioError` for a cell that is not what fleetsim writes there."""
     path = Path(folder) / "cashflow.csv"
     if not path.exists():
         return None
+    rows, problems = [], []
 
-    def parse(key: str, text: str):
+    def parse(line: int, key: str | None, text: str | list | None):
         if key in _TEXT_COLUMNS:
             return text
-        if text in ("True", "False"):
-            return text == "True"
-        try:
-            return float(text)
-        except ValueError:
+        if key is None or text is None:      # more cells than the header, or fewer
+            problems.append((f"line {line}", "not as many cells as the header"))
             return text
+        if key in _BOOL_COLUMNS and text in ("True", "False"):
+            return text == "True"
+        if key not in _BOOL_COLUMNS and _is_number(text):
+            return float(text) if text else text
+        problems.append((f"line {line}, column {key}",
+                         f"{given(text)} is not {'True or False' if key in _BOOL_COLUMNS else 'a number'}"))
+        return text
 
-    with open(path, newline="") as fh:
-        return [{k: parse(k, v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            for row in reader:
+                rows.append({k: parse(reader.line_num, k, v) for k, v in row.items()})
+            if reader.fieldnames is not None and "period" not in reader.fieldnames:
+                problems.insert(0, ("", f"no period column (the header is {given(','.join(reader.fieldnames), 80)})"))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ScenarioError([("", f"cannot be read ({type(exc).__name__}: {exc}); {_REWRITE}")], str(path)) from None
+    _raise(problems, path)
+    return rows
+
+
+#: the fields ``report.html`` reads from the result of a search, with their JSON kinds: each may be
+#: absent; present, it must be of its kind (``?``: or null; ``!``: present, in an item of a list)
+SEARCH_FIELDS = {
+    "sweep.json": {"knobs": "objects", "seeds": "number", "configurations": "objects", "points": "objects"},
+    "plan.json": {"objective": "text", "knobs": "texts", "constraints": "texts", "seeds": "number",
+                  "best": "object?", "groups": "objects", "evaluated": "objects"},
+    "saturation.json": {"rate_path": "text", "rate": "number?", "upper": "number?", "attainment": "number?",
+                        "probes": "objects"},
+}
+#: fields of the objects in those lists, and of a plan's ``best``
+_SEARCH_ITEMS = {"knobs": {"path": "text!", "values": "list!", "paths": "texts"},
+                 "best": {"overrides": "texts!"}, "groups": {"overrides": "texts"},
+                 "evaluated": {"overrides": "texts?"}, "probes": {"rate": "number?"}}
+_KINDS = {"object": (dict, "an object"), "objects": (list, "a list of objects"), "texts": (list, "a list of texts"),
+          "list": (list, "a list"), "text": (str, "a text"), "number": ((int, float), "a number")}
+
+
+def read_search(folder: Path | str, name: str) -> dict[str, Any] | None:
+    """``sweep.json``, ``plan.json`` or ``saturation.json`` of ``folder``, or ``None`` when absent;
+    raises :class:`~sim.errors.InputError` for a file that is not a JSON object and
+    :class:`~sim.errors.ScenarioError` naming each field (:data:`SEARCH_FIELDS`) of the wrong kind."""
+    path = Path(folder) / name
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, got {_kind(data)}")
+    problems = []
+    for key, kind in SEARCH_FIELDS[name].items():
+        problem = _field_problem(data, key, kind)
+        if problem:
+            problems.append((key, problem))
+            continue
+        value = data.get(key)
+        items = list(enumerate(value)) if kind == "objects" and value else [("", value)] if isinstance(value, dict) else []
+        for i, item in items:
+            where = f"{key}.{i}" if i != "" else key
+            if not isinstance(item, dict):
+                problems.append((where, f"expected an object, got {_kind(item)}"))
+                continue
+            problems += [(f"{where}.{sub}", p) for sub, sub_kind in _SEARCH_ITEMS.get(key, {}).items()
+                         if (p := _field_problem(item, sub, sub_kind))]
+    _raise(problems, path)
+    return data
+
+
+def _field_problem(node: Mapping[str, Any], key: str, kind: str) -> str:
+    """What is wrong with ``node[key]`` for ``kind`` (see :data:`SEARCH_FIELDS`), or empty."""
+    required, nullable, kind = kind.endswith("!"), kind.endswith("?"), kind.rstrip("!?")
+    types, words = _KINDS[kind]
+    if key not in node:
+        return "missing" if required else ""
+    value = node[key]
+    if value is None:
+        return "" if nullable else f"expected {words}, got null"
+    if not isinstance(value, types) or isinstance(value, bool):
+        return f"expected {words}, got {_kind(value)}"
+    if kind == "texts" and not all(isinstance(v, str) for v in value):
+        return f"expected {words}, got {given(value)}"
+    return ""
 
 
 def read_timeseries(folder: Path | str) -> Columns | None:
+    """``timeseries.csv`` as columns, checked as :func:`read_requests` checks its table; ``None``
+    when the folder has none."""
     path = Path(folder) / "timeseries.csv"
-    return read_columns(path) if path.exists() else None
+    return read_columns(path, numeric=_numeric(TS_COLUMNS), required=("time_s",)) if path.exists() else None
 
 
 def request_latencies(req: Columns) -> dict[str, np.ndarray]:

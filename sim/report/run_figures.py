@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.errors import InputError, ScenarioError
 from sim.report.cashflow import cashflow_chart
 from sim.report.chart import FORMATS, Chart, Note, Panel, Rule, Series, envelope, write_svg
 from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_statement,
@@ -83,7 +84,8 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
     requests, timeseries, statement
         The ``requests.csv.gz`` / ``timeseries.csv`` columns (name -> numpy array or
         :class:`sim.io.Coded`) and the cash-flow statement rows, when the caller has them in
-        memory; otherwise read from the folder.
+        memory; otherwise read from the folder (a file not as fleetsim writes it raises
+        :class:`~sim.errors.ScenarioError` naming it, see :mod:`sim.report.result_folder`).
     currency
         The statement's currency (with ``statement``).
     summary
@@ -107,12 +109,12 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
         requests, timeseries, summary, statement, currency = _tables_of(result, requests, timeseries, summary,
                                                                         statement, currency)
     w = _FigureWriter(out, renderer, formats, failures if failures is not None else notes)
-    req = w.table("requests.csv.gz", requests, read_requests, REQUEST_INPUTS)
+    req = w.table(requests, read_requests, REQUEST_INPUTS)
     if req is not None and "arrival_s" in req and req["arrival_s"].size:
         w.draw("latency_cdf", lambda: latency_cdf_chart(req))
     else:
         notes.append("latency CDFs skipped: no requests.csv.gz with rows")
-    ts = w.table("timeseries.csv", timeseries, read_timeseries)
+    ts = w.table(timeseries, read_timeseries)
     if ts is not None and "time_s" in ts and ts["time_s"].size:
         w.draw("timeseries", lambda: timeseries_chart(ts))
     else:
@@ -144,7 +146,9 @@ def _tables_of(result: Any, requests, timeseries, summary, statement, currency: 
 
 class _FigureWriter:
     """Draws figures into ``out/figures`` with one renderer and reads the folder's tables; a figure
-    or table that fails costs only itself, with a line in ``failures``."""
+    that fails to draw costs only itself, with a line in ``failures``. A table that is not as
+    fleetsim writes it (:mod:`sim.report.result_folder` says where) stops the drawing: a figure of a
+    damaged file would look as trustworthy as any other."""
 
     def __init__(self, out: Path, renderer: str, formats: tuple[str, ...], failures: list[str]) -> None:
         self.out, self.renderer, self.formats, self.failures = out, renderer, formats, failures
@@ -162,17 +166,15 @@ class _FigureWriter:
                 from sim.report.render import save_chart
 
                 self.paths.extend(save_chart(chart, self.out / "figures" / stem, self.formats))
+        except (InputError, ScenarioError):
+            raise
         except Exception as exc:   # one broken figure must not cost the others
             self.failures.append(f"{stem} figure not drawn: {type(exc).__name__}: {exc}")
 
-    def table(self, name: str, given, read, *names):
-        """``given`` as columns, or the folder's file read with ``read``; ``None`` with a failure
-        line when the file cannot be read (a truncated ``.gz``, say)."""
-        try:
-            return as_columns(given, *names) if given is not None else read(self.out)
-        except Exception as exc:
-            self.failures.append(f"{name} not read: {type(exc).__name__}: {exc}")
-            return None
+    def table(self, given, read, *names):
+        """``given`` as columns, or the folder's file read with ``read`` (which raises for a
+        damaged file, a truncated ``.gz`` say)."""
+        return as_columns(given, *names) if given is not None else read(self.out)
 
 
 def cdf_points(values: np.ndarray, max_points: int = CDF_POINTS) -> tuple[np.ndarray, np.ndarray]:

@@ -239,7 +239,9 @@ def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
     if _wide([_num(p.get("latency.ttft.p99.mean")) for p in probes]):
         bottom.set_yscale("log")
     top.plot([], [], "o", color="C0", label="sustained")
-    top.plot([], [], "o", color="C3", mfc="none", label="fails the SLO")
+    # a probe fails by its attainment or by its stability (a backlog growing, or a run too short to
+    # tell): a hollow marker above the target line is the second kind, so the legend names both
+    top.plot([], [], "o", color="C3", mfc="none", label="not sustained (SLO missed, or not shown to keep up)")
     top.legend(fontsize="small", loc="lower left")
     top.set_title("saturation: SLO attainment and p99 TTFT against arrival rate")
     bottom.set_xlabel(f"arrival rate (req/s; {data.get('rate_path', 'workload.arrival.rate')})")

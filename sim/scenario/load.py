@@ -10,6 +10,8 @@ in the words of :mod:`sim.scenario.schema_errors`, then the cross-field checks o
 from __future__ import annotations
 
 import copy
+import difflib
+import itertools
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,6 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from sim.errors import ScenarioError
+from sim.humanize import plural
 from sim.scenario.safe_yaml import TextLimitError, load_toml, load_yaml, read_text
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_errors import bool_problems, clean_loc, validation_problems
@@ -46,7 +49,7 @@ def read_file(path: str | Path) -> dict:
     p = Path(path)
     src = str(path)
     if not p.exists():
-        raise ScenarioError([("", "file not found")], src)
+        raise ScenarioError([("", "file not found" + did_you_mean(p))], src)
     try:
         text = read_text(p)
     except TextLimitError as exc:
@@ -66,6 +69,30 @@ def read_file(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise ScenarioError([("", f"must be a mapping of keys to values (got {type(data).__name__})")], src)
     return data
+
+
+#: the suffixes of a scenario file
+SCENARIO_SUFFIXES = (".yaml", ".yml", ".toml")
+
+
+def did_you_mean(path: Path) -> str:
+    """`` (did you mean X?)`` for a scenario file near a ``path`` that does not exist: the name with a
+    scenario suffix (``scenarios/baseline``), the name in ``scenarios/`` (``baseline.yaml`` typed in the
+    project's folder) or a close spelling in the same folder (``scenarios/baselin.yaml``); else empty.
+
+        >>> did_you_mean(Path("nowhere/at/all.yaml"))
+        ''
+    """
+    near = [path.with_name(path.name + s) for s in SCENARIO_SUFFIXES] if not path.suffix else []
+    if len(path.parts) == 1:
+        near.append(Path("scenarios") / path.name)
+    found = next((c for c in near if c.is_file()), None)
+    if found is None and path.parent.is_dir():
+        names = [f.name for f in itertools.islice(path.parent.iterdir(), 10_000)
+                 if f.suffix.lower() in SCENARIO_SUFFIXES]
+        close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.8)
+        found = path.with_name(close[0]) if close else None
+    return f" (did you mean {found}?)" if found is not None else ""
 
 
 # ------------------------------------------------------------------------------ overrides
@@ -108,7 +135,9 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                     ok = False
                     break
                 if not -len(node) <= idx < len(node):
-                    problems.append((where, f"index out of range (list has {len(node)} items)"))
+                    n = len(node)
+                    problems.append((where, f"index out of range: the list has {n} {plural(n, 'item')}"
+                                            + (f", index 0 to {n - 1}" if n else "")))
                     ok = False
                     break
                 if last:
