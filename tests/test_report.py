@@ -228,7 +228,14 @@ def test_verdict_reads_load_factor_and_a_growing_backlog_when_present():
                           stability={"stable": False, "backlog_growth_per_s": 0.25}))
     assert o.met is False                         # attainment alone would pass; the backlog fails it
     assert "SLO NOT met" in o.verdict and "backlog grows by 0.25 requests/s" in o.verdict
-    assert "load factor 0.80" in o.verdict.lower() and "25% more traffic" in o.verdict   # 1/0.8 - 1
+    # a fleet that does not keep up has no headroom, whatever share of its capacity got through
+    assert "more traffic" not in o.verdict
+    over = overview(_summary(utilization={"gpu_busy": 1.0, "load_factor": 0.91},
+                             stability={"stable": False, "backlog_growth_per_s": 914.0, "offered_load_factor": 11.22}))
+    assert "offered load factor 11.22: about 11.2x the work the batch limits serve" in over.verdict.lower()
+    assert "more traffic" not in over.verdict and "Near saturation" not in over.verdict
+    ok = overview(_summary(utilization={"gpu_busy": 0.5, "load_factor": 0.8}, stability={"stable": True}))
+    assert "load factor 0.80" in ok.verdict.lower() and "25% more traffic" in ok.verdict   # 1/0.8 - 1
     low = overview(_summary(slo={"attainment": 0.9, "ttft_s": 1.0}))
     assert low.met is False and "90.0%" in low.verdict
 

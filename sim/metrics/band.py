@@ -187,6 +187,8 @@ def verdict(summary: dict) -> str:
     """
     b = summary.get("capacity_band")
     if not b:
+        if (summary.get("stability") or {}).get("stable") is False:
+            return ""   # the run itself does not keep up: no range of its latency to read
         load = near_saturation(summary)
         return "" if load is None else (
             f"Near saturation (load factor {load:.2f}) a few per cent of capacity moves latency by tens of per "

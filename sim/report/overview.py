@@ -331,6 +331,20 @@ def headroom(load_factor: float | None) -> str:
             f"traffic at the batch limits")
 
 
+def overload_words(offered: float | None) -> str:
+    """A fleet that does not keep up, in words: the work offered against what its batch limits serve
+    (the served load factor of such a run says nothing about headroom: it is what got through).
+
+        >>> overload_words(11.2)
+        'offered load factor 11.20: about 11.2x the work the batch limits serve'
+        >>> overload_words(None)
+        ''
+    """
+    if not _num(offered) or offered <= 0:
+        return ""
+    return f"offered load factor {offered:.2f}: about {offered:.3g}x the work the batch limits serve"
+
+
 def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     att = _get(summary, "slo.attainment")
     stable = _get(summary, "stability.stable")
@@ -354,7 +368,8 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     elif _get(summary, "stability.verdict") == "cannot tell":
         parts.append("The run is too short to tell whether the fleet keeps up at this load: "
                      "lengthen it before trusting its latency.")
-    room = headroom(_get(summary, "utilization.load_factor"))
+    room = headroom(_get(summary, "utilization.load_factor")) if stable is not False else \
+        overload_words(_get(summary, "stability.offered_load_factor"))
     if room:
         parts.append(room[0].upper() + room[1:] + ".")
     band = band_verdict(summary)
