@@ -217,6 +217,15 @@ def test_a_scenario_after_the_flag_is_explained(tmp_path, capsys):
     assert "a scenario file goes before the flag" in capsys.readouterr().err
 
 
+def test_a_per_cent_sign_is_explained(tmp_path, capsys):
+    """``3%`` is a number with its sign, not a scenario file in the wrong place."""
+    path = _write(tmp_path, queue_scenario(lam=0.5, duration=60.0))
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(path), "--capacity-band", "3%"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--capacity-band 3)" in err and "goes before the flag" not in err
+
+
 def test_the_python_api_names_its_argument():
     with pytest.raises(InputError, match="capacity_band: give a percentage"):
         sim.run(queue_scenario(lam=0.5, duration=60.0), capacity_band=0)

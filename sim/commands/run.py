@@ -40,7 +40,9 @@ def band_pct(text: str) -> float:
     """``--capacity-band``'s value (argparse names the flag in its error, exit 2)."""
     problem = pct_problem(text)
     if problem:
-        hint = "" if _is_number(text) else " (a scenario file goes before the flag: fleetsim run FILE --capacity-band)"
+        hint = "" if _is_number(text) else \
+            " (a per cent without its sign: --capacity-band 3)" if _is_number(text.strip().rstrip("%")) else \
+            " (a scenario file goes before the flag: fleetsim run FILE --capacity-band)"
         raise argparse.ArgumentTypeError(problem + hint)
     return float(text)
 
