@@ -110,12 +110,12 @@ def main(args: argparse.Namespace) -> int:
         overrides.append(f"engine={args.engine}")
     if args.records:
         overrides.append(f"metrics.records={args.records}")
+    loaded = load_scenario(args.scenario, overrides)      # a file that does not load is said before anything else
     if not args.quiet:
         more = "" if args.capacity_band is None else (
             ", then twice more at " + " and ".join(f"{c:.4g}" for c in sorted(capacities(args.capacity_band).values()))
             + " times the model's capacity (--capacity-band)")
         print(f"fleetsim: simulating {args.scenario}{more}", file=sys.stderr)
-    loaded = load_scenario(args.scenario, overrides)
     # the folder is made only now that the scenario has loaded and validated, and before the
     # (possibly long) run, so that a folder that cannot be made costs no simulation
     made: list[Path] = []
