@@ -51,6 +51,10 @@ def test_bad_input_exits_2_with_one_line_per_problem(tmp_path, capsys):
     assert run(plan_cmd, [scn, "--vary", "fleet.pools.0.replicas=1..8", "--constraint", "ttft<2",
                           "--out", str(tmp_path / "p"), "--quiet"]) == 2
     assert "unknown metric ttft" in capsys.readouterr().err
+    assert run(plan_cmd, [scn, "--vary", "fleet.pools.0.replicas=1..8", "--constraint", "ttft.p99<2",
+                          "--out", str(tmp_path / "p"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown metric ttft.p99 (did you mean latency.ttft.p99?)" in err and "cost.by_pool" not in err
     assert run(sweep_cmd, [str(tmp_path / "missing.yaml"), "--grid", "a=1"]) == 2
 
 

@@ -113,6 +113,29 @@ def check_metrics(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> Non
     known = sorted(k[: -len(".mean")] for k in done[0] if k.endswith(".mean"))
     missing = [m for m in metrics if f"{m}.mean" not in done[0]]
     if missing:
+        hints = [f"{m} (did you mean {' or '.join(close)}?)" if (close := similar_metrics(m, known)) else m
+                 for m in missing]
+        examples = [k for k in EXAMPLE_METRICS if k in known]
         raise ConstraintError(
-            f"unknown metric {', '.join(missing)}: must be a numeric summary key such as "
-            f"{', '.join(k for k in known if k.startswith(('latency.ttft', 'slo', 'cost')))}")
+            f"unknown metric {', '.join(hints)}: must be a numeric summary key such as {', '.join(examples)} "
+            f"(all {len(known)}: the keys of summary.json, dotted, or the columns of sweep.csv without '.mean')")
+
+
+EXAMPLE_METRICS = ("latency.ttft.p99", "latency.tpot.p99", "latency.e2e.p99", "slo.attainment",
+                   "cost.per_million_output_tokens", "cost.compute_usd", "utilization.load_factor")
+"""Metrics a constraint's error offers as examples (those a run reported)."""
+
+
+def similar_metrics(metric: str, known: Sequence[str]) -> list[str]:
+    """Known metrics ``metric`` may have meant: those it ends (``ttft.p99`` -> ``latency.ttft.p99``),
+    else the closest spellings.
+
+        >>> similar_metrics("ttft.p99", ["latency.ttft.p99", "latency.tpot.p99"])
+        ['latency.ttft.p99']
+        >>> similar_metrics("slo.atainment", ["slo.attainment", "slo.goodput_rps"])
+        ['slo.attainment']
+    """
+    import difflib
+
+    ends = [k for k in known if k.endswith("." + metric)]
+    return ends[:3] or difflib.get_close_matches(metric, known, n=3, cutoff=0.75)
