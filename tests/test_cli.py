@@ -87,6 +87,17 @@ def test_validate_prints_memory_plan(capsys):
     assert main(["validate", str(BASELINE)]) == 0
     out = capsys.readouterr().out
     assert "KV cache" in out and "max concurrent sequences" in out
+    assert "step time:" not in out            # the default roofline and kernel set go unsaid
+
+
+def test_validate_names_a_step_model_or_kernel_set_that_is_not_the_default(capsys):
+    assert main(["validate", str(BASELINE), "--set", "perf.kernels=vllm"]) == 0
+    assert "    step time: roofline, kernel set vllm\n" in capsys.readouterr().out
+    assert main(["validate", str(BASELINE), "--set", "perf.kernels=pytorch",
+                 "--set", "perf.kernel_factors={elementwise_floor_s: 2.0e-5}"]) == 0
+    assert "step time: roofline, kernel set pytorch with elementwise_floor_s 2e-05" in capsys.readouterr().out
+    assert main(["validate", str(BASELINE), "--set", "perf={model: linear, base_s: 0.01}"]) == 0
+    assert "    step time: linear\n" in capsys.readouterr().out
 
 
 def test_run_json_prints_exactly_one_object_on_stdout(tmp_path):

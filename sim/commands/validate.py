@@ -56,11 +56,29 @@ def main(args: argparse.Namespace) -> int:
             f"at {'max_model_len' if p.max_model_len else 'max_context'}={per_seq:,}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
             f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each\n"
             f"    batching: {_batching(p.batching)}")
+        stack = _step_model_words(p.perf or sc.perf)
+        if stack:
+            lines.append(f"    step time: {stack}")
         note = _flops_level_note(p, wdt, sc.perf, dense=model.n_experts <= 1)
         if note:
             lines.append(f"    note: {note}")
     sys.stdout.write(printable("\n".join(lines)) + "\n")
     return 0
+
+
+def _step_model_words(perf) -> str:
+    """The step-time model when it is not the default roofline with the default kernel set: which one, and for a
+    roofline its kernel set (``perf.kernels``) and the factors replacing the set's own (``perf.kernel_factors``)."""
+    kind = getattr(perf, "model", "roofline")
+    if kind != "roofline":
+        return kind
+    kernels = getattr(perf, "kernels", "trtllm")
+    factors = getattr(perf, "kernel_factors", None)
+    given = {k: v for k, v in (factors.model_dump() if hasattr(factors, "model_dump") else {}).items() if v is not None}
+    if kernels == "trtllm" and not given:
+        return ""
+    return f"roofline, kernel set {kernels}" + (
+        " with " + ", ".join(f"{k} {v:g}" for k, v in sorted(given.items())) if given else "")
 
 
 def _flops_level_note(pool, weight_dtype: str, scenario_perf, dense: bool) -> str | None:
