@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sim import humanize
 from sim.metrics.band import attainment_range, class_band, explanation, latency_range
-from sim.report.overview import overview
+from sim.report.overview import overview, slo_bound
 
 if TYPE_CHECKING:
     from sim.api import Result
@@ -66,7 +66,7 @@ def format_summary(result: "Result") -> str:
     lines += ["",
               f"throughput{' (per shard)' if sharded else ''}  {t['requests_per_s']:,.2f} req/s  {t['input_tokens_per_s']:,.0f} in tok/s  "
               f"{t['output_tokens_per_s']:,.0f} out tok/s",
-              f"SLO (TTFT <= {slo['ttft_s']:g} s, TPOT <= {slo['tpot_s']:g} s)  attainment {att}  "
+              f"SLO (TTFT <= {slo_bound(slo['ttft_s'])}, TPOT <= {slo_bound(slo['tpot_s'])})  attainment {att}  "
               f"goodput {slo['goodput_rps']:,.2f} req/s",
               "utilization  " + "  ".join(f"{label} {u[k]:.1%}" if k != "load_factor" else f"{label} {u[k]:.2f}"
                                           for k, label in UTILIZATION if isinstance(u.get(k), (int, float))),

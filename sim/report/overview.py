@@ -302,14 +302,14 @@ def _summary_described(name: str, pools_sum: dict, horizon) -> tuple[list[str], 
     return sentences, settings
 
 
-def _threshold(s: float) -> str:
+def slo_bound(s: float) -> str:
     """An SLO bound as written by a person: ``2 s``, ``100 ms``."""
     return f"{s:g} s" if s >= 1 else f"{s * 1000:.4g} ms"
 
 
 def _slo_words(slo: dict) -> str:
-    parts = [f"TTFT ≤ {_threshold(slo['ttft_s'])}" if _num(slo.get("ttft_s")) else "",
-             f"TPOT ≤ {_threshold(slo['tpot_s'])}" if _num(slo.get("tpot_s")) else ""]
+    parts = [f"TTFT ≤ {slo_bound(slo['ttft_s'])}" if _num(slo.get("ttft_s")) else "",
+             f"TPOT ≤ {slo_bound(slo['tpot_s'])}" if _num(slo.get("tpot_s")) else ""]
     return " and ".join(p for p in parts if p)
 
 
