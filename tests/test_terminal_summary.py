@@ -27,6 +27,10 @@ def test_summary_opens_with_what_was_simulated_and_the_verdict(sharded):
     assert "Poisson arrivals at 2 req/s for 2 m" in head
     assert "SLO met" in head and "per million output tokens" in head
     assert "note: Sharded pools: main (× 250,000)" in text
+    slo = sharded.summary["slo"]
+    assert slo["ttft_s"] >= 1 > slo["tpot_s"]                 # one bound in seconds, one in milliseconds
+    bounds = f"SLO (TTFT <= {slo['ttft_s']:g} s, TPOT <= {slo['tpot_s'] * 1000:g} ms)"
+    assert bounds in text, text                                  # written as the header writes them
 
 
 def test_sharded_numbers_say_per_shard_or_whole_fleet_and_never_run_together(sharded):
