@@ -206,3 +206,19 @@ def test_a_warning_of_some_configurations_names_each_once():
     tier = ("economics.compute.1: pool main already has an uncapped on_demand tier (compute.0) that takes all "
             "GPUs beyond the reservation; this tier is never used")
     assert said == [f"{tier} (with economics.compute.1.gpus=null)"]
+
+
+def test_a_problem_every_configuration_has_is_said_once_and_others_per_configuration():
+    from conftest import scenario
+
+    from sim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError) as exc:      # a misspelt key: every value of the grid has it
+        sweep(scenario(), {"fleet.pools.0.replcas": [1, 2, 3]}, seeds=1, progress=False)
+    assert len(exc.value.problems) == 1
+    path, msg = exc.value.problems[0]
+    assert path == "fleet.pools.0.replcas" and msg.endswith("(every one of the 3 configurations)")
+    with pytest.raises(ScenarioError) as exc:      # two of three values are bad: each is named
+        sweep(scenario(), {"fleet.pools.0.replicas": [-1, 2, -3]}, seeds=1, progress=False)
+    wheres = [m[m.index("(with"):] for _, m in exc.value.problems]
+    assert wheres == ["(with fleet.pools.0.replicas=-1)", "(with fleet.pools.0.replicas=-3)"]

@@ -44,7 +44,7 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
     """
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1 (got {seeds})")
-    problems: list[tuple[str, str]] = []
+    failed: dict[tuple[str, str], list[tuple[str, ...]]] = {}
     resolved: list[dict] = []
     warned: dict[tuple[type, str], list[tuple[str, ...]]] = {}
     for config in configs:
@@ -55,15 +55,17 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
                 if validate:
                     source.validate(data)
         except ScenarioError as exc:
-            problems.extend((path, msg + _where(config)) for path, msg in exc.problems)
+            for problem in exc.problems:
+                failed.setdefault(problem, []).append(tuple(config))
             continue
         finally:
             for w in caught:
                 warned.setdefault((w.category, str(w.message)), []).append(tuple(config))
         resolved.append(data)
     _warn_once(warned, len(configs))
-    if problems:
-        raise ScenarioError(_unique(problems), source.source)
+    if failed:
+        raise ScenarioError([(path, msg + where) for (path, msg), bad in failed.items()
+                             for where in _wheres(_unique(bad), len(configs))], source.source)
     points = []
     for config, data in zip(configs, resolved):
         # the runner sets the seed, so the scenario's own seed field is not part of the key
@@ -76,6 +78,13 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
 
 def _where(config: Sequence[str]) -> str:
     return f" (with {', '.join(clipped(c, 120) for c in config)})" if config else ""
+
+
+def _wheres(configs: list[tuple[str, ...]], n_configs: int) -> list[str]:
+    """Where a problem arose: once for all when every one of several configurations has it, else each."""
+    if n_configs > 1 and len(configs) == n_configs:
+        return [f" (every one of the {n_configs} configurations)"]
+    return [_where(c) for c in configs]
 
 
 def _warn_once(warned: dict[tuple[type, str], list[tuple[str, ...]]], n_configs: int) -> None:
