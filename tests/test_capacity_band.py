@@ -272,6 +272,14 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
+def test_a_run_that_does_not_keep_up_is_not_near_saturation():
+    """Past saturation there is no latency to read a range around: neither the verdict nor the --json note
+    suggests the band (the stability warning says what happened)."""
+    over = {"stability": {"stable": False, "offered_load_factor": 11.2}, "utilization": {"load_factor": 0.91}}
+    assert near_saturation(over) is None
+    assert near_saturation({**over, "stability": {"stable": True, "offered_load_factor": 0.95}}) == 0.95
+
+
 def test_near_saturation_reads_the_highest_load_factor():
     assert near_saturation({"pools": {"a": {"load_factor": 0.5}, "b": {"load_factor": 0.9}}}) == 0.9
     assert near_saturation({"stability": {"offered_load_factor": math.inf}, "utilization": {"load_factor": 0.2}}) is None

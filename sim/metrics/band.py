@@ -187,8 +187,6 @@ def verdict(summary: dict) -> str:
     """
     b = summary.get("capacity_band")
     if not b:
-        if (summary.get("stability") or {}).get("stable") is False:
-            return ""   # the run itself does not keep up: no range of its latency to read
         load = near_saturation(summary)
         return "" if load is None else (
             f"Near saturation (load factor {load:.2f}) a few per cent of capacity moves latency by tens of per "
@@ -212,13 +210,19 @@ def undecided(band_side: dict) -> bool:
 
 def near_saturation(summary: dict) -> float | None:
     """The highest load factor of the run (any pool's, or the fleet's offered) when it exceeds
-    :data:`NEAR_SATURATION`, else ``None``: where the band is worth its two extra runs.
+    :data:`NEAR_SATURATION`, else ``None``: where the band is worth its two extra runs. ``None`` too for a
+    run that does not keep up (``stability.stable`` false): it is past saturation, and its latency is no
+    point a range could be read around.
 
         >>> near_saturation({"pools": {"a": {"load_factor": 0.92}}, "stability": {"offered_load_factor": 0.9}})
         0.92
         >>> near_saturation({"utilization": {"load_factor": 0.5}}) is None
         True
+        >>> near_saturation({"stability": {"stable": False, "offered_load_factor": 11.2}}) is None
+        True
     """
+    if (summary.get("stability") or {}).get("stable") is False:
+        return None
     found = [p.get("load_factor") for p in (summary.get("pools") or {}).values()]
     found += [(summary.get("stability") or {}).get("offered_load_factor"),
               (summary.get("utilization") or {}).get("load_factor")]
