@@ -84,6 +84,19 @@ class Coded:
         return lut[np.asarray(self.codes, dtype=np.int64)]
 
 
+def reads_as_number(text: str) -> bool:
+    """Whether ``float`` reads ``text`` (``nan`` and ``inf`` included; the caller judges the value).
+
+        >>> reads_as_number(" 3.5 "), reads_as_number("3%"), reads_as_number("")
+        (True, False, False)
+    """
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def csv_rows(text: str | Iterable[str], name: str | Path) -> Iterator[tuple[int, list[str]]]:
     r"""``(line number, fields)`` of every record of CSV ``text`` (a string, or lines as a file
     opened with ``newline=""`` gives them) by the project's reading rule (module docstring): BOM

@@ -40,19 +40,13 @@ def band_pct(text: str) -> float:
     """``--capacity-band``'s value (argparse names the flag in its error, exit 2)."""
     problem = pct_problem(text)
     if problem:
-        hint = "" if _is_number(text) else \
-            " (a per cent without its sign: --capacity-band 3)" if _is_number(text.strip().rstrip("%")) else \
+        from sim.io import reads_as_number    # here, not at the top: sim.io loads numpy, which --help need not
+
+        hint = "" if reads_as_number(text) else \
+            " (a per cent without its sign: --capacity-band 3)" if reads_as_number(text.strip().rstrip("%")) else \
             " (a scenario file goes before the flag: fleetsim run FILE --capacity-band)"
         raise argparse.ArgumentTypeError(problem + hint)
     return float(text)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def check_out_dir(out: Path, option: str = "--out") -> None:

@@ -35,6 +35,7 @@ import numpy as np
 
 from sim.errors import InputError, ScenarioError, given
 from sim.humanize import plural
+from sim.io import reads_as_number
 from sim.metrics.schema import REQUEST_COLUMNS, TS_COLUMNS, natural_range
 
 Columns = dict[str, np.ndarray]
@@ -109,11 +110,8 @@ def _column(cells: list[str]) -> np.ndarray:
 
 
 def _is_number(cell: str) -> bool:
-    try:
-        float(cell or "nan")
-    except ValueError:
-        return False
-    return True
+    """A number where fleetsim writes one; an empty cell is a missing value, not a wrong one."""
+    return reads_as_number(cell or "nan")
 
 
 def _raise(problems: list[tuple[str, str]], path: Path) -> None:
