@@ -297,6 +297,12 @@ def compare(t: Trace) -> dict:
 
 
 def report_lines() -> list[str]:
+    """What validation.md shows of this module: the traces, the all-reduces and the small GEMMs, each beside the
+    step model."""
+    return trace_lines() + allreduce_lines() + small_gemm_lines()
+
+
+def trace_lines() -> list[str]:
     """The traces beside the step model, as a table and a paragraph for validation.md."""
     res = [compare(t) for t in TRACES]
     lines = ["**Published kernel traces of the decode step against the step model** "
@@ -354,7 +360,7 @@ def report_lines() -> list[str]:
                     "What the model lacks is the fixed cost of many small kernels (6 GEMMs, ~3 quantizations, "
                     "the MLA kernel and ~10 routing kernels per layer at a few µs each), not bandwidth: it is "
                     "priced here only where a trace gives the numbers (the routing kernels of vLLM on H200 and the "
-                    "quantization and spacing around its second expert GEMM)."] + allreduce_lines()
+                    "quantization and spacing around its second expert GEMM)."]
 
 
 def allreduce_lines() -> list[str]:
@@ -382,7 +388,7 @@ def allreduce_lines() -> list[str]:
                     "below the ring bandwidth the model gives it at these sizes): a real under-estimate "
                     "at 18-73 tokens per step, not repriced here because the table is timed without CUDA graphs "
                     "(it includes the copy into the shared buffer and launch costs a captured step does not pay) "
-                    "and no captured Hopper number at these sizes is published."] + small_gemm_lines()
+                    "and no captured Hopper number at these sizes is published."]
 
 
 def small_gemm_lines() -> list[str]:
