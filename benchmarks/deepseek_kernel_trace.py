@@ -335,9 +335,11 @@ def trace_lines() -> list[str]:
     return lines + ["", f"On H200 (1) the kernels from the all-reduce to the routed experts take {pre:.1f} µs per "
                     f"MoE layer, as long as the first expert GEMM ({vr[ROUTED]['traced_us']:.1f} µs); the step "
                     f"model prices {vr[OTHER_GEMM]['modelled_us']['trtllm'] + vr[ELEMENTWISE]['modelled_us']['trtllm']:.1f} "
-                    "µs of it (the router GEMM's weight read and a share of the element-wise traffic) and nothing "
-                    f"for the nine routing kernels ({vr[ROUTING]['traced_us']:.1f} µs of kernels and "
-                    f"{vr[SPACING]['traced_us']:.1f} µs of spacing among the twelve): the `vllm` kernel set prices "
+                    "µs of it (the router GEMM's weight read and a share of the element-wise traffic) and, with the "
+                    f"default `trtllm` set, {vr[ROUTING]['modelled_us']['trtllm']:.1f} µs for the nine routing kernels "
+                    "(TensorRT-LLM's fused top-k, published separately: the TensorRT-LLM table further below) where "
+                    f"vLLM's take {vr[ROUTING]['traced_us']:.1f} µs of kernels and "
+                    f"{vr[SPACING]['traced_us']:.1f} µs of spacing among the twelve: the `vllm` kernel set prices "
                     f"them, {vr[ROUTING]['modelled_us']['vllm']:.1f} µs per MoE layer, "
                     f"{vr[ROUTING]['modelled_us']['vllm'] * 58 / 1e3:.1f} ms per step over 58 MoE layers; after "
                     "the first expert GEMM vLLM's `fused_moe` runs the activation, the same quantization kernel on "
@@ -360,7 +362,10 @@ def trace_lines() -> list[str]:
                     "What the model lacks is the fixed cost of many small kernels (6 GEMMs, ~3 quantizations, "
                     "the MLA kernel and ~10 routing kernels per layer at a few µs each), not bandwidth: it is "
                     "priced here only where a trace gives the numbers (the routing kernels of vLLM on H200 and the "
-                    "quantization and spacing around its second expert GEMM)."]
+                    "quantization and spacing around its second expert GEMM) or TensorRT-LLM publishes one (its "
+                    "fused top-k: the `trtllm` set's "
+                    f"{sr[ROUTING]['modelled_us']['trtllm'] / 1e3:.2f} ms per step in (2), where SGLang's table lists "
+                    f"only the finalize kernel, {sr[ROUTING]['traced_us'] / 1e3:.2f} ms)."]
 
 
 def allreduce_lines() -> list[str]:

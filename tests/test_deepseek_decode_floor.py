@@ -55,8 +55,11 @@ def test_vllm_points_add_the_routing_kernels_of_58_moe_layers_and_the_block_fp8_
     for p in floor.POINTS:
         assert p.kernels == ("vllm" if p.engine.startswith("vLLM") else "trtllm")
         extra = floor.modelled_ms(p)["total"] - floor.modelled_ms(p, "trtllm")["total"]
-        ks = KERNEL_SETS[p.kernels]
+        ks, trt = KERNEL_SETS[p.kernels], KERNEL_SETS["trtllm"]
         fp8 = floor.modelled_ms(p)["fp8_floor"]
-        assert extra == pytest.approx(58 * (ks.moe_routing_s + ks.moe_finalize_s) * 1e3 + fp8, rel=1e-9)
+        # the engine's routing and finalize kernels in place of the trtllm set's fused top-k
+        assert extra == pytest.approx(58 * (ks.moe_routing_s + ks.moe_finalize_s - trt.moe_routing_s) * 1e3 + fp8,
+                                      abs=1e-9)
+        assert floor.modelled_ms(p)["routing"] == pytest.approx(58 * (ks.moe_routing_s + ks.moe_finalize_s) * 1e3)
         # the floor: at most 305 block-fp8 GEMMs (61 x 3 MLA, 3 x 2 dense, 58 x 2 shared expert) at 12.6 us
         assert (0.0 < fp8 < 305 * ks.fp8_linear_floor_s * 1e3) if p.kernels == "vllm" else fp8 == 0.0

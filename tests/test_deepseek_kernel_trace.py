@@ -56,7 +56,8 @@ def test_modelled_side_is_the_step_models_breakdown():
     assert parts == pytest.approx(mod["step"], rel=1e-9)
     v = kt.modelled_us(_trace("vllm-h200-ep8-c4"), "vllm")
     assert v[kt.ROUTING] == pytest.approx(27.7, abs=0.05)
-    assert kt.modelled_us(_trace("vllm-h200-ep8-c4"), "trtllm")[kt.ROUTING] == 0.0
+    # the trtllm set's fused top-k (TensorRT-LLM blog 3), per MoE layer
+    assert kt.modelled_us(_trace("vllm-h200-ep8-c4"), "trtllm")[kt.ROUTING] == pytest.approx(15.0)
 
 
 def test_vllm_finalize_row_is_the_sets_term_and_the_step_is_still_its_parts():

@@ -89,8 +89,9 @@ def test_step_time_is_the_sum_of_the_breakdown():
 
 
 def test_trtllm_set_is_the_calibrated_model_unchanged():
-    """The default set adds no floor and keeps the GEMMs' factors: same bits as a model built without one."""
-    assert kernel_set("trtllm") == KernelSet("trtllm")
+    """The default set adds no floor and keeps the GEMMs' factors (its one term is a MoE layer's top-k): same
+    bits as a model built without one."""
+    assert kernel_set("trtllm") == KernelSet("trtllm", moe_routing_s=15e-6)
     for shape in (_prefill(128), BatchShape(decode_seqs=64, decode_context_tokens=64 * 600)):
         assert _a100(KERNEL_SETS["trtllm"]).step_time(shape) == _a100(None).step_time(shape)
 
@@ -330,7 +331,8 @@ def test_trtllm_and_pytorch_deepseek_steps_are_unchanged_by_the_finalize_term():
                                               prefill_kv_tokens=512, decode_seqs=32, decode_context_tokens=32000)])
 def test_vllm_set_adds_the_routing_kernels_once_per_moe_layer_of_deepseek(shape):
     from sim.perf.parallel import Layout
-    per_layer = KERNEL_SETS["vllm"].moe_routing_s + KERNEL_SETS["vllm"].moe_finalize_s
+    # in place of the trtllm set's fused top-k
+    per_layer = KERNEL_SETS["vllm"].moe_routing_s + KERNEL_SETS["vllm"].moe_finalize_s - KERNEL_SETS["trtllm"].moe_routing_s
     assert get_model("deepseek-r1").moe_layers == 58          # 61 layers, the first 3 dense
     routing_only = dataclasses.replace(KERNEL_SETS["vllm"], fp8_linear_floor_s=0.0)   # the floor: tests below
     for lay in (Layout(tp=8), Layout(tp=8, ep=8), Layout(tp=8, ep=8, dp_attention=True)):
@@ -453,3 +455,38 @@ def test_vllm_floor_is_the_same_on_every_step_path_and_in_the_breakdown():
             assert v.decode_step(n, n * 2000) == v.step_time(shape) == pytest.approx(v.breakdown(shape).total_s,
                                                                                       rel=1e-12)
             assert float(v.decode_times(n, np.array([n * 2000]))[0]) == v.step_time(shape)
+
+
+def test_trtllm_routing_is_the_published_fused_top_k_per_moe_layer():
+    # TensorRT-LLM blog 3, "Top-K Kernels Fusions": DeepSeek's grouped top-k on B200, 252 us as 18 PyTorch ops,
+    # 15 us fused; per MoE layer, since 15 us over 58 layers would leave 15 / 58 / 2 = 0.13 us per kernel
+    assert KERNEL_SETS["trtllm"].moe_routing_s == 15e-6
+    assert KERNEL_SETS["trtllm"].moe_finalize_s == 0.0 and KERNEL_SETS["trtllm"].fp8_linear_floor_s == 0.0
+    assert KERNEL_SETS["pytorch"].moe_routing_s == 0.0   # Vidur's dense profile has no router
+
+
+@pytest.mark.parametrize("gpu,wd,kd", [("h200-sxm", "fp8", "bf16"), ("b200", "fp4", "fp8")])
+def test_trtllm_top_k_adds_15_us_per_moe_layer_on_every_step_path(gpu, wd, kd):
+    from sim.perf.parallel import Layout
+    bare = dataclasses.replace(KERNEL_SETS["trtllm"], moe_routing_s=0.0)
+    shape = BatchShape(decode_seqs=1024, decode_context_tokens=1024 * 2048)
+    for lay in (Layout(tp=8), Layout(tp=8, ep=8, dp_attention=True)):
+        a, b = (RooflineModel(get_model("deepseek-r1"), get_gpu(gpu), 8, wd, kd, layout=lay, kernels=k)
+                for k in (KERNEL_SETS["trtllm"], bare))
+        ba, bb = a.breakdown(shape), b.breakdown(shape)
+        assert ba.linear_s == bb.linear_s + 58 * 15e-6          # 58 MoE layers, counted with the GEMMs
+        assert ba.attention_s == bb.attention_s and ba.comm_s == bb.comm_s
+        assert a.step_time(shape) == pytest.approx(b.step_time(shape) + 58 * 15e-6, rel=1e-12)
+        assert a.decode_step(1024, 1024 * 2048) == a.step_time(shape)
+
+
+def test_trtllm_top_k_leaves_dense_models_bit_for_bit():
+    bare = dataclasses.replace(KERNEL_SETS["trtllm"], moe_routing_s=0.0)
+    for model, gpu, tp in (("llama-2-7b", "a100-80gb", 1), ("llama-3.1-405b", "h200-sxm", 8)):
+        wd = "fp8" if tp > 1 else "bf16"
+        t = RooflineModel(get_model(model), get_gpu(gpu), tp, wd, kernels=KERNEL_SETS["trtllm"])
+        z = RooflineModel(get_model(model), get_gpu(gpu), tp, wd, kernels=bare)
+        for shape in (BatchShape(decode_seqs=16, decode_context_tokens=16000), _prefill(2048)):
+            assert t.step_time(shape) == z.step_time(shape) and t.breakdown(shape) == z.breakdown(shape)
+        ctx = np.array([1000, 5000, 20000])
+        assert np.array_equal(t.decode_times(8, ctx), z.decode_times(8, ctx))

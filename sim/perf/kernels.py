@@ -26,6 +26,16 @@ Three sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel set
     factors. It is the model the catalog is calibrated and validated with (TensorRT-LLM and MLPerf
     rows, docs/validation.md); TensorRT-LLM fuses the element-wise work into its GEMM and attention
     kernels and replays the step as a CUDA graph, so no per-kernel floor is resolved by those rows.
+    One MoE term is published: the router's top-k. TensorRT-LLM's DeepSeek-R1 throughput blog
+    ("Optimizing DeepSeek R1 Throughput on NVIDIA Blackwell GPUs", section "Top-K Kernels Fusions";
+    github.com/NVIDIA/TensorRT-LLM ``docs/source/blogs/tech_blog/blog3_...md``, commit 02643c1) measures
+    DeepSeek's grouped top-k with its bias and scales on B200 in its max-throughput setting at 252 µs as 18
+    PyTorch ops and 15 µs fused into as few as 2 kernels; per MoE layer (per step, 58 MoE layers, 15 µs would
+    leave 0.26 µs for each of 2 kernels, below one kernel's launch), so ``moe_routing_s`` = 15 µs. It is
+    DeepSeek's router; the other MoE routers (Qwen3's, Mixtral's, gpt-oss's softmax top-k) are fused into
+    one or two kernels as well and are taken at the same cost, no TensorRT-LLM number of their own being
+    published. Applied to every GPU (a B200 number; kernels this small are launch- and latency-bound).
+    The permutation, finalize and dispatch kernels around the experts are not priced (no published number).
 ``pytorch``
     One PyTorch operator per kernel, with vLLM-class attention kernels, as the Vidur project profiled
     Llama-2-7B on an A100 (Sarathi-Serve's layers with vLLM-derived norm, rotary and activation
@@ -83,8 +93,8 @@ one from the two outside a scenario, for ``fleetsim calibrate``), and a calibrat
 set other than ``trtllm`` records it (:func:`kernel_record`), so that a block running another set
 can be warned (:func:`kernel_mismatch`).
 
-    >>> KERNEL_SETS["trtllm"].elementwise_floor_s
-    0.0
+    >>> KERNEL_SETS["trtllm"].elementwise_floor_s, round(KERNEL_SETS["trtllm"].moe_routing_s * 1e6, 1)
+    (0.0, 15.0)
     >>> kernel_set("pytorch").attention_bw_fraction
     0.853
     >>> round(kernel_set("vllm").moe_routing_s * 1e6, 1), round(kernel_set("vllm").moe_finalize_s * 1e6, 1)
@@ -143,8 +153,12 @@ class KernelSet:
     fp8_linear_floor_s: float = 0.0
 
 
+TRTLLM_FUSED_TOPK_S = 15e-6
+"""TensorRT-LLM's fused top-k of DeepSeek's router on B200, per MoE layer: 252 µs as 18 PyTorch ops, 15 µs fused
+(blog 3, "Top-K Kernels Fusions"; module docstring)."""
+
 KERNEL_SETS: dict[str, KernelSet] = {
-    "trtllm": KernelSet("trtllm"),
+    "trtllm": KernelSet("trtllm", moe_routing_s=TRTLLM_FUSED_TOPK_S),
     "pytorch": KernelSet("pytorch", elementwise_floor_s=27.6e-6, elementwise_bw_fraction=0.524,
                          attention_flops_fraction=0.285, attention_bw_fraction=0.853,
                          prefill_attention_floor_s=148.6e-6, decode_attention_floor_s=13.1e-6),

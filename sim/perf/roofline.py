@@ -222,8 +222,8 @@ class RooflineModel(RankParts, PipelineParts):
         self._act_floor_s = ks.elementwise_floor_s * L
         self._prefill_floor_s = ks.prefill_attention_floor_s * L
         self._decode_floor_s = ks.decode_attention_floor_s * L
-        # MoE routing and finalize kernels, once per MoE layer of the stage in every iteration (0.0 for the
-        # trtllm set: 0.0 + 0.0 is 0.0, no bit changes)
+        # MoE routing and finalize kernels, once per MoE layer of the stage in every iteration (the trtllm set:
+        # its fused top-k alone; 0.0 for a dense model, so no bit of a dense step changes)
         self._routing_s = (ks.moe_routing_s + ks.moe_finalize_s) * round(m.moe_layers * L / m.n_layers)
         # block-fp8 linear GEMMs that pay the kernel set's per-call floor: (calls, FLOPs per token, weight bytes,
         # in/out bytes per token) each; none unless the set has a floor and a model published in fp8 runs in fp8
