@@ -45,6 +45,7 @@ import deepseek_kernel_trace  # noqa: E402
 import hopper_flops_level  # noqa: E402
 import mlperf_deepseek  # noqa: E402
 import mlperf_server  # noqa: E402
+import trtllm_deepseek_published  # noqa: E402
 import vidur_parity  # noqa: E402
 from sim.perf.base import BatchShape  # noqa: E402
 from sim.perf.kernels import kernel_set  # noqa: E402
@@ -336,10 +337,13 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
                      f"{st['model_ms']:.1f} | {st['linear_ms']:.1f} ({st['experts_ms']:.1f}) | {st['attention_ms']:.1f} | "
                      f"{st['comm_ms']:.1f} | {st['rest_ms']:.1f} |")
     s18 = next(st for st in steps if st["id"] == "18")
+    topk_ms = trtllm_deepseek_published.topk_check()["priced_ms_per_step"]
+    imbalance_ms = max(r["added_ms"] for r in trtllm_deepseek_published.imbalance_rows()["sensitivity"])
     lines += [""] + _mlperf_dsr1_lines(results, steps, mode)
     lines += [""] + _other_engines_lines(results, mode)
     lines += [""] + deepseek_decode_floor.report_lines()
     lines += [""] + deepseek_kernel_trace.report_lines()
+    lines += [""] + trtllm_deepseek_published.report_lines()
     lines += ["", "Row 18 is SGLang's published large-scale EP decode without two-batch overlap (DeepSeek-V3 on 72 "
               "H100 over 9 nodes, EP72 with 288 expert slots, 256 sequences per GPU at 2,000 tokens of context, "
               f"{22310 / 1.255:,.0f} output tokens/s per node: {SRC_SGLANG_EP}), modelled as EP64 (the same 4 "
@@ -355,7 +359,10 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
               "unpriced: no public per-kernel trace of a TensorRT-LLM attention-DP decode step at these batches "
               "exists to price it from (TensorRT-LLM blogs 3 and 8 show kernel breakdowns as figures without "
               "numbers; the published traces with numbers, tabulated above, are vLLM's and SGLang's, and point at "
-              "the fixed cost of many small kernels). Treat MoE throughput under `data_parallel_attention` on one node as "
+              "the fixed cost of many small kernels). What TensorRT-LLM does publish with numbers, tabulated above, "
+              "rules out ramp-up, tail, MTP and CUDA-graph padding as explanations, prices its fused top-k "
+              f"({topk_ms:.2f} ms of a DeepSeek step) and sizes what EP load imbalance of the kind blog 4 measured "
+              f"would add at EP8 (up to {imbalance_ms:.1f} ms on rows 17a-c). Treat MoE throughput under `data_parallel_attention` on one node as "
               "an upper bound (about 1.7-2x), and DeepSeek on one node at TP8 with the SGLang and vLLM releases of "
               "early 2025 as well (rows 20a-e).", ""]
     text = out_md.read_text(encoding="utf-8") if out_md.exists() else ""
