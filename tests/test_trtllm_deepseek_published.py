@@ -97,3 +97,16 @@ def test_mlperf_rank_batch_is_the_one_the_mlperf_rows_run_and_a_captured_graph_s
     import mlperf_deepseek
     assert pub.MLPERF_RANK_BATCH == mlperf_deepseek.RANK_BATCH
     assert pub.MLPERF_RANK_BATCH in pub.MLPERF_CUDA_GRAPH_SIZES
+
+
+def test_alltoall_table_is_blog_18s_and_the_model_side_is_two_calls_by_hand():
+    rows = {r["tokens_per_rank"]: r for r in pub.alltoall_rows()}
+    assert rows[1]["published_us"] == pytest.approx(18.9 + 31.0) and rows[512]["published_us"] == pytest.approx(181.2)
+    # two calls per MoE layer, each 10 us plus each GPU's 1/8 of 8T tokens x 8 experts x 7,168 x (2 + 2) bytes / 2
+    # per call, 7/8 of it over 900 GB/s NVLink at 80 %
+    for t in (1, 512, 2048):
+        per_call = 10e-6 + 8 * t * (8 * 7168 * 4 / 8 / 2) * (7 / 8) / (900e9 * 0.8)
+        assert rows[t]["modelled_us"] == pytest.approx(2 * per_call * 1e6, rel=1e-9)
+    # bandwidth-bound from 256 tokens: within 15 %; the fixed cost below it is 2.5x the model's
+    assert all(abs(r["modelled_us"] / r["published_us"] - 1) < 0.15 for t, r in rows.items() if t >= 256)
+    assert rows[1]["published_us"] / rows[1]["modelled_us"] > 2
