@@ -269,3 +269,32 @@ def test_the_fluid_tiers_saturation_band_reads_one_measured_curve(monkeypatch, t
     alone = sim.run(copy.deepcopy(sc), overrides=[f"workload.arrival.rate={probe['rate']}"], capacity=0.95).summary
     assert probe["slo.attainment.mean"] == alone["slo"]["attainment"]
     assert res.band["slower"]["rate"] < res.rate < res.band["faster"]["rate"]
+
+
+# ---------------------------------------------------------------- the report pages
+
+def test_the_plan_and_saturation_pages_show_the_band(tmp_path):
+    from sim.report import write_report
+
+    kw = dict(constraints=["latency.queue.mean<=0.1"], overrides=["workload.arrival.rate=2"], executor="serial",
+              runner=MMcRunner(service_s=1.0005), capacity_band=3)
+    plan(BASE, ["fleet.pools.0.replicas=1..16"], out=tmp_path / "p", **kw)
+    page = write_report(tmp_path / "p").read_text()
+    assert "With capacity 3 % lower than modelled you need:</b> fleet.pools.0.replicas=5 (robust)" in page
+    assert "feasible at −3 %" in page and "latency.queue.mean at −3 %" in page
+    res = saturation(BASE, runner=MMcRunner(service_s=0.2), overrides=["fleet.pools.0.replicas=4"],
+                     executor="serial", capacity_band=3, out=tmp_path / "s")
+    page = write_report(tmp_path / "s").read_text()
+    assert (f"{res.rate:.4g} req/s</b> ({res.band['slower']['rate']:.4g} – {res.band['faster']['rate']:.4g} "
+            f"at ±3 % capacity)") in page
+    assert "<th>capacity</th>" in page
+
+
+def test_a_damaged_band_in_a_plan_folder_is_named(tmp_path, capsys):
+    plan(BASE, ["fleet.pools.0.replicas=1..4"], constraints=["latency.queue.mean<=0.1"], executor="serial",
+         runner=MMcRunner(service_s=1.0), capacity_band=3, out=tmp_path, figures=False)
+    data = json.loads((tmp_path / "plan.json").read_text())
+    data["robust"] = "five replicas"
+    (tmp_path / "plan.json").write_text(json.dumps(data))
+    assert main(["report", str(tmp_path)]) == 2
+    assert "robust: expected an object, got" in capsys.readouterr().err

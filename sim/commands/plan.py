@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
-        from sim.planning.capacity import SLOWER, plan, robust_feasible
+        from sim.metrics.band import SLOWER, answer_rows, robust_feasible
+        from sim.planning.capacity import plan
         from sim.planning.constraints import ConstraintError
         from sim.planning.evaluator import check_metrics
         from sim.humanize import plural
@@ -91,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
         metrics = [c.metric for c in result.constraints] + extra
         if obj not in ("cost.compute_usd", *metrics):
             metrics.insert(0, obj)
-        shown = table_rows(result)
+        shown = answer_rows(list(result), result.robust_groups)
         if band is not None:
             print(f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
                   f"capacity {band:g} % lower (robust), best first:")
@@ -138,23 +139,9 @@ def robust_line(result, described) -> str:
     return f"with capacity {pct} lower than modelled you need: {described(result.robust)} (robust)"
 
 
-def table_rows(result) -> list[tuple[dict, str]]:
-    """The rows of the plan's table with what each answers: each group's cheapest feasible configuration
-    (``point``) and, with the band, its cheapest robustly feasible one (``robust``; ``both`` when the
-    same), best first."""
-    from sim.planning.capacity import robust_feasible
-
-    if result.band is None:
-        return [(r, "") for r in result]
-    robust = {tuple(r["overrides"]): r for r in result.robust_groups if robust_feasible(r)}
-    points = {tuple(r["overrides"]) for r in result}
-    return ([(r, "both" if tuple(r["overrides"]) in robust else "point") for r in result]
-            + [(r, "robust") for k, r in robust.items() if k not in points])
-
-
 def why_not(row: dict, slower: str | None) -> str:
     """Why a row is not feasible at the model's capacity, else (with the band) why not at the slower side."""
-    from sim.planning.capacity import SLOWER
+    from sim.metrics.band import SLOWER
 
     if row.get("why") or slower is None:
         return row.get("why") or ""

@@ -61,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
+        from sim.metrics.band import rate_range
         from sim.planning.saturation import saturation
 
         out = default_out(args, "saturation")
@@ -81,12 +82,12 @@ def main(args: argparse.Namespace) -> int:
         print(text_table(rows, ["capacity", *cols] if band else cols))
         if res.rate is None:
             print(f"no rate tried was sustained (lowest tried {format_value(min(p['rate'] for p in res.probes))} req/s)"
-                  + (f"; {band_range(band)}" if band else ""))
+                  + (f"; {rate_range(band, format_value)}" if band else ""))
             code = 1
         else:
             upper = f"fails at {format_value(res.upper)} req/s" if res.upper is not None else \
                 "no failing rate found within the probe budget"
-            ranged = f"{band_range(band)}; " if band else ""
+            ranged = f"{rate_range(band, format_value)}; " if band else ""
             print(f"saturation rate: {format_value(res.rate)} req/s ({ranged}{upper})")
             code = 0
         if band:
@@ -98,13 +99,3 @@ def main(args: argparse.Namespace) -> int:
 
     return guarded(body)
 
-
-def band_range(band: dict) -> str:
-    """``81 – 87 at ±3 % capacity``: each side's highest sustained rate, slower first (``none`` for a
-    side that sustained no rate tried).
-
-        >>> band_range({"pct": 3.0, "slower": {"rate": None}, "faster": {"rate": 87.5}})
-        'none – 87.5 at ±3 % capacity'
-    """
-    ends = [format_value(band[s]["rate"]) if band[s]["rate"] is not None else "none" for s in ("slower", "faster")]
-    return f"{ends[0]} – {ends[1]} at ±{band['pct']:g} % capacity"

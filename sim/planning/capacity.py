@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.metrics.band import capacities, check_pct
+from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_metrics, judge
 from sim.planning.executors import SerialExecutor, executor_for
@@ -206,17 +206,6 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
                           x_metric=obj if obj.startswith("cost") else "cost.compute_usd",
                           title="plan: cost vs p99 TTFT")
     return result
-
-
-SLOWER = "capacity_band.slower."
-"""The prefix of a configuration row's keys at the band's slower side (as ``fleetsim sweep
---capacity-band`` names them): ``capacity_band.slower.feasible``, ``...slower.latency.ttft.p99.mean``."""
-
-
-def robust_feasible(row: Mapping[str, Any]) -> bool:
-    """Whether a judged configuration row meets every constraint on the band's slower side (at the
-    model's capacity when the plan had no band)."""
-    return bool(row.get(SLOWER + "feasible", row.get("feasible")))
 
 
 @dataclass

@@ -215,12 +215,14 @@ def _wide(values: Sequence[float]) -> bool:
 def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
     """Saturation search (``saturation.json``): SLO attainment and p99 TTFT against the arrival
     rate of every probe (sorted by rate; filled: sustained, hollow: failed), the attainment
-    target as a dashed line and the answer, the highest sustained rate, as a vertical line."""
+    target as a dashed line and the answer, the highest sustained rate, as a vertical line; with the
+    capacity band, the rates sustained at ∓PCT % capacity as a shaded span around it."""
     probes = sorted((p for p in data.get("probes", []) if math.isfinite(_num(p.get("rate")))),
                     key=lambda p: _num(p.get("rate")))
     fig = new_figure(7.5, 5.6)
     top, bottom = fig.subplots(2, 1, sharex=True)
     rate = _num(data.get("rate"))
+    span = _rate_span(data.get("capacity_band"))
     for ax, metric, label in ((top, "slo.attainment", "SLO attainment"),
                               (bottom, "latency.ttft.p99", "p99 TTFT (s)")):
         xs = [_num(p.get("rate")) for p in probes]
@@ -231,6 +233,9 @@ def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
             ax.plot([x], [y], "o", color="C0" if ok else "C3", mfc="C0" if ok else "none")
         if math.isfinite(rate):
             ax.axvline(rate, color="C2", lw=1.5, label=f"highest sustained: {rate:g} req/s")
+        if span is not None:
+            ax.axvspan(span[0], span[1], color="C2", alpha=0.15, lw=0,
+                       label=f"at ±{span[2]:g} % capacity: {span[0]:.4g} – {span[1]:.4g} req/s")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
     target = _num(data.get("attainment"))
@@ -246,3 +251,13 @@ def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
     top.set_title("saturation: SLO attainment and p99 TTFT against arrival rate")
     bottom.set_xlabel(f"arrival rate (req/s; {data.get('rate_path', 'workload.arrival.rate')})")
     return save_figure(fig, stem)
+
+
+def _rate_span(band: Any) -> tuple[float, float, float] | None:
+    """``(slower rate, faster rate, pct)`` of a saturation search's capacity band, when both sides found one."""
+    if not isinstance(band, Mapping):
+        return None
+    ends = [_num((band.get(s) or {}).get("rate")) if isinstance(band.get(s), Mapping) else math.nan
+            for s in ("slower", "faster")]
+    pct = _num(band.get("pct"))
+    return (ends[0], ends[1], pct) if all(math.isfinite(v) for v in (*ends, pct)) else None
