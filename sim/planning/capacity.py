@@ -189,22 +189,21 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     group_rows.sort(key=ranked(lambda r: r["feasible"]))
     best = group_rows[0] if group_rows and group_rows[0]["feasible"] else None
     robust_rows.sort(key=ranked(robust_feasible))
-    robust = robust_rows[0] if robust_rows and robust_feasible(robust_rows[0]) else None
+    robust = robust_rows[0] if pct is not None and robust_rows and robust_feasible(robust_rows[0]) else None
     result = PlanResult(group_rows, best, evaluated, cons, obj, knobs, seeds, out_path,
-                        robust=robust, robust_groups=robust_rows, band=pct)
+                        robust=robust, robust_groups=robust_rows if pct is not None else [], band=pct)
     if out_path is not None:
         write_plan(out_path, result, source.source)
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
         if figures:
-            from sim.report.sweep_figures import pareto_figure
+            from sim.report.sweep_figures import pareto_figure, row_index
 
-            best_i = next((i for i, r in enumerate(evaluated)
-                           if best is not None and r["overrides"] == best["overrides"]), None)
             pareto_figure(evaluated, out_path / "figures" / "pareto",
                           label_keys=[k.path for k in knobs],
-                          feasible=[r["feasible"] for r in evaluated], best=best_i,
+                          feasible=[r["feasible"] for r in evaluated], best=row_index(evaluated, best),
                           x_metric=obj if obj.startswith("cost") else "cost.compute_usd",
-                          title="plan: cost vs p99 TTFT")
+                          title="plan: cost vs p99 TTFT",
+                          robust=None if robust is None else (row_index(evaluated, robust), pct))
     return result
 
 

@@ -70,7 +70,8 @@ CAPTIONS = {
                 "cumulative cash.",
     "pareto": "Compute cost against p99 TTFT of every configuration (mean, with 95% CI bars when "
               "there are several seeds); the green step line is the Pareto frontier (no other "
-              "configuration is both cheaper and faster); in a plan the chosen configuration is starred.",
+              "configuration is both cheaper and faster); in a plan the chosen configuration is starred (with "
+              "the capacity band, the cheapest meeting the constraints with less capacity is ringed).",
     "saturation": "Saturation search: SLO attainment and p99 TTFT of each rate probed; the highest "
                   "sustained rate is marked (with the capacity band, the span between the rates sustained "
                   "with the model's capacity lower and higher is shaded).",
@@ -436,16 +437,16 @@ def _add_plan(page: _Page, folder: Path, regenerate: bool) -> None:
             page.title, page.head = base_header(folder, data, ", ".join(map(str, data.get("knobs", [])))
                                                 + f"; objective {data.get('objective')}")
         if regenerate:
-            from sim.report.sweep_figures import pareto_figure
+            from sim.report.sweep_figures import pareto_figure, row_index
 
             ev = data.get("evaluated", [])
-            best = data.get("best")
-            best_i = next((i for i, r in enumerate(ev)
-                           if best is not None and r.get("overrides") == best.get("overrides")), None)
+            band = data.get("capacity_band")
+            robust = data.get("robust") if isinstance(band, dict) and isinstance(band.get("pct"), (int, float)) else None
             page.figures += [p for p in pareto_figure(ev, folder / "figures" / "pareto",
                                                       label_keys=data.get("knobs", []),
                                                       feasible=[bool(r.get("feasible")) for r in ev],
-                                                      best=best_i, title="plan: cost vs p99 TTFT")
+                                                      best=row_index(ev, data.get("best")), title="plan: cost vs p99 TTFT",
+                                                      robust=None if robust is None else (row_index(ev, robust), band["pct"]))
                              if p.suffix == ".png"]
         best = data.get("best")
         answer = ("<p><b>Cheapest configuration meeting every constraint:</b> "

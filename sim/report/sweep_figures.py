@@ -161,14 +161,22 @@ def write_sweep_figures(out: Path | str, result: Any, metrics=SWEEP_METRICS) -> 
     return paths
 
 
+def row_index(rows: Sequence[Mapping[str, Any]], row: Mapping[str, Any] | None) -> int | None:
+    """The index in ``rows`` of the configuration with ``row``'s overrides (None for none): where a plan's
+    answer is among the configurations it evaluated."""
+    return next((i for i, r in enumerate(rows) if isinstance(row, Mapping) and r.get("overrides") == row.get("overrides")),
+                None)
+
+
 def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Sequence[str] = (),
                   feasible: Sequence[bool] | None = None, best: int | None = None,
                   x_metric: str = "cost.compute_usd", y_metric: str = "latency.ttft.p99",
-                  title: str = "cost vs p99 TTFT") -> list[Path]:
+                  title: str = "cost vs p99 TTFT", robust: tuple[int, float] | None = None) -> list[Path]:
     """Scatter of configurations (x: cost, y: p99 TTFT, with CI bars), frontier as a step line.
 
     ``feasible`` marks configurations meeting all constraints (hollow markers otherwise);
-    ``best`` is the index of the chosen configuration (starred).
+    ``best`` is the index of the chosen configuration (starred); ``robust`` the index of a plan's
+    robust answer and its band's width in per cent (ringed: it meets them with that much less capacity).
     """
     fig = new_figure(7.0, 4.8)
     ax = fig.subplots()
@@ -192,6 +200,9 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
     if best is not None and 0 <= best < len(pts) and all(math.isfinite(v) for v in pts[best]):
         ax.plot([pts[best][0]], [pts[best][1]], marker="*", ms=16, color="C1", ls="none",
                 label="cheapest meeting constraints")
+    if robust is not None and 0 <= robust[0] < len(pts) and all(math.isfinite(v) for v in pts[robust[0]]):
+        ax.plot([pts[robust[0]][0]], [pts[robust[0]][1]], marker="o", ms=15, mfc="none", mew=1.8, color="C4",
+                ls="none", label=f"cheapest meeting them with {robust[1]:g} % less capacity")
     if feasible is not None:
         ax.plot([], [], "o", color="C0", label="meets constraints")
         ax.plot([], [], "o", color="C3", mfc="none", label="violates a constraint")
