@@ -27,10 +27,10 @@ Near saturation a few per cent of capacity flip a verdict, and the step-time mod
 itself a few per cent off (:mod:`sim.metrics.band`). With the band every configuration evaluated is
 also run on replicas with ``1 - PCT/100`` times the model's capacity (the same seeds; stored apart,
 keyed by the capacity), its constraints judged there too (``capacity_band.slower.feasible``), and
-each group has a second bisection, on that *robust* verdict, which also assumes that capacity never
-hurts: a configuration robustly feasible is feasible, so the robust answer is never below the point
-answer. Each probe serves both bisections (a configuration is run at both capacities, and every
-verdict of a round narrows both searches). ``PlanResult.best`` stays the point answer;
+each group has a second bisection, on that *robust* verdict. Each probe serves both bisections: a
+configuration is run at both capacities, and each search reads its own verdict of every configuration
+a round tried (:meth:`Bisection.learn`). As capacity never hurts, the robust answer is at or above the
+point answer (replication noise aside: each answer is what its own verdicts say). ``PlanResult.best`` stays the point answer;
 ``PlanResult.robust`` is the cheapest configuration robustly feasible, both ranked by the objective
 at the model's capacity.
 """
