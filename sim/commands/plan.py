@@ -11,6 +11,9 @@ type) with the planner columns (GPUs, replicas, GPU-hours, $/hour, $/month, $/M 
 the simulated window's cost), its load factor, its headroom (slack of the tightest constraint),
 ``--columns`` keys and, for an infeasible one, why; writes
 ``plan.json``, ``plan.csv`` and ``figures/pareto.{png,svg}`` (cost vs p99 TTFT) to ``--out``.
+With ``--capacity-band [PCT]`` every configuration evaluated is also run with the model's capacity
+``PCT`` % lower, and the plan names the cheapest configuration meeting the constraints there too (the
+robust answer), saying plainly when it is not the point answer.
 Exit status 1 when no configuration meets the constraints, 2 for bad input.
 """
 from __future__ import annotations
@@ -18,7 +21,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.commands.run import check_out_dir
+from sim.commands.run import band_pct, check_out_dir
+from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
 from sim.planning.table import text_table
 
@@ -39,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objective", default="cost",
                         help="what to minimise: cost (= cost.compute_usd) or a summary key")
     parser.add_argument("--no-figures", action="store_true", help="skip the Pareto figure")
+    parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
+                        help=f"also run every configuration evaluated with the model's capacity PCT %% lower "
+                             f"(default {DEFAULT_PCT:g}, about the step-time model's throughput error) and name the "
+                             f"cheapest configuration meeting the constraints there too (the robust answer)")
     parser.add_argument("--columns", default=None, metavar="KEY,KEY",
                         help="summary keys to tabulate besides the planner columns and the constraints' "
                              "metrics, e.g. latency.tpot.p99,utilization.kv_cache_mean")
@@ -46,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
+        from sim.metrics.band import SLOWER, answer_rows, robust_feasible
         from sim.planning.capacity import plan
         from sim.planning.constraints import ConstraintError
         from sim.planning.evaluator import check_metrics
@@ -57,16 +66,23 @@ def main(args: argparse.Namespace) -> int:
         result = plan(args.scenario, args.vary, constraints=args.constraint,
                       objective=args.objective, seeds=args.seeds, overrides=args.overrides,
                       executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-                      out=out, progress=not args.quiet, figures=not args.no_figures)
+                      out=out, progress=not args.quiet, figures=not args.no_figures,
+                      capacity_band=args.capacity_band)
         obj = result.objective
+
+        def described(row) -> str:
+            b = planner_values(row)
+            return (f"{', '.join(row['overrides'])}  ({plain(b['GPUs'])} {plural(b['GPUs'], 'GPU')}, "
+                    f"{plain(b['$/month'], money=True)}/month; {obj} = {_value(obj, row.get(obj + '.mean'))}"
+                    f"{' for the simulated window' if obj == 'cost.compute_usd' else ''})")
+
         if result.best is not None:
-            b = planner_values(result.best)
-            print(f"cheapest meeting all constraints: {', '.join(result.best['overrides'])}  "
-                  f"({plain(b['GPUs'])} {plural(b['GPUs'], 'GPU')}, {plain(b['$/month'], money=True)}/month; "
-                  f"{obj} = {_value(obj, result.best.get(obj + '.mean'))}"
-                  f"{' for the simulated window' if obj == 'cost.compute_usd' else ''})")
+            print(f"cheapest meeting all constraints: {described(result.best)}")
         else:
             print("no configuration meets every constraint")
+        band = result.band
+        if band is not None:
+            print(robust_line(result, described))
         extra = [m for m in parse_columns(args.columns) if m not in (obj, *(c.metric for c in result.constraints))]
         if extra:
             try:
@@ -76,22 +92,58 @@ def main(args: argparse.Namespace) -> int:
         metrics = [c.metric for c in result.constraints] + extra
         if obj not in ("cost.compute_usd", *metrics):
             metrics.insert(0, obj)
-        print("cheapest configuration of each group (e.g. per GPU type), best first:" if len(result) > 1
-              else "the configuration found:")
-        rows = [{"configuration": ", ".join(r["overrides"]),
+        shown = answer_rows(list(result), result.robust_groups)
+        if band is not None:
+            print(f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
+                  f"capacity {band:g} % lower (robust), best first:")
+        else:
+            print("cheapest configuration of each group (e.g. per GPU type), best first:" if len(shown) > 1
+                  else "the configuration found:")
+        slower = f"at -{band:g} %" if band is not None else None
+        rows = [{"configuration": ", ".join(r["overrides"]), "answer": answer,
                  "feasible": "yes" if r["feasible"] else "no",
+                 **({slower: "yes" if robust_feasible(r) else "no"} if slower else {}),
                  **planner_cells(r), "load factor": plain(r.get("utilization.load_factor.mean")),
                  "headroom": headroom(r, result.constraints),
-                 **{m: plain(r.get(f"{m}.mean")) for m in metrics}, "why not": r.get("why") or ""}
-                for r in result]
-        cols = ["configuration", "feasible", *COLUMNS, "load factor", "headroom", *metrics]
-        if any(r.get("why") for r in result):
+                 **{m: plain(r.get(f"{m}.mean")) for m in metrics},
+                 **({f"{m} {slower}": plain(r.get(f"{SLOWER}{m}.mean")) for m in metrics} if slower else {}),
+                 "why not": why_not(r, slower)}
+                for r, answer in shown]
+        cols = ["configuration", *(["answer"] if slower else []), "feasible", *([slower] if slower else []),
+                *COLUMNS, "load factor", "headroom", *metrics, *([f"{m} {slower}" for m in metrics] if slower else [])]
+        if any(r["why not"] for r in rows):
             cols.append("why not")
         print(text_table(rows, cols))
         print("headroom: slack of the tightest constraint; load factor: served work / work at the batch "
-              "limits (1.0 = saturated); cost (window): the simulated window only", file=sys.stderr)
-        print(f"{len(result.evaluated)} configurations evaluated × {result.seeds} seed(s); "
+              "limits (1.0 = saturated); cost (window): the simulated window only"
+              + (f"; {slower}: with the model's capacity {band:g} % lower (the same seeds)" if slower else ""),
+              file=sys.stderr)
+        print(f"{len(result.evaluated)} configurations evaluated × {result.seeds} seed(s)"
+              f"{f' at two capacities (1 and {1 - band / 100:g})' if slower else ''}; "
               f"wrote {out / 'plan.json'}, {out / 'plan.csv'}", file=sys.stderr)
         return 0 if result.best is not None else 1
 
     return guarded(body)
+
+
+def robust_line(result, described) -> str:
+    """What the plan says of its robust answer: the configuration, or that the point answer is robust
+    too, or that nothing meets the constraints with the model's capacity ``band`` per cent lower."""
+    pct = f"{result.band:g} %"
+    if result.robust is None:
+        return (f"with capacity {pct} lower than modelled no configuration tried meets every constraint: the answer "
+                f"above holds only if the model's capacity does" if result.best is not None else
+                f"nor with capacity {pct} lower than modelled")
+    if result.best is not None and result.robust["overrides"] == result.best["overrides"]:
+        return f"with capacity {pct} lower than modelled it still meets every constraint (robust)"
+    return f"with capacity {pct} lower than modelled you need: {described(result.robust)} (robust)"
+
+
+def why_not(row: dict, slower: str | None) -> str:
+    """Why a row is not feasible at the model's capacity, else (with the band) why not at the slower side."""
+    from sim.metrics.band import SLOWER
+
+    if row.get("why") or slower is None:
+        return row.get("why") or ""
+    own = row.get(f"{SLOWER}why") or ""
+    return f"{slower}: {own}" if own else ""

@@ -6,14 +6,17 @@ Brackets the rate at ``workload.arrival.rate`` (doubling/halving from the scenar
 then bisects to ``--tolerance`` (relative); a rate is sustained when ``slo.attainment`` is at
 least ``--attainment`` at the lower 95 % confidence bound over ``--seeds`` replications and
 every replication kept up (``stability.stable``); the table says why a rate was not sustained.
-Prints the rate; writes ``saturation.json`` and ``saturation.csv`` to ``--out``.
+Prints the rate; writes ``saturation.json`` and ``saturation.csv`` to ``--out``. With
+``--capacity-band [PCT]`` it searches twice more, with the model's capacity ``PCT`` % lower and
+higher, and prints the rate with their answers as its range: ``84 req/s (81 – 87 at ±3 % capacity)``.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from sim.commands.run import check_out_dir
+from sim.commands.run import band_pct, check_out_dir
+from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
 from sim.planning.table import format_value, text_table
 
@@ -50,10 +53,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop when the bracket is within this relative width (default 0.02)")
     parser.add_argument("--rate-path", default="workload.arrival.rate", metavar="PATH",
                         help="the field holding the arrival rate (default workload.arrival.rate)")
+    parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
+                        help=f"search twice more, with the model's capacity PCT %% lower and higher (default "
+                             f"{DEFAULT_PCT:g}, about the step-time model's throughput error): the rate is printed "
+                             f"with the two answers as its range, e.g. 84 req/s (81 – 87 at ±3 %% capacity)")
 
 
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
+        from sim.metrics.band import rate_range
         from sim.planning.saturation import saturation
 
         out = default_out(args, "saturation")
@@ -62,21 +70,32 @@ def main(args: argparse.Namespace) -> int:
                          rate_path=args.rate_path, start=args.start, rel_tol=args.tolerance,
                          seeds=args.seeds, overrides=args.overrides, executor=args.executor,
                          workers=args.workers, scheduler=args.scheduler, out=out,
-                         progress=not args.quiet)
-        rows = [{"rate": format_value(p["rate"]), "sustained": "yes" if p["feasible"] else "no",
+                         progress=not args.quiet, capacity_band=args.capacity_band)
+        band = res.band
+        probes = res.probes + [p for side in ("slower", "faster") if band for p in band[side]["probes"]]
+        rows = [{"capacity": format_value(p.get("capacity", 1.0)), "rate": format_value(p["rate"]),
+                 "sustained": "yes" if p["feasible"] else "no",
                  "slo.attainment": format_value(p.get("slo.attainment.mean")),
                  "latency.ttft.p99": format_value(p.get("latency.ttft.p99.mean")), "why not": p.get("why") or ""}
-                for p in sorted(res.probes, key=lambda p: p["rate"])]
-        print(text_table(rows, ["rate", "sustained", "slo.attainment", "latency.ttft.p99", "why not"]))
+                for p in sorted(probes, key=lambda p: (p.get("capacity", 1.0), p["rate"]))]
+        cols = ["rate", "sustained", "slo.attainment", "latency.ttft.p99", "why not"]
+        print(text_table(rows, ["capacity", *cols] if band else cols))
         if res.rate is None:
-            print(f"no rate tried was sustained (lowest tried {format_value(min(p['rate'] for p in res.probes))} req/s)")
+            print(f"no rate tried was sustained (lowest tried {format_value(min(p['rate'] for p in res.probes))} req/s)"
+                  + (f"; {rate_range(band, format_value)}" if band else ""))
             code = 1
         else:
-            upper = f" (fails at {format_value(res.upper)} req/s)" if res.upper is not None else \
-                " (no failing rate found within the probe budget)"
-            print(f"saturation rate: {format_value(res.rate)} req/s{upper}")
+            upper = f"fails at {format_value(res.upper)} req/s" if res.upper is not None else \
+                "no failing rate found within the probe budget"
+            ranged = f"{rate_range(band, format_value)}; " if band else ""
+            print(f"saturation rate: {format_value(res.rate)} req/s ({ranged}{upper})")
             code = 0
+        if band:
+            pct = f"{band['pct']:g} %"
+            print(f"capacity: 1 is the model's; the range is the highest rate sustained with the model's capacity "
+                  f"{pct} lower and {pct} higher, each searched to the same tolerance", file=sys.stderr)
         print(f"wrote {out / 'saturation.json'}", file=sys.stderr)
         return code
 
     return guarded(body)
+

@@ -262,3 +262,46 @@ def configuration_range(row: dict, metric: str, fmt) -> str:
 
     low, high = ("slower", "faster") if metric.startswith("slo.") else ("faster", "slower")
     return f"{one(low)} – {one(high)}"
+
+
+SLOWER = "capacity_band.slower."
+"""The prefix of a plan's configuration row's keys on the band's slower side (as a banded sweep's rows
+name them): ``capacity_band.slower.feasible``, ``capacity_band.slower.latency.ttft.p99.mean``."""
+
+
+def robust_feasible(row: dict) -> bool:
+    """Whether a plan's judged configuration row meets every constraint on the band's slower side (at
+    the model's capacity when the plan had no band).
+
+        >>> robust_feasible({"feasible": True, "capacity_band.slower.feasible": False})
+        False
+    """
+    return bool(row.get(SLOWER + "feasible", row.get("feasible")))
+
+
+def answer_rows(groups: list[dict], robust_groups: list[dict]) -> list[tuple[dict, str]]:
+    """A plan's rows as its table shows them, with what each answers: each group's cheapest feasible
+    configuration (``point``) and its cheapest robustly feasible one (``robust``; ``both`` when the
+    same), in the groups' order; without a band (no ``robust_groups``), the groups with ``""``.
+
+        >>> rows = answer_rows([{"overrides": ["r=5"]}], [{"overrides": ["r=6"], "feasible": True}])
+        >>> [(r["overrides"][0], a) for r, a in rows]
+        [('r=5', 'point'), ('r=6', 'robust')]
+    """
+    if not robust_groups:
+        return [(r, "") for r in groups]
+    robust = {tuple(r.get("overrides") or ()): r for r in robust_groups if robust_feasible(r)}
+    points = {tuple(r.get("overrides") or ()) for r in groups}
+    return ([(r, "both" if tuple(r.get("overrides") or ()) in robust else "point") for r in groups]
+            + [(r, "robust") for k, r in robust.items() if k not in points])
+
+
+def rate_range(b: dict, fmt=lambda v: f"{v:.4g}") -> str:
+    """``81 – 87 at ±3 % capacity``: a saturation search's band, each side's highest sustained rate,
+    slower first (``none`` for a side that sustained no rate tried).
+
+        >>> rate_range({"pct": 3.0, "slower": {"rate": None}, "faster": {"rate": 87.5}})
+        'none – 87.5 at ±3 % capacity'
+    """
+    ends = [fmt(b[s]["rate"]) if isinstance(b[s].get("rate"), (int, float)) else "none" for s in ("slower", "faster")]
+    return f"{ends[0]} – {ends[1]} at ±{b['pct']:g} % capacity"

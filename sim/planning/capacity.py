@@ -20,6 +20,19 @@ How it searches
   minima are the runners-up (one per GPU type when the GPU is a knob).
 
 Without a range knob every configuration is evaluated and the cheapest feasible one chosen.
+
+The capacity band (``capacity_band=PCT``)
+-----------------------------------------
+Near saturation a few per cent of capacity flip a verdict, and the step-time model's throughput is
+itself a few per cent off (:mod:`sim.metrics.band`). With the band every configuration evaluated is
+also run on replicas with ``1 - PCT/100`` times the model's capacity (the same seeds; stored apart,
+keyed by the capacity), its constraints judged there too (``capacity_band.slower.feasible``), and
+each group has a second bisection, on that *robust* verdict. Each probe serves both bisections: a
+configuration is run at both capacities, and each search reads its own verdict of every configuration
+a round tried (:meth:`Bisection.learn`). As capacity never hurts, the robust answer is at or above the
+point answer (replication noise aside: each answer is what its own verdicts say). ``PlanResult.best`` stays the point answer;
+``PlanResult.robust`` is the cheapest configuration robustly feasible, both ranked by the objective
+at the model's capacity.
 """
 from __future__ import annotations
 
@@ -29,11 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_metrics, judge
 from sim.planning.executors import SerialExecutor, executor_for
-from sim.planning.knobs import Knob, columns, configurations, parse_knobs
-from sim.planning.runner import Runner, resolve_runner
+from sim.planning.knobs import Knob, columns, configurations, labels, parse_knobs
+from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.table import write_csv, write_json
 
@@ -74,16 +88,29 @@ class Bisection:
         return (self.lo + self.hi) // 2
 
     def update(self, value: int, feasible: bool) -> None:
+        """The verdict of the value :meth:`probe` asked for."""
         self.probes += 1
-        if not self._checked_hi:
-            self._checked_hi = True
-            if not feasible:
-                self._done = True
+        self.learn(value, feasible)
+
+    def learn(self, value: int, feasible: bool) -> None:
+        """A verdict on any value of the range (one another search probed): a feasible value is a
+        new upper end (so the top need not be tried), an infeasible one below the upper end raises
+        the lower end; a verdict contradicting what is known is ignored (the known one is kept).
+
+            >>> b = Bisection(1, 64)
+            >>> b.learn(40, True); b.learn(20, False); b.probe()
+            30
+        """
+        if self._done:
             return
-        if feasible:
+        if feasible and self.lo <= value <= self.hi:
             self.hi = value
-        else:
-            self.lo = value + 1
+            self._checked_hi = True
+        elif not feasible and value >= self.lo:
+            if value >= self.hi and not self._checked_hi:
+                self._done = True          # the top fails: no answer
+            elif value < self.hi:
+                self.lo = value + 1
 
 
 class PlanResult(list):
@@ -98,10 +125,21 @@ class PlanResult(list):
     constraints : list of Constraint
     objective : str
         The dotted summary key minimised.
+    robust : dict or None
+        With the capacity band, the cheapest configuration meeting every constraint with the model's
+        capacity ``band`` per cent lower (None when none does, or without the band).
+    robust_groups : list of dict
+        With the band, the cheapest robustly feasible configuration of each group, best first.
+    band : float or None
+        The band's width, per cent.
     """
 
-    def __init__(self, rows, best, evaluated, constraints, objective, knobs, seeds, out=None):
+    def __init__(self, rows, best, evaluated, constraints, objective, knobs, seeds, out=None,
+                 robust=None, robust_groups=(), band=None):
         super().__init__(rows)
+        self.robust = robust
+        self.robust_groups = list(robust_groups)
+        self.band = band
         self.best = best
         self.evaluated = evaluated
         self.constraints = constraints
@@ -126,39 +164,71 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
          overrides: Sequence[str] = (), executor: str | SerialExecutor = "local",
          workers: int | None = None, scheduler: str | None = None, out: Path | str | None = None,
          runner: Runner | None = None, progress: bool = False, figures: bool = True,
-         validate: bool | None = None) -> PlanResult:
+         validate: bool | None = None, capacity_band: float | None = None) -> PlanResult:
     """Cheapest configuration meeting every constraint (see the module docstring).
 
     Parameters are those of :func:`sim.planning.sweep` plus ``constraints`` (strings such as
     ``"latency.ttft.p99<=2.0"``) and ``objective`` (``"cost"`` or a summary key, minimised).
+    ``capacity_band`` (per cent, ``0 < pct <= 50``) also finds the cheapest configuration meeting
+    them with the model's capacity that much lower (``PlanResult.robust``; module docstring).
     """
+    pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(vary)
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
     obj = _objective_key(objective)
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
+    if pct is not None:
+        check_scales_capacity(runner)
     out_path = Path(out) if out is not None else None
     with executor_for(executor, workers, scheduler) as ex:
-        evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan")
-        group_rows = _search(knobs, cons, obj, evaluate)
-    evaluated = list(evaluate.cache.values())
-    group_rows.sort(key=lambda r: (not r["feasible"], _num(r.get(f"{obj}.mean"))))
+        judged = Judged(Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan"), cons, pct)
+        group_rows, robust_rows = _search(knobs, cons, obj, judged)
+        evaluated = judged([tuple(r["overrides"]) for r in judged.evaluate.rows()])    # all stored: nothing runs
+    ranked = lambda key: (lambda r: (not key(r), _num(r.get(f"{obj}.mean"))))
+    group_rows.sort(key=ranked(lambda r: r["feasible"]))
     best = group_rows[0] if group_rows and group_rows[0]["feasible"] else None
-    result = PlanResult(group_rows, best, evaluated, cons, obj, knobs, seeds, out_path)
+    robust_rows.sort(key=ranked(robust_feasible))
+    robust = robust_rows[0] if pct is not None and robust_rows and robust_feasible(robust_rows[0]) else None
+    result = PlanResult(group_rows, best, evaluated, cons, obj, knobs, seeds, out_path,
+                        robust=robust, robust_groups=robust_rows if pct is not None else [], band=pct)
     if out_path is not None:
         write_plan(out_path, result, source.source)
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
         if figures:
-            from sim.report.sweep_figures import pareto_figure
+            from sim.report.sweep_figures import pareto_figure, row_index
 
-            best_i = next((i for i, r in enumerate(evaluated)
-                           if best is not None and r["overrides"] == best["overrides"]), None)
             pareto_figure(evaluated, out_path / "figures" / "pareto",
                           label_keys=[k.path for k in knobs],
-                          feasible=[r["feasible"] for r in evaluated], best=best_i,
+                          feasible=[r["feasible"] for r in evaluated], best=row_index(evaluated, best),
                           x_metric=obj if obj.startswith("cost") else "cost.compute_usd",
-                          title="plan: cost vs p99 TTFT")
+                          title="plan: cost vs p99 TTFT",
+                          robust=None if robust is None else (row_index(evaluated, robust), pct))
     return result
+
+
+@dataclass
+class Judged:
+    """Configurations evaluated and judged: at the model's capacity, and with the band at ``1 - pct/100``
+    times it too (in the same batch), the slower side's row, judged, under :data:`SLOWER`."""
+
+    evaluate: Evaluator
+    constraints: list[Constraint]
+    pct: float | None = None
+
+    def __call__(self, configs: Sequence[tuple[str, ...]]) -> list[dict[str, Any]]:
+        if self.pct is None:
+            return [judge(dict(r), self.constraints) for r in self.evaluate(configs)]
+        slower = capacities(self.pct)["slower"]
+        rows = self.evaluate.at([(c, 1.0) for c in configs] + [(c, slower) for c in configs])
+        out = []
+        for config, point, slow in zip(configs, rows[:len(configs)], rows[len(configs):]):
+            row = judge(dict(point), self.constraints)
+            same = {"overrides", *labels(config)}        # the configuration's own columns, once
+            row.update({SLOWER + k: v for k, v in judge(dict(slow), self.constraints).items() if k not in same})
+            row.update({"capacity_band.pct": self.pct, SLOWER + "capacity": slower})
+            out.append(row)
+        return out
 
 
 def _num(v: Any) -> float:
@@ -166,17 +236,19 @@ def _num(v: Any) -> float:
 
 
 def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
-            evaluate: Evaluator) -> list[dict[str, Any]]:
+            judged: Judged) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each group's cheapest feasible row, and its cheapest robustly feasible row (the same rows
+    without the band)."""
     metrics = [c.metric for c in cons] + [obj]
     mono = next((k for k in knobs if k.is_range), None)
     others = [k for k in knobs if k is not mono]
     groups = configurations(others)
     if mono is None:
-        rows = [judge(r, cons) for r in evaluate(groups)]
+        rows = judged(groups)
         check_metrics(rows, metrics)
         for r, g in zip(rows, groups):
             r["group"] = list(g)
-        return rows
+        return rows, list(rows)
     order = columns(knobs)
 
     def config(group: tuple[str, ...], value: int) -> tuple[str, ...]:
@@ -184,28 +256,37 @@ def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
         parts[mono.path] = str(value)
         return tuple(f"{p}={parts[p]}" for p in order)
 
-    searches = {g: Bisection(mono.low, mono.high) for g in groups}
+    # per group: the point's bisection, and with the band the robust one (on the slower side's verdict)
+    searches = {g: [Bisection(mono.low, mono.high)] + ([Bisection(mono.low, mono.high)] if judged.pct else [])
+                for g in groups}
+    verdicts = (lambda r: r["feasible"], robust_feasible)
     checked = False
     while True:
-        probes = {g: b.probe() for g, b in searches.items()}
-        probes = {g: v for g, v in probes.items() if v is not None}
-        if not probes:
+        asked = {(g, i): v for g, bs in searches.items() for i, b in enumerate(bs) if (v := b.probe()) is not None}
+        if not asked:
             break
-        rows = evaluate([config(g, v) for g, v in probes.items()])
+        tried = list(dict.fromkeys((g, v) for (g, _), v in asked.items()))
+        rows = judged([config(g, v) for g, v in tried])
         if not checked:
             check_metrics(rows, metrics)
             checked = True
-        for (g, v), row in zip(probes.items(), rows):
-            searches[g].update(v, judge(row, cons)["feasible"])
-    result = []
-    for g, b in searches.items():
-        value = b.answer if b.answer is not None else mono.high
-        row = dict(evaluate([config(g, value)])[0])
-        row = judge(row, cons)
-        row["group"] = list(g)
-        row["probes"] = b.probes
-        result.append(row)
-    return result
+        for (g, v), row in zip(tried, rows):
+            for i, b in enumerate(searches[g]):
+                if asked.get((g, i)) == v:
+                    b.update(v, verdicts[i](row))
+        for (g, v), row in zip(tried, rows):     # then what the other search of the group learnt
+            for i, b in enumerate(searches[g]):
+                if asked.get((g, i)) != v:
+                    b.learn(v, verdicts[i](row))
+    result: list[list[dict[str, Any]]] = [[], []]
+    for g, bs in searches.items():
+        for i, b in enumerate(bs):
+            value = b.answer if b.answer is not None else mono.high
+            row = dict(judged([config(g, value)])[0])
+            row["group"] = list(g)
+            row["probes"] = b.probes
+            result[i].append(row)
+    return result[0], result[1] if judged.pct else list(result[0])
 
 
 def write_plan(out: Path, result: PlanResult, source: str = "<scenario>") -> None:
@@ -221,4 +302,6 @@ def write_plan(out: Path, result: PlanResult, source: str = "<scenario>") -> Non
         "best": result.best,
         "groups": list(result),
         "evaluated": result.evaluated,
+        **({"capacity_band": {"pct": result.band, "capacity": capacities(result.band)["slower"]},
+            "robust": result.robust, "robust_groups": result.robust_groups} if result.band is not None else {}),
     })

@@ -105,6 +105,8 @@ class MMcRunner:
     mean service time is ``service_s``; compute cost is ``servers × price_per_gpu_hour_usd[gpu] ×
     duration_s / 3600``. ``noise_cv`` > 0 multiplies every latency by a seeded lognormal factor
     with that coefficient of variation, imitating replication noise (0 gives exact theory).
+    ``capacity`` (the capacity band's scale) makes every server ``capacity`` times as fast: mean
+    service ``service_s / capacity``.
     """
 
     service_s: float
@@ -116,8 +118,9 @@ class MMcRunner:
     servers_path: str = "fleet.pools.0.replicas"
     gpu_path: str = "fleet.pools.0.gpu"
     fail_when_servers: int | None = None
+    scales_capacity = True
 
-    def __call__(self, scenario: dict, seed: int) -> dict:
+    def __call__(self, scenario: dict, seed: int, capacity: float = 1.0) -> dict:
         rate = float(_get(scenario, self.rate_path))
         c = int(_get(scenario, self.servers_path))
         if self.fail_when_servers is not None and c == self.fail_when_servers:
@@ -127,7 +130,7 @@ class MMcRunner:
         except (KeyError, IndexError, TypeError):
             gpu = "default"
         price = self.price_per_gpu_hour_usd.get(gpu, self.price_per_gpu_hour_usd.get("default", 1.0))
-        s = self.service_s
+        s = self.service_s / capacity
         factor = 1.0
         if self.noise_cv > 0:
             sigma = math.sqrt(math.log1p(self.noise_cv ** 2))

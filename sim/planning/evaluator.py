@@ -13,7 +13,7 @@ from typing import Any
 from sim.planning.constraints import Constraint, ConstraintError
 from sim.planning.executors import SerialExecutor
 from sim.planning.knobs import labels
-from sim.planning.points import make_points, run_points
+from sim.planning.points import at_capacity, make_points, run_points
 from sim.planning.runner import Runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import MeanCI
@@ -22,7 +22,8 @@ from sim.planning.sweep import configuration_rows, point_row
 
 
 class Evaluator:
-    """Runs configurations (override tuples) with ``seeds`` replications; rows are cached."""
+    """Runs configurations (override tuples) with ``seeds`` replications, at the model's capacity or a
+    scaled one (the capacity band's sides); rows are cached by configuration and capacity."""
 
     def __init__(self, source: ScenarioSource, runner: Runner, executor: SerialExecutor,
                  seeds: int, out: Path | None, validate: bool, progress: bool = False,
@@ -35,28 +36,40 @@ class Evaluator:
         self.validate = validate
         self.progress = progress
         self.desc = desc
-        self.cache: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.cache: dict[tuple[tuple[str, ...], float], dict[str, Any]] = {}
         self.point_rows: list[dict[str, Any]] = []
 
-    def __call__(self, configs: Sequence[tuple[str, ...]]) -> list[dict[str, Any]]:
-        """Mean/CI rows (see :func:`sim.planning.sweep.configuration_rows`) for ``configs``."""
-        todo = [c for c in dict.fromkeys(tuple(c) for c in configs) if c not in self.cache]
+    def __call__(self, configs: Sequence[tuple[str, ...]], capacity: float = 1.0) -> list[dict[str, Any]]:
+        """Mean/CI rows (see :func:`sim.planning.sweep.configuration_rows`) for ``configs`` at ``capacity``."""
+        return self.at([(c, capacity) for c in configs])
+
+    def at(self, items: Sequence[tuple[tuple[str, ...], float]]) -> list[dict[str, Any]]:
+        """Rows for ``(configuration, capacity)`` pairs, every missing one run in one batch (so a round's
+        runs at every capacity share the executor's workers)."""
+        items = [(tuple(c), float(cap)) for c, cap in items]
+        todo = [i for i in dict.fromkeys(items) if i not in self.cache]
         if todo:
-            points = make_points(self.source, todo, self.seeds, validate=self.validate)
+            configs = list(dict.fromkeys(c for c, _ in todo))
+            plain: dict[tuple[str, ...], list] = {}
+            for p in make_points(self.source, configs, self.seeds, validate=self.validate):
+                plain.setdefault(p.config, []).append(p)
+            points = [q for c, cap in todo for q in at_capacity(plain[c], cap)]
             records = run_points(points, self.runner, executor=self.executor, store=self.store,
                                  progress=self.progress, desc=self.desc)
-            by_config: dict[tuple[str, ...], list[dict]] = {}
+            by_item: dict[tuple[tuple[str, ...], float], list[dict]] = {}
             for rec in records:
-                by_config.setdefault(tuple(rec["overrides"]), []).append(point_row(rec))
-            for config, rows in by_config.items():
+                by_item.setdefault((tuple(rec["overrides"]), rec.get("capacity", 1.0)), []).append(point_row(rec))
+            for (config, cap), rows in by_item.items():
                 self.point_rows.extend(rows)
-                paths = list(labels(config))
-                row = configuration_rows(rows, paths)[0]
+                row = configuration_rows(rows, list(labels(config)))[0]
                 row["overrides"] = list(config)
-                first_error = next((r["error"] for r in rows if r.get("error")), "")
-                row["error"] = first_error
-                self.cache[config] = row
-        return [self.cache[tuple(c)] for c in configs]
+                row["error"] = next((r["error"] for r in rows if r.get("error")), "")
+                self.cache[(config, cap)] = row
+        return [self.cache[i] for i in items]
+
+    def rows(self, capacity: float = 1.0) -> list[dict[str, Any]]:
+        """Every configuration evaluated at ``capacity``, in the order first asked for."""
+        return [row for (_, cap), row in self.cache.items() if cap == capacity]
 
 
 def ci_of(row: dict[str, Any], metric: str) -> MeanCI:

@@ -1,13 +1,17 @@
 """Points (one resolved scenario + one seed) and running a batch of them with resume.
 
 Replication ``i`` (0-based) of a configuration runs with seed ``scenario seed + i``, so a
-one-seed sweep reproduces ``fleetsim run`` exactly and adding seeds only adds points.
+one-seed sweep reproduces ``fleetsim run`` exactly and adding seeds only adds points. A point may
+run at a scaled capacity (``capacity``: every step time ``1 / capacity`` as long, what the capacity
+band of ``plan`` and ``saturation`` asks for; :func:`at_capacity`), keyed apart from the same point
+at the model's capacity.
 Each finished point is stored as it completes (see :mod:`sim.planning.store`); points already
 stored without error are not run again. A runner that raises, or a worker that dies, gives a
 record with ``error`` set and no summary; the batch goes on.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -26,13 +30,31 @@ from sim.planning.store import PointStore, point_key
 
 @dataclass(frozen=True)
 class Point:
-    """One simulation to run: configuration overrides, replication number, seed, resolved dict."""
+    """One simulation to run: configuration overrides, replication number, seed, resolved dict, and
+    the capacity scale it runs at (1: the model's)."""
 
     config: tuple[str, ...]
     replication: int
     seed: int
     scenario: dict
     key: str
+    capacity: float = 1.0
+
+
+def at_capacity(points: Sequence[Point], capacity: float) -> list[Point]:
+    """``points`` run at ``capacity`` times the model's capacity, each keyed by its plain key and the
+    capacity (a stored run at one capacity is never taken for one at another); at 1, the points
+    themselves, so a plain run's stored points are reused.
+
+        >>> p = Point(("a=1",), 0, 1, {"a": 1}, "k")
+        >>> at_capacity([p], 1.0)[0] is p, at_capacity([p], 0.97)[0].key != "k"
+        (True, True)
+    """
+    if capacity == 1.0:
+        return list(points)
+    return [dataclasses.replace(p, capacity=float(capacity),
+                                key=point_key({"point": p.key, "capacity": float(capacity)}, p.seed))
+            for p in points]
 
 
 def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seeds: int,
@@ -105,11 +127,13 @@ def _unique(items: list) -> list:
     return out
 
 
-def run_point(runner: Callable[[dict, int], dict], scenario: dict, seed: int) -> dict[str, Any]:
-    """Run one point in a worker; never raises: failures come back as ``{"error": "..."}``."""
+def run_point(runner: Callable[[dict, int], dict], scenario: dict, seed: int,
+              capacity: float = 1.0) -> dict[str, Any]:
+    """Run one point in a worker (at ``capacity``: the runner's ``capacity`` argument); never raises:
+    failures come back as ``{"error": "..."}``."""
     t0 = time.perf_counter()
     try:
-        summary = runner(scenario, seed)
+        summary = runner(scenario, seed) if capacity == 1.0 else runner(scenario, seed, capacity=capacity)
         summary = json.loads(json.dumps(summary, default=_plain))
         return {"summary": summary, "error": None, "wall_s": time.perf_counter() - t0}
     except Exception as exc:
@@ -146,7 +170,8 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
         else:
             todo.setdefault(p.key, []).append(i)
     keys = list(todo)
-    tasks = [(runner, points[todo[k][0]].scenario, points[todo[k][0]].seed) for k in keys]
+    tasks = [(runner, points[todo[k][0]].scenario, points[todo[k][0]].seed, points[todo[k][0]].capacity)
+             for k in keys]
     bar = _progress(len(tasks), desc) if progress and tasks else None
     try:
         for j, result in executor.map_unordered(run_point, tasks):
@@ -165,8 +190,11 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
 
 
 def _base(p: Point) -> dict[str, Any]:
-    return {"key": p.key, "config": labels(p.config), "overrides": list(p.config),
+    base = {"key": p.key, "config": labels(p.config), "overrides": list(p.config),
             "replication": p.replication, "seed": p.seed}
+    if p.capacity != 1.0:
+        base["capacity"] = p.capacity
+    return base
 
 
 def _progress(total: int, desc: str):

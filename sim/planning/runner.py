@@ -3,6 +3,9 @@
 :class:`SimulationRunner` (the default) validates the dict and runs the simulator through
 :func:`sim.api.run`; :class:`sim.planning.erlang.MMcRunner` answers from queueing theory.
 A runner must be picklable (a module-level class or function) to travel to worker processes.
+A runner that can run a point at a scaled capacity (the capacity band of ``plan`` and
+``saturation``) takes ``runner(scenario_dict, seed, capacity=c)`` and says so with a true
+``scales_capacity`` attribute (:func:`check_scales_capacity`).
 """
 from __future__ import annotations
 
@@ -14,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 Runner = Callable[[dict, int], dict]
+
+NO_CAPACITY = "needs the simulator (a custom runner has no capacity to scale)"
+"""Why the capacity band refuses a runner that cannot scale capacity."""
 
 
 @dataclass(frozen=True)
@@ -30,8 +36,9 @@ class SimulationRunner:
     base_dir: str = "."
     checked: bool = False
     capacity_band: float | None = None
+    scales_capacity = True
 
-    def __call__(self, scenario: dict, seed: int) -> dict[str, Any]:
+    def __call__(self, scenario: dict, seed: int, capacity: float = 1.0) -> dict[str, Any]:
         from sim.api import run
         from sim.errors import ScenarioWarning
         from sim.scenario.load import scenario_from_dict
@@ -42,7 +49,16 @@ class SimulationRunner:
             if self.checked:
                 warnings.simplefilter("ignore", ScenarioWarning)
             loaded = scenario_from_dict(data, self.source, self.base_dir)
-        return run(loaded, quiet=True, capacity_band=self.capacity_band).summary
+        return run(loaded, quiet=True, capacity_band=self.capacity_band, capacity=capacity).summary
+
+
+def check_scales_capacity(runner: Runner, name: str = "capacity_band") -> None:
+    """:class:`~sim.errors.InputError` naming ``name`` unless ``runner`` runs a point at a scaled
+    capacity (the simulator does; a custom runner says so with ``scales_capacity = True``)."""
+    if not getattr(runner, "scales_capacity", False):
+        from sim.errors import InputError
+
+        raise InputError(f"{name}: {NO_CAPACITY}")
 
 
 def resolve_runner(runner: Runner | None, validate: bool | None, source: str,

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.metrics.band import SIDES, capacities, check_pct
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_metrics, judge
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import scalar
-from sim.planning.runner import Runner, resolve_runner
+from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.table import write_csv, write_json
 
@@ -33,16 +34,22 @@ RATE_PATH = "workload.arrival.rate"
 class SaturationResult:
     """``rate``: highest sustained rate found (None if even the lowest probe failed);
     ``upper``: lowest rate seen to fail (None if none failed); ``probes``: every row evaluated
-    in probe order (``rate``, ``feasible``, mean/CI columns)."""
+    in probe order (``rate``, ``feasible``, mean/CI columns); ``band``: with the capacity band, its
+    width ``pct`` and each side's search, ``{"capacity", "rate", "upper", "probes"}`` under
+    ``"slower"`` and ``"faster"`` (None without it)."""
 
     rate: float | None
     upper: float | None
     attainment: float
     probes: list[dict[str, Any]] = field(default_factory=list)
+    band: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rate": self.rate, "upper": self.upper, "attainment": self.attainment,
-                "probes": self.probes}
+        out = {"rate": self.rate, "upper": self.upper, "attainment": self.attainment,
+               "probes": self.probes}
+        if self.band is not None:
+            out["capacity_band"] = self.band
+        return out
 
 
 def _fmt(rate: float) -> str:
@@ -55,12 +62,19 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
                executor: str | SerialExecutor = "local", workers: int | None = None,
                scheduler: str | None = None, out: Path | str | None = None,
                runner: Runner | None = None, progress: bool = False,
-               validate: bool | None = None) -> SaturationResult:
-    """Highest arrival rate (requests/s) sustained within the SLO; see the module docstring."""
+               validate: bool | None = None, capacity_band: float | None = None) -> SaturationResult:
+    """Highest arrival rate (requests/s) sustained within the SLO; see the module docstring.
+
+    ``capacity_band`` (per cent, ``0 < pct <= 50``) searches twice more, on replicas with ``1 ∓ pct/100``
+    times the model's capacity (every step time scaled, :class:`sim.perf.scaled.ScaledCapacity`; the
+    fluid tier reads its curves rescaled), each side starting from the point's answer scaled by its
+    capacity; ``max_probes`` bounds each search.
+    """
     if not 0 < attainment <= 1:
         raise ValueError(f"attainment must be in (0, 1] (got {attainment})")
     if rel_tol <= 0:
         raise ValueError(f"rel_tol must be > 0 (got {rel_tol})")
+    pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
     source = ScenarioSource.from_any(scenario, overrides)
     cons = [Constraint("slo.attainment", ">=", attainment)]
     cons += [parse_constraint(c) for c in constraints]
@@ -69,54 +83,98 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     if not start > 0:
         raise ValueError(f"start rate must be > 0 (got {start})")
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
+    if pct is not None:
+        check_scales_capacity(runner)
     out_path = Path(out) if out is not None else None
-    probes: list[dict[str, Any]] = []
     with executor_for(executor, workers, scheduler) as ex:
         evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "saturation")
+        checked: list[bool] = []
 
-        def ok(rate: float) -> bool:
-            row = judge(evaluate([(f"{rate_path}={_fmt(rate)}",)])[0], cons)
-            if not probes:
-                check_metrics([row], [c.metric for c in cons])
-            probes.append({"rate": float(_fmt(rate)), **row})
-            return row["feasible"]
+        def prober(capacity: float, probes: list[dict[str, Any]]):
+            def ok(rate: float) -> bool:
+                row = judge(dict(evaluate([(f"{rate_path}={_fmt(rate)}",)], capacity)[0]), cons)
+                if not checked:
+                    check_metrics([row], [c.metric for c in cons])
+                    checked.append(True)
+                probes.append({"rate": float(_fmt(rate)), **({"capacity": capacity} if capacity != 1.0 else {}),
+                               **row})
+                return row["feasible"]
+            return ok
 
-        lo: float | None = None
-        hi: float | None = None
-        rate = float(_fmt(start))
-        if ok(rate):
-            lo = rate
-            while len(probes) < max_probes:
-                rate = float(_fmt(lo * 2))
-                if ok(rate):
-                    lo = rate
-                else:
-                    hi = rate
-                    break
-        else:
-            hi = rate
-            while len(probes) < max_probes:
-                rate = float(_fmt(hi / 2))
-                if ok(rate):
-                    lo = rate
-                    break
-                hi = rate
-        if lo is not None and hi is not None:
-            while (hi - lo) / lo > rel_tol and len(probes) < max_probes:
-                mid = float(_fmt((lo + hi) / 2))
-                if mid in (lo, hi):
-                    break
-                if ok(mid):
-                    lo = mid
-                else:
-                    hi = mid
-    result = SaturationResult(lo, hi, attainment, probes)
+        probes: list[dict[str, Any]] = []
+        lo, hi = highest(prober(1.0, probes), start, 2.0, rel_tol, max_probes)
+        band = None
+        if pct is not None:
+            band = {"pct": pct}
+            # each side starts at the point's answer scaled by its capacity, and steps by the point's
+            # final bracket, widening (squared) each step: two probes when the rate scales with capacity
+            ratio = max(hi / lo, 1.0 + rel_tol) if lo is not None and hi is not None else 2.0
+            for name, capacity in capacities(pct).items():
+                side: list[dict[str, Any]] = []
+                first = capacity * (lo if lo is not None else hi if hi is not None else start)
+                s_lo, s_hi = highest(prober(capacity, side), first, ratio, rel_tol, max_probes, widen=True)
+                band[name] = {"capacity": capacity, "rate": s_lo, "upper": s_hi, "probes": side}
+    result = SaturationResult(lo, hi, attainment, probes, band)
     if out_path is not None:
-        write_csv(out_path / "saturation.csv", probes)
+        write_csv(out_path / "saturation.csv", probes + [p for s in SIDES if band for p in band[s]["probes"]])
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
         write_json(out_path / "saturation.json", {"scenario": source.source, "rate_path": rate_path,
                                                   "seeds": seeds, **result.as_dict()})
     return result
+
+
+def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
+            widen: bool = False) -> tuple[float | None, float | None]:
+    """The highest rate ``ok`` holds at, as ``(lo, hi)``: ``lo`` observed to hold, ``hi`` (the lowest
+    rate seen to fail above it) within ``rel_tol`` of it, or ``None`` where no such rate was found in
+    ``max_probes`` calls. Brackets from ``start`` by steps of ``ratio`` (squared after every step when
+    ``widen``), then bisects.
+
+        >>> highest(lambda r: r <= 37.0, 10.0, 2.0, 0.02, 40)
+        (36.875, 37.5)
+        >>> highest(lambda r: r <= 37.0, 36.0, 1.05, 0.02, 40, widen=True)
+        (36.9, 37.35)
+    """
+    calls = 0
+
+    def probe(rate: float) -> bool:
+        nonlocal calls
+        calls += 1
+        return ok(rate)
+
+    lo: float | None = None
+    hi: float | None = None
+    rate = float(_fmt(start))
+    step = ratio
+    if probe(rate):
+        lo = rate
+        while calls < max_probes:
+            rate = float(_fmt(lo * step))
+            if probe(rate):
+                lo = rate
+            else:
+                hi = rate
+                break
+            step = step * step if widen else step
+    else:
+        hi = rate
+        while calls < max_probes:
+            rate = float(_fmt(hi / step))
+            if probe(rate):
+                lo = rate
+                break
+            hi = rate
+            step = step * step if widen else step
+    if lo is not None and hi is not None:
+        while (hi - lo) / lo > rel_tol and calls < max_probes:
+            mid = float(_fmt((lo + hi) / 2))
+            if mid in (lo, hi):
+                break
+            if probe(mid):
+                lo = mid
+            else:
+                hi = mid
+    return lo, hi
 
 
 def _current_rate(source: ScenarioSource, path: str) -> float:

@@ -27,7 +27,7 @@ from sim.metrics.band import check_pct
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, columns, configurations, parse_knobs, value_labels
 from sim.planning.points import Point, make_points, run_points
-from sim.planning.runner import Runner, SimulationRunner, resolve_runner
+from sim.planning.runner import NO_CAPACITY, Runner, SimulationRunner, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import CONFIDENCE, aggregate, flatten
 from sim.planning.store import PointStore, point_key
@@ -180,7 +180,7 @@ def banded(runner: Runner, points: Sequence[Point], pct: Any) -> tuple[Runner, l
     from the same points without it (a stored point without the band is not reused for one with it)."""
     pct = check_pct(pct, "capacity_band")
     if not isinstance(runner, SimulationRunner):
-        raise InputError("capacity_band: needs the simulator (a custom runner has no capacity to scale)")
+        raise InputError(f"capacity_band: {NO_CAPACITY}")
     return (dataclasses.replace(runner, capacity_band=pct),
             [dataclasses.replace(p, key=point_key({"point": p.key, "capacity_band": pct}, p.seed)) for p in points])
 

@@ -21,7 +21,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from sim import humanize
-from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
+from sim.metrics.band import SLOWER, answer_rows, attainment_range, band_key, class_band, configuration_range
+from sim.metrics.band import latency_range, rate_range, robust_feasible
 from sim.metrics.band import explanation as band_explanation
 from sim.report.overview import overview, read_scenario, shard_notes
 from sim.report.render import short_name
@@ -69,9 +70,11 @@ CAPTIONS = {
                 "cumulative cash.",
     "pareto": "Compute cost against p99 TTFT of every configuration (mean, with 95% CI bars when "
               "there are several seeds); the green step line is the Pareto frontier (no other "
-              "configuration is both cheaper and faster); in a plan the chosen configuration is starred.",
+              "configuration is both cheaper and faster); in a plan the chosen configuration is starred (with "
+              "the capacity band, the cheapest meeting the constraints with less capacity is ringed).",
     "saturation": "Saturation search: SLO attainment and p99 TTFT of each rate probed; the highest "
-                  "sustained rate is marked.",
+                  "sustained rate is marked (with the capacity band, the span between the rates sustained "
+                  "with the model's capacity lower and higher is shaded).",
 }
 #: the statement columns shown per period (``cashflow.csv`` names), with their headings
 STATEMENT_COLUMNS = (("revenue_usd", "revenue"), ("compute_usd", "compute"),
@@ -434,30 +437,55 @@ def _add_plan(page: _Page, folder: Path, regenerate: bool) -> None:
             page.title, page.head = base_header(folder, data, ", ".join(map(str, data.get("knobs", [])))
                                                 + f"; objective {data.get('objective')}")
         if regenerate:
-            from sim.report.sweep_figures import pareto_figure
+            from sim.report.sweep_figures import pareto_figure, row_index
 
             ev = data.get("evaluated", [])
-            best = data.get("best")
-            best_i = next((i for i, r in enumerate(ev)
-                           if best is not None and r.get("overrides") == best.get("overrides")), None)
+            band = data.get("capacity_band")
+            robust = data.get("robust") if isinstance(band, dict) and isinstance(band.get("pct"), (int, float)) else None
             page.figures += [p for p in pareto_figure(ev, folder / "figures" / "pareto",
                                                       label_keys=data.get("knobs", []),
                                                       feasible=[bool(r.get("feasible")) for r in ev],
-                                                      best=best_i, title="plan: cost vs p99 TTFT")
+                                                      best=row_index(ev, data.get("best")), title="plan: cost vs p99 TTFT",
+                                                      robust=None if robust is None else (row_index(ev, robust), band["pct"]))
                              if p.suffix == ".png"]
         best = data.get("best")
         answer = ("<p><b>Cheapest configuration meeting every constraint:</b> "
                   + html.escape(", ".join(best["overrides"])) + "</p>") if best else \
             "<p><b>No configuration meets every constraint.</b></p>"
+        band = data.get("capacity_band") if isinstance(data.get("capacity_band"), dict) else None
+        pct = band.get("pct") if band and isinstance(band.get("pct"), (int, float)) else None
+        slower = f"at −{pct:g} %" if pct is not None else None
+        if slower:
+            answer += _robust_answer(best, data.get("robust"), pct)
         cons = ", ".join(data.get("constraints", []))
         metrics = [data.get("objective", "cost.compute_usd")] + [
             c.split("<")[0].split(">")[0] for c in data.get("constraints", [])]
-        rows = [[", ".join(g.get("overrides", [])), g.get("feasible"),
-                 *(_mean_ci(g, m) for m in metrics)] for g in data.get("groups", [])]
+        shown = answer_rows(data.get("groups", []), data.get("robust_groups", []) if slower else [])
+        judged = metrics[1:] if slower else []      # the constraints' metrics, as judged on the slower side
+        rows = [[", ".join(g.get("overrides", [])), *([label] if slower else []), g.get("feasible"),
+                 *([robust_feasible(g)] if slower else []), *(_mean_ci(g, m) for m in metrics),
+                 *(_mean_ci(g, SLOWER + m, _unit(m)) for m in judged)] for g, label in shown]
+        header = ["configuration", *(["answer"] if slower else []), "feasible", *([f"feasible {slower}"] if slower else []),
+                  *metrics, *(f"{m} {slower}" for m in judged)]
         page.sections.append(f"<h2>Plan</h2><p>objective: minimise {html.escape(str(data.get('objective')))}"
                              f"; constraints: {html.escape(cons)}; {data.get('seeds')} seed(s); a "
                              f"constraint must hold at the unfavourable 95% CI bound.</p>" + answer
-                             + _table(["configuration", "feasible", *metrics], rows))
+                             + _table(header, rows)
+                             + (f'<p class="note">{slower}: every configuration evaluated was also run with the '
+                                f"model's capacity {pct:g} % lower, the same seeds (fleetsim plan --capacity-band); "
+                                f"point: the cheapest configuration of its group meeting the constraints; robust: "
+                                f"the cheapest meeting them {slower}.</p>" if slower else ""))
+
+
+def _robust_answer(best: dict | None, robust: Any, pct: float) -> str:
+    """The plan page's sentence on its robust answer (``fleetsim plan --capacity-band``)."""
+    lower = f"with capacity {pct:g} % lower than modelled"
+    if not isinstance(robust, dict):
+        return f"<p><b>No configuration tried meets every constraint {lower}.</b></p>"
+    if best is not None and robust.get("overrides") == best.get("overrides"):
+        return f"<p>It still meets every constraint {lower} (robust).</p>"
+    return (f"<p><b>{lower.capitalize()} you need:</b> {html.escape(', '.join(robust.get('overrides') or []))}"
+            f" (robust).</p>")
 
 
 def _add_saturation(page: _Page, folder: Path, regenerate: bool) -> None:
@@ -472,11 +500,20 @@ def _add_saturation(page: _Page, folder: Path, regenerate: bool) -> None:
 
             page.figures += [p for p in saturation_figure(data, folder / "figures" / "saturation")
                              if p.suffix == ".png"]
-        probes = sorted(data.get("probes", []), key=lambda p: _num_or_inf(p.get("rate")))
+        band = data.get("capacity_band") if isinstance(data.get("capacity_band"), dict) else None
+        sides = [band[s] for s in ("slower", "faster") if isinstance(band.get(s), dict)] if band else []
+        band = band if len(sides) == 2 and isinstance(band.get("pct"), (int, float)) else None
+        probes = sorted([p for b in [data, *sides] for p in b.get("probes", []) if isinstance(p, dict)],
+                        key=lambda p: (_num_or_inf(p.get("capacity", 1.0)), _num_or_inf(p.get("rate"))))
+        ranged = f" ({html.escape(rate_range(band, _fmt))})" if band else ""
         page.sections.append(
             f"<h2>Saturation</h2><p>Highest sustained arrival rate: <b>{_fmt(data.get('rate'))} "
-            f"req/s</b> (first failing rate {_fmt(data.get('upper'))} req/s; SLO attainment ≥ "
+            f"req/s</b>{ranged} (first failing rate {_fmt(data.get('upper'))} req/s; SLO attainment ≥ "
             f"{_fmt(data.get('attainment'))}).</p>"
-            + _table(["rate (req/s)", "sustained", "slo.attainment", "latency.ttft.p99"],
-                     [[p.get("rate"), p.get("feasible"), _mean_ci(p, "slo.attainment"),
-                       _mean_ci(p, "latency.ttft.p99", "s")] for p in probes]))
+            + _table([*(["capacity"] if band else []), "rate (req/s)", "sustained", "slo.attainment",
+                      "latency.ttft.p99"],
+                     [[*([p.get("capacity", 1.0)] if band else []), p.get("rate"), p.get("feasible"),
+                       _mean_ci(p, "slo.attainment"), _mean_ci(p, "latency.ttft.p99", "s")] for p in probes])
+            + (f'<p class="note">The range: the highest rate sustained with the model\'s capacity {band["pct"]:g} % '
+               f"lower and {band['pct']:g} % higher (fleetsim saturation --capacity-band), each searched to the same "
+               f"tolerance; capacity 1 is the model's.</p>" if band else ""))

@@ -306,13 +306,15 @@ def read_statement(folder: Path | str) -> list[dict] | None:
 SEARCH_FIELDS = {
     "sweep.json": {"knobs": "objects", "seeds": "number", "configurations": "objects", "points": "objects"},
     "plan.json": {"objective": "text", "knobs": "texts", "constraints": "texts", "seeds": "number",
-                  "best": "object?", "groups": "objects", "evaluated": "objects"},
+                  "best": "object?", "groups": "objects", "evaluated": "objects", "capacity_band": "object",
+                  "robust": "object?", "robust_groups": "objects"},
     "saturation.json": {"rate_path": "text", "rate": "number?", "upper": "number?", "attainment": "number?",
-                        "probes": "objects"},
+                        "probes": "objects", "capacity_band": "object"},
 }
 #: fields of the objects in those lists, and of a plan's ``best``
 _SEARCH_ITEMS = {"knobs": {"path": "text!", "values": "list!", "paths": "texts"},
                  "best": {"overrides": "texts!"}, "groups": {"overrides": "texts"},
+                 "robust": {"overrides": "texts!"}, "robust_groups": {"overrides": "texts"},
                  "evaluated": {"overrides": "texts?"}, "probes": {"rate": "number?"}}
 _KINDS = {"object": (dict, "an object"), "objects": (list, "a list of objects"), "texts": (list, "a list of texts"),
           "list": (list, "a list"), "text": (str, "a text"), "number": ((int, float), "a number")}

@@ -161,14 +161,22 @@ def write_sweep_figures(out: Path | str, result: Any, metrics=SWEEP_METRICS) -> 
     return paths
 
 
+def row_index(rows: Sequence[Mapping[str, Any]], row: Mapping[str, Any] | None) -> int | None:
+    """The index in ``rows`` of the configuration with ``row``'s overrides (None for none): where a plan's
+    answer is among the configurations it evaluated."""
+    return next((i for i, r in enumerate(rows) if isinstance(row, Mapping) and r.get("overrides") == row.get("overrides")),
+                None)
+
+
 def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Sequence[str] = (),
                   feasible: Sequence[bool] | None = None, best: int | None = None,
                   x_metric: str = "cost.compute_usd", y_metric: str = "latency.ttft.p99",
-                  title: str = "cost vs p99 TTFT") -> list[Path]:
+                  title: str = "cost vs p99 TTFT", robust: tuple[int, float] | None = None) -> list[Path]:
     """Scatter of configurations (x: cost, y: p99 TTFT, with CI bars), frontier as a step line.
 
     ``feasible`` marks configurations meeting all constraints (hollow markers otherwise);
-    ``best`` is the index of the chosen configuration (starred).
+    ``best`` is the index of the chosen configuration (starred); ``robust`` the index of a plan's
+    robust answer and its band's width in per cent (ringed: it meets them with that much less capacity).
     """
     fig = new_figure(7.0, 4.8)
     ax = fig.subplots()
@@ -192,6 +200,9 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
     if best is not None and 0 <= best < len(pts) and all(math.isfinite(v) for v in pts[best]):
         ax.plot([pts[best][0]], [pts[best][1]], marker="*", ms=16, color="C1", ls="none",
                 label="cheapest meeting constraints")
+    if robust is not None and 0 <= robust[0] < len(pts) and all(math.isfinite(v) for v in pts[robust[0]]):
+        ax.plot([pts[robust[0]][0]], [pts[robust[0]][1]], marker="o", ms=15, mfc="none", mew=1.8, color="C4",
+                ls="none", label=f"cheapest meeting them with {robust[1]:g} % less capacity")
     if feasible is not None:
         ax.plot([], [], "o", color="C0", label="meets constraints")
         ax.plot([], [], "o", color="C3", mfc="none", label="violates a constraint")
@@ -215,12 +226,14 @@ def _wide(values: Sequence[float]) -> bool:
 def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
     """Saturation search (``saturation.json``): SLO attainment and p99 TTFT against the arrival
     rate of every probe (sorted by rate; filled: sustained, hollow: failed), the attainment
-    target as a dashed line and the answer, the highest sustained rate, as a vertical line."""
+    target as a dashed line and the answer, the highest sustained rate, as a vertical line; with the
+    capacity band, the rates sustained at ∓PCT % capacity as a shaded span around it."""
     probes = sorted((p for p in data.get("probes", []) if math.isfinite(_num(p.get("rate")))),
                     key=lambda p: _num(p.get("rate")))
     fig = new_figure(7.5, 5.6)
     top, bottom = fig.subplots(2, 1, sharex=True)
     rate = _num(data.get("rate"))
+    span = _rate_span(data.get("capacity_band"))
     for ax, metric, label in ((top, "slo.attainment", "SLO attainment"),
                               (bottom, "latency.ttft.p99", "p99 TTFT (s)")):
         xs = [_num(p.get("rate")) for p in probes]
@@ -231,6 +244,9 @@ def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
             ax.plot([x], [y], "o", color="C0" if ok else "C3", mfc="C0" if ok else "none")
         if math.isfinite(rate):
             ax.axvline(rate, color="C2", lw=1.5, label=f"highest sustained: {rate:g} req/s")
+        if span is not None:
+            ax.axvspan(span[0], span[1], color="C2", alpha=0.15, lw=0,
+                       label=f"at ±{span[2]:g} % capacity: {span[0]:.4g} – {span[1]:.4g} req/s")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
     target = _num(data.get("attainment"))
@@ -246,3 +262,13 @@ def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
     top.set_title("saturation: SLO attainment and p99 TTFT against arrival rate")
     bottom.set_xlabel(f"arrival rate (req/s; {data.get('rate_path', 'workload.arrival.rate')})")
     return save_figure(fig, stem)
+
+
+def _rate_span(band: Any) -> tuple[float, float, float] | None:
+    """``(slower rate, faster rate, pct)`` of a saturation search's capacity band, when both sides found one."""
+    if not isinstance(band, Mapping):
+        return None
+    ends = [_num((band.get(s) or {}).get("rate")) if isinstance(band.get(s), Mapping) else math.nan
+            for s in ("slower", "faster")]
+    pct = _num(band.get("pct"))
+    return (ends[0], ends[1], pct) if all(math.isfinite(v) for v in (*ends, pct)) else None
