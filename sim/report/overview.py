@@ -345,6 +345,38 @@ def overload_words(offered: float | None) -> str:
     return f"offered load factor {offered:.2f}: about {offered:.3g}x the work the batch limits serve"
 
 
+#: why a request was turned away, in words (keys of ``requests.rejected_by_reason``)
+REJECTION_WORDS = {
+    "prompt_exceeds_max_context": "a prompt longer than the context (max_model_len)",
+    "prompt_exceeds_max_batched_tokens": "a prompt longer than the token budget (max_batched_tokens) "
+                                         "without chunked prefill",
+    "kv_capacity": "more KV cache than a replica holds",
+    "no_replica": "no replica up to take it",
+    "max_retries": "no retries left after replica failures",
+}
+
+
+def rejections(summary: dict) -> str:
+    """Requests turned away, in words, with why; ``''`` when none were.
+
+        >>> rejections({"requests": {"arrived": 10, "rejected": 10,
+        ...             "rejected_by_reason": {"prompt_exceeds_max_context": 10}}})
+        'Every request was rejected (10 of 10): 10 with a prompt longer than the context (max_model_len); they count as SLO misses.'
+        >>> rejections({"requests": {"arrived": 10, "rejected": 0}})
+        ''
+    """
+    req = summary.get("requests") or {}
+    rejected, arrived = req.get("rejected"), req.get("arrived")
+    if not _num(rejected) or rejected <= 0:
+        return ""
+    why = "; ".join(f"{count(n)} with {REJECTION_WORDS.get(k, k)}"
+                    for k, n in (req.get("rejected_by_reason") or {}).items() if _num(n) and n > 0)
+    of = f" of {count(arrived)}" if _num(arrived) else ""
+    head = (f"Every request was rejected ({count(rejected)}{of})" if _num(arrived) and rejected >= arrived
+            else f"{count(rejected)}{of} requests were rejected")
+    return head + (f": {why}" if why else "") + "; they count as SLO misses."
+
+
 def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     att = _get(summary, "slo.attainment")
     stable = _get(summary, "stability.stable")
@@ -357,6 +389,9 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
                      f"(target {share(SLO_TARGET, 0)}).")
     else:
         parts.append("SLO attainment unknown (no measured requests).")
+    turned_away = rejections(summary)
+    if turned_away:
+        parts.append(turned_away)
     classes = {n: _get(c, "slo.attainment") for n, c in (summary.get("classes") or {}).items()}
     if any(_num(v) for v in classes.values()):
         parts.append("Per class, within its own SLO: " + ", ".join(
@@ -368,7 +403,9 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     elif _get(summary, "stability.verdict") == "cannot tell":
         parts.append("The run is too short to tell whether the fleet keeps up at this load: "
                      "lengthen it before trusting its latency.")
-    room = headroom(_get(summary, "utilization.load_factor")) if stable is not False else \
+    served = _get(summary, "requests.completed")
+    room = "" if served == 0 and turned_away else \
+        headroom(_get(summary, "utilization.load_factor")) if stable is not False else \
         overload_words(_get(summary, "stability.offered_load_factor"))
     if room:
         parts.append(room[0].upper() + room[1:] + ".")
