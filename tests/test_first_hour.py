@@ -38,3 +38,41 @@ def test_no_rejection_no_sentence():
     s = {"scenario": "x", "slo": {"attainment": 1.0}, "requests": {"arrived": 10, "completed": 10, "rejected": 0},
          "pools": {}}
     assert "rejected" not in overview(s).verdict
+
+
+def _validate_err(tmp_path, capsys, name, text):
+    from sim.cli import main
+
+    p = tmp_path / name
+    p.write_text(text)
+    assert main(["validate", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and "<unicode string>" not in err and len(err.splitlines()) == 1
+    return err.removeprefix(f"{p}: ")
+
+
+def test_a_tab_in_the_indentation_says_yaml_indents_with_spaces(tmp_path, capsys):
+    err = _validate_err(tmp_path, capsys, "s.yaml", "name: x\nworkload:\n\tarrival: {rate: 1}\n")
+    assert err == "not valid YAML: line 3, column 1: a tab where YAML expects spaces (YAML indents with spaces only)"
+
+
+def test_a_misaligned_line_says_where_it_and_its_block_are(tmp_path, capsys):
+    text = "fleet:\n  router: random\n  pools:\n    - name: a\n      gpu: h100-sxm\n   replicas: 2\n"
+    err = _validate_err(tmp_path, capsys, "s.yaml", text)
+    assert err == ("not valid YAML: line 6, column 4: expected <block end>, but found '<block mapping start>': "
+                   "the indentation does not line up with the lines above "
+                   "(while parsing a block mapping at line 2, column 3)")
+
+
+def test_an_unclosed_list_names_both_ends(tmp_path, capsys):
+    err = _validate_err(tmp_path, capsys, "s.yaml", "seed: 1\nmodel: [a, b\nname: x\n")
+    assert err == ("not valid YAML: line 3, column 5: expected ',' or ']', but got ':' "
+                   "(while parsing a flow sequence at line 2, column 8)")
+
+
+def test_toml_written_into_a_yaml_file_is_named_as_toml(tmp_path, capsys):
+    err = _validate_err(tmp_path, capsys, "s.yaml", 'name = "x"\nseed = 1\n')
+    assert err == ("must be a mapping of keys to values (got str); it reads as TOML (key = value): "
+                   "name the file .toml, or write YAML's key: value")
+    # a lone word is no TOML: no hint
+    assert _validate_err(tmp_path, capsys, "w.yaml", "hello\n") == "must be a mapping of keys to values (got str)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import itertools
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -61,14 +62,45 @@ def read_file(path: str | Path) -> dict:
         data = load_toml(text) if toml else load_yaml(text)
     except TextLimitError as exc:
         raise ScenarioError([("", str(exc))], src) from None
+    except yaml.MarkedYAMLError as exc:
+        raise ScenarioError([("", f"not valid YAML: {yaml_problem(exc)}")], src) from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, OverflowError, RecursionError) as exc:
         msg = str(exc).replace("\n", " ")
         raise ScenarioError([("", f"not valid {'TOML' if toml else 'YAML'}: {msg}")], src) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ScenarioError([("", f"must be a mapping of keys to values (got {type(data).__name__})")], src)
+        looks_toml = not toml and isinstance(data, str) and re.match(r"\s*[\w.\"-]+\s*=", data) is not None
+        hint = ("; it reads as TOML (key = value): name the file .toml, or write YAML's key: value"
+                if looks_toml else "")
+        raise ScenarioError([("", f"must be a mapping of keys to values (got {type(data).__name__}){hint}")], src)
     return data
+
+
+def yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """A YAML syntax error as a person reads it: where (line and column, from 1), what, and where
+    the construct it broke began; a tab where indentation goes says that YAML indents with spaces.
+
+        >>> try:
+        ...     yaml.safe_load("a: 1\\n\\tb: 2\\n")
+        ... except yaml.MarkedYAMLError as exc:
+        ...     print(yaml_problem(exc))
+        line 2, column 1: a tab where YAML expects spaces (YAML indents with spaces only)
+    """
+    def at(mark) -> str:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+    problem = exc.problem or "cannot parse"
+    context = exc.context
+    if "'\\t'" in problem:
+        problem, context = "a tab where YAML expects spaces (YAML indents with spaces only)", None
+    elif "expected <block end>" in problem:
+        problem += ": the indentation does not line up with the lines above"
+    text = f"{at(exc.problem_mark)}: {problem}" if exc.problem_mark is not None else problem
+    if context and exc.context_mark is not None and exc.context_mark.line != getattr(exc.problem_mark, "line", -1):
+        text += f" ({context} at {at(exc.context_mark)})"
+    elif context:
+        text += f" ({context})"
+    return text
 
 
 #: the suffixes of a scenario file
