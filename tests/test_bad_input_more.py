@@ -467,7 +467,6 @@ LONG = "x" * 20_000
     (f"workload.arrival.process={LONG}", "workload.arrival: unknown process 'xxx"),
     (f"fleet.pools.0.{LONG}=1", "fleet.pools.0.xxx"),
     (f"economics.{LONG}=1", "economics.xxx"),
-    (f"fleet.pools.0.name={LONG}", ""),            # the pool names other fields must name
     (f"economics.agreements=[{{rate: 0.2, base: [{LONG}]}}]", "economics.agreements.0.base.0: unknown revenue line"),
 ])
 def test_a_huge_name_or_key_is_shown_cut_short(tmp_path, capsys, override, starts):

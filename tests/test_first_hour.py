@@ -76,3 +76,46 @@ def test_toml_written_into_a_yaml_file_is_named_as_toml(tmp_path, capsys):
                    "name the file .toml, or write YAML's key: value")
     # a lone word is no TOML: no hint
     assert _validate_err(tmp_path, capsys, "w.yaml", "hello\n") == "must be a mapping of keys to values (got str)"
+
+
+@pytest.mark.parametrize("override, field", [
+    ("name=" + "x" * 5000, "name"),
+    ("fleet.pools.0.name=" + "p" * 201, "fleet.pools.0.name"),
+    ("workload.classes=[{name: " + "c" * 300 + ", share: 1}]", "workload.classes.0.name"),
+])
+def test_a_name_is_a_label_of_at_most_200_characters(capsys, override, field):
+    """A name is printed in every title, table and figure: 5,000 characters of it filled the terminal
+    and the report 100 times over; it is refused by its length, not echoed."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
+    n = len(override.split("=", 1)[1].split(",")[0].removeprefix("[{name: "))
+    assert capsys.readouterr().err == f"scenarios/baseline.yaml: {field}: must be at most 200 characters (got {n:,})\n"
+
+
+def test_a_name_of_200_characters_and_unicode_is_kept_whole(capsys):
+    from sim.cli import main
+
+    name = "ünï cødé 🚀 " + "é" * 189
+    assert len(name) == 200
+    assert main(["validate", "scenarios/baseline.yaml", "--set", f"name={name}"]) == 0
+    assert f"ok ({name}:" in capsys.readouterr().out
+
+
+def test_an_empty_scenario_name_is_refused(capsys):
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "name="]) == 2
+    assert capsys.readouterr().err == "scenarios/baseline.yaml: name: must not be empty (got '')\n"
+
+
+def test_a_trace_path_that_is_a_folder_says_folder_not_missing(tmp_path, capsys):
+    from sim.cli import main
+
+    (tmp_path / "traces").mkdir()
+    sc = tmp_path / "s.yaml"
+    sc.write_text(open("scenarios/baseline.yaml").read().replace(
+        "arrival: {process: poisson, rate: 12}", "arrival: {process: trace, path: traces}"))
+    assert main(["validate", str(sc)]) == 2
+    assert capsys.readouterr().err == (f"{sc}: workload.arrival.path: 'traces' is a folder, not a trace file "
+                                       "(paths are relative to the scenario's folder)\n")

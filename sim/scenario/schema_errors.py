@@ -201,6 +201,8 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         return f"must be text (got {_fmt_got(got)})"
     if typ == "string_too_short":
         return f"must not be empty (got {_fmt_got(got)})"
+    if typ == "string_too_long" and isinstance(got, str):
+        return f"must be at most {ctx.get('max_length')} characters (got {len(got):,})"
     if typ in ("date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"):
         return f"must be a date such as 2025-01-01 (got {_fmt_got(got)})"
     if typ in ("list_type",):

@@ -36,6 +36,8 @@ def resolve_path(path: str, base_dir: pathlib.Path) -> pathlib.Path:
 def _file_problem(where: str, path: str, format: str, base_dir: pathlib.Path) -> list[tuple[str, str]]:
     """A trace file that is missing, unreadable or holds no usable row (read up to its first good row)."""
     resolved = resolve_path(path, base_dir)
+    if resolved.is_dir():
+        return [(where, f"{path!r} is a folder, not a trace file (paths are relative to the scenario's folder)")]
     if not resolved.is_file():
         return [(where, f"trace file not found: {path!r} (paths are relative to the scenario's folder)")]
     try:
