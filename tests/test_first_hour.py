@@ -119,3 +119,25 @@ def test_a_trace_path_that_is_a_folder_says_folder_not_missing(tmp_path, capsys)
     assert main(["validate", str(sc)]) == 2
     assert capsys.readouterr().err == (f"{sc}: workload.arrival.path: 'traces' is a folder, not a trace file "
                                        "(paths are relative to the scenario's folder)\n")
+
+
+@pytest.mark.parametrize("block, row, message", [
+    ("arrival: {process: trace, path: t.csv}", "0.2,200.5,20",
+     "workload.arrival.path: t.csv: line 3: column 'prompt_tokens': must be an integer token count (got '200.5')"),
+    ("arrival: {process: trace, path: t.csv}", "0.05,200,20",
+     "workload.arrival.path: t.csv: line 3: column 'timestamp_s': times must not go backwards "
+     "(previous row: 0.1) (got '0.05')"),
+    ("arrival: {process: poisson, rate: 12}\n  classes: [{name: a, share: 1, output_tokens: {dist: trace, path: t.csv}}]",
+     "0.2,200,0", "workload.classes.0.output_tokens.path: t.csv: line 3: column 'output_tokens': must be >= 1 (got '0')"),
+])
+def test_validate_reads_every_trace_row_as_run_does(tmp_path, capsys, block, row, message):
+    """A bad row after the first good one passed ``fleetsim validate`` ('ok') and stopped ``run``."""
+    from sim.cli import main
+
+    (tmp_path / "t.csv").write_text(f"timestamp_s,prompt_tokens,output_tokens\n0.1,100,10\n{row}\n")
+    sc = tmp_path / "s.yaml"
+    sc.write_text(open("scenarios/baseline.yaml").read().replace("arrival: {process: poisson, rate: 12}", block))
+    assert main(["validate", str(sc)]) == 2
+    assert capsys.readouterr().err == f"{sc}: {message}\n"
+    assert main(["run", str(sc), "--quiet", "--set", "duration=1m", "--set", "warmup=0"]) == 2
+    assert message.split(": ", 1)[1] in capsys.readouterr().err      # what run says of the same row

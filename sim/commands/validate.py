@@ -21,8 +21,13 @@ def main(args: argparse.Namespace) -> int:
     from sim.humanize import plural
     from sim.limits import estimate, refusals
 
+    from sim.workload.validation import trace_row_problems
+
     loaded = load_scenario(args.scenario, args.overrides)
     sc = loaded.scenario
+    bad_rows = trace_row_problems(sc.workload, loaded.base_dir)
+    if bad_rows:
+        raise ScenarioError(bad_rows, args.scenario)
     too_big = refusals(loaded, args.allow_large)
     if too_big:
         raise ScenarioError(too_big, args.scenario)

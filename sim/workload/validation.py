@@ -23,7 +23,7 @@ from sim.scenario.workload import (
     WorkloadConfig,
 )
 from sim import io
-from sim.workload.traces import check_trace
+from sim.workload.traces import check_trace, read_trace
 
 SHARE_TOLERANCE = 1e-9
 
@@ -142,6 +142,35 @@ def validate(cfg: WorkloadConfig, base_dir: pathlib.Path = pathlib.Path(".")) ->
     return out
 
 
+def trace_files(cfg: WorkloadConfig) -> list[tuple[str, str, str]]:
+    """Every trace file the workload names, as ``(field path, path as written, format)``: the
+    arrival process's and the token lengths', the workload's and each class's."""
+    blocks = [("workload", cfg)] + [(f"workload.classes.{i}", c) for i, c in enumerate(cfg.classes or [])]
+    out = []
+    for where, block in blocks:
+        for field in ("arrival", "prompt_tokens", "output_tokens"):
+            item = getattr(block, field, None)
+            if isinstance(item, (TraceArrival, TraceTokens)):
+                out.append((f"{where}.{field}.path", item.path, item.format))
+    return out
+
+
+def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path) -> list[tuple[str, str]]:
+    """Every row of every trace the workload names, read as a run reads it: the first bad row of
+    each file as ``(field path, message)``. :func:`validate` reads a trace only up to its first
+    good row (a run reads it whole anyway); ``fleetsim validate`` reads it all."""
+    out = []
+    for where, path, format in trace_files(cfg):
+        resolved = resolve_path(path, base_dir)
+        if not resolved.is_file():
+            continue        # validate() has said so
+        try:
+            read_trace(resolved, format, display_path=path)
+        except InputError as exc:
+            out.append((where, str(exc)))
+    return out
+
+
 def _length_sources(where: str, prompt: TokenDist | None, output: TokenDist | None,
                     source: ArrivalProcess | None) -> list[tuple[str, str]]:
     out = []
@@ -155,4 +184,4 @@ def _length_sources(where: str, prompt: TokenDist | None, output: TokenDist | No
     return out
 
 
-__all__ = ["SHARE_TOLERANCE", "resolve_path", "validate"]
+__all__ = ["SHARE_TOLERANCE", "resolve_path", "trace_files", "trace_row_problems", "validate"]
