@@ -141,3 +141,16 @@ def test_validate_reads_every_trace_row_as_run_does(tmp_path, capsys, block, row
     assert capsys.readouterr().err == f"{sc}: {message}\n"
     assert main(["run", str(sc), "--quiet", "--set", "duration=1m", "--set", "warmup=0"]) == 2
     assert message.split(": ", 1)[1] in capsys.readouterr().err      # what run says of the same row
+
+
+@pytest.mark.parametrize("override, field", [("model=[llama-3-8b]", "model"), ("fleet.pools.0.model=5", "fleet.pools.0.model")])
+def test_a_model_that_is_neither_name_nor_mapping_is_one_problem(capsys, override, field):
+    """``model: [llama-3-8b]`` gave two lines, ``model.str: must be text`` (a key the file does not
+    have) and ``model: must be a mapping``: one line says what the field takes."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
+    got = override.split("=", 1)[1]
+    got = "['llama-3-8b']" if got.startswith("[") else got
+    assert capsys.readouterr().err == (f"scenarios/baseline.yaml: {field}: must be a catalog model name, a mapping "
+                                       f"of the architecture or {{hf_config: path}} (got {got})\n")

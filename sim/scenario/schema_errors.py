@@ -197,6 +197,10 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         return f"must be a number (got {_fmt_got(got)})"
     if typ in ("bool_parsing", "bool_type"):
         return f"must be true or false (got {_fmt_got(got)})"
+    if typ == NAME_OR_MAPPING:
+        what = ("a catalog model name, a mapping of the architecture or {hf_config: path}"
+                if loc and loc[-1] == "model" else "a catalog name or a mapping of keys to values")
+        return f"must be {what} (got {_fmt_got(got)})"
     if typ in ("string_type",):
         return f"must be text (got {_fmt_got(got)})"
     if typ == "string_too_short":
@@ -218,11 +222,31 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     return msg
 
 
+#: error type of a field that takes a catalog name or an inline mapping (``model``, a pool's ``gpu``)
+#: given neither: one message instead of one per union member
+NAME_OR_MAPPING = "name_or_mapping"
+
+
+def _name_or_mapping(errors: list[dict]) -> set[tuple]:
+    """Locations of ``str | dict`` fields whose value is neither: pydantic reports each member apart
+    (``model.str: must be text`` beside ``model: must be a mapping``)."""
+    text = {tuple(e["loc"])[:-1] for e in errors if e.get("type") == "string_type" and e.get("loc")
+            and e["loc"][-1] == "str"}
+    return {tuple(e["loc"])[:-1] for e in errors if e.get("type") == "dict_type" and e.get("loc")
+            and str(e["loc"][-1]).startswith("dict[") and tuple(e["loc"])[:-1] in text}
+
+
 def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]]:
     """Translate a pydantic error into ``(field.path, message)`` pairs (deduplicated)."""
     out: list[tuple[str, str]] = []
     seen = set()
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    name_or_mapping = _name_or_mapping(errors)
+    for err in errors:
+        if tuple(err.get("loc", ()))[:-1] in name_or_mapping:
+            if err.get("type") != "string_type":
+                continue            # said once, with the text member's error
+            err = dict(err, type=NAME_OR_MAPPING, loc=tuple(err["loc"])[:-1])
         loc = clean_loc(err.get("loc", ()), raw)
         if err.get("type") == FIELD_ERROR:       # a check across fields, about one of them
             loc.append(err["ctx"]["field"])
