@@ -155,20 +155,30 @@ def trace_files(cfg: WorkloadConfig) -> list[tuple[str, str, str]]:
     return out
 
 
-def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path) -> list[tuple[str, str]]:
-    """Every row of every trace the workload names, read as a run reads it: the first bad row of
-    each file as ``(field path, message)``. :func:`validate` reads a trace only up to its first
-    good row (a run reads it whole anyway); ``fleetsim validate`` reads it all."""
-    out = []
+def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path,
+                       skip_bad_rows: bool = False) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Every row of every trace the workload names, read as a run reads it: ``(problems, skipped)``.
+
+    ``problems``: the first bad row of each file as ``(field path, message)`` (with
+    ``skip_bad_rows``, only a file left with no request). ``skipped`` (only with ``skip_bad_rows``):
+    ``(field path, what a run would leave out)`` per file with bad rows. :func:`validate` reads a
+    trace only up to its first good row (a run reads it whole anyway); ``fleetsim validate`` reads
+    it all."""
+    problems, skipped = [], []
     for where, path, format in trace_files(cfg):
         resolved = resolve_path(path, base_dir)
         if not resolved.is_file():
             continue        # validate() has said so
         try:
-            read_trace(resolved, format, display_path=path)
+            data = read_trace(resolved, format, skip_bad_rows=skip_bad_rows, display_path=path)
         except InputError as exc:
-            out.append((where, str(exc)))
-    return out
+            problems.append((where, str(exc)))
+            continue
+        if data.bad_rows:
+            first = f"; the first, {data.messages[0].removeprefix(f'{path}: ')}" if data.messages else ""
+            skipped.append((where, f"{path}: {data.bad_rows:,} bad {'row' if data.bad_rows == 1 else 'rows'} "
+                                   f"left out by --skip-bad-rows{first}"))
+    return problems, skipped
 
 
 def _length_sources(where: str, prompt: TokenDist | None, output: TokenDist | None,
