@@ -154,3 +154,17 @@ def test_a_model_that_is_neither_name_nor_mapping_is_one_problem(capsys, overrid
     got = "['llama-3-8b']" if got.startswith("[") else got
     assert capsys.readouterr().err == (f"scenarios/baseline.yaml: {field}: must be a catalog model name, a mapping "
                                        f"of the architecture or {{hf_config: path}} (got {got})\n")
+
+
+def test_the_metrics_table_does_not_write_gpu_hours_as_hours():
+    """'GPU-hours provisioned | 4 | h' read as four hours of wall time; the label carries the unit."""
+    import re
+
+    from sim.report.html_report import metrics_section
+
+    page = metrics_section({"gpu_hours": {"provisioned": 4.0, "busy": 2.5},
+                            "throughput": {"requests_per_s": 12.0}})
+    cells = lambda label: re.search(rf"<td>{label}</td><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td>", page).groups()
+    assert cells("GPU-hours provisioned") == ("4", "")
+    assert cells("GPU-hours busy") == ("2.5", "")
+    assert cells("throughput") == ("12", "req/s")

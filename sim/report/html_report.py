@@ -259,7 +259,8 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
 def metrics_section(summary: dict) -> str:
     """The key metrics, per pool and per class tables, and every summary value (collapsed)."""
     band = summary.get("capacity_band")
-    rows = [[label, _fmt(_get(summary, key), unit), unit if unit not in ("USD", "s", "%") else "",
+    # units the value carries ($, ms, %) or its label names (GPU-hours: '4 h' read as four hours) stay out of the column
+    rows = [[label, _fmt(_get(summary, key), unit), unit if unit not in ("USD", "s", "%", "h") else "",
              *([_band_cell(band, key)] if band else [])]
             for key, label, unit in RUN_ROWS if _get(summary, key) is not None]
     header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]
