@@ -117,8 +117,8 @@ def _guarded(module, args: argparse.Namespace, source: str) -> int:
     except InputError as exc:
         say(str(exc))
         return 2
-    except KeyboardInterrupt:
-        say("interrupted")
+    except KeyboardInterrupt as exc:
+        say("interrupted" + (f": {exc}" if str(exc) else ""))
         return 130
     except BrokenPipeError:
         return 0

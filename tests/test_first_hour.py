@@ -168,3 +168,42 @@ def test_the_metrics_table_does_not_write_gpu_hours_as_hours():
     assert cells("GPU-hours provisioned") == ("4", "")
     assert cells("GPU-hours busy") == ("2.5", "")
     assert cells("throughput") == ("12", "req/s")
+
+
+def test_an_interrupted_sweep_keeps_its_finished_points_and_resumes_from_them(tmp_path, capsys):
+    """Ctrl-C in the middle of a sweep: exit status 130, a line saying how many points are kept and
+    that the same command resumes; every kept point file is whole JSON; the rerun reuses them."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sim.cli import main
+
+    out = tmp_path / "sw"
+    argv = ["sweep", "scenarios/baseline.yaml", "--set", "duration=10m", "--set", "warmup=0", "--executor",
+            "serial", "--grid", "fleet.pools.0.replicas=1,2,3,4,5,6,7,8,9,10,11,12", "--out", str(out), "--quiet",
+            "--no-figures"]
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((out / "points").glob("*.json")) and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    kept = sorted((out / "points").glob("*.json"))
+    assert proc.returncode == 130 and 1 <= len(kept) < 12, (proc.returncode, err)
+    n = len(kept)
+    assert err.strip().splitlines()[-1] == (f"interrupted: {n} finished point{'s' if n > 1 else ''} kept in "
+                                            f"{out / 'points'}; the same command resumes from {'them' if n > 1 else 'it'}")
+    for f in kept:
+        json.loads(f.read_text())
+    assert not [f for f in os.listdir(out / "points") if not f.endswith(".json")]   # no half-written file
+    # the first n values ran (serial, in grid order): a rerun over them computes nothing
+    values = ",".join(str(v) for v in range(1, n + 1))
+    capsys.readouterr()
+    assert main([*argv[:-6], "--grid", f"fleet.pools.0.replicas={values}", "--out", str(out), "--quiet",
+                 "--no-figures"]) == 0
+    assert f"{n} points ({n} reused from {out}), 0 failed" in capsys.readouterr().err

@@ -57,6 +57,18 @@ def _stable(row: dict) -> str:
     return {True: "yes", False: "NO"}.get(row.get("stable"), "-")
 
 
+def kept_points(out) -> str:
+    """What an interrupted sweep leaves behind, for the line after 'interrupted'."""
+    from sim.humanize import plural
+
+    points = out / "points"
+    n = sum(1 for f in points.glob("*.json")) if points.is_dir() else 0
+    if not n:
+        return f"no point had finished; nothing kept in {out}"
+    return (f"{n:,} finished {plural(n, 'point')} kept in {points}; the same command resumes from "
+            f"{'it' if n == 1 else 'them'}")
+
+
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
         from sim.planning.constraints import ConstraintError
@@ -68,10 +80,13 @@ def main(args: argparse.Namespace) -> int:
         shown = parse_columns(args.columns) or list(SHOWN)
         out = default_out(args, "sweep")
         check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
-        result = sweep(args.scenario, args.grid, seeds=args.seeds, overrides=args.overrides,
-                       executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-                       out=out, progress=not args.quiet, figures=not args.no_figures,
-                       capacity_band=args.capacity_band)
+        try:
+            result = sweep(args.scenario, args.grid, seeds=args.seeds, overrides=args.overrides,
+                           executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+                           out=out, progress=not args.quiet, figures=not args.no_figures,
+                           capacity_band=args.capacity_band)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(kept_points(out)) from None
         knobs = [p for k in result.knobs for p in k.paths]
         if args.columns:
             try:
