@@ -207,3 +207,17 @@ def test_an_interrupted_sweep_keeps_its_finished_points_and_resumes_from_them(tm
     assert main([*argv[:-6], "--grid", f"fleet.pools.0.replicas={values}", "--out", str(out), "--quiet",
                  "--no-figures"]) == 0
     assert f"{n} points ({n} reused from {out}), 0 failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pools, stability, utilization, words", [
+    ({"big": {"load_factor": 0.43}, "small": {"load_factor": 0.88}}, {"offered_load_factor": 0.67}, 0.66,
+     "Near saturation (pool small at load factor 0.88)"),
+    ({"main": {"load_factor": 0.90}}, {"offered_load_factor": 0.89}, 0.90, "Near saturation (load factor 0.90)"),
+    ({"main": {"load_factor": 0.80}}, {"offered_load_factor": 0.91}, 0.80, "Near saturation (offered load factor 0.91)"),
+])
+def test_the_near_saturation_hint_says_whose_load_factor_it_is(pools, stability, utilization, words):
+    """DeepSeek's two pools read 'Load factor 0.66: room for about 53% more traffic ... Near saturation
+    (load factor 0.88)': two load factors in one verdict, the second of one pool, unsaid."""
+    s = {"scenario": "x", "slo": {"attainment": 1.0}, "pools": pools, "stability": {"stable": True, **stability},
+         "utilization": {"load_factor": utilization}}
+    assert words + " a few per cent of capacity moves latency" in overview(s).verdict
