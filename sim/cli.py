@@ -12,6 +12,9 @@ import os
 import re
 import sys
 import warnings
+from typing import NoReturn
+
+from sim.errors import printable
 
 COMMANDS = {
     "run": "simulate a scenario and print its summary",
@@ -31,11 +34,11 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
     planning package); ``None`` imports every command (``fleetsim --help`` lists them all)."""
     from sim import __version__
 
-    parser = argparse.ArgumentParser(prog="fleetsim", description="Simulate an LLM inference serving fleet: "
-                                     "latency, utilization, GPU-hours, cost and cash flows.",
-                                     formatter_class=PlainHelpFormatter)
+    parser = Parser(prog="fleetsim", description="Simulate an LLM inference serving fleet: "
+                    "latency, utilization, GPU-hours, cost and cash flows.",
+                    formatter_class=PlainHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fleetsim {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     modules = {}
     for name, help_text in COMMANDS.items():
         if only is not None and name != only:
@@ -67,6 +70,15 @@ def plain(text: str) -> str:
     """
     text = _REST_ROLE.sub(r"\1", text)
     return _REST_LITERAL.sub(lambda m: m.group(1) or m.group(2), text)
+
+
+class Parser(argparse.ArgumentParser):
+    """A wrong option or argument is one line, exit status 2, as every other input error:
+    ``fleetsim run: error: argument --figures: invalid choice: 'svgz' (choose from 'svg', 'png',
+    'none'); fleetsim run --help lists the options``, without the usage block argparse prints first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, printable(f"{self.prog}: error: {message}; {self.prog} --help lists the options") + "\n")
 
 
 class PlainHelpFormatter(argparse.HelpFormatter):

@@ -221,3 +221,21 @@ def test_the_near_saturation_hint_says_whose_load_factor_it_is(pools, stability,
     s = {"scenario": "x", "slo": {"attainment": 1.0}, "pools": pools, "stability": {"stable": True, **stability},
          "utilization": {"load_factor": utilization}}
     assert words + " a few per cent of capacity moves latency" in overview(s).verdict
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["run", "scenarios/baseline.yaml", "--figures", "svgz"],
+     "fleetsim run: error: argument --figures: invalid choice: 'svgz' (choose from 'svg', 'png', 'none'); "
+     "fleetsim run --help lists the options"),
+    (["run"], "fleetsim run: error: the following arguments are required: scenario; fleetsim run --help lists the options"),
+    (["validate", "scenarios/baseline.yaml", "--bogus"],
+     "fleetsim: error: unrecognized arguments: --bogus; fleetsim --help lists the options"),
+])
+def test_a_wrong_option_is_one_line_without_the_usage_block(capsys, argv, line):
+    """argparse printed eight lines of usage before the one line that says what is wrong."""
+    from sim.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == line + "\n"
