@@ -239,3 +239,20 @@ def test_a_wrong_option_is_one_line_without_the_usage_block(capsys, argv, line):
         main(argv)
     assert stop.value.code == 2
     assert capsys.readouterr().err == line + "\n"
+
+
+@pytest.mark.parametrize("flag, value, line", [
+    ("--gpu", "h900", "--gpu: unknown GPU 'h900'; allowed: a100-80gb, b200, b300, gb200, h100-pcie, h100-sxm, h20, "
+                      "h200-sxm, l40s, mi300x, mi325x, mi355x"),
+    ("--model", "llama-9", "--model: unknown model 'llama-9'; allowed: deepseek-r1,"),
+])
+def test_calibrate_names_the_flag_of_an_unknown_gpu_or_model(capsys, flag, value, line):
+    """It said 'unknown GPU ... or an inline mapping of the datasheet': no flag named, and a mapping
+    a command-line flag cannot take."""
+    from sim.cli import main
+
+    argv = ["calibrate", "examples/calibration_points.csv", "--gpu", "h100-sxm", "--model", "llama-2-7b"]
+    argv[argv.index(flag) + 1] = value
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(line) and "inline mapping" not in err and len(err.splitlines()) == 1
