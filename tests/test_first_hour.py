@@ -256,3 +256,15 @@ def test_calibrate_names_the_flag_of_an_unknown_gpu_or_model(capsys, flag, value
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(line) and "inline mapping" not in err and len(err.splitlines()) == 1
+
+
+def test_reprice_of_a_file_or_a_missing_folder_says_which(tmp_path, capsys):
+    """'scenarios/baseline.yaml: no usage.npz (a result folder ...)' for a scenario file given by mistake."""
+    from sim.cli import main
+
+    assert main(["reprice", "scenarios/baseline.yaml", "--set", "economics.gpu_hour_usd=1"]) == 2
+    assert capsys.readouterr().err == ("scenarios/baseline.yaml: a file, not a result folder (fleetsim reprice "
+                                       "reads the folder fleetsim run --out DIR wrote)\n")
+    assert main(["reprice", str(tmp_path / "nope"), "--set", "economics.gpu_hour_usd=1"]) == 2
+    assert capsys.readouterr().err == (f"{tmp_path / 'nope'}: no such result folder (fleetsim reprice reads the "
+                                       "folder fleetsim run --out DIR wrote)\n")
