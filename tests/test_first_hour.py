@@ -268,3 +268,11 @@ def test_reprice_of_a_file_or_a_missing_folder_says_which(tmp_path, capsys):
     assert main(["reprice", str(tmp_path / "nope"), "--set", "economics.gpu_hour_usd=1"]) == 2
     assert capsys.readouterr().err == (f"{tmp_path / 'nope'}: no such result folder (fleetsim reprice reads the "
                                        "folder fleetsim run --out DIR wrote)\n")
+
+
+def test_a_duration_past_the_year_9000_is_one_line_not_a_300_digit_row_count(capsys):
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "duration=1e300"]) == 2
+    assert capsys.readouterr().err == ("scenarios/baseline.yaml: duration: runs past the year 9000 from start "
+                                       "2025-01-01 (got 1e+300 s)\n")
