@@ -276,3 +276,15 @@ def test_a_duration_past_the_year_9000_is_one_line_not_a_300_digit_row_count(cap
     assert main(["validate", "scenarios/baseline.yaml", "--set", "duration=1e300"]) == 2
     assert capsys.readouterr().err == ("scenarios/baseline.yaml: duration: runs past the year 9000 from start "
                                        "2025-01-01 (got 1e+300 s)\n")
+
+
+@pytest.mark.parametrize("value, hint", [("1e3", "; YAML reads 1e3 as text: write 1000"), ("1e400", ""),
+                                         ("2.5e0", "")])
+def test_a_whole_number_written_with_an_exponent_says_what_to_write(capsys, value, hint):
+    """YAML 1.1 reads 1e3 (no decimal point, no exponent sign) as text: 'must be a whole number (got
+    '1e3')' left a user wondering what is not whole about a thousand."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", f"fleet.pools.0.replicas={value}"]) == 2
+    assert capsys.readouterr().err == (f"scenarios/baseline.yaml: fleet.pools.0.replicas: must be a whole number "
+                                       f"(got '{value}'){hint}\n")

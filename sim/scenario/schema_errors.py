@@ -13,6 +13,7 @@ read as 1/0.
 """
 from __future__ import annotations
 
+import math
 import reprlib
 import typing
 from collections.abc import Sequence
@@ -21,8 +22,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import clipped, given
+from sim.io import reads_as_number
 from sim.scenario.schema import Scenario
-from sim.scenario.types import FIELD_ERROR, NUMBER, WHOLE_NUMBER, not_a_boolean
+from sim.scenario.types import FIELD_ERROR, MAX_COUNT, NUMBER, WHOLE_NUMBER, not_a_boolean
 
 
 # ------------------------------------------------------------------------------ error messages
@@ -160,6 +162,21 @@ _NUMBER_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "
                             "int_type", "int_from_float", "float_parsing", "float_type", "finite_number"})
 
 
+def _digits_hint(got: Any) -> str:
+    """For a whole number written with an exponent (``1e3``: YAML reads it as text, not a number),
+    the digits to write instead.
+
+        >>> _digits_hint("1e3"), _digits_hint("2.5e0"), _digits_hint("1e400"), _digits_hint(3.5)
+        ('; YAML reads 1e3 as text: write 1000', '', '', '')
+    """
+    if not isinstance(got, str) or not reads_as_number(got):
+        return ""
+    value = float(got)
+    if not math.isfinite(value) or not value.is_integer() or abs(value) > MAX_COUNT:
+        return ""
+    return f"; YAML reads {got.strip()} as text: write {int(value)}"
+
+
 def _message(err: dict, loc: list[Any], raw: Any) -> str:
     typ = err.get("type", "")
     ctx = err.get("ctx") or {}
@@ -190,7 +207,7 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         tags = _tags(loc, raw, disc)
         return f"missing key {disc!r}, which says which kind this is" + (f"; allowed: {', '.join(tags)}" if tags else "")
     if typ in ("int_parsing", "int_type", "int_from_float"):
-        return f"must be a whole number (got {_fmt_got(got)})"
+        return f"must be a whole number (got {_fmt_got(got)}){_digits_hint(got)}"
     if typ == "finite_number":
         return f"must be a finite number (got {_fmt_got(got)})"
     if typ in ("float_parsing", "float_type"):
