@@ -288,3 +288,23 @@ def test_a_whole_number_written_with_an_exponent_says_what_to_write(capsys, valu
     assert main(["validate", "scenarios/baseline.yaml", "--set", f"fleet.pools.0.replicas={value}"]) == 2
     assert capsys.readouterr().err == (f"scenarios/baseline.yaml: fleet.pools.0.replicas: must be a whole number "
                                        f"(got '{value}'){hint}\n")
+
+
+def test_the_header_says_when_given_lengths_replace_a_traces_own(tmp_path):
+    """A trace carries each request's lengths; a workload that also gives prompt_tokens draws them
+    instead (docs/workload.md). The header said 'arrivals replayed from the trace' and 'Prompts
+    lognormal ...' without saying the trace's own lengths were not used."""
+    (tmp_path / "t.csv").write_text("timestamp_s,prompt_tokens,output_tokens\n0.1,100,10\n0.2,200,20\n")
+    text = open("scenarios/baseline.yaml").read().replace("arrival: {process: poisson, rate: 12}",
+                                                          "arrival: {process: trace, path: t.csv}")
+    text = text.replace("  output_tokens: {dist: lognormal, mean: 250, cv: 1.0, max: 2048}\n", "")
+    sc = tmp_path / "s.yaml"
+    sc.write_text(text)
+    r = sim.run(str(sc), overrides=_short())
+    assert sorted(r.records["output_tokens"].tolist()) == [10, 20]          # the trace's own outputs...
+    assert sorted(r.records["prompt_tokens"].tolist()) != [100, 200]        # ...and drawn prompts
+    r.write(tmp_path / "out")
+    import json
+    o = overview(r.summary, json.loads((tmp_path / "out" / "scenario.json").read_text()))
+    assert ("Prompts lognormal, mean 1,000 (CV 1, max 8,192) tokens (not the trace's lengths); outputs as in "
+            "the trace.") in o.paragraph

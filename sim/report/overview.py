@@ -232,6 +232,19 @@ def _warmup_s(scenario: dict) -> float | None:
     return scenario["warmup"] if _num(scenario.get("warmup")) and scenario["warmup"] > 0 else None
 
 
+def _lengths_of(wl: dict, key: str) -> str:
+    """The workload's ``prompt_tokens`` or ``output_tokens`` in words. Under trace arrivals a length
+    left out is the trace's own, and one given replaces the trace's (a run draws it, whatever the
+    trace's rows say): both said, since the arrivals sentence names the trace."""
+    dist = wl.get(key)
+    arr = wl.get("arrival")
+    trace = isinstance(arr, dict) and arr.get("process") == "trace"
+    if not dist:
+        return "as in the trace" if trace else "–"
+    replaced = trace and isinstance(dist, dict) and dist.get("dist") != "trace"
+    return f"{lengths(dist)} tokens" + (" (not the trace's lengths)" if replaced else "")
+
+
 def _scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[list[str], list[tuple[str, str]]]:
     """What the scenario simulated, in sentences (fleet and arrivals, lengths, classes) and as
     key settings (model, pools, batching, router, disaggregation, workload, duration, step-time
@@ -245,9 +258,9 @@ def _scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[lis
     warmup = _warmup_s(scenario)
     sentences = [f"{name}: {'; '.join(lines) or 'no pools'}, {arr} for {duration(scenario.get('duration'))}"
                  + (f" (first {duration(warmup)} excluded as warm-up)" if warmup else "") + "."]
+    prompt, output = _lengths_of(wl, "prompt_tokens"), _lengths_of(wl, "output_tokens")
     if wl.get("prompt_tokens") or wl.get("output_tokens"):
-        sentences.append(f"Prompts {lengths(wl.get('prompt_tokens'))} tokens; outputs "
-                         f"{lengths(wl.get('output_tokens'))} tokens.")
+        sentences.append(f"Prompts {prompt}; outputs {output}.")
     if classes:
         sentences.append(f"{len(classes)} request classes: " + ", ".join(
             f"{c.get('name')}" + (f" ({share(c['share'], 0)})" if _num(c.get("share")) else "")
@@ -256,9 +269,9 @@ def _scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[lis
     settings += _fleet_settings(fleet, pools, lines)
     settings.append(("arrivals", arr))
     if wl.get("prompt_tokens"):
-        settings.append(("prompt tokens", lengths(wl.get("prompt_tokens"))))
+        settings.append(("prompt tokens", prompt))
     if wl.get("output_tokens"):
-        settings.append(("output tokens", lengths(wl.get("output_tokens"))))
+        settings.append(("output tokens", output))
     if classes:
         settings.append(("request classes", ", ".join(str(c.get("name")) for c in classes)))
     settings.append(("duration", duration(scenario.get("duration"))
