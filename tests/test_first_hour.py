@@ -308,3 +308,19 @@ def test_the_header_says_when_given_lengths_replace_a_traces_own(tmp_path):
     o = overview(r.summary, json.loads((tmp_path / "out" / "scenario.json").read_text()))
     assert ("Prompts lognormal, mean 1,000 (CV 1, max 8,192) tokens (not the trace's lengths); outputs as in "
             "the trace.") in o.paragraph
+
+
+def test_every_problem_of_an_hf_config_names_the_scenario_and_field(tmp_path, capsys):
+    """The second problem of a config.json came out as '/path/c.json: head_dim: required ...' without
+    the scenario file and the field in front."""
+    from sim.cli import main
+
+    (tmp_path / "c.json").write_text('{"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 0, '
+                                     '"num_hidden_layers": 32, "intermediate_size": 14336, "vocab_size": 128256, '
+                                     '"num_key_value_heads": 8, "max_position_embeddings": 8192}')
+    sc = tmp_path / "s.yaml"
+    sc.write_text(open("scenarios/baseline.yaml").read().replace("model: llama-3-8b ", "model: {hf_config: c.json} "))
+    assert main(["validate", str(sc)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(ln.startswith(f"{sc}: model.hf_config: {tmp_path / 'c.json'}: ") for ln in lines)
+    assert lines[1].endswith("head_dim: required for this model_type")
