@@ -324,3 +324,25 @@ def test_every_problem_of_an_hf_config_names_the_scenario_and_field(tmp_path, ca
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and all(ln.startswith(f"{sc}: model.hf_config: {tmp_path / 'c.json'}: ") for ln in lines)
     assert lines[1].endswith("head_dim: required for this model_type")
+
+
+def test_a_rate_is_not_written_as_a_time():
+    """throughput.requests_per_s ends in '_s': the sweep page wrote 11.72 req/s as '11.72 s'."""
+    from sim.report.html_report import _mean_ci, unit_of
+
+    assert [unit_of(k) for k in ("throughput.requests_per_s", "stability.backlog_growth_per_s",
+                                 "latency.ttft.p99", "slo.ttft_s")] == ["", "", "s", "s"]
+    assert _mean_ci({"throughput.requests_per_s.mean": 11.72}, "throughput.requests_per_s") == "11.72"
+    assert _mean_ci({"latency.ttft.p99.mean": 0.185}, "latency.ttft.p99") == "185.0 ms"
+
+
+def test_the_sweep_table_heads_each_metric_with_its_unit(tmp_path, capsys):
+    """The terminal's sweep table writes metrics as plain numbers (0.185, 1): the header says in what."""
+    from sim.cli import main
+
+    assert main(["sweep", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--grid",
+                 "fleet.pools.0.replicas=2", "--out", str(tmp_path / "s"), "--quiet", "--no-figures", "--columns",
+                 "latency.ttft.p99,slo.attainment,utilization.load_factor,throughput.requests_per_s"]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.endswith("latency.ttft.p99 (s)  slo.attainment (0-1)  utilization.load_factor  "
+                         "throughput.requests_per_s")

@@ -51,6 +51,15 @@ def _cell(row: dict, metric: str) -> str:
     return plain(m)
 
 
+def with_unit(column: str) -> str:
+    """A metric column's header with the unit of its plain numbers: ``latency.ttft.p99 (s)``,
+    ``slo.attainment (0-1)`` (a share written as a fraction, 1 = 100 %), ``cost.compute_usd ($)``."""
+    from sim.report.html_report import unit_of
+
+    unit = {"s": "s", "USD": "$", "%": "0-1"}.get(unit_of(column.split(" ±")[0]))
+    return f"{column} ({unit})" if unit else column
+
+
 def _stable(row: dict) -> str:
     if row.get("stable") is None and row.get("n", 0) > 0:
         return "?"
@@ -100,7 +109,8 @@ def main(args: argparse.Namespace) -> int:
                  **{f"{m} ±{args.capacity_band:g} %": configuration_range(r, m, plain) for m in ranged}}
                 for r in result.configurations]
         cols = [c for m in shown for c in (m, *([f"{m} ±{args.capacity_band:g} %"] if m in ranged else []))]
-        print(text_table(rows, [*knobs, "n", "stable", *COLUMNS, *cols]))
+        print(text_table(rows, [*knobs, "n", "stable", *COLUMNS, *cols],
+                         [*knobs, "n", "stable", *COLUMNS, *(with_unit(c) for c in cols)]))
         if any(r.get("stable") is False for r in result.configurations):
             print("stable NO: the backlog grew over the run (the fleet did not keep up); its latencies "
                   "describe a growing queue", file=sys.stderr)
