@@ -346,3 +346,32 @@ def test_the_sweep_table_heads_each_metric_with_its_unit(tmp_path, capsys):
     head = capsys.readouterr().out.splitlines()[0]
     assert head.endswith("latency.ttft.p99 (s)  slo.attainment (0-1)  utilization.load_factor  "
                          "throughput.requests_per_s")
+
+
+@pytest.mark.parametrize("data, message", [
+    ("name: café\n".encode("utf-16"), "is UTF-16 text: save it as UTF-8"),
+    (b"seed: 1\nname: caf\xe9\n", "not UTF-8 text: byte 0xe9 at line 2, column 10 (save the file as UTF-8)"),
+    (b"seed: 1\nname: a\x00b\n", "not valid YAML: line 2, column 8: character U+0000 is not allowed in YAML text"),
+])
+def test_a_file_that_is_not_utf8_text_says_where_and_what_to_do(tmp_path, capsys, data, message):
+    """It said \"cannot read file: 'utf-8' codec can't decode byte 0xe9 in position 17: invalid
+    continuation byte\" (and '<unicode string>, position 14' for a NUL)."""
+    from sim.cli import main
+
+    p = tmp_path / "s.yaml"
+    p.write_bytes(data)
+    assert main(["validate", str(p)]) == 2
+    assert capsys.readouterr().err == f"{p}: {message}\n"
+
+
+def test_a_broken_symbolic_link_is_named_as_one(tmp_path, capsys):
+    """A dangling link said 'file not found (did you mean s.yaml?)', naming itself."""
+    from sim.cli import main
+
+    (tmp_path / "s.yaml").symlink_to("gone.yaml")
+    (tmp_path / "a.yaml").symlink_to("b.yaml")
+    (tmp_path / "b.yaml").symlink_to("a.yaml")
+    assert main(["validate", str(tmp_path / "s.yaml")]) == 2
+    assert capsys.readouterr().err == f"{tmp_path / 's.yaml'}: a symbolic link to gone.yaml, which does not exist\n"
+    assert main(["validate", str(tmp_path / "a.yaml")]) == 2
+    assert capsys.readouterr().err == f"{tmp_path / 'a.yaml'}: a loop of symbolic links (it leads back to itself)\n"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import difflib
+import errno
 import itertools
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -23,7 +25,7 @@ from pydantic import ValidationError
 
 from sim.errors import ScenarioError
 from sim.humanize import plural
-from sim.scenario.safe_yaml import TextLimitError, load_toml, load_yaml, read_text
+from sim.scenario.safe_yaml import TextLimitError, load_toml, load_yaml, not_utf8, read_text
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_errors import bool_problems, clean_loc, validation_problems
 
@@ -50,12 +52,16 @@ def read_file(path: str | Path) -> dict:
     p = Path(path)
     src = str(path)
     if not p.exists():
+        if p.is_symlink():
+            raise ScenarioError([("", _broken_link(p))], src)
         raise ScenarioError([("", "file not found" + did_you_mean(p))], src)
     try:
         text = read_text(p)
     except TextLimitError as exc:
         raise ScenarioError([("", str(exc))], src) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([("", not_utf8(exc))], src) from None
+    except OSError as exc:
         raise ScenarioError([("", f"cannot read file: {getattr(exc, 'strerror', None) or exc}")], src) from None
     toml = p.suffix.lower() == ".toml"
     try:
@@ -64,6 +70,12 @@ def read_file(path: str | Path) -> dict:
         raise ScenarioError([("", str(exc))], src) from None
     except yaml.MarkedYAMLError as exc:
         raise ScenarioError([("", f"not valid YAML: {yaml_problem(exc)}")], src) from None
+    except yaml.reader.ReaderError as exc:    # a character YAML does not allow (a NUL, say)
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise ScenarioError([("", f"not valid YAML: line {line}, column {column}: character U+{char:04X} is not "
+                                  f"allowed in YAML text")], src) from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, OverflowError, RecursionError) as exc:
         msg = str(exc).replace("\n", " ")
         raise ScenarioError([("", f"not valid {'TOML' if toml else 'YAML'}: {msg}")], src) from None
@@ -103,6 +115,18 @@ def yaml_problem(exc: yaml.MarkedYAMLError) -> str:
     return text
 
 
+def _broken_link(p: Path) -> str:
+    """What is wrong with a symbolic link that leads to no file: a loop, or a target that is missing."""
+    try:
+        p.resolve(strict=True)
+    except RuntimeError:           # Python 3.11-3.12: 'Symlink loop'
+        return "a loop of symbolic links (it leads back to itself)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a loop of symbolic links (it leads back to itself)"
+    return f"a symbolic link to {os.readlink(p)}, which does not exist"
+
+
 #: the suffixes of a scenario file
 SCENARIO_SUFFIXES = (".yaml", ".yml", ".toml")
 
@@ -122,7 +146,7 @@ def did_you_mean(path: Path) -> str:
     if found is None and path.parent.is_dir():
         names = [f.name for f in itertools.islice(path.parent.iterdir(), 10_000)
                  if f.suffix.lower() in SCENARIO_SUFFIXES]
-        close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.8)
+        close = difflib.get_close_matches(path.name, [n for n in names if n != path.name], n=1, cutoff=0.8)
         found = path.with_name(close[0]) if close else None
     return f" (did you mean {found}?)" if found is not None else ""
 
