@@ -375,3 +375,19 @@ def test_a_broken_symbolic_link_is_named_as_one(tmp_path, capsys):
     assert capsys.readouterr().err == f"{tmp_path / 's.yaml'}: a symbolic link to gone.yaml, which does not exist\n"
     assert main(["validate", str(tmp_path / "a.yaml")]) == 2
     assert capsys.readouterr().err == f"{tmp_path / 'a.yaml'}: a loop of symbolic links (it leads back to itself)\n"
+
+
+@pytest.mark.parametrize("override, line", [
+    ("workload.classes.0.name=x", "--set: workload.classes: there is no list here to take item 0 of; give the "
+                                  "whole list, e.g. --set 'workload.classes=[...]'"),
+    ("slo=null", "scenarios/baseline.yaml: slo: must be a mapping of keys to values (got null)"),
+    ("fleet.pools.0.autoscale=true", "scenarios/baseline.yaml: fleet.pools.0.autoscale: must be a mapping of keys "
+                                     "to values (got true)"),
+])
+def test_overrides_speak_yaml(capsys, override, line):
+    """--set into a list the scenario does not have made a mapping {'0': ...} and said 'must be a list
+    (got {'0': 'x'})'; null and true were written as Python's None and True."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
+    assert capsys.readouterr().err == line + "\n"

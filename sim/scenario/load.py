@@ -204,6 +204,11 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                 if last:
                     node[part] = value
                 else:
+                    if (part not in node or node[part] is None) and parts[i + 1].lstrip("-").isdigit():
+                        problems.append((where, f"there is no list here to take item {parts[i + 1]} of; give "
+                                                f"the whole list, e.g. --set '{where}=[...]'"))
+                        ok = False
+                        break
                     if part not in node or node[part] is None:
                         node[part] = {}
                     elif isinstance(node[part], str) and not last:

@@ -149,6 +149,8 @@ def _fmt_got(value: Any) -> str:
 
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
+    if value is None or isinstance(value, bool):    # as the file writes them, not Python's None/True
+        return {None: "null", True: "true", False: "false"}[value]
     if isinstance(value, (dict, list)):
         text = _SHORT_REPR.repr(value)   # bounded: never walks a whole (possibly huge) value
         return text if len(text) <= 60 else text[:57] + "..."
