@@ -391,3 +391,14 @@ def test_overrides_speak_yaml(capsys, override, line):
 
     assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
     assert capsys.readouterr().err == line + "\n"
+
+
+@pytest.mark.parametrize("module", ["sim.errors", "sim.scenario.load", "sim.scenario.safe_yaml",
+                                    "sim.scenario.schema_errors", "sim.report.overview", "sim.metrics.band"])
+def test_the_examples_in_the_docstrings_of_what_a_user_reads_hold(module):
+    """The examples of messages and verdicts in these modules' docstrings are what the code says."""
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0
