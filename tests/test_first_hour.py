@@ -402,3 +402,16 @@ def test_the_examples_in_the_docstrings_of_what_a_user_reads_hold(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_a_revenue_line_named_with_no_lines_defined_is_a_warning(recwarn):
+    """A class's revenue_line with no economics.revenue booked $0 of revenue without a word; it stays
+    legal (a re-pricing may add the lines)."""
+    from sim.errors import ScenarioWarning
+
+    r = sim.run("scenarios/baseline.yaml",
+                overrides=_short("workload.classes=[{name: a, share: 1, revenue_line: api}]"))
+    said = [str(w.message) for w in recwarn if issubclass(w.category, ScenarioWarning)]
+    assert any("economics.revenue: the workload names revenue line 'api' but no line is defined: the run books "
+               "no revenue" in m for m in said), said
+    assert r.summary["cashflow"]["revenue"] == 0
