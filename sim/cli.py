@@ -54,6 +54,7 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
         p = sub.add_parser(name, help=help_text, description=summary, formatter_class=PlainHelpFormatter)
         mod.add_arguments(p)
         modules[name] = mod
+    parser.commands = sub.choices      # each command's parser, for an error about its own options
     return parser, modules
 
 
@@ -95,7 +96,9 @@ class PlainHelpFormatter(argparse.HelpFormatter):
 def main(argv: list[str] | None = None) -> int:
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     parser, modules = build_parser(only=words[0] if words and words[0] in COMMANDS else None)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:       # said by the command's parser, which names its own --help
+        parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not args.command:
         parser.print_help(sys.stderr)
         return 2

@@ -229,7 +229,7 @@ def test_the_near_saturation_hint_says_whose_load_factor_it_is(pools, stability,
      "fleetsim run --help lists the options"),
     (["run"], "fleetsim run: error: the following arguments are required: scenario; fleetsim run --help lists the options"),
     (["validate", "scenarios/baseline.yaml", "--bogus"],
-     "fleetsim: error: unrecognized arguments: --bogus; fleetsim --help lists the options"),
+     "fleetsim validate: error: unrecognized arguments: --bogus; fleetsim validate --help lists the options"),
 ])
 def test_a_wrong_option_is_one_line_without_the_usage_block(capsys, argv, line):
     """argparse printed eight lines of usage before the one line that says what is wrong."""
