@@ -11,11 +11,12 @@ def _short(*extra):
 
 
 def test_a_run_whose_every_prompt_is_too_long_says_so_not_idle():
-    """Prompts of 9,000 tokens on Llama-3-8B (context 8,192) are all turned away, as vLLM refuses a
-    prompt longer than max_model_len: the verdict names the count and the reason, and does not
-    call the fleet idle with room for more traffic."""
+    """Prompts of about 30,000 tokens on Llama-3-8B (context 8,192) are all turned away, as vLLM refuses
+    a prompt longer than max_model_len: the verdict names the count and the reason, and does not
+    call the fleet idle with room for more traffic. (A distribution that can only draw such prompts
+    is refused before the run: the next test.)"""
     r = sim.run("scenarios/baseline.yaml",
-                overrides=_short("workload.prompt_tokens={dist: fixed, value: 9000}"))
+                overrides=_short("workload.prompt_tokens={dist: lognormal, mean: 30000, cv: 0.05}"))
     n = r.summary["requests"]["arrived"]
     assert n > 0 and r.summary["requests"]["rejected"] == n
     v = overview(r.summary).verdict
@@ -415,3 +416,27 @@ def test_a_revenue_line_named_with_no_lines_defined_is_a_warning(recwarn):
     assert any("economics.revenue: the workload names revenue line 'api' but no line is defined: the run books "
                "no revenue" in m for m in said), said
     assert r.summary["cashflow"]["revenue"] == 0
+
+
+@pytest.mark.parametrize("overrides, line", [
+    (["workload.prompt_tokens={dist: fixed, value: 9000}"],
+     "workload.prompt_tokens: every prompt is at least 9,000 tokens, longer than the longest context a pool "
+     "serves (8,192 tokens, max_model_len): every request would be rejected"),
+    (["workload.prompt_tokens={dist: uniform, low: 5000, high: 6000}", "fleet.pools.0.max_model_len=4096"],
+     "workload.prompt_tokens: every prompt is at least 5,000 tokens, longer than the longest context a pool "
+     "serves (4,096 tokens, max_model_len): every request would be rejected"),
+    (["workload.classes=[{name: a, share: 0.5, prompt_tokens: {dist: empirical, values: [9000, 100], "
+      "weights: [1, 0]}}, {name: b, share: 0.5}]"],
+     "workload.classes.0.prompt_tokens: every prompt is at least 9,000 tokens, longer than the longest context "
+     "a pool serves (8,192 tokens, max_model_len): every request would be rejected"),
+])
+def test_prompts_that_can_never_fit_a_context_are_refused_before_the_run(capsys, overrides, line):
+    from sim.cli import main
+
+    argv = ["validate", "scenarios/baseline.yaml"]
+    for o in overrides:
+        argv += ["--set", o]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"scenarios/baseline.yaml: {line}\n"
+    # a prompt of exactly the context length is served (as vLLM serves it): no problem
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "workload.prompt_tokens={dist: fixed, value: 8192}"]) == 0
