@@ -440,3 +440,18 @@ def test_prompts_that_can_never_fit_a_context_are_refused_before_the_run(capsys,
     assert capsys.readouterr().err == f"scenarios/baseline.yaml: {line}\n"
     # a prompt of exactly the context length is served (as vLLM serves it): no problem
     assert main(["validate", "scenarios/baseline.yaml", "--set", "workload.prompt_tokens={dist: fixed, value: 8192}"]) == 0
+
+
+def test_a_bad_class_share_is_said_once_without_echoes(capsys):
+    """A share of .nan also drew 'workload.arrival: not used: every class has its own arrival' (the
+    share left out to check the rest made the class look like one with its own arrival)."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "workload.classes=[{name: a, share: .nan}]"]) == 2
+    assert capsys.readouterr().err == ("scenarios/baseline.yaml: workload.classes.0.share: must be a finite number "
+                                       "(got nan)\n")
+    # problems elsewhere are still all said at once
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "workload.classes=[{name: a, share: x}]",
+                 "--set", "fleet.pools.0.gpu=h900"]) == 2
+    err = capsys.readouterr().err
+    assert "workload.classes.0.share: must be a number (got 'x')" in err and "fleet.pools.0.gpu: unknown GPU" in err

@@ -285,8 +285,12 @@ def problems_past_schema(exc: ValidationError, data: dict, source: str, base_dir
         return []
     cut = [".".join(map(str, r)) for r in removed]
 
+    # a class's share or arrival left out changes what workload.arrival and the shares' sum mean
+    echoes = {"workload.arrival", "workload.classes"} if any(c.startswith("workload.classes.") for c in cut) else set()
+
     def related(path: str) -> bool:
-        return any(path == c or path.startswith(c + ".") or c.startswith(path + ".") or not path for c in cut)
+        return path in echoes or any(path == c or path.startswith(c + ".") or c.startswith(path + ".") or not path
+                                     for c in cut)
 
     return [(p, m) for p, m in more if not related(p)]
 
