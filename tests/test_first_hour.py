@@ -455,3 +455,14 @@ def test_a_bad_class_share_is_said_once_without_echoes(capsys):
                  "--set", "fleet.pools.0.gpu=h900"]) == 2
     err = capsys.readouterr().err
     assert "workload.classes.0.share: must be a number (got 'x')" in err and "fleet.pools.0.gpu: unknown GPU" in err
+
+
+def test_a_run_without_a_single_request_has_a_verdict(capsys):
+    """1e-9 requests/s for a minute: no request arrives; the terminal summary says so (it divided by
+    the load factor 0)."""
+    from sim.cli import main
+
+    assert main(["run", "scenarios/baseline.yaml", "--quiet", "--set", "workload.arrival.rate=1e-9",
+                 "--set", "duration=1m", "--set", "warmup=0"]) == 0
+    out = capsys.readouterr().out
+    assert "SLO attainment unknown (no measured requests)." in out and "load factor 0.00: idle" in out.lower()

@@ -335,15 +335,17 @@ def headroom(load_factor: float | None) -> str:
         'load factor 1.20: over capacity (the batch limits are reached)'
         >>> headroom(0.996)
         'load factor 1.00: at capacity (no room for more traffic at the batch limits)'
+        >>> headroom(0.0)
+        'load factor 0.00: idle'
     """
     if not _num(load_factor) or load_factor < 0:
         return ""
     if load_factor >= 1:
         return f"load factor {load_factor:.2f}: over capacity (the batch limits are reached)"
-    if 1 / load_factor - 1 < 0.005:     # 'room for about 0% more' of a load factor written 1.00
-        return f"load factor {load_factor:.2f}: at capacity (no room for more traffic at the batch limits)"
     if load_factor == 0:
         return "load factor 0.00: idle"
+    if 1 / load_factor - 1 < 0.005:     # 'room for about 0% more' of a load factor written 1.00
+        return f"load factor {load_factor:.2f}: at capacity (no room for more traffic at the batch limits)"
     return (f"load factor {load_factor:.2f}: room for about {share(1 / load_factor - 1, 0)} more "
             f"traffic at the batch limits")
 
