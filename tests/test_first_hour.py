@@ -466,3 +466,16 @@ def test_a_run_without_a_single_request_has_a_verdict(capsys):
                  "--set", "duration=1m", "--set", "warmup=0"]) == 0
     out = capsys.readouterr().out
     assert "SLO attainment unknown (no measured requests)." in out and "load factor 0.00: idle" in out.lower()
+
+
+def test_a_pool_name_of_200_characters_runs_in_the_fluid_tier():
+    """The fluid tier measures each pool in a scenario named 'capacity-<pool>': 209 characters for a pool
+    name of 200, past the names' limit."""
+    from sim.fluid.capacity import pool_template
+    from sim.scenario.load import load_scenario, scenario_from_dict
+
+    loaded = load_scenario("scenarios/baseline.yaml", ["fleet.pools.0.name=" + "p" * 200])
+    template = pool_template(loaded.scenario, 0)
+    template["workload"]["arrival"] = {"process": "poisson", "rate": 1.0}
+    template.update(duration=60.0, warmup=0.0, seed=1)
+    assert scenario_from_dict(template, "<capacity curve>", loaded.base_dir).scenario.name == ("capacity-" + "p" * 200)[:200]
