@@ -12,6 +12,9 @@ import os
 import re
 import sys
 import warnings
+from typing import NoReturn
+
+from sim.errors import printable
 
 COMMANDS = {
     "run": "simulate a scenario and print its summary",
@@ -31,11 +34,11 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
     planning package); ``None`` imports every command (``fleetsim --help`` lists them all)."""
     from sim import __version__
 
-    parser = argparse.ArgumentParser(prog="fleetsim", description="Simulate an LLM inference serving fleet: "
-                                     "latency, utilization, GPU-hours, cost and cash flows.",
-                                     formatter_class=PlainHelpFormatter)
+    parser = Parser(prog="fleetsim", description="Simulate an LLM inference serving fleet: "
+                    "latency, utilization, GPU-hours, cost and cash flows.",
+                    formatter_class=PlainHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fleetsim {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     modules = {}
     for name, help_text in COMMANDS.items():
         if only is not None and name != only:
@@ -51,6 +54,7 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
         p = sub.add_parser(name, help=help_text, description=summary, formatter_class=PlainHelpFormatter)
         mod.add_arguments(p)
         modules[name] = mod
+    parser.commands = sub.choices      # each command's parser, for an error about its own options
     return parser, modules
 
 
@@ -69,6 +73,15 @@ def plain(text: str) -> str:
     return _REST_LITERAL.sub(lambda m: m.group(1) or m.group(2), text)
 
 
+class Parser(argparse.ArgumentParser):
+    """A wrong option or argument is one line, exit status 2, as every other input error:
+    ``fleetsim run: error: argument --figures: invalid choice: 'svgz' (choose from 'svg', 'png',
+    'none'); fleetsim run --help lists the options``, without the usage block argparse prints first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, printable(f"{self.prog}: error: {message}; {self.prog} --help lists the options") + "\n")
+
+
 class PlainHelpFormatter(argparse.HelpFormatter):
     """``--help`` reads as plain text: descriptions and option help written in the docstrings'
     reST lose their markup (:func:`plain`)."""
@@ -83,7 +96,9 @@ class PlainHelpFormatter(argparse.HelpFormatter):
 def main(argv: list[str] | None = None) -> int:
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     parser, modules = build_parser(only=words[0] if words and words[0] in COMMANDS else None)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:       # said by the command's parser, which names its own --help
+        parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not args.command:
         parser.print_help(sys.stderr)
         return 2
@@ -117,8 +132,8 @@ def _guarded(module, args: argparse.Namespace, source: str) -> int:
     except InputError as exc:
         say(str(exc))
         return 2
-    except KeyboardInterrupt:
-        say("interrupted")
+    except KeyboardInterrupt as exc:
+        say("interrupted" + (f": {exc}" if str(exc) else ""))
         return 130
     except BrokenPipeError:
         return 0

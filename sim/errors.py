@@ -32,10 +32,15 @@ class ScenarioError(Exception):
         return self.format()
 
     def format(self) -> str:
-        lines = []
-        for path, msg in self.problems:
-            lines.append(f"{self.source}: {path}: {msg}" if path else f"{self.source}: {msg}")
-        return "\n".join(lines)
+        """One line a problem, ``file: field: message``; a message of several lines (a config file's
+        own problems, say) is that many lines, each with the file and field in front.
+
+            >>> print(ScenarioError([("model.hf_config", "c.json: a: required\\nc.json: b: required")], "s.yaml"))
+            s.yaml: model.hf_config: c.json: a: required
+            s.yaml: model.hf_config: c.json: b: required
+        """
+        return "\n".join(f"{self.source}: {path}: {line}" if path else f"{self.source}: {line}"
+                         for path, msg in self.problems for line in (msg.splitlines() or [""]))
 
 
 def given(value: object, limit: int = 60) -> str:

@@ -309,12 +309,19 @@ def test_validate_reports_an_empty_trace_used_for_lengths(tmp_path, capsys):
             "header row and no data rows") in _err(capsys)
 
 
-def test_validate_reads_a_trace_only_up_to_its_first_good_row(tmp_path, capsys):
-    # bad rows before the first good one are passed over and nothing after it is read (so a big
-    # trace validates as quickly as a small one): the bad row on line 4 is left to `run` to report
+def test_validate_reads_every_trace_row_and_counts_what_skip_bad_rows_leaves_out(tmp_path, capsys):
+    # loading a scenario reads a trace up to its first good row (quick on a big trace); `fleetsim
+    # validate` reads every row, as `run` does: it fails on the first bad row, and with
+    # --skip-bad-rows says how many rows a run with the flag leaves out
     path = _trace_scenario(tmp_path, "t.csv", "timestamp_s,prompt_tokens,output_tokens\n-1,10,5\n0.5,10,5\n0.2,10,5\n")
-    assert main(["validate", str(path)]) == 0
-    assert f"{path}: ok" in capsys.readouterr().out
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err == (f"{path}: workload.arrival.path: t.csv: line 2: column 'timestamp_s': "
+                                       "must be >= 0 (got '-1')\n")
+    assert main(["validate", str(path), "--skip-bad-rows"]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: ok" in out
+    assert ("  workload.arrival.path: t.csv: 2 bad rows left out by --skip-bad-rows; the first, line 2: "
+            "column 'timestamp_s': must be >= 0 (got '-1')\n") in out
     assert main(["run", str(path), "--quiet", "--skip-bad-rows", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["workload"] == {"bad_rows": 2, "requests": 1}
     from sim.workload.traces import check_trace
@@ -467,7 +474,6 @@ LONG = "x" * 20_000
     (f"workload.arrival.process={LONG}", "workload.arrival: unknown process 'xxx"),
     (f"fleet.pools.0.{LONG}=1", "fleet.pools.0.xxx"),
     (f"economics.{LONG}=1", "economics.xxx"),
-    (f"fleet.pools.0.name={LONG}", ""),            # the pool names other fields must name
     (f"economics.agreements=[{{rate: 0.2, base: [{LONG}]}}]", "economics.agreements.0.base.0: unknown revenue line"),
 ])
 def test_a_huge_name_or_key_is_shown_cut_short(tmp_path, capsys, override, starts):

@@ -104,7 +104,8 @@ def test_workload_revenue_line_missing_from_economics():
     assert validate(cfg, ["main"], DAY, JAN1, revenue_lines=["api", "chat"]) == [
         ("economics.revenue", "the workload names revenue line 'chat', which is not defined here "
                               "(lines: api, resale)")]
-    assert validate(parse_economics({"gpu_hour_usd": 1}), ["main"], DAY, JAN1, revenue_lines=["chat"]) == []
+    with pytest.warns(EconomicsWarning, match="names revenue line 'chat' but no line is defined: the run books no revenue"):
+        assert validate(parse_economics({"gpu_hour_usd": 1}), ["main"], DAY, JAN1, revenue_lines=["chat"]) == []
 
 
 def test_an_empty_economics_block_is_silent():

@@ -141,10 +141,13 @@ def _checked_inputs(args: argparse.Namespace):
     from sim.perf.memory import check_parallelism
     from sim.scenario.catalog import get_gpu, get_model
 
-    try:
-        gpu, model = get_gpu(args.gpu), get_model(args.model)
-    except KeyError as exc:
-        raise InputError(str(exc.args[0])) from None
+    def looked_up(flag: str, get, name: str):
+        try:
+            return get(name)
+        except KeyError as exc:    # the catalog's message; a flag takes a name only, no inline mapping
+            raise InputError(f"{flag}: {str(exc.args[0]).split(' or an inline mapping')[0]}") from None
+
+    gpu, model = looked_up("--gpu", get_gpu, args.gpu), looked_up("--model", get_model, args.model)
     bad = check_parallelism(model, args.tp)
     if bad:
         raise InputError(f"--tp: {bad}")

@@ -51,10 +51,31 @@ def _cell(row: dict, metric: str) -> str:
     return plain(m)
 
 
+def with_unit(column: str) -> str:
+    """A metric column's header with the unit of its plain numbers: ``latency.ttft.p99 (s)``,
+    ``slo.attainment (0-1)`` (a share written as a fraction, 1 = 100 %), ``cost.compute_usd ($)``."""
+    from sim.report.html_report import unit_of
+
+    unit = {"s": "s", "USD": "$", "%": "0-1"}.get(unit_of(column.split(" ±")[0]))
+    return f"{column} ({unit})" if unit else column
+
+
 def _stable(row: dict) -> str:
     if row.get("stable") is None and row.get("n", 0) > 0:
         return "?"
     return {True: "yes", False: "NO"}.get(row.get("stable"), "-")
+
+
+def kept_points(out) -> str:
+    """What an interrupted sweep leaves behind, for the line after 'interrupted'."""
+    from sim.humanize import plural
+
+    points = out / "points"
+    n = sum(1 for f in points.glob("*.json")) if points.is_dir() else 0
+    if not n:
+        return f"no point had finished; nothing kept in {out}"
+    return (f"{n:,} finished {plural(n, 'point')} kept in {points}; the same command resumes from "
+            f"{'it' if n == 1 else 'them'}")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -68,10 +89,13 @@ def main(args: argparse.Namespace) -> int:
         shown = parse_columns(args.columns) or list(SHOWN)
         out = default_out(args, "sweep")
         check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
-        result = sweep(args.scenario, args.grid, seeds=args.seeds, overrides=args.overrides,
-                       executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-                       out=out, progress=not args.quiet, figures=not args.no_figures,
-                       capacity_band=args.capacity_band)
+        try:
+            result = sweep(args.scenario, args.grid, seeds=args.seeds, overrides=args.overrides,
+                           executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+                           out=out, progress=not args.quiet, figures=not args.no_figures,
+                           capacity_band=args.capacity_band)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(kept_points(out)) from None
         knobs = [p for k in result.knobs for p in k.paths]
         if args.columns:
             try:
@@ -85,7 +109,8 @@ def main(args: argparse.Namespace) -> int:
                  **{f"{m} ±{args.capacity_band:g} %": configuration_range(r, m, plain) for m in ranged}}
                 for r in result.configurations]
         cols = [c for m in shown for c in (m, *([f"{m} ±{args.capacity_band:g} %"] if m in ranged else []))]
-        print(text_table(rows, [*knobs, "n", "stable", *COLUMNS, *cols]))
+        print(text_table(rows, [*knobs, "n", "stable", *COLUMNS, *cols],
+                         [*knobs, "n", "stable", *COLUMNS, *(with_unit(c) for c in cols)]))
         if any(r.get("stable") is False for r in result.configurations):
             print("stable NO: the backlog grew over the run (the fleet did not keep up); its latencies "
                   "describe a growing queue", file=sys.stderr)

@@ -11,6 +11,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="override a field before checking (repeatable)")
     p.add_argument("--allow-large", action="store_true",
                    help="report the work estimate but accept a scenario past the work limits")
+    p.add_argument("--skip-bad-rows", action="store_true",
+                   help="trace replay: count the malformed rows run --skip-bad-rows would leave out instead of failing")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -21,8 +23,13 @@ def main(args: argparse.Namespace) -> int:
     from sim.humanize import plural
     from sim.limits import estimate, refusals
 
+    from sim.workload.validation import trace_row_problems
+
     loaded = load_scenario(args.scenario, args.overrides)
     sc = loaded.scenario
+    bad_rows, skipped = trace_row_problems(sc.workload, loaded.base_dir, args.skip_bad_rows)
+    if bad_rows:
+        raise ScenarioError(bad_rows, args.scenario)
     too_big = refusals(loaded, args.allow_large)
     if too_big:
         raise ScenarioError(too_big, args.scenario)
@@ -31,6 +38,7 @@ def main(args: argparse.Namespace) -> int:
              f"  work: ~{work.requests:,.0f} requests, up to {work.replicas:,.0f} replicas"
              + (f", {work.fluid_steps:,.0f} fluid steps" if sc.fidelity == "fluid" else "")
              + (f", ~{work.failure_events:,.0f} failure/repair events" if work.failure_events else "")]
+    lines += [f"  {where}: {what}" for where, what in skipped]
     gib = 2**30
     for p in sc.fleet.pools:
         model, gpu, _, wdt, kdt, plan = pool_setup(sc, p)

@@ -199,6 +199,9 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     :class:`~sim.errors.InputError` naming the file.
     """
     src = Path(folder)
+    if src.is_file() or not src.exists():
+        what = "a file, not a result folder" if src.is_file() else "no such result folder"
+        raise InputError(f"{src}: {what} (fleetsim reprice reads the folder fleetsim run --out DIR wrote)")
     if not (src / FILE_NAME).is_file():
         raise InputError(f"{src}: no {FILE_NAME} (a result folder written by fleetsim run --out keeps "
                          "the usage re-pricing needs; run the scenario again with --out)")

@@ -115,6 +115,13 @@ class _Check:
                 if name not in owner:
                     self.problems.append((f"{p}.revenue", f"the workload names revenue line {name!r}, which is "
                                           f"not defined here (lines: {', '.join(owner)})"))
+        elif workload_lines and (cfg.gpu_hour_usd is not None or cfg.compute or cfg.agreements):
+            # legal (a re-pricing may add the lines) but a priced run earns nothing; an empty block is a
+            # deliberately money-free run (the fluid tier's capacity measurements are such runs)
+            named = ", ".join(map(repr, dict.fromkeys(workload_lines)))
+            self.warn.append(f"{p}.revenue: the workload names revenue line {named} but no line is defined: the "
+                             f"run books no revenue (define economics.revenue, or add it later with fleetsim "
+                             f"reprice --set economics.revenue=...)")
         return owner
 
     def _repeated_line(self, j: int) -> None:

@@ -53,6 +53,7 @@ from sim.fluid.curve import CURVE_VERSION, HIST_METRICS, METRICS, STATS, Capacit
 from sim.fluid.scaled_curve import ratio_row, slo_ratios
 from sim.metrics.schema import COMPLETED, FAILED, REJECTED
 from sim.metrics.summary import RequestStats, inflight_missed
+from sim.scenario.types import MAX_NAME
 
 DEFAULT_FRACTIONS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 
@@ -138,7 +139,7 @@ def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict
     workload = {"prompt_tokens": prompt, "output_tokens": output}
     if classes:
         workload["classes"] = classes
-    return {"name": f"capacity-{pool['name']}", "model": pool["model"], "workload": workload,
+    return {"name": f"capacity-{pool['name']}"[:MAX_NAME], "model": pool["model"], "workload": workload,
             "fleet": {"router": GROUP_ROUTER.get(sc["fleet"]["router"]["policy"], "round_robin") if group > 1
                       else "round_robin", "pools": [pool], "frontend_s": sc["fleet"]["frontend_s"]},
             "perf": pool["perf"], "slo": sc["slo"],

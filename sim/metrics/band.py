@@ -187,10 +187,10 @@ def verdict(summary: dict) -> str:
     """
     b = summary.get("capacity_band")
     if not b:
-        load = near_saturation(summary)
-        return "" if load is None else (
-            f"Near saturation (load factor {load:.2f}) a few per cent of capacity moves latency by tens of per "
-            f"cent: fleetsim run --capacity-band gives the range.")
+        near = _near_saturation(summary)
+        return "" if near is None else (
+            f"Near saturation ({near[1]}load factor {near[0]:.2f}) a few per cent of capacity moves latency by "
+            f"tens of per cent: fleetsim run --capacity-band gives the range.")
     pct = f"{b['pct']:g} %"
     if overloaded(b["slower"]):
         return (f"With {pct} less capacity{_why(b['pct'])} the fleet would not keep up: read this run's latency "
@@ -221,13 +221,22 @@ def near_saturation(summary: dict) -> float | None:
         >>> near_saturation({"stability": {"stable": False, "offered_load_factor": 11.2}}) is None
         True
     """
+    found = _near_saturation(summary)
+    return None if found is None else found[0]
+
+
+def _near_saturation(summary: dict) -> tuple[float, str] | None:
+    """:func:`near_saturation` with what the load factor is of: ``'pool NAME at '`` (one of several
+    pools), ``'offered '`` (the fleet's offered load) or ``''`` (the fleet's)."""
     if (summary.get("stability") or {}).get("stable") is False:
         return None
-    found = [p.get("load_factor") for p in (summary.get("pools") or {}).values()]
-    found += [(summary.get("stability") or {}).get("offered_load_factor"),
-              (summary.get("utilization") or {}).get("load_factor")]
-    top = max((v for v in found if isinstance(v, (int, float)) and math.isfinite(v)), default=None)
-    return top if top is not None and top > NEAR_SATURATION else None
+    pools = summary.get("pools") or {}
+    found = [(p.get("load_factor"), f"pool {name} at " if len(pools) > 1 else "") for name, p in pools.items()]
+    found += [((summary.get("stability") or {}).get("offered_load_factor"), "offered "),
+              ((summary.get("utilization") or {}).get("load_factor"), "")]
+    top = max(((v, of) for v, of in found if isinstance(v, (int, float)) and math.isfinite(v)),
+              key=lambda t: t[0], default=None)
+    return top if top is not None and top[0] > NEAR_SATURATION else None
 
 
 def band_key(metric: str, side: str) -> str | None:

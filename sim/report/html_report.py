@@ -145,7 +145,7 @@ def _table(header: list[str], rows: list[list[Any]], cls: str = "") -> str:
 def _mean_ci(row: dict, metric: str, unit: str | None = None) -> str:
     """``metric``'s mean (± the 95 % CI half-width when there is one, or the interval's ends when it was
     clipped to the metric's range), in the metric's unit."""
-    unit = _unit(metric) if unit is None else unit
+    unit = unit_of(metric) if unit is None else unit
     m = row.get(f"{metric}.mean")
     lo, hi = row.get(f"{metric}.ci_low"), row.get(f"{metric}.ci_high")
     if isinstance(m, (int, float)):
@@ -153,10 +153,10 @@ def _mean_ci(row: dict, metric: str, unit: str | None = None) -> str:
     return "–"
 
 
-def _unit(metric: str) -> str:
+def unit_of(metric: str) -> str:
     """The display unit of a summary key: seconds for latencies, USD for money, % for shares."""
-    if metric.startswith("latency.") or metric.endswith("_s"):
-        return "s"
+    if metric.startswith("latency.") or metric.endswith("_s") and not metric.endswith("_per_s"):
+        return "s"                   # (a rate such as throughput.requests_per_s is no time)
     if metric.startswith(("cost.", "cashflow.")) or metric.endswith("_usd"):
         return "USD"
     if metric in ("slo.attainment",) or metric.startswith("utilization.") and metric != "utilization.load_factor":
@@ -262,7 +262,8 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
 def metrics_section(summary: dict) -> str:
     """The key metrics, per pool and per class tables, and every summary value (collapsed)."""
     band = summary.get("capacity_band")
-    rows = [[label, _fmt(_get(summary, key), unit), unit if unit not in ("USD", "s", "%") else "",
+    # units the value carries ($, ms, %) or its label names (GPU-hours: '4 h' read as four hours) stay out of the column
+    rows = [[label, _fmt(_get(summary, key), unit), unit if unit not in ("USD", "s", "%", "h") else "",
              *([_band_cell(band, key)] if band else [])]
             for key, label, unit in RUN_ROWS if _get(summary, key) is not None]
     header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]
@@ -416,7 +417,7 @@ def _add_sweep(page: _Page, folder: Path, regenerate: bool) -> None:
                 f"<h3>Ranges at ±{pct:g} % capacity</h3>" + _table(
                     [*knob_paths, *ranged],
                     [[*(r.get(k) for k in knob_paths),
-                      *(configuration_range(r, m, lambda v, m=m: _fmt(v, _unit(m))) for m in ranged)]
+                      *(configuration_range(r, m, lambda v, m=m: _fmt(v, unit_of(m))) for m in ranged)]
                      for r in view.configurations])
                 + f'<p class="note">Each configuration at {pct:g} % more (lower latency) and {pct:g} % less of '
                   f"the model's capacity (fleetsim sweep --capacity-band), means over its replications; "

@@ -232,6 +232,19 @@ def _warmup_s(scenario: dict) -> float | None:
     return scenario["warmup"] if _num(scenario.get("warmup")) and scenario["warmup"] > 0 else None
 
 
+def _lengths_of(wl: dict, key: str) -> str:
+    """The workload's ``prompt_tokens`` or ``output_tokens`` in words. Under trace arrivals a length
+    left out is the trace's own, and one given replaces the trace's (a run draws it, whatever the
+    trace's rows say): both said, since the arrivals sentence names the trace."""
+    dist = wl.get(key)
+    arr = wl.get("arrival")
+    trace = isinstance(arr, dict) and arr.get("process") == "trace"
+    if not dist:
+        return "as in the trace" if trace else "–"
+    replaced = trace and isinstance(dist, dict) and dist.get("dist") != "trace"
+    return f"{lengths(dist)} tokens" + (" (not the trace's lengths)" if replaced else "")
+
+
 def _scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[list[str], list[tuple[str, str]]]:
     """What the scenario simulated, in sentences (fleet and arrivals, lengths, classes) and as
     key settings (model, pools, batching, router, disaggregation, workload, duration, step-time
@@ -245,9 +258,9 @@ def _scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[lis
     warmup = _warmup_s(scenario)
     sentences = [f"{name}: {'; '.join(lines) or 'no pools'}, {arr} for {duration(scenario.get('duration'))}"
                  + (f" (first {duration(warmup)} excluded as warm-up)" if warmup else "") + "."]
+    prompt, output = _lengths_of(wl, "prompt_tokens"), _lengths_of(wl, "output_tokens")
     if wl.get("prompt_tokens") or wl.get("output_tokens"):
-        sentences.append(f"Prompts {lengths(wl.get('prompt_tokens'))} tokens; outputs "
-                         f"{lengths(wl.get('output_tokens'))} tokens.")
+        sentences.append(f"Prompts {prompt}; outputs {output}.")
     if classes:
         sentences.append(f"{len(classes)} request classes: " + ", ".join(
             f"{c.get('name')}" + (f" ({share(c['share'], 0)})" if _num(c.get("share")) else "")
@@ -256,9 +269,9 @@ def _scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[lis
     settings += _fleet_settings(fleet, pools, lines)
     settings.append(("arrivals", arr))
     if wl.get("prompt_tokens"):
-        settings.append(("prompt tokens", lengths(wl.get("prompt_tokens"))))
+        settings.append(("prompt tokens", prompt))
     if wl.get("output_tokens"):
-        settings.append(("output tokens", lengths(wl.get("output_tokens"))))
+        settings.append(("output tokens", output))
     if classes:
         settings.append(("request classes", ", ".join(str(c.get("name")) for c in classes)))
     settings.append(("duration", duration(scenario.get("duration"))
@@ -320,6 +333,10 @@ def headroom(load_factor: float | None) -> str:
         'load factor 0.50: room for about 100% more traffic at the batch limits'
         >>> headroom(1.2)
         'load factor 1.20: over capacity (the batch limits are reached)'
+        >>> headroom(0.996)
+        'load factor 1.00: at capacity (no room for more traffic at the batch limits)'
+        >>> headroom(0.0)
+        'load factor 0.00: idle'
     """
     if not _num(load_factor) or load_factor < 0:
         return ""
@@ -327,6 +344,8 @@ def headroom(load_factor: float | None) -> str:
         return f"load factor {load_factor:.2f}: over capacity (the batch limits are reached)"
     if load_factor == 0:
         return "load factor 0.00: idle"
+    if 1 / load_factor - 1 < 0.005:     # 'room for about 0% more' of a load factor written 1.00
+        return f"load factor {load_factor:.2f}: at capacity (no room for more traffic at the batch limits)"
     return (f"load factor {load_factor:.2f}: room for about {share(1 / load_factor - 1, 0)} more "
             f"traffic at the batch limits")
 
@@ -345,6 +364,38 @@ def overload_words(offered: float | None) -> str:
     return f"offered load factor {offered:.2f}: about {offered:.3g}x the work the batch limits serve"
 
 
+#: why a request was turned away, in words (keys of ``requests.rejected_by_reason``)
+REJECTION_WORDS = {
+    "prompt_exceeds_max_context": "a prompt longer than the context (max_model_len)",
+    "prompt_exceeds_max_batched_tokens": "a prompt longer than the token budget (max_batched_tokens) "
+                                         "without chunked prefill",
+    "kv_capacity": "more KV cache than a replica holds",
+    "no_replica": "no replica up to take it",
+    "max_retries": "no retries left after replica failures",
+}
+
+
+def rejections(summary: dict) -> str:
+    """Requests turned away, in words, with why; ``''`` when none were.
+
+        >>> rejections({"requests": {"arrived": 10, "rejected": 10,
+        ...             "rejected_by_reason": {"prompt_exceeds_max_context": 10}}})
+        'Every request was rejected (10 of 10): 10 with a prompt longer than the context (max_model_len); they count as SLO misses.'
+        >>> rejections({"requests": {"arrived": 10, "rejected": 0}})
+        ''
+    """
+    req = summary.get("requests") or {}
+    rejected, arrived = req.get("rejected"), req.get("arrived")
+    if not _num(rejected) or rejected <= 0:
+        return ""
+    why = "; ".join(f"{count(n)} with {REJECTION_WORDS.get(k, k)}"
+                    for k, n in (req.get("rejected_by_reason") or {}).items() if _num(n) and n > 0)
+    of = f" of {count(arrived)}" if _num(arrived) else ""
+    head = (f"Every request was rejected ({count(rejected)}{of})" if _num(arrived) and rejected >= arrived
+            else f"{count(rejected)}{of} requests were rejected")
+    return head + (f": {why}" if why else "") + "; they count as SLO misses."
+
+
 def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     att = _get(summary, "slo.attainment")
     stable = _get(summary, "stability.stable")
@@ -357,6 +408,9 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
                      f"(target {share(SLO_TARGET, 0)}).")
     else:
         parts.append("SLO attainment unknown (no measured requests).")
+    turned_away = rejections(summary)
+    if turned_away:
+        parts.append(turned_away)
     classes = {n: _get(c, "slo.attainment") for n, c in (summary.get("classes") or {}).items()}
     if any(_num(v) for v in classes.values()):
         parts.append("Per class, within its own SLO: " + ", ".join(
@@ -368,7 +422,9 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     elif _get(summary, "stability.verdict") == "cannot tell":
         parts.append("The run is too short to tell whether the fleet keeps up at this load: "
                      "lengthen it before trusting its latency.")
-    room = headroom(_get(summary, "utilization.load_factor")) if stable is not False else \
+    served = _get(summary, "requests.completed")
+    room = "" if served == 0 and turned_away else \
+        headroom(_get(summary, "utilization.load_factor")) if stable is not False else \
         overload_words(_get(summary, "stability.offered_load_factor"))
     if room:
         parts.append(room[0].upper() + room[1:] + ".")

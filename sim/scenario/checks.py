@@ -19,6 +19,7 @@ from sim.humanize import duration as _duration
 from sim.humanize import plural
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
 from sim.scenario.perf import kernel_floor_warnings
+from sim.scenario.workload import EmpiricalTokens, FixedTokens, LognormalTokens, UniformTokens
 from sim.workload import validate as validate_workload
 
 if TYPE_CHECKING:
@@ -81,12 +82,15 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     names = [p.name for p in sc.fleet.pools]
     seen: set[str] = set()
     notes = kernel_floor_warnings(sc.perf, "perf")
+    contexts: list[int] = []
     for i, pool in enumerate(sc.fleet.pools):
         where = f"fleet.pools.{i}"
         if pool.name in seen:
             problems.append((f"{where}.name", f"pool names must be unique (got {pool.name!r} twice)"))
         seen.add(pool.name)
         gpu, model = _pool_catalog(pool, where, default_model, problems)
+        if model is not None:
+            contexts.append(min(model.max_context, pool.max_model_len or model.max_context))
         problems.extend(_pool_settings_problems(sc, pool, where, gpu))
         if model is not None and gpu is not None:
             problems.extend(_pool_memory_problems(sc, i, pool, model, gpu))
@@ -99,9 +103,42 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     problems.extend(_router_problems(sc.fleet.router, names))
     problems.extend(_disaggregation_problems(sc, names))
     problems.extend(validate_workload(sc.workload, loaded.base_dir))
+    if contexts and len(contexts) == len(sc.fleet.pools):
+        problems.extend(_prompt_fit_problems(sc.workload, max(contexts)))
     lines = [c.revenue_line for c in sc.workload.classes if getattr(c, "revenue_line", None)]
     problems.extend(validate_economics(sc.economics, names, sc.duration, sc.start, revenue_lines=lines))
     return problems
+
+
+def _least_tokens(dist) -> int | None:
+    """The fewest tokens a length distribution can draw (``None``: a trace's, not known here)."""
+    if isinstance(dist, FixedTokens):
+        return dist.value
+    if isinstance(dist, UniformTokens):
+        return dist.low
+    if isinstance(dist, LognormalTokens):
+        return dist.min
+    if isinstance(dist, EmpiricalTokens):
+        weights = dist.weights or [1.0] * len(dist.values)
+        drawn = [v for v, w in zip(dist.values, weights) if w > 0]
+        return min(drawn) if drawn else None
+    return None
+
+
+def _prompt_fit_problems(wl, longest: int) -> list[tuple[str, str]]:
+    """A prompt distribution (the workload's, or a class's) whose every draw is longer than the
+    longest context any pool serves: every such request would be rejected, as vLLM refuses a prompt
+    longer than max_model_len, and the run would measure nothing of it."""
+    sources = [(f"workload.classes.{i}.prompt_tokens" if c.prompt_tokens else "workload.prompt_tokens",
+                c.prompt_tokens or wl.prompt_tokens) for i, c in enumerate(wl.classes or [])] \
+        or [("workload.prompt_tokens", wl.prompt_tokens)]
+    out = []
+    for where, dist in dict(sources).items():
+        least = _least_tokens(dist)
+        if least is not None and least > longest:
+            out.append((where, f"every prompt is at least {least:,} tokens, longer than the longest context a "
+                               f"pool serves ({longest:,} tokens, max_model_len): every request would be rejected"))
+    return out
 
 
 def _run_problems(sc) -> list[tuple[str, str]]:
@@ -116,7 +153,7 @@ def _run_problems(sc) -> list[tuple[str, str]]:
     except OverflowError:
         problems.append(("duration", f"runs past the year 9000 from start {sc.start.isoformat()} (got {sc.duration:g} s)"))
     samples = sc.duration / sc.metrics.interval
-    if samples > 5e6:
+    if samples > 5e6 and not problems:     # a duration past the year 9000 is said once, not as rows too
         problems.append(("metrics.interval", f"would record {samples:,.0f} time-series rows over the duration "
                                              f"(at most 5,000,000): use at least {sc.duration / 5e6:g} s"))
     if all(p.replicas == 0 and p.autoscale is None for p in sc.fleet.pools):

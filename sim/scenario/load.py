@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import copy
 import difflib
+import errno
 import itertools
+import os
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,7 +25,7 @@ from pydantic import ValidationError
 
 from sim.errors import ScenarioError
 from sim.humanize import plural
-from sim.scenario.safe_yaml import TextLimitError, load_toml, load_yaml, read_text
+from sim.scenario.safe_yaml import TextLimitError, load_toml, load_yaml, not_utf8, read_text
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_errors import bool_problems, clean_loc, validation_problems
 
@@ -49,26 +52,79 @@ def read_file(path: str | Path) -> dict:
     p = Path(path)
     src = str(path)
     if not p.exists():
+        if p.is_symlink():
+            raise ScenarioError([("", _broken_link(p))], src)
         raise ScenarioError([("", "file not found" + did_you_mean(p))], src)
     try:
         text = read_text(p)
     except TextLimitError as exc:
         raise ScenarioError([("", str(exc))], src) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([("", not_utf8(exc))], src) from None
+    except OSError as exc:
         raise ScenarioError([("", f"cannot read file: {getattr(exc, 'strerror', None) or exc}")], src) from None
     toml = p.suffix.lower() == ".toml"
     try:
         data = load_toml(text) if toml else load_yaml(text)
     except TextLimitError as exc:
         raise ScenarioError([("", str(exc))], src) from None
+    except yaml.MarkedYAMLError as exc:
+        raise ScenarioError([("", f"not valid YAML: {yaml_problem(exc)}")], src) from None
+    except yaml.reader.ReaderError as exc:    # a character YAML does not allow (a NUL, say)
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise ScenarioError([("", f"not valid YAML: line {line}, column {column}: character U+{char:04X} is not "
+                                  f"allowed in YAML text")], src) from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, OverflowError, RecursionError) as exc:
         msg = str(exc).replace("\n", " ")
         raise ScenarioError([("", f"not valid {'TOML' if toml else 'YAML'}: {msg}")], src) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ScenarioError([("", f"must be a mapping of keys to values (got {type(data).__name__})")], src)
+        looks_toml = not toml and isinstance(data, str) and re.match(r"\s*[\w.\"-]+\s*=", data) is not None
+        hint = ("; it reads as TOML (key = value): name the file .toml, or write YAML's key: value"
+                if looks_toml else "")
+        raise ScenarioError([("", f"must be a mapping of keys to values (got {type(data).__name__}){hint}")], src)
     return data
+
+
+def yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """A YAML syntax error as a person reads it: where (line and column, from 1), what, and where
+    the construct it broke began; a tab where indentation goes says that YAML indents with spaces.
+
+        >>> try:
+        ...     yaml.safe_load("a: 1\\n\\tb: 2\\n")
+        ... except yaml.MarkedYAMLError as exc:
+        ...     print(yaml_problem(exc))
+        line 2, column 1: a tab where YAML expects spaces (YAML indents with spaces only)
+    """
+    def at(mark) -> str:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+    problem = exc.problem or "cannot parse"
+    context = exc.context
+    if "'\\t'" in problem:
+        problem, context = "a tab where YAML expects spaces (YAML indents with spaces only)", None
+    elif "expected <block end>" in problem:
+        problem += ": the indentation does not line up with the lines above"
+    text = f"{at(exc.problem_mark)}: {problem}" if exc.problem_mark is not None else problem
+    if context and exc.context_mark is not None and exc.context_mark.line != getattr(exc.problem_mark, "line", -1):
+        text += f" ({context} at {at(exc.context_mark)})"
+    elif context:
+        text += f" ({context})"
+    return text
+
+
+def _broken_link(p: Path) -> str:
+    """What is wrong with a symbolic link that leads to no file: a loop, or a target that is missing."""
+    try:
+        p.resolve(strict=True)
+    except RuntimeError:           # Python 3.11-3.12: 'Symlink loop'
+        return "a loop of symbolic links (it leads back to itself)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a loop of symbolic links (it leads back to itself)"
+    return f"a symbolic link to {os.readlink(p)}, which does not exist"
 
 
 #: the suffixes of a scenario file
@@ -90,7 +146,7 @@ def did_you_mean(path: Path) -> str:
     if found is None and path.parent.is_dir():
         names = [f.name for f in itertools.islice(path.parent.iterdir(), 10_000)
                  if f.suffix.lower() in SCENARIO_SUFFIXES]
-        close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.8)
+        close = difflib.get_close_matches(path.name, [n for n in names if n != path.name], n=1, cutoff=0.8)
         found = path.with_name(close[0]) if close else None
     return f" (did you mean {found}?)" if found is not None else ""
 
@@ -148,6 +204,11 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                 if last:
                     node[part] = value
                 else:
+                    if (part not in node or node[part] is None) and parts[i + 1].lstrip("-").isdigit():
+                        problems.append((where, f"there is no list here to take item {parts[i + 1]} of; give "
+                                                f"the whole list, e.g. --set '{where}=[...]'"))
+                        ok = False
+                        break
                     if part not in node or node[part] is None:
                         node[part] = {}
                     elif isinstance(node[part], str) and not last:
@@ -224,8 +285,12 @@ def problems_past_schema(exc: ValidationError, data: dict, source: str, base_dir
         return []
     cut = [".".join(map(str, r)) for r in removed]
 
+    # a class's share or arrival left out changes what workload.arrival and the shares' sum mean
+    echoes = {"workload.arrival", "workload.classes"} if any(c.startswith("workload.classes.") for c in cut) else set()
+
     def related(path: str) -> bool:
-        return any(path == c or path.startswith(c + ".") or c.startswith(path + ".") or not path for c in cut)
+        return path in echoes or any(path == c or path.startswith(c + ".") or c.startswith(path + ".") or not path
+                                     for c in cut)
 
     return [(p, m) for p, m in more if not related(p)]
 

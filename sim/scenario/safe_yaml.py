@@ -84,6 +84,33 @@ def read_input_text(path: str | Path, what: str = "") -> str:
         raise InputError(f"{path}: {exc}") from None
 
 
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    """Why a file read by :func:`read_text` is not text, with where: UTF-16 (a BOM) said as such,
+    else the first byte UTF-8 cannot read, by line and column.
+
+        >>> not_utf8(UnicodeDecodeError("utf-8", b"name: caf\\xe9\\n", 9, 10, "invalid"))
+        'not UTF-8 text: byte 0xe9 at line 1, column 10 (save the file as UTF-8)'
+        >>> not_utf8(UnicodeDecodeError("utf-8", "a: 1\\n".encode("utf-16"), 0, 1, "invalid"))
+        'is UTF-16 text: save it as UTF-8'
+    """
+    data = exc.object
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") and _reads_as_utf16(data):
+        return "is UTF-16 text: save it as UTF-8"
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column} (save the file as UTF-8)"
+
+
+def _reads_as_utf16(data: bytes) -> bool:
+    """Whether ``data`` (which starts with a UTF-16 byte-order mark) is text in UTF-16, not binary:
+    printable, with the ``:`` or ``=`` of a mapping (any pair of bytes decodes to some character)."""
+    try:
+        text = data.decode("utf-16")[:4096]
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\r\n\t" for c in text) and any(c in ":=" for c in text)
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a folder"

@@ -28,7 +28,7 @@ from pydantic import Field, field_validator, model_validator
 from sim.scenario.economics import EconomicsConfig
 from sim.scenario.perf import PerfConfig, RooflinePerf
 from sim.scenario.schedulers import SchedulerName, resolve_batching
-from sim.scenario.types import MAX_COUNT, WHOLE_NUMBER, Duration, Strict, field_error, not_a_boolean
+from sim.scenario.types import MAX_COUNT, WHOLE_NUMBER, Duration, Name, Strict, field_error, not_a_boolean
 from sim.scenario.workload import WorkloadConfig
 
 BatchingPolicy = Literal["continuous", "priority", "static"]
@@ -105,7 +105,7 @@ class Failures(Strict):
 class Pool(Strict):
     """A group of identical replicas (same GPU, model, tensor-parallel size and batching)."""
 
-    name: str = Field(min_length=1)
+    name: Name
     gpu: str | dict[str, Any] = Field(description="a catalog name or an inline datasheet mapping")
     replicas: int = Field(ge=0)
     tensor_parallel: int = Field(1, ge=1, le=MAX_COUNT, description="GPUs per pipeline stage")
@@ -226,7 +226,7 @@ class Fluid(Strict):
 class Scenario(Strict):
     """A complete what-if: workload, fleet, performance model, SLO and economics."""
 
-    name: str = "scenario"
+    name: Name = "scenario"
     seed: int = Field(1, ge=0)
     start: _dt.date = Field(_dt.date(2025, 1, 1), description="calendar date of simulated t = 0")
     duration: Duration = Field(gt=0, description="simulated time, arrivals stop here")

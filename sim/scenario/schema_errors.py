@@ -13,6 +13,7 @@ read as 1/0.
 """
 from __future__ import annotations
 
+import math
 import reprlib
 import typing
 from collections.abc import Sequence
@@ -21,8 +22,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import clipped, given
+from sim.io import reads_as_number
 from sim.scenario.schema import Scenario
-from sim.scenario.types import FIELD_ERROR, NUMBER, WHOLE_NUMBER, not_a_boolean
+from sim.scenario.types import FIELD_ERROR, MAX_COUNT, NUMBER, WHOLE_NUMBER, not_a_boolean
 
 
 # ------------------------------------------------------------------------------ error messages
@@ -147,6 +149,8 @@ def _fmt_got(value: Any) -> str:
 
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
+    if value is None or isinstance(value, bool):    # as the file writes them, not Python's None/True
+        return {None: "null", True: "true", False: "false"}[value]
     if isinstance(value, (dict, list)):
         text = _SHORT_REPR.repr(value)   # bounded: never walks a whole (possibly huge) value
         return text if len(text) <= 60 else text[:57] + "..."
@@ -158,6 +162,21 @@ def _fmt_got(value: Any) -> str:
 
 _NUMBER_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal", "int_parsing",
                             "int_type", "int_from_float", "float_parsing", "float_type", "finite_number"})
+
+
+def _digits_hint(got: Any) -> str:
+    """For a whole number written with an exponent (``1e3``: YAML reads it as text, not a number),
+    the digits to write instead.
+
+        >>> _digits_hint("1e3"), _digits_hint("2.5e0"), _digits_hint("1e400"), _digits_hint(3.5)
+        ('; YAML reads 1e3 as text: write 1000', '', '', '')
+    """
+    if not isinstance(got, str) or not reads_as_number(got):
+        return ""
+    value = float(got)
+    if not math.isfinite(value) or not value.is_integer() or abs(value) > MAX_COUNT:
+        return ""
+    return f"; YAML reads {got.strip()} as text: write {int(value)}"
 
 
 def _message(err: dict, loc: list[Any], raw: Any) -> str:
@@ -190,17 +209,23 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         tags = _tags(loc, raw, disc)
         return f"missing key {disc!r}, which says which kind this is" + (f"; allowed: {', '.join(tags)}" if tags else "")
     if typ in ("int_parsing", "int_type", "int_from_float"):
-        return f"must be a whole number (got {_fmt_got(got)})"
+        return f"must be a whole number (got {_fmt_got(got)}){_digits_hint(got)}"
     if typ == "finite_number":
         return f"must be a finite number (got {_fmt_got(got)})"
     if typ in ("float_parsing", "float_type"):
         return f"must be a number (got {_fmt_got(got)})"
     if typ in ("bool_parsing", "bool_type"):
         return f"must be true or false (got {_fmt_got(got)})"
+    if typ == NAME_OR_MAPPING:
+        what = ("a catalog model name, a mapping of the architecture or {hf_config: path}"
+                if loc and loc[-1] == "model" else "a catalog name or a mapping of keys to values")
+        return f"must be {what} (got {_fmt_got(got)})"
     if typ in ("string_type",):
         return f"must be text (got {_fmt_got(got)})"
     if typ == "string_too_short":
         return f"must not be empty (got {_fmt_got(got)})"
+    if typ == "string_too_long" and isinstance(got, str):
+        return f"must be at most {ctx.get('max_length')} characters (got {len(got):,})"
     if typ in ("date_from_datetime_parsing", "date_parsing", "date_type", "date_from_datetime_inexact"):
         return f"must be a date such as 2025-01-01 (got {_fmt_got(got)})"
     if typ in ("list_type",):
@@ -216,11 +241,31 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     return msg
 
 
+#: error type of a field that takes a catalog name or an inline mapping (``model``, a pool's ``gpu``)
+#: given neither: one message instead of one per union member
+NAME_OR_MAPPING = "name_or_mapping"
+
+
+def _name_or_mapping(errors: list[dict]) -> set[tuple]:
+    """Locations of ``str | dict`` fields whose value is neither: pydantic reports each member apart
+    (``model.str: must be text`` beside ``model: must be a mapping``)."""
+    text = {tuple(e["loc"])[:-1] for e in errors if e.get("type") == "string_type" and e.get("loc")
+            and e["loc"][-1] == "str"}
+    return {tuple(e["loc"])[:-1] for e in errors if e.get("type") == "dict_type" and e.get("loc")
+            and str(e["loc"][-1]).startswith("dict[") and tuple(e["loc"])[:-1] in text}
+
+
 def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]]:
     """Translate a pydantic error into ``(field.path, message)`` pairs (deduplicated)."""
     out: list[tuple[str, str]] = []
     seen = set()
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    name_or_mapping = _name_or_mapping(errors)
+    for err in errors:
+        if tuple(err.get("loc", ()))[:-1] in name_or_mapping:
+            if err.get("type") != "string_type":
+                continue            # said once, with the text member's error
+            err = dict(err, type=NAME_OR_MAPPING, loc=tuple(err["loc"])[:-1])
         loc = clean_loc(err.get("loc", ()), raw)
         if err.get("type") == FIELD_ERROR:       # a check across fields, about one of them
             loc.append(err["ctx"]["field"])

@@ -17,7 +17,7 @@ import math
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from sim.errors import given
@@ -27,6 +27,9 @@ _DURATION_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms
 
 
 MAX_COUNT = 2**53
+#: the longest name of a scenario, pool or request class: a label for titles and tables, not a document
+MAX_NAME = 200
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 """The largest count a scenario may give (replicas, GPUs, tokens, layers): 2**53, past which a float
 no longer holds every integer; larger integers (YAML reads 10**400 as one) would overflow the float
 arithmetic of the work estimate and the memory plan instead of being named at their field."""

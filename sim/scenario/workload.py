@@ -21,7 +21,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
-from sim.scenario.types import Duration, Strict
+from sim.scenario.types import Duration, Name, Strict
 
 TraceFormat = Literal["fleetsim", "azure", "burstgpt"]
 """``fleetsim``: our CSV/JSONL (``timestamp_s, prompt_tokens, output_tokens[, tenant]``);
@@ -184,7 +184,7 @@ class WorkloadClass(Strict):
     """One request class (tenant). Give either ``share`` (its fraction of ``workload.arrival``)
     or its own ``arrival`` process. Lengths default to the workload's."""
 
-    name: str = Field(min_length=1)
+    name: Name
     share: float | None = Field(None, ge=0, le=1)
     arrival: ArrivalProcess | None = None
     prompt_tokens: TokenDist | None = None

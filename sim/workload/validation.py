@@ -23,7 +23,7 @@ from sim.scenario.workload import (
     WorkloadConfig,
 )
 from sim import io
-from sim.workload.traces import check_trace
+from sim.workload.traces import check_trace, read_trace
 
 SHARE_TOLERANCE = 1e-9
 
@@ -36,6 +36,8 @@ def resolve_path(path: str, base_dir: pathlib.Path) -> pathlib.Path:
 def _file_problem(where: str, path: str, format: str, base_dir: pathlib.Path) -> list[tuple[str, str]]:
     """A trace file that is missing, unreadable or holds no usable row (read up to its first good row)."""
     resolved = resolve_path(path, base_dir)
+    if resolved.is_dir():
+        return [(where, f"{path!r} is a folder, not a trace file (paths are relative to the scenario's folder)")]
     if not resolved.is_file():
         return [(where, f"trace file not found: {path!r} (paths are relative to the scenario's folder)")]
     try:
@@ -140,6 +142,45 @@ def validate(cfg: WorkloadConfig, base_dir: pathlib.Path = pathlib.Path(".")) ->
     return out
 
 
+def trace_files(cfg: WorkloadConfig) -> list[tuple[str, str, str]]:
+    """Every trace file the workload names, as ``(field path, path as written, format)``: the
+    arrival process's and the token lengths', the workload's and each class's."""
+    blocks = [("workload", cfg)] + [(f"workload.classes.{i}", c) for i, c in enumerate(cfg.classes or [])]
+    out = []
+    for where, block in blocks:
+        for field in ("arrival", "prompt_tokens", "output_tokens"):
+            item = getattr(block, field, None)
+            if isinstance(item, (TraceArrival, TraceTokens)):
+                out.append((f"{where}.{field}.path", item.path, item.format))
+    return out
+
+
+def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path,
+                       skip_bad_rows: bool = False) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Every row of every trace the workload names, read as a run reads it: ``(problems, skipped)``.
+
+    ``problems``: the first bad row of each file as ``(field path, message)`` (with
+    ``skip_bad_rows``, only a file left with no request). ``skipped`` (only with ``skip_bad_rows``):
+    ``(field path, what a run would leave out)`` per file with bad rows. :func:`validate` reads a
+    trace only up to its first good row (a run reads it whole anyway); ``fleetsim validate`` reads
+    it all."""
+    problems, skipped = [], []
+    for where, path, format in trace_files(cfg):
+        resolved = resolve_path(path, base_dir)
+        if not resolved.is_file():
+            continue        # validate() has said so
+        try:
+            data = read_trace(resolved, format, skip_bad_rows=skip_bad_rows, display_path=path)
+        except InputError as exc:
+            problems.append((where, str(exc)))
+            continue
+        if data.bad_rows:
+            first = f"; the first, {data.messages[0].removeprefix(f'{path}: ')}" if data.messages else ""
+            skipped.append((where, f"{path}: {data.bad_rows:,} bad {'row' if data.bad_rows == 1 else 'rows'} "
+                                   f"left out by --skip-bad-rows{first}"))
+    return problems, skipped
+
+
 def _length_sources(where: str, prompt: TokenDist | None, output: TokenDist | None,
                     source: ArrivalProcess | None) -> list[tuple[str, str]]:
     out = []
@@ -153,4 +194,4 @@ def _length_sources(where: str, prompt: TokenDist | None, output: TokenDist | No
     return out
 
 
-__all__ = ["SHARE_TOLERANCE", "resolve_path", "validate"]
+__all__ = ["SHARE_TOLERANCE", "resolve_path", "trace_files", "trace_row_problems", "validate"]

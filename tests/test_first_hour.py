@@ -1,0 +1,481 @@
+"""A new user's first hour: what the terminal and the report say when input is odd but legal, and
+the one clear line when it is not."""
+import pytest
+
+import sim
+from sim.report.overview import overview
+
+
+def _short(*extra):
+    return ["duration=2m", "warmup=0", *extra]
+
+
+def test_a_run_whose_every_prompt_is_too_long_says_so_not_idle():
+    """Prompts of about 30,000 tokens on Llama-3-8B (context 8,192) are all turned away, as vLLM refuses
+    a prompt longer than max_model_len: the verdict names the count and the reason, and does not
+    call the fleet idle with room for more traffic. (A distribution that can only draw such prompts
+    is refused before the run: the next test.)"""
+    r = sim.run("scenarios/baseline.yaml",
+                overrides=_short("workload.prompt_tokens={dist: lognormal, mean: 30000, cv: 0.05}"))
+    n = r.summary["requests"]["arrived"]
+    assert n > 0 and r.summary["requests"]["rejected"] == n
+    v = overview(r.summary).verdict
+    assert f"Every request was rejected ({n:,} of {n:,}): {n:,} with a prompt longer than the context" in v
+    assert "idle" not in v and "room for" not in v and "load factor" not in v.lower()
+
+
+def test_some_rejections_are_counted_by_reason_and_the_headroom_stays():
+    s = {"scenario": "x", "slo": {"attainment": 0.7, "ttft_s": 2.0, "tpot_s": 0.1},
+         "requests": {"arrived": 10, "completed": 7, "rejected": 3,
+                      "rejected_by_reason": {"prompt_exceeds_max_context": 2, "kv_capacity": 1, "no_replica": 0}},
+         "utilization": {"load_factor": 0.5}, "pools": {}}
+    v = overview(s).verdict
+    assert ("3 of 10 requests were rejected: 2 with a prompt longer than the context (max_model_len); "
+            "1 with more KV cache than a replica holds; they count as SLO misses.") in v
+    assert "room for about 100% more traffic" in v
+
+
+def test_no_rejection_no_sentence():
+    s = {"scenario": "x", "slo": {"attainment": 1.0}, "requests": {"arrived": 10, "completed": 10, "rejected": 0},
+         "pools": {}}
+    assert "rejected" not in overview(s).verdict
+
+
+def _validate_err(tmp_path, capsys, name, text):
+    from sim.cli import main
+
+    p = tmp_path / name
+    p.write_text(text)
+    assert main(["validate", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and "<unicode string>" not in err and len(err.splitlines()) == 1
+    return err.removeprefix(f"{p}: ")
+
+
+def test_a_tab_in_the_indentation_says_yaml_indents_with_spaces(tmp_path, capsys):
+    err = _validate_err(tmp_path, capsys, "s.yaml", "name: x\nworkload:\n\tarrival: {rate: 1}\n")
+    assert err == "not valid YAML: line 3, column 1: a tab where YAML expects spaces (YAML indents with spaces only)"
+
+
+def test_a_misaligned_line_says_where_it_and_its_block_are(tmp_path, capsys):
+    text = "fleet:\n  router: random\n  pools:\n    - name: a\n      gpu: h100-sxm\n   replicas: 2\n"
+    err = _validate_err(tmp_path, capsys, "s.yaml", text)
+    assert err == ("not valid YAML: line 6, column 4: expected <block end>, but found '<block mapping start>': "
+                   "the indentation does not line up with the lines above "
+                   "(while parsing a block mapping at line 2, column 3)")
+
+
+def test_an_unclosed_list_names_both_ends(tmp_path, capsys):
+    err = _validate_err(tmp_path, capsys, "s.yaml", "seed: 1\nmodel: [a, b\nname: x\n")
+    assert err == ("not valid YAML: line 3, column 5: expected ',' or ']', but got ':' "
+                   "(while parsing a flow sequence at line 2, column 8)")
+
+
+def test_toml_written_into_a_yaml_file_is_named_as_toml(tmp_path, capsys):
+    err = _validate_err(tmp_path, capsys, "s.yaml", 'name = "x"\nseed = 1\n')
+    assert err == ("must be a mapping of keys to values (got str); it reads as TOML (key = value): "
+                   "name the file .toml, or write YAML's key: value")
+    # a lone word is no TOML: no hint
+    assert _validate_err(tmp_path, capsys, "w.yaml", "hello\n") == "must be a mapping of keys to values (got str)"
+
+
+@pytest.mark.parametrize("override, field", [
+    ("name=" + "x" * 5000, "name"),
+    ("fleet.pools.0.name=" + "p" * 201, "fleet.pools.0.name"),
+    ("workload.classes=[{name: " + "c" * 300 + ", share: 1}]", "workload.classes.0.name"),
+])
+def test_a_name_is_a_label_of_at_most_200_characters(capsys, override, field):
+    """A name is printed in every title, table and figure: 5,000 characters of it filled the terminal
+    and the report 100 times over; it is refused by its length, not echoed."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
+    n = len(override.split("=", 1)[1].split(",")[0].removeprefix("[{name: "))
+    assert capsys.readouterr().err == f"scenarios/baseline.yaml: {field}: must be at most 200 characters (got {n:,})\n"
+
+
+def test_a_name_of_200_characters_and_unicode_is_kept_whole(capsys):
+    from sim.cli import main
+
+    name = "ünï cødé 🚀 " + "é" * 189
+    assert len(name) == 200
+    assert main(["validate", "scenarios/baseline.yaml", "--set", f"name={name}"]) == 0
+    assert f"ok ({name}:" in capsys.readouterr().out
+
+
+def test_an_empty_scenario_name_is_refused(capsys):
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "name="]) == 2
+    assert capsys.readouterr().err == "scenarios/baseline.yaml: name: must not be empty (got '')\n"
+
+
+def test_a_trace_path_that_is_a_folder_says_folder_not_missing(tmp_path, capsys):
+    from sim.cli import main
+
+    (tmp_path / "traces").mkdir()
+    sc = tmp_path / "s.yaml"
+    sc.write_text(open("scenarios/baseline.yaml").read().replace(
+        "arrival: {process: poisson, rate: 12}", "arrival: {process: trace, path: traces}"))
+    assert main(["validate", str(sc)]) == 2
+    assert capsys.readouterr().err == (f"{sc}: workload.arrival.path: 'traces' is a folder, not a trace file "
+                                       "(paths are relative to the scenario's folder)\n")
+
+
+@pytest.mark.parametrize("block, row, message", [
+    ("arrival: {process: trace, path: t.csv}", "0.2,200.5,20",
+     "workload.arrival.path: t.csv: line 3: column 'prompt_tokens': must be an integer token count (got '200.5')"),
+    ("arrival: {process: trace, path: t.csv}", "0.05,200,20",
+     "workload.arrival.path: t.csv: line 3: column 'timestamp_s': times must not go backwards "
+     "(previous row: 0.1) (got '0.05')"),
+    ("arrival: {process: poisson, rate: 12}\n  classes: [{name: a, share: 1, output_tokens: {dist: trace, path: t.csv}}]",
+     "0.2,200,0", "workload.classes.0.output_tokens.path: t.csv: line 3: column 'output_tokens': must be >= 1 (got '0')"),
+])
+def test_validate_reads_every_trace_row_as_run_does(tmp_path, capsys, block, row, message):
+    """A bad row after the first good one passed ``fleetsim validate`` ('ok') and stopped ``run``."""
+    from sim.cli import main
+
+    (tmp_path / "t.csv").write_text(f"timestamp_s,prompt_tokens,output_tokens\n0.1,100,10\n{row}\n")
+    sc = tmp_path / "s.yaml"
+    sc.write_text(open("scenarios/baseline.yaml").read().replace("arrival: {process: poisson, rate: 12}", block))
+    assert main(["validate", str(sc)]) == 2
+    assert capsys.readouterr().err == f"{sc}: {message}\n"
+    assert main(["run", str(sc), "--quiet", "--set", "duration=1m", "--set", "warmup=0"]) == 2
+    assert message.split(": ", 1)[1] in capsys.readouterr().err      # what run says of the same row
+
+
+@pytest.mark.parametrize("override, field", [("model=[llama-3-8b]", "model"), ("fleet.pools.0.model=5", "fleet.pools.0.model")])
+def test_a_model_that_is_neither_name_nor_mapping_is_one_problem(capsys, override, field):
+    """``model: [llama-3-8b]`` gave two lines, ``model.str: must be text`` (a key the file does not
+    have) and ``model: must be a mapping``: one line says what the field takes."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
+    got = override.split("=", 1)[1]
+    got = "['llama-3-8b']" if got.startswith("[") else got
+    assert capsys.readouterr().err == (f"scenarios/baseline.yaml: {field}: must be a catalog model name, a mapping "
+                                       f"of the architecture or {{hf_config: path}} (got {got})\n")
+
+
+def test_the_metrics_table_does_not_write_gpu_hours_as_hours():
+    """'GPU-hours provisioned | 4 | h' read as four hours of wall time; the label carries the unit."""
+    import re
+
+    from sim.report.html_report import metrics_section
+
+    page = metrics_section({"gpu_hours": {"provisioned": 4.0, "busy": 2.5},
+                            "throughput": {"requests_per_s": 12.0}})
+    cells = lambda label: re.search(rf"<td>{label}</td><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td>", page).groups()
+    assert cells("GPU-hours provisioned") == ("4", "")
+    assert cells("GPU-hours busy") == ("2.5", "")
+    assert cells("throughput") == ("12", "req/s")
+
+
+def test_an_interrupted_sweep_keeps_its_finished_points_and_resumes_from_them(tmp_path, capsys):
+    """Ctrl-C in the middle of a sweep: exit status 130, a line saying how many points are kept and
+    that the same command resumes; every kept point file is whole JSON; the rerun reuses them."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sim.cli import main
+
+    out = tmp_path / "sw"
+    argv = ["sweep", "scenarios/baseline.yaml", "--set", "duration=10m", "--set", "warmup=0", "--executor",
+            "serial", "--grid", "fleet.pools.0.replicas=1,2,3,4,5,6,7,8,9,10,11,12", "--out", str(out), "--quiet",
+            "--no-figures"]
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((out / "points").glob("*.json")) and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    kept = sorted((out / "points").glob("*.json"))
+    assert proc.returncode == 130 and 1 <= len(kept) < 12, (proc.returncode, err)
+    n = len(kept)
+    assert err.strip().splitlines()[-1] == (f"interrupted: {n} finished point{'s' if n > 1 else ''} kept in "
+                                            f"{out / 'points'}; the same command resumes from {'them' if n > 1 else 'it'}")
+    for f in kept:
+        json.loads(f.read_text())
+    assert not [f for f in os.listdir(out / "points") if not f.endswith(".json")]   # no half-written file
+    # the first n values ran (serial, in grid order): a rerun over them computes nothing
+    values = ",".join(str(v) for v in range(1, n + 1))
+    capsys.readouterr()
+    assert main([*argv[:-6], "--grid", f"fleet.pools.0.replicas={values}", "--out", str(out), "--quiet",
+                 "--no-figures"]) == 0
+    assert f"{n} points ({n} reused from {out}), 0 failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pools, stability, utilization, words", [
+    ({"big": {"load_factor": 0.43}, "small": {"load_factor": 0.88}}, {"offered_load_factor": 0.67}, 0.66,
+     "Near saturation (pool small at load factor 0.88)"),
+    ({"main": {"load_factor": 0.90}}, {"offered_load_factor": 0.89}, 0.90, "Near saturation (load factor 0.90)"),
+    ({"main": {"load_factor": 0.80}}, {"offered_load_factor": 0.91}, 0.80, "Near saturation (offered load factor 0.91)"),
+])
+def test_the_near_saturation_hint_says_whose_load_factor_it_is(pools, stability, utilization, words):
+    """DeepSeek's two pools read 'Load factor 0.66: room for about 53% more traffic ... Near saturation
+    (load factor 0.88)': two load factors in one verdict, the second of one pool, unsaid."""
+    s = {"scenario": "x", "slo": {"attainment": 1.0}, "pools": pools, "stability": {"stable": True, **stability},
+         "utilization": {"load_factor": utilization}}
+    assert words + " a few per cent of capacity moves latency" in overview(s).verdict
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["run", "scenarios/baseline.yaml", "--figures", "svgz"],
+     "fleetsim run: error: argument --figures: invalid choice: 'svgz' (choose from 'svg', 'png', 'none'); "
+     "fleetsim run --help lists the options"),
+    (["run"], "fleetsim run: error: the following arguments are required: scenario; fleetsim run --help lists the options"),
+    (["validate", "scenarios/baseline.yaml", "--bogus"],
+     "fleetsim validate: error: unrecognized arguments: --bogus; fleetsim validate --help lists the options"),
+])
+def test_a_wrong_option_is_one_line_without_the_usage_block(capsys, argv, line):
+    """argparse printed eight lines of usage before the one line that says what is wrong."""
+    from sim.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == line + "\n"
+
+
+@pytest.mark.parametrize("flag, value, line", [
+    ("--gpu", "h900", "--gpu: unknown GPU 'h900'; allowed: a100-80gb, b200, b300, gb200, h100-pcie, h100-sxm, h20, "
+                      "h200-sxm, l40s, mi300x, mi325x, mi355x"),
+    ("--model", "llama-9", "--model: unknown model 'llama-9'; allowed: deepseek-r1,"),
+])
+def test_calibrate_names_the_flag_of_an_unknown_gpu_or_model(capsys, flag, value, line):
+    """It said 'unknown GPU ... or an inline mapping of the datasheet': no flag named, and a mapping
+    a command-line flag cannot take."""
+    from sim.cli import main
+
+    argv = ["calibrate", "examples/calibration_points.csv", "--gpu", "h100-sxm", "--model", "llama-2-7b"]
+    argv[argv.index(flag) + 1] = value
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(line) and "inline mapping" not in err and len(err.splitlines()) == 1
+
+
+def test_reprice_of_a_file_or_a_missing_folder_says_which(tmp_path, capsys):
+    """'scenarios/baseline.yaml: no usage.npz (a result folder ...)' for a scenario file given by mistake."""
+    from sim.cli import main
+
+    assert main(["reprice", "scenarios/baseline.yaml", "--set", "economics.gpu_hour_usd=1"]) == 2
+    assert capsys.readouterr().err == ("scenarios/baseline.yaml: a file, not a result folder (fleetsim reprice "
+                                       "reads the folder fleetsim run --out DIR wrote)\n")
+    assert main(["reprice", str(tmp_path / "nope"), "--set", "economics.gpu_hour_usd=1"]) == 2
+    assert capsys.readouterr().err == (f"{tmp_path / 'nope'}: no such result folder (fleetsim reprice reads the "
+                                       "folder fleetsim run --out DIR wrote)\n")
+
+
+def test_a_duration_past_the_year_9000_is_one_line_not_a_300_digit_row_count(capsys):
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "duration=1e300"]) == 2
+    assert capsys.readouterr().err == ("scenarios/baseline.yaml: duration: runs past the year 9000 from start "
+                                       "2025-01-01 (got 1e+300 s)\n")
+
+
+@pytest.mark.parametrize("value, hint", [("1e3", "; YAML reads 1e3 as text: write 1000"), ("1e400", ""),
+                                         ("2.5e0", "")])
+def test_a_whole_number_written_with_an_exponent_says_what_to_write(capsys, value, hint):
+    """YAML 1.1 reads 1e3 (no decimal point, no exponent sign) as text: 'must be a whole number (got
+    '1e3')' left a user wondering what is not whole about a thousand."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", f"fleet.pools.0.replicas={value}"]) == 2
+    assert capsys.readouterr().err == (f"scenarios/baseline.yaml: fleet.pools.0.replicas: must be a whole number "
+                                       f"(got '{value}'){hint}\n")
+
+
+def test_the_header_says_when_given_lengths_replace_a_traces_own(tmp_path):
+    """A trace carries each request's lengths; a workload that also gives prompt_tokens draws them
+    instead (docs/workload.md). The header said 'arrivals replayed from the trace' and 'Prompts
+    lognormal ...' without saying the trace's own lengths were not used."""
+    (tmp_path / "t.csv").write_text("timestamp_s,prompt_tokens,output_tokens\n0.1,100,10\n0.2,200,20\n")
+    text = open("scenarios/baseline.yaml").read().replace("arrival: {process: poisson, rate: 12}",
+                                                          "arrival: {process: trace, path: t.csv}")
+    text = text.replace("  output_tokens: {dist: lognormal, mean: 250, cv: 1.0, max: 2048}\n", "")
+    sc = tmp_path / "s.yaml"
+    sc.write_text(text)
+    r = sim.run(str(sc), overrides=_short())
+    assert sorted(r.records["output_tokens"].tolist()) == [10, 20]          # the trace's own outputs...
+    assert sorted(r.records["prompt_tokens"].tolist()) != [100, 200]        # ...and drawn prompts
+    r.write(tmp_path / "out")
+    import json
+    o = overview(r.summary, json.loads((tmp_path / "out" / "scenario.json").read_text()))
+    assert ("Prompts lognormal, mean 1,000 (CV 1, max 8,192) tokens (not the trace's lengths); outputs as in "
+            "the trace.") in o.paragraph
+
+
+def test_every_problem_of_an_hf_config_names_the_scenario_and_field(tmp_path, capsys):
+    """The second problem of a config.json came out as '/path/c.json: head_dim: required ...' without
+    the scenario file and the field in front."""
+    from sim.cli import main
+
+    (tmp_path / "c.json").write_text('{"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 0, '
+                                     '"num_hidden_layers": 32, "intermediate_size": 14336, "vocab_size": 128256, '
+                                     '"num_key_value_heads": 8, "max_position_embeddings": 8192}')
+    sc = tmp_path / "s.yaml"
+    sc.write_text(open("scenarios/baseline.yaml").read().replace("model: llama-3-8b ", "model: {hf_config: c.json} "))
+    assert main(["validate", str(sc)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(ln.startswith(f"{sc}: model.hf_config: {tmp_path / 'c.json'}: ") for ln in lines)
+    assert lines[1].endswith("head_dim: required for this model_type")
+
+
+def test_a_rate_is_not_written_as_a_time():
+    """throughput.requests_per_s ends in '_s': the sweep page wrote 11.72 req/s as '11.72 s'."""
+    from sim.report.html_report import _mean_ci, unit_of
+
+    assert [unit_of(k) for k in ("throughput.requests_per_s", "stability.backlog_growth_per_s",
+                                 "latency.ttft.p99", "slo.ttft_s")] == ["", "", "s", "s"]
+    assert _mean_ci({"throughput.requests_per_s.mean": 11.72}, "throughput.requests_per_s") == "11.72"
+    assert _mean_ci({"latency.ttft.p99.mean": 0.185}, "latency.ttft.p99") == "185.0 ms"
+
+
+def test_the_sweep_table_heads_each_metric_with_its_unit(tmp_path, capsys):
+    """The terminal's sweep table writes metrics as plain numbers (0.185, 1): the header says in what."""
+    from sim.cli import main
+
+    assert main(["sweep", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--grid",
+                 "fleet.pools.0.replicas=2", "--out", str(tmp_path / "s"), "--quiet", "--no-figures", "--columns",
+                 "latency.ttft.p99,slo.attainment,utilization.load_factor,throughput.requests_per_s"]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.endswith("latency.ttft.p99 (s)  slo.attainment (0-1)  utilization.load_factor  "
+                         "throughput.requests_per_s")
+
+
+@pytest.mark.parametrize("data, message", [
+    ("name: café\n".encode("utf-16"), "is UTF-16 text: save it as UTF-8"),
+    (b"seed: 1\nname: caf\xe9\n", "not UTF-8 text: byte 0xe9 at line 2, column 10 (save the file as UTF-8)"),
+    (b"seed: 1\nname: a\x00b\n", "not valid YAML: line 2, column 8: character U+0000 is not allowed in YAML text"),
+])
+def test_a_file_that_is_not_utf8_text_says_where_and_what_to_do(tmp_path, capsys, data, message):
+    """It said \"cannot read file: 'utf-8' codec can't decode byte 0xe9 in position 17: invalid
+    continuation byte\" (and '<unicode string>, position 14' for a NUL)."""
+    from sim.cli import main
+
+    p = tmp_path / "s.yaml"
+    p.write_bytes(data)
+    assert main(["validate", str(p)]) == 2
+    assert capsys.readouterr().err == f"{p}: {message}\n"
+
+
+def test_a_broken_symbolic_link_is_named_as_one(tmp_path, capsys):
+    """A dangling link said 'file not found (did you mean s.yaml?)', naming itself."""
+    from sim.cli import main
+
+    (tmp_path / "s.yaml").symlink_to("gone.yaml")
+    (tmp_path / "a.yaml").symlink_to("b.yaml")
+    (tmp_path / "b.yaml").symlink_to("a.yaml")
+    assert main(["validate", str(tmp_path / "s.yaml")]) == 2
+    assert capsys.readouterr().err == f"{tmp_path / 's.yaml'}: a symbolic link to gone.yaml, which does not exist\n"
+    assert main(["validate", str(tmp_path / "a.yaml")]) == 2
+    assert capsys.readouterr().err == f"{tmp_path / 'a.yaml'}: a loop of symbolic links (it leads back to itself)\n"
+
+
+@pytest.mark.parametrize("override, line", [
+    ("workload.classes.0.name=x", "--set: workload.classes: there is no list here to take item 0 of; give the "
+                                  "whole list, e.g. --set 'workload.classes=[...]'"),
+    ("slo=null", "scenarios/baseline.yaml: slo: must be a mapping of keys to values (got null)"),
+    ("fleet.pools.0.autoscale=true", "scenarios/baseline.yaml: fleet.pools.0.autoscale: must be a mapping of keys "
+                                     "to values (got true)"),
+])
+def test_overrides_speak_yaml(capsys, override, line):
+    """--set into a list the scenario does not have made a mapping {'0': ...} and said 'must be a list
+    (got {'0': 'x'})'; null and true were written as Python's None and True."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
+    assert capsys.readouterr().err == line + "\n"
+
+
+@pytest.mark.parametrize("module", ["sim.errors", "sim.scenario.load", "sim.scenario.safe_yaml",
+                                    "sim.scenario.schema_errors", "sim.report.overview", "sim.metrics.band"])
+def test_the_examples_in_the_docstrings_of_what_a_user_reads_hold(module):
+    """The examples of messages and verdicts in these modules' docstrings are what the code says."""
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0
+
+
+def test_a_revenue_line_named_with_no_lines_defined_is_a_warning(recwarn):
+    """A class's revenue_line with no economics.revenue booked $0 of revenue without a word; it stays
+    legal (a re-pricing may add the lines)."""
+    from sim.errors import ScenarioWarning
+
+    r = sim.run("scenarios/baseline.yaml",
+                overrides=_short("workload.classes=[{name: a, share: 1, revenue_line: api}]"))
+    said = [str(w.message) for w in recwarn if issubclass(w.category, ScenarioWarning)]
+    assert any("economics.revenue: the workload names revenue line 'api' but no line is defined: the run books "
+               "no revenue" in m for m in said), said
+    assert r.summary["cashflow"]["revenue"] == 0
+
+
+@pytest.mark.parametrize("overrides, line", [
+    (["workload.prompt_tokens={dist: fixed, value: 9000}"],
+     "workload.prompt_tokens: every prompt is at least 9,000 tokens, longer than the longest context a pool "
+     "serves (8,192 tokens, max_model_len): every request would be rejected"),
+    (["workload.prompt_tokens={dist: uniform, low: 5000, high: 6000}", "fleet.pools.0.max_model_len=4096"],
+     "workload.prompt_tokens: every prompt is at least 5,000 tokens, longer than the longest context a pool "
+     "serves (4,096 tokens, max_model_len): every request would be rejected"),
+    (["workload.classes=[{name: a, share: 0.5, prompt_tokens: {dist: empirical, values: [9000, 100], "
+      "weights: [1, 0]}}, {name: b, share: 0.5}]"],
+     "workload.classes.0.prompt_tokens: every prompt is at least 9,000 tokens, longer than the longest context "
+     "a pool serves (8,192 tokens, max_model_len): every request would be rejected"),
+])
+def test_prompts_that_can_never_fit_a_context_are_refused_before_the_run(capsys, overrides, line):
+    from sim.cli import main
+
+    argv = ["validate", "scenarios/baseline.yaml"]
+    for o in overrides:
+        argv += ["--set", o]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"scenarios/baseline.yaml: {line}\n"
+    # a prompt of exactly the context length is served (as vLLM serves it): no problem
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "workload.prompt_tokens={dist: fixed, value: 8192}"]) == 0
+
+
+def test_a_bad_class_share_is_said_once_without_echoes(capsys):
+    """A share of .nan also drew 'workload.arrival: not used: every class has its own arrival' (the
+    share left out to check the rest made the class look like one with its own arrival)."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "workload.classes=[{name: a, share: .nan}]"]) == 2
+    assert capsys.readouterr().err == ("scenarios/baseline.yaml: workload.classes.0.share: must be a finite number "
+                                       "(got nan)\n")
+    # problems elsewhere are still all said at once
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "workload.classes=[{name: a, share: x}]",
+                 "--set", "fleet.pools.0.gpu=h900"]) == 2
+    err = capsys.readouterr().err
+    assert "workload.classes.0.share: must be a number (got 'x')" in err and "fleet.pools.0.gpu: unknown GPU" in err
+
+
+def test_a_run_without_a_single_request_has_a_verdict(capsys):
+    """1e-9 requests/s for a minute: no request arrives; the terminal summary says so (it divided by
+    the load factor 0)."""
+    from sim.cli import main
+
+    assert main(["run", "scenarios/baseline.yaml", "--quiet", "--set", "workload.arrival.rate=1e-9",
+                 "--set", "duration=1m", "--set", "warmup=0"]) == 0
+    out = capsys.readouterr().out
+    assert "SLO attainment unknown (no measured requests)." in out and "load factor 0.00: idle" in out.lower()
+
+
+def test_a_pool_name_of_200_characters_runs_in_the_fluid_tier():
+    """The fluid tier measures each pool in a scenario named 'capacity-<pool>': 209 characters for a pool
+    name of 200, past the names' limit."""
+    from sim.fluid.capacity import pool_template
+    from sim.scenario.load import load_scenario, scenario_from_dict
+
+    loaded = load_scenario("scenarios/baseline.yaml", ["fleet.pools.0.name=" + "p" * 200])
+    template = pool_template(loaded.scenario, 0)
+    template["workload"]["arrival"] = {"process": "poisson", "rate": 1.0}
+    template.update(duration=60.0, warmup=0.0, seed=1)
+    assert scenario_from_dict(template, "<capacity curve>", loaded.base_dir).scenario.name == ("capacity-" + "p" * 200)[:200]
