@@ -465,7 +465,7 @@ def _add_plan(page: _Page, folder: Path, regenerate: bool) -> None:
         judged = metrics[1:] if slower else []      # the constraints' metrics, as judged on the slower side
         rows = [[", ".join(g.get("overrides", [])), *([label] if slower else []), g.get("feasible"),
                  *([robust_feasible(g)] if slower else []), *(_mean_ci(g, m) for m in metrics),
-                 *(_mean_ci(g, SLOWER + m, _unit(m)) for m in judged)] for g, label in shown]
+                 *(_mean_ci(g, SLOWER + m, unit_of(m)) for m in judged)] for g, label in shown]
         header = ["configuration", *(["answer"] if slower else []), "feasible", *([f"feasible {slower}"] if slower else []),
                   *metrics, *(f"{m} {slower}" for m in judged)]
         page.sections.append(f"<h2>Plan</h2><p>objective: minimise {html.escape(str(data.get('objective')))}"
