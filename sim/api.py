@@ -31,6 +31,7 @@ from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict,
 from sim.serving.fleet import Fleet
 from sim.serving.outcome import EVENT_KINDS, FleetOutcome
 from sim.serving.pool import PoolRuntime
+from sim.serving.saturated import scheduler_factor
 
 
 
@@ -74,9 +75,11 @@ def _as_loaded(scenario: Any, overrides: Iterable[str]) -> LoadedScenario:
     raise TypeError(f"cannot run a {type(scenario).__name__}; pass a path, a dict or a Scenario")
 
 
-def build_pools(loaded: LoadedScenario, capacity: float = 1.0) -> list[PoolRuntime]:
+def build_pools(loaded: LoadedScenario, capacity: float = 1.0, scheduler_factors: bool = False) -> list[PoolRuntime]:
     """Catalog entries, memory plan and step-time model of every pool; ``capacity`` scales every
-    pool's step-time model (:func:`sim.perf.scaled.scaled`: each iteration ``1 / capacity`` as long)."""
+    pool's step-time model (:func:`sim.perf.scaled.scaled`: each iteration ``1 / capacity`` as long).
+    ``scheduler_factors``: measure each pool's load-factor scheduler factor on its own engine
+    (:func:`sim.serving.saturated.scheduler_factor`; what a run's summary and autoscaler read)."""
     sc = loaded.scenario
     from sim.scenario.checks import pool_dtypes, pool_layout, pool_setup
 
@@ -89,6 +92,10 @@ def build_pools(loaded: LoadedScenario, capacity: float = 1.0) -> list[PoolRunti
                                kv_blocks=plan.kv_blocks,
                                kv_bytes_per_token=plan.kv_bytes_per_token, weight_dtype=wdt,
                                max_context=min(model.max_context, p.max_model_len or model.max_context)))
+    if scheduler_factors:
+        start = dt.datetime.combine(sc.start, dt.time(0, 0))
+        for pool in out:
+            pool.scheduler_factor = scheduler_factor(sc, pool, loaded.base_dir, start)
     return out
 
 
@@ -175,7 +182,7 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
     from sim.workload import classes, generate
 
     sc = loaded.scenario
-    pools = build_pools(loaded, capacity)
+    pools = build_pools(loaded, capacity, scheduler_factors=True)
     env = simpy.Environment()
     cls = classes(sc.workload)
     fleet = Fleet(env, sc, pools, [c.priority for c in cls], fast=sc.engine == "fast", seed=sc.seed,
