@@ -15,14 +15,15 @@ recomputes. So the pool's engine is asked instead:
    model, KV cache and batching; no autoscaler, failures or disaggregation) :data:`OVERLOAD` times
    faster than the closed form serves them, so its queue never empties;
 2. completions after the first ``3 B`` (``B`` = ``max_num_seqs``: a few batch turnovers, the
-   synchronized start left out) are the saturated window. It grows until its two halves agree
-   within :data:`SETTLED` (at least :data:`MIN_WINDOW_REQUESTS`, at most
+   synchronized start left out) are the saturated window. It grows until its factor's standard
+   error (batch means) is within :data:`SETTLED` of it (at least :data:`MIN_WINDOW_REQUESTS`, at most
    :data:`MAX_WINDOW_REQUESTS` completions): an engine whose cost comes in rare, large events
    (TensorRT-LLM without chunked context drains its whole batch before a prompt as long as the
    token budget, one request in a few hundred under a clipped lognormal) needs a long window, a
    steady one stops early;
 3. the **scheduler factor** is the window's replica-seconds per completed request over the closed
-   form at the window's own mean prompt and output tokens:
+   form at the window's own mean prompt and output tokens, for the ``n`` requests completed after
+   the window's first completion time ``t_first`` up to the last one, ``t_last``:
 
        factor = (t_last - t_first) / n  /  s(mean p, mean o)
 
@@ -61,8 +62,10 @@ MIN_WINDOW_REQUESTS = 3000
 """Completions in the saturated window before the measurement may stop."""
 MAX_WINDOW_REQUESTS = 40_000
 """Completions in the saturated window at most (the measurement stops there, settled or not)."""
-SETTLED = 0.02
-"""The window is long enough when its two halves' factors differ by at most this share."""
+SETTLED = 0.0075
+"""The window is long enough when the standard error of its factor is at most this share of it."""
+BATCHES = 8
+"""Runs of consecutive completions the window is cut into for its standard error (batch means)."""
 OVERLOAD = 3.0
 """Requests arrive this many times faster than the closed form serves them (the engine is never
 that much faster than the closed form: mixed iterations save at most the second weight read)."""
@@ -106,8 +109,11 @@ def _one_replica(scenario, pool: PoolRuntime):
 
 
 def _ratio(pool: PoolRuntime, rec: np.ndarray, t0: float) -> float:
-    """Replica-seconds per completion of ``rec`` (completed after ``t0``, the last at the end of the
-    span) over the closed form at their own mean lengths."""
+    """Replica-seconds per request completed after ``t0`` (of ``rec``, in completion order; the span
+    ends at the last completion) over the closed form at their own mean lengths."""
+    rec = rec[rec["completion_s"] > t0]
+    if not len(rec):
+        return 1.0
     per_request = (float(rec["completion_s"][-1]) - t0) / len(rec)
     closed = seconds_per_request(pool.step_model, limits_of(pool.cfg.batching, pool.kv_blocks),
                                  float(np.mean(rec["prompt_tokens"])), float(np.mean(rec["generated_tokens"])))
@@ -153,15 +159,16 @@ def saturated_window(scenario, pool: PoolRuntime, reqs: RequestChunk) -> tuple[n
         rec = rec[:max(len(rec) - 2 * b, 0)]
     if len(rec) - lo < MIN_WINDOW:
         return rec[:0], 0.0
-    return rec[lo + 1:], float(rec["completion_s"][lo])
+    return rec[lo:], float(rec["completion_s"][lo])
 
 
 def _settled(pool: PoolRuntime, rec: np.ndarray, lo: int) -> bool:
-    """Whether the window's two halves agree on the factor within :data:`SETTLED`."""
-    mid = (lo + len(rec)) // 2
-    first = _ratio(pool, rec[lo + 1:mid + 1], float(rec["completion_s"][lo]))
-    second = _ratio(pool, rec[mid + 1:], float(rec["completion_s"][mid]))
-    return abs(first - second) <= SETTLED * (first + second) / 2.0
+    """Whether the window's factor is known within :data:`SETTLED` (its standard error by batch
+    means: the window cut into :data:`BATCHES` runs of consecutive completions, each run the
+    completions after its first completion's time, so requests finishing together stay together)."""
+    cuts = np.linspace(lo, len(rec) - 1, BATCHES + 1).astype(int)
+    r = np.array([_ratio(pool, rec[i:j + 1], float(rec["completion_s"][i])) for i, j in zip(cuts[:-1], cuts[1:])])
+    return float(np.std(r, ddof=1)) / math.sqrt(BATCHES) <= SETTLED * float(np.mean(r))
 
 
 def _key(scenario, pool: PoolRuntime, reqs: RequestChunk) -> str:
