@@ -78,11 +78,13 @@ _CACHE: dict[str, float] = {}
 
 
 def measurement_requests(workload, horizon_s: float, n: int, base_dir: Path, start=None) -> RequestChunk:
-    """The first ``n`` requests of ``workload`` under :data:`SEED` (cycled if it has fewer), all
-    arriving at ``t = 0``."""
+    """The lengths and classes of the first ``n`` requests of ``workload`` under :data:`SEED`
+    (cycled if it has fewer; arrival times left at 0, :func:`saturated_window` spaces them)."""
     parts: list[RequestChunk] = []
     have = 0
-    for ch in generate(workload, horizon_s, SEED, start=start, base_dir=base_dir, chunk_size=min(n, 65536)):
+    # bad trace rows are left out here; the run's own generator reports them (or skips them if asked)
+    for ch in generate(workload, horizon_s, SEED, start=start, base_dir=base_dir, chunk_size=min(n, 65536),
+                       skip_bad_rows=True):
         parts.append(ch)
         have += len(ch)
         if have >= n:
@@ -129,12 +131,13 @@ def _arriving(reqs: RequestChunk, gap_s: float, size: int = 1024):
 
 
 def saturated_window(scenario, pool: PoolRuntime, reqs: RequestChunk) -> tuple[np.ndarray, float]:
-    """One replica of ``pool`` serves ``reqs`` (all queued at ``t = 0``) until its window is long
-    enough (module docstring): the window's completion records in completion order, and the time
-    of the completion just before it."""
+    """One replica of ``pool`` serves ``reqs`` (arriving :data:`OVERLOAD` times faster than the
+    closed form serves them) until its window is long enough (module docstring): the window's
+    completion records in completion order, starting with the completion whose time opens it, and
+    that time."""
     sc, one = _one_replica(scenario, pool)
     env = simpy.Environment()
-    fleet = Fleet(env, sc, [one], [c.priority for c in _classes(sc)], fast=sc.engine == "fast", seed=SEED)
+    fleet = Fleet(env, sc, [one], [c.priority for c in classes(sc.workload)], fast=sc.engine == "fast", seed=SEED)
     b = max(int(one.cfg.batching.max_num_seqs), 1)
     lo = 3 * b
     s_guess = seconds_per_request(one.step_model, limits_of(one.cfg.batching, one.kv_blocks),
@@ -172,6 +175,8 @@ def _settled(pool: PoolRuntime, rec: np.ndarray, lo: int) -> bool:
 
 
 def _key(scenario, pool: PoolRuntime, reqs: RequestChunk) -> str:
+    """What a measurement depends on: the requests' lengths and classes, the pool's configuration
+    (its name and size aside), model, GPU, KV blocks, engine and capacity scale."""
     h = hashlib.sha256()
     for a in (reqs.prompt_tokens, reqs.output_tokens, reqs.class_idx):
         h.update(np.ascontiguousarray(a).tobytes())
@@ -179,14 +184,10 @@ def _key(scenario, pool: PoolRuntime, reqs: RequestChunk) -> str:
     h.update(repr((pool.cfg.model_copy(update={"replicas": 1, "autoscale": None, "failures": None,
                                                "name": ""}).model_dump_json(),
                    perf.model_dump_json() if hasattr(perf, "model_dump_json") else repr(perf),
-                   pool.model.name, pool.gpu.name, pool.kv_blocks, scenario.engine,
+                   repr(pool.model), repr(pool.gpu), pool.kv_blocks, scenario.engine,
                    getattr(pool.step_model, "capacity", 1.0),
-                   [(c.priority, c.shared_prefix_tokens) for c in _classes(scenario)])).encode())
+                   [(c.priority, c.shared_prefix_tokens) for c in classes(scenario.workload)])).encode())
     return h.hexdigest()
-
-
-def _classes(scenario):
-    return classes(scenario.workload)
 
 
 def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), start=None) -> float:
