@@ -99,6 +99,10 @@ SLOW = ([(f"{s} {p}/{o}", (f"fleet.pools.0.batching.scheduler={s}", "workload.ar
 @pytest.mark.slow
 @pytest.mark.parametrize("name,overrides", SLOW, ids=[n for n, _ in SLOW])
 def test_the_overloaded_grid_reads_one(name, overrides):
-    """The baseline's four replicas (256 sequences each) overloaded for 20 minutes, every scheduler x
-    three mixes, tensor-parallel dense and MoE layouts, and a trace replay 100 times faster."""
-    assert _overloaded(overrides, "20m") == pytest.approx(1.0, abs=0.03), name
+    """The baseline's four replicas (256 sequences each) overloaded, every scheduler x three mixes,
+    tensor-parallel dense and MoE layouts, and a trace replay 100 times faster: 20 minutes, one hour
+    for TensorRT-LLM, whose batch drains before each prompt of 8,192 tokens (the baseline's clip,
+    = the token budget; ~0.2 % of requests): a 20-minute run holds a few dozen drains and its own
+    load factor wanders by several per cent (Llama-3-70B: 0.93 in 20 minutes, 0.985 in an hour)."""
+    duration = "1h" if "trtllm" in name else "20m"
+    assert _overloaded(overrides, duration) == pytest.approx(1.0, abs=0.03), name

@@ -18,7 +18,8 @@ disaggregation's prefill role completes no request itself, so its load factor re
 """
 from __future__ import annotations
 
-from sim.perf.utilization import BatchLimits, bytes_per_request, limits_of, load_factor, mbu, seconds_per_request
+from sim.perf.utilization import (BatchLimits, bytes_per_request, limits_of, load_factor, mbu, part_served,
+                                  request_seconds, seconds_per_request)
 
 
 def pool_seconds_per_request(pool, prompt_tokens: float, output_tokens: float) -> float:
@@ -28,6 +29,17 @@ def pool_seconds_per_request(pool, prompt_tokens: float, output_tokens: float) -
     tier and the autoscaler use."""
     s = seconds_per_request(pool.step_model, pool_limits(pool), prompt_tokens, output_tokens)
     return s * getattr(pool, "scheduler_factor", 1.0)
+
+
+def in_flight_work(pool, prompt_mean: float, output_mean: float, generated, output) -> float:
+    """Requests' worth of work ``pool`` did on the requests still in flight at the end of a run
+    (``generated`` of ``output`` tokens each), split between prefill and decode as the closed form
+    splits a request of the served mix (:func:`~sim.perf.utilization.part_served`). Without it a
+    saturated run would read about ``max_num_seqs / 2`` requests per replica short."""
+    if not len(generated) or getattr(pool, "role", "both") == "prefill":
+        return 0.0      # a prefill-role pool completes nothing itself: its load factor stays 0
+    prefill, decode = request_seconds(pool.step_model, pool_limits(pool), max(prompt_mean, 1.0), max(output_mean, 1.0))
+    return part_served(prefill / (prefill + decode) if prefill + decode > 0 else 1.0, generated, output)
 
 
 def pool_limits(pool) -> BatchLimits:

@@ -10,7 +10,7 @@ where ``n_serving`` counts replicas that are ready, not failed and not draining,
 * ``load_factor`` (the default): work done over the last interval / what the serving replicas
   could have done at their batch limits (:mod:`sim.perf.utilization`: tokens processed, at the
   mix of the pool's requests completed so far, priced at the step-time model's cost per request at the
-  batch limits; 1.0 = saturated). It rises with batch occupancy, so it moves with the load;
+  batch limits times the pool's scheduler factor, :mod:`sim.serving.saturated`; 1.0 = saturated). It rises with batch occupancy, so it moves with the load;
 * ``utilization``: busy time / up time of the pool's replicas over the last interval (0..1); a
   replica running one sequence is busy, so under continuous batching this reads ~1 at almost any
   load and the pool climbs to ``max``: prefer ``load_factor``;

@@ -58,7 +58,7 @@ from sim.workload.generator import RequestChunk
 
 SEED = 20261204
 """The internal seed of the requests a factor is measured with (never the run's own)."""
-MIN_WINDOW_REQUESTS = 3000
+MIN_WINDOW_REQUESTS = 2000
 """Completions in the saturated window before the measurement may stop."""
 MAX_WINDOW_REQUESTS = 40_000
 """Completions in the saturated window at most (the measurement stops there, settled or not)."""
