@@ -64,8 +64,7 @@ def _overloaded(overrides: tuple[str, ...], duration: str) -> float:
     return float(res.summary["utilization"]["load_factor"])
 
 
-# One replica, 64 sequences: short runs in which the requests still in flight at the end (part-served,
-# not counted) are a small share of the completions. Prompts clipped at 6,000 tokens: the baseline's
+# One replica, 64 sequences, ten minutes. Prompts clipped at 6,000 tokens: the baseline's
 # clip at 8,192 (= the token budget) makes TensorRT-LLM drain its batch once in ~600 requests, too
 # rare an event for a ten-minute run to average (the slow grid keeps it).
 FAST = [(s, p, o) for s in ("vllm-v0", "vllm-v1", "trtllm", "sglang") for p, o in ((4000, 100), (1000, 250))]
@@ -106,3 +105,18 @@ def test_the_overloaded_grid_reads_one(name, overrides):
     load factor wanders by several per cent (Llama-3-70B: 0.93 in 20 minutes, 0.985 in an hour)."""
     duration = "1h" if "trtllm" in name else "20m"
     assert _overloaded(overrides, duration) == pytest.approx(1.0, abs=0.03), name
+
+
+def test_work_done_on_requests_in_flight_by_hand():
+    """A request in flight counts its prefill share once its first token is out, then its decode in
+    proportion: of 9-token outputs with a prefill share 0.25, one queued (0), one just prefilled
+    (0.25) and one with 5 tokens out (0.25 + 0.75 x 4/8 = 0.625)."""
+    from sim.perf.linear import LinearModel
+    from sim.perf.utilization import BatchLimits, part_served, request_seconds, seconds_per_request
+
+    assert part_served(0.25, [0, 1, 5], [9, 9, 9]) == pytest.approx(0.875, rel=1e-12)
+    m = LinearModel(base_s=0.01, per_prefill_token_s=1e-4, per_decode_token_s=1e-3)
+    lim = BatchLimits(max_num_seqs=64, max_batched_tokens=4096, kv_tokens=10**6)
+    prefill, decode = request_seconds(m, lim, 100, 10)
+    assert (prefill, decode) == pytest.approx((0.41 / 40, 9 * 0.074 / 64), rel=1e-12)
+    assert prefill + decode == seconds_per_request(m, lim, 100, 10)
