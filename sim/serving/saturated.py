@@ -39,7 +39,9 @@ completions (every request refused, or too few requests) gives factor 1: the clo
 
 Measurements are cached in the process, keyed by the lengths and classes of the requests and the
 pool's configuration (so a sweep over arrival rates measures once). On the baseline (Llama-3-8B,
-H100) one measurement takes about 0.1 s (vLLM V1) to 0.3 s (TensorRT-LLM) of wall time.
+H100) one measurement costs about 0.5 s of CPU under vLLM or SGLang (the baseline's run: about 6 s;
+``benchmarks/bench_scheduler_factor.py``) and 2-3 s under TensorRT-LLM without chunked context,
+whose window runs to :data:`MAX_WINDOW_REQUESTS`.
 """
 from __future__ import annotations
 
