@@ -44,7 +44,7 @@ def cases() -> list[tuple[str, tuple[str, ...]]]:
                                              "workload.arrival.rate=100")))
         out.append((f"{s} mixtral-8x7b tp2", (f"fleet.pools.0.batching.scheduler={s}", "model=mixtral-8x7b",
                                               "fleet.pools.0.tensor_parallel=2", "fleet.pools.0.replicas=2",
-                                              "workload.arrival.rate=200")))
+                                              "fleet.pools.0.max_model_len=8192", "workload.arrival.rate=200")))
         out.append((f"{s} azure-conv trace x100", (f"fleet.pools.0.batching.scheduler={s}",
                                                    "fleet.pools.0.replicas=1", "workload.prompt_tokens=null",
                                                    "workload.output_tokens=null", TRACE)))
