@@ -23,7 +23,8 @@ from sim.errors import InputError, ScenarioError, warnings_as_problems
 from sim.limits import check_money, check_work, max_in_flight
 from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
-from sim.metrics.records import summarize_requests
+from sim.metrics.records import RECORD_DTYPE, summarize_requests
+from sim.metrics.utilization import in_flight_work
 from sim.metrics.schema import REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
 from sim.perf import build_step_model
 from sim.perf.scaled import scaled
@@ -31,6 +32,7 @@ from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict,
 from sim.serving.fleet import Fleet
 from sim.serving.outcome import EVENT_KINDS, FleetOutcome
 from sim.serving.pool import PoolRuntime
+from sim.serving.saturated import scheduler_factor
 
 
 
@@ -74,9 +76,11 @@ def _as_loaded(scenario: Any, overrides: Iterable[str]) -> LoadedScenario:
     raise TypeError(f"cannot run a {type(scenario).__name__}; pass a path, a dict or a Scenario")
 
 
-def build_pools(loaded: LoadedScenario, capacity: float = 1.0) -> list[PoolRuntime]:
+def build_pools(loaded: LoadedScenario, capacity: float = 1.0, scheduler_factors: bool = False) -> list[PoolRuntime]:
     """Catalog entries, memory plan and step-time model of every pool; ``capacity`` scales every
-    pool's step-time model (:func:`sim.perf.scaled.scaled`: each iteration ``1 / capacity`` as long)."""
+    pool's step-time model (:func:`sim.perf.scaled.scaled`: each iteration ``1 / capacity`` as long).
+    ``scheduler_factors``: measure each pool's load-factor scheduler factor on its own engine
+    (:func:`sim.serving.saturated.scheduler_factor`; what a run's summary and autoscaler read)."""
     sc = loaded.scenario
     from sim.scenario.checks import pool_dtypes, pool_layout, pool_setup
 
@@ -89,6 +93,10 @@ def build_pools(loaded: LoadedScenario, capacity: float = 1.0) -> list[PoolRunti
                                kv_blocks=plan.kv_blocks,
                                kv_bytes_per_token=plan.kv_bytes_per_token, weight_dtype=wdt,
                                max_context=min(model.max_context, p.max_model_len or model.max_context)))
+    if scheduler_factors:
+        start = dt.datetime.combine(sc.start, dt.time(0, 0))
+        for pool in out:
+            pool.scheduler_factor = scheduler_factor(sc, pool, loaded.base_dir, start)
     return out
 
 
@@ -175,7 +183,7 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
     from sim.workload import classes, generate
 
     sc = loaded.scenario
-    pools = build_pools(loaded, capacity)
+    pools = build_pools(loaded, capacity, scheduler_factors=True)
     env = simpy.Environment()
     cls = classes(sc.workload)
     fleet = Fleet(env, sc, pools, [c.priority for c in cls], fast=sc.engine == "fast", seed=sc.seed,
@@ -295,9 +303,10 @@ def request_outcomes(rec: np.ndarray, sc, pool_scale: np.ndarray) -> dict:
             "weight": np.where(pool >= 0, pool_scale[np.maximum(pool, 0)], 1.0) if len(pool_scale) else np.ones(len(r))}
 
 
-def _pool_usage(u, use, ts: np.ndarray) -> PoolUsage:
+def _pool_usage(u, use, ts: np.ndarray, in_flight: np.ndarray) -> PoolUsage:
     """What one pool did (``u``: its :class:`~sim.serving.outcome.PoolOutcome`; ``use``: the usage
-    columns of completed requests; ``ts``: the time-series rows) as the fleet summary's input."""
+    columns of completed requests; ``ts``: the time-series rows; ``in_flight``: the records of the
+    requests in flight at the end) as the fleet summary's input."""
     p = u.pool
     gpr = p.gpus_per_replica
     sel = ts[ts[:, 1] == p.index] if len(ts) else ts
@@ -305,6 +314,10 @@ def _pool_usage(u, use, ts: np.ndarray) -> PoolUsage:
     n = float(use.count[mine].sum()) if mine.any() else 0.0
     pin = float((use.count[mine] * use.input_tokens[mine]).sum() / n) if n else 0.0    # not np.dot: BLAS-free
     pout = float((use.count[mine] * use.output_tokens[mine]).sum() / n) if n else 0.0
+    fl = in_flight[in_flight["pool"] == p.index]
+    if not n and len(fl):      # nothing completed: the mix of the requests in flight
+        pin, pout = float(fl["prompt_tokens"].mean()), float(fl["output_tokens"].mean())
+    n += in_flight_work(p, pin, pout, fl["generated_tokens"], fl["output_tokens"])
     return PoolUsage(pool=p, provisioned_gpu_s=sum(max(0.0, e - s) for s, e in u.intervals) * gpr,
                      busy_gpu_s=u.busy_replica_s * gpr, flops_done=2.0 * p.model.n_active_params * u.tokens_processed,
                      kv_cache_mean=float(np.mean(sel[:, 7])) if len(sel) else 0.0,
@@ -337,7 +350,8 @@ def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:
     if len(ts):
         w = ts[:, 2]
         kv_mean = float(np.average(ts[:, 7], weights=w)) if w.sum() > 0 else 0.0
-    fleet = fleet_summary(sc, [_pool_usage(u, use, ts) for u in finished.pools], kv_cache_mean=kv_mean,
+    in_flight = np.array(finished.in_flight_rows, dtype=RECORD_DTYPE)
+    fleet = fleet_summary(sc, [_pool_usage(u, use, ts, in_flight) for u in finished.pools], kv_cache_mean=kv_mean,
                           timeseries=ts, requests=summary["requests"], end_s=end)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
     intervals = [ProvisionedInterval(u.pool.name, float(u.pool.gpus_per_replica * u.pool.cfg.scale), float(s),

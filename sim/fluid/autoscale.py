@@ -6,7 +6,8 @@ metric is at or below the target. The fluid tier runs that ``n`` in each step, w
 read the same way, from the capacity curve at the per-replica load ``rate / n``:
 
 * ``load_factor``: ``rate x s / n`` with ``s`` the seconds one request costs at the batch limits
-  (:func:`sim.perf.utilization.seconds_per_request`), so ``n = ceil(rate x s / target)``;
+  (:func:`sim.metrics.utilization.pool_seconds_per_request`: the closed form times the pool's
+  measured scheduler factor, as the request-level autoscaler prices it), so ``n = ceil(rate x s / target)``;
 * ``utilization``: the curve's busy share at ``rate / n`` (1 beyond the curve's saturation);
 * ``kv``: the curve's mean KV-cache use at ``rate / n``;
 * ``ttft``: the curve's mean TTFT at ``rate / n`` plus the wait behind the backlog carried into

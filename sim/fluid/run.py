@@ -54,7 +54,7 @@ from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
-from sim.perf.utilization import limits_of, seconds_per_request
+from sim.metrics.utilization import pool_seconds_per_request
 from sim.serving.autoscaler import default_scale_up_delay_s
 
 DEFAULT_STEP_S = 3600.0
@@ -227,8 +227,7 @@ def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray)
     a = p.cfg.autoscale
     n = np.full(n_steps, float(p.cfg.replicas))
     serving = n.copy()
-    s_each = seconds_per_request(p.step_model, limits_of(p.cfg.batching, p.kv_blocks),
-                                 curve.prompt_tokens_mean, curve.output_tokens_mean)
+    s_each = pool_seconds_per_request(p, curve.prompt_tokens_mean, curve.output_tokens_mean)
     cap = n * curve.max_rps * dt_s
     served = np.zeros(n_steps)
     b_start = np.zeros(n_steps)
@@ -341,7 +340,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     base_dir = Path(loaded.base_dir)
     end = float(sc.duration)
     steps = _steps(sc, step_s, base_dir)
-    pools = build_pools(loaded, capacity)
+    pools = build_pools(loaded, capacity, scheduler_factors=True)
     curves = [at_capacity(c, capacity, sc.fleet.frontend_s) for c in curves]
     share = pool_shares(sc.fleet.router, pools, curves)
 

@@ -33,7 +33,9 @@ class PoolUsage:
     flops_done: float
     #: the pool's mean share of KV-cache blocks in use
     kv_cache_mean: float
-    #: requests served and their mean prompt / output tokens (load factor and MBU)
+    #: requests served (completed, plus the work done on those in flight at the end:
+    #: :func:`sim.metrics.utilization.in_flight_work`) and the completed ones' mean prompt / output
+    #: tokens (load factor and MBU)
     requests: float
     prompt_mean: float
     output_mean: float

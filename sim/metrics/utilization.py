@@ -1,7 +1,9 @@
 """``utilization.load_factor`` and ``utilization.mbu`` of a pool, the same in both tiers.
 
 The definitions are :mod:`sim.perf.utilization`'s; this module feeds them what a run measured
-for one pool (both tiers call :func:`pool_utilization`):
+for one pool (both tiers call :func:`pool_utilization`). A request's cost is the closed form times
+the pool's measured scheduler factor (:func:`pool_seconds_per_request`), so a saturated pool's load
+factor reads 1.0 whatever engine it runs:
 
 * requests served, their mean prompt and output tokens;
 * provisioned replica-seconds;
@@ -16,7 +18,28 @@ disaggregation's prefill role completes no request itself, so its load factor re
 """
 from __future__ import annotations
 
-from sim.perf.utilization import BatchLimits, bytes_per_request, limits_of, load_factor, mbu, seconds_per_request
+from sim.perf.utilization import (BatchLimits, bytes_per_request, limits_of, load_factor, mbu, part_served,
+                                  request_seconds, seconds_per_request)
+
+
+def pool_seconds_per_request(pool, prompt_tokens: float, output_tokens: float) -> float:
+    """Replica-seconds one request of this mix costs on ``pool``'s engine at its batch limits: the
+    closed form :func:`~sim.perf.utilization.seconds_per_request` times the pool's measured
+    ``scheduler_factor`` (:mod:`sim.serving.saturated`). The one definition the summary, the fluid
+    tier and the autoscaler use."""
+    s = seconds_per_request(pool.step_model, pool_limits(pool), prompt_tokens, output_tokens)
+    return s * getattr(pool, "scheduler_factor", 1.0)
+
+
+def in_flight_work(pool, prompt_mean: float, output_mean: float, generated, output) -> float:
+    """Requests' worth of work ``pool`` did on the requests still in flight at the end of a run
+    (``generated`` of ``output`` tokens each), split between prefill and decode as the closed form
+    splits a request of the served mix (:func:`~sim.perf.utilization.part_served`). Without it a
+    saturated run would read about ``max_num_seqs / 2`` requests per replica short."""
+    if not len(generated) or getattr(pool, "role", "both") == "prefill":
+        return 0.0      # a prefill-role pool completes nothing itself: its load factor stays 0
+    prefill, decode = request_seconds(pool.step_model, pool_limits(pool), max(prompt_mean, 1.0), max(output_mean, 1.0))
+    return part_served(prefill / (prefill + decode) if prefill + decode > 0 else 1.0, generated, output)
 
 
 def pool_limits(pool) -> BatchLimits:
@@ -49,7 +72,7 @@ def pool_utilization(pool, *, requests: float, prompt_mean: float, output_mean: 
     limits = pool_limits(pool)
     if requests <= 0 or replica_seconds <= 0:
         return {"load_factor": 0.0, "mbu": 0.0}
-    s_each = seconds_per_request(pool.step_model, limits, prompt_mean, output_mean)
+    s_each = pool_seconds_per_request(pool, prompt_mean, output_mean)
     out = {"load_factor": load_factor(requests, replica_seconds, s_each), "mbu": None}
     roof = _roofline(pool, kv_dtype)
     if roof is not None:

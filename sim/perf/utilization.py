@@ -19,6 +19,11 @@ the replica could serve per second: the prefill/decode split of vLLM's scheduler
 prefill; with chunked prefill the same work is mixed into fewer iterations, and ``s`` is an upper
 bound on its cost (weights are read once per mixed iteration, not twice).
 
+The closed form follows vLLM V0 and the means; the engine a pool runs (mixed iterations, whole-prompt
+admission, prompts admitted as slots free, length variance) costs a request a measured multiple of it,
+the pool's scheduler factor (:mod:`sim.serving.saturated`), which every tier applies through
+:func:`sim.metrics.utilization.pool_seconds_per_request`.
+
 **Load factor** = served work / replica time = ``N s(p, o) / R`` for ``N`` requests served in
 ``R`` replica-seconds: 1.0 means the pool ran at its batch limits, 0.5 that it could have served
 twice the work. Unlike busy time (a replica with one sequence running is "busy"), it rises with
@@ -42,6 +47,8 @@ from __future__ import annotations
 
 import math
 from typing import NamedTuple
+
+import numpy as np
 
 from sim.perf.base import BatchShape, StepTimeModel
 from sim.perf.parallel import micro_batches
@@ -76,18 +83,40 @@ def decode_batch(limits: BatchLimits, prompt_tokens: float, output_tokens: float
     return max(1, min(int(limits.max_num_seqs), int(limits.kv_tokens // held)))
 
 
-def seconds_per_request(model: StepTimeModel, limits: BatchLimits, prompt_tokens: float,
-                        output_tokens: float) -> float:
-    """``s(p, o)``: replica-seconds one request costs at the batch limits (module docstring)."""
+def request_seconds(model: StepTimeModel, limits: BatchLimits, prompt_tokens: float,
+                    output_tokens: float) -> tuple[float, float]:
+    """``s(p, o)`` in its two parts: (prefill, decode) replica-seconds at the batch limits."""
     p = max(int(round(prompt_tokens)), 1)
     o = max(float(output_tokens), 1.0)
     b = decode_batch(limits, p, o)
     k = max(1, min(b, int(limits.max_batched_tokens) // p))
     prefill = model.step_time(prefill_shape(k, p)) / k
     if o <= 1.0:
-        return prefill
+        return prefill, 0.0
     ctx = int(round(b * (p + o / 2.0)))
-    return prefill + (o - 1.0) * model.step_time(BatchShape(decode_seqs=b, decode_context_tokens=ctx)) / b
+    return prefill, (o - 1.0) * model.step_time(BatchShape(decode_seqs=b, decode_context_tokens=ctx)) / b
+
+
+def seconds_per_request(model: StepTimeModel, limits: BatchLimits, prompt_tokens: float,
+                        output_tokens: float) -> float:
+    """``s(p, o)``: replica-seconds one request costs at the batch limits (module docstring)."""
+    prefill, decode = request_seconds(model, limits, prompt_tokens, output_tokens)
+    return prefill + decode
+
+
+def part_served(prefill_share: float, generated, output) -> float:
+    """Requests' worth of work done on requests still in flight, ``generated`` of ``output`` tokens
+    each (arrays): a request that has emitted its first token has its prefill done (``prefill_share``
+    of its cost) and ``(generated - 1) / (output - 1)`` of its decode; one that has not counts 0
+    (queued, or part-way through a chunked prompt).
+
+    >>> part_served(0.25, [0, 1, 5], [9, 9, 9])    # 0 + 0.25 + (0.25 + 0.75 x 4/8)
+    0.875
+    """
+    g = np.asarray(generated, dtype=np.float64)
+    o = np.asarray(output, dtype=np.float64)
+    decode = np.where(o > 1.0, (g - 1.0) / np.maximum(o - 1.0, 1.0), 1.0)
+    return float(np.sum(np.where(g >= 1.0, prefill_share + (1.0 - prefill_share) * np.clip(decode, 0.0, 1.0), 0.0)))
 
 
 def load_factor(requests: float, replica_seconds: float, seconds_each: float) -> float:
@@ -95,13 +124,13 @@ def load_factor(requests: float, replica_seconds: float, seconds_each: float) ->
     return requests * seconds_each / replica_seconds if replica_seconds > 0 else 0.0
 
 
-def load_factor_of_tokens(tokens: float, replica_seconds: float, model: StepTimeModel, limits: BatchLimits,
+def load_factor_of_tokens(tokens: float, replica_seconds: float, seconds_each: float,
                           prompt_tokens: float, output_tokens: float) -> float:
-    """The load factor of ``tokens`` processed (prompt + generated) by requests of this mix:
-    ``tokens / (p + o)`` requests' worth of work (what the autoscaler measures between decisions)."""
+    """The load factor of ``tokens`` processed (prompt + generated) by requests of this mix, each
+    costing ``seconds_each``: ``tokens / (p + o)`` requests' worth of work (what the autoscaler
+    measures between decisions)."""
     per_request = max(prompt_tokens + output_tokens, 1.0)
-    return load_factor(tokens / per_request, replica_seconds,
-                       seconds_per_request(model, limits, prompt_tokens, output_tokens))
+    return load_factor(tokens / per_request, replica_seconds, seconds_each)
 
 
 def iteration_bytes(roofline, shape: BatchShape) -> float:

@@ -10,7 +10,7 @@ where ``n_serving`` counts replicas that are ready, not failed and not draining,
 * ``load_factor`` (the default): work done over the last interval / what the serving replicas
   could have done at their batch limits (:mod:`sim.perf.utilization`: tokens processed, at the
   mix of the pool's requests completed so far, priced at the step-time model's cost per request at the
-  batch limits; 1.0 = saturated). It rises with batch occupancy, so it moves with the load;
+  batch limits times the pool's scheduler factor, :mod:`sim.serving.saturated`; 1.0 = saturated). It rises with batch occupancy, so it moves with the load;
 * ``utilization``: busy time / up time of the pool's replicas over the last interval (0..1); a
   replica running one sequence is busy, so under continuous batching this reads ~1 at almost any
   load and the pool climbs to ``max``: prefer ``load_factor``;
@@ -50,7 +50,8 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from sim.perf.memory import BYTES_PER_ELEMENT
-from sim.perf.utilization import limits_of, load_factor_of_tokens
+from sim.metrics.utilization import pool_seconds_per_request
+from sim.perf.utilization import load_factor_of_tokens
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Autoscale
@@ -90,7 +91,6 @@ class Autoscaler:
         self._prev_tokens = 0.0
         self._prev_done = (0, 0.0)
         self._prev_lf_up = 0.0
-        self._limits = limits_of(pool.cfg.batching, pool.kv_blocks)
         self._prev_rejects = 0
         self._acc = 0.0
         self._n = 0
@@ -147,7 +147,7 @@ class Autoscaler:
             mix = (sum(r.prompt for r in mine) / len(mine), sum(r.output for r in mine) / len(mine)) if mine else None
         if mix is None or d_up <= 0:
             return 0.0
-        return load_factor_of_tokens(d_tok, d_up, p.step_model, self._limits, *mix)
+        return load_factor_of_tokens(d_tok, d_up, pool_seconds_per_request(p, *mix), *mix)
 
     def _ttft(self, t: float) -> float:
         """Mean TTFT over the last interval (see the module docstring)."""

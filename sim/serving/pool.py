@@ -33,6 +33,9 @@ class PoolRuntime:
     intervals: list[tuple[float, float]] = field(default_factory=list)  # provisioned (start, end) per replica
     live: list["Replica"] = field(default_factory=list)       # provisioned and not yet released
     role: str = "both"                                       # "prefill"/"decode" under disaggregation
+    # the load factor's per-request cost on this pool's engine over the closed form's (measured by
+    # sim.serving.saturated when the run is built; 1.0: the closed form alone)
+    scheduler_factor: float = 1.0
     n_prov: int = 0                                          # replicas provisioned now
     prov_acc_s: float = 0.0                                  # replica-seconds provisioned up to prov_t_s
     prov_t_s: float = 0.0

@@ -1,0 +1,209 @@
+"""What one replica of a pool serves when its queue never empties, measured on its own engine.
+
+The load factor's per-request cost ``s(p, o)`` (:mod:`sim.perf.utilization`) is a closed form from
+the *means* of the lengths with vLLM V0's prefill/decode split. The engine a pool runs differs from
+it in ways a closed form of the means does not see: mixed iterations read the weights once for
+prompts and decodes (vLLM V1, TensorRT-LLM); TensorRT-LLM's ``GUARANTEED_NO_EVICT`` reserves every
+sequence's whole KV cache, and without chunked context a whole prompt waits, head of line, until the
+running decodes leave it room in the token budget; SGLang runs prompts in iterations of their own;
+lengths vary around their means (a batch limited by KV cache holds fewer long sequences); preemption
+recomputes. So the pool's engine is asked instead:
+
+1. the requests the scenario's own workload generator gives under a fixed internal seed
+   (:data:`SEED`, a stream of its own: the run's random streams are untouched), cycled if the
+   workload has fewer, arrive at **one replica** of the pool (same GPU, model, layout, step-time
+   model, KV cache and batching; no autoscaler, failures or disaggregation) :data:`OVERLOAD` times
+   faster than the closed form serves them, so its queue never empties;
+2. completions after the first ``3 B`` (``B`` = ``max_num_seqs``: a few batch turnovers, the
+   synchronized start left out) are the saturated window. It grows until its factor's standard
+   error (batch means) is within :data:`SETTLED` of it (at least :data:`MIN_WINDOW_REQUESTS`, at most
+   :data:`MAX_WINDOW_REQUESTS` completions): an engine whose cost comes in rare, large events
+   (TensorRT-LLM without chunked context drains its whole batch before a prompt as long as the
+   token budget, one request in a few hundred under a clipped lognormal) needs a long window, a
+   steady one stops early;
+3. the **scheduler factor** is the window's replica-seconds per completed request over the closed
+   form at the window's own mean prompt and output tokens, for the ``n`` requests completed after
+   the window's first completion time ``t_first`` up to the last one, ``t_last``:
+
+       factor = (t_last - t_first) / n  /  s(mean p, mean o)
+
+so ``factor x s(p, o)`` is what a request costs on this engine: the load factor of a saturated pool
+reads 1.0 whatever its scheduler, and the closed form still follows the mix a run serves (the
+factor is measured once per pool configuration; a run whose mix differs much from its workload's
+gets the closed form's shape, scaled).
+
+A batch-of-one engine with a linear step model serves each request in exactly the closed form's
+time (its cost is linear in the lengths), so there the factor is 1 to rounding and an underloaded
+pool's load factor is its utilization ``rho``. A window with fewer than :data:`MIN_WINDOW`
+completions (every request refused, or too few requests) gives factor 1: the closed form alone.
+
+Measurements are cached in the process, keyed by the lengths and classes of the requests and the
+pool's configuration (so a sweep over arrival rates measures once). On the baseline (Llama-3-8B,
+H100) one measurement costs about 0.5 s of CPU under vLLM or SGLang (the baseline's run: about 6 s;
+``benchmarks/bench_scheduler_factor.py``) and 2-3 s under TensorRT-LLM without chunked context,
+whose window runs to :data:`MAX_WINDOW_REQUESTS`.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+import simpy
+
+from sim.perf.utilization import limits_of, seconds_per_request
+from sim.serving.fleet import Fleet
+from sim.serving.pool import PoolRuntime
+from sim.workload import classes, generate
+from sim.workload.generator import RequestChunk
+
+SEED = 20261204
+"""The internal seed of the requests a factor is measured with (never the run's own)."""
+MIN_WINDOW_REQUESTS = 2000
+"""Completions in the saturated window before the measurement may stop."""
+MAX_WINDOW_REQUESTS = 40_000
+"""Completions in the saturated window at most (the measurement stops there, settled or not)."""
+SETTLED = 0.0075
+"""The window is long enough when the standard error of its factor is at most this share of it."""
+BATCHES = 8
+"""Runs of consecutive completions the window is cut into for its standard error (batch means)."""
+OVERLOAD = 3.0
+"""Requests arrive this many times faster than the closed form serves them (the engine is never
+that much faster than the closed form: mixed iterations save at most the second weight read)."""
+STEP_REQUESTS = 1000
+"""Simulated time between checks of the window: about this many requests' closed-form cost."""
+MIN_WINDOW = 200
+"""Fewest completions in the saturated window for a factor other than 1."""
+
+_CACHE: dict[str, float] = {}
+
+
+def measurement_requests(workload, horizon_s: float, n: int, base_dir: Path, start=None) -> RequestChunk:
+    """The lengths and classes of the first ``n`` requests of ``workload`` under :data:`SEED`
+    (cycled if it has fewer; arrival times left at 0, :func:`saturated_window` spaces them)."""
+    parts: list[RequestChunk] = []
+    have = 0
+    # bad trace rows are left out here; the run's own generator reports them (or skips them if asked)
+    for ch in generate(workload, horizon_s, SEED, start=start, base_dir=base_dir, chunk_size=min(n, 65536),
+                       skip_bad_rows=True):
+        parts.append(ch)
+        have += len(ch)
+        if have >= n:
+            break
+    if not have:
+        return RequestChunk(np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int16))
+    idx = np.arange(n) % have
+    cat = (lambda name: np.concatenate([getattr(c, name) for c in parts])[idx])
+    return RequestChunk(np.zeros(n), cat("prompt_tokens"), cat("output_tokens"), cat("class_idx"))
+
+
+def _one_replica(scenario, pool: PoolRuntime):
+    """The derived scenario and pool: one replica of ``pool``, nothing else in the fleet."""
+    cfg = pool.cfg.model_copy(update={"replicas": 1, "autoscale": None, "failures": None})
+    fleet = scenario.fleet.model_copy(update={
+        "pools": [cfg], "disaggregated": None,
+        "router": scenario.fleet.router.model_copy(update={"policy": "round_robin"})})
+    metrics = scenario.metrics.model_copy(update={"records": "all", "interval": 1e9})
+    sc = scenario.model_copy(update={"fleet": fleet, "metrics": metrics, "warmup": 0.0})
+    one = PoolRuntime(index=0, cfg=cfg, gpu=pool.gpu, model=pool.model, step_model=pool.step_model,
+                      kv_blocks=pool.kv_blocks, kv_bytes_per_token=pool.kv_bytes_per_token,
+                      weight_dtype=pool.weight_dtype, max_context=pool.max_context)
+    return sc, one
+
+
+def _ratio(pool: PoolRuntime, rec: np.ndarray, t0: float) -> float:
+    """Replica-seconds per request completed after ``t0`` (of ``rec``, in completion order; the span
+    ends at the last completion) over the closed form at their own mean lengths."""
+    rec = rec[rec["completion_s"] > t0]
+    if not len(rec):
+        return 1.0
+    per_request = (float(rec["completion_s"][-1]) - t0) / len(rec)
+    closed = seconds_per_request(pool.step_model, limits_of(pool.cfg.batching, pool.kv_blocks),
+                                 float(np.mean(rec["prompt_tokens"])), float(np.mean(rec["generated_tokens"])))
+    return per_request / closed if closed > 0 and per_request > 0 else 1.0
+
+
+def _arriving(reqs: RequestChunk, gap_s: float, size: int = 1024):
+    """``reqs`` as chunks of arrivals ``gap_s`` apart (built as the replica gets to them)."""
+    for i in range(0, len(reqs), size):
+        j = min(i + size, len(reqs))
+        yield RequestChunk(np.arange(i, j) * gap_s, reqs.prompt_tokens[i:j], reqs.output_tokens[i:j],
+                           reqs.class_idx[i:j])
+
+
+def saturated_window(scenario, pool: PoolRuntime, reqs: RequestChunk) -> tuple[np.ndarray, float]:
+    """One replica of ``pool`` serves ``reqs`` (arriving :data:`OVERLOAD` times faster than the
+    closed form serves them) until its window is long enough (module docstring): the window's
+    completion records in completion order, starting with the completion whose time opens it, and
+    that time."""
+    sc, one = _one_replica(scenario, pool)
+    env = simpy.Environment()
+    fleet = Fleet(env, sc, [one], [c.priority for c in classes(sc.workload)], fast=sc.engine == "fast", seed=SEED)
+    b = max(int(one.cfg.batching.max_num_seqs), 1)
+    lo = 3 * b
+    s_guess = seconds_per_request(one.step_model, limits_of(one.cfg.batching, one.kv_blocks),
+                                  float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
+    fleet.start(_arriving(reqs, s_guess / OVERLOAD), math.inf, sc.metrics.interval)
+    step = max(STEP_REQUESTS * s_guess, 1e-3)
+    t = 0.0
+    rec = np.zeros(0)
+    for _ in range(100_000):
+        t += step
+        fleet.set_horizon(t)
+        env.run(until=t)
+        done = fleet.pool_done[0][0]
+        if done - lo < MIN_WINDOW_REQUESTS and fleet.in_flight:
+            continue
+        rec = fleet.log.array()
+        rec = rec[rec["status"] == 1]
+        rec = rec[np.argsort(rec["completion_s"], kind="stable")]
+        if not fleet.in_flight or len(rec) - lo >= MAX_WINDOW_REQUESTS or _settled(one, rec, lo):
+            break
+    if not fleet.in_flight:        # everything served: leave out the drain of the last batch
+        rec = rec[:max(len(rec) - 2 * b, 0)]
+    if len(rec) - lo < MIN_WINDOW:
+        return rec[:0], 0.0
+    return rec[lo:], float(rec["completion_s"][lo])
+
+
+def _settled(pool: PoolRuntime, rec: np.ndarray, lo: int) -> bool:
+    """Whether the window's factor is known within :data:`SETTLED` (its standard error by batch
+    means: the window cut into :data:`BATCHES` runs of consecutive completions, each run the
+    completions after its first completion's time, so requests finishing together stay together)."""
+    cuts = np.linspace(lo, len(rec) - 1, BATCHES + 1).astype(int)
+    r = np.array([_ratio(pool, rec[i:j + 1], float(rec["completion_s"][i])) for i, j in zip(cuts[:-1], cuts[1:])])
+    return float(np.std(r, ddof=1)) / math.sqrt(BATCHES) <= SETTLED * float(np.mean(r))
+
+
+def _key(scenario, pool: PoolRuntime, reqs: RequestChunk) -> str:
+    """What a measurement depends on: the requests' lengths and classes, the pool's configuration
+    (its name and size aside), model, GPU, KV blocks, engine and capacity scale."""
+    h = hashlib.sha256()
+    for a in (reqs.prompt_tokens, reqs.output_tokens, reqs.class_idx):
+        h.update(np.ascontiguousarray(a).tobytes())
+    perf = pool.cfg.perf or scenario.perf
+    h.update(repr((pool.cfg.model_copy(update={"replicas": 1, "autoscale": None, "failures": None,
+                                               "name": ""}).model_dump_json(),
+                   perf.model_dump_json() if hasattr(perf, "model_dump_json") else repr(perf),
+                   repr(pool.model), repr(pool.gpu), pool.kv_blocks, scenario.engine,
+                   getattr(pool.step_model, "capacity", 1.0),
+                   [(c.priority, c.shared_prefix_tokens) for c in classes(scenario.workload)])).encode())
+    return h.hexdigest()
+
+
+def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), start=None) -> float:
+    """The pool's scheduler factor (module docstring): its engine's replica-seconds per request at
+    saturation over the closed form's, on the scenario's own length distribution."""
+    if pool.role != "both" or scenario.fleet.disaggregated is not None:
+        return 1.0        # a disaggregated pair is not one engine's capacity: the closed form alone
+    b = max(int(pool.cfg.batching.max_num_seqs), 1)
+    reqs = measurement_requests(scenario.workload, float(scenario.duration), 5 * b + MAX_WINDOW_REQUESTS,
+                                base_dir, start)
+    if len(reqs) == 0:
+        return 1.0
+    key = _key(scenario, pool, reqs)
+    if key not in _CACHE:
+        win, t0 = saturated_window(scenario, pool, reqs)
+        _CACHE[key] = _ratio(pool, win, t0) if len(win) else 1.0
+    return _CACHE[key]
