@@ -125,3 +125,29 @@ def test_work_done_on_requests_in_flight_by_hand():
     prefill, decode = request_seconds(m, lim, 100, 10)
     assert (prefill, decode) == pytest.approx((0.41 / 40, 9 * 0.074 / 64), rel=1e-12)
     assert prefill + decode == seconds_per_request(m, lim, 100, 10)
+
+
+def test_a_max_num_seqs_the_kv_cache_never_fills_does_not_size_the_measurement(monkeypatch):
+    """Llama-2-7B on an A100-80GB, 1,000-token prompts and 100 output tokens: the KV cache holds
+    ``kv_tokens // 1050`` such sequences, so ``max_num_seqs`` 200,000 is never reached. The warm-up
+    is three turnovers of twice that batch, not of 200,000 (which made the measurement simulate
+    over 600,000 requests): at most ``5 B`` requests on top of the longest window are drawn."""
+    sc = scenario(duration=600)
+    sc["workload"]["prompt_tokens"] = {"dist": "fixed", "value": 1000}
+    sc["workload"]["output_tokens"] = {"dist": "fixed", "value": 100}
+    sc["fleet"]["pools"][0].update(batching={"max_num_seqs": 200_000, "max_batched_tokens": 200_000})
+    pool = build_pools(scenario_from_dict(sc))[0]
+    kv_tokens = pool.kv_blocks * pool.cfg.batching.block_size
+    b = 2 * (kv_tokens // 1050)
+    assert b < 20_000 and saturated.turnover_batch(pool, 1000.0, 100.0) == b
+    drawn = []
+    real = saturated.measurement_requests
+
+    def counting(workload, horizon_s, n, base_dir, start=None):
+        drawn.append(n)
+        return real(workload, horizon_s, n, base_dir, start)
+
+    monkeypatch.setattr(saturated, "measurement_requests", counting)
+    saturated._CACHE.clear()
+    assert _factor(sc) > 0
+    assert max(drawn) == 5 * b + saturated.MAX_WINDOW_REQUESTS

@@ -14,8 +14,10 @@ recomputes. So the pool's engine is asked instead:
    workload has fewer, arrive at **one replica** of the pool (same GPU, model, layout, step-time
    model, KV cache and batching; no autoscaler, failures or disaggregation) :data:`OVERLOAD` times
    faster than the closed form serves them, so its queue never empties;
-2. completions after the first ``3 B`` (``B`` = ``max_num_seqs``: a few batch turnovers, the
-   synchronized start left out) are the saturated window. It grows until its factor's standard
+2. completions after the first ``3 B`` (a few batch turnovers, the synchronized start left out;
+   ``B`` = :func:`turnover_batch`: ``max_num_seqs``, or twice the sequences of the mean lengths the
+   KV cache holds if that is fewer, so a huge ``max_num_seqs`` the KV cache never fills does not
+   make the measurement simulate millions of requests) are the saturated window. It grows until its factor's standard
    error (batch means) is within :data:`SETTLED` of it (at least :data:`MIN_WINDOW_REQUESTS`, at most
    :data:`MAX_WINDOW_REQUESTS` completions): an engine whose cost comes in rare, large events
    (TensorRT-LLM without chunked context drains its whole batch before a prompt as long as the
@@ -52,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import simpy
 
-from sim.perf.utilization import limits_of, seconds_per_request
+from sim.perf.utilization import decode_batch, limits_of, seconds_per_request
 from sim.serving.fleet import Fleet
 from sim.serving.pool import PoolRuntime
 from sim.workload import classes, generate
@@ -124,6 +126,14 @@ def _ratio(pool: PoolRuntime, rec: np.ndarray, t0: float) -> float:
     return per_request / closed if closed > 0 and per_request > 0 else 1.0
 
 
+def turnover_batch(pool: PoolRuntime, prompt_mean: float, output_mean: float) -> int:
+    """``B``: the sequences one replica of ``pool`` turns over in a batch: ``max_num_seqs``, or
+    twice the KV cache's batch at the mean lengths (:func:`~sim.perf.utilization.decode_batch`;
+    lengths vary around their means, so the batch a KV cache holds varies too) when that is fewer."""
+    limits = limits_of(pool.cfg.batching, pool.kv_blocks)
+    return max(1, min(int(limits.max_num_seqs), 2 * decode_batch(limits, prompt_mean, output_mean)))
+
+
 def _arriving(reqs: RequestChunk, gap_s: float, size: int = 1024):
     """``reqs`` as chunks of arrivals ``gap_s`` apart (built as the replica gets to them)."""
     for i in range(0, len(reqs), size):
@@ -140,7 +150,7 @@ def saturated_window(scenario, pool: PoolRuntime, reqs: RequestChunk) -> tuple[n
     sc, one = _one_replica(scenario, pool)
     env = simpy.Environment()
     fleet = Fleet(env, sc, [one], [c.priority for c in classes(sc.workload)], fast=sc.engine == "fast", seed=SEED)
-    b = max(int(one.cfg.batching.max_num_seqs), 1)
+    b = turnover_batch(one, float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
     lo = 3 * b
     s_guess = seconds_per_request(one.step_model, limits_of(one.cfg.batching, one.kv_blocks),
                                   float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
@@ -197,11 +207,13 @@ def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), st
     saturation over the closed form's, on the scenario's own length distribution."""
     if pool.role != "both" or scenario.fleet.disaggregated is not None:
         return 1.0        # a disaggregated pair is not one engine's capacity: the closed form alone
-    b = max(int(pool.cfg.batching.max_num_seqs), 1)
-    reqs = measurement_requests(scenario.workload, float(scenario.duration), 5 * b + MAX_WINDOW_REQUESTS,
-                                base_dir, start)
+    reqs = measurement_requests(scenario.workload, float(scenario.duration), MAX_WINDOW_REQUESTS, base_dir, start)
     if len(reqs) == 0:
         return 1.0
+    b = turnover_batch(pool, float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
+    # the warm-up and the drain on top of the window: the lengths' means above size them
+    reqs = measurement_requests(scenario.workload, float(scenario.duration), 5 * b + MAX_WINDOW_REQUESTS,
+                                base_dir, start)
     key = _key(scenario, pool, reqs)
     if key not in _CACHE:
         win, t0 = saturated_window(scenario, pool, reqs)
