@@ -151,3 +151,27 @@ def test_a_max_num_seqs_the_kv_cache_never_fills_does_not_size_the_measurement(m
     saturated._CACHE.clear()
     assert _factor(sc) > 0
     assert max(drawn) == 5 * b + saturated.MAX_WINDOW_REQUESTS
+
+
+def test_a_calibration_file_of_the_same_name_in_another_folder_is_another_engine(tmp_path):
+    """Two scenarios whose ``perf:`` blocks read the same relative ``calibration`` path, in two
+    folders holding different files, are two engines: the factor measured on one is not reused for
+    the other (it was: the cache keyed the block's text, not the file it reads). The overhead per
+    iteration, 1 ms against 20 ms on a 64-sequence vLLM V0 replica, changes how much of a request's
+    cost the prefill-only iterations carry, so the factors differ."""
+    sc = scenario(duration=600)
+    sc["model"] = "llama-3-8b"
+    sc["workload"]["prompt_tokens"] = {"dist": "lognormal", "mean": 1000, "cv": 1.0, "max": 4000}
+    sc["workload"]["output_tokens"] = {"dist": "lognormal", "mean": 100, "cv": 1.0, "max": 1000}
+    sc["fleet"]["pools"][0].update(gpu="h100-sxm", max_model_len=4096, batching={"scheduler": "vllm-v0", "max_num_seqs": 64,
+                                                              "max_batched_tokens": 4096})
+    sc["perf"] = {"model": "roofline", "calibration": "cal.yaml"}
+    factors = []
+    for name, overhead in (("a", 0.001), ("b", 0.02)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "cal.yaml").write_text(
+            "gpu: h100-sxm\nmodel: llama-3-8b\ntp: 1\nweight_dtype: bf16\nkv_dtype: bf16\n"
+            f"flops_efficiency: 0.6\nbw_efficiency: 0.7\noverhead_s: {overhead}\n")
+        loaded = scenario_from_dict(sc, base_dir=tmp_path / name)
+        factors.append(build_pools(loaded, scheduler_factors=True)[0].scheduler_factor)
+    assert factors[0] != factors[1]

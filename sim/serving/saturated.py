@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import simpy
 
+from sim.io import resolve_path
 from sim.perf.utilization import decode_batch, limits_of, seconds_per_request
 from sim.serving.fleet import Fleet
 from sim.serving.pool import PoolRuntime
@@ -186,13 +187,32 @@ def _settled(pool: PoolRuntime, rec: np.ndarray, lo: int) -> bool:
     return float(np.std(r, ddof=1)) / math.sqrt(BATCHES) <= SETTLED * float(np.mean(r))
 
 
-def _key(scenario, pool: PoolRuntime, reqs: RequestChunk) -> str:
+def _perf_files(perf, base_dir: Path) -> list[bytes]:
+    """The contents of the files a ``perf:`` block reads (a calibration, a step-time table; relative
+    paths resolve against the scenario's folder): the same block in two folders, or a file edited
+    between two runs of one process, is another engine."""
+    out = []
+    for cfg in (perf, getattr(perf, "roofline", None)):
+        for name in ("calibration", "path"):
+            path = getattr(cfg, name, None)
+            if isinstance(path, str):
+                try:
+                    out.append(resolve_path(path, base_dir).read_bytes())
+                except OSError:         # the run's own build reports an unreadable file
+                    out.append(path.encode())
+    return out
+
+
+def _key(scenario, pool: PoolRuntime, reqs: RequestChunk, base_dir: Path = Path(".")) -> str:
     """What a measurement depends on: the requests' lengths and classes, the pool's configuration
-    (its name and size aside), model, GPU, KV blocks, engine and capacity scale."""
+    (its name and size aside), model, GPU, KV blocks, engine, capacity scale and the contents of the
+    files its ``perf:`` block reads."""
     h = hashlib.sha256()
     for a in (reqs.prompt_tokens, reqs.output_tokens, reqs.class_idx):
         h.update(np.ascontiguousarray(a).tobytes())
     perf = pool.cfg.perf or scenario.perf
+    for data in _perf_files(perf, base_dir):
+        h.update(hashlib.sha256(data).digest())
     h.update(repr((pool.cfg.model_copy(update={"replicas": 1, "autoscale": None, "failures": None,
                                                "name": ""}).model_dump_json(),
                    perf.model_dump_json() if hasattr(perf, "model_dump_json") else repr(perf),
@@ -214,7 +234,7 @@ def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), st
     # the warm-up and the drain on top of the window: the lengths' means above size them
     reqs = measurement_requests(scenario.workload, float(scenario.duration), 5 * b + MAX_WINDOW_REQUESTS,
                                 base_dir, start)
-    key = _key(scenario, pool, reqs)
+    key = _key(scenario, pool, reqs, base_dir)
     if key not in _CACHE:
         win, t0 = saturated_window(scenario, pool, reqs)
         _CACHE[key] = _ratio(pool, win, t0) if len(win) else 1.0
