@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sim
@@ -175,3 +176,31 @@ def test_a_calibration_file_of_the_same_name_in_another_folder_is_another_engine
         loaded = scenario_from_dict(sc, base_dir=tmp_path / name)
         factors.append(build_pools(loaded, scheduler_factors=True)[0].scheduler_factor)
     assert factors[0] != factors[1]
+
+
+def test_a_capacity_scaled_engine_has_its_unscaled_engines_factor(monkeypatch):
+    """Every iteration ``1 / capacity`` as long scales one replica's whole saturated run and the
+    closed form alike: measured on the scaled engine itself the factor is the unscaled one to
+    rounding, so a ``--capacity-band`` side reuses the point's factor (one measurement for the
+    three runs, the same float in all three) instead of measuring again."""
+    sc = scenario(duration=600)
+    sc["workload"]["prompt_tokens"] = {"dist": "lognormal", "mean": 500, "cv": 1.0, "max": 3000}
+    sc["workload"]["output_tokens"] = {"dist": "lognormal", "mean": 60, "cv": 1.0, "max": 600}
+    sc["fleet"]["pools"][0]["batching"]["scheduler"] = "vllm-v0"
+    sc["fleet"]["pools"][0]["max_model_len"] = 4096
+    loaded = scenario_from_dict(sc)
+    saturated._CACHE.clear()
+    one = build_pools(loaded, scheduler_factors=True)[0].scheduler_factor
+    assert one != 1.0
+    reqs = saturated.measurement_requests(loaded.scenario.workload, 600.0, 5000, Path("."))
+    for c in (0.5, 1.03):
+        slow = build_pools(loaded, c)[0]
+        win, t0 = saturated.saturated_window(loaded.scenario, slow, reqs)
+        own = saturated._ratio(slow, win, t0)
+        base = saturated._ratio(build_pools(loaded)[0], *saturated.saturated_window(loaded.scenario,
+                                                                                   build_pools(loaded)[0], reqs))
+        assert own == pytest.approx(base, rel=1e-12)
+    measured = []
+    monkeypatch.setattr(saturated, "saturated_window", lambda *a: measured.append(a) or (np.zeros(0), 0.0))
+    assert [p.scheduler_factor for p in build_pools(loaded, 0.97, scheduler_factors=True)] == [one]
+    assert not measured

@@ -39,14 +39,17 @@ time (its cost is linear in the lengths), so there the factor is 1 to rounding a
 pool's load factor is its utilization ``rho``. A window with fewer than :data:`MIN_WINDOW`
 completions (every request refused, or too few requests) gives factor 1: the closed form alone.
 
-Measurements are cached in the process, keyed by the lengths and classes of the requests and the
-pool's configuration (so a sweep over arrival rates measures once). On the baseline (Llama-3-8B,
+Measurements are cached in the process, keyed by the lengths and classes of the requests, the
+pool's configuration and the files its ``perf:`` block reads (so a sweep over arrival rates measures
+once); a capacity-scaled engine is measured unscaled (:func:`scheduler_factor`), so a
+``--capacity-band`` run measures once for its three runs. On the baseline (Llama-3-8B,
 H100) one measurement costs about 0.5 s of CPU under vLLM or SGLang (the baseline's run: about 6 s;
 ``benchmarks/bench_scheduler_factor.py``) and 2-3 s under TensorRT-LLM without chunked context,
 whose window runs to :data:`MAX_WINDOW_REQUESTS`.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from pathlib import Path
@@ -55,6 +58,7 @@ import numpy as np
 import simpy
 
 from sim.io import resolve_path
+from sim.perf.scaled import ScaledCapacity
 from sim.perf.utilization import decode_batch, limits_of, seconds_per_request
 from sim.serving.fleet import Fleet
 from sim.serving.pool import PoolRuntime
@@ -187,6 +191,13 @@ def _settled(pool: PoolRuntime, rec: np.ndarray, lo: int) -> bool:
     return float(np.std(r, ddof=1)) / math.sqrt(BATCHES) <= SETTLED * float(np.mean(r))
 
 
+def _unscaled(pool: PoolRuntime) -> PoolRuntime:
+    """``pool`` with the step-time model :class:`~sim.perf.scaled.ScaledCapacity` wraps, if any."""
+    if not isinstance(pool.step_model, ScaledCapacity):
+        return pool
+    return dataclasses.replace(pool, step_model=pool.step_model.inner)
+
+
 def _perf_files(perf, base_dir: Path) -> list[bytes]:
     """The contents of the files a ``perf:`` block reads (a calibration, a step-time table; relative
     paths resolve against the scenario's folder): the same block in two folders, or a file edited
@@ -205,8 +216,8 @@ def _perf_files(perf, base_dir: Path) -> list[bytes]:
 
 def _key(scenario, pool: PoolRuntime, reqs: RequestChunk, base_dir: Path = Path(".")) -> str:
     """What a measurement depends on: the requests' lengths and classes, the pool's configuration
-    (its name and size aside), model, GPU, KV blocks, engine, capacity scale and the contents of the
-    files its ``perf:`` block reads."""
+    (its name and size aside), model, GPU, KV blocks, engine and the contents of the files its
+    ``perf:`` block reads (not a capacity scale: :func:`scheduler_factor` measures without it)."""
     h = hashlib.sha256()
     for a in (reqs.prompt_tokens, reqs.output_tokens, reqs.class_idx):
         h.update(np.ascontiguousarray(a).tobytes())
@@ -217,14 +228,20 @@ def _key(scenario, pool: PoolRuntime, reqs: RequestChunk, base_dir: Path = Path(
                                                "name": ""}).model_dump_json(),
                    perf.model_dump_json() if hasattr(perf, "model_dump_json") else repr(perf),
                    repr(pool.model), repr(pool.gpu), pool.kv_blocks, scenario.engine,
-                   getattr(pool.step_model, "capacity", 1.0),
                    [(c.priority, c.shared_prefix_tokens) for c in classes(scenario.workload)])).encode())
     return h.hexdigest()
 
 
 def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), start=None) -> float:
     """The pool's scheduler factor (module docstring): its engine's replica-seconds per request at
-    saturation over the closed form's, on the scenario's own length distribution."""
+    saturation over the closed form's, on the scenario's own length distribution.
+
+    A pool whose step times are scaled (``--capacity-band``'s sides, ``capacity``) gets the factor
+    of its unscaled engine: scaling every iteration by ``1 / capacity`` scales the replica's whole
+    saturated run and the closed form alike, so the factor does not change (the baseline's, measured
+    on the scaled engines at 0.5, 0.97 and 1.03: equal to 14 digits), and measuring it again would
+    only cost a measurement per side and make the sides' factors differ in their last bits."""
+    pool = _unscaled(pool)
     if pool.role != "both" or scenario.fleet.disaggregated is not None:
         return 1.0        # a disaggregated pair is not one engine's capacity: the closed form alone
     reqs = measurement_requests(scenario.workload, float(scenario.duration), MAX_WINDOW_REQUESTS, base_dir, start)
