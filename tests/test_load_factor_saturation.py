@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sim
@@ -125,3 +126,81 @@ def test_work_done_on_requests_in_flight_by_hand():
     prefill, decode = request_seconds(m, lim, 100, 10)
     assert (prefill, decode) == pytest.approx((0.41 / 40, 9 * 0.074 / 64), rel=1e-12)
     assert prefill + decode == seconds_per_request(m, lim, 100, 10)
+
+
+def test_a_max_num_seqs_the_kv_cache_never_fills_does_not_size_the_measurement(monkeypatch):
+    """Llama-2-7B on an A100-80GB, 1,000-token prompts and 100 output tokens: the KV cache holds
+    ``kv_tokens // 1050`` such sequences, so ``max_num_seqs`` 200,000 is never reached. The warm-up
+    is three turnovers of twice that batch, not of 200,000 (which made the measurement simulate
+    over 600,000 requests): at most ``5 B`` requests on top of the longest window are drawn."""
+    sc = scenario(duration=600)
+    sc["workload"]["prompt_tokens"] = {"dist": "fixed", "value": 1000}
+    sc["workload"]["output_tokens"] = {"dist": "fixed", "value": 100}
+    sc["fleet"]["pools"][0].update(batching={"max_num_seqs": 200_000, "max_batched_tokens": 200_000})
+    pool = build_pools(scenario_from_dict(sc))[0]
+    kv_tokens = pool.kv_blocks * pool.cfg.batching.block_size
+    b = 2 * (kv_tokens // 1050)
+    assert b < 20_000 and saturated.turnover_batch(pool, 1000.0, 100.0) == b
+    drawn = []
+    real = saturated.measurement_requests
+
+    def counting(workload, horizon_s, n, base_dir, start=None):
+        drawn.append(n)
+        return real(workload, horizon_s, n, base_dir, start)
+
+    monkeypatch.setattr(saturated, "measurement_requests", counting)
+    saturated._CACHE.clear()
+    assert _factor(sc) > 0
+    assert max(drawn) == 5 * b + saturated.MAX_WINDOW_REQUESTS
+
+
+def test_a_calibration_file_of_the_same_name_in_another_folder_is_another_engine(tmp_path):
+    """Two scenarios whose ``perf:`` blocks read the same relative ``calibration`` path, in two
+    folders holding different files, are two engines: the factor measured on one is not reused for
+    the other (it was: the cache keyed the block's text, not the file it reads). The overhead per
+    iteration, 1 ms against 20 ms on a 64-sequence vLLM V0 replica, changes how much of a request's
+    cost the prefill-only iterations carry, so the factors differ."""
+    sc = scenario(duration=600)
+    sc["model"] = "llama-3-8b"
+    sc["workload"]["prompt_tokens"] = {"dist": "lognormal", "mean": 1000, "cv": 1.0, "max": 4000}
+    sc["workload"]["output_tokens"] = {"dist": "lognormal", "mean": 100, "cv": 1.0, "max": 1000}
+    sc["fleet"]["pools"][0].update(gpu="h100-sxm", max_model_len=4096, batching={"scheduler": "vllm-v0", "max_num_seqs": 64,
+                                                              "max_batched_tokens": 4096})
+    sc["perf"] = {"model": "roofline", "calibration": "cal.yaml"}
+    factors = []
+    for name, overhead in (("a", 0.001), ("b", 0.02)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "cal.yaml").write_text(
+            "gpu: h100-sxm\nmodel: llama-3-8b\ntp: 1\nweight_dtype: bf16\nkv_dtype: bf16\n"
+            f"flops_efficiency: 0.6\nbw_efficiency: 0.7\noverhead_s: {overhead}\n")
+        loaded = scenario_from_dict(sc, base_dir=tmp_path / name)
+        factors.append(build_pools(loaded, scheduler_factors=True)[0].scheduler_factor)
+    assert factors[0] != factors[1]
+
+
+def test_a_capacity_scaled_engine_has_its_unscaled_engines_factor(monkeypatch):
+    """Every iteration ``1 / capacity`` as long scales one replica's whole saturated run and the
+    closed form alike: measured on the scaled engine itself the factor is the unscaled one to
+    rounding, so a ``--capacity-band`` side reuses the point's factor (one measurement for the
+    three runs, the same float in all three) instead of measuring again."""
+    sc = scenario(duration=600)
+    sc["workload"]["prompt_tokens"] = {"dist": "lognormal", "mean": 500, "cv": 1.0, "max": 3000}
+    sc["workload"]["output_tokens"] = {"dist": "lognormal", "mean": 60, "cv": 1.0, "max": 600}
+    sc["fleet"]["pools"][0]["batching"]["scheduler"] = "vllm-v0"
+    sc["fleet"]["pools"][0]["max_model_len"] = 4096
+    loaded = scenario_from_dict(sc)
+    saturated._CACHE.clear()
+    one = build_pools(loaded, scheduler_factors=True)[0].scheduler_factor
+    assert one != 1.0
+    reqs = saturated.measurement_requests(loaded.scenario.workload, 600.0, 5000, Path("."))
+    for c in (0.5, 1.03):
+        slow = build_pools(loaded, c)[0]
+        win, t0 = saturated.saturated_window(loaded.scenario, slow, reqs)
+        own = saturated._ratio(slow, win, t0)
+        base = saturated._ratio(build_pools(loaded)[0], *saturated.saturated_window(loaded.scenario,
+                                                                                   build_pools(loaded)[0], reqs))
+        assert own == pytest.approx(base, rel=1e-12)
+    measured = []
+    monkeypatch.setattr(saturated, "saturated_window", lambda *a: measured.append(a) or (np.zeros(0), 0.0))
+    assert [p.scheduler_factor for p in build_pools(loaded, 0.97, scheduler_factors=True)] == [one]
+    assert not measured

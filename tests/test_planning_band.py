@@ -298,3 +298,18 @@ def test_a_damaged_band_in_a_plan_folder_is_named(tmp_path, capsys):
     (tmp_path / "plan.json").write_text(json.dumps(data))
     assert main(["report", str(tmp_path)]) == 2
     assert "robust: expected an object, got" in capsys.readouterr().err
+
+
+def test_a_saturation_whose_point_sustains_no_rate_ends_its_band_where_the_point_ended():
+    """A bound no rate meets (p99 TTFT at most 0.01 s, where the 0.2 s exponential service alone has
+    a p99 of 0.92 s): the point halves its rate for all its probes; each side starts at that lowest
+    rate scaled and goes no lower. Its widening steps squared past every float to a rate of
+    0 req/s, which the run refused as bad input (exit 2 from the command)."""
+    res = saturation(BASE, runner=MMcRunner(service_s=0.2), capacity_band=5.0,
+                     constraints=["latency.ttft.p99<=0.01"],
+                     overrides=["fleet.pools.0.replicas=4"], executor="serial", max_probes=12)
+    assert res.rate is None and len(res.probes) == 12
+    lowest = min(p["rate"] for p in res.probes)
+    for side, cap in (("slower", 0.95), ("faster", 1.05)):
+        b = res.band[side]
+        assert b["rate"] is None and [p["rate"] for p in b["probes"]] == [float(f"{cap * lowest:.6g}")], side

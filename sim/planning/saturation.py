@@ -13,6 +13,7 @@ fall as the rate rises.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,7 +113,11 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
             for name, capacity in capacities(pct).items():
                 side: list[dict[str, Any]] = []
                 first = capacity * (lo if lo is not None else hi if hi is not None else start)
-                s_lo, s_hi = highest(prober(capacity, side), first, ratio, rel_tol, max_probes, widen=True)
+                # no lower than the point went (scaled): where the point found no sustained rate, a
+                # side's widening steps would otherwise square past any rate to 0 req/s
+                floor = float(_fmt(capacity * min(p["rate"] for p in probes)))
+                s_lo, s_hi = highest(prober(capacity, side), first, ratio, rel_tol, max_probes, widen=True,
+                                     floor=floor)
                 band[name] = {"capacity": capacity, "rate": s_lo, "upper": s_hi, "probes": side}
     result = SaturationResult(lo, hi, attainment, probes, band)
     if out_path is not None:
@@ -124,16 +129,18 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
 
 
 def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
-            widen: bool = False) -> tuple[float | None, float | None]:
+            widen: bool = False, floor: float = 0.0) -> tuple[float | None, float | None]:
     """The highest rate ``ok`` holds at, as ``(lo, hi)``: ``lo`` observed to hold, ``hi`` (the lowest
     rate seen to fail above it) within ``rel_tol`` of it, or ``None`` where no such rate was found in
-    ``max_probes`` calls. Brackets from ``start`` by steps of ``ratio`` (squared after every step when
-    ``widen``), then bisects.
+    ``max_probes`` calls, or above ``floor``, or among finite rates. Brackets from ``start`` by steps
+    of ``ratio`` (squared after every step when ``widen``), then bisects.
 
         >>> highest(lambda r: r <= 37.0, 10.0, 2.0, 0.02, 40)
         (36.875, 37.5)
         >>> highest(lambda r: r <= 37.0, 36.0, 1.05, 0.02, 40, widen=True)
         (36.9, 37.35)
+        >>> highest(lambda r: False, 1.0, 2.0, 0.02, 40, widen=True, floor=0.01)   # 1, 1/2, 1/8, 1/128
+        (None, 0.0078125)
     """
     calls = 0
 
@@ -150,6 +157,8 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
         lo = rate
         while calls < max_probes:
             rate = float(_fmt(lo * step))
+            if not math.isfinite(rate):
+                break
             if probe(rate):
                 lo = rate
             else:
@@ -158,8 +167,10 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
             step = step * step if widen else step
     else:
         hi = rate
-        while calls < max_probes:
+        while calls < max_probes and hi > floor:
             rate = float(_fmt(hi / step))
+            if not rate > 0:
+                break
             if probe(rate):
                 lo = rate
                 break

@@ -14,8 +14,10 @@ recomputes. So the pool's engine is asked instead:
    workload has fewer, arrive at **one replica** of the pool (same GPU, model, layout, step-time
    model, KV cache and batching; no autoscaler, failures or disaggregation) :data:`OVERLOAD` times
    faster than the closed form serves them, so its queue never empties;
-2. completions after the first ``3 B`` (``B`` = ``max_num_seqs``: a few batch turnovers, the
-   synchronized start left out) are the saturated window. It grows until its factor's standard
+2. completions after the first ``3 B`` (a few batch turnovers, the synchronized start left out;
+   ``B`` = :func:`turnover_batch`: ``max_num_seqs``, or twice the sequences of the mean lengths the
+   KV cache holds if that is fewer, so a huge ``max_num_seqs`` the KV cache never fills does not
+   make the measurement simulate millions of requests) are the saturated window. It grows until its factor's standard
    error (batch means) is within :data:`SETTLED` of it (at least :data:`MIN_WINDOW_REQUESTS`, at most
    :data:`MAX_WINDOW_REQUESTS` completions): an engine whose cost comes in rare, large events
    (TensorRT-LLM without chunked context drains its whole batch before a prompt as long as the
@@ -37,14 +39,17 @@ time (its cost is linear in the lengths), so there the factor is 1 to rounding a
 pool's load factor is its utilization ``rho``. A window with fewer than :data:`MIN_WINDOW`
 completions (every request refused, or too few requests) gives factor 1: the closed form alone.
 
-Measurements are cached in the process, keyed by the lengths and classes of the requests and the
-pool's configuration (so a sweep over arrival rates measures once). On the baseline (Llama-3-8B,
+Measurements are cached in the process, keyed by the lengths and classes of the requests, the
+pool's configuration and the files its ``perf:`` block reads (so a sweep over arrival rates measures
+once); a capacity-scaled engine is measured unscaled (:func:`scheduler_factor`), so a
+``--capacity-band`` run measures once for its three runs. On the baseline (Llama-3-8B,
 H100) one measurement costs about 0.5 s of CPU under vLLM or SGLang (the baseline's run: about 6 s;
 ``benchmarks/bench_scheduler_factor.py``) and 2-3 s under TensorRT-LLM without chunked context,
 whose window runs to :data:`MAX_WINDOW_REQUESTS`.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from pathlib import Path
@@ -52,7 +57,9 @@ from pathlib import Path
 import numpy as np
 import simpy
 
-from sim.perf.utilization import limits_of, seconds_per_request
+from sim.io import resolve_path
+from sim.perf.scaled import ScaledCapacity
+from sim.perf.utilization import decode_batch, limits_of, seconds_per_request
 from sim.serving.fleet import Fleet
 from sim.serving.pool import PoolRuntime
 from sim.workload import classes, generate
@@ -124,6 +131,14 @@ def _ratio(pool: PoolRuntime, rec: np.ndarray, t0: float) -> float:
     return per_request / closed if closed > 0 and per_request > 0 else 1.0
 
 
+def turnover_batch(pool: PoolRuntime, prompt_mean: float, output_mean: float) -> int:
+    """``B``: the sequences one replica of ``pool`` turns over in a batch: ``max_num_seqs``, or
+    twice the KV cache's batch at the mean lengths (:func:`~sim.perf.utilization.decode_batch`;
+    lengths vary around their means, so the batch a KV cache holds varies too) when that is fewer."""
+    limits = limits_of(pool.cfg.batching, pool.kv_blocks)
+    return max(1, min(int(limits.max_num_seqs), 2 * decode_batch(limits, prompt_mean, output_mean)))
+
+
 def _arriving(reqs: RequestChunk, gap_s: float, size: int = 1024):
     """``reqs`` as chunks of arrivals ``gap_s`` apart (built as the replica gets to them)."""
     for i in range(0, len(reqs), size):
@@ -140,7 +155,7 @@ def saturated_window(scenario, pool: PoolRuntime, reqs: RequestChunk) -> tuple[n
     sc, one = _one_replica(scenario, pool)
     env = simpy.Environment()
     fleet = Fleet(env, sc, [one], [c.priority for c in classes(sc.workload)], fast=sc.engine == "fast", seed=SEED)
-    b = max(int(one.cfg.batching.max_num_seqs), 1)
+    b = turnover_batch(one, float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
     lo = 3 * b
     s_guess = seconds_per_request(one.step_model, limits_of(one.cfg.batching, one.kv_blocks),
                                   float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
@@ -176,33 +191,67 @@ def _settled(pool: PoolRuntime, rec: np.ndarray, lo: int) -> bool:
     return float(np.std(r, ddof=1)) / math.sqrt(BATCHES) <= SETTLED * float(np.mean(r))
 
 
-def _key(scenario, pool: PoolRuntime, reqs: RequestChunk) -> str:
+def _unscaled(pool: PoolRuntime) -> PoolRuntime:
+    """``pool`` with the step-time model :class:`~sim.perf.scaled.ScaledCapacity` wraps, if any."""
+    if not isinstance(pool.step_model, ScaledCapacity):
+        return pool
+    return dataclasses.replace(pool, step_model=pool.step_model.inner)
+
+
+def _perf_files(perf, base_dir: Path) -> list[bytes]:
+    """The contents of the files a ``perf:`` block reads (a calibration, a step-time table; relative
+    paths resolve against the scenario's folder): the same block in two folders, or a file edited
+    between two runs of one process, is another engine."""
+    out = []
+    for cfg in (perf, getattr(perf, "roofline", None)):
+        for name in ("calibration", "path"):
+            path = getattr(cfg, name, None)
+            if isinstance(path, str):
+                try:
+                    out.append(resolve_path(path, base_dir).read_bytes())
+                except OSError:         # the run's own build reports an unreadable file
+                    out.append(path.encode())
+    return out
+
+
+def _key(scenario, pool: PoolRuntime, reqs: RequestChunk, base_dir: Path = Path(".")) -> str:
     """What a measurement depends on: the requests' lengths and classes, the pool's configuration
-    (its name and size aside), model, GPU, KV blocks, engine and capacity scale."""
+    (its name and size aside), model, GPU, KV blocks, engine and the contents of the files its
+    ``perf:`` block reads (not a capacity scale: :func:`scheduler_factor` measures without it)."""
     h = hashlib.sha256()
     for a in (reqs.prompt_tokens, reqs.output_tokens, reqs.class_idx):
         h.update(np.ascontiguousarray(a).tobytes())
     perf = pool.cfg.perf or scenario.perf
+    for data in _perf_files(perf, base_dir):
+        h.update(hashlib.sha256(data).digest())
     h.update(repr((pool.cfg.model_copy(update={"replicas": 1, "autoscale": None, "failures": None,
                                                "name": ""}).model_dump_json(),
                    perf.model_dump_json() if hasattr(perf, "model_dump_json") else repr(perf),
                    repr(pool.model), repr(pool.gpu), pool.kv_blocks, scenario.engine,
-                   getattr(pool.step_model, "capacity", 1.0),
                    [(c.priority, c.shared_prefix_tokens) for c in classes(scenario.workload)])).encode())
     return h.hexdigest()
 
 
 def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), start=None) -> float:
     """The pool's scheduler factor (module docstring): its engine's replica-seconds per request at
-    saturation over the closed form's, on the scenario's own length distribution."""
+    saturation over the closed form's, on the scenario's own length distribution.
+
+    A pool whose step times are scaled (``--capacity-band``'s sides, ``capacity``) gets the factor
+    of its unscaled engine: scaling every iteration by ``1 / capacity`` scales the replica's whole
+    saturated run and the closed form alike, so the factor does not change (the baseline's, measured
+    on the scaled engines at 0.5, 0.97 and 1.03: equal to 14 digits), and measuring it again would
+    only cost a measurement per side and make the sides' factors differ in their last bits."""
+    pool = _unscaled(pool)
     if pool.role != "both" or scenario.fleet.disaggregated is not None:
         return 1.0        # a disaggregated pair is not one engine's capacity: the closed form alone
-    b = max(int(pool.cfg.batching.max_num_seqs), 1)
-    reqs = measurement_requests(scenario.workload, float(scenario.duration), 5 * b + MAX_WINDOW_REQUESTS,
-                                base_dir, start)
+    reqs = measurement_requests(scenario.workload, float(scenario.duration), MAX_WINDOW_REQUESTS, base_dir, start)
     if len(reqs) == 0:
         return 1.0
-    key = _key(scenario, pool, reqs)
+    b = turnover_batch(pool, float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
+    # the warm-up and the drain on top of the window: the lengths' means above size them
+    reqs = measurement_requests(scenario.workload, float(scenario.duration), 5 * b + MAX_WINDOW_REQUESTS,
+                                base_dir, start)
+    key = _key(scenario, pool, reqs, base_dir)
     if key not in _CACHE:
         win, t0 = saturated_window(scenario, pool, reqs)
         _CACHE[key] = _ratio(pool, win, t0) if len(win) else 1.0
