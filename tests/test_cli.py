@@ -330,3 +330,10 @@ def test_override_with_a_negative_index_is_refused_not_read_from_the_end(capsys)
     assert main(["validate", str(BASELINE), "--set", "fleet.pools.0.x=[1, 2]", "--set", "fleet.pools.0.x.-2=3"]) == 2
     assert "--set: fleet.pools.0.x.-2: index out of range: the list has 2 items, index 0 to 1" in capsys.readouterr().err
     assert main(["validate", str(BASELINE), "--set", "fleet.pools.-0.replicas=2"]) == 0   # -0 is 0
+
+
+def test_validate_counts_pools_in_words(capsys):
+    assert main(["validate", str(BASELINE)]) == 0
+    assert f"{BASELINE}: ok (baseline: 1 pool, duration 3600 s)\n" in capsys.readouterr().out
+    assert main(["validate", str(ROOT / "scenarios" / "mixed_fleet.yaml")]) == 0
+    assert "ok (mixed_fleet: 2 pools, duration 3600 s)" in capsys.readouterr().out
