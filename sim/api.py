@@ -22,7 +22,7 @@ import simpy
 from sim.errors import InputError, ScenarioError, warnings_as_problems
 from sim.limits import check_money, check_work, max_in_flight
 from sim.metrics.band import band, capacities, check_pct
-from sim.metrics.fleet_summary import PoolUsage, fleet_summary
+from sim.metrics.fleet_summary import PoolUsage, fleet_summary, offered_requests
 from sim.metrics.records import RECORD_DTYPE, summarize_requests
 from sim.metrics.utilization import in_flight_work
 from sim.metrics.schema import REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
@@ -317,6 +317,7 @@ def _pool_usage(u, use, ts: np.ndarray, in_flight: np.ndarray) -> PoolUsage:
     fl = in_flight[in_flight["pool"] == p.index]
     if not n and len(fl):      # nothing completed: the mix of the requests in flight
         pin, pout = float(fl["prompt_tokens"].mean()), float(fl["output_tokens"].mean())
+    routed, offered = offered_requests(p, n, pin, pout, fl["prompt_tokens"], fl["output_tokens"])
     n += in_flight_work(p, pin, pout, fl["generated_tokens"], fl["output_tokens"])
     return PoolUsage(pool=p, provisioned_gpu_s=sum(max(0.0, e - s) for s, e in u.intervals) * gpr,
                      busy_gpu_s=u.busy_replica_s * gpr, flops_done=2.0 * p.model.n_active_params * u.tokens_processed,
@@ -324,7 +325,7 @@ def _pool_usage(u, use, ts: np.ndarray, in_flight: np.ndarray) -> PoolUsage:
                      requests=n, prompt_mean=pin, output_mean=pout,
                      running_sum=float(sel[:, 5].sum()) if len(sel) else 0.0,
                      replicas_sum=float(sel[:, 2].sum()) if len(sel) else 0.0,
-                     lead={"replicas_provisioned_total": u.replicas_provisioned_total})
+                     lead={"replicas_provisioned_total": u.replicas_provisioned_total}, routed=routed, offered=offered)
 
 
 def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:

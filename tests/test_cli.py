@@ -320,3 +320,20 @@ def test_a_scenario_file_not_found_names_the_one_nearby(tmp_path, monkeypatch, c
     assert main(["validate", typed]) == 2
     hint = f" (did you mean {meant}?)" if meant else ""
     assert capsys.readouterr().err == f"{typed}: file not found{hint}\n"
+
+
+def test_override_with_a_negative_index_is_refused_not_read_from_the_end(capsys):
+    # Python would take pools[-1] as the last pool; the message says indices run from 0
+    assert main(["validate", str(BASELINE), "--set", "fleet.pools.-1.replicas=2"]) == 2
+    assert "--set: fleet.pools.-1: index out of range: the list has 1 item, index 0 to 0" in capsys.readouterr().err
+    # any list on the path, at any depth and as the last part
+    assert main(["validate", str(BASELINE), "--set", "fleet.pools.0.x=[1, 2]", "--set", "fleet.pools.0.x.-2=3"]) == 2
+    assert "--set: fleet.pools.0.x.-2: index out of range: the list has 2 items, index 0 to 1" in capsys.readouterr().err
+    assert main(["validate", str(BASELINE), "--set", "fleet.pools.-0.replicas=2"]) == 0   # -0 is 0
+
+
+def test_validate_counts_pools_in_words(capsys):
+    assert main(["validate", str(BASELINE)]) == 0
+    assert f"{BASELINE}: ok (baseline: 1 pool, duration 3600 s)\n" in capsys.readouterr().out
+    assert main(["validate", str(ROOT / "scenarios" / "mixed_fleet.yaml")]) == 0
+    assert "ok (mixed_fleet: 2 pools, duration 3600 s)" in capsys.readouterr().out

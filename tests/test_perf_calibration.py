@@ -97,6 +97,42 @@ def test_points_file_errors_name_line_and_column(tmp_path):
         read_points(tmp_path / "h.csv")
 
 
+STEP_HEADER = "prefill_tokens,decode_seqs,context_tokens,step_s\n0,2,100,0.01\n"
+
+
+@pytest.mark.parametrize("row, message", [
+    # a short row read as a missing number: "context_tokens must be a number (got 'nothing')"
+    ("0,1,100", "x.csv:3: the row has 3 cells; expected 4, one per column of the header (line 1: prefill_tokens, "
+                "decode_seqs, context_tokens, step_s)"),
+    ("0", "x.csv:3: the row has 1 cell; expected 4"),
+    # 10^30 tokens passed as a whole number (and failed later in the fit, naming no line)
+    ("0,1,1e30,0.01", "x.csv:3:3: context_tokens must be at most 9,007,199,254,740,992 (2^53, past which a number stands for more than one count) (got '1e30')"),
+    ("0,1e30,1e30,0.01", "x.csv:3:2: decode_seqs must be at most 9,007,199,254,740,992 (2^53"),
+    ("0,1,-5,0.01", "x.csv:3:3: context_tokens must be a whole number >= 0 (got '-5')"),
+    ("0,1,nan,0.01", "x.csv:3:3: context_tokens must be a whole number >= 0 (got 'nan')"),
+    ("0,1,inf,0.01", "x.csv:3:3: context_tokens must be a whole number >= 0 (got 'inf')"),
+    ("0,1,100,1e30", "x.csv:3:4: step_s must be at most 3,600 (an hour; serving iterations take milliseconds to seconds) "
+                     "(got '1e30')"),
+    ("0,1,100,-inf", "x.csv:3:4: step_s must be a finite number > 0 (got '-inf')"),
+    ("0,1,100,NaN", "x.csv:3:4: step_s must be a finite number > 0 (got 'NaN')"),
+])
+def test_points_file_short_rows_and_absurd_values_name_line_and_column(tmp_path, capsys, row, message):
+    from sim.cli import main
+
+    (tmp_path / "x.csv").write_text(STEP_HEADER + row + "\n")
+    assert main(["calibrate", str(tmp_path / "x.csv"), "--gpu", "h100-sxm", "--model", "llama-3-8b",
+                 "--out", str(tmp_path / "cal.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert not (tmp_path / "cal.yaml").exists()
+
+
+def test_points_file_throughput_past_a_billion_tokens_a_second_is_refused(tmp_path):
+    (tmp_path / "t.csv").write_text("batch,input_tokens,output_tokens,output_tokens_per_s\n1,128,128,1e12\n")
+    with pytest.raises(InputError, match=r"t.csv:2:4: output_tokens_per_s must be at most 1e\+09 \(a billion"):
+        read_points(tmp_path / "t.csv")
+
+
 def test_calibrate_command_writes_usable_file(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     cmd.add_arguments(parser)
@@ -302,8 +338,9 @@ def test_calibrate_checks_the_table_options_before_fitting_or_writing(tmp_path, 
 @pytest.mark.parametrize("text, message", [
     # a static batch of 10^18 output tokens was priced one decode step at a time: an exabyte array, exit 2
     # naming no file
-    ("batch,input_tokens,output_tokens,output_tokens_per_s\n1,128,1e18,100\n8,128,128,500\n64,1024,128,2000\n",
-     "p.csv: point 1: input_tokens + output_tokens is 1e+18 tokens a sequence, more than llama-2-7b's context "
+    # (10^18 itself is now refused on reading, past 2^53)
+    ("batch,input_tokens,output_tokens,output_tokens_per_s\n1,128,1e15,100\n8,128,128,500\n64,1024,128,2000\n",
+     "p.csv: point 1: input_tokens + output_tokens is 1e+15 tokens a sequence, more than llama-2-7b's context "
      "of 4,096 tokens"),
     ("prefill_tokens,decode_seqs,context_tokens,step_s\n0,1,100,0.01\n100000,0,0,0.02\n0,8,8000,0.01\n",
      "p.csv: point 2: prefill_tokens / prefill_seqs is 100,000 tokens a sequence, more than llama-2-7b's"),

@@ -171,3 +171,27 @@ def test_sweep_on_worker_processes_prints_a_scenario_warning_once(tmp_path):
     lines = [ln for ln in out.stderr.replace("\r", "\n").splitlines() if "economics.compute.1" in ln]
     assert lines == [f"{path}: economics.compute.1: pool main already has an uncapped on_demand tier (compute.0) "
                      "that takes all GPUs beyond the reservation; this tier is never used"]
+
+
+def test_sweep_plan_and_saturation_errors_are_worded_as_every_other_command_words_them(tmp_path, capsys):
+    """Each line names the flag (or file) it is about, or the command, as run/validate/calibrate do;
+    none starts 'error:'."""
+    from sim.cli import main
+
+    scn = str(scenario(tmp_path))
+    cases = [
+        (["sweep", scn, "--grid", "nope"], "--grid: expected PATH=VALUES such as fleet.pools.0.replicas=4,8,16 "
+                                           "(got 'nope')"),
+        (["plan", scn, "--vary", "fleet.pools.0.replicas=8..4", "--constraint", "latency.ttft.p99<=2"],
+         "--vary: fleet.pools.0.replicas: range must have LOW <= HIGH (got 8..4)"),
+        (["plan", scn, "--vary", "fleet.pools.0.replicas=1,2", "--constraint", "latency.ttft.p99<=x"],
+         "--constraint: latency.ttft.p99: bound must be a number (got 'x')"),
+        (["saturation", scn, "--constraint", "x<"], "--constraint: expected METRIC<=NUMBER"),
+        (["plan", scn, "--vary", "fleet.pools.0.replicas=1..8", "--constraint", "ttft.p99<2"],
+         "fleetsim plan: unknown metric ttft.p99 (did you mean latency.ttft.p99?)"),
+        (["sweep", str(tmp_path / "missing.yaml"), "--grid", "a=1"], f"{tmp_path / 'missing.yaml'}: file not found"),
+    ]
+    for argv, expected in cases:
+        assert main([*argv, "--out", str(tmp_path / "o"), "--quiet"]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(expected) and len(err.strip().splitlines()) == 1, err

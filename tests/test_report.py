@@ -391,3 +391,18 @@ def test_a_broken_scenario_json_falls_back_on_the_summary(tmp_path, text):
     assert read_scenario(folder) is None
     page = write_report(folder).read_text()
     assert "4 × 2 h100-sxm (TP 2)" in page and 'class="verdict met"' in page
+
+
+def test_sweep_page_says_the_varied_fields_values_not_the_base_scenarios(tmp_path):
+    """The base scenario runs 4 replicas at 2 requests/s; the sweep varies replicas 1..3 and, jointly,
+    the GPU and its price: "What was simulated" says 1–3 replicas of h100-sxm or b200, not 4 × h100-sxm."""
+    out = tmp_path / "sw"
+    sweep(tiny_scenario("2m", replicas=4),
+          ["fleet.pools.0.replicas=1..3", "fleet.pools.0.gpu&economics.gpu_hour_usd=h100-sxm&2,b200&5"],
+          seeds=1, runner=MMcRunner(service_s=1.0, noise_cv=0.1), executor="serial", out=out)
+    page = write_report(out).read_text()
+    head = page[page.index("What was simulated"):page.index("<h2>Sweep")]
+    assert "1–3 × h100-sxm, b200 serving llama-3-8b" in head, head
+    assert "4 × h100-sxm" not in head and "4 × " not in head
+    assert "Poisson arrivals at 2 req/s" in head                  # what the sweep does not vary stays
+    assert "fleet.pools.0.replicas = 1, 2, 3" in head              # the Varied line, as before

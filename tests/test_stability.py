@@ -9,6 +9,8 @@ shorter than the tail window measured).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,8 @@ from sim.scenario.load import load_scenario
 
 from test_queueing_theory import LONG_CONTEXT_MODEL  # noqa: F401  (the M/M/c model)
 from test_queueing_theory import _queue_scenario
+
+BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 
 MEAN_SERVICE_S = 1.0005
 C = 4
@@ -218,3 +222,30 @@ def test_a_run_too_short_for_any_completion_says_so_without_a_load_factor():
         "work offered with what the fleet could serve, and a backlog growing by less than 173.2% of the 3 "
         "requests of the last 0.01 s is lost in the noise; lengthen duration, or add capacity (see stability in "
         "the summary)")
+
+
+def test_offered_load_factor_counts_every_admitted_request_once_at_full_cost():
+    """By hand: a load factor of 0.95 counts 90 completed requests plus 5 requests' worth done on
+    those in flight; 100 were admitted (120 arrived, 20 rejected). Offered: 0.95 x 100 / 95 = 1.0
+    (the completed count alone, 0.95 x 100 / 90 = 1.056, counted the in-flight part twice). Two pools
+    routed 60 + 30 requests worth 66 + 33 (their mix priced at the completed one's) and 10 admitted
+    requests wait unrouted: (66 + 33) x 100 / 90 = 110 requests' worth."""
+    from sim.metrics.fleet_summary import PoolUsage, offered_work
+    from sim.metrics.stability import offered_load_factor
+    req = {"arrived": 120, "rejected": 20, "completed": 90}
+    assert offered_load_factor(0.95, req, served=95.0) == 0.95 * 100 / 95
+    kw = dict(pool=None, provisioned_gpu_s=1.0, busy_gpu_s=1.0, flops_done=0.0, kv_cache_mean=0.0, requests=1.0,
+              prompt_mean=1.0, output_mean=1.0, running_sum=0.0, replicas_sum=0.0)
+    pools = [PoolUsage(**kw, routed=60.0, offered=66.0), PoolUsage(**kw, routed=30.0, offered=33.0)]
+    assert offered_work(pools, req) == 110.0
+    assert offered_work([*pools, PoolUsage(**kw)], req) is None       # a pool that does not say: the admitted count
+
+
+def test_offered_load_factor_of_an_overloaded_run_is_its_arrival_rate_over_the_saturation_rate():
+    """The baseline keeps up to about 84 requests/s (README, measured by fleetsim saturation); at 168
+    its offered load factor reads about 2, while the load factor of what it served reads 1. A short
+    overloaded run completes its short requests first and ends with thousands in flight: the
+    completed count alone read 2.11 here, the served work priced at the completed mix 1.81."""
+    s = sim.run(BASELINE, overrides=["workload.arrival.rate=168", "duration=60", "warmup=0"]).summary
+    assert s["utilization"]["load_factor"] == pytest.approx(1.0, abs=0.06)
+    assert s["stability"]["offered_load_factor"] == pytest.approx(2.0, rel=0.04)

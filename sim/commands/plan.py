@@ -24,6 +24,8 @@ import sys
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
+from sim.planning.constraints import ConstraintError, UnknownMetricError
+from sim.planning.knobs import KnobError
 from sim.planning.table import text_table
 
 
@@ -56,7 +58,6 @@ def main(args: argparse.Namespace) -> int:
     def body() -> int:
         from sim.metrics.band import SLOWER, answer_rows, robust_feasible
         from sim.planning.capacity import plan
-        from sim.planning.constraints import ConstraintError
         from sim.planning.evaluator import check_metrics
         from sim.humanize import plural
         from sim.planning.planner import COLUMNS, headroom, parse_columns, plain, planner_cells, planner_values
@@ -123,7 +124,7 @@ def main(args: argparse.Namespace) -> int:
               f"wrote {out / 'plan.json'}, {out / 'plan.csv'}", file=sys.stderr)
         return 0 if result.best is not None else 1
 
-    return guarded(body)
+    return guarded(body, "plan", ((UnknownMetricError, None), (KnobError, "--vary"), (ConstraintError, "--constraint")))
 
 
 def robust_line(result, described) -> str:

@@ -18,6 +18,7 @@ import sys
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
+from sim.planning.constraints import ConstraintError, UnknownMetricError
 from sim.planning.table import format_value, text_table
 
 
@@ -97,5 +98,5 @@ def main(args: argparse.Namespace) -> int:
         print(f"wrote {out / 'saturation.json'}", file=sys.stderr)
         return code
 
-    return guarded(body)
+    return guarded(body, "saturation", ((UnknownMetricError, None), (ConstraintError, "--constraint")))
 

@@ -19,6 +19,8 @@ import sys
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
 from sim.planning.cli_support import add_common_arguments, default_out, guarded
+from sim.planning.constraints import ConstraintError
+from sim.planning.knobs import KnobError
 from sim.planning.table import text_table
 
 SHOWN = ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment", "utilization.load_factor")
@@ -80,7 +82,6 @@ def kept_points(out) -> str:
 
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
-        from sim.planning.constraints import ConstraintError
         from sim.planning.evaluator import check_metrics
         from sim.planning import planner
         from sim.planning.planner import COLUMNS, parse_columns, planner_cells
@@ -126,4 +127,4 @@ def main(args: argparse.Namespace) -> int:
             print(f"failed: {cfg} seed={r['seed']}: {r['error']}", file=sys.stderr)
         return 1 if result.errors else 0
 
-    return guarded(body)
+    return guarded(body, "sweep", ((KnobError, "--grid"),))

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sim.humanize import plural
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario file (YAML or TOML)")
@@ -34,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
     if too_big:
         raise ScenarioError(too_big, args.scenario)
     work = estimate(loaded)
-    lines = [f"{args.scenario}: ok ({sc.name}: {len(sc.fleet.pools)} pool(s), duration {sc.duration:g} s)",
+    lines = [f"{args.scenario}: ok ({sc.name}: {len(sc.fleet.pools)} {plural(len(sc.fleet.pools), 'pool')}, duration {sc.duration:g} s)",
              f"  work: ~{work.requests:,.0f} requests, up to {work.replicas:,.0f} replicas"
              + (f", {work.fluid_steps:,.0f} fluid steps" if sc.fidelity == "fluid" else "")
              + (f", ~{work.failure_events:,.0f} failure/repair events" if work.failure_events else "")]

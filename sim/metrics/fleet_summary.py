@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from sim.metrics.stability import timeseries_stability
-from sim.metrics.utilization import fleet_utilization, pool_kv_dtype, pool_utilization, running_while_busy
+from sim.metrics.utilization import (fleet_utilization, pool_kv_dtype, pool_seconds_per_request, pool_utilization,
+                                     running_while_busy)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ class PoolUsage:
     #: (summary key order is part of the output)
     lead: dict = field(default_factory=dict)
     tail: dict = field(default_factory=dict)
+    #: the requests routed to the pool (completed and in flight at the end) and their worth of work
+    #: at full cost, in requests of the served mix (what ``requests`` counts): the offered load
+    #: factor's numerator (:func:`sim.metrics.stability.offered_load_factor`). ``None`` when the
+    #: served and the admitted mix are one (the fluid tier's curves): the admitted count is then the
+    #: offered worth
+    routed: float | None = None
+    offered: float | None = None
 
 
 def layout_keys(cfg) -> dict:
@@ -109,5 +117,35 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
                    "mfu": flops_done / flops_cap if flops_cap else 0.0, **fleet_utilization(util_w)}
     gpu_hours = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
     stability = timeseries_stability(timeseries, requests, scenario.warmup, end_s, len(usage),
-                                     load_factor=utilization["load_factor"] if usage else None)
+                                     load_factor=utilization["load_factor"] if usage else None,
+                                     served=sum(u.requests for u in usage), offered=offered_work(usage, requests))
     return FleetSummary(per_pool, utilization, gpu_hours, stability, busy_by_pool)
+
+
+def offered_work(usage: list[PoolUsage], requests: dict) -> float | None:
+    """The admitted requests' worth of work in requests of the served mix: the pools' ``offered``
+    scaled from the requests routed to them to every admitted one (arrived - rejected: those still
+    in a central queue, or failed, taken at the routed ones' mix); ``None`` when a pool does not
+    say (the admitted count is then the worth)."""
+    if not usage or any(u.offered is None or u.routed is None for u in usage):
+        return None
+    routed = sum(u.routed for u in usage)
+    admitted = requests["arrived"] - requests.get("rejected", 0)
+    return sum(u.offered for u in usage) * admitted / routed if routed > 0 else None
+
+
+def offered_requests(pool, completed: float, prompt_mean: float, output_mean: float, in_flight_prompt,
+                     in_flight_output) -> tuple[float, float]:
+    """``(routed, offered)`` of one pool (:class:`PoolUsage`): the requests routed to it (``completed``
+    of mean ``prompt_mean`` / ``output_mean`` tokens, and those in flight at the end with their
+    prompt and output lengths) and their worth at full cost in requests of the completed mix. A
+    short overloaded run completes its short requests first: priced at the completed mix, the work
+    still queued would read light. A prefill-role pool counts none (its load factor is 0)."""
+    k = len(in_flight_prompt)
+    if getattr(pool, "role", "both") == "prefill" or completed + k <= 0:
+        return 0.0, 0.0
+    routed = completed + k
+    pin = (completed * prompt_mean + float(np.sum(in_flight_prompt))) / routed
+    pout = (completed * output_mean + float(np.sum(in_flight_output))) / routed
+    each = pool_seconds_per_request(pool, prompt_mean, output_mean)      # what the load factor counts
+    return routed, routed * pool_seconds_per_request(pool, pin, pout) / each if each > 0 else routed

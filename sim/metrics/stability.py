@@ -26,8 +26,9 @@ resolves overloads whose growth share ``1 - 1/ρ`` exceeds ``resolution = allowa
 ``N = 1,000`` arrivals about 9.5 %, over 100,000 the 2 % floor. A fleet a few per cent over
 capacity (M/M/c at ``ρ = 1.03`` grows by 2.9 % of its arrivals) passes the backlog test on any run
 shorter than some ten thousand arrivals. So "stable" also needs the capacity side: the offered
-load factor (``utilization.load_factor`` x admitted / completed requests: the work offered over
-what the fleet could serve at its batch limits, :mod:`sim.perf.utilization`) must leave more
+load factor (``utilization.load_factor`` x the admitted requests' worth of work / the worth it
+counts, completed requests plus the part done on those in flight: every admitted request's full
+cost over what the fleet could serve at its batch limits, :mod:`sim.perf.utilization`) must leave more
 headroom than the run resolves, ``offered_load_factor <= 1 - min(resolution, MAX_MARGIN)``.
 Otherwise the verdict is ``"cannot tell"`` (``stable`` is ``None``): lengthen the run, or read
 the load factor. ``MAX_MARGIN`` bounds the margin for runs too short to resolve anything: a load
@@ -115,25 +116,39 @@ def verdict_of(grew: bool, offered_load_factor: float | None, resolution: float,
     return "stable" if offered_load_factor <= 1.0 - min(resolution, MAX_MARGIN) else "cannot tell"
 
 
-def offered_load_factor(load_factor: float | None, requests: dict) -> float | None:
-    """The fleet's load factor scaled from the work it served to the work it was offered: x
-    admitted (arrived - rejected) / completed requests; infinite when it admitted work and
-    completed none, ``None`` when the load factor is unknown."""
+def offered_load_factor(load_factor: float | None, requests: dict, served: float | None = None,
+                        offered: float | None = None) -> float | None:
+    """The fleet's load factor scaled from the work it served to the work it was offered, every
+    admitted request (arrived - rejected) at its full cost: x ``offered`` / ``served``.
+
+    ``served`` is the requests' worth of work the load factor counts (the completed requests plus
+    the part done on those in flight at the end, :func:`sim.metrics.utilization.in_flight_work`);
+    ``offered`` the admitted requests' worth in the same unit (a request of the served mix: the
+    admitted mix priced as such). Without them, the completed and the admitted requests. Infinite
+    when it admitted work and served none, ``None`` when the load factor is unknown.
+
+        >>> offered_load_factor(0.95, {"arrived": 120, "rejected": 20, "completed": 90}, served=95.0)
+        1.0
+        >>> offered_load_factor(0.95, {"arrived": 120, "rejected": 20, "completed": 90}, 95.0, offered=114.0)
+        1.14
+    """
     if load_factor is None:
         return None
     admitted = requests["arrived"] - requests.get("rejected", 0)
-    done = requests.get("completed", 0)
+    done = requests.get("completed", 0) if served is None else served
     if done <= 0:
         return math.inf if admitted > 0 else 0.0
-    return load_factor * admitted / done
+    return load_factor * (admitted if offered is None else offered) / done
 
 
 def timeseries_stability(ts: np.ndarray, requests: dict, warmup_s: float, end_s: float, n_pools: int,
-                         load_factor: float | None = None) -> dict:
+                         load_factor: float | None = None, served: float | None = None,
+                         offered: float | None = None) -> dict:
     """The ``stability`` block from a run's time series (both tiers write the same columns:
     ``time_s, pool, replicas, queue_len, central_queue, running, ...``): requests in the system
     are every pool's queue and running sequences plus the central queue (repeated on every pool's
-    row); ``requests`` is the summary's ``requests`` block, ``load_factor`` the fleet's
+    row); ``requests`` is the summary's ``requests`` block, ``load_factor`` the fleet's, ``served``
+    and ``offered`` the requests' worth of work it counts and that was admitted
     (:func:`offered_load_factor` scales it to the work offered)."""
     ts = np.asarray(ts, dtype=np.float64)
     if len(ts):
@@ -142,7 +157,7 @@ def timeseries_stability(ts: np.ndarray, requests: dict, warmup_s: float, end_s:
         t, n = np.zeros(0), np.zeros(0)
     return stability(t, n, arrived=requests["arrived"], end_s=float(end_s), warmup_s=float(warmup_s),
                      in_flight_at_end=requests["in_flight"],
-                     offered_load_factor=offered_load_factor(load_factor, requests))
+                     offered_load_factor=offered_load_factor(load_factor, requests, served, offered))
 
 
 def _window(seconds: float) -> str:

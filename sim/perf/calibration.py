@@ -15,8 +15,9 @@ iteration on A100/H100; see :mod:`sim.perf.roofline`). Points are either
   output_tokens_per_s`` of static offline batches, predicted with
   :func:`sim.perf.throughput.static_batch_throughput`.
 
-Every time or throughput must be > 0 and every count a whole number (batch, input and output tokens
->= 1; an iteration needs prefill tokens or decoding sequences). A fit of ``k`` factors needs points at
+Every time or throughput must be > 0 (a step at most an hour, a throughput at most 10^9 tokens/s) and
+every count a whole number up to 2^53 (batch, input and output tokens >= 1; an iteration needs prefill
+tokens or decoding sequences); a row with fewer cells than the header's columns is refused as such. A fit of ``k`` factors needs points at
 ``k`` or more different shapes that vary in what each factor scales; when they leave a factor
 undetermined (e.g. no FLOP-bound iteration for ``flops_efficiency``) :func:`fit_efficiency` says so
 instead of returning an arbitrary value.
@@ -66,12 +67,14 @@ import yaml
 from scipy.optimize import least_squares
 
 from sim.errors import InputError, given
+from sim.humanize import plural
 from sim.io import csv_rows
 from sim.perf.base import BatchShape
 from sim.perf.kernels import KernelSet, build_kernels, kernel_record
 from sim.perf.roofline import KV_SHARING, RooflineModel
 from sim.perf.throughput import static_batch_throughput
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
+from sim.scenario.types import MAX_COUNT
 
 DEFAULT_KV_SHARING = "grouped"
 """``perf.attention_kv_sharing``'s default, which a calibration file leaves unwritten."""
@@ -362,6 +365,12 @@ def _read_csv(path: pathlib.Path) -> tuple[int, list[str], list[tuple[int, list[
     return rows[0][0], [h.strip() for h in rows[0][1]], rows[1:]
 
 
+#: the largest measured time or throughput a points file may hold, and why (a count: ``MAX_COUNT``)
+MAX_MEASURED = {"step_s": (3600.0, "an hour; serving iterations take milliseconds to seconds"),
+                "output_tokens_per_s": (1e9, "a billion tokens a second; a replica generates some thousands "
+                                             "to some hundred thousands")}
+
+
 def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
     """Points from a CSV whose header names the step-time or the throughput columns."""
     path = pathlib.Path(path)
@@ -380,20 +389,29 @@ def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
                          f"per measurement with {', '.join(cols)})")
     data: dict[str, list[float]] = {c: [] for c in cols}
     at_least_one = ("batch", "input_tokens", "output_tokens")
+    last = max(header.index(c) for c in cols)
     for lineno, row in rows:
+        if len(row) <= last:
+            raise InputError(f"{path}:{lineno}: the row has {len(row)} {plural(len(row), 'cell')}; expected "
+                             f"{len(header)}, one per column of the header (line {header_line}: {', '.join(header)})")
         for c in cols:
             j = header.index(c)
             try:
                 v = float(row[j])
-            except (IndexError, ValueError):
-                raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a number "
-                                 f"(got {row[j] if j < len(row) else 'nothing'!r})") from None
-            if c in ("step_s", "output_tokens_per_s"):
+            except ValueError:
+                raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a number (got {row[j]!r})") from None
+            if c in MAX_MEASURED:
                 if not (math.isfinite(v) and v > 0):
                     raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a finite number > 0 (got {row[j]!r})")
+                most, why = MAX_MEASURED[c]
             elif not (math.isfinite(v) and v == math.floor(v) and v >= (1 if c in at_least_one else 0)):
                 raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a whole number "
                                  f"{'>= 1' if c in at_least_one else '>= 0'} (got {row[j]!r})")
+            else:
+                most, why = MAX_COUNT, "2^53, past which a number stands for more than one count"
+            if v > most:
+                top = f"{most:,}" if isinstance(most, int) else f"{most:,.6g}"
+                raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be at most {top} ({why}) (got {row[j]!r})")
             data[c].append(v)
         if kind == "step":
             p, d = data["prefill_tokens"][-1], data["decode_seqs"][-1]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim.errors import InputError, ScenarioError
@@ -53,16 +53,25 @@ def default_out(args: argparse.Namespace, what: str) -> Path:
     return args.out if args.out is not None else Path("results") / f"{Path(args.scenario).stem}-{what}"
 
 
-def guarded(body: Callable[[], int]) -> int:
-    """Run ``body``; user errors → one line per problem on stderr and exit status 2."""
+def guarded(body: Callable[[], int], command: str,
+            flags: Sequence[tuple[type[Exception], str | None]] = ()) -> int:
+    """Run ``body``; user errors → one line per problem on stderr and exit status 2, worded as the
+    other commands word theirs: a scenario's problems name its file and field, an
+    :class:`InputError` names its file or flag itself, and a knob or constraint error is put after
+    the flag it came from (``flags``: the first ``(error class, flag)`` pair the error is an
+    instance of; a ``None`` flag, or none matching, puts ``fleetsim COMMAND:`` in front)."""
     try:
         return body()
     except ScenarioError as exc:
         print(exc.format(), file=sys.stderr)
         return 2
-    except (KnobError, ConstraintError, InputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except InputError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except (KnobError, ConstraintError) as exc:
+        flag = next((f for cls, f in flags if isinstance(exc, cls)), None)
+        print(f"{flag or f'fleetsim {command}'}: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{exc.filename}: file not found" if exc.filename else f"fleetsim {command}: {exc}", file=sys.stderr)
         return 2

@@ -27,6 +27,10 @@ class ConstraintError(ValueError):
     """A malformed constraint string."""
 
 
+class UnknownMetricError(ConstraintError):
+    """A constraint, objective or column names a metric no run reports."""
+
+
 @dataclass(frozen=True, slots=True)
 class Constraint:
     metric: str

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.planning.constraints import Constraint, ConstraintError
+from sim.planning.constraints import Constraint, UnknownMetricError
 from sim.planning.executors import SerialExecutor
 from sim.planning.knobs import labels
 from sim.planning.points import at_capacity, make_points, run_points
@@ -119,7 +119,7 @@ def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, A
 
 
 def check_metrics(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> None:
-    """Raise :class:`ConstraintError` naming metrics that no successful run reported."""
+    """Raise :class:`~sim.planning.constraints.UnknownMetricError` naming metrics that no successful run reported."""
     done = [r for r in rows if r.get("n", 0) > 0]
     if not done:
         return
@@ -129,7 +129,7 @@ def check_metrics(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> Non
         hints = [f"{m} (did you mean {' or '.join(close)}?)" if (close := similar_metrics(m, known)) else m
                  for m in missing]
         examples = [k for k in EXAMPLE_METRICS if k in known]
-        raise ConstraintError(
+        raise UnknownMetricError(
             f"unknown metric {', '.join(hints)}: must be a numeric summary key such as {', '.join(examples)} "
             f"(all {len(known)}: the keys of summary.json, dotted, or the columns of sweep.csv without '.mean')")
 

@@ -9,6 +9,7 @@ opens in any browser and can be mailed on its own.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as _dt
 import html
 import json
@@ -24,7 +25,7 @@ from sim import humanize
 from sim.metrics.band import SLOWER, answer_rows, attainment_range, band_key, class_band, configuration_range
 from sim.metrics.band import latency_range, rate_range, robust_feasible
 from sim.metrics.band import explanation as band_explanation
-from sim.report.overview import overview, read_scenario, shard_notes
+from sim.report.overview import Varied, overview, read_scenario, shard_notes
 from sim.report.render import short_name
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
@@ -226,12 +227,60 @@ def run_header(view) -> str:
             + f'<p class="verdict {cls}" id="verdict">{html.escape(view.verdict)}</p>' + notes)
 
 
-def base_header(folder: Path, data: dict, varied: str) -> tuple[str, str]:
+def values_in_words(values: Sequence[Any]) -> str:
+    """A varied field's values: ``1–8`` for a run of consecutive whole numbers (three or more),
+    else listed.
+
+        >>> values_in_words(["1", "2", "3", "4"]), values_in_words(["4", "8"]), values_in_words(["h100-sxm", "b200"])
+        ('1–4', '4, 8', 'h100-sxm, b200')
+    """
+    texts = [str(v) for v in values]
+    ints = [int(t) for t in texts if t.lstrip("-").isdigit()]
+    if len(texts) >= 3 and len(ints) == len(texts) and ints == list(range(ints[0], ints[0] + len(ints))):
+        return f"{ints[0]}–{ints[-1]}"
+    return ", ".join(texts)
+
+
+def with_varied(scenario: dict | None, knobs: Sequence[tuple[Sequence[str], Sequence[Any]]]) -> dict | None:
+    """A copy of ``scenario`` in which each field a sweep varies (``(paths, values)``; a joint
+    knob's values ``[a, b]`` or ``a&b``, one part a path) holds its values in words (:class:`Varied`), so that the
+    description says them rather than the base scenario's one value. A path through a list item or
+    mapping the scenario does not have is left out (the "Varied" line still names it)."""
+    if scenario is None:
+        return None
+    out = copy.deepcopy(scenario)
+    for paths, values in knobs:
+        for i, path in enumerate(paths):
+            parts = [v if len(paths) == 1 else _part(v, i) for v in values]
+            node: Any = out
+            *head, last = path.split(".")
+            for key in head:
+                if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                    node = node[int(key)]
+                elif isinstance(node, dict):
+                    node = node.setdefault(key, {})
+                else:
+                    node = None
+                    break
+            if isinstance(node, dict):
+                node[last] = Varied(values_in_words(parts))
+    return out
+
+
+def _part(value: Any, i: int) -> Any:
+    """Part ``i`` of a joint knob's value (``[a, b]``, or ``a&b`` as written)."""
+    parts = value if isinstance(value, (list, tuple)) else str(value).split("&")
+    return parts[i] if i < len(parts) else "?"
+
+
+def base_header(folder: Path, data: dict, varied: str,
+                knobs: Sequence[tuple[Sequence[str], Sequence[Any]]] = ()) -> tuple[str, str]:
     """Title and "what was simulated" HTML of a sweep, plan or saturation folder: its base
-    scenario (``scenario.json``, with the command's ``--set`` overrides applied) and the first
-    point's summary, then what was varied."""
+    scenario (``scenario.json``, with the command's ``--set`` overrides applied; each field in
+    ``knobs`` said as its values, :func:`with_varied`) and the first point's summary, then what was
+    varied."""
     path = data.get("scenario")
-    scn = read_scenario(folder)
+    scn = with_varied(read_scenario(folder), knobs)
     summary: dict = {"scenario": Path(str(path)).stem if path else folder.name}
     points = sorted((folder / "points").glob("*.json")) if (folder / "points").is_dir() else []
     for p in points[:1]:
@@ -397,7 +446,8 @@ def _add_sweep(page: _Page, folder: Path, regenerate: bool) -> None:
         page.knobs += [list(k.paths) for k in view.knobs]
         if not page.head:
             varied = "; ".join(f"{k.path} = {', '.join(map(str, k.values))}" for k in view.knobs)
-            page.title, page.head = base_header(folder, data, f"{varied}; {view.seeds} seed(s) each")
+            page.title, page.head = base_header(folder, data, f"{varied}; {view.seeds} seed(s) each",
+                                                [(k.paths, k.values) for k in view.knobs])
         if regenerate:
             from sim.report.sweep_figures import write_sweep_figures
 

@@ -34,7 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.humanize import count, duration, latency, money, number, share
+from sim import humanize
+from sim.humanize import latency, money, share
+
+
+class Varied(str):
+    """A scenario field a sweep varies, standing in the described scenario for its values in words
+    (``1–8``, ``h100-sxm, a100-80gb``): said as it is wherever the field's one value would be."""
+
+
+def _said(words):
+    """``words`` (a :mod:`sim.humanize` function) that says a :class:`Varied` field as it is."""
+    return lambda v, *a, **k: str(v) if isinstance(v, Varied) else words(v, *a, **k)
+
+
+count, duration, number = _said(humanize.count), _said(humanize.duration), _said(humanize.number)
 from sim.metrics.band import verdict as band_verdict
 
 #: attainment at or above which the SLO counts as met (the default of ``fleetsim saturation``)
@@ -170,7 +184,8 @@ def batching(b: Any) -> str:
 def _layout(pool: dict) -> str:
     """`` (TP 2 × PP 2, EP 8)`` of a pool entry (scenario or summary block; empty for one GPU)."""
     def part(key: str, label: str) -> list[str]:
-        return [f"{label} {pool[key]}"] if _num(pool.get(key)) and pool[key] > 1 else []
+        v = pool.get(key)
+        return [f"{label} {v}"] if isinstance(v, Varied) or (_num(v) and v > 1) else []
 
     gpus = " × ".join(part("tensor_parallel", "TP") + part("pipeline_parallel", "PP"))
     words = ([gpus] if gpus else []) + part("expert_parallel", "EP")

@@ -162,8 +162,9 @@ def _parse_value(text: str) -> Any:
 def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set") -> dict:
     """Return a copy of ``data`` with each ``"a.b.0.c=value"`` applied (values parsed as YAML).
 
-    List indices are integers; a missing mapping on the way is created. Problems (no ``=``, an
-    index out of range, descending into a scalar) raise :class:`ScenarioError`.
+    List indices are integers from 0 (a negative one is out of range, not counted from the end); a
+    missing mapping on the way is created. Problems (no ``=``, an index out of range, descending
+    into a scalar) raise :class:`ScenarioError`.
     """
     out = copy.deepcopy(data)
     problems: list[tuple[str, str]] = []
@@ -190,7 +191,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                     problems.append((where, f"is a list; use an integer index (got {part!r})"))
                     ok = False
                     break
-                if not -len(node) <= idx < len(node):
+                if not 0 <= idx < len(node):     # a negative index is refused, not read from the end
                     n = len(node)
                     problems.append((where, f"index out of range: the list has {n} {plural(n, 'item')}"
                                             + (f", index 0 to {n - 1}" if n else "")))
