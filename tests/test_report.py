@@ -406,3 +406,39 @@ def test_sweep_page_says_the_varied_fields_values_not_the_base_scenarios(tmp_pat
     assert "4 × h100-sxm" not in head and "4 × " not in head
     assert "Poisson arrivals at 2 req/s" in head                  # what the sweep does not vary stays
     assert "fleet.pools.0.replicas = 1, 2, 3" in head              # the Varied line, as before
+
+
+def test_plan_page_says_the_values_the_plan_evaluated_not_the_base_scenarios(tmp_path):
+    """The base scenario runs 4 replicas; the plan bisects replicas over 1..8 for each GPU of a joint
+    knob. Each evaluated replica count comes from plan.json's evaluated rows; "What was simulated"
+    says those counts and both GPUs, not 4 × h100-sxm."""
+    out = tmp_path / "plan"
+    plan(tiny_scenario("2m", replicas=4),
+         ["fleet.pools.0.replicas=1..8", "fleet.pools.0.gpu&economics.gpu_hour_usd=h100-sxm&2,b200&5"],
+         constraints=["latency.queue.mean<=0.5"], runner=MMcRunner(service_s=1.0), executor="serial", out=out)
+    evaluated = json.loads((out / "plan.json").read_text())["evaluated"]
+    replicas = sorted({r["fleet.pools.0.replicas"] for r in evaluated})
+    assert 4 in replicas and len(replicas) < 8                   # a bisection: not every count of 1..8
+    page = write_report(out).read_text()
+    head = page[page.index("What was simulated"):page.index("<h2>Plan")]
+    assert f"{', '.join(map(str, replicas))} × h100-sxm, b200 serving llama-3-8b" in head, head
+    assert "4 × h100-sxm" not in head
+    assert "Poisson arrivals at 2 req/s" in head                  # what the plan does not vary stays
+
+
+def test_saturation_page_says_the_rates_probed_not_the_base_rate(tmp_path):
+    """The base scenario offers 2 requests/s; the search probed 12..48 (and 6 on the slower side of
+    its capacity band): "What was simulated" says the span probed, marked searched."""
+    folder = tmp_path / "sat"
+    folder.mkdir()
+    (folder / "scenario.json").write_text(json.dumps(tiny_scenario("2m", replicas=4)))
+    probes = [{"rate": r, "feasible": r < 36} for r in (12, 24, 48, 36, 30)]
+    band = {"pct": 20, "slower": {"capacity": 0.8, "rate": 6, "upper": 12, "probes": [{"rate": 6.5}]},
+            "faster": {"capacity": 1.2, "rate": 36, "upper": 40, "probes": [{"rate": 40}]}}
+    (folder / "saturation.json").write_text(json.dumps(
+        {"scenario": "x.yaml", "rate_path": "workload.arrival.rate", "seeds": 1, "rate": 30,
+         "upper": 36, "attainment": 0.99, "probes": probes, "capacity_band": band}))
+    page = write_report(folder, regenerate=False).read_text()
+    head = page[page.index("What was simulated"):page.index("<h2>Saturation")]
+    assert "Poisson arrivals at 6.5–48 req/s (searched)" in head, head
+    assert "at 2 req/s" not in head and "4 × h100-sxm serving llama-3-8b" in head

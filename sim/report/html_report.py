@@ -243,7 +243,8 @@ def values_in_words(values: Sequence[Any]) -> str:
 
 def with_varied(scenario: dict | None, knobs: Sequence[tuple[Sequence[str], Sequence[Any]]]) -> dict | None:
     """A copy of ``scenario`` in which each field a sweep varies (``(paths, values)``; a joint
-    knob's values ``[a, b]`` or ``a&b``, one part a path) holds its values in words (:class:`Varied`), so that the
+    knob's values ``[a, b]`` or ``a&b``, one part a path; or a :class:`Varied` already in words, for
+    one path) holds its values in words (:class:`Varied`), so that the
     description says them rather than the base scenario's one value. A path through a list item or
     mapping the scenario does not have is left out (the "Varied" line still names it)."""
     if scenario is None:
@@ -251,7 +252,8 @@ def with_varied(scenario: dict | None, knobs: Sequence[tuple[Sequence[str], Sequ
     out = copy.deepcopy(scenario)
     for paths, values in knobs:
         for i, path in enumerate(paths):
-            parts = [v if len(paths) == 1 else _part(v, i) for v in values]
+            words = values if isinstance(values, Varied) else Varied(values_in_words(
+                [v if len(paths) == 1 else _part(v, i) for v in values]))
             node: Any = out
             *head, last = path.split(".")
             for key in head:
@@ -263,7 +265,7 @@ def with_varied(scenario: dict | None, knobs: Sequence[tuple[Sequence[str], Sequ
                     node = None
                     break
             if isinstance(node, dict):
-                node[last] = Varied(values_in_words(parts))
+                node[last] = words
     return out
 
 
@@ -486,7 +488,7 @@ def _add_plan(page: _Page, folder: Path, regenerate: bool) -> None:
         data = _load_json(folder / "plan.json")
         if not page.head:
             page.title, page.head = base_header(folder, data, ", ".join(map(str, data.get("knobs", [])))
-                                                + f"; objective {data.get('objective')}")
+                                                + f"; objective {data.get('objective')}", plan_knobs(data))
         if regenerate:
             from sim.report.sweep_figures import pareto_figure, row_index
 
@@ -528,6 +530,40 @@ def _add_plan(page: _Page, folder: Path, regenerate: bool) -> None:
                                 f"the cheapest meeting them {slower}.</p>" if slower else ""))
 
 
+def plan_knobs(data: dict) -> list[tuple[list[str], list[Any]]]:
+    """Each field a plan varies (``plan.json``'s ``columns``, a joint knob's parts apart; else its
+    ``knobs``) with the values its evaluated configurations gave it, in order: numbers ascending,
+    others as first evaluated."""
+    rows = [r for r in data.get("evaluated") or [] if isinstance(r, dict)]
+    fields = data.get("columns") or data.get("knobs") or []
+    out = []
+    for path in (f for f in fields if isinstance(f, str)):
+        values = list(dict.fromkeys(r[path] for r in rows if isinstance(r.get(path), (str, int, float))))
+        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            values.sort()
+        if values:
+            out.append(([path], values))
+    return out
+
+
+def rates_searched(data: dict) -> list[tuple[list[str], Varied]]:
+    """A saturation search's arrival-rate field (``rate_path``) as the span of the rates it probed
+    (every side of a capacity band included): ``10–120``, said "(searched)"."""
+    band = data.get("capacity_band") if isinstance(data.get("capacity_band"), dict) else {}
+    rates = [p["rate"] for b in [data, *(band.get(s) for s in ("slower", "faster"))] if isinstance(b, dict)
+             for p in b.get("probes") or [] if isinstance(p, dict) and _is_number(p.get("rate"))]
+    path = data.get("rate_path")
+    if not rates or not isinstance(path, str):
+        return []
+    lo, hi = min(rates), max(rates)
+    words = humanize.number(lo) if lo == hi else f"{humanize.number(lo)}–{humanize.number(hi)}"
+    return [([path], Varied(words, note="searched"))]
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _robust_answer(best: dict | None, robust: Any, pct: float) -> str:
     """The plan page's sentence on its robust answer (``fleetsim plan --capacity-band``)."""
     lower = f"with capacity {pct:g} % lower than modelled"
@@ -545,7 +581,8 @@ def _add_saturation(page: _Page, folder: Path, regenerate: bool) -> None:
         page.kinds.append("saturation")
         data = _load_json(folder / "saturation.json")
         if not page.head:
-            page.title, page.head = base_header(folder, data, f"the arrival rate ({data.get('rate_path')})")
+            page.title, page.head = base_header(folder, data, f"the arrival rate ({data.get('rate_path')})",
+                                                rates_searched(data))
         if regenerate:
             from sim.report.sweep_figures import saturation_figure
 

@@ -39,8 +39,16 @@ from sim.humanize import latency, money, share
 
 
 class Varied(str):
-    """A scenario field a sweep varies, standing in the described scenario for its values in words
-    (``1–8``, ``h100-sxm, a100-80gb``): said as it is wherever the field's one value would be."""
+    """A scenario field a sweep, plan or saturation search varies, standing in the described
+    scenario for its values in words (``1–8``, ``h100-sxm, a100-80gb``): said as it is wherever the
+    field's one value would be; ``note`` (``searched``) is said after the arrivals it varies."""
+
+    note: str = ""
+
+    def __new__(cls, words: str, note: str = "") -> "Varied":
+        self = super().__new__(cls, words)
+        self.note = note
+        return self
 
 
 def _said(words):
@@ -130,10 +138,12 @@ def arrivals(arr: Any, growth: Any = None) -> str:
         text = f"piecewise-constant arrivals ({span})"
     elif p == "trace":
         text = f"arrivals replayed from the trace {Path(str(arr.get('path'))).name}"
-        if _num(arr.get("rate_scale")) and arr["rate_scale"] != 1:
-            text += f" at {number(arr['rate_scale'])}× its rate"
+        scale = arr.get("rate_scale")
+        if isinstance(scale, Varied) or (_num(scale) and scale != 1):
+            text += f" at {number(scale)}× its rate"
     else:
         text = f"{p} arrivals"
+    text += "".join(f" ({v.note})" for v in arr.values() if isinstance(v, Varied) and v.note)
     monthly = growth.get("monthly") if isinstance(growth, dict) else None
     if _num(monthly) and monthly:
         text += f", growing {share(monthly)} a month"
