@@ -49,10 +49,11 @@ catalogs (:func:`~sim.io.code_fingerprint`), so a factor measured by another ver
 read; the float is stored as its shortest round-trip text, so a warm run's summary has the same
 bytes as a cold one's. An unreadable, corrupt or foreign file is ignored and the factor measured
 again; a cache folder that cannot be written only costs the next process the measurement.
-On the baseline (Llama-3-8B,
-H100) one measurement costs about 0.5 s of CPU under vLLM or SGLang (the baseline's run: about 6 s;
-``benchmarks/bench_scheduler_factor.py``) and 2-3 s under TensorRT-LLM without chunked context,
-whose window runs to :data:`MAX_WINDOW_REQUESTS`.
+
+On the baseline (Llama-3-8B, H100) one measurement costs about 0.5 s of CPU under vLLM or SGLang
+(the baseline's run: about 6 s; ``benchmarks/bench_scheduler_factor.py``) and 1-3 s under
+TensorRT-LLM without chunked context, whose window runs to :data:`MAX_WINDOW_REQUESTS`; a factor
+read from the disk cache costs nothing measurable.
 """
 from __future__ import annotations
 
