@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import csv
 import errno
+import functools
+import hashlib
 import io
 import json
 import os
@@ -164,6 +166,33 @@ def make_folder(path: str | Path) -> None:
     """``mkdir -p`` that follows symbolic links on the way, a dangling one included: the folder is
     made where the link points and the link stays a link (``Path.mkdir`` refuses a dangling link)."""
     Path(os.path.realpath(path)).mkdir(parents=True, exist_ok=True)
+
+
+def cache_dir() -> Path:
+    """Where measurements are cached between runs: ``$FLEETSIM_CACHE`` or ``~/.cache/fleetsim``
+    (the fluid tier's capacity curves, the load factor's scheduler factors)."""
+    return Path(os.environ.get("FLEETSIM_CACHE") or Path.home() / ".cache" / "fleetsim")
+
+
+def package_files() -> list[Path]:
+    """Every file of the installed ``sim`` package that a measurement may depend on: its modules and
+    its data (the GPU and model catalogs, bundled profiles and configs), not Python's byte-code caches."""
+    root = Path(__file__).resolve().parent
+    return sorted(f for f in root.rglob("*") if f.is_file() and "__pycache__" not in f.parts
+                  and f.suffix not in (".pyc", ".pyo"))
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of :func:`package_files` (line endings normalised, so a checkout with CRLF hashes the
+    same): a change anywhere in the simulator's code or catalogs changes it, so a cached measurement
+    made by another version is not read."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in package_files():
+        h.update(f.relative_to(root).as_posix().encode() + b"\0")
+        h.update(f.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return h.hexdigest()[:16]
 
 
 @contextmanager

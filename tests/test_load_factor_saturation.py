@@ -46,13 +46,14 @@ def test_scheduler_factor_of_prefill_iterations_that_split_the_batch_by_hand():
     assert _factor(sc) == pytest.approx((11 / 8) / (1 / 3 + 1), rel=1e-9)
 
 
-def test_the_measurement_leaves_the_runs_random_streams_alone():
+def test_the_measurement_leaves_the_runs_random_streams_alone(tmp_path, monkeypatch):
     """Same seed, same bytes: the factor is measured with a seed of its own, so the run's requests
     are the ones a run without it generates, and two runs agree exactly."""
     over = ("duration=2m", "warmup=0s", "metrics.records=all")
     a, b = sim.run(str(BASELINE), overrides=over), sim.run(str(BASELINE), overrides=over)
     assert a.records.tobytes() == b.records.tobytes()
     assert a.summary["utilization"]["load_factor"] == b.summary["utilization"]["load_factor"]
+    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path))      # measured again, not read from disk
     saturated._CACHE.clear()
     c = sim.run(str(BASELINE), overrides=over)
     assert c.records.tobytes() == a.records.tobytes()

@@ -40,7 +40,6 @@ of the step model, the engine or the GPU catalog's factors is measured again, ne
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import json
 import os
@@ -49,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.io import cache_dir, code_fingerprint, package_files  # noqa: F401 (names kept here)
 from sim.fluid.curve import CURVE_VERSION, HIST_METRICS, METRICS, STATS, CapacityCurve
 from sim.fluid.scaled_curve import ratio_row, slo_ratios
 from sim.metrics.schema import COMPLETED, FAILED, REJECTED
@@ -147,36 +147,11 @@ def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict
             "metrics": {"interval": 10.0, "records": "all"}}
 
 
-def package_files() -> list[Path]:
-    """Every file of the installed ``sim`` package that a measurement may depend on: its modules and
-    its data (the GPU and model catalogs, bundled profiles and configs), not Python's byte-code caches."""
-    root = Path(__file__).resolve().parent.parent
-    return sorted(f for f in root.rglob("*") if f.is_file() and "__pycache__" not in f.parts
-                  and f.suffix not in (".pyc", ".pyo"))
-
-
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """A hash of :func:`package_files` (line endings normalised, so a checkout with CRLF hashes the
-    same): a change anywhere in the simulator's code or catalogs changes it."""
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for f in package_files():
-        h.update(f.relative_to(root).as_posix().encode() + b"\0")
-        h.update(f.read_bytes().replace(b"\r\n", b"\n") + b"\0")
-    return h.hexdigest()[:16]
-
-
 def curve_key(template: dict, settings: CalibrationSettings) -> str:
     blob = json.dumps({"v": CURVE_VERSION, "code": code_fingerprint(), "template": template,
                        "settings": settings.__dict__},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def cache_dir() -> Path:
-    """``$FLEETSIM_CACHE`` or ``~/.cache/fleetsim``."""
-    return Path(os.environ.get("FLEETSIM_CACHE") or Path.home() / ".cache" / "fleetsim")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,25 +39,34 @@ time (its cost is linear in the lengths), so there the factor is 1 to rounding a
 pool's load factor is its utilization ``rho``. A window with fewer than :data:`MIN_WINDOW`
 completions (every request refused, or too few requests) gives factor 1: the closed form alone.
 
-Measurements are cached in the process, keyed by the lengths and classes of the requests, the
-pool's configuration and the files its ``perf:`` block reads (so a sweep over arrival rates measures
-once); a capacity-scaled engine is measured unscaled (:func:`scheduler_factor`), so a
-``--capacity-band`` run measures once for its three runs. On the baseline (Llama-3-8B,
-H100) one measurement costs about 0.5 s of CPU under vLLM or SGLang (the baseline's run: about 6 s;
-``benchmarks/bench_scheduler_factor.py``) and 2-3 s under TensorRT-LLM without chunked context,
-whose window runs to :data:`MAX_WINDOW_REQUESTS`.
+Measurements are cached in the process and on disk, keyed by the lengths and classes of the
+requests, the pool's configuration and the files its ``perf:`` block reads (so a sweep over arrival
+rates measures once); a capacity-scaled engine is measured unscaled (:func:`scheduler_factor`), so a
+``--capacity-band`` run measures once for its three runs. The disk cache (beside the fluid tier's
+curves: ``$FLEETSIM_CACHE``, default ``~/.cache/fleetsim``; one small JSON file per factor, written
+atomically) also keys on :data:`FACTOR_VERSION` and a hash of the simulator's own source and
+catalogs (:func:`~sim.io.code_fingerprint`), so a factor measured by another version is never
+read; the float is stored as its shortest round-trip text, so a warm run's summary has the same
+bytes as a cold one's. An unreadable, corrupt or foreign file is ignored and the factor measured
+again; a cache folder that cannot be written only costs the next process the measurement.
+
+On the baseline (Llama-3-8B, H100) one measurement costs about 0.5 s of CPU under vLLM or SGLang
+(the baseline's run: about 6 s; ``benchmarks/bench_scheduler_factor.py``) and 1-3 s under
+TensorRT-LLM without chunked context, whose window runs to :data:`MAX_WINDOW_REQUESTS`; a factor
+read from the disk cache costs nothing measurable.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import simpy
 
-from sim.io import resolve_path
+from sim.io import atomic_write_text, cache_dir, code_fingerprint, resolve_path
 from sim.perf.scaled import ScaledCapacity
 from sim.perf.utilization import decode_batch, limits_of, seconds_per_request
 from sim.serving.fleet import Fleet
@@ -82,6 +91,10 @@ STEP_REQUESTS = 1000
 """Simulated time between checks of the window: about this many requests' closed-form cost."""
 MIN_WINDOW = 200
 """Fewest completions in the saturated window for a factor other than 1."""
+
+FACTOR_VERSION = 1
+"""The measurement's format: bump it whenever what a factor means or how it is measured changes (a
+change in the simulator's files already changes the disk cache's key, :func:`~sim.io.code_fingerprint`)."""
 
 _CACHE: dict[str, float] = {}
 
@@ -253,6 +266,36 @@ def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), st
                                 base_dir, start)
     key = _key(scenario, pool, reqs, base_dir)
     if key not in _CACHE:
-        win, t0 = saturated_window(scenario, pool, reqs)
-        _CACHE[key] = _ratio(pool, win, t0) if len(win) else 1.0
+        path, disk_key = _disk_entry(key)
+        factor = _read_factor(path, disk_key)
+        if factor is None:
+            win, t0 = saturated_window(scenario, pool, reqs)
+            factor = float(_ratio(pool, win, t0)) if len(win) else 1.0
+            try:
+                atomic_write_text(path, json.dumps({"version": FACTOR_VERSION, "key": disk_key, "factor": factor}))
+            except OSError:     # a read-only or full cache folder: the next process measures again
+                pass
+        _CACHE[key] = factor
     return _CACHE[key]
+
+
+def _disk_entry(key: str) -> tuple[Path, str]:
+    """The cache file of the measurement keyed ``key`` (:func:`_key`) and the key it must hold:
+    ``key`` with :data:`FACTOR_VERSION` and the simulator's code fingerprint."""
+    disk_key = hashlib.sha256(f"{FACTOR_VERSION}:{code_fingerprint()}:{key}".encode()).hexdigest()
+    return cache_dir() / f"scheduler-factor-{disk_key[:24]}.json", disk_key
+
+
+def _read_factor(path: Path, disk_key: str) -> float | None:
+    """The factor cached in ``path`` if it is this measurement's (its version and whole key match)
+    and a finite positive number; otherwise None (missing, unreadable, corrupt or foreign)."""
+    try:
+        entry = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(entry, dict) or entry.get("version") != FACTOR_VERSION or entry.get("key") != disk_key:
+        return None
+    factor = entry.get("factor")
+    if type(factor) is not float or not math.isfinite(factor) or factor <= 0:
+        return None
+    return factor
