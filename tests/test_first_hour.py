@@ -329,12 +329,12 @@ def test_every_problem_of_an_hf_config_names_the_scenario_and_field(tmp_path, ca
 
 def test_a_rate_is_not_written_as_a_time():
     """throughput.requests_per_s ends in '_s': the sweep page wrote 11.72 req/s as '11.72 s'."""
-    from sim.report.html_report import _mean_ci, unit_of
+    from sim.report.html_page import mean_ci, unit_of
 
     assert [unit_of(k) for k in ("throughput.requests_per_s", "stability.backlog_growth_per_s",
                                  "latency.ttft.p99", "slo.ttft_s")] == ["", "", "s", "s"]
-    assert _mean_ci({"throughput.requests_per_s.mean": 11.72}, "throughput.requests_per_s") == "11.72"
-    assert _mean_ci({"latency.ttft.p99.mean": 0.185}, "latency.ttft.p99") == "185.0 ms"
+    assert mean_ci({"throughput.requests_per_s.mean": 11.72}, "throughput.requests_per_s") == "11.72"
+    assert mean_ci({"latency.ttft.p99.mean": 0.185}, "latency.ttft.p99") == "185.0 ms"
 
 
 def test_the_sweep_table_heads_each_metric_with_its_unit(tmp_path, capsys):

@@ -130,6 +130,15 @@ def test_report_of_a_sweep_and_of_a_plan(tmp_path):
     assert "fleet.pools.0.replicas=13" in html                          # Erlang C answer at 10 req/s
 
 
+@pytest.mark.parametrize("module", ["sim.report.html_page", "sim.report.search_pages"])
+def test_the_examples_in_the_report_page_modules_hold(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0
+
+
 def test_report_command_on_a_folder_without_results_exits_2(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     report_cmd.add_arguments(parser)

@@ -56,7 +56,7 @@ def _cell(row: dict, metric: str) -> str:
 def with_unit(column: str) -> str:
     """A metric column's header with the unit of its plain numbers: ``latency.ttft.p99 (s)``,
     ``slo.attainment (0-1)`` (a share written as a fraction, 1 = 100 %), ``cost.compute_usd ($)``."""
-    from sim.report.html_report import unit_of
+    from sim.report.html_page import unit_of
 
     unit = {"s": "s", "USD": "$", "%": "0-1"}.get(unit_of(column.split(" ±")[0]))
     return f"{column} ({unit})" if unit else column

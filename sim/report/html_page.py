@@ -1,0 +1,273 @@
+"""The building blocks of ``report.html``: a :class:`Page` the kinds of result in a folder add to,
+the style sheet, tables, values and figures as text, and the "What was simulated" head of a sweep,
+plan or saturation search (:func:`base_header`).
+
+Every page (:mod:`sim.report.html_report` for runs and sweeps, :mod:`sim.report.search_pages` for
+plans and saturation searches) is written with these; this module imports none of them.
+
+    >>> table(["metric", "value"], [["TTFT p99", 0.25], ["stable", True]])
+    '<table><tr><th>metric</th><th>value</th></tr><tr><td>TTFT p99</td><td>0.25</td></tr><tr><td>stable</td><td>yes</td></tr></table>'
+    >>> mean_ci({"latency.ttft.p99.mean": 0.25, "latency.ttft.p99.ci_low": 0.2, "latency.ttft.p99.ci_high": 0.3},
+    ...         "latency.ttft.p99")
+    '250.0 ms ± 50.0 ms'
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as _dt
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim import humanize
+from sim.report.overview import Varied, overview, read_scenario
+from sim.report.render import short_name
+
+#: captions of the run figures, by file stem
+CAPTIONS = {
+    "latency_cdf": "Latency distributions: share of measured requests at or below a latency "
+                   "(TTFT, time per output token, end to end), with the p50 and p99 marked.",
+    "timeseries": "The fleet over time, per pool: requests waiting, sequences running, KV-cache blocks "
+                  "in use and replicas provisioned. Over long runs each shaded band spans the lowest to "
+                  "the highest sample of a short slice of time and the line is the slice's mean.",
+    "utilization": "Utilization per pool: GPU busy time, mean KV-cache use, model FLOPs utilization "
+                   "(MFU) and, when the run reports them, memory-bandwidth utilization (MBU) and load "
+                   "factor (served work / what the pool could serve at its batch limits).",
+    "cashflow": "Cash flow per period: money in (up) and out (down) on the accrual basis, and "
+                "cumulative cash.",
+    "pareto": "Compute cost against p99 TTFT of every configuration (mean, with 95% CI bars when "
+              "there are several seeds); the green step line is the Pareto frontier (no other "
+              "configuration is both cheaper and faster); in a plan the chosen configuration is starred (with "
+              "the capacity band, the cheapest meeting the constraints with less capacity is ringed).",
+    "saturation": "Saturation search: SLO attainment and p99 TTFT of each rate probed; the highest "
+                  "sustained rate is marked (with the capacity band, the span between the rates sustained "
+                  "with the model's capacity lower and higher is shaded).",
+}
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
+max-width:1100px;color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.9em;margin:.5em 0;display:block;max-width:100%;overflow-x:auto}
+td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
+td:first-child,th:first-child{text-align:left}
+figure{margin:1em 0}img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}
+.lead{font-size:1.05em;line-height:1.45}
+.verdict{padding:.6em .9em;border-radius:4px;margin:1em 0;font-size:1.05em}
+.met{background:#e8f5e9;border-left:5px solid #2e7d32}.missed{background:#fdecea;border-left:5px solid #c62828}
+.unknown{background:#f4f4f4;border-left:5px solid #888}
+table.settings td,table.settings th{text-align:left}details{margin:1em 0}summary{cursor:pointer}
+"""
+
+
+@dataclass
+class Page:
+    """What ``report.html`` is assembled from, as each kind of result in the folder adds to it."""
+
+    title: str
+    head: str = ""
+    kinds: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+    knobs: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)
+
+    def html(self, folder_name: str) -> str:
+        """The whole page: title, what the folder holds (``folder_name``) and when the page was
+        generated, the head, the sections, the figures, the tail and the notes."""
+        notes_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in self.notes)
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+                f"<title>fleetsim report: {html.escape(self.title)}</title><style>{CSS}</style></head>"
+                f"<body><h1>fleetsim report: {html.escape(self.title)}</h1>"
+                f"<p>{html.escape(' + '.join(self.kinds))} results in {html.escape(folder_name)}; generated {stamp}.</p>"
+                + self.head + "".join(self.sections)
+                + ("<h2>Figures</h2>" + "".join(figure(p, self.knobs) for p in self.figures) if self.figures else "")
+                + "".join(self.tail) + notes_html + "</body></html>\n")
+
+
+def fmt(v: Any, unit: str = "") -> str:
+    """A value as text for the page: money, latencies and shares for people (:mod:`sim.humanize`),
+    other numbers to four significant figures; ``None``/NaN as a dash."""
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and math.isnan(v):
+            return "–"
+        if isinstance(v, float) and math.isinf(v):
+            return "∞"
+        if unit in ("USD", "$"):
+            return humanize.money(v, compact=None)
+        if unit == "s":
+            return humanize.latency(v)
+        if unit == "%":
+            return humanize.share(v)
+        if unit == "h":
+            return humanize.number(v, digits=4)
+        if isinstance(v, int) or float(v).is_integer():
+            return humanize.count(v)
+        return f"{v:,.4g}" if abs(v) < 1e4 else humanize.number(v)
+    return html.escape(str(v))
+
+
+def value_at(d: dict, dotted: str) -> Any:
+    """The value at a dotted key (``latency.ttft.p99``) of nested dicts, ``None`` where there is none."""
+    node: Any = d
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def table(header: list[str], rows: list[list[Any]], cls: str = "") -> str:
+    """A table: ``header`` as written (escaped), each cell as :func:`fmt` says it."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table{f' class={cls!r}' if cls else ''}><tr>{head}</tr>{body}</table>"
+
+
+def mean_ci(row: dict, metric: str, unit: str | None = None) -> str:
+    """``metric``'s mean (± the 95 % CI half-width when there is one, or the interval's ends when it was
+    clipped to the metric's range), in the metric's unit."""
+    unit = unit_of(metric) if unit is None else unit
+    m = row.get(f"{metric}.mean")
+    lo, hi = row.get(f"{metric}.ci_low"), row.get(f"{metric}.ci_high")
+    if isinstance(m, (int, float)):
+        return humanize.interval(float(m), lo, hi, lambda v: fmt(float(v), unit))
+    return "–"
+
+
+def unit_of(metric: str) -> str:
+    """The display unit of a summary key: seconds for latencies, USD for money, % for shares."""
+    if metric.startswith("latency.") or metric.endswith("_s") and not metric.endswith("_per_s"):
+        return "s"                   # (a rate such as throughput.requests_per_s is no time)
+    if metric.startswith(("cost.", "cashflow.")) or metric.endswith("_usd"):
+        return "USD"
+    if metric in ("slo.attainment",) or metric.startswith("utilization.") and metric != "utilization.load_factor":
+        return "%"
+    return ""
+
+
+def caption(stem: str, knobs: Sequence[Sequence[str]] = ()) -> str:
+    """The caption of a figure file: its sentence in :data:`CAPTIONS`, or for a sweep figure
+    (``sweep_<knob>``) what it plots, naming the swept field by the path the sweep's ``--grid``
+    gave (``knobs``: each knob's field paths, several for fields moved together).
+
+    >>> caption("sweep_pools_0_gpu", [["fleet.pools.0.gpu", "economics.gpu_hour_usd"]])[:62]
+    'Sweep over fleet.pools.0.gpu with economics.gpu_hour_usd: each'
+    """
+    if stem in CAPTIONS:
+        return CAPTIONS[stem]
+    if stem.startswith("sweep_"):
+        named = {f"sweep_{short_name(paths[0])}": " with ".join(paths) for paths in knobs if paths}
+        field_name = named.get(stem, stem[len("sweep_"):])
+        return (f"Sweep over {field_name}: each metric against the field's "
+                f"value, the mean over the seeds with its 95% confidence interval (cut at the metric's "
+                f"range: attainment at 1, latencies at 0); one line per value of the other fields varied.")
+    return stem.replace("_", " ")
+
+
+def figure(path: Path, knobs: Sequence[Sequence[str]] = ()) -> str:
+    """A figure file embedded (base64 PNG or SVG) with its :func:`caption`."""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    cap = html.escape(caption(path.stem, knobs))
+    mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+    return (f'<figure><img alt="{html.escape(path.stem)}" src="data:{mime};base64,{data}">'
+            f"<figcaption>{cap}</figcaption></figure>")
+
+
+def load_json(path: Path) -> Any:
+    """A result file's JSON; invalid JSON is an :class:`~sim.errors.InputError` naming the file."""
+    from sim.errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: invalid JSON ({exc})") from None
+
+
+def simulated(view, source: str = "") -> str:
+    """The "What was simulated" heading, paragraph (``source`` appended) and key-settings table."""
+    return (f'<h2>What was simulated</h2><p class="lead">{html.escape(view.paragraph + source)}</p>'
+            + table(["setting", "value"], [[k, v] for k, v in view.settings], cls="settings"))
+
+
+def values_in_words(values: Sequence[Any]) -> str:
+    """A varied field's values: ``1–8`` for a run of consecutive whole numbers (three or more),
+    else listed.
+
+        >>> values_in_words(["1", "2", "3", "4"]), values_in_words(["4", "8"]), values_in_words(["h100-sxm", "b200"])
+        ('1–4', '4, 8', 'h100-sxm, b200')
+    """
+    texts = [str(v) for v in values]
+    ints = [int(t) for t in texts if t.lstrip("-").isdigit()]
+    if len(texts) >= 3 and len(ints) == len(texts) and ints == list(range(ints[0], ints[0] + len(ints))):
+        return f"{ints[0]}–{ints[-1]}"
+    return ", ".join(texts)
+
+
+def with_varied(scenario: dict | None, knobs: Sequence[tuple[Sequence[str], Sequence[Any]]]) -> dict | None:
+    """A copy of ``scenario`` in which each field a sweep varies (``(paths, values)``; a joint
+    knob's values ``[a, b]`` or ``a&b``, one part a path; or a :class:`Varied` already in words, for
+    one path) holds its values in words (:class:`Varied`), so that the
+    description says them rather than the base scenario's one value. A path through a list item or
+    mapping the scenario does not have is left out (the "Varied" line still names it)."""
+    if scenario is None:
+        return None
+    out = copy.deepcopy(scenario)
+    for paths, values in knobs:
+        for i, path in enumerate(paths):
+            words = values if isinstance(values, Varied) else Varied(values_in_words(
+                [v if len(paths) == 1 else _part(v, i) for v in values]))
+            node: Any = out
+            *head, last = path.split(".")
+            for key in head:
+                if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                    node = node[int(key)]
+                elif isinstance(node, dict):
+                    node = node.setdefault(key, {})
+                else:
+                    node = None
+                    break
+            if isinstance(node, dict):
+                node[last] = words
+    return out
+
+
+def _part(value: Any, i: int) -> Any:
+    """Part ``i`` of a joint knob's value (``[a, b]``, or ``a&b`` as written)."""
+    parts = value if isinstance(value, (list, tuple)) else str(value).split("&")
+    return parts[i] if i < len(parts) else "?"
+
+
+def base_header(folder: Path, data: dict, varied: str,
+                knobs: Sequence[tuple[Sequence[str], Sequence[Any]]] = ()) -> tuple[str, str]:
+    """Title and "what was simulated" HTML of a sweep, plan or saturation folder: its base
+    scenario (``scenario.json``, with the command's ``--set`` overrides applied; each field in
+    ``knobs`` said as its values, :func:`with_varied`) and the first point's summary, then what was
+    varied."""
+    path = data.get("scenario")
+    scn = with_varied(read_scenario(folder), knobs)
+    summary: dict = {"scenario": Path(str(path)).stem if path else folder.name}
+    points = sorted((folder / "points").glob("*.json")) if (folder / "points").is_dir() else []
+    for p in points[:1]:
+        try:
+            first = json.loads(p.read_text(encoding="utf-8")).get("summary")
+        except (OSError, ValueError, AttributeError):
+            first = None
+        if isinstance(first, dict):
+            summary = {k: first[k] for k in ("scenario", "pools", "slo", "simulated_seconds") if k in first}
+    view = overview(summary, scn)
+    source = f" (base scenario {path})" if path else ""
+    return view.title, simulated(view, source) + f"<p><b>Varied:</b> {html.escape(varied)}</p>"
