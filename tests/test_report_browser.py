@@ -66,6 +66,28 @@ def test_sweep_report_in_a_browser(page, shots, tmp_path):
     assert "h100-sxm" in header and "llama-3-8b" in header
 
 
+def test_plan_report_tables_fit_the_page(page, shots, tmp_path):
+    """A plan with a joint knob, three constraints and the capacity band: its tables (each group's
+    answers at the model's capacity, then the same rows at -3 %) fit a 1280-px window without
+    scrolling sideways, and every row is in both."""
+    from sim.planning import MMcRunner, plan
+
+    out = tmp_path / "plan"
+    runner = MMcRunner(service_s=0.2, noise_cv=0.2, price_per_gpu_hour_usd={"h100-sxm": 6.16, "a100-80gb": 2.70})
+    plan(ROOT / "scenarios" / "baseline.yaml",
+         ["fleet.pools.0.replicas=1..16", "fleet.pools.0.gpu&economics.gpu_hour_usd=h100-sxm&6.16,a100-80gb&2.70"],
+         constraints=["latency.ttft.p99<=2.0", "slo.attainment>=0.99", "latency.queue.p99<=1.0"], seeds=2,
+         overrides=["workload.arrival.rate=20"], runner=runner, executor="serial", capacity_band=3, out=out)
+    _check(page, write_report(out), shots / "plan_report.png")
+    tables = page.evaluate("[...document.querySelectorAll('table')].map(t => [t.rows[0].cells[0].textContent, "
+                           "t.rows.length, t.rows[0].cells.length, t.scrollWidth, t.clientWidth])")
+    wide = [t for t in tables if t[3] > t[4]]
+    assert not wide, f"tables that scroll sideways (first heading, rows, columns, width, shown): {wide}"
+    plans = [t for t in tables if t[0] == "configuration"]
+    assert len(plans) == 2 and plans[0][1] == plans[1][1] > 2      # the same rows, at two capacities
+    assert [t[2] for t in plans] == [3 + 4, 2 + 1 + 3]             # answer, feasible, objective + constraints
+
+
 def test_a_broken_image_is_caught(page, tmp_path):
     # the check can fail: a page whose image does not decode
     bad = tmp_path / "bad.html"

@@ -129,11 +129,22 @@ def value_at(d: dict, dotted: str) -> Any:
     return node
 
 
-def table(header: list[str], rows: list[list[Any]], cls: str = "") -> str:
-    """A table: ``header`` as written (escaped), each cell as :func:`fmt` says it."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+def table(header: list[str], rows: list[list[Any]], cls: str = "", wrap_header: bool = False) -> str:
+    """A table: ``header`` as written (escaped; with ``wrap_header`` a heading may break after each
+    dot, so that ``latency.ttft.p99`` takes no wider a column than its values), each cell as
+    :func:`fmt` says it."""
+    head = "".join(f"<th>{_breakable(h) if wrap_header else html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table{f' class={cls!r}' if cls else ''}><tr>{head}</tr>{body}</table>"
+
+
+def _breakable(text: str) -> str:
+    """``text`` escaped, with a line-break opportunity after each dot.
+
+    >>> _breakable("latency.ttft.p99 at −3 %")
+    'latency.<wbr>ttft.<wbr>p99 at −3 %'
+    """
+    return html.escape(text).replace(".", ".<wbr>")
 
 
 def mean_ci(row: dict, metric: str, unit: str | None = None) -> str:

@@ -50,23 +50,38 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
         if slower:
             answer += _robust_answer(best, data.get("robust"), pct)
         cons = ", ".join(data.get("constraints", []))
-        metrics = [data.get("objective", "cost.compute_usd")] + [
-            c.split("<")[0].split(">")[0] for c in data.get("constraints", [])]
-        shown = answer_rows(data.get("groups", []), data.get("robust_groups", []) if slower else [])
-        judged = metrics[1:] if slower else []      # the constraints' metrics, as judged on the slower side
-        rows = [[", ".join(g.get("overrides", [])), *([label] if slower else []), g.get("feasible"),
-                 *([robust_feasible(g)] if slower else []), *(mean_ci(g, m) for m in metrics),
-                 *(mean_ci(g, SLOWER + m, unit_of(m)) for m in judged)] for g, label in shown]
-        header = ["configuration", *(["answer"] if slower else []), "feasible", *([f"feasible {slower}"] if slower else []),
-                  *metrics, *(f"{m} {slower}" for m in judged)]
         page.sections.append(f"<h2>Plan</h2><p>objective: minimise {html.escape(str(data.get('objective')))}"
                              f"; constraints: {html.escape(cons)}; {data.get('seeds')} seed(s); a "
                              f"constraint must hold at the unfavourable 95% CI bound.</p>" + answer
-                             + table(header, rows)
+                             + plan_tables(data, slower)
                              + (f'<p class="note">{slower}: every configuration evaluated was also run with the '
                                 f"model's capacity {pct:g} % lower, the same seeds (fleetsim plan --capacity-band); "
                                 f"point: the cheapest configuration of its group meeting the constraints; robust: "
                                 f"the cheapest meeting them {slower}.</p>" if slower else ""))
+
+
+def plan_tables(data: dict, slower: str | None) -> str:
+    """The cheapest configuration of every group: its verdict, objective and constraint metrics at
+    the model's capacity; with a capacity band (``slower``: ``at −3 %``) also each group's robust
+    answer, and a second table of the same rows as judged on the slower side (its verdict and the
+    constraints' metrics there), so that neither table is wider than the page. Metric names in the
+    headings may break after a dot."""
+    metrics = [data.get("objective", "cost.compute_usd")] + [
+        c.split("<")[0].split(">")[0] for c in data.get("constraints", [])]
+    shown = answer_rows(data.get("groups", []), data.get("robust_groups", []) if slower else [])
+    first = ["configuration", *(["answer"] if slower else [])]
+    cells = [[", ".join(g.get("overrides", [])), *([label] if slower else [])] for g, label in shown]
+    out = table([*first, "feasible", *metrics],
+                [[*c, g.get("feasible"), *(mean_ci(g, m) for m in metrics)] for c, (g, _) in zip(cells, shown)],
+                wrap_header=True)
+    if slower:
+        judged = metrics[1:]         # the constraints' metrics, as judged on the slower side
+        at = slower.replace(" %", "\u00a0%")         # a heading never breaks between -3 and %
+        out += (f"<h3>The same configurations {html.escape(slower)} capacity</h3>"
+                + table([*first, f"feasible {at}", *(f"{m} {at}" for m in judged)],
+                        [[*c, robust_feasible(g), *(mean_ci(g, SLOWER + m, unit_of(m)) for m in judged)]
+                         for c, (g, _) in zip(cells, shown)], wrap_header=True))
+    return out
 
 
 def plan_knobs(data: dict) -> list[tuple[list[str], list[Any]]]:
