@@ -10,10 +10,21 @@ lengths vary around their means (a batch limited by KV cache holds fewer long se
 recomputes. So the pool's engine is asked instead:
 
 1. the requests the scenario's own workload generator gives under a fixed internal seed
-   (:data:`SEED`, a stream of its own: the run's random streams are untouched), cycled if the
-   workload has fewer, arrive at **one replica** of the pool (same GPU, model, layout, step-time
-   model, KV cache and batching; no autoscaler, failures or disaggregation) :data:`OVERLOAD` times
-   faster than the closed form serves them, so its queue never empties;
+   (:data:`SEED`, a stream of its own: the run's random streams are untouched) that the pool can
+   serve (:func:`servable`: the admission rules every router respects, so a request the pool's
+   context, token budget or KV cache refuses goes to another pool and is not in its mix), spread
+   evenly over the whole run (:func:`workload_sample`: every ``k``-th request, shuffled, so a trace
+   or a class mix that changes over the day is measured on the whole run's mix, not its first
+   minutes; the generator is read for at most :data:`MAX_DRAWN` requests, so a longer run is
+   sampled over its start), cycled if the workload has fewer, arrive at **one replica** of the
+   pool (same GPU, model, layout, step-time model, KV cache and batching; no autoscaler, failures
+   or disaggregation) :data:`OVERLOAD` times faster than the closed form serves them, so its queue
+   never empties. That is the pool's mix where the scenario fixes it before the run: a pool that
+   refuses a class's requests (a shorter ``max_model_len``, say) serves the others in the
+   proportions they arrive in, whatever the router. Where pools share requests the router decides
+   during the run how many each gets (least outstanding, spillover, weights): a pool that alone
+   can serve some requests also gets a share of the others that only the run knows, and its
+   factor is measured on all it can serve (the whole mix, for a pool that can serve every request);
 2. completions after the first ``3 B`` (a few batch turnovers, the synchronized start left out;
    ``B`` = :func:`turnover_batch`: ``max_num_seqs``, or twice the sequences of the mean lengths the
    KV cache holds if that is fewer, so a huge ``max_num_seqs`` the KV cache never fills does not
@@ -91,31 +102,91 @@ STEP_REQUESTS = 1000
 """Simulated time between checks of the window: about this many requests' closed-form cost."""
 MIN_WINDOW = 200
 """Fewest completions in the saturated window for a factor other than 1."""
+SAMPLE = 262_144
+"""Requests of the workload's span held at most for a measurement (:func:`workload_sample`)."""
+MAX_DRAWN = 1_000_000
+"""Requests of the workload generated at most to draw the sample from (about 0.3 s)."""
 
-FACTOR_VERSION = 1
+FACTOR_VERSION = 2
 """The measurement's format: bump it whenever what a factor means or how it is measured changes (a
 change in the simulator's files already changes the disk cache's key, :func:`~sim.io.code_fingerprint`)."""
 
 _CACHE: dict[str, float] = {}
 
 
-def measurement_requests(workload, horizon_s: float, n: int, base_dir: Path, start=None) -> RequestChunk:
-    """The lengths and classes of the first ``n`` requests of ``workload`` under :data:`SEED`
-    (cycled if it has fewer; arrival times left at 0, :func:`saturated_window` spaces them)."""
+def servable(pool: PoolRuntime, prompt: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Which requests (``prompt``, ``output`` tokens) one replica of ``pool`` can ever serve: the
+    admission rules of :meth:`sim.serving.replica.Replica.can_fit` for a replica serving both
+    phases, on arrays (a prompt over the context limit, over ``max_batched_tokens`` without chunked
+    prefill, or whose whole sequence, output cut at the context limit, needs more KV blocks than the
+    cache holds above its 1 % watermark is refused; every router passes such a request to a pool
+    that can serve it)."""
+    b = pool.cfg.batching
+    ctx = pool.max_context
+    prompt = np.asarray(prompt, dtype=np.int64)
+    ok = prompt <= ctx
+    if not b.chunked_prefill and b.policy != "static":
+        ok &= prompt <= b.max_batched_tokens
+    out = np.maximum(1, np.minimum(np.asarray(output, dtype=np.int64), ctx - prompt))
+    need = -(-(prompt + out - 1) // b.block_size)
+    return ok & (need <= pool.kv_blocks - int(0.01 * pool.kv_blocks))
+
+
+def workload_sample(workload, horizon_s: float, base_dir: Path, start=None, pool: PoolRuntime | None = None,
+                    ) -> RequestChunk:
+    """Requests spread evenly over the whole of ``workload``'s span ``[0, horizon_s)`` under
+    :data:`SEED`, in a shuffled order (arrival times left at 0): every ``k``-th request of the
+    generator's (of those ``pool`` can serve, :func:`servable`, if a pool is given), ``k`` doubling
+    whenever more than :data:`SAMPLE` are held, so between ``SAMPLE / 2`` and ``SAMPLE`` are kept
+    once the workload has that many. The generator is read for at most :data:`MAX_DRAWN` requests:
+    a longer workload is sampled over the span those cover (its start). Shuffled (a permutation
+    under :data:`SEED`), so the first requests of the sample, all a short measurement serves, are
+    spread over the span too."""
     parts: list[RequestChunk] = []
-    have = 0
+    held = seen = drawn = 0
+    stride = 1
     # bad trace rows are left out here; the run's own generator reports them (or skips them if asked)
-    for ch in generate(workload, horizon_s, SEED, start=start, base_dir=base_dir, chunk_size=min(n, 65536),
+    for ch in generate(workload, horizon_s, SEED, start=start, base_dir=base_dir, chunk_size=65536,
                        skip_bad_rows=True):
-        parts.append(ch)
-        have += len(ch)
-        if have >= n:
+        drawn += len(ch)
+        keep = np.ones(len(ch), dtype=bool) if pool is None else servable(pool, ch.prompt_tokens, ch.output_tokens)
+        rows = np.flatnonzero(keep)
+        rows = rows[(seen + np.arange(len(rows))) % stride == 0]
+        seen += int(keep.sum())
+        if len(rows):
+            parts.append(RequestChunk(ch.arrival_s[rows], ch.prompt_tokens[rows], ch.output_tokens[rows],
+                                      ch.class_idx[rows]))
+            held += len(rows)
+        while held > SAMPLE:          # keep every other one: the multiples of the doubled stride
+            parts = [_concat(parts, slice(None, None, 2))]
+            held, stride = len(parts[0]), 2 * stride
+        if drawn >= MAX_DRAWN:
             break
-    if not have:
+    if not held:
         return RequestChunk(np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int16))
-    idx = np.arange(n) % have
+    return _concat(parts, np.random.default_rng(SEED).permutation(held))
+
+
+def _concat(parts: list[RequestChunk], idx) -> RequestChunk:
+    """The requests of ``parts`` (concatenated) at ``idx``, arrival times 0."""
     cat = (lambda name: np.concatenate([getattr(c, name) for c in parts])[idx])
-    return RequestChunk(np.zeros(n), cat("prompt_tokens"), cat("output_tokens"), cat("class_idx"))
+    p = cat("prompt_tokens")
+    return RequestChunk(np.zeros(len(p)), p, cat("output_tokens"), cat("class_idx"))
+
+
+def measurement_requests(workload, horizon_s: float, n: int, base_dir: Path, start=None,
+                         pool: PoolRuntime | None = None) -> RequestChunk:
+    """``n`` requests of ``workload`` spread over its span (:func:`workload_sample`), cycled if the
+    sample has fewer."""
+    return _first(workload_sample(workload, horizon_s, base_dir, start, pool), n)
+
+
+def _first(sample: RequestChunk, n: int) -> RequestChunk:
+    """The first ``n`` requests of ``sample``, cycled if it has fewer."""
+    if not len(sample):
+        return sample
+    idx = np.arange(n) % len(sample)
+    return RequestChunk(np.zeros(n), sample.prompt_tokens[idx], sample.output_tokens[idx], sample.class_idx[idx])
 
 
 def _one_replica(scenario, pool: PoolRuntime):
@@ -257,13 +328,12 @@ def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), st
     pool = _unscaled(pool)
     if pool.role != "both" or scenario.fleet.disaggregated is not None:
         return 1.0        # a disaggregated pair is not one engine's capacity: the closed form alone
-    reqs = measurement_requests(scenario.workload, float(scenario.duration), MAX_WINDOW_REQUESTS, base_dir, start)
-    if len(reqs) == 0:
+    sample = workload_sample(scenario.workload, float(scenario.duration), base_dir, start, pool)
+    if len(sample) == 0:
         return 1.0
-    b = turnover_batch(pool, float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
-    # the warm-up and the drain on top of the window: the lengths' means above size them
-    reqs = measurement_requests(scenario.workload, float(scenario.duration), 5 * b + MAX_WINDOW_REQUESTS,
-                                base_dir, start)
+    b = turnover_batch(pool, float(np.mean(sample.prompt_tokens)), float(np.mean(sample.output_tokens)))
+    # the warm-up and the drain on top of the window: the sample's means size them
+    reqs = _first(sample, 5 * b + MAX_WINDOW_REQUESTS)
     key = _key(scenario, pool, reqs, base_dir)
     if key not in _CACHE:
         path, disk_key = _disk_entry(key)
