@@ -9,7 +9,8 @@ conversation trace sample compressed 100-fold in time and looped; then two pools
 class, which goes to a ``long`` pool under TensorRT-LLM; least outstanding routing, and spillover
 with a threshold never reached, which in this run sends the chat class to ``chat`` only) and a class mix that changes half way through a half-hour run (:data:`SHIFT`: a
 long-prompt class joins the chat traffic at 15 minutes, each phase about 10 % over what the pool
-serves). One JSON object per run (per pool for the two-pool cases) on stdout: ``load_factor``
+serves) and ``scenarios/disaggregated.yaml`` with eight prefill replicas at 60 requests/s, its
+decode pool the bottleneck. One JSON object per run (per pool for the two-pool cases) on stdout: ``load_factor``
 (now), ``closed_form`` (the load factor the closed form alone gives: the run's value over the
 pool's scheduler factor, which it scales linearly), ``scheduler_factor``, ``wall_s``; then a
 summary with the largest ``|load_factor - 1|`` of the pools whose mix is known before the run (the
@@ -49,6 +50,7 @@ SHIFT = (f"workload.prompt_tokens={CHAT}", f"workload.output_tokens={CHAT_OUT}",
          "workload.classes=[{name: chat, arrival: {process: piecewise, times: [0s, 15m], rates: [75, 45]}}, "
          f"{{name: long, arrival: {{process: piecewise, times: [0s, 15m], rates: [0, 5]}}, {LONG}}}]",
          "fleet.pools.0.replicas=2", "fleet.pools.0.batching.scheduler=trtllm")
+DISAGG = ("workload.arrival.rate=60", "fleet.pools.0.replicas=8")     # eight prefill replicas: decode the bottleneck
 
 
 def cases() -> list[tuple[str, tuple[str, ...]]]:
@@ -72,11 +74,13 @@ def cases() -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
-def mix_cases() -> list[tuple[str, tuple[str, ...], str | None, tuple[str, ...]]]:
-    """``(name, overrides, duration or None for the grid's, pools whose mix the run decides)``."""
-    return [("two pools, least outstanding", TWO_POOLS, None, ("long",)),
-            ("two pools, spillover (chat class kept on chat)", (*TWO_POOLS, PINNED), None, ("long",)),
-            ("trtllm, long class joins at 15m", SHIFT, "30m", ())]
+def mix_cases() -> list[tuple[str, tuple[str, ...], str | None, tuple[str, ...], Path]]:
+    """``(name, overrides, duration or None for the grid's, pools not counted, scenario)``: pools not
+    counted are those whose mix the run decides and a prefill pool (it completes nothing, reads 0)."""
+    return [("two pools, least outstanding", TWO_POOLS, None, ("long",), BASELINE),
+            ("two pools, spillover (chat class kept on chat)", (*TWO_POOLS, PINNED), None, ("long",), BASELINE),
+            ("trtllm, long class joins at 15m", SHIFT, "30m", (), BASELINE),
+            ("disaggregated, decode-bound", DISAGG, None, ("prefill",), ROOT / "scenarios" / "disaggregated.yaml")]
 
 
 def main() -> None:
@@ -85,13 +89,13 @@ def main() -> None:
     ap.add_argument("--warmup", default="1m")
     args = ap.parse_args()
     worst = 0.0
-    runs = [(name, ov, None, ()) for name, ov in cases()] + mix_cases()
-    for name, overrides, duration, decided in runs:
+    runs = [(name, ov, None, (), BASELINE) for name, ov in cases()] + mix_cases()
+    for name, overrides, duration, decided, path in runs:
         ov = (*overrides, f"duration={duration or args.duration}", f"warmup={args.warmup}", "metrics.records=none")
         t0 = time.perf_counter()
-        res = sim.run(str(BASELINE), overrides=ov)
+        res = sim.run(str(path), overrides=ov)
         wall = time.perf_counter() - t0
-        pools = build_pools(load_scenario(str(BASELINE), ov), scheduler_factors=True)
+        pools = build_pools(load_scenario(str(path), ov), scheduler_factors=True)
         for pool in pools:
             lf = float(res.summary["pools"][pool.cfg.name]["load_factor"] if len(pools) > 1
                        else res.summary["utilization"]["load_factor"])

@@ -129,3 +129,26 @@ def test_the_generator_is_read_for_at_most_max_drawn_requests(monkeypatch):
     monkeypatch.setattr(saturated, "generate", counting)
     sample = saturated.workload_sample(wl, 3600.0, Path("."))
     assert 100_000 <= sum(seen) < 100_000 + 65536 and 5000 <= len(sample) <= 10_000
+
+
+DISAGG = ROOT / "scenarios" / "disaggregated.yaml"
+
+
+def test_a_saturated_decode_pool_reads_one_and_an_idle_one_does_not():
+    """``scenarios/disaggregated.yaml`` (Llama-3-70B, TP4 H100s) with eight prefill replicas for
+    its three decode replicas, overloaded at 60 requests/s: the decode pool is the bottleneck (its
+    KV cache full) and reads 1.0 (with the closed form alone, which prices a prefill the pool does
+    not run, and the prefill share counted for requests queued there: 3.47). With the bundled two
+    prefill replicas the prefill pool is the bottleneck and the decode pool, a third busy, reads
+    well under 1. The prefill pool completes no request and reads 0."""
+    def run(prefill_replicas: int) -> dict:
+        return sim.run(str(DISAGG), overrides=("workload.arrival.rate=60", f"fleet.pools.0.replicas={prefill_replicas}",
+                                               "duration=4m", "warmup=1m", "metrics.records=none")).summary
+    decode_bound = run(8)
+    assert decode_bound["requests"]["in_flight"] > 2 * 3 * 256       # queued beyond the decode batches: overloaded
+    assert decode_bound["pools"]["decode"]["kv_cache_mean"] > 0.9
+    assert decode_bound["pools"]["decode"]["load_factor"] == pytest.approx(1.0, abs=0.03)
+    assert decode_bound["pools"]["prefill"]["load_factor"] == 0.0
+    prefill_bound = run(2)
+    assert prefill_bound["pools"]["decode"]["kv_cache_mean"] < 0.3
+    assert prefill_bound["pools"]["decode"]["load_factor"] < 0.5
