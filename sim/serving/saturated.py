@@ -18,8 +18,8 @@ recomputes. So the pool's engine is asked instead:
    minutes; the generator is read for at most :data:`MAX_DRAWN` requests, so a longer run is
    sampled over its start), cycled if the workload has fewer, arrive at **one replica** of the
    pool (same GPU, model, layout, step-time model, KV cache and batching; no autoscaler or
-   failures; a disaggregated decode pool's replica fed by prefill replicas, below) :data:`OVERLOAD` times faster than the closed form serves them, so its queue
-   never empties. That is the pool's mix where the scenario fixes it before the run: a pool that
+   failures; a disaggregated decode pool's replica fed by prefill replicas, below)
+   :data:`OVERLOAD` times faster than the closed form serves them, so its queue never empties. That is the pool's mix where the scenario fixes it before the run: a pool that
    refuses a class's requests (a shorter ``max_model_len``, say) serves the others in the
    proportions they arrive in, whatever the router. Where pools share requests the router decides
    during the run how many each gets (least outstanding, spillover, weights): a pool that alone
