@@ -152,3 +152,14 @@ def test_a_saturated_decode_pool_reads_one_and_an_idle_one_does_not():
     prefill_bound = run(2)
     assert prefill_bound["pools"]["decode"]["kv_cache_mean"] < 0.3
     assert prefill_bound["pools"]["decode"]["load_factor"] < 0.5
+
+
+def test_the_decode_measurement_leaves_the_runs_records_alone(monkeypatch):
+    """The decode pool's measurement (its own fleet, seed and pool copies) changes no byte of the
+    run's records: the same run with the factor replaced by 1 has the same records."""
+    over = ("duration=2m", "warmup=0s", "metrics.records=all")
+    measured = sim.run(str(DISAGG), overrides=over)
+    assert build_pools(sim.api.load_scenario(str(DISAGG), over), scheduler_factors=True)[1].scheduler_factor != 1.0
+    monkeypatch.setattr(sim.api, "scheduler_factor", lambda *a, **k: 1.0)
+    plain = sim.run(str(DISAGG), overrides=over)
+    assert measured.records.tobytes() == plain.records.tobytes()
