@@ -95,8 +95,10 @@ def build_pools(loaded: LoadedScenario, capacity: float = 1.0, scheduler_factors
                                max_context=min(model.max_context, p.max_model_len or model.max_context)))
     if scheduler_factors:
         start = dt.datetime.combine(sc.start, dt.time(0, 0))
+        d = sc.fleet.disaggregated
+        prefill = next((p for p in out if d is not None and p.cfg.name == d.prefill_pool), None)
         for pool in out:
-            pool.scheduler_factor = scheduler_factor(sc, pool, loaded.base_dir, start)
+            pool.scheduler_factor = scheduler_factor(sc, pool, loaded.base_dir, start, prefill)
     return out
 
 

@@ -143,13 +143,13 @@ def test_a_max_num_seqs_the_kv_cache_never_fills_does_not_size_the_measurement(m
     b = 2 * (kv_tokens // 1050)
     assert b < 20_000 and saturated.turnover_batch(pool, 1000.0, 100.0) == b
     drawn = []
-    real = saturated.measurement_requests
+    real = saturated._first
 
-    def counting(workload, horizon_s, n, base_dir, start=None):
+    def counting(sample, n):
         drawn.append(n)
-        return real(workload, horizon_s, n, base_dir, start)
+        return real(sample, n)
 
-    monkeypatch.setattr(saturated, "measurement_requests", counting)
+    monkeypatch.setattr(saturated, "_first", counting)
     saturated._CACHE.clear()
     assert _factor(sc) > 0
     assert max(drawn) == 5 * b + saturated.MAX_WINDOW_REQUESTS

@@ -35,9 +35,15 @@ def in_flight_work(pool, prompt_mean: float, output_mean: float, generated, outp
     """Requests' worth of work ``pool`` did on the requests still in flight at the end of a run
     (``generated`` of ``output`` tokens each), split between prefill and decode as the closed form
     splits a request of the served mix (:func:`~sim.perf.utilization.part_served`). Without it a
-    saturated run would read about ``max_num_seqs / 2`` requests per replica short."""
-    if not len(generated) or getattr(pool, "role", "both") == "prefill":
+    saturated run would read about ``max_num_seqs / 2`` requests per replica short. A decode-role
+    pool's requests arrive with their first token out (the prefill pool ran the prompt): only the
+    share of their decode done counts, as its scheduler factor prices a request at its decode alone
+    (:func:`sim.serving.saturated.decode_window`)."""
+    role = getattr(pool, "role", "both")
+    if not len(generated) or role == "prefill":
         return 0.0      # a prefill-role pool completes nothing itself: its load factor stays 0
+    if role == "decode":
+        return part_served(0.0, generated, output)
     prefill, decode = request_seconds(pool.step_model, pool_limits(pool), max(prompt_mean, 1.0), max(output_mean, 1.0))
     return part_served(prefill / (prefill + decode) if prefill + decode > 0 else 1.0, generated, output)
 

@@ -10,10 +10,21 @@ lengths vary around their means (a batch limited by KV cache holds fewer long se
 recomputes. So the pool's engine is asked instead:
 
 1. the requests the scenario's own workload generator gives under a fixed internal seed
-   (:data:`SEED`, a stream of its own: the run's random streams are untouched), cycled if the
-   workload has fewer, arrive at **one replica** of the pool (same GPU, model, layout, step-time
-   model, KV cache and batching; no autoscaler, failures or disaggregation) :data:`OVERLOAD` times
-   faster than the closed form serves them, so its queue never empties;
+   (:data:`SEED`, a stream of its own: the run's random streams are untouched) that the pool can
+   serve (:func:`servable`: the admission rules every router respects, so a request the pool's
+   context, token budget or KV cache refuses goes to another pool and is not in its mix), spread
+   evenly over the whole run (:func:`workload_sample`: every ``k``-th request, shuffled, so a trace
+   or a class mix that changes over the day is measured on the whole run's mix, not its first
+   minutes; the generator is read for at most :data:`MAX_DRAWN` requests, so a longer run is
+   sampled over its start), cycled if the workload has fewer, arrive at **one replica** of the
+   pool (same GPU, model, layout, step-time model, KV cache and batching; no autoscaler or
+   failures; a disaggregated decode pool's replica fed by prefill replicas, below)
+   :data:`OVERLOAD` times faster than the closed form serves them, so its queue never empties. That is the pool's mix where the scenario fixes it before the run: a pool that
+   refuses a class's requests (a shorter ``max_model_len``, say) serves the others in the
+   proportions they arrive in, whatever the router. Where pools share requests the router decides
+   during the run how many each gets (least outstanding, spillover, weights): a pool that alone
+   can serve some requests also gets a share of the others that only the run knows, and its
+   factor is measured on all it can serve (the whole mix, for a pool that can serve every request);
 2. completions after the first ``3 B`` (a few batch turnovers, the synchronized start left out;
    ``B`` = :func:`turnover_batch`: ``max_num_seqs``, or twice the sequences of the mean lengths the
    KV cache holds if that is fewer, so a huge ``max_num_seqs`` the KV cache never fills does not
@@ -53,7 +64,16 @@ again; a cache folder that cannot be written only costs the next process the mea
 On the baseline (Llama-3-8B, H100) one measurement costs about 0.5 s of CPU under vLLM or SGLang
 (the baseline's run: about 6 s; ``benchmarks/bench_scheduler_factor.py``) and 1-3 s under
 TensorRT-LLM without chunked context, whose window runs to :data:`MAX_WINDOW_REQUESTS`; a factor
-read from the disk cache costs nothing measurable.
+read from the disk cache costs nothing measurable beyond drawing the sample its key hashes: the
+whole run's requests, up to :data:`MAX_DRAWN` (the baseline's 43,000: 0.01 s; a run of a million
+requests or more: about 0.3 s a pool).
+
+Under ``fleet.disaggregated`` the decode pool is measured the same way on one decode replica fed
+by enough replicas of the prefill pool (:func:`decode_window`) over the scenario's link: its
+factor prices a request at its decode alone (the closed form counts a prefill the pool does not
+run), so a saturated decode pool reads 1.0 too. The prefill pool keeps factor 1: it completes no
+request and its load factor reads 0. On ``scenarios/disaggregated.yaml`` the decode measurement
+costs about 0.6 s of CPU (five TP4 prefill replicas for one decode replica).
 """
 from __future__ import annotations
 
@@ -68,7 +88,7 @@ import simpy
 
 from sim.io import atomic_write_text, cache_dir, code_fingerprint, resolve_path
 from sim.perf.scaled import ScaledCapacity
-from sim.perf.utilization import decode_batch, limits_of, seconds_per_request
+from sim.perf.utilization import decode_batch, limits_of, request_seconds, seconds_per_request
 from sim.serving.fleet import Fleet
 from sim.serving.pool import PoolRuntime
 from sim.workload import classes, generate
@@ -91,45 +111,121 @@ STEP_REQUESTS = 1000
 """Simulated time between checks of the window: about this many requests' closed-form cost."""
 MIN_WINDOW = 200
 """Fewest completions in the saturated window for a factor other than 1."""
+SAMPLE = 262_144
+"""Requests of the workload's span held at most for a measurement (:func:`workload_sample`)."""
+MAX_PREFILL_REPLICAS = 32
+"""Prefill replicas at most in a disaggregated decode pool's measurement (:func:`prefill_replicas`)."""
+MAX_DRAWN = 1_000_000
+"""Requests of the workload generated at most to draw the sample from (about 0.3 s)."""
 
-FACTOR_VERSION = 1
+FACTOR_VERSION = 2
 """The measurement's format: bump it whenever what a factor means or how it is measured changes (a
 change in the simulator's files already changes the disk cache's key, :func:`~sim.io.code_fingerprint`)."""
 
 _CACHE: dict[str, float] = {}
 
 
-def measurement_requests(workload, horizon_s: float, n: int, base_dir: Path, start=None) -> RequestChunk:
-    """The lengths and classes of the first ``n`` requests of ``workload`` under :data:`SEED`
-    (cycled if it has fewer; arrival times left at 0, :func:`saturated_window` spaces them)."""
+def servable(pool: PoolRuntime, prompt: np.ndarray, output: np.ndarray, role: str = "both") -> np.ndarray:
+    """Which requests (``prompt``, ``output`` tokens) one replica of ``pool`` in ``role`` can ever
+    serve: the admission rules of :meth:`sim.serving.replica.Replica.can_fit`, on arrays (a prompt
+    over the context limit, over ``max_batched_tokens`` without chunked prefill (not in the decode
+    role), or whose whole sequence, output cut at the context limit (the prompt alone in the prefill
+    role), needs more KV blocks than the cache holds above its 1 % watermark is refused; every
+    router passes such a request to a pool that can serve it)."""
+    b = pool.cfg.batching
+    ctx = pool.max_context
+    prompt = np.asarray(prompt, dtype=np.int64)
+    ok = prompt <= ctx
+    if not b.chunked_prefill and b.policy != "static" and role != "decode":
+        ok &= prompt <= b.max_batched_tokens
+    out = np.maximum(1, np.minimum(np.asarray(output, dtype=np.int64), ctx - prompt))
+    need = -(-(prompt + (out - 1 if role != "prefill" else 0)) // b.block_size)
+    return ok & (need <= pool.kv_blocks - int(0.01 * pool.kv_blocks))
+
+
+def workload_sample(workload, horizon_s: float, base_dir: Path, start=None, pool: PoolRuntime | None = None,
+                    prefill: PoolRuntime | None = None) -> RequestChunk:
+    """Requests spread evenly over the whole of ``workload``'s span ``[0, horizon_s)`` under
+    :data:`SEED`, in a shuffled order (arrival times left at 0): every ``k``-th request of the
+    generator's (of those ``pool`` can serve, :func:`servable`, if a pool is given; as the decode
+pool of a disaggregated pair whose prefill pool is ``prefill``, if that is given), ``k`` doubling
+    whenever more than :data:`SAMPLE` are held, so between ``SAMPLE / 2`` and ``SAMPLE`` are kept
+    once the workload has that many. The generator is read for at most :data:`MAX_DRAWN` requests:
+    a longer workload is sampled over the span those cover (its start). Shuffled (a permutation
+    under :data:`SEED`), so the first requests of the sample, all a short measurement serves, are
+    spread over the span too."""
     parts: list[RequestChunk] = []
-    have = 0
+    held = seen = drawn = 0
+    stride = 1
     # bad trace rows are left out here; the run's own generator reports them (or skips them if asked)
-    for ch in generate(workload, horizon_s, SEED, start=start, base_dir=base_dir, chunk_size=min(n, 65536),
+    for ch in generate(workload, horizon_s, SEED, start=start, base_dir=base_dir, chunk_size=65536,
                        skip_bad_rows=True):
-        parts.append(ch)
-        have += len(ch)
-        if have >= n:
+        drawn += len(ch)
+        if pool is None:
+            keep = np.ones(len(ch), dtype=bool)
+        elif prefill is None:
+            keep = servable(pool, ch.prompt_tokens, ch.output_tokens)
+        else:
+            keep = (servable(pool, ch.prompt_tokens, ch.output_tokens, "decode")
+                    & servable(prefill, ch.prompt_tokens, ch.output_tokens, "prefill"))
+        rows = np.flatnonzero(keep)
+        rows = rows[(seen + np.arange(len(rows))) % stride == 0]
+        seen += int(keep.sum())
+        if len(rows):
+            parts.append(RequestChunk(ch.arrival_s[rows], ch.prompt_tokens[rows], ch.output_tokens[rows],
+                                      ch.class_idx[rows]))
+            held += len(rows)
+        while held > SAMPLE:          # keep every other one: the multiples of the doubled stride
+            parts = [_concat(parts, slice(None, None, 2))]
+            held, stride = len(parts[0]), 2 * stride
+        if drawn >= MAX_DRAWN:
             break
-    if not have:
+    if not held:
         return RequestChunk(np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int16))
-    idx = np.arange(n) % have
+    return _concat(parts, np.random.default_rng(SEED).permutation(held))
+
+
+def _concat(parts: list[RequestChunk], idx) -> RequestChunk:
+    """The requests of ``parts`` (concatenated) at ``idx``, arrival times 0."""
     cat = (lambda name: np.concatenate([getattr(c, name) for c in parts])[idx])
-    return RequestChunk(np.zeros(n), cat("prompt_tokens"), cat("output_tokens"), cat("class_idx"))
+    p = cat("prompt_tokens")
+    return RequestChunk(np.zeros(len(p)), p, cat("output_tokens"), cat("class_idx"))
+
+
+def measurement_requests(workload, horizon_s: float, n: int, base_dir: Path, start=None,
+                         pool: PoolRuntime | None = None) -> RequestChunk:
+    """``n`` requests of ``workload`` spread over its span (:func:`workload_sample`), cycled if the
+    sample has fewer."""
+    return _first(workload_sample(workload, horizon_s, base_dir, start, pool), n)
+
+
+def _first(sample: RequestChunk, n: int) -> RequestChunk:
+    """The first ``n`` requests of ``sample``, cycled if it has fewer."""
+    if not len(sample):
+        return sample
+    idx = np.arange(n) % len(sample)
+    return RequestChunk(np.zeros(n), sample.prompt_tokens[idx], sample.output_tokens[idx], sample.class_idx[idx])
 
 
 def _one_replica(scenario, pool: PoolRuntime):
     """The derived scenario and pool: one replica of ``pool``, nothing else in the fleet."""
-    cfg = pool.cfg.model_copy(update={"replicas": 1, "autoscale": None, "failures": None})
+    sc, (one,) = _measured_fleet(scenario, [(pool, 1)], None)
+    return sc, one
+
+
+def _measured_fleet(scenario, pools: list[tuple[PoolRuntime, int]], disaggregated):
+    """The derived scenario and pools of a measurement: ``pools`` as ``(pool, replicas)`` (no
+    autoscaler or failures), under ``disaggregated`` (None: one engine per replica), records kept."""
+    cfgs = [p.cfg.model_copy(update={"replicas": n, "autoscale": None, "failures": None}) for p, n in pools]
     fleet = scenario.fleet.model_copy(update={
-        "pools": [cfg], "disaggregated": None,
+        "pools": cfgs, "disaggregated": disaggregated,
         "router": scenario.fleet.router.model_copy(update={"policy": "round_robin"})})
     metrics = scenario.metrics.model_copy(update={"records": "all", "interval": 1e9})
     sc = scenario.model_copy(update={"fleet": fleet, "metrics": metrics, "warmup": 0.0})
-    one = PoolRuntime(index=0, cfg=cfg, gpu=pool.gpu, model=pool.model, step_model=pool.step_model,
-                      kv_blocks=pool.kv_blocks, kv_bytes_per_token=pool.kv_bytes_per_token,
-                      weight_dtype=pool.weight_dtype, max_context=pool.max_context)
-    return sc, one
+    return sc, [PoolRuntime(index=i, cfg=cfg, gpu=p.gpu, model=p.model, step_model=p.step_model,
+                            kv_blocks=p.kv_blocks, kv_bytes_per_token=p.kv_bytes_per_token,
+                            weight_dtype=p.weight_dtype, max_context=p.max_context)
+                for i, ((p, _), cfg) in enumerate(zip(pools, cfgs))]
 
 
 def _ratio(pool: PoolRuntime, rec: np.ndarray, t0: float) -> float:
@@ -166,12 +262,43 @@ def saturated_window(scenario, pool: PoolRuntime, reqs: RequestChunk) -> tuple[n
     completion records in completion order, starting with the completion whose time opens it, and
     that time."""
     sc, one = _one_replica(scenario, pool)
-    env = simpy.Environment()
-    fleet = Fleet(env, sc, [one], [c.priority for c in classes(sc.workload)], fast=sc.engine == "fast", seed=SEED)
-    b = turnover_batch(one, float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
-    lo = 3 * b
     s_guess = seconds_per_request(one.step_model, limits_of(one.cfg.batching, one.kv_blocks),
                                   float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
+    return _window(sc, [one], one, reqs, s_guess)
+
+
+def decode_window(scenario, prefill: PoolRuntime, decode: PoolRuntime, reqs: RequestChunk) -> tuple[np.ndarray, float]:
+    """:func:`saturated_window` of one replica of a disaggregated ``decode`` pool, fed by enough
+    replicas of its ``prefill`` pool (:func:`prefill_replicas`) over the scenario's link: requests
+    arrive :data:`OVERLOAD` times faster than the closed form's decode part (:func:`~sim.perf.utilization.request_seconds`)
+    serves them, so the prefill pool's queue grows and it hands prefilled requests on faster than
+    the decode replica takes them."""
+    n = prefill_replicas(prefill, decode, reqs)
+    sc, (pre, dec) = _measured_fleet(scenario, [(prefill, n), (decode, 1)], scenario.fleet.disaggregated.model_copy(
+        update={"prefill_pool": prefill.cfg.name, "decode_pool": decode.cfg.name}))
+    p, o = float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens))
+    return _window(sc, [pre, dec], dec, reqs, request_seconds(dec.step_model, limits_of(dec.cfg.batching, dec.kv_blocks),
+                                                            p, o)[1])
+
+
+def prefill_replicas(prefill: PoolRuntime, decode: PoolRuntime, reqs: RequestChunk) -> int:
+    """Prefill replicas a decode replica's measurement needs: twice the closed form's ratio of a
+    request's prefill seconds on ``prefill`` to its decode seconds on ``decode`` (the engines differ
+    from it by far less than that margin), at least 1, at most :data:`MAX_PREFILL_REPLICAS`."""
+    p, o = float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens))
+    pre = request_seconds(prefill.step_model, limits_of(prefill.cfg.batching, prefill.kv_blocks), p, o)[0]
+    dec = request_seconds(decode.step_model, limits_of(decode.cfg.batching, decode.kv_blocks), p, o)[1]
+    return int(min(MAX_PREFILL_REPLICAS, max(1, math.ceil(2 * pre / dec)))) if dec > 0 else 1
+
+
+def _window(sc, pools: list[PoolRuntime], one: PoolRuntime, reqs: RequestChunk, s_guess: float,
+            ) -> tuple[np.ndarray, float]:
+    """The saturated window of ``one`` (of ``pools``, the fleet of scenario ``sc``), requests
+    ``s_guess / OVERLOAD`` apart."""
+    env = simpy.Environment()
+    fleet = Fleet(env, sc, pools, [c.priority for c in classes(sc.workload)], fast=sc.engine == "fast", seed=SEED)
+    b = turnover_batch(one, float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
+    lo = 3 * b
     fleet.start(_arriving(reqs, s_guess / OVERLOAD), math.inf, sc.metrics.interval)
     step = max(STEP_REQUESTS * s_guess, 1e-3)
     t = 0.0
@@ -180,7 +307,7 @@ def saturated_window(scenario, pool: PoolRuntime, reqs: RequestChunk) -> tuple[n
         t += step
         fleet.set_horizon(t)
         env.run(until=t)
-        done = fleet.pool_done[0][0]
+        done = fleet.pool_done[one.index][0]
         if done - lo < MIN_WINDOW_REQUESTS and fleet.in_flight:
             continue
         rec = fleet.log.array()
@@ -245,7 +372,8 @@ def _key(scenario, pool: PoolRuntime, reqs: RequestChunk, base_dir: Path = Path(
     return h.hexdigest()
 
 
-def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), start=None) -> float:
+def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), start=None,
+                     prefill_pool: PoolRuntime | None = None) -> float:
     """The pool's scheduler factor (module docstring): its engine's replica-seconds per request at
     saturation over the closed form's, on the scenario's own length distribution.
 
@@ -253,23 +381,34 @@ def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), st
     of its unscaled engine: scaling every iteration by ``1 / capacity`` scales the replica's whole
     saturated run and the closed form alike, so the factor does not change (the baseline's, measured
     on the scaled engines at 0.5, 0.97 and 1.03: equal to 14 digits), and measuring it again would
-    only cost a measurement per side and make the sides' factors differ in their last bits."""
+    only cost a measurement per side and make the sides' factors differ in their last bits.
+
+    Under ``fleet.disaggregated`` the decode pool's factor is measured on one decode replica fed by
+    its ``prefill_pool`` (:func:`decode_window`; without ``prefill_pool``, and for the prefill
+    pool, the factor is 1)."""
     pool = _unscaled(pool)
-    if pool.role != "both" or scenario.fleet.disaggregated is not None:
-        return 1.0        # a disaggregated pair is not one engine's capacity: the closed form alone
-    reqs = measurement_requests(scenario.workload, float(scenario.duration), MAX_WINDOW_REQUESTS, base_dir, start)
-    if len(reqs) == 0:
+    d = scenario.fleet.disaggregated
+    prefill = None
+    if d is not None:
+        if pool.cfg.name != d.decode_pool or prefill_pool is None:
+            return 1.0    # the prefill pool completes no request (its load factor reads 0)
+        prefill = _unscaled(prefill_pool)
+    sample = workload_sample(scenario.workload, float(scenario.duration), base_dir, start, pool, prefill)
+    if len(sample) == 0:
         return 1.0
-    b = turnover_batch(pool, float(np.mean(reqs.prompt_tokens)), float(np.mean(reqs.output_tokens)))
-    # the warm-up and the drain on top of the window: the lengths' means above size them
-    reqs = measurement_requests(scenario.workload, float(scenario.duration), 5 * b + MAX_WINDOW_REQUESTS,
-                                base_dir, start)
+    b = turnover_batch(pool, float(np.mean(sample.prompt_tokens)), float(np.mean(sample.output_tokens)))
+    # the warm-up and the drain on top of the window: the sample's means size them
+    reqs = _first(sample, 5 * b + MAX_WINDOW_REQUESTS)
     key = _key(scenario, pool, reqs, base_dir)
+    if prefill is not None:        # the pair: the prefill pool's engine and the link price the decode window too
+        key = hashlib.sha256((key + _key(scenario, prefill, reqs, base_dir)
+                              + repr(d.link_gbps)).encode()).hexdigest()
     if key not in _CACHE:
         path, disk_key = _disk_entry(key)
         factor = _read_factor(path, disk_key)
         if factor is None:
-            win, t0 = saturated_window(scenario, pool, reqs)
+            win, t0 = saturated_window(scenario, pool, reqs) if prefill is None else \
+                decode_window(scenario, prefill, pool, reqs)
             factor = float(_ratio(pool, win, t0)) if len(win) else 1.0
             try:
                 atomic_write_text(path, json.dumps({"version": FACTOR_VERSION, "key": disk_key, "factor": factor}))
