@@ -36,6 +36,7 @@ at the model's capacity.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from typing import Any
 
 from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
-from sim.planning.evaluator import Evaluator, check_metrics, judge
+from sim.planning.evaluator import Evaluator, check_metrics, judge, unmet
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, columns, configurations, labels, parse_knobs
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
@@ -132,11 +133,15 @@ class PlanResult(list):
         With the band, the cheapest robustly feasible configuration of each group, best first.
     band : float or None
         The band's width, per cent.
+    unmet : list of dict
+        The constraints no configuration evaluated meets, each with the best value one gave it
+        (:func:`sim.planning.evaluator.unmet`): a target out of reach of every configuration tried.
     """
 
     def __init__(self, rows, best, evaluated, constraints, objective, knobs, seeds, out=None,
                  robust=None, robust_groups=(), band=None):
         super().__init__(rows)
+        self.unmet = unmet(evaluated, constraints)
         self.robust = robust
         self.robust_groups = list(robust_groups)
         self.band = band
@@ -261,10 +266,13 @@ def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
                 for g in groups}
     verdicts = (lambda r: r["feasible"], robust_feasible)
     checked = False
-    while True:
+    rounds = 1 + math.ceil(math.log2(mono.high - mono.low + 1))     # the top, then the bisection
+    desc = judged.evaluate.desc
+    for round_ in itertools.count(1):
         asked = {(g, i): v for g, bs in searches.items() for i, b in enumerate(bs) if (v := b.probe()) is not None}
         if not asked:
             break
+        judged.evaluate.desc = f"{desc} round {round_} of at most {rounds}"     # the progress bar's label
         tried = list(dict.fromkeys((g, v) for (g, _), v in asked.items()))
         rows = judged([config(g, v) for g, v in tried])
         if not checked:
@@ -278,6 +286,7 @@ def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
             for i, b in enumerate(searches[g]):
                 if asked.get((g, i)) != v:
                     b.learn(v, verdicts[i](row))
+    judged.evaluate.desc = desc
     result: list[list[dict[str, Any]]] = [[], []]
     for g, bs in searches.items():
         for i, b in enumerate(bs):
@@ -302,6 +311,7 @@ def write_plan(out: Path, result: PlanResult, source: str = "<scenario>") -> Non
         "best": result.best,
         "groups": list(result),
         "evaluated": result.evaluated,
+        "unmet": result.unmet,
         **({"capacity_band": {"pct": result.band, "capacity": capacities(result.band)["slower"]},
             "robust": result.robust, "robust_groups": result.robust_groups} if result.band is not None else {}),
     })
