@@ -167,3 +167,19 @@ def test_an_interrupted_plan_or_saturation_says_what_it_kept_and_that_a_rerun_re
                                             f"{out / 'points'}; the same command resumes from "
                                             f"{'them' if n > 1 else 'it'}")
     assert n >= 1
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["plan", "--vary", "fleet.pools.0.replicas=1..4", "--seeds", "200000"],
+     "--seeds: up to 3 configurations x 200,000 seeds = 600,000 points (at most 100,000)"),   # 4, 2, 1 (or 3)
+    (["saturation", "--seeds", "3000"], "--seeds: up to 40 configurations x 3,000 seeds = 120,000 points"),
+    (["plan", "--vary", "fleet.pools.0.replicas=1..1000", "--vary", "fleet.pools.0.max_num_seqs=1..1000000",
+      "--vary", "workload.arrival.rate=1..100000"],
+     "--vary: up to 1,100,000,000,000 configurations x 1 seeds"),      # 10^6 x 10^5 groups x 11 rounds
+])
+def test_a_search_past_the_points_limit_is_refused_before_any_run(tmp_path, capsys, argv, line):
+    """Without this a plan ran 200,000 seeds a round in silence (and built 10^11 groups in memory)."""
+    assert main([argv[0], "scenarios/baseline.yaml", *argv[1:], "--quiet", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"scenarios/baseline.yaml: {line}") and "--allow-large" in err
+    assert not (tmp_path / "o" / "points").exists()

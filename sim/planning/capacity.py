@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.limits import check_points
 from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_metrics, judge, unmet
@@ -182,6 +183,8 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     knobs = parse_knobs(vary)
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
     obj = _objective_key(objective)
+    check_points(most_configurations(knobs, pct is not None), seeds, source=source.source, knobs="--vary",
+                 most=True)     # before a group is built: enumerated knobs multiply
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     if pct is not None:
         check_scales_capacity(runner)
@@ -236,6 +239,23 @@ class Judged:
         return out
 
 
+def most_configurations(knobs: Sequence[Knob], band: bool = False) -> int:
+    """The most configurations a plan over ``knobs`` runs (counted, not built): every group (a
+    combination of the enumerated knobs) times the rounds of its bisection, ``1 + ceil(log2(hi - lo + 1))``
+    (the top, then the halvings), twice with the capacity band (each at two capacities).
+
+        >>> from sim.planning.knobs import parse_knobs
+        >>> most_configurations(parse_knobs(["r=1..64", "gpu=a,b"]))      # 2 groups x (1 + 6) rounds
+        14
+        >>> most_configurations(parse_knobs(["gpu=a,b,c"]), band=True)
+        6
+    """
+    mono = next((k for k in knobs if k.is_range), None)
+    groups = math.prod(len(k.values) for k in knobs if k is not mono)
+    rounds = 1 + math.ceil(math.log2(mono.high - mono.low + 1)) if mono is not None else 1
+    return groups * rounds * (2 if band else 1)
+
+
 def _num(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.inf
 
@@ -266,7 +286,7 @@ def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
                 for g in groups}
     verdicts = (lambda r: r["feasible"], robust_feasible)
     checked = False
-    rounds = 1 + math.ceil(math.log2(mono.high - mono.low + 1))     # the top, then the bisection
+    rounds = most_configurations([mono])     # the top, then the bisection
     desc = judged.evaluate.desc
     for round_ in itertools.count(1):
         asked = {(g, i): v for g, bs in searches.items() for i, b in enumerate(bs) if (v := b.probe()) is not None}

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.limits import check_points
 from sim.metrics.band import SIDES, capacities, check_pct
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_metrics, judge
@@ -101,6 +102,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
         start = _current_rate(source, rate_path)
     if not start > 0:
         raise ValueError(f"start rate must be > 0 (got {start})")
+    check_points(max_probes * (1 if pct is None else 3), seeds, source=source.source, knobs="--start", most=True)
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     if pct is not None:
         check_scales_capacity(runner)
