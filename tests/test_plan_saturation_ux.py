@@ -183,3 +183,22 @@ def test_a_search_past_the_points_limit_is_refused_before_any_run(tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith(f"scenarios/baseline.yaml: {line}") and "--allow-large" in err
     assert not (tmp_path / "o" / "points").exists()
+
+
+@pytest.mark.parametrize("argv, wrote", [
+    (["plan", "--vary", "fleet.pools.0.replicas=1..2", "--no-figures"], "plan.json"),
+    (["saturation", "--tolerance", "0.5"], "saturation.json"),
+])
+def test_a_rerun_into_the_same_folder_says_its_runs_were_reused(tmp_path, capsys, argv, wrote):
+    path = mmc_scenario_file(tmp_path, 0.5, duration="2m", slo={"ttft_s": 10.0})
+    out = tmp_path / "o"
+    args = [argv[0], str(path), *argv[1:], "--executor", "serial", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    first = capsys.readouterr()
+    assert "reused" not in first.err
+    table = (out / wrote).read_bytes()
+    assert main(args) == 0
+    again = capsys.readouterr()
+    n = len(list((out / "points").glob("*.json")))
+    assert f"{n} of {n} runs reused from {out}; wrote {out / wrote}" in again.err
+    assert again.out == first.out and (out / wrote).read_bytes() == table

@@ -23,7 +23,7 @@ import sys
 
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT
-from sim.planning.cli_support import add_common_arguments, default_out, guarded, kept_points
+from sim.planning.cli_support import add_common_arguments, default_out, guarded, kept_points, reused_note
 from sim.planning.constraints import ConstraintError, UnknownMetricError
 from sim.planning.knobs import KnobError
 from sim.planning.table import text_table
@@ -134,7 +134,8 @@ def main(args: argparse.Namespace) -> int:
         n = len(result.evaluated)
         print(f"{n} {plural(n, 'configuration')} evaluated × {result.seeds} {plural(result.seeds, 'seed')}"
               f"{f' at two capacities (1 and {1 - band / 100:g})' if slower else ''}; "
-              f"wrote {out / 'plan.json'}, {out / 'plan.csv'}", file=sys.stderr)
+              f"{reused_note(result.runs, result.reused, out)}wrote {out / 'plan.json'}, {out / 'plan.csv'}",
+              file=sys.stderr)
         return 0 if result.best is not None else 1
 
     return guarded(body, "plan", ((KnobError, "--vary"), (ConstraintError, "--constraint")))

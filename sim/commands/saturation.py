@@ -17,7 +17,7 @@ import sys
 
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT
-from sim.planning.cli_support import add_common_arguments, default_out, guarded, kept_points
+from sim.planning.cli_support import add_common_arguments, default_out, guarded, kept_points, reused_note
 from sim.planning.constraints import ConstraintError
 from sim.planning.table import format_value, text_table
 
@@ -97,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
             pct = f"{band['pct']:g} %"
             print(f"capacity: 1 is the model's; the range is the highest rate sustained with the model's capacity "
                   f"{pct} lower and {pct} higher, each searched to the same tolerance", file=sys.stderr)
-        print(f"wrote {out / 'saturation.json'}", file=sys.stderr)
+        print(f"{reused_note(res.runs, res.reused, out)}wrote {out / 'saturation.json'}", file=sys.stderr)
         return code
 
     return guarded(body, "saturation", ((ConstraintError, "--constraint"),))

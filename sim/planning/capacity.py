@@ -137,11 +137,15 @@ class PlanResult(list):
     unmet : list of dict
         The constraints no configuration evaluated meets, each with the best value one gave it
         (:func:`sim.planning.evaluator.unmet`): a target out of reach of every configuration tried.
+    runs, reused : int
+        The runs (configurations × seeds, at each capacity) the search asked for, and how many of
+        them a rerun into the same folder found stored.
     """
 
     def __init__(self, rows, best, evaluated, constraints, objective, knobs, seeds, out=None,
-                 robust=None, robust_groups=(), band=None):
+                 robust=None, robust_groups=(), band=None, runs=(0, 0)):
         super().__init__(rows)
+        self.runs, self.reused = runs
         self.unmet = unmet(evaluated, constraints)
         self.robust = robust
         self.robust_groups = list(robust_groups)
@@ -199,7 +203,8 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     robust_rows.sort(key=ranked(robust_feasible))
     robust = robust_rows[0] if pct is not None and robust_rows and robust_feasible(robust_rows[0]) else None
     result = PlanResult(group_rows, best, evaluated, cons, obj, knobs, seeds, out_path,
-                        robust=robust, robust_groups=robust_rows if pct is not None else [], band=pct)
+                        robust=robust, robust_groups=robust_rows if pct is not None else [], band=pct,
+                        runs=(judged.evaluate.runs, judged.evaluate.reused))
     if out_path is not None:
         write_plan(out_path, result, source.source)
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header

@@ -88,3 +88,8 @@ def kept_points(out: Path) -> str:
         return f"no point had finished; nothing kept in {out}"
     return (f"{n:,} finished {plural(n, 'point')} kept in {points}; the same command resumes from "
             f"{'it' if n == 1 else 'them'}")
+
+
+def reused_note(runs: int, reused: int, out: Path) -> str:
+    """``"12 of 14 runs reused from DIR; "`` when a rerun found some of its runs stored, else ``""``."""
+    return f"{reused:,} of {runs:,} runs reused from {out}; " if reused else ""

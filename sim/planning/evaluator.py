@@ -39,6 +39,8 @@ class Evaluator:
         self.desc = desc
         self.cache: dict[tuple[tuple[str, ...], float], dict[str, Any]] = {}
         self.point_rows: list[dict[str, Any]] = []
+        self.runs = 0           # points asked for, and how many of them came from the store
+        self.reused = 0
 
     def __call__(self, configs: Sequence[tuple[str, ...]], capacity: float = 1.0) -> list[dict[str, Any]]:
         """Mean/CI rows (see :func:`sim.planning.sweep.configuration_rows`) for ``configs`` at ``capacity``."""
@@ -57,6 +59,8 @@ class Evaluator:
             points = [q for c, cap in todo for q in at_capacity(plain[c], cap)]
             records = run_points(points, self.runner, executor=self.executor, store=self.store,
                                  progress=self.progress, desc=self.desc)
+            self.runs += len(records)
+            self.reused += sum(1 for rec in records if rec.get("reused"))
             by_item: dict[tuple[tuple[str, ...], float], list[dict]] = {}
             for rec in records:
                 by_item.setdefault((tuple(rec["overrides"]), rec.get("capacity", 1.0)), []).append(point_row(rec))

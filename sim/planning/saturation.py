@@ -61,6 +61,8 @@ class SaturationResult:
     probes: list[dict[str, Any]] = field(default_factory=list)
     band: dict[str, Any] | None = None
     why_none: str | None = None
+    runs: int = 0               # runs asked for, and how many a rerun found stored (not written out)
+    reused: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         out = {"rate": self.rate, "upper": self.upper, "attainment": self.attainment,
@@ -146,7 +148,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     why_none = None if lo is not None else why_no_rate(probes, cons, floor_reason(
         min(p["rate"] for p in probes) / 2, probes, duration) if len(probes) < max_probes else
         f"the search's {max_probes} probes ran out")
-    result = SaturationResult(lo, hi, attainment, probes, band, why_none)
+    result = SaturationResult(lo, hi, attainment, probes, band, why_none, evaluate.runs, evaluate.reused)
     if out_path is not None:
         write_csv(out_path / "saturation.csv", probes + [p for s in SIDES if band for p in band[s]["probes"]])
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
@@ -265,7 +267,7 @@ def why_no_rate(probes: Sequence[dict[str, Any]], constraints: Sequence[Constrai
     if not ran:
         return f"no rate tried completed a request (lowest tried {_fmt(lowest_tried)} req/s)"
     low = min(ran, key=lambda p: p["rate"])
-    which = "the lowest rate tried" if low["rate"] == lowest_tried else "the lowest rate tried that completed requests"
+    which = "the lowest rate tried" + ("" if low["rate"] == lowest_tried else " that completed requests")
     note = f" (no lower rate tried: {stopped})" if stopped else ""
     text = f"no rate meets the SLO: at {_fmt(low['rate'])} req/s, {which}{note}, {low.get('why') or 'not sustained'}"
     att = next((c for c in constraints if c.metric == "slo.attainment"), None)
