@@ -11,6 +11,7 @@ import pytest
 
 from conftest import mmc_scenario_file
 from sim.cli import main
+from sim.limits import ENV
 from sim.planning import MMcRunner, plan, saturation
 from sim.planning.constraints import parse_constraint
 from sim.planning.planner import headroom_words
@@ -177,9 +178,11 @@ def test_an_interrupted_plan_or_saturation_says_what_it_kept_and_that_a_rerun_re
       "--vary", "workload.arrival.rate=1..100000"],
      "--vary: up to 1,100,000,000,000 configurations x 1 seeds"),      # 10^6 x 10^5 groups x 11 rounds
 ])
-def test_a_search_past_the_points_limit_is_refused_before_any_run(tmp_path, capsys, argv, line):
+def test_a_search_past_the_points_limit_is_refused_before_any_run(tmp_path, capsys, monkeypatch, argv, line):
     """Without this a plan ran 200,000 seeds a round in silence (and built 10^11 groups in memory)."""
-    assert main([argv[0], "scenarios/baseline.yaml", *argv[1:], "--quiet", "--out", str(tmp_path / "o")]) == 2
+    monkeypatch.delenv(ENV, raising=False)      # an earlier --allow-large in this process set it
+    assert main([argv[0], "scenarios/baseline.yaml", *argv[1:], "--executor", "serial", "--quiet",
+                 "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"scenarios/baseline.yaml: {line}") and "--allow-large" in err
     assert not (tmp_path / "o" / "points").exists()
