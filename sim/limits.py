@@ -364,12 +364,15 @@ def check_money(summary: dict, source: str = "<scenario>") -> None:
 
 
 def check_points(n_configurations: int, seeds: int, allow_large: bool | None = None,
-                 source: str = "sweep") -> None:
-    """Refuse a sweep of more than :data:`MAX_SWEEP_POINTS` points before its grid is built."""
+                 source: str = "sweep", knobs: str = "--grid", most: bool = False) -> None:
+    """Refuse a sweep of more than :data:`MAX_SWEEP_POINTS` points before its grid is built (``most``: a
+    search, a plan or a saturation search, of up to ``n_configurations``; ``knobs``: the flag that sets
+    the configurations)."""
     if allow_large is None:
         allow_large = allow_large_from_env()
     points = n_configurations * max(int(seeds), 1)
     if not allow_large and points > MAX_SWEEP_POINTS:
-        where = "--seeds" if seeds > n_configurations else "--grid"
-        raise ScenarioError([(where, f"{_n(n_configurations)} configurations x {seeds:,} seeds = {_n(points)} "
+        where = "--seeds" if seeds > n_configurations else knobs
+        raise ScenarioError([(where, f"{'up to ' if most else ''}{_n(n_configurations)} configurations x {seeds:,} "
+                                     f"seeds = {_n(points)} "
                                      f"points (at most {MAX_SWEEP_POINTS:,}); {HINT}")], source)

@@ -213,9 +213,9 @@ def test_plan_says_plainly_when_the_robust_answer_differs(tmp_path, capsys):
 
 
 def test_saturation_prints_the_rate_with_its_range(tmp_path, capsys):
-    path = _mmc(tmp_path, 0.5)
+    path = _mmc(tmp_path, 0.5)     # TTFT <= 10 s for 99 %: M/M/1 sojourn, P(T > 10) = exp(-10 (1 - rate))
     assert main(["saturation", str(path), "--quiet", "--executor", "serial", "--capacity-band", "10",
-                 "--out", str(tmp_path / "s")]) == 0
+                 "--set", "slo.ttft_s=10", "--out", str(tmp_path / "s")]) == 0
     out = capsys.readouterr().out
     data = json.loads((tmp_path / "s" / "saturation.json").read_text())
     b = data["capacity_band"]
@@ -241,7 +241,7 @@ def test_same_seed_same_bytes_and_every_executor_agrees(tmp_path, capsys):
         assert main(["plan", str(path), *PLAN, "--seeds", "2", "--executor", ex, "--workers", "2",
                      "--capacity-band", "--no-figures", "--out", str(out / "plan")]) == 0
         assert main(["saturation", str(path), "--quiet", "--seeds", "2", "--executor", ex, "--workers", "2",
-                     "--capacity-band", "--out", str(out / "sat")]) == 0
+                     "--capacity-band", "--set", "slo.ttft_s=10", "--out", str(out / "sat")]) == 0
         got[f"{ex}-{len(got)}"] = {**_tables(out / "plan", ("plan.json", "plan.csv")),
                                    **_tables(out / "sat", ("saturation.json", "saturation.csv"))}
     first = next(iter(got.values()))

@@ -188,7 +188,7 @@ def test_sweep_plan_and_saturation_errors_are_worded_as_every_other_command_word
          "--constraint: latency.ttft.p99: bound must be a number (got 'x')"),
         (["saturation", scn, "--constraint", "x<"], "--constraint: expected METRIC<=NUMBER"),
         (["plan", scn, "--vary", "fleet.pools.0.replicas=1..8", "--constraint", "ttft.p99<2"],
-         "fleetsim plan: unknown metric ttft.p99 (did you mean latency.ttft.p99?)"),
+         "--constraint: unknown metric ttft.p99 (did you mean latency.ttft.p99?)"),
         (["sweep", str(tmp_path / "missing.yaml"), "--grid", "a=1"], f"{tmp_path / 'missing.yaml'}: file not found"),
     ]
     for argv, expected in cases:

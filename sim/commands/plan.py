@@ -23,7 +23,7 @@ import sys
 
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT
-from sim.planning.cli_support import add_common_arguments, default_out, guarded
+from sim.planning.cli_support import add_common_arguments, default_out, guarded, kept_points, reused_note
 from sim.planning.constraints import ConstraintError, UnknownMetricError
 from sim.planning.knobs import KnobError
 from sim.planning.table import text_table
@@ -57,18 +57,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
         from sim.metrics.band import SLOWER, answer_rows, robust_feasible
-        from sim.planning.capacity import plan
+        from sim.planning.capacity import OBJECTIVES, plan
         from sim.planning.evaluator import check_metrics
         from sim.humanize import plural
         from sim.planning.planner import COLUMNS, headroom, parse_columns, plain, planner_cells, planner_values
 
         out = default_out(args, "plan")
         check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
-        result = plan(args.scenario, args.vary, constraints=args.constraint,
-                      objective=args.objective, seeds=args.seeds, overrides=args.overrides,
-                      executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-                      out=out, progress=not args.quiet, figures=not args.no_figures,
-                      capacity_band=args.capacity_band)
+        try:
+            result = plan(args.scenario, args.vary, constraints=args.constraint,
+                          objective=args.objective, seeds=args.seeds, overrides=args.overrides,
+                          executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+                          out=out, progress=not args.quiet, figures=not args.no_figures,
+                          capacity_band=args.capacity_band)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(kept_points(out)) from None
+        except UnknownMetricError as exc:       # said after the flag that named the metric
+            objective = OBJECTIVES.get(args.objective, args.objective)
+            print(f"--objective: {exc}; or cost (the default: cost.compute_usd)" if objective in exc.metrics
+                  else f"--constraint: {exc}", file=sys.stderr)
+            return 2
         obj = result.objective
 
         def described(row) -> str:
@@ -81,6 +89,11 @@ def main(args: argparse.Namespace) -> int:
             print(f"cheapest meeting all constraints: {described(result.best)}")
         else:
             print("no configuration meets every constraint")
+            for u in result.unmet:
+                print(out_of_reach(u))
+        if not result.constraints:
+            print("no --constraint given: the answer is the cheapest configuration that keeps up with its traffic",
+                  file=sys.stderr)
         band = result.band
         if band is not None:
             print(robust_line(result, described))
@@ -98,8 +111,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
                   f"capacity {band:g} % lower (robust), best first:")
         else:
-            print("cheapest configuration of each group (e.g. per GPU type), best first:" if len(shown) > 1
-                  else "the configuration found:")
+            print(table_title(result, len(shown)))
         slower = f"at -{band:g} %" if band is not None else None
         rows = [{"configuration": ", ".join(r["overrides"]), "answer": answer,
                  "feasible": "yes" if r["feasible"] else "no",
@@ -119,12 +131,39 @@ def main(args: argparse.Namespace) -> int:
               "limits (1.0 = saturated); cost (window): the simulated window only"
               + (f"; {slower}: with the model's capacity {band:g} % lower (the same seeds)" if slower else ""),
               file=sys.stderr)
-        print(f"{len(result.evaluated)} configurations evaluated × {result.seeds} seed(s)"
+        n = len(result.evaluated)
+        print(f"{n} {plural(n, 'configuration')} evaluated × {result.seeds} {plural(result.seeds, 'seed')}"
               f"{f' at two capacities (1 and {1 - band / 100:g})' if slower else ''}; "
-              f"wrote {out / 'plan.json'}, {out / 'plan.csv'}", file=sys.stderr)
+              f"{reused_note(result.runs, result.reused, out)}wrote {out / 'plan.json'}, {out / 'plan.csv'}",
+              file=sys.stderr)
         return 0 if result.best is not None else 1
 
-    return guarded(body, "plan", ((UnknownMetricError, None), (KnobError, "--vary"), (ConstraintError, "--constraint")))
+    return guarded(body, "plan", ((KnobError, "--vary"), (ConstraintError, "--constraint")))
+
+
+def out_of_reach(u: dict) -> str:
+    """The line saying a constraint no configuration tried meets, with the best value one gave it
+    (:func:`sim.planning.evaluator.unmet`)."""
+    metric = u["constraint"].split("<")[0].split(">")[0]
+    if u["best"] is None:
+        return f"  {u['constraint']}: no configuration tried reports {metric}"
+    text = u["headroom.text"]
+    off = f"{text[1:]} short of its bound" if text.startswith("-") and text.endswith("%") else \
+        f"{text} its bound" if text.endswith(" over") else text
+    return (f"  {u['constraint']} is out of reach: no configuration tried meets it; at best {metric} = "
+            f"{_value(metric, u['best'])} ({', '.join(u['at'])}), {off}")
+
+
+def table_title(result, rows: int) -> str:
+    """What the table under a plan without the capacity band lists."""
+    ranged = any(k.is_range for k in result.knobs)
+    if result.best is None and ranged:
+        return ("each group's largest configuration tried (none meets every constraint), best first:" if rows > 1
+                else "the largest configuration tried (it does not meet every constraint):")
+    if not ranged:
+        return "every configuration tried, best first:" if rows > 1 else "the configuration tried:"
+    return "cheapest configuration of each group (e.g. per GPU type), best first:" if rows > 1 else \
+        "the configuration found:"
 
 
 def robust_line(result, described) -> str:

@@ -17,8 +17,8 @@ import sys
 
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT
-from sim.planning.cli_support import add_common_arguments, default_out, guarded
-from sim.planning.constraints import ConstraintError, UnknownMetricError
+from sim.planning.cli_support import add_common_arguments, default_out, guarded, kept_points, reused_note
+from sim.planning.constraints import ConstraintError
 from sim.planning.table import format_value, text_table
 
 
@@ -67,11 +67,14 @@ def main(args: argparse.Namespace) -> int:
 
         out = default_out(args, "saturation")
         check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
-        res = saturation(args.scenario, attainment=args.attainment, constraints=args.constraint,
-                         rate_path=args.rate_path, start=args.start, rel_tol=args.tolerance,
-                         seeds=args.seeds, overrides=args.overrides, executor=args.executor,
-                         workers=args.workers, scheduler=args.scheduler, out=out,
-                         progress=not args.quiet, capacity_band=args.capacity_band)
+        try:
+            res = saturation(args.scenario, attainment=args.attainment, constraints=args.constraint,
+                             rate_path=args.rate_path, start=args.start, rel_tol=args.tolerance,
+                             seeds=args.seeds, overrides=args.overrides, executor=args.executor,
+                             workers=args.workers, scheduler=args.scheduler, out=out,
+                             progress=not args.quiet, capacity_band=args.capacity_band)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(kept_points(out)) from None
         band = res.band
         probes = res.probes + [p for side in ("slower", "faster") if band for p in band[side]["probes"]]
         rows = [{"capacity": format_value(p.get("capacity", 1.0)), "rate": format_value(p["rate"]),
@@ -82,8 +85,7 @@ def main(args: argparse.Namespace) -> int:
         cols = ["rate", "sustained", "slo.attainment", "latency.ttft.p99", "why not"]
         print(text_table(rows, ["capacity", *cols] if band else cols))
         if res.rate is None:
-            print(f"no rate tried was sustained (lowest tried {format_value(min(p['rate'] for p in res.probes))} req/s)"
-                  + (f"; {rate_range(band, format_value)}" if band else ""))
+            print(res.why_none + (f"; {rate_range(band, format_value)}" if band else ""))
             code = 1
         else:
             upper = f"fails at {format_value(res.upper)} req/s" if res.upper is not None else \
@@ -95,8 +97,8 @@ def main(args: argparse.Namespace) -> int:
             pct = f"{band['pct']:g} %"
             print(f"capacity: 1 is the model's; the range is the highest rate sustained with the model's capacity "
                   f"{pct} lower and {pct} higher, each searched to the same tolerance", file=sys.stderr)
-        print(f"wrote {out / 'saturation.json'}", file=sys.stderr)
+        print(f"{reused_note(res.runs, res.reused, out)}wrote {out / 'saturation.json'}", file=sys.stderr)
         return code
 
-    return guarded(body, "saturation", ((UnknownMetricError, None), (ConstraintError, "--constraint")))
+    return guarded(body, "saturation", ((ConstraintError, "--constraint"),))
 

@@ -18,7 +18,7 @@ import sys
 
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
-from sim.planning.cli_support import add_common_arguments, default_out, guarded
+from sim.planning.cli_support import add_common_arguments, default_out, guarded, kept_points
 from sim.planning.constraints import ConstraintError
 from sim.planning.knobs import KnobError
 from sim.planning.table import text_table
@@ -66,18 +66,6 @@ def _stable(row: dict) -> str:
     if row.get("stable") is None and row.get("n", 0) > 0:
         return "?"
     return {True: "yes", False: "NO"}.get(row.get("stable"), "-")
-
-
-def kept_points(out) -> str:
-    """What an interrupted sweep leaves behind, for the line after 'interrupted'."""
-    from sim.humanize import plural
-
-    points = out / "points"
-    n = sum(1 for f in points.glob("*.json")) if points.is_dir() else 0
-    if not n:
-        return f"no point had finished; nothing kept in {out}"
-    return (f"{n:,} finished {plural(n, 'point')} kept in {points}; the same command resumes from "
-            f"{'it' if n == 1 else 'them'}")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -36,15 +36,17 @@ at the model's capacity.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.limits import check_points
 from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
-from sim.planning.evaluator import Evaluator, check_metrics, judge
+from sim.planning.evaluator import Evaluator, check_metrics, judge, unmet
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, columns, configurations, labels, parse_knobs
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
@@ -132,11 +134,19 @@ class PlanResult(list):
         With the band, the cheapest robustly feasible configuration of each group, best first.
     band : float or None
         The band's width, per cent.
+    unmet : list of dict
+        The constraints no configuration evaluated meets, each with the best value one gave it
+        (:func:`sim.planning.evaluator.unmet`): a target out of reach of every configuration tried.
+    runs, reused : int
+        The runs (configurations × seeds, at each capacity) the search asked for, and how many of
+        them a rerun into the same folder found stored.
     """
 
     def __init__(self, rows, best, evaluated, constraints, objective, knobs, seeds, out=None,
-                 robust=None, robust_groups=(), band=None):
+                 robust=None, robust_groups=(), band=None, runs=(0, 0)):
         super().__init__(rows)
+        self.runs, self.reused = runs
+        self.unmet = unmet(evaluated, constraints)
         self.robust = robust
         self.robust_groups = list(robust_groups)
         self.band = band
@@ -177,6 +187,8 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     knobs = parse_knobs(vary)
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
     obj = _objective_key(objective)
+    check_points(most_configurations(knobs, pct is not None), seeds, source=source.source, knobs="--vary",
+                 most=True)     # before a group is built: enumerated knobs multiply
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     if pct is not None:
         check_scales_capacity(runner)
@@ -191,7 +203,8 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     robust_rows.sort(key=ranked(robust_feasible))
     robust = robust_rows[0] if pct is not None and robust_rows and robust_feasible(robust_rows[0]) else None
     result = PlanResult(group_rows, best, evaluated, cons, obj, knobs, seeds, out_path,
-                        robust=robust, robust_groups=robust_rows if pct is not None else [], band=pct)
+                        robust=robust, robust_groups=robust_rows if pct is not None else [], band=pct,
+                        runs=(judged.evaluate.runs, judged.evaluate.reused))
     if out_path is not None:
         write_plan(out_path, result, source.source)
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
@@ -231,6 +244,23 @@ class Judged:
         return out
 
 
+def most_configurations(knobs: Sequence[Knob], band: bool = False) -> int:
+    """The most configurations a plan over ``knobs`` runs (counted, not built): every group (a
+    combination of the enumerated knobs) times the rounds of its bisection, ``1 + ceil(log2(hi - lo + 1))``
+    (the top, then the halvings), twice with the capacity band (each at two capacities).
+
+        >>> from sim.planning.knobs import parse_knobs
+        >>> most_configurations(parse_knobs(["r=1..64", "gpu=a,b"]))      # 2 groups x (1 + 6) rounds
+        14
+        >>> most_configurations(parse_knobs(["gpu=a,b,c"]), band=True)
+        6
+    """
+    mono = next((k for k in knobs if k.is_range), None)
+    groups = math.prod(len(k.values) for k in knobs if k is not mono)
+    rounds = 1 + math.ceil(math.log2(mono.high - mono.low + 1)) if mono is not None else 1
+    return groups * rounds * (2 if band else 1)
+
+
 def _num(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.inf
 
@@ -261,10 +291,13 @@ def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
                 for g in groups}
     verdicts = (lambda r: r["feasible"], robust_feasible)
     checked = False
-    while True:
+    rounds = most_configurations([mono])     # the top, then the bisection
+    desc = judged.evaluate.desc
+    for round_ in itertools.count(1):
         asked = {(g, i): v for g, bs in searches.items() for i, b in enumerate(bs) if (v := b.probe()) is not None}
         if not asked:
             break
+        judged.evaluate.desc = f"{desc} round {round_} of at most {rounds}"     # the progress bar's label
         tried = list(dict.fromkeys((g, v) for (g, _), v in asked.items()))
         rows = judged([config(g, v) for g, v in tried])
         if not checked:
@@ -278,6 +311,7 @@ def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
             for i, b in enumerate(searches[g]):
                 if asked.get((g, i)) != v:
                     b.learn(v, verdicts[i](row))
+    judged.evaluate.desc = desc
     result: list[list[dict[str, Any]]] = [[], []]
     for g, bs in searches.items():
         for i, b in enumerate(bs):
@@ -302,6 +336,7 @@ def write_plan(out: Path, result: PlanResult, source: str = "<scenario>") -> Non
         "best": result.best,
         "groups": list(result),
         "evaluated": result.evaluated,
+        "unmet": result.unmet,
         **({"capacity_band": {"pct": result.band, "capacity": capacities(result.band)["slower"]},
             "robust": result.robust, "robust_groups": result.robust_groups} if result.band is not None else {}),
     })

@@ -75,3 +75,21 @@ def guarded(body: Callable[[], int], command: str,
     except FileNotFoundError as exc:
         print(f"{exc.filename}: file not found" if exc.filename else f"fleetsim {command}: {exc}", file=sys.stderr)
         return 2
+
+
+def kept_points(out: Path) -> str:
+    """What an interrupted sweep, plan or saturation search leaves behind, for the line after
+    'interrupted': the finished points kept in ``out``, from which the same command resumes."""
+    from sim.humanize import plural
+
+    points = out / "points"
+    n = sum(1 for f in points.glob("*.json")) if points.is_dir() else 0
+    if not n:
+        return f"no point had finished; nothing kept in {out}"
+    return (f"{n:,} finished {plural(n, 'point')} kept in {points}; the same command resumes from "
+            f"{'it' if n == 1 else 'them'}")
+
+
+def reused_note(runs: int, reused: int, out: Path) -> str:
+    """``"12 of 14 runs reused from DIR; "`` when a rerun found some of its runs stored, else ``""``."""
+    return f"{reused:,} of {runs:,} runs reused from {out}; " if reused else ""

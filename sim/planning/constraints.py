@@ -28,7 +28,11 @@ class ConstraintError(ValueError):
 
 
 class UnknownMetricError(ConstraintError):
-    """A constraint, objective or column names a metric no run reports."""
+    """A constraint, objective or column names a metric no run reports (``metrics``: those it names)."""
+
+    def __init__(self, message: str, metrics=()) -> None:
+        super().__init__(message)
+        self.metrics = tuple(metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +53,24 @@ class Constraint:
 
     def holds(self, ci: MeanCI) -> bool:
         """True when the judged value satisfies the bound (False when the metric is missing)."""
-        v = self.judged_value(ci)
-        return not math.isnan(v) and _OPS[self.op](v, self.bound)
+        return self.met(self.judged_value(ci))
+
+    def met(self, value: float) -> bool:
+        """True when ``value`` (a judged value) satisfies the bound (False when it is NaN)."""
+        return not math.isnan(value) and _OPS[self.op](value, self.bound)
+
+    def slack(self, value: float) -> float:
+        """How far ``value`` is inside the bound, as a share of the bound's size: ``(bound - value) /
+        |bound|`` for ``<=``/``<``, ``(value - bound) / |bound|`` for ``>=``/``>``; negative outside the
+        bound, NaN for a missing value or a bound of 0 (no size to compare with).
+
+            >>> c = Constraint("latency.ttft.p99", "<=", 2.0)
+            >>> c.slack(1.5), c.slack(3.0), c.slack(250.0)
+            (0.25, -0.5, -124.0)
+        """
+        if math.isnan(value) or self.bound == 0:
+            return math.nan
+        return ((self.bound - value) if self.upper else (value - self.bound)) / abs(self.bound)
 
     def __str__(self) -> str:
         return f"{self.metric}{self.op}{self.bound:g}"

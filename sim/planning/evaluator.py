@@ -13,6 +13,7 @@ from typing import Any
 from sim.planning.constraints import Constraint, UnknownMetricError
 from sim.planning.executors import SerialExecutor
 from sim.planning.knobs import labels
+from sim.planning.planner import headroom_fields, headroom_words
 from sim.planning.points import at_capacity, make_points, run_points
 from sim.planning.runner import Runner
 from sim.planning.source import ScenarioSource
@@ -38,6 +39,8 @@ class Evaluator:
         self.desc = desc
         self.cache: dict[tuple[tuple[str, ...], float], dict[str, Any]] = {}
         self.point_rows: list[dict[str, Any]] = []
+        self.runs = 0           # points asked for, and how many of them came from the store
+        self.reused = 0
 
     def __call__(self, configs: Sequence[tuple[str, ...]], capacity: float = 1.0) -> list[dict[str, Any]]:
         """Mean/CI rows (see :func:`sim.planning.sweep.configuration_rows`) for ``configs`` at ``capacity``."""
@@ -56,6 +59,8 @@ class Evaluator:
             points = [q for c, cap in todo for q in at_capacity(plain[c], cap)]
             records = run_points(points, self.runner, executor=self.executor, store=self.store,
                                  progress=self.progress, desc=self.desc)
+            self.runs += len(records)
+            self.reused += sum(1 for rec in records if rec.get("reused"))
             by_item: dict[tuple[tuple[str, ...], float], list[dict]] = {}
             for rec in records:
                 by_item.setdefault((tuple(rec["overrides"]), rec.get("capacity", 1.0)), []).append(point_row(rec))
@@ -115,7 +120,35 @@ def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, A
             why.append(f"{c.metric} = {bound} (needs {c.op} {c.bound:g})" if v == v else f"{c.metric} missing")
     row["feasible"] = not why
     row["why"] = "; ".join(why)
+    row.update(headroom_fields(row, constraints))
     return row
+
+
+def unmet(rows: Sequence[dict[str, Any]], constraints: Sequence[Constraint]) -> list[dict[str, Any]]:
+    """The constraints no judged row meets (rows without a successful run aside), each with the best
+    judged value a row gave it: ``{"constraint", "best", "at" (that row's overrides), "headroom",
+    "headroom.text"}`` (:func:`sim.planning.planner.headroom_words`); ``[]`` when no row ran.
+
+        >>> from sim.planning.constraints import parse_constraint
+        >>> c = parse_constraint("latency.ttft.p99<=0.001")
+        >>> rows = [{"n": 1, "overrides": [f"r={r}"], f"judged:{c}": v} for r, v in ((4, 0.13), (8, 0.1254))]
+        >>> [(u["best"], u["at"], u["headroom.text"]) for u in unmet(rows, [c])]
+        [(0.1254, ['r=8'], '×125 over')]
+    """
+    ran = [r for r in rows if r.get("n", 0) > 0]
+    out = []
+    for c in constraints:
+        values = [(float(v), r) for r in ran if isinstance(v := r.get(f"judged:{c}"), (int, float)) and v == v]
+        if not ran or any(c.met(v) for v, _ in values):
+            continue
+        if not values:
+            out.append({"constraint": str(c), "best": None, "at": [], "headroom": None, "headroom.text": "missing"})
+            continue
+        v, r = max(values, key=lambda vr: c.slack(vr[0]) if c.bound else (-vr[0] if c.upper else vr[0]))
+        s = c.slack(v)
+        out.append({"constraint": str(c), "best": v, "at": list(r.get("overrides", [])),
+                    "headroom": s if s == s else None, "headroom.text": headroom_words(c, v, s)})
+    return out
 
 
 def check_metrics(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> None:
@@ -131,7 +164,8 @@ def check_metrics(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> Non
         examples = [k for k in EXAMPLE_METRICS if k in known]
         raise UnknownMetricError(
             f"unknown metric {', '.join(hints)}: must be a numeric summary key such as {', '.join(examples)} "
-            f"(all {len(known)}: the keys of summary.json, dotted, or the columns of sweep.csv without '.mean')")
+            f"(all {len(known)}: the keys of summary.json, dotted, or the columns of sweep.csv without '.mean')",
+            missing)
 
 
 EXAMPLE_METRICS = ("latency.ttft.p99", "latency.tpot.p99", "latency.e2e.p99", "slo.attainment",
@@ -141,14 +175,18 @@ EXAMPLE_METRICS = ("latency.ttft.p99", "latency.tpot.p99", "latency.e2e.p99", "s
 
 def similar_metrics(metric: str, known: Sequence[str]) -> list[str]:
     """Known metrics ``metric`` may have meant: those it ends (``ttft.p99`` -> ``latency.ttft.p99``),
-    else the closest spellings.
+    else those holding it as whole parts (``ttft`` -> ``latency.ttft.p99``, the examples of
+    :data:`EXAMPLE_METRICS` first), else the closest spellings.
 
         >>> similar_metrics("ttft.p99", ["latency.ttft.p99", "latency.tpot.p99"])
         ['latency.ttft.p99']
+        >>> similar_metrics("ttft", ["latency.ttft.mean", "latency.ttft.p50", "latency.ttft.p90", "latency.ttft.p99"])
+        ['latency.ttft.p99', 'latency.ttft.mean', 'latency.ttft.p50']
         >>> similar_metrics("slo.atainment", ["slo.attainment", "slo.goodput_rps"])
         ['slo.attainment']
     """
     import difflib
 
     ends = [k for k in known if k.endswith("." + metric)]
-    return ends[:3] or difflib.get_close_matches(metric, known, n=3, cutoff=0.75)
+    parts = sorted((k for k in known if f".{metric}." in f".{k}."), key=lambda k: (k not in EXAMPLE_METRICS, k))
+    return ends[:3] or parts[:3] or difflib.get_close_matches(metric, known, n=3, cutoff=0.75)

@@ -81,16 +81,59 @@ def planner_cells(row: Mapping[str, Any]) -> dict[str, str]:
     return {k: plain(v, money=k.startswith("$") or k.startswith("cost")) for k, v in planner_values(row).items()}
 
 
-def headroom(row: Mapping[str, Any], constraints) -> str:
-    """Slack of the tightest constraint of a judged row, in per cent of its bound (``-`` without
-    constraints): ``(bound - value) / |bound|`` for ``<=``/``<``, ``(value - bound) / |bound|`` for
-    ``>=``/``>``, with the judged (unfavourable-CI-end) values."""
-    slack = []
+def tightest(row: Mapping[str, Any], constraints) -> tuple[Any, float, float] | None:
+    """The constraint of a judged row with the least slack (:meth:`Constraint.slack` of its judged,
+    unfavourable-CI-end value), as ``(constraint, judged value, slack)``; None without a constraint
+    that has a value and a bound other than 0."""
+    found = None
     for c in constraints:
         v = row.get(f"judged:{c}")
-        if isinstance(v, (int, float)) and v == v and c.bound != 0:
-            slack.append(((c.bound - v) if c.upper else (v - c.bound)) / abs(c.bound))
-    return f"{min(slack) * 100:,.1f}%" if slack else "-"
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            s = c.slack(float(v))
+            if s == s and (found is None or s < found[2]):
+                found = (c, float(v), s)
+    return found
+
+
+def headroom_words(constraint, value: float, slack: float) -> str:
+    """A constraint's slack as a planner reads it: a per cent of its bound while the value is within
+    the bound's own size of it (``12.5%`` inside, ``-40.0%`` outside), and past that, where a per cent
+    runs into the thousands, how far off it is: ``×125 over`` (an upper bound exceeded 125-fold), else
+    ``missed by`` the gap.
+
+        >>> from sim.planning.constraints import parse_constraint
+        >>> ttft = parse_constraint("latency.ttft.p99<=0.001")
+        >>> headroom_words(ttft, 0.1254, ttft.slack(0.1254)), headroom_words(ttft, 0.0009, ttft.slack(0.0009))
+        ('×125 over', '10.0%')
+        >>> net = parse_constraint("cashflow.net>=-100")
+        >>> headroom_words(net, -5000.0, net.slack(-5000.0))
+        'missed by 4,900'
+    """
+    if slack != slack:
+        return "-"
+    if slack >= -1:
+        return f"{slack * 100:,.1f}%"
+    if constraint.upper and constraint.bound > 0:
+        return f"×{plain(value / constraint.bound)} over"
+    return f"missed by {plain(abs(value - constraint.bound))}"
+
+
+def headroom_fields(row: Mapping[str, Any], constraints) -> dict[str, Any]:
+    """A judged row's headroom as table fields: ``headroom`` (the tightest constraint's slack, a share
+    of its bound, negative when broken; None without one), ``headroom.constraint`` (which) and
+    ``headroom.text`` (:func:`headroom_words`, as the terminal prints it)."""
+    t = tightest(row, constraints)
+    if t is None:
+        return {"headroom": None, "headroom.constraint": "", "headroom.text": "-"}
+    c, v, s = t
+    return {"headroom": s, "headroom.constraint": str(c), "headroom.text": headroom_words(c, v, s)}
+
+
+def headroom(row: Mapping[str, Any], constraints) -> str:
+    """Slack of the tightest constraint of a judged row (:func:`headroom_words`; ``-`` without
+    constraints), with the judged (unfavourable-CI-end) values."""
+    t = tightest(row, constraints)
+    return "-" if t is None else headroom_words(*t)
 
 
 def parse_columns(text: str | None) -> list[str]:

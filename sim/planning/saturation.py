@@ -10,6 +10,12 @@ halve while not — until a sustained rate ``lo`` and an unsustained ``hi = 2·l
 then *bisection* until ``(hi - lo) / lo <= rel_tol``. The answer is ``lo`` (a rate that was
 observed to be sustained), with ``hi`` reported as the upper bracket. Attainment is assumed to
 fall as the rate rises.
+
+Where no rate is sustained (a TTFT target below one prefill, say), the halving stops at a floor
+(:func:`floor_reason`): before a rate that brings less than one request into the run, after a rate
+that completed no request, or :data:`HALVINGS_PAST_KEPT_UP` halvings below the highest rate that
+failed while the fleet kept up. :attr:`SaturationResult.why_none` then says which constraint fails
+and its value at the lowest rate tried (:func:`why_no_rate`).
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.limits import check_points
 from sim.metrics.band import SIDES, capacities, check_pct
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_metrics, judge
@@ -30,6 +37,13 @@ from sim.planning.table import write_csv, write_json
 
 RATE_PATH = "workload.arrival.rate"
 
+HALVINGS_PAST_KEPT_UP = 6
+"""How many halvings below the highest rate that failed while the fleet kept up (``stability.stable``
+true: no queue building) the search still tries, 2**6 = 64 times lower. A queue at load factor
+``rho`` delays about a share ``rho`` of the requests (M/M/1: P(wait) = rho), so 64 times less load
+delays 64 times fewer: a target still missed there is missed by requests that meet no queue, and
+lower rates cannot help them (``--start`` searches lower all the same)."""
+
 
 @dataclass
 class SaturationResult:
@@ -37,17 +51,24 @@ class SaturationResult:
     ``upper``: lowest rate seen to fail (None if none failed); ``probes``: every row evaluated
     in probe order (``rate``, ``feasible``, mean/CI columns); ``band``: with the capacity band, its
     width ``pct`` and each side's search, ``{"capacity", "rate", "upper", "probes"}`` under
-    ``"slower"`` and ``"faster"`` (None without it)."""
+    ``"slower"`` and ``"faster"`` (None without it); ``why_none``: when no rate was sustained, one
+    sentence saying which constraint fails and its value at the lowest rate tried (:func:`why_no_rate`),
+    else None."""
 
     rate: float | None
     upper: float | None
     attainment: float
     probes: list[dict[str, Any]] = field(default_factory=list)
     band: dict[str, Any] | None = None
+    why_none: str | None = None
+    runs: int = 0               # runs asked for, and how many a rerun found stored (not written out)
+    reused: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         out = {"rate": self.rate, "upper": self.upper, "attainment": self.attainment,
                "probes": self.probes}
+        if self.why_none is not None:
+            out["why_no_rate"] = self.why_none
         if self.band is not None:
             out["capacity_band"] = self.band
         return out
@@ -83,6 +104,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
         start = _current_rate(source, rate_path)
     if not start > 0:
         raise ValueError(f"start rate must be > 0 (got {start})")
+    check_points(max_probes * (1 if pct is None else 3), seeds, source=source.source, knobs="--start", most=True)
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     if pct is not None:
         check_scales_capacity(runner)
@@ -93,6 +115,8 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
 
         def prober(capacity: float, probes: list[dict[str, Any]]):
             def ok(rate: float) -> bool:
+                at = f" at capacity {capacity:g}" if capacity != 1.0 else ""
+                evaluate.desc = f"saturation: {_fmt(rate)} req/s{at}"      # the progress bar's label
                 row = judge(dict(evaluate([(f"{rate_path}={_fmt(rate)}",)], capacity)[0]), cons)
                 if not checked:
                     check_metrics([row], [c.metric for c in cons])
@@ -103,7 +127,9 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
             return ok
 
         probes: list[dict[str, Any]] = []
-        lo, hi = highest(prober(1.0, probes), start, 2.0, rel_tol, max_probes)
+        duration = _duration_s(source)
+        lo, hi = highest(prober(1.0, probes), start, 2.0, rel_tol, max_probes,
+                         worth=lambda rate: floor_reason(rate, probes, duration) is None)
         band = None
         if pct is not None:
             band = {"pct": pct}
@@ -119,7 +145,10 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
                 s_lo, s_hi = highest(prober(capacity, side), first, ratio, rel_tol, max_probes, widen=True,
                                      floor=floor)
                 band[name] = {"capacity": capacity, "rate": s_lo, "upper": s_hi, "probes": side}
-    result = SaturationResult(lo, hi, attainment, probes, band)
+    why_none = None if lo is not None else why_no_rate(probes, cons, floor_reason(
+        min(p["rate"] for p in probes) / 2, probes, duration) if len(probes) < max_probes else
+        f"the search's {max_probes} probes ran out")
+    result = SaturationResult(lo, hi, attainment, probes, band, why_none, evaluate.runs, evaluate.reused)
     if out_path is not None:
         write_csv(out_path / "saturation.csv", probes + [p for s in SIDES if band for p in band[s]["probes"]])
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
@@ -129,10 +158,11 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
 
 
 def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
-            widen: bool = False, floor: float = 0.0) -> tuple[float | None, float | None]:
+            widen: bool = False, floor: float = 0.0, worth=None) -> tuple[float | None, float | None]:
     """The highest rate ``ok`` holds at, as ``(lo, hi)``: ``lo`` observed to hold, ``hi`` (the lowest
     rate seen to fail above it) within ``rel_tol`` of it, or ``None`` where no such rate was found in
-    ``max_probes`` calls, or above ``floor``, or among finite rates. Brackets from ``start`` by steps
+    ``max_probes`` calls, or above ``floor``, or among the rates ``worth`` (when given) says are
+    worth trying below every failing one, or among finite rates. Brackets from ``start`` by steps
     of ``ratio`` (squared after every step when ``widen``), then bisects.
 
         >>> highest(lambda r: r <= 37.0, 10.0, 2.0, 0.02, 40)
@@ -141,6 +171,8 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
         (36.9, 37.35)
         >>> highest(lambda r: False, 1.0, 2.0, 0.02, 40, widen=True, floor=0.01)   # 1, 1/2, 1/8, 1/128
         (None, 0.0078125)
+        >>> highest(lambda r: False, 1.0, 2.0, 0.02, 40, worth=lambda r: r >= 0.2)   # 1, 1/2, 1/4
+        (None, 0.25)
     """
     calls = 0
 
@@ -169,7 +201,7 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
         hi = rate
         while calls < max_probes and hi > floor:
             rate = float(_fmt(hi / step))
-            if not rate > 0:
+            if not rate > 0 or (worth is not None and not worth(rate)):
                 break
             if probe(rate):
                 lo = rate
@@ -186,6 +218,79 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
             else:
                 hi = mid
     return lo, hi
+
+
+def floor_reason(rate: float, probes: Sequence[dict[str, Any]], duration_s: float | None) -> str | None:
+    """Why the halving of a search that has sustained no rate yet stops before ``rate`` (below every
+    rate in ``probes``), or None to try it: ``rate`` brings less than one request into a run of
+    ``duration_s`` seconds (None: unknown), the last probe completed no request, or ``rate`` is more
+    than :data:`HALVINGS_PAST_KEPT_UP` halvings below the highest rate that failed while the fleet kept
+    up (its run's stability verdict says so; a runner that reports none never counts as keeping up).
+
+        >>> kept = [{"rate": 12.0, "feasible": False, "stable": True, "requests.completed.mean": 3600.0,
+        ...          "stability.backlog_growth_per_s.mean": 0.0}]
+        >>> floor_reason(0.1875, kept, 300.0) is None, floor_reason(0.09375, kept, 300.0)
+        (True, 'it would be more than 64× below 12 req/s, a rate the fleet kept up with')
+        >>> floor_reason(0.002, kept, 300.0)
+        'it would bring less than one request into the 300 s run'
+    """
+    if duration_s is not None and rate * duration_s < 1:
+        return f"it would bring less than one request into the {duration_s:,.6g} s run"
+    if probes and probes[-1].get("requests.completed.mean") == 0:
+        return f"{_fmt(probes[-1]['rate'])} req/s completed no request"
+    # kept up: the run's stability verdict said so (a runner reporting none, such as an analytic one, never does)
+    kept = [p["rate"] for p in probes if not p.get("feasible") and p.get("stable") is True
+            and "stability.backlog_growth_per_s.mean" in p]
+    if kept and rate < max(kept) / 2 ** HALVINGS_PAST_KEPT_UP:
+        return (f"it would be more than {2 ** HALVINGS_PAST_KEPT_UP}× below {_fmt(max(kept))} req/s, a rate the "
+                f"fleet kept up with")
+    return None
+
+
+def why_no_rate(probes: Sequence[dict[str, Any]], constraints: Sequence[Constraint],
+                stopped: str | None = None) -> str:
+    """One sentence on why no rate probed was sustained: the lowest rate that completed requests, what
+    fails there (its ``why``) and, when it is the SLO's attainment, which latency misses its target;
+    ``stopped`` says why no lower rate was tried (:func:`floor_reason`).
+
+        >>> row = {"rate": 0.1875, "n": 1, "requests.completed.mean": 49.0, "feasible": False,
+        ...        "why": "slo.attainment = 0 (needs >= 0.99)", "slo.ttft_s.mean": 0.001,
+        ...        "latency.ttft.p99.mean": 0.1042, "slo.tpot_s.mean": 0.1, "latency.tpot.p99.mean": 0.0076}
+        >>> att = Constraint("slo.attainment", ">=", 0.99)
+        >>> print(why_no_rate([row], [att], "it would be more than 64× below 12 req/s"))   # doctest: +NORMALIZE_WHITESPACE
+        no rate meets the SLO: at 0.1875 req/s, the lowest rate tried (no lower rate tried: it would be
+        more than 64× below 12 req/s), slo.attainment = 0 (needs >= 0.99), with latency.ttft.p99 =
+        0.1042 s against the SLO's ttft_s = 0.001 s
+    """
+    ran = [p for p in probes if p.get("n", 0) > 0 and (p.get("requests.completed.mean") or 0) > 0]
+    lowest_tried = min((p["rate"] for p in probes), default=math.nan)
+    if not ran:
+        return f"no rate tried completed a request (lowest tried {_fmt(lowest_tried)} req/s)"
+    low = min(ran, key=lambda p: p["rate"])
+    which = "the lowest rate tried" + ("" if low["rate"] == lowest_tried else " that completed requests")
+    note = f" (no lower rate tried: {stopped})" if stopped else ""
+    text = f"no rate meets the SLO: at {_fmt(low['rate'])} req/s, {which}{note}, {low.get('why') or 'not sustained'}"
+    att = next((c for c in constraints if c.metric == "slo.attainment"), None)
+    if att is not None and "slo.attainment" in (low.get("why") or ""):
+        q = next((q for q in (99, 90, 50) if q <= att.bound * 100 + 1e-9), 50)
+        missed = [f"latency.{k}.p{q} = {v:,.4g} s against the SLO's {k}_s = {t:g} s"
+                  for k in ("ttft", "tpot")
+                  if isinstance(v := low.get(f"latency.{k}.p{q}.mean"), (int, float))
+                  and isinstance(t := low.get(f"slo.{k}_s.mean"), (int, float)) and v > t]
+        if missed:
+            text += ", with " + " and ".join(missed)
+    return text
+
+
+def _duration_s(source: ScenarioSource) -> float | None:
+    """The scenario's ``duration`` in seconds (None when it has none a run would accept)."""
+    from sim.scenario.types import parse_duration
+
+    try:
+        value = parse_duration(source.data.get("duration"))
+    except (ValueError, TypeError):
+        return None
+    return value if isinstance(value, (int, float)) and math.isfinite(value) and value > 0 else None
 
 
 def _current_rate(source: ScenarioSource, path: str) -> float:
