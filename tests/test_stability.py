@@ -67,6 +67,21 @@ def test_mmc_at_rho_1_2_is_unstable_with_growth_lambda_minus_c_mu_at_request_lev
     assert st["in_flight_at_end"] == s["requests"]["in_flight"] > 0.8 * GROWTH * 3000
 
 
+def test_a_drained_overloaded_run_is_judged_over_its_arrivals():
+    # drain: true keeps serving after `duration` until the backlog is gone; that drain shrinks the
+    # in-system count, and folded into the tail window it hid the overload ("cannot tell" at ρ = 1.2).
+    # The arrivals and the time series up to `duration` are those of the undrained run (same seed),
+    # so its tail, growth λ - cμ, is the same numbers
+    plain = sim.run(_overloaded()).summary
+    drained = sim.run({**_overloaded(), "drain": True}).summary
+    assert drained["requests"]["in_flight"] == 0 and drained["simulated_seconds"] > 3000.0
+    st, st0 = drained["stability"], plain["stability"]
+    assert st["verdict"] == "unstable" and st["stable"] is False
+    for k in ("backlog_growth_per_s", "window_s", "arrival_rate_per_s", "resolution", "in_flight_peak"):
+        assert st[k] == st0[k], k
+    assert st["backlog_growth_per_s"] == pytest.approx(GROWTH, rel=0.06)
+
+
 def test_mmc_below_saturation_is_stable_at_request_level():
     st = sim.run(_overloaded(lam=0.8 * C * MU)).summary["stability"]
     assert st["stable"] is True

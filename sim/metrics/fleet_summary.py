@@ -116,7 +116,10 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
     utilization = {"gpu_busy": busy_s / prov_s if prov_s else 0.0, "kv_cache_mean": kv_cache_mean,
                    "mfu": flops_done / flops_cap if flops_cap else 0.0, **fleet_utilization(util_w)}
     gpu_hours = {"provisioned": prov_s / 3600.0, "busy": busy_s / 3600.0}
-    stability = timeseries_stability(timeseries, requests, scenario.warmup, end_s, len(usage),
+    # arrivals stop at `duration`: after it a drained run's backlog only shrinks, so whether the fleet
+    # kept up is judged over the arrival window (an offline job, all of it at once, over its whole run)
+    horizon = end_s if scenario.workload.offline else min(end_s, scenario.duration)
+    stability = timeseries_stability(timeseries, requests, scenario.warmup, horizon, len(usage),
                                      load_factor=utilization["load_factor"] if usage else None,
                                      served=sum(u.requests for u in usage), offered=offered_work(usage, requests))
     return FleetSummary(per_pool, utilization, gpu_hours, stability, busy_by_pool)

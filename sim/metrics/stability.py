@@ -19,7 +19,9 @@ called unstable. An M/M/c queue at ``ρ = 1.2`` grows by ``(1 - 1/1.2) N = 17 % 
     (False, 0.8)
 
 A diurnal run whose peak outruns the fleet but whose backlog drains before the end is stable
-here (its SLO attainment tells the rest); ``in_flight_peak`` shows the worst moment.
+here (its SLO attainment tells the rest); ``in_flight_peak`` shows the worst moment. A run with
+``drain: true`` is judged over its arrivals (the tail ends at ``duration``): after them the backlog
+only shrinks, and counted in, it made an overloaded fleet read "cannot tell" (M/D/1 at ``ρ = 1.2``).
 
 **Cannot tell.** A backlog that grows by less than the allowance is invisible, so the test only
 resolves overloads whose growth share ``1 - 1/ρ`` exceeds ``resolution = allowance / N``: over
@@ -73,7 +75,8 @@ def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s
     ----------
     times, in_system : requests in the system (waiting + running) at sample times, seconds.
     arrived : requests that arrived over the whole run.
-    end_s, warmup_s : the run's end and warmup, seconds.
+    end_s, warmup_s : the end of the arrivals (the run's end; ``duration`` for a drained run, whose
+        samples after it are ignored) and warmup, seconds.
     in_flight_at_end : requests neither completed, rejected nor failed at the end.
     offered_load_factor : work offered / work the fleet could serve at its batch limits; ``None``
         (unknown) judges by the backlog alone.
@@ -81,7 +84,7 @@ def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s
     t = np.asarray(times, dtype=np.float64)
     n = np.asarray(in_system, dtype=np.float64)
     start = max(float(warmup_s), float(end_s) / 2.0) if end_s > warmup_s else 0.0
-    sel = t >= start - 1e-9
+    sel = (t >= start - 1e-9) & (t <= end_s + 1e-9)   # a drained run's samples after end_s are not its tail
     tt, nn = t[sel], n[sel]
     if len(tt) >= 2 and tt[-1] > tt[0]:
         window = float(tt[-1] - tt[0])
