@@ -1,6 +1,6 @@
 """MLPerf Inference v4.0/v4.1/v5.0 Llama-2-70B runs on the real OpenOrca lengths: Server latency, Offline throughput.
 
-Used by ``benchmarks/validate_perf.py`` (Server rows 13, 13b, 13c, 13d, 13e, 13f and 14 of the report, and the
+Used by ``benchmarks/validate_perf.py`` (Server rows 13, 13b-13h and 14 of the report, and the
 MLPerf Offline rows 1, 2, 5, 1a and 2a). Every number here is NVIDIA's published submission (github.com/mlcommons/
 inference_results_v4.1, inference_results_v4.0 and inference_results_v5.0, ``closed/NVIDIA/results/<system>/
 llama2-70b-99{,.9}/{Server,Offline}/performance/run_1/mlperf_log_{summary,detail}.txt``) and how it was run (same
@@ -47,6 +47,7 @@ How the runs are modelled (mechanisms; the one fitted number is the Hopper FLOPs
   :data:`MLPERF_FLOPS_SCALE`, fitted on the two Offline throughput rows (whose batch is published) and
   checked on the held-out Server rows; :func:`load_points` shows the step-time curve at every published
   load point.
+- **AMD's vLLM rows (13g, 13h; held out, a different engine and GPU)**: :data:`AMD_V41`.
 - **Streaming**: a Server run returns tokens as they are generated (the harness reports every first
   token to LoadGen, ``FirstTokenComplete``: ``perf.streaming: true``), an Offline run returns each sample once
   (``streaming: false``; NVIDIA's LLM harness sets the executor's streaming only outside Offline,
@@ -72,6 +73,11 @@ OPENORCA = ROOT / "scenarios" / "traces" / "mlperf_openorca_llama2_70b.csv"
 SRC = "MLPerf Inference v4.1 Closed, github.com/mlcommons/inference_results_v4.1 closed/NVIDIA/results/"
 SRC40 = "MLPerf Inference v4.0 Closed, github.com/mlcommons/inference_results_v4.0 closed/NVIDIA/results/"
 SRC50 = "MLPerf Inference v5.0 Closed, github.com/mlcommons/inference_results_v5.0 closed/NVIDIA/results/"
+SRC_AMD = ("MLPerf Inference v4.1 Closed, github.com/mlcommons/inference_results_v4.1 (commit a2f5d66) "
+           "closed/AMD/results/")
+VLLM_V0_BATCHED_TOKENS = 4096  # vLLM v0's max_num_batched_tokens without chunked prefill: max(max_model_len, 2048)
+VLLM_GPU_MEMORY_UTILIZATION = 0.90  # vLLM's default gpu_memory_utilization (AMD's Server command sets none)
+AMD_SERVER_DURATION_S = 600.0  # min_duration of AMD's v4.1 Server runs (600,000 ms in their summary logs)
 MLPERF_YEAR = {"v4.0": 2024, "v4.1": 2024, "v5.0": 2025}
 """Publication year of each MLPerf Inference round (v4.0 March 2024, v4.1 August 2024, v5.0 April 2025)."""
 MAX_NUM_TOKENS = 8192     # TensorRT-LLM build default max_num_tokens (NVIDIA's harness leaves it unset)
@@ -161,6 +167,7 @@ class ServerRow:
     kv_fraction: float = KV_FRACTION      # kvcache_free_gpu_mem_frac
     chunked_context: bool = False         # TensorRT-LLM enable_chunked_context (prompts split to the token budget)
     duration_s: float = SERVER_DURATION_S  # MLPerf min_duration of the run
+    engine: str = "trtllm"                # the pool's batching scheduler (``vllm-v0``: AMD's vLLM rows)
 
     @property
     def level_round(self) -> str:
@@ -200,20 +207,52 @@ SERVER_ROWS = [
               "1024, kvcache_free_gpu_mem_frac 0.95, fp8 GEMM+SwiGLU), run at the v4.1 FLOPs level", "v5.0",
               flops_level="v4.1", pp=2, max_num_tokens=1024, kv_fraction=0.95, chunked_context=True,
               duration_s=3600.0),
+    ServerRow("13g", "8xMI300X (AMD, vLLM; 2xEPYC 9374F)", "mi300x", 8, 1, "fp8", None, 73.66, 21028.23 / 71.74,
+              21028.23, (1.0063, 0.9902, 1.3192, 1.6042), (0.1431, 0.1439, 0.1759, 0.1979),
+              SRC_AMD + "8xMI300X_2xEPYC-9374F/llama2-70b-99 (vLLM, TP1 x 8, fp8 weights and KV; engine: "
+              "AMD_V41)", max_num_tokens=VLLM_V0_BATCHED_TOKENS, kv_fraction=VLLM_GPU_MEMORY_UTILIZATION,
+              duration_s=AMD_SERVER_DURATION_S, engine="vllm-v0"),
+    ServerRow("13h", "8xMI300X (AMD, vLLM; 2xEPYC Turin)", "mi300x", 8, 1, "fp8", None, 76.17, 22020.92 / 74.96,
+              22020.92, (1.0384, 1.0271, 1.3462, 1.6604), (0.1431, 0.1469, 0.1824, 0.1987),
+              SRC_AMD + "8xMI300X_2xEPYC-TURIN/llama2-70b-99 (preview; the same engine on a newer host CPU)",
+              max_num_tokens=VLLM_V0_BATCHED_TOKENS, kv_fraction=VLLM_GPU_MEMORY_UTILIZATION,
+              duration_s=AMD_SERVER_DURATION_S, engine="vllm-v0"),
 ]
+
+AMD_V41 = """AMD's MLPerf Inference v4.1 Llama-2-70B Server runs on 8x MI300X (rows 13g, 13h; SRC_AMD, commit a2f5d66):
+the same vLLM engine on two hosts (2x EPYC 9374F, and 2x EPYC "Turin", preview). How they were run, from the
+public copy: ``closed/AMD/code/llama2-70b-99.9/test_VllmFp8/test_VllmFp8_SyncServer_audit.sh`` (the Server command
+line: ``mainVllmFp8_SyncServer.py --backend vllm -tp 1 -dp 8 --quantization fp8 --kv-cache-dtype fp8 --dtype float16
+--enable-warm-up --enable-batcher``; no ``--gpu-memory-utilization``, which only the Offline command sets, to
+0.99), ``closed/AMD/code/llama2-70b-99/README.md`` (Quark ``w_fp8_a_fp8_o_fp8`` weights, vLLM's fp8 KV-cache
+scales) and each run's ``results/<system>/llama2-70b-99/Server/performance/run_1/mlperf_log_summary.txt``
+(``min_duration`` 600,000 ms, ``target_qps`` 73.5 and 76). Modelled as: eight TP1 vLLM engines, fp8 weights and
+KV, requests round robin, vLLM's V0 scheduler (``vllm-v0``: mid-2024 vLLM, prompts in their own iterations, not
+chunked: chunked prefill was off by default in V0), ``max_num_batched_tokens`` V0's default without chunked
+prefill, ``max(max_model_len, 2048)`` = 4,096 at Llama-2's context (``SchedulerConfig`` in ``vllm/config.py``,
+v0.4-v0.6), ``gpu_memory_utilization`` vLLM's default 0.90, and the GPU catalog's MI300X factors as they are (no MLPerf FLOPs level: nothing is fitted to these rows).
+Not in the public copy: the engine's Python (``VllmFp8/mainVllmFp8_SyncServer.py``), so ``max_num_seqs`` is not
+published (the runs held ~400 sequences per GPU by Little's law, above V0's default of 256, so it was raised):
+the most vLLM accepts at that token budget, which leaves the KV cache (~1,360 OpenOrca sequences per GPU) as the
+limit; and the harness's request batcher (``--enable-batcher``, which holds arrivals up to a threshold before
+dispatching them), not modelled."""
 
 METRICS = [("ttft", q) for q in ("mean", "p50", "p90", "p99")] + [("tpot", q) for q in ("mean", "p50", "p90", "p99")]
 
 
 def pool(gpu: str, gpus: int, tp: int, batch: int | None, max_model_len: int, pp: int = 1,
-         max_num_tokens: int = MAX_NUM_TOKENS, kv_fraction: float = KV_FRACTION, chunked: bool = False) -> dict:
-    """The TensorRT-LLM pool of one MLPerf system (see the module docstring).
+         max_num_tokens: int = MAX_NUM_TOKENS, kv_fraction: float = KV_FRACTION, chunked: bool = False,
+         engine: str = "trtllm") -> dict:
+    """The TensorRT-LLM pool of one MLPerf system (see the module docstring); ``engine="vllm-v0"``: the vLLM pool
+    of AMD's rows (:func:`vllm_pool`).
 
     TensorRT-LLM counts a decoding sequence as one token of ``max_num_tokens`` (NVIDIA's tuning guide, "Tuning
     Max Batch Size and Max Num Tokens", nvidia.github.io/TensorRT-LLM), so no more than ``max_num_tokens``
     sequences step in one iteration however large ``batch`` is. With ``pp`` pipeline stages it keeps ``pp``
     micro-batches in flight, each within ``batch`` sequences and ``max_num_tokens`` tokens, so an iteration of
     the pool (its ``pp`` micro-batches) holds up to ``pp`` times both."""
+    if engine != "trtllm":
+        return vllm_pool(gpu, gpus, tp, batch, max_model_len, max_num_tokens, kv_fraction, chunked, engine)
     seqs = min(batch or UNLIMITED_BATCH, max_num_tokens)
     out = {"name": "main", "gpu": gpu, "replicas": gpus // (tp * pp), "tensor_parallel": tp,
            "max_model_len": max_model_len, "gpu_memory_utilization": kv_fraction,
@@ -224,6 +263,19 @@ def pool(gpu: str, gpus: int, tp: int, batch: int | None, max_model_len: int, pp
     if pp > 1:
         out["pipeline_parallel"] = pp
     return out
+
+
+def vllm_pool(gpu: str, gpus: int, tp: int, max_num_seqs: int | None, max_model_len: int,
+              max_num_batched_tokens: int, gpu_memory_utilization: float, chunked: bool = False,
+              engine: str = "vllm-v0") -> dict:
+    """The vLLM pool of one MLPerf system (AMD's rows, :data:`AMD_V41`): one engine per TP group, vLLM's
+    scheduler (``engine``). ``max_num_seqs`` None (not published): the most vLLM accepts at that token budget
+    (its ``SchedulerConfig`` rejects ``max_num_batched_tokens < max_num_seqs``), so the KV cache is the limit."""
+    return {"name": "main", "gpu": gpu, "replicas": gpus // tp, "tensor_parallel": tp,
+            "max_model_len": max_model_len, "gpu_memory_utilization": gpu_memory_utilization,
+            "batching": {"scheduler": engine, "chunked_prefill": chunked,
+                         "max_num_seqs": max_num_seqs or max_num_batched_tokens,
+                         "max_batched_tokens": max_num_batched_tokens}}
 
 
 def perf_block(gpu: str, weight_dtype: str, streaming: bool, stream_token_s: float = 0.0, capacity: float = 1.0,
@@ -263,7 +315,7 @@ def server_scenario(row: ServerRow, trace: pathlib.Path, duration_s: float | Non
                      "prompt_tokens": lengths, "output_tokens": dict(lengths)},
         "fleet": {"router": "round_robin", "pools": [pool(row.gpu, row.gpus, row.tp, row.batch, p_max + o_max, row.pp,
                                                           row.max_num_tokens, row.kv_fraction,
-                                                          row.chunked_context)]},
+                                                          row.chunked_context, row.engine)]},
         "perf": perf,
         "metrics": {"records": "all"},
     }
@@ -316,10 +368,12 @@ OFFLINE_RUN = {"13e": (304_128, 34988.2, 120.008), "13f": (290_400, 31306.8, 107
 ``(samples_per_query, tokens/s, samples/s)`` of its llama2-70b-99 ``mlperf_log_summary.txt`` (SRC50). Not
 validation rows: :func:`fit_offline_scale` reads the FLOPs level they imply (a diagnostic)."""
 OFFLINE_TOKENS_PER_S = {"13": 24524.9, "13b": 31302.7, "14": 11264.4, "13c": 21805.8, "13d": 27738.3,
-                        **{k: v[1] for k, v in OFFLINE_RUN.items()}}
+                        **{k: v[1] for k, v in OFFLINE_RUN.items()}, "13g": 23514.8, "13h": 24109.8}
 """The same systems' Offline throughput in the same round (validation rows 1, 2, 5, 1a and 2a; v5.0: the
-llama2-70b-99 Offline ``mlperf_log_summary.txt`` of the same systems, not validation rows)."""
-OFFLINE_BATCH = {"13": 896, "13b": 806, "14": None, "13c": 896, "13d": 806, "13e": None, "13f": None}
+llama2-70b-99 Offline ``mlperf_log_summary.txt`` of the same systems, not validation rows; AMD's: the same, SRC_AMD,
+not validation rows either)."""
+OFFLINE_BATCH = {"13": 896, "13b": 806, "14": None, "13c": 896, "13d": 806, "13e": None, "13f": None,
+                 "13g": None, "13h": None}
 """The same systems' Offline ``gpu_batch_size`` per TP group (NVIDIA's Offline configs). None: not pinned -- the
 B200's is not published; v5.0's (2,048 per H200, 1,024 per H100 micro-batch) is more than the KV cache holds at
 OpenOrca's lengths, so the sequences the run held are not known."""
@@ -487,7 +541,7 @@ def server_report(results: list[tuple[ServerRow, dict[str, float]]],
     """Report lines of the Server section and the signed errors of every metric (``levels``: the candidate v5.0
     levels, :func:`v50_level_checks`)."""
     errs: list[float] = []
-    lines = ["## Latency under load: MLPerf Llama-2-70B Server (v4.0, v4.1, v5.0)", "",
+    lines = ["## Latency under load: MLPerf Llama-2-70B Server (v4.0, v4.1, v5.0; NVIDIA and AMD)", "",
              "Poisson arrivals at the scheduled rate on the real OpenOrca lengths (outputs scaled to what each "
              "run generated), TensorRT-LLM in-flight batching as NVIDIA ran it (`benchmarks/mlperf_server.py` "
              "describes every setting and its source). Every Server row is held out: nothing is fitted to it. The "
@@ -496,8 +550,10 @@ def server_report(results: list[tuple[ServerRow, dict[str, float]]],
              f"{MLPERF_FLOPS_SCALE['v4.0']:.3f}, on 1a and 2a; see below); the MLPerf v5.0 rows (13e, 13f; NVIDIA's "
              "2025 engines: fused fp8 GEMM + SwiGLU, chunked prompts within a smaller `max_num_tokens`, pipeline "
              "parallelism on H100) the v4.1 level, the newest whose batch is published; the B200 row the catalog's "
-             "fp4 factors. Latencies in ms; throughput in output tokens/s. Targets: every percentile "
-             "within 20 %, throughput within 5 %.", "",
+             "fp4 factors. Rows 13g and 13h are another engine and GPU, held out: AMD's MLPerf v4.1 runs on 8x "
+             "MI300X with vLLM (V0 scheduler, TP1 × 8, fp8 weights and KV; `mlperf_server.AMD_V41`), with the "
+             "catalog's MI300X factors as they are. Latencies in ms; throughput in output tokens/s. Targets: every "
+             "percentile within 20 %, throughput within 5 %.", "",
              "| id | system | metric | published | simulated | error |", "|---|---|---|---|---|---|"]
     for row, sim in results:
         pub = published(row)
@@ -595,6 +651,22 @@ def load_point_lines(points: list[LoadPoint], simulated: dict[str, dict[str, flo
               "modelled iteration is a few per cent short, and at 95 % of its Offline throughput, on a curve "
               "that is nearly flat there (compute-bound: the model gives 10,951 output tokens/s at 1,280 "
               "sequences and 11,128 at ~1,940), that few per cent halves the batch the simulation settles at.",
+              "- **AMD's vLLM on MI300X (13g, 13h; MLPerf v4.1, held out): the catalog's MI300X factors are "
+              "~2.2× too fast.** The MI300X factors are H100's, never checked against an MI300X measurement "
+              "(docs/performance_model.md). At the published Server point (~394 and ~409 sequences per GPU by "
+              "Little's law, at 143 ms) the modelled iteration is 64–67 ms, ~54 % short, so the simulated runs "
+              "settle at ~100 sequences per GPU and their TPOT is ~74 % and TTFT ~95 % short, while throughput, "
+              "set by the arrival rate, is within 3 %. The gap is in the step time, not the scheduling (the load "
+              "point prices one iteration at the published batch, whatever the scheduler); both runs sat near "
+              "saturation, at 89–91 % of their own Offline throughput (21,028 against 23,515 and 22,021 against "
+              "24,110 output tokens/s), as NVIDIA's did, and the modelled curve passes through the published point only at ~0.45 × the catalog's fp8 FLOPs "
+              "efficiency (64 ms at 1.0, 121 ms at 0.5, 160 ms at 0.4; `mlperf_server.load_points(rows, scale)`). "
+              "AMD's 2024 fp8 vLLM engine reached about the per-GPU speed of NVIDIA's H100 engine of the same round "
+              "(143 ms at ~400 sequences per GPU, against 155 ms at ~422 on H100 TP2), on a GPU whose datasheet "
+              "fp8 FLOPs and bandwidth are 1.3× and 1.6× the H100's. Not corrected: one engine generation on one "
+              "GPU is no basis for an MI300X factor, and the rows stay held out. Their TTFT (~1 s, 7 iterations) "
+              "also carries the harness's request batcher and V0's prompt-only iterations, which the model could "
+              "only be checked on once the step time is right.",
               "- **MLPerf v5.0 (2025), held out twice: a newer engine and a layout the model prices differently.** "
               "Both systems ran their Server scenario at 94–99 % of their own Offline throughput (8xH200 33,071 "
               "against 34,988 output tokens/s; 8xH100 31,106 against 31,307), closer to saturation than any "

@@ -40,7 +40,7 @@ def test_every_throughput_row_is_a_valid_scenario(row, tmp_path):
     scenario_from_dict(validate_perf.scenario_for(row, tmp_path / "burst.csv"), base_dir=tmp_path)
 
 
-@pytest.mark.parametrize("row", mlperf_server.SERVER_ROWS, ids=lambda r: r.id)
+@pytest.mark.parametrize("row", [r for r in mlperf_server.SERVER_ROWS if r.engine == "trtllm"], ids=lambda r: r.id)
 def test_every_server_row_is_a_valid_scenario(row, tmp_path):
     loaded = scenario_from_dict(mlperf_server.server_scenario(row, tmp_path / "orca.csv"), base_dir=tmp_path)
     pool = loaded.scenario.fleet.pools[0]
@@ -51,6 +51,63 @@ def test_every_server_row_is_a_valid_scenario(row, tmp_path):
     # a decoding sequence is one token of max_num_tokens: no more sequences step than that, per micro-batch
     assert b.max_num_seqs == min(row.batch or mlperf_server.UNLIMITED_BATCH, row.max_num_tokens) * row.pp
     assert b.max_batched_tokens == row.max_num_tokens * row.pp
+
+
+AMD_ROWS = [r for r in mlperf_server.SERVER_ROWS if r.engine != "trtllm"]
+
+
+def test_the_amd_rows_are_vllm_v0_engines_as_amd_ran_them(tmp_path):
+    """AMD's MLPerf v4.1 Server runs (8x MI300X; test_VllmFp8_SyncServer_audit.sh: -tp 1 -dp 8, fp8 weights and
+    KV): eight TP1 vLLM V0 engines, prompts whole in their own iterations, V0's 4,096-token budget (max(4,096 context,
+    2,048)), max_num_seqs at the most vLLM accepts (= the budget; not published), 0.90 of HBM, LoadGen's 600 s, the
+    catalog's MI300X factors (nothing fitted), streaming."""
+    assert [r.id for r in AMD_ROWS] == ["13g", "13h"]
+    for row in AMD_ROWS:
+        loaded = scenario_from_dict(mlperf_server.server_scenario(row, tmp_path / f"{row.id}.csv"), base_dir=tmp_path)
+        sc = loaded.scenario
+        pool = sc.fleet.pools[0]
+        b = pool.batching
+        assert (b.scheduler, b.chunked_prefill, b.mixed_batches, b.kv_reservation) == ("vllm-v0", False, False,
+                                                                                       "prompt")
+        assert (pool.gpu, pool.replicas, pool.tensor_parallel, pool.pipeline_parallel) == ("mi300x", 8, 1, 1)
+        assert (b.max_batched_tokens, b.max_num_seqs, pool.gpu_memory_utilization) == (4096, 4096, 0.90)
+        assert (sc.perf.weight_dtype, sc.perf.kv_dtype, sc.perf.streaming) == ("fp8", "fp8", True)
+        assert sc.perf.flops_efficiency is None and sc.perf.bw_efficiency is None
+        assert sc.duration == 600.0 and sc.workload.arrival.rate == row.rate
+
+
+def test_little_law_batch_of_the_amd_server_runs_is_below_their_kv_cache():
+    """8x MI300X, v4.1 Server (9374F host): 73.66 samples/s over 8 GPUs x (1,006.3 ms + (21,028.23 / 71.74 - 1) x
+    143.1 ms) = ~394 sequences per GPU (Turin: ~409), above vLLM V0's default max_num_seqs of 256 (so AMD raised it)
+    and well below what one MI300X's KV cache holds at OpenOrca's lengths (192 GiB x 0.90 - 69.0 GB of fp8 weights -
+    1.8 GB of activations = 114.8 GB at 163,840 B of fp8 KV per token: ~700,000 tokens, ~1,360 whole sequences of
+    ~515 tokens): no batch limit binds."""
+    from sim.perf.memory import memory_plan
+    from sim.scenario.catalog import get_gpu, get_model
+    g, h = AMD_ROWS
+    b = mlperf_server.in_flight_per_group(g, mlperf_server.published(g))
+    assert b == pytest.approx(73.66 / 8 * (1.0063 + (21028.23 / 71.74 - 1) * 0.1431), rel=1e-12)
+    assert round(b) == 394 and round(mlperf_server.in_flight_per_group(h, mlperf_server.published(h))) == 409
+    plan = memory_plan(get_model("llama-2-70b"), get_gpu("mi300x"), 1, 0.90, "fp8", "fp8", max_batched_tokens=4096,
+                       max_num_seqs=4096)
+    assert plan.kv_bytes_per_token == 80 * 8 * 128 * 2   # layers x KV heads x head dim x (K, V), 1 byte each
+    assert plan.kv_tokens == pytest.approx((192 * 2**30 * 0.90 - 68.98e9 - plan.activation_reserve_bytes) / 163_840,
+                                           abs=16)
+    p, _, ctx = mlperf_server.batch_lengths(g.tokens_per_sample)
+    assert 256 < b < plan.kv_tokens / (p + g.tokens_per_sample) < 4096
+
+
+def test_the_amd_server_points_show_the_catalog_mi300x_factors_too_fast():
+    """Held out, not corrected (docs/validation.md, Server section): at each AMD run's published Server point the
+    modelled iteration with the catalog's MI300X factors (H100's, never measured on an MI300X) is ~54 % short of the
+    published 143 ms; the curve passes through the point only at ~0.45 x the catalog's fp8 FLOPs efficiency."""
+    points = [p for p in mlperf_server.load_points(AMD_ROWS) if p.label == "Server"]
+    assert [p.row.id for p in points] == ["13g", "13h"]
+    for p in points:
+        assert p.modelled_s / p.iteration_s - 1 == pytest.approx(-0.54, abs=0.03), (p.row.id, p.modelled_s)
+    g = AMD_ROWS[0]
+    at = {s: next(p for p in mlperf_server.load_points([g], s) if p.label == "Server").modelled_s for s in (0.5, 0.4)}
+    assert at[0.5] < g.tpot[0] < at[0.4]
 
 
 def test_server_runs_stream_and_offline_runs_do_not(tmp_path):
