@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -108,17 +107,30 @@ RANGES = [
 ]
 
 
+def _count_range_values(monkeypatch) -> None:
+    """Let the knob parser expand ranges of at most MAX_RANGE_VALUES values: a refusal of a longer
+    range must come before its values are built (counted here, not timed)."""
+    from sim.planning import knobs
+
+    def counted(*args: int) -> range:       # stands in for the builtin inside sim.planning.knobs
+        values = range(*args)
+        assert len(values) <= knobs.MAX_RANGE_VALUES, f"about to build {len(values):,} range values"
+        return values
+
+    monkeypatch.setattr(knobs, "range", counted, raising=False)
+
+
 @pytest.mark.parametrize("spec,expected", RANGES, ids=[r[0] for r in RANGES])
 @pytest.mark.parametrize("command,option", [("sweep", "--grid"), ("plan", "--vary")])
-def test_a_malformed_range_says_what_a_range_looks_like(tmp_path, capsys, spec, expected, command, option):
+def test_a_malformed_range_says_what_a_range_looks_like(tmp_path, capsys, monkeypatch, spec, expected, command,
+                                                       option):
     sc = tmp_path / "s.yaml"
     sc.write_text(yaml.safe_dump(scenario(duration=30)))
     argv = [command, str(sc), option, spec, "--out", str(tmp_path / "o"), "--quiet"]
     if command == "plan":
         argv += ["--constraint", "latency.ttft.p99<=2"]
-    started = time.perf_counter()
+    _count_range_values(monkeypatch)
     assert main(argv) == 2
-    assert time.perf_counter() - started < 10
     err = _err(capsys)
     assert err.startswith(f"{option}: ") and expected in err, err     # the flag, as every command names it
     assert len(err.strip().splitlines()) == 1 and "must be a whole number (got" not in err
@@ -219,6 +231,29 @@ def short_connect_timeout(monkeypatch):
     monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 1.0)
 
 
+@pytest.fixture
+def probe_only(monkeypatch):
+    """The scheduler is judged by the probe alone, with the 1 s timeout: ``distributed.Client``
+    (whose handshake nothing bounds: a silent peer would hang it) is never reached. Returns the
+    timeouts the probe's connection attempts were given."""
+    import distributed
+    import distributed.comm
+
+    real = distributed.comm.connect
+    timeouts: list[float] = []
+
+    def connect(address, timeout=None, **kwargs):
+        timeouts.append(timeout)
+        return real(address, timeout=timeout, **kwargs)
+
+    def client(*args, **kwargs):
+        raise AssertionError("distributed.Client was reached")
+
+    monkeypatch.setattr(distributed.comm, "connect", connect)
+    monkeypatch.setattr(distributed, "Client", client)
+    return timeouts
+
+
 def _unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -232,11 +267,11 @@ def _sweep_argv(tmp_path: Path, address: str) -> list[str]:
             "--out", str(tmp_path / "o"), "--quiet"]
 
 
-def test_an_unreachable_scheduler_fails_fast_naming_the_address(tmp_path, capsys, short_connect_timeout):
+def test_an_unreachable_scheduler_fails_fast_naming_the_address(tmp_path, capsys, short_connect_timeout,
+                                                                probe_only):
     address = f"tcp://127.0.0.1:{_unused_port()}"
-    started = time.perf_counter()
     assert main(_sweep_argv(tmp_path, address)) == 2
-    assert time.perf_counter() - started < 5
+    assert probe_only == [1.0]
     err = _err(capsys)
     assert (f"--scheduler {address}: could not reach a Dask scheduler there within 1 s (Connection refused); "
             "check the host and port, or start a scheduler on that machine with 'dask scheduler --port 8786' and "
@@ -244,7 +279,8 @@ def test_an_unreachable_scheduler_fails_fast_naming_the_address(tmp_path, capsys
     assert len(err.strip().splitlines()) == 1
 
 
-def test_a_peer_that_never_answers_as_a_scheduler_does_not_hang(tmp_path, capsys, short_connect_timeout):
+def test_a_peer_that_never_answers_as_a_scheduler_does_not_hang(tmp_path, capsys, short_connect_timeout,
+                                                                probe_only):
     # something listens and accepts (another service on the port) but never speaks Dask
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -261,9 +297,8 @@ def test_a_peer_that_never_answers_as_a_scheduler_does_not_hang(tmp_path, capsys
     threading.Thread(target=accept, daemon=True).start()
     address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
     try:
-        started = time.perf_counter()
         assert main(_sweep_argv(tmp_path, address)) == 2
-        assert time.perf_counter() - started < 6
+        assert probe_only == [1.0]
     finally:
         server.close()
         for c in held:
