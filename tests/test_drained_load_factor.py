@@ -25,11 +25,6 @@ T = 2000.0
 SERVICE_S = 1.0
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
-
-
 def _md1(rho: float, drain: bool) -> dict:
     sc = _queue_scenario(c=1, lam=rho / SERVICE_S, prompt={"dist": "fixed", "value": 1000}, seed=1, duration=T,
                          warmup=200.0)
