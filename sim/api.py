@@ -305,10 +305,11 @@ def request_outcomes(rec: np.ndarray, sc, pool_scale: np.ndarray) -> dict:
             "weight": np.where(pool >= 0, pool_scale[np.maximum(pool, 0)], 1.0) if len(pool_scale) else np.ones(len(r))}
 
 
-def _pool_usage(u, use, ts: np.ndarray, in_flight: np.ndarray) -> PoolUsage:
+def _pool_usage(u, use, ts: np.ndarray, in_flight: np.ndarray, duration_s: float) -> PoolUsage:
     """What one pool did (``u``: its :class:`~sim.serving.outcome.PoolOutcome`; ``use``: the usage
     columns of completed requests; ``ts``: the time-series rows; ``in_flight``: the records of the
-    requests in flight at the end) as the fleet summary's input."""
+    requests in flight at the end; ``duration_s``: the end of the arrivals) as the fleet summary's
+    input."""
     p = u.pool
     gpr = p.gpus_per_replica
     sel = ts[ts[:, 1] == p.index] if len(ts) else ts
@@ -322,6 +323,7 @@ def _pool_usage(u, use, ts: np.ndarray, in_flight: np.ndarray) -> PoolUsage:
     routed, offered = offered_requests(p, n, pin, pout, fl["prompt_tokens"], fl["output_tokens"])
     n += in_flight_work(p, pin, pout, fl["generated_tokens"], fl["output_tokens"])
     return PoolUsage(pool=p, provisioned_gpu_s=sum(max(0.0, e - s) for s, e in u.intervals) * gpr,
+                     arrival_window_gpu_s=sum(max(0.0, min(e, duration_s) - s) for s, e in u.intervals) * gpr,
                      busy_gpu_s=u.busy_replica_s * gpr, flops_done=2.0 * p.model.n_active_params * u.tokens_processed,
                      kv_cache_mean=float(np.mean(sel[:, 7])) if len(sel) else 0.0,
                      requests=n, prompt_mean=pin, output_mean=pout,
@@ -354,8 +356,8 @@ def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:
         w = ts[:, 2]
         kv_mean = float(np.average(ts[:, 7], weights=w)) if w.sum() > 0 else 0.0
     in_flight = np.array(finished.in_flight_rows, dtype=RECORD_DTYPE)
-    fleet = fleet_summary(sc, [_pool_usage(u, use, ts, in_flight) for u in finished.pools], kv_cache_mean=kv_mean,
-                          timeseries=ts, requests=summary["requests"], end_s=end)
+    pool_usage = [_pool_usage(u, use, ts, in_flight, sc.duration) for u in finished.pools]
+    fleet = fleet_summary(sc, pool_usage, kv_cache_mean=kv_mean, timeseries=ts, requests=summary["requests"], end_s=end)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
     intervals = [ProvisionedInterval(u.pool.name, float(u.pool.gpus_per_replica * u.pool.cfg.scale), float(s),
                                      float(e)) for u in finished.pools for s, e in u.intervals]

@@ -56,6 +56,10 @@ class PoolUsage:
     #: offered worth
     routed: float | None = None
     offered: float | None = None
+    #: GPU-seconds provisioned up to ``duration`` (the arrival window; a drained run goes on after
+    #: it), what the offered load factor's capacity counts (:func:`arrival_window_load_factor`).
+    #: ``None`` when the run ends at ``duration``: ``provisioned_gpu_s`` then
+    arrival_window_gpu_s: float | None = None
 
 
 def layout_keys(cfg) -> dict:
@@ -120,9 +124,26 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
     # kept up is judged over the arrival window (an offline job, all of it at once, over its whole run)
     horizon = end_s if scenario.workload.offline else min(end_s, scenario.duration)
     stability = timeseries_stability(timeseries, requests, scenario.warmup, horizon, len(usage),
-                                     load_factor=utilization["load_factor"] if usage else None,
+                                     load_factor=arrival_window_load_factor(usage, utilization["load_factor"],
+                                                                            horizon < end_s) if usage else None,
                                      served=sum(u.requests for u in usage), offered=offered_work(usage, requests))
     return FleetSummary(per_pool, utilization, gpu_hours, stability, busy_by_pool)
+
+
+def arrival_window_load_factor(usage: list[PoolUsage], load_factor: float, drained: bool) -> float:
+    """The fleet's load factor with the work it counts over the capacity of the arrival window
+    (``0..duration``) instead of the whole run: what the offered load factor scales
+    (:func:`sim.metrics.stability.offered_load_factor`). A drained run (``drained``) serves on after
+    ``duration``; priced over that drain too, an overloaded fleet's offered load read ~1.0 (M/D/1 at
+    ``rho = 1.2``: 0.999). Over the arrival window it reads the work offered per second of capacity
+    while work was offered, as an undrained run does. ``load_factor`` itself is the fleet's (its
+    replica-seconds over the whole run, drain included)."""
+    if not drained:
+        return load_factor
+    whole = sum(u.provisioned_gpu_s / u.pool.gpus_per_replica * u.pool.cfg.scale for u in usage)
+    window = sum((u.provisioned_gpu_s if u.arrival_window_gpu_s is None else u.arrival_window_gpu_s)
+                 / u.pool.gpus_per_replica * u.pool.cfg.scale for u in usage)
+    return load_factor * whole / window if window > 0 else load_factor
 
 
 def offered_work(usage: list[PoolUsage], requests: dict) -> float | None:

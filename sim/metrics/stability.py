@@ -30,8 +30,10 @@ capacity (M/M/c at ``ρ = 1.03`` grows by 2.9 % of its arrivals) passes the back
 shorter than some ten thousand arrivals. So "stable" also needs the capacity side: the offered
 load factor (``utilization.load_factor`` x the admitted requests' worth of work / the worth it
 counts, completed requests plus the part done on those in flight: every admitted request's full
-cost over what the fleet could serve at its batch limits, :mod:`sim.perf.utilization`) must leave more
-headroom than the run resolves, ``offered_load_factor <= 1 - min(resolution, MAX_MARGIN)``.
+cost over what the fleet could serve at its batch limits, :mod:`sim.perf.utilization`; with
+``drain: true`` the capacity of the arrival window, up to ``duration``, not of the drain after it:
+:func:`sim.metrics.fleet_summary.arrival_window_load_factor`) must leave more headroom than the run
+resolves, ``offered_load_factor <= 1 - min(resolution, MAX_MARGIN)``.
 Otherwise the verdict is ``"cannot tell"`` (``stable`` is ``None``): lengthen the run, or read
 the load factor. ``MAX_MARGIN`` bounds the margin for runs too short to resolve anything: a load
 factor below 0.75 is taken as below capacity whatever the run's length.

@@ -9,7 +9,8 @@ Definitions (seconds):
   the per-iteration gap log, weighted by the measured sequences that saw it; stalls while other
   requests prefill and after a preemption included);
 * throughput counts requests (and their tokens) completed in ``[warmup, end]`` divided by
-  ``end − warmup``;
+  ``end − warmup``, ``end`` being the end of the run (with ``drain: true`` the end of the drain:
+  what the fleet delivered; an offline burst's is MLPerf Offline's throughput);
 * SLO attainment = share of measured requests that completed with TTFT ≤ ``slo.ttft_s`` and
   TPOT ≤ ``slo.tpot_s`` (a single-token request has no TPOT and meets that part), among those whose
   outcome is known: completed, rejected or failed ones (rejected and failed count as misses), plus
