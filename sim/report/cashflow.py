@@ -6,7 +6,7 @@ The money layer (:mod:`sim.economics`) computes the statement rows and writes th
 and, for a standalone :class:`sim.economics.EconomicsResult`, into a PNG.
 
     >>> from sim.report.cashflow import write_cashflow_png       # doctest: +SKIP
-    >>> write_cashflow_png(econ, "out")                          # doctest: +SKIP  (out/cashflow.png)
+    >>> write_cashflow_png(econ, "out")    # writes out/cashflow.png  # doctest: +SKIP
 """
 from __future__ import annotations
 
