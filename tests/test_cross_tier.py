@@ -171,6 +171,10 @@ def test_the_fluid_tier_refuses_what_it_does_not_model(tmp_path):
     sc["fleet"]["pools"][1]["failures"] = {"mtbf": "2h", "mttr": "15m"}
     with pytest.raises(ScenarioError, match=r"fleet.pools.1.failures: replica failures .* not modelled"):
         run_fluid(load_scenario(sc), step_s=STEP_S, settings=QUICK)
+    sc = _mixed(4.0)
+    sc["drain"] = True      # it used to be ignored: the run ended at duration as if drain were false
+    with pytest.raises(ScenarioError, match=r"drain: serving on after `duration` .* not modelled by the fluid tier"):
+        run_fluid(load_scenario(sc), step_s=STEP_S, settings=QUICK)
 
 
 @pytest.mark.parametrize("metric,target", [("queue", 40.0), ("ttft", 0.5), ("utilization", 0.8)])

@@ -159,6 +159,10 @@ def refused(sc) -> list[tuple[str, str]]:
     if sc.fleet.disaggregated is not None:
         out.append(("fleet.disaggregated", "prefill/decode disaggregation is not modelled by the fluid tier "
                                            "(use fidelity: request)"))
+    if sc.drain:
+        out.append(("drain", "serving on after `duration` until every request has finished is not modelled by "
+                             "the fluid tier, which ends the run at `duration` with its backlog counted in flight "
+                             "(use fidelity: request, or drain: false)"))
     for i, pool in enumerate(sc.fleet.pools):
         if pool.failures is not None:
             out.append((f"fleet.pools.{i}.failures", "replica failures and repairs are not modelled by the fluid "
