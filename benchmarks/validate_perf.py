@@ -160,6 +160,15 @@ ROWS: list[Row] = [
     Row("2a", "h200-sxm", "llama-2-70b", 1, 8, "fp8", "fp8", 806, OPENORCA_INPUT_TOKENS, 293, 27738.3,
         SRC_MLPERF40 + "H200-SXM-141GBx8_TRT", note="v4.0; TP1 x 8, batch 806 (NVIDIA's config)", dataset="openorca",
         role="fit:mlperf-v4.0-hopper"),
+    # MLPerf Inference v4.1 Offline, AMD's fp8 vLLM engine on 8x MI300X (TP1 x 8), the same systems as the held-out
+    # Server rows 13g and 13h: the MI300X fp8 calibration (mlperf_server.AMD_OFFLINE)
+    Row("4", "mi300x", "llama-2-70b", 1, 8, "fp8", "fp8", None, OPENORCA_INPUT_TOKENS, 293, 23514.8,
+        mlperf_server.SRC_AMD + "8xMI300X_2xEPYC-9374F", note="vLLM, TP1 x 8, batch the KV cache's (not published)",
+        dataset="openorca", role="fit:mi300x-fp8"),
+    Row("4a", "mi300x", "llama-2-70b", 1, 8, "fp8", "fp8", None, OPENORCA_INPUT_TOKENS, 293, 24109.8,
+        mlperf_server.SRC_AMD + "8xMI300X_2xEPYC-TURIN (preview)",
+        note="the same engine on a newer host CPU; batch the KV cache's (not published)", dataset="openorca",
+        role="fit:mi300x-fp8"),
     # TensorRT-LLM perf overview, Llama 3.3 70B, max-throughput offline (published per GPU; x gpus here)
     Row("12a", "h100-sxm", "llama-3.3-70b", 2, 2, "fp8", "fp8", None, 1000, 1000, 2 * 2209, SRC_TRT_OVERVIEW),
     Row("12b", "h200-sxm", "llama-3.3-70b", 2, 2, "fp8", "fp8", None, 1000, 1000, 2 * 2587, SRC_TRT_OVERVIEW),
@@ -529,7 +538,8 @@ def decode_steps() -> list[dict]:
 
 
 PUBLISHED_TOKENS_PER_SAMPLE = {"1": 21605.8 / 74.42, "2": 31302.7 / 107.477, "5": 10755.6 / 39.57,
-                               "1a": 21805.8 / 74.699, "2a": 27738.3 / 94.6223}
+                               "1a": 21805.8 / 74.699, "2a": 27738.3 / 94.6223, "4": 23514.8 / 80.15,
+                               "4a": 24109.8 / 82.1782}
 """Output tokens per sample each MLPerf system generated (tokens/s / samples/s; v4.1 H100 and B200 from their
 Server runs, whose Offline samples/s were not in our notes; the others from their Offline runs)."""
 
@@ -572,7 +582,8 @@ def scenario_for(row: Row, trace_path: pathlib.Path, rounds: int = 2, flops_scal
         return mlperf_server.offline_scenario(row.gpu, row.gpus, row.tp, row.weight_dtype, row.batch,
                                               PUBLISHED_TOKENS_PER_SAMPLE[row.id], trace_path,
                                               mlperf_server.OFFLINE_QUERY[row.id], flops_scale,
-                                              mlperf_server.OFFLINE_ROUND[row.id])
+                                              mlperf_server.OFFLINE_ROUND[row.id],
+                                              **mlperf_server.OFFLINE_ENGINE.get(row.id, {}))
     b = batch_for(row)
     replicas = row.gpus // row.tp
     n = 1 if row.metric == "ttft" else row.prompts or rounds * b * replicas
@@ -679,6 +690,45 @@ def fit_mlperf_flops_scale(mlperf_round: str = "v4.1", tol: float = 0.005) -> fl
                                    0.5, 1.0, tol)
 
 
+def fit_mi300x_fp8(tol: float = 0.002) -> tuple[float, float]:
+    """The MI300X fp8 FLOPs calibration: ``(scale, flops_efficiency)``, the scale of the catalog's MI300X fp8 FLOPs
+    efficiency at which AMD's two MLPerf v4.1 Offline rows (4 and 4a, :data:`mlperf_server.AMD_OFFLINE`) have a mean
+    log error of 0 (:func:`mlperf_server.fit_level`), and the efficiency it gives (the catalog's x scale; the
+    catalog holds it, so a re-fit prints a scale of ~1). Only these rows: the Server rows 13g and 13h stay held
+    out; the bandwidth efficiency is not fitted (the rows do not pin it: :func:`throughput_shares`)."""
+    rows = [r for r in ROWS if r.role == "fit:mi300x-fp8"]
+    scale = mlperf_server.fit_level(lambda s: [simulate(r, s) for r in rows], [r.published for r in rows],
+                                    0.2, 2.0, tol)
+    return scale, get_gpu("mi300x").efficiency("fp8").flops_efficiency * scale
+
+
+def simulate_scaled(row: Row, flops: float = 1.0, bw: float = 1.0) -> float:
+    """:func:`simulate` of a throughput row with the FLOPs and bandwidth efficiency its scenario runs with (the
+    catalog's, or a row's MLPerf level) scaled by ``flops`` and ``bw``."""
+    import tempfile  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+
+    from sim.api import run  # noqa: PLC0415
+    eff = get_gpu(row.gpu).efficiency(row.weight_dtype)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc = scenario_for(row, pathlib.Path(tmp) / "burst.csv")
+        perf = sc["perf"]
+        perf.update(flops_efficiency=min(1.0, perf.get("flops_efficiency", eff.flops_efficiency) * flops),
+                    bw_efficiency=min(1.0, perf.get("bw_efficiency", eff.bw_efficiency) * bw))
+        return float(run(sc).summary["throughput"]["output_tokens_per_s"])
+
+
+def throughput_shares(row: Row, step: float = 0.05) -> dict[str, float]:
+    """How much the simulated throughput of ``row`` depends on each efficiency factor: d ln(tokens/s) /
+    d ln(factor) by a central difference of ``step`` (FLOPs and bandwidth; near 1: the row pins that factor)."""
+    def share(**kw: float) -> float:
+        up = simulate_scaled(row, **{k: 1 + step for k in kw})
+        down = simulate_scaled(row, **{k: 1 - step for k in kw})
+        return math.log(up / down) / math.log((1 + step) / (1 - step))
+    return {"flops": share(flops=1.0), "bw": share(bw=1.0)}
+
+
 # ------------------------------------------------------------------------------ report
 def _fmt(row: Row, v: float) -> str:
     return f"{v * 1e3:.1f} ms" if row.metric == "ttft" else f"{v:,.0f}"
@@ -712,7 +762,8 @@ def write_report(results: list[tuple[Row, float]], mode: str, out_md: pathlib.Pa
         "NVIDIA's MLPerf engines on Hopper, one per round (the H100/H200 MLPerf rows: v4.1 "
         f"{mlperf_server.MLPERF_FLOPS_SCALE['v4.1']:.3f} × the catalog's fp8 FLOPs efficiency, fitted on rows 1 and 2; "
         f"v4.0 {mlperf_server.MLPERF_FLOPS_SCALE['v4.0']:.3f}, on 1a and 2a; the v5.0 Server rows run with v4.1's; "
-        "evidence in the Server section).",
+        "evidence in the Server section). The MI300X fp8 FLOPs efficiency is the catalog's, fitted on AMD's MLPerf "
+        "v4.1 Offline rows 4 and 4a (`--fit`; the AMD Server rows 13g and 13h are held out).",
         "",
         f"**All {stats['n']} rows: median |error| {stats['median']:.1%}, worst {stats['worst']:.1%}; "
         f"{stats['within_15']} within 15%, {stats['within_35']} within 35%.**  ",
@@ -729,7 +780,7 @@ def write_report(results: list[tuple[Row, float]], mode: str, out_md: pathlib.Pa
         "between software versions.",
         "",
         "`role`: `fit:<group>` rows were used to fit that GPU × precision calibration (`fit:mlperf-<round>-hopper`: "
-        "that MLPerf round's Hopper FLOPs level) (in-sample); `holdout` rows were not used for any fit. Throughput is output tokens/s over all the row's GPUs; `ttft` rows are "
+        "that MLPerf round's Hopper FLOPs level; `fit:mi300x-fp8`: the catalog's MI300X fp8 FLOPs efficiency) (in-sample); `holdout` rows were not used for any fit. Throughput is output tokens/s over all the row's GPUs; `ttft` rows are "
         "first-token latency at batch 1.",
         "",
         "| id | GPU × n | model | TP | weights/KV | batch | in/out | published | simulated | error | role | KV reads | source |",
@@ -925,6 +976,12 @@ def main(argv: list[str] | None = None) -> int:
             for r in (r for r in ROWS if r.role == f"fit:mlperf-{rnd}-hopper"):
                 alone = mlperf_server.fit_level(lambda scale, r=r: [simulate(r, scale)], [r.published], 0.5, 1.0)
                 print(f"  row {r.id} alone (diagnostic): {alone:.3f}")
+        scale, eff = fit_mi300x_fp8()
+        print(f"mi300x/fp8 (MLPerf v4.1 Offline rows 4, 4a): flops_efficiency {eff:.3f} "
+              f"({scale:.3f} x the catalog's)")
+        for r in (r for r in ROWS if r.role == "fit:mi300x-fp8"):
+            shares = throughput_shares(r)
+            print(f"  row {r.id}: FLOPs share {shares['flops']:.2f}, bandwidth share {shares['bw']:.2f}")
         v50 = [r for r in mlperf_server.SERVER_ROWS if r.id in mlperf_server.OFFLINE_RUN]
         for row in v50:
             print(f"MLPerf {row.mlperf_round} {row.system} Offline FLOPs scale (diagnostic): "
