@@ -16,6 +16,7 @@ import pytest
 import sim
 from sim.fluid import CalibrationSettings, capacity_curve, expected_arrivals, rate_at, run_fluid
 from sim.fluid import capacity as capacity_mod
+from sim.io import package_files
 from sim.scenario.load import load_scenario
 from sim.scenario.workload import WorkloadConfig
 from sim.workload.arrivals import growth_integral
@@ -108,7 +109,7 @@ def test_a_cached_curve_is_not_reused_by_another_version_of_the_simulator(monkey
     monkeypatch.setattr(capacity_mod, "code_fingerprint", lambda: "another-version")
     assert capacity_mod.curve_key(template, QUICK) != key
     # the fingerprint covers the catalogs a curve depends on (efficiency factors), not only the code
-    names = {f.relative_to(capacity_mod.Path(sim.__file__).parent).as_posix() for f in capacity_mod.package_files()}
+    names = {f.relative_to(capacity_mod.Path(sim.__file__).parent).as_posix() for f in package_files()}
     assert {"scenario/data/gpus.yaml", "scenario/data/models.yaml", "perf/pipeline.py"} <= names
     assert not any("__pycache__" in n for n in names)
 

@@ -60,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.capacity import OBJECTIVES, plan
         from sim.planning.evaluator import check_metrics
         from sim.humanize import plural
-        from sim.planning.planner import COLUMNS, headroom, parse_columns, plain, planner_cells, planner_values
+        from sim.planning.planner import COLUMNS, parse_columns, plain, planner_cells, planner_values
 
         out = default_out(args, "plan")
         check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
@@ -117,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
                  "feasible": "yes" if r["feasible"] else "no",
                  **({slower: "yes" if robust_feasible(r) else "no"} if slower else {}),
                  **planner_cells(r), "load factor": plain(r.get("utilization.load_factor.mean")),
-                 "headroom": headroom(r, result.constraints),
+                 "headroom": r["headroom.text"],
                  **{m: plain(r.get(f"{m}.mean")) for m in metrics},
                  **({f"{m} {slower}": plain(r.get(f"{SLOWER}{m}.mean")) for m in metrics} if slower else {}),
                  "why not": why_not(r, slower)}

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.io import cache_dir, code_fingerprint, package_files  # noqa: F401 (names kept here)
+from sim.io import cache_dir, code_fingerprint
 from sim.fluid.curve import CURVE_VERSION, HIST_METRICS, METRICS, STATS, CapacityCurve
 from sim.fluid.scaled_curve import ratio_row, slo_ratios
 from sim.metrics.schema import COMPLETED, FAILED, REJECTED

@@ -129,13 +129,6 @@ def headroom_fields(row: Mapping[str, Any], constraints) -> dict[str, Any]:
     return {"headroom": s, "headroom.constraint": str(c), "headroom.text": headroom_words(c, v, s)}
 
 
-def headroom(row: Mapping[str, Any], constraints) -> str:
-    """Slack of the tightest constraint of a judged row (:func:`headroom_words`; ``-`` without
-    constraints), with the judged (unfavourable-CI-end) values."""
-    t = tightest(row, constraints)
-    return "-" if t is None else headroom_words(*t)
-
-
 def parse_columns(text: str | None) -> list[str]:
     """``--columns a.b,c.d`` → ``["a.b", "c.d"]`` (empty names dropped)."""
     return [c.strip() for c in (text or "").split(",") if c.strip()]
