@@ -119,16 +119,6 @@ def fmt(v: Any, unit: str = "") -> str:
     return html.escape(str(v))
 
 
-def value_at(d: dict, dotted: str) -> Any:
-    """The value at a dotted key (``latency.ttft.p99``) of nested dicts, ``None`` where there is none."""
-    node: Any = d
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
 def table(header: list[str], rows: list[list[Any]], cls: str = "", wrap_header: bool = False) -> str:
     """A table: ``header`` as written (escaped; with ``wrap_header`` a heading may break after each
     dot, so that ``latency.ttft.p99`` takes no wider a column than its values), each cell as

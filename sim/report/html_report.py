@@ -18,8 +18,8 @@ from types import SimpleNamespace
 from sim import humanize
 from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
 from sim.metrics.band import explanation as band_explanation
-from sim.report.html_page import Page, base_header, fmt, load_json, mean_ci, simulated, table, unit_of, value_at
-from sim.report.overview import overview, read_scenario, shard_notes
+from sim.report.html_page import Page, base_header, fmt, load_json, mean_ci, simulated, table, unit_of
+from sim.report.overview import overview, read_scenario, shard_notes, value_at
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
 from sim.report.search_pages import add_plan, add_saturation

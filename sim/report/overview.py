@@ -94,7 +94,8 @@ def read_scenario(folder: Path | str) -> dict | None:
         return None
 
 
-def _get(d: Any, dotted: str) -> Any:
+def value_at(d: Any, dotted: str) -> Any:
+    """The value at a dotted key (``latency.ttft.p99``) of nested dicts, ``None`` where there is none."""
     for part in dotted.split("."):
         if not isinstance(d, dict) or part not in d:
             return None
@@ -422,8 +423,8 @@ def rejections(summary: dict) -> str:
 
 
 def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
-    att = _get(summary, "slo.attainment")
-    stable = _get(summary, "stability.stable")
+    att = value_at(summary, "slo.attainment")
+    stable = value_at(summary, "stability.stable")
     met: bool | None = None
     parts: list[str] = []
     if _num(att):
@@ -436,28 +437,28 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     turned_away = rejections(summary)
     if turned_away:
         parts.append(turned_away)
-    classes = {n: _get(c, "slo.attainment") for n, c in (summary.get("classes") or {}).items()}
+    classes = {n: value_at(c, "slo.attainment") for n, c in (summary.get("classes") or {}).items()}
     if any(_num(v) for v in classes.values()):
         parts.append("Per class, within its own SLO: " + ", ".join(
             f"{n} {share(v)}" for n, v in classes.items() if _num(v)) + ".")
     if stable is False:
-        growth = _get(summary, "stability.backlog_growth_per_s")
+        growth = value_at(summary, "stability.backlog_growth_per_s")
         parts.append("The backlog grows" + (f" by {number(growth)} requests/s" if _num(growth) else "")
                      + ": the fleet does not keep up.")
-    elif _get(summary, "stability.verdict") == "cannot tell":
+    elif value_at(summary, "stability.verdict") == "cannot tell":
         parts.append("The run is too short to tell whether the fleet keeps up at this load: "
                      "lengthen it before trusting its latency.")
-    served = _get(summary, "requests.completed")
+    served = value_at(summary, "requests.completed")
     room = "" if served == 0 and turned_away else \
-        headroom(_get(summary, "utilization.load_factor")) if stable is not False else \
-        overload_words(_get(summary, "stability.offered_load_factor"))
+        headroom(value_at(summary, "utilization.load_factor")) if stable is not False else \
+        overload_words(value_at(summary, "stability.offered_load_factor"))
     if room:
         parts.append(room[0].upper() + room[1:] + ".")
     band = band_verdict(summary)
     if band:
         parts.append(band)
     cost = summary.get("cost") or {}
-    currency = _get(summary, "cashflow.currency") or "USD"
+    currency = value_at(summary, "cashflow.currency") or "USD"
     money_bits = []
     if _num(cost.get("per_million_output_tokens")):
         money_bits.append(f"Cost {money(cost['per_million_output_tokens'], currency, compact=None)} per million output tokens")
