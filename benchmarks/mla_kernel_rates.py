@@ -274,13 +274,13 @@ def report_lines(steps: list[dict]) -> list[str]:
               f"precision of 17c and 19a-b: no 128-head rate is published; the only published FP8 kernels at "
               f"DeepSeek's dimensions (TP8 with 3 MTP tokens, 64 query rows per KV read, 80k tokens) run "
               f"{mtp[0]['published_over_modelled']:.1f}x (trtllm-gen) and {mtp[1]['published_over_modelled']:.1f}x "
-              "(tokenspeed) the modelled time, a shape far from the rows'. Blog 3's FP8 gain measures it at the "
+              "(tokenspeed) the modelled time, a shape far from the rows'. Blog 3's FP8 gain bounds it at the "
               f"rows' shape: {BLOG3_FP8_GAIN:.0%} of 17b's {own['published_step_ms']:.1f} ms step is "
               f"{own['published_saving_ms']:.1f} ms (the model saves {own['modelled_saving_ms']:.1f} ms), which "
               f"puts FP8 decode attention at {own['implied_fp8_tflops']:,.0f} TFLOPS if BF16 ran at the model's rate "
               f"and {low['implied_fp8_tflops']:,.0f} if at CUTLASS MLA's, against the model's "
-              f"{own['modelled_fp8_tflops']:,.0f}. At those rates 17c, 19a and 19b would take "
-              + ", ".join(f"{a:+.1f} to {b:+.1f} ms" for a, b in added.values())
+              f"{own['modelled_fp8_tflops']:,.0f}. At those rates the decode attention would take "
+              + ", ".join(f"{a:+.1f} to {b:+.1f} ms ({i})" for i, (a, b) in added.items())
               + " more (the same fractions of the FP8 peak on GB200), "
               + ", ".join(f"{min(added[i]) / gap[i]:.0%}-{max(added[i]) / gap[i]:.0%}" for i in fp8_rows)
               + " of what the model leaves out of their steps. Prefill: the model prices decompressed MLA attention "
@@ -292,7 +292,8 @@ def report_lines(steps: list[dict]) -> list[str]:
               f"{pre[-1]['tflops']:,.0f}). With an FP8 cache the model prices prefill attention at the FP8 peak "
               f"({fa4[0]['modelled_tflops_fp8_kv']:,.0f} on H100/H200, {pre[-1]['modelled_tflops_fp8_kv']:,.0f} on "
               "B200) where TensorRT-LLM's FP8 MLA (PR 3190) kept the context phase's attention in BF16: no row runs "
-              "an FP8 cache on Hopper, and in 17c and 19a-b prefill attention is "
+              "an FP8 cache on Hopper (scenarios/deepseek_v3_cluster.yaml does: read its prompt attention as "
+              "optimistic), and in 17c and 19a-b prefill attention is "
               f"{prefill_attention_share(1024):.0%} of a 1,024-token prompt's FLOPs. The "
               "MLA kernels' rate and precision are therefore not the missing half of the one-node decode step: the "
               "model is within the published kernels' spread at BF16, and the unpublished FP8 rate accounts for at "
