@@ -6,7 +6,7 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
 2. routing: pool ``p`` gets its share of the demand under the scenario's router
    (:func:`pool_shares`: by replicas under random and round robin, by nominal capacity
    ``n_p max_p / sum_q n_q max_q`` under least outstanding and a central queue, by weights under
-   weighted; ``spillover`` and disaggregation are refused); inside a pool the curve was measured
+   weighted; ``spillover``, classes pinned to pools and disaggregation are refused); inside a pool the curve was measured
    behind the same router (:mod:`sim.fluid.capacity`); a pool with
    ``autoscale`` runs the replicas its autoscaler settles at for the step's demand and backlog,
    its metric read off the curve as the request-level autoscaler reads it (:mod:`sim.fluid.autoscale`);
@@ -156,6 +156,9 @@ def refused(sc) -> list[tuple[str, str]]:
         out.append(("fleet.router", "spillover routing depends on each primary replica's queue moment by moment; "
                                     "the fluid tier does not model it (use fidelity: request, or router weighted "
                                     "with the share you expect to spill)"))
+    if sc.fleet.router.classes:
+        out.append(("fleet.router.classes", "classes pinned to pools are not modelled by the fluid tier, whose "
+                                            "pools each serve the whole class mix (use fidelity: request)"))
     if sc.fleet.disaggregated is not None:
         out.append(("fleet.disaggregated", "prefill/decode disaggregation is not modelled by the fluid tier "
                                            "(use fidelity: request)"))
