@@ -231,3 +231,39 @@ def test_the_fluid_tier_refuses_pins():
         sim.run(sc)
     assert [f for f, _ in exc.value.problems] == ["fleet.router.classes"]
     assert "fidelity: request" in exc.value.problems[0][1]
+
+
+def test_the_bundled_dedicated_pool_scenario_keeps_each_tenant_on_its_pool():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "dedicated_long_context.yaml"
+    res = sim.run(str(path), overrides=["duration=4m", "warmup=0"])
+    rec = res.records
+    assert res.class_names == ["chat", "documents"] and res.pool_names == ["shared", "long"]
+    routed = rec["pool"] >= 0
+    assert set(rec["pool"][routed & (rec["cls"] == 0)].tolist()) == {0}
+    assert set(rec["pool"][routed & (rec["cls"] == 1)].tolist()) == {1}
+    assert res.summary["requests"]["rejected"] == 0
+
+
+def test_a_pool_no_class_reaches_is_warned_about_and_validate_says_who_reaches_each(tmp_path, capsys):
+    import warnings
+
+    import yaml
+
+    from sim.cli import main
+    from sim.errors import ScenarioWarning
+
+    sc = _pinned("least_outstanding", pins={"to_a": "a", "to_b": "a"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scenario_from_dict(sc)
+    notes = [str(w.message) for w in caught if issubclass(w.category, ScenarioWarning)]
+    assert notes == ["fleet.pools.1: no class may reach pool 'b' (fleet.router.classes pins every class to "
+                     "other pools): it serves nothing and is billed all the same"]
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(_pinned("least_outstanding", pins={"to_a": "a"})))
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "classes routed here (fleet.router.classes): to_a (pinned), to_b (any pool)" in out
+    assert "classes routed here (fleet.router.classes): to_b (any pool)" in out

@@ -17,7 +17,7 @@ from sim.economics import validate as validate_economics
 from sim.errors import ScenarioWarning, clipped, given
 from sim.humanize import duration as _duration
 from sim.humanize import plural
-from sim.scenario.class_pins import pin_problems
+from sim.scenario.class_pins import pin_problems, pin_warnings
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
 from sim.scenario.perf import kernel_floor_warnings
 from sim.scenario.workload import EmpiricalTokens, FixedTokens, LognormalTokens, UniformTokens
@@ -99,6 +99,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         notes.extend(_pool_warnings(sc, pool, where, gpu))
         if pool.perf is not None:
             notes.extend(kernel_floor_warnings(pool.perf, f"{where}.perf"))
+    notes.extend(pin_warnings(sc))
     for field, msg in notes:
         warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
     problems.extend(_perf_file_problems(sc, loaded.base_dir))

@@ -13,6 +13,9 @@ work is refused before the run, each problem at ``fleet.router.classes.<class>``
 * any pin under ``fleet.disaggregated``, where the router is not used (every request is prefilled
   in the prefill pool and decoded in the decode pool).
 
+A pool no class may reach (every class pinned to other pools) is a warning (:func:`pin_warnings`):
+legal, but billed for nothing.
+
 >>> import yaml
 >>> from sim.scenario.load import scenario_from_dict
 >>> sc = scenario_from_dict(yaml.safe_load('''
@@ -88,6 +91,23 @@ def pin_problems(sc) -> list[tuple[str, str]]:
     return problems
 
 
+def pin_warnings(sc) -> list[tuple[str, str]]:
+    """A pool no class may reach under ``fleet.router.classes`` (every class pinned elsewhere): it
+    serves nothing and is billed all the same."""
+    from sim.workload import class_names
+
+    router = sc.fleet.router
+    if not router.classes or sc.fleet.disaggregated is not None:
+        return []
+    pins = [router.pools_of(c) for c in class_names(sc.workload)]
+    if any(p is None for p in pins):
+        return []
+    reached = {name for p in pins for name in p}
+    return [(f"fleet.pools.{i}", f"no class may reach pool {given(pool.name)} (fleet.router.classes pins every "
+                                 f"class to other pools): it serves nothing and is billed all the same")
+            for i, pool in enumerate(sc.fleet.pools) if pool.name not in reached]
+
+
 def _policy_problems(router, where: str, pinned: list[str]) -> list[tuple[str, str]]:
     """A pinned pool the spillover router never sends to; pinned pools without weight under weighted."""
     if router.policy == "spillover" and router.primary is not None and router.overflow is not None:
@@ -102,4 +122,4 @@ def _policy_problems(router, where: str, pinned: list[str]) -> list[tuple[str, s
     return []
 
 
-__all__ = ["pin_problems"]
+__all__ = ["pin_problems", "pin_warnings"]
