@@ -267,3 +267,12 @@ def test_a_pool_no_class_reaches_is_warned_about_and_validate_says_who_reaches_e
     out = capsys.readouterr().out
     assert "classes routed here (fleet.router.classes): to_a (pinned), to_b (any pool)" in out
     assert "classes routed here (fleet.router.classes): to_b (any pool)" in out
+
+
+def test_the_report_header_names_the_pins():
+    from sim.report.overview import overview
+
+    sc = scenario_from_dict(_pinned("round_robin", pins={"to_a": "a", "to_b": ["a", "b"]})).scenario
+    settings = dict(overview({"scenario": "test"}, sc.model_dump(mode="json")).settings)
+    assert settings["router"] == "round_robin"
+    assert settings["classes pinned to pools"] == "to_a → a; to_b → a, b"

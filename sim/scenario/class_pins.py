@@ -100,7 +100,8 @@ def pin_warnings(sc) -> list[tuple[str, str]]:
     if not router.classes or sc.fleet.disaggregated is not None:
         return []
     pins = [router.pools_of(c) for c in class_names(sc.workload)]
-    if any(p is None for p in pins):
+    names = {pool.name for pool in sc.fleet.pools}
+    if any(p is None or not set(p) <= names for p in pins):    # a free class, or a pin refused as it is
         return []
     reached = {name for p in pins for name in p}
     return [(f"fleet.pools.{i}", f"no class may reach pool {given(pool.name)} (fleet.router.classes pins every "
