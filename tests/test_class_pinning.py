@@ -224,13 +224,55 @@ def test_pins_under_disaggregation_are_refused(tmp_path, capsys):
     assert f"{path}: fleet.router.classes: is not used under fleet.disaggregated" in capsys.readouterr().err
 
 
-def test_the_fluid_tier_refuses_pins():
-    sc = _pinned("least_outstanding")
+def test_the_fluid_tier_refuses_pins_it_cannot_split_by_pool():
+    sc = _pinned("least_outstanding", pins={"to_a": "a"})
     sc["fidelity"] = "fluid"
     with pytest.raises(ScenarioError) as exc:
         sim.run(sc)
-    assert [f for f, _ in exc.value.problems] == ["fleet.router.classes"]
-    assert "fidelity: request" in exc.value.problems[0][1]
+    assert exc.value.problems == [("fleet.router.classes", "the fluid tier models classes pinned each to one pool "
+                                   "(a partition of the classes); class 'to_b' is not pinned and may go to any "
+                                   "pool, which the router splits request by request (use fidelity: request, or "
+                                   "pin every class to one pool) (fidelity: fluid)")]
+    sc["fleet"]["router"]["classes"] = {"to_a": "a", "to_b": ["a", "b"]}
+    with pytest.raises(ScenarioError) as exc:
+        sim.run(sc)
+    assert "class 'to_b' is pinned to 2 pools" in exc.value.problems[0][1]
+
+
+def test_the_fluid_tier_serves_each_pinned_class_on_its_pool_as_the_request_level_tier_does(tmp_path, monkeypatch):
+    """Classes pinned each to one pool: the fluid tier gives each pool its classes' demand and
+    measures its curve on their mix; per pool and per class it reads what a request-level run reads."""
+    from sim.fluid import run_fluid
+    from sim.scenario.load import load_scenario
+
+    from test_fluid import QUICK
+
+    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path / "cache"))
+    sc = scenario(duration=7200, warmup=0, seed=5)
+    sc["workload"] = {"arrival": {"process": "poisson", "rate": 6.0},
+                      "prompt_tokens": {"dist": "lognormal", "mean": 200, "cv": 1.0, "max": 2000},
+                      "output_tokens": {"dist": "lognormal", "mean": 50, "cv": 1.0, "max": 500},
+                      "classes": [{"name": "short", "share": 0.75},
+                                  {"name": "long", "share": 0.25,
+                                   "prompt_tokens": {"dist": "lognormal", "mean": 1500, "cv": 0.5, "max": 3500},
+                                   "output_tokens": {"dist": "lognormal", "mean": 150, "cv": 0.5, "max": 500}}]}
+    sc["fleet"]["router"] = {"policy": "least_outstanding", "classes": {"short": "a", "long": "b"}}
+    sc["fleet"]["pools"] = [{**copy.deepcopy(sc["fleet"]["pools"][0]), "name": n, "replicas": 1} for n in ("a", "b")]
+    sc["slo"] = {"ttft_s": 0.5, "tpot_s": 0.06}
+    exact = sim.run(copy.deepcopy(sc)).summary
+    fluid = run_fluid(load_scenario(sc), step_s=600.0, settings=QUICK).summary
+    for name in ("a", "b"):
+        r, f = exact["pools"][name], fluid["pools"][name]
+        assert f["load_factor"] == pytest.approx(r["load_factor"], rel=0.05), name
+        assert f["gpu_busy"] == pytest.approx(r["gpu_busy"], rel=0.05), name
+    for name in ("short", "long"):
+        r, f = exact["classes"][name], fluid["classes"][name]
+        # the fluid tier serves the expected demand, the run its Poisson draw (10,800 long requests: ±3 %
+        # is three standard deviations); its mean E2E comes from a curve measured with short runs
+        assert f["throughput"]["requests_per_s"] == pytest.approx(r["throughput"]["requests_per_s"], rel=0.04), name
+        assert f["latency"]["e2e"]["mean"] == pytest.approx(r["latency"]["e2e"]["mean"], rel=0.15), name
+    # the pools' load differs by their classes (without the pins each would serve the whole mix)
+    assert exact["pools"]["b"]["load_factor"] > 1.2 * exact["pools"]["a"]["load_factor"]
 
 
 def test_the_bundled_dedicated_pool_scenario_keeps_each_tenant_on_its_pool():
