@@ -39,7 +39,6 @@ is measured on a group of at most four replicas.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import platform
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from sim.fluid.backlog import backlog_ages
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
+from sim.fluid.pinned import loose_pins, pinned_demand
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
@@ -159,7 +159,7 @@ def refused(sc) -> list[tuple[str, str]]:
         out.append(("fleet.router", "spillover routing depends on each primary replica's queue moment by moment; "
                                     "the fluid tier does not model it (use fidelity: request, or router weighted "
                                     "with the share you expect to spill)"))
-    loose = _loose_pins(sc)
+    loose = loose_pins(sc)
     if loose:
         out.append(("fleet.router.classes", f"the fluid tier models classes pinned each to one pool (a partition of "
                                             f"the classes); {loose}, which the router splits request by request "
@@ -176,42 +176,6 @@ def refused(sc) -> list[tuple[str, str]]:
             out.append((f"fleet.pools.{i}.failures", "replica failures and repairs are not modelled by the fluid "
                                                      "tier, which would serve as if no replica ever failed (use "
                                                      "fidelity: request, or remove the failures block)"))
-    return out
-
-
-def _loose_pins(sc) -> str:
-    """What keeps ``fleet.router.classes`` from being a partition (every class pinned to exactly one
-    pool), in words, or "" (no pins, or a partition)."""
-    from sim.errors import given
-    from sim.workload import class_names
-
-    router = sc.fleet.router
-    if not router.classes:
-        return ""
-    for name in class_names(sc.workload):
-        pools = router.pools_of(name)
-        if pools is None:
-            return f"class {given(name)} is not pinned and may go to any pool"
-        if len(pools) > 1:
-            return f"class {given(name)} is pinned to {len(pools)} pools"
-    return ""
-
-
-def pinned_demand(sc, pools, steps: "_Steps") -> list["_Steps"] | None:
-    """Under ``fleet.router.classes`` (a partition, :func:`_loose_pins`): each pool's steps with
-    the demand of the classes pinned to it alone (its ``total`` and class mix); None without pins."""
-    from sim.workload import class_names
-
-    router = sc.fleet.router
-    if not router.classes:
-        return None
-    out = []
-    for p in pools:
-        mine = np.array([p.name in router.pools_of(c) for c in class_names(sc.workload)], dtype=np.float64)
-        demand = steps.demand * mine
-        total = demand.sum(axis=1)
-        frac = np.divide(demand, total[:, None], out=np.zeros_like(demand), where=total[:, None] > 0)
-        out.append(dataclasses.replace(steps, total=total, cls_frac=frac))
     return out
 
 
