@@ -7,7 +7,9 @@ tensor parallelism 4, Mixtral-8x7B at tensor parallelism 2 (MoE) and a replay of
 conversation trace sample compressed 100-fold in time and looped; then two pools whose mixes differ
 (:data:`TWO_POOLS`: a ``chat`` pool under vLLM V1 whose 4,096-token context refuses a long-prompt
 class, which goes to a ``long`` pool under TensorRT-LLM; least outstanding routing, and spillover
-with a threshold never reached, which in this run sends the chat class to ``chat`` only) and a class mix that changes half way through a half-hour run (:data:`SHIFT`: a
+with a threshold never reached, which in this run sends the chat class to ``chat`` only; and
+each class pinned to its pool by ``fleet.router.classes``, so both pools' mixes are known before
+the run) and a class mix that changes half way through a half-hour run (:data:`SHIFT`: a
 long-prompt class joins the chat traffic at 15 minutes, each phase about 10 % over what the pool
 serves) and ``scenarios/disaggregated.yaml`` with eight prefill replicas at 60 requests/s, its
 decode pool the bottleneck. One JSON object per run (per pool for the two-pool cases) on stdout: ``load_factor``
@@ -46,6 +48,7 @@ TWO_POOLS = (f"workload.prompt_tokens={CHAT}", f"workload.output_tokens={CHAT_OU
              "fleet.pools=[{name: chat, gpu: h100-sxm, replicas: 2, max_model_len: 4096, "
              "batching: {scheduler: vllm-v1}}, {name: long, gpu: h100-sxm, replicas: 2, batching: {scheduler: trtllm}}]")
 PINNED = "fleet.router={policy: spillover, primary: chat, overflow: long, threshold: 1000000}"
+CLASSES = "fleet.router={policy: least_outstanding, classes: {chat: chat, long: long}}"
 SHIFT = (f"workload.prompt_tokens={CHAT}", f"workload.output_tokens={CHAT_OUT}", "workload.arrival=null",
          "workload.classes=[{name: chat, arrival: {process: piecewise, times: [0s, 15m], rates: [75, 45]}}, "
          f"{{name: long, arrival: {{process: piecewise, times: [0s, 15m], rates: [0, 5]}}, {LONG}}}]",
@@ -79,6 +82,7 @@ def mix_cases() -> list[tuple[str, tuple[str, ...], str | None, tuple[str, ...],
     counted are those whose mix the run decides and a prefill pool (it completes nothing, reads 0)."""
     return [("two pools, least outstanding", TWO_POOLS, None, ("long",), BASELINE),
             ("two pools, spillover (chat class kept on chat)", (*TWO_POOLS, PINNED), None, ("long",), BASELINE),
+            ("two pools, classes pinned (fleet.router.classes)", (*TWO_POOLS, CLASSES), None, (), BASELINE),
             ("trtllm, long class joins at 15m", SHIFT, "30m", (), BASELINE),
             ("disaggregated, decode-bound", DISAGG, None, ("prefill",), ROOT / "scenarios" / "disaggregated.yaml")]
 

@@ -69,11 +69,28 @@ def main(args: argparse.Namespace) -> int:
         stack = _step_model_words(p.perf or sc.perf)
         if stack:
             lines.append(f"    step time: {stack}")
+        reach = _reaching_classes(sc, p.name)
+        if reach:
+            lines.append(f"    classes routed here (fleet.router.classes): {reach}")
         note = _flops_level_note(p, wdt, sc.perf, dense=model.n_experts <= 1)
         if note:
             lines.append(f"    note: {note}")
     sys.stdout.write(printable("\n".join(lines)) + "\n")
     return 0
+
+
+def _reaching_classes(sc, pool: str) -> str:
+    """The classes that may reach ``pool`` under ``fleet.router.classes`` (pinned to it, or to no
+    pool: "any pool"), or "" without the key."""
+    from sim.workload import class_names
+
+    router = sc.fleet.router
+    if not router.classes or sc.fleet.disaggregated is not None:
+        return ""
+    pinned = [c for c in class_names(sc.workload) if pool in (router.pools_of(c) or ())]
+    free = [c for c in class_names(sc.workload) if router.pools_of(c) is None]
+    words = [f"{c} (pinned)" for c in pinned] + [f"{c} (any pool)" for c in free]
+    return ", ".join(words) or "none"
 
 
 def _step_model_words(perf) -> str:

@@ -107,9 +107,14 @@ def group_size(scenario, pool_index: int) -> int:
     return max(1, min(int(scenario.fleet.pools[pool_index].replicas), GROUP_MAX))
 
 
+_NONE_DRAWN = {"dist": "fixed", "value": 1}
+"""The lengths of a class a pool's curve keeps only for its index (no share: never drawn)."""
+
+
 def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict:
     """The scenario (as a dict, without rate/duration) that measures a pool: one replica, or a
-    group of :func:`group_size` replicas behind the scenario's router."""
+    group of :func:`group_size` replicas behind the scenario's router, serving the classes in their
+    long-run shares (those ``fleet.router.classes`` pins to other pools left out)."""
     sc = scenario.model_dump(mode="json")
     pool = copy.deepcopy(sc["fleet"]["pools"][pool_index])
     group = group_size(scenario, pool_index)
@@ -121,11 +126,16 @@ def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict
     wl = sc["workload"]
     shares = _class_shares(scenario, base_dir)
     classes = []
+    pins = sc["fleet"]["router"].get("classes") or {}
     for i, c in enumerate(wl.get("classes") or []):
         c = dict(c)
         c.pop("arrival", None)
         c["share"] = shares[i]
         classes.append(c)
+    if any(pool["name"] in p for p in pins.values()):   # classes pinned elsewhere are not in its mix: they
+        for c in classes:                                  # keep their index, no share, placeholder lengths
+            if c["name"] in pins and pool["name"] not in pins[c["name"]]:
+                c.update(share=0.0, prompt_tokens=_NONE_DRAWN, output_tokens=_NONE_DRAWN)
     if classes:
         tot = sum(c["share"] for c in classes)
         for c in classes:

@@ -6,7 +6,9 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
 2. routing: pool ``p`` gets its share of the demand under the scenario's router
    (:func:`pool_shares`: by replicas under random and round robin, by nominal capacity
    ``n_p max_p / sum_q n_q max_q`` under least outstanding and a central queue, by weights under
-   weighted; ``spillover`` and disaggregation are refused); inside a pool the curve was measured
+   weighted; with classes pinned each to one pool (``fleet.router.classes``) a pool gets its classes'
+   demand and its curve is measured on their mix; ``spillover``, other pins and disaggregation are
+   refused); inside a pool the curve was measured
    behind the same router (:mod:`sim.fluid.capacity`); a pool with
    ``autoscale`` runs the replicas its autoscaler settles at for the step's demand and backlog,
    its metric read off the curve as the request-level autoscaler reads it (:mod:`sim.fluid.autoscale`);
@@ -50,6 +52,7 @@ from sim.fluid.backlog import backlog_ages
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
+from sim.fluid.pinned import loose_pins, pinned_demand
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
@@ -156,6 +159,11 @@ def refused(sc) -> list[tuple[str, str]]:
         out.append(("fleet.router", "spillover routing depends on each primary replica's queue moment by moment; "
                                     "the fluid tier does not model it (use fidelity: request, or router weighted "
                                     "with the share you expect to spill)"))
+    loose = loose_pins(sc)
+    if loose:
+        out.append(("fleet.router.classes", f"the fluid tier models classes pinned each to one pool (a partition of "
+                                            f"the classes); {loose}, which the router splits request by request "
+                                            f"(use fidelity: request, or pin every class to one pool)"))
     if sc.fleet.disaggregated is not None:
         out.append(("fleet.disaggregated", "prefill/decode disaggregation is not modelled by the fluid tier "
                                            "(use fidelity: request)"))
@@ -347,6 +355,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     pools = build_pools(loaded, capacity, scheduler_factors=True)
     curves = [at_capacity(c, capacity, sc.fleet.frontend_s) for c in curves]
     share = pool_shares(sc.fleet.router, pools, curves)
+    own = pinned_demand(sc, pools, steps)          # classes pinned to pools: each pool its classes' demand
 
     like = {m: np.zeros_like(next(iter(curves[0].hists.values()))[0]) for m in HIST_METRICS}
     fleet_sums = FleetSums(like)
@@ -354,13 +363,14 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     per_cls = [ClassSums(like) for _ in range(steps.cls_frac.shape[1])]
     ts_rows, intervals, usage, use_rows = [], [], [], []
     kv_num = kv_den = 0.0
-    for p, curve, sh in zip(pools, curves, share):
-        q = _fluid_queue(p, curve, steps.total * sh, steps.dt_s)
-        measured = _measure_pool(sc, p, curve, q, steps, fleet_sums, per_cls, cls_slo)
+    for k, (p, curve, sh) in enumerate(zip(pools, curves, share)):
+        mine = own[k] if own is not None else steps
+        q = _fluid_queue(p, curve, mine.total * (sh if own is None else 1.0), steps.dt_s)
+        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
         intervals.append((p.name, *_replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
-        use_rows.extend(_usage_rows(curve, q.served, steps, p.cfg.scale))
+        use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale))
         kv_num += float(np.sum(measured.kv * q.serving))
         kv_den += float(np.sum(q.serving))
 

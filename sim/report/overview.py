@@ -311,7 +311,8 @@ def _scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[lis
 
 
 def _fleet_settings(fleet: dict, pools: list, lines: list[str]) -> list[tuple[str, str]]:
-    """Each pool and its batching; the router unless it is the default for one pool; disaggregation."""
+    """Each pool and its batching; the router unless it is the default for one pool, and the classes
+    it pins to pools; disaggregation."""
     settings = []
     for p, line in zip(pools, lines):
         settings.append((f"pool {p.get('name')}", line))
@@ -320,6 +321,10 @@ def _fleet_settings(fleet: dict, pools: list, lines: list[str]) -> list[tuple[st
     policy = router.get("policy") if isinstance(router, dict) else router
     if len(pools) > 1 or policy not in (None, "least_outstanding"):
         settings.append(("router", str(policy)))
+    pins = router.get("classes") if isinstance(router, dict) else None
+    if isinstance(pins, dict) and pins:
+        settings.append(("classes pinned to pools", "; ".join(
+            f"{c} → {', '.join(map(str, p)) if isinstance(p, list) else p}" for c, p in pins.items())))
     if fleet.get("disaggregated"):
         d = fleet["disaggregated"]
         settings.append(("disaggregation", f"prefill on {d.get('prefill_pool')}, decode on "

@@ -17,6 +17,7 @@ from sim.economics import validate as validate_economics
 from sim.errors import ScenarioWarning, clipped, given
 from sim.humanize import duration as _duration
 from sim.humanize import plural
+from sim.scenario.class_pins import pin_problems, pin_warnings
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
 from sim.scenario.perf import kernel_floor_warnings
 from sim.scenario.workload import EmpiricalTokens, FixedTokens, LognormalTokens, UniformTokens
@@ -66,7 +67,8 @@ def _catalog_msg(kind: str, name: object, names: list[str]) -> str:
 def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     """Every problem of a loaded scenario that its schema cannot see, as ``(field, message)`` in a
     fixed order: run-wide settings, each pool (catalog entries, batching, autoscale, failures,
-    parallel layout, memory), the router, disaggregation, the workload, the economics."""
+    parallel layout, memory), the router (and its classes pinned to pools), disaggregation, the
+    workload, the economics."""
     from sim.errors import ScenarioError
 
     sc = loaded.scenario
@@ -97,10 +99,12 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         notes.extend(_pool_warnings(sc, pool, where, gpu))
         if pool.perf is not None:
             notes.extend(kernel_floor_warnings(pool.perf, f"{where}.perf"))
+    notes.extend(pin_warnings(sc))
     for field, msg in notes:
         warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
     problems.extend(_perf_file_problems(sc, loaded.base_dir))
     problems.extend(_router_problems(sc.fleet.router, names))
+    problems.extend(pin_problems(sc))
     problems.extend(_disaggregation_problems(sc, names))
     problems.extend(validate_workload(sc.workload, loaded.base_dir))
     if contexts and len(contexts) == len(sc.fleet.pools):

@@ -21,9 +21,9 @@ Blocks owned by other layers are imported from their modules (``workload``, ``pe
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from sim.scenario.economics import EconomicsConfig
 from sim.scenario.perf import PerfConfig, RooflinePerf
@@ -146,6 +146,10 @@ class Pool(Strict):
         return v
 
 
+PoolNames = Annotated[list[Name], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+"""A pool name or a list of them (a plain name is a list of one)."""
+
+
 class Router(Strict):
     """Fleet-level routing; a plain string in YAML is shorthand for ``{policy: <string>}``."""
 
@@ -165,6 +169,22 @@ class Router(Strict):
     primary: str | None = Field(None, description="spillover: pool tried first")
     overflow: str | None = Field(None, description="spillover: pool used when primary is loaded")
     threshold: float | None = Field(None, gt=0, description="spillover: outstanding requests per primary replica")
+    classes: dict[Name, PoolNames] | None = Field(
+        None, description="request class name -> the pool (or pools) its requests may go to; the policy chooses "
+                          "among those only. A class not listed may go to any pool")
+
+    @field_validator("classes")
+    @classmethod
+    def _some_pool(cls, c: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        """An empty list of pools is refused."""
+        empty = [k for k, v in (c or {}).items() if not v]
+        if empty:
+            raise ValueError(f"each class needs at least one pool (got an empty list for {', '.join(map(repr, empty))})")
+        return c
+
+    def pools_of(self, class_name: str) -> list[str] | None:
+        """The pools ``class_name`` is pinned to (``fleet.router.classes``), or None: any pool."""
+        return (self.classes or {}).get(class_name)
 
 
 class Disaggregated(Strict):

@@ -18,7 +18,8 @@ where ``n_serving`` counts replicas that are ready, not failed and not draining,
   completed in it, and those still waiting for a first token at their age, the fleet's central
   queue included (so a growing queue shows at once);
 * ``queue``: outstanding (queued + running) requests per serving replica (Knative's concurrency
-  target), plus the fleet's central queue when the router is ``central_queue``;
+  target), plus the fleet's central queue when the router is ``central_queue`` (the requests in it
+  the pool may take, when ``fleet.router.classes`` pins classes to pools);
 * ``kv``: mean KV-cache block occupancy of the serving replicas (0..1);
 
 ``queue`` and ``kv`` are averaged over ``SUBSAMPLES`` evenly spaced samples in the interval (the
@@ -167,8 +168,7 @@ class Autoscaler:
             return 0.0
         if self.cfg.metric == "queue":
             total = sum(r.outstanding for r in serving)
-            if self.fleet.central is not None:
-                total += len(self.fleet.central)
+            total += self.fleet.central_waiting(self.pool)
             return total / len(serving)
         return sum(r.kv_used_at(t) for r in serving) / (len(serving) * p.kv_blocks) if p.kv_blocks else 0.0
 

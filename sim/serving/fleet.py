@@ -35,10 +35,11 @@ from sim.serving.failures import failure_process, failure_rng, failure_summary
 from sim.serving.feed import feed_ahead, feed_at_arrival
 from sim.serving.outcome import (EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_RELEASE, EV_REPAIR, EVENT_DTYPE,
                                  EVENT_KINDS, FleetOutcome, PoolUsage)
+from sim.serving.pinned_queue import PinnedQueue
 from sim.serving.pool import PoolRuntime
 from sim.serving.replica import Replica
 from sim.serving.request import COMPLETED, FAILED, IN_FLIGHT, R_NO_REPLICA, R_RETRIES, REJECTED, Req
-from sim.serving.router import least_outstanding, make_router
+from sim.serving.router import PoolSet, class_pool_sets, least_outstanding, make_router
 from sim.serving.sampler import Sampler
 
 __all__ = ["EVENT_KINDS", "EV_DRAIN", "EV_FAIL", "EV_PROVISION", "EV_READY", "EV_RELEASE", "EV_REPAIR", "Fleet"]
@@ -93,11 +94,19 @@ class Fleet:
         if d is not None:
             self.prefill_pool.role = "prefill"
             self.decode_pool.role = "decode"
+        # fleet.router.classes: per class, the pools it is pinned to (None: any pool)
+        router = scenario.fleet.router
+        self.class_sets: list[PoolSet | None] = []
+        if router.classes and d is None:
+            self.class_sets = class_pool_sets(router, pools, [c.name for c in _classes(scenario.workload)], self.rng)
+        self.pool_sets = list({id(s): s for s in self.class_sets if s is not None}.values())
         for p in pools:
             for _ in range(p.cfg.replicas):
                 self.add_replica(p, ready=True)
-        self.policy = scenario.fleet.router.policy
-        self.central: deque[Req] | None = deque() if self.policy == "central_queue" else None
+        self.policy = router.policy
+        self.central: deque[Req] | PinnedQueue | None = None
+        if self.policy == "central_queue":
+            self.central = PinnedQueue(self.class_sets, len(pools)) if self.pool_sets else deque()
         self.router = make_router(scenario.fleet.router, self)
         # State-independent routing (the choice does not depend on replica state): route each request
         # when it is generated and let replicas take their arrivals themselves -- no arrival event or
@@ -138,6 +147,9 @@ class Fleet:
         p.live.append(rep)
         self.replicas.append(rep)
         self.live.append(rep)
+        for s in self.pool_sets:
+            if p.index in s.index:
+                s.live.append(rep)
         p.provision_change(t, +1)
         self.events.append((t, p.index, rep.index, EV_PROVISION))
         if ready:
@@ -179,6 +191,9 @@ class Fleet:
         rep.close_books(t)
         p.live.remove(rep)
         self.live.remove(rep)
+        for s in self.pool_sets:
+            if p.index in s.index:
+                s.live.remove(rep)
         p.provision_change(t, -1)
         p.released_busy_s += rep.busy_at(t)
         p.released_up_s += rep.up_s
@@ -352,9 +367,14 @@ class Fleet:
         else:
             rep.enqueue(r)
 
+    def _set_of(self, r: Req) -> "PoolSet | Fleet":
+        """The replicas ``r`` may go to: its class's pools (``fleet.router.classes``) or the fleet."""
+        s = self.class_sets[r.cls] if self.class_sets else None
+        return s if s is not None else self
+
     def _fit_anywhere(self, r: Req) -> int:
         reason = R_NO_REPLICA
-        for p in self.pools:
+        for p in self._set_of(r).pools:
             if p.live:
                 reason = p.live[0].can_fit(r)
                 if reason == 0:
@@ -364,7 +384,7 @@ class Fleet:
     def _free_replica(self, r: Req) -> Replica | None:
         best = None
         best_out = 0
-        for rep in self.live:
+        for rep in self._set_of(r).live:
             if rep.accepting and rep.free_slots() > 0 and rep.can_fit(r) == 0:
                 o = rep.outstanding
                 if best is None or o < best_out:
@@ -376,6 +396,13 @@ class Fleet:
         q = self.central
         if not q or not rep.accepting:
             return
+        if isinstance(q, PinnedQueue):
+            while rep.free_slots() > 0:
+                r = q.take(rep)
+                if r is None:
+                    break
+                rep.enqueue(r)
+            return
         while q and rep.free_slots() > 0:
             r = q[0]
             if rep.can_fit(r):
@@ -383,6 +410,12 @@ class Fleet:
                 break
             q.popleft()
             rep.enqueue(r)
+
+    def central_waiting(self, pool: PoolRuntime) -> int:
+        """Requests in the central queue a replica of ``pool`` may take (0 without one)."""
+        if self.central is None:
+            return 0
+        return self.central.waiting_for(pool.index) if isinstance(self.central, PinnedQueue) else len(self.central)
 
     # ------------------------------------------------------------------ outcomes
     def _row(self, r: Req, status: int, t: float) -> tuple:

@@ -8,12 +8,19 @@ fleet's live replicas (provisioned and not released), so they follow autoscaling
 * ``round_robin``: next replica in turn.
 * ``random``: uniformly random replica (seeded).
 * ``least_outstanding``: fewest queued + running requests (ties: next in turn), across all pools.
-* ``central_queue``: handled by the fleet: one global FCFS queue; a replica takes a request only
-  when it has a free sequence slot (with ``max_num_seqs: 1`` the fleet is an M/G/c queue).
+* ``central_queue``: handled by the fleet: one global FCFS queue (with ``classes``, one per set of
+  pools: :mod:`sim.serving.pinned_queue`); a replica takes a request only when it has a free
+  sequence slot (with ``max_num_seqs: 1`` the fleet is an M/G/c queue).
 * ``weighted``: pick a pool with probability proportional to ``weights``, then least outstanding.
 * ``spillover``: the ``primary`` pool's least-loaded replica unless its outstanding requests reach
   ``threshold``; then the ``overflow`` pool's (if the overflow pool has no replica that can take it,
   the primary's least-loaded one).
+
+With ``classes`` (``{class: pool or [pools]}``) a pinned class's requests see only its pools'
+replicas (a :class:`PoolSet`): the policy chooses among those alone, with state of its own per set
+of pools (round robin's turn, ...); classes not listed see the whole fleet, as without the key.
+Under ``weighted`` a class draws among its pools' weights; under ``spillover`` a class pinned to
+one of ``primary`` and ``overflow`` goes to that pool's least outstanding replica.
 
 Under ``fleet.disaggregated`` the router is not used: arrivals go to the least outstanding
 prefill replica, transferred requests to the least outstanding decode replica.
@@ -22,11 +29,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+import numpy as np
+
 from sim.serving.request import R_NO_REPLICA, Req
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Router
     from sim.serving.fleet import Fleet
+    from sim.serving.pool import PoolRuntime
     from sim.serving.replica import Replica
 
 Route = Callable[[Req], "tuple[Replica | None, int]"]
@@ -55,16 +65,61 @@ def least_outstanding(reps: list["Replica"], r: Req, start: int) -> "tuple[Repli
     return best, (0 if best is not None else reason)
 
 
+class PoolSet:
+    """The replicas of some of the fleet's pools, as a router sees a fleet: ``pools``, ``live`` (their
+    provisioned, not released replicas in provisioning order; the fleet keeps it as it scales) and
+    the routers' random stream ``rng``."""
+
+    def __init__(self, pools: list["PoolRuntime"], rng: np.random.Generator) -> None:
+        self.pools = pools
+        self.index = frozenset(p.index for p in pools)
+        self.live: list["Replica"] = []
+        self.rng = rng
+
+
+def class_pool_sets(cfg: "Router", pools: list["PoolRuntime"], class_names: list[str],
+                    rng: np.random.Generator) -> list[PoolSet | None]:
+    """One entry per class (in ``class_idx`` order): the :class:`PoolSet` of the pools
+    ``cfg.classes`` pins it to (classes pinned to the same pools share one), or None for a class
+    free to go to any pool."""
+    sets: dict[frozenset, PoolSet] = {}
+    out: list[PoolSet | None] = []
+    for name in class_names:
+        pinned = cfg.pools_of(name)
+        if pinned is None:
+            out.append(None)
+            continue
+        chosen = [p for p in pools if p.name in pinned]   # in the fleet's order
+        key = frozenset(p.index for p in chosen)
+        if key not in sets:
+            sets[key] = PoolSet(chosen, rng)
+        out.append(sets[key])
+    return out
+
+
 def make_router(cfg: "Router", fleet: "Fleet") -> Route:
     """The routing function of ``cfg.policy`` for ``fleet``: ``route(request) -> (replica or None,
-    reason code)``."""
+    reason code)``; with classes pinned to pools (``fleet.class_sets``), one router per set of
+    pools and the fleet-wide one for classes not pinned, each request taking its class's."""
     build = _ROUTERS.get(cfg.policy)
     if build is None:
         raise ValueError(f"unknown router policy {cfg.policy!r}")
-    return build(cfg, fleet)
+    sets = getattr(fleet, "class_sets", None)
+    if not sets or all(s is None for s in sets):
+        return build(cfg, fleet)
+    built: dict[int, Route] = {}
+    for s in sets:
+        if s is not None and id(s) not in built:
+            built[id(s)] = build(cfg, s)
+    whole = build(cfg, fleet) if any(s is None for s in sets) else None
+    routes = [built[id(s)] if s is not None else whole for s in sets]
+
+    def route(r: Req):
+        return routes[r.cls](r)
+    return route
 
 
-def _round_robin(cfg: "Router", fleet: "Fleet") -> Route:
+def _round_robin(cfg: "Router", fleet: "Fleet | PoolSet") -> Route:
     """The next live replica in turn that can take the request."""
     reps = fleet.live  # provisioned, not released; updated in place as the fleet scales
     state = {"next": 0}
@@ -92,7 +147,7 @@ def _round_robin(cfg: "Router", fleet: "Fleet") -> Route:
     return route
 
 
-def _random(cfg: "Router", fleet: "Fleet") -> Route:
+def _random(cfg: "Router", fleet: "Fleet | PoolSet") -> Route:
     """A live replica drawn uniformly; the least outstanding one when it cannot take the request."""
     reps = fleet.live
     rng = fleet.rng
@@ -109,7 +164,7 @@ def _random(cfg: "Router", fleet: "Fleet") -> Route:
     return route
 
 
-def _least_outstanding(cfg: "Router", fleet: "Fleet") -> Route:
+def _least_outstanding(cfg: "Router", fleet: "Fleet | PoolSet") -> Route:
     """The replica with the fewest requests outstanding (ties rotate)."""
     reps = fleet.live
     state = {"next": 0}
@@ -123,11 +178,13 @@ def _least_outstanding(cfg: "Router", fleet: "Fleet") -> Route:
     return route
 
 
-def _weighted(cfg: "Router", fleet: "Fleet") -> Route:
+def _weighted(cfg: "Router", fleet: "Fleet | PoolSet") -> Route:
     """A pool drawn by weight, its least outstanding replica; any pool's when it has none."""
     reps = fleet.live
     pools = {p.name: p for p in fleet.pools}
-    names = [k for k, w in (cfg.weights or {}).items() if w > 0]
+    names = [k for k, w in (cfg.weights or {}).items() if w > 0 and k in pools]
+    if not names:           # none of these pools is weighted (validation refuses it): least outstanding
+        return _least_outstanding(cfg, fleet)
     weights = [cfg.weights[k] for k in names]
     total = sum(weights)
     cum = []
@@ -147,9 +204,12 @@ def _weighted(cfg: "Router", fleet: "Fleet") -> Route:
     return route
 
 
-def _spillover(cfg: "Router", fleet: "Fleet") -> Route:
-    """The primary pool while its least outstanding replica is under the threshold, else the overflow."""
+def _spillover(cfg: "Router", fleet: "Fleet | PoolSet") -> Route:
+    """The primary pool while its least outstanding replica is under the threshold, else the overflow
+    (the least outstanding replica of a set of pools holding only one of the two)."""
     pools = {p.name: p for p in fleet.pools}
+    if cfg.primary not in pools or cfg.overflow not in pools:
+        return _least_outstanding(cfg, fleet)      # a class pinned to one of the two: that pool alone
     primary = pools[cfg.primary]
     overflow = pools[cfg.overflow]
     threshold = cfg.threshold

@@ -21,7 +21,9 @@ recomputes. So the pool's engine is asked instead:
    failures; a disaggregated decode pool's replica fed by prefill replicas, below)
    :data:`OVERLOAD` times faster than the closed form serves them, so its queue never empties. That is the pool's mix where the scenario fixes it before the run: a pool that
    refuses a class's requests (a shorter ``max_model_len``, say) serves the others in the
-   proportions they arrive in, whatever the router. Where pools share requests the router decides
+   proportions they arrive in, whatever the router; classes pinned to pools (``fleet.router.classes``)
+   reach only their pools, so a pool is measured on the classes that can reach it (those pinned to
+   it and those not pinned: :func:`reaching`). Where pools share requests the router decides
    during the run how many each gets (least outstanding, spillover, weights): a pool that alone
    can serve some requests also gets a share of the others that only the run knows, and its
    factor is measured on all it can serve (the whole mix, for a pool that can serve every request);
@@ -144,11 +146,12 @@ def servable(pool: PoolRuntime, prompt: np.ndarray, output: np.ndarray, role: st
 
 
 def workload_sample(workload, horizon_s: float, base_dir: Path, start=None, pool: PoolRuntime | None = None,
-                    prefill: PoolRuntime | None = None) -> RequestChunk:
+                    prefill: PoolRuntime | None = None, reach: np.ndarray | None = None) -> RequestChunk:
     """Requests spread evenly over the whole of ``workload``'s span ``[0, horizon_s)`` under
     :data:`SEED`, in a shuffled order (arrival times left at 0): every ``k``-th request of the
     generator's (of those ``pool`` can serve, :func:`servable`, if a pool is given; as the decode
-pool of a disaggregated pair whose prefill pool is ``prefill``, if that is given), ``k`` doubling
+pool of a disaggregated pair whose prefill pool is ``prefill``, if that is given; of the classes
+    whose ``reach[class_idx]`` is true, if ``reach`` is given: :func:`reaching`), ``k`` doubling
     whenever more than :data:`SAMPLE` are held, so between ``SAMPLE / 2`` and ``SAMPLE`` are kept
     once the workload has that many. The generator is read for at most :data:`MAX_DRAWN` requests:
     a longer workload is sampled over the span those cover (its start). Shuffled (a permutation
@@ -168,6 +171,8 @@ pool of a disaggregated pair whose prefill pool is ``prefill``, if that is given
         else:
             keep = (servable(pool, ch.prompt_tokens, ch.output_tokens, "decode")
                     & servable(prefill, ch.prompt_tokens, ch.output_tokens, "prefill"))
+        if reach is not None:
+            keep &= reach[ch.class_idx]
         rows = np.flatnonzero(keep)
         rows = rows[(seen + np.arange(len(rows))) % stride == 0]
         seen += int(keep.sum())
@@ -183,6 +188,16 @@ pool of a disaggregated pair whose prefill pool is ``prefill``, if that is given
     if not held:
         return RequestChunk(np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int16))
     return _concat(parts, np.random.default_rng(SEED).permutation(held))
+
+
+def reaching(scenario, pool: PoolRuntime) -> np.ndarray | None:
+    """Which classes (by ``class_idx``) may reach ``pool`` under ``fleet.router.classes``: those
+    pinned to it and those not pinned; None without the key (every class may)."""
+    router = scenario.fleet.router
+    if not router.classes or scenario.fleet.disaggregated is not None:
+        return None
+    pins = [router.pools_of(c.name) for c in classes(scenario.workload)]
+    return np.array([p is None or pool.cfg.name in p for p in pins], dtype=bool)
 
 
 def _concat(parts: list[RequestChunk], idx) -> RequestChunk:
@@ -219,7 +234,7 @@ def _measured_fleet(scenario, pools: list[tuple[PoolRuntime, int]], disaggregate
     cfgs = [p.cfg.model_copy(update={"replicas": n, "autoscale": None, "failures": None}) for p, n in pools]
     fleet = scenario.fleet.model_copy(update={
         "pools": cfgs, "disaggregated": disaggregated,
-        "router": scenario.fleet.router.model_copy(update={"policy": "round_robin"})})
+        "router": scenario.fleet.router.model_copy(update={"policy": "round_robin", "classes": None})})
     metrics = scenario.metrics.model_copy(update={"records": "all", "interval": 1e9})
     sc = scenario.model_copy(update={"fleet": fleet, "metrics": metrics, "warmup": 0.0})
     return sc, [PoolRuntime(index=i, cfg=cfg, gpu=p.gpu, model=p.model, step_model=p.step_model,
@@ -393,7 +408,8 @@ def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), st
         if pool.cfg.name != d.decode_pool or prefill_pool is None:
             return 1.0    # the prefill pool completes no request (its load factor reads 0)
         prefill = _unscaled(prefill_pool)
-    sample = workload_sample(scenario.workload, float(scenario.duration), base_dir, start, pool, prefill)
+    sample = workload_sample(scenario.workload, float(scenario.duration), base_dir, start, pool, prefill,
+                             reaching(scenario, pool))
     if len(sample) == 0:
         return 1.0
     b = turnover_batch(pool, float(np.mean(sample.prompt_tokens)), float(np.mean(sample.output_tokens)))
