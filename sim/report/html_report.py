@@ -51,11 +51,16 @@ RUN_ROWS = (
     ("cashflow.cash_revenue_share_net", "net revenue share (cash; + received)", "USD"),
     ("cashflow.net", "net (accrual)", "USD"), ("cashflow.cash_net", "net (cash)", "USD"),
 )
-#: the statement columns shown per period (``cashflow.csv`` names), with their headings
+#: the statement columns shown per period (``cashflow.csv`` names), with their headings; the costs
+#: and credits of OPTIONAL only when some row has them, so that every row's accrual net adds up
 STATEMENT_COLUMNS = (("revenue_usd", "revenue"), ("compute_usd", "compute"),
+                     ("training_usd", "training"), ("credits_applied_usd", "credits"),
+                     ("energy_usd", "energy"), ("sla_credits_usd", "SLA credits"),
                      ("revenue_share_paid_usd", "share paid"), ("revenue_share_received_usd", "share received"),
                      ("revenue_share_net_usd", "net share"), ("net_usd", "net (accrual)"),
                      ("cash_net_usd", "net (cash)"), ("cumulative_cash_usd", "cumulative cash"))
+#: the optional columns with the sign they enter ``net (accrual)`` by
+OPTIONAL = {"training_usd": "−", "credits_applied_usd": "+", "energy_usd": "−", "sla_credits_usd": "−"}
 TABLE_METRICS = ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "cost.compute_usd",
                  "utilization.load_factor")   # not gpu_busy: under continuous batching ~100 % at any load
 
@@ -79,12 +84,18 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
     """The cash-flow statement per period (``cashflow.csv``) as a table; empty without one."""
     if not rows:
         return ""
-    cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]]
-    body = [[str(r.get("period", "")) + (" (partial)" if r.get("partial") is True else ""),
-             *(humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
+    cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]
+            and (k not in OPTIONAL or any(isinstance(r.get(k), float) and r[k] != 0 for r in rows))]
+    net = " ".join(["revenue − compute", *(f"{OPTIONAL[k]} {h}" for k, h in cols if k in OPTIONAL), "+ net share"])
+
+    def label(r: dict) -> str:
+        return str(r.get("period", "")) + (" (partial)" if r.get("partial") is True else "") \
+            + (" †" if r.get("after_horizon") is True else "")
+    body = [[label(r), *(humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
     return (f"<h2>Statement per {html.escape(period)}</h2>"
             f"<p>{html.escape(currency)}; accrual columns, then cash (payments after their lags). "
-            f"Net share = share received − share paid.</p>"
+            f"Net share = share received − share paid; net (accrual) = {html.escape(net)}. Rows marked † "
+            f"fall after the horizon and carry only the cash that lands then (lagged settlements and invoices).</p>"
             + table(["period", *(h for _, h in cols)], body))
 
 
