@@ -385,3 +385,20 @@ def test_price_change_regimes_window_cut_settlements_and_compute_credits_on_quar
     # each quarter's invoice is paid 10 days after the quarter ends, net of the credit
     assert _money(rows, "cash_compute_usd") == [0.0, q1 - 1000, q2, q3]
     assert rows[3]["after_horizon"] == "True"
+
+
+def test_the_monthly_bill_is_one_month_in_the_verdict_and_the_planner(tmp_path, capsys):
+    """4 GPUs at $2/h are $8/h: $5,840 a month of 365 x 24 / 12 = 730 h, in the run's verdict and in
+    a sweep's ``$/month`` alike (the planner used 30.4-day months, $5,836.80, beside the verdict's)."""
+    from sim.planning.planner import planner_values
+
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(_scenario("2024-02-28", "3d", {"compute": [{"pool": "main",
+                                                                              "usd_per_gpu_hour": 2.0}]})))
+    capsys.readouterr()
+    assert main(["run", str(path), "--out", str(tmp_path / "m"), "--figures", "none"]) == 0
+    assert "compute $576.00 for 3 d, about $5,840.00 per month" in " ".join(capsys.readouterr().out.split())
+    s = _summary(tmp_path / "m")
+    row = {"simulated_seconds.mean": s["simulated_seconds"], "gpu_hours.provisioned.mean": s["gpu_hours"]["provisioned"],
+           "cost.compute_usd.mean": s["cost"]["compute_usd"]}
+    assert planner_values(row)["$/month"] == pytest.approx(8.0 * 730, rel=1e-12)
