@@ -402,3 +402,14 @@ def test_the_monthly_bill_is_one_month_in_the_verdict_and_the_planner(tmp_path, 
     row = {"simulated_seconds.mean": s["simulated_seconds"], "gpu_hours.provisioned.mean": s["gpu_hours"]["provisioned"],
            "cost.compute_usd.mean": s["cost"]["compute_usd"]}
     assert planner_values(row)["$/month"] == pytest.approx(8.0 * 730, rel=1e-12)
+
+
+def test_lagged_cash_after_the_horizon_is_discounted_as_a_lump_sum_on_its_day(tmp_path):
+    """At 10 % a year (Actual/365 from 2024-01-01): May's cash is March's training invoice (paid May 1,
+    day 121), the Q1 settlement (May 16, day 136) and April's invoice (May 31, day 151)."""
+    out = _run(tmp_path, _scenario("2024-01-01", "120d", {**DEAL, "discount_rate": 0.1}, replicas=1, tp=1))
+    rows = {r["period"]: float(r["pv_cash_usd"]) for r in _rows(out)}
+    v = lambda day: 1.1 ** (-day / 365)    # noqa: E731
+    assert rows["2024-05"] == pytest.approx(-3100 * v(121) - 1350 * v(136) - 3100 * 29 / 30 * v(151), abs=1e-6)
+    assert rows["2024-06"] == pytest.approx(-250 * v(152), abs=1e-6)
+    assert rows["2024-08"] == pytest.approx(0.1 * 500 * 29 / 30 * v(227), abs=1e-6)
