@@ -321,6 +321,13 @@ def test_report_statement_shows_every_cost_its_net_subtracts(tmp_path, capsys):
             v["net (accrual)"], abs=0.011), cells[0]
     assert [html_lib.unescape(c[0]) for c in body][3:] == ["2024-04 (partial)", "2024-05 †", "2024-06 †", "2024-08 †"]
     assert "Rows marked † fall after the horizon" in html_lib.unescape(section)
+    # the metrics table lists every term of the run's net, so it adds up there too
+    metrics = page[page.index("<h2>Metrics</h2>"):]
+    metrics = dict(re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td>", metrics[:metrics.index("</table>")]))
+    m = {k: usd(v) for k, v in metrics.items() if html_lib.unescape(v).lstrip("-").startswith("$")}
+    assert m["revenue"] - m["compute cost (ledger)"] - m["revenue share paid"] + m["revenue share received"] \
+        - m["training cost"] + m["credits applied"] == pytest.approx(m["net (accrual)"], abs=0.011)
+    assert "energy cost (owned pools)" not in m and "SLA credits owed" not in m     # zero: not shown
 
 
 def test_irr_npv_and_payback_of_a_payable_repaid_by_a_flat_line(tmp_path):

@@ -47,6 +47,8 @@ RUN_ROWS = (
     ("cashflow.revenue", "revenue", "USD"), ("cashflow.compute_cost", "compute cost (ledger)", "USD"),
     ("cashflow.revenue_share_paid", "revenue share paid", "USD"),
     ("cashflow.revenue_share_received", "revenue share received", "USD"),
+    ("cashflow.training_cost", "training cost", "USD"), ("cashflow.credits_applied", "credits applied", "USD"),
+    ("cashflow.energy_cost", "energy cost (owned pools)", "USD"), ("cashflow.sla_credits", "SLA credits owed", "USD"),
     ("cashflow.revenue_share_net", "net revenue share (accrual; + received)", "USD"),
     ("cashflow.cash_revenue_share_net", "net revenue share (cash; + received)", "USD"),
     ("cashflow.net", "net (accrual)", "USD"), ("cashflow.cash_net", "net (cash)", "USD"),
@@ -61,6 +63,8 @@ STATEMENT_COLUMNS = (("revenue_usd", "revenue"), ("compute_usd", "compute"),
                      ("cash_net_usd", "net (cash)"), ("cumulative_cash_usd", "cumulative cash"))
 #: the optional columns with the sign they enter ``net (accrual)`` by
 OPTIONAL = {"training_usd": "−", "credits_applied_usd": "+", "energy_usd": "−", "sla_credits_usd": "−"}
+#: rows shown only when not zero: the terms of ``net`` most runs do not have
+ZERO_HIDDEN = ("cashflow.training_cost", "cashflow.credits_applied", "cashflow.energy_cost", "cashflow.sla_credits")
 TABLE_METRICS = ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "cost.compute_usd",
                  "utilization.load_factor")   # not gpu_busy: under continuous batching ~100 % at any load
 
@@ -105,7 +109,8 @@ def metrics_section(summary: dict) -> str:
     # units the value carries ($, ms, %) or its label names (GPU-hours: '4 h' read as four hours) stay out of the column
     rows = [[label, fmt(value_at(summary, key), unit), unit if unit not in ("USD", "s", "%", "h") else "",
              *([_band_cell(band, key)] if band else [])]
-            for key, label, unit in RUN_ROWS if value_at(summary, key) is not None]
+            for key, label, unit in RUN_ROWS if value_at(summary, key) is not None
+            and not (key in ZERO_HIDDEN and value_at(summary, key) == 0)]
     header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]
     out = ("<h2>Metrics</h2>" + "".join(f'<p class="note">{html.escape(n)}</p>' for n in shard_notes(summary))
            + table(header, rows)
