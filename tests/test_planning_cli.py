@@ -95,7 +95,7 @@ def test_saturation_command_reports_a_bracketed_rate(tmp_path, capsys):
 
 def test_planner_columns_in_plain_digits_and_unstable_points_are_infeasible(tmp_path, capsys):
     """3 M/M/c servers of ~1 s at 4 req/s are overloaded (ρ = 1.33): unstable, so infeasible even
-    with no latency constraint; 5 servers keep up. $/month = $/hour x 24 x 30.4."""
+    with no latency constraint; 5 servers keep up. $/month = $/hour x 730."""
     scn = scenario(tmp_path)
     code = run(sweep_cmd, [str(scn), "--grid", "fleet.pools.0.replicas=3,5", "--out", str(tmp_path / "s"),
                            "--quiet", "--no-figures", "--columns", "latency.ttft.p99,utilization.load_factor"])
@@ -124,8 +124,8 @@ def test_plain_numbers_and_month_arithmetic():
     assert plain(35.0, money=True) == "$35.00" and plain(1234567.8, money=True) == "$1,234,568"
     v = planner_values({"simulated_seconds.mean": 3600.0 * 2, "gpu_hours.provisioned.mean": 14.0,
                         "cost.compute_usd.mean": 60.0})
-    assert v["GPUs"] == 7.0 and v["$/hour"] == 30.0 and v["$/month"] == pytest.approx(21_888.0, rel=1e-12)
-    assert HOURS_PER_MONTH == pytest.approx(729.6, rel=1e-12)
+    assert v["GPUs"] == 7.0 and v["$/hour"] == 30.0 and v["$/month"] == pytest.approx(21_900.0, rel=1e-12)
+    assert HOURS_PER_MONTH == 730.0    # 365 x 24 / 12, as the report's "about $X per month"
 
 
 def test_text_table_left_aligns_sentences_and_keeps_numbers_right():

@@ -38,13 +38,14 @@ def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: flo
     c.agreements(owner)
     c.credits()
     c.opening()
+    c.tariff()
     return c.problems, c.warn
 
 
 class _Check:
     """One pass over an ``economics:`` block, collecting problems and warnings in the order the
     block's parts are checked: pools, compute tiers, revenue lines, agreements, credits and
-    training, opening balances."""
+    training, opening balances, the energy tariff."""
 
     def __init__(self, cfg: EconomicsConfig, horizon_s: float, start: dt.date) -> None:
         self.cfg, self.horizon_s, self.start = cfg, horizon_s, start
@@ -187,6 +188,19 @@ class _Check:
             if b.due < self.start:
                 self.problems.append((f"economics.opening.{i}.due", f"{b.due} is before start {self.start}; an "
                                       "opening balance is settled on or after t = 0"))
+
+    def tariff(self) -> None:
+        """Each UTC hour of the day has at most one tariff price: overlapping windows would leave it to
+        the order listed which one an hour pays."""
+        hours = self.cfg.energy.tariff
+        for j, t in enumerate(hours):
+            for k, other in enumerate(hours[:j]):
+                if t.from_hour < other.to_hour and other.from_hour < t.to_hour:
+                    self.problems.append((f"economics.energy.tariff.{j}",
+                                          f"hours {t.from_hour}-{t.to_hour} overlap tariff.{k} "
+                                          f"({other.from_hour}-{other.to_hour}); each hour of the day has one "
+                                          "price, so make the windows disjoint"))
+                    break
 
 
 def validate(cfg: EconomicsConfig, pool_names: Sequence[str], horizon_s: float,

@@ -7,8 +7,8 @@ Every figure comes from a configuration row's means (:func:`sim.planning.sweep.c
   autoscaled pool counts its mean);
 * ``replicas``: time-averaged replicas, every pool's ``replicas_mean x scale``;
 * ``GPU-hours``: provisioned over the simulated window;
-* ``$/hour`` = compute cost of the window / simulated hours; ``$/month`` = ``$/hour x 24 x 30.4``
-  (an average month, 365.25 / 12 = 30.44 days, rounded as planners quote it);
+* ``$/hour`` = compute cost of the window / simulated hours; ``$/month`` = ``$/hour x 730``
+  (:data:`sim.economics.calendar.HOURS_PER_MONTH`, 365 x 24 / 12: the month the report's verdict quotes);
 * ``$/M out tok``: ``cost.per_million_output_tokens``;
 * ``cost (window)``: ``cost.compute_usd``, the compute cost of the simulated window only.
 
@@ -17,7 +17,7 @@ Every figure comes from a configuration row's means (:func:`sim.planning.sweep.c
     ...        "pools.main.replicas_mean.mean": 4.0, "pools.main.scale.mean": 4.0}
     >>> cells = planner_cells(row)
     >>> cells["GPUs"], cells["replicas"], cells["$/hour"], cells["$/month"], cells["cost (window)"]
-    ('16', '16', '$70.00', '$51,072', '$35.00')
+    ('16', '16', '$70.00', '$51,100', '$35.00')
 """
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ import math
 import re
 from typing import Any, Mapping
 
-HOURS_PER_MONTH = 24 * 30.4
-"""Hours in the month ``$/month`` quotes (30.4 days)."""
+from sim.economics.calendar import HOURS_PER_MONTH
 
 COLUMNS = ("GPUs", "replicas", "GPU-hours", "$/hour", "$/month", "$/M out tok", "cost (window)")
 """The planner columns, in the order tables print them."""

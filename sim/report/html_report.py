@@ -47,15 +47,24 @@ RUN_ROWS = (
     ("cashflow.revenue", "revenue", "USD"), ("cashflow.compute_cost", "compute cost (ledger)", "USD"),
     ("cashflow.revenue_share_paid", "revenue share paid", "USD"),
     ("cashflow.revenue_share_received", "revenue share received", "USD"),
+    ("cashflow.training_cost", "training cost", "USD"), ("cashflow.credits_applied", "credits applied", "USD"),
+    ("cashflow.energy_cost", "energy cost (owned pools)", "USD"), ("cashflow.sla_credits", "SLA credits owed", "USD"),
     ("cashflow.revenue_share_net", "net revenue share (accrual; + received)", "USD"),
     ("cashflow.cash_revenue_share_net", "net revenue share (cash; + received)", "USD"),
     ("cashflow.net", "net (accrual)", "USD"), ("cashflow.cash_net", "net (cash)", "USD"),
 )
-#: the statement columns shown per period (``cashflow.csv`` names), with their headings
+#: the statement columns shown per period (``cashflow.csv`` names), with their headings; the costs
+#: and credits of OPTIONAL only when some row has them, so that every row's accrual net adds up
 STATEMENT_COLUMNS = (("revenue_usd", "revenue"), ("compute_usd", "compute"),
+                     ("training_usd", "training"), ("credits_applied_usd", "credits"),
+                     ("energy_usd", "energy"), ("sla_credits_usd", "SLA credits"),
                      ("revenue_share_paid_usd", "share paid"), ("revenue_share_received_usd", "share received"),
                      ("revenue_share_net_usd", "net share"), ("net_usd", "net (accrual)"),
                      ("cash_net_usd", "net (cash)"), ("cumulative_cash_usd", "cumulative cash"))
+#: the optional columns with the sign they enter ``net (accrual)`` by
+OPTIONAL = {"training_usd": "−", "credits_applied_usd": "+", "energy_usd": "−", "sla_credits_usd": "−"}
+#: rows shown only when not zero: the terms of ``net`` most runs do not have
+ZERO_HIDDEN = ("cashflow.training_cost", "cashflow.credits_applied", "cashflow.energy_cost", "cashflow.sla_credits")
 TABLE_METRICS = ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "cost.compute_usd",
                  "utilization.load_factor")   # not gpu_busy: under continuous batching ~100 % at any load
 
@@ -79,12 +88,18 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
     """The cash-flow statement per period (``cashflow.csv``) as a table; empty without one."""
     if not rows:
         return ""
-    cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]]
-    body = [[str(r.get("period", "")) + (" (partial)" if r.get("partial") is True else ""),
-             *(humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
+    cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]
+            and (k not in OPTIONAL or any(isinstance(r.get(k), float) and r[k] != 0 for r in rows))]
+    net = " ".join(["revenue − compute", *(f"{OPTIONAL[k]} {h}" for k, h in cols if k in OPTIONAL), "+ net share"])
+
+    def label(r: dict) -> str:
+        return str(r.get("period", "")) + (" (partial)" if r.get("partial") is True else "") \
+            + (" †" if r.get("after_horizon") is True else "")
+    body = [[label(r), *(humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
     return (f"<h2>Statement per {html.escape(period)}</h2>"
             f"<p>{html.escape(currency)}; accrual columns, then cash (payments after their lags). "
-            f"Net share = share received − share paid.</p>"
+            f"Net share = share received − share paid; net (accrual) = {html.escape(net)}. Rows marked † "
+            f"fall after the horizon and carry only the cash that lands then (lagged settlements and invoices).</p>"
             + table(["period", *(h for _, h in cols)], body))
 
 
@@ -94,7 +109,8 @@ def metrics_section(summary: dict) -> str:
     # units the value carries ($, ms, %) or its label names (GPU-hours: '4 h' read as four hours) stay out of the column
     rows = [[label, fmt(value_at(summary, key), unit), unit if unit not in ("USD", "s", "%", "h") else "",
              *([_band_cell(band, key)] if band else [])]
-            for key, label, unit in RUN_ROWS if value_at(summary, key) is not None]
+            for key, label, unit in RUN_ROWS if value_at(summary, key) is not None
+            and not (key in ZERO_HIDDEN and value_at(summary, key) == 0)]
     header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]
     out = ("<h2>Metrics</h2>" + "".join(f'<p class="note">{html.escape(n)}</p>' for n in shard_notes(summary))
            + table(header, rows)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sim import humanize
+from sim.economics.calendar import HOURS_PER_MONTH
 from sim.humanize import latency, money, share
 
 
@@ -61,8 +62,6 @@ from sim.metrics.band import verdict as band_verdict
 
 #: attainment at or above which the SLO counts as met (the default of ``fleetsim saturation``)
 SLO_TARGET = 0.99
-#: hours in an average month (365 × 24 / 12), for the per-month compute bill
-HOURS_PER_MONTH = 730.0
 
 
 @dataclass(frozen=True)

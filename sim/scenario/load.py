@@ -16,6 +16,7 @@ import itertools
 import os
 import re
 import tomllib
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -280,10 +281,12 @@ def problems_past_schema(exc: ValidationError, data: dict, source: str, base_dir
         return []
     from sim.scenario.checks import semantic_problems
 
-    try:
-        more = semantic_problems(LoadedScenario(scenario, source, Path(base_dir), repaired))
-    except Exception:  # noqa: BLE001 - best effort on a scenario already known to be wrong
-        return []
+    with warnings.catch_warnings(record=True) as caught:     # warnings too may only echo a field left out
+        warnings.simplefilter("always")
+        try:
+            more = semantic_problems(LoadedScenario(scenario, source, Path(base_dir), repaired))
+        except Exception:  # noqa: BLE001 - best effort on a scenario already known to be wrong
+            return []
     cut = [".".join(map(str, r)) for r in removed]
 
     # a class's share or arrival left out changes what workload.arrival and the shares' sum mean
@@ -293,6 +296,9 @@ def problems_past_schema(exc: ValidationError, data: dict, source: str, base_dir
         return path in echoes or any(path == c or path.startswith(c + ".") or c.startswith(path + ".") or not path
                                      for c in cut)
 
+    for w in caught:
+        if not related(str(w.message).split(": ", 1)[0]):
+            warnings.warn(w.message, stacklevel=2)
     return [(p, m) for p, m in more if not related(p)]
 
 
