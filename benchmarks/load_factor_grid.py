@@ -11,8 +11,9 @@ with a threshold never reached, which in this run sends the chat class to ``chat
 each class pinned to its pool by ``fleet.router.classes``, so both pools' mixes are known before
 the run) and a class mix that changes half way through a half-hour run (:data:`SHIFT`: a
 long-prompt class joins the chat traffic at 15 minutes, each phase about 10 % over what the pool
-serves) and ``scenarios/disaggregated.yaml`` with eight prefill replicas at 60 requests/s, its
-decode pool the bottleneck. One JSON object per run (per pool for the two-pool cases) on stdout: ``load_factor``
+serves) and ``scenarios/disaggregated.yaml`` at 60 requests/s with eight prefill replicas, its
+decode pool the bottleneck, and with its own two, its prefill pool the bottleneck (the pool that is
+not the bottleneck is printed, not counted). One JSON object per run (per pool for the two-pool cases) on stdout: ``load_factor``
 (now), ``closed_form`` (the load factor the closed form alone gives: the run's value over the
 pool's scheduler factor, which it scales linearly), ``scheduler_factor``, ``wall_s``; then a
 summary with the largest ``|load_factor - 1|`` of the pools whose mix is known before the run (the
@@ -54,6 +55,7 @@ SHIFT = (f"workload.prompt_tokens={CHAT}", f"workload.output_tokens={CHAT_OUT}",
          f"{{name: long, arrival: {{process: piecewise, times: [0s, 15m], rates: [0, 5]}}, {LONG}}}]",
          "fleet.pools.0.replicas=2", "fleet.pools.0.batching.scheduler=trtllm")
 DISAGG = ("workload.arrival.rate=60", "fleet.pools.0.replicas=8")     # eight prefill replicas: decode the bottleneck
+PREFILL_BOUND = ("workload.arrival.rate=60",)                         # its two prefill replicas: prefill the bottleneck
 
 
 def cases() -> list[tuple[str, tuple[str, ...]]]:
@@ -79,12 +81,14 @@ def cases() -> list[tuple[str, tuple[str, ...]]]:
 
 def mix_cases() -> list[tuple[str, tuple[str, ...], str | None, tuple[str, ...], Path]]:
     """``(name, overrides, duration or None for the grid's, pools not counted, scenario)``: pools not
-    counted are those whose mix the run decides and a prefill pool (it completes nothing, reads 0)."""
+    counted are those whose mix the run decides and a disaggregated fleet's pool that is not its
+    bottleneck (it is not saturated)."""
     return [("two pools, least outstanding", TWO_POOLS, None, ("long",), BASELINE),
             ("two pools, spillover (chat class kept on chat)", (*TWO_POOLS, PINNED), None, ("long",), BASELINE),
             ("two pools, classes pinned (fleet.router.classes)", (*TWO_POOLS, CLASSES), None, (), BASELINE),
             ("trtllm, long class joins at 15m", SHIFT, "30m", (), BASELINE),
-            ("disaggregated, decode-bound", DISAGG, None, ("prefill",), ROOT / "scenarios" / "disaggregated.yaml")]
+            ("disaggregated, decode-bound", DISAGG, None, ("prefill",), ROOT / "scenarios" / "disaggregated.yaml"),
+            ("disaggregated, prefill-bound", PREFILL_BOUND, None, ("decode",), ROOT / "scenarios" / "disaggregated.yaml")]
 
 
 def main() -> None:

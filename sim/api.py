@@ -24,7 +24,7 @@ from sim.limits import check_money, check_work, max_in_flight
 from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary, offered_requests
 from sim.metrics.records import RECORD_DTYPE, summarize_requests
-from sim.metrics.utilization import in_flight_work
+from sim.metrics.utilization import in_flight_work, prefill_served
 from sim.metrics.schema import REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
 from sim.perf import build_step_model
 from sim.perf.scaled import scaled
@@ -322,6 +322,8 @@ def _pool_usage(u, use, ts: np.ndarray, in_flight: np.ndarray, duration_s: float
         pin, pout = float(fl["prompt_tokens"].mean()), float(fl["output_tokens"].mean())
     routed, offered = offered_requests(p, n, pin, pout, fl["prompt_tokens"], fl["output_tokens"])
     n += in_flight_work(p, pin, pout, fl["generated_tokens"], fl["output_tokens"])
+    if getattr(p, "role", "both") == "prefill":    # its work: the prompts it ran (prefill_served)
+        n, pin, pout = prefill_served(u.prefills, u.prefill_tokens)
     return PoolUsage(pool=p, provisioned_gpu_s=sum(max(0.0, e - s) for s, e in u.intervals) * gpr,
                      arrival_window_gpu_s=sum(max(0.0, min(e, duration_s) - s) for s, e in u.intervals) * gpr,
                      busy_gpu_s=u.busy_replica_s * gpr, flops_done=2.0 * p.model.n_active_params * u.tokens_processed,

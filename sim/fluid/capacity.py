@@ -7,9 +7,12 @@ A curve is measured, never entered by hand: short request-level runs (:func:`sim
 derived scenario with **one replica** of the pool (same GPU, model, tensor parallelism, batching,
 perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid of rates:
 
-1. the saturation throughput ``max_rps``: a run far above capacity (the rate is raised x4 until
-   fewer than 85 % of the offered requests complete) measures completions/s after a warmup, run
-   again for ``min_requests`` completions when the probe saw fewer;
+1. the saturation throughput ``max_rps``: short probes find a rate above capacity (the rate is
+   raised x4 until fewer than 85 % of the offered requests complete and a tenth of them are still
+   in the system at the end); a run at that rate, raised x4 until it is at least twice the probe's
+   throughput, measures the ``min_requests`` completions after five batch turnovers
+   (:func:`window_rps`), each weighed by its cost against the mean request's
+   (:func:`saturated_rps`: a window that drew long requests completes fewer, but does as much work);
 2. grid points at ``fractions x max_rps`` (default 2 % ... 95 %, 14 points), each ``max(min_duration_s,
    min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica:
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
@@ -17,7 +20,7 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
    (so the fluid tier can mix percentiles across steps) and of each request's SLO ratio (so a scaled
    capacity reads its attainment off the same runs, :mod:`sim.fluid.scaled_curve`); a group of replicas (below) measures one
    replica's replica-seconds, not ``g`` times them (:func:`grid_run_length`);
-3. per-request token means and the refused share come from 200,000 requests drawn from the
+3. per-request token means and the refused share come from 1,000,000 requests drawn from the
    workload generator with the replica's admission rules applied (:func:`length_stats`): the
    short runs see too few requests for a 1 % token count;
 4. a point at zero load closes the curve: nothing served, GPU idle, latency as the lightest point.
@@ -50,10 +53,15 @@ import numpy as np
 
 from sim.io import cache_dir, code_fingerprint
 from sim.fluid.curve import CURVE_VERSION, HIST_METRICS, METRICS, STATS, CapacityCurve
+from sim.fluid.saturation import BACKLOG_SHARE, OVERDRIVE, TURNOVERS, saturated_rps, window_rps, work_weights
 from sim.fluid.scaled_curve import ratio_row, slo_ratios
 from sim.metrics.schema import COMPLETED, FAILED, REJECTED
 from sim.metrics.summary import RequestStats, inflight_missed
 from sim.scenario.types import MAX_NAME
+
+LENGTH_SAMPLE = 1_000_000
+"""Requests drawn for the served mix's token means (:func:`length_stats`): a 0.1 % standard error
+for exponential lengths, at about 0.1 s."""
 
 DEFAULT_FRACTIONS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 
@@ -204,17 +212,21 @@ def _class_slos(template: dict) -> list[tuple[float, float]]:
     return out
 
 
-def length_stats(template: dict, base_dir: Path, n: int = 200_000, seed: int = 7) -> dict:
+def length_stats(template: dict, base_dir: Path, n: int = LENGTH_SAMPLE, seed: int = 7) -> dict:
     """Token means per served request and the refused share, from ``n`` requests of the workload.
 
     The calibration runs see a few thousand requests each; served tokens need a tighter mean, so
     lengths are drawn straight from the workload generator (no simulation) and the replica's
     admission rules are applied (:meth:`sim.serving.replica.Replica.can_fit`: a prompt at or over
     the context limit, over ``max_batched_tokens`` without chunked prefill, or whose whole
-    sequence exceeds the KV cache is refused; generation stops at the context limit).
+    sequence exceeds the KV cache is refused; generation stops at the context limit). With them come
+    ``work_weights``, the replica-seconds a prompt token and a decode token cost at these means
+    (:func:`work_weights`), what :func:`saturated_rps` weighs a window's tokens by, and the
+    ``turnover_batch`` a saturated replica turns over (:func:`sim.serving.saturated.turnover_batch`).
     """
     from sim.api import build_pools
     from sim.scenario.load import scenario_from_dict
+    from sim.serving.saturated import turnover_batch
     from sim.workload import generate
 
     d = copy.deepcopy(template)
@@ -245,8 +257,11 @@ def length_stats(template: dict, base_dir: Path, n: int = 200_000, seed: int = 7
     for k in range(n_cls):
         m = ok & (c == k)
         per_class.append([float(p[m].mean()), float(out[m].mean())] if m.any() else None)
-    return {"prompt_tokens_mean": float(p[ok].mean()) if ok.any() else 0.0,
-            "output_tokens_mean": float(out[ok].mean()) if ok.any() else 0.0,
+    p_mean = float(p[ok].mean()) if ok.any() else 0.0
+    o_mean = float(out[ok].mean()) if ok.any() else 0.0
+    return {"prompt_tokens_mean": p_mean, "output_tokens_mean": o_mean,
+            "work_weights": work_weights(pool, p_mean, o_mean),
+            "turnover_batch": turnover_batch(pool, p_mean, o_mean) if ok.any() else 1,
             "reject_share": float(refused.mean()), "class_tokens": per_class, "n": int(len(p)),
             "reject_reasons": {"prompt_exceeds_max_context": float(context.mean()),
                                "prompt_exceeds_max_batched_tokens": float(budget.mean()),
@@ -273,14 +288,14 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
                   pool_name: str = "") -> CapacityCurve:
     """Run the calibration (see the module docstring) and return the curve."""
     group = int(template["fleet"]["pools"][0]["replicas"])
-    max_rps, probe_rate = _saturation_rps(template, base_dir, settings, group, pool_name)
+    lengths = length_stats(template, base_dir, seed=settings.seed + 1000)
+    max_rps, probe_rate = _saturation_rps(template, base_dir, settings, group, pool_name, lengths)
     g = _GridRuns(template)
     for f in settings.fractions:
         r = f * max_rps
         warm, dur = grid_run_length(settings, r, group)
         g.add(r, warm, _run(template, base_dir, r, dur, warm, settings.seed + len(g.rates) + 1))  # independent draws
     g.add_idle_point()
-    lengths = length_stats(template, base_dir, seed=settings.seed + 1000)
     group = float(group)                                       # rates are the group's: per replica below
     return CapacityCurve(
         key="", pool=pool_name, max_rps=float(max_rps) / group, rates_rps=np.array(g.rates) / group,
@@ -305,11 +320,13 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
 
 
 def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSettings, group: int,
-                    pool_name: str) -> tuple[float, float]:
+                    pool_name: str, lengths: dict) -> tuple[float, float]:
     """Step 1: the saturation throughput (requests/s of the group) and the probe rate that found it.
 
     A group measures 1/g of one replica's seconds after the same warmup, as the grid runs do; a
-    saturated probe with fewer than ``min_requests`` completions is run again long enough.
+    saturated probe with fewer than ``min_requests`` completions is run again long enough. The
+    saturated run's completions are weighed by their cost against the mix's ``lengths``
+    (:func:`saturated_rps`).
     """
     rate = 1.0
     probe = settings.probe_duration_s
@@ -320,21 +337,32 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
         served = res.summary["throughput"]["requests_per_s"]
         req = res.summary["requests"]
         admitted_rate = rate * (1.0 - req["rejected"] / req["arrived"]) if req["arrived"] else rate
-        if served < 0.85 * admitted_rate:
-            max_rps = served
+        # a backlog too: a probe of ~100 arrivals completes < 85 % of them by chance alone (7 % of
+        # seeds at 1 request/s), with the replica mostly idle and nothing queued at the end
+        if served < 0.85 * admitted_rate and req["in_flight"] >= BACKLOG_SHARE * req["arrived"]:
+            max_rps = saturated_rps(res.summary["throughput"], lengths)
             break
         rate *= 4.0
     if not max_rps:
         raise RuntimeError(f"capacity curve of pool {pool_name!r}: no saturation found up to {rate:g} requests/s")
-    # a saturated probe with fewer than ``min_requests`` completions measures max_rps too coarsely
-    # (a 1-request/s replica completes ~90 requests in a probe: +-11 %); run it again long enough
-    dur = settings.min_requests / max_rps
-    if dur > probe / group:
-        # measure ``dur`` after a warmup of a third of it, and never less than the probe's: a
-        # saturated batch takes that long to fill with the long requests it holds in steady state
-        total, warm = (dur / 0.75, dur / 3.0) if dur / 3.0 >= probe / 4 else (probe / 4 + dur, probe / 4)
-        res = _run(template, base_dir, rate, total, warm, settings.seed)
-        max_rps = res.summary["throughput"]["requests_per_s"] or max_rps
+    # The measuring run: min_requests completions of a saturated replica (the probe's are too few or
+    # too coarse: a 1-request/s replica completes ~90 requests in a probe, +-11 %), counted in
+    # completions, not seconds (:func:`window_rps`), at a rate at least OVERDRIVE x max_rps on the
+    # probes' grid of rates. So a replica c times as fast, whose probes find the same rate, is
+    # measured on the same requests in the same order over the same completions, its time scaled.
+    # Far enough above capacity that the queue never empties: a probe that found saturation barely
+    # over capacity (a short probe at rho ~ 1 completes < 85 % of its arrivals one time in five)
+    # idled now and then, read as lost capacity (M/M/1: -0.8 % on average over those seeds). After
+    # TURNOVERS batch turnovers: a saturated batch fills from empty with the short requests first,
+    # and until the long ones it holds in steady state are in it, it completes a shorter mix and less
+    # work per second (the baseline pool's four replicas: 1 % less over 150 s after 30 s, none after 60 s).
+    while rate < OVERDRIVE * max_rps:
+        rate *= 4.0
+    n = settings.min_requests
+    skip = max(TURNOVERS * lengths["turnover_batch"] * group, n // 3)
+    # the probe's max_rps may be high by its noise: a margin of time, so the run completes skip + n
+    res = _run(template, base_dir, rate, 1.5 * (skip + n) / max_rps + probe / 4, 0.0, settings.seed)
+    max_rps = window_rps(res.records, skip, n, lengths) or max_rps
     return max_rps, rate
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.metrics.stability import timeseries_stability
+from sim.metrics.stability import offered_load_factor, timeseries_stability
 from sim.metrics.utilization import (fleet_utilization, pool_kv_dtype, pool_seconds_per_request, pool_utilization,
                                      running_while_busy)
 
@@ -123,11 +123,37 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
     # arrivals stop at `duration`: after it a drained run's backlog only shrinks, so whether the fleet
     # kept up is judged over the arrival window (an offline job, all of it at once, over its whole run)
     horizon = end_s if scenario.workload.offline else min(end_s, scenario.duration)
+    lf, served, offered = bottleneck_stage(scenario, usage, per_pool, utilization["load_factor"], requests,
+                                           horizon < end_s)
     stability = timeseries_stability(timeseries, requests, scenario.warmup, horizon, len(usage),
-                                     load_factor=arrival_window_load_factor(usage, utilization["load_factor"],
-                                                                            horizon < end_s) if usage else None,
-                                     served=sum(u.requests for u in usage), offered=offered_work(usage, requests))
+                                     load_factor=lf, served=served, offered=offered)
     return FleetSummary(per_pool, utilization, gpu_hours, stability, busy_by_pool)
+
+
+def bottleneck_stage(scenario, usage: list[PoolUsage], per_pool: dict[str, dict], load_factor: float,
+                     requests: dict, drained: bool) -> tuple[float | None, float, float | None]:
+    """What the offered load factor scales (:func:`sim.metrics.stability.offered_load_factor`): the
+    load factor over the arrival window (:func:`arrival_window_load_factor`), the work served and the
+    work offered of the fleet's bottleneck stage. Pools that share the requests (each request served
+    by one of them) are one stage, the fleet (``load_factor`` is its load factor). Under
+    ``fleet.disaggregated`` every request passes through the prefill pool and then the decode pool,
+    so each is a stage of its own and the fleet keeps up only if both do: the stage whose offered
+    load factor is the larger. The prefill pool's work served is the prompts it ran
+    (:func:`sim.metrics.utilization.prefill_served`); every admitted request is offered to it (its
+    mix priced as the prompts it ran); the decode pool's as one pool's (:func:`offered_work`)."""
+    if not usage:
+        return None, 0.0, None
+    stages = [(usage, load_factor)]
+    if scenario.fleet.disaggregated is not None:
+        stages = [([u], per_pool[u.pool.name]["load_factor"]) for u in usage]
+    best = None
+    for pools, lf in stages:
+        stage = (arrival_window_load_factor(pools, lf, drained), sum(u.requests for u in pools),
+                 offered_work(pools, requests))
+        value = offered_load_factor(*stage[:1], requests, *stage[1:])
+        if best is None or value > best[0]:
+            best = (value, stage)
+    return best[1]
 
 
 def arrival_window_load_factor(usage: list[PoolUsage], load_factor: float, drained: bool) -> float:

@@ -13,8 +13,15 @@ factor reads 1.0 whatever engine it runs:
 MBU counts the byte terms of the roofline that prices the pool's steps (its layout: tensor and
 pipeline stages, expert parallelism, data-parallel attention; its weight, expert and KV
 precisions). A pool whose step-time model is not the roofline (linear) still gets MBU from the
-roofline byte terms of its model, GPU and layout: bytes moved are physics, not timing. A pool under
-disaggregation's prefill role completes no request itself, so its load factor reads 0.
+roofline byte terms of its model, GPU and layout: bytes moved are physics, not timing.
+
+Under disaggregation (``fleet.disaggregated``) each pool is priced at its part of a request. The
+prefill pool completes no request itself: its work is the prompts it ran to their first token
+(:func:`prefill_served`), each costing the closed form's prefill part (a request of one output
+token: ``step(prefill k x p) / k``) times the pool's scheduler factor, so a prefill pool that runs
+prompts as fast as its token budget allows reads about 1 and one at half that rate about 0.5. The
+decode pool's requests arrive prefilled: its scheduler factor prices them at their decode alone
+(:func:`in_flight_work`).
 """
 from __future__ import annotations
 
@@ -31,6 +38,29 @@ def pool_seconds_per_request(pool, prompt_tokens: float, output_tokens: float) -
     return s * getattr(pool, "scheduler_factor", 1.0)
 
 
+def prefill_served(prefills: int, prefill_tokens: int) -> tuple[float, float, float]:
+    """``(requests, prompt mean, output mean)`` a prefill-role pool's load factor and MBU count: the
+    ``prefills`` prompts it ran to their first token (``prefill_tokens`` tokens in all), each a
+    request of one output token (the first token is the prefill's; the decode pool makes the rest).
+
+    >>> prefill_served(4, 6000)
+    (4.0, 1500.0, 1.0)
+    """
+    if prefills <= 0:
+        return 0.0, 0.0, 1.0
+    return float(prefills), prefill_tokens / prefills, 1.0
+
+
+def tokens_per_request(pool, prompt_tokens: float, output_tokens: float) -> float:
+    """Tokens a request of this mix has ``pool``'s replicas process (what their ``tokens_processed``
+    counts): its prompt and output tokens, the prompt alone on a prefill-role pool, its decode
+    tokens (``output - 1``: the first came from the prefill pool) on a decode-role pool; at least 1."""
+    role = getattr(pool, "role", "both")
+    tokens = (prompt_tokens if role == "prefill" else output_tokens - 1.0 if role == "decode"
+              else prompt_tokens + output_tokens)
+    return max(tokens, 1.0)
+
+
 def in_flight_work(pool, prompt_mean: float, output_mean: float, generated, output) -> float:
     """Requests' worth of work ``pool`` did on the requests still in flight at the end of a run
     (``generated`` of ``output`` tokens each), split between prefill and decode as the closed form
@@ -41,7 +71,7 @@ def in_flight_work(pool, prompt_mean: float, output_mean: float, generated, outp
     (:func:`sim.serving.saturated.decode_window`)."""
     role = getattr(pool, "role", "both")
     if not len(generated) or role == "prefill":
-        return 0.0      # a prefill-role pool completes nothing itself: its load factor stays 0
+        return 0.0      # a prefill-role pool completes nothing itself: it counts the prompts it ran
     if role == "decode":
         return part_served(0.0, generated, output)
     prefill, decode = request_seconds(pool.step_model, pool_limits(pool), max(prompt_mean, 1.0), max(output_mean, 1.0))

@@ -124,15 +124,6 @@ def load_factor(requests: float, replica_seconds: float, seconds_each: float) ->
     return requests * seconds_each / replica_seconds if replica_seconds > 0 else 0.0
 
 
-def load_factor_of_tokens(tokens: float, replica_seconds: float, seconds_each: float,
-                          prompt_tokens: float, output_tokens: float) -> float:
-    """The load factor of ``tokens`` processed (prompt + generated) by requests of this mix, each
-    costing ``seconds_each``: ``tokens / (p + o)`` requests' worth of work (what the autoscaler
-    measures between decisions)."""
-    per_request = max(prompt_tokens + output_tokens, 1.0)
-    return load_factor(tokens / per_request, replica_seconds, seconds_each)
-
-
 def iteration_bytes(roofline, shape: BatchShape) -> float:
     """HBM bytes one iteration of ``shape`` moves per GPU of the replica (the mean over its GPUs);
     ``roofline`` is a :class:`~sim.perf.roofline.RooflineModel` of the replica's layout.

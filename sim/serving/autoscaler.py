@@ -10,7 +10,9 @@ where ``n_serving`` counts replicas that are ready, not failed and not draining,
 * ``load_factor`` (the default): work done over the last interval / what the serving replicas
   could have done at their batch limits (:mod:`sim.perf.utilization`: tokens processed, at the
   mix of the pool's requests completed so far, priced at the step-time model's cost per request at the
-  batch limits times the pool's scheduler factor, :mod:`sim.serving.saturated`; 1.0 = saturated). It rises with batch occupancy, so it moves with the load;
+  batch limits times the pool's scheduler factor, :mod:`sim.serving.saturated`; 1.0 = saturated). It rises with batch occupancy, so it moves with the load.
+  Under disaggregation a prefill pool's requests are the prompts it ran (one output token each) and
+  its tokens their prompts; a decode pool's tokens are its requests' decode tokens (output - 1);
 * ``utilization``: busy time / up time of the pool's replicas over the last interval (0..1); a
   replica running one sequence is busy, so under continuous batching this reads ~1 at almost any
   load and the pool climbs to ``max``: prefer ``load_factor``;
@@ -51,8 +53,8 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from sim.perf.memory import BYTES_PER_ELEMENT
-from sim.metrics.utilization import pool_seconds_per_request
-from sim.perf.utilization import load_factor_of_tokens
+from sim.metrics.utilization import pool_seconds_per_request, tokens_per_request
+from sim.perf.utilization import load_factor
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Autoscale
@@ -140,15 +142,22 @@ class Autoscaler:
         up = p.up_seconds(t)
         d_tok, d_up = tokens - self._prev_tokens, up - self._prev_lf_up
         self._prev_tokens, self._prev_lf_up = tokens, up
+        prefill = p.role == "prefill"
         n, pin, pout, _ = self.fleet.pool_done[p.index]
+        if prefill:    # a prefill pool's requests: the prompts it ran, one output token each
+            n, pin = self.fleet.pool_prefilled[p.index]
+            pout = n
         if n:      # the mix of the requests completed so far (the in-system ones over-represent long ones)
             mix = (pin / n, pout / n)
         else:      # nothing completed yet: the requests in the system
             mine = [r for r in self.fleet.in_flight.values() if r.pool == p.index]
-            mix = (sum(r.prompt for r in mine) / len(mine), sum(r.output for r in mine) / len(mine)) if mine else None
+            mix = (sum(r.prompt for r in mine) / len(mine),
+                   1.0 if prefill else sum(r.output for r in mine) / len(mine)) if mine else None
         if mix is None or d_up <= 0:
             return 0.0
-        return load_factor_of_tokens(d_tok, d_up, pool_seconds_per_request(p, *mix), *mix)
+        # the tokens its replicas processed, in requests of the mix: a prefill pool runs their
+        # prompts, a decode pool their decode tokens, a pool of both roles both
+        return load_factor(d_tok / tokens_per_request(p, *mix), d_up, pool_seconds_per_request(p, *mix))
 
     def _ttft(self, t: float) -> float:
         """Mean TTFT over the last interval (see the module docstring)."""

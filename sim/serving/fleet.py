@@ -82,6 +82,7 @@ class Fleet:
         self.e2e_sum_s = [0.0, 0.0]           # completed requests: [not retried, retried]
         self.e2e_n = [0, 0]
         self.pool_done = [[0, 0, 0, 0.0] for _ in pools]   # per pool: completed, prompt and generated tokens, TTFT s
+        self.pool_prefilled = [[0, 0] for _ in pools]      # per prefill-role pool: prompts run, their tokens
         self.no_replica_rejects = 0
         self.transfers = 0
         self.transfer_s = 0.0
@@ -285,6 +286,7 @@ class Fleet:
         pools = [PoolUsage(pool=p, intervals=tuple(p.intervals),
                            busy_replica_s=sum(min(r.busy_at(end), end) for r in p.replicas),
                            tokens_processed=sum(r.tokens_processed for r in p.replicas),
+                           prefills=self.pool_prefilled[p.index][0], prefill_tokens=self.pool_prefilled[p.index][1],
                            replicas_provisioned_total=len(p.replicas),
                            replicas_mean=(sum(e - s0 for s0, e in p.intervals) / end if end > 0
                                           else float(p.n_prov)))

@@ -178,6 +178,10 @@ class Iterations:
             self.prefilling.pop(r.rid, None)
             if self.kv.prefix_caching:
                 self._cache_prefix(r)
+            if self.role == "prefill":      # the prefill pool's work (its load factor)
+                done = self.fleet.pool_prefilled[self.pool.index]
+                done[0] += 1
+                done[1] += r.target
             if self._emit_first(r, end):
                 self._finish_prefilled(r, end)
             elif self.role == "prefill":

@@ -25,7 +25,9 @@ EVENT_DTYPE = np.dtype([("time_s", "f8"), ("pool", "i4"), ("replica", "i4"), ("k
 class PoolUsage:
     """One pool over the run: provisioned ``(start_s, end_s)`` per replica lifetime, busy
     replica-seconds (each replica's capped at the end of the run), tokens processed (prefill and
-    decode, for MFU), replicas ever provisioned and the mean provisioned over the run."""
+    decode, for MFU), replicas ever provisioned and the mean provisioned over the run; a
+    prefill-role pool (disaggregation) also the prompts it ran to their first token and their tokens
+    (what its load factor counts: it completes no request itself)."""
 
     pool: "PoolRuntime"
     intervals: tuple[tuple[float, float], ...]
@@ -33,6 +35,8 @@ class PoolUsage:
     tokens_processed: int
     replicas_provisioned_total: int
     replicas_mean: float
+    prefills: int = 0
+    prefill_tokens: int = 0
 
 
 @dataclass

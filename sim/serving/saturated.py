@@ -406,7 +406,7 @@ def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), st
     prefill = None
     if d is not None:
         if pool.cfg.name != d.decode_pool or prefill_pool is None:
-            return 1.0    # the prefill pool completes no request (its load factor reads 0)
+            return 1.0    # the prefill pool: the closed form's prefill (within 1 % on a saturated pool)
         prefill = _unscaled(prefill_pool)
     sample = workload_sample(scenario.workload, float(scenario.duration), base_dir, start, pool, prefill,
                              reaching(scenario, pool))
