@@ -162,3 +162,12 @@ def test_a_long_revenue_line_name_is_clipped_in_the_message(tmp_path, capsys):
     rc, lines = _validate(capsys, str(path), "--set", "workload.classes.0.revenue_line=" + "y" * 100_000)
     assert rc == 2 and lines and max(map(len, lines)) < 400
     assert lines[0].startswith(f"{path}: economics.revenue: the workload names revenue line 'yyy")
+
+
+def test_a_constraint_without_its_bound_is_said_as_the_form_not_as_a_bound_of_equals():
+    """``ttft_p99<=`` read as ``<`` with the bound ``'='``; it is a constraint with no number."""
+    from sim.planning.constraints import ConstraintError, parse_constraint
+
+    with pytest.raises(ConstraintError, match=r"expected METRIC<=NUMBER, .* \(got 'latency.ttft.p99<='\)"):
+        parse_constraint("latency.ttft.p99<=")
+    assert str(parse_constraint("latency.ttft.p99<=2.0")) == "latency.ttft.p99<=2"
