@@ -114,8 +114,8 @@ class _Check:
         if cfg.revenue:
             for name in dict.fromkeys(workload_lines):
                 if name not in owner:
-                    self.problems.append((f"{p}.revenue", f"the workload names revenue line {name!r}, which is "
-                                          f"not defined here (lines: {', '.join(owner)})"))
+                    self.problems.append((f"{p}.revenue", f"the workload names revenue line {given(name)}, which is "
+                                          f"not defined here (lines: {', '.join(clipped(n) for n in owner)})"))
         elif workload_lines and (cfg.gpu_hour_usd is not None or cfg.compute or cfg.agreements):
             # legal (a re-pricing may add the lines) but a priced run earns nothing; an empty block is a
             # deliberately money-free run (the fluid tier's capacity measurements are such runs)

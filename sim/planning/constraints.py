@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sim.planning.stats import MeanCI
 
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
-_RE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>)\s*(\S+)\s*$")
+_RE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>)\s*([^<>=\s]\S*)\s*$")
 
 
 class ConstraintError(ValueError):

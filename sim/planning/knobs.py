@@ -33,6 +33,7 @@ import yaml
 
 _RANGE_RE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
 _RANGE_LIKE_RE = re.compile(r"^\s*(.*?)\s*\.\.\s*(.*?)\s*$", re.DOTALL)
+_COLON_RANGE_RE = re.compile(r"^\s*-?\d+\s*:\s*-?\d+(\s*:\s*-?\d+)?\s*$")
 _NUMBER_RE = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 MAX_RANGE_VALUES = 1_000_000
 """The most values an integer range ``lo..hi`` may hold."""
@@ -130,6 +131,8 @@ def _bad_range(value: str, joint: bool, alone: bool) -> str | None:
     """What is wrong with ``value`` if it is meant as a range ``LOW..HIGH`` that is not one; ``None``
     for a plain value. A value counts as a range attempt when it has ``..`` with a number on one
     side (so that a value such as ``../traces/a.csv`` stays a value)."""
+    if _COLON_RANGE_RE.match(value):
+        return "a range is written with two dots, LOW..HIGH, not LOW:HIGH"
     m = _RANGE_LIKE_RE.match(value)
     if not m:
         return None

@@ -219,6 +219,11 @@ def get_gpu(name: str | Mapping[str, Any]) -> GPUSpec:
                        "or an inline mapping of the datasheet") from None
 
 
+#: the largest number an inline datasheet may give (1e12 GB of HBM, 1e12 TFLOP/s, ...): ~1e6 times any
+#: shipping GPU's, well inside what the memory plan and step times compute with
+GPU_NUMBER_MAX = 1e12
+
+
 def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
     problems: list[tuple[str, str]] = []
     for k in sorted(set(d) - _GPU_ALLOWED, key=str):
@@ -240,6 +245,9 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
         elif x is None or x < 0 or (x == 0 and key not in ("overhead_s",)):
             problems.append((f"gpu.{k}", f"must be {_number_words(v)}{' or null' if nullable else ''} "
                                          f"(got {_shown(v)})"))
+        elif x > GPU_NUMBER_MAX:
+            problems.append((f"gpu.{k}", f"must be at most {GPU_NUMBER_MAX:g} (got {_shown(v)}); a datasheet number "
+                                         "a million times today's is a slip, and past it memory in bytes overflows"))
         else:
             vals[key] = x
     for k in ("flops_efficiency", "bw_efficiency"):

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sim.errors import InputError
+from sim.scenario.safe_yaml import read_input_text
 
 FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "mixtral", "deepseek_v2", "deepseek_v3",
             "gpt_oss", "opt", "gpt2")
@@ -244,12 +245,18 @@ _FAMILY_KEYS["deepseek_v3"] = _FAMILY_KEYS["deepseek_v2"]
 
 
 def read_hf_config(path: str | pathlib.Path) -> dict[str, Any]:
-    """:func:`hf_fields` of the JSON file at ``path`` (``InputError`` if unreadable)."""
+    """:func:`hf_fields` of the JSON file at ``path`` (``InputError`` if unreadable).
+
+    A folder, a device or a FIFO is refused before anything is read, as is a file past the scenario
+    loader's size limit (:func:`~sim.scenario.safe_yaml.read_input_text`); so is JSON nested too deeply
+    for Python's parser.
+    """
     p = pathlib.Path(path)
+    text = read_input_text(p, "the Hugging Face config")
     try:
-        cfg = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read the Hugging Face config ({exc.strerror or exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        cfg = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InputError(f"{p}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{p}: not valid JSON (nested too deeply to read; a config.json is a flat object)") from None
     return hf_fields(cfg, str(p))

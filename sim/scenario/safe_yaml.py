@@ -23,6 +23,7 @@ never ends, a folder is no file) and files over :data:`MAX_BYTES`.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from pathlib import Path
@@ -72,16 +73,18 @@ def read_input_text(path: str | Path, what: str = "") -> str:
     """The text of an input file other than a scenario (a profile, measured points, a step-time table)
     as :func:`read_text` reads it; :class:`~sim.errors.InputError` naming the file (and ``what`` it
     is) otherwise."""
-    from sim.errors import InputError
+    from sim.errors import InputError, clipped
 
+    name = clipped(str(path), 300)       # a path of 100,000 characters is named, not printed whole
     try:
         return read_text(path)
     except OSError as exc:
-        raise InputError(f"{path}: cannot read{' ' + what if what else ''} ({exc.strerror})") from None
+        raise InputError(f"{name}: cannot read{' ' + what if what else ''} ({exc.strerror})") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text (is it a CSV file?)") from None
+        hint = " (is it a CSV file?)" if Path(path).suffix.lower() == ".csv" else ""
+        raise InputError(f"{name}: not UTF-8 text{hint}") from None
     except TextLimitError as exc:
-        raise InputError(f"{path}: {exc}") from None
+        raise InputError(f"{name}: {exc}") from None
 
 
 def not_utf8(exc: UnicodeDecodeError) -> str:
@@ -181,6 +184,30 @@ class _LimitedLoader(yaml.SafeLoader):
 
 
 _LimitedLoader.add_constructor("tag:yaml.org,2002:timestamp", _LimitedLoader.construct_yaml_timestamp)
+
+
+def _without_sexagesimal(loader: type[yaml.SafeLoader]) -> None:
+    """Read ``1:30`` as text, not as YAML 1.1's base-60 number 90 (YAML 1.2 dropped base 60).
+
+    A value such as ``replicas: 1:4`` or ``--grid fleet.pools.0.replicas=1:4`` (a range written the
+    Python way) would otherwise run with 64 replicas, silently; as text, the schema names the field
+    and what it allows. Other YAML 1.1 numbers (``0x10``, ``1_000``, ``.inf``) read as before.
+    """
+    int_tag, float_tag = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in entries if tag not in (int_tag, float_tag)]
+        for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    loader.add_implicit_resolver(int_tag, re.compile(r"""^(?:[-+]?0b[0-1_]+
+                                                        |[-+]?0[0-7_]+
+                                                        |[-+]?(?:0|[1-9][0-9_]*)
+                                                        |[-+]?0x[0-9a-fA-F_]+)$""", re.X), list("-+0123456789"))
+    loader.add_implicit_resolver(float_tag, re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+                                                          |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+                                                          |[-+]?\.(?:inf|Inf|INF)
+                                                          |\.(?:nan|NaN|NAN))$""", re.X), list("-+0123456789."))
+
+
+_without_sexagesimal(_LimitedLoader)
 
 
 def _expanded_size(node: Node, sizes: dict[int, int]) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import pathlib
 
-from sim.errors import InputError
+from sim.errors import InputError, given
 from sim.scenario.workload import (
     ArrivalProcess,
     DiurnalArrival,
@@ -36,10 +36,14 @@ def resolve_path(path: str, base_dir: pathlib.Path) -> pathlib.Path:
 def _file_problem(where: str, path: str, format: str, base_dir: pathlib.Path) -> list[tuple[str, str]]:
     """A trace file that is missing, unreadable or holds no usable row (read up to its first good row)."""
     resolved = resolve_path(path, base_dir)
-    if resolved.is_dir():
-        return [(where, f"{path!r} is a folder, not a trace file (paths are relative to the scenario's folder)")]
-    if not resolved.is_file():
-        return [(where, f"trace file not found: {path!r} (paths are relative to the scenario's folder)")]
+    try:
+        if resolved.is_dir():
+            return [(where, f"{given(path)} is a folder, not a trace file (paths are relative to the scenario's "
+                            "folder)")]
+        if not resolved.is_file():
+            return [(where, f"trace file not found: {given(path)} (paths are relative to the scenario's folder)")]
+    except OSError as exc:      # a name too long for the file system, say
+        return [(where, f"cannot open trace file {given(path)} ({exc.strerror or exc})")]
     try:
         check_trace(resolved, format, display_path=path)
     except InputError as exc:

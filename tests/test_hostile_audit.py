@@ -1,0 +1,191 @@
+"""The hostile-input audit (:mod:`hostile_cases`): every bundled scenario and a scenario using each
+newer key (inline GPU and model, ``hf_config``, scheduler presets and CPU overheads, layouts, burst and
+offline arrivals with ``drain``/``truncate``/``frontend_s``, perf tables and linear models, trace replay),
+mutated key by key; broken scenario text and referenced files; bad flags of every command.
+
+Each case exits 2 (or 0 where the mutation is legal) with no traceback, naming the file (or the flag)
+and the field. The default run takes a sample that touches every class of input; ``-m slow`` runs all
+~15,000 cases (``python tests/hostile_cases.py`` prints the per-class table).
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+import hostile_cases as hc
+from sim.cli import main
+
+#: command-line classes whose accepted cases run a sweep, a plan or a search (seconds each)
+SLOW_KINDS = {"--seeds", "--workers", "--constraint", "--objective", "--columns", "saturation flags"}
+
+
+def _failures(cases, tmp_path_factory) -> tuple[Counter, list[str]]:
+    tried, failed = Counter(), []
+    for case in cases:
+        folder = tmp_path_factory.mktemp("case")
+        rc, err = hc.run(case, folder)
+        problem = hc.judge(case, rc, err, folder)
+        tried[case.kind] += 1
+        if problem:
+            failed.append(f"[{case.kind}] {case.name[:200]}: {problem[:800]}")
+    return tried, failed
+
+
+def _sample() -> list[hc.Case]:
+    """The text, file and fast flag cases; the value cases of three newer-key scenarios, one value a class."""
+    one_each = {"text", "nan", "huge int", "empty list", "100k chars"}
+    out = []
+    for case in hc.cases():
+        base = case.name.split(":", 1)[0]
+        if case.kind in SLOW_KINDS:
+            continue
+        if case.kind in ("wrong type", "bad number", "empty", "long text"):
+            if base in ("hf_config", "layout", "burst_drain") and case.name.rsplit("=", 1)[-1] in one_each:
+                out.append(case)
+        elif case.kind in ("wrong nesting", "unknown key"):
+            if base == "layout":
+                out.append(case)
+        elif case.kind in ("duplicate key", "not UTF-8", "empty file", "YAML anchors", "long text"):
+            if base == "baseline":
+                out.append(case)
+        else:
+            out.append(case)
+    return out
+
+
+def test_a_sample_of_hostile_input_is_refused_clearly(tmp_path_factory):
+    cases = _sample()
+    tried, failed = _failures(cases, tmp_path_factory)
+    assert set(tried) >= {"wrong type", "bad number", "empty", "long text", "unknown key", "wrong nesting",
+                          "duplicate key", "not UTF-8", "empty file", "YAML anchors", "referenced file", "--set",
+                          "--grid/--vary", "calibrate flags", "calibration points", "result folder"}, tried
+    assert not failed, "\n".join(failed[:30])
+
+
+#: cases whose answer the judge does not recognise, each said why: right answers about another field, and
+#: open problems (the test fails when one of them is answered clearly, so that it leaves this list)
+KNOWN = {
+    # no classes left: the workload's own lengths are then required, and the error names them
+    "provider_partner_2024: workload.classes=empty list": "right: names workload.prompt_tokens",
+    "provider_partner_derived: workload.classes=empty list": "right: names workload.prompt_tokens",
+    # model: {hf_config: null, name: mine} is an inline architecture without its fields
+    "hf_config: model.hf_config=null": "right: names model.n_layers, model.hidden, ...",
+    # open: a search tolerance of inf or 1e9 ends the search at once and reports its first bracket
+    "saturation {d}/s.yaml --tolerance inf --out {d}/r --quiet": "open: --tolerance has no upper bound",
+    "saturation {d}/s.yaml --tolerance 1e9 --out {d}/r --quiet": "open: --tolerance has no upper bound",
+}
+
+
+@pytest.mark.slow
+def test_every_hostile_case_is_refused_clearly(tmp_path_factory):
+    tried, failed = _failures(hc.cases(), tmp_path_factory)
+    print("\n" + json.dumps(dict(tried), indent=1))
+    rest = [f.split("] ", 1)[1] for f in failed]
+    unknown = [f for f in rest if not any(f.startswith(k + ": ") for k in KNOWN)]
+    assert not unknown, "\n".join(unknown[:50])
+    gone = [k for k in KNOWN if not any(f.startswith(k + ": ") for f in rest)]
+    assert not gone, f"answered clearly now, drop from KNOWN: {gone}"
+
+
+# ------------------------------------------------------------------ the problems the audit found
+def _scenario(tmp_path: Path, **top) -> Path:
+    sc = hc._small()
+    sc.update(top)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    return path
+
+
+def _validate(capsys, *argv: str) -> tuple[int, list[str]]:
+    with warnings.catch_warnings():
+        rc = main(["validate", *argv])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    return rc, err.strip().splitlines()
+
+
+@pytest.mark.parametrize("target,expected", [
+    ("/dev/zero", "/dev/zero: cannot read the Hugging Face config"),
+    ("deep.json", "{d}/deep.json: not valid JSON (nested too deeply to read; a config.json is a flat object)"),
+    (".", "{d}: is a folder, not a regular file"),
+])
+def test_a_hugging_face_config_that_is_a_device_or_too_deep_is_refused_at_once(tmp_path, capsys, target, expected):
+    """config.json used to be read whole with no check: /dev/zero filled memory, deep JSON overflowed the stack."""
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    path = _scenario(tmp_path, model={"hf_config": target})
+    rc, lines = _validate(capsys, str(path))
+    assert rc == 2
+    expected = expected.replace("{d}", str(tmp_path))
+    if target == "/dev/zero":
+        expected = "/dev/zero: is a device, not a regular file"
+    assert lines == [f"{path}: model.hf_config: {expected}"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("replicas: 1:4", "fleet.pools.0.replicas: must be a whole number (got '1:4')"),
+    ("replicas: 1:0", "fleet.pools.0.replicas: must be a whole number (got '1:0')"),
+])
+def test_a_base_60_number_is_text_not_a_silent_60_fold(tmp_path, capsys, text, expected):
+    """YAML 1.1 read ``1:4`` as 64 and ``1:0`` as 60 (base 60); YAML 1.2, and this loader, read text."""
+    path = _scenario(tmp_path)
+    path.write_text(path.read_text().replace("replicas: 1", text))
+    rc, lines = _validate(capsys, str(path))
+    assert (rc, lines) == (2, [f"{path}: {expected}"])
+
+
+def test_a_range_written_with_a_colon_is_refused_with_the_two_dot_form(tmp_path, capsys):
+    path = _scenario(tmp_path)
+    with warnings.catch_warnings():
+        rc = main(["sweep", str(path), "--grid", "fleet.pools.0.replicas=1:4", "--out", str(tmp_path / "r"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("--grid: fleet.pools.0.replicas: malformed range '1:4': a range is written "
+                                      "with two dots, LOW..HIGH, not LOW:HIGH"), err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("value,expected", [
+    (1e308, "must be at most 1e+12 (got 1e+308)"),
+    (10 ** 30, "must be at most 1e+12 (got 1000000000000000000000000000000)"),
+])
+def test_an_inline_gpu_number_past_any_datasheet_is_named(tmp_path, capsys, value, expected):
+    """hbm_gb: 1e308 overflowed the memory plan (an unnamed OverflowError); 1e30 was accepted."""
+    sc = hc._small()
+    sc["fleet"]["pools"][0]["gpu"] = {"hbm_gb": value}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    rc, lines = _validate(capsys, str(path))
+    assert rc == 2 and len(lines) == 1
+    assert lines[0].startswith(f"{path}: fleet.pools.0.gpu.hbm_gb: {expected}; a datasheet number")
+
+
+def test_a_trace_path_too_long_for_the_file_system_is_named_in_one_short_line(tmp_path, capsys):
+    """It used to escape as an OSError whose message was the 100,000-character path, without the field."""
+    sc = hc._small()
+    sc["workload"] = {"arrival": {"process": "trace", "path": "x" * 100_000, "format": "fleetsim"}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc, width=10 ** 9))
+    rc, lines = _validate(capsys, str(path))
+    assert rc == 2 and len(lines) == 1 and len(lines[0]) < 400, lines[0][:400]
+    assert lines[0].startswith(f"{path}: workload.arrival.path: cannot open trace file 'xxx")
+    assert lines[0].endswith("(File name too long)")
+
+
+def test_a_long_revenue_line_name_is_clipped_in_the_message(tmp_path, capsys):
+    path = Path("scenarios/provider_partner_2024.yaml")
+    rc, lines = _validate(capsys, str(path), "--set", "workload.classes.0.revenue_line=" + "y" * 100_000)
+    assert rc == 2 and lines and max(map(len, lines)) < 400
+    assert lines[0].startswith(f"{path}: economics.revenue: the workload names revenue line 'yyy")
+
+
+def test_a_constraint_without_its_bound_is_said_as_the_form_not_as_a_bound_of_equals():
+    """``ttft_p99<=`` read as ``<`` with the bound ``'='``; it is a constraint with no number."""
+    from sim.planning.constraints import ConstraintError, parse_constraint
+
+    with pytest.raises(ConstraintError, match=r"expected METRIC<=NUMBER, .* \(got 'latency.ttft.p99<='\)"):
+        parse_constraint("latency.ttft.p99<=")
+    assert str(parse_constraint("latency.ttft.p99<=2.0")) == "latency.ttft.p99<=2"
