@@ -42,16 +42,40 @@ def _positive(text: str) -> float:
     return v
 
 
+#: the highest ``--start`` (the scenario schema's largest arrival rate, ``workload.arrival.rate``)
+MAX_START_RPS = 1e7
+
+
+def _start(text: str) -> float:
+    v = _positive(text)
+    if not v <= MAX_START_RPS:
+        raise argparse.ArgumentTypeError(f"must be a rate in requests/s up to {MAX_START_RPS:g} (got {text!r})")
+    return v
+
+
+def _tolerance(text: str) -> float:
+    """A relative bracket width in (0, 1): the search brackets by doubling, so 1 or more would end it
+    before any bisection and report a rate only known within a factor of two."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), e.g. 0.02 (got {text!r})") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), e.g. 0.02: the search brackets by doubling, so 1 or "
+                                         f"more would stop before any bisection (got {text!r})")
+    return v
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "saturation")
     parser.add_argument("--attainment", type=_fraction, default=0.99,
                         help="minimum SLO attainment (fraction of requests meeting the SLO), default 0.99")
     parser.add_argument("--constraint", action="append", default=[], metavar="METRIC<=X",
                         help="extra constraint that must also hold (repeatable)")
-    parser.add_argument("--start", type=_positive, default=None, metavar="RATE",
+    parser.add_argument("--start", type=_start, default=None, metavar="RATE",
                         help="first rate to try, requests/s (default: the scenario's)")
-    parser.add_argument("--tolerance", type=_positive, default=0.02,
-                        help="stop when the bracket is within this relative width (default 0.02)")
+    parser.add_argument("--tolerance", type=_tolerance, default=0.02,
+                        help="stop when the bracket is within this relative width, in (0, 1) (default 0.02)")
     parser.add_argument("--rate-path", default="workload.arrival.rate", metavar="PATH",
                         help="the field holding the arrival rate (default workload.arrival.rate)")
     parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
