@@ -204,3 +204,15 @@ def test_a_saturation_search_flag_out_of_range_is_refused_at_the_flag(tmp_path, 
     err = capsys.readouterr().err
     assert stop.value.code == 2 and f"argument {flag}: {expected}" in err and "Traceback" not in err, err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_leading_zero_is_ten_not_yaml_1_1_octal_eight(tmp_path):
+    """YAML 1.1 read ``replicas: 010`` as octal 8; YAML 1.2 (and this loader) reads ten; a name stays text."""
+    from sim.scenario.load import load_scenario
+
+    path = _scenario(tmp_path)
+    path.write_text(path.read_text().replace("replicas: 1", "replicas: 010"))
+    assert load_scenario(path).scenario.fleet.pools[0].replicas == 10
+    from sim.scenario.safe_yaml import load_yaml
+
+    assert load_yaml("a: 010\nb: 0x10\nc: 1_000\nd: 0b11\ne: -07\n") == {"a": "010", "b": 16, "c": 1000, "d": 3, "e": "-07"}

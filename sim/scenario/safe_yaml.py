@@ -191,14 +191,15 @@ def _without_sexagesimal(loader: type[yaml.SafeLoader]) -> None:
 
     A value such as ``replicas: 1:4`` or ``--grid fleet.pools.0.replicas=1:4`` (a range written the
     Python way) would otherwise run with 64 replicas, silently; as text, the schema names the field
-    and what it allows. Other YAML 1.1 numbers (``0x10``, ``1_000``, ``.inf``) read as before.
+    and what it allows. A leading zero is not YAML 1.1's octal either: ``replicas: 010`` read as 8; as
+    text it is YAML 1.2's 10 where the schema wants a number (and stays ``"010"`` where it wants a
+    name). Other YAML 1.1 numbers (``0x10``, ``0b11``, ``1_000``, ``.inf``) read as before.
     """
     int_tag, float_tag = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
     loader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in entries if tag not in (int_tag, float_tag)]
         for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()}
     loader.add_implicit_resolver(int_tag, re.compile(r"""^(?:[-+]?0b[0-1_]+
-                                                        |[-+]?0[0-7_]+
                                                         |[-+]?(?:0|[1-9][0-9_]*)
                                                         |[-+]?0x[0-9a-fA-F_]+)$""", re.X), list("-+0123456789"))
     loader.add_implicit_resolver(float_tag, re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
