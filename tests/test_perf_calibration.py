@@ -315,6 +315,25 @@ def test_a_fit_that_hits_its_bound_warns(tmp_path, capsys):
     assert cal.at_bound == ("flops_efficiency",) and 0 < cal.r_squared < 0.95
 
 
+@pytest.mark.parametrize("grids,message", [
+    (["--grid-decode", "1,2"], "--grid-decode: shapes the step-time table of --table-out, which is not given "
+                               "(add --table-out steps.csv, or drop it)"),
+    (["--grid-prefill", "0,128", "--grid-context", "0,1"], "--grid-prefill, --grid-context: shape the step-time "
+                                                           "table of --table-out, which is not given (add --table-out "
+                                                           "steps.csv, or drop them)"),
+])
+def test_a_table_grid_without_a_table_is_refused_not_ignored(tmp_path, capsys, grids, message):
+    """``--grid-*`` shape only ``--table-out``'s table: without it they were dropped in silence."""
+    points = tmp_path / "points.csv"
+    points.write_text("batch,input_tokens,output_tokens,output_tokens_per_s\n1,128,128,100\n8,128,128,700\n")
+    args = _parser().parse_args([str(points), "--gpu", "a100-80gb", "--model", "llama-2-7b", *grids,
+                                 "--out", str(tmp_path / "cal.yaml")])
+    with pytest.raises(InputError) as exc:
+        cmd.main(args)
+    assert str(exc.value) == message
+    assert capsys.readouterr().out == "" and not (tmp_path / "cal.yaml").exists()
+
+
 @pytest.mark.parametrize("extra,message", [
     ([], "--table-out needs --vidur-mlp (and optionally --vidur-attention)"),
     (["--vidur-mlp", "PROFILE", "--grid-decode", "1,x"], "--grid-decode: expected comma-separated integers (got '1,x')"),

@@ -70,11 +70,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Vidur-style attention sample: with --vidur-mlp, fit the stack's kernel set (and attention "
                         "for --table-out)")
     p.add_argument("--table-out", type=Path, help="compose a step-time table CSV from the Vidur profiles")
-    p.add_argument("--grid-prefill", default="0,128,256,512,1024,2048",
-                   help="table grid: prefill tokens per iteration (comma-separated)")
-    p.add_argument("--grid-decode", default="0,1,8,32,64,128,256", help="table grid: decoding sequences")
-    p.add_argument("--grid-context", default="0,4096,16384,65536,262144",
-                   help="table grid: total context tokens of the decoding sequences")
+    p.add_argument("--grid-prefill", default=None,
+                   help=f"with --table-out, the table grid's prefill tokens per iteration (comma-separated; default "
+                        f"{GRID_DEFAULTS['grid_prefill']})")
+    p.add_argument("--grid-decode", default=None, help=f"with --table-out, the table grid's decoding sequences "
+                                                       f"(default {GRID_DEFAULTS['grid_decode']})")
+    p.add_argument("--grid-context", default=None,
+                   help=f"with --table-out, the table grid's total context tokens of the decoding sequences "
+                        f"(default {GRID_DEFAULTS['grid_context']})")
 
 
 def _grid(text: str, name: str) -> list[int]:
@@ -120,6 +123,7 @@ def _print_kernel_set(args: argparse.Namespace, model, gpu) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    _grid_flags_without_table(args)
     gpu, model = _checked_inputs(args)
     grids = _table_grids(args) if args.table_out is not None else None   # checked before any fitting
     cal, source, unit = _fit(args, gpu, model)
@@ -259,14 +263,30 @@ def _print_fit(cal, gpu, model, args: argparse.Namespace, source: str, unit: str
 MAX_TABLE_POINTS = 500_000
 
 
+#: ``--table-out``'s grids when not given
+GRID_DEFAULTS = {"grid_prefill": "0,128,256,512,1024,2048", "grid_decode": "0,1,8,32,64,128,256",
+                 "grid_context": "0,4096,16384,65536,262144"}
+
+
+def _grid_flags_without_table(args: argparse.Namespace) -> None:
+    """A ``--grid-*`` flag shapes only the ``--table-out`` table: given alone it would be ignored in silence."""
+    from sim.errors import InputError
+
+    given = [f"--{k.replace('_', '-')}" for k in GRID_DEFAULTS if getattr(args, k) is not None]
+    if given and args.table_out is None:
+        raise InputError(f"{', '.join(given)}: shape{'s' if len(given) == 1 else ''} the step-time table of "
+                         f"--table-out, which is not given (add --table-out steps.csv, or drop "
+                         f"{'it' if len(given) == 1 else 'them'})")
+
+
 def _table_grids(args: argparse.Namespace) -> tuple[list[int], list[int], list[int]]:
     """``--table-out``'s prefill, decode and context grids, once it is known to have a profile."""
     from sim.errors import InputError
 
     if args.vidur_mlp is None:
         raise InputError("--table-out needs --vidur-mlp (and optionally --vidur-attention)")
-    grids = (_grid(args.grid_prefill, "grid-prefill"), _grid(args.grid_decode, "grid-decode"),
-             _grid(args.grid_context, "grid-context"))
+    grids = tuple(_grid(GRID_DEFAULTS[k] if getattr(args, k) is None else getattr(args, k), k.replace("_", "-"))
+                  for k in GRID_DEFAULTS)
     points = len(grids[0]) * len(grids[1]) * len(grids[2])
     if points > MAX_TABLE_POINTS:
         raise InputError(f"--grid-prefill, --grid-decode, --grid-context: {len(grids[0]):,} x {len(grids[1]):,} x "
