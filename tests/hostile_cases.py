@@ -421,7 +421,10 @@ def judge(case: Case, rc: int, err: str, folder: Path) -> str | None:
         return f"a line of {max(map(len, lines)):,} characters: {err.strip()[:300]}"
     sources = [s.replace("{d}", str(folder)) for s in ((case.source,) if isinstance(case.source, str)
                                                        else case.source)]
-    mine = [x for x in lines if any(x.startswith(s) and x[len(s):len(s) + 1] in (":", ".", "/") for s in sources)]
+    # a flag may be named with its value (``--scheduler tcp://host:1: could not reach ...``)
+    mine = [x for x in lines if any(x.startswith(s) and (x[len(s):len(s) + 1] in (":", ".", "/")
+                                                         or s.startswith("--") and x[len(s):len(s) + 1] == " ")
+                                    for s in sources)]
     if not mine:
         return f"does not name {' or '.join(sources)}: {err.strip()[:600]}"
     if case.field:
