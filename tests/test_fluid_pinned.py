@@ -99,6 +99,18 @@ def test_water_filling_sends_each_class_only_to_the_least_loaded_of_its_pools():
             assert np.all(ratio[used] <= ratio[reach[c]].min() * (1 + 1e-9))
 
 
+def test_water_filling_many_steps_at_once_splits_each_as_alone():
+    """Steps are split together for speed; each step's split is the one it gets alone, bit for bit
+    (a step's bytes never depend on the other steps of the run)."""
+    rng = np.random.default_rng(11)
+    reach = np.array([[1, 1, 0], [0, 1, 1], [1, 1, 1], [0, 0, 1]], dtype=bool)
+    demand = rng.exponential(size=(200, 4)) * (rng.random((200, 4)) < 0.8)
+    cap = np.array([1.0, 2.0, 1.5])
+    together = water_fill(demand, reach, cap)
+    for k in range(len(demand)):
+        assert np.array_equal(together[k], water_fill(demand[k], reach, cap)), k
+
+
 def test_a_partition_of_the_classes_gives_each_pool_its_classes_demand_exactly():
     rng = np.random.default_rng(3)
     demand = rng.exponential(size=(50, 2)) * 1000

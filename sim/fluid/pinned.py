@@ -87,66 +87,86 @@ def static_fractions(router, reach_: np.ndarray, replicas: np.ndarray, names: li
     return out
 
 
-def _densest(demand: np.ndarray, reach_: np.ndarray, cap: np.ndarray, pools: list[int],
-             classes: list[int]) -> tuple[list[int], list[int], float]:
-    """The smallest set of ``pools`` with the highest ratio of the demand of the ``classes`` that
-    may use only pools of it to its capacity: ``(pools, classes, ratio)``."""
-    best: tuple[list[int], list[int], float] | None = None
-    for size in range(1, len(pools) + 1):
-        for s in combinations(pools, size):
-            inside = [c for c in classes if not any(reach_[c, p] for p in pools if p not in s)]
-            ratio = float(sum(demand[c] for c in inside)) / float(sum(cap[p] for p in s))
-            if best is None or ratio > best[2] * (1.0 + 1e-12):
-                best = (list(s), inside, ratio)
-    assert best is not None
-    return best
+def _subsets(up: np.ndarray) -> np.ndarray:
+    """Every non-empty set of the pools ``up`` marks, as masks, smallest first."""
+    pools = np.flatnonzero(up)
+    return np.array([np.isin(np.arange(len(up)), s) for size in range(1, len(pools) + 1)
+                     for s in combinations(pools, size)], dtype=bool).reshape(-1, len(up))
 
 
 def _fit(demand: np.ndarray, kernel: np.ndarray, load: np.ndarray) -> np.ndarray:
-    """The flow of each class's ``demand`` over the pools ``kernel`` (classes x pools, > 0 where
-    a class may go) allows, meeting each pool's ``load``: iterative proportional fitting from
-    ``kernel`` (the largest-entropy such flow), each pool's column scaled to its ``load`` at the end
-    (exact pool loads; the classes' sums to the fitting's tolerance)."""
-    b = np.ones(kernel.shape[1])
+    """Per step, the flow of each class's ``demand`` (steps x classes) over the pools ``kernel``
+    (classes x pools, > 0 where a class may go) allows, meeting each pool's ``load`` (steps x pools):
+    iterative proportional fitting from ``kernel`` (the largest-entropy such flow), each step on its
+    own until it converges, each pool's column scaled to its ``load`` at the end (exact pool loads;
+    the classes' sums to the fitting's tolerance). Steps x classes x pools."""
+    b = np.ones(load.shape)
+    done = np.zeros(len(load), dtype=bool)
     for _ in range(_FIT_ROUNDS):
-        kb = kernel * b
-        x = demand[:, None] * (kb / kb.sum(axis=1, keepdims=True))
-        got = x.sum(axis=0)
-        if np.max(np.abs(got - load)) <= _FIT_TOL * load.sum():
+        kb = kernel[None, :, :] * b[:, None, :]
+        rows = kb.sum(axis=2, keepdims=True)
+        x = demand[:, :, None] * np.divide(kb, rows, out=np.zeros_like(kb), where=rows > 0)
+        got = x.sum(axis=1)
+        done |= np.max(np.abs(got - load), axis=1) <= _FIT_TOL * load.sum(axis=1)
+        if done.all():
             break
-        b = b * np.divide(load, got, out=np.ones_like(load), where=got > 0)
-    return load[None, :] * np.divide(x, got[None, :], out=np.zeros_like(x), where=got[None, :] > 0)
+        b[~done] *= np.divide(load, got, out=np.ones_like(load), where=got > 0)[~done]
+    return load[:, None, :] * np.divide(x, got[:, None, :], out=np.zeros_like(x), where=got[:, None, :] > 0)
 
 
 def water_fill(demand: np.ndarray, reach_: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """A work-conserving router's split of one step's ``demand`` (per class) over pools of
-    capacity ``cap`` (requests/s or per step, any unit): classes x pools (module docstring).
+    """A work-conserving router's split of ``demand`` (per class; or steps x classes, each step on
+    its own) over pools of capacity ``cap`` (requests/s or per step, any unit): classes x pools (or
+    steps x classes x pools; module docstring).
 
-    A class with demand whose pools all have no capacity shares it evenly among them."""
-    n_cls, n_pools = reach_.shape
-    x = np.zeros((n_cls, n_pools))
-    pools = [p for p in range(n_pools) if cap[p] > 0]
-    classes = [c for c in range(n_cls) if demand[c] > 0]
-    for c in [c for c in classes if not any(reach_[c, p] for p in pools)]:
-        x[c] = demand[c] * reach_[c] / reach_[c].sum()
-        classes.remove(c)
-    while classes:
-        s, inside, ratio = _densest(demand, reach_, cap, pools, classes)
-        load = ratio * cap[s]
-        spread = []
-        for c in inside:                     # a class with one pool here: all of it there, exactly
-            mine = [j for j, p in enumerate(s) if reach_[c, p]]
-            if len(mine) == 1:
-                x[c, s[mine[0]]] = demand[c]
-                load[mine[0]] -= demand[c]
-            else:
-                spread.append(c)
-        if spread:
-            kernel = np.where(reach_[np.ix_(spread, s)], cap[s][None, :], 0.0)
-            x[np.ix_(spread, s)] = _fit(demand[spread], kernel, np.maximum(load, 0.0))
-        pools = [p for p in pools if p not in s]
-        classes = [c for c in classes if c not in inside]
-    return x
+    Each round finds, per step, the smallest set ``S`` of the pools left with the highest ratio of
+    the demand of the classes left that may use no other pool left to ``cap(S)``; those classes
+    fill ``S`` at that ratio (a class with one pool of ``S`` all of it there, exactly; the others
+    fitted, :func:`_fit`), and leave with ``S``. A class with demand whose pools all have no
+    capacity shares it evenly among them."""
+    one = np.ndim(demand) == 1
+    d = np.atleast_2d(np.asarray(demand, dtype=np.float64))
+    cap = np.asarray(cap, dtype=np.float64)
+    n_steps, n_cls = d.shape
+    x = np.zeros((n_steps, n_cls, len(cap)))
+    up = cap > 0
+    stranded = (d > 0) & ~(reach_ & up).any(axis=1)
+    x += np.where(stranded[:, :, None], d[:, :, None] * (reach_ / np.maximum(reach_.sum(axis=1, keepdims=True), 1)),
+                  0.0)
+    left_c = (d > 0) & ~stranded
+    left_p = np.broadcast_to(up, (n_steps, len(cap))).copy()
+    subs = _subsets(up)
+    for _ in range(len(cap)):
+        busy = np.flatnonzero(left_c.any(axis=1))
+        if not len(busy):
+            break
+        ratio = np.full((len(busy), len(subs)), -np.inf)
+        inside = np.zeros((len(subs), len(busy), n_cls), dtype=bool)
+        for m, sub in enumerate(subs):
+            ok = ~np.any(sub & ~left_p[busy], axis=1)                       # S among the pools left
+            out = np.any(reach_[None, :, :] & (left_p[busy] & ~sub)[:, None, :], axis=2)
+            inside[m] = left_c[busy] & ~out
+            ratio[ok, m] = (d[busy] * inside[m]).sum(axis=1)[ok] / cap[sub].sum()
+        best = ratio.max(axis=1, keepdims=True)
+        pick = np.argmax(ratio * (1.0 + 1e-12) >= best, axis=1)              # the smallest such set
+        for m in np.unique(pick):
+            at = pick == m
+            ks, sub = busy[at], subs[m]
+            ins = inside[m][at]
+            cols = np.flatnonzero(sub)
+            load = ratio[at, m][:, None] * cap[cols][None, :]
+            in_s = reach_[:, cols]
+            for c in np.flatnonzero(in_s.sum(axis=1) == 1):                  # one pool here: all there
+                j = int(np.flatnonzero(in_s[c])[0])
+                x[ks, c, cols[j]] += np.where(ins[:, c], d[ks, c], 0.0)
+                load[:, j] -= np.where(ins[:, c], d[ks, c], 0.0)
+            spread = ins & (in_s.sum(axis=1) > 1)[None, :]
+            if spread.any():
+                kernel = np.where(in_s, cap[cols][None, :], 0.0)
+                x[np.ix_(ks, np.arange(n_cls), cols)] += _fit(d[ks] * spread, kernel, np.maximum(load, 0.0))
+            left_p[ks] &= ~sub
+            left_c[ks] &= ~ins
+    return x[0] if one else x
 
 
 def split(sc, demand: np.ndarray, cap: np.ndarray) -> np.ndarray:
@@ -160,8 +180,7 @@ def split(sc, demand: np.ndarray, cap: np.ndarray) -> np.ndarray:
                                 [p.name for p in sc.fleet.pools])
         return demand[:, :, None] * frac[None, :, :]
     rows, back = np.unique(demand, axis=0, return_inverse=True)   # steps of equal demand split alike
-    parts = np.stack([water_fill(row, r, cap) for row in rows]) if len(rows) else np.zeros((0, *r.shape))
-    return parts[np.asarray(back).ravel()]
+    return water_fill(rows, r, cap)[np.asarray(back).ravel()]
 
 
 def curve_mix(sc, shares: list[float]) -> np.ndarray:
