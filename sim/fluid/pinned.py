@@ -24,8 +24,11 @@ may go to any pool; :mod:`sim.serving.router`). The fluid tier gives pool ``p`` 
 
 ``spillover`` is refused by the fluid tier with or without pins (:func:`sim.fluid.run.refused`).
 
-Known limits: the split takes the pools' configured ``replicas`` (an autoscaled pool's ``n``
-follows its share, not the other way round), as the split without pins does; over capacity,
+Known limits: water-filling is the heavy-traffic split of joining the shortest queue; at light
+load the router compares a few requests outstanding and rotates its ties, so it spreads a class
+more evenly than the capacities do (docs/fleet_dynamics.md has the measured gap). The split takes
+the pools' configured ``replicas`` (an autoscaled pool's ``n`` follows its share, not the other
+way round), as the split without pins does; over capacity,
 where both tiers serve each pool at its capacity, a join-the-shortest-queue router evens the
 pools' backlogs per replica, the fluid split their load ratios (so the backlog each class sees
 may differ). A pool's capacity curve is measured on the class mix it gets at the long-run demand
