@@ -137,6 +137,19 @@ def test_one_class_on_two_identical_pools_under_round_robin_is_the_fleet_without
         assert p.summary[key] == f.summary[key], key
 
 
+def _at_loads(policy: str, load_a: float, load_b: float, duration: float):
+    """a on x and y, b on y alone, at ``load_a`` of x's and ``load_b`` of y's capacity (the curves'
+    ``max_rps``, measured first): the scenario, the two capacities and the two rates."""
+    sc = _fleet(policy, {"a": ["x", "y"], "b": "y"}, duration=duration)
+    probe = run_fluid(load_scenario(sc), step_s=300.0, settings=QUICK).summary
+    mx, my = (probe["pools"][n]["max_rps_per_replica"] for n in ("x", "y"))
+    lam_a, lam_b = load_a * mx, load_b * my
+    sc["workload"]["arrival"]["rate"] = lam_a + lam_b
+    sc["workload"]["classes"] = [{"name": "a", "share": lam_a / (lam_a + lam_b)},
+                                 {"name": "b", "share": lam_b / (lam_a + lam_b)}]
+    return sc, mx, my, lam_a, lam_b
+
+
 @pytest.mark.parametrize("policy", ["least_outstanding", "central_queue"])
 def test_a_pool_flooded_by_its_own_class_sends_the_shared_class_to_the_other_pool_as_the_request_level_tier(policy):
     """Class a may use pools x and y, class b only y, under a work-conserving router (least
@@ -147,13 +160,7 @@ def test_a_pool_flooded_by_its_own_class_sends_the_shared_class_to_the_other_poo
     the same split; the pools' throughput agrees within the run's sampling error and the curve's,
     a's latency within the 15 % of the pinned-to-one-pool comparison (tests/test_class_pinning.py),
     b's TTFT (a growing backlog, minutes) each tier's against its hand-worked wait."""
-    sc = _fleet(policy, {"a": ["x", "y"], "b": "y"}, duration=1800.0)
-    probe = run_fluid(load_scenario(sc), step_s=300.0, settings=QUICK).summary
-    mx, my = (probe["pools"][n]["max_rps_per_replica"] for n in ("x", "y"))
-    lam_a, lam_b = 0.5 * mx, 1.3 * my
-    sc["workload"]["arrival"]["rate"] = lam_a + lam_b
-    sc["workload"]["classes"] = [{"name": "a", "share": lam_a / (lam_a + lam_b)},
-                                 {"name": "b", "share": lam_b / (lam_a + lam_b)}]
+    sc, mx, my, lam_a, lam_b = _at_loads(policy, 0.5, 1.3, 1800.0)
     fluid = run_fluid(load_scenario(sc), step_s=300.0, settings=QUICK)
     assert [fluid.summary["pools"][n]["max_rps_per_replica"] for n in ("x", "y")] == [mx, my]   # the same curves
     exact = sim.run(copy.deepcopy(sc))
@@ -216,13 +223,7 @@ def test_a_class_topping_up_the_pool_the_other_class_loads_splits_as_at_request_
     than the capacities do at this load: it compares a few requests outstanding, and its ties
     rotate); each class's mean E2E within 25 % (a's, read at x's 0.69 against the run's 0.67, is
     the furthest)."""
-    sc = _fleet("least_outstanding", {"a": ["x", "y"], "b": "y"}, duration=3600.0)
-    probe = run_fluid(load_scenario(sc), step_s=300.0, settings=QUICK).summary
-    mx, my = (probe["pools"][n]["max_rps_per_replica"] for n in ("x", "y"))
-    lam_a, lam_b = 0.9 * mx, 0.5 * my
-    sc["workload"]["arrival"]["rate"] = lam_a + lam_b
-    sc["workload"]["classes"] = [{"name": "a", "share": lam_a / (lam_a + lam_b)},
-                                 {"name": "b", "share": lam_b / (lam_a + lam_b)}]
+    sc, mx, my, lam_a, lam_b = _at_loads("least_outstanding", 0.9, 0.5, 3600.0)
     fluid = run_fluid(load_scenario(sc), step_s=300.0, settings=QUICK).summary
     exact = sim.run(copy.deepcopy(sc))
     ratio = (lam_a + lam_b) / (mx + my)                    # both pools at this load, by hand
