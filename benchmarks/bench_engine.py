@@ -40,7 +40,10 @@ Cases (rates in requests/s):
   the pipelined step path);
 * ``fluid_year`` -- ``fidelity: fluid``: one simulated year of hourly steps for 2,000 replicas of
   the baseline pool (diurnal traffic, mean 5,000/s, 2 %/month growth); run twice in a fresh
-  ``$FLEETSIM_CACHE``: cold (capacity curve measured) and warm (curve read from the cache).
+  ``$FLEETSIM_CACHE``: cold (capacity curve measured) and warm (curve read from the cache);
+* ``fluid_year_pinned`` -- ``fluid_year`` on two pools of 1,000 replicas with two classes
+  (``fleet.router.classes``): ``chat`` (70 %) free on both, ``docs`` (30 %, with a daily cycle of its
+  own) pinned to the second, so least outstanding's water-filling splits every step differently.
 """
 from __future__ import annotations
 
@@ -129,12 +132,23 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
             "fleet.pools.0.replicas=2000",
             "workload.arrival={process: diurnal, mean_rate: 5000, peak_to_trough: 3}",
             "workload.growth={monthly: 0.02}"]
+    if case == "fluid_year_pinned":
+        return str(ROOT / "scenarios" / "baseline.yaml"), [
+            "name=fluid-year-pinned", "fidelity=fluid", "warmup=0", "duration=365d" if not quick else "duration=30d",
+            "fleet.pools=[{name: a, gpu: h100-sxm, replicas: 1000, batching: {scheduler: vllm-v1, max_num_seqs: 256, "
+            "max_batched_tokens: 8192}}, {name: b, gpu: h100-sxm, replicas: 1000, batching: {scheduler: vllm-v1, "
+            "max_num_seqs: 256, max_batched_tokens: 8192}}]",
+            "fleet.router={policy: least_outstanding, classes: {chat: [a, b], docs: b}}",
+            "workload.arrival={process: diurnal, mean_rate: 3500, peak_to_trough: 3}",
+            "workload.classes=[{name: chat, share: 1.0}, {name: docs, arrival: {process: diurnal, mean_rate: 1500, "
+            "peak_to_trough: 2, peak_hour: 3}}]",
+            "workload.growth={monthly: 0.02}"]
     raise SystemExit(f"unknown case {case!r}; allowed: {', '.join(CASES)}")
 
 
 CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "ref8_pp2", "ref1_v1",
-         "ref8_v1", "ref8_trtllm", "ref8_sglang", "fluid_year")
-FLUID_CASES = ("fluid_year",)
+         "ref8_v1", "ref8_trtllm", "ref8_sglang", "fluid_year", "fluid_year_pinned")
+FLUID_CASES = ("fluid_year", "fluid_year_pinned")
 
 
 def _count_events() -> list[int]:

@@ -224,19 +224,14 @@ def test_pins_under_disaggregation_are_refused(tmp_path, capsys):
     assert f"{path}: fleet.router.classes: is not used under fleet.disaggregated" in capsys.readouterr().err
 
 
-def test_the_fluid_tier_refuses_pins_it_cannot_split_by_pool():
-    sc = _pinned("least_outstanding", pins={"to_a": "a"})
-    sc["fidelity"] = "fluid"
-    with pytest.raises(ScenarioError) as exc:
-        sim.run(sc)
-    assert exc.value.problems == [("fleet.router.classes", "the fluid tier models classes pinned each to one pool "
-                                   "(a partition of the classes); class 'to_b' is not pinned and may go to any "
-                                   "pool, which the router splits request by request (use fidelity: request, or "
-                                   "pin every class to one pool) (fidelity: fluid)")]
-    sc["fleet"]["router"]["classes"] = {"to_a": "a", "to_b": ["a", "b"]}
-    with pytest.raises(ScenarioError) as exc:
-        sim.run(sc)
-    assert "class 'to_b' is pinned to 2 pools" in exc.value.problems[0][1]
+def test_the_fluid_tier_takes_classes_free_or_pinned_to_several_pools():
+    """A class not pinned, or pinned to several pools, is split as its router splits it
+    (tests/test_fluid_pinned.py); nothing at ``fleet.router.classes`` is refused."""
+    from sim.fluid.run import refused
+
+    for pins in ({"to_a": "a"}, {"to_a": "a", "to_b": ["a", "b"]}):
+        sc = _pinned("least_outstanding", pins=pins)
+        assert refused(scenario_from_dict(sc, check=False).scenario) == []
 
 
 def test_the_fluid_tier_serves_each_pinned_class_on_its_pool_as_the_request_level_tier_does(tmp_path, monkeypatch):

@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.io import cache_dir, code_fingerprint
+from sim.fluid.pinned import curve_mix
 from sim.fluid.curve import CURVE_VERSION, HIST_METRICS, METRICS, STATS, CapacityCurve
 from sim.fluid.saturation import BACKLOG_SHARE, OVERDRIVE, TURNOVERS, saturated_rps, window_rps, work_weights
 from sim.fluid.scaled_curve import ratio_row, slo_ratios
@@ -122,7 +123,8 @@ _NONE_DRAWN = {"dist": "fixed", "value": 1}
 def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict:
     """The scenario (as a dict, without rate/duration) that measures a pool: one replica, or a
     group of :func:`group_size` replicas behind the scenario's router, serving the classes in their
-    long-run shares (those ``fleet.router.classes`` pins to other pools left out)."""
+    long-run shares (under ``fleet.router.classes``, the pool's part of each: :func:`sim.fluid.pinned.curve_mix`;
+    those pinned to other pools left out)."""
     sc = scenario.model_dump(mode="json")
     pool = copy.deepcopy(sc["fleet"]["pools"][pool_index])
     group = group_size(scenario, pool_index)
@@ -140,9 +142,11 @@ def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict
         c.pop("arrival", None)
         c["share"] = shares[i]
         classes.append(c)
-    if any(pool["name"] in p for p in pins.values()):   # classes pinned elsewhere are not in its mix: they
-        for c in classes:                                  # keep their index, no share, placeholder lengths
-            if c["name"] in pins and pool["name"] not in pins[c["name"]]:
+    mix = curve_mix(scenario, shares)[:, pool_index] if pins and classes else None
+    if mix is not None and mix.sum() > 0:    # its part of each class (sim.fluid.pinned); classes it never
+        for c, part in zip(classes, mix):    # gets keep their index, no share, placeholder lengths
+            c["share"] = float(part)
+            if part <= 0:
                 c.update(share=0.0, prompt_tokens=_NONE_DRAWN, output_tokens=_NONE_DRAWN)
     if classes:
         tot = sum(c["share"] for c in classes)

@@ -6,9 +6,10 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
 2. routing: pool ``p`` gets its share of the demand under the scenario's router
    (:func:`pool_shares`: by replicas under random and round robin, by nominal capacity
    ``n_p max_p / sum_q n_q max_q`` under least outstanding and a central queue, by weights under
-   weighted; with classes pinned each to one pool (``fleet.router.classes``) a pool gets its classes'
-   demand and its curve is measured on their mix; ``spillover``, other pins and disaggregation are
-   refused); inside a pool the curve was measured
+   weighted; with classes pinned to pools (``fleet.router.classes``) a pool gets its part of each
+   class that may use it, as the router splits that class among its pools
+   (:mod:`sim.fluid.pinned`), and its curve is measured on that mix; ``spillover`` and
+   disaggregation are refused); inside a pool the curve was measured
    behind the same router (:mod:`sim.fluid.capacity`); a pool with
    ``autoscale`` runs the replicas its autoscaler settles at for the step's demand and backlog,
    its metric read off the curve as the request-level autoscaler reads it (:mod:`sim.fluid.autoscale`);
@@ -52,7 +53,7 @@ from sim.fluid.backlog import backlog_ages
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
-from sim.fluid.pinned import loose_pins, pinned_demand
+from sim.fluid.pinned import pool_steps
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
@@ -159,11 +160,6 @@ def refused(sc) -> list[tuple[str, str]]:
         out.append(("fleet.router", "spillover routing depends on each primary replica's queue moment by moment; "
                                     "the fluid tier does not model it (use fidelity: request, or router weighted "
                                     "with the share you expect to spill)"))
-    loose = loose_pins(sc)
-    if loose:
-        out.append(("fleet.router.classes", f"the fluid tier models classes pinned each to one pool (a partition of "
-                                            f"the classes); {loose}, which the router splits request by request "
-                                            f"(use fidelity: request, or pin every class to one pool)"))
     if sc.fleet.disaggregated is not None:
         out.append(("fleet.disaggregated", "prefill/decode disaggregation is not modelled by the fluid tier "
                                            "(use fidelity: request)"))
@@ -355,7 +351,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     pools = build_pools(loaded, capacity, scheduler_factors=True)
     curves = [at_capacity(c, capacity, sc.fleet.frontend_s) for c in curves]
     share = pool_shares(sc.fleet.router, pools, curves)
-    own = pinned_demand(sc, pools, steps)          # classes pinned to pools: each pool its classes' demand
+    nominal = np.array([p.cfg.replicas * c.max_rps for p, c in zip(pools, curves)], dtype=np.float64)
+    own = pool_steps(sc, steps, nominal)           # classes pinned to pools: each pool its part of each class
 
     like = {m: np.zeros_like(next(iter(curves[0].hists.values()))[0]) for m in HIST_METRICS}
     fleet_sums = FleetSums(like)
