@@ -279,6 +279,13 @@ def referenced_file_cases() -> Iterator[Case]:
             files["s.yaml"] = _dump(sc)
             yield _validate(files, "referenced file", f"{target}: {what}", where, (0, 2) if label == "truncated"
                             else (2,))
+    # a config.json without one of its keys: a required one is said missing, naming the file and the key
+    for key in HF_LLAMA:
+        sc = _small()
+        sc["model"] = {"hf_config": "config.json"}
+        body = json.dumps({k: v for k, v in HF_LLAMA.items() if k != key}).encode()
+        yield Case("referenced file", f"hf_config: without {key}", ["validate", "{d}/s.yaml"],
+                   {"s.yaml": _dump(sc), "config.json": body}, "{d}/s.yaml", "model.hf_config", (0, 2))
 
 
 # ------------------------------------------------------------------------------ command-line flags
