@@ -335,7 +335,8 @@ def flag_cases() -> Iterator[Case]:
                 "--columns", (0, 2))
     for flag, vals in (("--attainment", ("0", "1.5", "-1", "nan", "x")), ("--start", ("0", "-3", "nan", "inf", "x")),
                        ("--tolerance", ("0", "-1", "nan", "inf", "x", "1e9")),
-                       ("--rate-path", ("", "nosuch.path", "duration", "fleet.pools.0.replicas", "workload"))):
+                       ("--rate-path", ("", "nosuch.path", "duration", "fleet.pools.0.replicas", "workload",
+                                       "workload.prompt_tokens.value", "workload.arrival.rates.x"))):
         for v in vals:
             yield c("saturation flags", ["saturation", S, flag, v, "--out", "{d}/r", "--quiet"], flag)
     yield c("saturation flags", ["saturation", S, "--scheduler", "127.0.0.1:1", "--executor", "dask",

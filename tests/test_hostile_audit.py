@@ -206,6 +206,31 @@ def test_a_saturation_search_flag_out_of_range_is_refused_at_the_flag(tmp_path, 
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("value", ["duration", "fleet.pools.0.replicas", "workload", "workload.prompt_tokens.value",
+                                   "nosuch.rate", "workload..rate", ""])
+def test_a_rate_path_that_names_no_arrival_rate_is_refused_before_any_run(tmp_path, capsys, value):
+    """``--rate-path duration`` was searched like a rate: every probe twice as long as the last (60 s to
+    245,760 s in 13 probes, 0.9 GB and doubling), the slow audit's 14 GB peak."""
+    path = _scenario(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["saturation", str(path), "--rate-path", value, "--out", str(tmp_path / "r"), "--quiet"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err, err
+    assert (f"argument --rate-path: must name an arrival rate: a field rate, mean_rate, rates.N or rate_scale "
+            f"under workload, e.g. workload.arrival.rate (got {value!r})") in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_rate_path_under_workload_is_searched(tmp_path):
+    from sim.planning.saturation import check_rate_path, saturation
+
+    for ok in ("workload.arrival.rate", "workload.classes.1.arrival.rate", "workload.arrival.mean_rate",
+               "workload.arrival.rates.0", "workload.arrival.rate_scale"):
+        assert check_rate_path(ok) == ok
+    with pytest.raises(ValueError, match="must name an arrival rate"):
+        saturation(str(_scenario(tmp_path)), rate_path="duration")
+
+
 def test_a_leading_zero_is_ten_not_yaml_1_1_octal_eight(tmp_path):
     """YAML 1.1 read ``replicas: 010`` as octal 8; YAML 1.2 (and this loader) reads ten; a name stays text."""
     from sim.scenario.load import load_scenario
