@@ -330,9 +330,21 @@ def flag_cases() -> Iterator[Case]:
     for o in ("", "nosuch", "cost;rm"):
         yield c("--objective", ["plan", S, "--vary", "fleet.pools.0.replicas=1,2", "--objective", o,
                                 "--out", "{d}/r", "--quiet"], "--objective")
-    for cols in ("", "nosuch", ",,,"):
+    for cols in ("", ",,,"):
         yield c("--columns", ["sweep", S, "--grid", "seed=1,2", "--columns", cols, "--out", "{d}/r", "--quiet"],
                 "--columns", (0, 2))
+    # a key no summary of the scenario holds: refused before any point runs
+    for cols in ("nosuch", "latency.ttft.p98", "ttft_p99", "pools.q.load_factor", "classes.x.slo.attainment",
+                 "capacity_band.slower.slo.attainment", "seed", "slo.attainment,nosuch"):
+        yield c("--columns", ["sweep", S, "--grid", "seed=1,2", "--columns", cols, "--out", "{d}/r", "--quiet"],
+                "--columns")
+        yield c("--columns", ["plan", S, "--vary", "fleet.pools.0.replicas=1,2", "--columns", cols,
+                              "--out", "{d}/r", "--quiet"], "--columns")
+    for o in ("latency.ttft.p98", "pools.q.load_factor"):
+        yield c("--objective", ["plan", S, "--vary", "fleet.pools.0.replicas=1,2", "--objective", o,
+                                "--out", "{d}/r", "--quiet"], "--objective")
+        yield c("--constraint", ["saturation", S, "--constraint", o + "<=1", "--out", "{d}/r", "--quiet"],
+                "--constraint")
     for flag, vals in (("--attainment", ("0", "1.5", "-1", "nan", "x")), ("--start", ("0", "-3", "nan", "inf", "x")),
                        ("--tolerance", ("0", "-1", "nan", "inf", "x", "1e9")),
                        ("--rate-path", ("", "nosuch.path", "duration", "fleet.pools.0.replicas", "workload",

@@ -28,7 +28,7 @@ from typing import Any
 from sim.limits import check_points
 from sim.metrics.band import SIDES, capacities, check_pct
 from sim.planning.constraints import Constraint, parse_constraint
-from sim.planning.evaluator import Evaluator, check_metrics, judge
+from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, judge
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import scalar
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
@@ -127,6 +127,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     source = ScenarioSource.from_any(scenario, overrides)
     cons = [Constraint("slo.attainment", ">=", attainment)]
     cons += [parse_constraint(c) for c in constraints]
+    check_metric_names([c.metric for c in cons], source.data)
     if start is None:
         start = _current_rate(source, rate_path)
     if not start > 0:
