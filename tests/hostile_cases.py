@@ -389,6 +389,20 @@ def flag_cases() -> Iterator[Case]:
                    {**files, **more}, "{d}/r", None, (2,))
         yield Case("result folder", f"report: {what}", ["report", "{d}/r"], {**files, **more}, "{d}/r", None, (2,))
     yield Case("result folder", "reprice: missing", ["reprice", "{d}/nowhere"], files, "{d}/nowhere", None, (2,))
+    # sweep, plan, saturation and run pointed at a folder another of them wrote (or a command.json not theirs)
+    argvs = {"sweep": ["--grid", "seed=1,2"], "plan": ["--vary", "fleet.pools.0.replicas=1,2"], "saturation": [],
+             "run": []}
+    marks = {"run": {"r/summary.json": b"{}"}, "sweep": {"r/command.json": b'{"command": "sweep"}'},
+             "plan": {"r/plan.json": b"{}", "r/points/x.json": b"{}"}, "saturation": {"r/saturation.json": b"{}"}}
+    for owner, more in marks.items():
+        for cmd, extra in argvs.items():
+            if cmd != owner:
+                yield Case("result folder", f"{cmd} into a folder of {owner}",
+                           [cmd, S, *extra, "--out", "{d}/r", "--quiet"], {**files, **more}, "--out", None, (2,))
+    for body in (b"junk", b"[]", b'{"command": "rm"}', b"\xff\xfe"):
+        yield Case("result folder", f"sweep into a folder whose command.json is {body[:10]!r}",
+                   ["sweep", S, "--grid", "seed=1,2", "--out", "{d}/r", "--quiet"],
+                   {**files, "r/command.json": body}, "--out", None, (2,))
 
 
 def cases() -> Iterator[Case]:

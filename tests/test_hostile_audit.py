@@ -241,3 +241,70 @@ def test_a_leading_zero_is_ten_not_yaml_1_1_octal_eight(tmp_path):
     from sim.scenario.safe_yaml import load_yaml
 
     assert load_yaml("a: 010\nb: 0x10\nc: 1_000\nd: 0b11\ne: -07\n") == {"a": "010", "b": 16, "c": 1000, "d": 3, "e": "-07"}
+
+
+# ------------------------------------------------------------------ one result folder, one command
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_folder_a_sweep_wrote_is_refused_by_plan_saturation_and_run_and_left_as_it_was(tmp_path, capsys):
+    """plan, sweep and saturation all kept points, scenario.json and figures in --out: pointed at one
+    folder they mixed their results (and the report read whichever file it found first)."""
+    path = _scenario(tmp_path)
+    out = tmp_path / "r"
+    with warnings.catch_warnings():
+        assert main(["sweep", str(path), "--grid", "seed=1,2", "--out", str(out), "--quiet", "--no-figures",
+                     "--executor", "serial"]) == 0
+    capsys.readouterr()
+    assert json.loads((out / "command.json").read_text()) == {"command": "sweep"}
+    before = _tree(out)
+    for cmd, more in (("plan", ["--vary", "fleet.pools.0.replicas=1,2"]), ("saturation", []), ("run", [])):
+        with warnings.catch_warnings():
+            rc = main([cmd, str(path), *more, "--out", str(out), "--quiet"])
+        err = capsys.readouterr().err
+        assert (rc, err) == (2, f"--out: {out} holds the results of fleetsim sweep ({out / 'command.json'}): "
+                                f"fleetsim {cmd} would mix its own with them; give another folder, e.g. "
+                                f"--out {out}-{cmd}\n"), err
+        assert _tree(out) == before
+    with warnings.catch_warnings():     # the sweep's own folder stays its own: a rerun resumes
+        assert main(["sweep", str(path), "--grid", "seed=1,2", "--out", str(out), "--quiet", "--no-figures",
+                     "--executor", "serial"]) == 0
+    assert "2 points (2 reused" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("files,cmd,owner,said", [
+    ({"summary.json": b"{}"}, "sweep", "run", "summary.json"),
+    ({"plan.json": b"{}"}, "saturation", "plan", "plan.json"),
+    ({"saturation.json": b"{}"}, "plan", "saturation", "saturation.json"),
+    ({"sweep.json": b"{}"}, "plan", "sweep", "sweep.json"),
+    ({"command.json": b'{"command": "plan"}', "points/x.json": b"{}"}, "sweep", "plan", "command.json"),
+])
+def test_a_folder_another_command_wrote_is_refused_before_any_point_runs(tmp_path, capsys, files, cmd, owner,
+                                                                         said):
+    """A folder is known by its mark (command.json, written before the first point runs: an interrupted
+    search's folder too) or, written before the mark existed, by its command's result file."""
+    path = _scenario(tmp_path)
+    out = tmp_path / "r"
+    for name, body in files.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(body)
+    more = {"sweep": ["--grid", "seed=1,2"], "plan": ["--vary", "fleet.pools.0.replicas=1,2"]}.get(cmd, [])
+    with warnings.catch_warnings():
+        rc = main([cmd, str(path), *more, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(f"--out: {out} holds the results of fleetsim {owner} ({out / said}): "
+                                      f"fleetsim {cmd} would mix"), err
+    assert _tree(out) == files
+
+
+def test_a_command_json_of_the_users_own_is_not_written_over(tmp_path, capsys):
+    path = _scenario(tmp_path)
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "command.json").write_text("my notes")
+    with warnings.catch_warnings():
+        rc = main(["sweep", str(path), "--grid", "seed=1,2", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(f"--out: {out / 'command.json'}: not the mark of a fleetsim result folder")
+    assert _tree(out) == {"command.json": b"my notes"}

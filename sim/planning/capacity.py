@@ -51,6 +51,7 @@ from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, columns, configurations, labels, parse_knobs
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
+from sim.planning.store import claim_folder
 from sim.planning.table import write_csv, write_json
 
 OBJECTIVES = {"cost": "cost.compute_usd"}
@@ -194,6 +195,8 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     if pct is not None:
         check_scales_capacity(runner)
     out_path = Path(out) if out is not None else None
+    if out_path is not None:
+        claim_folder(out_path, "plan")     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
         judged = Judged(Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan"), cons, pct)
         group_rows, robust_rows = _search(knobs, cons, obj, judged)

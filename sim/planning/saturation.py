@@ -33,6 +33,7 @@ from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import scalar
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
+from sim.planning.store import claim_folder
 from sim.planning.table import write_csv, write_json
 
 RATE_PATH = "workload.arrival.rate"
@@ -137,6 +138,8 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     if pct is not None:
         check_scales_capacity(runner)
     out_path = Path(out) if out is not None else None
+    if out_path is not None:
+        claim_folder(out_path, "saturation")     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
         evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "saturation")
         checked: list[bool] = []

@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputWarning
+from sim.errors import InputError, InputWarning
 from sim.io import atomic_write_text
 
 
@@ -43,6 +43,48 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
+
+
+#: the file saying which command a result folder belongs to, written before its first point runs
+OWNER_FILE = "command.json"
+#: each command's own result file: a folder written before :data:`OWNER_FILE` is known by it
+RESULT_FILES = {"summary.json": "run", "sweep.json": "sweep", "plan.json": "plan", "saturation.json": "saturation"}
+
+
+def folder_owner(root: Path) -> tuple[str | None, str]:
+    """The command whose results ``root`` holds and the file that says so (``(None, "")``: none).
+
+    An :data:`OWNER_FILE` that is not one (a file of the user's own, say) raises :class:`InputError`:
+    nothing is written over it."""
+    marker = root / OWNER_FILE
+    if marker.is_file():
+        try:
+            owner = json.loads(marker.read_bytes()).get("command")
+        except (OSError, ValueError, AttributeError, RecursionError):
+            owner = None
+        if owner not in RESULT_FILES.values():
+            raise InputError(f"--out: {marker}: not the mark of a fleetsim result folder (expected "
+                             f'{{"command": "sweep"}} or another command): the folder is not fleetsim\'s to write '
+                             f"into; give another --out")
+        return owner, str(marker)
+    for name, owner in RESULT_FILES.items():
+        if (root / name).exists():
+            return owner, str(root / name)
+    return None, ""
+
+
+def claim_folder(root: Path, command: str) -> None:
+    """Make ``root`` ``command``'s result folder (:data:`OWNER_FILE`), before any point runs; a folder
+    another command wrote is refused (:class:`InputError` naming it and that command), never written
+    into: its points, ``scenario.json``, figures and report would mix with this command's. The same
+    command's folder is its own (a rerun resumes from its points)."""
+    owner, said = folder_owner(root)
+    if owner is not None and owner != command:
+        raise InputError(f"--out: {root} holds the results of fleetsim {owner} ({said}): fleetsim {command} "
+                         f"would mix its own with them; give another folder, e.g. --out {root}-{command}")
+    if owner is None:
+        root.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(root / OWNER_FILE, {"command": command})
 
 
 class CorruptPointWarning(InputWarning):
