@@ -54,30 +54,34 @@ def _small(tmp_path: Path) -> Path:
     return path
 
 
+COLUMNS = ["sweep", "--grid", "seed=1,2", "--columns"]
+PLAN = ["plan", "--vary", "fleet.pools.0.replicas=1,2"]
+
+
 @pytest.mark.parametrize("argv,expected", [
-    (["sweep", "--grid", "seed=1,2", "--columns", "nosuch"],
+    ([*COLUMNS, "nosuch"],
      "--columns: unknown metric nosuch: must be a numeric summary key such as latency.ttft.p99"),
-    (["sweep", "--grid", "seed=1,2", "--columns", "slo.attainment,ttft_p99"],
+    ([*COLUMNS, "slo.attainment,ttft_p99"],
      "--columns: unknown metric ttft_p99 (did you mean classes.chat.latency.ttft.p99 or latency.ttft.p99?)"),
-    (["sweep", "--grid", "seed=1,2", "--columns", "latency.ttft.p98"],
+    ([*COLUMNS, "latency.ttft.p98"],
      "--columns: unknown metric latency.ttft.p98 (not a key of the summary block latency; did you mean "
      "latency.ttft.p99 or latency.ttft.p90 or latency.ttft.p50?)"),
-    (["sweep", "--grid", "seed=1,2", "--columns", "pools.q.load_factor"],
+    ([*COLUMNS, "pools.q.load_factor"],
      "--columns: unknown metric pools.q.load_factor (the scenario has no pool 'q' (its pools: p); did you mean "
      "pools.p.load_factor?)"),
-    (["sweep", "--grid", "seed=1,2", "--columns", "classes.chta.slo.attainment"],
+    ([*COLUMNS, "classes.chta.slo.attainment"],
      "--columns: unknown metric classes.chta.slo.attainment (the scenario has no workload class 'chta' "
      "(its classes: chat); did you mean classes.chat.slo.attainment or classes.chat.slo.ttft_s?)"),
-    (["sweep", "--grid", "seed=1,2", "--columns", "capacity_band.slower.slo.attainment"],
+    ([*COLUMNS, "capacity_band.slower.slo.attainment"],
      "--columns: unknown metric capacity_band.slower.slo.attainment (the capacity band's keys are there only "
      "with --capacity-band)"),
-    (["sweep", "--grid", "seed=1,2", "--columns", "seed"],
+    ([*COLUMNS, "seed"],
      "--columns: unknown metric seed (seed differs between the replications of a configuration"),
-    (["plan", "--vary", "fleet.pools.0.replicas=1,2", "--columns", "nosuch"],
+    ([*PLAN, "--columns", "nosuch"],
      "--columns: unknown metric nosuch: must be"),
-    (["plan", "--vary", "fleet.pools.0.replicas=1,2", "--objective", "nosuch"],
+    ([*PLAN, "--objective", "nosuch"],
      "--objective: unknown metric nosuch: must be"),
-    (["plan", "--vary", "fleet.pools.0.replicas=1,2", "--constraint", "latency.ttft.p98<=1"],
+    ([*PLAN, "--constraint", "latency.ttft.p98<=1"],
      "--constraint: unknown metric latency.ttft.p98 (not a key of the summary block latency"),
     (["saturation", "--constraint", "pools.x.load_factor<=1"],
      "--constraint: unknown metric pools.x.load_factor (the scenario has no pool 'x' (its pools: p)"),
