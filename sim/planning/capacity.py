@@ -198,7 +198,8 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     if out_path is not None:
         claim_folder(out_path, "plan")     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
-        judged = Judged(Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan"), cons, pct)
+        evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan", "plan")
+        judged = Judged(evaluate, cons, pct)
         group_rows, robust_rows = _search(knobs, cons, obj, judged)
         evaluated = judged([tuple(r["overrides"]) for r in judged.evaluate.rows()])    # all stored: nothing runs
     ranked = lambda key: (lambda r: (not key(r), _num(r.get(f"{obj}.mean"))))

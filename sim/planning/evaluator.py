@@ -29,12 +29,12 @@ class Evaluator:
 
     def __init__(self, source: ScenarioSource, runner: Runner, executor: SerialExecutor,
                  seeds: int, out: Path | None, validate: bool, progress: bool = False,
-                 desc: str = "runs") -> None:
+                 desc: str = "runs", command: str | None = None) -> None:
         self.source = source
         self.runner = runner
         self.executor = executor
         self.seeds = seeds
-        self.store = PointStore(out)
+        self.store = PointStore(out, command)     # (``command``: whose result folder ``out`` is)
         self.validate = validate
         self.progress = progress
         self.desc = desc

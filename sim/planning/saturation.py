@@ -141,7 +141,8 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     if out_path is not None:
         claim_folder(out_path, "saturation")     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
-        evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "saturation")
+        evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "saturation",
+                             "saturation")
         checked: list[bool] = []
 
         def prober(capacity: float, probes: list[dict[str, Any]]):

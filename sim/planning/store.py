@@ -74,17 +74,14 @@ def folder_owner(root: Path) -> tuple[str | None, str]:
 
 
 def claim_folder(root: Path, command: str) -> None:
-    """Make ``root`` ``command``'s result folder (:data:`OWNER_FILE`), before any point runs; a folder
-    another command wrote is refused (:class:`InputError` naming it and that command), never written
-    into: its points, ``scenario.json``, figures and report would mix with this command's. The same
-    command's folder is its own (a rerun resumes from its points)."""
+    """Before any point runs: refuse ``root`` if another command wrote it (:class:`InputError` naming it
+    and that command), never writing into it: its points, ``scenario.json``, figures and report would
+    mix with this command's. The same command's folder is its own (a rerun resumes from its points).
+    Nothing is written here: the store marks the folder (:data:`OWNER_FILE`) with its first point."""
     owner, said = folder_owner(root)
     if owner is not None and owner != command:
         raise InputError(f"--out: {root} holds the results of fleetsim {owner} ({said}): fleetsim {command} "
                          f"would mix its own with them; give another folder, e.g. --out {root}-{command}")
-    if owner is None:
-        root.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(root / OWNER_FILE, {"command": command})
 
 
 class CorruptPointWarning(InputWarning):
@@ -92,10 +89,12 @@ class CorruptPointWarning(InputWarning):
 
 
 class PointStore:
-    """Finished points under ``root/points/<key>.json``; ``root=None`` keeps them in memory."""
+    """Finished points under ``root/points/<key>.json``; ``root=None`` keeps them in memory. With a
+    ``command``, the folder is marked as that command's (:data:`OWNER_FILE`) before its first point."""
 
-    def __init__(self, root: Path | str | None) -> None:
+    def __init__(self, root: Path | str | None, command: str | None = None) -> None:
         self.root = Path(root) if root is not None else None
+        self.command = command
         self._memory: dict[str, dict] = {}
 
     def _path(self, key: str) -> Path:
@@ -147,5 +146,7 @@ class PointStore:
         key = record["key"]
         if self.root is None:
             self._memory[key] = record
-        else:
-            write_json_atomic(self._path(key), record)
+            return
+        if self.command and not (self.root / OWNER_FILE).exists():
+            write_json_atomic(self.root / OWNER_FILE, {"command": self.command})
+        write_json_atomic(self._path(key), record)

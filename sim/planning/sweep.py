@@ -159,7 +159,7 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     if capacity_band is not None:
         runner, points = banded(runner, points, capacity_band)
     out_path = Path(out) if out is not None else None
-    store = PointStore(out_path)
+    store = PointStore(out_path, command="sweep")
     if out_path is not None:
         claim_folder(out_path, "sweep")     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
