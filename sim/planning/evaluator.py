@@ -181,6 +181,7 @@ def check_metric_names(metrics: Sequence[str], data: Any, varied: Sequence[str] 
                                 for p in varied)
     pools = None if renamed("fleet.pools") else pools
     classes = None if renamed("workload.classes") else classes
+
     def problem(m: str) -> str | None:
         if band is False and m.split(".")[0] == "capacity_band":
             return "the capacity band's keys are there only with --capacity-band"
