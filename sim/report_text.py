@@ -171,8 +171,16 @@ UTILIZATION = (("gpu_busy", "GPU busy"), ("kv_cache_mean", "KV cache mean"), ("m
 
 
 def net_share(cashflow: dict) -> str:
-    """The revenue share netted (received − paid) on both bases, as the provider sees it:
-    ``paid $491.51M accrual, paid $321.24M cash (outstanding $170.26M)``."""
+    """The revenue share netted (received − paid) on both bases, as the provider sees it; a negative
+    net is paid, and what the cash basis has not settled by the end is said as owed (the numbers here
+    are made up, not any scenario's output):
+
+        >>> net_share({"revenue_share_net": -500e6, "cash_revenue_share_net": -320e6,
+        ...            "revenue_share_outstanding": -180e6})
+        'paid $500M accrual, paid $320M cash (owed to the partner at the end: $180M)'
+        >>> net_share({"revenue_share_net": 1200.0})
+        'received $1,200.00 accrual, - cash'
+    """
     def one(v) -> str:
         if not isinstance(v, (int, float)):
             return "-"

@@ -279,6 +279,13 @@ def referenced_file_cases() -> Iterator[Case]:
             files["s.yaml"] = _dump(sc)
             yield _validate(files, "referenced file", f"{target}: {what}", where, (0, 2) if label == "truncated"
                             else (2,))
+    # a config.json without one of its keys: a required one is said missing, naming the file and the key
+    for key in HF_LLAMA:
+        sc = _small()
+        sc["model"] = {"hf_config": "config.json"}
+        body = json.dumps({k: v for k, v in HF_LLAMA.items() if k != key}).encode()
+        yield Case("referenced file", f"hf_config: without {key}", ["validate", "{d}/s.yaml"],
+                   {"s.yaml": _dump(sc), "config.json": body}, "{d}/s.yaml", "model.hf_config", (0, 2))
 
 
 # ------------------------------------------------------------------------------ command-line flags
@@ -323,12 +330,25 @@ def flag_cases() -> Iterator[Case]:
     for o in ("", "nosuch", "cost;rm"):
         yield c("--objective", ["plan", S, "--vary", "fleet.pools.0.replicas=1,2", "--objective", o,
                                 "--out", "{d}/r", "--quiet"], "--objective")
-    for cols in ("", "nosuch", ",,,"):
+    for cols in ("", ",,,"):
         yield c("--columns", ["sweep", S, "--grid", "seed=1,2", "--columns", cols, "--out", "{d}/r", "--quiet"],
                 "--columns", (0, 2))
+    # a key no summary of the scenario holds: refused before any point runs
+    for cols in ("nosuch", "latency.ttft.p98", "ttft_p99", "pools.q.load_factor", "classes.x.slo.attainment",
+                 "capacity_band.slower.slo.attainment", "seed", "slo.attainment,nosuch"):
+        yield c("--columns", ["sweep", S, "--grid", "seed=1,2", "--columns", cols, "--out", "{d}/r", "--quiet"],
+                "--columns")
+        yield c("--columns", ["plan", S, "--vary", "fleet.pools.0.replicas=1,2", "--columns", cols,
+                              "--out", "{d}/r", "--quiet"], "--columns")
+    for o in ("latency.ttft.p98", "pools.q.load_factor"):
+        yield c("--objective", ["plan", S, "--vary", "fleet.pools.0.replicas=1,2", "--objective", o,
+                                "--out", "{d}/r", "--quiet"], "--objective")
+        yield c("--constraint", ["saturation", S, "--constraint", o + "<=1", "--out", "{d}/r", "--quiet"],
+                "--constraint")
     for flag, vals in (("--attainment", ("0", "1.5", "-1", "nan", "x")), ("--start", ("0", "-3", "nan", "inf", "x")),
                        ("--tolerance", ("0", "-1", "nan", "inf", "x", "1e9")),
-                       ("--rate-path", ("", "nosuch.path", "duration", "fleet.pools.0.replicas", "workload"))):
+                       ("--rate-path", ("", "nosuch.path", "duration", "fleet.pools.0.replicas", "workload",
+                                       "workload.prompt_tokens.value", "workload.arrival.rates.x"))):
         for v in vals:
             yield c("saturation flags", ["saturation", S, flag, v, "--out", "{d}/r", "--quiet"], flag)
     yield c("saturation flags", ["saturation", S, "--scheduler", "127.0.0.1:1", "--executor", "dask",
@@ -369,6 +389,20 @@ def flag_cases() -> Iterator[Case]:
                    {**files, **more}, "{d}/r", None, (2,))
         yield Case("result folder", f"report: {what}", ["report", "{d}/r"], {**files, **more}, "{d}/r", None, (2,))
     yield Case("result folder", "reprice: missing", ["reprice", "{d}/nowhere"], files, "{d}/nowhere", None, (2,))
+    # sweep, plan, saturation and run pointed at a folder another of them wrote (or a command.json not theirs)
+    argvs = {"sweep": ["--grid", "seed=1,2"], "plan": ["--vary", "fleet.pools.0.replicas=1,2"], "saturation": [],
+             "run": []}
+    marks = {"run": {"r/summary.json": b"{}"}, "sweep": {"r/command.json": b'{"command": "sweep"}'},
+             "plan": {"r/plan.json": b"{}", "r/points/x.json": b"{}"}, "saturation": {"r/saturation.json": b"{}"}}
+    for owner, more in marks.items():
+        for cmd, extra in argvs.items():
+            if cmd != owner:
+                yield Case("result folder", f"{cmd} into a folder of {owner}",
+                           [cmd, S, *extra, "--out", "{d}/r", "--quiet"], {**files, **more}, "--out", None, (2,))
+    for body in (b"junk", b"[]", b'{"command": "rm"}', b"\xff\xfe"):
+        yield Case("result folder", f"sweep into a folder whose command.json is {body[:10]!r}",
+                   ["sweep", S, "--grid", "seed=1,2", "--out", "{d}/r", "--quiet"],
+                   {**files, "r/command.json": body}, "--out", None, (2,))
 
 
 def cases() -> Iterator[Case]:

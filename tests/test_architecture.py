@@ -163,3 +163,55 @@ def test_a_family_specific_key_in_another_family_is_refused():
            "intermediate_size": 128, "vocab_size": 100, "moe_layer_freq": 2}
     with pytest.raises(InputError, match="moe_layer_freq: unknown key for model_type llama"):
         hf_fields(cfg)
+
+
+HF_DATA = sorted((__import__("pathlib").Path(__file__).resolve().parents[1] / "sim/scenario/data/hf").glob("*.json"))
+
+
+def _required_keys():
+    """(published config, key) for every key whose absence the reader refuses."""
+    from sim.scenario.hf_config import read_hf_config
+
+    for path in HF_DATA:
+        cfg = json.loads(path.read_text())
+        for key in cfg:
+            if key == "model_type":
+                continue
+            try:
+                hf_fields({k: v for k, v in cfg.items() if k != key}, "c.json")
+            except InputError:
+                yield path, key
+        read_hf_config(path)
+
+
+REQUIRED = list(_required_keys())
+
+
+@pytest.mark.parametrize("path,key", REQUIRED, ids=[f"{p.stem}-{k}" for p, k in REQUIRED])
+def test_a_missing_required_hf_key_is_named_with_what_it_is_for(tmp_path, path, key):
+    """A config.json without num_attention_heads said 'num_attention_heads: required for this model_type'
+    and, besides, 'head_dim: required' (a key the file never needed): one line now, naming the file, the
+    key and what the model reads it for."""
+    from sim.scenario.hf_config import NEEDED, read_hf_config
+
+    cfg = json.loads(path.read_text())
+    cfg.pop(key)
+    f = tmp_path / "config.json"
+    f.write_text(json.dumps(cfg))
+    with pytest.raises(InputError) as err:
+        read_hf_config(f)
+    assert str(err.value) == f"{f}: {key}: missing: {NEEDED[key]}; model_type {cfg['model_type']} requires it"
+
+
+def test_every_key_said_missing_is_one_a_published_config_requires():
+    """NEEDED holds no key the reader never asks for, and every required key is in it (the test above)."""
+    from sim.scenario.hf_config import NEEDED
+
+    assert {k for _, k in REQUIRED} | {"head_dim"} == set(NEEDED)
+    cfg = {"model_type": "llama", "hidden_size": 100, "num_attention_heads": 3, "num_hidden_layers": 2,
+           "intermediate_size": 128, "vocab_size": 100}
+    with pytest.raises(InputError, match=r"^c.json: head_dim: missing: the size of one attention head .* "
+                                         r"hidden_size is not a multiple of num_attention_heads"):
+        hf_fields(cfg, "c.json")
+    with pytest.raises(InputError, match=r"^c.json: model_type: missing: it names the architecture family"):
+        hf_fields({k: v for k, v in cfg.items() if k != "model_type"}, "c.json")

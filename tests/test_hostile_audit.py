@@ -10,6 +10,7 @@ and the field. The default run takes a sample that touches every class of input;
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -30,6 +31,7 @@ def _failures(cases, tmp_path_factory) -> tuple[Counter, list[str]]:
         folder = tmp_path_factory.mktemp("case")
         rc, err = hc.run(case, folder)
         problem = hc.judge(case, rc, err, folder)
+        shutil.rmtree(folder, ignore_errors=True)   # ~16,000 cases, a 20 MB file in some: keep the disk bounded
         tried[case.kind] += 1
         if problem:
             failed.append(f"[{case.kind}] {case.name[:200]}: {problem[:800]}")
@@ -206,6 +208,31 @@ def test_a_saturation_search_flag_out_of_range_is_refused_at_the_flag(tmp_path, 
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("value", ["duration", "fleet.pools.0.replicas", "workload", "workload.prompt_tokens.value",
+                                   "nosuch.rate", "workload..rate", ""])
+def test_a_rate_path_that_names_no_arrival_rate_is_refused_before_any_run(tmp_path, capsys, value):
+    """``--rate-path duration`` was searched like a rate: every probe twice as long as the last (60 s to
+    245,760 s in 13 probes, 0.9 GB and doubling), the slow audit's 14 GB peak."""
+    path = _scenario(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["saturation", str(path), "--rate-path", value, "--out", str(tmp_path / "r"), "--quiet"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err, err
+    assert (f"argument --rate-path: must name an arrival rate: a field rate, mean_rate, rates.N or rate_scale "
+            f"under workload, e.g. workload.arrival.rate (got {value!r})") in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_rate_path_under_workload_is_searched(tmp_path):
+    from sim.planning.saturation import check_rate_path, saturation
+
+    for ok in ("workload.arrival.rate", "workload.classes.1.arrival.rate", "workload.arrival.mean_rate",
+               "workload.arrival.rates.0", "workload.arrival.rate_scale"):
+        assert check_rate_path(ok) == ok
+    with pytest.raises(ValueError, match="must name an arrival rate"):
+        saturation(str(_scenario(tmp_path)), rate_path="duration")
+
+
 def test_a_leading_zero_is_ten_not_yaml_1_1_octal_eight(tmp_path):
     """YAML 1.1 read ``replicas: 010`` as octal 8; YAML 1.2 (and this loader) reads ten; a name stays text."""
     from sim.scenario.load import load_scenario
@@ -216,3 +243,70 @@ def test_a_leading_zero_is_ten_not_yaml_1_1_octal_eight(tmp_path):
     from sim.scenario.safe_yaml import load_yaml
 
     assert load_yaml("a: 010\nb: 0x10\nc: 1_000\nd: 0b11\ne: -07\n") == {"a": "010", "b": 16, "c": 1000, "d": 3, "e": "-07"}
+
+
+# ------------------------------------------------------------------ one result folder, one command
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_folder_a_sweep_wrote_is_refused_by_plan_saturation_and_run_and_left_as_it_was(tmp_path, capsys):
+    """plan, sweep and saturation all kept points, scenario.json and figures in --out: pointed at one
+    folder they mixed their results (and the report read whichever file it found first)."""
+    path = _scenario(tmp_path)
+    out = tmp_path / "r"
+    with warnings.catch_warnings():
+        assert main(["sweep", str(path), "--grid", "seed=1,2", "--out", str(out), "--quiet", "--no-figures",
+                     "--executor", "serial"]) == 0
+    capsys.readouterr()
+    assert json.loads((out / "command.json").read_text()) == {"command": "sweep"}
+    before = _tree(out)
+    for cmd, more in (("plan", ["--vary", "fleet.pools.0.replicas=1,2"]), ("saturation", []), ("run", [])):
+        with warnings.catch_warnings():
+            rc = main([cmd, str(path), *more, "--out", str(out), "--quiet"])
+        err = capsys.readouterr().err
+        assert (rc, err) == (2, f"--out: {out} holds the results of fleetsim sweep ({out / 'command.json'}): "
+                                f"fleetsim {cmd} would mix its own with them; give another folder, e.g. "
+                                f"--out {out}-{cmd}\n"), err
+        assert _tree(out) == before
+    with warnings.catch_warnings():     # the sweep's own folder stays its own: a rerun resumes
+        assert main(["sweep", str(path), "--grid", "seed=1,2", "--out", str(out), "--quiet", "--no-figures",
+                     "--executor", "serial"]) == 0
+    assert "2 points (2 reused" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("files,cmd,owner,said", [
+    ({"summary.json": b"{}"}, "sweep", "run", "summary.json"),
+    ({"plan.json": b"{}"}, "saturation", "plan", "plan.json"),
+    ({"saturation.json": b"{}"}, "plan", "saturation", "saturation.json"),
+    ({"sweep.json": b"{}"}, "plan", "sweep", "sweep.json"),
+    ({"command.json": b'{"command": "plan"}', "points/x.json": b"{}"}, "sweep", "plan", "command.json"),
+])
+def test_a_folder_another_command_wrote_is_refused_before_any_point_runs(tmp_path, capsys, files, cmd, owner,
+                                                                         said):
+    """A folder is known by its mark (command.json, written before the first point runs: an interrupted
+    search's folder too) or, written before the mark existed, by its command's result file."""
+    path = _scenario(tmp_path)
+    out = tmp_path / "r"
+    for name, body in files.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(body)
+    more = {"sweep": ["--grid", "seed=1,2"], "plan": ["--vary", "fleet.pools.0.replicas=1,2"]}.get(cmd, [])
+    with warnings.catch_warnings():
+        rc = main([cmd, str(path), *more, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(f"--out: {out} holds the results of fleetsim {owner} ({out / said}): "
+                                      f"fleetsim {cmd} would mix"), err
+    assert _tree(out) == files
+
+
+def test_a_command_json_of_the_users_own_is_not_written_over(tmp_path, capsys):
+    path = _scenario(tmp_path)
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "command.json").write_text("my notes")
+    with warnings.catch_warnings():
+        rc = main(["sweep", str(path), "--grid", "seed=1,2", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(f"--out: {out / 'command.json'}: not the mark of a fleetsim result folder")
+    assert _tree(out) == {"command.json": b"my notes"}

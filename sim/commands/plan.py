@@ -23,7 +23,7 @@ import sys
 
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT
-from sim.planning.cli_support import add_common_arguments, default_out, guarded, kept_points, reused_note
+from sim.planning.cli_support import add_common_arguments, columns_known, default_out, guarded, kept_points, reused_note
 from sim.planning.constraints import ConstraintError, UnknownMetricError
 from sim.planning.knobs import KnobError
 from sim.planning.table import text_table
@@ -62,6 +62,8 @@ def main(args: argparse.Namespace) -> int:
         from sim.humanize import plural
         from sim.planning.planner import COLUMNS, parse_columns, plain, planner_cells, planner_values
 
+        if not columns_known(args, "--vary"):
+            return 2
         out = default_out(args, "plan")
         check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
         try:

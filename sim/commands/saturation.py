@@ -66,6 +66,15 @@ def _tolerance(text: str) -> float:
     return v
 
 
+def _rate_path(text: str) -> str:
+    from sim.planning.saturation import check_rate_path
+
+    try:
+        return check_rate_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "saturation")
     parser.add_argument("--attainment", type=_fraction, default=0.99,
@@ -76,8 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="first rate to try, requests/s (default: the scenario's)")
     parser.add_argument("--tolerance", type=_tolerance, default=0.02,
                         help="stop when the bracket is within this relative width, in (0, 1) (default 0.02)")
-    parser.add_argument("--rate-path", default="workload.arrival.rate", metavar="PATH",
-                        help="the field holding the arrival rate (default workload.arrival.rate)")
+    parser.add_argument("--rate-path", type=_rate_path, default="workload.arrival.rate", metavar="PATH",
+                        help="the field holding the arrival rate: rate, mean_rate, rates.N or rate_scale under "
+                             "workload (default workload.arrival.rate)")
     parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
                         help=f"search twice more, with the model's capacity PCT %% lower and higher (default "
                              f"{DEFAULT_PCT:g}, about the step-time model's throughput error): the rate is printed "

@@ -18,7 +18,7 @@ import sys
 
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
-from sim.planning.cli_support import add_common_arguments, default_out, guarded, kept_points
+from sim.planning.cli_support import add_common_arguments, columns_known, default_out, guarded, kept_points
 from sim.planning.constraints import ConstraintError
 from sim.planning.knobs import KnobError
 from sim.planning.table import text_table
@@ -76,6 +76,8 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.sweep import sweep
 
         shown = parse_columns(args.columns) or list(SHOWN)
+        if not columns_known(args, "--grid"):
+            return 2
         out = default_out(args, "sweep")
         check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
         try:

@@ -73,3 +73,84 @@ def natural_range(key: str) -> tuple[float, float]:
             or block == "cashflow" and len(parts) == 2 and last in NON_NEGATIVE_CASHFLOW):
         return 0.0, math.inf
     return -math.inf, math.inf
+
+
+# ------------------------------------------------------------------ the keys a summary holds
+#: the summary's top-level keys holding numbers (a block, or a number itself); ``engine``,
+#: ``scenario`` and ``repriced`` hold text
+SUMMARY_BLOCKS = ("requests", "latency", "throughput", "slo", "utilization", "stability", "gpu_hours", "cost",
+                  "cashflow", "pools", "classes", "workload", "disaggregation", "autoscale", "failures",
+                  "fidelity", "capacity_band", "simulated_seconds")
+#: top-level numbers no table holds: they differ between replications of one configuration
+PER_RUN_KEYS = ("seed", "wall_seconds")
+#: the latency measures and their statistics (``latency.ttft.p99``; a class's block has no ``itl``)
+LATENCY_KEYS = tuple(f"latency.{m}.{s}" for m in ("ttft", "tpot", "itl", "e2e", "queue")
+                     for s in ("mean", "p50", "p90", "p99"))
+#: every numeric key of the blocks whose keys name no pool, class or period: the whole block
+FIXED_KEYS = frozenset({
+    *LATENCY_KEYS,
+    "requests.arrived", "requests.completed", "requests.rejected", "requests.in_flight", "requests.failed",
+    "requests.preemptions",
+    "throughput.requests_per_s", "throughput.input_tokens_per_s", "throughput.output_tokens_per_s",
+    "slo.attainment", "slo.goodput_rps", "slo.ttft_s", "slo.tpot_s",
+    "utilization.gpu_busy", "utilization.kv_cache_mean", "utilization.mfu", "utilization.mbu",
+    "utilization.load_factor",
+    "stability.window_s", "stability.arrival_rate_per_s", "stability.backlog_growth_per_s",
+    "stability.in_flight_at_end", "stability.in_flight_peak", "stability.offered_load_factor",
+    "stability.resolution",
+    "gpu_hours.busy", "gpu_hours.provisioned",
+    "simulated_seconds",
+})
+#: the blocks of a workload class's own summary (``classes.<name>.slo.attainment``), keyed as the fleet's
+CLASS_BLOCKS = ("requests", "latency", "throughput", "slo")
+#: the sides of the capacity band, each a summary (``capacity_band.slower.latency.ttft.p99``) with its
+#: capacity scale and load factor (``capacity_band.slower.load_factor``; :func:`sim.metrics.band.side`)
+BAND_SIDES = ("slower", "faster")
+BAND_SIDE_KEYS = ("capacity", "load_factor")
+
+
+def summary_key_problem(key: str, pools: tuple[str, ...] | None = None,
+                        classes: tuple[str, ...] | None = None) -> str | None:
+    """Why ``key`` (dotted) can be no numeric key of a run's summary, or ``None`` when it may be one.
+
+    Decided from :data:`SUMMARY_BLOCKS` and :data:`FIXED_KEYS`, and from the scenario's pool and
+    workload class names where given (``pools.<name>...``, ``classes.<name>...``); keys of the other
+    blocks (cost, cashflow, autoscale, ...) are named after pools, classes and periods, and only a
+    run says whether one is there.
+
+    >>> summary_key_problem("latency.ttft.p99") is None, summary_key_problem("pools.a.load_factor", ("a",)) is None
+    (True, True)
+    >>> summary_key_problem("nosuch")
+    "the summary has no block 'nosuch'"
+    >>> summary_key_problem("latency.ttft.p98")
+    'not a key of the summary block latency'
+    >>> summary_key_problem("classes.bulk.slo.attainment", classes=("chat",))
+    "the scenario has no workload class 'bulk' (its classes: chat)"
+    """
+    parts = key.split(".")
+    head = parts[0]
+    if head == "capacity_band" and len(parts) > 2 and parts[1] in BAND_SIDES:
+        rest = ".".join(parts[2:])
+        return None if rest in BAND_SIDE_KEYS else summary_key_problem(rest, pools, classes)
+    if head in PER_RUN_KEYS:
+        return f"{head} differs between the replications of a configuration: it is no metric of one"
+    if head not in SUMMARY_BLOCKS:
+        return f"the summary has no block {head!r}"
+    if head in {k.split(".")[0] for k in FIXED_KEYS}:
+        return None if key in FIXED_KEYS else f"not a key of the summary block {head}"
+    for block, names, what, example in (("pools", pools, "pool", "load_factor"),
+                                        ("classes", classes, "workload class", "slo.attainment")):
+        if head != block or names is None:
+            continue
+        if len(parts) < 3 and names:
+            return f"a {what}'s metric is {block}.<name>.<key>, e.g. {block}.{names[0]}.{example}"
+        if not names:
+            return f"the scenario has no {block} block: it lists no {what}"
+        if parts[1] not in names:
+            return f"the scenario has no {what} {parts[1]!r} (its {block}: {', '.join(names)})"
+        if block == "classes":
+            rest = ".".join(parts[2:])
+            if parts[2] not in CLASS_BLOCKS:
+                return f"a class's block holds {', '.join(CLASS_BLOCKS)} (got {parts[2]!r})"
+            return summary_key_problem(rest)
+    return None

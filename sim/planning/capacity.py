@@ -46,11 +46,12 @@ from typing import Any
 from sim.limits import check_points
 from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
-from sim.planning.evaluator import Evaluator, check_metrics, judge, unmet
+from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, judge, unmet
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, columns, configurations, labels, parse_knobs
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
+from sim.planning.store import claim_folder
 from sim.planning.table import write_csv, write_json
 
 OBJECTIVES = {"cost": "cost.compute_usd"}
@@ -187,14 +188,18 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     knobs = parse_knobs(vary)
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
     obj = _objective_key(objective)
+    check_metric_names([obj, *(c.metric for c in cons)], source.data, [p for k in knobs for p in k.paths])
     check_points(most_configurations(knobs, pct is not None), seeds, source=source.source, knobs="--vary",
                  most=True)     # before a group is built: enumerated knobs multiply
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     if pct is not None:
         check_scales_capacity(runner)
     out_path = Path(out) if out is not None else None
+    if out_path is not None:
+        claim_folder(out_path, "plan")     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
-        judged = Judged(Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan"), cons, pct)
+        evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan", "plan")
+        judged = Judged(evaluate, cons, pct)
         group_rows, robust_rows = _search(knobs, cons, obj, judged)
         evaluated = judged([tuple(r["overrides"]) for r in judged.evaluate.rows()])    # all stored: nothing runs
     ranked = lambda key: (lambda r: (not key(r), _num(r.get(f"{obj}.mean"))))

@@ -49,6 +49,28 @@ def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
                              "sweep points; see README 'Limits')")
 
 
+def columns_known(args: argparse.Namespace, knob_flag: str) -> bool:
+    """Check ``--columns`` against the scenario before any point runs (a key no summary of it can hold
+    is refused: ``--columns: unknown metric ...`` on stderr, ``False``); ``knob_flag`` is the flag
+    whose paths may rename a pool or class. A bad scenario raises as it would at the first run."""
+    from sim.planning.constraints import UnknownMetricError
+    from sim.planning.evaluator import check_metric_names
+    from sim.planning.planner import parse_columns
+    from sim.planning.source import ScenarioSource
+
+    columns = parse_columns(args.columns)
+    if not columns:
+        return True
+    varied = [k.split("=", 1)[0].strip() for k in getattr(args, knob_flag.lstrip("-")) or ()]
+    try:
+        check_metric_names(columns, ScenarioSource.from_any(args.scenario, args.overrides).data, varied,
+                           band=args.capacity_band is not None)
+    except UnknownMetricError as exc:
+        print(f"--columns: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def default_out(args: argparse.Namespace, what: str) -> Path:
     return args.out if args.out is not None else Path("results") / f"{Path(args.scenario).stem}-{what}"
 

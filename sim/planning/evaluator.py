@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.metrics.schema import CLASS_BLOCKS, FIXED_KEYS, PER_RUN_KEYS, SUMMARY_BLOCKS, summary_key_problem
 from sim.planning.constraints import Constraint, UnknownMetricError
 from sim.planning.executors import SerialExecutor
 from sim.planning.knobs import labels
@@ -28,12 +29,12 @@ class Evaluator:
 
     def __init__(self, source: ScenarioSource, runner: Runner, executor: SerialExecutor,
                  seeds: int, out: Path | None, validate: bool, progress: bool = False,
-                 desc: str = "runs") -> None:
+                 desc: str = "runs", command: str | None = None) -> None:
         self.source = source
         self.runner = runner
         self.executor = executor
         self.seeds = seeds
-        self.store = PointStore(out)
+        self.store = PointStore(out, command)     # (``command``: whose result folder ``out`` is)
         self.validate = validate
         self.progress = progress
         self.desc = desc
@@ -166,6 +167,70 @@ def check_metrics(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> Non
             f"unknown metric {', '.join(hints)}: must be a numeric summary key such as {', '.join(examples)} "
             f"(all {len(known)}: the keys of summary.json, dotted, or the columns of sweep.csv without '.mean')",
             missing)
+
+
+def check_metric_names(metrics: Sequence[str], data: Any, varied: Sequence[str] = (),
+                       band: bool | None = None) -> None:
+    """Before any run: raise :class:`~sim.planning.constraints.UnknownMetricError` naming the metrics
+    that can be no summary key of scenario ``data`` (a mapping; :func:`sim.metrics.schema.summary_key_problem`),
+    each with why and the keys it may have meant; the rest are checked against the first run
+    (:func:`check_metrics`). Pool and class names are not checked where a knob (``varied``: its
+    paths) may rename them; ``band`` False refuses ``capacity_band.*`` keys (no band is run)."""
+    pools, classes = scenario_names(data)
+    renamed = lambda block: any(block.startswith(p) or p.startswith(block + ".") and p.endswith(".name")
+                                for p in varied)
+    pools = None if renamed("fleet.pools") else pools
+    classes = None if renamed("workload.classes") else classes
+
+    def problem(m: str) -> str | None:
+        if band is False and m.split(".")[0] == "capacity_band":
+            return "the capacity band's keys are there only with --capacity-band"
+        return summary_key_problem(m, pools, classes)
+
+    bad = [(m, why) for m in dict.fromkeys(metrics) if (why := problem(m))]
+    if not bad:
+        return
+    known = sorted({*FIXED_KEYS, *EXAMPLE_METRICS, *(f"pools.{p}.{k}" for p in pools or () for k in POOL_EXAMPLES),
+                    *(f"classes.{c}.{k}" for c in classes or () for k in FIXED_KEYS
+                      if k.split(".")[0] in CLASS_BLOCKS and not k.startswith("latency.itl"))})
+    close = lambda m: similar_metrics(m, known) or similar_metrics(m.replace("_", "."), known)   # ttft_p99
+
+    def hint(m: str, why: str) -> str:
+        # a name outside every block is said as the late check says it: the examples follow
+        said = [*([why] if m.split(".")[0] in (*SUMMARY_BLOCKS, *PER_RUN_KEYS) else []),
+                *([f"did you mean {' or '.join(c)}?"] if (c := close(m)) else [])]
+        return f"{m} ({'; '.join(said)})" if said else m
+
+    hints = [hint(m, why) for m, why in bad]
+    examples = ", ".join(EXAMPLE_METRICS[:4])
+    raise UnknownMetricError(f"unknown metric {', '.join(hints)}: must be a numeric summary key such as {examples} "
+                             f"(the keys of summary.json, dotted, or the columns of sweep.csv without '.mean')",
+                             [m for m, _ in bad])
+
+
+#: a pool's keys offered when a pool metric looks misspelt
+POOL_EXAMPLES = ("load_factor", "gpu_busy", "replicas", "replicas_mean", "kv_cache_mean")
+
+
+def scenario_names(data: Any) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """The names of scenario ``data``'s pools and workload classes (``None`` for either when not every
+    one is a name written out: the run decides); ``()`` when the workload lists no classes.
+
+        >>> scenario_names({"fleet": {"pools": [{"name": "a"}, {"name": "b"}]}, "workload": {}})
+        (('a', 'b'), ())
+    """
+    def names(items: Any) -> tuple[str, ...] | None:
+        if items is None:
+            return ()
+        if not isinstance(items, list):
+            return None
+        out = tuple(i.get("name") for i in items if isinstance(i, dict))
+        return out if len(out) == len(items) and all(isinstance(n, str) and n for n in out) else None
+
+    data = data if isinstance(data, dict) else {}
+    fleet, workload = data.get("fleet"), data.get("workload")
+    return ((names(fleet.get("pools")) or None) if isinstance(fleet, dict) else None,   # (none: not valid)
+            names(workload.get("classes")) if isinstance(workload, dict) else None)
 
 
 EXAMPLE_METRICS = ("latency.ttft.p99", "latency.tpot.p99", "latency.e2e.p99", "slo.attainment",

@@ -28,14 +28,41 @@ from typing import Any
 from sim.limits import check_points
 from sim.metrics.band import SIDES, capacities, check_pct
 from sim.planning.constraints import Constraint, parse_constraint
-from sim.planning.evaluator import Evaluator, check_metrics, judge
+from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, judge
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import scalar
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
+from sim.planning.store import claim_folder
 from sim.planning.table import write_csv, write_json
 
 RATE_PATH = "workload.arrival.rate"
+
+#: the fields a search may vary: under ``workload``, a rate in requests/s (``rate``, a diurnal
+#: ``mean_rate``, a piecewise ``rates.N``) or a trace's ``rate_scale``
+RATE_KEYS = ("rate", "mean_rate", "rate_scale")
+
+
+def check_rate_path(path: str) -> str:
+    """``path`` if it names an arrival rate (:data:`RATE_KEYS` under ``workload``), else ``ValueError``.
+
+    The search doubles the field it varies while the SLO holds: any other number (``duration``, a
+    replica count) doubles the run's work at every probe and never stops being met, each probe of
+    the 40 twice the last.
+
+        >>> check_rate_path("workload.classes.0.arrival.rate")
+        'workload.classes.0.arrival.rate'
+        >>> check_rate_path("duration")
+        Traceback (most recent call last):
+        ...
+        ValueError: must name an arrival rate: a field rate, mean_rate, rates.N or rate_scale under workload, e.g. workload.arrival.rate (got 'duration')
+    """
+    parts = path.split(".")
+    last = "rates" if len(parts) > 2 and parts[-1].isdigit() and parts[-2] == "rates" else parts[-1]
+    if len(parts) < 2 or parts[0] != "workload" or last not in (*RATE_KEYS, "rates") or "" in parts:
+        raise ValueError(f"must name an arrival rate: a field {', '.join(RATE_KEYS[:2])}, rates.N or "
+                         f"{RATE_KEYS[2]} under workload, e.g. {RATE_PATH} (got {path!r})")
+    return path
 
 HALVINGS_PAST_KEPT_UP = 6
 """How many halvings below the highest rate that failed while the fleet kept up (``stability.stable``
@@ -96,10 +123,12 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
         raise ValueError(f"attainment must be in (0, 1] (got {attainment})")
     if rel_tol <= 0:
         raise ValueError(f"rel_tol must be > 0 (got {rel_tol})")
+    check_rate_path(rate_path)
     pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
     source = ScenarioSource.from_any(scenario, overrides)
     cons = [Constraint("slo.attainment", ">=", attainment)]
     cons += [parse_constraint(c) for c in constraints]
+    check_metric_names([c.metric for c in cons], source.data)
     if start is None:
         start = _current_rate(source, rate_path)
     if not start > 0:
@@ -109,8 +138,11 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     if pct is not None:
         check_scales_capacity(runner)
     out_path = Path(out) if out is not None else None
+    if out_path is not None:
+        claim_folder(out_path, "saturation")     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
-        evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "saturation")
+        evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "saturation",
+                             "saturation")
         checked: list[bool] = []
 
         def prober(capacity: float, probes: list[dict[str, Any]]):

@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputWarning
+from sim.errors import InputError, InputWarning
 from sim.io import atomic_write_text
 
 
@@ -45,15 +45,56 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+#: the file saying which command a result folder belongs to, written before its first point runs
+OWNER_FILE = "command.json"
+#: each command's own result file: a folder written before :data:`OWNER_FILE` is known by it
+RESULT_FILES = {"summary.json": "run", "sweep.json": "sweep", "plan.json": "plan", "saturation.json": "saturation"}
+
+
+def folder_owner(root: Path) -> tuple[str | None, str]:
+    """The command whose results ``root`` holds and the file that says so (``(None, "")``: none).
+
+    An :data:`OWNER_FILE` that is not one (a file of the user's own, say) raises :class:`InputError`:
+    nothing is written over it."""
+    marker = root / OWNER_FILE
+    if marker.is_file():
+        try:
+            owner = json.loads(marker.read_bytes()).get("command")
+        except (OSError, ValueError, AttributeError, RecursionError):
+            owner = None
+        if owner not in RESULT_FILES.values():
+            raise InputError(f"--out: {marker}: not the mark of a fleetsim result folder (expected "
+                             f'{{"command": "sweep"}} or another command): the folder is not fleetsim\'s to write '
+                             f"into; give another --out")
+        return owner, str(marker)
+    for name, owner in RESULT_FILES.items():
+        if (root / name).exists():
+            return owner, str(root / name)
+    return None, ""
+
+
+def claim_folder(root: Path, command: str) -> None:
+    """Before any point runs: refuse ``root`` if another command wrote it (:class:`InputError` naming it
+    and that command), never writing into it: its points, ``scenario.json``, figures and report would
+    mix with this command's. The same command's folder is its own (a rerun resumes from its points).
+    Nothing is written here: the store marks the folder (:data:`OWNER_FILE`) with its first point."""
+    owner, said = folder_owner(root)
+    if owner is not None and owner != command:
+        raise InputError(f"--out: {root} holds the results of fleetsim {owner} ({said}): fleetsim {command} "
+                         f"would mix its own with them; give another folder, e.g. --out {root}-{command}")
+
+
 class CorruptPointWarning(InputWarning):
     """A stored point file was unreadable and has been moved aside (the point runs again)."""
 
 
 class PointStore:
-    """Finished points under ``root/points/<key>.json``; ``root=None`` keeps them in memory."""
+    """Finished points under ``root/points/<key>.json``; ``root=None`` keeps them in memory. With a
+    ``command``, the folder is marked as that command's (:data:`OWNER_FILE`) before its first point."""
 
-    def __init__(self, root: Path | str | None) -> None:
+    def __init__(self, root: Path | str | None, command: str | None = None) -> None:
         self.root = Path(root) if root is not None else None
+        self.command = command
         self._memory: dict[str, dict] = {}
 
     def _path(self, key: str) -> Path:
@@ -105,5 +146,7 @@ class PointStore:
         key = record["key"]
         if self.root is None:
             self._memory[key] = record
-        else:
-            write_json_atomic(self._path(key), record)
+            return
+        if self.command and not (self.root / OWNER_FILE).exists():
+            write_json_atomic(self.root / OWNER_FILE, {"command": self.command})
+        write_json_atomic(self._path(key), record)

@@ -30,7 +30,7 @@ from sim.planning.points import Point, make_points, run_points
 from sim.planning.runner import NO_CAPACITY, Runner, SimulationRunner, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import CONFIDENCE, aggregate, flatten
-from sim.planning.store import PointStore, point_key
+from sim.planning.store import PointStore, claim_folder, point_key
 from sim.planning.table import write_csv, write_json
 
 EXCLUDED_FROM_TABLE = ("wall_seconds",)
@@ -159,7 +159,9 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     if capacity_band is not None:
         runner, points = banded(runner, points, capacity_band)
     out_path = Path(out) if out is not None else None
-    store = PointStore(out_path)
+    store = PointStore(out_path, command="sweep")
+    if out_path is not None:
+        claim_folder(out_path, "sweep")     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
         records = run_points(points, runner, executor=ex, store=store, progress=progress,
                              desc="sweep")

@@ -50,18 +50,52 @@ _INERT = {
 _PLAIN_ACTS = {"relu", "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu"}
 
 
+#: what each key a family requires is, and what the model needs it for (said when it is missing)
+_LAYERS = "the number of transformer layers (n_layers), needed for every layer's weights, FLOPs and KV cache"
+_WIDTH = "the model width (hidden), needed for the size of every weight matrix and activation"
+_MLP = "the MLP width (ffn_hidden), needed for the MLP's weights and FLOPs"
+NEEDED = {
+    "num_hidden_layers": _LAYERS, "n_layer": _LAYERS,
+    "hidden_size": _WIDTH, "n_embd": _WIDTH,
+    "num_attention_heads": "the number of attention heads (n_heads), needed for the attention FLOPs and the head "
+                           "size (hidden_size / num_attention_heads)",
+    "n_head": "the number of attention heads (n_heads), needed for the attention FLOPs and the head size "
+              "(n_embd / n_head)",
+    "vocab_size": "the vocabulary size (vocab), needed for the embedding and output-layer weights and FLOPs",
+    "intermediate_size": _MLP, "ffn_dim": _MLP,
+    "moe_intermediate_size": "one expert's MLP width (ffn_hidden), needed for the experts' weights and FLOPs",
+    "head_dim": "the size of one attention head (head_dim), needed for the attention FLOPs and the KV cache; "
+                "hidden_size is not a multiple of num_attention_heads, so it cannot be derived",
+    "num_local_experts": "the number of experts (n_experts), needed for the experts' weights",
+    "num_experts": "the number of experts (n_experts), needed for the experts' weights",
+    "n_routed_experts": "the number of routed experts (n_experts), needed for the experts' weights",
+    "num_experts_per_tok": "the experts each token is routed to (experts_per_token), needed for the experts' "
+                           "FLOPs and weight reads",
+    "kv_lora_rank": "the rank of the compressed KV (kv_lora_rank), needed for the MLA KV cache and attention FLOPs",
+    "qk_rope_head_dim": "the rotary part of a head (qk_rope_head_dim), needed for the MLA KV cache and attention "
+                        "FLOPs",
+    "qk_nope_head_dim": "the non-rotary part of a head (qk_nope_head_dim), needed for the MLA attention FLOPs",
+    "v_head_dim": "the value head size (v_head_dim), needed for the MLA attention FLOPs and output projection",
+}
+
+
 class _Reader:
     def __init__(self, cfg: Mapping[str, Any], where: str) -> None:
         self.cfg, self.where, self.problems = cfg, where, []
 
     def fail(self, key: str, msg: str) -> None:
-        self.problems.append((key, msg))
+        if all(k != key for k, _ in self.problems):     # a key read twice (DeepSeek's dense MLP) is said once
+            self.problems.append((key, msg))
+
+    def missing(self, key: str) -> None:
+        need = NEEDED.get(key)
+        self.fail(key, f"missing{': ' + need if need else ''}; model_type {self.cfg.get('model_type')} requires it")
 
     def int(self, key: str, default: int | None = None, *, required: bool = True, allow_zero: bool = False) -> int:
         v = self.cfg.get(key, default)
         if v is None:
             if required:
-                self.fail(key, "required for this model_type")
+                self.missing(key)
             return 0
         if isinstance(v, bool) or not isinstance(v, int) or v < 0 or (v == 0 and not allow_zero):
             self.fail(key, f"must be an integer > 0 (got {v!r})")
@@ -74,7 +108,7 @@ class _Reader:
                 return self.int(k)
         if default is not None:
             return default
-        self.fail(keys[0], "required for this model_type")
+        self.missing(keys[0])
         return 0
 
 
@@ -99,6 +133,9 @@ def hf_fields(cfg: Mapping[str, Any], where: str = "config.json") -> dict[str, A
     if not isinstance(cfg, Mapping):
         raise InputError(f"{where}: must be a JSON object (a Hugging Face config.json)")
     mt = cfg.get("model_type")
+    if mt is None:
+        raise InputError(f"{where}: model_type: missing: it names the architecture family the other keys are "
+                         f"read by; supported: {', '.join(FAMILIES)}")
     if mt not in FAMILIES:
         raise InputError(f"{where}: model_type: unsupported {mt!r}; supported: {', '.join(FAMILIES)}")
     r = _Reader(cfg, where)
@@ -138,7 +175,8 @@ def _llama_like(r: _Reader, mt: str, out: dict[str, Any]) -> None:
         r.fail("hidden_act", f"unsupported gated activation {act!r} (silu, gelu)")
     out["activation"] = act
     hd = c.get("head_dim")
-    out["head_dim"] = r.int("head_dim") if hd is not None else (h // nh if nh and h % nh == 0 else r.int("head_dim"))
+    # without hidden_size or the head count (said missing already) there is no head size to ask for
+    out["head_dim"] = r.int("head_dim") if hd is not None or (h and nh and h % nh) else (h // nh if nh else 0)
     out["ffn_hidden"] = r.int("intermediate_size")
     if mt == "mixtral" or mt == "gpt_oss":
         out["n_experts"] = r.int("num_local_experts")
@@ -174,7 +212,7 @@ def _sliding(r: _Reader, mt: str, n_layers: int, out: dict[str, Any]) -> None:
     c = r.cfg
     window = c.get("sliding_window")
     types = c.get("layer_types")
-    if types is not None:
+    if types is not None and n_layers:      # (without num_hidden_layers, said missing, there is no count to check)
         if not isinstance(types, list) or len(types) != n_layers or \
                 not set(types) <= {"sliding_attention", "full_attention"}:
             r.fail("layer_types", f"must list {n_layers} of sliding_attention/full_attention")
@@ -204,7 +242,7 @@ def _opt(r: _Reader, out: dict[str, Any]) -> None:
     out["mlp"], out["norm"] = "plain", "layernorm"
     out["activation"] = str(c.get("activation_function", "relu"))
     out["tied_embeddings"] = bool(c.get("tie_word_embeddings", True))
-    if c.get("word_embed_proj_dim", h) != h:
+    if h and c.get("word_embed_proj_dim", h) != h:
         r.fail("word_embed_proj_dim", f"an embedding projection (OPT-350m) is not modelled: must equal "
                                       f"hidden_size={h} (got {c['word_embed_proj_dim']!r})")
 

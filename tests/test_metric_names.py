@@ -1,0 +1,118 @@
+"""Metric names given to ``sweep --columns``, ``plan --constraint/--objective/--columns`` and
+``saturation --constraint`` are checked against the summary's keys before any point runs
+(:func:`sim.metrics.schema.summary_key_problem`); the keys that only a run can tell (cost, cashflow,
+...) are still checked against the first run."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+import yaml
+
+import hostile_cases as hc
+import sim
+from sim.cli import main
+from sim.metrics.schema import summary_key_problem
+from sim.planning.evaluator import scenario_names
+from sim.planning.sweep import point_row
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name,overrides,band", [
+    ("baseline", ["duration=10m"], 3.0),
+    ("dedicated_long_context", ["duration=10m"], None),
+    ("disaggregated", ["duration=10m"], None),
+    ("failures", ["duration=20m"], None),
+    pytest.param("provider_partner_2024", ["duration=2d"], None, marks=pytest.mark.slow),   # the fluid tier
+])
+def test_every_numeric_key_a_run_reports_passes_the_early_check(name, overrides, band):
+    """The early check refuses no key a run reports (the fixed blocks' lists are complete): every
+    column of a sweep's point row, for scenarios with pools, classes, disaggregation, failures, the
+    fluid tier and the capacity band."""
+    path = ROOT / "scenarios" / f"{name}.yaml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = sim.run(str(path), overrides=overrides, capacity_band=band)
+    pools, classes = scenario_names(yaml.safe_load(path.read_text()))
+    row = point_row({"config": {}, "replication": 0, "seed": 1, "summary": result.summary})
+    keys = [k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and k not in ("replication", "seed")]
+    assert len(keys) > 100
+    assert {k: summary_key_problem(k, pools, classes) for k in keys
+            if summary_key_problem(k, pools, classes)} == {}
+
+
+def _small(tmp_path: Path) -> Path:
+    sc = hc._small()
+    sc["workload"] = {"arrival": {"process": "poisson", "rate": 2},
+                      "classes": [{"name": "chat", "share": 1, "prompt_tokens": {"dist": "fixed", "value": 200},
+                                   "output_tokens": {"dist": "fixed", "value": 20}}]}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    return path
+
+
+COLUMNS = ["sweep", "--grid", "seed=1,2", "--columns"]
+PLAN = ["plan", "--vary", "fleet.pools.0.replicas=1,2"]
+
+
+@pytest.mark.parametrize("argv,expected", [
+    ([*COLUMNS, "nosuch"],
+     "--columns: unknown metric nosuch: must be a numeric summary key such as latency.ttft.p99"),
+    ([*COLUMNS, "slo.attainment,ttft_p99"],
+     "--columns: unknown metric ttft_p99 (did you mean classes.chat.latency.ttft.p99 or latency.ttft.p99?)"),
+    ([*COLUMNS, "latency.ttft.p98"],
+     "--columns: unknown metric latency.ttft.p98 (not a key of the summary block latency; did you mean "
+     "latency.ttft.p99 or latency.ttft.p90 or latency.ttft.p50?)"),
+    ([*COLUMNS, "pools.q.load_factor"],
+     "--columns: unknown metric pools.q.load_factor (the scenario has no pool 'q' (its pools: p); did you mean "
+     "pools.p.load_factor?)"),
+    ([*COLUMNS, "classes.chta.slo.attainment"],
+     "--columns: unknown metric classes.chta.slo.attainment (the scenario has no workload class 'chta' "
+     "(its classes: chat); did you mean classes.chat.slo.attainment or classes.chat.slo.ttft_s?)"),
+    ([*COLUMNS, "capacity_band.slower.slo.attainment"],
+     "--columns: unknown metric capacity_band.slower.slo.attainment (the capacity band's keys are there only "
+     "with --capacity-band)"),
+    ([*COLUMNS, "seed"],
+     "--columns: unknown metric seed (seed differs between the replications of a configuration"),
+    ([*PLAN, "--columns", "nosuch"],
+     "--columns: unknown metric nosuch: must be"),
+    ([*PLAN, "--objective", "nosuch"],
+     "--objective: unknown metric nosuch: must be"),
+    ([*PLAN, "--constraint", "latency.ttft.p98<=1"],
+     "--constraint: unknown metric latency.ttft.p98 (not a key of the summary block latency"),
+    (["saturation", "--constraint", "pools.x.load_factor<=1"],
+     "--constraint: unknown metric pools.x.load_factor (the scenario has no pool 'x' (its pools: p)"),
+])
+def test_a_metric_no_summary_holds_is_refused_before_any_point_runs(tmp_path, capsys, argv, expected):
+    """``sweep --columns nosuch`` ran every point, then warned and exited 0."""
+    path = _small(tmp_path)
+    out = tmp_path / "r"
+    with warnings.catch_warnings():
+        rc = main([argv[0], str(path), *argv[1:], "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(expected), err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (out / "points").exists()
+
+
+def test_a_class_metric_of_a_scenario_without_classes_is_refused(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(hc._small()))
+    rc = main(["sweep", str(path), "--grid", "seed=1,2", "--columns", "classes.chat.slo.attainment",
+               "--out", str(tmp_path / "r"), "--quiet"])
+    assert rc == 2 and capsys.readouterr().err.startswith(
+        "--columns: unknown metric classes.chat.slo.attainment (the scenario has no classes block: it lists no "
+        "workload class)")
+
+
+def test_a_pool_named_by_a_knob_is_left_to_the_run(tmp_path, capsys):
+    """A knob renaming a pool makes names the base scenario does not have: the run decides."""
+    path = _small(tmp_path)
+    with warnings.catch_warnings():
+        rc = main(["sweep", str(path), "--grid", "fleet.pools.0.name=q", "--columns", "pools.q.load_factor",
+                   "--out", str(tmp_path / "r"), "--quiet", "--executor", "serial"])
+    assert rc == 0, capsys.readouterr().err
+    assert "pools.q.load_factor" in capsys.readouterr().out
