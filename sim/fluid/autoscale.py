@@ -20,7 +20,8 @@ read the same way, from the capacity curve at the per-replica load ``rate / n``:
 
 The HPA measures its metric on the replicas already serving, so in one decision it can ask for
 at most ``ceil(n_serving x m_sat / target)`` replicas, ``m_sat`` the metric of a saturated replica
-(``load_factor``: ``max_rps x s``; ``utilization``: 1; ``kv``: the curve's KV use at saturation;
+(``load_factor``: ``max_rps x s``, about 1: both measure the replica's capacity, docs/scaling.md
+"One load factor in both tiers"; ``utilization``: 1; ``kv``: the curve's KV use at saturation;
 ``ttft`` and ``queue`` grow with the backlog, so they have no such bound). While the answer
 above is out of that reach (a ramp), the step is run one ``interval`` at a time, each decision
 reaching only as far as the replicas then ready (:func:`scale_step`): a pool climbs by a factor

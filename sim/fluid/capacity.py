@@ -10,9 +10,10 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
 1. the saturation throughput ``max_rps``: short probes find a rate above capacity (the rate is
    raised x4 until fewer than 85 % of the offered requests complete and a tenth of them are still
    in the system at the end); a run at that rate, raised x4 until it is at least twice the probe's
-   throughput, measures the ``min_requests`` completions after five batch turnovers
-   (:func:`window_rps`), each weighed by its cost against the mean request's
-   (:func:`saturated_rps`: a window that drew long requests completes fewer, but does as much work);
+   throughput, measures the ``min_requests`` completions after ten batch turnovers, more until the
+   throughput's standard error is within 0.5 % of it (:func:`~sim.fluid.saturation.settled_rps`),
+   each weighed by its cost against the mean request's (:func:`saturated_rps`: a window that drew
+   long requests completes fewer, but does as much work);
 2. grid points at ``fractions x max_rps`` (default 2 % ... 95 %, 14 points), each ``max(min_duration_s,
    min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica:
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
@@ -54,7 +55,8 @@ import numpy as np
 from sim.io import cache_dir, code_fingerprint
 from sim.fluid.pinned import curve_mix
 from sim.fluid.curve import CURVE_VERSION, HIST_METRICS, METRICS, STATS, CapacityCurve
-from sim.fluid.saturation import BACKLOG_SHARE, OVERDRIVE, TURNOVERS, saturated_rps, window_rps, work_weights
+from sim.fluid.saturation import (BACKLOG_SHARE, BATCHES, MAX_WINDOW, OVERDRIVE, SETTLED, TURNOVERS, saturated_rps,
+                                  settled_rps, work_weights)
 from sim.fluid.scaled_curve import ratio_row, slo_ratios
 from sim.metrics.schema import COMPLETED, FAILED, REJECTED
 from sim.metrics.summary import RequestStats, inflight_missed
@@ -360,13 +362,23 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
     # TURNOVERS batch turnovers: a saturated batch fills from empty with the short requests first,
     # and until the long ones it holds in steady state are in it, it completes a shorter mix and less
     # work per second (the baseline pool's four replicas: 1 % less over 150 s after 30 s, none after 60 s).
+    # The window then grows until its standard error is within SETTLED of it (:func:`settled_rps`: a
+    # batching replica's completions come in correlated runs), each longer run the same seed's.
     while rate < OVERDRIVE * max_rps:
         rate *= 4.0
-    n = settings.min_requests
-    skip = max(TURNOVERS * lengths["turnover_batch"] * group, n // 3)
-    # the probe's max_rps may be high by its noise: a margin of time, so the run completes skip + n
-    res = _run(template, base_dir, rate, 1.5 * (skip + n) / max_rps + probe / 4, 0.0, settings.seed)
-    max_rps = window_rps(res.records, skip, n, lengths) or max_rps
+    turnover = lengths["turnover_batch"] * group
+    skip = max(TURNOVERS * turnover, settings.min_requests // 3)
+    n = max(settings.min_requests, BATCHES * turnover)     # each of the batch means a turnover at least
+    while True:
+        # the probe's max_rps may be high by its noise: a margin of time, so the run completes skip + n
+        res = _run(template, base_dir, rate, 1.5 * (skip + n) / max_rps + probe / 4, 0.0, settings.seed)
+        got = settled_rps(res.records, skip, n, lengths)
+        if got is None:
+            break
+        max_rps, se = got
+        if se <= SETTLED * max_rps or n >= MAX_WINDOW:
+            break
+        n = min(MAX_WINDOW, 2 * n)
     return max_rps, rate
 
 

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: the curve format and measurement version (part of the cache key; a bump measures every curve again)
-CURVE_VERSION = 9  # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+CURVE_VERSION = 10 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
 # min_requests; 6: measured behind the scenario's router on a group of replicas; 7: a group's grid
 # runs and saturation probes measure the replica-seconds of one replica's (:func:`sim.fluid.capacity.grid_run_length`);
 # 8: SLO-ratio rows, what a scaled capacity reads its attainment from (:mod:`sim.fluid.scaled_curve`)
 # 9: max_rps weighs the saturated window's completions by their cost (:func:`sim.fluid.capacity.saturated_rps`)
+# 10: max_rps after ten batch turnovers, over a window that grows until settled
+# (:func:`sim.fluid.saturation.settled_rps`)
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")

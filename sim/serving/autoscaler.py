@@ -17,11 +17,20 @@ where ``n_serving`` counts replicas that are ready, not failed and not draining,
   replica running one sequence is busy, so under continuous batching this reads ~1 at almost any
   load and the pool climbs to ``max``: prefer ``load_factor``;
 * ``ttft``: mean time to first token (s) of the pool's requests over the last interval: those
-  completed in it, and those still waiting for a first token at their age, the fleet's central
-  queue included (so a growing queue shows at once);
+  completed in it, and those still waiting for a first token at their age, the requests in the
+  fleet's central queue the pool may take included (so a growing queue shows at once): with
+  ``fleet.router.classes``, those of the classes pinned to it and of the classes not pinned, so a
+  class flooding its own pools does not scale another class's pool;
 * ``queue``: outstanding (queued + running) requests per serving replica (Knative's concurrency
   target), plus the fleet's central queue when the router is ``central_queue`` (the requests in it
   the pool may take, when ``fleet.router.classes`` pins classes to pools);
+
+A waiting request several pools may take (a class not pinned, or pinned to several pools) counts
+in full in each of their ``ttft`` and ``queue`` metrics, not a share: each pool's HPA reads the
+shared queue as an external metric, whole, as a Kubernetes deployment's would, and which pool will
+take the request is not known until one of its replicas has a free slot (sharing it would invent a
+split the router does not make). A request a pool may take but cannot hold (a prompt past its
+context) still counts: the pin, not the length, decides where a request waits.
 * ``kv``: mean KV-cache block occupancy of the serving replicas (0..1);
 
 ``queue`` and ``kv`` are averaged over ``SUBSAMPLES`` evenly spaced samples in the interval (the
@@ -97,6 +106,10 @@ class Autoscaler:
         self._prev_rejects = 0
         self._acc = 0.0
         self._n = 0
+        # the classes whose waiting requests this pool's replicas may take (None: every class)
+        sets = getattr(fleet, "class_sets", None)
+        self._classes = None if not sets else frozenset(
+            c for c, s in enumerate(sets) if s is None or pool.index in s.index)
         self.proc = fleet.env.process(self._run())
 
     def _run(self):
@@ -164,8 +177,10 @@ class Autoscaler:
         n, _, _, ttft_sum = self.fleet.pool_done[self.pool.index]
         d_n, d_sum = n - self._prev_done[0], ttft_sum - self._prev_done[1]
         self._prev_done = (n, ttft_sum)
-        mine = (self.pool.index, -1)      # -1: not routed yet (the central queue), as the queue metric counts it
-        ages = [t - r.arrival for r in self.fleet.in_flight.values() if r.pool in mine and r.first_tok < 0]
+        me, classes = self.pool.index, self._classes
+        # pool -1: not routed yet (the central queue), counted where it may go, as the queue metric counts it
+        ages = [t - r.arrival for r in self.fleet.in_flight.values()
+                if r.first_tok < 0 and (r.pool == me or r.pool == -1 and (classes is None or r.cls in classes))]
         count = d_n + len(ages)
         return (d_sum + sum(ages)) / count if count else 0.0
 
