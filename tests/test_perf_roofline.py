@@ -209,7 +209,8 @@ def test_mla_prompt_attention_stays_bf16_with_an_fp8_cache():
     from sim.scenario.catalog import get_gpu, get_model
     rm = RooflineModel(get_model("deepseek-v3"), get_gpu("h200-sxm"), 1, "fp8", "fp8")
     assert rm.prefill_attention_dtype == "bf16"
-    prompt = BatchShape(prefill_tokens=8192, prefill_seqs=1, prefill_attn_pairs=8192 * 8193 / 2, prefill_kv_tokens=8192)
+    prompt = BatchShape(prefill_tokens=8192, prefill_seqs=1, prefill_attn_pairs=8192 * 8193 / 2,
+                        prefill_kv_tokens=8192)
     decode = BatchShape(decode_seqs=64, decode_context_tokens=64 * 4096)
     both = BatchShape(prefill_tokens=8192, prefill_seqs=1, prefill_attn_pairs=8192 * 8193 / 2, prefill_kv_tokens=8192,
                       decode_seqs=64, decode_context_tokens=64 * 4096)

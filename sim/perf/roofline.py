@@ -319,8 +319,9 @@ class RooflineModel(RankParts, PipelineParts):
             pairs, prefill_kv, decode_ctx = self._windowed(prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx)
         kv_bytes = (self._kv_bytes_per_token * ((prefill_kv - prefill_tokens) + (decode_seqs + prefill_tokens))
                     + self._decode_kv_read_bytes_per_token * decode_ctx)
-        attn_s = mx(self._attn_flops_per_pair * (pairs * self._prefill_pair_weight + decode_ctx * self._decode_pair_ratio)
-                    / self._attn_peak, kv_bytes / self._attn_bw)
+        attn_s = mx(self._attn_flops_per_pair
+                    * (pairs * self._prefill_pair_weight + decode_ctx * self._decode_pair_ratio) / self._attn_peak,
+                    kv_bytes / self._attn_bw)
         # + the kernel floors (:meth:`_floors_s`, inlined: this is the engine's per-step path)
         floors = ((self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
                   + self._routing_s)
@@ -507,8 +508,9 @@ class RooflineModel(RankParts, PipelineParts):
                 n, shape.prefill_tokens, shape.prefill_attn_pairs, shape.prefill_kv_tokens, shape.decode_seqs,
                 shape.decode_context_tokens, n_emit)
         else:
-            attention_s = max(self._attn_flops_per_pair * (pairs * self._prefill_pair_weight + ctx * self._decode_pair_ratio)
-                              / self._attn_peak, kv_bytes / self._attn_bw)
+            attention_s = max(self._attn_flops_per_pair
+                              * (pairs * self._prefill_pair_weight + ctx * self._decode_pair_ratio) / self._attn_peak,
+                              kv_bytes / self._attn_bw)
         return StepBreakdown(
             linear_flops=linear_flops, linear_bytes=linear_bytes, attention_flops=attn_flops,
             kv_bytes=kv_bytes, lm_head_flops=lm_flops, lm_head_bytes=self._lm_bytes, activation_bytes=act_bytes,
