@@ -7,8 +7,11 @@ the up-projections absorbed: 128 query heads share one 576-wide latent (512 + 64
 decode call of ``b`` sequences at ``c`` tokens of context does ``2 * h * b * c * (576 + 512)`` FLOPs on
 ``b * c * 576`` KV elements (~240 FLOPs per bf16 KV byte at 128 heads: compute-bound on Hopper and Blackwell, as
 FlashMLA's deep-dive derives). The step model prices it as ``max(FLOPs / attention peak, KV bytes / attention
-bandwidth)`` (:mod:`sim.perf.roofline`), the attention peak being the KV precision's dense peak times the weights'
-calibrated FLOPs factor.
+bandwidth)`` (:mod:`sim.perf.roofline`), the attention peak being the dense peak of the precision the kernel computes
+in times the GPU catalog's attention kernel efficiency of the phase, whatever the weights' precision. Those
+efficiencies are anchored on some of the points below (FlashMLA's 660 TFLOPS on Hopper, CUTLASS MLA's 969 on B200,
+FlashMLA's 1,460 SM100 prefill; ``sim/scenario/data/gpus.yaml``): at those points the table checks the arithmetic,
+at the others (CUTLASS MLA at 2k and 4k tokens, TP8's 16 heads, the FP8 MTP kernels, flash-attn-4) the model.
 
 Precision (which peak applies), as published:
 
@@ -20,7 +23,9 @@ Precision (which peak applies), as published:
   github.com/NVIDIA/TensorRT-LLM docs/source/blogs/tech_blog, commit 02643c1); Hopper: an FP8 FlashMLA kernel
   (FP8 WGMMA, deepseek-ai/FlashMLA PR 54) is TensorRT-LLM's default with an FP8 KV cache (NVIDIA/TensorRT-LLM PR
   3190, 2025-04). So with an FP8 KV cache TensorRT-LLM's decode attention runs at the FP8 peak, as the step model
-  prices it (``kv_dtype`` fp8); every validation row on Hopper keeps a BF16 cache.
+  prices it (``kv_dtype`` fp8); every validation row on Hopper keeps a BF16 cache. The context phase's attention
+  stays BF16 (PR 3190; vLLM and SGLang likewise by default): the model prices MLA prompt attention at the BF16
+  peak whatever the cache (:func:`sim.perf.kernels.prefill_attention_dtype`).
 
 Rates: :data:`DECODE` lists the published decode kernel times at DeepSeek's dimensions (sources on each point),
 :data:`PREFILL` the published prefill (decompressed MLA: 192-wide query-key, 128-wide value heads) rates. No
@@ -47,7 +52,8 @@ MODEL = "deepseek-r1"
 LATENT, ROPE = 512, 64
 """DeepSeek-V3/R1's ``kv_lora_rank`` and ``qk_rope_head_dim``: decode query-key width 576, value width 512."""
 ROW_WEIGHTS = {"h100-sxm": "fp8", "h200-sxm": "fp8", "b200": "fp4", "gb200": "fp4"}
-"""The weight precision the 2025-26 DeepSeek rows run on each GPU (the attention peak takes its calibrated factor)."""
+"""The weight precision the 2025-26 DeepSeek rows run on each GPU (the attention terms do not depend on it; the
+KV bandwidth fraction is still the weights' calibrated ``bw_efficiency``)."""
 
 SRC_FLASHMLA = "github.com/deepseek-ai/FlashMLA README and docs/20250422-new-kernel-deep-dive.md"
 SRC_FLASHMLA_H100 = ("github.com/ai-bot-pro/achatbot/pull/123 (2025-02-24): FlashMLA's tests/test_flash_mla.py on "
@@ -220,10 +226,15 @@ def report_lines(steps: list[dict]) -> list[str]:
     lines = ["**MLA attention kernels against the step model** (`python benchmarks/mla_kernel_rates.py` prints them "
              "as JSON). Precision: DeepSeek's FlashMLA computes its dense decode in BF16 and dequantizes an FP8 cache "
              "to BF16 (README); TensorRT-LLM with an FP8 KV cache quantizes Q and runs FP8 MQA, on Blackwell "
-             "(blog 3) and on Hopper (an FP8 FlashMLA, its default since PR 3190): the KV precision's peak applies, "
-             "as the model prices it. Rates: published decode kernel times at DeepSeek's dimensions (128 heads, "
-             "576/512; FLOPs `2 x rows x batch x context x 1,088`) beside the step model's attention term for the "
-             "same call (the rows' weight precision per GPU: fp8 on Hopper, fp4 on B200). Sources: "
+             "(blog 3) and on Hopper (an FP8 FlashMLA, its default since PR 3190): for decode the KV precision's "
+             "peak applies, as the model prices it; the context phase's attention stays BF16 (PR 3190; vLLM's and "
+             "SGLang's defaults likewise), as the model prices MLA prompt attention whatever the cache. Rates: "
+             "published decode kernel times at DeepSeek's dimensions (128 heads, 576/512; FLOPs "
+             "`2 x rows x batch x context x 1,088`) beside the step model's attention term for the same call (the "
+             "attention peak is the computing precision's times the GPU catalog's attention kernel efficiency, "
+             "anchored on FlashMLA's 660 on Hopper and CUTLASS MLA's 969 on B200 for decode, FlashAttention-3's 616 "
+             "and FlashMLA's SM100 1,460 for prefill: at those points the table checks the arithmetic, elsewhere the "
+             "model). Sources: "
              f"{SRC_FLASHMLA}; {SRC_FLASHMLA_H100}; {SRC_CUTLASS_MLA}; {SRC_TOKENSPEED}.", "",
              "| kernel | measured on | compute | query rows x sequences x context | published | published TFLOPS | "
              "modelled TFLOPS | published / modelled time |",
@@ -267,10 +278,10 @@ def report_lines(steps: list[dict]) -> list[str]:
               f"({cut2k:,.0f}; {rows['cutlass-mla-b200-8k']['published_tflops']:,.0f} at 8,192). Priced at those "
               f"published rates, row 17a's decode attention would take {add_17a:+.1f} ms and 17b's {add_17b:+.1f} ms "
               f"of steps the model leaves {step['17a']['published_ms'] - step['17a']['model_ms']:.0f} and "
-              f"{step['17b']['published_ms'] - step['17b']['model_ms']:.0f} ms short. The attention peak takes the "
-              "weights' calibrated factor: with DeepSeek's own FP8 weights on B200 (no validation row) the model "
-              f"would price BF16 MLA decode at {fp8_weights:,.0f} TFLOPS, {fp8_weights / cut2k:.1f}x CUTLASS MLA's, "
-              "so read such a plan's attention as optimistic. FP8 on Blackwell, the "
+              f"{step['17b']['published_ms'] - step['17b']['model_ms']:.0f} ms short. The attention peak does not "
+              "take the weights' factor: with DeepSeek's own FP8 weights on B200 (no validation row) BF16 MLA decode "
+              f"is priced at {fp8_weights:,.0f} TFLOPS as with the rows' FP4 ({fp8_weights / cut2k:.2f}x CUTLASS "
+              "MLA's rate at 2,048 tokens). FP8 on Blackwell, the "
               f"precision of 17c and 19a-b: no 128-head rate is published; the only published FP8 kernels at "
               f"DeepSeek's dimensions (TP8 with 3 MTP tokens, 64 query rows per KV read, 80k tokens) run "
               f"{mtp[0]['published_over_modelled']:.1f}x (trtllm-gen) and {mtp[1]['published_over_modelled']:.1f}x "
@@ -284,20 +295,19 @@ def report_lines(steps: list[dict]) -> list[str]:
               + " more (the same fractions of the FP8 peak on GB200), "
               + ", ".join(f"{min(added[i]) / gap[i]:.0%}-{max(added[i]) / gap[i]:.0%}" for i in fp8_rows)
               + " of what the model leaves out of their steps. Prefill: the model prices decompressed MLA attention "
-              f"at {fa4[0]['modelled_tflops']:,.0f} TFLOPS on H100/H200 (BF16 cache), "
-              f"{fa4[0]['modelled_tflops'] / max(r['tflops'] for r in fa4) - 1:.0%} above flash-attn-4's best at "
+              f"at {fa4[0]['modelled_tflops']:,.0f} TFLOPS on H100/H200, "
+              f"{fa4[0]['modelled_tflops'] / max(r['tflops'] for r in fa4) - 1:+.0%} against flash-attn-4's best at "
               f"MLA's head dimensions ({min(r['tflops'] for r in fa4):,.0f}-{max(r['tflops'] for r in fa4):,.0f} "
-              f"from 2k to 32k tokens) and {fa4[0]['modelled_tflops'] / fa4[0]['tflops'] - 1:.0%} above it at 2k; on "
-              f"B200 at {pre[-1]['modelled_tflops']:,.0f} (BF16 cache, below the published "
-              f"{pre[-1]['tflops']:,.0f}). With an FP8 cache the model prices prefill attention at the FP8 peak "
-              f"({fa4[0]['modelled_tflops_fp8_kv']:,.0f} on H100/H200, {pre[-1]['modelled_tflops_fp8_kv']:,.0f} on "
-              "B200) where TensorRT-LLM's FP8 MLA (PR 3190) kept the context phase's attention in BF16: no row runs "
-              "an FP8 cache on Hopper (scenarios/deepseek_v3_cluster.yaml does: read its prompt attention as "
-              "optimistic), and in 17c and 19a-b prefill attention is "
+              f"from 2k to 32k tokens) and {fa4[0]['modelled_tflops'] / fa4[0]['tflops'] - 1:+.0%} at 2k; on "
+              f"B200 at {pre[-1]['modelled_tflops']:,.0f} (the published {pre[-1]['tflops']:,.0f}). With an FP8 "
+              f"cache it stays there ({fa4[0]['modelled_tflops_fp8_kv']:,.0f} on H100/H200, "
+              f"{pre[-1]['modelled_tflops_fp8_kv']:,.0f} on B200): TensorRT-LLM's FP8 MLA (PR 3190) kept the context "
+              "phase's attention in BF16, and vLLM's MLA prefill runs BF16 with an FP8 cache unless "
+              "`use_prefill_query_quantization` is set (PR 31195); in 17c and 19a-b prefill attention is "
               f"{prefill_attention_share(1024):.0%} of a 1,024-token prompt's FLOPs. The "
               "MLA kernels' rate and precision are therefore not the missing half of the one-node decode step: the "
               "model is within the published kernels' spread at BF16, and the unpublished FP8 rate accounts for at "
-              "most a fifth of it. Not repriced."]
+              "most a fifth of it."]
     return lines
 
 

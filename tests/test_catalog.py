@@ -82,3 +82,27 @@ def test_2026_gpus_datasheet_numbers():
     assert (get_gpu("mi355x").fp4_tflops, get_gpu("mi355x").hbm_gb) == (10066, 288)
     assert (get_gpu("b300").fp4_tflops, get_gpu("b300").hbm_gb) == (13500, 288)
     assert get_gpu("gb200").gpus_per_node == 72 and get_gpu("h100-sxm").gpus_per_node == 8
+
+
+def test_attention_kernel_efficiencies_are_the_published_rates_over_the_dense_peak():
+    # FlashAttention-3 616 and FlashMLA 660 TFLOPS over H100's 989; FlashMLA's SM100 prefill 1,460 and CUTLASS MLA 969
+    # over B200's 2,250 (sim/scenario/data/gpus.yaml cites each)
+    for name, prefill, decode in (("h100-sxm", 616 / 989, 660 / 989), ("b200", 1460 / 2250, 969 / 2250)):
+        g = get_gpu(name)
+        assert g.attention_prefill_efficiency == pytest.approx(prefill, abs=5e-4)
+        assert g.attention_decode_efficiency == pytest.approx(decode, abs=5e-4)
+    for name in ("h200-sxm", "h100-pcie", "h20"):
+        assert get_gpu(name).attention_decode_efficiency == get_gpu("h100-sxm").attention_decode_efficiency
+    for name in ("gb200", "b300"):
+        assert get_gpu(name).attention_prefill_efficiency == get_gpu("b200").attention_prefill_efficiency
+    # no published rate: the weights' calibrated factor, whichever precision they are in
+    a100, mi300x = get_gpu("a100-80gb"), get_gpu("mi300x")
+    assert a100.attention_efficiency("prefill", a100.efficiency("bf16")) == 0.707
+    assert mi300x.attention_efficiency("decode", mi300x.efficiency("fp8")) == 0.332
+
+
+def test_inline_gpu_inherits_and_checks_the_attention_efficiencies():
+    g = get_gpu({"name": "x", "like": "b200", "attention_decode_efficiency": 0.5})
+    assert (g.attention_prefill_efficiency, g.attention_decode_efficiency) == (0.649, 0.5)
+    with pytest.raises(ScenarioError, match=r"gpu.attention_prefill_efficiency.*fraction in \(0, 1\]"):
+        get_gpu({"like": "h100-sxm", "attention_prefill_efficiency": 1.5})

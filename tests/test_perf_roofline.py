@@ -183,3 +183,49 @@ def test_empty_batch_takes_no_time():
     rm = RooflineModel(L7, H100)
     assert rm.step_time(BatchShape()) == 0.0
     assert np.array_equal(rm.decode_times(0, np.array([1, 2])), [0.0, 0.0])
+
+
+def test_attention_peak_is_the_computing_precisions_times_the_catalogs_attention_efficiency():
+    """Worked by hand: Llama-2-7B (32 layers, q = 4,096) on one H100, a 2,048-token prompt (2,098,176 causal pairs),
+    FLOPs 2 * (4,096 + 4,096) * 32 per pair. Prompt attention runs at the cache's peak times FlashAttention-3's
+    fraction (0.623) whatever the weights; the KV term (2 * 32 * 4,096 * kb bytes per token written) is far smaller."""
+    from sim.perf.base import BatchShape
+    from sim.scenario.catalog import get_gpu, get_model
+    m, h100 = get_model("llama-2-7b"), get_gpu("h100-sxm")
+    pairs = 2048 * 2049 / 2
+    shape = BatchShape(prefill_tokens=2048, prefill_seqs=1, prefill_attn_pairs=pairs, prefill_kv_tokens=2048)
+    flops = 2.0 * (4096 + 4096) * 32 * pairs
+    for weights in ("bf16", "fp8"):
+        for kv, peak in (("bf16", 989e12), ("fp8", 1979e12)):
+            bd = RooflineModel(m, h100, 1, weights, kv).breakdown(shape)
+            assert bd.attention_flops == flops
+            assert bd.attention_s == pytest.approx(flops / (peak * 0.623), rel=1e-12)
+
+
+def test_mla_prompt_attention_stays_bf16_with_an_fp8_cache():
+    """DeepSeek-V3's 128 heads on one GPU (absorbed decode compute-bound): with an FP8 cache decode attention computes at
+    the FP8 peak, prompt attention at the BF16 one (TensorRT-LLM PR 3190); a step with both prices each at its own."""
+    from sim.perf.base import BatchShape
+    from sim.scenario.catalog import get_gpu, get_model
+    rm = RooflineModel(get_model("deepseek-v3"), get_gpu("h200-sxm"), 1, "fp8", "fp8")
+    assert rm.prefill_attention_dtype == "bf16"
+    prompt = BatchShape(prefill_tokens=8192, prefill_seqs=1, prefill_attn_pairs=8192 * 8193 / 2,
+                        prefill_kv_tokens=8192)
+    decode = BatchShape(decode_seqs=64, decode_context_tokens=64 * 4096)
+    both = BatchShape(prefill_tokens=8192, prefill_seqs=1, prefill_attn_pairs=8192 * 8193 / 2, prefill_kv_tokens=8192,
+                      decode_seqs=64, decode_context_tokens=64 * 4096)
+    p, d, b = (rm.breakdown(s) for s in (prompt, decode, both))
+    assert p.attention_s == pytest.approx(p.attention_flops / (989e12 * 0.623), rel=1e-12)
+    assert d.attention_s == pytest.approx(max(d.attention_flops / (1979e12 * 0.667),
+                                              d.kv_bytes / (4.8e12 * 0.787)), rel=1e-12)
+    assert d.attention_flops / (1979e12 * 0.667) > d.kv_bytes / (4.8e12 * 0.787)   # compute-bound: the peak shows
+    assert b.attention_s == pytest.approx(p.attention_s + d.attention_s, rel=1e-12)
+    assert rm.step_time(both) == pytest.approx(b.total_s, rel=1e-12)
+
+
+def test_a_gpu_without_published_attention_rates_keeps_the_weights_factor():
+    """A100 has no attention efficiencies in the catalog: attention runs at the weights' calibrated factor (0.707),
+    bit for bit the model before attention had its own."""
+    from sim.scenario.catalog import get_gpu, get_model
+    rm = RooflineModel(get_model("llama-2-7b"), get_gpu("a100-80gb"), 1)
+    assert rm._attn_peak == 312 * 1e12 * 0.707 and rm._prefill_pair_weight == 1.0

@@ -17,13 +17,32 @@ and iteration:
   ``moe_finalize_s`` per MoE layer the same for the kernels after the first expert GEMM (the second GEMM's
   input quantization, the spacing of the activation, quantization, second GEMM and output sum).
 
-A fraction left ``None`` is the GEMMs' calibrated factor (``flops_efficiency``, ``bw_efficiency``).
+A FLOPs fraction left ``None`` is the GPU catalog's attention kernel efficiency of the phase
+(``attention_prefill_efficiency``, ``attention_decode_efficiency``: published kernel rates, whatever the weights'
+precision; the GEMMs' calibrated ``flops_efficiency`` on a GPU without them); any other fraction left ``None`` is
+the GEMMs' calibrated factor (``bw_efficiency``).
+
+**Attention precision.** Decode attention computes in the KV cache's precision (its peak applies); prompt
+attention as :func:`prefill_attention_dtype` says, the same in every set because the stacks agree:
+
+- grouped-query attention with an fp8 cache runs fp8: TensorRT-LLM's FP8 context FMHA, which ``trtllm-bench``
+  (the harness of its published throughput tables) enables whenever the model is FP8-quantized
+  (``tensorrt_llm/bench/build/build.py``: ``use_fp8_context_fmha = True if quant_algo == QuantAlgo.FP8``;
+  github.com/NVIDIA/TensorRT-LLM), and vLLM's FlashAttention-3 backend, which with an fp8 cache also quantizes the
+  queries and computes in fp8 (vLLM docs, ``docs/features/quantization/quantized_kvcache.md``);
+- MLA prompt attention runs bf16 whatever the cache: TensorRT-LLM's FP8 MLA kept the context phase in BF16 and
+  took FP8 for the generation phase only (NVIDIA/TensorRT-LLM PR 3190); vLLM's MLA prefill kernel runs BF16
+  with an fp8 cache unless ``use_prefill_query_quantization`` is set in ``--attention-config`` (default off,
+  ``vllm/config/attention.py``; gated in vllm-project/vllm PR 31195 because the cast cost more than the ~1.5x
+  faster kernel saved on short prompts), and with an fp8 cache vLLM's and SGLang's DeepSeek-V3.2 paths dequantize
+  the cache to BF16 for the prefill kernel (vllm-project/vllm PR 27532, sgl-project/sglang PR 11655); FlashMLA
+  computes in BF16 (README).
 
 Three sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets"):
 
 ``trtllm`` (default)
-    TensorRT-LLM-class fused kernels: no floors, attention and element-wise traffic at the GEMMs'
-    factors. It is the model the catalog is calibrated and validated with (TensorRT-LLM and MLPerf
+    TensorRT-LLM-class fused kernels: no floors, attention FLOPs at the catalog's attention kernel
+    efficiencies, attention and element-wise traffic at the GEMMs' bandwidth factor. It is the model the catalog is calibrated and validated with (TensorRT-LLM and MLPerf
     rows, docs/validation.md); TensorRT-LLM fuses the element-wise work into its GEMM and attention
     kernels and replays the step as a CUDA graph, so no per-kernel floor is resolved by those rows.
     One MoE term is published: the router's top-k. TensorRT-LLM's DeepSeek-R1 throughput blog
@@ -168,6 +187,16 @@ KERNEL_SETS: dict[str, KernelSet] = {
                       fp8_linear_floor_s=VLLM_BLOCK_FP8_LINEAR_FLOOR_S),
 }
 """The kernel sets ``perf.kernels`` names (see module docstring for the sources of each number)."""
+
+
+def prefill_attention_dtype(kv_dtype: str, is_mla: bool) -> str:
+    """The precision prompt attention computes in with a ``kv_dtype`` cache (module docstring, "Attention
+    precision"): bf16 for MLA, the cache's otherwise.
+
+        >>> prefill_attention_dtype("fp8", False), prefill_attention_dtype("fp8", True)
+        ('fp8', 'bf16')
+    """
+    return "bf16" if is_mla else kv_dtype
 
 
 def block_fp8_linears(m: ModelSpec, tp: int, layers: int) -> tuple[tuple[int, int, int], ...]:

@@ -124,7 +124,9 @@ class RankParts:
         kv_bytes = (self._kv_bytes_per_token * (pf * ((prefill_kv - prefill_tokens) + prefill_tokens) + fd * decode_seqs)
                     + self._decode_kv_read_bytes_per_token * fd * decode_ctx)
         attn_flops = self._attn_flops_per_pair * (pf * pairs + fd * decode_ctx * self._decode_pair_ratio)
-        attn_s = max(attn_flops / self._attn_peak, kv_bytes / self._attn_bw)
+        attn_s = max(self._attn_flops_per_pair * (pf * pairs * self._prefill_pair_weight
+                                                  + fd * decode_ctx * self._decode_pair_ratio) / self._attn_peak,
+                     kv_bytes / self._attn_bw)
         return attn_gemm_flops + mlp_flops, attn_gemm_bytes + mlp_bytes, linear_s, attn_flops, kv_bytes, attn_s
 
     def routed_expert_s(self, n_tokens: int) -> float:

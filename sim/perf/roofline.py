@@ -50,7 +50,11 @@ over the whole iteration (all layers of a group together, since they are identic
   layer for each attention call (prefill, decode) an iteration makes, and a fixed time per MoE layer for
   the routing kernels (counted with the linear layers in :meth:`RooflineModel.breakdown`). The default
   ``trtllm`` set does none of this: the rules above, in the same float operations.
-Linear layers and the lm head run at the ``weight_dtype`` peak; attention at the ``kv_dtype`` peak.
+Linear layers and the lm head run at the ``weight_dtype`` peak times the calibrated ``flops_efficiency``;
+attention at the peak of the precision it computes in (decode: ``kv_dtype``; prompts:
+:func:`sim.perf.kernels.prefill_attention_dtype`, bf16 for MLA) times the GPU catalog's attention kernel
+efficiency of the phase (``attention_prefill_efficiency``, ``attention_decode_efficiency``: published kernel
+rates, independent of the weights' precision; the weights' ``flops_efficiency`` on a GPU without them).
 Tensor parallelism adds ``2*L`` ring all-reduces of ``T*h*2`` bytes, each
 ``ALLREDUCE_LATENCY_S + 2*(tp-1)/tp * bytes / (link_bw * LINK_EFFICIENCY)``. Finally the CPU side
 of the iteration (:mod:`sim.perf.overhead`): the calibrated fixed ``overhead_s`` (scheduler, sampling,
@@ -80,7 +84,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from sim.perf.base import BatchShape
-from sim.perf.kernels import KERNEL_SETS, KernelSet, block_fp8_linears
+from sim.perf.kernels import KERNEL_SETS, KernelSet, block_fp8_linears, prefill_attention_dtype
 from sim.perf.memory import BYTES_PER_ELEMENT, data_parallel_dense, stage_layers, stage_weights
 from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
 from sim.perf.pipeline import PipelineParts
@@ -209,11 +213,19 @@ class RooflineModel(RankParts, PipelineParts):
         kb = BYTES_PER_ELEMENT[kv_dtype]
         h, L = m.hidden, stage_layers(m, lay.pp)
         # FLOP/s and byte/s actually reached; attention and element-wise kernels per the kernel set
-        # (sim.perf.kernels; a fraction left None is the GEMMs' factor, the same float operations)
+        # (sim.perf.kernels; a bandwidth fraction left None is the GEMMs' factor, the same float operations)
         ks = self.kernels = kernels if kernels is not None else KERNEL_SETS["trtllm"]
         self._gemm_peak = gpu.peak_tflops(weight_dtype) * 1e12 * eff.flops_efficiency
-        self._attn_peak = gpu.peak_tflops(kv_dtype) * 1e12 * (eff.flops_efficiency if ks.attention_flops_fraction
-                                                              is None else ks.attention_flops_fraction)
+        # attention FLOP/s per phase: the precision it computes in (decode the cache's, prompts per
+        # sim.perf.kernels.prefill_attention_dtype) times the attention kernels' efficiency (the catalog's, not the
+        # weights'); prompt pairs are weighted by the two peaks' ratio (exactly 1.0 when they are equal)
+        self.prefill_attention_dtype = prefill_attention_dtype(kv_dtype, model.is_mla)
+        frac = ks.attention_flops_fraction
+        self._attn_peak = gpu.peak_tflops(kv_dtype) * 1e12 * (
+            gpu.attention_efficiency("decode", eff) if frac is None else frac)
+        self._prefill_attn_peak = gpu.peak_tflops(self.prefill_attention_dtype) * 1e12 * (
+            gpu.attention_efficiency("prefill", eff) if frac is None else frac)
+        self._prefill_pair_weight = self._attn_peak / self._prefill_attn_peak
         self._bw = gpu.hbm_bytes_per_s * eff.bw_efficiency
         self._attn_bw = self._bw if ks.attention_bw_fraction is None else gpu.hbm_bytes_per_s * ks.attention_bw_fraction
         self._act_bw = self._bw if ks.elementwise_bw_fraction is None else \
@@ -307,7 +319,8 @@ class RooflineModel(RankParts, PipelineParts):
             pairs, prefill_kv, decode_ctx = self._windowed(prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx)
         kv_bytes = (self._kv_bytes_per_token * ((prefill_kv - prefill_tokens) + (decode_seqs + prefill_tokens))
                     + self._decode_kv_read_bytes_per_token * decode_ctx)
-        attn_s = mx(self._attn_flops_per_pair * (pairs + decode_ctx * self._decode_pair_ratio) / self._attn_peak,
+        attn_s = mx(self._attn_flops_per_pair
+                    * (pairs * self._prefill_pair_weight + decode_ctx * self._decode_pair_ratio) / self._attn_peak,
                     kv_bytes / self._attn_bw)
         # + the kernel floors (:meth:`_floors_s`, inlined: this is the engine's per-step path)
         floors = ((self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
@@ -495,7 +508,9 @@ class RooflineModel(RankParts, PipelineParts):
                 n, shape.prefill_tokens, shape.prefill_attn_pairs, shape.prefill_kv_tokens, shape.decode_seqs,
                 shape.decode_context_tokens, n_emit)
         else:
-            attention_s = max(attn_flops / self._attn_peak, kv_bytes / self._attn_bw)
+            attention_s = max(self._attn_flops_per_pair
+                              * (pairs * self._prefill_pair_weight + ctx * self._decode_pair_ratio) / self._attn_peak,
+                              kv_bytes / self._attn_bw)
         return StepBreakdown(
             linear_flops=linear_flops, linear_bytes=linear_bytes, attention_flops=attn_flops,
             kv_bytes=kv_bytes, lm_head_flops=lm_flops, lm_head_bytes=self._lm_bytes, activation_bytes=act_bytes,

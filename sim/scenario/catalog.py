@@ -55,6 +55,9 @@ class GPUSpec:
     ``overlap_exponent`` is the exponent ``p`` of the smooth roofline of this GPU family's GEMMs,
     ``t = (t_flops**p + t_bytes**p)**(1/p)``: ``inf`` is the hard ``max`` (perfect overlap of
     compute and memory traffic), 1 their sum (no overlap); see :mod:`sim.perf.roofline`.
+    ``attention_prefill_efficiency`` and ``attention_decode_efficiency`` are the fractions of the attention
+    precision's peak that published attention kernels reach on this GPU (prompt attention, decode attention),
+    whatever the weights' precision; ``None`` where no rate is published (:meth:`attention_efficiency`).
     """
 
     name: str
@@ -73,6 +76,8 @@ class GPUSpec:
     precision_factors: tuple[tuple[str, float, float, float], ...] = ()
     overlap_exponent: float = math.inf
     gpus_per_node: int = 8
+    attention_prefill_efficiency: float | None = None
+    attention_decode_efficiency: float | None = None
 
     def peak_tflops(self, precision: str) -> float:
         """Dense peak TFLOPS for ``precision`` (bf16, fp8, fp4); ``ValueError`` if unsupported."""
@@ -90,6 +95,13 @@ class GPUSpec:
             if p == precision:
                 return Efficiency(fe, be, oh)
         return Efficiency(self.flops_efficiency, self.bw_efficiency, self.overhead_s)
+
+    def attention_efficiency(self, phase: str, weights: Efficiency) -> float:
+        """Fraction of the attention precision's peak the attention kernels of ``phase`` (``prefill`` or
+        ``decode``) reach: the catalog's published-kernel figure, or where this GPU has none the GEMMs' factor
+        ``weights`` (the weights' calibration, the model before attention had its own)."""
+        value = self.attention_prefill_efficiency if phase == "prefill" else self.attention_decode_efficiency
+        return weights.flops_efficiency if value is None else float(value)
 
     @property
     def hbm_bytes(self) -> float:
@@ -158,7 +170,8 @@ def model_names() -> list[str]:
 
 
 _GPU_NUMBERS = ("bf16_tflops", "fp8_tflops", "fp4_tflops", "hbm_gb", "hbm_tbps", "interconnect_gbps", "tdp_w",
-                "flops_efficiency", "bw_efficiency", "overhead_s", "overlap_exponent")
+                "flops_efficiency", "bw_efficiency", "overhead_s", "overlap_exponent", "attention_prefill_efficiency",
+                "attention_decode_efficiency")
 _GPU_ALIASES = {"hbm_bandwidth_tbps": "hbm_tbps"}
 _GPU_ALLOWED = set(_GPU_NUMBERS) | set(_GPU_ALIASES) | {"name", "like", "gpus_per_node", "display_name"}
 
@@ -202,7 +215,8 @@ def get_gpu(name: str | Mapping[str, Any]) -> GPUSpec:
     GPU family's rather than one part's. Numbers: ``bf16_tflops``, ``fp8_tflops``, ``fp4_tflops``
     (dense; ``null`` = no such tensor cores), ``hbm_gb``, ``hbm_tbps`` (or ``hbm_bandwidth_tbps``),
     ``interconnect_gbps`` (one-way GB/s), ``tdp_w``, ``flops_efficiency``, ``bw_efficiency``,
-    ``overhead_s``, ``overlap_exponent``; ``gpus_per_node``. An unknown catalog name raises
+    ``overhead_s``, ``overlap_exponent``, ``attention_prefill_efficiency``, ``attention_decode_efficiency``;
+    ``gpus_per_node``. An unknown catalog name raises
     ``KeyError`` listing the allowed names; a bad mapping :class:`~sim.errors.ScenarioError` with
     paths ``gpu.<field>``.
 
@@ -250,7 +264,7 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
                                          "a million times today's is a slip, and past it memory in bytes overflows"))
         else:
             vals[key] = x
-    for k in ("flops_efficiency", "bw_efficiency"):
+    for k in ("flops_efficiency", "bw_efficiency", "attention_prefill_efficiency", "attention_decode_efficiency"):
         if k in vals and vals[k] > 1:
             problems.append((f"gpu.{k}", f"must be a fraction in (0, 1] (got {vals[k]!r})"))
     if "overlap_exponent" in vals and vals["overlap_exponent"] < 1:

@@ -85,8 +85,8 @@ class RooflinePerf(Strict):
     it has its own, e.g. gpt-oss's MXFP4 = fp4, else ``weight_dtype``); the experts' GEMMs still run
     at the ``weight_dtype`` peak (weight-only quantization dequantizes on load).
     ``kernels`` selects the serving stack's kernel set (:mod:`sim.perf.kernels`): ``trtllm`` (default:
-    fused kernels, no per-kernel floors, attention at the GEMMs' factors; the calibrated, validated
-    model), ``pytorch`` (one PyTorch operator per kernel and vLLM-class attention, with the kernel
+    fused kernels, no per-kernel floors, attention FLOPs at the GPU catalog's attention kernel
+    efficiencies; the calibrated, validated model), ``pytorch`` (one PyTorch operator per kernel and vLLM-class attention, with the kernel
     floors and attention efficiencies measured in Vidur's profiles) or ``vllm`` (``trtllm`` plus the MoE
     routing kernels of a traced vLLM DeepSeek decode step); ``kernel_factors`` replaces any of
     that set's numbers (:class:`KernelFactors`).
