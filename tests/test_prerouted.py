@@ -29,6 +29,8 @@ def _same_summary(a: dict, b: dict) -> bool:
 
 
 def _case(name: str) -> dict:
+    pp = 2 if name.endswith("_pp2") else 1   # <case>_pp2: two pipeline stages (admission at micro-batch boundaries)
+    name = name.removesuffix("_pp2")
     wl = {"arrival": {"process": "poisson", "rate": 24},
           "prompt_tokens": {"dist": "lognormal", "mean": 400, "cv": 1.2, "max": 3000},
           "output_tokens": {"dist": "lognormal", "mean": 120, "cv": 1.2, "max": 1500}}
@@ -62,18 +64,23 @@ def _case(name: str) -> dict:
             wl["classes"] = [{"name": "chat", "share": 0.6, "shared_prefix_tokens": 512,
                               "prompt_tokens": {"dist": "uniform", "low": 600, "high": 1500}},
                              {"name": "api", "share": 0.4}]
+    if pp > 1:
+        for p in sc["fleet"]["pools"]:
+            p["pipeline_parallel"] = pp
     return sc
 
 
 LEAN_CASES = ["round_robin", "single_preempting", "mixed_pools", "preset_vllm-v1", "preset_vllm-v1_preempting",
               "preset_vllm-v1_prefix", "preset_vllm-v1_priority", "preset_trtllm", "preset_trtllm_preempting",
-              "preset_trtllm_prefix", "preset_sglang", "preset_sglang_preempting"]
+              "preset_trtllm_prefix", "preset_sglang", "preset_sglang_preempting", "round_robin_pp2",
+              "preset_vllm-v1_pp2", "preset_vllm-v1_preempting_pp2", "preset_trtllm_pp2"]
 
 
 @pytest.mark.parametrize("name", ["round_robin", "random", "single_preempting", "chunked_priority", "mixed_pools",
                                   "preset_vllm-v1", "preset_vllm-v1_preempting", "preset_vllm-v1_prefix",
                                   "preset_vllm-v1_priority",
-                                  "preset_trtllm_preempting", "preset_sglang_preempting"])
+                                  "preset_trtllm_preempting", "preset_sglang_preempting", "round_robin_pp2",
+                                  "preset_vllm-v1_pp2", "preset_vllm-v1_preempting_pp2"])
 def test_prerouted_fast_engine_equals_reference(name):
     sc = _case(name)
     assert _prerouted(dict(sc, engine="fast"))  # the fast run below takes the pre-routed path

@@ -54,6 +54,12 @@ each lap is 0.5 + 10 + 0.125 + 11 = 21.625 ms and the last stage's load 2 x 11 =
 >>> pipeline_cycle([(0.5, 10.0, 11.0, 0.125)] * 2, pp=2)
 22.0
 
+The same loops take new requests before each micro-batch is scheduled (vLLM V1's ``EngineCore`` before
+each ``step_with_batch_queue``, SGLang's ``recv_requests`` per micro-batch of ``event_loop_pp``,
+TensorRT-LLM's fetch at the top of each turn of ``_executor_loop_pp``), so a request arriving mid-cycle
+joins the next micro-batch; the request-level engine books that as a phase lead on the cycle priced
+here (:meth:`sim.serving.iteration.Iterations._lead`).
+
 Draining the pipeline after every iteration (fill, run, drain: the first pass of ``a`` from an empty
 pipeline to the end of ``b``) would take 0.5 + 10 + 0.125 + 2 x 11 = 32.625 ms; every stage paying
 the lm head and the CPU as one slot of 11.5 ms on top, 34.625 ms.

@@ -427,6 +427,9 @@ class Fleet:
                 r.prompt, r.output, r.gen, r.preempt, r.retries, r.pool, r.replica, r.cls, status, r.reason)
 
     def complete(self, r: Req, t: float) -> None:
+        """``r`` emitted its last token at the end of the iteration ending at ``t`` (its micro-batch's
+        pass, ``r.lead`` earlier on a pipelined replica: :meth:`~sim.serving.iteration.Iterations._lead`)."""
+        t -= r.lead
         k = 1 if r.retries else 0
         self.e2e_sum_s[k] += t + self.frontend_s - r.arrival
         self.e2e_n[k] += 1

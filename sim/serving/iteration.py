@@ -4,7 +4,8 @@ Part of :class:`~sim.serving.replica.Replica` (a base class holding no state of 
 steps every engine path calls by name -- the event-by-event engine, fast decode runs
 (:mod:`sim.serving.decode_run`) and the lean loop alike.
 
-* admission (:meth:`Iterations._admit`): a waiting request takes its KV blocks and enters the batch;
+* admission (:meth:`Iterations._admit`): a waiting request takes its KV blocks and enters the batch
+  (on a pipelined replica, at the micro-batch boundary it waited for: :meth:`Iterations._lead`);
 * the decode batch is kept as aggregates (``n_dec`` decoders, ``ctx_sum`` of their contexts, the
   iteration counter ``dc``); a decoder's context is ``join_len + (dc - join_dc)`` and its
   completion is an entry of ``heap`` keyed by the ``dc`` at which it emits its last token
@@ -19,6 +20,7 @@ steps every engine path calls by name -- the event-by-event engine, fast decode 
 from __future__ import annotations
 
 import heapq
+import math
 
 from sim.perf.base import BatchShape
 from sim.serving.request import Req
@@ -51,9 +53,38 @@ class Iterations:
         r.blocks = blocks
         self.kv.used += blocks
         self.active[r.rid] = r
+        lead = r.lead = self._lead(r) if self.slots > 1 else 0.0
         if r.sched < 0:
-            r.sched = self.clock
+            r.sched = self.clock - lead
         return r
+
+    def _lead(self, r: Req) -> float:
+        """A pipelined replica admits at micro-batch boundaries (:mod:`sim.perf.pipeline`): how long
+        before this cycle boundary ``r`` joined a micro-batch.
+
+        The engine books a cycle's tokens at its end; a micro-batch's pass really ends on its own
+        phase, the ``slots`` micro-batches of a cycle of ``c`` seconds being scheduled ``c / slots``
+        apart. A request that became visible at ``v`` inside the cycle ``(s, s + c]`` that just ended
+        joins the micro-batch scheduled at the first slot boundary ``s + j c / slots`` at or after
+        ``v``, and it stays on that micro-batch's phase: its prompt is priced in the next cycle as
+        now (the same flow-shop cycle, which does not depend on which micro-batch holds the
+        prompt), and its tokens come ``(slots - j) c / slots`` earlier than the cycle ends the
+        engine books (its ``lead``: its first token, its completion). Only a request that could have
+        been scheduled mid-cycle leads: one seen after the cycle's start, with no request that
+        waited from before that start admitted ahead of it at this boundary (head of line)."""
+        t = self.clock
+        s = self.cyc_start
+        v = r.queued_at
+        if self.busy_to != t or not v > s:
+            if self.busy_to == t:
+                self._hol = t    # it waited through the cycle: those behind it wait too
+            return 0.0
+        if self._hol == t:
+            return 0.0
+        c = t - s
+        m = self.slots
+        j = min(m, max(1, math.ceil((v - s) * m / c)))
+        return (m - j) * c / m
 
     def _join_decode(self, r: Req, t: float) -> None:
         """``r`` (its last token emitted at ``t``) joins the decode batch."""
@@ -198,7 +229,7 @@ class Iterations:
             self.fleet.itl_add(end - r.last_tok, 1)  # the stall a preempted request saw
         r.gen += 1
         if r.first_tok < 0:
-            r.first_tok = end
+            r.first_tok = end - r.lead
         r.last_tok = end
         return r.gen >= r.output
 

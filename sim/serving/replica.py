@@ -32,7 +32,8 @@ Two engines share this code. ``reference`` advances one iteration per SimPy time
 (the default) jumps over a run of decode iterations whose batch does not change, summing the
 step times (one vectorised call), and stops at the next completion, KV-block exhaustion or
 arrival; an arrival inside a run takes effect at the first iteration boundary at or after it,
-exactly when the reference engine would see it. Both produce the same records. With pre-routed
+exactly when the reference engine would see it (a pipelined replica's request then runs on the phase
+of the micro-batch it joined: :meth:`~sim.serving.iteration.Iterations._lead`). Both produce the same records. With pre-routed
 arrivals (see :class:`~sim.serving.fleet.Fleet`) a fast replica runs ahead of the SimPy clock up
 to ``Fleet.sync_t`` without an event per step, through :meth:`~sim.serving.lean.LeanLoop._ahead` (the lean path for
 FCFS admission without prefix caching, under every iteration rule but static batching) or the general path.
@@ -119,6 +120,12 @@ class Replica(LeanLoop):
         self.run: DecodeRun | None = None     # the fast run in progress
         self._cut = False                     # the fast run was cut short by an event (ends at the next boundary)
         self.last_dec_end = -1.0              # end of the last decode iteration
+        self.cyc_start = -1.0                 # start of the last iteration booked (it ended at busy_to)
+        self._hol = -1.0                      # a boundary where a request that waited through the cycle was admitted
+        # micro-batches a pipelined replica schedules per cycle: its admission points (see Iterations._lead);
+        # a static batch runs to its end, admitting nothing
+        pp = pool.cfg.pipeline_parallel
+        self.slots = (pool.cfg.pipeline_micro_batches or pp) if pp > 1 and b.policy != "static" else 1
         self.accepting = ready                # routable: ready, not draining, not failed
         self.alive = True                     # the engine process runs (False while failed or once released)
         self.ready = ready                    # provisioning finished
@@ -325,6 +332,7 @@ class Replica(LeanLoop):
                 yield env.timeout(end - env.now)
                 self.run_start = -1.0
             self._busy(start, end)
+            self.cyc_start = start
             self.clock = end
             self.tokens_processed += tokens
             self._finish_iteration(start, end, dt, prefills, decode)

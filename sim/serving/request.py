@@ -22,7 +22,7 @@ class Req:
     __slots__ = ("rid", "arrival", "prompt", "output", "cls", "prio",
                  "gen", "target", "pf_done", "blocks", "join_len", "join_dc", "epoch",
                  "first_tok", "sched", "last_tok", "preempt", "retries", "pool", "replica", "decoding",
-                 "order", "reason", "kv_ready", "queued_at", "pb", "rsv")
+                 "order", "reason", "kv_ready", "queued_at", "pb", "rsv", "lead")
 
     def __init__(self, rid: int, arrival: float, prompt: int, output: int, cls: int, prio: int) -> None:
         self.rid = rid
@@ -52,3 +52,4 @@ class Req:
         self.kv_ready = False   # disaggregation: KV cache already on the decode replica (no prefill)
         self.queued_at = arrival  # when it last joined a replica's queue (static batching timeout)
         self.rsv = 0            # KV blocks reserved for the whole sequence (kv_reservation: full)
+        self.lead = 0.0         # pipelined replica: how far its micro-batch runs ahead of the cycle's end (s)

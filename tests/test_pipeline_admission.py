@@ -1,0 +1,212 @@
+"""A pipelined replica admits a new request at the next micro-batch boundary, not at the cycle's end.
+
+The flow shop (sim.perf.pipeline) by hand and against an event-by-event oracle of the recirculating
+schedule with a prompt arriving mid-cycle; then the engine (linear step model, times exact sums: 0.01 s
++ 1e-4 s per prefill token + 1e-3 s per decoding sequence, tests/conftest.py) against hand-worked
+timelines, both engines, and the saturated replica's throughput with and without the rule.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from sim.perf.pipeline import pipeline_cycle
+from sim.serving.iteration import Iterations
+
+from conftest import scenario, write_trace
+
+ENGINES = ["fast", "reference"]
+
+
+def _first_token_oracle(jobs, pp: int, prompt_s: float, arrival: float, rounds: int = 40) -> tuple[float, float]:
+    """Micro-batches circulating through a CPU stage and ``pp`` GPU stages, event by event (as
+    tests/test_perf_pipeline.py's oracle), started at time 0 from an empty pipeline and run ``rounds``
+    rounds to its steady state; ``arrival`` is counted from the CPU start of micro-batch 0 in the
+    last round before it. The prompt joins the first micro-batch scheduled (entering the CPU stage)
+    at or after its arrival, adding ``prompt_s`` to that pass on every GPU stage. Returns ``(its
+    micro-batch's scheduling time, its first token: that pass's end on the last stage)``, both from
+    the same origin."""
+    free = [0.0] * (pp + 1)
+    back = [0.0] * len(jobs)
+    origin = None
+    for rnd in range(rounds + 4):
+        for j, (cpu, stage, last, handoff) in enumerate(jobs):
+            ready = back[j]
+            start = max(free[0], ready)
+            if rnd == rounds and j == 0:
+                origin = start
+            joins = origin is not None and start - origin >= arrival
+            extra = prompt_s if joins else 0.0
+            for k in range(pp + 1):
+                s = max(free[k], ready) if k else start
+                free[k] = s + (cpu if k == 0 else (stage if k < pp else last) + extra)
+                ready = free[k] + (handoff if 0 < k < pp else 0.0)
+            back[j] = free[pp]
+            if joins:
+                return start - origin, free[pp] - origin
+    raise AssertionError("the prompt was never scheduled")
+
+
+def test_the_flow_shop_by_hand_two_stages():
+    """PP2, two equal decode micro-batches a and b, 10 ms of layers per stage (no CPU, lm head or
+    hand-off): GPU1 runs a 0-10, b 10-20; GPU2 a 10-20, b 20-30; a cycle (every sequence one token
+    further) is 20 ms and b is scheduled 10 ms after a. A prompt arriving at 5 ms (mid-cycle) adds
+    p = 4 ms to its micro-batch's pass on each stage.
+
+    Before (admission at the cycle's end): it waits for 20 ms and runs in the next cycle, which the
+    prompt lengthens to max(load 10 + 14, lap 14 + 14) = 28 ms: first token at 48 ms.
+    After (at the next micro-batch boundary): it joins b at 10 ms; GPU1 runs b 10-24, GPU2 24-38:
+    first token at 38 ms -- the boundary plus the same cycle, 10 + 28, half a cycle earlier."""
+    jobs = [(0.0, 10.0, 10.0, 0.0)] * 2
+    cycle = pipeline_cycle(jobs, pp=2)
+    assert cycle == 20.0
+    p = 4.0
+    with_prompt = pipeline_cycle([(0.0, 10.0 + p, 10.0 + p, 0.0), (0.0, 10.0, 10.0, 0.0)], pp=2)
+    assert with_prompt == 28.0
+    before = cycle + with_prompt
+    after = cycle / 2 + with_prompt
+    assert (before, after) == (48.0, 38.0)
+    assert _first_token_oracle(jobs, 2, p, arrival=5.0) == (10.0, after)
+    # arriving after b was scheduled, it waits for a's next pass (the cycle's end): no lead
+    assert _first_token_oracle(jobs, 2, p, arrival=15.0) == (20.0, 20.0 + with_prompt)
+
+
+@pytest.mark.parametrize("pp", [2, 3, 4])
+def test_the_flow_shop_slot_boundaries_for_equal_micro_batches(pp):
+    """``pp`` equal micro-batches (no CPU, lm head or hand-off), stage time 6: a cycle of ``6 pp``
+    with micro-batch ``j`` scheduled at ``6 j``; a prompt arriving inside slot ``j`` joins micro-batch
+    ``j`` (or the next cycle's first, at the cycle's end), and its first token comes one cycle of the
+    new composition after that boundary -- the engine's rule (Iterations._lead)."""
+    jobs = [(0.0, 6.0, 6.0, 0.0)] * pp
+    cycle = pipeline_cycle(jobs, pp)
+    assert cycle == 6.0 * pp
+    p = 1.5
+    with_prompt = pipeline_cycle([(0.0, 6.0 + p, 6.0 + p, 0.0)] + jobs[1:], pp)
+    for arrival in (0.5, 5.0, 6.5, 6.0 * pp - 0.5):
+        slot = 6.0 * -(-arrival // 6.0)   # the first boundary at or after the arrival
+        assert _first_token_oracle(jobs, pp, p, arrival) == (slot, slot + with_prompt), arrival
+
+
+def test_the_docstring_example_with_cpu_lm_head_and_hand_offs():
+    """sim.perf.pipeline's example (ms): CPU 0.5 per micro-batch, layers 10 per stage, lm head 1 on
+    stage 2, hand-off 0.125; a 22 ms cycle bound by stage 2's load (2 x 11), which spaces the two
+    micro-batches' passes 11 ms apart, so b is scheduled at 11, the engine's slot boundary. A prompt
+    adding 3 ms per stage makes b's lap 0.5 + 13 + 0.125 + 14 = 27.625 > stage 2's load 25, the new
+    cycle: its first token at 11 + 27.625 (the engine's rule), 11 ms before cycle-end admission's."""
+    jobs = [(0.5, 10.0, 11.0, 0.125)] * 2
+    p = 3.0
+    with_prompt = pipeline_cycle([(0.5, 10.0 + p, 11.0 + p, 0.125), jobs[1]], pp=2)
+    assert with_prompt == 27.625
+    for arrival in (1.0, 5.0, 10.9):
+        assert _first_token_oracle(jobs, 2, p, arrival) == (11.0, 11.0 + with_prompt)
+    assert _first_token_oracle(jobs, 2, p, 12.0) == (22.0, 22.0 + with_prompt)
+
+
+def _run(rows, engine: str, pp: int, **batching):
+    """The trace ``rows`` on one replica of ``pp`` stages (vLLM V1 rules: mixed, chunked)."""
+    import tempfile
+    from pathlib import Path
+
+    sc = scenario(duration=2)
+    path = write_trace(Path(tempfile.mkdtemp()) / "trace.csv", rows)
+    sc["workload"] = {"arrival": {"process": "trace", "path": str(path), "format": "fleetsim"}}
+    sc["engine"] = engine
+    pool = sc["fleet"]["pools"][0]
+    pool["pipeline_parallel"] = pp
+    pool["batching"].update(batching)
+    return sim.run(sc).records
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_request_arriving_mid_cycle_joins_the_next_micro_batch(engine):
+    """Four requests (100 prompt tokens, 10 output) at 0: one prefill iteration of 0.01 + 400e-4 =
+    0.05 s, then decode cycles of 0.01 + 4e-3 = 0.014 s ending at 0.064, 0.078, ... A fifth arrives at
+    0.070, inside the cycle (0.064, 0.078]. PP2 schedules two micro-batches per cycle, 0.007 s apart:
+    the next is at 0.071.
+
+    Before (and with one stage): it is scheduled at 0.078; its prompt rides the next cycle with the
+    four decodes (0.01 + 100e-4 + 4e-3 = 0.024 s): first token at 0.102 (TTFT 0.032 s).
+    After: scheduled at 0.071, and its micro-batch's pass ends 0.007 s before the cycle the engine
+    books: first token at 0.095 (TTFT 0.025 s), and every later token, its completion included,
+    0.007 s earlier too. The four running requests keep their times."""
+    rows = [(0.0, 100, 10)] * 4 + [(0.070, 100, 10)]
+    one = _run(rows, engine, pp=1)
+    two = _run(rows, engine, pp=2)
+    late = one[one["rid"] == 4][0]
+    assert late["sched_s"] == pytest.approx(0.078, rel=1e-12)
+    assert late["first_token_s"] == pytest.approx(0.102, rel=1e-12)
+    new = two[two["rid"] == 4][0]
+    assert new["sched_s"] == pytest.approx(0.071, rel=1e-12)
+    assert new["first_token_s"] == pytest.approx(0.095, rel=1e-12)
+    assert new["completion_s"] == pytest.approx(late["completion_s"] - 0.007, rel=1e-12)
+    for col in ("sched_s", "first_token_s", "completion_s"):
+        assert np.array_equal(one[col][:4], two[col][:4]), col   # the running batch is unchanged
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_request_behind_one_that_waited_through_the_cycle_waits_for_its_end(engine):
+    """``max_num_seqs`` 4: four requests (output 3) fill the replica at 0 and complete at the end of
+    their second decode cycle, 0.05 + 2 x 0.014 = 0.078. A fifth arrives at 0.055 and waits (no room)
+    through the cycle (0.064, 0.078]; a sixth arrives at 0.070, inside that cycle, behind it (first
+    come, first served). Both are scheduled at 0.078: the fifth waited from before the cycle began,
+    and the sixth could not pass it -- neither joins a micro-batch mid-cycle."""
+    rows = [(0.0, 100, 3)] * 4 + [(0.055, 100, 10), (0.070, 100, 10)]
+    two = _run(rows, engine, pp=2, max_num_seqs=4)
+    for rid in (4, 5):
+        r = two[two["rid"] == rid][0]
+        assert r["sched_s"] == pytest.approx(0.078, rel=1e-12), rid
+    one = _run(rows, engine, pp=1, max_num_seqs=4)
+    for col in ("sched_s", "first_token_s", "completion_s"):
+        assert np.array_equal(one[col], two[col]), col
+
+
+def _saturated(engine: str) -> dict:
+    """A PP2 replica past its capacity (llama-2-7b on two A100s, roofline, vLLM V1): the queue never
+    empties."""
+    wl = {"arrival": {"process": "poisson", "rate": 40},
+          "prompt_tokens": {"dist": "lognormal", "mean": 400, "cv": 1.0, "max": 3000},
+          "output_tokens": {"dist": "lognormal", "mean": 200, "cv": 1.0, "max": 1500}}
+    sc = scenario(workload=wl, duration=60, warmup=10, perf={"model": "roofline"}, engine=engine)
+    sc["fleet"]["pools"][0].update(pipeline_parallel=2)
+    sc["fleet"]["pools"][0]["batching"] = {"max_num_seqs": 64, "max_batched_tokens": 2048}
+    return sc
+
+
+def test_a_saturated_replicas_throughput_is_unchanged(monkeypatch):
+    """Admission at micro-batch boundaries moves a request's times by its micro-batch's phase, never
+    the cycles the engine runs: past capacity a queue waits at every boundary, so no request joins
+    mid-cycle, and the replica completes exactly what cycle-end admission (the rule switched off)
+    completes, at the same output throughput and latencies."""
+    on = sim.run(_saturated("fast")).summary
+    monkeypatch.setattr(Iterations, "_lead", lambda self, r: 0.0)
+    off = sim.run(_saturated("fast")).summary
+    assert on["latency"]["queue"]["mean"] > 1.0            # saturated: requests queue for seconds
+    assert on["requests"] == off["requests"]
+    assert on["throughput"] == off["throughput"]
+    assert on["latency"] == off["latency"]
+
+
+def test_leads_occur_and_the_engines_agree_on_a_pipelined_fleet(monkeypatch):
+    """Below capacity, most requests arrive mid-cycle and lead (each by less than a cycle); the
+    fast engine books exactly what the reference engine books."""
+    wl = {"arrival": {"process": "poisson", "rate": 6},
+          "prompt_tokens": {"dist": "lognormal", "mean": 400, "cv": 1.0, "max": 3000},
+          "output_tokens": {"dist": "lognormal", "mean": 120, "cv": 1.0, "max": 1500}}
+    def run(engine):
+        sc = scenario(workload=wl, duration=60, warmup=5, perf={"model": "roofline"}, engine=engine)
+        sc["fleet"] = {"router": "round_robin",
+                       "pools": [{"name": "main", "gpu": "a100-80gb", "replicas": 2, "pipeline_parallel": 2,
+                                  "batching": {"max_num_seqs": 64, "max_batched_tokens": 2048}}]}
+        return sim.run(sc).records
+
+    a, b = run("fast"), run("reference")
+    for col in a.dtype.names:
+        assert np.array_equal(a[col], b[col]), col
+    monkeypatch.setattr(Iterations, "_lead", lambda self, r: 0.0)
+    off = run("reference")
+    first, first_off = a["first_token_s"], off["first_token_s"]
+    assert np.array_equal(a["arrival_s"], off["arrival_s"])
+    assert np.all(first <= first_off)
+    assert np.sum(first < first_off) > len(a) / 4
+    assert np.max(first_off - first) < 0.1            # less than a cycle (tens of ms here)
