@@ -53,7 +53,7 @@ from sim.fluid.backlog import backlog_ages
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
-from sim.fluid.pinned import pool_steps
+from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
@@ -138,19 +138,16 @@ def _interval_columns(parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]
                      cat([s for _, _, s, _ in kept], np.float64), cat([e for _, _, _, e in kept], np.float64))
 
 
-def pool_shares(router, pools, curves) -> np.ndarray:
+def pool_shares(router, pools, nominal: np.ndarray) -> np.ndarray:
     """Each pool's share of the demand under the scenario's router: by replicas under ``random``
-    and ``round_robin`` (every replica takes the same share), by nominal capacity (replicas x the
-    curve's saturation throughput) under ``least_outstanding`` and ``central_queue`` (work goes to
-    whichever replica has room), by ``weights`` under ``weighted``."""
-    policy = router.policy
-    if policy in ("random", "round_robin"):
-        w = np.array([float(p.cfg.replicas) for p in pools])
-    elif policy == "weighted":
-        w = np.array([float((router.weights or {}).get(p.name, 0.0)) for p in pools])
-    else:
-        w = np.array([p.cfg.replicas * c.max_rps for p, c in zip(pools, curves)], dtype=np.float64)
-    return w / w.sum() if w.sum() > 0 else np.full(len(pools), 1.0 / len(pools))
+    and ``round_robin`` (every replica takes the same share), by ``weights`` under ``weighted``
+    (:func:`sim.fluid.pinned.static_fractions` with every pool open to the demand), by ``nominal``
+    capacity (replicas x the curve's saturation throughput) under ``least_outstanding`` and
+    ``central_queue`` (work goes to whichever replica has room)."""
+    if router.policy not in WORK_CONSERVING:
+        return static_fractions(router, np.ones((1, len(pools)), dtype=bool),
+                                np.array([float(p.cfg.replicas) for p in pools]), [p.name for p in pools])[0]
+    return nominal / nominal.sum() if nominal.sum() > 0 else np.full(len(pools), 1.0 / len(pools))
 
 
 def refused(sc) -> list[tuple[str, str]]:
@@ -350,8 +347,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     steps = _steps(sc, step_s, base_dir)
     pools = build_pools(loaded, capacity, scheduler_factors=True)
     curves = [at_capacity(c, capacity, sc.fleet.frontend_s) for c in curves]
-    share = pool_shares(sc.fleet.router, pools, curves)
     nominal = np.array([p.cfg.replicas * c.max_rps for p, c in zip(pools, curves)], dtype=np.float64)
+    share = pool_shares(sc.fleet.router, pools, nominal)
     own = pool_steps(sc, steps, nominal)           # classes pinned to pools: each pool its part of each class
 
     like = {m: np.zeros_like(next(iter(curves[0].hists.values()))[0]) for m in HIST_METRICS}

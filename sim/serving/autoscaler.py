@@ -107,9 +107,8 @@ class Autoscaler:
         self._acc = 0.0
         self._n = 0
         # the classes whose waiting requests this pool's replicas may take (None: every class)
-        sets = getattr(fleet, "class_sets", None)
-        self._classes = None if not sets else frozenset(
-            c for c, s in enumerate(sets) if s is None or pool.index in s.index)
+        self._classes = None if not fleet.class_sets else frozenset(
+            c for c, s in enumerate(fleet.class_sets) if s is None or pool.index in s.index)
         self.proc = fleet.env.process(self._run())
 
     def _run(self):
