@@ -99,12 +99,10 @@ def main(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         check_out_dir(args.out)
-        from sim.planning.store import folder_owner
+        from sim.planning.store import claim_folder
 
-        owner, said = folder_owner(followed(args.out)) if followed(args.out).is_dir() else (None, "")
-        if owner not in (None, "run"):      # a run beside a sweep's points would mix with them
-            raise InputError(f"--out: {args.out} holds the results of fleetsim {owner} ({said}): fleetsim run "
-                             f"would mix its own with them; give another folder, e.g. --out {args.out}-run")
+        if followed(args.out).is_dir():     # a run beside a sweep's points would mix with them
+            claim_folder(followed(args.out), "run", shown=args.out)
     overrides = list(args.overrides)
     if args.engine:
         overrides.append(f"engine={args.engine}")

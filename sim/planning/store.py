@@ -73,15 +73,17 @@ def folder_owner(root: Path) -> tuple[str | None, str]:
     return None, ""
 
 
-def claim_folder(root: Path, command: str) -> None:
+def claim_folder(root: Path, command: str, shown: Path | str | None = None) -> None:
     """Before any point runs: refuse ``root`` if another command wrote it (:class:`InputError` naming it
-    and that command), never writing into it: its points, ``scenario.json``, figures and report would
-    mix with this command's. The same command's folder is its own (a rerun resumes from its points).
-    Nothing is written here: the store marks the folder (:data:`OWNER_FILE`) with its first point."""
+    (as ``shown``, the name the user gave, when set) and that command), never writing into it: its points,
+    ``scenario.json``, figures and report would mix with this command's. The same command's folder is its
+    own (a rerun resumes from its points). Nothing is written here: the store marks the folder
+    (:data:`OWNER_FILE`) with its first point."""
     owner, said = folder_owner(root)
     if owner is not None and owner != command:
-        raise InputError(f"--out: {root} holds the results of fleetsim {owner} ({said}): fleetsim {command} "
-                         f"would mix its own with them; give another folder, e.g. --out {root}-{command}")
+        name = root if shown is None else shown
+        raise InputError(f"--out: {name} holds the results of fleetsim {owner} ({said}): fleetsim {command} "
+                         f"would mix its own with them; give another folder, e.g. --out {name}-{command}")
 
 
 class CorruptPointWarning(InputWarning):
