@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -116,3 +117,73 @@ def test_a_pool_named_by_a_knob_is_left_to_the_run(tmp_path, capsys):
                    "--out", str(tmp_path / "r"), "--quiet", "--executor", "serial"])
     assert rc == 0, capsys.readouterr().err
     assert "pools.q.load_factor" in capsys.readouterr().out
+
+
+#: an economics block using every part that adds keys to the money blocks: the three pricing tiers,
+#: provider and partner revenue lines, an agreement, credits, training, priced energy, an opening balance
+RICH_ECONOMICS = yaml.safe_load("""
+gpu_hour_usd: 2.5
+compute:
+  - {pool: main, tier: reserved, gpus: 8, usd_per_gpu_hour: 2.0}
+  - {pool: main, tier: on_demand, usd_per_gpu_hour: 3.5}
+  - {pool: spare, tier: spot, usd_per_gpu_hour: 1.0}
+revenue:
+  - {name: api, usd_per_million_input_tokens: 2.5, usd_per_million_output_tokens: 10.0}
+  - {name: subscriptions, usd_per_month: 20, subscribers: 1000}
+  - {name: resale, usd_per_month: 5.0e4, owner: partner}
+agreements:
+  - {name: share, payer: provider, payee: partner, rate: 0.2, base: [api], reverse: {rate: 0.2, base: [resale]}}
+credits: [{name: grant, usd: 1000, applies_to: any}]
+training: {usd_per_month: 100}
+energy: {usd_per_kwh: 0.1, owned: [main, spare]}
+opening: [{name: owed, kind: receivable, usd: 500, due: 2025-01-15}]
+""")
+
+
+def test_every_money_key_the_economics_reports_passes_the_early_check():
+    """cost.* and cashflow.* are checked before any point runs (a typo cost a whole simulation): every
+    numeric key the money layer reports, with every part of the economics block in use, passes."""
+    import dataclasses
+    import datetime as dt
+
+    from sim.economics import evaluate, parse_economics
+    from sim.economics.synthetic import usage_from_rows
+    from sim.planning.stats import flatten
+
+    usage = usage_from_rows(86400, intervals=[("main", 16, 0, 86400), ("spare", 4, 0, 43200)],
+                            requests=[(10.0 * i, 1000, 200, i % 2) for i in range(100)],
+                            names=("api", "subscriptions"), busy_gpu_seconds={"main": 3e5, "spare": 1e4})
+    usage = dataclasses.replace(usage, gpu_tdp_w={"main": 700.0, "spare": 400.0}, cls=np.arange(100) % 2,
+                                class_names=("chat", "batch"))
+    econ = evaluate(parse_economics(RICH_ECONOMICS), dt.date(2025, 1, 1), usage)
+    keys = [k for k, v in flatten({"cost": econ.cost, "cashflow": econ.cashflow}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    named = {k.rsplit(".", 1)[0] for k in keys if k.startswith(("cost.by_", "cashflow.revenue_by_line"))}
+    assert {"cost.by_tier", "cost.by_pool", "cashflow.revenue_by_line"} <= named and len(keys) > 60
+    assert {"cost.by_tier.reserved", "cost.by_tier.spot", "cost.energy.usd_by_pool.spare",
+            "cashflow.partner_revenue_by_line.resale", "cashflow.chargeback.classes.batch.work"} <= set(keys)
+    assert {k: summary_key_problem(k, ("main", "spare"), ("chat", "batch")) for k in keys
+            if summary_key_problem(k, ("main", "spare"), ("chat", "batch"))} == {}
+
+
+@pytest.mark.parametrize("argv,expected", [
+    ([*COLUMNS, "cost.compute_ust"],
+     "--columns: unknown metric cost.compute_ust (not a key of the summary block cost; did you mean "
+     "cost.compute_usd?)"),
+    ([*PLAN, "--constraint", "cashflow.nett>=0"],
+     "--constraint: unknown metric cashflow.nett (not a key of the summary block cashflow; did you mean "
+     "cashflow.net or cashflow.cash_net?)"),
+    ([*PLAN, "--objective", "cost.by_pool.q"],
+     "--objective: unknown metric cost.by_pool.q ('q' is no pool of the scenario (its pools: p)"),
+    (["saturation", "--constraint", "cost.by_tier.cheap<=10"],
+     "--constraint: unknown metric cost.by_tier.cheap ('cheap' is no pricing tier (the tiers: reserved, "
+     "on_demand, spot)"),
+    ([*COLUMNS, "cashflow.currency"],
+     "--columns: unknown metric cashflow.currency (cashflow.currency holds text, not a number"),
+    ([*COLUMNS, "cashflow.chargeback.classes.chta.revenue"],
+     "--columns: unknown metric cashflow.chargeback.classes.chta.revenue ('chta' is no workload class of "
+     "the scenario (its classes: chat)"),
+])
+def test_a_money_metric_no_summary_holds_is_refused_before_any_point_runs(tmp_path, capsys, argv, expected):
+    """On main the cost and cashflow blocks were left to the first run: a typo cost a whole simulation."""
+    test_a_metric_no_summary_holds_is_refused_before_any_point_runs(tmp_path, capsys, argv, expected)

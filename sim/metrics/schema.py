@@ -114,9 +114,9 @@ def summary_key_problem(key: str, pools: tuple[str, ...] | None = None,
     """Why ``key`` (dotted) can be no numeric key of a run's summary, or ``None`` when it may be one.
 
     Decided from :data:`SUMMARY_BLOCKS` and :data:`FIXED_KEYS`, and from the scenario's pool and
-    workload class names where given (``pools.<name>...``, ``classes.<name>...``); keys of the other
-    blocks (cost, cashflow, autoscale, ...) are named after pools, classes and periods, and only a
-    run says whether one is there.
+    workload class names where given (``pools.<name>...``, ``classes.<name>...``); the money blocks'
+    by :func:`sim.economics.summary_keys.money_key_problem`; keys of the other blocks (autoscale,
+    failures, ...) are named after pools, classes and periods, and only a run says whether one is there.
 
     >>> summary_key_problem("latency.ttft.p99") is None, summary_key_problem("pools.a.load_factor", ("a",)) is None
     (True, True)
@@ -138,6 +138,10 @@ def summary_key_problem(key: str, pools: tuple[str, ...] | None = None,
         return f"the summary has no block {head!r}"
     if head in {k.split(".")[0] for k in FIXED_KEYS}:
         return None if key in FIXED_KEYS else f"not a key of the summary block {head}"
+    if head in ("cost", "cashflow"):
+        from sim.economics.summary_keys import money_key_problem    # (the money layer: loaded when asked)
+
+        return money_key_problem(key, pools, classes)
     for block, names, what, example in (("pools", pools, "pool", "load_factor"),
                                         ("classes", classes, "workload class", "slo.attainment")):
         if head != block or names is None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.economics.summary_keys import CASHFLOW_KEYS, COST_KEYS
 from sim.metrics.schema import CLASS_BLOCKS, FIXED_KEYS, PER_RUN_KEYS, SUMMARY_BLOCKS, summary_key_problem
 from sim.planning.constraints import Constraint, UnknownMetricError
 from sim.planning.executors import SerialExecutor
@@ -190,7 +191,8 @@ def check_metric_names(metrics: Sequence[str], data: Any, varied: Sequence[str] 
     bad = [(m, why) for m in dict.fromkeys(metrics) if (why := problem(m))]
     if not bad:
         return
-    known = sorted({*FIXED_KEYS, *EXAMPLE_METRICS, *(f"pools.{p}.{k}" for p in pools or () for k in POOL_EXAMPLES),
+    known = sorted({*FIXED_KEYS, *EXAMPLE_METRICS, *MONEY_KEYS,
+                    *(f"pools.{p}.{k}" for p in pools or () for k in POOL_EXAMPLES),
                     *(f"classes.{c}.{k}" for c in classes or () for k in FIXED_KEYS
                       if k.split(".")[0] in CLASS_BLOCKS and not k.startswith("latency.itl"))})
     close = lambda m: similar_metrics(m, known) or similar_metrics(m.replace("_", "."), known)   # ttft_p99
@@ -208,6 +210,8 @@ def check_metric_names(metrics: Sequence[str], data: Any, varied: Sequence[str] 
                              [m for m, _ in bad])
 
 
+#: the money blocks' fixed keys, offered when a cost or cashflow metric looks misspelt
+MONEY_KEYS = (*(f"cost.{k}" for k in sorted(COST_KEYS)), *(f"cashflow.{k}" for k in sorted(CASHFLOW_KEYS)))
 #: a pool's keys offered when a pool metric looks misspelt
 POOL_EXAMPLES = ("load_factor", "gpu_busy", "replicas", "replicas_mean", "kv_cache_mean")
 
