@@ -393,7 +393,8 @@ def flag_cases() -> Iterator[Case]:
     argvs = {"sweep": ["--grid", "seed=1,2"], "plan": ["--vary", "fleet.pools.0.replicas=1,2"], "saturation": [],
              "run": []}
     marks = {"run": {"r/summary.json": b"{}"}, "sweep": {"r/command.json": b'{"command": "sweep"}'},
-             "plan": {"r/plan.json": b"{}", "r/points/x.json": b"{}"}, "saturation": {"r/saturation.json": b"{}"}}
+             "plan": {"r/plan.json": b"{}", "r/points/x.json": b"{}"}, "saturation": {"r/saturation.json": b"{}"},
+             "an older version (points, no mark)": {"r/points/x.json": b"{}"}}
     for owner, more in marks.items():
         for cmd, extra in argvs.items():
             if cmd != owner:

@@ -28,9 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from sim.commands.run import check_out_dir
     from sim.economics.reprice import reprice_folder
+    from sim.io import followed
+    from sim.planning.store import claim_folder
 
     if args.out is not None:
         check_out_dir(args.out)
+        if followed(args.out).is_dir():     # a run's folder, re-priced: another command's folder is refused
+            claim_folder(followed(args.out), "run", shown=args.out, by="reprice")
     econ, summary = reprice_folder(args.folder, args.overrides, out=args.out)
     if args.out is not None and not args.quiet:
         print(f"fleetsim: wrote {args.out}/", file=sys.stderr)

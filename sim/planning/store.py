@@ -73,17 +73,40 @@ def folder_owner(root: Path) -> tuple[str | None, str]:
     return None, ""
 
 
-def claim_folder(root: Path, command: str, shown: Path | str | None = None) -> None:
+def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: str | None = None) -> None:
     """Before any point runs: refuse ``root`` if another command wrote it (:class:`InputError` naming it
-    (as ``shown``, the name the user gave, when set) and that command), never writing into it: its points,
+    (as ``shown``, the name the user gave, when set), that command, and ``by``, the command refused, when
+    it writes another's kind of folder: ``reprice`` writes a run's), never writing into it: its points,
     ``scenario.json``, figures and report would mix with this command's. The same command's folder is its
-    own (a rerun resumes from its points). Nothing is written here: the store marks the folder
-    (:data:`OWNER_FILE`) with its first point."""
+    own (a rerun resumes from its points). Points with no mark and no result file beside them (written
+    by a version before :data:`OWNER_FILE`, stopped before its result file) could be any command's: the
+    folder is refused, the message saying how to mark it as this command's. Nothing is written here: the
+    store marks the folder (:data:`OWNER_FILE`) with its first point."""
     owner, said = folder_owner(root)
+    name = root if shown is None else shown
+    by = by or command
     if owner is not None and owner != command:
-        name = root if shown is None else shown
-        raise InputError(f"--out: {name} holds the results of fleetsim {owner} ({said}): fleetsim {command} "
-                         f"would mix its own with them; give another folder, e.g. --out {name}-{command}")
+        raise InputError(f"--out: {name} holds the results of fleetsim {owner} ({said}): fleetsim {by} "
+                         f"would mix its own with them; give another folder, e.g. --out {name}-{by}")
+    if owner is None and unmarked_points(root):
+        points = Path(name) / "points"
+        if command == "run":      # (a run's folder holds no points: they are a sweep's, a plan's or a search's)
+            raise InputError(f"--out: {name} holds the finished points of a sweep, plan or saturation search "
+                             f"({points}): fleetsim {by} would mix its own with them; give another folder, "
+                             f"e.g. --out {name}-{by}")
+        raise InputError(f"--out: {name} holds finished points ({points}) but no {OWNER_FILE} saying which "
+                         f"command wrote them (a folder of an older fleetsim, stopped before its result file): "
+                         f"if fleetsim {command} wrote them, mark the folder as its own with "
+                         f"""echo '{{"command": "{command}"}}' > {Path(name) / OWNER_FILE} and run again to """
+                         f"resume from them; else give another folder, e.g. --out {name}-{command}")
+
+
+def unmarked_points(root: Path) -> bool:
+    """Whether ``root/points`` holds a point file (``*.json``, or one moved aside as corrupt)."""
+    try:
+        return any(p.name.endswith((".json", ".json.corrupt")) for p in (root / "points").iterdir())
+    except OSError:           # no points folder (or not one to read: the store says so when it writes)
+        return False
 
 
 class CorruptPointWarning(InputWarning):
