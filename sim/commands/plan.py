@@ -23,7 +23,8 @@ import sys
 
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT
-from sim.planning.cli_support import add_common_arguments, columns_known, default_out, guarded, kept_points, reused_note
+from sim.planning.cli_support import (add_common_arguments, check_workers, columns_known, default_out, guarded,
+                                      kept_points, reused_note)
 from sim.planning.constraints import ConstraintError, UnknownMetricError
 from sim.planning.knobs import KnobError
 from sim.planning.table import text_table
@@ -62,6 +63,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.humanize import plural
         from sim.planning.planner import COLUMNS, parse_columns, plain, planner_cells, planner_values
 
+        check_workers(args)
         if not columns_known(args, "--vary"):
             return 2
         out = default_out(args, "plan")

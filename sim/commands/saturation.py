@@ -17,7 +17,8 @@ import sys
 
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT
-from sim.planning.cli_support import add_common_arguments, default_out, guarded, kept_points, reused_note
+from sim.planning.cli_support import (add_common_arguments, check_workers, default_out, guarded, kept_points,
+                                      reused_note)
 from sim.planning.constraints import ConstraintError
 from sim.planning.table import format_value, text_table
 
@@ -99,6 +100,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.metrics.band import rate_range
         from sim.planning.saturation import saturation
 
+        check_workers(args)
         out = default_out(args, "saturation")
         check_out_dir(out)  # before any point runs: a bad --out would otherwise fail at the first store
         try:

@@ -18,7 +18,7 @@ import sys
 
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
-from sim.planning.cli_support import add_common_arguments, columns_known, default_out, guarded, kept_points
+from sim.planning.cli_support import add_common_arguments, check_workers, columns_known, default_out, guarded, kept_points
 from sim.planning.constraints import ConstraintError
 from sim.planning.knobs import KnobError
 from sim.planning.table import text_table
@@ -75,6 +75,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.planner import COLUMNS, parse_columns, planner_cells
         from sim.planning.sweep import sweep
 
+        check_workers(args)
         shown = parse_columns(args.columns) or list(SHOWN)
         if not columns_known(args, "--grid"):
             return 2

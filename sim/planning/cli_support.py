@@ -37,7 +37,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--executor", choices=EXECUTORS, default="local",
                         help="where runs execute: local process pool (default), serial, or dask")
     parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
-                        help="worker processes (default: one per core; dask LocalCluster: 2)")
+                        help="worker processes (default: one per core; dask LocalCluster: 2; at most 4 per core)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="Dask scheduler to connect to, e.g. tcp://host:8786 (implies --executor dask)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -47,6 +47,31 @@ def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--allow-large", action="store_true",
                         help="run a scenario past the work limits (requests, fluid steps, replicas, failure events, "
                              "sweep points; see README 'Limits')")
+
+
+#: the most worker processes ``--workers`` may start on this machine, per usable core: a point is
+#: CPU-bound, so workers past the cores only share them, each holding a run's memory
+WORKERS_PER_CORE = 4
+
+
+def check_workers(args: argparse.Namespace) -> None:
+    """Refuse (:class:`InputError`) a ``--workers`` that would start more processes on this machine
+    (the ``local`` pool or a Dask ``LocalCluster``) than :data:`WORKERS_PER_CORE` per usable core; a
+    ``--scheduler`` cluster has the workers it has (``--workers`` is not used), ``serial`` none."""
+    from sim.planning.executors import default_workers
+
+    n = args.workers
+    if n is None or args.scheduler or args.executor == "serial":
+        return
+    cores = default_workers()
+    if n > WORKERS_PER_CORE * cores:
+        from sim.humanize import plural
+
+        raise InputError(f"--workers: {n:,} worker processes on this machine's {cores} {plural(cores, 'usable core')} "
+                         f"is too many: at most {WORKERS_PER_CORE * cores:,} ({WORKERS_PER_CORE} per core; each "
+                         f"runs one point at a time, so past the cores they only share them, each holding a "
+                         f"run's memory); leave --workers out for one per core, or run on a Dask cluster "
+                         f"(--scheduler tcp://HOST:8786) for more")
 
 
 def columns_known(args: argparse.Namespace, knob_flag: str) -> bool:
