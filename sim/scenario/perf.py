@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, TypeAdapter, field_validator
 
-from sim.scenario.types import Duration, Strict
+from sim.scenario.types import Duration, Strict, Switch
 
 
 def _nonneg(v: float | None) -> float | None:
@@ -113,7 +113,7 @@ class RooflinePerf(Strict):
                                                     "(input preparation); default 0")
     cpu_per_stream_token_s: float = Field(0.0, description="CPU seconds per token returned to a streaming client "
                                                            "(detokenization, response, serialization); default 0")
-    streaming: bool = Field(True, description="clients receive each token as it is generated (counts "
+    streaming: Switch = Field(True, description="clients receive each token as it is generated (counts "
                                               "cpu_per_stream_token_s); false for offline runs")
 
     _f = field_validator("flops_efficiency", "bw_efficiency")(_fraction)

@@ -28,7 +28,8 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from sim.scenario.economics import EconomicsConfig
 from sim.scenario.perf import PerfConfig, RooflinePerf
 from sim.scenario.schedulers import SchedulerName, resolve_batching
-from sim.scenario.types import MAX_COUNT, WHOLE_NUMBER, Duration, Name, Strict, field_error, not_a_boolean
+from sim.scenario.types import (MAX_COUNT, WHOLE_NUMBER, Duration, Name, Strict, Switch, field_error,
+                                 not_a_boolean)
 from sim.scenario.workload import WorkloadConfig
 
 BatchingPolicy = Literal["continuous", "priority", "static"]
@@ -54,13 +55,13 @@ class Batching(Strict):
     policy: BatchingPolicy = "continuous"
     max_num_seqs: int = Field(256, ge=1, le=MAX_COUNT, description="sequences per iteration")
     max_batched_tokens: int = Field(8192, ge=1, le=MAX_COUNT, description="tokens per iteration")
-    chunked_prefill: bool = False
-    mixed_batches: bool = Field(False, description="prompts share iterations with running decodes")
+    chunked_prefill: Switch = False
+    mixed_batches: Switch = Field(False, description="prompts share iterations with running decodes")
     kv_reservation: Literal["prompt", "full"] = Field(
         "prompt", description="KV blocks held on admission: the prompt's (grow, preempt when out) or the "
                               "whole sequence's (never preempted)")
     block_size: int = Field(16, ge=1, le=MAX_COUNT, description="tokens per KV-cache block")
-    prefix_caching: bool = Field(False, description="reuse the KV blocks of a class's shared prompt prefix "
+    prefix_caching: Switch = Field(False, description="reuse the KV blocks of a class's shared prompt prefix "
                                                     "(vLLM's automatic prefix caching)")
     batch_size: int | None = Field(None, ge=1, le=MAX_COUNT, description="static policy: requests per batch")
     timeout_s: float | None = Field(None, ge=0, description="static policy: max wait to fill a batch")
@@ -116,7 +117,7 @@ class Pool(Strict):
     expert_parallel: int = Field(1, ge=1, le=MAX_COUNT, description="expert groups, dividing tensor_parallel: 1 (experts split "
                                  "tensor-parallel), tensor_parallel (whole experts per GPU, all-to-all "
                                  "dispatch/combine) or between (each expert split tensor_parallel/expert_parallel ways)")
-    data_parallel_attention: bool = Field(False, description="attention data-parallel over the stage's GPUs "
+    data_parallel_attention: Switch = Field(False, description="attention data-parallel over the stage's GPUs "
                                           "(SGLang --enable-dp-attention): no KV replication, no attention all-reduce")
     gpus_per_node: int | None = Field(None, ge=1, le=MAX_COUNT, description="default: the GPU catalog's (8 for HGX boards)")
     ib_gbps: float = Field(400.0, gt=0, description="inter-node bandwidth per GPU, gigabits/s")
@@ -251,7 +252,7 @@ class Scenario(Strict):
     start: _dt.date = Field(_dt.date(2025, 1, 1), description="calendar date of simulated t = 0")
     duration: Duration = Field(gt=0, description="simulated time, arrivals stop here")
     warmup: Duration = Field(0.0, ge=0, description="requests arriving earlier are excluded from latency statistics")
-    drain: bool = Field(False, description="keep simulating after `duration` until in-flight requests finish")
+    drain: Switch = Field(False, description="keep simulating after `duration` until in-flight requests finish")
     model: str | dict[str, Any]
     workload: WorkloadConfig
     fleet: FleetConfig

@@ -179,6 +179,28 @@ def _digits_hint(got: Any) -> str:
     return f"; YAML reads {got.strip()} as text: write {int(value)}"
 
 
+#: the words YAML reads as true or false when unquoted (PyYAML, YAML 1.1), and the digits Python would
+_TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+_FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+
+
+def _switch_hint(got: Any) -> str:
+    """For a switch given text or a number that means true or false somewhere, what to write instead.
+
+        >>> _switch_hint("no"), _switch_hint(1), _switch_hint("maybe")
+        ("; 'no' in quotes is text: write false", '; write true', '')
+    """
+    if isinstance(got, bool):
+        return ""
+    word = str(got).strip().lower() if isinstance(got, (str, int, float)) else None
+    if isinstance(got, float) and got.is_integer():
+        word = str(int(got))
+    said = "true" if word in _TRUE_WORDS else "false" if word in _FALSE_WORDS else None
+    if said is None:
+        return ""
+    return f"; {got!r} in quotes is text: write {said}" if isinstance(got, str) else f"; write {said}"
+
+
 def _message(err: dict, loc: list[Any], raw: Any) -> str:
     typ = err.get("type", "")
     ctx = err.get("ctx") or {}
@@ -215,7 +237,7 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     if typ in ("float_parsing", "float_type"):
         return f"must be a number (got {_fmt_got(got)})"
     if typ in ("bool_parsing", "bool_type"):
-        return f"must be true or false (got {_fmt_got(got)})"
+        return f"must be true or false (got {_fmt_got(got)}){_switch_hint(got)}"
     if typ == NAME_OR_MAPPING:
         what = ("a catalog model name, a mapping of the architecture or {hf_config: path}"
                 if loc and loc[-1] == "model" else "a catalog name or a mapping of keys to values")

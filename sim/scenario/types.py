@@ -71,6 +71,11 @@ def parse_duration(value: Any) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A duration in seconds; YAML may write ``3600``, ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``."""
 
+Switch = Annotated[bool, Field(strict=True)]
+"""A switch: ``true`` or ``false`` (and YAML's unquoted ``yes``/``no``/``on``/``off``, which it reads as
+those). Text (a quoted ``"no"``) and numbers (``1``, ``0``) are refused, where pydantic's lax mode read
+them as booleans."""
+
 
 class Strict(BaseModel):
     """Base for every scenario block: unknown keys are errors, numbers must be finite, values are

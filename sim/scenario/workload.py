@@ -21,7 +21,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
-from sim.scenario.types import Duration, Name, Strict
+from sim.scenario.types import Duration, Name, Strict, Switch
 
 TraceFormat = Literal["fleetsim", "azure", "burstgpt"]
 """``fleetsim``: our CSV/JSONL (``timestamp_s, prompt_tokens, output_tokens[, tenant]``);
@@ -147,7 +147,7 @@ class TraceArrival(Strict):
     format: TraceFormat = "fleetsim"
     time_scale: float = Field(1.0, gt=0, description="multiplies every inter-arrival time")
     rate_scale: float = Field(1.0, gt=0, description="expected copies of each trace request")
-    loop: bool = False
+    loop: Switch = False
 
 
 class BurstArrival(Strict):
