@@ -92,6 +92,28 @@ class InputError(Exception):
     """
 
 
+def path_argument(text: str) -> str:
+    """A command-line argument naming a file or folder, as given; an empty one is refused (argparse
+    says so after the argument's name, exit status 2): ``Path("")`` is ``.``, so ``--out ""`` wrote a
+    result into the current folder and ``fleetsim report ""`` read it.
+
+        >>> path_argument("results/x")
+        'results/x'
+    """
+    if not text.strip():
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"give a file or folder name (got {text!r})")
+    return text
+
+
+def path_value(text: str):
+    """:func:`path_argument` as a :class:`~pathlib.Path` (the argparse ``type`` of a path option)."""
+    from pathlib import Path
+
+    return Path(path_argument(text))
+
+
 class InputWarning(UserWarning):
     """A legal but probably unintended input; the message names the file (and line or field)."""
 

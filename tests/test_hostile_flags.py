@@ -17,7 +17,10 @@ from sim.planning.executors import default_workers
 def _main(argv: list[str]) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return main(argv)
+        try:
+            return main(argv)
+        except SystemExit as exc:       # argparse's own errors
+            return exc.code
 
 
 @pytest.fixture
@@ -48,3 +51,23 @@ def test_workers_up_to_the_cap_run(scenario, tmp_path, capsys):
     cap = WORKERS_PER_CORE * default_workers()
     assert _main(["sweep", str(scenario), "--grid", "fleet.pools.0.replicas=1,2", "--workers", str(cap),
                   "--out", str(tmp_path / "r"), "--quiet", "--no-figures"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,name", [
+    (["run", ""], "scenario"), (["validate", " "], "scenario"),
+    (["sweep", "", "--grid", "seed=1,2"], "scenario"), (["plan", "", "--vary", "fleet.pools.0.replicas=1,2"], "scenario"),
+    (["saturation", ""], "scenario"), (["report", ""], "DIR"), (["reprice", ""], "RESULT_DIR"),
+    (["run", "S", "--out", ""], "--out"), (["sweep", "S", "--grid", "seed=1,2", "--out", ""], "--out"),
+    (["reprice", "R", "--out", ""], "--out"), (["calibrate", "", "--gpu", "h100-sxm", "--model", "llama-3-8b"], "points"),
+])
+def test_an_empty_path_is_refused(scenario, tmp_path, capsys, monkeypatch, argv, name):
+    """``Path("")`` is ``.``: on main ``run S --out ""`` wrote its result folder into the current folder, and
+    ``report ""`` read it; an empty scenario was said to be 'a folder, not a regular file'."""
+    monkeypatch.chdir(tmp_path)
+    argv = [str(scenario) if a == "S" else str(tmp_path) if a == "R" else a for a in argv]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert _main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"fleetsim {argv[0]}: error: argument {name}: give a file or folder name (got ") and \
+        len(err.splitlines()) == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -40,19 +40,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from sim.errors import path_value
 from sim.perf.kernels import KERNEL_SETS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("points", nargs="?", type=Path, help="CSV of measured iteration times or throughputs")
+    p.add_argument("points", nargs="?", type=path_value, help="CSV of measured iteration times or throughputs")
     p.add_argument("--gpu", required=True, help="catalog GPU name, e.g. h100-sxm")
     p.add_argument("--model", required=True, help="catalog model name, e.g. llama-3-8b")
     p.add_argument("--tp", type=int, default=1, help="tensor-parallel size of the measured replica (default 1)")
     p.add_argument("--weight-dtype", choices=["bf16", "fp8", "fp4"], default="bf16")
     p.add_argument("--kv-dtype", choices=["bf16", "fp8"], default="bf16")
-    p.add_argument("--out", type=Path, help="write the calibration YAML here")
+    p.add_argument("--out", type=path_value, help="write the calibration YAML here")
     p.add_argument("--fit-exponent", action="store_true",
                    help="with measured points: also fit the smooth-roofline overlap exponent "
                         "(default: keep the GPU catalog's)")
@@ -65,11 +65,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attention-kv-sharing", choices=["grouped", "per_query_head"], default=None,
                    help="with measured points: how decode attention reads a grouped-query model's KV heads, "
                         "as the scenario's perf.attention_kv_sharing (default grouped)")
-    p.add_argument("--vidur-mlp", type=Path, help="Vidur operator profile (mlp.csv) to fit or import")
-    p.add_argument("--vidur-attention", type=Path,
+    p.add_argument("--vidur-mlp", type=path_value, help="Vidur operator profile (mlp.csv) to fit or import")
+    p.add_argument("--vidur-attention", type=path_value,
                    help="Vidur-style attention sample: with --vidur-mlp, fit the stack's kernel set (and attention "
                         "for --table-out)")
-    p.add_argument("--table-out", type=Path, help="compose a step-time table CSV from the Vidur profiles")
+    p.add_argument("--table-out", type=path_value, help="compose a step-time table CSV from the Vidur profiles")
     p.add_argument("--grid-prefill", default=None,
                    help=f"with --table-out, the table grid's prefill tokens per iteration (comma-separated; default "
                         f"{GRID_DEFAULTS['grid_prefill']})")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from sim.errors import path_value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", type=Path, metavar="DIR",
+    parser.add_argument("folder", type=path_value, metavar="DIR",
                         help="a result folder: of fleetsim run --out, sweep, plan or saturation")
     parser.add_argument("--no-regenerate", action="store_true",
                         help="embed the figures already in DIR/figures (PNG, else a run's quick-look SVG) "

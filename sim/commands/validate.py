@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sim.errors import path_argument
 from sim.humanize import plural
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", help="scenario file (YAML or TOML)")
+    p.add_argument("scenario", type=path_argument, help="scenario file (YAML or TOML)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field before checking (repeatable)")
     p.add_argument("--allow-large", action="store_true",

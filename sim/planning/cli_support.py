@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sim.errors import InputError, ScenarioError
+from sim.errors import InputError, ScenarioError, path_argument, path_value
 from sim.planning.constraints import ConstraintError
 from sim.planning.executors import EXECUTORS
 from sim.planning.knobs import KnobError
@@ -28,7 +28,7 @@ def positive_int(text: str) -> int:
 
 def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """SCENARIO, --set, --seeds, --executor, --workers, --scheduler, --out, --quiet."""
-    parser.add_argument("scenario", help="scenario file (YAML or TOML)")
+    parser.add_argument("scenario", type=path_argument, help="scenario file (YAML or TOML)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a field of the base scenario, e.g. duration=30m (repeatable)")
     parser.add_argument("--seeds", type=positive_int, default=1, metavar="N",
@@ -40,7 +40,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
                         help="worker processes (default: one per core; dask LocalCluster: 2; at most 4 per core)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="Dask scheduler to connect to, e.g. tcp://host:8786 (implies --executor dask)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--out", type=path_value, default=None, metavar="DIR",
                         help=f"result folder (default: results/<scenario>-{what}); finished runs are "
                              "kept there and reused when the command is repeated")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
