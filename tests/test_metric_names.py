@@ -187,3 +187,28 @@ def test_every_money_key_the_economics_reports_passes_the_early_check():
 def test_a_money_metric_no_summary_holds_is_refused_before_any_point_runs(tmp_path, capsys, argv, expected):
     """On main the cost and cashflow blocks were left to the first run: a typo cost a whole simulation."""
     test_a_metric_no_summary_holds_is_refused_before_any_point_runs(tmp_path, capsys, argv, expected)
+
+
+def test_a_pool_or_class_name_holding_dots_is_read_whole(tmp_path):
+    """A pool ``v1.5``'s keys are ``pools.v1.5.…``: on main the early check read the pool as ``v1`` and refused
+    ``pools.v1.5.load_factor`` ("no pool 'v1' ... did you mean pools.v1.5.load_factor?")."""
+    sc = hc._small()
+    sc["fleet"]["pools"][0]["name"] = "v1.5"
+    sc["workload"] = {"arrival": {"process": "poisson", "rate": 2},
+                      "classes": [{"name": n, "share": 0.5, "prompt_tokens": {"dist": "fixed", "value": 200},
+                                   "output_tokens": {"dist": "fixed", "value": 20}} for n in ("chat.v2", "chat")]}
+    sc["economics"] = {"gpu_hour_usd": 2.5}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = sim.run(sc)
+    pools, classes = scenario_names(sc)
+    row = point_row({"config": {}, "replication": 0, "seed": 1, "summary": result.summary})
+    keys = [k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and k not in ("replication", "seed")]
+    assert {"pools.v1.5.load_factor", "classes.chat.v2.slo.attainment", "cost.by_pool.v1.5",
+            "cashflow.chargeback.classes.chat.v2.work"} <= set(keys)
+    assert {k: summary_key_problem(k, pools, classes) for k in keys if summary_key_problem(k, pools, classes)} == {}
+    assert summary_key_problem("pools.v1.load_factor", pools, classes) == \
+        "the scenario has no pool 'v1' (its pools: v1.5)"
+    assert summary_key_problem("classes.chat.v3.slo.attainment", pools, classes) == \
+        "a class's block holds requests, latency, throughput, slo (got 'v3')"

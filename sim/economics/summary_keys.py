@@ -74,8 +74,8 @@ def money_key_problem(key: str, pools: tuple[str, ...] | None = None,
     for prefix, (what, leaves) in NAMED.items():
         if not key.startswith(prefix + "."):
             continue
-        name, _, leaf = key[len(prefix) + 1:].partition(".")
         known = {"tier": TIERS, "pool": pools, "class": ("default",) if classes == () else classes}.get(what)
+        name, leaf = named_part(key[len(prefix) + 1:], known)
         if known is not None and name not in known:
             whose = "the" if what == "tier" else "its"
             return f"{name!r} is no {_WORDS[what]} ({whose} {_PLURAL[what]}: {', '.join(known)})"
@@ -85,6 +85,20 @@ def money_key_problem(key: str, pools: tuple[str, ...] | None = None,
             return f"{prefix}.{name} is a number: it has no key {leaf!r}"
         return None
     return f"not a key of the summary block {block}"
+
+
+def named_part(rest: str, names: tuple[str, ...] | None) -> tuple[str, str]:
+    """``rest`` of a dotted key split after the name it starts with: the longest of ``names`` it begins
+    with (a name may hold dots: a pool ``v1.5``), else its first part.
+
+        >>> named_part("v1.5.load_factor", ("v1", "v1.5")), named_part("x.load_factor", ("v1.5",))
+        (('v1.5', 'load_factor'), ('x', 'load_factor'))
+    """
+    for name in sorted(names or (), key=len, reverse=True):
+        if rest == name or rest.startswith(name + "."):
+            return name, rest[len(name) + 1:]
+    name, _, after = rest.partition(".")
+    return name, after
 
 
 _PLURAL = {"tier": "tiers", "pool": "pools", "class": "classes"}

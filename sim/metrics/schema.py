@@ -150,11 +150,14 @@ def summary_key_problem(key: str, pools: tuple[str, ...] | None = None,
             return f"a {what}'s metric is {block}.<name>.<key>, e.g. {block}.{names[0]}.{example}"
         if not names:
             return f"the scenario has no {block} block: it lists no {what}"
-        if parts[1] not in names:
-            return f"the scenario has no {what} {parts[1]!r} (its {block}: {', '.join(names)})"
+        from sim.economics.summary_keys import named_part    # (pool and class names, as the money blocks')
+
+        name, rest = named_part(key[len(block) + 1:], names)
+        if name not in names:
+            return f"the scenario has no {what} {name!r} (its {block}: {', '.join(names)})"
         if block == "classes":
-            rest = ".".join(parts[2:])
-            if parts[2] not in CLASS_BLOCKS:
-                return f"a class's block holds {', '.join(CLASS_BLOCKS)} (got {parts[2]!r})"
+            if rest.split(".")[0] not in CLASS_BLOCKS:
+                return f"a class's block holds {', '.join(CLASS_BLOCKS)} (got {rest.split('.')[0]!r})"
             return summary_key_problem(rest)
     return None
+
