@@ -1,7 +1,9 @@
-"""Hostile command-line flags and files not in the hostile-input audit (:mod:`hostile_cases`), each refused
-with exit status 2 and one clear line naming the flag or the file and what is allowed."""
+"""Hostile input not in the hostile-input audit (:mod:`hostile_cases`): command-line flags, paths and names,
+each refused with exit status 2 and one clear line naming the flag or the file and field and what is allowed
+(or, for names in any script, taken)."""
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -71,3 +73,41 @@ def test_an_empty_path_is_refused(scenario, tmp_path, capsys, monkeypatch, argv,
     assert err.startswith(f"fleetsim {argv[0]}: error: argument {name}: give a file or folder name (got ") and \
         len(err.splitlines()) == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def _named(where: str, name: str) -> dict:
+    sc = hc._small()
+    sc["workload"] = {"arrival": {"process": "poisson", "rate": 2},
+                      "classes": [{"name": "chat", "share": 1, "prompt_tokens": {"dist": "fixed", "value": 200},
+                                   "output_tokens": {"dist": "fixed", "value": 20}}]}
+    {"name": sc, "fleet.pools.0.name": sc["fleet"]["pools"][0],
+     "workload.classes.0.name": sc["workload"]["classes"][0]}[where]["name"] = name
+    return sc
+
+
+WHERE = ("name", "fleet.pools.0.name", "workload.classes.0.name")
+
+
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("name,said", [
+    ("a\nb", "'a\\nb': a line break at character 2"), ("tab\there", "'tab\\there': a tab at character 4"),
+    ("nul\x00", "'nul\\x00': NUL at character 4"), ("\x1b[31mred", "'\\x1b[31mred': an escape at character 1"),
+    ("\u202eevil", "'\\u202eevil': right-to-left override at character 1"),
+])
+def test_a_name_with_a_control_character_is_refused(tmp_path, capsys, where, name, said):
+    """On main these were taken: a line break or an escape went into titles and CSV cells, a right-to-left
+    override reordered what the report shows; a class's bad name also said its workload lengths were missing."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(_named(where, name), allow_unicode=True))
+    assert _main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err == f"{path}: {where}: must not hold a control character (got {said})\n"
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_names_in_any_script_are_taken(tmp_path, capsys, where):
+    name = "池 ñandú 💥 שלום"
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(_named(where, name), allow_unicode=True), encoding="utf-8")
+    assert _main(["run", str(path), "--out", str(tmp_path / "r"), "--quiet", "--json"]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
+    assert name in json.dumps(summary, ensure_ascii=False)

@@ -243,9 +243,10 @@ def test_control_characters_are_escaped_on_the_terminal(tmp_path, capsys):
     sc = scenario(name="evil\x1b[31mRED\x07")
     p = tmp_path / "s.yaml"
     p.write_text(yaml.safe_dump(sc))
-    assert main(["run", str(p), "--quiet"]) == 0
-    out = capsys.readouterr().out
-    assert "\x1b" not in out and "\x07" not in out and "evil\\x1b[31mRED\\x07" in out
+    assert main(["run", str(p), "--quiet"]) == 2          # (a name holds no control character)
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "evil\\x1b[31mRED\\x07" in err
+    sc["name"] = "evil"
     sc["fleet"]["pools"][0]["gpu"] = "h100\x1b]0;owned\x07"
     p.write_text(yaml.safe_dump(sc))
     assert main(["validate", str(p)]) == 2

@@ -289,8 +289,11 @@ def problems_past_schema(exc: ValidationError, data: dict, source: str, base_dir
             return []
     cut = [".".join(map(str, r)) for r in removed]
 
-    # a class's share or arrival left out changes what workload.arrival and the shares' sum mean
+    # a class's share or arrival left out changes what workload.arrival and the shares' sum mean; the
+    # classes left out (a class without its name, say) make the workload's own lengths required
     echoes = {"workload.arrival", "workload.classes"} if any(c.startswith("workload.classes.") for c in cut) else set()
+    if "workload.classes" in cut:
+        echoes |= {"workload.prompt_tokens", "workload.output_tokens"}
 
     def related(path: str) -> bool:
         return path in echoes or any(path == c or path.startswith(c + ".") or c.startswith(path + ".") or not path

@@ -17,7 +17,7 @@ import math
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from sim.errors import given
@@ -29,7 +29,33 @@ _DURATION_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms
 MAX_COUNT = 2**53
 #: the longest name of a scenario, pool or request class: a label for titles and tables, not a document
 MAX_NAME = 200
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+_CONTROL_WORDS = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", "\x00": "NUL", "\x1b": "an escape"}
+#: bidirectional formatting characters (U+202A-U+202E, U+2066-U+2069): they reorder the text shown after them
+BIDI_CONTROLS = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+
+
+def plain_name(value: str) -> str:
+    r"""A name as written, refused (``ValueError``) when it holds a control character (a line break, a
+    tab, NUL, an escape) or a bidirectional formatting character: a name is a label in titles, tables
+    and CSV cells, where those break the line or reorder what is shown. Letters of any script are names.
+
+        >>> plain_name("池 · pool ñ 💥")
+        '池 · pool ñ 💥'
+        >>> plain_name("a\nb")
+        Traceback (most recent call last):
+        ...
+        ValueError: must not hold a control character (got 'a\nb': a line break at character 2)
+    """
+    import unicodedata
+
+    for i, c in enumerate(value):
+        if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS:
+            what = _CONTROL_WORDS.get(c) or unicodedata.name(c, "").lower() or f"U+{ord(c):04X}"
+            raise ValueError(f"must not hold a control character (got {given(value)}: {what} at character {i + 1})")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(plain_name)]
 """The largest count a scenario may give (replicas, GPUs, tokens, layers): 2**53, past which a float
 no longer holds every integer; larger integers (YAML reads 10**400 as one) would overflow the float
 arithmetic of the work estimate and the memory plan instead of being named at their field."""
