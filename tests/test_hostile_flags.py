@@ -111,3 +111,31 @@ def test_names_in_any_script_are_taken(tmp_path, capsys, where):
     assert _main(["run", str(path), "--out", str(tmp_path / "r"), "--quiet", "--json"]) == 0
     summary = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
     assert name in json.dumps(summary, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("value", ['"false"', "0", '"no"'])
+def test_a_hugging_face_switch_given_text_is_refused(tmp_path, capsys, value):
+    """``bool("false")`` is true: on main ``"tie_word_embeddings": "false"`` tied the embeddings."""
+    body = json.dumps(hc.HF_LLAMA)[:-1] + f', "tie_word_embeddings": {value}}}'
+    (tmp_path / "config.json").write_text(body)
+    sc = hc._small()
+    sc["model"] = {"hf_config": "config.json"}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    assert _main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"tie_word_embeddings: must be true or false (got {json.loads(value)!r})" in err and \
+        err.startswith(f"{path}: model.hf_config: ") and len(err.splitlines()) == 1, err
+
+
+def test_a_points_file_where_the_points_folder_goes_is_refused_before_any_point_runs(scenario, tmp_path, capsys):
+    """On main the first point ran, then storing it failed (``FileExistsError`` on ``r/points``)."""
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "points").write_text("mine")
+    rc = _main(["sweep", str(scenario), "--grid", "fleet.pools.0.replicas=1,2", "--out", str(tmp_path / "r"),
+                "--quiet", "--executor", "serial"])
+    assert rc == 2 and capsys.readouterr().err == (
+        f"--out: {tmp_path / 'r' / 'points'} is not a folder: the folder of finished points of fleetsim sweep, plan "
+        f"and saturation is there; move it away or give another --out\n")
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["points"]
+    assert (tmp_path / "r" / "points").read_text() == "mine"

@@ -88,6 +88,10 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
     if owner is not None and owner != command:
         raise InputError(f"--out: {name} holds the results of fleetsim {owner} ({said}): fleetsim {by} "
                          f"would mix its own with them; give another folder, e.g. --out {name}-{by}")
+    points = root / "points"
+    if points.exists() and not points.is_dir():     # (found at the first store, after a whole point's run)
+        raise InputError(f"--out: {Path(name) / 'points'} is not a folder: the folder of finished points of "
+                         f"fleetsim sweep, plan and saturation is there; move it away or give another --out")
     if owner is None and unmarked_points(root):
         points = Path(name) / "points"
         if command == "run":      # (a run's folder holds no points: they are a sweep's, a plan's or a search's)

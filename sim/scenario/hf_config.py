@@ -102,6 +102,17 @@ class _Reader:
             return 0
         return v
 
+    def switch(self, key: str, default: bool) -> bool:
+        """``key`` as true or false (``null`` or absent: ``default``); a string such as ``"false"`` is refused
+        (``bool("false")`` is true)."""
+        v = self.cfg.get(key)
+        if v is None:
+            return default
+        if not isinstance(v, bool):
+            self.fail(key, f"must be true or false (got {v!r})")
+            return default
+        return v
+
     def first(self, *keys: str, default: int | None = None) -> int:
         for k in keys:
             if self.cfg.get(k) is not None:
@@ -169,7 +180,7 @@ def _llama_like(r: _Reader, mt: str, out: dict[str, Any]) -> None:
     out["n_kv_heads"] = r.int("num_key_value_heads", nh)
     out["vocab"] = r.int("vocab_size")
     out["max_context"] = r.int("max_position_embeddings", 4096)
-    out["tied_embeddings"] = bool(c.get("tie_word_embeddings", False))
+    out["tied_embeddings"] = r.switch("tie_word_embeddings", False)
     act = c.get("hidden_act", "silu")
     if act not in ("silu", "swiglu", "gelu", "gelu_pytorch_tanh"):
         r.fail("hidden_act", f"unsupported gated activation {act!r} (silu, gelu)")
@@ -241,7 +252,7 @@ def _opt(r: _Reader, out: dict[str, Any]) -> None:
     out["position_embeddings"] = out["max_context"] + 2     # OPT's learned positions carry an offset of 2
     out["mlp"], out["norm"] = "plain", "layernorm"
     out["activation"] = str(c.get("activation_function", "relu"))
-    out["tied_embeddings"] = bool(c.get("tie_word_embeddings", True))
+    out["tied_embeddings"] = r.switch("tie_word_embeddings", True)
     if h and c.get("word_embed_proj_dim", h) != h:
         r.fail("word_embed_proj_dim", f"an embedding projection (OPT-350m) is not modelled: must equal "
                                       f"hidden_size={h} (got {c['word_embed_proj_dim']!r})")
@@ -259,7 +270,7 @@ def _gpt2(r: _Reader, out: dict[str, Any]) -> None:
     out["max_context"] = out["position_embeddings"] = r.int("n_positions", 1024)
     out["mlp"], out["norm"] = "plain", "layernorm"
     out["activation"] = str(c.get("activation_function", "gelu_new"))
-    out["tied_embeddings"] = bool(c.get("tie_word_embeddings", True))
+    out["tied_embeddings"] = r.switch("tie_word_embeddings", True)
 
 
 _COMMON = {"num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "vocab_size",
