@@ -480,3 +480,22 @@ def test_a_pool_name_of_200_characters_runs_in_the_fluid_tier():
     template["workload"]["arrival"] = {"process": "poisson", "rate": 1.0}
     template.update(duration=60.0, warmup=0.0, seed=1)
     assert scenario_from_dict(template, "<capacity curve>", loaded.base_dir).scenario.name == ("capacity-" + "p" * 200)[:200]
+
+
+def test_reprice_says_what_each_changed_total_was(tmp_path, capsys):
+    """A planner re-pricing a run wants the new totals next to the old ones, not only the statement:
+    four H100s for two minutes are 4 x 2/60 = 0.1333 GPU-hours, $0.33 at $2.50 and $0.24 at $1.80;
+    a total the override does not move (revenue) carries no "(was ...)"."""
+    from sim.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "scenarios/baseline.yaml", "--quiet", "--figures", "none", "--out", str(out),
+                 *[a for o in _short() for a in ("--set", o)]]) == 0
+    capsys.readouterr()
+    assert main(["reprice", str(out), "--set", "economics.gpu_hour_usd=1.8"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"repriced {out} with economics.gpu_hour_usd=1.8"
+    assert lines[1].startswith("cost  compute $0.24 (was $0.33)  $")
+    assert lines[2].startswith("cash flow (accrual)  revenue $0.00  compute $0.24 (was $0.33)  share paid $0.00  ")
+    assert lines[2].endswith("net -$0.24 (was -$0.33)")
+    assert "Cash-flow statement (USD; accrual columns, then cash)" in lines
