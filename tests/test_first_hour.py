@@ -382,6 +382,11 @@ def test_a_broken_symbolic_link_is_named_as_one(tmp_path, capsys):
 @pytest.mark.parametrize("override, line", [
     ("workload.classes.0.name=x", "--set: workload.classes: there is no list here to take item 0 of; give the "
                                   "whole list, e.g. --set 'workload.classes=[...]'"),
+    ("fleet.pool.0.replicas=3", "--set: fleet.pool: there is no list here to take item 0 of (did you mean "
+                                "fleet.pools?)"),
+    ("fleet.pools.main.replicas=3", "--set: fleet.pools.main: is a list; use an integer index (got 'main'); the "
+                                    "item named 'main' is fleet.pools.0"),
+    ("fleet.pools.mian.replicas=3", "--set: fleet.pools.mian: is a list; use an integer index (got 'mian')"),
     ("slo=null", "scenarios/baseline.yaml: slo: must be a mapping of keys to values (got null)"),
     ("fleet.pools.0.autoscale=true", "scenarios/baseline.yaml: fleet.pools.0.autoscale: must be a mapping of keys "
                                      "to values (got true)"),
