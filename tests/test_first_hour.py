@@ -504,3 +504,53 @@ def test_reprice_says_what_each_changed_total_was(tmp_path, capsys):
     assert lines[2].startswith("cash flow (accrual)  revenue $0.00  compute $0.24 (was $0.33)  share paid $0.00  ")
     assert lines[2].endswith("net -$0.24 (was -$0.33)")
     assert "Cash-flow statement (USD; accrual columns, then cash)" in lines
+
+
+def test_the_plan_table_heads_each_metric_with_its_unit(tmp_path, capsys):
+    """As the sweep's: the plan's constraint and --columns metrics are plain numbers (0.185, 1)."""
+    from sim.cli import main
+
+    assert main(["plan", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--vary",
+                 "fleet.pools.0.replicas=1,2", "--constraint", "latency.ttft.p99<=2", "--constraint",
+                 "slo.attainment>=0.9", "--columns", "utilization.load_factor,throughput.requests_per_s",
+                 "--out", str(tmp_path / "p"), "--quiet", "--no-figures"]) == 0
+    head = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("configuration"))
+    assert head.split("headroom", 1)[1].split() == ["latency.ttft.p99", "(s)", "slo.attainment", "(0-1)",
+                                                    "utilization.load_factor", "throughput.requests_per_s"]
+
+
+def test_the_saturation_table_heads_each_metric_with_its_unit(tmp_path, capsys):
+    from sim.cli import main
+
+    main(["saturation", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--start", "60",
+          "--tolerance", "0.5", "--out", str(tmp_path / "s"), "--quiet"])
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.split() == ["rate", "sustained", "slo.attainment", "(0-1)", "latency.ttft.p99", "(s)", "why", "not"]
+
+
+def test_every_example_of_the_top_level_help_is_a_command_that_parses(capsys):
+    """`fleetsim --help` ends with a first session; each example must stay a valid command line."""
+    import shlex
+
+    from sim.cli import EXAMPLES, build_parser, main
+
+    parser, _ = build_parser()
+    for command, what in EXAMPLES:
+        argv = shlex.split(command)[1:]
+        args, extra = parser.parse_known_args(argv)
+        assert extra == [] and args.command == argv[0], command
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    printed = capsys.readouterr().out
+    assert all(what in printed for _, what in EXAMPLES) and "fleetsim report results/baseline\n" in printed
+
+
+def test_a_saturation_on_a_traces_rate_scale_is_a_multiple_not_req_per_s(tmp_path, capsys):
+    """--rate-path workload.arrival.rate_scale searches copies of each request of the trace: its answer
+    (3.3 on the Azure sample on one H100) is a multiple of the trace's rate, not 3.3 requests/s."""
+    from sim.cli import main
+
+    assert main(["saturation", "scenarios/azure_conv_replay.yaml", "--rate-path", "workload.arrival.rate_scale",
+                 "--tolerance", "0.2", "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("saturation rate: ") and "× the trace's rate (fails at " in last and "req/s" not in last
