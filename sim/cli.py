@@ -27,6 +27,29 @@ COMMANDS = {
     "reprice": "recompute a result folder's money under changed economics, without re-simulating",
 }
 
+#: the end of ``fleetsim --help``: a first session, a command per common question (README.md,
+#: "Common questions", has their answers on the shipped scenarios): (command line, what it answers)
+EXAMPLES = (
+    ("fleetsim run scenarios/baseline.yaml --out results/baseline",
+     "simulate, print the summary, write a result folder"),
+    ("fleetsim report results/baseline", "one page to open in a browser: results/baseline/report.html"),
+    ("fleetsim plan scenarios/baseline.yaml --set workload.arrival.rate=50 "
+     "--vary fleet.pools.0.replicas=1..16 --constraint 'latency.ttft.p99<=2'",
+     "the fewest GPUs that hold a p99 TTFT of 2 s at 50 requests/s"),
+    ("fleetsim saturation scenarios/baseline.yaml", "the highest arrival rate the fleet sustains within its SLO"),
+    ("fleetsim reprice results/baseline --set economics.gpu_hour_usd=1.8",
+     "the same run's money at another price, without simulating again"),
+)
+
+
+def _examples() -> str:
+    lines = ["a first session (the scenarios are in the checkout's scenarios/ folder; COMMAND --help for each):"]
+    for command, what in EXAMPLES:
+        head, _, rest = command.partition(" --vary ")      # the plan's line is too long for one
+        lines += [f"  {head}" + (" \\" if rest else "")] + ([f"      --vary {rest}"] if rest else [])
+        lines.append(f"      {what}")
+    return "\n".join([*lines, "", 'README.md, "Common questions", and docs/ say more.'])
+
 
 def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict]:
     """The parser and the command modules imported. ``only``: import just that command's module
@@ -36,7 +59,7 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
 
     parser = Parser(prog="fleetsim", description="Simulate an LLM inference serving fleet: "
                     "latency, utilization, GPU-hours, cost and cash flows.",
-                    formatter_class=PlainHelpFormatter)
+                    epilog=_examples(), formatter_class=ExamplesHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fleetsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     modules = {}
@@ -91,6 +114,14 @@ class PlainHelpFormatter(argparse.HelpFormatter):
 
     def _expand_help(self, action: argparse.Action) -> str:
         return plain(super()._expand_help(action))
+
+
+class ExamplesHelpFormatter(PlainHelpFormatter):
+    """``fleetsim --help``: the description and the examples after the options keep their lines
+    (argparse would run the example commands together into one paragraph)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
 
 
 def main(argv: list[str] | None = None) -> int:

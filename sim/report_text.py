@@ -73,8 +73,7 @@ def format_summary(result: "Result") -> str:
               f"GPU-hours{' (whole fleet)' if sharded else ''}  provisioned "
               f"{humanize.number(s['gpu_hours']['provisioned'], compact=True)}  "
               f"busy {humanize.number(s['gpu_hours']['busy'], compact=True)}",
-              f"cost{' (whole fleet)' if sharded else ''}  compute {_usd(s['cost']['compute_usd'])}  "
-              f"{_usd(s['cost'].get('per_million_output_tokens'))} per 1M output tokens"]
+              cost_line(s)]
     if len(pools) > 1 or sharded or any(p.get("replicas_mean") not in (None, p.get("replicas"))
                                         for p in pools.values()):
         lines += ["", f"{'pool':<14}{'gpu':<12}{'replicas':>10}  {'shards':>8}  {'mean':>7}  {'GPU-h (fleet)':>13}"
@@ -95,13 +94,7 @@ def format_summary(result: "Result") -> str:
     if d:
         lines += ["", f"disaggregation  {d.get('prefill_pool')} -> {d.get('decode_pool')}: {d.get('transfers', 0):,} KV "
                       f"transfers, mean {(d.get('transfer_s_mean') or 0) * 1000:.2f} ms"]
-    c = s.get("cashflow", {})
-    if c:
-        lines.append(f"cash flow (accrual)  revenue {_usd(c.get('revenue', 0))}  compute {_usd(c.get('compute_cost', 0))}  "
-                     f"share paid {_usd(c.get('revenue_share_paid', 0))}  received {_usd(c.get('revenue_share_received', 0))}  "
-                     f"net {_usd(c.get('net', 0))}")
-        if c.get("revenue_share_paid") or c.get("revenue_share_received"):
-            lines.append("revenue share, net  " + net_share(c))
+    lines += cashflow_lines(s)
     econ = result.economics
     if econ is not None and econ.statement:
         lines += ["", econ.format_table()]
@@ -168,6 +161,55 @@ def class_table(s: dict) -> list[str]:
 #: utilization measures of the summary shown on the terminal (the new ones when present)
 UTILIZATION = (("gpu_busy", "GPU busy"), ("kv_cache_mean", "KV cache mean"), ("mfu", "MFU"),
                ("mbu", "MBU"), ("load_factor", "load factor"))
+
+
+def _was(s: dict, before: dict | None, block: str, key: str, default=None) -> str:
+    """A money value of ``s[block][key]``, followed by ``(was X)`` when ``before`` holds another."""
+    now = s.get(block, {}).get(key, default)
+    text = _usd(now)
+    if before is not None:
+        old = (before.get(block) or {}).get(key, default)
+        if isinstance(old, (int, float)) and old != now:
+            text += f" (was {_usd(old)})"
+    return text
+
+
+def cost_line(s: dict, before: dict | None = None) -> str:
+    """The compute bill and cost per million output tokens; with ``before`` (the summary before
+    ``fleetsim reprice``), each changed value followed by what it was."""
+    sharded = any(p.get("scale", 1) != 1 for p in (s.get("pools") or {}).values())
+    return (f"cost{' (whole fleet)' if sharded else ''}  compute {_was(s, before, 'cost', 'compute_usd')}  "
+            f"{_was(s, before, 'cost', 'per_million_output_tokens')} per 1M output tokens")
+
+
+def cashflow_lines(s: dict, before: dict | None = None) -> list[str]:
+    """The accrual totals of the cash flows and the revenue share netted, as :func:`cost_line`."""
+    c = s.get("cashflow", {})
+    if not c:
+        return []
+    lines = [f"cash flow (accrual)  revenue {_was(s, before, 'cashflow', 'revenue', 0)}  "
+             f"compute {_was(s, before, 'cashflow', 'compute_cost', 0)}  "
+             f"share paid {_was(s, before, 'cashflow', 'revenue_share_paid', 0)}  "
+             f"received {_was(s, before, 'cashflow', 'revenue_share_received', 0)}  "
+             f"net {_was(s, before, 'cashflow', 'net', 0)}"]
+    if c.get("revenue_share_paid") or c.get("revenue_share_received"):
+        lines.append("revenue share, net  " + net_share(c))
+        old = (before or {}).get("cashflow") or {}
+        if old and net_share(old) != lines[-1][len("revenue share, net  "):]:
+            lines.append("  was  " + net_share(old))
+    return lines
+
+
+def format_reprice(s: dict, before: dict | None, econ) -> str:
+    """What ``fleetsim reprice`` prints: the overrides, the new money totals with what each changed
+    value was (``before``: the folder's summary before re-pricing; None when it could not be read),
+    then the statement."""
+    overrides = ", ".join((s.get("repriced") or {}).get("overrides") or []) or "no overrides"
+    lines = [f"repriced {(s.get('repriced') or {}).get('from', '')} with {overrides}",
+             cost_line(s, before), *cashflow_lines(s, before)]
+    if econ is not None and econ.statement:
+        lines += ["", econ.format_table()]
+    return "\n".join(lines)
 
 
 def net_share(cashflow: dict) -> str:

@@ -106,8 +106,16 @@ def newer_keys() -> dict[str, tuple[dict, dict[str, bytes]]]:
     return out
 
 
+def _trace_files(path: Path) -> dict[str, bytes]:
+    """The trace a bundled scenario replays, at its relative path (written beside each case)."""
+    arrival = (yaml.safe_load(path.read_text(encoding="utf-8")).get("workload") or {}).get("arrival") or {}
+    if arrival.get("process") != "trace":
+        return {}
+    return {arrival["path"]: (path.parent / arrival["path"]).read_bytes()}
+
+
 def bases() -> dict[str, tuple[dict, dict[str, bytes]]]:
-    out = {p.stem: (yaml.safe_load(p.read_text(encoding="utf-8")), {}) for p in SCENARIOS}
+    out = {p.stem: (yaml.safe_load(p.read_text(encoding="utf-8")), _trace_files(p)) for p in SCENARIOS}
     out.update(newer_keys())
     return out
 

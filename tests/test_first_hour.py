@@ -382,6 +382,11 @@ def test_a_broken_symbolic_link_is_named_as_one(tmp_path, capsys):
 @pytest.mark.parametrize("override, line", [
     ("workload.classes.0.name=x", "--set: workload.classes: there is no list here to take item 0 of; give the "
                                   "whole list, e.g. --set 'workload.classes=[...]'"),
+    ("fleet.pool.0.replicas=3", "--set: fleet.pool: there is no list here to take item 0 of (did you mean "
+                                "fleet.pools?)"),
+    ("fleet.pools.main.replicas=3", "--set: fleet.pools.main: is a list; use an integer index (got 'main'); the "
+                                    "item named 'main' is fleet.pools.0"),
+    ("fleet.pools.mian.replicas=3", "--set: fleet.pools.mian: is a list; use an integer index (got 'mian')"),
     ("slo=null", "scenarios/baseline.yaml: slo: must be a mapping of keys to values (got null)"),
     ("fleet.pools.0.autoscale=true", "scenarios/baseline.yaml: fleet.pools.0.autoscale: must be a mapping of keys "
                                      "to values (got true)"),
@@ -480,3 +485,72 @@ def test_a_pool_name_of_200_characters_runs_in_the_fluid_tier():
     template["workload"]["arrival"] = {"process": "poisson", "rate": 1.0}
     template.update(duration=60.0, warmup=0.0, seed=1)
     assert scenario_from_dict(template, "<capacity curve>", loaded.base_dir).scenario.name == ("capacity-" + "p" * 200)[:200]
+
+
+def test_reprice_says_what_each_changed_total_was(tmp_path, capsys):
+    """A planner re-pricing a run wants the new totals next to the old ones, not only the statement:
+    four H100s for two minutes are 4 x 2/60 = 0.1333 GPU-hours, $0.33 at $2.50 and $0.24 at $1.80;
+    a total the override does not move (revenue) carries no "(was ...)"."""
+    from sim.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "scenarios/baseline.yaml", "--quiet", "--figures", "none", "--out", str(out),
+                 *[a for o in _short() for a in ("--set", o)]]) == 0
+    capsys.readouterr()
+    assert main(["reprice", str(out), "--set", "economics.gpu_hour_usd=1.8"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"repriced {out} with economics.gpu_hour_usd=1.8"
+    assert lines[1].startswith("cost  compute $0.24 (was $0.33)  $")
+    assert lines[2].startswith("cash flow (accrual)  revenue $0.00  compute $0.24 (was $0.33)  share paid $0.00  ")
+    assert lines[2].endswith("net -$0.24 (was -$0.33)")
+    assert "Cash-flow statement (USD; accrual columns, then cash)" in lines
+
+
+def test_the_plan_table_heads_each_metric_with_its_unit(tmp_path, capsys):
+    """As the sweep's: the plan's constraint and --columns metrics are plain numbers (0.185, 1)."""
+    from sim.cli import main
+
+    assert main(["plan", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--vary",
+                 "fleet.pools.0.replicas=1,2", "--constraint", "latency.ttft.p99<=2", "--constraint",
+                 "slo.attainment>=0.9", "--columns", "utilization.load_factor,throughput.requests_per_s",
+                 "--out", str(tmp_path / "p"), "--quiet", "--no-figures"]) == 0
+    head = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("configuration"))
+    assert head.split("headroom", 1)[1].split() == ["latency.ttft.p99", "(s)", "slo.attainment", "(0-1)",
+                                                    "utilization.load_factor", "throughput.requests_per_s"]
+
+
+def test_the_saturation_table_heads_each_metric_with_its_unit(tmp_path, capsys):
+    from sim.cli import main
+
+    main(["saturation", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--start", "60",
+          "--tolerance", "0.5", "--out", str(tmp_path / "s"), "--quiet"])
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.split() == ["rate", "sustained", "slo.attainment", "(0-1)", "latency.ttft.p99", "(s)", "why", "not"]
+
+
+def test_every_example_of_the_top_level_help_is_a_command_that_parses(capsys):
+    """`fleetsim --help` ends with a first session; each example must stay a valid command line."""
+    import shlex
+
+    from sim.cli import EXAMPLES, build_parser, main
+
+    parser, _ = build_parser()
+    for command, what in EXAMPLES:
+        argv = shlex.split(command)[1:]
+        args, extra = parser.parse_known_args(argv)
+        assert extra == [] and args.command == argv[0], command
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    printed = capsys.readouterr().out
+    assert all(what in printed for _, what in EXAMPLES) and "fleetsim report results/baseline\n" in printed
+
+
+def test_a_saturation_on_a_traces_rate_scale_is_a_multiple_not_req_per_s(tmp_path, capsys):
+    """--rate-path workload.arrival.rate_scale searches copies of each request of the trace: its answer
+    (3.3 on the Azure sample on one H100) is a multiple of the trace's rate, not 3.3 requests/s."""
+    from sim.cli import main
+
+    assert main(["saturation", "scenarios/azure_conv_replay.yaml", "--rate-path", "workload.arrival.rate_scale",
+                 "--tolerance", "0.2", "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("saturation rate: ") and "× the trace's rate (fails at " in last and "req/s" not in last

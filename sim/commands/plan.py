@@ -22,6 +22,7 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir
+from sim.commands.sweep import with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, columns_known, default_out, guarded,
                                       kept_points, reused_note)
@@ -42,9 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a knob: LOW..HIGH (integer, bisected) or comma-separated values "
                              "(enumerated), e.g. fleet.pools.0.replicas=1..64 (repeatable)")
     parser.add_argument("--constraint", action="append", default=[], metavar="METRIC<=X",
-                        help="e.g. 'latency.ttft.p99<=2.0' or 'slo.attainment>=0.99' (repeatable)")
+                        help="a summary key, one of <= < >= >, and a number, e.g. 'latency.ttft.p99<=2.0' (seconds) or "
+                             "'slo.attainment>=0.99' (repeatable; judged at the unfavourable end of the 95%% interval "
+                             "with --seeds > 1; without any, the cheapest configuration that keeps up)")
     parser.add_argument("--objective", default="cost",
-                        help="what to minimise: cost (= cost.compute_usd) or a summary key")
+                        help="what to minimise: cost (= cost.compute_usd, the default) or another numeric summary key")
     parser.add_argument("--no-figures", action="store_true", help="skip the Pareto figure")
     parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
                         help=f"also run every configuration evaluated with the model's capacity PCT %% lower "
@@ -122,12 +125,13 @@ def main(args: argparse.Namespace) -> int:
                  **({slower: "yes" if robust_feasible(r) else "no"} if slower else {}),
                  **planner_cells(r), "load factor": plain(r.get("utilization.load_factor.mean")),
                  "headroom": r["headroom.text"],
-                 **{m: plain(r.get(f"{m}.mean")) for m in metrics},
-                 **({f"{m} {slower}": plain(r.get(f"{SLOWER}{m}.mean")) for m in metrics} if slower else {}),
+                 **{with_unit(m): plain(r.get(f"{m}.mean")) for m in metrics},
+                 **({f"{with_unit(m)} {slower}": plain(r.get(f"{SLOWER}{m}.mean")) for m in metrics} if slower else {}),
                  "why not": why_not(r, slower)}
                 for r, answer in shown]
         cols = ["configuration", *(["answer"] if slower else []), "feasible", *([slower] if slower else []),
-                *COLUMNS, "load factor", "headroom", *metrics, *([f"{m} {slower}" for m in metrics] if slower else [])]
+                *COLUMNS, "load factor", "headroom", *map(with_unit, metrics),
+                *([f"{with_unit(m)} {slower}" for m in metrics] if slower else [])]
         if any(r["why not"] for r in rows):
             cols.append("why not")
         print(text_table(rows, cols))

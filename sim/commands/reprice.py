@@ -36,11 +36,17 @@ def main(args: argparse.Namespace) -> int:
         check_out_dir(args.out)
         if followed(args.out).is_dir():     # a run's folder, re-priced: another command's folder is refused
             claim_folder(followed(args.out), "run", shown=args.out, by="reprice")
+    try:                                  # what the money was, for the terminal's "(was X)"
+        before = json.loads((args.folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):         # reprice_folder says what is wrong with the folder
+        before = None
     econ, summary = reprice_folder(args.folder, args.overrides, out=args.out)
     if args.out is not None and not args.quiet:
         print(f"fleetsim: wrote {args.out}/", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")
     else:
-        sys.stdout.write(econ.format_table() + "\n")
+        from sim.report_text import format_reprice
+
+        sys.stdout.write(format_reprice(summary, before if isinstance(before, dict) else None, econ) + "\n")
     return 0

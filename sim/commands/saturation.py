@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir
+from sim.commands.sweep import with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, default_out, guarded, kept_points,
                                       reused_note)
@@ -79,7 +80,8 @@ def _rate_path(text: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "saturation")
     parser.add_argument("--attainment", type=_fraction, default=0.99,
-                        help="minimum SLO attainment (fraction of requests meeting the SLO), default 0.99")
+                        help="minimum SLO attainment: the fraction of requests meeting the scenario's slo: block "
+                             "(ttft_s, tpot_s; --set slo.ttft_s=1 to change it), default 0.99")
     parser.add_argument("--constraint", action="append", default=[], metavar="METRIC<=X",
                         help="extra constraint that must also hold (repeatable)")
     parser.add_argument("--start", type=_start, default=None, metavar="RATE",
@@ -115,19 +117,23 @@ def main(args: argparse.Namespace) -> int:
         probes = res.probes + [p for side in ("slower", "faster") if band for p in band[side]["probes"]]
         rows = [{"capacity": format_value(p.get("capacity", 1.0)), "rate": format_value(p["rate"]),
                  "sustained": "yes" if p["feasible"] else "no",
-                 "slo.attainment": format_value(p.get("slo.attainment.mean")),
-                 "latency.ttft.p99": format_value(p.get("latency.ttft.p99.mean")), "why not": p.get("why") or ""}
+                 **{with_unit(m): format_value(p.get(f"{m}.mean")) for m in ("slo.attainment", "latency.ttft.p99")},
+                 "why not": p.get("why") or ""}
                 for p in sorted(probes, key=lambda p: (p.get("capacity", 1.0), p["rate"]))]
-        cols = ["rate", "sustained", "slo.attainment", "latency.ttft.p99", "why not"]
+        cols = ["rate", "sustained", with_unit("slo.attainment"), with_unit("latency.ttft.p99"), "why not"]
         print(text_table(rows, ["capacity", *cols] if band else cols))
         if res.rate is None:
             print(res.why_none + (f"; {rate_range(band, format_value)}" if band else ""))
             code = 1
         else:
-            upper = f"fails at {format_value(res.upper)} req/s" if res.upper is not None else \
+            # a trace's rate_scale is a multiple of the trace's own rate, not requests per second
+            scale = str(args.rate_path or "").endswith("rate_scale")
+            unit = "×" if scale else " req/s"
+            upper = f"fails at {format_value(res.upper)}{unit}" if res.upper is not None else \
                 "no failing rate found within the probe budget"
             ranged = f"{rate_range(band, format_value)}; " if band else ""
-            print(f"saturation rate: {format_value(res.rate)} req/s ({ranged}{upper})")
+            whose = " the trace's rate" if scale else ""
+            print(f"saturation rate: {format_value(res.rate)}{unit}{whose} ({ranged}{upper})")
             code = 0
         if band:
             pct = f"{band['pct']:g} %"

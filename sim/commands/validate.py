@@ -38,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
         raise ScenarioError(too_big, args.scenario)
     work = estimate(loaded)
     lines = [f"{args.scenario}: ok ({sc.name}: {len(sc.fleet.pools)} {plural(len(sc.fleet.pools), 'pool')}, duration {sc.duration:g} s)",
-             f"  work: ~{work.requests:,.0f} requests, up to {work.replicas:,.0f} replicas"
+             f"  work: ~{work.requests:,.0f} requests, up to {work.replicas:,.0f} {plural(round(work.replicas), 'replica')}"
              + (f", {work.fluid_steps:,.0f} fluid steps" if sc.fidelity == "fluid" else "")
              + (f", ~{work.failure_events:,.0f} failure/repair events" if work.failure_events else "")]
     lines += [f"  {where}: {what}" for where, what in skipped]

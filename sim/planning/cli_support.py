@@ -32,7 +32,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a field of the base scenario, e.g. duration=30m (repeatable)")
     parser.add_argument("--seeds", type=positive_int, default=1, metavar="N",
-                        help="replications per configuration; replication i uses seed (scenario "
+                        help="replications per configuration (default 1); replication i uses seed (scenario "
                              "seed + i); with N > 1 metrics get 95%% Student-t intervals")
     parser.add_argument("--executor", choices=EXECUTORS, default="local",
                         help="where runs execute: local process pool (default), serial, or dask")

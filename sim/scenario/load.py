@@ -189,7 +189,9 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                 try:
                     idx = int(part)
                 except ValueError:
-                    problems.append((where, f"is a list; use an integer index (got {part!r})"))
+                    named = [i for i, item in enumerate(node) if isinstance(item, dict) and item.get("name") == part]
+                    hint = (f"; the item named {part!r} is {'.'.join(parts[:i])}.{named[0]}" if named else "")
+                    problems.append((where, f"is a list; use an integer index (got {part!r}){hint}"))
                     ok = False
                     break
                 if not 0 <= idx < len(node):     # a negative index is refused, not read from the end
@@ -207,8 +209,11 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                     node[part] = value
                 else:
                     if (part not in node or node[part] is None) and parts[i + 1].lstrip("-").isdigit():
-                        problems.append((where, f"there is no list here to take item {parts[i + 1]} of; give "
-                                                f"the whole list, e.g. --set '{where}=[...]'"))
+                        near = [k for k in difflib.get_close_matches(part, [str(k) for k in node], n=1)
+                                if isinstance(node[k], list)] if part not in node else []
+                        problems.append((where, f"there is no list here to take item {parts[i + 1]} of"
+                                                + (f" (did you mean {'.'.join([*parts[:i], near[0]])}?)" if near else
+                                                   f"; give the whole list, e.g. --set '{where}=[...]'")))
                         ok = False
                         break
                     if part not in node or node[part] is None:
