@@ -267,6 +267,8 @@ def completions(loaded: LoadedScenario, check_s: float, enough: Callable[[np.nda
     For a measurement that needs only the first completions of a long run (:mod:`sim.fluid.capacity`'s
     saturated run).
     """
+    if not check_s > 0:
+        raise ValueError(f"check_s must be > 0 (got {check_s!r})")
     sc = loaded.scenario
     with _gc_relaxed(), warnings_as_problems(loaded.source):
         check_work(loaded)

@@ -65,6 +65,11 @@ def test_a_run_stopped_at_a_closed_window_gives_max_rps_to_the_bit(case):
         assert settled_rps(early, skip, n, lengths) == settled_rps(whole, skip, n, lengths)
 
 
+def test_a_clock_that_does_not_advance_is_refused():
+    with pytest.raises(ValueError, match="check_s"):
+        completions(scenario_from_dict(_saturated("round_robin", 1)), 0.0, lambda d: False)
+
+
 def _rows(times) -> np.ndarray:
     rec = np.zeros(len(times), dtype=RECORD_DTYPE)
     rec["status"] = COMPLETED
