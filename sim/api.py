@@ -142,7 +142,8 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
             result = one(capacity)
         else:
             def one(scale: float) -> Result:
-                return _run_request_level(loaded, skip_bad_rows=skip_bad_rows, capacity=scale)
+                return _run_request_level(loaded, skip_bad_rows=skip_bad_rows, capacity=scale,
+                                          scheduler_factors=scheduler_factors)
 
             if not scheduler_factors and any(p.autoscale is not None for p in sc.fleet.pools):
                 raise ValueError("scheduler_factors=False: an autoscaler reads the load factor")
