@@ -14,7 +14,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import simpy
@@ -25,7 +25,7 @@ from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary, offered_requests
 from sim.metrics.records import RECORD_DTYPE, summarize_requests
 from sim.metrics.utilization import in_flight_work, prefill_served
-from sim.metrics.schema import REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
+from sim.metrics.schema import COMPLETED, REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
 from sim.perf import build_step_model
 from sim.perf.scaled import scaled
 from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict, source_name
@@ -104,7 +104,7 @@ def build_pools(loaded: LoadedScenario, capacity: float = 1.0, scheduler_factors
 
 def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None = None, quiet: bool = True,
         progress: bool = False, skip_bad_rows: bool = False, allow_large: bool | None = None,
-        capacity_band: float | None = None, capacity: float = 1.0) -> Result:
+        capacity_band: float | None = None, capacity: float = 1.0, scheduler_factors: bool = True) -> Result:
     """Simulate a scenario (path, raw dict, :class:`Scenario` or loaded scenario) and summarise it.
 
     A scenario past a work limit of :mod:`sim.limits` raises :class:`~sim.errors.ScenarioError`
@@ -116,6 +116,12 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
     step time of the run itself (each iteration ``1 / capacity`` as long). The fluid tier measures
     its capacity curves once, at the model's capacity, and reads each side off them rescaled in time
     (:mod:`sim.fluid.scaled_curve`).
+
+    ``scheduler_factors=False`` (request level) leaves each pool's load-factor scheduler factor at 1
+    instead of measuring it (:func:`build_pools`): the summary's load factor and stability verdict
+    are then the closed form's alone; nothing else of the run changes (no autoscaler may read them,
+    :class:`ValueError` otherwise). For runs whose load factor is not read: a capacity curve's
+    calibration runs (:mod:`sim.fluid.capacity`).
     """
     t0 = time.perf_counter()
     with _gc_relaxed(), warnings_as_problems(source_name(scenario)):
@@ -136,10 +142,13 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
             result = one(capacity)
         else:
             def one(scale: float) -> Result:
-                return _run_request_level(loaded, skip_bad_rows=skip_bad_rows, capacity=scale)
+                return _run_request_level(loaded, skip_bad_rows=skip_bad_rows, capacity=scale,
+                                          scheduler_factors=scheduler_factors)
 
+            if not scheduler_factors and any(p.autoscale is not None for p in sc.fleet.pools):
+                raise ValueError("scheduler_factors=False: an autoscaler reads the load factor")
             result = _run_request_level(loaded, progress=progress and not quiet, skip_bad_rows=skip_bad_rows,
-                                        capacity=capacity)
+                                        capacity=capacity, scheduler_factors=scheduler_factors)
         if pct is not None:
             result.summary["capacity_band"] = _capacity_band(one, pct, capacity)
         check_money(result.summary, loaded.source)
@@ -181,11 +190,25 @@ def _capacity_band(one, pct: float, capacity: float) -> dict:
 
 
 def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_rows: bool = False,
-                       lean: bool = True, capacity: float = 1.0) -> Result:
+                       lean: bool = True, capacity: float = 1.0, scheduler_factors: bool = True) -> Result:
+    sc = loaded.scenario
+    env, fleet, feeder, report, bar = _start_request_level(loaded, skip_bad_rows, lean, capacity, scheduler_factors,
+                                                           progress)
+    _run_clock(loaded, env, sc.duration)
+    result = _finish_request_level(loaded, env, fleet, feeder, report)
+    if bar is not None:
+        bar.close()
+    return result
+
+
+def _start_request_level(loaded: LoadedScenario, skip_bad_rows: bool = False, lean: bool = True,
+                         capacity: float = 1.0, scheduler_factors: bool = True, progress: bool = False):
+    """The fleet of a request-level run, its arrival feed started: ``(env, fleet, feeder, report, bar)``
+    (``bar``: the progress bar, or None)."""
     from sim.workload import classes, generate
 
     sc = loaded.scenario
-    pools = build_pools(loaded, capacity, scheduler_factors=True)
+    pools = build_pools(loaded, capacity, scheduler_factors=scheduler_factors)
     env = simpy.Environment()
     cls = classes(sc.workload)
     fleet = Fleet(env, sc, pools, [c.priority for c in cls], fast=sc.engine == "fast", seed=sc.seed,
@@ -196,14 +219,24 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
     chunks = generate(sc.workload, sc.duration, sc.seed, start=start_dt, base_dir=loaded.base_dir,
                       skip_bad_rows=skip_bad_rows, report=report)
     feeder = fleet.start(chunks, sc.duration, sc.metrics.interval)
-    bar = None
-    if progress:
-        bar = _progress(env, sc.duration)
+    bar = _progress(env, sc.duration) if progress else None
     fleet.set_horizon(sc.duration)
+    return env, fleet, feeder, report, bar
+
+
+def _run_clock(loaded: LoadedScenario, env: simpy.Environment, until: float) -> None:
+    """Run the SimPy clock on to ``until``; the backlog check's error names the scenario's file."""
     try:
-        env.run(until=sc.duration)
-    except ScenarioError as exc:      # the backlog check: name the scenario's file
+        env.run(until=until)
+    except ScenarioError as exc:
         raise ScenarioError(exc.problems, loaded.source) from None
+
+
+def _finish_request_level(loaded: LoadedScenario, env: simpy.Environment, fleet: Fleet, feeder, report: dict,
+                          ) -> Result:
+    """Drain (``drain: true``), close the books and assemble the result of a run whose clock reached
+    the scenario's duration."""
+    sc = loaded.scenario
     end = sc.duration
     if sc.drain:
         # keep going until the feed is exhausted and nothing is in flight
@@ -213,14 +246,46 @@ def _run_request_level(loaded: LoadedScenario, progress: bool = False, skip_bad_
             env.run(until=env.now + step)
         # an offline job (bursts only) lasts until its last request finishes, as MLPerf Offline counts
         end = max(0.0 if sc.workload.offline else sc.duration, min(env.now, fleet.latest_clock()))
-    if bar is not None:
-        bar.close()
     outcome = fleet.finish(end)  # settles every replica; provisioned intervals per replica lifetime
     result = assemble(loaded, outcome)
     if report:
         result.summary["workload"] = {k: v for k, v in report.items() if isinstance(v, (int, float, str))}
     _add_dynamics(result, outcome)
     return result
+
+
+def completions(loaded: LoadedScenario, check_s: float, enough: Callable[[np.ndarray], bool]) -> np.ndarray:
+    """The completed requests' records of a request-level run of ``loaded``, without running past
+    the point where ``enough`` of them are known.
+
+    The clock advances ``check_s`` at a time on the one run (``env.run`` resumed: the same events in
+    the same order as one ``env.run`` to the end). After each step at time ``t`` the completions
+    before ``t`` are final -- a replica books a completion at its time or, running ahead of the
+    clock, before it, never later -- so they are the whole run's completions before ``t``. The first
+    time ``enough(those records)`` holds they are returned; else, at the scenario's duration, the
+    completed rows of the whole run's :attr:`Result.records`. Nothing else of the run is summarised,
+    and the load factor's scheduler factors are not measured (``enough`` reads the records alone).
+    For a measurement that needs only the first completions of a long run (:mod:`sim.fluid.capacity`'s
+    saturated run).
+    """
+    if not check_s > 0:
+        raise ValueError(f"check_s must be > 0 (got {check_s!r})")
+    sc = loaded.scenario
+    with _gc_relaxed(), warnings_as_problems(loaded.source):
+        check_work(loaded)
+        env, fleet, feeder, report, _ = _start_request_level(loaded, scheduler_factors=False)
+        t = 0.0
+        while t < sc.duration:
+            t = min(t + check_s, sc.duration)
+            _run_clock(loaded, env, t)
+            if t >= sc.duration:
+                break
+            rec = fleet.log.array()
+            done = rec[(rec["status"] == COMPLETED) & (rec["completion_s"] < t)]
+            if enough(done):
+                return done
+        rec = _finish_request_level(loaded, env, fleet, feeder, report).records
+    return rec[rec["status"] == COMPLETED]
 
 
 def _add_dynamics(result: Result, outcome: FleetOutcome) -> None:

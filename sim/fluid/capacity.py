@@ -48,6 +48,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ from sim.io import cache_dir, code_fingerprint
 from sim.fluid.pinned import curve_mix
 from sim.fluid.curve import CURVE_VERSION, HIST_METRICS, METRICS, STATS, CapacityCurve
 from sim.fluid.saturation import (BACKLOG_SHARE, BATCHES, MAX_WINDOW, OVERDRIVE, SETTLED, TURNOVERS, saturated_rps,
-                                  settled_rps, work_weights)
+                                  settled_rps, window_closed, work_weights)
 from sim.fluid.scaled_curve import ratio_row, slo_ratios
 from sim.metrics.schema import COMPLETED, FAILED, REJECTED
 from sim.metrics.summary import RequestStats, inflight_missed
@@ -183,12 +184,32 @@ def curve_key(template: dict, settings: CalibrationSettings) -> str:
 
 def _run(template: dict, base_dir: Path, rate: float, duration: float, warmup: float, seed: int):
     from sim.api import run
+
+    # the load factor's scheduler factor is not read here (and would be measured again for every run
+    # length, the sample it is measured on spanning the run)
+    return run(_scenario(template, base_dir, rate, duration, warmup, seed), scheduler_factors=False)
+
+
+def _scenario(template: dict, base_dir: Path, rate: float, duration: float, warmup: float, seed: int):
+    """The loaded scenario of a measuring run: ``template`` under Poisson arrivals at ``rate``."""
     from sim.scenario.load import scenario_from_dict
 
     d = copy.deepcopy(template)
     d["workload"]["arrival"] = {"process": "poisson", "rate": float(rate)}
     d.update(duration=float(duration), warmup=float(warmup), seed=int(seed))
-    return run(scenario_from_dict(d, "<capacity curve>", base_dir))
+    return scenario_from_dict(d, "<capacity curve>", base_dir)
+
+
+CHECKS = 64
+"""Times a saturated run's completions are looked at for a closed window (:func:`_completions`)."""
+
+
+def _completions(template: dict, base_dir: Path, rate: float, duration: float, seed: int, enough) -> np.ndarray:
+    """The completed requests of :func:`_run` (no warmup), stopped once ``enough`` of them are known
+    (:func:`sim.api.completions`, looking :data:`CHECKS` times over the run)."""
+    from sim.api import completions
+
+    return completions(_scenario(template, base_dir, rate, duration, 0.0, seed), duration / CHECKS, enough)
 
 
 def _hist_rows(res, warmup: float) -> dict[str, np.ndarray]:
@@ -370,9 +391,11 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
     skip = max(TURNOVERS * turnover, settings.min_requests // 3)
     n = max(settings.min_requests, BATCHES * turnover)     # each of the batch means a turnover at least
     while True:
-        # the probe's max_rps may be high by its noise: a margin of time, so the run completes skip + n
-        res = _run(template, base_dir, rate, 1.5 * (skip + n) / max_rps + probe / 4, 0.0, settings.seed)
-        got = settled_rps(res.records, skip, n, lengths)
+        # the probe's max_rps may be high by its noise: a margin of time, so the run completes skip + n;
+        # it stops once the window is known (its completions are the whole run's: window_closed)
+        duration = 1.5 * (skip + n) / max_rps + probe / 4
+        done = _completions(template, base_dir, rate, duration, settings.seed, partial(window_closed, skip=skip, n=n))
+        got = settled_rps(done, skip, n, lengths)
         if got is None:
             break
         max_rps, se = got

@@ -106,23 +106,43 @@ def _replica_intervals(n: np.ndarray, edges: np.ndarray, gpus_per_replica: float
     billing rounds each replica's provisioned time as a request-level run does, not each step.
 
     Returned as columns ``(gpus, start_s, end_s)``, slot by slot: a run of a year or two has
-    millions of intervals, which as one Python object each cost gigabytes."""
+    millions of intervals, which as one Python object each cost gigabytes.
+
+    Slot ``j`` runs at ``clip(n - j, 0, 1)`` of a replica; an interval is a run of steps at one
+    nonzero value. Between two steps only the slots from ``floor(min)`` to ``ceil(max) - 1`` of the
+    two counts can change, so the changes are found from the count's steps (as many as the intervals,
+    not slots x steps: 184,000 five-minute steps of up to 23,000 slots took 8 s slot by slot)."""
     n = np.asarray(n, dtype=np.float64)
     top = int(np.ceil(n.max())) if len(n) else 0
-    gpus, start, end = [], [], []
-    for j in range(top):
-        frac = np.clip(n - j, 0.0, 1.0)
-        if not frac.any():
-            continue
-        change = np.flatnonzero(np.diff(frac)) + 1
-        starts = np.concatenate(([0], change))
-        ends = np.concatenate((change, [len(frac)]))
-        up = frac[starts] > 0
-        a, b = starts[up], ends[up]
-        gpus.append(frac[a] * gpus_per_replica)
-        start.append(edges[a])
-        end.append(edges[b])
-    return tuple(np.concatenate(c).astype(np.float64) if c else np.zeros(0) for c in (gpus, start, end))
+    if top <= 0:
+        return tuple(np.zeros(0) for _ in range(3))
+    steps = len(n)
+    # candidate (slot, step) pairs: step i (>= 1) may change slots floor(min) .. ceil(max) - 1 of n[i-1], n[i]
+    at = np.flatnonzero(n[1:] != n[:-1]) + 1
+    lo = np.maximum(np.floor(np.minimum(n[at - 1], n[at])), 0).astype(np.int64)
+    hi = np.minimum(np.ceil(np.maximum(n[at - 1], n[at])).astype(np.int64), top)
+    count = np.maximum(hi - lo, 0)
+    first = np.cumsum(count) - count
+    step = np.repeat(at, count)
+    slot = np.repeat(lo, count) + (np.arange(int(count.sum()), dtype=np.int64) - np.repeat(first, count))
+    moved = np.clip(n[step] - slot, 0.0, 1.0) != np.clip(n[step - 1] - slot, 0.0, 1.0)
+    slot, step = slot[moved], step[moved]
+    order = np.argsort(slot, kind="stable")            # slot by slot, each slot's changes in time order
+    slot, step = slot[order], step[order]
+    # each slot's runs: from 0 and from each change, to each change and to the end
+    changes = np.bincount(slot, minlength=top)
+    runs = changes + 1
+    off = np.cumsum(runs) - runs
+    rank = np.arange(len(slot), dtype=np.int64) - (np.cumsum(changes) - changes)[slot]
+    a = np.zeros(int(runs.sum()), dtype=np.int64)
+    b = np.full(len(a), steps, dtype=np.int64)
+    a[off[slot] + 1 + rank] = step
+    b[off[slot] + rank] = step
+    frac = np.clip(n[a] - np.repeat(np.arange(top, dtype=np.int64), runs), 0.0, 1.0)
+    up = frac > 0
+    a, b = a[up], b[up]
+    return ((frac[up] * gpus_per_replica).astype(np.float64), edges[a].astype(np.float64),
+            edges[b].astype(np.float64))
 
 
 def _interval_columns(parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> Intervals:

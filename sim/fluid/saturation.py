@@ -94,6 +94,21 @@ def window_rps(records: np.ndarray, skip: int, n: int, lengths: dict) -> float |
                           "output_tokens_per_s": float(np.sum(w["generated_tokens"])) / span}, lengths)
 
 
+def window_closed(done: np.ndarray, skip: int, n: int) -> bool:
+    """Whether the completions ``done`` -- all those of a run before some time ``t`` -- fix
+    :func:`settled_rps` over ``skip`` and ``n``: the whole window and each of its :data:`BATCHES`
+    parts has its ``n`` completions after its first, all before ``t``. Then every completion either
+    reads (those up to the last of a window, ties included) is before ``t``, so the whole run's
+    records give the same windows, sums and standard error to the bit: a saturated run can stop there
+    (:func:`sim.api.completions`)."""
+    times = np.sort(done["completion_s"])
+    size = max(n // BATCHES, 1)
+    for first, m in [(skip, n)] + [(skip + i * size, size) for i in range(BATCHES)]:
+        if len(times) <= first or len(times) - np.searchsorted(times, times[first], side="right") < m:
+            return False
+    return True
+
+
 def settled_rps(records: np.ndarray, skip: int, n: int, lengths: dict) -> tuple[float, float] | None:
     """``(max_rps, standard error)`` of :func:`window_rps` over the ``n`` completions after the first
     ``skip``; the standard error by batch means: the window cut into :data:`BATCHES` runs of
