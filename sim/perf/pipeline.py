@@ -42,14 +42,15 @@ recirculating schedule); a lone micro-batch (``m = 1``) is its lap.
 
 A small example: PP2, two equal decode micro-batches ``a`` and ``b`` whose layers take 10 ms per stage,
 an lm head of 1 ms on stage 2, 0.5 ms of CPU per micro-batch and 0.125 ms hand-offs (ms). In the
-steady state ``a`` is on stage 2 while ``b`` is on stage 1::
+steady state stage 2 never idles and ``a`` is on stage 1 while ``b`` is on stage 2::
 
-    CPU   a 0-0.5, b 10.5-11 ...    (a micro-batch is prepared again once its pass came back)
-    GPU1  a 0.5-10.5  b 11-21 ...
-    GPU2  b ...       a 10.625-21.625 ...
+    CPU   a 0-0.5       b 11-11.5     a 22-22.5 ...   (a micro-batch is prepared again once its pass came back)
+    GPU1  a 0.5-10.5    b 11.5-21.5   a 22.5-32.5 ...
+    GPU2  b 0-11        a 11-22       b 22-33 ...     (a's activations arrive at 10.625 and wait 0.375)
 
 each lap is 0.5 + 10 + 0.125 + 11 = 21.625 ms and the last stage's load 2 x 11 = 22 ms, so a cycle
-(every sequence one token further) takes 22 ms:
+(every sequence one token further) takes 22 ms, and ``b`` is scheduled 11 ms after ``a``, when its
+pass comes back:
 
 >>> pipeline_cycle([(0.5, 10.0, 11.0, 0.125)] * 2, pp=2)
 22.0
