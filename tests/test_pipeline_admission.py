@@ -210,3 +210,79 @@ def test_leads_occur_and_the_engines_agree_on_a_pipelined_fleet(monkeypatch):
     assert np.all(first <= first_off)
     assert np.sum(first < first_off) > len(a) / 4
     assert np.max(first_off - first) < 0.1            # less than a cycle (tens of ms here)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_request_arriving_while_a_lone_micro_batch_is_in_flight_joins_it_at_its_return(engine):
+    """One request (100 prompt tokens, 10 output) at 0 on a PP4 replica: its prefill ends at 0.02,
+    then decode cycles of 0.01 + 1e-3 = 0.011 s end at 0.031, 0.042, ... -- one micro-batch; the
+    engines run no empty ones (vLLM V1's batch queue holds empty batches that run no forward pass and
+    blocks on the real one; SGLang's and TensorRT-LLM's loops skip empty slots and block on the next
+    micro-batch's results). A second request arriving at 0.035, inside the cycle (0.031, 0.042], is
+    taken when that micro-batch comes back, at 0.042, into it: a mixed cycle of 0.01 + 100e-4 +
+    1e-3 = 0.021 s, first token at 0.063 (TTFT 0.028 s), exactly as with one stage.
+    Four evenly spaced admission points (slots of 0.011 / 4) would have scheduled it at 0.0365 and
+    booked its first token at 0.0575."""
+    rows = [(0.0, 100, 10), (0.035, 100, 10)]
+    four = _run(rows, engine, pp=4)
+    late = four[four["rid"] == 1][0]
+    assert late["sched_s"] == pytest.approx(0.042, rel=1e-12)
+    assert late["first_token_s"] == pytest.approx(0.063, rel=1e-12)
+    one = _run(rows, engine, pp=1)
+    for col in ("sched_s", "first_token_s", "completion_s"):
+        assert np.array_equal(one[col], four[col]), col
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_sequences_on_four_stages_make_two_admission_points(engine):
+    """Two requests at 0 on a PP4 replica: prefill 0.01 + 200e-4 = 0.03, then decode cycles of 0.01 +
+    2e-3 = 0.012 s ending at 0.042, 0.054, ...; two micro-batches (one sequence each), scheduled
+    0.006 apart. A third arriving at 0.0445 joins the second, scheduled at 0.048: its prompt rides the
+    cycle booked from 0.054 (0.01 + 100e-4 + 2e-3 = 0.022), whose end 0.076 its micro-batch reaches
+    0.006 earlier: first token at 0.070. One arriving at 0.050, after both were scheduled, waits for
+    the first micro-batch's return, the cycle's end 0.054: first token at 0.076. (Four admission points
+    would have put them at 0.045 and 0.051.)"""
+    for arrival, sched, first in ((0.0445, 0.048, 0.070), (0.050, 0.054, 0.076)):
+        rows = [(0.0, 100, 10)] * 2 + [(arrival, 100, 10)]
+        r = _run(rows, engine, pp=4)
+        r = r[r["rid"] == 2][0]
+        assert r["sched_s"] == pytest.approx(sched, rel=1e-12), arrival
+        assert r["first_token_s"] == pytest.approx(first, rel=1e-12), arrival
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_lone_request_on_four_stages_takes_its_own_lap_per_token(engine):
+    """Light load on a PP4 replica (llama-2-7b, roofline): a lone request's prompt and every decode
+    step are one micro-batch going through the CPU and four stages -- its lap ``cpu + 3 (stage +
+    hand-off) + last`` -- not a cycle of four micro-batches padded with empty ones (``4 x (cpu +
+    last)`` at the least). TTFT is its prefill's lap, and its completion comes one decode lap per
+    further token after (context growing by one each)."""
+    from sim.api import build_pools
+    from sim.perf.base import BatchShape
+    from sim.scenario.load import load_scenario
+
+    prompt, output = 500, 40
+    rows = [(0.0, prompt, output)]
+    import tempfile
+    from pathlib import Path
+    sc = scenario(duration=5, perf={"model": "roofline"}, engine=engine)
+    path = write_trace(Path(tempfile.mkdtemp()) / "trace.csv", rows)
+    sc["workload"] = {"arrival": {"process": "trace", "path": str(path), "format": "fleetsim"}}
+    sc["fleet"]["pools"][0]["pipeline_parallel"] = 4
+    model = build_pools(load_scenario(sc))[0].step_model
+
+    def lap(shape):
+        jobs = model.pipeline_schedule(shape)
+        assert len(jobs) == 1                      # one sequence: one micro-batch
+        cpu, stage, last, handoff = jobs[0]
+        assert 0 < cpu + 3 * (stage + handoff) + last < 4 * (cpu + last)
+        return cpu + 3 * (stage + handoff) + last
+
+    prefill = BatchShape(prompt, 1, prompt * (prompt + 1) / 2, prompt, 0, 0)
+    decodes = [BatchShape(0, 0, 0, 0, 1, prompt + i) for i in range(1, output)]
+    assert model.step_time(prefill) == pytest.approx(lap(prefill), rel=1e-12)
+    for shape in decodes[:3] + decodes[-1:]:
+        assert model.step_time(shape) == pytest.approx(lap(shape), rel=1e-12)
+    r = sim.run(sc).records[0]
+    assert r["first_token_s"] == pytest.approx(lap(prefill), rel=1e-12)
+    assert r["completion_s"] - r["first_token_s"] == pytest.approx(sum(lap(s) for s in decodes), rel=1e-9)

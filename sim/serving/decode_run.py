@@ -116,6 +116,7 @@ class DecodeRuns(Iterations):
         end = self._apply_run(run, m)
         self._busy(run.start, end)
         self.cyc_start = run.start if m == 1 else float(run.ends[m - 2])
+        self.cyc_seqs = self.n_dec
         self.clock = end
         heap = self.heap
         if heap and heap[0][0] <= self.dc:

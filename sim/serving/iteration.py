@@ -63,15 +63,22 @@ class Iterations:
         before this cycle boundary ``r`` joined a micro-batch.
 
         The engine books a cycle's tokens at its end; a micro-batch's pass really ends on its own
-        phase, the ``slots`` micro-batches of a cycle of ``c`` seconds being scheduled ``c / slots``
-        apart. A request that became visible at ``v`` inside the cycle ``(s, s + c]`` that just ended
-        joins the micro-batch scheduled at the first slot boundary ``s + j c / slots`` at or after
-        ``v``, and it stays on that micro-batch's phase: its prompt is priced in the next cycle as
-        now (the same flow-shop cycle, which does not depend on which micro-batch holds the
-        prompt), and its tokens come ``(slots - j) c / slots`` earlier than the cycle ends the
-        engine books (its ``lead``: its first token, its completion). Only a request that could have
-        been scheduled mid-cycle leads: one seen after the cycle's start, with no request that
-        waited from before that start admitted ahead of it at this boundary (head of line)."""
+        phase, the ``m`` micro-batches of a cycle of ``c`` seconds being scheduled ``c / m`` apart.
+        Only the micro-batches that exist run: a cycle of ``n`` sequences has ``m = min(slots, n)``
+        (:func:`sim.perf.parallel.micro_batch_sizes`), and the engines' loops do not schedule into
+        the empty ones while those are in flight (vLLM V1's ``step_with_batch_queue`` queues an
+        empty batch, which runs no forward pass, and blocks on the oldest real one; SGLang's
+        ``event_loop_pp`` and TensorRT-LLM's ``_executor_loop_pp`` skip an empty slot and block on
+        the next micro-batch's results), so a request arriving while a lone micro-batch is in flight
+        joins it when it comes back, at the cycle's end. A request that became visible at ``v``
+        inside the cycle ``(s, s + c]`` that just ended joins the micro-batch scheduled at the
+        first boundary ``s + j c / m`` at or after ``v``, and it stays on that micro-batch's phase:
+        its prompt is priced in the next cycle as now (the same flow-shop cycle, which does not
+        depend on which micro-batch holds the prompt), and its tokens come ``(m - j) c / m``
+        earlier than the cycle ends the engine books (its ``lead``: its first token, its
+        completion). Only a request that could have been scheduled mid-cycle leads: one seen after
+        the cycle's start, with no request that waited from before that start admitted ahead of it
+        at this boundary (head of line)."""
         t = self.clock
         s = self.cyc_start
         v = r.queued_at
@@ -81,8 +88,10 @@ class Iterations:
             return 0.0
         if self._hol == t:
             return 0.0
+        m = min(self.slots, self.cyc_seqs)
+        if m == 1:
+            return 0.0
         c = t - s
-        m = self.slots
         j = min(m, max(1, math.ceil((v - s) * m / c)))
         return (m - j) * c / m
 

@@ -121,6 +121,7 @@ class Replica(LeanLoop):
         self._cut = False                     # the fast run was cut short by an event (ends at the next boundary)
         self.last_dec_end = -1.0              # end of the last decode iteration
         self.cyc_start = -1.0                 # start of the last iteration booked (it ended at busy_to)
+        self.cyc_seqs = 0                     # ... and the sequences it ran (its micro-batches: Iterations._lead)
         self._hol = -1.0                      # a boundary where a request that waited through the cycle was admitted
         # micro-batches a pipelined replica schedules per cycle: its admission points (see Iterations._lead);
         # a static batch runs to its end, admitting nothing
@@ -333,6 +334,7 @@ class Replica(LeanLoop):
                 self.run_start = -1.0
             self._busy(start, end)
             self.cyc_start = start
+            self.cyc_seqs = len(prefills) + (self.n_dec if decode else 0)
             self.clock = end
             self.tokens_processed += tokens
             self._finish_iteration(start, end, dt, prefills, decode)
