@@ -59,7 +59,10 @@ The same loops take new requests before each micro-batch is scheduled (vLLM V1's
 each ``step_with_batch_queue``, SGLang's ``recv_requests`` per micro-batch of ``event_loop_pp``,
 TensorRT-LLM's fetch at the top of each turn of ``_executor_loop_pp``), so a request arriving mid-cycle
 joins the next micro-batch; the request-level engine books that as a phase lead on the cycle priced
-here (:meth:`sim.serving.iteration.Iterations._lead`).
+here (:meth:`sim.serving.iteration.Iterations._lead`). Those admission points are the instants the
+micro-batches are scheduled (:func:`admission_offsets`): each when its pass comes back, the passes
+coming back one after another off the last stage (``b`` above 11 ms after ``a``), and no sooner than
+the CPU stage has prepared the one before.
 
 Draining the pipeline after every iteration (fill, run, drain: the first pass of ``a`` from an empty
 pipeline to the end of ``b``) would take 0.5 + 10 + 0.125 + 2 x 11 = 32.625 ms; every stage paying
@@ -95,6 +98,34 @@ def pipeline_cycle(jobs: Sequence[tuple[float, float, float, float]], pp: int,
     43.0
     """
     return cycle_of_runs(zip(counts if counts is not None else [1] * len(jobs), jobs), pp)
+
+
+def admission_offsets(jobs: Sequence[tuple[float, float, float, float]]) -> list[float]:
+    """Seconds from micro-batch 0's scheduling to each micro-batch's in a cycle of ``jobs`` (as
+    :func:`pipeline_cycle` takes them): the instants a pipelined engine takes new requests into its
+    micro-batches (module docstring).
+
+    A micro-batch is scheduled again when its pass comes back from the last stage, and the passes come
+    back in order, each after the one before has left the last stage; the CPU stage prepares them one
+    at a time. So micro-batch ``j`` is scheduled at ``max(S_(j-1) + cpu_(j-1), last_1 + ... + last_j)``
+    after micro-batch 0. This is the recirculating schedule's steady state whenever a machine's load
+    binds (the last stage's, or the CPU's) or a heavier micro-batch 0 (the one holding prompts) sets
+    the pace with its lap; micro-batches of equal size whose own laps bind never wait for one another,
+    and keep the phases they were filled with, back to back off the last stage as here. In the module's
+    example ``b`` is scheduled 11 ms after ``a``; with a 12 ms CPU stage (the CPU's load binds), 12 ms:
+
+    >>> admission_offsets([(0.5, 10.0, 11.0, 0.125)] * 2)
+    [0.0, 11.0]
+    >>> admission_offsets([(12.0, 10.0, 11.0, 0.125)] * 2)
+    [0.0, 12.0]
+    """
+    out = [0.0]
+    back = 0.0
+    for j in range(1, len(jobs)):
+        back += jobs[j][2]
+        prepared = out[-1] + jobs[j - 1][0]
+        out.append(prepared if prepared > back else back)
+    return out
 
 
 def cycle_of_runs(runs: Iterable[tuple[float, tuple[float, float, float, float]]], pp: int) -> float:
