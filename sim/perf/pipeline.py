@@ -42,14 +42,15 @@ recirculating schedule); a lone micro-batch (``m = 1``) is its lap.
 
 A small example: PP2, two equal decode micro-batches ``a`` and ``b`` whose layers take 10 ms per stage,
 an lm head of 1 ms on stage 2, 0.5 ms of CPU per micro-batch and 0.125 ms hand-offs (ms). In the
-steady state ``a`` is on stage 2 while ``b`` is on stage 1::
+steady state stage 2 never idles and ``a`` is on stage 1 while ``b`` is on stage 2::
 
-    CPU   a 0-0.5, b 10.5-11 ...    (a micro-batch is prepared again once its pass came back)
-    GPU1  a 0.5-10.5  b 11-21 ...
-    GPU2  b ...       a 10.625-21.625 ...
+    CPU   a 0-0.5       b 11-11.5     a 22-22.5 ...   (a micro-batch is prepared again once its pass came back)
+    GPU1  a 0.5-10.5    b 11.5-21.5   a 22.5-32.5 ...
+    GPU2  b 0-11        a 11-22       b 22-33 ...     (a's activations arrive at 10.625 and wait 0.375)
 
 each lap is 0.5 + 10 + 0.125 + 11 = 21.625 ms and the last stage's load 2 x 11 = 22 ms, so a cycle
-(every sequence one token further) takes 22 ms:
+(every sequence one token further) takes 22 ms, and ``b`` is scheduled 11 ms after ``a``, when its
+pass comes back:
 
 >>> pipeline_cycle([(0.5, 10.0, 11.0, 0.125)] * 2, pp=2)
 22.0
@@ -58,7 +59,10 @@ The same loops take new requests before each micro-batch is scheduled (vLLM V1's
 each ``step_with_batch_queue``, SGLang's ``recv_requests`` per micro-batch of ``event_loop_pp``,
 TensorRT-LLM's fetch at the top of each turn of ``_executor_loop_pp``), so a request arriving mid-cycle
 joins the next micro-batch; the request-level engine books that as a phase lead on the cycle priced
-here (:meth:`sim.serving.iteration.Iterations._lead`).
+here (:meth:`sim.serving.iteration.Iterations._lead`). Those admission points are the instants the
+micro-batches are scheduled (:func:`admission_offsets`): each when its pass comes back, the passes
+coming back one after another off the last stage (``b`` above 11 ms after ``a``), and no sooner than
+the CPU stage has prepared the one before.
 
 Draining the pipeline after every iteration (fill, run, drain: the first pass of ``a`` from an empty
 pipeline to the end of ``b``) would take 0.5 + 10 + 0.125 + 2 x 11 = 32.625 ms; every stage paying
@@ -94,6 +98,34 @@ def pipeline_cycle(jobs: Sequence[tuple[float, float, float, float]], pp: int,
     43.0
     """
     return cycle_of_runs(zip(counts if counts is not None else [1] * len(jobs), jobs), pp)
+
+
+def admission_offsets(jobs: Sequence[tuple[float, float, float, float]]) -> list[float]:
+    """Seconds from micro-batch 0's scheduling to each micro-batch's in a cycle of ``jobs`` (as
+    :func:`pipeline_cycle` takes them): the instants a pipelined engine takes new requests into its
+    micro-batches (module docstring).
+
+    A micro-batch is scheduled again when its pass comes back from the last stage, and the passes come
+    back in order, each after the one before has left the last stage; the CPU stage prepares them one
+    at a time. So micro-batch ``j`` is scheduled at ``max(S_(j-1) + cpu_(j-1), last_1 + ... + last_j)``
+    after micro-batch 0. This is the recirculating schedule's steady state whenever a machine's load
+    binds (the last stage's, or the CPU's) or a heavier micro-batch 0 (the one holding prompts) sets
+    the pace with its lap; micro-batches of equal size whose own laps bind never wait for one another,
+    and keep the phases they were filled with, back to back off the last stage as here. In the module's
+    example ``b`` is scheduled 11 ms after ``a``; with a 12 ms CPU stage (the CPU's load binds), 12 ms:
+
+    >>> admission_offsets([(0.5, 10.0, 11.0, 0.125)] * 2)
+    [0.0, 11.0]
+    >>> admission_offsets([(12.0, 10.0, 11.0, 0.125)] * 2)
+    [0.0, 12.0]
+    """
+    out = [0.0]
+    back = 0.0
+    for j in range(1, len(jobs)):
+        back += jobs[j][2]
+        prepared = out[-1] + jobs[j - 1][0]
+        out.append(prepared if prepared > back else back)
+    return out
 
 
 def cycle_of_runs(runs: Iterable[tuple[float, tuple[float, float, float, float]]], pp: int) -> float:

@@ -115,7 +115,7 @@ class DecodeRuns(Iterations):
         """Book the first ``m`` iterations of a fast run and complete the requests that finished."""
         end = self._apply_run(run, m)
         self._busy(run.start, end)
-        self.cyc_start = run.start if m == 1 else float(run.ends[m - 2])
+        self._cycle_booked(run.start if m == 1 else float(run.ends[m - 2]), [], self.n_dec, self.ctx_sum - self.n_dec)
         self.clock = end
         heap = self.heap
         if heap and heap[0][0] <= self.dc:

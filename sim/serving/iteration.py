@@ -23,6 +23,8 @@ import heapq
 import math
 
 from sim.perf.base import BatchShape
+from sim.perf.pipeline import admission_offsets, pipeline_cycle
+from sim.serving.batching import decode_shape, prefill_shape
 from sim.serving.request import Req
 
 _STEP_CACHE = 4096  # distinct batch shapes whose step time a replica remembers
@@ -63,15 +65,25 @@ class Iterations:
         before this cycle boundary ``r`` joined a micro-batch.
 
         The engine books a cycle's tokens at its end; a micro-batch's pass really ends on its own
-        phase, the ``slots`` micro-batches of a cycle of ``c`` seconds being scheduled ``c / slots``
-        apart. A request that became visible at ``v`` inside the cycle ``(s, s + c]`` that just ended
-        joins the micro-batch scheduled at the first slot boundary ``s + j c / slots`` at or after
-        ``v``, and it stays on that micro-batch's phase: its prompt is priced in the next cycle as
+        phase: the ``m`` micro-batches of a cycle of ``c`` seconds from ``s`` are scheduled at ``s +
+        o_j``, ``j = 0 .. m - 1``, the instants :func:`sim.perf.pipeline.admission_offsets` gives for
+        the cycle's flow shop (scaled to ``c``), or ``o_j = j c / m`` where the step model prices no
+        flow shop (:meth:`_admission_offsets`).
+        Only the micro-batches that exist run: a cycle of ``n`` sequences has ``m = min(slots, n)``
+        (:func:`sim.perf.parallel.micro_batch_sizes`), and the engines' loops do not schedule into
+        the empty ones while those are in flight (vLLM V1's ``step_with_batch_queue`` queues an
+        empty batch, which runs no forward pass, and blocks on the oldest real one; SGLang's
+        ``event_loop_pp`` and TensorRT-LLM's ``_executor_loop_pp`` skip an empty slot and block on
+        the next micro-batch's results), so a request arriving while a lone micro-batch is in flight
+        joins it when it comes back, at the cycle's end. A request that became visible at ``v``
+        inside the cycle ``(s, s + c]`` that just ended joins the micro-batch scheduled at the
+        first admission point ``s + o_j`` at or after ``v`` (the next cycle's first, ``s + c``, if
+        none), and it stays on that micro-batch's phase: its prompt is priced in the next cycle as
         now (the same flow-shop cycle, which does not depend on which micro-batch holds the
-        prompt), and its tokens come ``(slots - j) c / slots`` earlier than the cycle ends the
-        engine books (its ``lead``: its first token, its completion). Only a request that could have
-        been scheduled mid-cycle leads: one seen after the cycle's start, with no request that
-        waited from before that start admitted ahead of it at this boundary (head of line)."""
+        prompt), and its tokens come ``c - o_j`` earlier than the cycle ends the engine books (its
+        ``lead``: its first token, its completion). Only a request that could have been scheduled mid-cycle leads: one seen after
+        the cycle's start, with no request that waited from before that start admitted ahead of it
+        at this boundary (head of line)."""
         t = self.clock
         s = self.cyc_start
         v = r.queued_at
@@ -81,10 +93,37 @@ class Iterations:
             return 0.0
         if self._hol == t:
             return 0.0
+        m = min(self.slots, self.cyc_seqs)
+        if m == 1:
+            return 0.0
         c = t - s
-        m = self.slots
-        j = min(m, max(1, math.ceil((v - s) * m / c)))
-        return (m - j) * c / m
+        fractions = self._admission_fractions()
+        if fractions is None:
+            j = min(m, max(1, math.ceil((v - s) * m / c)))
+            return (m - j) * c / m
+        for f in fractions[1:]:
+            if s + f * c >= v:
+                return c - f * c
+        return 0.0
+
+    def _admission_fractions(self) -> list[float] | None:
+        """The admission points of the cycle just booked as fractions of it (:meth:`_lead`), from its
+        flow shop (:func:`sim.perf.pipeline.admission_offsets`), or None if the step model prices none."""
+        schedule = self._pp_schedule
+        if schedule is None:
+            return None
+        jobs = schedule(self.cyc_shape)
+        cycle = pipeline_cycle(jobs, self._pp)
+        return [o / cycle for o in admission_offsets(jobs)]
+
+    def _cycle_booked(self, start: float, prefills: list, n_dec: int, ctx_sum: int) -> None:
+        """The iteration from ``start`` (prompt chunks ``prefills``, ``n_dec`` decoders whose contexts
+        sum to ``ctx_sum`` before it) is booked: a pipelined replica's next admissions fall inside it
+        (:meth:`_lead`)."""
+        self.cyc_start = start
+        self.cyc_seqs = len(prefills) + n_dec
+        if self.slots > 1:
+            self.cyc_shape = prefill_shape(prefills, n_dec, ctx_sum) if prefills else decode_shape(n_dec, ctx_sum)
 
     def _join_decode(self, r: Req, t: float) -> None:
         """``r`` (its last token emitted at ``t``) joins the decode batch."""

@@ -141,7 +141,7 @@ class LeanLoop(DecodeRuns):
                             self.busy_acc += self.busy_to - self.busy_from
                         self.busy_from = clock
                     self.busy_to = end
-                    self.cyc_start = clock
+                    self._cycle_booked(clock, prefills, 0, 0)
                     self.clock = end
                     self.tokens_processed += sum(needs)
                     for r, _ in prefills:   # as _finish_prefills for whole prompts (a call costs ~2 %)
@@ -201,7 +201,7 @@ class LeanLoop(DecodeRuns):
                     self.busy_acc += self.busy_to - self.busy_from
                 self.busy_from = clock
             self.busy_to = end
-            self.cyc_start = ends[-2] if m > 1 else clock
+            self._cycle_booked(ends[-2] if m > 1 else clock, (), n, self.ctx_sum - n)
             self.clock = end
             if heap[0][0] <= dc:
                 # as _complete_finished, inlined (a call per completion costs ~2 % of ref8)
@@ -307,7 +307,7 @@ class LeanLoop(DecodeRuns):
         if not end < limit:
             return STEP, tokens, prefills, dt, decode
         self._busy(clock, end)
-        self.cyc_start = clock
+        self._cycle_booked(clock, prefills, n if decode else 0, ctx_sum)
         self.clock = end
         self.tokens_processed += tokens
         if decode:   # the decoders' step, as _finish_iteration books it

@@ -121,11 +121,17 @@ class Replica(LeanLoop):
         self._cut = False                     # the fast run was cut short by an event (ends at the next boundary)
         self.last_dec_end = -1.0              # end of the last decode iteration
         self.cyc_start = -1.0                 # start of the last iteration booked (it ended at busy_to)
+        self.cyc_seqs = 0                     # ... the sequences it ran (its micro-batches: Iterations._lead)
+        self.cyc_shape: BatchShape | None = None  # ... and its shape (a pipelined replica's)
         self._hol = -1.0                      # a boundary where a request that waited through the cycle was admitted
         # micro-batches a pipelined replica schedules per cycle: its admission points (see Iterations._lead);
         # a static batch runs to its end, admitting nothing
         pp = pool.cfg.pipeline_parallel
         self.slots = (pool.cfg.pipeline_micro_batches or pp) if pp > 1 and b.policy != "static" else 1
+        self._pp = pp
+        # the flow shop of a cycle, where the step model prices one (its micro-batches' admission points)
+        inner = getattr(self.model, "inner", self.model)
+        self._pp_schedule = getattr(inner, "pipeline_schedule", None) if self.slots > 1 else None
         self.accepting = ready                # routable: ready, not draining, not failed
         self.alive = True                     # the engine process runs (False while failed or once released)
         self.ready = ready                    # provisioning finished
@@ -332,7 +338,7 @@ class Replica(LeanLoop):
                 yield env.timeout(end - env.now)
                 self.run_start = -1.0
             self._busy(start, end)
-            self.cyc_start = start
+            self._cycle_booked(start, prefills, self.n_dec if decode else 0, self.ctx_sum)
             self.clock = end
             self.tokens_processed += tokens
             self._finish_iteration(start, end, dt, prefills, decode)
