@@ -187,8 +187,10 @@ def test_an_interrupted_sweep_keeps_its_finished_points_and_resumes_from_them(tm
     argv = ["sweep", "scenarios/baseline.yaml", "--set", "duration=10m", "--set", "warmup=0", "--executor",
             "serial", "--grid", "fleet.pools.0.replicas=1,2,3,4,5,6,7,8,9,10,11,12", "--out", str(out), "--quiet",
             "--no-figures"]
+    # Ctrl-C's default action in the child even when this test runs where SIGINT is ignored (a background job
+    # inherits SIG_IGN, and Python then installs no KeyboardInterrupt handler)
     proc = subprocess.Popen([sys.executable, "-m", "sim", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list((out / "points").glob("*.json")) and proc.poll() is None:
         time.sleep(0.05)
