@@ -106,3 +106,17 @@ def test_inline_gpu_inherits_and_checks_the_attention_efficiencies():
     assert (g.attention_prefill_efficiency, g.attention_decode_efficiency) == (0.649, 0.5)
     with pytest.raises(ScenarioError, match=r"gpu.attention_prefill_efficiency.*fraction in \(0, 1\]"):
         get_gpu({"like": "h100-sxm", "attention_prefill_efficiency": 1.5})
+
+
+def test_unmeasured_gpus_reuse_the_measured_sets_they_name():
+    # gpus.yaml: a GPU or precision without a measurement takes its closest measured relative's factors (stated per
+    # entry), so a refit of H100 fp8, B200 fp4 or MI300X fp8 must reach every entry that reuses it
+    h100, b200 = get_gpu("h100-sxm"), get_gpu("b200")
+    for name in ("h100-pcie", "h200-sxm", "b200", "gb200", "h20", "l40s", "mi355x", "b300"):
+        assert get_gpu(name).efficiency("fp8") == h100.efficiency("fp8"), name
+    for name in ("gb200", "mi355x", "b300"):
+        assert get_gpu(name).efficiency("fp4") == b200.efficiency("fp4"), name
+    assert get_gpu("mi325x").efficiency("fp8") == get_gpu("mi300x").efficiency("fp8")
+    for name in gpu_names():
+        if name != "a100-80gb":
+            assert get_gpu(name).efficiency("bf16") == h100.efficiency("bf16"), name

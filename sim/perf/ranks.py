@@ -29,9 +29,12 @@ from sim.scenario.architecture import layer_param_groups
 class RankParts:
     """Busiest- and mean-rank parts of a roofline step (module docstring); a base of
     :class:`~sim.perf.roofline.RooflineModel`, reading the per-GPU coefficients it sets up and its
-    GEMM time ``_roofline(t_compute_s, t_memory_s, p)`` (:func:`sim.perf.roofline.smooth_roofline`)."""
+    GEMM time ``_roofline(t_compute_s, t_memory_s, p)`` (:func:`sim.perf.roofline.smooth_roofline`) and
+    attention time ``_attention_s(pairs, decode_ctx, kv_bytes)``
+    (:meth:`sim.perf.roofline.RooflineModel._attention_s`)."""
 
     _roofline: Any
+    _attention_s: Any
 
     def _init_ranks(self, lay: Layout, L: int, weight_dtype: str, io_width: float, act_w: float) -> None:
         """The coefficients of the data-parallel attention and expert-parallel parts of one stage of
@@ -124,9 +127,7 @@ class RankParts:
         kv_bytes = (self._kv_bytes_per_token * (pf * ((prefill_kv - prefill_tokens) + prefill_tokens) + fd * decode_seqs)
                     + self._decode_kv_read_bytes_per_token * fd * decode_ctx)
         attn_flops = self._attn_flops_per_pair * (pf * pairs + fd * decode_ctx * self._decode_pair_ratio)
-        attn_s = max(self._attn_flops_per_pair * (pf * pairs * self._prefill_pair_weight
-                                                  + fd * decode_ctx * self._decode_pair_ratio) / self._attn_peak,
-                     kv_bytes / self._attn_bw)
+        attn_s = self._attention_s(pf * pairs, fd * decode_ctx, kv_bytes)
         return attn_gemm_flops + mlp_flops, attn_gemm_bytes + mlp_bytes, linear_s, attn_flops, kv_bytes, attn_s
 
     def routed_expert_s(self, n_tokens: int) -> float:

@@ -317,15 +317,33 @@ class RooflineModel(RankParts, PipelineParts):
             linear_s = self._linear_parts(n_tokens)[2]
         if self._sw_layers:
             pairs, prefill_kv, decode_ctx = self._windowed(prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx)
-        kv_bytes = (self._kv_bytes_per_token * ((prefill_kv - prefill_tokens) + (decode_seqs + prefill_tokens))
-                    + self._decode_kv_read_bytes_per_token * decode_ctx)
-        attn_s = mx(self._attn_flops_per_pair
-                    * (pairs * self._prefill_pair_weight + decode_ctx * self._decode_pair_ratio) / self._attn_peak,
-                    kv_bytes / self._attn_bw)
+        attn_s = self._attention_s(pairs, decode_ctx,
+                                   self._kv_bytes(prefill_tokens, prefill_kv, decode_seqs, decode_ctx), mx)
         # + the kernel floors (:meth:`_floors_s`, inlined: this is the engine's per-step path)
         floors = ((self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
                   + self._routing_s)
         return (linear_s + floors) + attn_s
+
+    def _kv_bytes(self, prefill_tokens: Any, prefill_kv: Any, decode_seqs: Any, decode_ctx: Any) -> Any:
+        """KV-cache bytes an iteration moves on the stage's GPU: the prompt tokens' attention reads the
+        ``prefill_kv - prefill_tokens`` cached tokens before them, every new token (prompt or decode) writes
+        its own KV, and the decoding sequences read their ``decode_ctx`` cached tokens (the decode read
+        width: every query head's under ``kv_sharing: per_query_head``)."""
+        return (self._kv_bytes_per_token * ((prefill_kv - prefill_tokens) + (decode_seqs + prefill_tokens))
+                + self._decode_kv_read_bytes_per_token * decode_ctx)
+
+    def _attention_s(self, pairs: Any, decode_ctx: Any, kv_bytes: Any, mx: Callable = max) -> Any:
+        """Seconds of the stage's attention kernels, floors apart (the one formula of the step, its
+        breakdown and the busiest data-parallel attention rank, :meth:`sim.perf.ranks.RankParts._adp_parts`):
+        the larger of their FLOPs at the attention peak and their ``kv_bytes`` at the attention bandwidth.
+        The FLOPs count ``pairs`` prompt (query, key) pairs, weighted by the decode peak over the prompt
+        peak (``_prefill_pair_weight``: 1.0 when the two phases compute in one precision), and the
+        ``decode_ctx`` cached tokens the decoding sequences attend to, weighted by ``_decode_pair_ratio``
+        (MLA's absorbed latent width; 1.0 otherwise). ``mx``: ``max``, or ``np.maximum`` for an array
+        ``decode_ctx`` (the same float operations either way)."""
+        return mx(self._attn_flops_per_pair
+                  * (pairs * self._prefill_pair_weight + decode_ctx * self._decode_pair_ratio) / self._attn_peak,
+                  kv_bytes / self._attn_bw)
 
     def _floors_s(self, prefill_tokens: Any, decode_seqs: Any) -> float:
         """The fixed kernel time of an iteration: one attention call per layer for its prompt tokens and one
@@ -496,9 +514,7 @@ class RooflineModel(RankParts, PipelineParts):
             pairs, prefill_kv, ctx = self._windowed(shape.prefill_tokens, pairs, prefill_kv, shape.decode_seqs, ctx)
         linear_flops, linear_bytes, linear_s = self._linear_parts(n)
         attn_flops = self._attn_flops_per_pair * (pairs + ctx * self._decode_pair_ratio)
-        kv_bytes = (self._kv_bytes_per_token * ((prefill_kv - shape.prefill_tokens)
-                                                + (shape.decode_seqs + shape.prefill_tokens))
-                    + self._decode_kv_read_bytes_per_token * ctx)
+        kv_bytes = self._kv_bytes(shape.prefill_tokens, prefill_kv, shape.decode_seqs, ctx)
         lm_flops = self._lm_flops_per_seq * n_emit
         act_bytes = self._act_bytes_per_token * n
         comm_bytes = float(self._comm_calls * n * self.model.hidden * 2) if self.tp > 1 else 0.0
@@ -508,9 +524,7 @@ class RooflineModel(RankParts, PipelineParts):
                 n, shape.prefill_tokens, shape.prefill_attn_pairs, shape.prefill_kv_tokens, shape.decode_seqs,
                 shape.decode_context_tokens, n_emit)
         else:
-            attention_s = max(self._attn_flops_per_pair
-                              * (pairs * self._prefill_pair_weight + ctx * self._decode_pair_ratio) / self._attn_peak,
-                              kv_bytes / self._attn_bw)
+            attention_s = self._attention_s(pairs, ctx, kv_bytes)
         return StepBreakdown(
             linear_flops=linear_flops, linear_bytes=linear_bytes, attention_flops=attn_flops,
             kv_bytes=kv_bytes, lm_head_flops=lm_flops, lm_head_bytes=self._lm_bytes, activation_bytes=act_bytes,
