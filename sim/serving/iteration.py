@@ -68,7 +68,7 @@ class Iterations:
         phase: the ``m`` micro-batches of a cycle of ``c`` seconds from ``s`` are scheduled at ``s +
         o_j``, ``j = 0 .. m - 1``, the instants :func:`sim.perf.pipeline.admission_offsets` gives for
         the cycle's flow shop (scaled to ``c``), or ``o_j = j c / m`` where the step model prices no
-        flow shop (:meth:`_admission_offsets`).
+        flow shop (:meth:`_admission_fractions`).
         Only the micro-batches that exist run: a cycle of ``n`` sequences has ``m = min(slots, n)``
         (:func:`sim.perf.parallel.micro_batch_sizes`), and the engines' loops do not schedule into
         the empty ones while those are in flight (vLLM V1's ``step_with_batch_queue`` queues an
@@ -108,13 +108,16 @@ class Iterations:
 
     def _admission_fractions(self) -> list[float] | None:
         """The admission points of the cycle just booked as fractions of it (:meth:`_lead`), from its
-        flow shop (:func:`sim.perf.pipeline.admission_offsets`), or None if the step model prices none."""
+        flow shop (:func:`sim.perf.pipeline.admission_offsets`), or None if the step model prices none;
+        worked out once per cycle, for the first request admitted mid-cycle."""
         schedule = self._pp_schedule
         if schedule is None:
             return None
-        jobs = schedule(self.cyc_shape)
-        cycle = pipeline_cycle(jobs, self._pp)
-        return [o / cycle for o in admission_offsets(jobs)]
+        if self._cyc_fractions is None:
+            jobs = schedule(self.cyc_shape)
+            cycle = pipeline_cycle(jobs, self._pp)
+            self._cyc_fractions = [o / cycle for o in admission_offsets(jobs)]
+        return self._cyc_fractions
 
     def _cycle_booked(self, start: float, prefills: list, n_dec: int, ctx_sum: int) -> None:
         """The iteration from ``start`` (prompt chunks ``prefills``, ``n_dec`` decoders whose contexts
@@ -124,6 +127,7 @@ class Iterations:
         self.cyc_seqs = len(prefills) + n_dec
         if self.slots > 1:
             self.cyc_shape = prefill_shape(prefills, n_dec, ctx_sum) if prefills else decode_shape(n_dec, ctx_sum)
+            self._cyc_fractions = None
 
     def _join_decode(self, r: Req, t: float) -> None:
         """``r`` (its last token emitted at ``t``) joins the decode batch."""

@@ -123,6 +123,7 @@ class Replica(LeanLoop):
         self.cyc_start = -1.0                 # start of the last iteration booked (it ended at busy_to)
         self.cyc_seqs = 0                     # ... the sequences it ran (its micro-batches: Iterations._lead)
         self.cyc_shape: BatchShape | None = None  # ... and its shape (a pipelined replica's)
+        self._cyc_fractions: list[float] | None = None  # ... its admission points (Iterations._admission_fractions)
         self._hol = -1.0                      # a boundary where a request that waited through the cycle was admitted
         # micro-batches a pipelined replica schedules per cycle: its admission points (see Iterations._lead);
         # a static batch runs to its end, admitting nothing
