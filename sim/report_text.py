@@ -60,7 +60,7 @@ def format_summary(result: "Result") -> str:
     t = s["throughput"]
     u = s["utilization"]
     pools = s.get("pools") or {}
-    sharded = any(p.get("scale", 1) != 1 for p in pools.values())
+    sharded = _sharded(s)
     slo = s["slo"]
     att = "-" if slo["attainment"] is None else f"{slo['attainment']:.2%}"
     lines += ["",
@@ -163,6 +163,12 @@ UTILIZATION = (("gpu_busy", "GPU busy"), ("kv_cache_mean", "KV cache mean"), ("m
                ("mbu", "MBU"), ("load_factor", "load factor"))
 
 
+def _sharded(s: dict) -> bool:
+    """Whether summary ``s`` is of a sharded run (a pool's ``scale``: it stands for that many identical
+    shards, one simulated): its throughput is per shard, its GPU-hours and cost the whole fleet's."""
+    return any(p.get("scale", 1) != 1 for p in (s.get("pools") or {}).values())
+
+
 def _was(s: dict, before: dict | None, block: str, key: str, default=None) -> str:
     """A money value of ``s[block][key]``, followed by ``(was X)`` when ``before`` holds another."""
     now = s.get(block, {}).get(key, default)
@@ -177,8 +183,7 @@ def _was(s: dict, before: dict | None, block: str, key: str, default=None) -> st
 def cost_line(s: dict, before: dict | None = None) -> str:
     """The compute bill and cost per million output tokens; with ``before`` (the summary before
     ``fleetsim reprice``), each changed value followed by what it was."""
-    sharded = any(p.get("scale", 1) != 1 for p in (s.get("pools") or {}).values())
-    return (f"cost{' (whole fleet)' if sharded else ''}  compute {_was(s, before, 'cost', 'compute_usd')}  "
+    return (f"cost{' (whole fleet)' if _sharded(s) else ''}  compute {_was(s, before, 'cost', 'compute_usd')}  "
             f"{_was(s, before, 'cost', 'per_million_output_tokens')} per 1M output tokens")
 
 
