@@ -270,22 +270,64 @@ def completions(loaded: LoadedScenario, check_s: float, enough: Callable[[np.nda
     """
     if not check_s > 0:
         raise ValueError(f"check_s must be > 0 (got {check_s!r})")
-    sc = loaded.scenario
-    with _gc_relaxed(), warnings_as_problems(loaded.source):
-        check_work(loaded)
-        env, fleet, feeder, report, _ = _start_request_level(loaded, scheduler_factors=False)
-        t = 0.0
-        while t < sc.duration:
-            t = min(t + check_s, sc.duration)
-            _run_clock(loaded, env, t)
-            if t >= sc.duration:
-                break
-            rec = fleet.log.array()
-            done = rec[(rec["status"] == COMPLETED) & (rec["completion_s"] < t)]
-            if enough(done):
-                return done
-        rec = _finish_request_level(loaded, env, fleet, feeder, report).records
-    return rec[rec["status"] == COMPLETED]
+    live = LiveRun(loaded)
+    done = live.completions_before(loaded.scenario.duration, check_s, enough)
+    return done if done is not None else live.finish()
+
+
+class LiveRun:
+    """A request-level run of ``loaded`` (no scheduler factors) whose clock is advanced on demand,
+    for :func:`completions`: its completions before a time can be read, and the run continued.
+
+    Arrivals that do not depend on the scenario's duration (a renewal process: each arrival the same
+    whatever the duration, those past it cut off) make the run of a longer duration the same, up to
+    any time ``t`` before the shorter one's end, as the shorter run: the same arrivals and the same
+    events before ``t``, hence the same completions before ``t``. So one run of duration ``H``
+    answers :func:`completions` for every duration ``D <= H`` in turn (:meth:`completions_before`),
+    where the closed window is found before ``D`` (``tests/test_saturated_continued.py`` checks the
+    records against fresh runs byte for byte); a run that reaches ``D`` first is no answer (a fresh
+    run's completions at its end are those of the finished run).
+    """
+
+    def __init__(self, loaded: LoadedScenario, check: bool = True) -> None:
+        """``check=False``: no work limit checked (:func:`~sim.limits.check_work`); for a run that the
+        caller advances only as far as shorter runs it has checked would go."""
+        self.loaded = loaded
+        with _gc_relaxed(), warnings_as_problems(loaded.source):
+            if check:
+                check_work(loaded)
+            self._env, self._fleet, self._feeder, self._report, _ = _start_request_level(loaded, scheduler_factors=False)
+        self.now = 0.0
+
+    def completions_before(self, until: float, check_s: float, enough: Callable[[np.ndarray], bool]
+                           ) -> np.ndarray | None:
+        """Advance the clock ``check_s`` at a time (the last step cut at ``until``, at most the
+        scenario's duration); after each step to a time ``t < until`` the completions before ``t``,
+        returned the first time ``enough`` of them holds. ``None`` if it does not before ``until``
+        (the clock is then at ``until``)."""
+        until = min(until, self.loaded.scenario.duration)
+        with _gc_relaxed(), warnings_as_problems(self.loaded.source):
+            while self.now < until:
+                t = min(self.now + check_s, until)
+                _run_clock(self.loaded, self._env, t)
+                self.now = t
+                if t >= until:
+                    break
+                rec = self._fleet.log.array()
+                done = rec[(rec["status"] == COMPLETED) & (rec["completion_s"] < t)]
+                if enough(done):
+                    return done
+        return None
+
+    def finish(self) -> np.ndarray:
+        """The completed rows of the whole run (its clock run on to the scenario's duration)."""
+        sc = self.loaded.scenario
+        with _gc_relaxed(), warnings_as_problems(self.loaded.source):
+            if self.now < sc.duration:
+                _run_clock(self.loaded, self._env, sc.duration)
+                self.now = sc.duration
+            rec = _finish_request_level(self.loaded, self._env, self._fleet, self._feeder, self._report).records
+        return rec[rec["status"] == COMPLETED]
 
 
 def _add_dynamics(result: Result, outcome: FleetOutcome) -> None:

@@ -212,6 +212,31 @@ def _completions(template: dict, base_dir: Path, rate: float, duration: float, s
     return completions(_scenario(template, base_dir, rate, duration, 0.0, seed), duration / CHECKS, enough)
 
 
+class _LiveSaturated:
+    """The saturated run continued as its window grows, instead of run again from t = 0 for each
+    longer window: one run of ``horizon_s`` (:class:`sim.api.LiveRun`; Poisson arrivals, the same
+    whatever the duration), its clock advanced as :func:`_completions` would advance a run of each
+    duration ``D <= horizon_s``. Where the window closes before ``D`` it gives the completions
+    :func:`_completions` would (the same run's up to that time, so the same window to the bit:
+    :func:`~sim.fluid.saturation.window_closed`); where it does not, ``None`` (run that duration
+    afresh: its completions at its end are the finished run's)."""
+
+    def __init__(self, template: dict, base_dir: Path, rate: float, horizon_s: float, seed: int) -> None:
+        from sim.api import LiveRun
+
+        self.template, self.base_dir, self.rate, self.seed = template, base_dir, rate, seed
+        self.run = LiveRun(_scenario(template, base_dir, rate, horizon_s, 0.0, seed), check=False)
+
+    def completions(self, duration: float, enough) -> np.ndarray | None:
+        from sim.limits import check_work
+
+        loaded = _scenario(self.template, self.base_dir, self.rate, duration, 0.0, self.seed)
+        check_work(loaded)        # what a run of this duration would refuse
+        if duration > self.run.loaded.scenario.duration:
+            return None
+        return self.run.completions_before(duration, duration / CHECKS, enough)
+
+
 def _hist_rows(res, warmup: float) -> dict[str, np.ndarray]:
     from sim.metrics.histogram import LogHistogram
     from sim.metrics.summary import latency_columns
@@ -390,11 +415,15 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
     turnover = lengths["turnover_batch"] * group
     skip = max(TURNOVERS * turnover, settings.min_requests // 3)
     n = max(settings.min_requests, BATCHES * turnover)     # each of the batch means a turnover at least
+    live = _LiveSaturated(template, base_dir, rate, 1.5 * (skip + MAX_WINDOW) / max_rps + probe / 4, settings.seed)
     while True:
         # the probe's max_rps may be high by its noise: a margin of time, so the run completes skip + n;
         # it stops once the window is known (its completions are the whole run's: window_closed)
         duration = 1.5 * (skip + n) / max_rps + probe / 4
-        done = _completions(template, base_dir, rate, duration, settings.seed, partial(window_closed, skip=skip, n=n))
+        enough = partial(window_closed, skip=skip, n=n)
+        done = live.completions(duration, enough)
+        if done is None:
+            done = _completions(template, base_dir, rate, duration, settings.seed, enough)
         got = settled_rps(done, skip, n, lengths)
         if got is None:
             break
