@@ -124,25 +124,26 @@ def _replica_intervals(n: np.ndarray, edges: np.ndarray, gpus_per_replica: float
     count = np.maximum(hi - lo, 0)
     first = np.cumsum(count) - count
     step = np.repeat(at, count)
-    slot = np.repeat(lo, count) + (np.arange(int(count.sum()), dtype=np.int64) - np.repeat(first, count))
+    slot = np.repeat(lo - first, count) + np.arange(int(count.sum()), dtype=np.int64)
     moved = np.clip(n[step] - slot, 0.0, 1.0) != np.clip(n[step - 1] - slot, 0.0, 1.0)
     slot, step = slot[moved], step[moved]
-    order = np.argsort(slot, kind="stable")            # slot by slot, each slot's changes in time order
+    # slot by slot, each slot's changes in time order (a stable sort; on 16-bit keys numpy's radix sort)
+    order = np.argsort(slot.astype(np.uint16) if top <= 1 << 16 else slot, kind="stable")
     slot, step = slot[order], step[order]
-    # each slot's runs: from 0 and from each change, to each change and to the end
-    changes = np.bincount(slot, minlength=top)
-    runs = changes + 1
-    off = np.cumsum(runs) - runs
-    rank = np.arange(len(slot), dtype=np.int64) - (np.cumsum(changes) - changes)[slot]
-    a = np.zeros(int(runs.sum()), dtype=np.int64)
+    # each slot's runs: from 0 and from each change, to each change and to the end. Slot s's runs
+    # start after those of the slots below it (their changes, plus one run each), so the k-th
+    # change in this order ends run k + s and starts run k + s + 1
+    runs = np.bincount(slot, minlength=top) + 1
+    at_run = slot + np.arange(len(slot), dtype=np.int64)
+    a = np.zeros(len(slot) + top, dtype=np.int64)
     b = np.full(len(a), steps, dtype=np.int64)
-    a[off[slot] + 1 + rank] = step
-    b[off[slot] + rank] = step
+    a[at_run + 1] = step
+    b[at_run] = step
     frac = np.clip(n[a] - np.repeat(np.arange(top, dtype=np.int64), runs), 0.0, 1.0)
     up = frac > 0
     a, b = a[up], b[up]
-    return ((frac[up] * gpus_per_replica).astype(np.float64), edges[a].astype(np.float64),
-            edges[b].astype(np.float64))
+    return ((frac[up] * gpus_per_replica).astype(np.float64), np.asarray(edges[a], dtype=np.float64),
+            np.asarray(edges[b], dtype=np.float64))
 
 
 def _interval_columns(parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> Intervals:
