@@ -415,7 +415,10 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
     turnover = lengths["turnover_batch"] * group
     skip = max(TURNOVERS * turnover, settings.min_requests // 3)
     n = max(settings.min_requests, BATCHES * turnover)     # each of the batch means a turnover at least
-    live = _LiveSaturated(template, base_dir, rate, 1.5 * (skip + MAX_WINDOW) / max_rps + probe / 4, settings.seed)
+    # the run long enough for the window doubled once (at the probe's max_rps): a window that
+    # settles at once pays for few arrivals past its run's end (a feed builds a chunk's requests
+    # at once), one that doubles more often runs its later windows afresh
+    live = _LiveSaturated(template, base_dir, rate, 1.5 * (skip + 2 * n) / max_rps + probe / 4, settings.seed)
     while True:
         # the probe's max_rps may be high by its noise: a margin of time, so the run completes skip + n;
         # it stops once the window is known (its completions are the whole run's: window_closed)
