@@ -219,7 +219,11 @@ class _LiveSaturated:
     duration ``D <= horizon_s``. Where the window closes before ``D`` it gives the completions
     :func:`_completions` would (the same run's up to that time, so the same window to the bit:
     :func:`~sim.fluid.saturation.window_closed`); where it does not, ``None`` (run that duration
-    afresh: its completions at its end are the finished run's)."""
+    afresh: its completions at its end are the finished run's). One check differs: the memory limit
+    on requests in the system (:func:`sim.limits.max_in_flight`) is checked at the end of each chunk
+    of arrivals, and a run of ``D`` cuts its last chunk at ``D``; a window that closes after that
+    chunk's last arrival with the system past the limit there stops a run of ``D`` with that error,
+    not this one."""
 
     def __init__(self, template: dict, base_dir: Path, rate: float, horizon_s: float, seed: int) -> None:
         from sim.api import LiveRun
