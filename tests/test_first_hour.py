@@ -503,9 +503,12 @@ def test_reprice_says_what_each_changed_total_was(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"repriced {out} with economics.gpu_hour_usd=1.8"
     assert lines[1].startswith("cost  compute $0.24 (was $0.33)  $")
-    assert lines[2].startswith("cash flow (accrual)  revenue $0.00  compute $0.24 (was $0.33)  share paid $0.00  ")
-    assert lines[2].endswith("net -$0.24 (was -$0.33)")
-    assert "Cash-flow statement (USD; accrual columns, then cash)" in lines
+    # the baseline earns nothing: one line says so, and the statement is its costs, not columns of zeros
+    assert lines[2] == "cash flow  costs only, net -$0.24 (was -$0.33): the scenario has no revenue or agreement terms"
+    assert "Costs per month (USD, accrual)" in lines and "Cash-flow statement (USD; accrual columns, then cash)" \
+        not in lines
+    table = lines[lines.index("Costs per month (USD, accrual)") + 1:]
+    assert table[0].split() == ["period", "compute", "cumulative"] and table[2].split()[-2:] == ["$0.24", "$0.24"]
 
 
 def test_the_plan_table_heads_each_metric_with_its_unit(tmp_path, capsys):

@@ -267,7 +267,7 @@ def test_report_html_opens_with_what_was_simulated_the_verdict_and_the_statement
     head = page[:page.index("<h2>Figures")]
     assert "llama-3-8b" in head and "2 × h100-sxm" in head and "Poisson arrivals at 2 req/s" in head
     assert 'class="verdict met"' in head and "per million output tokens" in head
-    assert page.index("<h2>Figures") < page.index("<h2>Statement per month") < page.index("<h2>Metrics")
+    assert page.index("<h2>Figures") < page.index("<h2>Costs per month") < page.index("<h2>Metrics")   # no revenue
     assert "<figcaption>Latency distributions" in page and "<figcaption>latency cdf" not in page
     assert not re.search(r"\d\.\d+e[+-]\d", page[:page.index("<details>")])   # no scientific notation
     assert "$0.67" in page          # 2 GPUs x 10 min x $2/h = $0.67 in the statement and the metrics
@@ -504,3 +504,29 @@ def test_plan_page_title_names_every_gpu_tried(tmp_path):
     plan(tiny_scenario("1m"), ["fleet.pools.0.gpu=h100-sxm,a100-80gb"], executor="serial", out=out)
     page = write_report(out).read_text()
     assert "<h1>fleetsim report: tiny · llama-3-8b · h100-sxm, a100-80gb</h1>" in page
+
+
+def test_a_scenario_without_revenue_shows_its_costs_not_a_statement_of_zeros(tmp_path):
+    """Two H100s for 10 minutes at $2.00 an hour: 2 x 10/60 x 2.00 = $0.67 of compute, the only money;
+    the terminal says in one line that there is no revenue and lists the costs per month, and so does
+    the page. A revenue line (even at a price of zero) keeps the full statement."""
+    import sim
+    from sim.report_text import format_summary
+
+    result = sim.run(tiny_scenario("10m", replicas=2))
+    text = format_summary(result)
+    assert "cash flow  costs only, net -$0.67: the scenario has no revenue or agreement terms" in text
+    lines = text.splitlines()
+    table = lines[lines.index("Costs per month (USD, accrual)") + 1:]
+    assert table[0].split() == ["period", "compute", "cumulative"]
+    assert table[2].split() == ["2025-01", "(partial)", "$0.67", "$0.67"]
+    assert "revenue" not in table[0] and "share" not in text.split("cash flow")[1]
+    page = write_report(result.write(tmp_path / "run")).read_text()
+    section = page[page.index("<h2>Costs per month</h2>"):]
+    section = section[:section.index("</table>")]
+    assert "no revenue or agreement terms" in section and "<th>revenue</th>" not in section
+    assert "<td>$0.67</td><td>$0.67</td>" in section
+    priced = tiny_scenario("10m", replicas=2)
+    priced["economics"]["revenue"] = [{"name": "api", "usd_per_million_output_tokens": 0.0}]
+    earned = sim.run(priced)
+    assert "Cash-flow statement" in format_summary(earned) and "costs only" not in format_summary(earned)
