@@ -559,3 +559,32 @@ def test_a_saturation_on_a_traces_rate_scale_is_a_multiple_not_req_per_s(tmp_pat
                  "--tolerance", "0.2", "--out", str(tmp_path / "s"), "--quiet"]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith("saturation rate: ") and "× the trace's rate (fails at " in last and "req/s" not in last
+
+
+def test_a_sweep_table_fits_a_100_column_terminal_and_says_what_it_left_out(tmp_path, capsys, monkeypatch):
+    """The sweep's table is ~200 characters wide; in a 100-column terminal the headings wrap at their
+    dots and the least-read planner columns go, said on stderr with how to keep one (--columns), which
+    keeps what it names. Printed to a file (no $COLUMNS, no terminal) the table is whole."""
+    from sim.cli import main
+    from sim.planning.planner import COLUMNS
+
+    args = ["sweep", "scenarios/baseline.yaml", "--grid", "fleet.pools.0.replicas=2,4", "--out", str(tmp_path / "s"),
+            "--quiet", "--no-figures", "--executor", "serial", *[a for o in _short() for a in ("--set", o)]]
+    assert main(args) == 0
+    full = capsys.readouterr().out.splitlines()
+    assert all(c in full[0] for c in COLUMNS) and max(map(len, full)) > 190
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    table = out.splitlines()
+    assert max(map(len, table)) <= 100 and len(table) == 3 + 1 + 2       # 3 heading lines, the rule, 2 points
+    heads = " ".join(table[:3])
+    for kept in ("GPUs", "$/month", "stable", "fleet.", "latency.", "slo."):
+        assert kept in heads
+    assert "left out to fit 100 columns: cost (window), GPU-hours, $/hour" in err and "--columns" in err
+    assert [r.split()[0] for r in table[4:]] == ["2", "4"]
+    # what --columns names stays, the planner column too
+    assert main([*args, "--columns", "$/hour,latency.ttft.p99"]) == 0
+    out, err = capsys.readouterr()
+    assert "$/hour" in " ".join(out.splitlines()[:3]) and "$/hour" not in err.split("left out")[-1].split("(")[0]
+    assert max(map(len, out.splitlines())) <= 100
