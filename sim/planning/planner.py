@@ -36,6 +36,9 @@ def headroom_words(constraint, value: float, slack: float) -> str:
         >>> ttft = parse_constraint("latency.ttft.p99<=0.001")
         >>> headroom_words(ttft, 0.1254, ttft.slack(0.1254)), headroom_words(ttft, 0.0009, ttft.slack(0.0009))
         ('×125 over', '10.0%')
+        >>> att = parse_constraint("slo.attainment>=0.99")
+        >>> headroom_words(att, 0.9899, att.slack(0.9899))
+        '-0.01%'
         >>> net = parse_constraint("cashflow.net>=-100")
         >>> headroom_words(net, -5000.0, net.slack(-5000.0))
         'missed by 4,900'
@@ -43,7 +46,8 @@ def headroom_words(constraint, value: float, slack: float) -> str:
     if slack != slack:
         return "-"
     if slack >= -1:
-        return f"{slack * 100:,.1f}%"
+        pct = slack * 100
+        return f"{pct:.2g}%" if 0 < abs(pct) < 0.05 else f"{pct:,.1f}%"     # -0.01%, never -0.0%
     if constraint.upper and constraint.bound > 0:
         return f"×{plain(value / constraint.bound)} over"
     return f"missed by {plain(abs(value - constraint.bound))}"
