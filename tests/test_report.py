@@ -530,3 +530,18 @@ def test_a_scenario_without_revenue_shows_its_costs_not_a_statement_of_zeros(tmp
     priced["economics"]["revenue"] = [{"name": "api", "usd_per_million_output_tokens": 0.0}]
     earned = sim.run(priced)
     assert "Cash-flow statement" in format_summary(earned) and "costs only" not in format_summary(earned)
+
+
+def test_plan_page_of_a_plan_json_with_odd_fields_is_still_written(tmp_path):
+    # fields the folder check does not type (columns, a row's n and headroom) read as absent, no traceback
+    base = {"seed": 1, "workload": {"arrival": {"rate": 10.0}}, "fleet": {"pools": [{"replicas": 12, "gpu": "a"}]}}
+    out = tmp_path / "plan"
+    plan(base, ["fleet.pools.0.replicas=10..14"], constraints=["latency.queue.mean<=0.1"],
+         runner=MMcRunner(service_s=1.0), executor="serial", out=out)
+    data = json.loads((out / "plan.json").read_text())
+    data["columns"] = 7
+    for r in data["evaluated"] + data["groups"]:
+        r.update({"n": "x", "headroom": "x", "headroom.text": 3})
+    (out / "plan.json").write_text(json.dumps(data))
+    page = write_report(out, regenerate=False).read_text()
+    assert "<h2>Plan</h2>" in page and "<td>nearest miss</td>" not in page      # no row ran, as far as it says

@@ -99,7 +99,7 @@ def nearest_miss(evaluated: Sequence[Mapping[str, Any]], objective: str) -> Mapp
         >>> nearest_miss(rows, "cost.compute_usd")["overrides"]
         ['r=2']
     """
-    missed = [r for r in evaluated if not r.get("feasible") and (r.get("n") or 0) > 0]
+    missed = [r for r in evaluated if not r.get("feasible") and _num(r, "n") > 0]
     if not missed:
         return None
     cost = lambda r: _num(r, f"{objective}.mean")

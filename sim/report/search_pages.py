@@ -73,7 +73,7 @@ def plan_tables(data: dict, slower: str | None) -> str:
     objective = data.get("objective", "cost.compute_usd")
     constraints = [c.split("<")[0].split(">")[0] for c in data.get("constraints", [])]
     metrics = list(dict.fromkeys(([] if objective == "cost.compute_usd" else [objective]) + constraints))
-    knobs = [k for k in data.get("columns") or data.get("knobs") or [] if isinstance(k, str)]
+    knobs = knob_paths(data)
     groups = [g for g in data.get("groups", []) if isinstance(g, dict)]
     evaluated = [r for r in data.get("evaluated", []) if isinstance(r, dict)]
     shown = plan_rows(answer_rows(groups, data.get("robust_groups", []) if slower else []), evaluated, objective)
@@ -188,15 +188,21 @@ def plan_knobs(data: dict) -> list[tuple[list[str], list[Any]]]:
     ``knobs``) with the values its evaluated configurations gave it, in order: numbers ascending,
     others as first evaluated."""
     rows = [r for r in data.get("evaluated") or [] if isinstance(r, dict)]
-    fields = data.get("columns") or data.get("knobs") or []
     out = []
-    for path in (f for f in fields if isinstance(f, str)):
+    for path in knob_paths(data):
         values = list(dict.fromkeys(r[path] for r in rows if isinstance(r.get(path), (str, int, float))))
         if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             values.sort()
         if values:
             out.append(([path], values))
     return out
+
+
+def knob_paths(data: dict) -> list[str]:
+    """The fields a plan varies: ``plan.json``'s ``columns`` (a joint knob's parts apart), else its
+    ``knobs``; what is not a list of texts there is passed over."""
+    lists = [v for v in (data.get("columns"), data.get("knobs")) if isinstance(v, list) and v]
+    return [k for k in (lists[0] if lists else []) if isinstance(k, str)]
 
 
 def rates_searched(data: dict) -> list[tuple[list[str], Varied]]:
