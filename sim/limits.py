@@ -27,8 +27,8 @@ sweep points             100,000          grid values x seeds
 Expected requests integrate each arrival process's intensity over ``[0, duration)``: ``rate``
 (Poisson, gamma), ``mean_rate`` times the mean weekday factor (diurnal), the piecewise rates
 over their intervals, each times growth (``∫ (1 + monthly)^(t / month) dt``); a trace gives
-its rows x ``rate_scale`` x the number of loops that fit (read only when a bound from the file
-size could pass the limit). Shares of classes take their share of ``workload.arrival``.
+its rows inside the window (every loop's) x ``rate_scale`` (read only when a bound from the file
+size could pass the limit; ``fleetsim validate`` always counts them). Shares of classes take their share of ``workload.arrival``.
 
     >>> from sim.scenario.load import load_scenario
     >>> sc = {"duration": 3600, "model": "llama-3-8b", "workload": {"arrival": {"process": "poisson",
@@ -105,7 +105,7 @@ def _mean_growth(duration: float, growth) -> float:
     return _growth_seconds(duration, growth) / duration if duration > 0 else 1.0
 
 
-def _process_requests(process, duration: float, growth, base_dir: Path, limit: float) -> float:
+def _process_requests(process, duration: float, growth, base_dir: Path, limit: float, count: bool = False) -> float:
     kind = process.process
     if kind in ("poisson", "gamma"):
         return process.rate * _growth_seconds(duration, growth)
@@ -126,13 +126,16 @@ def _process_requests(process, duration: float, growth, base_dir: Path, limit: f
                     return math.inf
         return _finite(total)
     if kind == "trace":
-        return _trace_requests(process, duration, growth, base_dir, limit)
+        return _trace_requests(process, duration, growth, base_dir, limit, count)
     return 0.0
 
 
-def _trace_requests(process, duration: float, growth, base_dir: Path, limit: float) -> float:
-    """Rows x ``rate_scale`` x mean growth x loops; the trace is read only if a bound from its
-    size in bytes could pass ``limit`` (a missing or unreadable file is the workload check's)."""
+def _trace_requests(process, duration: float, growth, base_dir: Path, limit: float, count: bool = False) -> float:
+    """The requests a trace replays inside ``[0, duration)``
+    (:func:`sim.workload.arrivals.trace_requests_expected`). Without ``count`` the file is read only
+    if a bound from its size in bytes (``MIN_TRACE_ROW_BYTES`` a row, x ``rate_scale`` x mean growth)
+    could pass ``limit``, and that bound is returned otherwise; with ``count`` it is always read and
+    the rows counted (``fleetsim validate``). A missing or unreadable file is the workload check's."""
     from sim.workload.validation import resolve_path
 
     path = resolve_path(process.path, base_dir)
@@ -140,9 +143,8 @@ def _trace_requests(process, duration: float, growth, base_dir: Path, limit: flo
         size = path.stat().st_size
     except OSError:
         return 0.0
-    scale = process.rate_scale * _mean_growth(duration, growth)
-    bound = size / MIN_TRACE_ROW_BYTES * scale
-    if not process.loop and bound <= limit:
+    bound = size / MIN_TRACE_ROW_BYTES * process.rate_scale * _mean_growth(duration, growth)
+    if not count and not process.loop and bound <= limit:
         return bound
     try:
         from sim.workload.traces import read_trace
@@ -150,27 +152,21 @@ def _trace_requests(process, duration: float, growth, base_dir: Path, limit: flo
         data = read_trace(path, process.format, skip_bad_rows=True, display_path=process.path)
     except Exception:  # noqa: BLE001 - the workload check and the run report a bad trace
         return 0.0 if not process.loop else bound
-    n = int(data.arrival_s.size)
-    if n == 0:
-        return 0.0
-    ts = data.arrival_s * process.time_scale
-    inside = int((ts < duration).sum())
-    if not process.loop:
-        return inside * scale
-    mean_gap = float(ts[-1] - ts[0]) / (n - 1) if n > 1 else 0.0
-    period = float(ts[-1]) + mean_gap
-    if not period > 0:
-        return math.inf
-    return _finite(n * scale * max(duration / period, 1.0))
+    from sim.workload.arrivals import trace_requests_expected
+
+    return trace_requests_expected(data.arrival_s, process, duration, growth)
 
 
-def estimate(loaded, limit: float = MAX_REQUESTS) -> WorkEstimate:
-    """The work ``loaded`` (a :class:`~sim.scenario.load.LoadedScenario`) implies."""
+def estimate(loaded, limit: float = MAX_REQUESTS, count_traces: bool = False) -> WorkEstimate:
+    """The work ``loaded`` (a :class:`~sim.scenario.load.LoadedScenario`) implies; ``count_traces``
+    reads every replayed trace and counts its rows inside the window (else a small trace is bounded
+    by its size in bytes, :func:`_trace_requests`)."""
     sc = loaded.scenario
     w = sc.workload
     est = WorkEstimate()
     T = float(sc.duration)
-    shared = _process_requests(w.arrival, T, w.growth, loaded.base_dir, limit) if w.arrival is not None else 0.0
+    shared = (_process_requests(w.arrival, T, w.growth, loaded.base_dir, limit, count_traces)
+              if w.arrival is not None else 0.0)
     est.where["requests"] = "workload.arrival"
     if not w.classes:
         est.requests = shared
@@ -179,7 +175,7 @@ def estimate(loaded, limit: float = MAX_REQUESTS) -> WorkEstimate:
         best = (-1.0, "workload.arrival")
         for i, c in enumerate(w.classes):
             if c.arrival is not None:
-                n = _process_requests(c.arrival, T, w.growth, loaded.base_dir, limit)
+                n = _process_requests(c.arrival, T, w.growth, loaded.base_dir, limit, count_traces)
                 where = f"workload.classes.{i}.arrival"
             else:
                 n = shared * (c.share or 0.0)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sim import humanize
 from sim.metrics.band import attainment_range, class_band, explanation, latency_range
+from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
 from sim.report.overview import overview, slo_bound
 
 if TYPE_CHECKING:
@@ -94,11 +95,31 @@ def format_summary(result: "Result") -> str:
     if d:
         lines += ["", f"disaggregation  {d.get('prefill_pool')} -> {d.get('decode_pool')}: {d.get('transfers', 0):,} KV "
                       f"transfers, mean {(d.get('transfer_s_mean') or 0) * 1000:.2f} ms"]
-    lines += cashflow_lines(s)
     econ = result.economics
+    lines += cashflow_lines(s, costs=_costs_only(econ))
     if econ is not None and econ.statement:
-        lines += ["", econ.format_table()]
+        lines += ["", statement_text(econ)]
     return "\n".join(lines)
+
+
+def _costs_only(econ) -> bool:
+    return econ is not None and costs_only(econ.statement, econ.config)
+
+
+def statement_text(econ) -> str:
+    """The statement per period for the terminal; for a scenario with no revenue (:func:`costs_only`)
+    the costs it holds per period instead of a table of zero revenue and shares, then the notes."""
+    if not _costs_only(econ):
+        return econ.format_table()
+    header, rows = cost_rows(econ.statement)
+    cells = [header] + [[r[0], *(_usd(v) for v in r[1:])] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+    lines = [f"Costs per {econ.config.period if econ.config is not None else 'period'} ({econ.currency}, accrual)"]
+    for k, row in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines + [f"note: {n}" for n in econ.notes])
 
 
 #: the latency rows of the capacity band table (the summary's ``capacity_band``)
@@ -187,11 +208,14 @@ def cost_line(s: dict, before: dict | None = None) -> str:
             f"{_was(s, before, 'cost', 'per_million_output_tokens')} per 1M output tokens")
 
 
-def cashflow_lines(s: dict, before: dict | None = None) -> list[str]:
-    """The accrual totals of the cash flows and the revenue share netted, as :func:`cost_line`."""
+def cashflow_lines(s: dict, before: dict | None = None, costs: bool = False) -> list[str]:
+    """The accrual totals of the cash flows and the revenue share netted, as :func:`cost_line`; with
+    ``costs`` (a scenario with no revenue, :func:`~sim.report.cashflow.costs_only`) one line saying so."""
     c = s.get("cashflow", {})
     if not c:
         return []
+    if costs and not any(c.get(k) for k in ("revenue", "revenue_share_paid", "revenue_share_received")):
+        return [f"cash flow  costs only, net {_was(s, before, 'cashflow', 'net', 0)}: the scenario has {NO_REVENUE}"]
     lines = [f"cash flow (accrual)  revenue {_was(s, before, 'cashflow', 'revenue', 0)}  "
              f"compute {_was(s, before, 'cashflow', 'compute_cost', 0)}  "
              f"share paid {_was(s, before, 'cashflow', 'revenue_share_paid', 0)}  "
@@ -211,9 +235,9 @@ def format_reprice(s: dict, before: dict | None, econ) -> str:
     then the statement."""
     overrides = ", ".join((s.get("repriced") or {}).get("overrides") or []) or "no overrides"
     lines = [f"repriced {(s.get('repriced') or {}).get('from', '')} with {overrides}",
-             cost_line(s, before), *cashflow_lines(s, before)]
+             cost_line(s, before), *cashflow_lines(s, before, costs=_costs_only(econ))]
     if econ is not None and econ.statement:
-        lines += ["", econ.format_table()]
+        lines += ["", statement_text(econ)]
     return "\n".join(lines)
 
 

@@ -84,3 +84,15 @@ def _private_curve_cache(tmp_path_factory):
         os.environ.pop("FLEETSIM_CACHE", None)
     else:
         os.environ["FLEETSIM_CACHE"] = old
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tables_at_full_width():
+    """Tables print at full width, as to a file: a ``$COLUMNS`` the shell exported would narrow them
+    (``sim.planning.table.terminal_width``); a test that wants a width sets it."""
+    import os
+
+    old = os.environ.pop("COLUMNS", None)
+    yield
+    if old is not None:
+        os.environ["COLUMNS"] = old

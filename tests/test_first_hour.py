@@ -503,9 +503,12 @@ def test_reprice_says_what_each_changed_total_was(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"repriced {out} with economics.gpu_hour_usd=1.8"
     assert lines[1].startswith("cost  compute $0.24 (was $0.33)  $")
-    assert lines[2].startswith("cash flow (accrual)  revenue $0.00  compute $0.24 (was $0.33)  share paid $0.00  ")
-    assert lines[2].endswith("net -$0.24 (was -$0.33)")
-    assert "Cash-flow statement (USD; accrual columns, then cash)" in lines
+    # the baseline earns nothing: one line says so, and the statement is its costs, not columns of zeros
+    assert lines[2] == "cash flow  costs only, net -$0.24 (was -$0.33): the scenario has no revenue or agreement terms"
+    assert "Costs per month (USD, accrual)" in lines and "Cash-flow statement (USD; accrual columns, then cash)" \
+        not in lines
+    table = lines[lines.index("Costs per month (USD, accrual)") + 1:]
+    assert table[0].split() == ["period", "compute", "cumulative"] and table[2].split()[-2:] == ["$0.24", "$0.24"]
 
 
 def test_the_plan_table_heads_each_metric_with_its_unit(tmp_path, capsys):
@@ -556,3 +559,32 @@ def test_a_saturation_on_a_traces_rate_scale_is_a_multiple_not_req_per_s(tmp_pat
                  "--tolerance", "0.2", "--out", str(tmp_path / "s"), "--quiet"]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith("saturation rate: ") and "× the trace's rate (fails at " in last and "req/s" not in last
+
+
+def test_a_sweep_table_fits_a_100_column_terminal_and_says_what_it_left_out(tmp_path, capsys, monkeypatch):
+    """The sweep's table is ~200 characters wide; in a 100-column terminal the headings wrap at their
+    dots and the least-read planner columns go, said on stderr with how to keep one (--columns), which
+    keeps what it names. Printed to a file (no $COLUMNS, no terminal) the table is whole."""
+    from sim.cli import main
+    from sim.planning.planner import COLUMNS
+
+    args = ["sweep", "scenarios/baseline.yaml", "--grid", "fleet.pools.0.replicas=2,4", "--out", str(tmp_path / "s"),
+            "--quiet", "--no-figures", "--executor", "serial", *[a for o in _short() for a in ("--set", o)]]
+    assert main(args) == 0
+    full = capsys.readouterr().out.splitlines()
+    assert all(c in full[0] for c in COLUMNS) and max(map(len, full)) > 190
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    table = out.splitlines()
+    assert max(map(len, table)) <= 100 and len(table) == 3 + 1 + 2       # 3 heading lines, the rule, 2 points
+    heads = " ".join(table[:3])
+    for kept in ("GPUs", "$/month", "stable", "fleet.", "latency.", "slo."):
+        assert kept in heads
+    assert "left out to fit 100 columns: cost (window), GPU-hours, $/hour" in err and "--columns" in err
+    assert [r.split()[0] for r in table[4:]] == ["2", "4"]
+    # what --columns names stays, the planner column too
+    assert main([*args, "--columns", "$/hour,latency.ttft.p99"]) == 0
+    out, err = capsys.readouterr()
+    assert "$/hour" in " ".join(out.splitlines()[:3]) and "$/hour" not in err.split("left out")[-1].split("(")[0]
+    assert max(map(len, out.splitlines())) <= 100

@@ -149,13 +149,68 @@ def test_piecewise_and_classes_estimate():
 
 
 def test_trace_estimate_counts_rows_and_loops():
-    # 2,000 rows; duration below the trace's span: the rows inside; looped: rows x loops
+    # 2,000 rows looped over 10^6 s: 2,000 per whole period, then the rows of the last, partial one
     sc = _with(duration=10**6)
     sc["workload"]["arrival"] = {"process": "trace", "path": str(TRACE), "format": "azure", "loop": True}
     from sim.workload.traces import read_trace
     t = read_trace(TRACE, "azure").arrival_s
     period = t[-1] + (t[-1] - t[0]) / (len(t) - 1)
-    assert estimate(load_scenario(sc)).requests == pytest.approx(2000 * 10**6 / period, rel=1e-12)
+    whole = math.floor(10**6 / period)
+    assert estimate(load_scenario(sc)).requests == 2000 * whole + int((t + whole * period < 10**6).sum())
+
+
+def _replayed(sc) -> int:
+    """The requests the run's arrival feed replays for ``sc``'s trace (drawn, not counted)."""
+    import numpy as np
+
+    from sim.workload.arrivals import trace_blocks
+    from sim.workload.traces import read_trace
+
+    w = load_scenario(sc).scenario.workload
+    data = read_trace(w.arrival.path, w.arrival.format)
+    return sum(b.arrival_s.size for b in trace_blocks(data, w.arrival, float(sc["duration"]),
+                                                       np.random.default_rng(0), growth=w.growth))
+
+
+@pytest.mark.parametrize("duration, loop, time_scale", [(60, False, 1.0), (10**4, False, 1.0), (5000, True, 1.0),
+                                                        (5000, True, 0.3), (90, False, 2.5)])
+def test_counted_trace_estimate_is_what_the_run_replays(duration, loop, time_scale):
+    # rate_scale 1, no growth: the count is exact, the rows whose replayed times fall inside the window
+    sc = _with(duration=duration)
+    sc["workload"]["arrival"] = {"process": "trace", "path": str(TRACE), "format": "azure", "loop": loop,
+                                 "time_scale": time_scale}
+    assert estimate(load_scenario(sc), count_traces=True).requests == _replayed(sc)
+
+
+def test_counted_trace_estimate_with_growth_is_the_sum_over_each_loop():
+    # growth multiplies each replayed row's expected copies by g(t); the closed form (a geometric
+    # series over the whole periods) against the sum written out, one period at a time
+    import numpy as np
+
+    from sim.workload.traces import read_trace
+    sc = _with(duration=20 * 86400, workload__growth={"monthly": 0.5})
+    sc["workload"]["arrival"] = {"process": "trace", "path": str(TRACE), "format": "azure", "loop": True,
+                                 "rate_scale": 0.5}
+    t = read_trace(TRACE, "azure").arrival_s
+    period = t[-1] + (t[-1] - t[0]) / (len(t) - 1)
+    total, k = 0.0, 0
+    while k * period < 20 * 86400:
+        x = t + k * period
+        total += float((0.5 * 1.5 ** (x[x < 20 * 86400] / MONTH_S)).sum())
+        k += 1
+    assert estimate(load_scenario(sc), count_traces=True).requests == pytest.approx(total, rel=1e-9)
+    assert np.isfinite(total) and k > 2000
+
+
+def test_validate_counts_a_trace_not_its_size_bound(capsys):
+    # the sample replays its 2,000 rows in 425 s (the file's 74,611 bytes bound it at 12,435)
+    assert main(["validate", str(ROOT / "scenarios" / "azure_conv_replay.yaml")]) == 0
+    assert "work: ~2,000 requests" in capsys.readouterr().out
+    assert main(["validate", str(ROOT / "scenarios" / "azure_conv_replay.yaml"), "--set", "duration=100s"]) == 0
+    from sim.workload.traces import read_trace
+    inside = int((read_trace(ROOT / "scenarios" / "traces" / "azure_conv_2023_first2000.csv", "azure")
+                  .arrival_s < 100).sum())
+    assert f"work: ~{inside:,} requests" in capsys.readouterr().out and 100 < inside < 2000
 
 
 def test_failure_and_replica_estimates():

@@ -4,6 +4,7 @@ import base64
 import csv
 import gzip
 import json
+import html as html_lib
 import re
 
 import numpy as np
@@ -266,7 +267,7 @@ def test_report_html_opens_with_what_was_simulated_the_verdict_and_the_statement
     head = page[:page.index("<h2>Figures")]
     assert "llama-3-8b" in head and "2 × h100-sxm" in head and "Poisson arrivals at 2 req/s" in head
     assert 'class="verdict met"' in head and "per million output tokens" in head
-    assert page.index("<h2>Figures") < page.index("<h2>Statement per month") < page.index("<h2>Metrics")
+    assert page.index("<h2>Figures") < page.index("<h2>Costs per month") < page.index("<h2>Metrics")   # no revenue
     assert "<figcaption>Latency distributions" in page and "<figcaption>latency cdf" not in page
     assert not re.search(r"\d\.\d+e[+-]\d", page[:page.index("<details>")])   # no scientific notation
     assert "$0.67" in page          # 2 GPUs x 10 min x $2/h = $0.67 in the statement and the metrics
@@ -451,3 +452,96 @@ def test_saturation_page_says_the_rates_probed_not_the_base_rate(tmp_path):
     head = page[page.index("What was simulated"):page.index("<h2>Saturation")]
     assert "Poisson arrivals at 6.5–48 req/s (searched)" in head, head
     assert "at 2 req/s" not in head and "4 × h100-sxm serving llama-3-8b" in head
+
+
+def _plan_tables(page: str) -> list[list[list[str]]]:
+    """Every ``table.plan`` of a page as rows of cell texts (headings first)."""
+    import re
+
+    out = []
+    for body in re.findall(r"<table class='plan'>(.*?)</table>", page):
+        rows = re.findall(r"<tr>(.*?)</tr>", body)
+        out.append([[html_lib.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r)]
+                    for r in rows])
+    return out
+
+
+def test_plan_page_compares_the_candidates_with_their_money(tmp_path):
+    """Two GPU types, the same M/M/c servers at different prices: Erlang C puts both answers at 13
+    servers at 10 req/s (12 leaves a mean wait over 0.1 s). The page ranks the two answers by cost and
+    prices them by hand: 13 x $2.70 = $35.10 an hour, x 730 = $25,623 a month; 13 x $6.16 = $80.08,
+    $58,458; then the nearest miss (12 servers of the cheaper GPU), and why it misses."""
+    from sim.planning.erlang import mean_wait_s
+
+    base = {"seed": 1, "workload": {"arrival": {"rate": 10.0}}, "fleet": {"pools": [{"replicas": 12, "gpu": "a"}]}}
+    runner = MMcRunner(service_s=1.0, price_per_gpu_hour_usd={"h100-sxm": 6.16, "a100-80gb": 2.70})
+    plan(base, ["fleet.pools.0.replicas=1..32", "fleet.pools.0.gpu=h100-sxm,a100-80gb"],
+         constraints=["latency.queue.mean<=0.1"], runner=runner, executor="serial", out=tmp_path / "plan")
+    assert mean_wait_s(13, 10.0, 1.0) <= 0.1 < mean_wait_s(12, 10.0, 1.0)
+    page = write_report(tmp_path / "plan").read_text()
+    assert "fleet.pools.0.replicas=13, fleet.pools.0.gpu=a100-80gb (13 GPUs, $25,623/month)" in page
+    main, *_, every = _plan_tables(page)
+    assert main[0] == ["replicas", "gpu", "verdict", "GPUs", "$/hour", "$/month", "latency.queue.mean",
+                       "load factor", "headroom"]
+    assert [r[:6] for r in main[1:]] == [["13", "a100-80gb", "answer", "13", "$35.10", "$25,623"],
+                                         ["13", "h100-sxm", "meets", "13", "$80.08", "$58,458"],
+                                         ["12", "a100-80gb", "nearest miss", "12", "$32.40", "$23,652"]]
+    wait = mean_wait_s(12, 10.0, 1.0)
+    assert f"<li>replicas=12, gpu=a100-80gb (nearest miss): latency.queue.mean = {wait:,.4g} (needs &lt;= 0.1)</li>" \
+        in page
+    # every configuration evaluated: those meeting the constraints first, each by cost; the misses say why
+    costs = [float(r[4].strip("$").replace(",", "")) for r in every[1:]]
+    feasible = [r[2] in ("answer", "meets") for r in every[1:]]
+    assert feasible == sorted(feasible, reverse=True) and every[0][-1] == "why not"
+    n = feasible.count(True)
+    assert costs[:n] == sorted(costs[:n]) and costs[n:] == sorted(costs[n:])
+    assert len(every) - 1 == len(json.loads((tmp_path / "plan" / "plan.json").read_text())["evaluated"])
+
+
+def test_plan_page_title_names_every_gpu_tried(tmp_path):
+    # the title named the GPU of the first point file (a100-80gb sorts first), not the GPUs tried
+    out = tmp_path / "plan"
+    plan(tiny_scenario("1m"), ["fleet.pools.0.gpu=h100-sxm,a100-80gb"], executor="serial", out=out)
+    page = write_report(out).read_text()
+    assert "<h1>fleetsim report: tiny · llama-3-8b · h100-sxm, a100-80gb</h1>" in page
+
+
+def test_a_scenario_without_revenue_shows_its_costs_not_a_statement_of_zeros(tmp_path):
+    """Two H100s for 10 minutes at $2.00 an hour: 2 x 10/60 x 2.00 = $0.67 of compute, the only money;
+    the terminal says in one line that there is no revenue and lists the costs per month, and so does
+    the page. A revenue line (even at a price of zero) keeps the full statement."""
+    import sim
+    from sim.report_text import format_summary
+
+    result = sim.run(tiny_scenario("10m", replicas=2))
+    text = format_summary(result)
+    assert "cash flow  costs only, net -$0.67: the scenario has no revenue or agreement terms" in text
+    lines = text.splitlines()
+    table = lines[lines.index("Costs per month (USD, accrual)") + 1:]
+    assert table[0].split() == ["period", "compute", "cumulative"]
+    assert table[2].split() == ["2025-01", "(partial)", "$0.67", "$0.67"]
+    assert "revenue" not in table[0] and "share" not in text.split("cash flow")[1]
+    page = write_report(result.write(tmp_path / "run")).read_text()
+    section = page[page.index("<h2>Costs per month</h2>"):]
+    section = section[:section.index("</table>")]
+    assert "no revenue or agreement terms" in section and "<th>revenue</th>" not in section
+    assert "<td>$0.67</td><td>$0.67</td>" in section
+    priced = tiny_scenario("10m", replicas=2)
+    priced["economics"]["revenue"] = [{"name": "api", "usd_per_million_output_tokens": 0.0}]
+    earned = sim.run(priced)
+    assert "Cash-flow statement" in format_summary(earned) and "costs only" not in format_summary(earned)
+
+
+def test_plan_page_of_a_plan_json_with_odd_fields_is_still_written(tmp_path):
+    # fields the folder check does not type (columns, a row's n and headroom) read as absent, no traceback
+    base = {"seed": 1, "workload": {"arrival": {"rate": 10.0}}, "fleet": {"pools": [{"replicas": 12, "gpu": "a"}]}}
+    out = tmp_path / "plan"
+    plan(base, ["fleet.pools.0.replicas=10..14"], constraints=["latency.queue.mean<=0.1"],
+         runner=MMcRunner(service_s=1.0), executor="serial", out=out)
+    data = json.loads((out / "plan.json").read_text())
+    data["columns"] = 7
+    for r in data["evaluated"] + data["groups"]:
+        r.update({"n": "x", "headroom": "x", "headroom.text": 3})
+    (out / "plan.json").write_text(json.dumps(data))
+    page = write_report(out, regenerate=False).read_text()
+    assert "<h2>Plan</h2>" in page and "<td>nearest miss</td>" not in page      # no row ran, as far as it says

@@ -83,9 +83,13 @@ def test_plan_report_tables_fit_the_page(page, shots, tmp_path):
                            "t.rows.length, t.rows[0].cells.length, t.scrollWidth, t.clientWidth])")
     wide = [t for t in tables if t[3] > t[4]]
     assert not wide, f"tables that scroll sideways (first heading, rows, columns, width, shown): {wide}"
-    plans = [t for t in tables if t[0] == "configuration"]
-    assert len(plans) == 2 and plans[0][1] == plans[1][1] > 2      # the same rows, at two capacities
-    assert [t[2] for t in plans] == [3 + 4, 2 + 1 + 3]             # answer, feasible, objective + constraints
+    plans = [t for t in tables if t[0] == "replicas"]          # the knobs' columns come first, by short name
+    assert len(plans) == 3 and plans[0][1] == plans[1][1] > 2      # the same rows, at two capacities; all evaluated
+    # knobs, verdict, GPUs, $/hour, $/month (the MMc runner reports no tokens), the constraints, load factor,
+    # headroom; at -3 %: knobs, verdict, feasible there, the constraints there
+    assert [t[2] for t in plans[:2]] == [3 + 1 + 3 + 3 + 2, 3 + 1 + 1 + 3]
+    heads = page.evaluate("[...document.querySelectorAll('table')[1].rows[0].cells].map(c => c.textContent)")
+    assert heads[3:7] == ["verdict", "GPUs", "$/hour", "$/month"], heads
 
 
 def test_a_broken_image_is_caught(page, tmp_path):

@@ -22,13 +22,13 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir
-from sim.commands.sweep import with_unit
+from sim.commands.sweep import DROPPED_FIRST, left_out, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, columns_known, default_out, guarded,
                                       kept_points, reused_note)
 from sim.planning.constraints import ConstraintError, UnknownMetricError
 from sim.planning.knobs import KnobError
-from sim.planning.table import text_table
+from sim.planning.table import fit_table, terminal_width
 
 
 def _value(metric: str, value) -> str:
@@ -55,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"cheapest configuration meeting the constraints there too (the robust answer)")
     parser.add_argument("--columns", default=None, metavar="KEY,KEY",
                         help="summary keys to tabulate besides the planner columns and the constraints' "
-                             "metrics, e.g. latency.tpot.p99,utilization.kv_cache_mean")
+                             "metrics, e.g. latency.tpot.p99,utilization.kv_cache_mean; a table wider than the "
+                             "terminal leaves columns out, never one named here (a planner column such as "
+                             "'$/hour' too)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -65,6 +67,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.evaluator import check_metrics
         from sim.humanize import plural
         from sim.planning.planner import COLUMNS, parse_columns, plain, planner_cells, planner_values
+        from sim.report.planner_columns import plan_rows
 
         check_workers(args)
         if not columns_known(args, "--vary"):
@@ -104,7 +107,8 @@ def main(args: argparse.Namespace) -> int:
         band = result.band
         if band is not None:
             print(robust_line(result, described))
-        extra = [m for m in parse_columns(args.columns) if m not in (obj, *(c.metric for c in result.constraints))]
+        named = parse_columns(args.columns)
+        extra = [m for m in named if m not in (obj, *(c.metric for c in result.constraints), *COLUMNS)]
         if extra:
             try:
                 check_metrics(result.evaluated, extra)
@@ -113,14 +117,18 @@ def main(args: argparse.Namespace) -> int:
         metrics = [c.metric for c in result.constraints] + extra
         if obj not in ("cost.compute_usd", *metrics):
             metrics.insert(0, obj)
-        shown = answer_rows(list(result), result.robust_groups)
+        answers = answer_rows(list(result), result.robust_groups)
+        shown = plan_rows(answers, result.evaluated, obj)
+        miss = ("; last, the configuration tried that came nearest to meeting them (nearest miss)"
+                if len(shown) > len(answers) else "")
         if band is not None:
             print(f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
-                  f"capacity {band:g} % lower (robust), best first:")
+                  f"capacity {band:g} % lower (robust), best first{miss}:")
         else:
-            print(table_title(result, len(shown)))
+            print(table_title(result, len(answers)).rstrip(":") + miss + ":")
         slower = f"at -{band:g} %" if band is not None else None
-        rows = [{"configuration": ", ".join(r["overrides"]), "answer": answer,
+        rows = [{"configuration": ", ".join(r["overrides"]) + (" (nearest miss)" if answer == "nearest miss" and
+                                                               not slower else ""), "answer": answer,
                  "feasible": "yes" if r["feasible"] else "no",
                  **({slower: "yes" if robust_feasible(r) else "no"} if slower else {}),
                  **planner_cells(r), "load factor": plain(r.get("utilization.load_factor.mean")),
@@ -134,7 +142,11 @@ def main(args: argparse.Namespace) -> int:
                 *([f"{with_unit(m)} {slower}" for m in metrics] if slower else [])]
         if any(r["why not"] for r in rows):
             cols.append("why not")
-        print(text_table(rows, cols))
+        table, dropped = fit_table(rows, cols, None, terminal_width(),
+                                   [c for c in (*DROPPED_FIRST[:-1], "load factor") if c not in named])
+        print(table)
+        if dropped:
+            print(left_out(dropped, "plan.csv"), file=sys.stderr)
         print("headroom: slack of the tightest constraint; load factor: served work / work at the batch "
               "limits (1.0 = saturated); cost (window): the simulated window only"
               + (f"; {slower}: with the model's capacity {band:g} % lower (the same seeds)" if slower else ""),

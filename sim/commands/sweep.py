@@ -21,7 +21,7 @@ from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
 from sim.planning.cli_support import add_common_arguments, check_workers, columns_known, default_out, guarded, kept_points
 from sim.planning.constraints import ConstraintError
 from sim.planning.knobs import KnobError
-from sim.planning.table import text_table
+from sim.planning.table import fit_table, terminal_width
 
 SHOWN = ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment", "utilization.load_factor")
 """Summary keys shown after the planner columns unless ``--columns`` names others."""
@@ -39,8 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"slower' at ±PCT %% capacity, and the tables the capacity_band.* keys")
     parser.add_argument("--columns", default=None, metavar="KEY,KEY",
                         help="summary keys to tabulate after the planner columns (GPUs, replicas, "
-                             "GPU-hours, $/hour, $/month, $/M output tokens, window cost), e.g. "
-                             f"latency.ttft.p99,slo.attainment (default {','.join(SHOWN)})")
+                             "GPU-hours, $/hour, $/month, $/M out tok, cost (window)), e.g. "
+                             f"latency.ttft.p99,slo.attainment (default {','.join(SHOWN)}); a table wider than "
+                             "the terminal leaves columns out, never one named here (a planner column too)")
 
 
 def _cell(row: dict, metric: str) -> str:
@@ -62,6 +63,23 @@ def with_unit(column: str) -> str:
     return f"{column} ({unit})" if unit else column
 
 
+#: the columns a table too wide for the terminal leaves out first, in order (the planner columns a
+#: planner reads least: the window's cost and GPU-hours follow from $/hour and GPUs)
+DROPPED_FIRST = ("cost (window)", "GPU-hours", "$/hour", "replicas", "n")
+
+
+def droppable(metrics: list[str], named: list[str]) -> list[str]:
+    """What a table too wide for the terminal may leave out, in order: :data:`DROPPED_FIRST`, then the
+    metric columns from the last (range columns with them), never a column ``--columns`` named."""
+    return [c for c in (*DROPPED_FIRST, *reversed(metrics)) if c not in named]
+
+
+def left_out(dropped: list[str], where: str) -> str:
+    """The hint under a table that left columns out to fit the terminal."""
+    return (f"left out to fit {terminal_width()} columns: {', '.join(dropped)} (keep one by naming it: "
+            f"--columns '{dropped[-1]}'; every column is in {where})")
+
+
 def _stable(row: dict) -> str:
     if row.get("stable") is None and row.get("n", 0) > 0:
         return "?"
@@ -76,7 +94,8 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.sweep import sweep
 
         check_workers(args)
-        shown = parse_columns(args.columns) or list(SHOWN)
+        named = parse_columns(args.columns)
+        shown = [c for c in named if c not in COLUMNS] or list(SHOWN)
         if not columns_known(args, "--grid"):
             return 2
         out = default_out(args, "sweep")
@@ -89,7 +108,7 @@ def main(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             raise KeyboardInterrupt(kept_points(out)) from None
         knobs = [p for k in result.knobs for p in k.paths]
-        if args.columns:
+        if [c for c in named if c not in COLUMNS]:
             try:
                 check_metrics(result.configurations, shown)
             except ConstraintError as exc:   # the points are stored: say so, show the rest
@@ -101,8 +120,12 @@ def main(args: argparse.Namespace) -> int:
                  **{f"{m} ±{args.capacity_band:g} %": configuration_range(r, m, plain) for m in ranged}}
                 for r in result.configurations]
         cols = [c for m in shown for c in (m, *([f"{m} ±{args.capacity_band:g} %"] if m in ranged else []))]
-        print(text_table(rows, [*knobs, "n", "stable", *COLUMNS, *cols],
-                         [*knobs, "n", "stable", *COLUMNS, *(with_unit(c) for c in cols)]))
+        table, dropped = fit_table(rows, [*knobs, "n", "stable", *COLUMNS, *cols],
+                                   [*knobs, "n", "stable", *COLUMNS, *(with_unit(c) for c in cols)],
+                                   terminal_width(), droppable(cols, named))
+        print(table)
+        if dropped:
+            print(left_out(dropped, "sweep.csv"), file=sys.stderr)
         if any(r.get("stable") is False for r in result.configurations):
             print("stable NO: the backlog grew over the run (the fleet did not keep up); its latencies "
                   "describe a growing queue", file=sys.stderr)

@@ -36,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
     too_big = refusals(loaded, args.allow_large)
     if too_big:
         raise ScenarioError(too_big, args.scenario)
-    work = estimate(loaded)
+    work = estimate(loaded, count_traces=True)
     lines = [f"{args.scenario}: ok ({sc.name}: {len(sc.fleet.pools)} {plural(len(sc.fleet.pools), 'pool')}, duration {sc.duration:g} s)",
              f"  work: ~{work.requests:,.0f} requests, up to {work.replicas:,.0f} {plural(round(work.replicas), 'replica')}"
              + (f", {work.fluid_steps:,.0f} fluid steps" if sc.fidelity == "fluid" else "")

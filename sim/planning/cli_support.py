@@ -80,10 +80,10 @@ def columns_known(args: argparse.Namespace, knob_flag: str) -> bool:
     whose paths may rename a pool or class. A bad scenario raises as it would at the first run."""
     from sim.planning.constraints import UnknownMetricError
     from sim.planning.evaluator import check_metric_names
-    from sim.planning.planner import parse_columns
+    from sim.planning.planner import COLUMNS, parse_columns
     from sim.planning.source import ScenarioSource
 
-    columns = parse_columns(args.columns)
+    columns = [c for c in parse_columns(args.columns) if c not in COLUMNS]     # a planner column is no key
     if not columns:
         return True
     varied = [k.split("=", 1)[0].strip() for k in getattr(args, knob_flag.lstrip("-")) or ()]

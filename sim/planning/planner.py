@@ -1,83 +1,15 @@
-"""What a capacity planner reads off a configuration: GPUs, replicas, GPU-hours and money per hour,
-per month and per million output tokens, in plain digits.
-
-Every figure comes from a configuration row's means (:func:`sim.planning.sweep.configuration_rows`):
-
-* ``GPUs``: time-averaged GPUs provisioned = ``gpu_hours.provisioned / simulated hours`` (an
-  autoscaled pool counts its mean);
-* ``replicas``: time-averaged replicas, every pool's ``replicas_mean x scale``;
-* ``GPU-hours``: provisioned over the simulated window;
-* ``$/hour`` = compute cost of the window / simulated hours; ``$/month`` = ``$/hour x 730``
-  (:data:`sim.economics.calendar.HOURS_PER_MONTH`, 365 x 24 / 12: the month the report's verdict quotes);
-* ``$/M out tok``: ``cost.per_million_output_tokens``;
-* ``cost (window)``: ``cost.compute_usd``, the compute cost of the simulated window only.
-
-    >>> row = {"simulated_seconds.mean": 1800.0, "gpu_hours.provisioned.mean": 8.0,
-    ...        "cost.compute_usd.mean": 35.0, "cost.per_million_output_tokens.mean": 1.25,
-    ...        "pools.main.replicas_mean.mean": 4.0, "pools.main.scale.mean": 4.0}
-    >>> cells = planner_cells(row)
-    >>> cells["GPUs"], cells["replicas"], cells["$/hour"], cells["$/month"], cells["cost (window)"]
-    ('16', '16', '$70.00', '$51,100', '$35.00')
+"""A plan's headroom: the slack of a judged configuration's tightest constraint, in a planner's words;
+and ``--columns``. The planner columns themselves (GPUs, replicas, GPU-hours, money per hour, per month
+and per million output tokens) are :mod:`sim.report.planner_columns`, shared with ``report.html``.
 """
 from __future__ import annotations
 
-import math
-import re
 from typing import Any, Mapping
 
-from sim.economics.calendar import HOURS_PER_MONTH
+from sim.report.planner_columns import COLUMNS, HOURS_PER_MONTH, plain, planner_cells, planner_values
 
-COLUMNS = ("GPUs", "replicas", "GPU-hours", "$/hour", "$/month", "$/M out tok", "cost (window)")
-"""The planner columns, in the order tables print them."""
-
-_REPLICAS = re.compile(r"^pools\.(.+)\.replicas_mean\.mean$")
-
-
-def _num(row: Mapping[str, Any], key: str) -> float:
-    v = row.get(key)
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
-
-
-def planner_values(row: Mapping[str, Any]) -> dict[str, float]:
-    """The planner figures of a configuration row (NaN where the row lacks what one needs)."""
-    hours = _num(row, "simulated_seconds.mean") / 3600.0
-    gh = _num(row, "gpu_hours.provisioned.mean")
-    cost = _num(row, "cost.compute_usd.mean")
-    reps = [(_num(row, k), _num(row, f"pools.{m.group(1)}.scale.mean"))
-            for k in row if (m := _REPLICAS.match(k))]
-    per_hour = cost / hours if hours > 0 else math.nan
-    return {"GPUs": gh / hours if hours > 0 else math.nan,
-            "replicas": sum(r * (s if s == s else 1.0) for r, s in reps) if reps else math.nan,
-            "GPU-hours": gh, "$/hour": per_hour, "$/month": per_hour * HOURS_PER_MONTH,
-            "$/M out tok": _num(row, "cost.per_million_output_tokens.mean"), "cost (window)": cost}
-
-
-def plain(value: Any, money: bool = False) -> str:
-    """A number in plain digits with thousands separators, never scientific notation:
-    whole numbers from 100 up, 2 decimals from 1 (money always 2 below 100), 3 significant below."""
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "-" if value is None else str(value)
-    v = float(value)
-    if math.isnan(v):
-        return "-"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    sign, a = ("-" if v < 0 else ""), abs(v)
-    if a >= 100 or (abs(a - round(a)) <= 1e-9 * max(a, 1.0) and not money):
-        text = f"{a:,.0f}"
-    elif a >= 1 or money:
-        text = f"{a:,.2f}"
-    elif a == 0:
-        text = "0"
-    else:
-        decimals = min(12, 2 - int(math.floor(math.log10(a))))
-        text = f"{a:.{decimals}f}"
-    return f"{sign}${text}" if money else f"{sign}{text}"
-
-
-def planner_cells(row: Mapping[str, Any]) -> dict[str, str]:
-    """:func:`planner_values` formatted for a text table."""
-    return {k: plain(v, money=k.startswith("$") or k.startswith("cost")) for k, v in planner_values(row).items()}
+__all__ = ["COLUMNS", "HOURS_PER_MONTH", "plain", "planner_cells", "planner_values", "tightest",
+           "headroom_words", "headroom_fields", "parse_columns"]
 
 
 def tightest(row: Mapping[str, Any], constraints) -> tuple[Any, float, float] | None:
@@ -104,6 +36,9 @@ def headroom_words(constraint, value: float, slack: float) -> str:
         >>> ttft = parse_constraint("latency.ttft.p99<=0.001")
         >>> headroom_words(ttft, 0.1254, ttft.slack(0.1254)), headroom_words(ttft, 0.0009, ttft.slack(0.0009))
         ('×125 over', '10.0%')
+        >>> att = parse_constraint("slo.attainment>=0.99")
+        >>> headroom_words(att, 0.9899, att.slack(0.9899))
+        '-0.01%'
         >>> net = parse_constraint("cashflow.net>=-100")
         >>> headroom_words(net, -5000.0, net.slack(-5000.0))
         'missed by 4,900'
@@ -111,7 +46,8 @@ def headroom_words(constraint, value: float, slack: float) -> str:
     if slack != slack:
         return "-"
     if slack >= -1:
-        return f"{slack * 100:,.1f}%"
+        pct = slack * 100
+        return f"{pct:.2g}%" if 0 < abs(pct) < 0.05 else f"{pct:,.1f}%"     # -0.01%, never -0.0%
     if constraint.upper and constraint.bound > 0:
         return f"×{plain(value / constraint.bound)} over"
     return f"missed by {plain(abs(value - constraint.bound))}"

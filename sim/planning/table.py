@@ -11,6 +11,7 @@ import datetime
 import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -103,22 +104,92 @@ def format_value(value: Any, digits: int = 4) -> str:
 
 
 def text_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
-               headers: Sequence[str] | None = None) -> str:
+               headers: Sequence[str] | None = None, wrap: bool = False) -> str:
     """Fixed-width text table of ``cols`` (values pre-formatted or formatted with 4 digits).
 
     Numbers are right-aligned; a first column of labels and a column of sentences (no cell a
     number, some cell longer than its header, e.g. "why not") are left-aligned; no line ends in
-    blanks."""
+    blanks. With ``wrap`` a heading longer than its column's values is set on several lines, broken
+    after a dot or before a space (:func:`heading_lines`), so that ``latency.ttft.p99 (s)`` takes no
+    wider a column than ``0.185``."""
     headers = list(headers or cols)
     cells = [[r.get(c) if isinstance(r.get(c), str) else format_value(r.get(c)) for c in cols]
              for r in rows]
-    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
-    prose = [widths[i] > len(h) and not any(_numeric(row[i]) for row in cells) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
-             "  ".join("-" * w for w in widths)]
+    values = [max([0] + [len(row[i]) for row in cells]) for i in range(len(headers))]
+    heads = [heading_lines(h, v) if wrap else [h] for h, v in zip(headers, values)]
+    widths = [max([v] + [len(x) for x in h]) for h, v in zip(heads, values)]
+    prose = [values[i] > len(h) and not any(_numeric(row[i]) for row in cells) for i, h in enumerate(headers)]
+    depth = max(len(h) for h in heads)
+    lines = ["  ".join((h[k] if k < len(h) else "").ljust(w) for h, w in zip(heads, widths)) for k in range(depth)]
+    lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) if prose[i] or (i == 0 and len(cols) > 1 and not _numeric(c)) else c.rjust(w)
                         for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def heading_lines(heading: str, width: int) -> list[str]:
+    """``heading`` on as many lines as it takes to be at most ``width`` wide (or as wide as its widest
+    piece), broken after each dot and before each space.
+
+        >>> heading_lines("latency.ttft.p99 (s)", 5)
+        ['latency.', 'ttft.p99', '(s)']
+        >>> heading_lines("latency.ttft.p99 (s)", 12), heading_lines("GPUs", 1)
+        (['latency.', 'ttft.p99 (s)'], ['GPUs'])
+    """
+    pieces = [p for p in re.split(r"(?<=\.)|(?= )", heading) if p]
+    width = max([width] + [len(p.strip()) for p in pieces])
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1] + piece) <= width:
+            lines[-1] += piece
+        else:
+            lines.append(piece.lstrip())
+    return lines or [heading]
+
+
+def fit_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str], headers: Sequence[str] | None,
+              width: int | None, droppable: Sequence[str] = ()) -> tuple[str, list[str]]:
+    """:func:`text_table` no wider than ``width`` characters (None: as wide as it is): the headings
+    wrapped (``wrap``), then, while it is still wider, the columns of ``droppable`` left out in that
+    order. Returns the table and the headings left out.
+
+        >>> rows = [{"gpu": "h100-sxm", "cost": "$1.00", "latency.ttft.p99": "0.2"}]
+        >>> text, gone = fit_table(rows, ["gpu", "cost", "latency.ttft.p99"], None, 20, droppable=["cost"])
+        >>> print(text); gone
+        gpu       latency.
+                  ttft.p99
+        --------  --------
+        h100-sxm       0.2
+        ['cost']
+    """
+    headers = list(headers or cols)
+    if width is None:
+        return text_table(rows, cols, headers), []
+    shown = list(zip(cols, headers))
+    dropped: list[str] = []
+    for gone in [None, *droppable]:
+        if gone is not None:
+            dropped += [h for c, h in shown if c == gone]
+            shown = [(c, h) for c, h in shown if c != gone]
+        text = text_table(rows, [c for c, _ in shown], [h for _, h in shown], wrap=True)
+        if max(len(line) for line in text.splitlines()) <= width:
+            break
+    return text, dropped
+
+
+def terminal_width() -> int | None:
+    """The width a table printed for a person must fit: ``$COLUMNS`` when set, else the terminal's when
+    standard output is one; None (no limit) when it is a file or a pipe."""
+    import os
+    import sys
+
+    env = os.environ.get("COLUMNS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _numeric(text: str) -> bool:

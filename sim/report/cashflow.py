@@ -1,4 +1,5 @@
-"""The cash-flow chart: the money layer's statement per period, drawn.
+"""The cash-flow chart: the money layer's statement per period, drawn; and, for a scenario with no
+revenue (cost only), the statement as the costs it holds (:func:`costs_only`, :func:`cost_rows`).
 
 The money layer (:mod:`sim.economics`) computes the statement rows and writes them as
 ``cashflow.csv``; this module turns those rows into a :class:`sim.report.chart.Chart`
@@ -77,3 +78,52 @@ def _scale(rows: list[dict]) -> tuple[float, str]:
         if peak >= div:
             return div, unit
     return 1.0, ""
+
+
+#: the statement's income columns: all zero in a scenario without revenue or agreement terms
+INCOME = ("revenue_usd", "revenue_share_paid_usd", "revenue_share_received_usd")
+#: the cost columns a cost-only statement shows (when any period has one), with their headings
+COSTS = (("compute_usd", "compute"), ("training_usd", "training"), ("energy_usd", "energy"),
+         ("sla_credits_usd", "SLA credits"), ("credits_applied_usd", "credits"))
+#: what says a scenario has no revenue
+NO_REVENUE = "no revenue or agreement terms"
+
+
+def costs_only(statement: list[dict] | None, economics: Any = None) -> bool:
+    """Whether a statement is costs only: no period has revenue or a revenue share, and the
+    scenario's ``economics`` (an ``EconomicsConfig`` or its dict; None when unknown) has no revenue
+    lines, agreements or opening balances (a revenue line that earned nothing in the window still makes
+    its zeros news).
+
+        >>> costs_only([{"revenue_usd": 0.0, "revenue_share_paid_usd": 0.0, "compute_usd": 1.5}], {"revenue": []})
+        True
+        >>> costs_only([{"revenue_usd": 0.0, "compute_usd": 1.5}], {"revenue": [{"price_per_million_tokens": 1}]})
+        False
+    """
+    if not statement:
+        return False
+    get = (economics.get if isinstance(economics, dict) else lambda k, d=None: getattr(economics, k, d))
+    if economics is not None and (get("revenue", None) or get("agreements", None) or get("opening", None)):
+        return False
+    return all(not r.get(k) for r in statement for k in INCOME)
+
+
+def cost_rows(statement: list[dict]) -> tuple[list[str], list[list[Any]]]:
+    """A cost-only statement as costs: the headings (``period``, each cost column some period has,
+    ``total`` when there are several, ``cumulative``) and per period its label and amounts. The total
+    is what the period's accrual net says it lost (``-net_usd``), so credits lower it.
+
+        >>> cost_rows([{"period": "2025-01", "partial": True, "compute_usd": 1.5, "training_usd": 0.0,
+        ...             "net_usd": -1.5}, {"period": "2025-02", "compute_usd": 2.0, "net_usd": -2.0}])
+        (['period', 'compute', 'cumulative'], [['2025-01 (partial)', 1.5, 1.5], ['2025-02', 2.0, 3.5]])
+    """
+    cols = [(k, h) for k, h in COSTS if any(isinstance(r.get(k), (int, float)) and r[k] for r in statement)]
+    cols = cols or [COSTS[0]]
+    total = len(cols) > 1
+    out, cum = [], 0.0
+    for r in statement:
+        lost = -float(r.get("net_usd") or 0.0)
+        cum += lost
+        label = str(r.get("period", "")) + (" (partial)" if r.get("partial") is True else "")
+        out.append([label, *(float(r.get(k) or 0.0) for k, _ in cols), *([lost] if total else []), cum])
+    return ["period", *(h for _, h in cols), *(["total"] if total else []), "cumulative"], out

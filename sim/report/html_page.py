@@ -63,6 +63,8 @@ figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}
 .met{background:#e8f5e9;border-left:5px solid #2e7d32}.missed{background:#fdecea;border-left:5px solid #c62828}
 .unknown{background:#f4f4f4;border-left:5px solid #888}
 table.settings td,table.settings th{text-align:left}details{margin:1em 0}summary{cursor:pointer}
+table.plan td{white-space:nowrap;padding:.25em .45em}table.plan th{padding:.25em .45em}
+table.plan td.wrap{white-space:normal}table.plan td.wrap:last-child{text-align:left;min-width:8em;overflow-wrap:anywhere}
 """
 
 
@@ -119,12 +121,15 @@ def fmt(v: Any, unit: str = "") -> str:
     return html.escape(str(v))
 
 
-def table(header: list[str], rows: list[list[Any]], cls: str = "", wrap_header: bool = False) -> str:
+def table(header: list[str], rows: list[list[Any]], cls: str = "", wrap_header: bool = False,
+          wrap: Sequence[int] = ()) -> str:
     """A table: ``header`` as written (escaped; with ``wrap_header`` a heading may break after each
     dot, so that ``latency.ttft.p99`` takes no wider a column than its values), each cell as
-    :func:`fmt` says it."""
+    :func:`fmt` says it; the cells of the columns numbered in ``wrap`` carry ``class="wrap"`` (in a
+    table whose class keeps its cells on one line, those may break: ``table.plan``)."""
     head = "".join(f"<th>{_breakable(h) if wrap_header else html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
+    td = lambda i: '<td class="wrap">' if i in wrap else "<td>"
+    body = "".join("<tr>" + "".join(f"{td(i)}{fmt(c)}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table{f' class={cls!r}' if cls else ''}><tr>{head}</tr>{body}</table>"
 
 
@@ -269,6 +274,23 @@ def base_header(folder: Path, data: dict, varied: str,
             first = None
         if isinstance(first, dict):
             summary = {k: first[k] for k in ("scenario", "pools", "slo", "simulated_seconds") if k in first}
-    view = overview(summary, scn)
+    view = overview(_varied_gpus(summary, scn), scn)
     source = f" (base scenario {path})" if path else ""
     return view.title, simulated(view, source) + f"<p><b>Varied:</b> {html.escape(varied)}</p>"
+
+
+def _varied_gpus(summary: dict, scenario: dict | None) -> dict:
+    """``summary`` with each pool's GPU as the described scenario says it: a varied GPU's values in
+    words (:class:`Varied`), so that the title names every GPU tried, not the first point's.
+
+        >>> s = {"pools": {"main": {"gpu": "a100-80gb"}}}
+        >>> scn = {"fleet": {"pools": [{"name": "main", "gpu": Varied("h100-sxm, b200")}]}}
+        >>> _varied_gpus(s, scn)["pools"]["main"]["gpu"]
+        'h100-sxm, b200'
+    """
+    pools = ((scenario or {}).get("fleet") or {}).get("pools")
+    if not isinstance(pools, list) or not isinstance(summary.get("pools"), dict):
+        return summary
+    varied = {p.get("name"): str(p["gpu"]) for p in pools if isinstance(p, dict) and isinstance(p.get("gpu"), Varied)}
+    return {**summary, "pools": {name: {**p, "gpu": varied[name]} if name in varied and isinstance(p, dict) else p
+                                 for name, p in summary["pools"].items()}}

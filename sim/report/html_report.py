@@ -14,10 +14,12 @@ import html
 import os
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from sim import humanize
 from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
 from sim.metrics.band import explanation as band_explanation
+from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
 from sim.report.html_page import Page, base_header, fmt, load_json, mean_ci, simulated, table, unit_of
 from sim.report.overview import overview, read_scenario, shard_notes, value_at
 from sim.report.result_folder import read_statement, read_summary
@@ -84,10 +86,18 @@ def run_header(view) -> str:
             + f'<p class="verdict {cls}" id="verdict">{html.escape(view.verdict)}</p>' + notes)
 
 
-def statement_section(rows: list[dict] | None, currency: str, period: str = "period") -> str:
-    """The cash-flow statement per period (``cashflow.csv``) as a table; empty without one."""
+def statement_section(rows: list[dict] | None, currency: str, period: str = "period", economics: Any = None) -> str:
+    """The cash-flow statement per period (``cashflow.csv``) as a table; empty without one. For a
+    scenario with no revenue (:func:`~sim.report.cashflow.costs_only`; ``economics``: the scenario's
+    block, None when unknown) the costs per period, said so in a line, instead of columns of zeros."""
     if not rows:
         return ""
+    if costs_only(rows, economics):
+        header, body = cost_rows(rows)
+        return (f"<h2>Costs per {html.escape(period)}</h2>"
+                f"<p>The scenario has {NO_REVENUE} (economics.revenue, economics.agreements): its cash flows "
+                f"are its costs. {html.escape(currency)}, accrual.</p>"
+                + table(header, [[r[0], *(humanize.money(v, currency, compact=None) for v in r[1:])] for r in body]))
     cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]
             and (k not in OPTIONAL or any(isinstance(r.get(k), float) and r[k] != 0 for r in rows))]
     net = " ".join(["revenue − compute", *(f"{OPTIONAL[k]} {h}" for k, h in cols if k in OPTIONAL), "+ net share"])
@@ -203,11 +213,14 @@ def _add_run(page: Page, folder: Path, regenerate: bool) -> None:
         page.kinds.append("run")
         if regenerate:
             page.figures += [p for p in write_run_figures(folder, page.notes) if p.suffix == ".png"]
-        view = overview(summary, read_scenario(folder))
+        scenario = read_scenario(folder)
+        view = overview(summary, scenario)
         page.title = view.title
         page.head = run_header(view)
+        economics = (scenario or {}).get("economics") if scenario is not None else None
         page.tail = [statement_section(read_statement(folder), value_at(summary, "cashflow.currency") or "USD",
-                                       str(value_at(summary, "cashflow.period") or "period")),
+                                       str(value_at(summary, "cashflow.period") or "period"),
+                                       economics if isinstance(economics, dict) else {} if scenario else None),
                      metrics_section(summary)]
 
 

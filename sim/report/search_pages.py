@@ -18,6 +18,7 @@ from sim import humanize
 from sim.metrics.band import SLOWER, answer_rows, rate_range, robust_feasible
 from sim.report.html_page import Page, base_header, fmt, load_json, mean_ci, table, unit_of
 from sim.report.overview import Varied
+from sim.report.planner_columns import COLUMNS, plain, plan_rows, planner_cells, planner_values
 
 
 def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
@@ -42,7 +43,7 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
                              if p.suffix == ".png"]
         best = data.get("best")
         answer = ("<p><b>Cheapest configuration meeting every constraint:</b> "
-                  + html.escape(", ".join(best["overrides"])) + "</p>") if best else \
+                  + html.escape(", ".join(best["overrides"]) + _priced(best)) + "</p>") if best else \
             "<p><b>No configuration meets every constraint.</b></p>"
         band = data.get("capacity_band") if isinstance(data.get("capacity_band"), dict) else None
         pct = band.get("pct") if band and isinstance(band.get("pct"), (int, float)) else None
@@ -53,7 +54,7 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
         page.sections.append(f"<h2>Plan</h2><p>objective: minimise {html.escape(str(data.get('objective')))}"
                              f"; constraints: {html.escape(cons)}; {data.get('seeds')} seed(s); a "
                              f"constraint must hold at the unfavourable 95% CI bound.</p>" + answer
-                             + plan_tables(data, slower)
+                             + plan_tables(data, slower) + PLAN_NOTE
                              + (f'<p class="note">{slower}: every configuration evaluated was also run with the '
                                 f"model's capacity {pct:g} % lower, the same seeds (fleetsim plan --capacity-band); "
                                 f"point: the cheapest configuration of its group meeting the constraints; robust: "
@@ -61,27 +62,125 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
 
 
 def plan_tables(data: dict, slower: str | None) -> str:
-    """The cheapest configuration of every group: its verdict, objective and constraint metrics at
-    the model's capacity; with a capacity band (``slower``: ``at −3 %``) also each group's robust
-    answer, and a second table of the same rows as judged on the slower side (its verdict and the
-    constraints' metrics there), so that neither table is wider than the page. Metric names in the
-    headings may break after a dot."""
-    metrics = [data.get("objective", "cost.compute_usd")] + [
-        c.split("<")[0].split(">")[0] for c in data.get("constraints", [])]
-    shown = answer_rows(data.get("groups", []), data.get("robust_groups", []) if slower else [])
-    first = ["configuration", *(["answer"] if slower else [])]
-    cells = [[", ".join(g.get("overrides", [])), *([label] if slower else [])] for g, label in shown]
-    out = table([*first, "feasible", *metrics],
-                [[*c, g.get("feasible"), *(mean_ci(g, m) for m in metrics)] for c, (g, _) in zip(cells, shown)],
-                wrap_header=True)
+    """The configurations a planner compares (:func:`~sim.report.planner_columns.plan_rows`: every
+    group's cheapest configuration meeting the constraints, best first, then the nearest miss), each
+    with its knobs' values, verdict, the planner columns (GPUs, replicas, $/hour, $/month, $/M output
+    tokens, the window's cost), the objective and the constraints' metrics, load factor, headroom and
+    why not; with a capacity band (``slower``: ``at −3 %``) also each group's robust answer, and a
+    second table of the same rows as judged on the slower side (its verdict and the constraints'
+    metrics there), so that neither table is wider than the page; then every configuration evaluated,
+    collapsed. Metric names in the headings may break after a dot."""
+    objective = data.get("objective", "cost.compute_usd")
+    constraints = [c.split("<")[0].split(">")[0] for c in data.get("constraints", [])]
+    metrics = list(dict.fromkeys(([] if objective == "cost.compute_usd" else [objective]) + constraints))
+    knobs = knob_paths(data)
+    groups = [g for g in data.get("groups", []) if isinstance(g, dict)]
+    evaluated = [r for r in data.get("evaluated", []) if isinstance(r, dict)]
+    shown = plan_rows(answer_rows(groups, data.get("robust_groups", []) if slower else []), evaluated, objective)
+    best = (data.get("best") or {}).get("overrides") if isinstance(data.get("best"), dict) else None
+    short = short_paths(knobs)
+    first = [*short, "verdict"]
+
+    def verdict(g: dict, answer: str) -> str:
+        if answer:
+            return answer
+        if best is not None and g.get("overrides") == best:
+            return "answer"
+        return "meets" if g.get("feasible") else "fails"
+
+    def columns(rows: list[tuple[dict, str]], full: bool = False) -> tuple[list[str], list[list[Any]], list[int]]:
+        cells = [planner_cells(g) for g, _ in rows]
+        planner = [c for c in COLUMNS if c not in ("GPU-hours", *(["$/hour"] if full else []))   # (the widest, collapsed)
+                   and (c != "cost (window)" or objective != "cost.compute_usd")
+                   and any(x[c] != "-" for x in cells)
+                   and (c != "replicas" or any(x["replicas"] not in (x["GPUs"], "-") for x in cells))]
+        why = full and any(not g.get("feasible") for g, _ in rows)
+        header = [*first, *planner, *metrics, "load factor", "headroom", *(["why not"] if why else [])]
+        body = [[*(g.get(k) for k in knobs), verdict(g, a), *(c[p] for p in planner),
+                 *(_breaks_before_ci(mean_ci(g, m)) for m in metrics), plain(g.get("utilization.load_factor.mean")),
+                 g.get("headroom.text", "–"), *([g.get("why") or ""] if why else [])] for (g, a), c in zip(rows, cells)]
+        return header, body, [len(first) + len(planner) + i for i in range(len(metrics))] + (
+            [len(header) - 1] if why else [])
+
+    named = [f"{a}: {k}" for a, k in zip(short, knobs) if a != k]
+    out = ((f"<p>{html.escape('; '.join(named))}.</p>" if named else "")
+           + _table(*columns(shown)) + why_not(shown, short, knobs))
     if slower:
-        judged = metrics[1:]         # the constraints' metrics, as judged on the slower side
+        judged = constraints         # the constraints' metrics, as judged on the slower side
         at = slower.replace(" %", "\u00a0%")         # a heading never breaks between -3 and %
         out += (f"<h3>The same configurations {html.escape(slower)} capacity</h3>"
                 + table([*first, f"feasible {at}", *(f"{m} {at}" for m in judged)],
-                        [[*c, robust_feasible(g), *(mean_ci(g, SLOWER + m, unit_of(m)) for m in judged)]
-                         for c, (g, _) in zip(cells, shown)], wrap_header=True))
+                        [[*(g.get(k) for k in knobs), verdict(g, a), robust_feasible(g),
+                          *(_breaks_before_ci(mean_ci(g, SLOWER + m, unit_of(m))) for m in judged)]
+                         for g, a in shown], cls="plan", wrap_header=True,
+                        wrap=range(len(first) + 1, len(first) + 1 + len(judged))))
+    ranked = sorted(evaluated, key=lambda r: (not r.get("feasible"), _num_or_inf(r.get(f"{objective}.mean"))))
+    out += (f"<details><summary>Every configuration evaluated ({len(evaluated)}), those meeting every constraint "
+            f"first, by {html.escape(objective)}</summary>"
+            + _table(*columns([(r, "") for r in ranked], full=True)) + "</details>")
     return out
+
+
+PLAN_NOTE = ('<p class="note">The table: each group\'s (each combination of the values listed, such as a GPU type) '
+             "cheapest configuration meeting every constraint, ranked by the objective (a group none of whose "
+             "configurations meets them shows its largest), then the configuration tried that came nearest to "
+             "meeting them (nearest miss). GPUs and replicas: time-averaged; $/hour: the compute cost of the "
+             "simulated window per simulated hour; $/month: $/hour × 730; $/M out tok: compute cost per million "
+             "output tokens; cost (window): the simulated window's compute cost (shown when the objective is another; "
+             "else it is the objective, $/hour × the simulated hours); load factor: served work / work at the batch "
+             "limits (1 = saturated); headroom: the slack of the tightest constraint, a share of its bound "
+             "(negative: missed).</p>")
+
+
+def _priced(row: dict) -> str:
+    """`` (2 GPUs, $12,556/month, $0.38 per million output tokens)``: what a plan's answer costs."""
+    v = planner_values(row)
+    parts = [f"{plain(v['GPUs'])} GPU{'' if v['GPUs'] == 1 else 's'}" if v["GPUs"] == v["GPUs"] else "",
+             f"{plain(v['$/month'], money=True)}/month" if v["$/month"] == v["$/month"] else "",
+             f"{plain(v['$/M out tok'], money=True)} per million output tokens" if v["$/M out tok"] == v["$/M out tok"]
+             else ""]
+    said = ", ".join(p for p in parts if p)
+    return f" ({said})" if said else ""
+
+
+def _table(header: list[str], body: list[list[Any]], wrap: list[int]) -> str:
+    return table(header, body, cls="plan", wrap_header=True, wrap=wrap)
+
+
+def _breaks_before_ci(text: str) -> str:
+    """A value with its interval that may break only before the interval: ``1.27 s`` / ``± 68.2 ms``.
+
+        >>> _breaks_before_ci("1.27 s ± 68.2 ms") == "1.27\u00a0s ±\u00a068.2\u00a0ms"
+        True
+    """
+    return text.replace(" ", "\u00a0").replace("\u00a0±", " ±").replace("\u00a0(", " (")
+
+
+def short_paths(paths: list[str]) -> list[str]:
+    """Each knob path by its shortest ending no other path shares, for a table's heading.
+
+        >>> short_paths(["fleet.pools.0.replicas", "fleet.pools.0.gpu", "economics.gpu_hour_usd"])
+        ['replicas', 'gpu', 'gpu_hour_usd']
+        >>> short_paths(["fleet.pools.0.replicas", "fleet.pools.1.replicas"])
+        ['0.replicas', '1.replicas']
+    """
+    out = []
+    for path in paths:
+        parts = path.split(".")
+        for n in range(1, len(parts) + 1):
+            end = ".".join(parts[-n:])
+            if not any(o != path and (o == end or o.endswith("." + end)) for o in paths):
+                break
+        out.append(end)
+    return out
+
+
+def why_not(rows: list[tuple[dict, str]], short: list[str], knobs: list[str]) -> str:
+    """Why each row of a plan's table that does not meet every constraint misses, as a list."""
+    items = [f"<li>{html.escape(', '.join(f'{a}={g.get(k)}' for a, k in zip(short, knobs)))}"
+             f"{' (' + a + ')' if a else ''}: {html.escape(str(g.get('why') or 'no reason recorded'))}</li>"
+             for g, a in rows if not g.get("feasible")]
+    return f"<p>Why not:</p><ul>{''.join(items)}</ul>" if items else ""
 
 
 def plan_knobs(data: dict) -> list[tuple[list[str], list[Any]]]:
@@ -89,15 +188,21 @@ def plan_knobs(data: dict) -> list[tuple[list[str], list[Any]]]:
     ``knobs``) with the values its evaluated configurations gave it, in order: numbers ascending,
     others as first evaluated."""
     rows = [r for r in data.get("evaluated") or [] if isinstance(r, dict)]
-    fields = data.get("columns") or data.get("knobs") or []
     out = []
-    for path in (f for f in fields if isinstance(f, str)):
+    for path in knob_paths(data):
         values = list(dict.fromkeys(r[path] for r in rows if isinstance(r.get(path), (str, int, float))))
         if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             values.sort()
         if values:
             out.append(([path], values))
     return out
+
+
+def knob_paths(data: dict) -> list[str]:
+    """The fields a plan varies: ``plan.json``'s ``columns`` (a joint knob's parts apart), else its
+    ``knobs``; what is not a list of texts there is passed over."""
+    lists = [v for v in (data.get("columns"), data.get("knobs")) if isinstance(v, list) and v]
+    return [k for k in (lists[0] if lists else []) if isinstance(k, str)]
 
 
 def rates_searched(data: dict) -> list[tuple[list[str], Varied]]:

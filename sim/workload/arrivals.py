@@ -370,6 +370,45 @@ def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.
         rep += 1
 
 
+def trace_requests_expected(arrival_s: np.ndarray, process: TraceArrival, horizon_s: float,
+                            growth: Growth | None = None) -> float:
+    """The requests :func:`trace_blocks` replays before ``horizon_s``, counted from the file's times
+    (``arrival_s``, as :func:`sim.workload.traces.read_trace` gives them) without drawing any: the
+    rows whose replayed time (every loop's) falls inside the window, each weighted by its expected
+    copies ``rate_scale * g(t)``. Exact with ``rate_scale: 1`` and no growth; otherwise the
+    expectation, except that a copy drawn into the row's gap past ``horizon_s`` counts.
+
+    With ``loop`` the ``k``-th repetition of row ``i`` arrives at ``t_i + k P``, so its growth is
+    ``g(t_i) g(P)^k`` and the full repetitions sum as a geometric series (``inf`` past a float).
+
+        >>> from sim.scenario.workload import TraceArrival
+        >>> t = np.array([0.0, 1.0, 2.0, 3.0])          # period 4 s when looped
+        >>> trace_requests_expected(t, TraceArrival(process="trace", path="x.csv"), 2.5)
+        3.0
+        >>> trace_requests_expected(t, TraceArrival(process="trace", path="x.csv", loop=True, rate_scale=2), 10.0)
+        20.0
+    """
+    ts = np.asarray(arrival_s, dtype=float) * process.time_scale
+    n = ts.size
+    inside = ts < horizon_s
+    if n == 0 or not inside.any():
+        return 0.0
+    weight = growth_factor(ts, growth) if growth is not None and growth.monthly else np.ones(n)
+    mean_gap = (ts[-1] - ts[0]) / (n - 1) if n > 1 else 0.0
+    if not process.loop or mean_gap <= 0:       # a trace that cannot loop: the run says so
+        return float(process.rate_scale * weight[inside].sum())
+    period = float(ts[-1] + mean_gap)
+    full = math.floor(horizon_s / period)       # repetitions wholly inside the window
+    q = float(growth_factor(period, growth)) if growth is not None and growth.monthly else 1.0
+    try:
+        series = float(full) if q == 1.0 else (q ** full - 1.0) / (q - 1.0)
+        tail = q ** full * float(weight[ts + full * period < horizon_s].sum())
+    except OverflowError:
+        return math.inf
+    total = process.rate_scale * (float(weight.sum()) * series + tail)
+    return total if math.isfinite(total) else math.inf
+
+
 def _outside_window(trace, process: TraceArrival, first_s: float, horizon_s: float) -> str:
     """Why a trace replays no request at all: every row falls at or after the end of the run."""
     from sim.workload.traces import COLUMNS
@@ -387,4 +426,5 @@ def _outside_window(trace, process: TraceArrival, first_s: float, horizon_s: flo
 __all__ = [
     "ArrivalBlock", "ArrivalCalendar", "BLOCK", "DAY_S", "MONTH_S", "arrival_blocks", "diurnal_rate",
     "growth_factor", "growth_integral", "growth_inverse", "piecewise_rate", "trace_blocks",
+    "trace_requests_expected",
 ]

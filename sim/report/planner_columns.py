@@ -1,0 +1,119 @@
+"""What a capacity planner reads off a configuration: GPUs, replicas, GPU-hours and money per hour,
+per month and per million output tokens, in plain digits; the same in the terminal's tables
+(``fleetsim sweep``, ``plan``) and on ``report.html``, which also picks the configurations a plan's
+table compares (:func:`plan_rows`).
+
+Every figure comes from a configuration row's means (:func:`sim.planning.sweep.configuration_rows`):
+
+* ``GPUs``: time-averaged GPUs provisioned = ``gpu_hours.provisioned / simulated hours`` (an
+  autoscaled pool counts its mean);
+* ``replicas``: time-averaged replicas, every pool's ``replicas_mean x scale``;
+* ``GPU-hours``: provisioned over the simulated window;
+* ``$/hour`` = compute cost of the window / simulated hours; ``$/month`` = ``$/hour x 730``
+  (:data:`sim.economics.calendar.HOURS_PER_MONTH`, 365 x 24 / 12: the month the report's verdict quotes);
+* ``$/M out tok``: ``cost.per_million_output_tokens``;
+* ``cost (window)``: ``cost.compute_usd``, the compute cost of the simulated window only.
+
+    >>> row = {"simulated_seconds.mean": 1800.0, "gpu_hours.provisioned.mean": 8.0,
+    ...        "cost.compute_usd.mean": 35.0, "cost.per_million_output_tokens.mean": 1.25,
+    ...        "pools.main.replicas_mean.mean": 4.0, "pools.main.scale.mean": 4.0}
+    >>> cells = planner_cells(row)
+    >>> cells["GPUs"], cells["replicas"], cells["$/hour"], cells["$/month"], cells["cost (window)"]
+    ('16', '16', '$70.00', '$51,100', '$35.00')
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sim.economics.calendar import HOURS_PER_MONTH
+
+COLUMNS = ("GPUs", "replicas", "GPU-hours", "$/hour", "$/month", "$/M out tok", "cost (window)")
+"""The planner columns, in the order tables print them."""
+
+_REPLICAS = re.compile(r"^pools\.(.+)\.replicas_mean\.mean$")
+
+
+def _num(row: Mapping[str, Any], key: str) -> float:
+    v = row.get(key)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+
+
+def planner_values(row: Mapping[str, Any]) -> dict[str, float]:
+    """The planner figures of a configuration row (NaN where the row lacks what one needs)."""
+    hours = _num(row, "simulated_seconds.mean") / 3600.0
+    gh = _num(row, "gpu_hours.provisioned.mean")
+    cost = _num(row, "cost.compute_usd.mean")
+    reps = [(_num(row, k), _num(row, f"pools.{m.group(1)}.scale.mean"))
+            for k in row if (m := _REPLICAS.match(k))]
+    per_hour = cost / hours if hours > 0 else math.nan
+    return {"GPUs": gh / hours if hours > 0 else math.nan,
+            "replicas": sum(r * (s if s == s else 1.0) for r, s in reps) if reps else math.nan,
+            "GPU-hours": gh, "$/hour": per_hour, "$/month": per_hour * HOURS_PER_MONTH,
+            "$/M out tok": _num(row, "cost.per_million_output_tokens.mean"), "cost (window)": cost}
+
+
+def plain(value: Any, money: bool = False) -> str:
+    """A number in plain digits with thousands separators, never scientific notation:
+    whole numbers from 100 up, 2 decimals from 1 (money always 2 below 100), 3 significant below."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "-" if value is None else str(value)
+    v = float(value)
+    if math.isnan(v):
+        return "-"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    sign, a = ("-" if v < 0 else ""), abs(v)
+    if a >= 100 or (abs(a - round(a)) <= 1e-9 * max(a, 1.0) and not money):
+        text = f"{a:,.0f}"
+    elif a >= 1 or money:
+        text = f"{a:,.2f}"
+    elif a == 0:
+        text = "0"
+    else:
+        decimals = min(12, 2 - int(math.floor(math.log10(a))))
+        text = f"{a:.{decimals}f}"
+    return f"{sign}${text}" if money else f"{sign}{text}"
+
+
+def planner_cells(row: Mapping[str, Any]) -> dict[str, str]:
+    """:func:`planner_values` formatted for a text table."""
+    return {k: plain(v, money=k.startswith("$") or k.startswith("cost")) for k, v in planner_values(row).items()}
+
+
+def _headroom(row: Mapping[str, Any]) -> float:
+    v = row.get("headroom")
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else -math.inf
+
+
+def nearest_miss(evaluated: Sequence[Mapping[str, Any]], objective: str) -> Mapping[str, Any] | None:
+    """Of a plan's evaluated configurations that ran but do not meet every constraint, the one that
+    came nearest: the largest headroom (the slack of its tightest constraint, least negative), then
+    the lowest objective; None when every one that ran meets them.
+
+        >>> rows = [{"n": 1, "feasible": False, "headroom": -0.9, "cost.compute_usd.mean": 1.0, "overrides": ["r=1"]},
+        ...         {"n": 1, "feasible": False, "headroom": -0.2, "cost.compute_usd.mean": 2.0, "overrides": ["r=2"]},
+        ...         {"n": 1, "feasible": True, "headroom": 0.4, "cost.compute_usd.mean": 3.0, "overrides": ["r=3"]}]
+        >>> nearest_miss(rows, "cost.compute_usd")["overrides"]
+        ['r=2']
+    """
+    missed = [r for r in evaluated if not r.get("feasible") and _num(r, "n") > 0]
+    if not missed:
+        return None
+    cost = lambda r: _num(r, f"{objective}.mean")
+    return max(missed, key=lambda r: (_headroom(r), -(cost(r) if cost(r) == cost(r) else math.inf)))
+
+
+def plan_rows(shown: Sequence[tuple[Mapping[str, Any], str]], evaluated: Sequence[Mapping[str, Any]],
+              objective: str) -> list[tuple[Mapping[str, Any], str]]:
+    """The rows a plan's table compares, best first: ``shown`` (each group's answer with its label,
+    :func:`sim.metrics.band.answer_rows`), then the configuration that came nearest to meeting the
+    constraints among those that did not (:func:`nearest_miss`, labelled ``nearest miss``) unless it is
+    shown already."""
+    miss = nearest_miss(evaluated, objective)
+    seen = {tuple(r.get("overrides") or ()) for r, _ in shown}
+    if miss is None or tuple(miss.get("overrides") or ()) in seen:
+        return list(shown)
+    return [*shown, (miss, "nearest miss")]
