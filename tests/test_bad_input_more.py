@@ -413,7 +413,8 @@ def test_a_trace_after_the_duration_fails_a_fluid_run_too(tmp_path):
 
     (tmp_path / "late.csv").write_text(ROWS + "100,10,5\n")
     cfg = WorkloadConfig.model_validate({"arrival": {"process": "trace", "path": "late.csv"}})
-    with pytest.raises(InputError, match=r"^late.csv: no request falls inside the run: .* duration \(30 s\)"):
+    with pytest.raises(InputError, match=r"^workload: workload.arrival.path: late.csv: no request falls inside the "
+                                         r"run: .* duration \(30 s\)"):
         expected_arrivals(cfg, np.array([0.0, 10.0, 30.0]), base_dir=tmp_path)
 
 
