@@ -419,6 +419,18 @@ def flag_cases() -> Iterator[Case]:
             if cmd != owner:
                 yield Case("result folder", f"{cmd} into a folder of {owner}",
                            [cmd, S, *extra, "--out", "{d}/r", "--quiet"], {**files, **more}, "--out", None, (2,))
+    # a folder where a command writes a result file, a file where it draws its figures: refused before any point
+    writes = {"sweep": ("sweep.csv", "sweep_ci.csv", "sweep.json", "scenario.json", "command.json"),
+              "plan": ("plan.csv", "plan.json", "scenario.json"), "saturation": ("saturation.csv", "saturation.json")}
+    for cmd, names in writes.items():
+        for name in names:
+            yield Case("result folder", f"{cmd} with a folder at {name}", [cmd, S, *argvs[cmd], "--out", "{d}/r",
+                                                                          "--quiet"],
+                       {**files, f"r/{name}/.keep": b""}, "--out", None, (2,))
+        if cmd != "saturation":
+            yield Case("result folder", f"{cmd} with a file at figures", [cmd, S, *argvs[cmd], "--out", "{d}/r",
+                                                                          "--quiet"],
+                       {**files, "r/figures": b"mine"}, "--out", None, (2,))
     for body in (b"junk", b"[]", b'{"command": "rm"}', b"\xff\xfe"):
         yield Case("result folder", f"sweep into a folder whose command.json is {body[:10]!r}",
                    ["sweep", S, "--grid", "seed=1,2", "--out", "{d}/r", "--quiet"],

@@ -139,3 +139,35 @@ def test_a_points_file_where_the_points_folder_goes_is_refused_before_any_point_
         f"and saturation is there; move it away or give another --out\n")
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["points"]
     assert (tmp_path / "r" / "points").read_text() == "mine"
+
+
+@pytest.mark.parametrize("command, flag, name", [
+    ("sweep", "--grid", "sweep.csv"), ("sweep", "--grid", "sweep_ci.csv"), ("sweep", "--grid", "sweep.json"),
+    ("sweep", "--grid", "scenario.json"), ("plan", "--vary", "plan.csv"), ("plan", "--vary", "plan.json"),
+    ("saturation", None, "saturation.csv"), ("saturation", None, "saturation.json"),
+])
+def test_a_folder_where_a_result_file_goes_is_refused_before_any_point_runs(scenario, tmp_path, capsys, command,
+                                                                            flag, name):
+    """On main every point ran, then writing the table failed (``IsADirectoryError``)."""
+    (tmp_path / "r" / name).mkdir(parents=True)
+    knob = [flag, "fleet.pools.0.replicas=1,2"] if flag else []
+    rc = _main([command, str(scenario), *knob, "--out", str(tmp_path / "r"), "--quiet", "--executor", "serial"])
+    assert rc == 2 and capsys.readouterr().err == (
+        f"--out: {tmp_path / 'r' / name} is a folder: fleetsim {command} writes its {name} there once every point "
+        f"has run; move the folder away or give another --out\n")
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [name]      # no point ran
+
+
+@pytest.mark.parametrize("command, flag", [("sweep", "--grid"), ("plan", "--vary")])
+def test_a_file_where_the_figures_go_is_refused_unless_no_figures(scenario, tmp_path, capsys, command, flag):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "figures").write_text("mine")
+    argv = [command, str(scenario), flag, "fleet.pools.0.replicas=1,2", "--out", str(tmp_path / "r"), "--quiet",
+            "--executor", "serial"]
+    assert _main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"--out: {tmp_path / 'r' / 'figures'} is not a folder: fleetsim {command} draws its figures in a folder of "
+        f"that name once every point has run; move it away, give another --out or --no-figures\n")
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["figures"]
+    assert _main([*argv, "--no-figures"]) == 0
+    assert (tmp_path / "r" / "figures").read_text() == "mine"
