@@ -341,6 +341,10 @@ def flag_cases() -> Iterator[Case]:
     for w in ("0", "-2", "many", "100000"):
         yield c("--workers", ["sweep", S, "--grid", "seed=1,2", "--workers", w, "--out", "{d}/r", "--quiet"],
                 "--workers", (0, 2))
+    for argv in (["sweep", S, "--grid", "seed=1,2"], ["plan", S, "--vary", "fleet.pools.0.replicas=1,2"],
+                 ["saturation", S]):      # a cluster has the workers it has: refused, not ignored
+        yield c("--workers", [*argv, "--workers", "4", "--scheduler", "tcp://127.0.0.1:1", "--out", "{d}/r",
+                              "--quiet"], "--workers")
     for k in ("", "ttft_p99", "ttft_p99<=", "ttft_p99<=abc", "ttft_p99<=nan", "nosuch<=1", "ttft_p99>=1",
               "ttft_p99<=-1", "ttft_p99<=inf", "<=1"):
         yield c("--constraint", ["plan", S, "--vary", "fleet.pools.0.replicas=1,2", "--constraint", k,

@@ -49,6 +49,26 @@ def test_more_workers_than_this_machine_can_run_are_refused(scenario, tmp_path, 
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("argv", [
+    ["sweep", "--grid", "fleet.pools.0.replicas=1,2"],
+    ["plan", "--vary", "fleet.pools.0.replicas=1,2"],
+    ["saturation"],
+])
+def test_workers_with_a_scheduler_are_refused_not_ignored(scenario, tmp_path, capsys, argv):
+    """On main ``--workers 4 --scheduler ADDRESS`` ran on however many workers the cluster had."""
+    from sim.errors import InputError
+    from sim.planning.executors import WORKERS_ON_A_CLUSTER, make_executor
+
+    rc = _main([argv[0], str(scenario), *argv[1:], "--workers", "4", "--scheduler", "tcp://127.0.0.1:1",
+                "--out", str(tmp_path / "r"), "--quiet"])
+    assert rc == 2 and capsys.readouterr().err == WORKERS_ON_A_CLUSTER + "\n"
+    assert WORKERS_ON_A_CLUSTER.startswith("--workers: not used with --scheduler: ") and "dask worker" in \
+        WORKERS_ON_A_CLUSTER
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(InputError, match="^--workers: not used with --scheduler"):     # the Python API too
+        make_executor("dask", workers=4, scheduler="tcp://127.0.0.1:1")
+
+
 def test_workers_up_to_the_cap_run(scenario, tmp_path, capsys):
     cap = WORKERS_PER_CORE * default_workers()
     assert _main(["sweep", str(scenario), "--grid", "fleet.pools.0.replicas=1,2", "--workers", str(cap),

@@ -37,7 +37,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--executor", choices=EXECUTORS, default="local",
                         help="where runs execute: local process pool (default), serial, or dask")
     parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
-                        help="worker processes (default: one per core; dask LocalCluster: 2; at most 4 per core)")
+                        help="worker processes on this machine (default: one per core; dask LocalCluster: 2; at most 4 "
+                             "per core; not with --scheduler, whose cluster has its own workers)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="Dask scheduler to connect to, e.g. tcp://host:8786 (implies --executor dask)")
     parser.add_argument("--out", type=path_value, default=None, metavar="DIR",
@@ -56,12 +57,14 @@ WORKERS_PER_CORE = 4
 
 def check_workers(args: argparse.Namespace) -> None:
     """Refuse (:class:`InputError`) a ``--workers`` that would start more processes on this machine
-    (the ``local`` pool or a Dask ``LocalCluster``) than :data:`WORKERS_PER_CORE` per usable core; a
-    ``--scheduler`` cluster has the workers it has (``--workers`` is not used), ``serial`` none."""
-    from sim.planning.executors import default_workers
+    (the ``local`` pool or a Dask ``LocalCluster``) than :data:`WORKERS_PER_CORE` per usable core, and
+    with ``--scheduler`` at all (the cluster has the workers it has); ``serial`` starts none."""
+    from sim.planning.executors import WORKERS_ON_A_CLUSTER, default_workers
 
     n = args.workers
-    if n is None or args.scheduler or args.executor == "serial":
+    if n is not None and args.scheduler:
+        raise InputError(WORKERS_ON_A_CLUSTER)
+    if n is None or args.executor == "serial":
         return
     cores = default_workers()
     if n > WORKERS_PER_CORE * cores:
