@@ -175,10 +175,14 @@ def test_a_trace_path_too_long_for_the_file_system_is_named_in_one_short_line(tm
 
 
 def test_a_long_revenue_line_name_is_clipped_in_the_message(tmp_path, capsys):
+    """A revenue line's name is a name as every other (at most 200 characters, said clipped)."""
     path = Path("scenarios/provider_partner_2024.yaml")
     rc, lines = _validate(capsys, str(path), "--set", "workload.classes.0.revenue_line=" + "y" * 100_000)
     assert rc == 2 and lines and max(map(len, lines)) < 400
-    assert lines[0].startswith(f"{path}: economics.revenue: the workload names revenue line 'yyy")
+    assert lines[0].startswith(f"{path}: workload.classes.0.revenue_line: ") and "200 characters" in lines[0], lines
+    rc, lines = _validate(capsys, str(path), "--set", "workload.classes.0.revenue_line=" + "y" * 200)
+    assert rc == 2 and max(map(len, lines)) < 400
+    assert lines[0].startswith(f"{path}: economics.revenue: the workload names revenue line 'yyy"), lines
 
 
 def test_a_constraint_without_its_bound_is_said_as_the_form_not_as_a_bound_of_equals():

@@ -12,6 +12,7 @@ import yaml
 
 import hostile_cases as hc
 from sim.cli import main
+from sim.errors import printable
 from sim.planning.cli_support import WORKERS_PER_CORE
 from sim.planning.executors import default_workers
 
@@ -121,6 +122,80 @@ def test_a_name_with_a_control_character_is_refused(tmp_path, capsys, where, nam
     path.write_text(yaml.safe_dump(_named(where, name), allow_unicode=True))
     assert _main(["validate", str(path)]) == 2
     assert capsys.readouterr().err == f"{path}: {where}: must not hold a control character (got {said})\n"
+
+
+ECONOMICS_NAMES = {
+    "economics.revenue.0.name": {"revenue": [{"name": "NAME", "usd_per_request": 0.01}]},
+    "economics.compute.0.pool": {"compute": [{"pool": "NAME", "usd_per_gpu_hour": 2}]},
+    "economics.agreements.0.name": {"revenue": [{"name": "api", "usd_per_request": 0.01}],
+                                    "agreements": [{"name": "NAME", "rate": 0.1, "base": ["api"]}]},
+    "economics.agreements.0.base.0": {"agreements": [{"rate": 0.1, "base": ["NAME"]}]},
+    "economics.agreements.0.reverse.base.0": {"revenue": [{"name": "api", "usd_per_request": 0.01}],
+                                              "agreements": [{"rate": 0.1, "base": ["api"],
+                                                              "reverse": {"rate": 0.1, "base": ["NAME"]}}]},
+    "economics.credits.0.name": {"credits": [{"name": "NAME", "usd": 10}]},
+    "economics.opening.0.name": {"opening": [{"name": "NAME", "kind": "payable", "usd": 1, "due": "2025-01-01"}]},
+    "economics.energy.owned.0": {"energy": {"owned": ["NAME"]}},
+    "economics.energy.pools.KEY": {"energy": {"pools": {"NAME": {"idle_w": 50}}}},
+}
+
+
+def _with(node, name: str):
+    if isinstance(node, dict):
+        return {(name if k == "NAME" else k): _with(v, name) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_with(v, name) for v in node]
+    return name if node == "NAME" else node
+
+
+@pytest.mark.parametrize("where", ECONOMICS_NAMES)
+@pytest.mark.parametrize("name,said", [
+    ("a\nb", "'a\\nb': a line break at character 2"), ("\x1b[31mred", "'\\x1b[31mred': an escape at character 1"),
+    ("\u202eevil", "'\\u202eevil': right-to-left override at character 1"),
+])
+def test_an_economics_name_with_a_control_character_is_refused_as_every_name(tmp_path, capsys, where, name, said):
+    """On main the money section's names (revenue lines, agreements, credits, the pools its prices and energy
+    name) took control and bidirectional characters that every other name of a scenario refuses; a key with a
+    line break is written escaped, so the problem stays one line. ``reprice`` says the same."""
+    sc = hc._small()
+    sc["economics"] = {"gpu_hour_usd": 2, **_with(ECONOMICS_NAMES[where], name)}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc, allow_unicode=True))
+    field = where.replace("KEY", printable(name, keep=""))
+    assert _main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err == f"{path}: {field}: must not hold a control character (got {said})\n"
+    sc.pop("economics")
+    path.write_text(yaml.safe_dump(sc))
+    assert _main(["run", str(path), "--quiet", "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    block = json.dumps({"gpu_hour_usd": 2, **_with(ECONOMICS_NAMES[where], name)})
+    assert _main(["reprice", str(tmp_path / "r"), "--set", f"economics={block}", "--quiet"]) == 2
+    assert capsys.readouterr().err == f"{tmp_path / 'r'}: {field}: must not hold a control character (got {said})\n"
+
+
+@pytest.mark.parametrize("value", ["EUR", "usd", "[1]"])
+def test_a_currency_other_than_usd_says_what_is_allowed(tmp_path, capsys, value):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(hc._small()))
+    assert _main(["validate", str(path), "--set", f"economics.currency={value}"]) == 2
+    got = yaml.safe_load(value)
+    assert capsys.readouterr().err == (
+        f"{path}: economics.currency: must be USD: every price and amount is in US dollars (the *_usd fields), and "
+        f"no other currency is modelled; leave currency out or give USD (got {got!r})\n")
+    assert _main(["validate", str(path), "--set", "economics.currency=USD"]) == 0
+
+
+def test_a_text_money_key_as_a_metric_says_what_it_holds_not_a_lookalike(tmp_path, capsys):
+    """On main ``--constraint cashflow.currency<=1`` was offered ``cashflow.irr``, a number unrelated to it."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(hc._small()))
+    assert _main(["plan", str(path), "--vary", "fleet.pools.0.replicas=1,2", "--constraint", "cashflow.currency<=1",
+                  "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("--constraint: unknown metric cashflow.currency (cashflow.currency holds text (the currency "
+                          "of every amount, USD), not a number; a metric is a number such as cashflow.net, ") \
+        and "did you mean" not in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("where", WHERE)

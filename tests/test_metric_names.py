@@ -179,7 +179,7 @@ def test_every_money_key_the_economics_reports_passes_the_early_check():
      "--constraint: unknown metric cost.by_tier.cheap ('cheap' is no pricing tier (the tiers: reserved, "
      "on_demand, spot)"),
     ([*COLUMNS, "cashflow.currency"],
-     "--columns: unknown metric cashflow.currency (cashflow.currency holds text, not a number"),
+     "--columns: unknown metric cashflow.currency (cashflow.currency holds text (the currency of every amount, USD), not a number"),
     ([*COLUMNS, "cashflow.chargeback.classes.chta.revenue"],
      "--columns: unknown metric cashflow.chargeback.classes.chta.revenue ('chta' is no workload class of "
      "the scenario (its classes: chat)"),
