@@ -515,3 +515,42 @@ def test_a_tenant_that_is_no_class_and_a_trace_after_the_run_name_the_field(tmp_
         with pytest.raises(ScenarioError) as info:
             run(path)
         assert str(info.value).startswith(f"{path}: workload.arrival.path: {message}"), str(info.value)
+
+
+def test_a_jsonl_byte_order_mark_is_dropped_as_a_csv_one(tmp_path):
+    """On main a JSONL trace starting with a BOM had no usable row ('Unexpected UTF-8 BOM'); a CSV's is dropped."""
+    body = '{"timestamp_s": 0, "prompt_tokens": 3, "output_tokens": 4}\r\n{"timestamp_s": 1, "prompt_tokens": 5, ' \
+           '"output_tokens": 6}\r\n'
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + body.encode())
+    (tmp_path / "plain.jsonl").write_bytes(body.encode())
+    got, want = read_trace(tmp_path / "bom.jsonl"), read_trace(tmp_path / "plain.jsonl")
+    assert got.arrival_s.tolist() == want.arrival_s.tolist() == [0.0, 1.0]
+    assert got.prompt_tokens.tolist() == [3, 5] and got.output_tokens.tolist() == [4, 6]
+
+
+def test_a_jsonl_row_giving_a_key_twice_is_a_bad_row(tmp_path):
+    """On main the last value was kept silently (a scenario refuses a duplicate key)."""
+    write(tmp_path, "d.jsonl", '{"timestamp_s": 0, "prompt_tokens": 3, "output_tokens": 4}\n'
+                               '{"timestamp_s": 1, "prompt_tokens": 3, "output_tokens": 4, "prompt_tokens": 9}\n')
+    with pytest.raises(InputError, match=r"^d.jsonl: line 2: column 'prompt_tokens': given twice in the row "
+                                         r"\(give each key once\)$"):
+        read_trace(tmp_path / "d.jsonl", display_path="d.jsonl")
+    assert read_trace(tmp_path / "d.jsonl", skip_bad_rows=True).prompt_tokens.tolist() == [3]
+
+
+@pytest.mark.parametrize("name, body", [
+    ("t.csv", "timestamp_s,prompt_tokens,output_tokens\n0,10,5\n1e308,10,5\n"),
+    ("t.jsonl", '{"timestamp_s": 0, "prompt_tokens": 3, "output_tokens": 4}\n'
+                '{"timestamp_s": 1e308, "prompt_tokens": 3, "output_tokens": 4}\n'),
+])
+def test_a_time_past_2_to_the_53_microseconds_is_a_bad_row(tmp_path, name, body):
+    """On main a row at 1e308 s was taken: replaying it overflowed (a numpy warning) and the run went on."""
+    from sim.workload.traces import MAX_TIME_S
+
+    write(tmp_path, name, body)
+    with pytest.raises(InputError, match=rf"^{re.escape(name)}: line [23]: column 'timestamp_s': must be at most "
+                                         r"9,007,199,255 s"):
+        read_trace(tmp_path / name, display_path=name)
+    assert MAX_TIME_S == 2**53 / 1e6
+    write(tmp_path, "edge.csv", f"timestamp_s,prompt_tokens,output_tokens\n0,1,1\n{MAX_TIME_S!r},1,1\n")
+    assert read_trace(tmp_path / "edge.csv").arrival_s[-1] == MAX_TIME_S
