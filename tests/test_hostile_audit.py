@@ -212,6 +212,20 @@ def test_a_saturation_search_flag_out_of_range_is_refused_at_the_flag(tmp_path, 
     assert not (tmp_path / "r").exists()
 
 
+def test_a_start_rate_too_low_for_any_request_says_so_not_that_the_metric_is_unknown(tmp_path, capsys):
+    """``--start 0.01`` on a 20 s run completed no request, and the first probe's missing attainment was
+    said as ``--constraint: unknown metric slo.attainment`` (no --constraint was given); a named metric no
+    summary holds is still refused before any run."""
+    path = _scenario(tmp_path, duration=20)      # 0.01 req/s: 0.2 requests expected, none with seed 1
+    rc = main(["saturation", str(path), "--start", "0.01", "--out", str(tmp_path / "r"), "--quiet"])
+    said = capsys.readouterr()
+    assert rc == 1 and "unknown metric" not in said.err and "no rate tried completed a request (lowest tried " \
+        "0.01 req/s)" in said.out, said
+    rc = main(["saturation", str(path), "--start", "0.01", "--constraint", "nosuch.x<=1", "--out",
+               str(tmp_path / "r2"), "--quiet"])
+    assert rc == 2 and capsys.readouterr().err.startswith("--constraint: unknown metric nosuch.x")
+
+
 @pytest.mark.parametrize("value", ["duration", "fleet.pools.0.replicas", "workload", "workload.prompt_tokens.value",
                                    "nosuch.rate", "workload..rate", ""])
 def test_a_rate_path_that_names_no_arrival_rate_is_refused_before_any_run(tmp_path, capsys, value):
