@@ -266,3 +266,16 @@ def test_a_file_where_the_figures_go_is_refused_unless_no_figures(scenario, tmp_
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["figures"]
     assert _main([*argv, "--no-figures"]) == 0
     assert (tmp_path / "r" / "figures").read_text() == "mine"
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["sweep", "--grid", "fleet.pools.0.name=a\x1b[31m,c"], "(with fleet.pools.0.name=a\\x1b[31m)"),
+    (["plan", "--vary", "fleet.pools.0.replicas=1,\x1b[2J"], "(with fleet.pools.0.replicas=\\x1b[2J)"),
+    (["saturation", "--constraint", "x\u202e<=1"], "(got 'x\\u202e<=1')"),
+])
+def test_a_planning_command_writes_a_value_given_terminal_safe(scenario, tmp_path, capsys, argv, said):
+    """On main sweep, plan and saturation printed their errors raw: an escape in a --grid value reached the
+    terminal (``run`` and ``validate`` escaped it)."""
+    assert _main([argv[0], str(scenario), *argv[1:], "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "\x1b" not in err and "\u202e" not in err, err

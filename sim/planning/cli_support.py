@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sim.errors import InputError, ScenarioError, path_argument, path_value
+from sim.errors import InputError, ScenarioError, path_argument, path_value, printable
 from sim.planning.constraints import ConstraintError
 from sim.planning.executors import EXECUTORS
 from sim.planning.knobs import KnobError
@@ -110,20 +110,23 @@ def guarded(body: Callable[[], int], command: str,
     :class:`InputError` names its file or flag itself, and a knob or constraint error is put after
     the flag it came from (``flags``: the first ``(error class, flag)`` pair the error is an
     instance of; a ``None`` flag, or none matching, puts ``fleetsim COMMAND:`` in front)."""
+    def say(text: str) -> None:     # terminal-safe: a value given may hold an escape
+        print(printable(text), file=sys.stderr)
+
     try:
         return body()
     except ScenarioError as exc:
-        print(exc.format(), file=sys.stderr)
+        say(exc.format())
         return 2
     except InputError as exc:
-        print(exc, file=sys.stderr)
+        say(str(exc))
         return 2
     except (KnobError, ConstraintError) as exc:
         flag = next((f for cls, f in flags if isinstance(exc, cls)), None)
-        print(f"{flag or f'fleetsim {command}'}: {exc}", file=sys.stderr)
+        say(f"{flag or f'fleetsim {command}'}: {exc}")
         return 2
     except FileNotFoundError as exc:
-        print(f"{exc.filename}: file not found" if exc.filename else f"fleetsim {command}: {exc}", file=sys.stderr)
+        say(f"{exc.filename}: file not found" if exc.filename else f"fleetsim {command}: {exc}")
         return 2
 
 
