@@ -279,3 +279,21 @@ def test_a_planning_command_writes_a_value_given_terminal_safe(scenario, tmp_pat
     assert _main([argv[0], str(scenario), *argv[1:], "--out", str(tmp_path / "r"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert said in err and "\x1b" not in err and "\u202e" not in err, err
+
+
+@pytest.mark.parametrize("command, flag, folder", [
+    ("sweep", "--grid", "points"), ("plan", "--vary", "points"), ("saturation", None, "points"),
+    ("sweep", "--grid", "figures"), ("plan", "--vary", "figures"),
+])
+def test_a_looping_link_where_points_or_figures_go_is_refused_before_any_point_runs(scenario, tmp_path, capsys,
+                                                                                    command, flag, folder):
+    """On main a looping ``points`` link warned at every point and failed after the first had run."""
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / folder).symlink_to(folder)
+    knob = [flag, "fleet.pools.0.replicas=1,2"] if flag else []
+    assert _main([command, str(scenario), *knob, "--out", str(tmp_path / "r"), "--quiet", "--executor",
+                  "serial"]) == 2
+    assert capsys.readouterr().err == (
+        f"--out: {tmp_path / 'r' / folder} is a symbolic link that loops (it never leads to a folder): fleetsim "
+        f"{command} writes its {folder} there; remove the link or give another --out\n")
+    assert [p.name for p in (tmp_path / "r").iterdir()] == [folder]

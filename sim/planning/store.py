@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError, InputWarning
-from sim.io import atomic_write_text
+from sim.io import atomic_write_text, followed
 
 
 def point_key(scenario: dict, seed: int) -> str:
@@ -98,6 +98,13 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
     if owner is not None and owner != command:
         raise InputError(f"--out: {name} holds the results of fleetsim {owner} ({said}): fleetsim {by} "
                          f"would mix its own with them; give another folder, e.g. --out {name}-{by}")
+    for folder in ("points", *(("figures",) if figures else ())) if command in WRITES else ():   # (found when written)
+        try:
+            followed(root / folder)
+        except OSError:
+            raise InputError(f"--out: {Path(name) / folder} is a symbolic link that loops (it never leads to a "
+                             f"folder): fleetsim {by} writes its {folder} there; remove the link or give another "
+                             f"--out") from None
     points = root / "points"
     if points.exists() and not points.is_dir():     # (found at the first store, after a whole point's run)
         raise InputError(f"--out: {Path(name) / 'points'} is not a folder: the folder of finished points of "
