@@ -297,3 +297,22 @@ def test_a_looping_link_where_points_or_figures_go_is_refused_before_any_point_r
         f"--out: {tmp_path / 'r' / folder} is a symbolic link that loops (it never leads to a folder): fleetsim "
         f"{command} writes its {folder} there; remove the link or give another --out\n")
     assert [p.name for p in (tmp_path / "r").iterdir()] == [folder]
+
+
+@pytest.mark.parametrize("command, flag", [("sweep", "--grid"), ("plan", "--vary"), ("saturation", None)])
+def test_a_read_only_result_folder_is_refused_before_any_point_runs(scenario, tmp_path, capsys, monkeypatch,
+                                                                    command, flag):
+    """A folder the user cannot write (``os.access`` says so; root may write anywhere, so it is asked here)
+    failed at the first point's store, after that point ran."""
+    import os
+
+    (tmp_path / "r").mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != tmp_path / "r" and real(p, mode, **kw))
+    knob = [flag, "fleet.pools.0.replicas=1,2"] if flag else []
+    assert _main([command, str(scenario), *knob, "--out", str(tmp_path / "r"), "--quiet", "--executor",
+                  "serial"]) == 2
+    assert capsys.readouterr().err == (
+        f"--out: {tmp_path / 'r'} is not writable (a read-only folder): fleetsim {command} writes its points there "
+        f"as they finish; make it writable or give another --out\n")
+    assert list((tmp_path / "r").iterdir()) == []

@@ -98,6 +98,9 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
     if owner is not None and owner != command:
         raise InputError(f"--out: {name} holds the results of fleetsim {owner} ({said}): fleetsim {by} "
                          f"would mix its own with them; give another folder, e.g. --out {name}-{by}")
+    if command in WRITES and root.is_dir() and not os.access(root, os.W_OK | os.X_OK):   # (found at the first store)
+        raise InputError(f"--out: {name} is not writable (a read-only folder): fleetsim {by} writes its points "
+                         f"there as they finish; make it writable or give another --out")
     for folder in ("points", *(("figures",) if figures else ())) if command in WRITES else ():   # (found when written)
         try:
             followed(root / folder)
