@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import simpy
 
-from sim.errors import InputError, ScenarioError, WorkloadFileError, warnings_as_problems
+from sim.errors import InputError, ScenarioError, WorkloadFileError, warnings_as_problems, workload_files_of
 from sim.limits import check_money, check_work, max_in_flight
 from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary, offered_requests
@@ -124,53 +124,42 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
     calibration runs (:mod:`sim.fluid.capacity`).
     """
     t0 = time.perf_counter()
-    with _gc_relaxed(), warnings_as_problems(source_name(scenario)):
+    with _gc_relaxed(), warnings_as_problems(source_name(scenario)), workload_files_of(source_name(scenario)):
         loaded = _as_loaded(scenario, list(overrides))
-        try:
-            result = _run_loaded(loaded, allow_large, capacity_band, capacity, quiet, progress, skip_bad_rows,
-                                 scheduler_factors)
-        except WorkloadFileError as exc:        # a bad trace row: said of the scenario's file
-            raise exc.of(loaded.source) from None
+        check_work(loaded, allow_large)
+        sc = loaded.scenario
+        pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
+        if not (isinstance(capacity, (int, float)) and 0.0 < capacity < float("inf")):
+            raise InputError(f"capacity: give a scale greater than 0 (1 is the model's capacity); got {capacity!r}")
+        if sc.fidelity == "fluid":
+            from sim.fluid.run import measured_curves, run_fluid
+
+            try:
+                curves = measured_curves(loaded, scaled=pct is not None or capacity != 1.0)
+            except WorkloadFileError as exc:    # in a calibration workload derived from the scenario's
+                from sim.workload.generator import fields_of
+
+                raise fields_of(sc.workload, exc) from None
+
+            def one(scale: float) -> Result:
+                return run_fluid(loaded, curves=curves, capacity=scale)
+
+            result = one(capacity)
+        else:
+            def one(scale: float) -> Result:
+                return _run_request_level(loaded, skip_bad_rows=skip_bad_rows, capacity=scale,
+                                          scheduler_factors=scheduler_factors)
+
+            if not scheduler_factors and any(p.autoscale is not None for p in sc.fleet.pools):
+                raise ValueError("scheduler_factors=False: an autoscaler reads the load factor")
+            result = _run_request_level(loaded, progress=progress and not quiet, skip_bad_rows=skip_bad_rows,
+                                        capacity=capacity, scheduler_factors=scheduler_factors)
+        if pct is not None:
+            result.summary["capacity_band"] = _capacity_band(one, pct, capacity)
+        check_money(result.summary, loaded.source)
     result.summary["wall_seconds"] = time.perf_counter() - t0
     if out is not None:
         result.write(out)
-    return result
-
-
-def _run_loaded(loaded: LoadedScenario, allow_large, capacity_band, capacity, quiet, progress, skip_bad_rows,
-                scheduler_factors) -> Result:
-    """:func:`run` of a loaded scenario, before its wall time is added and its folder written."""
-    check_work(loaded, allow_large)
-    sc = loaded.scenario
-    pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
-    if not (isinstance(capacity, (int, float)) and 0.0 < capacity < float("inf")):
-        raise InputError(f"capacity: give a scale greater than 0 (1 is the model's capacity); got {capacity!r}")
-    if sc.fidelity == "fluid":
-        from sim.fluid.run import measured_curves, run_fluid
-
-        try:
-            curves = measured_curves(loaded, scaled=pct is not None or capacity != 1.0)
-        except WorkloadFileError as exc:      # in a calibration workload derived from the scenario's
-            from sim.workload.generator import fields_of
-
-            raise fields_of(sc.workload, exc) from None
-
-        def one(scale: float) -> Result:
-            return run_fluid(loaded, curves=curves, capacity=scale)
-
-        result = one(capacity)
-    else:
-        def one(scale: float) -> Result:
-            return _run_request_level(loaded, skip_bad_rows=skip_bad_rows, capacity=scale,
-                                      scheduler_factors=scheduler_factors)
-
-        if not scheduler_factors and any(p.autoscale is not None for p in sc.fleet.pools):
-            raise ValueError("scheduler_factors=False: an autoscaler reads the load factor")
-        result = _run_request_level(loaded, progress=progress and not quiet, skip_bad_rows=skip_bad_rows,
-                                    capacity=capacity, scheduler_factors=scheduler_factors)
-    if pct is not None:
-        result.summary["capacity_band"] = _capacity_band(one, pct, capacity)
-    check_money(result.summary, loaded.source)
     return result
 
 

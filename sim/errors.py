@@ -111,6 +111,15 @@ class WorkloadFileError(ScenarioError, InputError):
         return WorkloadFileError(self.problems, source)
 
 
+@contextmanager
+def workload_files_of(source: str) -> Iterator[None]:
+    """Within the block, a :class:`WorkloadFileError` is said of the scenario file ``source``."""
+    try:
+        yield
+    except WorkloadFileError as exc:
+        raise exc.of(source) from None
+
+
 def path_argument(text: str) -> str:
     """A command-line argument naming a file or folder, as given; an empty one is refused (argparse
     says so after the argument's name, exit status 2): ``Path("")`` is ``.``, so ``--out ""`` wrote a
