@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import simpy
 
-from sim.errors import InputError, ScenarioError, warnings_as_problems
+from sim.errors import InputError, ScenarioError, WorkloadFileError, warnings_as_problems, workload_files_of
 from sim.limits import check_money, check_work, max_in_flight
 from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary, offered_requests
@@ -124,7 +124,7 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
     calibration runs (:mod:`sim.fluid.capacity`).
     """
     t0 = time.perf_counter()
-    with _gc_relaxed(), warnings_as_problems(source_name(scenario)):
+    with _gc_relaxed(), warnings_as_problems(source_name(scenario)), workload_files_of(source_name(scenario)):
         loaded = _as_loaded(scenario, list(overrides))
         check_work(loaded, allow_large)
         sc = loaded.scenario
@@ -134,7 +134,12 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
         if sc.fidelity == "fluid":
             from sim.fluid.run import measured_curves, run_fluid
 
-            curves = measured_curves(loaded, scaled=pct is not None or capacity != 1.0)
+            try:
+                curves = measured_curves(loaded, scaled=pct is not None or capacity != 1.0)
+            except WorkloadFileError as exc:    # in a calibration workload derived from the scenario's
+                from sim.workload.generator import fields_of
+
+                raise fields_of(sc.workload, exc) from None
 
             def one(scale: float) -> Result:
                 return run_fluid(loaded, curves=curves, capacity=scale)
@@ -229,7 +234,7 @@ def _run_clock(loaded: LoadedScenario, env: simpy.Environment, until: float) -> 
     try:
         env.run(until=until)
     except ScenarioError as exc:
-        raise ScenarioError(exc.problems, loaded.source) from None
+        raise type(exc)(exc.problems, loaded.source) from None
 
 
 def _finish_request_level(loaded: LoadedScenario, env: simpy.Environment, fleet: Fleet, feeder, report: dict,

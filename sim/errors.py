@@ -92,6 +92,34 @@ class InputError(Exception):
     """
 
 
+class WorkloadFileError(ScenarioError, InputError):
+    """A problem inside a file the workload names (a bad trace row, a trace that replays nothing),
+    found while generating requests: ``problems`` names the field that names the file
+    (``workload.arrival.path``) and the message the file, line and column. Raised with ``source``
+    ``"workload"``; whoever knows the scenario's file puts it in front (:meth:`of`). Also an
+    :class:`InputError`, as such a problem was before it named its field.
+
+        >>> print(WorkloadFileError([("workload.arrival.path", "t.csv: line 3: ...")]).of("s.yaml"))
+        s.yaml: workload.arrival.path: t.csv: line 3: ...
+    """
+
+    def __init__(self, problems: list[tuple[str, str]], source: str = "workload") -> None:
+        super().__init__(problems, source)
+
+    def of(self, source: str) -> "WorkloadFileError":
+        """The same problems, said of the scenario file ``source``."""
+        return WorkloadFileError(self.problems, source)
+
+
+@contextmanager
+def workload_files_of(source: str) -> Iterator[None]:
+    """Within the block, a :class:`WorkloadFileError` is said of the scenario file ``source``."""
+    try:
+        yield
+    except WorkloadFileError as exc:
+        raise exc.of(source) from None
+
+
 def path_argument(text: str) -> str:
     """A command-line argument naming a file or folder, as given; an empty one is refused (argparse
     says so after the argument's name, exit status 2): ``Path("")`` is ``.``, so ``--out ""`` wrote a

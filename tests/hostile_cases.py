@@ -287,6 +287,17 @@ def referenced_file_cases() -> Iterator[Case]:
             files["s.yaml"] = _dump(sc)
             yield _validate(files, "referenced file", f"{target}: {what}", where, (0, 2) if label == "truncated"
                             else (2,))
+    # a bad row after good ones: validate reads a trace only to its first good row, a run reads it all and
+    # says the row of the scenario's field, as validate does
+    good = TRACE.read_bytes().splitlines(keepends=True)
+    for what, row in (("time going back", b"0.0,10,5,chat\n"), ("text token count", b"99,ten,5,chat\n"),
+                      ("short row", b"99,10\n"), ("zero output", b"99,10,0,chat\n")):
+        sc = _small()
+        sc["workload"] = {"arrival": {"process": "trace", "path": "t.csv", "format": "fleetsim"}}
+        for cmd in ("run", "validate"):
+            yield Case("referenced file", f"trace: {what} after good rows ({cmd})", [cmd, "{d}/s.yaml"] + (["--quiet"] if cmd == "run" else []),
+                       {"s.yaml": _dump(sc), "t.csv": b"".join(good[:20] + [row] + good[20:40])}, "{d}/s.yaml",
+                       "workload.arrival.path", (2,))
     # a config.json without one of its keys: a required one is said missing, naming the file and the key
     for key in HF_LLAMA:
         sc = _small()
@@ -330,6 +341,10 @@ def flag_cases() -> Iterator[Case]:
     for w in ("0", "-2", "many", "100000"):
         yield c("--workers", ["sweep", S, "--grid", "seed=1,2", "--workers", w, "--out", "{d}/r", "--quiet"],
                 "--workers", (0, 2))
+    for argv in (["sweep", S, "--grid", "seed=1,2"], ["plan", S, "--vary", "fleet.pools.0.replicas=1,2"],
+                 ["saturation", S]):      # a cluster has the workers it has: refused, not ignored
+        yield c("--workers", [*argv, "--workers", "4", "--scheduler", "tcp://127.0.0.1:1", "--out", "{d}/r",
+                              "--quiet"], "--workers")
     for k in ("", "ttft_p99", "ttft_p99<=", "ttft_p99<=abc", "ttft_p99<=nan", "nosuch<=1", "ttft_p99>=1",
               "ttft_p99<=-1", "ttft_p99<=inf", "<=1"):
         yield c("--constraint", ["plan", S, "--vary", "fleet.pools.0.replicas=1,2", "--constraint", k,
@@ -408,6 +423,18 @@ def flag_cases() -> Iterator[Case]:
             if cmd != owner:
                 yield Case("result folder", f"{cmd} into a folder of {owner}",
                            [cmd, S, *extra, "--out", "{d}/r", "--quiet"], {**files, **more}, "--out", None, (2,))
+    # a folder where a command writes a result file, a file where it draws its figures: refused before any point
+    writes = {"sweep": ("sweep.csv", "sweep_ci.csv", "sweep.json", "scenario.json", "command.json"),
+              "plan": ("plan.csv", "plan.json", "scenario.json"), "saturation": ("saturation.csv", "saturation.json")}
+    for cmd, names in writes.items():
+        for name in names:
+            yield Case("result folder", f"{cmd} with a folder at {name}", [cmd, S, *argvs[cmd], "--out", "{d}/r",
+                                                                          "--quiet"],
+                       {**files, f"r/{name}/.keep": b""}, "--out", None, (2,))
+        if cmd != "saturation":
+            yield Case("result folder", f"{cmd} with a file at figures", [cmd, S, *argvs[cmd], "--out", "{d}/r",
+                                                                          "--quiet"],
+                       {**files, "r/figures": b"mine"}, "--out", None, (2,))
     for body in (b"junk", b"[]", b'{"command": "rm"}', b"\xff\xfe"):
         yield Case("result folder", f"sweep into a folder whose command.json is {body[:10]!r}",
                    ["sweep", S, "--grid", "seed=1,2", "--out", "{d}/r", "--quiet"],

@@ -413,7 +413,8 @@ def test_a_trace_after_the_duration_fails_a_fluid_run_too(tmp_path):
 
     (tmp_path / "late.csv").write_text(ROWS + "100,10,5\n")
     cfg = WorkloadConfig.model_validate({"arrival": {"process": "trace", "path": "late.csv"}})
-    with pytest.raises(InputError, match=r"^late.csv: no request falls inside the run: .* duration \(30 s\)"):
+    with pytest.raises(InputError, match=r"^workload: workload.arrival.path: late.csv: no request falls inside the "
+                                         r"run: .* duration \(30 s\)"):
         expected_arrivals(cfg, np.array([0.0, 10.0, 30.0]), base_dir=tmp_path)
 
 
@@ -509,7 +510,8 @@ LONG = "x" * 20_000
     (f"workload.arrival.process={LONG}", "workload.arrival: unknown process 'xxx"),
     (f"fleet.pools.0.{LONG}=1", "fleet.pools.0.xxx"),
     (f"economics.{LONG}=1", "economics.xxx"),
-    (f"economics.agreements=[{{rate: 0.2, base: [{LONG}]}}]", "economics.agreements.0.base.0: unknown revenue line"),
+    # (a name is at most 200 characters: the longest one is named unknown, cut short)
+    (f"economics.agreements=[{{rate: 0.2, base: [{'x' * 200}]}}]", "economics.agreements.0.base.0: unknown revenue line"),
 ])
 def test_a_huge_name_or_key_is_shown_cut_short(tmp_path, capsys, override, starts):
     # every problem echoed the whole 20,000-character value (and a long key as the field path, twice)

@@ -275,7 +275,7 @@ def test_reprice_moves_money_by_the_hand_computed_difference_and_leaves_the_run(
     ("economics.compute.0.usd_per_gpu_hour=-1", "economics.compute.0.usd_per_gpu_hour: must be >= 0 (got -1)"),
     ("economics.agreements=[{payer: provider, payee: partner, rate: 1.5, base: [api]}]",
      "economics.agreements.0.rate: must be <= 1 (got 1.5)"),
-    ("economics.currency=EUR", "economics.currency: must be one of 'USD' (got 'EUR')"),
+    ("economics.currency=EUR", "economics.currency: must be USD: every price and amount is in US dollars"),
     ("economics.revenue.0.price=2", "economics.revenue.0.price: unknown key 'price'"),
     ("economics.revenue=[{name: api, usd_per_request: 1, until: 2024-03-01}, {name: api, usd_per_request: 2, "
      "from: 2024-02-29}]", "economics.revenue.1.name: line 'api' is defined twice (revenue.0) with overlapping"),

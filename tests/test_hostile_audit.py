@@ -175,10 +175,14 @@ def test_a_trace_path_too_long_for_the_file_system_is_named_in_one_short_line(tm
 
 
 def test_a_long_revenue_line_name_is_clipped_in_the_message(tmp_path, capsys):
+    """A revenue line's name is a name as every other (at most 200 characters, said clipped)."""
     path = Path("scenarios/provider_partner_2024.yaml")
     rc, lines = _validate(capsys, str(path), "--set", "workload.classes.0.revenue_line=" + "y" * 100_000)
     assert rc == 2 and lines and max(map(len, lines)) < 400
-    assert lines[0].startswith(f"{path}: economics.revenue: the workload names revenue line 'yyy")
+    assert lines[0].startswith(f"{path}: workload.classes.0.revenue_line: ") and "200 characters" in lines[0], lines
+    rc, lines = _validate(capsys, str(path), "--set", "workload.classes.0.revenue_line=" + "y" * 200)
+    assert rc == 2 and max(map(len, lines)) < 400
+    assert lines[0].startswith(f"{path}: economics.revenue: the workload names revenue line 'yyy"), lines
 
 
 def test_a_constraint_without_its_bound_is_said_as_the_form_not_as_a_bound_of_equals():
@@ -206,6 +210,20 @@ def test_a_saturation_search_flag_out_of_range_is_refused_at_the_flag(tmp_path, 
     err = capsys.readouterr().err
     assert stop.value.code == 2 and f"argument {flag}: {expected}" in err and "Traceback" not in err, err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_start_rate_too_low_for_any_request_says_so_not_that_the_metric_is_unknown(tmp_path, capsys):
+    """``--start 0.01`` on a 20 s run completed no request, and the first probe's missing attainment was
+    said as ``--constraint: unknown metric slo.attainment`` (no --constraint was given); a named metric no
+    summary holds is still refused before any run."""
+    path = _scenario(tmp_path, duration=20)      # 0.01 req/s: 0.2 requests expected, none with seed 1
+    rc = main(["saturation", str(path), "--start", "0.01", "--out", str(tmp_path / "r"), "--quiet"])
+    said = capsys.readouterr()
+    assert rc == 1 and "unknown metric" not in said.err and "no rate tried completed a request (lowest tried " \
+        "0.01 req/s)" in said.out, said
+    rc = main(["saturation", str(path), "--start", "0.01", "--constraint", "nosuch.x<=1", "--out",
+               str(tmp_path / "r2"), "--quiet"])
+    assert rc == 2 and capsys.readouterr().err.startswith("--constraint: unknown metric nosuch.x")
 
 
 @pytest.mark.parametrize("value", ["duration", "fleet.pools.0.replicas", "workload", "workload.prompt_tokens.value",

@@ -282,3 +282,30 @@ def test_validate_reports_schema_and_cross_field_problems_at_once(tmp_path, caps
     assert any(line.startswith(f"{p}: fleet.pools.0.gpu: unknown GPU 'h900'; allowed: ") for line in lines)
     assert f"{p}: fleet.router.primary: required for the spillover router" in lines
     assert not any("workload.arrival:" in line or line.startswith(f"{p}: workload:") for line in lines)
+
+
+SMALL_TOML = ('name = "t"\nseed = 1\nduration = 20\nmodel = "llama-3-8b"\n[workload]\n'
+              'arrival = {process = "poisson", rate = 2}\nprompt_tokens = {dist = "fixed", value = 200}\n'
+              'output_tokens = {dist = "fixed", value = 20}\n[[fleet.pools]]\nname = "p"\ngpu = "h100-sxm"\n'
+              'replicas = 1\n')
+
+
+def test_a_toml_scenario_with_a_byte_order_mark_and_crlf_reads_as_yaml_does(tmp_path, capsys):
+    """On main a TOML file an editor saved with a BOM was 'not valid TOML: Invalid statement (at line 1,
+    column 1)'; a YAML one was read."""
+    plain, marked = tmp_path / "plain.toml", tmp_path / "marked.toml"
+    plain.write_text(SMALL_TOML)
+    marked.write_bytes(b"\xef\xbb\xbf" + SMALL_TOML.replace("\n", "\r\n").encode())
+    assert load_scenario(marked).raw == load_scenario(plain).raw
+    assert _validate(capsys, marked)[0] == 0
+
+
+@pytest.mark.parametrize("body, where", [
+    ('name = "t"\nname = "u"\n', "Cannot overwrite a value (at line 2, column 11)"),
+    ("[workload]\nx = 1\n[workload]\ny = 2\n", "Cannot declare ('workload',) twice (at line 3, column 10)"),
+])
+def test_a_toml_key_given_twice_is_said_as_a_duplicate(tmp_path, capsys, body, where):
+    path = tmp_path / "d.toml"
+    path.write_text(body)
+    rc, err = _validate(capsys, path)
+    assert rc == 2 and err == f"{path}: not valid TOML: {where}: a key or table given twice; give each key once\n", err

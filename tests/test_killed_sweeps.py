@@ -35,7 +35,7 @@ def point(i):
 
 if __name__ == "__main__":
     kind, scheduler = sys.argv[3], (sys.argv[4] if len(sys.argv) > 4 else None)
-    with make_executor(kind, workers=2, scheduler=scheduler) as ex:
+    with make_executor(kind, workers=None if scheduler else 2, scheduler=scheduler) as ex:   # (a cluster has its own)
         for _ in ex.map_unordered(point, [(i,) for i in range(6)]):
             pass
 """

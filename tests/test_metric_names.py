@@ -45,6 +45,32 @@ def test_every_numeric_key_a_run_reports_passes_the_early_check(name, overrides,
             if summary_key_problem(k, pools, classes)} == {}
 
 
+@pytest.mark.parametrize("fidelity", ["request", "fluid"])
+def test_the_early_check_accepts_a_band_key_exactly_when_a_run_reports_it(tmp_path, fidelity):
+    """On main ``capacity_band.slower.<any summary key>`` passed the early check, but a band side keeps only
+    some of a summary (``capacity_band.slower.throughput.output_tokens_per_s`` was an empty column); now the
+    check accepts a band key exactly when a run of either tier reports it."""
+    from sim.metrics.schema import FIXED_KEYS
+
+    sc = yaml.safe_load(_small(tmp_path).read_text())
+    chat = sc["workload"]["classes"][0]
+    sc["workload"]["classes"] = [{**chat, "share": 0.5}, {**chat, "name": "batch", "share": 0.5}]
+    sc.update(fidelity=fidelity, duration=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = sim.run(sc, capacity_band=3.0)
+    row = point_row({"config": {}, "replication": 0, "seed": 1, "summary": result.summary})
+    reported = {k for k, v in row.items() if k.startswith("capacity_band.") and isinstance(v, (int, float))
+                and not isinstance(v, bool)}
+    inner = {*FIXED_KEYS, "capacity", "load_factor", "stability.stable", "cost.compute_usd", "cost.gpu_hours_billed",
+             "cost.per_million_output_tokens",
+             *(f"classes.{c}.{k}" for c in ("chat", "batch") for k in FIXED_KEYS)}
+    candidates = {f"capacity_band.{side}.{k}" for side in ("slower", "faster") for k in inner}
+    accepted = {k for k in candidates if summary_key_problem(k, ("p",), ("chat", "batch")) is None}
+    assert len(reported) > 100 and accepted == reported & candidates, (accepted ^ (reported & candidates))
+    assert reported <= candidates | {"capacity_band.pct"}
+
+
 def _small(tmp_path: Path) -> Path:
     sc = hc._small()
     sc["workload"] = {"arrival": {"process": "poisson", "rate": 2},
@@ -76,6 +102,13 @@ PLAN = ["plan", "--vary", "fleet.pools.0.replicas=1,2"]
     ([*COLUMNS, "capacity_band.slower.slo.attainment"],
      "--columns: unknown metric capacity_band.slower.slo.attainment (the capacity band's keys are there only "
      "with --capacity-band)"),
+    ([*COLUMNS, "capacity_band.slower.throughput.output_tokens_per_s", "--capacity-band"],
+     "--columns: unknown metric capacity_band.slower.throughput.output_tokens_per_s (a capacity band side keeps "
+     "only capacity, load_factor, latency.*, "),
+    ([*PLAN, "--capacity-band", "--constraint", "capacity_band.slower.classes.chat.latency.itl.p99<=1"],
+     "--constraint: unknown metric capacity_band.slower.classes.chat.latency.itl.p99 (a class's part of a capacity "
+     "band side keeps only its latency (ttft, tpot, e2e, queue) and slo.attainment, slo.goodput_rps (got "
+     "'latency.itl.p99'))"),
     ([*COLUMNS, "seed"],
      "--columns: unknown metric seed (seed differs between the replications of a configuration"),
     ([*PLAN, "--columns", "nosuch"],
@@ -179,7 +212,7 @@ def test_every_money_key_the_economics_reports_passes_the_early_check():
      "--constraint: unknown metric cost.by_tier.cheap ('cheap' is no pricing tier (the tiers: reserved, "
      "on_demand, spot)"),
     ([*COLUMNS, "cashflow.currency"],
-     "--columns: unknown metric cashflow.currency (cashflow.currency holds text, not a number"),
+     "--columns: unknown metric cashflow.currency (cashflow.currency holds text (the currency of every amount, USD), not a number"),
     ([*COLUMNS, "cashflow.chargeback.classes.chta.revenue"],
      "--columns: unknown metric cashflow.chargeback.classes.chta.revenue ('chta' is no workload class of "
      "the scenario (its classes: chat)"),

@@ -345,3 +345,20 @@ def test_money_past_a_float_and_broken_folders_exit_2_naming_the_folder(tmp_path
         assert main(["reprice", str(broken), "--set", "economics.gpu_hour_usd=1.0", "--json"]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"{broken}: ") and says in err, err
+
+
+def test_a_summary_an_editor_saved_with_a_bom_is_read_and_one_not_json_is_named(tmp_path, capsys):
+    """On main a summary.json with a byte-order mark (an editor's) was refused as
+    'Unexpected UTF-8 BOM (decode using utf-8-sig)', a message naming the folder but not the file."""
+    base = _run(BASELINE, tmp_path / "base", SHORT)
+    capsys.readouterr()
+    assert main(["reprice", str(base), "--set", "economics.gpu_hour_usd=3", "--json"]) == 0
+    want = json.loads(capsys.readouterr().out)
+    summary = base / "summary.json"
+    summary.write_bytes(b"\xef\xbb\xbf" + summary.read_bytes())
+    assert main(["reprice", str(base), "--set", "economics.gpu_hour_usd=3", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert {k: got[k] for k in ("cost", "cashflow")} == {k: want[k] for k in ("cost", "cashflow")}
+    summary.write_text('{"cost": ')
+    assert main(["reprice", str(base)]) == 2
+    assert capsys.readouterr().err.startswith(f"{base}: summary.json is not a fleetsim summary (not JSON: ")

@@ -409,7 +409,8 @@ def test_resampling_lengths_from_a_trace_with_no_usable_rows_is_clear_when_read(
     cfg = WorkloadConfig.model_validate({"arrival": {"process": "poisson", "rate": 1},
                                          "prompt_tokens": lengths, "output_tokens": lengths})
     monkeypatch.setattr(generator, "validate", lambda cfg, base_dir: [])
-    with pytest.raises(InputError, match=rf"^empty\.csv: no usable rows: {re.escape(why)}"):
+    with pytest.raises(InputError, match=rf"^workload: workload\.prompt_tokens\.path: empty\.csv: no usable rows: "
+                                         rf"{re.escape(why)}"):
         next(generate(cfg, 100, 1, base_dir=tmp_path, skip_bad_rows=skip))
 
 
@@ -460,3 +461,96 @@ def test_trailing_empty_cells_are_no_extra_cells_and_a_twice_named_column_is_an_
     with pytest.raises(InputError, match=r"t.csv: line 1: column 'prompt_tokens' appears 2 times in the header "
                                          r"\(columns 2, 4\)"):
         read_trace(path, skip_bad_rows=True)
+
+
+@pytest.mark.parametrize("where, workload", [
+    ("workload.arrival.path", {"arrival": {"process": "trace", "path": "bad.csv"}}),
+    ("workload.classes.1.arrival.path",
+     {"classes": [{"name": "a", "arrival": {"process": "poisson", "rate": 1},
+                   "prompt_tokens": {"dist": "fixed", "value": 10}, "output_tokens": {"dist": "fixed", "value": 5}},
+                  {"name": "b", "arrival": {"process": "trace", "path": "bad.csv"}}]}),
+    ("workload.output_tokens.path", {"arrival": {"process": "poisson", "rate": 1},
+                                     "prompt_tokens": {"dist": "fixed", "value": 10},
+                                     "output_tokens": {"dist": "trace", "path": "bad.csv"}}),
+])
+@pytest.mark.parametrize("fidelity", ["request", "fluid"])
+def test_a_bad_row_past_the_first_good_one_names_the_scenario_file_and_field(tmp_path, capsys, where, workload,
+                                                                           fidelity):
+    """``validate`` reads a trace only to its first good row; a run reads it all and says a later bad row
+    as every other scenario problem: ``scenario-file: field: trace-file: line N: column C: ...``."""
+    import yaml
+
+    from sim.api import run
+    from sim.cli import main
+
+    write(tmp_path, "bad.csv", "timestamp_s,prompt_tokens,output_tokens\n0,10,5\n1,10,5\n2,ten,5\n")
+    sc = {"name": "t", "seed": 1, "duration": 30, "model": "llama-3-8b", "fidelity": fidelity,
+          "workload": workload, "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1}]}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    assert main(["run", str(path), "--quiet", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"{path}: {where}: bad.csv: line 4: column 'prompt_tokens': must be an integer token count "
+                   "(got 'ten')\n"), err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(InputError) as info:        # still an InputError to the Python API, and a ScenarioError
+        run(path)
+    assert isinstance(info.value, ScenarioError) and info.value.problems[0][0] == where
+
+
+def test_a_tenant_that_is_no_class_and_a_trace_after_the_run_name_the_field(tmp_path):
+    from sim.api import run
+
+    write(tmp_path, "ten.csv", "timestamp_s,prompt_tokens,output_tokens,tenant\n0,10,5,chat\n1,10,5,other\n")
+    write(tmp_path, "late.csv", "timestamp_s,prompt_tokens,output_tokens\n100,10,5\n")
+    base = {"name": "t", "seed": 1, "duration": 30, "model": "llama-3-8b",
+            "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1}]}}
+    tenants = {"arrival": {"process": "trace", "path": "ten.csv"},
+               "classes": [{"name": "chat", "share": 1.0}]}
+    for workload, message in ((tenants, "ten.csv: tenant(s) 'other' are not classes (classes: 'chat')"),
+                              ({"arrival": {"process": "trace", "path": "late.csv"}},
+                               "late.csv: no request falls inside the run")):
+        path = tmp_path / "s.yaml"
+        path.write_text(__import__("yaml").safe_dump({**base, "workload": workload}))
+        with pytest.raises(ScenarioError) as info:
+            run(path)
+        assert str(info.value).startswith(f"{path}: workload.arrival.path: {message}"), str(info.value)
+
+
+def test_a_jsonl_byte_order_mark_is_dropped_as_a_csv_one(tmp_path):
+    """On main a JSONL trace starting with a BOM had no usable row ('Unexpected UTF-8 BOM'); a CSV's is dropped."""
+    body = '{"timestamp_s": 0, "prompt_tokens": 3, "output_tokens": 4}\r\n{"timestamp_s": 1, "prompt_tokens": 5, ' \
+           '"output_tokens": 6}\r\n'
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + body.encode())
+    (tmp_path / "plain.jsonl").write_bytes(body.encode())
+    got, want = read_trace(tmp_path / "bom.jsonl"), read_trace(tmp_path / "plain.jsonl")
+    assert got.arrival_s.tolist() == want.arrival_s.tolist() == [0.0, 1.0]
+    assert got.prompt_tokens.tolist() == [3, 5] and got.output_tokens.tolist() == [4, 6]
+
+
+def test_a_jsonl_row_giving_a_key_twice_is_a_bad_row(tmp_path):
+    """On main the last value was kept silently (a scenario refuses a duplicate key)."""
+    write(tmp_path, "d.jsonl", '{"timestamp_s": 0, "prompt_tokens": 3, "output_tokens": 4}\n'
+                               '{"timestamp_s": 1, "prompt_tokens": 3, "output_tokens": 4, "prompt_tokens": 9}\n')
+    with pytest.raises(InputError, match=r"^d.jsonl: line 2: column 'prompt_tokens': given twice in the row "
+                                         r"\(give each key once\)$"):
+        read_trace(tmp_path / "d.jsonl", display_path="d.jsonl")
+    assert read_trace(tmp_path / "d.jsonl", skip_bad_rows=True).prompt_tokens.tolist() == [3]
+
+
+@pytest.mark.parametrize("name, body", [
+    ("t.csv", "timestamp_s,prompt_tokens,output_tokens\n0,10,5\n1e308,10,5\n"),
+    ("t.jsonl", '{"timestamp_s": 0, "prompt_tokens": 3, "output_tokens": 4}\n'
+                '{"timestamp_s": 1e308, "prompt_tokens": 3, "output_tokens": 4}\n'),
+])
+def test_a_time_past_2_to_the_53_microseconds_is_a_bad_row(tmp_path, name, body):
+    """On main a row at 1e308 s was taken: replaying it overflowed (a numpy warning) and the run went on."""
+    from sim.workload.traces import MAX_TIME_S
+
+    write(tmp_path, name, body)
+    with pytest.raises(InputError, match=rf"^{re.escape(name)}: line [23]: column 'timestamp_s': must be at most "
+                                         r"9,007,199,255 s"):
+        read_trace(tmp_path / name, display_path=name)
+    assert MAX_TIME_S == 2**53 / 1e6
+    write(tmp_path, "edge.csv", f"timestamp_s,prompt_tokens,output_tokens\n0,1,1\n{MAX_TIME_S!r},1,1\n")
+    assert read_trace(tmp_path / "edge.csv").arrival_s[-1] == MAX_TIME_S

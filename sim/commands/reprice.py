@@ -37,8 +37,8 @@ def main(args: argparse.Namespace) -> int:
         if followed(args.out).is_dir():     # a run's folder, re-priced: another command's folder is refused
             claim_folder(followed(args.out), "run", shown=args.out, by="reprice")
     try:                                  # what the money was, for the terminal's "(was X)"
-        before = json.loads((args.folder / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):         # reprice_folder says what is wrong with the folder
+        before = json.loads((args.folder / "summary.json").read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError):         # reprice_folder says what is wrong with the folder
         before = None
     econ, summary = reprice_folder(args.folder, args.overrides, out=args.out)
     if args.out is not None and not args.quiet:

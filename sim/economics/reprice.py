@@ -29,7 +29,7 @@ from sim.economics.evaluate import evaluate
 from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
-from sim.errors import InputError, ScenarioError
+from sim.errors import InputError, ScenarioError, clipped
 from sim.io import atomic_write_json, make_folder
 from sim.limits import check_money
 from sim.scenario.economics import parse_economics
@@ -207,11 +207,16 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
                          "the usage re-pricing needs; run the scenario again with --out)")
     try:
         saved = read_usage(src)
-        summary = json.loads((src / "summary.json").read_text(encoding="utf-8"))
+        text = (src / "summary.json").read_text(encoding="utf-8-sig")      # (a BOM an editor added is dropped)
     except FileNotFoundError as exc:
         raise InputError(f"{src}: {Path(exc.filename or '').name or 'summary.json'} is missing") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{src}: {exc}") from None
+    try:
+        summary = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{src}: summary.json is not a fleetsim summary (not JSON: {clipped(str(exc), 200)})") \
+            from None
     if not isinstance(summary, dict):
         raise InputError(f"{src}: summary.json is not a fleetsim summary (a JSON object; got "
                          f"{type(summary).__name__})")

@@ -42,10 +42,16 @@ CASHFLOW_KEYS = frozenset({
     "receivables_end", "payables_end", "npv_usd", "discount_rate", "irr", "horizon_s",
     "chargeback.compute_cost_unallocated",
 })
-#: keys of the money blocks that hold text (or a list), never a number
-TEXT_KEYS = frozenset({"cashflow.currency", "cashflow.period", "cashflow.start", "cashflow.end",
-                       "cashflow.rounding", "cashflow.payback_period", "cashflow.payback_end",
-                       "cashflow.chargeback.by", "cashflow.sla_periods"})
+#: keys of the money blocks that hold text (or a list), never a number, and what they hold
+TEXT_KEYS = {"cashflow.currency": "the currency of every amount, USD",
+             "cashflow.period": "the statement period, such as month",
+             "cashflow.start": "the start, a date and time", "cashflow.end": "the end, a date and time",
+             "cashflow.rounding": "none or cents", "cashflow.payback_period": "the statement period the cash turns positive in",
+             "cashflow.payback_end": "the day the cash turns positive, a date",
+             "cashflow.chargeback.by": "what compute cost is allocated by, such as tokens",
+             "cashflow.sla_periods": "a list of the periods of each service level"}
+#: the money metrics a text key's message offers instead
+MONEY_EXAMPLES = ("cashflow.net", "cashflow.revenue", "cost.compute_usd", "cost.per_million_output_tokens")
 #: the sub-blocks keyed by a name: their dotted key, what names their entries, and each entry's keys
 #: (``()``: the entry is the number)
 NAMED: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -70,7 +76,8 @@ def money_key_problem(key: str, pools: tuple[str, ...] | None = None,
     if rest in (COST_KEYS if block == "cost" else CASHFLOW_KEYS):
         return None
     if key in TEXT_KEYS:
-        return f"{key} holds text, not a number"
+        return (f"{key} holds text ({TEXT_KEYS[key]}), not a number; a metric is a number such as "
+                f"{', '.join(MONEY_EXAMPLES)}")
     for prefix, (what, leaves) in NAMED.items():
         if not key.startswith(prefix + "."):
             continue

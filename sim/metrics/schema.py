@@ -103,10 +103,37 @@ FIXED_KEYS = frozenset({
 })
 #: the blocks of a workload class's own summary (``classes.<name>.slo.attainment``), keyed as the fleet's
 CLASS_BLOCKS = ("requests", "latency", "throughput", "slo")
-#: the sides of the capacity band, each a summary (``capacity_band.slower.latency.ttft.p99``) with its
-#: capacity scale and load factor (``capacity_band.slower.load_factor``; :func:`sim.metrics.band.side`)
+#: the sides of the capacity band, each with its numeric keys (:func:`sim.metrics.band.side`): its capacity
+#: scale and load factor, the fleet's latency and SLO blocks, its offered load factor, GPU-hours and compute
+#: cost, and each workload class's latency (no ``itl``, as a class's own block) and SLO blocks
+#: (``capacity_band.slower.classes.chat.slo.attainment``); nothing else of a summary is kept
 BAND_SIDES = ("slower", "faster")
-BAND_SIDE_KEYS = ("capacity", "load_factor")
+BAND_SIDE_KEYS = frozenset({"capacity", "load_factor", *LATENCY_KEYS, "slo.attainment", "slo.goodput_rps",
+                            "stability.offered_load_factor", "gpu_hours.provisioned", "gpu_hours.busy",
+                            "cost.compute_usd", "cost.per_million_output_tokens"})
+BAND_CLASS_KEYS = frozenset({*(k for k in LATENCY_KEYS if not k.startswith("latency.itl.")), "slo.attainment",
+                             "slo.goodput_rps"})
+
+
+def _band_key_problem(rest: str, classes: tuple[str, ...] | None) -> str | None:
+    """Why ``rest`` (after ``capacity_band.<side>.``) is no key of a band side (:data:`BAND_SIDE_KEYS`)."""
+    if rest in BAND_SIDE_KEYS:
+        return None
+    kept = "capacity, load_factor, latency.*, slo.attainment, slo.goodput_rps, stability.offered_load_factor, " \
+           "gpu_hours.provisioned, gpu_hours.busy, cost.compute_usd, cost.per_million_output_tokens, classes.*"
+    if not rest.startswith("classes."):
+        return f"a capacity band side keeps only {kept} (got {rest!r})"
+    if classes is not None and not classes:
+        return "the scenario has no classes block: it lists no workload class"
+    from sim.economics.summary_keys import named_part
+
+    name, leaf = named_part(rest[len("classes."):], classes)
+    if classes is not None and name not in classes:
+        return f"the scenario has no workload class {name!r} (its classes: {', '.join(classes)})"
+    if leaf not in BAND_CLASS_KEYS:
+        return (f"a class's part of a capacity band side keeps only its latency (ttft, tpot, e2e, queue) and "
+                f"slo.attainment, slo.goodput_rps (got {leaf!r})")
+    return None
 
 
 def summary_key_problem(key: str, pools: tuple[str, ...] | None = None,
@@ -130,8 +157,7 @@ def summary_key_problem(key: str, pools: tuple[str, ...] | None = None,
     parts = key.split(".")
     head = parts[0]
     if head == "capacity_band" and len(parts) > 2 and parts[1] in BAND_SIDES:
-        rest = ".".join(parts[2:])
-        return None if rest in BAND_SIDE_KEYS else summary_key_problem(rest, pools, classes)
+        return _band_key_problem(".".join(parts[2:]), classes)
     if head in PER_RUN_KEYS:
         return f"{head} differs between the replications of a configuration: it is no metric of one"
     if head not in SUMMARY_BLOCKS:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sim.errors import InputError, ScenarioError, path_argument, path_value
+from sim.errors import InputError, ScenarioError, path_argument, path_value, printable
 from sim.planning.constraints import ConstraintError
 from sim.planning.executors import EXECUTORS
 from sim.planning.knobs import KnobError
@@ -37,7 +37,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--executor", choices=EXECUTORS, default="local",
                         help="where runs execute: local process pool (default), serial, or dask")
     parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
-                        help="worker processes (default: one per core; dask LocalCluster: 2; at most 4 per core)")
+                        help="worker processes on this machine (default: one per core; dask LocalCluster: 2; at most 4 "
+                             "per core; not with --scheduler, whose cluster has its own workers)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="Dask scheduler to connect to, e.g. tcp://host:8786 (implies --executor dask)")
     parser.add_argument("--out", type=path_value, default=None, metavar="DIR",
@@ -56,12 +57,14 @@ WORKERS_PER_CORE = 4
 
 def check_workers(args: argparse.Namespace) -> None:
     """Refuse (:class:`InputError`) a ``--workers`` that would start more processes on this machine
-    (the ``local`` pool or a Dask ``LocalCluster``) than :data:`WORKERS_PER_CORE` per usable core; a
-    ``--scheduler`` cluster has the workers it has (``--workers`` is not used), ``serial`` none."""
-    from sim.planning.executors import default_workers
+    (the ``local`` pool or a Dask ``LocalCluster``) than :data:`WORKERS_PER_CORE` per usable core, and
+    with ``--scheduler`` at all (the cluster has the workers it has); ``serial`` starts none."""
+    from sim.planning.executors import WORKERS_ON_A_CLUSTER, default_workers
 
     n = args.workers
-    if n is None or args.scheduler or args.executor == "serial":
+    if n is not None and args.scheduler:
+        raise InputError(WORKERS_ON_A_CLUSTER)
+    if n is None or args.executor == "serial":
         return
     cores = default_workers()
     if n > WORKERS_PER_CORE * cores:
@@ -107,20 +110,23 @@ def guarded(body: Callable[[], int], command: str,
     :class:`InputError` names its file or flag itself, and a knob or constraint error is put after
     the flag it came from (``flags``: the first ``(error class, flag)`` pair the error is an
     instance of; a ``None`` flag, or none matching, puts ``fleetsim COMMAND:`` in front)."""
+    def say(text: str) -> None:     # terminal-safe: a value given may hold an escape
+        print(printable(text), file=sys.stderr)
+
     try:
         return body()
     except ScenarioError as exc:
-        print(exc.format(), file=sys.stderr)
+        say(exc.format())
         return 2
     except InputError as exc:
-        print(exc, file=sys.stderr)
+        say(str(exc))
         return 2
     except (KnobError, ConstraintError) as exc:
         flag = next((f for cls, f in flags if isinstance(exc, cls)), None)
-        print(f"{flag or f'fleetsim {command}'}: {exc}", file=sys.stderr)
+        say(f"{flag or f'fleetsim {command}'}: {exc}")
         return 2
     except FileNotFoundError as exc:
-        print(f"{exc.filename}: file not found" if exc.filename else f"fleetsim {command}: {exc}", file=sys.stderr)
+        say(f"{exc.filename}: file not found" if exc.filename else f"fleetsim {command}: {exc}")
         return 2
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.economics.summary_keys import CASHFLOW_KEYS, COST_KEYS
+from sim.economics.summary_keys import CASHFLOW_KEYS, COST_KEYS, TEXT_KEYS
 from sim.metrics.schema import CLASS_BLOCKS, FIXED_KEYS, PER_RUN_KEYS, SUMMARY_BLOCKS, summary_key_problem
 from sim.planning.constraints import Constraint, UnknownMetricError
 from sim.planning.executors import SerialExecutor
@@ -200,7 +200,7 @@ def check_metric_names(metrics: Sequence[str], data: Any, varied: Sequence[str] 
     def hint(m: str, why: str) -> str:
         # a name outside every block is said as the late check says it: the examples follow
         said = [*([why] if m.split(".")[0] in (*SUMMARY_BLOCKS, *PER_RUN_KEYS) else []),
-                *([f"did you mean {' or '.join(c)}?"] if (c := close(m)) else [])]
+                *([f"did you mean {' or '.join(c)}?"] if m not in TEXT_KEYS and (c := close(m)) else [])]
         return f"{m} ({'; '.join(said)})" if said else m
 
     hints = [hint(m, why) for m, why in bad]

@@ -41,6 +41,13 @@ START_SCHEDULER = ("start a scheduler on that machine with 'dask scheduler --por
 """How to get a scheduler, as the ``--scheduler`` error messages say it."""
 
 
+WORKERS_ON_A_CLUSTER = ("--workers: not used with --scheduler: a Dask cluster runs its points on the workers it "
+                       "has, one point per worker thread; give it more or fewer with 'dask worker "
+                       "tcp://SCHEDULER_HOST:8786 --nworkers N --nthreads 1' on its machines (docs/planning.md), "
+                       "or leave out --scheduler to start N worker processes on this machine")
+"""Why ``--workers`` is refused with ``--scheduler`` (it was silently ignored)."""
+
+
 class WorkerLost:
     """Result placeholder when a worker process died before returning (message says how)."""
 
@@ -299,7 +306,15 @@ def _scheduler_error(address: str, timeout: float, exc: BaseException):
 
 def make_executor(name: str = "local", workers: int | None = None,
                   scheduler: str | None = None) -> SerialExecutor:
-    """Executor by name: ``serial``, ``local`` or ``dask`` (``scheduler`` implies ``dask``)."""
+    """Executor by name: ``serial``, ``local`` or ``dask`` (``scheduler`` implies ``dask``).
+
+    ``workers`` is the number of processes started on this machine (``local``, or ``dask`` without
+    ``scheduler``: a ``LocalCluster``); with a ``scheduler`` it is refused (:class:`~sim.errors.InputError`):
+    the cluster's own workers run the points. ``serial`` runs one point at a time whatever it is."""
+    if scheduler and workers is not None:
+        from sim.errors import InputError
+
+        raise InputError(WORKERS_ON_A_CLUSTER)
     if scheduler and name == "local":
         name = "dask"
     if name == "serial":

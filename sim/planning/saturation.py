@@ -150,7 +150,8 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
                 at = f" at capacity {capacity:g}" if capacity != 1.0 else ""
                 evaluate.desc = f"saturation: {_fmt(rate)} req/s{at}"      # the progress bar's label
                 row = judge(dict(evaluate([(f"{rate_path}={_fmt(rate)}",)], capacity)[0]), cons)
-                if not checked:
+                # (a probe that completed no request reports no latency or attainment: it says nothing of them)
+                if not checked and row.get("requests.completed.mean") != 0:
                     check_metrics([row], [c.metric for c in cons])
                     checked.append(True)
                 probes.append({"rate": float(_fmt(rate)), **({"capacity": capacity} if capacity != 1.0 else {}),

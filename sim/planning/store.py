@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError, InputWarning
-from sim.io import atomic_write_text
+from sim.io import atomic_write_text, followed
 
 
 def point_key(scenario: dict, seed: int) -> str:
@@ -51,6 +51,13 @@ OWNER_FILE = "command.json"
 RESULT_FILES = {"summary.json": "run", "sweep.json": "sweep", "plan.json": "plan", "saturation.json": "saturation"}
 
 
+#: the files each command writes beside its points once every point has run (and ``figures/`` when it
+#: draws them): :func:`claim_folder` refuses a folder in the way of one before the first point runs
+WRITES = {"sweep": ("sweep.csv", "sweep_ci.csv", "sweep.json", "scenario.json"),
+          "plan": ("plan.csv", "plan.json", "scenario.json"),
+          "saturation": ("saturation.csv", "saturation.json", "scenario.json")}
+
+
 def folder_owner(root: Path) -> tuple[str | None, str]:
     """The command whose results ``root`` holds and the file that says so (``(None, "")``: none).
 
@@ -73,25 +80,46 @@ def folder_owner(root: Path) -> tuple[str | None, str]:
     return None, ""
 
 
-def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: str | None = None) -> None:
+def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: str | None = None,
+                 figures: bool = False) -> None:
     """Before any point runs: refuse ``root`` if another command wrote it (:class:`InputError` naming it
     (as ``shown``, the name the user gave, when set), that command, and ``by``, the command refused, when
     it writes another's kind of folder: ``reprice`` writes a run's), never writing into it: its points,
     ``scenario.json``, figures and report would mix with this command's. The same command's folder is its
     own (a rerun resumes from its points). Points with no mark and no result file beside them (written
     by a version before :data:`OWNER_FILE`, stopped before its result file) could be any command's: the
-    folder is refused, the message saying how to mark it as this command's. Nothing is written here: the
-    store marks the folder (:data:`OWNER_FILE`) with its first point."""
+    folder is refused, the message saying how to mark it as this command's. A folder where the command
+    writes a file (:data:`WRITES`), or a file where it draws its ``figures`` folder, is refused too (it
+    would fail only after every point ran). Nothing is written here: the store marks the folder
+    (:data:`OWNER_FILE`) with its first point."""
     owner, said = folder_owner(root)
     name = root if shown is None else shown
     by = by or command
     if owner is not None and owner != command:
         raise InputError(f"--out: {name} holds the results of fleetsim {owner} ({said}): fleetsim {by} "
                          f"would mix its own with them; give another folder, e.g. --out {name}-{by}")
+    if command in WRITES and root.is_dir() and not os.access(root, os.W_OK | os.X_OK):   # (found at the first store)
+        raise InputError(f"--out: {name} is not writable (a read-only folder): fleetsim {by} writes its points "
+                         f"there as they finish; make it writable or give another --out")
+    for folder in ("points", *(("figures",) if figures else ())) if command in WRITES else ():   # (found when written)
+        try:
+            followed(root / folder)
+        except OSError:
+            raise InputError(f"--out: {Path(name) / folder} is a symbolic link that loops (it never leads to a "
+                             f"folder): fleetsim {by} writes its {folder} there; remove the link or give another "
+                             f"--out") from None
     points = root / "points"
     if points.exists() and not points.is_dir():     # (found at the first store, after a whole point's run)
         raise InputError(f"--out: {Path(name) / 'points'} is not a folder: the folder of finished points of "
                          f"fleetsim sweep, plan and saturation is there; move it away or give another --out")
+    for file in (OWNER_FILE, *WRITES[command]) if command in WRITES else ():
+        if (root / file).is_dir() and not (root / file).is_symlink():    # (a link is replaced, not followed)
+            raise InputError(f"--out: {Path(name) / file} is a folder: fleetsim {by} writes its {file} there "
+                             f"once every point has run; move the folder away or give another --out")
+    if figures and (root / "figures").exists() and not (root / "figures").is_dir():
+        raise InputError(f"--out: {Path(name) / 'figures'} is not a folder: fleetsim {by} draws its figures in a "
+                         f"folder of that name once every point has run; move it away, give another --out or "
+                         f"--no-figures")
     if owner is None and unmarked_points(root):
         points = Path(name) / "points"
         if command == "run":      # (a run's folder holds no points: they are a sweep's, a plan's or a search's)

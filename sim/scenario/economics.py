@@ -24,7 +24,9 @@ top-level ``start:`` date (owned by the scenario root) pins simulated t = 0 to a
       opening:                           # owed at t = 0 (cash only)
         - {name: december_invoices, kind: receivable, usd: 2.0e6, due: 2025-01-15}
 
-Field-level limits (prices >= 0, rates in [0, 1] ...) are checked here; relations between
+Field-level limits (prices >= 0, rates in [0, 1], names and the pools and lines they refer to
+plain text of at most 200 characters as every name of a scenario, :data:`sim.scenario.types.Name`
+...) are checked here; relations between
 fields and the rest of the scenario (known pools, known revenue lines in ``base``, windows
 inside the horizon ...) are checked by :func:`sim.economics.validate`. The semantics of every
 field are in ``docs/economics.md`` and :mod:`sim.economics`.
@@ -38,10 +40,10 @@ import datetime as _dt
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from sim.errors import ScenarioError
-from sim.scenario.types import FIELD_ERROR, Duration, Strict, field_error
+from sim.errors import ScenarioError, given, printable
+from sim.scenario.types import FIELD_ERROR, Duration, Name, Strict, field_error
 
 Period = Literal["day", "week", "month", "quarter", "year"]
 """Calendar periods: ISO weeks start on Monday; quarters start in Jan, Apr, Jul and Oct."""
@@ -92,7 +94,7 @@ class OpeningBalance(Strict):
     collected on ``due``) or a ``payable`` (owed by the provider, paid on ``due``). Cash only:
     it was accrued before the horizon."""
 
-    name: str = Field(min_length=1)
+    name: Name
     kind: Literal["receivable", "payable"]
     usd: USD
     due: _dt.date
@@ -133,8 +135,8 @@ class Energy(Strict):
     pue: Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)] = 1.0
     idle_fraction: Rate = 0.15
     kg_co2e_per_kwh: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = 0.37
-    owned: list[str] = Field(default_factory=list)
-    pools: dict[str, PoolPower] = Field(default_factory=dict)
+    owned: list[Name] = Field(default_factory=list)
+    pools: dict[Name, PoolPower] = Field(default_factory=dict)
 
 
 class ComputePrice(_Windowed):
@@ -146,7 +148,7 @@ class ComputePrice(_Windowed):
     ``preemption_rate_per_hour`` (spot) is read by the serving engine, not by the money layer.
     """
 
-    pool: str = Field(min_length=1)
+    pool: Name
     tier: Tier = "on_demand"
     usd_per_gpu_hour: USD
     gpus: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
@@ -182,7 +184,7 @@ class RevenueLine(_Windowed):
     be the base of a reverse revenue share.
     """
 
-    name: str = Field(min_length=1)
+    name: Name
     owner: Party = "provider"
     usd_per_million_input_tokens: USD | None = None
     usd_per_million_output_tokens: USD | None = None
@@ -212,7 +214,7 @@ class ReverseShare(Strict):
     """The payee's share back to the payer, netted against the forward share each settlement."""
 
     rate: Rate
-    base: list[str] = Field(min_length=1)
+    base: list[Name] = Field(min_length=1)
 
 
 class Agreement(_Windowed):
@@ -223,11 +225,11 @@ class Agreement(_Windowed):
     lifetime forward (payer -> payee) gross amount of this agreement.
     """
 
-    name: str = Field(default="revenue_share", min_length=1)
+    name: Name = "revenue_share"
     payer: Party = "provider"
     payee: Party = "partner"
     rate: Rate
-    base: list[str] = Field(min_length=1)
+    base: list[Name] = Field(min_length=1)
     reverse: ReverseShare | None = None
     settle: Period = "quarter"
     payment_lag: Duration = 0.0
@@ -249,7 +251,7 @@ class Credit(_Windowed):
     (training first, then compute).
     """
 
-    name: str = Field(min_length=1)
+    name: Name
     usd: USD
     applies_to: Literal["training", "compute", "any"] = "training"
 
@@ -262,11 +264,19 @@ class Training(_Windowed):
     terms: PaymentTerms | None = None
 
 
+def _usd(value: Any) -> Any:
+    """``currency``: only ``USD`` (every price and amount is a ``*_usd`` field, in US dollars)."""
+    if value != "USD":
+        raise ValueError(f"must be USD: every price and amount is in US dollars (the *_usd fields), and no "
+                         f"other currency is modelled; leave currency out or give USD (got {given(value)})")
+    return value
+
+
 class EconomicsConfig(Strict):
     """The whole ``economics:`` block. Every field is optional; an empty block costs nothing."""
 
     gpu_hour_usd: USD | None = None
-    currency: Literal["USD"] = "USD"
+    currency: Annotated[Literal["USD"], BeforeValidator(_usd)] = "USD"
     period: Period = "month"
     compute: list[ComputePrice] = Field(default_factory=list)
     billing_granularity: Literal["second", "minute", "hour"] = "second"
@@ -285,7 +295,7 @@ class EconomicsConfig(Strict):
 
 # ------------------------------------------------------------------ error messages
 def _problem(err: Mapping[str, Any], prefix: str) -> tuple[str, str]:
-    loc = [str(p) for p in err.get("loc", ()) if p not in ("function-after", "function-before")]
+    loc = [printable(str(p), keep="") for p in err.get("loc", ()) if p not in ("function-after", "function-before")]
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     if kind == FIELD_ERROR:

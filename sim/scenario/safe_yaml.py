@@ -260,6 +260,13 @@ def check_nesting(text: str, max_depth: int = MAX_DEPTH, what: str = "text") -> 
 
 
 def load_toml(text: str) -> dict:
-    """``tomllib.loads`` after :func:`check_nesting` (TOML itself refuses duplicate keys)."""
+    """``tomllib.loads`` after :func:`check_nesting`, a byte-order mark dropped (as YAML drops it); TOML
+    itself refuses a duplicate key, said here as such (``tomllib`` says "Cannot overwrite a value")."""
+    text = text.removeprefix("\ufeff")
     check_nesting(text, what="TOML")
-    return tomllib.loads(text)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        if str(exc).startswith(("Cannot overwrite a value", "Cannot declare")):
+            raise ValueError(f"{exc}: a key or table given twice; give each key once") from None
+        raise

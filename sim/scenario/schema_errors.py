@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.errors import clipped, given
+from sim.errors import clipped, given, printable
 from sim.io import reads_as_number
 from sim.scenario.schema import Scenario
 from sim.scenario.types import FIELD_ERROR, MAX_COUNT, NUMBER, WHOLE_NUMBER, not_a_boolean
@@ -291,7 +291,7 @@ def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]
         loc = clean_loc(err.get("loc", ()), raw)
         if err.get("type") == FIELD_ERROR:       # a check across fields, about one of them
             loc.append(err["ctx"]["field"])
-        path = ".".join(clipped(str(p)) for p in loc)
+        path = ".".join(clipped(printable(str(p), keep="")) for p in loc)     # a key with a line break: one line
         msg = _message(err, loc, raw)
         if (path, msg) not in seen:
             seen.add((path, msg))

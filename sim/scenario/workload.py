@@ -191,7 +191,7 @@ class WorkloadClass(Strict):
     output_tokens: TokenDist | None = None
     priority: int = 0
     slo: ClassSlo | None = None
-    revenue_line: str | None = None
+    revenue_line: Name | None = None
     shared_prefix_tokens: int = Field(0, ge=0, le=1_000_000,
                                       description="leading prompt tokens every request of the class shares "
                                                   "(a system prompt); reused when the pool has prefix_caching")

@@ -29,13 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.errors import InputError, ScenarioError
+from sim.errors import InputError, ScenarioError, WorkloadFileError
 from sim.scenario.workload import TokenDist, TraceArrival, TraceTokens, WorkloadConfig
 from sim.workload.arrivals import ArrivalBlock, ArrivalCalendar, arrival_blocks
 from sim.workload.classes import class_names
 from sim.workload.lengths import sample_tokens, uniform_index
 from sim.workload.traces import TraceData, read_trace
-from sim.workload.validation import resolve_path, validate
+from sim.workload.validation import resolve_path, trace_files, validate
 
 
 @dataclass(frozen=True)
@@ -71,17 +71,26 @@ class _Traces:
 
     Every trace held has at least one row: :func:`read_trace` raises ``InputError`` (``path: no
     usable rows: ...``) for a trace that gives no request, so resampling lengths from one never
-    sees an empty pool."""
+    sees an empty pool. A file's problem is raised as :class:`~sim.errors.WorkloadFileError`
+    naming the first field that names the file (``workload.arrival.path``)."""
 
-    def __init__(self, base_dir: Path, skip_bad_rows: bool, report: dict | None) -> None:
+    def __init__(self, cfg: WorkloadConfig, base_dir: Path, skip_bad_rows: bool, report: dict | None) -> None:
         self.base_dir, self.skip, self.report = base_dir, skip_bad_rows, report
         self.loaded: dict[tuple[str, str], TraceData] = {}
+        self.fields: dict[tuple[str, str], str] = {}
+        for where, path, format in trace_files(cfg):
+            self.fields.setdefault((path, format), where)
 
     def get(self, path: str, format: str) -> TraceData:
         key = (path, format)
         if key not in self.loaded:
-            data = read_trace(resolve_path(path, self.base_dir), format, skip_bad_rows=self.skip,
-                              display_path=path)
+            try:
+                data = read_trace(resolve_path(path, self.base_dir), format, skip_bad_rows=self.skip,
+                                  display_path=path)
+            except WorkloadFileError:
+                raise
+            except InputError as exc:
+                raise WorkloadFileError([(self.fields.get(key, "workload"), str(exc))]) from None
             self.loaded[key] = data
             if self.report is not None:
                 self.report["bad_rows"] = self.report.get("bad_rows", 0) + data.bad_rows
@@ -134,7 +143,7 @@ def _generate(cfg: WorkloadConfig, horizon_s: float, seed: int, start, base_dir:
               skip_bad_rows: bool, report: dict | None) -> Iterator[RequestChunk]:
     names = class_names(cfg)
     n_cls = len(names)
-    traces = _Traces(base_dir, skip_bad_rows, report)
+    traces = _Traces(cfg, base_dir, skip_bad_rows, report)
     calendar = ArrivalCalendar.from_start(start)
     arr_ss, cls_ss, len_ss = np.random.SeedSequence(seed).spawn(3)
     arr_seeds = arr_ss.spawn(1 + n_cls)
@@ -149,8 +158,9 @@ def _generate(cfg: WorkloadConfig, horizon_s: float, seed: int, start, base_dir:
     for i, c in enumerate(cfg.classes):
         if c.arrival is not None:
             trace = _trace_for(c.arrival, traces)
-            blocks = arrival_blocks(c.arrival, horizon_s, np.random.default_rng(arr_seeds[1 + i]),
-                                    growth=cfg.growth, calendar=calendar, trace=trace)
+            blocks = _named(arrival_blocks(c.arrival, horizon_s, np.random.default_rng(arr_seeds[1 + i]),
+                                           growth=cfg.growth, calendar=calendar, trace=trace),
+                            f"workload.classes.{i}.arrival.path")
             streams.append(_fixed_class(blocks, i))
 
     dists = []
@@ -176,6 +186,26 @@ def _trace_for(arrival, traces: _Traces) -> TraceData | None:
     return traces.get(arrival.path, arrival.format) if isinstance(arrival, TraceArrival) else None
 
 
+def fields_of(cfg: WorkloadConfig, exc: WorkloadFileError) -> WorkloadFileError:
+    """``exc``, raised by generating a workload derived from ``cfg`` (a fluid run's calibration
+    workload, say), with each problem's field the first of ``cfg``'s fields naming its file."""
+    named = trace_files(cfg)
+    problems = [(next((w for w, path, _ in named if msg.startswith(f"{path}: ")), where), msg)
+                for where, msg in exc.problems]
+    return WorkloadFileError(problems, exc.source)
+
+
+def _named(blocks: Iterator[ArrivalBlock], where: str) -> Iterator[ArrivalBlock]:
+    """``blocks``, a trace's problem found while replaying it (it replays nothing inside the run,
+    it cannot loop) raised as :class:`~sim.errors.WorkloadFileError` naming the field ``where``."""
+    try:
+        yield from blocks
+    except WorkloadFileError:
+        raise
+    except InputError as exc:
+        raise WorkloadFileError([(where, str(exc))]) from None
+
+
 def _shared_stream(cfg: WorkloadConfig, horizon_s: float, rng: np.random.Generator,
                    cls_rng: np.random.Generator, calendar: ArrivalCalendar, traces: _Traces,
                    shared: list[int], names: list[str]) -> Iterator[_Block]:
@@ -186,14 +216,16 @@ def _shared_stream(cfg: WorkloadConfig, horizon_s: float, rng: np.random.Generat
         index = {n: i for i, n in enumerate(names)}
         unknown = [n for n in trace.tenant_names if n not in index]
         if unknown:
-            raise InputError(f"{trace.path}: tenant(s) {', '.join(map(repr, unknown))} are not classes "
-                             f"(classes: {', '.join(map(repr, names))})")
+            raise WorkloadFileError([("workload.arrival.path",
+                                      f"{trace.path}: tenant(s) {', '.join(map(repr, unknown))} are not classes "
+                                      f"(classes: {', '.join(map(repr, names))})")])
         tenant_map = np.array([index[n] for n in trace.tenant_names], dtype=np.int16)
     cum = None
     if len(shared) > 1:
         cum = np.cumsum([cfg.classes[i].share for i in shared])
     shared_idx = np.asarray(shared, dtype=np.int16)
-    for b in arrival_blocks(cfg.arrival, horizon_s, rng, growth=cfg.growth, calendar=calendar, trace=trace):
+    blocks = arrival_blocks(cfg.arrival, horizon_s, rng, growth=cfg.growth, calendar=calendar, trace=trace)
+    for b in _named(blocks, "workload.arrival.path"):
         n = b.arrival_s.size
         if cum is not None:
             pick = np.minimum(np.searchsorted(cum, cls_rng.random(n) * cum[-1], side="right"), len(shared) - 1)

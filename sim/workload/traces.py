@@ -29,8 +29,9 @@ CSV traces are read by the project's one CSV rule (:func:`sim.io.csv_rows`): a b
 dropped, lines may end in CRLF, and blank lines and lines whose first non-space character is ``#``
 are comments (line numbers in messages still count them); a row of empty cells is skipped too.
 
-A row is bad when a value is not a number, a timestamp is negative or earlier than the previous
-row's, a token count is not an integer >= 1, a field is missing, or (CSV) it has more non-blank cells
+A JSONL file may start with a byte-order mark too. A row is bad when a value is not a number, a
+timestamp is negative, past :data:`MAX_TIME_S` or earlier than the previous row's, a JSON row gives
+a key twice, a token count is not an integer >= 1, a field is missing, or (CSV) it has more non-blank cells
 than the header names (a comma inside a value shifts the columns after it: ``0,1,500,10`` would be
 read as 1 prompt and 500 output tokens). A header naming a column that is read twice is an error. By default the first bad row
 raises :class:`sim.errors.InputError` (``path: line N: column C: message (got 'x')``); with
@@ -92,6 +93,9 @@ class TraceData:
 
 
 MAX_TOKENS = 2**31 - 1  # a token count above this is a bad row (no model has such a context)
+#: the latest time a row may give, seconds: 2**53 microseconds (about 285 years, past Unix times in seconds),
+#: beyond which a float64 time no longer holds microseconds (and a row at 1e308 s overflowed the replay)
+MAX_TIME_S = 2**53 / 1e6
 
 
 class _Rows:
@@ -143,6 +147,9 @@ class _Rows:
             return self.bad_row(line, tcol, what, t_raw)
         if not parse_time and t < 0:
             return self.bad_row(line, tcol, "must be >= 0", t_raw)
+        if t > MAX_TIME_S:
+            return self.bad_row(line, tcol, f"must be at most {MAX_TIME_S:,.0f} s (about 285 years; 2**53 "
+                                            f"microseconds, past which a time loses its microseconds)", t_raw)
         if t < self.last_t:
             return self.bad_row(line, tcol, f"times must not go backwards (previous row: {self.last_t:g})",
                                 t_raw)
@@ -392,7 +399,7 @@ def _read_numeric_csv(records, rows: _Rows, cols, ti: int, pi: int, oi: int, ten
     has_tenant = ten_i is not None
     x = ""
     last = rows.last_t
-    inf = math.inf
+    latest = MAX_TIME_S
     top = MAX_TOKENS
     for line, f in records:
         try:
@@ -403,7 +410,7 @@ def _read_numeric_csv(records, rows: _Rows, cols, ti: int, pi: int, oi: int, ten
                 x = f[ten_i]
         except (ValueError, IndexError):
             t = p = o = None
-        if t is not None and 0.0 <= t < inf and last <= t and 1 <= p <= top and 1 <= o <= top and len(f) <= width:
+        if t is not None and 0.0 <= t <= latest and last <= t and 1 <= p <= top and 1 <= o <= top and len(f) <= width:
             last = t
             t_add(t)
             p_add(p)
@@ -425,18 +432,38 @@ def _read_numeric_csv(records, rows: _Rows, cols, ti: int, pi: int, oi: int, ten
     rows.last_t = last
 
 
+class _TwiceError(ValueError):
+    """A JSON object giving a key twice (``json`` keeps the last silently)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once_each(pairs: list[tuple[str, object]]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _TwiceError(next(k for i, (k, _) in enumerate(pairs) if k in dict(pairs[:i])))
+    return out
+
+
 def _read_jsonl(fh, rows: _Rows, cols: tuple[str, str, str], first_only: bool = False) -> None:
     for line_no, text in enumerate(fh, start=1):
         if first_only and rows.t:
             return
+        if line_no == 1:
+            text = text.removeprefix("\ufeff")    # a byte-order mark, as the CSV rule drops it
         if not text.strip():
             continue
         try:
             if text.count("[") + text.count("{") > _MAX_JSON_DEPTH:
                 check_nesting(text, _MAX_JSON_DEPTH, "JSON")
-            obj = json.loads(text)
+            obj = json.loads(text, object_pairs_hook=_once_each)
         except json.JSONDecodeError as exc:
             rows.bad_row(line_no, "<row>", f"not a JSON object ({exc.msg} at column {exc.colno})")
+            continue
+        except _TwiceError as exc:
+            rows.bad_row(line_no, exc.key[:60], "given twice in the row (give each key once)")
             continue
         except (ValueError, RecursionError):
             rows.bad_row(line_no, "<row>", f"not a JSON object of values (nested deeper than {_MAX_JSON_DEPTH})")
