@@ -76,6 +76,9 @@ def main(args: argparse.Namespace) -> int:
         note = _flops_level_note(p, wdt, sc.perf, dense=model.n_experts <= 1)
         if note:
             lines.append(f"    note: {note}")
+        note = _moe_level_note(p, sc.perf, model.n_experts > 1, gpus <= per_node)
+        if note:
+            lines.append(f"    note: {note}")
     sys.stdout.write(printable("\n".join(lines)) + "\n")
     return 0
 
@@ -120,6 +123,18 @@ def _flops_level_note(pool, weight_dtype: str, scenario_perf, dense: bool) -> st
         return None
     flops_set = perf.flops_efficiency is not None or perf.calibration is not None
     return large_batch_note(pool.gpu, weight_dtype, sequences_per_iteration(pool.batching), flops_set, dense)
+
+
+def _moe_level_note(pool, scenario_perf, moe: bool, one_node: bool) -> str | None:
+    """The MoE decode level's note of a roofline pool whose stage fits one node (``one_node``;
+    :func:`sim.perf.levels.moe_decode_note`)."""
+    from sim.perf.levels import moe_decode_note
+
+    perf = pool.perf or scenario_perf
+    if getattr(perf, "model", None) != "roofline":
+        return None
+    return moe_decode_note(moe and one_node, bool(pool.data_parallel_attention) and pool.tensor_parallel > 1,
+                           perf.moe_decode_efficiency is not None)
 
 
 def _batching(b) -> str:

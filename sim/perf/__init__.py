@@ -105,7 +105,7 @@ def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: Mod
                              layout=lay, expert_dtype=expert_dtype or getattr(cfg, "expert_dtype", None),
                              cpu=CpuOverhead(eff.overhead_s, cfg.cpu_per_seq_s, cfg.cpu_per_token_s,
                                              cfg.cpu_per_stream_token_s if cfg.streaming else 0.0),
-                             kernels=kernels_for(cfg))
+                             kernels=kernels_for(cfg), moe_decode_efficiency=cfg.moe_decode_efficiency)
 
     if isinstance(perf_cfg, RooflinePerf):
         return roofline(perf_cfg)

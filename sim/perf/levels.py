@@ -32,6 +32,21 @@ docs/models_and_parallelism.md.
     True
     >>> large_batch_note("h200-sxm", "fp8", 512, flops_set=False, dense=False) is None
     True
+
+**The MoE decode level** (:data:`MOE_DECODE_LEVELS`) is the mixture-of-experts counterpart, another kind of
+parameter: TensorRT-LLM's published DeepSeek-R1 runs under expert parallelism and data-parallel attention on one
+node iterate about twice as slowly as the step model's decode step, and the part it leaves out grows with the
+sequences per GPU and shrinks with the GPU's compute rate. Of the one-parameter forms compared on the same rows
+(``benchmarks/moe_decode_level.py``; docs/validation.md, "2025-26 models") the kept one charges every decoding
+sequence of the busiest rank its token's active-parameter FLOPs once more, at a fraction of the GEMM rate,
+on top of the roofline step (``perf.moe_decode_efficiency``); a planner sets it, and ``fleetsim validate`` says
+so for pools in that regime (:func:`moe_decode_note`). It is not a kernel measurement: nothing published names
+the missing work, and the level is fitted on end-to-end steps.
+
+    >>> level_of("trtllm-attention-dp").efficiency
+    0.155
+    >>> moe_decode_note(moe=True, dp_attention=True, level_set=True) is None
+    True
 """
 from __future__ import annotations
 
@@ -99,3 +114,49 @@ def large_batch_note(gpu: str, weight_dtype: str, max_num_seqs: int, flops_set: 
             f"at it), so with such a stack this pool's latency near saturation may be optimistic; to model such "
             f"a stack set perf.flops_efficiency to {options} "
             f"(docs/performance_model.md, 'Large-batch fp8 on Hopper')")
+
+
+@dataclass(frozen=True)
+class MoeDecodeLevel:
+    """A measured MoE decode level: ``perf.moe_decode_efficiency`` = ``efficiency``, fitted on ``fitted_on``."""
+
+    name: str
+    efficiency: float
+    source: str
+    fitted_on: tuple[str, ...]
+
+
+MOE_DECODE_LEVELS = (
+    MoeDecodeLevel("trtllm-attention-dp", 0.155,
+                   "TensorRT-LLM docs/source/blogs/Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md at commit "
+                   "01c4ece (github.com/NVIDIA/TensorRT-LLM), max-throughput sections: DeepSeek-R1 TP8 EP8 "
+                   "attention-DP on 8 H200 (fp8, 1,024 sequences) and 8 B200 (fp4, 3,072 and 7,168), 1,024/2,048 "
+                   "tokens; fitted on the decode steps their throughputs imply (mean log error 0; python "
+                   "benchmarks/moe_decode_level.py). Held out: MLPerf v5.1 DeepSeek-R1 (19a-b), Qwen3-235B-A22B "
+                   "(16a-f)",
+                   ("17a", "17b", "17c")),
+)
+"""The MoE decode levels a planner can pick (docs/performance_model.md, "The MoE decode level"): one, fitted on
+TensorRT-LLM's DeepSeek-R1 rows (two GPU generations, one value), for TensorRT-LLM 2025 stacks running a
+mixture of experts with expert parallelism and data-parallel attention on one NVLink domain."""
+
+
+def level_of(name: str) -> MoeDecodeLevel:
+    """The :data:`MOE_DECODE_LEVELS` entry ``name``; ``KeyError`` naming the known ones otherwise."""
+    for lvl in MOE_DECODE_LEVELS:
+        if lvl.name == name:
+            return lvl
+    raise KeyError(f"unknown MoE decode level {name!r}; known: {', '.join(lvl.name for lvl in MOE_DECODE_LEVELS)}")
+
+
+def moe_decode_note(moe: bool, dp_attention: bool, level_set: bool) -> str | None:
+    """A note for a roofline pool of a mixture-of-experts model (``moe``) under data-parallel attention
+    (``dp_attention``, more than one rank), the regime of :data:`MOE_DECODE_LEVELS`, that does not set
+    ``perf.moe_decode_efficiency`` (``level_set``); ``None`` otherwise."""
+    if not (moe and dp_attention) or level_set:
+        return None
+    options = " or ".join(f"{lvl.efficiency:g} ({lvl.name})" for lvl in MOE_DECODE_LEVELS)
+    return ("a mixture of experts under data-parallel attention: published TensorRT-LLM runs of DeepSeek-R1 in this "
+            "layout on one node decoded about half as fast as the step model predicts (0.5-0.6x), so this pool's "
+            "throughput may be optimistic by up to 2x; to model such a stack set perf.moe_decode_efficiency to "
+            f"{options} (docs/performance_model.md, 'The MoE decode level')")

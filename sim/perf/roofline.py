@@ -193,7 +193,8 @@ class RooflineModel(RankParts, PipelineParts):
                  overlap_exponent: float | None = None,
                  kv_sharing: Literal["grouped", "per_query_head"] = "grouped",
                  layout: Layout | None = None, expert_dtype: str | None = None,
-                 cpu: CpuOverhead | None = None, kernels: KernelSet | None = None) -> None:
+                 cpu: CpuOverhead | None = None, kernels: KernelSet | None = None,
+                 moe_decode_efficiency: float | None = None) -> None:
         lay = layout if layout is not None else Layout(tp=tp)
         tp = lay.tp
         if tp < 1 or lay.pp < 1:
@@ -283,6 +284,11 @@ class RooflineModel(RankParts, PipelineParts):
         self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L, dispatch_bytes,
                                                                data_parallel_dense(m, lay))
         self._init_ranks(lay, L, weight_dtype, io_width, act_w)
+        # the MoE decode level (sim.perf.levels.MOE_DECODE_LEVELS, opt-in): every decoding sequence of the busiest
+        # rank adds its token's active-parameter FLOPs on the GPU at moe_decode_efficiency x the GEMM rate
+        self.moe_decode_efficiency = moe_decode_efficiency
+        self._decode_seq_s = (self._linear_flops_per_token * (tp if self._adp else 1)
+                              / (self._gemm_peak * moe_decode_efficiency)) if moe_decode_efficiency else 0.0
         self._handoff_s_per_token = 2.0 * h * lay.stage_handoff_s_per_byte(gpu.link_bytes_per_s) if lay.pp > 1 else 0.0
         self._decode_cache: dict[int, tuple] = {}
         self._pp_decode: dict[int, list[tuple]] = {}   # sim.perf.pipeline: per-size terms of a decode micro-batch
@@ -322,6 +328,8 @@ class RooflineModel(RankParts, PipelineParts):
         # + the kernel floors (:meth:`_floors_s`, inlined: this is the engine's per-step path)
         floors = ((self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
                   + self._routing_s)
+        if self._decode_seq_s:
+            floors = floors + self._decode_level_s(decode_seqs)
         return (linear_s + floors) + attn_s
 
     def _kv_bytes(self, prefill_tokens: Any, prefill_kv: Any, decode_seqs: Any, decode_ctx: Any) -> Any:
@@ -349,7 +357,17 @@ class RooflineModel(RankParts, PipelineParts):
         """The fixed kernel time of an iteration: one attention call per layer for its prompt tokens and one
         for its decoding sequences (:meth:`_attention_floors_s`), and the MoE routing kernels of every MoE
         layer (from the kernel set)."""
-        return self._attention_floors_s(prefill_tokens, decode_seqs) + self._routing_s
+        floors = self._attention_floors_s(prefill_tokens, decode_seqs) + self._routing_s
+        return floors + self._decode_level_s(decode_seqs) if self._decode_seq_s else floors
+
+    def _decode_level_s(self, decode_seqs: Any) -> float:
+        """What the MoE decode level (``moe_decode_efficiency``; :data:`sim.perf.levels.MOE_DECODE_LEVELS`) adds to
+        an iteration with ``decode_seqs`` decoding sequences: the busiest rank's share of them (``ceil(d/tp)``
+        under data-parallel attention, every one otherwise) times one sequence's active-parameter FLOPs on a GPU
+        at the level's fraction of the GEMM rate; 0.0 without a level."""
+        if not self._decode_seq_s or not decode_seqs:
+            return 0.0
+        return self._decode_seq_s * (math.ceil(decode_seqs / self.tp) if self._adp else decode_seqs)
 
     def _attention_floors_s(self, prefill_tokens: Any, decode_seqs: Any) -> float:
         """The attention kernels' fixed time: one prefill call if the iteration has prompt tokens, one
@@ -529,6 +547,6 @@ class RooflineModel(RankParts, PipelineParts):
             linear_flops=linear_flops, linear_bytes=linear_bytes, attention_flops=attn_flops,
             kv_bytes=kv_bytes, lm_head_flops=lm_flops, lm_head_bytes=self._lm_bytes, activation_bytes=act_bytes,
             comm_bytes=comm_bytes,
-            linear_s=linear_s + self._routing_s,
+            linear_s=linear_s + self._routing_s + self._decode_level_s(shape.decode_seqs),
             attention_s=attention_s + self._attention_floors_s(shape.prefill_tokens, shape.decode_seqs),
             lm_head_s=self._lm_head_s(n_emit), activation_s=act_s, comm_s=comm_s, overhead_s=self.cpu.seconds(n_emit, n))

@@ -84,6 +84,9 @@ class RooflinePerf(Strict):
     ``expert_dtype`` is the routed experts' weight precision (default: the model's published one when
     it has its own, e.g. gpt-oss's MXFP4 = fp4, else ``weight_dtype``); the experts' GEMMs still run
     at the ``weight_dtype`` peak (weight-only quantization dequantizes on load).
+    ``moe_decode_efficiency`` (default none) is a measured MoE decode level (:data:`sim.perf.levels.MOE_DECODE_LEVELS`):
+    each decoding sequence adds its token's active-parameter FLOPs at that fraction of the GEMM rate
+    (docs/performance_model.md, "The MoE decode level").
     ``kernels`` selects the serving stack's kernel set (:mod:`sim.perf.kernels`): ``trtllm`` (default:
     fused kernels, no per-kernel floors, attention FLOPs at the GPU catalog's attention kernel
     efficiencies; the calibrated, validated model), ``pytorch`` (one PyTorch operator per kernel and vLLM-class attention, with the kernel
@@ -113,10 +116,14 @@ class RooflinePerf(Strict):
                                                     "(input preparation); default 0")
     cpu_per_stream_token_s: float = Field(0.0, description="CPU seconds per token returned to a streaming client "
                                                            "(detokenization, response, serialization); default 0")
+    moe_decode_efficiency: float | None = Field(None, description=(
+        "MoE decode level (sim.perf.levels.MOE_DECODE_LEVELS; opt-in, default none): every decoding sequence adds "
+        "its token's active-parameter FLOPs at this fraction of the GEMM rate, on the busiest data-parallel "
+        "attention rank; a fraction in (0, 1]"))
     streaming: Switch = Field(True, description="clients receive each token as it is generated (counts "
                                               "cpu_per_stream_token_s); false for offline runs")
 
-    _f = field_validator("flops_efficiency", "bw_efficiency")(_fraction)
+    _f = field_validator("flops_efficiency", "bw_efficiency", "moe_decode_efficiency")(_fraction)
     _o = field_validator("overhead_s", "cpu_per_seq_s", "cpu_per_token_s", "cpu_per_stream_token_s")(_nonneg)
 
     @field_validator("overlap_exponent")
