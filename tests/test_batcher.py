@@ -17,7 +17,7 @@ import sim
 from sim.errors import ScenarioError
 from sim.scenario.load import scenario_from_dict
 from sim.serving.batcher import Batcher
-from sim.serving.request import Req
+from sim.serving.request import COMPLETED, R_CONTEXT, REJECTED, Req
 
 from conftest import scenario, write_trace
 from test_equivalence import _assert_same, _assert_same_summary
@@ -108,6 +108,18 @@ def test_each_group_goes_to_one_replica_in_turn(tmp_path):
     for k, t in enumerate(starts):
         mine = np.isclose(sched, t, rtol=0, atol=1e-9)
         assert set(rec["replica"][mine].tolist()) == {k % 4}
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_request_its_groups_replica_can_never_serve_is_routed_alone(tmp_path, engine):
+    # the middle prompt is longer than the model's 4,096-token context: rejected on its own, while the
+    # group's other two go together to the replica the router picked for the first
+    res = _run(tmp_path, [(0.0, 100, 10), (0.1, 5000, 10), (0.2, 100, 10)],
+               batcher={"max_requests": 96, "timeout_s": 0.3}, engine=engine, replicas=2)
+    rec = res.records
+    assert rec["status"].tolist() == [COMPLETED, REJECTED, COMPLETED]
+    assert rec["reason"][1] == R_CONTEXT
+    assert rec["replica"][[0, 2]].tolist() == [0, 0] and rec["sched_s"][[0, 2]].tolist() == [0.5, 0.5]
 
 
 def _poisson(router="round_robin", batcher=None, engine="fast", seed=3, replicas=3, duration=120):

@@ -352,41 +352,35 @@ class Fleet:
             else:
                 rep.enqueue(r)
             return
+        self._route_one(r, False)
+
+    def _route_one(self, r: Req, ahead: bool) -> Replica | None:
+        """``r`` to the replica the router picks (returned; None: rejected), queued there now or, ``ahead``
+        (a pre-routed fleet), taken by it at ``r.queued_at``."""
         rep, reason = self.router(r)
         if rep is None:
             self.reject(r, reason or R_NO_REPLICA)
+        elif ahead:
+            rep.assign(r)
         else:
             rep.enqueue(r)
+        return rep
 
     def send_group(self, reqs: list[Req], ahead: bool = False) -> None:
         """A batcher's group (``fleet.router.batcher``) goes to the replica the router picks for its
-        first request (one routing decision, taken at the dispatch: ``ahead`` for a pre-routed fleet,
-        whose replicas take it at its ``queued_at``); a request that replica can never serve (a
-        prompt past its context, ...) is routed alone."""
+        first request (one routing decision, at the dispatch; ``ahead``: see :meth:`_route_one`); a
+        request that replica can never serve (a prompt past its context, ...) is routed alone."""
         rep = None
         for r in reqs:
-            if rep is not None and rep.can_fit(r):   # a reason it never can
-                self._route_one(r, ahead)
-                continue
-            if rep is None:
-                rep, reason = self.router(r)
-                if rep is None:
-                    self.reject(r, reason or R_NO_REPLICA)
-                    continue
-            if ahead:
-                rep.assign(r)
+            if rep is not None and not rep.can_fit(r):   # can_fit: 0, or the reason it never can
+                if ahead:
+                    rep.assign(r)
+                else:
+                    rep.enqueue(r)
             else:
-                rep.enqueue(r)
-
-    def _route_one(self, r: Req, ahead: bool) -> None:
-        if not ahead:
-            self.route(r)
-            return
-        rep, reason = self.router(r)
-        if rep is None:
-            self.reject(r, reason or R_NO_REPLICA)
-        else:
-            rep.assign(r)
+                chosen = self._route_one(r, ahead)
+                if rep is None:
+                    rep = chosen
 
     def _route_disaggregated(self, r: Req) -> None:
         """Least outstanding prefill replica; rejected up front if no decode replica could hold it."""
