@@ -16,6 +16,7 @@ import pytest
 import sim
 from sim.errors import ScenarioError
 from sim.scenario.load import scenario_from_dict
+from sim.serving import saturated
 from sim.serving.batcher import Batcher
 from sim.serving.request import COMPLETED, R_CONTEXT, REJECTED, Req
 
@@ -199,6 +200,20 @@ def test_a_batcher_is_refused_where_a_group_has_no_one_replica():
     sc["fleet"]["router"] = {"policy": "least_outstanding", "batcher": {"max_requests": 8, "timeout_s": 0.3}}
     assert ("fleet.router.batcher", "the router, and so its batcher, is not used under fleet.disaggregated; "
                                     "remove one of the two") in _problems(sc)
+
+
+def test_the_load_factors_saturated_measurement_runs_the_engine_without_the_batcher():
+    # the scheduler factor is the pool's engine's: its saturated window is the same behind a batcher or not
+    from sim.api import build_pools
+
+    sc = scenario(duration=600)
+    plain = scenario_from_dict(copy.deepcopy(sc))
+    sc["fleet"]["router"] = {"policy": "round_robin", "batcher": {"max_requests": 8, "timeout_s": 0.3}}
+    held = scenario_from_dict(sc)
+    pool = build_pools(held)[0]
+    reqs = saturated.workload_sample(held.scenario.workload, 600.0, held.base_dir, pool=pool)
+    (a, ta), (b, tb) = (saturated.saturated_window(x.scenario, pool, reqs) for x in (held, plain))
+    assert len(a) > 100 and ta == tb and a.tobytes() == b.tobytes()
 
 
 def test_the_fluid_tier_refuses_a_batcher():
