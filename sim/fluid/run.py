@@ -178,6 +178,9 @@ def refused(sc) -> list[tuple[str, str]]:
         out.append(("fleet.router", "spillover routing depends on each primary replica's queue moment by moment; "
                                     "the fluid tier does not model it (use fidelity: request, or router weighted "
                                     "with the share you expect to spill)"))
+    if sc.fleet.router.batcher is not None:
+        out.append(("fleet.router.batcher", "a request batcher's groups are not modelled by the fluid tier "
+                                            "(use fidelity: request)"))
     if sc.fleet.disaggregated is not None:
         out.append(("fleet.disaggregated", "prefill/decode disaggregation is not modelled by the fluid tier "
                                            "(use fidelity: request)"))

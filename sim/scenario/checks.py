@@ -104,6 +104,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
     problems.extend(_perf_file_problems(sc, loaded.base_dir))
     problems.extend(_router_problems(sc.fleet.router, names))
+    problems.extend(_batcher_problems(sc.fleet))
     problems.extend(pin_problems(sc))
     problems.extend(_disaggregation_problems(sc, names))
     problems.extend(validate_workload(sc.workload, loaded.base_dir))
@@ -437,6 +438,26 @@ def _router_problems(r, names: list[str]) -> list[tuple[str, str]]:
         if r.primary is not None and r.primary == r.overflow:
             problems.append(("fleet.router.overflow", f"must differ from primary (got {r.overflow!r} for both)"))
     return problems
+
+
+def _batcher_problems(fleet) -> list[tuple[str, str]]:
+    """A batcher sends each group to one replica the router picks: not with a central queue (no
+    replica queues), classes pinned to pools (a group mixes classes) or disaggregation (no router)."""
+    r = fleet.router
+    if r.batcher is None:
+        return []
+    out = []
+    group = "a batcher sends each group to the one replica the router picks"
+    if r.policy == "central_queue":
+        out.append(("fleet.router.batcher", f"{group}, and router central_queue keeps no replica queues; use "
+                                            "round_robin, random, least_outstanding, weighted or spillover"))
+    if r.classes:
+        out.append(("fleet.router.batcher", f"{group}, and a group may mix request classes pinned to different "
+                                            "pools (fleet.router.classes); remove the pins or the batcher"))
+    if fleet.disaggregated is not None:
+        out.append(("fleet.router.batcher", "the router, and so its batcher, is not used under "
+                                            "fleet.disaggregated; remove one of the two"))
+    return out
 
 
 def _disaggregation_problems(sc, names: list[str]) -> list[tuple[str, str]]:

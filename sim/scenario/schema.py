@@ -151,6 +151,27 @@ PoolNames = Annotated[list[Name], BeforeValidator(lambda v: [v] if isinstance(v,
 """A pool name or a list of them (a plain name is a list of one)."""
 
 
+class Batcher(Strict):
+    """A request batcher in front of the fleet (an API gateway or benchmark harness that forwards
+    requests in groups): arrivals wait in one list; whenever the list is not empty and holds
+    ``max_requests`` or ``timeout_s`` has passed since the last dispatch, its first ``max_requests``
+    go, as one group, to the one replica the router picks. The batcher looks when a request
+    arrives and, if none does, ``timeout_s`` after it last looked (AMD's MLPerf harness,
+    ``SyncServerSUT.batch_samples_loop``: :mod:`sim.serving.batcher`)."""
+
+    max_requests: int = Field(ge=1, le=MAX_COUNT, description="most requests dispatched in one group")
+    timeout_s: Duration = Field(gt=0, description="a group goes once this long has passed since the last "
+                                                  "dispatch (checked at each arrival and this long after "
+                                                  "the batcher last looked)")
+
+    @field_validator("max_requests", mode="before")
+    @classmethod
+    def _no_booleans(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(not_a_boolean(WHOLE_NUMBER, v))
+        return v
+
+
 class Router(Strict):
     """Fleet-level routing; a plain string in YAML is shorthand for ``{policy: <string>}``."""
 
@@ -182,6 +203,9 @@ class Router(Strict):
         if empty:
             raise ValueError(f"each class needs at least one pool (got an empty list for {', '.join(map(repr, empty))})")
         return c
+
+    batcher: Batcher | None = Field(None, description="hold arrivals and send them to replicas in groups "
+                                                     "(default: none, each request routed on arrival)")
 
     def pools_of(self, class_name: str) -> list[str] | None:
         """The pools ``class_name`` is pinned to (``fleet.router.classes``), or None: any pool."""

@@ -8,6 +8,10 @@ per request). Both feeds build requests the same way (:func:`chunk_requests`):
 * :func:`feed_ahead` (pre-routed fleets: the routing choice cannot depend on replica state)
   routes whole chunks when they are generated, two chunks ahead of the clock; each replica takes
   its own arrivals at iteration boundaries, so no event or interrupt is needed per request.
+
+With ``fleet.router.batcher`` both hand arrivals to the batcher (:mod:`sim.serving.batcher`) and
+route its groups instead, each at its dispatch time (ahead of time: a replica takes a request at
+its ``queued_at``).
 """
 from __future__ import annotations
 
@@ -37,22 +41,40 @@ def chunk_requests(ch, first_rid: int, horizon_s: float, prio: list[int]) -> lis
 
 
 def feed_at_arrival(fleet: "Fleet", chunks: Iterator, horizon_s: float):
-    """SimPy process: release every generated request at its arrival time and route it."""
+    """SimPy process: release every generated request at its arrival time and route it (with
+    ``fleet.router.batcher``: hand it to the batcher, and route each group at its dispatch time)."""
     env = fleet.env
+    batcher = fleet.batcher
     rid = 0
     for ch in chunks:
         reqs = chunk_requests(ch, rid, horizon_s, fleet.class_prio)
         for r in reqs:
             t = r.arrival
+            if batcher is not None:
+                yield from _send_at(fleet, batcher.due_before(t))
             if t > env.now:
                 yield env.timeout(t - env.now)
             fleet.arrived += 1
             fleet.in_flight[r.rid] = r
-            fleet.route(r)
+            if batcher is None:
+                fleet.route(r)
+            else:
+                yield from _send_at(fleet, batcher.arrive(r))
         rid += len(reqs)
         fleet.check_backlog()
         if len(reqs) < len(ch.arrival_s):
-            return  # the horizon fell inside this chunk
+            break  # the horizon fell inside this chunk
+    if batcher is not None:
+        yield from _send_at(fleet, batcher.flush())
+
+
+def _send_at(fleet: "Fleet", groups: list):
+    """Route each of a batcher's groups at its dispatch time."""
+    env = fleet.env
+    for t, group in groups:
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        fleet.send_group(group)
 
 
 def feed_ahead(fleet: "Fleet", chunks: Iterator, horizon_s: float):
@@ -67,27 +89,46 @@ def feed_ahead(fleet: "Fleet", chunks: Iterator, horizon_s: float):
     firsts: deque[float] = deque()
     rid = 0
 
+    batcher = fleet.batcher
+
+    def last() -> bool:
+        """No more arrivals: the batcher's last groups (sent after the last arrival) go too, those
+        sent after the run's end only if it drains (else they are still waiting when it ends)."""
+        if batcher is not None:
+            drain = fleet.scenario.drain
+            for t, group in batcher.flush():
+                if t < horizon_s or drain:
+                    fleet.send_group(group, ahead=True)
+        fleet.known_until = math.inf
+        return False
+
     def load() -> bool:
         nonlocal rid
         ch = next(it, None)
         if ch is None or not len(ch.arrival_s):
-            fleet.known_until = math.inf
-            return False
+            return last()
         reqs = chunk_requests(ch, rid, horizon_s, fleet.class_prio)
         in_flight, router, reject = fleet.in_flight, fleet.router, fleet.reject
-        for r in reqs:
-            in_flight[r.rid] = r
-            rep, reason = router(r)
-            if rep is None:
-                reject(r, reason or R_NO_REPLICA)
-            else:
-                rep.assign(r)
+        if batcher is None:
+            for r in reqs:
+                in_flight[r.rid] = r
+                rep, reason = router(r)
+                if rep is None:
+                    reject(r, reason or R_NO_REPLICA)
+                else:
+                    rep.assign(r)
+        else:
+            # a group sent by the last arrival of the chunk leaves at or before it; the requests
+            # still waiting leave after it, so the replicas may run up to ``known_until``
+            for r in reqs:
+                in_flight[r.rid] = r
+                for _, group in batcher.arrive(r):
+                    fleet.send_group(group, ahead=True)
         rid += len(reqs)
         fleet.arrived += len(reqs)
         fleet.check_backlog()
         if not reqs:
-            fleet.known_until = math.inf
-            return False
+            return last()
         firsts.append(reqs[0].arrival)
         fleet.known_until = reqs[-1].arrival
         return True
@@ -104,5 +145,5 @@ def feed_ahead(fleet: "Fleet", chunks: Iterator, horizon_s: float):
         fleet.wake_idle()
     fleet.next_feed_at(math.inf)
     if more:
-        fleet.known_until = math.inf
+        last()
         fleet.wake_idle()

@@ -30,6 +30,7 @@ import simpy
 from sim.metrics.records import GapLog, RequestLog
 from sim.scenario.schema import Scenario
 from sim.serving.autoscaler import Autoscaler
+from sim.serving.batcher import Batcher
 from sim.serving.disaggregation import transfer_summary, transfer_time_s
 from sim.serving.failures import failure_process, failure_rng, failure_summary
 from sim.serving.feed import feed_ahead, feed_at_arrival
@@ -109,6 +110,8 @@ class Fleet:
         if self.policy == "central_queue":
             self.central = PinnedQueue(self.class_sets, len(pools)) if self.pool_sets else deque()
         self.router = make_router(scenario.fleet.router, self)
+        b = router.batcher   # fleet.router.batcher: arrivals leave for replicas in groups (None: one by one)
+        self.batcher = Batcher(b.max_requests, b.timeout_s) if b is not None else None
         # State-independent routing (the choice does not depend on replica state): route each request
         # when it is generated and let replicas take their arrivals themselves -- no arrival event or
         # interrupt per request. The reference engine always routes at arrival time.
@@ -349,11 +352,35 @@ class Fleet:
             else:
                 rep.enqueue(r)
             return
+        self._route_one(r, False)
+
+    def _route_one(self, r: Req, ahead: bool) -> Replica | None:
+        """``r`` to the replica the router picks (returned; None: rejected), queued there now or, ``ahead``
+        (a pre-routed fleet), taken by it at ``r.queued_at``."""
         rep, reason = self.router(r)
         if rep is None:
             self.reject(r, reason or R_NO_REPLICA)
+        elif ahead:
+            rep.assign(r)
         else:
             rep.enqueue(r)
+        return rep
+
+    def send_group(self, reqs: list[Req], ahead: bool = False) -> None:
+        """A batcher's group (``fleet.router.batcher``) goes to the replica the router picks for its
+        first request (one routing decision, at the dispatch; ``ahead``: see :meth:`_route_one`); a
+        request that replica can never serve (a prompt past its context, ...) is routed alone."""
+        rep = None
+        for r in reqs:
+            if rep is not None and not rep.can_fit(r):   # can_fit: 0, or the reason it never can
+                if ahead:
+                    rep.assign(r)
+                else:
+                    rep.enqueue(r)
+            else:
+                chosen = self._route_one(r, ahead)
+                if rep is None:
+                    rep = chosen
 
     def _route_disaggregated(self, r: Req) -> None:
         """Least outstanding prefill replica; rejected up front if no decode replica could hold it."""

@@ -89,10 +89,10 @@ class LeanLoop(DecodeRuns):
             self.clock = self.env.now
         while True:
             clock = self.clock
-            while inc and inc[0].arrival <= clock:
+            while inc and inc[0].queued_at <= clock:
                 arrive(inc.popleft())
             if not active and not dq:
-                na = inc[0].arrival if inc else fleet.known_until
+                na = inc[0].queued_at if inc else fleet.known_until
                 if not na < limit:
                     return None
                 if na > clock:
@@ -165,7 +165,7 @@ class LeanLoop(DecodeRuns):
                 k = MAX_RUN
             if k > 1 and total - kv.used < (k // bs + 1) * n:
                 k = kv.iterations_that_fit(k, dc, n)  # KV blocks may run out within the run
-            na = inc[0].arrival if inc else fleet.known_until
+            na = inc[0].queued_at if inc else fleet.known_until
             if k > SHORT_RUN and na - clock > SHORT_RUN * dt_last:
                 # a long run not cut short soon by an arrival: vectorised (numpy's per-call cost
                 # pays off); one an arrival cuts within ~SHORT_RUN steps stays in the loop below

@@ -148,7 +148,7 @@ class Replica(LeanLoop):
         self.outgoing: dict[int, Req] = {}
         self.tokens_processed = 0             # prefill + decode tokens (for MFU)
         self.pulls = False                    # arrivals pre-routed here: the engine takes them itself
-        self.incoming: deque[Req] = deque()   # pre-routed requests not yet arrived (arrival order)
+        self.incoming: deque[Req] = deque()   # pre-routed requests not yet queued here (``queued_at`` order)
         self.lean = False                     # takes the lean path (set with ``pulls``, see _ahead)
         self._idle: simpy.Event | None = None
         self.proc = env.process(self._loop())
@@ -206,28 +206,28 @@ class Replica(LeanLoop):
     # ------------------------------------------------------------------ pre-routed arrivals
     def assign(self, r: Req) -> None:
         """A request routed here ahead of time (state-independent routing): it joins the queue
-        at its arrival time, taken by the engine at the first iteration boundary at or after it."""
+        at its ``queued_at`` (its arrival, or its dispatch by ``fleet.router.batcher``), taken by the
+        engine at the first iteration boundary at or after it."""
         r.replica = self.index
         r.pool = self.pool.index
-        r.queued_at = r.arrival
         if r.prompt + r.output > self.pool.max_context:
             r.output = max(1, self.pool.max_context - r.prompt)
         self.incoming.append(r)
 
     def next_arrival(self) -> float:
         """When the next pre-routed request arrives (or the feed's look-ahead horizon)."""
-        return self.incoming[0].arrival if self.incoming else self.fleet.known_until
+        return self.incoming[0].queued_at if self.incoming else self.fleet.known_until
 
     def _ingest(self, t: float) -> None:
         inc = self.incoming
-        while inc and inc[0].arrival <= t:
+        while inc and inc[0].queued_at <= t:
             self.waiting.push(inc.popleft())
 
     def arrived_waiting(self, t: float) -> int:
         """Queued requests at ``t``, including pre-routed ones that arrived by then."""
         c = len(self.waiting)
         for r in self.incoming:
-            if r.arrival > t:
+            if r.queued_at > t:
                 break
             c += 1
         return c
@@ -363,7 +363,7 @@ class Replica(LeanLoop):
             inc = self.incoming
             if inc:
                 t = self.clock if self.clock >= env.now else env.now
-                if inc[0].arrival <= t:
+                if inc[0].queued_at <= t:
                     self._ingest(t)
             if not self.active and not len(self.waiting):
                 na = self.next_arrival()

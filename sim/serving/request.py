@@ -50,6 +50,6 @@ class Req:
         self.reason = 0
         self.pb = 0             # KV blocks of a cached shared prefix this request reads but does not own
         self.kv_ready = False   # disaggregation: KV cache already on the decode replica (no prefill)
-        self.queued_at = arrival  # when it last joined a replica's queue (static batching timeout)
+        self.queued_at = arrival  # when it (last) joins a replica's queue: its arrival, or its batcher dispatch
         self.rsv = 0            # KV blocks reserved for the whole sequence (kv_reservation: full)
         self.lead = 0.0         # pipelined replica: how far its micro-batch runs ahead of the cycle's end (s)

@@ -234,7 +234,7 @@ def _measured_fleet(scenario, pools: list[tuple[PoolRuntime, int]], disaggregate
     cfgs = [p.cfg.model_copy(update={"replicas": n, "autoscale": None, "failures": None}) for p, n in pools]
     fleet = scenario.fleet.model_copy(update={
         "pools": cfgs, "disaggregated": disaggregated,
-        "router": scenario.fleet.router.model_copy(update={"policy": "round_robin", "classes": None})})
+        "router": scenario.fleet.router.model_copy(update={"policy": "round_robin", "classes": None, "batcher": None})})
     metrics = scenario.metrics.model_copy(update={"records": "all", "interval": 1e9})
     sc = scenario.model_copy(update={"fleet": fleet, "metrics": metrics, "warmup": 0.0})
     return sc, [PoolRuntime(index=i, cfg=cfg, gpu=p.gpu, model=p.model, step_model=p.step_model,
