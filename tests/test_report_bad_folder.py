@@ -40,6 +40,26 @@ def test_a_folder_fleetsim_wrote_is_reported(run_folder, capsys):
     assert summary_problems(json.loads((run_folder / "summary.json").read_text())) == []
 
 
+@pytest.mark.parametrize("name", ["summary.json", "scenario.json"])
+def test_a_json_file_an_editor_saved_with_a_byte_order_mark_is_read(run_folder, capsys, name):
+    """An editor may save a result folder's JSON with a byte-order mark; reprice reads such a summary, so
+    report does too, and the page is the one written from the file without it."""
+    code, _ = report(run_folder, capsys)
+    assert code == 0
+    plain = (run_folder / "report.html").read_text()
+    path = run_folder / name
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    code, err = report(run_folder, capsys)
+    assert code == 0 and err == ""
+    assert _without_stamp((run_folder / "report.html").read_text()) == _without_stamp(plain)
+
+
+def _without_stamp(page: str) -> str:
+    """A report page without its generation time (the one part that differs between two writes)."""
+    import re
+    return re.sub(r"generated [0-9-]+ [0-9:]+ UTC", "generated", page)
+
+
 def _edit_csv(path, line: int, column: str, value: str) -> None:
     """Set one cell of a CSV (``line`` counted from 1, the header's line)."""
     opener = gzip.open if path.suffix == ".gz" else open

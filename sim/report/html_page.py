@@ -193,11 +193,12 @@ def figure(path: Path, knobs: Sequence[Sequence[str]] = ()) -> str:
 
 
 def load_json(path: Path) -> Any:
-    """A result file's JSON; invalid JSON is an :class:`~sim.errors.InputError` naming the file."""
+    """A result file's JSON (a byte-order mark an editor added is dropped, as ``reprice`` drops it); invalid
+    JSON is an :class:`~sim.errors.InputError` naming the file."""
     from sim.errors import InputError
 
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             return json.load(fh)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid JSON ({exc})") from None

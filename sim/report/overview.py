@@ -80,7 +80,7 @@ def read_scenario(folder: Path | str) -> dict | None:
     back on the summary)."""
     path = Path(folder) / "scenario.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict):

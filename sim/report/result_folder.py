@@ -151,7 +151,7 @@ def read_summary(folder: Path | str) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:   # (a BOM an editor added is dropped)
             data = json.load(fh)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a fleetsim summary (invalid JSON: {exc})") from None
@@ -328,7 +328,7 @@ def read_search(folder: Path | str, name: str) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))   # (a BOM an editor added is dropped)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid JSON ({exc})") from None
     if not isinstance(data, dict):
