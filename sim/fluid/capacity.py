@@ -201,25 +201,17 @@ def _scenario(template: dict, base_dir: Path, rate: float, duration: float, warm
 
 
 CHECKS = 64
-"""Times a saturated run's completions are looked at for a closed window (:func:`_completions`)."""
-
-
-def _completions(template: dict, base_dir: Path, rate: float, duration: float, seed: int, enough) -> np.ndarray:
-    """The completed requests of :func:`_run` (no warmup), stopped once ``enough`` of them are known
-    (:func:`sim.api.completions`, looking :data:`CHECKS` times over the run)."""
-    from sim.api import completions
-
-    return completions(_scenario(template, base_dir, rate, duration, 0.0, seed), duration / CHECKS, enough)
+"""Times a saturated run's completions are looked at for a closed window (:meth:`_LiveSaturated.completions`)."""
 
 
 class _LiveSaturated:
     """The saturated run continued as its window grows, instead of run again from t = 0 for each
     longer window: one run of ``horizon_s`` (:class:`sim.api.LiveRun`; Poisson arrivals, the same
-    whatever the duration), its clock advanced as :func:`_completions` would advance a run of each
-    duration ``D <= horizon_s``. Where the window closes before ``D`` it gives the completions
-    :func:`_completions` would (the same run's up to that time, so the same window to the bit:
-    :func:`~sim.fluid.saturation.window_closed`); where it does not, ``None`` (run that duration
-    afresh: its completions at its end are the finished run's). One check differs: the memory limit
+    whatever the duration), its clock advanced as :func:`sim.api.completions` would advance a run of
+    each duration ``D <= horizon_s`` (looking :data:`CHECKS` times over it). Where the window closes
+    before ``D`` it gives that run's completions (the same run's up to that time, so the same window to
+    the bit: :func:`~sim.fluid.saturation.window_closed`); where it does not, or ``D`` is past the
+    horizon, a run of ``D`` afresh gives them (its completions at its end are the finished run's). One check differs: the memory limit
     on requests in the system (:func:`sim.limits.max_in_flight`) is checked at the end of each chunk
     of arrivals, and a run of ``D`` cuts its last chunk at ``D``; a window that closes after that
     chunk's last arrival with the system past the limit there stops a run of ``D`` with that error,
@@ -231,14 +223,19 @@ class _LiveSaturated:
         self.template, self.base_dir, self.rate, self.seed = template, base_dir, rate, seed
         self.run = LiveRun(_scenario(template, base_dir, rate, horizon_s, 0.0, seed), check=False)
 
-    def completions(self, duration: float, enough) -> np.ndarray | None:
+    def completions(self, duration: float, enough) -> np.ndarray:
+        """The completed requests of a saturated run of ``duration`` (no warmup), stopped once ``enough``
+        of them are known: from the continued run where it can tell, else from a fresh run."""
+        from sim.api import completions
         from sim.limits import check_work
 
         loaded = _scenario(self.template, self.base_dir, self.rate, duration, 0.0, self.seed)
-        check_work(loaded)        # what a run of this duration would refuse
-        if duration > self.run.loaded.scenario.duration:
-            return None
-        return self.run.completions_before(duration, duration / CHECKS, enough)
+        if duration <= self.run.loaded.scenario.duration:
+            check_work(loaded)        # what a run of this duration would refuse
+            done = self.run.completions_before(duration, duration / CHECKS, enough)
+            if done is not None:
+                return done
+        return completions(loaded, duration / CHECKS, enough)
 
 
 def _hist_rows(res, warmup: float) -> dict[str, np.ndarray]:
@@ -427,10 +424,7 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
         # the probe's max_rps may be high by its noise: a margin of time, so the run completes skip + n;
         # it stops once the window is known (its completions are the whole run's: window_closed)
         duration = 1.5 * (skip + n) / max_rps + probe / 4
-        enough = partial(window_closed, skip=skip, n=n)
-        done = live.completions(duration, enough)
-        if done is None:
-            done = _completions(template, base_dir, rate, duration, settings.seed, enough)
+        done = live.completions(duration, partial(window_closed, skip=skip, n=n))
         got = settled_rps(done, skip, n, lengths)
         if got is None:
             break

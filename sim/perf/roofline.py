@@ -357,8 +357,7 @@ class RooflineModel(RankParts, PipelineParts):
         """The fixed kernel time of an iteration: one attention call per layer for its prompt tokens and one
         for its decoding sequences (:meth:`_attention_floors_s`), and the MoE routing kernels of every MoE
         layer (from the kernel set)."""
-        floors = self._attention_floors_s(prefill_tokens, decode_seqs) + self._routing_s
-        return floors + self._decode_level_s(decode_seqs) if self._decode_seq_s else floors
+        return self._attention_floors_s(prefill_tokens, decode_seqs) + self._routing_s + self._decode_level_s(decode_seqs)
 
     def _decode_level_s(self, decode_seqs: Any) -> float:
         """What the MoE decode level (``moe_decode_efficiency``; :data:`sim.perf.levels.MOE_DECODE_LEVELS`) adds to
