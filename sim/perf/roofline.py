@@ -83,21 +83,18 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
+from sim.perf.attention import KV_SHARING, AttentionParts, attention_widths
 from sim.perf.base import BatchShape
-from sim.perf.kernels import KERNEL_SETS, KernelSet, block_fp8_linears, prefill_attention_dtype
+from sim.perf.kernels import KERNEL_SETS, KernelSet, block_fp8_linears
 from sim.perf.memory import BYTES_PER_ELEMENT, data_parallel_dense, stage_layers, stage_weights
 from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
 from sim.perf.pipeline import PipelineParts
 from sim.perf.ranks import RankParts
-from sim.scenario.architecture import kv_elements_per_token
 from sim.perf.overhead import CpuOverhead
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 
 ALLREDUCE_LATENCY_S = COLLECTIVE_LATENCY_S
 """Fixed cost of one all-reduce call (:data:`sim.perf.parallel.COLLECTIVE_LATENCY_S`)."""
-
-KV_SHARING = ("grouped", "per_query_head")
-"""How decode attention reads the KV cache of a grouped-query model (see module docstring)."""
 
 
 def smooth_roofline(t_compute_s: float, t_memory_s: float, p: float) -> float:
@@ -142,17 +139,6 @@ class StepBreakdown:
         return self.linear_s + self.attention_s + self.lm_head_s + self.activation_s + self.comm_s + self.overhead_s
 
 
-def attention_widths(m: ModelSpec) -> tuple[int, int, int]:
-    """``(qk, v, io)``: summed query-key and value widths over heads (attention FLOPs per pair are
-    ``2*(qk + v)``), and the summed output widths of the attention GEMMs plus the O projection's input
-    (activation traffic). GQA: ``(q, q, 2q + 2kv)``; MLA in its prefill (decompressed) form."""
-    if not m.is_mla:
-        return m.q_dim, m.q_dim, 2 * m.q_dim + 2 * m.kv_dim
-    io = m.q_lora_rank + m.q_dim + m.kv_lora_rank + m.qk_rope_head_dim \
-        + m.n_heads * (m.qk_nope_head_dim + m.v_head_dim) + m.o_dim
-    return m.q_dim, m.o_dim, io
-
-
 def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int, dispatch_bytes: float = 2.0,
                 dense_dp: bool = False) -> tuple[int, float]:
     """``(calls, seconds per token per call)`` of one stage's collectives (see module docstring);
@@ -177,13 +163,14 @@ def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int, dispatch_bytes:
     return 2 * L, total / (2 * L)
 
 
-class RooflineModel(RankParts, PipelineParts):
+class RooflineModel(AttentionParts, RankParts, PipelineParts):
     """Roofline :class:`~sim.perf.base.StepTimeModel` for one replica (see module docstring).
 
     ``layout`` (default: ``tp`` GPUs, one stage) adds pipeline stages, expert parallelism,
     data-parallel attention and multi-node links (:mod:`sim.perf.parallel`); ``expert_dtype``
     (default ``weight_dtype``) is the precision the routed experts' weights are stored in. The busiest
-    data-parallel attention and expert-parallel ranks are priced by :class:`sim.perf.ranks.RankParts`.
+    data-parallel attention and expert-parallel ranks are priced by :class:`sim.perf.ranks.RankParts`, the
+    attention kernels by :class:`sim.perf.attention.AttentionParts`.
     """
 
     _roofline = staticmethod(smooth_roofline)
@@ -211,30 +198,18 @@ class RooflineModel(RankParts, PipelineParts):
         eff = efficiency if efficiency is not None else gpu.efficiency(weight_dtype)
         self.efficiency = eff
         m = model
-        kb = BYTES_PER_ELEMENT[kv_dtype]
         h, L = m.hidden, stage_layers(m, lay.pp)
         # FLOP/s and byte/s actually reached; attention and element-wise kernels per the kernel set
         # (sim.perf.kernels; a bandwidth fraction left None is the GEMMs' factor, the same float operations)
         ks = self.kernels = kernels if kernels is not None else KERNEL_SETS["trtllm"]
         self._gemm_peak = gpu.peak_tflops(weight_dtype) * 1e12 * eff.flops_efficiency
-        # attention FLOP/s per phase: the precision it computes in (decode the cache's, prompts per
-        # sim.perf.kernels.prefill_attention_dtype) times the attention kernels' efficiency (the catalog's, not the
-        # weights'); prompt pairs are weighted by the two peaks' ratio (exactly 1.0 when they are equal)
-        self.prefill_attention_dtype = prefill_attention_dtype(kv_dtype, model.is_mla)
-        frac = ks.attention_flops_fraction
-        self._attn_peak = gpu.peak_tflops(kv_dtype) * 1e12 * (
-            gpu.attention_efficiency("decode", eff) if frac is None else frac)
-        self._prefill_attn_peak = gpu.peak_tflops(self.prefill_attention_dtype) * 1e12 * (
-            gpu.attention_efficiency("prefill", eff) if frac is None else frac)
-        self._prefill_pair_weight = self._attn_peak / self._prefill_attn_peak
         self._bw = gpu.hbm_bytes_per_s * eff.bw_efficiency
-        self._attn_bw = self._bw if ks.attention_bw_fraction is None else gpu.hbm_bytes_per_s * ks.attention_bw_fraction
         self._act_bw = self._bw if ks.elementwise_bw_fraction is None else \
             gpu.hbm_bytes_per_s * ks.elementwise_bw_fraction
         # per-layer kernel floors of the stage's L layers (0.0 for the trtllm set: adding it changes no bit)
         self._act_floor_s = ks.elementwise_floor_s * L
-        self._prefill_floor_s = ks.prefill_attention_floor_s * L
-        self._decode_floor_s = ks.decode_attention_floor_s * L
+        # the attention kernels' rates, floors and KV traffic (sim.perf.attention)
+        self._init_attention(gpu, lay, eff, ks, L, kv_dtype, kv_sharing)
         # MoE routing and finalize kernels, once per MoE layer of the stage in every iteration (the trtllm set:
         # its fused top-k alone; 0.0 for a dense model, so no bit of a dense step changes)
         self._routing_s = (ks.moe_routing_s + ks.moe_finalize_s) * round(m.moe_layers * L / m.n_layers)
@@ -253,24 +228,7 @@ class RooflineModel(RankParts, PipelineParts):
         self._linear_flops_per_token = 2.0 * w.active_params_per_token / tp
         self._linear_fixed_bytes = w.fixed_bytes
         self._expert_bytes = w.expert_bytes
-        qk_dim, v_dim, io_width = attention_widths(m)
-        self._attn_flops_per_pair = 2.0 * (qk_dim + v_dim) * L / tp
-        # decode attention per (query, cached key) pair relative to prefill's: MLA decodes with the
-        # up-projections absorbed, in the 512+64-wide latent space (DeepSeek-V2 paper, section 2.1.2)
-        self._decode_pair_ratio = (2.0 * m.kv_lora_rank + m.qk_rope_head_dim) * m.n_heads / (qk_dim + v_dim) \
-            if m.is_mla else 1.0
-        if m.is_mla:   # one latent per token and layer, shared by all heads; replicated on every TP rank
-            self._kv_bytes_per_token = kv_elements_per_token(m, L) * kb * (1 if lay.dp_attention else tp) / tp
-            self._decode_kv_read_bytes_per_token = self._kv_bytes_per_token
-        else:          # data-parallel attention keeps each sequence's whole KV on one GPU: no replication
-            kvh = m.n_kv_heads if lay.dp_attention else max(m.n_kv_heads, tp)
-            self._kv_bytes_per_token = 2.0 * L * kvh * m.head_dim * kb / tp
-            read_heads = kvh if kv_sharing == "grouped" else m.n_heads
-            self._decode_kv_read_bytes_per_token = 2.0 * L * read_heads * m.head_dim * kb / tp
-        # sliding-window layers: their share of the KV traffic is capped at window + sinks per sequence
-        self._sw_layers = round(m.sliding_layers * L / m.n_layers) if m.sliding_window else 0
-        self._sw_cap = m.sliding_window + m.attention_sinks
-        self._sw_frac = self._sw_layers / L if L else 0.0
+        io_width = attention_widths(m)[2]
         self._lm_flops_per_seq = 2.0 * h * m.vocab / tp
         self._lm_bytes = w.lm_head_bytes
         act_w = w.mlp_width_per_layer
@@ -332,31 +290,10 @@ class RooflineModel(RankParts, PipelineParts):
             floors = floors + self._decode_level_s(decode_seqs)
         return (linear_s + floors) + attn_s
 
-    def _kv_bytes(self, prefill_tokens: Any, prefill_kv: Any, decode_seqs: Any, decode_ctx: Any) -> Any:
-        """KV-cache bytes an iteration moves on the stage's GPU: the prompt tokens' attention reads the
-        ``prefill_kv - prefill_tokens`` cached tokens before them, every new token (prompt or decode) writes
-        its own KV, and the decoding sequences read their ``decode_ctx`` cached tokens (the decode read
-        width: every query head's under ``kv_sharing: per_query_head``)."""
-        return (self._kv_bytes_per_token * ((prefill_kv - prefill_tokens) + (decode_seqs + prefill_tokens))
-                + self._decode_kv_read_bytes_per_token * decode_ctx)
-
-    def _attention_s(self, pairs: Any, decode_ctx: Any, kv_bytes: Any, mx: Callable = max) -> Any:
-        """Seconds of the stage's attention kernels, floors apart (the one formula of the step, its
-        breakdown and the busiest data-parallel attention rank, :meth:`sim.perf.ranks.RankParts._adp_parts`):
-        the larger of their FLOPs at the attention peak and their ``kv_bytes`` at the attention bandwidth.
-        The FLOPs count ``pairs`` prompt (query, key) pairs, weighted by the decode peak over the prompt
-        peak (``_prefill_pair_weight``: 1.0 when the two phases compute in one precision), and the
-        ``decode_ctx`` cached tokens the decoding sequences attend to, weighted by ``_decode_pair_ratio``
-        (MLA's absorbed latent width; 1.0 otherwise). ``mx``: ``max``, or ``np.maximum`` for an array
-        ``decode_ctx`` (the same float operations either way)."""
-        return mx(self._attn_flops_per_pair
-                  * (pairs * self._prefill_pair_weight + decode_ctx * self._decode_pair_ratio) / self._attn_peak,
-                  kv_bytes / self._attn_bw)
-
     def _floors_s(self, prefill_tokens: Any, decode_seqs: Any) -> float:
         """The fixed kernel time of an iteration: one attention call per layer for its prompt tokens and one
-        for its decoding sequences (:meth:`_attention_floors_s`), and the MoE routing kernels of every MoE
-        layer (from the kernel set)."""
+        for its decoding sequences (:meth:`_attention_floors_s`), the MoE routing kernels of every MoE
+        layer (from the kernel set), and the MoE decode level (:meth:`_decode_level_s`: 0.0 without one)."""
         return self._attention_floors_s(prefill_tokens, decode_seqs) + self._routing_s + self._decode_level_s(decode_seqs)
 
     def _decode_level_s(self, decode_seqs: Any) -> float:
@@ -367,11 +304,6 @@ class RooflineModel(RankParts, PipelineParts):
         if not self._decode_seq_s or not decode_seqs:
             return 0.0
         return self._decode_seq_s * (math.ceil(decode_seqs / self.tp) if self._adp else decode_seqs)
-
-    def _attention_floors_s(self, prefill_tokens: Any, decode_seqs: Any) -> float:
-        """The attention kernels' fixed time: one prefill call if the iteration has prompt tokens, one
-        decode call if it has decoding sequences (per layer, from the kernel set)."""
-        return (self._prefill_floor_s if prefill_tokens else 0.0) + (self._decode_floor_s if decode_seqs else 0.0)
 
     def _linear_parts(self, n_tokens: Any) -> tuple[float, float, float]:
         """``(flops, bytes, seconds)`` of the linear layers of an iteration of ``n_tokens`` tokens
@@ -426,22 +358,6 @@ class RooflineModel(RankParts, PipelineParts):
         act_s = self._act_bytes_per_token * n_tokens / self._act_bw
         act_s = act_s if act_s > self._act_floor_s else self._act_floor_s   # max: no kernel is shorter than its floor
         return act_s, self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
-
-    def _windowed(self, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
-                  decode_ctx: Any) -> tuple[Any, Any, Any]:
-        """Layer-averaged attention pairs, prefill KV tokens and decode context with the sliding-window
-        layers capped at ``window + sinks`` keys per query (per sequence for the KV read).
-
-        Only aggregates are known, so the caps are applied to the sums: ``min(sum_i c_i, n * W)`` is
-        an upper bound of ``sum_i min(c_i, W)``, exact when every sequence is longer than the window
-        (or every one shorter)."""
-        f, w = self._sw_frac, self._sw_cap
-        cap = np.minimum if isinstance(decode_ctx, np.ndarray) else min
-        pairs = (1.0 - f) * pairs + f * min(pairs, prefill_tokens * w)
-        prefill_kv = prefill_kv if not prefill_tokens else \
-            prefill_tokens + (1.0 - f) * (prefill_kv - prefill_tokens) + f * min(prefill_kv - prefill_tokens, prefill_tokens * w)
-        decode_ctx = (1.0 - f) * decode_ctx + f * cap(decode_ctx, decode_seqs * w)
-        return pairs, prefill_kv, decode_ctx
 
     def _decode_step_general(self, n_seqs: int, context_tokens: int) -> float:
         return self.step_time(BatchShape(decode_seqs=n_seqs, decode_context_tokens=context_tokens))
