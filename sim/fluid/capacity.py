@@ -15,7 +15,7 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
    each weighed by its cost against the mean request's (:func:`saturated_rps`: a window that drew
    long requests completes fewer, but does as much work);
 2. grid points at ``fractions x max_rps`` (default 2 % ... 95 %, 14 points), each ``max(min_duration_s,
-   min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica:
+   min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica (:mod:`sim.fluid.grid`):
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
    p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, and normalised log-histograms of TTFT/TPOT/E2E/queue
    (so the fluid tier can mix percentiles across steps) and of each request's SLO ratio (so a scaled
@@ -55,12 +55,10 @@ import numpy as np
 
 from sim.io import cache_dir, code_fingerprint
 from sim.fluid.pinned import curve_mix
-from sim.fluid.curve import CURVE_VERSION, HIST_METRICS, METRICS, STATS, CapacityCurve
+from sim.fluid.curve import CURVE_VERSION, CapacityCurve
+from sim.fluid.grid import GridRuns
 from sim.fluid.saturation import (BACKLOG_SHARE, BATCHES, MAX_WINDOW, OVERDRIVE, SETTLED, TURNOVERS, saturated_rps,
                                   settled_rps, window_closed, work_weights)
-from sim.fluid.scaled_curve import ratio_row, slo_ratios
-from sim.metrics.schema import COMPLETED, FAILED, REJECTED
-from sim.metrics.summary import RequestStats, inflight_missed
 from sim.scenario.types import MAX_NAME
 
 LENGTH_SAMPLE = 1_000_000
@@ -238,33 +236,6 @@ class _LiveSaturated:
         return completions(loaded, duration / CHECKS, enough)
 
 
-def _hist_rows(res, warmup: float) -> dict[str, np.ndarray]:
-    from sim.metrics.histogram import LogHistogram
-    from sim.metrics.summary import latency_columns
-
-    rec = res.records
-    m = rec[rec["arrival_s"] >= warmup]
-    cols = latency_columns(m)
-    done = m["status"] == 1
-    out = {}
-    for k in HIST_METRICS:
-        v = cols[k][done] if k != "tpot" else cols[k]
-        h = LogHistogram()
-        h.add(v)
-        out[k] = h.counts / h.total if h.total > 0 else h.counts
-    return out
-
-
-def _class_slos(template: dict) -> list[tuple[float, float]]:
-    """Each class's (TTFT, TPOT) objective, falling back to the scenario's."""
-    slo = template["slo"]
-    out = []
-    for c in template["workload"].get("classes") or [{}]:
-        own = c.get("slo") or {}
-        out.append((float(own.get("ttft_s") or slo["ttft_s"]), float(own.get("tpot_s") or slo["tpot_s"])))
-    return out
-
-
 def length_stats(template: dict, base_dir: Path, n: int = LENGTH_SAMPLE, seed: int = 7) -> dict:
     """Token means per served request and the refused share, from ``n`` requests of the workload.
 
@@ -343,7 +314,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
     group = int(template["fleet"]["pools"][0]["replicas"])
     lengths = length_stats(template, base_dir, seed=settings.seed + 1000)
     max_rps, probe_rate = _saturation_rps(template, base_dir, settings, group, pool_name, lengths)
-    g = _GridRuns(template)
+    g = GridRuns(template)
     for f in settings.fractions:
         r = f * max_rps
         warm, dur = grid_run_length(settings, r, group)
@@ -433,96 +404,6 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
             break
         n = min(MAX_WINDOW, 2 * n)
     return max_rps, rate
-
-
-class _GridRuns:
-    """Step 2: what the grid runs measured, point by point (the group's rates), per class, and
-    the requests and tokens of all of them together."""
-
-    def __init__(self, template: dict) -> None:
-        self.rates, self.served, self.att, self.busy, self.kv, self.mfu = [], [], [], [], [], []
-        self.lat = {m: {s: [] for s in STATS} for m in METRICS}
-        self.hists = {m: [] for m in HIST_METRICS}
-        self.n_req = self.n_rej = 0
-        self.tok_in = self.tok_out = self.n_done = 0.0
-        self.n_cls = n_cls = max(1, len(template["workload"].get("classes") or []))
-        self.cls_acc = np.zeros((n_cls, 3))                  # completed, prompt tokens, generated tokens
-        self.cls_slo = _class_slos(template)
-        self.c_att: list[list[float]] = [[] for _ in range(n_cls)]
-        self.c_mean = {m: [[] for _ in range(n_cls)] for m in HIST_METRICS}
-        self.c_hist = {m: [[] for _ in range(n_cls)] for m in HIST_METRICS}
-        self.frontend_s = float(template["fleet"].get("frontend_s") or 0.0)
-        self.slo = (float(template["slo"]["ttft_s"]), float(template["slo"]["tpot_s"]))
-        self.ratio: list[np.ndarray] = []
-        self.c_ratio: list[list[np.ndarray]] = [[] for _ in range(n_cls)]
-
-    def add(self, rate: float, warm: float, res) -> None:
-        """One grid run at ``rate``: its summary's numbers, histograms, classes and counts."""
-        s = res.summary
-        self.rates.append(rate)
-        self.served.append(s["throughput"]["requests_per_s"])
-        self.att.append(s["slo"]["attainment"] if s["slo"]["attainment"] is not None else 1.0)
-        self.busy.append(s["utilization"]["gpu_busy"])
-        self.kv.append(s["utilization"]["kv_cache_mean"])
-        self.mfu.append(s["utilization"]["mfu"])
-        for m in METRICS:
-            for st in STATS:
-                v = s["latency"][m][st]
-                self.lat[m][st].append(float(v) if v is not None else float("nan"))
-        for m, row in _hist_rows(res, warm).items():
-            self.hists[m].append(row)
-        self._add_classes(res.records, warm)
-        self._add_counts(res.records)
-        self._add_ratios(res.records, warm, float(s["simulated_seconds"]))
-
-    def _add_ratios(self, rec: np.ndarray, warm: float, end: float) -> None:
-        """The SLO-ratio rows of the run's measured requests, fleet-wide and per class under its SLO."""
-        m = rec[rec["arrival_s"] >= warm]
-        self.ratio.append(self._ratio_row(m, self.slo, end))
-        for k in range(self.n_cls):
-            self.c_ratio[k].append(self._ratio_row(m[m["cls"] == k], self.cls_slo[k], end))
-
-    def _ratio_row(self, m: np.ndarray, slo: tuple[float, float], end: float) -> np.ndarray:
-        st = m["status"]
-        known = int(np.sum((st == COMPLETED) | (st == REJECTED) | (st == FAILED))) + inflight_missed(m, end, slo[0])
-        return ratio_row(slo_ratios(m, *slo, self.frontend_s), known)
-
-    def _add_classes(self, rec: np.ndarray, warm: float) -> None:
-        """Each class's attainment under its own SLO (the run's where it has no finished request),
-        mean latency and normalised histogram."""
-        for k in range(self.n_cls):
-            st = RequestStats(warm, [self.cls_slo[k]])
-            st.add(rec[rec["cls"] == k])
-            self.c_att[k].append(st.met[0] / st.n_fin[0] if st.n_fin[0] else self.att[-1])
-            for m in HIST_METRICS:
-                h = st.hist[m]
-                self.c_mean[m][k].append(h.mean() if h.total > 0 else float("nan"))
-                self.c_hist[m][k].append(h.counts / h.total if h.total > 0 else h.counts)
-
-    def _add_counts(self, rec: np.ndarray) -> None:
-        """Requests, refusals, completions and tokens, in all and per class."""
-        n_cls = self.n_cls
-        self.n_req += len(rec)
-        self.n_rej += int(np.sum(rec["status"] == 2))
-        done = rec[rec["status"] == 1]
-        self.n_done += len(done)
-        self.tok_in += float(done["prompt_tokens"].sum())
-        self.tok_out += float(done["generated_tokens"].sum())
-        c = np.clip(done["cls"].astype(np.int64), 0, n_cls - 1)
-        self.cls_acc[:, 0] += np.bincount(c, minlength=n_cls)
-        self.cls_acc[:, 1] += np.bincount(c, weights=done["prompt_tokens"].astype(np.float64), minlength=n_cls)
-        self.cls_acc[:, 2] += np.bincount(c, weights=done["generated_tokens"].astype(np.float64), minlength=n_cls)
-
-    def add_idle_point(self) -> None:
-        """Step 4: the idle end of the curve. At zero load nothing is served and the replica is
-        idle; latency there is the lightest measured point's (a lone request sees no queueing)."""
-        for column, idle in ((self.rates, 0.0), (self.served, 0.0), (self.att, self.att[0]), (self.busy, 0.0),
-                             (self.kv, 0.0), (self.mfu, 0.0)):
-            column.insert(0, idle)
-        columns = [v for d in self.lat.values() for v in d.values()] + list(self.hists.values())
-        columns += [v for d in (self.c_mean, self.c_hist) for per_class in d.values() for v in per_class]
-        for column in columns + self.c_att + [self.ratio] + self.c_ratio:
-            column.insert(0, column[0])
 
 
 def capacity_curve(scenario, pool_index: int, base_dir: Path = Path("."),
