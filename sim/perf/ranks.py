@@ -31,7 +31,7 @@ class RankParts:
     :class:`~sim.perf.roofline.RooflineModel`, reading the per-GPU coefficients it sets up and its
     GEMM time ``_roofline(t_compute_s, t_memory_s, p)`` (:func:`sim.perf.roofline.smooth_roofline`) and
     attention time ``_attention_s(pairs, decode_ctx, kv_bytes)``
-    (:meth:`sim.perf.roofline.RooflineModel._attention_s`)."""
+    (:meth:`sim.perf.attention.AttentionParts._attention_s`)."""
 
     _roofline: Any
     _attention_s: Any

@@ -379,7 +379,7 @@ def fit_kernel_set(profile: OperatorProfile, sample: AttentionSample, model: Mod
       bandwidth at the model's KV bytes per token and layer, the prefill slope (seconds per causal
       query-key pair) the fraction of peak FLOPs at ``2 * (qk + v)`` FLOPs per pair and layer.
     """
-    from sim.perf.roofline import attention_widths
+    from sim.perf.attention import attention_widths
     prof = _enough_token_counts(profile.select(1), "elementwise_floor_s and elementwise_bw_fraction", 2)
     sizes = {"decode": ("batch_size x kv_cache_size", sample.batch * sample.kv),
              "prefill": ("prefill_chunk_size, kv_cache_size", sample.chunk * (sample.kv + sample.chunk / 2.0))}
