@@ -352,33 +352,40 @@ class Fleet:
             else:
                 rep.enqueue(r)
             return
-        self._route_one(r, False)
+        self.place((r,))
 
-    def _route_one(self, r: Req, ahead: bool) -> Replica | None:
-        """``r`` to the replica the router picks (returned; None: rejected), queued there now or, ``ahead``
-        (a pre-routed fleet), taken by it at ``r.queued_at``."""
-        rep, reason = self.router(r)
-        if rep is None:
-            self.reject(r, reason or R_NO_REPLICA)
-        elif ahead:
-            rep.assign(r)
-        else:
-            rep.enqueue(r)
+    def place(self, reqs: "list[Req] | tuple[Req, ...]") -> Replica | None:
+        """Each of ``reqs``, in order, to the replica the router picks, or rejected: the one routing
+        decision of both feeds (a whole chunk at a time ahead of the clock, one request at its
+        arrival). A pre-routed fleet's replica takes the request at its ``r.queued_at``
+        (:meth:`Replica.assign`), any other queues it now (:meth:`Replica.enqueue`). Returns the
+        last request's replica (None: rejected)."""
+        router, reject = self.router, self.reject
+        ahead = self.prerouted
+        rep = None
+        for r in reqs:
+            rep, reason = router(r)
+            if rep is None:
+                reject(r, reason or R_NO_REPLICA)
+            elif ahead:
+                rep.assign(r)
+            else:
+                rep.enqueue(r)
         return rep
 
-    def send_group(self, reqs: list[Req], ahead: bool = False) -> None:
+    def send_group(self, reqs: list[Req]) -> None:
         """A batcher's group (``fleet.router.batcher``) goes to the replica the router picks for its
-        first request (one routing decision, at the dispatch; ``ahead``: see :meth:`_route_one`); a
+        first request (one routing decision, at the dispatch; taken as :meth:`place` hands it); a
         request that replica can never serve (a prompt past its context, ...) is routed alone."""
         rep = None
         for r in reqs:
             if rep is not None and not rep.can_fit(r):   # can_fit: 0, or the reason it never can
-                if ahead:
+                if self.prerouted:
                     rep.assign(r)
                 else:
                     rep.enqueue(r)
             else:
-                chosen = self._route_one(r, ahead)
+                chosen = self.place((r,))
                 if rep is None:
                     rep = chosen
 
