@@ -123,6 +123,8 @@ def test_prerouting_is_used_only_where_routing_ignores_state():
     single = _case("single_preempting")
     single["fleet"]["router"] = "least_outstanding"
     assert prerouted(single)
+    assert prerouted(_routing_case("random"))   # random over replicas that all take the same requests
+    assert not prerouted(_routing_case("random_mixed_context"))   # its fallback reads the replicas' queues
 
 
 @pytest.mark.parametrize("name", LEAN_CASES)
@@ -224,7 +226,7 @@ def test_lean_path_equals_general_path_on_random_workloads(seed, scheduler, budg
     assert np.array_equal(lean.timeseries, general.timeseries)
 
 
-ROUTING_CASES = ["round_robin", "random", "pinned_round_robin", "pinned_random",
+ROUTING_CASES = ["round_robin", "random", "random_mixed_context", "pinned_round_robin", "pinned_random",
                  "batcher_round_robin", "single_least_outstanding"]
 
 
@@ -232,7 +234,8 @@ def _routing_case(name: str) -> dict:
     """A pre-routed fleet whose routing meets every branch of a decision: requests no replica can
     serve (prompts past the context and past the budget: rejected with their reason), replicas one
     request fits and another does not (``random_mixed_context``: the draw falls back to the least
-    outstanding replica that fits), classes pinned to pools, a batcher's groups."""
+    outstanding replica that fits: replica state, so this fleet is routed at arrival on both
+    engines), classes pinned to pools, a batcher's groups."""
     sc = _case("mixed_pools")
     sc["duration"] = 40
     wl = sc["workload"]
@@ -265,7 +268,7 @@ def test_routing_ahead_decides_as_routing_at_arrival(name, monkeypatch):
     from sim.serving import fleet as fleet_mod
 
     sc = _routing_case(name)
-    assert _prerouted(dict(sc, engine="fast"))
+    assert _prerouted(dict(sc, engine="fast")) == (name != "random_mixed_context")
     placed: dict[int, list] = {}    # per fleet (the load factor's measurement builds its own): prerouted, requests
     orig = fleet_mod.Fleet.place
 
@@ -278,7 +281,8 @@ def test_routing_ahead_decides_as_routing_at_arrival(name, monkeypatch):
     ref = sim.run(dict(sc, engine="reference"))
     a, b = fast.records, ref.records
     assert len(a) == len(b) > 500
-    both = ({n for pre, n in placed.values() if pre} & {n for pre, n in placed.values() if not pre})
+    ahead = name != "random_mixed_context"
+    both = {n for pre, n in placed.values() if pre == ahead} & {n for pre, n in placed.values() if not pre}
     if "batcher" in name:     # one decision a group (and one for a request its group's replica can never serve)
         assert any(len(a) / 3 <= n < len(a) for n in both)
     else:

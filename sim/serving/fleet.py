@@ -117,8 +117,12 @@ class Fleet:
         # interrupt per request. The reference engine always routes at arrival time.
         pools_static = all(p.cfg.autoscale is None and p.cfg.failures is None and p.cfg.batching.policy != "static"
                            for p in pools)
+        # ``random`` falls back to the least outstanding replica that can serve a request the drawn one
+        # cannot (state); when every replica takes and refuses the same requests, no other can either
+        fit_alike = len({rep.fit_key() for rep in self.replicas}) <= 1
         self.prerouted = (fast and pools_static and d is None and self.central is None
-                          and (self.policy in ("round_robin", "random") or len(self.replicas) == 1))
+                          and (self.policy == "round_robin" or (self.policy == "random" and fit_alike)
+                               or len(self.replicas) == 1))
         self.known_until = 0.0
         # Pre-routed replicas are independent of each other, so each runs ahead of the SimPy clock,
         # without an event per iteration, through every iteration that ends before ``sync_t``: the
