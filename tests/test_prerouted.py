@@ -269,11 +269,13 @@ def test_routing_ahead_decides_as_routing_at_arrival(name, monkeypatch):
 
     sc = _routing_case(name)
     assert _prerouted(dict(sc, engine="fast")) == (name != "random_mixed_context")
-    placed: dict[int, list] = {}    # per fleet (the load factor's measurement builds its own): prerouted, requests
+    # per fleet (the load factor's measurement builds its own): prerouted, requests; keyed by the fleet
+    # itself, kept alive, as a freed fleet's id may be a later one's
+    placed: dict[Fleet, list] = {}
     orig = fleet_mod.Fleet.place
 
     def counting(self, reqs):
-        placed.setdefault(id(self), [self.prerouted, 0])[1] += len(reqs)
+        placed.setdefault(self, [self.prerouted, 0])[1] += len(reqs)
         return orig(self, reqs)
 
     monkeypatch.setattr(fleet_mod.Fleet, "place", counting)
