@@ -15,6 +15,7 @@ from hypothesis import given, settings
 import sim
 from sim.api import _as_loaded, _run_request_level, build_pools
 from sim.serving.fleet import Fleet
+from sim.serving.request import R_CONTEXT, REJECTED
 
 from conftest import scenario
 
@@ -122,6 +123,8 @@ def test_prerouting_is_used_only_where_routing_ignores_state():
     single = _case("single_preempting")
     single["fleet"]["router"] = "least_outstanding"
     assert prerouted(single)
+    assert prerouted(_routing_case("random"))   # random over replicas that all take the same requests
+    assert not prerouted(_routing_case("random_mixed_context"))   # its fallback reads the replicas' queues
 
 
 @pytest.mark.parametrize("name", LEAN_CASES)
@@ -221,3 +224,84 @@ def test_lean_path_equals_general_path_on_random_workloads(seed, scheduler, budg
         assert np.array_equal(lean.records[col], general.records[col]), col
     assert _same_summary(lean.summary, general.summary)
     assert np.array_equal(lean.timeseries, general.timeseries)
+
+
+ROUTING_CASES = ["round_robin", "random", "random_mixed_context", "pinned_round_robin", "pinned_random",
+                 "batcher_round_robin", "single_least_outstanding"]
+
+
+def _routing_case(name: str) -> dict:
+    """A pre-routed fleet whose routing meets every branch of a decision: requests no replica can
+    serve (prompts past the context and past the budget: rejected with their reason), replicas one
+    request fits and another does not (``random_mixed_context``: the draw falls back to the least
+    outstanding replica that fits: replica state, so this fleet is routed at arrival on both
+    engines), classes pinned to pools, a batcher's groups."""
+    sc = _case("mixed_pools")
+    sc["duration"] = 40
+    wl = sc["workload"]
+    wl["prompt_tokens"]["max"] = 6000      # past the 4096-token context and budget: rejected
+    main, h100 = sc["fleet"]["pools"]
+    if name == "random_mixed_context":
+        sc["fleet"]["router"] = "random"
+        main["max_model_len"] = 1024           # long prompts fit only the h100 pool
+    elif name.startswith("random"):
+        sc["fleet"]["router"] = "random"
+    elif name.startswith("pinned_"):
+        wl["classes"] = [{"name": "chat", "share": 0.6}, {"name": "batch", "share": 0.3},
+                         {"name": "any", "share": 0.1}]
+        sc["fleet"]["router"] = {"policy": name.removeprefix("pinned_"),
+                                 "classes": {"chat": "main", "batch": ["h100"]}}
+    elif name == "batcher_round_robin":
+        sc["fleet"]["router"] = {"policy": "round_robin", "batcher": {"max_requests": 3, "timeout_s": 0.05}}
+    elif name == "single_least_outstanding":
+        sc["fleet"] = {"router": "least_outstanding", "pools": [main]}
+        main["replicas"] = 1
+    return sc
+
+
+@pytest.mark.parametrize("name", ROUTING_CASES)
+def test_routing_ahead_decides_as_routing_at_arrival(name, monkeypatch):
+    """The feed that routes whole chunks ahead of the clock and the one that routes each request at
+    its arrival (the reference engine) make the same decision for every request: the same replica
+    and pool, or the same rejection with the same reason, and both through ``Fleet.place`` once a
+    request."""
+    from sim.serving import fleet as fleet_mod
+
+    sc = _routing_case(name)
+    assert _prerouted(dict(sc, engine="fast")) == (name != "random_mixed_context")
+    # per fleet (the load factor's measurement builds its own): prerouted, requests; keyed by the fleet
+    # itself, kept alive, as a freed fleet's id may be a later one's
+    placed: dict[Fleet, list] = {}
+    orig = fleet_mod.Fleet.place
+
+    def counting(self, reqs):
+        placed.setdefault(self, [self.prerouted, 0])[1] += len(reqs)
+        return orig(self, reqs)
+
+    monkeypatch.setattr(fleet_mod.Fleet, "place", counting)
+    fast = sim.run(dict(sc, engine="fast"))
+    ref = sim.run(dict(sc, engine="reference"))
+    a, b = fast.records, ref.records
+    assert len(a) == len(b) > 500
+    ahead = name != "random_mixed_context"
+    both = {n for pre, n in placed.values() if pre == ahead} & {n for pre, n in placed.values() if not pre}
+    if "batcher" in name:     # one decision a group (and one for a request its group's replica can never serve)
+        assert any(len(a) / 3 <= n < len(a) for n in both)
+    else:
+        assert len(a) in both
+    for col in ("rid", "arrival_s", "queue_s", "pool", "replica", "cls", "status", "reason"):
+        if col == "queue_s":   # a batcher's dispatch time (the request's queued_at) shows as sched - arrival >= 0
+            assert np.array_equal(a["sched_s"] >= a["arrival_s"], b["sched_s"] >= b["arrival_s"])
+            continue
+        assert np.array_equal(a[col], b[col]), col
+    reasons = set(a["reason"][a["status"] == REJECTED].tolist())
+    assert {R_CONTEXT} <= reasons                       # rejected up front, with the same reason
+    served = a["pool"] >= 0   # routed (a request the batcher still holds at the end is not)
+    assert len(set(zip(a["pool"][served].tolist(), a["replica"][served].tolist()))) == (1 if "single" in name else 6)
+    if name == "random_mixed_context":
+        long = served & (a["prompt_tokens"] > 1024)
+        assert long.sum() > 5 and set(a["pool"][long].tolist()) == {1}   # the fallback chose among the pool that fits
+    if name.startswith("pinned_"):
+        for cls, pool in ((0, 0), (1, 1)):
+            assert set(a["pool"][served & (a["cls"] == cls)].tolist()) == {pool}
+    assert _same_summary(fast.summary, ref.summary)

@@ -23,7 +23,7 @@ import numpy as np
 
 from sim.economics.ledger import LedgerEntry
 from sim.economics.timeline import Timeline
-from sim.economics.usage import Usage, gpu_steps
+from sim.economics.usage import Usage
 from sim.scenario.economics import ComputePrice, EconomicsConfig
 
 GRANULARITY_S = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
@@ -77,7 +77,7 @@ def bill_compute(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> ComputeBil
                                  f"{np.sum(g * (e - s)) / 3600:.6g} GPU-hours cost 0")
                 acc.unbilled_s += float(np.sum(g * (e - s)))
             continue
-        acc.bill_pool(pool, prices, *gpu_steps(s, e, g, tl.edges_s))
+        acc.bill_pool(pool, prices, *usage.gpu_steps(pool, e, tl.edges_s))
     entries, by_tier, total = acc.ledger()
     return ComputeBill(entries, total, by_tier, acc.by_pool, acc.billed_h, prov_total_s / 3600,
                        acc.unbilled_s / 3600, acc.idle_s / 3600, acc.notes)

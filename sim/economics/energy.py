@@ -22,7 +22,7 @@ import numpy as np
 
 from sim.economics.ledger import LedgerEntry
 from sim.economics.timeline import Timeline
-from sim.economics.usage import Usage, gpu_steps
+from sim.economics.usage import Usage
 from sim.scenario.economics import EconomicsConfig
 
 HOUR_S = 3600.0
@@ -70,7 +70,7 @@ def bill_energy(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> EnergyBill:
         s, end, g = usage.intervals.of_pool(pool)
         end = np.minimum(end, tl.horizon_s)
         # GPUs provisioned, a step function on elementary intervals inside segments (and hours)
-        t0, level, dt_s = gpu_steps(s, end, g, np.concatenate([tl.edges_s, hour_edges]))
+        t0, level, dt_s = usage.gpu_steps(pool, end, np.concatenate([tl.edges_s, hour_edges]))
         inside = t0 < tl.horizon_s
         kwh = level * dt_s * inside * watts / 3.6e6
         kwh_by_pool[pool] = float(kwh.sum())

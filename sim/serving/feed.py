@@ -1,7 +1,8 @@
 """The arrival feed: generated workload chunks become requests handed to the router.
 
 One SimPy process walks the arrival-ordered chunks of :func:`sim.workload.generate` (no process
-per request). Both feeds build requests the same way (:func:`chunk_requests`):
+per request). Both feeds build requests the same way (:func:`chunk_requests`) and route them
+through the one routing decision, :meth:`~sim.serving.fleet.Fleet.place`:
 
 * :func:`feed_at_arrival` releases each request at its arrival time and routes it then (any
   router; the reference engine always);
@@ -19,7 +20,7 @@ import math
 from collections import deque
 from typing import TYPE_CHECKING, Iterator
 
-from sim.serving.request import R_NO_REPLICA, Req
+from sim.serving.request import Req
 
 if TYPE_CHECKING:
     from sim.serving.fleet import Fleet
@@ -98,7 +99,7 @@ def feed_ahead(fleet: "Fleet", chunks: Iterator, horizon_s: float):
             drain = fleet.scenario.drain
             for t, group in batcher.flush():
                 if t < horizon_s or drain:
-                    fleet.send_group(group, ahead=True)
+                    fleet.send_group(group)
         fleet.known_until = math.inf
         return False
 
@@ -108,22 +109,20 @@ def feed_ahead(fleet: "Fleet", chunks: Iterator, horizon_s: float):
         if ch is None or not len(ch.arrival_s):
             return last()
         reqs = chunk_requests(ch, rid, horizon_s, fleet.class_prio)
-        in_flight, router, reject = fleet.in_flight, fleet.router, fleet.reject
+        in_flight = fleet.in_flight
         if batcher is None:
+            # every request of the chunk is in flight before the first is routed (a rejection takes
+            # it out again): the same dict, in the same order, as one request at a time
             for r in reqs:
                 in_flight[r.rid] = r
-                rep, reason = router(r)
-                if rep is None:
-                    reject(r, reason or R_NO_REPLICA)
-                else:
-                    rep.assign(r)
+            fleet.place(reqs)
         else:
             # a group sent by the last arrival of the chunk leaves at or before it; the requests
             # still waiting leave after it, so the replicas may run up to ``known_until``
             for r in reqs:
                 in_flight[r.rid] = r
                 for _, group in batcher.arrive(r):
-                    fleet.send_group(group, ahead=True)
+                    fleet.send_group(group)
         rid += len(reqs)
         fleet.arrived += len(reqs)
         fleet.check_backlog()

@@ -117,8 +117,12 @@ class Fleet:
         # interrupt per request. The reference engine always routes at arrival time.
         pools_static = all(p.cfg.autoscale is None and p.cfg.failures is None and p.cfg.batching.policy != "static"
                            for p in pools)
+        # ``random`` falls back to the least outstanding replica that can serve a request the drawn one
+        # cannot (state); when every replica takes and refuses the same requests, no other can either
+        fit_alike = len({rep.fit_key() for rep in self.replicas}) <= 1
         self.prerouted = (fast and pools_static and d is None and self.central is None
-                          and (self.policy in ("round_robin", "random") or len(self.replicas) == 1))
+                          and (self.policy == "round_robin" or (self.policy == "random" and fit_alike)
+                               or len(self.replicas) == 1))
         self.known_until = 0.0
         # Pre-routed replicas are independent of each other, so each runs ahead of the SimPy clock,
         # without an event per iteration, through every iteration that ends before ``sync_t``: the
@@ -352,33 +356,40 @@ class Fleet:
             else:
                 rep.enqueue(r)
             return
-        self._route_one(r, False)
+        self.place((r,))
 
-    def _route_one(self, r: Req, ahead: bool) -> Replica | None:
-        """``r`` to the replica the router picks (returned; None: rejected), queued there now or, ``ahead``
-        (a pre-routed fleet), taken by it at ``r.queued_at``."""
-        rep, reason = self.router(r)
-        if rep is None:
-            self.reject(r, reason or R_NO_REPLICA)
-        elif ahead:
-            rep.assign(r)
-        else:
-            rep.enqueue(r)
+    def place(self, reqs: "list[Req] | tuple[Req, ...]") -> Replica | None:
+        """Each of ``reqs``, in order, to the replica the router picks, or rejected: the one routing
+        decision of both feeds (a whole chunk at a time ahead of the clock, one request at its
+        arrival). A pre-routed fleet's replica takes the request at its ``r.queued_at``
+        (:meth:`Replica.assign`), any other queues it now (:meth:`Replica.enqueue`). Returns the
+        last request's replica (None: rejected)."""
+        router, reject = self.router, self.reject
+        ahead = self.prerouted
+        rep = None
+        for r in reqs:
+            rep, reason = router(r)
+            if rep is None:
+                reject(r, reason or R_NO_REPLICA)
+            elif ahead:
+                rep.assign(r)
+            else:
+                rep.enqueue(r)
         return rep
 
-    def send_group(self, reqs: list[Req], ahead: bool = False) -> None:
+    def send_group(self, reqs: list[Req]) -> None:
         """A batcher's group (``fleet.router.batcher``) goes to the replica the router picks for its
-        first request (one routing decision, at the dispatch; ``ahead``: see :meth:`_route_one`); a
+        first request (one routing decision, at the dispatch; taken as :meth:`place` hands it); a
         request that replica can never serve (a prompt past its context, ...) is routed alone."""
         rep = None
         for r in reqs:
             if rep is not None and not rep.can_fit(r):   # can_fit: 0, or the reason it never can
-                if ahead:
+                if self.prerouted:
                     rep.assign(r)
                 else:
                     rep.enqueue(r)
             else:
-                chosen = self._route_one(r, ahead)
+                chosen = self.place((r,))
                 if rep is None:
                     rep = chosen
 

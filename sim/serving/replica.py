@@ -173,6 +173,13 @@ class Replica(LeanLoop):
         kv = self.kv
         return prompt, min(ctx, (kv.total - kv.watermark) * kv.block_size + 1)
 
+    def fit_key(self) -> tuple:
+        """What :meth:`can_fit` depends on: replicas with equal keys take and refuse the same requests
+        (for the same reason)."""
+        kv = self.kv
+        return (self.pool.max_context, self.split, self.policy == "static", self.budget, self.role,
+                kv.block_size, kv.total - kv.watermark)
+
     def can_fit(self, r: Req) -> int:
         """0 if ``r`` can ever be served here, else a rejection reason code."""
         p = r.prompt
