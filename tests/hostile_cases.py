@@ -288,14 +288,18 @@ def referenced_file_cases() -> Iterator[Case]:
             yield _validate(files, "referenced file", f"{target}: {what}", where, (0, 2) if label == "truncated"
                             else (2,))
     # a bad row after good ones: validate reads a trace only to its first good row, a run reads it all and
-    # says the row of the scenario's field, as validate does
+    # says the row of the scenario's field, as validate does; a sweep and a plan read it once before any
+    # point runs and refuse it the same way (rather than failing every point)
     good = TRACE.read_bytes().splitlines(keepends=True)
+    more = {"run": ["--quiet"], "validate": [],
+            "sweep": ["--grid", "fleet.pools.0.replicas=1,2", "--out", "{d}/r", "--quiet", "--executor", "serial"],
+            "plan": ["--vary", "fleet.pools.0.replicas=1..2", "--out", "{d}/r", "--quiet", "--executor", "serial"]}
     for what, row in (("time going back", b"0.0,10,5,chat\n"), ("text token count", b"99,ten,5,chat\n"),
                       ("short row", b"99,10\n"), ("zero output", b"99,10,0,chat\n")):
         sc = _small()
         sc["workload"] = {"arrival": {"process": "trace", "path": "t.csv", "format": "fleetsim"}}
-        for cmd in ("run", "validate"):
-            yield Case("referenced file", f"trace: {what} after good rows ({cmd})", [cmd, "{d}/s.yaml"] + (["--quiet"] if cmd == "run" else []),
+        for cmd, flags in more.items():
+            yield Case("referenced file", f"trace: {what} after good rows ({cmd})", [cmd, "{d}/s.yaml", *flags],
                        {"s.yaml": _dump(sc), "t.csv": b"".join(good[:20] + [row] + good[20:40])}, "{d}/s.yaml",
                        "workload.arrival.path", (2,))
     # a config.json without one of its keys: a required one is said missing, naming the file and the key

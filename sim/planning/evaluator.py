@@ -16,7 +16,7 @@ from sim.planning.constraints import Constraint, UnknownMetricError
 from sim.planning.executors import SerialExecutor
 from sim.planning.knobs import labels
 from sim.planning.planner import headroom_fields, headroom_words
-from sim.planning.points import at_capacity, make_points, run_points
+from sim.planning.points import at_capacity, check_traces, make_points, run_points
 from sim.planning.runner import Runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import MeanCI
@@ -43,6 +43,7 @@ class Evaluator:
         self.point_rows: list[dict[str, Any]] = []
         self.runs = 0           # points asked for, and how many of them came from the store
         self.reused = 0
+        self.traces_checked: set[tuple[str, str]] = set()     # the trace files read before a batch ran
 
     def __call__(self, configs: Sequence[tuple[str, ...]], capacity: float = 1.0) -> list[dict[str, Any]]:
         """Mean/CI rows (see :func:`sim.planning.sweep.configuration_rows`) for ``configs`` at ``capacity``."""
@@ -59,6 +60,7 @@ class Evaluator:
             for p in make_points(self.source, configs, self.seeds, validate=self.validate):
                 plain.setdefault(p.config, []).append(p)
             points = [q for c, cap in todo for q in at_capacity(plain[c], cap)]
+            check_traces(points, self.store, self.source.source, self.traces_checked)
             records = run_points(points, self.runner, executor=self.executor, store=self.store,
                                  progress=self.progress, desc=self.desc)
             self.runs += len(records)

@@ -68,13 +68,15 @@ class ScenarioSource:
 
         return apply_overrides(copy.deepcopy(self.data), list(overrides))
 
-    def validate(self, data: dict[str, Any]) -> None:
-        """Raise :class:`ScenarioError` if ``data`` is not a valid scenario or is past a work limit
-        (:mod:`sim.limits`)."""
+    def validate(self, data: dict[str, Any]):
+        """The loaded scenario (a :class:`~sim.scenario.load.LoadedScenario`) of ``data``; raise
+        :class:`ScenarioError` if it is not a valid scenario or is past a work limit (:mod:`sim.limits`)."""
         from sim.limits import check_work
         from sim.scenario.load import scenario_from_dict
 
-        check_work(scenario_from_dict(copy.deepcopy(data), self.source, self.base_dir))
+        loaded = scenario_from_dict(copy.deepcopy(data), self.source, self.base_dir)
+        check_work(loaded)
+        return loaded
 
 
 def read_raw(path: Path) -> dict[str, Any]:
