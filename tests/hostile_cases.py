@@ -15,6 +15,7 @@ import contextlib
 import copy
 import io
 import json
+import os
 import re
 import sys
 import warnings
@@ -33,6 +34,13 @@ HF_LLAMA = {"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
             "max_position_embeddings": 8192}
 
 
+@dataclass(frozen=True)
+class Link:
+    """A file of a case that is a symbolic link to ``target`` (relative to the link's folder)."""
+
+    target: str
+
+
 @dataclass
 class Case:
     """One hostile input: files to write (relative names), the command (``{d}`` is their folder),
@@ -41,7 +49,7 @@ class Case:
     kind: str
     name: str
     argv: list[str]
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, bytes | Link] = field(default_factory=dict)
     source: str | tuple[str, ...] = "s.yaml"
     field: str | None = None
     allowed: tuple[int, ...] = (0, 2)
@@ -416,6 +424,14 @@ def flag_cases() -> Iterator[Case]:
                    {**files, **more}, "{d}/r", None, (2,))
         yield Case("result folder", f"report: {what}", ["report", "{d}/r"], {**files, **more}, "{d}/r", None, (2,))
     yield Case("result folder", "reprice: missing", ["reprice", "{d}/nowhere"], files, "{d}/nowhere", None, (2,))
+    # a folder that is a link that loops, or holds one where a file of the result should be
+    for what, more, folder in (("a link that loops", {"r": Link("r")}, "{d}/r"),
+                               ("under a link that loops", {"r": Link("r")}, "{d}/r/run"),
+                               ("summary a link that loops", {"r/summary.json": Link("summary.json")}, "{d}/r"),
+                               ("figures a link that loops", {"r/summary.json": b"{}", "r/figures": Link("figures")},
+                                "{d}/r")):
+        yield Case("result folder", f"reprice: {what}", ["reprice", folder], {**files, **more}, folder, None, (2,))
+        yield Case("result folder", f"report: {what}", ["report", folder], {**files, **more}, folder, None, (2,))
     # sweep, plan, saturation and run pointed at a folder another of them wrote (or a command.json not theirs)
     argvs = {"sweep": ["--grid", "seed=1,2"], "plan": ["--vary", "fleet.pools.0.replicas=1,2"], "saturation": [],
              "run": []}
@@ -464,7 +480,10 @@ def run(case: Case, folder: Path) -> tuple[int, str]:
     for name, body in case.files.items():
         p = folder / name
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(body)
+        if isinstance(body, Link):
+            os.symlink(body.target, p)
+        else:
+            p.write_bytes(body)
     argv = [a.replace("{d}", str(folder)) for a in case.argv]
     err, out = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), warnings.catch_warnings():
