@@ -258,3 +258,24 @@ def test_a_trace_is_read_once_for_every_point_and_not_at_all_when_every_point_is
     assert run(sweep_cmd, [str(s), "--grid", "fleet.pools.0.replicas=1,2,3", *grid[2:]]) == 2   # one more to run
     assert capsys.readouterr().err.splitlines() == [f"{s}: {BAD_ROW.replace('bad.csv', 't.csv')}"]
     assert {p.name: p.read_bytes() for p in (out / "points").iterdir()} == stored
+
+
+def test_a_band_the_fluid_tier_cannot_scale_is_refused_before_any_point_runs(tmp_path, capsys):
+    """A static batch's real-time wait is not rescaled by a scaled capacity at fidelity: fluid: every point
+    of a sweep, plan or search with --capacity-band failed the same way (exit 1); it is refused first."""
+    s = tmp_path / "s.yaml"
+    s.write_text("name: t\nseed: 1\nduration: 1h\nfidelity: fluid\nmodel: llama-3-8b\n"
+                 "workload: {arrival: {process: poisson, rate: 2}, prompt_tokens: {dist: fixed, value: 200},\n"
+                 "           output_tokens: {dist: fixed, value: 20}}\n"
+                 "fleet: {pools: [{name: p, gpu: h100-sxm, replicas: 1,\n"
+                 "                 batching: {policy: static, batch_size: 8, timeout_s: 0.1}}]}\n")
+    why = ("fleet.pools.0.batching.policy: a static batch waits timeout_s of real time for requests, which a scaled "
+           "capacity does not rescale; run the band at fidelity: request (a scaled capacity at fidelity: fluid)")
+    for cmd, flags in ((sweep_cmd, ["--grid", "fleet.pools.0.replicas=1,2"]),
+                       (plan_cmd, ["--vary", "fleet.pools.0.replicas=1..2"]),
+                       (saturation_cmd, [])):
+        out = tmp_path / f"out-{cmd.__name__}"
+        assert run(cmd, [str(s), *flags, "--capacity-band", "--out", str(out), "--quiet", "--executor", "serial"]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith(f"{s}: {why} (")
+        assert not out.exists()

@@ -30,13 +30,14 @@ class Evaluator:
 
     def __init__(self, source: ScenarioSource, runner: Runner, executor: SerialExecutor,
                  seeds: int, out: Path | None, validate: bool, progress: bool = False,
-                 desc: str = "runs", command: str | None = None) -> None:
+                 desc: str = "runs", command: str | None = None, scaled: bool = False) -> None:
         self.source = source
         self.runner = runner
         self.executor = executor
         self.seeds = seeds
         self.store = PointStore(out, command)     # (``command``: whose result folder ``out`` is)
         self.validate = validate
+        self.scaled = scaled        # some configurations run at a scaled capacity: each must allow it
         self.progress = progress
         self.desc = desc
         self.cache: dict[tuple[tuple[str, ...], float], dict[str, Any]] = {}
@@ -57,7 +58,7 @@ class Evaluator:
         if todo:
             configs = list(dict.fromkeys(c for c, _ in todo))
             plain: dict[tuple[str, ...], list] = {}
-            for p in make_points(self.source, configs, self.seeds, validate=self.validate):
+            for p in make_points(self.source, configs, self.seeds, validate=self.validate, scaled=self.scaled):
                 plain.setdefault(p.config, []).append(p)
             points = [q for c, cap in todo for q in at_capacity(plain[c], cap)]
             check_traces(points, self.store, self.source.source, self.traces_checked)

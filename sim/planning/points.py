@@ -62,8 +62,9 @@ def at_capacity(points: Sequence[Point], capacity: float) -> list[Point]:
 
 
 def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seeds: int,
-                validate: bool = True) -> list[Point]:
-    """Points for every configuration × replication (configuration-major order).
+                validate: bool = True, scaled: bool = False) -> list[Point]:
+    """Points for every configuration × replication (configuration-major order); ``scaled``: some
+    will run at a scaled capacity (the capacity band), which every configuration must allow.
 
     Raises :class:`ScenarioError` listing every problem of every configuration, each message
     naming the configuration it came from.
@@ -82,7 +83,7 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
                 data = source.resolve(config)
                 traces: tuple = ()
                 if validate:
-                    loaded = source.validate(data)
+                    loaded = source.validate(data, scaled)
                     traces = tuple((where, path, str(resolve_path(path, loaded.base_dir)), format)
                                    for where, path, format in trace_files(loaded.scenario.workload))
         except ScenarioError as exc:

@@ -155,7 +155,7 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     check_points(math.prod(len(k.values) for k in knobs), seeds, source=source.source)   # before the grid is built
     configs = configurations(knobs)
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
-    points = make_points(source, configs, seeds, validate=validate)
+    points = make_points(source, configs, seeds, validate=validate, scaled=capacity_band is not None)
     if capacity_band is not None:
         runner, points = banded(runner, points, capacity_band)
     out_path = Path(out) if out is not None else None
