@@ -603,8 +603,9 @@ STEP = ("fleet.pools.0.perf: pool p's shortest step (one sequence decoding one t
     ({"model": "roofline", "flops_efficiency": 1e-300, "bw_efficiency": 1e-300}, None),
     ({"model": "roofline", "kernel_factors": {"elementwise_floor_s": 1e12}}, None),
 ])
-def test_a_step_of_days_is_refused_before_the_run_that_would_not_end(tmp_path, capsys, perf, took):
+def test_a_step_of_days_is_refused_before_the_run_that_would_not_end(tmp_path, capsys, monkeypatch, perf, took):
     """Such a step made the load factor's measurement sample every metrics.interval through it: the run hung."""
+    monkeypatch.setenv("FLEETSIM_ALLOW_LARGE", "")    # restored after the test: --allow-large sets it (for workers)
     path = _roofline_file(tmp_path, perf=perf)
     for more in ((), ("--allow-large",)):               # not a work limit the flag lifts
         assert main(["run", str(path), "--quiet", *more]) == 2
