@@ -162,6 +162,54 @@ def followed(path: str | Path) -> Path:
     return Path(os.path.realpath(p))
 
 
+def looping_link(path: str | Path) -> Path | None:
+    """The symbolic link that loops on the way to ``path`` (``path`` itself, or a folder above it that
+    is such a link), or ``None`` when none does (``path`` may then exist or not).
+
+        >>> looping_link("/") is None
+        True
+    """
+    p = Path(path)
+    try:
+        os.stat(p)
+        return None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            return None
+    for i in range(1, len(p.parts) + 1):
+        q = Path(*p.parts[:i])
+        try:
+            os.stat(q)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP and q.is_symlink():
+                return q
+    return p
+
+
+def looping_links(folder: str | Path, within: Sequence[str] = ()) -> list[Path]:
+    """The symbolic links directly in ``folder``, and in its sub-folders named in ``within``, that loop
+    (sorted by name): a result folder's reader would take each for a file that is not there."""
+    out = []
+    for where in (Path(folder), *(Path(folder) / w for w in within)):
+        try:
+            entries = sorted(where.iterdir())
+        except OSError:
+            continue
+        out += [e for e in entries if e.is_symlink() and looping_link(e) is not None]
+    return out
+
+
+def loop_message(path: str | Path, link: str | Path, fix: str) -> str:
+    """What is wrong with ``path`` when ``link`` (``path`` itself, or a folder above it) is a symbolic link
+    that loops, and ``fix``, what to do.
+
+        >>> loop_message("latest", "latest", "point it at a result folder")
+        'latest: a symbolic link that loops (following it never reaches a file or folder); point it at a result folder'
+    """
+    on_the_way = "" if Path(link) == Path(path) else f"{link}, on the way to it, is "
+    return f"{path}: {on_the_way}a symbolic link that loops (following it never reaches a file or folder); {fix}"
+
+
 def make_folder(path: str | Path) -> None:
     """``mkdir -p`` that follows symbolic links on the way, a dangling one included: the folder is
     made where the link points and the link stays a link (``Path.mkdir`` refuses a dangling link)."""

@@ -22,7 +22,13 @@ replicas                 20,000           every pool's ``replicas`` or ``autosca
 fluid replicas           1,000,000        the same in the fluid tier (a replica count there, not a process)
 failure events           10,000,000       replicas x duration / (mtbf + mttr), per pool
 sweep points             100,000          grid values x seeds
+shortest step            10^6 s           a pool's step of one sequence decoding one token
 =======================  ===============  ==================================================
+
+The shortest step is a limit that ``--allow-large`` does not lift: no GPU iteration takes days, so a
+step past :data:`MAX_STEP_S` is a unit slip (``base_s: 1e9``) or an efficiency near 0
+(``flops_efficiency: 1e-300``), and a run's load-factor measurement, which samples every
+``metrics.interval`` through each step, would not end.
 
 Expected requests integrate each arrival process's intensity over ``[0, duration)``: ``rate``
 (Poisson, gamma), ``mean_rate`` times the mean weekday factor (diurnal), the piecewise rates
@@ -54,6 +60,8 @@ MAX_REPLICAS = 20_000
 MAX_FLUID_REPLICAS = 1_000_000    # the fluid tier tracks a count per step, not a process per replica
 MAX_FAILURE_EVENTS = 10_000_000
 MAX_SWEEP_POINTS = 100_000
+#: the longest a pool's shortest step (one sequence decoding one token) may take, seconds (11.6 days)
+MAX_STEP_S = 1e6
 #: time-series rows of all the fluid tier's calibration runs together (as one run's ``metrics.interval`` limit)
 MAX_CALIBRATION_ROWS = 5_000_000
 #: bytes of one request row kept with ``metrics.records: all``
@@ -319,11 +327,46 @@ def _gb(n_bytes: float) -> str:
 
 
 def refusals(loaded, allow_large: bool | None = None) -> list[tuple[str, str]]:
-    """What stops ``loaded`` from running: the work limits, or with ``allow_large`` (default: the
-    ``FLEETSIM_ALLOW_LARGE`` variable) only what cannot fit in memory."""
+    """What stops ``loaded`` from running: at ``fidelity: fluid``, what the fluid tier does not model
+    (:func:`sim.fluid.run.refused`, so that ``validate`` and a sweep's check say it before any run does);
+    then the work limits, or with ``allow_large`` (default: the ``FLEETSIM_ALLOW_LARGE`` variable) only
+    what cannot fit in memory."""
     if allow_large is None:
         allow_large = allow_large_from_env()
-    return memory_problems(loaded) if allow_large else work_problems(loaded)
+    out = []
+    if loaded.scenario.fidelity == "fluid":
+        from sim.fluid.run import refused
+
+        out = [(f, f"{m} (fidelity: fluid)") for f, m in refused(loaded.scenario)]
+    out += step_problems(loaded)
+    return out + (memory_problems(loaded) if allow_large else work_problems(loaded))
+
+
+def step_problems(loaded) -> list[tuple[str, str]]:
+    """``(field, message)`` for each pool whose shortest step (one sequence decoding one token at a
+    context of one) takes longer than :data:`MAX_STEP_S`, naming the ``perf`` block it uses."""
+    from sim.perf import build_step_model
+    from sim.perf.base import BatchShape
+    from sim.scenario.checks import pool_dtypes, pool_layout, pool_setup
+
+    sc = loaded.scenario
+    out = []
+    for i, p in enumerate(sc.fleet.pools):
+        try:
+            model, gpu, perf, wdt, _, _ = pool_setup(sc, p)
+            step = build_step_model(perf, model, gpu, p.tensor_parallel, loaded.base_dir,
+                                    layout=pool_layout(p, gpu), weight_dtype=wdt,
+                                    expert_dtype=pool_dtypes(perf, model)[1])
+            t = step.step_time(BatchShape(decode_seqs=1, decode_context_tokens=1))
+        except (ValueError, OverflowError, ZeroDivisionError):     # (a layout the model cannot use: the run says so)
+            continue
+        if not t <= MAX_STEP_S:
+            where = f"fleet.pools.{i}.perf" if p.perf is not None else "perf"
+            out.append((where, f"pool {p.name}'s shortest step (one sequence decoding one token) takes "
+                               f"{t:.3g} s, more than {MAX_STEP_S:g} s (11.6 days; no GPU iteration takes "
+                               f"days): a time written in the wrong unit or an efficiency near 0; the run would "
+                               f"not end"))
+    return out
 
 
 def check_work(loaded, allow_large: bool | None = None) -> None:

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import io
 import json
+import os
 import re
 import sys
 import warnings
@@ -33,6 +34,13 @@ HF_LLAMA = {"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
             "max_position_embeddings": 8192}
 
 
+@dataclass(frozen=True)
+class Link:
+    """A file of a case that is a symbolic link to ``target`` (relative to the link's folder)."""
+
+    target: str
+
+
 @dataclass
 class Case:
     """One hostile input: files to write (relative names), the command (``{d}`` is their folder),
@@ -41,7 +49,7 @@ class Case:
     kind: str
     name: str
     argv: list[str]
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, bytes | Link] = field(default_factory=dict)
     source: str | tuple[str, ...] = "s.yaml"
     field: str | None = None
     allowed: tuple[int, ...] = (0, 2)
@@ -288,14 +296,18 @@ def referenced_file_cases() -> Iterator[Case]:
             yield _validate(files, "referenced file", f"{target}: {what}", where, (0, 2) if label == "truncated"
                             else (2,))
     # a bad row after good ones: validate reads a trace only to its first good row, a run reads it all and
-    # says the row of the scenario's field, as validate does
+    # says the row of the scenario's field, as validate does; a sweep and a plan read it once before any
+    # point runs and refuse it the same way (rather than failing every point)
     good = TRACE.read_bytes().splitlines(keepends=True)
+    more = {"run": ["--quiet"], "validate": [],
+            "sweep": ["--grid", "fleet.pools.0.replicas=1,2", "--out", "{d}/r", "--quiet", "--executor", "serial"],
+            "plan": ["--vary", "fleet.pools.0.replicas=1..2", "--out", "{d}/r", "--quiet", "--executor", "serial"]}
     for what, row in (("time going back", b"0.0,10,5,chat\n"), ("text token count", b"99,ten,5,chat\n"),
                       ("short row", b"99,10\n"), ("zero output", b"99,10,0,chat\n")):
         sc = _small()
         sc["workload"] = {"arrival": {"process": "trace", "path": "t.csv", "format": "fleetsim"}}
-        for cmd in ("run", "validate"):
-            yield Case("referenced file", f"trace: {what} after good rows ({cmd})", [cmd, "{d}/s.yaml"] + (["--quiet"] if cmd == "run" else []),
+        for cmd, flags in more.items():
+            yield Case("referenced file", f"trace: {what} after good rows ({cmd})", [cmd, "{d}/s.yaml", *flags],
                        {"s.yaml": _dump(sc), "t.csv": b"".join(good[:20] + [row] + good[20:40])}, "{d}/s.yaml",
                        "workload.arrival.path", (2,))
     # a config.json without one of its keys: a required one is said missing, naming the file and the key
@@ -412,6 +424,14 @@ def flag_cases() -> Iterator[Case]:
                    {**files, **more}, "{d}/r", None, (2,))
         yield Case("result folder", f"report: {what}", ["report", "{d}/r"], {**files, **more}, "{d}/r", None, (2,))
     yield Case("result folder", "reprice: missing", ["reprice", "{d}/nowhere"], files, "{d}/nowhere", None, (2,))
+    # a folder that is a link that loops, or holds one where a file of the result should be
+    for what, more, folder in (("a link that loops", {"r": Link("r")}, "{d}/r"),
+                               ("under a link that loops", {"r": Link("r")}, "{d}/r/run"),
+                               ("summary a link that loops", {"r/summary.json": Link("summary.json")}, "{d}/r"),
+                               ("figures a link that loops", {"r/summary.json": b"{}", "r/figures": Link("figures")},
+                                "{d}/r")):
+        yield Case("result folder", f"reprice: {what}", ["reprice", folder], {**files, **more}, folder, None, (2,))
+        yield Case("result folder", f"report: {what}", ["report", folder], {**files, **more}, folder, None, (2,))
     # sweep, plan, saturation and run pointed at a folder another of them wrote (or a command.json not theirs)
     argvs = {"sweep": ["--grid", "seed=1,2"], "plan": ["--vary", "fleet.pools.0.replicas=1,2"], "saturation": [],
              "run": []}
@@ -460,7 +480,10 @@ def run(case: Case, folder: Path) -> tuple[int, str]:
     for name, body in case.files.items():
         p = folder / name
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(body)
+        if isinstance(body, Link):
+            os.symlink(body.target, p)
+        else:
+            p.write_bytes(body)
     argv = [a.replace("{d}", str(folder)) for a in case.argv]
     err, out = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), warnings.catch_warnings():

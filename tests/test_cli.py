@@ -337,3 +337,11 @@ def test_validate_counts_pools_in_words(capsys):
     assert f"{BASELINE}: ok (baseline: 1 pool, duration 3600 s)\n" in capsys.readouterr().out
     assert main(["validate", str(ROOT / "scenarios" / "mixed_fleet.yaml")]) == 0
     assert "ok (mixed_fleet: 2 pools, duration 3600 s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("index", [" 0", "+0", "0_0", "\uff10", "\u0660"])
+def test_an_override_index_is_ascii_digits(capsys, index):
+    # int() took each of these as 0: `--set 'fleet.pools.+0.replicas=2'` set pool 0, and a sweep's column was
+    # named after the spelling
+    assert main(["validate", str(BASELINE), "--set", f"fleet.pools.{index}.replicas=2"]) == 2
+    assert f"--set: fleet.pools.{index}: is a list; use an integer index (got {index!r})" in capsys.readouterr().err

@@ -328,9 +328,11 @@ def test_legal_but_meaningless_layouts_and_delays_warn(tmp_path, capsys, pool, s
 def test_an_absurd_floor_warns_without_an_absurd_hint(tmp_path, capsys):
     path = _roofline_file(tmp_path)
     rc, lines = _validate(path, capsys, "perf.model=roofline", "perf.kernel_factors.decode_attention_floor_s=1e300")
-    assert rc == 0 and lines == [
+    # (and refused: a step of 10^301 s would never end; test_a_step_of_days_is_refused_...)
+    assert rc == 2 and lines == [
         f"{path}: perf.kernel_factors.decode_attention_floor_s: 1e+300 s per layer and iteration is more than 1 ms "
-        "(Vidur measured 13-149 us per layer on an A100); floors are seconds"]
+        "(Vidur measured 13-149 us per layer on an A100); floors are seconds",
+        f"{path}: {STEP.format('3.2e+301').replace('fleet.pools.0.perf', 'perf')}"]
 
 
 def test_a_drained_run_may_scale_up_after_its_duration(tmp_path, capsys):
@@ -564,3 +566,93 @@ def test_replicas_past_a_floats_range_are_refused_by_the_work_limit(tmp_path, ca
     assert rc == 2 and lines == [
         f"{path}: {setting}: implies more than 10^308 replicas in all pools (at most 20,000); for a larger fleet "
         "simulate one shard and set the pool's scale; pass --allow-large to run it anyway"]
+
+
+# ------------------------------------------------------------------ the MoE decode level, steps that never end
+MOE_LEVEL = "the MoE decode level is a mixture of experts' (sim.perf.levels); llama-3-8b has no experts, and " \
+            "every decode step would be slowed by it: remove the key"
+
+
+@pytest.mark.parametrize("perf,field", [
+    ({"model": "roofline", "moe_decode_efficiency": 0.155}, "fleet.pools.0.perf.moe_decode_efficiency"),
+    ({"model": "table", "path": str(Path(__file__).resolve().parents[1] / "sim" / "perf" / "data" /
+                                    "a100_llama2_7b_tp1_steps.csv"),
+      "roofline": {"moe_decode_efficiency": 1}}, "fleet.pools.0.perf.roofline.moe_decode_efficiency"),
+])
+def test_the_moe_decode_level_on_a_dense_model_is_refused(tmp_path, capsys, perf, field):
+    """It was taken, and slowed every decode step of the dense model by its active-parameter FLOPs."""
+    rc, lines = _validate(_roofline_file(tmp_path, perf=perf), capsys)
+    assert rc == 2 and lines == [f"{tmp_path / 's.yaml'}: {field}: {MOE_LEVEL}"]
+
+
+def test_the_moe_decode_level_on_a_mixture_of_experts_is_taken(tmp_path, capsys):
+    path = _roofline_file(tmp_path, model="mixtral-8x7b", tensor_parallel=2,
+                          perf={"model": "roofline", "moe_decode_efficiency": 0.155})
+    assert _validate(path, capsys)[0] == 0
+
+
+STEP = ("fleet.pools.0.perf: pool p's shortest step (one sequence decoding one token) takes {} s, more than 1e+06 s "
+        "(11.6 days; no GPU iteration takes days): a time written in the wrong unit or an efficiency near 0; the run "
+        "would not end")
+
+
+@pytest.mark.parametrize("perf,took", [
+    ({"model": "linear", "base_s": 1e300}, "1e+300"),
+    ({"model": "linear", "per_decode_token_s": 2e6}, "2e+06"),
+    ({"model": "roofline", "bw_efficiency": 1e-300}, None),
+    ({"model": "roofline", "flops_efficiency": 1e-300, "bw_efficiency": 1e-300}, None),
+    ({"model": "roofline", "kernel_factors": {"elementwise_floor_s": 1e12}}, None),
+])
+def test_a_step_of_days_is_refused_before_the_run_that_would_not_end(tmp_path, capsys, monkeypatch, perf, took):
+    """Such a step made the load factor's measurement sample every metrics.interval through it: the run hung."""
+    monkeypatch.setenv("FLEETSIM_ALLOW_LARGE", "")    # restored after the test: --allow-large sets it (for workers)
+    path = _roofline_file(tmp_path, perf=perf)
+    for more in ((), ("--allow-large",)):               # not a work limit the flag lifts
+        assert main(["run", str(path), "--quiet", *more]) == 2
+        lines = [x for x in _err(capsys).splitlines() if "shortest step" in x]
+        assert len(lines) == 1 and lines[0].startswith(f"{path}: fleet.pools.0.perf: pool p's shortest step")
+        if took:
+            assert lines == [f"{path}: {STEP.format(took)}"]
+
+
+def test_a_slow_step_short_of_days_runs(tmp_path, capsys):
+    path = _roofline_file(tmp_path, perf={"model": "linear", "base_s": 5e5})
+    assert _validate(path, capsys)[0] == 0
+
+
+def test_validate_says_what_the_fluid_tier_does_not_model_as_its_run_does(tmp_path, capsys):
+    """validate said ok to a batcher, spillover router, disaggregation, drain or failures at fidelity: fluid,
+    which every run (and every point of a sweep) then refused."""
+    path = _roofline_file(tmp_path)
+    sets = ("fidelity=fluid", "fleet.router.batcher.max_requests=4", "fleet.router.batcher.timeout_s=0.1")
+    rc, lines = _validate(path, capsys, *sets)
+    assert rc == 2 and lines == [f"{path}: fleet.router.batcher: a request batcher's groups are not modelled by the "
+                                 "fluid tier (use fidelity: request) (fidelity: fluid)"]
+    argv = ["run", str(path), "--quiet"] + [a for s in sets for a in ("--set", s)]
+    assert main(argv) == 2 and _err(capsys).strip().splitlines() == lines
+
+
+HF_MIXTRAL = {"model_type": "mixtral", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+              "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 32000,
+              "max_position_embeddings": 32768, "num_local_experts": 8, "num_experts_per_tok": 2}
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("num_experts_per_tok", 9, "experts_per_token (from the file): must be <= n_experts=8 (got 9)"),
+    ("num_key_value_heads", 7, "n_kv_heads (from the file): must divide n_heads=32 (got 7)"),
+    ("vocab_size", 2**60, "vocab (from the file): must be <= 9007199254740992 (got 1152921504606846976)"),
+])
+def test_an_hf_config_whose_values_do_not_fit_together_is_named_with_its_file(tmp_path, capsys, key, value,
+                                                                             expected):
+    """A count the config.json gave was said of model.<field>, a key the scenario does not have."""
+    import json
+
+    (tmp_path / "config.json").write_text(json.dumps({**HF_MIXTRAL, key: value}))
+    path = _roofline_file(tmp_path, model={"hf_config": "config.json"}, tensor_parallel=2)
+    rc, lines = _validate(path, capsys)
+    assert rc == 2 and lines == [f"{path}: model.hf_config: {tmp_path / 'config.json'}: {expected}"]
+    # a value the scenario's own mapping gives over the file's is said of the scenario's key
+    path = _roofline_file(tmp_path, model={"hf_config": "config.json", "n_kv_heads": 7}, tensor_parallel=2)
+    (tmp_path / "config.json").write_text(json.dumps(HF_MIXTRAL))
+    rc, lines = _validate(path, capsys)
+    assert rc == 2 and lines == [f"{path}: model.n_kv_heads: must divide n_heads=32 (got 7)"]

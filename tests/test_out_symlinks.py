@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import yaml
@@ -95,3 +96,32 @@ def test_reprice_out_through_a_link(tmp_path, capsys):
     assert (tmp_path / "latest").is_symlink()
     summary = json.loads((tmp_path / "priced" / "cheaper" / "summary.json").read_text())
     assert summary["repriced"]["overrides"] == ["economics.gpu_hour_usd=1.0"]
+
+
+LOOPS = "a symbolic link that loops (following it never reaches a file or folder)"
+
+
+def test_reprice_and_report_of_a_folder_that_is_or_holds_a_link_that_loops_say_so_and_name_it(tmp_path, capsys):
+    """Both said 'no such result folder' of a folder that was a looping link, report 'no summary.json ...'
+    of a folder whose summary.json was one, and reprice 'cannot read or write a file (OSError ...)'."""
+    assert main(["run", str(_scenario_file(tmp_path)), "--quiet", "--out", str(tmp_path / "run")]) == 0
+    _err(capsys)
+    os.symlink("b", tmp_path / "a")
+    os.symlink("a", tmp_path / "b")
+    a = tmp_path / "a"
+    for command in ("reprice", "report"):
+        assert main([command, str(a)]) == 2
+        assert _err(capsys).startswith(f"{a}: {LOOPS}; fleetsim {command} reads the folder fleetsim run --out DIR")
+        assert main([command, str(a / "run")]) == 2                   # a link on the way to the folder
+        assert _err(capsys).startswith(f"{a / 'run'}: {a}, on the way to it, is {LOOPS}")
+    for inside in ("summary.json", "figures/utilization.svg"):
+        folder = tmp_path / f"with-{inside.replace('/', '-')}"
+        shutil.copytree(tmp_path / "run", folder)
+        link = folder / inside
+        link.unlink(missing_ok=True)
+        os.symlink(link.name, link)                                 # a link to itself
+        for command in ("reprice", "report"):
+            assert main([command, str(folder)]) == 2
+            assert _err(capsys) == f"{link}: {LOOPS}; remove the link, or point it at the file or folder it stands for\n"
+        assert not (folder / "report.html").exists()
+    assert main(["reprice", str(tmp_path / "run"), "--quiet"]) == 0      # the folder copied from is whole

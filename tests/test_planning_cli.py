@@ -195,3 +195,87 @@ def test_sweep_plan_and_saturation_errors_are_worded_as_every_other_command_word
         assert main([*argv, "--out", str(tmp_path / "o"), "--quiet"]) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith(expected) and len(err.strip().splitlines()) == 1, err
+
+
+# ---------------------------------------------------------------------- a bad trace row, refused once
+TRACE_HEAD = "timestamp_s,prompt_tokens,output_tokens\n"
+
+
+def _trace_scenario(tmp_path, trace="t.csv"):
+    rows = "".join(f"{0.5 * i},{100 + i},{10 + i}\n" for i in range(40))
+    (tmp_path / "t.csv").write_text(TRACE_HEAD + rows)
+    (tmp_path / "bad.csv").write_text(TRACE_HEAD + rows + "20.5,ten,5\n")
+    s = tmp_path / "s.yaml"
+    s.write_text(f"name: t\nseed: 1\nduration: 30s\nmodel: llama-3-8b\n"
+                 f"workload: {{arrival: {{process: trace, path: {trace}}}}}\n"
+                 "fleet: {pools: [{name: p, gpu: h100-sxm, replicas: 1}]}\nslo: {ttft_s: 2.0, tpot_s: 0.1}\n")
+    return s
+
+
+BAD_ROW = "workload.arrival.path: bad.csv: line 42: column 'prompt_tokens': must be an integer token count (got 'ten')"
+
+
+def test_a_sweep_and_a_plan_over_a_trace_with_a_bad_row_are_refused_before_any_point_runs(tmp_path, capsys):
+    """Each point read the trace itself and failed on the same row: every point ran (and was stored) to
+    fail alike, exit 1. The trace is read once before any point runs, and the row refused, exit 2."""
+    s = _trace_scenario(tmp_path, "bad.csv")
+    for cmd, flags in ((sweep_cmd, ["--grid", "fleet.pools.0.replicas=1,2,3", "--seeds", "2"]),
+                       (plan_cmd, ["--vary", "fleet.pools.0.replicas=1..3"]),
+                       (saturation_cmd, ["--rate-path", "workload.arrival.rate_scale", "--start", "1"])):
+        out = tmp_path / f"out-{cmd.__name__}"
+        assert run(cmd, [str(s), *flags, "--out", str(out), "--quiet", "--executor", "serial"]) == 2
+        assert capsys.readouterr().err.splitlines() == [f"{s}: {BAD_ROW}"]
+        assert not out.exists()                     # no point ran, nothing written
+    # a grid over trace files: the bad one is named, whichever configuration comes first
+    out = tmp_path / "grid"
+    assert run(sweep_cmd, [str(s), "--grid", "workload.arrival.path=t.csv,bad.csv", "--out", str(out),
+                           "--quiet", "--executor", "serial"]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"{s}: {BAD_ROW}"]
+    assert not out.exists()
+
+
+def test_a_trace_is_read_once_for_every_point_and_not_at_all_when_every_point_is_stored(tmp_path, capsys,
+                                                                                        monkeypatch):
+    """Finished points are kept: a trace that turned bad refuses only a sweep with points still to run,
+    and leaves every stored point as it was."""
+    import sim.workload.traces as traces
+
+    s = _trace_scenario(tmp_path)
+    read = []
+    real = traces.read_trace
+    monkeypatch.setattr(traces, "read_trace", lambda *a, **k: read.append(a[0]) or real(*a, **k))
+    out = tmp_path / "out"
+    grid = ["--grid", "fleet.pools.0.replicas=1,2", "--seeds", "2", "--out", str(out), "--quiet",
+            "--executor", "serial", "--no-figures"]
+    assert run(sweep_cmd, [str(s), *grid]) == 0
+    assert read == [str(tmp_path / "t.csv")]       # once for the four points (the runs read it with the generator's own)
+    stored = {p.name: p.read_bytes() for p in (out / "points").iterdir()}
+    assert len(stored) == 4
+    (tmp_path / "t.csv").write_bytes((tmp_path / "bad.csv").read_bytes())      # the trace turns bad
+    read.clear()
+    assert run(sweep_cmd, [str(s), *grid]) == 0                               # every point stored: none runs
+    assert read == [] and "4 points (4 reused" in capsys.readouterr().err
+    assert run(sweep_cmd, [str(s), "--grid", "fleet.pools.0.replicas=1,2,3", *grid[2:]]) == 2   # one more to run
+    assert capsys.readouterr().err.splitlines() == [f"{s}: {BAD_ROW.replace('bad.csv', 't.csv')}"]
+    assert {p.name: p.read_bytes() for p in (out / "points").iterdir()} == stored
+
+
+def test_a_band_the_fluid_tier_cannot_scale_is_refused_before_any_point_runs(tmp_path, capsys):
+    """A static batch's real-time wait is not rescaled by a scaled capacity at fidelity: fluid: every point
+    of a sweep, plan or search with --capacity-band failed the same way (exit 1); it is refused first."""
+    s = tmp_path / "s.yaml"
+    s.write_text("name: t\nseed: 1\nduration: 1h\nfidelity: fluid\nmodel: llama-3-8b\n"
+                 "workload: {arrival: {process: poisson, rate: 2}, prompt_tokens: {dist: fixed, value: 200},\n"
+                 "           output_tokens: {dist: fixed, value: 20}}\n"
+                 "fleet: {pools: [{name: p, gpu: h100-sxm, replicas: 1,\n"
+                 "                 batching: {policy: static, batch_size: 8, timeout_s: 0.1}}]}\n")
+    why = ("fleet.pools.0.batching.policy: a static batch waits timeout_s of real time for requests, which a scaled "
+           "capacity does not rescale; run the band at fidelity: request (a scaled capacity at fidelity: fluid)")
+    for cmd, flags in ((sweep_cmd, ["--grid", "fleet.pools.0.replicas=1,2"]),
+                       (plan_cmd, ["--vary", "fleet.pools.0.replicas=1..2"]),
+                       (saturation_cmd, [])):
+        out = tmp_path / f"out-{cmd.__name__}"
+        assert run(cmd, [str(s), *flags, "--capacity-band", "--out", str(out), "--quiet", "--executor", "serial"]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith(f"{s}: {why} (")
+        assert not out.exists()

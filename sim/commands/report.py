@@ -24,9 +24,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from sim.io import loop_message, looping_link, looping_links
     from sim.report.html_report import write_report
     from sim.report.result_folder import SEARCH_FIELDS, read_search
 
+    link = looping_link(args.folder)
+    if link is not None:
+        print(loop_message(args.folder, link, "fleetsim report reads the folder fleetsim run --out DIR, sweep, "
+                                              "plan or saturation wrote: point the link at it"), file=sys.stderr)
+        return 2
+    for entry in looping_links(args.folder, ("figures",)):   # a file read, or a figure written, that is not there
+        print(loop_message(entry, entry, "remove the link, or point it at the file or folder it stands for"), file=sys.stderr)
+        return 2
     if args.folder.exists() and not args.folder.is_dir():
         print(f"{args.folder}: a file, not a result folder (the folder fleetsim run --out DIR, sweep, plan "
               "or saturation wrote)", file=sys.stderr)

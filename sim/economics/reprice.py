@@ -30,7 +30,7 @@ from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
 from sim.errors import InputError, ScenarioError, clipped
-from sim.io import atomic_write_json, make_folder
+from sim.io import atomic_write_json, loop_message, looping_link, looping_links, make_folder
 from sim.limits import check_money
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
@@ -199,6 +199,12 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     :class:`~sim.errors.InputError` naming the file.
     """
     src = Path(folder)
+    link = looping_link(src)
+    if link is not None:
+        raise InputError(loop_message(src, link, "fleetsim reprice reads the folder fleetsim run --out DIR wrote: "
+                                                 "point the link at it"))
+    for entry in looping_links(src, ("figures",)):     # a file read (or copied, with --out) that is not there
+        raise InputError(loop_message(entry, entry, "remove the link, or point it at the file or folder it stands for"))
     if src.is_file() or not src.exists():
         what = "a file, not a result folder" if src.is_file() else "no such result folder"
         raise InputError(f"{src}: {what} (fleetsim reprice reads the folder fleetsim run --out DIR wrote)")

@@ -198,7 +198,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     if out_path is not None:
         claim_folder(out_path, "plan", figures=figures)     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
-        evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan", "plan")
+        evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan", "plan", pct is not None)
         judged = Judged(evaluate, cons, pct)
         group_rows, robust_rows = _search(knobs, cons, obj, judged)
         evaluated = judged([tuple(r["overrides"]) for r in judged.evaluate.rows()])    # all stored: nothing runs

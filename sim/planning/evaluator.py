@@ -16,7 +16,7 @@ from sim.planning.constraints import Constraint, UnknownMetricError
 from sim.planning.executors import SerialExecutor
 from sim.planning.knobs import labels
 from sim.planning.planner import headroom_fields, headroom_words
-from sim.planning.points import at_capacity, make_points, run_points
+from sim.planning.points import at_capacity, check_traces, make_points, run_points
 from sim.planning.runner import Runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import MeanCI
@@ -30,19 +30,21 @@ class Evaluator:
 
     def __init__(self, source: ScenarioSource, runner: Runner, executor: SerialExecutor,
                  seeds: int, out: Path | None, validate: bool, progress: bool = False,
-                 desc: str = "runs", command: str | None = None) -> None:
+                 desc: str = "runs", command: str | None = None, scaled: bool = False) -> None:
         self.source = source
         self.runner = runner
         self.executor = executor
         self.seeds = seeds
         self.store = PointStore(out, command)     # (``command``: whose result folder ``out`` is)
         self.validate = validate
+        self.scaled = scaled        # some configurations run at a scaled capacity: each must allow it
         self.progress = progress
         self.desc = desc
         self.cache: dict[tuple[tuple[str, ...], float], dict[str, Any]] = {}
         self.point_rows: list[dict[str, Any]] = []
         self.runs = 0           # points asked for, and how many of them came from the store
         self.reused = 0
+        self.traces_checked: set[tuple[str, str]] = set()     # the trace files read before a batch ran
 
     def __call__(self, configs: Sequence[tuple[str, ...]], capacity: float = 1.0) -> list[dict[str, Any]]:
         """Mean/CI rows (see :func:`sim.planning.sweep.configuration_rows`) for ``configs`` at ``capacity``."""
@@ -56,9 +58,10 @@ class Evaluator:
         if todo:
             configs = list(dict.fromkeys(c for c, _ in todo))
             plain: dict[tuple[str, ...], list] = {}
-            for p in make_points(self.source, configs, self.seeds, validate=self.validate):
+            for p in make_points(self.source, configs, self.seeds, validate=self.validate, scaled=self.scaled):
                 plain.setdefault(p.config, []).append(p)
             points = [q for c, cap in todo for q in at_capacity(plain[c], cap)]
+            check_traces(points, self.store, self.source.source, self.traces_checked)
             records = run_points(points, self.runner, executor=self.executor, store=self.store,
                                  progress=self.progress, desc=self.desc)
             self.runs += len(records)

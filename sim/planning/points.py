@@ -6,7 +6,9 @@ run at a scaled capacity (``capacity``: every step time ``1 / capacity`` as long
 band of ``plan`` and ``saturation`` asks for; :func:`at_capacity`), keyed apart from the same point
 at the model's capacity.
 Each finished point is stored as it completes (see :mod:`sim.planning.store`); points already
-stored without error are not run again. A runner that raises, or a worker that dies, gives a
+stored without error are not run again. Before a batch runs, every trace file its points replay is
+read once (:func:`check_traces`): a bad row is refused then, rather than failing every point the
+same way. A runner that raises, or a worker that dies, gives a
 record with ``error`` set and no summary; the batch goes on.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sim.errors import ScenarioError, clipped
+from sim.errors import InputError, ScenarioError, WorkloadFileError, clipped
 from sim.planning.executors import SerialExecutor, WorkerLost
 from sim.planning.knobs import labels
 from sim.planning.source import ScenarioSource
@@ -30,8 +32,9 @@ from sim.planning.store import PointStore, point_key
 
 @dataclass(frozen=True)
 class Point:
-    """One simulation to run: configuration overrides, replication number, seed, resolved dict, and
-    the capacity scale it runs at (1: the model's)."""
+    """One simulation to run: configuration overrides, replication number, seed, resolved dict, the
+    capacity scale it runs at (1: the model's), and the trace files it replays (``traces``: ``(field
+    path, path as written, path resolved, format)`` each, known when the configuration was validated)."""
 
     config: tuple[str, ...]
     replication: int
@@ -39,6 +42,7 @@ class Point:
     scenario: dict
     key: str
     capacity: float = 1.0
+    traces: tuple[tuple[str, str, str, str], ...] = ()
 
 
 def at_capacity(points: Sequence[Point], capacity: float) -> list[Point]:
@@ -58,24 +62,30 @@ def at_capacity(points: Sequence[Point], capacity: float) -> list[Point]:
 
 
 def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seeds: int,
-                validate: bool = True) -> list[Point]:
-    """Points for every configuration × replication (configuration-major order).
+                validate: bool = True, scaled: bool = False) -> list[Point]:
+    """Points for every configuration × replication (configuration-major order); ``scaled``: some
+    will run at a scaled capacity (the capacity band), which every configuration must allow.
 
     Raises :class:`ScenarioError` listing every problem of every configuration, each message
     naming the configuration it came from.
     """
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1 (got {seeds})")
+    from sim.workload.validation import resolve_path, trace_files
+
     failed: dict[tuple[str, str], list[tuple[str, ...]]] = {}
-    resolved: list[dict] = []
+    resolved: list[tuple[dict, tuple]] = []
     warned: dict[tuple[type, str], list[tuple[str, ...]]] = {}
     for config in configs:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 data = source.resolve(config)
+                traces: tuple = ()
                 if validate:
-                    source.validate(data)
+                    loaded = source.validate(data, scaled)
+                    traces = tuple((where, path, str(resolve_path(path, loaded.base_dir)), format)
+                                   for where, path, format in trace_files(loaded.scenario.workload))
         except ScenarioError as exc:
             for problem in exc.problems:
                 failed.setdefault(problem, []).append(tuple(config))
@@ -83,19 +93,44 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
         finally:
             for w in caught:
                 warned.setdefault((w.category, str(w.message)), []).append(tuple(config))
-        resolved.append(data)
+        resolved.append((data, traces))
     _warn_once(warned, len(configs))
     if failed:
         raise ScenarioError([(path, msg + where) for (path, msg), bad in failed.items()
                              for where in _wheres(_unique(bad), len(configs))], source.source)
     points = []
-    for config, data in zip(configs, resolved):
+    for config, (data, traces) in zip(configs, resolved):
         # the runner sets the seed, so the scenario's own seed field is not part of the key
         unseeded = {k: v for k, v in data.items() if k != "seed"}
         for i in range(seeds):
             seed = source.seed + i
-            points.append(Point(tuple(config), i, seed, data, point_key(unseeded, seed)))
+            points.append(Point(tuple(config), i, seed, data, point_key(unseeded, seed), traces=traces))
     return points
+
+
+def check_traces(points: Sequence[Point], store: PointStore, source: str,
+                 checked: set[tuple[str, str]] | None = None) -> None:
+    """Before any of ``points`` runs: read every trace file the points not already done in ``store``
+    replay, each distinct file once (and none in ``checked``, the ``(resolved path, format)`` pairs
+    read before, to which each file read is added), as a run reads it. The first bad row (or unreadable
+    file) raises :class:`~sim.errors.WorkloadFileError` said of the scenario file ``source``, naming the
+    field, the trace file, its line and column: every point replaying the file would fail the same way,
+    so none runs. Points validated without the simulator carry no traces and are not looked at."""
+    from sim.workload.traces import read_trace
+
+    checked = set() if checked is None else checked
+    for p in points:
+        todo = [t for t in p.traces if (t[2], t[3]) not in checked]
+        if not todo or store.done(p.key) is not None:
+            continue
+        for where, path, resolved, format in todo:
+            if (resolved, format) in checked:
+                continue
+            try:
+                read_trace(resolved, format, display_path=path)
+            except InputError as exc:
+                raise WorkloadFileError([(where, str(exc))], source) from None
+            checked.add((resolved, format))
 
 
 def _where(config: Sequence[str]) -> str:

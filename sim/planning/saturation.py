@@ -142,7 +142,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
         claim_folder(out_path, "saturation")     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
         evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "saturation",
-                             "saturation")
+                             "saturation", pct is not None)
         checked: list[bool] = []
 
         def prober(capacity: float, probes: list[dict[str, Any]]):

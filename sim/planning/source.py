@@ -68,13 +68,25 @@ class ScenarioSource:
 
         return apply_overrides(copy.deepcopy(self.data), list(overrides))
 
-    def validate(self, data: dict[str, Any]) -> None:
-        """Raise :class:`ScenarioError` if ``data`` is not a valid scenario or is past a work limit
-        (:mod:`sim.limits`)."""
+    def validate(self, data: dict[str, Any], scaled: bool = False):
+        """The loaded scenario (a :class:`~sim.scenario.load.LoadedScenario`) of ``data``; raise
+        :class:`ScenarioError` if it is not a valid scenario, is past a work limit (:mod:`sim.limits`)
+        or, when it is to run at a ``scaled`` capacity (the capacity band), holds what the fluid tier
+        cannot rescale (:func:`sim.fluid.scaled_curve.refused_at_capacity`)."""
+        from sim.errors import ScenarioError
         from sim.limits import check_work
         from sim.scenario.load import scenario_from_dict
 
-        check_work(scenario_from_dict(copy.deepcopy(data), self.source, self.base_dir))
+        loaded = scenario_from_dict(copy.deepcopy(data), self.source, self.base_dir)
+        check_work(loaded)
+        if scaled and loaded.scenario.fidelity == "fluid":
+            from sim.fluid.scaled_curve import refused_at_capacity
+
+            problems = refused_at_capacity(loaded.scenario)
+            if problems:
+                raise ScenarioError([(f, f"{m} (a scaled capacity at fidelity: fluid)") for f, m in problems],
+                                    self.source)
+        return loaded
 
 
 def read_raw(path: Path) -> dict[str, Any]:

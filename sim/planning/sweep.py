@@ -26,7 +26,7 @@ from sim.limits import check_points
 from sim.metrics.band import check_pct
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, columns, configurations, parse_knobs, value_labels
-from sim.planning.points import Point, make_points, run_points
+from sim.planning.points import Point, check_traces, make_points, run_points
 from sim.planning.runner import NO_CAPACITY, Runner, SimulationRunner, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import CONFIDENCE, aggregate, flatten
@@ -155,13 +155,14 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     check_points(math.prod(len(k.values) for k in knobs), seeds, source=source.source)   # before the grid is built
     configs = configurations(knobs)
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
-    points = make_points(source, configs, seeds, validate=validate)
+    points = make_points(source, configs, seeds, validate=validate, scaled=capacity_band is not None)
     if capacity_band is not None:
         runner, points = banded(runner, points, capacity_band)
     out_path = Path(out) if out is not None else None
     store = PointStore(out_path, command="sweep")
     if out_path is not None:
         claim_folder(out_path, "sweep", figures=figures)     # before any point runs: another command's folder is refused
+    check_traces(points, store, source.source)      # a bad trace row: refused once, not failed by every point
     with executor_for(executor, workers, scheduler) as ex:
         records = run_points(points, runner, executor=ex, store=store, progress=progress,
                              desc="sweep")

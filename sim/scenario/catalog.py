@@ -315,14 +315,22 @@ def get_model(name_or_mapping: str | Mapping[str, Any]) -> ModelSpec:
     if not isinstance(name_or_mapping, Mapping):
         raise ScenarioError([("model", f"must be a catalog name ({', '.join(model_names())}) "
                                        f"or a mapping of the architecture (got {given(name_or_mapping)})")])
+    hf = name_or_mapping.get("hf_config")
     d = _with_hf_config(dict(name_or_mapping))
+    # a field the config gave (not the mapping) is said of the file: the scenario has no such key
+    read = set(d) - set(name_or_mapping) if hf is not None else set()
+
+    def said(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [("model.hf_config", f"{hf}: {path.removeprefix('model.')} (from the file): {msg}")
+                if path.removeprefix("model.") in read else (path, msg) for path, msg in problems]
+
     problems = _field_problems(d)
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(said(problems))
     spec = _inline_spec(d)
     problems = [(f"model.{k}", m) for k, m in check_architecture(spec)]
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(said(problems))
     return _with_parameter_counts(spec, d)
 
 

@@ -378,10 +378,15 @@ def _pool_memory_problems(sc, i: int, pool, model, gpu) -> list[tuple[str, str]]
         return problems
     perf = pool.perf or sc.perf
     wdt, edt, kdt = pool_dtypes(perf, model)
+    at = f"{'fleet.pools.%d.perf' % i if pool.perf else 'perf'}"
     if wdt == "fp8" and gpu.fp8_tflops is None or wdt == "fp4" and gpu.fp4_tflops is None:
-        problems.append((f"{'fleet.pools.%d.perf' % i if pool.perf else 'perf'}.weight_dtype",
-                         f"{gpu.name} has no {wdt} support"))
+        problems.append((f"{at}.weight_dtype", f"{gpu.name} has no {wdt} support"))
         return problems
+    at, roof = (f"{at}.roofline", perf.roofline) if hasattr(perf, "roofline") else (at, perf)
+    if getattr(roof, "moe_decode_efficiency", None) is not None and model.n_experts <= 1:
+        problems.append((f"{at}.moe_decode_efficiency", f"the MoE decode level is a mixture of experts' (sim.perf.levels); "
+                                                        f"{model.name} has no experts, and every decode step would be "
+                                                        "slowed by it: remove the key"))
     plan = memory_plan(model, gpu, layout, pool.gpu_memory_utilization, wdt, kdt,
                        b.block_size, b.max_batched_tokens, b.max_num_seqs, edt)
     if not plan.fits:

@@ -186,14 +186,14 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
             last = i == len(parts) - 1
             where = ".".join(parts[: i + 1])
             if isinstance(node, list):
-                try:
-                    idx = int(part)
-                except ValueError:
+                digits = part.removeprefix("-")          # (a negative index is out of range, said below)
+                if not (digits.isascii() and digits.isdigit()):   # (int() also takes ' 0', '+0', '0_0', '０')
                     named = [i for i, item in enumerate(node) if isinstance(item, dict) and item.get("name") == part]
                     hint = (f"; the item named {part!r} is {'.'.join(parts[:i])}.{named[0]}" if named else "")
                     problems.append((where, f"is a list; use an integer index (got {part!r}){hint}"))
                     ok = False
                     break
+                idx = int(part)
                 if not 0 <= idx < len(node):     # a negative index is refused, not read from the end
                     n = len(node)
                     problems.append((where, f"index out of range: the list has {n} {plural(n, 'item')}"
