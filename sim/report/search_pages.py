@@ -29,8 +29,9 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
         page.kinds.append("plan")
         data = load_json(folder / "plan.json")
         if not page.head:
-            page.title, page.head = base_header(folder, data, ", ".join(map(str, data.get("knobs", [])))
-                                                + f"; objective {data.get('objective')}", plan_knobs(data))
+            page.title, page.head = base_header(folder, data, ", ".join(knob_paths(data))
+                                                + f"; objective: minimise {name_of(str(data.get('objective')))}",
+                                                plan_knobs(data))
         if regenerate:
             from sim.report.sweep_figures import pareto_figure, row_index
 
@@ -140,7 +141,7 @@ def plan_tables(data: dict, slower: str | None) -> str:
                         wrap=range(len(first) + 1, len(first) + 1 + len(judged))))
     ranked = sorted(evaluated, key=lambda r: (not r.get("feasible"), _num_or_inf(r.get(f"{objective}.mean"))))
     out += (f"<details><summary>Every configuration evaluated ({len(evaluated)}), those meeting every constraint "
-            f"first, by {html.escape(objective)}</summary>"
+            f"first, by {html.escape(name_of(objective))}</summary>"
             + _table(*columns([(r, "") for r in ranked], full=True)) + "</details>")
     return out
 
