@@ -33,7 +33,7 @@ RUN_ROWS = (
     ("latency.tpot.p50", "TPOT p50", "s"), ("latency.tpot.p99", "TPOT p99", "s"),
     ("latency.itl.p99", "ITL p99", "s"),
     ("latency.e2e.p50", "E2E p50", "s"), ("latency.e2e.p99", "E2E p99", "s"),
-    ("latency.queue.p99", "queue p99", "s"),
+    ("latency.queue.p99", "queue wait p99", "s"),
     ("throughput.requests_per_s", "throughput", "req/s"),
     ("throughput.output_tokens_per_s", "output tokens/s", "tok/s"),
     ("slo.attainment", "SLO attainment", "%"), ("slo.goodput_rps", "goodput", "req/s"),
