@@ -34,25 +34,26 @@ def _finite(v) -> bool:
 COMPACT_FROM = 1e6
 
 
-def money(usd: float | None, currency: str = "USD", *, compact: bool | None = False) -> str:
+def money(usd: float | None, currency: str = "USD", *, compact: bool | None = False, whole: bool = False) -> str:
     """An amount with its currency: thousands separators and two decimals (``$12,345.67``), or with
     ``compact`` three significant figures and k/M/B/T (``$1.30M``; amounts under 1,000 keep cents);
-    ``compact=None``: compact from :data:`COMPACT_FROM` on (``$999,999.00``, ``$3.77B``).
+    ``compact=None``: compact from :data:`COMPACT_FROM` on (``$999,999.00``, ``$3.77B``); ``whole``:
+    an estimate, whole units from 100 on (``$7,300``, ``$12.50``).
 
     A currency without a symbol is written after the number (``1,234.00 CHF``); a negative amount
     starts with a minus sign (``-$10.00``); ``None``, NaN and infinities print as ``–``.
 
         >>> money(-10), money(0.5, compact=True), money(2_500_000_000, compact=True)
         ('-$10.00', '$0.50', '$2.50B')
-        >>> money(1234, "CHF")
-        '1,234.00 CHF'
+        >>> money(1234, "CHF"), money(7300, whole=True), money(12.5, whole=True)
+        ('1,234.00 CHF', '$7,300', '$12.50')
     """
     if not _finite(usd):
         return MISSING
     sign = "-" if usd < 0 else ""
     if compact is None:
         compact = abs(usd) >= COMPACT_FROM
-    body = _compact(abs(usd)) if compact else f"{abs(usd):,.2f}"
+    body = _compact(abs(usd)) if compact else f"{abs(usd):,.0f}" if whole and abs(usd) >= 100 else f"{abs(usd):,.2f}"
     symbol = _SYMBOL.get(currency)
     return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {currency}"
 

@@ -404,7 +404,7 @@ def test_the_monthly_bill_is_one_month_in_the_verdict_and_the_planner(tmp_path, 
                                                                               "usd_per_gpu_hour": 2.0}]})))
     capsys.readouterr()
     assert main(["run", str(path), "--out", str(tmp_path / "m"), "--figures", "none"]) == 0
-    assert "compute $576.00 for 3 d, about $5,840.00 per month" in " ".join(capsys.readouterr().out.split())
+    assert "compute $576.00 for 3 d, about $5,840 per month" in " ".join(capsys.readouterr().out.split())
     s = _summary(tmp_path / "m")
     row = {"simulated_seconds.mean": s["simulated_seconds"], "gpu_hours.provisioned.mean": s["gpu_hours"]["provisioned"],
            "cost.compute_usd.mean": s["cost"]["compute_usd"]}

@@ -519,9 +519,41 @@ def test_the_plan_table_heads_each_metric_with_its_unit(tmp_path, capsys):
                  "fleet.pools.0.replicas=1,2", "--constraint", "latency.ttft.p99<=2", "--constraint",
                  "slo.attainment>=0.9", "--columns", "utilization.load_factor,throughput.requests_per_s",
                  "--out", str(tmp_path / "p"), "--quiet", "--no-figures"]) == 0
-    head = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("configuration"))
+    head = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("fleet.pools.0.replicas"))
     assert head.split("headroom", 1)[1].split() == ["latency.ttft.p99", "(s)", "slo.attainment", "(0-1)",
                                                     "utilization.load_factor", "throughput.requests_per_s"]
+
+
+def test_the_plan_table_fits_the_terminal_with_why_not_under_it(tmp_path, capsys, monkeypatch):
+    """With two knobs and a miss the plan's table ran past 100 columns (each configuration's full paths
+    and a why-not sentence in one line). A column per knob, headed by its path on several lines, as
+    the sweep's; at 100 columns the why-not goes under the table, said in words with units, and the
+    hint names what was left out; piped (no width) the table is whole, why-not in it."""
+    from sim.cli import main
+
+    argv = ["plan", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--set",
+            "workload.arrival.rate=50", "--vary", "fleet.pools.0.replicas=1,2",
+            "--vary", "fleet.pools.0.gpu=h100-sxm,a100-80gb", "--constraint", "latency.ttft.p99<=2",
+            "--out", str(tmp_path / "p"), "--quiet", "--no-figures"]
+    monkeypatch.setenv("COLUMNS", "100")
+    main(argv)
+    fitted = capsys.readouterr()
+    lines = fitted.out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("fleet."))
+    table = lines[start:next(i for i, line in enumerate(lines) if line.startswith("why not "))]
+    assert table[0].startswith("fleet.") and table[2].startswith("replicas")
+    assert max(map(len, table)) <= 100 and all("unstable" not in line for line in table)
+    why = lines[start + len(table):]
+    assert why[0].startswith("why not replicas=1, gpu=") and max(map(len, why)) <= 100
+    assert "s, needs <= 2 s" in " ".join(line.strip() for line in why)
+    assert "left out to fit 100 columns:" in fitted.err
+    monkeypatch.delenv("COLUMNS")
+    main(argv)                          # the points reused
+    whole = capsys.readouterr().out.splitlines()
+    head = next(line for line in whole if line.startswith("fleet.pools.0.replicas"))
+    assert head.split()[:3] == ["fleet.pools.0.replicas", "fleet.pools.0.gpu", "feasible"] and head.endswith("why not")
+    assert not any(line.startswith("why not ") for line in whole)
+    assert any("TTFT p99" in line and "s, needs <= 2 s" in line for line in whole)
 
 
 def test_the_saturation_table_heads_each_metric_with_its_unit(tmp_path, capsys):

@@ -55,7 +55,7 @@ def test_a_plan_names_the_constraint_no_configuration_meets_with_its_best_value(
     lines = printed.splitlines()
     assert lines[0] == "no configuration meets every constraint"
     assert lines[1].startswith("  latency.ttft.p99<=0.001 is out of reach: no configuration tried meets it; at best "
-                               "latency.ttft.p99 = ") and lines[1].endswith(f"(fleet.pools.0.replicas=4), {over} its bound")
+                               "TTFT p99 ") and " ms (fleet.pools.0.replicas=4)" in lines[1] and lines[1].endswith(f"(fleet.pools.0.replicas=4), {over} its bound")
     assert lines[2] == "the largest configuration tried (it does not meet every constraint):"
     assert f" {over} " in lines[5] and "%" not in lines[5]
     with open(out / "plan.csv", newline="") as fh:
@@ -102,8 +102,8 @@ def test_saturation_stops_halving_64_times_below_a_rate_the_fleet_kept_up_with(t
     assert last == data["why_no_rate"]
     assert last.startswith(f"no rate meets the SLO: at {rates[-1]:g} req/s, the lowest rate tried (no lower rate "
                            f"tried: it would be more than 64× below 0.5 req/s, a rate the fleet kept up with), "
-                           f"slo.attainment = {low['slo.attainment.mean']:,.4g} (needs >= 0.99), with "
-                           f"latency.ttft.p99 = {low['latency.ttft.p99.mean']:,.4g} s against the SLO's ttft_s = 0.001 s")
+                           f"SLO attainment {low['slo.attainment.mean'] * 100:,.4g} %, needs >= 99 %, with "
+                           f"TTFT p99 {low['latency.ttft.p99.mean'] * 1000:,.4g} ms against the SLO's 1 ms (ttft_s)")
 
 
 def test_saturation_goes_no_lower_than_one_request_per_run():
@@ -113,19 +113,19 @@ def test_saturation_goes_no_lower_than_one_request_per_run():
                      constraints=["latency.ttft.p99<=0.01"], start=0.04, executor="serial")
     assert res.rate is None and [p["rate"] for p in res.probes] == [0.04, 0.02, 0.01]
     assert "(no lower rate tried: it would bring less than one request into the 100 s run)" in res.why_none
-    assert "latency.ttft.p99 = 0.921 (needs <= 0.01)" in res.why_none      # -ln(0.01) x 0.2 s = 0.921 s
+    assert "TTFT p99 921 ms, needs <= 10 ms" in res.why_none      # -ln(0.01) x 0.2 s = 0.921 s
 
 
 def test_after_a_rate_that_completed_no_request_the_sentence_cites_the_lowest_that_did():
     probes = [{"rate": 0.02, "n": 1, "requests.completed.mean": 3.0, "feasible": False, "stable": True,
-               "why": "latency.ttft.p99 = 0.9 (needs <= 0.01)"},
+               "why": "TTFT p99 900 ms, needs <= 10 ms"},
               {"rate": 0.01, "n": 1, "requests.completed.mean": 0.0, "feasible": False, "stable": True,
                "why": "latency.ttft.p99 missing"}]
     stopped = floor_reason(0.005, probes, None)
     assert stopped == "0.01 req/s completed no request"
     assert why_no_rate(probes, [], stopped) == (
         "no rate meets the SLO: at 0.02 req/s, the lowest rate tried that completed requests (no lower rate tried: "
-        "0.01 req/s completed no request), latency.ttft.p99 = 0.9 (needs <= 0.01)")
+        "0.01 req/s completed no request), TTFT p99 900 ms, needs <= 10 ms")
     assert why_no_rate(probes[1:], [], stopped) == "no rate tried completed a request (lowest tried 0.01 req/s)"
 
 

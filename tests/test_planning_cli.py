@@ -149,9 +149,29 @@ def test_why_not_names_the_confidence_bound_it_judged():
     c = parse_constraint("slo.attainment>=0.99")
     row = judge({"n": 5, "slo.attainment.mean": 0.0196, "slo.attainment.ci_low": -0.0499,
                  "slo.attainment.ci_high": 0.0891}, [c])
-    assert row["why"] == "slo.attainment = 0.0196 mean, -0.0499 at the 95 % bound (needs >= 0.99)"
+    assert row["why"] == "SLO attainment 1.96 % mean, -4.99 % at the 95 % bound, needs >= 99 %"
     one = judge({"n": 1, "slo.attainment.mean": 0.5}, [c])          # one run: no interval, the value itself
-    assert one["why"] == "slo.attainment = 0.5 (needs >= 0.99)"
+    assert one["why"] == "SLO attainment 50 %, needs >= 99 %"
+
+
+def test_why_not_says_the_metric_in_words_with_its_unit():
+    """A TTFT p99 of 485 s against 2 s printed "latency.ttft.p99 = 485 (needs <= 2)": no unit, no name.
+    Seconds stay seconds against a bound of a second or more, milliseconds below; money in dollars;
+    a key without a name of its own is said by its last parts, whose it is (a class, a pool) after."""
+    from sim.planning.constraints import parse_constraint
+    from sim.planning.evaluator import judge
+
+    def why(constraint: str, value: float) -> str:
+        c = parse_constraint(constraint)
+        return judge({"n": 1, f"{c.metric}.mean": value}, [c])["why"]
+
+    assert why("latency.ttft.p99<=2", 485.0) == "TTFT p99 485 s, needs <= 2 s"
+    assert why("latency.tpot.p99<=0.05", 0.0625) == "TPOT p99 62.5 ms, needs <= 50 ms"
+    assert why("cost.compute_usd<=5", 7.5) == "compute cost $7.50, needs <= $5.00"
+    assert why("utilization.load_factor<=0.8", 0.93) == "load factor 0.93, needs <= 0.8"
+    assert why("classes.chat.latency.e2e.p99<=10", 12.25) == "end-to-end latency p99 of class chat 12.25 s, needs <= 10 s"
+    assert why("throughput.requests_per_s>=50", 41.5) == "throughput 41.5 req/s, needs >= 50 req/s"
+    assert judge({"n": 1}, [parse_constraint("latency.ttft.p99<=2")])["why"] == "TTFT p99 missing (latency.ttft.p99)"
 
 
 def test_sweep_on_worker_processes_prints_a_scenario_warning_once(tmp_path):

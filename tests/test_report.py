@@ -115,6 +115,8 @@ def test_report_without_regenerating_embeds_the_quick_look_svgs_of_a_run(tmp_pat
     svgs = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
     assert len(svgs) == 4 and all(base64.b64decode(b).startswith(b"<?xml") for b in svgs)
     assert not list((out / "figures").glob("*.png"))             # nothing redrawn
+    # in the order a redrawn page has them (latency first, the money last), not by file name
+    assert re.findall(r'<img alt="(\w+)"', html) == ["latency_cdf", "timeseries", "utilization", "cashflow"]
 
 
 def test_report_of_a_sweep_and_of_a_plan(tmp_path):
@@ -214,7 +216,7 @@ def test_verdict_without_the_new_utilization_keys_says_nothing_of_headroom():
     assert o.met is True
     assert "SLO met: 99.5%" in o.verdict and "load factor" not in o.verdict.lower()
     # $20 for 2 h of simulated time -> $10/h x 730 h a month (365 x 24 / 12)
-    assert "$1.50 per million output tokens" in o.verdict and "$7,300.00 per month" in o.verdict
+    assert "$1.50 per million output tokens" in o.verdict and "$7,300 per month" in o.verdict
     assert "4 × 2 h100-sxm (TP 2)" in o.paragraph          # from the summary alone (no scenario.json)
 
 
@@ -487,7 +489,7 @@ def test_plan_page_compares_the_candidates_with_their_money(tmp_path):
                                          ["13", "h100-sxm", "meets", "13", "$80.08", "$58,458"],
                                          ["12", "a100-80gb", "nearest miss", "12", "$32.40", "$23,652"]]
     wait = mean_wait_s(12, 10.0, 1.0)
-    assert f"<li>replicas=12, gpu=a100-80gb (nearest miss): latency.queue.mean = {wait:,.4g} (needs &lt;= 0.1)</li>" \
+    assert f"<li>replicas=12, gpu=a100-80gb (nearest miss): queue wait mean {wait * 1000:,.4g} ms, needs &lt;= 100 ms</li>" \
         in page
     # every configuration evaluated: those meeting the constraints first, each by cost; the misses say why
     costs = [float(r[4].strip("$").replace(",", "")) for r in every[1:]]
@@ -526,10 +528,19 @@ def test_a_scenario_without_revenue_shows_its_costs_not_a_statement_of_zeros(tmp
     section = section[:section.index("</table>")]
     assert "no revenue or agreement terms" in section and "<th>revenue</th>" not in section
     assert "<td>$0.67</td><td>$0.67</td>" in section
+    # nor does the Metrics table list revenue and revenue-share rows of $0.00: one line says why not
+    metrics = page[page.index("<h2>Metrics</h2>"):page.index("<h3>Per pool</h3>")]
+    labels = re.findall(r"<tr><td>([^<]*)</td>", metrics)
+    assert "compute cost" in labels and "net (accrual)" in labels
+    assert not [m for m in labels if "revenue" in m]
+    assert "no revenue or agreement terms: its revenue and revenue-share rows (zero) are left out" in metrics
     priced = tiny_scenario("10m", replicas=2)
     priced["economics"]["revenue"] = [{"name": "api", "usd_per_million_output_tokens": 0.0}]
     earned = sim.run(priced)
     assert "Cash-flow statement" in format_summary(earned) and "costs only" not in format_summary(earned)
+    page = write_report(earned.write(tmp_path / "earned")).read_text()
+    metrics = page[page.index("<h2>Metrics</h2>"):page.index("<h3>Per pool</h3>")]
+    assert "<tr><td>revenue</td><td>$0.00</td>" in metrics and "are left out" not in metrics
 
 
 def test_plan_page_of_a_plan_json_with_odd_fields_is_still_written(tmp_path):

@@ -26,15 +26,11 @@ from sim.commands.sweep import DROPPED_FIRST, left_out, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, columns_known, default_out, guarded,
                                       kept_points, reused_note)
-from sim.planning.constraints import ConstraintError, UnknownMetricError
+from sim.metrics.names import said
+from sim.planning.constraints import ConstraintError, UnknownMetricError, parse_constraint
 from sim.planning.knobs import KnobError
 from sim.planning.table import fit_table, terminal_width
-
-
-def _value(metric: str, value) -> str:
-    from sim.planning.planner import plain
-
-    return plain(value, money=metric.startswith("cost.") and not metric.endswith("tokens"))
+from sim.report.search_pages import short_paths
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +88,7 @@ def main(args: argparse.Namespace) -> int:
         def described(row) -> str:
             b = planner_values(row)
             return (f"{', '.join(row['overrides'])}  ({plain(b['GPUs'])} {plural(b['GPUs'], 'GPU')}, "
-                    f"{plain(b['$/month'], money=True)}/month; {obj} = {_value(obj, row.get(obj + '.mean'))}"
+                    f"{plain(b['$/month'], money=True)}/month; {said(obj, row.get(obj + '.mean'))}"
                     f"{' for the simulated window' if obj == 'cost.compute_usd' else ''})")
 
         if result.best is not None:
@@ -127,8 +123,8 @@ def main(args: argparse.Namespace) -> int:
         else:
             print(table_title(result, len(answers)).rstrip(":") + miss + ":")
         slower = f"at -{band:g} %" if band is not None else None
-        rows = [{"configuration": ", ".join(r["overrides"]) + (" (nearest miss)" if answer == "nearest miss" and
-                                                               not slower else ""), "answer": answer,
+        knobs = [p for k in result.knobs for p in k.paths]
+        rows = [{**{k: str(r.get(k, "-")) for k in knobs}, "answer": answer,
                  "feasible": "yes" if r["feasible"] else "no",
                  **({slower: "yes" if robust_feasible(r) else "no"} if slower else {}),
                  **planner_cells(r), "load factor": plain(r.get("utilization.load_factor.mean")),
@@ -137,14 +133,22 @@ def main(args: argparse.Namespace) -> int:
                  **({f"{with_unit(m)} {slower}": plain(r.get(f"{SLOWER}{m}.mean")) for m in metrics} if slower else {}),
                  "why not": why_not(r, slower)}
                 for r, answer in shown]
-        cols = ["configuration", *(["answer"] if slower else []), "feasible", *([slower] if slower else []),
-                *COLUMNS, "load factor", "headroom", *map(with_unit, metrics),
+        cols = [*knobs, *(["answer"] if any(r["answer"] for r in rows) else []), "feasible",
+                *([slower] if slower else []), *COLUMNS, "load factor", "headroom", *map(with_unit, metrics),
                 *([f"{with_unit(m)} {slower}" for m in metrics] if slower else [])]
         if any(r["why not"] for r in rows):
             cols.append("why not")
-        table, dropped = fit_table(rows, cols, None, terminal_width(),
-                                   [c for c in (*DROPPED_FIRST[:-1], "load factor") if c not in named])
+        width = terminal_width()
+        table, dropped = fit_table(rows, cols, None, width,
+                                   ["why not", *(c for c in (*DROPPED_FIRST[:-1], "load factor") if c not in named),
+                                    *(c for c in (*reversed(extra), *(["answer"] if slower else [])) if c not in named)])
         print(table)
+        if "why not" in dropped:    # said under the table, one line per row that misses
+            dropped.remove("why not")
+            for r in rows:
+                if r["why not"]:
+                    print(wrapped(f"why not {', '.join(f'{short}={r[k]}' for short, k in zip(short_paths(knobs), knobs))}"
+                                  f"{' (' + r['answer'] + ')' if r['answer'] else ''}: {r['why not']}", width))
         if dropped:
             print(left_out(dropped, "plan.csv"), file=sys.stderr)
         print("headroom: slack of the tightest constraint; load factor: served work / work at the batch "
@@ -170,8 +174,9 @@ def out_of_reach(u: dict) -> str:
     text = u["headroom.text"]
     off = f"{text[1:]} short of its bound" if text.startswith("-") and text.endswith("%") else \
         f"{text} its bound" if text.endswith(" over") else text
-    return (f"  {u['constraint']} is out of reach: no configuration tried meets it; at best {metric} = "
-            f"{_value(metric, u['best'])} ({', '.join(u['at'])}), {off}")
+    bound = parse_constraint(u["constraint"])
+    return (f"  {u['constraint']} is out of reach: no configuration tried meets it; at best "
+            f"{said(metric, u['best'], bound.bound)} ({', '.join(u['at'])}), {off}")
 
 
 def table_title(result, rows: int) -> str:
@@ -197,6 +202,13 @@ def robust_line(result, described) -> str:
     if result.best is not None and result.robust["overrides"] == result.best["overrides"]:
         return f"with capacity {pct} lower than modelled it still meets every constraint (robust)"
     return f"with capacity {pct} lower than modelled you need: {described(result.robust)} (robust)"
+
+
+def wrapped(text: str, width: int | None) -> str:
+    """``text`` broken at spaces into lines no wider than ``width`` (None: one line), the later ones indented."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, subsequent_indent="    ", break_on_hyphens=False)) if width else text
 
 
 def why_not(row: dict, slower: str | None) -> str:

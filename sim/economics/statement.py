@@ -219,7 +219,8 @@ def money(x: float) -> str:
 
 
 def format_statement(rows: Sequence[dict], currency: str = "USD") -> str:
-    """A plain-text table of the statement for a terminal."""
+    """A plain-text table of the statement for a terminal; a period after the horizon marked ``†``, said
+    under the table (as on the report page)."""
     optional = tuple((f"{stem}_usd", stem.replace("_", " ")) for stem, _ in OPTIONAL_COLUMNS
                      if rows and f"{stem}_usd" in rows[0])
     cols = (("period", "period"), ("revenue_usd", "revenue"), ("compute_usd", "compute"),
@@ -232,7 +233,7 @@ def format_statement(rows: Sequence[dict], currency: str = "USD") -> str:
         for key, _ in cols:
             v = r[key]
             cells.append(v if isinstance(v, str) else money(v))
-        flag = " (partial)" if r["partial"] else (" (after horizon: cash only)" if r["after_horizon"] else "")
+        flag = " (partial)" if r["partial"] else (" †" if r["after_horizon"] else "")
         cells[0] = cells[0] + flag
         table.append(cells)
     widths = [max(len(row[j]) for row in table) for j in range(len(cols))]
@@ -242,4 +243,6 @@ def format_statement(rows: Sequence[dict], currency: str = "USD") -> str:
                                for j, c in enumerate(row)))
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
+    if any(r["after_horizon"] for r in rows):     # (said once here, not in a period column 34 wide)
+        lines.append("† after the horizon: only the cash that lands then (lagged settlements and invoices)")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.economics.summary_keys import CASHFLOW_KEYS, COST_KEYS, TEXT_KEYS
+from sim.metrics.names import amount, bound_words, name_of
 from sim.metrics.schema import CLASS_BLOCKS, FIXED_KEYS, PER_RUN_KEYS, SUMMARY_BLOCKS, summary_key_problem
 from sim.planning.constraints import Constraint, UnknownMetricError
 from sim.planning.executors import SerialExecutor
@@ -120,13 +121,29 @@ def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, A
         row[f"judged:{c}"] = v
         if not c.holds(ci):
             # with replications the judged value is a bound of the 95 % interval: say so, beside the mean
-            bounded = v != ci.mean and ci.mean == ci.mean
-            bound = f"{ci.mean:,.4g} mean, {v:,.4g} at the 95 % bound" if bounded else f"{v:,.4g}"
-            why.append(f"{c.metric} = {bound} (needs {c.op} {c.bound:g})" if v == v else f"{c.metric} missing")
+            why.append(miss_words(c, ci.mean, v))
     row["feasible"] = not why
     row["why"] = "; ".join(why)
     row.update(headroom_fields(row, constraints))
     return row
+
+
+def miss_words(c: Constraint, mean: float, judged: float) -> str:
+    """Why constraint ``c`` fails, in words with the metric's unit: its value (with replications the
+    judged value is a bound of the 95 % interval: said beside the mean) and what it needs.
+
+        >>> from sim.planning.constraints import parse_constraint
+        >>> miss_words(parse_constraint("latency.ttft.p99<=2"), 485.0, 485.0)
+        'TTFT p99 485 s, needs <= 2 s'
+        >>> miss_words(parse_constraint("slo.attainment>=0.99"), 0.0196, -0.0499)
+        'SLO attainment 1.96 % mean, -4.99 % at the 95 % bound, needs >= 99 %'
+    """
+    if judged != judged:
+        return f"{name_of(c.metric)} missing ({c.metric})"
+    value = amount(c.metric, judged, c.bound)
+    if judged != mean and mean == mean:
+        value = f"{amount(c.metric, mean, c.bound)} mean, {value} at the 95 % bound"
+    return f"{name_of(c.metric)} {value}, {bound_words(c.metric, c.op, c.bound)}"
 
 
 def unmet(rows: Sequence[dict[str, Any]], constraints: Sequence[Constraint]) -> list[dict[str, Any]]:

@@ -28,7 +28,8 @@ from typing import Any
 from sim.limits import check_points
 from sim.metrics.band import SIDES, capacities, check_pct
 from sim.planning.constraints import Constraint, parse_constraint
-from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, judge
+from sim.metrics.names import amount, said
+from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, ci_of, judge
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import scalar
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
@@ -287,13 +288,13 @@ def why_no_rate(probes: Sequence[dict[str, Any]], constraints: Sequence[Constrai
     ``stopped`` says why no lower rate was tried (:func:`floor_reason`).
 
         >>> row = {"rate": 0.1875, "n": 1, "requests.completed.mean": 49.0, "feasible": False,
-        ...        "why": "slo.attainment = 0 (needs >= 0.99)", "slo.ttft_s.mean": 0.001,
+        ...        "why": "SLO attainment 0 %, needs >= 99 %", "slo.attainment.mean": 0.0, "slo.ttft_s.mean": 0.001,
         ...        "latency.ttft.p99.mean": 0.1042, "slo.tpot_s.mean": 0.1, "latency.tpot.p99.mean": 0.0076}
         >>> att = Constraint("slo.attainment", ">=", 0.99)
         >>> print(why_no_rate([row], [att], "it would be more than 64× below 12 req/s"))   # doctest: +NORMALIZE_WHITESPACE
         no rate meets the SLO: at 0.1875 req/s, the lowest rate tried (no lower rate tried: it would be
-        more than 64× below 12 req/s), slo.attainment = 0 (needs >= 0.99), with latency.ttft.p99 =
-        0.1042 s against the SLO's ttft_s = 0.001 s
+        more than 64× below 12 req/s), SLO attainment 0 %, needs >= 99 %, with TTFT p99 104.2 ms
+        against the SLO's 1 ms (ttft_s)
     """
     ran = [p for p in probes if p.get("n", 0) > 0 and (p.get("requests.completed.mean") or 0) > 0]
     lowest_tried = min((p["rate"] for p in probes), default=math.nan)
@@ -304,9 +305,9 @@ def why_no_rate(probes: Sequence[dict[str, Any]], constraints: Sequence[Constrai
     note = f" (no lower rate tried: {stopped})" if stopped else ""
     text = f"no rate meets the SLO: at {_fmt(low['rate'])} req/s, {which}{note}, {low.get('why') or 'not sustained'}"
     att = next((c for c in constraints if c.metric == "slo.attainment"), None)
-    if att is not None and "slo.attainment" in (low.get("why") or ""):
+    if att is not None and not att.holds(ci_of(low, att.metric)):
         q = next((q for q in (99, 90, 50) if q <= att.bound * 100 + 1e-9), 50)
-        missed = [f"latency.{k}.p{q} = {v:,.4g} s against the SLO's {k}_s = {t:g} s"
+        missed = [f"{said(f'latency.{k}.p{q}', v, t)} against the SLO's {amount('slo.ttft_s', t, t)} ({k}_s)"
                   for k in ("ttft", "tpot")
                   if isinstance(v := low.get(f"latency.{k}.p{q}.mean"), (int, float))
                   and isinstance(t := low.get(f"slo.{k}_s.mean"), (int, float)) and v > t]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sim import humanize
+from sim.metrics.names import unit_of   # (the display unit of a summary key; imported from here too)
 from sim.report.overview import Varied, overview, read_scenario
 from sim.report.render import short_name
 
@@ -151,17 +152,6 @@ def mean_ci(row: dict, metric: str, unit: str | None = None) -> str:
     if isinstance(m, (int, float)):
         return humanize.interval(float(m), lo, hi, lambda v: fmt(float(v), unit))
     return "–"
-
-
-def unit_of(metric: str) -> str:
-    """The display unit of a summary key: seconds for latencies, USD for money, % for shares."""
-    if metric.startswith("latency.") or metric.endswith("_s") and not metric.endswith("_per_s"):
-        return "s"                   # (a rate such as throughput.requests_per_s is no time)
-    if metric.startswith(("cost.", "cashflow.")) or metric.endswith("_usd"):
-        return "USD"
-    if metric in ("slo.attainment",) or metric.startswith("utilization.") and metric != "utilization.load_factor":
-        return "%"
-    return ""
 
 
 def caption(stem: str, knobs: Sequence[Sequence[str]] = ()) -> str:

@@ -33,7 +33,7 @@ RUN_ROWS = (
     ("latency.tpot.p50", "TPOT p50", "s"), ("latency.tpot.p99", "TPOT p99", "s"),
     ("latency.itl.p99", "ITL p99", "s"),
     ("latency.e2e.p50", "E2E p50", "s"), ("latency.e2e.p99", "E2E p99", "s"),
-    ("latency.queue.p99", "queue p99", "s"),
+    ("latency.queue.p99", "queue wait p99", "s"),
     ("throughput.requests_per_s", "throughput", "req/s"),
     ("throughput.output_tokens_per_s", "output tokens/s", "tok/s"),
     ("slo.attainment", "SLO attainment", "%"), ("slo.goodput_rps", "goodput", "req/s"),
@@ -67,6 +67,12 @@ STATEMENT_COLUMNS = (("revenue_usd", "revenue"), ("compute_usd", "compute"),
 OPTIONAL = {"training_usd": "−", "credits_applied_usd": "+", "energy_usd": "−", "sla_credits_usd": "−"}
 #: rows shown only when not zero: the terms of ``net`` most runs do not have
 ZERO_HIDDEN = ("cashflow.training_cost", "cashflow.credits_applied", "cashflow.energy_cost", "cashflow.sla_credits")
+#: a run's figures in the order it draws them (latency first, the money last), the order a page without
+#: redrawing them keeps too
+RUN_FIGURES = ("latency_cdf", "timeseries", "utilization", "cashflow")
+#: rows left out, when zero, for a scenario with no revenue (its cash flows are its costs)
+REVENUE_ROWS = ("cashflow.revenue", "cashflow.revenue_share_paid", "cashflow.revenue_share_received",
+                "cashflow.revenue_share_net", "cashflow.cash_revenue_share_net")
 TABLE_METRICS = ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "cost.compute_usd",
                  "utilization.load_factor")   # not gpu_busy: under continuous batching ~100 % at any load
 
@@ -113,17 +119,23 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
             + table(["period", *(h for _, h in cols)], body))
 
 
-def metrics_section(summary: dict) -> str:
-    """The key metrics, per pool and per class tables, and every summary value (collapsed)."""
+def metrics_section(summary: dict, costs: bool = False) -> str:
+    """The key metrics, per pool and per class tables, and every summary value (collapsed). ``costs``: the
+    scenario has no revenue (:func:`~sim.report.cashflow.costs_only`), so its revenue and revenue-share
+    rows, zeros all, are left out, said so under the table."""
     band = summary.get("capacity_band")
+    hidden = (*ZERO_HIDDEN, *(REVENUE_ROWS if costs else ()))
     # units the value carries ($, ms, %) or its label names (GPU-hours: '4 h' read as four hours) stay out of the column
     rows = [[label, fmt(value_at(summary, key), unit), unit if unit not in ("USD", "s", "%", "h") else "",
              *([_band_cell(band, key)] if band else [])]
             for key, label, unit in RUN_ROWS if value_at(summary, key) is not None
-            and not (key in ZERO_HIDDEN and value_at(summary, key) == 0)]
+            and not (key in hidden and value_at(summary, key) == 0)]
     header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]
+    left_out = costs and any(value_at(summary, key) == 0 for key in REVENUE_ROWS)
     out = ("<h2>Metrics</h2>" + "".join(f'<p class="note">{html.escape(n)}</p>' for n in shard_notes(summary))
            + table(header, rows)
+           + (f'<p class="note">The scenario has {NO_REVENUE}: its revenue and revenue-share rows (zero) are '
+              f"left out, and its net is its costs.</p>" if left_out else "")
            + (f'<p class="note">{html.escape(band_explanation(band, fluid=summary.get("engine") == "fluid"))}</p>'
               if band else ""))
     pools = summary.get("pools") or {}
@@ -195,7 +207,8 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     if not regenerate:   # the PNGs there, and the SVGs without a PNG (a run's quick-look figures)
         drawn = sorted((folder / "figures").glob("*.png"))
         stems = {p.stem for p in drawn}
-        page.figures = sorted(drawn + [p for p in (folder / "figures").glob("*.svg") if p.stem not in stems])
+        page.figures = sorted(drawn + [p for p in (folder / "figures").glob("*.svg") if p.stem not in stems],
+                              key=lambda p: (RUN_FIGURES.index(p.stem) if p.stem in RUN_FIGURES else len(RUN_FIGURES), p))
     seen: set[Path] = set()
     page.figures = [p for p in page.figures if not (p in seen or seen.add(p))]
     text = page.html(folder.name)
@@ -218,10 +231,11 @@ def _add_run(page: Page, folder: Path, regenerate: bool) -> None:
         page.title = view.title
         page.head = run_header(view)
         economics = (scenario or {}).get("economics") if scenario is not None else None
-        page.tail = [statement_section(read_statement(folder), value_at(summary, "cashflow.currency") or "USD",
-                                       str(value_at(summary, "cashflow.period") or "period"),
-                                       economics if isinstance(economics, dict) else {} if scenario else None),
-                     metrics_section(summary)]
+        economics = economics if isinstance(economics, dict) else {} if scenario else None
+        statement = read_statement(folder)
+        page.tail = [statement_section(statement, value_at(summary, "cashflow.currency") or "USD",
+                                       str(value_at(summary, "cashflow.period") or "period"), economics),
+                     metrics_section(summary, costs_only(statement, economics))]
 
 
 def _add_sweep(page: Page, folder: Path, regenerate: bool) -> None:

@@ -25,7 +25,7 @@ summary alone (GPU, replicas, TP, SLO). Keys a summary may lack (``utilization.l
     ...               "cost": {"compute_usd": 10.0, "per_million_output_tokens": 0.93},
     ...               "simulated_seconds": 3600.0, "pools": {}})
     >>> o.met, o.verdict
-    (True, 'SLO met: 100.0% of requests within TTFT ≤ 2 s and TPOT ≤ 100 ms (target 99%). Cost $0.93 per million output tokens; compute $10.00 for 1 h, about $7,300.00 per month.')
+    (True, 'SLO met: 100.0% of requests within TTFT ≤ 2 s and TPOT ≤ 100 ms (target 99%). Cost $0.93 per million output tokens; compute $10.00 for 1 h, about $7,300 per month.')
 """
 from __future__ import annotations
 
@@ -470,7 +470,7 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     if _num(cost.get("compute_usd")) and _num(horizon) and horizon > 0:
         monthly = cost["compute_usd"] * HOURS_PER_MONTH * 3600 / horizon
         money_bits.append(f"compute {money(cost['compute_usd'], currency, compact=None)} for {duration(horizon)}, "
-                          f"about {money(monthly, currency, compact=None)} per month")
+                          f"about {money(monthly, currency, compact=None, whole=True)} per month")
     if money_bits:
         text = "; ".join(money_bits)
         parts.append(text[0].upper() + text[1:] + ".")

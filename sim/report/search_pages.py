@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 from sim import humanize
 from sim.metrics.band import SLOWER, answer_rows, rate_range, robust_feasible
+from sim.metrics.names import amount, name_of
 from sim.report.html_page import Page, base_header, fmt, load_json, mean_ci, table, unit_of
 from sim.report.overview import Varied
 from sim.report.planner_columns import COLUMNS, plain, plan_rows, planner_cells, planner_values
@@ -27,8 +29,9 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
         page.kinds.append("plan")
         data = load_json(folder / "plan.json")
         if not page.head:
-            page.title, page.head = base_header(folder, data, ", ".join(map(str, data.get("knobs", [])))
-                                                + f"; objective {data.get('objective')}", plan_knobs(data))
+            page.title, page.head = base_header(folder, data, ", ".join(knob_paths(data))
+                                                + f"; objective: minimise {name_of(str(data.get('objective')))}",
+                                                plan_knobs(data))
         if regenerate:
             from sim.report.sweep_figures import pareto_figure, row_index
 
@@ -50,15 +53,37 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
         slower = f"at −{pct:g} %" if pct is not None else None
         if slower:
             answer += _robust_answer(best, data.get("robust"), pct)
-        cons = ", ".join(data.get("constraints", []))
-        page.sections.append(f"<h2>Plan</h2><p>objective: minimise {html.escape(str(data.get('objective')))}"
-                             f"; constraints: {html.escape(cons)}; {data.get('seeds')} seed(s); a "
-                             f"constraint must hold at the unfavourable 95% CI bound.</p>" + answer
+        cons = ", ".join(map(constraint_words, data.get("constraints", []))) or "none (the cheapest that keeps up)"
+        seeds = data.get("seeds")
+        judged = ("each constraint must hold at the unfavourable end of the 95% confidence interval"
+                  if isinstance(seeds, int) and seeds > 1 else "each constraint judged on the run's value")
+        objective = str(data.get("objective"))
+        page.sections.append(f"<h2>Plan</h2><p>Objective: minimise {html.escape(name_of(objective))} "
+                             f"({html.escape(objective)}); constraints: {html.escape(cons)}; "
+                             f"{seeds} {'seed' if seeds == 1 else 'seeds'} per configuration, {judged}.</p>" + answer
                              + plan_tables(data, slower) + PLAN_NOTE
                              + (f'<p class="note">{slower}: every configuration evaluated was also run with the '
                                 f"model's capacity {pct:g} % lower, the same seeds (fleetsim plan --capacity-band); "
                                 f"point: the cheapest configuration of its group meeting the constraints; robust: "
                                 f"the cheapest meeting them {slower}.</p>" if slower else ""))
+
+
+def constraint_words(text: str) -> str:
+    """A constraint of ``plan.json`` in words with its unit, the key after it: ``TTFT p99 ≤ 2 s
+    (latency.ttft.p99<=2)``; a text that is no constraint, as it is.
+
+        >>> constraint_words("slo.attainment>=0.99")
+        'SLO attainment ≥ 99 % (slo.attainment>=0.99)'
+    """
+    m = re.match(r"^\s*([\w.]+)\s*(<=|>=|<|>)\s*(\S+)\s*$", str(text))
+    try:
+        bound = float(m.group(3)) if m else math.nan
+    except ValueError:
+        bound = math.nan
+    if m is None or bound != bound:
+        return str(text)
+    op = {"<=": "≤", ">=": "≥"}.get(m.group(2), m.group(2))
+    return f"{name_of(m.group(1))} {op} {amount(m.group(1), bound, bound)} ({text})"
 
 
 def plan_tables(data: dict, slower: str | None) -> str:
@@ -116,7 +141,7 @@ def plan_tables(data: dict, slower: str | None) -> str:
                         wrap=range(len(first) + 1, len(first) + 1 + len(judged))))
     ranked = sorted(evaluated, key=lambda r: (not r.get("feasible"), _num_or_inf(r.get(f"{objective}.mean"))))
     out += (f"<details><summary>Every configuration evaluated ({len(evaluated)}), those meeting every constraint "
-            f"first, by {html.escape(objective)}</summary>"
+            f"first, by {html.escape(name_of(objective))}</summary>"
             + _table(*columns([(r, "") for r in ranked], full=True)) + "</details>")
     return out
 
