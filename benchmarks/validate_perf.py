@@ -973,7 +973,7 @@ WEAKNESSES = [
     "throughput at the v4.1 level (6.6% at the H200 v5.0 engine's). AMD's vLLM Server runs on 8x MI300X (v4.1, "
     "held out, another engine and GPU), at the MI300X fp8 FLOPs efficiency fitted on the same systems' Offline runs "
     "(rows 4 and 4a), are ~10% fast at the published load point: the simulated runs hold about half the sequences "
-    "and their TPOT is ~40–50% short, while TTFT, set by AMD's request batcher, is within ~7% (not corrected).",
+    "and their TPOT is ~40–55% short, while TTFT, set by AMD's request batcher, is within ~7% (not corrected).",
     "- **\"LLaMA-7B\"** in the TensorRT-LLM tables is mapped to the llama-2-7b architecture (same shapes).",
     "- **Blackwell (B200/GB200)** fp4 factors (FLOPs and bandwidth efficiency) are fitted on three throughput "
     "rows (12c, 12g from TensorRT-LLM's perf overview, 5 from MLPerf Offline) and checked on the others; GB200 "
