@@ -48,7 +48,8 @@ class Batching(Strict):
     ``chunked_prefill`` splits prompts to the token budget. ``priority`` is the same with waiting
     requests ordered by class priority (higher first) and preemption victims taken from the lowest
     priority. ``static`` waits for ``batch_size`` requests (or ``timeout_s``) and runs the batch to
-    completion before taking more.
+    completion before taking more. ``prefill_min_free_kv_pct`` holds new prompts back while the KV
+    cache is fuller than that (:func:`sim.serving.batching.prefill_gate_open`).
     """
 
     scheduler: SchedulerName = "vllm-v1"
@@ -63,6 +64,9 @@ class Batching(Strict):
     block_size: int = Field(16, ge=1, le=MAX_COUNT, description="tokens per KV-cache block")
     prefix_caching: Switch = Field(False, description="reuse the KV blocks of a class's shared prompt prefix "
                                                     "(vLLM's automatic prefix caching)")
+    prefill_min_free_kv_pct: float = Field(
+        0.0, ge=0, lt=100, description="admit new prompts in an iteration only while more than this percentage of "
+                                       "the KV blocks is free (ROCm vLLM's VLLM_SCHED_PREFILL_KVC_FREEPCT); 0: always")
     batch_size: int | None = Field(None, ge=1, le=MAX_COUNT, description="static policy: requests per batch")
     timeout_s: float | None = Field(None, ge=0, description="static policy: max wait to fill a batch")
 

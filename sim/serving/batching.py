@@ -25,7 +25,9 @@ request's final need (the replica's ``committed`` blocks), so nothing is ever pr
 
 The ``priority`` policy is ``continuous`` or ``chunked`` with the queue ordered by class
 priority (:class:`~sim.serving.waiting.Waiting`) and the victim of a preemption chosen among the
-lowest class (:data:`VICTIMS`). A policy never touches the clock; it calls the replica's
+lowest class (:data:`VICTIMS`). With ``prefill_min_free_kv_pct`` (ROCm vLLM's
+``VLLM_SCHED_PREFILL_KVC_FREEPCT``) an iteration admits new prompts only while more than that
+percentage of the KV blocks is free (:func:`prefill_gate_open`). A policy never touches the clock; it calls the replica's
 admission and batch-membership steps (``_admit``, ``_make_room``, ``_join_decode``) and reads
 its queue, KV cache and decode-batch aggregates.
 
@@ -85,6 +87,23 @@ def decode_shape(n_dec: int, ctx_sum: int) -> BatchShape:
 
 
 # ---------------------------------------------------------------------- admission
+def prefill_gate_open(min_free_pct: float, free: int, total: int) -> bool:
+    """Whether an iteration may admit new prompts: more than ``min_free_pct`` per cent of the
+    ``total`` KV blocks are ``free`` (0: always).
+
+    ROCm's vLLM fork (``VLLM_SCHED_PREFILL_KVC_FREEPCT``, github.com/ROCm/vllm pull request 89,
+    ``Scheduler._schedule_prefills`` in ``vllm/core/scheduler.py``) takes the free share once per
+    scheduler step, before the first prompt, and skips every prefill of that step unless
+    ``100 * free / total`` exceeds the setting: "decode gets priority. As sequences finish decode, kv
+    cache gets freed up". Prompts admitted in an open step may take the cache below the threshold.
+    Compared in integers, so a threshold that is a whole percentage is exact.
+
+    >>> prefill_gate_open(31.0, 310, 1000), prefill_gate_open(31.0, 311, 1000), prefill_gate_open(0.0, 0, 1000)
+    (False, True, True)
+    """
+    return not min_free_pct or 100 * free > min_free_pct * total
+
+
 def full_reservation(rep: "Replica", r: Req, hit: int) -> int | None:
     """Blocks ``r`` will own at its last token if the replica reserves whole sequences (0 if it
     does not), or None when they do not fit beside the admitted requests' reservations."""
@@ -117,6 +136,8 @@ def admit_whole_prompts(rep: "Replica") -> list[tuple[Req, int]]:
     max_seqs = rep.max_seqs
     n_seqs = len(rep.active)
     prefills: list[tuple[Req, int]] = []
+    if not prefill_gate_open(rep.batching.min_free_pct, kv.total - kv.used, kv.total):
+        return prefills
     while q and n_seqs < max_seqs:
         r = w.peek()
         target = r.target
@@ -142,8 +163,9 @@ class Batching:
 
     name = ""
 
-    def __init__(self, victim: str = "newest") -> None:
+    def __init__(self, victim: str = "newest", min_free_pct: float = 0.0) -> None:
         self.victim = VICTIMS[victim]
+        self.min_free_pct = min_free_pct  # prompts only above this KV free share (prefill_gate_open)
 
     def schedule(self, rep: "Replica"):
         """The next iteration: ``(shape, prefills, decode, k_fast)``, or None if nothing can run."""
@@ -206,7 +228,8 @@ class Chunked(Batching):
             prefills.append((r, chunk))
             budget -= chunk
         bs = kv.block_size
-        while budget > 0 and len(rep.waiting) and n_seqs < rep.max_seqs:
+        gate = prefill_gate_open(self.min_free_pct, kv.total - kv.used - reserved, kv.total)
+        while gate and budget > 0 and len(rep.waiting) and n_seqs < rep.max_seqs:
             r = rep.waiting.peek()
             hit = kv.prefix_hit(r.cls, r.target)
             need = r.target - hit
@@ -327,8 +350,10 @@ ITERATION_RULES = {(False, False): "continuous", (True, True): "chunked", (True,
 
 def make_batching(cfg: "BatchingConfig") -> Batching:
     """The policy of a pool's ``batching`` block: ``static``; else by ``mixed_batches`` and
-    ``chunked_prefill`` (:data:`ITERATION_RULES`); ``priority`` chooses victims of the lowest class."""
+    ``chunked_prefill`` (:data:`ITERATION_RULES`); ``priority`` chooses victims of the lowest class;
+    ``prefill_min_free_kv_pct`` gates new prompts (:func:`prefill_gate_open`)."""
     victim = "lowest_priority" if cfg.policy == "priority" else "newest"
     if cfg.policy == "static":
         return Static(cfg.batch_size or 0, cfg.timeout_s, victim)
-    return SCHEDULERS[ITERATION_RULES[(cfg.mixed_batches, cfg.chunked_prefill)]](victim)
+    policy = SCHEDULERS[ITERATION_RULES[(cfg.mixed_batches, cfg.chunked_prefill)]]
+    return policy(victim, cfg.prefill_min_free_kv_pct)

@@ -137,8 +137,10 @@ class Fleet:
             for rep in self.replicas:
                 rep.pulls = True
                 # the chunked family's rules (FCFS or by class priority, full KV reservation, prefix
-                # caching), or prompt-only iterations of FCFS whole prompts without either
+                # caching), or prompt-only iterations of FCFS whole prompts without either; not with
+                # a KV gate on prompts (batching.prefill_gate_open: the general path's rule only)
                 rep.lean = (lean and rep.role == "both" and rep.policy != "static"
+                            and not rep.batching.min_free_pct
                             and (rep.chunked or not (rep.policy == "priority" or rep.full or rep.prefix_caching)))
         self.sampler = Sampler(self)
         self.end_time = 0.0
