@@ -36,6 +36,8 @@ def headroom_words(constraint, value: float, slack: float) -> str:
         >>> ttft = parse_constraint("latency.ttft.p99<=0.001")
         >>> headroom_words(ttft, 0.1254, ttft.slack(0.1254)), headroom_words(ttft, 0.0009, ttft.slack(0.0009))
         ('×125 over', '10.0%')
+        >>> headroom_words(ttft, 0.06954, ttft.slack(0.06954)), headroom_words(ttft, 0.00243, ttft.slack(0.00243))
+        ('×70 over', '×2.4 over')
         >>> att = parse_constraint("slo.attainment>=0.99")
         >>> headroom_words(att, 0.9899, att.slack(0.9899))
         '-0.01%'
@@ -49,7 +51,8 @@ def headroom_words(constraint, value: float, slack: float) -> str:
         pct = slack * 100
         return f"{pct:.2g}%" if 0 < abs(pct) < 0.05 else f"{pct:,.1f}%"     # -0.01%, never -0.0%
     if constraint.upper and constraint.bound > 0:
-        return f"×{plain(value / constraint.bound)} over"
+        ratio = value / constraint.bound   # > 2 here: a whole number from 10 on, else one decimal
+        return f"×{ratio:,.0f} over" if ratio >= 10 else f"×{ratio:.1f} over"
     return f"missed by {plain(abs(value - constraint.bound))}"
 
 
