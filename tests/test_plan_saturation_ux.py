@@ -77,6 +77,7 @@ def test_a_plan_that_meets_its_constraints_prints_no_unmet_line_and_counts_in_wo
 @pytest.mark.parametrize("flag, value, line", [
     ("--objective", "speed", "--objective: unknown metric speed: must be a numeric summary key"),
     ("--constraint", "ttft<=2", "--constraint: unknown metric ttft (did you mean latency.ttft.p99 or "),
+    ("--objective", " ", "--objective: empty: give the summary key to minimise, such as latency.ttft.p99, or cost"),
 ])
 def test_an_unknown_metric_is_named_after_the_flag_that_gave_it(tmp_path, capsys, flag, value, line):
     path = mmc_scenario_file(tmp_path, 0.5, duration="2m")

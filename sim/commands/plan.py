@@ -66,6 +66,10 @@ def main(args: argparse.Namespace) -> int:
         from sim.report.planner_columns import plan_rows
 
         check_workers(args)
+        if args.objective is not None and not args.objective.strip():
+            print("--objective: empty: give the summary key to minimise, such as latency.ttft.p99, or cost "
+                  "(the default: cost.compute_usd)", file=sys.stderr)
+            return 2
         if not columns_known(args, "--vary"):
             return 2
         out = default_out(args, "plan")
