@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sim import humanize
 from sim.metrics.band import attainment_range, class_band, explanation, latency_range
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
-from sim.report.overview import overview, slo_bound
+from sim.report.overview import overview, shard_notes, slo_bound
 
 if TYPE_CHECKING:
     from sim.api import Result
@@ -98,7 +98,9 @@ def format_summary(result: "Result") -> str:
     econ = result.economics
     lines += cashflow_lines(s, costs=_costs_only(econ))
     if econ is not None and econ.statement:
-        lines += ["", statement_text(econ)]
+        # the header's shard note already says which pools are sharded: the statement's would repeat it
+        said = (econ.usage.scale_note,) if econ.usage is not None and shard_notes(s) else ()
+        lines += ["", statement_text(econ, leave_out=said)]
     return "\n".join(lines)
 
 
@@ -106,11 +108,12 @@ def _costs_only(econ) -> bool:
     return econ is not None and costs_only(econ.statement, econ.config)
 
 
-def statement_text(econ) -> str:
+def statement_text(econ, leave_out: tuple[str, ...] = ()) -> str:
     """The statement per period for the terminal; for a scenario with no revenue (:func:`costs_only`)
-    the costs it holds per period instead of a table of zero revenue and shares, then the notes."""
+    the costs it holds per period instead of a table of zero revenue and shares, then the notes
+    (but those in ``leave_out``, said elsewhere)."""
     if not _costs_only(econ):
-        return econ.format_table()
+        return econ.format_table(leave_out)
     header, rows = cost_rows(econ.statement)
     cells = [header] + [[r[0], *(_usd(v) for v in r[1:])] for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
@@ -119,7 +122,7 @@ def statement_text(econ) -> str:
         lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines + [f"note: {n}" for n in econ.notes])
+    return "\n".join(lines + [f"note: {n}" for n in econ.notes if n not in leave_out])
 
 
 #: the latency rows of the capacity band table (the summary's ``capacity_band``)

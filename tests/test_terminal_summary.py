@@ -27,6 +27,9 @@ def test_summary_opens_with_what_was_simulated_and_the_verdict(sharded):
     assert "Poisson arrivals at 2 req/s for 2 m" in head
     assert "SLO met" in head and "per million output tokens" in head
     assert "note: Sharded pools: main (× 250,000)" in text
+    # said once: the statement's own shard note (the economics' caveat) would repeat the header's
+    assert sharded.economics.notes == ("pool main simulated as 1 shard x 250000",)
+    assert "simulated as 1 shard" not in text and text.count("Sharded pools") == 1
     slo = sharded.summary["slo"]
     assert slo["ttft_s"] >= 1 > slo["tpot_s"]                 # one bound in seconds, one in milliseconds
     bounds = f"SLO (TTFT <= {slo['ttft_s']:g} s, TPOT <= {slo['tpot_s'] * 1000:g} ms)"

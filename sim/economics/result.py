@@ -58,11 +58,12 @@ class EconomicsResult:
         """The ledger as columns (one list per field of :class:`LedgerEntry`)."""
         return {c: [getattr(e, c) for e in self.ledger] for c in LEDGER_COLUMNS}
 
-    def format_table(self) -> str:
-        """Plain-text statement plus notes, for the terminal."""
+    def format_table(self, leave_out: tuple[str, ...] = ()) -> str:
+        """Plain-text statement plus notes (but those in ``leave_out``), for the terminal."""
         text = format_statement(self.statement, self.currency)
-        if self.notes:
-            text += "\n" + "\n".join(f"note: {n}" for n in self.notes)
+        notes = [n for n in self.notes if n not in leave_out]
+        if notes:
+            text += "\n" + "\n".join(f"note: {n}" for n in notes)
         return text
 
     def write(self, out_dir: Path, figure: bool = False, usage_like: bytes = b"") -> list[Path]:
