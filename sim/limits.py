@@ -362,10 +362,11 @@ def step_problems(loaded) -> list[tuple[str, str]]:
             continue
         if not t <= MAX_STEP_S:
             where = f"fleet.pools.{i}.perf" if p.perf is not None else "perf"
+            inline = "" if isinstance(p.gpu, str) else f" (here or in the inline GPU, fleet.pools.{i}.gpu)"
             out.append((where, f"pool {p.name}'s shortest step (one sequence decoding one token) takes "
                                f"{t:.3g} s, more than {MAX_STEP_S:g} s (11.6 days; no GPU iteration takes "
-                               f"days): a time written in the wrong unit or an efficiency near 0; the run would "
-                               f"not end"))
+                               f"days): a time written in the wrong unit or an efficiency near 0{inline}; the run "
+                               f"would not end"))
     return out
 
 

@@ -150,9 +150,11 @@ def test_a_range_written_with_a_colon_is_refused_with_the_two_dot_form(tmp_path,
 @pytest.mark.parametrize("value,expected", [
     (1e308, "must be at most 1e+12 (got 1e+308)"),
     (10 ** 30, "must be at most 1e+12 (got 1000000000000000000000000000000)"),
+    (1e-300, "must be at least 1e-06 (got 1e-300)"),
 ])
 def test_an_inline_gpu_number_past_any_datasheet_is_named(tmp_path, capsys, value, expected):
-    """hbm_gb: 1e308 overflowed the memory plan (an unnamed OverflowError); 1e30 was accepted."""
+    """hbm_gb: 1e308 overflowed the memory plan (an unnamed OverflowError); 1e30 was accepted; 1e-300 (or
+    bf16_tflops or hbm_tbps at 1e-300) was refused only as a pool's step of days, not by the field given."""
     sc = hc._small()
     sc["fleet"]["pools"][0]["gpu"] = {"hbm_gb": value}
     path = tmp_path / "s.yaml"

@@ -615,6 +615,14 @@ def test_a_step_of_days_is_refused_before_the_run_that_would_not_end(tmp_path, c
             assert lines == [f"{path}: {STEP.format(took)}"]
 
 
+def test_a_step_of_days_from_an_inline_gpu_names_it_too(tmp_path, capsys):
+    """A datasheet number past the field's own floor still prices a step of days: both blocks that set it are named."""
+    path = _roofline_file(tmp_path)
+    rc, lines = _validate(path, capsys, "fleet.pools.0.gpu={bf16_tflops: 1.0e-5, flops_efficiency: 1.0e-9}")
+    assert rc == 2 and len(lines) == 1 and "shortest step" in lines[0]
+    assert "an efficiency near 0 (here or in the inline GPU, fleet.pools.0.gpu); the run would not end" in lines[0]
+
+
 def test_a_slow_step_short_of_days_runs(tmp_path, capsys):
     path = _roofline_file(tmp_path, perf={"model": "linear", "base_s": 5e5})
     assert _validate(path, capsys)[0] == 0

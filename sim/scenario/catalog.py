@@ -236,6 +236,10 @@ def get_gpu(name: str | Mapping[str, Any]) -> GPUSpec:
 #: the largest number an inline datasheet may give (1e12 GB of HBM, 1e12 TFLOP/s, ...): ~1e6 times any
 #: shipping GPU's, well inside what the memory plan and step times compute with
 GPU_NUMBER_MAX = 1e12
+#: the smallest datasheet number an inline GPU may give (TFLOPS, GB, TB/s, Gb/s, W): a millionth of a
+#: unit is a slip of units, and a step priced from it would take longer than any run (``sim.limits.MAX_STEP_S``)
+GPU_NUMBER_MIN = 1e-6
+_GPU_DATASHEET = ("bf16_tflops", "fp8_tflops", "fp4_tflops", "hbm_gb", "hbm_tbps", "interconnect_gbps", "tdp_w")
 
 
 def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
@@ -262,6 +266,9 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
         elif x > GPU_NUMBER_MAX:
             problems.append((f"gpu.{k}", f"must be at most {GPU_NUMBER_MAX:g} (got {_shown(v)}); a datasheet number "
                                          "a million times today's is a slip, and past it memory in bytes overflows"))
+        elif key in _GPU_DATASHEET and x < GPU_NUMBER_MIN:
+            problems.append((f"gpu.{k}", f"must be at least {GPU_NUMBER_MIN:g} (got {_shown(v)}); a datasheet number "
+                                         "a millionth of its unit is a slip of units"))
         else:
             vals[key] = x
     for k in ("flops_efficiency", "bw_efficiency", "attention_prefill_efficiency", "attention_decode_efficiency"):
