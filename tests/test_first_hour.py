@@ -546,7 +546,10 @@ def test_the_plan_table_fits_the_terminal_with_why_not_under_it(tmp_path, capsys
     why = lines[start + len(table):]
     assert why[0].startswith("why not replicas=1, gpu=") and max(map(len, why)) <= 100
     assert "s, needs <= 2 s" in " ".join(line.strip() for line in why)
-    assert "left out to fit 100 columns:" in fitted.err
+    err = fitted.err.splitlines()
+    at = next(i for i, line in enumerate(err) if line.startswith("left out to fit 100 columns:"))
+    hint = [err[at], *(line for line in err[at + 1:at + 3] if line.startswith("    "))]
+    assert len(hint) > 1 and max(map(len, hint)) <= 100 and "every column is in" in " ".join(hint)
     monkeypatch.delenv("COLUMNS")
     main(argv)                          # the points reused
     whole = capsys.readouterr().out.splitlines()

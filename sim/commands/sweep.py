@@ -75,9 +75,13 @@ def droppable(metrics: list[str], named: list[str]) -> list[str]:
 
 
 def left_out(dropped: list[str], where: str) -> str:
-    """The hint under a table that left columns out to fit the terminal."""
-    return (f"left out to fit {terminal_width()} columns: {', '.join(dropped)} (keep one by naming it: "
-            f"--columns '{dropped[-1]}'; every column is in {where})")
+    """The hint under a table that left columns out to fit the terminal, wrapped to it too."""
+    import textwrap
+
+    width = terminal_width()
+    return textwrap.fill(f"left out to fit {width} columns: {', '.join(dropped)} (keep one by naming it: "
+                         f"--columns '{dropped[-1]}'; every column is in {where})", width, subsequent_indent="    ",
+                         break_on_hyphens=False, break_long_words=False)
 
 
 def _stable(row: dict) -> str:
