@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from sim import humanize
 from sim.metrics.band import attainment_range, class_band, explanation, latency_range
+from sim.metrics.names import name_of
+from sim.metrics.stability import growth_words
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
 from sim.report.overview import overview, shard_notes, slo_bound
 
@@ -69,8 +71,10 @@ def format_summary(result: "Result") -> str:
               f"{t['output_tokens_per_s']:,.0f} out tok/s",
               f"SLO (TTFT <= {slo_bound(slo['ttft_s'])}, TPOT <= {slo_bound(slo['tpot_s'])})  attainment {att}  "
               f"goodput {slo['goodput_rps']:,.2f} req/s",
-              "utilization  " + "  ".join(f"{label} {u[k]:.1%}" if k != "load_factor" else f"{label} {u[k]:.2f}"
-                                          for k, label in UTILIZATION if isinstance(u.get(k), (int, float))),
+              "utilization  " + "  ".join(f"{name_of('utilization.' + k)} {u[k]:.1%}" if k != "load_factor"
+                                          else f"{name_of('utilization.' + k)} {u[k]:.2f}"
+                                          for k in UTILIZATION if isinstance(u.get(k), (int, float))),
+              *stability_line(s),
               f"GPU-hours{' (whole fleet)' if sharded else ''}  provisioned "
               f"{humanize.number(s['gpu_hours']['provisioned'], compact=True)}  "
               f"busy {humanize.number(s['gpu_hours']['busy'], compact=True)}",
@@ -162,10 +166,11 @@ def class_table(s: dict) -> list[str]:
     value as ``point (faster – slower)`` (attainment ``point (low – high)``) from the class's own blocks
     of each side (:func:`sim.metrics.band.class_band`)."""
     b = s.get("capacity_band")
-    rows = [["class", "completed", "TTFT p99 ms", "TPOT p99 ms", "SLO"]]
+    latencies = [f"{name_of(k)} ms" for k in ("latency.ttft.p99", "latency.tpot.p99")]
+    rows = [["class", "completed", *latencies, "SLO"]]
     if b:
         pct = f"{b['pct']:g} %"
-        rows[0][2:] = [f"{h} (+{pct} – −{pct})" for h in ("TTFT p99 ms", "TPOT p99 ms")] + [f"SLO (−{pct} – +{pct})"]
+        rows[0][2:] = [f"{h} (+{pct} – −{pct})" for h in latencies] + [f"SLO (−{pct} – +{pct})"]
     for name, c in s["classes"].items():
         lat = c["latency"]
         att = c["slo"]["attainment"]
@@ -183,8 +188,16 @@ def class_table(s: dict) -> list[str]:
 
 
 #: utilization measures of the summary shown on the terminal (the new ones when present)
-UTILIZATION = (("gpu_busy", "GPU busy"), ("kv_cache_mean", "KV cache mean"), ("mfu", "MFU"),
-               ("mbu", "MBU"), ("load_factor", "load factor"))
+UTILIZATION = ("gpu_busy", "kv_cache_mean", "mfu", "mbu", "load_factor")
+
+
+def stability_line(s: dict) -> list[str]:
+    """The stability verdict and the backlog growth as the run page says it
+    (:func:`~sim.metrics.stability.growth_words`); none for a summary without the block."""
+    b = s.get("stability")
+    if not isinstance(b, dict) or "verdict" not in b:
+        return []
+    return [f"stability  {b['verdict']}  {name_of('stability.backlog_growth_per_s')} {growth_words(b)}"]
 
 
 def _sharded(s: dict) -> bool:
@@ -208,7 +221,7 @@ def cost_line(s: dict, before: dict | None = None) -> str:
     """The compute bill and cost per million output tokens; with ``before`` (the summary before
     ``fleetsim reprice``), each changed value followed by what it was."""
     return (f"cost{' (whole fleet)' if _sharded(s) else ''}  compute {_was(s, before, 'cost', 'compute_usd')}  "
-            f"{_was(s, before, 'cost', 'per_million_output_tokens')} per 1M output tokens")
+            f"{_was(s, before, 'cost', 'per_million_output_tokens')} per million output tokens")
 
 
 def cashflow_lines(s: dict, before: dict | None = None, costs: bool = False) -> list[str]:

@@ -335,7 +335,7 @@ def test_a_rate_is_not_written_as_a_time():
     from sim.report.html_page import mean_ci, unit_of
 
     assert [unit_of(k) for k in ("throughput.requests_per_s", "stability.backlog_growth_per_s",
-                                 "latency.ttft.p99", "slo.ttft_s")] == ["", "", "s", "s"]
+                                 "latency.ttft.p99", "slo.ttft_s")] == ["req/s", "req/s", "s", "s"]
     assert mean_ci({"throughput.requests_per_s.mean": 11.72}, "throughput.requests_per_s") == "11.72"
     assert mean_ci({"latency.ttft.p99.mean": 0.185}, "latency.ttft.p99") == "185.0 ms"
 

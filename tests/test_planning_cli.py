@@ -169,7 +169,7 @@ def test_why_not_says_the_metric_in_words_with_its_unit():
     assert why("latency.tpot.p99<=0.05", 0.0625) == "TPOT p99 62.5 ms, needs <= 50 ms"
     assert why("cost.compute_usd<=5", 7.5) == "compute cost $7.50, needs <= $5.00"
     assert why("utilization.load_factor<=0.8", 0.93) == "load factor 0.93, needs <= 0.8"
-    assert why("classes.chat.latency.e2e.p99<=10", 12.25) == "end-to-end latency p99 of class chat 12.25 s, needs <= 10 s"
+    assert why("classes.chat.latency.e2e.p99<=10", 12.25) == "end-to-end p99 of class chat 12.25 s, needs <= 10 s"
     assert why("throughput.requests_per_s>=50", 41.5) == "throughput 41.5 req/s, needs >= 50 req/s"
     assert judge({"n": 1}, [parse_constraint("latency.ttft.p99<=2")])["why"] == "TTFT p99 missing (latency.ttft.p99)"
 

@@ -115,13 +115,13 @@ def test_utilization_shows_what_the_summary_has_per_pool():
     old = {"utilization": {"gpu_busy": 0.9, "kv_cache_mean": 0.02, "mfu": 0.06},
            "pools": {"main": {"gpu_busy": 0.9, "kv_cache_mean": 0.02}}}
     chart = utilization_chart(None, old)
-    assert list(chart.panels[0].categories) == ["GPU busy", "KV cache (mean)", "MFU"]   # fleet MFU for one pool
+    assert list(chart.panels[0].categories) == ["GPU busy", "KV cache use (mean)", "MFU"]   # fleet MFU for one pool
     new = {"utilization": {"gpu_busy": 0.7, "kv_cache_mean": 0.3, "mfu": 0.2, "mbu": 0.5, "load_factor": 0.8},
            "pools": {"a": {"gpu_busy": 0.9, "kv_cache_mean": 0.4, "mbu": 0.6, "load_factor": 0.9},
                      "b": {"gpu_busy": 0.5, "kv_cache_mean": 0.2}}}
     chart = utilization_chart(None, new)
     panel = chart.panels[0]
-    assert list(panel.categories) == ["GPU busy", "KV cache (mean)", "MFU", "MBU", "load factor"]
+    assert list(panel.categories) == ["GPU busy", "KV cache use (mean)", "MFU", "MBU", "load factor"]
     assert [s.label for s in panel.series] == ["a", "b", FLEET]
     assert panel.series[1].y == [0.5, 0.2]                 # pool b: only what it reports
     assert "0.80" in [n.text for n in panel.notes]         # load factor as a ratio, not a percentage

@@ -49,6 +49,8 @@ import math
 
 import numpy as np
 
+from sim import humanize
+
 NOISE_SIGMAS = 3.0
 """Growth over the tail within this many Poisson standard deviations of its arrivals is noise."""
 MIN_GROWTH_SHARE = 0.02
@@ -163,6 +165,46 @@ def timeseries_stability(ts: np.ndarray, requests: dict, warmup_s: float, end_s:
     return stability(t, n, arrived=requests["arrived"], end_s=float(end_s), warmup_s=float(warmup_s),
                      in_flight_at_end=requests["in_flight"],
                      offered_load_factor=offered_load_factor(load_factor, requests, served, offered))
+
+
+def noise_rate(block: dict) -> float | None:
+    """The backlog growth (requests/s) a ``stability`` block's run cannot tell from noise: the
+    allowance over its tail window (``resolution`` x the window's arrivals, at least one) per second of
+    the window; ``None`` when the block lacks what it takes (a summary written before it was reported).
+
+        >>> noise_rate({"resolution": 0.02, "arrival_rate_per_s": 12.0, "window_s": 1800.0})
+        0.24
+    """
+    res, rate, window = (block.get(k) for k in ("resolution", "arrival_rate_per_s", "window_s"))
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (res, rate, window)) \
+            or window <= 0:
+        return None
+    return res * max(rate * window, 1.0) / window
+
+
+def growth_words(block: dict) -> str:
+    """A ``stability`` block's backlog growth as a planner reads it, on the run page and in the
+    terminal alike: within the noise the verdict allows (:func:`noise_rate`; a run judged stable or
+    too short to tell) ``none measurable (< 0.24 req/s)``, its four-digit noise being no measure of
+    anything; else the growth (or shrinking, a negative one) in requests/s.
+
+        >>> b = {"resolution": 0.02, "arrival_rate_per_s": 12.0, "window_s": 1800.0, "verdict": "stable"}
+        >>> growth_words({**b, "backlog_growth_per_s": -0.00024}), growth_words({**b, "backlog_growth_per_s": -1.5})
+        ('none measurable (< 0.24 req/s)', '-1.5 req/s')
+        >>> growth_words({**b, "backlog_growth_per_s": 0.8, "verdict": "unstable"})
+        '0.8 req/s'
+    """
+    growth = block.get("backlog_growth_per_s")
+    if not isinstance(growth, (int, float)) or isinstance(growth, bool) or not math.isfinite(growth):
+        return "–"
+    noise = noise_rate(block)
+    if noise is not None and block.get("verdict") != "unstable" and abs(growth) <= noise:
+        if growth == 0 or noise <= 0:
+            return "none"
+        power = math.floor(math.log10(noise)) - 1         # the bound to two digits, rounded up, never 1e-05
+        bound = math.ceil(noise / 10.0 ** power - 1e-9) * 10.0 ** power
+        return f"none measurable (< {bound:,.{max(0, -power)}f} req/s)"
+    return f"{humanize.number(growth, digits=4)} req/s"
 
 
 def _window(seconds: float) -> str:

@@ -19,6 +19,8 @@ from typing import Any
 from sim import humanize
 from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
 from sim.metrics.band import explanation as band_explanation
+from sim.metrics.names import POOL_KEYS, name_of
+from sim.metrics.stability import growth_words
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
 from sim.report.html_page import Page, base_header, fmt, load_json, mean_ci, simulated, table, unit_of
 from sim.report.overview import overview, read_scenario, shard_notes, value_at
@@ -26,35 +28,22 @@ from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
 from sim.report.search_pages import add_plan, add_saturation
 
-RUN_ROWS = (
-    ("requests.arrived", "requests arrived", ""), ("requests.completed", "requests completed", ""),
-    ("requests.rejected", "requests rejected", ""), ("requests.in_flight", "requests in flight at the end", ""),
-    ("latency.ttft.p50", "TTFT p50", "s"), ("latency.ttft.p99", "TTFT p99", "s"),
-    ("latency.tpot.p50", "TPOT p50", "s"), ("latency.tpot.p99", "TPOT p99", "s"),
-    ("latency.itl.p99", "ITL p99", "s"),
-    ("latency.e2e.p50", "E2E p50", "s"), ("latency.e2e.p99", "E2E p99", "s"),
-    ("latency.queue.p99", "queue wait p99", "s"),
-    ("throughput.requests_per_s", "throughput", "req/s"),
-    ("throughput.output_tokens_per_s", "output tokens/s", "tok/s"),
-    ("slo.attainment", "SLO attainment", "%"), ("slo.goodput_rps", "goodput", "req/s"),
-    ("utilization.gpu_busy", "GPU busy", "%"), ("utilization.kv_cache_mean", "KV cache mean", "%"),
-    ("utilization.mfu", "MFU", "%"), ("utilization.mbu", "MBU (memory bandwidth)", "%"),
-    ("utilization.load_factor", "load factor", ""),
-    ("stability.stable", "stable (no growing backlog)", ""),
-    ("stability.verdict", "stability verdict", ""),
-    ("stability.backlog_growth_per_s", "backlog growth", "req/s"),
-    ("gpu_hours.provisioned", "GPU-hours provisioned", "h"), ("gpu_hours.busy", "GPU-hours busy", "h"),
-    ("cost.compute_usd", "compute cost", "USD"),
-    ("cost.per_million_output_tokens", "cost per 1M output tokens", "USD"),
-    ("cashflow.revenue", "revenue", "USD"), ("cashflow.compute_cost", "compute cost (ledger)", "USD"),
-    ("cashflow.revenue_share_paid", "revenue share paid", "USD"),
-    ("cashflow.revenue_share_received", "revenue share received", "USD"),
-    ("cashflow.training_cost", "training cost", "USD"), ("cashflow.credits_applied", "credits applied", "USD"),
-    ("cashflow.energy_cost", "energy cost (owned pools)", "USD"), ("cashflow.sla_credits", "SLA credits owed", "USD"),
-    ("cashflow.revenue_share_net", "net revenue share (accrual; + received)", "USD"),
-    ("cashflow.cash_revenue_share_net", "net revenue share (cash; + received)", "USD"),
-    ("cashflow.net", "net (accrual)", "USD"), ("cashflow.cash_net", "net (cash)", "USD"),
+#: the summary keys of the run page's metrics table, in order; their words and units are
+#: :data:`sim.metrics.names.METRICS`'s
+RUN_KEYS = (
+    "requests.arrived", "requests.completed", "requests.rejected", "requests.in_flight",
+    "latency.ttft.p50", "latency.ttft.p99", "latency.tpot.p50", "latency.tpot.p99", "latency.itl.p99",
+    "latency.e2e.p50", "latency.e2e.p99", "latency.queue.p99",
+    "throughput.requests_per_s", "throughput.output_tokens_per_s", "slo.attainment", "slo.goodput_rps",
+    "utilization.gpu_busy", "utilization.kv_cache_mean", "utilization.mfu", "utilization.mbu",
+    "utilization.load_factor", "stability.stable", "stability.verdict", "stability.backlog_growth_per_s",
+    "gpu_hours.provisioned", "gpu_hours.busy", "cost.compute_usd", "cost.per_million_output_tokens",
+    "cashflow.revenue", "cashflow.compute_cost", "cashflow.revenue_share_paid", "cashflow.revenue_share_received",
+    "cashflow.training_cost", "cashflow.credits_applied", "cashflow.energy_cost", "cashflow.sla_credits",
+    "cashflow.revenue_share_net", "cashflow.cash_revenue_share_net", "cashflow.net", "cashflow.cash_net",
 )
+#: the metrics table's rows: key, words, unit
+RUN_ROWS = tuple((key, name_of(key), unit_of(key)) for key in RUN_KEYS)
 #: the statement columns shown per period (``cashflow.csv`` names), with their headings; the costs
 #: and credits of OPTIONAL only when some row has them, so that every row's accrual net adds up
 STATEMENT_COLUMNS = (("revenue_usd", "revenue"), ("compute_usd", "compute"),
@@ -125,9 +114,7 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
     rows, zeros all, are left out, said so under the table."""
     band = summary.get("capacity_band")
     hidden = (*ZERO_HIDDEN, *(REVENUE_ROWS if costs else ()))
-    # units the value carries ($, ms, %) or its label names (GPU-hours: '4 h' read as four hours) stay out of the column
-    rows = [[label, fmt(value_at(summary, key), unit), unit if unit not in ("USD", "s", "%", "h") else "",
-             *([_band_cell(band, key)] if band else [])]
+    rows = [[label, *_value_unit(summary, key, unit), *([_band_cell(band, key)] if band else [])]
             for key, label, unit in RUN_ROWS if value_at(summary, key) is not None
             and not (key in hidden and value_at(summary, key) == 0)]
     header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]
@@ -143,9 +130,8 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
         keys = [("gpu", "GPU", ""), ("replicas", "replicas", ""), ("replicas_mean", "mean replicas", ""),
                 ("tensor_parallel", "TP", ""), ("pipeline_parallel", "PP", ""), ("expert_parallel", "EP", ""),
                 ("gpus_per_replica", "GPUs per replica", ""), ("scale", "shards", ""),
-                ("gpu_hours_provisioned", "GPU-hours (fleet)", "h"), ("gpu_busy", "GPU busy", "%"),
-                ("kv_cache_mean", "KV cache", "%"), ("mfu", "MFU", "%"), ("mbu", "MBU", "%"),
-                ("load_factor", "load factor", "")]
+                *((k, name_of(m) + (" (fleet)" if k == "gpu_hours_provisioned" else ""), unit_of(m))
+                  for k, m in POOL_KEYS.items())]
         beyond_tp = any(isinstance(p.get(k), (int, float)) and p[k] > 1 for p in pools.values()
                         for k in ("pipeline_parallel", "expert_parallel"))
         keys = [k for k in keys if any(k[0] in p for p in pools.values())
@@ -163,13 +149,23 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
                 row += [_band_cell(own, k) if own and value_at(c, k) is not None else ""
                         for k in ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment")]
             rows.append(row)
-        ranges = [f"{h} at ±{band['pct']:g} %" for h in ("TTFT p99", "TPOT p99", "SLO attainment")] if band else []
-        out += "<h3>Per request class</h3>" + table(
-            ["class", "completed", "TTFT p99", "TPOT p99", "SLO attainment", *ranges], rows)
+        said = [name_of(k) for k in ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment")]
+        ranges = [f"{h} at ±{band['pct']:g} %" for h in said] if band else []
+        out += "<h3>Per request class</h3>" + table(["class", "completed", *said, *ranges], rows)
     flat = sorted(_flatten(summary))
     out += ("<details><summary>Every value in summary.json (seconds, USD)</summary>"
             + table(["key", "value"], [[k, v] for k, v in flat]) + "</details>")
     return out
+
+
+def _value_unit(summary: dict, key: str, unit: str) -> list[str]:
+    """A metrics row's value and unit cells; units the value carries ($, ms, %) or its words name
+    (GPU-hours: '4 h' read as four hours) stay out of the unit column, and the backlog growth is said
+    as the terminal says it (:func:`~sim.metrics.stability.growth_words`: ``none measurable (< 0.25
+    req/s)`` within the noise of a run judged stable)."""
+    if key == "stability.backlog_growth_per_s":
+        return [growth_words(summary.get("stability") or {}), ""]
+    return [fmt(value_at(summary, key), unit), unit if unit not in ("USD", "s", "%", "h") else ""]
 
 
 def _band_cell(band: dict, key: str) -> str:

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import InputError, ScenarioError
+from sim.metrics.names import name_of
 from sim.report.cashflow import cashflow_chart
 from sim.report.chart import FORMATS, Chart, Note, Panel, Rule, Series, envelope, write_svg
 from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_statement,
@@ -62,8 +63,7 @@ ENVELOPE_COLUMNS = 300
 #: the utilization figure's name for fleet-wide values next to several pools
 FLEET = "fleet (all pools)"
 #: the utilization figure's bars: summary key, label (a share of 1.0 unless noted)
-UTILIZATION = (("gpu_busy", "GPU busy"), ("kv_cache_mean", "KV cache (mean)"), ("mfu", "MFU"),
-               ("mbu", "MBU"), ("load_factor", "load factor"))
+UTILIZATION = tuple((k, name_of(f"utilization.{k}")) for k in ("gpu_busy", "kv_cache_mean", "mfu", "mbu", "load_factor"))
 
 
 def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,

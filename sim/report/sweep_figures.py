@@ -21,6 +21,7 @@ from typing import Any
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.humanize import money
+from sim.metrics.names import heading
 from sim.report.render import new_figure, save_figure, short_name
 
 def money_tick(usd: float, _pos: int | None = None) -> str:
@@ -46,14 +47,11 @@ def money_axis(axis) -> None:
     axis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
     axis.set_major_formatter(MONEY_TICKS)
 
-SWEEP_METRICS = (
-    ("latency.ttft.p99", "p99 TTFT (s)"),
-    ("latency.e2e.p99", "p99 end-to-end latency (s)"),
-    ("slo.attainment", "SLO attainment"),
-    ("cost.compute_usd", "compute cost (USD)"),
-    ("utilization.load_factor", "load factor (1 = saturated)"),   # GPU busy reads ~1 at any load
-    ("throughput.output_tokens_per_s", "output tokens/s"),
-)
+#: the metrics a sweep's figures plot (GPU busy reads ~1 at any load: the load factor instead), with
+#: their axis labels (:func:`sim.metrics.names.heading`)
+SWEEP_METRICS = tuple((m, heading(m) + (" (1 = saturated)" if m == "utilization.load_factor" else ""))
+                      for m in ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "cost.compute_usd",
+                                "utilization.load_factor", "throughput.output_tokens_per_s"))
 
 
 def _num(v: Any) -> float:
@@ -234,8 +232,8 @@ def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
     top, bottom = fig.subplots(2, 1, sharex=True)
     rate = _num(data.get("rate"))
     span = _rate_span(data.get("capacity_band"))
-    for ax, metric, label in ((top, "slo.attainment", "SLO attainment"),
-                              (bottom, "latency.ttft.p99", "p99 TTFT (s)")):
+    for ax, metric, label in ((top, "slo.attainment", heading("slo.attainment")),
+                              (bottom, "latency.ttft.p99", heading("latency.ttft.p99"))):
         xs = [_num(p.get("rate")) for p in probes]
         ys = [_num(p.get(f"{metric}.mean")) for p in probes]
         ax.plot(xs, ys, color="C0", lw=1.2)
