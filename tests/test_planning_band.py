@@ -280,7 +280,7 @@ def test_the_plan_and_saturation_pages_show_the_band(tmp_path):
     plan(BASE, ["fleet.pools.0.replicas=1..16"], out=tmp_path / "p", **kw)
     page = write_report(tmp_path / "p").read_text()
     assert "With capacity 3 % lower than modelled you need:</b> fleet.pools.0.replicas=5 (robust)" in page
-    assert "<th>feasible at −3\u00a0%</th>" in page and "<th>latency.<wbr>queue.<wbr>mean at −3\u00a0%</th>" in page
+    assert "<th>feasible at −3\u00a0%</th>" in page and "<th>queue wait mean at −3\u00a0%</th>" in page
     res = saturation(BASE, runner=MMcRunner(service_s=0.2), overrides=["fleet.pools.0.replicas=4"],
                      executor="serial", capacity_band=3, out=tmp_path / "s")
     page = write_report(tmp_path / "s").read_text()

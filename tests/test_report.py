@@ -483,7 +483,7 @@ def test_plan_page_compares_the_candidates_with_their_money(tmp_path):
     page = write_report(tmp_path / "plan").read_text()
     assert "fleet.pools.0.replicas=13, fleet.pools.0.gpu=a100-80gb (13 GPUs, $25,623/month)" in page
     main, *_, every = _plan_tables(page)
-    assert main[0] == ["replicas", "gpu", "verdict", "GPUs", "$/hour", "$/month", "latency.queue.mean",
+    assert main[0] == ["replicas", "gpu", "verdict", "GPUs", "$/hour", "$/month", "queue wait mean",
                        "load factor", "headroom"]
     assert [r[:6] for r in main[1:]] == [["13", "a100-80gb", "answer", "13", "$35.10", "$25,623"],
                                          ["13", "h100-sxm", "meets", "13", "$80.08", "$58,458"],

@@ -115,13 +115,13 @@ def test_utilization_shows_what_the_summary_has_per_pool():
     old = {"utilization": {"gpu_busy": 0.9, "kv_cache_mean": 0.02, "mfu": 0.06},
            "pools": {"main": {"gpu_busy": 0.9, "kv_cache_mean": 0.02}}}
     chart = utilization_chart(None, old)
-    assert list(chart.panels[0].categories) == ["GPU busy", "KV cache use (mean)", "MFU"]   # fleet MFU for one pool
+    assert list(chart.panels[0].categories) == ["GPU busy", "KV cache use\n(mean)", "MFU"]   # fleet MFU for one pool
     new = {"utilization": {"gpu_busy": 0.7, "kv_cache_mean": 0.3, "mfu": 0.2, "mbu": 0.5, "load_factor": 0.8},
            "pools": {"a": {"gpu_busy": 0.9, "kv_cache_mean": 0.4, "mbu": 0.6, "load_factor": 0.9},
                      "b": {"gpu_busy": 0.5, "kv_cache_mean": 0.2}}}
     chart = utilization_chart(None, new)
     panel = chart.panels[0]
-    assert list(panel.categories) == ["GPU busy", "KV cache use (mean)", "MFU", "MBU", "load factor"]
+    assert list(panel.categories) == ["GPU busy", "KV cache use\n(mean)", "MFU", "MBU", "load factor"]
     assert [s.label for s in panel.series] == ["a", "b", FLEET]
     assert panel.series[1].y == [0.5, 0.2]                 # pool b: only what it reports
     assert "0.80" in [n.text for n in panel.notes]         # load factor as a ratio, not a percentage
@@ -183,3 +183,16 @@ def test_saturation_legend_does_not_call_a_probe_within_the_slo_a_miss(tmp_path)
                         "latency.ttft.p99.mean": 1.98}]}
     svg = next(p for p in saturation_figure(data, tmp_path / "saturation") if p.suffix == ".svg").read_text()
     assert "not sustained (SLO missed, or not shown to keep up)" in svg and "fails the SLO" not in svg
+
+
+def test_a_category_label_of_two_lines_is_two_texts_one_under_the_other_in_svg():
+    """'KV cache use (mean)' is drawn on two lines (its bar's neighbours are close), in SVG as matplotlib
+    draws it: one text per line, the second a line lower at the same x."""
+    import re
+
+    svg = to_svg(utilization_chart(None, {"pools": {"main": {"gpu_busy": 0.9, "kv_cache_mean": 0.02}}}))
+    first = re.search(r'<text x="([\d.]+)" y="([\d.]+)"[^>]*>KV cache use</text>', svg)
+    second = re.search(r'<text x="([\d.]+)" y="([\d.]+)"[^>]*>\(mean\)</text>', svg)
+    assert first and second and first.group(1) == second.group(1), svg
+    assert float(second.group(2)) > float(first.group(2))
+    assert "KV cache use\n(mean)" not in svg and "KV cache use (mean)" not in svg

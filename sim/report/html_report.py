@@ -258,11 +258,11 @@ def _add_sweep(page: Page, folder: Path, regenerate: bool) -> None:
                  *(mean_ci(r, m) for m in TABLE_METRICS)] for r in view.configurations]
         page.sections.append(f"<h2>Sweep: {len(view.configurations)} configurations × {view.seeds} "
                              f"seed(s){ci}</h2>"
-                             + table([*knob_paths, "n", "errors", *TABLE_METRICS], rows))
+                             + table([*knob_paths, "n", "errors", *map(name_of, TABLE_METRICS)], rows))
         if ranged:
             page.sections.append(
                 f"<h3>Ranges at ±{pct:g} % capacity</h3>" + table(
-                    [*knob_paths, *ranged],
+                    [*knob_paths, *map(name_of, ranged)],
                     [[*(r.get(k) for k in knob_paths),
                       *(configuration_range(r, m, lambda v, m=m: fmt(v, unit_of(m))) for m in ranged)]
                      for r in view.configurations])

@@ -330,7 +330,8 @@ def utilization_chart(ts: dict[str, np.ndarray] | None, summary: Mapping[str, An
     names = list(per_pool)
     width = 0.8 / max(len(names), 1)
     panel = Panel(title="utilization per pool" if len(names) > 1 else f"utilization, pool {names[0]}",
-                  ylabel="share (1.0 = 100 %)", grid="y", categories=[lab for _, lab in measures])
+                  ylabel="share (1.0 = 100 %)", grid="y",   # 'KV cache use (mean)' on two lines: the bars are close
+                  categories=[lab.replace(" (", "\n(") for _, lab in measures])
     top = 1.0
     for i, name in enumerate(names):
         xs, ys = [], []

@@ -120,7 +120,8 @@ def plan_tables(data: dict, slower: str | None) -> str:
                    and any(x[c] != "-" for x in cells)
                    and (c != "replicas" or any(x["replicas"] not in (x["GPUs"], "-") for x in cells))]
         why = full and any(not g.get("feasible") for g, _ in rows)
-        header = [*first, *planner, *metrics, "load factor", "headroom", *(["why not"] if why else [])]
+        header = [*first, *planner, *map(name_of, metrics), name_of("utilization.load_factor"), "headroom",
+                  *(["why not"] if why else [])]
         body = [[*(g.get(k) for k in knobs), verdict(g, a), *(c[p] for p in planner),
                  *(_breaks_before_ci(mean_ci(g, m)) for m in metrics), plain(g.get("utilization.load_factor.mean")),
                  g.get("headroom.text", "–"), *([g.get("why") or ""] if why else [])] for (g, a), c in zip(rows, cells)]
@@ -134,7 +135,7 @@ def plan_tables(data: dict, slower: str | None) -> str:
         judged = constraints         # the constraints' metrics, as judged on the slower side
         at = slower.replace(" %", "\u00a0%")         # a heading never breaks between -3 and %
         out += (f"<h3>The same configurations {html.escape(slower)} capacity</h3>"
-                + table([*first, f"feasible {at}", *(f"{m} {at}" for m in judged)],
+                + table([*first, f"feasible {at}", *(f"{name_of(m)} {at}" for m in judged)],
                         [[*(g.get(k) for k in knobs), verdict(g, a), robust_feasible(g),
                           *(_breaks_before_ci(mean_ci(g, SLOWER + m, unit_of(m))) for m in judged)]
                          for g, a in shown], cls="plan", wrap_header=True,
@@ -286,8 +287,8 @@ def add_saturation(page: Page, folder: Path, regenerate: bool) -> None:
             f"<h2>Saturation</h2><p>Highest sustained arrival rate: <b>{fmt(data.get('rate'))} "
             f"req/s</b>{ranged} (first failing rate {fmt(data.get('upper'))} req/s; SLO attainment ≥ "
             f"{fmt(data.get('attainment'))}).</p>"
-            + table([*(["capacity"] if band else []), "rate (req/s)", "sustained", "slo.attainment",
-                     "latency.ttft.p99"],
+            + table([*(["capacity"] if band else []), "rate (req/s)", "sustained", name_of("slo.attainment"),
+                     name_of("latency.ttft.p99")],
                     [[*([p.get("capacity", 1.0)] if band else []), p.get("rate"), p.get("feasible"),
                       mean_ci(p, "slo.attainment"), mean_ci(p, "latency.ttft.p99", "s")] for p in probes])
             + (f'<p class="note">The range: the highest rate sustained with the model\'s capacity {band["pct"]:g} % '

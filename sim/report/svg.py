@@ -185,13 +185,15 @@ def _frame_svg(ax: Axes, xt: list[float], minor: list[float], yt: list[float]) -
 
 
 def _x_tick_labels_svg(panel: Panel, ax: Axes, xt: list[float], xlabels: list[str]) -> list[str]:
-    """The x tick labels under the frame, rotated (right-aligned to the tick) when the panel asks."""
+    """The x tick labels under the frame, rotated (right-aligned to the tick) when the panel asks; a
+    label of several lines (``"KV cache use\\n(mean)"``) one text per line, as matplotlib draws it."""
     below = ax.y0 + ax.h
     if panel.rotation:
         return [text(ax.px(t), below + 8, lab, panel.category_pt, anchor="end", baseline="hanging",
                      rotate=-panel.rotation) for t, lab in zip(xt, xlabels)]
     pt = panel.category_pt if panel.categories is not None else FONT_PT
-    return [text(ax.px(t), below + 6, lab, pt, baseline="hanging") for t, lab in zip(xt, xlabels)]
+    return [text(ax.px(t), below + 6 + i * pt * 1.2, line, pt, baseline="hanging")
+            for t, lab in zip(xt, xlabels) for i, line in enumerate(lab.split("\n"))]
 
 
 def _y_labels_svg(panel: Panel, ax: Axes, yt: list[float]) -> list[str]:

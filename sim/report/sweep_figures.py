@@ -204,10 +204,10 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
     if feasible is not None:
         ax.plot([], [], "o", color="C0", label="meets constraints")
         ax.plot([], [], "o", color="C3", mfc="none", label="violates a constraint")
-    ax.set_xlabel(f"{x_metric} (USD)" if x_metric.startswith("cost") else x_metric)
+    ax.set_xlabel(heading(x_metric))
     if x_metric.startswith(("cost.", "cashflow.")):
         money_axis(ax.xaxis)
-    ax.set_ylabel(f"{y_metric} (s)" if y_metric.startswith("latency") else y_metric)
+    ax.set_ylabel(heading(y_metric))
     ax.set_yscale("log" if _wide([p[1] for p in pts]) else "linear")
     ax.grid(True, alpha=0.3)
     ax.set_title(title)
