@@ -79,7 +79,10 @@ def main(args: argparse.Namespace) -> int:
         note = _moe_level_note(p, sc.perf, model.n_experts > 1, gpus <= per_node)
         if note:
             lines.append(f"    note: {note}")
-    sys.stdout.write(printable("\n".join(lines)) + "\n")
+    from sim.planning.table import fill
+
+    # each line broken to the terminal, its continuations indented under it (to a file or a pipe: whole)
+    sys.stdout.write(printable("\n".join(fill(line, indent="  ") for line in "\n".join(lines).splitlines())) + "\n")
     return 0
 
 
