@@ -35,6 +35,15 @@ def test_validate_breaks_its_lines_to_the_terminal_and_keeps_every_word(capsys, 
     assert lines[at + 1].startswith("      ")                    # a continuation sits under its line
 
 
+@pytest.mark.parametrize("scenario, words", [("scenarios/provider_partner_2024.yaml", "duration 366 d (31,622,400 s))"),
+                                             ("scenarios/diurnal_week.yaml", "duration 7 d (604,800 s))"),
+                                             ("scenarios/baseline.yaml", "duration 3600 s)")])
+def test_validate_says_a_long_duration_in_days(capsys, scenario, words):
+    """A year was 'duration 3.16224e+07 s'."""
+    assert main(["validate", scenario]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(words)
+
+
 def test_run_says_where_its_folder_went_and_how_to_read_it(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "60")
     out = tmp_path / "r"
@@ -173,7 +182,8 @@ def test_calibrate_says_how_a_scenario_uses_what_it_wrote(tmp_path, capsys):
     assert "precision of the measured replica's weights" in printed and "(default bf16)" in printed
 
 
-@pytest.mark.parametrize("module", ["sim.planning.table", "sim.commands.sweep", "sim.commands.plan", "sim.cli"])
+@pytest.mark.parametrize("module", ["sim.planning.table", "sim.commands.sweep", "sim.commands.plan", "sim.cli",
+                                    "sim.commands.validate"])
 def test_the_examples_in_the_docstrings_hold(module):
     import doctest
     import importlib
