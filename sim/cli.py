@@ -118,10 +118,15 @@ class PlainHelpFormatter(argparse.HelpFormatter):
 
 class ExamplesHelpFormatter(PlainHelpFormatter):
     """``fleetsim --help``: the description and the examples after the options keep their lines
-    (argparse would run the example commands together into one paragraph)."""
+    (argparse would run the example commands together into one paragraph); a line of prose (not
+    indented) wider than the terminal is broken to it, an indented example command is kept whole."""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        return "".join(indent + line for line in text.splitlines(keepends=True))
+        import textwrap
+
+        return "".join(indent + ("\n" + indent).join(textwrap.wrap(line, width, break_on_hyphens=False)) + "\n"
+                       if len(line) > width and not line.startswith(" ") else indent + line + "\n"
+                       for line in text.splitlines())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ from sim.report.overview import overview, shard_notes, slo_bound
 if TYPE_CHECKING:
     from sim.api import Result
 
-#: width the header's paragraphs are wrapped to
+#: width the header's paragraphs are wrapped to (narrower in a narrower terminal)
 WIDTH = 100
 
 
@@ -32,7 +32,9 @@ def _usd(v) -> str:
 
 
 def _wrap(text: str) -> list[str]:
-    return textwrap.wrap(text, WIDTH, break_on_hyphens=False) or [""]
+    from sim.planning.table import terminal_width
+
+    return textwrap.wrap(text, min(WIDTH, terminal_width() or WIDTH), break_on_hyphens=False) or [""]
 
 
 def header(result: "Result") -> list[str]:

@@ -50,9 +50,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", required=True, help="catalog GPU name, e.g. h100-sxm")
     p.add_argument("--model", required=True, help="catalog model name, e.g. llama-3-8b")
     p.add_argument("--tp", type=int, default=1, help="tensor-parallel size of the measured replica (default 1)")
-    p.add_argument("--weight-dtype", choices=["bf16", "fp8", "fp4"], default="bf16")
-    p.add_argument("--kv-dtype", choices=["bf16", "fp8"], default="bf16")
-    p.add_argument("--out", type=path_value, help="write the calibration YAML here")
+    p.add_argument("--weight-dtype", choices=["bf16", "fp8", "fp4"], default="bf16",
+                   help="precision of the measured replica's weights, as the scenario's perf.weight_dtype "
+                        "(default bf16)")
+    p.add_argument("--kv-dtype", choices=["bf16", "fp8"], default="bf16",
+                   help="precision of its KV cache, as the scenario's perf.kv_dtype (default bf16)")
+    p.add_argument("--out", type=path_value,
+                   help="write the calibration YAML here (a scenario uses it as perf: {model: roofline, "
+                        "calibration: FILE})")
     p.add_argument("--fit-exponent", action="store_true",
                    help="with measured points: also fit the smooth-roofline overlap exponent "
                         "(default: keep the GPU catalog's)")
@@ -132,7 +137,10 @@ def main(args: argparse.Namespace) -> int:
         from sim.perf.calibration import write_calibration
 
         write_calibration(cal, args.out)
-        print(f"wrote {args.out}", file=sys.stderr)
+        from sim.planning.table import fill
+
+        print(fill(f"wrote {args.out} (use it in a scenario as perf: {{model: roofline, calibration: {args.out}}}, "
+                   f"the path relative to the scenario's folder)"), file=sys.stderr)
     if grids is not None:
         _write_step_table(args, gpu, model, grids)
     return 0
@@ -310,4 +318,7 @@ def _write_step_table(args: argparse.Namespace, gpu, model, grids: tuple[list[in
                      f"Step-time table for {model.name} on {args.tp}x {gpu.name}, composed by `fleetsim calibrate` "
                      f"from {args.vidur_mlp.name}" + (f" and {args.vidur_attention.name}" if args.vidur_attention
                                                      else " (attention omitted)"))
-    print(f"wrote {args.table_out} ({len(rows)} grid points)", file=sys.stderr)
+    from sim.planning.table import fill
+
+    print(fill(f"wrote {args.table_out} ({len(rows)} grid points; use it in a scenario as perf: {{model: table, "
+               f"path: {args.table_out}}}, the path relative to the scenario's folder)"), file=sys.stderr)

@@ -22,14 +22,14 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir
-from sim.commands.sweep import DROPPED_FIRST, left_out, with_unit
+from sim.commands.sweep import DROPPED_FIRST, left_out, report_hint, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, columns_known, default_out, guarded,
                                       kept_points, reused_note)
 from sim.metrics.names import said
 from sim.planning.constraints import ConstraintError, UnknownMetricError, parse_constraint
 from sim.planning.knobs import KnobError
-from sim.planning.table import fit_table, terminal_width
+from sim.planning.table import fill, fit_table, terminal_width
 from sim.report.search_pages import short_paths
 
 
@@ -96,17 +96,17 @@ def main(args: argparse.Namespace) -> int:
                     f"{' for the simulated window' if obj == 'cost.compute_usd' else ''})")
 
         if result.best is not None:
-            print(f"cheapest meeting all constraints: {described(result.best)}")
+            print(fill(f"cheapest meeting all constraints: {described(result.best)}"))
         else:
             print("no configuration meets every constraint")
             for u in result.unmet:
-                print(out_of_reach(u))
+                print(fill(out_of_reach(u)))
         if not result.constraints:
-            print("no --constraint given: the answer is the cheapest configuration that keeps up with its traffic",
-                  file=sys.stderr)
+            print(fill("no --constraint given: the answer is the cheapest configuration that keeps up with its "
+                       "traffic"), file=sys.stderr)
         band = result.band
         if band is not None:
-            print(robust_line(result, described))
+            print(fill(robust_line(result, described)))
         named = parse_columns(args.columns)
         extra = [m for m in named if m not in (obj, *(c.metric for c in result.constraints), *COLUMNS)]
         if extra:
@@ -122,10 +122,10 @@ def main(args: argparse.Namespace) -> int:
         miss = ("; last, the configuration tried that came nearest to meeting them (nearest miss)"
                 if len(shown) > len(answers) else "")
         if band is not None:
-            print(f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
-                  f"capacity {band:g} % lower (robust), best first{miss}:")
+            print(fill(f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
+                       f"capacity {band:g} % lower (robust), best first{miss}:"))
         else:
-            print(table_title(result, len(answers)).rstrip(":") + miss + ":")
+            print(fill(table_title(result, len(answers)).rstrip(":") + miss + ":"))
         slower = f"at -{band:g} %" if band is not None else None
         knobs = [p for k in result.knobs for p in k.paths]
         rows = [{**{k: str(r.get(k, "-")) for k in knobs}, "answer": answer,
@@ -151,19 +151,16 @@ def main(args: argparse.Namespace) -> int:
             dropped.remove("why not")
             for r in rows:
                 if r["why not"]:
-                    print(wrapped(f"why not {', '.join(f'{short}={r[k]}' for short, k in zip(short_paths(knobs), knobs))}"
-                                  f"{' (' + r['answer'] + ')' if r['answer'] else ''}: {r['why not']}", width))
+                    print(fill(f"why not {', '.join(f'{short}={r[k]}' for short, k in zip(short_paths(knobs), knobs))}"
+                               f"{' (' + r['answer'] + ')' if r['answer'] else ''}: {r['why not']}", width))
         if dropped:
             print(left_out(dropped, "plan.csv"), file=sys.stderr)
-        print("headroom: slack of the tightest constraint; load factor: served work / work at the batch "
-              "limits (1.0 = saturated); cost (window): the simulated window only"
-              + (f"; {slower}: with the model's capacity {band:g} % lower (the same seeds)" if slower else ""),
-              file=sys.stderr)
+        print(fill(legend([c for c in cols if c not in dropped], slower, band)), file=sys.stderr)
         n = len(result.evaluated)
-        print(f"{n} {plural(n, 'configuration')} evaluated × {result.seeds} {plural(result.seeds, 'seed')}"
-              f"{f' at two capacities (1 and {1 - band / 100:g})' if slower else ''}; "
-              f"{reused_note(result.runs, result.reused, out)}wrote {out / 'plan.json'}, {out / 'plan.csv'}",
-              file=sys.stderr)
+        print(fill(f"{n} {plural(n, 'configuration')} evaluated × {result.seeds} {plural(result.seeds, 'seed')}"
+                   f"{f' at two capacities (1 and {1 - band / 100:g})' if slower else ''}; "
+                   f"{reused_note(result.runs, result.reused, out)}wrote {out / 'plan.json'}, {out / 'plan.csv'}; "
+                   f"{report_hint(out)}"), file=sys.stderr)
         return 0 if result.best is not None else 1
 
     return guarded(body, "plan", ((KnobError, "--vary"), (ConstraintError, "--constraint")))
@@ -208,11 +205,20 @@ def robust_line(result, described) -> str:
     return f"with capacity {pct} lower than modelled you need: {described(result.robust)} (robust)"
 
 
-def wrapped(text: str, width: int | None) -> str:
-    """``text`` broken at spaces into lines no wider than ``width`` (None: one line), the later ones indented."""
-    import textwrap
+def legend(shown: list[str], slower: str | None, band: float | None) -> str:
+    """The words under the plan's table for those of its columns that need them, of the columns ``shown``
+    (a column left out to fit the terminal is not explained):
 
-    return "\n".join(textwrap.wrap(text, width, subsequent_indent="    ", break_on_hyphens=False)) if width else text
+        >>> legend(["GPUs", "headroom", "load factor"], None, None)
+        'headroom: slack of the tightest constraint; load factor: served work / work at the batch limits (1.0 = saturated)'
+    """
+    words = {"headroom": "slack of the tightest constraint",
+             "load factor": "served work / work at the batch limits (1.0 = saturated)",
+             "cost (window)": "the simulated window only"}
+    parts = [f"{c}: {w}" for c, w in words.items() if c in shown]
+    if slower:
+        parts.append(f"{slower}: with the model's capacity {band:g} % lower (the same seeds)")
+    return "; ".join(parts)
 
 
 def why_not(row: dict, slower: str | None) -> str:

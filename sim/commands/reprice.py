@@ -41,12 +41,18 @@ def main(args: argparse.Namespace) -> int:
     except (OSError, ValueError, RecursionError):         # reprice_folder says what is wrong with the folder
         before = None
     econ, summary = reprice_folder(args.folder, args.overrides, out=args.out)
-    if args.out is not None and not args.quiet:
-        print(f"fleetsim: wrote {args.out}/", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")
     else:
         from sim.report_text import format_reprice
 
         sys.stdout.write(format_reprice(summary, before if isinstance(before, dict) else None, econ) + "\n")
+    sys.stdout.flush()          # the new totals first, then what was written
+    if not args.quiet and (args.out is not None or not args.json):    # (--json: stderr for problems only)
+        from sim.commands.sweep import report_hint
+        from sim.planning.table import fill
+
+        print(fill(f"fleetsim: wrote {args.out}/; {report_hint(args.out)}" if args.out is not None else
+                   f"fleetsim: nothing written ({args.folder} is as it was; --out DIR writes the re-priced "
+                   f"result folder, which may be {args.folder} itself)"), file=sys.stderr)
     return 0

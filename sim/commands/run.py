@@ -96,8 +96,10 @@ def main(args: argparse.Namespace) -> int:
 
     from sim.errors import InputError, printable
     from sim.io import followed, make_folder
+    from sim.commands.sweep import report_hint
     from sim.metrics.band import near_saturation
     from sim.metrics.stability import warning as stability_warning
+    from sim.planning.table import fill
 
     if args.out is not None:
         check_out_dir(args.out)
@@ -134,12 +136,15 @@ def main(args: argparse.Namespace) -> int:
         raise
     if args.out is not None:
         result.write(args.out, figures=args.figures)
-        if not args.quiet:
-            print(f"fleetsim: wrote {args.out}/", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(_clean(result.summary), allow_nan=False) + "\n")
     else:
         sys.stdout.write(printable(format_summary(result)) + "\n")
+    sys.stdout.flush()          # the summary first, then what was written and what to do with it
+    if not args.quiet and (args.out is not None or not args.json):
+        print(fill(f"fleetsim: wrote {args.out}/; {report_hint(args.out)}" if args.out is not None else
+                   "fleetsim: nothing written (--out DIR writes the result folder that fleetsim report and "
+                   "reprice read)"), file=sys.stderr)
     note = stability_warning(result.summary)
     if note:  # even under --quiet: an overloaded fleet is a result the reader must not miss
         print(f"fleetsim: {note}", file=sys.stderr)

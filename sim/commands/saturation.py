@@ -16,12 +16,12 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir
-from sim.commands.sweep import with_unit
+from sim.commands.sweep import report_hint, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, default_out, guarded, kept_points,
                                       reused_note)
 from sim.planning.constraints import ConstraintError
-from sim.planning.table import format_value, text_table
+from sim.planning.table import fill, fit_table, format_value, terminal_width
 
 
 def _fraction(text: str) -> float:
@@ -121,9 +121,15 @@ def main(args: argparse.Namespace) -> int:
                  "why not": p.get("why") or ""}
                 for p in sorted(probes, key=lambda p: (p.get("capacity", 1.0), p["rate"]))]
         cols = ["rate", "sustained", with_unit("slo.attainment"), with_unit("latency.ttft.p99"), "why not"]
-        print(text_table(rows, ["capacity", *cols] if band else cols))
+        table, dropped = fit_table(rows, ["capacity", *cols] if band else cols, None, terminal_width(), ["why not"])
+        print(table)
+        for r in rows if dropped else ():       # too wide for the terminal: said under the table, one line a probe
+            if r["why not"]:
+                per = "×" if str(args.rate_path or "").endswith("rate_scale") else " req/s"
+                at = f"{r['rate']}{per}" + (f" at capacity {r['capacity']}" if band else "")
+                print(fill(f"why not {at}: {r['why not']}"))
         if res.rate is None:
-            print(res.why_none + (f"; {rate_range(band, format_value)}" if band else ""))
+            print(fill(res.why_none + (f"; {rate_range(band, format_value)}" if band else "")))
             code = 1
         else:
             # a trace's rate_scale is a multiple of the trace's own rate, not requests per second
@@ -133,13 +139,14 @@ def main(args: argparse.Namespace) -> int:
                 "no failing rate found within the probe budget"
             ranged = f"{rate_range(band, format_value)}; " if band else ""
             whose = " the trace's rate" if scale else ""
-            print(f"saturation rate: {format_value(res.rate)}{unit}{whose} ({ranged}{upper})")
+            print(fill(f"saturation rate: {format_value(res.rate)}{unit}{whose} ({ranged}{upper})"))
             code = 0
         if band:
             pct = f"{band['pct']:g} %"
-            print(f"capacity: 1 is the model's; the range is the highest rate sustained with the model's capacity "
-                  f"{pct} lower and {pct} higher, each searched to the same tolerance", file=sys.stderr)
-        print(f"{reused_note(res.runs, res.reused, out)}wrote {out / 'saturation.json'}", file=sys.stderr)
+            print(fill(f"capacity: 1 is the model's; the range is the highest rate sustained with the model's "
+                       f"capacity {pct} lower and {pct} higher, each searched to the same tolerance"), file=sys.stderr)
+        print(fill(f"{reused_note(res.runs, res.reused, out)}wrote {out / 'saturation.json'}; {report_hint(out)}"),
+              file=sys.stderr)
         return code
 
     return guarded(body, "saturation", ((ConstraintError, "--constraint"),))

@@ -21,7 +21,7 @@ from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
 from sim.planning.cli_support import add_common_arguments, check_workers, columns_known, default_out, guarded, kept_points
 from sim.planning.constraints import ConstraintError
 from sim.planning.knobs import KnobError
-from sim.planning.table import fit_table, terminal_width
+from sim.planning.table import fill, fit_table, terminal_width
 
 SHOWN = ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment", "utilization.load_factor")
 """Summary keys shown after the planner columns unless ``--columns`` names others."""
@@ -75,13 +75,44 @@ def droppable(metrics: list[str], named: list[str]) -> list[str]:
 
 
 def left_out(dropped: list[str], where: str) -> str:
-    """The hint under a table that left columns out to fit the terminal, wrapped to it too."""
-    import textwrap
+    """The hint under a table that left columns out to fit the terminal, wrapped to it too; it shows how to
+    keep the last of them that ``--columns`` can name (by its key, not its heading: ``slo.attainment``
+    for ``slo.attainment (0-1)``), and no such example when none can be."""
+    import shlex
 
-    width = terminal_width()
-    return textwrap.fill(f"left out to fit {width} columns: {', '.join(dropped)} (keep one by naming it: "
-                         f"--columns '{dropped[-1]}'; every column is in {where})", width, subsequent_indent="    ",
-                         break_on_hyphens=False, break_long_words=False)
+    names = [n for n in map(column_name, dropped) if n]
+    keep = f"keep one by naming it: --columns {shlex.quote(names[-1])}; " if names else ""
+    return fill(f"left out to fit {terminal_width()} columns: {', '.join(dropped)} ({keep}every column is in {where})")
+
+
+def report_hint(out) -> str:
+    """What to do with a result folder next: the command that draws it as one page.
+
+        >>> report_hint("results/x")
+        'to read it in a browser: fleetsim report results/x'
+    """
+    import shlex
+
+    return f"to read it in a browser: fleetsim report {shlex.quote(str(out))}"
+
+
+def column_name(heading: str) -> str | None:
+    """What ``--columns`` calls the table column headed ``heading``, or None for one it cannot name (``n``,
+    ``stable``, ``answer``, ``why not``, a range column):
+
+        >>> column_name("slo.attainment (0-1)"), column_name("$/hour"), column_name("load factor")
+        ('slo.attainment', '$/hour', 'utilization.load_factor')
+        >>> column_name("latency.ttft.p99 ±3 % (s)") is None, column_name("n") is None
+        (True, True)
+    """
+    from sim.planning.planner import COLUMNS
+
+    if heading in COLUMNS:
+        return heading
+    if heading == "load factor":        # the plan's name for utilization.load_factor
+        return "utilization.load_factor"
+    key = heading.split(" (")[0]
+    return key if "." in key and " " not in key and with_unit(key) == heading else None
 
 
 def _stable(row: dict) -> str:
@@ -131,18 +162,18 @@ def main(args: argparse.Namespace) -> int:
         if dropped:
             print(left_out(dropped, "sweep.csv"), file=sys.stderr)
         if any(r.get("stable") is False for r in result.configurations):
-            print("stable NO: the backlog grew over the run (the fleet did not keep up); its latencies "
-                  "describe a growing queue", file=sys.stderr)
+            print(fill("stable NO: the backlog grew over the run (the fleet did not keep up); its latencies "
+                       "describe a growing queue"), file=sys.stderr)
         if any(_stable(r) == "?" for r in result.configurations):
-            print("stable ?: the run is too short to tell whether the fleet keeps up at that load "
-                  "(see stability.verdict); lengthen duration", file=sys.stderr)
+            print(fill("stable ?: the run is too short to tell whether the fleet keeps up at that load "
+                       "(see stability.verdict); lengthen duration"), file=sys.stderr)
         reused = sum(1 for r in result.records if r.get("reused"))
-        print(f"{len(result)} points ({reused} reused from {out}), {len(result.errors)} failed; "
-              f"wrote {out / 'sweep.csv'}, {out / 'sweep_ci.csv'}, {out / 'sweep.json'}",
-              file=sys.stderr)
+        print(fill(f"{len(result)} points ({reused} reused from {out}), {len(result.errors)} failed; "
+                   f"wrote {out / 'sweep.csv'}, {out / 'sweep_ci.csv'}, {out / 'sweep.json'}; "
+                   f"{report_hint(out)}"), file=sys.stderr)
         for r in result.errors:
             cfg = ", ".join(f"{k}={r.get(k)}" for k in knobs)
-            print(f"failed: {cfg} seed={r['seed']}: {r['error']}", file=sys.stderr)
+            print(fill(f"failed: {cfg} seed={r['seed']}: {r['error']}"), file=sys.stderr)
         return 1 if result.errors else 0
 
     return guarded(body, "sweep", ((KnobError, "--grid"),))

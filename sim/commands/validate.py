@@ -37,7 +37,8 @@ def main(args: argparse.Namespace) -> int:
     if too_big:
         raise ScenarioError(too_big, args.scenario)
     work = estimate(loaded, count_traces=True)
-    lines = [f"{args.scenario}: ok ({sc.name}: {len(sc.fleet.pools)} {plural(len(sc.fleet.pools), 'pool')}, duration {sc.duration:g} s)",
+    lines = [f"{args.scenario}: ok ({sc.name}: {len(sc.fleet.pools)} {plural(len(sc.fleet.pools), 'pool')}, "
+             f"duration {duration_words(sc.duration)})",
              f"  work: ~{work.requests:,.0f} requests, up to {work.replicas:,.0f} {plural(round(work.replicas), 'replica')}"
              + (f", {work.fluid_steps:,.0f} fluid steps" if sc.fidelity == "fluid" else "")
              + (f", ~{work.failure_events:,.0f} failure/repair events" if work.failure_events else "")]
@@ -79,8 +80,25 @@ def main(args: argparse.Namespace) -> int:
         note = _moe_level_note(p, sc.perf, model.n_experts > 1, gpus <= per_node)
         if note:
             lines.append(f"    note: {note}")
-    sys.stdout.write(printable("\n".join(lines)) + "\n")
+    from sim.planning.table import fill
+
+    # each line broken to the terminal, its continuations indented under it (to a file or a pipe: whole)
+    sys.stdout.write(printable("\n".join(fill(line, indent="  ") for line in "\n".join(lines).splitlines())) + "\n")
     return 0
+
+
+def duration_words(seconds: float) -> str:
+    """A scenario's duration as validate says it: in seconds under a day, from a day on in days and hours
+    with the seconds after them (``3.16224e+07 s`` was hard to read):
+
+        >>> duration_words(3600), duration_words(31_622_400)
+        ('3600 s', '366 d (31,622,400 s)')
+    """
+    from sim.humanize import duration
+
+    if seconds < 86_400:
+        return f"{seconds:g} s"
+    return f"{duration(seconds)} ({seconds:,.0f} s)" if seconds < 1e12 else duration(seconds)
 
 
 def _reaching_classes(sc, pool: str) -> str:

@@ -192,6 +192,27 @@ def terminal_width() -> int | None:
         return None
 
 
+def fill(text: str, width: int | None = -1, indent: str = "    ") -> str:
+    """``text`` broken at spaces into lines no wider than ``width`` (by default the terminal's,
+    :func:`terminal_width`), the later ones indented by ``indent``; one line as it is when there is no
+    width (printed to a file or a pipe). A word longer than a line (a path) is kept whole.
+
+        >>> print(fill("cheapest meeting all constraints: fleet.pools.0.replicas=3  (3 GPUs)", 40))
+        cheapest meeting all constraints:
+            fleet.pools.0.replicas=3  (3 GPUs)
+        >>> fill("one line", None)
+        'one line'
+    """
+    import textwrap
+
+    width = terminal_width() if width == -1 else width
+    if not width or len(text) <= width:
+        return text
+    lead = text[:len(text) - len(text.lstrip(" "))]
+    return "\n".join(textwrap.wrap(text.lstrip(" "), width, initial_indent=lead, subsequent_indent=lead + indent,
+                                    break_on_hyphens=False, break_long_words=False)) or text
+
+
 def _numeric(text: str) -> bool:
     try:
         float(text.split()[0])
