@@ -75,3 +75,109 @@ def test_a_kv_gate_on_a_disaggregated_decode_pool_is_refused_and_on_its_prefill_
         "(fleet.disaggregated.decode_pool) runs none: its requests' prompts run in prefill; set it there or remove it"]
     assert _main(["validate", str(path), "--set", f"fleet.pools.0.{gate}"]) == 0
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ a config.json written by hand
+def _hf(tmp_path: Path, body: str | bytes) -> Path:
+    (tmp_path / "config.json").write_bytes(body.encode() if isinstance(body, str) else body)
+    sc = hc._small()
+    sc["model"] = {"hf_config": "config.json"}
+    return _scenario(tmp_path, sc)
+
+
+LLAMA = json.dumps(hc.HF_LLAMA)
+QWEN = {**hc.HF_LLAMA, "model_type": "qwen2", "sliding_window": 4096}
+
+
+@pytest.mark.parametrize("body,said", [
+    # Python's JSON reader keeps the last of a key given twice, and takes NaN and Infinity
+    (LLAMA[:-1] + ', "hidden_size": 8192}',
+     "not valid JSON (key 'hidden_size' given twice in one object: which one the model has is unclear; give it once)"),
+    (LLAMA[:-1] + ', "rope_scaling": {"factor": 8, "factor": 2}}',
+     "not valid JSON (key 'factor' given twice in one object: which one the model has is unclear; give it once)"),
+    (LLAMA.replace('"vocab_size": 128256', '"vocab_size": NaN'),
+     "not valid JSON (NaN is not a JSON number; a config.json gives every count as a number)"),
+    (LLAMA.replace('"vocab_size": 128256', '"vocab_size": -Infinity'),
+     "not valid JSON (-Infinity is not a JSON number; a config.json gives every count as a number)"),
+    # Qwen's sliding-window keys: int() of them was an internal error or a silent truncation, and
+    # "false" (text) turned the window on
+    (json.dumps({**QWEN, "use_sliding_window": True, "max_window_layers": "abc"}),
+     "max_window_layers: must be an integer >= 0 (got 'abc')"),
+    (json.dumps({**QWEN, "use_sliding_window": True, "max_window_layers": [1]}),
+     "max_window_layers: must be an integer >= 0 (got [1])"),
+    (json.dumps({**QWEN, "use_sliding_window": True, "max_window_layers": 2.7}),
+     "max_window_layers: must be an integer >= 0 (got 2.7)"),
+    (json.dumps({**QWEN, "use_sliding_window": True}).replace('"use_sliding_window"', '"max_window_layers": 1e400, '
+                                                                                       '"use_sliding_window"'),
+     "max_window_layers: must be an integer >= 0 (got inf)"),
+    (json.dumps({**QWEN, "use_sliding_window": True, "max_window_layers": 33}),
+     "max_window_layers: must be <= num_hidden_layers=32 (got 33)"),
+    (json.dumps({**QWEN, "use_sliding_window": "false", "max_window_layers": 2}),
+     "use_sliding_window: must be true or false (got 'false')"),
+    (json.dumps({**hc.HF_LLAMA, "num_hidden_layers": 2, "sliding_window": 128, "layer_types": [{}, {}]}),
+     "layer_types: must list 2 of sliding_attention/full_attention"),
+    # a quantization read as bf16 would misprice the weights' memory and reads
+    (json.dumps({**hc.HF_LLAMA, "quantization_config": "fp8"}),
+     "quantization_config: must be an object with a quant_method (got 'fp8')"),
+    (json.dumps({**hc.HF_LLAMA, "quantization_config": {"quant_method": "awq", "bits": 4}}),
+     "quantization_config: quant_method 'awq' is not modelled (read: fp8, mxfp4); remove quantization_config from "
+     "the file to price the weights as bf16 (or as the scenario model's weight_dtype)"),
+])
+def test_a_hand_written_config_json_is_refused_naming_the_key(tmp_path, capsys, body, said):
+    path = _hf(tmp_path, body)
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: model.hf_config: {tmp_path / 'config.json'}: {said}"]
+
+
+def test_a_config_json_an_editor_saved_with_a_byte_order_mark_is_read_as_without(tmp_path):
+    """It was 'not valid JSON (Unexpected UTF-8 BOM ...)'; a scenario, a trace or a summary with one is read."""
+    from sim.scenario.load import load_scenario
+
+    plain = load_scenario(_hf(tmp_path, LLAMA)).scenario
+    marked = load_scenario(_hf(tmp_path, b"\xef\xbb\xbf" + LLAMA.encode())).scenario
+    assert marked == plain
+
+
+def test_qwen_sliding_window_keys_that_are_right_are_read(tmp_path):
+    from sim.scenario.catalog import get_model
+
+    (tmp_path / "config.json").write_text(json.dumps({**QWEN, "use_sliding_window": True, "max_window_layers": 28}))
+    m = get_model({"hf_config": str(tmp_path / "config.json")})
+    assert (m.sliding_window, m.sliding_layers) == (4096, 4)
+    (tmp_path / "config.json").write_text(json.dumps({**QWEN, "use_sliding_window": False, "max_window_layers": 28}))
+    assert get_model({"hf_config": str(tmp_path / "config.json")}).sliding_layers == 0
+
+
+def test_a_config_path_with_a_nul_names_the_field(tmp_path, capsys):
+    """``os.open`` refused it with 'embedded null byte', said of ``model`` without the path or the key."""
+    sc = hc._small()
+    sc["model"] = {"hf_config": "conf\x00ig.json"}
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: model.hf_config: {tmp_path}/conf\\x00ig.json: not a file name: it holds a NUL "
+                            "character"]
+
+
+def test_a_sliding_window_model_that_does_not_fit_says_what_the_window_holds(tmp_path, capsys):
+    """The message summed weights 15.0 GiB and reserve 1.7 GiB as exceeding 72 GiB: the windows' KV of
+    256 sequences (16 sliding layers x 256 x 4,096 tokens x 4 KiB = 64 GiB, held off the top) was left out."""
+    types = ["sliding_attention", "full_attention"] * 16
+    path = _hf(tmp_path, json.dumps({**hc.HF_LLAMA, "model_type": "mistral", "sliding_window": 4096,
+                                     "layer_types": types}))
+    assert _main(["validate", str(path)]) == 2
+    lines = _err(capsys)
+    assert len(lines) == 1 and "weights 15.0 GiB + reserve 1.7 GiB + the sliding-window layers' KV of 256 sequences " \
+        "64.0 GiB per GPU exceed 0.9 x 80 GiB = 72.0 GiB" in lines[0], lines
+    assert lines[0].endswith("or a GPU with more memory (or fewer batching.max_num_seqs)")
+    assert _main(["validate", str(path), "--set", "fleet.pools.0.batching.max_num_seqs=64"]) == 0
+
+
+def test_a_model_whose_every_layer_is_sliding_is_refused_not_divided_by_zero(tmp_path, capsys):
+    """Mistral-7B-v0.1's config (sliding_window 4096 on every layer) was 'does not fit' at 256 sequences and,
+    at 64, an internal error: the paged cache's KV per token (full-attention layers only) was 0."""
+    path = _hf(tmp_path, json.dumps({**hc.HF_LLAMA, "model_type": "mistral", "sliding_window": 4096}))
+    assert _main(["validate", str(path), "--set", "fleet.pools.0.batching.max_num_seqs=64"]) == 2
+    assert _err(capsys) == [
+        f"{path}: model.hf_config: {tmp_path / 'config.json'}: sliding_layers (from the file): must be < n_layers=32: "
+        "a model whose every layer attends to a sliding window is not modelled (the KV cache holds the "
+        "full-attention layers' tokens; give at least one)"]
