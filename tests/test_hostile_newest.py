@@ -181,3 +181,74 @@ def test_a_model_whose_every_layer_is_sliding_is_refused_not_divided_by_zero(tmp
         f"{path}: model.hf_config: {tmp_path / 'config.json'}: sliding_layers (from the file): must be < n_layers=32: "
         "a model whose every layer attends to a sliding window is not modelled (the KV cache holds the "
         "full-attention layers' tokens; give at least one)"]
+
+
+# ------------------------------------------------------------------ an inline model
+SMALL = {"n_layers": 2, "hidden": 64, "n_heads": 4, "ffn_hidden": 128, "vocab": 100}
+
+
+@pytest.mark.parametrize("model,field,said", [
+    # taken and priced nowhere (or, dense_ffn_hidden, in the weights but not the FLOPs)
+    ({"kv_lora_rank": 512}, "kv_lora_rank", "applies only to attention: mla (this model's is gqa; got 512)"),
+    ({"q_lora_rank": 64}, "q_lora_rank", "applies only to attention: mla (this model's is gqa; got 64)"),
+    ({"dense_ffn_hidden": 256}, "dense_ffn_hidden",
+     "applies only to a mixture of experts (n_experts > 1; this model has 1; got 256)"),
+    ({"shared_ffn_hidden": 256}, "shared_ffn_hidden",
+     "applies only to a mixture of experts (n_experts > 1; this model has 1; got 256)"),
+    ({"sliding_window": 16}, "sliding_layers",
+     "required (an integer > 0: how many layers attend to the window) when sliding_window > 0 (got sliding_window=16)"),
+    # weights of no bytes, more active parameters than parameters
+    ({"n_params": 1e-300}, "n_params", "must be at least 1 (a count of parameters; got 1e-300)"),
+    ({"n_params": 1e6, "n_active_params": 1e9}, "n_active_params",
+     "must be <= n_params=1e+06: a token uses at most every parameter (got 1e+09)"),
+])
+def test_an_inline_models_field_it_does_not_use_or_cannot_hold_is_refused(tmp_path, capsys, model, field, said):
+    sc = hc._small()
+    sc["model"] = {**SMALL, **model}
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: model.{field}: {said}"]
+
+
+def test_a_model_of_absurd_size_is_said_in_a_short_line(tmp_path, capsys):
+    """``n_params: 1e300`` printed its weights as a 290-digit number of GiB."""
+    sc = hc._small()
+    sc["model"] = {**SMALL, "n_params": 1e300}
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path)]) == 2
+    lines = _err(capsys)
+    assert len(lines) == 1 and len(lines[0]) < 400 and "weights 1.86e+291 GiB + reserve 1.0 GiB per GPU" in lines[0]
+
+
+# ------------------------------------------------------------------ an inline GPU
+@pytest.mark.parametrize("gpu,field,said", [
+    # its name goes into titles, tables and CSV cells as a pool's does, and was taken whatever it held
+    ({"name": ""}, "name", "must not be empty (got '')"),
+    ({"name": "h100\x1b[2J"}, "name", "must not hold a control character (got 'h100\\x1b[2J': an escape at "
+                                      "character 5)"),
+    ({"display_name": "x" * 10_000}, "display_name", "must be at most 200 characters (got 10,000)"),
+    # one of the two was dropped silently
+    ({"hbm_tbps": 3.35, "hbm_bandwidth_tbps": 1.0}, "hbm_bandwidth_tbps",
+     "is another name for hbm_tbps, also given: give one of them"),
+])
+def test_an_inline_gpus_names_and_aliases_are_checked(tmp_path, capsys, gpu, field, said):
+    sc = hc._small()
+    sc["fleet"]["pools"][0]["gpu"] = gpu
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: fleet.pools.0.gpu.{field}: {said}"]
+
+
+def test_an_inline_gpu_may_say_no_attention_rate_is_published_as_the_catalog_does(tmp_path, capsys):
+    """null was refused as 'must be a number > 0', though the catalog's GPUs without a published rate hold it."""
+    from sim.scenario.catalog import get_gpu
+
+    g = get_gpu({"like": "h100-sxm", "attention_prefill_efficiency": None, "attention_decode_efficiency": None})
+    assert (g.attention_prefill_efficiency, g.attention_decode_efficiency) == (None, None)
+    w = g.efficiency()
+    assert g.attention_efficiency("prefill", w) == w.flops_efficiency       # the GEMMs' factor, as documented
+    assert get_gpu("h100-sxm").attention_efficiency("prefill", w) != w.flops_efficiency
+    sc = hc._small()
+    sc["fleet"]["pools"][0]["gpu"] = {"attention_prefill_efficiency": None}
+    assert _main(["run", str(_scenario(tmp_path, sc)), "--quiet"]) == 0
+    capsys.readouterr()
