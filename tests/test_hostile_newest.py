@@ -252,3 +252,46 @@ def test_an_inline_gpu_may_say_no_attention_rate_is_published_as_the_catalog_doe
     sc["fleet"]["pools"][0]["gpu"] = {"attention_prefill_efficiency": None}
     assert _main(["run", str(_scenario(tmp_path, sc)), "--quiet"]) == 0
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ a result folder with someone else's entry
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("entry,kind,said", [
+    ("summary.json/notes.txt", "folder", "is a folder: a result of fleetsim run keeps its summary.json file there"),
+    ("usage.npz/notes.txt", "folder", "is a folder: a result of fleetsim run keeps its usage.npz file there"),
+    ("figures", "file", "is not a folder: a result of fleetsim run keeps its figures folder there"),
+])
+def test_an_entry_of_the_other_kind_under_a_results_name_is_refused_and_kept(tmp_path, capsys, entry, kind, said):
+    """It was taken for an earlier result's, moved aside and deleted with its contents (exit 0)."""
+    path = _scenario(tmp_path)
+    out = tmp_path / "r"
+    (out / entry).parent.mkdir(parents=True, exist_ok=True)
+    (out / entry).write_text("mine")
+    (out / "keep.txt").write_text("mine too")
+    before = _tree(out)
+    name = entry.split("/")[0]
+    assert _main(["run", str(path), "--quiet", "--out", str(out)]) == 2
+    assert _err(capsys) == [f"--out: {out / name} {said}; move it away or give another --out"]
+    assert _tree(out) == before
+    # the API writes through the same swap, which refuses it too (after the run) and leaves the folder as it was
+    from sim.api import run
+    from sim.errors import InputError
+    from sim.metrics.output import write_result
+
+    with pytest.raises(InputError, match=f"^{out / name} is "):
+        write_result(run(hc._small()), out)
+    assert _tree(out) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []      # no staged folder left
+
+
+def test_an_earlier_results_entries_are_still_replaced(tmp_path, capsys):
+    path = _scenario(tmp_path)
+    out = tmp_path / "r"
+    assert _main(["run", str(path), "--quiet", "--out", str(out)]) == 0
+    (out / "keep.txt").write_text("mine")
+    assert _main(["run", str(path), "--quiet", "--out", str(out), "--set", "seed=2"]) == 0
+    assert json.loads((out / "summary.json").read_text())["seed"] == 2 and (out / "keep.txt").read_text() == "mine"
+    capsys.readouterr()

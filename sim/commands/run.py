@@ -88,6 +88,20 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
                          f"({exc.strerror or exc})") from None
 
 
+def _nothing_in_the_way(out: Path) -> None:
+    """Refuse, before the run, a folder where a result's file goes or a file where its folder goes
+    (:func:`sim.io.in_the_way`): the result could not be swapped in without deleting it."""
+    from sim.errors import InputError
+    from sim.io import in_the_way
+    from sim.metrics.output import RESULT_NAMES
+
+    hit = in_the_way(out, RESULT_NAMES)
+    if hit is not None:
+        path, kind = hit
+        raise InputError(f"--out: {path} is {'not a folder' if kind == 'folder' else 'a folder'}: a result of "
+                         f"fleetsim run keeps its {path.name} {kind} there; move it away or give another --out")
+
+
 def main(args: argparse.Namespace) -> int:
     from sim.api import run
     from sim.metrics.output import _clean
@@ -105,6 +119,7 @@ def main(args: argparse.Namespace) -> int:
 
         if followed(args.out).is_dir():     # a run beside a sweep's points would mix with them
             claim_folder(followed(args.out), "run", shown=args.out)
+            _nothing_in_the_way(followed(args.out))
     overrides = list(args.overrides)
     if args.engine:
         overrides.append(f"engine={args.engine}")
