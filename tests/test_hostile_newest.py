@@ -295,3 +295,66 @@ def test_an_earlier_results_entries_are_still_replaced(tmp_path, capsys):
     assert _main(["run", str(path), "--quiet", "--out", str(out), "--set", "seed=2"]) == 0
     assert json.loads((out / "summary.json").read_text())["seed"] == 2 and (out / "keep.txt").read_text() == "mine"
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ usage.npz for reprice
+@pytest.fixture(scope="module")
+def priced_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("run")
+    sc = hc._small()
+    sc["economics"] = {"gpu_hour_usd": 2.0}
+    path = _scenario(folder, sc)
+    assert _main(["run", str(path), "--quiet", "--out", str(folder / "r")]) == 0
+    return folder / "r"
+
+
+def _tampered(priced_run: Path, tmp_path: Path, arrays: dict | None = None, meta: dict | None = None) -> Path:
+    out = tmp_path / "r"
+    shutil.copytree(priced_run, out)
+    with np.load(out / "usage.npz") as z:
+        members = {k: z[k] for k in z.files}
+    members.update({k: v(members[k]) if callable(v) else v for k, v in (arrays or {}).items()})
+    members["meta"] = np.array(json.dumps({**json.loads(str(members["meta"])), **(meta or {})}))
+    with open(out / "usage.npz", "wb") as fh:
+        np.savez(fh, **members)
+    return out
+
+
+NAN = float("nan")
+BAD_USAGE = [
+    # silently priced: a negative GPU count or time paid money back, NaN times counted nowhere
+    ({"completion_s": lambda a: np.full_like(a, NAN)}, None, "completion_s: row 0: must be a finite number >= 0 (got nan)"),
+    ({"output_tokens": lambda a: -a}, None, "output_tokens: row 0: must be a finite number >= 0 (got -20)"),
+    ({"weight": lambda a: -a}, None, "weight: row 0: must be a finite number >= 0 (got -1.0)"),
+    ({"interval_gpus": lambda a: -a}, None, "interval_gpus: row 0: must be a finite number >= 0 (got -1.0)"),
+    ({"interval_start_s": lambda a: a - 1e9}, None,
+     "interval_start_s: row 0: must be a finite number >= 0 (got -1000000000.0)"),
+    ({"interval_end_s": lambda a: a + np.inf}, None, "interval_end_s: row 0: must be a finite number >= 0 (got inf)"),
+    (None, {"gpu_tdp_w": {"p": -700}}, "meta gpu_tdp_w: must map pool names to finite numbers >= 0 (got {'p': -700})"),
+    (None, {"pools": ["p", "p"]}, "meta pools: must list distinct names (got ['p', 'p'])"),
+    # internal errors
+    ({"interval_pool": lambda a: a + 0.5}, None,
+     "interval_pool: must be one column of whole numbers (got float64 of shape (1,))"),
+    ({"completion_s": lambda a: np.array(["x"] * len(a))}, None,
+     "completion_s: must be one column of numbers (got <U1 of shape (116,))"),
+    (None, {"busy_gpu_seconds": [1]}, "meta busy_gpu_seconds: must map pool names to finite numbers >= 0 (got [1])"),
+    (None, {"start": "9999-12-31"}, "meta start: must be a date up to 9000-12-31 (got '9999-12-31')"),
+    (None, {"economics": [1]}, "meta economics: must be a mapping (the economics block) (got [1])"),
+]
+
+
+@pytest.mark.parametrize("arrays,meta,said", BAD_USAGE, ids=[s.split(":")[0] for *_, s in BAD_USAGE])
+def test_a_usage_file_no_run_writes_is_refused_naming_the_member(priced_run, tmp_path, capsys, arrays, meta, said):
+    folder = _tampered(priced_run, tmp_path, arrays, meta)
+    before = _tree(folder)
+    assert _main(["reprice", str(folder), "--set", "economics.gpu_hour_usd=3", "--quiet", "--out", str(folder)]) == 2
+    assert _err(capsys) == [f"{folder}: {folder / 'usage.npz'}: not a usage file this version of fleetsim can read "
+                            f"({said})"]
+    assert _tree(folder) == before
+
+
+def test_a_usage_file_as_a_run_wrote_it_reprices(priced_run, tmp_path, capsys):
+    folder = _tampered(priced_run, tmp_path)        # the members read and written back unchanged
+    assert _main(["reprice", str(folder), "--set", "economics.gpu_hour_usd=3", "--quiet", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["cost"]["compute_usd"] == pytest.approx(3.0 * 60 / 3600, rel=1e-12)
