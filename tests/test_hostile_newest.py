@@ -297,6 +297,44 @@ def test_an_earlier_results_entries_are_still_replaced(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_reprice_out_with_an_entry_in_the_way_is_refused_before_writing_half_a_folder(tmp_path, capsys):
+    """It copied scenario.json, figures and the tables in, then failed on summary.json/ with a bare
+    IsADirectoryError: half a result beside the user's folder."""
+    path = _scenario(tmp_path)
+    assert _main(["run", str(path), "--quiet", "--out", str(tmp_path / "r")]) == 0
+    out = tmp_path / "o"
+    (out / "summary.json").mkdir(parents=True)
+    (out / "summary.json" / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert _main(["reprice", str(tmp_path / "r"), "--set", "economics.gpu_hour_usd=2", "--quiet", "--out",
+                  str(out)]) == 2
+    assert _err(capsys) == [f"--out: {out / 'summary.json'} is a folder: a result of fleetsim reprice keeps its "
+                            "summary.json file there; move it away or give another --out"]
+    assert _tree(out) == {"summary.json": None, "summary.json/notes.txt": b"mine"}
+
+
+@pytest.mark.parametrize("command", ["run", "reprice"])
+def test_a_read_only_result_folder_is_refused_before_the_run(tmp_path, capsys, monkeypatch, command):
+    """Its entries could not be moved aside: the swap failed after the run. (``os.access`` says so; root
+    may write anywhere, so it is asked here.)"""
+    import os
+
+    path = _scenario(tmp_path)
+    assert _main(["run", str(path), "--quiet", "--out", str(tmp_path / "r")]) == 0
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != out and real(p, mode, **kw))
+    argv = ["run", str(path)] if command == "run" else ["reprice", str(tmp_path / "r"), "--set",
+                                                         "economics.gpu_hour_usd=2"]
+    capsys.readouterr()
+    assert _main([*argv, "--quiet", "--out", str(out)]) == 2
+    assert _err(capsys) == [f"--out: {out} is not writable (a read-only folder): fleetsim {command} writes its result "
+                            "there; make it writable or give another --out"]
+    assert _tree(out) == {"keep.txt": b"mine"}
+
+
 # ------------------------------------------------------------------ usage.npz for reprice
 @pytest.fixture(scope="module")
 def priced_run(tmp_path_factory) -> Path:
