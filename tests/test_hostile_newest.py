@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +18,9 @@ import pytest
 import yaml
 
 import hostile_cases as hc
-from sim.cli import main
 
 
-def _main(argv: list[str]) -> int:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return main(argv)
-        except SystemExit as exc:       # argparse's own errors
-            return exc.code
+_main = hc.exit_status
 
 
 def _err(capsys) -> list[str]:
