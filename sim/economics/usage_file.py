@@ -29,7 +29,6 @@ import numpy as np
 from sim.economics.usage import Intervals, Outcomes, Usage
 from sim.io import atomic_write_bytes
 from sim.scenario.economics import EconomicsConfig
-from sim.scenario.magnitudes import LAST_YEAR
 
 FILE_NAME = "usage.npz"
 FORMAT = 1
@@ -195,10 +194,13 @@ def _check_members(arrays: dict[str, np.ndarray], meta: dict) -> None:
         if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
             raise ValueError(f"meta {key}: must be {_KINDS[key]} "
                              f"(got {str(meta.get(key))[:80]})")
-    if dt.date.fromisoformat(meta["start"]).year > LAST_YEAR:     # cash dated past it overflows the calendar
+    if dt.date.fromisoformat(meta["start"]).year > LAST_YEAR:
         raise ValueError(f"meta start: must be a date up to {LAST_YEAR}-12-31 (got {meta['start'][:40]!r})")
 
 
+#: the last year a start date may have, as a scenario's (``sim.scenario.magnitudes.LAST_YEAR``, a layer above):
+#: cash dated from a later start runs past the calendar (year 10000 was an internal error)
+LAST_YEAR = 9000
 _KINDS = {"horizon_s": "a number", "scale_note": "text", "start": "a date such as 2025-01-01",
           "economics": "a mapping (the economics block)"}
 
