@@ -275,6 +275,10 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Ite
       point): the ``known`` entries are moved aside and the new ones moved in one by one, every
       move undone if one fails; the other entries are never touched.
 
+    A name in ``known`` is a file's, or a folder's when written ``name/``; an entry of ``target`` of
+    the other kind under it (:func:`in_the_way`) is not an earlier result's: :class:`InputError`,
+    and ``target`` is left as it was.
+
     On an error (a full disk, an interrupt) the staged folder is deleted and ``target`` is left
     exactly as it was: never half one folder and half the other.
 
@@ -296,6 +300,26 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Ite
         raise
 
 
+def in_the_way(folder: str | Path, known: Sequence[str]) -> tuple[Path, str] | None:
+    """The first entry of ``folder`` named in ``known`` that is not of the kind a result keeps under
+    that name, with that kind: a folder where a file goes, a file where a folder goes (``name/`` in
+    ``known``). Swapping a result in would take it for an earlier result's and delete it. A symbolic
+    link is no obstacle (the link is replaced, never what it leads to).
+
+        >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "summary.json").mkdir()
+        >>> in_the_way(d, ("summary.json", "figures/"))[1], in_the_way(d, ("figures/",))
+        ('file', None)
+    """
+    for k in known:
+        name = k.rstrip("/")
+        p = Path(folder) / name
+        if p.is_symlink() or not os.path.lexists(p):
+            continue
+        if k.endswith("/") != p.is_dir():
+            return p, "folder" if k.endswith("/") else "file"
+    return None
+
+
 def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
     import shutil
 
@@ -305,6 +329,12 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
     except OSError:
         if not target.is_dir() or target.is_symlink():
             raise
+    hit = in_the_way(target, known or ())
+    if hit is not None:                 # someone else's, under a result's name: never moved aside and deleted
+        path, kind = hit
+        raise InputError(f"{path} is {'not a folder' if kind == 'folder' else 'a folder'}: a result keeps its "
+                         f"{kind} {path.name} there; move it away or write the result to another folder")
+    known = [k.rstrip("/") for k in known] if known is not None else None
     entries = os.listdir(target)
     ours = [e for e in entries if known is None or e in known]
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))

@@ -86,6 +86,9 @@ def newer_keys() -> dict[str, tuple[dict, dict[str, bytes]]]:
                   "kernel_factors": {"elementwise_floor_s": 2e-5}}
     out["scheduler_overheads"] = (sc, {})
     sc = _small()
+    sc["fleet"]["pools"][0]["batching"] = {"scheduler": "trtllm", "prefill_min_free_kv_pct": 31}
+    out["prefill_gate"] = (sc, {})
+    sc = _small()
     sc["model"] = "mixtral-8x7b"
     sc["fleet"]["pools"][0].update(tensor_parallel=8, pipeline_parallel=2, expert_parallel=8,
                                    pipeline_micro_batches=2, data_parallel_attention=True, gpus_per_node=8,
@@ -470,6 +473,18 @@ def cases() -> Iterator[Case]:
 
 
 # ------------------------------------------------------------------------------ running one
+def exit_status(argv: list[str]) -> int:
+    """``fleetsim argv`` in this process, warnings silenced: its exit status (argparse's too)."""
+    from sim.cli import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return main(argv)
+        except SystemExit as exc:       # argparse's own errors
+            return exc.code
+
+
 _LINE = re.compile(r"^(?P<src>.*?): (?P<field>[^:\s]+): ")
 
 

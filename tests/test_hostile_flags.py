@@ -4,26 +4,18 @@ each refused with exit status 2 and one clear line naming the flag or the file a
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import pytest
 import yaml
 
 import hostile_cases as hc
-from sim.cli import main
 from sim.errors import printable
 from sim.planning.cli_support import WORKERS_PER_CORE
 from sim.planning.executors import default_workers
 
 
-def _main(argv: list[str]) -> int:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return main(argv)
-        except SystemExit as exc:       # argparse's own errors
-            return exc.code
+_main = hc.exit_status
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.commands.run import check_out_dir
+    from sim.commands.run import check_out_dir, check_result_folder
     from sim.economics.reprice import reprice_folder
     from sim.io import followed
     from sim.planning.store import claim_folder
@@ -36,6 +36,7 @@ def main(args: argparse.Namespace) -> int:
         check_out_dir(args.out)
         if followed(args.out).is_dir():     # a run's folder, re-priced: another command's folder is refused
             claim_folder(followed(args.out), "run", shown=args.out, by="reprice")
+            check_result_folder(followed(args.out), by="reprice")
     try:                                  # what the money was, for the terminal's "(was X)"
         before = json.loads((args.folder / "summary.json").read_text(encoding="utf-8-sig"))
     except (OSError, ValueError, RecursionError):         # reprice_folder says what is wrong with the folder

@@ -88,6 +88,27 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
                          f"({exc.strerror or exc})") from None
 
 
+def check_result_folder(out: Path, by: str = "run") -> None:
+    """Refuse, before the run, an existing result folder ``out`` the result cannot be written into
+    without loss: one not writable, or holding a folder where a result's file goes or a file where its
+    folder goes (:func:`sim.io.in_the_way`), which swapping the result in would delete (``fleetsim
+    reprice --out`` too, which wrote half its folder before failing on it)."""
+    import os
+
+    from sim.errors import InputError
+    from sim.io import in_the_way
+    from sim.metrics.output import RESULT_NAMES
+
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InputError(f"--out: {out} is not writable (a read-only folder): fleetsim {by} writes its result "
+                         "there; make it writable or give another --out")
+    hit = in_the_way(out, RESULT_NAMES)
+    if hit is not None:
+        path, kind = hit
+        raise InputError(f"--out: {path} is {'not a folder' if kind == 'folder' else 'a folder'}: a result of "
+                         f"fleetsim {by} keeps its {path.name} {kind} there; move it away or give another --out")
+
+
 def main(args: argparse.Namespace) -> int:
     from sim.api import run
     from sim.metrics.output import _clean
@@ -107,6 +128,7 @@ def main(args: argparse.Namespace) -> int:
 
         if followed(args.out).is_dir():     # a run beside a sweep's points would mix with them
             claim_folder(followed(args.out), "run", shown=args.out)
+            check_result_folder(followed(args.out))
     overrides = list(args.overrides)
     if args.engine:
         overrides.append(f"engine={args.engine}")

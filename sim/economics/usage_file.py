@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,8 +128,10 @@ def read_usage(path: Path) -> SavedUsage:
         with np.load(io.BytesIO(archive), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         meta = json.loads(str(arrays.pop("meta")))
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"format {meta.get('format')!r}, this version reads {FORMAT}")
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError(f"format {meta.get('format') if isinstance(meta, dict) else None!r}, this version "
+                             f"reads {FORMAT}")
+        _check_members(arrays, meta)
         intervals = Intervals(tuple(meta["pools"]), arrays["interval_pool"], arrays["interval_gpus"],
                               arrays["interval_start_s"], arrays["interval_end_s"])
         usage = Usage(horizon_s=float(meta["horizon_s"]), intervals=intervals,
@@ -147,3 +150,60 @@ def read_usage(path: Path) -> SavedUsage:
         raise
     except (KeyError, TypeError, IndexError, ValueError, OSError, json.JSONDecodeError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: not a usage file this version of fleetsim can read ({exc})") from None
+
+
+#: each column member: its kind of number (``i`` an index, whole; ``f`` any number: a run without
+#: per-request records keeps token sums per group as floats; ``b`` boolean) and the least value it may
+#: hold; every value finite (what a run writes, nothing else)
+_COLUMNS = {"interval_pool": ("i", 0), "interval_gpus": ("f", 0), "interval_start_s": ("f", 0),
+            "interval_end_s": ("f", 0), "completion_s": ("f", 0), "input_tokens": ("f", 0),
+            "output_tokens": ("f", 0), "revenue_line": ("i", -1), "weight": ("f", 0), "cls": ("i", 0),
+            "outcome_t_s": ("f", 0), "outcome_status": ("i", 1), "outcome_met": ("b", None),
+            "outcome_input_tokens": ("f", 0), "outcome_output_tokens": ("f", 0), "outcome_revenue_line": ("i", -1),
+            "outcome_weight": ("f", 0)}
+
+
+def _check_members(arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """``ValueError`` naming the member (and its first bad row) of an archive whose columns or ``meta``
+    hold what no run writes: text or a float where a count goes, NaN, a negative time, count or GPU
+    number, a ``meta`` entry of the wrong kind. Re-priced as they were, such values gave money with no
+    error (a negative GPU count earns back its cost) or an internal error."""
+    for name, arr in arrays.items():
+        kind, least = _COLUMNS.get(name, (None, None))
+        if kind is None:
+            raise ValueError(f"{name}: not a member of a usage file")
+        if arr.ndim != 1 or arr.dtype.kind not in {"i": "iu", "f": "fiu", "b": "b"}[kind]:
+            what = {"i": "whole numbers", "f": "numbers", "b": "true/false values"}[kind]
+            raise ValueError(f"{name}: must be one column of {what} (got {arr.dtype} of shape {arr.shape})")
+        if kind == "b" or not len(arr):
+            continue
+        bad = ~np.isfinite(arr) | (arr < least) if kind == "f" else arr < least
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            what = "a finite number" if kind == "f" else "a whole number"
+            raise ValueError(f"{name}: row {row}: must be {what} >= {least} (got {arr[row].item()!r})")
+    for key in ("busy_gpu_seconds", "gpu_tdp_w"):
+        got = meta.get(key, {})
+        if not isinstance(got, dict) or not all(isinstance(k, str) and _number(v) and v >= 0 for k, v in got.items()):
+            raise ValueError(f"meta {key}: must map pool names to finite numbers >= 0 (got {str(got)[:80]})")
+    for key in ("pools", "revenue_line_names", "class_names"):
+        got = meta.get(key, [])
+        if not isinstance(got, list) or not all(isinstance(x, str) for x in got) or len(set(got)) < len(got):
+            raise ValueError(f"meta {key}: must list distinct names (got {str(got)[:80]})")
+    for key, kind in (("horizon_s", (int, float)), ("scale_note", str), ("start", str), ("economics", dict)):
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
+            raise ValueError(f"meta {key}: must be {_KINDS[key]} "
+                             f"(got {str(meta.get(key))[:80]})")
+    if dt.date.fromisoformat(meta["start"]).year > LAST_YEAR:
+        raise ValueError(f"meta start: must be a date up to {LAST_YEAR}-12-31 (got {meta['start'][:40]!r})")
+
+
+#: the last year a start date may have, as a scenario's (``sim.scenario.magnitudes.LAST_YEAR``, a layer above):
+#: cash dated from a later start runs past the calendar (year 10000 was an internal error)
+LAST_YEAR = 9000
+_KINDS = {"horizon_s": "a number", "scale_note": "text", "start": "a date such as 2025-01-01",
+          "economics": "a mapping (the economics block)"}
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

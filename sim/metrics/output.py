@@ -78,7 +78,8 @@ def timeseries_table(result: "Result") -> dict[str, np.ndarray | Coded]:
 #: what a result folder holds (its own files and what ``fleetsim report`` adds); anything else
 #: in a folder written over is someone else's and is left where it is
 RESULT_NAMES = ("summary.json", "requests.csv.gz", "timeseries.csv", "cashflow.csv", "ledger.csv",
-                "settlements.csv", "usage.npz", "scenario.json", "figures", "report.html", "cashflow.png")
+                "settlements.csv", "usage.npz", "scenario.json", "figures/", "report.html", "cashflow.png")
+"""What a result folder holds (``figures/`` a folder, the rest files; :func:`sim.io.staged_folder`)."""
 
 
 def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:

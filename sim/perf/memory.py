@@ -189,6 +189,13 @@ def sliding_kv_bytes_per_seq(model: ModelSpec, lay: Layout, kv_dtype: str = "bf1
     return _kv_bytes(model, lay, kv_dtype, model.sliding_layers) * (model.sliding_window + model.attention_sinks)
 
 
+def _gib(n_bytes: float) -> str:
+    """Bytes in GiB with one decimal; past a million GiB (an inline model or GPU of absurd size) in
+    three significant figures, not a line of 300 digits."""
+    x = n_bytes / 2**30
+    return f"{x:.1f}" if abs(x) < 1e6 else f"{x:.3g}"
+
+
 def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_utilization: float = 0.9,
                 weight_dtype: str = "bf16", kv_dtype: str = "bf16", block_size: int = 16,
                 max_batched_tokens: int = 8192, max_num_seqs: int = 256,
@@ -223,7 +230,8 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     if lay.pp > 1:   # the largest stage binds: its GPUs' room over its share of each token's KV
         capacity = (usable_per_gpu - weights_per_gpu - reserve_per_gpu) * t * model.n_layers / stage_layers(
             model, lay.pp)
-    capacity -= sliding_kv_bytes_per_seq(model, lay, kv_dtype) * max_num_seqs
+    window_bytes = sliding_kv_bytes_per_seq(model, lay, kv_dtype) * max_num_seqs
+    capacity -= window_bytes
     kv_tok = kv_bytes_per_token(model, lay, kv_dtype)
     blocks = max(0, math.floor(capacity / (kv_tok * block_size))) if capacity > 0 else 0
     tokens = blocks * block_size
@@ -231,11 +239,15 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     shape = f"{t}x {gpu.name}" if lay.pp == 1 else f"{lay.pp} stages of {t}x {gpu.name}"
     if blocks == 0:
         short = -capacity / n_gpus + kv_tok * block_size / n_gpus
-        reason = (f"{model.name} does not fit on {shape}: weights {weights_per_gpu / gib:.1f} GiB + "
-                  f"reserve {reserve_per_gpu / gib:.1f} GiB per GPU exceed "
-                  f"{gpu_memory_utilization:g} x {gpu.hbm_bytes / gib:.0f} GiB = {usable_per_gpu / gib:.1f} GiB "
-                  f"(short by {short / gib:.1f} GiB per GPU); "
-                  f"use a larger tensor_parallel or pipeline_parallel, a smaller weight_dtype or a GPU with more memory")
+        # the sliding-window layers' KV of max_num_seqs sequences is held off the top (a share per GPU)
+        window = (f" + the sliding-window layers' KV of {max_num_seqs:,} sequences "
+                  f"{_gib(window_bytes / n_gpus)} GiB") if window_bytes else ""
+        reason = (f"{model.name} does not fit on {shape}: weights {_gib(weights_per_gpu)} GiB + "
+                  f"reserve {_gib(reserve_per_gpu)} GiB{window} per GPU exceed "
+                  f"{gpu_memory_utilization:g} x {gpu.hbm_bytes / gib:.0f} GiB = {_gib(usable_per_gpu)} GiB "
+                  f"(short by {_gib(short)} GiB per GPU); "
+                  f"use a larger tensor_parallel or pipeline_parallel, a smaller weight_dtype or a GPU with more "
+                  f"memory{' (or fewer batching.max_num_seqs)' if window_bytes else ''}")
     else:
         reason = (f"KV cache holds {tokens:,} tokens ({blocks:,} blocks of {block_size}), "
                   f"{tokens / model.max_context:.1f} sequences of max_context={model.max_context}")

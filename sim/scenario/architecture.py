@@ -197,7 +197,15 @@ def check_architecture(m: ModelSpec) -> list[tuple[str, str]]:
         for k in ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"):
             if getattr(m, k) <= 0:
                 out.append((k, "required (an integer > 0) for attention: mla"))
-    elif m.n_heads % m.n_kv_heads:
+    else:       # read by MLA's attention only: on another it would be taken and priced nowhere
+        out += [(k, f"applies only to attention: mla (this model's is {m.attention}; got {getattr(m, k)})")
+                for k in ("q_lora_rank", "kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim")
+                if getattr(m, k)]
+    if not m.is_moe:    # a dense model's MLPs are all ffn_hidden wide (FLOPs); its weights would read these
+        out += [(k, f"applies only to a mixture of experts (n_experts > 1; this model has {m.n_experts}; got "
+                    f"{getattr(m, k)})") for k in ("shared_ffn_hidden", "first_k_dense", "dense_ffn_hidden")
+                if getattr(m, k)]
+    if not m.is_mla and m.n_heads % m.n_kv_heads:
         out.append(("n_kv_heads", f"must divide n_heads={m.n_heads} (got {m.n_kv_heads})"))
     if m.experts_per_token > m.n_experts:
         out.append(("experts_per_token", f"must be <= n_experts={m.n_experts} (got {m.experts_per_token})"))
@@ -205,6 +213,15 @@ def check_architecture(m: ModelSpec) -> list[tuple[str, str]]:
         out.append(("first_k_dense", f"must be < n_layers={m.n_layers} (got {m.first_k_dense})"))
     if m.sliding_layers > m.n_layers:
         out.append(("sliding_layers", f"must be <= n_layers={m.n_layers} (got {m.sliding_layers})"))
+    elif m.sliding_layers == m.n_layers and m.sliding_window:
+        # the paged cache counts the full-attention layers' KV per token (sim.perf.memory): with none, a
+        # token takes no block and the cache's size divided by zero
+        out.append(("sliding_layers", f"must be < n_layers={m.n_layers}: a model whose every layer attends to a "
+                                      "sliding window is not modelled (the KV cache holds the full-attention "
+                                      "layers' tokens; give at least one)"))
     if m.sliding_layers and not m.sliding_window:
         out.append(("sliding_window", "required (an integer > 0) when sliding_layers > 0"))
+    if m.sliding_window and not m.sliding_layers:       # no layer would attend to the window
+        out.append(("sliding_layers", "required (an integer > 0: how many layers attend to the window) when "
+                                      f"sliding_window > 0 (got sliding_window={m.sliding_window})"))
     return out

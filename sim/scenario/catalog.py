@@ -31,7 +31,7 @@ import yaml
 from sim.errors import InputError, ScenarioError, given
 from sim.scenario.architecture import ModelSpec, architecture_params, check_architecture
 from sim.scenario.hf_config import hf_fields, read_hf_config
-from sim.scenario.types import MAX_COUNT
+from sim.scenario.types import MAX_COUNT, MAX_NAME, plain_name
 
 PRECISIONS = ("bf16", "fp8", "fp4")
 
@@ -202,9 +202,26 @@ def _shown(v: Any) -> str:
 
 def _text_problems(d: Mapping[str, Any], kind: str, keys: tuple[str, ...]) -> list[tuple[str, str]]:
     """The naming fields of an inline mapping that are not text (a list or mapping would become
-    its Python spelling in every table and figure)."""
-    return [(f"{kind}.{k}", f"must be text (got {_shown(d[k])})") for k in keys
-            if k in d and not isinstance(d[k], str)]
+    its Python spelling in every table and figure); a ``name`` or ``display_name`` that is not a name
+    as every other of a scenario (:data:`~sim.scenario.types.Name`: not empty, at most 200 characters,
+    no control character), which titles, tables and CSV cells show."""
+    problems = []
+    for k in (k for k in keys if k in d):
+        v = d[k]
+        if not isinstance(v, str):
+            problems.append((f"{kind}.{k}", f"must be text (got {_shown(v)})"))
+        elif k not in ("name", "display_name"):
+            continue
+        elif not v:
+            problems.append((f"{kind}.{k}", "must not be empty (got '')"))
+        elif len(v) > MAX_NAME:
+            problems.append((f"{kind}.{k}", f"must be at most {MAX_NAME} characters (got {len(v):,})"))
+        else:
+            try:
+                plain_name(v)
+            except ValueError as exc:
+                problems.append((f"{kind}.{k}", str(exc)))
+    return problems
 
 
 def get_gpu(name: str | Mapping[str, Any]) -> GPUSpec:
@@ -215,8 +232,9 @@ def get_gpu(name: str | Mapping[str, Any]) -> GPUSpec:
     GPU family's rather than one part's. Numbers: ``bf16_tflops``, ``fp8_tflops``, ``fp4_tflops``
     (dense; ``null`` = no such tensor cores), ``hbm_gb``, ``hbm_tbps`` (or ``hbm_bandwidth_tbps``),
     ``interconnect_gbps`` (one-way GB/s), ``tdp_w``, ``flops_efficiency``, ``bw_efficiency``,
-    ``overhead_s``, ``overlap_exponent``, ``attention_prefill_efficiency``, ``attention_decode_efficiency``;
-    ``gpus_per_node``. An unknown catalog name raises
+    ``overhead_s``, ``overlap_exponent``, ``attention_prefill_efficiency``, ``attention_decode_efficiency``
+    (``null`` = no published rate); ``gpus_per_node``; ``name`` and ``display_name`` are names as a pool's
+    (at most 200 characters, no control character). An unknown catalog name raises
     ``KeyError`` listing the allowed names; a bad mapping :class:`~sim.errors.ScenarioError` with
     paths ``gpu.<field>``.
 
@@ -252,11 +270,15 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
         raise ScenarioError(problems)
     base = _gpus()[like]
     vals: dict[str, Any] = {}
+    for alias, key in _GPU_ALIASES.items():     # one of them would be dropped silently
+        if alias in d and key in d:
+            problems.append((f"gpu.{alias}", f"is another name for {key}, also given: give one of them"))
     for k, v in d.items():
         key = _GPU_ALIASES.get(k, k)
         if key not in _GPU_NUMBERS:
             continue
-        nullable = key in ("fp8_tflops", "fp4_tflops")
+        # null: no such tensor cores; no published attention-kernel rate (the catalog's own null)
+        nullable = key in ("fp8_tflops", "fp4_tflops", "attention_prefill_efficiency", "attention_decode_efficiency")
         x = _finite(v)
         if v is None and nullable:
             vals[key] = None
@@ -272,7 +294,7 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
         else:
             vals[key] = x
     for k in ("flops_efficiency", "bw_efficiency", "attention_prefill_efficiency", "attention_decode_efficiency"):
-        if k in vals and vals[k] > 1:
+        if vals.get(k) is not None and vals[k] > 1:
             problems.append((f"gpu.{k}", f"must be a fraction in (0, 1] (got {vals[k]!r})"))
     if "overlap_exponent" in vals and vals["overlap_exponent"] < 1:
         problems.append(("gpu.overlap_exponent", f"must be >= 1 (got {vals['overlap_exponent']!r})"))
@@ -407,6 +429,11 @@ def _with_parameter_counts(spec: ModelSpec, d: dict) -> ModelSpec:
         counts[k] = _finite(v)
         if counts[k] is None or counts[k] <= 0:
             problems.append((f"model.{k}", f"must be {_number_words(v)} (got {_shown(v)})"))
+        elif counts[k] < 1:         # 1e-300 parameters: weights of no bytes, a slip of units
+            problems.append((f"model.{k}", f"must be at least 1 (a count of parameters; got {_shown(v)})"))
+    if not problems and counts["n_active_params"] > counts["n_params"]:
+        problems.append(("model.n_active_params", f"must be <= n_params={counts['n_params']:g}: a token uses at most "
+                                                  f"every parameter (got {counts['n_active_params']:g})"))
     if problems:
         raise ScenarioError(problems)
     return replace(spec, **counts)

@@ -98,7 +98,7 @@ class _Reader:
                 self.missing(key)
             return 0
         if isinstance(v, bool) or not isinstance(v, int) or v < 0 or (v == 0 and not allow_zero):
-            self.fail(key, f"must be an integer > 0 (got {v!r})")
+            self.fail(key, f"must be an integer {'>= 0' if allow_zero else '> 0'} (got {v!r})")
             return 0
         return v
 
@@ -123,17 +123,27 @@ class _Reader:
         return 0
 
 
-def _dtype(cfg: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(weight dtype, routed-expert dtype) the checkpoint is published in, from ``quantization_config``."""
-    q = cfg.get("quantization_config")
-    if not isinstance(q, Mapping):
+#: ``quantization_config.quant_method`` values read: the weights' dtype and the routed experts' (``None``: bf16)
+QUANT_METHODS = {"fp8": ("fp8", None), "mxfp4": (None, "fp4")}    # gpt-oss: experts in MXFP4, the rest bf16
+
+
+def _dtype(r: _Reader) -> tuple[str | None, str | None]:
+    """(weight dtype, routed-expert dtype) the checkpoint is published in, from ``quantization_config``;
+    a method not in :data:`QUANT_METHODS` (4-bit AWQ or GPTQ, ...) is refused: read as bf16 it would
+    misprice the weights' memory and reads."""
+    q = r.cfg.get("quantization_config")
+    if q is None:
         return None, None
-    method = str(q.get("quant_method", "")).lower()
-    if method == "fp8":
-        return "fp8", None
-    if method == "mxfp4":   # gpt-oss: experts in MXFP4, attention/router/embeddings bf16
-        return None, "fp4"
-    return None, None
+    if not isinstance(q, Mapping):
+        r.fail("quantization_config", f"must be an object with a quant_method (got {q!r})")
+        return None, None
+    method = q.get("quant_method")
+    if not isinstance(method, str) or method.lower() not in QUANT_METHODS:
+        r.fail("quantization_config", f"quant_method {method!r} is not modelled (read: {', '.join(QUANT_METHODS)}); "
+                                      "remove quantization_config from the file to price the weights as bf16 "
+                                      "(or as the scenario model's weight_dtype)")
+        return None, None
+    return QUANT_METHODS[method.lower()]
 
 
 def hf_fields(cfg: Mapping[str, Any], where: str = "config.json") -> dict[str, Any]:
@@ -162,7 +172,7 @@ def hf_fields(cfg: Mapping[str, Any], where: str = "config.json") -> dict[str, A
         _opt(r, out)
     else:
         _llama_like(r, mt, out)
-    wdt, edt = _dtype(cfg)
+    wdt, edt = _dtype(r)
     if wdt:
         out["weight_dtype"] = wdt
     if edt:
@@ -225,13 +235,17 @@ def _sliding(r: _Reader, mt: str, n_layers: int, out: dict[str, Any]) -> None:
     types = c.get("layer_types")
     if types is not None and n_layers:      # (without num_hidden_layers, said missing, there is no count to check)
         if not isinstance(types, list) or len(types) != n_layers or \
-                not set(types) <= {"sliding_attention", "full_attention"}:
+                not all(t in ("sliding_attention", "full_attention") for t in types):
             r.fail("layer_types", f"must list {n_layers} of sliding_attention/full_attention")
             return
         n_sliding = types.count("sliding_attention")
     elif mt in ("qwen2", "qwen3", "qwen3_moe"):
         # Qwen uses the window only when use_sliding_window is true, on layers >= max_window_layers
-        n_sliding = (n_layers - int(c.get("max_window_layers", n_layers))) if c.get("use_sliding_window") else 0
+        used = r.switch("use_sliding_window", False)
+        n_sliding = (n_layers - r.int("max_window_layers", n_layers, allow_zero=True)) if used else 0
+        if n_sliding < 0:
+            r.fail("max_window_layers", f"must be <= num_hidden_layers={n_layers} (got {c['max_window_layers']!r})")
+            return
     else:
         n_sliding = n_layers if window else 0
     if n_sliding and window:
@@ -301,11 +315,32 @@ def read_hf_config(path: str | pathlib.Path) -> dict[str, Any]:
     for Python's parser.
     """
     p = pathlib.Path(path)
-    text = read_input_text(p, "the Hugging Face config")
+    text = read_input_text(p, "the Hugging Face config").removeprefix("\ufeff")    # an editor's byte-order mark
     try:
-        cfg = json.loads(text)
+        cfg = json.loads(text, object_pairs_hook=_once, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
+        raise InputError(f"{p}: not valid JSON ({exc})") from None
+    except _NotJSON as exc:
         raise InputError(f"{p}: not valid JSON ({exc})") from None
     except RecursionError:
         raise InputError(f"{p}: not valid JSON (nested too deeply to read; a config.json is a flat object)") from None
     return hf_fields(cfg, str(p))
+
+
+class _NotJSON(ValueError):
+    """What Python's JSON reader takes and a config.json must not hold."""
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of ``pairs``; a key given twice is refused (``json`` keeps the last one silently)."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _NotJSON(f"key {k!r} given twice in one object: which one the model has is unclear; give it once")
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are no JSON numbers (Python's reader takes them)."""
+    raise _NotJSON(f"{name} is not a JSON number; a config.json gives every count as a number")

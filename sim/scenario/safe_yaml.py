@@ -73,9 +73,11 @@ def read_input_text(path: str | Path, what: str = "") -> str:
     """The text of an input file other than a scenario (a profile, measured points, a step-time table)
     as :func:`read_text` reads it; :class:`~sim.errors.InputError` naming the file (and ``what`` it
     is) otherwise."""
-    from sim.errors import InputError, clipped
+    from sim.errors import InputError, clipped, printable
 
     name = clipped(str(path), 300)       # a path of 100,000 characters is named, not printed whole
+    if "\0" in str(path):          # os.open's ValueError ('embedded null byte') names no file
+        raise InputError(f"{printable(name)}: not a file name: it holds a NUL character")
     try:
         return read_text(path)
     except OSError as exc:

@@ -75,6 +75,16 @@ class Batching(Strict):
     def _preset(cls, data: Any) -> Any:
         return resolve_batching(data) if isinstance(data, dict) else data
 
+    @model_validator(mode="after")
+    def _gate_needs_iterations(self) -> "Batching":
+        # a static batch is admitted whole when it fills (sim.serving.batching.Static): no iteration
+        # admits prompts, so a KV gate on them would be taken and never applied
+        if self.policy == "static" and self.prefill_min_free_kv_pct:
+            raise field_error("prefill_min_free_kv_pct", "applies to iteration-level batching only: a static batch "
+                              "is admitted whole, never prompt by prompt; remove it or use policy continuous or "
+                              f"priority (got {self.prefill_min_free_kv_pct:g} with policy static)")
+        return self
+
 
 class Autoscale(Strict):
     """Per-pool autoscaler: every ``interval`` compare ``metric`` with ``target`` and resize."""
@@ -239,6 +249,18 @@ class FleetConfig(Strict):
             data = dict(data)
             data["router"] = {"policy": data["router"]}
         return data
+
+    @model_validator(mode="after")
+    def _gate_needs_prompts(self) -> "FleetConfig":
+        # a disaggregated fleet's decode pool takes requests whose prompt ran elsewhere (their KV moved
+        # in): it admits no prompt, so a KV gate on prompts there would be taken and never applied
+        d = self.disaggregated
+        for i, pool in enumerate(self.pools):
+            if d is not None and pool.name == d.decode_pool and pool.batching.prefill_min_free_kv_pct:
+                raise field_error(f"pools.{i}.batching.prefill_min_free_kv_pct",
+                                  f"gates new prompts, and pool {pool.name} (fleet.disaggregated.decode_pool) runs "
+                                  f"none: its requests' prompts run in {d.prefill_pool}; set it there or remove it")
+        return self
 
 
 class Slo(Strict):
