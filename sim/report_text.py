@@ -189,8 +189,10 @@ def class_table(s: dict) -> list[str]:
     return [f"{r[0]:<{widths[0]}}" + "".join(f"{cell:>{w + 3}}" for cell, w in zip(r[1:], widths[1:])) for r in rows]
 
 
-#: utilization measures of the summary shown on the terminal (the new ones when present)
-UTILIZATION = ("gpu_busy", "kv_cache_mean", "mfu", "mbu", "load_factor")
+#: utilization measures of the summary shown on the terminal (the new ones when present); the load
+#: factor first: under continuous batching a replica steps whenever it holds a sequence, so GPU busy
+#: reads ~100 % at any load and the load factor is the one that says how full the fleet is
+UTILIZATION = ("load_factor", "gpu_busy", "kv_cache_mean", "mfu", "mbu")
 
 
 def stability_line(s: dict) -> list[str]:

@@ -83,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             raise KeyboardInterrupt(kept_points(out)) from None
         except UnknownMetricError as exc:       # said after the flag that named the metric
-            objective = OBJECTIVES.get(args.objective, args.objective)
+            objective = OBJECTIVES.get(args.objective.strip(), args.objective.strip())
             print(f"--objective: {exc}; or cost (the default: cost.compute_usd)" if objective in exc.metrics
                   else f"--constraint: {exc}", file=sys.stderr)
             return 2

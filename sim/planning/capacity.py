@@ -167,6 +167,7 @@ class PlanResult(list):
 
 
 def _objective_key(objective: str) -> str:
+    objective = objective.strip()          # (a key pasted with a space around it)
     return OBJECTIVES.get(objective, objective)
 
 

@@ -17,6 +17,7 @@ import operator
 import re
 from dataclasses import dataclass
 
+from sim.metrics.names import unit_of
 from sim.planning.stats import MeanCI
 
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
@@ -77,15 +78,30 @@ class Constraint:
 
 
 def parse_constraint(text: str) -> Constraint:
+    """``<metric><op><bound>`` as a :class:`Constraint`; the bound a finite number in ASCII digits, a
+    share's (``slo.attainment``, ``utilization.*``: fractions) from 0 to 1, a latency's not negative.
+
+        >>> parse_constraint("slo.attainment>=99")
+        Traceback (most recent call last):
+        ...
+        sim.planning.constraints.ConstraintError: slo.attainment: a share, written from 0 to 1 (99 % is 0.99); got 99
+    """
     m = _RE.match(text)
-    if not m:
+    if not m or not text.isascii():
         raise ConstraintError(
             f"expected METRIC<=NUMBER, METRIC>=NUMBER, METRIC<NUMBER or METRIC>NUMBER, "
-            f"e.g. latency.ttft.p99<=2.0 (got {text!r})")
+            f"e.g. latency.ttft.p99<=2.0 (got {text!r}{'' if text.isascii() else ': ASCII letters and digits only'})")
+    metric, op, written = m.groups()
     try:
-        bound = float(m.group(3))
+        bound = float(written)
     except ValueError:
-        raise ConstraintError(f"{m.group(1)}: bound must be a number (got {m.group(3)!r})") from None
+        raise ConstraintError(f"{metric}: bound must be a number (got {written!r})") from None
     if not math.isfinite(bound):
-        raise ConstraintError(f"{m.group(1)}: bound must be finite (got {m.group(3)!r})")
-    return Constraint(m.group(1), m.group(2), bound)
+        raise ConstraintError(f"{metric}: bound must be finite (got {written!r})")
+    unit = unit_of(metric)
+    if unit == "%" and not 0 <= bound <= 1:
+        hint = f" ({written} % is {bound / 100:g})" if 1 < bound <= 100 else ""
+        raise ConstraintError(f"{metric}: a share, written from 0 to 1{hint}; got {written}")
+    if unit == "s" and bound < 0:
+        raise ConstraintError(f"{metric}: a time in seconds, not negative (got {written})")
+    return Constraint(metric, op, bound)

@@ -361,6 +361,8 @@ def headroom(load_factor: float | None) -> str:
 
         >>> headroom(0.5)
         'load factor 0.50: room for about 100% more traffic at the batch limits'
+        >>> headroom(0.041)
+        'load factor 0.04: room for about 24x this traffic at the batch limits'
         >>> headroom(1.2)
         'load factor 1.20: over capacity (the batch limits are reached)'
         >>> headroom(0.996)
@@ -376,6 +378,9 @@ def headroom(load_factor: float | None) -> str:
         return "load factor 0.00: idle"
     if 1 / load_factor - 1 < 0.005:     # 'room for about 0% more' of a load factor written 1.00
         return f"load factor {load_factor:.2f}: at capacity (no room for more traffic at the batch limits)"
+    if load_factor < 0.5:               # 'room for about 2340% more' reads better as a multiple
+        return (f"load factor {load_factor:.2f}: room for about {humanize.number(1 / load_factor, digits=2)}x "
+                f"this traffic at the batch limits")
     return (f"load factor {load_factor:.2f}: room for about {share(1 / load_factor - 1, 0)} more "
             f"traffic at the batch limits")
 
