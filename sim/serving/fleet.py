@@ -132,6 +132,7 @@ class Fleet(ReplicaLifecycle):
         if self.prerouted:
             for rep in self.replicas:
                 rep.pulls = True
+                rep.receive = rep.assign     # each routed request joins it at its queued_at
                 # the chunked family's rules (FCFS or by class priority, full KV reservation, prefix
                 # caching), or prompt-only iterations of FCFS whole prompts without either; not with
                 # a KV gate on prompts (batching.prefill_gate_open: the general path's rule only)
@@ -259,19 +260,17 @@ class Fleet(ReplicaLifecycle):
         """Each of ``reqs``, in order, to the replica the router picks, or rejected: the one routing
         decision of both feeds (a whole chunk at a time ahead of the clock, one request at its
         arrival). A pre-routed fleet's replica takes the request at its ``r.queued_at``
-        (:meth:`Replica.assign`), any other queues it now (:meth:`Replica.enqueue`). Returns the
-        last request's replica (None: rejected)."""
+        (:meth:`Replica.assign`), any other queues it now (:meth:`Replica.enqueue`): whichever its
+        ``receive`` is, set once, when the fleet decides to route ahead. Returns the last request's
+        replica (None: rejected)."""
         router, reject = self.router, self.reject
-        ahead = self.prerouted
         rep = None
         for r in reqs:
             rep, reason = router(r)
             if rep is None:
                 reject(r, reason or R_NO_REPLICA)
-            elif ahead:
-                rep.assign(r)
             else:
-                rep.enqueue(r)
+                rep.receive(r)
         return rep
 
     def send_group(self, reqs: list[Req]) -> None:
@@ -281,10 +280,7 @@ class Fleet(ReplicaLifecycle):
         rep = None
         for r in reqs:
             if rep is not None and not rep.can_fit(r):   # can_fit: 0, or the reason it never can
-                if self.prerouted:
-                    rep.assign(r)
-                else:
-                    rep.enqueue(r)
+                rep.receive(r)
             else:
                 chosen = self.place((r,))
                 if rep is None:
