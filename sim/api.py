@@ -26,7 +26,6 @@ from sim.metrics.fleet_summary import PoolUsage, fleet_summary, offered_requests
 from sim.metrics.records import RECORD_DTYPE, summarize_requests
 from sim.metrics.utilization import in_flight_work, prefill_served
 from sim.metrics.schema import COMPLETED, REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
-from sim.perf import build_step_model
 from sim.perf.scaled import scaled
 from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict, source_name
 from sim.serving.fleet import Fleet
@@ -82,13 +81,13 @@ def build_pools(loaded: LoadedScenario, capacity: float = 1.0, scheduler_factors
     ``scheduler_factors``: measure each pool's load-factor scheduler factor on its own engine
     (:func:`sim.serving.saturated.scheduler_factor`; what a run's summary and autoscaler read)."""
     sc = loaded.scenario
-    from sim.scenario.checks import pool_dtypes, pool_layout, pool_setup
+    from sim.scenario.pool_setup import pool_setup, pool_step_model
 
     out = []
     for i, p in enumerate(sc.fleet.pools):
-        model, gpu, perf, wdt, _, plan = pool_setup(sc, p)
-        step = build_step_model(perf, model, gpu, p.tensor_parallel, loaded.base_dir, layout=pool_layout(p, gpu),
-                                weight_dtype=wdt, expert_dtype=pool_dtypes(perf, model)[1])
+        setup = pool_setup(sc, p)
+        model, gpu, _, wdt, _, plan = setup
+        step = pool_step_model(sc, p, loaded.base_dir, setup)
         out.append(PoolRuntime(index=i, cfg=p, gpu=gpu, model=model, step_model=scaled(step, capacity),
                                kv_blocks=plan.kv_blocks,
                                kv_bytes_per_token=plan.kv_bytes_per_token, weight_dtype=wdt,

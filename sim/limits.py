@@ -345,18 +345,14 @@ def refusals(loaded, allow_large: bool | None = None) -> list[tuple[str, str]]:
 def step_problems(loaded) -> list[tuple[str, str]]:
     """``(field, message)`` for each pool whose shortest step (one sequence decoding one token at a
     context of one) takes longer than :data:`MAX_STEP_S`, naming the ``perf`` block it uses."""
-    from sim.perf import build_step_model
     from sim.perf.base import BatchShape
-    from sim.scenario.checks import pool_dtypes, pool_layout, pool_setup
+    from sim.scenario.pool_setup import pool_step_model
 
     sc = loaded.scenario
     out = []
     for i, p in enumerate(sc.fleet.pools):
         try:
-            model, gpu, perf, wdt, _, _ = pool_setup(sc, p)
-            step = build_step_model(perf, model, gpu, p.tensor_parallel, loaded.base_dir,
-                                    layout=pool_layout(p, gpu), weight_dtype=wdt,
-                                    expert_dtype=pool_dtypes(perf, model)[1])
+            step = pool_step_model(sc, p, loaded.base_dir)
             t = step.step_time(BatchShape(decode_seqs=1, decode_context_tokens=1))
         except (ValueError, OverflowError, ZeroDivisionError):     # (a layout the model cannot use: the run says so)
             continue

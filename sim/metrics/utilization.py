@@ -87,9 +87,9 @@ def _roofline(pool, kv_dtype: str):
     """The roofline whose byte terms MBU counts: the pool's own step-time model when it is one (also
     under a capacity scale, :mod:`sim.perf.scaled`, or a table's roofline fallback), so layout, expert
     precision and KV precision are the ones that price its steps; otherwise one built for the pool's
-    layout (:func:`sim.scenario.checks.pool_layout`)."""
+    layout (:func:`sim.scenario.pool_setup.pool_layout`)."""
     from sim.perf.roofline import RooflineModel
-    from sim.scenario.checks import pool_layout
+    from sim.scenario.pool_setup import pool_layout
 
     step = pool.step_model
     for model in (step, getattr(step, "inner", None), getattr(step, "fallback", None)):

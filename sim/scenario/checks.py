@@ -20,44 +20,12 @@ from sim.humanize import plural
 from sim.scenario.class_pins import pin_problems, pin_warnings
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
 from sim.scenario.perf import kernel_floor_warnings
+from sim.scenario.pool_setup import pool_dtypes, pool_layout, pool_setup  # noqa: F401 (pool_setup: also imported from here)
 from sim.scenario.workload import EmpiricalTokens, FixedTokens, LognormalTokens, UniformTokens
 from sim.workload import validate as validate_workload
 
 if TYPE_CHECKING:
     from sim.scenario.load import LoadedScenario
-
-
-def pool_setup(sc, pool):
-    """``(model, gpu, perf, weight_dtype, kv_dtype, memory_plan)`` of one pool of a valid scenario."""
-    from sim.perf.memory import memory_plan
-
-    model = get_model(pool.model if pool.model is not None else sc.model)
-    gpu = get_gpu(pool.gpu)
-    perf = pool.perf or sc.perf
-    wdt, edt, kdt = pool_dtypes(perf, model)
-    b = pool.batching
-    plan = memory_plan(model, gpu, pool_layout(pool, gpu), pool.gpu_memory_utilization, wdt, kdt,
-                       b.block_size, b.max_batched_tokens, b.max_num_seqs, edt)
-    return model, gpu, perf, wdt, kdt, plan
-
-
-def pool_dtypes(perf, model) -> tuple[str, str | None, str]:
-    """``(weight, expert weight, KV)`` precisions of a pool. The routed experts default to the
-    precision the model is published in when it has its own (gpt-oss: MXFP4 = fp4); everything
-    else is the ``perf`` block's (bf16 unless set)."""
-    wdt = getattr(perf, "weight_dtype", "bf16")
-    edt = getattr(perf, "expert_dtype", None) or model.expert_weight_dtype
-    return wdt, edt, getattr(perf, "kv_dtype", "bf16")
-
-
-def pool_layout(pool, gpu):
-    """The :class:`~sim.perf.parallel.Layout` of one pool's replicas."""
-    from sim.perf.parallel import Layout
-
-    return Layout(tp=pool.tensor_parallel, pp=pool.pipeline_parallel, ep=pool.expert_parallel,
-                  dp_attention=pool.data_parallel_attention,
-                  gpus_per_node=pool.gpus_per_node or gpu.gpus_per_node, ib_gbps=pool.ib_gbps,
-                  micro_batches=pool.pipeline_micro_batches or 0)
 
 
 def _catalog_msg(kind: str, name: object, names: list[str]) -> str:

@@ -5,18 +5,13 @@ replica runs its engine, one samples the time series (:mod:`sim.serving.sampler`
 (:mod:`sim.serving.failures`) add, drain, fail and repair replicas. Everything the run needs (rng,
 recorder, warmup) hangs off the :class:`Fleet`, never a global.
 
-Replica lifecycle and money: a replica is provisioned from the moment it is requested (warming,
-serving, idle, draining and failed-and-held time all count) until it is released; each lifetime
-is one ``(start_s, end_s)`` entry of :attr:`PoolRuntime.intervals` (filled by
-:meth:`Fleet.close`). ``Fleet.events`` logs every lifecycle change as ``(time_s, pool, replica,
-kind)`` with ``kind`` an index into :data:`EVENT_KINDS`.
+Replica lifecycle (provision, ready, drain, release, fail, repair, retries) is
+:class:`~sim.serving.lifecycle.ReplicaLifecycle`, a base of :class:`Fleet`; each replica's
+provisioned lifetime is one ``(start_s, end_s)`` entry of :attr:`PoolRuntime.intervals` (filled by
+:meth:`Fleet.close`).
 
 At the end, :meth:`Fleet.finish` hands up a :class:`~sim.serving.outcome.FleetOutcome` (request
 log, time series, per-pool usage, event log, dynamics blocks): the API layer reads nothing else.
-
-Failures: the requests a failed replica held (queued, running, or with their KV cache in transfer
-from it) are retried (``Req.retries`` += 1, routed again as new arrivals but keeping the tokens
-already emitted) or, past the pool's ``max_retries``, finished with status FAILED.
 """
 from __future__ import annotations
 
@@ -32,21 +27,22 @@ from sim.scenario.schema import Scenario
 from sim.serving.autoscaler import Autoscaler
 from sim.serving.batcher import Batcher
 from sim.serving.disaggregation import transfer_summary, transfer_time_s
-from sim.serving.failures import failure_process, failure_rng, failure_summary
+from sim.serving.failures import failure_summary
 from sim.serving.feed import feed_ahead, feed_at_arrival
+from sim.serving.lifecycle import ReplicaLifecycle
 from sim.serving.outcome import (EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_RELEASE, EV_REPAIR, EVENT_DTYPE,
                                  EVENT_KINDS, FleetOutcome, PoolUsage)
 from sim.serving.pinned_queue import PinnedQueue
 from sim.serving.pool import PoolRuntime
 from sim.serving.replica import Replica
-from sim.serving.request import COMPLETED, FAILED, IN_FLIGHT, R_NO_REPLICA, R_RETRIES, REJECTED, Req
+from sim.serving.request import COMPLETED, IN_FLIGHT, R_NO_REPLICA, REJECTED, Req
 from sim.serving.router import PoolSet, class_pool_sets, least_outstanding, make_router
 from sim.serving.sampler import Sampler
 
 __all__ = ["EVENT_KINDS", "EV_DRAIN", "EV_FAIL", "EV_PROVISION", "EV_READY", "EV_RELEASE", "EV_REPAIR", "Fleet"]
 
 
-class Fleet:
+class Fleet(ReplicaLifecycle):
     """Routes requests to replicas and records what happens to them."""
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, pools: list[PoolRuntime],
@@ -136,6 +132,7 @@ class Fleet:
         if self.prerouted:
             for rep in self.replicas:
                 rep.pulls = True
+                rep.receive = rep.assign     # each routed request joins it at its queued_at
                 # the chunked family's rules (FCFS or by class priority, full KV reservation, prefix
                 # caching), or prompt-only iterations of FCFS whole prompts without either; not with
                 # a KV gate on prompts (batching.prefill_gate_open: the general path's rule only)
@@ -147,107 +144,6 @@ class Fleet:
         for p in pools:
             if p.cfg.autoscale is not None:
                 self.autoscalers.append(Autoscaler(self, p, p.cfg.autoscale))
-
-    # ------------------------------------------------------------------ replica lifecycle
-    def add_replica(self, p: PoolRuntime, ready: bool) -> Replica:
-        """Provision a replica in pool ``p`` now (``ready``: serving at once, else warming)."""
-        t = self.env.now
-        rep = Replica(self.env, self, p, len(self.replicas), len(p.replicas), self.fast, role=p.role, ready=ready)
-        p.replicas.append(rep)
-        p.live.append(rep)
-        self.replicas.append(rep)
-        self.live.append(rep)
-        for s in self.pool_sets:
-            if p.index in s.index:
-                s.live.append(rep)
-        p.provision_change(t, +1)
-        self.events.append((t, p.index, rep.index, EV_PROVISION))
-        if ready:
-            self._on_ready(rep)
-        return rep
-
-    def mark_ready(self, rep: Replica) -> None:
-        """A warming replica finished provisioning and loading weights."""
-        if rep.released or rep.ready:
-            return
-        rep.become_ready()
-        self._on_ready(rep)
-        if self.central is not None:
-            self.pull(rep)
-
-    def _on_ready(self, rep: Replica) -> None:
-        self.events.append((self.env.now, rep.pool.index, rep.index, EV_READY))
-        fcfg = rep.pool.cfg.failures
-        if fcfg is not None:
-            self.env.process(failure_process(self, rep, fcfg, failure_rng(self.seed, rep.pool.index, rep.local_index)))
-
-    def drain(self, rep: Replica) -> None:
-        """Scale down ``rep``: no new requests; released when it holds nothing."""
-        if rep.draining or rep.released:
-            return
-        self.events.append((self.env.now, rep.pool.index, rep.index, EV_DRAIN))
-        rep.start_drain()
-
-    def release(self, rep: Replica) -> None:
-        """Give ``rep`` back: its provisioned interval ends now."""
-        if rep.released:
-            return
-        t = self.env.now
-        p = rep.pool
-        rep.released = True
-        rep.alive = False
-        rep.accepting = False
-        rep.prov_end_s = t
-        rep.close_books(t)
-        p.live.remove(rep)
-        self.live.remove(rep)
-        for s in self.pool_sets:
-            if p.index in s.index:
-                s.live.remove(rep)
-        p.provision_change(t, -1)
-        p.released_busy_s += rep.busy_at(t)
-        p.released_up_s += rep.up_s
-        p.released_down_s += rep.down_s
-        self.events.append((t, p.index, rep.index, EV_RELEASE))
-        if rep._idle is not None and not rep._idle.triggered:
-            rep._idle.succeed()
-
-    def fail_replica(self, rep: Replica) -> None:
-        """``rep`` fails now; what it held is retried elsewhere (or failed past ``max_retries``)."""
-        if rep.released or not rep.alive:
-            return
-        self.events.append((self.env.now, rep.pool.index, rep.index, EV_FAIL))
-        evicted = rep.fail()
-        max_retries = rep.pool.cfg.failures.max_retries if rep.pool.cfg.failures is not None else 0
-        if rep.draining:
-            self.release(rep)
-        for r in sorted(evicted, key=lambda q: q.rid):
-            self.retry(r, max_retries)
-
-    def repair_replica(self, rep: Replica) -> None:
-        if rep.released or rep.alive:
-            return
-        self.events.append((self.env.now, rep.pool.index, rep.index, EV_REPAIR))
-        rep.repair()
-        if self.central is not None:
-            self.pull(rep)
-
-    def retry(self, r: Req, max_retries: int) -> None:
-        """Route a request again after the replica holding it failed."""
-        r.retries += 1
-        self.retry_events += 1
-        if r.retries == 1:
-            self.requests_retried += 1
-        if r.retries > max_retries:
-            self.fail_request(r)
-            return
-        self.route(r)
-
-    def fail_request(self, r: Req) -> None:
-        r.reason = R_RETRIES
-        self.requests_failed += 1
-        self.in_flight.pop(r.rid, None)
-        self.log.append(self._row(r, FAILED, -1.0))
 
     # ------------------------------------------------------------------ disaggregation
     def hand_off(self, r: Req, src: Replica, t: float) -> None:
@@ -364,19 +260,17 @@ class Fleet:
         """Each of ``reqs``, in order, to the replica the router picks, or rejected: the one routing
         decision of both feeds (a whole chunk at a time ahead of the clock, one request at its
         arrival). A pre-routed fleet's replica takes the request at its ``r.queued_at``
-        (:meth:`Replica.assign`), any other queues it now (:meth:`Replica.enqueue`). Returns the
-        last request's replica (None: rejected)."""
+        (:meth:`Replica.assign`), any other queues it now (:meth:`Replica.enqueue`): whichever its
+        ``receive`` is, set once, when the fleet decides to route ahead. Returns the last request's
+        replica (None: rejected)."""
         router, reject = self.router, self.reject
-        ahead = self.prerouted
         rep = None
         for r in reqs:
             rep, reason = router(r)
             if rep is None:
                 reject(r, reason or R_NO_REPLICA)
-            elif ahead:
-                rep.assign(r)
             else:
-                rep.enqueue(r)
+                rep.receive(r)
         return rep
 
     def send_group(self, reqs: list[Req]) -> None:
@@ -386,10 +280,7 @@ class Fleet:
         rep = None
         for r in reqs:
             if rep is not None and not rep.can_fit(r):   # can_fit: 0, or the reason it never can
-                if self.prerouted:
-                    rep.assign(r)
-                else:
-                    rep.enqueue(r)
+                rep.receive(r)
             else:
                 chosen = self.place((r,))
                 if rep is None:

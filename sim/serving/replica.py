@@ -96,6 +96,7 @@ class Replica(LeanLoop):
         self.prefix_caching = b.prefix_caching and role == "both" and b.policy != "static"
         self.kv = KVCache(pool.kv_blocks, b.block_size, whole=b.policy == "static",
                           prefix_caching=self.prefix_caching)
+        self._fit = self._fit_rule()
         self._fit_prompt, self._fit_total = self._fit_limits()
         self.model: StepTimeModel = pool.step_model
         self.decode_step = decode_step_fn(pool.step_model)
@@ -148,6 +149,7 @@ class Replica(LeanLoop):
         self.outgoing: dict[int, Req] = {}
         self.tokens_processed = 0             # prefill + decode tokens (for MFU)
         self.pulls = False                    # arrivals pre-routed here: the engine takes them itself
+        self.receive = self.enqueue           # a routed request reaches it (Fleet.place; assign when pulls)
         self.incoming: deque[Req] = deque()   # pre-routed requests not yet queued here (``queued_at`` order)
         self.lean = False                     # takes the lean path (set with ``pulls``, see _ahead)
         self._idle: simpy.Event | None = None
@@ -161,24 +163,29 @@ class Replica(LeanLoop):
     def free_slots(self) -> int:
         return self.max_seqs - len(self.waiting) - len(self.active)
 
-    def _fit_limits(self) -> tuple[int, int]:
-        """``(prompt, prompt + output)`` limits under which a request surely fits (see can_fit)."""
+    def _fit_rule(self) -> tuple[int, int, bool, int, int]:
+        """What :meth:`can_fit` depends on: ``(context, longest prompt, prompt blocks only, block size, cap)``;
+        the longest prompt is the token budget where a prompt must fit it whole, the prefill role counts
+        the prompt's blocks only, ``cap`` is the KV blocks above the watermark."""
         ctx = self.pool.max_context
         prompt = ctx
         if not self.split and self.policy != "static" and self.role != "decode":
             prompt = min(prompt, self.budget)
-        if self.role == "prefill":
+        kv = self.kv
+        return ctx, prompt, self.role == "prefill", kv.block_size, kv.total - kv.watermark
+
+    def _fit_limits(self) -> tuple[int, int]:
+        """``(prompt, prompt + output)`` limits under which a request surely fits (see can_fit)."""
+        ctx, prompt, prompt_only, bs, cap = self._fit
+        if prompt_only:
             return prompt, -1   # no shortcut: the prefill role counts the prompt's blocks only
         # the whole output fits the context, so need = ceil((prompt + output - 1) / bs) <= cap
-        kv = self.kv
-        return prompt, min(ctx, (kv.total - kv.watermark) * kv.block_size + 1)
+        return prompt, min(ctx, cap * bs + 1)
 
     def fit_key(self) -> tuple:
         """What :meth:`can_fit` depends on: replicas with equal keys take and refuse the same requests
         (for the same reason)."""
-        kv = self.kv
-        return (self.pool.max_context, self.split, self.policy == "static", self.budget, self.role,
-                kv.block_size, kv.total - kv.watermark)
+        return self._fit
 
     def can_fit(self, r: Req) -> int:
         """0 if ``r`` can ever be served here, else a rejection reason code."""
@@ -188,15 +195,16 @@ class Replica(LeanLoop):
         return self._why_not(r)
 
     def _why_not(self, r: Req) -> int:
-        """:meth:`can_fit` worked out in full."""
-        if r.prompt > self.pool.max_context:  # as vLLM: a prompt of exactly the context length is served
+        """:meth:`can_fit` worked out in full (from :meth:`_fit_rule`)."""
+        ctx, longest, prompt_only, _, cap = self._fit
+        p = r.prompt
+        if p > ctx:  # as vLLM: a prompt of exactly the context length is served
             return R_CONTEXT
-        if not self.split and self.policy != "static" and r.prompt > self.budget and self.role != "decode":
+        if p > longest:
             return R_BUDGET
-        out = max(1, min(r.output, self.pool.max_context - r.prompt))
-        kv = self.kv
-        need = kv.blocks_for(r.prompt + out - 1) if self.role != "prefill" else kv.blocks_for(r.prompt)
-        if need > kv.total - kv.watermark:
+        blocks_for = self.kv.blocks_for
+        need = blocks_for(p) if prompt_only else blocks_for(p + max(1, min(r.output, ctx - p)) - 1)
+        if need > cap:
             return R_KV
         return 0
 
