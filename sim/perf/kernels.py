@@ -115,12 +115,14 @@ Five sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets
     of 128 (``CUTLASS_BLOCK_FP8_SUPPORTED``, true on compute capability 9.0; SGLang made it opt-in with
     ``SUPPORT_CUTLASS_BLOCK_FP8`` only in PR 4640, 2025-03-21, whose description says the check until then
     "turns on cutlass_block_fp8 when this flag is False") and Triton's ``w8a8_block_fp8_matmul`` otherwise (at TP8
-    only the 576-wide kv_a projection). ``fp8_gemm_flops_fraction`` is the CUTLASS kernel's compute-bound rate as
-    a fraction of the GPU's fp8 peak: 729.0 TFLOPS (:func:`cutlass_block_fp8_tflops`, the median of three DeepSeek
-    shapes at 4,096 tokens in SGLang PR 5820's table: 615-891 TFLOPS, where DeepGEMM runs 831-1,280), 36.8 % of a
-    Hopper SXM's 1,979 against the catalog's fp8 GEMM factor of 69.1 % (calibrated on per-tensor fp8 GEMMs). Each
-    block-fp8 linear GEMM (:func:`block_fp8_linears`) takes its smooth roofline at that rate instead of the GEMMs'
-    (and at least the set's floor); the kv_a projection's Triton GEMM is priced at it too, a lower bound of its
+    only the 576-wide kv_a projection; which of the two SGLang 0.4.3.post2 itself ran is not pinned down by the
+    sources here: the pre-DeepGEMM ``fp8_utils.py`` calls the CUTLASS kernel, but its date against the release's is
+    not known, and with Triton alone its GEMMs were slower still). ``fp8_gemm_flops_fraction`` is the CUTLASS
+    kernel's compute-bound rate as a fraction of the GPU's fp8 peak: 729.0 TFLOPS (:func:`cutlass_block_fp8_tflops`,
+    the median of three DeepSeek shapes at 4,096 tokens in SGLang PR 5820's table: 615-891 TFLOPS, where DeepGEMM
+    runs 831-1,280), 36.8 % of a Hopper SXM's 1,979 against the catalog's fp8 GEMM factor of 69.1 % (calibrated
+    on per-tensor fp8 GEMMs). Each block-fp8 linear GEMM (:func:`block_fp8_linears`) takes its smooth roofline at
+    that rate instead of the GEMMs' (and at least the set's floor); the kv_a projection's Triton GEMM is priced at it too, a lower bound of its
     time (replicated at TP8, it is 10 % of these GEMMs' FLOPs per GPU; SGLang's Triton kernel ran 268-355 TFLOPS
     at 4,096 tokens on H200 in SGLang PR 3893, 2025-02-26, and 563-656 on two shapes in PR 5820). The routed
     experts (Triton ``fused_moe``) keep the GEMMs' rate: no published number at a prompt's token count times them
