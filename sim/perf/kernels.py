@@ -121,14 +121,14 @@ Five sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets
     kernel's compute-bound rate as a fraction of the GPU's fp8 peak: 729.0 TFLOPS (:func:`cutlass_block_fp8_tflops`,
     the median of three DeepSeek shapes at 4,096 tokens in SGLang PR 5820's table: 615-891 TFLOPS, where DeepGEMM
     runs 831-1,280), 36.8 % of a Hopper SXM's 1,979 against the catalog's fp8 GEMM factor of 69.1 % (calibrated
-    on per-tensor fp8 GEMMs). Each block-fp8 linear GEMM (:func:`block_fp8_linears`) takes its smooth roofline at
-    that rate instead of the GEMMs' (and at least the set's floor); the kv_a projection's Triton GEMM is priced at it too, a lower bound of its
-    time (replicated at TP8, it is 10 % of these GEMMs' FLOPs per GPU; SGLang's Triton kernel ran 268-355 TFLOPS
-    at 4,096 tokens on H200 in SGLang PR 3893, 2025-02-26, and 563-656 on two shapes in PR 5820). The routed
-    experts (Triton ``fused_moe``) keep the GEMMs' rate: no published number at a prompt's token count times them
-    on H200 (vLLM PR 13932 times the whole ``fused_experts`` call on H100 only, and with a fixed cost no served
-    step shows: 1.7 ms at 128 tokens, where 58 such calls would exceed vLLM 0.7.4's published 25.7 ms decode step
-    at 4 sequences).
+    on per-tensor fp8 GEMMs). Each block-fp8 linear GEMM (:func:`block_fp8_linears`) takes its smooth roofline at that
+    rate instead of the GEMMs' (and at least the set's floor); the kv_a projection's Triton GEMM is priced at it too, a
+    lower bound of its time (replicated at TP8, it is 10 % of these GEMMs' FLOPs per GPU; SGLang's Triton kernel ran
+    268-355 TFLOPS at 4,096 tokens on H200 in SGLang PR 3893, 2025-02-26, and 563-656 on two shapes in PR 5820). The
+    routed experts (Triton ``fused_moe``) keep the GEMMs' rate: no published number at a prompt's token count times them
+    on H200 (vLLM PR 13932 times the whole ``fused_experts`` call on H100 only, and with a fixed cost no served step
+    shows: 1.7 ms at 128 tokens, where 58 such calls would exceed vLLM 0.7.4's published 25.7 ms decode step at 4
+    sequences).
 
     ``sglang-0.4`` also prices SGLang 0.4.3's MLA path for prompt chunks (``mla_absorbed_prefix_batches``):
     ``DeepseekV2AttentionMLA.forward`` (``python/sglang/srt/models/deepseek_v2.py``) ran the decompressed attention
