@@ -50,7 +50,7 @@ import mlperf_server  # noqa: E402
 import trtllm_deepseek_published  # noqa: E402
 import vidur_parity  # noqa: E402
 from sim.perf.base import BatchShape  # noqa: E402
-from sim.perf.kernels import kernel_set  # noqa: E402
+from sim.perf.kernels import CUTLASS_BLOCK_FP8_FRACTION, cutlass_block_fp8_tflops, kernel_set  # noqa: E402
 from sim.perf.memory import memory_plan  # noqa: E402
 from sim.perf.parallel import Layout  # noqa: E402
 from sim.perf.roofline import RooflineModel  # noqa: E402
@@ -244,15 +244,18 @@ SRC_DSTACK = ("dstack, \"DeepSeek R1 inference performance: MI300X vs. H200\" (d
 DSTACK_NOTE = "TP8 (experts TP-sharded, no DP attention) as the documented command runs; 1,024 prompts at once"
 ROWS_2026 += [
     Row("20a", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 800, 819_200 / 708.2590959, SRC_DSTACK,
-        note="SGLang 0.4.3.post2; " + DSTACK_NOTE, prompts=1024, scheduler="sglang"),
+        note="SGLang 0.4.3.post2; " + DSTACK_NOTE, prompts=1024, scheduler="sglang",
+        kernels="sglang-0.4"),
     Row("20b", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 1600, 1_638_400 / 1051.181447, SRC_DSTACK,
-        note="SGLang 0.4.3.post2; " + DSTACK_NOTE, prompts=1024, scheduler="sglang"),
+        note="SGLang 0.4.3.post2; " + DSTACK_NOTE, prompts=1024, scheduler="sglang",
+        kernels="sglang-0.4"),
     Row("20c", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 3200, 3_276_800 / 1877.895927, SRC_DSTACK,
-        note="SGLang 0.4.3.post2; " + DSTACK_NOTE, prompts=1024, scheduler="sglang"),
+        note="SGLang 0.4.3.post2; " + DSTACK_NOTE, prompts=1024, scheduler="sglang",
+        kernels="sglang-0.4"),
     Row("20d", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 800, 819_200 / 837.3510345, SRC_DSTACK,
-        note="vLLM 0.7.4.dev181 (FlashMLA); " + DSTACK_NOTE, prompts=1024, kernels="vllm"),
+        note="vLLM 0.7.4.dev181 (FlashMLA); " + DSTACK_NOTE, prompts=1024, kernels="vllm-0.7"),
     Row("20e", "h200-sxm", "deepseek-r1", 8, 8, "fp8", "bf16", None, 3200, 1600, 1_638_400 / 1568.906264, SRC_DSTACK,
-        note="vLLM 0.7.4.dev181 (FlashMLA); " + DSTACK_NOTE, prompts=1024, kernels="vllm"),
+        note="vLLM 0.7.4.dev181 (FlashMLA); " + DSTACK_NOTE, prompts=1024, kernels="vllm-0.7"),
 ]
 # The same question with later releases: GPUStack's performance lab, DeepSeek-R1-0528 (DeepSeek-R1's architecture
 # and FP8 checkpoint format) on 8x H200, SGLang v0.5.3 (`--tp 8 --enable-dp-attention`) and vLLM v0.11.0
@@ -632,22 +635,60 @@ def _other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[st
     sg21, vl21 = (sorted(err[i] for i in ids) for ids in (("21a", "21b", "21c"), ("21d", "21e", "21f")))
     tokens = a.prompts * a.input_tokens
     engine_set = [r for r, _ in results if r.source in ONE_NODE_SOURCES and r.kernels != "trtllm"]
-    before = {r.id: (run(replace(r, kernels="trtllm")) - r.published) / r.published for r in engine_set}
+    before = {r.id: (run(replace(r, kernels="trtllm")) - r.published) / r.published
+              for r in engine_set if r.kernels == "vllm"}
+    early = [r for r in engine_set if kernel_set(r.kernels).fp8_gemm_flops_fraction is not None]
+    late_vllm = [r for r in engine_set if r.kernels == "vllm"]
+    unpriced = {r.id: (run(replace(r, kernels="vllm" if r.kernels == "vllm-0.7" else "trtllm")) - r.published)
+                / r.published for r in early}
+    unpriced_prompts_s = a.prompts / run(replace(a, output_tokens=1, kernels="trtllm"))
     kernel_lines = [
-        "**Kernel sets of these rows.** The vLLM rows (" + ", ".join(r.id for r in engine_set) + ") run the `vllm` "
-        f"kernel set: vLLM's MoE routing kernels, {kernel_set('vllm').moe_routing_s * 1e6:.1f} µs per MoE layer in "
+        "**Kernel sets of these rows.** The vLLM rows (" + ", ".join(r.id for r in engine_set if "vllm" in r.kernels)
+        + ") run vLLM's MoE routing kernels, "
+        f"{kernel_set('vllm').moe_routing_s * 1e6:.1f} µs per MoE layer in "
         f"every iteration, and the quantization and spacing around its second expert GEMM, "
         f"{kernel_set('vllm').moe_finalize_s * 1e6:.1f} µs more, "
         "summed from a vLLM contributor's published trace of vLLM's DeepSeek decode step on H200 "
         "(the kernel-trace table below), and a per-call floor of its block-fp8 linear ops (MLA projections, dense "
         f"and shared-expert MLPs), {kernel_set('vllm').fp8_linear_floor_s * 1e6:.1f} µs each, from published "
-        "kernel timings (small-GEMM tables below); nothing fitted to these rows. The SGLang rows (20a-c, 21a-c) keep "
-        "`trtllm`: no published SGLang trace on H200 gives its routing kernels' times (the SGLang table below is "
-        "on B200 and lists only the finalize kernel of the routing). With `trtllm` the vLLM rows were "
-        + ", ".join(f"{rid} {e:+.0%}" for rid, e in before.items()) + "; with `vllm` they are "
-        + ", ".join(f"{r.id} {err[r.id]:+.0%}" for r in engine_set) + ": the routing kernels are real and "
+        "kernel timings (small-GEMM tables below); nothing fitted to these rows. The SGLang rows keep TensorRT-LLM's "
+        "routing term: no published SGLang trace on H200 gives its routing kernels' times (the SGLang table below is "
+        "on B200 and lists only the finalize kernel of the routing). With `trtllm` the late-2025 vLLM rows were "
+        + ", ".join(f"{r.id} {before[r.id]:+.0%}" for r in late_vllm) + "; with `vllm` they are "
+        + ", ".join(f"{r.id} {err[r.id]:+.0%}" for r in late_vllm) + ": the routing kernels are real and "
         "priced from measurement, but they and the block-fp8 floor are a small part of what separates these rows from "
-        "the model."]
+        "the model.", "",
+        "**The prompt side of the early-2025 releases (20a-e).** SGLang 0.4.3 and vLLM 0.7.4 ran DeepSeek's "
+        "block-fp8 linear layers before DeepGEMM (released 2025-02-26) was in them: `apply_w8a8_block_fp8_linear` "
+        "ran vLLM's CUTLASS block-fp8 GEMM (vLLM PR 11868; SGLang's copy in sgl-kernel, on by default until SGLang "
+        "PR 4640, 2025-03-21) where N and K are multiples of 128, Triton's `w8a8_block_fp8_matmul` otherwise (at "
+        "TP8 only the 576-wide kv_a projection; when SGLang's code switched from Triton to the CUTLASS kernel, "
+        "before or after 0.4.3.post2, is not pinned down here: before it, Triton ran 268-355 TFLOPS at 4,096 tokens "
+        "on H200, sgl-project/sglang PR 3893, 2025-02-26, and 20a-c's GEMMs were slower still). That GEMM's published rate at a prompt's token count is below the "
+        "catalog's fp8 GEMM rate (calibrated on per-tensor fp8 GEMMs): SGLang's benchmark of DeepSeek-V3's shapes "
+        "(github.com/sgl-project/sglang/pull/5820, 2025-04-28, the `vllm` column) runs it at "
+        f"{cutlass_block_fp8_tflops():.0f} TFLOPS at 4,096 tokens (median of its three shapes at that size), "
+        f"{CUTLASS_BLOCK_FP8_FRACTION:.1%} of a Hopper's fp8 peak, where the catalog prices fp8 GEMMs at "
+        f"{get_gpu('h200-sxm').efficiency('fp8').flops_efficiency:.1%}. The kernel sets `sglang-0.4` (rows "
+        + ", ".join(r.id for r in early if r.kernels == "sglang-0.4") + ") and `vllm-0.7` (rows "
+        + ", ".join(r.id for r in early if r.kernels == "vllm-0.7") + ") price those GEMMs (the MLA projections, "
+        "the dense and shared-expert MLPs: `sim.perf.kernels.block_fp8_linears`) at that rate. `sglang-0.4` also "
+        "prices SGLang 0.4.3's MLA path for prompt chunks: `DeepseekV2AttentionMLA.forward` ran the decompressed "
+        "attention (192/128 head dimensions) only when `forward_batch.extend_prefix_lens.sum() == 0`, so a batch "
+        "holding the continuation of a chunked prompt (with 3,200-token prompts and 8,192-token chunks, nearly every "
+        "prompt batch) ran the weight-absorbed attention over the 576/512 latent for all its prompts, 3.4x the "
+        "FLOPs per token pair, with Triton's extend kernel, priced at the catalog's prompt attention rate (no "
+        "published rate of that kernel: a lower bound of its time); SGLang PR 5113 (2025-04) later ran such "
+        "batches decompressed. Nothing is fitted to these rows. Without the two they were "
+        + ", ".join(f"{rid} {e:+.0%}" for rid, e in unpriced.items())
+        + "; with them " + ", ".join(f"{r.id} {err[r.id]:+.0%}" for r in early)
+        + f". The prompt rate of 20a (extrapolated to zero output tokens, below) moves from "
+        f"{tokens / unpriced_prompts_s:,.0f} to {tokens / sim_prompts_s:,.0f} tokens/s against the published "
+        f"{tokens / pub_prompts_s:,.0f}: what is priced is real but a small part of the prompt-side gap. Not priced, "
+        "for want of a published rate at these sizes on Hopper: the routed experts' Triton `fused_moe` (kept at the "
+        "GEMMs' rate; vLLM PR 13932, 2025-02-26, times the whole `fused_experts` call for DeepSeek-V3 at TP8 on "
+        "H100 only, with a fixed 1.7 ms at 128 tokens that 58 MoE layers of a served 25.7 ms decode step rule out), "
+        "and Triton's MLA extend kernel's own rate."]
     return kernel_lines + ["", "**Other engines on one node: SGLang and vLLM (20a-21f).** Is the one-node gap TensorRT-LLM's? dstack's "
             "offline benchmark (March 2025, source above) ran DeepSeek-R1 on 8 H200 with SGLang 0.4.3 and a vLLM "
             f"0.7.4 nightly: DeepSeek's FP8 checkpoint, bf16 KV cache, {a.prompts:,} requests of {a.input_tokens:,} "

@@ -134,7 +134,7 @@ def test_kernel_options_with_a_vidur_profile_are_refused(capsys):
 
 
 @pytest.mark.parametrize("record, message", [
-    ({"kernels": "cuda"}, "cal.yaml: kernels: Input should be 'trtllm', 'pytorch' or 'vllm'"),
+    ({"kernels": "cuda"}, "cal.yaml: kernels: Input should be 'trtllm', 'pytorch', 'vllm', 'sglang-0.4' or 'vllm-0.7'"),
     ({"kernels": "pytorch", "kernel_factors": {"decode_attention_floor_s": -1}},
      "cal.yaml: kernel_factors.decode_attention_floor_s"),
 ])

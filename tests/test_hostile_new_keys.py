@@ -226,7 +226,7 @@ def _validate(path: Path, capsys, *sets: str) -> tuple[int, list[str]]:
      "per_decode_token_s, per_prefill_token_s"),
     (["perf.model=table", f"perf.path={MLP.parent / 'a100_llama2_7b_tp1_steps.csv'}", "perf.kernels=pytorch"],
      "perf.kernels: unknown key 'kernels'; allowed: fallback, model, path, roofline"),
-    (["perf.model=roofline", "perf.kernels=PyTorch"], "perf.kernels: must be one of 'trtllm', 'pytorch' or 'vllm' (got 'PyTorch')"),
+    (["perf.model=roofline", "perf.kernels=PyTorch"], "perf.kernels: must be one of 'trtllm', 'pytorch', 'vllm', 'sglang-0.4' or 'vllm-0.7' (got 'PyTorch')"),
     (["perf.model=roofline", "perf.kernel_factors.attention_bw_fraction=.nan"],
      "perf.kernel_factors.attention_bw_fraction: must be a finite number (got nan)"),
     (["perf.model=roofline", "perf.kernel_factors.elementwise_bw_fraction=0"],
@@ -236,7 +236,8 @@ def _validate(path: Path, capsys, *sets: str) -> tuple[int, list[str]]:
      "not true"),
     (["perf.model=roofline", "perf.kernel_factors.floor=1"],
      "perf.kernel_factors.floor: unknown key 'floor'; allowed: attention_bw_fraction, attention_flops_fraction, "
-     "decode_attention_floor_s, elementwise_bw_fraction, elementwise_floor_s, fp8_linear_floor_s, moe_finalize_s, "
+     "decode_attention_floor_s, elementwise_bw_fraction, elementwise_floor_s, fp8_gemm_flops_fraction, "
+     "fp8_linear_floor_s, moe_finalize_s, "
      "moe_routing_s, "
      "prefill_attention_floor_s"),
     # layouts

@@ -119,17 +119,26 @@ def test_later_release_rows_are_the_published_runs_at_tp8(rid, tmp_path):
 
 
 def test_each_row_runs_the_kernel_set_of_its_engine(tmp_path):
-    """vLLM rows: the vllm set (vLLM's traced MoE routing kernels); SGLang and TensorRT-LLM rows: trtllm (no H200
-    trace of their kernels); the set reaches the simulated scenario's perf block and adds 58 x 27.7 us per step."""
+    """vLLM rows: the vllm set (vLLM's traced MoE routing kernels), vllm-0.7 for vLLM 0.7.4 (20d-e: with its CUTLASS
+    block-fp8 GEMM's rate); SGLang 0.4.3 rows (20a-c): sglang-0.4; later SGLang and TensorRT-LLM rows: trtllm (no
+    H200 trace of their kernels); the set reaches the simulated scenario's perf block."""
     from sim.perf.kernels import KERNEL_SETS
     for r in validate_perf.ROWS_2026:
-        vllm = r.source in validate_perf.ONE_NODE_SOURCES and "vLLM" in r.note
-        assert r.kernels == ("vllm" if vllm else "trtllm"), r.id
+        one_node = r.source in validate_perf.ONE_NODE_SOURCES
+        early = one_node and ("0.4.3" in r.note or "0.7.4" in r.note)
+        expected = ("vllm" if one_node and "vLLM" in r.note else "trtllm") if not early else \
+            ("vllm-0.7" if "vLLM" in r.note else "sglang-0.4")
+        assert r.kernels == expected, r.id
         perf = validate_perf.scenario_for(r, tmp_path / "q.csv")["perf"] if r.dataset == "fixed" else {}
         assert perf.get("kernels", "trtllm") == r.kernels, r.id
-    assert sorted(r.id for r in validate_perf.ROWS_2026 if r.kernels == "vllm") == ["20d", "20e", "21d", "21e", "21f"]
+    assert sorted(r.id for r in validate_perf.ROWS_2026 if r.kernels == "vllm") == ["21d", "21e", "21f"]
+    assert sorted(r.id for r in validate_perf.ROWS_2026 if r.kernels == "vllm-0.7") == ["20d", "20e"]
+    assert sorted(r.id for r in validate_perf.ROWS_2026 if r.kernels == "sglang-0.4") == ["20a", "20b", "20c"]
     assert all(r.kernels == "trtllm" for r in validate_perf.ROWS)      # rows 1-15 do not move
-    r = next(r for r in validate_perf.ROWS_2026 if r.id == "20d")
     from dataclasses import replace
+    for rid, before in (("20d", "vllm"), ("20a", "trtllm")):   # each early set slows its rows' prompts
+        r = next(r for r in validate_perf.ROWS_2026 if r.id == rid)
+        assert validate_perf.estimate(r) < validate_perf.estimate(replace(r, kernels=before))
+    r = next(r for r in validate_perf.ROWS_2026 if r.id == "21d")
     assert validate_perf.estimate(r) < validate_perf.estimate(replace(r, kernels="trtllm"))
     assert KERNEL_SETS["vllm"].moe_routing_s > 0

@@ -150,14 +150,14 @@ def test_h100_elementwise_profile_is_a_hold_out_the_a100_set_overestimates():
 
 
 def test_kernels_key_selects_the_set_and_a_bad_value_names_the_field():
-    for name in ("trtllm", "pytorch", "vllm"):
+    for name in ("trtllm", "pytorch", "vllm", "sglang-0.4", "vllm-0.7"):
         sm = build_step_model(parse_perf({"kernels": name}), get_model("llama-2-7b"), get_gpu("a100-80gb"), 1,
                               pathlib.Path("."))
         assert sm.kernels is KERNEL_SETS[name]
     assert parse_perf(None).kernels == "trtllm"
     with pytest.raises(ValueError, match="kernels"):
         parse_perf({"kernels": "sglang"})
-    with pytest.raises(ValueError, match="unknown kernel set 'sglang'; allowed: trtllm, pytorch, vllm"):
+    with pytest.raises(ValueError, match="unknown kernel set 'sglang'; allowed: trtllm, pytorch, vllm, sglang-0.4, vllm-0.7"):
         kernel_set("sglang")
 
 
@@ -175,7 +175,7 @@ def test_a_bad_kernel_set_in_a_scenario_is_exit_2_naming_file_and_field(tmp_path
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert f"{path}: perf.kernels: must be one of 'trtllm', 'pytorch' or 'vllm' (got 'eager')" in err
+    assert f"{path}: perf.kernels: must be one of 'trtllm', 'pytorch', 'vllm', 'sglang-0.4' or 'vllm-0.7' (got 'eager')" in err
 
 
 def test_pytorch_kernels_in_a_run_slow_every_request_and_engines_agree():

@@ -72,6 +72,9 @@ class AttentionParts:
         # up-projections absorbed, in the 512+64-wide latent space (DeepSeek-V2 paper, section 2.1.2)
         self._decode_pair_ratio = (2.0 * m.kv_lora_rank + m.qk_rope_head_dim) * m.n_heads / (qk_dim + v_dim) \
             if m.is_mla else 1.0
+        # a kernel set whose MLA prompt batches run absorbed once any chunk has cached tokens before it
+        # (KernelSet.mla_absorbed_prefix_batches): their prompt pairs at the absorbed latent width
+        self._absorb_prefixed = ks.mla_absorbed_prefix_batches and m.is_mla
         if m.is_mla:   # one latent per token and layer, shared by all heads; replicated on every TP rank
             self._kv_bytes_per_token = kv_elements_per_token(m, L) * kb * (1 if lay.dp_attention else tp) / tp
             self._decode_kv_read_bytes_per_token = self._kv_bytes_per_token
@@ -105,6 +108,15 @@ class AttentionParts:
         return mx(self._attn_flops_per_pair
                   * (pairs * self._prefill_pair_weight + decode_ctx * self._decode_pair_ratio) / self._attn_peak,
                   kv_bytes / self._attn_bw)
+
+    def _prompt_pairs(self, prefill_tokens: Any, pairs: Any, prefill_kv: Any) -> Any:
+        """The prompt (query, key) pairs of an iteration in decompressed-MLA units: ``pairs``, times the absorbed
+        latent width's ratio (``_decode_pair_ratio``, 3.4 for DeepSeek-V3) when the kernel set runs a prompt batch
+        absorbed once any of its chunks has cached tokens before it (``prefill_kv > prefill_tokens``;
+        :attr:`sim.perf.kernels.KernelSet.mla_absorbed_prefix_batches`)."""
+        if self._absorb_prefixed and prefill_kv > prefill_tokens:
+            return pairs * self._decode_pair_ratio
+        return pairs
 
     def _attention_floors_s(self, prefill_tokens: Any, decode_seqs: Any) -> float:
         """The attention kernels' fixed time: one prefill call if the iteration has prompt tokens, one

@@ -38,7 +38,7 @@ attention as :func:`prefill_attention_dtype` says, the same in every set because
   the cache to BF16 for the prefill kernel (vllm-project/vllm PR 27532, sgl-project/sglang PR 11655); FlashMLA
   computes in BF16 (README).
 
-Three sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets"):
+Five sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets"):
 
 ``trtllm`` (default)
     TensorRT-LLM-class fused kernels: no floors, attention FLOPs at the catalog's attention kernel
@@ -107,6 +107,40 @@ Three sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel set
     installed and enabled, CUTLASS otherwise on Hopper) plus the quantization kernel as the H200 trace times it
     (2.2 µs) and the two kernel boundaries at the trace's
     0.533 µs: 12.6 µs, a lower bound of the op as PR 23280 times it.
+``sglang-0.4``, ``vllm-0.7``
+    ``trtllm`` and ``vllm`` (the routing terms of each) as the releases of early 2025 ran DeepSeek's block-fp8 linear
+    layers, before DeepGEMM (released 2025-02-26) was integrated: ``apply_w8a8_block_fp8_linear`` (vLLM 0.7
+    ``vllm/model_executor/layers/quantization/utils/fp8_utils.py``; SGLang's copy in
+    ``python/sglang/srt/layers/quantization/fp8_utils.py``) ran a CUTLASS block-fp8 GEMM where N and K are multiples
+    of 128 (``CUTLASS_BLOCK_FP8_SUPPORTED``, true on compute capability 9.0; SGLang made it opt-in with
+    ``SUPPORT_CUTLASS_BLOCK_FP8`` only in PR 4640, 2025-03-21, whose description says the check until then
+    "turns on cutlass_block_fp8 when this flag is False") and Triton's ``w8a8_block_fp8_matmul`` otherwise (at TP8
+    only the 576-wide kv_a projection; which of the two SGLang 0.4.3.post2 itself ran is not pinned down by the
+    sources here: the pre-DeepGEMM ``fp8_utils.py`` calls the CUTLASS kernel, but its date against the release's is
+    not known, and with Triton alone its GEMMs were slower still). ``fp8_gemm_flops_fraction`` is the CUTLASS
+    kernel's compute-bound rate as a fraction of the GPU's fp8 peak: 729.0 TFLOPS (:func:`cutlass_block_fp8_tflops`,
+    the median of three DeepSeek shapes at 4,096 tokens in SGLang PR 5820's table: 615-891 TFLOPS, where DeepGEMM
+    runs 831-1,280), 36.8 % of a Hopper SXM's 1,979 against the catalog's fp8 GEMM factor of 69.1 % (calibrated
+    on per-tensor fp8 GEMMs). Each block-fp8 linear GEMM (:func:`block_fp8_linears`) takes its smooth roofline at that
+    rate instead of the GEMMs' (and at least the set's floor); the kv_a projection's Triton GEMM is priced at it too, a
+    lower bound of its time (replicated at TP8, it is 10 % of these GEMMs' FLOPs per GPU; SGLang's Triton kernel ran
+    268-355 TFLOPS at 4,096 tokens on H200 in SGLang PR 3893, 2025-02-26, and 563-656 on two shapes in PR 5820). The
+    routed experts (Triton ``fused_moe``) keep the GEMMs' rate: no published number at a prompt's token count times them
+    on H200 (vLLM PR 13932 times the whole ``fused_experts`` call on H100 only, and with a fixed cost no served step
+    shows: 1.7 ms at 128 tokens, where 58 such calls would exceed vLLM 0.7.4's published 25.7 ms decode step at 4
+    sequences).
+
+    ``sglang-0.4`` also prices SGLang 0.4.3's MLA path for prompt chunks (``mla_absorbed_prefix_batches``):
+    ``DeepseekV2AttentionMLA.forward`` (``python/sglang/srt/models/deepseek_v2.py``) ran the decompressed attention
+    (``forward_normal``: 128 heads of 192/128 dimensions) only when ``forward_batch.forward_mode.is_extend()`` and
+    ``forward_batch.extend_prefix_lens.sum() == 0``, i.e. when no prompt in the batch had cached tokens before
+    it, and the weight-absorbed one (``forward_absorb``: multi-query attention over the 512 + 64 latent, Triton's
+    ``extend_attention_fwd``) otherwise. With chunked prefill (8,192 tokens by default on an H200 at that version,
+    ``server_args.py``) every prompt batch that continues a split prompt ran absorbed, for all its prompts: 3.4x
+    the attention FLOPs per (query, key) pair for DeepSeek-V3 (``(2 x 512 + 64) x 128`` against ``(192 + 128) x
+    128``). They are priced at the catalog's prompt attention rate (no published rate of the Triton extend kernel
+    at these widths exists: a lower bound of their time). SGLang PR 5113 (2025-04) later ran such batches
+    decompressed, with the cached prefix in chunks (``MHA_CHUNKED_KV``).
 
 A set is named in a ``perf:`` block (``kernels``, ``kernel_factors``; :func:`build_kernels` builds
 one from the two outside a scenario, for ``fleetsim calibrate``), and a calibration file fitted with a
@@ -121,10 +155,12 @@ can be warned (:func:`kernel_mismatch`).
     (27.7, 4.3)
     >>> round(kernel_set("vllm").fp8_linear_floor_s * 1e6, 1)
     12.6
+    >>> round(kernel_set("sglang-0.4").fp8_gemm_flops_fraction, 3), kernel_set("vllm-0.7").fp8_linear_floor_s > 0
+    (0.368, True)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from sim.errors import InputError
 from sim.scenario.architecture import ModelSpec
@@ -171,11 +207,41 @@ class KernelSet:
     moe_routing_s: float = 0.0
     moe_finalize_s: float = 0.0
     fp8_linear_floor_s: float = 0.0
+    fp8_gemm_flops_fraction: float | None = None   # block-fp8 linear GEMMs' compute rate, of the fp8 peak
+    mla_absorbed_prefix_batches: bool = False       # MLA prompt batches with a cached prefix run absorbed
 
 
 TRTLLM_FUSED_TOPK_S = 15e-6
 """TensorRT-LLM's fused top-k of DeepSeek's router on B200, per MoE layer: 252 µs as 18 PyTorch ops, 15 µs fused
 (blog 3, "Top-K Kernels Fusions"; module docstring)."""
+
+CUTLASS_BLOCK_FP8_HOPPER = ((4096, 24576, 7168, 1619.567990), (4096, 32768, 512, 223.616004),
+                            (4096, 3072, 1536, 53.024001))
+"""``(M, N, K, µs)``: vLLM's CUTLASS block-fp8 GEMM (``ops.cutlass_scaled_mm`` with 1x128 activation and 128x128
+weight scales, the kernel of vllm-project/vllm PR 11868 that sgl-kernel copied as ``fp8_blockwise_scaled_mm``,
+sgl-project/sglang PR 3267) at M = 4,096 tokens, the DeepSeek-V3 shapes at that M in the ``vllm`` column of
+github.com/sgl-project/sglang/pull/5820 ("cutlass 3.9 supported to improve fp8_blockwise_gemm", 2025-04-28;
+``benchmark/kernels/quantization/bench_fp8_blockwise_gemm.py``, ``triton.testing.do_bench``, the GEMM alone on
+Hopper): the TP1 q_b (N=24,576 K=7,168) and kv_b (N=32,768 K=512) projections and the TP8 q_b (N=3,072 K=1,536)."""
+
+
+def cutlass_block_fp8_tflops() -> float:
+    """The compute-bound rate of the CUTLASS block-fp8 GEMM: the median over :data:`CUTLASS_BLOCK_FP8_HOPPER` of
+    ``2 M N K / time`` (TFLOPS).
+
+        >>> round(cutlass_block_fp8_tflops(), 1)
+        729.0
+    """
+    rates = sorted(2.0 * m * n * k / (us * 1e-6) / 1e12 for m, n, k, us in CUTLASS_BLOCK_FP8_HOPPER)
+    return rates[len(rates) // 2]
+
+
+HOPPER_FP8_PEAK_TFLOPS = 1979.0
+"""H100 SXM's and H200 SXM's dense fp8 tensor-core peak (the GPU catalog's ``fp8_tflops``), the denominator of
+:data:`CUTLASS_BLOCK_FP8_FRACTION`."""
+
+CUTLASS_BLOCK_FP8_FRACTION = cutlass_block_fp8_tflops() / HOPPER_FP8_PEAK_TFLOPS
+"""The CUTLASS block-fp8 GEMM's compute-bound rate as a fraction of the fp8 peak (0.368)."""
 
 KERNEL_SETS: dict[str, KernelSet] = {
     "trtllm": KernelSet("trtllm", moe_routing_s=TRTLLM_FUSED_TOPK_S),
@@ -186,6 +252,11 @@ KERNEL_SETS: dict[str, KernelSet] = {
                       moe_finalize_s=VLLM_GROUP_QUANT_S + VLLM_FINALIZE_KERNELS * VLLM_KERNEL_SPACING_S,
                       fp8_linear_floor_s=VLLM_BLOCK_FP8_LINEAR_FLOOR_S),
 }
+KERNEL_SETS["sglang-0.4"] = KernelSet("sglang-0.4", moe_routing_s=TRTLLM_FUSED_TOPK_S,
+                                      fp8_gemm_flops_fraction=CUTLASS_BLOCK_FP8_FRACTION,
+                                      mla_absorbed_prefix_batches=True)
+KERNEL_SETS["vllm-0.7"] = replace(KERNEL_SETS["vllm"], name="vllm-0.7",
+                                  fp8_gemm_flops_fraction=CUTLASS_BLOCK_FP8_FRACTION)
 """The kernel sets ``perf.kernels`` names (see module docstring for the sources of each number)."""
 
 

@@ -216,10 +216,14 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         # block-fp8 linear GEMMs that pay the kernel set's per-call floor: (calls, FLOPs per token, weight bytes,
         # in/out bytes per token) each; none unless the set has a floor and a model published in fp8 runs in fp8
         # (tensor-parallel attention only: with data-parallel attention the shapes differ and it stays unpriced)
+        # and their compute rate where the set gives one (fp8_gemm_flops_fraction of the fp8 peak; else the GEMMs')
         self._fp8_floor_s = ks.fp8_linear_floor_s
+        self._fp8_peak = self._gemm_peak if ks.fp8_gemm_flops_fraction is None or weight_dtype != "fp8" else \
+            gpu.peak_tflops("fp8") * 1e12 * ks.fp8_gemm_flops_fraction
         self._fp8_gemms = tuple((c, 2.0 * n * k, n * k * BYTES_PER_ELEMENT["fp8"], 2.0 * (n + k))
                                 for c, n, k in block_fp8_linears(m, tp, L)) \
-            if ks.fp8_linear_floor_s > 0.0 and weight_dtype == "fp8" and not (lay.dp_attention and tp > 1) else ()
+            if (ks.fp8_linear_floor_s > 0.0 or ks.fp8_gemm_flops_fraction is not None) and weight_dtype == "fp8" \
+            and not (lay.dp_attention and tp > 1) else ()
         self._fp8_cache: dict[Any, float] = {}
         # CPU work per iteration (sim.perf.overhead): the catalog's fixed overhead plus batch terms
         self.cpu = replace(cpu or CpuOverhead(), fixed_s=eff.overhead_s)
@@ -275,6 +279,8 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
                   decode_ctx: Any, n_emit: Any, mx: Callable, linear_s: float | None = None) -> Any:
         """Seconds of the stage's linear layers and attention (with the attention floors); ``linear_s``:
         the linear layers' seconds for ``n_tokens`` if the caller has them (:meth:`_linear_parts`)."""
+        if self._absorb_prefixed:
+            pairs = self._prompt_pairs(prefill_tokens, pairs, prefill_kv)
         if self._adp:
             return self._layers_s_adp(n_tokens, prefill_tokens, pairs, prefill_kv, decode_seqs, decode_ctx, n_emit)
         if linear_s is None:
@@ -325,16 +331,22 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
                 linear_s + self._fp8_floor_excess_s(n_tokens) if self._fp8_gemms else linear_s)
 
     def _fp8_floor_excess_s(self, n_tokens: Any) -> float:
-        """What the block-fp8 linear GEMMs' per-call floor adds to their roofline at ``n_tokens`` tokens: each
-        GEMM takes ``max(floor, its own smooth roofline)`` (:attr:`KernelSet.fp8_linear_floor_s`), so the sum
-        over them of ``max(0, floor - roofline)``; 0.0 when none pays it."""
+        """What the block-fp8 linear GEMMs' kernel adds to their roofline at ``n_tokens`` tokens: each GEMM takes
+        ``max(floor, its own smooth roofline at the kernel's rate)`` (:attr:`KernelSet.fp8_linear_floor_s`,
+        :attr:`KernelSet.fp8_gemm_flops_fraction`; without a fraction the GEMMs' rate), so the sum over them of
+        that less their roofline at the GEMMs' rate; 0.0 when none pays it."""
         extra = self._fp8_cache.get(n_tokens)   # cached per token count: MLA models price every step afresh
         if extra is None:
             p, floor, extra = self.overlap_exponent, self._fp8_floor_s, 0.0
             for calls, flops, w_bytes, io_bytes in self._fp8_gemms:
-                t = smooth_roofline(flops * n_tokens / self._gemm_peak, (w_bytes + io_bytes * n_tokens) / self._bw, p)
-                if t < floor:
+                mem_s = (w_bytes + io_bytes * n_tokens) / self._bw
+                t = smooth_roofline(flops * n_tokens / self._gemm_peak, mem_s, p)
+                t_kernel = t if self._fp8_peak == self._gemm_peak else \
+                    smooth_roofline(flops * n_tokens / self._fp8_peak, mem_s, p)
+                if t_kernel < floor:
                     extra += calls * (floor - t)
+                elif t_kernel > t:
+                    extra += calls * (t_kernel - t)
             if len(self._fp8_cache) < 65536:
                 self._fp8_cache[n_tokens] = extra
         return extra
@@ -443,6 +455,7 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
             return StepBreakdown(*([0.0] * 14))
         n_emit = shape.decode_seqs + shape.prefill_seqs
         pairs, prefill_kv, ctx = shape.prefill_attn_pairs, shape.prefill_kv_tokens, shape.decode_context_tokens
+        pairs = prompt_pairs = self._prompt_pairs(shape.prefill_tokens, pairs, prefill_kv)
         if self._sw_layers:
             pairs, prefill_kv, ctx = self._windowed(shape.prefill_tokens, pairs, prefill_kv, shape.decode_seqs, ctx)
         linear_flops, linear_bytes, linear_s = self._linear_parts(n)
@@ -454,7 +467,7 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         act_s, comm_s = self._act_comm_s(n)
         if self._adp:   # the busiest rank (see _adp_parts)
             linear_flops, linear_bytes, linear_s, attn_flops, kv_bytes, attention_s = self._adp_parts(
-                n, shape.prefill_tokens, shape.prefill_attn_pairs, shape.prefill_kv_tokens, shape.decode_seqs,
+                n, shape.prefill_tokens, prompt_pairs, shape.prefill_kv_tokens, shape.decode_seqs,
                 shape.decode_context_tokens, n_emit)
         else:
             attention_s = self._attention_s(pairs, ctx, kv_bytes)

@@ -61,10 +61,12 @@ class KernelFactors(Strict):
     moe_routing_s: Duration | None = None
     moe_finalize_s: Duration | None = None
     fp8_linear_floor_s: Duration | None = None
+    fp8_gemm_flops_fraction: float | None = None
 
     _n = field_validator("elementwise_floor_s", "prefill_attention_floor_s", "decode_attention_floor_s",
                          "moe_routing_s", "moe_finalize_s", "fp8_linear_floor_s")(_nonneg)
-    _f = field_validator("elementwise_bw_fraction", "attention_flops_fraction", "attention_bw_fraction")(_fraction)
+    _f = field_validator("elementwise_bw_fraction", "attention_flops_fraction", "attention_bw_fraction",
+                         "fp8_gemm_flops_fraction")(_fraction)
 
 
 class RooflinePerf(Strict):
@@ -90,8 +92,10 @@ class RooflinePerf(Strict):
     ``kernels`` selects the serving stack's kernel set (:mod:`sim.perf.kernels`): ``trtllm`` (default:
     fused kernels, no per-kernel floors, attention FLOPs at the GPU catalog's attention kernel
     efficiencies; the calibrated, validated model), ``pytorch`` (one PyTorch operator per kernel and vLLM-class attention, with the kernel
-    floors and attention efficiencies measured in Vidur's profiles) or ``vllm`` (``trtllm`` plus the MoE
-    routing kernels of a traced vLLM DeepSeek decode step); ``kernel_factors`` replaces any of
+    floors and attention efficiencies measured in Vidur's profiles), ``vllm`` (``trtllm`` plus the MoE
+    routing kernels of a traced vLLM DeepSeek decode step), or ``sglang-0.4`` / ``vllm-0.7`` (``trtllm`` /
+    ``vllm`` with the block-fp8 linear GEMMs at the measured rate of the Triton kernel those early-2025 releases
+    ran); ``kernel_factors`` replaces any of
     that set's numbers (:class:`KernelFactors`).
     """
 
@@ -104,10 +108,11 @@ class RooflinePerf(Strict):
     overhead_s: Duration | None = None
     overlap_exponent: float | None = None
     attention_kv_sharing: Literal["grouped", "per_query_head"] = "grouped"
-    kernels: Literal["trtllm", "pytorch", "vllm"] = Field("trtllm", description=(
+    kernels: Literal["trtllm", "pytorch", "vllm", "sglang-0.4", "vllm-0.7"] = Field("trtllm", description=(
         "kernel set (sim.perf.kernels): trtllm = fused kernels, the calibrated default; pytorch = one PyTorch "
         "operator per kernel with vLLM-class attention, as Vidur measured them (kernel floors, own attention "
-        "efficiencies); vllm = trtllm plus vLLM's MoE routing kernels per MoE layer, as traced on H200"))
+        "efficiencies); vllm = trtllm plus vLLM's MoE routing kernels per MoE layer, as traced on H200; "
+        "sglang-0.4, vllm-0.7 = trtllm, vllm with the block-fp8 linear GEMMs at early-2025 Triton's measured rate"))
     kernel_factors: KernelFactors | None = None
     expert_dtype: Literal["bf16", "fp8", "fp4"] | None = None
     cpu_per_seq_s: float = Field(0.0, description="CPU seconds per iteration per sequence that samples "
