@@ -90,7 +90,7 @@ def parse_constraint(text: str) -> Constraint:
     if not m or not text.isascii():
         raise ConstraintError(
             f"expected METRIC<=NUMBER, METRIC>=NUMBER, METRIC<NUMBER or METRIC>NUMBER, "
-            f"e.g. latency.ttft.p99<=2.0 (got {text!r}{'' if text.isascii() else ': ASCII letters and digits only'})")
+            f"e.g. latency.ttft.p99<=2.0 (got {text!r}){'' if text.isascii() else '; ASCII letters and digits only'}")
     metric, op, written = m.groups()
     try:
         bound = float(written)
