@@ -37,6 +37,40 @@ def _wrap(text: str) -> list[str]:
     return textwrap.wrap(text, min(WIDTH, terminal_width() or WIDTH), break_on_hyphens=False) or [""]
 
 
+def fields(label: str, parts, width: int | None = -1) -> list[str]:
+    """``label  part  part ...``: one line, or, wider than the terminal, broken between parts (never
+    inside one) with the later lines indented under the first part; ``width`` by default the terminal's
+    (:func:`~sim.planning.table.terminal_width`), one line when there is none (a file or a pipe).
+
+        >>> for line in fields("requests", ["arrived 43,304", "completed 43,275", "rejected 0"], 40): print(line)
+        requests  arrived 43,304
+                  completed 43,275  rejected 0
+    """
+    from sim.planning.table import terminal_width
+
+    parts = [p for p in parts if p]
+    width = terminal_width() if width == -1 else width
+    line = "  ".join([label, *parts])
+    if width is None or len(line) <= width:
+        return [line]
+    indent = " " * (len(label) + 2)
+    out, cur, on_line = [], label, 0
+    for part in parts:
+        if on_line and len(cur) + 2 + len(part) > width:
+            out.append(cur)
+            cur, on_line = indent + part, 1
+        else:
+            cur, on_line = f"{cur}  {part}", on_line + 1
+    return out + [cur]
+
+
+def prose(label: str, text: str) -> list[str]:
+    """``label  text``, broken at spaces to the terminal as :func:`fields`, the later lines under the text."""
+    from sim.planning.table import fill
+
+    return fill(f"{label}  {text}", indent=" " * (len(label) + 2)).split("\n")
+
+
 def header(result: "Result") -> list[str]:
     """What was simulated and the verdict, wrapped: the head of the terminal summary."""
     scn = result.scenario.scenario.model_dump(mode="json") if result.scenario is not None else None
@@ -51,10 +85,12 @@ def format_summary(result: "Result") -> str:
     s = result.summary
     r = s["requests"]
     lines = [*header(result), "",
-             f"scenario {s['scenario']}  seed {s['seed']}  simulated {humanize.duration(s['simulated_seconds'])}  "
-             f"wall {s.get('wall_seconds', 0):.2f} s  engine {s.get('engine', '')}",
-             f"requests  arrived {r['arrived']:,}  completed {r['completed']:,}  rejected {r['rejected']:,}  "
-             f"in flight {r['in_flight']:,}  preemptions {r.get('preemptions') or 0:,}",
+             *fields(f"scenario {s['scenario']}", [f"seed {s['seed']}",
+                     f"simulated {humanize.duration(s['simulated_seconds'])}",
+                     f"wall {s.get('wall_seconds', 0):.2f} s", f"engine {s.get('engine', '')}"]),
+             *fields("requests", [f"arrived {r['arrived']:,}", f"completed {r['completed']:,}",
+                                  f"rejected {r['rejected']:,}", f"in flight {r['in_flight']:,}",
+                                  f"preemptions {r.get('preemptions') or 0:,}"]),
              "",
              f"{'latency (ms)':<14}{'mean':>10}{'p50':>10}{'p90':>10}{'p99':>10}"]
     for k in ("ttft", "tpot", "itl", "e2e", "queue"):
@@ -69,18 +105,19 @@ def format_summary(result: "Result") -> str:
     slo = s["slo"]
     att = "-" if slo["attainment"] is None else f"{slo['attainment']:.2%}"
     lines += ["",
-              f"throughput{' (per shard)' if sharded else ''}  {t['requests_per_s']:,.2f} req/s  {t['input_tokens_per_s']:,.0f} in tok/s  "
-              f"{t['output_tokens_per_s']:,.0f} out tok/s",
-              f"SLO (TTFT <= {slo_bound(slo['ttft_s'])}, TPOT <= {slo_bound(slo['tpot_s'])})  attainment {att}  "
-              f"goodput {slo['goodput_rps']:,.2f} req/s",
-              "utilization  " + "  ".join(f"{name_of('utilization.' + k)} {u[k]:.1%}" if k != "load_factor"
-                                          else f"{name_of('utilization.' + k)} {u[k]:.2f}"
-                                          for k in UTILIZATION if isinstance(u.get(k), (int, float))),
+              *fields(f"throughput{' (per shard)' if sharded else ''}",
+                      [f"{t['requests_per_s']:,.2f} req/s", f"{t['input_tokens_per_s']:,.0f} in tok/s",
+                       f"{t['output_tokens_per_s']:,.0f} out tok/s"]),
+              *fields(f"SLO (TTFT <= {slo_bound(slo['ttft_s'])}, TPOT <= {slo_bound(slo['tpot_s'])})",
+                      [f"attainment {att}", f"goodput {slo['goodput_rps']:,.2f} req/s"]),
+              *fields("utilization", [f"{name_of('utilization.' + k)} {u[k]:.1%}" if k != "load_factor"
+                                      else f"{name_of('utilization.' + k)} {u[k]:.2f}"
+                                      for k in UTILIZATION if isinstance(u.get(k), (int, float))]),
               *stability_line(s),
-              f"GPU-hours{' (whole fleet)' if sharded else ''}  provisioned "
-              f"{humanize.number(s['gpu_hours']['provisioned'], compact=True)}  "
-              f"busy {humanize.number(s['gpu_hours']['busy'], compact=True)}",
-              cost_line(s)]
+              *fields(f"GPU-hours{' (whole fleet)' if sharded else ''}",
+                      [f"provisioned {humanize.number(s['gpu_hours']['provisioned'], compact=True)}",
+                       f"busy {humanize.number(s['gpu_hours']['busy'], compact=True)}"]),
+              *cost_line(s)]
     if len(pools) > 1 or sharded or any(p.get("replicas_mean") not in (None, p.get("replicas"))
                                         for p in pools.values()):
         lines += ["", f"{'pool':<14}{'gpu':<12}{'replicas':>10}  {'shards':>8}  {'mean':>7}  {'GPU-h (fleet)':>13}"
@@ -201,7 +238,7 @@ def stability_line(s: dict) -> list[str]:
     b = s.get("stability")
     if not isinstance(b, dict) or "verdict" not in b:
         return []
-    return [f"stability  {b['verdict']}  {name_of('stability.backlog_growth_per_s')} {growth_words(b)}"]
+    return fields("stability", [b["verdict"], f"{name_of('stability.backlog_growth_per_s')} {growth_words(b)}"])
 
 
 def _sharded(s: dict) -> bool:
@@ -221,11 +258,12 @@ def _was(s: dict, before: dict | None, block: str, key: str, default=None) -> st
     return text
 
 
-def cost_line(s: dict, before: dict | None = None) -> str:
-    """The compute bill and cost per million output tokens; with ``before`` (the summary before
-    ``fleetsim reprice``), each changed value followed by what it was."""
-    return (f"cost{' (whole fleet)' if _sharded(s) else ''}  compute {_was(s, before, 'cost', 'compute_usd')}  "
-            f"{_was(s, before, 'cost', 'per_million_output_tokens')} per million output tokens")
+def cost_line(s: dict, before: dict | None = None) -> list[str]:
+    """The compute bill and cost per million output tokens (:func:`fields`); with ``before`` (the summary
+    before ``fleetsim reprice``), each changed value followed by what it was."""
+    return fields(f"cost{' (whole fleet)' if _sharded(s) else ''}",
+                  [f"compute {_was(s, before, 'cost', 'compute_usd')}",
+                   f"{_was(s, before, 'cost', 'per_million_output_tokens')} per million output tokens"])
 
 
 def cashflow_lines(s: dict, before: dict | None = None, costs: bool = False) -> list[str]:
@@ -235,16 +273,17 @@ def cashflow_lines(s: dict, before: dict | None = None, costs: bool = False) -> 
     if not c:
         return []
     if costs and not any(c.get(k) for k in ("revenue", "revenue_share_paid", "revenue_share_received")):
-        return [f"cash flow  costs only, net {_was(s, before, 'cashflow', 'net', 0)}: the scenario has {NO_REVENUE}"]
-    lines = [f"cash flow (accrual)  revenue {_was(s, before, 'cashflow', 'revenue', 0)}  "
-             f"compute {_was(s, before, 'cashflow', 'compute_cost', 0)}  "
-             f"share paid {_was(s, before, 'cashflow', 'revenue_share_paid', 0)}  "
-             f"received {_was(s, before, 'cashflow', 'revenue_share_received', 0)}  "
-             f"net {_was(s, before, 'cashflow', 'net', 0)}"]
+        return prose("cash flow", f"costs only, net {_was(s, before, 'cashflow', 'net', 0)}: the scenario has "
+                                  f"{NO_REVENUE}")
+    lines = fields("cash flow (accrual)", [f"revenue {_was(s, before, 'cashflow', 'revenue', 0)}",
+                                           f"compute {_was(s, before, 'cashflow', 'compute_cost', 0)}",
+                                           f"share paid {_was(s, before, 'cashflow', 'revenue_share_paid', 0)}",
+                                           f"received {_was(s, before, 'cashflow', 'revenue_share_received', 0)}",
+                                           f"net {_was(s, before, 'cashflow', 'net', 0)}"])
     if c.get("revenue_share_paid") or c.get("revenue_share_received"):
-        lines.append("revenue share, net  " + net_share(c))
+        lines += prose("revenue share, net", net_share(c))
         old = (before or {}).get("cashflow") or {}
-        if old and net_share(old) != lines[-1][len("revenue share, net  "):]:
+        if old and net_share(old) != net_share(c):
             lines.append("  was  " + net_share(old))
     return lines
 
@@ -255,7 +294,7 @@ def format_reprice(s: dict, before: dict | None, econ) -> str:
     then the statement."""
     overrides = ", ".join((s.get("repriced") or {}).get("overrides") or []) or "no overrides"
     lines = [f"repriced {(s.get('repriced') or {}).get('from', '')} with {overrides}",
-             cost_line(s, before), *cashflow_lines(s, before, costs=_costs_only(econ))]
+             *cost_line(s, before), *cashflow_lines(s, before, costs=_costs_only(econ))]
     if econ is not None and econ.statement:
         lines += ["", statement_text(econ)]
     return "\n".join(lines)

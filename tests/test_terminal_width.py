@@ -63,6 +63,30 @@ def test_run_says_where_its_folder_went_and_how_to_read_it(tmp_path, capsys, mon
     assert "nothing written" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("scenario", ["scenarios/baseline.yaml", "scenarios/provider_partner_2024.yaml"])
+def test_the_run_summarys_lines_fit_the_terminal_between_their_fields(scenario, capsys, monkeypatch):
+    """Each ``label  field  field`` line of the summary breaks between fields (never inside one), the
+    later lines under the first field; printed to a pipe it is one line. Tables (the per-pool, per-class
+    and statement ones) keep their rows whole."""
+    assert main(["run", scenario, *SHORT]) == 0
+    whole = capsys.readouterr().out
+    monkeypatch.setenv("COLUMNS", "60")
+    assert main(["run", scenario, *SHORT]) == 0
+    broken = capsys.readouterr().out
+    assert _words(re.sub(r"wall \S+", "", broken)) == _words(re.sub(r"wall \S+", "", whole))
+    for label in ("requests", "utilization", "stability", "cost", "cash flow"):
+        lines = broken.splitlines()
+        first = next(i for i, line in enumerate(lines) if line.startswith(label + "  ") or
+                     line.startswith(label + " ("))
+        start = lines[first].index("  ") + 2                     # where the first field starts
+        for line in lines[first:]:
+            if line is not lines[first] and not line.startswith(" " * start):
+                break
+            assert len(line) <= 60, line
+    assert "utilization  load factor" in broken                  # the load factor leads
+    assert "\n           " in broken or "\n             " in broken   # something was broken
+
+
 def test_reprice_without_out_says_the_folder_is_unchanged(tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["run", "scenarios/baseline.yaml", *SHORT, "--out", str(out), "--quiet", "--figures", "none"]) == 0
