@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 PERIODS = ("day", "week", "month", "quarter", "year")
 SECONDS_PER_DAY = 86400.0
+LAST_YEAR = 9000
+"""The last calendar year a run may touch (a scenario's ``start`` and what its cash moves after it, a
+saved usage file's start): cash dated past it would run off Python's calendar (year 10000)."""
 HOURS_PER_MONTH = 365 * 24 / 12
 """Hours in the average month a monthly bill is quoted for (730: a 365-day year over 12): the report's
 "about $X per month" and the planner's ``$/month`` both use it, so the two agree for one fleet."""

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.economics.calendar import LAST_YEAR
 from sim.economics.usage import Intervals, Outcomes, Usage
 from sim.io import atomic_write_bytes
 from sim.scenario.economics import EconomicsConfig
@@ -198,9 +199,6 @@ def _check_members(arrays: dict[str, np.ndarray], meta: dict) -> None:
         raise ValueError(f"meta start: must be a date up to {LAST_YEAR}-12-31 (got {meta['start'][:40]!r})")
 
 
-#: the last year a start date may have, as a scenario's (``sim.scenario.magnitudes.LAST_YEAR``, a layer above):
-#: cash dated from a later start runs past the calendar (year 10000 was an internal error)
-LAST_YEAR = 9000
 _KINDS = {"horizon_s": "a number", "scale_note": "text", "start": "a date such as 2025-01-01",
           "economics": "a mapping (the economics block)"}
 

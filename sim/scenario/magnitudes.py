@@ -16,8 +16,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 
-#: the last calendar year a run may touch (as for ``duration``)
-LAST_YEAR = 9000
+from sim.economics.calendar import LAST_YEAR   # the last calendar year a run may touch
+
 #: an average calendar month in seconds (365.25 / 12 days)
 MONTH_S = 30.4375 * 86400
 #: growth factors past e^700 (~1e304) leave no room for the amounts they multiply
