@@ -2,7 +2,7 @@
 ASCII digits only; an objective pasted with spaces around it is the key."""
 import pytest
 
-from sim.planning.capacity import _objective_key
+from sim.planning.capacity import objective_key
 from sim.planning.constraints import ConstraintError, parse_constraint
 
 
@@ -27,5 +27,5 @@ def test_bounds_in_range_are_kept(text, bound):
 
 
 def test_objective_with_spaces_is_the_key():
-    assert _objective_key(" cost ") == "cost.compute_usd"
-    assert _objective_key("latency.ttft.p99 ") == "latency.ttft.p99"
+    assert objective_key(" cost ") == "cost.compute_usd"
+    assert objective_key("latency.ttft.p99 ") == "latency.ttft.p99"

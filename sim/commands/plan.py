@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
         from sim.metrics.band import SLOWER, answer_rows, robust_feasible
-        from sim.planning.capacity import OBJECTIVES, plan
+        from sim.planning.capacity import objective_key, plan
         from sim.planning.evaluator import check_metrics
         from sim.humanize import plural
         from sim.planning.planner import COLUMNS, parse_columns, plain, planner_cells, planner_values
@@ -83,8 +83,8 @@ def main(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             raise KeyboardInterrupt(kept_points(out)) from None
         except UnknownMetricError as exc:       # said after the flag that named the metric
-            objective = OBJECTIVES.get(args.objective.strip(), args.objective.strip())
-            print(f"--objective: {exc}; or cost (the default: cost.compute_usd)" if objective in exc.metrics
+            print(f"--objective: {exc}; or cost (the default: cost.compute_usd)"
+                  if objective_key(args.objective) in exc.metrics
                   else f"--constraint: {exc}", file=sys.stderr)
             return 2
         obj = result.objective

@@ -166,8 +166,10 @@ class PlanResult(list):
         return pd.DataFrame(self.evaluated if evaluated else list(self))
 
 
-def _objective_key(objective: str) -> str:
-    objective = objective.strip()          # (a key pasted with a space around it)
+def objective_key(objective: str) -> str:
+    """The summary key an objective names: ``cost`` (:data:`OBJECTIVES`) or the key itself, spaces
+    around it (a key pasted with them) dropped."""
+    objective = objective.strip()
     return OBJECTIVES.get(objective, objective)
 
 
@@ -188,7 +190,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(vary)
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
-    obj = _objective_key(objective)
+    obj = objective_key(objective)
     check_metric_names([obj, *(c.metric for c in cons)], source.data, [p for k in knobs for p in k.paths])
     check_points(most_configurations(knobs, pct is not None), seeds, source=source.source, knobs="--vary",
                  most=True)     # before a group is built: enumerated knobs multiply
