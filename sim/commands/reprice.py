@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.commands.run import check_out_dir, check_result_folder
+    from sim.commands.run import check_out_dir, check_result_folder, say_written
     from sim.economics.reprice import reprice_folder
     from sim.io import followed
     from sim.planning.store import claim_folder
@@ -48,12 +48,6 @@ def main(args: argparse.Namespace) -> int:
         from sim.report_text import format_reprice
 
         sys.stdout.write(format_reprice(summary, before if isinstance(before, dict) else None, econ) + "\n")
-    sys.stdout.flush()          # the new totals first, then what was written
-    if not args.quiet and (args.out is not None or not args.json):    # (--json: stderr for problems only)
-        from sim.commands.sweep import report_hint
-        from sim.planning.table import fill
-
-        print(fill(f"fleetsim: wrote {args.out}/; {report_hint(args.out)}" if args.out is not None else
-                   f"fleetsim: nothing written ({args.folder} is as it was; --out DIR writes the re-priced "
-                   f"result folder, which may be {args.folder} itself)"), file=sys.stderr)
+    say_written(args, f"{args.folder} is as it was; --out DIR writes the re-priced result folder, which may be "
+                      f"{args.folder} itself")
     return 0

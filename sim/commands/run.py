@@ -109,6 +109,19 @@ def check_result_folder(out: Path, by: str = "run") -> None:
                          f"fleetsim {by} keeps its {path.name} {kind} there; move it away or give another --out")
 
 
+def say_written(args: argparse.Namespace, nothing: str) -> None:
+    """After the result is printed: where its folder went (``--out``) and how to read it, or that
+    nothing was written and why (``nothing``); not under ``--quiet``, nor under ``--json`` without
+    ``--out`` (standard error then carries problems only)."""
+    from sim.commands.sweep import report_hint
+    from sim.planning.table import fill
+
+    sys.stdout.flush()          # the result first, then what was written and what to do with it
+    if not args.quiet and (args.out is not None or not args.json):
+        print(fill(f"fleetsim: wrote {args.out}/; {report_hint(args.out)}" if args.out is not None else
+                   f"fleetsim: nothing written ({nothing})"), file=sys.stderr)
+
+
 def main(args: argparse.Namespace) -> int:
     from sim.api import run
     from sim.metrics.output import _clean
@@ -117,10 +130,8 @@ def main(args: argparse.Namespace) -> int:
 
     from sim.errors import InputError, printable
     from sim.io import followed, make_folder
-    from sim.commands.sweep import report_hint
     from sim.metrics.band import near_saturation
     from sim.metrics.stability import warning as stability_warning
-    from sim.planning.table import fill
 
     if args.out is not None:
         check_out_dir(args.out)
@@ -162,11 +173,7 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(_clean(result.summary), allow_nan=False) + "\n")
     else:
         sys.stdout.write(printable(format_summary(result)) + "\n")
-    sys.stdout.flush()          # the summary first, then what was written and what to do with it
-    if not args.quiet and (args.out is not None or not args.json):
-        print(fill(f"fleetsim: wrote {args.out}/; {report_hint(args.out)}" if args.out is not None else
-                   "fleetsim: nothing written (--out DIR writes the result folder that fleetsim report and "
-                   "reprice read)"), file=sys.stderr)
+    say_written(args, "--out DIR writes the result folder that fleetsim report and reprice read")
     note = stability_warning(result.summary)
     if note:  # even under --quiet: an overloaded fleet is a result the reader must not miss
         print(f"fleetsim: {note}", file=sys.stderr)
