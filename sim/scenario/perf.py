@@ -94,9 +94,9 @@ class RooflinePerf(Strict):
     efficiencies; the calibrated, validated model), ``pytorch`` (one PyTorch operator per kernel and vLLM-class attention, with the kernel
     floors and attention efficiencies measured in Vidur's profiles), ``vllm`` (``trtllm`` plus the MoE
     routing kernels of a traced vLLM DeepSeek decode step), or ``sglang-0.4`` / ``vllm-0.7`` (``trtllm`` /
-    ``vllm`` with the block-fp8 linear GEMMs at the measured rate of the Triton kernel those early-2025 releases
-    ran); ``kernel_factors`` replaces any of
-    that set's numbers (:class:`KernelFactors`).
+    ``vllm`` with the block-fp8 linear GEMMs at the measured rate of the CUTLASS block-fp8 kernel those early-2025
+    releases ran, and ``sglang-0.4`` with SGLang 0.4.3's absorbed MLA for prompt batches holding a cached
+    prefix); ``kernel_factors`` replaces any of that set's numbers (:class:`KernelFactors`).
     """
 
     model: Literal["roofline"] = "roofline"
@@ -112,7 +112,8 @@ class RooflinePerf(Strict):
         "kernel set (sim.perf.kernels): trtllm = fused kernels, the calibrated default; pytorch = one PyTorch "
         "operator per kernel with vLLM-class attention, as Vidur measured them (kernel floors, own attention "
         "efficiencies); vllm = trtllm plus vLLM's MoE routing kernels per MoE layer, as traced on H200; "
-        "sglang-0.4, vllm-0.7 = trtllm, vllm with the block-fp8 linear GEMMs at early-2025 Triton's measured rate"))
+        "sglang-0.4, vllm-0.7 = trtllm, vllm with the block-fp8 linear GEMMs at the measured rate of early-2025 "
+        "releases' CUTLASS block-fp8 kernel (sglang-0.4: and SGLang 0.4.3's absorbed MLA for prompt chunks)"))
     kernel_factors: KernelFactors | None = None
     expert_dtype: Literal["bf16", "fp8", "fp4"] | None = None
     cpu_per_seq_s: float = Field(0.0, description="CPU seconds per iteration per sequence that samples "
