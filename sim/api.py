@@ -252,6 +252,8 @@ def _finish_request_level(loaded: LoadedScenario, env: simpy.Environment, fleet:
         end = max(0.0 if sc.workload.offline else sc.duration, min(env.now, fleet.latest_clock()))
     outcome = fleet.finish(end)  # settles every replica; provisioned intervals per replica lifetime
     result = assemble(loaded, outcome)
+    if report and sc.workload.closed is not None:
+        report["requests"] = fleet.arrived    # the generator drew lengths ahead; the clients sent these
     if report:
         result.summary["workload"] = {k: v for k, v in report.items() if isinstance(v, (int, float, str))}
     _add_dynamics(result, outcome)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.metrics.stability import offered_load_factor, timeseries_stability
+from sim.metrics.stability import closed_loop, offered_load_factor, timeseries_stability
 from sim.metrics.utilization import (fleet_utilization, pool_kv_dtype, pool_seconds_per_request, pool_utilization,
                                      running_while_busy)
 
@@ -127,6 +127,8 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
                                            horizon < end_s)
     stability = timeseries_stability(timeseries, requests, scenario.warmup, horizon, len(usage),
                                      load_factor=lf, served=served, offered=offered)
+    if scenario.workload.closed is not None:
+        stability = closed_loop(stability, scenario.workload.closed.concurrency)
     return FleetSummary(per_pool, utilization, gpu_hours, stability, busy_by_pool)
 
 

@@ -108,6 +108,21 @@ def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s
             or math.isfinite(offered_load_factor) else None, "resolution": resolution}
 
 
+def closed_loop(block: dict, clients: int) -> dict:
+    """A ``stability`` block of a closed loop (``workload.arrival.process: closed``): ``clients``
+    clients keep at most that many requests in the system, so no backlog can grow without bound and
+    the fleet always keeps up with the demand it lets through (a slower fleet is met with fewer
+    arrivals: the arrival rate is its throughput). The verdict is ``stable``; the measured slope is
+    kept, ``closed_loop_clients`` says why it means nothing more, and the offered load factor reads
+    as for any run (the work the clients sent over what the fleet could serve at its batch limits).
+
+        >>> b = closed_loop({"stable": None, "verdict": "cannot tell", "backlog_growth_per_s": 0.001}, 64)
+        >>> b["stable"], b["verdict"], b["closed_loop_clients"], growth_words(b)
+        (True, 'stable', 64, 'closed loop: 64 clients')
+    """
+    return {**block, "stable": True, "verdict": "stable", "closed_loop_clients": int(clients)}
+
+
 def verdict_of(grew: bool, offered_load_factor: float | None, resolution: float, arrived: float) -> str:
     """``"unstable"`` when the backlog grew past its allowance; else ``"stable"`` when nothing
     arrived, the offered load is unknown, or it leaves more headroom than the run resolves
@@ -194,6 +209,9 @@ def growth_words(block: dict) -> str:
         >>> growth_words({**b, "backlog_growth_per_s": 0.8, "verdict": "unstable"})
         '0.8 req/s'
     """
+    clients = block.get("closed_loop_clients")
+    if isinstance(clients, int) and not isinstance(clients, bool):
+        return f"closed loop: {clients:,} {'client' if clients == 1 else 'clients'}"
     growth = block.get("backlog_growth_per_s")
     if not isinstance(growth, (int, float)) or isinstance(growth, bool) or not math.isfinite(growth):
         return "–"

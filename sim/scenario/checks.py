@@ -23,6 +23,7 @@ from sim.scenario.perf import kernel_floor_warnings
 from sim.scenario.pool_setup import pool_dtypes, pool_layout, pool_setup  # noqa: F401 (pool_setup: also imported from here)
 from sim.scenario.workload import EmpiricalTokens, FixedTokens, LognormalTokens, UniformTokens
 from sim.workload import validate as validate_workload
+from sim.workload.closed import scenario_problems as closed_loop_problems
 
 if TYPE_CHECKING:
     from sim.scenario.load import LoadedScenario
@@ -73,6 +74,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     problems.extend(_perf_file_problems(sc, loaded.base_dir))
     problems.extend(_router_problems(sc.fleet.router, names))
     problems.extend(_batcher_problems(sc.fleet))
+    problems.extend(closed_loop_problems(sc))
     problems.extend(pin_problems(sc))
     problems.extend(_disaggregation_problems(sc, names))
     problems.extend(validate_workload(sc.workload, loaded.base_dir))

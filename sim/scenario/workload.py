@@ -160,8 +160,22 @@ class BurstArrival(Strict):
     at: Duration = Field(0.0, ge=0, description="arrival time of the burst")
 
 
+class ClosedArrival(Strict):
+    """A closed loop: ``concurrency`` clients, each sending a request, waiting for its last token
+    (or its rejection or failure), thinking ``think_time_s`` (``think: fixed``, or exponential with
+    that mean) and sending the next; every client sends its first request at t = 0, as vLLM's
+    ``benchmark_serving.py --max-concurrency`` and GenAI-Perf's ``--concurrency`` start theirs. The
+    arrival rate is then what the fleet serves (:mod:`sim.workload.closed`)."""
+
+    process: Literal["closed"]
+    concurrency: int = Field(ge=1, le=10_000_000, description="clients, each with one request outstanding at most")
+    think_time_s: Duration = Field(0.0, ge=0, description="(mean) seconds a client waits after its last token")
+    think: Literal["fixed", "exponential"] = "fixed"
+
+
 ArrivalProcess = Annotated[
-    Union[PoissonArrival, GammaArrival, DiurnalArrival, PiecewiseArrival, TraceArrival, BurstArrival],
+    Union[PoissonArrival, GammaArrival, DiurnalArrival, PiecewiseArrival, TraceArrival, BurstArrival,
+          ClosedArrival],
     Field(discriminator="process"),
 ]
 
@@ -216,9 +230,14 @@ class WorkloadConfig(Strict):
         procs += [c.arrival for c in self.classes if c.arrival is not None]
         return bool(procs) and all(isinstance(p, BurstArrival) for p in procs)
 
+    @property
+    def closed(self) -> ClosedArrival | None:
+        """The closed loop (``workload.arrival: {process: closed, ...}``), or None for open arrivals."""
+        return self.arrival if isinstance(self.arrival, ClosedArrival) else None
+
 
 __all__ = [
-    "ArrivalProcess", "BurstArrival", "DiurnalArrival", "EmpiricalTokens", "ExponentialTokens", "FixedTokens",
+    "ArrivalProcess", "BurstArrival", "ClosedArrival", "DiurnalArrival", "EmpiricalTokens", "ExponentialTokens", "FixedTokens",
     "GammaArrival", "Growth", "LognormalTokens", "PiecewiseArrival", "PoissonArrival", "ClassSlo",
     "TokenDist", "TraceArrival", "TraceFormat", "TraceTokens", "UniformTokens", "WorkloadClass",
     "WorkloadConfig",

@@ -28,6 +28,7 @@ from sim.serving.autoscaler import Autoscaler
 from sim.serving.batcher import Batcher
 from sim.serving.disaggregation import transfer_summary, transfer_time_s
 from sim.serving.failures import failure_summary
+from sim.serving.closed_feed import feed_closed
 from sim.serving.feed import feed_ahead, feed_at_arrival
 from sim.serving.lifecycle import ReplicaLifecycle
 from sim.serving.outcome import (EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_RELEASE, EV_REPAIR, EVENT_DTYPE,
@@ -67,6 +68,10 @@ class Fleet(ReplicaLifecycle):
         self.arrived = 0
         self.preemptions = 0
         self.in_flight: dict[int, Req] = {}
+        # a closed loop's clients (sim.serving.closed_feed) learn here that a request left the system:
+        # on_done(r, t) at the time t the client learns it: completed (its last token, the frontend's delay
+        # included), rejected or failed
+        self.on_done = None
         self.max_in_flight = math.inf         # requests in the system memory holds (the API sets it)
         self.fast = fast
         self.seed = seed
@@ -116,7 +121,9 @@ class Fleet(ReplicaLifecycle):
         # ``random`` falls back to the least outstanding replica that can serve a request the drawn one
         # cannot (state); when every replica takes and refuses the same requests, no other can either
         fit_alike = len({rep.fit_key() for rep in self.replicas}) <= 1
+        # a closed loop's arrivals depend on completions: routed at arrival, no replica runs ahead
         self.prerouted = (fast and pools_static and d is None and self.central is None
+                          and scenario.workload.closed is None
                           and (self.policy == "round_robin" or (self.policy == "random" and fit_alike)
                                or len(self.replicas) == 1))
         self.known_until = 0.0
@@ -210,8 +217,11 @@ class Fleet(ReplicaLifecycle):
     # ------------------------------------------------------------------ arrivals and routing
     def start(self, chunks: Iterator, horizon_s: float, interval_s: float) -> simpy.Process:
         """Start the arrival feed (returned) and the sampler (a row every ``interval_s``)."""
-        feed = feed_ahead if self.prerouted else feed_at_arrival
-        proc = self.env.process(feed(self, chunks, horizon_s))
+        if self.scenario.workload.closed is not None:
+            proc = self.env.process(feed_closed(self, chunks, horizon_s))
+        else:
+            feed = feed_ahead if self.prerouted else feed_at_arrival
+            proc = self.env.process(feed(self, chunks, horizon_s))
         self.env.process(self.sampler.process(interval_s))
         return proc
 
@@ -371,6 +381,8 @@ class Fleet(ReplicaLifecycle):
         done[3] += r.first_tok - r.arrival
         self.in_flight.pop(r.rid, None)
         self.log.append(self._row(r, COMPLETED, t))
+        if self.on_done is not None:
+            self.on_done(r, t + self.frontend_s)    # when the client sees the last token
 
     def reject(self, r: Req, reason: int) -> None:
         if reason == R_NO_REPLICA:
@@ -378,6 +390,8 @@ class Fleet(ReplicaLifecycle):
         r.reason = reason
         self.in_flight.pop(r.rid, None)
         self.log.append(self._row(r, REJECTED, -1.0))
+        if self.on_done is not None:
+            self.on_done(r, self.env.now)
 
     def check_backlog(self) -> None:
         """Raise :class:`~sim.errors.ScenarioError` when more requests are in the system than

@@ -126,3 +126,5 @@ class ReplicaLifecycle:
         self.requests_failed += 1
         self.in_flight.pop(r.rid, None)
         self.log.append(self._row(r, FAILED, -1.0))
+        if self.on_done is not None:
+            self.on_done(r, self.env.now)

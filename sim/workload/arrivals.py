@@ -52,6 +52,7 @@ import numpy as np
 from sim.scenario.workload import (
     ArrivalProcess,
     BurstArrival,
+    ClosedArrival,
     DiurnalArrival,
     GammaArrival,
     Growth,
@@ -173,6 +174,11 @@ def arrival_blocks(process: ArrivalProcess, horizon_s: float, rng: np.random.Gen
             k = min(left, BLOCK)
             yield ArrivalBlock(np.full(k, float(process.at)))
             left -= k
+    elif isinstance(process, ClosedArrival):
+        # a closed loop's send times are the clients' (sim.serving.closed_feed): here only as many
+        # requests as it asks for, in send order, their times left at 0
+        while True:
+            yield ArrivalBlock(np.zeros(BLOCK))
     elif isinstance(process, TraceArrival):
         if trace is None:
             raise ValueError("process: trace needs its loaded trace data")

@@ -23,6 +23,7 @@ from sim.scenario.workload import (
     WorkloadConfig,
 )
 from sim import io
+from sim.workload.closed import workload_problems
 from sim.workload.traces import check_trace, read_trace
 
 SHARE_TOLERANCE = 1e-9
@@ -102,6 +103,7 @@ def validate(cfg: WorkloadConfig, base_dir: pathlib.Path = pathlib.Path(".")) ->
     out: list[tuple[str, str]] = []
     if cfg.arrival is not None:
         out += _arrival_problems("workload.arrival", cfg.arrival, base_dir)
+    out += workload_problems(cfg)
     for field in ("prompt_tokens", "output_tokens"):
         dist = getattr(cfg, field)
         if dist is not None:

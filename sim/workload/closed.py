@@ -1,0 +1,87 @@
+"""Closed-loop clients (``workload.arrival: {process: closed, concurrency: N, think_time_s: Z}``).
+
+``N`` clients each keep at most one request outstanding: a client sends a request, waits for its
+last token (a rejected or failed request frees it too), thinks ``Z`` seconds (``think: fixed``) or
+an exponential time of mean ``Z`` (``think: exponential``), and sends the next. This is how public
+serving benchmarks load a server (vLLM's ``benchmark_serving.py --max-concurrency``, GenAI-Perf's
+``--concurrency``, SGLang's ``bench_serving --max-concurrency``, LLMPerf) and how a planner counts
+users. Every client sends its first request at t = 0, as those benchmarks start theirs: a warm-up
+(``warmup``) leaves out the start-up wave when it matters.
+
+The send times are the clients' (:mod:`sim.serving.closed_feed`); the requests' lengths and classes
+come from :func:`sim.workload.generate` as for any process, in send order. Think times draw from the
+arrival stream of ``workload.arrival`` (which a closed loop does not otherwise use), so changing a
+length distribution moves no think time.
+
+Theory the tests hold it to (``tests/test_closed_loop*.py``): with zero think time and one server
+taking one request at a time for a deterministic ``D``, the throughput is ``1 / D`` and every
+response ``N D``; with exponential think and service at one server, the machine-repairman model
+(M/M/1//N); and on any run the interactive response-time law ``R = N / X - Z``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from sim.scenario.workload import ClosedArrival, WorkloadConfig
+
+THINK_BLOCK = 4096
+"""Exponential think times drawn per numpy call (fixed: the draws do not depend on the run)."""
+
+
+def think_times(process: ClosedArrival, seed: int) -> Callable[[], float]:
+    """A function returning each successive think time (seconds) of ``process`` under ``seed``
+    (the stream :func:`sim.workload.generate` gives ``workload.arrival``)."""
+    z = float(process.think_time_s)
+    if process.think == "fixed" or z == 0.0:
+        return lambda: z
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[0].spawn(1)[0])
+    buf: list[float] = []
+
+    def draw() -> float:
+        if not buf:
+            buf.extend(reversed((rng.standard_exponential(THINK_BLOCK) * z).tolist()))
+        return buf.pop()
+
+    return draw
+
+
+def workload_problems(cfg: WorkloadConfig) -> list[tuple[str, str]]:
+    """Where a closed loop cannot go in a ``workload:`` block: a class's own arrival, growth, and
+    classes with their own arrivals beside it (open arrivals the clients would not wait for)."""
+    out = []
+    for i, c in enumerate(cfg.classes):
+        if isinstance(c.arrival, ClosedArrival):
+            out.append((f"workload.classes.{i}.arrival.process",
+                        "closed is only allowed as workload.arrival (classes then take their share of the "
+                        "clients' requests); give this class a share instead"))
+    if cfg.closed is None:
+        return out
+    if cfg.growth is not None:
+        out.append(("workload.growth", "scales an arrival rate, and a closed loop (workload.arrival.process: "
+                                       "closed) has none; vary workload.arrival.concurrency instead"))
+    if any(c.arrival is not None for c in cfg.classes):
+        out.append(("workload.classes", "with workload.arrival.process: closed every class takes a share of the "
+                                        "clients' requests; a class with its own arrival is not allowed"))
+    return out
+
+
+def scenario_problems(sc) -> list[tuple[str, str]]:
+    """What a closed loop cannot run with: the coarse tier and a batcher."""
+    if sc.workload.closed is None:
+        return []
+    out = []
+    if sc.fidelity == "fluid":
+        out.append(("workload.arrival.process", "closed (clients waiting for their last token) needs the "
+                                                "request-level tier: set fidelity: request, or give an open "
+                                                "arrival process (poisson at the rate you expect) for fidelity: "
+                                                "fluid"))
+    if sc.fleet.router.batcher is not None:
+        out.append(("fleet.router.batcher", "holds requests back for a group, and with "
+                                            "workload.arrival.process: closed the clients' next requests wait "
+                                            "on them; remove the batcher or give an open arrival process"))
+    return out
+
+
+__all__ = ["THINK_BLOCK", "scenario_problems", "think_times", "workload_problems"]
