@@ -34,7 +34,9 @@ Expected requests integrate each arrival process's intensity over ``[0, duration
 (Poisson, gamma), ``mean_rate`` times the mean weekday factor (diurnal), the piecewise rates
 over their intervals, each times growth (``∫ (1 + monthly)^(t / month) dt``); a trace gives
 its rows inside the window (every loop's) x ``rate_scale`` (read only when a bound from the file
-size could pass the limit; ``fleetsim validate`` always counts them). Shares of classes take their share of ``workload.arrival``.
+size could pass the limit; ``fleetsim validate`` always counts them); a closed loop its clients'
+most, ``concurrency x (1 + duration / think_time_s)`` (the clients alone without think time: the
+fleet's speed bounds the rest). Shares of classes take their share of ``workload.arrival``.
 
     >>> from sim.scenario.load import load_scenario
     >>> sc = {"duration": 3600, "model": "llama-3-8b", "workload": {"arrival": {"process": "poisson",
@@ -135,6 +137,9 @@ def _process_requests(process, duration: float, growth, base_dir: Path, limit: f
         return _finite(total)
     if kind == "trace":
         return _trace_requests(process, duration, growth, base_dir, limit, count)
+    if kind == "closed":    # a client sends at most one request per think time (and one at t = 0)
+        z = float(process.think_time_s)
+        return process.concurrency * (1.0 + duration / z) if z > 0 else float(process.concurrency)
     return 0.0
 
 

@@ -149,7 +149,7 @@ def test_stability_says_closed_loop():
     st = s["stability"]
     assert st["closed_loop_clients"] == 4 and st["stable"] is True and st["verdict"] == "stable"
     from sim.metrics.stability import growth_words, warning
-    assert growth_words(st) == "closed loop: 4 clients"
+    assert growth_words(st) == "bounded (closed loop: 4 clients)"
     assert warning(s) is None
 
 

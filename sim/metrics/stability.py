@@ -118,7 +118,7 @@ def closed_loop(block: dict, clients: int) -> dict:
 
         >>> b = closed_loop({"stable": None, "verdict": "cannot tell", "backlog_growth_per_s": 0.001}, 64)
         >>> b["stable"], b["verdict"], b["closed_loop_clients"], growth_words(b)
-        (True, 'stable', 64, 'closed loop: 64 clients')
+        (True, 'stable', 64, 'bounded (closed loop: 64 clients)')
     """
     return {**block, "stable": True, "verdict": "stable", "closed_loop_clients": int(clients)}
 
@@ -211,7 +211,7 @@ def growth_words(block: dict) -> str:
     """
     clients = block.get("closed_loop_clients")
     if isinstance(clients, int) and not isinstance(clients, bool):
-        return f"closed loop: {clients:,} {'client' if clients == 1 else 'clients'}"
+        return f"bounded (closed loop: {clients:,} {'client' if clients == 1 else 'clients'})"
     growth = block.get("backlog_growth_per_s")
     if not isinstance(growth, (int, float)) or isinstance(growth, bool) or not math.isfinite(growth):
         return "–"

@@ -141,6 +141,14 @@ def arrivals(arr: Any, growth: Any = None) -> str:
         scale = arr.get("rate_scale")
         if isinstance(scale, Varied) or (_num(scale) and scale != 1):
             text += f" at {number(scale)}× its rate"
+    elif p == "closed":
+        think = arr.get("think_time_s", 0)
+        text = f"{count(arr.get('concurrency'))} closed-loop clients"
+        if _num(think) and think:
+            kind = "exponential, mean " if arr.get("think") == "exponential" else ""
+            text += f", each thinking {kind}{number(think)} s after its last token"
+        elif not isinstance(think, Varied):
+            text += ", each sending its next request at its last token"
     else:
         text = f"{p} arrivals"
     text += "".join(f" ({v.note})" for v in arr.values() if isinstance(v, Varied) and v.note)
