@@ -211,3 +211,31 @@ def test_classes_take_their_share_of_the_clients_requests():
     share = float(np.mean(cls == 0))
     n = len(cls)
     assert abs(share - 0.25) < 4 * math.sqrt(0.25 * 0.75 / n), (share, n)
+
+
+@pytest.mark.parametrize("think", ["fixed", "exponential"])
+def test_fast_engine_gives_the_reference_engines_requests(think):
+    """The event-skipping engine's decode runs end at each completion, when a client's next request
+    may come: the same requests, bit for bit, as one event per iteration (batching replicas, two of
+    them behind least-outstanding routing, lognormal lengths)."""
+    from test_equivalence import _assert_same
+
+    sc = scenario(seed=8, duration=300, warmup=0, metrics={"interval": 1.0, "records": "all"})
+    sc["workload"] = {"arrival": {"process": "closed", "concurrency": 24, "think_time_s": 0.5, "think": think},
+                      "prompt_tokens": {"dist": "lognormal", "mean": 300, "cv": 1.0, "max": 2000},
+                      "output_tokens": {"dist": "lognormal", "mean": 60, "cv": 1.0, "max": 400}}
+    sc["fleet"]["pools"][0]["replicas"] = 2
+    fast, ref = sim.run(dict(sc, engine="fast")), sim.run(dict(sc, engine="reference"))
+    assert len(fast.records) > 1000
+    _assert_same(fast.records, ref.records)
+
+
+def test_drain_finishes_the_requests_in_flight_and_sends_no_more():
+    sc = _closed(n=6, think_s=0.5, think="exponential", prompt={"dist": "exponential", "mean": 300},
+                 duration=120, warmup=0)
+    sc["drain"] = True
+    r = sim.run(sc)
+    s = r.summary["requests"]
+    assert s["in_flight"] == 0 and s["completed"] == s["arrived"]
+    assert float(r.records["arrival_s"].max()) < 120.0
+    assert r.summary["simulated_seconds"] >= float(r.records["completion_s"].max()) > 120.0

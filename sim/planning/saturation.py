@@ -335,6 +335,11 @@ def _current_rate(source: ScenarioSource, path: str) -> float:
     except (KeyError, IndexError, ValueError, TypeError):
         from sim.errors import ScenarioError
 
+        arrival = (source.data.get("workload") or {}).get("arrival") if isinstance(source.data, dict) else None
+        if isinstance(arrival, dict) and arrival.get("process") == "closed":
+            raise ScenarioError([("workload.arrival.process", "closed: its clients send as fast as the fleet serves "
+                                  "them, there is no arrival rate to search; compare client counts with "
+                                  "fleetsim sweep --grid workload.arrival.concurrency=...")], source.source) from None
         raise ScenarioError([(path, "saturation needs an arrival rate here (set it, or pass a "
                                     "start rate); got no such field")], source.source) from None
     value = scalar(str(node)) if isinstance(node, str) else node
