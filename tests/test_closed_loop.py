@@ -145,12 +145,21 @@ def test_rejected_requests_free_their_client():
 
 
 def test_stability_says_closed_loop():
+    """Four clients that never think keep one server of one sequence busy, each request queueing
+    behind the other three: bounded, and queueing (the work sent is past what the server serves:
+    the requests in flight at the end too). Two clients thinking 20 s between 1 s requests leave it
+    idle most of the time: bounded, no more."""
+    from sim.metrics.stability import growth_words, warning
+
     s = sim.run(_closed(n=4, prompt={"dist": "fixed", "value": 1000})).summary
     st = s["stability"]
     assert st["closed_loop_clients"] == 4 and st["stable"] is True and st["verdict"] == "stable"
-    from sim.metrics.stability import growth_words, warning
-    assert growth_words(st) == "bounded (closed loop: 4 clients)"
+    assert st["offered_load_factor"] > 1.0
+    assert growth_words(st).startswith("bounded (closed loop: 4 clients, queueing: they send 1.0")
     assert warning(s) is None
+    s = sim.run(_closed(n=2, think_s=20.0, prompt={"dist": "fixed", "value": 1000}, duration=600)).summary
+    assert s["stability"]["offered_load_factor"] < 0.2
+    assert growth_words(s["stability"]) == "bounded (closed loop: 2 clients)"
 
 
 def _write(tmp_path: Path, sc: dict) -> Path:

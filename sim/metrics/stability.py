@@ -119,6 +119,12 @@ def closed_loop(block: dict, clients: int) -> dict:
         >>> b = closed_loop({"stable": None, "verdict": "cannot tell", "backlog_growth_per_s": 0.001}, 64)
         >>> b["stable"], b["verdict"], b["closed_loop_clients"], growth_words(b)
         (True, 'stable', 64, 'bounded (closed loop: 64 clients)')
+        >>> growth_words({**b, "offered_load_factor": 2.1})
+        'bounded (closed loop: 64 clients, queueing: they send 2.1x what the batch limits serve)'
+
+    The verdict is the backlog's; whether the clients wait on the fleet is the offered load factor's
+    (above 1: they send more than the batch limits serve, and the requests queue up to ``clients``)
+    and the latencies'. The growth words say both.
     """
     return {**block, "stable": True, "verdict": "stable", "closed_loop_clients": int(clients)}
 
@@ -211,7 +217,11 @@ def growth_words(block: dict) -> str:
     """
     clients = block.get("closed_loop_clients")
     if isinstance(clients, int) and not isinstance(clients, bool):
-        return f"bounded (closed loop: {clients:,} {'client' if clients == 1 else 'clients'})"
+        words = f"bounded (closed loop: {clients:,} {'client' if clients == 1 else 'clients'}"
+        lf = block.get("offered_load_factor")
+        if isinstance(lf, (int, float)) and not isinstance(lf, bool) and math.isfinite(lf) and lf > 1.0:
+            words += f", queueing: they send {lf:,.3g}x what the batch limits serve"
+        return words + ")"
     growth = block.get("backlog_growth_per_s")
     if not isinstance(growth, (int, float)) or isinstance(growth, bool) or not math.isfinite(growth):
         return "–"

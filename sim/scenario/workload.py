@@ -168,7 +168,7 @@ class ClosedArrival(Strict):
     arrival rate is then what the fleet serves (:mod:`sim.workload.closed`)."""
 
     process: Literal["closed"]
-    concurrency: int = Field(ge=1, le=10_000_000, description="clients, each with one request outstanding at most")
+    concurrency: int = Field(ge=1, le=1_000_000, description="clients, each with one request outstanding at most")
     think_time_s: Duration = Field(0.0, ge=0, description="(mean) seconds a client waits after its last token")
     think: Literal["fixed", "exponential"] = "fixed"
 
