@@ -30,6 +30,9 @@ Processes (rates in requests/s; ``g(t)`` is the growth factor, 1 without ``growt
   :func:`trace_blocks`.
 * ``burst {count, at}`` (or ``offline``): ``count`` arrivals at time ``at`` (0 by default), none if
   ``at >= horizon``; growth does not apply.
+* ``closed {concurrency, think_time_s, think}``: clients whose send times the run decides
+  (:mod:`sim.workload.closed`); here an endless stream of placeholder times 0, one per request the
+  clients will send, so the generator draws their lengths and classes in send order.
 
 Growth ``{monthly: m}``: ``g(t) = (1 + m) ** (t / T)`` with ``T = 30.4375 days`` (an average
 Gregorian month), ``t`` in seconds since ``t = 0``. For the non-homogeneous processes it multiplies
