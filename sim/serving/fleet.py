@@ -26,9 +26,9 @@ from sim.metrics.records import GapLog, RequestLog
 from sim.scenario.schema import Scenario
 from sim.serving.autoscaler import Autoscaler
 from sim.serving.batcher import Batcher
+from sim.serving.closed_feed import feed_closed
 from sim.serving.disaggregation import transfer_summary, transfer_time_s
 from sim.serving.failures import failure_summary
-from sim.serving.closed_feed import feed_closed
 from sim.serving.feed import feed_ahead, feed_at_arrival
 from sim.serving.lifecycle import ReplicaLifecycle
 from sim.serving.outcome import (EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_RELEASE, EV_REPAIR, EVENT_DTYPE,
