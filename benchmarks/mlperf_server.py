@@ -611,17 +611,13 @@ def step_model(row: ServerRow, flops_scale: float | None = None) -> StepTimeMode
     :func:`perf_block`; default the row's level)."""
     import tempfile  # noqa: PLC0415
 
-    from sim.perf import build_step_model  # noqa: PLC0415
-    from sim.scenario.catalog import get_gpu, get_model  # noqa: PLC0415
-    from sim.scenario.checks import pool_layout  # noqa: PLC0415
     from sim.scenario.load import scenario_from_dict  # noqa: PLC0415
+    from sim.scenario.pool_setup import pool_step_model  # noqa: PLC0415
     with tempfile.TemporaryDirectory() as tmp:
         base = pathlib.Path(tmp)
         sc = scenario_from_dict(server_scenario(row, base / "openorca.csv", flops_scale=flops_scale),
                                  base_dir=base).scenario
-        gpu = get_gpu(row.gpu)
-        return build_step_model(sc.perf, get_model(sc.model), gpu, row.tp, base,
-                                layout=pool_layout(sc.fleet.pools[0], gpu))
+        return pool_step_model(sc, sc.fleet.pools[0], base)
 
 
 def iteration_at(model: StepTimeModel, batch: float, prompts_per_s: float,

@@ -81,11 +81,10 @@ def build_pools(loaded: LoadedScenario, capacity: float = 1.0, scheduler_factors
     ``scheduler_factors``: measure each pool's load-factor scheduler factor on its own engine
     (:func:`sim.serving.saturated.scheduler_factor`; what a run's summary and autoscaler read)."""
     sc = loaded.scenario
-    from sim.scenario.pool_setup import pool_setup, pool_step_model
+    from sim.scenario.pool_setup import pool_setups, pool_step_model
 
     out = []
-    for i, p in enumerate(sc.fleet.pools):
-        setup = pool_setup(sc, p)
+    for i, (p, setup) in enumerate(zip(sc.fleet.pools, pool_setups(loaded))):
         model, gpu, _, wdt, _, plan = setup
         step = pool_step_model(sc, p, loaded.base_dir, setup)
         out.append(PoolRuntime(index=i, cfg=p, gpu=gpu, model=model, step_model=scaled(step, capacity),

@@ -162,10 +162,7 @@ def _guarded(module, args: argparse.Namespace, source: str) -> int:
 
     try:
         return int(module.main(args) or 0)
-    except ScenarioError as exc:
-        say(exc.format())
-        return 2
-    except InputError as exc:
+    except (ScenarioError, InputError) as exc:    # a scenario's problems: one line each (its format)
         say(str(exc))
         return 2
     except KeyboardInterrupt as exc:

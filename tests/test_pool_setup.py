@@ -9,7 +9,7 @@ from sim.api import build_pools
 from sim.perf import build_step_model
 from sim.perf.base import BatchShape
 from sim.scenario.load import scenario_from_dict
-from sim.scenario.pool_setup import pool_layout, pool_setup, pool_step_model
+from sim.scenario.pool_setup import pool_layout, pool_setup, pool_setups, pool_step_model
 
 SHAPES = [BatchShape(decode_seqs=1, decode_context_tokens=1),
           BatchShape(prefill_tokens=512, prefill_seqs=1, prefill_attn_pairs=512 * 513 / 2, prefill_kv_tokens=512,
@@ -51,3 +51,26 @@ def test_the_routed_experts_are_priced_at_the_precision_the_model_is_published_i
     bf16_experts = build_step_model(perf, model, gpu, 2, tmp_path, layout=pool_layout(cfg, gpu), expert_dtype="bf16")
     shape = SHAPES[0]
     assert pool_step_model(sc, cfg, tmp_path).step_time(shape) < bf16_experts.step_time(shape)
+
+
+def test_loading_and_running_a_scenario_plan_each_pools_memory_once(tmp_path, monkeypatch):
+    """The scenario's checks make each pool's memory plan; building the run's pools reuses it."""
+    import sim.perf.memory
+
+    made = []
+    real = sim.perf.memory.memory_plan
+    monkeypatch.setattr(sim.perf.memory, "memory_plan", lambda *a, **k: made.append(a) or real(*a, **k))
+    loaded = _loaded(tmp_path, POOLS)
+    assert len(made) == len(POOLS)
+    built = build_pools(loaded, scheduler_factors=False)
+    assert len(made) == len(POOLS)
+    assert [p.kv_blocks for p in built] == [plan.kv_blocks for _, plan in loaded.memory_plans.values()]
+
+
+def test_the_memory_plans_the_checks_keep_are_those_a_pool_makes_afresh(tmp_path):
+    loaded = _loaded(tmp_path, POOLS)
+    sc = loaded.scenario
+    assert [s[5] for s in pool_setups(loaded)] == [pool_setup(sc, p)[5] for p in sc.fleet.pools]
+    unchecked = scenario_from_dict(loaded.raw, loaded.source, tmp_path, check=False)
+    assert unchecked.memory_plans == {}
+    assert pool_setups(unchecked) == pool_setups(loaded)

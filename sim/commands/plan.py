@@ -169,13 +169,13 @@ def main(args: argparse.Namespace) -> int:
 def out_of_reach(u: dict) -> str:
     """The line saying a constraint no configuration tried meets, with the best value one gave it
     (:func:`sim.planning.evaluator.unmet`)."""
-    metric = u["constraint"].split("<")[0].split(">")[0]
+    bound = parse_constraint(u["constraint"])
+    metric = bound.metric
     if u["best"] is None:
         return f"  {u['constraint']}: no configuration tried reports {metric}"
     text = u["headroom.text"]
     off = f"{text[1:]} short of its bound" if text.startswith("-") and text.endswith("%") else \
         f"{text} its bound" if text.endswith(" over") else text
-    bound = parse_constraint(u["constraint"])
     return (f"  {u['constraint']} is out of reach: no configuration tried meets it; at best "
             f"{said(metric, u['best'], bound.bound)} ({', '.join(u['at'])}), {off}")
 

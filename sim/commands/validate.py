@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.scenario.checks import pool_setup
+    from sim.scenario.pool_setup import pool_setups
     from sim.scenario.load import load_scenario
 
     from sim.errors import ScenarioError, printable
@@ -44,8 +44,8 @@ def main(args: argparse.Namespace) -> int:
              + (f", ~{work.failure_events:,.0f} failure/repair events" if work.failure_events else "")]
     lines += [f"  {where}: {what}" for where, what in skipped]
     gib = 2**30
-    for p in sc.fleet.pools:
-        model, gpu, _, wdt, kdt, plan = pool_setup(sc, p)
+    for p, setup in zip(sc.fleet.pools, pool_setups(loaded)):
+        model, gpu, _, wdt, kdt, plan = setup
         per_seq = min(model.max_context, p.max_model_len or model.max_context)
         pp = p.pipeline_parallel
         shape = f"{p.tensor_parallel} {gpu.name}" if pp == 1 else f"{pp} stages x {p.tensor_parallel} {gpu.name}"

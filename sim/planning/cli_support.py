@@ -115,10 +115,7 @@ def guarded(body: Callable[[], int], command: str,
 
     try:
         return body()
-    except ScenarioError as exc:
-        say(exc.format())
-        return 2
-    except InputError as exc:
+    except (ScenarioError, InputError) as exc:    # a scenario's problems: one line each (its format)
         say(str(exc))
         return 2
     except (KnobError, ConstraintError) as exc:

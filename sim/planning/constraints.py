@@ -14,18 +14,12 @@ from __future__ import annotations
 
 import math
 import operator
-import re
 from dataclasses import dataclass
 
-from sim.metrics.names import unit_of
+from sim.metrics.constraint_text import ConstraintError, split_constraint
 from sim.planning.stats import MeanCI
 
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
-_RE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>)\s*([^<>=\s]\S*)\s*$")
-
-
-class ConstraintError(ValueError):
-    """A malformed constraint string."""
 
 
 class UnknownMetricError(ConstraintError):
@@ -78,30 +72,10 @@ class Constraint:
 
 
 def parse_constraint(text: str) -> Constraint:
-    """``<metric><op><bound>`` as a :class:`Constraint`; the bound a finite number in ASCII digits, a
-    share's (``slo.attainment``, ``utilization.*``: fractions) from 0 to 1, a latency's not negative.
+    """``<metric><op><bound>`` as a :class:`Constraint` (the grammar and the bound's checks:
+    :func:`sim.metrics.constraint_text.split_constraint`, which raises :class:`ConstraintError`).
 
-        >>> parse_constraint("slo.attainment>=99")
-        Traceback (most recent call last):
-        ...
-        sim.planning.constraints.ConstraintError: slo.attainment: a share, written from 0 to 1 (99 % is 0.99); got 99
+        >>> parse_constraint("slo.attainment >= 0.99")
+        Constraint(metric='slo.attainment', op='>=', bound=0.99)
     """
-    m = _RE.match(text)
-    if not m or not text.isascii():
-        raise ConstraintError(
-            f"expected METRIC<=NUMBER, METRIC>=NUMBER, METRIC<NUMBER or METRIC>NUMBER, "
-            f"e.g. latency.ttft.p99<=2.0 (got {text!r}){'' if text.isascii() else '; ASCII letters and digits only'}")
-    metric, op, written = m.groups()
-    try:
-        bound = float(written)
-    except ValueError:
-        raise ConstraintError(f"{metric}: bound must be a number (got {written!r})") from None
-    if not math.isfinite(bound):
-        raise ConstraintError(f"{metric}: bound must be finite (got {written!r})")
-    unit = unit_of(metric)
-    if unit == "%" and not 0 <= bound <= 1:
-        hint = f" ({written} % is {bound / 100:g})" if 1 < bound <= 100 else ""
-        raise ConstraintError(f"{metric}: a share, written from 0 to 1{hint}; got {written}")
-    if unit == "s" and bound < 0:
-        raise ConstraintError(f"{metric}: a time in seconds, not negative (got {written})")
-    return Constraint(metric, op, bound)
+    return Constraint(*split_constraint(text))

@@ -27,7 +27,7 @@ from sim.errors import InputError, ScenarioError, WorkloadFileError, clipped
 from sim.planning.executors import SerialExecutor, WorkerLost
 from sim.planning.knobs import labels
 from sim.planning.source import ScenarioSource
-from sim.planning.store import PointStore, point_key
+from sim.planning.store import PointStore, json_default, point_key
 
 
 @dataclass(frozen=True)
@@ -169,20 +169,12 @@ def run_point(runner: Callable[[dict, int], dict], scenario: dict, seed: int,
     t0 = time.perf_counter()
     try:
         summary = runner(scenario, seed) if capacity == 1.0 else runner(scenario, seed, capacity=capacity)
-        summary = json.loads(json.dumps(summary, default=_plain))
+        summary = json.loads(json.dumps(summary, default=json_default))
         return {"summary": summary, "error": None, "wall_s": time.perf_counter() - t0}
     except Exception as exc:
         text = str(exc).strip().replace("\n", "; ")
         return {"summary": None, "error": f"{type(exc).__name__}: {text}",
                 "wall_s": time.perf_counter() - t0}
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
 
 
 def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,

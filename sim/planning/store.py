@@ -34,10 +34,12 @@ def point_key(scenario: dict, seed: int) -> str:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` atomically (temporary file, then :func:`os.replace`)."""
-    atomic_write_text(path, json.dumps(data, indent=1, default=_json_default) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=1, default=json_default) + "\n")
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """What :func:`json.dumps` writes for a value it cannot (its ``default``): a numpy scalar as the
+    Python number, an array as a list, anything else as its ``str``."""
     if hasattr(value, "item"):          # numpy scalars
         return value.item()
     if hasattr(value, "tolist"):

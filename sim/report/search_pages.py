@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from pathlib import Path
 from typing import Any
 
 from sim import humanize
 from sim.metrics.band import SLOWER, answer_rows, rate_range, robust_feasible
+from sim.metrics.constraint_text import ConstraintError, split_constraint
 from sim.metrics.names import amount, name_of
 from sim.report.html_page import Page, base_header, fmt, load_json, mean_ci, table, unit_of
 from sim.report.overview import Varied
@@ -70,20 +70,26 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
 
 def constraint_words(text: str) -> str:
     """A constraint of ``plan.json`` in words with its unit, the key after it: ``TTFT p99 ≤ 2 s
-    (latency.ttft.p99<=2)``; a text that is no constraint, as it is.
+    (latency.ttft.p99<=2)``; a text that is no constraint (:func:`~sim.metrics.constraint_text.split_constraint`),
+    as it is.
 
         >>> constraint_words("slo.attainment>=0.99")
         'SLO attainment ≥ 99 % (slo.attainment>=0.99)'
     """
-    m = re.match(r"^\s*([\w.]+)\s*(<=|>=|<|>)\s*(\S+)\s*$", str(text))
     try:
-        bound = float(m.group(3)) if m else math.nan
-    except ValueError:
-        bound = math.nan
-    if m is None or bound != bound:
+        metric, op, bound = split_constraint(str(text))
+    except ConstraintError:
         return str(text)
-    op = {"<=": "≤", ">=": "≥"}.get(m.group(2), m.group(2))
-    return f"{name_of(m.group(1))} {op} {amount(m.group(1), bound, bound)} ({text})"
+    op = {"<=": "≤", ">=": "≥"}.get(op, op)
+    return f"{name_of(metric)} {op} {amount(metric, bound, bound)} ({text})"
+
+
+def constraint_metric(text: str) -> str | None:
+    """The metric a constraint of ``plan.json`` bounds (None for a text that is no constraint)."""
+    try:
+        return split_constraint(str(text))[0]
+    except ConstraintError:
+        return None
 
 
 def plan_tables(data: dict, slower: str | None) -> str:
@@ -96,7 +102,7 @@ def plan_tables(data: dict, slower: str | None) -> str:
     metrics there), so that neither table is wider than the page; then every configuration evaluated,
     collapsed. Metric names in the headings may break after a dot."""
     objective = data.get("objective", "cost.compute_usd")
-    constraints = [c.split("<")[0].split(">")[0] for c in data.get("constraints", [])]
+    constraints = [m for m in map(constraint_metric, data.get("constraints", [])) if m is not None]
     metrics = list(dict.fromkeys(([] if objective == "cost.compute_usd" else [objective]) + constraints))
     knobs = knob_paths(data)
     groups = [g for g in data.get("groups", []) if isinstance(g, dict)]

@@ -20,7 +20,7 @@ from sim.humanize import plural
 from sim.scenario.class_pins import pin_problems, pin_warnings
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
 from sim.scenario.perf import kernel_floor_warnings
-from sim.scenario.pool_setup import pool_dtypes, pool_layout, pool_setup  # noqa: F401 (pool_setup: also imported from here)
+from sim.scenario.pool_setup import pool_dtypes, pool_layout, pool_memory_plan
 from sim.scenario.workload import EmpiricalTokens, FixedTokens, LognormalTokens, UniformTokens
 from sim.workload import validate as validate_workload
 from sim.workload.closed import scenario_problems as closed_loop_problems
@@ -64,7 +64,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
             contexts.append(min(model.max_context, pool.max_model_len or model.max_context))
         problems.extend(_pool_settings_problems(sc, pool, where, gpu))
         if model is not None and gpu is not None:
-            problems.extend(_pool_memory_problems(sc, i, pool, model, gpu))
+            problems.extend(_pool_memory_problems(sc, i, pool, model, gpu, loaded.memory_plans))
         notes.extend(_pool_warnings(sc, pool, where, gpu))
         if pool.perf is not None:
             notes.extend(kernel_floor_warnings(pool.perf, f"{where}.perf"))
@@ -326,9 +326,10 @@ def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
     return problems
 
 
-def _pool_memory_problems(sc, i: int, pool, model, gpu) -> list[tuple[str, str]]:
-    """Parallel layout, precision support, memory plan and the limits vLLM refuses to start with."""
-    from sim.perf.memory import memory_plan
+def _pool_memory_problems(sc, i: int, pool, model, gpu, plans: dict) -> list[tuple[str, str]]:
+    """Parallel layout, precision support, memory plan and the limits vLLM refuses to start with; the
+    memory plan, once made, kept in ``plans[i]`` with its pool (what :func:`~sim.scenario.pool_setup.pool_setups`
+    reads)."""
     from sim.perf.parallel import check_layout
 
     problems: list[tuple[str, str]] = []
@@ -357,8 +358,8 @@ def _pool_memory_problems(sc, i: int, pool, model, gpu) -> list[tuple[str, str]]
         problems.append((f"{at}.moe_decode_efficiency", f"the MoE decode level is a mixture of experts' (sim.perf.levels); "
                                                         f"{model.name} has no experts, and every decode step would be "
                                                         "slowed by it: remove the key"))
-    plan = memory_plan(model, gpu, layout, pool.gpu_memory_utilization, wdt, kdt,
-                       b.block_size, b.max_batched_tokens, b.max_num_seqs, edt)
+    plan = pool_memory_plan(pool, model, gpu, wdt, edt, kdt)
+    plans[i] = (pool, plan)
     if not plan.fits:
         hint = (f" ({model.name} is published in {model.weight_dtype}: perf.weight_dtype: {model.weight_dtype})"
                 if model.weight_dtype and model.weight_dtype != wdt else "")

@@ -32,15 +32,18 @@ from sim.scenario.schema_errors import bool_problems, clean_loc, validation_prob
 
 
 class LoadedScenario:
-    """A validated :class:`Scenario` plus where it came from (for relative paths and messages)."""
+    """A validated :class:`Scenario` plus where it came from (for relative paths and messages), and
+    ``memory_plans``: each pool's memory plan as its checks made it, ``{index: (pool, plan)}`` (empty
+    when loaded without checks; :func:`sim.scenario.pool_setup.pool_setups` reads them)."""
 
-    __slots__ = ("scenario", "source", "base_dir", "raw")
+    __slots__ = ("scenario", "source", "base_dir", "raw", "memory_plans")
 
     def __init__(self, scenario: Scenario, source: str, base_dir: Path, raw: dict) -> None:
         self.scenario = scenario
         self.source = source
         self.base_dir = base_dir
         self.raw = raw
+        self.memory_plans: dict[int, tuple] = {}
 
 
 # ------------------------------------------------------------------------------ reading files

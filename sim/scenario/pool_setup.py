@@ -2,8 +2,10 @@
 plan and step-time model.
 
 Every place that needs a pool's step-time model (a run's pools, :func:`sim.api.build_pools`; the
-shortest-step limit, :func:`sim.limits.step_problems`) builds it here, through
-:func:`pool_step_model`, so the two cannot drift apart. It sits in the layer that knows both the
+shortest-step limit, :func:`sim.limits.step_problems`; the MLPerf Server benchmark) builds it here,
+through :func:`pool_step_model`, so they cannot drift apart. Each pool's memory plan is made once
+per scenario load, by the scenario's checks (:func:`pool_memory_plan`), and reused
+(:func:`pool_setups`). It sits in the layer that knows both the
 scenario and the domain models (it asks :mod:`sim.perf` for the memory plan and the step model);
 see the layers in docs/architecture.md.
 """
@@ -18,18 +20,40 @@ if TYPE_CHECKING:
     from sim.perf.base import StepTimeModel
 
 
-def pool_setup(sc, pool):
-    """``(model, gpu, perf, weight_dtype, kv_dtype, memory_plan)`` of one pool of a valid scenario."""
+def pool_setup(sc, pool, plan=None):
+    """``(model, gpu, perf, weight_dtype, kv_dtype, memory_plan)`` of one pool of a valid scenario;
+    ``plan``: the pool's memory plan when the caller has it already (:func:`pool_setups`)."""
+    model, gpu, perf = pool_entries(sc, pool)
+    wdt, edt, kdt = pool_dtypes(perf, model)
+    if plan is None:
+        plan = pool_memory_plan(pool, model, gpu, wdt, edt, kdt)
+    return model, gpu, perf, wdt, kdt, plan
+
+
+def pool_setups(loaded) -> list[tuple]:
+    """:func:`pool_setup` of every pool of a loaded scenario, in order, each with the memory plan the
+    scenario's checks computed when it was loaded (``loaded.memory_plans``), so that loading and
+    running a scenario plan each pool's memory once."""
+    sc = loaded.scenario
+    known = loaded.memory_plans
+    return [pool_setup(sc, p, known[i][1] if i in known and known[i][0] is p else None)
+            for i, p in enumerate(sc.fleet.pools)]
+
+
+def pool_entries(sc, pool) -> tuple:
+    """``(model, gpu, perf)``: one pool's catalog entries and the ``perf`` block it uses (its own, else
+    the scenario's)."""
+    return get_model(pool.model if pool.model is not None else sc.model), get_gpu(pool.gpu), pool.perf or sc.perf
+
+
+def pool_memory_plan(pool, model, gpu, weight_dtype: str, expert_dtype: str | None, kv_dtype: str):
+    """The :func:`~sim.perf.memory.memory_plan` of one replica of ``pool`` at the given precisions
+    (:func:`pool_dtypes`)."""
     from sim.perf.memory import memory_plan
 
-    model = get_model(pool.model if pool.model is not None else sc.model)
-    gpu = get_gpu(pool.gpu)
-    perf = pool.perf or sc.perf
-    wdt, edt, kdt = pool_dtypes(perf, model)
     b = pool.batching
-    plan = memory_plan(model, gpu, pool_layout(pool, gpu), pool.gpu_memory_utilization, wdt, kdt,
-                       b.block_size, b.max_batched_tokens, b.max_num_seqs, edt)
-    return model, gpu, perf, wdt, kdt, plan
+    return memory_plan(model, gpu, pool_layout(pool, gpu), pool.gpu_memory_utilization, weight_dtype, kv_dtype,
+                       b.block_size, b.max_batched_tokens, b.max_num_seqs, expert_dtype)
 
 
 def pool_dtypes(perf, model) -> tuple[str, str | None, str]:
@@ -53,14 +77,16 @@ def pool_layout(pool, gpu):
 
 def pool_step_model(sc, pool, base_dir: Path, setup: tuple | None = None) -> "StepTimeModel":
     """The step-time model of one replica of ``pool``: :func:`sim.perf.build_step_model` of the
-    pool's ``perf`` block (or the scenario's), model, GPU, layout and weight and expert precisions,
-    with relative paths resolved against ``base_dir`` (the scenario file's folder). ``setup``: the
-    pool's :func:`pool_setup`, when the caller has it already.
+    pool's ``perf`` block (or the scenario's), model, GPU, layout and weight and expert precisions
+    (:func:`pool_dtypes`), with relative paths resolved against ``base_dir`` (the scenario file's
+    folder). ``setup``: the pool's :func:`pool_setup`, when the caller has it already (its model, GPU
+    and ``perf`` block are used; the memory plan is not needed).
 
-    Raises what :func:`pool_setup` and :func:`~sim.perf.build_step_model` raise (``ValueError`` for
+    Raises what :func:`pool_entries` and :func:`~sim.perf.build_step_model` raise (``ValueError`` for
     a layout the model cannot use or a precision the GPU lacks)."""
     from sim.perf import build_step_model
 
-    model, gpu, perf, wdt, _, _ = setup if setup is not None else pool_setup(sc, pool)
+    model, gpu, perf = setup[:3] if setup is not None else pool_entries(sc, pool)
+    wdt, edt, _ = pool_dtypes(perf, model)
     return build_step_model(perf, model, gpu, pool.tensor_parallel, base_dir, layout=pool_layout(pool, gpu),
-                            weight_dtype=wdt, expert_dtype=pool_dtypes(perf, model)[1])
+                            weight_dtype=wdt, expert_dtype=edt)

@@ -1,0 +1,51 @@
+"""The constraint grammar: ``<metric><op><bound>`` with a dotted summary key, one of ``<=, <, >=, >``
+and a number, read from text once for everything that reads one (the planner's
+:func:`sim.planning.constraints.parse_constraint`, the plan page's words)::
+
+    >>> split_constraint("latency.ttft.p99<=2.0")
+    ('latency.ttft.p99', '<=', 2.0)
+
+The bound is checked against the metric's unit (:func:`sim.metrics.names.unit_of`): a share's
+(``slo.attainment``, ``utilization.*``: fractions) from 0 to 1, a latency's not negative::
+
+    >>> split_constraint("slo.attainment>=99")
+    Traceback (most recent call last):
+    ...
+    sim.metrics.constraint_text.ConstraintError: slo.attainment: a share, written from 0 to 1 (99 % is 0.99); got 99
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from sim.metrics.names import unit_of
+
+_RE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>)\s*([^<>=\s]\S*)\s*$")
+
+
+class ConstraintError(ValueError):
+    """A malformed constraint string."""
+
+
+def split_constraint(text: str) -> tuple[str, str, float]:
+    """``(metric, op, bound)`` of ``<metric><op><bound>``; the bound a finite number in ASCII digits
+    within its metric's range (see the module). Raises :class:`ConstraintError` saying what is wrong."""
+    m = _RE.match(text)
+    if not m or not text.isascii():
+        raise ConstraintError(
+            f"expected METRIC<=NUMBER, METRIC>=NUMBER, METRIC<NUMBER or METRIC>NUMBER, "
+            f"e.g. latency.ttft.p99<=2.0 (got {text!r}){'' if text.isascii() else '; ASCII letters and digits only'}")
+    metric, op, written = m.groups()
+    try:
+        bound = float(written)
+    except ValueError:
+        raise ConstraintError(f"{metric}: bound must be a number (got {written!r})") from None
+    if not math.isfinite(bound):
+        raise ConstraintError(f"{metric}: bound must be finite (got {written!r})")
+    unit = unit_of(metric)
+    if unit == "%" and not 0 <= bound <= 1:
+        hint = f" ({written} % is {bound / 100:g})" if 1 < bound <= 100 else ""
+        raise ConstraintError(f"{metric}: a share, written from 0 to 1{hint}; got {written}")
+    if unit == "s" and bound < 0:
+        raise ConstraintError(f"{metric}: a time in seconds, not negative (got {written})")
+    return metric, op, bound
