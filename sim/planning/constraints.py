@@ -79,7 +79,8 @@ class Constraint:
 
 def parse_constraint(text: str) -> Constraint:
     """``<metric><op><bound>`` as a :class:`Constraint`; the bound a finite number in ASCII digits, a
-    share's (``slo.attainment``, ``utilization.*``: fractions) from 0 to 1, a latency's not negative.
+    share's (``slo.attainment``, ``utilization.*``: fractions) from 0 to 1, a latency's not negative, and
+    one some value can meet (not a share ``>1``, nor a share or a latency ``<0``).
 
         >>> parse_constraint("slo.attainment>=99")
         Traceback (most recent call last):
@@ -104,4 +105,9 @@ def parse_constraint(text: str) -> Constraint:
         raise ConstraintError(f"{metric}: a share, written from 0 to 1{hint}; got {written}")
     if unit == "s" and bound < 0:
         raise ConstraintError(f"{metric}: a time in seconds, not negative (got {written})")
+    # within those bounds, the two a value cannot meet: above a whole share, below no time at all
+    if (unit == "%" and op == ">" and bound == 1) or (unit in ("%", "s") and op == "<" and bound == 0):
+        what = ("a share is at most 1 (>=1 asks for all of it)" if op == ">" else
+                f"a {'share' if unit == '%' else 'time'} is never below 0 (<=0 asks for none)")
+        raise ConstraintError(f"{metric}: no value can meet {op}{written}: {what}")
     return Constraint(metric, op, bound)
