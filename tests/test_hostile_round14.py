@@ -1,0 +1,148 @@
+"""Hostile input, another round: an inline GPU under a catalog GPU's name, memory sizes that rounded to
+0 GiB, a scheduler preset under static batching, a plan constraint no value can meet, and what a hunt
+through every subcommand found.
+
+Each is exit 2 with one line naming the file (or flag) and the field, never a traceback, an internal
+error or a silently wrong result.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import hostile_cases as hc
+
+_main = hc.exit_status
+
+
+def _err(capsys) -> list[str]:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    return err.strip().splitlines()
+
+
+def _scenario(tmp_path: Path, sc: dict | None = None) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc or hc._small()))
+    return path
+
+
+# ------------------------------------------------------------------ an inline GPU under a catalog name
+@pytest.mark.parametrize("gpu,field,cat", [
+    ({"name": "h100-sxm", "bf16_tflops": 300, "hbm_gb": 40}, "name", "h100-sxm"),
+    ({"name": "a100-80gb", "hbm_gb": 80}, "name", "a100-80gb"),          # like: h100-sxm's factors, a100's name
+    ({"name": "mine", "display_name": "H200-SXM", "like": "h200-sxm", "hbm_gb": 96}, "display_name", "h200-sxm"),
+])
+def test_an_inline_gpu_under_a_catalog_gpus_name_is_refused(tmp_path, capsys, gpu, field, cat):
+    """It was taken, and the summary, the tables and the notes called a datasheet of other numbers (with
+    the efficiency factors of ``like``, h100-sxm unless given) by the catalog part's name."""
+    sc = hc._small()
+    sc["fleet"]["pools"][0]["gpu"] = gpu
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path)]) == 2
+    like = gpu.get("like", "h100-sxm")
+    assert _err(capsys) == [
+        f"{path}: fleet.pools.0.gpu.{field}: {gpu[field]} names the catalog GPU {cat}, which an inline datasheet is "
+        f"not (results would credit this datasheet's numbers and the factors of like: {like} to it): for the "
+        f"catalog GPU write gpu: {cat}; for a variant of it write like: {cat} and a name of its own, e.g. "
+        f"{cat}-custom"]
+    gpu = {**gpu, field: f"{cat}-custom"}
+    sc["fleet"]["pools"][0]["gpu"] = gpu
+    assert _main(["validate", str(_scenario(tmp_path, sc))]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+
+
+# ------------------------------------------------------------------ sizes that rounded to 0 GiB
+@pytest.mark.parametrize("hbm_gb,said", [
+    # 0.9 x 1e-6 GiB = 966 bytes (1e-6 x 2**30 x 0.9); it said "0.9 x 0 GiB = 0.0 GiB"
+    (0.000001, "exceed 0.9 x 1e-06 GiB = 966 bytes (short by 16.6 GiB per GPU)"),
+    # 0.9 x 0.001 GiB = 0.9 MiB = 944 KiB (hand: 0.0009 x 1,048,576 KiB)
+    (0.001, "exceed 0.9 x 0.001 GiB = 944 KiB (short by 16.6 GiB per GPU)"),
+    # the GPU's own size was printed with no decimal: "0.9 x 16 GiB = 14.8 GiB" for 16.5 GB
+    (16.5, "exceed 0.9 x 16.5 GiB = 14.8 GiB (short by 1.8 GiB per GPU)"),
+])
+def test_a_gpu_too_small_says_its_memory_as_given_not_rounded_to_zero(tmp_path, capsys, hbm_gb, said):
+    sc = hc._small()
+    sc["fleet"]["pools"][0]["gpu"] = {"name": "tiny", "hbm_gb": hbm_gb}
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path)]) == 2
+    lines = _err(capsys)
+    assert len(lines) == 1 and lines[0].startswith(
+        f"{path}: fleet.pools.0: llama-3-8b does not fit on 1x tiny: weights 15.0 GiB + reserve 1.7 GiB per GPU "
+        f"{said}; "), lines
+
+
+def test_a_tiny_models_weights_are_said_in_kib_not_zero(tmp_path, capsys):
+    """Weights of 1,256 bytes (2 x (100 x 8 + 1 x (4 x 64 + 3 x 8 x 8)) ... as the architecture counts them)
+    were '0.0 GiB'."""
+    from sim.perf.memory import memory_plan
+    from sim.scenario.catalog import get_gpu, get_model
+
+    model = get_model({"n_layers": 1, "hidden": 8, "n_heads": 1, "ffn_hidden": 8, "vocab": 10, "max_context": 64})
+    gpu = get_gpu({"name": "tiny", "hbm_gb": 0.00001})
+    plan = memory_plan(model, gpu, 1)
+    weights = model.n_params * 2
+    assert not plan.fits
+    assert f"weights {weights / 1024:.3g} KiB + reserve 1.0 GiB per GPU exceed 0.9 x 1e-05 GiB = " \
+           f"{0.9 * 0.00001 * 2**30 / 1024:.3g} KiB" in plan.reason, plan.reason
+
+
+# ------------------------------------------------------------------ a scheduler preset under static batching
+@pytest.mark.parametrize("scheduler", ["sglang", "trtllm", "vllm-v0"])
+def test_a_scheduler_preset_under_static_batching_is_refused_not_ignored(tmp_path, capsys, scheduler):
+    """Every preset sets the same max_num_seqs and max_batched_tokens and its iteration-level keys are not
+    applied to a static batch, so a sweep of the scheduler under static gave identical results."""
+    from sim.scenario.schedulers import PRESETS, resolve_batching
+
+    static = {"policy": "static", "batch_size": 4}
+    assert {resolve_batching({**static, "scheduler": s}).get("max_num_seqs") for s in PRESETS} == {256}
+    path = _scenario(tmp_path)
+    sets = ["--set", "fleet.pools.0.batching.policy=static", "--set", "fleet.pools.0.batching.batch_size=4"]
+    assert _main(["validate", str(path), *sets, "--set", f"fleet.pools.0.batching.scheduler={scheduler}"]) == 2
+    assert _err(capsys) == [
+        f"{path}: fleet.pools.0.batching.scheduler: sets iteration-level batching (chunked prefill, mixed batches, "
+        f"KV reservation), and a static batch has none: under policy static every scheduler runs the same; remove it "
+        f"or use policy continuous or priority (got {scheduler} with policy static)"]
+    # the default, as a scenario written back out says it, and the preset with iteration-level batching
+    assert _main(["validate", str(path), *sets, "--set", "fleet.pools.0.batching.scheduler=vllm-v1"]) == 0
+    assert _main(["validate", str(path), "--set", f"fleet.pools.0.batching.scheduler={scheduler}"]) == 0
+    capsys.readouterr()
+
+
+def test_a_static_scenario_written_back_out_loads_again():
+    """The schema writes the default scheduler out with the policy: that must read back."""
+    from sim.scenario.load import load_scenario
+
+    sc = hc._small()
+    sc["fleet"]["pools"][0]["batching"] = {"policy": "static", "batch_size": 4}
+    first = load_scenario(sc).scenario
+    assert load_scenario(first.model_dump(mode="json")).scenario == first
+
+
+# ------------------------------------------------------------------ a constraint no value can meet
+@pytest.mark.parametrize("constraint,said", [
+    ("slo.attainment>1", "slo.attainment: no value can meet >1: a share is at most 1 (>=1 asks for all of it)"),
+    ("utilization.gpu_busy<0", "utilization.gpu_busy: no value can meet <0: a share is never below 0 "
+                                  "(<=0 asks for none)"),
+    ("latency.ttft.p99<0", "latency.ttft.p99: no value can meet <0: a time is never below 0 (<=0 asks for none)"),
+    ("latency.e2e.p99<0.0", "latency.e2e.p99: no value can meet <0.0: a time is never below 0 (<=0 asks for none)"),
+])
+@pytest.mark.parametrize("cmd", ["plan", "saturation"])
+def test_a_constraint_no_value_can_meet_is_a_usage_error(tmp_path, capsys, constraint, said, cmd):
+    """It ran every configuration and ended in exit 1, 'no configuration meets every constraint', with a
+    headroom of 0.0 % for an attainment of 100 % against >1."""
+    path = _scenario(tmp_path)
+    vary = ["--vary", "fleet.pools.0.replicas=1..2"] if cmd == "plan" else []
+    assert _main([cmd, str(path), *vary, "--constraint", constraint, "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    assert _err(capsys) == [f"--constraint: {said}"]
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("constraint", ["slo.attainment>=1", "latency.queue.p99<=0", "slo.attainment>0.99",
+                                        "utilization.load_factor<=0"])
+def test_the_bounds_some_value_meets_are_taken(constraint):
+    from sim.planning.constraints import parse_constraint
+
+    assert str(parse_constraint(constraint)) == constraint
