@@ -146,3 +146,78 @@ def test_the_bounds_some_value_meets_are_taken(constraint):
     from sim.planning.constraints import parse_constraint
 
     assert str(parse_constraint(constraint)) == constraint
+
+
+# ------------------------------------------------------------------ calibrate: points too small, outputs over inputs
+STEP_POINTS = "prefill_tokens,decode_seqs,context_tokens,step_s\n0,8,4096,0.01\n512,0,0,0.02\n0,64,65536,0.03\n"
+TPUT_POINTS = "batch,input_tokens,output_tokens,output_tokens_per_s\n64,128,128,9193\n64,128,2048,5367\n" \
+              "64,2048,128,2058\n32,2048,2048,2230\n"
+
+
+@pytest.mark.parametrize("body,cell,said", [
+    (STEP_POINTS + "0,8,100,1e-300\n", "5:4", "step_s must be at least 1e-06 (a microsecond; launching one GPU "
+                                              "kernel takes several) (got '1e-300')"),
+    (TPUT_POINTS + "64,128,128,1e-300\n", "6:4", "output_tokens_per_s must be at least 0.001 (a token every 17 "
+                                                 "minutes; a replica generates some thousands to some hundred "
+                                                 "thousands a second) (got '1e-300')"),
+])
+def test_a_measured_time_or_throughput_near_zero_is_refused_not_an_internal_error(tmp_path, capsys, body, cell, said):
+    """The fit weighs each point by 1 / value squared: at 1e-300 that overflowed, and the fit ended in
+    'internal error: ValueError: array must not contain infs or NaNs' (exit 1)."""
+    pts = tmp_path / "p.csv"
+    pts.write_text(body)
+    assert _main(["calibrate", str(pts), "--gpu", "h100-sxm", "--model", "llama-2-7b"]) == 2
+    assert _err(capsys) == [f"{pts}:{cell}: {said}"]
+
+
+@pytest.mark.parametrize("body", [STEP_POINTS + "0,8,100,1e-6\n", TPUT_POINTS + "64,128,128,0.001\n"])
+def test_the_smallest_measured_values_taken_are_fitted_without_an_internal_error(tmp_path, capsys, body):
+    """Taken, they reach the fit, which ends in factors or in words on what the points leave open."""
+    pts = tmp_path / "p.csv"
+    pts.write_text(body)
+    assert _main(["calibrate", str(pts), "--gpu", "h100-sxm", "--model", "llama-2-7b"]) in (0, 2)
+    assert all(line.startswith(str(pts)) or line.startswith("warning") for line in _err(capsys))
+
+
+def test_calibrate_never_writes_over_the_points_it_reads(tmp_path, capsys):
+    """``--out points.csv`` replaced the measurements with the fitted factors: the points were lost."""
+    pts = tmp_path / "p.csv"
+    pts.write_text(STEP_POINTS + "0,8,1,0.01\n")
+    (tmp_path / "link.csv").symlink_to("p.csv")
+    for out in (str(pts), str(tmp_path / "." / "p.csv"), str(tmp_path / "link.csv")):
+        assert _main(["calibrate", str(pts), "--gpu", "h100-sxm", "--model", "llama-2-7b", "--out", out]) == 2
+        assert _err(capsys) == [f"--out: {out}: it is the input file {pts}, which writing it would replace; "
+                                "name another file"]
+    assert pts.read_text() == STEP_POINTS + "0,8,1,0.01\n"
+
+
+def test_calibrate_tables_never_write_over_the_profile_or_each_other(tmp_path, capsys):
+    from sim.perf.vidur import bundled_profile
+
+    profile = tmp_path / "mlp.csv"
+    profile.write_bytes(bundled_profile("a100").read_bytes())
+    base = ["calibrate", "--vidur-mlp", str(profile), "--gpu", "a100-80gb", "--model", "llama-2-7b"]
+    assert _main([*base, "--table-out", str(profile)]) == 2
+    assert _err(capsys) == [f"--table-out: {profile}: it is the input file {profile}, which writing it would replace; "
+                            "name another file"]
+    out = tmp_path / "x.csv"
+    assert _main([*base, "--out", str(out), "--table-out", str(out)]) == 2
+    assert _err(capsys) == [f"--table-out: {out}: it is the input file {out}, which writing it would replace; "
+                            "name another file"]
+    assert profile.read_bytes() == bundled_profile("a100").read_bytes() and not out.exists()
+
+
+@pytest.mark.parametrize("where,said", [
+    ("nowhere/c.yaml", "its folder {d}/nowhere does not exist; make the folder first or name a file in one"),
+    ("p.csv/c.yaml", "its folder {d}/p.csv is a file; make the folder first or name a file in one"),
+    (".", "is a folder; name a file in it"),
+])
+def test_calibrate_out_where_no_file_can_be_written_is_refused_before_fitting(tmp_path, capsys, where, said):
+    """It fitted, printed the fit, then failed with 'cannot read or write a file (FileNotFoundError: ...)',
+    naming no flag."""
+    pts = tmp_path / "p.csv"
+    pts.write_text(STEP_POINTS + "0,8,1,0.01\n")
+    out = str(tmp_path / where)
+    assert _main(["calibrate", str(pts), "--gpu", "h100-sxm", "--model", "llama-2-7b", "--out", out]) == 2
+    assert _err(capsys) == [f"--out: {out}: {said.format(d=tmp_path)}"]
+    assert capsys.readouterr().out == ""
