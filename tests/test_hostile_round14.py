@@ -221,3 +221,17 @@ def test_calibrate_out_where_no_file_can_be_written_is_refused_before_fitting(tm
     assert _main(["calibrate", str(pts), "--gpu", "h100-sxm", "--model", "llama-2-7b", "--out", out]) == 2
     assert _err(capsys) == [f"--out: {out}: {said.format(d=tmp_path)}"]
     assert capsys.readouterr().out == ""
+
+
+# ------------------------------------------------------------------ a linear step model of no time
+@pytest.mark.parametrize("where", ["perf", "fleet.pools.0.perf"])
+def test_a_linear_model_whose_every_coefficient_is_zero_is_refused(tmp_path, capsys, where):
+    """Every iteration took 0 s: the run said latencies of 0 and a GPU busy 0 % of the time with an MFU
+    and an MBU above 0."""
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", f"{where}={{model: linear, base_s: 0}}"]) == 2
+    assert _err(capsys) == [
+        f"{path}: {where}.base_s: every coefficient of the linear model is 0, so every iteration would take 0 s (a GPU "
+        "that serves any load at no latency); give base_s or a per-token time such as per_decode_token_s"]
+    assert _main(["validate", str(path), "--set", f"{where}={{model: linear, per_context_token_s: 1e-9}}"]) == 0
+    capsys.readouterr()
