@@ -7,6 +7,7 @@ error or a silently wrong result.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,83 @@ def test_a_linear_model_whose_every_coefficient_is_zero_is_refused(tmp_path, cap
         "that serves any load at no latency); give base_s or a per-token time such as per_decode_token_s"]
     assert _main(["validate", str(path), "--set", f"{where}={{model: linear, per_context_token_s: 1e-9}}"]) == 0
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ a calibration file: a key misspelt, another GPU's
+CAL = "flops_efficiency: 0.5\nbw_efficiency: 0.6\noverhead_s: 0.001\n"
+
+
+def test_a_calibration_files_unknown_key_is_refused_not_dropped(tmp_path, capsys):
+    """``overlap_exponant: 2`` was dropped in silence: the run took the catalog's exponent."""
+    (tmp_path / "cal.yaml").write_text(CAL + "overlap_exponant: 2\n")
+    sc = hc._small()
+    sc["perf"] = {"model": "roofline", "calibration": "cal.yaml"}
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [
+        f"{path}: perf.calibration: {tmp_path / 'cal.yaml'}: overlap_exponant: unknown key; allowed: gpu, model, tp, "
+        "weight_dtype, kv_dtype, flops_efficiency, bw_efficiency, overhead_s, overlap_exponent, kernels, "
+        "attention_kv_sharing, kernel_factors, fit"]
+
+
+def test_every_key_calibrate_writes_is_read_back(tmp_path):
+    from sim.perf.calibration import FILE_KEYS, load_calibration
+
+    pts = tmp_path / "p.csv"
+    pts.write_text(STEP_POINTS + "0,8,1,0.01\n0,32,8192,0.02\n2048,0,0,0.05\n")
+    out = tmp_path / "c.yaml"
+    assert _main(["calibrate", str(pts), "--gpu", "h100-sxm", "--model", "llama-2-7b", "--fit-exponent",
+                  "--kernels", "pytorch", "--attention-kv-sharing", "per_query_head", "--out", str(out)]) in (0, 2)
+    if out.exists():
+        written = yaml.safe_load(out.read_text())
+        assert set(written) <= set(FILE_KEYS)
+        load_calibration(out)
+
+
+@pytest.mark.parametrize("gpu,warned", [
+    ("h100-sxm", False),
+    ("a100-80gb", True),
+    ({"name": "mine", "like": "a100-80gb", "hbm_gb": 40}, True),
+    ({"name": "mine", "hbm_gb": 40}, False),                   # like: h100-sxm, the family it was fitted on
+])
+def test_a_calibration_fitted_on_another_gpu_is_said(tmp_path, capsys, gpu, warned):
+    """A file fitted on an H100 used on an A100 pool was taken in silence: its efficiencies are another
+    GPU's share of its own peak."""
+    from sim.scenario.load import load_scenario
+
+    (tmp_path / "cal.yaml").write_text("gpu: h100-sxm\n" + CAL)
+    sc = hc._small()
+    sc["perf"] = {"model": "roofline", "calibration": "cal.yaml"}
+    sc["fleet"]["pools"][0]["gpu"] = gpu
+    path = _scenario(tmp_path, sc)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_scenario(path)
+    running = gpu if isinstance(gpu, str) else gpu.get("like", "h100-sxm")
+    said = (f"perf.calibration: cal.yaml was fitted on h100-sxm, but pool p runs on {running}: an efficiency "
+            f"is one GPU's (and stack's) share of its own peak; refit with fleetsim calibrate --gpu {running}, or "
+            "remove calibration for the GPU catalog's factors")
+    assert (said in [str(w.message) for w in caught]) is warned, [str(w.message) for w in caught]
+
+
+# ------------------------------------------------------------------ what a key outside its block may be
+@pytest.mark.parametrize("process", ["offline", "burst"])
+def test_a_key_of_another_arrival_process_lists_the_processes_own_keys(tmp_path, capsys, process):
+    """``rate`` under ``process: offline`` said 'unknown key 'rate'; allowed: process, rate': the keys of the
+    Poisson block, since burst and offline share a block whose tag names two processes."""
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", f"workload.arrival.process={process}"]) == 2
+    assert _err(capsys) == [f"{path}: workload.arrival.count: required field is missing",
+                            f"{path}: workload.arrival.rate: unknown key 'rate'; allowed: at, count, process"]
+
+
+# ------------------------------------------------------------------ saturation: a start too low to bring a request
+def test_a_saturation_start_that_brings_no_request_is_refused_before_any_probe(tmp_path, capsys):
+    """``--start 1e-300`` ran a probe that completed nothing and ended in exit 1, 'no rate tried completed a
+    request', with a result folder written."""
+    path = _scenario(tmp_path)          # duration 60 s: 1/60 req/s brings one request
+    out = tmp_path / "r"
+    assert _main(["saturation", str(path), "--start", "1e-300", "--out", str(out), "--quiet"]) == 2
+    assert _err(capsys) == ["--start: 1e-300 req/s is too low to probe: it would bring less than one request into "
+                            "the 60 s run; start at 0.0166667 req/s or more"]
+    assert not out.exists()
