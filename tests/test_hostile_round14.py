@@ -316,3 +316,18 @@ def test_a_saturation_start_that_brings_no_request_is_refused_before_any_probe(t
     assert _err(capsys) == ["--start: 1e-300 req/s is too low to probe: it would bring less than one request into "
                             "the 60 s run; start at 0.0166667 req/s or more"]
     assert not out.exists()
+
+
+def test_an_inline_gpus_number_in_e_notation_is_read_as_the_rest_of_the_scenario_reads_it(tmp_path, capsys):
+    """YAML reads ``1e-6`` (no dot) as text: the inline GPU said 'must be a number > 0 (got '1e-6')' where the
+    scenario's other numbers (``rate: 2e0``) are read as numbers."""
+    text = yaml.safe_dump(hc._small()).replace("gpu: h100-sxm", "gpu: {name: tiny, hbm_gb: 1e-6}")
+    assert "1e-6" in text
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    assert _main(["validate", str(path)]) == 2
+    lines = _err(capsys)
+    assert len(lines) == 1 and "exceed 0.9 x 1e-06 GiB = 966 bytes (short by 16.6 GiB per GPU)" in lines[0], lines
+    path.write_text(text.replace("hbm_gb: 1e-6", "hbm_gb: 8e1"))
+    assert _main(["validate", str(path)]) == 0
+    capsys.readouterr()

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from sim.errors import InputError, ScenarioError, given
+from sim.io import reads_as_number
 from sim.scenario.architecture import ModelSpec, architecture_params, check_architecture
 from sim.scenario.hf_config import hf_fields, read_hf_config
 from sim.scenario.types import MAX_COUNT, MAX_NAME, plain_name
@@ -178,7 +179,14 @@ _GPU_ALLOWED = set(_GPU_NUMBERS) | set(_GPU_ALIASES) | {"name", "like", "gpus_pe
 
 def _finite(v: Any) -> float | None:
     """``v`` as a finite float; ``None`` for a boolean, text, NaN, an infinity or an integer past
-    a float's range (1.8e308), which an inline mapping may hold where a number belongs."""
+    a float's range (1.8e308), which an inline mapping may hold where a number belongs. Text that reads as
+    a number counts as one, as in the rest of the scenario: YAML reads ``1e-6`` (no dot) as text.
+
+        >>> _finite("1e-6"), _finite("abc"), _finite("nan"), _finite(True)
+        (1e-06, None, None, None)
+    """
+    if isinstance(v, str) and reads_as_number(v):
+        v = float(v)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     try:
