@@ -210,6 +210,29 @@ def loop_message(path: str | Path, link: str | Path, fix: str) -> str:
     return f"{path}: {on_the_way}a symbolic link that loops (following it never reaches a file or folder); {fix}"
 
 
+def output_file_problem(path: str | Path, inputs: Sequence[str | Path | None] = ()) -> str | None:
+    """Why a file cannot be written at ``path`` (``None``: it can): it is one of ``inputs`` (the files the
+    command reads, which writing it would replace), a folder, or its folder is missing or a file.
+
+        >>> output_file_problem("/") is not None, output_file_problem("/tmp/x.yaml", ["/tmp/../tmp/x.yaml"])
+        (True, 'it is the input file /tmp/../tmp/x.yaml, which writing it would replace; name another file')
+    """
+    p = Path(path)
+    link = looping_link(p)
+    if link is not None:
+        return loop_message(p, link, "name another file").removeprefix(f"{p}: ")
+    real = Path(os.path.realpath(p))
+    for given in (i for i in inputs if i is not None):
+        if real == Path(os.path.realpath(given)):
+            return f"it is the input file {given}, which writing it would replace; name another file"
+    if real.is_dir():
+        return "is a folder; name a file in it"
+    if not real.parent.is_dir():
+        what = "is a file" if real.parent.exists() else "does not exist"
+        return f"its folder {real.parent} {what}; make the folder first or name a file in one"
+    return None
+
+
 def make_folder(path: str | Path) -> None:
     """``mkdir -p`` that follows symbolic links on the way, a dangling one included: the folder is
     made where the link points and the link stays a link (``Path.mkdir`` refuses a dangling link)."""

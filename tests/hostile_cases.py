@@ -485,6 +485,20 @@ def exit_status(argv: list[str]) -> int:
             return exc.code
 
 
+def err_lines(capsys) -> list[str]:
+    """The lines a test's command wrote on stderr, once none is a traceback or an internal error."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    return err.strip().splitlines()
+
+
+def write_scenario(folder: Path, sc: dict | None = None) -> Path:
+    """``sc`` (default :func:`_small`) written as ``folder/s.yaml``."""
+    path = folder / "s.yaml"
+    path.write_text(yaml.safe_dump(sc or _small()))
+    return path
+
+
 _LINE = re.compile(r"^(?P<src>.*?): (?P<field>[^:\s]+): ")
 
 

@@ -217,12 +217,14 @@ def test_a_saturation_search_flag_out_of_range_is_refused_at_the_flag(tmp_path, 
 def test_a_start_rate_too_low_for_any_request_says_so_not_that_the_metric_is_unknown(tmp_path, capsys):
     """``--start 0.01`` on a 20 s run completed no request, and the first probe's missing attainment was
     said as ``--constraint: unknown metric slo.attainment`` (no --constraint was given); a named metric no
-    summary holds is still refused before any run."""
+    summary holds is still refused before any run. Since, a start that brings less than one request into the
+    run is refused before any probe (it ended in exit 1, 'no rate tried completed a request')."""
     path = _scenario(tmp_path, duration=20)      # 0.01 req/s: 0.2 requests expected, none with seed 1
     rc = main(["saturation", str(path), "--start", "0.01", "--out", str(tmp_path / "r"), "--quiet"])
     said = capsys.readouterr()
-    assert rc == 1 and "unknown metric" not in said.err and "no rate tried completed a request (lowest tried " \
-        "0.01 req/s)" in said.out, said
+    assert rc == 2 and "unknown metric" not in said.err and said.err == (
+        "--start: 0.01 req/s is too low to probe: it would bring less than one request into the 20 s run; start at "
+        "0.05 req/s or more\n"), said
     rc = main(["saturation", str(path), "--start", "0.01", "--constraint", "nosuch.x<=1", "--out",
                str(tmp_path / "r2"), "--quiet"])
     assert rc == 2 and capsys.readouterr().err.startswith("--constraint: unknown metric nosuch.x")

@@ -15,24 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 import hostile_cases as hc
 
 
-_main = hc.exit_status
-
-
-def _err(capsys) -> list[str]:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "internal error" not in err, err
-    return err.strip().splitlines()
-
-
-def _scenario(tmp_path: Path, sc: dict | None = None) -> Path:
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(sc or hc._small()))
-    return path
+_main, _err, _scenario = hc.exit_status, hc.err_lines, hc.write_scenario
 
 
 # ------------------------------------------------------------------ the KV gate on prompts

@@ -55,7 +55,7 @@ def test_negative_message_says_what_was_got():
 
 def test_build_step_model_kinds_and_overrides():
     m, g = get_model("llama-3-8b"), get_gpu("h100-sxm")
-    assert isinstance(build_step_model(parse_perf({"model": "linear"}), m, g, 1, HERE), LinearModel)
+    assert isinstance(build_step_model(parse_perf({"model": "linear", "base_s": 0.01}), m, g, 1, HERE), LinearModel)
     rm = build_step_model(parse_perf({"model": "roofline", "overhead_s": "2ms", "bw_efficiency": 0.5}), m, g, 1, HERE)
     assert isinstance(rm, RooflineModel)
     assert rm.efficiency.overhead_s == pytest.approx(0.002) and rm.efficiency.bw_efficiency == 0.5

@@ -174,12 +174,28 @@ def _checked_inputs(args: argparse.Namespace):
     if args.points is not None and args.vidur_mlp is not None:
         raise InputError(f"--vidur-mlp: give measured points or a Vidur operator profile, not both "
                          f"(got {args.points} and {args.vidur_mlp})")
+    _check_outputs(args)
     for flag, value in (("--kernels", args.kernels), ("--kernel-factors", args.kernel_factors),
                         ("--attention-kv-sharing", args.attention_kv_sharing)):
         if value is not None and args.points is None:
             raise InputError(f"{flag}: only with measured points (a --vidur-mlp fit prices the GEMMs alone, "
                              f"which neither a kernel set nor the KV sharing changes)")
     return gpu, model
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """``--out`` and ``--table-out`` name files that can be written, neither an input nor each other
+    (each was written over in silence, the points file included)."""
+    from sim.errors import InputError
+    from sim.io import output_file_problem
+
+    inputs = [args.points, args.vidur_mlp, args.vidur_attention]
+    for flag, path in (("--out", args.out), ("--table-out", args.table_out)):
+        if path is not None:
+            problem = output_file_problem(path, inputs)
+            if problem:
+                raise InputError(f"{flag}: {path}: {problem}")
+            inputs.append(path)
 
 
 def _kernels(args: argparse.Namespace):

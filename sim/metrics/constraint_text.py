@@ -6,7 +6,8 @@ and a number, read from text once for everything that reads one (the planner's
     ('latency.ttft.p99', '<=', 2.0)
 
 The bound is checked against the metric's unit (:func:`sim.metrics.names.unit_of`): a share's
-(``slo.attainment``, ``utilization.*``: fractions) from 0 to 1, a latency's not negative::
+(``slo.attainment``, ``utilization.*``: fractions) from 0 to 1, a latency's not negative, and one
+some value can meet (not a share ``>1``, nor a share or a latency ``<0``)::
 
     >>> split_constraint("slo.attainment>=99")
     Traceback (most recent call last):
@@ -48,4 +49,9 @@ def split_constraint(text: str) -> tuple[str, str, float]:
         raise ConstraintError(f"{metric}: a share, written from 0 to 1{hint}; got {written}")
     if unit == "s" and bound < 0:
         raise ConstraintError(f"{metric}: a time in seconds, not negative (got {written})")
+    # within those bounds, the two a value cannot meet: above a whole share, below no time at all
+    if (unit == "%" and op == ">" and bound == 1) or (unit in ("%", "s") and op == "<" and bound == 0):
+        what = ("a share is at most 1 (>=1 asks for all of it)" if op == ">" else
+                f"a {'share' if unit == '%' else 'time'} is never below 0 (<=0 asks for none)")
+        raise ConstraintError(f"{metric}: no value can meet {op}{written}: {what}")
     return metric, op, bound

@@ -54,7 +54,8 @@ not a setting: the scenario's ``perf.kernels`` and ``perf.kernel_factors`` decid
 name the same set. ``attention_kv_sharing`` is recorded the same way: the decode attention's KV reads
 (``perf.attention_kv_sharing``, :mod:`sim.perf.roofline`) the points were predicted with, written only
 when it is not the default ``grouped``, and compared with the block that uses the file
-(:func:`kv_sharing_mismatch`).
+(:func:`kv_sharing_mismatch`); so is ``gpu`` with the GPU of each pool the block prices (its catalog name,
+or an inline GPU's ``like``: :func:`gpu_mismatch`). A key outside :data:`FILE_KEYS` is refused.
 """
 from __future__ import annotations
 
@@ -365,6 +366,27 @@ def kv_sharing_mismatch(fitted: str, running: str) -> str | None:
             f"block, or refit with fleetsim calibrate --attention-kv-sharing {running}")
 
 
+#: the keys a calibration file may hold (:func:`write_calibration` writes them, the optional ones when they apply)
+FILE_KEYS = ("gpu", "model", "tp", "weight_dtype", "kv_dtype", "flops_efficiency", "bw_efficiency", "overhead_s",
+             "overlap_exponent", "kernels", "attention_kv_sharing", "kernel_factors", "fit")
+
+
+def gpu_mismatch(fitted: str, running: str, pools: str) -> str | None:
+    """Why factors fitted on the GPU ``fitted`` (a calibration file's record) mislead ``pools`` running on
+    ``running`` (a catalog name, or an inline GPU's ``like``); ``None`` when they match or the file names none.
+
+        >>> gpu_mismatch("h100-sxm", "h100-sxm", "pool p") is None
+        True
+        >>> gpu_mismatch("a100-80gb", "h100-sxm", "pool p")[:61]
+        'was fitted on a100-80gb, but pool p runs on h100-sxm: an effi'
+    """
+    if not fitted or fitted == running:
+        return None
+    return (f"was fitted on {fitted}, but {pools} runs on {running}: an efficiency is one GPU's (and stack's) "
+            f"share of its own peak; refit with fleetsim calibrate --gpu {running}, or remove calibration for "
+            f"the GPU catalog's factors")
+
+
 def load_calibration(path: str | pathlib.Path) -> Calibration:
     """Read a calibration file; :class:`~sim.errors.InputError` naming the problem otherwise."""
     path = pathlib.Path(path)
@@ -377,6 +399,9 @@ def load_calibration(path: str | pathlib.Path) -> Calibration:
         raise InputError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(d, dict):
         raise InputError(f"{path}: expected a mapping with flops_efficiency, bw_efficiency, overhead_s")
+    unknown = sorted((k for k in d if k not in FILE_KEYS), key=str)
+    if unknown:       # a misspelt optional key (overlap_exponant) was dropped in silence
+        raise InputError(f"{path}: {unknown[0]}: unknown key; allowed: {', '.join(FILE_KEYS)}")
     for k, lo, hi in (("flops_efficiency", 0, 1), ("bw_efficiency", 0, 1), ("overhead_s", 0, math.inf)):
         v = d.get(k)
         if (isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or not math.isfinite(v)

@@ -66,6 +66,10 @@ def _read_csv(path: pathlib.Path) -> tuple[int, list[str], list[tuple[int, list[
 MAX_MEASURED = {"step_s": (3600.0, "an hour; serving iterations take milliseconds to seconds"),
                 "output_tokens_per_s": (1e9, "a billion tokens a second; a replica generates some thousands "
                                              "to some hundred thousands")}
+#: the smallest, and why: below them a slip of units, and the fit's weights (1 / value squared) overflow
+MIN_MEASURED = {"step_s": (1e-6, "a microsecond; launching one GPU kernel takes several"),
+                "output_tokens_per_s": (1e-3, "a token every 17 minutes; a replica generates some thousands "
+                                              "to some hundred thousands a second")}
 
 
 def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
@@ -101,6 +105,10 @@ def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
                 if not (math.isfinite(v) and v > 0):
                     raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a finite number > 0 (got {row[j]!r})")
                 most, why = MAX_MEASURED[c]
+                least, why_least = MIN_MEASURED[c]
+                if v < least:
+                    raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be at least {least:g} ({why_least}) "
+                                     f"(got {row[j]!r})")
             elif not (math.isfinite(v) and v == math.floor(v) and v >= (1 if c in at_least_one else 0)):
                 raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a whole number "
                                  f"{'>= 1' if c in at_least_one else '>= 0'} (got {row[j]!r})")

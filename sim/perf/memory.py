@@ -190,10 +190,20 @@ def sliding_kv_bytes_per_seq(model: ModelSpec, lay: Layout, kv_dtype: str = "bf1
 
 
 def _gib(n_bytes: float) -> str:
-    """Bytes in GiB with one decimal; past a million GiB (an inline model or GPU of absurd size) in
-    three significant figures, not a line of 300 digits."""
+    """Bytes in GiB with one decimal and the unit; past a million GiB (an inline model or GPU of absurd
+    size) in three significant figures, not a line of 300 digits; under 0.05 GiB (which one decimal
+    would call 0) in MiB, KiB or bytes, three significant figures.
+
+        >>> _gib(16.5 * 2**30), _gib(2**40 * 2**30), _gib(1e-6 * 2**30), _gib(3 * 2**20), _gib(0)
+        ('16.5 GiB', '1.1e+12 GiB', '1.05 KiB', '3 MiB', '0.0 GiB')
+    """
     x = n_bytes / 2**30
-    return f"{x:.1f}" if abs(x) < 1e6 else f"{x:.3g}"
+    if x == 0 or abs(x) >= 0.05:
+        return f"{x:.1f} GiB" if abs(x) < 1e6 else f"{x:.3g} GiB"
+    for unit, size in (("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n_bytes) >= size:
+            return f"{n_bytes / size:.3g} {unit}"
+    return f"{n_bytes:.3g} bytes"
 
 
 def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_utilization: float = 0.9,
@@ -235,17 +245,16 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     kv_tok = kv_bytes_per_token(model, lay, kv_dtype)
     blocks = max(0, math.floor(capacity / (kv_tok * block_size))) if capacity > 0 else 0
     tokens = blocks * block_size
-    gib = 2**30
     shape = f"{t}x {gpu.name}" if lay.pp == 1 else f"{lay.pp} stages of {t}x {gpu.name}"
     if blocks == 0:
         short = -capacity / n_gpus + kv_tok * block_size / n_gpus
         # the sliding-window layers' KV of max_num_seqs sequences is held off the top (a share per GPU)
         window = (f" + the sliding-window layers' KV of {max_num_seqs:,} sequences "
-                  f"{_gib(window_bytes / n_gpus)} GiB") if window_bytes else ""
-        reason = (f"{model.name} does not fit on {shape}: weights {_gib(weights_per_gpu)} GiB + "
-                  f"reserve {_gib(reserve_per_gpu)} GiB{window} per GPU exceed "
-                  f"{gpu_memory_utilization:g} x {gpu.hbm_bytes / gib:.0f} GiB = {_gib(usable_per_gpu)} GiB "
-                  f"(short by {_gib(short)} GiB per GPU); "
+                  f"{_gib(window_bytes / n_gpus)}") if window_bytes else ""
+        reason = (f"{model.name} does not fit on {shape}: weights {_gib(weights_per_gpu)} + "
+                  f"reserve {_gib(reserve_per_gpu)}{window} per GPU exceed "
+                  f"{gpu_memory_utilization:g} x {gpu.hbm_gb:g} GiB = {_gib(usable_per_gpu)} "
+                  f"(short by {_gib(short)} per GPU); "
                   f"use a larger tensor_parallel or pipeline_parallel, a smaller weight_dtype or a GPU with more "
                   f"memory{' (or fewer batching.max_num_seqs)' if window_bytes else ''}")
     else:

@@ -132,6 +132,12 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     check_metric_names([c.metric for c in cons], source.data)
     if start is None:
         start = _current_rate(source, rate_path)
+    elif not rate_path.endswith("rate_scale"):      # a rate in requests/s, not a multiplier
+        below = floor_reason(start, [], _duration_s(source))
+        if below:       # every probe would complete nothing, and the search ended in exit 1 after it
+            from sim.errors import InputError
+            raise InputError(f"--start: {_fmt(start)} req/s is too low to probe: {below}; start at "
+                             f"{_fmt(1 / _duration_s(source))} req/s or more")
     if not start > 0:
         raise ValueError(f"start rate must be > 0 (got {start})")
     check_points(max_probes * (1 if pct is None else 3), seeds, source=source.source, knobs="--start", most=True)

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from sim.errors import InputError, ScenarioError, given
+from sim.io import reads_as_number
 from sim.scenario.architecture import ModelSpec, architecture_params, check_architecture
 from sim.scenario.hf_config import hf_fields, read_hf_config
 from sim.scenario.types import MAX_COUNT, MAX_NAME, plain_name
@@ -178,7 +179,14 @@ _GPU_ALLOWED = set(_GPU_NUMBERS) | set(_GPU_ALIASES) | {"name", "like", "gpus_pe
 
 def _finite(v: Any) -> float | None:
     """``v`` as a finite float; ``None`` for a boolean, text, NaN, an infinity or an integer past
-    a float's range (1.8e308), which an inline mapping may hold where a number belongs."""
+    a float's range (1.8e308), which an inline mapping may hold where a number belongs. Text that reads as
+    a number counts as one, as in the rest of the scenario: YAML reads ``1e-6`` (no dot) as text.
+
+        >>> _finite("1e-6"), _finite("abc"), _finite("nan"), _finite(True)
+        (1e-06, None, None, None)
+    """
+    if isinstance(v, str) and reads_as_number(v):
+        v = float(v)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     try:
@@ -234,7 +242,8 @@ def get_gpu(name: str | Mapping[str, Any]) -> GPUSpec:
     ``interconnect_gbps`` (one-way GB/s), ``tdp_w``, ``flops_efficiency``, ``bw_efficiency``,
     ``overhead_s``, ``overlap_exponent``, ``attention_prefill_efficiency``, ``attention_decode_efficiency``
     (``null`` = no published rate); ``gpus_per_node``; ``name`` and ``display_name`` are names as a pool's
-    (at most 200 characters, no control character). An unknown catalog name raises
+    (at most 200 characters, no control character) and not a catalog GPU's (an inline datasheet is not the
+    catalog part, whose name results would give it). An unknown catalog name raises
     ``KeyError`` listing the allowed names; a bad mapping :class:`~sim.errors.ScenarioError` with
     paths ``gpu.<field>``.
 
@@ -302,6 +311,7 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
     if isinstance(gpn, bool) or not isinstance(gpn, int) or gpn < 1:
         problems.append(("gpu.gpus_per_node", f"must be an integer >= 1 (got {_shown(gpn)})"))
     problems += _text_problems(d, "gpu", ("name", "display_name"))
+    problems += _catalog_name_problems(d, like)
     if problems:
         raise ScenarioError(problems)
     name = str(d.get("name", f"custom ({like})"))
@@ -309,6 +319,22 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
     own_eff = any(k in vals for k in ("flops_efficiency", "bw_efficiency", "overhead_s"))
     return replace(base, name=name, display_name=str(d.get("display_name", name)), gpus_per_node=gpn,
                    sources=("inline",), precision_factors=() if own_eff else base.precision_factors, **vals)
+
+
+def _catalog_name_problems(d: Mapping[str, Any], like: str) -> list[tuple[str, str]]:
+    """An inline GPU called by a catalog GPU's name: refused. Results, tables and notes name a pool's GPU
+    by it, so the catalog GPU's name on another datasheet (or on the factors of another ``like``) would
+    pass its numbers off as the catalog part's."""
+    problems = []
+    for k in ("name", "display_name"):
+        v = d.get(k)
+        if isinstance(v, str) and v.strip().lower() in _gpus():
+            cat = v.strip().lower()
+            problems.append((f"gpu.{k}", f"{v.strip()} names the catalog GPU {cat}, which an inline datasheet is not "
+                                         f"(results would credit this datasheet's numbers and the factors of like: "
+                                         f"{like} to it): for the catalog GPU write gpu: {cat}; for a variant of it "
+                                         f"write like: {cat} and a name of its own, e.g. {cat}-custom"))
+    return problems
 
 
 _REQUIRED = ("n_layers", "hidden", "n_heads", "ffn_hidden", "vocab")

@@ -294,24 +294,35 @@ def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
     from sim.errors import InputError
     from sim.io import resolve_path
 
-    def read(kind: str, name: str, at: str, perf) -> None:   # the readers import scipy: only when a file is named
-        if kind == "path":
+    def read(kind: str, name: str, at: str, perf, gpus: dict[str, list[str]]) -> None:   # the readers import
+        if kind == "path":                                                                  # scipy: only when named
             from sim.perf.table import read_table
             read_table(resolve_path(name, base_dir))
         else:
             from sim.perf import kernels_for
-            from sim.perf.calibration import kv_sharing_mismatch, load_calibration
+            from sim.perf.calibration import gpu_mismatch, kv_sharing_mismatch, load_calibration
             from sim.perf.kernels import kernel_mismatch
             cal = load_calibration(resolve_path(name, base_dir))
             for note in (kernel_mismatch(cal.kernels, kernels_for(perf)),
-                         kv_sharing_mismatch(cal.attention_kv_sharing, perf.attention_kv_sharing)):
+                         kv_sharing_mismatch(cal.attention_kv_sharing, perf.attention_kv_sharing),
+                         *(gpu_mismatch(cal.gpu, gpu, f"pool {', '.join(pools)}") for gpu, pools in gpus.items())):
                 if note:
                     warnings.warn(f"{at}.calibration: {name} {note}", ScenarioWarning, stacklevel=2)
 
-    blocks = [("perf", sc.perf)] + [(f"fleet.pools.{i}.perf", p.perf) for i, p in enumerate(sc.fleet.pools)
-                                    if p.perf is not None]
+    def family(gpu) -> str:       # a catalog GPU's name, or the catalog GPU an inline datasheet is like
+        return gpu if isinstance(gpu, str) else str(gpu.get("like", "h100-sxm"))
+
+    def pools_on(block_pools) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for p in block_pools:
+            out.setdefault(family(p.gpu), []).append(p.name)
+        return out
+
+    blocks = [("perf", sc.perf, pools_on(p for p in sc.fleet.pools if p.perf is None))]
+    blocks += [(f"fleet.pools.{i}.perf", p.perf, pools_on([p])) for i, p in enumerate(sc.fleet.pools)
+               if p.perf is not None]
     problems = []
-    for where, perf in blocks:
+    for where, perf, gpus in blocks:
         named = []
         if getattr(perf, "path", None) is not None:          # a table, and the roofline outside its grid
             named.append(("path", where, perf.path))
@@ -320,7 +331,7 @@ def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
             named.append(("calibration", where, perf.calibration))
         for kind, at, name in named:
             try:
-                read(kind, name, at, perf)
+                read(kind, name, at, perf, gpus)
             except InputError as exc:
                 problems.append((f"{at}.{kind}", str(exc)))
     return problems

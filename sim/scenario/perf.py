@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, TypeAdapter, field_validator
+from pydantic import Field, TypeAdapter, field_validator, model_validator
 
-from sim.scenario.types import Duration, Strict, Switch
+from sim.scenario.types import Duration, Strict, Switch, field_error
 
 
 def _nonneg(v: float | None) -> float | None:
@@ -145,7 +145,7 @@ class LinearPerf(Strict):
 
     ``step = base_s + per_prefill_token_s * prefill_tokens + per_decode_token_s * decode_seqs
     + per_context_token_s * (decode_context_tokens + prefill_kv_tokens - prefill_tokens)``;
-    an empty batch takes 0 s.
+    an empty batch takes 0 s. At least one coefficient is above 0.
     """
 
     model: Literal["linear"]
@@ -155,6 +155,16 @@ class LinearPerf(Strict):
     per_context_token_s: float = 0.0
 
     _n = field_validator("base_s", "per_prefill_token_s", "per_decode_token_s", "per_context_token_s")(_nonneg)
+
+    @model_validator(mode="after")
+    def _takes_time(self) -> "LinearPerf":
+        # all four 0: every iteration takes 0 s, and the run reported latencies of 0 with a GPU busy 0 % of the
+        # time yet doing work (its MFU and MBU above 0)
+        if not (self.base_s or self.per_prefill_token_s or self.per_decode_token_s or self.per_context_token_s):
+            raise field_error("base_s", "every coefficient of the linear model is 0, so every iteration would take "
+                                        "0 s (a GPU that serves any load at no latency); give base_s or a per-token "
+                                        "time such as per_decode_token_s")
+        return self
 
 
 class TablePerf(Strict):

@@ -27,7 +27,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from sim.scenario.economics import EconomicsConfig
 from sim.scenario.perf import PerfConfig, RooflinePerf
-from sim.scenario.schedulers import SchedulerName, resolve_batching
+from sim.scenario.schedulers import DEFAULT_SCHEDULER, PRESETS, SchedulerName, resolve_batching
 from sim.scenario.types import (MAX_COUNT, WHOLE_NUMBER, Duration, Name, Strict, Switch, field_error,
                                  not_a_boolean)
 from sim.scenario.workload import WorkloadConfig
@@ -48,7 +48,8 @@ class Batching(Strict):
     ``chunked_prefill`` splits prompts to the token budget. ``priority`` is the same with waiting
     requests ordered by class priority (higher first) and preemption victims taken from the lowest
     priority. ``static`` waits for ``batch_size`` requests (or ``timeout_s``) and runs the batch to
-    completion before taking more. ``prefill_min_free_kv_pct`` holds new prompts back while the KV
+    completion before taking more (with the default scheduler only: a preset sets nothing a static batch
+    has). ``prefill_min_free_kv_pct`` holds new prompts back while the KV
     cache is fuller than that (:func:`sim.serving.batching.prefill_gate_open`).
     """
 
@@ -73,6 +74,15 @@ class Batching(Strict):
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data: Any) -> Any:
+        # a preset sets iteration-level batching (chunking, mixing, KV reservation), which a static batch
+        # has none of: under policy static every preset runs the same, so another than the default is refused
+        # (the default is what a scenario written back out says)
+        if isinstance(data, dict) and data.get("policy") == "static" and data.get("scheduler") in PRESETS \
+                and data["scheduler"] != DEFAULT_SCHEDULER:
+            raise field_error("scheduler", f"sets iteration-level batching (chunked prefill, mixed batches, KV "
+                                           f"reservation), and a static batch has none: under policy static every "
+                                           f"scheduler runs the same; remove it or use policy continuous or priority "
+                                           f"(got {data['scheduler']} with policy static)")
         return resolve_batching(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")

@@ -45,11 +45,12 @@ def _pick(options: list[Any], node: Any) -> Any:
     models = [o for o in options if isinstance(o, type) and issubclass(o, BaseModel)]
     if len(models) == 1 or not isinstance(node, dict):
         return models[0] if models else None
-    for m in models:  # discriminated union: the member whose tag (a one-value Literal) matches
-        for fname, f in m.model_fields.items():
-            tag = typing.get_args(f.annotation) if typing.get_origin(f.annotation) is typing.Literal else ()
-            if len(tag) == 1 and fname in node and node[fname] == tag[0]:
-                return m
+    for one in (True, False):   # discriminated union: the member whose tag (a one-value Literal) matches, else
+        for m in models:        # one whose tag lists the value (burst and offline share a block)
+            for fname, f in m.model_fields.items():
+                tag = typing.get_args(f.annotation) if typing.get_origin(f.annotation) is typing.Literal else ()
+                if fname in node and ((len(tag) == 1) if one else (len(tag) > 1)) and node[fname] in tag:
+                    return m
     for m in models:
         if set(node) <= set(m.model_fields):
             return m
