@@ -32,7 +32,7 @@ from sim.serving.iteration import Iterations
 from sim.serving.kv_cache import run_needs
 
 MAX_RUN = 2048  # iterations per fast run (bounds array sizes; a longer run just continues)
-LAZY_RUN = 48  # a lazily planned long run's iterations worked out first (numpy's per-call cost, ~45 us, is ~130 of these)
+LAZY_RUN = 64  # a lazily planned long run's iterations worked out first (numpy's per-call cost, ~45 us, is ~120 of these; 32 and 48 measured slower on the baseline)
 SHORT_RUN = 24  # runs of up to this many iterations (or cut short by an arrival within about as many) are summed in plain Python (numpy's per-call cost is higher)
 FAIL = "failure"  # interrupt cause: the replica failed (its process ends)
 RUN, STEP = "run", "step"  # kinds of step the lean loop hands back (DecodeRuns._ahead)
