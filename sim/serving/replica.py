@@ -101,6 +101,8 @@ class Replica(LeanLoop):
         self.model: StepTimeModel = pool.step_model
         self.decode_step = decode_step_fn(pool.step_model)
         self.decode_run = decode_run_fn(pool.step_model)
+        # long runs planned lazily (DecodeRuns._plan_run) where the model sums steps in plain Python cheaply
+        self._lazy = getattr(pool.step_model, "decode_run", None) is not None
         self._step_cache: dict[BatchShape, float] = {}
         self._lean_times = pool.step_times    # lean path: times of iterations with prompts (the pool's)
         self.waiting = Waiting(self.policy == "priority")
@@ -257,6 +259,9 @@ class Replica(LeanLoop):
                 # the run would otherwise go on past the next boundary: cut it there
                 self._cut = True
                 self.proc.interrupt()
+            elif self.run.more:
+                # the next boundary ends what is worked out of a lazy run: it stops there, uncut
+                self._cut = True
 
     # ------------------------------------------------------------------ state at an instant
     def kv_used_at(self, t: float) -> int:
