@@ -153,10 +153,10 @@ def test_the_left_out_hint_names_a_column_that_columns_accepts(tmp_path, capsys,
 
 @pytest.mark.parametrize("heading, name", [("slo.attainment (0-1)", "slo.attainment"), ("$/hour", "$/hour"),
                                            ("load factor", "utilization.load_factor"),
-                                           ("latency.tpot.p99 (s)", "latency.tpot.p99"),
+                                           ("latency.tpot.p99 (ms)", "latency.tpot.p99"),
                                            ("utilization.load_factor", "utilization.load_factor"),
                                            ("n", None), ("why not", None), ("answer", None),
-                                           ("latency.ttft.p99 ±3 % (s)", None)])
+                                           ("latency.ttft.p99 ±3 % (ms)", None)])
 def test_a_left_out_column_is_named_as_columns_takes_it(heading, name):
     from sim.commands.sweep import column_name, left_out
 

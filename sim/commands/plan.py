@@ -22,7 +22,7 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir
-from sim.commands.sweep import DROPPED_FIRST, left_out, report_hint, with_unit
+from sim.commands.sweep import DROPPED_FIRST, left_out, report_hint, shown_value, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, columns_known, default_out, guarded,
                                       kept_points, reused_note)
@@ -133,8 +133,9 @@ def main(args: argparse.Namespace) -> int:
                  **({slower: "yes" if robust_feasible(r) else "no"} if slower else {}),
                  **planner_cells(r), "load factor": plain(r.get("utilization.load_factor.mean")),
                  "headroom": r["headroom.text"],
-                 **{with_unit(m): plain(r.get(f"{m}.mean")) for m in metrics},
-                 **({f"{with_unit(m)} {slower}": plain(r.get(f"{SLOWER}{m}.mean")) for m in metrics} if slower else {}),
+                 **{with_unit(m): plain(shown_value(m, r.get(f"{m}.mean"))) for m in metrics},
+                 **({f"{with_unit(m)} {slower}": plain(shown_value(m, r.get(f"{SLOWER}{m}.mean"))) for m in metrics}
+                    if slower else {}),
                  "why not": why_not(r, slower)}
                 for r, answer in shown]
         cols = [*knobs, *(["answer"] if any(r["answer"] for r in rows) else []), "feasible",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sim import humanize
 from sim.perf.parallel import Layout, check_layout
 from sim.scenario.architecture import kv_elements_per_token, layer_param_groups
 from sim.scenario.catalog import GPUSpec, ModelSpec
@@ -190,10 +191,8 @@ def sliding_kv_bytes_per_seq(model: ModelSpec, lay: Layout, kv_dtype: str = "bf1
 
 
 def _gib(n_bytes: float) -> str:
-    """Bytes in GiB with one decimal; past a million GiB (an inline model or GPU of absurd size) in
-    three significant figures, not a line of 300 digits."""
-    x = n_bytes / 2**30
-    return f"{x:.1f}" if abs(x) < 1e6 else f"{x:.3g}"
+    """Bytes in GiB with one decimal (:func:`sim.humanize.gib`)."""
+    return humanize.gib(n_bytes, 1)
 
 
 def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_utilization: float = 0.9,
