@@ -122,9 +122,9 @@ class ExamplesHelpFormatter(PlainHelpFormatter):
     indented) wider than the terminal is broken to it, an indented example command is kept whole."""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        import textwrap
+        from sim.planning.table import fill
 
-        return "".join(indent + ("\n" + indent).join(textwrap.wrap(line, width, break_on_hyphens=False)) + "\n"
+        return "".join(fill(indent + line, width + len(indent), indent="") + "\n"
                        if len(line) > width and not line.startswith(" ") else indent + line + "\n"
                        for line in text.splitlines())
 

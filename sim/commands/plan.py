@@ -119,8 +119,9 @@ def main(args: argparse.Namespace) -> int:
             metrics.insert(0, obj)
         answers = answer_rows(list(result), result.robust_groups)
         shown = plan_rows(answers, result.evaluated, obj)
-        miss = ("; last, the configuration tried that came nearest to meeting them (nearest miss)"
-                if len(shown) > len(answers) else "")
+        miss = ("" if len(shown) == len(answers) else
+                "; last, the configuration tried that came nearest to meeting them (nearest miss)" if len(answers) > 1
+                else ", then the configuration tried that came nearest to meeting the constraints (nearest miss)")
         if band is not None:
             print(fill(f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
                        f"capacity {band:g} % lower (robust), best first{miss}:"))
