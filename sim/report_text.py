@@ -165,17 +165,19 @@ def statement_text(econ, leave_out: tuple[str, ...] = ()) -> str:
     """The statement per period for the terminal; for a scenario with no revenue (:func:`costs_only`)
     the costs it holds per period instead of a table of zero revenue and shares, then the notes
     (but those in ``leave_out``, said elsewhere)."""
+    from sim.economics.statement import table_lines
+    from sim.planning.table import fill, terminal_width
+
+    width = terminal_width()
     if not _costs_only(econ):
-        return econ.format_table(leave_out)
-    header, rows = cost_rows(econ.statement)
-    cells = [header] + [[r[0], *(_usd(v) for v in r[1:])] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
-    lines = [f"Costs per {econ.config.period if econ.config is not None else 'period'} ({econ.currency}, accrual)"]
-    for k, row in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines + [f"note: {n}" for n in econ.notes if n not in leave_out])
+        lines = econ.format_table(leave_out, width).split("\n")
+    else:
+        header, rows = cost_rows(econ.statement)
+        lines = [f"Costs per {econ.config.period if econ.config is not None else 'period'} ({econ.currency}, accrual)",
+                 *table_lines([header] + [[r[0], *(_usd(v) for v in r[1:])] for r in rows], width),
+                 *(f"note: {n}" for n in econ.notes if n not in leave_out)]
+    # the notes under the table (and its † line) broken to the terminal, the table's rows kept whole
+    return "\n".join(fill(line, width, indent="  ") if line.startswith(("note: ", "† ")) else line for line in lines)
 
 
 #: the latency rows of the capacity band table (the summary's ``capacity_band``)

@@ -88,3 +88,25 @@ def test_the_plan_title_with_one_group_reads_as_one_configuration_then_the_miss(
         knobs = [Knob()]
 
     assert table_title(Result(), 1) == "the configuration found:"
+
+
+def _period(name: str, after: bool = False) -> dict:
+    keys = ("revenue", "compute", "training", "credits_applied", "revenue_share_paid", "revenue_share_received",
+            "net", "cash_net", "cumulative_cash")
+    return {"period": name, **{f"{k}_usd": -317.54e6 for k in keys}, "partial": False, "after_horizon": after}
+
+
+def test_the_statement_wider_than_the_terminal_is_set_in_blocks_of_columns():
+    """provider_partner_2024's statement was 100 columns wide at 80: its ten columns now come in two
+    blocks, each with the period; piped (no width) it is the one table it was."""
+    from sim.economics.statement import format_statement
+
+    rows = [_period("2024-Q1"), _period("2025-Q1", after=True)]
+    whole = format_statement(rows).splitlines()
+    assert max(map(len, whole)) > 100 and len(whole) == 6
+    blocks = format_statement(rows, width=80).splitlines()
+    assert max(map(len, blocks)) <= 84 and all(len(x) <= 80 for x in blocks if not x.startswith("†"))
+    heads = [x.split() for x in blocks if x.startswith("period")]
+    assert heads == [["period", "revenue", "compute", "training", "credits", "share", "paid", "share", "recv"],
+                     ["period", "net", "cash", "net", "cum", "cash"]]
+    assert blocks.count("") == 1 and blocks[-1] == whole[-1]
