@@ -77,8 +77,10 @@ def test_the_class_table_with_a_capacity_band_is_no_wider_than_its_widest_row(mo
                                                          "100.00% (100.00% – 100.00%)")
 
 
-def test_the_plan_title_with_one_group_reads_as_one_configuration_then_the_miss():
-    from sim.commands.plan import table_title
+def test_the_plan_title_with_one_group_says_the_answer_then_the_nearest_miss():
+    """README's first plan (one group, its answer and the nearest miss) was titled "the configuration found;
+    last, the configuration tried that came nearest to meeting them (nearest miss):"."""
+    from sim.commands.plan import heading_line
 
     class Knob:
         is_range = True
@@ -86,8 +88,14 @@ def test_the_plan_title_with_one_group_reads_as_one_configuration_then_the_miss(
     class Result:
         best = {"overrides": ["r=3"]}
         knobs = [Knob()]
+        band = None
 
-    assert table_title(Result(), 1) == "the configuration found:"
+    assert heading_line(Result(), 1, True) == ("the configuration found, then the one tried that came nearest to "
+                                               "meeting the constraints (nearest miss):")
+    assert heading_line(Result(), 1, False) == "the configuration found:"
+    assert heading_line(Result(), 2, True) == ("cheapest configuration of each group (e.g. per GPU type), best first; "
+                                               "last, the configuration tried that came nearest to meeting them "
+                                               "(nearest miss):")
 
 
 def _period(name: str, after: bool = False) -> dict:

@@ -119,14 +119,7 @@ def main(args: argparse.Namespace) -> int:
             metrics.insert(0, obj)
         answers = answer_rows(list(result), result.robust_groups)
         shown = plan_rows(answers, result.evaluated, obj)
-        miss = ("" if len(shown) == len(answers) else
-                "; last, the configuration tried that came nearest to meeting them (nearest miss)" if len(answers) > 1
-                else ", then the configuration tried that came nearest to meeting the constraints (nearest miss)")
-        if band is not None:
-            print(fill(f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
-                       f"capacity {band:g} % lower (robust), best first{miss}:"))
-        else:
-            print(fill(table_title(result, len(answers)).rstrip(":") + miss + ":"))
+        print(fill(heading_line(result, len(answers), len(shown) > len(answers))))
         slower = f"at -{band:g} %" if band is not None else None
         knobs = [p for k in result.knobs for p in k.paths]
         rows = [{**{k: str(r.get(k, "-")) for k in knobs}, "answer": answer,
@@ -180,6 +173,19 @@ def out_of_reach(u: dict) -> str:
     bound = parse_constraint(u["constraint"])
     return (f"  {u['constraint']} is out of reach: no configuration tried meets it; at best "
             f"{said(metric, u['best'], bound.bound)} ({', '.join(u['at'])}), {off}")
+
+
+def heading_line(result, answers: int, miss: bool) -> str:
+    """The line over the plan's table: what its ``answers`` rows are (:func:`table_title`; with the capacity
+    band, each group's point and robust answers), then, with ``miss``, the nearest miss under them: last,
+    after several rows; then, after one."""
+    after = ("" if not miss else "; last, the configuration tried that came nearest to meeting them (nearest miss)"
+             if answers > 1 or result.band is not None
+             else ", then the one tried that came nearest to meeting the constraints (nearest miss)")
+    if result.band is not None:
+        return (f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
+                f"capacity {result.band:g} % lower (robust), best first{after}:")
+    return table_title(result, answers).rstrip(":") + after + ":"
 
 
 def table_title(result, rows: int) -> str:
