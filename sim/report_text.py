@@ -146,15 +146,25 @@ def pool_table(pools: dict) -> list[str]:
     """Each pool's GPU, replicas, shards, mean replicas, GPU-hours of the whole fleet, GPU busy and mean KV
     use: a table as narrow as its cells (:func:`~sim.planning.table.text_table`), its headings broken over
     lines where the terminal is narrower (:func:`~sim.planning.table.fit_table`)."""
-    from sim.planning.table import fit_table, terminal_width
-
     heads = ["pool", "gpu", "replicas", "shards", "mean", "GPU-h (fleet)", "busy", "KV"]
     rows = [dict(zip(heads, (name, p["gpu"], f"{p['replicas']}", humanize.count(p.get("scale", 1)),
                              f"{p.get('replicas_mean', p.get('replicas')):.2f}",
                              humanize.number(p["gpu_hours_provisioned"], compact=True),
                              f"{p['gpu_busy']:.1%}", f"{p['kv_cache_mean']:.1%}")))
             for name, p in pools.items()]
-    return fit_table(rows, heads, None, terminal_width(), right=heads[2:])[0].splitlines()
+    return _table(rows, heads, right=heads[2:])
+
+
+def _table(rows: list[dict], heads: list[str], right: list[str]) -> list[str]:
+    """A text table of ``rows`` as narrow as its cells, its headings broken over lines only when it is wider
+    than the terminal (:func:`~sim.planning.table.fit_table`)."""
+    from sim.planning.table import fit_table, terminal_width, text_table
+
+    whole = text_table(rows, heads, right=right).splitlines()
+    width = terminal_width()
+    if width is None or max(map(len, whole)) <= width:
+        return whole
+    return fit_table(rows, heads, None, width, right=right)[0].splitlines()
 
 
 def _costs_only(econ) -> bool:
@@ -233,11 +243,7 @@ def class_table(s: dict) -> list[str]:
                 cells[i] += f" ({latency_range(own, key, 'p99')})" if lat[key]["p99"] is not None else ""
             cells[4] += f" ({attainment_range(own)})" if att is not None else ""
         rows.append(cells)
-    from sim.planning.table import fit_table, terminal_width
-
-    heads = rows[0]
-    table = [dict(zip(heads, r)) for r in rows[1:]]
-    return fit_table(table, heads, None, terminal_width(), right=heads[1:])[0].splitlines()
+    return _table([dict(zip(rows[0], r)) for r in rows[1:]], rows[0], right=rows[0][1:])
 
 
 #: utilization measures of the summary shown on the terminal (the new ones when present); the load
