@@ -35,7 +35,7 @@ EXAMPLES = (
     ("fleetsim report results/baseline", "one page to open in a browser: results/baseline/report.html"),
     ("fleetsim plan scenarios/baseline.yaml --set workload.arrival.rate=50 "
      "--vary fleet.pools.0.replicas=1..16 --constraint 'latency.ttft.p99<=2'",
-     "the fewest GPUs that hold a p99 TTFT of 2 s at 50 requests/s"),
+     "the fewest GPUs that hold a p99 TTFT of 2 s at 50 req/s"),
     ("fleetsim saturation scenarios/baseline.yaml", "the highest arrival rate the fleet sustains within its SLO"),
     ("fleetsim reprice results/baseline --set economics.gpu_hour_usd=1.8",
      "the same run's money at another price, without simulating again"),
@@ -122,9 +122,9 @@ class ExamplesHelpFormatter(PlainHelpFormatter):
     indented) wider than the terminal is broken to it, an indented example command is kept whole."""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        import textwrap
+        from sim.planning.table import fill
 
-        return "".join(indent + ("\n" + indent).join(textwrap.wrap(line, width, break_on_hyphens=False)) + "\n"
+        return "".join(fill(indent + line, width + len(indent), indent="") + "\n"
                        if len(line) > width and not line.startswith(" ") else indent + line + "\n"
                        for line in text.splitlines())
 

@@ -83,6 +83,19 @@ def number(v: float | None, *, compact: bool = False, digits: int = 3) -> str:
     return f"{v:,.{digits}g}" if abs(v) >= 1 else f"{v:.{digits}g}"
 
 
+def gib(n_bytes: float, decimals: int = 2) -> str:
+    """Bytes as GiB (2**30 bytes), the number alone: thousands separators and ``decimals`` places; past a
+    million GiB (an inline model or GPU of absurd size) three significant figures, not a line of 300 digits.
+
+        >>> gib(59_440_000_000), gib(1_246_700_000_000), gib(2e300, 1)
+        ('55.36', '1,161.08', '1.86e+291')
+    """
+    if not _finite(n_bytes):
+        return MISSING
+    x = n_bytes / 2**30
+    return f"{x:,.{decimals}f}" if abs(x) < 1e6 else f"{x:.3g}"
+
+
 def count(n: float | None) -> str:
     """A count with thousands separators: ``43,304``."""
     return f"{n:,.0f}" if _finite(n) else MISSING

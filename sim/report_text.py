@@ -5,7 +5,6 @@ simulated and the verdict; then the numbers, formatted for people (:mod:`sim.hum
 """
 from __future__ import annotations
 
-import textwrap
 from typing import TYPE_CHECKING
 
 from sim import humanize
@@ -32,9 +31,11 @@ def _usd(v) -> str:
 
 
 def _wrap(text: str) -> list[str]:
-    from sim.planning.table import terminal_width
+    """A paragraph broken at spaces to :data:`WIDTH` or the terminal's width if narrower
+    (:func:`~sim.planning.table.fill`, the one text wrapper), its lines flush left."""
+    from sim.planning.table import fill, terminal_width
 
-    return textwrap.wrap(text, min(WIDTH, terminal_width() or WIDTH), break_on_hyphens=False) or [""]
+    return fill(text, min(WIDTH, terminal_width() or WIDTH), indent="").split("\n")
 
 
 def fields(label: str, parts, width: int | None = -1) -> list[str]:
@@ -120,13 +121,7 @@ def format_summary(result: "Result") -> str:
               *cost_line(s)]
     if len(pools) > 1 or sharded or any(p.get("replicas_mean") not in (None, p.get("replicas"))
                                         for p in pools.values()):
-        lines += ["", f"{'pool':<14}{'gpu':<12}{'replicas':>10}  {'shards':>8}  {'mean':>7}  {'GPU-h (fleet)':>13}"
-                      f"  {'busy':>6}  {'KV':>6}"]
-        for name, p in pools.items():
-            mean = p.get("replicas_mean", p.get("replicas"))
-            lines.append(f"{name:<14}{p['gpu']:<12}{p['replicas']:>10}  {humanize.count(p.get('scale', 1)):>8}  "
-                         f"{mean:>7.2f}  {humanize.number(p['gpu_hours_provisioned'], compact=True):>13}  "
-                         f"{p['gpu_busy']:>6.1%}  {p['kv_cache_mean']:>6.1%}")
+        lines += ["", *pool_table(pools)]
     classes = s.get("classes") or {}
     if classes:
         lines += ["", *class_table(s)]
@@ -147,6 +142,31 @@ def format_summary(result: "Result") -> str:
     return "\n".join(lines)
 
 
+def pool_table(pools: dict) -> list[str]:
+    """Each pool's GPU, replicas, shards, mean replicas, GPU-hours of the whole fleet, GPU busy and mean KV
+    use: a table as narrow as its cells (:func:`~sim.planning.table.text_table`), its headings broken over
+    lines where the terminal is narrower (:func:`~sim.planning.table.fit_table`)."""
+    heads = ["pool", "gpu", "replicas", "shards", "mean", "GPU-h (fleet)", "busy", "KV"]
+    rows = [dict(zip(heads, (name, p["gpu"], f"{p['replicas']}", humanize.count(p.get("scale", 1)),
+                             f"{p.get('replicas_mean', p.get('replicas')):.2f}",
+                             humanize.number(p["gpu_hours_provisioned"], compact=True),
+                             f"{p['gpu_busy']:.1%}", f"{p['kv_cache_mean']:.1%}")))
+            for name, p in pools.items()]
+    return _table(rows, heads, right=heads[2:])
+
+
+def _table(rows: list[dict], heads: list[str], right: list[str]) -> list[str]:
+    """A text table of ``rows`` as narrow as its cells, its headings broken over lines only when it is wider
+    than the terminal (:func:`~sim.planning.table.fit_table`)."""
+    from sim.planning.table import fit_table, terminal_width, text_table
+
+    whole = text_table(rows, heads, right=right).splitlines()
+    width = terminal_width()
+    if width is None or max(map(len, whole)) <= width:
+        return whole
+    return fit_table(rows, heads, None, width, right=right)[0].splitlines()
+
+
 def _costs_only(econ) -> bool:
     return econ is not None and costs_only(econ.statement, econ.config)
 
@@ -155,17 +175,19 @@ def statement_text(econ, leave_out: tuple[str, ...] = ()) -> str:
     """The statement per period for the terminal; for a scenario with no revenue (:func:`costs_only`)
     the costs it holds per period instead of a table of zero revenue and shares, then the notes
     (but those in ``leave_out``, said elsewhere)."""
+    from sim.economics.statement import table_lines
+    from sim.planning.table import fill, terminal_width
+
+    width = terminal_width()
     if not _costs_only(econ):
-        return econ.format_table(leave_out)
-    header, rows = cost_rows(econ.statement)
-    cells = [header] + [[r[0], *(_usd(v) for v in r[1:])] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
-    lines = [f"Costs per {econ.config.period if econ.config is not None else 'period'} ({econ.currency}, accrual)"]
-    for k, row in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines + [f"note: {n}" for n in econ.notes if n not in leave_out])
+        lines = econ.format_table(leave_out, width).split("\n")
+    else:
+        header, rows = cost_rows(econ.statement)
+        lines = [f"Costs per {econ.config.period if econ.config is not None else 'period'} ({econ.currency}, accrual)",
+                 *table_lines([header] + [[r[0], *(_usd(v) for v in r[1:])] for r in rows], width),
+                 *(f"note: {n}" for n in econ.notes if n not in leave_out)]
+    # the notes under the table (and its † line) broken to the terminal, the table's rows kept whole
+    return "\n".join(fill(line, width, indent="  ") if line.startswith(("note: ", "† ")) else line for line in lines)
 
 
 #: the latency rows of the capacity band table (the summary's ``capacity_band``)
@@ -203,7 +225,7 @@ def band_table(s: dict) -> list[str]:
 def class_table(s: dict) -> list[str]:
     """Each class's completions, TTFT and TPOT p99 (ms) and SLO attainment; with a capacity band each
     value as ``point (faster – slower)`` (attainment ``point (low – high)``) from the class's own blocks
-    of each side (:func:`sim.metrics.band.class_band`)."""
+    of each side (:func:`sim.metrics.band.class_band`); a table as :func:`pool_table`."""
     b = s.get("capacity_band")
     latencies = [f"{name_of(k)} ms" for k in ("latency.ttft.p99", "latency.tpot.p99")]
     rows = [["class", "completed", *latencies, "SLO"]]
@@ -221,9 +243,7 @@ def class_table(s: dict) -> list[str]:
                 cells[i] += f" ({latency_range(own, key, 'p99')})" if lat[key]["p99"] is not None else ""
             cells[4] += f" ({attainment_range(own)})" if att is not None else ""
         rows.append(cells)
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    widths[0] = max(widths[0] + 1, 14)
-    return [f"{r[0]:<{widths[0]}}" + "".join(f"{cell:>{w + 3}}" for cell, w in zip(r[1:], widths[1:])) for r in rows]
+    return _table([dict(zip(rows[0], r)) for r in rows[1:]], rows[0], right=rows[0][1:])
 
 
 #: utilization measures of the summary shown on the terminal (the new ones when present); the load

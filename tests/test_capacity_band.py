@@ -366,7 +366,9 @@ def test_a_banded_sweep_has_each_points_band_and_ranges_in_its_table(tmp_path, c
     assert rc == 0
     table = capsys.readouterr().out
     assert "latency.ttft.p99 ±3 %" in table and "utilization.load_factor ±3 %" not in table
-    faster, slower = (f"{conf[f'capacity_band.{s}.latency.ttft.p99.mean']:.3g}" for s in ("faster", "slower"))
+    from sim.planning.planner import plain    # the table's latencies in ms, as the run summary's
+
+    faster, slower = (plain(conf[f"capacity_band.{s}.latency.ttft.p99.mean"] * 1000) for s in ("faster", "slower"))
     assert faster in table and slower in table
     # the sweep's report.html has the ranges as a table of their own
     assert main(["report", str(out)]) == 0

@@ -348,7 +348,7 @@ def test_the_sweep_table_heads_each_metric_with_its_unit(tmp_path, capsys):
                  "fleet.pools.0.replicas=2", "--out", str(tmp_path / "s"), "--quiet", "--no-figures", "--columns",
                  "latency.ttft.p99,slo.attainment,utilization.load_factor,throughput.requests_per_s"]) == 0
     head = capsys.readouterr().out.splitlines()[0]
-    assert head.endswith("latency.ttft.p99 (s)  slo.attainment (0-1)  utilization.load_factor  "
+    assert head.endswith("latency.ttft.p99 (ms)  slo.attainment (0-1)  utilization.load_factor  "
                          "throughput.requests_per_s")
 
 
@@ -520,7 +520,7 @@ def test_the_plan_table_heads_each_metric_with_its_unit(tmp_path, capsys):
                  "slo.attainment>=0.9", "--columns", "utilization.load_factor,throughput.requests_per_s",
                  "--out", str(tmp_path / "p"), "--quiet", "--no-figures"]) == 0
     head = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("fleet.pools.0.replicas"))
-    assert head.split("headroom", 1)[1].split() == ["latency.ttft.p99", "(s)", "slo.attainment", "(0-1)",
+    assert head.split("headroom", 1)[1].split() == ["latency.ttft.p99", "(ms)", "slo.attainment", "(0-1)",
                                                     "utilization.load_factor", "throughput.requests_per_s"]
 
 
@@ -565,7 +565,7 @@ def test_the_saturation_table_heads_each_metric_with_its_unit(tmp_path, capsys):
     main(["saturation", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--start", "60",
           "--tolerance", "0.5", "--out", str(tmp_path / "s"), "--quiet"])
     head = capsys.readouterr().out.splitlines()[0]
-    assert head.split() == ["rate", "sustained", "slo.attainment", "(0-1)", "latency.ttft.p99", "(s)", "why", "not"]
+    assert head.split() == ["rate", "sustained", "slo.attainment", "(0-1)", "latency.ttft.p99", "(ms)", "why", "not"]
 
 
 def test_every_example_of_the_top_level_help_is_a_command_that_parses(capsys):

@@ -239,7 +239,7 @@ def test_verdict_reads_load_factor_and_a_growing_backlog_when_present():
     o = overview(_summary(utilization={"gpu_busy": 0.5, "load_factor": 0.8},
                           stability={"stable": False, "backlog_growth_per_s": 0.25}))
     assert o.met is False                         # attainment alone would pass; the backlog fails it
-    assert "SLO NOT met" in o.verdict and "backlog grows by 0.25 requests/s" in o.verdict
+    assert "SLO NOT met" in o.verdict and "backlog grows by 0.25 req/s" in o.verdict
     # a fleet that does not keep up has no headroom, whatever share of its capacity got through
     assert "more traffic" not in o.verdict
     over = overview(_summary(utilization={"gpu_busy": 1.0, "load_factor": 0.91},

@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default bf16)")
     p.add_argument("--kv-dtype", choices=["bf16", "fp8"], default="bf16",
                    help="precision of its KV cache, as the scenario's perf.kv_dtype (default bf16)")
-    p.add_argument("--out", type=path_value,
+    p.add_argument("--out", type=path_value, metavar="FILE",
                    help="write the calibration YAML here (a scenario uses it as perf: {model: roofline, "
                         "calibration: FILE})")
     p.add_argument("--fit-exponent", action="store_true",
@@ -70,17 +70,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attention-kv-sharing", choices=["grouped", "per_query_head"], default=None,
                    help="with measured points: how decode attention reads a grouped-query model's KV heads, "
                         "as the scenario's perf.attention_kv_sharing (default grouped)")
-    p.add_argument("--vidur-mlp", type=path_value, help="Vidur operator profile (mlp.csv) to fit or import")
-    p.add_argument("--vidur-attention", type=path_value,
+    p.add_argument("--vidur-mlp", type=path_value, metavar="CSV", help="Vidur operator profile (mlp.csv) to fit or import")
+    p.add_argument("--vidur-attention", type=path_value, metavar="CSV",
                    help="Vidur-style attention sample: with --vidur-mlp, fit the stack's kernel set (and attention "
                         "for --table-out)")
-    p.add_argument("--table-out", type=path_value, help="compose a step-time table CSV from the Vidur profiles")
-    p.add_argument("--grid-prefill", default=None,
+    p.add_argument("--table-out", type=path_value, metavar="FILE",
+                   help="compose a step-time table CSV from the Vidur profiles")
+    p.add_argument("--grid-prefill", default=None, metavar="N,N",
                    help=f"with --table-out, the table grid's prefill tokens per iteration (comma-separated; default "
                         f"{GRID_DEFAULTS['grid_prefill']})")
-    p.add_argument("--grid-decode", default=None, help=f"with --table-out, the table grid's decoding sequences "
+    p.add_argument("--grid-decode", default=None, metavar="N,N", help=f"with --table-out, the table grid's decoding sequences "
                                                        f"(default {GRID_DEFAULTS['grid_decode']})")
-    p.add_argument("--grid-context", default=None,
+    p.add_argument("--grid-context", default=None, metavar="N,N",
                    help=f"with --table-out, the table grid's total context tokens of the decoding sequences "
                         f"(default {GRID_DEFAULTS['grid_context']})")
 

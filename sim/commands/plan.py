@@ -22,7 +22,7 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir
-from sim.commands.sweep import DROPPED_FIRST, left_out, report_hint, with_unit
+from sim.commands.sweep import DROPPED_FIRST, left_out, report_hint, shown_value, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, columns_known, default_out, guarded,
                                       kept_points, reused_note)
@@ -119,13 +119,7 @@ def main(args: argparse.Namespace) -> int:
             metrics.insert(0, obj)
         answers = answer_rows(list(result), result.robust_groups)
         shown = plan_rows(answers, result.evaluated, obj)
-        miss = ("; last, the configuration tried that came nearest to meeting them (nearest miss)"
-                if len(shown) > len(answers) else "")
-        if band is not None:
-            print(fill(f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
-                       f"capacity {band:g} % lower (robust), best first{miss}:"))
-        else:
-            print(fill(table_title(result, len(answers)).rstrip(":") + miss + ":"))
+        print(fill(heading_line(result, len(answers), len(shown) > len(answers))))
         slower = f"at -{band:g} %" if band is not None else None
         knobs = [p for k in result.knobs for p in k.paths]
         rows = [{**{k: str(r.get(k, "-")) for k in knobs}, "answer": answer,
@@ -133,8 +127,9 @@ def main(args: argparse.Namespace) -> int:
                  **({slower: "yes" if robust_feasible(r) else "no"} if slower else {}),
                  **planner_cells(r), "load factor": plain(r.get("utilization.load_factor.mean")),
                  "headroom": r["headroom.text"],
-                 **{with_unit(m): plain(r.get(f"{m}.mean")) for m in metrics},
-                 **({f"{with_unit(m)} {slower}": plain(r.get(f"{SLOWER}{m}.mean")) for m in metrics} if slower else {}),
+                 **{with_unit(m): plain(shown_value(m, r.get(f"{m}.mean"))) for m in metrics},
+                 **({f"{with_unit(m)} {slower}": plain(shown_value(m, r.get(f"{SLOWER}{m}.mean"))) for m in metrics}
+                    if slower else {}),
                  "why not": why_not(r, slower)}
                 for r, answer in shown]
         cols = [*knobs, *(["answer"] if any(r["answer"] for r in rows) else []), "feasible",
@@ -178,6 +173,19 @@ def out_of_reach(u: dict) -> str:
         f"{text} its bound" if text.endswith(" over") else text
     return (f"  {u['constraint']} is out of reach: no configuration tried meets it; at best "
             f"{said(metric, u['best'], bound.bound)} ({', '.join(u['at'])}), {off}")
+
+
+def heading_line(result, answers: int, miss: bool) -> str:
+    """The line over the plan's table: what its ``answers`` rows are (:func:`table_title`; with the capacity
+    band, each group's point and robust answers), then, with ``miss``, the nearest miss under them: last,
+    after several rows; then, after one."""
+    after = ("" if not miss else "; last, the configuration tried that came nearest to meeting them (nearest miss)"
+             if answers > 1 or result.band is not None
+             else ", then the one tried that came nearest to meeting the constraints (nearest miss)")
+    if result.band is not None:
+        return (f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
+                f"capacity {result.band:g} % lower (robust), best first{after}:")
+    return table_title(result, answers).rstrip(":") + after + ":"
 
 
 def table_title(result, rows: int) -> str:

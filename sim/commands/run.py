@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", type=path_argument, help="scenario file (YAML or TOML)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field, e.g. --set fleet.pools.0.replicas=8 (repeatable)")
-    p.add_argument("--out", type=path_value, help="write the result folder here (summary.json, requests.csv.gz, time series, cash flows, "
+    p.add_argument("--out", type=path_value, metavar="DIR", help="write the result folder here (summary.json, requests.csv.gz, time series, cash flows, "
                         "figures; fleetsim report and reprice read it); without it nothing is written")
     p.add_argument("--figures", choices=["svg", "png", "none"], default="svg",
                    help="figures in the result folder: quick-look SVG (default, no matplotlib), "

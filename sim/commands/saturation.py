@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir
-from sim.commands.sweep import report_hint, with_unit
+from sim.commands.sweep import report_hint, shown_value, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, default_out, guarded, kept_points,
                                       reused_note)
@@ -117,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
         probes = res.probes + [p for side in ("slower", "faster") if band for p in band[side]["probes"]]
         rows = [{"capacity": format_value(p.get("capacity", 1.0)), "rate": format_value(p["rate"]),
                  "sustained": "yes" if p["feasible"] else "no",
-                 **{with_unit(m): format_value(p.get(f"{m}.mean")) for m in ("slo.attainment", "latency.ttft.p99")},
+                 **{with_unit(m): format_value(shown_value(m, p.get(f"{m}.mean"))) for m in ("slo.attainment", "latency.ttft.p99")},
                  "why not": p.get("why") or ""}
                 for p in sorted(probes, key=lambda p: (p.get("capacity", 1.0), p["rate"]))]
         cols = ["rate", "sustained", with_unit("slo.attainment"), with_unit("latency.ttft.p99"), "why not"]

@@ -18,6 +18,7 @@ import sys
 
 from sim.commands.run import band_pct, check_out_dir
 from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
+from sim.metrics.names import unit_of
 from sim.planning.cli_support import add_common_arguments, check_workers, columns_known, default_out, guarded, kept_points
 from sim.planning.constraints import ConstraintError
 from sim.planning.knobs import KnobError
@@ -48,19 +49,44 @@ def _cell(row: dict, metric: str) -> str:
     from sim.humanize import interval
     from sim.planning.planner import plain
 
-    m, lo, hi = (row.get(f"{metric}.{s}") for s in ("mean", "ci_low", "ci_high"))
+    m, lo, hi = (shown_value(metric, row.get(f"{metric}.{s}")) for s in ("mean", "ci_low", "ci_high"))
     if isinstance(m, (int, float)):
         return interval(m, lo, hi, plain)
     return plain(m)
 
 
-def with_unit(column: str) -> str:
-    """A metric column's header with the unit of its plain numbers: ``latency.ttft.p99 (s)``,
-    ``slo.attainment (0-1)`` (a share written as a fraction, 1 = 100 %), ``cost.compute_usd ($)``."""
-    from sim.report.html_page import unit_of
+#: the unit a table column shows a summary key's numbers in, by the key's unit (:data:`sim.metrics.names.METRICS`),
+#: and the factor from the summary's number: latencies in milliseconds, as the run summary and the why-not words
+#: say them, money in dollars, a share as the fraction it is stored as (1 = 100 %)
+TABLE_UNITS = {"s": ("ms", 1000.0), "USD": ("$", 1.0), "%": ("0-1", 1.0)}
 
-    unit = {"s": "s", "USD": "$", "%": "0-1"}.get(unit_of(column.split(" ±")[0]))
+
+def with_unit(column: str) -> str:
+    """A metric column's header with the unit of its plain numbers: ``latency.ttft.p99 (ms)``,
+    ``slo.attainment (0-1)`` (a share written as a fraction, 1 = 100 %), ``cost.compute_usd ($)``.
+
+        >>> with_unit("latency.tpot.p99"), with_unit("latency.ttft.p99 ±3 %"), with_unit("utilization.load_factor")
+        ('latency.tpot.p99 (ms)', 'latency.ttft.p99 ±3 % (ms)', 'utilization.load_factor')
+    """
+    unit = _table_unit(column)[0]
     return f"{column} ({unit})" if unit else column
+
+
+def shown_value(metric: str, value):
+    """A summary number of ``metric`` in the unit its table column shows (:func:`with_unit`): a latency's
+    seconds as milliseconds; anything else, or no number, as it is.
+
+        >>> shown_value("latency.tpot.p99", 0.00999), shown_value("slo.attainment", 0.99), shown_value("latency.ttft.p99", None)
+        (9.99, 0.99, None)
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return value
+    return value * _table_unit(metric)[1]
+
+
+def _table_unit(column: str) -> tuple[str, float]:
+    """The unit and factor of :data:`TABLE_UNITS` for a metric column (a range column: its metric's)."""
+    return TABLE_UNITS.get(unit_of(column.split(" ±")[0]), ("", 1.0))
 
 
 #: the columns a table too wide for the terminal leaves out first, in order (the planner columns a
@@ -102,7 +128,7 @@ def column_name(heading: str) -> str | None:
 
         >>> column_name("slo.attainment (0-1)"), column_name("$/hour"), column_name("load factor")
         ('slo.attainment', '$/hour', 'utilization.load_factor')
-        >>> column_name("latency.ttft.p99 ±3 % (s)") is None, column_name("n") is None
+        >>> column_name("latency.ttft.p99 ±3 % (ms)") is None, column_name("n") is None
         (True, True)
     """
     from sim.planning.planner import COLUMNS
@@ -152,7 +178,8 @@ def main(args: argparse.Namespace) -> int:
         plain = planner.plain
         rows = [{**{k: str(r.get(k)) for k in knobs}, "n": str(r["n"]), "stable": _stable(r),
                  **planner_cells(r), **{m: _cell(r, m) for m in shown},
-                 **{f"{m} ±{args.capacity_band:g} %": configuration_range(r, m, plain) for m in ranged}}
+                 **{f"{m} ±{args.capacity_band:g} %": configuration_range(r, m, lambda v, m=m: plain(shown_value(m, v)))
+                    for m in ranged}}
                 for r in result.configurations]
         cols = [c for m in shown for c in (m, *([f"{m} ±{args.capacity_band:g} %"] if m in ranged else []))]
         table, dropped = fit_table(rows, [*knobs, "n", "stable", *COLUMNS, *cols],

@@ -23,7 +23,7 @@ def main(args: argparse.Namespace) -> int:
     from sim.scenario.load import load_scenario
 
     from sim.errors import ScenarioError, printable
-    from sim.humanize import plural
+    from sim.humanize import gib, plural
     from sim.limits import estimate, refusals
 
     from sim.workload.validation import trace_row_problems
@@ -43,7 +43,6 @@ def main(args: argparse.Namespace) -> int:
              + (f", {work.fluid_steps:,.0f} fluid steps" if sc.fidelity == "fluid" else "")
              + (f", ~{work.failure_events:,.0f} failure/repair events" if work.failure_events else "")]
     lines += [f"  {where}: {what}" for where, what in skipped]
-    gib = 2**30
     for p, setup in zip(sc.fleet.pools, pool_setups(loaded)):
         model, gpu, _, wdt, kdt, plan = setup
         per_seq = min(model.max_context, p.max_model_len or model.max_context)
@@ -59,11 +58,11 @@ def main(args: argparse.Namespace) -> int:
         lines.append(
             f"  pool {p.name}: {p.replicas} x {shape} ({gpus} {plural(gpus, 'GPU')}/replica{nodes}{layout}), "
             f"{model.name} ({wdt} weights, {kdt} KV)\n"
-            f"    per GPU: weights {plan.weights_bytes_per_gpu / gib:.2f} GiB + activation/runtime reserve "
-            f"{reserve / gib:.2f} GiB + KV cache {kv_per_gpu / gib:.2f} GiB of "
-            f"{p.gpu_memory_utilization:g} x {gpu.hbm_gb:g} GiB; KV {plan.kv_bytes_per_token / 1024:.1f} KiB/token "
+            f"    per GPU: weights {gib(plan.weights_bytes_per_gpu)} GiB + activation/runtime reserve "
+            f"{gib(reserve)} GiB + KV cache {gib(kv_per_gpu)} GiB of "
+            f"{p.gpu_memory_utilization:g} x {gpu.hbm_gb:g} GiB; KV {plan.kv_bytes_per_token / 1024:,.1f} KiB/token "
             f"per replica\n"
-            f"    KV cache {plan.kv_capacity_bytes / gib:.1f} GiB = {plan.kv_blocks:,} blocks = {plan.kv_tokens:,} tokens; "
+            f"    KV cache {gib(plan.kv_capacity_bytes)} GiB = {plan.kv_blocks:,} blocks = {plan.kv_tokens:,} tokens; "
             f"max concurrent sequences: {min(p.batching.max_num_seqs, plan.kv_tokens // max(per_seq, 1)) if plan.kv_tokens >= per_seq else 0} "
             f"at {'max_model_len' if p.max_model_len else 'max_context'}={per_seq:,}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
             f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each\n"

@@ -58,9 +58,10 @@ class EconomicsResult:
         """The ledger as columns (one list per field of :class:`LedgerEntry`)."""
         return {c: [getattr(e, c) for e in self.ledger] for c in LEDGER_COLUMNS}
 
-    def format_table(self, leave_out: tuple[str, ...] = ()) -> str:
-        """Plain-text statement plus notes (but those in ``leave_out``), for the terminal."""
-        text = format_statement(self.statement, self.currency)
+    def format_table(self, leave_out: tuple[str, ...] = (), width: int | None = None) -> str:
+        """Plain-text statement plus notes (but those in ``leave_out``), for the terminal; the table in
+        blocks of columns no wider than ``width`` where it is wider (:func:`format_statement`)."""
+        text = format_statement(self.statement, self.currency, width)
         notes = [n for n in self.notes if n not in leave_out]
         if notes:
             text += "\n" + "\n".join(f"note: {n}" for n in notes)

@@ -50,6 +50,7 @@ import math
 import numpy as np
 
 from sim import humanize
+from sim.metrics.names import amount
 
 NOISE_SIGMAS = 3.0
 """Growth over the tail within this many Poisson standard deviations of its arrivals is noise."""
@@ -255,7 +256,7 @@ def warning(summary: dict) -> str | None:
                 f"growing by less than {s['resolution']:.1%} of the {s['arrival_rate_per_s'] * s['window_s']:,.0f} "
                 f"requests of the last {_window(s['window_s'])} is lost in the noise; lengthen duration, or add "
                 f"capacity (see stability in the summary)")
-    return (f"warning: the fleet did not keep up: the backlog grew by {s['backlog_growth_per_s']:,.3g} "
-            f"requests/s over the last {_window(s['window_s'])} and {s['in_flight_at_end']:,} requests were "
+    return (f"warning: the fleet did not keep up: the backlog grew by "
+            f"{amount('stability.backlog_growth_per_s', s['backlog_growth_per_s'])} over the last {_window(s['window_s'])} and {s['in_flight_at_end']:,} requests were "
             f"still in flight at the end; latency percentiles and SLO attainment describe a growing "
             f"queue, not a steady state (add capacity, or see stability in the summary)")

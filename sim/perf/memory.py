@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sim import humanize
 from sim.perf.parallel import Layout, check_layout
 from sim.scenario.architecture import kv_elements_per_token, layer_param_groups
 from sim.scenario.catalog import GPUSpec, ModelSpec
@@ -190,16 +191,19 @@ def sliding_kv_bytes_per_seq(model: ModelSpec, lay: Layout, kv_dtype: str = "bf1
 
 
 def _gib(n_bytes: float) -> str:
-    """Bytes in GiB with one decimal and the unit; past a million GiB (an inline model or GPU of absurd
-    size) in three significant figures, not a line of 300 digits; under 0.05 GiB (which one decimal
-    would call 0) in MiB, KiB or bytes, three significant figures.
+    """Bytes in GiB with one decimal and the unit (:func:`sim.humanize.gib`: thousands separators;
+    past a million GiB, an inline model or GPU of absurd size, three significant figures, not a line of
+    300 digits); under 0.05 GiB (which one decimal would call 0) in MiB, KiB or bytes, three significant
+    figures.
 
         >>> _gib(16.5 * 2**30), _gib(2**40 * 2**30), _gib(1e-6 * 2**30), _gib(3 * 2**20), _gib(0)
         ('16.5 GiB', '1.1e+12 GiB', '1.05 KiB', '3 MiB', '0.0 GiB')
+        >>> _gib(1246.7 * 2**30)
+        '1,246.7 GiB'
     """
     x = n_bytes / 2**30
     if x == 0 or abs(x) >= 0.05:
-        return f"{x:.1f} GiB" if abs(x) < 1e6 else f"{x:.3g} GiB"
+        return f"{humanize.gib(n_bytes, 1)} GiB"
     for unit, size in (("MiB", 2**20), ("KiB", 2**10)):
         if abs(n_bytes) >= size:
             return f"{n_bytes / size:.3g} {unit}"

@@ -110,7 +110,7 @@ def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, A
         why.append("no successful replication")
     if row.get("stable") is False:
         g = ci_of(row, "stability.backlog_growth_per_s").mean
-        why.append("unstable: the backlog grows" + (f" by {g:,.3g} requests/s" if g == g else ""))
+        why.append("unstable: the backlog grows" + (f" by {amount('stability.backlog_growth_per_s', g)}" if g == g else ""))
     elif row.get("stable", True) is None and row.get("n", 0) > 0:
         lf = ci_of(row, "stability.offered_load_factor").mean
         why.append("cannot tell whether it keeps up: the run is too short for its load"

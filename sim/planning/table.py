@@ -104,21 +104,23 @@ def format_value(value: Any, digits: int = 4) -> str:
 
 
 def text_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
-               headers: Sequence[str] | None = None, wrap: bool = False) -> str:
+               headers: Sequence[str] | None = None, wrap: bool = False, right: Sequence[str] = ()) -> str:
     """Fixed-width text table of ``cols`` (values pre-formatted or formatted with 4 digits).
 
     Numbers are right-aligned; a first column of labels and a column of sentences (no cell a
     number, some cell longer than its header, e.g. "why not") are left-aligned; no line ends in
     blanks. With ``wrap`` a heading longer than its column's values is set on several lines, broken
     after a dot or before a space (:func:`heading_lines`), so that ``latency.ttft.p99 (s)`` takes no
-    wider a column than ``0.185``."""
+    wider a column than ``0.185``. The columns of ``right`` are right-aligned whatever they hold
+    (``71.2%``)."""
     headers = list(headers or cols)
     cells = [[r.get(c) if isinstance(r.get(c), str) else format_value(r.get(c)) for c in cols]
              for r in rows]
     values = [max([0] + [len(row[i]) for row in cells]) for i in range(len(headers))]
     heads = [heading_lines(h, v) if wrap else [h] for h, v in zip(headers, values)]
     widths = [max([v] + [len(x) for x in h]) for h, v in zip(heads, values)]
-    prose = [values[i] > len(h) and not any(_numeric(row[i]) for row in cells) for i, h in enumerate(headers)]
+    prose = [values[i] > len(h) and not any(_numeric(row[i]) for row in cells) and cols[i] not in right
+             for i, h in enumerate(headers)]
     depth = max(len(h) for h in heads)
     lines = ["  ".join((h[k] if k < len(h) else "").ljust(w) for h, w in zip(heads, widths)) for k in range(depth)]
     lines.append("  ".join("-" * w for w in widths))
@@ -148,7 +150,7 @@ def heading_lines(heading: str, width: int) -> list[str]:
 
 
 def fit_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str], headers: Sequence[str] | None,
-              width: int | None, droppable: Sequence[str] = ()) -> tuple[str, list[str]]:
+              width: int | None, droppable: Sequence[str] = (), right: Sequence[str] = ()) -> tuple[str, list[str]]:
     """:func:`text_table` no wider than ``width`` characters (None: as wide as it is): the headings
     wrapped (``wrap``), then, while it is still wider, the columns of ``droppable`` left out in that
     order. Returns the table and the headings left out.
@@ -164,14 +166,14 @@ def fit_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str], headers: S
     """
     headers = list(headers or cols)
     if width is None:
-        return text_table(rows, cols, headers), []
+        return text_table(rows, cols, headers, right=right), []
     shown = list(zip(cols, headers))
     dropped: list[str] = []
     for gone in [None, *droppable]:
         if gone is not None:
             dropped += [h for c, h in shown if c == gone]
             shown = [(c, h) for c, h in shown if c != gone]
-        text = text_table(rows, [c for c, _ in shown], [h for _, h in shown], wrap=True)
+        text = text_table(rows, [c for c, _ in shown], [h for _, h in shown], wrap=True, right=right)
         if max(len(line) for line in text.splitlines()) <= width:
             break
     return text, dropped

@@ -59,6 +59,7 @@ def _said(words):
 
 count, duration, number = _said(humanize.count), _said(humanize.duration), _said(humanize.number)
 from sim.metrics.band import verdict as band_verdict
+from sim.metrics.names import amount
 
 #: attainment at or above which the SLO counts as met (the default of ``fleetsim saturation``)
 SLO_TARGET = 0.99
@@ -460,7 +461,7 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
             f"{n} {share(v)}" for n, v in classes.items() if _num(v)) + ".")
     if stable is False:
         growth = value_at(summary, "stability.backlog_growth_per_s")
-        parts.append("The backlog grows" + (f" by {number(growth)} requests/s" if _num(growth) else "")
+        parts.append("The backlog grows" + (f" by {amount('stability.backlog_growth_per_s', growth)}" if _num(growth) else "")
                      + ": the fleet does not keep up.")
     elif value_at(summary, "stability.verdict") == "cannot tell":
         parts.append("The run is too short to tell whether the fleet keeps up at this load: "

@@ -1,0 +1,120 @@
+"""What a person reads: one unit, one rounding and one word for a quantity on every surface, and
+terminal tables no wider than the terminal."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+
+def test_the_sweep_table_says_tpot_in_ms_as_the_run_summary_does(tmp_path, capsys):
+    """The run summary's latency table is in ms; the sweep's TPOT column was in seconds (0.00999)."""
+    from sim.cli import main
+    from sim.planning.planner import plain
+
+    out = tmp_path / "s"
+    assert main(["sweep", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--grid",
+                 "fleet.pools.0.replicas=2", "--out", str(out), "--quiet", "--no-figures",
+                 "--columns", "latency.tpot.p99"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-2:] == ["latency.tpot.p99", "(ms)"]
+    with open(out / "sweep.csv", newline="") as fh:
+        tpot = float(next(csv.DictReader(fh))["latency.tpot.p99"])
+    assert 0.001 < tpot < 1 and lines[-1].split()[-1] == plain(tpot * 1000)
+
+
+def test_validate_says_a_kv_cache_in_one_rounding_with_thousands_separators(capsys):
+    """baseline's one-GPU replica: its KV cache per GPU and per replica are the same bytes, said once as
+    55.36 GiB and once as 55.4 GiB; DeepSeek's 1161.1 GiB lacked its separator."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml"]) == 0
+    out = capsys.readouterr().out
+    assert "KV cache 55.36 GiB of" in out and "KV cache 55.36 GiB =" in out
+    assert main(["validate", "scenarios/deepseek_v3_cluster.yaml"]) == 0
+    assert "KV cache 1,161.11 GiB =" in capsys.readouterr().out
+
+
+def test_the_planner_says_backlog_growth_in_req_s():
+    from sim.planning.evaluator import judge
+
+    row = {"n": 1, "stable": False, "stability.backlog_growth_per_s.mean": 6.6}
+    assert "unstable: the backlog grows by 6.6 req/s" in judge(row, [])["why"]
+
+
+def _pools(n: int) -> dict:
+    return {f"pool-{i}": {"gpu": "a100-80gb", "replicas": 4, "scale": 10316, "replicas_mean": 4.0,
+                          "gpu_hours_provisioned": 2.9e9, "gpu_busy": 0.712, "kv_cache_mean": 0.001}
+            for i in range(n)}
+
+
+@pytest.mark.parametrize("columns", ["80", "100"])
+def test_the_run_pool_table_fits_the_terminal(monkeypatch, columns):
+    """It was 86 columns wide at 80 (fixed-width columns of 14, 12, 10 ... characters)."""
+    from sim.report_text import pool_table
+
+    monkeypatch.setenv("COLUMNS", columns)
+    lines = pool_table(_pools(2))
+    assert max(map(len, lines)) <= int(columns)
+    assert lines[-1].split() == ["pool-1", "a100-80gb", "4", "10,316", "4.00", "2.90B", "71.2%", "0.1%"]
+    assert lines[-1].endswith(" 71.2%  0.1%")          # numbers right-aligned under their headings
+
+
+def test_the_class_table_with_a_capacity_band_is_no_wider_than_its_widest_row(monkeypatch):
+    """At 80 columns the headings of the ranged columns break over lines; the rows themselves (a value and
+    its range in each cell) stay whole, two spaces between cells (it was three, and the headings' width)."""
+    from sim.report_text import class_table
+
+    monkeypatch.setenv("COLUMNS", "80")
+    lat = {"p99": 0.5846}
+    side = {"classes": {"chatgpt": {"latency": {"ttft": {"p99": 0.57}, "tpot": {"p99": 0.015}},
+                                    "slo": {"attainment": 1.0}}}, "stability": {"verdict": "stable"}}
+    s = {"capacity_band": {"pct": 3.0, "faster": side, "slower": side},
+         "classes": {"chatgpt": {"requests": {"completed": 23_715_388}, "latency": {"ttft": lat, "tpot": {"p99": 0.0152}},
+                                 "slo": {"attainment": 1.0}}}}
+    lines = class_table(s)
+    assert max(map(len, lines)) == len(lines[-1]) == len("chatgpt  23,715,388  584.6 (570.0 – 570.0)  15.2 (15.0 – 15.0)  "
+                                                         "100.00% (100.00% – 100.00%)")
+
+
+def test_the_plan_title_with_one_group_says_the_answer_then_the_nearest_miss():
+    """README's first plan (one group, its answer and the nearest miss) was titled "the configuration found;
+    last, the configuration tried that came nearest to meeting them (nearest miss):"."""
+    from sim.commands.plan import heading_line
+
+    class Knob:
+        is_range = True
+
+    class Result:
+        best = {"overrides": ["r=3"]}
+        knobs = [Knob()]
+        band = None
+
+    assert heading_line(Result(), 1, True) == ("the configuration found, then the one tried that came nearest to "
+                                               "meeting the constraints (nearest miss):")
+    assert heading_line(Result(), 1, False) == "the configuration found:"
+    assert heading_line(Result(), 2, True) == ("cheapest configuration of each group (e.g. per GPU type), best first; "
+                                               "last, the configuration tried that came nearest to meeting them "
+                                               "(nearest miss):")
+
+
+def _period(name: str, after: bool = False) -> dict:
+    keys = ("revenue", "compute", "training", "credits_applied", "revenue_share_paid", "revenue_share_received",
+            "net", "cash_net", "cumulative_cash")
+    return {"period": name, **{f"{k}_usd": -317.54e6 for k in keys}, "partial": False, "after_horizon": after}
+
+
+def test_the_statement_wider_than_the_terminal_is_set_in_blocks_of_columns():
+    """provider_partner_2024's statement was 100 columns wide at 80: its ten columns now come in two
+    blocks, each with the period; piped (no width) it is the one table it was."""
+    from sim.economics.statement import format_statement
+
+    rows = [_period("2024-Q1"), _period("2025-Q1", after=True)]
+    whole = format_statement(rows).splitlines()
+    assert max(map(len, whole)) > 100 and len(whole) == 6
+    blocks = format_statement(rows, width=80).splitlines()
+    assert max(map(len, blocks)) <= 84 and all(len(x) <= 80 for x in blocks if not x.startswith("†"))
+    heads = [x.split() for x in blocks if x.startswith("period")]
+    assert heads == [["period", "revenue", "compute", "training", "credits", "share", "paid", "share", "recv"],
+                     ["period", "net", "cash", "net", "cum", "cash"]]
+    assert blocks.count("") == 1 and blocks[-1] == whole[-1]
