@@ -204,6 +204,9 @@ def fill(text: str, width: int | None = -1, indent: str = "    ") -> str:
             fleet.pools.0.replicas=3  (3 GPUs)
         >>> fill("one line", None)
         'one line'
+        >>> print(fill("each client thinks for a mean 5 s after its last token", 30))
+        each client thinks for a mean
+            5 s after its last token
     """
     import textwrap
 
@@ -211,8 +214,15 @@ def fill(text: str, width: int | None = -1, indent: str = "    ") -> str:
     if not width or len(text) <= width:
         return text
     lead = text[:len(text) - len(text.lstrip(" "))]
-    return "\n".join(textwrap.wrap(text.lstrip(" "), width, initial_indent=lead, subsequent_indent=lead + indent,
-                                    break_on_hyphens=False, break_long_words=False)) or text
+    kept = _NUMBER_UNIT.sub("\0", text.lstrip(" "))
+    return "\n".join(textwrap.wrap(kept, width, initial_indent=lead, subsequent_indent=lead + indent,
+                                    break_on_hyphens=False, break_long_words=False)).replace("\0", " ") or text
+
+
+_NUMBER_UNIT = re.compile(r"(?<=[≤≥<>]) (?=[\d$])|(?<=[≤≥<>]=) (?=[\d$])|(?<=\d) (?=(?:ns|µs|us|ms|s|m|h|d|days?|B|bytes|KiB|MiB|GiB|TiB|GB|TB/s|W|kW|%|x|"
+                          r"req/s|tok/s|tokens/s|tokens|GPUs?|replicas?|clients?)(?![\w/]))")
+"""The space between a number and its unit (``5 s``, ``55.36 GiB``, ``3 GPUs``) or a bound and its
+number (``≤ 2``, ``<= 100``), which :func:`fill` does not break: ``mean 5`` at a line's end and ``s after its last token`` on the next misread."""
 
 
 def _numeric(text: str) -> bool:
