@@ -146,8 +146,9 @@ def arrivals(arr: Any, growth: Any = None) -> str:
         think = arr.get("think_time_s", 0)
         text = f"{count(arr.get('concurrency'))} closed-loop clients"
         if _num(think) and think:
-            kind = "exponential, mean " if arr.get("think") == "exponential" else ""
-            text += f", each thinking {kind}{number(think)} s after its last token"
+            kind = " (exponential)" if arr.get("think") == "exponential" else ""
+            mean = "a mean of " if kind else ""
+            text += f", each thinking {mean}{number(think)} s{kind} after its last token"
         elif not isinstance(think, Varied):
             text += ", each sending its next request at its last token"
     else:
