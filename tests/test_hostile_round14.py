@@ -318,3 +318,14 @@ def test_an_inline_gpus_number_in_e_notation_is_read_as_the_rest_of_the_scenario
     path.write_text(text.replace("hbm_gb: 1e-6", "hbm_gb: 8e1"))
     assert _main(["validate", str(path)]) == 0
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ a run too short to serve anything
+@pytest.mark.parametrize("duration", ["1e-300", "0.0009"])
+def test_a_duration_shorter_than_a_millisecond_is_refused(tmp_path, capsys, duration):
+    """``duration: 1e-300`` ran nothing, exit 0, and its verdict said "about $0.00 per month" for four GPUs."""
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", f"duration={duration}", "--set", "warmup=0"]) == 2
+    assert _err(capsys) == [f"{path}: duration: must be >= 0.001 (got {duration})"]
+    assert _main(["validate", str(path), "--set", "duration=0.001", "--set", "warmup=0"]) == 0
+    capsys.readouterr()
