@@ -9,7 +9,7 @@ read as 1/0.
     ...     Scenario.model_validate({"duration": -1})
     ... except ValidationError as exc:
     ...     [p for p in validation_problems(exc, {"duration": -1}) if p[0] == "duration"]
-    [('duration', 'must be > 0 (got -1)')]
+    [('duration', 'must be >= 0.001 (got -1)')]
 """
 from __future__ import annotations
 
