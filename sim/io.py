@@ -34,7 +34,6 @@ OS "unknown"), so the same table always gives the same bytes.
 from __future__ import annotations
 
 import csv
-import errno
 import functools
 import hashlib
 import io
@@ -53,6 +52,7 @@ from typing import IO, Any
 import numpy as np
 
 from sim.errors import InputError
+from sim.paths import followed, make_folder
 
 try:    # ISA-L's deflate (the isal package): gzip-compatible, ~3x faster than zlib at level 1
     from isal import isal_zlib as _deflate
@@ -130,115 +130,6 @@ def csv_rows(text: str | Iterable[str], name: str | Path) -> Iterator[tuple[int,
         raise InputError(f"{name}:{at}: not readable as CSV ({exc})") from None
 
 
-def resolve_path(path: str | Path, base_dir: str | Path) -> Path:
-    """A file named in a scenario (``~`` expanded), relative to the scenario's folder ``base_dir``.
-
-    ``~nosuchuser/x.csv`` names no home folder; it is kept as written, so the caller reports the
-    file as not found rather than failing inside ``expanduser``.
-    """
-    p = Path(path)
-    try:
-        p = p.expanduser()
-    except RuntimeError:
-        pass
-    return p if p.is_absolute() else Path(base_dir) / p
-
-
-def followed(path: str | Path) -> Path:
-    """Where a symbolic link at ``path`` leads (through every link, whether the end exists or
-    not), or ``path`` itself when it is no link. A link that loops raises ``OSError`` (ELOOP).
-
-    Result folders follow links: ``--out latest`` with ``latest -> runs/monday`` writes into
-    ``runs/monday`` (made if missing) and ``latest`` stays a link.
-    """
-    p = Path(path)
-    if not p.is_symlink():
-        return p
-    try:
-        os.stat(p)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise
-    return Path(os.path.realpath(p))
-
-
-def looping_link(path: str | Path) -> Path | None:
-    """The symbolic link that loops on the way to ``path`` (``path`` itself, or a folder above it that
-    is such a link), or ``None`` when none does (``path`` may then exist or not).
-
-        >>> looping_link("/") is None
-        True
-    """
-    p = Path(path)
-    try:
-        os.stat(p)
-        return None
-    except OSError as exc:
-        if exc.errno != errno.ELOOP:
-            return None
-    for i in range(1, len(p.parts) + 1):
-        q = Path(*p.parts[:i])
-        try:
-            os.stat(q)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP and q.is_symlink():
-                return q
-    return p
-
-
-def looping_links(folder: str | Path, within: Sequence[str] = ()) -> list[Path]:
-    """The symbolic links directly in ``folder``, and in its sub-folders named in ``within``, that loop
-    (sorted by name): a result folder's reader would take each for a file that is not there."""
-    out = []
-    for where in (Path(folder), *(Path(folder) / w for w in within)):
-        try:
-            entries = sorted(where.iterdir())
-        except OSError:
-            continue
-        out += [e for e in entries if e.is_symlink() and looping_link(e) is not None]
-    return out
-
-
-def loop_message(path: str | Path, link: str | Path, fix: str) -> str:
-    """What is wrong with ``path`` when ``link`` (``path`` itself, or a folder above it) is a symbolic link
-    that loops, and ``fix``, what to do.
-
-        >>> loop_message("latest", "latest", "point it at a result folder")
-        'latest: a symbolic link that loops (following it never reaches a file or folder); point it at a result folder'
-    """
-    on_the_way = "" if Path(link) == Path(path) else f"{link}, on the way to it, is "
-    return f"{path}: {on_the_way}a symbolic link that loops (following it never reaches a file or folder); {fix}"
-
-
-def output_file_problem(path: str | Path, inputs: Sequence[str | Path | None] = ()) -> str | None:
-    """Why a file cannot be written at ``path`` (``None``: it can): it is one of ``inputs`` (the files the
-    command reads, which writing it would replace), a folder, or its folder is missing or a file.
-
-        >>> output_file_problem("/") is not None, output_file_problem("/tmp/x.yaml", ["/tmp/../tmp/x.yaml"])
-        (True, 'it is the input file /tmp/../tmp/x.yaml, which writing it would replace; name another file')
-    """
-    p = Path(path)
-    link = looping_link(p)
-    if link is not None:
-        return loop_message(p, link, "name another file").removeprefix(f"{p}: ")
-    real = Path(os.path.realpath(p))
-    for given in (i for i in inputs if i is not None):
-        if real == Path(os.path.realpath(given)):
-            return f"it is the input file {given}, which writing it would replace; name another file"
-    if real.is_dir():
-        return "is a folder; name a file in it"
-    if not real.parent.is_dir():
-        what = "is a file" if real.parent.exists() else "does not exist"
-        return f"its folder {real.parent} {what}; make the folder first or name a file in one"
-    return None
-
-
-def make_folder(path: str | Path) -> None:
-    """``mkdir -p`` that follows symbolic links on the way, a dangling one included: the folder is
-    made where the link points and the link stays a link (``Path.mkdir`` refuses a dangling link)."""
-    Path(os.path.realpath(path)).mkdir(parents=True, exist_ok=True)
-
-
 def cache_dir() -> Path:
     """Where measurements are cached between runs: ``$FLEETSIM_CACHE`` or ``~/.cache/fleetsim``
     (the fluid tier's capacity curves, the load factor's scheduler factors)."""
@@ -305,7 +196,7 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Ite
     On an error (a full disk, an interrupt) the staged folder is deleted and ``target`` is left
     exactly as it was: never half one folder and half the other.
 
-    A ``target`` that is a symbolic link is followed (:func:`followed`): the folder it points to
+    A ``target`` that is a symbolic link is followed (:func:`sim.paths.followed`): the folder it points to
     is staged beside and replaced, and the link stays a link to the new result.
     """
     import shutil

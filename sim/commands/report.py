@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.io import loop_message, looping_link, looping_links
+    from sim.paths import loop_message, looping_link, looping_links
     from sim.report.html_report import write_report
     from sim.report.result_folder import SEARCH_FIELDS, read_search
 

@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from sim.commands.run import check_out_dir, check_result_folder, say_written
     from sim.economics.reprice import reprice_folder
-    from sim.io import followed
+    from sim.paths import followed
     from sim.planning.store import claim_folder
 
     if args.out is not None:

@@ -56,13 +56,13 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     is not a folder, or it cannot be created (a part of the path is a file, or the nearest existing
     folder is not writable), or no folder can be made beside it (where a result is staged before it
     is swapped in; ``/proc/self`` is a folder but nothing can be written there), or it is a symbolic
-    link that loops. A link is followed (:func:`sim.io.followed`): the checks apply to where it
+    link that loops. A link is followed (:func:`sim.paths.followed`): the checks apply to where it
     leads. Leaves nothing behind (``fleetsim sweep | plan | saturation | reprice`` use it too)."""
     import os
     import tempfile
 
     from sim.errors import InputError
-    from sim.io import followed
+    from sim.paths import followed
 
     if str(out) == "":
         raise InputError(f"{option}: give a folder name")
@@ -129,7 +129,7 @@ def main(args: argparse.Namespace) -> int:
     from sim.scenario.load import load_scenario
 
     from sim.errors import InputError, printable
-    from sim.io import followed, make_folder
+    from sim.paths import followed, make_folder
     from sim.metrics.band import near_saturation
     from sim.metrics.stability import warning as stability_warning
 

@@ -30,7 +30,8 @@ from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
 from sim.errors import InputError, ScenarioError, clipped
-from sim.io import atomic_write_json, loop_message, looping_link, looping_links, make_folder
+from sim.io import atomic_write_json
+from sim.paths import loop_message, looping_link, looping_links, make_folder
 from sim.limits import check_money
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides

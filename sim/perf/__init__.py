@@ -17,7 +17,7 @@ from __future__ import annotations
 import pathlib
 from dataclasses import replace
 
-from sim.io import resolve_path
+from sim.paths import resolve_path
 from sim.perf.base import BatchShape, StepTimeModel
 from sim.perf.kernels import KERNEL_SETS, KernelSet, kernel_set
 from sim.perf.linear import LinearModel

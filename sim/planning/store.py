@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError, InputWarning
-from sim.io import atomic_write_text, followed
+from sim.io import atomic_write_text
+from sim.paths import followed
 
 
 def point_key(scenario: dict, seed: int) -> str:

@@ -292,7 +292,7 @@ def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
     (relative to the scenario's folder): each one that cannot be read, by the field naming it. A
     calibration file fitted with another kernel set or KV sharing than its block runs is a warning."""
     from sim.errors import InputError
-    from sim.io import resolve_path
+    from sim.paths import resolve_path
 
     def read(kind: str, name: str, at: str, perf, gpus: dict[str, list[str]]) -> None:   # the readers import
         if kind == "path":                                                                  # scipy: only when named

@@ -22,7 +22,7 @@ from sim.scenario.workload import (
     UniformTokens,
     WorkloadConfig,
 )
-from sim import io
+from sim import paths
 from sim.workload.closed import workload_problems
 from sim.workload.traces import check_trace, read_trace
 
@@ -31,7 +31,7 @@ SHARE_TOLERANCE = 1e-9
 
 def resolve_path(path: str, base_dir: pathlib.Path) -> pathlib.Path:
     """A trace path as written in a scenario, relative to the scenario's folder."""
-    return io.resolve_path(path, base_dir)
+    return paths.resolve_path(path, base_dir)
 
 
 def _file_problem(where: str, path: str, format: str, base_dir: pathlib.Path) -> list[tuple[str, str]]:
