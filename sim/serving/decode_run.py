@@ -87,30 +87,31 @@ class DecodeRuns(Iterations):
         start = self.clock
         na = self.next_arrival() if self.pulls else math.inf
         more = 0
-        if k > SHORT_RUN and self._lazy and not self.pulls:
+        lazy = self._lazy and not self.pulls
+        if lazy and k > LAZY_RUN:
             # lazily: the first LAZY_RUN iterations now, the rest when the run gets there (_extend)
-            if k > LAZY_RUN:
-                more = k - LAZY_RUN
-                k = LAZY_RUN
-            steps, ends = self.decode_run(n, base, k, start, na)
-        elif k <= SHORT_RUN:
+            more, k = k - LAZY_RUN, LAZY_RUN
+        if k <= SHORT_RUN or lazy:
             # the same sequential sums as the reference engine's clock
             steps, ends = self.decode_run(n, base, k, start, na)
         else:
-            steps = self.model.decode_times(n, base + n * np.arange(k, dtype=np.int64))
-            ends = np.cumsum(np.concatenate(([start], steps)))[1:]
+            steps, ends = self._sums(n, base, k, start)
             if na < ends[-1]:
                 k = int(np.searchsorted(ends, na, side="left")) + 1
                 steps, ends = steps[:k], ends[:k]
         rot, per = self.kv.period(self.dc, n)
         return DecodeRun(start, ends, steps, rot, per, more, base + n * k)
 
+    def _sums(self, n: int, ctx: int, k: int, start: float):
+        """Step times and end times (numpy) of ``k`` decode iterations of ``n`` sequences from ``start``,
+        the first with context ``ctx``: the reference engine's sequential sums, as a cumulative sum."""
+        steps = self.model.decode_times(n, ctx + n * np.arange(k, dtype=np.int64))
+        return steps, np.cumsum(np.concatenate(([start], steps)))[1:]
+
     def _extend(self, run: DecodeRun) -> None:
         """A lazily planned run reached the end of what was worked out, uncut: the rest of its
         iterations (numpy), continuing the contexts and the sequential sums of the end times."""
-        n = self.n_dec
-        steps = self.model.decode_times(n, run.ctx + n * np.arange(run.more, dtype=np.int64))
-        ends = np.cumsum(np.concatenate(([run.ends[-1]], steps)))[1:]
+        steps, ends = self._sums(self.n_dec, run.ctx, run.more, run.ends[-1])
         run.steps = np.concatenate((run.steps, steps))
         run.ends = np.concatenate((run.ends, ends))
         run.more = 0
