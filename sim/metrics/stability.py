@@ -257,6 +257,7 @@ def warning(summary: dict) -> str | None:
                 f"requests of the last {_window(s['window_s'])} is lost in the noise; lengthen duration, or add "
                 f"capacity (see stability in the summary)")
     return (f"warning: the fleet did not keep up: the backlog grew by "
-            f"{amount('stability.backlog_growth_per_s', s['backlog_growth_per_s'])} over the last {_window(s['window_s'])} and {s['in_flight_at_end']:,} requests were "
+            f"{amount('stability.backlog_growth_per_s', s['backlog_growth_per_s'])} over the last "
+            f"{_window(s['window_s'])} and {s['in_flight_at_end']:,} requests were "
             f"still in flight at the end; latency percentiles and SLO attainment describe a growing "
             f"queue, not a steady state (add capacity, or see stability in the summary)")

@@ -269,11 +269,25 @@ GPU_NUMBER_MIN = 1e-6
 _GPU_DATASHEET = ("bf16_tflops", "fp8_tflops", "fp4_tflops", "hbm_gb", "hbm_tbps", "interconnect_gbps", "tdp_w")
 
 
+DEFAULT_LIKE = "h100-sxm"
+"""The catalog GPU an inline datasheet without ``like`` takes its factors from."""
+
+
+def gpu_family(gpu: str | Mapping[str, Any]) -> str:
+    """The catalog GPU whose efficiency factors a pool's ``gpu`` entry uses: a catalog name itself, an
+    inline datasheet's ``like`` (:data:`DEFAULT_LIKE` when it gives none).
+
+        >>> gpu_family("a100-80gb"), gpu_family({"name": "x", "hbm_gb": 40}), gpu_family({"like": "b200"})
+        ('a100-80gb', 'h100-sxm', 'b200')
+    """
+    return gpu if isinstance(gpu, str) else str(gpu.get("like", DEFAULT_LIKE))
+
+
 def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
     problems: list[tuple[str, str]] = []
     for k in sorted(set(d) - _GPU_ALLOWED, key=str):
         problems.append((f"gpu.{k}", f"unknown field; allowed: {', '.join(sorted(_GPU_ALLOWED))}"))
-    like = d.get("like", "h100-sxm")
+    like = d.get("like", DEFAULT_LIKE)
     if not isinstance(like, str) or like not in _gpus():
         problems.append(("gpu.like", f"unknown GPU {given(like)}; allowed: {', '.join(gpu_names())}"))
         raise ScenarioError(problems)

@@ -18,7 +18,7 @@ from sim.errors import ScenarioWarning, clipped, given
 from sim.humanize import duration as _duration
 from sim.humanize import plural
 from sim.scenario.class_pins import pin_problems, pin_warnings
-from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
+from sim.scenario.catalog import get_gpu, get_model, gpu_family, gpu_names, model_names
 from sim.scenario.perf import kernel_floor_warnings
 from sim.scenario.pool_setup import pool_dtypes, pool_layout, pool_memory_plan
 from sim.scenario.workload import EmpiricalTokens, FixedTokens, LognormalTokens, UniformTokens
@@ -309,13 +309,10 @@ def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
                 if note:
                     warnings.warn(f"{at}.calibration: {name} {note}", ScenarioWarning, stacklevel=2)
 
-    def family(gpu) -> str:       # a catalog GPU's name, or the catalog GPU an inline datasheet is like
-        return gpu if isinstance(gpu, str) else str(gpu.get("like", "h100-sxm"))
-
     def pools_on(block_pools) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for p in block_pools:
-            out.setdefault(family(p.gpu), []).append(p.name)
+            out.setdefault(gpu_family(p.gpu), []).append(p.name)
         return out
 
     blocks = [("perf", sc.perf, pools_on(p for p in sc.fleet.pools if p.perf is None))]

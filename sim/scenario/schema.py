@@ -310,7 +310,8 @@ class Scenario(Strict):
     name: Name = "scenario"
     seed: int = Field(1, ge=0)
     start: _dt.date = Field(_dt.date(2025, 1, 1), description="calendar date of simulated t = 0")
-    duration: Duration = Field(ge=1e-3, description="simulated time, arrivals stop here; at least 1 ms (no LLM request is served in less)")
+    duration: Duration = Field(ge=1e-3, description="simulated time, arrivals stop here; at least 1 ms (no LLM "
+                                                    "request is served in less)")
     warmup: Duration = Field(0.0, ge=0, description="requests arriving earlier are excluded from latency statistics")
     drain: Switch = Field(False, description="keep simulating after `duration` until in-flight requests finish")
     model: str | dict[str, Any]
