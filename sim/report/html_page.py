@@ -26,8 +26,9 @@ from typing import Any
 
 from sim import humanize
 from sim.metrics.names import unit_of   # (the display unit of a summary key; imported from here too)
-from sim.report.overview import Varied, overview, read_scenario
+from sim.report.overview import overview, read_scenario
 from sim.report.render import short_name
+from sim.report.scenario_words import Varied
 
 #: captions of the run figures, by file stem
 CAPTIONS = {

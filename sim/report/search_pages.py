@@ -19,8 +19,8 @@ from sim.metrics.band import SLOWER, answer_rows, rate_range, robust_feasible
 from sim.metrics.constraint_text import ConstraintError, split_constraint
 from sim.metrics.names import amount, name_of
 from sim.report.html_page import Page, base_header, fmt, load_json, mean_ci, table, unit_of
-from sim.report.overview import Varied
 from sim.report.planner_columns import COLUMNS, plain, plan_rows, planner_cells, planner_values
+from sim.report.scenario_words import Varied
 
 
 def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
