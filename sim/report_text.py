@@ -175,7 +175,7 @@ def statement_text(econ, leave_out: tuple[str, ...] = ()) -> str:
     """The statement per period for the terminal; for a scenario with no revenue (:func:`costs_only`)
     the costs it holds per period instead of a table of zero revenue and shares, then the notes
     (but those in ``leave_out``, said elsewhere)."""
-    from sim.economics.statement import table_lines
+    from sim.text_table import table_lines
     from sim.planning.table import fill, terminal_width
 
     width = terminal_width()

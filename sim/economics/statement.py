@@ -40,6 +40,7 @@ import numpy as np
 from sim.economics.calendar import period_floor, period_label, period_next
 from sim.economics.ledger import LedgerEntry
 from sim.economics.timeline import Timeline
+from sim.text_table import table_lines
 
 YEAR_S = 365.0 * 86400.0
 
@@ -221,7 +222,7 @@ def money(x: float) -> str:
 def format_statement(rows: Sequence[dict], currency: str = "USD", width: int | None = None) -> str:
     """A plain-text table of the statement for a terminal; a period after the horizon marked ``†``, said
     under the table (as on the report page). Wider than ``width`` (None: no limit), the table is set in
-    blocks of columns one under the other, each with the period column (:func:`column_blocks`)."""
+    blocks of columns one under the other, each with the period column (:func:`sim.text_table.table_lines`)."""
     optional = tuple((f"{stem}_usd", stem.replace("_", " ")) for stem, _ in OPTIONAL_COLUMNS
                      if rows and f"{stem}_usd" in rows[0])
     cols = (("period", "period"), ("revenue_usd", "revenue"), ("compute_usd", "compute"),
@@ -241,48 +242,3 @@ def format_statement(rows: Sequence[dict], currency: str = "USD", width: int | N
     if any(r["after_horizon"] for r in rows):     # (said once here, not in a period column 34 wide)
         lines.append("† after the horizon: only the cash that lands then (lagged settlements and invoices)")
     return "\n".join(lines)
-
-
-def table_lines(table: Sequence[Sequence[str]], width: int | None = None) -> list[str]:
-    """Rows of cells, the headings first, as a text table: the first column (the labels) left-aligned, the
-    others right-aligned, two spaces apart, a rule under the headings; in blocks of columns no wider than
-    ``width`` where it is wider (:func:`column_blocks`), a blank line between blocks.
-
-        >>> print("\\n".join(table_lines([["period", "net", "cash"], ["2024-Q1", "$1.00", "$2.00"]], 17)))
-        period     net
-        -------  -----
-        2024-Q1  $1.00
-        <BLANKLINE>
-        period    cash
-        -------  -----
-        2024-Q1  $2.00
-    """
-    widths = [max(len(row[j]) for row in table) for j in range(len(table[0]))]
-    lines: list[str] = []
-    for b, block in enumerate(column_blocks(widths, width)):
-        lines += [""] if b else []
-        for k, row in enumerate(table):
-            lines.append("  ".join(row[j].ljust(widths[0]) if j == 0 else row[j].rjust(widths[j]) for j in block))
-            if k == 0:
-                lines.append("  ".join("-" * widths[j] for j in block))
-    return lines
-
-
-def column_blocks(widths: Sequence[int], width: int | None, gap: int = 2) -> list[list[int]]:
-    """The columns of a table whose columns are ``widths`` wide (``gap`` apart), in blocks no wider than
-    ``width`` where it can be: each block the first column (the labels) and as many of the next as fit,
-    at least one; all in one block without a width or when they fit.
-
-        >>> column_blocks([7, 8, 8, 8], 30), column_blocks([7, 8, 8, 8], None), column_blocks([7, 30], 20)
-        ([[0, 1, 2], [0, 3]], [[0, 1, 2, 3]], [[0, 1]])
-    """
-    if width is None or sum(widths) + gap * (len(widths) - 1) <= width:
-        return [list(range(len(widths)))]
-    blocks, cur, used = [], [0], widths[0]
-    for j in range(1, len(widths)):
-        if len(cur) > 1 and used + gap + widths[j] > width:
-            blocks.append(cur)
-            cur, used = [0], widths[0]
-        cur.append(j)
-        used += gap + widths[j]
-    return blocks + [cur]

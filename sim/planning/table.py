@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.io import atomic_write_text
+from sim.text_table import heading_lines, table_lines
 
 
 def columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -105,48 +106,29 @@ def format_value(value: Any, digits: int = 4) -> str:
 
 def text_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
                headers: Sequence[str] | None = None, wrap: bool = False, right: Sequence[str] = ()) -> str:
-    """Fixed-width text table of ``cols`` (values pre-formatted or formatted with 4 digits).
+    """Fixed-width text table of ``cols`` (values pre-formatted or formatted with 4 digits), set by
+    :func:`sim.text_table.table_lines`.
 
     Numbers are right-aligned; a first column of labels and a column of sentences (no cell a
     number, some cell longer than its header, e.g. "why not") are left-aligned; no line ends in
     blanks. With ``wrap`` a heading longer than its column's values is set on several lines, broken
-    after a dot or before a space (:func:`heading_lines`), so that ``latency.ttft.p99 (s)`` takes no
-    wider a column than ``0.185``. The columns of ``right`` are right-aligned whatever they hold
-    (``71.2%``)."""
+    after a dot or before a space (:func:`~sim.text_table.heading_lines`), so that ``latency.ttft.p99 (s)``
+    takes no wider a column than ``0.185``. The columns of ``right`` are right-aligned whatever they
+    hold (``71.2%``)."""
     headers = list(headers or cols)
     cells = [[r.get(c) if isinstance(r.get(c), str) else format_value(r.get(c)) for c in cols]
              for r in rows]
     values = [max([0] + [len(row[i]) for row in cells]) for i in range(len(headers))]
     heads = [heading_lines(h, v) if wrap else [h] for h, v in zip(headers, values)]
-    widths = [max([v] + [len(x) for x in h]) for h, v in zip(heads, values)]
     prose = [values[i] > len(h) and not any(_numeric(row[i]) for row in cells) and cols[i] not in right
              for i, h in enumerate(headers)]
     depth = max(len(h) for h in heads)
-    lines = ["  ".join((h[k] if k < len(h) else "").ljust(w) for h, w in zip(heads, widths)) for k in range(depth)]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) if prose[i] or (i == 0 and len(cols) > 1 and not _numeric(c)) else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
-    return "\n".join(line.rstrip() for line in lines)
+    heading = [[h[k] if k < len(h) else "" for h in heads] for k in range(depth)]
 
+    def left(i: int, cell: str) -> bool:
+        return prose[i] or (i == 0 and len(cols) > 1 and not _numeric(cell))
 
-def heading_lines(heading: str, width: int) -> list[str]:
-    """``heading`` on as many lines as it takes to be at most ``width`` wide (or as wide as its widest
-    piece), broken after each dot and before each space.
-
-        >>> heading_lines("latency.ttft.p99 (s)", 5)
-        ['latency.', 'ttft.p99', '(s)']
-        >>> heading_lines("latency.ttft.p99 (s)", 12), heading_lines("GPUs", 1)
-        (['latency.', 'ttft.p99 (s)'], ['GPUs'])
-    """
-    pieces = [p for p in re.split(r"(?<=\.)|(?= )", heading) if p]
-    width = max([width] + [len(p.strip()) for p in pieces])
-    lines: list[str] = []
-    for piece in pieces:
-        if lines and len(lines[-1] + piece) <= width:
-            lines[-1] += piece
-        else:
-            lines.append(piece.lstrip())
-    return lines or [heading]
+    return "\n".join(table_lines(heading + cells, head=depth, left=left, heading_left=True))
 
 
 def fit_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str], headers: Sequence[str] | None,

@@ -1,0 +1,102 @@
+"""Text tables for a terminal: columns of cells two spaces apart, a rule under the headings, no line
+ending in blanks; in blocks of columns no wider than a given width where the table is wider.
+
+The one renderer of fleetsim's terminal tables. The cash-flow statement and the costs per period
+(:func:`sim.economics.statement.format_statement`) set their cells with the defaults: labels in the
+first column left-aligned, the amounts right-aligned, headings aligned as their columns. The tables
+of sweeps, plans, saturation searches and the run summary (:func:`sim.planning.table.text_table`)
+choose each cell's alignment (numbers right, labels and sentences left), set every heading
+left-aligned and may break a long heading over several lines (:func:`heading_lines`).
+
+Cells are strings already formatted; nothing here knows a number or a unit. It imports nothing of
+fleetsim.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+
+def _first_column(j: int, cell: str) -> bool:
+    return j == 0
+
+
+def table_lines(table: Sequence[Sequence[str]], width: int | None = None, *, head: int = 1,
+                left: Callable[[int, str], bool] = _first_column, heading_left: bool = False) -> list[str]:
+    """Rows of cells, the ``head`` heading lines first, as the lines of a text table: each column as wide
+    as its widest cell, two spaces apart, a rule of dashes under the headings, trailing blanks cut.
+    ``left(j, cell)`` says whether a cell of column ``j`` is left-aligned (else right-aligned); by default
+    the first column's. ``heading_left``: every heading left-aligned (else as ``left`` says). Wider than
+    ``width`` (None: no limit), the table is set in blocks of columns (:func:`column_blocks`), each with
+    the first column, a blank line between blocks.
+
+        >>> print("\\n".join(table_lines([["period", "net", "cash"], ["2024-Q1", "$1.00", "$2.00"]], 17)))
+        period     net
+        -------  -----
+        2024-Q1  $1.00
+        <BLANKLINE>
+        period    cash
+        -------  -----
+        2024-Q1  $2.00
+        >>> print("\\n".join(table_lines([["ttft.", "why not"], ["p99", ""], ["12.5", "too slow"], ["3", "-"]],
+        ...                              head=2, left=lambda j, c: j == 1, heading_left=True)))
+        ttft.  why not
+        p99
+        -----  --------
+         12.5  too slow
+            3  -
+    """
+    widths = [max(len(row[j]) for row in table) for j in range(len(table[0]))]
+    lines: list[str] = []
+    for b, block in enumerate(column_blocks(widths, width)):
+        lines += [""] if b else []
+        for k, row in enumerate(table):
+            if k < head and heading_left:
+                line = "  ".join(row[j].ljust(widths[j]) for j in block)
+            else:
+                line = "  ".join(row[j].ljust(widths[j]) if left(j, row[j]) else row[j].rjust(widths[j])
+                                 for j in block)
+            lines.append(line.rstrip())
+            if k == head - 1:
+                lines.append("  ".join("-" * widths[j] for j in block).rstrip())
+    return lines
+
+
+def column_blocks(widths: Sequence[int], width: int | None, gap: int = 2) -> list[list[int]]:
+    """The columns of a table whose columns are ``widths`` wide (``gap`` apart), in blocks no wider than
+    ``width`` where it can be: each block the first column (the labels) and as many of the next as fit,
+    at least one; all in one block without a width or when they fit.
+
+        >>> column_blocks([7, 8, 8, 8], 30), column_blocks([7, 8, 8, 8], None), column_blocks([7, 30], 20)
+        ([[0, 1, 2], [0, 3]], [[0, 1, 2, 3]], [[0, 1]])
+    """
+    if width is None or sum(widths) + gap * (len(widths) - 1) <= width:
+        return [list(range(len(widths)))]
+    blocks, cur, used = [], [0], widths[0]
+    for j in range(1, len(widths)):
+        if len(cur) > 1 and used + gap + widths[j] > width:
+            blocks.append(cur)
+            cur, used = [0], widths[0]
+        cur.append(j)
+        used += gap + widths[j]
+    return blocks + [cur]
+
+
+def heading_lines(heading: str, width: int) -> list[str]:
+    """``heading`` on as many lines as it takes to be at most ``width`` wide (or as wide as its widest
+    piece), broken after each dot and before each space.
+
+        >>> heading_lines("latency.ttft.p99 (s)", 5)
+        ['latency.', 'ttft.p99', '(s)']
+        >>> heading_lines("latency.ttft.p99 (s)", 12), heading_lines("GPUs", 1)
+        (['latency.', 'ttft.p99 (s)'], ['GPUs'])
+    """
+    pieces = [p for p in re.split(r"(?<=\.)|(?= )", heading) if p]
+    width = max([width] + [len(p.strip()) for p in pieces])
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1] + piece) <= width:
+            lines[-1] += piece
+        else:
+            lines.append(piece.lstrip())
+    return lines or [heading]
