@@ -284,6 +284,20 @@ def change(base: Any, value: Any) -> dict | None:
 
 
 # ---------------------------------------------------------------------------------------- words
+def figures(v: float, digits: int = 3) -> str:
+    """A number to ``digits`` significant figures, trailing zeros kept (``2.00``: not a whole 2), whole
+    numbers and those of ``digits`` figures or more in whole units with thousands separators
+    (:func:`sim.humanize.number`, which drops the zeros).
+
+        >>> figures(1.997), figures(2.0), figures(611.24), figures(10017.2, 4), figures(0.0484), figures(0.1451, 4)
+        ('2.00', '2', '611', '10,017', '0.0484', '0.1451')
+    """
+    if float(v).is_integer() or abs(v) >= 10 ** (digits - 1):
+        return humanize.number(v, digits=digits)
+    text = f"{v:#.{digits}g}"
+    return text.rstrip(".") if "e" not in text else text
+
+
 def cell(key: str, value: Any) -> str:
     """A value of ``key`` in its unit: latencies in milliseconds whatever their size (as a sweep's table),
     anything else as :func:`sim.metrics.names.amount` says it; :data:`MISSING` for none.
@@ -298,8 +312,13 @@ def cell(key: str, value: Any) -> str:
     if not _number(value):
         return MISSING
     if unit_of(key) == "s":
-        return f"{humanize.number(value * 1000, digits=4)} ms"
-    return amount(key, value)
+        return f"{figures(value * 1000, 4)} ms"
+    unit = unit_of(key)
+    if unit == "USD":
+        return amount(key, value)
+    if unit == "%":
+        return f"{figures(value * 100, 4)} %"
+    return figures(value, 4) + (f" {unit}" if unit not in ("", "h") else "")
 
 
 def change_cell(key: str, delta: dict | None) -> str:
@@ -307,7 +326,7 @@ def change_cell(key: str, delta: dict | None) -> str:
     ``+12.3 ms (+8.1 %)``; a share by percentage points; a text metric ``changed`` or nothing.
 
         >>> change_cell("latency.ttft.p99", change(0.1518, 0.1641)), change_cell("slo.attainment", change(0.99, 0.975))
-        ('+12.3 ms (+8.1 %)', '-1.5 pp (-1.5 %)')
+        ('+12.3 ms (+8.1 %)', '-1.50 pp (-1.5 %)')
         >>> change_cell("cost.compute_usd", change(1.6667, 2.5)), change_cell("utilization.load_factor", change(0.15, 0.15))
         ('+$0.83 (+50.0 %)', '0 (0.0 %)')
         >>> change_cell("cashflow.revenue", change(0, 1e6)), change_cell("stability.verdict", change("stable", "unstable"))
@@ -321,13 +340,13 @@ def change_cell(key: str, delta: dict | None) -> str:
     sign = "+" if d > 0 else "-" if d < 0 else ""
     unit = unit_of(key)
     if unit == "s":
-        text = f"{humanize.number(abs(d) * 1000, digits=3)} ms"
+        text = f"{figures(abs(d) * 1000)} ms"
     elif unit == "%":
-        text = f"{humanize.number(abs(d) * 100, digits=3)} pp"
+        text = f"{figures(abs(d) * 100)} pp"
     elif unit == "USD":
         text = amount(key, abs(d))
     else:
-        text = humanize.number(abs(d), digits=3) + (f" {unit}" if unit not in ("", "h") else "")
+        text = figures(abs(d)) + (f" {unit}" if unit not in ("", "h") else "")
     if rel is None:
         return sign + text
     pct = rel * 100
