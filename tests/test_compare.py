@@ -255,3 +255,29 @@ def test_help_reads_as_plain_text():
     assert out.returncode == 0, out.stderr
     assert "`" not in out.stdout and "DIR_A DIR_B" in out.stdout
     assert "compare" in subprocess.run([sys.executable, "-m", "sim", "--help"], capture_output=True, text=True).stdout
+
+
+def test_classes_and_pools_have_rows_of_their_own(tmp_path, capsys):
+    """The shipped two-class, two-pool scenario: each class's TTFT, TPOT and SLO attainment and each pool's
+    load factor are rows, their values the summary's own."""
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "dedicated_long_context.yaml"
+    a = _run(path, tmp_path / "a", "duration=1m", "warmup=0")
+    b = _run(path, tmp_path / "b", "duration=1m", "warmup=0", "workload.arrival.rate=50")
+    sa, sb = _summary(a), _summary(b)
+    comparison = compare([a, b])
+    rows = {r.key: r for r in comparison.rows}
+    assert comparison.differences == [("workload.arrival.rate", [40.0, 50.0])]
+    for name in sa["classes"]:
+        for key in ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment"):
+            row = rows[f"classes.{name}.{key}"]
+            assert row.values == [value_at(sa["classes"][name], key), value_at(sb["classes"][name], key)]
+            assert row.label.startswith(f"{name}: ")
+    for name in sa["pools"]:
+        assert rows[f"pools.{name}.load_factor"].values == [sa["pools"][name]["load_factor"],
+                                                           sb["pools"][name]["load_factor"]]
+    capsys.readouterr()
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("\nmetric "):].splitlines()
+    assert max(len(line) for line in table) <= 80       # two folders fit 80 columns as they are
+    assert "chat: SLO attainment" in out and "pool long: load factor" in out

@@ -26,7 +26,7 @@ from typing import Any
 
 from sim import humanize
 from sim.errors import InputError, ScenarioError, clipped
-from sim.metrics.names import amount, name_of, unit_of
+from sim.metrics.names import POOL_KEYS, amount, name_of, unit_of
 from sim.paths import loop_message, looping_link
 from sim.report.result_folder import SEARCH_FIELDS, read_summary
 
@@ -45,6 +45,10 @@ ROWS = ("requests.completed", "requests.rejected",
         "cashflow.revenue", "cashflow.revenue_share_paid", "cashflow.revenue_share_received",
         "cashflow.training_cost", "cashflow.energy_cost", "cashflow.sla_credits", "cashflow.credits_applied",
         "cashflow.net", "cashflow.cash_net")
+#: the rows of each request class (``classes.<name>.``), after the fleet's SLO rows
+CLASS_ROWS = ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment")
+#: the rows of each pool (``pools.<name>.``) when a run has several, after the fleet's utilization
+POOL_ROWS = ("load_factor", "gpu_hours_provisioned")
 #: rows shown only when some folder has them not zero (most runs reject nothing, have no such costs)
 ZERO_HIDDEN = ("requests.rejected", "cashflow.training_cost", "cashflow.energy_cost", "cashflow.sla_credits",
                "cashflow.credits_applied")
@@ -55,6 +59,8 @@ INCOME = ("cashflow.revenue", "cashflow.revenue_share_paid", "cashflow.revenue_s
 _LABELS = {"throughput.requests_per_s": "throughput", "cost.per_million_output_tokens": "$ per M output tokens",
            "cashflow.revenue_share_paid": "revenue share paid", "cashflow.revenue_share_received": "share received",
            "utilization.kv_cache_mean": "KV cache use (mean)", "requests.completed": "requests completed"}
+#: the widest a row's words are (a class's or pool's name is cut to fit)
+LABEL_WIDTH = 26
 #: most scenario differences listed before "and N more"
 MAX_DIFFERENCES = 15
 
@@ -80,7 +86,17 @@ class Row:
 
     @property
     def label(self) -> str:
-        return _LABELS.get(self.key) or name_of(self.key)
+        """The metric's words, a class's or pool's named first (``chat: TTFT p99``), at most
+        :data:`LABEL_WIDTH` characters (a long name is cut)."""
+        parts = self.key.split(".")
+        if parts[0] in ("classes", "pools") and len(parts) > 2:
+            rest = ".".join(parts[2:])
+            words = _LABELS.get(rest) or name_of(POOL_KEYS.get(rest, rest) if parts[0] == "pools" else rest)
+            if parts[0] == "pools":
+                words = words.removesuffix(" provisioned")
+            whose = parts[1] if parts[0] == "classes" else f"pool {parts[1]}"
+            return clipped(whose, max(LABEL_WIDTH - len(words) - 2, 5)) + ": " + words
+        return clipped(_LABELS.get(self.key) or name_of(self.key), LABEL_WIDTH)
 
     @property
     def unit(self) -> str:
@@ -234,7 +250,7 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
     summaries = [r.summary for r in runs]
     rows = []
     income = any(_nonzero(value_at(s, k)) for s in summaries for k in INCOME)
-    for key in ROWS:
+    for key in row_keys(summaries):
         values = [_plain(value_at(s, key)) for s in summaries]
         if all(v is None for v in values):
             continue
@@ -244,6 +260,25 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
             continue
         rows.append(Row(key, values, [None] + [change(values[0], v) for v in values[1:]]))
     return Comparison(runs, diff, notes, rows)
+
+
+def row_keys(summaries: Sequence[dict]) -> list[str]:
+    """:data:`ROWS`, with each request class's :data:`CLASS_ROWS` after the fleet's SLO rows and, when a
+    run has several pools, each pool's :data:`POOL_ROWS` after the fleet's utilization (classes and pools
+    in the order the folders have them)."""
+    def names(block: str) -> list[str]:
+        return list(dict.fromkeys(n for s in summaries if isinstance(s.get(block), dict) for n in s[block]))
+
+    classes, pools = names("classes"), names("pools")
+    several = any(isinstance(s.get("pools"), dict) and len(s["pools"]) > 1 for s in summaries)
+    keys = []
+    for key in ROWS:
+        keys.append(key)
+        if key == "slo.goodput_rps":
+            keys += [f"classes.{c}.{k}" for c in classes for k in CLASS_ROWS]
+        if key == "utilization.mbu" and several:
+            keys += [f"pools.{p}.{k}" for p in pools for k in POOL_ROWS]
+    return keys
 
 
 def value_at(d: Any, dotted: str) -> Any:
