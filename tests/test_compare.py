@@ -94,16 +94,18 @@ def test_the_differences_are_exactly_the_keys_set(runs, capsys):
     assert "settings that differ (A → B):\n  fleet.pools.0.replicas: 1 → 2\n" in out
 
 
-_NUMBER = re.compile(r"[-+]?\$?-?\$?([\d,]*\.?\d+(?:e[-+]?\d+)?)")
+_NUMBER = re.compile(r"[-+]?\$?-?\$?([\d,]*\.?\d+(?:e[-+]?\d+)?)([kMBT](?![a-z]))?")
+_SUFFIX = {"k": 1e3, "M": 1e6, "B": 1e9, "T": 1e12, None: 1.0}
 
 
 def _read(text: str) -> tuple[float, float]:
-    """The first number of a cell (sign, ``$`` and thousands separators dropped) and half its last digit."""
+    """The first number of a cell (sign, ``$``, thousands separators dropped; ``$1.30M`` is 1.3e6) and half
+    its last digit."""
     m = _NUMBER.search(text)
-    digits = m.group(1).replace(",", "")
-    value = float(digits) * (-1 if text.lstrip().startswith("-") else 1)
+    digits, scale = m.group(1).replace(",", ""), _SUFFIX[m.group(2)]
+    value = float(digits) * scale * (-1 if text.lstrip().startswith("-") else 1)
     decimals = len(digits.partition(".")[2]) if "e" not in digits else 0
-    return value, 0.5 * 10 ** -decimals
+    return value, 0.5 * 10 ** -decimals * scale
 
 
 def _shown(unit: str, value: float) -> float:
@@ -194,6 +196,9 @@ def _sweep(runs, tmp_path) -> Path:
     ("not json", "{p}/summary.json: not a fleetsim summary (invalid JSON: Expecting value: line 1 column 1 (char 0))"),
     ("damaged", "{p}/summary.json: slo.attainment: 1.5 is outside [0, 1]\n"
                 "{p}/summary.json: not as fleetsim writes it: write the folder again (fleetsim run SCENARIO --out {p})"),
+    ("summary a looping link", "{p}/summary.json: a symbolic link that loops (following it never reaches a file or "
+                               "folder); remove the link, or point it at the file it stands for"),
+    ("summary too deep", "{p}/summary.json: not a fleetsim summary (nested too deeply)"),
     ("bad scenario", "{p}/scenario.json: not a scenario as fleetsim writes it (invalid JSON: Expecting value: line 1 "
                      "column 1 (char 0)); write the folder again, or move the file out of the folder to compare "
                      "without it"),
@@ -207,9 +212,14 @@ def test_anything_but_a_run_folder_is_refused(runs, tmp_path, capsys, case, expe
     elif case == "sweep":
         p = _sweep(runs, tmp_path)
         capsys.readouterr()
-    elif case in ("not json", "damaged", "bad scenario"):
+    elif case in ("not json", "damaged", "bad scenario", "summary a looping link", "summary too deep"):
         shutil.copytree(runs["a"], p)
-        if case == "not json":
+        if case == "summary a looping link":
+            (p / "summary.json").unlink()
+            (p / "summary.json").symlink_to("summary.json")
+        elif case == "summary too deep":
+            (p / "summary.json").write_text("[" * 100_000 + "]" * 100_000)
+        elif case == "not json":
             (p / "summary.json").write_text("oops")
         elif case == "damaged":
             summary = _summary(p)

@@ -27,7 +27,7 @@ from typing import Any
 from sim import humanize
 from sim.errors import InputError, ScenarioError, clipped
 from sim.metrics.names import POOL_KEYS, amount, name_of, unit_of
-from sim.paths import loop_message, looping_link
+from sim.paths import loop_message, looping_link, looping_links
 from sim.report.result_folder import SEARCH_FIELDS, read_summary
 
 #: what a cell reads when the folder's summary has no such metric
@@ -61,6 +61,8 @@ _LABELS = {"throughput.requests_per_s": "throughput", "cost.per_million_output_t
            "utilization.kv_cache_mean": "KV cache use (mean)", "requests.completed": "requests completed"}
 #: the widest a row's words are (a class's or pool's name is cut to fit)
 LABEL_WIDTH = 26
+#: from this size on a number is written in scientific notation (no 300-digit cells)
+HUGE = 1e15
 #: most scenario differences listed before "and N more"
 MAX_DIFFERENCES = 15
 
@@ -159,8 +161,13 @@ def read_run(folder: Path | str) -> RunFolder:
         raise InputError(f"{path}: no such result folder ({READS})")
     if not path.is_dir():
         raise InputError(f"{path}: a file, not a result folder ({READS})")
+    for entry in looping_links(path):
+        if entry.name in ("summary.json", "scenario.json"):
+            raise InputError(loop_message(entry, entry, "remove the link, or point it at the file it stands for"))
     try:
         summary = read_summary(path)
+    except RecursionError:
+        raise InputError(f"{path / 'summary.json'}: not a fleetsim summary (nested too deeply)") from None
     except ScenarioError as exc:       # the reader's advice is the report's: here the folder has to be written again
         problems = [p for p in exc.problems if not p[1].startswith("not as fleetsim writes it")]
         raise ScenarioError([*problems, ("", f"not as fleetsim writes it: write the folder again (fleetsim run "
@@ -178,10 +185,16 @@ def read_run(folder: Path | str) -> RunFolder:
     scenario_path = path / "scenario.json"
     if not scenario_path.exists():
         return RunFolder(path, summary, None)
-    scenario = read_scenario(path)         # validated, every default filled in (an earlier version's file too)
+    try:
+        scenario = read_scenario(path)     # validated, every default filled in (an earlier version's file too)
+    except RecursionError:
+        scenario = None
     if scenario is None:                   # not one fleetsim would read: as it is, if it is JSON at all
         try:
             scenario = json.loads(scenario_path.read_text(encoding="utf-8-sig"))
+        except RecursionError:
+            raise InputError(f"{scenario_path}: not a scenario as fleetsim writes it (nested too deeply); write "
+                             f"the folder again, or move the file out of the folder to compare without it") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError(f"{scenario_path}: not a scenario as fleetsim writes it (invalid JSON: {exc}); write "
                              f"the folder again, or move the file out of the folder to compare without it") from None
@@ -312,7 +325,10 @@ def change(base: Any, value: Any) -> dict | None:
     """
     if _number(base) and _number(value):
         diff = value - base
-        return {"absolute": diff, "relative": diff / abs(base) if base != 0 else None}
+        if not math.isfinite(diff):         # (two numbers near the largest a float holds)
+            return None
+        relative = diff / abs(base) if base != 0 else None
+        return {"absolute": diff, "relative": relative if relative is None or math.isfinite(relative) else None}
     if isinstance(base, str) and isinstance(value, str):
         return {"changed": base != value}
     return None
@@ -326,11 +342,32 @@ def figures(v: float, digits: int = 3) -> str:
 
         >>> figures(1.997), figures(2.0), figures(611.24), figures(10017.2, 4), figures(0.0484), figures(0.1451, 4)
         ('2.00', '2', '611', '10,017', '0.0484', '0.1451')
+
+    Past :data:`HUGE`, in scientific notation (``1e+308``, not 309 digits); not finite: :data:`MISSING`.
     """
+    if not math.isfinite(v):
+        return MISSING
+    if abs(v) >= HUGE:
+        return f"{v:.{digits}g}"
     if float(v).is_integer() or abs(v) >= 10 ** (digits - 1):
         return humanize.number(v, digits=digits)
     text = f"{v:#.{digits}g}"
     return text.rstrip(".") if "e" not in text else text
+
+
+def money(key: str, usd: float) -> str:
+    """An amount of ``key``: cents below a million dollars, then compact (``$738M``); a cost per million
+    tokens under a cent to three figures (:func:`sim.metrics.names.amount`); past :data:`HUGE` in
+    scientific notation.
+
+        >>> money("cost.compute_usd", 15.0), money("cashflow.net", -572.4e6), money("cost.per_million_output_tokens", 0.0026)
+        ('$15.00', '-$572M', '$0.0026')
+    """
+    if abs(usd) >= HUGE:
+        return ("-" if usd < 0 else "") + f"${abs(usd):.3g}"
+    if key == "cost.per_million_output_tokens":
+        return amount(key, usd)
+    return humanize.money(usd, compact=None)
 
 
 def cell(key: str, value: Any) -> str:
@@ -347,10 +384,10 @@ def cell(key: str, value: Any) -> str:
     if not _number(value):
         return MISSING
     if unit_of(key) == "s":
-        return f"{figures(value * 1000, 4)} ms"
+        return f"{figures(value * 1000, 4)} ms" if abs(value) < HUGE else f"{figures(value, 4)} s"
     unit = unit_of(key)
     if unit == "USD":
-        return amount(key, value)
+        return money(key, value)
     if unit == "%":
         return f"{figures(value * 100, 4)} %"
     return figures(value, 4) + (f" {unit}" if unit not in ("", "h") else "")
@@ -365,7 +402,7 @@ def change_cell(key: str, delta: dict | None) -> str:
         >>> change_cell("cost.compute_usd", change(1.6667, 2.5)), change_cell("utilization.load_factor", change(0.15, 0.15))
         ('+$0.83 (+50.0 %)', '0 (0.0 %)')
         >>> change_cell("cashflow.revenue", change(0, 1e6)), change_cell("stability.verdict", change("stable", "unstable"))
-        ('+$1,000,000.00', 'changed')
+        ('+$1.00M', 'changed')
     """
     if delta is None:
         return MISSING
@@ -375,11 +412,11 @@ def change_cell(key: str, delta: dict | None) -> str:
     sign = "+" if d > 0 else "-" if d < 0 else ""
     unit = unit_of(key)
     if unit == "s":
-        text = f"{figures(abs(d) * 1000)} ms"
+        text = f"{figures(abs(d) * 1000)} ms" if abs(d) < HUGE else f"{figures(abs(d))} s"
     elif unit == "%":
         text = f"{figures(abs(d) * 100)} pp"
     elif unit == "USD":
-        text = amount(key, abs(d))
+        text = money(key, abs(d))
     else:
         text = figures(abs(d)) + (f" {unit}" if unit not in ("", "h") else "")
     if rel is None:
