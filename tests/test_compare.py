@@ -291,3 +291,14 @@ def test_classes_and_pools_have_rows_of_their_own(tmp_path, capsys):
     table = out[out.index("\nmetric "):].splitlines()
     assert max(len(line) for line in table) <= 80       # two folders fit 80 columns as they are
     assert "chat: SLO attainment" in out and "pool long: load factor" in out
+
+
+def test_without_scenario_json_the_seed_and_run_length_are_compared(runs, tmp_path):
+    bare = tmp_path / "bare"
+    shutil.copytree(runs["c"], bare)
+    (bare / "scenario.json").unlink()
+    comparison = compare([runs["a"], bare])
+    assert comparison.notes == [f"no scenario.json in {bare}: only the seed and the run length are compared"]
+    assert comparison.differences == [("seed", [3, 4])]          # both ran DURATION seconds
+    assert {r.key: r for r in comparison.rows}["throughput.requests_per_s"].values[1] == \
+        _summary(runs["c"])["throughput"]["requests_per_s"]
