@@ -113,9 +113,10 @@ def _shown(unit: str, value: float) -> float:
     return value * 1000 if unit == "s" else value * 100 if unit == "%" else value
 
 
-def test_the_terminal_says_the_numbers_of_the_json(runs, tmp_path, capsys):
+@pytest.mark.parametrize("pair", [("a", "b"), ("a", "r")])
+def test_the_terminal_says_the_numbers_of_the_json(runs, tmp_path, capsys, pair):
     out_file = tmp_path / "cmp.json"
-    folders = [str(runs["a"]), str(runs["b"])]
+    folders = [str(runs[pair[0]]), str(runs[pair[1]])]
     assert main(["compare", *folders, "--out", str(out_file)]) == 0
     text, err = capsys.readouterr()
     assert err.strip() == f"fleetsim: wrote {out_file}"

@@ -362,10 +362,13 @@ def money(key: str, usd: float) -> str:
 
         >>> money("cost.compute_usd", 15.0), money("cashflow.net", -572.4e6), money("cost.per_million_output_tokens", 0.0026)
         ('$15.00', '-$572M', '$0.0026')
+        >>> money("cost.per_million_output_tokens", 0.0)
+        '$0.00'
+
     """
     if abs(usd) >= HUGE:
         return ("-" if usd < 0 else "") + f"${abs(usd):.3g}"
-    if key == "cost.per_million_output_tokens":
+    if key == "cost.per_million_output_tokens" and usd != 0:
         return amount(key, usd)
     return humanize.money(usd, compact=None)
 
