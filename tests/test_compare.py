@@ -194,6 +194,8 @@ def _sweep(runs, tmp_path) -> Path:
               "run --out DIR wrote)"),
     ("sweep", "{p}: the result of a fleetsim sweep (sweep.json), not of one run: fleetsim compare reads the "
               "folders fleetsim run --out DIR wrote (fleetsim report {p} shows the sweep)"),
+    ("unfinished", "{p}: the points of a fleetsim sweep, plan or saturation search, not one run's result: fleetsim "
+                   "compare reads the folders fleetsim run --out DIR wrote"),
     ("not json", "{p}/summary.json: not a fleetsim summary (invalid JSON: Expecting value: line 1 column 1 (char 0))"),
     ("damaged", "{p}/summary.json: slo.attainment: 1.5 is outside [0, 1]\n"
                 "{p}/summary.json: not as fleetsim writes it: write the folder again (fleetsim run SCENARIO --out {p})"),
@@ -210,8 +212,11 @@ def test_anything_but_a_run_folder_is_refused(runs, tmp_path, capsys, case, expe
         p.write_text("x")
     elif case == "empty":
         p.mkdir()
-    elif case == "sweep":
+    elif case in ("sweep", "unfinished"):
         p = _sweep(runs, tmp_path)
+        if case == "unfinished":          # (stopped before its result files: the finished points only)
+            for name in ("sweep.json", "sweep.csv", "sweep_ci.csv", "scenario.json"):
+                (p / name).unlink(missing_ok=True)
         capsys.readouterr()
     elif case in ("not json", "damaged", "bad scenario", "summary a looping link", "summary too deep"):
         shutil.copytree(runs["a"], p)
