@@ -123,6 +123,9 @@ def test_the_terminal_says_the_numbers_of_the_json(runs, tmp_path, capsys, pair)
     data = json.loads(out_file.read_text())
     assert main(["compare", *folders, "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == data       # --json on stdout: the same object
+    import sim
+
+    assert json.loads(json.dumps(sim.compare(*folders).as_json())) == data     # and from Python
     lines = {line.split("  ")[0]: line for line in text.splitlines()}
     checked = 0
     for metric in data["metrics"]:
