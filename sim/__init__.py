@@ -4,7 +4,7 @@
 >>> res = sim.run("scenarios/baseline.yaml", overrides=["duration=60", "warmup=0"])  # doctest: +SKIP
 
 Public API: :func:`run`, :func:`load_scenario`, :func:`sweep`, :func:`plan`, :func:`saturation`,
-:func:`reprice`.
+:func:`reprice`, :func:`compare`.
 ``sweep``, ``plan`` and ``saturation`` show a progress bar (tqdm's auto mode: a widget in Jupyter, a
 text bar on a terminal's stderr) unless called with ``progress=False``.
 """
@@ -67,6 +67,15 @@ def reprice(folder, overrides=(), out=None):
         return reprice_folder(folder, overrides, out)
 
 
+def compare(*folders):
+    """Run result folders side by side (the first is the base): the scenario keys that differ and each
+    metric's change; a :class:`sim.report.comparison.Comparison` (``as_json()``: what ``fleetsim compare
+    --json`` prints). See :func:`sim.report.comparison.compare`."""
+    from sim.report.comparison import compare as _compare
+
+    return _compare(folders)
+
+
 def _warnings_shown(scenario):
     """fleetsim's warnings printed as the command line prints them (``file: field: message``, no
     Python source line) while the call runs (:func:`sim.errors.warnings_as_problems`); ``run``
@@ -77,4 +86,4 @@ def _warnings_shown(scenario):
     return warnings_as_problems(source_name(scenario) if scenario is not None else "")
 
 
-__all__ = ["run", "load_scenario", "sweep", "plan", "saturation", "reprice", "__version__"]
+__all__ = ["run", "load_scenario", "sweep", "plan", "saturation", "reprice", "compare", "__version__"]

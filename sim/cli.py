@@ -25,6 +25,7 @@ COMMANDS = {
     "report": "regenerate figures and report.html from a result folder",
     "calibrate": "fit step-time efficiency factors to measured points",
     "reprice": "recompute a result folder's money under changed economics, without re-simulating",
+    "compare": "compare run results side by side: what differs and what moved",
 }
 
 #: the end of ``fleetsim --help``: a first session, a command per common question (README.md,

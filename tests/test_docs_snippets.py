@@ -308,7 +308,7 @@ def test_every_command_line_option_is_documented():
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     options = [(name, opt) for name, p in commands.items() for a in p._actions for opt in a.option_strings
                if opt.startswith("--") and opt != "--help"]
-    assert len(commands) == 8 and ("run", "--json") in options
+    assert len(commands) == 9 and ("run", "--json") in options
     missing = [f"fleetsim {name} {opt}" for name, opt in options if not re.search(re.escape(opt) + r"(?![\w-])", text)]
     assert not missing, f"options no doc names: {missing}"
 

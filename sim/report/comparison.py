@@ -1,0 +1,470 @@
+"""Two or more run results side by side: what differs between their scenarios and what moved.
+
+``fleetsim compare DIR_A DIR_B ...`` reads each folder ``fleetsim run --out`` wrote (its
+``summary.json``, checked as ``fleetsim report`` checks it, and ``scenario.json``), and
+:func:`compare` returns a :class:`Comparison`: the flattened scenario keys whose values differ
+(``fleet.pools.0.replicas: 4 → 6``), and one row per metric a planner compares (throughput,
+latency, SLO, stability, load, utilization, GPU-hours, cost, and the cash flows when a run has
+revenue), each with the change of every other folder against the first (the base)::
+
+    change = value - base          relative = change / |base|   (none when the base is 0)
+
+A share (SLO attainment, GPU busy) changes by percentage points (``pp``). Anything else in a
+folder — a sweep's, plan's or saturation search's result, no summary, a damaged one — is refused
+with one line naming the folder or file (:class:`~sim.errors.InputError`,
+:class:`~sim.errors.ScenarioError`). The terminal table is drawn by ``sim/commands/compare.py``;
+:meth:`Comparison.as_json` is the same comparison as raw numbers (seconds, dollars, fractions).
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim import humanize
+from sim.errors import InputError, ScenarioError, clipped
+from sim.metrics.names import POOL_KEYS, amount, name_of, unit_of
+from sim.paths import loop_message, looping_link, looping_links
+from sim.report.result_folder import SEARCH_FIELDS, read_summary
+
+#: what a cell reads when the folder's summary has no such metric
+MISSING = "—"
+#: what the command reads, for the messages refusing anything else
+READS = "fleetsim compare reads the folders fleetsim run --out DIR wrote"
+
+_LATENCY = tuple(f"latency.{k}.{q}" for k in ("ttft", "tpot", "e2e", "queue") for q in ("mean", "p50", "p99"))
+#: the rows compared, in order: summary keys (words and units: :data:`sim.metrics.names.METRICS`)
+ROWS = ("requests.completed", "requests.rejected",
+        "throughput.requests_per_s", "throughput.output_tokens_per_s", *_LATENCY,
+        "slo.attainment", "slo.goodput_rps", "stability.verdict", "utilization.load_factor",
+        "utilization.gpu_busy", "utilization.kv_cache_mean", "utilization.mfu", "utilization.mbu",
+        "gpu_hours.provisioned", "gpu_hours.busy", "cost.compute_usd", "cost.per_million_output_tokens",
+        "cashflow.revenue", "cashflow.revenue_share_paid", "cashflow.revenue_share_received",
+        "cashflow.training_cost", "cashflow.energy_cost", "cashflow.sla_credits", "cashflow.credits_applied",
+        "cashflow.net", "cashflow.cash_net")
+#: the rows of each request class (``classes.<name>.``), after the fleet's SLO rows
+CLASS_ROWS = ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment")
+#: the rows of each pool (``pools.<name>.``) when a run has several, after the fleet's utilization
+POOL_ROWS = ("load_factor", "gpu_hours_provisioned")
+#: rows shown only when some folder has them not zero (most runs reject nothing, have no such costs)
+ZERO_HIDDEN = ("requests.rejected", "cashflow.training_cost", "cashflow.energy_cost", "cashflow.sla_credits",
+               "cashflow.credits_applied")
+#: the income of a run: the cash-flow rows are shown when some folder has one of them not zero (a run
+#: without revenue has cash flows that are its costs, already in the compute cost row)
+INCOME = ("cashflow.revenue", "cashflow.revenue_share_paid", "cashflow.revenue_share_received")
+#: shorter words than :func:`~sim.metrics.names.name_of`'s for a table's first column
+_LABELS = {"throughput.requests_per_s": "throughput", "cost.per_million_output_tokens": "$ per M output tokens",
+           "cashflow.revenue_share_paid": "revenue share paid", "cashflow.revenue_share_received": "share received",
+           "utilization.kv_cache_mean": "KV cache use (mean)", "requests.completed": "requests completed"}
+#: the widest a row's words are (a class's or pool's name is cut to fit)
+LABEL_WIDTH = 26
+#: from this size on a number is written in scientific notation (no 300-digit cells)
+HUGE = 1e15
+#: most scenario differences listed before "and N more"
+MAX_DIFFERENCES = 15
+
+
+@dataclass
+class RunFolder:
+    """One result folder read: its path as given, summary, and scenario (``None``: the
+    folder has no ``scenario.json``)."""
+
+    path: Path
+    summary: dict
+    scenario: dict[str, Any] | None
+
+
+@dataclass
+class Row:
+    """One metric across the folders: its values (``None`` where a folder has none) and each other
+    folder's change against the base (``None`` for the base, or where either value is missing)."""
+
+    key: str
+    values: list[Any]
+    changes: list[dict | None] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The metric's words, a class's or pool's named first (``chat: TTFT p99``), at most
+        :data:`LABEL_WIDTH` characters (a long name is cut)."""
+        parts = self.key.split(".")
+        if parts[0] in ("classes", "pools") and len(parts) > 2:
+            rest = ".".join(parts[2:])
+            words = _LABELS.get(rest) or name_of(POOL_KEYS.get(rest, rest) if parts[0] == "pools" else rest)
+            if parts[0] == "pools":
+                words = words.removesuffix(" provisioned")
+            whose = parts[1] if parts[0] == "classes" else f"pool {parts[1]}"
+            return clipped(whose, max(LABEL_WIDTH - len(words) - 2, 5)) + ": " + words
+        return clipped(_LABELS.get(self.key) or name_of(self.key), LABEL_WIDTH)
+
+    @property
+    def unit(self) -> str:
+        return unit_of(self.key)
+
+
+@dataclass
+class Comparison:
+    """Folders (the first is the base), the scenario keys that differ (``(key, values)``, a value
+    :data:`ABSENT` where a folder's scenario has no such key), notes, and the metric rows."""
+
+    folders: list[RunFolder]
+    differences: list[tuple[str, list[Any]]]
+    notes: list[str]
+    rows: list[Row]
+
+    def as_json(self) -> dict:
+        """The comparison as one JSON object: raw numbers in the summary's units (seconds, USD,
+        fractions); a change as ``{"absolute": ..., "relative": ...}`` (relative: a fraction of
+        the base, ``null`` when the base is 0), a text metric's as ``{"changed": bool}``."""
+        return {
+            "base": str(self.folders[0].path),
+            "folders": [{"path": str(f.path), "label": label(i), "scenario": f.summary.get("scenario"),
+                         "seed": f.summary.get("seed"), "simulated_seconds": f.summary.get("simulated_seconds")}
+                        for i, f in enumerate(self.folders)],
+            "differences": [{"key": k, "values": [None if v is ABSENT else v for v in vs],
+                             **({"absent": [i for i, v in enumerate(vs) if v is ABSENT]}
+                                if any(v is ABSENT for v in vs) else {})} for k, vs in self.differences],
+            "notes": list(self.notes),
+            "metrics": [{"key": r.key, "name": r.label, "unit": r.unit, "values": r.values, "changes": r.changes}
+                        for r in self.rows],
+        }
+
+
+class _Absent:
+    """A scenario key one folder has and another has not."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+
+
+def label(i: int) -> str:
+    """The column letter of the ``i``-th folder: ``A`` (the base), ``B``, ... ``Z``, ``AA``, ..."""
+    return label(i // 26 - 1) + chr(65 + i % 26) if i >= 26 else chr(65 + i)
+
+
+def read_run(folder: Path | str) -> RunFolder:
+    """A run's result folder: its summary (checked by :func:`~sim.report.result_folder.read_summary`) and
+    its scenario; anything else refused with one line naming the folder and what is expected."""
+    from sim.report.overview import read_scenario
+
+    path = Path(folder)
+    link = looping_link(path)
+    if link is not None:
+        raise InputError(loop_message(path, link, f"{READS}: point the link at one"))
+    if not path.exists():
+        raise InputError(f"{path}: no such result folder ({READS})")
+    if not path.is_dir():
+        raise InputError(f"{path}: a file, not a result folder ({READS})")
+    for entry in looping_links(path):
+        if entry.name in ("summary.json", "scenario.json"):
+            raise InputError(loop_message(entry, entry, "remove the link, or point it at the file it stands for"))
+    try:
+        summary = read_summary(path)
+    except RecursionError:
+        raise InputError(f"{path / 'summary.json'}: not a fleetsim summary (nested too deeply)") from None
+    except ScenarioError as exc:       # the reader's advice is the report's: here the folder has to be written again
+        problems = [p for p in exc.problems if not p[1].startswith("not as fleetsim writes it")]
+        raise ScenarioError([*problems, ("", f"not as fleetsim writes it: write the folder again (fleetsim run "
+                                             f"SCENARIO --out {path})")], exc.source) from None
+    if summary is None:
+        kind = next((name for name in SEARCH_FIELDS if (path / name).exists()), None)
+        if kind is not None:
+            what = kind.removesuffix(".json")
+            raise InputError(f"{path}: the result of a fleetsim {what} ({kind}), not of one run: {READS} "
+                             f"(fleetsim report {path} shows the {what})")
+        if (path / "points").is_dir():
+            raise InputError(f"{path}: the points of a fleetsim sweep, plan or saturation search, not one run's "
+                             f"result: {READS}")
+        raise InputError(f"{path}: no summary.json, so not a run's result folder ({READS})")
+    scenario_path = path / "scenario.json"
+    if not scenario_path.exists():
+        return RunFolder(path, summary, None)
+    try:
+        scenario = read_scenario(path)     # validated, every default filled in (an earlier version's file too)
+    except RecursionError:
+        scenario = None
+    if scenario is None:                   # not one fleetsim would read: as it is, if it is JSON at all
+        try:
+            scenario = json.loads(scenario_path.read_text(encoding="utf-8-sig"))
+        except RecursionError:
+            raise InputError(f"{scenario_path}: not a scenario as fleetsim writes it (nested too deeply); write "
+                             f"the folder again, or move the file out of the folder to compare without it") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"{scenario_path}: not a scenario as fleetsim writes it (invalid JSON: {exc}); write "
+                             f"the folder again, or move the file out of the folder to compare without it") from None
+        if not isinstance(scenario, dict):
+            raise InputError(f"{scenario_path}: not a scenario as fleetsim writes it (expected a JSON object); write "
+                             f"the folder again, or move the file out of the folder to compare without it")
+    return RunFolder(path, summary, scenario)
+
+
+def differences(scenarios: Sequence[Any], prefix: str = "") -> list[tuple[str, list[Any]]]:
+    """The dotted keys (list items by index, as ``--set`` names them) whose values are not the same in every
+    scenario, in the order the first (then the others) has them, with each scenario's value (:data:`ABSENT`
+    where it has none). A block or list item only some scenarios have is one difference, not one per key
+    in it (``fleet.pools.1: — → {...}``).
+
+        >>> differences([{"seed": 1, "a": {"b": 2}}, {"seed": 1, "a": {"b": 3}, "c": [1]}])
+        [('a.b', [2, 3]), ('c', [ABSENT, [1]])]
+        >>> differences([{"pools": [{"n": 4}]}, {"pools": [{"n": 6}, {"n": 1}]}])
+        [('pools.0.n', [4, 6]), ('pools.1', [ABSENT, {'n': 1}])]
+    """
+    if all(isinstance(s, dict) for s in scenarios):
+        keys: list = list(dict.fromkeys(k for s in scenarios for k in s))
+    elif all(isinstance(s, list) for s in scenarios):
+        keys = list(range(max(len(s) for s in scenarios)))
+    else:
+        keys = None
+    if keys is None or not keys:        # values, or empty blocks and lists
+        same = all(_same(scenarios[0], v) for v in scenarios[1:])
+        return [] if same else [(prefix.removesuffix("."), list(scenarios))]
+    out = []
+    for key in keys:
+        values = [s.get(key, ABSENT) if isinstance(s, dict) else s[key] if key < len(s) else ABSENT
+                  for s in scenarios]
+        if any(v is ABSENT for v in values):
+            if any(not _same(values[0], v) for v in values[1:]):
+                out.append((f"{prefix}{key}", values))
+        else:
+            out += differences(values, f"{prefix}{key}.")
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values: ``true`` is not ``1``, ``600`` is ``600.0``."""
+    if a is ABSENT or b is ABSENT:
+        return a is b
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return a == b
+
+
+def compare(folders: Sequence[Path | str]) -> Comparison:
+    """Read ``folders`` (the first is the base; the same folder may be given twice) and compare them."""
+    runs = [read_run(f) for f in folders]
+    notes = []
+    if all(r.scenario is not None for r in runs):
+        scenarios = [dict(r.scenario) for r in runs]
+    else:                                   # without every scenario, what every summary says
+        lacking = [str(r.path) for r in runs if r.scenario is None]
+        notes.append(f"no scenario.json in {', '.join(lacking)}: only the seed and the run length are compared")
+        scenarios = [{"seed": r.summary.get("seed"), "duration": r.summary.get("simulated_seconds")} for r in runs]
+    for run, scenario in zip(runs, scenarios):   # fleetsim reprice keeps the run's scenario.json: its overrides
+        overrides = value_at(run.summary, "repriced.overrides")
+        if isinstance(overrides, list) and overrides:
+            scenario["repriced with"] = " ".join(str(o) for o in overrides)
+    diff = differences(scenarios)
+    summaries = [r.summary for r in runs]
+    rows = []
+    income = any(_nonzero(value_at(s, k)) for s in summaries for k in INCOME)
+    for key in row_keys(summaries):
+        values = [_plain(value_at(s, key)) for s in summaries]
+        if all(v is None for v in values):
+            continue
+        if key in ZERO_HIDDEN and not any(_nonzero(v) for v in values):
+            continue
+        if key.startswith("cashflow.") and not income and key not in ZERO_HIDDEN:
+            continue
+        rows.append(Row(key, values, [None] + [change(values[0], v) for v in values[1:]]))
+    return Comparison(runs, diff, notes, rows)
+
+
+def row_keys(summaries: Sequence[dict]) -> list[str]:
+    """:data:`ROWS`, with each request class's :data:`CLASS_ROWS` after the fleet's SLO rows and, when a
+    run has several pools, each pool's :data:`POOL_ROWS` after the fleet's utilization (classes and pools
+    in the order the folders have them)."""
+    def names(block: str) -> list[str]:
+        return list(dict.fromkeys(n for s in summaries if isinstance(s.get(block), dict) for n in s[block]))
+
+    classes, pools = names("classes"), names("pools")
+    several = any(isinstance(s.get("pools"), dict) and len(s["pools"]) > 1 for s in summaries)
+    keys = []
+    for key in ROWS:
+        keys.append(key)
+        if key == "slo.goodput_rps":
+            keys += [f"classes.{c}.{k}" for c in classes for k in CLASS_ROWS]
+        if key == "utilization.mbu" and several:
+            keys += [f"pools.{p}.{k}" for p in pools for k in POOL_ROWS]
+    return keys
+
+
+def value_at(d: Any, dotted: str) -> Any:
+    """The value at a dotted key of nested objects; ``None`` where there is none."""
+    for part in dotted.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return None
+        d = d[part]
+    return d
+
+
+def _plain(v: Any) -> Any:
+    """A number or a text as the summary holds it; anything else (an object where a number was) ``None``."""
+    return v if isinstance(v, (int, float, str)) and not isinstance(v, bool) else None
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _nonzero(v: Any) -> bool:
+    return _number(v) and v != 0
+
+
+def change(base: Any, value: Any) -> dict | None:
+    """``value`` against ``base``: ``{"absolute": value - base, "relative": (value - base) / |base|}``
+    (relative ``None`` when the base is 0); for texts ``{"changed": ...}``; ``None`` when either is missing.
+
+        >>> change(0.2, 0.25), change(0, 3), change("stable", "unstable"), change(None, 1)
+        ({'absolute': 0.04999999999999999, 'relative': 0.24999999999999994}, {'absolute': 3, 'relative': None}, {'changed': True}, None)
+    """
+    if _number(base) and _number(value):
+        diff = value - base
+        if not math.isfinite(diff):         # (two numbers near the largest a float holds)
+            return None
+        relative = diff / abs(base) if base != 0 else None
+        return {"absolute": diff, "relative": relative if relative is None or math.isfinite(relative) else None}
+    if isinstance(base, str) and isinstance(value, str):
+        return {"changed": base != value}
+    return None
+
+
+# ---------------------------------------------------------------------------------------- words
+def figures(v: float, digits: int = 3) -> str:
+    """A number to ``digits`` significant figures, trailing zeros kept (``2.00``: not a whole 2), whole
+    numbers and those of ``digits`` figures or more in whole units with thousands separators
+    (:func:`sim.humanize.number`, which drops the zeros).
+
+        >>> figures(1.997), figures(2.0), figures(611.24), figures(10017.2, 4), figures(0.0484), figures(0.1451, 4)
+        ('2.00', '2', '611', '10,017', '0.0484', '0.1451')
+
+    Past :data:`HUGE`, in scientific notation (``1e+308``, not 309 digits); not finite: :data:`MISSING`.
+    """
+    if not math.isfinite(v):
+        return MISSING
+    if abs(v) >= HUGE:
+        return f"{v:.{digits}g}"
+    if float(v).is_integer() or abs(v) >= 10 ** (digits - 1):
+        return humanize.number(v, digits=digits)
+    text = f"{v:#.{digits}g}"
+    return text.rstrip(".") if "e" not in text else text
+
+
+def money(key: str, usd: float) -> str:
+    """An amount of ``key``: cents below a million dollars, then compact (``$738M``); a cost per million
+    tokens under a cent to three figures (:func:`sim.metrics.names.amount`); past :data:`HUGE` in
+    scientific notation.
+
+        >>> money("cost.compute_usd", 15.0), money("cashflow.net", -572.4e6), money("cost.per_million_output_tokens", 0.0026)
+        ('$15.00', '-$572M', '$0.0026')
+        >>> money("cost.per_million_output_tokens", 0.0)
+        '$0.00'
+
+    """
+    if abs(usd) >= HUGE:
+        return ("-" if usd < 0 else "") + f"${abs(usd):.3g}"
+    if key == "cost.per_million_output_tokens" and usd != 0:
+        return amount(key, usd)
+    return humanize.money(usd, compact=None)
+
+
+def cell(key: str, value: Any) -> str:
+    """A value of ``key`` in its unit: latencies in milliseconds whatever their size (as a sweep's table),
+    anything else as :func:`sim.metrics.names.amount` says it; :data:`MISSING` for none.
+
+        >>> cell("latency.ttft.p99", 0.1345), cell("latency.e2e.p99", 10.0172), cell("slo.attainment", 0.9987)
+        ('134.5 ms', '10,017 ms', '99.87 %')
+        >>> cell("cost.compute_usd", 1.6667), cell("throughput.output_tokens_per_s", 3081.99), cell("x.y", None)
+        ('$1.67', '3,082 tok/s', '—')
+    """
+    if isinstance(value, str):
+        return value
+    if not _number(value):
+        return MISSING
+    if unit_of(key) == "s":
+        return f"{figures(value * 1000, 4)} ms" if abs(value) < HUGE else f"{figures(value, 4)} s"
+    unit = unit_of(key)
+    if unit == "USD":
+        return money(key, value)
+    if unit == "%":
+        return f"{figures(value * 100, 4)} %"
+    return figures(value, 4) + (f" {unit}" if unit not in ("", "h") else "")
+
+
+def change_cell(key: str, delta: dict | None) -> str:
+    """A change (:func:`change`) in the metric's unit with its sign, then relative to the base in per cent:
+    ``+12.3 ms (+8.1 %)``; a share by percentage points; a text metric ``changed`` or nothing.
+
+        >>> change_cell("latency.ttft.p99", change(0.1518, 0.1641)), change_cell("slo.attainment", change(0.99, 0.975))
+        ('+12.3 ms (+8.1 %)', '-1.50 pp (-1.5 %)')
+        >>> change_cell("cost.compute_usd", change(1.6667, 2.5)), change_cell("utilization.load_factor", change(0.15, 0.15))
+        ('+$0.83 (+50.0 %)', '0 (0.0 %)')
+        >>> change_cell("cashflow.revenue", change(0, 1e6)), change_cell("stability.verdict", change("stable", "unstable"))
+        ('+$1.00M', 'changed')
+    """
+    if delta is None:
+        return MISSING
+    if "changed" in delta:
+        return "changed" if delta["changed"] else ""
+    d, rel = delta["absolute"], delta["relative"]
+    sign = "+" if d > 0 else "-" if d < 0 else ""
+    unit = unit_of(key)
+    if unit == "s":
+        text = f"{figures(abs(d) * 1000)} ms" if abs(d) < HUGE else f"{figures(abs(d))} s"
+    elif unit == "%":
+        text = f"{figures(abs(d) * 100)} pp"
+    elif unit == "USD":
+        text = money(key, abs(d))
+    else:
+        text = figures(abs(d)) + (f" {unit}" if unit not in ("", "h") else "")
+    if rel is None:
+        return sign + text
+    pct = rel * 100
+    return sign + text + (" (0.0 %)" if d == 0 else f" ({pct:+.1f} %)" if abs(pct) >= 0.05 else f" ({pct:+.1g} %)")
+
+
+def setting(value: Any) -> str:
+    """A scenario value as a difference line shows it: text as it is, numbers short (``600``, not
+    ``600.0``), ``true``/``false``/``null`` as JSON, at most 40 characters; a list or a block as compact
+    JSON without its unset (``null``) keys, at most 60.
+
+        >>> setting("h100-sxm"), setting(600.0), setting(0.1), setting(None), setting([]), setting(ABSENT)
+        ('h100-sxm', '600', '0.1', 'null', '[]', '—')
+        >>> setting({"name": "api", "from_": None, "usd_per_million_output_tokens": 10.0})
+        '{"name":"api","usd_per_million_output_tokens":10.0}'
+    """
+    if value is ABSENT:
+        return MISSING
+    if isinstance(value, str):
+        return clipped(value, 40)
+    if isinstance(value, float):
+        return f"{value:.12g}"
+    if isinstance(value, (dict, list)):
+        return clipped(json.dumps(_set_only(value), separators=(",", ":"), default=str), 60)
+    return clipped(json.dumps(value, default=str), 40)
+
+
+def _set_only(value: Any) -> Any:
+    """``value`` without the keys of its blocks that are ``null`` (unset), at any depth."""
+    if isinstance(value, dict):
+        return {k: _set_only(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_set_only(v) for v in value]
+    return value
+
+
+def difference_lines(comparison: Comparison, most: int = MAX_DIFFERENCES) -> list[str]:
+    """What differs between the scenarios, one key a line (``fleet.pools.0.replicas: 4 → 6``), at most
+    ``most`` lines and then how many more; one line saying so when nothing does."""
+    diff = comparison.differences
+    if not diff:
+        return ["the scenarios are the same (seed and run length included)"]
+    lines = [f"{key}: {' → '.join(setting(v) for v in values)}" for key, values in diff[:most]]
+    if len(diff) > most:
+        lines.append(f"and {len(diff) - most} more")
+    return lines
