@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import simpy
 
+from sim.serving.feed import chunk_fields
 from sim.serving.request import Req
 from sim.workload.closed import first_send, think_times
 
@@ -23,11 +24,9 @@ if TYPE_CHECKING:
 
 
 def _lengths(chunks: Iterator, prio: list[int]) -> Iterator[tuple[int, int, int, int]]:
-    """``(prompt, output, class, priority)`` of each generated request, in order."""
-    n_prio = len(prio)
+    """``(prompt, output, class, priority)`` of each generated request, in order (:func:`chunk_fields`)."""
     for ch in chunks:
-        for p, o, c in zip(ch.prompt_tokens.tolist(), ch.output_tokens.tolist(), ch.class_idx.tolist()):
-            yield p, o, c, prio[c] if c < n_prio else 0
+        yield from chunk_fields(ch, prio)
 
 
 def feed_closed(fleet: "Fleet", chunks: Iterator, horizon_s: float):
