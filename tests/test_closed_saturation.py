@@ -135,7 +135,9 @@ def test_a_closed_loop_without_an_slo_is_refused(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, words", [
     (["--rate-path", "workload.arrival.rate_scale"], "workload.arrival.process: closed: the search varies the client count"),
-    (["--start", "2.5"], "--start: a closed loop's search starts at a client count, a whole number >= 1 (got 2.5)"),
+    (["--start", "2.5"], "--start: a closed loop's search starts at a client count, a whole number from 1 to "
+                         "1,000,000 (got 2.5)"),
+    (["--start", "2000000"], "a whole number from 1 to 1,000,000 (got 2e+06)"),
 ])
 def test_rate_options_that_cannot_apply_are_refused(tmp_path, capsys, args, words):
     path = _write(tmp_path, _deterministic(4, 5.0))

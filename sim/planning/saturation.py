@@ -49,6 +49,8 @@ from sim.planning.table import write_csv, write_json
 RATE_PATH = "workload.arrival.rate"
 CONCURRENCY_PATH = "workload.arrival.concurrency"
 """What a closed loop's search varies: its client count."""
+MAX_CLIENTS = 1_000_000
+"""The most clients a closed loop takes (``workload.arrival.concurrency``'s limit)."""
 
 #: the fields a search may vary: under ``workload``, a rate in requests/s (``rate``, a diurnal
 #: ``mean_rate``, a piecewise ``rates.N``) or a trace's ``rate_scale``
@@ -133,6 +135,10 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
                validate: bool | None = None, capacity_band: float | None = None) -> SaturationResult:
     """Highest arrival rate (requests/s) sustained within the SLO; see the module docstring.
 
+    On a closed loop (``workload.arrival.process: closed``) it searches the client count instead
+    (``start``: the first count, default the scenario's ``concurrency``; ``rate_path`` must be left at
+    its default) and the result's ``concurrency`` is the answer.
+
     ``capacity_band`` (per cent, ``0 < pct <= 50``) searches twice more, on replicas with ``1 ∓ pct/100``
     times the model's capacity (every step time scaled, :class:`sim.perf.scaled.ScaledCapacity`; the
     fluid tier reads its curves rescaled), each side starting from the point's answer scaled by its
@@ -199,6 +205,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
         duration = _duration_s(source)
         # a closed loop halves down to one client: fewer clients only ever wait less
         lo, hi = highest(prober(1.0, probes), start, 2.0, rel_tol, max_probes, integer=closed,
+                         top=MAX_CLIENTS if closed else math.inf,
                          worth=None if closed else lambda rate: floor_reason(rate, probes, duration) is None)
         band = None
         if pct is not None:
@@ -213,8 +220,9 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
                 # side's widening steps would otherwise square past any rate to 0 req/s
                 lowest = capacity * min(p[key] for p in probes)
                 floor = math.floor(lowest) if closed else float(_fmt(lowest))
-                s_lo, s_hi = highest(prober(capacity, side), round(first) if closed else first, ratio, rel_tol,
-                                     max_probes, widen=True, floor=floor, integer=closed)
+                s_lo, s_hi = highest(prober(capacity, side), max(1, round(first)) if closed else first, ratio, rel_tol,
+                                     max_probes, widen=True, floor=floor, integer=closed,
+                                     top=MAX_CLIENTS if closed else math.inf)
                 band[name] = {"capacity": capacity, **_answer(side, s_lo, s_hi, closed), "probes": side}
     if lo is not None:
         why_none = None
@@ -276,23 +284,25 @@ def _start_clients(source: ScenarioSource, start: float | None) -> int:
     scenario's ``concurrency``."""
     if start is None:
         start = _current_rate(source, CONCURRENCY_PATH)
-    if not (float(start).is_integer() and start >= 1):
+    if not (float(start).is_integer() and 1 <= start <= MAX_CLIENTS):
         from sim.errors import InputError
 
-        raise InputError(f"--start: a closed loop's search starts at a client count, a whole number >= 1 "
-                         f"(got {start:g})")
+        raise InputError(f"--start: a closed loop's search starts at a client count, a whole number from 1 to "
+                         f"{MAX_CLIENTS:,} (got {start:g})")
     return int(start)
 
 
 def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, widen: bool = False,
-            floor: float = 0.0, worth=None, integer: bool = False) -> tuple[float | None, float | None]:
+            floor: float = 0.0, worth=None, integer: bool = False,
+            top: float = math.inf) -> tuple[float | None, float | None]:
     """The highest rate ``ok`` holds at, as ``(lo, hi)``: ``lo`` observed to hold, ``hi`` (the lowest
     rate seen to fail above it) within ``rel_tol`` of it, or ``None`` where no such rate was found in
     ``max_probes`` calls, or above ``floor``, or among the rates ``worth`` (when given) says are
     worth trying below every failing one, or among finite rates. Brackets from ``start`` by steps
     of ``ratio`` (squared after every step when ``widen``), then bisects. With ``integer`` the values
     are whole numbers >= 1 (a client count): a step up rounds up and a step down rounds down, each
-    moving by one at least, and the bisection ends at two adjacent numbers if not before.
+    moving by one at least, and the bisection ends at two adjacent numbers if not before. No value
+    above ``top`` is tried (``hi`` stays None when ``top`` holds).
 
         >>> highest(lambda r: r <= 37.0, 10.0, 2.0, 0.02, 40)
         (36.875, 37.5)
@@ -308,6 +318,8 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, wid
         (37, 38)
         >>> highest(lambda n: False, 5, 2.0, 0.02, 40, integer=True)      # 5, 2, 1
         (None, 1)
+        >>> highest(lambda n: True, 300, 2.0, 0.02, 40, integer=True, top=1000)   # 300, 600, 1000
+        (1000, None)
     """
     if integer:
         up = lambda v, s: max(math.ceil(v * s), v + 1)           # noqa: E731
@@ -333,8 +345,8 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, wid
     if probe(rate):
         lo = rate
         while calls < max_probes:
-            rate = up(lo, step)
-            if not math.isfinite(rate):
+            rate = min(up(lo, step), top)
+            if not math.isfinite(rate) or (integer and rate <= lo):     # (at top)
                 break
             if probe(rate):
                 lo = rate
