@@ -138,7 +138,7 @@ def main(args: argparse.Namespace) -> int:
                     (f" at capacity {r['capacity']}" if band else "")
                 print(fill(f"why not {at}: {r['why not']}"))
         clients = {"key": "concurrency", "unit": " clients"} if closed else {}
-        if res.rate is None and not (closed and res.concurrency is not None):
+        if (res.concurrency if closed else res.rate) is None:       # nothing sustained
             print(fill(res.why_none + (f"; {rate_range(band, format_value, **clients)}" if band else "")))
             code = 1
         elif closed:
