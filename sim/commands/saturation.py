@@ -9,6 +9,8 @@ every replication kept up (``stability.stable``); the table says why a rate was 
 Prints the rate; writes ``saturation.json`` and ``saturation.csv`` to ``--out``. With
 ``--capacity-band [PCT]`` it searches twice more, with the model's capacity ``PCT`` % lower and
 higher, and prints the rate with their answers as its range: ``84 req/s (81 – 87 at ±3 % capacity)``.
+On a closed loop (``workload.arrival.process: closed``) it searches the client count instead and
+prints it with the throughput reached: ``20 clients (1 req/s; fails at 21 clients)``.
 """
 from __future__ import annotations
 
@@ -85,7 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--constraint", action="append", default=[], metavar="METRIC<=X",
                         help="extra constraint that must also hold (repeatable)")
     parser.add_argument("--start", type=_start, default=None, metavar="RATE",
-                        help="first rate to try, requests/s (default: the scenario's)")
+                        help="first rate to try, requests/s (default: the scenario's); on a closed loop the "
+                             "first client count, a whole number")
     parser.add_argument("--tolerance", type=_tolerance, default=0.02,
                         help="stop when the bracket is within this relative width, in (0, 1) (default 0.02)")
     parser.add_argument("--rate-path", type=_rate_path, default="workload.arrival.rate", metavar="PATH",
@@ -114,23 +117,37 @@ def main(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             raise KeyboardInterrupt(kept_points(out)) from None
         band = res.band
+        closed = res.closed     # a closed loop's search: client counts, each with the throughput it reached
         probes = res.probes + [p for side in ("slower", "faster") if band for p in band[side]["probes"]]
-        rows = [{"capacity": format_value(p.get("capacity", 1.0)), "rate": format_value(p["rate"]),
+        rows = [{"capacity": format_value(p.get("capacity", 1.0)),
+                 **({"clients": format_value(p["concurrency"])} if closed else {}), "rate": format_value(p["rate"]),
                  "sustained": "yes" if p["feasible"] else "no",
                  **{with_unit(m): format_value(shown_value(m, p.get(f"{m}.mean"))) for m in ("slo.attainment", "latency.ttft.p99")},
                  "why not": p.get("why") or ""}
-                for p in sorted(probes, key=lambda p: (p.get("capacity", 1.0), p["rate"]))]
-        cols = ["rate", "sustained", with_unit("slo.attainment"), with_unit("latency.ttft.p99"), "why not"]
+                for p in sorted(probes, key=lambda p: (p.get("capacity", 1.0), p["concurrency" if closed else "rate"]))]
+        for r in rows if closed else ():
+            r["req/s"] = r.pop("rate")
+        cols = [*(["clients", "req/s"] if closed else ["rate"]), "sustained", with_unit("slo.attainment"),
+                with_unit("latency.ttft.p99"), "why not"]
         table, dropped = fit_table(rows, ["capacity", *cols] if band else cols, None, terminal_width(), ["why not"])
         print(table)
         for r in rows if dropped else ():       # too wide for the terminal: said under the table, one line a probe
             if r["why not"]:
                 per = "×" if str(args.rate_path or "").endswith("rate_scale") else " req/s"
-                at = f"{r['rate']}{per}" + (f" at capacity {r['capacity']}" if band else "")
+                at = (f"{r['clients']} clients" if closed else f"{r['rate']}{per}") + \
+                    (f" at capacity {r['capacity']}" if band else "")
                 print(fill(f"why not {at}: {r['why not']}"))
-        if res.rate is None:
-            print(fill(res.why_none + (f"; {rate_range(band, format_value)}" if band else "")))
+        clients = {"key": "concurrency", "unit": " clients"} if closed else {}
+        if (res.concurrency if closed else res.rate) is None:       # nothing sustained
+            print(fill(res.why_none + (f"; {rate_range(band, format_value, **clients)}" if band else "")))
             code = 1
+        elif closed:
+            upper = f"fails at {format_value(res.concurrency_upper)} clients" if res.concurrency_upper is not None \
+                else "no failing client count found within the probe budget"
+            ranged = f"{rate_range(band, format_value, **clients)}; " if band else ""
+            reached = f"{format_value(res.rate)} req/s" if res.rate is not None else "no request completed"
+            print(fill(f"saturation: {format_value(res.concurrency)} clients ({reached}; {ranged}{upper})"))
+            code = 0
         else:
             # a trace's rate_scale is a multiple of the trace's own rate, not requests per second
             scale = str(args.rate_path or "").endswith("rate_scale")
@@ -143,7 +160,8 @@ def main(args: argparse.Namespace) -> int:
             code = 0
         if band:
             pct = f"{band['pct']:g} %"
-            print(fill(f"capacity: 1 is the model's; the range is the highest rate sustained with the model's "
+            what = "client count" if closed else "rate"
+            print(fill(f"capacity: 1 is the model's; the range is the highest {what} sustained with the model's "
                        f"capacity {pct} lower and {pct} higher, each searched to the same tolerance"), file=sys.stderr)
         print(fill(f"{reused_note(res.runs, res.reused, out)}wrote {out / 'saturation.json'}; {report_hint(out)}"),
               file=sys.stderr)

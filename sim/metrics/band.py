@@ -305,12 +305,16 @@ def answer_rows(groups: list[dict], robust_groups: list[dict]) -> list[tuple[dic
             + [(r, "robust") for k, r in robust.items() if k not in points])
 
 
-def rate_range(b: dict, fmt=lambda v: f"{v:.4g}") -> str:
+def rate_range(b: dict, fmt=lambda v: f"{v:.4g}", key: str = "rate", unit: str = "") -> str:
     """``81 – 87 at ±3 % capacity``: a saturation search's band, each side's highest sustained rate,
-    slower first (``none`` for a side that sustained no rate tried).
+    slower first (``none`` for a side that sustained no rate tried); ``key`` ``concurrency`` and ``unit``
+    `` clients`` say a closed loop's client counts instead.
 
         >>> rate_range({"pct": 3.0, "slower": {"rate": None}, "faster": {"rate": 87.5}})
         'none – 87.5 at ±3 % capacity'
+        >>> rate_range({"pct": 3.0, "slower": {"concurrency": 19}, "faster": {"concurrency": 21}}, str,
+        ...            "concurrency", " clients")
+        '19 – 21 clients at ±3 % capacity'
     """
-    ends = [fmt(b[s]["rate"]) if isinstance(b[s].get("rate"), (int, float)) else "none" for s in ("slower", "faster")]
-    return f"{ends[0]} – {ends[1]} at ±{b['pct']:g} % capacity"
+    ends = [fmt(b[s][key]) if isinstance(b[s].get(key), (int, float)) else "none" for s in ("slower", "faster")]
+    return f"{ends[0]} – {ends[1]}{unit} at ±{b['pct']:g} % capacity"

@@ -16,6 +16,15 @@ Where no rate is sustained (a TTFT target below one prefill, say), the halving s
 that completed no request, or :data:`HALVINGS_PAST_KEPT_UP` halvings below the highest rate that
 failed while the fleet kept up. :attr:`SaturationResult.why_none` then says which constraint fails
 and its value at the lowest rate tried (:func:`why_no_rate`).
+
+A closed loop (``workload.arrival: {process: closed, ...}``) has no arrival rate: its clients send as
+fast as the fleet serves them. There the search varies the client count ``workload.arrival.concurrency``
+(:data:`CONCURRENCY_PATH`) on the integers, with the same bracketing and bisection (:func:`highest`
+with ``integer``), down to one client, and stops when the bracket is two adjacent counts or within
+``rel_tol``. A closed loop never grows a backlog past its clients (always ``stable``), so the SLO
+(and any extra constraint) is the whole criterion, and a scenario that sets none is refused
+(:func:`check_closed_search`). Each probe's ``rate`` is then the throughput it reached (requests/s)
+and ``concurrency`` its client count.
 """
 from __future__ import annotations
 
@@ -38,6 +47,10 @@ from sim.planning.store import claim_folder
 from sim.planning.table import write_csv, write_json
 
 RATE_PATH = "workload.arrival.rate"
+CONCURRENCY_PATH = "workload.arrival.concurrency"
+"""What a closed loop's search varies: its client count."""
+MAX_CLIENTS = 1_000_000
+"""The most clients a closed loop takes (``workload.arrival.concurrency``'s limit)."""
 
 #: the fields a search may vary: under ``workload``, a rate in requests/s (``rate``, a diurnal
 #: ``mean_rate``, a piecewise ``rates.N``) or a trace's ``rate_scale``
@@ -81,7 +94,9 @@ class SaturationResult:
     width ``pct`` and each side's search, ``{"capacity", "rate", "upper", "probes"}`` under
     ``"slower"`` and ``"faster"`` (None without it); ``why_none``: when no rate was sustained, one
     sentence saying which constraint fails and its value at the lowest rate tried (:func:`why_no_rate`),
-    else None."""
+    else None. A closed loop's search (:data:`CONCURRENCY_PATH`) adds ``concurrency``, the most clients
+    sustained, and ``concurrency_upper``, the fewest seen to fail above it (``rate`` and ``upper`` are then
+    the throughputs they reached, requests/s; each band side has the same two keys)."""
 
     rate: float | None
     upper: float | None
@@ -91,10 +106,15 @@ class SaturationResult:
     why_none: str | None = None
     runs: int = 0               # runs asked for, and how many a rerun found stored (not written out)
     reused: int = 0
+    closed: bool = False        # a closed loop's search: over client counts
+    concurrency: int | None = None
+    concurrency_upper: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = {"rate": self.rate, "upper": self.upper, "attainment": self.attainment,
                "probes": self.probes}
+        if self.closed:
+            out.update(concurrency=self.concurrency, concurrency_upper=self.concurrency_upper)
         if self.why_none is not None:
             out["why_no_rate"] = self.why_none
         if self.band is not None:
@@ -115,6 +135,10 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
                validate: bool | None = None, capacity_band: float | None = None) -> SaturationResult:
     """Highest arrival rate (requests/s) sustained within the SLO; see the module docstring.
 
+    On a closed loop (``workload.arrival.process: closed``) it searches the client count instead
+    (``start``: the first count, default the scenario's ``concurrency``; ``rate_path`` must be left at
+    its default) and the result's ``concurrency`` is the answer.
+
     ``capacity_band`` (per cent, ``0 < pct <= 50``) searches twice more, on replicas with ``1 ∓ pct/100``
     times the model's capacity (every step time scaled, :class:`sim.perf.scaled.ScaledCapacity`; the
     fluid tier reads its curves rescaled), each side starting from the point's answer scaled by its
@@ -127,10 +151,16 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     check_rate_path(rate_path)
     pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
     source = ScenarioSource.from_any(scenario, overrides)
+    closed = is_closed_loop(source.data)
+    if closed:
+        check_closed_search(source, rate_path)
+        rate_path = CONCURRENCY_PATH
     cons = [Constraint("slo.attainment", ">=", attainment)]
     cons += [parse_constraint(c) for c in constraints]
     check_metric_names([c.metric for c in cons], source.data)
-    if start is None:
+    if closed:
+        start = _start_clients(source, start)
+    elif start is None:
         start = _current_rate(source, rate_path)
     elif not rate_path.endswith("rate_scale"):      # a rate in requests/s, not a multiplier
         below = floor_reason(start, [], _duration_s(source))
@@ -147,29 +177,36 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         claim_folder(out_path, "saturation")     # before any point runs: another command's folder is refused
+    key = "concurrency" if closed else "rate"       # what a probe's searched value is stored as
     with executor_for(executor, workers, scheduler) as ex:
         evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "saturation",
                              "saturation", pct is not None)
         checked: list[bool] = []
 
         def prober(capacity: float, probes: list[dict[str, Any]]):
-            def ok(rate: float) -> bool:
+            def ok(value: float) -> bool:
                 at = f" at capacity {capacity:g}" if capacity != 1.0 else ""
-                evaluate.desc = f"saturation: {_fmt(rate)} req/s{at}"      # the progress bar's label
-                row = judge(dict(evaluate([(f"{rate_path}={_fmt(rate)}",)], capacity)[0]), cons)
+                shown = f"{value} clients" if closed else f"{_fmt(value)} req/s"
+                evaluate.desc = f"saturation: {shown}{at}"      # the progress bar's label
+                row = judge(dict(evaluate([(f"{rate_path}={value if closed else _fmt(value)}",)], capacity)[0]),
+                            cons)
                 # (a probe that completed no request reports no latency or attainment: it says nothing of them)
                 if not checked and row.get("requests.completed.mean") != 0:
                     check_metrics([row], [c.metric for c in cons])
                     checked.append(True)
-                probes.append({"rate": float(_fmt(rate)), **({"capacity": capacity} if capacity != 1.0 else {}),
-                               **row})
+                # a closed loop's rate is what its clients reached: the throughput
+                rate = row.get("throughput.requests_per_s.mean") if closed else float(_fmt(value))
+                probes.append({"rate": rate, **({"concurrency": value} if closed else {}),
+                               **({"capacity": capacity} if capacity != 1.0 else {}), **row})
                 return row["feasible"]
             return ok
 
         probes: list[dict[str, Any]] = []
         duration = _duration_s(source)
-        lo, hi = highest(prober(1.0, probes), start, 2.0, rel_tol, max_probes,
-                         worth=lambda rate: floor_reason(rate, probes, duration) is None)
+        # a closed loop halves down to one client: fewer clients only ever wait less
+        lo, hi = highest(prober(1.0, probes), start, 2.0, rel_tol, max_probes, integer=closed,
+                         top=MAX_CLIENTS if closed else math.inf,
+                         worth=None if closed else lambda rate: floor_reason(rate, probes, duration) is None)
         band = None
         if pct is not None:
             band = {"pct": pct}
@@ -181,14 +218,23 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
                 first = capacity * (lo if lo is not None else hi if hi is not None else start)
                 # no lower than the point went (scaled): where the point found no sustained rate, a
                 # side's widening steps would otherwise square past any rate to 0 req/s
-                floor = float(_fmt(capacity * min(p["rate"] for p in probes)))
-                s_lo, s_hi = highest(prober(capacity, side), first, ratio, rel_tol, max_probes, widen=True,
-                                     floor=floor)
-                band[name] = {"capacity": capacity, "rate": s_lo, "upper": s_hi, "probes": side}
-    why_none = None if lo is not None else why_no_rate(probes, cons, floor_reason(
-        min(p["rate"] for p in probes) / 2, probes, duration) if len(probes) < max_probes else
-        f"the search's {max_probes} probes ran out")
-    result = SaturationResult(lo, hi, attainment, probes, band, why_none, evaluate.runs, evaluate.reused)
+                lowest = capacity * min(p[key] for p in probes)
+                floor = math.floor(lowest) if closed else float(_fmt(lowest))
+                s_lo, s_hi = highest(prober(capacity, side), max(1, round(first)) if closed else first, ratio, rel_tol,
+                                     max_probes, widen=True, floor=floor, integer=closed,
+                                     top=MAX_CLIENTS if closed else math.inf)
+                band[name] = {"capacity": capacity, **_answer(side, s_lo, s_hi, closed), "probes": side}
+    if lo is not None:
+        why_none = None
+    elif closed:
+        why_none = why_no_rate(probes, cons, None if len(probes) < max_probes else
+                               f"the search's {max_probes} probes ran out", clients=True)
+    else:
+        why_none = why_no_rate(probes, cons, floor_reason(min(p["rate"] for p in probes) / 2, probes, duration)
+                               if len(probes) < max_probes else f"the search's {max_probes} probes ran out")
+    answer = _answer(probes, lo, hi, closed)
+    result = SaturationResult(answer["rate"], answer["upper"], attainment, probes, band, why_none, evaluate.runs,
+                              evaluate.reused, closed, answer.get("concurrency"), answer.get("concurrency_upper"))
     if out_path is not None:
         write_csv(out_path / "saturation.csv", probes + [p for s in SIDES if band for p in band[s]["probes"]])
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
@@ -197,13 +243,66 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     return result
 
 
-def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
-            widen: bool = False, floor: float = 0.0, worth=None) -> tuple[float | None, float | None]:
+def _answer(probes: Sequence[dict[str, Any]], lo: float | None, hi: float | None, closed: bool) -> dict[str, Any]:
+    """A search's ``rate`` and ``upper`` (the values :func:`highest` found, or for a closed loop the
+    throughputs its probes at those client counts reached, with the counts as ``concurrency`` and
+    ``concurrency_upper``)."""
+    if not closed:
+        return {"rate": lo, "upper": hi}
+    reached = {p["concurrency"]: p["rate"] for p in probes}
+    return {"rate": reached.get(lo), "upper": reached.get(hi), "concurrency": lo, "concurrency_upper": hi}
+
+
+def is_closed_loop(data: Any) -> bool:
+    """Whether scenario ``data`` (a mapping) gives a closed loop: ``workload.arrival.process: closed``."""
+    workload = data.get("workload") if isinstance(data, dict) else None
+    arrival = workload.get("arrival") if isinstance(workload, dict) else None
+    return isinstance(arrival, dict) and arrival.get("process") == "closed"
+
+
+def check_closed_search(source: ScenarioSource, rate_path: str) -> None:
+    """Refuse (:class:`~sim.errors.ScenarioError`) a closed loop's search that cannot be judged or
+    aimed: a ``rate_path`` other than the default (a closed loop has no rate; the client count is
+    searched), or a scenario that sets no ``slo:`` block (whose defaults judge ``slo.attainment``, a
+    class's own ``slo`` only its class's), since a closed loop is always stable and the SLO is then its
+    whole criterion."""
+    from sim.errors import ScenarioError
+
+    if rate_path != RATE_PATH:
+        raise ScenarioError([("workload.arrival.process", f"closed: the search varies the client count "
+                              f"({CONCURRENCY_PATH}), there is no arrival rate to search; drop --rate-path "
+                              f"(got {rate_path})")], source.source)
+    if source.data.get("slo") is None:
+        raise ScenarioError([("slo", "a closed loop never builds a backlog past its clients, so its saturation "
+                                     "is judged by the SLO alone, and the scenario sets none: add an slo: block "
+                                     "(ttft_s, tpot_s) or --set slo.ttft_s=... (the defaults, 2 s and 0.1 s, are "
+                                     "not assumed)")], source.source)
+
+
+def _start_clients(source: ScenarioSource, start: float | None) -> int:
+    """The client count a closed loop's search starts at: ``start`` (a whole number >= 1), else the
+    scenario's ``concurrency``."""
+    if start is None:
+        start = _current_rate(source, CONCURRENCY_PATH)
+    if not (float(start).is_integer() and 1 <= start <= MAX_CLIENTS):
+        from sim.errors import InputError
+
+        raise InputError(f"--start: a closed loop's search starts at a client count, a whole number from 1 to "
+                         f"{MAX_CLIENTS:,} (got {start:g})")
+    return int(start)
+
+
+def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, widen: bool = False,
+            floor: float = 0.0, worth=None, integer: bool = False,
+            top: float = math.inf) -> tuple[float | None, float | None]:
     """The highest rate ``ok`` holds at, as ``(lo, hi)``: ``lo`` observed to hold, ``hi`` (the lowest
     rate seen to fail above it) within ``rel_tol`` of it, or ``None`` where no such rate was found in
     ``max_probes`` calls, or above ``floor``, or among the rates ``worth`` (when given) says are
     worth trying below every failing one, or among finite rates. Brackets from ``start`` by steps
-    of ``ratio`` (squared after every step when ``widen``), then bisects.
+    of ``ratio`` (squared after every step when ``widen``), then bisects. With ``integer`` the values
+    are whole numbers >= 1 (a client count): a step up rounds up and a step down rounds down, each
+    moving by one at least, and the bisection ends at two adjacent numbers if not before. No value
+    above ``top`` is tried (``hi`` stays None when ``top`` holds).
 
         >>> highest(lambda r: r <= 37.0, 10.0, 2.0, 0.02, 40)
         (36.875, 37.5)
@@ -213,7 +312,25 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
         (None, 0.0078125)
         >>> highest(lambda r: False, 1.0, 2.0, 0.02, 40, worth=lambda r: r >= 0.2)   # 1, 1/2, 1/4
         (None, 0.25)
+        >>> highest(lambda n: n <= 37, 8, 2.0, 0.02, 40, integer=True)     # 8, 16, 32, 64, 48, 40, 36, 38, 37
+        (37, 38)
+        >>> highest(lambda n: n <= 37, 36, 1.02, 0.001, 40, widen=True, integer=True)   # 36, 37, 39, 38
+        (37, 38)
+        >>> highest(lambda n: False, 5, 2.0, 0.02, 40, integer=True)      # 5, 2, 1
+        (None, 1)
+        >>> highest(lambda n: True, 300, 2.0, 0.02, 40, integer=True, top=1000)   # 300, 600, 1000
+        (1000, None)
     """
+    if integer:
+        up = lambda v, s: max(math.ceil(v * s), v + 1)           # noqa: E731
+        down = lambda v, s: min(math.floor(v / s), v - 1)        # noqa: E731
+        middle = lambda a, b: (a + b) // 2                       # noqa: E731
+        start = int(start)
+    else:
+        up = lambda v, s: float(_fmt(v * s))                     # noqa: E731
+        down = lambda v, s: float(_fmt(v / s))                   # noqa: E731
+        middle = lambda a, b: float(_fmt((a + b) / 2))           # noqa: E731
+        start = float(_fmt(start))
     calls = 0
 
     def probe(rate: float) -> bool:
@@ -223,13 +340,13 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
 
     lo: float | None = None
     hi: float | None = None
-    rate = float(_fmt(start))
+    rate = start
     step = ratio
     if probe(rate):
         lo = rate
         while calls < max_probes:
-            rate = float(_fmt(lo * step))
-            if not math.isfinite(rate):
+            rate = min(up(lo, step), top)
+            if not math.isfinite(rate) or (integer and rate <= lo):     # (at top)
                 break
             if probe(rate):
                 lo = rate
@@ -240,7 +357,7 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
     else:
         hi = rate
         while calls < max_probes and hi > floor:
-            rate = float(_fmt(hi / step))
+            rate = down(hi, step)
             if not rate > 0 or (worth is not None and not worth(rate)):
                 break
             if probe(rate):
@@ -250,7 +367,7 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int,
             step = step * step if widen else step
     if lo is not None and hi is not None:
         while (hi - lo) / lo > rel_tol and calls < max_probes:
-            mid = float(_fmt((lo + hi) / 2))
+            mid = middle(lo, hi)
             if mid in (lo, hi):
                 break
             if probe(mid):
@@ -288,10 +405,11 @@ def floor_reason(rate: float, probes: Sequence[dict[str, Any]], duration_s: floa
 
 
 def why_no_rate(probes: Sequence[dict[str, Any]], constraints: Sequence[Constraint],
-                stopped: str | None = None) -> str:
+                stopped: str | None = None, clients: bool = False) -> str:
     """One sentence on why no rate probed was sustained: the lowest rate that completed requests, what
     fails there (its ``why``) and, when it is the SLO's attainment, which latency misses its target;
-    ``stopped`` says why no lower rate was tried (:func:`floor_reason`).
+    ``stopped`` says why no lower rate was tried (:func:`floor_reason`). With ``clients`` (a closed
+    loop's search) the probes are client counts (their ``concurrency``).
 
         >>> row = {"rate": 0.1875, "n": 1, "requests.completed.mean": 49.0, "feasible": False,
         ...        "why": "SLO attainment 0 %, needs >= 99 %", "slo.attainment.mean": 0.0, "slo.ttft_s.mean": 0.001,
@@ -302,14 +420,16 @@ def why_no_rate(probes: Sequence[dict[str, Any]], constraints: Sequence[Constrai
         more than 64× below 12 req/s), SLO attainment 0 %, needs >= 99 %, with TTFT p99 104.2 ms
         against the SLO's 1 ms (ttft_s)
     """
+    key, what = ("concurrency", "client count") if clients else ("rate", "rate")
+    shown = (lambda n: f"{n:,} {'client' if n == 1 else 'clients'}") if clients else lambda r: f"{_fmt(r)} req/s"
     ran = [p for p in probes if p.get("n", 0) > 0 and (p.get("requests.completed.mean") or 0) > 0]
-    lowest_tried = min((p["rate"] for p in probes), default=math.nan)
+    lowest_tried = min((p[key] for p in probes), default=math.nan)
     if not ran:
-        return f"no rate tried completed a request (lowest tried {_fmt(lowest_tried)} req/s)"
-    low = min(ran, key=lambda p: p["rate"])
-    which = "the lowest rate tried" + ("" if low["rate"] == lowest_tried else " that completed requests")
-    note = f" (no lower rate tried: {stopped})" if stopped else ""
-    text = f"no rate meets the SLO: at {_fmt(low['rate'])} req/s, {which}{note}, {low.get('why') or 'not sustained'}"
+        return f"no {what} tried completed a request (lowest tried {shown(lowest_tried)})"
+    low = min(ran, key=lambda p: p[key])
+    which = f"the lowest {what} tried" + ("" if low[key] == lowest_tried else " that completed requests")
+    note = f" (no lower {what} tried: {stopped})" if stopped else ""
+    text = f"no {what} meets the SLO: at {shown(low[key])}, {which}{note}, {low.get('why') or 'not sustained'}"
     att = next((c for c in constraints if c.metric == "slo.attainment"), None)
     if att is not None and not att.holds(ci_of(low, att.metric)):
         q = next((q for q in (99, 90, 50) if q <= att.bound * 100 + 1e-9), 50)
@@ -341,16 +461,15 @@ def _current_rate(source: ScenarioSource, path: str) -> float:
     except (KeyError, IndexError, ValueError, TypeError):
         from sim.errors import ScenarioError
 
-        arrival = (source.data.get("workload") or {}).get("arrival") if isinstance(source.data, dict) else None
-        if isinstance(arrival, dict) and arrival.get("process") == "closed":
-            raise ScenarioError([("workload.arrival.process", "closed: its clients send as fast as the fleet serves "
-                                  "them, there is no arrival rate to search; compare client counts with "
-                                  "fleetsim sweep --grid workload.arrival.concurrency=...")], source.source) from None
+        if path == CONCURRENCY_PATH:
+            raise ScenarioError([(path, "a closed loop's search starts from its client count: set it (or pass "
+                                        "--start N); got no such field")], source.source) from None
         raise ScenarioError([(path, "saturation needs an arrival rate here (set it, or pass a "
                                     "start rate); got no such field")], source.source) from None
     value = scalar(str(node)) if isinstance(node, str) else node
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         from sim.errors import ScenarioError
 
-        raise ScenarioError([(path, f"must be a number of requests/s (got {node!r})")], source.source)
+        unit = "clients" if path == CONCURRENCY_PATH else "requests/s"
+        raise ScenarioError([(path, f"must be a number of {unit} (got {node!r})")], source.source)
     return float(value)

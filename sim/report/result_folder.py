@@ -309,13 +309,15 @@ SEARCH_FIELDS = {
                   "best": "object?", "groups": "objects", "evaluated": "objects", "capacity_band": "object",
                   "robust": "object?", "robust_groups": "objects"},
     "saturation.json": {"rate_path": "text", "rate": "number?", "upper": "number?", "attainment": "number?",
-                        "probes": "objects", "capacity_band": "object"},
+                        "probes": "objects", "capacity_band": "object", "concurrency": "number?",
+                        "concurrency_upper": "number?"},
 }
 #: fields of the objects in those lists, and of a plan's ``best``
 _SEARCH_ITEMS = {"knobs": {"path": "text!", "values": "list!", "paths": "texts"},
                  "best": {"overrides": "texts!"}, "groups": {"overrides": "texts"},
                  "robust": {"overrides": "texts!"}, "robust_groups": {"overrides": "texts"},
-                 "evaluated": {"overrides": "texts?"}, "probes": {"rate": "number?"}}
+                 "evaluated": {"overrides": "texts?"},
+                 "probes": {"rate": "number?", "concurrency": "number?"}}
 _KINDS = {"object": (dict, "an object"), "objects": (list, "a list of objects"), "texts": (list, "a list of texts"),
           "list": (list, "a list"), "text": (str, "a text"), "number": ((int, float), "a number")}
 

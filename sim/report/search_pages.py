@@ -239,10 +239,12 @@ def knob_paths(data: dict) -> list[str]:
 
 def rates_searched(data: dict) -> list[tuple[list[str], Varied]]:
     """A saturation search's arrival-rate field (``rate_path``) as the span of the rates it probed
-    (every side of a capacity band included): ``10–120``, said "(searched)"."""
+    (every side of a capacity band included): ``10–120``, said "(searched)"; a closed loop's search
+    (``concurrency`` in the file), the span of its client counts."""
     band = data.get("capacity_band") if isinstance(data.get("capacity_band"), dict) else {}
-    rates = [p["rate"] for b in [data, *(band.get(s) for s in ("slower", "faster"))] if isinstance(b, dict)
-             for p in b.get("probes") or [] if isinstance(p, dict) and _is_number(p.get("rate"))]
+    key = "concurrency" if "concurrency" in data else "rate"
+    rates = [p[key] for b in [data, *(band.get(s) for s in ("slower", "faster"))] if isinstance(b, dict)
+             for p in b.get("probes") or [] if isinstance(p, dict) and _is_number(p.get(key))]
     path = data.get("rate_path")
     if not rates or not isinstance(path, str):
         return []
@@ -275,8 +277,10 @@ def add_saturation(page: Page, folder: Path, regenerate: bool) -> None:
     if (folder / "saturation.json").exists():
         page.kinds.append("saturation")
         data = load_json(folder / "saturation.json")
+        closed = "concurrency" in data      # a closed loop's search: client counts
         if not page.head:
-            page.title, page.head = base_header(folder, data, f"the arrival rate ({data.get('rate_path')})",
+            what = "the client count" if closed else "the arrival rate"
+            page.title, page.head = base_header(folder, data, f"{what} ({data.get('rate_path')})",
                                                 rates_searched(data))
         if regenerate:
             from sim.report.sweep_figures import saturation_figure
@@ -287,16 +291,20 @@ def add_saturation(page: Page, folder: Path, regenerate: bool) -> None:
         sides = [band[s] for s in ("slower", "faster") if isinstance(band.get(s), dict)] if band else []
         band = band if len(sides) == 2 and isinstance(band.get("pct"), (int, float)) else None
         probes = sorted([p for b in [data, *sides] for p in b.get("probes", []) if isinstance(p, dict)],
-                        key=lambda p: (_num_or_inf(p.get("capacity", 1.0)), _num_or_inf(p.get("rate"))))
-        ranged = f" ({html.escape(rate_range(band, fmt))})" if band else ""
+                        key=lambda p: (_num_or_inf(p.get("capacity", 1.0)), _num_or_inf(p.get("concurrency" if closed else "rate"))))
+        clients = {"key": "concurrency", "unit": " clients"} if closed else {}
+        ranged = f" ({html.escape(rate_range(band, fmt, **clients))})" if band else ""
+        answer = (f"Most clients sustained: <b>{fmt(data.get('concurrency'))} clients</b>{ranged}, "
+                  f"{fmt(data.get('rate'))} req/s (first failing count {fmt(data.get('concurrency_upper'))} clients"
+                  if closed else f"Highest sustained arrival rate: <b>{fmt(data.get('rate'))} req/s</b>{ranged} "
+                  f"(first failing rate {fmt(data.get('upper'))} req/s")
         page.sections.append(
-            f"<h2>Saturation</h2><p>Highest sustained arrival rate: <b>{fmt(data.get('rate'))} "
-            f"req/s</b>{ranged} (first failing rate {fmt(data.get('upper'))} req/s; SLO attainment ≥ "
-            f"{fmt(data.get('attainment'))}).</p>"
-            + table([*(["capacity"] if band else []), "rate (req/s)", "sustained", name_of("slo.attainment"),
-                     name_of("latency.ttft.p99")],
-                    [[*([p.get("capacity", 1.0)] if band else []), p.get("rate"), p.get("feasible"),
+            f"<h2>Saturation</h2><p>{answer}; SLO attainment ≥ {fmt(data.get('attainment'))}).</p>"
+            + table([*(["capacity"] if band else []), *(["clients"] if closed else []), "rate (req/s)", "sustained",
+                     name_of("slo.attainment"), name_of("latency.ttft.p99")],
+                    [[*([p.get("capacity", 1.0)] if band else []), *([p.get("concurrency")] if closed else []),
+                      p.get("rate"), p.get("feasible"),
                       mean_ci(p, "slo.attainment"), mean_ci(p, "latency.ttft.p99", "s")] for p in probes])
-            + (f'<p class="note">The range: the highest rate sustained with the model\'s capacity {band["pct"]:g} % '
+            + (f'<p class="note">The range: the highest {"client count" if closed else "rate"} sustained with the model\'s capacity {band["pct"]:g} % '
                f"lower and {band['pct']:g} % higher (fleetsim saturation --capacity-band), each searched to the same "
                f"tolerance; capacity 1 is the model's.</p>" if band else ""))

@@ -225,26 +225,28 @@ def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
     """Saturation search (``saturation.json``): SLO attainment and p99 TTFT against the arrival
     rate of every probe (sorted by rate; filled: sustained, hollow: failed), the attainment
     target as a dashed line and the answer, the highest sustained rate, as a vertical line; with the
-    capacity band, the rates sustained at ∓PCT % capacity as a shaded span around it."""
-    probes = sorted((p for p in data.get("probes", []) if math.isfinite(_num(p.get("rate")))),
-                    key=lambda p: _num(p.get("rate")))
+    capacity band, the rates sustained at ∓PCT % capacity as a shaded span around it. A closed
+    loop's search (``concurrency`` in the file) is drawn against its client counts."""
+    key, unit = ("concurrency", " clients") if "concurrency" in data else ("rate", " req/s")
+    probes = sorted((p for p in data.get("probes", []) if math.isfinite(_num(p.get(key)))),
+                    key=lambda p: _num(p.get(key)))
     fig = new_figure(7.5, 5.6)
     top, bottom = fig.subplots(2, 1, sharex=True)
-    rate = _num(data.get("rate"))
-    span = _rate_span(data.get("capacity_band"))
+    rate = _num(data.get(key))
+    span = _rate_span(data.get("capacity_band"), key)
     for ax, metric, label in ((top, "slo.attainment", heading("slo.attainment")),
                               (bottom, "latency.ttft.p99", heading("latency.ttft.p99"))):
-        xs = [_num(p.get("rate")) for p in probes]
+        xs = [_num(p.get(key)) for p in probes]
         ys = [_num(p.get(f"{metric}.mean")) for p in probes]
         ax.plot(xs, ys, color="C0", lw=1.2)
         for x, y, p in zip(xs, ys, probes):
             ok = bool(p.get("feasible"))
             ax.plot([x], [y], "o", color="C0" if ok else "C3", mfc="C0" if ok else "none")
         if math.isfinite(rate):
-            ax.axvline(rate, color="C2", lw=1.5, label=f"highest sustained: {rate:g} req/s")
+            ax.axvline(rate, color="C2", lw=1.5, label=f"highest sustained: {rate:g}{unit}")
         if span is not None:
             ax.axvspan(span[0], span[1], color="C2", alpha=0.15, lw=0,
-                       label=f"at ±{span[2]:g} % capacity: {span[0]:.4g} – {span[1]:.4g} req/s")
+                       label=f"at ±{span[2]:g} % capacity: {span[0]:.4g} – {span[1]:.4g}{unit}")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
     target = _num(data.get("attainment"))
@@ -257,16 +259,21 @@ def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
     # tell): a hollow marker above the target line is the second kind, so the legend names both
     top.plot([], [], "o", color="C3", mfc="none", label="not sustained (SLO missed, or not shown to keep up)")
     top.legend(fontsize="small", loc="lower left")
-    top.set_title("saturation: SLO attainment and p99 TTFT against arrival rate")
-    bottom.set_xlabel(f"arrival rate (req/s; {data.get('rate_path', 'workload.arrival.rate')})")
+    if key == "concurrency":
+        top.set_title("saturation: SLO attainment and p99 TTFT against closed-loop clients")
+        bottom.set_xlabel(f"clients ({data.get('rate_path', 'workload.arrival.concurrency')})")
+    else:
+        top.set_title("saturation: SLO attainment and p99 TTFT against arrival rate")
+        bottom.set_xlabel(f"arrival rate (req/s; {data.get('rate_path', 'workload.arrival.rate')})")
     return save_figure(fig, stem)
 
 
-def _rate_span(band: Any) -> tuple[float, float, float] | None:
-    """``(slower rate, faster rate, pct)`` of a saturation search's capacity band, when both sides found one."""
+def _rate_span(band: Any, key: str = "rate") -> tuple[float, float, float] | None:
+    """``(slower rate, faster rate, pct)`` of a saturation search's capacity band, when both sides found one
+    (``key`` ``concurrency``: their client counts)."""
     if not isinstance(band, Mapping):
         return None
-    ends = [_num((band.get(s) or {}).get("rate")) if isinstance(band.get(s), Mapping) else math.nan
+    ends = [_num((band.get(s) or {}).get(key)) if isinstance(band.get(s), Mapping) else math.nan
             for s in ("slower", "faster")]
     pct = _num(band.get("pct"))
     return (ends[0], ends[1], pct) if all(math.isfinite(v) for v in (*ends, pct)) else None

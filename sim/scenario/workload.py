@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from sim.scenario.types import Duration, Name, Strict, Switch
+from sim.scenario.types import Duration, Name, Strict, Switch, field_error
 
 TraceFormat = Literal["fleetsim", "azure", "burstgpt"]
 """``fleetsim``: our CSV/JSONL (``timestamp_s, prompt_tokens, output_tokens[, tenant]``);
@@ -100,14 +100,27 @@ TokenDist = Annotated[
 
 
 # ---------------------------------------------------------------------------- arrivals
-class PoissonArrival(Strict):
+class OpenArrival(Strict):
+    """An arrival process whose requests come on their own (every process but ``closed``): a
+    ``ramp_up_s``, which staggers the first requests of closed-loop clients, is refused by name."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_ramp_up(cls, data):
+        if isinstance(data, dict) and "ramp_up_s" in data:
+            raise field_error("ramp_up_s", f"staggers the first requests of closed-loop clients: only with "
+                                           f"process: closed (got process: {data.get('process')})")
+        return data
+
+
+class PoissonArrival(OpenArrival):
     """Independent exponential inter-arrival times with mean ``1 / rate``."""
 
     process: Literal["poisson"]
     rate: float = Field(gt=0, le=1e7, description="requests/s")
 
 
-class GammaArrival(Strict):
+class GammaArrival(OpenArrival):
     """Renewal process with gamma inter-arrival times: mean ``1 / rate``, coefficient of
     variation ``cv`` (``cv > 1`` is burstier than Poisson, ``cv = 1`` is Poisson)."""
 
@@ -116,7 +129,7 @@ class GammaArrival(Strict):
     cv: float = Field(gt=0, le=100)
 
 
-class DiurnalArrival(Strict):
+class DiurnalArrival(OpenArrival):
     """Non-homogeneous Poisson process with a cosine daily cycle and optional weekday factors::
 
         rate(t) = mean_rate * weekly[weekday(t)] * (1 + a cos(2 pi (clock(t) - peak_hour h) / period))
@@ -131,7 +144,7 @@ class DiurnalArrival(Strict):
     weekly: list[Annotated[float, Field(ge=0, le=1e3)]] | None = None
 
 
-class PiecewiseArrival(Strict):
+class PiecewiseArrival(OpenArrival):
     """Poisson with rate ``rates[i]`` on ``[times[i], times[i+1])``; the last rate holds on."""
 
     process: Literal["piecewise"]
@@ -139,7 +152,7 @@ class PiecewiseArrival(Strict):
     rates: list[Annotated[float, Field(ge=0, le=1e7)]] = Field(min_length=1)
 
 
-class TraceArrival(Strict):
+class TraceArrival(OpenArrival):
     """Replay a trace file's arrival times (and, unless distributions are given, its lengths)."""
 
     process: Literal["trace"]
@@ -150,7 +163,7 @@ class TraceArrival(Strict):
     loop: Switch = False
 
 
-class BurstArrival(Strict):
+class BurstArrival(OpenArrival):
     """``count`` requests all arriving at time ``at`` (default 0): an offline batch job, or MLPerf's
     Offline scenario. With ``drain: true`` the run's throughput is then the offline throughput
     (tokens over the time until the last request finishes). ``offline`` is another name for it."""
@@ -164,13 +177,17 @@ class ClosedArrival(Strict):
     """A closed loop: ``concurrency`` clients, each sending a request, waiting for its last token
     (or its rejection or failure), thinking ``think_time_s`` (``think: fixed``, or exponential with
     that mean) and sending the next; every client sends its first request at t = 0, as vLLM's
-    ``benchmark_serving.py --max-concurrency`` and GenAI-Perf's ``--concurrency`` start theirs. The
-    arrival rate is then what the fleet serves (:mod:`sim.workload.closed`)."""
+    ``benchmark_serving.py --max-concurrency`` and GenAI-Perf's ``--concurrency`` start theirs,
+    unless ``ramp_up_s`` staggers them (client ``i``, from 0, at ``i * ramp_up_s / concurrency``, as a
+    load generator's spawn rate does). The arrival rate is then what the fleet serves
+    (:mod:`sim.workload.closed`)."""
 
     process: Literal["closed"]
     concurrency: int = Field(ge=1, le=1_000_000, description="clients, each with one request outstanding at most")
     think_time_s: Duration = Field(0.0, ge=0, description="(mean) seconds a client waits after its last token")
     think: Literal["fixed", "exponential"] = "fixed"
+    ramp_up_s: Duration = Field(0.0, ge=0, description="seconds over which the clients' first requests are "
+                                                         "spread evenly (0: all at t = 0; at most duration)")
 
 
 ArrivalProcess = Annotated[
@@ -237,7 +254,7 @@ class WorkloadConfig(Strict):
 
 
 __all__ = [
-    "ArrivalProcess", "BurstArrival", "ClosedArrival", "DiurnalArrival", "EmpiricalTokens", "ExponentialTokens", "FixedTokens",
+    "ArrivalProcess", "BurstArrival", "ClosedArrival", "DiurnalArrival", "OpenArrival", "EmpiricalTokens", "ExponentialTokens", "FixedTokens",
     "GammaArrival", "Growth", "LognormalTokens", "PiecewiseArrival", "PoissonArrival", "ClassSlo",
     "TokenDist", "TraceArrival", "TraceFormat", "TraceTokens", "UniformTokens", "WorkloadClass",
     "WorkloadConfig",

@@ -15,24 +15,24 @@ from typing import TYPE_CHECKING, Iterator
 
 import simpy
 
+from sim.serving.feed import chunk_fields
 from sim.serving.request import Req
-from sim.workload.closed import think_times
+from sim.workload.closed import first_send, think_times
 
 if TYPE_CHECKING:
     from sim.serving.fleet import Fleet
 
 
 def _lengths(chunks: Iterator, prio: list[int]) -> Iterator[tuple[int, int, int, int]]:
-    """``(prompt, output, class, priority)`` of each generated request, in order."""
-    n_prio = len(prio)
+    """``(prompt, output, class, priority)`` of each generated request, in order (:func:`chunk_fields`)."""
     for ch in chunks:
-        for p, o, c in zip(ch.prompt_tokens.tolist(), ch.output_tokens.tolist(), ch.class_idx.tolist()):
-            yield p, o, c, prio[c] if c < n_prio else 0
+        yield from chunk_fields(ch, prio)
 
 
 def feed_closed(fleet: "Fleet", chunks: Iterator, horizon_s: float):
     """SimPy process: start the clients of ``fleet.scenario.workload.arrival`` (a closed loop) at
-    t = 0 and end when every client has stopped (its last request out of the system after
+    t = 0, or client ``i`` at ``i * ramp_up_s / concurrency`` (:func:`~sim.workload.closed.first_send`),
+    and end when every client has stopped (its last request out of the system after
     ``horizon_s``, or its think time past it)."""
     env = fleet.env
     process = fleet.scenario.workload.closed
@@ -48,7 +48,10 @@ def feed_closed(fleet: "Fleet", chunks: Iterator, horizon_s: float):
 
     fleet.on_done = done
 
-    def client():
+    def client(i: int):
+        start = first_send(process, i)
+        if start > 0.0:         # (no timeout at all without a ramp-up: the events of every run before it)
+            yield env.timeout(start)
         while env.now < horizon_s:
             p, o, c, prio = next(source)
             r = Req(next_rid[0], env.now, p, o, c, prio)
@@ -62,4 +65,4 @@ def feed_closed(fleet: "Fleet", chunks: Iterator, horizon_s: float):
             if wake > env.now:
                 yield env.timeout(wake - env.now)
 
-    yield env.all_of([env.process(client()) for _ in range(process.concurrency)])
+    yield env.all_of([env.process(client(i)) for i in range(process.concurrency)])

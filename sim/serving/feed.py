@@ -26,17 +26,25 @@ if TYPE_CHECKING:
     from sim.serving.fleet import Fleet
 
 
-def chunk_requests(ch, first_rid: int, horizon_s: float, prio: list[int]) -> list[Req]:
-    """The requests of one generated chunk (ids from ``first_rid``) arriving before ``horizon_s``;
-    ``prio[c]`` is class ``c``'s priority (0 for a class past the list)."""
+def chunk_fields(ch, prio: list[int]) -> Iterator[tuple[int, int, int, int]]:
+    """``(prompt, output, class, priority)`` of each request of one generated chunk, in order;
+    ``prio[c]`` is class ``c``'s priority (0 for a class past the list). Every feed's requests take
+    their lengths and classes from here (the closed loop's send times are its clients')."""
     n_prio = len(prio)
+    classes = ch.class_idx.tolist()
+    return zip(ch.prompt_tokens.tolist(), ch.output_tokens.tolist(), classes,
+               [prio[c] if c < n_prio else 0 for c in classes])
+
+
+def chunk_requests(ch, first_rid: int, horizon_s: float, prio: list[int]) -> list[Req]:
+    """The requests of one generated chunk (ids from ``first_rid``) arriving before ``horizon_s``
+    (their fields from :func:`chunk_fields`)."""
     out = []
     rid = first_rid
-    for t, p, o, c in zip(ch.arrival_s.tolist(), ch.prompt_tokens.tolist(), ch.output_tokens.tolist(),
-                          ch.class_idx.tolist()):
+    for t, (p, o, c, pr) in zip(ch.arrival_s.tolist(), chunk_fields(ch, prio)):
         if t >= horizon_s:
             break
-        out.append(Req(rid, t, p, o, c, prio[c] if c < n_prio else 0))
+        out.append(Req(rid, t, p, o, c, pr))
         rid += 1
     return out
 

@@ -6,7 +6,10 @@ an exponential time of mean ``Z`` (``think: exponential``), and sends the next. 
 serving benchmarks load a server (vLLM's ``benchmark_serving.py --max-concurrency``, GenAI-Perf's
 ``--concurrency``, SGLang's ``bench_serving --max-concurrency``, LLMPerf) and how a planner counts
 users. Every client sends its first request at t = 0, as those benchmarks start theirs: a warm-up
-(``warmup``) leaves out the start-up wave when it matters.
+(``warmup``) leaves out the start-up wave when it matters. With ``ramp_up_s: R`` client ``i`` (from
+0) sends its first at ``i R / N`` instead (:func:`first_send`), as a load generator's spawn rate
+starts its users (Locust's ``--spawn-rate`` of ``N / R`` users a second; NVIDIA AIPerf's
+``--concurrency-ramp-duration``).
 
 The send times are the clients' (:mod:`sim.serving.closed_feed`); the requests' lengths and classes
 come from :func:`sim.workload.generate` as for any process, in send order. Think times draw from the
@@ -47,6 +50,17 @@ def think_times(process: ClosedArrival, seed: int) -> Callable[[], float]:
     return draw
 
 
+def first_send(process: ClosedArrival, client: int) -> float:
+    """When client ``client`` (0-based) sends its first request: ``client * ramp_up_s / concurrency``.
+
+        >>> from sim.scenario.workload import ClosedArrival
+        >>> p = ClosedArrival(process="closed", concurrency=4, ramp_up_s=10)
+        >>> [first_send(p, i) for i in range(4)]
+        [0.0, 2.5, 5.0, 7.5]
+    """
+    return client * float(process.ramp_up_s) / process.concurrency
+
+
 def workload_problems(cfg: WorkloadConfig) -> list[tuple[str, str]]:
     """Where a closed loop cannot go in a ``workload:`` block: a class's own arrival, growth, and
     classes with their own arrivals beside it (open arrivals the clients would not wait for)."""
@@ -68,10 +82,14 @@ def workload_problems(cfg: WorkloadConfig) -> list[tuple[str, str]]:
 
 
 def scenario_problems(sc) -> list[tuple[str, str]]:
-    """What a closed loop cannot run with: the coarse tier and a batcher."""
+    """What a closed loop cannot run with: the coarse tier, a batcher, and a ramp-up longer than the run."""
     if sc.workload.closed is None:
         return []
     out = []
+    ramp = float(sc.workload.closed.ramp_up_s)
+    if ramp > float(sc.duration):
+        out.append(("workload.arrival.ramp_up_s", f"must be <= duration ({float(sc.duration):g} s): the last "
+                                                  f"clients would start after the run (got {ramp:g} s)"))
     if sc.fidelity == "fluid":
         out.append(("workload.arrival.process", "closed (clients waiting for their last token) needs the "
                                                 "request-level tier: set fidelity: request, or give an open "
@@ -84,4 +102,4 @@ def scenario_problems(sc) -> list[tuple[str, str]]:
     return out
 
 
-__all__ = ["THINK_BLOCK", "scenario_problems", "think_times", "workload_problems"]
+__all__ = ["THINK_BLOCK", "first_send", "scenario_problems", "think_times", "workload_problems"]
