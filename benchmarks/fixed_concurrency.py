@@ -35,8 +35,8 @@ ITL are per-request means and throughput counts output tokens only.
   (:data:`SENSITIVITY_KV`), which the published curve rules out (it saturates at half the sequences).
 - **Layout**: one replica of TP2 on ``h100-sxm`` (the page says "H100 80G"; the SXM part is the catalog's).
 - **Run length**: :data:`WARMUP_S` of warm-up (the start-up wave of N simultaneous prompts is left out, as a
-  benchmark's warm-up requests are), then :attr:`Setup.window_s` measured: at least ~370 completions at
-  concurrency 1 and thousands above. Same seed, same bytes.
+  benchmark's warm-up requests are), then :attr:`Setup.window_s` measured: about 400 completions at one
+  client, thousands above. Same seed, same bytes.
 
 Metrics: simulated ``latency.ttft.mean``, ``latency.tpot.mean`` (per request ``(last - first token) / (tokens -
 1)``, AIPerf's inter-token latency) and ``throughput.output_tokens_per_s`` against the published TTFT, ITL and
