@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))   # its helper modules, also when i
 
 import deepseek_decode_floor  # noqa: E402
 import deepseek_kernel_trace  # noqa: E402
+import fixed_concurrency  # noqa: E402
 import hopper_flops_level  # noqa: E402
 import mla_kernel_rates  # noqa: E402
 import moe_decode_level  # noqa: E402
@@ -506,10 +507,10 @@ def write_2026_section(mode: str, out_md: pathlib.Path) -> dict:
 
 
 def splice_2026(text: str, section: str) -> str:
-    r"""``text`` (validation.md) with ``section`` (the 2025-26 section, from its heading to the end) in place of
-    the one it holds, everything before that heading kept as it is; appended after a blank line when it holds
-    none, as a full regeneration writes it. So ``--section 2026`` after a full regeneration changes nothing
-    but the section.
+    r"""``text`` (validation.md) with ``section`` (the 2025-26 section, from its heading to the fixed-concurrency
+    section or the end) in place of the one it holds, everything before that heading and the fixed-concurrency
+    section after it kept as they are; appended after a blank line when it holds none, as a full regeneration
+    writes it. So ``--section 2026`` after a full regeneration changes nothing but the section.
 
         >>> report = "# Validation\n\nrows\n"
         >>> full = splice_2026(report, SECTION_2026 + "\n\nold\n")
@@ -517,9 +518,49 @@ def splice_2026(text: str, section: str) -> str:
         True
         >>> splice_2026(full, SECTION_2026 + "\n\nnew\n") == report + "\n" + SECTION_2026 + "\n\nnew\n"
         True
+        >>> conc = splice_conc(full, fixed_concurrency.SECTION + "\n\nc\n")
+        >>> splice_2026(conc, SECTION_2026 + "\n\nnew\n") == splice_conc(
+        ...     report + "\n" + SECTION_2026 + "\n\nnew\n", fixed_concurrency.SECTION + "\n\nc\n")
+        True
     """
     start = text.find(SECTION_2026)
+    tail_at = text.find(fixed_concurrency.SECTION)
+    tail = "\n" + text[tail_at:] if tail_at > start >= 0 else ""
+    return text[:start] + section + tail if start >= 0 else text + "\n" + section
+
+
+def splice_conc(text: str, section: str) -> str:
+    r"""``text`` (validation.md) with ``section`` (the fixed-concurrency section, the last one, from its heading to
+    the end) in place of the one it holds; appended after a blank line when it holds none, as a full
+    regeneration writes it (after the 2025-26 section). So ``--section conc`` changes nothing but the section.
+
+        >>> full = splice_conc("# Validation\n", fixed_concurrency.SECTION + "\n\nold\n")
+        >>> full == "# Validation\n\n" + fixed_concurrency.SECTION + "\n\nold\n"
+        True
+        >>> splice_conc(full, fixed_concurrency.SECTION + "\n\nnew\n") == (
+        ...     "# Validation\n\n" + fixed_concurrency.SECTION + "\n\nnew\n")
+        True
+    """
+    start = text.find(fixed_concurrency.SECTION)
     return text[:start] + section if start >= 0 else text + "\n" + section
+
+
+def write_conc_section(mode: str, out_md: pathlib.Path) -> dict[str, float]:
+    """Write the fixed-concurrency section (:mod:`fixed_concurrency`) into ``out_md``: every published point
+    against the simulator, held out. It needs the simulator (a closed loop has no closed-form estimate here):
+    in ``estimate`` mode the section is left as it is. Returns the worst absolute error per metric."""
+    if mode != "simulator":
+        print("fixed-concurrency section: needs the simulator, left as it is", file=sys.stderr)
+        return {}
+    results, sens = fixed_concurrency.run_all()
+    for p, s in results:
+        print(f"{p.id:>22} " + " ".join(
+            f"{k} {fixed_concurrency.error(s[k], getattr(p, k)):+7.1%}" for k, _, _ in fixed_concurrency.METRICS),
+            file=sys.stderr)
+    text = out_md.read_text(encoding="utf-8") if out_md.exists() else ""
+    out_md.write_text(splice_conc(text, "\n".join(fixed_concurrency.report_lines(results, sens))), encoding="utf-8")
+    return {k: max(abs(fixed_concurrency.error(s[k], getattr(p, k))) for p, s in results)
+            for k, _, _ in fixed_concurrency.METRICS}
 def _moe_level_lines(results: list[tuple[Row, float]], level: dict[str, float], steps: list[dict]) -> list[str]:
     """Report lines: the MoE decode level (:data:`MOE_LEVEL`): which one-parameter candidates were compared
     (:mod:`moe_decode_level`), the one kept, and how the rows run at it (the section's tables)."""
@@ -1191,8 +1232,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", choices=["auto", "estimate", "simulator"], default="auto")
     ap.add_argument("--fit", action="store_true", help="print the catalog calibration and exit")
     ap.add_argument("--out", default=str(ROOT / "docs"), help="folder for validation.md and validation.png")
-    ap.add_argument("--section", choices=["all", "2026"], default="all",
-                    help="2026: (re)write only the 2025-26 models' section of validation.md")
+    ap.add_argument("--section", choices=["all", "2026", "conc"], default="all",
+                    help="2026: (re)write only the 2025-26 models' section of validation.md; conc: only the "
+                         "fixed-concurrency section")
     args = ap.parse_args(argv)
     if args.fit:
         for key, (e, p) in fit_catalog().items():
@@ -1219,6 +1261,10 @@ def main(argv: list[str] | None = None) -> int:
     mode = args.mode
     if mode == "auto":
         mode = "simulator" if simulator_available() else "estimate"
+    if args.section == "conc":
+        for k, worst in write_conc_section(mode, pathlib.Path(args.out) / "validation.md").items():
+            print(f"fixed concurrency {k}: worst |error| {worst:.1%}")
+        return 0
     if args.section == "2026":
         for m, (med, worst) in write_2026_section(mode, pathlib.Path(args.out) / "validation.md").items():
             print(f"{m}: median |error| {med:.1%}, worst {worst:.1%}")
@@ -1244,6 +1290,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(held out: {stats['median_holdout']:.1%}, {stats['worst_holdout']:.1%})")
     for m, (med, worst) in write_2026_section(mode, out / "validation.md").items():
         print(f"{m}: median |error| {med:.1%}, worst {worst:.1%}")
+    for k, worst in write_conc_section(mode, out / "validation.md").items():
+        print(f"fixed concurrency {k}: worst |error| {worst:.1%}")
     return 0
 
 
