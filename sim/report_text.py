@@ -74,7 +74,7 @@ def prose(label: str, text: str) -> list[str]:
 
 def header(result: "Result") -> list[str]:
     """What was simulated and the verdict, wrapped: the head of the terminal summary."""
-    scn = result.scenario.scenario.model_dump(mode="json") if result.scenario is not None else None
+    scn = result.scenario.scenario.model_dump(mode="json", by_alias=True) if result.scenario is not None else None
     view = overview(result.summary, scn)
     lines = [view.title, *_wrap(view.paragraph), *_wrap(view.verdict)]
     for note in view.notes:

@@ -102,3 +102,12 @@ def test_ramp_on_an_open_process_is_refused(tmp_path, capsys):
                                  {"name": "b", "arrival": {"process": "burst", "count": 3, "ramp_up_s": 1}}]
     err = _refused(tmp_path, capsys, sc)
     assert "workload.classes.1.arrival.ramp_up_s: staggers" in err and "(got process: burst)" in err, err
+
+
+def test_the_page_and_terminal_say_the_ramp():
+    from sim.report.scenario_words import arrivals
+    closed = {"process": "closed", "concurrency": 64, "think_time_s": 5, "think": "exponential"}
+    assert arrivals({**closed, "ramp_up_s": 30}) == ("64 closed-loop clients, each thinking a mean of 5 s "
+                                                    "(exponential) after its last token, started one after "
+                                                    "another over 30 s")
+    assert "started" not in arrivals({**closed, "ramp_up_s": 0}) and "started" not in arrivals(closed)

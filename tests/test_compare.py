@@ -311,3 +311,15 @@ def test_without_scenario_json_the_seed_and_run_length_are_compared(runs, tmp_pa
     assert comparison.differences == [("seed", [3, 4])]          # both ran DURATION seconds
     assert {r.key: r for r in comparison.rows}["throughput.requests_per_s"].values[1] == \
         _summary(runs["c"])["throughput"]["requests_per_s"]
+
+
+def test_scenario_json_keeps_the_names_a_scenario_writes(runs, tmp_path):
+    """A revenue line's ``from`` is written to ``scenario.json`` as ``from`` (the name ``--set`` and a
+    scenario use), not as the schema's Python attribute ``from_``, and the difference says ``from``."""
+    d = _run(runs["scenario"], tmp_path / "d",
+             "economics.revenue=[{name: api, usd_per_million_output_tokens: 10.0, from: 2025-01-01}]")
+    written = json.loads((d / "scenario.json").read_text())
+    assert written["economics"]["revenue"][0]["from"] == "2025-01-01"
+    assert "from_" not in json.dumps(written)
+    diff = dict(compare([runs["r"], d]).differences)
+    assert "economics.revenue.0.from" in diff

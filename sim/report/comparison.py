@@ -435,7 +435,7 @@ def setting(value: Any) -> str:
 
         >>> setting("h100-sxm"), setting(600.0), setting(0.1), setting(None), setting([]), setting(ABSENT)
         ('h100-sxm', '600', '0.1', 'null', '[]', '—')
-        >>> setting({"name": "api", "from_": None, "usd_per_million_output_tokens": 10.0})
+        >>> setting({"name": "api", "from": None, "usd_per_million_output_tokens": 10.0})
         '{"name":"api","usd_per_million_output_tokens":10.0}'
     """
     if value is ABSENT:

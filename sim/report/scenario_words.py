@@ -87,6 +87,9 @@ def arrivals(arr: Any, growth: Any = None) -> str:
             text += f", each thinking {mean}{number(think)} s{kind} after its last token"
         elif not isinstance(think, Varied):
             text += ", each sending its next request at its last token"
+        ramp = arr.get("ramp_up_s", 0)
+        if isinstance(ramp, Varied) or (_num(ramp) and ramp):
+            text += f", started one after another over {number(ramp)} s"
     else:
         text = f"{p} arrivals"
     text += "".join(f" ({v.note})" for v in arr.values() if isinstance(v, Varied) and v.note)
