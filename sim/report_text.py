@@ -201,22 +201,25 @@ def _hours(v: float) -> str:
 def band_table(s: dict) -> list[str]:
     """Each latency percentile as ``point (faster – slower)`` in ms, SLO attainment as ``point (low –
     high)``, each side's stability verdict, the GPU-hours provisioned when they differ (an autoscaled
-    fleet), and the one-line explanation (:mod:`sim.metrics.band`)."""
+    fleet), and the one-line explanation (:mod:`sim.metrics.band`). Wider than the terminal, the
+    percentiles come in blocks of columns, each beside the metric's name
+    (:func:`~sim.text_table.table_lines`)."""
+    from sim.planning.table import terminal_width
+    from sim.text_table import table_lines
+
     b = s["capacity_band"]
     pct = f"{b['pct']:g} %"
     stats = ("p50", "p90", "p99")
-    rows = [[f"ms {q} (+{pct} – −{pct})" for q in stats]]
-    rows += [[f"{_ms(s['latency'][k][q])} ({latency_range(b, k, q)})" for q in stats] for k in BAND_ROWS]
-    widths = [max(len(r[i]) for r in rows) + 3 for i in range(len(stats))]
-    lines = [f"{label:<14}" + "".join(f"{cell:>{w}}" for cell, w in zip(r, widths))
-             for label, r in zip((f"±{pct} capacity", *BAND_ROWS), rows)]
+    table = [[f"±{pct} capacity", *(f"ms {q} (+{pct} – −{pct})" for q in stats)]]
+    table += [[k, *(f"{_ms(s['latency'][k][q])} ({latency_range(b, k, q)})" for q in stats)] for k in BAND_ROWS]
+    lines = table_lines(table, terminal_width())
     att = s["slo"]["attainment"]
     verdicts = ", ".join(f"{label} {(b[side]['stability'] or {}).get('verdict') or '-'}"
                          for side, label in (("faster", "+" + pct), ("slower", "−" + pct)))
     gh = [(x.get("gpu_hours") or {}).get("provisioned") for x in (s, b["faster"], b["slower"])]
-    lines += [f"{'SLO':<14}{'-' if att is None else format(att, '.2%')} ({attainment_range(b)})   "
-              f"stability: this run {s.get('stability', {}).get('verdict', '-')}, {verdicts}",
-              *([f"{'GPU-hours':<14}{_hours(gh[0])} ({_hours(gh[1])} – {_hours(gh[2])}) provisioned"]
+    lines += ["", f"{'SLO':<15}{'-' if att is None else format(att, '.2%')} ({attainment_range(b)})",
+              f"{'stability':<15}this run {s.get('stability', {}).get('verdict', '-')}, {verdicts}",
+              *([f"{'GPU-hours':<15}{_hours(gh[0])} ({_hours(gh[1])} – {_hours(gh[2])}) provisioned"]
                 if all(isinstance(v, (int, float)) for v in gh) and len(set(gh)) > 1 else []),
               *_wrap(explanation(b, fluid=s.get("engine") == "fluid"))]
     return lines
@@ -243,6 +246,11 @@ def class_table(s: dict) -> list[str]:
                 cells[i] += f" ({latency_range(own, key, 'p99')})" if lat[key]["p99"] is not None else ""
             cells[4] += f" ({attainment_range(own)})" if att is not None else ""
         rows.append(cells)
+    if b:       # cells of a value and its range stay whole: wider than the terminal, in blocks of columns
+        from sim.planning.table import terminal_width
+        from sim.text_table import table_lines
+
+        return table_lines(rows, terminal_width())
     return _table([dict(zip(rows[0], r)) for r in rows[1:]], rows[0], right=rows[0][1:])
 
 

@@ -60,9 +60,9 @@ def test_the_run_pool_table_fits_the_terminal(monkeypatch, columns):
     assert lines[-1].endswith(" 71.2%  0.1%")          # numbers right-aligned under their headings
 
 
-def test_the_class_table_with_a_capacity_band_is_no_wider_than_its_widest_row(monkeypatch):
-    """At 80 columns the headings of the ranged columns break over lines; the rows themselves (a value and
-    its range in each cell) stay whole, two spaces between cells (it was three, and the headings' width)."""
+def test_the_class_table_with_a_capacity_band_fits_80_columns_in_blocks(monkeypatch):
+    """At 80 columns the ranged columns come in blocks, each beside the class name; each cell (a value and
+    its range) stays whole, and every line fits (the rows were 98 columns wide)."""
     from sim.report_text import class_table
 
     monkeypatch.setenv("COLUMNS", "80")
@@ -73,8 +73,32 @@ def test_the_class_table_with_a_capacity_band_is_no_wider_than_its_widest_row(mo
          "classes": {"chatgpt": {"requests": {"completed": 23_715_388}, "latency": {"ttft": lat, "tpot": {"p99": 0.0152}},
                                  "slo": {"attainment": 1.0}}}}
     lines = class_table(s)
-    assert max(map(len, lines)) == len(lines[-1]) == len("chatgpt  23,715,388  584.6 (570.0 – 570.0)  15.2 (15.0 – 15.0)  "
-                                                         "100.00% (100.00% – 100.00%)")
+    assert max(map(len, lines)) <= 80
+    rows = [line for line in lines if line.startswith("chatgpt")]
+    assert rows == ["chatgpt  23,715,388      584.6 (570.0 – 570.0)         15.2 (15.0 – 15.0)",
+                    "chatgpt  100.00% (100.00% – 100.00%)"]
+    monkeypatch.setenv("COLUMNS", "200")          # room for all: one table, as before
+    assert [line for line in class_table(s) if line.startswith("chatgpt")] == [
+        "chatgpt  23,715,388      584.6 (570.0 – 570.0)         15.2 (15.0 – 15.0)  100.00% (100.00% – 100.00%)"]
+
+
+def test_the_capacity_band_table_fits_80_columns_in_blocks(monkeypatch):
+    """The band's latency table (a value and its range per percentile, 104-107 columns wide at 80) comes
+    in blocks of percentiles beside the metric names; the SLO and stability lines each on their own."""
+    from sim.report_text import band_table
+
+    monkeypatch.setenv("COLUMNS", "80")
+    lat = {k: {"p50": 1.4798, "p90": 4.3304, "p99": 9.1412} for k in ("ttft", "tpot", "e2e", "queue")}
+    side = {"latency": {k: {q: v * 1.03 for q, v in d.items()} for k, d in lat.items()},
+            "slo": {"attainment": 0.999}, "stability": {"verdict": "stable"}, "gpu_hours": {"provisioned": 4}}
+    s = {"capacity_band": {"pct": 3.0, "faster": side, "slower": side}, "latency": lat,
+         "slo": {"attainment": 1.0}, "stability": {"verdict": "stable"}, "gpu_hours": {"provisioned": 4}}
+    lines = band_table(s)
+    assert max(map(len, lines)) <= 80
+    e2e = [line for line in lines if line.startswith("e2e")]
+    assert len(e2e) == 2 and "1,479.8 (" in e2e[0] and "4,330.4 (" in e2e[0] and "9,141.2 (" in e2e[1]
+    assert any(line.startswith("SLO            100.00% (") for line in lines)
+    assert "stability      this run stable, +3 % stable, −3 % stable" in lines
 
 
 def test_the_plan_title_with_one_group_says_the_answer_then_the_nearest_miss():

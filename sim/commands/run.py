@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sim.errors import path_argument, path_value
 from sim.metrics.band import DEFAULT_PCT, MAX_PCT, NEAR_SATURATION, capacities, pct_problem
+from sim.planning.table import fill
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -150,7 +151,7 @@ def main(args: argparse.Namespace) -> int:
         more = "" if args.capacity_band is None else (
             ", then twice more at " + " and ".join(f"{c:.4g}" for c in sorted(capacities(args.capacity_band).values()))
             + " times the model's capacity (--capacity-band)")
-        print(f"fleetsim: simulating {args.scenario}{more}", file=sys.stderr)
+        print(fill(f"fleetsim: simulating {args.scenario}{more}", indent="  "), file=sys.stderr)
     # the folder is made only now that the scenario has loaded and validated, and before the
     # (possibly long) run, so that a folder that cannot be made costs no simulation
     made: list[Path] = []
