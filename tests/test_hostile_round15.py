@@ -1,0 +1,146 @@
+"""Hostile input, round 15: a shared prefix longer than every prompt, YAML tags that build no plain value,
+a ``perf:`` block without ``model``, what ``reprice --out`` copies, argparse's usage errors, and what a hunt
+through every subcommand found.
+
+Each is exit 2 with a message naming the file (or flag) and the field, or, where the input is reasonable,
+accepted and run as meant; never a traceback, an internal error or a silently wrong result.
+"""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+import hostile_cases as hc
+
+_main, _err, _scenario = hc.exit_status, hc.err_lines, hc.write_scenario
+
+
+# ------------------------------------------------------------------ a shared prefix longer than every prompt
+@pytest.mark.parametrize("sets,field,whose,prompts,longest", [
+    (["workload.shared_prefix_tokens=201"], "workload.shared_prefix_tokens", "the workload",
+     "workload.prompt_tokens", 200),
+    (["workload.classes=[{name: chat, share: 1, shared_prefix_tokens: 5000, prompt_tokens: "
+      "{dist: lognormal, mean: 500, cv: 1, max: 2048}}]"],
+     "workload.classes.0.shared_prefix_tokens", "class 'chat'", "workload.classes.0.prompt_tokens", 2048),
+    # the workload's prefix is every class's that gives none: named there, with the class it is too long for
+    (["workload.shared_prefix_tokens=300",
+      "workload.classes=[{name: a, share: 0.5, prompt_tokens: {dist: uniform, low: 100, high: 400}}, "
+      "{name: b, share: 0.5}]"],
+     "workload.shared_prefix_tokens", "class 'b'", "workload.prompt_tokens", 200),
+    (["workload.prompt_tokens={dist: empirical, values: [50, 120, 90]}", "workload.shared_prefix_tokens=121"],
+     "workload.shared_prefix_tokens", "the workload", "workload.prompt_tokens", 120),
+])
+def test_a_shared_prefix_longer_than_every_prompt_is_refused(tmp_path, capsys, sets, field, whose, prompts, longest):
+    """It was taken: the prefix cache pinned each class's first prompt but its last token (min(prefix,
+    prompt - 1)), as though the whole prompt were the prefix, and nothing said the two numbers disagree."""
+    path = _scenario(tmp_path)
+    argv = ["validate", str(path)]
+    for s in sets:
+        argv += ["--set", s]
+    assert _main(argv) == 2
+    prefix = int(yaml.safe_load(sets[0].partition("=")[2])[0]["shared_prefix_tokens"]) if "classes.0" in field \
+        else int(next(s for s in sets if s.startswith("workload.shared_prefix_tokens=")).partition("=")[2])
+    assert _err(capsys) == [
+        f"{path}: {field}: {prefix:,} tokens is longer than any prompt of {whose} ({prompts} draws at most "
+        f"{longest:,}): a prompt cannot begin with a shared prefix longer than itself; give at most {longest:,}, or "
+        "longer prompts"]
+
+
+@pytest.mark.parametrize("sets", [
+    ["workload.shared_prefix_tokens=200"],                       # every prompt is the prefix: the same prompt
+    ["workload.prompt_tokens={dist: lognormal, mean: 500, cv: 1}", "workload.shared_prefix_tokens=5000"],  # no bound
+    ["workload.shared_prefix_tokens=300",
+     "workload.classes=[{name: a, share: 1, prompt_tokens: {dist: uniform, low: 100, high: 400}}]"],
+])
+def test_a_shared_prefix_some_prompt_can_hold_is_taken(tmp_path, capsys, sets):
+    path = _scenario(tmp_path)
+    argv = ["validate", str(path)]
+    for s in sets:
+        argv += ["--set", s]
+    assert _main(argv) == 0, capsys.readouterr().err
+    capsys.readouterr()
+
+
+def test_the_longest_prompt_of_each_distribution():
+    from sim.scenario.workload import WorkloadConfig
+    from sim.workload.validation import longest_prompt
+
+    def dist(d):
+        return WorkloadConfig(arrival={"process": "poisson", "rate": 1}, prompt_tokens=d).prompt_tokens
+
+    assert longest_prompt(dist({"dist": "fixed", "value": 7})) == 7
+    assert longest_prompt(dist({"dist": "exponential", "mean": 100, "max": 900})) == 900
+    assert longest_prompt(dist({"dist": "exponential", "mean": 100})) is None
+    assert longest_prompt(dist({"dist": "trace", "path": "t.csv"})) is None
+
+
+# ------------------------------------------------------------------ YAML tags that build no plain value
+@pytest.mark.parametrize("value,tag,builds", [
+    ("!!binary aGVsbG8=", "!!binary", "bytes"),            # was taken: the name became 'hello'
+    ("!!python/object:os.system x", "!!python/object:os.system", "an object fleetsim does not read"),  # was the text
+    ("!!set {a, b}", "!!set", "a set"),
+    ("!!omap [a: 1]", "!!omap", "an ordered mapping"),
+    ("[1, !foo 2]", "!foo", "an object fleetsim does not read"),
+])
+def test_a_set_value_with_a_tag_that_builds_no_plain_value_is_refused(tmp_path, capsys, value, tag, builds):
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", f"name={value}"]) == 2
+    assert _err(capsys) == [f"--set: name: the tag {tag} builds {builds}, not a plain value; write text, a number, "
+                            "true/false, a list or a mapping, without the tag"]
+
+
+def test_a_scenario_file_with_such_a_tag_names_its_line(tmp_path, capsys):
+    """``name: !!binary aGk=`` ran under the name 'hi'."""
+    path = _scenario(tmp_path)
+    path.write_text(path.read_text().replace("name: t", "name: !!binary aGk="))
+    assert _main(["validate", str(path)]) == 2
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "binary" in text)
+    assert _err(capsys) == [f"{path}: line {line}: the tag !!binary builds bytes, not a plain value; write text, a "
+                            "number, true/false, a list or a mapping, without the tag"]
+
+
+@pytest.mark.parametrize("value,name", [("!!str 3", "3"), ("plain words", "plain words"), ("=", "=")])
+def test_tags_of_plain_values_and_untagged_text_still_read(tmp_path, capsys, value, name):
+    from sim.scenario.load import load_scenario
+
+    assert load_scenario(_scenario(tmp_path), [f"name={value}"]).scenario.name == name
+
+
+# ------------------------------------------------------------------ a perf block without model
+@pytest.mark.parametrize("where", ["perf", "fleet.pools.0.perf"])
+@pytest.mark.parametrize("block", ["{overhead_s: 0.002}", "{kernels: pytorch, kernel_factors: {elementwise_floor_s: 1e-5}}",
+                                   "{}"])
+def test_a_perf_block_of_roofline_keys_without_model_is_the_roofline(tmp_path, capsys, where, block):
+    """It was refused ('missing key model'), although no perf block at all is the roofline: the same
+    scenario as the block with ``model: roofline`` written."""
+    from sim.scenario.load import load_scenario
+
+    path = _scenario(tmp_path)
+    loaded = load_scenario(path, [f"{where}={block}"]).scenario
+    said = load_scenario(path, [f"{where}={{model: roofline, {block[1:-1]}}}"]).scenario
+    assert loaded == said
+    assert (loaded.perf if where == "perf" else loaded.fleet.pools[0].perf).model == "roofline"
+    assert _main(["validate", str(path), "--set", f"{where}={block}"]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("block,said", [
+    ("{base_s: 0.01}", "base_s is a key of linear, not of the roofline (what a block without model is); write "
+                       "model: linear"),
+    ("{path: steps.csv, base_s: 0.01, overhead_s: 0.1}",
+     "base_s is a key of linear, path is a key of table, not of the roofline (what a block without model is); "
+     "write model: linear or model: table"),
+])
+def test_a_perf_block_without_model_holding_another_kinds_key_names_the_kind(tmp_path, capsys, block, said):
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", f"perf={block}"]) == 2
+    assert _err(capsys) == [f"{path}: perf: missing key 'model', which says which kind this is: {said}"]
+
+
+def test_a_misspelt_key_of_a_perf_block_without_model_lists_the_rooflines_keys(tmp_path, capsys):
+    from sim.scenario.perf import RooflinePerf
+
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", "perf={overhed_s: 0.002}"]) == 2
+    assert _err(capsys) == [f"{path}: perf.overhed_s: unknown key 'overhed_s'; allowed: "
+                            f"{', '.join(sorted(RooflinePerf.model_fields))}"]
