@@ -144,3 +144,45 @@ def test_a_misspelt_key_of_a_perf_block_without_model_lists_the_rooflines_keys(t
     assert _main(["validate", str(path), "--set", "perf={overhed_s: 0.002}"]) == 2
     assert _err(capsys) == [f"{path}: perf.overhed_s: unknown key 'overhed_s'; allowed: "
                             f"{', '.join(sorted(RooflinePerf.model_fields))}"]
+
+
+# ------------------------------------------------------------------ reprice --out: the result's own files only
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    """A run's result folder (60 s, one H100)."""
+    folder = tmp_path_factory.mktemp("run")
+    path = _scenario(folder)
+    assert _main(["run", str(path), "--out", str(folder / "r"), "--quiet"]) == 0
+    return folder / "r"
+
+
+def test_reprice_out_copies_the_results_files_and_not_what_else_the_folder_holds(run_folder, tmp_path, capsys):
+    """Every file under the folder was copied: notes, another tool's data, a text file among the figures."""
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(run_folder, src)
+    own = sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
+    (src / "notes.txt").write_text("my notes")
+    (src / "mine").mkdir()
+    (src / "mine" / "big.bin").write_bytes(b"\0" * 1000)
+    (src / "figures" / "todo.txt").write_text("redo")
+    from sim.cli import main
+
+    assert main(["reprice", str(src), "--set", "economics.gpu_hour_usd=1", "--out", str(tmp_path / "dst")]) == 0
+    err = capsys.readouterr().err
+    assert f"{src}: not copied to {tmp_path / 'dst'}: figures/todo.txt, mine/, notes.txt (no part of a result: " \
+           "fleetsim reprice copies the run's own files)" in err.splitlines(), err
+    copied = sorted(p.relative_to(tmp_path / "dst").as_posix() for p in (tmp_path / "dst").rglob("*") if p.is_file())
+    # the run's own files, the cash-flow chart apart (it shows the old money; fleetsim report redraws it)
+    assert copied == [f for f in own if f != "figures/cashflow.svg"]
+    for name in ("requests.csv.gz", "timeseries.csv", "scenario.json", "figures/latency_cdf.svg"):
+        assert (tmp_path / "dst" / name).read_bytes() == (src / name).read_bytes()
+
+
+def test_reprice_out_of_a_folder_holding_only_a_result_warns_of_nothing(run_folder, tmp_path, capsys):
+    from sim.cli import main
+
+    assert main(["reprice", str(run_folder), "--set", "economics.gpu_hour_usd=1", "--out", str(tmp_path / "d"),
+                 "--quiet"]) == 0
+    assert "not copied" not in capsys.readouterr().err

@@ -6,7 +6,8 @@ Reads the usage the run saved (``usage.npz``: provisioned GPU intervals, served 
 ``economics:`` block, applies the overrides, and prints the statement (``--json``: the updated
 summary as one JSON object). With ``--out``, writes a result folder: the run's files with the money
 files (``cashflow.csv``, ``ledger.csv``, ``usage.npz``, ``summary.json``) recomputed; the numbers
-equal those of ``fleetsim run`` with the same overrides.
+equal those of ``fleetsim run`` with the same overrides. Files in RESULT_DIR that are no part of a
+result are not copied (one warning line names them).
 """
 from __future__ import annotations
 
