@@ -186,3 +186,45 @@ def test_reprice_out_of_a_folder_holding_only_a_result_warns_of_nothing(run_fold
     assert main(["reprice", str(run_folder), "--set", "economics.gpu_hour_usd=1", "--out", str(tmp_path / "d"),
                  "--quiet"]) == 0
     assert "not copied" not in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ argparse's errors on a terminal
+@pytest.mark.parametrize("argv,first", [
+    (["bogus"], "fleetsim: error: argument COMMAND: invalid choice: 'bogus' (choose from 'run',"),
+    (["run", "s.yaml", "--records", "maybe"], "fleetsim run: error: argument --records: invalid choice: 'maybe' (choose from"),
+    (["sweep"], "fleetsim sweep: error: the following arguments are required: scenario, --grid"),
+    (["run", "s.yaml", "--capacity-band", "x"], "fleetsim run: error: argument --capacity-band: give a percentage of"
+                                                 " capacity"),
+    (["run", "s.yaml", "--bogus"], "fleetsim run: error: unrecognized arguments: --bogus"),
+])
+def test_a_wrong_option_on_an_80_column_terminal_is_broken_between_words(capsys, monkeypatch, argv, first):
+    """It was one line of up to 247 characters (the command list: 190), which the terminal broke inside
+    words; a file or a pipe still gets one line per problem."""
+    import sys
+
+    lines = _usage_lines(capsys, argv)
+    assert len(lines) == 1 and lines[0].endswith("--help lists the options")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    wrapped = _usage_lines(capsys, argv)
+    assert wrapped[0] == first and all(len(line) <= 79 for line in wrapped), wrapped
+    prog = "fleetsim" if argv[0] == "bogus" else f"fleetsim {argv[0]}"
+    assert wrapped[-1] == f"  ({prog} --help lists the options)"
+    # the same words as the one line, none lost or split
+    assert " ".join(line.strip() for line in wrapped[:-1]) == lines[0].removesuffix(f"; {prog} --help lists the options")
+
+
+def _usage_lines(capsys, argv) -> list[str]:
+    assert _main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.splitlines()
+
+
+def test_a_path_longer_than_a_line_stays_whole():
+    from sim.cli import usage_error
+
+    long = "/".join(["folder"] * 20)
+    lines = usage_error("fleetsim run", f"argument --out: give a file or folder name (got {long!r})", 79).splitlines()
+    assert lines == ["fleetsim run: error: argument --out: give a file or folder name (got", f"  '{long}')",
+                     "  (fleetsim run --help lists the options)"]
