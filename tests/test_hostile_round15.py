@@ -228,3 +228,37 @@ def test_a_path_longer_than_a_line_stays_whole():
     lines = usage_error("fleetsim run", f"argument --out: give a file or folder name (got {long!r})", 79).splitlines()
     assert lines == ["fleetsim run: error: argument --out: give a file or folder name (got", f"  '{long}')",
                      "  (fleetsim run --help lists the options)"]
+
+
+# ------------------------------------------------------------------ a knob on seed
+def test_a_seed_knob_runs_each_value_at_its_seed(tmp_path, capsys):
+    """``--grid seed=1,2`` ran both points at the scenario's seed (the point's seed is the base seed +
+    its replication; the knob's value was dropped), so the two rows were one run, said twice."""
+    import json
+
+    path = _scenario(tmp_path)
+    assert _main(["sweep", str(path), "--grid", "seed=1,5", "--out", str(tmp_path / "s"), "--quiet",
+                  "--no-figures"]) == 0
+    capsys.readouterr()
+    rows = json.loads((tmp_path / "s" / "sweep.json").read_text())["points"]
+    assert [r["seed"] for r in rows] == [1, 5]
+    # each as fleetsim run at that seed gives it
+    for seed, row in zip((1, 5), rows):
+        assert _main(["run", str(path), "--set", f"seed={seed}", "--json", "--quiet"]) == 0
+        alone = json.loads(capsys.readouterr().out)
+        assert (row["requests.arrived"], row["latency.ttft.p99"]) == (alone["requests"]["arrived"],
+                                                                      alone["latency"]["ttft"]["p99"])
+    assert rows[0]["latency.ttft.p99"] != rows[1]["latency.ttft.p99"]
+
+
+@pytest.mark.parametrize("cmd,knob,first", [
+    ("sweep", ["--grid", "seed=1,5"], "seed=1"),
+    ("plan", ["--vary", "seed=1..2", "--constraint", "latency.ttft.p99<=2"], "seed=2"),   # a bisection: the top first
+])
+def test_a_seed_knob_with_replications_is_refused(tmp_path, capsys, cmd, knob, first):
+    """Its values and the replications' seeds would be one column: seeds 1, 2 of the knob's 1 and 5, 6 of
+    its 5 were grouped as four configurations of one run each."""
+    path = _scenario(tmp_path)
+    assert _main([cmd, str(path), *knob, "--seeds", "2", "--out", str(tmp_path / "s"), "--quiet"]) == 2
+    assert _err(capsys) == [f"--seeds: 2 replications of each configuration, and a knob that sets seed ({first}): give "
+                            "the seeds one way, --seeds 2 (seed, seed + 1, ...) or the knob's values with --seeds 1"]
