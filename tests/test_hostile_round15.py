@@ -262,3 +262,22 @@ def test_a_seed_knob_with_replications_is_refused(tmp_path, capsys, cmd, knob, f
     assert _main([cmd, str(path), *knob, "--seeds", "2", "--out", str(tmp_path / "s"), "--quiet"]) == 2
     assert _err(capsys) == [f"--seeds: 2 replications of each configuration, and a knob that sets seed ({first}): give "
                             "the seeds one way, --seeds 2 (seed, seed + 1, ...) or the knob's values with --seeds 1"]
+
+
+# ------------------------------------------------------------------ reprice: a summary.json that is not a run's
+@pytest.mark.parametrize("body,said", [
+    ('{"a": 1}', "not a fleetsim summary (none of its keys: scenario, simulated_seconds, requests, latency, slo, ...)"),
+    ('{"scenario": "t", "slo": {"attainment": 1.5}}', "slo.attainment: 1.5 is outside [0, 1]"),
+])
+def test_reprice_refuses_a_summary_fleetsim_did_not_write(run_folder, tmp_path, capsys, body, said):
+    """``{"a": 1}`` was re-priced and the terminal said the money had been $0.00 ('net -$0.03 (was $0.00)');
+    ``fleetsim report`` refused the same file."""
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(run_folder, src)
+    (src / "summary.json").write_text(body)
+    assert _main(["reprice", str(src), "--set", "economics.gpu_hour_usd=2", "--out", str(tmp_path / "d")]) == 2
+    assert _err(capsys) == [f"{src / 'summary.json'}: {said}",
+                            f"{src / 'summary.json'}: not as fleetsim run writes it: run the scenario again with --out"]
+    assert not (tmp_path / "d").exists()

@@ -34,6 +34,7 @@ from sim.io import atomic_write_json
 from sim.paths import loop_message, looping_link, looping_links, make_folder
 from sim.limits import check_money
 from sim.metrics.output import RESULT_NAMES
+from sim.report.result_folder import MAX_PROBLEMS, summary_problems
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
 
@@ -233,6 +234,10 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     if not isinstance(summary, dict):
         raise InputError(f"{src}: summary.json is not a fleetsim summary (a JSON object; got "
                          f"{type(summary).__name__})")
+    problems = summary_problems(summary)        # {"a": 1} was re-priced, its money said to have been $0.00
+    if problems:
+        raise ScenarioError([*problems[:MAX_PROBLEMS], ("", "not as fleetsim run writes it: run the scenario again "
+                                                            "with --out")], str(src / "summary.json"))
     totals = ({k: summary[k] for k in ("cost", "cashflow")}
               if all(isinstance(summary.get(k), dict) for k in ("cost", "cashflow")) else None)
     try:
