@@ -281,3 +281,32 @@ def test_reprice_refuses_a_summary_fleetsim_did_not_write(run_folder, tmp_path, 
     assert _err(capsys) == [f"{src / 'summary.json'}: {said}",
                             f"{src / 'summary.json'}: not as fleetsim run writes it: run the scenario again with --out"]
     assert not (tmp_path / "d").exists()
+
+
+# ------------------------------------------------------------------ a KV-cache block bigger than a sequence
+@pytest.mark.parametrize("block", [8193, 1_000_000])
+def test_a_kv_block_longer_than_a_sequence_is_refused(tmp_path, capsys, block):
+    """100,000 was taken (four blocks: at most four sequences, where validate said 48 at max_context);
+    1,000,000 was said as 'weights 15.0 GiB + reserve 1.7 GiB per GPU exceed ... 72.0 GiB', which they do not."""
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", f"fleet.pools.0.batching.block_size={block}"]) == 2
+    assert _err(capsys) == [
+        f"{path}: fleet.pools.0.batching.block_size: {block:,} tokens per KV-cache block is more than one sequence "
+        "holds (max_model_len 8,192), so each would take a block and leave the rest empty; engines page the cache in "
+        "small blocks (vLLM: 1 to 128 tokens, 16 by default)"]
+    assert _main(["validate", str(path), "--set", "fleet.pools.0.batching.block_size=8192"]) == 0
+    capsys.readouterr()
+
+
+def test_room_for_less_than_one_block_is_said_as_such_not_as_weights_over_the_gpu():
+    """Weights and reserve fit (16.7 of 72 GiB); what does not is one block of 500,000 tokens of 128 KiB
+    (61 GiB) in the 55.4 GiB left."""
+    from sim.perf.memory import memory_plan
+    from sim.scenario.catalog import get_gpu, get_model
+
+    plan = memory_plan(get_model("llama-3-8b"), get_gpu("h100-sxm"), 1, block_size=500_000)
+    assert not plan.fits
+    assert "exceed" not in plan.reason
+    assert plan.reason.startswith("llama-3-8b does not fit on 1x h100-sxm: after weights 15.0 GiB + reserve ")
+    # hand: 500,000 tokens x 128 KiB (32 layers x 8 KV heads x 128 x 2 (K, V) x 2 bytes) = 61.04 GiB
+    assert "holds not one block of 500,000 tokens (61.0 GiB per GPU); use a smaller batching.block_size" in plan.reason
