@@ -310,3 +310,18 @@ def test_room_for_less_than_one_block_is_said_as_such_not_as_weights_over_the_gp
     assert plan.reason.startswith("llama-3-8b does not fit on 1x h100-sxm: after weights 15.0 GiB + reserve ")
     # hand: 500,000 tokens x 128 KiB (32 layers x 8 KV heads x 128 x 2 (K, V) x 2 bytes) = 61.04 GiB
     assert "holds not one block of 500,000 tokens (61.0 GiB per GPU); use a smaller batching.block_size" in plan.reason
+
+
+# ------------------------------------------------------------------ money past a float: one line, not numpy's too
+def test_money_past_a_float_is_one_line_without_numpys_warning(tmp_path, capsys):
+    """numpy's 'overflow encountered in multiply' came first, a line naming nothing."""
+    import warnings
+
+    from sim.cli import main
+
+    path = _scenario(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)      # numpy's warning, were it given, would end the run
+        assert main(["run", str(path), "--set", "economics.gpu_hour_usd=1e308", "--quiet"]) == 2
+    lines = _err(capsys)
+    assert len(lines) == 1 and lines[0].startswith(f"{path}: economics: money totals overflow ("), lines
