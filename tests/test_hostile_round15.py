@@ -325,3 +325,20 @@ def test_money_past_a_float_is_one_line_without_numpys_warning(tmp_path, capsys)
         assert main(["run", str(path), "--set", "economics.gpu_hour_usd=1e308", "--quiet"]) == 2
     lines = _err(capsys)
     assert len(lines) == 1 and lines[0].startswith(f"{path}: economics: money totals overflow ("), lines
+
+
+# ------------------------------------------------------------------ report: a search file with none of its keys
+@pytest.mark.parametrize("name,body,keys", [
+    ("plan.json", '{"answer": [1]}', "objective, knobs, constraints, seeds, best"),
+    ("saturation.json", "{}", "rate_path, rate, upper, attainment, probes"),
+    ("sweep.json", '{"rows": []}', "knobs, seeds, configurations, points"),
+])
+def test_report_refuses_a_search_file_with_none_of_its_keys(tmp_path, capsys, name, body, keys):
+    """It wrote report.html: a page of empty sections titled Plan (or Saturation), exit 0."""
+    (tmp_path / name).write_text(body)
+    assert _main(["report", str(tmp_path)]) == 2
+    assert _err(capsys) == [
+        f"{tmp_path / name}: not a fleetsim {name.removesuffix('.json')} result (none of its keys: {keys}, ...)",
+        f"{tmp_path / name}: not as fleetsim writes it: write the folder again (fleetsim run, sweep, plan or "
+        "saturation with --out), or move the file out of the folder to report without it"]
+    assert not (tmp_path / "report.html").exists()
