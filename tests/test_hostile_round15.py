@@ -342,3 +342,20 @@ def test_report_refuses_a_search_file_with_none_of_its_keys(tmp_path, capsys, na
         f"{tmp_path / name}: not as fleetsim writes it: write the folder again (fleetsim run, sweep, plan or "
         "saturation with --out), or move the file out of the folder to report without it"]
     assert not (tmp_path / "report.html").exists()
+
+
+@pytest.mark.parametrize("inside", ["figures", "new/deeper"])
+def test_reprice_out_inside_the_folder_it_reprices_is_refused(run_folder, tmp_path, capsys, inside):
+    """``--out RESULT_DIR/figures`` wrote a whole result folder among the run's figures."""
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(run_folder, src)
+    before = sorted(p.relative_to(src).as_posix() for p in src.rglob("*"))
+    out = src / inside
+    assert _main(["reprice", str(src), "--set", "economics.gpu_hour_usd=2", "--out", str(out)]) == 2
+    assert _err(capsys) == [f"--out: {out} is inside {src}, the result folder re-priced; name a folder outside it, "
+                            f"or {src} itself to re-price it in place"]
+    assert sorted(p.relative_to(src).as_posix() for p in src.rglob("*")) == before
+    assert _main(["reprice", str(src), "--set", "economics.gpu_hour_usd=2", "--out", str(src), "--quiet"]) == 0
+    capsys.readouterr()
