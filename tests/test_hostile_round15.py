@@ -359,3 +359,26 @@ def test_reprice_out_inside_the_folder_it_reprices_is_refused(run_folder, tmp_pa
     assert sorted(p.relative_to(src).as_posix() for p in src.rglob("*")) == before
     assert _main(["reprice", str(src), "--set", "economics.gpu_hour_usd=2", "--out", str(src), "--quiet"]) == 0
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ a step-time table of no time
+def _grid(step) -> str:
+    rows = ["prefill_tokens,decode_seqs,context_tokens,step_s"]
+    rows += [f"{p},{d},{c},{step(p, d, c)}" for p in (0, 8192) for d in (0, 256) for c in (0, 100000)]
+    return "\n".join(rows) + "\n"
+
+
+def test_a_step_table_with_no_time_for_work_is_refused(tmp_path, capsys):
+    """A grid of 0 s ran: TTFT and TPOT 0, the GPU busy 0 % of the time with an MFU and an MBU above 0 (the
+    linear model's all-zero case, refused since round 14, through a table)."""
+    (tmp_path / "z.csv").write_text(_grid(lambda p, d, c: 0))
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", "perf={model: table, path: z.csv}"]) == 2
+    assert _err(capsys) == [
+        f"{path}: perf.path: {tmp_path / 'z.csv'}:4:4: step_s is 0 for an iteration that does work (prefill_tokens=0, "
+        "decode_seqs=256); an iteration takes time: give its measured seconds (0 only where both are 0, an empty "
+        "batch)"]
+    # 0 where the batch is empty, time elsewhere: taken
+    (tmp_path / "z.csv").write_text(_grid(lambda p, d, c: 0 if p == d == 0 else 0.01 + p * 1e-6 + d * 1e-5))
+    assert _main(["validate", str(path), "--set", "perf={model: table, path: z.csv}"]) == 0
+    capsys.readouterr()
