@@ -382,3 +382,28 @@ def test_a_step_table_with_no_time_for_work_is_refused(tmp_path, capsys):
     (tmp_path / "z.csv").write_text(_grid(lambda p, d, c: 0 if p == d == 0 else 0.01 + p * 1e-6 + d * 1e-5))
     assert _main(["validate", str(path), "--set", "perf={model: table, path: z.csv}"]) == 0
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ a class's shared prefix of 0
+def test_a_class_prefix_of_0_is_none_not_the_workloads(tmp_path):
+    """``shared_prefix_tokens: 0`` on a class took the workload's 512 (``0 or 512``): its requests read a
+    prefix from the cache that the class said they do not share."""
+    from sim.api import run
+    from sim.scenario.load import load_scenario
+
+    def ttft(workload_prefix, cls_prefix):
+        sc = hc._small()
+        sc["workload"]["prompt_tokens"] = {"dist": "fixed", "value": 1000}
+        sc["workload"]["arrival"]["rate"] = 20
+        if workload_prefix is not None:
+            sc["workload"]["shared_prefix_tokens"] = workload_prefix
+        sc["workload"]["classes"] = [{"name": "c", "share": 1}]
+        if cls_prefix is not None:
+            sc["workload"]["classes"][0]["shared_prefix_tokens"] = cls_prefix
+        sc["fleet"]["pools"][0]["batching"] = {"prefix_caching": True}
+        return run(load_scenario(sc), quiet=True).summary["latency"]["ttft"]
+
+    none = ttft(None, None)
+    assert ttft(512, 0) == none                   # 0: no prefix, whatever the workload's
+    assert ttft(512, None) == ttft(None, 512)     # not given: the workload's
+    assert ttft(512, None)["mean"] < none["mean"]  # and a prefix read from the cache shortens the prefill

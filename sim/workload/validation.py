@@ -25,6 +25,7 @@ from sim.scenario.workload import (
     WorkloadConfig,
 )
 from sim import paths
+from sim.workload.classes import class_prefix
 from sim.workload.closed import workload_problems
 from sim.workload.traces import check_trace, read_trace
 
@@ -140,8 +141,9 @@ def validate(cfg: WorkloadConfig, base_dir: pathlib.Path = pathlib.Path(".")) ->
         source = c.arrival if c.share is None else cfg.arrival
         out += _length_sources(where, c.prompt_tokens or cfg.prompt_tokens,
                                c.output_tokens or cfg.output_tokens, source)
-        out += _prefix_problems(f"{where if c.shared_prefix_tokens else 'workload'}.shared_prefix_tokens",
-                                c.shared_prefix_tokens or cfg.shared_prefix_tokens, c.prompt_tokens or cfg.prompt_tokens,
+        own = c.shared_prefix_tokens is not None
+        out += _prefix_problems(f"{where if own else 'workload'}.shared_prefix_tokens",
+                                class_prefix(c, cfg), c.prompt_tokens or cfg.prompt_tokens,
                                 f"{where if c.prompt_tokens else 'workload'}.prompt_tokens", f"class {c.name!r}")
     if shared:
         total = math.fsum(c.share for c in shared)
