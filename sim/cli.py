@@ -97,13 +97,50 @@ def plain(text: str) -> str:
     return _REST_LITERAL.sub(lambda m: m.group(1) or m.group(2), text)
 
 
+def usage_error(prog: str, message: str, width: int | None = None) -> str:
+    """argparse's error ``message`` for ``prog``: one line naming where the options are listed, or, given
+    a ``width`` (a terminal's), lines of at most ``width`` characters broken between words (a longer word,
+    a path, stays whole on its own line) and the pointer to ``--help`` on a line of its own.
+
+        >>> print(usage_error("fleetsim run", "argument --figures: invalid choice: 'svgz' (choose from 'svg', 'png')"))
+        fleetsim run: error: argument --figures: invalid choice: 'svgz' (choose from 'svg', 'png'); fleetsim run --help lists the options
+        >>> print(usage_error("fleetsim run", "argument --figures: invalid choice: 'svgz' (choose from 'svg', 'png')", 40))
+        fleetsim run: error: argument --figures:
+          invalid choice: 'svgz' (choose from
+          'svg', 'png')
+          (fleetsim run --help lists the options)
+    """
+    import textwrap
+
+    text = printable(f"{prog}: error: {message}")
+    if width is None:
+        return f"{text}; {prog} --help lists the options"
+    lines = textwrap.wrap(text, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+    return "\n".join([*lines, f"  ({prog} --help lists the options)"])
+
+
+def _terminal_width() -> int | None:
+    """The columns of the terminal stderr writes to, less one (a line that fills the last column makes some
+    terminals add an empty one); ``None`` when stderr is no terminal (a file, a pipe: one line per problem)."""
+    import shutil
+
+    try:
+        if not sys.stderr.isatty():
+            return None
+    except (AttributeError, ValueError):      # a replaced or closed stream
+        return None
+    return max(shutil.get_terminal_size().columns - 1, 40)
+
+
 class Parser(argparse.ArgumentParser):
     """A wrong option or argument is one line, exit status 2, as every other input error:
     ``fleetsim run: error: argument --figures: invalid choice: 'svgz' (choose from 'svg', 'png',
-    'none'); fleetsim run --help lists the options``, without the usage block argparse prints first."""
+    'none'); fleetsim run --help lists the options``, without the usage block argparse prints first;
+    on a terminal, lines broken between words to its width (:func:`usage_error`; argparse's messages
+    reach 250 characters, which an 80-column terminal broke inside words)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, printable(f"{self.prog}: error: {message}; {self.prog} --help lists the options") + "\n")
+        self.exit(2, usage_error(self.prog, message, _terminal_width()) + "\n")
 
 
 class PlainHelpFormatter(argparse.HelpFormatter):

@@ -212,11 +212,12 @@ def _validate(path: Path, capsys, *sets: str) -> tuple[int, list[str]]:
 
 
 @pytest.mark.parametrize("sets,expected", [
-    # a perf block without its model: the kinds it may be
-    (["perf.kernels=pytorch"], "perf: missing key 'model', which says which kind this is; allowed: roofline, "
-                               "linear, table"),
-    (["fleet.pools.0.perf.kernel_factors.elementwise_floor_s=1e-5"],
-     "fleet.pools.0.perf: missing key 'model', which says which kind this is; allowed: roofline, linear, table"),
+    # a perf block without its model is the roofline (test_hostile_round15), unless a key is another kind's
+    (["perf.base_s=0.01"], "perf: missing key 'model', which says which kind this is: base_s is a key of linear, "
+                           "not of the roofline (what a block without model is); write model: linear"),
+    (["fleet.pools.0.perf.path=steps.csv"],
+     "fleet.pools.0.perf: missing key 'model', which says which kind this is: path is a key of table, not of the "
+     "roofline (what a block without model is); write model: table"),
     # the keys of the kind the block is, not of the kind whose other key matches
     (["perf.model=linear", "perf.kernels=pytorch"],
      "perf.kernels: unknown key 'kernels'; allowed: base_s, model, per_context_token_s, per_decode_token_s, "

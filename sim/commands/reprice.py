@@ -6,7 +6,8 @@ Reads the usage the run saved (``usage.npz``: provisioned GPU intervals, served 
 ``economics:`` block, applies the overrides, and prints the statement (``--json``: the updated
 summary as one JSON object). With ``--out``, writes a result folder: the run's files with the money
 files (``cashflow.csv``, ``ledger.csv``, ``usage.npz``, ``summary.json``) recomputed; the numbers
-equal those of ``fleetsim run`` with the same overrides.
+equal those of ``fleetsim run`` with the same overrides. Files in RESULT_DIR that are no part of a
+result are not copied (one warning line names them).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def main(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         check_out_dir(args.out)
+        _check_not_inside(args.folder, args.out)
         if followed(args.out).is_dir():     # a run's folder, re-priced: another command's folder is refused
             claim_folder(followed(args.out), "run", shown=args.out, by="reprice")
             check_result_folder(followed(args.out), by="reprice")
@@ -51,3 +53,16 @@ def main(args: argparse.Namespace) -> int:
     say_written(args, f"{args.folder} is as it was; --out DIR writes the re-priced result folder, which may be "
                       f"{args.folder} itself")
     return 0
+
+
+def _check_not_inside(folder, out) -> None:
+    """``--out`` inside RESULT_DIR (``--out results/pp/figures``) wrote a result folder into the one it
+    re-priced, among its figures; RESULT_DIR itself is allowed (re-priced in place)."""
+    from sim.errors import InputError
+    from sim.paths import followed
+
+    src, dst = followed(folder).resolve(), followed(out).resolve()
+    if dst != src and dst.is_relative_to(src):
+        raise InputError(f"--out: {out} is inside {folder}, the result folder re-priced; name a folder outside it, "
+                         f"or {folder} itself to re-price it in place")
+

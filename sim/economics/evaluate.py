@@ -76,11 +76,14 @@ def evaluate(cfg: EconomicsConfig, start: dt.date, usage: Usage) -> EconomicsRes
         raise ScenarioError(problems)
     cal = Calendar(start)
     tl = build_timeline(cfg, cal, usage.horizon_s)
-    books = _book(cfg, usage, tl)
-    ledger = _ledger(cfg, tl, books)
-    partner_seg = sum((books.book.by_line[n] for n in books.lines("partner")), np.zeros(tl.n))
-    statement, chargeback = _statement(cfg, usage, tl, ledger, books, partner_seg)
-    totals = _cashflow_totals(ledger, books, partner_seg)
+    # money past a float (gpu_hour_usd 1e308) is an inf the callers' sim.limits.check_money refuses, naming the
+    # block; numpy's own warning printed a line of its own first ('overflow encountered in multiply')
+    with np.errstate(over="ignore", invalid="ignore"):
+        books = _book(cfg, usage, tl)
+        ledger = _ledger(cfg, tl, books)
+        partner_seg = sum((books.book.by_line[n] for n in books.lines("partner")), np.zeros(tl.n))
+        statement, chargeback = _statement(cfg, usage, tl, ledger, books, partner_seg)
+        totals = _cashflow_totals(ledger, books, partner_seg)
     cashflow = {**totals,
                 **_cash_position(ledger, usage.horizon_s, totals["revenue_share_net"]),
                 **_finance(cfg, ledger, statement),

@@ -29,10 +29,12 @@ from sim.economics.evaluate import evaluate
 from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
-from sim.errors import InputError, ScenarioError, clipped
+from sim.errors import InputError, InputWarning, ScenarioError, clipped
 from sim.io import atomic_write_json
 from sim.paths import loop_message, looping_link, looping_links, make_folder
 from sim.limits import check_money
+from sim.metrics.output import RESULT_NAMES
+from sim.report.result_folder import MAX_PROBLEMS, summary_problems
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
 
@@ -40,7 +42,10 @@ from sim.scenario.load import apply_overrides
 MONEY_FILES = ("summary.json", "cashflow.csv", "ledger.csv", "settlements.csv", FILE_NAME)
 #: files derived from the money that re-pricing removes rather than leave stale
 #: (``fleetsim report OUT`` redraws them)
-STALE_FILES = ("report.html", "figures/cashflow.png", "figures/cashflow.svg")
+STALE_FILES = ("report.html", "cashflow.png", "figures/cashflow.png", "figures/cashflow.svg")
+#: what a run draws into ``figures/``; another file there, like any file or folder of the result folder
+#: not in :data:`~sim.metrics.output.RESULT_NAMES`, is no part of the result and is not copied
+FIGURE_SUFFIXES = (".svg", ".png")
 
 
 def reprice(saved: SavedUsage, overrides: Sequence[str] = (), saved_totals: dict | None = None) -> EconomicsResult:
@@ -195,9 +200,11 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
 
     The summary is the folder's ``summary.json`` with its ``cost`` and ``cashflow`` blocks
     recomputed and a ``repriced`` block (source folder and overrides) added. With ``out``, writes
-    a result folder there: every file of ``folder`` copied except :data:`MONEY_FILES` (rewritten)
-    and :data:`STALE_FILES` (left out). Missing or unreadable inputs raise
-    :class:`~sim.errors.InputError` naming the file.
+    a result folder there: the run's own files (:data:`~sim.metrics.output.RESULT_NAMES`, the figures
+    in ``figures/``) copied except :data:`MONEY_FILES` (rewritten) and :data:`STALE_FILES` (left out);
+    anything else in ``folder`` (notes, another tool's files) is not copied, said in one
+    :class:`~sim.errors.InputWarning`. Missing or unreadable inputs raise :class:`~sim.errors.InputError`
+    naming the file.
     """
     src = Path(folder)
     link = looping_link(src)
@@ -227,6 +234,10 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     if not isinstance(summary, dict):
         raise InputError(f"{src}: summary.json is not a fleetsim summary (a JSON object; got "
                          f"{type(summary).__name__})")
+    problems = summary_problems(summary)        # {"a": 1} was re-priced, its money said to have been $0.00
+    if problems:
+        raise ScenarioError([*problems[:MAX_PROBLEMS], ("", "not as fleetsim run writes it: run the scenario again "
+                                                            "with --out")], str(src / "summary.json"))
     totals = ({k: summary[k] for k in ("cost", "cashflow")}
               if all(isinstance(summary.get(k), dict) for k in ("cost", "cashflow")) else None)
     try:
@@ -241,7 +252,11 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
         dst = Path(out)
         make_folder(dst)                 # through a symbolic link: the link stays a link
         if dst.resolve() != src.resolve():
-            _copy_unpriced(src, dst)
+            left = _copy_unpriced(src, dst)
+            if left:
+                more = f" and {len(left) - 5:,} more" if len(left) > 5 else ""
+                warnings.warn(f"{src}: not copied to {dst}: {', '.join(left[:5])}{more} (no part of a result: "
+                              "fleetsim reprice copies the run's own files)", InputWarning, stacklevel=2)
         for name in (*MONEY_FILES, *STALE_FILES):
             (dst / name).unlink(missing_ok=True)
         econ.write(dst, figure=False, usage_like=saved.archive)
@@ -249,10 +264,28 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     return econ, summary
 
 
-def _copy_unpriced(src: Path, dst: Path) -> None:
+def _copy_unpriced(src: Path, dst: Path) -> list[str]:
+    """Copy the files of the result in ``src`` that re-pricing leaves as they are into ``dst``; return
+    the entries of ``src`` that are no part of a result (a folder with a ``/``), not copied. (Every file
+    under ``src`` was copied: a person's notes, another tool's files, gigabytes of them.)"""
     skip = {*MONEY_FILES, *STALE_FILES}
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src).as_posix()
-        if path.is_file() and rel not in skip and not path.name.startswith("."):
+    files = {name for name in RESULT_NAMES if not name.endswith("/")}
+    copy, left = [], []
+    for entry in sorted(src.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.name == "figures" and entry.is_dir():
+            for fig in sorted(entry.iterdir()):
+                if fig.is_file() and fig.suffix in FIGURE_SUFFIXES:
+                    copy.append(f"figures/{fig.name}")
+                elif not fig.name.startswith("."):
+                    left.append(f"figures/{fig.name}" + ("/" if fig.is_dir() else ""))
+        elif entry.name in files and entry.is_file():
+            copy.append(entry.name)
+        else:
+            left.append(entry.name + ("/" if entry.is_dir() else ""))
+    for rel in copy:
+        if rel not in skip:
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dst / rel)
+            shutil.copyfile(src / rel, dst / rel)
+    return left

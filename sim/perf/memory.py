@@ -250,7 +250,13 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     blocks = max(0, math.floor(capacity / (kv_tok * block_size))) if capacity > 0 else 0
     tokens = blocks * block_size
     shape = f"{t}x {gpu.name}" if lay.pp == 1 else f"{lay.pp} stages of {t}x {gpu.name}"
-    if blocks == 0:
+    if blocks == 0 and capacity > 0:     # room, but not for one block: it said weights and reserve exceed the GPU
+        reason = (f"{model.name} does not fit on {shape}: after weights {_gib(weights_per_gpu)} + reserve "
+                  f"{_gib(reserve_per_gpu)} per GPU of {gpu_memory_utilization:g} x {gpu.hbm_gb:g} GiB = "
+                  f"{_gib(usable_per_gpu)}, the {_gib(capacity / n_gpus)} per GPU left for the KV cache holds not "
+                  f"one block of {block_size:,} tokens ({_gib(kv_tok * block_size / n_gpus)} per GPU); use a smaller "
+                  f"batching.block_size (vLLM's default: 16)")
+    elif blocks == 0:
         short = -capacity / n_gpus + kv_tok * block_size / n_gpus
         # the sliding-window layers' KV of max_num_seqs sequences is held off the top (a share per GPU)
         window = (f" + the sliding-window layers' KV of {max_num_seqs:,} sequences "

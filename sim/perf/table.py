@@ -146,6 +146,10 @@ def read_table(path: str | pathlib.Path) -> tuple[tuple[np.ndarray, np.ndarray, 
             if not math.isfinite(v) or v < 0:
                 raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a finite number >= 0 (got {r[j]!r})")
             vals.append(v)
+        if vals[3] == 0 and (vals[0] > 0 or vals[1] > 0):   # a grid of 0 s ran at no latency, the GPU busy 0 %
+            raise InputError(f"{path}:{lineno}:{idx[3] + 1}: step_s is 0 for an iteration that does work "
+                             f"(prefill_tokens={vals[0]:g}, decode_seqs={vals[1]:g}); an iteration takes time: "
+                             "give its measured seconds (0 only where both are 0, an empty batch)")
         rows.append((lineno, vals))
     if not rows:
         raise InputError(f"{path}: no data rows")

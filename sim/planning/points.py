@@ -1,7 +1,7 @@
 """Points (one resolved scenario + one seed) and running a batch of them with resume.
 
-Replication ``i`` (0-based) of a configuration runs with seed ``scenario seed + i``, so a
-one-seed sweep reproduces ``fleetsim run`` exactly and adding seeds only adds points. A point may
+Replication ``i`` (0-based) of a configuration runs with seed ``scenario seed + i`` (a configuration
+whose knob sets ``seed``: that seed + i), so a one-seed sweep reproduces ``fleetsim run`` exactly and adding seeds only adds points. A point may
 run at a scaled capacity (``capacity``: every step time ``1 / capacity`` as long, what the capacity
 band of ``plan`` and ``saturation`` asks for; :func:`at_capacity`), keyed apart from the same point
 at the model's capacity.
@@ -98,12 +98,20 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
     if failed:
         raise ScenarioError([(path, msg + where) for (path, msg), bad in failed.items()
                              for where in _wheres(_unique(bad), len(configs))], source.source)
+    knob_seeded = [c for c in configs if any(o.partition("=")[0].strip() == "seed" for o in c)]
+    if knob_seeded and seeds > 1:       # the knob's values and the replications would be one column, grouped wrong
+        raise InputError(f"--seeds: {seeds} replications of each configuration, and a knob that sets seed "
+                         f"({', '.join(knob_seeded[0])}): give the seeds one way, --seeds {seeds} (seed, seed + 1, "
+                         f"...) or the knob's values with --seeds 1")
     points = []
     for config, (data, traces) in zip(configs, resolved):
-        # the runner sets the seed, so the scenario's own seed field is not part of the key
+        # the runner sets the seed, so the scenario's own seed field is not part of the key; a configuration
+        # that sets it (--grid seed=1,2) starts its replications there (each ran at the base seed, unsaid)
         unseeded = {k: v for k, v in data.items() if k != "seed"}
+        own = data.get("seed")
+        first = own if isinstance(own, int) and not isinstance(own, bool) else source.seed
         for i in range(seeds):
-            seed = source.seed + i
+            seed = first + i
             points.append(Point(tuple(config), i, seed, data, point_key(unseeded, seed), traces=traces))
     return points
 

@@ -335,6 +335,9 @@ def read_search(folder: Path | str, name: str) -> dict[str, Any] | None:
         raise InputError(f"{path}: invalid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object, got {_kind(data)}")
+    if not any(key in data for key in SEARCH_FIELDS[name]):     # {} made a page of empty sections
+        _raise([("", f"not a fleetsim {name.removesuffix('.json')} result (none of its keys: "
+                     f"{', '.join(list(SEARCH_FIELDS[name])[:5])}, ...)")], path)
     problems = []
     for key, kind in SEARCH_FIELDS[name].items():
         problem = _field_problem(data, key, kind)

@@ -366,6 +366,13 @@ def _pool_memory_problems(sc, i: int, pool, model, gpu, plans: dict) -> list[tup
         problems.append((f"{at}.moe_decode_efficiency", f"the MoE decode level is a mixture of experts' (sim.perf.levels); "
                                                         f"{model.name} has no experts, and every decode step would be "
                                                         "slowed by it: remove the key"))
+    mml = pool.max_model_len or model.max_context
+    if b.block_size > mml:      # a sequence takes a whole block: validate said 48 sequences where 4 blocks held 4
+        problems.append((f"{where}.batching.block_size",
+                         f"{b.block_size:,} tokens per KV-cache block is more than one sequence holds (max_model_len "
+                         f"{mml:,}), so each would take a block and leave the rest empty; engines page the cache in "
+                         "small blocks (vLLM: 1 to 128 tokens, 16 by default)"))
+        return problems
     plan = pool_memory_plan(pool, model, gpu, wdt, edt, kdt)
     plans[i] = (pool, plan)
     if not plan.fits:
@@ -374,7 +381,6 @@ def _pool_memory_problems(sc, i: int, pool, model, gpu, plans: dict) -> list[tup
         problems.append((where, plan.reason + hint))
         return problems
     # the configurations vLLM refuses to start with
-    mml = pool.max_model_len or model.max_context
     if pool.max_model_len is not None and pool.max_model_len > model.max_context:
         problems.append((f"{where}.max_model_len",
                          f"must be <= the context length of {model.name} ({model.max_context}) "

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from sim.errors import ScenarioError
 from sim.humanize import plural
-from sim.scenario.safe_yaml import TextLimitError, load_toml, load_yaml, not_utf8, read_text
+from sim.scenario.safe_yaml import TagError, TextLimitError, load_toml, load_yaml, not_utf8, read_text, tag_problem
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_errors import bool_problems, clean_loc, validation_problems
 
@@ -157,8 +157,12 @@ def did_you_mean(path: Path) -> str:
 
 # ------------------------------------------------------------------------------ overrides
 def _parse_value(text: str) -> Any:
+    """An override's value as YAML reads it; text YAML cannot read stays text. A tag that builds no plain
+    value (``!!binary ...``, ``!foo``) raises :class:`TagError` (as text it ran as the literal words)."""
     try:
         return load_yaml(text) if text.strip() != "" else ""
+    except TagError:
+        raise
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
         return text
 
@@ -182,7 +186,11 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
         if not key or any(not k for k in parts):
             problems.append((key or item, "override key must be a dotted path such as fleet.pools.0.replicas"))
             continue
-        value = _parse_value(text)
+        try:
+            value = _parse_value(text)
+        except TagError as exc:
+            problems.append((key, tag_problem(exc.tag)))
+            continue
         node: Any = out
         ok = True
         for i, part in enumerate(parts):

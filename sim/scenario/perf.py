@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, TypeAdapter, field_validator, model_validator
+from pydantic import BeforeValidator, Field, TypeAdapter, field_validator, model_validator
 
 from sim.scenario.types import Duration, Strict, Switch, field_error
 
@@ -209,8 +209,33 @@ def kernel_floor_warnings(perf: Any, where: str) -> list[tuple[str, str]]:
     return out
 
 
-PerfConfig = Annotated[Union[RooflinePerf, LinearPerf, TablePerf], Field(discriminator="model")]
-"""The ``perf:`` block: one of :class:`RooflinePerf`, :class:`LinearPerf`, :class:`TablePerf`."""
+def _roofline_unless_said(data: Any) -> Any:
+    """A ``perf:`` mapping without ``model``: the roofline (as no ``perf:`` block at all is) when no key
+    of it belongs to another kind only; a key of ``linear`` or ``table`` asks for the kind by name.
+
+    A key of no kind (a misspelling) is then named as an unknown key of the roofline, with its keys.
+
+        >>> _roofline_unless_said({"overhead_s": 0.002})
+        {'overhead_s': 0.002, 'model': 'roofline'}
+    """
+    if not isinstance(data, dict) or "model" in data:
+        return data
+    roofline = set(RooflinePerf.model_fields)
+    others = {kind: sorted(str(k) for k in data if k in cls.model_fields and k not in roofline)
+              for kind, cls in (("linear", LinearPerf), ("table", TablePerf))}
+    kinds = [kind for kind, keys in others.items() if keys]
+    if not kinds:
+        return {**data, "model": "roofline"}
+    whose = ", ".join(f"{', '.join(others[kind])} {'is a key' if len(others[kind]) == 1 else 'are keys'} of {kind}"
+                      for kind in kinds)
+    raise ValueError(f"missing key 'model', which says which kind this is: {whose}, not of the roofline (what a "
+                     f"block without model is); write {' or '.join(f'model: {kind}' for kind in kinds)}")
+
+
+PerfConfig = Annotated[Union[RooflinePerf, LinearPerf, TablePerf], Field(discriminator="model"),
+                       BeforeValidator(_roofline_unless_said)]
+"""The ``perf:`` block: one of :class:`RooflinePerf`, :class:`LinearPerf`, :class:`TablePerf`; without
+``model``, the roofline when every key given is one of its keys (``perf: {overhead_s: 0.002}``)."""
 
 _ADAPTER: TypeAdapter = TypeAdapter(PerfConfig)
 
@@ -221,6 +246,4 @@ def parse_perf(data: Any) -> RooflinePerf | LinearPerf | TablePerf:
         return RooflinePerf()
     if isinstance(data, (RooflinePerf, LinearPerf, TablePerf)):
         return data
-    if isinstance(data, dict) and "model" not in data:
-        data = {**data, "model": "roofline"}
     return _ADAPTER.validate_python(data)

@@ -12,7 +12,10 @@ with a message naming the line, before it can cost time or memory:
   silently run the second value);
 * a ``null`` or ``true``/``false`` key (``null:``, ``on:``, ``yes:`` in YAML 1.1) is refused: every
   scenario key is text;
-* an impossible date such as ``2025-02-30`` stays text, so the schema names the field holding it.
+* an impossible date such as ``2025-02-30`` stays text, so the schema names the field holding it;
+* a **tag** that builds anything but a plain value (``!!binary``, ``!!set``, ``!!omap``, a local
+  ``!tag``) is refused (:class:`TagError`): ``name: !!binary aGk=`` was read as the bytes of "hi" and
+  taken as the name.
 
 :func:`read_text` refuses anything but a regular file (a FIFO would block forever, ``/dev/zero``
 never ends, a folder is no file) and files over :data:`MAX_BYTES`.
@@ -43,6 +46,33 @@ MAX_BYTES = 16 * 2**20
 
 class TextLimitError(ValueError):
     """Text beyond a limit of this module (a ``ValueError``; the message names the line)."""
+
+
+class TagError(TextLimitError):
+    """A YAML tag that builds something other than a plain value (``!!binary``, ``!!set``, ``!foo``)."""
+
+    def __init__(self, line: int, tag: str) -> None:
+        self.line, self.tag = line, tag
+        super().__init__(f"line {line}: {tag_problem(tag)}")
+
+
+#: the tags of plain values: what a scenario, a calibration or any input file of fleetsim holds
+#: (``value`` is YAML 1.1's ``=``, which the safe loader refuses on its own)
+PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
+                       ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge", "value"))
+
+
+def tag_problem(tag: str) -> str:
+    """What is wrong with a YAML tag outside :data:`PLAIN_TAGS`, in words.
+
+        >>> tag_problem("tag:yaml.org,2002:binary")
+        'the tag !!binary builds bytes, not a plain value; write text, a number, true/false, a list or a mapping, without the tag'
+    """
+    builds = {"binary": "bytes", "set": "a set", "omap": "an ordered mapping", "pairs": "a list of pairs"}
+    short = tag.replace("tag:yaml.org,2002:", "!!", 1)
+    what = builds.get(tag.rpartition(":")[2]) if short.startswith("!!") else None
+    return (f"the tag {short} builds {what or 'an object fleetsim does not read'}, not a plain value; "
+            "write text, a number, true/false, a list or a mapping, without the tag")
 
 
 def read_text(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
@@ -139,6 +169,12 @@ class _LimitedLoader(yaml.SafeLoader):
         self._sizes: dict[int, int] = {}
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
+        node = self._compose_limited(parent, index)
+        if node.tag not in PLAIN_TAGS:      # !!binary read as bytes that a name took as text, !!set, !foo
+            raise TagError(node.start_mark.line + 1, node.tag)
+        return node
+
+    def _compose_limited(self, parent: Node | None, index: Any) -> Node:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             node = super().compose_node(parent, index)

@@ -126,6 +126,8 @@ def clean_loc(loc: Sequence[Any], raw: Any) -> list[Any]:
                 continue  # a tag such as 'PoissonArrival' or 'function-after[...]'
             elif isinstance(part, str) and any(isinstance(v, str) and v == part for v in node.values()):
                 continue  # discriminator tag value, e.g. 'poisson'
+            elif part == "roofline" and "model" not in node:
+                continue  # a perf block without model is the roofline (sim.scenario.perf)
             else:
                 out.append(part)
                 node = None

@@ -223,9 +223,11 @@ class WorkloadClass(Strict):
     priority: int = 0
     slo: ClassSlo | None = None
     revenue_line: Name | None = None
-    shared_prefix_tokens: int = Field(0, ge=0, le=1_000_000,
-                                      description="leading prompt tokens every request of the class shares "
-                                                  "(a system prompt); reused when the pool has prefix_caching")
+    shared_prefix_tokens: int | None = Field(None, ge=0, le=1_000_000,
+                                             description="leading prompt tokens every request of the class shares "
+                                                         "(a system prompt); reused when the pool has "
+                                                         "prefix_caching; default: workload.shared_prefix_tokens "
+                                                         "(0: none, whatever the workload's)")
 
 
 class WorkloadConfig(Strict):

@@ -41,7 +41,13 @@ def classes(cfg: WorkloadConfig) -> list[ClassSpec]:
                       slo_ttft_s=c.slo.ttft_s if c.slo else None,
                       slo_tpot_s=c.slo.tpot_s if c.slo else None,
                       revenue_line=c.revenue_line,
-                      shared_prefix_tokens=c.shared_prefix_tokens or cfg.shared_prefix_tokens) for c in cfg.classes]
+                      shared_prefix_tokens=class_prefix(c, cfg)) for c in cfg.classes]
 
 
-__all__ = ["ClassSpec", "DEFAULT_CLASS", "class_names", "classes"]
+def class_prefix(c, cfg: WorkloadConfig) -> int:
+    """The shared prefix of class ``c``: its own when given (0 too: none, whatever the workload's),
+    else the workload's. (A class's 0 took the workload's prefix.)"""
+    return c.shared_prefix_tokens if c.shared_prefix_tokens is not None else cfg.shared_prefix_tokens
+
+
+__all__ = ["ClassSpec", "DEFAULT_CLASS", "class_names", "class_prefix", "classes"]

@@ -14,6 +14,8 @@ from sim.scenario.workload import (
     ArrivalProcess,
     DiurnalArrival,
     EmpiricalTokens,
+    ExponentialTokens,
+    FixedTokens,
     LognormalTokens,
     PiecewiseArrival,
     TokenDist,
@@ -23,6 +25,7 @@ from sim.scenario.workload import (
     WorkloadConfig,
 )
 from sim import paths
+from sim.workload.classes import class_prefix
 from sim.workload.closed import workload_problems
 from sim.workload.traces import check_trace, read_trace
 
@@ -114,6 +117,8 @@ def validate(cfg: WorkloadConfig, base_dir: pathlib.Path = pathlib.Path(".")) ->
             out.append(("workload.arrival", "required: an arrival process such as {process: poisson, rate: 12}"))
             return out
         out += _length_sources("workload", cfg.prompt_tokens, cfg.output_tokens, cfg.arrival)
+        out += _prefix_problems("workload.shared_prefix_tokens", cfg.shared_prefix_tokens, cfg.prompt_tokens,
+                                "workload.prompt_tokens", "the workload")
         return out
 
     names = [c.name for c in cfg.classes]
@@ -136,6 +141,10 @@ def validate(cfg: WorkloadConfig, base_dir: pathlib.Path = pathlib.Path(".")) ->
         source = c.arrival if c.share is None else cfg.arrival
         out += _length_sources(where, c.prompt_tokens or cfg.prompt_tokens,
                                c.output_tokens or cfg.output_tokens, source)
+        own = c.shared_prefix_tokens is not None
+        out += _prefix_problems(f"{where if own else 'workload'}.shared_prefix_tokens",
+                                class_prefix(c, cfg), c.prompt_tokens or cfg.prompt_tokens,
+                                f"{where if c.prompt_tokens else 'workload'}.prompt_tokens", f"class {c.name!r}")
     if shared:
         total = math.fsum(c.share for c in shared)
         if abs(total - 1.0) > SHARE_TOLERANCE:
@@ -187,6 +196,36 @@ def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path,
     return problems, skipped
 
 
+def longest_prompt(dist: TokenDist | None) -> int | None:
+    """The most tokens ``dist`` can draw; ``None`` when it has no bound (a lognormal or exponential without
+    ``max``) or the lengths come from a trace file.
+
+        >>> longest_prompt(UniformTokens(dist="uniform", low=100, high=300))
+        300
+    """
+    if isinstance(dist, FixedTokens):
+        return dist.value
+    if isinstance(dist, UniformTokens):
+        return max(dist.low, dist.high)
+    if isinstance(dist, (LognormalTokens, ExponentialTokens)):
+        return dist.max
+    if isinstance(dist, EmpiricalTokens):
+        return max(dist.values)
+    return None
+
+
+def _prefix_problems(where: str, prefix: int, prompt: TokenDist | None, prompt_where: str,
+                     whose: str) -> list[tuple[str, str]]:
+    """A shared prefix longer than every prompt it leads: the prefix cache kept each prompt but its last
+    token (as though every prompt were the prefix) and nothing said the two numbers disagree."""
+    longest = longest_prompt(prompt)
+    if not prefix or longest is None or prefix <= longest:
+        return []
+    return [(where, f"{prefix:,} tokens is longer than any prompt of {whose} ({prompt_where} draws at most "
+                    f"{longest:,}): a prompt cannot begin with a shared prefix longer than itself; give at most "
+                    f"{longest:,}, or longer prompts")]
+
+
 def _length_sources(where: str, prompt: TokenDist | None, output: TokenDist | None,
                     source: ArrivalProcess | None) -> list[tuple[str, str]]:
     out = []
@@ -200,4 +239,4 @@ def _length_sources(where: str, prompt: TokenDist | None, output: TokenDist | No
     return out
 
 
-__all__ = ["SHARE_TOLERANCE", "resolve_path", "trace_files", "trace_row_problems", "validate"]
+__all__ = ["SHARE_TOLERANCE", "longest_prompt", "resolve_path", "trace_files", "trace_row_problems", "validate"]
