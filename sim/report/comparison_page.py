@@ -225,13 +225,15 @@ def _last(table: dict | None, column: str) -> float:
 def over_time_chart(names: Sequence[str], requests: Sequence[dict | None], series: Sequence[dict | None],
                     ends: Sequence[float | None]) -> tuple[Chart | None, float]:
     """Completed requests per second, and the mean of requests waiting and sequences running, in bins
-    of one width (:func:`bin_width`) over simulated time, one line per folder (``ends``: each run's
+    of one width (:func:`bin_width`, no narrower than the time series' sampling interval) over simulated time, one line per folder (``ends``: each run's
     simulated seconds); ``None`` when no folder has a time series. Also the bin width."""
     if all(s is None for s in series):
         return None, 0.0
     end = max(max(e or 0.0, _last(r, "completion_s"), _last(s, "time_s")) for r, s, e in zip(requests, series, ends))
     scale, unit = ((86400.0, "days") if end > 3 * 86400 else (3600.0, "hours") if end > 3 * 3600 else (1.0, "seconds"))
-    width = bin_width(end)
+    spacing = max((float(np.median(np.diff(np.unique(s["time_s"])))) for s in series
+                   if s is not None and np.unique(s["time_s"]).size > 1), default=0.0)
+    width = bin_width(max(end, spacing * THROUGHPUT_BINS))    # a bin holds at least one sample
     panels = [Panel(title="requests completed per second", title_pt=10.0, ylabel="req/s"),
               Panel(title="requests waiting (all pools), mean per bin", title_pt=10.0, ylabel="requests"),
               Panel(title="sequences running (all pools), mean per bin", title_pt=10.0, ylabel="sequences")]
