@@ -211,3 +211,20 @@ def test_json_and_out_are_as_without_the_page(runs, tmp_path, capsys):
     assert capsys.readouterr().out == plain
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     assert label(1) in (tmp_path / "p.html").read_text(encoding="utf-8")
+
+
+def test_the_legend_sits_in_the_empty_lower_right_of_the_last_cdf_in_both_renderers(runs):
+    from sim.report.chart import to_svg
+    from sim.report.render import draw_chart
+
+    comparison = compare([runs["a"], runs["b"]])
+    chart = latency_chart(["A: a", "B: b"], read_tables(comparison, [])[0])
+    assert [p.legend for p in chart.panels] == [None, None, "lower right"]
+    legend = draw_chart(chart).axes[2].get_legend()
+    assert legend is not None and legend._loc == 4               # matplotlib's code for "lower right"
+    svg = to_svg(chart)
+    width, height = (float(v) for v in re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
+    box = re.search(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" fill="#fff" '
+                    r'fill-opacity="0.8"', svg)
+    x, y, w, h = (float(v) for v in box.groups())
+    assert x > 2 * width / 3 and x + w < width and y > height / 2 and y + h < height   # third panel, bottom half

@@ -150,7 +150,7 @@ def latency_chart(names: Sequence[str], requests: Sequence[dict | None]) -> Char
         panel.xlog = bool(low > 0 and high / low > 20)
         panel.ylim = (0.0, 1.02)
     panels[0].ylabel = "fraction of requests ≤ x"
-    panels[0].legend, panels[0].legend_title = "inside", "folder"
+    panels[-1].legend, panels[-1].legend_title = "lower right", "folder"    # under a CDF: no curve there
     return Chart(panels, width_in=12.0, height_in=3.9, margins=(0.7, 0.15, 0.5, 0.3), cols=3, wspace_in=0.55)
 
 
@@ -309,7 +309,7 @@ def metrics_section(comparison: Comparison) -> str:
             "in percentage points (pp). Green where the change is better, red where worse: latencies, costs "
             "and rejections lower, throughput, SLO attainment, goodput, revenue and net higher; the other rows "
             "(load, utilization, GPU-hours, counts, the stability verdict) are not judged, nor a change under "
-            f"{MOVE:.1%} of the base.</p>"
+            f"{MOVE * 100:g} % of the base.</p>"
             + _table(header, rows))
 
 
