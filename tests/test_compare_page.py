@@ -87,7 +87,7 @@ def test_the_page_holds_the_folders_the_settings_every_metric_row_and_a_figure_e
         assert html.escape(folder) in page
     assert comparison.differences      # replicas, rate, output length
     for key, values in comparison.differences:
-        assert re.search(f"<tr><td>{re.escape(key)}</td>" + "".join(f"<td>{re.escape(html.escape(setting(v)))}</td>"
+        assert re.search(f"<tr><td>{re.escape(key)}</td>" + "".join(f"<td>{re.escape(html.escape(setting(v)).replace(',', ',<wbr>'))}</td>"
                                                                     for v in values) + "</tr>", page), key
     table = page[page.index("<h2>Metrics</h2>"):page.index("<h2>Figures</h2>")]
     assert table.count("<tr>") == len(comparison.rows) + 1
@@ -185,8 +185,14 @@ def test_a_folder_without_a_readable_request_table_keeps_its_columns_with_a_note
     comparison = compare([runs["a"], runs[which]])
     row = next(r for r in comparison.rows if r.key == "latency.ttft.p99")     # the table has B's numbers still
     assert re.search(f"<td>{re.escape(cell(row.key, row.values[1]))}</td>", page)
-    chart = latency_chart(["A", "B"], read_tables(comparison, [])[0])
+    requests, series = read_tables(comparison, [])
+    chart = latency_chart(["A", "B"], requests)
     assert [s.label for s in chart.panels[0].series] == ["A"]                 # only A's curve
+    over_time, _ = over_time_chart(["A", "B"], requests, series, [DURATION, DURATION])
+    throughput, _, running = over_time.panels
+    assert [s.label for s in throughput.series if len(s.x)] == ["A"]          # B: no completions to count
+    assert [s.label for s in running.series] == ["A", "B"]                    # but its time series is drawn
+    assert [s.label for s in throughput.series] == ["A", "B"]                 # and the legend names it
 
 
 def test_the_page_never_replaces_a_file_it_reads(runs, tmp_path, capsys):
@@ -228,3 +234,16 @@ def test_the_legend_sits_in_the_empty_lower_right_of_the_last_cdf_in_both_render
                     r'fill-opacity="0.8"', svg)
     x, y, w, h = (float(v) for v in box.groups())
     assert x > 2 * width / 3 and x + w < width and y > height / 2 and y + h < height   # third panel, bottom half
+
+
+def test_same_folders_same_bytes_and_many_folders_in_tables_of_two_beside_the_base(runs, tmp_path):
+    folders = [str(runs[k]) for k in ("a", "b", "n", "d", "b")]
+    pages = []
+    for name in ("one.html", "two.html"):
+        assert main(["compare", *folders, "--html", str(tmp_path / name), "--json"]) == 0
+        pages.append((tmp_path / name).read_bytes())
+    assert pages[0] == pages[1]
+    page = pages[0].decode("utf-8")
+    heads = re.findall(r'<table class=\'compare\'><tr>(.*?)</tr>', page)
+    assert [re.findall(r"<th>(.*?)</th>", h) for h in heads] == [
+        ["metric", "A (base)", "B", "B vs A", "C", "C vs A"], ["metric", "A (base)", "D", "D vs A", "E", "E vs A"]]

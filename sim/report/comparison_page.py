@@ -18,7 +18,8 @@ by matplotlib as ``fleetsim report`` draws them) from a :class:`~sim.report.comp
 A folder whose request table or time series is absent, or damaged (a reader's
 :class:`~sim.errors.ScenarioError`), keeps its columns in the tables and gets a note in place of
 its curves. The file is written atomically (:func:`sim.io.atomic_write_text`); the command
-refuses a path that is one of the files read (:data:`READ_FILES`).
+refuses a path that is one of the files read (:data:`READ_FILES`). Unlike ``report.html`` the page
+carries no time it was generated: the same folders give the same bytes.
 
     >>> better("latency.ttft.p99"), better("throughput.requests_per_s"), better("utilization.load_factor")
     (-1, 1, 0)
@@ -58,6 +59,9 @@ MOVE = 0.001
 DASHES = ("", "--", "-.", ":")
 #: about this many bins of completed requests over the longest run
 THROUGHPUT_BINS = 80
+#: most folders beside the base in one metric table (more: further tables, each with the base), so
+#: that a table fits the page's width
+PER_TABLE = 2
 #: the legend's name of a folder: its letter and path, at most this many characters
 LEGEND_WIDTH = 30
 CAPTIONS = {
@@ -110,8 +114,8 @@ def read_tables(comparison: Comparison, notes: list[str]) -> tuple[list, list]:
             try:
                 table = read(run.path)
             except (ScenarioError, InputError, OSError, EOFError, ValueError) as exc:
-                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                notes.append(f"{who}: its {what} could not be read ({clipped(first, 160)}); its curves are left out")
+                notes.append(f"{who}: its {what} could not be read ({clipped(_why(exc), 160)}); its curves are "
+                             f"left out")
                 table = None
             else:
                 if table is None:
@@ -121,6 +125,15 @@ def read_tables(comparison: Comparison, notes: list[str]) -> tuple[list, list]:
                     table = None
             out.append(table)
     return requests, series
+
+
+def _why(exc: Exception) -> str:
+    """A reader's first complaint without the file's name (the note names the folder) or the advice to
+    write the folder again."""
+    if isinstance(exc, ScenarioError) and exc.problems:
+        where, message = exc.problems[0]
+        return (f"{where}: " if where else "") + message.split("; not as fleetsim writes it")[0]
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def latency_chart(names: Sequence[str], requests: Sequence[dict | None]) -> Chart | None:
@@ -253,6 +266,11 @@ def over_time_chart(names: Sequence[str], requests: Sequence[dict | None], serie
         panel.ylim = (0.0, max(top * 1.1, 1.0))
         if not panel.series:
             panel.notes.append(Note(0.5, 0.5, "no data", va="center", axes=True))
+    drawn = {s.label for p in panels for s in p.series}
+    for i, name in enumerate(names):      # the legend names every folder drawn in any panel, in order
+        if name in drawn and name not in {s.label for s in panels[0].series}:
+            panels[0].series.append(Series([], [], color=f"C{i}", dash=DASHES[i % len(DASHES)], width=1.3, label=name))
+    panels[0].series.sort(key=lambda s: names.index(s.label))
     panels[0].legend, panels[0].legend_title = "outside", "folder"
     panels[-1].xlabel = f"simulated time ({unit})"
     return (Chart(panels, width_in=12.0, height_in=7.6, margins=(0.85, 2.35, 0.5, 0.3), rows=3, hspace_in=0.4,
@@ -263,6 +281,15 @@ def over_time_chart(names: Sequence[str], requests: Sequence[dict | None], serie
 def _cell(text: str, cls: str = "", title: str = "") -> str:
     attrs = (f' class="{cls}"' if cls else "") + (f' title="{html.escape(title)}"' if title else "")
     return f"<td{attrs}>{html.escape(text)}</td>"
+
+
+def _wrappable(text: str) -> str:
+    """``text`` escaped, with a line-break opportunity after each comma (a block's JSON).
+
+        >>> _wrappable('{"a":1,"b":"<"}')
+        '{&quot;a&quot;:1,<wbr>&quot;b&quot;:&quot;&lt;&quot;}'
+    """
+    return html.escape(text).replace(",", ",<wbr>")
 
 
 def _table(header: Sequence[str], rows: Sequence[str], cls: str = "") -> str:
@@ -285,39 +312,45 @@ def folders_section(comparison: Comparison) -> str:
     out += f"<h2>Settings that differ ({html.escape(' → '.join(letters))})</h2>"
     if comparison.differences:
         out += _table(["setting", *(f"{x} (base)" if j == 0 else x for j, x in enumerate(letters))],
-                      ["<tr>" + _cell(key) + "".join(_cell(setting(v)) for v in values) + "</tr>"
-                       for key, values in comparison.differences], "settings")
+                      ["<tr>" + _cell(key) + "".join(f"<td>{_wrappable(setting(v))}</td>" for v in values) + "</tr>"
+                       for key, values in comparison.differences], "settings diffs")
     else:
         out += "<p>The scenarios are the same (seed and run length included).</p>"
     return out + "".join(f'<p class="note">{html.escape(n)}</p>' for n in comparison.notes)
 
 
-def metrics_section(comparison: Comparison) -> str:
-    """The terminal's metric table: a column per folder and, for each after the base, its change,
-    coloured by :func:`tone`."""
-    n = len(comparison.folders)
-    header = ["metric", f"{label(0)} (base)", *(h for i in range(1, n) for h in (label(i), f"{label(i)} vs {label(0)}"))]
+def metric_table(comparison: Comparison, others: Sequence[int]) -> str:
+    """The terminal's metric table for the folders numbered ``others`` beside the base: a column per
+    folder and, for each after the base, its change, coloured by :func:`tone`."""
+    header = ["metric", f"{label(0)} (base)", *(h for i in others for h in (label(i), f"{label(i)} vs {label(0)}"))]
     rows = []
     for r in comparison.rows:
         way = {-1: "lower is better", 1: "higher is better"}.get(better(r.key), "")
         cells = [_cell(r.label), _cell(cell(r.key, r.values[0]))]
-        for i in range(1, n):
+        for i in others:
             cells += [_cell(cell(r.key, r.values[i])), _cell(change_cell(r.key, r.changes[i]),
                                                              tone(r.key, r.changes[i]), way)]
         rows.append("<tr>" + "".join(cells) + "</tr>")
+    return _table(header, rows, "compare")
+
+
+def metrics_section(comparison: Comparison) -> str:
+    """The metric tables: the base and at most :data:`PER_TABLE` other folders in each."""
+    others = list(range(1, len(comparison.folders)))
+    tables = [metric_table(comparison, others[i:i + PER_TABLE]) for i in range(0, len(others), PER_TABLE)]
     return ("<h2>Metrics</h2><p>Each folder's change against the base A: absolute, then relative to A; a share "
             "in percentage points (pp). Green where the change is better, red where worse: latencies, costs "
             "and rejections lower, throughput, SLO attainment, goodput, revenue and net higher; the other rows "
             "(load, utilization, GPU-hours, counts, the stability verdict) are not judged, nor a change under "
-            f"{MOVE * 100:g} % of the base.</p>"
-            + _table(header, rows))
+            f"{MOVE * 100:g} % of the base.</p>" + "".join(tables))
 
 
 def figures_section(comparison: Comparison) -> str:
     """The overlaid figures (PNG), each with its caption and the notes on folders left out of it."""
     from sim.report.render import draw_chart, figure_bytes
 
-    names = [legend_name(i, f.path) for i, f in enumerate(comparison.folders)]
+    # (a "$" in a folder's name would start matplotlib's mathematical text)
+    names = [legend_name(i, f.path).replace("$", r"\$") for i, f in enumerate(comparison.folders)]
     notes: list[str] = []
     requests, series = read_tables(comparison, notes)
     ends = [f.summary.get("simulated_seconds") if isinstance(f.summary.get("simulated_seconds"), (int, float))
@@ -348,7 +381,7 @@ def comparison_html(comparison: Comparison) -> str:
     page = Page(title=title, kinds=["comparison"], head=folders_section(comparison),
                 sections=[metrics_section(comparison), figures_section(comparison)])
     lead = (f"comparison of {len(paths)} run results, each against the base A ({paths[0]})")
-    return page.html(paths[0], lead=lead)
+    return page.html(paths[0], lead=lead, stamped=False)     # same folders, same bytes
 
 
 def write_comparison_page(comparison: Comparison, path: Path | str) -> Path:

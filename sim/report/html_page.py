@@ -67,7 +67,7 @@ figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}
 table.settings td,table.settings th{text-align:left}details{margin:1em 0}summary{cursor:pointer}
 table.plan td{white-space:nowrap;padding:.25em .45em}table.plan th{padding:.25em .45em}
 table.plan td.wrap{white-space:normal}table.plan td.wrap:last-child{text-align:left;min-width:8em;overflow-wrap:anywhere}
-td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#fdecea;color:#b71c1c}
+table.compare td{white-space:nowrap}table.diffs td:first-child{white-space:nowrap}td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#fdecea;color:#b71c1c}
 """
 
 
@@ -84,17 +84,17 @@ class Page:
     notes: list[str] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
 
-    def html(self, folder_name: str, lead: str | None = None) -> str:
+    def html(self, folder_name: str, lead: str | None = None, stamped: bool = True) -> str:
         """The whole page: title, what the folder holds (``folder_name``; or ``lead``, a line of
-        words of the caller's) and when the page was generated, the head, the sections, the
-        figures, the tail and the notes."""
+        words of the caller's) and, if ``stamped``, when the page was generated, the head, the
+        sections, the figures, the tail and the notes."""
         notes_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in self.notes)
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("; generated %Y-%m-%d %H:%M UTC") if stamped else ""
         where = lead if lead is not None else f"{' + '.join(self.kinds)} results in {folder_name}"
         return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
                 f"<title>fleetsim report: {html.escape(self.title)}</title><style>{CSS}</style></head>"
                 f"<body><h1>fleetsim report: {html.escape(self.title)}</h1>"
-                f"<p>{html.escape(where)}; generated {stamp}.</p>"
+                f"<p>{html.escape(where)}{stamp}.</p>"
                 + self.head + "".join(self.sections)
                 + ("<h2>Figures</h2>" + "".join(figure(p, self.knobs) for p in self.figures) if self.figures else "")
                 + "".join(self.tail) + notes_html + "</body></html>\n")
