@@ -11,9 +11,10 @@ by matplotlib as ``fleetsim report`` draws them) from a :class:`~sim.report.comp
   (load, utilization, GPU-hours, counts, the stability verdict) is left uncoloured;
 * the TTFT, TPOT and end-to-end latency distributions of every folder overlaid (empirical CDFs
   from its ``requests.csv.gz``, through at most :data:`~sim.report.run_figures.CDF_POINTS`
-  order statistics per line), and, when a folder has a ``timeseries.csv``, the fleet over time:
-  completed requests per second (from the request table), requests waiting and sequences running
-  (summed over the pools).
+  order statistics per line), and, when a folder has a ``timeseries.csv``, the fleet over time in
+  bins of a round duration (:func:`bin_width`, about 80 over the longest run, none narrower than the
+  sampling interval): completed requests per second (from the request table), and the mean of the
+  samples of requests waiting and sequences running (summed over the pools).
 
 A folder whose request table or time series is absent, or damaged (a reader's
 :class:`~sim.errors.ScenarioError`), keeps its columns in the tables and gets a note in place of
@@ -59,6 +60,8 @@ MOVE = 0.001
 DASHES = ("", "--", "-.", ":")
 #: about this many bins of completed requests over the longest run
 THROUGHPUT_BINS = 80
+#: round bin widths, seconds
+ROUND_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 #: most folders beside the base in one metric table (more: further tables, each with the base), so
 #: that a table fits the page's width
 PER_TABLE = 2
@@ -168,15 +171,14 @@ def latency_chart(names: Sequence[str], requests: Sequence[dict | None]) -> Char
 
 
 def bin_width(end_s: float, bins: int = THROUGHPUT_BINS) -> float:
-    """A round width (1, 2 or 5 × 10^k s) giving about ``bins`` bins over ``end_s`` seconds, at least
-    one second.
+    """The shortest round duration (:data:`ROUND_SECONDS`: 1, 2, 5, 10, 15, 30 s, the same in minutes,
+    1, 2, 3, 6, 12 h, then whole days) giving at most about ``bins`` bins over ``end_s`` seconds.
 
-        >>> bin_width(3600), bin_width(120), bin_width(7 * 86400)
-        (50.0, 2.0, 10000.0)
+        >>> bin_width(120), bin_width(3600), bin_width(7 * 86400), bin_width(365 * 86400)
+        (2.0, 60.0, 10800.0, 432000.0)
     """
     raw = max(end_s / bins, 1.0)
-    power = 10.0 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw - 1e-9)
+    return next((float(w) for w in ROUND_SECONDS if w >= raw - 1e-9), 86400.0 * math.ceil(raw / 86400))
 
 
 def completions_per_second(completion_s: np.ndarray, end_s: float, width: float) -> tuple[np.ndarray, np.ndarray]:
