@@ -36,7 +36,7 @@ def _run(path: Path, out: Path, *sets: str) -> Path:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A: one replica; B: two, at a higher rate with longer outputs; N: A without its request table;
-    D: A with its request table cut short (a damaged gzip)."""
+    D: A with its request table cut short (a damaged gzip); S: A keeping a sample of its requests."""
     root = tmp_path_factory.mktemp("compare_page")
     path = root / "tiny.yaml"
     path.write_text(yaml.safe_dump(scenario(duration=DURATION)))
@@ -50,7 +50,8 @@ def runs(tmp_path_factory):
     shutil.copytree(a, d)
     data = (a / "requests.csv.gz").read_bytes()
     (d / "requests.csv.gz").write_bytes(data[: len(data) // 2])
-    return {"a": a, "b": b, "n": n, "d": d}
+    s = _run(path, root / "s", "metrics.records=sample")
+    return {"a": a, "b": b, "n": n, "d": d, "s": s}
 
 
 def _latencies_from_csv(folder: Path) -> dict[str, np.ndarray]:
@@ -247,3 +248,18 @@ def test_same_folders_same_bytes_and_many_folders_in_tables_of_two_beside_the_ba
     heads = re.findall(r'<table class=\'compare\'><tr>(.*?)</tr>', page)
     assert [re.findall(r"<th>(.*?)</th>", h) for h in heads] == [
         ["metric", "A (base)", "B", "B vs A", "C", "C vs A"], ["metric", "A (base)", "D", "D vs A", "E", "E vs A"]]
+
+
+def test_a_sampled_request_table_is_said_in_a_note(runs):
+    import json
+
+    summary = json.loads((runs["s"] / "summary.json").read_text())
+    kept, arrived = summary["requests"]["records_kept"], summary["requests"]["arrived"]
+    assert 0 < kept < arrived
+    page = comparison_html(compare([runs["a"], runs["s"]]))
+    assert (f"B ({html.escape(str(runs['s']))}): its requests.csv.gz holds {kept:,} of {arrived:,} requests "
+            "(metrics.records: sample)") in page
+    # its latency curves are the sample's: as many points as rows kept with a first token
+    comparison = compare([runs["a"], runs["s"]])
+    requests, _ = read_tables(comparison, [])
+    assert requests[1]["arrival_s"].size == kept

@@ -124,10 +124,29 @@ def read_tables(comparison: Comparison, notes: list[str]) -> tuple[list, list]:
                 if table is None:
                     notes.append(f"{who}: no {what}; its curves are left out")
                 elif not table.get("time_s" if what == "timeseries.csv" else "arrival_s", np.zeros(0)).size:
-                    notes.append(f"{who}: its {what} has no rows; its curves are left out")
+                    notes.append(f"{who}: its {what} has no rows{_kept(run.summary, 0)}; its curves are left out")
                     table = None
+                elif what == "requests.csv.gz" and _kept(run.summary, table["arrival_s"].size):
+                    notes.append(f"{who}: its {what} holds {humanize.count(table['arrival_s'].size)} of "
+                                 f"{humanize.count(run.summary['requests']['arrived'])} requests "
+                                 f"(metrics.records: sample); its latency curves are drawn from those, and its "
+                                 f"requests completed per second left out")
             out.append(table)
     return requests, series
+
+
+def _kept(summary: dict, rows: int) -> str:
+    """Why a request table of ``rows`` rows holds fewer requests than the run's (the summary's
+    ``requests.records_kept`` below ``requests.arrived``), in words; empty when it holds them all.
+
+        >>> _kept({"requests": {"arrived": 10, "records_kept": 0}}, 0), _kept({"requests": {"arrived": 3}}, 3)
+        (' (the run kept no request records: metrics.records)', '')
+    """
+    block = summary.get("requests") if isinstance(summary.get("requests"), dict) else {}
+    arrived, kept = block.get("arrived"), block.get("records_kept")
+    if not isinstance(arrived, (int, float)) or not isinstance(kept, (int, float)) or kept >= arrived:
+        return ""
+    return " (the run kept no request records: metrics.records)" if rows == 0 else " (a sample)"
 
 
 def _why(exc: Exception) -> str:
@@ -364,7 +383,9 @@ def figures_section(comparison: Comparison) -> str:
             out.append('<p class="note">No folder has a request table with rows: no latency distributions.</p>')
         else:
             out.append(embedded(figure_bytes(draw_chart(chart), "png"), "png", "latency_cdf", CAPTIONS["latency"]))
-        chart, width = over_time_chart(names, requests, series, ends)
+        whole = [r if r is None or not _kept(f.summary, r["arrival_s"].size) else None    # (not a sample's)
+                 for r, f in zip(requests, comparison.folders)]
+        chart, width = over_time_chart(names, whole, series, ends)
         if chart is not None:
             out.append(embedded(figure_bytes(draw_chart(chart), "png"), "png", "over_time",
                                 CAPTIONS["over_time"].format(bin=humanize.duration(width))))
