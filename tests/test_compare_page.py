@@ -207,6 +207,14 @@ def test_the_page_never_replaces_a_file_it_reads(runs, tmp_path, capsys):
     assert "it is the --out file too" in capsys.readouterr().err and not same.exists()
     assert main(["compare", str(runs["a"]), str(runs["b"]), "--html", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+    from sim.errors import InputError
+    from sim.report import write_comparison_page
+
+    target = runs["b"] / "timeseries.csv"
+    before = target.read_bytes()
+    with pytest.raises(InputError, match="it is the input file"):     # from Python too
+        write_comparison_page(compare([runs["a"], runs["b"]]), target)
+    assert target.read_bytes() == before
 
 
 def test_json_and_out_are_as_without_the_page(runs, tmp_path, capsys):

@@ -40,6 +40,7 @@ import numpy as np
 from sim import humanize
 from sim.errors import InputError, ScenarioError, clipped
 from sim.io import atomic_write_text
+from sim.paths import output_file_problem
 from sim.report.chart import Chart, Note, Panel, Series
 from sim.report.comparison import Comparison, cell, change_cell, label, setting
 from sim.report.html_page import Page, embedded
@@ -408,5 +409,10 @@ def comparison_html(comparison: Comparison) -> str:
 
 
 def write_comparison_page(comparison: Comparison, path: Path | str) -> Path:
-    """Write the page to ``path`` atomically (a reader never sees half a page); returns the path."""
+    """Write the page to ``path`` atomically (a reader never sees half a page); returns the path. A
+    path that is one of the files the comparison reads (:data:`READ_FILES` of each folder), a folder,
+    or in no folder is refused (:class:`~sim.errors.InputError`)."""
+    problem = output_file_problem(path, [f.path / name for f in comparison.folders for name in READ_FILES])
+    if problem:
+        raise InputError(f"{path}: {problem}")
     return atomic_write_text(path, comparison_html(comparison))
