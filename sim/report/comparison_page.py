@@ -78,12 +78,13 @@ CAPTIONS = {
 
 
 def better(key: str) -> int:
-    """Which way ``key`` is better: ``-1`` lower, ``1`` higher, ``0`` not in doubt for no one
-    (:data:`LOWER_BETTER`, :data:`HIGHER_BETTER`)."""
+    """Which way ``key`` is better: ``-1`` lower, ``1`` higher (:data:`LOWER_BETTER`,
+    :data:`HIGHER_BETTER`), ``0`` where it depends on what was asked (load, utilization, GPU-hours,
+    counts, revenue shares, the stability verdict)."""
     parts = key.split(".")
     if parts[0] == "classes" and len(parts) > 2:
         key = ".".join(parts[2:])
-    if key.startswith(("cashflow.revenue_share",)):
+    if key.startswith("cashflow.revenue_share"):
         return 0
     if key.startswith(LOWER_BETTER):
         return -1
