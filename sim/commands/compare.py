@@ -6,13 +6,16 @@ one row per metric (throughput, latency in ms, SLO, stability, load, utilization
 the cash flows when a run has revenue) with a column per folder and, for each folder after the
 first, its change against the base (``+12.3 ms (+8.1 %)``). In a terminal narrower than the table
 the folders come in blocks of columns, each with the base. ``--json`` prints the comparison as one
-JSON object instead, ``--out FILE`` writes it to a file as well. The comparison itself is
-:mod:`sim.report.comparison`.
+JSON object instead, ``--out FILE`` writes it to a file as well. ``--html FILE`` writes the comparison
+as a self-contained page too (:mod:`sim.report.comparison_page`: the tables, changes coloured where
+better or worse is plain, the folders' latency distributions and time series overlaid). The
+comparison itself is :mod:`sim.report.comparison`.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from sim.errors import path_value
@@ -26,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the comparison as one JSON object on stdout "
                                                        "(raw numbers: seconds, USD, fractions)")
     p.add_argument("--out", type=path_value, metavar="FILE", help="also write the comparison as JSON to FILE")
+    p.add_argument("--html", type=path_value, metavar="FILE",
+                   help="also write the comparison as a self-contained HTML page to FILE (tables, and the "
+                        "folders' latency distributions and time series overlaid)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -39,6 +45,14 @@ def main(args: argparse.Namespace) -> int:
         problem = output_file_problem(args.out, [f / name for f in folders for name in ("summary.json", "scenario.json")])
         if problem:
             raise InputError(f"--out: {args.out}: {problem}")
+    if args.html is not None:
+        from sim.report.comparison_page import READ_FILES
+
+        problem = output_file_problem(args.html, [f / name for f in folders for name in READ_FILES])
+        if problem is None and args.out is not None and os.path.realpath(args.out) == os.path.realpath(args.html):
+            problem = "it is the --out file too; name another file"
+        if problem:
+            raise InputError(f"--html: {args.html}: {problem}")
     comparison = compare(folders)
     data = comparison.as_json()
     if args.json:
@@ -52,6 +66,15 @@ def main(args: argparse.Namespace) -> int:
             raise InputError(f"--out: cannot write {args.out}: {exc.strerror or exc}") from None
         sys.stdout.flush()
         print(f"fleetsim: wrote {args.out}", file=sys.stderr)
+    if args.html is not None:
+        from sim.report.comparison_page import write_comparison_page
+
+        try:
+            write_comparison_page(comparison, args.html)
+        except OSError as exc:
+            raise InputError(f"--html: cannot write {args.html}: {exc.strerror or exc}") from None
+        sys.stdout.flush()
+        print(f"fleetsim: wrote {args.html}", file=sys.stderr)
     return 0
 
 

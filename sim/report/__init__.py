@@ -10,13 +10,14 @@ back the files it has just written.
 """
 from importlib import import_module
 
-__all__ = ["cashflow_chart", "pareto_figure", "write_cashflow_png", "write_report", "write_run_figures",
-           "write_sweep_figures"]
+__all__ = ["cashflow_chart", "pareto_figure", "write_cashflow_png", "write_comparison_page", "write_report",
+           "write_run_figures", "write_sweep_figures"]
 #: where each name lives; imported on first use, so that a run writing quick SVG figures
 #: (:mod:`sim.report.chart`) never imports matplotlib
 _HOME = {"cashflow_chart": "cashflow", "write_cashflow_png": "cashflow",
          "write_report": "html_report", "write_run_figures": "run_figures",
-         "pareto_figure": "sweep_figures", "write_sweep_figures": "sweep_figures"}
+         "pareto_figure": "sweep_figures", "write_sweep_figures": "sweep_figures",
+         "write_comparison_page": "comparison_page"}
 
 
 def __getattr__(name: str):

@@ -97,8 +97,8 @@ class Note:
 @dataclass
 class Panel:
     """One set of axes. ``categories`` label x positions 0, 1, ... (bar charts) instead of numeric
-    ticks, rotated by ``rotation`` degrees; ``legend``: ``None``, ``"inside"`` (upper left) or
-    ``"outside"`` (right of the panel); ``grid``: ``"both"``, ``"y"`` or ``""``; ``yinteger``: y
+    ticks, rotated by ``rotation`` degrees; ``legend``: ``None``, ``"inside"`` (upper left),
+    ``"lower right"`` (inside: where a CDF leaves room) or ``"outside"`` (right of the panel); ``grid``: ``"both"``, ``"y"`` or ``""``; ``yinteger``: y
     ticks on whole numbers only (counts)."""
 
     series: list[Series] = field(default_factory=list)

@@ -67,6 +67,7 @@ figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}
 table.settings td,table.settings th{text-align:left}details{margin:1em 0}summary{cursor:pointer}
 table.plan td{white-space:nowrap;padding:.25em .45em}table.plan th{padding:.25em .45em}
 table.plan td.wrap{white-space:normal}table.plan td.wrap:last-child{text-align:left;min-width:8em;overflow-wrap:anywhere}
+table.compare td{white-space:nowrap}table.diffs td:first-child{white-space:nowrap}td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#fdecea;color:#b71c1c}
 """
 
 
@@ -83,15 +84,17 @@ class Page:
     notes: list[str] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
 
-    def html(self, folder_name: str) -> str:
-        """The whole page: title, what the folder holds (``folder_name``) and when the page was
-        generated, the head, the sections, the figures, the tail and the notes."""
+    def html(self, folder_name: str, lead: str | None = None, stamped: bool = True) -> str:
+        """The whole page: title, what the folder holds (``folder_name``; or ``lead``, a line of
+        words of the caller's) and, if ``stamped``, when the page was generated, the head, the
+        sections, the figures, the tail and the notes."""
         notes_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in self.notes)
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("; generated %Y-%m-%d %H:%M UTC") if stamped else ""
+        where = lead if lead is not None else f"{' + '.join(self.kinds)} results in {folder_name}"
         return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
                 f"<title>fleetsim report: {html.escape(self.title)}</title><style>{CSS}</style></head>"
                 f"<body><h1>fleetsim report: {html.escape(self.title)}</h1>"
-                f"<p>{html.escape(' + '.join(self.kinds))} results in {html.escape(folder_name)}; generated {stamp}.</p>"
+                f"<p>{html.escape(where)}{stamp}.</p>"
                 + self.head + "".join(self.sections)
                 + ("<h2>Figures</h2>" + "".join(figure(p, self.knobs) for p in self.figures) if self.figures else "")
                 + "".join(self.tail) + notes_html + "</body></html>\n")
@@ -176,11 +179,19 @@ def caption(stem: str, knobs: Sequence[Sequence[str]] = ()) -> str:
 
 def figure(path: Path, knobs: Sequence[Sequence[str]] = ()) -> str:
     """A figure file embedded (base64 PNG or SVG) with its :func:`caption`."""
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    cap = html.escape(caption(path.stem, knobs))
-    mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
-    return (f'<figure><img alt="{html.escape(path.stem)}" src="data:{mime};base64,{data}">'
-            f"<figcaption>{cap}</figcaption></figure>")
+    return embedded(path.read_bytes(), "svg" if path.suffix == ".svg" else "png", path.stem,
+                    caption(path.stem, knobs))
+
+
+def embedded(data: bytes, kind: str, alt: str, words: str) -> str:
+    """A figure's bytes (``kind``: ``png`` or ``svg``) embedded in base64, captioned with ``words``.
+
+        >>> embedded(b"<svg/>", "svg", "cdf", "x < y")
+        '<figure><img alt="cdf" src="data:image/svg+xml;base64,PHN2Zy8+"><figcaption>x &lt; y</figcaption></figure>'
+    """
+    mime = "image/svg+xml" if kind == "svg" else "image/png"
+    return (f'<figure><img alt="{html.escape(alt)}" src="data:{mime};base64,{base64.b64encode(data).decode("ascii")}">'
+            f"<figcaption>{html.escape(words)}</figcaption></figure>")
 
 
 def load_json(path: Path) -> Any:

@@ -134,8 +134,9 @@ def _draw_panel(ax, panel: Panel) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(nbins=max(3, int(1.4 * inches)), steps=[1, 2, 2.5, 5, 10]))
     if panel.yinteger:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    if panel.legend == "inside":
-        ax.legend(fontsize=panel.legend_pt, title=panel.legend_title, loc="upper left")
+    if panel.legend in ("inside", "lower right"):
+        ax.legend(fontsize=panel.legend_pt, title=panel.legend_title,
+                  loc="upper left" if panel.legend == "inside" else "lower right")
     elif panel.legend == "outside":
         ax.legend(fontsize=panel.legend_pt, title=panel.legend_title, loc="upper left",
                   bbox_to_anchor=(1.01, 1.0))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sim.report.axis import finite, log_label, log_ticks, nice_ticks, padded, tick_label, x_range, y_range
 from sim.report.style import FONT, FONT_PT
-from sim.report.svg_marks import Axes, coord, legend_svg, rule_svg, series_svg, text
+from sim.report.svg_marks import Axes, coord, legend_size, legend_svg, rule_svg, series_svg, text
 
 if TYPE_CHECKING:
     from sim.report.chart import Chart, Panel
@@ -94,6 +94,9 @@ def _panel_svg(panel: Panel, box: Box, xr: tuple[float, float] | None, xticks_sh
     out += _title_svg(panel, box)
     if panel.legend == "inside":
         out += legend_svg(panel, x0 + 6, y0 + 6)
+    elif panel.legend == "lower right":
+        lw, lh = legend_size(panel)
+        out += legend_svg(panel, x0 + w - 6 - lw, y0 + h - 6 - lh)
     elif panel.legend == "outside":
         out += legend_svg(panel, x0 + w + 8, y0)
     return out

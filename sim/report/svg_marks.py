@@ -198,6 +198,17 @@ def _legend_sample(item: Series | Rule, x: float, ym: float) -> str:
     return out
 
 
+def legend_size(panel: Panel) -> tuple[float, float]:
+    """The width and height of :func:`legend_svg`'s box (points); zero without an entry."""
+    entries = [item for item in [*panel.series, *panel.rules] if item.label]
+    if not entries:
+        return 0.0, 0.0
+    pt = panel.legend_pt
+    head = 1 if panel.legend_title else 0
+    return (26 + 0.55 * pt * max([len(e.label) for e in entries] + [len(panel.legend_title or "")]),
+            pt * 1.4 * (len(entries) + head) + 6)
+
+
 def legend_svg(panel: Panel, x: float, y: float) -> list[str]:
     """The legend box with its top-left corner at ``(x, y)``: a sample and a label per entry."""
     entries = [item for item in [*panel.series, *panel.rules] if item.label]
@@ -206,8 +217,7 @@ def legend_svg(panel: Panel, x: float, y: float) -> list[str]:
     pt = panel.legend_pt
     line = pt * 1.4
     head = 1 if panel.legend_title else 0
-    width = 26 + 0.55 * pt * max([len(e.label) for e in entries] + [len(panel.legend_title or "")])
-    height = line * (len(entries) + head) + 6
+    width, height = legend_size(panel)
     out = [f'<rect x="{coord(x)}" y="{coord(y)}" width="{coord(width)}" height="{coord(height)}" fill="#fff" '
            f'fill-opacity="0.8" stroke="#ccc" stroke-width="0.8"/>']
     if panel.legend_title:

@@ -1,0 +1,273 @@
+"""``fleetsim compare ... --html FILE``: the page holds every folder, every setting that differs, every
+metric row of the terminal with its changes and one image per figure; its latency curves are the
+sorted latencies of each folder's ``requests.csv.gz`` (worked from the CSV here, not from the code's
+reader); a folder without a request table, or with a damaged one, keeps its columns with a note in
+place of its curves; the page never replaces a file it reads."""
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import html
+import math
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import scenario
+from sim.cli import main
+from sim.report.comparison import cell, change_cell, compare, label, setting
+from sim.report.comparison_page import (bin_width, comparison_html, completions_per_second, latency_chart,
+                                        legend_name, over_time_chart, read_tables)
+
+DURATION = 120.0
+
+
+def _run(path: Path, out: Path, *sets: str) -> Path:
+    argv = ["run", str(path), "--out", str(out), "--quiet", "--json", "--figures", "none"]
+    assert main([*argv, *(a for s in sets for a in ("--set", s))]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A: one replica; B: two, at a higher rate with longer outputs; N: A without its request table;
+    D: A with its request table cut short (a damaged gzip); S: A keeping a sample of its requests."""
+    root = tmp_path_factory.mktemp("compare_page")
+    path = root / "tiny.yaml"
+    path.write_text(yaml.safe_dump(scenario(duration=DURATION)))
+    a = _run(path, root / "a")
+    b = _run(path, root / "b", "fleet.pools.0.replicas=2", "workload.arrival.rate=6",
+             "workload.output_tokens.value=40")
+    n = root / "n"
+    shutil.copytree(a, n)
+    (n / "requests.csv.gz").unlink()
+    d = root / "d"
+    shutil.copytree(a, d)
+    data = (a / "requests.csv.gz").read_bytes()
+    (d / "requests.csv.gz").write_bytes(data[: len(data) // 2])
+    s = _run(path, root / "s", "metrics.records=sample")
+    return {"a": a, "b": b, "n": n, "d": d, "s": s}
+
+
+def _latencies_from_csv(folder: Path) -> dict[str, np.ndarray]:
+    """TTFT (every request with a first token), TPOT and end-to-end latency (every completed request; TPOT
+    of those with more than one output token), from the CSV by hand (seconds)."""
+    out: dict[str, list[float]] = {"ttft": [], "tpot": [], "e2e": []}
+    with gzip.open(folder / "requests.csv.gz", "rt", newline="") as fh:
+        for row in csv.DictReader(fh):
+            arrival = float(row["arrival_s"])
+            if row["first_token_s"]:
+                out["ttft"].append(float(row["first_token_s"]) - arrival)
+            if not row["first_token_s"] or not row["completion_s"]:
+                continue
+            first, done, n = float(row["first_token_s"]), float(row["completion_s"]), float(row["output_tokens"])
+            out["e2e"].append(done - arrival)
+            if n > 1:
+                out["tpot"].append((done - first) / (n - 1))
+    return {k: np.sort(np.array(v)) for k, v in out.items()}
+
+
+def _images(page: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+
+
+def test_the_page_holds_the_folders_the_settings_every_metric_row_and_a_figure_each(runs, tmp_path, capsys):
+    page_file = tmp_path / "cmp.html"
+    folders = [str(runs["a"]), str(runs["b"])]
+    assert main(["compare", *folders, "--html", str(page_file)]) == 0
+    text, err = capsys.readouterr()
+    assert err.strip() == f"fleetsim: wrote {page_file}"
+    page = page_file.read_text(encoding="utf-8")
+    comparison = compare(folders)
+    for folder in folders:
+        assert html.escape(folder) in page
+    assert comparison.differences      # replicas, rate, output length
+    for key, values in comparison.differences:
+        assert re.search(f"<tr><td>{re.escape(key)}</td>" + "".join(f"<td>{re.escape(html.escape(setting(v)).replace(',', ',<wbr>'))}</td>"
+                                                                    for v in values) + "</tr>", page), key
+    table = page[page.index("<h2>Metrics</h2>"):page.index("<h2>Figures</h2>")]
+    assert table.count("<tr>") == len(comparison.rows) + 1
+    for row in comparison.rows:        # the terminal's words, values and changes, in its order
+        assert row.label in text
+        cells = [cell(row.key, row.values[0]), cell(row.key, row.values[1]), change_cell(row.key, row.changes[1])]
+        pattern = f"<tr><td>{re.escape(html.escape(row.label))}</td>" + "".join(
+            f'<td[^>]*>{re.escape(html.escape(c))}</td>' for c in cells) + "</tr>"
+        assert re.search(pattern, table), (row.key, cells)
+    images = _images(page)
+    assert len(images) == 2 and all(i.startswith(b"\x89PNG\r\n\x1a\n") for i in images)   # CDFs, over time
+    assert 'alt="latency_cdf"' in page and 'alt="over_time"' in page
+    assert not [p for p in tmp_path.iterdir() if p.name != "cmp.html"]    # written in place, no leftover
+
+
+def test_changes_are_coloured_only_where_the_better_way_is_plain(runs):
+    comparison = compare([runs["a"], runs["b"]])
+    table = comparison_html(comparison)
+    rows = {r.key: r for r in comparison.rows}
+
+    def css(key: str) -> str:
+        r = rows[key]
+        m = re.search(f"<tr><td>{re.escape(html.escape(r.label))}</td>.*?</tr>", table)
+        classes = re.findall(r'<td class="(\w+)"', m.group(0))
+        return classes[0] if classes else ""
+
+    # two replicas for the same time: twice the compute cost (by hand: 1 → 2 GPUs at $2/h for 120 s)
+    assert rows["cost.compute_usd"].changes[1]["absolute"] == pytest.approx(2.0 * DURATION / 3600, rel=1e-12)
+    assert css("cost.compute_usd") == "worse"
+    # three times the arrival rate over the same run: throughput up, better
+    assert rows["throughput.requests_per_s"].changes[1]["relative"] > 1.0
+    assert css("throughput.requests_per_s") == "better"
+    # forty output tokens instead of ten: each request takes longer end to end, worse
+    assert rows["latency.e2e.p50"].changes[1]["absolute"] > 0 and css("latency.e2e.p50") == "worse"
+    for neutral in ("utilization.load_factor", "gpu_hours.provisioned", "requests.completed"):
+        assert rows[neutral].changes[1]["absolute"] != 0 and css(neutral) == "", neutral
+
+
+def test_the_cdf_points_are_the_sorted_latencies_of_each_request_table(runs):
+    comparison = compare([runs["a"], runs["b"]])
+    notes: list[str] = []
+    requests, _ = read_tables(comparison, notes)
+    assert notes == []
+    names = [legend_name(i, f.path) for i, f in enumerate(comparison.folders)]
+    chart = latency_chart(names, requests)
+    by_hand = [_latencies_from_csv(runs["a"]), _latencies_from_csv(runs["b"])]
+    for panel, key in zip(chart.panels, ("ttft", "tpot", "e2e")):
+        scale = 1000.0 if panel.xlabel == "milliseconds" else 1.0
+        assert scale == (1000.0 if max(v[key][-1] for v in by_hand) < 1.0 else 1.0)
+        assert [s.label for s in panel.series] == names
+        for series, lat in zip(panel.series, by_hand):
+            values = lat[key]
+            n = values.size
+            assert n > 100                                  # fewer than CDF_POINTS: every request is a point
+            np.testing.assert_allclose(series.x, values * scale, rtol=1e-12)
+            np.testing.assert_allclose(series.y, np.arange(1, n + 1) / n, rtol=1e-12)
+            for q in (0.1, 0.5, 0.9, 0.99):                 # the q-quantile: the ceil(q n)-th smallest latency
+                at = int(np.argmax(np.asarray(series.y) >= q - 1e-12))
+                assert series.x[at] == pytest.approx(values[math.ceil(q * n) - 1] * scale, rel=1e-12)
+
+
+def test_throughput_over_time_counts_every_completed_request(runs):
+    comparison = compare([runs["a"], runs["b"]])
+    requests, series = read_tables(comparison, [])
+    ends = [DURATION, DURATION]
+    chart, width = over_time_chart([legend_name(i, f.path) for i, f in enumerate(comparison.folders)],
+                                   requests, series, ends)
+    with open(runs["a"] / "timeseries.csv", newline="") as fh:
+        samples = [r for r in csv.DictReader(fh)]
+    spacing = float(samples[1]["time_s"]) - float(samples[0]["time_s"])
+    # 120 s / 80 bins = 1.5 s, but no narrower than the samples: 80 samples' span in round numbers
+    assert width == bin_width(max(DURATION, 80 * spacing)) >= spacing
+    for s, folder in zip(chart.panels[0].series, (runs["a"], runs["b"])):
+        done = _latencies_from_csv(folder)["e2e"].size
+        x, rate = np.asarray(s.x[:-1]), np.asarray(s.y[:-1])     # (the last point holds the last bin's value)
+        widths = np.diff(np.append(x, max(DURATION, x[-1] + width)))
+        assert float(np.sum(rate * widths)) == pytest.approx(done, rel=1e-9)
+    x, rate = completions_per_second(np.array([0.5, 1.5, 1.7, 4.1, np.nan]), 4.5, 2.0)
+    assert x.tolist() == [0.0, 2.0, 4.0] and rate.tolist() == [1.5, 0.0, 2.0]   # 3 in 2 s, none, 1 in 0.5 s
+    # running sequences: the mean of the time series' samples in a bin, by hand from the CSV
+    running = chart.panels[2].series[0]
+    for x0, y in zip(running.x[:3], running.y[:3]):
+        rows = [r for r in samples if x0 <= float(r["time_s"]) < x0 + width]
+        assert rows and y == pytest.approx(sum(float(r["running"]) for r in rows) / len(rows), rel=1e-12)
+
+
+@pytest.mark.parametrize("which, why", [("n", "no requests.csv.gz"), ("d", "requests.csv.gz could not be read")])
+def test_a_folder_without_a_readable_request_table_keeps_its_columns_with_a_note(runs, tmp_path, which, why):
+    page_file = tmp_path / "cmp.html"
+    assert main(["compare", str(runs["a"]), str(runs[which]), "--html", str(page_file), "--json"]) == 0
+    page = page_file.read_text(encoding="utf-8")
+    note = re.search(f'<p class="note">B \\({re.escape(html.escape(str(runs[which])))}\\): (its )?{why}[^<]*'
+                     "its curves are left out</p>", page)
+    assert note, page[page.index("<h2>Figures</h2>"):][:2000]
+    comparison = compare([runs["a"], runs[which]])
+    row = next(r for r in comparison.rows if r.key == "latency.ttft.p99")     # the table has B's numbers still
+    assert re.search(f"<td>{re.escape(cell(row.key, row.values[1]))}</td>", page)
+    requests, series = read_tables(comparison, [])
+    chart = latency_chart(["A", "B"], requests)
+    assert [s.label for s in chart.panels[0].series] == ["A"]                 # only A's curve
+    over_time, _ = over_time_chart(["A", "B"], requests, series, [DURATION, DURATION])
+    throughput, _, running = over_time.panels
+    assert [s.label for s in throughput.series if len(s.x)] == ["A"]          # B: no completions to count
+    assert [s.label for s in running.series] == ["A", "B"]                    # but its time series is drawn
+    assert [s.label for s in throughput.series] == ["A", "B"]                 # and the legend names it
+
+
+def test_the_page_never_replaces_a_file_it_reads(runs, tmp_path, capsys):
+    for target in (runs["a"] / "summary.json", runs["b"] / "requests.csv.gz", runs["a"] / "timeseries.csv"):
+        before = target.read_bytes()
+        assert main(["compare", str(runs["a"]), str(runs["b"]), "--html", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert f"--html: {target}: it is the input file" in err and target.read_bytes() == before
+    same = tmp_path / "x"
+    assert main(["compare", str(runs["a"]), str(runs["b"]), "--out", str(same), "--html", str(same)]) == 2
+    assert "it is the --out file too" in capsys.readouterr().err and not same.exists()
+    assert main(["compare", str(runs["a"]), str(runs["b"]), "--html", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    from sim.errors import InputError
+    from sim.report import write_comparison_page
+
+    target = runs["b"] / "timeseries.csv"
+    before = target.read_bytes()
+    with pytest.raises(InputError, match="it is the input file"):     # from Python too
+        write_comparison_page(compare([runs["a"], runs["b"]]), target)
+    assert target.read_bytes() == before
+
+
+def test_json_and_out_are_as_without_the_page(runs, tmp_path, capsys):
+    folders = [str(runs["a"]), str(runs["b"])]
+    assert main(["compare", *folders, "--json", "--out", str(tmp_path / "a.json")]) == 0
+    plain = capsys.readouterr().out
+    assert main(["compare", *folders, "--json", "--out", str(tmp_path / "b.json"), "--html",
+                 str(tmp_path / "p.html")]) == 0
+    assert capsys.readouterr().out == plain
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert label(1) in (tmp_path / "p.html").read_text(encoding="utf-8")
+
+
+def test_the_legend_sits_in_the_empty_lower_right_of_the_last_cdf_in_both_renderers(runs):
+    from sim.report.chart import to_svg
+    from sim.report.render import draw_chart
+
+    comparison = compare([runs["a"], runs["b"]])
+    chart = latency_chart(["A: a", "B: b"], read_tables(comparison, [])[0])
+    assert [p.legend for p in chart.panels] == [None, None, "lower right"]
+    legend = draw_chart(chart).axes[2].get_legend()
+    assert legend is not None and legend._loc == 4               # matplotlib's code for "lower right"
+    svg = to_svg(chart)
+    width, height = (float(v) for v in re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
+    box = re.search(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" fill="#fff" '
+                    r'fill-opacity="0.8"', svg)
+    x, y, w, h = (float(v) for v in box.groups())
+    assert x > 2 * width / 3 and x + w < width and y > height / 2 and y + h < height   # third panel, bottom half
+
+
+def test_same_folders_same_bytes_and_many_folders_in_tables_of_two_beside_the_base(runs, tmp_path):
+    folders = [str(runs[k]) for k in ("a", "b", "n", "d", "b")]
+    pages = []
+    for name in ("one.html", "two.html"):
+        assert main(["compare", *folders, "--html", str(tmp_path / name), "--json"]) == 0
+        pages.append((tmp_path / name).read_bytes())
+    assert pages[0] == pages[1]
+    page = pages[0].decode("utf-8")
+    heads = re.findall(r'<table class=\'compare\'><tr>(.*?)</tr>', page)
+    assert [re.findall(r"<th>(.*?)</th>", h) for h in heads] == [
+        ["metric", "A (base)", "B", "B vs A", "C", "C vs A"], ["metric", "A (base)", "D", "D vs A", "E", "E vs A"]]
+
+
+def test_a_sampled_request_table_is_said_in_a_note(runs):
+    import json
+
+    summary = json.loads((runs["s"] / "summary.json").read_text())
+    kept, arrived = summary["requests"]["records_kept"], summary["requests"]["arrived"]
+    assert 0 < kept < arrived
+    page = comparison_html(compare([runs["a"], runs["s"]]))
+    assert (f"B ({html.escape(str(runs['s']))}): its requests.csv.gz holds {kept:,} of {arrived:,} requests "
+            "(metrics.records: sample)") in page
+    # its latency curves are the sample's: as many points as rows kept with a first token
+    comparison = compare([runs["a"], runs["s"]])
+    requests, _ = read_tables(comparison, [])
+    assert requests[1]["arrival_s"].size == kept
