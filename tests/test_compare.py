@@ -250,10 +250,14 @@ def test_one_folder_is_not_a_comparison(runs, capsys):
                                        "fleetsim compare --help lists the options\n")
 
 
-def test_out_never_replaces_an_input(runs, capsys):
-    target = runs["a"] / "summary.json"
+@pytest.mark.parametrize("name", ["summary.json", "requests.csv.gz", "timeseries.csv", "ledger.csv"])
+@pytest.mark.parametrize("flag", ["--out", "--html"])
+def test_out_never_replaces_a_file_of_a_result(runs, capsys, name, flag):
+    """Neither output replaces a file of the folders compared: those it reads, nor the rest of a result
+    (``--out results/b/ledger.csv`` wrote JSON over the run's ledger)."""
+    target = runs["b"] / name
     before = target.read_bytes()
-    assert main(["compare", str(runs["a"]), str(runs["b"]), "--out", str(target)]) == 2
+    assert main(["compare", str(runs["a"]), str(runs["b"]), flag, str(target)]) == 2
     assert "which writing it would replace" in capsys.readouterr().err
     assert target.read_bytes() == before
 

@@ -41,14 +41,17 @@ def main(args: argparse.Namespace) -> int:
     from sim.report.comparison import compare
 
     folders = [args.base, *args.others]
+    # neither output may replace a file of the folders compared: what is read, and the rest of each result
+    from sim.metrics.output import RESULT_NAMES
+    from sim.report.comparison_page import READ_FILES
+
+    kept = [f / name for f in folders for name in dict.fromkeys((*READ_FILES, *RESULT_NAMES)) if not name.endswith("/")]
     if args.out is not None:
-        problem = output_file_problem(args.out, [f / name for f in folders for name in ("summary.json", "scenario.json")])
+        problem = output_file_problem(args.out, kept)
         if problem:
             raise InputError(f"--out: {args.out}: {problem}")
     if args.html is not None:
-        from sim.report.comparison_page import READ_FILES
-
-        problem = output_file_problem(args.html, [f / name for f in folders for name in READ_FILES])
+        problem = output_file_problem(args.html, kept)
         if problem is None and args.out is not None and os.path.realpath(args.out) == os.path.realpath(args.html):
             problem = "it is the --out file too; name another file"
         if problem:
