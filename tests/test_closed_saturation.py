@@ -149,3 +149,42 @@ def test_rate_options_that_cannot_apply_are_refused(tmp_path, capsys, args, word
 def test_start_is_the_first_client_count(tmp_path, capsys):
     res = saturation(_deterministic(4, 5.0), start=5)
     assert [p["concurrency"] for p in res.probes][0] == 5 and res.concurrency == 5
+
+
+class _OneServerTheory:
+    """The closed form of the scenarios above (one server, deterministic service ``D / c`` at capacity
+    ``c``, no think time): ``N`` clients each wait ``N D / c``, so every request meets ``ttft_s = T``
+    while ``N D / c <= T`` and none does past it; throughput ``c / D``. As the simulator would, it refuses
+    a client count past the schema's 1,000,000."""
+
+    scales_capacity = True
+
+    def __init__(self, service_s: float, ttft_s: float) -> None:
+        self.service_s, self.ttft_s = service_s, ttft_s
+
+    def __call__(self, scenario: dict, seed: int, capacity: float = 1.0) -> dict:
+        n = scenario["workload"]["arrival"]["concurrency"]
+        if not 1 <= n <= 1_000_000:
+            raise ValueError(f"workload.arrival.concurrency: must be <= 1000000 (got {n})")
+        response = n * self.service_s / capacity
+        return {"requests": {"arrived": 1000, "completed": 1000, "rejected": 0, "in_flight": n},
+                "slo": {"attainment": 1.0 if response <= self.ttft_s else 0.0},
+                "throughput": {"requests_per_s": capacity / self.service_s},
+                "latency": {"ttft": {"p99": response}}}
+
+
+@pytest.mark.parametrize("service_s, most", [(1e-5, 1_000_000), (1.02e-5, 980_392)])
+def test_the_band_never_probes_past_the_client_limit(service_s, most):
+    """T = 10 s. D = 10 us: every count up to the 1,000,000 limit holds, at every capacity; the faster
+    side starts at the answer x 1.03 = 1,030,000 clients, past the limit, so it must start at the limit
+    (a probe past it is refused, which counted as failing and took the faster side below the point).
+    D = 10.2 us: floor(T / D) = 980,392 clients; at capacity 1.03, floor(1.03 T / D) = 1,009,803, past
+    the limit: the limit."""
+    res = saturation({"duration": 100, "workload": {"arrival": {"process": "closed", "concurrency": 600_000}},
+                      "slo": {"ttft_s": 10.0}}, runner=_OneServerTheory(service_s, 10.0), executor="serial",
+                     rel_tol=1e-9, capacity_band=3)
+    assert res.concurrency == most
+    faster = res.band["faster"]
+    assert (faster["concurrency"], faster["concurrency_upper"]) == (1_000_000, None)
+    assert max(p["concurrency"] for p in res.probes + faster["probes"] + res.band["slower"]["probes"]) == 1_000_000
+    assert all(p["feasible"] for p in faster["probes"])
