@@ -102,6 +102,9 @@ def test_cli_prints_clients_and_writes_every_rate_key_plus_the_counts(tmp_path, 
     assert main(["report", str(out)]) == 0
     page = (out / "report.html").read_text()
     assert "<b>20 clients</b>" in page and "the client count (workload.arrival.concurrency)" in page
+    # the throughput the clients reached is not an arrival rate: its column says so, as the answer does
+    assert "serving 1 req/s (first failing count 21 clients;" in page
+    assert "<th>clients</th><th>throughput (req/s)</th>" in page and "rate (req/s)" not in page
 
 
 def test_no_client_count_meets_the_slo_exit_1(tmp_path, capsys):
@@ -113,6 +116,10 @@ def test_no_client_count_meets_the_slo_exit_1(tmp_path, capsys):
     data = json.loads((tmp_path / "sat" / "saturation.json").read_text())
     assert [p["concurrency"] for p in data["probes"]] == [4, 2, 1]
     assert data["concurrency"] is None and data["concurrency_upper"] == 1
+    assert main(["report", str(tmp_path / "sat")]) == 0
+    page = (tmp_path / "sat" / "report.html").read_text()
+    assert "No client count sustained: no client count meets the SLO: at 1 client," in page
+    assert "(first failing count 1 client;" in page and "– clients" not in page
 
 
 def test_a_closed_loop_without_an_slo_is_refused(tmp_path, capsys):
