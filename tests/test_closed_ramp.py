@@ -110,8 +110,8 @@ def test_the_page_and_terminal_say_the_ramp():
     from sim.report.scenario_words import arrivals
     closed = {"process": "closed", "concurrency": 64, "think_time_s": 5, "think": "exponential"}
     assert arrivals({**closed, "ramp_up_s": 30}) == ("64 closed-loop clients, each thinking a mean of 5 s "
-                                                    "(exponential) after its last token, started one after "
-                                                    "another over 30 s")
+                                                    "(exponential) after its last token (started one after "
+                                                    "another over 30 s)")
     assert "started" not in arrivals({**closed, "ramp_up_s": 0}) and "started" not in arrivals(closed)
 
 
