@@ -195,3 +195,23 @@ def test_the_band_never_probes_past_the_client_limit(service_s, most):
     assert (faster["concurrency"], faster["concurrency_upper"]) == (1_000_000, None)
     assert max(p["concurrency"] for p in res.probes + faster["probes"] + res.band["slower"]["probes"]) == 1_000_000
     assert all(p["feasible"] for p in faster["probes"])
+
+
+@pytest.mark.parametrize("knob", ["workload.arrival.concurrency=1..64", "workload.arrival.rate=1..100",
+                                  "workload.classes.0.arrival.rates.1=1..9"])
+def test_plan_refuses_to_bisect_a_load(tmp_path, capsys, knob):
+    """plan bisects its first range assuming more of it never breaks a constraint that held; more clients
+    (or requests per second) only add load. On the deterministic loop (N clients wait N x 1 s), 1..64 clients
+    against ttft_s 20.5 held at 1 and failed at 64, so the bisection's "hi fails" read "no answer" where 20
+    clients serve: refused, exit 2, before any run, pointing at saturation."""
+    path = _write(tmp_path, _deterministic(8, 20.5))
+    assert main(["plan", str(path), "--vary", knob, "--constraint", "slo.attainment>=0.99", "--quiet",
+                 "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert f"--vary: {knob}: plan bisects its first range" in err and "fleetsim saturation" in err, err
+    assert not (tmp_path / "p" / "points").exists()
+    # the same field's values listed are each evaluated: 8 clients meet the SLO, 32 do not
+    if "concurrency" in knob:
+        assert main(["plan", str(path), "--vary", "workload.arrival.concurrency=8,32", "--constraint",
+                     "slo.attainment>=0.99", "--quiet", "--out", str(tmp_path / "q")]) == 0
+        assert "workload.arrival.concurrency=8" in capsys.readouterr().out
