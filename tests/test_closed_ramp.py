@@ -27,6 +27,7 @@ def _ramped(n: int, ramp, think_s: float = 0.0, duration: float = 100.5) -> dict
     return sc
 
 
+@pytest.mark.filterwarnings("ignore:workload.arrival.ramp_up_s")     # warm-up 0: the ramp is measured, on purpose
 def test_first_sends_are_i_r_over_n():
     """Three clients over 10 s who think 1,000 s after a reply: each sends once, at 0, 10/3, 20/3 s,
     and the server (idle between them, D = 1 s) answers each in D."""
@@ -36,11 +37,13 @@ def test_first_sends_are_i_r_over_n():
     assert rec["completion_s"].tolist() == [i * 10.0 / 3 + 1.0 for i in range(3)]
 
 
+@pytest.mark.filterwarnings("ignore:workload.arrival.ramp_up_s")     # warm-up 0: the ramp is measured, on purpose
 def test_a_ramp_given_as_a_duration_text():
     r = sim.run(_ramped(4, "1m", think_s=1000.0, duration="2m"))
     assert r.records["arrival_s"].tolist() == [0.0, 15.0, 30.0, 45.0]
 
 
+@pytest.mark.filterwarnings("ignore:workload.arrival.ramp_up_s")     # warm-up 0: the ramp is measured, on purpose
 def test_ramp_without_think_time_fills_the_server_client_by_client():
     """Four clients over 8 s, no think time: client 0 alone from t = 0 (a request every D = 1 s),
     client 1 joins at 2 s, ... each new client's request waits behind the one in service and those
@@ -64,6 +67,7 @@ def test_zero_ramp_is_byte_identical_to_none():
     assert int(np.sum(a.records["arrival_s"] == 0.0)) == 5
 
 
+@pytest.mark.filterwarnings("ignore:workload.arrival.ramp_up_s")     # warm-up 0: the ramp is measured, on purpose
 def test_same_seed_same_bytes_with_a_ramp():
     sc = _ramped(6, 30.0, think_s=0.5)
     sc["workload"]["arrival"]["think"] = "exponential"
