@@ -215,3 +215,15 @@ def test_plan_refuses_to_bisect_a_load(tmp_path, capsys, knob):
         assert main(["plan", str(path), "--vary", "workload.arrival.concurrency=8,32", "--constraint",
                      "slo.attainment>=0.99", "--quiet", "--out", str(tmp_path / "q")]) == 0
         assert "workload.arrival.concurrency=8" in capsys.readouterr().out
+
+
+def test_a_start_past_every_limit_names_the_client_limit_too(tmp_path, capsys):
+    """--start is parsed before the scenario is read: past the rate limit it names both limits, so on a
+    closed loop it does not read as a rate alone."""
+    path = _write(tmp_path, _deterministic(4, 5.0))
+    with pytest.raises(SystemExit) as stop:
+        main(["saturation", str(path), "--start", "2e7", "--out", str(tmp_path / "sat"), "--quiet"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert "must be a rate in requests/s up to 1e+07 (on a closed loop a client count up to 1,000,000; got '2e7')" \
+        in err, err
