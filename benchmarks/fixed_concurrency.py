@@ -269,8 +269,7 @@ def analysis(results: list[tuple[Point, dict]], sensitivity: dict[str, dict[str,
         "8,192-token iteration, so one waits for the other's).")
     if spread:
         locked += (f" With outputs spread by ±{OUTPUT_SPREAD} tokens the clients drift apart and TTFT is "
-                   f"{ttft_errs(spread)} (ITL and throughput move by under 3 points): the published TTFTs lie "
-                   "between the two, so the model brackets them without settling how far a real server's clients stay in step.")
+                   f"{ttft_errs(spread)} (ITL and throughput move by under 3 points): " + bracketed(r, spread, mid))
     sens = (f" With a {SENSITIVITY_KV} cache the replica holds half as many sequences and the simulated curve "
             f"saturates by 50 clients (TTFT {error(kv[c50]['ttft_s'], r[c50][0].ttft_s):+.0%} there), which the "
             "published curve rules out: the fp8 cache, assumed (not published), is the setting consistent with it, "
@@ -299,6 +298,39 @@ def analysis(results: list[tuple[Point, dict]], sensitivity: dict[str, dict[str,
         + " These rows test the closed-loop client model, the TensorRT-LLM in-flight batching and KV admission, "
         "and the step curve of a 70B model on two GPUs from batch 1 to ~85 sequences at 5,000-token contexts; "
         "they do not test a chunked-prefill engine (vLLM V1, SGLang) or a dataset's length distribution.")
+
+
+def bracketed(r: dict[str, tuple[Point, dict]], spread: dict[str, dict], ids: list[str]) -> str:
+    """Where the published TTFT of each point in ``ids`` lies against its two simulations, clients in step
+    (``r``: ``{point id: (point, simulated)}``) and out of step (``spread``): the sentence saying which points
+    the two bracket and, for the others, that both simulations are below (or above) the published value.
+
+    >>> pt = {c: Point(NIM_5000_500, c, 1.0, 0.02, 100.0) for c in (5, 50)}
+    >>> r = {f"c{c}": (pt[c], {"ttft_s": t}) for c, t in ((5, 1.2), (50, 0.87))}
+    >>> print(bracketed(r, {"c5": {"ttft_s": 0.72}, "c50": {"ttft_s": 0.72}}, ["c5", "c50"]))
+    the published TTFT at 5 clients lies between the two, so the model brackets it without settling how far a real server's clients stay in step; at 50 clients both are below it (-13% and -28%).
+    """
+    pub = {pid: r[pid][0].ttft_s for pid in ids if pid in spread}
+    pair = {pid: (r[pid][1]["ttft_s"], spread[pid]["ttft_s"]) for pid in pub}
+    inside = [pid for pid in pub if min(pair[pid]) <= pub[pid] <= max(pair[pid])]
+
+    def clients(pids: list[str]) -> str:
+        ns = [f"{r[pid][0].concurrency}" for pid in pids]
+        return (", ".join(ns[:-1]) + " and " + ns[-1] if len(ns) > 1 else ns[0]) + " clients"
+
+    if len(inside) == len(pub):
+        return ("the published TTFTs lie between the two, so the model brackets them without settling how far a "
+                "real server's clients stay in step.")
+    text = (f"the published TTFT{'s' if len(inside) > 1 else ''} at {clients(inside)} "
+            f"{'lie' if len(inside) > 1 else 'lies'} between the two, so the model brackets "
+            f"{'them' if len(inside) > 1 else 'it'} without settling how far a real server's clients stay in "
+            "step; " if inside else "")
+    outside = []
+    for pid in (p for p in pub if p not in inside):
+        side = "below" if max(pair[pid]) < pub[pid] else "above"
+        errs = " and ".join(f"{error(v, pub[pid]):+.0%}" for v in pair[pid])
+        outside.append(f"at {clients([pid])} both are {side} it ({errs})")
+    return text + "; ".join(outside) + ("." if inside else ": the model does not bracket them.")
 
 
 def run_all(with_sensitivity: bool = True) -> tuple[list[tuple[Point, dict]], dict[str, dict[str, dict]]]:

@@ -102,6 +102,9 @@ def test_cli_prints_clients_and_writes_every_rate_key_plus_the_counts(tmp_path, 
     assert main(["report", str(out)]) == 0
     page = (out / "report.html").read_text()
     assert "<b>20 clients</b>" in page and "the client count (workload.arrival.concurrency)" in page
+    # the throughput the clients reached is not an arrival rate: its column says so, as the answer does
+    assert "serving 1 req/s (first failing count 21 clients;" in page
+    assert "<th>clients</th><th>throughput (req/s)</th>" in page and "rate (req/s)" not in page
 
 
 def test_no_client_count_meets_the_slo_exit_1(tmp_path, capsys):
@@ -113,6 +116,10 @@ def test_no_client_count_meets_the_slo_exit_1(tmp_path, capsys):
     data = json.loads((tmp_path / "sat" / "saturation.json").read_text())
     assert [p["concurrency"] for p in data["probes"]] == [4, 2, 1]
     assert data["concurrency"] is None and data["concurrency_upper"] == 1
+    assert main(["report", str(tmp_path / "sat")]) == 0
+    page = (tmp_path / "sat" / "report.html").read_text()
+    assert "No client count sustained: no client count meets the SLO: at 1 client," in page
+    assert "(first failing count 1 client;" in page and "– clients" not in page
 
 
 def test_a_closed_loop_without_an_slo_is_refused(tmp_path, capsys):
@@ -149,3 +156,74 @@ def test_rate_options_that_cannot_apply_are_refused(tmp_path, capsys, args, word
 def test_start_is_the_first_client_count(tmp_path, capsys):
     res = saturation(_deterministic(4, 5.0), start=5)
     assert [p["concurrency"] for p in res.probes][0] == 5 and res.concurrency == 5
+
+
+class _OneServerTheory:
+    """The closed form of the scenarios above (one server, deterministic service ``D / c`` at capacity
+    ``c``, no think time): ``N`` clients each wait ``N D / c``, so every request meets ``ttft_s = T``
+    while ``N D / c <= T`` and none does past it; throughput ``c / D``. As the simulator would, it refuses
+    a client count past the schema's 1,000,000."""
+
+    scales_capacity = True
+
+    def __init__(self, service_s: float, ttft_s: float) -> None:
+        self.service_s, self.ttft_s = service_s, ttft_s
+
+    def __call__(self, scenario: dict, seed: int, capacity: float = 1.0) -> dict:
+        n = scenario["workload"]["arrival"]["concurrency"]
+        if not 1 <= n <= 1_000_000:
+            raise ValueError(f"workload.arrival.concurrency: must be <= 1000000 (got {n})")
+        response = n * self.service_s / capacity
+        return {"requests": {"arrived": 1000, "completed": 1000, "rejected": 0, "in_flight": n},
+                "slo": {"attainment": 1.0 if response <= self.ttft_s else 0.0},
+                "throughput": {"requests_per_s": capacity / self.service_s},
+                "latency": {"ttft": {"p99": response}}}
+
+
+@pytest.mark.parametrize("service_s, most", [(1e-5, 1_000_000), (1.02e-5, 980_392)])
+def test_the_band_never_probes_past_the_client_limit(service_s, most):
+    """T = 10 s. D = 10 us: every count up to the 1,000,000 limit holds, at every capacity; the faster
+    side starts at the answer x 1.03 = 1,030,000 clients, past the limit, so it must start at the limit
+    (a probe past it is refused, which counted as failing and took the faster side below the point).
+    D = 10.2 us: floor(T / D) = 980,392 clients; at capacity 1.03, floor(1.03 T / D) = 1,009,803, past
+    the limit: the limit."""
+    res = saturation({"duration": 100, "workload": {"arrival": {"process": "closed", "concurrency": 600_000}},
+                      "slo": {"ttft_s": 10.0}}, runner=_OneServerTheory(service_s, 10.0), executor="serial",
+                     rel_tol=1e-9, capacity_band=3)
+    assert res.concurrency == most
+    faster = res.band["faster"]
+    assert (faster["concurrency"], faster["concurrency_upper"]) == (1_000_000, None)
+    assert max(p["concurrency"] for p in res.probes + faster["probes"] + res.band["slower"]["probes"]) == 1_000_000
+    assert all(p["feasible"] for p in faster["probes"])
+
+
+@pytest.mark.parametrize("knob", ["workload.arrival.concurrency=1..64", "workload.arrival.rate=1..100",
+                                  "workload.classes.0.arrival.rates.1=1..9"])
+def test_plan_refuses_to_bisect_a_load(tmp_path, capsys, knob):
+    """plan bisects its first range assuming more of it never breaks a constraint that held; more clients
+    (or requests per second) only add load. On the deterministic loop (N clients wait N x 1 s), 1..64 clients
+    against ttft_s 20.5 held at 1 and failed at 64, so the bisection's "hi fails" read "no answer" where 20
+    clients serve: refused, exit 2, before any run, pointing at saturation."""
+    path = _write(tmp_path, _deterministic(8, 20.5))
+    assert main(["plan", str(path), "--vary", knob, "--constraint", "slo.attainment>=0.99", "--quiet",
+                 "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert f"--vary: {knob}: plan bisects its first range" in err and "fleetsim saturation" in err, err
+    assert not (tmp_path / "p" / "points").exists()
+    # the same field's values listed are each evaluated: 8 clients meet the SLO, 32 do not
+    if "concurrency" in knob:
+        assert main(["plan", str(path), "--vary", "workload.arrival.concurrency=8,32", "--constraint",
+                     "slo.attainment>=0.99", "--quiet", "--out", str(tmp_path / "q")]) == 0
+        assert "workload.arrival.concurrency=8" in capsys.readouterr().out
+
+
+def test_a_start_past_every_limit_names_the_client_limit_too(tmp_path, capsys):
+    """--start is parsed before the scenario is read: past the rate limit it names both limits, so on a
+    closed loop it does not read as a rate alone."""
+    path = _write(tmp_path, _deterministic(4, 5.0))
+    with pytest.raises(SystemExit) as stop:
+        main(["saturation", str(path), "--start", "2e7", "--out", str(tmp_path / "sat"), "--quiet"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert "must be a rate in requests/s up to 1e+07 (on a closed loop a client count up to 1,000,000; got '2e7')" \
+        in err, err

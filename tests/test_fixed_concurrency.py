@@ -80,3 +80,20 @@ def test_saturated_plateau_matches_the_published_one():
         sim = fc.simulate(p)
         assert sim["tokens_per_s"] == pytest.approx(p.tokens_per_s, rel=0.05)
         assert sim["itl_s"] == pytest.approx(p.itl_s, rel=0.05)
+
+
+def test_the_prose_says_which_published_ttfts_the_two_simulations_bracket():
+    """The section's sentence follows the inequalities: at 5 clients the published 546.7 ms lies between
+    657 ms (clients in step) and 394 ms (out of step); at 50 clients the published 834.5 ms is above both
+    726 ms and 601 ms, so that point is not said to be bracketed."""
+    by_c = {p.concurrency: p for p in fc.POINTS if p.setup is fc.NIM_5000_500}
+    r = {p.id: (p, {"ttft_s": t}) for p, t in ((by_c[5], 0.657), (by_c[50], 0.726))}
+    spread = {by_c[5].id: {"ttft_s": 0.394}, by_c[50].id: {"ttft_s": 0.601}}
+    text = fc.bracketed(r, spread, [by_c[5].id, by_c[50].id])
+    assert text.startswith("the published TTFT at 5 clients lies between the two")
+    assert text.endswith("at 50 clients both are below it (-13% and -28%).")
+    assert "TTFTs lie between" not in text
+    both = fc.bracketed(r, spread, [by_c[5].id])
+    assert both.startswith("the published TTFTs lie between the two")
+    none = fc.bracketed(r, spread, [by_c[50].id])
+    assert none == "at 50 clients both are below it (-13% and -28%): the model does not bracket them."

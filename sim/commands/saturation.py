@@ -53,7 +53,8 @@ MAX_START_RPS = 1e7
 def _start(text: str) -> float:
     v = _positive(text)
     if not v <= MAX_START_RPS:
-        raise argparse.ArgumentTypeError(f"must be a rate in requests/s up to {MAX_START_RPS:g} (got {text!r})")
+        raise argparse.ArgumentTypeError(f"must be a rate in requests/s up to {MAX_START_RPS:g} (on a closed loop a "
+                                         f"client count up to 1,000,000; got {text!r})")
     return v
 
 

@@ -48,7 +48,7 @@ from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, judge, unmet
 from sim.planning.executors import SerialExecutor, executor_for
-from sim.planning.knobs import Knob, columns, configurations, labels, parse_knobs
+from sim.planning.knobs import Knob, KnobError, columns, configurations, labels, parse_knobs
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.store import claim_folder
@@ -173,6 +173,37 @@ def objective_key(objective: str) -> str:
     return OBJECTIVES.get(objective, objective)
 
 
+#: the last part of a field under ``workload`` that is load, not capacity: more of it only ever breaks a
+#: latency constraint (an arrival rate, a trace's rate multiple, a closed loop's client count)
+LOAD_KEYS = ("rate", "mean_rate", "rates", "rate_scale", "concurrency")
+
+
+def check_bisected_knob(knobs: Sequence[Knob]) -> None:
+    """:class:`KnobError` when the first range (the one :func:`plan` bisects, assuming more of it never
+    breaks a constraint that held) is load under ``workload`` (:data:`LOAD_KEYS`): more requests per second
+    or more clients only ever make latency worse, so the bisection would find "no answer" past the first
+    failing value, or the range's lowest value as the "cheapest". ``fleetsim saturation`` finds the most
+    load within the SLO; values listed (``16,64,256``) are each evaluated.
+
+        >>> check_bisected_knob(parse_knobs(["workload.arrival.concurrency=1..512"]))
+        Traceback (most recent call last):
+        ...
+        sim.planning.knobs.KnobError: workload.arrival.concurrency=1..512: plan bisects its first range assuming more of it never breaks a constraint, and more of workload.arrival.concurrency is more load (it only ever makes latency worse); for the most load within the SLO use fleetsim saturation, or list the values (as workload.arrival.concurrency=1,512) to evaluate each
+        >>> check_bisected_knob(parse_knobs(["fleet.pools.0.replicas=1..8", "workload.arrival.rate=1..9"]))
+    """
+    first = next((k for k in knobs if k.is_range), None)
+    if first is None:
+        return
+    for path in first.paths:
+        parts = path.split(".")
+        last = parts[-2] if len(parts) > 2 and parts[-1].isdigit() else parts[-1]
+        if parts[0] == "workload" and last in LOAD_KEYS:
+            raise KnobError(f"{path}={first.low}..{first.high}: plan bisects its first range assuming more of it "
+                            f"never breaks a constraint, and more of {path} is more load (it only ever makes "
+                            f"latency worse); for the most load within the SLO use fleetsim saturation, or list "
+                            f"the values (as {path}={first.low},{first.high}) to evaluate each")
+
+
 def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
          constraints: Sequence[str | Constraint] = (), objective: str = "cost", seeds: int = 1,
          overrides: Sequence[str] = (), executor: str | SerialExecutor = "local",
@@ -189,6 +220,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(vary)
+    check_bisected_knob(knobs)
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
     obj = objective_key(objective)
     check_metric_names([obj, *(c.metric for c in cons)], source.data, [p for k in knobs for p in k.paths])

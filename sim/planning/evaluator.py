@@ -6,6 +6,7 @@ a mean/CI row and cached, so asking again costs nothing and a rerun of a killed 
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ class Evaluator:
         self.runs = 0           # points asked for, and how many of them came from the store
         self.reused = 0
         self.traces_checked: set[tuple[str, str]] = set()     # the trace files read before a batch ran
+        self.warned: set[tuple[type, str]] = set()          # the warnings said (:meth:`_points`)
 
     def __call__(self, configs: Sequence[tuple[str, ...]], capacity: float = 1.0) -> list[dict[str, Any]]:
         """Mean/CI rows (see :func:`sim.planning.sweep.configuration_rows`) for ``configs`` at ``capacity``."""
@@ -59,7 +61,7 @@ class Evaluator:
         if todo:
             configs = list(dict.fromkeys(c for c, _ in todo))
             plain: dict[tuple[str, ...], list] = {}
-            for p in make_points(self.source, configs, self.seeds, validate=self.validate, scaled=self.scaled):
+            for p in self._points(configs):
                 plain.setdefault(p.config, []).append(p)
             points = [q for c, cap in todo for q in at_capacity(plain[c], cap)]
             check_traces(points, self.store, self.source.source, self.traces_checked)
@@ -77,6 +79,21 @@ class Evaluator:
                 row["error"] = next((r["error"] for r in rows if r.get("error")), "")
                 self.cache[(config, cap)] = row
         return [self.cache[i] for i in items]
+
+    def _points(self, configs: list[tuple[str, ...]]) -> list:
+        """:func:`make_points` of ``configs``, each warning their checks give said once per search: a
+        search checks each round's (or probe's) configurations as it goes, and a warning that does not
+        depend on the value searched (a closed loop's ramp-up ending after the warm-up, a pool's setting)
+        would otherwise be said again at every probe."""
+        caught: list = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                return make_points(self.source, configs, self.seeds, validate=self.validate, scaled=self.scaled)
+        finally:        # (said also when a configuration's problems stop the search)
+            for w in caught:
+                if (w.category, str(w.message)) not in self.warned:
+                    self.warned.add((w.category, str(w.message)))
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
     def rows(self, capacity: float = 1.0) -> list[dict[str, Any]]:
         """Every configuration evaluated at ``capacity``, in the order first asked for."""

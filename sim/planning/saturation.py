@@ -302,7 +302,7 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, wid
     of ``ratio`` (squared after every step when ``widen``), then bisects. With ``integer`` the values
     are whole numbers >= 1 (a client count): a step up rounds up and a step down rounds down, each
     moving by one at least, and the bisection ends at two adjacent numbers if not before. No value
-    above ``top`` is tried (``hi`` stays None when ``top`` holds).
+    above ``top`` is tried, ``start`` included (``hi`` stays None when ``top`` holds).
 
         >>> highest(lambda r: r <= 37.0, 10.0, 2.0, 0.02, 40)
         (36.875, 37.5)
@@ -319,6 +319,8 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, wid
         >>> highest(lambda n: False, 5, 2.0, 0.02, 40, integer=True)      # 5, 2, 1
         (None, 1)
         >>> highest(lambda n: True, 300, 2.0, 0.02, 40, integer=True, top=1000)   # 300, 600, 1000
+        (1000, None)
+        >>> highest(lambda n: n <= 1000, 1030, 1.05, 0.02, 40, widen=True, integer=True, top=1000)   # 1000
         (1000, None)
     """
     if integer:
@@ -340,7 +342,7 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, wid
 
     lo: float | None = None
     hi: float | None = None
-    rate = start
+    rate = min(start, top)      # (a band side starts at the point's answer scaled up: past top at the limit)
     step = ratio
     if probe(rate):
         lo = rate

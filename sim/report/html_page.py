@@ -46,9 +46,9 @@ CAPTIONS = {
               "there are several seeds); the green step line is the Pareto frontier (no other "
               "configuration is both cheaper and faster); in a plan the chosen configuration is starred (with "
               "the capacity band, the cheapest meeting the constraints with less capacity is ringed).",
-    "saturation": "Saturation search: SLO attainment and p99 TTFT of each rate probed; the highest "
-                  "sustained rate is marked (with the capacity band, the span between the rates sustained "
-                  "with the model's capacity lower and higher is shaded).",
+    "saturation": "Saturation search: SLO attainment and p99 TTFT of each rate probed (each client count, on a "
+                  "closed loop); the highest sustained rate (the most clients) is marked (with the capacity band, "
+                  "the span between those sustained with the model's capacity lower and higher is shaded).",
 }
 
 CSS = """

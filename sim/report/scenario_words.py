@@ -89,7 +89,7 @@ def arrivals(arr: Any, growth: Any = None) -> str:
             text += ", each sending its next request at its last token"
         ramp = arr.get("ramp_up_s", 0)
         if isinstance(ramp, Varied) or (_num(ramp) and ramp):
-            text += f", started one after another over {number(ramp)} s"
+            text += f" (started one after another over {number(ramp)} s)"    # (not ", ... over 45 s for 2 m")
     else:
         text = f"{p} arrivals"
     text += "".join(f" ({v.note})" for v in arr.values() if isinstance(v, Varied) and v.note)

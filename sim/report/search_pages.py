@@ -272,6 +272,24 @@ def _robust_answer(best: dict | None, robust: Any, pct: float) -> str:
             f" (robust).</p>")
 
 
+def _clients(n: Any) -> str:
+    """``316 clients``, ``1 client`` (a dash for a count the file does not hold)."""
+    return f"{fmt(n)} {humanize.plural(n, 'client')}" if _is_number(n) else f"{fmt(n)} clients"
+
+
+def _clients_answer(data: dict, ranged: str) -> str:
+    """A closed loop's answer, up to its last parenthesis: the most clients sustained and the throughput
+    they reached, or that no count was (with the search's sentence saying why), and the first failing count."""
+    upper = data.get("concurrency_upper")
+    fails = f"first failing count {_clients(upper)}" if _is_number(upper) else "no failing count found"
+    if not _is_number(data.get("concurrency")):
+        why = data.get("why_no_rate")
+        return (f"No client count sustained{ranged}" + (f": {html.escape(why)}" if isinstance(why, str) else "")
+                + f" ({fails}")
+    return (f"Most clients sustained: <b>{_clients(data.get('concurrency'))}</b>{ranged}, serving "
+            f"{fmt(data.get('rate'))} req/s ({fails}")
+
+
 def add_saturation(page: Page, folder: Path, regenerate: bool) -> None:
     """A saturation search's sustained rate, its probes and figure."""
     if (folder / "saturation.json").exists():
@@ -294,14 +312,13 @@ def add_saturation(page: Page, folder: Path, regenerate: bool) -> None:
                         key=lambda p: (_num_or_inf(p.get("capacity", 1.0)), _num_or_inf(p.get("concurrency" if closed else "rate"))))
         clients = {"key": "concurrency", "unit": " clients"} if closed else {}
         ranged = f" ({html.escape(rate_range(band, fmt, **clients))})" if band else ""
-        answer = (f"Most clients sustained: <b>{fmt(data.get('concurrency'))} clients</b>{ranged}, "
-                  f"{fmt(data.get('rate'))} req/s (first failing count {fmt(data.get('concurrency_upper'))} clients"
-                  if closed else f"Highest sustained arrival rate: <b>{fmt(data.get('rate'))} req/s</b>{ranged} "
+        answer = (_clients_answer(data, ranged) if closed
+                  else f"Highest sustained arrival rate: <b>{fmt(data.get('rate'))} req/s</b>{ranged} "
                   f"(first failing rate {fmt(data.get('upper'))} req/s")
         page.sections.append(
             f"<h2>Saturation</h2><p>{answer}; SLO attainment ≥ {fmt(data.get('attainment'))}).</p>"
-            + table([*(["capacity"] if band else []), *(["clients"] if closed else []), "rate (req/s)", "sustained",
-                     name_of("slo.attainment"), name_of("latency.ttft.p99")],
+            + table([*(["capacity"] if band else []), *(["clients", "throughput (req/s)"] if closed else ["rate (req/s)"]),
+                     "sustained", name_of("slo.attainment"), name_of("latency.ttft.p99")],
                     [[*([p.get("capacity", 1.0)] if band else []), *([p.get("concurrency")] if closed else []),
                       p.get("rate"), p.get("feasible"),
                       mean_ci(p, "slo.attainment"), mean_ci(p, "latency.ttft.p99", "s")] for p in probes])

@@ -24,6 +24,7 @@ from sim.scenario.pool_setup import pool_dtypes, pool_layout, pool_memory_plan
 from sim.scenario.workload import EmpiricalTokens, FixedTokens, LognormalTokens, UniformTokens
 from sim.workload import validate as validate_workload
 from sim.workload.closed import scenario_problems as closed_loop_problems
+from sim.workload.closed import scenario_warnings as closed_loop_warnings
 
 if TYPE_CHECKING:
     from sim.scenario.load import LoadedScenario
@@ -69,6 +70,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         if pool.perf is not None:
             notes.extend(kernel_floor_warnings(pool.perf, f"{where}.perf"))
     notes.extend(pin_warnings(sc))
+    notes.extend(closed_loop_warnings(sc))
     for field, msg in notes:
         warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
     problems.extend(_perf_file_problems(sc, loaded.base_dir))

@@ -102,4 +102,22 @@ def scenario_problems(sc) -> list[tuple[str, str]]:
     return out
 
 
-__all__ = ["THINK_BLOCK", "first_send", "scenario_problems", "think_times", "workload_problems"]
+def scenario_warnings(sc) -> list[tuple[str, str]]:
+    """A closed loop's legal but probably unintended settings: a ramp-up whose last client joins after
+    the warm-up, so the measured window holds fewer clients than ``concurrency`` at its start (its
+    throughput lower and its latencies shorter than those of the full load) without saying so. The
+    words name the ramp and the warm-up only, so a search over client counts says them once."""
+    process = sc.workload.closed
+    if process is None or process.concurrency < 2:
+        return []
+    ramp, warmup = float(process.ramp_up_s), float(sc.warmup)
+    if not first_send(process, process.concurrency - 1) > warmup:
+        return []
+    return [("workload.arrival.ramp_up_s", f"{ramp:g} s: clients still join after the warm-up ({warmup:g} s), so "
+                                           f"the measured window's throughput and latencies mix the ramp's lighter "
+                                           f"load with the full one; set warmup: {ramp:g} or more to measure every "
+                                           f"client sending (or keep it, to measure the ramp)")]
+
+
+__all__ = ["THINK_BLOCK", "first_send", "scenario_problems", "scenario_warnings", "think_times",
+           "workload_problems"]
