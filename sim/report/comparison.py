@@ -28,6 +28,7 @@ from sim import humanize
 from sim.errors import InputError, ScenarioError, clipped
 from sim.metrics.names import POOL_KEYS, amount, name_of, unit_of
 from sim.paths import loop_message, looping_link, looping_links
+from sim.report.overview import read_scenario, value_at
 from sim.report.result_folder import SEARCH_FIELDS, read_summary
 
 #: what a cell reads when the folder's summary has no such metric
@@ -151,8 +152,6 @@ def label(i: int) -> str:
 def read_run(folder: Path | str) -> RunFolder:
     """A run's result folder: its summary (checked by :func:`~sim.report.result_folder.read_summary`) and
     its scenario; anything else refused with one line naming the folder and what is expected."""
-    from sim.report.overview import read_scenario
-
     path = Path(folder)
     link = looping_link(path)
     if link is not None:
@@ -292,15 +291,6 @@ def row_keys(summaries: Sequence[dict]) -> list[str]:
         if key == "utilization.mbu" and several:
             keys += [f"pools.{p}.{k}" for p in pools for k in POOL_ROWS]
     return keys
-
-
-def value_at(d: Any, dotted: str) -> Any:
-    """The value at a dotted key of nested objects; ``None`` where there is none."""
-    for part in dotted.split("."):
-        if not isinstance(d, dict) or part not in d:
-            return None
-        d = d[part]
-    return d
 
 
 def _plain(v: Any) -> Any:
