@@ -70,7 +70,8 @@ def read_scenario(folder: Path | str) -> dict | None:
     from sim.scenario.load import scenario_from_dict
 
     try:
-        return scenario_from_dict(data, str(path), path.parent, check=False).scenario.model_dump(mode="json", by_alias=True)
+        loaded = scenario_from_dict(data, str(path), path.parent, check=False)
+        return loaded.scenario.model_dump(mode="json", by_alias=True)
     except Exception:       # not a scenario (any more): describe the run from its summary alone
         return None
 
