@@ -24,13 +24,7 @@ from sim.report.comparison import cell, change_cell, compare, label, setting
 from sim.report.comparison_page import (bin_width, comparison_html, completions_per_second, latency_chart,
                                         legend_name, over_time_chart, read_tables)
 
-DURATION = 120.0
-
-
-def _run(path: Path, out: Path, *sets: str) -> Path:
-    argv = ["run", str(path), "--out", str(out), "--quiet", "--json", "--figures", "none"]
-    assert main([*argv, *(a for s in sets for a in ("--set", s))]) == 0
-    return out
+from test_compare import DURATION, _run
 
 
 @pytest.fixture(scope="module")
