@@ -250,6 +250,28 @@ def test_one_folder_is_not_a_comparison(runs, capsys):
                                        "fleetsim compare --help lists the options\n")
 
 
+@pytest.mark.parametrize("flag", ["--out", "--html"])
+def test_out_never_replaces_a_figure_of_a_result(runs, tmp_path, capsys, flag):
+    """A result's figures (``figures/*.svg``, drawn by ``fleetsim run``) are its files too: ``--out
+    results/b/figures/cashflow.svg`` wrote JSON over the figure. A new file there is written."""
+    from sim.errors import InputError
+    from sim.report.comparison import compare as comparison_of
+    from sim.report.comparison_page import write_comparison_page
+
+    b = tmp_path / "b"
+    shutil.copytree(runs["b"], b)
+    (b / "figures").mkdir(exist_ok=True)
+    target = b / "figures" / "cashflow.svg"
+    target.write_text("<svg/>")
+    assert main(["compare", str(runs["a"]), str(b), flag, str(target)]) == 2
+    assert "which writing it would replace" in capsys.readouterr().err
+    with pytest.raises(InputError, match="which writing it would replace"):
+        write_comparison_page(comparison_of([runs["a"], b]), target)
+    assert target.read_text() == "<svg/>"
+    assert main(["compare", str(runs["a"]), str(b), flag, str(b / "figures" / "new.out")]) == 0
+    assert (b / "figures" / "new.out").stat().st_size > 0
+
+
 @pytest.mark.parametrize("name", ["summary.json", "requests.csv.gz", "timeseries.csv", "ledger.csv"])
 @pytest.mark.parametrize("flag", ["--out", "--html"])
 def test_out_never_replaces_a_file_of_a_result(runs, capsys, name, flag):

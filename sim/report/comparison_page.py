@@ -19,7 +19,7 @@ by matplotlib as ``fleetsim report`` draws them) from a :class:`~sim.report.comp
 A folder whose request table or time series is absent, or damaged (a reader's
 :class:`~sim.errors.ScenarioError`), keeps its columns in the tables and gets a note in place of
 its curves. The file is written atomically (:func:`sim.io.atomic_write_text`); the command
-refuses a path that is one of the files read (:data:`READ_FILES`). Unlike ``report.html`` the page
+refuses a path that is a file of the folders compared (:func:`result_files`). Unlike ``report.html`` the page
 carries no time it was generated: the same folders give the same bytes.
 
     >>> better("latency.ttft.p99"), better("throughput.requests_per_s"), better("utilization.load_factor")
@@ -55,6 +55,25 @@ LOWER_BETTER = ("latency.", "cost.", "requests.rejected", "cashflow.training_cos
                 "cashflow.sla_credits")
 HIGHER_BETTER = ("throughput.", "slo.attainment", "slo.goodput_rps", "cashflow.revenue", "cashflow.net",
                  "cashflow.cash_net")
+
+
+def result_files(folders: Sequence[Path | str]) -> list[Path]:
+    """Every file of the result folders that no output may replace: those the page reads
+    (:data:`READ_FILES`), the rest of a result (:data:`~sim.metrics.output.RESULT_NAMES`) and the
+    figures in its ``figures/`` (``--out results/b/figures/cashflow.svg`` wrote JSON over a run's
+    figure)."""
+    from sim.metrics.output import RESULT_NAMES
+
+    out = []
+    for folder in map(Path, folders):
+        for name in dict.fromkeys((*READ_FILES, *RESULT_NAMES)):
+            if not name.endswith("/"):
+                out.append(folder / name)
+            elif (folder / name).is_dir():
+                out += sorted((folder / name).iterdir())
+    return out
+
+
 #: a change smaller than this share of the base is not coloured (a rounding's worth, not a move)
 MOVE = 0.001
 #: dash of each folder's lines after its colour, so that a grey print still tells them apart
@@ -411,9 +430,9 @@ def comparison_html(comparison: Comparison) -> str:
 
 def write_comparison_page(comparison: Comparison, path: Path | str) -> Path:
     """Write the page to ``path`` atomically (a reader never sees half a page); returns the path. A
-    path that is one of the files the comparison reads (:data:`READ_FILES` of each folder), a folder,
-    or in no folder is refused (:class:`~sim.errors.InputError`)."""
-    problem = output_file_problem(path, [f.path / name for f in comparison.folders for name in READ_FILES])
+    path that is a file of the folders compared (:func:`result_files`), a folder, or in no folder is
+    refused (:class:`~sim.errors.InputError`)."""
+    problem = output_file_problem(path, result_files([f.path for f in comparison.folders]))
     if problem:
         raise InputError(f"{path}: {problem}")
     return atomic_write_text(path, comparison_html(comparison))
