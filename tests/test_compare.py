@@ -292,6 +292,16 @@ def test_relative_change_of_a_zero_base_is_none():
     assert math.isclose(change(4, 6)["relative"], 0.5)
 
 
+def test_a_relative_change_past_a_float_is_not_said():
+    """1e308 req/s against 12.4: the share (8e306) is a float, its per cent (8e308) is not; the cell
+    read '(+inf %)'."""
+    from sim.report.comparison import change, change_cell
+
+    delta = change(12.4, 1e308)
+    assert math.isfinite(delta["relative"])
+    assert change_cell("throughput.requests_per_s", delta) == "+1e+308 req/s"
+
+
 def test_help_reads_as_plain_text():
     import subprocess
     import sys

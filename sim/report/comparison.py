@@ -406,6 +406,8 @@ def change_cell(key: str, delta: dict | None) -> str:
         ('+$0.83 (+50.0 %)', '0 (0.0 %)')
         >>> change_cell("cashflow.revenue", change(0, 1e6)), change_cell("stability.verdict", change("stable", "unstable"))
         ('+$1.00M', 'changed')
+        >>> change_cell("throughput.requests_per_s", change(12.4, 1e308))
+        '+1e+308 req/s'
     """
     if delta is None:
         return MISSING
@@ -422,9 +424,9 @@ def change_cell(key: str, delta: dict | None) -> str:
         text = money(key, abs(d))
     else:
         text = figures(abs(d)) + (f" {unit}" if unit not in ("", "h") else "")
-    if rel is None:
+    pct = rel * 100 if rel is not None else math.nan
+    if not math.isfinite(pct):          # (no base, or a share past the largest float: 1e308 against 12)
         return sign + text
-    pct = rel * 100
     return sign + text + (" (0.0 %)" if d == 0 else f" ({pct:+.1f} %)" if abs(pct) >= 0.05 else f" ({pct:+.1g} %)")
 
 
