@@ -302,6 +302,27 @@ def test_a_relative_change_past_a_float_is_not_said():
     assert change_cell("throughput.requests_per_s", delta) == "+1e+308 req/s"
 
 
+@pytest.mark.parametrize("inherited,own,differs", [(0, 0, False), (64, 64, False), (64, 0, True)])
+def test_a_class_prefix_left_unset_is_the_workloads(runs, tmp_path, inherited, own, differs):
+    """A class's ``shared_prefix_tokens`` unset (``null``, what fleetsim writes since the default became
+    unset) is the workload's: against a folder that wrote the same prefix as a number (``0``, the
+    default before) nothing differs; a class's own ``0`` under a workload's 64 is a difference."""
+    folders = []
+    for name, value in (("old", own), ("new", None)):
+        folder = tmp_path / name
+        shutil.copytree(runs["a"], folder)
+        data = json.loads((folder / "scenario.json").read_text())
+        data["workload"]["shared_prefix_tokens"] = inherited
+        data["workload"]["classes"] = [{"name": "chat", "share": 1.0, "shared_prefix_tokens": value}]
+        (folder / "scenario.json").write_text(json.dumps(data))
+        folders.append(folder)
+    differences = dict(compare(folders).differences)
+    if differs:
+        assert differences == {"workload.classes.0.shared_prefix_tokens": [0, 64]}
+    else:
+        assert differences == {}
+
+
 def test_help_reads_as_plain_text():
     import subprocess
     import sys

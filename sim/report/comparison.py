@@ -255,6 +255,7 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         lacking = [str(r.path) for r in runs if r.scenario is None]
         notes.append(f"no scenario.json in {', '.join(lacking)}: only the seed and the run length are compared")
         scenarios = [{"seed": r.summary.get("seed"), "duration": r.summary.get("simulated_seconds")} for r in runs]
+    scenarios = [_class_prefixes(s) for s in scenarios]
     for run, scenario in zip(runs, scenarios):   # fleetsim reprice keeps the run's scenario.json: its overrides
         overrides = value_at(run.summary, "repriced.overrides")
         if isinstance(overrides, list) and overrides:
@@ -273,6 +274,26 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
             continue
         rows.append(Row(key, values, [None] + [change(values[0], v) for v in values[1:]]))
     return Comparison(runs, diff, notes, rows)
+
+
+def _class_prefixes(scenario: dict) -> dict:
+    """``scenario`` with each request class's ``shared_prefix_tokens`` as the class has it: unset
+    (``null``), the workload's (:func:`sim.workload.classes.class_prefix`). A folder written before
+    the field's default was unset has ``0`` there, one written since ``null``: the same prefix, not a
+    difference.
+
+        >>> _class_prefixes({"workload": {"shared_prefix_tokens": 64, "classes": [
+        ...     {"name": "a", "shared_prefix_tokens": None}, {"name": "b", "shared_prefix_tokens": 0}]}})
+        {'workload': {'shared_prefix_tokens': 64, 'classes': [{'name': 'a', 'shared_prefix_tokens': 64}, {'name': 'b', 'shared_prefix_tokens': 0}]}}
+    """
+    workload = scenario.get("workload")
+    if not isinstance(workload, dict) or not isinstance(workload.get("classes"), list):
+        return scenario
+    inherited = workload.get("shared_prefix_tokens") or 0
+    classes = [dict(c, shared_prefix_tokens=inherited)
+               if isinstance(c, dict) and "shared_prefix_tokens" in c and c["shared_prefix_tokens"] is None else c
+               for c in workload["classes"]]
+    return {**scenario, "workload": {**workload, "classes": classes}}
 
 
 def row_keys(summaries: Sequence[dict]) -> list[str]:
