@@ -271,3 +271,31 @@ def test_a_sampled_request_table_is_said_in_a_note(runs):
     comparison = compare([runs["a"], runs["s"]])
     requests, _ = read_tables(comparison, [])
     assert requests[1]["arrival_s"].size == kept
+
+
+def test_the_page_reads_only_the_request_columns_it_draws_and_still_checks_every_line(runs, tmp_path):
+    """The request table is read as the five columns the page draws from (the whole table was held as
+    text: 18 columns of millions of rows); those are the CSV's cells, the other columns are not kept,
+    and a line with a cell too few is still refused, naming the line."""
+    from sim.errors import ScenarioError
+    from sim.report.comparison_page import REQUEST_FIELDS
+    from sim.report.result_folder import read_requests
+
+    requests, _ = read_tables(compare([runs["a"], runs["b"]]), [])
+    assert set(requests[0]) == set(REQUEST_FIELDS)
+    with gzip.open(runs["a"] / "requests.csv.gz", "rt", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for name in REQUEST_FIELDS:
+        by_hand = np.array([float(r[name]) if r[name] else np.nan for r in rows])
+        np.testing.assert_array_equal(requests[0][name], by_hand)
+    damaged = tmp_path / "d"
+    shutil.copytree(runs["a"], damaged)
+    with gzip.open(runs["a"] / "requests.csv.gz", "rt", newline="") as fh:
+        lines = fh.read().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0]                    # line 4: one cell fewer than the header
+    with gzip.open(damaged / "requests.csv.gz", "wt", newline="") as fh:
+        fh.write("\n".join(lines) + "\n")
+    with pytest.raises(ScenarioError) as exc:
+        read_requests(damaged, REQUEST_FIELDS)
+    assert exc.value.problems[0] == ("line 4", f"{lines[3].count(',') + 1} cells, the header has "
+                                               f"{lines[0].count(',') + 1}")

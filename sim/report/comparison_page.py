@@ -49,6 +49,8 @@ from sim.report.run_figures import CDF_POINTS, LATENCIES, cdf_points
 
 #: the files of each folder the page reads (none may be overwritten by it)
 READ_FILES = ("summary.json", "scenario.json", "requests.csv.gz", "requests.csv", "timeseries.csv")
+#: the request table's columns the page draws from (the latencies and completions; the rest is not read)
+REQUEST_FIELDS = ("arrival_s", "first_token_s", "completion_s", "output_tokens", "queue_s")
 #: metrics (summary keys, or their start) where lower is better, then where higher is; a class's
 #: rows (``classes.<name>.``) are judged as the fleet's
 LOWER_BETTER = ("latency.", "cost.", "requests.rejected", "cashflow.training_cost", "cashflow.energy_cost",
@@ -134,7 +136,8 @@ def read_tables(comparison: Comparison, notes: list[str]) -> tuple[list, list]:
     requests, series = [], []
     for i, run in enumerate(comparison.folders):
         who = f"{label(i)} ({run.path})"
-        for read, what, out in ((read_requests, "requests.csv.gz", requests), (read_timeseries, "timeseries.csv", series)):
+        for read, what, out in ((lambda p: read_requests(p, REQUEST_FIELDS), "requests.csv.gz", requests),
+                                (read_timeseries, "timeseries.csv", series)):
             try:
                 table = read(run.path)
             except (ScenarioError, InputError, OSError, EOFError, ValueError) as exc:
