@@ -299,3 +299,22 @@ def test_the_page_reads_only_the_request_columns_it_draws_and_still_checks_every
         read_requests(damaged, REQUEST_FIELDS)
     assert exc.value.problems[0] == ("line 4", f"{lines[3].count(',') + 1} cells, the header has "
                                                f"{lines[0].count(',') + 1}")
+
+
+def test_hostile_names_are_escaped_on_the_page(runs, tmp_path):
+    """A scenario name (or folder name) with markup, control characters and a bidirectional override:
+    the markup is text, and the controls are written as the terminal writes them (``\\x1b``, ``\\u202e``),
+    not passed to the page where they hid or reordered what a cell shows."""
+    import json
+
+    hostile = "<script>alert(1)</script>\x1b[31m\u202eevil"
+    folder = tmp_path / "h\x07"
+    shutil.copytree(runs["a"], folder)
+    data = json.loads((folder / "summary.json").read_text())
+    data["scenario"] = hostile
+    (folder / "summary.json").write_text(json.dumps(data))
+    page = comparison_html(compare([runs["a"], folder]))
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;\\x1b[31m\\u202eevil" in page
+    assert "h\\x07" in page
+    assert not any(c in page for c in ("\x1b", "\x07", "\u202e"))
+    assert legend_name(1, folder).endswith("h\\x07")          # the figures' legend too

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from sim import humanize
-from sim.errors import InputError, ScenarioError, clipped
+from sim.errors import InputError, ScenarioError, clipped, printable
 from sim.io import atomic_write_text
 from sim.paths import output_file_problem
 from sim.report.chart import Chart, Note, Panel, Series
@@ -124,7 +124,7 @@ def tone(key: str, delta: dict | None) -> str:
 
 def legend_name(i: int, path: Path) -> str:
     """``A: results/a``, the path cut to fit :data:`LEGEND_WIDTH` (its end kept: the distinct part)."""
-    text = str(path)
+    text = printable(str(path), keep="")
     room = LEGEND_WIDTH - len(label(i)) - 2
     return f"{label(i)}: " + (text if len(text) <= room else "..." + text[-(room - 3):])
 
@@ -323,9 +323,20 @@ def over_time_chart(names: Sequence[str], requests: Sequence[dict | None], serie
 
 
 # ---------------------------------------------------------------------------------------- page
+def _escape(text: str) -> str:
+    r"""``text`` for the page: control characters and bidirectional overrides written as escapes, as
+    on the terminal (:func:`~sim.errors.printable`: a name cannot reorder or hide what a cell shows),
+    then HTML-escaped.
+
+        >>> _escape("<b>x</b>\x1b[2J\u202e")
+        '&lt;b&gt;x&lt;/b&gt;\\x1b[2J\\u202e'
+    """
+    return html.escape(printable(text, keep=""))
+
+
 def _cell(text: str, cls: str = "", title: str = "") -> str:
-    attrs = (f' class="{cls}"' if cls else "") + (f' title="{html.escape(title)}"' if title else "")
-    return f"<td{attrs}>{html.escape(text)}</td>"
+    attrs = (f' class="{cls}"' if cls else "") + (f' title="{_escape(title)}"' if title else "")
+    return f"<td{attrs}>{_escape(text)}</td>"
 
 
 def _wrappable(text: str) -> str:
@@ -334,11 +345,11 @@ def _wrappable(text: str) -> str:
         >>> _wrappable('{"a":1,"b":"<"}')
         '{&quot;a&quot;:1,<wbr>&quot;b&quot;:&quot;&lt;&quot;}'
     """
-    return html.escape(text).replace(",", ",<wbr>")
+    return _escape(text).replace(",", ",<wbr>")
 
 
 def _table(header: Sequence[str], rows: Sequence[str], cls: str = "") -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{_escape(h)}</th>" for h in header)
     return f"<table{f' class={cls!r}' if cls else ''}><tr>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -354,14 +365,14 @@ def folders_section(comparison: Comparison) -> str:
             humanize.duration(length) if isinstance(length, (int, float)) else "")) + "</tr>")
     out = "<h2>Folders</h2>" + _table(["", "folder", "scenario", "seed", "simulated"], rows, "settings")
     letters = [label(i) for i in range(len(comparison.folders))]
-    out += f"<h2>Settings that differ ({html.escape(' → '.join(letters))})</h2>"
+    out += f"<h2>Settings that differ ({_escape(' → '.join(letters))})</h2>"
     if comparison.differences:
         out += _table(["setting", *(f"{x} (base)" if j == 0 else x for j, x in enumerate(letters))],
                       ["<tr>" + _cell(key) + "".join(f"<td>{_wrappable(setting(v))}</td>" for v in values) + "</tr>"
                        for key, values in comparison.differences], "settings diffs")
     else:
         out += "<p>The scenarios are the same (seed and run length included).</p>"
-    return out + "".join(f'<p class="note">{html.escape(n)}</p>' for n in comparison.notes)
+    return out + "".join(f'<p class="note">{_escape(n)}</p>' for n in comparison.notes)
 
 
 def metric_table(comparison: Comparison, others: Sequence[int]) -> str:
@@ -417,13 +428,13 @@ def figures_section(comparison: Comparison) -> str:
         raise
     except Exception as exc:      # a figure that fails costs the figures, not the tables
         notes.append(f"figures not drawn: {type(exc).__name__}: {exc}")
-    out += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
+    out += [f'<p class="note">{_escape(n)}</p>' for n in notes]
     return "".join(out)
 
 
 def comparison_html(comparison: Comparison) -> str:
     """The whole page as text."""
-    paths = [str(f.path) for f in comparison.folders]
+    paths = [printable(str(f.path), keep="") for f in comparison.folders]
     title = clipped(" vs ".join(paths), 120)
     page = Page(title=title, kinds=["comparison"], head=folders_section(comparison),
                 sections=[metrics_section(comparison), figures_section(comparison)])
