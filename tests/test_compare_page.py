@@ -318,3 +318,18 @@ def test_hostile_names_are_escaped_on_the_page(runs, tmp_path):
     assert "h\\x07" in page
     assert not any(c in page for c in ("\x1b", "\x07", "\u202e"))
     assert legend_name(1, folder).endswith("h\\x07")          # the figures' legend too
+
+
+def test_a_sampled_runs_percentiles_are_said_to_be_estimates(runs):
+    """The same run kept whole and as a sample: every percentile moves by its histogram's error alone
+    (log bins 1 % wide: within sqrt(1.01) - 1 = 0.499 %), which the table shows, and the page colours,
+    as changes; a note says so. Two runs keeping every record have none."""
+    comparison = compare([runs["a"], runs["s"]])
+    assert comparison.notes == ["the latency percentiles of B (sample) are estimated from histograms (metrics.records), "
+                                "each within 0.5 % of the exact: a change of a percentile smaller than that may "
+                                "be the estimate's alone"]
+    bound = math.sqrt(1.01) - 1
+    for row in comparison.rows:
+        if row.key.startswith("latency.") and not row.key.endswith(".mean") and row.changes[1]["relative"]:
+            assert abs(row.changes[1]["relative"]) <= bound + 1e-12, row.key
+    assert compare([runs["a"], runs["b"]]).notes == []

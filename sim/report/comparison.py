@@ -63,6 +63,9 @@ _LABELS = {"throughput.requests_per_s": "throughput", "cost.per_million_output_t
 LABEL_WIDTH = 26
 #: from this size on a number is written in scientific notation (no 300-digit cells)
 HUGE = 1e15
+#: the relative error bound of a latency percentile of a run that kept no or a sample of its request
+#: records (:mod:`sim.metrics.histogram`: log bins 1 % wide, the estimate within sqrt(1.01) - 1)
+HISTOGRAM_ERROR = math.sqrt(1.01) - 1
 #: most scenario differences listed before "and N more"
 MAX_DIFFERENCES = 15
 
@@ -256,6 +259,12 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         notes.append(f"no scenario.json in {', '.join(lacking)}: only the seed and the run length are compared")
         scenarios = [{"seed": r.summary.get("seed"), "duration": r.summary.get("simulated_seconds")} for r in runs]
     scenarios = [_class_prefixes(s) for s in scenarios]
+    estimated = [f"{label(i)} ({value_at(s, 'metrics.records')})" for i, s in enumerate(scenarios)
+                 if value_at(s, "metrics.records") in ("sample", "none")]
+    if estimated:       # (sim.metrics.histogram: each within sqrt(1.01) - 1 of the exact)
+        notes.append(f"the latency percentiles of {', '.join(estimated)} are estimated from histograms (metrics."
+                     f"records), each within {HISTOGRAM_ERROR * 100:.1f} % of the exact: a change of a percentile "
+                     f"smaller than that may be the estimate's alone")
     for run, scenario in zip(runs, scenarios):   # fleetsim reprice keeps the run's scenario.json: its overrides
         overrides = value_at(run.summary, "repriced.overrides")
         if isinstance(overrides, list) and overrides:
