@@ -22,7 +22,7 @@ from conftest import scenario
 from sim.cli import main
 from sim.report.comparison import cell, change_cell, compare, label, setting
 from sim.report.comparison_page import (bin_width, comparison_html, completions_per_second, latency_chart,
-                                        legend_name, over_time_chart, read_tables)
+                                        legend_name, metric_table, over_time_chart, read_tables)
 
 DURATION = 120.0
 
@@ -333,3 +333,13 @@ def test_a_sampled_runs_percentiles_are_said_to_be_estimates(runs):
         if row.key.startswith("latency.") and not row.key.endswith(".mean") and row.changes[1]["relative"]:
             assert abs(row.changes[1]["relative"]) <= bound + 1e-12, row.key
     assert compare([runs["a"], runs["b"]]).notes == []
+    # on the page such a change is not coloured better or worse; a percentile of two whole runs is
+    table = metric_table(comparison, [1])
+    percentiles = [r for r in comparison.rows if re.fullmatch(r"latency\.\w+\.p\d+", r.key)]
+    moved = [r for r in percentiles if r.changes[1]["relative"] and abs(r.changes[1]["relative"]) >= 0.001]
+    assert moved                                               # (under the 0.1 % of a rounding, nothing to show)
+    for r in moved:
+        row = re.search(f"<tr><td>{re.escape(r.label)}</td>.*?</tr>", table).group(0)
+        assert 'class="better"' not in row and 'class="worse"' not in row, row
+    whole = metric_table(compare([runs["a"], runs["b"]]), [1])
+    assert re.search(r'<tr><td>TTFT p99</td>.*?class="(better|worse)"', whole)

@@ -117,6 +117,9 @@ class Comparison:
     differences: list[tuple[str, list[Any]]]
     notes: list[str]
     rows: list[Row]
+    #: the folders (by number) whose latency percentiles are histogram estimates (metrics.records
+    #: sample or none: within :data:`HISTOGRAM_ERROR` of the exact)
+    estimated: list[int] = field(default_factory=list)
 
     def as_json(self) -> dict:
         """The comparison as one JSON object: raw numbers in the summary's units (seconds, USD,
@@ -259,10 +262,10 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         notes.append(f"no scenario.json in {', '.join(lacking)}: only the seed and the run length are compared")
         scenarios = [{"seed": r.summary.get("seed"), "duration": r.summary.get("simulated_seconds")} for r in runs]
     scenarios = [_class_prefixes(s) for s in scenarios]
-    estimated = [f"{label(i)} ({value_at(s, 'metrics.records')})" for i, s in enumerate(scenarios)
-                 if value_at(s, "metrics.records") in ("sample", "none")]
+    estimated = [i for i, s in enumerate(scenarios) if value_at(s, "metrics.records") in ("sample", "none")]
     if estimated:       # (sim.metrics.histogram: each within sqrt(1.01) - 1 of the exact)
-        notes.append(f"the latency percentiles of {', '.join(estimated)} are estimated from histograms (metrics."
+        which = ", ".join(f"{label(i)} ({value_at(scenarios[i], 'metrics.records')})" for i in estimated)
+        notes.append(f"the latency percentiles of {which} are estimated from histograms (metrics."
                      f"records), each within {HISTOGRAM_ERROR * 100:.1f} % of the exact: a change of a percentile "
                      f"smaller than that may be the estimate's alone")
     for run, scenario in zip(runs, scenarios):   # fleetsim reprice keeps the run's scenario.json: its overrides
@@ -282,7 +285,7 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         if key.startswith("cashflow.") and not income and key not in ZERO_HIDDEN:
             continue
         rows.append(Row(key, values, [None] + [change(values[0], v) for v in values[1:]]))
-    return Comparison(runs, diff, notes, rows)
+    return Comparison(runs, diff, notes, rows, estimated)
 
 
 def _class_prefixes(scenario: dict) -> dict:

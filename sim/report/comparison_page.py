@@ -42,7 +42,7 @@ from sim.errors import InputError, ScenarioError, clipped, printable
 from sim.io import atomic_write_text
 from sim.paths import output_file_problem
 from sim.report.chart import Chart, Note, Panel, Series
-from sim.report.comparison import Comparison, cell, change_cell, label, setting
+from sim.report.comparison import HISTOGRAM_ERROR, Comparison, cell, change_cell, label, setting
 from sim.report.html_page import Page, embedded
 from sim.report.result_folder import read_requests, read_timeseries, request_latencies
 from sim.report.run_figures import CDF_POINTS, LATENCIES, cdf_points
@@ -112,14 +112,25 @@ def better(key: str) -> int:
     return 1 if key.startswith(HIGHER_BETTER) else 0
 
 
-def tone(key: str, delta: dict | None) -> str:
-    """``better``, ``worse`` or empty: how a change (:func:`~sim.report.comparison.change`) of ``key`` reads."""
+def tone(key: str, delta: dict | None, least: float = MOVE) -> str:
+    """``better``, ``worse`` or empty: how a change (:func:`~sim.report.comparison.change`) of ``key`` reads;
+    a change smaller than ``least`` of the base is not judged."""
     way = better(key)
     if not way or not delta or "absolute" not in delta or not delta["absolute"]:
         return ""
-    if delta.get("relative") is not None and abs(delta["relative"]) < MOVE:
+    if delta.get("relative") is not None and abs(delta["relative"]) < least:
         return ""
     return "better" if (delta["absolute"] > 0) == (way > 0) else "worse"
+
+
+def _percentile(key: str) -> bool:
+    """A latency percentile (``latency.ttft.p99``, ``classes.chat.latency.tpot.p99``), not a mean.
+
+        >>> _percentile("latency.ttft.p99"), _percentile("classes.c.latency.tpot.p99"), _percentile("latency.e2e.mean")
+        (True, True, False)
+    """
+    parts = key.split(".")
+    return "latency" in parts and parts[-1].startswith("p") and parts[-1][1:].isdigit()
 
 
 def legend_name(i: int, path: Path) -> str:
@@ -384,8 +395,11 @@ def metric_table(comparison: Comparison, others: Sequence[int]) -> str:
         way = {-1: "lower is better", 1: "higher is better"}.get(better(r.key), "")
         cells = [_cell(r.label), _cell(cell(r.key, r.values[0]))]
         for i in others:
+            # a percentile estimated from a histogram on either side: a change within its error is not judged
+            least = (max(MOVE, HISTOGRAM_ERROR) if _percentile(r.key) and {0, i} & set(comparison.estimated)
+                     else MOVE)
             cells += [_cell(cell(r.key, r.values[i])), _cell(change_cell(r.key, r.changes[i]),
-                                                             tone(r.key, r.changes[i]), way)]
+                                                             tone(r.key, r.changes[i], least), way)]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return _table(header, rows, "compare")
 
@@ -398,7 +412,8 @@ def metrics_section(comparison: Comparison) -> str:
             "in percentage points (pp). Green where the change is better, red where worse: latencies, costs "
             "and rejections lower, throughput, SLO attainment, goodput, revenue and net higher; the other rows "
             "(load, utilization, GPU-hours, counts, the stability verdict) are not judged, nor a change under "
-            f"{MOVE * 100:g} % of the base.</p>" + "".join(tables))
+            f"{MOVE * 100:g} % of the base ({HISTOGRAM_ERROR * 100:.1f} % for a latency percentile where either "
+            f"folder's is estimated from a histogram).</p>" + "".join(tables))
 
 
 def figures_section(comparison: Comparison) -> str:
