@@ -63,8 +63,7 @@ _LABELS = {"throughput.requests_per_s": "throughput", "cost.per_million_output_t
 LABEL_WIDTH = 26
 #: from this size on a number is written in scientific notation (no 300-digit cells)
 HUGE = 1e15
-#: the relative error bound of a latency percentile of a run that kept no or a sample of its request
-#: records (:mod:`sim.metrics.histogram`: log bins 1 % wide, the estimate within sqrt(1.01) - 1)
+#: the error bound of a latency percentile of a run keeping a sample of its records or none (sim.metrics.histogram)
 HISTOGRAM_ERROR = math.sqrt(1.01) - 1
 #: most scenario differences listed before "and N more"
 MAX_DIFFERENCES = 15
@@ -263,7 +262,7 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         scenarios = [{"seed": r.summary.get("seed"), "duration": r.summary.get("simulated_seconds")} for r in runs]
     scenarios = [_class_prefixes(s) for s in scenarios]
     estimated = [i for i, s in enumerate(scenarios) if value_at(s, "metrics.records") in ("sample", "none")]
-    if estimated:       # (sim.metrics.histogram: each within sqrt(1.01) - 1 of the exact)
+    if estimated:
         which = ", ".join(f"{label(i)} ({value_at(scenarios[i], 'metrics.records')})" for i in estimated)
         notes.append(f"the latency percentiles of {which} are estimated from histograms (metrics."
                      f"records), each within {HISTOGRAM_ERROR * 100:.1f} % of the exact: a change of a percentile "
@@ -289,10 +288,8 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
 
 
 def _class_prefixes(scenario: dict) -> dict:
-    """``scenario`` with each request class's ``shared_prefix_tokens`` as the class has it: unset
-    (``null``), the workload's (:func:`sim.workload.classes.class_prefix`). A folder written before
-    the field's default was unset has ``0`` there, one written since ``null``: the same prefix, not a
-    difference.
+    """``scenario`` with each class's unset (``null``) ``shared_prefix_tokens`` the workload's
+    (:func:`sim.workload.classes.class_prefix`): a folder written before that default has ``0`` there.
 
         >>> _class_prefixes({"workload": {"shared_prefix_tokens": 64, "classes": [
         ...     {"name": "a", "shared_prefix_tokens": None}, {"name": "b", "shared_prefix_tokens": 0}]}})
