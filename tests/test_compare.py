@@ -250,6 +250,28 @@ def test_one_folder_is_not_a_comparison(runs, capsys):
                                        "fleetsim compare --help lists the options\n")
 
 
+@pytest.mark.parametrize("flag", ["--out", "--html"])
+def test_out_never_replaces_a_figure_of_a_result(runs, tmp_path, capsys, flag):
+    """A result's figures (``figures/*.svg``, drawn by ``fleetsim run``) are its files too: ``--out
+    results/b/figures/cashflow.svg`` wrote JSON over the figure. A new file there is written."""
+    from sim.errors import InputError
+    from sim.report.comparison import compare as comparison_of
+    from sim.report.comparison_page import write_comparison_page
+
+    b = tmp_path / "b"
+    shutil.copytree(runs["b"], b)
+    (b / "figures").mkdir(exist_ok=True)
+    target = b / "figures" / "cashflow.svg"
+    target.write_text("<svg/>")
+    assert main(["compare", str(runs["a"]), str(b), flag, str(target)]) == 2
+    assert "which writing it would replace" in capsys.readouterr().err
+    with pytest.raises(InputError, match="which writing it would replace"):
+        write_comparison_page(comparison_of([runs["a"], b]), target)
+    assert target.read_text() == "<svg/>"
+    assert main(["compare", str(runs["a"]), str(b), flag, str(b / "figures" / "new.out")]) == 0
+    assert (b / "figures" / "new.out").stat().st_size > 0
+
+
 @pytest.mark.parametrize("name", ["summary.json", "requests.csv.gz", "timeseries.csv", "ledger.csv"])
 @pytest.mark.parametrize("flag", ["--out", "--html"])
 def test_out_never_replaces_a_file_of_a_result(runs, capsys, name, flag):
@@ -268,6 +290,37 @@ def test_relative_change_of_a_zero_base_is_none():
     assert change(0, 2.0) == {"absolute": 2.0, "relative": None}
     assert change_cell("latency.ttft.p99", change(0, 0.002)) == "+2 ms"
     assert math.isclose(change(4, 6)["relative"], 0.5)
+
+
+def test_a_relative_change_past_a_float_is_not_said():
+    """1e308 req/s against 12.4: the share (8e306) is a float, its per cent (8e308) is not; the cell
+    read '(+inf %)'."""
+    from sim.report.comparison import change, change_cell
+
+    delta = change(12.4, 1e308)
+    assert math.isfinite(delta["relative"])
+    assert change_cell("throughput.requests_per_s", delta) == "+1e+308 req/s"
+
+
+@pytest.mark.parametrize("inherited,own,differs", [(0, 0, False), (64, 64, False), (64, 0, True)])
+def test_a_class_prefix_left_unset_is_the_workloads(runs, tmp_path, inherited, own, differs):
+    """A class's ``shared_prefix_tokens`` unset (``null``, what fleetsim writes since the default became
+    unset) is the workload's: against a folder that wrote the same prefix as a number (``0``, the
+    default before) nothing differs; a class's own ``0`` under a workload's 64 is a difference."""
+    folders = []
+    for name, value in (("old", own), ("new", None)):
+        folder = tmp_path / name
+        shutil.copytree(runs["a"], folder)
+        data = json.loads((folder / "scenario.json").read_text())
+        data["workload"]["shared_prefix_tokens"] = inherited
+        data["workload"]["classes"] = [{"name": "chat", "share": 1.0, "shared_prefix_tokens": value}]
+        (folder / "scenario.json").write_text(json.dumps(data))
+        folders.append(folder)
+    differences = dict(compare(folders).differences)
+    if differs:
+        assert differences == {"workload.classes.0.shared_prefix_tokens": [0, 64]}
+    else:
+        assert differences == {}
 
 
 def test_help_reads_as_plain_text():

@@ -22,7 +22,7 @@ from conftest import scenario
 from sim.cli import main
 from sim.report.comparison import cell, change_cell, compare, label, setting
 from sim.report.comparison_page import (bin_width, comparison_html, completions_per_second, latency_chart,
-                                        legend_name, over_time_chart, read_tables)
+                                        legend_name, metric_table, over_time_chart, read_tables)
 
 from test_compare import DURATION, _run
 
@@ -265,3 +265,75 @@ def test_a_sampled_request_table_is_said_in_a_note(runs):
     comparison = compare([runs["a"], runs["s"]])
     requests, _ = read_tables(comparison, [])
     assert requests[1]["arrival_s"].size == kept
+
+
+def test_the_page_reads_only_the_request_columns_it_draws_and_still_checks_every_line(runs, tmp_path):
+    """The request table is read as the five columns the page draws from (the whole table was held as
+    text: 18 columns of millions of rows); those are the CSV's cells, the other columns are not kept,
+    and a line with a cell too few is still refused, naming the line."""
+    from sim.errors import ScenarioError
+    from sim.report.comparison_page import REQUEST_FIELDS
+    from sim.report.result_folder import read_requests
+
+    requests, _ = read_tables(compare([runs["a"], runs["b"]]), [])
+    assert set(requests[0]) == set(REQUEST_FIELDS)
+    with gzip.open(runs["a"] / "requests.csv.gz", "rt", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for name in REQUEST_FIELDS:
+        by_hand = np.array([float(r[name]) if r[name] else np.nan for r in rows])
+        np.testing.assert_array_equal(requests[0][name], by_hand)
+    damaged = tmp_path / "d"
+    shutil.copytree(runs["a"], damaged)
+    with gzip.open(runs["a"] / "requests.csv.gz", "rt", newline="") as fh:
+        lines = fh.read().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0]                    # line 4: one cell fewer than the header
+    with gzip.open(damaged / "requests.csv.gz", "wt", newline="") as fh:
+        fh.write("\n".join(lines) + "\n")
+    with pytest.raises(ScenarioError) as exc:
+        read_requests(damaged, REQUEST_FIELDS)
+    assert exc.value.problems[0] == ("line 4", f"{lines[3].count(',') + 1} cells, the header has "
+                                               f"{lines[0].count(',') + 1}")
+
+
+def test_hostile_names_are_escaped_on_the_page(runs, tmp_path):
+    """A scenario name (or folder name) with markup, control characters and a bidirectional override:
+    the markup is text, and the controls are written as the terminal writes them (``\\x1b``, ``\\u202e``),
+    not passed to the page where they hid or reordered what a cell shows."""
+    import json
+
+    hostile = "<script>alert(1)</script>\x1b[31m\u202eevil"
+    folder = tmp_path / "h\x07"
+    shutil.copytree(runs["a"], folder)
+    data = json.loads((folder / "summary.json").read_text())
+    data["scenario"] = hostile
+    (folder / "summary.json").write_text(json.dumps(data))
+    page = comparison_html(compare([runs["a"], folder]))
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;\\x1b[31m\\u202eevil" in page
+    assert "h\\x07" in page
+    assert not any(c in page for c in ("\x1b", "\x07", "\u202e"))
+    assert legend_name(1, folder).endswith("h\\x07")          # the figures' legend too
+
+
+def test_a_sampled_runs_percentiles_are_said_to_be_estimates(runs):
+    """The same run kept whole and as a sample: every percentile moves by its histogram's error alone
+    (log bins 1 % wide: within sqrt(1.01) - 1 = 0.499 %), which the table shows, and the page colours,
+    as changes; a note says so. Two runs keeping every record have none."""
+    comparison = compare([runs["a"], runs["s"]])
+    assert comparison.notes == ["the latency percentiles of B (sample) are estimated from histograms (metrics.records), "
+                                "each within 0.5 % of the exact: a change of a percentile smaller than that may "
+                                "be the estimate's alone"]
+    bound = math.sqrt(1.01) - 1
+    for row in comparison.rows:
+        if row.key.startswith("latency.") and not row.key.endswith(".mean") and row.changes[1]["relative"]:
+            assert abs(row.changes[1]["relative"]) <= bound + 1e-12, row.key
+    assert compare([runs["a"], runs["b"]]).notes == []
+    # on the page such a change is not coloured better or worse; a percentile of two whole runs is
+    table = metric_table(comparison, [1])
+    percentiles = [r for r in comparison.rows if re.fullmatch(r"latency\.\w+\.p\d+", r.key)]
+    moved = [r for r in percentiles if r.changes[1]["relative"] and abs(r.changes[1]["relative"]) >= 0.001]
+    assert moved                                               # (under the 0.1 % of a rounding, nothing to show)
+    for r in moved:
+        row = re.search(f"<tr><td>{re.escape(r.label)}</td>.*?</tr>", table).group(0)
+        assert 'class="better"' not in row and 'class="worse"' not in row, row
+    whole = metric_table(compare([runs["a"], runs["b"]]), [1])
+    assert re.search(r'<tr><td>TTFT p99</td>.*?class="(better|worse)"', whole)

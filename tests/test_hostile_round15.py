@@ -251,6 +251,22 @@ def test_a_seed_knob_runs_each_value_at_its_seed(tmp_path, capsys):
     assert rows[0]["latency.ttft.p99"] != rows[1]["latency.ttft.p99"]
 
 
+def test_a_seed_knob_of_whole_floats_runs_each_value_at_its_seed(tmp_path, capsys):
+    """``--grid seed=1.0,5.0``: the scenario reads 5.0 as seed 5 (``fleetsim run --set seed=5.0`` runs at
+    5), so the sweep does too; the two points ran at the base seed, one run said twice (``± 0``)."""
+    import json
+
+    path = _scenario(tmp_path)
+    assert _main(["sweep", str(path), "--grid", "seed=1.0,5.0", "--out", str(tmp_path / "s"), "--quiet",
+                  "--no-figures"]) == 0
+    capsys.readouterr()
+    rows = json.loads((tmp_path / "s" / "sweep.json").read_text())["points"]
+    assert [r["seed"] for r in rows] == [1, 5]
+    assert _main(["run", str(path), "--set", "seed=5", "--json", "--quiet"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert rows[1]["latency.ttft.p99"] == alone["latency"]["ttft"]["p99"]
+
+
 @pytest.mark.parametrize("cmd,knob,first", [
     ("sweep", ["--grid", "seed=1,5"], "seed=1"),
     ("plan", ["--vary", "seed=1..2", "--constraint", "latency.ttft.p99<=2"], "seed=2"),   # a bisection: the top first

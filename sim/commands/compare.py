@@ -42,10 +42,9 @@ def main(args: argparse.Namespace) -> int:
 
     folders = [args.base, *args.others]
     # neither output may replace a file of the folders compared: what is read, and the rest of each result
-    from sim.metrics.output import RESULT_NAMES
-    from sim.report.comparison_page import READ_FILES
+    from sim.report.comparison_page import result_files
 
-    kept = [f / name for f in folders for name in dict.fromkeys((*READ_FILES, *RESULT_NAMES)) if not name.endswith("/")]
+    kept = result_files(folders)
     if args.out is not None:
         problem = output_file_problem(args.out, kept)
         if problem:

@@ -61,6 +61,23 @@ def at_capacity(points: Sequence[Point], capacity: float) -> list[Point]:
             for p in points]
 
 
+def _whole(value: Any, default: int) -> int:
+    """A configuration's seed as the scenario reads it: a whole number, ``2.0`` too (``--grid
+    seed=1.0,2.0`` is seeds 1 and 2, as ``fleetsim run --set seed=2.0`` runs at 2); ``default`` for
+    anything else (none given).
+
+        >>> _whole(3, 1), _whole(2.0, 1), _whole(None, 1), _whole(True, 1)
+        (3, 2, 1, 1)
+    """
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return default
+
+
 def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seeds: int,
                 validate: bool = True, scaled: bool = False) -> list[Point]:
     """Points for every configuration × replication (configuration-major order); ``scaled``: some
@@ -108,8 +125,7 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
         # the runner sets the seed, so the scenario's own seed field is not part of the key; a configuration
         # that sets it (--grid seed=1,2) starts its replications there (each ran at the base seed, unsaid)
         unseeded = {k: v for k, v in data.items() if k != "seed"}
-        own = data.get("seed")
-        first = own if isinstance(own, int) and not isinstance(own, bool) else source.seed
+        first = _whole(data.get("seed"), source.seed)
         for i in range(seeds):
             seed = first + i
             points.append(Point(tuple(config), i, seed, data, point_key(unseeded, seed), traces=traces))

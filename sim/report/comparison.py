@@ -64,6 +64,8 @@ _LABELS = {"throughput.requests_per_s": "throughput", "cost.per_million_output_t
 LABEL_WIDTH = 26
 #: from this size on a number is written in scientific notation (no 300-digit cells)
 HUGE = 1e15
+#: the error bound of a latency percentile of a run keeping a sample of its records or none (sim.metrics.histogram)
+HISTOGRAM_ERROR = math.sqrt(1.01) - 1
 #: most scenario differences listed before "and N more"
 MAX_DIFFERENCES = 15
 
@@ -115,6 +117,9 @@ class Comparison:
     differences: list[tuple[str, list[Any]]]
     notes: list[str]
     rows: list[Row]
+    #: the folders (by number) whose latency percentiles are histogram estimates (metrics.records
+    #: sample or none: within :data:`HISTOGRAM_ERROR` of the exact)
+    estimated: list[int] = field(default_factory=list)
 
     def as_json(self) -> dict:
         """The comparison as one JSON object: raw numbers in the summary's units (seconds, USD,
@@ -254,6 +259,13 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         lacking = [str(r.path) for r in runs if r.scenario is None]
         notes.append(f"no scenario.json in {', '.join(lacking)}: only the seed and the run length are compared")
         scenarios = [{"seed": r.summary.get("seed"), "duration": r.summary.get("simulated_seconds")} for r in runs]
+    scenarios = [_class_prefixes(s) for s in scenarios]
+    estimated = [i for i, s in enumerate(scenarios) if value_at(s, "metrics.records") in ("sample", "none")]
+    if estimated:
+        which = ", ".join(f"{label(i)} ({value_at(scenarios[i], 'metrics.records')})" for i in estimated)
+        notes.append(f"the latency percentiles of {which} are estimated from histograms (metrics."
+                     f"records), each within {HISTOGRAM_ERROR * 100:.1f} % of the exact: a change of a percentile "
+                     f"smaller than that may be the estimate's alone")
     for run, scenario in zip(runs, scenarios):   # fleetsim reprice keeps the run's scenario.json: its overrides
         overrides = value_at(run.summary, "repriced.overrides")
         if isinstance(overrides, list) and overrides:
@@ -271,7 +283,25 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         if key.startswith("cashflow.") and not income and key not in ZERO_HIDDEN:
             continue
         rows.append(Row(key, values, [None] + [change(values[0], v) for v in values[1:]]))
-    return Comparison(runs, diff, notes, rows)
+    return Comparison(runs, diff, notes, rows, estimated)
+
+
+def _class_prefixes(scenario: dict) -> dict:
+    """``scenario`` with each class's unset (``null``) ``shared_prefix_tokens`` the workload's
+    (:func:`sim.workload.classes.class_prefix`): a folder written before that default has ``0`` there.
+
+        >>> _class_prefixes({"workload": {"shared_prefix_tokens": 64, "classes": [
+        ...     {"name": "a", "shared_prefix_tokens": None}, {"name": "b", "shared_prefix_tokens": 0}]}})
+        {'workload': {'shared_prefix_tokens': 64, 'classes': [{'name': 'a', 'shared_prefix_tokens': 64}, {'name': 'b', 'shared_prefix_tokens': 0}]}}
+    """
+    workload = scenario.get("workload")
+    if not isinstance(workload, dict) or not isinstance(workload.get("classes"), list):
+        return scenario
+    inherited = workload.get("shared_prefix_tokens") or 0
+    classes = [dict(c, shared_prefix_tokens=inherited)
+               if isinstance(c, dict) and "shared_prefix_tokens" in c and c["shared_prefix_tokens"] is None else c
+               for c in workload["classes"]]
+    return {**scenario, "workload": {**workload, "classes": classes}}
 
 
 def row_keys(summaries: Sequence[dict]) -> list[str]:
@@ -396,6 +426,8 @@ def change_cell(key: str, delta: dict | None) -> str:
         ('+$0.83 (+50.0 %)', '0 (0.0 %)')
         >>> change_cell("cashflow.revenue", change(0, 1e6)), change_cell("stability.verdict", change("stable", "unstable"))
         ('+$1.00M', 'changed')
+        >>> change_cell("throughput.requests_per_s", change(12.4, 1e308))
+        '+1e+308 req/s'
     """
     if delta is None:
         return MISSING
@@ -412,9 +444,9 @@ def change_cell(key: str, delta: dict | None) -> str:
         text = money(key, abs(d))
     else:
         text = figures(abs(d)) + (f" {unit}" if unit not in ("", "h") else "")
-    if rel is None:
+    pct = rel * 100 if rel is not None else math.nan
+    if not math.isfinite(pct):          # (no base, or a share past the largest float: 1e308 against 12)
         return sign + text
-    pct = rel * 100
     return sign + text + (" (0.0 %)" if d == 0 else f" ({pct:+.1f} %)" if abs(pct) >= 0.05 else f" ({pct:+.1g} %)")
 
 

@@ -19,7 +19,7 @@ by matplotlib as ``fleetsim report`` draws them) from a :class:`~sim.report.comp
 A folder whose request table or time series is absent, or damaged (a reader's
 :class:`~sim.errors.ScenarioError`), keeps its columns in the tables and gets a note in place of
 its curves. The file is written atomically (:func:`sim.io.atomic_write_text`); the command
-refuses a path that is one of the files read (:data:`READ_FILES`). Unlike ``report.html`` the page
+refuses a path that is a file of the folders compared (:func:`result_files`). Unlike ``report.html`` the page
 carries no time it was generated: the same folders give the same bytes.
 
     >>> better("latency.ttft.p99"), better("throughput.requests_per_s"), better("utilization.load_factor")
@@ -38,23 +38,44 @@ from pathlib import Path
 import numpy as np
 
 from sim import humanize
-from sim.errors import InputError, ScenarioError, clipped
+from sim.errors import InputError, ScenarioError, clipped, printable
 from sim.io import atomic_write_text
 from sim.paths import output_file_problem
 from sim.report.chart import Chart, Note, Panel, Series
-from sim.report.comparison import Comparison, cell, change_cell, label, setting
+from sim.report.comparison import HISTOGRAM_ERROR, Comparison, cell, change_cell, label, setting
 from sim.report.html_page import Page, embedded
 from sim.report.result_folder import read_requests, read_timeseries, request_latencies
 from sim.report.run_figures import CDF_POINTS, LATENCIES, cdf_points
 
 #: the files of each folder the page reads (none may be overwritten by it)
 READ_FILES = ("summary.json", "scenario.json", "requests.csv.gz", "requests.csv", "timeseries.csv")
+#: the request table's columns the page draws from (the latencies and completions; the rest is not read)
+REQUEST_FIELDS = ("arrival_s", "first_token_s", "completion_s", "output_tokens", "queue_s")
 #: metrics (summary keys, or their start) where lower is better, then where higher is; a class's
 #: rows (``classes.<name>.``) are judged as the fleet's
 LOWER_BETTER = ("latency.", "cost.", "requests.rejected", "cashflow.training_cost", "cashflow.energy_cost",
                 "cashflow.sla_credits")
 HIGHER_BETTER = ("throughput.", "slo.attainment", "slo.goodput_rps", "cashflow.revenue", "cashflow.net",
                  "cashflow.cash_net")
+
+
+def result_files(folders: Sequence[Path | str]) -> list[Path]:
+    """Every file of the result folders that no output may replace: those the page reads
+    (:data:`READ_FILES`), the rest of a result (:data:`~sim.metrics.output.RESULT_NAMES`) and the
+    figures in its ``figures/`` (``--out results/b/figures/cashflow.svg`` wrote JSON over a run's
+    figure)."""
+    from sim.metrics.output import RESULT_NAMES
+
+    out = []
+    for folder in map(Path, folders):
+        for name in dict.fromkeys((*READ_FILES, *RESULT_NAMES)):
+            if not name.endswith("/"):
+                out.append(folder / name)
+            elif (folder / name).is_dir():
+                out += sorted((folder / name).iterdir())
+    return out
+
+
 #: a change smaller than this share of the base is not coloured (a rounding's worth, not a move)
 MOVE = 0.001
 #: dash of each folder's lines after its colour, so that a grey print still tells them apart
@@ -91,19 +112,30 @@ def better(key: str) -> int:
     return 1 if key.startswith(HIGHER_BETTER) else 0
 
 
-def tone(key: str, delta: dict | None) -> str:
-    """``better``, ``worse`` or empty: how a change (:func:`~sim.report.comparison.change`) of ``key`` reads."""
+def tone(key: str, delta: dict | None, least: float = MOVE) -> str:
+    """``better``, ``worse`` or empty: how a change (:func:`~sim.report.comparison.change`) of ``key`` reads;
+    a change smaller than ``least`` of the base is not judged."""
     way = better(key)
     if not way or not delta or "absolute" not in delta or not delta["absolute"]:
         return ""
-    if delta.get("relative") is not None and abs(delta["relative"]) < MOVE:
+    if delta.get("relative") is not None and abs(delta["relative"]) < least:
         return ""
     return "better" if (delta["absolute"] > 0) == (way > 0) else "worse"
 
 
+def _percentile(key: str) -> bool:
+    """A latency percentile (``latency.ttft.p99``, ``classes.chat.latency.tpot.p99``), not a mean.
+
+        >>> _percentile("latency.ttft.p99"), _percentile("classes.c.latency.tpot.p99"), _percentile("latency.e2e.mean")
+        (True, True, False)
+    """
+    parts = key.split(".")
+    return "latency" in parts and parts[-1].startswith("p") and parts[-1][1:].isdigit()
+
+
 def legend_name(i: int, path: Path) -> str:
     """``A: results/a``, the path cut to fit :data:`LEGEND_WIDTH` (its end kept: the distinct part)."""
-    text = str(path)
+    text = printable(str(path), keep="")
     room = LEGEND_WIDTH - len(label(i)) - 2
     return f"{label(i)}: " + (text if len(text) <= room else "..." + text[-(room - 3):])
 
@@ -115,7 +147,8 @@ def read_tables(comparison: Comparison, notes: list[str]) -> tuple[list, list]:
     requests, series = [], []
     for i, run in enumerate(comparison.folders):
         who = f"{label(i)} ({run.path})"
-        for read, what, out in ((read_requests, "requests.csv.gz", requests), (read_timeseries, "timeseries.csv", series)):
+        for read, what, out in ((lambda p: read_requests(p, REQUEST_FIELDS), "requests.csv.gz", requests),
+                                (read_timeseries, "timeseries.csv", series)):
             try:
                 table = read(run.path)
             except (ScenarioError, InputError, OSError, EOFError, ValueError) as exc:
@@ -301,9 +334,20 @@ def over_time_chart(names: Sequence[str], requests: Sequence[dict | None], serie
 
 
 # ---------------------------------------------------------------------------------------- page
+def _escape(text: str) -> str:
+    r"""``text`` for the page: control characters and bidirectional overrides written as escapes, as
+    on the terminal (:func:`~sim.errors.printable`: a name cannot reorder or hide what a cell shows),
+    then HTML-escaped.
+
+        >>> _escape("<b>x</b>\x1b[2J\u202e")
+        '&lt;b&gt;x&lt;/b&gt;\\x1b[2J\\u202e'
+    """
+    return html.escape(printable(text, keep=""))
+
+
 def _cell(text: str, cls: str = "", title: str = "") -> str:
-    attrs = (f' class="{cls}"' if cls else "") + (f' title="{html.escape(title)}"' if title else "")
-    return f"<td{attrs}>{html.escape(text)}</td>"
+    attrs = (f' class="{cls}"' if cls else "") + (f' title="{_escape(title)}"' if title else "")
+    return f"<td{attrs}>{_escape(text)}</td>"
 
 
 def _wrappable(text: str) -> str:
@@ -312,11 +356,11 @@ def _wrappable(text: str) -> str:
         >>> _wrappable('{"a":1,"b":"<"}')
         '{&quot;a&quot;:1,<wbr>&quot;b&quot;:&quot;&lt;&quot;}'
     """
-    return html.escape(text).replace(",", ",<wbr>")
+    return _escape(text).replace(",", ",<wbr>")
 
 
 def _table(header: Sequence[str], rows: Sequence[str], cls: str = "") -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{_escape(h)}</th>" for h in header)
     return f"<table{f' class={cls!r}' if cls else ''}><tr>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -332,14 +376,14 @@ def folders_section(comparison: Comparison) -> str:
             humanize.duration(length) if isinstance(length, (int, float)) else "")) + "</tr>")
     out = "<h2>Folders</h2>" + _table(["", "folder", "scenario", "seed", "simulated"], rows, "settings")
     letters = [label(i) for i in range(len(comparison.folders))]
-    out += f"<h2>Settings that differ ({html.escape(' → '.join(letters))})</h2>"
+    out += f"<h2>Settings that differ ({_escape(' → '.join(letters))})</h2>"
     if comparison.differences:
         out += _table(["setting", *(f"{x} (base)" if j == 0 else x for j, x in enumerate(letters))],
                       ["<tr>" + _cell(key) + "".join(f"<td>{_wrappable(setting(v))}</td>" for v in values) + "</tr>"
                        for key, values in comparison.differences], "settings diffs")
     else:
         out += "<p>The scenarios are the same (seed and run length included).</p>"
-    return out + "".join(f'<p class="note">{html.escape(n)}</p>' for n in comparison.notes)
+    return out + "".join(f'<p class="note">{_escape(n)}</p>' for n in comparison.notes)
 
 
 def metric_table(comparison: Comparison, others: Sequence[int]) -> str:
@@ -351,8 +395,11 @@ def metric_table(comparison: Comparison, others: Sequence[int]) -> str:
         way = {-1: "lower is better", 1: "higher is better"}.get(better(r.key), "")
         cells = [_cell(r.label), _cell(cell(r.key, r.values[0]))]
         for i in others:
+            # a percentile estimated from a histogram on either side: a change within its error is not judged
+            least = (max(MOVE, HISTOGRAM_ERROR) if _percentile(r.key) and {0, i} & set(comparison.estimated)
+                     else MOVE)
             cells += [_cell(cell(r.key, r.values[i])), _cell(change_cell(r.key, r.changes[i]),
-                                                             tone(r.key, r.changes[i]), way)]
+                                                             tone(r.key, r.changes[i], least), way)]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return _table(header, rows, "compare")
 
@@ -365,7 +412,8 @@ def metrics_section(comparison: Comparison) -> str:
             "in percentage points (pp). Green where the change is better, red where worse: latencies, costs "
             "and rejections lower, throughput, SLO attainment, goodput, revenue and net higher; the other rows "
             "(load, utilization, GPU-hours, counts, the stability verdict) are not judged, nor a change under "
-            f"{MOVE * 100:g} % of the base.</p>" + "".join(tables))
+            f"{MOVE * 100:g} % of the base ({HISTOGRAM_ERROR * 100:.1f} % for a latency percentile where either "
+            f"folder's is estimated from a histogram).</p>" + "".join(tables))
 
 
 def figures_section(comparison: Comparison) -> str:
@@ -395,13 +443,13 @@ def figures_section(comparison: Comparison) -> str:
         raise
     except Exception as exc:      # a figure that fails costs the figures, not the tables
         notes.append(f"figures not drawn: {type(exc).__name__}: {exc}")
-    out += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
+    out += [f'<p class="note">{_escape(n)}</p>' for n in notes]
     return "".join(out)
 
 
 def comparison_html(comparison: Comparison) -> str:
     """The whole page as text."""
-    paths = [str(f.path) for f in comparison.folders]
+    paths = [printable(str(f.path), keep="") for f in comparison.folders]
     title = clipped(" vs ".join(paths), 120)
     page = Page(title=title, kinds=["comparison"], head=folders_section(comparison),
                 sections=[metrics_section(comparison), figures_section(comparison)])
@@ -411,9 +459,9 @@ def comparison_html(comparison: Comparison) -> str:
 
 def write_comparison_page(comparison: Comparison, path: Path | str) -> Path:
     """Write the page to ``path`` atomically (a reader never sees half a page); returns the path. A
-    path that is one of the files the comparison reads (:data:`READ_FILES` of each folder), a folder,
-    or in no folder is refused (:class:`~sim.errors.InputError`)."""
-    problem = output_file_problem(path, [f.path / name for f in comparison.folders for name in READ_FILES])
+    path that is a file of the folders compared (:func:`result_files`), a folder, or in no folder is
+    refused (:class:`~sim.errors.InputError`)."""
+    problem = output_file_problem(path, result_files([f.path for f in comparison.folders]))
     if problem:
         raise InputError(f"{path}: {problem}")
     return atomic_write_text(path, comparison_html(comparison))

@@ -62,14 +62,17 @@ _NUMERIC_KEYS = ("seed", "simulated_seconds", "wall_seconds", "cost.compute_usd"
                                             "gpu_busy", "kv_cache_mean", "mfu", "mbu", "load_factor")))
 
 
-def read_columns(path: Path | str, numeric: Iterable[str] = (), required: Iterable[str] = ()) -> Columns:
+def read_columns(path: Path | str, numeric: Iterable[str] = (), required: Iterable[str] = (),
+                 columns: Iterable[str] | None = None) -> Columns:
     """A CSV (optionally ``.gz``) as columns; numeric where every non-empty cell parses.
 
     ``numeric`` names the columns whose every non-empty cell must be a number and ``required``
     the columns the file must have: a file fleetsim wrote always passes, so a failure means the
-    file was damaged or is not fleetsim's. Raises :class:`~sim.errors.ScenarioError` naming the file,
-    each line and column at fault (at most :data:`MAX_PROBLEMS`), or the columns missing; a file
-    that is not (gzipped) UTF-8 text likewise.
+    file was damaged or is not fleetsim's. ``columns``: only these (and the required) are kept and
+    checked, the others' cells dropped as each line is read (the whole table is held as text while it
+    is read); every line's count of cells is still checked. Raises :class:`~sim.errors.ScenarioError` naming the file, each line and
+    column at fault (at most :data:`MAX_PROBLEMS`), or the columns missing; a file that is not
+    (gzipped) UTF-8 text likewise.
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -79,20 +82,24 @@ def read_columns(path: Path | str, numeric: Iterable[str] = (), required: Iterab
             header = next(reader, None)
             if header is None:
                 return {}
-            raw, lines = [], []
+            wanted = None if columns is None else {*columns, *required}
+            keep = [j for j, name in enumerate(header) if wanted is None or name in wanted]
+            raw, lines, uneven = [], [], []
             for row in reader:
                 if row:
-                    raw.append(row)
+                    if len(row) != len(header):
+                        uneven.append((reader.line_num, len(row)))
+                    raw.append(row if wanted is None else [row[j] if j < len(row) else "" for j in keep])
                     lines.append(reader.line_num)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error) as exc:
         raise ScenarioError([("", f"cannot be read ({type(exc).__name__}: {exc}); "
                                   f"{_REWRITE}")], str(path)) from None
     problems = [("", f"no {name} column (the header is {given(','.join(header), 80)})")
                 for name in required if name not in header]
-    problems += [(f"line {n}", f"{len(row)} {plural(len(row), 'cell')}, the header has {len(header)}")
-                 for n, row in zip(lines, raw) if len(row) != len(header)]
+    problems += [(f"line {n}", f"{cells} {plural(cells, 'cell')}, the header has {len(header)}")
+                 for n, cells in uneven]
     cols: Columns = {}
-    for j, name in enumerate(header):
+    for j, name in enumerate(header[k] for k in keep):
         cells = [row[j] if j < len(row) else "" for row in raw]
         cols[name] = _column(cells)
         if name in numeric and cols[name].dtype.kind != "f":
@@ -245,13 +252,14 @@ def _kind(value: Any) -> str:
             float: "a number"}.get(type(value), type(value).__name__)
 
 
-def read_requests(folder: Path | str) -> Columns | None:
-    """``requests.csv.gz`` (or ``requests.csv``) as columns, every column fleetsim writes as
-    numbers checked to be numbers; ``None`` when the folder has neither."""
+def read_requests(folder: Path | str, columns: Iterable[str] | None = None) -> Columns | None:
+    """``requests.csv.gz`` (or ``requests.csv``) as columns (``columns``: only those,
+    :func:`read_columns`), every column fleetsim writes as numbers checked to be numbers; ``None``
+    when the folder has neither."""
     for name in ("requests.csv.gz", "requests.csv"):
         path = Path(folder) / name
         if path.exists():
-            return read_columns(path, numeric=_numeric(REQUEST_COLUMNS), required=("arrival_s",))
+            return read_columns(path, numeric=_numeric(REQUEST_COLUMNS), required=("arrival_s",), columns=columns)
     return None
 
 
