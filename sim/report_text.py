@@ -221,7 +221,7 @@ def band_table(s: dict) -> list[str]:
               f"{'stability':<15}this run {s.get('stability', {}).get('verdict', '-')}, {verdicts}",
               *([f"{'GPU-hours':<15}{_hours(gh[0])} ({_hours(gh[1])} – {_hours(gh[2])}) provisioned"]
                 if all(isinstance(v, (int, float)) for v in gh) and len(set(gh)) > 1 else []),
-              *_wrap(explanation(b, fluid=s.get("engine") == "fluid"))]
+              *_wrap(explanation(b, fluid=s.get("engine") == "fluid", summary=s))]
     return lines
 
 

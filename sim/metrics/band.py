@@ -163,13 +163,59 @@ def attainment_range(b: dict, fmt=_share) -> str:
     return f"{_value(b['slower'], 'slo', 'attainment', fmt)} – {_value(b['faster'], 'slo', 'attainment', fmt)}"
 
 
-def explanation(b: dict, fluid: bool = False) -> str:
+def explanation(b: dict, fluid: bool = False, summary: dict | None = None) -> str:
     """One line saying what the ranges are (``fluid``: of a fluid-tier run, whose sides read the
-    same capacity curves rescaled in time rather than run the same arrivals again)."""
+    same capacity curves rescaled in time rather than run the same arrivals again); with the run's
+    ``summary``, the latencies that lie outside their own range said as such (:func:`outside`).
+
+        >>> side = lambda v: {"latency": {"queue": {"p99": v}}, "stability": {"verdict": "stable"}}
+        >>> b = {"pct": 3.0, "faster": side(0.0313), "slower": side(0.0371)}
+        >>> explanation(b, summary={"latency": {"queue": {"p99": 0.0391}}}).split("did; ")[-1]
+        'queue p99 lies outside its range: chance (which requests arrive when) moves it more than 3 % of capacity does; read the difference as noise'
+    """
     pct = b["pct"]
     same = "the same demand, read off the capacity curves rescaled," if fluid else "the same arrivals"
+    off = outside(summary, b) if summary is not None else []
     return (f"ranges: {same} with the model's capacity {pct:g} % higher (lower latency) and {pct:g} % "
-            f"lower{_why(pct)}; 'overload': that side did not keep up; '?': too short to tell whether it did")
+            f"lower{_why(pct)}; 'overload': that side did not keep up; '?': too short to tell whether it did"
+            + (f"; {', '.join(off)} {'lies' if len(off) == 1 else 'lie'} outside {'its' if len(off) == 1 else 'their'}"
+               f" range: chance (which requests arrive when) moves {'it' if len(off) == 1 else 'them'} more than "
+               f"{pct:g} % of capacity does; read the difference as noise" if off else ""))
+
+
+#: the latencies and percentiles a band shows (``latency.<key>.<stat>``)
+BAND_LATENCIES = tuple((k, q) for k in ("ttft", "tpot", "e2e", "queue") for q in ("p50", "p90", "p99"))
+
+
+def outside(summary: dict, b: dict) -> list[str]:
+    """The band's latencies (``ttft p99``) whose value in ``summary`` lies outside the range its two sides
+    span (a side that did not keep up spans to overload): with the same arrivals, a percentile of a few
+    requests can move more with the sample path than with the capacity. Compared at the 0.1 ms shown.
+
+        >>> side = lambda v: {"latency": {"ttft": {"p99": v}}, "stability": {"verdict": "stable"}}
+        >>> outside({"latency": {"ttft": {"p99": 0.140}}}, {"faster": side(0.131), "slower": side(0.148)})
+        []
+        >>> outside({"latency": {"ttft": {"p99": 4.122}}}, {"faster": side(4.3278), "slower": side(4.3531)})
+        ['ttft p99']
+        >>> docs = lambda v: {"classes": {"docs": {"latency": {"ttft": {"p99": v}}}}, "stability": {"verdict": "stable"}}
+        >>> outside(docs(4.122), {"pct": 3, "faster": docs(4.3278), "slower": docs(4.3531)})
+        ['class docs: ttft p99']
+    """
+    if any(overloaded(b[side]) for side in SIDES):
+        return []
+    runs = [("", summary, b, BAND_LATENCIES)]
+    runs += [(f"class {name}: ", c, class_band(b, name), (("ttft", "p99"), ("tpot", "p99")))
+             for name, c in (summary.get("classes") or {}).items() if isinstance(c, dict)]
+    out = []
+    for label, run, own, shown_stats in runs:
+        for key, stat in shown_stats if own is not None else ():
+            values = [((x.get("latency") or {}).get(key) or {}).get(stat) for x in (run, own["faster"], own["slower"])]
+            if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in values):
+                continue
+            v, *ends = (round(x * 1000, 1) for x in values)
+            if not min(ends) <= v <= max(ends):
+                out.append(f"{label}{key} {stat}")
+    return out
 
 
 def _why(pct: float) -> str:
@@ -315,6 +361,10 @@ def rate_range(b: dict, fmt=lambda v: f"{v:.4g}", key: str = "rate", unit: str =
         >>> rate_range({"pct": 3.0, "slower": {"concurrency": 19}, "faster": {"concurrency": 21}}, str,
         ...            "concurrency", " clients")
         '19 – 21 clients at ±3 % capacity'
+        >>> rate_range({"pct": 3.0, "slower": {"concurrency": None}, "faster": {}}, str, "concurrency", " clients")
+        'none sustained at ±3 % capacity'
     """
     ends = [fmt(b[s][key]) if isinstance(b[s].get(key), (int, float)) else "none" for s in ("slower", "faster")]
+    if ends == ["none", "none"]:
+        return f"none sustained at ±{b['pct']:g} % capacity"
     return f"{ends[0]} – {ends[1]}{unit} at ±{b['pct']:g} % capacity"

@@ -123,7 +123,7 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
            + table(header, rows)
            + (f'<p class="note">The scenario has {NO_REVENUE}: its revenue and revenue-share rows (zero) are '
               f"left out, and its net is its costs.</p>" if left_out else "")
-           + (f'<p class="note">{html.escape(band_explanation(band, fluid=summary.get("engine") == "fluid"))}</p>'
+           + (f'<p class="note">{html.escape(band_explanation(band, summary.get("engine") == "fluid", summary))}</p>'
               if band else ""))
     pools = summary.get("pools") or {}
     if pools:
