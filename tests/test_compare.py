@@ -380,3 +380,16 @@ def test_scenario_json_keeps_the_names_a_scenario_writes(runs, tmp_path):
     assert "from_" not in json.dumps(written)
     diff = dict(compare([runs["r"], d]).differences)
     assert "economics.revenue.0.from" in diff
+
+
+def test_a_difference_within_rounding_is_none():
+    """Two sums of the same numbers taken in another order differ in the last bits: no change, not
+    ``-1.73e-15 ms (-2e-14 %)``."""
+    from sim.report.comparison import change, change_cell
+
+    a = 0.1 + 0.2 + 0.3
+    b = 0.3 + 0.2 + 0.1
+    assert a != b
+    assert change(a, b) == {"absolute": 0, "relative": 0.0}
+    assert change_cell("latency.ttft.mean", change(a, b)) == "0 ms (0.0 %)"
+    assert change(a, a * (1 + 1e-9))["absolute"] > 0       # a real (if small) change stays one

@@ -336,17 +336,26 @@ def _nonzero(v: Any) -> bool:
     return _number(v) and v != 0
 
 
+#: a change this small a part of the larger value is float rounding, not a change (:func:`change`)
+ROUNDING = 1e-12
+
+
 def change(base: Any, value: Any) -> dict | None:
     """``value`` against ``base``: ``{"absolute": value - base, "relative": (value - base) / |base|}``
     (relative ``None`` when the base is 0); for texts ``{"changed": ...}``; ``None`` when either is missing.
+    A difference within rounding of the two (10⁻¹² of the larger: sums taken in another order) is none.
 
         >>> change(0.2, 0.25), change(0, 3), change("stable", "unstable"), change(None, 1)
         ({'absolute': 0.04999999999999999, 'relative': 0.24999999999999994}, {'absolute': 3, 'relative': None}, {'changed': True}, None)
+        >>> change(0.1 + 0.2, 0.3)
+        {'absolute': 0, 'relative': 0.0}
     """
     if _number(base) and _number(value):
         diff = value - base
         if not math.isfinite(diff):         # (two numbers near the largest a float holds)
             return None
+        if abs(diff) <= ROUNDING * max(abs(base), abs(value)):
+            diff = 0
         relative = diff / abs(base) if base != 0 else None
         return {"absolute": diff, "relative": relative if relative is None or math.isfinite(relative) else None}
     if isinstance(base, str) and isinstance(value, str):
