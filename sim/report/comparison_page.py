@@ -176,7 +176,11 @@ def _kept(summary: dict, rows: int) -> str:
 
         >>> _kept({"requests": {"arrived": 10, "records_kept": 0}}, 0), _kept({"requests": {"arrived": 3}}, 3)
         (' (the run kept no request records: metrics.records)', '')
+        >>> _kept({"engine": "fluid", "requests": {"arrived": 10}}, 0)
+        ' (a fluid-tier run follows the load as flows and keeps no request records)'
     """
+    if rows == 0 and summary.get("engine") == "fluid":
+        return " (a fluid-tier run follows the load as flows and keeps no request records)"
     block = summary.get("requests") if isinstance(summary.get("requests"), dict) else {}
     arrived, kept = block.get("arrived"), block.get("records_kept")
     if not isinstance(arrived, (int, float)) or not isinstance(kept, (int, float)) or kept >= arrived:
