@@ -285,7 +285,8 @@ def test_out_never_replaces_a_file_of_a_result(runs, capsys, name, flag):
 
 
 def test_relative_change_of_a_zero_base_is_none():
-    from sim.report.comparison import change, change_cell
+    from sim.report.comparison import change
+    from sim.report.comparison_words import change_cell
 
     assert change(0, 2.0) == {"absolute": 2.0, "relative": None}
     assert change_cell("latency.ttft.p99", change(0, 0.002)) == "+2 ms"
@@ -295,7 +296,8 @@ def test_relative_change_of_a_zero_base_is_none():
 def test_a_relative_change_past_a_float_is_not_said():
     """1e308 req/s against 12.4: the share (8e306) is a float, its per cent (8e308) is not; the cell
     read '(+inf %)'."""
-    from sim.report.comparison import change, change_cell
+    from sim.report.comparison import change
+    from sim.report.comparison_words import change_cell
 
     delta = change(12.4, 1e308)
     assert math.isfinite(delta["relative"])
@@ -385,7 +387,8 @@ def test_scenario_json_keeps_the_names_a_scenario_writes(runs, tmp_path):
 def test_a_difference_within_rounding_is_none():
     """Two sums of the same numbers taken in another order differ in the last bits: no change, not
     ``-1.73e-15 ms (-2e-14 %)``."""
-    from sim.report.comparison import change, change_cell
+    from sim.report.comparison import change
+    from sim.report.comparison_words import change_cell
 
     a = 0.1 + 0.2 + 0.3
     b = 0.3 + 0.2 + 0.1

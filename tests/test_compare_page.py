@@ -20,7 +20,8 @@ import yaml
 
 from conftest import scenario
 from sim.cli import main
-from sim.report.comparison import cell, change_cell, compare, label, setting
+from sim.report.comparison import compare, label
+from sim.report.comparison_words import cell, change_cell, setting
 from sim.report.comparison_page import (bin_width, comparison_html, completions_per_second, latency_chart,
                                         legend_name, metric_table, over_time_chart, read_tables)
 

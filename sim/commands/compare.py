@@ -86,7 +86,8 @@ def comparison_text(comparison, width: int | None) -> str:
     (:func:`metric_tables`)."""
     from sim import humanize
     from sim.planning.table import fill
-    from sim.report.comparison import difference_lines, label
+    from sim.report.comparison import label
+    from sim.report.comparison_words import difference_lines
 
     lines = []
     for i, run in enumerate(comparison.folders):
@@ -107,7 +108,8 @@ def metric_tables(comparison, width: int | None) -> list[str]:
     """The metrics as text: a row per metric, the base's column and, per other folder, its value and its
     change (``B vs A``); as many folders beside the base as fit ``width``, the rest in further blocks."""
     from sim.planning.table import text_table
-    from sim.report.comparison import cell, change_cell, label
+    from sim.report.comparison import label
+    from sim.report.comparison_words import cell, change_cell
 
     n = len(comparison.folders)
     rows = [{"metric": r.label, "0": cell(r.key, r.values[0]),

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim import humanize
 from sim.errors import InputError, ScenarioError, clipped
-from sim.metrics.names import POOL_KEYS, amount, name_of, unit_of
+from sim.metrics.names import POOL_KEYS, name_of, unit_of
 from sim.paths import loop_message, looping_link, looping_links
 from sim.report.overview import read_scenario, value_at
 from sim.report.result_folder import SEARCH_FIELDS, read_summary
@@ -62,12 +61,8 @@ _LABELS = {"throughput.requests_per_s": "throughput", "cost.per_million_output_t
            "utilization.kv_cache_mean": "KV cache use (mean)", "requests.completed": "requests completed"}
 #: the widest a row's words are (a class's or pool's name is cut to fit)
 LABEL_WIDTH = 26
-#: from this size on a number is written in scientific notation (no 300-digit cells)
-HUGE = 1e15
 #: the error bound of a latency percentile of a run keeping a sample of its records or none (sim.metrics.histogram)
 HISTOGRAM_ERROR = math.sqrt(1.01) - 1
-#: most scenario differences listed before "and N more"
-MAX_DIFFERENCES = 15
 
 
 @dataclass
@@ -328,12 +323,13 @@ def _plain(v: Any) -> Any:
     return v if isinstance(v, (int, float, str)) and not isinstance(v, bool) else None
 
 
-def _number(v: Any) -> bool:
+def is_number(v: Any) -> bool:
+    """A finite number (not a bool): what a change is worked out between."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _nonzero(v: Any) -> bool:
-    return _number(v) and v != 0
+    return is_number(v) and v != 0
 
 
 #: a change this small a part of the larger value is float rounding, not a change (:func:`change`)
@@ -350,7 +346,7 @@ def change(base: Any, value: Any) -> dict | None:
         >>> change(0.1 + 0.2, 0.3)
         {'absolute': 0, 'relative': 0.0}
     """
-    if _number(base) and _number(value):
+    if is_number(base) and is_number(value):
         diff = value - base
         if not math.isfinite(diff):         # (two numbers near the largest a float holds)
             return None
@@ -361,141 +357,3 @@ def change(base: Any, value: Any) -> dict | None:
     if isinstance(base, str) and isinstance(value, str):
         return {"changed": base != value}
     return None
-
-
-# ---------------------------------------------------------------------------------------- words
-def figures(v: float, digits: int = 3) -> str:
-    """A number to ``digits`` significant figures, trailing zeros kept (``2.00``: not a whole 2), whole
-    numbers and those of ``digits`` figures or more in whole units with thousands separators
-    (:func:`sim.humanize.number`, which drops the zeros).
-
-        >>> figures(1.997), figures(2.0), figures(611.24), figures(10017.2, 4), figures(0.0484), figures(0.1451, 4)
-        ('2.00', '2', '611', '10,017', '0.0484', '0.1451')
-
-    Past :data:`HUGE`, in scientific notation (``1e+308``, not 309 digits); not finite: :data:`MISSING`.
-    """
-    if not math.isfinite(v):
-        return MISSING
-    if abs(v) >= HUGE:
-        return f"{v:.{digits}g}"
-    if float(v).is_integer() or abs(v) >= 10 ** (digits - 1):
-        return humanize.number(v, digits=digits)
-    text = f"{v:#.{digits}g}"
-    return text.rstrip(".") if "e" not in text else text
-
-
-def money(key: str, usd: float) -> str:
-    """An amount of ``key``: cents below a million dollars, then compact (``$738M``); a cost per million
-    tokens under a cent to three figures (:func:`sim.metrics.names.amount`); past :data:`HUGE` in
-    scientific notation.
-
-        >>> money("cost.compute_usd", 15.0), money("cashflow.net", -572.4e6), money("cost.per_million_output_tokens", 0.0026)
-        ('$15.00', '-$572M', '$0.0026')
-        >>> money("cost.per_million_output_tokens", 0.0)
-        '$0.00'
-
-    """
-    if abs(usd) >= HUGE:
-        return ("-" if usd < 0 else "") + f"${abs(usd):.3g}"
-    if key == "cost.per_million_output_tokens" and usd != 0:
-        return amount(key, usd)
-    return humanize.money(usd, compact=None)
-
-
-def cell(key: str, value: Any) -> str:
-    """A value of ``key`` in its unit: latencies in milliseconds whatever their size (as a sweep's table),
-    anything else as :func:`sim.metrics.names.amount` says it; :data:`MISSING` for none.
-
-        >>> cell("latency.ttft.p99", 0.1345), cell("latency.e2e.p99", 10.0172), cell("slo.attainment", 0.9987)
-        ('134.5 ms', '10,017 ms', '99.87 %')
-        >>> cell("cost.compute_usd", 1.6667), cell("throughput.output_tokens_per_s", 3081.99), cell("x.y", None)
-        ('$1.67', '3,082 tok/s', '—')
-    """
-    if isinstance(value, str):
-        return value
-    if not _number(value):
-        return MISSING
-    if unit_of(key) == "s":
-        return f"{figures(value * 1000, 4)} ms" if abs(value) < HUGE else f"{figures(value, 4)} s"
-    unit = unit_of(key)
-    if unit == "USD":
-        return money(key, value)
-    if unit == "%":
-        return f"{figures(value * 100, 4)} %"
-    return figures(value, 4) + (f" {unit}" if unit not in ("", "h") else "")
-
-
-def change_cell(key: str, delta: dict | None) -> str:
-    """A change (:func:`change`) in the metric's unit with its sign, then relative to the base in per cent:
-    ``+12.3 ms (+8.1 %)``; a share by percentage points; a text metric ``changed`` or nothing.
-
-        >>> change_cell("latency.ttft.p99", change(0.1518, 0.1641)), change_cell("slo.attainment", change(0.99, 0.975))
-        ('+12.3 ms (+8.1 %)', '-1.50 pp (-1.5 %)')
-        >>> change_cell("cost.compute_usd", change(1.6667, 2.5)), change_cell("utilization.load_factor", change(0.15, 0.15))
-        ('+$0.83 (+50.0 %)', '0 (0.0 %)')
-        >>> change_cell("cashflow.revenue", change(0, 1e6)), change_cell("stability.verdict", change("stable", "unstable"))
-        ('+$1.00M', 'changed')
-        >>> change_cell("throughput.requests_per_s", change(12.4, 1e308))
-        '+1e+308 req/s'
-    """
-    if delta is None:
-        return MISSING
-    if "changed" in delta:
-        return "changed" if delta["changed"] else ""
-    d, rel = delta["absolute"], delta["relative"]
-    sign = "+" if d > 0 else "-" if d < 0 else ""
-    unit = unit_of(key)
-    if unit == "s":
-        text = f"{figures(abs(d) * 1000)} ms" if abs(d) < HUGE else f"{figures(abs(d))} s"
-    elif unit == "%":
-        text = f"{figures(abs(d) * 100)} pp"
-    elif unit == "USD":
-        text = money(key, abs(d))
-    else:
-        text = figures(abs(d)) + (f" {unit}" if unit not in ("", "h") else "")
-    pct = rel * 100 if rel is not None else math.nan
-    if not math.isfinite(pct):          # (no base, or a share past the largest float: 1e308 against 12)
-        return sign + text
-    return sign + text + (" (0.0 %)" if d == 0 else f" ({pct:+.1f} %)" if abs(pct) >= 0.05 else f" ({pct:+.1g} %)")
-
-
-def setting(value: Any) -> str:
-    """A scenario value as a difference line shows it: text as it is, numbers short (``600``, not
-    ``600.0``), ``true``/``false``/``null`` as JSON, at most 40 characters; a list or a block as compact
-    JSON without its unset (``null``) keys, at most 60.
-
-        >>> setting("h100-sxm"), setting(600.0), setting(0.1), setting(None), setting([]), setting(ABSENT)
-        ('h100-sxm', '600', '0.1', 'null', '[]', '—')
-        >>> setting({"name": "api", "from": None, "usd_per_million_output_tokens": 10.0})
-        '{"name":"api","usd_per_million_output_tokens":10.0}'
-    """
-    if value is ABSENT:
-        return MISSING
-    if isinstance(value, str):
-        return clipped(value, 40)
-    if isinstance(value, float):
-        return f"{value:.12g}"
-    if isinstance(value, (dict, list)):
-        return clipped(json.dumps(_set_only(value), separators=(",", ":"), default=str), 60)
-    return clipped(json.dumps(value, default=str), 40)
-
-
-def _set_only(value: Any) -> Any:
-    """``value`` without the keys of its blocks that are ``null`` (unset), at any depth."""
-    if isinstance(value, dict):
-        return {k: _set_only(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_set_only(v) for v in value]
-    return value
-
-
-def difference_lines(comparison: Comparison, most: int = MAX_DIFFERENCES) -> list[str]:
-    """What differs between the scenarios, one key a line (``fleet.pools.0.replicas: 4 → 6``), at most
-    ``most`` lines and then how many more; one line saying so when nothing does."""
-    diff = comparison.differences
-    if not diff:
-        return ["the scenarios are the same (seed and run length included)"]
-    lines = [f"{key}: {' → '.join(setting(v) for v in values)}" for key, values in diff[:most]]
-    if len(diff) > most:
-        lines.append(f"and {len(diff) - most} more")
-    return lines

@@ -42,7 +42,8 @@ from sim.errors import InputError, ScenarioError, clipped, printable
 from sim.io import atomic_write_text
 from sim.paths import output_file_problem
 from sim.report.chart import Chart, Note, Panel, Series
-from sim.report.comparison import HISTOGRAM_ERROR, Comparison, cell, change_cell, label, setting
+from sim.report.comparison import HISTOGRAM_ERROR, Comparison, label
+from sim.report.comparison_words import cell, change_cell, setting
 from sim.report.html_page import Page, embedded
 from sim.report.result_folder import read_requests, read_timeseries, request_latencies
 from sim.report.run_figures import CDF_POINTS, LATENCIES, cdf_points

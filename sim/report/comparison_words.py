@@ -1,0 +1,162 @@
+"""A comparison of run results in words: numbers to significant figures, money, each metric's cell
+and its change against the base (``+12.3 ms (+8.1 %)``), a scenario value as a difference line
+shows it, and the difference lines themselves; what :mod:`sim.report.comparison` worked out, said for
+the terminal (``sim/commands/compare.py``) and the page (:mod:`sim.report.comparison_page`).
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from sim import humanize
+from sim.errors import clipped
+from sim.metrics.names import amount, unit_of
+from sim.report.comparison import ABSENT, MISSING, Comparison, is_number
+
+#: from this size on a number is written in scientific notation (no 300-digit cells)
+HUGE = 1e15
+#: most scenario differences listed before "and N more"
+MAX_DIFFERENCES = 15
+
+
+def figures(v: float, digits: int = 3) -> str:
+    """A number to ``digits`` significant figures, trailing zeros kept (``2.00``: not a whole 2), whole
+    numbers and those of ``digits`` figures or more in whole units with thousands separators
+    (:func:`sim.humanize.number`, which drops the zeros).
+
+        >>> figures(1.997), figures(2.0), figures(611.24), figures(10017.2, 4), figures(0.0484), figures(0.1451, 4)
+        ('2.00', '2', '611', '10,017', '0.0484', '0.1451')
+
+    Past :data:`HUGE`, in scientific notation (``1e+308``, not 309 digits); not finite: :data:`MISSING`.
+    """
+    if not math.isfinite(v):
+        return MISSING
+    if abs(v) >= HUGE:
+        return f"{v:.{digits}g}"
+    if float(v).is_integer() or abs(v) >= 10 ** (digits - 1):
+        return humanize.number(v, digits=digits)
+    text = f"{v:#.{digits}g}"
+    return text.rstrip(".") if "e" not in text else text
+
+
+def money(key: str, usd: float) -> str:
+    """An amount of ``key``: cents below a million dollars, then compact (``$738M``); a cost per million
+    tokens under a cent to three figures (:func:`sim.metrics.names.amount`); past :data:`HUGE` in
+    scientific notation.
+
+        >>> money("cost.compute_usd", 15.0), money("cashflow.net", -572.4e6), money("cost.per_million_output_tokens", 0.0026)
+        ('$15.00', '-$572M', '$0.0026')
+        >>> money("cost.per_million_output_tokens", 0.0)
+        '$0.00'
+
+    """
+    if abs(usd) >= HUGE:
+        return ("-" if usd < 0 else "") + f"${abs(usd):.3g}"
+    if key == "cost.per_million_output_tokens" and usd != 0:
+        return amount(key, usd)
+    return humanize.money(usd, compact=None)
+
+
+def cell(key: str, value: Any) -> str:
+    """A value of ``key`` in its unit: latencies in milliseconds whatever their size (as a sweep's table),
+    anything else as :func:`sim.metrics.names.amount` says it; :data:`MISSING` for none.
+
+        >>> cell("latency.ttft.p99", 0.1345), cell("latency.e2e.p99", 10.0172), cell("slo.attainment", 0.9987)
+        ('134.5 ms', '10,017 ms', '99.87 %')
+        >>> cell("cost.compute_usd", 1.6667), cell("throughput.output_tokens_per_s", 3081.99), cell("x.y", None)
+        ('$1.67', '3,082 tok/s', '—')
+    """
+    if isinstance(value, str):
+        return value
+    if not is_number(value):
+        return MISSING
+    if unit_of(key) == "s":
+        return f"{figures(value * 1000, 4)} ms" if abs(value) < HUGE else f"{figures(value, 4)} s"
+    unit = unit_of(key)
+    if unit == "USD":
+        return money(key, value)
+    if unit == "%":
+        return f"{figures(value * 100, 4)} %"
+    return figures(value, 4) + (f" {unit}" if unit not in ("", "h") else "")
+
+
+def change_cell(key: str, delta: dict | None) -> str:
+    """A change (:func:`change`) in the metric's unit with its sign, then relative to the base in per cent:
+    ``+12.3 ms (+8.1 %)``; a share by percentage points; a text metric ``changed`` or nothing.
+
+        >>> from sim.report.comparison import change
+        >>> change_cell("latency.ttft.p99", change(0.1518, 0.1641)), change_cell("slo.attainment", change(0.99, 0.975))
+        ('+12.3 ms (+8.1 %)', '-1.50 pp (-1.5 %)')
+        >>> change_cell("cost.compute_usd", change(1.6667, 2.5)), change_cell("utilization.load_factor", change(0.15, 0.15))
+        ('+$0.83 (+50.0 %)', '0 (0.0 %)')
+        >>> change_cell("cashflow.revenue", change(0, 1e6)), change_cell("stability.verdict", change("stable", "unstable"))
+        ('+$1.00M', 'changed')
+        >>> change_cell("throughput.requests_per_s", change(12.4, 1e308))
+        '+1e+308 req/s'
+        >>> change_cell("requests.completed", change(7, 2_000)), change_cell("requests.completed", change(7, 3e10))
+        ('+1,993 (×286)', '+29,999,999,993 (×4.29e+09)')
+    """
+    if delta is None:
+        return MISSING
+    if "changed" in delta:
+        return "changed" if delta["changed"] else ""
+    d, rel = delta["absolute"], delta["relative"]
+    sign = "+" if d > 0 else "-" if d < 0 else ""
+    unit = unit_of(key)
+    if unit == "s":
+        text = f"{figures(abs(d) * 1000)} ms" if abs(d) < HUGE else f"{figures(abs(d))} s"
+    elif unit == "%":
+        text = f"{figures(abs(d) * 100)} pp"
+    elif unit == "USD":
+        text = money(key, abs(d))
+    else:
+        text = figures(abs(d)) + (f" {unit}" if unit not in ("", "h") else "")
+    pct = rel * 100 if rel is not None else math.nan
+    if not math.isfinite(pct):          # (no base, or a share past the largest float: 1e308 against 12)
+        return sign + text
+    if abs(pct) >= 1e4:                 # a hundred times the base and more: as a multiple
+        return sign + text + f" (×{1 + rel:.3g})"
+    return sign + text + (" (0.0 %)" if d == 0 else f" ({pct:+.1f} %)" if abs(pct) >= 0.05 else f" ({pct:+.1g} %)")
+
+
+def setting(value: Any) -> str:
+    """A scenario value as a difference line shows it: text as it is, numbers short (``600``, not
+    ``600.0``), ``true``/``false``/``null`` as JSON, at most 40 characters; a list or a block as compact
+    JSON without its unset (``null``) keys, at most 60.
+
+        >>> setting("h100-sxm"), setting(600.0), setting(0.1), setting(None), setting([]), setting(ABSENT)
+        ('h100-sxm', '600', '0.1', 'null', '[]', '—')
+        >>> setting({"name": "api", "from": None, "usd_per_million_output_tokens": 10.0})
+        '{"name":"api","usd_per_million_output_tokens":10.0}'
+    """
+    if value is ABSENT:
+        return MISSING
+    if isinstance(value, str):
+        return clipped(value, 40)
+    if isinstance(value, float):
+        return f"{value:.12g}"
+    if isinstance(value, (dict, list)):
+        return clipped(json.dumps(_set_only(value), separators=(",", ":"), default=str), 60)
+    return clipped(json.dumps(value, default=str), 40)
+
+
+def _set_only(value: Any) -> Any:
+    """``value`` without the keys of its blocks that are ``null`` (unset), at any depth."""
+    if isinstance(value, dict):
+        return {k: _set_only(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_set_only(v) for v in value]
+    return value
+
+
+def difference_lines(comparison: Comparison, most: int = MAX_DIFFERENCES) -> list[str]:
+    """What differs between the scenarios, one key a line (``fleet.pools.0.replicas: 4 → 6``), at most
+    ``most`` lines and then how many more; one line saying so when nothing does."""
+    diff = comparison.differences
+    if not diff:
+        return ["the scenarios are the same (seed and run length included)"]
+    lines = [f"{key}: {' → '.join(setting(v) for v in values)}" for key, values in diff[:most]]
+    if len(diff) > most:
+        lines.append(f"and {len(diff) - most} more")
+    return lines
