@@ -115,7 +115,7 @@ def change_cell(key: str, delta: dict | None) -> str:
     pct = rel * 100 if rel is not None else math.nan
     if not math.isfinite(pct):          # (no base, or a share past the largest float: 1e308 against 12)
         return sign + text
-    if abs(pct) >= 1e4:                 # a hundred times the base and more: as a multiple
+    if abs(pct) >= 900:                 # ten times the base and more: as a multiple
         return sign + text + f" (×{1 + rel:.3g})"
     return sign + text + (" (0.0 %)" if d == 0 else f" ({pct:+.1f} %)" if abs(pct) >= 0.05 else f" ({pct:+.1g} %)")
 
