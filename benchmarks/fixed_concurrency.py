@@ -8,8 +8,12 @@ simulated, as JSON.
 (docs.nvidia.com/nim/benchmarking/llm/1.0.0/performance, also as ``performance.md``), section
 "Llama-3.3-70b-instruct Results", NIM container version 1.8.0, "2 x H100 80G", "fp8 TP2", the tables
 "5000 Input Tokens / 500 Output Tokens" (concurrency 1, 5, 25, 50, 100, 150, 200, 250: TTFT (ms), ITL (ms),
-Throughput (Tokens/s)) and "500 Input Tokens / 2000 Output Tokens" (its concurrency-1 row; the rest of that
-table was not in the copy read). NVIDIA measured them with its client-side benchmark (AIPerf, the successor of
+Throughput (Tokens/s)) and "500 Input Tokens / 2000 Output Tokens" (its concurrency-1 row only: every copy of
+the page read, its Markdown and its ``llms.txt``, ends inside the 5-client row after that row's TTFT, 126.53 ms,
+so the row's ITL and throughput and the rows below it are not known, and a row cannot be held to the
+response-time law without them; the rendered HTML shows only the first table of each version and drops the
+GPU, precision and ISL/OSL headings, so the page's other tables, Llama-3.1-8B's among them, have no setup
+that can be read and are left out). NVIDIA measured them with its client-side benchmark (AIPerf, the successor of
 GenAI-Perf: the guide's "Using AIPerf to Benchmark"): a fixed number of clients, each sending its next request
 when the last one finished, synthetic prompts of a fixed length, a fixed number of output tokens, streamed.
 The published numbers are consistent with that: by the response-time law each row's throughput is
