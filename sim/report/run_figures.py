@@ -47,7 +47,8 @@ from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, 
                                       read_summary, read_timeseries, request_latencies, time_weighted_mean)
 
 LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT (time per output token)"), ("e2e", "end-to-end"))
-#: the request columns the figures use (only these are converted from in-memory tables)
+#: the request columns the figures use (only these are converted from in-memory tables or read from
+#: ``requests.csv.gz``: the other cells are dropped as each line is read)
 REQUEST_INPUTS = ("arrival_s", "first_token_s", "completion_s", "output_tokens", "queue_s", "class")
 #: most points drawn per CDF line (quantiles of the sorted values; min and max always included)
 CDF_POINTS = 2_000
@@ -109,7 +110,7 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
         requests, timeseries, summary, statement, currency = _tables_of(result, requests, timeseries, summary,
                                                                         statement, currency)
     w = _FigureWriter(out, renderer, formats, failures if failures is not None else notes)
-    req = w.table(requests, read_requests, REQUEST_INPUTS)
+    req = w.table(requests, lambda folder: read_requests(folder, REQUEST_INPUTS), REQUEST_INPUTS)
     if req is not None and "arrival_s" in req and req["arrival_s"].size:
         w.draw("latency_cdf", lambda: latency_cdf_chart(req))
     else:
