@@ -19,6 +19,7 @@ import datetime as _dt
 import html
 import json
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,12 +105,15 @@ class Page:
 def escape(text: str) -> str:
     r"""``text`` for the page: control characters and bidirectional overrides written as escapes, as
     on the terminal (:func:`~sim.errors.printable`: a scenario, pool or class name, or a folder's
-    path, cannot reorder or hide what the page shows), then HTML-escaped.
+    path, cannot reorder or hide what the page shows), then HTML-escaped. Spaces stay as they are,
+    the page's no-break and thin spaces too (``−3\u00a0%``).
 
         >>> escape("<b>pool</b>\x1b[2J\u202e")
         '&lt;b&gt;pool&lt;/b&gt;\\x1b[2J\\u202e'
+        >>> escape("−3\u00a0%\u2009x") == "−3\u00a0%\u2009x"
+        True
     """
-    return html.escape(printable(text, keep=""))
+    return html.escape(printable(text, keep="".join(c for c in set(text) if unicodedata.category(c) == "Zs")))
 
 
 def fmt(v: Any, unit: str = "") -> str:
