@@ -594,3 +594,27 @@ def test_control_characters_in_names_and_the_folder_are_escaped_on_the_page_and_
     assert not any(c in svg for svg in svgs.values() for c in controls)
     assert "chat&lt;i&gt;x&lt;/i&gt;\\x1b[31m\\u202e" in svgs["latency_cdf"]      # the class, in the legend
     assert "main&lt;i&gt;x&lt;/i&gt;\\x1b[31m\\u202e" in svgs["timeseries"]       # the pool, in the titles
+
+
+def test_a_table_read_in_blocks_is_the_table_read_at_once_and_names_each_bad_cell(tmp_path, monkeypatch):
+    """Numeric columns are converted a block of lines at a time (CHUNK_ROWS): with blocks of 2 lines
+    the hand-made table reads as the csv module gives it, and a cell that is not a number in the
+    second and third blocks is named with its line, as are all of them, in line order."""
+    from sim.report import result_folder
+
+    monkeypatch.setattr(result_folder, "CHUNK_ROWS", 2)
+    folder = write_folder(tmp_path / "run")
+    with gzip.open(folder / "requests.csv.gz", "rt", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    req = read_requests(folder)
+    assert req["arrival_s"].tolist() == [0.0, 1.0, 2.0] and req["class"].tolist() == ["chat", "batch", "chat"]
+    assert np.isnan(req["first_token_s"][2]) and req["output_tokens"].tolist() == [float(r["output_tokens"]) for r in rows]
+    text = gzip.open(folder / "requests.csv.gz", "rt").read().splitlines()
+    text[3] = text[3].replace(",4,", ",four,")                   # line 4: output_tokens
+    text[2] = text[2].replace("1.2,1.2", "x,1.2")                # line 3: first_token_s
+    with gzip.open(folder / "requests.csv.gz", "wt", newline="") as fh:
+        fh.write("\n".join(text) + "\n")
+    with pytest.raises(ScenarioError) as exc:
+        read_requests(folder)
+    assert exc.value.problems[:2] == [("line 3, column first_token_s", "'x' is not a number"),
+                                      ("line 4, column output_tokens", "'four' is not a number")]
