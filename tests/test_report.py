@@ -556,3 +556,65 @@ def test_plan_page_of_a_plan_json_with_odd_fields_is_still_written(tmp_path):
     (out / "plan.json").write_text(json.dumps(data))
     page = write_report(out, regenerate=False).read_text()
     assert "<h2>Plan</h2>" in page and "<td>nearest miss</td>" not in page      # no row ran, as far as it says
+
+
+def test_control_characters_in_names_and_the_folder_are_escaped_on_the_page_and_in_the_figures(tmp_path):
+    """A result folder written by hand (or by another tool) whose scenario, pool and class names and
+    folder name hold markup, control characters and a bidirectional override: the markup is text and
+    the controls are written as the terminal writes them (``\\x1b``, ``\\u202e``), on report.html and
+    in the figures' titles and legends; none reaches them raw, where they hid or reordered text."""
+    from sim.api import run
+
+    scn = tiny_scenario("3m")
+    scn["workload"]["classes"] = [{"name": "chat", "share": 0.5}, {"name": "batch", "share": 0.5}]
+    plain = tmp_path / "plain"
+    run(scn).write(plain)
+    hostile = "<i>x</i>\x1b[31m\u202e"
+    out = tmp_path / "h\x07\u2066"
+    out.mkdir()
+    for f in ("summary.json", "scenario.json"):
+        text = (plain / f).read_text()
+        for name in ("tiny", "chat", "main"):
+            text = text.replace(f'"{name}"', f'"{name}{json.dumps(hostile)[1:]}')
+        (out / f).write_text(text)
+    for f in ("requests.csv.gz", "timeseries.csv"):
+        opener = gzip.open if f.endswith(".gz") else open
+        with opener(plain / f, "rt", newline="") as fh:
+            text = fh.read().replace(",chat,", f",chat{hostile},").replace(",main,", f",main{hostile},")
+        with opener(out / f, "wt", newline="") as fh:
+            fh.write(text)
+    controls = ("\x1b", "\x07", "\u202e", "\u2066")
+    page = write_report(out).read_text()
+    assert "<i>" not in page and not any(c in page for c in controls)
+    assert "tiny&lt;i&gt;x&lt;/i&gt;\\x1b[31m\\u202e" in page          # the scenario's name, in the title
+    assert "h\\x07\\u2066" in page                                     # the folder's
+    assert "main&lt;i&gt;x&lt;/i&gt;\\x1b[31m\\u202e" in page          # the pool's, in the settings
+    write_run_figures(out, renderer="svg")
+    svgs = {p.stem: p.read_text() for p in (out / "figures").glob("*.svg")}
+    assert not any(c in svg for svg in svgs.values() for c in controls)
+    assert "chat&lt;i&gt;x&lt;/i&gt;\\x1b[31m\\u202e" in svgs["latency_cdf"]      # the class, in the legend
+    assert "main&lt;i&gt;x&lt;/i&gt;\\x1b[31m\\u202e" in svgs["timeseries"]       # the pool, in the titles
+
+
+def test_a_table_read_in_blocks_is_the_table_read_at_once_and_names_each_bad_cell(tmp_path, monkeypatch):
+    """Numeric columns are converted a block of lines at a time (CHUNK_ROWS): with blocks of 2 lines
+    the hand-made table reads as the csv module gives it, and a cell that is not a number in the
+    second and third blocks is named with its line, as are all of them, in line order."""
+    from sim.report import result_folder
+
+    monkeypatch.setattr(result_folder, "CHUNK_ROWS", 2)
+    folder = write_folder(tmp_path / "run")
+    with gzip.open(folder / "requests.csv.gz", "rt", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    req = read_requests(folder)
+    assert req["arrival_s"].tolist() == [0.0, 1.0, 2.0] and req["class"].tolist() == ["chat", "batch", "chat"]
+    assert np.isnan(req["first_token_s"][2]) and req["output_tokens"].tolist() == [float(r["output_tokens"]) for r in rows]
+    text = gzip.open(folder / "requests.csv.gz", "rt").read().splitlines()
+    text[3] = text[3].replace(",4,", ",four,")                   # line 4: output_tokens
+    text[2] = text[2].replace("1.2,1.2", "x,1.2")                # line 3: first_token_s
+    with gzip.open(folder / "requests.csv.gz", "wt", newline="") as fh:
+        fh.write("\n".join(text) + "\n")
+    with pytest.raises(ScenarioError) as exc:
+        read_requests(folder)
+    assert exc.value.problems[:2] == [("line 3, column first_token_s", "'x' is not a number"),
+                                      ("line 4, column output_tokens", "'four' is not a number")]

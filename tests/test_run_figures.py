@@ -196,3 +196,51 @@ def test_a_category_label_of_two_lines_is_two_texts_one_under_the_other_in_svg()
     assert first and second and first.group(1) == second.group(1), svg
     assert float(second.group(2)) > float(first.group(2))
     assert "KV cache use\n(mean)" not in svg and "KV cache use (mean)" not in svg
+
+
+def test_the_latency_figure_reads_only_its_request_columns_and_draws_what_the_whole_table_draws(tmp_path, monkeypatch):
+    """A folder's request table is read as the columns the figures use (REQUEST_INPUTS; the other
+    cells dropped as each line is read): the latency figure is byte for byte the one drawn from the
+    whole table, parsed here by the csv module, and the columns handed to the figure are only those."""
+    import csv
+    import gzip
+
+    from sim.metrics.schema import REQUEST_COLUMNS
+    from sim.report import run_figures
+    from sim.report.run_figures import REQUEST_INPUTS, write_run_figures
+
+    rng = np.random.default_rng(3)
+    n = 400
+    arrival = np.sort(rng.uniform(0, 100, n))
+    first = arrival + rng.uniform(0.01, 0.5, n)
+    out = rng.integers(1, 300, n)
+    done = first + out * rng.uniform(0.008, 0.02, n)
+    classes = rng.choice(["chat", "documents"], n)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    with gzip.open(folder / "requests.csv.gz", "wt", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(REQUEST_COLUMNS)
+        for i in range(n):
+            row = {"rid": i, "arrival_s": arrival[i], "sched_s": arrival[i], "first_token_s": first[i],
+                   "completion_s": done[i], "prompt_tokens": 100, "output_tokens": out[i],
+                   "generated_tokens": out[i], "queue_s": 0.0, "ttft_s": first[i] - arrival[i],
+                   "e2e_s": done[i] - arrival[i], "preemptions": 0, "retries": 0, "pool": "main",
+                   "replica": 0, "class": classes[i], "status": "completed", "reason": ""}
+            w.writerow([row[c] for c in REQUEST_COLUMNS])
+    with gzip.open(folder / "requests.csv.gz", "rt", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    whole = {c: np.array([r[c] for r in rows]) for c in REQUEST_COLUMNS}
+    whole = {c: (v if c in ("pool", "class", "status", "reason") else v.astype(float)) for c, v in whole.items()}
+    given = tmp_path / "given"
+    given.mkdir()
+    write_run_figures(given, requests=whole, timeseries={}, summary={}, renderer="svg")
+
+    handed = []
+    chart = run_figures.latency_cdf_chart
+    monkeypatch.setattr(run_figures, "latency_cdf_chart", lambda req: handed.append(set(req)) or chart(req))
+    write_run_figures(folder, timeseries={}, summary={}, renderer="svg")
+    assert handed == [set(REQUEST_INPUTS)]
+    drawn = (folder / "figures" / "latency_cdf.svg").read_bytes()
+    assert drawn == (given / "figures" / "latency_cdf.svg").read_bytes()
+    assert b"documents" in drawn                            # the class column came through: one line per class

@@ -19,12 +19,14 @@ import datetime as _dt
 import html
 import json
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sim import humanize
+from sim.errors import printable
 from sim.metrics.names import unit_of   # (the display unit of a summary key; imported from here too)
 from sim.report.overview import overview, read_scenario
 from sim.report.render import short_name
@@ -88,16 +90,30 @@ class Page:
         """The whole page: title, what the folder holds (``folder_name``; or ``lead``, a line of
         words of the caller's) and, if ``stamped``, when the page was generated, the head, the
         sections, the figures, the tail and the notes."""
-        notes_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in self.notes)
+        notes_html = "".join(f'<p class="note">{escape(n)}</p>' for n in self.notes)
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("; generated %Y-%m-%d %H:%M UTC") if stamped else ""
         where = lead if lead is not None else f"{' + '.join(self.kinds)} results in {folder_name}"
         return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-                f"<title>fleetsim report: {html.escape(self.title)}</title><style>{CSS}</style></head>"
-                f"<body><h1>fleetsim report: {html.escape(self.title)}</h1>"
-                f"<p>{html.escape(where)}{stamp}.</p>"
+                f"<title>fleetsim report: {escape(self.title)}</title><style>{CSS}</style></head>"
+                f"<body><h1>fleetsim report: {escape(self.title)}</h1>"
+                f"<p>{escape(where)}{stamp}.</p>"
                 + self.head + "".join(self.sections)
                 + ("<h2>Figures</h2>" + "".join(figure(p, self.knobs) for p in self.figures) if self.figures else "")
                 + "".join(self.tail) + notes_html + "</body></html>\n")
+
+
+def escape(text: str) -> str:
+    r"""``text`` for the page: control characters and bidirectional overrides written as escapes, as
+    on the terminal (:func:`~sim.errors.printable`: a scenario, pool or class name, or a folder's
+    path, cannot reorder or hide what the page shows), then HTML-escaped. Spaces stay as they are,
+    the page's no-break and thin spaces too (``−3\u00a0%``).
+
+        >>> escape("<b>pool</b>\x1b[2J\u202e")
+        '&lt;b&gt;pool&lt;/b&gt;\\x1b[2J\\u202e'
+        >>> escape("−3\u00a0%\u2009x") == "−3\u00a0%\u2009x"
+        True
+    """
+    return html.escape(printable(text, keep="".join(c for c in set(text) if unicodedata.category(c) == "Zs")))
 
 
 def fmt(v: Any, unit: str = "") -> str:
@@ -123,7 +139,7 @@ def fmt(v: Any, unit: str = "") -> str:
         if isinstance(v, int) or float(v).is_integer():
             return humanize.count(v)
         return f"{v:,.4g}" if abs(v) < 1e4 else humanize.number(v)
-    return html.escape(str(v))
+    return escape(str(v))
 
 
 def table(header: list[str], rows: list[list[Any]], cls: str = "", wrap_header: bool = False,
@@ -132,7 +148,7 @@ def table(header: list[str], rows: list[list[Any]], cls: str = "", wrap_header: 
     dot, so that ``latency.ttft.p99`` takes no wider a column than its values), each cell as
     :func:`fmt` says it; the cells of the columns numbered in ``wrap`` carry ``class="wrap"`` (in a
     table whose class keeps its cells on one line, those may break: ``table.plan``)."""
-    head = "".join(f"<th>{_breakable(h) if wrap_header else html.escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{_breakable(h) if wrap_header else escape(h)}</th>" for h in header)
     td = lambda i: '<td class="wrap">' if i in wrap else "<td>"
     body = "".join("<tr>" + "".join(f"{td(i)}{fmt(c)}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table{f' class={cls!r}' if cls else ''}><tr>{head}</tr>{body}</table>"
@@ -144,7 +160,7 @@ def _breakable(text: str) -> str:
     >>> _breakable("latency.ttft.p99 at −3 %")
     'latency.<wbr>ttft.<wbr>p99 at −3 %'
     """
-    return html.escape(text).replace(".", ".<wbr>")
+    return escape(text).replace(".", ".<wbr>")
 
 
 def mean_ci(row: dict, metric: str, unit: str | None = None) -> str:
@@ -190,8 +206,8 @@ def embedded(data: bytes, kind: str, alt: str, words: str) -> str:
         '<figure><img alt="cdf" src="data:image/svg+xml;base64,PHN2Zy8+"><figcaption>x &lt; y</figcaption></figure>'
     """
     mime = "image/svg+xml" if kind == "svg" else "image/png"
-    return (f'<figure><img alt="{html.escape(alt)}" src="data:{mime};base64,{base64.b64encode(data).decode("ascii")}">'
-            f"<figcaption>{html.escape(words)}</figcaption></figure>")
+    return (f'<figure><img alt="{escape(alt)}" src="data:{mime};base64,{base64.b64encode(data).decode("ascii")}">'
+            f"<figcaption>{escape(words)}</figcaption></figure>")
 
 
 def load_json(path: Path) -> Any:
@@ -208,7 +224,7 @@ def load_json(path: Path) -> Any:
 
 def simulated(view, source: str = "") -> str:
     """The "What was simulated" heading, paragraph (``source`` appended) and key-settings table."""
-    return (f'<h2>What was simulated</h2><p class="lead">{html.escape(view.paragraph + source)}</p>'
+    return (f'<h2>What was simulated</h2><p class="lead">{escape(view.paragraph + source)}</p>'
             + table(["setting", "value"], [[k, v] for k, v in view.settings], cls="settings"))
 
 
@@ -279,7 +295,7 @@ def base_header(folder: Path, data: dict, varied: str,
             summary = {k: first[k] for k in ("scenario", "pools", "slo", "simulated_seconds") if k in first}
     view = overview(_varied_gpus(summary, scn), scn)
     source = f" (base scenario {path})" if path else ""
-    return view.title, simulated(view, source) + f"<p><b>Varied:</b> {html.escape(varied)}</p>"
+    return view.title, simulated(view, source) + f"<p><b>Varied:</b> {escape(varied)}</p>"
 
 
 def _varied_gpus(summary: dict, scenario: dict | None) -> dict:

@@ -10,7 +10,6 @@ and saturation parts are :mod:`sim.report.search_pages`, the building blocks
 """
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +21,7 @@ from sim.metrics.band import explanation as band_explanation
 from sim.metrics.names import POOL_KEYS, name_of
 from sim.metrics.stability import growth_words
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
-from sim.report.html_page import Page, base_header, fmt, load_json, mean_ci, simulated, table, unit_of
+from sim.report.html_page import Page, base_header, escape, fmt, load_json, mean_ci, simulated, table, unit_of
 from sim.report.overview import overview, read_scenario, shard_notes, value_at
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
@@ -76,9 +75,9 @@ def _sweep_view(data: dict) -> SimpleNamespace:
 def run_header(view) -> str:
     """What was simulated (paragraph and key settings) and the verdict, as HTML."""
     cls = {True: "met", False: "missed", None: "unknown"}[view.met]
-    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in view.notes)
+    notes = "".join(f'<p class="note">{escape(n)}</p>' for n in view.notes)
     return (simulated(view)
-            + f'<p class="verdict {cls}" id="verdict">{html.escape(view.verdict)}</p>' + notes)
+            + f'<p class="verdict {cls}" id="verdict">{escape(view.verdict)}</p>' + notes)
 
 
 def statement_section(rows: list[dict] | None, currency: str, period: str = "period", economics: Any = None) -> str:
@@ -89,9 +88,9 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
         return ""
     if costs_only(rows, economics):
         header, body = cost_rows(rows)
-        return (f"<h2>Costs per {html.escape(period)}</h2>"
+        return (f"<h2>Costs per {escape(period)}</h2>"
                 f"<p>The scenario has {NO_REVENUE} (economics.revenue, economics.agreements): its cash flows "
-                f"are its costs. {html.escape(currency)}, accrual.</p>"
+                f"are its costs. {escape(currency)}, accrual.</p>"
                 + table(header, [[r[0], *(humanize.money(v, currency, compact=None) for v in r[1:])] for r in body]))
     cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]
             and (k not in OPTIONAL or any(isinstance(r.get(k), float) and r[k] != 0 for r in rows))]
@@ -101,9 +100,9 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
         return str(r.get("period", "")) + (" (partial)" if r.get("partial") is True else "") \
             + (" †" if r.get("after_horizon") is True else "")
     body = [[label(r), *(humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
-    return (f"<h2>Statement per {html.escape(period)}</h2>"
-            f"<p>{html.escape(currency)}; accrual columns, then cash (payments after their lags). "
-            f"Net share = share received − share paid; net (accrual) = {html.escape(net)}. Rows marked † "
+    return (f"<h2>Statement per {escape(period)}</h2>"
+            f"<p>{escape(currency)}; accrual columns, then cash (payments after their lags). "
+            f"Net share = share received − share paid; net (accrual) = {escape(net)}. Rows marked † "
             f"fall after the horizon and carry only the cash that lands then (lagged settlements and invoices).</p>"
             + table(["period", *(h for _, h in cols)], body))
 
@@ -119,11 +118,11 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
             and not (key in hidden and value_at(summary, key) == 0)]
     header = ["metric", "value", "unit", *([f"range at ±{band['pct']:g} % capacity"] if band else [])]
     left_out = costs and any(value_at(summary, key) == 0 for key in REVENUE_ROWS)
-    out = ("<h2>Metrics</h2>" + "".join(f'<p class="note">{html.escape(n)}</p>' for n in shard_notes(summary))
+    out = ("<h2>Metrics</h2>" + "".join(f'<p class="note">{escape(n)}</p>' for n in shard_notes(summary))
            + table(header, rows)
            + (f'<p class="note">The scenario has {NO_REVENUE}: its revenue and revenue-share rows (zero) are '
               f"left out, and its net is its costs.</p>" if left_out else "")
-           + (f'<p class="note">{html.escape(band_explanation(band, summary.get("engine") == "fluid", summary))}</p>'
+           + (f'<p class="note">{escape(band_explanation(band, summary.get("engine") == "fluid", summary))}</p>'
               if band else ""))
     pools = summary.get("pools") or {}
     if pools:

@@ -69,13 +69,15 @@ def read_columns(path: Path | str, numeric: Iterable[str] = (), required: Iterab
     ``numeric`` names the columns whose every non-empty cell must be a number and ``required``
     the columns the file must have: a file fleetsim wrote always passes, so a failure means the
     file was damaged or is not fleetsim's. ``columns``: only these (and the required) are kept and
-    checked, the others' cells dropped as each line is read (the whole table is held as text while it
-    is read); every line's count of cells is still checked. Raises :class:`~sim.errors.ScenarioError` naming the file, each line and
-    column at fault (at most :data:`MAX_PROBLEMS`), or the columns missing; a file that is not
-    (gzipped) UTF-8 text likewise.
+    checked, the others' cells dropped as each line is read; every line's count of cells is still
+    checked. A ``numeric`` column is held as numbers, converted :data:`CHUNK_ROWS` lines at a time,
+    not as text. Raises :class:`~sim.errors.ScenarioError` naming the file, each line and column at
+    fault (at most :data:`MAX_PROBLEMS`), or the columns missing; a file that is not (gzipped) UTF-8
+    text likewise.
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
+    numeric = set(numeric)
     try:
         with opener(path, "rt", newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
@@ -84,13 +86,14 @@ def read_columns(path: Path | str, numeric: Iterable[str] = (), required: Iterab
                 return {}
             wanted = None if columns is None else {*columns, *required}
             keep = [j for j, name in enumerate(header) if wanted is None or name in wanted]
-            raw, lines, uneven = [], [], []
+            table = _Table([header[k] for k in keep], numeric)
+            uneven = []
             for row in reader:
                 if row:
                     if len(row) != len(header):
                         uneven.append((reader.line_num, len(row)))
-                    raw.append(row if wanted is None else [row[j] if j < len(row) else "" for j in keep])
-                    lines.append(reader.line_num)
+                    table.add(reader.line_num, [row[j] if j < len(row) else "" for j in keep])
+            table.flush()
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error) as exc:
         raise ScenarioError([("", f"cannot be read ({type(exc).__name__}: {exc}); "
                                   f"{_REWRITE}")], str(path)) from None
@@ -98,15 +101,60 @@ def read_columns(path: Path | str, numeric: Iterable[str] = (), required: Iterab
                 for name in required if name not in header]
     problems += [(f"line {n}", f"{cells} {plural(cells, 'cell')}, the header has {len(header)}")
                  for n, cells in uneven]
-    cols: Columns = {}
-    for j, name in enumerate(header[k] for k in keep):
-        cells = [row[j] if j < len(row) else "" for row in raw]
-        cols[name] = _column(cells)
-        if name in numeric and cols[name].dtype.kind != "f":
-            problems += [(f"line {n}, column {name}", f"{given(c)} is not a number")
-                         for n, c in zip(lines, cells) if not _is_number(c)]
+    cols, bad = table.columns()
+    problems += bad
     _raise(problems, path)
     return cols
+
+
+#: rows of a CSV converted at a time: the numeric columns are held as numbers, not text
+CHUNK_ROWS = 65_536
+
+
+class _Table:
+    """Columns read a block of :data:`CHUNK_ROWS` lines at a time: a ``numeric`` column's block becomes
+    numbers at once (its cells that are not, with their lines, kept as problems), any other column's
+    cells are kept as text (one string per distinct value) and judged whole by :func:`_column`."""
+
+    def __init__(self, names: list[str], numeric: set[str]) -> None:
+        self.names, self.numeric = names, numeric
+        self.rows: list[list[str]] = []
+        self.lines: list[int] = []
+        self.numbers: dict[str, list[np.ndarray]] = {n: [] for n in names if n in numeric}
+        self.bad: dict[str, list[tuple[int, str]]] = {n: [] for n in names if n in numeric}
+        self.text: dict[str, list[str]] = {n: [] for n in names if n not in numeric}
+        self.seen: dict[str, str] = {}
+
+    def add(self, line: int, cells: list[str]) -> None:
+        self.rows.append(cells)
+        self.lines.append(line)
+        if len(self.rows) >= CHUNK_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        for j, name in enumerate(self.names):
+            cells = [row[j] for row in self.rows]
+            if name in self.numbers:
+                try:
+                    self.numbers[name].append(np.array([float(c) if c != "" else np.nan for c in cells], dtype=float))
+                except ValueError:
+                    self.bad[name] += [(n, c) for n, c in zip(self.lines, cells) if not _is_number(c)]
+            else:
+                self.text[name] += [self.seen.setdefault(c, c) for c in cells]
+        self.rows, self.lines = [], []
+
+    def columns(self) -> tuple[Columns, list[tuple[str, str]]]:
+        """The columns, and a problem for each cell of a numeric column that is not a number."""
+        cols: Columns = {}
+        problems: list[tuple[str, str]] = []
+        for name in self.names:
+            if name in self.text:
+                cols[name] = _column(self.text[name])
+            elif self.bad[name]:
+                problems += [(f"line {n}, column {name}", f"{given(c)} is not a number") for n, c in self.bad[name]]
+            else:
+                cols[name] = np.concatenate(self.numbers[name]) if self.numbers[name] else np.array([], dtype=float)
+        return cols, problems
 
 
 def _column(cells: list[str]) -> np.ndarray:

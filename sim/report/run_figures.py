@@ -33,13 +33,14 @@ Empirical CDFs over many requests are drawn through at most :data:`CDF_POINTS` o
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim.errors import InputError, ScenarioError
+from sim.errors import InputError, ScenarioError, printable
 from sim.metrics.names import name_of
 from sim.report.cashflow import cashflow_chart
 from sim.report.chart import FORMATS, Chart, Note, Panel, Rule, Series, envelope, write_svg
@@ -47,7 +48,8 @@ from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, 
                                       read_summary, read_timeseries, request_latencies, time_weighted_mean)
 
 LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT (time per output token)"), ("e2e", "end-to-end"))
-#: the request columns the figures use (only these are converted from in-memory tables)
+#: the request columns the figures use (only these are converted from in-memory tables or read from
+#: ``requests.csv.gz``: the other cells are dropped as each line is read)
 REQUEST_INPUTS = ("arrival_s", "first_token_s", "completion_s", "output_tokens", "queue_s", "class")
 #: most points drawn per CDF line (quantiles of the sorted values; min and max always included)
 CDF_POINTS = 2_000
@@ -109,7 +111,7 @@ def write_run_figures(out_dir: Path | str, notes: list[str] | None = None, *,
         requests, timeseries, summary, statement, currency = _tables_of(result, requests, timeseries, summary,
                                                                         statement, currency)
     w = _FigureWriter(out, renderer, formats, failures if failures is not None else notes)
-    req = w.table(requests, read_requests, REQUEST_INPUTS)
+    req = w.table(requests, lambda folder: read_requests(folder, REQUEST_INPUTS), REQUEST_INPUTS)
     if req is not None and "arrival_s" in req and req["arrival_s"].size:
         w.draw("latency_cdf", lambda: latency_cdf_chart(req))
     else:
@@ -224,7 +226,7 @@ def latency_cdf_chart(req: dict[str, np.ndarray]) -> Chart:
                 v = v[np.isfinite(v)]
                 if v.size:
                     cx, cy = cdf_points(v)
-                    panel.series.append(Series(cx, cy, kind="step", color=f"C{i}", width=1.0, label=name))
+                    panel.series.append(Series(cx, cy, kind="step", color=f"C{i}", width=1.0, label=_shown(name)))
         for q, ls in ((50, ":"), (99, "--")):
             panel.rules.append(Rule(float(np.percentile(values, q)), color="grey", dash=ls, label=f"p{q}"))
         panel.xlog = bool(x[0] > 0 and x[-1] / x[0] > 20)
@@ -245,6 +247,17 @@ def _per_request(req: dict[str, np.ndarray], key: str) -> np.ndarray:
         return np.where(n > 1, (req["completion_s"] - req["first_token_s"]) / (n - 1), np.nan)
 
 
+def _shown(name: str) -> str:
+    r"""A pool or class name as a figure shows it: control characters and bidirectional overrides
+    written as escapes (:func:`~sim.errors.printable`), as on the terminal and the report page.
+
+        >>> _shown("main\x1b[31m")
+        'main\\x1b[31m'
+    """
+    name = str(name)
+    return printable(name, keep="".join(c for c in set(name) if unicodedata.category(c) == "Zs"))  # spaces stay
+
+
 def _pools(ts: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     pool = ts.get("pool")
     if pool is None:
@@ -260,14 +273,14 @@ def timeseries_chart(ts: dict[str, np.ndarray]) -> Chart:
     scale, unit = ((86400.0, "days") if end > 3 * 86400 else (3600.0, "hours") if end > 3 * 3600
                    else (1.0, "seconds"))
     pools = _pools(ts)
-    where = f"pool {pools[0][0]}" if len(pools) == 1 else "per pool"
+    where = f"pool {_shown(pools[0][0])}" if len(pools) == 1 else "per pool"
     panels = []
     for key, title, ylabel in present:
         panel = Panel(title=f"{title}, {where}", title_pt=10.0, ylabel=ylabel, yinteger=True)
         top = 0.0
         for i, (name, mask) in enumerate(pools):
             x, y = ts["time_s"][mask] / scale, ts[key][mask]
-            panel.series += _time_series(x, y, f"C{i}", name)
+            panel.series += _time_series(x, y, f"C{i}", _shown(name))
             top = max(top, float(np.nanmax(y)) if np.isfinite(y).any() else 0.0)
         if key == "queue_len" and "central_queue" in ts and np.nanmax(ts["central_queue"]) > 0:
             first = pools[0][1]    # fleet-wide value, repeated on every pool's rows
@@ -329,7 +342,7 @@ def utilization_chart(ts: dict[str, np.ndarray] | None, summary: Mapping[str, An
     measures = [(k, lab) for k, lab in UTILIZATION if any(k in v for v in per_pool.values())]
     names = list(per_pool)
     width = 0.8 / max(len(names), 1)
-    panel = Panel(title="utilization per pool" if len(names) > 1 else f"utilization, pool {names[0]}",
+    panel = Panel(title="utilization per pool" if len(names) > 1 else f"utilization, pool {_shown(names[0])}",
                   ylabel="share (1.0 = 100 %)", grid="y",   # 'KV cache use (mean)' on two lines: the bars are close
                   categories=[lab.replace(" (", "\n(") for _, lab in measures])
     top = 1.0
@@ -347,7 +360,7 @@ def utilization_chart(ts: dict[str, np.ndarray] | None, summary: Mapping[str, An
             panel.notes.append(Note(x, v, text))
         panel.series.append(Series(xs, ys, kind="bar", color="C7" if name == FLEET else f"C{i}",
                                    bar_width=width * 0.92,
-                                   label=name if len(names) > 1 else None))
+                                   label=_shown(name) if len(names) > 1 else None))
     panel.ylim = (0.0, top * 1.12)
     if len(names) > 1:
         panel.legend, panel.legend_title = "outside", "pool"

@@ -9,7 +9,6 @@ when the folder holds its file (``plan.json``, ``saturation.json``).
 """
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from sim import humanize
 from sim.metrics.band import SLOWER, answer_rows, rate_range, robust_feasible
 from sim.metrics.constraint_text import ConstraintError, split_constraint
 from sim.metrics.names import amount, name_of
-from sim.report.html_page import Page, base_header, fmt, load_json, mean_ci, table, unit_of
+from sim.report.html_page import Page, base_header, escape, fmt, load_json, mean_ci, table, unit_of
 from sim.report.planner_columns import COLUMNS, plain, plan_rows, planner_cells, planner_values
 from sim.report.scenario_words import Varied
 
@@ -46,7 +45,7 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
                              if p.suffix == ".png"]
         best = data.get("best")
         answer = ("<p><b>Cheapest configuration meeting every constraint:</b> "
-                  + html.escape(", ".join(best["overrides"]) + _priced(best)) + "</p>") if best else \
+                  + escape(", ".join(best["overrides"]) + _priced(best)) + "</p>") if best else \
             "<p><b>No configuration meets every constraint.</b></p>"
         band = data.get("capacity_band") if isinstance(data.get("capacity_band"), dict) else None
         pct = band.get("pct") if band and isinstance(band.get("pct"), (int, float)) else None
@@ -58,8 +57,8 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
         judged = ("each constraint must hold at the unfavourable end of the 95% confidence interval"
                   if isinstance(seeds, int) and seeds > 1 else "each constraint judged on the run's value")
         objective = str(data.get("objective"))
-        page.sections.append(f"<h2>Plan</h2><p>Objective: minimise {html.escape(name_of(objective))} "
-                             f"({html.escape(objective)}); constraints: {html.escape(cons)}; "
+        page.sections.append(f"<h2>Plan</h2><p>Objective: minimise {escape(name_of(objective))} "
+                             f"({escape(objective)}); constraints: {escape(cons)}; "
                              f"{seeds} {'seed' if seeds == 1 else 'seeds'} per configuration, {judged}.</p>" + answer
                              + plan_tables(data, slower) + PLAN_NOTE
                              + (f'<p class="note">{slower}: every configuration evaluated was also run with the '
@@ -135,12 +134,12 @@ def plan_tables(data: dict, slower: str | None) -> str:
             [len(header) - 1] if why else [])
 
     named = [f"{a}: {k}" for a, k in zip(short, knobs) if a != k]
-    out = ((f"<p>{html.escape('; '.join(named))}.</p>" if named else "")
+    out = ((f"<p>{escape('; '.join(named))}.</p>" if named else "")
            + _table(*columns(shown)) + why_not(shown, short, knobs))
     if slower:
         judged = constraints         # the constraints' metrics, as judged on the slower side
         at = slower.replace(" %", "\u00a0%")         # a heading never breaks between -3 and %
-        out += (f"<h3>The same configurations {html.escape(slower)} capacity</h3>"
+        out += (f"<h3>The same configurations {escape(slower)} capacity</h3>"
                 + table([*first, f"feasible {at}", *(f"{name_of(m)} {at}" for m in judged)],
                         [[*(g.get(k) for k in knobs), verdict(g, a), robust_feasible(g),
                           *(_breaks_before_ci(mean_ci(g, SLOWER + m, unit_of(m))) for m in judged)]
@@ -148,7 +147,7 @@ def plan_tables(data: dict, slower: str | None) -> str:
                         wrap=range(len(first) + 1, len(first) + 1 + len(judged))))
     ranked = sorted(evaluated, key=lambda r: (not r.get("feasible"), _num_or_inf(r.get(f"{objective}.mean"))))
     out += (f"<details><summary>Every configuration evaluated ({len(evaluated)}), those meeting every constraint "
-            f"first, by {html.escape(name_of(objective))}</summary>"
+            f"first, by {escape(name_of(objective))}</summary>"
             + _table(*columns([(r, "") for r in ranked], full=True)) + "</details>")
     return out
 
@@ -209,8 +208,8 @@ def short_paths(paths: list[str]) -> list[str]:
 
 def why_not(rows: list[tuple[dict, str]], short: list[str], knobs: list[str]) -> str:
     """Why each row of a plan's table that does not meet every constraint misses, as a list."""
-    items = [f"<li>{html.escape(', '.join(f'{a}={g.get(k)}' for a, k in zip(short, knobs)))}"
-             f"{' (' + a + ')' if a else ''}: {html.escape(str(g.get('why') or 'no reason recorded'))}</li>"
+    items = [f"<li>{escape(', '.join(f'{a}={g.get(k)}' for a, k in zip(short, knobs)))}"
+             f"{' (' + a + ')' if a else ''}: {escape(str(g.get('why') or 'no reason recorded'))}</li>"
              for g, a in rows if not g.get("feasible")]
     return f"<p>Why not:</p><ul>{''.join(items)}</ul>" if items else ""
 
@@ -268,7 +267,7 @@ def _robust_answer(best: dict | None, robust: Any, pct: float) -> str:
         return f"<p><b>No configuration tried meets every constraint {lower}.</b></p>"
     if best is not None and robust.get("overrides") == best.get("overrides"):
         return f"<p>It still meets every constraint {lower} (robust).</p>"
-    return (f"<p><b>{lower.capitalize()} you need:</b> {html.escape(', '.join(robust.get('overrides') or []))}"
+    return (f"<p><b>{lower.capitalize()} you need:</b> {escape(', '.join(robust.get('overrides') or []))}"
             f" (robust).</p>")
 
 
@@ -284,7 +283,7 @@ def _clients_answer(data: dict, ranged: str) -> str:
     fails = f"first failing count {_clients(upper)}" if _is_number(upper) else "no failing count found"
     if not _is_number(data.get("concurrency")):
         why = data.get("why_no_rate")
-        return (f"No client count sustained{ranged}" + (f": {html.escape(why)}" if isinstance(why, str) else "")
+        return (f"No client count sustained{ranged}" + (f": {escape(why)}" if isinstance(why, str) else "")
                 + f" ({fails}")
     return (f"Most clients sustained: <b>{_clients(data.get('concurrency'))}</b>{ranged}, serving "
             f"{fmt(data.get('rate'))} req/s ({fails}")
@@ -311,7 +310,7 @@ def add_saturation(page: Page, folder: Path, regenerate: bool) -> None:
         probes = sorted([p for b in [data, *sides] for p in b.get("probes", []) if isinstance(p, dict)],
                         key=lambda p: (_num_or_inf(p.get("capacity", 1.0)), _num_or_inf(p.get("concurrency" if closed else "rate"))))
         clients = {"key": "concurrency", "unit": " clients"} if closed else {}
-        ranged = f" ({html.escape(rate_range(band, fmt, **clients))})" if band else ""
+        ranged = f" ({escape(rate_range(band, fmt, **clients))})" if band else ""
         answer = (_clients_answer(data, ranged) if closed
                   else f"Highest sustained arrival rate: <b>{fmt(data.get('rate'))} req/s</b>{ranged} "
                   f"(first failing rate {fmt(data.get('upper'))} req/s")
