@@ -1,33 +1,22 @@
 """Memory and time of ``fleetsim compare --html`` on a large request table.
 
 Simulates one run (``--scenario``, ``--set`` overrides; by default the baseline for a day at 24
-req/s, about two million requests) into a temporary folder, then, each in a fresh process (peak RSS
-is ``ru_maxrss`` of that process): reading its ``requests.csv.gz`` whole, reading only the columns
-the comparison page draws (:data:`sim.report.comparison_page.REQUEST_FIELDS`), and the whole
+req/s, about two million requests) into a temporary folder, or copies ``--folder`` there (as
+``bench_report.py`` does), then, each in a fresh process (peak RSS is ``ru_maxrss`` of that
+process): reading its ``requests.csv.gz`` whole, reading only the columns the comparison page draws (:data:`sim.report.comparison_page.REQUEST_FIELDS`), and the whole
 ``fleetsim compare RUN RUN --html PAGE`` command. Prints one JSON object.
 
     python benchmarks/bench_compare_page.py                                   # ~3 min to simulate
     python benchmarks/bench_compare_page.py --set duration=2h                 # a smaller table
+    python benchmarks/bench_compare_page.py --folder RUN                      # a run already simulated
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_report import arguments, measure, prepared_run, report
 
-_MEASURE = """
-import resource, sys, time
-t0 = time.perf_counter()
-{body}
-print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-"""
 CASES = {
     "read_all_columns": "from sim.report.result_folder import read_requests\nread_requests(sys.argv[1])",
     "read_page_columns": "from sim.report.result_folder import read_requests\n"
@@ -38,34 +27,12 @@ CASES = {
 }
 
 
-def _measure(body: str, *argv: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", _MEASURE.format(body=body), *argv], check=True,
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    wall, rss_kb = out.stdout.split()[-2:]
-    return {"wall_s": round(float(wall), 2), "peak_rss_mb": round(int(rss_kb) / 1024)}
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "baseline.yaml"))
-    ap.add_argument("--set", dest="overrides", action="append", default=None,
-                    help="override (default: duration=1d, workload.arrival.rate=24)")
-    args = ap.parse_args()
-    overrides = args.overrides or ["duration=1d", "workload.arrival.rate=24"]
+    args = arguments(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "run"
-        sets = [a for o in overrides for a in ("--set", o)]
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sim", "run", args.scenario, *sets, "--out", str(run), "--quiet",
-                        "--figures", "none"], check=True, stdout=subprocess.DEVNULL,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
-        simulated = time.perf_counter() - t0
-        requests = json.loads((run / "summary.json").read_text())["requests"]["arrived"]
-        results = {name: _measure(body, str(run), str(Path(tmp) / "page.html")) for name, body in CASES.items()}
-        size = (run / "requests.csv.gz").stat().st_size
-    print(json.dumps({"scenario": Path(args.scenario).name, "overrides": overrides, "requests": requests,
-                      "requests_csv_gz_mb": round(size / 2**20, 1), "simulate_s": round(simulated, 1),
-                      **results, "load_average_1m": round(os.getloadavg()[0], 2)}))
+        run, simulated = prepared_run(args, tmp)
+        report(args, run, simulated, {name: measure(body, str(run), str(Path(tmp) / "page.html"))
+                                      for name, body in CASES.items()})
 
 
 if __name__ == "__main__":

@@ -42,39 +42,56 @@ CASES = {
 }
 
 
-def _measure(body: str, *argv: str) -> dict:
+def measure(body: str, *argv: str) -> dict:
+    """Wall time and peak RSS of ``body`` (Python, reading ``sys.argv``) run in a fresh process."""
     out = subprocess.run([sys.executable, "-c", _MEASURE.format(body=body), *argv], check=True,
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     wall, rss_kb = out.stdout.split()[-2:]
     return {"wall_s": round(float(wall), 2), "peak_rss_mb": round(int(rss_kb) / 1024)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str) -> argparse.Namespace:
+    """The options every table benchmark takes: the scenario and overrides to simulate, or a folder."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "baseline.yaml"))
     ap.add_argument("--set", dest="overrides", action="append", default=None,
                     help="override (default: duration=1d, workload.arrival.rate=24)")
-    ap.add_argument("--folder", type=Path, help="a run's result folder to copy and report on instead of simulating")
+    ap.add_argument("--folder", type=Path, help="a run's result folder to copy and measure instead of simulating")
     args = ap.parse_args()
-    overrides = args.overrides or ["duration=1d", "workload.arrival.rate=24"]
-    with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "run"
-        simulated = None
-        if args.folder is not None:
-            shutil.copytree(args.folder, run, ignore=shutil.ignore_patterns("figures", "report.html"))
-        else:
-            sets = [a for o in overrides for a in ("--set", o)]
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "sim", "run", args.scenario, *sets, "--out", str(run), "--quiet",
-                            "--figures", "none"], check=True, stdout=subprocess.DEVNULL,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)})
-            simulated = round(time.perf_counter() - t0, 1)
-        summary = json.loads((run / "summary.json").read_text())
-        results = {name: _measure(body, str(run)) for name, body in CASES.items()}
-        size = (run / "requests.csv.gz").stat().st_size
-    print(json.dumps({"scenario": summary.get("scenario"), "overrides": None if args.folder else overrides,
-                      "requests": summary["requests"]["arrived"], "requests_csv_gz_mb": round(size / 2**20, 1),
+    args.overrides = args.overrides or ["duration=1d", "workload.arrival.rate=24"]
+    return args
+
+
+def prepared_run(args: argparse.Namespace, tmp: str) -> tuple[Path, float | None]:
+    """A run's result folder in ``tmp``: ``args.folder`` copied (figures and page left out), or the
+    scenario simulated with its overrides; and the seconds simulating took (None for a copy)."""
+    run = Path(tmp) / "run"
+    if args.folder is not None:
+        shutil.copytree(args.folder, run, ignore=shutil.ignore_patterns("figures", "report.html"))
+        return run, None
+    sets = [a for o in args.overrides for a in ("--set", o)]
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sim", "run", args.scenario, *sets, "--out", str(run), "--quiet",
+                    "--figures", "none"], check=True, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return run, round(time.perf_counter() - t0, 1)
+
+
+def report(args: argparse.Namespace, run: Path, simulated: float | None, results: dict) -> None:
+    """Print the one JSON object: what was measured on, then each case's wall and peak RSS."""
+    summary = json.loads((run / "summary.json").read_text())
+    print(json.dumps({"scenario": summary.get("scenario"),
+                      "overrides": None if args.folder else args.overrides,
+                      "requests": summary["requests"]["arrived"],
+                      "requests_csv_gz_mb": round((run / "requests.csv.gz").stat().st_size / 2**20, 1),
                       "simulate_s": simulated, **results, "load_average_1m": round(os.getloadavg()[0], 2)}))
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        run, simulated = prepared_run(args, tmp)
+        report(args, run, simulated, {name: measure(body, str(run)) for name, body in CASES.items()})
 
 
 if __name__ == "__main__":
