@@ -3,8 +3,9 @@
 Simulates one run (``--scenario``, ``--set`` overrides; by default the baseline for a day at 24
 req/s, about two million requests) into a temporary folder, or copies ``--folder`` there (as
 ``bench_report.py`` does), then, each in a fresh process (peak RSS is ``ru_maxrss`` of that
-process): reading its ``requests.csv.gz`` whole, reading only the columns the comparison page draws (:data:`sim.report.comparison_page.REQUEST_FIELDS`), and the whole
-``fleetsim compare RUN RUN --html PAGE`` command. Prints one JSON object.
+process): reading its ``requests.csv.gz`` whole, reading only the columns the comparison page draws
+(:data:`sim.report.comparison_page.REQUEST_FIELDS`), and the whole ``fleetsim compare RUN RUN --html
+PAGE`` command. Prints one JSON object.
 
     python benchmarks/bench_compare_page.py                                   # ~3 min to simulate
     python benchmarks/bench_compare_page.py --set duration=2h                 # a smaller table
