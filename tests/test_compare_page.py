@@ -338,3 +338,12 @@ def test_a_sampled_runs_percentiles_are_said_to_be_estimates(runs):
         assert 'class="better"' not in row and 'class="worse"' not in row, row
     whole = metric_table(compare([runs["a"], runs["b"]]), [1])
     assert re.search(r'<tr><td>TTFT p99</td>.*?class="(better|worse)"', whole)
+
+
+def test_spaces_in_names_stay_spaces_on_the_page(runs, tmp_path):
+    """A folder named with a no-break space reads as such on the page, as on a run's report page
+    (``html_page.escape``), not as ``\\u00a0``."""
+    folder = tmp_path / "run\u00a02"
+    shutil.copytree(runs["a"], folder)
+    page = comparison_html(compare([runs["a"], folder]))
+    assert "run\u00a02" in page and "run\\u00a02" not in page

@@ -30,7 +30,6 @@ carries no time it was generated: the same folders give the same bytes.
 """
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,7 +43,7 @@ from sim.paths import output_file_problem
 from sim.report.chart import Chart, Note, Panel, Series
 from sim.report.comparison import HISTOGRAM_ERROR, Comparison, label
 from sim.report.comparison_words import cell, change_cell, setting
-from sim.report.html_page import Page, embedded
+from sim.report.html_page import Page, embedded, escape
 from sim.report.result_folder import read_requests, read_timeseries, request_latencies
 from sim.report.run_figures import CDF_POINTS, LATENCIES, cdf_points
 
@@ -339,20 +338,9 @@ def over_time_chart(names: Sequence[str], requests: Sequence[dict | None], serie
 
 
 # ---------------------------------------------------------------------------------------- page
-def _escape(text: str) -> str:
-    r"""``text`` for the page: control characters and bidirectional overrides written as escapes, as
-    on the terminal (:func:`~sim.errors.printable`: a name cannot reorder or hide what a cell shows),
-    then HTML-escaped.
-
-        >>> _escape("<b>x</b>\x1b[2J\u202e")
-        '&lt;b&gt;x&lt;/b&gt;\\x1b[2J\\u202e'
-    """
-    return html.escape(printable(text, keep=""))
-
-
 def _cell(text: str, cls: str = "", title: str = "") -> str:
-    attrs = (f' class="{cls}"' if cls else "") + (f' title="{_escape(title)}"' if title else "")
-    return f"<td{attrs}>{_escape(text)}</td>"
+    attrs = (f' class="{cls}"' if cls else "") + (f' title="{escape(title)}"' if title else "")
+    return f"<td{attrs}>{escape(text)}</td>"
 
 
 def _wrappable(text: str) -> str:
@@ -361,11 +349,11 @@ def _wrappable(text: str) -> str:
         >>> _wrappable('{"a":1,"b":"<"}')
         '{&quot;a&quot;:1,<wbr>&quot;b&quot;:&quot;&lt;&quot;}'
     """
-    return _escape(text).replace(",", ",<wbr>")
+    return escape(text).replace(",", ",<wbr>")
 
 
 def _table(header: Sequence[str], rows: Sequence[str], cls: str = "") -> str:
-    head = "".join(f"<th>{_escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
     return f"<table{f' class={cls!r}' if cls else ''}><tr>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -381,14 +369,14 @@ def folders_section(comparison: Comparison) -> str:
             humanize.duration(length) if isinstance(length, (int, float)) else "")) + "</tr>")
     out = "<h2>Folders</h2>" + _table(["", "folder", "scenario", "seed", "simulated"], rows, "settings")
     letters = [label(i) for i in range(len(comparison.folders))]
-    out += f"<h2>Settings that differ ({_escape(' → '.join(letters))})</h2>"
+    out += f"<h2>Settings that differ ({escape(' → '.join(letters))})</h2>"
     if comparison.differences:
         out += _table(["setting", *(f"{x} (base)" if j == 0 else x for j, x in enumerate(letters))],
                       ["<tr>" + _cell(key) + "".join(f"<td>{_wrappable(setting(v))}</td>" for v in values) + "</tr>"
                        for key, values in comparison.differences], "settings diffs")
     else:
         out += "<p>The scenarios are the same (seed and run length included).</p>"
-    return out + "".join(f'<p class="note">{_escape(n)}</p>' for n in comparison.notes)
+    return out + "".join(f'<p class="note">{escape(n)}</p>' for n in comparison.notes)
 
 
 def metric_table(comparison: Comparison, others: Sequence[int]) -> str:
@@ -448,7 +436,7 @@ def figures_section(comparison: Comparison) -> str:
         raise
     except Exception as exc:      # a figure that fails costs the figures, not the tables
         notes.append(f"figures not drawn: {type(exc).__name__}: {exc}")
-    out += [f'<p class="note">{_escape(n)}</p>' for n in notes]
+    out += [f'<p class="note">{escape(n)}</p>' for n in notes]
     return "".join(out)
 
 
