@@ -82,8 +82,9 @@ def cell(key: str, value: Any) -> str:
 
 
 def change_cell(key: str, delta: dict | None) -> str:
-    """A change (:func:`change`) in the metric's unit with its sign, then relative to the base in per cent:
-    ``+12.3 ms (+8.1 %)``; a share by percentage points; a text metric ``changed`` or nothing.
+    """A change (:func:`~sim.report.comparison.change`) in the metric's unit with its sign, then relative
+    to the base in per cent: ``+12.3 ms (+8.1 %)``, or from ten times the base on as a multiple
+    (``×286``); a share by percentage points; a text metric ``changed`` or nothing.
 
         >>> from sim.report.comparison import change
         >>> change_cell("latency.ttft.p99", change(0.1518, 0.1641)), change_cell("slo.attainment", change(0.99, 0.975))
