@@ -10,6 +10,7 @@ and by the Python API within :func:`warnings_as_problems`.
 """
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,20 +62,21 @@ def clipped(text: str, limit: int = 60) -> str:
 _BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}
 
 
-def printable(text: str, keep: str = "\n") -> str:
+def printable(text: str, keep: str = "\n", spaces: bool = False) -> str:
     r"""``text`` safe for a terminal: control characters (and bidirectional overrides) written as
     escapes such as ``\x1b``, so a name in a scenario cannot move the cursor, recolour the
-    screen or reorder what is shown. Characters in ``keep`` (default: newline) stay.
+    screen or reorder what is shown. Characters in ``keep`` (default: newline) stay; with ``spaces``
+    every space too (no-break and thin spaces, which a page or a figure shows as they are).
 
-        >>> printable("pool\x1b[31m")
-        'pool\\x1b[31m'
+        >>> printable("pool\x1b[31m"), printable("−3\u00a0%"), printable("−3\u00a0%", spaces=True)
+        ('pool\\x1b[31m', '−3\\u00a0%', '−3\xa0%')
     """
     if text.isprintable() and not any(ord(c) in _BIDI for c in text):
         return text
     out = []
     for c in text:
         o = ord(c)
-        if c in keep:
+        if c in keep or (spaces and unicodedata.category(c) == "Zs"):
             out.append(c)
         elif o < 0x20 or 0x7F <= o < 0xA0:
             out.append(f"\\x{o:02x}")

@@ -19,7 +19,6 @@ import datetime as _dt
 import html
 import json
 import math
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +112,7 @@ def escape(text: str) -> str:
         >>> escape("−3\u00a0%\u2009x") == "−3\u00a0%\u2009x"
         True
     """
-    return html.escape(printable(text, keep="".join(c for c in set(text) if unicodedata.category(c) == "Zs")))
+    return html.escape(printable(text, keep="", spaces=True))
 
 
 def fmt(v: Any, unit: str = "") -> str:

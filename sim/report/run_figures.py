@@ -33,7 +33,6 @@ Empirical CDFs over many requests are drawn through at most :data:`CDF_POINTS` o
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -254,8 +253,7 @@ def _shown(name: str) -> str:
         >>> _shown("main\x1b[31m")
         'main\\x1b[31m'
     """
-    name = str(name)
-    return printable(name, keep="".join(c for c in set(name) if unicodedata.category(c) == "Zs"))  # spaces stay
+    return printable(str(name), keep="", spaces=True)
 
 
 def _pools(ts: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
