@@ -45,7 +45,7 @@ from sim.report.comparison import HISTOGRAM_ERROR, Comparison, label
 from sim.report.comparison_words import cell, change_cell, setting
 from sim.report.html_page import Page, embedded, escape
 from sim.report.result_folder import read_requests, read_timeseries, request_latencies
-from sim.report.run_figures import CDF_POINTS, LATENCIES, cdf_points
+from sim.report.run_figures import CDF_POINTS, LATENCIES, cdf_points, time_unit
 
 #: the files of each folder the page reads (none may be overwritten by it)
 READ_FILES = ("summary.json", "scenario.json", "requests.csv.gz", "requests.csv", "timeseries.csv")
@@ -303,7 +303,7 @@ def over_time_chart(names: Sequence[str], requests: Sequence[dict | None], serie
     if all(s is None for s in series):
         return None, 0.0
     end = max(max(e or 0.0, _last(r, "completion_s"), _last(s, "time_s")) for r, s, e in zip(requests, series, ends))
-    scale, unit = ((86400.0, "days") if end > 3 * 86400 else (3600.0, "hours") if end > 3 * 3600 else (1.0, "seconds"))
+    scale, unit = time_unit(end)
     spacing = max((float(np.median(np.diff(np.unique(s["time_s"])))) for s in series
                    if s is not None and np.unique(s["time_s"]).size > 1), default=0.0)
     width = bin_width(max(end, spacing * THROUGHPUT_BINS))    # a bin holds at least one sample

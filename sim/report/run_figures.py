@@ -264,12 +264,20 @@ def _pools(ts: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     return [(n, pool.astype(str) == n) for n in names]
 
 
+def time_unit(end_s: float) -> tuple[float, str]:
+    """The unit a time axis ending at ``end_s`` seconds reads in, and its length in seconds: days past
+    three days, hours past three hours, else seconds.
+
+        >>> time_unit(600), time_unit(4 * 3600), time_unit(7 * 86400)
+        ((1.0, 'seconds'), (3600.0, 'hours'), (86400.0, 'days'))
+    """
+    return (86400.0, "days") if end_s > 3 * 86400 else (3600.0, "hours") if end_s > 3 * 3600 else (1.0, "seconds")
+
+
 def timeseries_chart(ts: dict[str, np.ndarray]) -> Chart:
     present = [spec for spec in SERIES if spec[0] in ts]
     rows = max(len(present), 1)
-    end = float(np.nanmax(ts["time_s"]))
-    scale, unit = ((86400.0, "days") if end > 3 * 86400 else (3600.0, "hours") if end > 3 * 3600
-                   else (1.0, "seconds"))
+    scale, unit = time_unit(float(np.nanmax(ts["time_s"])))
     pools = _pools(ts)
     where = f"pool {_shown(pools[0][0])}" if len(pools) == 1 else "per pool"
     panels = []
