@@ -189,17 +189,19 @@ def read_run(folder: Path | str) -> RunFolder:
     except RecursionError:
         scenario = None
     if scenario is None:                   # not one fleetsim would read: as it is, if it is JSON at all
+        why = None
         try:
             scenario = json.loads(scenario_path.read_text(encoding="utf-8-sig"))
         except RecursionError:
-            raise InputError(f"{scenario_path}: not a scenario as fleetsim writes it (nested too deeply); write "
-                             f"the folder again, or move the file out of the folder to compare without it") from None
+            why = "nested too deeply"
         except (ValueError, UnicodeDecodeError) as exc:
-            raise InputError(f"{scenario_path}: not a scenario as fleetsim writes it (invalid JSON: {exc}); write "
-                             f"the folder again, or move the file out of the folder to compare without it") from None
-        if not isinstance(scenario, dict):
-            raise InputError(f"{scenario_path}: not a scenario as fleetsim writes it (expected a JSON object); write "
-                             f"the folder again, or move the file out of the folder to compare without it")
+            why = f"invalid JSON: {exc}"
+        else:
+            if not isinstance(scenario, dict):
+                why = "expected a JSON object"
+        if why is not None:
+            raise InputError(f"{scenario_path}: not a scenario as fleetsim writes it ({why}); write the folder "
+                             f"again, or move the file out of the folder to compare without it")
     return RunFolder(path, summary, scenario)
 
 
