@@ -136,7 +136,7 @@ class _Table:
             cells = [row[j] for row in self.rows]
             if name in self.numbers:
                 try:
-                    self.numbers[name].append(np.array([float(c) if c != "" else np.nan for c in cells], dtype=float))
+                    self.numbers[name].append(_numbers(cells))
                 except ValueError:
                     self.bad[name] += [(n, c) for n, c in zip(self.lines, cells) if not _is_number(c)]
             else:
@@ -157,9 +157,14 @@ class _Table:
         return cols, problems
 
 
+def _numbers(cells: list[str]) -> np.ndarray:
+    """Cells as numbers, an empty one as NaN (a missing value); ValueError when one is not a number."""
+    return np.array([float(c) if c != "" else np.nan for c in cells], dtype=float)
+
+
 def _column(cells: list[str]) -> np.ndarray:
     try:
-        return np.array([float(c) if c != "" else np.nan for c in cells], dtype=float)
+        return _numbers(cells)
     except ValueError:
         return np.array(cells, dtype=str)
 
