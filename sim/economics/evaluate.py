@@ -178,7 +178,8 @@ def _cash_position(ledger: tuple[LedgerEntry, ...], horizon_s: float, share_net:
         "revenue_share_outstanding": share_net - float(cash_share),
         "cash_net_after_all_lags": float(sum(e.amount_usd for e in ledger)),
         "opening_net": sum_by(ledger, "opening"),
-        "receivables_end": float(sum(e.amount_usd for e in owed if e.category == "revenue"
+        # an invoice is collected net of the service credits on it (sla_credit entries are paid on the line's terms)
+        "receivables_end": float(sum(e.amount_usd for e in owed if e.category in ("revenue", "sla_credit")
                                      or (e.category == "opening" and e.amount_usd > 0))),
         "payables_end": 0.0 - float(sum(e.amount_usd for e in owed if e.category in ("compute", "training", "credit")
                                         or (e.category == "opening" and e.amount_usd < 0))),
