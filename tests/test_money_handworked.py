@@ -11,8 +11,9 @@ Edges covered: months of 28, 29, 30 and 31 days; a run starting mid-month and mi
 day inside a payment lag; quarter, year and ISO-week-year boundaries; a lag landing exactly on the
 horizon's end; the partner as payer at 100 %; shares of 0 % and 100 %; a lifetime cap; a flat line
 whose window began before the run (its growth counts from there) and shrinks; credits exhausted and
-credits expiring unused; a price step on a date; no demand at all; discounting of lagged lumps; receivables net of the service credits on the same invoice; re-pricing a moved
-agreement window.
+credits expiring unused; a price step on a date; no demand at all; discounting of lagged lumps;
+cents (every row foots); receivables net of the service credits on the same invoice; re-pricing a
+moved agreement window.
 """
 from __future__ import annotations
 
@@ -65,6 +66,74 @@ def _summary(folder: Path) -> dict:
 def _completed(folder: Path) -> list[dict]:
     with gzip.open(folder / "requests.csv.gz", "rt", newline="") as fh:
         return [r for r in csv.DictReader(fh) if r["status"] == "completed"]
+
+
+# ------------------------------------------------------------------ cents: every row foots
+THIRDS = {"period": "month", "rounding": "cents", "compute": [{"pool": "main", "usd_per_gpu_hour": 1 / 3}],
+          "revenue": [{"name": "a", "usd_per_month": 100 / 3}, {"name": "b", "usd_per_month": 200 / 3},
+                      {"name": "p", "owner": "partner", "usd_per_month": 10 / 3}],
+          "agreements": [{"rate": 1 / 3, "base": ["a", "b"], "reverse": {"rate": 0.2, "base": ["p"]},
+                          "settle": "quarter", "payment_lag": "60d"}]}
+
+
+def test_cents_statement_rows_foot_and_a_60_day_lag_crosses_the_leap_day(tmp_path):
+    """From 2023-12-15 for 100 days (Dec 15-31 is 17 days, Jan 31, Feb 29, Mar 1-23 is 23: the run ends
+    2024-03-24 00:00). Lines of $33.33.., $66.66.. and the partner's $3.33.. a month, a third of the
+    provider's revenue paid, a fifth of the partner's back, netted quarterly, paid 60 days after the
+    quarter: 2023-Q4 on 2024-03-01 (Jan 31 + Feb 29 = 60 days), 2024-Q1 on 2024-05-31.
+
+    With ``rounding: cents`` each amount is rounded once to the cent and each row's nets are the sums of
+    its rounded parts, so a reader adding a row up gets the printed net (Jan: 100 - 248 - 33.33 + 0.67 =
+    -180.66, not the exact -180.666.. rounded to -180.67)."""
+    out = _run(tmp_path, _scenario("2023-12-15", "100d", THIRDS))
+    rows = _rows(out)
+    assert [r["period"] for r in rows] == ["2023-12", "2024-01", "2024-02", "2024-03", "2024-05"]
+    days = [17, 31, 29, 23]
+    month_len = [31, 31, 29, 31]
+    share = [d / m for d, m in zip(days, month_len)]            # share of each month covered
+    a = [round(100 / 3 * s, 2) for s in share]                  # 18.28, 33.33, 33.33, 24.73
+    b = [round(200 / 3 * s, 2) for s in share]                  # 36.56, 66.67, 66.67, 49.46
+    assert a == [18.28, 33.33, 33.33, 24.73] and b == [36.56, 66.67, 66.67, 49.46]
+    revenue = [round(x + y, 2) for x, y in zip(a, b)]           # 54.84, 100.00, 100.00, 74.19
+    compute = [d * DAY_H / 3 for d in days]                     # 136, 248, 232, 184
+    paid = [18.28, 33.33, 33.33, 24.73]                         # a third of 54.84.., 100, 100, 74.19..
+    received = [round(0.2 * 10 / 3 * s, 2) for s in share]      # 0.37, 0.67, 0.67, 0.49
+    in_horizon = rows[:4]
+    assert _col(in_horizon, "revenue_a_usd") == a and _col(in_horizon, "revenue_b_usd") == b
+    assert _col(in_horizon, "revenue_usd") == revenue
+    assert _col(in_horizon, "compute_usd") == compute
+    assert _col(in_horizon, "revenue_share_paid_usd") == paid
+    assert _col(in_horizon, "revenue_share_received_usd") == received
+    net = [round(r - c - p + q, 2) for r, c, p, q in zip(revenue, compute, paid, received)]
+    assert net == [-99.07, -180.66, -164.66, -134.05]
+    assert _col(in_horizon, "net_usd") == net
+    # cash: revenue and compute as they accrue; Q4's net (18.2796 - 0.3656 = 17.914..) on Mar 1,
+    # Q1's (a third of 274.19.. less a fifth of 9.14..) = 89.57 after the horizon, on May 31
+    q4_net, q1_net = 17.91, 89.57
+    cash = [revenue[0] - compute[0], revenue[1] - compute[1], revenue[2] - compute[2],
+            revenue[3] - compute[3] - q4_net, -q1_net]
+    assert _col(rows, "cash_net_usd") == pytest.approx(cash, abs=1e-6)
+    assert _col(rows, "cash_revenue_share_paid_usd") == [0, 0, 0, q4_net, q1_net]
+    running = [round(sum(cash[:k + 1]), 2) for k in range(5)]
+    assert _col(rows, "cumulative_cash_usd") == running == [-81.16, -229.16, -361.16, -488.88, -578.45]
+    for r in rows:                                              # every row foots to the cent
+        c = {k: float(v or 0) for k, v in r.items() if k.endswith("_usd")}
+        assert c["revenue_usd"] == pytest.approx(c["revenue_a_usd"] + c["revenue_b_usd"], abs=1e-6)
+        assert c["gross_margin_usd"] == pytest.approx(c["revenue_usd"] - c["compute_usd"], abs=1e-6)
+        assert c["revenue_share_net_usd"] == pytest.approx(
+            c["revenue_share_received_usd"] - c["revenue_share_paid_usd"], abs=1e-6)
+        assert c["net_usd"] == pytest.approx(c["gross_margin_usd"] + c["revenue_share_net_usd"], abs=1e-6)
+        assert c["cash_net_usd"] == pytest.approx(
+            c["cash_revenue_usd"] - c["cash_compute_usd"] - c["cash_revenue_share_paid_usd"]
+            + c["cash_revenue_share_received_usd"], abs=1e-6)
+    sett = _rows(out, "settlements.csv")
+    assert [(s["period"], s["cash_date"], float(s["provider_net_usd"])) for s in sett] == [
+        ("2023-Q4", "2024-03-01", -q4_net), ("2024-Q1", "2024-05-31", -q1_net)]
+    # the summary's totals stay exact: 100 x (2 + 40/31) of revenue, 2,400 GPU-hours at a third
+    cf = _summary(out)["cashflow"]
+    assert cf["revenue"] == pytest.approx(100 * (2 + 40 / 31), rel=1e-12)
+    assert cf["compute_cost"] == pytest.approx(800.0, rel=1e-12)
+    assert cf["cash_net"] == pytest.approx(sum(cash[:4]), abs=0.02)
 
 
 # ------------------------------------------------------------------ the partner pays 100 %, capped, no demand

@@ -132,7 +132,7 @@ def _statement(cfg: EconomicsConfig, usage: Usage, tl: Timeline, ledger: tuple[L
         chargeback = add_chargeback(statement, usage, tl, cfg.period, cfg.chargeback_by, books.book.request_usd,
                                     bill.cost_by_segment_usd, columns=len(usage.class_names) > 1)
     if cfg.rounding == "cents":
-        round_to_cents(statement)
+        round_to_cents(statement, books.lines("provider"), tiers)
     return statement, chargeback
 
 

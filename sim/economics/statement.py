@@ -18,7 +18,8 @@ pool's energy is costed), ``sla_credits_usd`` and ``cash_sla_credits_usd`` (only
 credits are owed), ``pv_cash_usd`` (the row's cash discounted to t = 0 with the NPV convention below; the rows sum
 to ``npv_usd``) and ``discount_factor`` (``pv_cash_usd / cash_net_usd``: the factor the row's cash
 was discounted by; empty without cash). With ``rounding: cents`` every money cell is rounded to
-the cent (halves away from zero) and ``cumulative_cash_usd`` re-summed from the rounded cash.
+the cent (halves away from zero) and every total and net of a row is re-summed from its rounded
+parts, so each row foots (:func:`round_to_cents`).
 
 Cost columns hold positive magnitudes; ``*_net_usd``, ``net_usd`` and cash totals are signed
 (positive: money in for the provider).
@@ -198,14 +199,44 @@ def to_cents(x: float) -> float:
     return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) + 0.0  # no "-0.0"
 
 
-def round_to_cents(rows: list[dict]) -> None:
-    """Round every money cell (``*_usd``) of the rows to the cent in place; cumulative cash is
-    re-summed from the rounded ``cash_net_usd`` so the column still adds up."""
+# a row's sums, each (column, [(sign, part), ...]); a part a row lacks (an optional column) counts 0
+_NETS = (("gross_margin_usd", ((1, "revenue_usd"), (-1, "compute_usd"))),
+         ("revenue_share_net_usd", ((1, "revenue_share_received_usd"), (-1, "revenue_share_paid_usd"))),
+         ("net_usd", ((1, "revenue_usd"), (-1, "compute_usd"), (-1, "training_usd"), (1, "credits_applied_usd"),
+                      (-1, "revenue_share_paid_usd"), (1, "revenue_share_received_usd"), (-1, "energy_usd"),
+                      (-1, "sla_credits_usd"))),
+         ("cash_net_usd", ((1, "cash_revenue_usd"), (-1, "cash_compute_usd"), (-1, "cash_training_usd"),
+                           (-1, "cash_revenue_share_paid_usd"), (1, "cash_revenue_share_received_usd"),
+                           (1, "cash_opening_usd"), (-1, "cash_energy_usd"), (-1, "cash_sla_credits_usd"))))
+
+
+def _foot(r: dict, column: str, parts: Sequence[tuple[int, str]]) -> None:
+    """``r[column]`` becomes the signed sum of its (rounded) parts, to the cent."""
+    r[column] = to_cents(sum(sign * r.get(k, 0.0) for sign, k in parts))
+
+
+def round_to_cents(rows: list[dict], revenue_lines: Sequence[str] = (), tiers: Sequence[str] = ()) -> None:
+    """Round every money cell (``*_usd``) of the rows to the cent in place, each amount once, and
+    make every row foot: a total is the sum of its rounded parts (``revenue_usd`` of the
+    ``revenue_lines`` columns, ``compute_usd`` of the ``tiers`` columns, a class's margin of its
+    revenue and compute), each net of the rounded amounts it nets (``net_usd``, ``cash_net_usd``,
+    ``gross_margin_usd``, ``revenue_share_net_usd``), and ``cumulative_cash_usd`` the running sum of
+    the rounded ``cash_net_usd``. A total can so differ from the exact amount rounded by half a cent
+    per part; the summary's totals stay exact."""
     cum = 0.0
     for r in rows:
         for k, v in r.items():
             if k.endswith("_usd") and isinstance(v, float):
                 r[k] = to_cents(v)
+        if revenue_lines:
+            _foot(r, "revenue_usd", [(1, f"revenue_{n}_usd") for n in revenue_lines])
+        if tiers:
+            _foot(r, "compute_usd", [(1, f"compute_{t}_usd") for t in tiers])
+        for k in [k for k in r if k.startswith("class_") and k.endswith("_margin_usd")]:
+            cls = k[:-len("_margin_usd")]
+            _foot(r, k, ((1, f"{cls}_revenue_usd"), (-1, f"{cls}_compute_usd")))
+        for column, parts in _NETS:
+            _foot(r, column, parts)
         cum = to_cents(cum + r["cash_net_usd"])
         r["cumulative_cash_usd"] = cum
 
