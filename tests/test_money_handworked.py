@@ -366,3 +366,31 @@ def test_reprice_moving_the_agreement_into_mid_february_is_the_hand_computed_mon
     for name in ("cashflow.csv", "settlements.csv", "ledger.csv"):
         assert (re / name).read_bytes() == (fresh / name).read_bytes(), name
     assert _summary(re)["cashflow"] == _summary(fresh)["cashflow"]
+
+
+# ------------------------------------------------------------------ a run inside a capped deal's life
+def test_a_cap_partly_used_before_the_run_leaves_only_the_rest_to_pay(tmp_path, capsys):
+    """A deal capped at $1,000 for its life of which $900 was paid before this run (2027-01-01, 90 days:
+    Jan 31, Feb 28, Mar 31). 20 % of $310 a month is $62 in January and $62 in February: the cap has $100
+    left, so February pays $38 and March nothing; one quarterly settlement of $100, capped."""
+    econ = {"compute": [{"pool": "main", "usd_per_gpu_hour": 0.0}],
+            "revenue": [{"name": "subs", "usd_per_month": 310}],
+            "agreements": [{"rate": 0.2, "base": ["subs"], "cap_usd": 1000, "cap_used_usd": 900}]}
+    out = _run(tmp_path, _scenario("2027-01-01", "90d", econ))
+    rows = _rows(out)          # the settlement falls on Apr 1, the horizon's end: a cash-only row after it
+    assert [r["period"] for r in rows] == ["2027-01", "2027-02", "2027-03", "2027-04"]
+    assert _col(rows, "revenue_share_paid_usd") == pytest.approx([62, 100 - 62, 0, 0], abs=1e-6)
+    assert _col(rows, "cash_revenue_share_paid_usd") == pytest.approx([0, 0, 0, 100], abs=1e-6)
+    (q1,) = _rows(out, "settlements.csv")
+    assert (q1["period"], float(q1["forward_usd"]), q1["capped"]) == ("2027-Q1", 100.0, "True")
+    assert _summary(out)["cashflow"]["net"] == pytest.approx(3 * 310 - 100, rel=1e-12)
+    # more paid than the cap, or a paid amount without a cap, is refused naming the field
+    path = tmp_path / "run.yaml"
+    for sets, words in ((["economics.agreements.0.cap_used_usd=1200"],
+                         "economics.agreements.0.cap_used_usd: must not exceed cap_usd (got 1200 of a 1000 cap)"),
+                        (["economics.agreements.0.cap_usd=null"],
+                         "economics.agreements.0.cap_used_usd: needs cap_usd")):
+        capsys.readouterr()
+        assert main(["run", str(path), *[a for s in sets for a in ("--set", s)], "--out", str(tmp_path / "bad"),
+                     "--quiet"]) == 2
+        assert f"{path}: {words}" in capsys.readouterr().err

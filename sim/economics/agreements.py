@@ -3,8 +3,9 @@
 For an agreement with ``payer``, ``payee``, ``rate``, ``base`` and optional ``reverse``:
 
 * forward (payer -> payee) accrues ``rate x revenue(base lines)`` in every segment inside the
-  agreement's window; the running total is truncated at ``cap_usd`` (lifetime, this agreement),
-  so a cap reached mid-period pays only what is left of it;
+  agreement's window; the running total is truncated at ``cap_usd`` (lifetime, this agreement)
+  less ``cap_used_usd`` (paid toward it before the run), so a cap reached mid-period pays only
+  what is left of it;
 * reverse (payee -> payer) accrues ``reverse.rate x revenue(reverse.base lines)``, uncapped;
 * each calendar ``settle`` period the two are netted: ``net = forward - reverse``; the payer pays
   ``net`` when positive, the payee pays ``-net`` otherwise, in one cash movement at the end of
@@ -84,8 +85,9 @@ def settle_agreements(cfg: EconomicsConfig, book: RevenueBook, tl: Timeline
         fwd = ag.rate * _line_sum(book, ag.base, tl.n) * active
         capped_seg = np.zeros(tl.n, dtype=bool)
         if ag.cap_usd is not None:
-            cum = np.minimum(np.cumsum(fwd), ag.cap_usd)
-            capped_seg = np.cumsum(fwd) > ag.cap_usd * (1 + 1e-12)
+            left = ag.cap_usd - ag.cap_used_usd          # what the cap leaves after payments before the run
+            cum = np.minimum(np.cumsum(fwd), left)
+            capped_seg = np.cumsum(fwd) > left * (1 + 1e-12)
             fwd = np.diff(cum, prepend=0.0)
         rev = (ag.reverse.rate * _line_sum(book, ag.reverse.base, tl.n) * active
                if ag.reverse is not None else np.zeros(tl.n))

@@ -222,7 +222,9 @@ class Agreement(_Windowed):
 
     Accrues continuously; each calendar ``settle`` period the forward and reverse amounts are
     netted and the net moves in cash ``payment_lag`` after the period ends. ``cap_usd`` caps the
-    lifetime forward (payer -> payee) gross amount of this agreement.
+    lifetime forward (payer -> payee) gross amount of this agreement; ``cap_used_usd`` is what the
+    payer had already paid toward it before the run starts (a run of a later year of a capped deal),
+    so only ``cap_usd - cap_used_usd`` is left to pay.
     """
 
     name: Name = "revenue_share"
@@ -234,6 +236,7 @@ class Agreement(_Windowed):
     settle: Period = "quarter"
     payment_lag: Duration = 0.0
     cap_usd: USD | None = None
+    cap_used_usd: USD = 0.0
 
     @model_validator(mode="after")
     def _two_parties(self) -> "Agreement":
@@ -241,6 +244,11 @@ class Agreement(_Windowed):
             raise field_error("payee", f"must differ from payer (got both {self.payer})")
         if self.payment_lag < 0:
             raise field_error("payment_lag", f"must be >= 0 (got {self.payment_lag:g} s)")
+        if self.cap_used_usd and self.cap_usd is None:
+            raise field_error("cap_used_usd", "needs cap_usd (the lifetime cap it was paid toward)")
+        if self.cap_usd is not None and self.cap_used_usd > self.cap_usd:
+            raise field_error("cap_used_usd", f"must not exceed cap_usd (got {self.cap_used_usd:g} of a "
+                                              f"{self.cap_usd:g} cap)")
         return self
 
 
