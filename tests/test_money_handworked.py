@@ -394,3 +394,21 @@ def test_a_cap_partly_used_before_the_run_leaves_only_the_rest_to_pay(tmp_path, 
         assert main(["run", str(path), *[a for s in sets for a in ("--set", s)], "--out", str(tmp_path / "bad"),
                      "--quiet"]) == 2
         assert f"{path}: {words}" in capsys.readouterr().err
+
+
+def test_cents_split_of_a_periods_compute_among_tenants_adds_up_to_the_compute(tmp_path):
+    """Three tenants send the same work on one GPU at a third of a dollar an hour for a day: $8.00 of
+    compute, $2.666.. each. Cut to cents one by one they would be 2.67 three times, $8.01; by the
+    largest remainder (a tie: the first listed first) they are 2.67, 2.67 and 2.66, which add up."""
+    classes = [{"name": n, "arrival": {"process": "burst", "count": 4, "at": 0}, **TOKENS} for n in "abc"]
+    econ = {"rounding": "cents", "compute": [{"pool": "main", "usd_per_gpu_hour": 1 / 3}],
+            "revenue": [{"name": "api", "usd_per_million_output_tokens": 7.0}]}
+    out = _run(tmp_path, _scenario("2025-06-30", "1d", econ, workload={"classes": classes}))
+    (row,) = _rows(out)
+    assert float(row["compute_usd"]) == 24 / 3 == 8.0
+    split = [float(row[f"class_{n}_compute_usd"]) for n in "abc"]
+    assert split == [2.67, 2.67, 2.66] and float(row["class_unallocated_compute_usd"]) == 0.0
+    revenue = 4 * 100 * 7.0 / 1e6                               # 0.0028 a tenant: 0.00 to the cent
+    for n, cost in zip("abc", split):
+        assert float(row[f"class_{n}_revenue_usd"]) == round(revenue, 2) == 0.0
+        assert float(row[f"class_{n}_margin_usd"]) == -cost

@@ -215,16 +215,36 @@ def _foot(r: dict, column: str, parts: Sequence[tuple[int, str]]) -> None:
     r[column] = to_cents(sum(sign * r.get(k, 0.0) for sign, k in parts))
 
 
+def _allot_cents(exact: dict[str, float], total: float) -> dict[str, float]:
+    """``exact`` amounts in whole cents that add up to ``total`` (in cents): each is cut to its
+    cent, then the cents missing (or over) go one each to the largest (smallest) remainders, the
+    first listed first on a tie -- the largest-remainder rule.
+
+    >>> _allot_cents({"a": 8 / 3, "b": 8 / 3, "c": 8 / 3}, 8.0)
+    {'a': 2.67, 'b': 2.67, 'c': 2.66}
+    """
+    cents = {k: math.floor(round(v * 100, 6)) for k, v in exact.items()}
+    rest = sorted(exact, key=lambda k: -(round(exact[k] * 100, 6) - cents[k]))
+    missing = round(total * 100) - sum(cents.values())
+    sign = 1 if missing >= 0 else -1
+    each, extra = divmod(abs(missing), len(rest))   # more than a cent each only if the total's own rounding adds
+    for j, k in enumerate(rest if sign > 0 else rest[::-1]):
+        cents[k] += sign * (each + (j < extra))
+    return {k: c / 100 + 0.0 for k, c in cents.items()}
+
+
 def round_to_cents(rows: list[dict], revenue_lines: Sequence[str] = (), tiers: Sequence[str] = ()) -> None:
     """Round every money cell (``*_usd``) of the rows to the cent in place, each amount once, and
     make every row foot: a total is the sum of its rounded parts (``revenue_usd`` of the
     ``revenue_lines`` columns, ``compute_usd`` of the ``tiers`` columns, a class's margin of its
-    revenue and compute), each net of the rounded amounts it nets (``net_usd``, ``cash_net_usd``,
+    revenue and compute; the classes' compute and the unallocated compute split ``compute_usd`` by
+    :func:`_allot_cents`), each net of the rounded amounts it nets (``net_usd``, ``cash_net_usd``,
     ``gross_margin_usd``, ``revenue_share_net_usd``), and ``cumulative_cash_usd`` the running sum of
     the rounded ``cash_net_usd``. A total can so differ from the exact amount rounded by half a cent
     per part; the summary's totals stay exact."""
     cum = 0.0
     for r in rows:
+        shares = {k: v for k, v in r.items() if k.startswith("class_") and k.endswith("_compute_usd")}
         for k, v in r.items():
             if k.endswith("_usd") and isinstance(v, float):
                 r[k] = to_cents(v)
@@ -232,6 +252,8 @@ def round_to_cents(rows: list[dict], revenue_lines: Sequence[str] = (), tiers: S
             _foot(r, "revenue_usd", [(1, f"revenue_{n}_usd") for n in revenue_lines])
         if tiers:
             _foot(r, "compute_usd", [(1, f"compute_{t}_usd") for t in tiers])
+        if shares:
+            r.update(_allot_cents(shares, r["compute_usd"]))
         for k in [k for k in r if k.startswith("class_") and k.endswith("_margin_usd")]:
             cls = k[:-len("_margin_usd")]
             _foot(r, k, ((1, f"{cls}_revenue_usd"), (-1, f"{cls}_compute_usd")))
