@@ -223,9 +223,10 @@ def _allot_cents(exact: dict[str, float], total: float) -> dict[str, float]:
     >>> _allot_cents({"a": 8 / 3, "b": 8 / 3, "c": 8 / 3}, 8.0)
     {'a': 2.67, 'b': 2.67, 'c': 2.66}
     """
-    cents = {k: math.floor(round(v * 100, 6)) for k, v in exact.items()}
-    rest = sorted(exact, key=lambda k: -(round(exact[k] * 100, 6) - cents[k]))
-    missing = round(total * 100) - sum(cents.values())
+    in_cents = {k: Decimal(repr(v)).scaleb(2) for k, v in exact.items()}   # on the shortest decimal, as to_cents
+    cents = {k: math.floor(c) for k, c in in_cents.items()}
+    rest = sorted(exact, key=lambda k: cents[k] - in_cents[k])
+    missing = int(Decimal(repr(total)).scaleb(2).to_integral_value(rounding=ROUND_HALF_UP)) - sum(cents.values())
     sign = 1 if missing >= 0 else -1
     each, extra = divmod(abs(missing), len(rest))   # more than a cent each only if the total's own rounding adds
     for j, k in enumerate(rest if sign > 0 else rest[::-1]):
