@@ -412,3 +412,32 @@ def test_cents_split_of_a_periods_compute_among_tenants_adds_up_to_the_compute(t
     for n, cost in zip("abc", split):
         assert float(row[f"class_{n}_revenue_usd"]) == round(revenue, 2) == 0.0
         assert float(row[f"class_{n}_margin_usd"]) == -cost
+
+
+def test_a_quarters_service_credit_goes_on_the_invoice_that_closes_the_quarter(tmp_path):
+    """Statement and SLA periods are quarters, the line is invoiced monthly, net 30. From 2024-02-28
+    for 3 days (Feb 28, 29, Mar 1): all requests complete on Feb 28 and the quarter misses its 99 %.
+    February's revenue is invoiced at the end of February, due Mar 31; the quarter's credit is known
+    only when the quarter's last month is invoiced: March's invoice, due May 1 (Apr 1 + 30 days) --
+    not netted into February's invoice a month before the quarter it measures is over."""
+    classes = [{"name": "ok", "arrival": {"process": "burst", "count": 10, "at": 0}, **TOKENS},
+               {"name": "long", "arrival": {"process": "burst", "count": 8, "at": 0},
+                "prompt_tokens": {"dist": "empirical", "values": [1500, 3000], "weights": [1, 1]},
+                "output_tokens": {"dist": "fixed", "value": 100}}]
+    api = {"name": "api", "usd_per_million_input_tokens": 1.5, "usd_per_million_output_tokens": 6.0,
+           "usd_per_request": 0.01, "sla": {"attainment": 0.99, "credit_pct": 0.1},
+           "terms": {"invoice": "month", "net": "30d"}}
+    sc = _scenario("2024-02-28", "3d", {"period": "quarter", "compute": [{"pool": "main", "usd_per_gpu_hour": 2.0}],
+                                          "revenue": [api]}, workload={"classes": classes})
+    sc["fleet"]["pools"][0]["max_model_len"] = 2048
+    out = _run(tmp_path, sc)
+    revenue = sum((int(r["prompt_tokens"]) * 1.5 + int(r["output_tokens"]) * 6.0) / 1e6 + 0.01
+                  for r in _completed(out))
+    ledger = _rows(out, "ledger.csv")
+    assert [(e["category"], e["cash_date"]) for e in ledger if e["category"] in ("revenue", "sla_credit")] == [
+        ("revenue", "2024-03-31"), ("sla_credit", "2024-05-01")]
+    rows = _rows(out)
+    assert [(r["period"], r["after_horizon"]) for r in rows] == [
+        ("2024-Q1", "False"), ("2024-Q1", "True"), ("2024-Q2", "True")]
+    assert _col(rows, "cash_revenue_usd") == pytest.approx([0, revenue, 0], abs=1e-6)
+    assert _col(rows, "cash_sla_credits_usd") == pytest.approx([0, 0, 0.1 * revenue], abs=1e-6)
