@@ -12,8 +12,9 @@ day inside a payment lag; quarter, year and ISO-week-year boundaries; a lag land
 horizon's end; the partner as payer at 100 %; shares of 0 % and 100 %; a lifetime cap; a flat line
 whose window began before the run (its growth counts from there) and shrinks; credits exhausted and
 credits expiring unused; a price step on a date; no demand at all; discounting of lagged lumps;
-cents (every row foots); receivables net of the service credits on the same invoice; re-pricing a
-moved agreement window.
+cents (every row foots, a tenants' split adds up); receivables net of the service credits on the
+same invoice; a quarter's service credit on the invoice that closes the quarter; a cap partly used
+before the run; re-pricing a moved agreement window.
 """
 from __future__ import annotations
 
