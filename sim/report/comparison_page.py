@@ -61,19 +61,13 @@ HIGHER_BETTER = ("throughput.", "slo.attainment", "slo.goodput_rps", "cashflow.r
 
 def result_files(folders: Sequence[Path | str]) -> list[Path]:
     """Every file of the result folders that no output may replace: those the page reads
-    (:data:`READ_FILES`), the rest of a result (:data:`~sim.metrics.output.RESULT_NAMES`) and the
-    figures in its ``figures/`` (``--out results/b/figures/cashflow.svg`` wrote JSON over a run's
+    (:data:`READ_FILES`) and the result's (:func:`sim.metrics.output.result_files`: its files and the
+    figures in its ``figures/``; ``--out results/b/figures/cashflow.svg`` wrote JSON over a run's
     figure)."""
-    from sim.metrics.output import RESULT_NAMES
+    from sim.metrics import output
 
-    out = []
-    for folder in map(Path, folders):
-        for name in dict.fromkeys((*READ_FILES, *RESULT_NAMES)):
-            if not name.endswith("/"):
-                out.append(folder / name)
-            elif (folder / name).is_dir():
-                out += sorted((folder / name).iterdir())
-    return out
+    return list(dict.fromkeys(p for folder in map(Path, folders)
+                              for p in (*(folder / name for name in READ_FILES), *output.result_files(folder))))
 
 
 #: a change smaller than this share of the base is not coloured (a rounding's worth, not a move)
