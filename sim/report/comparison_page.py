@@ -8,7 +8,9 @@ by matplotlib as ``fleetsim report`` draws them) from a :class:`~sim.report.comp
 * the metric table of the terminal (same rows, same words and units), each change against the
   base coloured where which way is better is not in doubt (:func:`better`: latencies, costs and
   rejections lower; throughput, SLO attainment, goodput, revenue and net higher); every other row
-  (load, utilization, GPU-hours, counts, the stability verdict) is left uncoloured;
+  (load, utilization, GPU-hours, counts, the stability verdict) is left uncoloured, and so are
+  throughput and goodput when the folders' offered load differs (:func:`judged`: more of them is then
+  more load, not a better fleet);
 * the TTFT, TPOT and end-to-end latency distributions of every folder overlaid (empirical CDFs
   from its ``requests.csv.gz``, through at most :data:`~sim.report.run_figures.CDF_POINTS`
   order statistics per line), and, when a folder has a ``timeseries.csv``, the fleet over time in
@@ -41,7 +43,7 @@ from sim.errors import InputError, ScenarioError, clipped, printable
 from sim.io import atomic_write_text
 from sim.paths import output_file_problem
 from sim.report.chart import Chart, Note, Panel, Series
-from sim.report.comparison import HISTOGRAM_ERROR, Comparison, label
+from sim.report.comparison import HISTOGRAM_ERROR, LOAD_RATES, Comparison, label
 from sim.report.comparison_words import cell, change_cell, setting
 from sim.report.html_page import Page, embedded, escape
 from sim.report.result_folder import read_requests, read_timeseries, request_latencies
@@ -106,10 +108,19 @@ def better(key: str) -> int:
     return 1 if key.startswith(HIGHER_BETTER) else 0
 
 
-def tone(key: str, delta: dict | None, least: float = MOVE) -> str:
-    """``better``, ``worse`` or empty: how a change (:func:`~sim.report.comparison.change`) of ``key`` reads;
-    a change smaller than ``least`` of the base is not judged."""
-    way = better(key)
+def judged(key: str, comparison: Comparison) -> int:
+    """:func:`better` of ``key`` in ``comparison``: ``0`` for a rate that rises with the offered load
+    (:data:`~sim.report.comparison.LOAD_RATES`: throughput, goodput) where the folders' offered loads differ."""
+    parts = key.split(".")
+    own = ".".join(parts[2:]) if parts[0] == "classes" and len(parts) > 2 else key
+    return 0 if comparison.load and own.startswith(LOAD_RATES) else better(key)
+
+
+def tone(key: str, delta: dict | None, least: float = MOVE, way: int | None = None) -> str:
+    """``better``, ``worse`` or empty: how a change (:func:`~sim.report.comparison.change`) of ``key`` reads
+    (``way``: which way is better, :func:`better` of ``key`` unless given); a change smaller than ``least``
+    of the base is not judged."""
+    way = better(key) if way is None else way
     if not way or not delta or "absolute" not in delta or not delta["absolute"]:
         return ""
     if delta.get("relative") is not None and abs(delta["relative"]) < least:
@@ -379,14 +390,15 @@ def metric_table(comparison: Comparison, others: Sequence[int]) -> str:
     header = ["metric", f"{label(0)} (base)", *(h for i in others for h in (label(i), f"{label(i)} vs {label(0)}"))]
     rows = []
     for r in comparison.rows:
-        way = {-1: "lower is better", 1: "higher is better"}.get(better(r.key), "")
+        way = judged(r.key, comparison)
+        why = {-1: "lower is better", 1: "higher is better"}.get(way, "")
         cells = [_cell(r.label), _cell(cell(r.key, r.values[0]))]
         for i in others:
             # a percentile estimated from a histogram on either side: a change within its error is not judged
             least = (max(MOVE, HISTOGRAM_ERROR) if _percentile(r.key) and {0, i} & set(comparison.estimated)
                      else MOVE)
             cells += [_cell(cell(r.key, r.values[i])), _cell(change_cell(r.key, r.changes[i]),
-                                                             tone(r.key, r.changes[i], least), way)]
+                                                             tone(r.key, r.changes[i], least, way), why)]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return _table(header, rows, "compare")
 
@@ -400,7 +412,9 @@ def metrics_section(comparison: Comparison) -> str:
             "and rejections lower, throughput, SLO attainment, goodput, revenue and net higher; the other rows "
             "(load, utilization, GPU-hours, counts, the stability verdict) are not judged, nor a change under "
             f"{MOVE * 100:g} % of the base ({HISTOGRAM_ERROR * 100:.1f} % for a latency percentile where either "
-            f"folder's is estimated from a histogram).</p>" + "".join(tables))
+            f"folder's is estimated from a histogram)."
+            + (" The offered load differs between the folders, so throughput and goodput are not judged either: more "
+               "of them is more load served, not a better fleet." if comparison.load else "") + "</p>" + "".join(tables))
 
 
 def figures_section(comparison: Comparison) -> str:
