@@ -39,10 +39,10 @@ from pathlib import Path
 import numpy as np
 
 from sim import humanize
-from sim.errors import InputError, ScenarioError, clipped, printable
+from sim.errors import InputError, ScenarioError, clipped
 from sim.io import atomic_write_text
 from sim.paths import output_file_problem
-from sim.report.chart import Chart, Note, Panel, Series
+from sim.report.chart import Chart, Note, Panel, Series, figure_text
 from sim.report.comparison import HISTOGRAM_ERROR, LOAD_RATES, Comparison, label
 from sim.report.comparison_words import cell, change_cell, setting
 from sim.report.html_page import Page, embedded, escape
@@ -139,8 +139,9 @@ def _percentile(key: str) -> bool:
 
 
 def legend_name(i: int, path: Path) -> str:
-    """``A: results/a``, the path cut to fit :data:`LEGEND_WIDTH` (its end kept: the distinct part)."""
-    text = printable(str(path), keep="")
+    """``A: results/a``, the path as a figure shows it (:func:`~sim.report.chart.figure_text`) cut to fit
+    :data:`LEGEND_WIDTH` (its end kept: the distinct part)."""
+    text = figure_text(path)
     room = LEGEND_WIDTH - len(label(i)) - 2
     return f"{label(i)}: " + (text if len(text) <= room else "..." + text[-(room - 3):])
 
@@ -413,16 +414,16 @@ def metrics_section(comparison: Comparison) -> str:
             "(load, utilization, GPU-hours, counts, the stability verdict) are not judged, nor a change under "
             f"{MOVE * 100:g} % of the base ({HISTOGRAM_ERROR * 100:.1f} % for a latency percentile where either "
             f"folder's is estimated from a histogram)."
-            + (" The offered load differs between the folders, so throughput and goodput are not judged either: more "
-               "of them is more load served, not a better fleet." if comparison.load else "") + "</p>" + "".join(tables))
+            + (" The offered load differs between the folders, so throughput and goodput are not judged either: "
+               "more of them is more load served, not a better fleet." if comparison.load else "")
+            + "</p>" + "".join(tables))
 
 
 def figures_section(comparison: Comparison) -> str:
     """The overlaid figures (PNG), each with its caption and the notes on folders left out of it."""
     from sim.report.render import draw_chart, figure_bytes
 
-    # (a "$" in a folder's name would start matplotlib's mathematical text)
-    names = [legend_name(i, f.path).replace("$", r"\$") for i, f in enumerate(comparison.folders)]
+    names = [legend_name(i, f.path) for i, f in enumerate(comparison.folders)]
     notes: list[str] = []
     requests, series = read_tables(comparison, notes)
     ends = [f.summary.get("simulated_seconds") if isinstance(f.summary.get("simulated_seconds"), (int, float))
@@ -450,7 +451,7 @@ def figures_section(comparison: Comparison) -> str:
 
 def comparison_html(comparison: Comparison) -> str:
     """The whole page as text."""
-    paths = [printable(str(f.path), keep="") for f in comparison.folders]
+    paths = [str(f.path) for f in comparison.folders]        # (the page escapes them: html_page.escape)
     title = clipped(" vs ".join(paths), 120)
     page = Page(title=title, kinds=["comparison"], head=folders_section(comparison),
                 sections=[metrics_section(comparison), figures_section(comparison)])
