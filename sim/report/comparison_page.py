@@ -98,9 +98,7 @@ def better(key: str) -> int:
     """Which way ``key`` is better: ``-1`` lower, ``1`` higher (:data:`LOWER_BETTER`,
     :data:`HIGHER_BETTER`), ``0`` where it depends on what was asked (load, utilization, GPU-hours,
     counts, revenue shares, the stability verdict)."""
-    parts = key.split(".")
-    if parts[0] == "classes" and len(parts) > 2:
-        key = ".".join(parts[2:])
+    key = _fleets(key)
     if key.startswith("cashflow.revenue_share"):
         return 0
     if key.startswith(LOWER_BETTER):
@@ -111,9 +109,17 @@ def better(key: str) -> int:
 def judged(key: str, comparison: Comparison) -> int:
     """:func:`better` of ``key`` in ``comparison``: ``0`` for a rate that rises with the offered load
     (:data:`~sim.report.comparison.LOAD_RATES`: throughput, goodput) where the folders' offered loads differ."""
+    return 0 if comparison.load and _fleets(key).startswith(LOAD_RATES) else better(key)
+
+
+def _fleets(key: str) -> str:
+    """The fleet's key a class's row (``classes.<name>.``) is judged as.
+
+        >>> _fleets("classes.chat.slo.attainment"), _fleets("slo.attainment")
+        ('slo.attainment', 'slo.attainment')
+    """
     parts = key.split(".")
-    own = ".".join(parts[2:]) if parts[0] == "classes" and len(parts) > 2 else key
-    return 0 if comparison.load and own.startswith(LOAD_RATES) else better(key)
+    return ".".join(parts[2:]) if parts[0] == "classes" and len(parts) > 2 else key
 
 
 def tone(key: str, delta: dict | None, least: float = MOVE, way: int | None = None) -> str:
