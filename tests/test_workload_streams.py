@@ -1,4 +1,4 @@
-"""The workload's random streams are laid out once (``sim.workload.streams``): every user of a stream
+"""A run's random streams are laid out once (``sim.workload.streams``): every user of a stream
 gets it from there, and the layout is the one the docs promise (spawn keys under ``SeedSequence(seed)``)."""
 import numpy as np
 
@@ -26,3 +26,13 @@ def test_closed_loop_think_times_draw_from_the_arrival_stream():
     raw = np.random.default_rng(np.random.SeedSequence(9, spawn_key=(0, 0))).standard_exponential(5000)
     assert np.array_equal(got, raw * z)
     assert np.array_equal(arrival_stream(9).standard_exponential(5000), raw)
+
+
+def test_failure_and_router_streams_are_their_documented_spawn_keys():
+    """Failures at (3, pool, replica), the routers at (4,): apart from the workload's three."""
+    from sim.serving.failures import failure_rng
+    from sim.workload.streams import router_stream
+
+    want = np.random.default_rng(np.random.SeedSequence(5, spawn_key=(3, 1, 2))).random(4)
+    assert np.array_equal(failure_rng(5, 1, 2).random(4), want)
+    assert np.array_equal(router_stream(5).random(4), np.random.default_rng(np.random.SeedSequence(5, spawn_key=(4,))).random(4))
