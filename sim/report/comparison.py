@@ -277,7 +277,7 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
     if load:
         more = f" and {len(load) - 3} more" if len(load) > 3 else ""
         notes.append(f"the offered load differs ({', '.join(load[:3])}{more}): a higher throughput or goodput is "
-                     f"then more load served, not a better fleet, so its change is not judged better or worse")
+                     f"then more load served, not a better fleet, so their changes are not judged better or worse")
     summaries = [r.summary for r in runs]
     rows = []
     income = any(_nonzero(value_at(s, k)) for s in summaries for k in INCOME)
