@@ -234,6 +234,12 @@ def in_the_way(folder: str | Path, known: Sequence[str]) -> tuple[Path, str] | N
     return None
 
 
+def in_the_way_message(path: Path, kind: str) -> str:
+    """What refusing to write a result over :func:`in_the_way`'s ``(path, kind)`` says."""
+    return (f"{path} is {'not a folder' if kind == 'folder' else 'a folder'}: a result keeps its {kind} "
+            f"{path.name} there; move it away or write the result to another folder")
+
+
 def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
     import shutil
 
@@ -245,9 +251,7 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
             raise
     hit = in_the_way(target, known or ())
     if hit is not None:                 # someone else's, under a result's name: never moved aside and deleted
-        path, kind = hit
-        raise InputError(f"{path} is {'not a folder' if kind == 'folder' else 'a folder'}: a result keeps its "
-                         f"{kind} {path.name} there; move it away or write the result to another folder")
+        raise InputError(in_the_way_message(*hit))
     known = [k.rstrip("/") for k in known] if known is not None else None
     entries = os.listdir(target)
     ours = [e for e in entries if known is None or e in known]

@@ -113,13 +113,43 @@ def test_changes_are_coloured_only_where_the_better_way_is_plain(runs):
     # two replicas for the same time: twice the compute cost (by hand: 1 → 2 GPUs at $2/h for 120 s)
     assert rows["cost.compute_usd"].changes[1]["absolute"] == pytest.approx(2.0 * DURATION / 3600, rel=1e-12)
     assert css("cost.compute_usd") == "worse"
-    # three times the arrival rate over the same run: throughput up, better
+    # three times the arrival rate over the same run: throughput up, but it is more load, not better
     assert rows["throughput.requests_per_s"].changes[1]["relative"] > 1.0
-    assert css("throughput.requests_per_s") == "better"
+    assert comparison.load == ["workload.arrival.rate", "workload.output_tokens.value"]
+    for rate in ("throughput.requests_per_s", "throughput.output_tokens_per_s", "slo.goodput_rps"):
+        if rate in rows:
+            assert css(rate) == "", rate
+    assert "The offered load differs between the folders, so throughput and goodput are not judged" in table
     # forty output tokens instead of ten: each request takes longer end to end, worse
     assert rows["latency.e2e.p50"].changes[1]["absolute"] > 0 and css("latency.e2e.p50") == "worse"
     for neutral in ("utilization.load_factor", "gpu_hours.provisioned", "requests.completed"):
         assert rows[neutral].changes[1]["absolute"] != 0 and css(neutral) == "", neutral
+
+
+def test_throughput_is_judged_only_under_the_same_offered_load():
+    """Ten requests a second served against eight: better when both folders were offered the same load (the
+    base fell behind), not judged when the offered load differs (then more served is more offered)."""
+    from sim.report.comparison import Comparison, Row, change
+
+    rows = [Row(key, [8.0, 10.0], [None, change(8.0, 10.0)])
+            for key in ("throughput.requests_per_s", "classes.chat.throughput.requests_per_s", "slo.goodput_rps",
+                        "latency.ttft.p99")]
+
+    def tones(load: list[str]) -> list[str]:
+        table = metric_table(Comparison([], [], [], rows, [], load), [1])
+        return [(re.findall(r'<td class="(\w+)"', row) or [""])[0] for row in table.split("<tr>")[2:]]
+
+    assert tones([]) == ["better", "better", "better", "worse"]
+    assert tones(["workload.arrival.concurrency"]) == ["", "", "", "worse"]
+
+
+def test_the_terminal_says_why_throughput_is_not_judged(runs, capsys):
+    assert main(["compare", str(runs["a"]), str(runs["b"])]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("note: the offered load differs (workload.arrival.rate, workload.output_tokens.value): a higher "
+            "throughput or goodput is then more load served, not a better fleet") in out
+    assert main(["compare", str(runs["a"]), str(runs["s"])]) == 0        # (metrics.records only)
+    assert "offered load" not in capsys.readouterr().out
 
 
 def test_the_cdf_points_are_the_sorted_latencies_of_each_request_table(runs):
@@ -327,7 +357,7 @@ def test_a_sampled_runs_percentiles_are_said_to_be_estimates(runs):
     for row in comparison.rows:
         if row.key.startswith("latency.") and not row.key.endswith(".mean") and row.changes[1]["relative"]:
             assert abs(row.changes[1]["relative"]) <= bound + 1e-12, row.key
-    assert compare([runs["a"], runs["b"]]).notes == []
+    assert not any("histograms" in n for n in compare([runs["a"], runs["b"]]).notes)     # (whole runs)
     # on the page such a change is not coloured better or worse; a percentile of two whole runs is
     table = metric_table(comparison, [1])
     percentiles = [r for r in comparison.rows if re.fullmatch(r"latency\.\w+\.p\d+", r.key)]

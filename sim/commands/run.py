@@ -92,18 +92,17 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
 def check_result_folder(out: Path, by: str = "run") -> None:
     """Refuse, before the run, an existing result folder ``out`` the result cannot be written into
     without loss: one not writable, or holding a folder where a result's file goes or a file where its
-    folder goes (:func:`sim.io.in_the_way`), which swapping the result in would delete (``fleetsim
-    reprice --out`` too, which wrote half its folder before failing on it)."""
+    folder goes (:func:`sim.metrics.output.result_in_the_way`), which swapping the result in would delete
+    (``fleetsim reprice --out`` too, which wrote half its folder before failing on it)."""
     import os
 
     from sim.errors import InputError
-    from sim.io import in_the_way
-    from sim.metrics.output import RESULT_NAMES
+    from sim.metrics.output import result_in_the_way
 
     if not os.access(out, os.W_OK | os.X_OK):
         raise InputError(f"--out: {out} is not writable (a read-only folder): fleetsim {by} writes its result "
                          "there; make it writable or give another --out")
-    hit = in_the_way(out, RESULT_NAMES)
+    hit = result_in_the_way(out)
     if hit is not None:
         path, kind = hit
         raise InputError(f"--out: {path} is {'not a folder' if kind == 'folder' else 'a folder'}: a result of "

@@ -30,10 +30,10 @@ from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
 from sim.errors import InputError, InputWarning, ScenarioError, clipped
-from sim.io import atomic_write_json
+from sim.io import atomic_write_json, in_the_way_message
 from sim.paths import loop_message, looping_link, looping_links, make_folder
 from sim.limits import check_money
-from sim.metrics.output import RESULT_NAMES
+from sim.metrics.output import RESULT_NAMES, result_files, result_in_the_way
 from sim.report.result_folder import MAX_PROBLEMS, summary_problems
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
@@ -43,9 +43,6 @@ MONEY_FILES = ("summary.json", "cashflow.csv", "ledger.csv", "settlements.csv", 
 #: files derived from the money that re-pricing removes rather than leave stale
 #: (``fleetsim report OUT`` redraws them)
 STALE_FILES = ("report.html", "cashflow.png", "figures/cashflow.png", "figures/cashflow.svg")
-#: what a run draws into ``figures/``; another file there, like any file or folder of the result folder
-#: not in :data:`~sim.metrics.output.RESULT_NAMES`, is no part of the result and is not copied
-FIGURE_SUFFIXES = (".svg", ".png")
 
 
 def reprice(saved: SavedUsage, overrides: Sequence[str] = (), saved_totals: dict | None = None) -> EconomicsResult:
@@ -250,6 +247,9 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     summary["repriced"] = {"from": str(src), "overrides": list(overrides)}
     if out is not None:
         dst = Path(out)
+        hit = result_in_the_way(dst)     # (found only after half the folder was written)
+        if hit is not None:
+            raise InputError(in_the_way_message(*hit))
         make_folder(dst)                 # through a symbolic link: the link stays a link
         if dst.resolve() != src.resolve():
             left = _copy_unpriced(src, dst)
@@ -269,22 +269,16 @@ def _copy_unpriced(src: Path, dst: Path) -> list[str]:
     the entries of ``src`` that are no part of a result (a folder with a ``/``), not copied. (Every file
     under ``src`` was copied: a person's notes, another tool's files, gigabytes of them.)"""
     skip = {*MONEY_FILES, *STALE_FILES}
-    files = {name for name in RESULT_NAMES if not name.endswith("/")}
-    copy, left = [], []
+    ours = [p.relative_to(src).as_posix() for p in result_files(src) if p.is_file()]
+    folders = {name.rstrip("/") for name in RESULT_NAMES if name.endswith("/")}
+    left = []
     for entry in sorted(src.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.name == "figures" and entry.is_dir():
-            for fig in sorted(entry.iterdir()):
-                if fig.is_file() and fig.suffix in FIGURE_SUFFIXES:
-                    copy.append(f"figures/{fig.name}")
-                elif not fig.name.startswith("."):
-                    left.append(f"figures/{fig.name}" + ("/" if fig.is_dir() else ""))
-        elif entry.name in files and entry.is_file():
-            copy.append(entry.name)
-        else:
-            left.append(entry.name + ("/" if entry.is_dir() else ""))
-    for rel in copy:
+        inside = sorted(entry.iterdir()) if entry.name in folders and entry.is_dir() else [entry]
+        for e in inside:
+            rel = e.relative_to(src).as_posix()
+            if not e.name.startswith(".") and rel not in ours:
+                left.append(rel + ("/" if e.is_dir() else ""))
+    for rel in ours:
         if rel not in skip:
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src / rel, dst / rel)

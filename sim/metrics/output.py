@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.io import Coded, atomic_write_csv_gz, atomic_write_json, atomic_write_text, csv_text, staged_folder
+from sim.io import (Coded, atomic_write_csv_gz, atomic_write_json, atomic_write_text, csv_text, in_the_way,
+                    staged_folder)
 from sim.metrics.schema import REJECT_REASONS, REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS
 
 if TYPE_CHECKING:
@@ -80,6 +81,35 @@ def timeseries_table(result: "Result") -> dict[str, np.ndarray | Coded]:
 RESULT_NAMES = ("summary.json", "requests.csv.gz", "timeseries.csv", "cashflow.csv", "ledger.csv",
                 "settlements.csv", "usage.npz", "scenario.json", "figures/", "report.html", "cashflow.png")
 """What a result folder holds (``figures/`` a folder, the rest files; :func:`sim.io.staged_folder`)."""
+#: what a run draws into ``figures/``; another file there is no part of the result
+FIGURE_SUFFIXES = (".svg", ".png")
+
+
+def result_files(folder: str | Path) -> list[Path]:
+    """The files of a result in ``folder``, the one list of them: each file :data:`RESULT_NAMES` names,
+    there or not (a result writes it), then each figure in its folders (``figures/``: the files with a
+    :data:`FIGURE_SUFFIXES` suffix, sorted). What ``fleetsim reprice --out`` copies of a result, and what
+    ``fleetsim compare --out`` or ``--html`` may not write over.
+
+        >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "figures").mkdir()
+        >>> for name in ("figures/b.svg", "figures/a.png", "figures/notes.txt", "notes.txt"): (d / name).touch()
+        >>> [p.relative_to(d).as_posix() for p in result_files(d)][-3:]
+        ['cashflow.png', 'figures/a.png', 'figures/b.svg']
+    """
+    folder = Path(folder)
+    out = [folder / name for name in RESULT_NAMES if not name.endswith("/")]
+    for sub in (folder / name for name in RESULT_NAMES if name.endswith("/")):
+        if sub.is_dir():
+            out += sorted(p for p in sub.iterdir() if p.suffix in FIGURE_SUFFIXES and p.is_file())
+    return out
+
+
+
+def result_in_the_way(folder: str | Path) -> tuple[Path, str] | None:
+    """The first entry of ``folder`` under a result's name (:data:`RESULT_NAMES`) of the other kind
+    than the result keeps there, and that kind (:func:`sim.io.in_the_way`): writing a result into
+    ``folder`` would take it for an earlier result's and delete it."""
+    return in_the_way(folder, RESULT_NAMES)
 
 
 def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:

@@ -126,6 +126,11 @@ def _fmt(rate: float) -> str:
     return f"{rate:.6g}"
 
 
+#: the smallest step of a rate :func:`highest` takes: one unit of its sixth significant digit
+#: (:func:`_fmt`) at least, so that no step rounds back to the rate it left
+STEP = 1e-5
+
+
 def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence[str] = (),
                rate_path: str = RATE_PATH, start: float | None = None, rel_tol: float = 0.02,
                max_probes: int = 40, seeds: int = 1, overrides: Sequence[str] = (),
@@ -301,8 +306,9 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, wid
     worth trying below every failing one, or among finite rates. Brackets from ``start`` by steps
     of ``ratio`` (squared after every step when ``widen``), then bisects. With ``integer`` the values
     are whole numbers >= 1 (a client count): a step up rounds up and a step down rounds down, each
-    moving by one at least, and the bisection ends at two adjacent numbers if not before. No value
-    above ``top`` is tried, ``start`` included (``hi`` stays None when ``top`` holds).
+    moving by one at least, and the bisection ends at two adjacent numbers if not before; a rate moves by
+    one unit of its sixth significant digit at least. No value above ``top`` is tried, ``start`` included
+    (``hi`` stays None when ``top`` holds), and no value is tried twice: none at or below one that held.
 
         >>> highest(lambda r: r <= 37.0, 10.0, 2.0, 0.02, 40)
         (36.875, 37.5)
@@ -322,6 +328,8 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, wid
         (1000, None)
         >>> highest(lambda n: n <= 1000, 1030, 1.05, 0.02, 40, widen=True, integer=True, top=1000)   # 1000
         (1000, None)
+        >>> highest(lambda r: True, 300.0, 2.0, 0.02, 40, top=1000.0)      # 300, 600, 1000
+        (1000.0, None)
     """
     if integer:
         up = lambda v, s: max(math.ceil(v * s), v + 1)           # noqa: E731
@@ -329,8 +337,9 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, wid
         middle = lambda a, b: (a + b) // 2                       # noqa: E731
         start = int(start)
     else:
-        up = lambda v, s: float(_fmt(v * s))                     # noqa: E731
-        down = lambda v, s: float(_fmt(v / s))                   # noqa: E731
+        # (at least one unit of the rate's last significant digit, as a client count moves by one)
+        up = lambda v, s: max(float(_fmt(v * s)), float(_fmt(v * (1 + STEP))))     # noqa: E731
+        down = lambda v, s: min(float(_fmt(v / s)), float(_fmt(v * (1 - STEP))))   # noqa: E731
         middle = lambda a, b: float(_fmt((a + b) / 2))           # noqa: E731
         start = float(_fmt(start))
     calls = 0
@@ -348,7 +357,7 @@ def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, wid
         lo = rate
         while calls < max_probes:
             rate = min(up(lo, step), top)
-            if not math.isfinite(rate) or (integer and rate <= lo):     # (at top)
+            if not math.isfinite(rate) or rate <= lo:     # at top: what held there is all there is to know
                 break
             if probe(rate):
                 lo = rate

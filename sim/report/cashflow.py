@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.io import atomic_write_bytes
-from sim.report.chart import Chart, Panel, Rule, Series
+from sim.report.chart import Chart, Panel, Rule, Series, figure_text
 
 #: money in, stacked upwards: statement column, legend label, colour
 MONEY_IN = (("revenue_usd", "revenue", "#4c956c"), ("revenue_share_received_usd", "share received", "#90be6d"),
@@ -30,7 +30,7 @@ def cashflow_chart(statement: list[dict], currency: str = "USD") -> Chart:
     """Stacked bars per period (accrual: money in up, money out down) and cumulative cash, from
     the statement rows of :class:`sim.economics.EconomicsResult` (or ``cashflow.csv``)."""
     rows = statement
-    labels = [r["period"] + ("*" if r["partial"] else "") + ("†" if r["after_horizon"] else "")
+    labels = [figure_text(r["period"]) + ("*" if r["partial"] else "") + ("†" if r["after_horizon"] else "")
               for r in rows]
     width, height = max(7.5, 0.5 * len(rows) + 4.5), 4.5
     # fixed margins in inches: y tick labels and label on the left, the legend on the right,

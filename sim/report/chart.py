@@ -35,16 +35,29 @@ from typing import Sequence
 
 import numpy as np
 
+from sim.errors import printable
 from sim.report.axis import log_label, log_ticks, nice_ticks, tick_label
 from sim.report.style import FONT_PT, PALETTE, SMALL_PT, TITLE_PT, color
 from sim.report.svg import to_svg, write_svg
 
-__all__ = ["FORMATS", "PALETTE", "Chart", "Note", "Panel", "Rule", "Series", "color", "envelope", "log_label",
+__all__ = ["FORMATS", "PALETTE", "Chart", "Note", "Panel", "Rule", "Series", "color", "envelope", "figure_text",
+           "log_label",
            "log_ticks", "nice_ticks", "tick_label", "to_svg", "write_svg"]
 
 #: file formats of figures drawn by matplotlib (``fleetsim report``): PNG and SVG
 FORMATS = ("png", "svg")
 
+
+def figure_text(text: object) -> str:
+    r"""A name, path or value as any figure shows it in a title, legend, label or tick: control characters
+    and bidirectional overrides written as escapes (:func:`~sim.errors.printable`, as on the terminal and
+    the report page), every space kept as it is (a no-break space is no ``\u00a0``). Both renderers draw
+    the text as it is (matplotlib reads no ``$...$`` as mathematics: :mod:`sim.report.render`).
+
+        >>> figure_text("main\x1b[31m"), figure_text("run\u00a0a $x$"), figure_text("a\u202eb\nc")
+        ('main\\x1b[31m', 'run\xa0a $x$', 'a\\u202eb\\x0ac')
+    """
+    return printable(str(text), keep="", spaces=True)
 
 @dataclass
 class Series:

@@ -5,7 +5,9 @@
 :func:`compare` returns a :class:`Comparison`: the flattened scenario keys whose values differ
 (``fleet.pools.0.replicas: 4 → 6``), and one row per metric a planner compares (throughput,
 latency, SLO, stability, load, utilization, GPU-hours, cost, and the cash flows when a run has
-revenue), each with the change of every other folder against the first (the base)::
+revenue), each with the change of every other folder against the first (the base), and the differing
+settings that set the offered load (:func:`offered_load`: arrivals, clients, lengths; a note says
+that throughput is then not judged)::
 
     change = value - base          relative = change / |base|   (none when the base is 0)
 
@@ -115,6 +117,9 @@ class Comparison:
     #: the folders (by number) whose latency percentiles are histogram estimates (metrics.records
     #: sample or none: within :data:`HISTOGRAM_ERROR` of the exact)
     estimated: list[int] = field(default_factory=list)
+    #: the scenario settings that differ and set the offered load (:func:`offered_load`): with any, a
+    #: higher throughput is more load, not a better fleet (:data:`LOAD_RATES` are not judged)
+    load: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
         """The comparison as one JSON object: raw numbers in the summary's units (seconds, USD,
@@ -268,6 +273,11 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         if isinstance(overrides, list) and overrides:
             scenario["repriced with"] = " ".join(str(o) for o in overrides)
     diff = differences(scenarios)
+    load = [key for key, _ in diff if offered_load(key)]
+    if load:
+        more = f" and {len(load) - 3} more" if len(load) > 3 else ""
+        notes.append(f"the offered load differs ({', '.join(load[:3])}{more}): a higher throughput or goodput is "
+                     f"then more load served, not a better fleet, so their changes are not judged better or worse")
     summaries = [r.summary for r in runs]
     rows = []
     income = any(_nonzero(value_at(s, k)) for s in summaries for k in INCOME)
@@ -280,7 +290,31 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         if key.startswith("cashflow.") and not income and key not in ZERO_HIDDEN:
             continue
         rows.append(Row(key, values, [None] + [change(values[0], v) for v in values[1:]]))
-    return Comparison(runs, diff, notes, rows, estimated)
+    return Comparison(runs, diff, notes, rows, estimated, load)
+
+
+#: the ``workload`` settings (and a class's) that set the load a fleet is offered: arrival process and
+#: rate (or a closed loop's clients and think time), growth, request lengths, a class's share
+LOAD_SETTINGS = ("arrival", "growth", "prompt_tokens", "output_tokens", "share")
+#: rows that rise with the offered load (requests or tokens served per second): with a different
+#: offered load, a higher value is more load, not better
+LOAD_RATES = ("throughput.", "slo.goodput_rps")
+
+
+def offered_load(key: str) -> bool:
+    """Whether the scenario setting ``key`` (dotted, as :func:`differences` names it) sets the offered
+    load: a ``workload`` block or a class of :data:`LOAD_SETTINGS`, or a class only one folder has.
+
+        >>> [offered_load(k) for k in ("workload.arrival.rate", "workload.arrival.concurrency", "workload.classes.1",
+        ...                            "workload.classes.0.share", "workload.classes.0.slo.ttft_s", "fleet.pools.0.replicas")]
+        [True, True, True, True, False, False]
+    """
+    parts = key.split(".")
+    if parts[0] != "workload" or len(parts) < 2:
+        return False
+    if parts[1] == "classes":
+        return len(parts) <= 3 or parts[3] in LOAD_SETTINGS
+    return parts[1] in LOAD_SETTINGS
 
 
 def _class_prefixes(scenario: dict) -> dict:

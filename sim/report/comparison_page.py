@@ -8,7 +8,9 @@ by matplotlib as ``fleetsim report`` draws them) from a :class:`~sim.report.comp
 * the metric table of the terminal (same rows, same words and units), each change against the
   base coloured where which way is better is not in doubt (:func:`better`: latencies, costs and
   rejections lower; throughput, SLO attainment, goodput, revenue and net higher); every other row
-  (load, utilization, GPU-hours, counts, the stability verdict) is left uncoloured;
+  (load, utilization, GPU-hours, counts, the stability verdict) is left uncoloured, and so are
+  throughput and goodput when the folders' offered load differs (:func:`judged`: more of them is then
+  more load, not a better fleet);
 * the TTFT, TPOT and end-to-end latency distributions of every folder overlaid (empirical CDFs
   from its ``requests.csv.gz``, through at most :data:`~sim.report.run_figures.CDF_POINTS`
   order statistics per line), and, when a folder has a ``timeseries.csv``, the fleet over time in
@@ -37,11 +39,11 @@ from pathlib import Path
 import numpy as np
 
 from sim import humanize
-from sim.errors import InputError, ScenarioError, clipped, printable
+from sim.errors import InputError, ScenarioError, clipped
 from sim.io import atomic_write_text
 from sim.paths import output_file_problem
-from sim.report.chart import Chart, Note, Panel, Series
-from sim.report.comparison import HISTOGRAM_ERROR, Comparison, label
+from sim.report.chart import Chart, Note, Panel, Series, figure_text
+from sim.report.comparison import HISTOGRAM_ERROR, LOAD_RATES, Comparison, label
 from sim.report.comparison_words import cell, change_cell, setting
 from sim.report.html_page import Page, embedded, escape
 from sim.report.result_folder import read_requests, read_timeseries, request_latencies
@@ -61,19 +63,13 @@ HIGHER_BETTER = ("throughput.", "slo.attainment", "slo.goodput_rps", "cashflow.r
 
 def result_files(folders: Sequence[Path | str]) -> list[Path]:
     """Every file of the result folders that no output may replace: those the page reads
-    (:data:`READ_FILES`), the rest of a result (:data:`~sim.metrics.output.RESULT_NAMES`) and the
-    figures in its ``figures/`` (``--out results/b/figures/cashflow.svg`` wrote JSON over a run's
+    (:data:`READ_FILES`) and the result's (:func:`sim.metrics.output.result_files`: its files and the
+    figures in its ``figures/``; ``--out results/b/figures/cashflow.svg`` wrote JSON over a run's
     figure)."""
-    from sim.metrics.output import RESULT_NAMES
+    from sim.metrics import output
 
-    out = []
-    for folder in map(Path, folders):
-        for name in dict.fromkeys((*READ_FILES, *RESULT_NAMES)):
-            if not name.endswith("/"):
-                out.append(folder / name)
-            elif (folder / name).is_dir():
-                out += sorted((folder / name).iterdir())
-    return out
+    return list(dict.fromkeys(p for folder in map(Path, folders)
+                              for p in (*(folder / name for name in READ_FILES), *output.result_files(folder))))
 
 
 #: a change smaller than this share of the base is not coloured (a rounding's worth, not a move)
@@ -102,9 +98,7 @@ def better(key: str) -> int:
     """Which way ``key`` is better: ``-1`` lower, ``1`` higher (:data:`LOWER_BETTER`,
     :data:`HIGHER_BETTER`), ``0`` where it depends on what was asked (load, utilization, GPU-hours,
     counts, revenue shares, the stability verdict)."""
-    parts = key.split(".")
-    if parts[0] == "classes" and len(parts) > 2:
-        key = ".".join(parts[2:])
+    key = _fleets(key)
     if key.startswith("cashflow.revenue_share"):
         return 0
     if key.startswith(LOWER_BETTER):
@@ -112,10 +106,27 @@ def better(key: str) -> int:
     return 1 if key.startswith(HIGHER_BETTER) else 0
 
 
-def tone(key: str, delta: dict | None, least: float = MOVE) -> str:
-    """``better``, ``worse`` or empty: how a change (:func:`~sim.report.comparison.change`) of ``key`` reads;
-    a change smaller than ``least`` of the base is not judged."""
-    way = better(key)
+def judged(key: str, comparison: Comparison) -> int:
+    """:func:`better` of ``key`` in ``comparison``: ``0`` for a rate that rises with the offered load
+    (:data:`~sim.report.comparison.LOAD_RATES`: throughput, goodput) where the folders' offered loads differ."""
+    return 0 if comparison.load and _fleets(key).startswith(LOAD_RATES) else better(key)
+
+
+def _fleets(key: str) -> str:
+    """The fleet's key a class's row (``classes.<name>.``) is judged as.
+
+        >>> _fleets("classes.chat.slo.attainment"), _fleets("slo.attainment")
+        ('slo.attainment', 'slo.attainment')
+    """
+    parts = key.split(".")
+    return ".".join(parts[2:]) if parts[0] == "classes" and len(parts) > 2 else key
+
+
+def tone(key: str, delta: dict | None, least: float = MOVE, way: int | None = None) -> str:
+    """``better``, ``worse`` or empty: how a change (:func:`~sim.report.comparison.change`) of ``key`` reads
+    (``way``: which way is better, :func:`better` of ``key`` unless given); a change smaller than ``least``
+    of the base is not judged."""
+    way = better(key) if way is None else way
     if not way or not delta or "absolute" not in delta or not delta["absolute"]:
         return ""
     if delta.get("relative") is not None and abs(delta["relative"]) < least:
@@ -134,8 +145,9 @@ def _percentile(key: str) -> bool:
 
 
 def legend_name(i: int, path: Path) -> str:
-    """``A: results/a``, the path cut to fit :data:`LEGEND_WIDTH` (its end kept: the distinct part)."""
-    text = printable(str(path), keep="")
+    """``A: results/a``, the path as a figure shows it (:func:`~sim.report.chart.figure_text`) cut to fit
+    :data:`LEGEND_WIDTH` (its end kept: the distinct part)."""
+    text = figure_text(path)
     room = LEGEND_WIDTH - len(label(i)) - 2
     return f"{label(i)}: " + (text if len(text) <= room else "..." + text[-(room - 3):])
 
@@ -385,14 +397,15 @@ def metric_table(comparison: Comparison, others: Sequence[int]) -> str:
     header = ["metric", f"{label(0)} (base)", *(h for i in others for h in (label(i), f"{label(i)} vs {label(0)}"))]
     rows = []
     for r in comparison.rows:
-        way = {-1: "lower is better", 1: "higher is better"}.get(better(r.key), "")
+        way = judged(r.key, comparison)
+        why = {-1: "lower is better", 1: "higher is better"}.get(way, "")
         cells = [_cell(r.label), _cell(cell(r.key, r.values[0]))]
         for i in others:
             # a percentile estimated from a histogram on either side: a change within its error is not judged
             least = (max(MOVE, HISTOGRAM_ERROR) if _percentile(r.key) and {0, i} & set(comparison.estimated)
                      else MOVE)
             cells += [_cell(cell(r.key, r.values[i])), _cell(change_cell(r.key, r.changes[i]),
-                                                             tone(r.key, r.changes[i], least), way)]
+                                                             tone(r.key, r.changes[i], least, way), why)]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return _table(header, rows, "compare")
 
@@ -406,15 +419,17 @@ def metrics_section(comparison: Comparison) -> str:
             "and rejections lower, throughput, SLO attainment, goodput, revenue and net higher; the other rows "
             "(load, utilization, GPU-hours, counts, the stability verdict) are not judged, nor a change under "
             f"{MOVE * 100:g} % of the base ({HISTOGRAM_ERROR * 100:.1f} % for a latency percentile where either "
-            f"folder's is estimated from a histogram).</p>" + "".join(tables))
+            f"folder's is estimated from a histogram)."
+            + (" The offered load differs between the folders, so throughput and goodput are not judged either: "
+               "more of them is more load served, not a better fleet." if comparison.load else "")
+            + "</p>" + "".join(tables))
 
 
 def figures_section(comparison: Comparison) -> str:
     """The overlaid figures (PNG), each with its caption and the notes on folders left out of it."""
     from sim.report.render import draw_chart, figure_bytes
 
-    # (a "$" in a folder's name would start matplotlib's mathematical text)
-    names = [legend_name(i, f.path).replace("$", r"\$") for i, f in enumerate(comparison.folders)]
+    names = [legend_name(i, f.path) for i, f in enumerate(comparison.folders)]
     notes: list[str] = []
     requests, series = read_tables(comparison, notes)
     ends = [f.summary.get("simulated_seconds") if isinstance(f.summary.get("simulated_seconds"), (int, float))
@@ -442,7 +457,7 @@ def figures_section(comparison: Comparison) -> str:
 
 def comparison_html(comparison: Comparison) -> str:
     """The whole page as text."""
-    paths = [printable(str(f.path), keep="") for f in comparison.folders]
+    paths = [str(f.path) for f in comparison.folders]        # (the page escapes them: html_page.escape)
     title = clipped(" vs ".join(paths), 120)
     page = Page(title=title, kinds=["comparison"], head=folders_section(comparison),
                 sections=[metrics_section(comparison), figures_section(comparison)])

@@ -10,12 +10,12 @@ and saturation parts are :mod:`sim.report.search_pages`, the building blocks
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from sim import humanize
+from sim.io import atomic_write_text
 from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
 from sim.metrics.band import explanation as band_explanation
 from sim.metrics.names import POOL_KEYS, name_of
@@ -184,7 +184,8 @@ def _flatten(d: dict, prefix: str = ""):
 
 
 def write_report(folder: Path | str, regenerate: bool = True) -> Path:
-    """Regenerate the folder's figures and write ``report.html``; returns its path.
+    """Regenerate the folder's figures and write ``report.html`` atomically (:func:`sim.io.atomic_write_text`:
+    a temporary file of its own, renamed over it); returns its path.
 
     Raises FileNotFoundError when the folder holds no recognised result.
     """
@@ -207,11 +208,7 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     seen: set[Path] = set()
     page.figures = [p for p in page.figures if not (p in seen or seen.add(p))]
     text = page.html(folder.name)
-    path = folder / "report.html"
-    tmp = folder / ".report.html.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(folder / "report.html", text)
 
 
 def _add_run(page: Page, folder: Path, regenerate: bool) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from sim.io import atomic_write_bytes
@@ -149,11 +150,15 @@ def save_chart(chart: Chart, stem: Path, formats: tuple[str, ...] = FORMATS) -> 
 
 def figure_bytes(fig: Figure, fmt: str, dpi: int = 110) -> bytes:
     """``fig`` rendered as ``fmt`` (``png``, ``svg``, ...), without a creation date or software
-    stamp and with stable SVG element ids, so the same figure gives the same bytes."""
+    stamp and with stable SVG element ids, so the same figure gives the same bytes. Every text is
+    drawn as it is, a ``$`` as a dollar sign: a folder, pool or knob value between two of them was
+    drawn as mathematics (and one matplotlib cannot parse failed the figure)."""
     meta = {"Date": None} if fmt == "svg" else {"Software": None}
     extra = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
     buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.hashsalt": "fleetsim"}):
+    for text in fig.findobj(Text):      # names and values as they are: "$x$" is no mathematics
+        text.set_parse_math(False)
+    with matplotlib.rc_context({"svg.hashsalt": "fleetsim", "text.parse_math": False}):    # (and tick labels)
         fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta, **extra)
     return buf.getvalue()
 

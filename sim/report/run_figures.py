@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import InputError, ScenarioError, printable
+from sim.errors import InputError, ScenarioError
 from sim.metrics.names import name_of
 from sim.report.cashflow import cashflow_chart
-from sim.report.chart import FORMATS, Chart, Note, Panel, Rule, Series, envelope, write_svg
+from sim.report.chart import FORMATS, Chart, Note, Panel, Rule, Series, envelope, figure_text, write_svg
 from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_statement,
                                       read_summary, read_timeseries, request_latencies, time_weighted_mean)
 
@@ -225,7 +225,7 @@ def latency_cdf_chart(req: dict[str, np.ndarray]) -> Chart:
                 v = v[np.isfinite(v)]
                 if v.size:
                     cx, cy = cdf_points(v)
-                    panel.series.append(Series(cx, cy, kind="step", color=f"C{i}", width=1.0, label=_shown(name)))
+                    panel.series.append(Series(cx, cy, kind="step", color=f"C{i}", width=1.0, label=figure_text(name)))
         for q, ls in ((50, ":"), (99, "--")):
             panel.rules.append(Rule(float(np.percentile(values, q)), color="grey", dash=ls, label=f"p{q}"))
         panel.xlog = bool(x[0] > 0 and x[-1] / x[0] > 20)
@@ -244,16 +244,6 @@ def _per_request(req: dict[str, np.ndarray], key: str) -> np.ndarray:
     n = req["output_tokens"]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(n > 1, (req["completion_s"] - req["first_token_s"]) / (n - 1), np.nan)
-
-
-def _shown(name: str) -> str:
-    r"""A pool or class name as a figure shows it: control characters and bidirectional overrides
-    written as escapes (:func:`~sim.errors.printable`), as on the terminal and the report page.
-
-        >>> _shown("main\x1b[31m")
-        'main\\x1b[31m'
-    """
-    return printable(str(name), keep="", spaces=True)
 
 
 def _pools(ts: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
@@ -279,14 +269,14 @@ def timeseries_chart(ts: dict[str, np.ndarray]) -> Chart:
     rows = max(len(present), 1)
     scale, unit = time_unit(float(np.nanmax(ts["time_s"])))
     pools = _pools(ts)
-    where = f"pool {_shown(pools[0][0])}" if len(pools) == 1 else "per pool"
+    where = f"pool {figure_text(pools[0][0])}" if len(pools) == 1 else "per pool"
     panels = []
     for key, title, ylabel in present:
         panel = Panel(title=f"{title}, {where}", title_pt=10.0, ylabel=ylabel, yinteger=True)
         top = 0.0
         for i, (name, mask) in enumerate(pools):
             x, y = ts["time_s"][mask] / scale, ts[key][mask]
-            panel.series += _time_series(x, y, f"C{i}", _shown(name))
+            panel.series += _time_series(x, y, f"C{i}", figure_text(name))
             top = max(top, float(np.nanmax(y)) if np.isfinite(y).any() else 0.0)
         if key == "queue_len" and "central_queue" in ts and np.nanmax(ts["central_queue"]) > 0:
             first = pools[0][1]    # fleet-wide value, repeated on every pool's rows
@@ -348,7 +338,7 @@ def utilization_chart(ts: dict[str, np.ndarray] | None, summary: Mapping[str, An
     measures = [(k, lab) for k, lab in UTILIZATION if any(k in v for v in per_pool.values())]
     names = list(per_pool)
     width = 0.8 / max(len(names), 1)
-    panel = Panel(title="utilization per pool" if len(names) > 1 else f"utilization, pool {_shown(names[0])}",
+    panel = Panel(title="utilization per pool" if len(names) > 1 else f"utilization, pool {figure_text(names[0])}",
                   ylabel="share (1.0 = 100 %)", grid="y",   # 'KV cache use (mean)' on two lines: the bars are close
                   categories=[lab.replace(" (", "\n(") for _, lab in measures])
     top = 1.0
@@ -366,7 +356,7 @@ def utilization_chart(ts: dict[str, np.ndarray] | None, summary: Mapping[str, An
             panel.notes.append(Note(x, v, text))
         panel.series.append(Series(xs, ys, kind="bar", color="C7" if name == FLEET else f"C{i}",
                                    bar_width=width * 0.92,
-                                   label=_shown(name) if len(names) > 1 else None))
+                                   label=figure_text(name) if len(names) > 1 else None))
     panel.ylim = (0.0, top * 1.12)
     if len(names) > 1:
         panel.legend, panel.legend_title = "outside", "pool"

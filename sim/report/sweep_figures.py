@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.humanize import money
 from sim.metrics.names import heading
+from sim.report.chart import figure_text
 from sim.report.render import new_figure, save_figure, short_name
 
 def money_tick(usd: float, _pos: int | None = None) -> str:
@@ -95,7 +96,7 @@ def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Seq
         if any(math.isfinite(v) for v in lo + hi):
             yerr = [[max(y - l, 0.0) if math.isfinite(l) else 0.0 for y, l in zip(ys, lo)],
                     [max(h - y, 0.0) if math.isfinite(h) else 0.0 for y, h in zip(ys, hi)]]
-        name = ", ".join(f"{short_name(o)}={v}" for o, v in zip(others, gkey)) or None
+        name = figure_text(", ".join(f"{short_name(o)}={v}" for o, v in zip(others, gkey))) or None
         order = sorted(range(len(xs)), key=lambda i: xs[i])
         xs = [xs[i] for i in order]
         ys = [ys[i] for i in order]
@@ -105,10 +106,10 @@ def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Seq
         _band(ax, [members[i] for i in order], xs, metric, line.lines[0].get_color())
         drawn = True
     if not numeric:
-        ax.set_xticks(range(len(cats)), cats)
+        ax.set_xticks(range(len(cats)), [figure_text(c) for c in cats])
     elif all(float(x).is_integer() for x in xs_all):    # replicas, TP, batch sizes: no 2.5 ticks
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(knob)
+    ax.set_xlabel(figure_text(knob))
     ax.set_ylabel(label)
     if metric.startswith(("cost.", "cashflow.")):
         money_axis(ax.yaxis)
@@ -152,7 +153,7 @@ def write_sweep_figures(out: Path | str, result: Any, metrics=SWEEP_METRICS) -> 
         if (others and len(rows) > 1) or any("capacity_band.pct.mean" in r for r in rows):
             axes[0].legend(fontsize="small")
         ci = " (mean ± 95% CI)" if result.seeds > 1 else ""
-        fig.suptitle(f"sweep over {knob}{ci}")
+        fig.suptitle(f"sweep over {figure_text(knob)}{ci}")
         paths += save_figure(fig, out / "figures" / f"sweep_{short_name(knob)}")
     if any(math.isfinite(_num(r.get("cost.compute_usd.mean"))) for r in rows):
         paths += pareto_figure(rows, out / "figures" / "pareto", label_keys=knob_paths)
@@ -188,7 +189,7 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
         ax.errorbar([x], [y], yerr=yerr, fmt="o", color="C0" if ok else "C3",
                     mfc="C0" if ok else "none", capsize=2, alpha=0.8)
         if label_keys and len(rows) <= 40:
-            ax.annotate(", ".join(str(r.get(k)) for k in label_keys), (x, y), fontsize=7,
+            ax.annotate(figure_text(", ".join(str(r.get(k)) for k in label_keys)), (x, y), fontsize=7,
                         textcoords="offset points", xytext=(4, 3))
     front = pareto_front(pts)
     if front:
@@ -261,10 +262,10 @@ def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
     top.legend(fontsize="small", loc="lower left")
     if key == "concurrency":
         top.set_title("saturation: SLO attainment and p99 TTFT against closed-loop clients")
-        bottom.set_xlabel(f"clients ({data.get('rate_path', 'workload.arrival.concurrency')})")
+        bottom.set_xlabel(f"clients ({figure_text(data.get('rate_path', 'workload.arrival.concurrency'))})")
     else:
         top.set_title("saturation: SLO attainment and p99 TTFT against arrival rate")
-        bottom.set_xlabel(f"arrival rate (req/s; {data.get('rate_path', 'workload.arrival.rate')})")
+        bottom.set_xlabel(f"arrival rate (req/s; {figure_text(data.get('rate_path', 'workload.arrival.rate'))})")
     return save_figure(fig, stem)
 
 

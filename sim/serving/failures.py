@@ -10,9 +10,9 @@ provisioned and billed, serving nothing) for a repair time ``D``, and so on unti
 
 By the renewal-reward theorem the long-run fraction of time a replica is up is
 ``mtbf / (mtbf + mttr)`` whatever the distributions (the renewal-reward theorem; see Barlow and
-Proschan, *Mathematical Theory of Reliability*, 1965). Each replica draws from its own stream,
-``SeedSequence(seed, spawn_key=(3, pool, replica))``, so failure times do not depend on the engine,
-the load, or other replicas.
+Proschan, *Mathematical Theory of Reliability*, 1965). Each replica draws from its own stream
+(:func:`sim.workload.streams.failure_stream`), so failure times do not depend on the engine, the load,
+or other replicas.
 
 When a replica fails, the iteration in progress is lost and every request it held is retried or
 failed (see :meth:`sim.serving.fleet.Fleet.fail_replica`).
@@ -25,18 +25,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.serving.outcome import EV_FAIL
+from sim.workload.streams import failure_stream
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Failures
     from sim.serving.fleet import Fleet
     from sim.serving.replica import Replica
 
-_STREAM = 3  # spawn-key prefix of failure streams (0..2 are used by the workload and the fleet)
-
-
 def failure_rng(seed: int, pool_index: int, replica_index: int) -> np.random.Generator:
     """The failure stream of one replica (independent of every other stream of the run)."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM, pool_index, replica_index)))
+    return failure_stream(seed, pool_index, replica_index)
 
 
 def time_to_failure_s(cfg: "Failures", rng: np.random.Generator) -> float:

@@ -39,6 +39,7 @@ from sim.serving.replica import Replica
 from sim.serving.request import COMPLETED, IN_FLIGHT, R_NO_REPLICA, REJECTED, Req
 from sim.serving.router import PoolSet, class_pool_sets, least_outstanding, make_router
 from sim.serving.sampler import Sampler
+from sim.workload.streams import router_stream
 
 __all__ = ["EVENT_KINDS", "EV_DRAIN", "EV_FAIL", "EV_PROVISION", "EV_READY", "EV_RELEASE", "EV_REPAIR", "Fleet"]
 
@@ -59,8 +60,7 @@ class Fleet(ReplicaLifecycle):
         from sim.workload import classes as _classes
 
         self.class_prefix = [c.shared_prefix_tokens for c in _classes(scenario.workload)]
-        # the routers' stream: spawn key (4,), apart from the workload's (0..2,) and failures' (3, ...)
-        self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
+        self.rng = router_stream(seed)          # apart from the workload's and the failures' streams
         self.log = RequestLog.for_scenario(scenario)          # metrics.records: all | sample | none
         self.gaps = GapLog(mode=scenario.metrics.records)
         self.itl_add = self.gaps.add              # (gap, count): the engines call these per iteration

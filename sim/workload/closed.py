@@ -13,7 +13,8 @@ starts its users (Locust's ``--spawn-rate`` of ``N / R`` users a second; NVIDIA 
 
 The send times are the clients' (:mod:`sim.serving.closed_feed`); the requests' lengths and classes
 come from :func:`sim.workload.generate` as for any process, in send order. Think times draw from the
-arrival stream of ``workload.arrival`` (which a closed loop does not otherwise use), so changing a
+arrival stream of ``workload.arrival`` (which a closed loop does not otherwise use;
+:func:`sim.workload.streams.arrival_stream`), so changing a
 length distribution moves no think time.
 
 Theory the tests hold it to (``tests/test_closed_loop*.py``): with zero think time and one server
@@ -28,6 +29,7 @@ from collections.abc import Callable
 import numpy as np
 
 from sim.scenario.workload import ClosedArrival, WorkloadConfig
+from sim.workload.streams import arrival_stream
 
 THINK_BLOCK = 4096
 """Exponential think times drawn per numpy call (fixed: the draws do not depend on the run)."""
@@ -39,7 +41,7 @@ def think_times(process: ClosedArrival, seed: int) -> Callable[[], float]:
     z = float(process.think_time_s)
     if process.think == "fixed" or z == 0.0:
         return lambda: z
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[0].spawn(1)[0])
+    rng = arrival_stream(seed)
     buf: list[float] = []
 
     def draw() -> float:

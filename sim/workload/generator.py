@@ -3,12 +3,10 @@
 :func:`generate` yields :class:`RequestChunk` s (columns, in arrival order) lazily, so ten
 million requests never need to be in memory at once.
 
-Random streams. ``SeedSequence(seed)`` spawns three children: arrivals, class assignment and
-lengths. The arrivals child spawns one stream for ``workload.arrival`` (index 0) and one per class
-(index ``1 + i``, used when class ``i`` has its own arrival); the lengths child spawns one per class,
-each spawning (prompt, output). So changing a length distribution never moves an arrival time,
-and changing one class's lengths never moves another's. Every draw is element-wise, so the
-output does not depend on ``chunk_size``.
+Random streams: arrivals, class assignment and lengths, each spawned from ``SeedSequence(seed)``
+as :mod:`sim.workload.streams` lays them out, so changing a length distribution never moves an
+arrival time, and changing one class's lengths never moves another's. Every draw is element-wise,
+so the output does not depend on ``chunk_size``.
 
 Lengths of a request of class ``c``: ``classes[c].prompt_tokens``, else ``workload.prompt_tokens``,
 else (only for trace arrivals) the trace row's own value; likewise for output tokens.
@@ -34,6 +32,7 @@ from sim.scenario.workload import TokenDist, TraceArrival, TraceTokens, Workload
 from sim.workload.arrivals import ArrivalBlock, ArrivalCalendar, arrival_blocks
 from sim.workload.classes import class_names
 from sim.workload.lengths import sample_tokens, uniform_index
+from sim.workload.streams import stream_seeds
 from sim.workload.traces import TraceData, read_trace
 from sim.workload.validation import resolve_path, trace_files, validate
 
@@ -145,10 +144,9 @@ def _generate(cfg: WorkloadConfig, horizon_s: float, seed: int, start, base_dir:
     n_cls = len(names)
     traces = _Traces(cfg, base_dir, skip_bad_rows, report)
     calendar = ArrivalCalendar.from_start(start)
-    arr_ss, cls_ss, len_ss = np.random.SeedSequence(seed).spawn(3)
-    arr_seeds = arr_ss.spawn(1 + n_cls)
+    arr_seeds, cls_ss, len_seeds = stream_seeds(seed, n_cls)
     cls_rng = np.random.default_rng(cls_ss)
-    len_rngs = [tuple(np.random.default_rng(s) for s in child.spawn(2)) for child in len_ss.spawn(n_cls)]
+    len_rngs = [tuple(np.random.default_rng(s) for s in pair) for pair in len_seeds]
 
     streams: list[Iterator[_Block]] = []
     shared = [i for i, c in enumerate(cfg.classes) if c.share is not None] if cfg.classes else [0]
