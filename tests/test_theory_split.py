@@ -83,7 +83,7 @@ def test_spillover_at_threshold_one_overflows_erlang_b(prompt, mean_s):
 
 
 def test_spillover_threshold_k_on_one_replica_is_mm1k():
-    """K = 3 at ρ = 0.8: P_3 = 0.1734 overflow; the primary's requests wait 0.950 s."""
+    """K = 3 at ρ = 0.8: P_3 = 0.1734 overflow; the primary's requests wait 0.853 s."""
     k, rho = 3, 0.8
     lam = rho / S
     p_k = (1 - rho) * rho ** k / (1 - rho ** (k + 1))
