@@ -20,8 +20,6 @@ where the distribution jumps from 0 and needs more runs than a default test shou
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
