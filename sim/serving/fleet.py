@@ -109,7 +109,14 @@ class Fleet(ReplicaLifecycle):
         self.policy = router.policy
         self.central: deque[Req] | PinnedQueue | None = None
         if self.policy == "central_queue":
-            self.central = PinnedQueue(self.class_sets, len(pools)) if self.pool_sets else deque()
+            # taken by class priority when every pool's replicas would take their own queue so
+            # (batching.policy: priority); one queue for every class unless classes are pinned
+            by_priority = all(p.cfg.batching.policy == "priority" for p in pools)
+            if self.pool_sets or by_priority:
+                sets = self.class_sets or [None] * len(class_prio)
+                self.central = PinnedQueue(sets, len(pools), priority=by_priority)
+            else:
+                self.central = deque()
         self.router = make_router(scenario.fleet.router, self)
         b = router.batcher   # fleet.router.batcher: arrivals leave for replicas in groups (None: one by one)
         self.batcher = Batcher(b.max_requests, b.timeout_s) if b is not None else None

@@ -9,8 +9,9 @@ fleet's live replicas (provisioned and not released), so they follow autoscaling
 * ``random``: uniformly random replica (seeded).
 * ``least_outstanding``: fewest queued + running requests (ties: next in turn), across all pools.
 * ``central_queue``: handled by the fleet: one global FCFS queue (with ``classes``, one per set of
-  pools: :mod:`sim.serving.pinned_queue`); a replica takes a request only when it has a free
-  sequence slot (with ``max_num_seqs: 1`` the fleet is an M/G/c queue).
+  pools; by class priority when every pool's policy is ``priority``: :mod:`sim.serving.pinned_queue`);
+  a replica takes a request only when it has a free sequence slot (with ``max_num_seqs: 1`` the
+  fleet is an M/G/c queue).
 * ``weighted``: pick a pool with probability proportional to ``weights``, then least outstanding.
 * ``spillover``: the ``primary`` pool's least-loaded replica unless its outstanding requests reach
   ``threshold``; then the ``overflow`` pool's (if the overflow pool has no replica that can take it,
