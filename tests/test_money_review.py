@@ -136,3 +136,30 @@ def test_a_quarters_credit_in_a_run_that_ends_in_the_quarters_second_month_waits
     assert cf["receivables_end"] == pytest.approx(0.9 * revenue, rel=1e-12)   # both still to come
     assert cf["cash_net_after_all_lags"] - cf["cash_net"] == pytest.approx(
         cf["receivables_end"] - cf["payables_end"] + cf["revenue_share_outstanding"], rel=1e-12)
+
+
+# ------------------------------------------------------------------ a cap already used up
+def test_a_cap_used_up_before_the_run_pays_nothing_forward_but_the_reverse_share_still_settles(tmp_path):
+    """A $1,000 lifetime cap of which all $1,000 was paid before the run (2027-01-01, 90 days): the
+    20 % forward share of $310 a month pays nothing, and every settlement period with a forward
+    amount cut is flagged capped. The uncapped reverse share, half of the partner's $100 a month,
+    still comes back: $150 for the quarter, so the provider's net is 3 x 310 + 150 = $1,080."""
+    econ = {"compute": [{"pool": "main", "usd_per_gpu_hour": 0.0}],
+            "revenue": [{"name": "subs", "usd_per_month": 310}, {"name": "p", "owner": "partner", "usd_per_month": 100}],
+            "agreements": [{"rate": 0.2, "base": ["subs"], "cap_usd": 1000, "cap_used_usd": 1000,
+                            "reverse": {"rate": 0.5, "base": ["p"]}}]}
+    sc = {"name": "review", "seed": 3, "start": "2027-01-01", "duration": "90d", "warmup": 0, "model": "llama-3-8b",
+          "workload": {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS},
+          "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1, "tensor_parallel": 1}]},
+          "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "metrics": {"interval": "1h"}, "economics": econ}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--figures", "none"]) == 0
+    with open(out / "settlements.csv", newline="") as fh:
+        (q1,) = list(csv.DictReader(fh))
+    assert (q1["period"], float(q1["forward_usd"]), float(q1["reverse_usd"]), q1["capped"]) == (
+        "2027-Q1", 0.0, pytest.approx(150.0, rel=1e-12), "True")
+    cf = json.loads((out / "summary.json").read_text())["cashflow"]
+    assert (cf["revenue_share_paid"], cf["revenue_share_received"]) == (0.0, pytest.approx(150.0, rel=1e-12))
+    assert cf["net"] == pytest.approx(3 * 310 + 150, rel=1e-12)
