@@ -94,26 +94,23 @@ def test_many_tenants_the_largest_remainder_properties_hold():
 TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
 
 
-def test_a_quarters_credit_in_a_run_that_ends_in_the_quarters_second_month_waits_for_the_quarter(tmp_path):
-    """Quarterly statement and SLA, the line invoiced monthly, net 30; the run covers Jan 30 -- Feb 1
-    2024 and ends on Feb 2, mid-quarter. Rejected requests (3,000 prompt tokens against a 2,048
-    context) sink the quarter's attainment below 99 %, so 10 % of the revenue is credited. All
-    requests finish on Jan 30: January's invoice is due Feb 1 + 30 d = Mar 2. The credit is known
-    when the quarter ends, so it is on March's invoice, due Apr 1 + 30 d = May 1 -- not on
-    February's (due Mar 1 + 30 d = Mar 31), which the run's end happens to fall in."""
+def _sla_run(tmp_path: Path, period: str, invoice: str) -> tuple[float, Path]:
+    """From 2024-01-30 for 3 days (ends Feb 2), one GPU; 18 requests at t = 0 of which the ones with
+    3,000 prompt tokens are rejected (2,048 context), so attainment misses the line's 99 % and 10 %
+    of the revenue is credited. All requests finish on Jan 30. Returns the revenue and the folder."""
     classes = [{"name": "ok", "arrival": {"process": "burst", "count": 10, "at": 0}, **TOKENS},
                {"name": "long", "arrival": {"process": "burst", "count": 8, "at": 0},
                 "prompt_tokens": {"dist": "empirical", "values": [1500, 3000], "weights": [1, 1]},
                 "output_tokens": {"dist": "fixed", "value": 100}}]
     api = {"name": "api", "usd_per_million_input_tokens": 1.5, "usd_per_million_output_tokens": 6.0,
            "usd_per_request": 0.01, "sla": {"attainment": 0.99, "credit_pct": 0.1},
-           "terms": {"invoice": "month", "net": "30d"}}
+           "terms": {"invoice": invoice, "net": "30d"}}
     sc = {"name": "review", "seed": 3, "start": "2024-01-30", "duration": "3d", "warmup": 0, "model": "llama-3-8b",
           "workload": {"classes": classes},
           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1, "tensor_parallel": 1,
                                "max_model_len": 2048}]},
           "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "metrics": {"interval": "1h"},
-          "economics": {"period": "quarter", "compute": [{"pool": "main", "usd_per_gpu_hour": 2.0}],
+          "economics": {"period": period, "compute": [{"pool": "main", "usd_per_gpu_hour": 2.0}],
                         "revenue": [api]}}
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(sc, sort_keys=False))
@@ -121,11 +118,22 @@ def test_a_quarters_credit_in_a_run_that_ends_in_the_quarters_second_month_waits
     assert main(["run", str(path), "--out", str(out), "--quiet", "--figures", "none"]) == 0
     with gzip.open(out / "requests.csv.gz", "rt", newline="") as fh:
         done = [r for r in csv.DictReader(fh) if r["status"] == "completed"]
-    revenue = sum((int(r["prompt_tokens"]) * 1.5 + int(r["output_tokens"]) * 6.0) / 1e6 + 0.01 for r in done)
+    assert 10 < len(done) < 18
+    return sum((int(r["prompt_tokens"]) * 1.5 + int(r["output_tokens"]) * 6.0) / 1e6 + 0.01 for r in done), out
+
+
+def _termed(out: Path) -> list[tuple[str, str]]:
     with open(out / "ledger.csv", newline="") as fh:
-        ledger = list(csv.DictReader(fh))
-    assert [(e["category"], e["cash_date"]) for e in ledger if e["category"] in ("revenue", "sla_credit")] == [
-        ("revenue", "2024-03-02"), ("sla_credit", "2024-05-01")]
+        return [(e["category"], e["cash_date"]) for e in csv.DictReader(fh) if e["category"] in ("revenue", "sla_credit")]
+
+
+def test_a_quarters_credit_in_a_run_that_ends_in_the_quarters_second_month_waits_for_the_quarter(tmp_path):
+    """Quarterly statement and SLA, the line invoiced monthly, net 30; the run ends on Feb 2,
+    mid-quarter. January's invoice is due Feb 1 + 30 d = Mar 2. The quarter's credit is known when
+    the quarter ends, so it is on March's invoice, due Apr 1 + 30 d = May 1 -- not on February's
+    (due Mar 1 + 30 d = Mar 31), which the run's end happens to fall in."""
+    revenue, out = _sla_run(tmp_path, "quarter", "month")
+    assert _termed(out) == [("revenue", "2024-03-02"), ("sla_credit", "2024-05-01")]
     with open(out / "cashflow.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["period"], r["after_horizon"]) for r in rows] == [
@@ -136,6 +144,17 @@ def test_a_quarters_credit_in_a_run_that_ends_in_the_quarters_second_month_waits
     assert cf["receivables_end"] == pytest.approx(0.9 * revenue, rel=1e-12)   # both still to come
     assert cf["cash_net_after_all_lags"] - cf["cash_net"] == pytest.approx(
         cf["receivables_end"] - cf["payables_end"] + cf["revenue_share_outstanding"], rel=1e-12)
+
+
+def test_a_months_credit_invoiced_quarterly_is_on_the_same_invoice_as_its_revenue(tmp_path):
+    """Monthly statement and SLA, the line invoiced quarterly, net 30: January's revenue and
+    January's credit are both on the Q1 invoice, due Apr 1 + 30 d = May 1; February has no
+    requests, so no credit."""
+    revenue, out = _sla_run(tmp_path, "month", "quarter")
+    assert _termed(out) == [("revenue", "2024-05-01"), ("sla_credit", "2024-05-01")]
+    cf = json.loads((out / "summary.json").read_text())["cashflow"]
+    assert [(p["period"], p["credit_usd"]) for p in cf["sla_periods"]] == [("2024-01", pytest.approx(0.1 * revenue))]
+    assert cf["receivables_end"] == pytest.approx(0.9 * revenue, rel=1e-12)
 
 
 # ------------------------------------------------------------------ a cap already used up
