@@ -266,7 +266,7 @@ def round_to_cents(rows: list[dict], revenue_lines: Sequence[str] = (), tiers: S
             _foot(r, "revenue_usd", [(1, f"revenue_{n}_usd") for n in revenue_lines])
         if tiers:
             _foot(r, "compute_usd", [(1, f"compute_{t}_usd") for t in tiers])
-        if shares:
+        if any(shares.values()):             # (a period without compute has nothing to split)
             r.update(_allot_cents(shares, r["compute_usd"]))
         for k in [k for k in r if k.startswith("class_") and k.endswith("_margin_usd")]:
             cls = k[:-len("_margin_usd")]
