@@ -94,22 +94,24 @@ def test_many_tenants_the_largest_remainder_properties_hold():
 TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
 
 
-def _sla_run(tmp_path: Path, period: str, invoice: str) -> tuple[float, Path]:
-    """From 2024-01-30 for 3 days (ends Feb 2), one GPU; 18 requests at t = 0 of which the ones with
-    3,000 prompt tokens are rejected (2,048 context), so attainment misses the line's 99 % and 10 %
-    of the revenue is credited. All requests finish on Jan 30. Returns the revenue and the folder."""
+def _sla_run(tmp_path: Path, period: str, invoice: str, start: str = "2024-01-30", duration: str = "3d",
+             credit_pct: float = 0.1, net: str = "30d") -> tuple[float, Path]:
+    """From ``start`` (2024-01-30 for 3 days, ends Feb 2), one GPU; 18 requests at t = 0 of which the
+    ones with 3,000 prompt tokens are rejected (2,048 context), so attainment misses the line's 99 %
+    and ``credit_pct`` of the revenue is credited. All requests finish on the first day. Returns the
+    revenue and the folder."""
     classes = [{"name": "ok", "arrival": {"process": "burst", "count": 10, "at": 0}, **TOKENS},
                {"name": "long", "arrival": {"process": "burst", "count": 8, "at": 0},
                 "prompt_tokens": {"dist": "empirical", "values": [1500, 3000], "weights": [1, 1]},
                 "output_tokens": {"dist": "fixed", "value": 100}}]
     api = {"name": "api", "usd_per_million_input_tokens": 1.5, "usd_per_million_output_tokens": 6.0,
-           "usd_per_request": 0.01, "sla": {"attainment": 0.99, "credit_pct": 0.1},
-           "terms": {"invoice": invoice, "net": "30d"}}
-    sc = {"name": "review", "seed": 3, "start": "2024-01-30", "duration": "3d", "warmup": 0, "model": "llama-3-8b",
+           "usd_per_request": 0.01, "sla": {"attainment": 0.99, "credit_pct": credit_pct},
+           "terms": {"invoice": invoice, "net": net}}
+    sc = {"name": "review", "seed": 3, "start": start, "duration": duration, "warmup": 0, "model": "llama-3-8b",
           "workload": {"classes": classes},
           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1, "tensor_parallel": 1,
                                "max_model_len": 2048}]},
-          "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "metrics": {"interval": "1h"},
+          "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "metrics": {"interval": "1d"},
           "economics": {"period": period, "compute": [{"pool": "main", "usd_per_gpu_hour": 2.0}],
                         "revenue": [api]}}
     path = tmp_path / "run.yaml"
@@ -141,7 +143,10 @@ def test_a_quarters_credit_in_a_run_that_ends_in_the_quarters_second_month_waits
     assert [float(r["cash_sla_credits_usd"]) for r in rows] == pytest.approx([0, 0, 0.1 * revenue], abs=1e-9)
     cf = json.loads((out / "summary.json").read_text())["cashflow"]
     assert cf["sla_credits"] == pytest.approx(0.1 * revenue, rel=1e-12)
-    assert cf["receivables_end"] == pytest.approx(0.9 * revenue, rel=1e-12)   # both still to come
+    # both still to come, on two invoices: January's bills the revenue, March's (no revenue inside the run) only
+    # credits, so the credit is owed to the customer, not netted into January's invoice
+    assert cf["receivables_end"] == pytest.approx(revenue, rel=1e-12)
+    assert cf["payables_end"] == pytest.approx(0.1 * revenue, rel=1e-12)
     assert cf["cash_net_after_all_lags"] - cf["cash_net"] == pytest.approx(
         cf["receivables_end"] - cf["payables_end"] + cf["revenue_share_outstanding"], rel=1e-12)
 
@@ -155,6 +160,22 @@ def test_a_months_credit_invoiced_quarterly_is_on_the_same_invoice_as_its_revenu
     cf = json.loads((out / "summary.json").read_text())["cashflow"]
     assert [(p["period"], p["credit_usd"]) for p in cf["sla_periods"]] == [("2024-01", pytest.approx(0.1 * revenue))]
     assert cf["receivables_end"] == pytest.approx(0.9 * revenue, rel=1e-12)
+
+
+def test_a_credit_larger_than_the_invoice_it_sits_on_is_owed_to_the_customer_not_a_negative_receivable(tmp_path):
+    """The whole of Q1 2024 (91 days to Apr 1), quarterly SLA at a 50 % credit, invoiced monthly, net
+    0. All the revenue is January's, collected Feb 1 inside the run; the quarter's credit is on
+    March's invoice, due Apr 1 = the horizon, which bills nothing. At the end the provider is owed
+    nothing and owes the customer half the revenue: receivables 0, payables 0.5 x revenue (not
+    receivables of -0.5 x revenue); the cash still to move is the same either way."""
+    revenue, out = _sla_run(tmp_path, "quarter", "month", start="2024-01-01", duration="91d", credit_pct=0.5,
+                            net="0d")
+    assert _termed(out) == [("revenue", "2024-02-01"), ("sla_credit", "2024-04-01")]
+    cf = json.loads((out / "summary.json").read_text())["cashflow"]
+    assert cf["cash_net"] == pytest.approx(revenue - 91 * 24 * 2.0, rel=1e-12)     # compute: $2 an hour, as accrued
+    assert (cf["receivables_end"], cf["payables_end"]) == (0.0, pytest.approx(0.5 * revenue, rel=1e-12))
+    assert cf["cash_net_after_all_lags"] - cf["cash_net"] == pytest.approx(
+        cf["receivables_end"] - cf["payables_end"] + cf["revenue_share_outstanding"], rel=1e-12)
 
 
 # ------------------------------------------------------------------ a cap already used up
