@@ -172,17 +172,23 @@ def _cash_position(ledger: tuple[LedgerEntry, ...], horizon_s: float, share_net:
     in_horizon = [e for e in ledger if e.cash_start_s < horizon_s]
     cash_share = sum(e.amount_usd for e in in_horizon if e.category.startswith("revenue_share"))
     owed = [e for e in ledger if e.cash_start_s >= horizon_s and not e.category.startswith("revenue_share")]
+    # an invoice is collected net of the service credits on it (sla_credit entries are paid on the line's terms);
+    # a credit larger than what its invoice bills is owed to the customer: a payable, not a negative receivable
+    invoices: dict[tuple[str, float], float] = {}
+    for e in owed:
+        if e.category in ("revenue", "sla_credit"):
+            invoices[(e.line, e.cash_start_s)] = invoices.get((e.line, e.cash_start_s), 0.0) + e.amount_usd
     return {
         "cash_net": float(sum(e.amount_usd for e in in_horizon)),
         "cash_revenue_share_net": float(cash_share),
         "revenue_share_outstanding": share_net - float(cash_share),
         "cash_net_after_all_lags": float(sum(e.amount_usd for e in ledger)),
         "opening_net": sum_by(ledger, "opening"),
-        # an invoice is collected net of the service credits on it (sla_credit entries are paid on the line's terms)
-        "receivables_end": float(sum(e.amount_usd for e in owed if e.category in ("revenue", "sla_credit")
-                                     or (e.category == "opening" and e.amount_usd > 0))),
+        "receivables_end": float(sum(v for v in invoices.values() if v > 0)
+                                 + sum(e.amount_usd for e in owed if e.category == "opening" and e.amount_usd > 0)),
         "payables_end": 0.0 - float(sum(e.amount_usd for e in owed if e.category in ("compute", "training", "credit")
-                                        or (e.category == "opening" and e.amount_usd < 0))),
+                                        or (e.category == "opening" and e.amount_usd < 0))
+                                    + sum(v for v in invoices.values() if v < 0)),
     }
 
 

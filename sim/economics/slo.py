@@ -11,8 +11,8 @@ with ``metrics.records: all``); without it they are not computed and the notes s
   outcome (completed, rejected, failed; time = completion, or arrival when not served) that
   completed within their class's SLO. Below ``attainment``, the provider credits ``credit_pct``
   of the line's revenue in that period: a negative ``sla_credit`` entry over the period's
-  covered interval (paid on the line's payment terms, like its revenue). A period with no request
-  of the line owes no credit.
+  covered interval (paid on the line's payment terms, on the invoice that closes the period:
+  :func:`~sim.economics.terms.pay_on_terms`). A period with no request of the line owes no credit.
 """
 from __future__ import annotations
 

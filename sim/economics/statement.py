@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -216,22 +217,34 @@ def _foot(r: dict, column: str, parts: Sequence[tuple[int, str]]) -> None:
 
 
 def _allot_cents(exact: dict[str, float], total: float) -> dict[str, float]:
-    """``exact`` amounts in whole cents that add up to ``total`` (in cents): each is cut to its
-    cent, then the cents missing (or over) go one each to the largest (smallest) remainders, the
-    first listed first on a tie -- the largest-remainder rule.
+    """``total`` (to the cent) split in whole cents in proportion to the ``exact`` amounts, all of
+    one sign: each share's quota ``total x amount / sum of amounts`` is cut to its cent, then the
+    cents still missing go one each to the largest remainders, the first listed first on a tie --
+    the largest-remainder (Hamilton) rule. The shares add up to ``total``, each is within a cent of
+    its quota, a zero amount gets nothing even when ``total`` (summed from rounded parts) is a few
+    cents off the amounts' sum, and a negative total is the mirror of the positive one.
 
     >>> _allot_cents({"a": 8 / 3, "b": 8 / 3, "c": 8 / 3}, 8.0)
     {'a': 2.67, 'b': 2.67, 'c': 2.66}
+    >>> _allot_cents({"idle": 0.0, "a": 1.0, "b": 2.0}, -3.01)
+    {'idle': 0.0, 'a': -1.0, 'b': -2.01}
     """
-    in_cents = {k: Decimal(repr(v)).scaleb(2) for k, v in exact.items()}   # on the shortest decimal, as to_cents
-    cents = {k: math.floor(c) for k, c in in_cents.items()}
-    rest = sorted(exact, key=lambda k: cents[k] - in_cents[k])
-    missing = int(Decimal(repr(total)).scaleb(2).to_integral_value(rounding=ROUND_HALF_UP)) - sum(cents.values())
-    sign = 1 if missing >= 0 else -1
-    each, extra = divmod(abs(missing), len(rest))   # more than a cent each only if the total's own rounding adds
-    for j, k in enumerate(rest if sign > 0 else rest[::-1]):
-        cents[k] += sign * (each + (j < extra))
-    return {k: c / 100 + 0.0 for k, c in cents.items()}
+    amounts = {k: Fraction(Decimal(repr(v))) for k, v in exact.items()}   # on the shortest decimal, as to_cents
+    if any(a < 0 for a in amounts.values()) and any(a > 0 for a in amounts.values()):
+        raise ValueError(f"a largest-remainder split needs amounts of one sign (got {exact})")
+    want = int(Decimal(repr(total)).scaleb(2).to_integral_value(rounding=ROUND_HALF_UP))
+    whole = abs(sum(amounts.values()))
+    if whole == 0:
+        if want:
+            raise ValueError(f"cannot split {total!r} among amounts that are all zero")
+        return {k: 0.0 for k in exact}
+    quota = {k: abs(want) * abs(a) / whole for k, a in amounts.items()}
+    cents = {k: math.floor(q) for k, q in quota.items()}
+    missing = abs(want) - sum(cents.values())           # 0 <= missing < the number of shares with a remainder
+    for k in sorted(quota, key=lambda k: cents[k] - quota[k])[:missing]:
+        cents[k] += 1
+    sign = -1 if want < 0 else 1
+    return {k: sign * c / 100 + 0.0 for k, c in cents.items()}
 
 
 def round_to_cents(rows: list[dict], revenue_lines: Sequence[str] = (), tiers: Sequence[str] = ()) -> None:
@@ -253,7 +266,7 @@ def round_to_cents(rows: list[dict], revenue_lines: Sequence[str] = (), tiers: S
             _foot(r, "revenue_usd", [(1, f"revenue_{n}_usd") for n in revenue_lines])
         if tiers:
             _foot(r, "compute_usd", [(1, f"compute_{t}_usd") for t in tiers])
-        if shares:
+        if any(shares.values()):             # (a period without compute has nothing to split)
             r.update(_allot_cents(shares, r["compute_usd"]))
         for k in [k for k in r if k.startswith("class_") and k.endswith("_margin_usd")]:
             cls = k[:-len("_margin_usd")]

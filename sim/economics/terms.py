@@ -6,7 +6,7 @@ compute price, the compute accrued in January is one payment on Jan 31 24:00 + 3
 
 * a revenue or SLA-credit entry: those of its line's definition whose ``from``/``until`` window
   holds it (an SLA credit over a statement period is invoiced with the invoice period holding the
-  period's last day: the attainment is known when the period ends);
+  period's last day, when its attainment is known: past the horizon if the run ends first);
 * a compute entry (``pool:tier``): those of the first ``compute`` price of that pool and tier
   whose window holds it (the implicit ``gpu_hour_usd`` price has none: paid as accrued);
 * a training entry: ``training.terms``;
@@ -65,9 +65,11 @@ def pay_on_terms(cfg: EconomicsConfig, tl: Timeline, entries: Iterable[LedgerEnt
         terms = terms_of(cfg, tl, e)
         if terms is not None:
             # invoiced with the period holding the entry's last instant: a segment's entry lies in one
-            # invoice period, and an SLA credit over a statement period longer than the invoice period
-            # is known (so credited) only on the invoice that closes it
-            last = max(e.accrual_start_s, e.accrual_end_s - 1e-3)
+            # invoice period; an SLA credit is known (so credited) only on the invoice that closes its
+            # statement period, even when the run ends before the period does
+            end_s = (cal.period_end_s(e.accrual_start_s, cfg.period) if e.category == "sla_credit"
+                     else e.accrual_end_s)
+            last = max(e.accrual_start_s, end_s - 1e-3)
             due = cal.period_end_s(last, terms.invoice) + terms.net
             e = dataclasses.replace(e, cash_date=cal.date_at(due), cash_start_s=due, cash_end_s=due)
         out.append(e)
