@@ -41,3 +41,29 @@ def test_a_list_index_in_brackets_says_the_dotted_path(capsys, override, line):
     """Python's and jq's ``pools[0]`` used to read as an unknown key ``pools[0]`` of ``fleet``."""
     assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
     assert line in _err(capsys)
+
+
+def test_the_slo_takes_a_time_with_its_unit_as_a_class_slo_does():
+    """`slo: {ttft_s: 500ms}` was 'must be a number' where a class's `slo` and `duration` take units."""
+    from sim.scenario.load import load_scenario
+
+    sc = load_scenario("scenarios/baseline.yaml", ["slo.ttft_s=500ms", "slo.tpot_s=50 ms"]).scenario
+    assert (sc.slo.ttft_s, sc.slo.tpot_s) == (0.5, 0.05)
+    assert load_scenario("scenarios/baseline.yaml", ["slo.ttft_s=0.5"]).scenario.slo.ttft_s == 0.5
+
+
+@pytest.mark.parametrize("override,line", [
+    ("fleet.pools.0.batching.timeout_s=20ms",
+     "fleet.pools.0.batching.timeout_s: must be a number (got '20ms'); the field is in seconds: write 0.02"),
+    ("perf.cpu_per_seq_s=3us", "perf.cpu_per_seq_s: must be a number (got '3us'); the field is in seconds: write 3e-06"),
+])
+def test_a_time_with_a_unit_in_a_seconds_field_says_the_number(capsys, override, line):
+    """Most `_s` fields take a unit (`overhead_s: 5ms`); the few that take a number of seconds only said
+    'must be a number'."""
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
+    assert f"scenarios/baseline.yaml: {line}" in _err(capsys)
+
+
+def test_text_that_is_no_time_gets_no_seconds_hint(capsys):
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "perf.cpu_per_seq_s=fast"]) == 2
+    assert _err(capsys).strip().endswith("perf.cpu_per_seq_s: must be a number (got 'fast')")
