@@ -67,3 +67,17 @@ def test_a_time_with_a_unit_in_a_seconds_field_says_the_number(capsys, override,
 def test_text_that_is_no_time_gets_no_seconds_hint(capsys):
     assert main(["validate", "scenarios/baseline.yaml", "--set", "perf.cpu_per_seq_s=fast"]) == 2
     assert _err(capsys).strip().endswith("perf.cpu_per_seq_s: must be a number (got 'fast')")
+
+
+def test_the_per_pool_table_keeps_a_gpu_name_on_one_line():
+    """`h100-sxm` broke at its hyphen in the report's narrow GPU column ('h100-' over 'sxm')."""
+    import re
+
+    from sim.report.html_page import CSS
+    from sim.report.html_report import metrics_section
+
+    summary = {"pools": {"main": {"gpu": "h100-sxm", "replicas": 4, "tensor_parallel": 1, "gpu_busy": 1.0}}}
+    html = metrics_section(summary)
+    pools = html[html.index("<h3>Per pool</h3>"):]
+    assert pools.startswith("<h3>Per pool</h3><table class='pools'>") and "<td>h100-sxm</td>" in pools
+    assert re.search(r"table\.pools td\+td\{white-space:nowrap\}", CSS)     # every cell but the pool's name
