@@ -81,3 +81,24 @@ def test_the_per_pool_table_keeps_a_gpu_name_on_one_line():
     pools = html[html.index("<h3>Per pool</h3>"):]
     assert pools.startswith("<h3>Per pool</h3><table class='pools'>") and "<td>h100-sxm</td>" in pools
     assert re.search(r"table\.pools td\+td\{white-space:nowrap\}", CSS)     # every cell but the pool's name
+
+
+@pytest.mark.parametrize("override,line", [
+    ("replicas=4", "replicas: unknown key 'replicas'; allowed: drain, duration, economics, engine, fidelity, fleet, "
+                   "fluid, metrics, model, name, perf, seed, slo, start, warmup, workload; did you mean "
+                   "fleet.pools.0.replicas?"),
+    ("fleet.rate=40", "fleet.rate: unknown key 'rate'; allowed: disaggregated, frontend_s, pools, router; did you mean "
+                      "workload.arrival.rate?"),
+])
+def test_a_key_written_in_the_wrong_block_says_where_the_scenario_has_it(capsys, override, line):
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
+    assert _err(capsys).splitlines() == [f"scenarios/baseline.yaml: {line}"]
+
+
+def test_a_latency_bound_with_a_unit_says_the_seconds(tmp_path, capsys):
+    """`--constraint 'latency.ttft.p99<=500ms'`: latencies are seconds; nothing runs."""
+    assert main(["plan", "scenarios/baseline.yaml", "--vary", "fleet.pools.0.replicas=1..4", "--constraint",
+                 "latency.ttft.p99<=500ms", "--out", str(tmp_path / "p")]) == 2
+    assert _err(capsys).splitlines() == ["--constraint: latency.ttft.p99: bound must be a number (got '500ms'); "
+                                         "latencies are in seconds: write 0.5"]
+    assert not (tmp_path / "p").exists()

@@ -183,6 +183,31 @@ def _digits_hint(got: Any) -> str:
     return f"; YAML reads {got.strip()} as text: write {int(value)}"
 
 
+def _elsewhere(loc: Sequence[Any], raw: Any) -> str:
+    """For a key written where the scenario has no such field, the one or two places the scenario
+    has it (``replicas=4`` at the top: ``fleet.pools.0.replicas``).
+
+        >>> raw = {"replicas": 4, "fleet": {"pools": [{"name": "main", "replicas": 2}]}}
+        >>> _elsewhere(["replicas"], raw), _elsewhere(["gpus"], raw)
+        ('; did you mean fleet.pools.0.replicas?', '')
+    """
+    if not loc:
+        return ""
+    name, found = str(loc[-1]), []
+
+    def walk(node: Any, path: list[str]) -> None:
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for k, v in items:
+            here = [*path, str(k)]
+            if str(k) == name and here != [str(p) for p in loc]:
+                found.append(".".join(clipped(printable(p, keep="")) for p in here))   # as the path is said
+            if len(path) < 8:
+                walk(v, here)
+
+    walk(raw, [])
+    return f"; did you mean {' or '.join(found)}?" if 0 < len(found) <= 2 else ""
+
+
 _SECONDS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
@@ -237,7 +262,7 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     if typ == "extra_forbidden":
         allowed = _allowed_keys(loc, raw)
         base = f"unknown key {given(str(loc[-1]))}" if loc else "unknown key"
-        return base + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        return base + (f"; allowed: {', '.join(allowed)}" if allowed else "") + _elsewhere(loc, raw)
     if typ in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[typ]
         bound = next(iter(ctx.values())) if ctx else "?"
