@@ -102,3 +102,19 @@ def test_a_latency_bound_with_a_unit_says_the_seconds(tmp_path, capsys):
     assert _err(capsys).splitlines() == ["--constraint: latency.ttft.p99: bound must be a number (got '500ms'); "
                                          "latencies are in seconds: write 0.5"]
     assert not (tmp_path / "p").exists()
+
+
+def test_the_saturation_table_writes_latencies_in_digits(tmp_path, capsys):
+    """A probe past saturation read `3.672e+04` ms where plan and sweep write 36,720."""
+    assert main(["saturation", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--set",
+                 "fleet.pools.0.replicas=1", "--start", "40", "--tolerance", "0.5", "--out", str(tmp_path / "s"),
+                 "--quiet", "--executor", "serial"]) in (0, 1)
+    import re
+
+    table = capsys.readouterr().out.splitlines()
+    head = next(line for line in table if line.startswith("rate "))
+    at = head.index("latency.ttft.p99 (ms)") + len("latency.ttft.p99 (ms)")      # the column's right edge
+    cells = [line[:at].split()[-1] for line in table if re.match(r"\s*\d", line)]
+    # one replica at 40 req/s falls behind by ~20 req/s: its TTFT p99 is tens of seconds
+    assert len(cells) >= 2 and any(re.fullmatch(r"\d{1,3}(,\d{3})+", c) for c in cells), cells
+    assert all(re.fullmatch(r"[\d,]+(\.\d+)?", c) for c in cells), cells
