@@ -118,3 +118,17 @@ def test_the_saturation_table_writes_latencies_in_digits(tmp_path, capsys):
     # one replica at 40 req/s falls behind by ~20 req/s: its TTFT p99 is tens of seconds
     assert len(cells) >= 2 and any(re.fullmatch(r"\d{1,3}(,\d{3})+", c) for c in cells), cells
     assert all(re.fullmatch(r"[\d,]+(\.\d+)?", c) for c in cells), cells
+
+
+@pytest.mark.parametrize("override,fits", [("model=llama-3-70b", 2), ("model=llama-3.1-405b", 16)])
+def test_a_model_too_big_for_one_gpu_says_the_tensor_parallel_that_fits(capsys, override, fits):
+    """Llama-3-70B's 131.4 GiB of bf16 weights need two 80 GiB H100s (65.7 GiB each, under 0.9 x 80 = 72);
+    Llama-3.1-405B's 756 GiB need 16 (47.3 GiB each; 8 leave 94.5 GiB each, over 72)."""
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
+    assert f"use a larger tensor_parallel ({fits} fits) or pipeline_parallel" in _err(capsys)
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override,
+                 "--set", f"fleet.pools.0.tensor_parallel={fits}"]) == 0
+    capsys.readouterr()
+    if fits > 2:
+        assert main(["validate", "scenarios/baseline.yaml", "--set", override,
+                     "--set", f"fleet.pools.0.tensor_parallel={fits // 2}"]) == 2
