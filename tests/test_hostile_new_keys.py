@@ -283,7 +283,7 @@ def test_deepseek_cluster_with_bad_overrides(capsys):
         f"{path}: fleet.pools.0.expert_parallel: must divide tensor_parallel=16 and n_experts=256 (1: experts split "
         "tensor-parallel; tensor_parallel: whole experts per GPU): 1, 2, 4, 8, 16 (got 3)",
         f"{path}: fleet.pools.1: deepseek-v3 does not fit on 4x h200-sxm: weights 156.2 GiB + reserve 2.2 GiB per GPU "
-        "exceed 0.9 x 141 GiB = 126.9 GiB (short by 31.5 GiB per GPU); use a larger tensor_parallel or "
+        "exceed 0.9 x 141 GiB = 126.9 GiB (short by 31.5 GiB per GPU); use a larger tensor_parallel (8 fits) or "
         "pipeline_parallel, a smaller weight_dtype or a GPU with more memory"]
 
 

@@ -46,7 +46,9 @@ from sim.perf.kernels import KERNEL_SETS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("points", nargs="?", type=path_value, help="CSV of measured iteration times or throughputs")
+    p.add_argument("points", nargs="?", type=path_value, help="CSV of measured iteration times (columns prefill_tokens, decode_seqs, "
+                        "context_tokens, step_s) or static-batch throughputs (batch, input_tokens, output_tokens, "
+                        "output_tokens_per_s), e.g. examples/calibration_points.csv")
     p.add_argument("--gpu", required=True, help="catalog GPU name, e.g. h100-sxm")
     p.add_argument("--model", required=True, help="catalog model name, e.g. llama-3-8b")
     p.add_argument("--tp", type=int, default=1, help="tensor-parallel size of the measured replica (default 1)")

@@ -22,8 +22,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "PNG drawn by matplotlib, or none (`fleetsim report` redraws them either way)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress or log lines on stderr")
-    p.add_argument("--engine", choices=["fast", "reference"], help="shorthand for --set engine=...")
-    p.add_argument("--records", choices=["all", "sample", "none"], help="shorthand for --set metrics.records=...")
+    p.add_argument("--engine", choices=["fast", "reference"],
+                   help="shorthand for --set engine=... (default the scenario's, else fast: the event-skipping "
+                        "engine; reference: one SimPy event per iteration, the same records)")
+    p.add_argument("--records", choices=["all", "sample", "none"],
+                   help="shorthand for --set metrics.records=...: the per-request rows kept (default the "
+                        "scenario's, else all; sample: a share metrics.sample_rate, default 0.01; latency "
+                        "percentiles then come from histograms, within 0.5 %%)")
     p.add_argument("--allow-large", action="store_true",
                    help="run a scenario past the work limits (requests, fluid steps, replicas, failure events, "
                         "sweep points; see README 'Limits')")

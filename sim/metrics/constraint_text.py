@@ -28,6 +28,22 @@ class ConstraintError(ValueError):
     """A malformed constraint string."""
 
 
+_TIME = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(us|ms|s|min|m|h)")
+_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0}
+
+
+def _seconds(metric: str, written: str) -> str:
+    """For a bound with a time unit on a metric in seconds, the number to write instead.
+
+        >>> _seconds("latency.ttft.p99", "500ms"), _seconds("slo.attainment", "500ms"), _seconds("latency.e2e.p99", "x")
+        ('; latencies are in seconds: write 0.5', '', '')
+    """
+    m = _TIME.fullmatch(written.strip())
+    if m is None or unit_of(metric) != "s":
+        return ""
+    return f"; latencies are in seconds: write {float(m.group(1)) * _TIME_UNITS[m.group(2)]:g}"
+
+
 def split_constraint(text: str) -> tuple[str, str, float]:
     """``(metric, op, bound)`` of ``<metric><op><bound>``; the bound a finite number in ASCII digits
     within its metric's range (see the module). Raises :class:`ConstraintError` saying what is wrong."""
@@ -40,7 +56,7 @@ def split_constraint(text: str) -> tuple[str, str, float]:
     try:
         bound = float(written)
     except ValueError:
-        raise ConstraintError(f"{metric}: bound must be a number (got {written!r})") from None
+        raise ConstraintError(f"{metric}: bound must be a number (got {written!r}){_seconds(metric, written)}") from None
     if not math.isfinite(bound):
         raise ConstraintError(f"{metric}: bound must be finite (got {written!r})")
     unit = unit_of(metric)

@@ -25,7 +25,7 @@ heads each GPU keeps a copy of one head (as vLLM does). Llama-2-7B in bf16:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sim import humanize
 from sim.perf.parallel import Layout, check_layout
@@ -210,6 +210,14 @@ def _gib(n_bytes: float) -> str:
     return f"{n_bytes:.3g} bytes"
 
 
+def _fits(model: ModelSpec, gpu: GPUSpec, lay: Layout, *args) -> bool:
+    """Whether :func:`memory_plan` of ``lay`` (the other arguments as given) holds a KV block."""
+    try:
+        return memory_plan(model, gpu, lay, *args).fits
+    except ValueError:          # a layout the model cannot take (heads not divisible by the TP size)
+        return False
+
+
 def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_utilization: float = 0.9,
                 weight_dtype: str = "bf16", kv_dtype: str = "bf16", block_size: int = 16,
                 max_batched_tokens: int = 8192, max_num_seqs: int = 256,
@@ -261,12 +269,18 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
         # the sliding-window layers' KV of max_num_seqs sequences is held off the top (a share per GPU)
         window = (f" + the sliding-window layers' KV of {max_num_seqs:,} sequences "
                   f"{_gib(window_bytes / n_gpus)}") if window_bytes else ""
+        wider = None
+        if lay == replace(lay, tp=t, pp=1, ep=1, dp_attention=False):      # a plain TP layout: the TP that fits
+            wider = next((w for w in (2, 4, 8, 16, 32, 64) if w > t and _fits(
+                model, gpu, replace(lay, tp=w), gpu_memory_utilization, weight_dtype, kv_dtype, block_size,
+                max_batched_tokens, max_num_seqs, expert_dtype)), None)
         reason = (f"{model.name} does not fit on {shape}: weights {_gib(weights_per_gpu)} + "
                   f"reserve {_gib(reserve_per_gpu)}{window} per GPU exceed "
                   f"{gpu_memory_utilization:g} x {gpu.hbm_gb:g} GiB = {_gib(usable_per_gpu)} "
                   f"(short by {_gib(short)} per GPU); "
-                  f"use a larger tensor_parallel or pipeline_parallel, a smaller weight_dtype or a GPU with more "
-                  f"memory{' (or fewer batching.max_num_seqs)' if window_bytes else ''}")
+                  f"use a larger tensor_parallel{f' ({wider} fits)' if wider else ''} or pipeline_parallel, a "
+                  f"smaller weight_dtype or a GPU with more memory"
+                  f"{' (or fewer batching.max_num_seqs)' if window_bytes else ''}")
     else:
         reason = (f"KV cache holds {tokens:,} tokens ({blocks:,} blocks of {block_size}), "
                   f"{tokens / model.max_context:.1f} sequences of max_context={model.max_context}")

@@ -97,6 +97,8 @@ def change_cell(key: str, delta: dict | None) -> str:
         '+1e+308 req/s'
         >>> change_cell("requests.completed", change(7, 2_000)), change_cell("requests.completed", change(7, 3e10))
         ('+1,993 (×286)', '+29,999,999,993 (×4.29e+09)')
+        >>> change_cell("latency.ttft.mean", change(0.05109, 77.687))
+        '+77,636 ms (×1,521)'
     """
     if delta is None:
         return MISSING
@@ -116,8 +118,8 @@ def change_cell(key: str, delta: dict | None) -> str:
     pct = rel * 100 if rel is not None else math.nan
     if not math.isfinite(pct):          # (no base, or a share past the largest float: 1e308 against 12)
         return sign + text
-    if abs(pct) >= 900:                 # ten times the base and more: as a multiple
-        return sign + text + f" (×{1 + rel:.3g})"
+    if abs(pct) >= 900:                 # ten times the base and more: as a multiple (×1,523, not ×1.52e+03)
+        return sign + text + (f" (×{1 + rel:,.0f})" if 100 <= 1 + rel < 1e6 else f" (×{1 + rel:.3g})")
     return sign + text + (" (0.0 %)" if d == 0 else f" ({pct:+.1f} %)" if abs(pct) >= 0.05 else f" ({pct:+.1g} %)")
 
 

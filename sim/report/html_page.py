@@ -68,7 +68,7 @@ figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}
 table.settings td,table.settings th{text-align:left}details{margin:1em 0}summary{cursor:pointer}
 table.plan td{white-space:nowrap;padding:.25em .45em}table.plan th{padding:.25em .45em}
 table.plan td.wrap{white-space:normal}table.plan td.wrap:last-child{text-align:left;min-width:8em;overflow-wrap:anywhere}
-table.compare td{white-space:nowrap}table.diffs td:first-child{white-space:nowrap}td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#fdecea;color:#b71c1c}
+table.compare td{white-space:nowrap}table.pools td+td{white-space:nowrap}table.diffs td:first-child{white-space:nowrap}td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#fdecea;color:#b71c1c}
 """
 
 

@@ -136,7 +136,7 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
         keys = [k for k in keys if any(k[0] in p for p in pools.values())
                 and (beyond_tp or k[0] not in ("pipeline_parallel", "expert_parallel", "gpus_per_replica"))]
         out += "<h3>Per pool</h3>" + table(["pool", *(h for _, h, _ in keys)], [
-            [name, *(fmt(p.get(k), u) for k, _, u in keys)] for name, p in pools.items()])
+            [name, *(fmt(p.get(k), u) for k, _, u in keys)] for name, p in pools.items()], cls="pools")
     classes = summary.get("classes") or {}
     if classes:
         rows = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import difflib
 import math
 import warnings
 
@@ -31,7 +32,31 @@ if TYPE_CHECKING:
 
 
 def _catalog_msg(kind: str, name: object, names: list[str]) -> str:
-    return f"unknown {kind} {given(name)}; allowed: {', '.join(clipped(str(n)) for n in names)}"
+    return (f"unknown {kind} {given(name)}{near_names(name, names)}; "
+            f"allowed: {', '.join(clipped(str(n)) for n in names)}")
+
+
+def near_names(name: object, names: list[str]) -> str:
+    """`` (did you mean X?)`` for a name that is the start of catalog names (``h200`` for ``h200-sxm``),
+    else begins with one (``llama-3.1-70b-instruct`` for ``llama-3.1-70b``; the longest), whatever the
+    case, else is one misspelt; ``""`` when none is near or more than three are.
+
+        >>> near_names("H100", ["a100-80gb", "h100-pcie", "h100-sxm"])
+        ' (did you mean h100-pcie or h100-sxm?)'
+        >>> near_names("llama-3.1-70b-instruct", ["llama-3-70b", "llama-3.1-70b", "llama-3.1-8b"])
+        ' (did you mean llama-3.1-70b?)'
+        >>> near_names("h200", ["h100-sxm", "h20", "h200-sxm"]), near_names("h900", ["h100-sxm", "h20", "h200-sxm"])
+        (' (did you mean h200-sxm?)', '')
+    """
+    if not isinstance(name, str) or len(name.strip()) < 2:
+        return ""
+    low = name.strip().lower()
+    near = ([n for n in names if n.lower().startswith(low)]
+            or sorted((n for n in names if low.startswith(n.lower())), key=len)[-1:]     # the longest it begins with
+            or difflib.get_close_matches(low, names, n=2, cutoff=0.8))
+    if not near or len(near) > 3:
+        return ""
+    return f" (did you mean {' or '.join([', '.join(near[:-1]), near[-1]] if len(near) > 1 else near)}?)"
 
 
 def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:

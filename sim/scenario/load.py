@@ -186,6 +186,12 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
         if not key or any(not k for k in parts):
             problems.append((key or item, "override key must be a dotted path such as fleet.pools.0.replicas"))
             continue
+        bracket = re.search(r"\[(\d+)\]", key)
+        if bracket:                                        # pools[0]: a list item is its index, a part of the path
+            dotted = re.sub(r"\[(\d+)\]", r".\1", key)
+            problems.append((key, f"a list item is written by its index as a part of the dotted path: "
+                                  f"{dotted}, not [{bracket.group(1)}]"))
+            continue
         try:
             value = _parse_value(text)
         except TagError as exc:

@@ -274,10 +274,11 @@ class FleetConfig(Strict):
 
 
 class Slo(Strict):
-    """Per-request service-level objectives; a request attains the SLO if it meets both."""
+    """Per-request service-level objectives; a request attains the SLO if it meets both. Seconds, or a
+    duration with its unit (``500ms``), as a request class's ``slo`` takes them."""
 
-    ttft_s: float = Field(2.0, gt=0)
-    tpot_s: float = Field(0.1, gt=0)
+    ttft_s: Annotated[Duration, Field(gt=0)] = 2.0
+    tpot_s: Annotated[Duration, Field(gt=0)] = 0.1
 
 
 class Metrics(Strict):

@@ -14,6 +14,7 @@ read as 1/0.
 from __future__ import annotations
 
 import math
+import re
 import reprlib
 import typing
 from collections.abc import Sequence
@@ -182,6 +183,52 @@ def _digits_hint(got: Any) -> str:
     return f"; YAML reads {got.strip()} as text: write {int(value)}"
 
 
+def _elsewhere(loc: Sequence[Any], raw: Any) -> str:
+    """For a key written where the scenario has no such field, the one or two places the scenario
+    has it (``replicas=4`` at the top: ``fleet.pools.0.replicas``).
+
+        >>> raw = {"replicas": 4, "fleet": {"pools": [{"name": "main", "replicas": 2}]}}
+        >>> _elsewhere(["replicas"], raw), _elsewhere(["gpus"], raw)
+        ('; did you mean fleet.pools.0.replicas?', '')
+    """
+    if not loc:
+        return ""
+    name, found = str(loc[-1]), []
+
+    def walk(node: Any, path: list[str]) -> None:
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for k, v in items:
+            here = [*path, str(k)]
+            if str(k) == name and here != [str(p) for p in loc]:
+                found.append(".".join(clipped(printable(p, keep="")) for p in here))   # as the path is said
+            if len(path) < 8:
+                walk(v, here)
+
+    walk(raw, [])
+    return f"; did you mean {' or '.join(found)}?" if 0 < len(found) <= 2 else ""
+
+
+_SECONDS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def _seconds_hint(loc: Sequence[Any], got: Any) -> str:
+    """For a time with a unit (``500ms``) in a field whose name ends ``_s`` (a number of seconds), the
+    number to write instead.
+
+        >>> _seconds_hint(["slo", "ttft_s"], "500ms"), _seconds_hint(["x", "think_time_s"], "2 min")
+        ('; the field is in seconds: write 0.5', '; the field is in seconds: write 120')
+        >>> _seconds_hint(["workload", "arrival", "rate"], "5s"), _seconds_hint(["slo", "ttft_s"], "soon")
+        ('', '')
+    """
+    if not loc or not str(loc[-1]).endswith("_s") or not isinstance(got, str):
+        return ""
+    m = re.fullmatch(r"\s*([0-9.]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Zµ]+)\s*", got)
+    if m is None or m.group(2).lower() not in _SECONDS or not reads_as_number(m.group(1)):
+        return ""
+    value = float(m.group(1)) * _SECONDS[m.group(2).lower()]
+    return f"; the field is in seconds: write {value:g}" if math.isfinite(value) else ""
+
+
 #: the words YAML reads as true or false when unquoted (PyYAML, YAML 1.1), and the digits Python would
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "off", "0"})
@@ -215,7 +262,7 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     if typ == "extra_forbidden":
         allowed = _allowed_keys(loc, raw)
         base = f"unknown key {given(str(loc[-1]))}" if loc else "unknown key"
-        return base + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        return base + (f"; allowed: {', '.join(allowed)}" if allowed else "") + _elsewhere(loc, raw)
     if typ in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[typ]
         bound = next(iter(ctx.values())) if ctx else "?"
@@ -238,7 +285,7 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     if typ == "finite_number":
         return f"must be a finite number (got {_fmt_got(got)})"
     if typ in ("float_parsing", "float_type"):
-        return f"must be a number (got {_fmt_got(got)})"
+        return f"must be a number (got {_fmt_got(got)}){_seconds_hint(loc, got)}"
     if typ in ("bool_parsing", "bool_type"):
         return f"must be true or false (got {_fmt_got(got)}){_switch_hint(got)}"
     if typ == NAME_OR_MAPPING:
