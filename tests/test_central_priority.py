@@ -46,7 +46,8 @@ def _dynamic(case: str) -> dict:
          "failures": {"mtbf": 60, "mttr": 20, "max_retries": 2}}]}
     if case == "pinned":        # "lo" only on the failing pool, "hi" anywhere, "mid" free
         sc["fleet"]["router"] = {"policy": "central_queue", "classes": {"hi": ["fast", "slow"], "lo": "slow"}}
-    if case == "closed":        # (one output token: see the report's note on closed loops with decodes)
+    if case == "closed":        # (one output token: with decodes, a closed loop's send times differ between
+        #  the engines in their last bit, whatever the router or policy)
         sc["drain"] = False
         sc["workload"]["arrival"] = {"process": "closed", "concurrency": 24, "think_time_s": 0.5,
                                      "think": "exponential"}
