@@ -62,3 +62,13 @@ def test_every_text_of_a_figure_is_drawn_as_it_is():
     texts = [t for t in fig.findobj(Text) if t.get_text()]
     assert {"x$y$z", "$\\q$", "$a$"} <= {t.get_text() for t in texts}
     assert not any(t.get_parse_math() for t in texts)
+
+
+@pytest.mark.parametrize("name", [NAME, "x$y$z", "<b>pool</b>\u2009&", "a\u202eb\nc\t", "−3\u00a0%"])
+def test_the_report_page_shows_a_name_as_its_figures_do(name):
+    """One rule for both: the page's text, its HTML escaping undone, is the figure's."""
+    import html
+
+    from sim.report.html_page import escape
+
+    assert html.unescape(escape(name)) == figure_text(name)

@@ -75,3 +75,23 @@ def test_reprice_into_a_folder_with_an_entry_in_the_way_writes_nothing(run_folde
     with pytest.raises(InputError, match=r"summary.json is a folder: a result keeps its file summary.json there"):
         reprice_folder(run_folder, ["economics.gpu_hour_usd=2"], out)
     assert _tree(out) == {"summary.json": None, "summary.json/notes.txt": b"mine"}
+
+
+def test_report_without_redrawing_embeds_the_result_files_figures(run_folder, tmp_path):
+    """``fleetsim report --no-regenerate`` embeds the figures :func:`result_files` lists, as reprice copies
+    them: a folder or another file in ``figures/`` is none (it read a folder named ``old.svg`` and failed
+    with IsADirectoryError)."""
+    import re
+    import shutil
+
+    from sim.report.html_report import write_report
+
+    src = tmp_path / "src"
+    shutil.copytree(run_folder, src)
+    (src / "figures" / "old.svg").mkdir()
+    (src / "figures" / "old.svg" / "notes.txt").write_text("mine")
+    (src / "figures" / "notes.txt").write_text("mine")
+    page = write_report(src, regenerate=False).read_text()
+    ours = sorted(p.stem for p in result_files(src) if p.parent.name == "figures")
+    assert sorted(re.findall(r'<img alt="([^"]+)"', page)) == ours
+    assert "old" not in ours and "notes" not in ours and len(ours) == 4

@@ -24,7 +24,8 @@ inside the interval.
 
 Confidence bounds as in ``test_queueing_theory``: ``R`` replications (seeds 1..R) give i.i.d.
 estimates of each class's mean wait after the warm-up; the 99 % Student-t interval must contain the
-theory and be narrower than 10 % of it, so a wide interval cannot pass vacuously.
+theory and be narrower than 10 % of it (15 % for the low class on c servers, the noisiest), so a wide
+interval cannot pass vacuously.
 """
 from __future__ import annotations
 
@@ -106,9 +107,10 @@ def test_central_queue_takes_the_highest_class_first_as_cobham_on_c_servers():
     runs = [sim.run(_priority_scenario(c=C, router="central_queue", classes=_mmc_classes(), seed=s))
             for s in range(1, R + 1)]
     waits = np.array([[r.summary["classes"][k]["latency"]["queue"]["mean"] for k in ("hi", "lo")] for r in runs])
-    for col, theory in ((0, hi_th), (1, lo_th)):
+    for col, theory, width in ((0, hi_th, 0.10), (1, lo_th, 0.15)):
+        # (the low class's interval is 8 % of its wait on these seeds: 15 % leaves room for its own noise)
         m, half = _ci99(waits[:, col])
-        assert half < 0.10 * theory, (col, m, half, theory)
+        assert half < width * theory, (col, m, half, theory)
         assert abs(m - theory) <= half, f"class {col}: W = {m:.4f} ± {half:.4f} s, Cobham {theory:.4f} s"
     # Kleinrock's conservation law: the load-weighted mean wait is the FCFS queue's
     overall = np.array([r.summary["latency"]["queue"]["mean"] for r in runs])

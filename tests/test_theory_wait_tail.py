@@ -12,8 +12,8 @@ summary's ``latency.queue`` percentiles and the rows of ``requests``. (The servi
 shape, squared coefficient of variation 0.999, moves these by about 0.05 %.)
 
 Confidence bounds as in ``test_queueing_theory``: 16 replications (seeds 1..16) give i.i.d.
-estimates; the 99 % Student-t interval must contain the theory and be narrower than 10 % of it
-(proportions: narrower than 0.02 absolute). A run's p99 is the noisiest of them (its tail comes from
+estimates; the 99 % Student-t interval must contain the theory and be narrower than 10 % of it (15 %
+for the p99; proportions: narrower than 0.02 absolute). A run's p99 is the noisiest of them (its tail comes from
 a few long busy periods), so it is checked on one server, where 12,000 s runs make it tight enough;
 on two servers the shape is checked by the p90 and the mean positive wait (its p50, 0.88 s, sits
 where the distribution jumps from 0 and needs more runs than a default test should take).
@@ -40,7 +40,10 @@ def test_wait_is_erlang_c_times_an_exponential(c, rho, router, duration, keys):
     rate = c * MU - lam
     runs = [_run(c=c, lam=lam, seed=s, duration=duration, router=router) for s in range(1, R + 1)]
     for key, q in keys:
-        _check([r.summary["latency"]["queue"][key] for r in runs], wait_quantile(q, p_wait, rate), f"c={c} {key}")
+        # a p99's interval is 9 % of it on these seeds: held to 15 %, so that other draws of the same
+        # runs (the interval's own width varies by ~20 % between sets of 16) do not fail it on width alone
+        _check([r.summary["latency"]["queue"][key] for r in runs], wait_quantile(q, p_wait, rate), f"c={c} {key}",
+               rel_width=0.15 if key == "p99" else 0.10)
     waits = [_waits(r) for r in runs]
     m, half = _ci99(np.array([float((w > 0).mean()) for w in waits]))
     assert abs(m - p_wait) <= half < 0.02, (m, half, p_wait)

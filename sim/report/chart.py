@@ -49,15 +49,17 @@ FORMATS = ("png", "svg")
 
 
 def figure_text(text: object) -> str:
-    r"""A name, path or value as any figure shows it in a title, legend, label or tick: control characters
-    and bidirectional overrides written as escapes (:func:`~sim.errors.printable`, as on the terminal and
-    the report page), every space kept as it is (a no-break space is no ``\u00a0``). Both renderers draw
-    the text as it is (matplotlib reads no ``$...$`` as mathematics: :mod:`sim.report.render`).
+    r"""A name, path or value as any figure shows it in a title, legend, label or tick, and as the report
+    page does before its HTML escaping (:func:`sim.report.html_page.escape`): control characters and
+    bidirectional overrides written as escapes (:func:`~sim.errors.printable`, as on the terminal), every
+    space kept as it is (a no-break space is no ``\u00a0``). Both renderers draw the text as it is
+    (matplotlib reads no ``$...$`` as mathematics: :mod:`sim.report.render`).
 
         >>> figure_text("main\x1b[31m"), figure_text("run\u00a0a $x$"), figure_text("a\u202eb\nc")
         ('main\\x1b[31m', 'run\xa0a $x$', 'a\\u202eb\\x0ac')
     """
     return printable(str(text), keep="", spaces=True)
+
 
 @dataclass
 class Series:

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from sim import humanize
-from sim.errors import printable
 from sim.metrics.names import unit_of   # (the display unit of a summary key; imported from here too)
+from sim.report.chart import figure_text
 from sim.report.overview import overview, read_scenario
 from sim.report.render import short_name
 from sim.report.scenario_words import Varied
@@ -102,17 +102,17 @@ class Page:
 
 
 def escape(text: str) -> str:
-    r"""``text`` for the page: control characters and bidirectional overrides written as escapes, as
-    on the terminal (:func:`~sim.errors.printable`: a scenario, pool or class name, or a folder's
-    path, cannot reorder or hide what the page shows), then HTML-escaped. Spaces stay as they are,
-    the page's no-break and thin spaces too (``−3\u00a0%``).
+    r"""``text`` for the page: shown as a figure shows it (:func:`~sim.report.chart.figure_text`: control
+    characters and bidirectional overrides written as escapes, as on the terminal, so a scenario, pool
+    or class name, or a folder's path, cannot reorder or hide what the page shows; spaces as they are,
+    the page's no-break and thin spaces too, ``−3\u00a0%``), then HTML-escaped.
 
         >>> escape("<b>pool</b>\x1b[2J\u202e")
         '&lt;b&gt;pool&lt;/b&gt;\\x1b[2J\\u202e'
         >>> escape("−3\u00a0%\u2009x") == "−3\u00a0%\u2009x"
         True
     """
-    return html.escape(printable(text, keep="", spaces=True))
+    return html.escape(figure_text(text))
 
 
 def fmt(v: Any, unit: str = "") -> str:

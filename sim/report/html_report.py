@@ -19,6 +19,7 @@ from sim.io import atomic_write_text
 from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
 from sim.metrics.band import explanation as band_explanation
 from sim.metrics.names import POOL_KEYS, name_of
+from sim.metrics.output import result_files
 from sim.metrics.stability import growth_words
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
 from sim.report.html_page import Page, base_header, escape, fmt, load_json, mean_ci, simulated, table, unit_of
@@ -200,10 +201,10 @@ def write_report(folder: Path | str, regenerate: bool = True) -> Path:
     if not page.kinds:
         raise FileNotFoundError(f"{folder}: no summary.json, sweep.json, plan.json or "
                                 "saturation.json to report on")
-    if not regenerate:   # the PNGs there, and the SVGs without a PNG (a run's quick-look figures)
-        drawn = sorted((folder / "figures").glob("*.png"))
-        stems = {p.stem for p in drawn}
-        page.figures = sorted(drawn + [p for p in (folder / "figures").glob("*.svg") if p.stem not in stems],
+    if not regenerate:   # the result's PNGs, and its SVGs without a PNG (a run's quick-look figures)
+        figures = [p for p in result_files(folder) if p.parent != folder]
+        stems = {p.stem for p in figures if p.suffix == ".png"}
+        page.figures = sorted((p for p in figures if p.suffix == ".png" or p.stem not in stems),
                               key=lambda p: (RUN_FIGURES.index(p.stem) if p.stem in RUN_FIGURES else len(RUN_FIGURES), p))
     seen: set[Path] = set()
     page.figures = [p for p in page.figures if not (p in seen or seen.add(p))]

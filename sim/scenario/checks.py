@@ -95,6 +95,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         if pool.perf is not None:
             notes.extend(kernel_floor_warnings(pool.perf, f"{where}.perf"))
     notes.extend(pin_warnings(sc))
+    notes.extend(_central_priority_warnings(sc))
     notes.extend(closed_loop_warnings(sc))
     for field, msg in notes:
         warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
@@ -455,6 +456,23 @@ def _router_problems(r, names: list[str]) -> list[tuple[str, str]]:
         if r.primary is not None and r.primary == r.overflow:
             problems.append(("fleet.router.overflow", f"must differ from primary (got {r.overflow!r} for both)"))
     return problems
+
+
+def _central_priority_warnings(sc) -> list[tuple[str, str]]:
+    """``batching.policy: priority`` on some pools but not all behind ``router: central_queue``, with
+    classes of different priorities: the fleet's queue, where requests wait, then stays FCFS."""
+    pools = sc.fleet.pools
+    fcfs = [p.name for p in pools if p.batching.policy != "priority"]
+    if (sc.fleet.router.policy != "central_queue" or sc.fleet.disaggregated is not None or len(fcfs) == len(pools)
+            or not fcfs or len({c.priority for c in sc.workload.classes}) < 2):
+        return []
+    i = next(i for i, p in enumerate(pools) if p.batching.policy == "priority")
+    return [(f"fleet.pools.{i}.batching.policy",
+             f"priority orders only this pool's replica queues, which router central_queue keeps nearly empty; "
+             f"the fleet's queue, where requests wait, takes them by class priority only when every pool's policy "
+             f"is priority, and {plural(len(fcfs), 'pool')} {', '.join(map(given, fcfs))} "
+             f"{'is' if len(fcfs) == 1 else 'are'} not, so the classes are served first come, first served: "
+             f"give every pool policy: priority, or none")]
 
 
 def _batcher_problems(fleet) -> list[tuple[str, str]]:
