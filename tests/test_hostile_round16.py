@@ -33,3 +33,28 @@ def test_an_explicit_rate_path_on_a_closed_loop_is_refused_even_the_default(tmp_
         "(workload.arrival.concurrency), there is no arrival rate to search; drop --rate-path "
         "(got workload.arrival.rate)"]
     assert not (tmp_path / "sat" / "saturation.json").exists()
+
+
+# ------------------------------------------------------------------ plan refusing load knobs
+@pytest.mark.parametrize("arrival,knob", [
+    ({"process": "offline", "count": 10}, "workload.arrival.count=1..64"),
+    ({"process": "burst", "count": 10, "at": 1}, "workload.arrival.count=1..64"),
+    (None, "workload.growth.monthly=0..2"),
+])
+def test_plan_refuses_to_bisect_a_request_count_or_growth(tmp_path, capsys, arrival, knob):
+    """The request count of an offline job was bisected like a capacity knob: the smallest count (1)
+    always meets a latency bound, so the plan answered ``cheapest meeting all constraints:
+    workload.arrival.count=1``. More requests, or more growth a month, is more load."""
+    sc = hc._small()
+    if arrival:
+        sc["workload"]["arrival"] = arrival
+    path = _scenario(tmp_path, sc)
+    assert _main(["plan", str(path), "--vary", knob, "--quiet", "--out", str(tmp_path / "pl"),
+                  "--constraint", "latency.ttft.p99<=0.5"]) == 2
+    field, _, rng = knob.partition("=")
+    low, _, high = rng.partition("..")
+    assert _err(capsys) == [
+        f"--vary: {knob}: plan bisects its first range assuming more of it never breaks a constraint, and more "
+        f"of {field} is more load (it only ever makes latency worse); for the most load within the SLO use "
+        f"fleetsim saturation, or list the values (as {field}={low},{high}) to evaluate each"]
+    assert not (tmp_path / "pl" / "plan.json").exists()
