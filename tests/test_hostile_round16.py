@@ -58,3 +58,54 @@ def test_plan_refuses_to_bisect_a_request_count_or_growth(tmp_path, capsys, arri
         f"of {field} is more load (it only ever makes latency worse); for the most load within the SLO use "
         f"fleetsim saturation, or list the values (as {field}={low},{high}) to evaluate each"]
     assert not (tmp_path / "pl" / "plan.json").exists()
+
+
+# ------------------------------------------------------------------ an output folder holding the inputs
+def _trace_scenario(folder, trace_name):
+    sc = hc._small()
+    sc["workload"] = {"arrival": {"process": "trace", "path": trace_name, "format": "fleetsim"}}
+    (folder / trace_name).parent.mkdir(parents=True, exist_ok=True)
+    (folder / trace_name).write_bytes(hc.TRACE.read_bytes())
+    return _scenario(folder, sc)
+
+
+@pytest.mark.parametrize("trace_name", ["timeseries.csv", "figures/trace.csv"])
+def test_a_run_never_writes_its_result_over_the_trace_it_replays(tmp_path, capsys, trace_name):
+    """``fleetsim run t.yaml --out .`` beside a trace named ``timeseries.csv`` replaced the trace with the
+    run's time series (and a trace under ``figures/`` went with the old figures): refused before the run."""
+    path = _trace_scenario(tmp_path, trace_name)
+    assert _main(["run", str(path), "--out", str(tmp_path), "--quiet"]) == 2
+    assert _err(capsys) == [
+        f"--out: {tmp_path}: writing the result there would replace {tmp_path / trace_name}, the file "
+        "workload.arrival.path names, with the result's own file of that name; give another folder, or move the file"]
+    assert (tmp_path / trace_name).read_bytes() == hc.TRACE.read_bytes()
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_a_run_never_writes_its_result_over_its_own_scenario_file(tmp_path, capsys):
+    """A scenario saved as ``scenario.json`` (JSON is YAML) in the folder given to ``--out`` was replaced
+    by the result's copy of it: comments, order and anything else the file held were lost."""
+    body = '{"name": "t", "seed": 1, "duration": 60, "model": "llama-3-8b", # mine\n' \
+           '"workload": {"arrival": {"process": "poisson", "rate": 2}, "prompt_tokens": {"dist": "fixed", ' \
+           '"value": 200}, "output_tokens": {"dist": "fixed", "value": 20}},\n' \
+           '"fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1}]}}\n'
+    path = tmp_path / "scenario.json"
+    path.write_text(body)
+    assert _main(["run", str(path), "--out", str(tmp_path), "--quiet"]) == 2
+    assert _err(capsys) == [
+        f"--out: {tmp_path}: writing the result there would replace {path}, the scenario file, with the "
+        "result's own file of that name; give another folder, or move the file"]
+    assert path.read_text() == body
+
+
+def test_the_python_api_never_writes_a_result_over_what_it_read(tmp_path):
+    import sim
+    from sim.errors import InputError
+
+    path = _trace_scenario(tmp_path, "timeseries.csv")
+    result = sim.run(str(path))
+    with pytest.raises(InputError, match="would replace .*timeseries.csv, the file workload.arrival.path names"):
+        result.write(tmp_path)
+    assert (tmp_path / "timeseries.csv").read_bytes() == hc.TRACE.read_bytes()
+    result.write(tmp_path / "elsewhere")       # another folder is written as before
+    assert (tmp_path / "elsewhere" / "summary.json").is_file()
