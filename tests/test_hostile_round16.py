@@ -109,3 +109,95 @@ def test_the_python_api_never_writes_a_result_over_what_it_read(tmp_path):
     assert (tmp_path / "timeseries.csv").read_bytes() == hc.TRACE.read_bytes()
     result.write(tmp_path / "elsewhere")       # another folder is written as before
     assert (tmp_path / "elsewhere" / "summary.json").is_file()
+
+
+# ------------------------------------------------------------------ the Python API given the wrong types
+@pytest.mark.parametrize("call,said", [
+    (lambda sim, p: sim.run(p, overrides="seed=3"),
+     "overrides: give a list of texts such as ['fleet.pools.0.replicas=8'], not one text (got 'seed=3')"),
+    (lambda sim, p: sim.run(p, overrides=[1]),
+     "overrides: each item is a text such as 'fleet.pools.0.replicas=8' (got 1, of type int)"),
+    (lambda sim, p: sim.sweep(p, grid={"seed": [1]}, overrides="seed=3", progress=False),
+     "overrides: give a list of texts such as ['fleet.pools.0.replicas=8'], not one text (got 'seed=3')"),
+    (lambda sim, p: sim.plan(p, vary=["fleet.pools.0.replicas=1..2"], constraints="latency.ttft.p99<=2",
+                             progress=False),
+     "constraints: give a list of texts such as ['latency.ttft.p99<=2'], not one text (got 'latency.ttft.p99<=2')"),
+    (lambda sim, p: sim.saturation(p, constraints="latency.ttft.p99<=2", progress=False),
+     "constraints: give a list of texts such as ['latency.ttft.p99<=2'], not one text (got 'latency.ttft.p99<=2')"),
+])
+def test_one_text_where_a_list_of_texts_goes_is_a_type_error(tmp_path, call, said):
+    """Iterated, the text ``"seed=3"`` was the overrides ``s``, ``e``, ``e``, ``d`` and ``=3`` (five
+    messages about none of which the caller wrote), a constraint text a constraint per character."""
+    import sim
+
+    with pytest.raises(TypeError) as exc:
+        call(sim, str(_scenario(tmp_path)))
+    assert str(exc.value) == said
+
+
+def test_reprice_given_one_override_text_is_a_type_error(tmp_path, capsys):
+    import sim
+
+    run_folder = tmp_path / "r"
+    assert _main(["run", str(_scenario(tmp_path)), "--out", str(run_folder), "--quiet"]) == 0
+
+    with pytest.raises(TypeError, match=r"^overrides: give a list of texts such as \['economics.gpu_hour_usd=1.8'\], "
+                                        r"not one text \(got 'economics.gpu_hour_usd=2'\)$"):
+        sim.reprice(run_folder, "economics.gpu_hour_usd=2")
+
+
+def test_overrides_none_is_no_override(tmp_path):
+    import sim
+
+    path = _scenario(tmp_path)
+    assert sim.run(str(path), overrides=None).summary["requests"] == sim.run(str(path)).summary["requests"]
+
+
+@pytest.mark.parametrize("values,shown", [(2, "[2] (got 2)"),
+                                          ({"process": "poisson", "rate": 3},
+                                           "[{process: poisson, rate: 3}] (got {'process': 'poisson', 'rate': 3})")])
+def test_a_sweep_grid_value_that_is_no_list_is_refused(tmp_path, values, shown):
+    """A mapping was iterated as its keys (``workload.arrival`` swept over the 'values' ``process`` and
+    ``rate``); a number raised Python's own ``'int' object is not iterable``."""
+    import sim
+    from sim.planning.knobs import KnobError
+
+    with pytest.raises(KnobError) as exc:
+        sim.sweep(str(_scenario(tmp_path)), grid={"workload.arrival": values}, progress=False)
+    assert str(exc.value) == ("workload.arrival: expected a list of values such as [4, 8, 16], a range or "
+                              f"'LOW..HIGH'; a single value is a list of one, {shown}")
+
+
+@pytest.mark.parametrize("kw,said", [
+    ({"rel_tol": float("nan")}, "rel_tol must be a number in (0, 1), e.g. 0.02 (got nan)"),
+    ({"rel_tol": 5}, "rel_tol must be a number in (0, 1), e.g. 0.02 (got 5)"),
+    ({"attainment": "0.9"}, "attainment must be a number in (0, 1] (got '0.9')"),
+])
+def test_saturation_from_python_refuses_what_the_command_line_refuses(tmp_path, kw, said):
+    """``rel_tol=nan`` or ``5`` ran a search that stopped at its first bracket (``--tolerance`` refuses
+    both); ``attainment="0.9"`` was Python's own ``'<' not supported``."""
+    import sim
+
+    with pytest.raises(ValueError) as exc:
+        sim.saturation(str(_scenario(tmp_path)), progress=False, **kw)
+    assert str(exc.value) == said
+
+
+@pytest.mark.parametrize("where", ["file", "file/below"])
+def test_result_write_to_a_file_says_so(tmp_path, where):
+    """``Result.write`` (and ``sim.run(out=...)``) onto a file raised ``NotADirectoryError`` naming the
+    hidden staging folder beside it."""
+    import sim
+    from sim.errors import InputError
+
+    path = _scenario(tmp_path)
+    (tmp_path / "file").write_text("mine")
+    result = sim.run(str(path))
+    said = (f"{tmp_path / 'file'}: exists and is not a folder; give a folder, new or existing" if where == "file"
+            else f"{tmp_path / where}: cannot be made: {tmp_path / 'file'} is not a folder")
+    with pytest.raises(InputError) as exc:
+        result.write(tmp_path / where)
+    assert str(exc.value) == said
+    assert (tmp_path / "file").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "s.yaml"]
+

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.errors import text_list
 from sim.limits import check_points
 from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
@@ -226,6 +227,8 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(vary)
     check_bisected_knob(knobs)
+    if isinstance(constraints, (str, bytes)):      # one text, iterated, was a constraint per character
+        text_list(constraints, "constraints", "latency.ttft.p99<=2")
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
     obj = objective_key(objective)
     check_metric_names([obj, *(c.metric for c in cons)], source.data, [p for k in knobs for p in k.paths])

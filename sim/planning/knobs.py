@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from sim.errors import given
+
 _RANGE_RE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
 _RANGE_LIKE_RE = re.compile(r"^\s*(.*?)\s*\.\.\s*(.*?)\s*$", re.DOTALL)
 _COLON_RANGE_RE = re.compile(r"^\s*-?\d+\s*:\s*-?\d+(\s*:\s*-?\d+)?\s*$")
@@ -164,6 +166,11 @@ def parse_knobs(specs: Iterable[str] | Mapping[str, Sequence[Any]]) -> list[Knob
             elif isinstance(vals, str):
                 knobs.append(parse_knob(f"{path}={vals}"))
             else:
+                # a mapping iterated is its keys ({process: poisson, rate: 3} became the values 'process'
+                # and 'rate'), and a number is no list: both refused, naming the path
+                if isinstance(vals, (Mapping, bytes)) or not isinstance(vals, Iterable):
+                    raise KnobError(f"{path}: expected a list of values such as [4, 8, 16], a range or 'LOW..HIGH'; "
+                                    f"a single value is a list of one, [{_to_yaml(vals)}] (got {given(vals)})")
                 vals = list(vals)
                 if not vals:
                     raise KnobError(f"{path}: expected at least one value (got none)")

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.errors import text_list
 from sim.limits import check_points
 from sim.metrics.band import SIDES, capacities, check_pct
 from sim.planning.constraints import Constraint, parse_constraint
@@ -145,10 +146,12 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     fluid tier reads its curves rescaled), each side starting from the point's answer scaled by its
     capacity; ``max_probes`` bounds each search.
     """
-    if not 0 < attainment <= 1:
-        raise ValueError(f"attainment must be in (0, 1] (got {attainment})")
-    if rel_tol <= 0:
-        raise ValueError(f"rel_tol must be > 0 (got {rel_tol})")
+    if isinstance(attainment, bool) or not isinstance(attainment, (int, float)) or not 0 < attainment <= 1:
+        raise ValueError(f"attainment must be a number in (0, 1] (got {attainment!r})")
+    if isinstance(rel_tol, bool) or not isinstance(rel_tol, (int, float)) or not 0 < rel_tol < 1:
+        # (as --tolerance: the search brackets by doubling, so 1 or more stops before any bisection; NaN
+        # compared false with every width and stopped it there too)
+        raise ValueError(f"rel_tol must be a number in (0, 1), e.g. 0.02 (got {rel_tol!r})")
     if rate_path is not None:
         check_rate_path(rate_path)
     pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
@@ -160,7 +163,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     elif rate_path is None:
         rate_path = RATE_PATH
     cons = [Constraint("slo.attainment", ">=", attainment)]
-    cons += [parse_constraint(c) for c in constraints]
+    cons += [parse_constraint(c) for c in text_list(constraints, "constraints", "latency.ttft.p99<=2")]
     check_metric_names([c.metric for c in cons], source.data)
     if closed:
         start = _start_clients(source, start)
