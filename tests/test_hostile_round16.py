@@ -201,3 +201,17 @@ def test_result_write_to_a_file_says_so(tmp_path, where):
     assert (tmp_path / "file").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "s.yaml"]
 
+
+# ------------------------------------------------------------------ a folder named with an escape sequence
+def test_a_folder_named_with_an_escape_sequence_is_said_not_run_on_the_terminal(tmp_path, capsys):
+    """``fleetsim run --out``, ``report`` and ``compare --out`` printed the folder's name as given: an
+    escape sequence in it (``\\x1b[31m``) recoloured the terminal, as a pool's name no longer can."""
+    path = _scenario(tmp_path)
+    out = tmp_path / "run\x1b[31mred"
+    assert _main(["run", str(path), "--out", str(out), "--quiet"]) == 0
+    assert _main(["report", str(out)]) == 0
+    assert _main(["compare", str(out), str(out), "--out", str(out / "c.json")]) == 0
+    captured = capsys.readouterr()
+    said = captured.out + captured.err
+    assert "\x1b" not in said
+    assert said.count("run\\x1b[31mred") >= 4     # wrote ...; fleetsim report ...; report.html; wrote c.json
