@@ -215,3 +215,30 @@ def test_a_folder_named_with_an_escape_sequence_is_said_not_run_on_the_terminal(
     said = captured.out + captured.err
     assert "\x1b" not in said
     assert said.count("run\\x1b[31mred") >= 4     # wrote ...; fleetsim report ...; report.html; wrote c.json
+
+
+# ------------------------------------------------------------------ scenario files in wide encodings
+@pytest.mark.parametrize("codec,said", [("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32"),
+                                        ("utf-32-le", "UTF-32"), ("utf-16", "UTF-16")])
+def test_a_scenario_in_utf16_or_utf32_without_or_with_a_mark_is_said_as_such(tmp_path, capsys, codec, said):
+    """Without a byte-order mark (and UTF-32 with one) the file was read as UTF-8 and refused for a NUL
+    'not allowed in YAML text' at line 1, column 2, or for 'byte 0xff', which names neither the cause
+    nor the fix."""
+    import yaml
+
+    path = tmp_path / "s.yaml"
+    path.write_bytes(yaml.safe_dump(hc._small()).encode(codec))
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: is {said} text: save it as UTF-8"]
+
+
+def test_a_nul_inside_a_utf8_scenario_is_still_said_where_it_is(tmp_path, capsys):
+    import yaml
+
+    path = tmp_path / "s.yaml"
+    body = yaml.safe_dump(hc._small()).encode()
+    path.write_bytes(body + b"x\0y: 1\n")
+    line = body.count(b"\n") + 1
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: not valid YAML: line {line}, column 2: character U+0000 is not allowed in YAML "
+                            "text"]
