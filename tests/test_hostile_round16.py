@@ -242,3 +242,35 @@ def test_a_nul_inside_a_utf8_scenario_is_still_said_where_it_is(tmp_path, capsys
     assert _main(["validate", str(path)]) == 2
     assert _err(capsys) == [f"{path}: not valid YAML: line {line}, column 2: character U+0000 is not allowed in YAML "
                             "text"]
+
+
+# ------------------------------------------------------------------ a trace saved by a spreadsheet
+_ROWS = "timestamp_s,prompt_tokens,output_tokens\n1,10,10\n2,20,20\n"
+
+
+@pytest.mark.parametrize("codec,said", [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-32", "UTF-32")])
+def test_a_trace_in_utf16_is_said_as_such(tmp_path, capsys, codec, said):
+    """Python's own "unreadable trace file ('utf-8' codec can't decode byte 0xff in position 0: invalid
+    start byte)", or, without a byte-order mark, a header 'that is no header of names'."""
+    sc = hc._small()
+    sc["workload"] = {"arrival": {"process": "trace", "path": "t.csv", "format": "fleetsim"}}
+    path = _scenario(tmp_path, sc)
+    (tmp_path / "t.csv").write_bytes(_ROWS.encode(codec))
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: workload.arrival.path: t.csv: is {said} text: save it as UTF-8"]
+
+
+@pytest.mark.parametrize("sep,said", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_trace_separated_by_semicolons_or_tabs_is_said_as_such(tmp_path, capsys, sep, said):
+    """A spreadsheet's CSV in a locale whose decimal mark is a comma, or its tab-delimited text: the
+    header was said to be 'no header of names', though it holds every name."""
+    sc = hc._small()
+    sc["workload"] = {"arrival": {"process": "trace", "path": "t.csv", "format": "fleetsim"}}
+    path = _scenario(tmp_path, sc)
+    (tmp_path / "t.csv").write_text(_ROWS.replace(",", sep))
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: workload.arrival.path: t.csv: line 1: the header's columns are separated by "
+                            f"{said}, not commas: save the file as comma-separated values (CSV)"]
+    (tmp_path / "t.csv").write_text(_ROWS)          # the same rows with commas are read
+    assert _main(["validate", str(path)]) == 0
+    capsys.readouterr()

@@ -102,10 +102,11 @@ def read_text(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
     return data.decode("utf-8")
 
 
-def wide_encoding(data: bytes) -> str | None:
+def wide_encoding(data: bytes, marks: str = ":=") -> str | None:
     """``"UTF-16"`` or ``"UTF-32"`` when ``data`` is text in that encoding with or without a byte-order
     mark (Windows tools write UTF-16 by default; without the mark UTF-8 reads every other byte as a
-    NUL), else ``None``; text, as :func:`_reads_as_text` judges it.
+    NUL), else ``None``; text, as :func:`_reads_as_text` judges it (holding one of ``marks``: a mapping's
+    ``:`` or ``=``, a table's ``,``).
 
         >>> wide_encoding("a: 1\\n".encode("utf-16-le")), wide_encoding("a: 1\\n".encode("utf-32"))
         ('UTF-16', 'UTF-32')
@@ -115,30 +116,17 @@ def wide_encoding(data: bytes) -> str | None:
     head = data[:8192]
     if b"\0" not in head:
         return None
-    marks = {"utf-32": (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"), "utf-16": (b"\xff\xfe", b"\xfe\xff")}
+    boms = {"utf-32": (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"), "utf-16": (b"\xff\xfe", b"\xfe\xff")}
     for codec in ("utf-32", "utf-32-le", "utf-32-be", "utf-16", "utf-16-le", "utf-16-be"):
         size = 4 if codec.startswith("utf-32") else 2
-        if codec in marks and not head.startswith(marks[codec]):
+        if codec in boms and not head.startswith(boms[codec]):
             continue                    # the codec that reads a byte-order mark, for a file that has one
         try:
             text = head[:len(head) - len(head) % size].decode(codec)
         except UnicodeDecodeError:
             continue
-        if _reads_as_text(text):
+        if _reads_as_text(text, marks):
             return codec[:6].upper()
-    return None
-    for codec, name in (("utf-32", "UTF-32"), ("utf-32-le", "UTF-32"), ("utf-32-be", "UTF-32"),
-                        ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16")):
-        size = 4 if name == "UTF-32" else 2
-        if codec in ("utf-32", "utf-16") and head[:size] not in (b"\xff\xfe\x00\x00"[:size] if size == 4 else b"\xff\xfe",
-                                                                   b"\x00\x00\xfe\xff"[:size] if size == 4 else b"\xfe\xff"):
-            continue                    # the codec with a mark reads only a file that has one
-        try:
-            text = head[:len(head) - len(head) % size].decode(codec)
-        except UnicodeDecodeError:
-            continue
-        if _reads_as_text(text):
-            return name
     return None
 
 
@@ -189,11 +177,11 @@ def _reads_as_utf16(data: bytes) -> bool:
     return _reads_as_text(text)
 
 
-def _reads_as_text(text: str) -> bool:
-    """Whether ``text`` decoded from a file is text, not binary: printable, with the ``:`` or ``=`` of a
-    mapping (any pair of bytes decodes to some character)."""
+def _reads_as_text(text: str, marks: str = ":=") -> bool:
+    """Whether ``text`` decoded from a file is text, not binary: printable, with one of ``marks`` (by
+    default the ``:`` or ``=`` of a mapping; any pair of bytes decodes to some character)."""
     text = text.lstrip("\ufeff")
-    return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text) and any(c in ":=" for c in text)
+    return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text) and any(c in marks for c in text)
 
 
 def _kind(mode: int) -> str:
