@@ -274,3 +274,26 @@ def test_a_trace_separated_by_semicolons_or_tabs_is_said_as_such(tmp_path, capsy
     (tmp_path / "t.csv").write_text(_ROWS)          # the same rows with commas are read
     assert _main(["validate", str(path)]) == 0
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ one value written twice in a grid
+@pytest.mark.parametrize("grid,first,second", [
+    ("workload.arrival.rate=1,1.0", "1", "1.0"), ("workload.arrival.rate=2,2.0e0", "2", "2.0e0"),
+    ("fleet.pools.0.replicas=1,01", "1", "01"), ("fleet.pools.0.replicas=2,4,0x2", "2", "0x2"),
+])
+def test_a_grid_value_written_twice_in_two_ways_is_refused(tmp_path, capsys, grid, first, second):
+    """Only the same text twice was refused: ``1,1.0`` ran the same configuration twice and the table
+    showed two identical rows labelled 1 and 1.0."""
+    path = _scenario(tmp_path)
+    assert _main(["sweep", str(path), "--grid", grid, "--quiet", "--out", str(tmp_path / "sw")]) == 2
+    field, _, values = grid.partition("=")
+    assert _err(capsys) == [f"--grid: {field}: values must be distinct: {first!r} and {second!r} are the same "
+                            f"value (got {values!r})"]
+
+
+def test_grid_values_that_differ_are_taken():
+    from sim.planning.knobs import parse_knob
+
+    assert parse_knob("workload.arrival.rate=1,1.5,10").values == ("1", "1.5", "10")
+    assert parse_knob("fleet.pools.0.gpu=h100-sxm,h200-sxm").values == ("h100-sxm", "h200-sxm")
+    assert parse_knob("metrics.records=all,sample").values == ("all", "sample")

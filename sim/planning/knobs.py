@@ -121,6 +121,13 @@ def parse_knob(spec: str) -> Knob:
             raise KnobError(f"{path}: malformed range {v!r}: {why}; allowed: {forms}")
     if len(set(values)) != len(values):
         raise KnobError(f"{path}: values must be distinct (got {rhs!r})")
+    seen: dict[tuple, str] = {}
+    for v in values:        # 1 and 1.0, 01 or 2.0e0 are one value written twice: the same run, twice
+        key = tuple(_value_key(part) for part in v.split("&"))
+        if key in seen:
+            raise KnobError(f"{path}: values must be distinct: {seen[key]!r} and {v!r} are the same value "
+                            f"(got {rhs!r})")
+        seen[key] = v
     if len(paths) > 1:
         bad = [v for v in values if len(v.split("&")) != len(paths) or "" in v.split("&")]
         if bad:
@@ -197,6 +204,33 @@ def value_labels(knob: Knob) -> list[Any]:
     if len(knob.paths) == 1:
         return [scalar(v) for v in knob.values]
     return [[scalar(x) for x in v.split("&")] for v in knob.values]
+
+
+def _value_key(text: str) -> tuple:
+    """What a knob's value ``text`` sets, as a key equal for two texts that set the same value: numbers by
+    their value (YAML reads ``2.0e0`` as text, which a number field takes as 2), the rest as read.
+
+        >>> _value_key("1") == _value_key("1.0") == _value_key("01") == _value_key("1e0"), _value_key("true") == _value_key("1")
+        (True, False)
+    """
+    import json
+
+    from sim.scenario.load import _parse_value
+
+    try:
+        value = _parse_value(text.strip())
+    except Exception:       # a tag the run refuses: the text itself
+        return ("text", text.strip())
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("number", float(value))
+    if isinstance(value, str):
+        try:
+            return ("number", float(value))
+        except ValueError:
+            return ("text", value)
+    return ("other", json.dumps(value, sort_keys=True, default=str))
 
 
 def _to_yaml(value: Any) -> str:
