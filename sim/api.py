@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import simpy
 
-from sim.errors import InputError, ScenarioError, WorkloadFileError, warnings_as_problems, workload_files_of
+from sim.errors import InputError, ScenarioError, WorkloadFileError, text_list, warnings_as_problems, workload_files_of
 from sim.limits import check_money, check_work, max_in_flight
 from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary, offered_requests
@@ -123,7 +123,7 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
     """
     t0 = time.perf_counter()
     with _gc_relaxed(), warnings_as_problems(source_name(scenario)), workload_files_of(source_name(scenario)):
-        loaded = _as_loaded(scenario, list(overrides))
+        loaded = _as_loaded(scenario, text_list(overrides, "overrides", "fleet.pools.0.replicas=8"))
         check_work(loaded, allow_large)
         sc = loaded.scenario
         pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")

@@ -54,6 +54,34 @@ def given(value: object, limit: int = 60) -> str:
     return clipped(repr(value if not isinstance(value, str) else value[:limit + 1]), limit)
 
 
+def text_list(value: object, name: str, example: str) -> list[str]:
+    """``value``, a list (or any iterable) of texts given to a Python function's argument ``name``, as a
+    list; ``None`` is none. One text on its own is a :class:`TypeError`, as is an item that is no text:
+    iterated, ``overrides="seed=3"`` was the four overrides ``s``, ``e``, ``e``, ``d`` and ``=3``.
+
+        >>> text_list(("seed=3",), "overrides", "seed=3"), text_list(None, "overrides", "seed=3")
+        (['seed=3'], [])
+        >>> text_list("seed=3", "overrides", "seed=3")
+        Traceback (most recent call last):
+        ...
+        TypeError: overrides: give a list of texts such as ['seed=3'], not one text (got 'seed=3')
+    """
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name}: give a list of texts such as [{example!r}], not one text (got {given(value)})")
+    try:
+        items = list(value)         # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"{name}: give a list of texts such as [{example!r}] (got {given(value)}, "
+                        f"of type {type(value).__name__})") from None
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{name}: each item is a text such as {example!r} (got {given(item)}, "
+                            f"of type {type(item).__name__})")
+    return items
+
+
 def clipped(text: str, limit: int = 60) -> str:
     """``text`` cut to ``limit`` characters (the last three ``...``) when longer."""
     return text if len(text) <= limit else text[:limit - 3] + "..."

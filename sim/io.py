@@ -201,8 +201,13 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Ite
     """
     import shutil
 
+    given = target
     target = followed(target).absolute()
+    if os.path.lexists(target) and not target.is_dir():      # (os.rename's "Not a directory" named the stage)
+        raise InputError(f"{given}: exists and is not a folder; give a folder, new or existing")
     parent = target.parent
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"{given}: cannot be made: {parent} is not a folder")
     make_folder(parent)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
     try:

@@ -67,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise InputError(f"--out: cannot write {args.out}: {exc.strerror or exc}") from None
         sys.stdout.flush()
-        print(f"fleetsim: wrote {args.out}", file=sys.stderr)
+        print(printable(f"fleetsim: wrote {args.out}"), file=sys.stderr)
     if args.html is not None:
         from sim.report.comparison_page import write_comparison_page
 
@@ -76,7 +76,7 @@ def main(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise InputError(f"--html: cannot write {args.html}: {exc.strerror or exc}") from None
         sys.stdout.flush()
-        print(f"fleetsim: wrote {args.html}", file=sys.stderr)
+        print(printable(f"fleetsim: wrote {args.html}"), file=sys.stderr)
     return 0
 
 

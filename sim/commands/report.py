@@ -24,28 +24,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from sim.errors import printable
     from sim.paths import loop_message, looping_link, looping_links
     from sim.report.html_report import write_report
     from sim.report.result_folder import SEARCH_FIELDS, read_search
 
     link = looping_link(args.folder)
     if link is not None:
-        print(loop_message(args.folder, link, "fleetsim report reads the folder fleetsim run --out DIR, sweep, "
-                                              "plan or saturation wrote: point the link at it"), file=sys.stderr)
+        print(printable(loop_message(args.folder, link, "fleetsim report reads the folder fleetsim run --out DIR, "
+                                                        "sweep, plan or saturation wrote: point the link at it")),
+              file=sys.stderr)
         return 2
     for entry in looping_links(args.folder, ("figures",)):   # a file read, or a figure written, that is not there
-        print(loop_message(entry, entry, "remove the link, or point it at the file or folder it stands for"), file=sys.stderr)
+        print(printable(loop_message(entry, entry, "remove the link, or point it at the file or folder it stands "
+                                                   "for")), file=sys.stderr)
         return 2
     if args.folder.exists() and not args.folder.is_dir():
-        print(f"{args.folder}: a file, not a result folder (the folder fleetsim run --out DIR, sweep, plan "
-              "or saturation wrote)", file=sys.stderr)
+        print(printable(f"{args.folder}: a file, not a result folder (the folder fleetsim run --out DIR, sweep, "
+                        "plan or saturation wrote)"), file=sys.stderr)
         return 2
     for name in SEARCH_FIELDS:      # checked here: the page's own reader takes them as they come
         read_search(args.folder, name)
     try:
         path = write_report(args.folder, regenerate=not args.no_regenerate)
     except FileNotFoundError as exc:
-        print(exc, file=sys.stderr)
+        print(printable(str(exc)), file=sys.stderr)
         return 2
-    print(path)
+    print(printable(str(path)))
     return 0

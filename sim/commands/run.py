@@ -151,6 +151,12 @@ def main(args: argparse.Namespace) -> int:
     if args.records:
         overrides.append(f"metrics.records={args.records}")
     loaded = load_scenario(args.scenario, overrides)      # a file that does not load is said before anything else
+    if args.out is not None:
+        from sim.metrics.output import replaced_input
+
+        lost = replaced_input(loaded, args.out)       # before the run, not after it
+        if lost:
+            raise InputError(f"--out: {lost}")
     if not args.quiet:
         more = "" if args.capacity_band is None else (
             ", then twice more at " + " and ".join(f"{c:.4g}" for c in sorted(capacities(args.capacity_band).values()))

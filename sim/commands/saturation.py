@@ -93,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "first client count, a whole number")
     parser.add_argument("--tolerance", type=_tolerance, default=0.02,
                         help="stop when the bracket is within this relative width, in (0, 1) (default 0.02)")
-    parser.add_argument("--rate-path", type=_rate_path, default="workload.arrival.rate", metavar="PATH",
+    parser.add_argument("--rate-path", type=_rate_path, default=None, metavar="PATH",
                         help="the field holding the arrival rate: rate, mean_rate, rates.N or rate_scale under "
                              "workload (default workload.arrival.rate)")
     parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",

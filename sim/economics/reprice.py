@@ -29,7 +29,7 @@ from sim.economics.evaluate import evaluate
 from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
-from sim.errors import InputError, InputWarning, ScenarioError, clipped
+from sim.errors import InputError, InputWarning, ScenarioError, clipped, text_list
 from sim.io import atomic_write_json, in_the_way_message
 from sim.paths import loop_message, looping_link, looping_links, make_folder
 from sim.limits import check_money
@@ -203,6 +203,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     :class:`~sim.errors.InputWarning`. Missing or unreadable inputs raise :class:`~sim.errors.InputError`
     naming the file.
     """
+    overrides = text_list(overrides, "overrides", "economics.gpu_hour_usd=1.8")
     src = Path(folder)
     link = looping_link(src)
     if link is not None:

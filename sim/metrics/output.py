@@ -16,6 +16,7 @@ from sim.metrics.schema import REJECT_REASONS, REQUEST_COLUMNS, STATUS_NAMES, TS
 
 if TYPE_CHECKING:
     from sim.api import Result
+    from sim.scenario.load import LoadedScenario
 
 #: ``figures=`` of :func:`write_result`: quick-look SVGs drawn without matplotlib (the default:
 #: importing matplotlib and drawing with it would take ~0.8 s of every run), matplotlib PNGs, or
@@ -122,9 +123,30 @@ def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:
     """
     if figures not in FIGURE_CHOICES:
         raise ValueError(f"figures={figures!r}: allowed: {', '.join(FIGURE_CHOICES)}")
+    lost = replaced_input(result.scenario, out_dir)
+    if lost:
+        from sim.errors import InputError
+
+        raise InputError(lost)
     with staged_folder(out_dir, RESULT_NAMES) as stage:
         _write_files(result, stage, figures)
     return out_dir
+
+
+def replaced_input(loaded: "LoadedScenario | None", out_dir: str | Path) -> str | None:
+    """Why a result of ``loaded`` cannot be written into ``out_dir`` without loss (``None``: it can): a file
+    the run read (the scenario file, a trace, a step-time table, :func:`sim.scenario.inputs.input_files`)
+    is where the folder keeps one of its own (``out_dir/timeseries.csv`` a trace, ``out_dir/scenario.json``
+    the scenario), and the swap would replace it."""
+    from sim.scenario.inputs import written_over
+
+    hit = None if loaded is None else written_over(loaded, out_dir, RESULT_NAMES)
+    if hit is None:
+        return None
+    what, path = hit
+    named = what if what == "the scenario file" else f"the file {what} names"
+    return (f"{out_dir}: writing the result there would replace {path}, {named}, with the result's own file of "
+            f"that name; give another folder, or move the file")
 
 
 def _write_files(result: "Result", out_dir: Path, figures: str) -> None:

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.errors import text_list
 from sim.limits import check_points
 from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
@@ -174,8 +175,9 @@ def objective_key(objective: str) -> str:
 
 
 #: the last part of a field under ``workload`` that is load, not capacity: more of it only ever breaks a
-#: latency constraint (an arrival rate, a trace's rate multiple, a closed loop's client count)
-LOAD_KEYS = ("rate", "mean_rate", "rates", "rate_scale", "concurrency")
+#: latency constraint (an arrival rate, a trace's rate multiple, a closed loop's client count, a burst's or
+#: an offline job's request count, the traffic's monthly growth)
+LOAD_KEYS = ("rate", "mean_rate", "rates", "rate_scale", "concurrency", "count", "monthly")
 
 
 def check_bisected_knob(knobs: Sequence[Knob]) -> None:
@@ -190,6 +192,10 @@ def check_bisected_knob(knobs: Sequence[Knob]) -> None:
         ...
         sim.planning.knobs.KnobError: workload.arrival.concurrency=1..512: plan bisects its first range assuming more of it never breaks a constraint, and more of workload.arrival.concurrency is more load (it only ever makes latency worse); for the most load within the SLO use fleetsim saturation, or list the values (as workload.arrival.concurrency=1,512) to evaluate each
         >>> check_bisected_knob(parse_knobs(["fleet.pools.0.replicas=1..8", "workload.arrival.rate=1..9"]))
+        >>> check_bisected_knob(parse_knobs(["workload.arrival.count=1..64"]))
+        Traceback (most recent call last):
+        ...
+        sim.planning.knobs.KnobError: workload.arrival.count=1..64: plan bisects its first range assuming more of it never breaks a constraint, and more of workload.arrival.count is more load (it only ever makes latency worse); for the most load within the SLO use fleetsim saturation, or list the values (as workload.arrival.count=1,64) to evaluate each
     """
     first = next((k for k in knobs if k.is_range), None)
     if first is None:
@@ -221,6 +227,8 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(vary)
     check_bisected_knob(knobs)
+    if isinstance(constraints, (str, bytes)):      # one text, iterated, was a constraint per character
+        text_list(constraints, "constraints", "latency.ttft.p99<=2")
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
     obj = objective_key(objective)
     check_metric_names([obj, *(c.metric for c in cons)], source.data, [p for k in knobs for p in k.paths])

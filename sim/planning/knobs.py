@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from sim.errors import given
+
 _RANGE_RE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
 _RANGE_LIKE_RE = re.compile(r"^\s*(.*?)\s*\.\.\s*(.*?)\s*$", re.DOTALL)
 _COLON_RANGE_RE = re.compile(r"^\s*-?\d+\s*:\s*-?\d+(\s*:\s*-?\d+)?\s*$")
@@ -119,6 +121,13 @@ def parse_knob(spec: str) -> Knob:
             raise KnobError(f"{path}: malformed range {v!r}: {why}; allowed: {forms}")
     if len(set(values)) != len(values):
         raise KnobError(f"{path}: values must be distinct (got {rhs!r})")
+    seen: dict[tuple, str] = {}
+    for v in values:        # 1 and 1.0, 01 or 2.0e0 are one value written twice: the same run, twice
+        key = tuple(_value_key(part) for part in v.split("&"))
+        if key in seen:
+            raise KnobError(f"{path}: values must be distinct: {seen[key]!r} and {v!r} are the same value "
+                            f"(got {rhs!r})")
+        seen[key] = v
     if len(paths) > 1:
         bad = [v for v in values if len(v.split("&")) != len(paths) or "" in v.split("&")]
         if bad:
@@ -164,6 +173,11 @@ def parse_knobs(specs: Iterable[str] | Mapping[str, Sequence[Any]]) -> list[Knob
             elif isinstance(vals, str):
                 knobs.append(parse_knob(f"{path}={vals}"))
             else:
+                # a mapping iterated is its keys ({process: poisson, rate: 3} became the values 'process'
+                # and 'rate'), and a number is no list: both refused, naming the path
+                if isinstance(vals, (Mapping, bytes)) or not isinstance(vals, Iterable):
+                    raise KnobError(f"{path}: expected a list of values such as [4, 8, 16], a range or 'LOW..HIGH'; "
+                                    f"a single value is a list of one, [{_to_yaml(vals)}] (got {given(vals)})")
                 vals = list(vals)
                 if not vals:
                     raise KnobError(f"{path}: expected at least one value (got none)")
@@ -190,6 +204,33 @@ def value_labels(knob: Knob) -> list[Any]:
     if len(knob.paths) == 1:
         return [scalar(v) for v in knob.values]
     return [[scalar(x) for x in v.split("&")] for v in knob.values]
+
+
+def _value_key(text: str) -> tuple:
+    """What a knob's value ``text`` sets, as a key equal for two texts that set the same value: numbers by
+    their value (YAML reads ``2.0e0`` as text, which a number field takes as 2), the rest as read.
+
+        >>> _value_key("1") == _value_key("1.0") == _value_key("01") == _value_key("1e0"), _value_key("true") == _value_key("1")
+        (True, False)
+    """
+    import json
+
+    from sim.scenario.load import _parse_value
+
+    try:
+        value = _parse_value(text.strip())
+    except Exception:       # a tag the run refuses: the text itself
+        return ("text", text.strip())
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("number", float(value))
+    if isinstance(value, str):
+        try:
+            return ("number", float(value))
+        except ValueError:
+            return ("text", value)
+    return ("other", json.dumps(value, sort_keys=True, default=str))
 
 
 def _to_yaml(value: Any) -> str:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.errors import text_list
 from sim.limits import check_points
 from sim.metrics.band import SIDES, capacities, check_pct
 from sim.planning.constraints import Constraint, parse_constraint
@@ -132,7 +133,7 @@ STEP = 1e-5
 
 
 def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence[str] = (),
-               rate_path: str = RATE_PATH, start: float | None = None, rel_tol: float = 0.02,
+               rate_path: str | None = None, start: float | None = None, rel_tol: float = 0.02,
                max_probes: int = 40, seeds: int = 1, overrides: Sequence[str] = (),
                executor: str | SerialExecutor = "local", workers: int | None = None,
                scheduler: str | None = None, out: Path | str | None = None,
@@ -141,27 +142,33 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     """Highest arrival rate (requests/s) sustained within the SLO; see the module docstring.
 
     On a closed loop (``workload.arrival.process: closed``) it searches the client count instead
-    (``start``: the first count, default the scenario's ``concurrency``; ``rate_path`` must be left at
-    its default) and the result's ``concurrency`` is the answer.
+    (``start``: the first count, default the scenario's ``concurrency``; ``rate_path`` must not be given:
+    ``None``, the default, is ``workload.arrival.rate`` on an open loop) and the result's ``concurrency``
+    is the answer.
 
     ``capacity_band`` (per cent, ``0 < pct <= 50``) searches twice more, on replicas with ``1 ∓ pct/100``
     times the model's capacity (every step time scaled, :class:`sim.perf.scaled.ScaledCapacity`; the
     fluid tier reads its curves rescaled), each side starting from the point's answer scaled by its
     capacity; ``max_probes`` bounds each search.
     """
-    if not 0 < attainment <= 1:
-        raise ValueError(f"attainment must be in (0, 1] (got {attainment})")
-    if rel_tol <= 0:
-        raise ValueError(f"rel_tol must be > 0 (got {rel_tol})")
-    check_rate_path(rate_path)
+    if isinstance(attainment, bool) or not isinstance(attainment, (int, float)) or not 0 < attainment <= 1:
+        raise ValueError(f"attainment must be a number in (0, 1] (got {attainment!r})")
+    if isinstance(rel_tol, bool) or not isinstance(rel_tol, (int, float)) or not 0 < rel_tol < 1:
+        # (as --tolerance: the search brackets by doubling, so 1 or more stops before any bisection; NaN
+        # compared false with every width and stopped it there too)
+        raise ValueError(f"rel_tol must be a number in (0, 1), e.g. 0.02 (got {rel_tol!r})")
+    if rate_path is not None:
+        check_rate_path(rate_path)
     pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
     source = ScenarioSource.from_any(scenario, overrides)
     closed = is_closed_loop(source.data)
     if closed:
         check_closed_search(source, rate_path)
         rate_path = CONCURRENCY_PATH
+    elif rate_path is None:
+        rate_path = RATE_PATH
     cons = [Constraint("slo.attainment", ">=", attainment)]
-    cons += [parse_constraint(c) for c in constraints]
+    cons += [parse_constraint(c) for c in text_list(constraints, "constraints", "latency.ttft.p99<=2")]
     check_metric_names([c.metric for c in cons], source.data)
     if closed:
         start = _start_clients(source, start)
@@ -265,15 +272,15 @@ def is_closed_loop(data: Any) -> bool:
     return isinstance(arrival, dict) and arrival.get("process") == "closed"
 
 
-def check_closed_search(source: ScenarioSource, rate_path: str) -> None:
+def check_closed_search(source: ScenarioSource, rate_path: str | None) -> None:
     """Refuse (:class:`~sim.errors.ScenarioError`) a closed loop's search that cannot be judged or
-    aimed: a ``rate_path`` other than the default (a closed loop has no rate; the client count is
+    aimed: any ``rate_path``, the open loop's default named too (a closed loop has no rate; the client count is
     searched), or a scenario that sets no ``slo:`` block (whose defaults judge ``slo.attainment``, a
     class's own ``slo`` only its class's), since a closed loop is always stable and the SLO is then its
     whole criterion."""
     from sim.errors import ScenarioError
 
-    if rate_path != RATE_PATH:
+    if rate_path is not None:
         raise ScenarioError([("workload.arrival.process", f"closed: the search varies the client count "
                               f"({CONCURRENCY_PATH}), there is no arrival rate to search; drop --rate-path "
                               f"(got {rate_path})")], source.source)

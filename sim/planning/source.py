@@ -66,7 +66,7 @@ class ScenarioSource:
         """A deep copy of the base with ``overrides`` applied (raises :class:`ScenarioError`)."""
         from sim.scenario.load import apply_overrides
 
-        return apply_overrides(copy.deepcopy(self.data), list(overrides))
+        return apply_overrides(copy.deepcopy(self.data), overrides)
 
     def validate(self, data: dict[str, Any], scaled: bool = False):
         """The loaded scenario (a :class:`~sim.scenario.load.LoadedScenario`) of ``data``; raise

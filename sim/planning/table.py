@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.errors import printable
 from sim.io import atomic_write_text
 from sim.text_table import heading_lines, table_lines
 
@@ -179,7 +180,8 @@ def terminal_width() -> int | None:
 def fill(text: str, width: int | None = -1, indent: str = "    ") -> str:
     """``text`` broken at spaces into lines no wider than ``width`` (by default the terminal's,
     :func:`terminal_width`), the later ones indented by ``indent``; one line as it is when there is no
-    width (printed to a file or a pipe). A word longer than a line (a path) is kept whole.
+    width (printed to a file or a pipe). A word longer than a line (a path) is kept whole. Control
+    characters are written as escapes (:func:`sim.errors.printable`).
 
         >>> print(fill("cheapest meeting all constraints: fleet.pools.0.replicas=3  (3 GPUs)", 40))
         cheapest meeting all constraints:
@@ -192,6 +194,7 @@ def fill(text: str, width: int | None = -1, indent: str = "    ") -> str:
     """
     import textwrap
 
+    text = printable(text)      # a folder named with an escape sequence says it, not runs it on the terminal
     width = terminal_width() if width == -1 else width
     if not width or len(text) <= width:
         return text

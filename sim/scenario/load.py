@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from sim.errors import ScenarioError
+from sim.errors import ScenarioError, text_list
 from sim.humanize import plural
 from sim.scenario.safe_yaml import TagError, TextLimitError, load_toml, load_yaml, not_utf8, read_text, tag_problem
 from sim.scenario.schema import Scenario
@@ -174,6 +174,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
     missing mapping on the way is created. Problems (no ``=``, an index out of range, descending
     into a scalar) raise :class:`ScenarioError`.
     """
+    overrides = text_list(overrides, "overrides", "fleet.pools.0.replicas=8")
     out = copy.deepcopy(data)
     problems: list[tuple[str, str]] = []
     for item in overrides:

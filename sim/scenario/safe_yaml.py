@@ -96,7 +96,38 @@ def read_text(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
             os.close(fd)
     if len(data) > max_bytes:
         raise TextLimitError(f"has more than {max_bytes:,} bytes")
+    wide = wide_encoding(data)
+    if wide:        # (UTF-8 reads its NULs: said as a NUL YAML does not allow at line 1, column 2)
+        raise TextLimitError(f"is {wide} text: save it as UTF-8")
     return data.decode("utf-8")
+
+
+def wide_encoding(data: bytes, marks: str = ":=") -> str | None:
+    """``"UTF-16"`` or ``"UTF-32"`` when ``data`` is text in that encoding with or without a byte-order
+    mark (Windows tools write UTF-16 by default; without the mark UTF-8 reads every other byte as a
+    NUL), else ``None``; text, as :func:`_reads_as_text` judges it (holding one of ``marks``: a mapping's
+    ``:`` or ``=``, a table's ``,``).
+
+        >>> wide_encoding("a: 1\\n".encode("utf-16-le")), wide_encoding("a: 1\\n".encode("utf-32"))
+        ('UTF-16', 'UTF-32')
+        >>> wide_encoding(b"a: 1\\n") is None, wide_encoding(b"a: \\x00\\n") is None
+        (True, True)
+    """
+    head = data[:8192]
+    if b"\0" not in head:
+        return None
+    boms = {"utf-32": (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"), "utf-16": (b"\xff\xfe", b"\xfe\xff")}
+    for codec in ("utf-32", "utf-32-le", "utf-32-be", "utf-16", "utf-16-le", "utf-16-be"):
+        size = 4 if codec.startswith("utf-32") else 2
+        if codec in boms and not head.startswith(boms[codec]):
+            continue                    # the codec that reads a byte-order mark, for a file that has one
+        try:
+            text = head[:len(head) - len(head) % size].decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if _reads_as_text(text, marks):
+            return codec[:6].upper()
+    return None
 
 
 def read_input_text(path: str | Path, what: str = "") -> str:
@@ -143,7 +174,14 @@ def _reads_as_utf16(data: bytes) -> bool:
         text = data.decode("utf-16")[:4096]
     except UnicodeDecodeError:
         return False
-    return all(c.isprintable() or c in "\r\n\t" for c in text) and any(c in ":=" for c in text)
+    return _reads_as_text(text)
+
+
+def _reads_as_text(text: str, marks: str = ":=") -> bool:
+    """Whether ``text`` decoded from a file is text, not binary: printable, with one of ``marks`` (by
+    default the ``:`` or ``=`` of a mapping; any pair of bytes decodes to some character)."""
+    text = text.lstrip("\ufeff")
+    return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text) and any(c in marks for c in text)
 
 
 def _kind(mode: int) -> str:

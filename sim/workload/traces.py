@@ -59,7 +59,7 @@ import numpy as np
 
 from sim.errors import InputError
 from sim.io import csv_rows
-from sim.scenario.safe_yaml import check_nesting
+from sim.scenario.safe_yaml import check_nesting, wide_encoding
 
 _AZURE_TS = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)\s*$")
 _MAX_MESSAGES = 20
@@ -276,8 +276,29 @@ def _csv_rows(fh, path: str, needed: tuple[str, ...]):
         names = list(index)
         shown = f" (header has {', '.join(repr(c) for c in names)})" if (
             len(names) <= 40 and all(_COLUMN_NAME.match(c) for c in names)) else " (the first line is no header of names)"
+        sep = _other_separator(header, needed)
+        if sep:         # a spreadsheet's export in another locale, or its "tab-delimited text"
+            raise InputError(f"{path}: line {line}: the header's columns are separated by {sep}, not commas: save "
+                             f"the file as comma-separated values (CSV)")
         raise InputError(f"{path}: line {line}: missing column(s) {', '.join(repr(c) for c in missing)}{shown}")
     return index, len(header), records
+
+
+def _other_separator(header: list[str], needed: tuple[str, ...]) -> str | None:
+    """How a one-cell ``header`` separates the ``needed`` column names when not by commas (a semicolon,
+    a tab or a bar), in words; ``None`` when it does not hold them so.
+
+        >>> _other_separator(["timestamp_s;prompt_tokens"], ("timestamp_s", "prompt_tokens"))
+        'semicolons'
+        >>> _other_separator(["timestamp_s"], ("timestamp_s", "prompt_tokens")) is None
+        True
+    """
+    if len(header) != 1:
+        return None
+    for sep, said in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars (|)")):
+        if set(needed) <= {c.strip() for c in header[0].split(sep)}:
+            return said
+    return None
 
 
 def _blank(fields: list[str]) -> bool:
@@ -326,6 +347,11 @@ def _read(p: pathlib.Path, name: str, format: str, skip_bad_rows: bool, first_on
         fh = _open_text(p)
     except OSError as exc:
         raise InputError(f"{name}: cannot open trace file ({exc.strerror or exc})") from None
+    if not p.name.endswith(".gz"):      # (a gzip file's bytes say nothing of its text's encoding)
+        wide = wide_encoding(fh.buffer.peek(8192)[:8192], marks=",;\t{:")
+        if wide:        # a spreadsheet's "Unicode text": said as UTF-8's first bad byte, or a header of NULs
+            fh.close()
+            raise InputError(f"{name}: is {wide} text: save it as UTF-8")
     rows = _Rows(name, skip_bad_rows)
     cols = COLUMNS[format]
     with fh:
