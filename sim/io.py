@@ -159,8 +159,18 @@ def code_fingerprint() -> str:
 
 @contextmanager
 def _atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
-    """A binary file handle on a temporary sibling of ``path``, renamed to ``path`` on success."""
-    path = Path(path)
+    """A binary file handle on a temporary sibling of ``path``, renamed to ``path`` on success.
+
+    A ``path`` that is a symbolic link is followed (the file it leads to is replaced; the link
+    stays). A ``path`` that is a device, pipe or socket (``/dev/null``, ``/dev/stdout``, a FIFO) is
+    written in place: a stream has no atomic replacement, and renaming a file over it would replace
+    the device itself.
+    """
+    path = followed(path)
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        with open(path, "wb") as fh:
+            yield fh
+        return
     make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

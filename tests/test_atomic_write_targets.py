@@ -1,0 +1,57 @@
+"""Where an atomically written file lands when its path is no plain file.
+
+Results are written to a temporary sibling and renamed over the target, so a reader never sees half a
+file. A target that is a device, pipe or socket (``--out /dev/stdout``, ``/dev/null``, a FIFO) has no
+such replacement: renaming over it replaced the device itself with a regular file (as root,
+``/dev/null`` became an ordinary file for every program on the machine). A symbolic link is followed:
+the file it leads to is replaced and the link stays. (Checked on a pipe of the test's own: a test
+writing to ``/dev/null`` would break the machine's if the fix ever regressed.)
+"""
+from __future__ import annotations
+
+import os
+import stat
+import threading
+
+import pytest
+
+from sim.io import atomic_write_json, atomic_write_text
+
+
+def _read_fifo(path, out: list) -> threading.Thread:
+    def reader():
+        with open(path, "rb") as fh:
+            out.append(fh.read())
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    return t
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_is_written_in_place_and_stays_a_pipe(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = _read_fifo(fifo, got)
+    atomic_write_json(fifo, {"a": 1})
+    reader.join(10)
+    assert got == [b'{\n  "a": 1\n}\n']
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)                  # still the pipe, not a file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temporary file left beside it
+
+
+def test_a_link_to_a_file_is_followed_and_stays_a_link(tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(target.name)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and os.readlink(link) == "real.json"
+    assert target.read_text() == "new"
+
+
+def test_a_dangling_link_makes_the_file_it_names(tmp_path):
+    link = tmp_path / "latest.json"
+    link.symlink_to("made.json")
+    atomic_write_text(link, "x")
+    assert link.is_symlink() and (tmp_path / "made.json").read_text() == "x"
