@@ -39,6 +39,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import struct
 import tempfile
 import zlib
@@ -157,20 +158,37 @@ def code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
+def _stream(path: str | Path) -> bool:
+    """Whether ``path`` names a stream rather than a file to replace: a device, pipe or socket, or a
+    file descriptor (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``: a link to whatever the
+    descriptor is open on, which may be an ordinary file the shell redirected to).
+
+    >>> _stream("/dev/stdout"), _stream("/dev/null"), _stream("results/summary.json")
+    (True, True, False)
+    """
+    try:
+        mode = os.stat(path).st_mode        # through links: /dev/stdout may lead to a pipe with no name
+    except OSError:
+        return False
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return True
+    return any(str(p).startswith(("/dev/", "/proc/")) for p in (os.path.abspath(path), os.path.realpath(path)))
+
+
 @contextmanager
 def _atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
     """A binary file handle on a temporary sibling of ``path``, renamed to ``path`` on success.
 
     A ``path`` that is a symbolic link is followed (the file it leads to is replaced; the link
-    stays). A ``path`` that is a device, pipe or socket (``/dev/null``, ``/dev/stdout``, a FIFO) is
-    written in place: a stream has no atomic replacement, and renaming a file over it would replace
-    the device itself.
+    stays). A ``path`` that names a stream (:func:`_stream`: ``/dev/null``, ``/dev/stdout``, a FIFO)
+    is written in place: a stream has no atomic replacement, and renaming a file over it would
+    replace the device itself.
     """
-    path = followed(path)
-    if path.exists() and not (path.is_file() or path.is_dir()):
-        with open(path, "wb") as fh:
+    if _stream(path):
+        with open(path, "ab") as fh:     # (appended: a descriptor on a redirected file keeps what it has)
             yield fh
         return
+    path = followed(path)
     make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

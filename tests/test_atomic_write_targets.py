@@ -55,3 +55,21 @@ def test_a_dangling_link_makes_the_file_it_names(tmp_path):
     link.symlink_to("made.json")
     atomic_write_text(link, "x")
     assert link.is_symlink() and (tmp_path / "made.json").read_text() == "x"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="no /proc here")
+def test_a_file_descriptor_is_written_through_not_replaced(tmp_path):
+    """``--out /dev/stdout`` with stdout redirected to a file: the link leads (through
+    ``/proc/self/fd``) to that ordinary file, which the shell holds open. Replacing it would detach
+    the shell's output from the file (what was printed before is lost from it); it is written through
+    the descriptor instead, after what the file holds."""
+    shell_out = tmp_path / "out.txt"
+    with open(shell_out, "ab") as held:
+        held.write(b"printed before\n")
+        held.flush()
+        inode = os.fstat(held.fileno()).st_ino
+        fd_link = tmp_path / "stdout"
+        fd_link.symlink_to(f"/proc/self/fd/{held.fileno()}")
+        atomic_write_text(fd_link, "written\n")
+    assert shell_out.read_text() == "printed before\nwritten\n"
+    assert os.stat(shell_out).st_ino == inode and fd_link.is_symlink()
