@@ -172,7 +172,14 @@ def _stream(path: str | Path) -> bool:
         return False
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         return True
-    return any(str(p).startswith(("/dev/", "/proc/")) for p in (os.path.abspath(path), os.path.realpath(path)))
+    p = os.path.abspath(path)
+    for _ in range(40):                     # each link on the way (the kernel's own limit is 40)
+        if p.startswith(("/dev/", "/proc/")):
+            return True
+        if not os.path.islink(p):
+            return False
+        p = os.path.join(os.path.dirname(p), os.readlink(p))
+    return False
 
 
 @contextmanager
