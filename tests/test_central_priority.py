@@ -46,12 +46,10 @@ def _dynamic(case: str) -> dict:
          "failures": {"mtbf": 60, "mttr": 20, "max_retries": 2}}]}
     if case == "pinned":        # "lo" only on the failing pool, "hi" anywhere, "mid" free
         sc["fleet"]["router"] = {"policy": "central_queue", "classes": {"hi": ["fast", "slow"], "lo": "slow"}}
-    if case == "closed":        # (one output token: with decodes, a closed loop's send times differ between
-        #  the engines in their last bit, whatever the router or policy)
+    if case == "closed":        # (with decodes: both engines wait for absolute times exactly, sim.serving.clock)
         sc["drain"] = False
         sc["workload"]["arrival"] = {"process": "closed", "concurrency": 24, "think_time_s": 0.5,
                                      "think": "exponential"}
-        sc["workload"]["output_tokens"] = {"dist": "fixed", "value": 1}
         sc["workload"]["classes"] = [{"name": "hi", "priority": 2, "share": 0.3},
                                      {"name": "lo", "priority": 0, "share": 0.7}]
     return sc

@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING
 from sim.perf.memory import BYTES_PER_ELEMENT
 from sim.metrics.utilization import pool_seconds_per_request, tokens_per_request
 from sim.perf.utilization import load_factor
+from sim.serving.clock import at
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Autoscale
@@ -117,7 +118,7 @@ class Autoscaler:
         j = 0
         while True:
             j += 1
-            yield env.timeout(max(j * step - env.now, 0.0))
+            yield at(env, j * step)
             if self.cfg.metric not in ("utilization", "load_factor", "ttft"):
                 self._acc += self._instant(self.serving())
                 self._n += 1

@@ -17,6 +17,7 @@ import simpy
 
 from sim.serving.feed import chunk_fields
 from sim.serving.request import Req
+from sim.serving.clock import at
 from sim.workload.closed import first_send, think_times
 
 if TYPE_CHECKING:
@@ -63,6 +64,6 @@ def feed_closed(fleet: "Fleet", chunks: Iterator, horizon_s: float):
             fleet.route(r)
             wake = (yield ev) + think()
             if wake > env.now:
-                yield env.timeout(wake - env.now)
+                yield at(env, wake)
 
     yield env.all_of([env.process(client(i)) for i in range(process.concurrency)])

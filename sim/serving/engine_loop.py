@@ -25,6 +25,7 @@ import simpy
 from sim.serving.decode_run import FAIL, RUN
 from sim.serving.lean import LeanLoop
 from sim.serving.request import R_KV
+from sim.serving.clock import at
 
 
 class EngineLoop(LeanLoop):
@@ -99,7 +100,7 @@ class EngineLoop(LeanLoop):
             end = start + dt
             if not (self.pulls and end < fleet.sync_t):
                 self.run_start = start
-                yield env.timeout(end - env.now)
+                yield at(env, end)
                 self.run_start = -1.0
             self._busy(start, end)
             self._cycle_booked(start, prefills, self.n_dec if decode else 0, self.ctx_sum)
@@ -107,14 +108,14 @@ class EngineLoop(LeanLoop):
             self.tokens_processed += tokens
             self._finish_iteration(start, end, dt, prefills, decode)
 
-    def _sleep(self, timeout_s: float | None = None):
-        """Wait (SimPy) until :meth:`_wake` (or ``timeout_s``)."""
+    def _sleep(self, until: float | None = None):
+        """Wait (SimPy) until :meth:`_wake` (or the time ``until``)."""
         env = self.env
         self._idle = env.event()
-        if timeout_s is None:
+        if until is None:
             yield self._idle
         else:
-            yield self._idle | env.timeout(timeout_s)
+            yield self._idle | at(env, until)
         self._idle = None
 
     def _wait_for_work(self):
@@ -136,13 +137,13 @@ class EngineLoop(LeanLoop):
                 elif na < self.fleet.sync_t:
                     self.clock = max(na, self.clock)  # ahead of the SimPy clock (see Fleet.sync_t)
                 else:
-                    yield env.timeout(max(na - env.now, 0.0))
+                    yield at(env, na)
                     self.clock = max(na, env.now)
                 return True
         batching = self.batching
         if not self.active and not batching.ready(self):
             if len(self.waiting) and batching.name == "static" and batching.timeout_s is not None:
-                yield from self._sleep(max(batching.deadline(self) - env.now, 0.0))
+                yield from self._sleep(batching.deadline(self))
             else:
                 yield from self._sleep()
             self.clock = env.now

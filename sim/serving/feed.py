@@ -21,6 +21,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Iterator
 
 from sim.serving.request import Req
+from sim.serving.clock import at
 
 if TYPE_CHECKING:
     from sim.serving.fleet import Fleet
@@ -62,7 +63,7 @@ def feed_at_arrival(fleet: "Fleet", chunks: Iterator, horizon_s: float):
             if batcher is not None:
                 yield from _send_at(fleet, batcher.due_before(t))
             if t > env.now:
-                yield env.timeout(t - env.now)
+                yield at(env, t)
             fleet.arrived += 1
             fleet.in_flight[r.rid] = r
             if batcher is None:
@@ -82,7 +83,7 @@ def _send_at(fleet: "Fleet", groups: list):
     env = fleet.env
     for t, group in groups:
         if t > env.now:
-            yield env.timeout(t - env.now)
+            yield at(env, t)
         fleet.send_group(group)
 
 
@@ -147,7 +148,7 @@ def feed_ahead(fleet: "Fleet", chunks: Iterator, horizon_s: float):
         t1 = firsts[0]
         if t1 > env.now:
             fleet.next_feed_at(t1)
-            yield env.timeout(t1 - env.now)
+            yield at(env, t1)
         more = load()
         fleet.wake_idle()
     fleet.next_feed_at(math.inf)

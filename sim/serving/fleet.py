@@ -39,6 +39,7 @@ from sim.serving.replica import Replica
 from sim.serving.request import COMPLETED, IN_FLIGHT, R_NO_REPLICA, REJECTED, Req
 from sim.serving.router import PoolSet, class_pool_sets, least_outstanding, make_router
 from sim.serving.sampler import Sampler
+from sim.serving.clock import at
 from sim.workload.streams import router_stream
 
 __all__ = ["EVENT_KINDS", "EV_DRAIN", "EV_FAIL", "EV_PROVISION", "EV_READY", "EV_RELEASE", "EV_REPAIR", "Fleet"]
@@ -168,7 +169,7 @@ class Fleet(ReplicaLifecycle):
         self.transfer_s += dt
         self.transfer_bytes += nbytes
         epoch = r.epoch
-        ev = self.env.timeout(max(t - self.env.now, 0.0) + dt)
+        ev = at(self.env, max(t, self.env.now) + dt)
         ev.callbacks.append(lambda _ev: self._transfer_end(r, src, epoch))
 
     def _transfer_end(self, r: Req, src: Replica, epoch: int) -> None:
