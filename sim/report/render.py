@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-
-import matplotlib
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from sim.io import atomic_write_bytes
 from sim.report.chart import FORMATS, Chart, Panel, color
@@ -24,6 +21,12 @@ from sim.report.chart import FORMATS, Chart, Panel, color
 #: zlib level of PNG files (Pillow's default is 6): plots are mostly flat colour, so level 1
 #: files are barely larger and encode several times faster
 PNG_COMPRESS_LEVEL = 1
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# matplotlib (~0.3 s to import) is imported by the functions that draw, not with this module: the
+# report page's modules import short_name from here, and `fleetsim --help` imports them
 
 
 def new_figure(width_in: float = 7.0, height_in: float = 4.5, *,
@@ -35,6 +38,8 @@ def new_figure(width_in: float = 7.0, height_in: float = 4.5, *,
     subplot grid of ``grid = (rows, cols)`` axes; ``wspace_in``/``hspace_in`` are the gaps
     between them, in inches.
     """
+    from matplotlib.figure import Figure
+
     if margins is None:
         return Figure(figsize=(width_in, height_in), layout="constrained", **kwargs)
     fig = Figure(figsize=(width_in, height_in), **kwargs)
@@ -90,6 +95,8 @@ def draw_chart(chart: Chart) -> Figure:
 
 
 def _draw_panel(ax, panel: Panel) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     if panel.title:
         ax.set_title(panel.title, fontsize=panel.title_pt)
     if panel.xlabel:
@@ -150,6 +157,8 @@ def save_chart(chart: Chart, stem: Path, formats: tuple[str, ...] = FORMATS) -> 
 def figure_bytes(fig: Figure, fmt: str, dpi: int = 110) -> bytes:
     """``fig`` rendered as ``fmt`` (``png``, ``svg``, ...), without a creation date or software
     stamp and with stable SVG element ids, so the same figure gives the same bytes."""
+    import matplotlib
+
     meta = {"Date": None} if fmt == "svg" else {"Software": None}
     extra = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
     buf = io.BytesIO()
