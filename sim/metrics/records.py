@@ -248,7 +248,7 @@ class GapLog:
     """
 
     #: pairs gathered before they are reduced to distinct gaps (``records: all``)
-    REDUCE_AT = 1 << 18
+    REDUCE_AT = 1 << 20
 
     def __init__(self, mode: RecordsMode = "all") -> None:
         self.mode = mode
@@ -331,16 +331,21 @@ class GapLog:
                     self._reduce()
 
     def _reduce(self) -> None:
-        """The pairs gathered so far become one more table of distinct gaps; eight tables, one."""
+        """The pairs gathered so far become one more table of distinct gaps, merged into the one
+        before it while that one is no longer (a binary counter: with few ties, a long run's pairs
+        are merged a logarithmic number of times, not once per table)."""
         if self._arr_gaps:
             self._tables.append(distinct_weighted(np.concatenate(self._arr_gaps), np.concatenate(self._arr_counts)))
             self._arr_gaps, self._arr_counts, self._arr_n = [], [], 0
-        if len(self._tables) >= 8:
-            self._merge_tables()
+        while len(self._tables) > 1 and len(self._tables[-2][0]) <= len(self._tables[-1][0]):
+            self._merge_tables(2)
 
-    def _merge_tables(self) -> None:
-        self._tables = [distinct_weighted(np.concatenate([t[0] for t in self._tables]),
-                                          np.concatenate([t[1] for t in self._tables]))]
+    def _merge_tables(self, last: int | None = None) -> None:
+        """The last ``last`` tables (all by default) merged into one."""
+        k = len(self._tables) if last is None else last
+        head, tail = self._tables[:-k], self._tables[-k:]
+        self._tables = head + [distinct_weighted(np.concatenate([t[0] for t in tail]),
+                                                 np.concatenate([t[1] for t in tail]))]
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The gaps (``records: all``; empty otherwise): the distinct values, ascending, and how
