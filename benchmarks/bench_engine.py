@@ -44,6 +44,14 @@ Cases (rates in requests/s):
 * ``fluid_year_pinned`` -- ``fluid_year`` on two pools of 1,000 replicas with two classes
   (``fleet.router.classes``): ``chat`` (70 %) free on both, ``docs`` (30 %, with a daily cycle of its
   own) pinned to the second, so least outstanding's water-filling splits every step differently.
+
+Bundled scenarios as they are (only with ``--case``; not in the default set, the reference engine
+takes minutes on them; ``--quick``: their first hour):
+
+* ``failures`` -- ``scenarios/failures.yaml`` (8 replicas, least outstanding, failures and
+  repairs, 1 d, ~108,000 requests);
+* ``diurnal_week`` -- ``scenarios/diurnal_week.yaml`` (a week of diurnal traffic, autoscaled,
+  priority classes, ~121,000 requests and ~25 million inter-token gap pairs).
 """
 from __future__ import annotations
 
@@ -126,6 +134,8 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
         sc = _reference(8, n, chunked_prefill=True, max_batched_tokens=512)
         sc["name"] = "reference-8x-chunked"
         return sc, []
+    if case in SCENARIO_CASES:
+        return str(ROOT / "scenarios" / f"{case}.yaml"), ["duration=1h", "warmup=0"] if quick else []
     if case == "fluid_year":
         return str(ROOT / "scenarios" / "baseline.yaml"), [
             "name=fluid-year-2000", "fidelity=fluid", "warmup=0", "duration=365d" if not quick else "duration=30d",
@@ -146,8 +156,10 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
     raise SystemExit(f"unknown case {case!r}; allowed: {', '.join(CASES)}")
 
 
-CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "ref8_pp2", "ref1_v1",
-         "ref8_v1", "ref8_trtllm", "ref8_sglang", "fluid_year", "fluid_year_pinned")
+DEFAULT_CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "ref8_pp2", "ref1_v1",
+                 "ref8_v1", "ref8_trtllm", "ref8_sglang", "fluid_year", "fluid_year_pinned")
+SCENARIO_CASES = ("failures", "diurnal_week")
+CASES = DEFAULT_CASES + SCENARIO_CASES
 FLUID_CASES = ("fluid_year", "fluid_year_pinned")
 
 
@@ -297,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.profile:
         print(profile(a.profile, a.quick, a.top))
         return 0
-    for case in a.case or CASES:
+    for case in a.case or DEFAULT_CASES:
         if case in FLUID_CASES:
             # the engine does not apply; the first run measures the capacity curve (cold cache),
             # the second reads it from the cache

@@ -131,6 +131,17 @@ def test_run_imports_neither_scipy_nor_matplotlib(tmp_path):
     assert proc.stdout.strip().splitlines()[-1] == "0 []", proc.stderr
 
 
+def test_help_imports_neither_scipy_nor_matplotlib():
+    """`fleetsim --help` imports every command's module (to list their options), and some of those
+    import the report page's modules: matplotlib comes only with a figure drawn by it."""
+    code = ("import sys, contextlib, io\nfrom sim.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main(['--help'])\n    except SystemExit as exc:\n        rc = exc.code\n"
+            "print(rc, sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'matplotlib', 'dask'}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.stdout.strip().splitlines()[-1] == "0 []", proc.stderr
+
+
 @pytest.mark.parametrize("choice, names", [("png", ["cashflow.png", "latency_cdf.png", "timeseries.png",
                                                     "utilization.png"]), ("none", None)])
 def test_run_figures_option(tmp_path, choice, names):

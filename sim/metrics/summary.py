@@ -64,6 +64,26 @@ def weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict:
     return out
 
 
+def distinct_weighted(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` each repeated ``weights`` times (whole numbers) as the same sample's distinct
+    values, ascending, each with its total weight: :func:`weighted_stats` of the pair gives the same
+    floats as of the input, bit for bit (it groups equal values itself, and whole-number weights sum
+    exactly in any order), so a long gap log can be reduced piece by piece as it grows.
+
+    >>> v, w = distinct_weighted(np.array([0.3, 0.1, 0.3, 0.2, 0.1]), np.array([1, 2, 3, 4, 5]))
+    >>> v.tolist(), w.tolist()
+    ([0.1, 0.2, 0.3], [7, 4, 4])
+    """
+    v = np.asarray(values, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.int64)
+    if len(v) < 2:
+        return v, w
+    order = np.argsort(_sort_key(v), kind="stable")
+    v = v[order]
+    first = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
+    return v[first], np.add.reduceat(w[order], first)
+
+
 def _sort_key(values: np.ndarray) -> np.ndarray:
     """``values`` or, when they are all non-negative floats (no NaN, no -0.0), their bits as
     int64, which order the same way: numpy's stable sort of int64 is faster (547,000 gaps:

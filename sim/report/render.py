@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-
-import matplotlib
-from matplotlib.figure import Figure
-from matplotlib.text import Text
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from sim.io import atomic_write_bytes
 from sim.report.chart import FORMATS, Chart, Panel, color
@@ -25,6 +21,12 @@ from sim.report.chart import FORMATS, Chart, Panel, color
 #: zlib level of PNG files (Pillow's default is 6): plots are mostly flat colour, so level 1
 #: files are barely larger and encode several times faster
 PNG_COMPRESS_LEVEL = 1
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# matplotlib (~0.3 s to import) is imported by the functions that draw, not with this module: the
+# report page's modules import short_name from here, and `fleetsim --help` imports them
 
 
 def new_figure(width_in: float = 7.0, height_in: float = 4.5, *,
@@ -36,6 +38,8 @@ def new_figure(width_in: float = 7.0, height_in: float = 4.5, *,
     subplot grid of ``grid = (rows, cols)`` axes; ``wspace_in``/``hspace_in`` are the gaps
     between them, in inches.
     """
+    from matplotlib.figure import Figure
+
     if margins is None:
         return Figure(figsize=(width_in, height_in), layout="constrained", **kwargs)
     fig = Figure(figsize=(width_in, height_in), **kwargs)
@@ -91,6 +95,8 @@ def draw_chart(chart: Chart) -> Figure:
 
 
 def _draw_panel(ax, panel: Panel) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     if panel.title:
         ax.set_title(panel.title, fontsize=panel.title_pt)
     if panel.xlabel:
@@ -153,6 +159,9 @@ def figure_bytes(fig: Figure, fmt: str, dpi: int = 110) -> bytes:
     stamp and with stable SVG element ids, so the same figure gives the same bytes. Every text is
     drawn as it is, a ``$`` as a dollar sign: a folder, pool or knob value between two of them was
     drawn as mathematics (and one matplotlib cannot parse failed the figure)."""
+    import matplotlib
+    from matplotlib.text import Text
+
     meta = {"Date": None} if fmt == "svg" else {"Software": None}
     extra = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
     buf = io.BytesIO()
