@@ -313,11 +313,10 @@ def test_a_price_step_after_the_leap_day_and_a_commitment_above_what_runs(tmp_pa
 
 
 # ------------------------------------------------------------------ receivables net of service credits
-def test_receivables_at_the_end_are_the_invoice_net_of_its_service_credit(tmp_path):
-    """Requests of 3,000 prompt tokens are rejected (max_model_len 2,048), so the month's attainment
-    misses the 99 % the line promises and 10 % of its revenue is credited back. The line is invoiced
-    monthly, net 30: February's invoice (revenue less the credit on it) is due Mar 31, after the run's
-    end on Mar 2, so the provider is owed 90 % of the revenue, not all of it."""
+def _missed_sla_scenario(economics: dict) -> dict:
+    """From 2024-02-28 for 3 days: 10 requests that fit and 8 of which half (3,000 prompt tokens) are
+    rejected once the pool's max_model_len is 2,048, so attainment misses the 99 % the line promises
+    (10 % credited back); the line is invoiced monthly, net 30."""
     classes = [{"name": "ok", "arrival": {"process": "burst", "count": 10, "at": 0}, **TOKENS},
                {"name": "long", "arrival": {"process": "burst", "count": 8, "at": 0},
                 "prompt_tokens": {"dist": "empirical", "values": [1500, 3000], "weights": [1, 1]},
@@ -325,8 +324,16 @@ def test_receivables_at_the_end_are_the_invoice_net_of_its_service_credit(tmp_pa
     api = {"name": "api", "usd_per_million_input_tokens": 1.5, "usd_per_million_output_tokens": 6.0,
            "usd_per_request": 0.01, "sla": {"attainment": 0.99, "credit_pct": 0.1},
            "terms": {"invoice": "month", "net": "30d"}}
-    sc = _scenario("2024-02-28", "3d", {"compute": [{"pool": "main", "usd_per_gpu_hour": 2.0}], "revenue": [api]},
-                   workload={"classes": classes})
+    return _scenario("2024-02-28", "3d", {**economics, "compute": [{"pool": "main", "usd_per_gpu_hour": 2.0}],
+                                          "revenue": [api]}, workload={"classes": classes})
+
+
+def test_receivables_at_the_end_are_the_invoice_net_of_its_service_credit(tmp_path):
+    """Requests of 3,000 prompt tokens are rejected (max_model_len 2,048), so the month's attainment
+    misses the 99 % the line promises and 10 % of its revenue is credited back. The line is invoiced
+    monthly, net 30: February's invoice (revenue less the credit on it) is due Mar 31, after the run's
+    end on Mar 2, so the provider is owed 90 % of the revenue, not all of it."""
+    sc = _missed_sla_scenario({})
     sc["fleet"]["pools"][0]["max_model_len"] = 2048
     out = _run(tmp_path, sc)
     done = _completed(out)
@@ -421,15 +428,7 @@ def test_a_quarters_service_credit_goes_on_the_invoice_that_closes_the_quarter(t
     February's revenue is invoiced at the end of February, due Mar 31; the quarter's credit is known
     only when the quarter's last month is invoiced: March's invoice, due May 1 (Apr 1 + 30 days) --
     not netted into February's invoice a month before the quarter it measures is over."""
-    classes = [{"name": "ok", "arrival": {"process": "burst", "count": 10, "at": 0}, **TOKENS},
-               {"name": "long", "arrival": {"process": "burst", "count": 8, "at": 0},
-                "prompt_tokens": {"dist": "empirical", "values": [1500, 3000], "weights": [1, 1]},
-                "output_tokens": {"dist": "fixed", "value": 100}}]
-    api = {"name": "api", "usd_per_million_input_tokens": 1.5, "usd_per_million_output_tokens": 6.0,
-           "usd_per_request": 0.01, "sla": {"attainment": 0.99, "credit_pct": 0.1},
-           "terms": {"invoice": "month", "net": "30d"}}
-    sc = _scenario("2024-02-28", "3d", {"period": "quarter", "compute": [{"pool": "main", "usd_per_gpu_hour": 2.0}],
-                                          "revenue": [api]}, workload={"classes": classes})
+    sc = _missed_sla_scenario({"period": "quarter"})
     sc["fleet"]["pools"][0]["max_model_len"] = 2048
     out = _run(tmp_path, sc)
     revenue = sum((int(r["prompt_tokens"]) * 1.5 + int(r["output_tokens"]) * 6.0) / 1e6 + 0.01
