@@ -88,9 +88,11 @@ def step_model(row, kind: str = "catalog", value=None) -> RooflineModel:
 
 
 def _rows():
+    """``(runs, steps, rows)``: the module whose ``estimate`` runs the rows (:mod:`validation_runs`), the decode
+    steps by row id and the 2025-26 rows by id."""
     steps = {st["id"]: st for st in decode_steps()}
     rows = {r.id: r for r in ROWS_2026}
-    return steps, rows
+    return validation_runs, steps, rows
 
 
 def step_error(row, step: dict, kind: str = "catalog", value=None) -> float:
@@ -103,7 +105,7 @@ def step_error(row, step: dict, kind: str = "catalog", value=None) -> float:
 def fit(kind: str = "level", ids: tuple[str, ...] = FIT_ROWS, tol: float = 1e-6) -> float:
     """The value of candidate ``kind`` at which rows ``ids`` have a mean log step error of 0 (brentq)."""
     from scipy.optimize import brentq  # noqa: PLC0415
-    steps, rows = _rows()
+    _, steps, rows = _rows()
     lo, hi = CANDIDATES[kind]
 
     def mean_log(v: float) -> float:
@@ -113,23 +115,23 @@ def fit(kind: str = "level", ids: tuple[str, ...] = FIT_ROWS, tol: float = 1e-6)
 
 def qwen_errors(kind: str, value) -> dict[str, float]:
     """Throughput error of the Qwen3-235B-A22B rows (16a-f) with candidate ``kind`` at ``value``."""
-    _, rows = _rows()
-    orig = validation_runs.RooflineModel
+    runs, _, rows = _rows()
+    orig = runs.RooflineModel
     out = {}
     for rid, r in rows.items():
         if r.model != "qwen3-235b-a22b":
             continue
         try:   # estimate() builds the row's step model: this candidate's instead
-            validation_runs.RooflineModel = lambda *a, _r=r, **k: step_model(_r, kind, value)
-            out[rid] = validation_runs.estimate(r) / r.published - 1
+            runs.RooflineModel = lambda *a, _r=r, **k: step_model(_r, kind, value)
+            out[rid] = runs.estimate(r) / r.published - 1
         finally:
-            validation_runs.RooflineModel = orig
+            runs.RooflineModel = orig
     return out
 
 
 def compare() -> list[dict]:
     """Each candidate: fitted value, its errors on the fitted rows and on the held-out ones, median and worst."""
-    steps, rows = _rows()
+    _, steps, rows = _rows()
     fitted = {k: fit(k) for k in CANDIDATES}
     fitted["per_seq_gpu"] = {"hopper": fit("per_seq", ("17a",)), "blackwell": fit("per_seq", ("17b", "17c"))}
     out = []
