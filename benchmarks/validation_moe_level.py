@@ -23,7 +23,6 @@ def at_moe_level(row: Row) -> bool:
     return row.dp_attention and get_model(row.model).n_experts > 1
 
 
-
 def tp8_at_level(rows: list[Row]) -> tuple[list[Row], list[float], list[float]]:
     """The one-node TP8 rows without attention-DP (SGLang, vLLM), and by the closed-form estimate what the MoE decode
     level would do to them: ``(rows, moved, left)``, ``moved`` its change of their throughput over the published one,
