@@ -4,7 +4,7 @@ For every H100/H200 fp8 dense row of the validation (TensorRT-LLM v0.5, the perf
 Llama-3.1-405B rows) and every MLPerf Llama-2-70B load point (Server and Offline, v4.0 and v4.1), the scale of
 the catalog's fp8 ``flops_efficiency`` at which the step model reproduces the published number (bisection),
 and how much the number depends on that factor (``flops_share``: d ln(throughput) / d ln(flops_efficiency)).
-Throughput rows use the closed-form static-batch estimate (``validate_perf.estimate``), the load points the
+Throughput rows use the closed-form static-batch estimate (``validation_runs.estimate``), the load points the
 step model at the published batch and arrival rate (``mlperf_server.load_points``). Used by
 ``validate_perf.py`` for the section "The FLOPs level each Hopper fp8 row implies" of docs/validation.md::
 
@@ -26,6 +26,8 @@ import mlperf_server  # noqa: E402
 from sim.perf.levels import LARGE_BATCH_SEQS  # noqa: E402
 from sim.perf.roofline import RooflineModel  # noqa: E402
 from sim.scenario.catalog import get_gpu, get_model  # noqa: E402
+from validation_rows import ROWS, ROWS_2026  # noqa: E402
+from validation_runs import batch_for, estimate  # noqa: E402
 
 PINNED = 0.2
 """A row pins the FLOPs level when its number moves by at least this fraction of a change of the factor."""
@@ -59,19 +61,18 @@ def rescaled(m: RooflineModel, base, s: float, gpu=None) -> RooflineModel:
 
 def throughput_rows() -> list[dict]:
     """The dense Hopper fp8 throughput rows of the validation tables."""
-    import validate_perf  # noqa: PLC0415  (it imports this module)
     out = []
-    for r in validate_perf.ROWS + validate_perf.ROWS_2026:
+    for r in ROWS + ROWS_2026:
         if (r.gpu not in mlperf_server.HOPPER or r.weight_dtype != "fp8" or get_model(r.model).n_experts > 1
                 or r.dataset == "openorca"):
             continue
         eff = get_gpu(r.gpu).efficiency("fp8")
-        at_1 = validate_perf.estimate(r, eff)
+        at_1 = estimate(r, eff)
 
         def err(s: float, r=r, eff=eff) -> float:
-            return r.published / validate_perf.estimate(r, scaled_efficiency(eff, s)) - 1.0
-        share = (validate_perf.estimate(r, scaled_efficiency(eff, 1.01)) / at_1 - 1.0) / 0.01
-        out.append({"id": r.id, "gpu": r.gpu, "model": r.model, "tp": r.tp, "batch": validate_perf.batch_for(r),
+            return r.published / estimate(r, scaled_efficiency(eff, s)) - 1.0
+        share = (estimate(r, scaled_efficiency(eff, 1.01)) / at_1 - 1.0) / 0.01
+        out.append({"id": r.id, "gpu": r.gpu, "model": r.model, "tp": r.tp, "batch": batch_for(r),
                     "batch_published": r.batch is not None, "lengths": f"{r.input_tokens}/{r.output_tokens}",
                     "software": SOFTWARE[r.id.rstrip("abcdefgh")], "error_at_catalog": at_1 / r.published - 1.0,
                     "flops_share": share, "implied_scale": implied_scale(err)})

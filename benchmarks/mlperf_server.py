@@ -96,7 +96,7 @@ MLPERF_FLOPS_SCALE = {lvl.name.removeprefix("mlperf-"): lvl.scale for lvl in FP8
 generation; the values live in :data:`sim.perf.levels.FP8_LEVELS`, where a CLI user picks them too) relative
 to the catalog's H100/H200 fp8 factor (which comes from TensorRT-LLM v0.5 Llama-2-7B rows at batch <= 64), one value per round for both GPUs (same compute die). Fitted on that round's two Offline
 throughput rows only (v4.1: validation rows 1 and 2; v4.0: 1a and 2a; the batch is published, so the step time
-at that batch is pinned) by ``validate_perf.fit_mlperf_flops_scale`` (``python benchmarks/validate_perf.py
+at that batch is pinned) by ``validation_fit.fit_mlperf_flops_scale`` (``python benchmarks/validate_perf.py
 --fit``); every Server row is held out. The evidence that it is a FLOPs level and not a per-sequence or
 streaming cost (:func:`load_points`): at the published batch and arrival rate the catalog's step is short by
 the same amount at a GPU's Server and Offline point in a round (v4.1 H200 -15.7 % and -15.9 %; v4.0 H200
@@ -513,8 +513,8 @@ only while the sorted shares' longer prompts fill it (in row 4, from ~90 s to ~2
 budget, the KV cache's batch, no sort, no gate) the simulated throughput at the same factor is 1.2 % lower (the
 smaller batch -1.3 %; sort and gate together +0.4 %; the gate alone never binds in shuffled order), and the fit
 moved from 0.332 to 0.336. The step at that batch is compute-bound (d ln(tokens/s) / d ln(factor): FLOPs ~0.81,
-bandwidth ~0.18, ``validate_perf.throughput_shares``), so the two rows (one engine, one workload: one number) pin
-the MI300X fp8 FLOPs efficiency (``validate_perf.fit_mi300x_fp8``: 0.486 x H100's 0.691, the catalog's 0.336) and not
+bandwidth ~0.18, ``validation_runs.throughput_shares``), so the two rows (one engine, one workload: one number) pin
+the MI300X fp8 FLOPs efficiency (``validation_fit.fit_mi300x_fp8``: 0.486 x H100's 0.691, the catalog's 0.336) and not
 the bandwidth efficiency; the KV cache hardly moves them: with 0.90 of HBM (the default of another copy of AMD's
 Offline script) the throughput moves by +0.08 %."""
 SENSITIVITY = [("stream 3 µs", 3e-6, 1.0), ("stream 5 µs", 5e-6, 1.0), ("stream 7 µs (vLLM's)", 7e-6, 1.0),

@@ -6,11 +6,11 @@ Used by ``benchmarks/validate_perf.py`` (section "2025-26 models") and ``tests/t
 The step model prices about half of the decode step that TensorRT-LLM's published DeepSeek-R1 rows imply
 (docs/validation.md, rows 17a-c and 19a-b). Each candidate below is one parameter, fitted on the TensorRT-LLM
 blog's rows 17a-c alone (H200 fp8 and B200 fp4: two GPU generations): the value at which the modelled pure-decode
-step at the published batch and mean context (:func:`validate_perf.decode_steps`) has a mean log error of 0
+step at the published batch and mean context (:func:`validation_moe_level.decode_steps`) has a mean log error of 0
 against the step the published throughput implies (Little's law: concurrency / output tokens/s). Held out: the
 MLPerf v5.1 rows 19a-b (another publisher, an audited result, another workload; their steps the same way) and
 the Qwen3-235B-A22B rows 16a-f (another model; no published batch, so their throughput by
-:func:`validate_perf.estimate`, which equals the simulator's on these rows to the digits shown there).
+:func:`validation_runs.estimate`, which equals the simulator's on these rows to the digits shown there).
 
 Candidates (each a change to the step model of a mixture-of-experts model under data-parallel attention):
 
@@ -40,6 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sim.perf.base import BatchShape  # noqa: E402
 from sim.perf.roofline import RooflineModel  # noqa: E402
 from sim.scenario.catalog import Efficiency, get_gpu, get_model  # noqa: E402
+import validation_runs  # noqa: E402
+from validation_moe_level import decode_steps  # noqa: E402
+from validation_rows import ROWS_2026  # noqa: E402
 
 FIT_ROWS = ("17a", "17b", "17c")
 """The rows every candidate is fitted on: TensorRT-LLM's DeepSeek-R1 max-throughput rows (published batch)."""
@@ -85,16 +88,16 @@ def step_model(row, kind: str = "catalog", value=None) -> RooflineModel:
 
 
 def _rows():
-    import validate_perf  # noqa: PLC0415 (it imports this module)
-    steps = {st["id"]: st for st in validate_perf.decode_steps()}
-    rows = {r.id: r for r in validate_perf.ROWS_2026}
-    return validate_perf, steps, rows
+    """``(runs, steps, rows)``: the module whose ``estimate`` runs the rows (:mod:`validation_runs`), the decode
+    steps by row id and the 2025-26 rows by id."""
+    steps = {st["id"]: st for st in decode_steps()}
+    rows = {r.id: r for r in ROWS_2026}
+    return validation_runs, steps, rows
 
 
 def step_error(row, step: dict, kind: str = "catalog", value=None) -> float:
     """Published step / modelled pure-decode step - 1 of a row with a published batch (> 0: the model is fast)."""
-    import validate_perf  # noqa: PLC0415
-    b = validate_perf.batch_for(row)
+    b = validation_runs.batch_for(row)
     modelled = step_model(row, kind, value).step_time(BatchShape(decode_seqs=b, decode_context_tokens=b * step["ctx"]))
     return step["published_ms"] / (modelled * 1e3) - 1
 
@@ -112,17 +115,17 @@ def fit(kind: str = "level", ids: tuple[str, ...] = FIT_ROWS, tol: float = 1e-6)
 
 def qwen_errors(kind: str, value) -> dict[str, float]:
     """Throughput error of the Qwen3-235B-A22B rows (16a-f) with candidate ``kind`` at ``value``."""
-    vp, _, rows = _rows()
-    orig = vp.RooflineModel
+    runs, _, rows = _rows()
+    orig = runs.RooflineModel
     out = {}
     for rid, r in rows.items():
         if r.model != "qwen3-235b-a22b":
             continue
         try:   # estimate() builds the row's step model: this candidate's instead
-            vp.RooflineModel = lambda *a, _r=r, **k: step_model(_r, kind, value)
-            out[rid] = vp.estimate(r) / r.published - 1
+            runs.RooflineModel = lambda *a, _r=r, **k: step_model(_r, kind, value)
+            out[rid] = runs.estimate(r) / r.published - 1
         finally:
-            vp.RooflineModel = orig
+            runs.RooflineModel = orig
     return out
 
 

@@ -33,6 +33,8 @@ from sim.perf.roofline import RooflineModel  # noqa: E402
 from sim.perf.vidur import (bundled_profile, compose_step_table, elementwise_seconds, fit_attention,  # noqa: E402
                             read_attention_sample, read_operator_profile)
 from sim.scenario.catalog import get_gpu, get_model  # noqa: E402
+from validation_rows import ROWS  # noqa: E402
+from validation_runs import estimate  # noqa: E402
 
 PREFILL_TOKENS = (128, 256, 512, 1024, 1536, 2048)
 DECODE_BATCH = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -103,9 +105,8 @@ def elementwise_by_tp(kernels: str = "pytorch") -> list[tuple[str, int, int, flo
 def throughput_rows(kernels: str) -> dict:
     """The published throughput and TTFT rows of ``validate_perf.py`` under a kernel set, by the
     closed-form estimate: ``{"median", "median_holdout", "median_fit", "worst", "errors": {row id: error}}``."""
-    import validate_perf  # noqa: PLC0415 (beside this file; it imports this module)
-    errs = {r.id: (validate_perf.estimate(r, kernels=kernels) - r.published) / r.published for r in validate_perf.ROWS}
-    hold = {r.id for r in validate_perf.ROWS if r.role == "holdout"}
+    errs = {r.id: (estimate(r, kernels=kernels) - r.published) / r.published for r in ROWS}
+    hold = {r.id for r in ROWS if r.role == "holdout"}
     a = np.abs(list(errs.values()))
     return {"median": float(np.median(a)), "median_holdout": float(np.median([abs(e) for k, e in errs.items() if k in hold])),
             "median_fit": float(np.median([abs(e) for k, e in errs.items() if k not in hold])), "worst": float(a.max()),
