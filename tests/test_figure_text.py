@@ -64,6 +64,22 @@ def test_every_text_of_a_figure_is_drawn_as_it_is():
     assert not any(t.get_parse_math() for t in texts)
 
 
+def test_a_log_axis_labels_its_ticks_as_plain_numbers():
+    """Drawn without mathematics, a log axis's own tick labels ($\\mathdefault{10^{2}}$) were shown as
+    that text, not as 10^2: they are plain numbers instead, on the ticks matplotlib labels."""
+    pytest.importorskip("matplotlib")
+    from sim.report.render import figure_bytes, new_figure
+
+    fig = new_figure()
+    ax = fig.subplots()
+    ax.plot([0.05, 20.0], [0.0, 1.0])
+    ax.set_xscale("log")
+    svg = figure_bytes(fig, "svg").decode()
+    assert "mathdefault" not in svg and "$" not in svg
+    labels = {t.get_text() for t in ax.get_xticklabels() if t.get_text()}
+    assert {"0.1", "1", "10"} <= labels
+
+
 @pytest.mark.parametrize("name", [NAME, "x$y$z", "<b>pool</b>\u2009&", "a\u202eb\nc\t", "−3\u00a0%"])
 def test_the_report_page_shows_a_name_as_its_figures_do(name):
     """One rule for both: the page's text, its HTML escaping undone, is the figure's."""

@@ -154,6 +154,18 @@ def save_chart(chart: Chart, stem: Path, formats: tuple[str, ...] = FORMATS) -> 
     return save_figure(draw_chart(chart), stem, formats)
 
 
+def _plain_log(**kwargs):
+    """A log axis's tick labels as plain numbers (``0.1``, ``10``, ``1,000``) on the ticks matplotlib's
+    :class:`~matplotlib.ticker.LogFormatter` labels, for figures drawn without mathematics."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLog(LogFormatter):
+        def __call__(self, x, pos=None):
+            return f"{x:,.6g}" if super().__call__(x, pos) else ""
+
+    return PlainLog(**kwargs)
+
+
 def figure_bytes(fig: Figure, fmt: str, dpi: int = 110) -> bytes:
     """``fig`` rendered as ``fmt`` (``png``, ``svg``, ...), without a creation date or software
     stamp and with stable SVG element ids, so the same figure gives the same bytes. Every text is
@@ -162,6 +174,11 @@ def figure_bytes(fig: Figure, fmt: str, dpi: int = 110) -> bytes:
     import matplotlib
     from matplotlib.text import Text
 
+    for ax in fig.axes:     # a log axis labels its ticks as mathematics (10^2); without it, as 100
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log":
+                axis.set_major_formatter(_plain_log())
+                axis.set_minor_formatter(_plain_log(labelOnlyBase=False))
     meta = {"Date": None} if fmt == "svg" else {"Software": None}
     extra = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
     buf = io.BytesIO()
