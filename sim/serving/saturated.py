@@ -12,7 +12,10 @@ recomputes. So the pool's engine is asked instead:
 1. the requests the scenario's own workload generator gives under a fixed internal seed
    (:data:`SEED`, a stream of its own: the run's random streams are untouched) that the pool can
    serve (:func:`servable`: the admission rules every router respects, so a request the pool's
-   context, token budget or KV cache refuses goes to another pool and is not in its mix), spread
+   context, token budget or KV cache refuses goes to another pool and is not in its mix; an output
+   longer than the context leaves is cut there as a replica cuts it,
+   :func:`~sim.serving.request.served_output`, so the sample's lengths, the arrival spacing and
+   ``B`` below are those of the requests the pool serves), spread
    evenly over the whole run (:func:`workload_sample`: every ``k``-th request, shuffled, so a trace
    or a class mix that changes over the day is measured on the whole run's mix, not its first
    minutes; the generator is read for at most :data:`MAX_DRAWN` requests, so a longer run is
