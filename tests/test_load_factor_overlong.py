@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import sim
 from sim.api import build_pools
@@ -69,3 +70,17 @@ def test_the_measurement_sample_holds_the_lengths_a_replica_serves(tmp_path):
                                      60.0, loaded.base_dir, pool=pool)
     assert got.output_tokens.tolist() == want.output_tokens.tolist()
     assert sorted(zip(got.prompt_tokens.tolist(), got.output_tokens.tolist())) == sorted((p, o) for _, p, o in _capped(ROWS))
+
+
+@pytest.mark.slow
+def test_the_fluid_tier_reads_the_same_load_factor_for_outputs_past_the_context_and_cut(tmp_path, monkeypatch):
+    """The fluid tier prices its steps with the same scheduler factor (before: 9.2e7 against 0.08).
+    Slow: about a minute measuring its capacity curves."""
+    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path / "cache"))
+    saturated._CACHE.clear()
+    over = ("fidelity=fluid", "fluid.step=60s")
+    a = sim.run(_scenario(tmp_path, ROWS, "over"), overrides=over).summary
+    b = sim.run(_scenario(tmp_path, _capped(ROWS), "cut"), overrides=over).summary
+    assert a["utilization"]["load_factor"] == b["utilization"]["load_factor"]
+    assert a["stability"]["offered_load_factor"] == b["stability"]["offered_load_factor"]
+    assert 0 < a["utilization"]["load_factor"] < 1
