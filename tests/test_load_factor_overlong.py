@@ -84,3 +84,16 @@ def test_the_fluid_tier_reads_the_same_load_factor_for_outputs_past_the_context_
     assert a["utilization"]["load_factor"] == b["utilization"]["load_factor"]
     assert a["stability"]["offered_load_factor"] == b["stability"]["offered_load_factor"]
     assert 0 < a["utilization"]["load_factor"] < 1
+
+
+def test_a_disaggregated_decode_pool_is_measured_on_outputs_cut_at_the_shorter_context(tmp_path):
+    """A disaggregated request is cut on its way in by the prefill pool's replica and again by the
+    decode pool's: the decode pool's sample holds ``min(output, shorter context - prompt)``."""
+    import dataclasses
+
+    loaded = load_scenario(_scenario(tmp_path, ROWS[:4], "over"))
+    (pool,) = build_pools(loaded)
+    prefill, decode = dataclasses.replace(pool, max_context=8192), dataclasses.replace(pool, max_context=4096)
+    got = saturated.workload_sample(loaded.scenario.workload, 60.0, loaded.base_dir, pool=decode, prefill=prefill)
+    assert sorted(zip(got.prompt_tokens.tolist(), got.output_tokens.tolist())) == \
+        sorted((p, min(o, 4096 - p)) for _, p, o in ROWS[:4])
