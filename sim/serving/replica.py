@@ -53,7 +53,7 @@ from sim.serving.batching import make_batching
 from sim.serving.decode_run import FAIL, DecodeRun
 from sim.serving.engine_loop import EngineLoop
 from sim.serving.kv_cache import KVCache
-from sim.serving.request import R_BUDGET, R_CONTEXT, R_KV, Req
+from sim.serving.request import R_BUDGET, R_CONTEXT, R_KV, Req, served_output
 from sim.serving.waiting import Waiting
 
 if TYPE_CHECKING:
@@ -205,8 +205,8 @@ class Replica(EngineLoop):
         r.replica = self.index
         r.pool = self.pool.index
         r.queued_at = self.env.now
-        if r.prompt + r.output > self.pool.max_context:
-            r.output = max(1, self.pool.max_context - r.prompt)  # generation stops at the context limit
+        if r.prompt + r.output > self.pool.max_context:  # generation stops at the context limit
+            r.output = served_output(r.prompt, r.output, self.pool.max_context)
         self.waiting.push(r)
         self._wake()
 
@@ -218,7 +218,7 @@ class Replica(EngineLoop):
         r.replica = self.index
         r.pool = self.pool.index
         if r.prompt + r.output > self.pool.max_context:
-            r.output = max(1, self.pool.max_context - r.prompt)
+            r.output = served_output(r.prompt, r.output, self.pool.max_context)
         self.incoming.append(r)
 
     def next_arrival(self) -> float:

@@ -4,9 +4,29 @@ Finished requests are copied into the columnar :class:`~sim.metrics.records.Requ
 """
 from __future__ import annotations
 
+import numpy as np
+
 # status and rejection codes of the request rows (defined with the rows' schema)
 from sim.metrics.schema import (COMPLETED, FAILED, IN_FLIGHT, R_BUDGET, R_CONTEXT, R_KV, R_NO_REPLICA,  # noqa: F401
                                 R_RETRIES, REJECT_REASONS, REJECTED)
+
+
+def served_output(prompt, output, context):
+    """The output tokens a request of ``prompt`` and ``output`` tokens gets from a replica whose
+    context is ``context`` tokens: all of them if the whole sequence fits, else generation stops at
+    the context limit (``context - prompt`` tokens, at least 1: the prefill's own token), as vLLM
+    stops a sequence at ``max_model_len``. The one rule: a replica applies it to each request it
+    takes (:meth:`~sim.serving.replica.Replica.enqueue`), the scheduler factor's measurement
+    (:mod:`sim.serving.saturated`) to arrays of lengths, so it serves the lengths a run serves.
+
+    >>> served_output(100, 20, 8192), served_output(100, 2_000_000_000, 8192), served_output(8192, 5, 8192)
+    (20, 8092, 1)
+    >>> served_output(np.array([100, 100]), np.array([20, 20_000]), 8192)
+    array([  20, 8092])
+    """
+    if isinstance(output, np.ndarray) or isinstance(prompt, np.ndarray):
+        return np.where(prompt + output > context, np.maximum(1, context - prompt), output)
+    return output if prompt + output <= context else max(1, context - prompt)
 
 
 class Req:

@@ -12,7 +12,10 @@ recomputes. So the pool's engine is asked instead:
 1. the requests the scenario's own workload generator gives under a fixed internal seed
    (:data:`SEED`, a stream of its own: the run's random streams are untouched) that the pool can
    serve (:func:`servable`: the admission rules every router respects, so a request the pool's
-   context, token budget or KV cache refuses goes to another pool and is not in its mix), spread
+   context, token budget or KV cache refuses goes to another pool and is not in its mix; an output
+   longer than the context leaves is cut there as a replica cuts it,
+   :func:`~sim.serving.request.served_output`, so the sample's lengths, the arrival spacing and
+   ``B`` below are those of the requests the pool serves), spread
    evenly over the whole run (:func:`workload_sample`: every ``k``-th request, shuffled, so a trace
    or a class mix that changes over the day is measured on the whole run's mix, not its first
    minutes; the generator is read for at most :data:`MAX_DRAWN` requests, so a longer run is
@@ -94,6 +97,7 @@ from sim.perf.scaled import ScaledCapacity
 from sim.perf.utilization import decode_batch, limits_of, request_seconds, seconds_per_request
 from sim.serving.fleet import Fleet
 from sim.serving.pool import PoolRuntime
+from sim.serving.request import served_output
 from sim.workload import classes, generate
 from sim.workload.generator import RequestChunk
 
@@ -141,7 +145,7 @@ def servable(pool: PoolRuntime, prompt: np.ndarray, output: np.ndarray, role: st
     ok = prompt <= ctx
     if not b.chunked_prefill and b.policy != "static" and role != "decode":
         ok &= prompt <= b.max_batched_tokens
-    out = np.maximum(1, np.minimum(np.asarray(output, dtype=np.int64), ctx - prompt))
+    out = served_output(prompt, np.asarray(output, dtype=np.int64), ctx)
     need = -(-(prompt + (out - 1 if role != "prefill" else 0)) // b.block_size)
     return ok & (need <= pool.kv_blocks - int(0.01 * pool.kv_blocks))
 
@@ -178,7 +182,8 @@ pool of a disaggregated pair whose prefill pool is ``prefill``, if that is given
         rows = rows[(seen + np.arange(len(rows))) % stride == 0]
         seen += int(keep.sum())
         if len(rows):
-            parts.append(RequestChunk(ch.arrival_s[rows], ch.prompt_tokens[rows], ch.output_tokens[rows],
+            parts.append(RequestChunk(ch.arrival_s[rows], ch.prompt_tokens[rows],
+                                      _served(ch.prompt_tokens[rows], ch.output_tokens[rows], pool, prefill),
                                       ch.class_idx[rows]))
             held += len(rows)
         while held > SAMPLE:          # keep every other one: the multiples of the doubled stride
@@ -189,6 +194,18 @@ pool of a disaggregated pair whose prefill pool is ``prefill``, if that is given
     if not held:
         return RequestChunk(np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int16))
     return _concat(parts, np.random.default_rng(SEED).permutation(held))
+
+
+def _served(prompt: np.ndarray, output: np.ndarray, pool: PoolRuntime | None,
+            prefill: PoolRuntime | None) -> np.ndarray:
+    """The output tokens ``pool`` serves of requests of ``prompt`` / ``output`` tokens: cut at its
+    context limit as its replicas cut them (:func:`~sim.serving.request.served_output`), first at
+    the ``prefill`` pool's where a disaggregated request passes through that first; as generated
+    without a pool."""
+    for p in (prefill, pool):
+        if p is not None:
+            output = served_output(prompt, output, p.max_context)
+    return output
 
 
 def reaching(scenario, pool: PoolRuntime) -> np.ndarray | None:
