@@ -70,7 +70,7 @@ def test_a_trace_whose_every_row_is_skipped_is_an_error(tmp_path, capsys):
                       "--skip-bad-rows")
     assert main(argv) == 2
     err = _err(capsys)
-    assert ("bad.csv: no usable rows: all 2 data row(s) are bad and were skipped, so the trace holds no requests "
+    assert ("bad.csv: no usable rows: all 2 data row(s) are bad, so the trace holds no requests "
             "(first: line 2: column 'timestamp_s': must be >= 0 (got '-1'))") in err, err
 
 
@@ -317,7 +317,7 @@ def test_a_malformed_scheduler_address_is_bad_input(tmp_path, capsys, short_conn
 
 EMPTY_FOR_VALIDATE = EMPTY_TRACES + [
     ("allbad.csv", "timestamp_s,prompt_tokens,output_tokens\n-1,10,5\n1,x,5\n",
-     "allbad.csv: no usable rows: all 2 data row(s) are bad and were skipped, so the trace holds no requests "
+     "allbad.csv: no usable rows: all 2 data row(s) are bad, so the trace holds no requests "
      "(first: line 2: column 'timestamp_s': must be >= 0 (got '-1'))"),
     ("nocolumns.csv", "time,tokens\n1,2\n",
      "nocolumns.csv: line 1: missing column(s) 'timestamp_s', 'prompt_tokens', 'output_tokens' (header has "

@@ -369,11 +369,13 @@ def _read(p: pathlib.Path, name: str, format: str, skip_bad_rows: bool, first_on
 
 
 def _no_requests(name: str, format: str, p: pathlib.Path, data: TraceData) -> str:
-    """Why a trace gave no requests: no data rows at all, or every row bad (and skipped)."""
+    """Why a trace gave no requests: no data rows at all, or every row bad (said the same way whether
+    the rows were skipped on request or a reader that skips them, such as the load factor's sample, read
+    the file before the run did)."""
     cols = ", ".join(COLUMNS[format])
     if data.bad_rows:
         first = data.messages[0].removeprefix(f"{name}: ") if data.messages else ""
-        return (f"{name}: no usable rows: all {data.bad_rows} data row(s) are bad and were skipped, so the trace "
+        return (f"{name}: no usable rows: all {data.bad_rows} data row(s) are bad, so the trace "
                 f"holds no requests (first: {first})")
     if format == "fleetsim" and p.name.endswith((".jsonl", ".jsonl.gz")):
         return (f"{name}: no usable rows: the file has no data rows, so the trace holds no requests "
