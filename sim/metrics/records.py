@@ -257,9 +257,11 @@ class GapLog:
         self._arr_gaps: list[np.ndarray] = []     # pairs not reduced yet ...
         self._arr_counts: list[np.ndarray] = []
         self._arr_n = 0                           # ... and how many
+        self._reduce_at = self.REDUCE_AT          # doubled while reductions barely shrink the pairs
         self._tables: list[tuple[np.ndarray, np.ndarray]] = []   # (distinct gaps, total counts) each
         self._pend_gaps: list[np.ndarray] = []
         self._pend_counts: list[int] = []
+        self._pend_n = 0
         self._hist = LogHistogram() if mode != "all" else None
 
     def add(self, gap: float, count: int) -> None:
@@ -302,7 +304,9 @@ class GapLog:
                 return
             self._pend_gaps.append(np.asarray(gaps, dtype=np.float64))
             self._pend_counts.append(count)   # one count per array, expanded when merged
-            if len(self._pend_gaps) >= 4096:   # many small arrays cost ~100 bytes of overhead each
+            self._pend_n += len(gaps)
+            # many small arrays cost ~100 bytes of overhead each; a few long ones, their pairs
+            if len(self._pend_gaps) >= 4096 or self._arr_n + self._pend_n >= self._reduce_at:
                 self._merge_pending()
 
     def _merge_pending(self) -> None:
@@ -311,8 +315,8 @@ class GapLog:
             self._arr_gaps.append(np.concatenate(self._pend_gaps))
             self._arr_counts.append(np.repeat(np.array(self._pend_counts, dtype=np.int64), lens))
             self._arr_n += len(self._arr_gaps[-1])
-            self._pend_gaps, self._pend_counts = [], []
-            if self._arr_n >= self.REDUCE_AT:
+            self._pend_gaps, self._pend_counts, self._pend_n = [], [], 0
+            if self._arr_n >= self._reduce_at:
                 self._reduce()
 
     def _freeze(self) -> None:
@@ -327,16 +331,24 @@ class GapLog:
                 self._arr_gaps.append(g)
                 self._arr_counts.append(c)
                 self._arr_n += len(g)
-                if self._arr_n >= self.REDUCE_AT:
+                if self._arr_n >= self._reduce_at:
                     self._reduce()
 
     def _reduce(self) -> None:
         """The pairs gathered so far become one more table of distinct gaps, merged into the one
         before it while that one is no longer (a binary counter: with few ties, a long run's pairs
-        are merged a logarithmic number of times, not once per table)."""
+        are merged a logarithmic number of times, not once per table).
+
+        A reduction that keeps more than half of its pairs (few repeats: the sorting buys little
+        memory) doubles the number of pairs gathered before the next one, and one that halves them
+        or better sets it back: with every gap distinct the pairs are sorted in a few ever larger
+        batches, not merged once per :data:`REDUCE_AT` pairs, while the pairs waiting stay within
+        about four times the distinct gaps already kept (or :data:`REDUCE_AT`)."""
         if self._arr_gaps:
+            n = self._arr_n
             self._tables.append(distinct_weighted(np.concatenate(self._arr_gaps), np.concatenate(self._arr_counts)))
             self._arr_gaps, self._arr_counts, self._arr_n = [], [], 0
+            self._reduce_at = self._reduce_at * 2 if 2 * len(self._tables[-1][0]) > n else self.REDUCE_AT
         while len(self._tables) > 1 and len(self._tables[-2][0]) <= len(self._tables[-1][0]):
             self._merge_tables(2)
 
