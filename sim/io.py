@@ -39,6 +39,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -158,10 +159,16 @@ def code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
+#: a file descriptor's own name: a link to whatever the descriptor is open on
+_FD_NAME = re.compile(r"/dev/std(in|out|err)|/dev/fd/\d+|/proc/[^/]+(/task/[^/]+)?/fd/\d+")
+
+
 def _stream(path: str | Path) -> bool:
     """Whether ``path`` names a stream rather than a file to replace: a device, pipe or socket, or a
     file descriptor (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``: a link to whatever the
-    descriptor is open on, which may be an ordinary file the shell redirected to).
+    descriptor is open on, which may be an ordinary file the shell redirected to). An ordinary file
+    that is no descriptor's is not one, under ``/dev`` too (``/dev/shm`` holds files: a report
+    written there twice is replaced, not appended to).
 
     >>> _stream("/dev/stdout"), _stream("/dev/null"), _stream("results/summary.json")
     (True, True, False)
@@ -174,7 +181,9 @@ def _stream(path: str | Path) -> bool:
         return True
     p = os.path.abspath(path)
     for _ in range(40):                     # each link on the way (the kernel's own limit is 40)
-        if p.startswith(("/dev/", "/proc/")):
+        # the folder's links resolved (a link to /proc/self/fd, /dev/fd itself), not the name's
+        p = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
+        if _FD_NAME.fullmatch(p):
             return True
         if not os.path.islink(p):
             return False
