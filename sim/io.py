@@ -283,6 +283,24 @@ def in_the_way(folder: str | Path, known: Sequence[str]) -> tuple[Path, str] | N
     return None
 
 
+def swapped_out(folder: str | Path, known: Sequence[str], path: str | Path) -> bool:
+    """Whether swapping a folder written with the names ``known`` into ``folder``
+    (:func:`staged_folder`) replaces ``path``: a file named in ``known`` right in ``folder``, or
+    anything under a folder named there (``name/``, replaced whole). Links are followed both ways
+    (the file a path leads to is what would be lost).
+
+        >>> known = ("summary.json", "figures/")
+        >>> swapped_out("/r", known, "/r/figures/notes.txt"), swapped_out("/r", known, "/r/summary.json/x")
+        (True, False)
+    """
+    try:
+        rel = Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+    except ValueError:
+        return False
+    parts = rel.parts
+    return bool(parts) and ((len(parts) == 1 and parts[0] in known) or f"{parts[0]}/" in known)
+
+
 def in_the_way_message(path: Path, kind: str) -> str:
     """What refusing to write a result over :func:`in_the_way`'s ``(path, kind)`` says."""
     return (f"{path} is {'not a folder' if kind == 'folder' else 'a folder'}: a result keeps its {kind} "
