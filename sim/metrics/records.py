@@ -340,15 +340,19 @@ class GapLog:
         are merged a logarithmic number of times, not once per table).
 
         A reduction that keeps more than half of its pairs (few repeats: the sorting buys little
-        memory) doubles the number of pairs gathered before the next one, and one that halves them
-        or better sets it back: with every gap distinct the pairs are sorted in a few ever larger
-        batches, not merged once per :data:`REDUCE_AT` pairs, while the pairs waiting stay within
-        about four times the distinct gaps already kept (or :data:`REDUCE_AT`)."""
+        memory) leaves its table unmerged and doubles the number of pairs gathered before the next
+        one; one that halves them or better sets it back: with every gap distinct the pairs are
+        sorted in a few ever larger batches and merged once at the end, not once per
+        :data:`REDUCE_AT` pairs, while the pairs waiting stay within about four times the distinct
+        gaps already kept (or :data:`REDUCE_AT`)."""
         if self._arr_gaps:
             n = self._arr_n
             self._tables.append(distinct_weighted(np.concatenate(self._arr_gaps), np.concatenate(self._arr_counts)))
             self._arr_gaps, self._arr_counts, self._arr_n = [], [], 0
-            self._reduce_at = self._reduce_at * 2 if 2 * len(self._tables[-1][0]) > n else self.REDUCE_AT
+            if 2 * len(self._tables[-1][0]) > n:
+                self._reduce_at *= 2
+                return          # (merged with the others at the end: merging would shrink it no more)
+            self._reduce_at = self.REDUCE_AT
         while len(self._tables) > 1 and len(self._tables[-2][0]) <= len(self._tables[-1][0]):
             self._merge_tables(2)
 
