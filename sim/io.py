@@ -39,6 +39,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -158,10 +159,16 @@ def code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
+#: a file descriptor's own name: a link to whatever the descriptor is open on
+_FD_NAME = re.compile(r"/dev/std(in|out|err)|/dev/fd/\d+|/proc/[^/]+(/task/[^/]+)?/fd/\d+")
+
+
 def _stream(path: str | Path) -> bool:
     """Whether ``path`` names a stream rather than a file to replace: a device, pipe or socket, or a
     file descriptor (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``: a link to whatever the
-    descriptor is open on, which may be an ordinary file the shell redirected to).
+    descriptor is open on, which may be an ordinary file the shell redirected to). An ordinary file
+    that is no descriptor's is not one, under ``/dev`` too (``/dev/shm`` holds files: a report
+    written there twice is replaced, not appended to).
 
     >>> _stream("/dev/stdout"), _stream("/dev/null"), _stream("results/summary.json")
     (True, True, False)
@@ -174,7 +181,9 @@ def _stream(path: str | Path) -> bool:
         return True
     p = os.path.abspath(path)
     for _ in range(40):                     # each link on the way (the kernel's own limit is 40)
-        if p.startswith(("/dev/", "/proc/")):
+        # the folder's links resolved (a link to /proc/self/fd, /dev/fd itself), not the name's
+        p = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
+        if _FD_NAME.fullmatch(p):
             return True
         if not os.path.islink(p):
             return False
@@ -272,6 +281,24 @@ def in_the_way(folder: str | Path, known: Sequence[str]) -> tuple[Path, str] | N
         if k.endswith("/") != p.is_dir():
             return p, "folder" if k.endswith("/") else "file"
     return None
+
+
+def swapped_out(folder: str | Path, known: Sequence[str], path: str | Path) -> bool:
+    """Whether swapping a folder written with the names ``known`` into ``folder``
+    (:func:`staged_folder`) replaces ``path``: a file named in ``known`` right in ``folder``, or
+    anything under a folder named there (``name/``, replaced whole). Links are followed both ways
+    (the file a path leads to is what would be lost).
+
+        >>> known = ("summary.json", "figures/")
+        >>> swapped_out("/r", known, "/r/figures/notes.txt"), swapped_out("/r", known, "/r/summary.json/x")
+        (True, False)
+    """
+    try:
+        rel = Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+    except ValueError:
+        return False
+    parts = rel.parts
+    return bool(parts) and ((len(parts) == 1 and parts[0] in known) or f"{parts[0]}/" in known)
 
 
 def in_the_way_message(path: Path, kind: str) -> str:

@@ -73,3 +73,37 @@ def test_a_file_descriptor_is_written_through_not_replaced(tmp_path):
         atomic_write_text(fd_link, "written\n")
     assert shell_out.read_text() == "printed before\nwritten\n"
     assert os.stat(shell_out).st_ino == inode and fd_link.is_symlink()
+
+
+def test_an_ordinary_file_under_dev_is_replaced_not_appended_to():
+    """``/dev/shm`` (memory-backed scratch space) holds ordinary files: a report written there twice
+    is the second report, as anywhere else (it was appended to, since the path began with /dev/)."""
+    if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
+        pytest.skip("no writable /dev/shm")
+    import tempfile
+    folder = tempfile.mkdtemp(dir="/dev/shm")
+    try:
+        path = os.path.join(folder, "report.html")
+        atomic_write_text(path, "first\n")
+        atomic_write_text(path, "second\n")
+        with open(path) as fh:
+            assert fh.read() == "second\n"
+        link = os.path.join(folder, "latest.html")          # a link to it: followed, the file replaced
+        os.symlink(path, link)
+        atomic_write_text(link, "third\n")
+        assert os.path.islink(link) and open(path).read() == "third\n"
+    finally:
+        import shutil
+        shutil.rmtree(folder)
+
+
+def test_a_file_descriptor_reached_through_a_linked_folder_is_written_through(tmp_path):
+    """``fds/N`` with ``fds`` a link to ``/proc/self/fd``: the descriptor's name once the folder's
+    link is resolved, written through like ``/proc/self/fd/N``."""
+    shell_out = tmp_path / "out.txt"
+    with open(shell_out, "ab") as held:
+        held.write(b"before\n")
+        held.flush()
+        (tmp_path / "fds").symlink_to("/proc/self/fd")
+        atomic_write_text(tmp_path / "fds" / str(held.fileno()), "after\n")
+    assert shell_out.read_text() == "before\nafter\n"

@@ -260,6 +260,7 @@ class GapLog:
         self._tables: list[tuple[np.ndarray, np.ndarray]] = []   # (distinct gaps, total counts) each
         self._pend_gaps: list[np.ndarray] = []
         self._pend_counts: list[int] = []
+        self._pend_n = 0
         self._hist = LogHistogram() if mode != "all" else None
 
     def add(self, gap: float, count: int) -> None:
@@ -302,7 +303,9 @@ class GapLog:
                 return
             self._pend_gaps.append(np.asarray(gaps, dtype=np.float64))
             self._pend_counts.append(count)   # one count per array, expanded when merged
-            if len(self._pend_gaps) >= 4096:   # many small arrays cost ~100 bytes of overhead each
+            self._pend_n += len(gaps)
+            # many small arrays cost ~100 bytes of overhead each; a few long ones, their pairs
+            if len(self._pend_gaps) >= 4096 or self._arr_n + self._pend_n >= self.REDUCE_AT:
                 self._merge_pending()
 
     def _merge_pending(self) -> None:
@@ -311,7 +314,7 @@ class GapLog:
             self._arr_gaps.append(np.concatenate(self._pend_gaps))
             self._arr_counts.append(np.repeat(np.array(self._pend_counts, dtype=np.int64), lens))
             self._arr_n += len(self._arr_gaps[-1])
-            self._pend_gaps, self._pend_counts = [], []
+            self._pend_gaps, self._pend_counts, self._pend_n = [], [], 0
             if self._arr_n >= self.REDUCE_AT:
                 self._reduce()
 
@@ -333,7 +336,10 @@ class GapLog:
     def _reduce(self) -> None:
         """The pairs gathered so far become one more table of distinct gaps, merged into the one
         before it while that one is no longer (a binary counter: with few ties, a long run's pairs
-        are merged a logarithmic number of times, not once per table)."""
+        are merged a logarithmic number of times, not once per table). Tables are merged whatever
+        they shrink: leaving the ones of few repeats unmerged until the end sorted 24 million values
+        instead of 40 million for 12 million distinct gaps but took the same time (merges of sorted
+        tables are cheap), and would keep every batch's copy of gaps that repeat across batches."""
         if self._arr_gaps:
             self._tables.append(distinct_weighted(np.concatenate(self._arr_gaps), np.concatenate(self._arr_counts)))
             self._arr_gaps, self._arr_counts, self._arr_n = [], [], 0

@@ -46,10 +46,15 @@ def weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict:
     """``{mean, p50, p90, p99}`` of values repeated ``weights`` times (inverted-CDF quantiles)."""
     if len(values) == 0 or weights.sum() == 0:
         return {"mean": None, "p50": None, "p90": None, "p99": None}
+    # -0.0 read as 0.0: the two are equal, and which one a group of ties showed would otherwise
+    # follow the order the pairs came in
+    values = np.asarray(values, dtype=np.float64) + 0.0
     order = np.argsort(_sort_key(values), kind="stable")
     v = values[order]
-    w = weights[order].astype(np.float64)
-    cw = np.cumsum(w)
+    w = weights[order]
+    # whole-number weights are summed as integers (exact in any order and grouping up to 2**63,
+    # where float sums round past 2**53), then read as floats: the same floats below 2**53
+    cw = np.cumsum(w).astype(np.float64)
     total = cw[-1]
     # numpy's own (pairwise, fixed-order) sum of the products, not np.dot: BLAS splits a dot by
     # thread count, so one seed gave different last digits on a 1-thread and a 4-thread machine.
@@ -57,7 +62,7 @@ def weighted_stats(values: np.ndarray, weights: np.ndarray) -> dict:
     # equal values' weights are summed first, so the mean does not depend on the order in which
     # tied pairs were recorded (replicas and the two engines interleave them differently)
     first = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
-    out = {"mean": float(np.add.reduce(v[first] * np.add.reduceat(w, first))) / float(total)}
+    out = {"mean": float(np.add.reduce(v[first] * np.add.reduceat(w, first).astype(np.float64))) / float(total)}
     for q in QUANTILES:
         idx = int(np.searchsorted(cw, q / 100.0 * total, side="left"))
         out[f"p{q}"] = float(v[min(idx, len(v) - 1)])
@@ -74,7 +79,7 @@ def distinct_weighted(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarr
     >>> v.tolist(), w.tolist()
     ([0.1, 0.2, 0.3], [7, 4, 4])
     """
-    v = np.asarray(values, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64) + 0.0     # -0.0 kept as 0.0 (see weighted_stats)
     w = np.asarray(weights, dtype=np.int64)
     if len(v) < 2:
         return v, w

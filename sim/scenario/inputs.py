@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sim.io import swapped_out
 from sim.paths import resolve_path
 
 if TYPE_CHECKING:
@@ -40,8 +41,9 @@ def input_files(loaded: "LoadedScenario") -> list[tuple[str, Path]]:
 
 def written_over(loaded: "LoadedScenario", folder: str | Path, names: tuple[str, ...]) -> tuple[str, Path] | None:
     """The first file a run of ``loaded`` reads (:func:`input_files`) that writing ``names`` into ``folder``
-    would replace, ``(what names it, path)``, or ``None``. A name ending in ``/`` is a folder the writer
-    replaces whole (a file anywhere under it is replaced too); symbolic links are followed both ways.
+    would replace (:func:`sim.io.swapped_out`, the rule of the swap itself), ``(what names it, path)``, or
+    ``None``. A name ending in ``/`` is a folder the writer replaces whole (a file anywhere under it is
+    replaced too); symbolic links are followed both ways.
 
         >>> import tempfile; from sim.scenario.load import load_scenario
         >>> d = Path(tempfile.mkdtemp()); (d / "timeseries.csv").write_text("timestamp_s,prompt_tokens,output_tokens\\n")
@@ -54,14 +56,7 @@ def written_over(loaded: "LoadedScenario", folder: str | Path, names: tuple[str,
         >>> written_over(load_scenario(sc, check=False), d, ("summary.json",)) is None
         True
     """
-    root = Path(os.path.realpath(folder))
-    files = {n for n in names if not n.endswith("/")}
-    folders = {n.rstrip("/") for n in names if n.endswith("/")}
     for what, path in input_files(loaded):
-        try:
-            rel = Path(os.path.realpath(path)).relative_to(root)
-        except ValueError:
-            continue
-        if rel.parts and ((len(rel.parts) == 1 and rel.parts[0] in files) or rel.parts[0] in folders):
+        if swapped_out(folder, names, path):
             return what, path
     return None

@@ -25,6 +25,11 @@ schedules the event at ``t`` itself, as SimPy's own :class:`~simpy.events.Timeou
 >>> env.run()
 >>> env.now == t
 True
+
+:class:`At` pushes on SimPy's event queue (``Environment._queue``, ``_eid``) the entry
+``Environment.schedule`` would push, as SimPy 4's ``Timeout`` does; ``pyproject.toml`` allows
+SimPy 4 only, and ``tests/test_clock.py`` checks the entry's shape and that :class:`At` behaves
+as a ``Timeout`` in conditions, interrupts and ``run(until=...)``. A NaN time is refused.
 """
 from __future__ import annotations
 
@@ -40,6 +45,8 @@ class At(Timeout):
 
     def __init__(self, env: simpy.Environment, t: float, value=None):
         now = env.now
+        if t != t:      # (a NaN time would sit in SimPy's queue and break its order)
+            raise ValueError(f"a time to wait for must be a number, not {t}")
         if not t > now:
             t = now
         # Timeout.__init__ with the time given rather than summed (simpy.core.Environment.schedule)
