@@ -15,7 +15,7 @@ import threading
 
 import pytest
 
-from sim.io import atomic_write_json, atomic_write_text
+from sim.atomic import atomic_write_json, atomic_write_text
 
 
 def _read_fifo(path, out: list) -> threading.Thread:

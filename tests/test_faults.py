@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from sim.cli import main
-from sim.io import staged_folder
+from sim.atomic import staged_folder
 
 from conftest import scenario
 

@@ -30,7 +30,7 @@ from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
 from sim.errors import InputError, InputWarning, ScenarioError, clipped, text_list
-from sim.io import atomic_write_json, in_the_way_message
+from sim.atomic import atomic_write_json, in_the_way_message
 from sim.paths import loop_message, looping_link, looping_links, make_folder
 from sim.limits import check_money
 from sim.metrics.output import RESULT_NAMES, result_files, result_in_the_way

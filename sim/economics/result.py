@@ -19,7 +19,7 @@ from sim.economics.ledger import LEDGER_COLUMNS, LedgerEntry
 from sim.economics.statement import format_statement
 from sim.economics.usage import Usage
 from sim.economics.usage_file import write_usage
-from sim.io import atomic_write_bytes
+from sim.atomic import atomic_write_bytes
 from sim.scenario.economics import EconomicsConfig
 
 

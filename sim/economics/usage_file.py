@@ -28,7 +28,7 @@ import numpy as np
 
 from sim.economics.calendar import LAST_YEAR
 from sim.economics.usage import Intervals, Outcomes, Usage
-from sim.io import atomic_write_bytes
+from sim.atomic import atomic_write_bytes
 from sim.scenario.economics import EconomicsConfig
 
 FILE_NAME = "usage.npz"

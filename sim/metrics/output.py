@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.io import (Coded, atomic_write_csv_gz, atomic_write_json, atomic_write_text, csv_text, in_the_way,
-                    staged_folder)
+from sim.atomic import atomic_write_json, atomic_write_text, in_the_way, staged_folder
+from sim.io import Coded, atomic_write_csv_gz, csv_text
 from sim.metrics.schema import REJECT_REASONS, REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def timeseries_table(result: "Result") -> dict[str, np.ndarray | Coded]:
 #: in a folder written over is someone else's and is left where it is
 RESULT_NAMES = ("summary.json", "requests.csv.gz", "timeseries.csv", "cashflow.csv", "ledger.csv",
                 "settlements.csv", "usage.npz", "scenario.json", "figures/", "report.html", "cashflow.png")
-"""What a result folder holds (``figures/`` a folder, the rest files; :func:`sim.io.staged_folder`)."""
+"""What a result folder holds (``figures/`` a folder, the rest files; :func:`sim.atomic.staged_folder`)."""
 #: what a run draws into ``figures/``; another file there is no part of the result
 FIGURE_SUFFIXES = (".svg", ".png")
 
@@ -108,7 +108,7 @@ def result_files(folder: str | Path) -> list[Path]:
 
 def result_in_the_way(folder: str | Path) -> tuple[Path, str] | None:
     """The first entry of ``folder`` under a result's name (:data:`RESULT_NAMES`) of the other kind
-    than the result keeps there, and that kind (:func:`sim.io.in_the_way`): writing a result into
+    than the result keeps there, and that kind (:func:`sim.atomic.in_the_way`): writing a result into
     ``folder`` would take it for an earlier result's and delete it."""
     return in_the_way(folder, RESULT_NAMES)
 
@@ -117,7 +117,7 @@ def write_result(result: "Result", out_dir: Path, figures: str = "svg") -> Path:
     """Write ``result``'s folder: data files, figures (``figures``: one of :data:`FIGURE_CHOICES`)
     and, last, ``summary.json``.
 
-    The folder is written whole into a temporary sibling and swapped in (:func:`sim.io.staged_folder`):
+    The folder is written whole into a temporary sibling and swapped in (:func:`sim.atomic.staged_folder`):
     a run that fails while writing (a full disk) leaves an earlier result in ``out_dir`` untouched,
     never half of each; files in ``out_dir`` that are no part of a result are kept.
     """

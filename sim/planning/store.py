@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError, InputWarning
-from sim.io import atomic_write_text
+from sim.atomic import atomic_write_text
 from sim.paths import followed
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import printable
-from sim.io import atomic_write_text
+from sim.atomic import atomic_write_text
 from sim.text_table import heading_lines, table_lines
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sim.io import atomic_write_bytes
+from sim.atomic import atomic_write_bytes
 from sim.report.chart import Chart, Panel, Rule, Series, figure_text
 
 #: money in, stacked upwards: statement column, legend label, colour

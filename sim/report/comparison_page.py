@@ -20,7 +20,7 @@ by matplotlib as ``fleetsim report`` draws them) from a :class:`~sim.report.comp
 
 A folder whose request table or time series is absent, or damaged (a reader's
 :class:`~sim.errors.ScenarioError`), keeps its columns in the tables and gets a note in place of
-its curves. The file is written atomically (:func:`sim.io.atomic_write_text`); the command
+its curves. The file is written atomically (:func:`sim.atomic.atomic_write_text`); the command
 refuses a path that is a file of the folders compared (:func:`result_files`). Unlike ``report.html`` the page
 carries no time it was generated: the same folders give the same bytes.
 
@@ -40,7 +40,7 @@ import numpy as np
 
 from sim import humanize
 from sim.errors import InputError, ScenarioError, clipped
-from sim.io import atomic_write_text
+from sim.atomic import atomic_write_text
 from sim.paths import output_file_problem
 from sim.report.chart import Chart, Note, Panel, Series, figure_text
 from sim.report.comparison import HISTOGRAM_ERROR, LOAD_RATES, Comparison, label

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sim import humanize
-from sim.io import atomic_write_text
+from sim.atomic import atomic_write_text
 from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
 from sim.metrics.band import explanation as band_explanation
 from sim.metrics.names import POOL_KEYS, name_of
@@ -185,7 +185,7 @@ def _flatten(d: dict, prefix: str = ""):
 
 
 def write_report(folder: Path | str, regenerate: bool = True) -> Path:
-    """Regenerate the folder's figures and write ``report.html`` atomically (:func:`sim.io.atomic_write_text`:
+    """Regenerate the folder's figures and write ``report.html`` atomically (:func:`sim.atomic.atomic_write_text`:
     a temporary file of its own, renamed over it); returns its path.
 
     Raises FileNotFoundError when the folder holds no recognised result.

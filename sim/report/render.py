@@ -15,7 +15,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.io import atomic_write_bytes
+from sim.atomic import atomic_write_bytes
 from sim.report.chart import FORMATS, Chart, Panel, color
 
 #: zlib level of PNG files (Pillow's default is 6): plots are mostly flat colour, so level 1
@@ -64,7 +64,7 @@ def subplot_params(width_in: float, height_in: float, margins: tuple[float, floa
 def save_figure(fig: Figure, stem: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     """Save ``fig`` as ``stem.<format>`` for each of ``formats`` (PNG and SVG by default).
 
-    Each file is written atomically (:func:`sim.io.atomic_write_bytes`).
+    Each file is written atomically (:func:`sim.atomic.atomic_write_bytes`).
 
     The layout is computed once, when the first format is drawn, and then kept for the others
     (the constrained-layout solver is most of the cost of drawing a small figure).

@@ -25,7 +25,7 @@ Box = tuple[float, float, float, float]      # x, y (top left), width, height in
 
 def write_svg(chart: Chart, stem: Path | str) -> Path:
     """Write ``chart`` as ``stem.svg`` (atomically) with :func:`to_svg`; returns the path."""
-    from sim.io import atomic_write_bytes
+    from sim.atomic import atomic_write_bytes
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)

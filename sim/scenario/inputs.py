@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.io import swapped_out
+from sim.atomic import swapped_out
 from sim.paths import resolve_path
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def input_files(loaded: "LoadedScenario") -> list[tuple[str, Path]]:
 
 def written_over(loaded: "LoadedScenario", folder: str | Path, names: tuple[str, ...]) -> tuple[str, Path] | None:
     """The first file a run of ``loaded`` reads (:func:`input_files`) that writing ``names`` into ``folder``
-    would replace (:func:`sim.io.swapped_out`, the rule of the swap itself), ``(what names it, path)``, or
+    would replace (:func:`sim.atomic.swapped_out`, the rule of the swap itself), ``(what names it, path)``, or
     ``None``. A name ending in ``/`` is a folder the writer replaces whole (a file anywhere under it is
     replaced too); symbolic links are followed both ways.
 

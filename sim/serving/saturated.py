@@ -91,7 +91,8 @@ from pathlib import Path
 import numpy as np
 import simpy
 
-from sim.io import atomic_write_text, cache_dir, code_fingerprint
+from sim.atomic import atomic_write_text
+from sim.io import cache_dir, code_fingerprint
 from sim.paths import resolve_path
 from sim.perf.scaled import ScaledCapacity
 from sim.perf.utilization import decode_batch, limits_of, request_seconds, seconds_per_request

@@ -1,0 +1,234 @@
+"""Atomic writes: a result file, or a whole result folder, never seen half-written.
+
+A file goes to a temporary sibling and is renamed over its target (:func:`atomic_write_bytes`,
+``_text``, ``_json``; :func:`atomic_file` for a writer that streams); a folder is written whole into a
+temporary sibling and swapped in (:func:`staged_folder`), leaving the old one as it was on any error.
+A target that is a symbolic link is followed (:mod:`sim.paths`) and stays a link; one that names a
+stream (a device, pipe, socket or file descriptor: ``/dev/stdout``) is written in place, as renaming
+over it would replace the device itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from sim.errors import InputError
+from sim.paths import followed, make_folder
+
+
+#: a file descriptor's own name: a link to whatever the descriptor is open on
+_FD_NAME = re.compile(r"/dev/std(in|out|err)|/dev/fd/\d+|/proc/[^/]+(/task/[^/]+)?/fd/\d+")
+
+
+def _stream(path: str | Path) -> bool:
+    """Whether ``path`` names a stream rather than a file to replace: a device, pipe or socket, or a
+    file descriptor (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``: a link to whatever the
+    descriptor is open on, which may be an ordinary file the shell redirected to). An ordinary file
+    that is no descriptor's is not one, under ``/dev`` too (``/dev/shm`` holds files: a report
+    written there twice is replaced, not appended to).
+
+    >>> _stream("/dev/stdout"), _stream("/dev/null"), _stream("results/summary.json")
+    (True, True, False)
+    """
+    try:
+        mode = os.stat(path).st_mode        # through links: /dev/stdout may lead to a pipe with no name
+    except OSError:
+        return False
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return True
+    p = os.path.abspath(path)
+    for _ in range(40):                     # each link on the way (the kernel's own limit is 40)
+        # the folder's links resolved (a link to /proc/self/fd, /dev/fd itself), not the name's
+        p = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
+        if _FD_NAME.fullmatch(p):
+            return True
+        if not os.path.islink(p):
+            return False
+        p = os.path.join(os.path.dirname(p), os.readlink(p))
+    return False
+
+
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
+    """A binary file handle on a temporary sibling of ``path``, renamed to ``path`` on success.
+
+    A ``path`` that is a symbolic link is followed (the file it leads to is replaced; the link
+    stays). A ``path`` that names a stream (:func:`_stream`: ``/dev/null``, ``/dev/stdout``, a FIFO)
+    is written in place: a stream has no atomic replacement, and renaming a file over it would
+    replace the device itself.
+    """
+    if _stream(path):
+        with open(path, "ab") as fh:     # (appended: a descriptor on a redirected file keeps what it has)
+            yield fh
+        return
+    path = followed(path)
+    make_folder(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.chmod(tmp, 0o644)      # mkstemp makes 0600; results are ordinary readable files
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@contextmanager
+def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Iterator[Path]:
+    """A fresh temporary sibling of ``target`` to write a whole folder into, swapped in on success.
+
+    On leaving the block without an error the staged folder takes the place of ``target``:
+
+    * ``target`` absent or empty: one rename, atomic;
+    * ``target`` holds only names in ``known`` (the names the folder's writer produces: an earlier
+      result): ``target`` is renamed aside, the staged folder renamed in, the old one deleted;
+    * ``target`` also holds other entries (someone else's files), or cannot be renamed (a mount
+      point): the ``known`` entries are moved aside and the new ones moved in one by one, every
+      move undone if one fails; the other entries are never touched.
+
+    A name in ``known`` is a file's, or a folder's when written ``name/``; an entry of ``target`` of
+    the other kind under it (:func:`in_the_way`) is not an earlier result's: :class:`InputError`,
+    and ``target`` is left as it was.
+
+    On an error (a full disk, an interrupt) the staged folder is deleted and ``target`` is left
+    exactly as it was: never half one folder and half the other.
+
+    A ``target`` that is a symbolic link is followed (:func:`sim.paths.followed`): the folder it points to
+    is staged beside and replaced, and the link stays a link to the new result.
+    """
+    import shutil
+
+    given = target
+    target = followed(target).absolute()
+    if os.path.lexists(target) and not target.is_dir():      # (os.rename's "Not a directory" named the stage)
+        raise InputError(f"{given}: exists and is not a folder; give a folder, new or existing")
+    parent = target.parent
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"{given}: cannot be made: {parent} is not a folder")
+    make_folder(parent)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+    try:
+        os.chmod(stage, 0o755)          # mkdtemp makes 0700; a result folder is an ordinary folder
+        yield stage
+        _swap_in(stage, target, known)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def in_the_way(folder: str | Path, known: Sequence[str]) -> tuple[Path, str] | None:
+    """The first entry of ``folder`` named in ``known`` that is not of the kind a result keeps under
+    that name, with that kind: a folder where a file goes, a file where a folder goes (``name/`` in
+    ``known``). Swapping a result in would take it for an earlier result's and delete it. A symbolic
+    link is no obstacle (the link is replaced, never what it leads to).
+
+        >>> import tempfile; d = Path(tempfile.mkdtemp()); (d / "summary.json").mkdir()
+        >>> in_the_way(d, ("summary.json", "figures/"))[1], in_the_way(d, ("figures/",))
+        ('file', None)
+    """
+    for k in known:
+        name = k.rstrip("/")
+        p = Path(folder) / name
+        if p.is_symlink() or not os.path.lexists(p):
+            continue
+        if k.endswith("/") != p.is_dir():
+            return p, "folder" if k.endswith("/") else "file"
+    return None
+
+
+def swapped_out(folder: str | Path, known: Sequence[str], path: str | Path) -> bool:
+    """Whether swapping a folder written with the names ``known`` into ``folder``
+    (:func:`staged_folder`) replaces ``path``: a file named in ``known`` right in ``folder``, or
+    anything under a folder named there (``name/``, replaced whole). Links are followed both ways
+    (the file a path leads to is what would be lost).
+
+        >>> known = ("summary.json", "figures/")
+        >>> swapped_out("/r", known, "/r/figures/notes.txt"), swapped_out("/r", known, "/r/summary.json/x")
+        (True, False)
+    """
+    try:
+        rel = Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+    except ValueError:
+        return False
+    parts = rel.parts
+    return bool(parts) and ((len(parts) == 1 and parts[0] in known) or f"{parts[0]}/" in known)
+
+
+def in_the_way_message(path: Path, kind: str) -> str:
+    """What refusing to write a result over :func:`in_the_way`'s ``(path, kind)`` says."""
+    return (f"{path} is {'not a folder' if kind == 'folder' else 'a folder'}: a result keeps its {kind} "
+            f"{path.name} there; move it away or write the result to another folder")
+
+
+def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
+    import shutil
+
+    try:
+        os.rename(stage, target)        # target absent, or an empty folder (rename(2) replaces it)
+        return
+    except OSError:
+        if not target.is_dir() or target.is_symlink():
+            raise
+    hit = in_the_way(target, known or ())
+    if hit is not None:                 # someone else's, under a result's name: never moved aside and deleted
+        raise InputError(in_the_way_message(*hit))
+    known = [k.rstrip("/") for k in known] if known is not None else None
+    entries = os.listdir(target)
+    ours = [e for e in entries if known is None or e in known]
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))
+    try:
+        if len(ours) == len(entries):
+            try:
+                os.rename(target, aside / "old")
+            except OSError:
+                pass                    # a mount point, the root: entry by entry below
+            else:
+                try:
+                    os.rename(stage, target)
+                except BaseException:
+                    os.rename(aside / "old", target)    # put the old folder back
+                    raise
+                return
+        moved_old: list[str] = []
+        moved_new: list[str] = []
+        try:
+            for e in ours:
+                os.rename(target / e, aside / e)
+                moved_old.append(e)
+            for e in os.listdir(stage):
+                os.rename(stage / e, target / e)
+                moved_new.append(e)
+        except BaseException:
+            for e in reversed(moved_new):
+                os.rename(target / e, stage / e)
+            for e in reversed(moved_old):
+                os.rename(aside / e, target / e)
+            raise
+        os.rmdir(stage)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    with atomic_file(path) as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
