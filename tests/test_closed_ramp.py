@@ -94,7 +94,9 @@ def test_bad_ramp_exits_2_naming_the_field(tmp_path, capsys, ramp, words):
     sc = _ramped(3, ramp)
     if ramp == ".inf":
         sc["workload"]["arrival"]["ramp_up_s"] = float("inf")
-    assert words in _refused(tmp_path, capsys, sc)
+    err = _refused(tmp_path, capsys, sc)
+    assert words in err
+    assert "clients still join after the warm-up" not in err    # (no advice to warm up past the run's end)
 
 
 def test_ramp_on_an_open_process_is_refused(tmp_path, capsys):

@@ -113,8 +113,8 @@ def scenario_warnings(sc) -> list[tuple[str, str]]:
     if process is None or process.concurrency < 2:
         return []
     ramp, warmup = float(process.ramp_up_s), float(sc.warmup)
-    if not first_send(process, process.concurrency - 1) > warmup:
-        return []
+    if not first_send(process, process.concurrency - 1) > warmup or ramp > float(sc.duration):
+        return []       # (a ramp longer than the run is refused: scenario_problems)
     return [("workload.arrival.ramp_up_s", f"{ramp:g} s: clients still join after the warm-up ({warmup:g} s), so "
                                            f"the measured window's throughput and latencies mix the ramp's lighter "
                                            f"load with the full one; set warmup: {ramp:g} or more to measure every "
