@@ -239,6 +239,13 @@ def test_the_flag_alone_is_three_per_cent_and_the_table_shows_ranges(tmp_path, c
     assert "ranges: the same arrivals with the model's capacity 3 % higher (lower latency) and 3 % lower" in _words(out)
 
 
+def test_the_run_says_the_two_capacities_it_runs_at_with_the_digits_that_tell_them_apart(tmp_path, capsys):
+    path = _write(tmp_path, queue_scenario(lam=0.5, duration=60.0))
+    for pct, said in (("3", "0.97 and 1.03"), ("1e-9", "0.99999999999 and 1.00000000001")):   # (not "1 and 1")
+        assert main(["run", str(path), "--capacity-band", pct]) == 0
+        assert f"then twice more at {said} times the model's capacity" in _words(capsys.readouterr().err)
+
+
 def test_an_overloaded_side_reads_overload():
     """At λ = 0.99 and D = 1 s, 10 % less capacity is ρ = 1.1: the queue grows by ~9 % of the
     arrivals, past the stability test's allowance over 4,000 s; 10 % more is ρ = 0.9, stable."""

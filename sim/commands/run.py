@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from sim.errors import path_argument, path_value
-from sim.metrics.band import DEFAULT_PCT, MAX_PCT, NEAR_SATURATION, capacities, pct_problem
+from sim.metrics.band import DEFAULT_PCT, MAX_PCT, NEAR_SATURATION, capacities_text, pct_problem
 from sim.planning.table import fill
 
 
@@ -159,7 +159,7 @@ def main(args: argparse.Namespace) -> int:
             raise InputError(f"--out: {lost}")
     if not args.quiet:
         more = "" if args.capacity_band is None else (
-            ", then twice more at " + " and ".join(f"{c:.4g}" for c in sorted(capacities(args.capacity_band).values()))
+            ", then twice more at " + capacities_text(args.capacity_band)
             + " times the model's capacity (--capacity-band)")
         print(fill(f"fleetsim: simulating {args.scenario}{more}", indent="  "), file=sys.stderr)
     # the folder is made only now that the scenario has loaded and validated, and before the

@@ -81,6 +81,17 @@ def capacities(pct: float) -> dict[str, float]:
     return {"faster": 1.0 + pct / 100.0, "slower": 1.0 - pct / 100.0}
 
 
+def capacities_text(pct: float) -> str:
+    """The two sides' capacity scales, slower first, with the digits that tell them from 1 (a band of
+    ``1e-06`` % is not "1 and 1").
+
+        >>> capacities_text(3), capacities_text(1e-6)
+        ('0.97 and 1.03', '0.99999999 and 1.00000001')
+    """
+    digits = max(4, 3 - math.floor(math.log10(pct / 100.0)))
+    return " and ".join(f"{c:.{digits}g}" for c in sorted(capacities(pct).values()))
+
+
 def side(summary: dict, capacity: float) -> dict:
     """What one side of the band keeps of its run's summary (see the module docstring)."""
     st = summary.get("stability") or {}
