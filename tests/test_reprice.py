@@ -362,3 +362,26 @@ def test_a_summary_an_editor_saved_with_a_bom_is_read_and_one_not_json_is_named(
     summary.write_text('{"cost": ')
     assert main(["reprice", str(base)]) == 2
     assert capsys.readouterr().err.startswith(f"{base}: summary.json is not a fleetsim summary (not JSON: ")
+
+
+def test_reprice_out_is_written_whole_or_not_at_all(tmp_path, capsys, monkeypatch):
+    """``reprice --out`` writes a result folder as a run does: staged beside its place and swapped in.
+    A failure while writing the money (a full disk, an interrupt) leaves the folder as it was; a copy
+    written file by file into it left half the new result over the old one."""
+    import sim.economics.reprice as rp
+
+    run = _run(BASELINE, tmp_path / "run", SHORT)
+    out = tmp_path / "out"
+    assert main(["reprice", str(run), "--set", "economics.gpu_hour_usd=1.8", "--out", str(out)]) == 0
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    def fail(econ, folder, **kwargs):
+        (Path(folder) / "cashflow.csv").write_text("half\n")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rp.EconomicsResult, "write", fail)
+    with pytest.raises(OSError):
+        rp.reprice_folder(run, ["economics.gpu_hour_usd=2.2"], out=out)
+    after = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []     # no stage left behind

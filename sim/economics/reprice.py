@@ -30,8 +30,8 @@ from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
 from sim.errors import InputError, InputWarning, ScenarioError, clipped, text_list
-from sim.atomic import atomic_write_json, in_the_way_message
-from sim.paths import loop_message, looping_link, looping_links, make_folder
+from sim.atomic import atomic_write_json, in_the_way_message, staged_folder
+from sim.paths import loop_message, looping_link, looping_links
 from sim.limits import check_money
 from sim.metrics.output import RESULT_NAMES, result_files, result_in_the_way
 from sim.report.result_folder import MAX_PROBLEMS, summary_problems
@@ -251,18 +251,25 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
         hit = result_in_the_way(dst)     # (found only after half the folder was written)
         if hit is not None:
             raise InputError(in_the_way_message(*hit))
-        make_folder(dst)                 # through a symbolic link: the link stays a link
-        if dst.resolve() != src.resolve():
-            left = _copy_unpriced(src, dst)
+        if dst.exists() and dst.resolve() == src.resolve():     # in place: only the money is rewritten
+            for name in (*MONEY_FILES, *STALE_FILES):
+                (dst / name).unlink(missing_ok=True)
+            _write_money(econ, summary, dst, saved)
+        else:       # a new result folder, written whole beside its place and swapped in, as a run's is
+            with staged_folder(dst, RESULT_NAMES) as stage:
+                left = _copy_unpriced(src, stage)
+                _write_money(econ, summary, stage, saved)
             if left:
                 more = f" and {len(left) - 5:,} more" if len(left) > 5 else ""
                 warnings.warn(f"{src}: not copied to {dst}: {', '.join(left[:5])}{more} (no part of a result: "
                               "fleetsim reprice copies the run's own files)", InputWarning, stacklevel=2)
-        for name in (*MONEY_FILES, *STALE_FILES):
-            (dst / name).unlink(missing_ok=True)
-        econ.write(dst, figure=False, usage_like=saved.archive)
-        atomic_write_json(dst / "summary.json", summary)
     return econ, summary
+
+
+def _write_money(econ: EconomicsResult, summary: dict, folder: Path, saved: SavedUsage) -> None:
+    """The re-priced money files and summary, written into ``folder``."""
+    econ.write(folder, figure=False, usage_like=saved.archive)
+    atomic_write_json(folder / "summary.json", summary)
 
 
 def _copy_unpriced(src: Path, dst: Path) -> list[str]:
