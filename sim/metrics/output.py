@@ -105,7 +105,6 @@ def result_files(folder: str | Path) -> list[Path]:
     return out
 
 
-
 def result_in_the_way(folder: str | Path) -> tuple[Path, str] | None:
     """The first entry of ``folder`` under a result's name (:data:`RESULT_NAMES`) of the other kind
     than the result keeps there, and that kind (:func:`sim.atomic.in_the_way`): writing a result into
