@@ -25,7 +25,7 @@ from sim.economics.compute import ComputeBill, bill_compute
 from sim.economics.credits import apply_credits, training_cost
 from sim.economics.energy import EnergyBill, bill_energy
 from sim.economics.finance import irr, payback_row
-from sim.economics.ledger import CATEGORIES, LedgerEntry, sum_by
+from sim.economics.ledger import CATEGORIES, MINIMUM_SUFFIX, LedgerEntry, sum_by
 from sim.economics.result import EconomicsResult
 from sim.economics.revenue import RevenueBook, book_revenue
 from sim.economics.slo import lost_revenue, sla_credits
@@ -147,6 +147,8 @@ def _cashflow_totals(ledger: tuple[LedgerEntry, ...], books: _Books, partner_seg
     energy = 0.0 - sum_by(ledger, "energy")
     sla = 0.0 - sum_by(ledger, "sla_credit")
     lost, by_line = books.lost, books.book.by_line
+    true_up = {c: float(sum(e.amount_usd for e in ledger if e.category == c and e.line.endswith(MINIMUM_SUFFIX)))
+               for c in ("revenue_share_paid", "revenue_share_received")}
     return {
         "revenue": revenue, "compute_cost": compute, "revenue_share_paid": paid,
         "revenue_share_received": received,
@@ -163,6 +165,8 @@ def _cashflow_totals(ledger: tuple[LedgerEntry, ...], books: _Books, partner_seg
         "partner_revenue": float(partner_seg.sum()),
         "partner_revenue_by_line": {n: float(by_line[n].sum()) for n in books.lines("partner")},
         "compute_cost_by_tier": dict(books.bill.by_tier_usd),
+        "revenue_share_shortfall_paid": 0.0 - true_up["revenue_share_paid"],
+        "revenue_share_shortfall_received": true_up["revenue_share_received"],
     }
 
 

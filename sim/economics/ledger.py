@@ -12,7 +12,8 @@ they apply to in the same interval (so training cash = training cost - credits a
 Categories: ``revenue``, ``compute``, ``training``, ``credit``, ``revenue_share_paid``,
 ``revenue_share_received``, ``opening`` (a balance owed at t = 0: cash only, no accrual),
 ``energy`` (owned pools' electricity), ``sla_credit`` (service credits owed to customers). Lines: the revenue line name, ``pool:tier``, ``training``, the
-credit name, or the agreement name. A ``credit`` entry's ``offsets`` names the category whose
+credit name, or the agreement name (``<agreement>:minimum`` for a minimum guarantee's true-up,
+:data:`MINIMUM_SUFFIX`). A ``credit`` entry's ``offsets`` names the category whose
 cost it reduces (``training`` or ``compute``); other entries leave it empty.
 """
 from __future__ import annotations
@@ -22,6 +23,18 @@ from dataclasses import dataclass
 
 CATEGORIES = ("revenue", "compute", "training", "credit", "revenue_share_paid",
               "revenue_share_received", "opening", "energy", "sla_credit")
+
+#: the ledger line of an agreement's minimum-guarantee true-up is the agreement's name and this
+MINIMUM_SUFFIX = ":minimum"
+
+
+def agreement_of(line: str) -> str:
+    """The agreement a revenue-share entry's ``line`` belongs to (its true-up's line names it too).
+
+    >>> agreement_of("revenue_share:minimum"), agreement_of("revenue_share")
+    ('revenue_share', 'revenue_share')
+    """
+    return line[:-len(MINIMUM_SUFFIX)] if line.endswith(MINIMUM_SUFFIX) else line
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.economics.agreements import SETTLEMENT_COLUMNS, Settlement
+from sim.economics.agreements import MINIMUM_COLUMNS, SETTLEMENT_COLUMNS, Settlement
 from sim.economics.ledger import LEDGER_COLUMNS, LedgerEntry
 from sim.economics.statement import format_statement
 from sim.economics.usage import Usage
@@ -88,8 +88,9 @@ class EconomicsResult:
                  for c in LEDGER_COLUMNS] for e in self.ledger]
         atomic_write_bytes(paths[1], _csv_bytes(list(LEDGER_COLUMNS), rows))
         cents = self.config is not None and self.config.rounding == "cents"
-        atomic_write_bytes(paths[2], _csv_bytes(list(SETTLEMENT_COLUMNS),
-                                                [s.row(cents) for s in self.settlements]))
+        minimum = any(s.minimum_usd is not None for s in self.settlements)
+        atomic_write_bytes(paths[2], _csv_bytes([*SETTLEMENT_COLUMNS, *(MINIMUM_COLUMNS if minimum else ())],
+                                                [s.row(cents, minimum) for s in self.settlements]))
         if self.usage is not None and self.config is not None and self.start is not None:
             paths.append(write_usage(out_dir, self.usage, self.config, self.start, usage_like))
         return paths

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from sim.economics.calendar import period_floor, period_label, period_next
-from sim.economics.ledger import LedgerEntry
+from sim.economics.ledger import LedgerEntry, agreement_of
 from sim.economics.timeline import Timeline
 from sim.text_table import table_lines
 
@@ -143,7 +143,7 @@ class _Rows:
 def _book_entries(rows: _Rows, entries: Sequence[LedgerEntry], discount_rate: float) -> None:
     """Each entry into the accrual columns of its accrual period (opening balances were accrued
     before the horizon: cash only) and the cash columns of its cash period; revenue-share entries
-    paid at one instant under one agreement are netted into one payment."""
+    paid at one instant under one agreement (its minimum's true-up included) are netted into one payment."""
     horizon_s = rows.tl.horizon_s
     stem_of = {cat: stem for stem, cat in (*CATEGORY_COLUMNS, *OPTIONAL_COLUMNS)}
     settled: dict[tuple[int, str, float], float] = {}   # (row, agreement, cash time) -> provider net
@@ -167,7 +167,7 @@ def _book_entries(rows: _Rows, entries: Sequence[LedgerEntry], discount_rate: fl
         elif e.category == "credit":
             c[f"cash_{e.offsets}_usd"] -= mag
         elif e.category.startswith("revenue_share"):
-            key = (id(c), e.line, e.cash_start_s)
+            key = (id(c), agreement_of(e.line), e.cash_start_s)
             by_id[id(c)] = c
             settled[key] = settled.get(key, 0.0) + e.amount_usd
         else:

@@ -40,7 +40,7 @@ CASHFLOW_KEYS = frozenset({
     "gross_margin", "gross_margin_pct", "revenue_share_net", "partner_revenue", "cash_net",
     "cash_revenue_share_net", "revenue_share_outstanding", "cash_net_after_all_lags", "opening_net",
     "receivables_end", "payables_end", "npv_usd", "discount_rate", "irr", "horizon_s",
-    "chargeback.compute_cost_unallocated",
+    "chargeback.compute_cost_unallocated", "revenue_share_shortfall_paid", "revenue_share_shortfall_received",
 })
 #: keys of the money blocks that hold text (or a list), never a number, and what they hold
 TEXT_KEYS = {"cashflow.currency": "the currency of every amount, USD",

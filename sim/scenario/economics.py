@@ -224,7 +224,9 @@ class Agreement(_Windowed):
     netted and the net moves in cash ``payment_lag`` after the period ends. ``cap_usd`` caps the
     lifetime forward (payer -> payee) gross amount of this agreement; ``cap_used_usd`` is what the
     payer had already paid toward it before the run starts (a run of a later year of a capped deal),
-    so only ``cap_usd - cap_used_usd`` is left to pay.
+    so only ``cap_usd - cap_used_usd`` is left to pay. ``minimum_usd`` is a minimum guarantee
+    (take-or-pay) per ``settle`` period: the payer owes at least that much forward, prorated for a
+    period the horizon or the window cuts short; the true-up counts toward the cap.
     """
 
     name: Name = "revenue_share"
@@ -237,6 +239,7 @@ class Agreement(_Windowed):
     payment_lag: Duration = 0.0
     cap_usd: USD | None = None
     cap_used_usd: USD = 0.0
+    minimum_usd: USD | None = None
 
     @model_validator(mode="after")
     def _two_parties(self) -> "Agreement":
