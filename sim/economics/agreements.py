@@ -112,7 +112,8 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
     active = tl.window_mask(ag.from_, ag.until).astype(float)
     fwd = ag.rate * _line_sum(book, ag.base, tl.n) * active
     capped_seg = np.zeros(tl.n, dtype=bool)
-    left = np.inf if ag.cap_usd is None else ag.cap_usd - ag.cap_used_usd   # what the cap leaves after payments before the run
+    # what the cap leaves after the payments made before the run
+    left = np.inf if ag.cap_usd is None else ag.cap_usd - ag.cap_used_usd
     cum = np.cumsum(fwd)
     rev = (ag.reverse.rate * _line_sum(book, ag.reverse.base, tl.n) * active
            if ag.reverse is not None else np.zeros(tl.n))

@@ -42,6 +42,8 @@ class ComputeBill:
     unbilled_gpu_hours: float
     reserved_idle_gpu_hours: float
     notes: list[str] = field(default_factory=list)
+    by_pool_segment_usd: dict[str, np.ndarray] = field(default_factory=dict)
+    """Compute cost per segment of each billed pool (every tier): what a compute commit compares."""
 
     @property
     def total_usd(self) -> float:
@@ -79,8 +81,11 @@ def bill_compute(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> ComputeBil
             continue
         acc.bill_pool(pool, prices, *usage.gpu_steps(pool, e, tl.edges_s))
     entries, by_tier, total = acc.ledger()
+    per_pool: dict[str, np.ndarray] = {}
+    for (pool, _), cost in acc.seg_cost.items():
+        per_pool[pool] = per_pool.get(pool, np.zeros(tl.n)) + cost
     return ComputeBill(entries, total, by_tier, acc.by_pool, acc.billed_h, prov_total_s / 3600,
-                       acc.unbilled_s / 3600, acc.idle_s / 3600, acc.notes)
+                       acc.unbilled_s / 3600, acc.idle_s / 3600, acc.notes, per_pool)
 
 
 class _Accounts:

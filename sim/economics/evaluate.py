@@ -2,14 +2,15 @@
 
 The order of work: cut the horizon into segments (:mod:`~sim.economics.timeline`), bill compute
 (:mod:`~sim.economics.compute`), book revenue (:mod:`~sim.economics.revenue`), training and
-credits (:mod:`~sim.economics.credits`), accrue and settle revenue shares
+credits (:mod:`~sim.economics.credits`), any commit's shortfall (:mod:`~sim.economics.commits`),
+accrue and settle revenue shares
 (:mod:`~sim.economics.agreements`), then roll the ledger into a statement
 (:mod:`~sim.economics.statement`). Everything is a pure function of its inputs.
 
 Totals in ``cashflow`` are the provider's, on an accrual basis over the horizon:
 ``net = revenue - compute_cost - revenue_share_paid + revenue_share_received
-- training_cost + credits_applied - energy_cost - sla_credits`` (the last four are 0 unless
-training, credits, owned pools' energy or service levels are set).
+- training_cost + credits_applied - energy_cost - sla_credits - compute_commit_shortfall`` (the last
+five are 0 unless training, credits, owned pools' energy, service levels or compute commits are set).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import numpy as np
 from sim.economics.agreements import Settlement, settle_agreements
 from sim.economics.calendar import Calendar
 from sim.economics.chargeback import add_chargeback
+from sim.economics.commits import commit_shortfalls
 from sim.economics.compute import ComputeBill, bill_compute
 from sim.economics.credits import apply_credits, training_cost
 from sim.economics.energy import EnergyBill, bill_energy
@@ -57,6 +59,7 @@ class _Books:
     sla: tuple[LedgerEntry, ...]
     sla_periods: list[dict]
     lost: dict | None
+    commits: tuple[LedgerEntry, ...] = ()
 
     def lines(self, owner: str) -> list[str]:
         """The revenue lines of ``owner`` (``provider`` or ``partner``), in the book's order."""
@@ -106,7 +109,8 @@ def _book(cfg: EconomicsConfig, usage: Usage, tl: Timeline) -> _Books:
     power = bill_energy(cfg, usage, tl)
     sla_entries, sla_periods = sla_credits(cfg, usage, tl, book)
     return _Books(bill, book, train_entries, credit_entries, unused, share_entries, settlements, power,
-                  sla_entries, sla_periods, lost_revenue(cfg, usage, tl))
+                  sla_entries, sla_periods, lost_revenue(cfg, usage, tl),
+                  commit_shortfalls(cfg, bill.by_pool_segment_usd, tl))
 
 
 def _ledger(cfg: EconomicsConfig, tl: Timeline, books: _Books) -> tuple[LedgerEntry, ...]:
@@ -115,7 +119,7 @@ def _ledger(cfg: EconomicsConfig, tl: Timeline, books: _Books) -> tuple[LedgerEn
     order = {c: k for k, c in enumerate(CATEGORIES)}
     termed = pay_on_terms(cfg, tl, [*books.book.entries, *books.bill.entries, *books.training, *books.credits,
                                     *books.sla])
-    return tuple(sorted([*termed, *books.shares, *opening_entries(cfg, tl), *books.power.entries],
+    return tuple(sorted([*termed, *books.shares, *opening_entries(cfg, tl), *books.power.entries, *books.commits],
                         key=lambda e: (e.accrual_start_s, order[e.category], e.line)))
 
 
@@ -146,13 +150,14 @@ def _cashflow_totals(ledger: tuple[LedgerEntry, ...], books: _Books, partner_seg
     credits = sum_by(ledger, "credit")
     energy = 0.0 - sum_by(ledger, "energy")
     sla = 0.0 - sum_by(ledger, "sla_credit")
+    commit = 0.0 - sum_by(ledger, "compute_commit")
     lost, by_line = books.lost, books.book.by_line
     true_up = {c: float(sum(e.amount_usd for e in ledger if e.category == c and e.line.endswith(MINIMUM_SUFFIX)))
                for c in ("revenue_share_paid", "revenue_share_received")}
     return {
         "revenue": revenue, "compute_cost": compute, "revenue_share_paid": paid,
         "revenue_share_received": received,
-        "net": revenue - compute - paid + received - training + credits - energy - sla,
+        "net": revenue - compute - paid + received - training + credits - energy - sla - commit,
         "training_cost": training, "credits_applied": credits, "energy_cost": energy,
         "sla_credits": sla, "sla_periods": books.sla_periods,
         "revenue_lost": lost["usd"] if lost is not None else None,
@@ -167,6 +172,7 @@ def _cashflow_totals(ledger: tuple[LedgerEntry, ...], books: _Books, partner_seg
         "compute_cost_by_tier": dict(books.bill.by_tier_usd),
         "revenue_share_shortfall_paid": 0.0 - true_up["revenue_share_paid"],
         "revenue_share_shortfall_received": true_up["revenue_share_received"],
+        "compute_commit_shortfall": commit,
     }
 
 
@@ -190,7 +196,8 @@ def _cash_position(ledger: tuple[LedgerEntry, ...], horizon_s: float, share_net:
         "opening_net": sum_by(ledger, "opening"),
         "receivables_end": float(sum(v for v in invoices.values() if v > 0)
                                  + sum(e.amount_usd for e in owed if e.category == "opening" and e.amount_usd > 0)),
-        "payables_end": 0.0 - float(sum(e.amount_usd for e in owed if e.category in ("compute", "training", "credit")
+        "payables_end": 0.0 - float(sum(e.amount_usd for e in owed if e.category in ("compute", "training", "credit",
+                                                                                     "compute_commit")
                                         or (e.category == "opening" and e.amount_usd < 0))
                                     + sum(v for v in invoices.values() if v < 0)),
     }
@@ -256,4 +263,5 @@ def _cost(usage: Usage, books: _Books, cashflow: dict) -> dict:
         "requests": n_req, "input_tokens": in_tok, "output_tokens": out_tok,
         "training_usd": cashflow["training_cost"], "credits_applied_usd": cashflow["credits_applied"],
         "energy": books.power.summary,
+        "compute_commit_shortfall_usd": cashflow["compute_commit_shortfall"],
     }

@@ -11,10 +11,12 @@ they apply to in the same interval (so training cash = training cost - credits a
 
 Categories: ``revenue``, ``compute``, ``training``, ``credit``, ``revenue_share_paid``,
 ``revenue_share_received``, ``opening`` (a balance owed at t = 0: cash only, no accrual),
-``energy`` (owned pools' electricity), ``sla_credit`` (service credits owed to customers). Lines: the revenue line name, ``pool:tier``, ``training``, the
-credit name, or the agreement name (``<agreement>:minimum`` for a minimum guarantee's true-up,
-:data:`MINIMUM_SUFFIX`). A ``credit`` entry's ``offsets`` names the category whose
-cost it reduces (``training`` or ``compute``); other entries leave it empty.
+``energy`` (owned pools' electricity), ``sla_credit`` (service credits owed to customers),
+``compute_commit`` (a committed compute spend's shortfall, :mod:`~sim.economics.commits`). Lines:
+the revenue line name, ``pool:tier``, ``training``, the credit or commit name, or the agreement
+name (``<agreement>:minimum`` for a minimum guarantee's true-up, :data:`MINIMUM_SUFFIX`). A
+``credit`` entry's ``offsets`` names the category whose cost it reduces (``training`` or
+``compute``); other entries leave it empty.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 CATEGORIES = ("revenue", "compute", "training", "credit", "revenue_share_paid",
-              "revenue_share_received", "opening", "energy", "sla_credit")
+              "revenue_share_received", "opening", "energy", "sla_credit", "compute_commit")
 
 #: the ledger line of an agreement's minimum-guarantee true-up is the agreement's name and this
 MINIMUM_SUFFIX = ":minimum"

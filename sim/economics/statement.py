@@ -50,8 +50,10 @@ YEAR_S = 365.0 * 86400.0
 CATEGORY_COLUMNS = (("revenue", "revenue"), ("compute", "compute"), ("training", "training"),
                     ("credits_applied", "credit"), ("revenue_share_paid", "revenue_share_paid"),
                     ("revenue_share_received", "revenue_share_received"))
-# categories whose columns appear only when the ledger has them (energy of owned pools, SLA credits)
-OPTIONAL_COLUMNS = (("energy", "energy"), ("sla_credits", "sla_credit"))
+# categories whose columns appear only when the ledger has them (energy of owned pools, SLA credits,
+# a compute commit's shortfall)
+OPTIONAL_COLUMNS = (("energy", "energy"), ("sla_credits", "sla_credit"),
+                    ("compute_commit_shortfall", "compute_commit"))
 # stems with a cash column: a credit is not cash (it lowers the cash paid for what it offsets)
 CASH_STEMS = tuple(stem for stem, cat in CATEGORY_COLUMNS if cat != "credit")
 
@@ -205,10 +207,11 @@ _NETS = (("gross_margin_usd", ((1, "revenue_usd"), (-1, "compute_usd"))),
          ("revenue_share_net_usd", ((1, "revenue_share_received_usd"), (-1, "revenue_share_paid_usd"))),
          ("net_usd", ((1, "revenue_usd"), (-1, "compute_usd"), (-1, "training_usd"), (1, "credits_applied_usd"),
                       (-1, "revenue_share_paid_usd"), (1, "revenue_share_received_usd"), (-1, "energy_usd"),
-                      (-1, "sla_credits_usd"))),
+                      (-1, "sla_credits_usd"), (-1, "compute_commit_shortfall_usd"))),
          ("cash_net_usd", ((1, "cash_revenue_usd"), (-1, "cash_compute_usd"), (-1, "cash_training_usd"),
                            (-1, "cash_revenue_share_paid_usd"), (1, "cash_revenue_share_received_usd"),
-                           (1, "cash_opening_usd"), (-1, "cash_energy_usd"), (-1, "cash_sla_credits_usd"))))
+                           (1, "cash_opening_usd"), (-1, "cash_energy_usd"), (-1, "cash_sla_credits_usd"),
+                           (-1, "cash_compute_commit_shortfall_usd"))))
 
 
 def _foot(r: dict, column: str, parts: Sequence[tuple[int, str]]) -> None:

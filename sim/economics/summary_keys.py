@@ -32,6 +32,7 @@ COST_KEYS = frozenset({
     "utilization_adjusted_per_million_output_tokens", "utilization_adjusted_per_request", "requests",
     "input_tokens", "output_tokens", "training_usd", "credits_applied_usd",
     "energy.kwh", "energy.tco2e", "energy.pue", "energy.usd", "energy.kg_co2e_per_kwh",
+    "compute_commit_shortfall_usd",
 })
 #: the fixed numeric keys of the ``cashflow`` block (some are ``None`` in a run that cannot tell them)
 CASHFLOW_KEYS = frozenset({
@@ -41,6 +42,7 @@ CASHFLOW_KEYS = frozenset({
     "cash_revenue_share_net", "revenue_share_outstanding", "cash_net_after_all_lags", "opening_net",
     "receivables_end", "payables_end", "npv_usd", "discount_rate", "irr", "horizon_s",
     "chargeback.compute_cost_unallocated", "revenue_share_shortfall_paid", "revenue_share_shortfall_received",
+    "compute_commit_shortfall",
 })
 #: keys of the money blocks that hold text (or a list), never a number, and what they hold
 TEXT_KEYS = {"cashflow.currency": "the currency of every amount, USD",

@@ -1,10 +1,10 @@
 """The horizon cut into segments on which every money rate is constant in kind.
 
 Segment edges are the union of: 0 and the horizon, the statement period's boundaries, month
-boundaries (flat lines are prorated per month), every agreement's settlement boundaries, the
-invoice periods of payment terms, and the
+boundaries (flat lines are prorated per month), every agreement's settlement boundaries, every
+compute commit's periods, the invoice periods of payment terms, and the
 ``from``/``until`` edges of every dated block. So each segment lies inside one statement
-period, one month, one settlement period per agreement, and is wholly inside or outside every
+period, one month, one settlement period per agreement, one period per commit, and is wholly inside or outside every
 window; the ledger is written per segment.
 """
 from __future__ import annotations
@@ -71,10 +71,10 @@ def window_s(cal: Calendar, from_: dt.date | None, until: dt.date | None) -> tup
 def build_timeline(cfg: EconomicsConfig, cal: Calendar, horizon_s: float) -> Timeline:
     """Segments for ``cfg`` over ``[0, horizon_s]``."""
     edges = {0.0, float(horizon_s)}
-    dated = [*cfg.compute, *cfg.revenue, *cfg.agreements, *cfg.credits]
+    dated = [*cfg.compute, *cfg.revenue, *cfg.agreements, *cfg.credits, *cfg.commits]
     if cfg.training is not None:
         dated.append(cfg.training)
-    periods = ({cfg.period, "month"} | {a.settle for a in cfg.agreements}
+    periods = ({cfg.period, "month"} | {a.settle for a in cfg.agreements} | {c.period for c in cfg.commits}
                | {b.terms.invoice for b in dated if getattr(b, "terms", None) is not None})
     for p in periods:
         edges.update(cal.boundaries_s(p, 0.0, horizon_s))

@@ -68,6 +68,7 @@ class _Check:
         named = [(f"{p}.energy.owned.{i}", name) for i, name in enumerate(cfg.energy.owned)]
         named += [(f"{p}.energy.pools.{name}", name) for name in cfg.energy.pools]
         named += [(f"{p}.compute.{i}.pool", c.pool) for i, c in enumerate(cfg.compute)]
+        named += [(f"{p}.commits.{i}.pool", c.pool) for i, c in enumerate(cfg.commits) if c.pool is not None]
         for path, name in named:
             if name not in known:
                 self.problems.append((path, f"unknown pool {given(name)} (pools: {', '.join(map(clipped, known)) or 'none'})"))
@@ -79,10 +80,13 @@ class _Check:
                                  "their GPUs cost 0")
 
     def compute_tiers(self) -> None:
-        """Compute prices apply within the horizon; a second uncapped flexible tier of a pool is never used."""
+        """Compute prices and commits apply within the horizon; a second uncapped flexible tier of a pool is
+        never used."""
         cfg, p = self.cfg, "economics"
         for i, c in enumerate(cfg.compute):
             self.window(f"{p}.compute.{i}", c)
+        for i, c in enumerate(cfg.commits):
+            self.window(f"{p}.commits.{i}", c)
         flex_uncapped: dict[str, int] = {}
         for i, c in enumerate(cfg.compute):
             if c.tier != "reserved" and c.gpus is None and c.from_ is None and c.until is None:

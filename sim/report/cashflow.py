@@ -23,7 +23,8 @@ MONEY_IN = (("revenue_usd", "revenue", "#4c956c"), ("revenue_share_received_usd"
 #: money out, stacked downwards
 MONEY_OUT = (("compute_usd", "compute", "#d1495b"), ("training_usd", "training", "#edae49"),
              ("revenue_share_paid_usd", "share paid", "#8d6a9f"), ("energy_usd", "energy", "#00798c"),
-             ("sla_credits_usd", "SLA credits", "#6d597a"))
+             ("sla_credits_usd", "SLA credits", "#6d597a"),
+             ("compute_commit_shortfall_usd", "commit shortfall", "#a4243b"))
 
 
 def cashflow_chart(statement: list[dict], currency: str = "USD") -> Chart:
@@ -84,7 +85,8 @@ def _scale(rows: list[dict]) -> tuple[float, str]:
 INCOME = ("revenue_usd", "revenue_share_paid_usd", "revenue_share_received_usd")
 #: the cost columns a cost-only statement shows (when any period has one), with their headings
 COSTS = (("compute_usd", "compute"), ("training_usd", "training"), ("energy_usd", "energy"),
-         ("sla_credits_usd", "SLA credits"), ("credits_applied_usd", "credits"))
+         ("sla_credits_usd", "SLA credits"), ("compute_commit_shortfall_usd", "commit shortfall"),
+         ("credits_applied_usd", "credits"))
 #: what says a scenario has no revenue
 NO_REVENUE = "no revenue or agreement terms"
 

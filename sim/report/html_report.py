@@ -49,11 +49,13 @@ RUN_ROWS = tuple((key, name_of(key), unit_of(key)) for key in RUN_KEYS)
 STATEMENT_COLUMNS = (("revenue_usd", "revenue"), ("compute_usd", "compute"),
                      ("training_usd", "training"), ("credits_applied_usd", "credits"),
                      ("energy_usd", "energy"), ("sla_credits_usd", "SLA credits"),
+                     ("compute_commit_shortfall_usd", "commit shortfall"),
                      ("revenue_share_paid_usd", "share paid"), ("revenue_share_received_usd", "share received"),
                      ("revenue_share_net_usd", "net share"), ("net_usd", "net (accrual)"),
                      ("cash_net_usd", "net (cash)"), ("cumulative_cash_usd", "cumulative cash"))
 #: the optional columns with the sign they enter ``net (accrual)`` by
-OPTIONAL = {"training_usd": "−", "credits_applied_usd": "+", "energy_usd": "−", "sla_credits_usd": "−"}
+OPTIONAL = {"training_usd": "−", "credits_applied_usd": "+", "energy_usd": "−", "sla_credits_usd": "−",
+            "compute_commit_shortfall_usd": "−"}
 #: rows shown only when not zero: the terms of ``net`` most runs do not have
 ZERO_HIDDEN = ("cashflow.training_cost", "cashflow.credits_applied", "cashflow.energy_cost", "cashflow.sla_credits")
 #: a run's figures in the order it draws them (latency first, the money last), the order a page without

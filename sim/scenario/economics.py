@@ -17,6 +17,8 @@ top-level ``start:`` date (owned by the scenario root) pins simulated t = 0 to a
            terms: {invoice: day, net: 15d}}
         - {name: subscriptions, usd_per_month: 20, subscribers: 1000000}
         - {name: partner_resale, usd_per_month: 5.0e6, owner: partner}
+      commits:                           # a cloud commit: at least $1M of compute a month
+        - {name: cloud_commit, pool: main, commit_usd: 1.0e6, period: month}
       agreements:
         - {name: revenue_share, payer: provider, payee: partner, rate: 0.2,
            base: [api, subscriptions], reverse: {rate: 0.2, base: [partner_resale]},
@@ -255,6 +257,25 @@ class Agreement(_Windowed):
         return self
 
 
+class ComputeCommit(_Windowed):
+    """A committed compute spend (a cloud commit): ``commit_usd`` per calendar ``period`` on the
+    compute billed for ``pool`` (every pool when absent). A period whose billed compute falls short
+    bills the shortfall too (take-or-pay), prorated for a period the horizon or the window cuts
+    short, paid at the period's end plus ``payment_lag``."""
+
+    name: Name = "compute_commit"
+    pool: Name | None = None
+    commit_usd: USD
+    period: Literal["month", "quarter", "year"] = "month"
+    payment_lag: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _lag_not_negative(self) -> "ComputeCommit":
+        if self.payment_lag < 0:
+            raise field_error("payment_lag", f"must be >= 0 (got {self.payment_lag:g} s)")
+        return self
+
+
 class Credit(_Windowed):
     """A non-cash credit of ``usd`` that offsets eligible costs in time order until exhausted.
 
@@ -291,6 +312,8 @@ class EconomicsConfig(Strict):
     period: Period = "month"
     compute: list[ComputePrice] = Field(default_factory=list)
     billing_granularity: Literal["second", "minute", "hour"] = "second"
+    commits: list[ComputeCommit] = Field(default_factory=list)
+    """Committed compute spend per period (take-or-pay): :mod:`sim.economics.commits`."""
     revenue: list[RevenueLine] = Field(default_factory=list)
     agreements: list[Agreement] = Field(default_factory=list)
     credits: list[Credit] = Field(default_factory=list)
