@@ -3,9 +3,10 @@
 For an agreement with ``payer``, ``payee``, ``rate``, ``base`` and optional ``reverse``:
 
 * forward (payer -> payee) accrues ``rate x revenue(base lines)`` in every segment inside the
-  agreement's window; the running total is truncated at ``cap_usd`` (lifetime, this agreement)
-  less ``cap_used_usd`` (paid toward it before the run), so a cap reached mid-period pays only
-  what is left of it;
+  agreement's window; the running total is truncated at ``cap_usd`` (lifetime, this agreement;
+  or per agreement year with ``cap_period: year``, the years counted from ``from``, else from the
+  run's start) less ``cap_used_usd`` (paid toward it before the run, in the cap period in progress
+  at the start), so a cap reached mid-period pays only what is left of it;
 * a ``minimum_usd`` (take-or-pay) makes the payer owe at least that much forward per ``settle``
   period, prorated by the share of the period's seconds inside both the horizon and the window:
   the shortfall ``max(minimum - forward, 0)`` is a true-up of its own (ledger line
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.economics.calendar import period_label
+from sim.economics.calendar import anniversaries, period_label
 from sim.economics.ledger import MINIMUM_SUFFIX, LedgerEntry
 from sim.economics.revenue import RevenueBook
 from sim.economics.statement import to_cents
@@ -112,27 +113,21 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
     active = tl.window_mask(ag.from_, ag.until).astype(float)
     fwd = ag.rate * _line_sum(book, ag.base, tl.n) * active
     capped_seg = np.zeros(tl.n, dtype=bool)
-    # what the cap leaves after the payments made before the run
-    left = np.inf if ag.cap_usd is None else ag.cap_usd - ag.cap_used_usd
-    cum = np.cumsum(fwd)
     rev = (ag.reverse.rate * _line_sum(book, ag.reverse.base, tl.n) * active
            if ag.reverse is not None else np.zeros(tl.n))
     provider_pays = ag.payer == "provider"
+    cap = _Cap(ag, tl, fwd)
 
     groups: dict[float, list[int]] = {}
     for i in range(tl.n):
         if active[i]:
             groups.setdefault(cal.period_start_s(float(tl.starts_s[i]), ag.settle), []).append(i)
-    trued_up = 0.0          # true-ups so far: they count toward the cap
-    paid = 0.0              # forward paid so far (capped)
     for p0, idx in groups.items():
         p_end = cal.period_end_s(p0, ag.settle)
         if ag.cap_usd is not None:
-            room = left - trued_up
-            capped_cum = np.minimum(cum[idx], room)
-            capped_seg[idx] = cum[idx] > room * (1 + 1e-12)
-            fwd[idx] = np.diff(capped_cum, prepend=paid)
-            paid = float(capped_cum[-1])
+            for y in dict.fromkeys(cap.year[idx].tolist()):
+                sub = [i for i in idx if cap.year[i] == y]
+                fwd[sub], capped_seg[sub] = cap.pay(y, sub)
         cash_s = p_end + ag.payment_lag
         cash_d = cal.date_at(cash_s)
         f, r = float(fwd[idx].sum()), float(rev[idx].sum())
@@ -141,9 +136,8 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
             covered = float(tl.durations_s[idx].sum())
             minimum = ag.minimum_usd * covered / (p_end - p0)
             owed = max(minimum - f, 0.0)
-            short = min(owed, max(left - trued_up - paid, 0.0)) if ag.cap_usd is not None else owed
+            short = cap.true_up(int(cap.year[idx[-1]]), owed) if ag.cap_usd is not None else owed
             capped = capped or short < owed
-            trued_up += short
         net = f + short - r
         settlements.append(Settlement(
             ag.name, period_label(cal.date_at(p0), ag.settle), cal.date_at(p0),
@@ -165,3 +159,46 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
                                        ag.name + MINIMUM_SUFFIX, -short if provider_pays else short,
                                        cal.date_at(a), cash_d, a, b, cash_s, cash_s))
     return entries, settlements
+
+
+class _Cap:
+    """An agreement's cap per cap period: its lifetime (one period) or each agreement year (from its
+    ``from`` date, or the run's start without one, to the same day a year later; Feb 29 to Feb 28).
+    The first period's room is ``cap_usd - cap_used_usd``, a later one's ``cap_usd``; forward share
+    and true-ups both spend it."""
+
+    def __init__(self, ag, tl: Timeline, fwd: np.ndarray) -> None:
+        self.year = np.zeros(tl.n, dtype=np.int64)
+        if ag.cap_period == "year":
+            anchor = ag.from_ if ag.from_ is not None else tl.calendar.start
+            edges = [tl.calendar.seconds_at(d) for d in anniversaries(anchor, tl.calendar.start, tl.horizon_s)]
+            self.year = np.searchsorted(np.array(edges, dtype=float), tl.starts_s, side="right")
+        self.cum = np.zeros(tl.n)            # forward accrued within each cap period, uncapped
+        for y in np.unique(self.year):
+            mask = self.year == y
+            self.cum[mask] = np.cumsum(fwd[mask])
+        cap = np.inf if ag.cap_usd is None else ag.cap_usd
+        self.first_room = cap - ag.cap_used_usd      # what the cap leaves after the payments before the run
+        self.cap = cap
+        self.paid: dict[int, float] = {}             # forward paid so far in each cap period (capped)
+        self.trued_up: dict[int, float] = {}         # true-ups so far in each cap period
+
+    def room(self, y: int) -> float:
+        """What cap period ``y`` leaves for forward share after its true-ups."""
+        return (self.first_room if y == 0 else self.cap) - self.trued_up.get(y, 0.0)
+
+    def pay(self, y: int, sub: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Forward share paid in segments ``sub`` of cap period ``y`` (in time order), and which of
+        them the cap cut."""
+        room = self.room(y)
+        capped_cum = np.minimum(self.cum[sub], room)
+        paid = np.diff(capped_cum, prepend=self.paid.get(y, 0.0))
+        self.paid[y] = float(capped_cum[-1])
+        return paid, self.cum[sub] > room * (1 + 1e-12)
+
+    def true_up(self, y: int, owed: float) -> float:
+        """The part of a true-up of ``owed`` that cap period ``y`` leaves room for, spent."""
+        short = min(owed, max(self.room(y) - self.paid.get(y, 0.0), 0.0))
+        self.trued_up[y] = self.trued_up.get(y, 0.0) + short
+        return short
+

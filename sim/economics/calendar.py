@@ -10,6 +10,7 @@ Periods are calendar-aligned: a day, an ISO week (Monday to Sunday), a month, a 
 """
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -103,3 +104,24 @@ class Calendar:
                 out.append(s)
             d = period_next(d, period)
         return out
+
+
+def anniversaries(anchor: dt.date, start: dt.date, horizon_s: float) -> list[dt.date]:
+    """The anniversaries of ``anchor`` after ``start`` (t = 0) and before the horizon's end, in
+    order; a Feb 29 anchor's fall on Feb 28 in the years without one.
+
+    >>> anniversaries(dt.date(2024, 2, 29), dt.date(2024, 6, 1), 800 * SECONDS_PER_DAY)
+    [datetime.date(2025, 2, 28), datetime.date(2026, 2, 28)]
+    """
+    out = []
+    year = max(anchor.year + 1, start.year)
+    while year <= LAST_YEAR:
+        day = anchor.day if anchor.month != 2 or anchor.day < 29 or calendar.isleap(year) else 28
+        d = dt.date(year, anchor.month, day)
+        t_s = (d - start).days * SECONDS_PER_DAY
+        if t_s >= horizon_s:
+            break
+        if t_s > 0:
+            out.append(d)
+        year += 1
+    return out

@@ -2,8 +2,8 @@
 
 Segment edges are the union of: 0 and the horizon, the statement period's boundaries, month
 boundaries (flat lines are prorated per month), every agreement's settlement boundaries, every
-compute commit's periods, the invoice periods of payment terms, and the
-``from``/``until`` edges of every dated block. So each segment lies inside one statement
+compute commit's periods, the invoice periods of payment terms, the anniversaries of agreements
+capped per year, and the ``from``/``until`` edges of every dated block. So each segment lies inside one statement
 period, one month, one settlement period per agreement, one period per commit, and is wholly inside or outside every
 window; the ledger is written per segment.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.economics.calendar import Calendar, period_floor
+from sim.economics.calendar import Calendar, anniversaries, period_floor
 from sim.scenario.economics import EconomicsConfig
 
 
@@ -82,4 +82,7 @@ def build_timeline(cfg: EconomicsConfig, cal: Calendar, horizon_s: float) -> Tim
         for s in window_s(cal, block.from_, block.until):
             if 0.0 < s < horizon_s:
                 edges.add(float(s))
+    for ag in cfg.agreements:
+        if ag.cap_period == "year":          # each agreement year has a cap of its own
+            edges.update(cal.seconds_at(d) for d in anniversaries(ag.from_ or cal.start, cal.start, horizon_s))
     return Timeline(cal, float(horizon_s), np.array(sorted(edges)))

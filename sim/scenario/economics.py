@@ -229,6 +229,8 @@ class Agreement(_Windowed):
     so only ``cap_usd - cap_used_usd`` is left to pay. ``minimum_usd`` is a minimum guarantee
     (take-or-pay) per ``settle`` period: the payer owes at least that much forward, prorated for a
     period the horizon or the window cuts short; the true-up counts toward the cap.
+    ``cap_period: year`` makes ``cap_usd`` a cap per agreement year (from ``from``, or the run's
+    start without it); ``cap_used_usd`` then counts toward the year in progress at the start.
     """
 
     name: Name = "revenue_share"
@@ -241,6 +243,7 @@ class Agreement(_Windowed):
     payment_lag: Duration = 0.0
     cap_usd: USD | None = None
     cap_used_usd: USD = 0.0
+    cap_period: Literal["lifetime", "year"] = "lifetime"
     minimum_usd: USD | None = None
 
     @model_validator(mode="after")
@@ -249,6 +252,8 @@ class Agreement(_Windowed):
             raise field_error("payee", f"must differ from payer (got both {self.payer})")
         if self.payment_lag < 0:
             raise field_error("payment_lag", f"must be >= 0 (got {self.payment_lag:g} s)")
+        if self.cap_period != "lifetime" and self.cap_usd is None:
+            raise field_error("cap_period", f"needs cap_usd (the cap per {self.cap_period})")
         if self.cap_used_usd and self.cap_usd is None:
             raise field_error("cap_used_usd", "needs cap_usd (the lifetime cap it was paid toward)")
         if self.cap_usd is not None and self.cap_used_usd > self.cap_usd:
