@@ -132,9 +132,18 @@ def test_a_repriced_commit_is_a_fresh_runs_money_and_bad_commits_are_refused(tmp
              "economics.commits.0.period: must be one of 'month', 'quarter' or 'year' (got 'week')"),
             (["economics.commits.0.pool=nope"], "economics.commits.0.pool: unknown pool 'nope' (pools: main, aux)"),
             (["economics.commits.1.payment_lag=-1d"], "economics.commits.1.payment_lag: must be >= 0"),
+            (["economics.commits.1.payment_lag=1e15"],
+             "economics.commits.1.payment_lag: moves cash after the year 9000"),
             (["economics.commits.0.commit=5"], "economics.commits.0.commit: unknown key 'commit'; allowed: "
                                                "commit_usd, from, name, payment_lag, period, pool, until")):
         capsys.readouterr()
         assert main(["run", str(path), *[a for s in sets for a in ("--set", s)],
                      "--out", str(tmp_path / "bad_out"), "--quiet"]) == 2
         assert f"{path}: {words}" in capsys.readouterr().err
+    # re-pricing refuses what a run refuses, naming the field (it was an OverflowError's one line)
+    for field in ("economics.commits.1.payment_lag", "economics.agreements.0.payment_lag"):
+        extra = ["--set", "economics.revenue=[{name: s, usd_per_month: 1}]",
+                 "--set", "economics.agreements=[{rate: 0.1, base: [s]}]"] if "agreements" in field else []
+        capsys.readouterr()
+        assert main(["reprice", str(fresh), *extra, "--set", f"{field}=1e15", "--quiet"]) == 2
+        assert f"{fresh}: {field}: moves cash after the year 9000" in capsys.readouterr().err

@@ -134,7 +134,7 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
         minimum, short, capped = None, 0.0, bool(capped_seg[idx].any())
         if ag.minimum_usd is not None:
             covered = float(tl.durations_s[idx].sum())
-            minimum = ag.minimum_usd * covered / (p_end - p0)
+            minimum = ag.minimum_usd * (covered / (p_end - p0))
             owed = max(minimum - f, 0.0)
             short = cap.true_up(int(cap.year[idx[-1]]), owed) if ag.cap_usd is not None else owed
             capped = capped or short < owed

@@ -44,7 +44,7 @@ def commit_shortfalls(cfg: EconomicsConfig, by_pool: dict[str, np.ndarray], tl: 
             groups.setdefault(cal.period_start_s(float(tl.starts_s[i]), c.period), []).append(int(i))
         for p0, idx in groups.items():
             p_end = cal.period_end_s(p0, c.period)
-            commit = c.commit_usd * float(tl.durations_s[idx].sum()) / (p_end - p0)
+            commit = c.commit_usd * (float(tl.durations_s[idx].sum()) / (p_end - p0))
             short = commit - float(billed[idx].sum())
             if short <= 0:
                 continue

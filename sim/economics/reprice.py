@@ -37,6 +37,7 @@ from sim.metrics.output import RESULT_NAMES, result_files, result_in_the_way
 from sim.report.result_folder import MAX_PROBLEMS, summary_problems
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
+from sim.scenario.magnitudes import economics_magnitude_problems
 
 #: files of a result folder that re-pricing rewrites (the rest are copied unchanged)
 MONEY_FILES = ("summary.json", "cashflow.csv", "ledger.csv", "settlements.csv", FILE_NAME)
@@ -73,7 +74,8 @@ def _config(saved: SavedUsage, overrides: Sequence[str]):
     """The saved ``economics:`` block with ``overrides`` applied, parsed and checked as a run checks it."""
     cfg = _parsed(apply_overrides({"economics": saved.economics}, overrides))
     u = saved.usage
-    problems = validate(cfg, u.pools(), u.horizon_s, saved.start, u.revenue_line_names)
+    problems = economics_magnitude_problems(cfg, saved.start, u.horizon_s) or validate(
+        cfg, u.pools(), u.horizon_s, saved.start, u.revenue_line_names)
     if problems:
         raise ScenarioError(problems)
     return cfg

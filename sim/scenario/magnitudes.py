@@ -57,9 +57,14 @@ def magnitude_problems(sc) -> list[tuple[str, str]]:
     for i, p in enumerate(sc.fleet.pools):
         if p.scale > MAX_SCALE:
             out.append((f"fleet.pools.{i}.scale", f"must be <= {MAX_SCALE:g} shards (got {p.scale:g})"))
-    e = sc.economics
-    horizon = float(sc.duration)
-    for group in ("compute", "revenue", "agreements", "credits"):
+    return out + economics_magnitude_problems(sc.economics, sc.start, float(sc.duration))
+
+
+def economics_magnitude_problems(e, start: _dt.date, horizon: float) -> list[tuple[str, str]]:
+    """Problems of a schema-valid ``economics:`` block (an ``EconomicsConfig``) whose numbers overflow
+    in a run from ``start`` over ``horizon`` seconds (what ``fleetsim reprice`` checks too)."""
+    out: list[tuple[str, str]] = []
+    for group in ("compute", "revenue", "agreements", "credits", "commits"):
         for i, block in enumerate(getattr(e, group, None) or []):
             out += _date_problem(f"economics.{group}.{i}.from", getattr(block, "from_", None))
             out += _date_problem(f"economics.{group}.{i}.until", getattr(block, "until", None))
@@ -73,11 +78,12 @@ def magnitude_problems(sc) -> list[tuple[str, str]]:
         if _growth_overflows(e.training.growth_per_month, horizon):
             out.append(("economics.training.growth_per_month",
                         f"compounds past 1e304 within the run (got {e.training.growth_per_month:g})"))
-    for i, a in enumerate(e.agreements):
-        last = _dt.datetime(LAST_YEAR, 12, 31) - _dt.datetime.combine(sc.start, _dt.time())
-        room = last.total_seconds() - horizon
+    last = _dt.datetime(LAST_YEAR, 12, 31) - _dt.datetime.combine(start, _dt.time())
+    room = last.total_seconds() - horizon
+    for where, a in [*((f"agreements.{i}", a) for i, a in enumerate(e.agreements)),
+                     *((f"commits.{i}", c) for i, c in enumerate(e.commits))]:
         if a.payment_lag > room:
-            out.append((f"economics.agreements.{i}.payment_lag",
+            out.append((f"economics.{where}.payment_lag",
                         f"moves cash after the year {LAST_YEAR} (got {a.payment_lag:g} s; at most "
-                        f"{max(room, 0.0):.4g} s from start {sc.start.isoformat()} and duration {horizon:g} s)"))
+                        f"{max(room, 0.0):.4g} s from start {start.isoformat()} and duration {horizon:g} s)"))
     return out
