@@ -1,4 +1,5 @@
-"""A revenue-share cap per agreement year (``cap_period: year``), worked out by hand.
+"""A revenue-share cap per agreement year (``cap_period: year``) and a cap on the reverse share,
+worked out by hand.
 
 Each agreement year (from the agreement's ``from`` date to the same day a year later) has a cap of
 ``cap_usd`` of its own; ``cap_used_usd`` is what was paid toward the year in progress at the run's
@@ -105,6 +106,41 @@ def test_a_lifetime_cap_repriced_to_a_yearly_one_is_a_fresh_runs_money_and_bad_p
              "economics.agreements.0.cap_period: must be one of 'lifetime' or 'year' (got 'decade')"),
             (["economics.agreements.0.cap_usd=null", "economics.agreements.0.cap_used_usd=0"],
              "economics.agreements.0.cap_period: needs cap_usd (the cap per year)")):
+        capsys.readouterr()
+        assert main(["run", str(path), *[a for s in sets for a in ("--set", s)],
+                     "--out", str(tmp_path / "bad_out"), "--quiet"]) == 2
+        assert f"{path}: {words}" in capsys.readouterr().err
+
+
+def test_a_capped_reverse_share_stops_at_what_its_cap_leaves(tmp_path, capsys):
+    """The partner shares 10 % of its $1,000 a month back, capped at $250 over the deal's life, $50 of
+    it paid before the run: $100 in January, $100 in February, then nothing. The forward 10 % of
+    $3,000 a month is uncapped: Q1 nets 900 - 200 = 700, Q2 900 - 0 = 900."""
+    econ = {"period": "month", "compute": DEAL["compute"],
+            "revenue": [*DEAL["revenue"], {"name": "resale", "owner": "partner", "usd_per_month": 1000}],
+            "agreements": [{"name": "deal", "rate": 0.1, "base": ["subs"], "settle": "quarter",
+                            "reverse": {"rate": 0.1, "base": ["resale"], "cap_usd": 250, "cap_used_usd": 50}}]}
+    out = _run(tmp_path, _scenario(econ))
+    sett = _rows(out, "settlements.csv")
+    assert list(sett[0])[-1] == "capped"                          # no minimum: no minimum columns
+    assert [(s["period"], s["capped"]) for s in sett] == [("2025-Q1", "True"), ("2025-Q2", "True")]
+    assert _col(sett, "forward_usd") == pytest.approx([900, 900], abs=1e-6)
+    assert _col(sett, "reverse_usd") == pytest.approx([200, 0], abs=1e-6)
+    assert _col(sett, "provider_net_usd") == pytest.approx([-700, -900], abs=1e-6)
+    rows = _rows(out, "cashflow.csv")
+    assert _col(rows, "revenue_share_received_usd") == pytest.approx([100, 100, 0, 0, 0, 0, 0], abs=1e-6)
+    cf = json.loads((out / "summary.json").read_text())["cashflow"]
+    assert cf["revenue_share_received"] == pytest.approx(200, rel=1e-12)
+    assert cf["revenue_share_net"] == pytest.approx(200 - 1800, rel=1e-12)
+
+    path = _write(tmp_path, _scenario(econ), "bad")
+    for sets, words in (
+            (["economics.agreements.0.reverse.cap_usd=null"],
+             "economics.agreements.0.reverse.cap_used_usd: needs cap_usd (the lifetime cap it was paid toward)"),
+            (["economics.agreements.0.reverse.cap_used_usd=300"],
+             "economics.agreements.0.reverse.cap_used_usd: must not exceed cap_usd (got 300 of a 250 cap)"),
+            (["economics.agreements.0.reverse.cap_usd=-1"],
+             "economics.agreements.0.reverse.cap_usd: must be >= 0 (got -1")):
         capsys.readouterr()
         assert main(["run", str(path), *[a for s in sets for a in ("--set", s)],
                      "--out", str(tmp_path / "bad_out"), "--quiet"]) == 2

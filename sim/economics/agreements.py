@@ -13,7 +13,8 @@ For an agreement with ``payer``, ``payee``, ``rate``, ``base`` and optional ``re
   ``<agreement>:minimum``), booked in the period's last segment and counted toward the cap (a
   true-up the cap would exceed pays only what is left of it; later forward accrues against what
   remains);
-* reverse (payee -> payer) accrues ``reverse.rate x revenue(reverse.base lines)``, uncapped;
+* reverse (payee -> payer) accrues ``reverse.rate x revenue(reverse.base lines)``, truncated at
+  ``reverse.cap_usd`` less ``reverse.cap_used_usd`` over the agreement's life when set;
 * each calendar ``settle`` period the two are netted: ``net = forward + shortfall - reverse``; the payer pays
   ``net`` when positive, the payee pays ``-net`` otherwise, in one cash movement at the end of
   the settlement period plus ``payment_lag``. A period cut short by the horizon or the window
@@ -115,6 +116,11 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
     capped_seg = np.zeros(tl.n, dtype=bool)
     rev = (ag.reverse.rate * _line_sum(book, ag.reverse.base, tl.n) * active
            if ag.reverse is not None else np.zeros(tl.n))
+    rev_capped = np.zeros(tl.n, dtype=bool)
+    if ag.reverse is not None and ag.reverse.cap_usd is not None:
+        left_r = ag.reverse.cap_usd - ag.reverse.cap_used_usd
+        rev_capped = np.cumsum(rev) > left_r * (1 + 1e-12)
+        rev = np.diff(np.minimum(np.cumsum(rev), left_r), prepend=0.0)
     provider_pays = ag.payer == "provider"
     cap = _Cap(ag, tl, fwd)
 
@@ -131,7 +137,7 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
         cash_s = p_end + ag.payment_lag
         cash_d = cal.date_at(cash_s)
         f, r = float(fwd[idx].sum()), float(rev[idx].sum())
-        minimum, short, capped = None, 0.0, bool(capped_seg[idx].any())
+        minimum, short, capped = None, 0.0, bool(capped_seg[idx].any() or rev_capped[idx].any())
         if ag.minimum_usd is not None:
             covered = float(tl.durations_s[idx].sum())
             minimum = ag.minimum_usd * (covered / (p_end - p0))

@@ -213,10 +213,23 @@ class RevenueLine(_Windowed):
 
 
 class ReverseShare(Strict):
-    """The payee's share back to the payer, netted against the forward share each settlement."""
+    """The payee's share back to the payer, netted against the forward share each settlement.
+    ``cap_usd`` caps its lifetime amount (``cap_used_usd`` of it paid before the run), as the
+    agreement's own ``cap_usd`` caps the forward share."""
 
     rate: Rate
     base: list[Name] = Field(min_length=1)
+    cap_usd: USD | None = None
+    cap_used_usd: USD = 0.0
+
+    @model_validator(mode="after")
+    def _cap_used_within_cap(self) -> "ReverseShare":
+        if self.cap_used_usd and self.cap_usd is None:
+            raise field_error("cap_used_usd", "needs cap_usd (the lifetime cap it was paid toward)")
+        if self.cap_usd is not None and self.cap_used_usd > self.cap_usd:
+            raise field_error("cap_used_usd", f"must not exceed cap_usd (got {self.cap_used_usd:g} of a "
+                                              f"{self.cap_usd:g} cap)")
+        return self
 
 
 class Agreement(_Windowed):
