@@ -161,3 +161,9 @@ def test_a_repriced_minimum_is_a_fresh_runs_money_and_bad_minimums_are_refused(t
         assert main(["run", str(path), "--set", f"economics.agreements.0.minimum_usd={value}",
                      "--out", str(tmp_path / "bad_out"), "--quiet"]) == 2
         assert f"{path}: {words}" in capsys.readouterr().err
+    # the true-up's ledger line is <agreement>:minimum, so no agreement may be named like one
+    capsys.readouterr()
+    assert main(["run", str(path), "--set", "economics.agreements.0.name=deal:minimum",
+                 "--out", str(tmp_path / "bad_out"), "--quiet"]) == 2
+    assert (f"{path}: economics.agreements.0.name: must not end in ':minimum': the ledger names a minimum "
+            "guarantee's true-up <agreement>:minimum (got 'deal:minimum')") in capsys.readouterr().err

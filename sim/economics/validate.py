@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from sim.economics.terms import compute_terms
 from sim.economics.timeline import window_s
 from sim.economics.calendar import Calendar
+from sim.economics.ledger import MINIMUM_SUFFIX
 from sim.errors import ScenarioWarning, clipped, given
 from sim.scenario.economics import EconomicsConfig
 
@@ -148,6 +149,9 @@ class _Check:
         for i, ag in enumerate(self.cfg.agreements):
             path = f"economics.agreements.{i}"
             self.window(path, ag)
+            if ag.name.endswith(MINIMUM_SUFFIX):
+                self.problems.append((f"{path}.name", f"must not end in {MINIMUM_SUFFIX!r}: the ledger names a minimum "
+                                      f"guarantee's true-up <agreement>{MINIMUM_SUFFIX} (got {given(ag.name)})"))
             for key, base, who in (("base", ag.base, ag.payer),
                                    ("reverse.base", ag.reverse.base if ag.reverse else [], ag.payee)):
                 self._base(f"{path}.{key}", key, base, who, owner)
