@@ -10,6 +10,7 @@ import math
 import pathlib
 
 from sim.errors import InputError, given
+from sim.paths import resolve_path
 from sim.scenario.workload import (
     ArrivalProcess,
     DiurnalArrival,
@@ -24,17 +25,11 @@ from sim.scenario.workload import (
     UniformTokens,
     WorkloadConfig,
 )
-from sim import paths
 from sim.workload.classes import class_prefix
 from sim.workload.closed import workload_problems
 from sim.workload.traces import check_trace, read_trace
 
 SHARE_TOLERANCE = 1e-9
-
-
-def resolve_path(path: str, base_dir: pathlib.Path) -> pathlib.Path:
-    """A trace path as written in a scenario, relative to the scenario's folder."""
-    return paths.resolve_path(path, base_dir)
 
 
 def _file_problem(where: str, path: str, format: str, base_dir: pathlib.Path) -> list[tuple[str, str]]:
