@@ -23,10 +23,10 @@ from sim.scenario.perf import kernel_floor_warnings
 from sim.scenario.pool_checks import MAX_NIC_GBPS, MAX_NVLINK_DOMAIN_GPUS, MIN_IB_GBPS
 from sim.scenario.pool_checks import pool_catalog, pool_memory_problems, pool_settings_problems, pool_warnings
 from sim.scenario.unknown_names import catalog_msg, model_error, near_names
-from sim.scenario.workload import EmpiricalTokens, FixedTokens, LognormalTokens, UniformTokens
 from sim.workload import validate as validate_workload
 from sim.workload.closed import scenario_problems as closed_loop_problems
 from sim.workload.closed import scenario_warnings as closed_loop_warnings
+from sim.workload.lengths import fewest_tokens
 
 if TYPE_CHECKING:
     from sim.scenario.load import LoadedScenario
@@ -86,21 +86,6 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     return problems
 
 
-def _least_tokens(dist) -> int | None:
-    """The fewest tokens a length distribution can draw (``None``: a trace's, not known here)."""
-    if isinstance(dist, FixedTokens):
-        return dist.value
-    if isinstance(dist, UniformTokens):
-        return dist.low
-    if isinstance(dist, LognormalTokens):
-        return dist.min
-    if isinstance(dist, EmpiricalTokens):
-        weights = dist.weights or [1.0] * len(dist.values)
-        drawn = [v for v, w in zip(dist.values, weights) if w > 0]
-        return min(drawn) if drawn else None
-    return None
-
-
 def _prompt_fit_problems(wl, longest: int) -> list[tuple[str, str]]:
     """A prompt distribution (the workload's, or a class's) whose every draw is longer than the
     longest context any pool serves: every such request would be rejected, as vLLM refuses a prompt
@@ -110,7 +95,7 @@ def _prompt_fit_problems(wl, longest: int) -> list[tuple[str, str]]:
         or [("workload.prompt_tokens", wl.prompt_tokens)]
     out = []
     for where, dist in dict(sources).items():
-        least = _least_tokens(dist)
+        least = fewest_tokens(dist)
         if least is not None and least > longest:
             out.append((where, f"every prompt is at least {least:,} tokens, longer than the longest context a "
                                f"pool serves ({longest:,} tokens, max_model_len): every request would be rejected"))

@@ -50,8 +50,8 @@ def _context(sc, pool) -> int | None:
 
 def pin_problems(sc) -> list[tuple[str, str]]:
     """Every problem of ``sc.fleet.router.classes`` (module docstring), as ``(field, message)``."""
-    from sim.scenario.checks import _least_tokens
     from sim.workload import class_names
+    from sim.workload.lengths import fewest_tokens
 
     router = sc.fleet.router
     if not router.classes:
@@ -82,7 +82,7 @@ def pin_problems(sc) -> list[tuple[str, str]]:
                                     f"request of class {given(cls)} would be rejected"))
         i = classes.index(cls)
         c = sc.workload.classes[i] if sc.workload.classes else None
-        least = _least_tokens((c.prompt_tokens if c is not None else None) or sc.workload.prompt_tokens)
+        least = fewest_tokens((c.prompt_tokens if c is not None else None) or sc.workload.prompt_tokens)
         contexts = [_context(sc, pools[p]) for p in pinned]
         if least is not None and None not in contexts and least > max(contexts):
             problems.append((where, f"every prompt of class {given(cls)} is at least {least:,} tokens, longer than "
