@@ -22,6 +22,7 @@ from sim.scenario.catalog import get_model, gpu_family
 from sim.scenario.perf import kernel_floor_warnings
 from sim.scenario.pool_checks import MAX_NIC_GBPS, MAX_NVLINK_DOMAIN_GPUS, MIN_IB_GBPS
 from sim.scenario.pool_checks import pool_catalog, pool_memory_problems, pool_settings_problems, pool_warnings
+from sim.scenario.pool_setup import pool_context
 from sim.scenario.unknown_names import catalog_msg, model_error, near_names
 from sim.workload import validate as validate_workload
 from sim.workload.closed import scenario_problems as closed_loop_problems
@@ -60,7 +61,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         seen.add(pool.name)
         gpu, model = pool_catalog(pool, where, default_model, problems)
         if model is not None:
-            contexts.append(min(model.max_context, pool.max_model_len or model.max_context))
+            contexts.append(pool_context(pool, model))
         problems.extend(pool_settings_problems(sc, pool, where, gpu))
         if model is not None and gpu is not None:
             problems.extend(pool_memory_problems(sc, i, pool, model, gpu, loaded.memory_plans))

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from sim.errors import clipped, given
 from sim.scenario.catalog import get_model
+from sim.scenario.pool_setup import pool_context
 
 
 def _names(kind: str, name: object, names: list[str]) -> str:
@@ -45,7 +46,7 @@ def _context(sc, pool) -> int | None:
         model = get_model(pool.model if pool.model is not None else sc.model)
     except Exception:       # an unknown or malformed model: the pool's own check names it
         return None
-    return min(model.max_context, pool.max_model_len or model.max_context)
+    return pool_context(pool, model)
 
 
 def pin_problems(sc) -> list[tuple[str, str]]:

@@ -46,6 +46,12 @@ def pool_entries(sc, pool) -> tuple:
     return get_model(pool.model if pool.model is not None else sc.model), get_gpu(pool.gpu), pool.perf or sc.perf
 
 
+def pool_context(pool, model) -> int:
+    """The longest sequence a replica of ``pool`` serves, in tokens: its ``max_model_len``, else its
+    model's context, and never past the model's context."""
+    return min(model.max_context, pool.max_model_len or model.max_context)
+
+
 def pool_memory_plan(pool, model, gpu, weight_dtype: str, expert_dtype: str | None, kv_dtype: str):
     """The :func:`~sim.perf.memory.memory_plan` of one replica of ``pool`` at the given precisions
     (:func:`pool_dtypes`)."""
