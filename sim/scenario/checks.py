@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import warnings
 
 from sim.economics import validate as validate_economics
+from sim.economics.calendar import LAST_YEAR   # the last calendar year a run may touch
 from sim.errors import ScenarioWarning, given
 from sim.humanize import plural
 from sim.scenario.class_pins import pin_problems, pin_warnings
@@ -110,12 +111,12 @@ def _run_problems(sc) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     try:
         last_day = sc.start + _dt.timedelta(seconds=sc.duration)
-        if last_day.year > 9000:
+        if last_day.year > LAST_YEAR:
             raise OverflowError
     except OverflowError:
-        problems.append(("duration", f"runs past the year 9000 from start {sc.start.isoformat()} (got {sc.duration:g} s)"))
+        problems.append(("duration", f"runs past the year {LAST_YEAR} from start {sc.start.isoformat()} (got {sc.duration:g} s)"))
     samples = sc.duration / sc.metrics.interval
-    if samples > 5e6 and not problems:     # a duration past the year 9000 is said once, not as rows too
+    if samples > 5e6 and not problems:     # a duration past the last year is said once, not as rows too
         problems.append(("metrics.interval", f"would record {samples:,.0f} time-series rows over the duration "
                                              f"(at most 5,000,000): use at least {sc.duration / 5e6:g} s"))
     if all(p.replicas == 0 and p.autoscale is None for p in sc.fleet.pools):
