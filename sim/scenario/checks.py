@@ -23,7 +23,7 @@ from sim.scenario.catalog import get_model, gpu_family
 from sim.scenario.perf import kernel_floor_warnings
 from sim.scenario.pool_checks import MAX_NIC_GBPS, MAX_NVLINK_DOMAIN_GPUS, MIN_IB_GBPS
 from sim.scenario.pool_checks import pool_catalog, pool_memory_problems, pool_settings_problems, pool_warnings
-from sim.scenario.pool_setup import pool_context
+from sim.scenario.pool_setup import pool_context, pool_model
 from sim.scenario.unknown_names import catalog_msg, model_error, near_names
 from sim.workload import validate as validate_workload
 from sim.workload.closed import scenario_problems as closed_loop_problems
@@ -251,9 +251,7 @@ def _disaggregation_problems(sc, names: list[str]) -> list[tuple[str, str]]:
             problems.append(("fleet.disaggregated.decode_pool", "must differ from prefill_pool"))
         by_name = {p.name: p for p in sc.fleet.pools}
         if d.prefill_pool in by_name and d.decode_pool in by_name:
-            def _model_of(p):
-                return p.model if p.model is not None else sc.model
-            mp, md = _model_of(by_name[d.prefill_pool]), _model_of(by_name[d.decode_pool])
+            mp, md = pool_model(sc, by_name[d.prefill_pool]), pool_model(sc, by_name[d.decode_pool])
             if mp != md:
                 problems.append(("fleet.disaggregated.decode_pool",
                                  f"must serve the same model as the prefill pool (got {md!r} and {mp!r})"))

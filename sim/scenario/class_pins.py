@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from sim.errors import clipped, given
 from sim.scenario.catalog import get_model
-from sim.scenario.pool_setup import pool_context
+from sim.scenario.pool_setup import pool_context, pool_model
 
 
 def _names(kind: str, name: object, names: list[str]) -> str:
@@ -43,7 +43,7 @@ def _context(sc, pool) -> int | None:
     """The longest context ``pool`` serves (``max_model_len`` or its model's), None if its model
     has problems of its own (reported at the pool)."""
     try:
-        model = get_model(pool.model if pool.model is not None else sc.model)
+        model = get_model(pool_model(sc, pool))
     except Exception:       # an unknown or malformed model: the pool's own check names it
         return None
     return pool_context(pool, model)
