@@ -81,7 +81,7 @@ def build_pools(loaded: LoadedScenario, capacity: float = 1.0, scheduler_factors
     ``scheduler_factors``: measure each pool's load-factor scheduler factor on its own engine
     (:func:`sim.serving.saturated.scheduler_factor`; what a run's summary and autoscaler read)."""
     sc = loaded.scenario
-    from sim.scenario.pool_setup import pool_setups, pool_step_model
+    from sim.scenario.pool_setup import pool_context, pool_setups, pool_step_model
 
     out = []
     for i, (p, setup) in enumerate(zip(sc.fleet.pools, pool_setups(loaded))):
@@ -90,7 +90,7 @@ def build_pools(loaded: LoadedScenario, capacity: float = 1.0, scheduler_factors
         out.append(PoolRuntime(index=i, cfg=p, gpu=gpu, model=model, step_model=scaled(step, capacity),
                                kv_blocks=plan.kv_blocks,
                                kv_bytes_per_token=plan.kv_bytes_per_token, weight_dtype=wdt,
-                               max_context=min(model.max_context, p.max_model_len or model.max_context)))
+                               max_context=pool_context(p, model)))
     if scheduler_factors:
         start = dt.datetime.combine(sc.start, dt.time(0, 0))
         d = sc.fleet.disaggregated

@@ -149,7 +149,7 @@ def _trace_requests(process, duration: float, growth, base_dir: Path, limit: flo
     if a bound from its size in bytes (``MIN_TRACE_ROW_BYTES`` a row, x ``rate_scale`` x mean growth)
     could pass ``limit``, and that bound is returned otherwise; with ``count`` it is always read and
     the rows counted (``fleetsim validate``). A missing or unreadable file is the workload check's."""
-    from sim.workload.validation import resolve_path
+    from sim.paths import resolve_path
 
     path = resolve_path(process.path, base_dir)
     try:

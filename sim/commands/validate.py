@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.scenario.pool_setup import pool_setups
+    from sim.scenario.pool_setup import pool_context, pool_setups
     from sim.scenario.load import load_scenario
 
     from sim.errors import ScenarioError, printable
@@ -45,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
     lines += [f"  {where}: {what}" for where, what in skipped]
     for p, setup in zip(sc.fleet.pools, pool_setups(loaded)):
         model, gpu, _, wdt, kdt, plan = setup
-        per_seq = min(model.max_context, p.max_model_len or model.max_context)
+        per_seq = pool_context(p, model)
         pp = p.pipeline_parallel
         shape = f"{p.tensor_parallel} {gpu.name}" if pp == 1 else f"{pp} stages x {p.tensor_parallel} {gpu.name}"
         layout = "".join([f", EP{p.expert_parallel}" if p.expert_parallel > 1 else "",

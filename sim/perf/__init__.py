@@ -33,10 +33,6 @@ __all__ = ["BatchShape", "StepTimeModel", "LinearModel", "RooflineModel", "Memor
            "roofline_factors"]
 
 
-def _resolve(path: str, base_dir: pathlib.Path) -> pathlib.Path:
-    return resolve_path(path, base_dir)
-
-
 def roofline_factors(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path) -> tuple[Efficiency, float]:
     """Efficiency factors and smooth-roofline overlap exponent for ``cfg``.
 
@@ -48,7 +44,7 @@ def roofline_factors(cfg: RooflinePerf, gpu: GPUSpec, base_dir: pathlib.Path) ->
     eff, p = gpu.efficiency(cfg.weight_dtype), gpu.overlap_exponent
     if cfg.calibration is not None:
         from sim.perf.calibration import load_calibration
-        cal = load_calibration(_resolve(cfg.calibration, base_dir))
+        cal = load_calibration(resolve_path(cfg.calibration, base_dir))
         eff = cal.efficiency
         if cal.overlap_exponent is not None:
             p = cal.overlap_exponent
@@ -111,5 +107,5 @@ def build_step_model(perf_cfg: RooflinePerf | LinearPerf | TablePerf, model: Mod
         return roofline(perf_cfg)
     if isinstance(perf_cfg, TablePerf):
         from sim.perf.table import TableModel
-        return TableModel.from_csv(_resolve(perf_cfg.path, base_dir), roofline(perf_cfg.roofline))
+        return TableModel.from_csv(resolve_path(perf_cfg.path, base_dir), roofline(perf_cfg.roofline))
     raise TypeError(f"unknown perf config {perf_cfg!r}")

@@ -88,7 +88,8 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
     """
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1 (got {seeds})")
-    from sim.workload.validation import resolve_path, trace_files
+    from sim.paths import resolve_path
+    from sim.workload.validation import trace_files
 
     failed: dict[tuple[str, str], list[tuple[str, ...]]] = {}
     resolved: list[tuple[dict, tuple]] = []

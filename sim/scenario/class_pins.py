@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from sim.errors import clipped, given
 from sim.scenario.catalog import get_model
+from sim.scenario.pool_setup import pool_context, pool_model
 
 
 def _names(kind: str, name: object, names: list[str]) -> str:
@@ -42,16 +43,16 @@ def _context(sc, pool) -> int | None:
     """The longest context ``pool`` serves (``max_model_len`` or its model's), None if its model
     has problems of its own (reported at the pool)."""
     try:
-        model = get_model(pool.model if pool.model is not None else sc.model)
+        model = get_model(pool_model(sc, pool))
     except Exception:       # an unknown or malformed model: the pool's own check names it
         return None
-    return min(model.max_context, pool.max_model_len or model.max_context)
+    return pool_context(pool, model)
 
 
 def pin_problems(sc) -> list[tuple[str, str]]:
     """Every problem of ``sc.fleet.router.classes`` (module docstring), as ``(field, message)``."""
-    from sim.scenario.checks import _least_tokens
     from sim.workload import class_names
+    from sim.workload.lengths import fewest_tokens
 
     router = sc.fleet.router
     if not router.classes:
@@ -82,7 +83,7 @@ def pin_problems(sc) -> list[tuple[str, str]]:
                                     f"request of class {given(cls)} would be rejected"))
         i = classes.index(cls)
         c = sc.workload.classes[i] if sc.workload.classes else None
-        least = _least_tokens((c.prompt_tokens if c is not None else None) or sc.workload.prompt_tokens)
+        least = fewest_tokens((c.prompt_tokens if c is not None else None) or sc.workload.prompt_tokens)
         contexts = [_context(sc, pools[p]) for p in pinned]
         if least is not None and None not in contexts and least > max(contexts):
             problems.append((where, f"every prompt of class {given(cls)} is at least {least:,} tokens, longer than "

@@ -17,9 +17,8 @@ import datetime as _dt
 import math
 
 from sim.economics.calendar import LAST_YEAR   # the last calendar year a run may touch
+from sim.workload.arrivals import MONTH_S      # an average calendar month in seconds (365.25 / 12 days)
 
-#: an average calendar month in seconds (365.25 / 12 days)
-MONTH_S = 30.4375 * 86400
 #: growth factors past e^700 (~1e304) leave no room for the amounts they multiply
 MAX_LOG_GROWTH = 700.0
 #: most shards one pool may stand for (money scales with it)

@@ -43,7 +43,19 @@ def pool_setups(loaded) -> list[tuple]:
 def pool_entries(sc, pool) -> tuple:
     """``(model, gpu, perf)``: one pool's catalog entries and the ``perf`` block it uses (its own, else
     the scenario's)."""
-    return get_model(pool.model if pool.model is not None else sc.model), get_gpu(pool.gpu), pool.perf or sc.perf
+    return get_model(pool_model(sc, pool)), get_gpu(pool.gpu), pool.perf or sc.perf
+
+
+def pool_model(sc, pool):
+    """The model ``pool`` serves as the scenario gives it (a catalog name or an inline architecture):
+    the pool's own ``model``, else the scenario's."""
+    return pool.model if pool.model is not None else sc.model
+
+
+def pool_context(pool, model) -> int:
+    """The longest sequence a replica of ``pool`` serves, in tokens: its ``max_model_len``, else its
+    model's context, and never past the model's context."""
+    return min(model.max_context, pool.max_model_len or model.max_context)
 
 
 def pool_memory_plan(pool, model, gpu, weight_dtype: str, expert_dtype: str | None, kv_dtype: str):

@@ -200,10 +200,7 @@ class Iterations:
         del self.active[r.rid]
         self._drop_kv(r)
         r.preempt += 1
-        r.epoch += 1
-        r.kv_ready = False
-        r.target = r.prompt + r.gen
-        r.pf_done = 0
+        r.lose_kv()
         self.fleet.preemptions += 1
         self.waiting.push_front(r)
 

@@ -366,8 +366,5 @@ class Replica(EngineLoop):
         kv.forget_prefixes()          # a failed replica's prefix cache is gone
         out.extend(self.waiting.drain())
         for r in out:
-            r.epoch += 1
-            r.kv_ready = False
-            r.target = r.prompt + r.gen
-            r.pf_done = 0
+            r.lose_kv()
         return out

@@ -73,3 +73,12 @@ class Req:
         self.queued_at = arrival  # when it (last) joins a replica's queue: its arrival, or its batcher dispatch
         self.rsv = 0            # KV blocks reserved for the whole sequence (kv_reservation: full)
         self.lead = 0.0         # pipelined replica: how far its micro-batch runs ahead of the cycle's end (s)
+
+    def lose_kv(self) -> None:
+        """The request lost its KV cache (preemption, a replica's failure): it keeps the tokens it has
+        emitted, its next prefill recomputes ``prompt + gen`` of them from the start, and its epoch
+        moves on so that the decode heap's entries for it are stale."""
+        self.epoch += 1
+        self.kv_ready = False
+        self.target = self.prompt + self.gen
+        self.pf_done = 0

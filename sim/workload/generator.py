@@ -34,7 +34,8 @@ from sim.workload.classes import class_names
 from sim.workload.lengths import sample_tokens, uniform_index
 from sim.workload.streams import stream_seeds
 from sim.workload.traces import TraceData, read_trace
-from sim.workload.validation import resolve_path, trace_files, validate
+from sim.paths import resolve_path
+from sim.workload.validation import trace_files, validate
 
 
 @dataclass(frozen=True)

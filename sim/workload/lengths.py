@@ -98,6 +98,44 @@ def sample_tokens(dist: TokenDist, rng: np.random.Generator, n: int,
     raise TypeError(f"unknown token distribution {dist!r}")
 
 
+def fewest_tokens(dist: TokenDist | None) -> int | None:
+    """The fewest tokens ``dist`` can draw (an empirical value of weight 0 is never drawn); ``None`` for
+    an exponential or the lengths of a trace file (not known here).
+
+        >>> fewest_tokens(EmpiricalTokens(dist="empirical", values=[50, 200, 900], weights=[0, 1, 1]))
+        200
+    """
+    if isinstance(dist, FixedTokens):
+        return dist.value
+    if isinstance(dist, UniformTokens):
+        return dist.low
+    if isinstance(dist, LognormalTokens):
+        return dist.min
+    if isinstance(dist, EmpiricalTokens):
+        weights = dist.weights or [1.0] * len(dist.values)
+        drawn = [v for v, w in zip(dist.values, weights) if w > 0]
+        return min(drawn) if drawn else None
+    return None
+
+
+def most_tokens(dist: TokenDist | None) -> int | None:
+    """The most tokens ``dist`` can draw; ``None`` when it has no bound (a lognormal or exponential without
+    ``max``) or the lengths come from a trace file.
+
+        >>> most_tokens(UniformTokens(dist="uniform", low=100, high=300))
+        300
+    """
+    if isinstance(dist, FixedTokens):
+        return dist.value
+    if isinstance(dist, UniformTokens):
+        return max(dist.low, dist.high)
+    if isinstance(dist, (LognormalTokens, ExponentialTokens)):
+        return dist.max
+    if isinstance(dist, EmpiricalTokens):
+        return max(dist.values)
+    return None
+
+
 def _truncated_normal(rng: np.random.Generator, n: int, a: float, b: float) -> np.ndarray:
     """``n`` standard normal values conditioned on ``[a, b]``, by inverting the CDF (one uniform each).
 
@@ -162,4 +200,5 @@ def fit_empirical(tokens: np.ndarray, max_points: int = 256) -> EmpiricalTokens:
     return EmpiricalTokens(dist="empirical", values=reps, weights=weights)
 
 
-__all__ = ["empirical_index", "fit_empirical", "lognormal_params", "sample_tokens", "uniform_index"]
+__all__ = ["empirical_index", "fewest_tokens", "fit_empirical", "lognormal_params", "most_tokens", "sample_tokens",
+           "uniform_index"]

@@ -10,12 +10,11 @@ import math
 import pathlib
 
 from sim.errors import InputError, given
+from sim.paths import resolve_path
 from sim.scenario.workload import (
     ArrivalProcess,
     DiurnalArrival,
     EmpiricalTokens,
-    ExponentialTokens,
-    FixedTokens,
     LognormalTokens,
     PiecewiseArrival,
     TokenDist,
@@ -24,17 +23,12 @@ from sim.scenario.workload import (
     UniformTokens,
     WorkloadConfig,
 )
-from sim import paths
 from sim.workload.classes import class_prefix
 from sim.workload.closed import workload_problems
+from sim.workload.lengths import most_tokens
 from sim.workload.traces import check_trace, read_trace
 
 SHARE_TOLERANCE = 1e-9
-
-
-def resolve_path(path: str, base_dir: pathlib.Path) -> pathlib.Path:
-    """A trace path as written in a scenario, relative to the scenario's folder."""
-    return paths.resolve_path(path, base_dir)
 
 
 def _file_problem(where: str, path: str, format: str, base_dir: pathlib.Path) -> list[tuple[str, str]]:
@@ -196,29 +190,16 @@ def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path,
     return problems, skipped
 
 
-def longest_prompt(dist: TokenDist | None) -> int | None:
-    """The most tokens ``dist`` can draw; ``None`` when it has no bound (a lognormal or exponential without
-    ``max``) or the lengths come from a trace file.
-
-        >>> longest_prompt(UniformTokens(dist="uniform", low=100, high=300))
-        300
-    """
-    if isinstance(dist, FixedTokens):
-        return dist.value
-    if isinstance(dist, UniformTokens):
-        return max(dist.low, dist.high)
-    if isinstance(dist, (LognormalTokens, ExponentialTokens)):
-        return dist.max
-    if isinstance(dist, EmpiricalTokens):
-        return max(dist.values)
-    return None
+longest_prompt = most_tokens
+"""The most tokens a prompt distribution can draw (:func:`sim.workload.lengths.most_tokens`), by the name
+it had here."""
 
 
 def _prefix_problems(where: str, prefix: int, prompt: TokenDist | None, prompt_where: str,
                      whose: str) -> list[tuple[str, str]]:
     """A shared prefix longer than every prompt it leads: the prefix cache kept each prompt but its last
     token (as though every prompt were the prefix) and nothing said the two numbers disagree."""
-    longest = longest_prompt(prompt)
+    longest = most_tokens(prompt)
     if not prefix or longest is None or prefix <= longest:
         return []
     return [(where, f"{prefix:,} tokens is longer than any prompt of {whose} ({prompt_where} draws at most "

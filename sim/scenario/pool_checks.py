@@ -1,0 +1,232 @@
+"""The checks of one pool of a scenario: its GPU and model in the catalogs, batching, autoscale and
+failure settings, the inter-node network, layout warnings, the parallel layout and memory plan.
+
+Each returns ``(field.path, message)`` problems or warnings; :func:`sim.scenario.checks.semantic_problems`
+calls them for every pool in turn.
+"""
+from __future__ import annotations
+
+import math
+
+from sim.humanize import duration as _duration
+from sim.humanize import plural
+from sim.scenario.catalog import get_gpu, get_model, gpu_names
+from sim.scenario.pool_setup import pool_dtypes, pool_layout, pool_memory_plan
+from sim.scenario.unknown_names import catalog_msg, model_error
+
+
+def pool_catalog(pool, where: str, default_model, problems: list) -> tuple:
+    """Pool's GPU and model from the catalogs (or inline), ``None`` for one with problems (added
+    to ``problems``)."""
+    from sim.errors import ScenarioError
+
+    gpu = None
+    try:
+        gpu = get_gpu(pool.gpu)
+    except KeyError:
+        problems.append((f"{where}.gpu", catalog_msg("GPU", pool.gpu, gpu_names())))
+    except ScenarioError as exc:  # an inline datasheet with problems of its own
+        problems.extend((f"{where}.{path}", msg) for path, msg in exc.problems)
+    model = default_model
+    if pool.model is not None:
+        try:
+            model = get_model(pool.model)
+        except ScenarioError as exc:
+            problems.extend((f"{where}.{path}", msg) for path, msg in exc.problems)
+            model = None
+        except (KeyError, ValueError) as exc:
+            problems.append((f"{where}.model", model_error(pool.model, exc)))
+            model = None
+    return gpu, model
+
+
+MIN_IB_GBPS = 1.0
+"""The slowest inter-node link a pool may name, Gb/s per GPU: gigabit Ethernet (IEEE 802.3ab,
+1000BASE-T). A DGX H100 has one 400 Gb/s ConnectX-7 NIC per GPU (NVIDIA DGX H100 user guide)."""
+MAX_NVLINK_DOMAIN_GPUS = 72
+"""The largest NVLink domain shipping: a GB200 NVL72 rack, 72 GPUs (Microsoft Azure ND GB200 v6
+documentation; shared reference notes). A node of more GPUs is warned about, whether the pool's
+``gpus_per_node`` or an inline GPU's says so."""
+MAX_NIC_GBPS = 800.0
+"""The fastest scale-out NIC shipping, Gb/s per GPU: one 800 Gb/s ConnectX-8 SuperNIC per GPU in a
+GB300 NVL72 (NVIDIA ConnectX-8 SuperNIC user manual,
+https://docs.nvidia.com/networking/display/connectx8supernic/introduction); ConnectX-9 at 1.6 Tb/s
+per GPU was announced for Vera Rubin (NVIDIA GTC Washington, October 2025). Above it is warned about;
+above both it and the GPU's own scale-up link (8 x ``interconnect_gbps``, which is GB/s) is refused:
+no network reaches a GPU faster than its own NVLink, and a typo of 400000 for 400 would silently
+make every inter-node collective run at NVLink speed."""
+
+
+def _ib_ceiling_gbps(gpu) -> float:
+    """The fastest inter-node bandwidth a pool of ``gpu`` may name, Gb/s per GPU: the faster of
+    the fastest NIC shipping and the GPU's own one-way scale-up link (GB/s x 8)."""
+    return max(MAX_NIC_GBPS, 8 * gpu.interconnect_gbps)
+
+
+def _ib_problems(pool, where: str, gpu) -> list[tuple[str, str]]:
+    """An inter-node bandwidth below any network's, or above both any NIC's and the GPU's own
+    scale-up link (``gpu`` is ``None`` when the pool's GPU has problems of its own)."""
+    if pool.ib_gbps < MIN_IB_GBPS:
+        return [(f"{where}.ib_gbps", f"must be >= {MIN_IB_GBPS:g} (Gb/s per GPU; gigabit Ethernet is the "
+                                     f"slowest datacenter network, a DGX H100 has 400 Gb/s per GPU) "
+                                     f"(got {pool.ib_gbps:g})")]
+    ceiling = _ib_ceiling_gbps(gpu) if gpu is not None else math.inf
+    if pool.ib_gbps > ceiling:
+        link = 8 * gpu.interconnect_gbps
+        return [(f"{where}.ib_gbps", f"must be <= {ceiling:,.0f} (Gb/s per GPU, gigabits): faster "
+                                     f"than any NIC ({MAX_NIC_GBPS:,.0f} Gb/s ConnectX-8) and than the GPU's own "
+                                     f"scale-up link ({gpu.name}: {gpu.interconnect_gbps:g} GB/s one way = "
+                                     f"{link:,.0f} Gb/s) (got {pool.ib_gbps:,.6g})")]
+    return []
+
+
+def pool_settings_problems(sc, pool, where: str, gpu=None) -> list[tuple[str, str]]:
+    """Batching policy, autoscale and failure settings of one pool that contradict each other, and
+    an inter-node bandwidth outside any network's (:func:`_ib_problems`)."""
+    problems = _ib_problems(pool, where, gpu)
+    b = pool.batching
+    if b.policy == "static" and b.batch_size is None:
+        problems.append((f"{where}.batching.batch_size", "required when policy is static"))
+    if b.policy == "static" and b.chunked_prefill:
+        problems.append((f"{where}.batching.chunked_prefill", "must be false when policy is static"))
+    if b.policy == "static" and b.mixed_batches:
+        problems.append((f"{where}.batching.mixed_batches", "must be false when policy is static"))
+    a = pool.autoscale
+    if a is not None and sc.duration / a.interval > 5e6:
+        problems.append((f"{where}.autoscale.interval", f"too short for the duration: at least {sc.duration / 5e6:g} s"))
+    if a is not None:
+        if a.max < pool.replicas:
+            problems.append((f"{where}.autoscale.max", f"must be >= replicas ({pool.replicas}) (got {a.max})"))
+        if pool.replicas < a.min:
+            problems.append((f"{where}.replicas", f"must be >= autoscale.min ({a.min}) (got {pool.replicas})"))
+        if a.metric in ("utilization", "kv") and a.target > 1:
+            problems.append((f"{where}.autoscale.target",
+                             f"is a fraction for metric {a.metric}: must be <= 1 (got {a.target:g})"))
+    f = pool.failures
+    if f is not None and f.distribution == "exponential" and f.shape != 1.0:
+        problems.append((f"{where}.failures.shape",
+                         f"applies only to distribution: weibull (got shape {f.shape:g} with exponential)"))
+    return problems
+
+
+def pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
+    """Layout and autoscaler settings of one pool that are legal but have no effect (or none within
+    the run), as ``(field, message)``."""
+    out: list[tuple[str, str]] = []
+    a = pool.autoscale if not sc.drain else None     # a drained run goes on past its duration
+    if a is not None and a.interval >= sc.duration:
+        out.append((f"{where}.autoscale.interval",
+                    f"the autoscaler's first decision would come {_duration(a.interval)} into the run, not before "
+                    f"it ends ({_duration(sc.duration)}): the pool keeps its {pool.replicas} replica(s)"))
+    elif a is not None and a.scale_up_delay is not None and a.interval + a.scale_up_delay >= sc.duration:
+        out.append((f"{where}.autoscale.scale_up_delay",
+                    f"replicas the autoscaler adds at its first decision ({_duration(a.interval)} into the run) "
+                    f"would serve {_duration(a.scale_up_delay)} later, after the run ends "
+                    f"({_duration(sc.duration)}): they are billed and never serve"))
+    m, seqs = pool.pipeline_micro_batches, pool.batching.max_num_seqs
+    if m is not None and pool.pipeline_parallel == 1:
+        out.append((f"{where}.pipeline_micro_batches",
+                    f"applies only with pipeline_parallel > 1 (got {m} micro-batches of one stage); it has no effect"))
+    elif m is not None and m > seqs:
+        out.append((f"{where}.pipeline_micro_batches",
+                    f"{m} micro-batches is more than an iteration's sequences (batching.max_num_seqs: {seqs}); "
+                    f"micro-batches hold whole sequences, so an iteration uses at most {seqs}"))
+    if pool.data_parallel_attention and pool.tensor_parallel == 1:
+        out.append((f"{where}.data_parallel_attention", "has no effect with tensor_parallel: 1 (one GPU already "
+                                                         "runs the attention of every sequence)"))
+    out.extend(_node_warnings(pool, where, gpu))
+    return out
+
+
+def _node_warnings(pool, where: str, gpu) -> list[tuple[str, str]]:
+    """A node larger than any NVLink domain (from the pool's ``gpus_per_node`` or its inline GPU's),
+    an inter-node bandwidth faster than any NIC, or one that no traffic uses."""
+    out: list[tuple[str, str]] = []
+    per_node = pool.gpus_per_node or getattr(gpu, "gpus_per_node", None)
+    node_field = f"{where}.gpus_per_node" if pool.gpus_per_node is not None else f"{where}.gpu.gpus_per_node"
+    if per_node is not None and per_node > MAX_NVLINK_DOMAIN_GPUS:
+        out.append((node_field,
+                    f"{per_node:,} GPUs in one node is more than the largest NVLink domain shipping "
+                    f"({MAX_NVLINK_DOMAIN_GPUS}, a GB200 NVL72 rack); every GPU of a node is modelled as linked "
+                    f"by NVLink, so collectives of up to {per_node:,} GPUs never use ib_gbps"))
+    gpus = pool.tensor_parallel * pool.pipeline_parallel
+    in_range = gpu is not None and MIN_IB_GBPS <= pool.ib_gbps <= _ib_ceiling_gbps(gpu)
+    if not in_range or pool.ib_gbps == type(pool).model_fields["ib_gbps"].default:
+        return out
+    if per_node is not None and gpus <= per_node:
+        out.append((f"{where}.ib_gbps", f"a replica of {gpus} {plural(gpus, 'GPU')} fits in one node of {per_node} "
+                                        f"(gpus_per_node): no traffic crosses nodes, so the inter-node bandwidth "
+                                        f"has no effect"))
+    elif pool.ib_gbps > MAX_NIC_GBPS:
+        out.append((f"{where}.ib_gbps", f"{pool.ib_gbps:,.6g} Gb/s per GPU is faster than any NIC shipping "
+                                        f"({MAX_NIC_GBPS:,.0f} Gb/s ConnectX-8; 1.6 Tb/s ConnectX-9 announced); "
+                                        f"ib_gbps is gigabits per second per GPU"))
+    return out
+
+
+def pool_memory_problems(sc, i: int, pool, model, gpu, plans: dict) -> list[tuple[str, str]]:
+    """Parallel layout, precision support, memory plan and the limits vLLM refuses to start with; the
+    memory plan, once made, kept in ``plans[i]`` with its pool (what :func:`~sim.scenario.pool_setup.pool_setups`
+    reads)."""
+    from sim.perf.parallel import check_layout
+
+    problems: list[tuple[str, str]] = []
+    where = f"fleet.pools.{i}"
+    b = pool.batching
+    layout = pool_layout(pool, gpu)
+    bad = check_layout(model.n_heads, model.n_kv_heads, model.n_experts, model.is_mla, layout, model.n_layers)
+    if bad:
+        problems.extend((f"{where}.{k}", msg) for k, msg in bad)
+        return problems
+    split = pool.tensor_parallel // pool.expert_parallel      # the ways each MLP (expert) is split
+    if split > model.ffn_hidden:
+        problems.append((f"{where}.tensor_parallel",
+                         f"splits every MLP of {model.name} (ffn_hidden={model.ffn_hidden}) {split} ways: at most "
+                         f"{model.ffn_hidden * pool.expert_parallel} GPUs per stage, each holding at least one "
+                         f"column (got {pool.tensor_parallel})"))
+        return problems
+    perf = pool.perf or sc.perf
+    wdt, edt, kdt = pool_dtypes(perf, model)
+    at = f"{'fleet.pools.%d.perf' % i if pool.perf else 'perf'}"
+    if wdt == "fp8" and gpu.fp8_tflops is None or wdt == "fp4" and gpu.fp4_tflops is None:
+        problems.append((f"{at}.weight_dtype", f"{gpu.name} has no {wdt} support"))
+        return problems
+    at, roof = (f"{at}.roofline", perf.roofline) if hasattr(perf, "roofline") else (at, perf)
+    if getattr(roof, "moe_decode_efficiency", None) is not None and model.n_experts <= 1:
+        problems.append((f"{at}.moe_decode_efficiency", f"the MoE decode level is a mixture of experts' (sim.perf.levels); "
+                                                        f"{model.name} has no experts, and every decode step would be "
+                                                        "slowed by it: remove the key"))
+    mml = pool.max_model_len or model.max_context
+    if b.block_size > mml:      # a sequence takes a whole block: validate said 48 sequences where 4 blocks held 4
+        problems.append((f"{where}.batching.block_size",
+                         f"{b.block_size:,} tokens per KV-cache block is more than one sequence holds (max_model_len "
+                         f"{mml:,}), so each would take a block and leave the rest empty; engines page the cache in "
+                         "small blocks (vLLM: 1 to 128 tokens, 16 by default)"))
+        return problems
+    plan = pool_memory_plan(pool, model, gpu, wdt, edt, kdt)
+    plans[i] = (pool, plan)
+    if not plan.fits:
+        hint = (f" ({model.name} is published in {model.weight_dtype}: perf.weight_dtype: {model.weight_dtype})"
+                if model.weight_dtype and model.weight_dtype != wdt else "")
+        problems.append((where, plan.reason + hint))
+        return problems
+    # the configurations vLLM refuses to start with
+    if pool.max_model_len is not None and pool.max_model_len > model.max_context:
+        problems.append((f"{where}.max_model_len",
+                         f"must be <= the context length of {model.name} ({model.max_context}) "
+                         f"(got {pool.max_model_len})"))
+    if b.policy != "static":
+        if not b.chunked_prefill and b.max_batched_tokens < mml:
+            problems.append((f"{where}.batching.max_batched_tokens",
+                             f"must be >= max_model_len ({mml}) without chunked prefill, as vLLM requires "
+                             f"(got {b.max_batched_tokens}); enable chunked_prefill or set a smaller "
+                             f"fleet.pools.{i}.max_model_len"))
+        if b.max_batched_tokens < b.max_num_seqs:
+            problems.append((f"{where}.batching.max_batched_tokens",
+                             f"must be >= max_num_seqs ({b.max_num_seqs}) (got {b.max_batched_tokens})"))
+    if plan.kv_tokens < mml:
+        problems.append((where, f"the KV cache holds {plan.kv_tokens:,} tokens, fewer than one sequence of "
+                                f"max_model_len={mml:,} (vLLM refuses to start); set a smaller "
+                                f"fleet.pools.{i}.max_model_len, a larger gpu_memory_utilization, "
+                                f"tensor_parallel or pipeline_parallel"))
+    return problems

@@ -1,0 +1,160 @@
+"""A trace's rows judged one by one and collected into columns: what makes a row bad (a value that is
+not a number, a time going backwards or past :data:`MAX_TIME_S`, a token count that is not an integer
+in 1 .. :data:`MAX_TOKENS`, more cells than the header names) and how it is said (``path: line N:
+column C: message (got 'x')``), raised or counted with ``skip_bad_rows``.
+
+The formats' readers (:mod:`sim.workload.trace_csv`, :mod:`sim.workload.traces` for JSONL) feed rows in;
+:func:`sim.workload.traces.read_trace` is the entry point.
+"""
+from __future__ import annotations
+
+import array
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.errors import InputError
+
+_MAX_MESSAGES = 20
+
+
+@dataclass(frozen=True)
+class TraceData:
+    """A trace's good rows as columns, in file order.
+
+    ``tenant`` holds indices into ``tenant_names`` (``-1``: no tenant). ``bad_rows`` counts the
+    rows left out (only with ``skip_bad_rows``) and ``messages`` describes the first few.
+    """
+
+    path: str
+    arrival_s: np.ndarray
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+    tenant: np.ndarray
+    tenant_names: list[str] = field(default_factory=list)
+    bad_rows: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+MAX_TOKENS = 2**31 - 1  # a token count above this is a bad row (no model has such a context)
+#: the latest time a row may give, seconds: 2**53 microseconds (about 285 years, past Unix times in seconds),
+#: beyond which a float64 time no longer holds microseconds (and a row at 1e308 s overflowed the replay)
+MAX_TIME_S = 2**53 / 1e6
+
+
+class TraceRows:
+    """Collects good rows and judges bad ones (raise, or count and remember)."""
+
+    def __init__(self, path: str, skip_bad_rows: bool) -> None:
+        self.path, self.skip = path, skip_bad_rows
+        self.t = array.array("d")
+        self.p = array.array("q")
+        self.o = array.array("q")
+        self.ten = array.array("i")   # tenant index (int32), -1 for none
+        self.names: dict[str, int] = {}
+        self.bad = 0
+        self.messages: list[str] = []
+        self.last_t = -math.inf
+
+    def bad_row(self, line: int, column: str | None, message: str, raw=None) -> None:
+        """Reject a row; ``raw`` (the offending field, quoted up to 60 characters) may be omitted;
+        ``column`` ``None``: the row as a whole."""
+        got = "" if raw is None else f" (got {_short(raw)})"
+        where = "" if column is None else f"column {column!r}: "
+        text = f"{self.path}: line {line}: {where}{message}{got}"
+        if not self.skip:
+            raise InputError(text)
+        self.bad += 1
+        if len(self.messages) < _MAX_MESSAGES:
+            self.messages.append(text)
+
+    def overlong(self, line: int, fields: list[str], width: int) -> bool:
+        """Reject a row with more non-blank cells than the header names (a comma inside a value, such
+        as a thousands separator, shifts every column after it); ``True`` if rejected."""
+        if len(fields) <= width or not any(c.strip() for c in fields[width:]):
+            return False
+        self.bad_row(line, None, f"{len(fields)} cells where the header names {width}: a comma inside a value "
+                                 f"(a thousands separator, unquoted text) shifts the columns after it",
+                     ",".join(fields))
+        return True
+
+    def add(self, line: int, cols: tuple[str, str, str], t_raw, p_raw, o_raw, tenant,
+            parse_time=None) -> None:
+        tcol, pcol, ocol = cols
+        if t_raw is None:
+            return self.bad_row(line, tcol, "missing value", "")
+        try:
+            t = parse_time(t_raw) if parse_time else _number(t_raw)
+        except ValueError:
+            what = "must be a date-time such as '2023-11-16 18:15:46.6805900'" if parse_time \
+                else "must be a number of seconds"
+            return self.bad_row(line, tcol, what, t_raw)
+        if not parse_time and t < 0:
+            return self.bad_row(line, tcol, "must be >= 0", t_raw)
+        if t > MAX_TIME_S:
+            return self.bad_row(line, tcol, f"must be at most {MAX_TIME_S:,.0f} s (about 285 years; 2**53 "
+                                            f"microseconds, past which a time loses its microseconds)", t_raw)
+        if t < self.last_t:
+            return self.bad_row(line, tcol, f"times must not go backwards (previous row: {self.last_t:g})",
+                                t_raw)
+        values = []
+        for col, raw in ((pcol, p_raw), (ocol, o_raw)):
+            if raw is None:
+                return self.bad_row(line, col, "missing value", "")
+            try:
+                v = _integer(raw)
+            except ValueError:
+                return self.bad_row(line, col, "must be an integer token count", raw)
+            if v < 1:
+                return self.bad_row(line, col, "must be >= 1", raw)
+            if v > MAX_TOKENS:
+                return self.bad_row(line, col, f"must be at most {MAX_TOKENS:,} tokens", raw)
+            values.append(v)
+        self.last_t = t
+        self.t.append(t)
+        self.p.append(values[0])
+        self.o.append(values[1])
+        if tenant is None or str(tenant).strip() == "":
+            self.ten.append(-1)
+        else:
+            name = str(tenant).strip()
+            self.ten.append(self.names.setdefault(name, len(self.names)))
+
+    def result(self) -> TraceData:
+        return TraceData(
+            path=self.path,
+            arrival_s=np.frombuffer(self.t, dtype=np.float64).copy(),
+            prompt_tokens=np.frombuffer(self.p, dtype=np.int64).copy(),
+            output_tokens=np.frombuffer(self.o, dtype=np.int64).copy(),
+            tenant=np.frombuffer(self.ten, dtype=np.int32).copy(),
+            tenant_names=list(self.names),
+            bad_rows=self.bad,
+            messages=self.messages,
+        )
+
+
+def _short(raw) -> str:
+    """The offending field for a message: ``repr`` (control characters escaped), 60 characters at most."""
+    text = repr(raw if not isinstance(raw, str) else raw[:200])
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(raw) -> float:
+    if isinstance(raw, (bool, list, dict)) or raw is None:
+        raise ValueError
+    v = float(raw)
+    if not math.isfinite(v):
+        raise ValueError
+    return v
+
+
+def _integer(raw) -> int:
+    if isinstance(raw, (bool, list, dict)) or raw is None:
+        raise ValueError
+    if isinstance(raw, int):
+        return raw
+    v = float(raw)
+    if not math.isfinite(v) or v != math.floor(v):
+        raise ValueError
+    return int(v)
