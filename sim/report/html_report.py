@@ -10,6 +10,7 @@ and saturation parts are :mod:`sim.report.search_pages`, the building blocks
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,7 +23,7 @@ from sim.metrics.names import POOL_KEYS, name_of
 from sim.metrics.output import result_files
 from sim.metrics.stability import growth_words
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
-from sim.report.html_page import Page, base_header, escape, fmt, load_json, mean_ci, simulated, table, unit_of
+from sim.report.html_page import Markup, Page, base_header, escape, fmt, load_json, mean_ci, simulated, table, unit_of
 from sim.report.overview import overview, read_scenario, shard_notes, value_at
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
@@ -177,11 +178,37 @@ def _band_cell(band: dict, key: str) -> str:
 
 
 def _flatten(d: dict, prefix: str = ""):
+    """The summary's values as (dotted key, cell) pairs, a nested block's under its path; a list of
+    records (``cashflow.sla_periods``) as a table in its cell, a column per field; a list of values
+    comma-separated; an empty block or list as ``none``. No cell shows Python's or JSON's brackets.
+
+        >>> [(k, str(v)) for k, v in _flatten({"a": {"b": 1, "c": {}}, "d": [1, 2], "e": []})]
+        [('a.b', '1'), ('a.c', 'none'), ('d', '1, 2'), ('e', 'none')]
+        >>> cell = dict(_flatten({"p": [{"line": "api", "credit_usd": 0.5}]}))["p"]
+        >>> print(cell)
+        <table class='inner'><tr><th>line</th><th>credit_usd</th></tr><tr><td>api</td><td>0.5</td></tr></table>
+    """
     for k, v in d.items():
+        key = f"{prefix}{k}"
         if isinstance(v, dict) and v:
-            yield from _flatten(v, f"{prefix}{k}.")
+            yield from _flatten(v, f"{key}.")
+        elif isinstance(v, (dict, list)) and not v:
+            yield key, "none"
+        elif isinstance(v, list) and all(isinstance(x, dict) for x in v):
+            fields = list(dict.fromkeys(f for x in v for f in x))
+            yield key, Markup(table(fields, [[_leaf(x.get(f)) for f in fields] for x in v], cls="inner"))
+        elif isinstance(v, list):
+            yield key, Markup(", ".join(fmt(_leaf(x)) for x in v))
         else:
-            yield f"{prefix}{k}", (v if isinstance(v, (int, float, bool, type(None))) else str(v))
+            yield key, _leaf(v)
+
+
+def _leaf(v: Any) -> Any:
+    """A value as the summary table shows it: a number, a switch or a text as itself, anything else as
+    compact JSON."""
+    if isinstance(v, (int, float, bool, str, type(None))):
+        return v
+    return json.dumps(v, separators=(", ", ": "), default=str)
 
 
 def write_report(folder: Path | str, regenerate: bool = True) -> Path:
