@@ -25,6 +25,7 @@ from sim.metrics.stability import growth_words
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
 from sim.report.html_page import Markup, Page, base_header, escape, fmt, load_json, mean_ci, simulated, table, unit_of
 from sim.report.overview import overview, read_scenario, shard_notes, value_at
+from sim.report.planner_columns import COLUMNS, planner_cells
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
 from sim.report.search_pages import add_plan, add_saturation
@@ -63,8 +64,31 @@ RUN_FIGURES = ("latency_cdf", "timeseries", "utilization", "cashflow")
 #: rows left out, when zero, for a scenario with no revenue (its cash flows are its costs)
 REVENUE_ROWS = ("cashflow.revenue", "cashflow.revenue_share_paid", "cashflow.revenue_share_received",
                 "cashflow.revenue_share_net", "cashflow.cash_revenue_share_net")
-TABLE_METRICS = ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "cost.compute_usd",
-                 "utilization.load_factor")   # not gpu_busy: under continuous batching ~100 % at any load
+TABLE_METRICS = ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "cost.compute_usd", "$/M out tok",
+                 "utilization.load_factor")
+"""The sweep table's columns without ``--columns`` (not gpu_busy: under continuous batching ~100 % at any
+load); the cost per million output tokens (``cost.per_million_output_tokens``, headed as the terminal's
+planner column) only when the sweep priced something (:func:`sweep_columns`)."""
+
+
+def sweep_columns(configurations: list[dict], named: Any) -> list[str]:
+    """The sweep page's columns after the knobs, ``n`` and ``errors``: those ``fleetsim sweep --columns``
+    named (``named``, kept in ``sweep.json``: summary keys and the terminal's planner columns, such as
+    ``$/hour``, in the order given), else :data:`TABLE_METRICS`, without the cost per million output
+    tokens when no configuration has one above zero (nothing was priced).
+
+        >>> sweep_columns([{"cost.per_million_output_tokens.mean": 0.0}], None)
+        ['latency.ttft.p99', 'latency.e2e.p99', 'slo.attainment', 'cost.compute_usd', 'utilization.load_factor']
+        >>> sweep_columns([{"cost.per_million_output_tokens.mean": 0.48}], None)[3:5]
+        ['cost.compute_usd', '$/M out tok']
+        >>> sweep_columns([], ["$/hour", "latency.tpot.p99"])
+        ['$/hour', 'latency.tpot.p99']
+    """
+    if isinstance(named, list) and named and all(isinstance(c, str) for c in named):
+        return list(dict.fromkeys(named))
+    priced = any(isinstance(v := r.get("cost.per_million_output_tokens.mean"), (int, float)) and v > 0
+                 for r in configurations)
+    return [m for m in TABLE_METRICS if priced or m != "$/M out tok"]
 
 
 def _sweep_view(data: dict) -> SimpleNamespace:
@@ -277,12 +301,15 @@ def _add_sweep(page: Page, folder: Path, regenerate: bool) -> None:
         ci = " (mean ± 95% CI half-width; low–high where cut at the metric's range)" if view.seeds > 1 else ""
         pct = next((r.get("capacity_band.pct.mean") for r in view.configurations
                     if isinstance(r.get("capacity_band.pct.mean"), (int, float))), None)
-        ranged = [m for m in TABLE_METRICS if pct is not None and band_key(m, "faster")]
+        shown = sweep_columns(view.configurations, data.get("columns"))
+        ranged = [m for m in shown if pct is not None and m not in COLUMNS and band_key(m, "faster")]
         rows = [[*(r.get(k) for k in knob_paths), r.get("n"), r.get("errors"),
-                 *(mean_ci(r, m) for m in TABLE_METRICS)] for r in view.configurations]
+                 *(planner_cells(r)[m] if m in COLUMNS else mean_ci(r, m) for m in shown)]
+                for r in view.configurations]
         page.sections.append(f"<h2>Sweep: {len(view.configurations)} configurations × {view.seeds} "
                              f"seed(s){ci}</h2>"
-                             + table([*knob_paths, "n", "errors", *map(name_of, TABLE_METRICS)], rows))
+                             + table([*knob_paths, "n", "errors", *(m if m in COLUMNS else name_of(m) for m in shown)],
+                                     rows))
         if ranged:
             page.sections.append(
                 f"<h3>Ranges at ±{pct:g} % capacity</h3>" + table(
