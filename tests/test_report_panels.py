@@ -1,7 +1,10 @@
 """The run page's "every value in summary.json" panel is a table all the way down: a list of records
 (``cashflow.sla_periods``) is a table of its own in its cell, an empty block reads ``none``; no cell
 shows a Python or JSON literal (``[{'line': 'api', ...}]``, ``{}``, ``[]``), as it did."""
+import re
 from html.parser import HTMLParser
+
+import pytest
 
 from sim.report import write_report
 
@@ -47,7 +50,9 @@ def every_value_panel(html: str) -> dict:
     return {row[0]["text"]: row[1] for row in panel["rows"][1:]}
 
 
-def test_a_list_of_records_is_a_table_and_no_cell_is_a_literal(tmp_path):
+@pytest.fixture(scope="module")
+def sla_run(tmp_path_factory):
+    """One H100 for 3 minutes at $2/GPU-hour, its revenue line with an SLA: the summary, the page."""
     from sim.api import run
 
     scn = {"name": "sla", "seed": 2, "duration": "3m", "model": "llama-3-8b",
@@ -59,10 +64,16 @@ def test_a_list_of_records_is_a_table_and_no_cell_is_a_literal(tmp_path):
            "economics": {"gpu_hour_usd": 2.0, "revenue": [
                {"name": "api", "usd_per_million_output_tokens": 10, "sla": {"attainment": 0.99, "credit_pct": 0.1}}]}}
     result = run(scn)
-    result.write(tmp_path / "run")
-    periods = result.summary["cashflow"]["sla_periods"]
+    out = tmp_path_factory.mktemp("sla") / "run"
+    result.write(out)
+    return result.summary, write_report(out, regenerate=False).read_text()
+
+
+def test_a_list_of_records_is_a_table_and_no_cell_is_a_literal(sla_run):
+    summary, html = sla_run
+    periods = summary["cashflow"]["sla_periods"]
     assert periods                          # one period of the api line: the case that read as a literal
-    panel = every_value_panel(write_report(tmp_path / "run").read_text())
+    panel = every_value_panel(html)
 
     cell = panel["cashflow.sla_periods"]
     (inner,) = cell["tables"]
@@ -73,3 +84,14 @@ def test_a_list_of_records_is_a_table_and_no_cell_is_a_literal(tmp_path):
     assert panel["requests.rejected_by_reason"]["text"] == "none"    # {} in summary.json
     for key, value in panel.items():
         assert not value["text"].startswith(("[", "{")), (key, value["text"])
+
+
+def test_the_two_compute_costs_are_said_to_be_one_bill_under_the_metrics_table(sla_run):
+    """One GPU for 180 s at $2.00 an hour billed by the second: 0.05 GPU-hours, $0.10, in both the cost block
+    and the ledger; the page says under the table that they are the same bill and what it is."""
+    summary, html = sla_run
+    assert summary["cost"]["compute_usd"] == summary["cashflow"]["compute_cost"] == pytest.approx(0.10)
+    metrics = html[html.index("<h2>Metrics</h2>"):html.index("<h3>Per pool</h3>")]
+    assert {"compute cost", "compute cost (ledger)"} <= set(re.findall(r"<tr><td>([^<]*)</td>", metrics))
+    note = re.search(r'<p class="aside">(Compute cost and compute cost \(ledger\)[^<]+)</p>', metrics).group(1)
+    assert "are one bill, $0.10," in note and "here 0.05 GPU-hours billed at a blended $2.00 per GPU-hour" in note

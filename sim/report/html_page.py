@@ -60,7 +60,7 @@ table{border-collapse:collapse;font-size:.9em;margin:.5em 0;display:block;max-wi
 td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0}img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}
+figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}.aside{font-size:.85em;color:#555}
 .lead{font-size:1.05em;line-height:1.45}
 .verdict{padding:.6em .9em;border-radius:4px;margin:1em 0;font-size:1.05em}
 .met{background:#e8f5e9;border-left:5px solid #2e7d32}.missed{background:#fdecea;border-left:5px solid #c62828}

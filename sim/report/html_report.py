@@ -149,7 +149,8 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
            + (f'<p class="note">The scenario has {NO_REVENUE}: its revenue and revenue-share rows (zero) are '
               f"left out, and its net is its costs.</p>" if left_out else "")
            + (f'<p class="note">{escape(band_explanation(band, summary.get("engine") == "fluid", summary))}</p>'
-              if band else ""))
+              if band else "")
+           + compute_cost_note(summary))
     pools = summary.get("pools") or {}
     if pools:
         keys = [("gpu", "GPU", ""), ("replicas", "replicas", ""), ("replicas_mean", "mean replicas", ""),
@@ -181,6 +182,44 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
     out += ("<details><summary>Every value in summary.json (seconds, USD)</summary>"
             + table(["key", "value"], [[k, v] for k, v in flat]) + "</details>")
     return out
+
+
+def compute_cost_note(summary: dict) -> str:
+    """The words under the metrics table when it shows both compute costs: what each is, that they are one
+    bill when they agree (they are booked from the same ledger entries), and that the bill is what the
+    pricing tiers charge, not GPU-hours provisioned × a price.
+
+        >>> print(compute_cost_note({"cost": {"compute_usd": 5.0, "gpu_hours_billed": 2.0,
+        ...                                   "usd_per_gpu_hour_blended": 2.5},
+        ...                          "cashflow": {"compute_cost": 5.0}}))  # doctest: +NORMALIZE_WHITESPACE
+        <p class="aside">Compute cost and compute cost (ledger) are one bill, $5.00, from two blocks of
+        summary.json: cost.compute_usd, what the costs per token and per request divide, and
+        cashflow.compute_cost, the ledger&#x27;s compute entries over the run (accrual basis), the
+        statement&#x27;s compute column and a term of the net. It is what the pricing tiers bill (each
+        provisioned interval rounded up to the billing granularity, reserved GPUs paid whether used or not,
+        each pool&#x27;s scale applied), which is GPU-hours provisioned × the price only with one on-demand
+        price billed by the second: here 2 GPU-hours billed at a blended $2.50 per GPU-hour.</p>
+    """
+    cost, ledger = value_at(summary, "cost.compute_usd"), value_at(summary, "cashflow.compute_cost")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (cost, ledger)):
+        return ""
+    billed, blended = value_at(summary, "cost.gpu_hours_billed"), value_at(summary, "cost.usd_per_gpu_hour_blended")
+    same = (f"are one bill, {fmt(cost, 'USD')}, from two blocks of summary.json:" if cost == ledger else
+            f"differ here ({fmt(cost, 'USD')} and {fmt(ledger, 'USD')}; fleetsim books both from the same ledger "
+            f"entries: the folder was edited, or written by another version):")
+    rate = (f": here {fmt(billed, 'h')} GPU-hours billed at a blended {fmt(blended, 'USD')} per GPU-hour"
+            if isinstance(billed, (int, float)) and isinstance(blended, (int, float)) else "")
+    return escape_note(f"Compute cost and compute cost (ledger) {same} cost.compute_usd, what the costs per token "
+                       f"and per request divide, and cashflow.compute_cost, the ledger's compute entries over the "
+                       f"run (accrual basis), the statement's compute column and a term of the net. It is what the "
+                       f"pricing tiers bill (each provisioned interval rounded up to the billing granularity, "
+                       f"reserved GPUs paid whether used or not, each pool's scale applied), which is GPU-hours "
+                       f"provisioned × the price only with one on-demand price billed by the second{rate}.")
+
+
+def escape_note(text: str) -> str:
+    """``text`` as a paragraph of explanation (grey, small: not a warning)."""
+    return f'<p class="aside">{escape(text)}</p>'
 
 
 def _value_unit(summary: dict, key: str, unit: str) -> list[str]:
