@@ -70,6 +70,15 @@ def test_the_page_shows_the_columns_named_in_their_order(tmp_path):
     assert [two[4], four[4]] == ["500.0 ms", "250.0 ms"]                 # 1 s / c
 
 
+def test_planner_columns_alone_keep_the_default_metrics_after_them(tmp_path):
+    """The terminal keeps its default metrics when --columns names planner columns only; so does the page."""
+    sweep(BASE, ["fleet.pools.0.replicas=2,4"], runner=priced_runner(2.0), executor="serial", figures=False,
+          out=tmp_path / "s", columns=["$/month"])
+    head, two, four = sweep_table(tmp_path / "s")
+    assert head[3] == "$/month" and [two[3], four[3]] == ["$2,920", "$5,840"]     # $4 and $8 an hour × 730
+    assert "TTFT p99" in head[4:] and "load factor" in head[4:]
+
+
 def test_the_default_columns_add_the_cost_per_million_output_tokens_when_priced(tmp_path):
     sweep(BASE, ["fleet.pools.0.replicas=2,4"], runner=priced_runner(2.0), executor="serial", figures=False,
           out=tmp_path / "s")

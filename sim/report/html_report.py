@@ -74,8 +74,9 @@ planner column) only when the sweep priced something (:func:`sweep_columns`)."""
 def sweep_columns(configurations: list[dict], named: Any) -> list[str]:
     """The sweep page's columns after the knobs, ``n`` and ``errors``: those ``fleetsim sweep --columns``
     named (``named``, kept in ``sweep.json``: summary keys and the terminal's planner columns, such as
-    ``$/hour``, in the order given), else :data:`TABLE_METRICS`, without the cost per million output
-    tokens when no configuration has one above zero (nothing was priced).
+    ``$/hour``, in the order given; when it named only planner columns, the default metrics after them, as
+    the terminal keeps its default metrics then), else :data:`TABLE_METRICS`, without the cost per million
+    output tokens when no configuration has one above zero (nothing was priced).
 
         >>> sweep_columns([{"cost.per_million_output_tokens.mean": 0.0}], None)
         ['latency.ttft.p99', 'latency.e2e.p99', 'slo.attainment', 'cost.compute_usd', 'utilization.load_factor']
@@ -83,12 +84,17 @@ def sweep_columns(configurations: list[dict], named: Any) -> list[str]:
         ['cost.compute_usd', '$/M out tok']
         >>> sweep_columns([], ["$/hour", "latency.tpot.p99"])
         ['$/hour', 'latency.tpot.p99']
+        >>> sweep_columns([], ["$/hour"])
+        ['$/hour', 'latency.ttft.p99', 'latency.e2e.p99', 'slo.attainment', 'cost.compute_usd', 'utilization.load_factor']
     """
-    if isinstance(named, list) and named and all(isinstance(c, str) for c in named):
-        return list(dict.fromkeys(named))
     priced = any(isinstance(v := r.get("cost.per_million_output_tokens.mean"), (int, float)) and v > 0
                  for r in configurations)
-    return [m for m in TABLE_METRICS if priced or m != "$/M out tok"]
+    default = [m for m in TABLE_METRICS if priced or m != "$/M out tok"]
+    if isinstance(named, list) and named and all(isinstance(c, str) for c in named):
+        if all(c in COLUMNS for c in named):     # planner columns only: the metrics stay, as in the terminal's table
+            return list(dict.fromkeys([*named, *default]))
+        return list(dict.fromkeys(named))
+    return default
 
 
 def _sweep_view(data: dict) -> SimpleNamespace:
