@@ -4,6 +4,8 @@ import argparse
 import json
 from html.parser import HTMLParser
 
+import pytest
+
 from sim.commands import sweep as sweep_cmd
 from sim.planning import sweep
 from sim.report import write_report
@@ -117,3 +119,12 @@ def test_a_sweep_json_whose_columns_are_not_a_list_of_texts_is_refused(tmp_path,
     assert main(["report", str(tmp_path / "s")]) == 2
     assert capsys.readouterr().err.splitlines()[0] == f"{path}: columns: expected a list of texts, got the text '$/hour'"
     assert not (tmp_path / "s" / "report.html").exists()
+
+
+def test_columns_that_are_not_texts_are_refused_before_anything_runs(tmp_path):
+    from sim.errors import InputError
+
+    with pytest.raises(InputError, match=r"^columns: expected a list of summary keys or planner columns.*got 5$"):
+        sweep(BASE, ["fleet.pools.0.replicas=2"], runner=priced_runner(2.0), executor="serial", figures=False,
+              out=tmp_path / "s", columns=5)
+    assert not (tmp_path / "s").exists()

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError
+from sim.errors import InputError, given
 from sim.limits import check_points
 from sim.metrics.band import check_pct
 from sim.planning.executors import SerialExecutor, executor_for
@@ -158,6 +158,9 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     """
     if isinstance(columns, str):
         columns = [c.strip() for c in columns.split(",") if c.strip()]
+    if columns is not None and not (isinstance(columns, (list, tuple)) and all(isinstance(c, str) for c in columns)):
+        raise InputError(f"columns: expected a list of summary keys or planner columns, such as "
+                         f"['latency.ttft.p99', '$/hour'], got {given(columns)}")
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(grid)
     check_points(math.prod(len(k.values) for k in knobs), seeds, source=source.source)   # before the grid is built
