@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 Box = tuple[float, float, float, float]
 """``(x0, y0, x1, y1)``, display units, y up."""
 
@@ -40,6 +42,20 @@ def distance(point: tuple[float, float], box: Box) -> float:
     dx = max(box[0] - point[0], 0.0, point[0] - box[2])
     dy = max(box[1] - point[1], 0.0, point[1] - box[3])
     return float((dx * dx + dy * dy) ** 0.5)
+
+
+def _covered(box: Box, boxes: np.ndarray) -> float:
+    """The area ``box`` shares with the rows of ``boxes`` (``(k, 4)``), summed."""
+    w = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
+    h = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
+    return float(np.sum(np.clip(w, 0.0, None) * np.clip(h, 0.0, None)))
+
+
+def _nearest(box: Box, own: tuple[float, float], others: np.ndarray) -> bool:
+    """Whether no point of ``others`` (``(k, 2)``) is nearer ``box`` than its ``own`` point."""
+    dx = np.maximum.reduce([box[0] - others[:, 0], np.zeros(len(others)), others[:, 0] - box[2]])
+    dy = np.maximum.reduce([box[1] - others[:, 1], np.zeros(len(others)), others[:, 1] - box[3]])
+    return bool(np.all(np.hypot(dx, dy) >= distance(own, box)))
 
 
 def outside(box: Box, bounds: Box | None) -> float:
@@ -69,21 +85,25 @@ def place(anchors: Sequence[tuple[float, float]], sizes: Sequence[tuple[float, f
     then wants a leader line). ``anchors``: the points, ``sizes``: the labels' ``(width, height)``, ``marker``: the half
     width of a point's marker, kept clear; ``bounds``: the plot, labels kept inside where they can be;
     ``avoid``: other boxes to keep clear of (the legend)."""
-    markers = [(x - marker, y - marker, x + marker, y + marker) for x, y in anchors] + list(avoid)
+    n = len(anchors)
+    pts = np.asarray(anchors, dtype=float).reshape(n, 2)
+    fixed = np.array([(x - marker, y - marker, x + marker, y + marker) for x, y in anchors] + list(avoid),
+                     dtype=float).reshape(-1, 4)          # the markers, then the boxes to avoid
     placed: dict[int, Box] = {}
-    for i in sorted(range(len(anchors)), key=lambda i: (anchors[i][0], anchors[i][1])):
-        options = candidates(anchors[i], sizes[i], gap + marker, rings)
-
-        def cost(box: Box) -> float:
-            return (sum(overlap(box, b) for b in placed.values())
-                    + sum(overlap(box, m) for j, m in enumerate(markers) if j != i) + outside(box, bounds))
-
-        def nearer(box: Box) -> bool:       # another point nearer the label than its own: it would read as that one's
-            own = distance(anchors[i], box)
-            return any(distance(a, box) < own for j, a in enumerate(anchors) if j != i)
-
-        ranked = [(cost(b) > 0.0, cost(b) if cost(b) > 0.0 else 0.0, nearer(b), k) for k, b in enumerate(options)]
-        placed[i] = options[min(ranked)[3]]
+    for i in sorted(range(n), key=lambda i: (anchors[i][0], anchors[i][1])):
+        others = np.concatenate([np.delete(fixed, i, axis=0), np.array(list(placed.values()), dtype=float).reshape(-1, 4)])
+        mates = np.delete(pts, i, axis=0)
+        chosen, first_free, least = None, None, None
+        for box in candidates(anchors[i], sizes[i], gap + marker, rings):
+            cost = _covered(box, others) + outside(box, bounds)
+            if cost == 0.0:
+                if _nearest(box, anchors[i], mates):       # free, and read as its own point's: take it
+                    chosen = box
+                    break
+                first_free = first_free or box
+            elif least is None or cost < least[0]:
+                least = (cost, box)
+        placed[i] = chosen or first_free or least[1]
     first = {i: candidates(anchors[i], sizes[i], gap + marker, 1) for i in placed}
     return [(placed[i], placed[i] not in first[i]) for i in range(len(anchors))]
 
