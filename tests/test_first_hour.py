@@ -554,7 +554,7 @@ def test_the_plan_table_fits_the_terminal_with_why_not_under_it(tmp_path, capsys
     main(argv)                          # the points reused
     whole = capsys.readouterr().out.splitlines()
     head = next(line for line in whole if line.startswith("fleet.pools.0.replicas"))
-    assert head.split()[:3] == ["fleet.pools.0.replicas", "fleet.pools.0.gpu", "feasible"] and head.endswith("why not")
+    assert head.split()[:4] == ["fleet.pools.0.replicas", "fleet.pools.0.gpu", "answer", "feasible"] and head.endswith("why not")
     assert not any(line.startswith("why not ") for line in whole)
     assert any("TTFT p99" in line and "s, needs <= 2 s" in line for line in whole)
 

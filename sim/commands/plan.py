@@ -63,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.evaluator import check_metrics
         from sim.humanize import plural
         from sim.planning.planner import COLUMNS, parse_columns, plain, planner_cells, planner_values
-        from sim.report.planner_columns import plan_rows
+        from sim.report.planner_columns import plan_rows, verdict
 
         check_workers(args)
         if args.objective is not None and not args.objective.strip():
@@ -122,7 +122,8 @@ def main(args: argparse.Namespace) -> int:
         print(fill(heading_line(result, len(answers), len(shown) > len(answers))))
         slower = f"at -{band:g} %" if band is not None else None
         knobs = [p for k in result.knobs for p in k.paths]
-        rows = [{**{k: str(r.get(k, "-")) for k in knobs}, "answer": answer,
+        best = None if result.best is None else result.best.get("overrides")
+        rows = [{**{k: str(r.get(k, "-")) for k in knobs}, "answer": verdict(r, answer, best),
                  "feasible": "yes" if r["feasible"] else "no",
                  **({slower: "yes" if robust_feasible(r) else "no"} if slower else {}),
                  **planner_cells(r), "load factor": plain(r.get("utilization.load_factor.mean")),
@@ -132,7 +133,7 @@ def main(args: argparse.Namespace) -> int:
                     if slower else {}),
                  "why not": why_not(r, slower)}
                 for r, answer in shown]
-        cols = [*knobs, *(["answer"] if any(r["answer"] for r in rows) else []), "feasible",
+        cols = [*knobs, "answer", "feasible",
                 *([slower] if slower else []), *COLUMNS, "load factor", "headroom", *map(with_unit, metrics),
                 *([f"{with_unit(m)} {slower}" for m in metrics] if slower else [])]
         if any(r["why not"] for r in rows):
@@ -147,7 +148,7 @@ def main(args: argparse.Namespace) -> int:
             for r in rows:
                 if r["why not"]:
                     print(fill(f"why not {', '.join(f'{short}={r[k]}' for short, k in zip(short_paths(knobs), knobs))}"
-                               f"{' (' + r['answer'] + ')' if r['answer'] else ''}: {r['why not']}", width))
+                               f" ({r['answer']}): {r['why not']}", width))
         if dropped:
             print(left_out(dropped, "plan.csv"), file=sys.stderr)
         print(fill(legend([c for c in cols if c not in dropped], slower, band)), file=sys.stderr)

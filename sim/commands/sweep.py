@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="summary keys to tabulate after the planner columns (GPUs, replicas, "
                              "GPU-hours, $/hour, $/month, $/M out tok, cost (window)), e.g. "
                              f"latency.ttft.p99,slo.attainment (default {','.join(SHOWN)}); a table wider than "
-                             "the terminal leaves columns out, never one named here (a planner column too)")
+                             "the terminal leaves columns out, never one named here (a planner column too); the report "
+                             "page's table shows the columns named, in their order")
 
 
 def _cell(row: dict, metric: str) -> str:
@@ -165,7 +166,7 @@ def main(args: argparse.Namespace) -> int:
             result = sweep(args.scenario, args.grid, seeds=args.seeds, overrides=args.overrides,
                            executor=args.executor, workers=args.workers, scheduler=args.scheduler,
                            out=out, progress=not args.quiet, figures=not args.no_figures,
-                           capacity_band=args.capacity_band)
+                           capacity_band=args.capacity_band, columns=named or None)
         except KeyboardInterrupt:
             raise KeyboardInterrupt(kept_points(out)) from None
         knobs = [p for k in result.knobs for p in k.paths]

@@ -21,11 +21,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError
+from sim.errors import InputError, given
 from sim.limits import check_points
 from sim.metrics.band import check_pct
 from sim.planning.executors import SerialExecutor, executor_for
-from sim.planning.knobs import Knob, columns, configurations, parse_knobs, value_labels
+from sim.planning.knobs import Knob, configurations, parse_knobs, value_labels
+from sim.planning.knobs import columns as knob_columns
 from sim.planning.points import Point, check_traces, make_points, run_points
 from sim.planning.runner import NO_CAPACITY, Runner, SimulationRunner, resolve_runner
 from sim.planning.source import ScenarioSource
@@ -124,7 +125,8 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
           overrides: Sequence[str] = (), executor: str | SerialExecutor = "local",
           workers: int | None = None, scheduler: str | None = None, out: Path | str | None = None,
           runner: Runner | None = None, progress: bool = False, figures: bool = True,
-          validate: bool | None = None, capacity_band: float | None = None) -> SweepResult:
+          validate: bool | None = None, capacity_band: float | None = None,
+          columns: Sequence[str] | None = None) -> SweepResult:
     """Run every configuration of ``grid`` with ``seeds`` replications.
 
     Parameters
@@ -149,7 +151,16 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
         Run every point with the capacity band at ±this many per cent of the model's capacity
         (:func:`sim.api.run`): rows gain the ``capacity_band.*`` keys, configurations their means
         and ``capacity_band.<side>.stable``. A band point is stored apart from the same point without it.
+    columns : sequence of str, optional
+        The columns a reader asked for (``fleetsim sweep --columns``: summary keys and planner column
+        names; a text is split at commas), kept in ``sweep.json`` as ``columns`` for the report page's
+        table; nothing runs differently.
     """
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    if columns is not None and not (isinstance(columns, (list, tuple)) and all(isinstance(c, str) for c in columns)):
+        raise InputError(f"columns: expected a list of summary keys or planner columns, such as "
+                         f"['latency.ttft.p99', '$/hour'], got {given(columns)}")
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(grid)
     check_points(math.prod(len(k.values) for k in knobs), seeds, source=source.source)   # before the grid is built
@@ -167,9 +178,9 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
         records = run_points(points, runner, executor=ex, store=store, progress=progress,
                              desc="sweep")
     rows = [point_row(r) for r in records]
-    result = SweepResult(rows, configuration_rows(rows, columns(knobs)), knobs, seeds, out_path, records)
+    result = SweepResult(rows, configuration_rows(rows, knob_columns(knobs)), knobs, seeds, out_path, records)
     if out_path is not None:
-        write_sweep(out_path, result, source.source)
+        write_sweep(out_path, result, source.source, columns)
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
         if figures:
             from sim.report.sweep_figures import write_sweep_figures
@@ -188,8 +199,10 @@ def banded(runner: Runner, points: Sequence[Point], pct: Any) -> tuple[Runner, l
             [dataclasses.replace(p, key=point_key({"point": p.key, "capacity_band": pct}, p.seed)) for p in points])
 
 
-def write_sweep(out: Path, result: SweepResult, source: str = "<scenario>") -> None:
-    """``sweep.csv``, ``sweep_ci.csv`` and ``sweep.json`` in ``out``."""
+def write_sweep(out: Path, result: SweepResult, source: str = "<scenario>",
+                columns: Sequence[str] | None = None) -> None:
+    """``sweep.csv``, ``sweep_ci.csv`` and ``sweep.json`` in ``out`` (with ``columns``, when given, as its
+    ``columns``: what the report page tabulates)."""
     write_csv(out / "sweep.csv", result)
     write_csv(out / "sweep_ci.csv", result.configurations)
     write_json(out / "sweep.json", {
@@ -200,4 +213,5 @@ def write_sweep(out: Path, result: SweepResult, source: str = "<scenario>") -> N
         "confidence": CONFIDENCE,
         "points": list(result),
         "configurations": result.configurations,
+        **({"columns": [str(c) for c in columns]} if columns else {}),
     })

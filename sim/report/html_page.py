@@ -60,7 +60,7 @@ table{border-collapse:collapse;font-size:.9em;margin:.5em 0;display:block;max-wi
 td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0}img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}
+figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}.aside{font-size:.85em;color:#555}
 .lead{font-size:1.05em;line-height:1.45}
 .verdict{padding:.6em .9em;border-radius:4px;margin:1em 0;font-size:1.05em}
 .met{background:#e8f5e9;border-left:5px solid #2e7d32}.missed{background:#fdecea;border-left:5px solid #c62828}
@@ -68,6 +68,7 @@ figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}
 table.settings td,table.settings th{text-align:left}details{margin:1em 0}summary{cursor:pointer}
 table.plan td{white-space:nowrap;padding:.25em .45em}table.plan th{padding:.25em .45em}
 table.plan td.wrap{white-space:normal}table.plan td.wrap:last-child{text-align:left;min-width:8em;overflow-wrap:anywhere}
+table.inner{display:table;font-size:1em;margin:0}table.inner td,table.inner th{padding:.1em .4em}
 table.compare td{white-space:nowrap}table.pools td+td{white-space:nowrap}table.diffs td:first-child{white-space:nowrap}td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#fdecea;color:#b71c1c}
 """
 
@@ -115,9 +116,15 @@ def escape(text: str) -> str:
     return html.escape(figure_text(text))
 
 
+class Markup(str):
+    """HTML a page's code built itself (a table inside a cell): :func:`fmt` passes it through unescaped."""
+
+
 def fmt(v: Any, unit: str = "") -> str:
     """A value as text for the page: money, latencies and shares for people (:mod:`sim.humanize`),
     other numbers to four significant figures; ``None``/NaN as a dash."""
+    if isinstance(v, Markup):
+        return v
     if v is None:
         return "–"
     if isinstance(v, bool):

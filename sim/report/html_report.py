@@ -10,6 +10,7 @@ and saturation parts are :mod:`sim.report.search_pages`, the building blocks
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,8 +23,9 @@ from sim.metrics.names import POOL_KEYS, name_of
 from sim.metrics.output import result_files
 from sim.metrics.stability import growth_words
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
-from sim.report.html_page import Page, base_header, escape, fmt, load_json, mean_ci, simulated, table, unit_of
+from sim.report.html_page import Markup, Page, base_header, escape, fmt, load_json, mean_ci, simulated, table, unit_of
 from sim.report.overview import overview, read_scenario, shard_notes, value_at
+from sim.report.planner_columns import COLUMNS, planner_cells
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
 from sim.report.search_pages import add_plan, add_saturation
@@ -64,8 +66,37 @@ RUN_FIGURES = ("latency_cdf", "timeseries", "utilization", "cashflow")
 #: rows left out, when zero, for a scenario with no revenue (its cash flows are its costs)
 REVENUE_ROWS = ("cashflow.revenue", "cashflow.revenue_share_paid", "cashflow.revenue_share_received",
                 "cashflow.revenue_share_net", "cashflow.cash_revenue_share_net")
-TABLE_METRICS = ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "cost.compute_usd",
-                 "utilization.load_factor")   # not gpu_busy: under continuous batching ~100 % at any load
+TABLE_METRICS = ("latency.ttft.p99", "latency.e2e.p99", "slo.attainment", "cost.compute_usd", "$/M out tok",
+                 "utilization.load_factor")
+"""The sweep table's columns without ``--columns`` (not gpu_busy: under continuous batching ~100 % at any
+load); the cost per million output tokens (``cost.per_million_output_tokens``, headed as the terminal's
+planner column) only when the sweep priced something (:func:`sweep_columns`)."""
+
+
+def sweep_columns(configurations: list[dict], named: Any) -> list[str]:
+    """The sweep page's columns after the knobs, ``n`` and ``errors``: those ``fleetsim sweep --columns``
+    named (``named``, kept in ``sweep.json``: summary keys and the terminal's planner columns, such as
+    ``$/hour``, in the order given; when it named only planner columns, the default metrics after them, as
+    the terminal keeps its default metrics then), else :data:`TABLE_METRICS`, without the cost per million
+    output tokens when no configuration has one above zero (nothing was priced).
+
+        >>> sweep_columns([{"cost.per_million_output_tokens.mean": 0.0}], None)
+        ['latency.ttft.p99', 'latency.e2e.p99', 'slo.attainment', 'cost.compute_usd', 'utilization.load_factor']
+        >>> sweep_columns([{"cost.per_million_output_tokens.mean": 0.48}], None)[3:5]
+        ['cost.compute_usd', '$/M out tok']
+        >>> sweep_columns([], ["$/hour", "latency.tpot.p99"])
+        ['$/hour', 'latency.tpot.p99']
+        >>> sweep_columns([], ["$/hour"])
+        ['$/hour', 'latency.ttft.p99', 'latency.e2e.p99', 'slo.attainment', 'cost.compute_usd', 'utilization.load_factor']
+    """
+    priced = any(isinstance(v := r.get("cost.per_million_output_tokens.mean"), (int, float)) and v > 0
+                 for r in configurations)
+    default = [m for m in TABLE_METRICS if priced or m != "$/M out tok"]
+    if isinstance(named, list) and named and all(isinstance(c, str) for c in named):
+        if all(c in COLUMNS for c in named):     # planner columns only: the metrics stay, as in the terminal's table
+            return list(dict.fromkeys([*named, *default]))
+        return list(dict.fromkeys(named))
+    return default
 
 
 def _sweep_view(data: dict) -> SimpleNamespace:
@@ -126,7 +157,8 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
            + (f'<p class="note">The scenario has {NO_REVENUE}: its revenue and revenue-share rows (zero) are '
               f"left out, and its net is its costs.</p>" if left_out else "")
            + (f'<p class="note">{escape(band_explanation(band, summary.get("engine") == "fluid", summary))}</p>'
-              if band else ""))
+              if band else "")
+           + compute_cost_note(summary))
     pools = summary.get("pools") or {}
     if pools:
         keys = [("gpu", "GPU", ""), ("replicas", "replicas", ""), ("replicas_mean", "mean replicas", ""),
@@ -160,6 +192,44 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
     return out
 
 
+def compute_cost_note(summary: dict) -> str:
+    """The words under the metrics table when it shows both compute costs: what each is, that they are one
+    bill when they agree (they are booked from the same ledger entries), and that the bill is what the
+    pricing tiers charge, not GPU-hours provisioned × a price.
+
+        >>> print(compute_cost_note({"cost": {"compute_usd": 5.0, "gpu_hours_billed": 2.0,
+        ...                                   "usd_per_gpu_hour_blended": 2.5},
+        ...                          "cashflow": {"compute_cost": 5.0}}))  # doctest: +NORMALIZE_WHITESPACE
+        <p class="aside">Compute cost and compute cost (ledger) are one bill, $5.00, from two blocks of
+        summary.json: cost.compute_usd, what the costs per token and per request divide, and
+        cashflow.compute_cost, the ledger&#x27;s compute entries over the run (accrual basis), the
+        statement&#x27;s compute column and a term of the net. It is what the pricing tiers bill (each
+        provisioned interval rounded up to the billing granularity, reserved GPUs paid whether used or not,
+        each pool&#x27;s scale applied), which is GPU-hours provisioned × the price only with one on-demand
+        price billed by the second: here 2 GPU-hours billed at a blended $2.50 per GPU-hour.</p>
+    """
+    cost, ledger = value_at(summary, "cost.compute_usd"), value_at(summary, "cashflow.compute_cost")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (cost, ledger)):
+        return ""
+    billed, blended = value_at(summary, "cost.gpu_hours_billed"), value_at(summary, "cost.usd_per_gpu_hour_blended")
+    same = (f"are one bill, {fmt(cost, 'USD')}, from two blocks of summary.json:" if cost == ledger else
+            f"differ here ({fmt(cost, 'USD')} and {fmt(ledger, 'USD')}; fleetsim books both from the same ledger "
+            f"entries: the folder was edited, or written by another version):")
+    rate = (f": here {fmt(billed, 'h')} GPU-hours billed at a blended {fmt(blended, 'USD')} per GPU-hour"
+            if isinstance(billed, (int, float)) and isinstance(blended, (int, float)) else "")
+    return escape_note(f"Compute cost and compute cost (ledger) {same} cost.compute_usd, what the costs per token "
+                       f"and per request divide, and cashflow.compute_cost, the ledger's compute entries over the "
+                       f"run (accrual basis), the statement's compute column and a term of the net. It is what the "
+                       f"pricing tiers bill (each provisioned interval rounded up to the billing granularity, "
+                       f"reserved GPUs paid whether used or not, each pool's scale applied), which is GPU-hours "
+                       f"provisioned × the price only with one on-demand price billed by the second{rate}.")
+
+
+def escape_note(text: str) -> str:
+    """``text`` as a paragraph of explanation (grey, small: not a warning)."""
+    return f'<p class="aside">{escape(text)}</p>'
+
+
 def _value_unit(summary: dict, key: str, unit: str) -> list[str]:
     """A metrics row's value and unit cells; units the value carries ($, ms, %) or its words name
     (GPU-hours: '4 h' read as four hours) stay out of the unit column, and the backlog growth is said
@@ -179,11 +249,37 @@ def _band_cell(band: dict, key: str) -> str:
 
 
 def _flatten(d: dict, prefix: str = ""):
+    """The summary's values as (dotted key, cell) pairs, a nested block's under its path; a list of
+    records (``cashflow.sla_periods``) as a table in its cell, a column per field; a list of values
+    comma-separated; an empty block or list as ``none``. No cell shows Python's or JSON's brackets.
+
+        >>> [(k, str(v)) for k, v in _flatten({"a": {"b": 1, "c": {}}, "d": [1, 2], "e": []})]
+        [('a.b', '1'), ('a.c', 'none'), ('d', '1, 2'), ('e', 'none')]
+        >>> cell = dict(_flatten({"p": [{"line": "api", "credit_usd": 0.5}]}))["p"]
+        >>> print(cell)
+        <table class='inner'><tr><th>line</th><th>credit_usd</th></tr><tr><td>api</td><td>0.5</td></tr></table>
+    """
     for k, v in d.items():
+        key = f"{prefix}{k}"
         if isinstance(v, dict) and v:
-            yield from _flatten(v, f"{prefix}{k}.")
+            yield from _flatten(v, f"{key}.")
+        elif isinstance(v, (dict, list)) and not v:
+            yield key, "none"
+        elif isinstance(v, list) and all(isinstance(x, dict) for x in v):
+            fields = list(dict.fromkeys(f for x in v for f in x))
+            yield key, Markup(table(fields, [[_leaf(x.get(f)) for f in fields] for x in v], cls="inner"))
+        elif isinstance(v, list):
+            yield key, Markup(", ".join(fmt(_leaf(x)) for x in v))
         else:
-            yield f"{prefix}{k}", (v if isinstance(v, (int, float, bool, type(None))) else str(v))
+            yield key, _leaf(v)
+
+
+def _leaf(v: Any) -> Any:
+    """A value as the summary table shows it: a number, a switch or a text as itself, anything else as
+    compact JSON."""
+    if isinstance(v, (int, float, bool, str, type(None))):
+        return v
+    return json.dumps(v, separators=(", ", ": "), default=str)
 
 
 def write_report(folder: Path | str, regenerate: bool = True) -> Path:
@@ -252,12 +348,15 @@ def _add_sweep(page: Page, folder: Path, regenerate: bool) -> None:
         ci = " (mean ± 95% CI half-width; low–high where cut at the metric's range)" if view.seeds > 1 else ""
         pct = next((r.get("capacity_band.pct.mean") for r in view.configurations
                     if isinstance(r.get("capacity_band.pct.mean"), (int, float))), None)
-        ranged = [m for m in TABLE_METRICS if pct is not None and band_key(m, "faster")]
+        shown = sweep_columns(view.configurations, data.get("columns"))
+        ranged = [m for m in shown if pct is not None and m not in COLUMNS and band_key(m, "faster")]
         rows = [[*(r.get(k) for k in knob_paths), r.get("n"), r.get("errors"),
-                 *(mean_ci(r, m) for m in TABLE_METRICS)] for r in view.configurations]
+                 *(planner_cells(r)[m] if m in COLUMNS else mean_ci(r, m) for m in shown)]
+                for r in view.configurations]
         page.sections.append(f"<h2>Sweep: {len(view.configurations)} configurations × {view.seeds} "
                              f"seed(s){ci}</h2>"
-                             + table([*knob_paths, "n", "errors", *map(name_of, TABLE_METRICS)], rows))
+                             + table([*knob_paths, "n", "errors", *(m if m in COLUMNS else name_of(m) for m in shown)],
+                                     rows))
         if ranged:
             page.sections.append(
                 f"<h3>Ranges at ±{pct:g} % capacity</h3>" + table(

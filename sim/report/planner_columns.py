@@ -106,6 +106,26 @@ def nearest_miss(evaluated: Sequence[Mapping[str, Any]], objective: str) -> Mapp
     return max(missed, key=lambda r: (_headroom(r), -(cost(r) if cost(r) == cost(r) else math.inf)))
 
 
+def verdict(row: Mapping[str, Any], answer: str, best: Sequence[str] | None) -> str:
+    """What a row of a plan's table is, in one word or two, as the terminal's ``answer`` column and the
+    page's ``verdict`` column say it: its label from :func:`plan_rows` (``point``, ``robust``, ``both``,
+    ``nearest miss``) if it has one, else ``answer`` for the plan's answer (``best``: its overrides),
+    ``meets`` or ``fails`` for another group's row.
+
+        >>> verdict({"overrides": ["r=3"], "feasible": True}, "", ["r=3"])
+        'answer'
+        >>> [verdict({"overrides": ["r=2"], "feasible": f}, "", ["r=3"]) for f in (True, False)]
+        ['meets', 'fails']
+        >>> verdict({"overrides": ["r=2"], "feasible": False}, "nearest miss", None)
+        'nearest miss'
+    """
+    if answer:
+        return answer
+    if best is not None and list(row.get("overrides") or ()) == list(best):
+        return "answer"
+    return "meets" if row.get("feasible") else "fails"
+
+
 def plan_rows(shown: Sequence[tuple[Mapping[str, Any], str]], evaluated: Sequence[Mapping[str, Any]],
               objective: str) -> list[tuple[Mapping[str, Any], str]]:
     """The rows a plan's table compares, best first: ``shown`` (each group's answer with its label,

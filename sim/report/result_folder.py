@@ -365,7 +365,8 @@ def read_statement(folder: Path | str) -> list[dict] | None:
 #: the fields ``report.html`` reads from the result of a search, with their JSON kinds: each may be
 #: absent; present, it must be of its kind (``?``: or null; ``!``: present, in an item of a list)
 SEARCH_FIELDS = {
-    "sweep.json": {"knobs": "objects", "seeds": "number", "configurations": "objects", "points": "objects"},
+    "sweep.json": {"knobs": "objects", "seeds": "number", "configurations": "objects", "points": "objects",
+                   "columns": "texts"},
     "plan.json": {"objective": "text", "knobs": "texts", "constraints": "texts", "seeds": "number",
                   "best": "object?", "groups": "objects", "evaluated": "objects", "capacity_band": "object",
                   "robust": "object?", "robust_groups": "objects"},
@@ -396,9 +397,10 @@ def read_search(folder: Path | str, name: str) -> dict[str, Any] | None:
         raise InputError(f"{path}: invalid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object, got {_kind(data)}")
-    if not any(key in data for key in SEARCH_FIELDS[name]):     # {} made a page of empty sections
+    own = [key for key in SEARCH_FIELDS[name] if key != "columns"]     # (a sweep's columns: how to show it)
+    if not any(key in data for key in own):     # {} made a page of empty sections
         _raise([("", f"not a fleetsim {name.removesuffix('.json')} result (none of its keys: "
-                     f"{', '.join(list(SEARCH_FIELDS[name])[:5])}, ...)")], path)
+                     f"{', '.join(own[:5])}, ...)")], path)
     problems = []
     for key, kind in SEARCH_FIELDS[name].items():
         problem = _field_problem(data, key, kind)

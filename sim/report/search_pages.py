@@ -18,7 +18,7 @@ from sim.metrics.band import SLOWER, answer_rows, rate_range, robust_feasible
 from sim.metrics.constraint_text import ConstraintError, split_constraint
 from sim.metrics.names import amount, name_of
 from sim.report.html_page import Page, base_header, escape, fmt, load_json, mean_ci, table, unit_of
-from sim.report.planner_columns import COLUMNS, plain, plan_rows, planner_cells, planner_values
+from sim.report.planner_columns import COLUMNS, plain, plan_rows, planner_cells, planner_values, verdict
 from sim.report.scenario_words import Varied
 
 
@@ -111,13 +111,6 @@ def plan_tables(data: dict, slower: str | None) -> str:
     short = short_paths(knobs)
     first = [*short, "verdict"]
 
-    def verdict(g: dict, answer: str) -> str:
-        if answer:
-            return answer
-        if best is not None and g.get("overrides") == best:
-            return "answer"
-        return "meets" if g.get("feasible") else "fails"
-
     def columns(rows: list[tuple[dict, str]], full: bool = False) -> tuple[list[str], list[list[Any]], list[int]]:
         cells = [planner_cells(g) for g, _ in rows]
         planner = [c for c in COLUMNS if c not in ("GPU-hours", *(["$/hour"] if full else []))   # (the widest, collapsed)
@@ -127,7 +120,7 @@ def plan_tables(data: dict, slower: str | None) -> str:
         why = full and any(not g.get("feasible") for g, _ in rows)
         header = [*first, *planner, *map(name_of, metrics), name_of("utilization.load_factor"), "headroom",
                   *(["why not"] if why else [])]
-        body = [[*(g.get(k) for k in knobs), verdict(g, a), *(c[p] for p in planner),
+        body = [[*(g.get(k) for k in knobs), verdict(g, a, best), *(c[p] for p in planner),
                  *(_breaks_before_ci(mean_ci(g, m)) for m in metrics), plain(g.get("utilization.load_factor.mean")),
                  g.get("headroom.text", "–"), *([g.get("why") or ""] if why else [])] for (g, a), c in zip(rows, cells)]
         return header, body, [len(first) + len(planner) + i for i in range(len(metrics))] + (
@@ -141,7 +134,7 @@ def plan_tables(data: dict, slower: str | None) -> str:
         at = slower.replace(" %", "\u00a0%")         # a heading never breaks between -3 and %
         out += (f"<h3>The same configurations {escape(slower)} capacity</h3>"
                 + table([*first, f"feasible {at}", *(f"{name_of(m)} {at}" for m in judged)],
-                        [[*(g.get(k) for k in knobs), verdict(g, a), robust_feasible(g),
+                        [[*(g.get(k) for k in knobs), verdict(g, a, best), robust_feasible(g),
                           *(_breaks_before_ci(mean_ci(g, SLOWER + m, unit_of(m))) for m in judged)]
                          for g, a in shown], cls="plan", wrap_header=True,
                         wrap=range(len(first) + 1, len(first) + 1 + len(judged))))

@@ -23,6 +23,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from sim.humanize import money
 from sim.metrics.names import heading
 from sim.report.chart import figure_text
+from sim.report.labels import label_points
 from sim.report.render import new_figure, save_figure, short_name
 
 def money_tick(usd: float, _pos: int | None = None) -> str:
@@ -180,6 +181,7 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
     fig = new_figure(7.0, 4.8)
     ax = fig.subplots()
     pts = [(_num(r.get(f"{x_metric}.mean")), _num(r.get(f"{y_metric}.mean"))) for r in rows]
+    labels: list[tuple[tuple[float, float], str]] = []     # placed last, clear of each other (sim.report.labels)
     for i, (r, (x, y)) in enumerate(zip(rows, pts)):
         if not (math.isfinite(x) and math.isfinite(y)):
             continue
@@ -189,8 +191,7 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
         ax.errorbar([x], [y], yerr=yerr, fmt="o", color="C0" if ok else "C3",
                     mfc="C0" if ok else "none", capsize=2, alpha=0.8)
         if label_keys and len(rows) <= 40:
-            ax.annotate(figure_text(", ".join(str(r.get(k)) for k in label_keys)), (x, y), fontsize=7,
-                        textcoords="offset points", xytext=(4, 3))
+            labels.append(((x, y), figure_text(", ".join(str(r.get(k)) for k in label_keys))))
     front = pareto_front(pts)
     if front:
         fx = [pts[i][0] for i in front]
@@ -214,6 +215,8 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
     ax.set_title(title)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize="small")
+    if labels:
+        label_points(ax, [p for p, _ in labels], [t for _, t in labels])
     return save_figure(fig, stem)
 
 
