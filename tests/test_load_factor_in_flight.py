@@ -122,3 +122,32 @@ def test_poisson_at_half_the_closed_form_capacity_reads_the_realised_busy_share(
     outputs = np.where(rng.random(len(times)) < 0.5, SHORT, LONG)
     trace = _write(tmp_path / "poisson.csv", times, outputs)
     assert _load_factor(trace, 60.0) == pytest.approx(_busy_share(times, outputs, 60.0), abs=2e-4)
+
+
+def test_a_saturated_batch_of_64_with_lognormal_outputs_reads_one_per_unit_of_scheduler_factor():
+    """64 sequences a batch, lognormal outputs (mean 250, cv 1, at most 2,048), 100-token prompts and
+    a linear step of 0.01 ms a prompt token and 0.1 ms a decoding sequence, no per-iteration cost:
+    a request's cost does not depend on what it is batched with, so a replica whose queue never
+    empties (100 requests/s offered, about 2.6 times what it serves) does work at its batch limits
+    all the time and its load factor is 1 times the scheduler factor the pool measured (whose own
+    estimate stands apart: 1.0035 here for a true 1). One minute in, about 64 requests are running
+    and the long ones most of them: counted as at most one request of the mix each, they read
+    0.987; by their tokens, 1 within a decode step per sequence."""
+    from sim.api import build_pools
+    from sim.scenario.load import scenario_from_dict
+
+    sc = {"name": "batched", "seed": 1, "duration": 60, "warmup": 0, "model": "llama-2-7b",
+          "workload": {"arrival": {"process": "poisson", "rate": 100.0},
+                       "prompt_tokens": {"dist": "fixed", "value": PROMPT},
+                       "output_tokens": {"dist": "lognormal", "mean": 250, "cv": 1.0, "max": 2048}},
+          "fleet": {"router": "least_outstanding",
+                    "pools": [{"name": "main", "gpu": "a100-80gb", "replicas": 1,
+                               "batching": {"max_num_seqs": 64, "max_batched_tokens": 4096}}]},
+          "perf": {"model": "linear", "base_s": 0.0, "per_prefill_token_s": 1e-5, "per_decode_token_s": 1e-4,
+                   "per_context_token_s": 0.0},
+          "slo": {"ttft_s": 1.0, "tpot_s": 0.05}, "economics": {"gpu_hour_usd": 2.0},
+          "metrics": {"records": "none"}}
+    factor = build_pools(scenario_from_dict(sc), scheduler_factors=True)[0].scheduler_factor
+    summary = sim.run(sc).summary
+    assert summary["requests"]["in_flight"] > summary["requests"]["completed"]      # overloaded
+    assert summary["utilization"]["load_factor"] / factor == pytest.approx(1.0, abs=1e-3)
