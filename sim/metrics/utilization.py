@@ -69,8 +69,8 @@ def in_flight_work(pool, prompt_mean: float, output_mean: float, prompt, generat
     (:func:`~sim.perf.utilization.part_served`). Without it a saturated run would read about
     ``max_num_seqs / 2`` requests per replica short; counted as at most one request of the mix each
     (the share of its own output done), it read short by the work of the in-flight requests longer
-    than the mix, which are most of them (a long request is more often running), e.g. 0.887 for 1.0
-    on one replica ten seconds into a burst of 100-token prompts with 20 and 2,000 output tokens
+    than the mix, which are most of them (a long request is more often running), e.g. 0.976 for 1.0
+    on one replica ten seconds into a burst of 100-token prompts with 200 and 800 output tokens
     (``tests/test_load_factor_in_flight.py``). A decode-role pool's requests arrive with their first
     token out (the prefill pool ran the prompt): only their decode tokens count, as its scheduler
     factor prices a request at its decode alone (:func:`sim.serving.saturated.decode_window`)."""

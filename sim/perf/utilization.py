@@ -111,7 +111,8 @@ def part_served(prefill_share: float, prompt_mean: float, output_mean: float, pr
     has had its ``prompt`` tokens prefilled (``prefill_share x prompt / prompt_mean``) and
     ``generated - 1`` tokens decoded (``(1 - prefill_share) x (generated - 1) / (output_mean - 1)``);
     one that has not counts 0 (queued, or part-way through a chunked prompt). No cap: a request
-    twice the mix's length, three quarters done, counts 1.5 requests, what its tokens cost.
+    whose prompt and tokens decoded so far are each twice the mix's counts 2 requests, what its
+    tokens cost.
 
     >>> part_served(0.25, 100.0, 9.0, [100, 100, 100, 100], [0, 1, 5, 25])   # 0 + 0.25 + 0.625 + 2.5
     3.375
