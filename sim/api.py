@@ -433,7 +433,7 @@ def _pool_usage(u, use, ts: np.ndarray, in_flight: np.ndarray, duration_s: float
     if not n and len(fl):      # nothing completed: the mix of the requests in flight
         pin, pout = float(fl["prompt_tokens"].mean()), float(fl["output_tokens"].mean())
     routed, offered = offered_requests(p, n, pin, pout, fl["prompt_tokens"], fl["output_tokens"])
-    n += in_flight_work(p, pin, pout, fl["generated_tokens"], fl["output_tokens"])
+    n += in_flight_work(p, pin, pout, fl["prompt_tokens"], fl["generated_tokens"])
     if getattr(p, "role", "both") == "prefill":    # its work: the prompts it ran (prefill_served)
         n, pin, pout = prefill_served(u.prefills, u.prefill_tokens)
     return PoolUsage(pool=p, provisioned_gpu_s=sum(max(0.0, e - s) for s, e in u.intervals) * gpr,

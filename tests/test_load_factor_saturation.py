@@ -115,13 +115,15 @@ def test_the_overloaded_grid_reads_one(name, overrides):
 
 
 def test_work_done_on_requests_in_flight_by_hand():
-    """A request in flight counts its prefill share once its first token is out, then its decode in
-    proportion: of 9-token outputs with a prefill share 0.25, one queued (0), one just prefilled
-    (0.25) and one with 5 tokens out (0.25 + 0.75 x 4/8 = 0.625)."""
+    """A request in flight counts its prompt at the mix's prefill cost per prompt token once its
+    first token is out, then each decode token at the mix's decode cost per token: in requests of a
+    mix of 100-token prompts and 9 output tokens with a prefill share 0.25, one queued (0), one just
+    prefilled (0.25), one with 5 tokens out (0.25 + 0.75 x 4/8 = 0.625), one of a 200-token prompt
+    with 25 out (0.5 + 0.75 x 24/8 = 2.75: more than one request of the mix, what its tokens cost)."""
     from sim.perf.linear import LinearModel
     from sim.perf.utilization import BatchLimits, part_served, request_seconds, seconds_per_request
 
-    assert part_served(0.25, [0, 1, 5], [9, 9, 9]) == pytest.approx(0.875, rel=1e-12)
+    assert part_served(0.25, 100.0, 9.0, [100, 100, 100, 200], [0, 1, 5, 25]) == pytest.approx(3.625, rel=1e-12)
     m = LinearModel(base_s=0.01, per_prefill_token_s=1e-4, per_decode_token_s=1e-3)
     lim = BatchLimits(max_num_seqs=64, max_batched_tokens=4096, kv_tokens=10**6)
     prefill, decode = request_seconds(m, lim, 100, 10)

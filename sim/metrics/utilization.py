@@ -61,21 +61,27 @@ def tokens_per_request(pool, prompt_tokens: float, output_tokens: float) -> floa
     return max(tokens, 1.0)
 
 
-def in_flight_work(pool, prompt_mean: float, output_mean: float, generated, output) -> float:
+def in_flight_work(pool, prompt_mean: float, output_mean: float, prompt, generated) -> float:
     """Requests' worth of work ``pool`` did on the requests still in flight at the end of a run
-    (``generated`` of ``output`` tokens each), split between prefill and decode as the closed form
-    splits a request of the served mix (:func:`~sim.perf.utilization.part_served`). Without it a
-    saturated run would read about ``max_num_seqs / 2`` requests per replica short. A decode-role
-    pool's requests arrive with their first token out (the prefill pool ran the prompt): only the
-    share of their decode done counts, as its scheduler factor prices a request at its decode alone
-    (:func:`sim.serving.saturated.decode_window`)."""
+    (``prompt`` tokens each, ``generated`` tokens out so far), in requests of the served mix: the
+    tokens each was served, priced as the closed form prices a request of the mix, its prompt at
+    the mix's prefill cost per prompt token and its decode at the mix's cost per decode token
+    (:func:`~sim.perf.utilization.part_served`). Without it a saturated run would read about
+    ``max_num_seqs / 2`` requests per replica short; counted as at most one request of the mix each
+    (the share of its own output done), it read short by the work of the in-flight requests longer
+    than the mix, which are most of them (a long request is more often running), e.g. 0.976 for 1.0
+    on one replica ten seconds into a burst of 100-token prompts with 200 and 800 output tokens
+    (``tests/test_load_factor_in_flight.py``). A decode-role pool's requests arrive with their first
+    token out (the prefill pool ran the prompt): only their decode tokens count, as its scheduler
+    factor prices a request at its decode alone (:func:`sim.serving.saturated.decode_window`)."""
     role = getattr(pool, "role", "both")
     if not len(generated) or role == "prefill":
         return 0.0      # a prefill-role pool completes nothing itself: it counts the prompts it ran
     if role == "decode":
-        return part_served(0.0, generated, output)
+        return part_served(0.0, prompt_mean, output_mean, prompt, generated)
     prefill, decode = request_seconds(pool.step_model, pool_limits(pool), max(prompt_mean, 1.0), max(output_mean, 1.0))
-    return part_served(prefill / (prefill + decode) if prefill + decode > 0 else 1.0, generated, output)
+    share = prefill / (prefill + decode) if prefill + decode > 0 else 1.0
+    return part_served(share, max(prompt_mean, 1.0), max(output_mean, 1.0), prompt, generated)
 
 
 def pool_limits(pool) -> BatchLimits:

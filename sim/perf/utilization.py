@@ -104,19 +104,24 @@ def seconds_per_request(model: StepTimeModel, limits: BatchLimits, prompt_tokens
     return prefill + decode
 
 
-def part_served(prefill_share: float, generated, output) -> float:
-    """Requests' worth of work done on requests still in flight, ``generated`` of ``output`` tokens
-    each (arrays): a request that has emitted its first token has its prefill done (``prefill_share``
-    of its cost) and ``(generated - 1) / (output - 1)`` of its decode; one that has not counts 0
-    (queued, or part-way through a chunked prompt).
+def part_served(prefill_share: float, prompt_mean: float, output_mean: float, prompt, generated) -> float:
+    """Requests' worth of work done on requests still in flight, in requests of the served mix (mean
+    ``prompt_mean`` prompt and ``output_mean`` output tokens, ``prefill_share`` of its cost in the
+    prefill), weighted by the tokens each was served: a request that has emitted its first token
+    has had its ``prompt`` tokens prefilled (``prefill_share x prompt / prompt_mean``) and
+    ``generated - 1`` tokens decoded (``(1 - prefill_share) x (generated - 1) / (output_mean - 1)``);
+    one that has not counts 0 (queued, or part-way through a chunked prompt). No cap: a request
+    whose prompt and tokens decoded so far are each twice the mix's counts 2 requests, what its
+    tokens cost.
 
-    >>> part_served(0.25, [0, 1, 5], [9, 9, 9])    # 0 + 0.25 + (0.25 + 0.75 x 4/8)
-    0.875
+    >>> part_served(0.25, 100.0, 9.0, [100, 100, 100, 100], [0, 1, 5, 25])   # 0 + 0.25 + 0.625 + 2.5
+    3.375
     """
+    p = np.asarray(prompt, dtype=np.float64)
     g = np.asarray(generated, dtype=np.float64)
-    o = np.asarray(output, dtype=np.float64)
-    decode = np.where(o > 1.0, (g - 1.0) / np.maximum(o - 1.0, 1.0), 1.0)
-    return float(np.sum(np.where(g >= 1.0, prefill_share + (1.0 - prefill_share) * np.clip(decode, 0.0, 1.0), 0.0)))
+    decode = ((1.0 - prefill_share) * np.maximum(g - 1.0, 0.0) / (output_mean - 1.0) if output_mean > 1.0
+              else np.zeros_like(g))
+    return float(np.sum(np.where(g >= 1.0, prefill_share * p / max(prompt_mean, 1.0) + decode, 0.0)))
 
 
 def load_factor(requests: float, replica_seconds: float, seconds_each: float) -> float:
