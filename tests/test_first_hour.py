@@ -402,6 +402,18 @@ def test_overrides_speak_yaml(capsys, override, line):
     assert capsys.readouterr().err == line + "\n"
 
 
+@pytest.mark.parametrize("field", ["workload.prompt_tokens", "workload.output_tokens"])
+def test_a_length_given_as_one_number_says_how_to_write_a_fixed_length(capsys, field):
+    """prompt_tokens: 1000 is the first thing a planner writes for 'every prompt is 1,000 tokens';
+    the error gives the form that means it, and that form is accepted."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", f"{field}=1000"]) == 2
+    assert capsys.readouterr().err == (f"scenarios/baseline.yaml: {field}: must be a mapping of keys to values "
+                                       "(got 1000); a fixed length is {dist: fixed, value: 1000}\n")
+    assert main(["validate", "scenarios/baseline.yaml", "--set", f"{field}={{dist: fixed, value: 1000}}"]) == 0
+
+
 @pytest.mark.parametrize("module", ["sim.errors", "sim.scenario.load", "sim.scenario.safe_yaml",
                                     "sim.scenario.schema_errors", "sim.report.overview", "sim.metrics.band"])
 def test_the_examples_in_the_docstrings_of_what_a_user_reads_hold(module):
