@@ -414,6 +414,21 @@ def test_a_length_given_as_one_number_says_how_to_write_a_fixed_length(capsys, f
     assert main(["validate", "scenarios/baseline.yaml", "--set", f"{field}={{dist: fixed, value: 1000}}"]) == 0
 
 
+def test_a_result_folder_given_as_the_scenario_says_where_its_scenario_is(tmp_path, capsys):
+    """fleetsim run results/baseline (the folder the last run wrote) names the scenario inside it,
+    and that scenario is one fleetsim takes."""
+    from sim.cli import main
+
+    sim.run("scenarios/baseline.yaml", overrides=["duration=10s", "warmup=0"]).write(tmp_path / "r")
+    assert main(["run", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == (f"{tmp_path / 'r'}: is a folder, not a regular file: a result folder (its "
+                                       f"scenario as run is {tmp_path / 'r' / 'scenario.json'}; fleetsim report, "
+                                       "compare and reprice read the folder)\n")
+    assert main(["validate", str(tmp_path / "r" / "scenario.json")]) == 0
+    assert main(["validate", str(tmp_path)]) == 2       # any other folder: as before
+    assert capsys.readouterr().err.endswith(f"{tmp_path}: is a folder, not a regular file\n")
+
+
 @pytest.mark.parametrize("module", ["sim.errors", "sim.scenario.load", "sim.scenario.safe_yaml",
                                     "sim.scenario.schema_errors", "sim.report.overview", "sim.metrics.band"])
 def test_the_examples_in_the_docstrings_of_what_a_user_reads_hold(module):
