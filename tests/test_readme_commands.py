@@ -13,7 +13,8 @@ code blocks) into a shell. Each must:
   default ``--out`` is ``results/<scenario>-<command>``).
 
 The same holds for a whole scenario command written in running text (a ```fleetsim run scenarios/...```
-span of a page's prose, a command in a scenario file's comments): it parses and validates.
+span of a page's prose or a notebook's text, a command in a scenario file's comments): it parses and
+validates.
 
 ``calibrate`` answers in about a second on the shipped files, so it is run (its table written to a
 temporary folder). Nothing is simulated; the file takes a few seconds. (The output the docs quote
@@ -71,13 +72,17 @@ SCENARIO_COMMANDS = ("run", "validate", "sweep", "plan", "saturation")
 
 def inline_commands(path: Path) -> list[tuple[int, str]]:
     """``(line, command)`` of every whole scenario command written in running text: a ```fleetsim ...```
-    span of a page's prose (it may break over lines), and in a scenario file's comments a span or a
-    comment line opening with ``fleetsim `` (``\\`` continues it; two spaces end it, before an aside
-    such as ``->  net share ~$491.7M``). Only a command naming a scenario file counts (``fleetsim
+    span of a page's prose or a notebook's markdown (it may break over lines), and in a scenario file's
+    comments a span or a comment line opening with ``fleetsim `` (``\\`` continues it; two spaces end
+    it, before an aside such as ``->  net share ~$491.7M``). Only a command naming a scenario file counts (``fleetsim
     saturation`` alone names the command, not a command line), and none with a placeholder
     (``SCENARIO``, ``[PCT]``, ``...``)."""
     raw = path.read_text(encoding="utf-8")
-    if path.suffix == ".md":
+    if path.suffix == ".ipynb":     # its markdown cells, a line per line of the cells' text
+        import json
+
+        raw = "\n".join("".join(c["source"]) for c in json.loads(raw)["cells"] if c["cell_type"] == "markdown")
+    if path.suffix in (".md", ".ipynb"):
         text = re.sub(r"```.*?```", lambda m: "\n" * m.group(0).count("\n"), raw, flags=re.S)   # blocks: above
         found = [(m.start(), m.group(1)) for m in re.finditer(r"(?<!`)`(fleetsim [^`]+)`(?!`)", text)]
     else:
@@ -97,7 +102,8 @@ def inline_commands(path: Path) -> list[tuple[int, str]]:
     return out
 
 
-INLINE = [(doc, line, cmd) for doc in [*DOCS, *sorted((ROOT / "scenarios").glob("*.yaml"))]
+INLINE = [(doc, line, cmd) for doc in [*DOCS, *sorted((ROOT / "scenarios").glob("*.yaml")),
+                                       *sorted((ROOT / "notebooks").glob("*.ipynb"))]
           for line, cmd in inline_commands(doc)]
 
 
@@ -216,7 +222,9 @@ def test_the_walk_finds_the_commands_written_in_running_text():
     plan = next(cmd for doc, _, cmd in INLINE if doc.name == "provider_partner_derived.yaml" and " plan " in cmd)
     assert plan.endswith('--constraint "slo.attainment>=0.99"')       # continued over a comment line
     assert len(where) == len(INLINE) >= 12
-    assert {doc.suffix for doc, _, _ in INLINE} == {".md", ".yaml"}
+    assert ("01_quickstart.ipynb", "fleetsim run scenarios/baseline.yaml --set duration=5m --set warmup=1m "
+                                   "--out results/quickstart") in where
+    assert {doc.suffix for doc, _, _ in INLINE} == {".md", ".yaml", ".ipynb"}
 
 
 @pytest.mark.parametrize("doc,line,cmd", INLINE, ids=[f"{d.name}:{ln}" for d, ln, _ in INLINE])
