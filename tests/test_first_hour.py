@@ -402,6 +402,19 @@ def test_overrides_speak_yaml(capsys, override, line):
     assert capsys.readouterr().err == line + "\n"
 
 
+@pytest.mark.parametrize("override,written", [
+    ("workload.arrival.rate: 50", "workload.arrival.rate=50"),
+    ("slo:{ttft_s: 1}", "slo={ttft_s: 1}"),
+])
+def test_an_override_written_as_yaml_says_the_form_to_write(capsys, override, written):
+    """key: value is how the scenario file says it; --set takes key=value, and says so with the line."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
+    assert capsys.readouterr().err == f"--set: {override}: override must look like key.path=value: write {written}\n"
+    assert main(["validate", "scenarios/baseline.yaml", "--set", written]) == 0
+
+
 @pytest.mark.parametrize("field", ["workload.prompt_tokens", "workload.output_tokens"])
 def test_a_length_given_as_one_number_says_how_to_write_a_fixed_length(capsys, field):
     """prompt_tokens: 1000 is the first thing a planner writes for 'every prompt is 1,000 tokens';

@@ -187,7 +187,9 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
     problems: list[tuple[str, str]] = []
     for item in overrides:
         if "=" not in item:
-            problems.append((item, "override must look like key.path=value"))
+            colon = re.fullmatch(r"\s*([A-Za-z_][\w.]*)\s*:\s*(\S.*?)\s*", item)      # YAML's key: value
+            problems.append((item, "override must look like key.path=value"
+                             + (f": write {colon.group(1)}={colon.group(2)}" if colon else "")))
             continue
         key, _, text = item.partition("=")
         key = key.strip()
