@@ -21,7 +21,7 @@ COMMANDS = {
     "validate": "check a scenario file without running it",
     "sweep": "run a grid of overrides x seeds",
     "plan": "find the cheapest configuration that meets constraints",
-    "saturation": "find the highest arrival rate a fleet sustains within the SLO",
+    "saturation": "find the highest arrival rate (or closed-loop client count) a fleet sustains within the SLO",
     "report": "regenerate figures and report.html from a result folder",
     "calibrate": "fit step-time efficiency factors to measured points",
     "reprice": "recompute a result folder's money under changed economics, without re-simulating",

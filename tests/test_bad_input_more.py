@@ -98,6 +98,8 @@ RANGES = [
                                    "(LOW is missing)"),
     ("fleet.pools.0.replicas=1...8", "malformed range '1...8': LOW and HIGH are separated by exactly two dots"),
     ("fleet.pools.0.replicas=1..4,8", "malformed range '1..4': a range cannot be mixed with listed values"),
+    ("fleet.pools.0.replicas=1-16", "malformed range '1-16': a range is written with two dots, 1..16, not "
+                                    "LOW-HIGH"),
     ("fleet.pools.0.replicas=8..4", f"fleet.pools.0.replicas: range must have LOW <= HIGH (got 8..4); {FORMS}"),
     ("fleet.pools.0.replicas=1..1000000000", "fleet.pools.0.replicas: range 1..1000000000 holds 1,000,000,000 "
                                              "values; at most 1,000,000"),
@@ -142,6 +144,9 @@ def test_values_with_dots_that_are_not_ranges_stay_values():
 
     assert parse_knob("workload.arrival.path=../a.csv,../b.csv").values == ("../a.csv", "../b.csv")
     assert parse_knob("name=a..b").values == ("a..b",)
+    # a dash is a range only alone and rising: a month or a listed 4-8 is the field's to judge
+    assert parse_knob("start=2024-01").values == ("2024-01",)
+    assert parse_knob("name=4-8,9").values == ("4-8", "9")
     k = parse_knob("fleet.pools.0.replicas= -2 .. 2")
     assert k.is_range and (k.low, k.high) == (-2, 2)
 

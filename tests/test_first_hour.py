@@ -402,6 +402,46 @@ def test_overrides_speak_yaml(capsys, override, line):
     assert capsys.readouterr().err == line + "\n"
 
 
+@pytest.mark.parametrize("override,written", [
+    ("workload.arrival.rate: 50", "workload.arrival.rate=50"),
+    ("slo:{ttft_s: 1}", "slo={ttft_s: 1}"),
+])
+def test_an_override_written_as_yaml_says_the_form_to_write(capsys, override, written):
+    """key: value is how the scenario file says it; --set takes key=value, and says so with the line."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", override]) == 2
+    assert capsys.readouterr().err == f"--set: {override}: override must look like key.path=value: write {written}\n"
+    assert main(["validate", "scenarios/baseline.yaml", "--set", written]) == 0
+
+
+@pytest.mark.parametrize("field", ["workload.prompt_tokens", "workload.output_tokens"])
+def test_a_length_given_as_one_number_says_how_to_write_a_fixed_length(capsys, field):
+    """prompt_tokens: 1000 is the first thing a planner writes for 'every prompt is 1,000 tokens';
+    the error gives the form that means it, and that form is accepted."""
+    from sim.cli import main
+
+    assert main(["validate", "scenarios/baseline.yaml", "--set", f"{field}=1000"]) == 2
+    assert capsys.readouterr().err == (f"scenarios/baseline.yaml: {field}: must be a mapping of keys to values "
+                                       "(got 1000); a fixed length is {dist: fixed, value: 1000}\n")
+    assert main(["validate", "scenarios/baseline.yaml", "--set", f"{field}={{dist: fixed, value: 1000}}"]) == 0
+
+
+def test_a_result_folder_given_as_the_scenario_says_where_its_scenario_is(tmp_path, capsys):
+    """fleetsim run results/baseline (the folder the last run wrote) names the scenario inside it,
+    and that scenario is one fleetsim takes."""
+    from sim.cli import main
+
+    sim.run("scenarios/baseline.yaml", overrides=["duration=10s", "warmup=0"]).write(tmp_path / "r")
+    assert main(["run", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == (f"{tmp_path / 'r'}: is a folder, not a regular file: a result folder (its "
+                                       f"scenario as run is {tmp_path / 'r' / 'scenario.json'}; fleetsim report, "
+                                       "compare and reprice read the folder)\n")
+    assert main(["validate", str(tmp_path / "r" / "scenario.json")]) == 0
+    assert main(["validate", str(tmp_path)]) == 2       # any other folder: as before
+    assert capsys.readouterr().err.endswith(f"{tmp_path}: is a folder, not a regular file\n")
+
+
 @pytest.mark.parametrize("module", ["sim.errors", "sim.scenario.load", "sim.scenario.safe_yaml",
                                     "sim.scenario.schema_errors", "sim.report.overview", "sim.metrics.band"])
 def test_the_examples_in_the_docstrings_of_what_a_user_reads_hold(module):

@@ -104,6 +104,29 @@ def test_a_latency_bound_with_a_unit_says_the_seconds(tmp_path, capsys):
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.parametrize("command", ["plan", "saturation"])
+@pytest.mark.parametrize("metric,op,written,number", [
+    ("latency.ttft.p99", "<=", "1 s", "1"),
+    ("slo.attainment", ">=", "99.5%", "0.995"),
+    ("cost.per_million_output_tokens", "<=", "$0.50", "0.5"),
+])
+def test_a_bound_written_with_its_unit_says_the_number_to_write(tmp_path, capsys, command, metric, op, written,
+                                                                number):
+    """A planner writes the bound as they would say it (1 s, 99.5 %, $0.50): the error gives the
+    number fleetsim reads in the metric's own unit, nothing runs, and the suggested form parses."""
+    from sim.planning.constraints import parse_constraint
+
+    why = {"1": "latencies are in seconds", "0.995": "a share is written from 0 to 1",
+           "0.5": "money is in USD without the sign"}[number]
+    knob = ["--vary", "fleet.pools.0.replicas=1..4"] if command == "plan" else []
+    assert main([command, "scenarios/baseline.yaml", *knob, "--constraint", f"{metric}{op}{written}",
+                 "--out", str(tmp_path / "p")]) == 2
+    assert _err(capsys).splitlines() == [f"--constraint: {metric}: bound must be a number (got {written!r}); "
+                                         f"{why}: write {number}"]
+    assert not (tmp_path / "p").exists()
+    assert parse_constraint(f"{metric}{op}{number}").bound == float(number)
+
+
 def test_the_saturation_table_writes_latencies_in_digits(tmp_path, capsys):
     """A probe past saturation read `3.672e+04` ms where plan and sweep write 36,720."""
     assert main(["saturation", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--set",

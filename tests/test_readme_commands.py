@@ -12,6 +12,10 @@ code blocks) into a shell. Each must:
   same file writes (``make run`` writes ``results/<scenario>``, a sweep's, plan's or saturation's
   default ``--out`` is ``results/<scenario>-<command>``).
 
+The same holds for a whole scenario command written in running text (a ```fleetsim run scenarios/...```
+span of a page's prose or a notebook's text, a command in a scenario file's comments): it parses and
+validates.
+
 ``calibrate`` answers in about a second on the shipped files, so it is run (its table written to a
 temporary folder). Nothing is simulated; the file takes a few seconds. (The output the docs quote
 of ``validate`` and ``calibrate`` is checked in ``test_docs_snippets.py``.)
@@ -63,6 +67,45 @@ def shown_commands(doc: Path) -> list[tuple[int, str]]:
 
 SHOWN = [(doc, line, cmd) for doc in DOCS for line, cmd in shown_commands(doc)]
 
+SCENARIO_COMMANDS = ("run", "validate", "sweep", "plan", "saturation")
+
+
+def inline_commands(path: Path) -> list[tuple[int, str]]:
+    """``(line, command)`` of every whole scenario command written in running text: a ```fleetsim ...```
+    span of a page's prose or a notebook's markdown (it may break over lines), and in a scenario file's
+    comments a span or a comment line opening with ``fleetsim `` (``\\`` continues it; two spaces end
+    it, before an aside such as ``->  net share ~$491.7M``). Only a command naming a scenario file counts (``fleetsim
+    saturation`` alone names the command, not a command line), and none with a placeholder
+    (``SCENARIO``, ``[PCT]``, ``...``)."""
+    raw = path.read_text(encoding="utf-8")
+    if path.suffix == ".ipynb":     # its markdown cells, a line per line of the cells' text
+        import json
+
+        raw = "\n".join("".join(c["source"]) for c in json.loads(raw)["cells"] if c["cell_type"] == "markdown")
+    if path.suffix in (".md", ".ipynb"):
+        text = re.sub(r"```.*?```", lambda m: "\n" * m.group(0).count("\n"), raw, flags=re.S)   # blocks: above
+        found = [(m.start(), m.group(1)) for m in re.finditer(r"(?<!`)`(fleetsim [^`]+)`(?!`)", text)]
+    else:
+        text = "\n".join(re.sub(r"^\s*#\s?", "", ln) if ln.lstrip().startswith("#") else ""
+                         for ln in raw.splitlines())
+        found = [(m.start(), m.group(1)) for m in re.finditer(r"`(fleetsim [^`]+)`", text)]
+        for m in re.finditer(r"^[ \t]*(fleetsim (?:[^\n]*\\\n)*[^\n]*)", text, flags=re.M):
+            found.append((m.start(1), re.split(r"\s{2,}(?!-)", re.sub(r"\\\n\s*", " ", m.group(1)).strip())[0]))
+    out = []
+    for at, cmd in found:
+        cmd = " ".join(cmd.split())
+        argv = cmd.split()
+        if (len(argv) < 3 or argv[1] not in SCENARIO_COMMANDS or not re.search(r"\.(ya?ml|toml)$", argv[2])
+                or "..." in cmd or "[" in cmd or re.search(r"\b[A-Z][A-Z_]+\b", cmd)):
+            continue
+        out.append((text.count("\n", 0, at) + 1, cmd))        # text keeps raw's lines
+    return out
+
+
+INLINE = [(doc, line, cmd) for doc in [*DOCS, *sorted((ROOT / "scenarios").glob("*.yaml")),
+                                       *sorted((ROOT / "notebooks").glob("*.ipynb"))]
+          for line, cmd in inline_commands(doc)]
+
 
 def test_the_walk_finds_the_commands():
     # a changed fence or prompt style would otherwise pass every check below vacuously
@@ -109,8 +152,6 @@ MAKE_TARGETS = {"run", "test", "test-slow", "test-browser", "bench", "notebooks"
 @pytest.mark.parametrize("doc,line,cmd", SHOWN, ids=[f"{d.name}:{ln}" for d, ln, _ in SHOWN])
 def test_a_shown_command_runs_as_shown(doc, line, cmd, capsys, monkeypatch, tmp_path):
     from sim.cli import build_parser, main
-    from sim.planning.constraints import parse_constraint
-    from sim.planning.knobs import configurations, parse_knobs
 
     where = f"{doc.name}:{line}: `{cmd}`"
     argv = shlex.split(cmd)
@@ -144,7 +185,17 @@ def test_a_shown_command_runs_as_shown(doc, line, cmd, capsys, monkeypatch, tmp_
         missing = [str(f) for f in folders if str(f).rstrip("/") not in made]
         assert not missing, f"{where}: no command shown before it writes {', '.join(missing)}"
         return
-    # a scenario command: validate it as each configuration it would run
+    _validate_each_configuration(where, args, capsys)
+
+
+def _validate_each_configuration(where: str, args, capsys) -> None:
+    """A scenario command's scenario, with its ``--set`` overrides, validated as each configuration its
+    ``--grid`` / ``--vary`` knobs would run (a range's ends stand for it); its constraints and rate
+    path must be ones the command takes."""
+    from sim.cli import main
+    from sim.planning.constraints import parse_constraint
+    from sim.planning.knobs import configurations, parse_knobs
+
     sets = [a for s in args.overrides for a in ("--set", s)]
     knobs = [replace(k, values=(str(k.low), str(k.high))) if k.is_range else k     # a range's ends stand for it
              for k in parse_knobs(getattr(args, "grid", None) or getattr(args, "vary", None) or [])]
@@ -158,6 +209,36 @@ def test_a_shown_command_runs_as_shown(doc, line, cmd, capsys, monkeypatch, tmp_
         code = main(["validate", str(args.scenario), *sets, *extra])
         err = capsys.readouterr().err
         assert code == 0, f"{where}: {' '.join(config)}: {err}"
+
+
+def test_the_walk_finds_the_commands_written_in_running_text():
+    # those of README's answers, the docs' prose and the scenario files' comments; none twice, none cut short
+    where = {(doc.name, cmd) for doc, _, cmd in INLINE}
+    assert ("README.md", "fleetsim saturation scenarios/azure_conv_replay.yaml --rate-path "
+                         "workload.arrival.rate_scale") in where
+    assert ("deepseek_v3_cluster.yaml", "fleetsim run scenarios/deepseek_v3_cluster.yaml --set "
+                                        "fleet.pools.1.replicas=0 --set workload.arrival.rate=15") in where
+    assert ("provider_partner_2024.yaml", "fleetsim run scenarios/provider_partner_2024.yaml") in where
+    plan = next(cmd for doc, _, cmd in INLINE if doc.name == "provider_partner_derived.yaml" and " plan " in cmd)
+    assert plan.endswith('--constraint "slo.attainment>=0.99"')       # continued over a comment line
+    assert len(where) == len(INLINE) >= 12
+    assert ("01_quickstart.ipynb", "fleetsim run scenarios/baseline.yaml --set duration=5m --set warmup=1m "
+                                   "--out results/quickstart") in where
+    assert {doc.suffix for doc, _, _ in INLINE} == {".md", ".yaml", ".ipynb"}
+
+
+@pytest.mark.parametrize("doc,line,cmd", INLINE, ids=[f"{d.name}:{ln}" for d, ln, _ in INLINE])
+def test_a_command_written_in_running_text_runs_as_written(doc, line, cmd, capsys, monkeypatch):
+    from sim.cli import build_parser
+
+    where = f"{doc.name}:{line}: `{cmd}`"
+    monkeypatch.chdir(ROOT)
+    parser, _ = build_parser()
+    try:
+        args = parser.parse_args(shlex.split(cmd)[1:])
+    except SystemExit:
+        pytest.fail(f"{where}: the command line does not parse:\n{capsys.readouterr().err}")
+    _validate_each_configuration(where, args, capsys)
 
 
 def test_a_command_reading_a_folder_nothing_wrote_is_caught(monkeypatch, tmp_path):

@@ -1,4 +1,4 @@
-"""Find the highest arrival rate the fleet sustains within the SLO.
+"""Find the highest arrival rate (on a closed loop: client count) the fleet sustains within the SLO.
 
 ``fleetsim saturation SCENARIO [--attainment 0.99]``.
 
@@ -8,7 +8,7 @@ least ``--attainment`` at the lower 95 % confidence bound over ``--seeds`` repli
 every replication kept up (``stability.stable``); the table says why a rate was not sustained.
 Prints the rate; writes ``saturation.json`` and ``saturation.csv`` to ``--out``. With
 ``--capacity-band [PCT]`` it searches twice more, with the model's capacity ``PCT`` % lower and
-higher, and prints the rate with their answers as its range: ``84 req/s (81 – 87 at ±3 % capacity)``.
+higher, and prints the rate with their answers as its range: ``84 req/s (81.48 – 85.67 at ±3 % capacity)``.
 On a closed loop (``workload.arrival.process: closed``) it searches the client count instead and
 prints it with the throughput reached: ``20 clients (1 req/s; fails at 21 clients)``.
 """
@@ -99,7 +99,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
                         help=f"search twice more, with the model's capacity PCT %% lower and higher (default "
                              f"{DEFAULT_PCT:g}, about the step-time model's throughput error): the rate is printed "
-                             f"with the two answers as its range, e.g. 84 req/s (81 – 87 at ±3 %% capacity)")
+                             f"with the two answers as its range, on the baseline 84 req/s (81.48 – 85.67 at ±3 %% "
+                             f"capacity)")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -44,11 +44,37 @@ def _seconds(metric: str, written: str) -> str:
     return f"; latencies are in seconds: write {float(m.group(1)) * _TIME_UNITS[m.group(2)]:g}"
 
 
+_LOOSE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>)\s*(\S.*?)\s*$")
+_PERCENT = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*%")
+_DOLLARS = re.compile(r"\$\s*([0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def _number_hint(metric: str, written: str) -> str:
+    """For a bound written with its unit, the number to write instead: a time in seconds, a share
+    from 0 to 1, dollars without the sign.
+
+        >>> _number_hint("latency.ttft.p99", "1 s"), _number_hint("slo.attainment", "99.5%")
+        ('; latencies are in seconds: write 1', '; a share is written from 0 to 1: write 0.995')
+        >>> _number_hint("cost.per_million_output_tokens", "$0.50"), _number_hint("slo.attainment", "$1")
+        ('; money is in USD without the sign: write 0.5', '')
+    """
+    unit, text = unit_of(metric), written.strip()
+    if (m := _PERCENT.fullmatch(text)) and unit == "%":
+        return f"; a share is written from 0 to 1: write {float(m.group(1)) / 100:g}"
+    if (m := _DOLLARS.fullmatch(text)) and unit == "USD":
+        return f"; money is in USD without the sign: write {float(m.group(1).replace(',', '')):g}"
+    return _seconds(metric, text)
+
+
 def split_constraint(text: str) -> tuple[str, str, float]:
     """``(metric, op, bound)`` of ``<metric><op><bound>``; the bound a finite number in ASCII digits
     within its metric's range (see the module). Raises :class:`ConstraintError` saying what is wrong."""
     m = _RE.match(text)
     if not m or not text.isascii():
+        loose = _LOOSE.match(text) if text.isascii() else None
+        hint = _number_hint(loose.group(1), loose.group(3)) if loose else ""
+        if hint:        # a bound with its unit after a space (1 s): said as the number to write
+            raise ConstraintError(f"{loose.group(1)}: bound must be a number (got {loose.group(3)!r}){hint}")
         raise ConstraintError(
             f"expected METRIC<=NUMBER, METRIC>=NUMBER, METRIC<NUMBER or METRIC>NUMBER, "
             f"e.g. latency.ttft.p99<=2.0 (got {text!r}){'' if text.isascii() else '; ASCII letters and digits only'}")
@@ -56,7 +82,7 @@ def split_constraint(text: str) -> tuple[str, str, float]:
     try:
         bound = float(written)
     except ValueError:
-        raise ConstraintError(f"{metric}: bound must be a number (got {written!r}){_seconds(metric, written)}") from None
+        raise ConstraintError(f"{metric}: bound must be a number (got {written!r}){_number_hint(metric, written)}") from None
     if not math.isfinite(bound):
         raise ConstraintError(f"{metric}: bound must be finite (got {written!r})")
     unit = unit_of(metric)

@@ -36,6 +36,7 @@ from sim.errors import given
 _RANGE_RE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
 _RANGE_LIKE_RE = re.compile(r"^\s*(.*?)\s*\.\.\s*(.*?)\s*$", re.DOTALL)
 _COLON_RANGE_RE = re.compile(r"^\s*-?\d+\s*:\s*-?\d+(\s*:\s*-?\d+)?\s*$")
+_DASH_RANGE_RE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
 _NUMBER_RE = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 MAX_RANGE_VALUES = 1_000_000
 """The most values an integer range ``lo..hi`` may hold."""
@@ -142,6 +143,9 @@ def _bad_range(value: str, joint: bool, alone: bool) -> str | None:
     side (so that a value such as ``../traces/a.csv`` stays a value)."""
     if _COLON_RANGE_RE.match(value):
         return "a range is written with two dots, LOW..HIGH, not LOW:HIGH"
+    dash = _DASH_RANGE_RE.match(value)
+    if dash and alone and not joint and int(dash.group(1)) < int(dash.group(2)):    # 1-16, not a value 2024-01
+        return f"a range is written with two dots, {dash.group(1)}..{dash.group(2)}, not LOW-HIGH"
     m = _RANGE_LIKE_RE.match(value)
     if not m:
         return None

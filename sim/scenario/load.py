@@ -47,6 +47,14 @@ class LoadedScenario:
 
 
 # ------------------------------------------------------------------------------ reading files
+def _result_folder_hint(p: Path) -> str:
+    """A result folder given where a scenario goes says where its scenario is and what reads it."""
+    if p.is_dir() and (p / "scenario.json").is_file() and (p / "summary.json").is_file():
+        return (f": a result folder (its scenario as run is {p / 'scenario.json'}; fleetsim report, compare "
+                "and reprice read the folder)")
+    return ""
+
+
 def read_file(path: str | Path) -> dict:
     """The raw mapping in a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file.
 
@@ -62,7 +70,7 @@ def read_file(path: str | Path) -> dict:
     try:
         text = read_text(p)
     except TextLimitError as exc:
-        raise ScenarioError([("", str(exc))], src) from None
+        raise ScenarioError([("", str(exc) + _result_folder_hint(p))], src) from None
     except UnicodeDecodeError as exc:
         raise ScenarioError([("", not_utf8(exc))], src) from None
     except OSError as exc:
@@ -179,7 +187,9 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
     problems: list[tuple[str, str]] = []
     for item in overrides:
         if "=" not in item:
-            problems.append((item, "override must look like key.path=value"))
+            colon = re.fullmatch(r"\s*([A-Za-z_][\w.]*)\s*:\s*(\S.*?)\s*", item)      # YAML's key: value
+            problems.append((item, "override must look like key.path=value"
+                             + (f": write {colon.group(1)}={colon.group(2)}" if colon else "")))
             continue
         key, _, text = item.partition("=")
         key = key.strip()

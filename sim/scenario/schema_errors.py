@@ -303,7 +303,7 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     if typ in ("list_type",):
         return f"must be a list (got {_fmt_got(got)})"
     if typ in ("model_type", "dict_type", "model_attributes_type"):
-        return f"must be a mapping of keys to values (got {_fmt_got(got)})"
+        return f"must be a mapping of keys to values (got {_fmt_got(got)}){_length_hint(loc, got)}"
     if typ == "too_short":
         return f"must have at least {ctx.get('min_length')} item(s) (got {ctx.get('actual_length')})"
     msg = str(err.get("msg", "invalid value"))
@@ -311,6 +311,18 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
     return msg
+
+
+def _length_hint(loc: list[Any], got: Any) -> str:
+    """A token-length distribution given as one number says how to write a fixed length.
+
+    >>> _length_hint(["workload", "prompt_tokens"], 1000)
+    '; a fixed length is {dist: fixed, value: 1000}'
+    """
+    if loc and loc[-1] in ("prompt_tokens", "output_tokens") and isinstance(got, (int, float, str)) \
+            and not isinstance(got, bool) and re.fullmatch(r"\d+", str(got).strip()):
+        return f"; a fixed length is {{dist: fixed, value: {str(got).strip()}}}"
+    return ""
 
 
 #: error type of a field that takes a catalog name or an inline mapping (``model``, a pool's ``gpu``)
