@@ -127,3 +127,22 @@ def test_mean_ci_half_width_by_hand():
     # three replications 1, 2, 3: s = 1, t(0.975, 2) = 4.302653 (tables), half width 4.302653 / sqrt 3
     ci = mean_ci([1.0, 2.0, 3.0])
     assert ci.mean == 2.0 and ci.half_width == pytest.approx(4.302653 / 3 ** 0.5, rel=1e-6)
+
+
+def test_the_benchmark_compares_every_byte_but_wall_times(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_planning  # noqa: PLC0415
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, wall, p99 in ((a, 1.5, 0.25), (b, 2.5, 0.25)):
+        (folder / "points").mkdir(parents=True)
+        (folder / "points" / "k.json").write_text(json.dumps({"wall_s": wall, "summary": {"wall_seconds": wall,
+                                                                                           "p99": p99}}))
+        (folder / "sweep.csv").write_text(f"seed,wall_s,p99\n1,{wall},{p99}\n")
+    files_a = bench_planning.result_files(a)
+    assert bench_planning.differences(files_a, bench_planning.result_files(b)) == []
+    (b / "sweep.csv").write_text("seed,wall_s,p99\n1,2.5,0.26\n")
+    (b / "extra.json").write_text("{}")
+    assert bench_planning.differences(files_a, bench_planning.result_files(b)) == ["extra.json", "sweep.csv"]
