@@ -103,11 +103,12 @@ def run_case(tree: Path, argv: list[str], out: Path, cache: Path) -> tuple[float
 
 
 def git_head(tree: Path) -> str:
+    """The tree's commit, short; its folder's name when it is not a git checkout."""
     try:
         return subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
+    except (OSError, subprocess.CalledProcessError):     # a copy (git archive) rather than a checkout
+        return tree.name
 
 
 def main() -> None:
