@@ -377,7 +377,8 @@ def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
     return result[0], result[1] if judged.pct else list(result[0])
 
 
-def next_probes(searches: Mapping[Any, Sequence[Bisection]], asked: Mapping[tuple[Any, int], int]) -> list[tuple[Any, int]]:
+def next_probes(searches: Mapping[Any, Sequence[Bisection]],
+                asked: Mapping[tuple[Any, int], int]) -> list[tuple[Any, int]]:
     """``(group, value)`` of the probes each search asks for next, should the probe it is asked now
     (``asked``: ``(group, index) -> value``) be feasible, then should it not, in that order: what a
     round runs ahead on idle workers. Which comes true does not change the answer, only how soon.
