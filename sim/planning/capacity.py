@@ -36,6 +36,7 @@ at the model's capacity.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -277,11 +278,16 @@ class Judged:
     constraints: list[Constraint]
     pct: float | None = None
 
-    def __call__(self, configs: Sequence[tuple[str, ...]]) -> list[dict[str, Any]]:
+    def __call__(self, configs: Sequence[tuple[str, ...]],
+                 ahead: Sequence[tuple[str, ...]] = ()) -> list[dict[str, Any]]:
+        """Judged rows of ``configs``; ``ahead``: configurations likely asked for next, run on workers
+        the batch leaves idle (:meth:`Evaluator.at`)."""
+        caps = (1.0,) if self.pct is None else (1.0, capacities(self.pct)["slower"])
+        rows = self.evaluate.at([(c, cap) for cap in caps for c in configs],
+                                ahead=[[(c, cap) for cap in caps] for c in ahead])
         if self.pct is None:
-            return [judge(dict(r), self.constraints) for r in self.evaluate(configs)]
-        slower = capacities(self.pct)["slower"]
-        rows = self.evaluate.at([(c, 1.0) for c in configs] + [(c, slower) for c in configs])
+            return [judge(dict(r), self.constraints) for r in rows]
+        slower = caps[1]
         out = []
         for config, point, slow in zip(configs, rows[:len(configs)], rows[len(configs):]):
             row = judge(dict(point), self.constraints)
@@ -347,7 +353,7 @@ def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
             break
         judged.evaluate.desc = f"{desc} round {round_} of at most {rounds}"     # the progress bar's label
         tried = list(dict.fromkeys((g, v) for (g, _), v in asked.items()))
-        rows = judged([config(g, v) for g, v in tried])
+        rows = judged([config(g, v) for g, v in tried], ahead=[config(g, v) for g, v in next_probes(searches, asked)])
         if not checked:
             check_metrics(rows, metrics)
             checked = True
@@ -369,6 +375,29 @@ def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
             row["probes"] = b.probes
             result[i].append(row)
     return result[0], result[1] if judged.pct else list(result[0])
+
+
+def next_probes(searches: Mapping[Any, Sequence[Bisection]],
+                asked: Mapping[tuple[Any, int], int]) -> list[tuple[Any, int]]:
+    """``(group, value)`` of the probes each search asks for next, should the probe it is asked now
+    (``asked``: ``(group, index) -> value``) be feasible, then should it not, in that order: what a
+    round runs ahead on idle workers. Which comes true does not change the answer, only how soon.
+
+        >>> b = Bisection(1, 16)
+        >>> next_probes({"g": [b]}, {("g", 0): b.probe()})     # the top feasible: 8; infeasible: none
+        [('g', 8)]
+        >>> b.update(16, True); b.update(8, True)
+        >>> next_probes({"g": [b]}, {("g", 0): b.probe()})     # 4 feasible: 2; infeasible: 6
+        [('g', 2), ('g', 6)]
+    """
+    out: list[tuple[Any, int]] = []
+    for verdict in (True, False):
+        for (g, i), v in asked.items():
+            b = dataclasses.replace(searches[g][i])
+            b.update(v, verdict)
+            if (n := b.probe()) is not None and (g, n) not in out:
+                out.append((g, n))
+    return out
 
 
 def write_plan(out: Path, result: PlanResult, source: str = "<scenario>") -> None:

@@ -43,6 +43,7 @@ class Evaluator:
         self.progress = progress
         self.desc = desc
         self.cache: dict[tuple[tuple[str, ...], float], dict[str, Any]] = {}
+        self.kept: dict[str, dict[str, Any]] = {}      # results of points run ahead, by key (:meth:`at`)
         self.point_rows: list[dict[str, Any]] = []
         self.runs = 0           # points asked for, and how many of them came from the store
         self.reused = 0
@@ -53,9 +54,12 @@ class Evaluator:
         """Mean/CI rows (see :func:`sim.planning.sweep.configuration_rows`) for ``configs`` at ``capacity``."""
         return self.at([(c, capacity) for c in configs])
 
-    def at(self, items: Sequence[tuple[tuple[str, ...], float]]) -> list[dict[str, Any]]:
+    def at(self, items: Sequence[tuple[tuple[str, ...], float]],
+           ahead: Sequence[Sequence[tuple[tuple[str, ...], float]]] = ()) -> list[dict[str, Any]]:
         """Rows for ``(configuration, capacity)`` pairs, every missing one run in one batch (so a round's
-        runs at every capacity share the executor's workers)."""
+        runs at every capacity share the executor's workers). ``ahead``: groups of pairs likely asked for
+        next, run on the workers the batch leaves idle and kept until asked for
+        (:func:`~sim.planning.points.run_points`; a configuration that is not valid is not run ahead)."""
         items = [(tuple(c), float(cap)) for c, cap in items]
         todo = [i for i in dict.fromkeys(items) if i not in self.cache]
         if todo:
@@ -66,7 +70,8 @@ class Evaluator:
             points = [q for c, cap in todo for q in at_capacity(plain[c], cap)]
             check_traces(points, self.store, self.source.source, self.traces_checked)
             records = run_points(points, self.runner, executor=self.executor, store=self.store,
-                                 progress=self.progress, desc=self.desc)
+                                 progress=self.progress, desc=self.desc, ahead=self._ahead(ahead, todo),
+                                 kept=self.kept)
             self.runs += len(records)
             self.reused += sum(1 for rec in records if rec.get("reused"))
             by_item: dict[tuple[tuple[str, ...], float], list[dict]] = {}
@@ -79,6 +84,31 @@ class Evaluator:
                 row["error"] = next((r["error"] for r in rows if r.get("error")), "")
                 self.cache[(config, cap)] = row
         return [self.cache[i] for i in items]
+
+    def _ahead(self, groups: Sequence[Sequence[tuple[tuple[str, ...], float]]],
+               todo: Sequence[tuple[tuple[str, ...], float]]) -> list[list]:
+        """The points of each group of ``(configuration, capacity)`` pairs to run ahead (none cached or
+        asked for now), made silently: a configuration's warnings are said when it is asked for, and
+        one that is not valid (or whose trace files were not read yet) is left out."""
+        if getattr(self.executor, "slots", 1) <= 1:
+            return []
+        out = []
+        for group in groups:
+            pairs = [(tuple(c), float(cap)) for c, cap in group]
+            pairs = [i for i in dict.fromkeys(pairs) if i not in self.cache and i not in todo]
+            if not pairs:
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    plain = make_points(self.source, list(dict.fromkeys(c for c, _ in pairs)), self.seeds,
+                                        validate=self.validate, scaled=self.scaled)
+            except Exception:  # noqa: BLE001 - said when (if) the configuration is asked for
+                continue
+            points = [q for c, cap in pairs for q in at_capacity([p for p in plain if p.config == c], cap)]
+            if all((t[2], t[3]) in self.traces_checked for p in points for t in p.traces):
+                out.append(points)
+        return out
 
     def _points(self, configs: list[tuple[str, ...]]) -> list:
         """:func:`make_points` of ``configs``, each warning their checks give said once per search: a

@@ -94,6 +94,9 @@ class SerialExecutor:
     """Runs each call in this process, in order."""
 
     name = "serial"
+    slots = 1
+    """How many calls it runs at once (a search runs its likely next probes on the ones it leaves idle;
+    a Dask cluster's are not counted: 1)."""
 
     def map_unordered(self, fn: Callable, tasks: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
         for i, args in enumerate(tasks):
@@ -116,6 +119,7 @@ class LocalExecutor(SerialExecutor):
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
+        self.slots = self.workers
         self._pool: ProcessPoolExecutor | None = None
 
     def map_unordered(self, fn: Callable, tasks: Sequence[tuple]) -> Iterator[tuple[int, Any]]:

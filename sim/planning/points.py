@@ -204,14 +204,23 @@ def run_point(runner: Callable[[dict, int], dict], scenario: dict, seed: int,
 
 def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
                executor: SerialExecutor | None = None, store: PointStore | None = None,
-               progress: bool = False, desc: str = "points") -> list[dict[str, Any]]:
+               progress: bool = False, desc: str = "points", ahead: Sequence[Sequence[Point]] = (),
+               kept: dict[str, dict] | None = None) -> list[dict[str, Any]]:
     """Run the points not already in ``store``; return one record per point, in point order.
 
     A record: ``key, config {path: value}, overrides, replication, seed, summary (or None),
     error (or None), wall_s, reused`` (True when it came from the store).
+
+    ``ahead``: groups of points a search may ask for next (a bisection's next probe). When some points
+    are to run and the executor has workers they leave idle (its ``slots``), as many whole groups as fit
+    run in the same batch; their results go to ``kept`` (point key -> result), neither stored nor
+    returned. A later call asking for a kept point takes its result as if it ran then (stored, not
+    reused): the same bytes, as a run is the same whatever process runs it, without its wait. A kept
+    point never asked for leaves no trace in the results.
     """
     executor = executor or SerialExecutor()
     store = store or PointStore(None)
+    kept = {} if kept is None else kept
     records: list[dict | None] = [None] * len(points)
     todo: dict[str, list[int]] = {}
     for i, p in enumerate(points):
@@ -221,24 +230,55 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
                           "wall_s": done.get("wall_s", math.nan), "reused": True}
         else:
             todo.setdefault(p.key, []).append(i)
-    keys = list(todo)
+    keys = [k for k in todo if k not in kept]
+    extra = _spare(ahead, getattr(executor, "slots", 1) - len(keys), {*todo, *kept}, store) if keys else []
     tasks = [(runner, points[todo[k][0]].scenario, points[todo[k][0]].seed, points[todo[k][0]].capacity)
-             for k in keys]
+             for k in keys] + [(runner, p.scenario, p.seed, p.capacity) for p in extra]
+    if len(tasks) > 1:
+        getattr(runner, "preload", lambda: None)()     # imported once here, before a process pool forks
+
+    def finish(key: str, result: dict) -> None:
+        first = points[todo[key][0]]
+        store.put({**_base(first), **result})
+        for i in todo[key]:
+            records[i] = {**_base(points[i]), **result, "reused": False}
+
+    for k in todo:
+        if k in kept:
+            finish(k, kept.pop(k))
     bar = _progress(len(tasks), desc) if progress and tasks else None
     try:
         for j, result in executor.map_unordered(run_point, tasks):
             if isinstance(result, WorkerLost):
                 result = {"summary": None, "error": f"worker lost: {result.message}", "wall_s": math.nan}
-            first = points[todo[keys[j]][0]]
-            store.put({**_base(first), **result})
-            for i in todo[keys[j]]:
-                records[i] = {**_base(points[i]), **result, "reused": False}
+            if j >= len(keys):      # run ahead: kept for a later call (a failure is not: it runs again if asked)
+                if not result.get("error"):
+                    kept[extra[j - len(keys)].key] = result
+            else:
+                finish(keys[j], result)
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
     return [r for r in records if r is not None]
+
+
+def _spare(ahead: Sequence[Sequence[Point]], slots: int, taken: set[str], store: PointStore) -> list[Point]:
+    """The points of the first groups of ``ahead`` that fit, whole, in ``slots`` idle workers: each
+    point not ``taken`` (to run, or kept) nor done in ``store``, each key once."""
+    out: list[Point] = []
+    seen = set(taken)
+    for group in ahead:
+        new = []
+        for p in group:
+            if p.key not in seen and store.done(p.key) is None:
+                seen.add(p.key)
+                new.append(p)
+        if len(out) + len(new) > slots:
+            break
+        out.extend(new)
+    return out
 
 
 def _base(p: Point) -> dict[str, Any]:
