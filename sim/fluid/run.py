@@ -17,10 +17,11 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    plus the backlog ``B`` carried from the previous step is served up to ``n x max x step``; the
    rest is the next backlog. Each replica sees the per-replica load ``served / (n x step)``;
    latency, SLO attainment, GPU busy share, KV use and MFU are read off the curve at that load.
-   While a backlog exists every request also waits ``(B_start + B_end) / 2 / (n x max)`` seconds
-   (Little's law on the fluid backlog), added to TTFT, E2E and queue times (means and
-   percentiles: :mod:`sim.fluid.backlog`) and counted as an SLO miss when it exceeds the TTFT
-   objective; the backlog left at the end counts in TTFT and queue percentiles at its age;
+   While a backlog exists every request served in the step also waits what the fluid queue's
+   first-come-first-served order makes it wait (:func:`~sim.fluid.backlog.fcfs_waits`), added to
+   TTFT, E2E and queue times (means and percentiles: :mod:`sim.fluid.backlog`) and counted as an
+   SLO miss when it exceeds the TTFT objective; the backlog left at the end counts in TTFT and
+   queue percentiles at its age (the last arrivals');
 4. money: provisioned replicas x GPUs per replica x scale for the step, busy share from the curve;
    completed requests become one usage row per (step, pool, class) at the step's midpoint with
    ``weight = requests x scale`` and per-request token means, priced by
@@ -49,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import backlog_ages
+from sim.fluid.backlog import backlog_ages, fcfs_waits
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
@@ -438,8 +439,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     n_steps = steps.n
     with np.errstate(invalid="ignore", divide="ignore"):
         load = np.where(up > 0, served / (up * dt_s), 0.0)
-        extra_wait = np.where((q.b_start + q.b_end) > 0, (q.b_start + q.b_end) / 2.0 / (up * curve.max_rps), 0.0)
-    extra_wait = np.nan_to_num(extra_wait)
+    admitted = served + q.b_end - q.b_start             # what joined the pool's queue in each step
+    extra_wait = np.where((q.b_start + q.b_end) > 0, fcfs_waits(steps.edges, admitted, served), 0.0)
     i, w = curve.position(load)
 
     def at(values):
@@ -458,7 +459,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     b = q.backlog
     add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, extra_wait,
                  cls_slo, b)
-    ages, n_old = backlog_ages(b, float(up[-1]) * curve.max_rps, ttft_slo) if n_steps else (np.zeros(0),) * 2
+    ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo) if n_steps else (np.zeros(0),) * 2
     if len(ages):
         fleet_sums.add_backlog_ages(ages, n_old)
     fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm)
