@@ -174,3 +174,22 @@ def test_a_run_that_ends_inside_the_overload_reports_the_waits_of_fcfs_in_both_t
     # TTFT likewise (one token of 1 s service after the wait)
     assert fluid.summary["latency"]["ttft"]["mean"] == pytest.approx(
         np.mean([r.summary["latency"]["ttft"]["mean"] for r in fine]), rel=0.06)
+
+
+def test_the_end_backlog_that_already_missed_counts_against_slo_attainment_in_both_tiers():
+    """Ending at 2,400 s: of the 300 requests before the overload all meet the 5 s TTFT objective
+    (1 s of service, a wait of 0.5 s on average), of the 1,800 served in it the first 12 s' worth,
+    ``(s - 600) / 3 + 1 <= 5``, about 12; the 900 still waiting are counted as the request level
+    counts its in-flight requests, as misses once older than 5 s (892.5 of them). So attainment is
+    about ``312 / (2,100 + 892.5) = 0.104``, not the ``300 / 2,100 = 0.143`` of the completed alone
+    (what the fluid tier read before: its end backlog counted in the latency percentiles, not in
+    the attainment)."""
+    end = 2400.0
+    want = (300.0 + 12.0) / (2100.0 + 892.5)
+    fluid = sim.run(pool("fluid", ARRIVAL, duration=end)).summary
+    fine = np.array([sim.run(pool("request", ARRIVAL, seed=seed, duration=end, records="none")).summary["slo"]
+                     ["attainment"] for seed in range(1, R + 1)])
+    m, half = _ci99(fine)
+    assert abs(m - want) <= half + 0.005, (m, half, want)
+    assert fluid["slo"]["attainment"] == pytest.approx(want, abs=0.005)
+    assert fluid["slo"]["goodput_rps"] == pytest.approx(fluid["slo"]["attainment"] * (2100 + 892.5) / end, rel=0.01)

@@ -16,7 +16,8 @@ when it was shorter, and charging them the newest's overstated their waits by ``
 
 Requests still in the backlog at the end of the run are counted as the request-level tier counts
 its in-flight requests (:mod:`sim.metrics.summary`): those waiting longer than the TTFT objective
-enter TTFT and queue percentiles at their age at the end — a lower bound. First come, first served,
+enter TTFT and queue percentiles at their age at the end — a lower bound — and count against SLO
+attainment. First come, first served,
 the ``B`` waiting requests are the last ``B`` to arrive, and their ages are read off ``A(t)`` back
 from the end (:func:`backlog_ages`).
 
