@@ -9,11 +9,10 @@ The fluid tier is fed the expected arrivals, so it should give these numbers to 
 own error, documented as 2 % for GPU-hours (``docs/scaling.md``); the request-level run carries the
 noise of its Poisson count, a standard deviation of ``sqrt(rho D) / D`` in the busy share.
 
-Measured before the fix in ``sim.fluid.curve.CapacityCurve.per_request_at``: at ``rho = 0.5`` the
+Measured before the fix in ``sim.fluid.curve.CapacityCurve.at_served``: at ``rho = 0.5`` the
 fluid tier read a busy share of 0.473 (-5.4 %): the curve's grid run at 0.5 requests/s happened to
 draw 5.4 % fewer arrivals than its nominal rate (2.8 standard deviations of its 2,700), and the busy
-share was read at the nominal rate. It is now the grid runs' busy seconds per request served times
-the rate served, which removes the count's noise.
+share was read at the nominal rate. It is now read against the rates the grid runs served.
 """
 from __future__ import annotations
 

@@ -75,8 +75,8 @@ class GridRuns:
         self.served.append(s["throughput"]["requests_per_s"])
         self.att.append(s["slo"]["attainment"] if s["slo"]["attainment"] is not None else 1.0)
         # busy share and MFU are over the whole run, the served rate over the window after its
-        # warmup: each scaled to the window by the requests served per second in each, so that per
-        # request served (:meth:`~sim.fluid.curve.CapacityCurve.per_request_at`) both count the same requests
+        # warmup: each scaled to the window by the requests served per second in each, so that read
+        # against the served rate (:meth:`~sim.fluid.curve.CapacityCurve.at_served`) both count the same requests
         whole = s["requests"]["completed"] / s["simulated_seconds"] if s["simulated_seconds"] else 0.0
         to_window = self.served[-1] / whole if whole > 0 else 1.0
         self.busy.append(s["utilization"]["gpu_busy"] * to_window)

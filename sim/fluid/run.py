@@ -449,11 +449,11 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
 
     ttft_slo = sc.slo.ttft_s
     att = at(curve.attainment) * (extra_wait <= ttft_slo)
-    # busy share and MFU per request served, times the load (the grid runs' arrival draws cancel)
-    busy = np.where(extra_wait > 0, 1.0, np.clip(curve.per_request_at(curve.busy, load), 0.0, 1.0))
+    # busy share and MFU at the rate served, against the rates the grid runs served (not their nominal ones)
+    busy = np.where(extra_wait > 0, 1.0, np.clip(curve.at_served(curve.busy, load), 0.0, 1.0))
     busy = np.where(up > 0, busy, 0.0)          # the busy share of the serving replicas
     kv = at(curve.kv)
-    mfu = curve.per_request_at(curve.mfu, load)
+    mfu = curve.at_served(curve.mfu, load)
     meas = served * steps.after_warm
     fleet_sums.add_latency(curve, i, w, at, meas, extra_wait)
     b = q.backlog
