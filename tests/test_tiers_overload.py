@@ -193,3 +193,46 @@ def test_the_end_backlog_that_already_missed_counts_against_slo_attainment_in_bo
     assert abs(m - want) <= half + 0.005, (m, half, want)
     assert fluid["slo"]["attainment"] == pytest.approx(want, abs=0.005)
     assert fluid["slo"]["goodput_rps"] == pytest.approx(fluid["slo"]["attainment"] * (2100 + 892.5) / end, rel=0.01)
+
+
+@pytest.mark.slow
+def test_a_batching_replica_overloaded_for_half_an_hour_backlogs_and_drains_alike_in_both_tiers():
+    """conftest's batching replica (64 sequences, linear step model, 100/10 tokens; ``mu`` its
+    measured ``max_rps``, about 48.6 requests/s) at 0.6, then 1.3 from 600 s to 2,400 s, then 0.6
+    of ``mu`` again: the backlog at 2,400 s is ``0.3 mu x 1,800`` (26,261), 900 s later
+    ``0.3 mu x 1,800 - 0.4 mu x 900`` (8,753), gone by 3,750 s. Measured (seeds 1-3): 25,893-26,524
+    and 8,331-8,581 requests at request level; queue time mean/p50/p90/p99 175.1/119.9/450.4/533.4 s
+    in the fluid tier against 170.2-175.4/118.5-123.3/450.1-458.0/523.0-535.4; attainment 0.344 against
+    0.348-0.352."""
+    from conftest import scenario
+    from sim.fluid.run import measured_curves
+    from sim.scenario.load import scenario_from_dict
+
+    def sc(fidelity: str, rates: list[float], seed: int = 1, end: float = END) -> dict:
+        s = scenario(seed=seed, duration=end, warmup=0, metrics={"interval": 60.0, "records": "all"})
+        s["fleet"]["router"] = "random"
+        s["workload"]["arrival"] = {"process": "piecewise", "times": [0, 600, 2400], "rates": rates}
+        s["fidelity"] = fidelity
+        if fidelity == "fluid":
+            s["fluid"] = {"step": 60}
+        return s
+
+    mu = measured_curves(scenario_from_dict(sc("fluid", [1.0, 1.0, 1.0])))[0].max_rps
+    rates = [0.6 * mu, 1.3 * mu, 0.6 * mu]
+    peak, later = 0.3 * mu * 1800, 0.3 * mu * 1800 - 0.4 * mu * 900
+    fluid = {end: sim.run(sc("fluid", rates, end=end)).summary for end in (2400.0, 3300.0, END)}
+    assert fluid[2400.0]["pools"]["main"]["backlog_end"] == pytest.approx(peak, rel=1e-9)
+    assert fluid[3300.0]["pools"]["main"]["backlog_end"] == pytest.approx(later, rel=1e-9)
+    assert fluid[END]["requests"]["in_flight"] == 0
+    runs = [sim.run(sc("request", rates, seed=seed)) for seed in (1, 2, 3)]
+    n = np.array([in_system(r.records, np.array([2400.0, 3300.0, 3900.0])) for r in runs], dtype=float).mean(axis=0)
+    assert n[0] == pytest.approx(peak, abs=0.02 * peak)
+    assert n[1] == pytest.approx(later, abs=0.02 * peak)
+    assert n[2] <= 0.01 * peak
+    q = fluid[END]["latency"]["queue"]
+    for k in ("mean", "p50", "p90", "p99"):
+        assert q[k] == pytest.approx(np.mean([r.summary["latency"]["queue"][k] for r in runs]), rel=0.04), k
+    att = np.mean([r.summary["slo"]["attainment"] for r in runs])
+    assert fluid[END]["slo"]["attainment"] == pytest.approx(att, abs=0.015)
+    busy = np.mean([r.summary["gpu_hours"]["busy"] for r in runs])
+    assert fluid[END]["gpu_hours"]["busy"] == pytest.approx(busy, rel=0.02)
