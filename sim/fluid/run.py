@@ -56,6 +56,7 @@ from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
+from sim.fluid.substep import warn_hidden
 from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
@@ -382,9 +383,12 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     per_cls = [ClassSums(like) for _ in range(steps.cls_frac.shape[1])]
     ts_rows, intervals, usage, use_rows = [], [], [], []
     kv_num = kv_den = 0.0
+    hidden = []
     for k, (p, curve, sh) in enumerate(zip(pools, curves, share)):
         mine = own[k] if own is not None else steps
-        q = _fluid_queue(p, curve, mine.total * (sh if own is None else 1.0), steps.dt_s)
+        offered = mine.total * (sh if own is None else 1.0)
+        q = _fluid_queue(p, curve, offered, steps.dt_s)
+        hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end))
         measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
@@ -393,6 +397,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         kv_num += float(np.sum(measured.kv * q.serving))
         kv_den += float(np.sum(q.serving))
 
+    warn_hidden(sc, steps.edges, steps.dt_s, steps.total, base_dir, hidden)   # overloads shorter than a step
     window = max(end - sc.warmup, 1e-12)
     summary: dict[str, Any] = {"scenario": sc.name, "seed": sc.seed}
     summary.update(fleet_sums.blocks(sc, float(steps.total.sum()), window))
