@@ -171,7 +171,7 @@ def _metric(kind: str, curve, rate: float, n: int, backlog: float, s_each: float
     if per > curve.rates_rps[-1] * (1 + 1e-9) and kind in ("utilization", "kv"):
         return 1.0 if kind == "utilization" else float(curve.kv[-1])
     if kind == "utilization":
-        return float(curve.at(curve.busy, per))
+        return min(float(curve.at_served(curve.busy, per)), 1.0)
     if kind == "kv":
         return float(curve.at(curve.kv, per))
     if kind in ("ttft", "queue") and per > curve.max_rps:

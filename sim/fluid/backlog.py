@@ -1,17 +1,25 @@
 """What a fluid backlog does to latency percentiles.
 
 A step of the fluid tier serves its requests through the capacity curve at the step's load; while
-a backlog ``B`` is carried, each of them also waits ``W = (B_start + B_end) / 2 / (n max_rps)``
-seconds first (Little's law on the fluid queue). So the step's TTFT, E2E and queue-time
-distributions are the curve's **shifted by W**: a value in histogram bin ``b`` (geometric centre
-``c_b``) moves to the bin of ``c_b + W``. Mixing the shifted rows over steps gives percentiles that
-include the backlog, as a request-level run's do.
+a backlog is carried, each of them also waits ``W`` seconds first: the wait, first come first
+served, of the requests the fluid queue serves in that step (:func:`fcfs_waits`). The queue's
+cumulative arrivals ``A(t)`` and services ``D(t)`` are linear within a step (the fluid tier's rate
+is constant within one); the request served at ``s`` is the ``D(s)``-th to arrive, at
+``A^{-1}(D(s))``, and waited ``s - A^{-1}(D(s))``. ``W`` is the mean of that over the step's
+services. So the step's TTFT, E2E and queue-time distributions are the curve's **shifted by W**:
+a value in histogram bin ``b`` (geometric centre ``c_b``) moves to the bin of ``c_b + W``. Mixing
+the shifted rows over steps gives percentiles that include the backlog, as a request-level run's do.
+
+(The wait of the newest arrival, ``backlog / capacity``, is what a request arriving then will
+wait, not what those served meanwhile waited: while a backlog grows at ``lambda - mu`` they arrived
+when it was shorter, and charging them the newest's overstated their waits by ``lambda / mu``.)
 
 Requests still in the backlog at the end of the run are counted as the request-level tier counts
 its in-flight requests (:mod:`sim.metrics.summary`): those waiting longer than the TTFT objective
-enter TTFT and queue percentiles at their age at the end — a lower bound. In a FCFS fluid queue
-drained at ``n max_rps`` the ``B`` waiting requests have ages spread evenly over
-``[0, B / (n max_rps)]``.
+enter TTFT and queue percentiles at their age at the end — a lower bound — and count against SLO
+attainment. First come, first served,
+the ``B`` waiting requests are the last ``B`` to arrive, and their ages are read off ``A(t)`` back
+from the end (:func:`backlog_ages`).
 
     >>> from sim.metrics.histogram import LogHistogram
     >>> h = LogHistogram()
@@ -68,12 +76,60 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
     return out
 
 
-def backlog_ages(backlog: float, drain_rps: float, ttft_slo_s: float) -> tuple[np.ndarray, np.ndarray]:
+def arrival_times(cum: np.ndarray, edges: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """When the ``count``-th request arrived, with ``cum`` the cumulative arrivals at the step
+    ``edges`` (``cum[0] = 0``) and a constant rate within each step (the first instant it was reached)."""
+    n = len(edges) - 1
+    k = np.clip(np.searchsorted(cum, count, side="left") - 1, 0, n - 1)
+    step = cum[k + 1] - cum[k]
+    frac = np.divide(count - cum[k], step, out=np.ones_like(np.asarray(count, dtype=np.float64)), where=step > 0)
+    return edges[k] + np.clip(frac, 0.0, 1.0) * (edges[k + 1] - edges[k])
+
+
+def fcfs_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, points: int = 8) -> np.ndarray:
+    """Per step, the mean wait (s) of the requests the fluid queue serves in it, first come first
+    served: its services at ``points`` evenly spread instants ``s`` of the step, each the
+    ``D(s)``-th request to arrive, at ``A^{-1}(D(s))`` (see the module docstring).
+
+    A backlog growing at 0.5 requests/s from ``t = 0`` (arrivals 1.5/s, service 1/s): the request
+    served at ``s`` arrived at ``s / 1.5`` and waited ``s / 3``, not the newest arrival's
+    ``0.5 s / 1``:
+
+        >>> edges = np.array([0.0, 600.0, 1200.0])
+        >>> w = fcfs_waits(edges, np.array([900.0, 900.0]), np.array([600.0, 600.0]))
+        >>> [round(float(x), 6) for x in w]
+        [100.0, 300.0]
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    admitted = np.asarray(admitted, dtype=np.float64)
+    served = np.asarray(served, dtype=np.float64)
+    if len(served) == 0:
+        return np.zeros(0)
+    cum_a = np.concatenate(([0.0], np.cumsum(admitted)))
+    cum_d = np.concatenate(([0.0], np.cumsum(served)))
+    x = (np.arange(points) + 0.5) / points
+    dt = np.diff(edges)
+    s = edges[:-1, None] + x[None, :] * dt[:, None]
+    d = cum_d[:-1, None] + x[None, :] * served[:, None]
+    a = arrival_times(cum_a, edges, d.ravel()).reshape(d.shape)
+    return np.maximum(s - a, 0.0).mean(axis=1)
+
+
+def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float,
+                 ttft_slo_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Ages (s) and weights (requests) of the end-of-run backlog that already missed the TTFT
-    objective: ``backlog`` requests spread evenly over ``[0, backlog / drain_rps]``."""
-    if not backlog > 0 or not drain_rps > 0 or not math.isfinite(backlog / drain_rps):
+    objective: the last ``backlog`` requests to arrive (``admitted`` per step between ``edges``),
+    at ``AGE_POINTS`` evenly spaced ranks from the newest.
+
+        >>> ages, n = backlog_ages(np.array([0.0, 600.0]), np.array([900.0]), 900.0, 5.0)
+        >>> round(float(ages.max()), 3), round(float(n.sum()), 3)   # arrived at 1.5/s: 600 s, not 900
+        (595.312, 885.938)
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    if not backlog > 0 or len(edges) < 2 or not math.isfinite(backlog):
         return np.zeros(0), np.zeros(0)
-    oldest = backlog / drain_rps
-    ages = (np.arange(AGE_POINTS) + 0.5) / AGE_POINTS * oldest
+    cum = np.concatenate(([0.0], np.cumsum(np.asarray(admitted, dtype=np.float64))))
+    rank = (np.arange(AGE_POINTS) + 0.5) / AGE_POINTS * min(backlog, cum[-1])
+    ages = edges[-1] - arrival_times(cum, edges, cum[-1] - rank)
     keep = ages > ttft_slo_s
     return ages[keep], np.full(int(keep.sum()), backlog / AGE_POINTS)

@@ -74,9 +74,14 @@ class GridRuns:
         self.rates.append(rate)
         self.served.append(s["throughput"]["requests_per_s"])
         self.att.append(s["slo"]["attainment"] if s["slo"]["attainment"] is not None else 1.0)
-        self.busy.append(s["utilization"]["gpu_busy"])
+        # busy share and MFU are over the whole run, the served rate over the window after its
+        # warmup: each scaled to the window by the requests served per second in each, so that read
+        # against the served rate (:meth:`~sim.fluid.curve.CapacityCurve.at_served`) both count the same requests
+        whole = s["requests"]["completed"] / s["simulated_seconds"] if s["simulated_seconds"] else 0.0
+        to_window = self.served[-1] / whole if whole > 0 else 1.0
+        self.busy.append(s["utilization"]["gpu_busy"] * to_window)
         self.kv.append(s["utilization"]["kv_cache_mean"])
-        self.mfu.append(s["utilization"]["mfu"])
+        self.mfu.append(s["utilization"]["mfu"] * to_window)
         for m in METRICS:
             for st in STATS:
                 v = s["latency"][m][st]

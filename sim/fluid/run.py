@@ -17,10 +17,11 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    plus the backlog ``B`` carried from the previous step is served up to ``n x max x step``; the
    rest is the next backlog. Each replica sees the per-replica load ``served / (n x step)``;
    latency, SLO attainment, GPU busy share, KV use and MFU are read off the curve at that load.
-   While a backlog exists every request also waits ``(B_start + B_end) / 2 / (n x max)`` seconds
-   (Little's law on the fluid backlog), added to TTFT, E2E and queue times (means and
-   percentiles: :mod:`sim.fluid.backlog`) and counted as an SLO miss when it exceeds the TTFT
-   objective; the backlog left at the end counts in TTFT and queue percentiles at its age;
+   While a backlog exists every request served in the step also waits what the fluid queue's
+   first-come-first-served order makes it wait (:func:`~sim.fluid.backlog.fcfs_waits`), added to
+   TTFT, E2E and queue times (means and percentiles: :mod:`sim.fluid.backlog`) and counted as an
+   SLO miss when it exceeds the TTFT objective; the backlog left at the end counts in TTFT and
+   queue percentiles at its age (the last arrivals');
 4. money: provisioned replicas x GPUs per replica x scale for the step, busy share from the curve;
    completed requests become one usage row per (step, pool, class) at the step's midpoint with
    ``weight = requests x scale`` and per-request token means, priced by
@@ -49,12 +50,13 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import backlog_ages
+from sim.fluid.backlog import backlog_ages, fcfs_waits
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
+from sim.fluid.substep import warn_hidden
 from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
@@ -381,9 +383,12 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     per_cls = [ClassSums(like) for _ in range(steps.cls_frac.shape[1])]
     ts_rows, intervals, usage, use_rows = [], [], [], []
     kv_num = kv_den = 0.0
+    hidden = []
     for k, (p, curve, sh) in enumerate(zip(pools, curves, share)):
         mine = own[k] if own is not None else steps
-        q = _fluid_queue(p, curve, mine.total * (sh if own is None else 1.0), steps.dt_s)
+        offered = mine.total * (sh if own is None else 1.0)
+        q = _fluid_queue(p, curve, offered, steps.dt_s)
+        hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end))
         measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
@@ -392,6 +397,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         kv_num += float(np.sum(measured.kv * q.serving))
         kv_den += float(np.sum(q.serving))
 
+    warn_hidden(sc, steps.edges, steps.dt_s, steps.total, base_dir, hidden)   # overloads shorter than a step
     window = max(end - sc.warmup, 1e-12)
     summary: dict[str, Any] = {"scenario": sc.name, "seed": sc.seed}
     summary.update(fleet_sums.blocks(sc, float(steps.total.sum()), window))
@@ -438,8 +444,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     n_steps = steps.n
     with np.errstate(invalid="ignore", divide="ignore"):
         load = np.where(up > 0, served / (up * dt_s), 0.0)
-        extra_wait = np.where((q.b_start + q.b_end) > 0, (q.b_start + q.b_end) / 2.0 / (up * curve.max_rps), 0.0)
-    extra_wait = np.nan_to_num(extra_wait)
+    admitted = served + q.b_end - q.b_start             # what joined the pool's queue in each step
+    extra_wait = np.where((q.b_start + q.b_end) > 0, fcfs_waits(steps.edges, admitted, served), 0.0)
     i, w = curve.position(load)
 
     def at(values):
@@ -448,18 +454,26 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
 
     ttft_slo = sc.slo.ttft_s
     att = at(curve.attainment) * (extra_wait <= ttft_slo)
-    busy = np.where(extra_wait > 0, 1.0, np.clip(at(curve.busy), 0.0, 1.0))
+    # busy share and MFU at the rate served, against the rates the grid runs served (not their nominal ones)
+    busy = np.where(extra_wait > 0, 1.0, np.clip(curve.at_served(curve.busy, load), 0.0, 1.0))
     busy = np.where(up > 0, busy, 0.0)          # the busy share of the serving replicas
     kv = at(curve.kv)
-    mfu = at(curve.mfu)
+    mfu = curve.at_served(curve.mfu, load)
     meas = served * steps.after_warm
     fleet_sums.add_latency(curve, i, w, at, meas, extra_wait)
     b = q.backlog
     add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, extra_wait,
                  cls_slo, b)
-    ages, n_old = backlog_ages(b, float(up[-1]) * curve.max_rps, ttft_slo) if n_steps else (np.zeros(0),) * 2
-    if len(ages):
-        fleet_sums.add_backlog_ages(ages, n_old)
+    # the end backlog, at its ages: those arrived after the warmup that already missed a TTFT
+    # objective count in TTFT and queue percentiles and against SLO attainment, fleet-wide and per class
+    ages, n_old = backlog_ages(steps.edges, admitted, b, 0.0) if n_steps else (np.zeros(0),) * 2
+    counted = ages <= float(sc.duration) - sc.warmup
+    late = counted & (ages > ttft_slo)
+    if late.any():
+        fleet_sums.add_backlog_ages(ages[late], n_old[late])
+    for c, acc in enumerate(per_cls):
+        if n_steps:
+            acc.add_missed(float(n_old[counted & (ages > cls_slo[c][0])].sum()) * float(steps.cls_frac[-1, c]))
     fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm)
 
     gpr = p.gpus_per_replica

@@ -46,6 +46,10 @@ class ClassSums:
         self.met = self.fin = 0.0
         self.win = np.zeros(3)                # requests, input tokens, output tokens after warmup
 
+    def add_missed(self, n: float) -> None:
+        """``n`` requests of the end backlog that already missed this class's TTFT objective: SLO misses."""
+        self.fin += n
+
     def block(self, arrived: float, window: float, slo: tuple[float, float]) -> dict:
         lat = {}
         for m in HIST_METRICS:
@@ -131,7 +135,9 @@ class FleetSums:
         self.itl_w += float(np.sum(tok_w))
 
     def add_backlog_ages(self, ages: np.ndarray, n_old: np.ndarray) -> None:
-        """The backlog left at the end counts at its age, like a request-level run's in-flight requests."""
+        """The backlog left at the end that already missed the TTFT objective counts at its age, and
+        as missing the SLO, like a request-level run's in-flight requests (``inflight_missed``)."""
+        self.fin += float(n_old.sum())
         for m in ("ttft", "queue"):
             self.hist[m] += np.bincount(REF.bin_index(ages), weights=n_old, minlength=len(self.hist[m]))
             self.lat_sum[m] += float((ages * n_old).sum())     # not np.dot: BLAS-free
