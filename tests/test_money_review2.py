@@ -72,3 +72,92 @@ def test_a_commit_shortfall_is_a_row_of_the_metrics_table_and_of_compare_so_net_
     assert row.label == "compute commit shortfall"
     assert row.values == [0.0, pytest.approx(short, rel=1e-12)]
     assert "cashflow.compute_commit_shortfall" not in {r.key for r in compare([plain, plain]).rows}
+
+
+SUBS = {"name": "subs", "usd_per_month": 3000}          # 10 % of it is $300 forward a month
+RESALE = {"name": "resale", "owner": "partner", "usd_per_month": 1000}
+
+
+def test_a_minimum_is_prorated_in_a_first_and_a_last_quarter_the_run_only_partly_covers(tmp_path):
+    """From 2025-02-15 for 120 days (to Jun 15): Q1 holds 45 of its 90 days (Feb 15-28, March),
+    forward 300 x 14/28 + 300 = 450 against 1,200 x 45/90 = 600: a $150 true-up, booked in March;
+    Q2 holds 75 of its 91 days, forward 300 + 300 + 300 x 14/30 = 740 against 1,200 x 75/91 =
+    989.01: $249.01, booked in June. Q2 is settled Jul 1, after the run: outstanding."""
+    econ = {"compute": COMPUTE, "revenue": [SUBS],
+            "agreements": [{"name": "deal", "rate": 0.1, "base": ["subs"], "settle": "quarter", "minimum_usd": 1200}]}
+    out = _run(tmp_path, _scenario(econ, start="2025-02-15"))
+    sett = _rows(out, "settlements.csv")
+    q2_min = 1200 * 75 / 91
+    assert [(s["period"], s["cash_date"]) for s in sett] == [("2025-Q1", "2025-04-01"), ("2025-Q2", "2025-07-01")]
+    assert _col(sett, "forward_usd") == pytest.approx([450, 740], abs=1e-6)
+    assert _col(sett, "minimum_usd") == pytest.approx([600, q2_min], abs=1e-6)
+    assert _col(sett, "shortfall_usd") == pytest.approx([150, q2_min - 740], abs=1e-6)
+    rows = {r["period"]: r for r in _rows(out, "cashflow.csv")}
+    assert float(rows["2025-03"]["revenue_share_paid_usd"]) == pytest.approx(300 + 150, abs=1e-6)
+    assert float(rows["2025-06"]["revenue_share_paid_usd"]) == pytest.approx(140 + q2_min - 740, abs=1e-6)
+    cf = json.loads((out / "summary.json").read_text())["cashflow"]
+    assert cf["revenue_share_outstanding"] == pytest.approx(-q2_min, rel=1e-12)
+
+
+def test_a_minimum_under_a_larger_reverse_share_nets_to_the_partner_paying(tmp_path):
+    """The partner shares half its $1,000 a month back: $1,500 a quarter against the provider's 900
+    forward + 300 true-up = 1,200, so the partner pays the provider $300 for Q1 (Apr 1); Q2 (30 of 91
+    days): 300 + 95.60 - 500 = -104.40, the partner pays $104.40 on Jul 1, after the run."""
+    econ = {"compute": COMPUTE, "revenue": [SUBS, RESALE],
+            "agreements": [{"name": "deal", "rate": 0.1, "base": ["subs"], "reverse": {"rate": 0.5, "base": ["resale"]},
+                            "settle": "quarter", "minimum_usd": 1200}]}
+    out = _run(tmp_path, _scenario(econ))
+    q2_short = 1200 * 30 / 91 - 300
+    sett = _rows(out, "settlements.csv")
+    assert [s["cash_direction"] for s in sett] == ["partner pays", "partner pays"]
+    assert _col(sett, "shortfall_usd") == pytest.approx([300, q2_short], abs=1e-6)
+    assert _col(sett, "provider_net_usd") == pytest.approx([300, 500 - 300 - q2_short], abs=1e-6)
+    cf = json.loads((out / "summary.json").read_text())["cashflow"]
+    assert cf["revenue_share_paid"] == pytest.approx(1200 + 300 + q2_short, rel=1e-12)
+    assert cf["revenue_share_received"] == pytest.approx(2000, rel=1e-12)
+    assert cf["cash_revenue_share_net"] == pytest.approx(300, rel=1e-12)
+    assert cf["revenue_share_outstanding"] == pytest.approx(500 - 300 - q2_short, rel=1e-12)
+
+
+def test_a_yearly_cap_from_a_feb_29_start_turns_on_feb_28_and_splits_a_quarter(tmp_path):
+    """From 2024-02-29 for 400 days (to 2025-04-04), $1,000 a year, at least $500 a quarter. Year
+    one runs to 2025-02-28. 2024-Q1: 300 x 1/29 + 300 = 310.34 (minimum 500 x 32/91, met); Q2's 900
+    meets the cap at 1,000 - 310.34 = 689.66; Q3 and Q4 find no room for their true-ups. 2025-Q1:
+    Jan 1-Feb 27 lie in year one (nothing), Feb 28 and March in year two: 300/28 + 300 = 310.71,
+    and the true-up 500 - 310.71 = 189.29 fits year two's cap. Q2: 3 days, 30 against 500 x 3/91."""
+    econ = {"period": "quarter", "compute": COMPUTE, "revenue": [SUBS],
+            "agreements": [{"name": "deal", "rate": 0.1, "base": ["subs"], "settle": "quarter", "minimum_usd": 500,
+                            "cap_usd": 1000, "cap_period": "year"}]}
+    out = _run(tmp_path, _scenario(econ, start="2024-02-29", duration="400d"))
+    sett = _rows(out, "settlements.csv")
+    q1_24 = 300 / 29 + 300
+    q1_25 = 300 / 28 + 300
+    assert [s["period"] for s in sett] == ["2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4", "2025-Q1", "2025-Q2"]
+    assert [s["capped"] for s in sett] == ["False", "True", "True", "True", "True", "False"]
+    assert _col(sett, "forward_usd") == pytest.approx([q1_24, 1000 - q1_24, 0, 0, q1_25, 30], abs=1e-6)
+    assert _col(sett, "minimum_usd") == pytest.approx([500 * 32 / 91, 500, 500, 500, 500, 500 * 3 / 91], abs=1e-6)
+    assert _col(sett, "shortfall_usd") == pytest.approx([0, 0, 0, 0, 500 - q1_25, 0], abs=1e-6)
+    cf = json.loads((out / "summary.json").read_text())["cashflow"]
+    assert cf["revenue_share_paid"] == pytest.approx(1000 + 500 + 30, rel=1e-12)
+
+
+def test_a_quarterly_commit_on_one_of_two_pools_ignores_credits_and_is_discounted_at_its_cash_date(tmp_path):
+    """main alone is committed ($2,500 a quarter, paid 30 days after it): Q1 $340 short (paid May 1,
+    at the horizon: a payable), Q2 $104.18 (Jul 31). aux's compute does not count; a $500 compute
+    credit lowers January's cash but not what the commit compares. At 10 % a year the $340 is worth
+    340 x 1.1^(-120/365) and the $104.18 104.18 x 1.1^(-211/365)."""
+    econ = {"period": "month", "discount_rate": 0.1, "compute": COMPUTE, "commits": [QUARTER_COMMIT],
+            "credits": [{"name": "promo", "usd": 500, "applies_to": "compute"}]}
+    out = _run(tmp_path, _scenario(econ))
+    q2 = 2500 * 30 / 91 - 720
+    ledger = [e for e in _rows(out, "ledger.csv") if e["category"] == "compute_commit"]
+    assert [(e["accrual_date"], e["cash_date"]) for e in ledger] == [("2025-03-01", "2025-05-01"),
+                                                                     ("2025-04-01", "2025-07-31")]
+    assert _col(ledger, "amount_usd") == pytest.approx([-340, -q2], abs=1e-6)
+    rows = {r["period"]: r for r in _rows(out, "cashflow.csv")}
+    assert float(rows["2025-05"]["pv_cash_usd"]) == pytest.approx(-340 * 1.1 ** (-120 / 365), abs=1e-6)
+    assert float(rows["2025-07"]["pv_cash_usd"]) == pytest.approx(-q2 * 1.1 ** (-211 / 365), abs=1e-6)
+    cf = json.loads((out / "summary.json").read_text())["cashflow"]
+    assert cf["credits_applied"] == pytest.approx(500, rel=1e-12)
+    assert cf["payables_end"] == pytest.approx(340 + q2, rel=1e-12)
+    assert cf["net"] == pytest.approx(-120 * 36 + 500 - 340 - q2, rel=1e-12)
