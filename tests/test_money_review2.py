@@ -161,3 +161,18 @@ def test_a_quarterly_commit_on_one_of_two_pools_ignores_credits_and_is_discounte
     assert cf["credits_applied"] == pytest.approx(500, rel=1e-12)
     assert cf["payables_end"] == pytest.approx(340 + q2, rel=1e-12)
     assert cf["net"] == pytest.approx(-120 * 36 + 500 - 340 - q2, rel=1e-12)
+
+
+def test_a_shortfall_is_never_negative_so_its_interval_over_seeds_and_a_summary_check_stop_at_zero():
+    """A shortfall is max(owed - paid, 0): over three seeds of 0, 0 and $30 the mean is $10 and the
+    Student-t interval's lower end (10 - 4.303 x 17.32/sqrt 3 = -33.0) is clipped at 0, as a compute
+    cost's is; a summary saying -5 of it is one fleetsim would not have written."""
+    from sim.planning.stats import aggregate
+    from sim.report.result_folder import summary_problems
+    for key in ("cashflow.compute_commit_shortfall", "cashflow.revenue_share_shortfall_paid",
+                "cashflow.revenue_share_shortfall_received"):
+        ci = aggregate([{key: 0.0}, {key: 0.0}, {key: 30.0}])[key]
+        assert ci.mean == pytest.approx(10.0)
+        assert ci.low == 0.0 and ci.high == pytest.approx(10 + 4.302653 * (300 ** 0.5) / 3 ** 0.5, rel=1e-6)
+        block, name = key.split(".")
+        assert summary_problems({"simulated_seconds": 1.0, block: {name: -5.0}}) == [(key, "-5.0 is outside [0, inf]")]
