@@ -176,3 +176,22 @@ def test_a_shortfall_is_never_negative_so_its_interval_over_seeds_and_a_summary_
         assert ci.low == 0.0 and ci.high == pytest.approx(10 + 4.302653 * (300 ** 0.5) / 3 ** 0.5, rel=1e-6)
         block, name = key.split(".")
         assert summary_problems({"simulated_seconds": 1.0, block: {name: -5.0}}) == [(key, "-5.0 is outside [0, inf]")]
+
+
+def test_the_terminal_cash_flow_line_names_the_commit_shortfall_it_subtracts(tmp_path, capsys):
+    """Re-pricing the $2,500 quarterly commit down to $10 takes its 444.18 of shortfalls away: the
+    net rises from 12,000 - 4,320 - 444.18 = 7,235.82 to 7,680.00, and the line says where the
+    difference went (the shortfall, and what it was) instead of a net that moved on its own."""
+    from sim.report_text import cashflow_lines
+    econ = {"compute": COMPUTE, "revenue": [SUBS], "commits": [QUARTER_COMMIT]}
+    out = _run(tmp_path, _scenario(econ))
+    s = json.loads((out / "summary.json").read_text())
+    line = cashflow_lines(s)[0]
+    assert "commit shortfall $444.18" in line and "net $7,235.82" in line
+    assert "commit shortfall" not in cashflow_lines(
+        json.loads((_run(tmp_path, _scenario({"compute": COMPUTE, "revenue": [SUBS]}), "plain")
+                    / "summary.json").read_text()))[0]
+    capsys.readouterr()
+    assert main(["reprice", str(out), "--set", "economics.commits.0.commit_usd=10", "--out", str(tmp_path / "re")]) == 0
+    text = capsys.readouterr().out
+    assert "commit shortfall $0.00 (was $444.18)" in text and "net $7,680.00 (was $7,235.82)" in text
