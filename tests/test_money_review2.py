@@ -195,3 +195,15 @@ def test_the_terminal_cash_flow_line_names_the_commit_shortfall_it_subtracts(tmp
     assert main(["reprice", str(out), "--set", "economics.commits.0.commit_usd=10", "--out", str(tmp_path / "re")]) == 0
     text = capsys.readouterr().out
     assert "commit shortfall $0.00 (was $444.18)" in text and "net $7,680.00 (was $7,235.82)" in text
+
+
+def test_the_verdict_adds_the_commit_shortfall_to_the_compute_bill_it_quotes():
+    """The headline quotes the compute bill; under a commit the provider also pays the shortfall, so
+    $4,320 billed over 120 days with $444.18 short reads "plus $444.18 of commit shortfall"."""
+    from sim.report.overview import overview
+    summary = {"scenario": "x", "simulated_seconds": 120 * 86400.0, "pools": {},
+               "cost": {"compute_usd": 4320.0, "compute_commit_shortfall_usd": 444.18}}
+    assert ("Compute $4,320.00 for 120 d, about $1,095 per month, plus $444.18 of commit shortfall."
+            in overview(summary).verdict)
+    summary["cost"]["compute_commit_shortfall_usd"] = 0.0
+    assert "commit" not in overview(summary).verdict
