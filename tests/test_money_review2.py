@@ -207,3 +207,40 @@ def test_the_verdict_adds_the_commit_shortfall_to_the_compute_bill_it_quotes():
             in overview(summary).verdict)
     summary["cost"]["compute_commit_shortfall_usd"] = 0.0
     assert "commit" not in overview(summary).verdict
+
+
+def _deal(minimum: float, commit: float) -> dict:
+    return {"period": "month", "rounding": "cents", "discount_rate": 0.08, "compute": COMPUTE,
+            "commits": [{**QUARTER_COMMIT, "commit_usd": commit}], "revenue": [SUBS, RESALE],
+            "agreements": [{"name": "deal", "rate": 0.1, "base": ["subs"], "reverse": {"rate": 0.05, "base": ["resale"]},
+                            "settle": "quarter", "payment_lag": "45d", "minimum_usd": minimum}]}
+
+
+def test_repricing_only_the_minimum_or_only_the_commit_writes_a_fresh_runs_files_to_the_cent(tmp_path):
+    """Under ``rounding: cents`` and an 8 % discount rate: Q2's settlement, 300 + (1,200 x 30/91 -
+    300) - 50 = 345.60, lands Aug 15 (Jul 1 + 45 days, day 226), worth 345.60 x 1.08^(-226/365);
+    every statement row foots to the cent. Re-pricing the minimum from 1,200 to 900 or the commit
+    from 2,500 to 3,000 writes the files a fresh run with that value writes, byte for byte."""
+    base = _run(tmp_path, _scenario(_deal(1200, 2500)), "base")
+    sett = _rows(base, "settlements.csv")
+    assert _col(sett, "net_usd") == [1050.0, 345.6]
+    rows = {r["period"]: r for r in _rows(base, "cashflow.csv")}
+    assert float(rows["2025-08"]["cash_net_usd"]) == -345.6
+    assert float(rows["2025-08"]["pv_cash_usd"]) == pytest.approx(-345.6 * 1.08 ** (-226 / 365), abs=0.006)
+    cum = 0.0
+    for r in rows.values():
+        g = {k: float(v) for k, v in r.items() if k.endswith("_usd") and v}
+        assert round(g["revenue_usd"] - g["compute_usd"] - g["compute_commit_shortfall_usd"] - g["revenue_share_paid_usd"]
+                     + g["revenue_share_received_usd"], 2) == g["net_usd"]
+        assert round(g["cash_revenue_usd"] - g["cash_compute_usd"] - g["cash_compute_commit_shortfall_usd"]
+                     - g["cash_revenue_share_paid_usd"] + g["cash_revenue_share_received_usd"], 2) == g["cash_net_usd"]
+        cum = round(cum + g["cash_net_usd"], 2)
+        assert cum == g["cumulative_cash_usd"]
+    for name, override, fresh_deal in (("minimum", "economics.agreements.0.minimum_usd=900", _deal(900, 2500)),
+                                       ("commit", "economics.commits.0.commit_usd=3000", _deal(1200, 3000))):
+        fresh = _run(tmp_path, _scenario(fresh_deal), f"fresh_{name}")
+        assert main(["reprice", str(base), "--set", override, "--out", str(tmp_path / f"re_{name}"), "--quiet"]) == 0
+        for f in ("cashflow.csv", "ledger.csv", "settlements.csv"):
+            assert (tmp_path / f"re_{name}" / f).read_bytes() == (fresh / f).read_bytes(), (name, f)
+        re_s, fresh_s = (json.loads((d / "summary.json").read_text()) for d in (tmp_path / f"re_{name}", fresh))
+        assert re_s["cashflow"] == fresh_s["cashflow"] and re_s["cost"] == fresh_s["cost"]
