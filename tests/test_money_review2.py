@@ -244,3 +244,24 @@ def test_repricing_only_the_minimum_or_only_the_commit_writes_a_fresh_runs_files
             assert (tmp_path / f"re_{name}" / f).read_bytes() == (fresh / f).read_bytes(), (name, f)
         re_s, fresh_s = (json.loads((d / "summary.json").read_text()) for d in (tmp_path / f"re_{name}", fresh))
         assert re_s["cashflow"] == fresh_s["cashflow"] and re_s["cost"] == fresh_s["cost"]
+
+
+def test_a_true_up_that_meets_the_lifetime_cap_pays_only_its_room_and_the_reverse_share_still_nets(tmp_path):
+    """A $1,000 lifetime cap: Q1's 900 forward leaves 100 of room, so the $300 true-up pays 100 and
+    the settlement is capped: 900 + 100 - 150 reverse = 850. From then on nothing forward is paid:
+    Q2 (30 of 91 days) owes 1,200 x 30/91 but finds no room, and the partner's $50 reverse share
+    comes back alone: the partner pays $50."""
+    econ = {"compute": COMPUTE, "revenue": [SUBS, RESALE],
+            "agreements": [{"name": "deal", "rate": 0.1, "base": ["subs"], "reverse": {"rate": 0.05, "base": ["resale"]},
+                            "settle": "quarter", "minimum_usd": 1200, "cap_usd": 1000}]}
+    out = _run(tmp_path, _scenario(econ))
+    sett = _rows(out, "settlements.csv")
+    assert [(s["capped"], s["cash_direction"]) for s in sett] == [("True", "provider pays"), ("True", "partner pays")]
+    assert _col(sett, "forward_usd") == pytest.approx([900, 0], abs=1e-6)
+    assert _col(sett, "minimum_usd") == pytest.approx([1200, 1200 * 30 / 91], abs=1e-6)
+    assert _col(sett, "shortfall_usd") == pytest.approx([100, 0], abs=1e-6)
+    assert _col(sett, "provider_net_usd") == pytest.approx([-850, 50], abs=1e-6)
+    cf = json.loads((out / "summary.json").read_text())["cashflow"]
+    assert cf["revenue_share_paid"] == pytest.approx(1000, rel=1e-12)
+    assert cf["revenue_share_shortfall_paid"] == pytest.approx(100, rel=1e-12)
+    assert cf["revenue_share_received"] == pytest.approx(200, rel=1e-12)
