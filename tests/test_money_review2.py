@@ -265,3 +265,16 @@ def test_a_true_up_that_meets_the_lifetime_cap_pays_only_its_room_and_the_revers
     assert cf["revenue_share_paid"] == pytest.approx(1000, rel=1e-12)
     assert cf["revenue_share_shortfall_paid"] == pytest.approx(100, rel=1e-12)
     assert cf["revenue_share_received"] == pytest.approx(200, rel=1e-12)
+
+
+def test_a_settlement_with_nothing_to_pay_writes_a_zero_not_a_negative_zero(tmp_path):
+    """A $600 lifetime cap on $300 a month is spent by the end of February: March and April settle
+    nothing either way, and settlements.csv says 0.000000 for them (as it did before minimums), not
+    -0.000000, a negative zero a spreadsheet or a diff reads as a payment's sign."""
+    econ = {"compute": COMPUTE, "revenue": [SUBS],
+            "agreements": [{"name": "deal", "rate": 0.1, "base": ["subs"], "settle": "month", "cap_usd": 600}]}
+    sett = _rows(_run(tmp_path, _scenario(econ)), "settlements.csv")
+    assert [(s["period"], s["forward_usd"], s["net_usd"], s["provider_net_usd"], s["cash_direction"])
+            for s in sett[2:]] == [("2025-03", "0.000000", "0.000000", "0.000000", "nothing"),
+                                   ("2025-04", "0.000000", "0.000000", "0.000000", "nothing")]
+    assert _col(sett, "provider_net_usd")[:2] == [-300.0, -300.0]
