@@ -278,3 +278,17 @@ def test_a_settlement_with_nothing_to_pay_writes_a_zero_not_a_negative_zero(tmp_
             for s in sett[2:]] == [("2025-03", "0.000000", "0.000000", "0.000000", "nothing"),
                                    ("2025-04", "0.000000", "0.000000", "0.000000", "nothing")]
     assert _col(sett, "provider_net_usd")[:2] == [-300.0, -300.0]
+
+
+def test_cents_rounding_leaves_amounts_past_float_cents_alone_instead_of_failing(tmp_path, capsys):
+    """From 2^53 up every float is a whole number, so rounding one to the cent changes nothing; a
+    $1e300 commit under ``rounding: cents`` is huge but finite money (Q1 short by 1e300 - 2,160, Q2
+    by 1e300 x 30/91) and the run writes it, where rounding it asked Decimal for 300 digits and
+    stopped with an internal error."""
+    from sim.economics.statement import to_cents
+    assert to_cents(2.0 ** 53 + 2) == 2.0 ** 53 + 2 and to_cents(-1e300) == -1e300
+    assert to_cents(-2.675) == -2.68 and to_cents(2.0 ** 51 + 0.5) == 2.0 ** 51 + 0.5
+    econ = {"rounding": "cents", "compute": COMPUTE, "commits": [{**QUARTER_COMMIT, "commit_usd": 1e300}]}
+    out = _run(tmp_path, _scenario(econ))
+    cf = json.loads((out / "summary.json").read_text())["cashflow"]
+    assert cf["compute_commit_shortfall"] == pytest.approx(1e300 + 1e300 * 30 / 91, rel=1e-12)
