@@ -303,8 +303,11 @@ def cashflow_lines(s: dict, before: dict | None = None, costs: bool = False) -> 
     if costs and not any(c.get(k) for k in ("revenue", "revenue_share_paid", "revenue_share_received")):
         return prose("cash flow", f"costs only, net {_was(s, before, 'cashflow', 'net', 0)}: the scenario has "
                                   f"{NO_REVENUE}")
+    # a compute commit's shortfall is a cost net subtracts: said when this run or the one repriced has one
+    commit = [f"commit shortfall {_was(s, before, 'cashflow', 'compute_commit_shortfall', 0)}"] if any(
+        (x.get("cashflow") or {}).get("compute_commit_shortfall") for x in (s, before or {})) else []
     lines = fields("cash flow (accrual)", [f"revenue {_was(s, before, 'cashflow', 'revenue', 0)}",
-                                           f"compute {_was(s, before, 'cashflow', 'compute_cost', 0)}",
+                                           f"compute {_was(s, before, 'cashflow', 'compute_cost', 0)}", *commit,
                                            f"share paid {_was(s, before, 'cashflow', 'revenue_share_paid', 0)}",
                                            f"received {_was(s, before, 'cashflow', 'revenue_share_received', 0)}",
                                            f"net {_was(s, before, 'cashflow', 'net', 0)}"])

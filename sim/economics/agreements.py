@@ -144,10 +144,10 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
             owed = max(minimum - f, 0.0)
             short = cap.true_up(int(cap.year[idx[-1]]), owed) if ag.cap_usd is not None else owed
             capped = capped or short < owed
-        net = f + short - r
+        net = f + short - r                # (0.0 - net, not -net: nothing to pay is 0.0, never -0.0)
         settlements.append(Settlement(
             ag.name, period_label(cal.date_at(p0), ag.settle), cal.date_at(p0),
-            cal.date_at(p_end), f, r, -net if provider_pays else net, cash_d, cash_s, capped, minimum, short))
+            cal.date_at(p_end), f, r, (0.0 - net) if provider_pays else net, cash_d, cash_s, capped, minimum, short))
         for i in idx:
             a, b = float(tl.starts_s[i]), float(tl.ends_s[i])
             d = cal.date_at(a)

@@ -199,6 +199,8 @@ def to_cents(x: float) -> float:
     >>> to_cents(1.005), to_cents(-2.675), to_cents(-0.001)
     (1.01, -2.68, 0.0)
     """
+    if not abs(x) < 2.0 ** 53:      # a whole number already (or not finite, for the caller to refuse)
+        return x + 0.0
     return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) + 0.0  # no "-0.0"
 
 

@@ -45,7 +45,8 @@ NON_NEGATIVE_STABILITY = frozenset({"in_flight_at_end", "in_flight_peak", "windo
 #: ``cashflow`` keys that are amounts of one direction, >= 0 (net, margins, NPV and IRR are signed)
 NON_NEGATIVE_CASHFLOW = frozenset({"revenue", "compute_cost", "revenue_share_paid", "revenue_share_received",
                                    "training_cost", "energy_cost", "sla_credits", "revenue_lost",
-                                   "requests_lost", "partner_revenue"})
+                                   "requests_lost", "partner_revenue", "compute_commit_shortfall",
+                                   "revenue_share_shortfall_paid", "revenue_share_shortfall_received"})
 
 
 def natural_range(key: str) -> tuple[float, float]:

@@ -13,7 +13,7 @@ scenario (``scenario.json``, written with every result) and returns
   (``utilization.load_factor``: served work / what the pool could serve at its batch limits),
   the capacity band's ranges when the run has one (:mod:`sim.metrics.band`; near saturation
   without one, a suggestion to compute it), the cost per million output tokens and the compute
-  bill per month;
+  bill per month (and a compute commit's shortfall, when there is one);
 * ``notes``: caveats a reader must know to read the numbers, e.g. that a pool with ``scale: K``
   is simulated as one shard of K (latency and throughput per shard, GPU-hours and money for the
   whole fleet).
@@ -243,7 +243,9 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     if _num(cost.get("compute_usd")) and _num(horizon) and horizon > 0:
         monthly = cost["compute_usd"] * HOURS_PER_MONTH * 3600 / horizon
         money_bits.append(f"compute {money(cost['compute_usd'], currency, compact=None)} for {duration(horizon)}, "
-                          f"about {money(monthly, currency, compact=None, whole=True)} per month")
+                          f"about {money(monthly, currency, compact=None, whole=True)} per month"
+                          + (f", plus {money(short, currency, compact=None)} of commit shortfall"
+                             if _num(short := cost.get("compute_commit_shortfall_usd")) and short > 0 else ""))
     if money_bits:
         text = "; ".join(money_bits)
         parts.append(text[0].upper() + text[1:] + ".")
