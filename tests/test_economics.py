@@ -234,7 +234,7 @@ def test_compute_credit_offsets_compute_and_reports_unused():
     r = evaluate(cfg, JAN1, usage_from_rows(HOUR, intervals=[("main", 3, 0, HOUR)]))
     assert r.cashflow["credits_applied"] == pytest.approx(3.0)
     assert r.cashflow["net"] == pytest.approx(0.0)
-    assert any("2.00 USD unused" in n for n in r.notes)
+    assert any("$2.00 unused" in n for n in r.notes)
 
 
 # ---------------------------------------------------------------- totals, NPV

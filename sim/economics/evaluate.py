@@ -36,6 +36,7 @@ from sim.economics.terms import opening_entries, pay_on_terms
 from sim.economics.timeline import Timeline, build_timeline
 from sim.economics.usage import Usage
 from sim.economics.validate import check
+from sim.humanize import money
 from sim.errors import ScenarioError
 from sim.scenario.economics import EconomicsConfig
 
@@ -227,7 +228,7 @@ def _notes(cfg: EconomicsConfig, usage: Usage, books: _Books) -> tuple[str, ...]
                      "SLA credits not computed")
     for name, left in books.unused_credits.items():
         if left > 0:
-            notes.append(f"credit {name}: {left:.2f} USD unused at the end of the horizon")
+            notes.append(f"credit {name}: {money(left, compact=None)} unused at the end of the horizon")
     return tuple(notes)
 
 
