@@ -36,8 +36,8 @@ from sim.economics.terms import opening_entries, pay_on_terms
 from sim.economics.timeline import Timeline, build_timeline
 from sim.economics.usage import Usage
 from sim.economics.validate import check
-from sim.humanize import money
 from sim.errors import ScenarioError
+from sim.humanize import money
 from sim.scenario.economics import EconomicsConfig
 
 
