@@ -55,3 +55,78 @@ def test_a_folder_named_dash_is_still_written_when_said_as_dot_slash_dash(tmp_pa
     assert _main(["run", str(path), "--out", "./-", "--quiet"]) == 0
     assert (tmp_path / "-" / "summary.json").is_file()
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ two commands writing one folder at once
+class _SweepingMeanwhile:
+    """The simulator's runner, which at its first point starts ``second`` (another command on the same
+    folder, in this process: as a second terminal or a notebook cell would) and keeps what it raised."""
+
+    def __init__(self, path, second):
+        from sim.planning.runner import SimulationRunner
+
+        self.inner = SimulationRunner(source=str(path), base_dir=str(path.parent))
+        self.second, self.raised = second, []
+
+    def __call__(self, scenario, seed, capacity=1.0):
+        if self.second is not None:
+            second, self.second = self.second, None
+            try:
+                second()
+            except Exception as exc:        # (what a user of the second would see)
+                self.raised.append(exc)
+        return self.inner(scenario, seed, capacity)
+
+
+@pytest.mark.parametrize("second", ["sweep", "plan", "saturation"])
+def test_a_second_command_on_a_folder_being_written_is_refused(tmp_path, second):
+    """Two sweeps (or a sweep and a plan: a folder with no mark yet is anyone's) on one folder at once
+    each wrote ``sweep.json``, ``sweep.csv``, ``scenario.json`` and the figures file by file over the
+    other's, and both said they were done: the folder could hold one's table and the other's figures.
+    The second is refused at once; the first's result is whole and its own."""
+    import json
+
+    import sim
+    from sim.errors import InputError
+
+    path = _scenario(tmp_path)
+    out = tmp_path / "sw"
+    calls = {"sweep": lambda: sim.sweep(str(path), {"seed": [7]}, out=out, progress=False, executor="serial"),
+             "plan": lambda: sim.plan(str(path), ["fleet.pools.0.replicas=1..2"], constraints=["latency.ttft.p99<=2"],
+                                      out=out, progress=False, executor="serial"),
+             "saturation": lambda: sim.saturation(str(path), out=out, progress=False, executor="serial")}
+    runner = _SweepingMeanwhile(path, calls[second])
+    sim.sweep(str(path), {"seed": [1, 2]}, out=out, runner=runner, executor="serial", progress=False)
+    assert [type(e) for e in runner.raised] == [InputError]
+    assert str(runner.raised[0]) == (
+        f"--out: {out}: another fleetsim sweep, plan or saturation search is writing there now: fleetsim {second} "
+        f"would mix its points and result files with that one's; wait for it to finish, or give another --out")
+    data = json.loads((out / "sweep.json").read_text())
+    assert data["knobs"][0]["values"] == [1, 2] and len(data["points"]) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["command.json", "figures", "points", "scenario.json",
+                                                     "sweep.csv", "sweep.json", "sweep_ci.csv"]
+    assert len(list((out / "points").iterdir())) == 2      # nothing of the second's
+
+
+def test_the_same_folder_is_free_again_once_the_first_is_done(tmp_path, capsys):
+    """One after another is a rerun: the second resumes from the first's points and its result replaces
+    the first's whole."""
+    path = _scenario(tmp_path)
+    out = tmp_path / "sw"
+    assert _main(["sweep", str(path), "--grid", "seed=1,2", "--out", str(out), "--quiet", "--executor", "serial"]) == 0
+    assert _main(["sweep", str(path), "--grid", "seed=2,3", "--out", str(out), "--quiet", "--executor", "serial"]) == 0
+    assert "2 points (1 reused from" in capsys.readouterr().err
+
+
+def test_a_refused_command_leaves_no_folder_it_made(tmp_path, capsys):
+    """The folder is made to be held: one refused before any point ran (here its scenario) is removed again,
+    with the folders made above it, and a folder that was there is left."""
+    path = _scenario(tmp_path)
+    assert _main(["sweep", str(path), "--grid", "seed=1,2", "--set", "workload.arrival.rate=-1", "--out", str(tmp_path / "a" / "b"),
+                  "--quiet"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+    (tmp_path / "kept").mkdir()
+    assert _main(["sweep", str(path), "--grid", "seed=1,2", "--set", "workload.arrival.rate=-1", "--out", str(tmp_path / "kept"),
+                  "--quiet"]) == 2
+    assert (tmp_path / "kept").is_dir()
+    capsys.readouterr()

@@ -52,7 +52,7 @@ from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, KnobError, columns, configurations, labels, parse_knobs
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
-from sim.planning.store import claim_folder
+from sim.planning.store import claim_folder, holds_out
 from sim.planning.table import write_csv, write_json
 
 OBJECTIVES = {"cost": "cost.compute_usd"}
@@ -210,6 +210,7 @@ def check_bisected_knob(knobs: Sequence[Knob]) -> None:
                             f"the values (as {path}={first.low},{first.high}) to evaluate each")
 
 
+@holds_out("plan")
 def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
          constraints: Sequence[str | Constraint] = (), objective: str = "cost", seeds: int = 1,
          overrides: Sequence[str] = (), executor: str | SerialExecutor = "local",

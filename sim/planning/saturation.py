@@ -44,7 +44,7 @@ from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import scalar
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
-from sim.planning.store import claim_folder
+from sim.planning.store import claim_folder, holds_out
 from sim.planning.table import write_csv, write_json
 
 RATE_PATH = "workload.arrival.rate"
@@ -132,6 +132,7 @@ def _fmt(rate: float) -> str:
 STEP = 1e-5
 
 
+@holds_out("saturation")
 def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence[str] = (),
                rate_path: str | None = None, start: float | None = None, rel_tol: float = 0.02,
                max_probes: int = 40, seeds: int = 1, overrides: Sequence[str] = (),

@@ -14,16 +14,21 @@ failure may have been transient, e.g. a worker killed for memory).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sim.errors import InputError, InputWarning
 from sim.atomic import atomic_write_text
-from sim.paths import followed
+from sim.paths import followed, make_folder
+
+T = TypeVar("T")
 
 
 def point_key(scenario: dict, seed: int) -> str:
@@ -134,6 +139,71 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
                          f"if fleetsim {command} wrote them, mark the folder as its own with "
                          f"""echo '{{"command": "{command}"}}' > {Path(name) / OWNER_FILE} and run again to """
                          f"resume from them; else give another folder, e.g. --out {name}-{command}")
+
+
+@contextmanager
+def writing(root: Path | None, command: str, shown: Path | str | None = None) -> Iterator[None]:
+    """Hold ``root`` for ``command`` while the block runs: a second sweep, plan or saturation search
+    writing the same folder at the same time, from this process or another, is refused
+    (:class:`InputError` naming the folder, as ``shown`` when set). Two at once wrote their result files
+    (``sweep.json``, ``sweep.csv``, ``scenario.json``, figures) one after another over each other's, so
+    the folder could end with one's table and the other's figures.
+
+    The hold is an advisory lock on the folder itself (``flock``; the system releases it when the
+    process ends, however it ends: nothing is left to clean up). The folder is made for it, and what was
+    made is removed again if the block leaves it empty (a refusal before any point was stored). Without
+    ``fcntl`` (Windows), or where the folder cannot be made (the command then says why), nothing is
+    held; ``root=None``: nothing."""
+    try:
+        import fcntl
+    except ImportError:         # (Windows)
+        fcntl = None
+    fd = None
+    made: Path | None = None        # the outermost folder made here
+    if root is not None and fcntl is not None:
+        try:
+            where = Path(os.path.realpath(root))
+            made = next((p for p in reversed((where, *where.parents)) if not os.path.lexists(p)), None)
+            make_folder(root)
+            fd = os.open(where, os.O_RDONLY)
+        except OSError:
+            fd = None
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                made = None
+                raise InputError(f"--out: {root if shown is None else shown}: another fleetsim sweep, plan or "
+                                 f"saturation search is writing there now: fleetsim {command} would mix its points "
+                                 f"and result files with that one's; wait for it to finish, or give another "
+                                 f"--out") from None
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)        # (the lock goes with it)
+        if made is not None:    # each folder made, from the innermost, while empty
+            for folder in (where, *where.parents):
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    break
+                if folder == made:
+                    break
+
+
+def holds_out(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorate ``command``'s function (``sweep``, ``plan``, ``saturation``), whose keyword ``out``
+    names its result folder, to run within :func:`writing` on that folder."""
+    def wrap(fn: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> T:
+            out = kwargs.get("out")
+            root = Path(out) if isinstance(out, (str, os.PathLike)) else None     # (a wrong type: fn says so)
+            with writing(root, command, shown=out):
+                return fn(*args, **kwargs)
+        return call
+    return wrap
 
 
 def unmarked_points(root: Path) -> bool:

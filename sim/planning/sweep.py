@@ -30,7 +30,7 @@ from sim.planning.points import Point, check_traces, make_points, run_points
 from sim.planning.runner import NO_CAPACITY, Runner, SimulationRunner, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import CONFIDENCE, aggregate, flatten
-from sim.planning.store import PointStore, claim_folder, point_key
+from sim.planning.store import PointStore, claim_folder, holds_out, point_key
 from sim.planning.table import write_csv, write_json
 
 EXCLUDED_FROM_TABLE = ("wall_seconds",)
@@ -120,6 +120,7 @@ def kept_up(points: Sequence[Mapping[str, Any]], key: str = "stability.stable") 
     return False if any(s is False for s in states) else None if any(s is None for s in states) else True
 
 
+@holds_out("sweep")
 def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, seeds: int = 1,
           overrides: Sequence[str] = (), executor: str | SerialExecutor = "local",
           workers: int | None = None, scheduler: str | None = None, out: Path | str | None = None,
