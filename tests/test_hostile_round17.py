@@ -130,3 +130,28 @@ def test_a_refused_command_leaves_no_folder_it_made(tmp_path, capsys):
                   "--quiet"]) == 2
     assert (tmp_path / "kept").is_dir()
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ a rerun over an earlier result of its own
+@pytest.mark.parametrize("again", [["--grid", "workload.arrival.rate=1,3", "--no-figures"],
+                                   ["--grid", "workload.arrival.rate=1,3"]])
+def test_a_rerun_leaves_no_figure_or_page_of_the_earlier_result(tmp_path, capsys, again):
+    """A sweep over ``seed`` then one over the rate into the same folder (the default ``--out`` of a
+    scenario) kept ``figures/sweep_seed.svg`` and ``report.html`` of the first beside the second's tables:
+    the folder read as a sweep over both, its page as the first's numbers. The views of the earlier
+    result go when the new result is written; ``fleetsim report`` draws the new one's."""
+    path = _scenario(tmp_path)
+    out = tmp_path / "sw"
+    assert _main(["sweep", str(path), "--grid", "seed=1,2", "--out", str(out), "--quiet", "--executor", "serial"]) == 0
+    assert _main(["report", str(out)]) == 0
+    assert (out / "figures" / "sweep_seed.svg").is_file() and (out / "report.html").is_file()
+    (out / "figures" / "notes.txt").write_text("mine")
+    assert _main(["sweep", str(path), *again, "--out", str(out), "--quiet", "--executor", "serial"]) == 0
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    drawn = [] if "--no-figures" in again else ["pareto.png", "pareto.svg", "sweep_arrival_rate.png",
+                                                "sweep_arrival_rate.svg"]
+    assert figures == sorted(["notes.txt", *drawn])
+    assert not (out / "report.html").exists()
+    assert _main(["report", str(out)]) == 0
+    assert "workload.arrival.rate" in (out / "report.html").read_text()
+    capsys.readouterr()

@@ -141,6 +141,26 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
                          f"resume from them; else give another folder, e.g. --out {name}-{command}")
 
 
+#: the folders' descriptors :func:`writing` holds locked in this process
+_HELD: set[int] = set()
+
+
+def _let_go_in_child() -> None:
+    """In a process forked while a folder is held (a worker of the local pool): close its copy of each
+    descriptor, so that the lock goes when the command ends, not when the last worker does (a pool the
+    caller keeps outlives the command)."""
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_let_go_in_child)
+
+
 @contextmanager
 def writing(root: Path | None, command: str, shown: Path | str | None = None) -> Iterator[None]:
     """Hold ``root`` for ``command`` while the block runs: a second sweep, plan or saturation search
@@ -150,7 +170,8 @@ def writing(root: Path | None, command: str, shown: Path | str | None = None) ->
     the folder could end with one's table and the other's figures.
 
     The hold is an advisory lock on the folder itself (``flock``; the system releases it when the
-    process ends, however it ends: nothing is left to clean up). The folder is made for it, and what was
+    process ends, however it ends: nothing is left to clean up; a process forked meanwhile, a worker of
+    the local pool, lets go of its copy at once: :func:`_let_go_in_child`). The folder is made for it, and what was
     made is removed again if the block leaves it empty (a refusal before any point was stored). Without
     ``fcntl`` (Windows), or where the folder cannot be made (the command then says why), nothing is
     held; ``root=None``: nothing."""
@@ -178,9 +199,11 @@ def writing(root: Path | None, command: str, shown: Path | str | None = None) ->
                                  f"saturation search is writing there now: fleetsim {command} would mix its points "
                                  f"and result files with that one's; wait for it to finish, or give another "
                                  f"--out") from None
+            _HELD.add(fd)
         yield
     finally:
         if fd is not None:
+            _HELD.discard(fd)
             os.close(fd)        # (the lock goes with it)
         if made is not None:    # each folder made, from the innermost, while empty
             for folder in (where, *where.parents):
@@ -204,6 +227,25 @@ def holds_out(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
                 return fn(*args, **kwargs)
         return call
     return wrap
+
+
+#: what ``fleetsim report`` (and the command itself) draws from a folder's result files
+VIEWS = ("report.html", "figures/*.svg", "figures/*.png")
+
+
+def drop_earlier_views(root: Path) -> None:
+    """Just before a command writes its result files into ``root``, which may hold an earlier result of
+    its own (a rerun): the figures and ``report.html`` drawn from the earlier result go (:data:`VIEWS`;
+    files only, nothing else in ``figures/``). A rerun over another knob, or with ``--no-figures``, left
+    the earlier ``figures/sweep_seed.svg`` and ``report.html`` beside the new tables, read as this one's.
+    ``fleetsim report`` draws them again from the new tables."""
+    for pattern in VIEWS:
+        for path in sorted(root.glob(pattern)):
+            if path.is_symlink() or path.is_file():
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
 
 
 def unmarked_points(root: Path) -> bool:
