@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from sim.errors import output_value, path_argument, path_value
+from sim.errors import output_value, path_argument
 from sim.metrics.band import DEFAULT_PCT, MAX_PCT, NEAR_SATURATION, capacities_text, pct_problem
 from sim.planning.table import fill
 
