@@ -155,3 +155,51 @@ def test_a_rerun_leaves_no_figure_or_page_of_the_earlier_result(tmp_path, capsys
     assert _main(["report", str(out)]) == 0
     assert "workload.arrival.rate" in (out / "report.html").read_text()
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ Ctrl-C in the command's first second
+@pytest.mark.parametrize("numpy_like", [False, True])
+def test_ctrl_c_while_the_command_starts_is_said_as_interrupted(monkeypatch, capsys, numpy_like):
+    """Most of a command's first second is importing its modules (numpy among them) to build the parser,
+    before the command's own handling of Ctrl-C: an interrupt there was a traceback through the imports,
+    or exit status 1 with numpy's ``ImportError`` (``PyCapsule_Import could not import module
+    "datetime"``), which numpy makes of an interrupt inside its own import. Now, as once the command runs:
+    ``interrupted``, exit status 130. (A real SIGINT is sent to this process.)"""
+    import signal
+    import time
+
+    import sim.cli
+
+    real = sim.cli.build_parser
+
+    def build_parser(only=None):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)           # (the interrupt arrives well before)
+        except KeyboardInterrupt:
+            if numpy_like:
+                raise ImportError('Original error was: PyCapsule_Import could not import module "datetime"') from None
+            raise
+        return real(only)
+
+    monkeypatch.setattr(sim.cli, "build_parser", build_parser)
+    try:
+        status = sim.cli.main(["validate", "s.yaml"])
+    except KeyboardInterrupt:       # (before: what the command let out, caught so that pytest goes on)
+        pytest.fail("KeyboardInterrupt escaped fleetsim's main")
+    assert status == 130
+    assert capsys.readouterr().err == "interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler      # given back
+
+
+def test_an_ignored_interrupt_stays_ignored_while_the_command_starts(monkeypatch, tmp_path, capsys):
+    """A background job's SIGINT is ignored: the command must not start taking it."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert _main(["validate", str(_scenario(tmp_path))]) == 0
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    capsys.readouterr()
