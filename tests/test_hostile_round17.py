@@ -203,3 +203,36 @@ def test_an_ignored_interrupt_stays_ignored_while_the_command_starts(monkeypatch
     finally:
         signal.signal(signal.SIGINT, previous)
     capsys.readouterr()
+
+
+def test_a_rerun_stopped_while_writing_its_result_leaves_no_earlier_result_beside_half_the_new(tmp_path, capsys,
+                                                                                              monkeypatch):
+    """Ctrl-C (or a full disk) after a rerun's ``sweep.csv`` was written and before its ``sweep.json``:
+    the folder held the new table beside the earlier ``sweep.json`` and ``scenario.json`` (another base
+    scenario, here another rate), which ``fleetsim report`` and ``compare`` read as one result. Now the
+    earlier result's files go first and ``sweep.json`` comes last: the folder holds the points and no
+    result file, as a sweep stopped before its end, and the same command writes it whole."""
+    import importlib
+    import json
+
+    sweep_module = importlib.import_module("sim.planning.sweep")     # (sim.planning.sweep is also the function)
+    path = _scenario(tmp_path)
+    out = tmp_path / "sw"
+    argv = ["sweep", str(path), "--grid", "seed=1,2", "--out", str(out), "--quiet", "--executor", "serial"]
+    assert _main(argv) == 0
+    real = sweep_module.write_csv
+
+    def write_csv(where, rows):
+        if where.name == "sweep_ci.csv":
+            raise KeyboardInterrupt
+        return real(where, rows)
+
+    monkeypatch.setattr(sweep_module, "write_csv", write_csv)
+    assert _main([*argv, "--set", "workload.arrival.rate=3"]) == 130
+    assert not (out / "sweep.json").exists()
+    assert json.loads((out / "scenario.json").read_text())["workload"]["arrival"]["rate"] == 3
+    monkeypatch.setattr(sweep_module, "write_csv", real)
+    assert _main([*argv, "--set", "workload.arrival.rate=3"]) == 0
+    assert "2 points (2 reused from" in capsys.readouterr().err
+    assert len(json.loads((out / "sweep.json").read_text())["points"]) == 2
+    assert json.loads((out / "scenario.json").read_text())["workload"]["arrival"]["rate"] == 3

@@ -52,7 +52,7 @@ from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, KnobError, columns, configurations, labels, parse_knobs
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
-from sim.planning.store import claim_folder, drop_earlier_views, holds_out
+from sim.planning.store import claim_folder, drop_earlier_result, holds_out
 from sim.planning.table import write_csv, write_json
 
 OBJECTIVES = {"cost": "cost.compute_usd"}
@@ -255,9 +255,9 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
                         robust=robust, robust_groups=robust_rows if pct is not None else [], band=pct,
                         runs=(judged.evaluate.runs, judged.evaluate.reused))
     if out_path is not None:
-        drop_earlier_views(out_path)
-        write_plan(out_path, result, source.source)
+        drop_earlier_result(out_path, "plan")
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
+        write_plan(out_path, result, source.source)             # plan.json last
         if figures:
             from sim.report.sweep_figures import pareto_figure, row_index
 

@@ -44,7 +44,7 @@ from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import scalar
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
-from sim.planning.store import claim_folder, drop_earlier_views, holds_out
+from sim.planning.store import claim_folder, drop_earlier_result, holds_out
 from sim.planning.table import write_csv, write_json
 
 RATE_PATH = "workload.arrival.rate"
@@ -249,7 +249,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     result = SaturationResult(answer["rate"], answer["upper"], attainment, probes, band, why_none, evaluate.runs,
                               evaluate.reused, closed, answer.get("concurrency"), answer.get("concurrency_upper"))
     if out_path is not None:
-        drop_earlier_views(out_path)
+        drop_earlier_result(out_path, "saturation")
         write_csv(out_path / "saturation.csv", probes + [p for s in SIDES if band for p in band[s]["probes"]])
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
         write_json(out_path / "saturation.json", {"scenario": source.source, "rate_path": rate_path,

@@ -233,13 +233,17 @@ def holds_out(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
 VIEWS = ("report.html", "figures/*.svg", "figures/*.png")
 
 
-def drop_earlier_views(root: Path) -> None:
-    """Just before a command writes its result files into ``root``, which may hold an earlier result of
-    its own (a rerun): the figures and ``report.html`` drawn from the earlier result go (:data:`VIEWS`;
-    files only, nothing else in ``figures/``). A rerun over another knob, or with ``--no-figures``, left
-    the earlier ``figures/sweep_seed.svg`` and ``report.html`` beside the new tables, read as this one's.
-    ``fleetsim report`` draws them again from the new tables."""
-    for pattern in VIEWS:
+def drop_earlier_result(root: Path, command: str) -> None:
+    """Just before ``command`` writes its result files into ``root``, which may hold an earlier result of
+    its own (a rerun): the earlier result's files (:data:`WRITES`) and the figures and ``report.html``
+    drawn from them (:data:`VIEWS`; files only, nothing else in ``figures/``) go first. The command then
+    writes its own, its result file (``sweep.json``, ``plan.json``, ``saturation.json``) last, so that a
+    folder it stopped writing (an interrupt, a full disk) holds no result file rather than the earlier
+    one beside half of the new tables; its points stay and a rerun writes it whole. A rerun over another
+    knob, or with ``--no-figures``, left the earlier ``figures/sweep_seed.svg`` and ``report.html``
+    beside the new tables, read as this one's; ``fleetsim report`` draws them again from the new."""
+    result = [name for name, owner in RESULT_FILES.items() if owner == command]
+    for pattern in (*result, *WRITES.get(command, ()), *VIEWS):
         for path in sorted(root.glob(pattern)):
             if path.is_symlink() or path.is_file():
                 try:

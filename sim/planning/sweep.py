@@ -30,7 +30,7 @@ from sim.planning.points import Point, check_traces, make_points, run_points
 from sim.planning.runner import NO_CAPACITY, Runner, SimulationRunner, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import CONFIDENCE, aggregate, flatten
-from sim.planning.store import PointStore, claim_folder, drop_earlier_views, holds_out, point_key
+from sim.planning.store import PointStore, claim_folder, drop_earlier_result, holds_out, point_key
 from sim.planning.table import write_csv, write_json
 
 EXCLUDED_FROM_TABLE = ("wall_seconds",)
@@ -170,9 +170,9 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     rows = [point_row(r) for r in records]
     result = SweepResult(rows, configuration_rows(rows, columns(knobs)), knobs, seeds, out_path, records)
     if out_path is not None:
-        drop_earlier_views(out_path)
-        write_sweep(out_path, result, source.source)
+        drop_earlier_result(out_path, "sweep")
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
+        write_sweep(out_path, result, source.source)            # sweep.json last
         if figures:
             from sim.report.sweep_figures import write_sweep_figures
 
