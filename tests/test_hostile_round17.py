@@ -236,3 +236,29 @@ def test_a_rerun_stopped_while_writing_its_result_leaves_no_earlier_result_besid
     assert "2 points (2 reused from" in capsys.readouterr().err
     assert len(json.loads((out / "sweep.json").read_text())["points"]) == 2
     assert json.loads((out / "scenario.json").read_text())["workload"]["arrival"]["rate"] == 3
+
+
+# ------------------------------------------------------------------ reprice fed a folder of two runs
+def test_reprice_refuses_a_usage_file_of_another_run(tmp_path, capsys):
+    """``usage.npz`` copied from a run of three replicas into a run of one (folders merged by hand, a
+    file restored from another run's backup) was re-priced as the one-replica run's: ``compute $0.15``
+    for a minute of one GPU at $3 an hour (1/60 h x $3 = $0.05), three times the truth, with that run's
+    tokens and latency beside it. A run writes both files from the same numbers, so they must agree."""
+    import json
+    import shutil
+
+    path = _scenario(tmp_path)
+    one, three = tmp_path / "one", tmp_path / "three"
+    assert _main(["run", str(path), "--out", str(one), "--quiet"]) == 0
+    assert _main(["run", str(path), "--set", "fleet.pools.0.replicas=3", "--out", str(three), "--quiet"]) == 0
+    capsys.readouterr()
+    assert _main(["reprice", str(one), "--set", "economics.gpu_hour_usd=3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cost"]["compute_usd"] == pytest.approx(3 / 60)   # one GPU, 1 min
+    shutil.copy(three / "usage.npz", one / "usage.npz")
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in one.iterdir())
+    assert _main(["reprice", str(one), "--set", "economics.gpu_hour_usd=3", "--out", str(one)]) == 2
+    assert _err(capsys) == [
+        f"{one}: usage.npz and summary.json are not of the same run (GPU-hours provisioned: 0.05 in usage.npz, "
+        "0.0166667 in summary.json): re-pricing would price the other run's usage as this one's; run the scenario "
+        "again with --out"]
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in one.iterdir()) == before
