@@ -262,3 +262,30 @@ def test_reprice_refuses_a_usage_file_of_another_run(tmp_path, capsys):
         "0.0166667 in summary.json): re-pricing would price the other run's usage as this one's; run the scenario "
         "again with --out"]
     assert sorted((p.name, p.stat().st_mtime_ns) for p in one.iterdir()) == before
+
+
+# ------------------------------------------------------------------ a trace whose rows go back in time
+_BACKWARDS = {
+    # epoch seconds, as many logs write them: the previous row was said as 1.7e+09
+    "fleetsim": ("timestamp_s,prompt_tokens,output_tokens\n1700000000.5,10,10\n1700000000.25,10,10\n",
+                 "timestamp_s", "1700000000.5", "1700000000.25"),
+    # Azure date-times: the previous row was said as 65747 (seconds since the first day's midnight)
+    "azure": ("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:47,374,44\n2023-11-16 18:15:46,396,109\n",
+              "TIMESTAMP", "2023-11-16 18:15:47", "2023-11-16 18:15:46"),
+}
+
+
+@pytest.mark.xfail(strict=True, reason="sim/workload/traces.py (being split): TraceRows.add says the previous row "
+                                       "as {self.last_t:g}, a float in seconds; keep the previous good row's text "
+                                       "beside last_t (TraceRows.last_raw, set in add and by the fast CSV loop "
+                                       "with its `last`) and say it as written, quoted")
+@pytest.mark.parametrize("fmt", sorted(_BACKWARDS))
+def test_a_row_going_back_in_time_names_the_previous_row_as_written(tmp_path, capsys, fmt):
+    body, column, previous, got = _BACKWARDS[fmt]
+    sc = hc._small()
+    sc["workload"] = {"arrival": {"process": "trace", "path": "t.csv", "format": fmt}}
+    path = _scenario(tmp_path, sc)
+    (tmp_path / "t.csv").write_text(body)
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: workload.arrival.path: t.csv: line 3: column '{column}': times must not go "
+                            f"backwards (previous row: {previous!r}) (got {got!r})"]
