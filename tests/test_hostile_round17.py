@@ -290,3 +290,43 @@ def test_a_row_going_back_in_time_names_the_previous_row_as_written(tmp_path, ca
     assert _main(["validate", str(path)]) == 2
     assert _err(capsys) == [f"{path}: workload.arrival.path: t.csv: line 3: column '{column}': times must not go "
                             f"backwards (previous row: {previous}) (got {got!r})"]
+
+
+# ------------------------------------------------------------------ a sweep's folder holding its inputs
+@pytest.mark.parametrize("argv", [["sweep", "--grid", "seed=1,2"], ["plan", "--vary", "fleet.pools.0.replicas=1..2"],
+                                  ["saturation"]])
+def test_a_sweep_plan_or_search_never_writes_over_its_own_scenario_file(tmp_path, capsys, argv):
+    """Round 16 kept ``fleetsim run`` from writing its ``scenario.json`` over the scenario saved under that
+    name in the ``--out`` folder; a sweep, plan or saturation search still did (its comments, order and
+    anything else the file held lost, at the end of every point's run). Refused before the first point."""
+    body = ('{"name": "t", "seed": 1, "duration": 60, "model": "llama-3-8b", # mine\n'
+            '"workload": {"arrival": {"process": "poisson", "rate": 2}, "prompt_tokens": {"dist": "fixed", '
+            '"value": 200}, "output_tokens": {"dist": "fixed", "value": 20}},\n'
+            '"slo": {"ttft_s": 2},\n'
+            '"fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1}]}}\n')
+    path = tmp_path / "scenario.json"
+    path.write_text(body)
+    assert _main([argv[0], str(path), *argv[1:], "--out", str(tmp_path), "--quiet"]) == 2
+    assert _err(capsys) == [
+        f"--out: {tmp_path}: writing the result there would replace {path}, the scenario file, with the result's own "
+        "file of that name; give another folder, or move the file"]
+    assert path.read_text() == body
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.json"]
+
+
+def test_a_plan_never_writes_over_the_trace_it_replays(tmp_path, capsys):
+    """A trace named ``plan.csv`` beside the scenario, with ``--out`` that folder: replaced by the plan's
+    table once every configuration had run (and the next plan replayed the table as a trace)."""
+    sc = hc._small()
+    sc["workload"] = {"arrival": {"process": "trace", "path": "plan.csv", "format": "fleetsim"}}
+    (tmp_path / "plan.csv").write_bytes(hc.TRACE.read_bytes())
+    path = _scenario(tmp_path, sc)
+    assert _main(["plan", str(path), "--vary", "fleet.pools.0.replicas=1..2", "--out", str(tmp_path), "--quiet"]) == 2
+    assert _err(capsys) == [
+        f"--out: {tmp_path}: writing the result there would replace {tmp_path / 'plan.csv'}, the file "
+        "workload.arrival.path names, with the result's own file of that name; give another folder, or move the file"]
+    assert (tmp_path / "plan.csv").read_bytes() == hc.TRACE.read_bytes()
+    assert _main(["plan", str(path), "--vary", "fleet.pools.0.replicas=1..2", "--out", str(tmp_path / "pl"),
+                  "--quiet", "--executor", "serial"]) == 0      # another folder is written as before
+    assert (tmp_path / "pl" / "plan.json").is_file()
+    capsys.readouterr()

@@ -240,7 +240,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
         check_scales_capacity(runner)
     out_path = Path(out) if out is not None else None
     if out_path is not None:
-        claim_folder(out_path, "plan", figures=figures)     # before any point runs: another command's folder is refused
+        claim_folder(out_path, "plan", figures=figures, source=source)     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
         evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan", "plan", pct is not None)
         judged = Judged(evaluate, cons, pct)

@@ -189,7 +189,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
         check_scales_capacity(runner)
     out_path = Path(out) if out is not None else None
     if out_path is not None:
-        claim_folder(out_path, "saturation")     # before any point runs: another command's folder is refused
+        claim_folder(out_path, "saturation", source=source)     # before any point runs: another command's folder is refused
     key = "concurrency" if closed else "rate"       # what a probe's searched value is stored as
     with executor_for(executor, workers, scheduler) as ex:
         evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "saturation",

@@ -89,7 +89,7 @@ def folder_owner(root: Path) -> tuple[str | None, str]:
 
 
 def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: str | None = None,
-                 figures: bool = False) -> None:
+                 figures: bool = False, source: Any = None) -> None:
     """Before any point runs: refuse ``root`` if another command wrote it (:class:`InputError` naming it
     (as ``shown``, the name the user gave, when set), that command, and ``by``, the command refused, when
     it writes another's kind of folder: ``reprice`` writes a run's), never writing into it: its points,
@@ -98,11 +98,19 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
     by a version before :data:`OWNER_FILE`, stopped before its result file) could be any command's: the
     folder is refused, the message saying how to mark it as this command's. A folder where the command
     writes a file (:data:`WRITES`), or a file where it draws its ``figures`` folder, is refused too (it
-    would fail only after every point ran). Nothing is written here: the store marks the folder
-    (:data:`OWNER_FILE`) with its first point."""
+    would fail only after every point ran). So is a folder where a file the command writes would replace a
+    file the ``source`` scenario (a :class:`~sim.planning.source.ScenarioSource`) reads: the scenario saved
+    as ``scenario.json``, a trace named ``sweep.csv`` (:func:`replaced_input`). Nothing is written here: the
+    store marks the folder (:data:`OWNER_FILE`) with its first point."""
     owner, said = folder_owner(root)
     name = root if shown is None else shown
     by = by or command
+    lost = None if source is None or command not in WRITES else replaced_input(source, root, command)
+    if lost is not None:
+        what, path = lost
+        named = what if what == "the scenario file" else f"the file {what} names"
+        raise InputError(f"--out: {name}: writing the result there would replace {path}, {named}, with the "
+                         f"result's own file of that name; give another folder, or move the file")
     if owner is not None and owner != command:
         raise InputError(f"--out: {name} holds the results of fleetsim {owner} ({said}): fleetsim {by} "
                          f"would mix its own with them; give another folder, e.g. --out {name}-{by}")
@@ -250,6 +258,27 @@ def drop_earlier_result(root: Path, command: str) -> None:
                     path.unlink()
                 except FileNotFoundError:
                     pass
+
+
+def replaced_input(source: Any, root: Path, command: str) -> tuple[str, Path] | None:
+    """The first file the base scenario of ``source`` reads (:func:`sim.scenario.inputs.input_files`:
+    its own file, traces, step-time tables) that ``command`` would replace writing its files into
+    ``root`` (:data:`OWNER_FILE`, :data:`WRITES`, ``report.html``), as ``(what names it, path)``; ``None``:
+    none. A base that does not load is checked for its own file only (the points say what is wrong)."""
+    from sim.atomic import swapped_out
+    from sim.scenario.inputs import written_over
+
+    names = (OWNER_FILE, *WRITES[command], "report.html")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # (said once, by the points)
+            loaded = source.validate(source.data)
+    except Exception:       # noqa: BLE001 - a base that does not load: its points say why
+        loaded = None
+    if loaded is not None:
+        return written_over(loaded, root, names)
+    own = Path(source.source)
+    return ("the scenario file", own) if own.is_file() and swapped_out(root, names, own) else None
 
 
 def unmarked_points(root: Path) -> bool:

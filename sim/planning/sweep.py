@@ -162,7 +162,7 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     out_path = Path(out) if out is not None else None
     store = PointStore(out_path, command="sweep")
     if out_path is not None:
-        claim_folder(out_path, "sweep", figures=figures)     # before any point runs: another command's folder is refused
+        claim_folder(out_path, "sweep", figures=figures, source=source)     # before any point runs: another command's folder is refused
     check_traces(points, store, source.source)      # a bad trace row: refused once, not failed by every point
     with executor_for(executor, workers, scheduler) as ex:
         records = run_points(points, runner, executor=ex, store=store, progress=progress,
