@@ -330,3 +330,18 @@ def test_a_plan_never_writes_over_the_trace_it_replays(tmp_path, capsys):
                   "--quiet", "--executor", "serial"]) == 0      # another folder is written as before
     assert (tmp_path / "pl" / "plan.json").is_file()
     capsys.readouterr()
+
+
+def test_a_first_result_in_a_folder_of_ones_own_leaves_its_page_and_figures(tmp_path, capsys):
+    """Only an earlier result's views go: ``--out .`` in a folder of one's own keeps its ``report.html``
+    and figures (a figure of the command's own name is written over, as it always was)."""
+    path = _scenario(tmp_path)
+    (tmp_path / "report.html").write_text("mine")
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "mine.png").write_bytes(b"mine")
+    assert _main(["sweep", str(path), "--grid", "seed=1,2", "--out", str(tmp_path), "--quiet", "--executor",
+                  "serial"]) == 0
+    assert (tmp_path / "report.html").read_text() == "mine"
+    assert (tmp_path / "figures" / "mine.png").read_bytes() == b"mine"
+    assert (tmp_path / "sweep.json").is_file()
+    capsys.readouterr()

@@ -249,9 +249,12 @@ def drop_earlier_result(root: Path, command: str) -> None:
     folder it stopped writing (an interrupt, a full disk) holds no result file rather than the earlier
     one beside half of the new tables; its points stay and a rerun writes it whole. A rerun over another
     knob, or with ``--no-figures``, left the earlier ``figures/sweep_seed.svg`` and ``report.html``
-    beside the new tables, read as this one's; ``fleetsim report`` draws them again from the new."""
+    beside the new tables, read as this one's; ``fleetsim report`` draws them again from the new. The views
+    go only when the folder holds an earlier result (its result file): in a folder of the user's own (``--out
+    .``) a ``report.html`` or figure is theirs."""
     result = [name for name, owner in RESULT_FILES.items() if owner == command]
-    for pattern in (*result, *WRITES.get(command, ()), *VIEWS):
+    earlier = any((root / name).is_file() for name in result)
+    for pattern in (*result, *WRITES.get(command, ()), *(VIEWS if earlier else ())):
         for path in sorted(root.glob(pattern)):
             if path.is_symlink() or path.is_file():
                 try:
