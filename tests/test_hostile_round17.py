@@ -1,9 +1,11 @@
-"""Hostile input, round 17: ``-`` given as an output, two commands writing one folder at once, and
-what a folder keeps of an earlier result when the same command writes it again.
+"""Hostile input, round 17: ``-`` given as an output, two commands writing one folder at once, what a
+folder keeps of an earlier result when the same command writes it again (or is stopped while writing
+it), a sweep's folder holding its own inputs, Ctrl-C in a command's first second, a result folder
+holding another run's ``usage.npz``, and a trace going back in time.
 
-Each is exit 2 with a message naming the flag (or folder) and what is allowed, or, where the input is
-reasonable, accepted and run as meant; never a traceback, a file or folder named ``-``, or a result
-mixed from two commands.
+Each is exit 2 (130 for Ctrl-C) with a message naming the flag (or folder or file) and what is allowed,
+or, where the input is reasonable, accepted and run as meant; never a traceback, a file or folder named
+``-``, a result mixed from two commands or two runs, or an input written over.
 """
 from __future__ import annotations
 
