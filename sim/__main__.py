@@ -1,6 +1,10 @@
 """``python -m sim`` is the ``fleetsim`` command."""
 import sys
 
-from sim.cli import main
+try:
+    from sim.cli import main
+except KeyboardInterrupt:       # (Ctrl-C while Python reads the package: said as the command says it)
+    sys.stderr.write("interrupted\n")
+    sys.exit(130)
 
 sys.exit(main())

@@ -7,11 +7,13 @@ Subcommands live in ``sim.commands.<name>`` modules, each with ``add_arguments(p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import re
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import NoReturn
 
 from sim.errors import printable
@@ -169,7 +171,11 @@ class ExamplesHelpFormatter(PlainHelpFormatter):
 
 def main(argv: list[str] | None = None) -> int:
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
-    parser, modules = build_parser(only=words[0] if words and words[0] in COMMANDS else None)
+    with _starting() as interrupted:
+        parser, modules = build_parser(only=words[0] if words and words[0] in COMMANDS else None)
+    if interrupted:
+        print("interrupted", file=sys.stderr)
+        return 130
     args, extra = parser.parse_known_args(argv)
     if extra:       # said by the command's parser, which names its own --help
         parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
@@ -184,6 +190,38 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning(source)
         return _guarded(modules[args.command], args, source)
+
+
+@contextlib.contextmanager
+def _starting() -> Iterator[list[bool]]:
+    """Around building the parser (which imports the command's modules, numpy among them: most of a
+    command's first second): a Ctrl-C there is said as ``interrupted`` (exit status 130), as it is once
+    the command runs, not as a traceback through the imports, nor as the ``ImportError`` that numpy
+    makes of an interrupt inside its own import (exit status 1). The list yielded is true once
+    interrupted. A SIGINT that is ignored (a background job) stays ignored."""
+    import signal
+
+    interrupted: list[bool] = []
+
+    def on_interrupt(signum, frame) -> None:
+        interrupted.append(True)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+    except ValueError:      # not the main thread: no handler can be set
+        previous = None
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, previous)
+        previous = None
+    try:
+        yield interrupted
+    except BaseException:
+        if not interrupted:
+            raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _guarded(module, args: argparse.Namespace, source: str) -> int:

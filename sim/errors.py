@@ -172,6 +172,34 @@ def path_value(text: str):
     return Path(path_argument(text))
 
 
+def output_value(kind: str, stdout: str = ""):
+    """The argparse ``type`` of an option naming a ``kind`` (``"file"`` or ``"folder"``) to write: a
+    :func:`path_value`, but ``-`` is refused, since fleetsim writes the file or folder itself (``--out -``
+    made a file or folder named ``-`` where a person reading ``-`` expects standard output). ``stdout``
+    names the option that does print on standard output, when the command has one.
+
+        >>> output_value("folder")("results/x").name
+        'x'
+        >>> try:
+        ...     output_value("file", "--json prints it there")("-")
+        ... except Exception as exc:
+        ...     print(exc)
+        '-' is not standard output here: fleetsim writes the file under the name given; give a file name (./- for a file named '-'; --json prints it there)
+    """
+    def value(text: str):
+        if text.strip() == "-":
+            import argparse
+
+            what = "a folder of files" if kind == "folder" else "the file"
+            raise argparse.ArgumentTypeError(
+                f"'-' is not standard output here: fleetsim writes {what} under the name given; give a {kind} "
+                f"name (./- for a {kind} named '-'{'; ' + stdout if stdout else ''})")
+        return path_value(text)
+
+    value.__name__ = f"{kind}_value"     # (argparse names the type in some messages)
+    return value
+
+
 class InputWarning(UserWarning):
     """A legal but probably unintended input; the message names the file (and line or field)."""
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.errors import path_value
+from sim.errors import output_value, path_value
 from sim.perf.kernels import KERNEL_SETS
 
 
@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default bf16)")
     p.add_argument("--kv-dtype", choices=["bf16", "fp8"], default="bf16",
                    help="precision of its KV cache, as the scenario's perf.kv_dtype (default bf16)")
-    p.add_argument("--out", type=path_value, metavar="FILE",
+    p.add_argument("--out", type=output_value("file"), metavar="FILE",
                    help="write the calibration YAML here (a scenario uses it as perf: {model: roofline, "
                         "calibration: FILE})")
     p.add_argument("--fit-exponent", action="store_true",
@@ -76,7 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vidur-attention", type=path_value, metavar="CSV",
                    help="Vidur-style attention sample: with --vidur-mlp, fit the stack's kernel set (and attention "
                         "for --table-out)")
-    p.add_argument("--table-out", type=path_value, metavar="FILE",
+    p.add_argument("--table-out", type=output_value("file"), metavar="FILE",
                    help="compose a step-time table CSV from the Vidur profiles")
     p.add_argument("--grid-prefill", default=None, metavar="N,N",
                    help=f"with --table-out, the table grid's prefill tokens per iteration (comma-separated; default "

@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from sim.errors import path_value
+from sim.errors import output_value, path_value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,8 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="one or more result folders of fleetsim run --out to compare with the base")
     p.add_argument("--json", action="store_true", help="print the comparison as one JSON object on stdout "
                                                        "(raw numbers: seconds, USD, fractions)")
-    p.add_argument("--out", type=path_value, metavar="FILE", help="also write the comparison as JSON to FILE")
-    p.add_argument("--html", type=path_value, metavar="FILE",
+    p.add_argument("--out", type=output_value("file", "--json prints the comparison there"), metavar="FILE", help="also write the comparison as JSON to FILE")
+    p.add_argument("--html", type=output_value("file"), metavar="FILE",
                    help="also write the comparison as a self-contained HTML page to FILE (tables, and the "
                         "folders' latency distributions and time series overlaid)")
 

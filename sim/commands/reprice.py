@@ -15,14 +15,14 @@ import argparse
 import json
 import sys
 
-from sim.errors import path_value
+from sim.errors import output_value, path_value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", type=path_value, metavar="RESULT_DIR", help="a result folder of fleetsim run --out")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override an economics field, e.g. --set economics.gpu_hour_usd=1.8 (repeatable)")
-    p.add_argument("--out", type=path_value, metavar="DIR", help="write the re-priced result folder here (may be RESULT_DIR itself)")
+    p.add_argument("--out", type=output_value("folder", "--json prints the updated summary there"), metavar="DIR", help="write the re-priced result folder here (may be RESULT_DIR itself)")
     p.add_argument("--json", action="store_true", help="print the updated summary as one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no log lines on stderr")
 

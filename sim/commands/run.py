@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from sim.errors import path_argument, path_value
+from sim.errors import output_value, path_argument
 from sim.metrics.band import DEFAULT_PCT, MAX_PCT, NEAR_SATURATION, capacities_text, pct_problem
 from sim.planning.table import fill
 
@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", type=path_argument, help="scenario file (YAML or TOML)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field, e.g. --set fleet.pools.0.replicas=8 (repeatable)")
-    p.add_argument("--out", type=path_value, metavar="DIR", help="write the result folder here (summary.json, requests.csv.gz, time series, cash flows, "
+    p.add_argument("--out", type=output_value("folder", "--json prints the summary there"), metavar="DIR", help="write the result folder here (summary.json, requests.csv.gz, time series, cash flows, "
                         "figures; fleetsim report and reprice read it); without it nothing is written")
     p.add_argument("--figures", choices=["svg", "png", "none"], default="svg",
                    help="figures in the result folder: quick-look SVG (default, no matplotlib), "

@@ -238,6 +238,10 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     if problems:
         raise ScenarioError([*problems[:MAX_PROBLEMS], ("", "not as fleetsim run writes it: run the scenario again "
                                                             "with --out")], str(src / "summary.json"))
+    mismatch = other_run(saved, summary)       # usage.npz of another run was priced under this one's name
+    if mismatch:
+        raise InputError(f"{src}: {FILE_NAME} and summary.json are not of the same run ({mismatch}): re-pricing "
+                         f"would price the other run's usage as this one's; run the scenario again with --out")
     totals = ({k: summary[k] for k in ("cost", "cashflow")}
               if all(isinstance(summary.get(k), dict) for k in ("cost", "cashflow")) else None)
     try:
@@ -266,6 +270,31 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
                 warnings.warn(f"{src}: not copied to {dst}: {', '.join(left[:5])}{more} (no part of a result: "
                               "fleetsim reprice copies the run's own files)", InputWarning, stacklevel=2)
     return econ, summary
+
+
+def other_run(saved: SavedUsage, summary: dict) -> str:
+    """What differs between the usage saved in ``usage.npz`` and the run ``summary.json`` describes, said
+    for a person (empty: nothing). A run writes both from the same numbers: its simulated seconds are
+    the usage's horizon and its GPU-hours (provisioned and busy) the usage's, to rounding."""
+    import math
+
+    import numpy as np
+
+    usage = saved.usage
+    ivs = usage.intervals
+    try:
+        provisioned = float(np.sum(np.asarray(ivs.gpus) * (np.asarray(ivs.end_s) - np.asarray(ivs.start_s)))) / 3600
+    except AttributeError:      # (a sequence of intervals)
+        provisioned = sum(i.gpus * (i.end_s - i.start_s) for i in ivs) / 3600
+    hours = summary.get("gpu_hours") if isinstance(summary.get("gpu_hours"), dict) else {}
+    for what, saved_value, said in (
+            ("simulated seconds", usage.horizon_s, summary.get("simulated_seconds")),
+            ("GPU-hours provisioned", provisioned, hours.get("provisioned")),
+            ("GPU-hours busy", sum(usage.busy_gpu_seconds.values()) / 3600, hours.get("busy"))):
+        if isinstance(said, (int, float)) and not isinstance(said, bool) and math.isfinite(said) \
+                and not math.isclose(saved_value, said, rel_tol=1e-6, abs_tol=1e-9):
+            return f"{what}: {saved_value:.6g} in {FILE_NAME}, {said:.6g} in summary.json"
+    return ""
 
 
 def _write_money(econ: EconomicsResult, summary: dict, folder: Path, saved: SavedUsage) -> None:

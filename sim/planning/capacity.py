@@ -53,7 +53,7 @@ from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, KnobError, columns, configurations, labels, parse_knobs
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
-from sim.planning.store import claim_folder
+from sim.planning.store import claim_folder, drop_earlier_result, holds_out
 from sim.planning.table import write_csv, write_json
 
 OBJECTIVES = {"cost": "cost.compute_usd"}
@@ -211,6 +211,7 @@ def check_bisected_knob(knobs: Sequence[Knob]) -> None:
                             f"the values (as {path}={first.low},{first.high}) to evaluate each")
 
 
+@holds_out("plan")
 def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
          constraints: Sequence[str | Constraint] = (), objective: str = "cost", seeds: int = 1,
          overrides: Sequence[str] = (), executor: str | SerialExecutor = "local",
@@ -240,7 +241,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
         check_scales_capacity(runner)
     out_path = Path(out) if out is not None else None
     if out_path is not None:
-        claim_folder(out_path, "plan", figures=figures)     # before any point runs: another command's folder is refused
+        claim_folder(out_path, "plan", figures=figures, source=source)     # before any point runs: another command's folder is refused
     with executor_for(executor, workers, scheduler) as ex:
         evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan", "plan", pct is not None)
         judged = Judged(evaluate, cons, pct)
@@ -255,8 +256,9 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
                         robust=robust, robust_groups=robust_rows if pct is not None else [], band=pct,
                         runs=(judged.evaluate.runs, judged.evaluate.reused))
     if out_path is not None:
-        write_plan(out_path, result, source.source)
+        drop_earlier_result(out_path, "plan")
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
+        write_plan(out_path, result, source.source)             # plan.json last
         if figures:
             from sim.report.sweep_figures import pareto_figure, row_index
 

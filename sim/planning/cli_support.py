@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sim.errors import InputError, ScenarioError, path_argument, path_value, printable
+from sim.errors import InputError, ScenarioError, output_value, path_argument, printable
 from sim.planning.constraints import ConstraintError
 from sim.planning.executors import EXECUTORS
 from sim.planning.knobs import KnobError
@@ -41,7 +41,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
                              "per core; not with --scheduler, whose cluster has its own workers)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="Dask scheduler to connect to, e.g. tcp://host:8786 (implies --executor dask)")
-    parser.add_argument("--out", type=path_value, default=None, metavar="DIR",
+    parser.add_argument("--out", type=output_value("folder"), default=None, metavar="DIR",
                         help=f"result folder (default: results/<scenario>-{what}); finished runs are "
                              "kept there and reused when the command is repeated")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

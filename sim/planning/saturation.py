@@ -44,7 +44,7 @@ from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import scalar
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
-from sim.planning.store import claim_folder
+from sim.planning.store import claim_folder, drop_earlier_result, holds_out
 from sim.planning.table import write_csv, write_json
 
 RATE_PATH = "workload.arrival.rate"
@@ -132,6 +132,7 @@ def _fmt(rate: float) -> str:
 STEP = 1e-5
 
 
+@holds_out("saturation")
 def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence[str] = (),
                rate_path: str | None = None, start: float | None = None, rel_tol: float = 0.02,
                max_probes: int = 40, seeds: int = 1, overrides: Sequence[str] = (),
@@ -188,7 +189,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
         check_scales_capacity(runner)
     out_path = Path(out) if out is not None else None
     if out_path is not None:
-        claim_folder(out_path, "saturation")     # before any point runs: another command's folder is refused
+        claim_folder(out_path, "saturation", source=source)     # before any point runs: another command's folder is refused
     key = "concurrency" if closed else "rate"       # what a probe's searched value is stored as
     with executor_for(executor, workers, scheduler) as ex:
         evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "saturation",
@@ -248,6 +249,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     result = SaturationResult(answer["rate"], answer["upper"], attainment, probes, band, why_none, evaluate.runs,
                               evaluate.reused, closed, answer.get("concurrency"), answer.get("concurrency_upper"))
     if out_path is not None:
+        drop_earlier_result(out_path, "saturation")
         write_csv(out_path / "saturation.csv", probes + [p for s in SIDES if band for p in band[s]["probes"]])
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
         write_json(out_path / "saturation.json", {"scenario": source.source, "rate_path": rate_path,

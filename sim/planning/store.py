@@ -14,16 +14,21 @@ failure may have been transient, e.g. a worker killed for memory).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sim.errors import InputError, InputWarning
 from sim.atomic import atomic_write_text
-from sim.paths import followed
+from sim.paths import followed, make_folder
+
+T = TypeVar("T")
 
 
 def point_key(scenario: dict, seed: int) -> str:
@@ -84,7 +89,7 @@ def folder_owner(root: Path) -> tuple[str | None, str]:
 
 
 def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: str | None = None,
-                 figures: bool = False) -> None:
+                 figures: bool = False, source: Any = None) -> None:
     """Before any point runs: refuse ``root`` if another command wrote it (:class:`InputError` naming it
     (as ``shown``, the name the user gave, when set), that command, and ``by``, the command refused, when
     it writes another's kind of folder: ``reprice`` writes a run's), never writing into it: its points,
@@ -93,11 +98,19 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
     by a version before :data:`OWNER_FILE`, stopped before its result file) could be any command's: the
     folder is refused, the message saying how to mark it as this command's. A folder where the command
     writes a file (:data:`WRITES`), or a file where it draws its ``figures`` folder, is refused too (it
-    would fail only after every point ran). Nothing is written here: the store marks the folder
-    (:data:`OWNER_FILE`) with its first point."""
+    would fail only after every point ran). So is a folder where a file the command writes would replace a
+    file the ``source`` scenario (a :class:`~sim.planning.source.ScenarioSource`) reads: the scenario saved
+    as ``scenario.json``, a trace named ``sweep.csv`` (:func:`replaced_input`). Nothing is written here: the
+    store marks the folder (:data:`OWNER_FILE`) with its first point."""
     owner, said = folder_owner(root)
     name = root if shown is None else shown
     by = by or command
+    lost = None if source is None or command not in WRITES else replaced_input(source, root, command)
+    if lost is not None:
+        what, path = lost
+        named = what if what == "the scenario file" else f"the file {what} names"
+        raise InputError(f"--out: {name}: writing the result there would replace {path}, {named}, with the "
+                         f"result's own file of that name; give another folder, or move the file")
     if owner is not None and owner != command:
         raise InputError(f"--out: {name} holds the results of fleetsim {owner} ({said}): fleetsim {by} "
                          f"would mix its own with them; give another folder, e.g. --out {name}-{by}")
@@ -134,6 +147,141 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
                          f"if fleetsim {command} wrote them, mark the folder as its own with "
                          f"""echo '{{"command": "{command}"}}' > {Path(name) / OWNER_FILE} and run again to """
                          f"resume from them; else give another folder, e.g. --out {name}-{command}")
+
+
+#: the folders' descriptors :func:`writing` holds locked in this process
+_HELD: set[int] = set()
+
+
+def _let_go_in_child() -> None:
+    """In a process forked while a folder is held (a worker of the local pool): close its copy of each
+    descriptor, so that the lock goes when the command ends, not when the last worker does (a pool the
+    caller keeps outlives the command)."""
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_let_go_in_child)
+
+
+@contextmanager
+def writing(root: Path | None, command: str, shown: Path | str | None = None) -> Iterator[None]:
+    """Hold ``root`` for ``command`` while the block runs: a second sweep, plan or saturation search
+    writing the same folder at the same time, from this process or another, is refused
+    (:class:`InputError` naming the folder, as ``shown`` when set). Two at once wrote their result files
+    (``sweep.json``, ``sweep.csv``, ``scenario.json``, figures) one after another over each other's, so
+    the folder could end with one's table and the other's figures.
+
+    The hold is an advisory lock on the folder itself (``flock``; the system releases it when the
+    process ends, however it ends: nothing is left to clean up; a process forked meanwhile, a worker of
+    the local pool, lets go of its copy at once: :func:`_let_go_in_child`). The folder is made for it, and what was
+    made is removed again if the block leaves it empty (a refusal before any point was stored). Without
+    ``fcntl`` (Windows), or where the folder cannot be made (the command then says why), nothing is
+    held; ``root=None``: nothing."""
+    try:
+        import fcntl
+    except ImportError:         # (Windows)
+        fcntl = None
+    fd = None
+    made: Path | None = None        # the outermost folder made here
+    if root is not None and fcntl is not None:
+        try:
+            where = Path(os.path.realpath(root))
+            made = next((p for p in reversed((where, *where.parents)) if not os.path.lexists(p)), None)
+            make_folder(root)
+            fd = os.open(where, os.O_RDONLY)
+        except OSError:
+            fd = None
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                made = None
+                raise InputError(f"--out: {root if shown is None else shown}: another fleetsim sweep, plan or "
+                                 f"saturation search is writing there now: fleetsim {command} would mix its points "
+                                 f"and result files with that one's; wait for it to finish, or give another "
+                                 f"--out") from None
+            _HELD.add(fd)
+        yield
+    finally:
+        if fd is not None:
+            _HELD.discard(fd)
+            os.close(fd)        # (the lock goes with it)
+        if made is not None:    # each folder made, from the innermost, while empty
+            for folder in (where, *where.parents):
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    break
+                if folder == made:
+                    break
+
+
+def holds_out(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorate ``command``'s function (``sweep``, ``plan``, ``saturation``), whose keyword ``out``
+    names its result folder, to run within :func:`writing` on that folder."""
+    def wrap(fn: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> T:
+            out = kwargs.get("out")
+            root = Path(out) if isinstance(out, (str, os.PathLike)) else None     # (a wrong type: fn says so)
+            with writing(root, command, shown=out):
+                return fn(*args, **kwargs)
+        return call
+    return wrap
+
+
+#: what ``fleetsim report`` (and the command itself) draws from a folder's result files
+VIEWS = ("report.html", "figures/*.svg", "figures/*.png")
+
+
+def drop_earlier_result(root: Path, command: str) -> None:
+    """Just before ``command`` writes its result files into ``root``, which may hold an earlier result of
+    its own (a rerun): the earlier result's files (:data:`WRITES`) and the figures and ``report.html``
+    drawn from them (:data:`VIEWS`; files only, nothing else in ``figures/``) go first. The command then
+    writes its own, its result file (``sweep.json``, ``plan.json``, ``saturation.json``) last, so that a
+    folder it stopped writing (an interrupt, a full disk) holds no result file rather than the earlier
+    one beside half of the new tables; its points stay and a rerun writes it whole. A rerun over another
+    knob, or with ``--no-figures``, left the earlier ``figures/sweep_seed.svg`` and ``report.html``
+    beside the new tables, read as this one's; ``fleetsim report`` draws them again from the new. The views
+    go only when the folder holds an earlier result (its result file): in a folder of the user's own (``--out
+    .``) a ``report.html`` or figure is theirs."""
+    result = [name for name, owner in RESULT_FILES.items() if owner == command]
+    earlier = any((root / name).is_file() for name in result)
+    for pattern in (*result, *WRITES.get(command, ()), *(VIEWS if earlier else ())):
+        for path in sorted(root.glob(pattern)):
+            if path.is_symlink() or path.is_file():
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+
+
+def replaced_input(source: Any, root: Path, command: str) -> tuple[str, Path] | None:
+    """The first file the base scenario of ``source`` reads (:func:`sim.scenario.inputs.input_files`:
+    its own file, traces, step-time tables) that ``command`` would replace writing its files into
+    ``root`` (:data:`OWNER_FILE`, :data:`WRITES`, ``report.html``), as ``(what names it, path)``; ``None``:
+    none. A base that does not load is checked for its own file only (the points say what is wrong)."""
+    from sim.atomic import swapped_out
+    from sim.scenario.inputs import written_over
+
+    names = (OWNER_FILE, *WRITES[command], "report.html")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # (said once, by the points)
+            loaded = source.validate(source.data)
+    except Exception:       # noqa: BLE001 - a base that does not load: its points say why
+        loaded = None
+    if loaded is not None:
+        return written_over(loaded, root, names)
+    own = Path(source.source)
+    return ("the scenario file", own) if own.is_file() and swapped_out(root, names, own) else None
 
 
 def unmarked_points(root: Path) -> bool:

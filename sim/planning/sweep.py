@@ -31,7 +31,7 @@ from sim.planning.points import Point, check_traces, make_points, run_points
 from sim.planning.runner import NO_CAPACITY, Runner, SimulationRunner, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import CONFIDENCE, aggregate, flatten
-from sim.planning.store import PointStore, claim_folder, point_key
+from sim.planning.store import PointStore, claim_folder, drop_earlier_result, holds_out, point_key
 from sim.planning.table import write_csv, write_json
 
 EXCLUDED_FROM_TABLE = ("wall_seconds",)
@@ -121,6 +121,7 @@ def kept_up(points: Sequence[Mapping[str, Any]], key: str = "stability.stable") 
     return False if any(s is False for s in states) else None if any(s is None for s in states) else True
 
 
+@holds_out("sweep")
 def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, seeds: int = 1,
           overrides: Sequence[str] = (), executor: str | SerialExecutor = "local",
           workers: int | None = None, scheduler: str | None = None, out: Path | str | None = None,
@@ -172,7 +173,7 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     out_path = Path(out) if out is not None else None
     store = PointStore(out_path, command="sweep")
     if out_path is not None:
-        claim_folder(out_path, "sweep", figures=figures)     # before any point runs: another command's folder is refused
+        claim_folder(out_path, "sweep", figures=figures, source=source)     # before any point runs: another command's folder is refused
     check_traces(points, store, source.source)      # a bad trace row: refused once, not failed by every point
     with executor_for(executor, workers, scheduler) as ex:
         records = run_points(points, runner, executor=ex, store=store, progress=progress,
@@ -180,8 +181,9 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     rows = [point_row(r) for r in records]
     result = SweepResult(rows, configuration_rows(rows, knob_columns(knobs)), knobs, seeds, out_path, records)
     if out_path is not None:
-        write_sweep(out_path, result, source.source, columns)
+        drop_earlier_result(out_path, "sweep")
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
+        write_sweep(out_path, result, source.source, columns)   # sweep.json last
         if figures:
             from sim.report.sweep_figures import write_sweep_figures
 
