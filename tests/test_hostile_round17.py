@@ -277,11 +277,6 @@ _BACKWARDS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="sim/workload/traces.py (being split): TraceRows.add says the previous row "
-                                       "as {self.last_t:g}, a float in seconds; keep the previous good row's text "
-                                       "beside last_t (TraceRows.last_raw, set in add and by the fast CSV loop "
-                                       "with its `last`) and say it as written, unquoted as "
-                                       "now (tests/test_first_hour.py expects 'previous row: 0.1')")
 @pytest.mark.parametrize("fmt", sorted(_BACKWARDS))
 def test_a_row_going_back_in_time_names_the_previous_row_as_written(tmp_path, capsys, fmt):
     body, column, previous, got = _BACKWARDS[fmt]

@@ -153,7 +153,7 @@ def _read_numeric_csv(records, rows: TraceRows, cols, ti: int, pi: int, oi: int,
     tenant_get = tenant_of.get
     has_tenant = ten_i is not None
     x = ""
-    last = rows.last_t
+    last, last_raw = rows.last_t, rows.last_raw
     latest = MAX_TIME_S
     top = MAX_TOKENS
     for line, f in records:
@@ -166,7 +166,7 @@ def _read_numeric_csv(records, rows: TraceRows, cols, ti: int, pi: int, oi: int,
         except (ValueError, IndexError):
             t = p = o = None
         if t is not None and 0.0 <= t <= latest and last <= t and 1 <= p <= top and 1 <= o <= top and len(f) <= width:
-            last = t
+            last, last_raw = t, f[ti]
             t_add(t)
             p_add(p)
             o_add(o)
@@ -180,8 +180,8 @@ def _read_numeric_csv(records, rows: TraceRows, cols, ti: int, pi: int, oi: int,
                 ten_add(-1)
         elif not _blank(f) and not rows.overlong(line, f, width):
             n = len(f)
-            rows.last_t = last
+            rows.last_t, rows.last_raw = last, last_raw
             rows.add(line, cols, f[ti] if ti < n else None, f[pi] if pi < n else None,
                      f[oi] if oi < n else None, f[ten_i] if has_tenant and ten_i < n else None)
-            last = rows.last_t
-    rows.last_t = last
+            last, last_raw = rows.last_t, rows.last_raw
+    rows.last_t, rows.last_raw = last, last_raw

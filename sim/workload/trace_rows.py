@@ -56,6 +56,7 @@ class TraceRows:
         self.bad = 0
         self.messages: list[str] = []
         self.last_t = -math.inf
+        self.last_raw = ""      # the previous good row's time as written, for the message
 
     def bad_row(self, line: int, column: str | None, message: str, raw=None) -> None:
         """Reject a row; ``raw`` (the offending field, quoted up to 60 characters) may be omitted;
@@ -96,7 +97,7 @@ class TraceRows:
             return self.bad_row(line, tcol, f"must be at most {MAX_TIME_S:,.0f} s (about 285 years; 2**53 "
                                             f"microseconds, past which a time loses its microseconds)", t_raw)
         if t < self.last_t:
-            return self.bad_row(line, tcol, f"times must not go backwards (previous row: {self.last_t:g})",
+            return self.bad_row(line, tcol, f"times must not go backwards (previous row: {str(self.last_raw).strip()[:60]})",
                                 t_raw)
         values = []
         for col, raw in ((pcol, p_raw), (ocol, o_raw)):
@@ -111,7 +112,7 @@ class TraceRows:
             if v > MAX_TOKENS:
                 return self.bad_row(line, col, f"must be at most {MAX_TOKENS:,} tokens", raw)
             values.append(v)
-        self.last_t = t
+        self.last_t, self.last_raw = t, t_raw
         self.t.append(t)
         self.p.append(values[0])
         self.o.append(values[1])
