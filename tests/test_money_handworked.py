@@ -24,9 +24,9 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from sim.cli import main
+from money_files import run as _run, rows as _rows, col as _col
 
 TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
 NO_DEMAND = {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS}   # arrives long after the horizon
@@ -41,23 +41,6 @@ def _scenario(start: str, duration: str, economics: dict, gpus: int = 1, count: 
           "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "economics": economics, "metrics": {"interval": "1h"}}
     sc.update(over)
     return sc
-
-
-def _run(tmp_path: Path, sc: dict, name: str = "run") -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(sc, sort_keys=False))
-    out = tmp_path / name
-    assert main(["run", str(path), "--out", str(out), "--quiet", "--figures", "none"]) == 0
-    return out
-
-
-def _rows(folder: Path, name: str = "cashflow.csv") -> list[dict]:
-    with open(folder / name, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _col(rows: list[dict], col: str) -> list[float]:
-    return [float(r[col] or 0) for r in rows]
 
 
 def _summary(folder: Path) -> dict:

@@ -9,14 +9,12 @@ expected number below is plain arithmetic from the terms and the calendar, compa
 """
 from __future__ import annotations
 
-import csv
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 
 from sim.cli import main
+from money_files import write_scenario as _write, run as _run, rows as _rows, col as _col
 
 TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
 NO_DEMAND = {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS}   # arrives long after the horizon
@@ -35,27 +33,6 @@ def _scenario(economics: dict) -> dict:
             "model": "llama-3-8b", "workload": NO_DEMAND,
             "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1, "tensor_parallel": 1}]},
             "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "economics": economics, "metrics": {"interval": "1h"}}
-
-
-def _write(tmp_path: Path, sc: dict, name: str) -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(sc, sort_keys=False))
-    return path
-
-
-def _run(tmp_path: Path, sc: dict, name: str = "run") -> Path:
-    out = tmp_path / name
-    assert main(["run", str(_write(tmp_path, sc, name)), "--out", str(out), "--quiet", "--figures", "none"]) == 0
-    return out
-
-
-def _rows(folder: Path, name: str) -> list[dict]:
-    with open(folder / name, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _col(rows: list[dict], col: str) -> list[float]:
-    return [float(r[col] or 0) for r in rows]
 
 
 def test_the_payer_tops_up_to_the_minimum_each_quarter_prorated_and_netted_with_the_reverse_share(tmp_path):

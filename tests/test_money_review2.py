@@ -3,16 +3,14 @@ by hand (plain arithmetic from the terms and the calendar) that the first tests 
 checked against what ``fleetsim run``, ``reprice``, ``compare`` and ``report`` write."""
 from __future__ import annotations
 
-import csv
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 
 from sim.cli import main
 from sim.report.comparison import compare
 from sim.report.html_report import metrics_section
+from money_files import run as _run, rows as _rows, col as _col
 
 TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
 NO_DEMAND = {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS}   # arrives long after the horizon
@@ -29,23 +27,6 @@ def _scenario(economics: dict, start: str = "2025-01-01", duration: str = "120d"
             "model": "llama-3-8b", "workload": NO_DEMAND,
             "fleet": {"pools": [{"name": "main", **pool}, {"name": "aux", **pool}]},
             "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "economics": economics, "metrics": {"interval": "1h"}}
-
-
-def _run(tmp_path: Path, sc: dict, name: str = "run") -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(sc, sort_keys=False))
-    out = tmp_path / name
-    assert main(["run", str(path), "--out", str(out), "--quiet", "--figures", "none"]) == 0
-    return out
-
-
-def _rows(folder: Path, name: str) -> list[dict]:
-    with open(folder / name, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _col(rows: list[dict], col: str) -> list[float]:
-    return [float(r[col] or 0) for r in rows]
 
 
 def test_a_commit_shortfall_is_a_row_of_the_metrics_table_and_of_compare_so_net_adds_up(tmp_path):
