@@ -61,19 +61,6 @@ def test_the_hand_worked_fluid_limit():
     assert np.allclose(weighted_quantiles(wait, LAM, [50, 90, 99]), [68.68, 301.48, 313.79], atol=0.1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-    import os
-
-    old = os.environ.get("FLEETSIM_CACHE")
-    os.environ["FLEETSIM_CACHE"] = str(tmp_path_factory.mktemp("tiers-diurnal-cache"))
-    yield
-    if old is None:
-        os.environ.pop("FLEETSIM_CACHE", None)
-    else:
-        os.environ["FLEETSIM_CACHE"] = old
-
-
 @pytest.fixture(scope="module")
 def fine():
     return [sim.run(pool("request", ARRIVAL, seed=seed, duration=P)) for seed in range(1, R + 1)]

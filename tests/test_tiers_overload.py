@@ -44,19 +44,6 @@ BACKLOG = {1500.0: (450.0, 1.5 * 900), 2400.0: (900.0, 1.5 * 1800), 3300.0: (450
 THEORY = {"mean": 337.5, "p50": 300.0, "p90": 780.0, "p99": 888.0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-    import os
-
-    old = os.environ.get("FLEETSIM_CACHE")
-    os.environ["FLEETSIM_CACHE"] = str(tmp_path_factory.mktemp("tiers-overload-cache"))
-    yield
-    if old is None:
-        os.environ.pop("FLEETSIM_CACHE", None)
-    else:
-        os.environ["FLEETSIM_CACHE"] = old
-
-
 @pytest.fixture(scope="module")
 def fine():
     return [sim.run(pool("request", ARRIVAL, seed=seed, duration=END)) for seed in range(1, R + 1)]

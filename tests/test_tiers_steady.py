@@ -27,19 +27,6 @@ from tiers_pool import MU, PRICE, pool
 D = 14_400.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-    import os
-
-    old = os.environ.get("FLEETSIM_CACHE")
-    os.environ["FLEETSIM_CACHE"] = str(tmp_path_factory.mktemp("tiers-steady-cache"))
-    yield
-    if old is None:
-        os.environ.pop("FLEETSIM_CACHE", None)
-    else:
-        os.environ["FLEETSIM_CACHE"] = old
-
-
 def _both(rho: float):
     arrival = {"process": "poisson", "rate": rho * MU}
     return (sim.run(pool("fluid", arrival, duration=D, step_s=3600.0)).summary,
