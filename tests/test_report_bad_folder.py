@@ -203,3 +203,21 @@ def test_a_search_result_with_a_field_of_the_wrong_kind_is_refused(searches, tmp
     code, err = report(folder, capsys)
     assert code == 2 and f"{path}: {expected}\n" in err and DAMAGED in err, err
     assert "internal error" not in err and not (folder / "report.html").exists()
+
+
+@pytest.mark.parametrize("marker, who", [({"command": "plan"}, "fleetsim plan"),
+                                         (None, "a fleetsim sweep, plan or saturation search")])
+def test_a_search_stopped_before_its_result_file_says_how_to_finish_it(tmp_path, capsys, marker, who):
+    """A folder holding finished points but no result file is a sweep, plan or search that was stopped:
+    the report names how many points it holds and that the same command resumes from them."""
+    folder = tmp_path / "stopped"
+    (folder / "points").mkdir(parents=True)
+    for name in ("a.json", "b.json"):
+        (folder / "points" / name).write_text("{}")
+    if marker is not None:
+        (folder / "command.json").write_text(json.dumps(marker))
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"it holds 2 finished points of {who} that stopped before writing its result" in err
+    assert f"run the same command with --out {folder} again to finish it" in err
+    assert not (folder / "report.html").exists()

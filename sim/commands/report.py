@@ -48,7 +48,26 @@ def main(args: argparse.Namespace) -> int:
     try:
         path = write_report(args.folder, regenerate=not args.no_regenerate)
     except FileNotFoundError as exc:
-        print(printable(str(exc)), file=sys.stderr)
+        print(printable(f"{exc}{_stopped(args.folder)}"), file=sys.stderr)
         return 2
     print(printable(str(path)))
     return 0
+
+
+def _stopped(folder) -> str:
+    """What a folder without a result file but with finished points is: a sweep, plan or saturation
+    search stopped before its result file (a rerun of the same command resumes from the points)."""
+    from sim.errors import InputError
+    from sim.planning.store import folder_owner
+
+    try:
+        done = sum(1 for p in (folder / "points").iterdir() if p.name.endswith(".json"))
+        owner = folder_owner(folder)[0]
+    except (OSError, InputError):
+        return ""
+    if not done:
+        return ""
+    who = f"fleetsim {owner}" if owner else "a fleetsim sweep, plan or saturation search"
+    return (f"; it holds {done} finished point{'s' if done != 1 else ''} of {who} that stopped before writing its "
+            f"result: run the same command with --out {folder} again to finish it (finished points are reused), "
+            f"then report")
