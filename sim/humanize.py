@@ -107,9 +107,23 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return word if n == 1 else (words or word + "s")
 
 
-def share(f: float | None, decimals: int = 1) -> str:
-    """A fraction as a percentage: ``share(0.9999) == '100.0%'``, ``share(0.0176) == '1.8%'``."""
-    return f"{f:.{decimals}%}" if _finite(f) else MISSING
+def share(f: float | None, decimals: int = 1, apart: tuple[float, ...] = ()) -> str:
+    """A fraction as a percentage: ``share(0.9999) == '100.0%'``, ``share(0.0176) == '1.8%'``.
+
+    ``apart``: marks the value must not read as unless it is one (an SLO's target, 100 %): more
+    decimals, up to four more, until it does not, so that 0.9996 beside a 99 % target and 100 % reads
+    ``99.96%``, never ``100.0%``, and 0.98996 reads ``98.996%``, not the target's ``99.0%``.
+
+        >>> share(0.9996, apart=(0.99, 1.0)), share(0.98996, apart=(0.99, 1.0)), share(1.0, apart=(1.0,))
+        ('99.96%', '98.996%', '100.0%')
+    """
+    if not _finite(f):
+        return MISSING
+    for d in range(decimals, decimals + 5):
+        text = f"{f:.{d}%}"
+        if all(f == m or text != f"{m:.{d}%}" for m in apart):
+            return text
+    return text
 
 
 def latency(s: float | None) -> str:

@@ -663,3 +663,16 @@ def test_a_sweep_table_fits_a_100_column_terminal_and_says_what_it_left_out(tmp_
     out, err = capsys.readouterr()
     assert "$/hour" in " ".join(out.splitlines()[:3]) and "$/hour" not in err.split("left out")[-1].split("(")[0]
     assert max(map(len, out.splitlines())) <= 100
+
+
+@pytest.mark.parametrize("att, met, shown", [(0.9996, True, "99.96%"), (0.98996, False, "98.996%"),
+                                             (0.99, True, "99.0%"), (1.0, True, "100.0%")])
+def test_the_verdict_never_rounds_attainment_onto_the_target_or_onto_100_percent(att, met, shown):
+    """99.96 % is not "100.0%" and 98.996 % (a miss) is not the target's "99.0%": the verdict shows as many
+    decimals as it takes to keep the value on its own side of the 99 % target and of 100 %."""
+    from sim.report.overview import overview
+
+    o = overview({"scenario": "x", "slo": {"attainment": att, "ttft_s": 2.0, "tpot_s": 0.1},
+                  "simulated_seconds": 3600.0, "pools": {}})
+    assert o.met is met
+    assert o.verdict.startswith(f"SLO {'met' if met else 'NOT met'}: {shown} of requests")

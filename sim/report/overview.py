@@ -207,7 +207,7 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     if _num(att):
         met = att >= SLO_TARGET and stable is not False
         within = f" within {slo_words}" if slo_words else ""
-        parts.append(f"SLO {'met' if met else 'NOT met'}: {share(att)} of requests{within} "
+        parts.append(f"SLO {'met' if met else 'NOT met'}: {share(att, apart=(SLO_TARGET, 1.0))} of requests{within} "
                      f"(target {share(SLO_TARGET, 0)}).")
     else:
         parts.append("SLO attainment unknown (no measured requests).")
@@ -217,7 +217,7 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     classes = {n: value_at(c, "slo.attainment") for n, c in (summary.get("classes") or {}).items()}
     if any(_num(v) for v in classes.values()):
         parts.append("Per class, within its own SLO: " + ", ".join(
-            f"{n} {share(v)}" for n, v in classes.items() if _num(v)) + ".")
+            f"{n} {share(v, apart=(SLO_TARGET, 1.0))}" for n, v in classes.items() if _num(v)) + ".")
     if stable is False:
         growth = value_at(summary, "stability.backlog_growth_per_s")
         parts.append("The backlog grows" + (f" by {amount('stability.backlog_growth_per_s', growth)}" if _num(growth) else "")
