@@ -1,0 +1,92 @@
+"""What a person reads of a run with every money term set, checked against its own parts.
+
+One short run (three days from 2025-03-30, two one-GPU pools, a revenue share with a minimum, a
+yearly cap and a capped reverse share, training paid partly with credits, owned-pool energy, an SLA
+credit and two compute commits) is made once; each test reads what the terminal, the CSVs and the
+page say and checks that the parts add up to the totals they sit beside (the net formula of
+docs/economics.md), not what the code computed.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.cli import main
+
+EVERY = {
+    "name": "every_term", "seed": 5, "start": "2025-03-30", "duration": "3d", "warmup": 0,
+    "model": "llama-3-8b",
+    "workload": {"arrival": {"process": "poisson", "rate": 0.05},
+                 "prompt_tokens": {"dist": "fixed", "value": 500}, "output_tokens": {"dist": "fixed", "value": 50}},
+    "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1, "tensor_parallel": 1},
+                        {"name": "aux", "gpu": "h100-sxm", "replicas": 1, "tensor_parallel": 1}]},
+    "slo": {"ttft_s": 0.001, "tpot_s": 0.1},        # nothing meets it: the SLA credit is owed
+    "metrics": {"interval": "1h"},
+    "economics": {
+        "period": "month",
+        "compute": [{"pool": "main", "usd_per_gpu_hour": 1.0}, {"pool": "aux", "usd_per_gpu_hour": 0.5}],
+        "commits": [{"name": "main_commit", "pool": "main", "commit_usd": 730, "period": "month"},
+                    {"name": "fleet_commit", "commit_usd": 3300, "period": "quarter", "payment_lag": "15d"}],
+        "revenue": [{"name": "subs", "usd_per_month": 3000},
+                    {"name": "api", "usd_per_million_output_tokens": 10,
+                     "sla": {"attainment": 0.99, "credit_pct": 0.10}},
+                    {"name": "resale", "owner": "partner", "usd_per_month": 1000}],
+        "agreements": [{"name": "deal", "rate": 0.1, "base": ["subs", "api"],
+                        "reverse": {"rate": 0.05, "base": ["resale"], "cap_usd": 4, "cap_used_usd": 1},
+                        "settle": "month", "minimum_usd": 1200, "from": "2024-05-16", "cap_usd": 1000,
+                        "cap_used_usd": 600, "cap_period": "year", "payment_lag": "10d"}],
+        "training": {"usd_per_month": 500},
+        "credits": [{"name": "tc", "usd": 20, "applies_to": "training"}],
+        "energy": {"owned": ["main"], "usd_per_kwh": 0.08}}}
+
+#: the accrual net's parts with their sign (docs/economics.md, the summary's ``net``)
+SIGNS = {"revenue": 1, "compute_cost": -1, "revenue_share_paid": -1, "revenue_share_received": 1,
+         "training_cost": -1, "credits_applied": 1, "energy_cost": -1, "sla_credits": -1,
+         "compute_commit_shortfall": -1}
+
+
+@pytest.fixture(scope="module")
+def every(tmp_path_factory):
+    """The run's folder and what ``fleetsim run`` printed."""
+    tmp = tmp_path_factory.mktemp("every")
+    path = tmp / "every.yaml"
+    path.write_text(yaml.safe_dump(EVERY, sort_keys=False))
+    out = tmp / "run"
+    import contextlib
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["run", str(path), "--out", str(out), "--figures", "none"]) == 0
+    return out, buf.getvalue()
+
+
+def _money(text: str) -> float:
+    return float(text.replace("$", "").replace(",", ""))
+
+
+def test_every_term_is_set_in_the_run(every):
+    """The run this file reads has each optional part of the net non-zero (else the checks prove little)."""
+    c = json.loads((every[0] / "summary.json").read_text())["cashflow"]
+    assert all(c[k] > 0 for k in SIGNS), {k: c[k] for k in SIGNS}
+
+
+def test_the_terminal_cash_flow_line_adds_up_to_its_net(every):
+    """The ``cash flow (accrual)`` line names every part of the net: with the signs of the net's formula
+    the amounts it shows sum to the net it shows (to the cent of each rounded amount)."""
+    out, text = every
+    line = next(x for x in text.splitlines() if x.startswith("cash flow (accrual)"))
+    amounts = dict((w.strip(), _money(v)) for w, v in re.findall(r"([A-Za-z ]+?) (-?\$[\d,.]+)", line[19:]))
+    net = amounts.pop("net")
+    words = {"revenue": "revenue", "compute": "compute_cost", "share paid": "revenue_share_paid",
+             "received": "revenue_share_received", "training": "training_cost", "credits": "credits_applied",
+             "energy": "energy_cost", "SLA credits": "sla_credits", "commit shortfall": "compute_commit_shortfall"}
+    assert set(amounts) == set(words), line
+    total = sum(SIGNS[words[w]] * v for w, v in amounts.items())
+    assert total == pytest.approx(net, abs=0.005 * (len(amounts) + 1)), line
+    summary = json.loads((out / "summary.json").read_text())["cashflow"]
+    assert net == pytest.approx(summary["net"], abs=0.005)
