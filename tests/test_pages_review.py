@@ -90,3 +90,32 @@ def test_the_terminal_cash_flow_line_adds_up_to_its_net(every):
     assert total == pytest.approx(net, abs=0.005 * (len(amounts) + 1)), line
     summary = json.loads((out / "summary.json").read_text())["cashflow"]
     assert net == pytest.approx(summary["net"], abs=0.005)
+
+
+#: the run page's metrics-table rows of the accrual net's parts, with their sign
+PAGE_PARTS = {"revenue": 1, "compute cost (ledger)": -1, "revenue share paid": -1, "revenue share received": 1,
+              "training cost": -1, "credits applied": 1, "energy cost (owned pools)": -1, "SLA credits owed": -1,
+              "compute commit shortfall": -1}
+
+
+@pytest.fixture(scope="module")
+def page(every):
+    """The run's ``report.html``."""
+    out, _ = every
+    assert main(["report", str(out)]) == 0
+    return (out / "report.html").read_text()
+
+
+def _cells(html: str) -> dict[str, str]:
+    """The two-cell rows of the page's tables (words, value)."""
+    return dict(re.findall(r"<tr><td>([^<]+)</td><td>([^<]*)</td>", html))
+
+
+def test_the_page_metrics_table_adds_up_to_its_net(page):
+    """The run page's metrics table shows each part of the net (the commit shortfall too): its money rows,
+    signed as the net's formula, add up to its ``net (accrual)`` row."""
+    cells = _cells(page)
+    missing = [k for k in PAGE_PARTS if k not in cells]
+    assert not missing, missing
+    total = sum(sign * _money(cells[k]) for k, sign in PAGE_PARTS.items())
+    assert total == pytest.approx(_money(cells["net (accrual)"]), abs=0.005 * len(PAGE_PARTS))

@@ -43,6 +43,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "cashflow.revenue_share_received": ("revenue share received", "USD"),
     "cashflow.training_cost": ("training cost", "USD"), "cashflow.credits_applied": ("credits applied", "USD"),
     "cashflow.energy_cost": ("energy cost (owned pools)", "USD"), "cashflow.sla_credits": ("SLA credits owed", "USD"),
+    "cashflow.compute_commit_shortfall": ("compute commit shortfall", "USD"),
     "cashflow.revenue_share_net": ("net revenue share (accrual; + received)", "USD"),
     "cashflow.cash_revenue_share_net": ("net revenue share (cash; + received)", "USD"),
     "cashflow.net": ("net (accrual)", "USD"), "cashflow.cash_net": ("net (cash)", "USD"),

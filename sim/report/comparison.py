@@ -46,14 +46,14 @@ ROWS = ("requests.completed", "requests.rejected",
         "gpu_hours.provisioned", "gpu_hours.busy", "cost.compute_usd", "cost.per_million_output_tokens",
         "cashflow.revenue", "cashflow.revenue_share_paid", "cashflow.revenue_share_received",
         "cashflow.training_cost", "cashflow.energy_cost", "cashflow.sla_credits", "cashflow.credits_applied",
-        "cashflow.net", "cashflow.cash_net")
+        "cashflow.compute_commit_shortfall", "cashflow.net", "cashflow.cash_net")
 #: the rows of each request class (``classes.<name>.``), after the fleet's SLO rows
 CLASS_ROWS = ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment")
 #: the rows of each pool (``pools.<name>.``) when a run has several, after the fleet's utilization
 POOL_ROWS = ("load_factor", "gpu_hours_provisioned")
 #: rows shown only when some folder has them not zero (most runs reject nothing, have no such costs)
 ZERO_HIDDEN = ("requests.rejected", "cashflow.training_cost", "cashflow.energy_cost", "cashflow.sla_credits",
-               "cashflow.credits_applied")
+               "cashflow.credits_applied", "cashflow.compute_commit_shortfall")
 #: the income of a run: the cash-flow rows are shown when some folder has one of them not zero (a run
 #: without revenue has cash flows that are its costs, already in the compute cost row)
 INCOME = ("cashflow.revenue", "cashflow.revenue_share_paid", "cashflow.revenue_share_received")

@@ -42,7 +42,7 @@ RUN_KEYS = (
     "gpu_hours.provisioned", "gpu_hours.busy", "cost.compute_usd", "cost.per_million_output_tokens",
     "cashflow.revenue", "cashflow.compute_cost", "cashflow.revenue_share_paid", "cashflow.revenue_share_received",
     "cashflow.training_cost", "cashflow.credits_applied", "cashflow.energy_cost", "cashflow.sla_credits",
-    "cashflow.revenue_share_net", "cashflow.cash_revenue_share_net", "cashflow.net", "cashflow.cash_net",
+    "cashflow.compute_commit_shortfall", "cashflow.revenue_share_net", "cashflow.cash_revenue_share_net", "cashflow.net", "cashflow.cash_net",
 )
 #: the metrics table's rows: key, words, unit
 RUN_ROWS = tuple((key, name_of(key), unit_of(key)) for key in RUN_KEYS)
@@ -59,7 +59,8 @@ STATEMENT_COLUMNS = (("revenue_usd", "revenue"), ("compute_usd", "compute"),
 OPTIONAL = {"training_usd": "−", "credits_applied_usd": "+", "energy_usd": "−", "sla_credits_usd": "−",
             "compute_commit_shortfall_usd": "−"}
 #: rows shown only when not zero: the terms of ``net`` most runs do not have
-ZERO_HIDDEN = ("cashflow.training_cost", "cashflow.credits_applied", "cashflow.energy_cost", "cashflow.sla_credits")
+ZERO_HIDDEN = ("cashflow.training_cost", "cashflow.credits_applied", "cashflow.energy_cost", "cashflow.sla_credits",
+               "cashflow.compute_commit_shortfall")
 #: a run's figures in the order it draws them (latency first, the money last), the order a page without
 #: redrawing them keeps too
 RUN_FIGURES = ("latency_cdf", "timeseries", "utilization", "cashflow")
