@@ -119,3 +119,27 @@ def test_the_page_metrics_table_adds_up_to_its_net(page):
     assert not missing, missing
     total = sum(sign * _money(cells[k]) for k, sign in PAGE_PARTS.items())
     assert total == pytest.approx(_money(cells["net (accrual)"]), abs=0.005 * len(PAGE_PARTS))
+
+
+def test_sweep_columns_named_come_in_the_same_order_on_the_terminal_and_the_page(tmp_path, capsys):
+    """``--columns`` naming summary keys and planner columns mixed: the terminal's table and the report
+    page's table show them in the order named (the terminal put the planner columns first, in their own
+    order, so ``GPUs`` came before ``slo.attainment`` there and last on the page)."""
+    from sim.commands.sweep import column_name
+    from sim.metrics.names import name_of
+
+    named = ["slo.attainment", "$/month", "latency.ttft.p99", "GPUs"]
+    out = tmp_path / "sw"
+    assert main(["sweep", "scenarios/baseline.yaml", "--set", "duration=30s", "--set", "warmup=0",
+                 "--set", "workload.arrival.rate=2", "--grid", "fleet.pools.0.replicas=1,2",
+                 "--columns", ",".join(named), "--out", str(out), "--quiet", "--executor", "serial",
+                 "--no-figures"]) == 0
+    heading = capsys.readouterr().out.splitlines()[0]
+    terminal = [c for c in map(column_name, re.split(r"\s{2,}", heading.strip())) if c in named]
+    assert terminal == named, heading
+    assert main(["report", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    first = re.search(r"<table><tr>((?:<th>[^<]*</th>)+)</tr>", html[html.index("Sweep:"):]).group(1)
+    page = re.findall(r"<th>([^<]*)</th>", first)
+    words = {name_of(c) if "." in c else c: c for c in named}
+    assert [words[h] for h in page if h in words] == named, page
