@@ -184,3 +184,30 @@ def test_pareto_labels_clear_every_marker_in_the_png_as_saved(tmp_path, monkeypa
     assert not any(overlap(a, b) for a, b in itertools.combinations(boxes, 2))
     frame = ax.get_window_extent(renderer)
     assert all(frame.x0 <= b[0] and b[2] <= frame.x1 and frame.y0 <= b[1] and b[3] <= frame.y1 for b in boxes)
+
+
+#: the statement's accrual columns with the sign they enter ``net``: ``cashflow.csv`` names, page headings
+FOOT = {"revenue_usd": ("revenue", 1), "compute_usd": ("compute", -1), "training_usd": ("training", -1),
+        "credits_applied_usd": ("credits", 1), "energy_usd": ("energy", -1), "sla_credits_usd": ("SLA credits", -1),
+        "compute_commit_shortfall_usd": ("commit shortfall", -1), "revenue_share_paid_usd": ("share paid", -1),
+        "revenue_share_received_usd": ("share received", 1)}
+
+
+def test_the_statement_rows_foot_in_the_csv_and_on_the_page(every, page):
+    """Every statement row, in ``cashflow.csv`` (to the micro-dollar) and on the page (to the cent of each
+    rounded cell), sums its accrual columns to its net, the new commit shortfall column included."""
+    out, _ = every
+    with open(out / "cashflow.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and all(k in rows[0] for k in FOOT)
+    for r in rows:
+        assert sum(s * float(r[k]) for k, (_, s) in FOOT.items()) == pytest.approx(float(r["net_usd"]), abs=1e-5)
+    table = page[page.index("Statement per"):]
+    table = table[:table.index("</table>")]
+    heads = re.findall(r"<th>([^<]*)</th>", table)
+    cells = [re.findall(r"<td>([^<]*)</td>", tr) for tr in re.findall(r"<tr>(<td>.*?)</tr>", table)]
+    assert len(cells) == len(rows) and all(h in heads for h, _ in FOOT.values())
+    for row in cells:
+        got = dict(zip(heads, row))
+        shown = sum(s * _money(got[h]) for h, s in FOOT.values())
+        assert shown == pytest.approx(_money(got["net (accrual)"]), abs=0.005 * (len(FOOT) + 1)), row
