@@ -211,3 +211,22 @@ def test_the_statement_rows_foot_in_the_csv_and_on_the_page(every, page):
         got = dict(zip(heads, row))
         shown = sum(s * _money(got[h]) for h, s in FOOT.values())
         assert shown == pytest.approx(_money(got["net (accrual)"]), abs=0.005 * (len(FOOT) + 1)), row
+
+
+def test_a_sweep_that_priced_nothing_draws_no_negative_dollars(tmp_path, monkeypatch):
+    """Two configurations at $0 (no price set): the Pareto figure's cost axis has no tick below $0 (it ran
+    from -$0.04 to $0.04 around the points), and the points stay inside the axes."""
+    from sim.report import sweep_figures
+
+    figs = []
+    real = sweep_figures.save_figure
+    monkeypatch.setattr(sweep_figures, "save_figure", lambda fig, stem, *a, **k: (figs.append(fig), real(fig, stem, *a, **k))[1])
+    rows = [{"r": r, "cost.compute_usd.mean": 0.0, "latency.ttft.p99.mean": t} for r, t in ((2, 0.12), (3, 0.1))]
+    sweep_figures.pareto_figure(rows, tmp_path / "pareto", label_keys=["r"])
+    (fig,) = figs
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert lo < 0.0 < hi
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert ticks and min(ticks) >= 0.0, ticks
+    assert all(not sweep_figures.money_tick(t).startswith("-") for t in ticks)
