@@ -230,3 +230,24 @@ def test_a_sweep_that_priced_nothing_draws_no_negative_dollars(tmp_path, monkeyp
     ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
     assert ticks and min(ticks) >= 0.0, ticks
     assert all(not sweep_figures.money_tick(t).startswith("-") for t in ticks)
+
+
+def test_a_class_named_in_chinese_keeps_the_terminal_columns_aligned():
+    """A CJK name takes two terminal columns a character: the run summary's class table pads it by what
+    it shows, so the numbers after it line up (they were three columns to the right of the others')."""
+    import unicodedata
+
+    from sim.report_text import class_table
+
+    def shown(text: str) -> int:        # terminal columns, counted here from the Unicode tables
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    block = {"requests": {"completed": 280}, "latency": {"ttft": {"p99": 0.0314}, "tpot": {"p99": 0.0085}},
+             "slo": {"attainment": 1.0}}
+    s = {"classes": {"interactive_premium": block, "批处理": {**block, "requests": {"completed": 323}}}}
+    lines = class_table(s)
+    rows = [line for line in lines if line.startswith(("interactive", "批"))]
+    assert len(rows) == 2
+    assert shown(rows[0]) == shown(rows[1]), lines           # the last column, right-aligned, ends at one place
+    cut = [shown(r[:r.index("  ")]) + len(r[r.index("  "):]) - len(r[r.index("  "):].lstrip()) for r in rows]
+    assert cut[0] == cut[1], lines                           # the second column starts at one place
