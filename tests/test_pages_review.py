@@ -251,3 +251,36 @@ def test_a_class_named_in_chinese_keeps_the_terminal_columns_aligned():
     assert shown(rows[0]) == shown(rows[1]), lines           # the last column, right-aligned, ends at one place
     cut = [shown(r[:r.index("  ")]) + len(r[r.index("  "):]) - len(r[r.index("  "):].lstrip()) for r in rows]
     assert cut[0] == cut[1], lines                           # the second column starts at one place
+
+
+LONG_POOL = "a_pool_with_an_extraordinarily_long_name_that_goes_on_and_on_and_on"
+LONG_CLASS = "interactive_chat_requests_from_the_very_long_named_premium_tier_customers"
+
+
+@pytest.mark.browser
+def test_long_names_do_not_push_the_settings_table_sideways(tmp_path):
+    """A 68-character pool name and a 74-character class name: in a 1280-px window the run page's
+    settings table fits (the pool's name, one unbroken word, widened the first column so far that the
+    values scrolled out of sight)."""
+    pytest.importorskip("websocket", reason="needs websocket-client (the 'browser' extra)")
+    from headless import Page, file_url, find_browser
+
+    browser = find_browser()
+    if browser is None:
+        pytest.skip("no Chromium installed (make test-browser installs it)")
+    import sim
+    from sim.report import write_report
+
+    sc = {"name": "long_names", "seed": 1, "duration": "1m", "warmup": 0, "model": "llama-3-8b",
+          "workload": {"arrival": {"process": "poisson", "rate": 2},
+                       "prompt_tokens": {"dist": "fixed", "value": 200}, "output_tokens": {"dist": "fixed", "value": 20},
+                       "classes": [{"name": LONG_CLASS, "share": 0.5}, {"name": "batch", "share": 0.5}]},
+          "fleet": {"pools": [{"name": LONG_POOL, "gpu": "h100-sxm", "replicas": 1}]},
+          "slo": {"ttft_s": 2, "tpot_s": 0.1}, "economics": {"gpu_hour_usd": 2.5}}
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    folder = sim.run(path).write(tmp_path / "run")
+    with Page(browser) as page:
+        page.open(file_url(write_report(folder)))
+        tables = page.evaluate("[...document.querySelectorAll('table.settings')].map(t => [t.scrollWidth, t.clientWidth])")
+    assert tables and all(w <= shown for w, shown in tables), tables
