@@ -284,3 +284,20 @@ def test_long_names_do_not_push_the_settings_table_sideways(tmp_path):
         page.open(file_url(write_report(folder)))
         tables = page.evaluate("[...document.querySelectorAll('table.settings')].map(t => [t.scrollWidth, t.clientWidth])")
     assert tables and all(w <= shown for w, shown in tables), tables
+
+
+def test_a_frontier_of_one_point_is_not_in_the_legend(tmp_path, monkeypatch):
+    """Configurations at one cost: the frontier is the fastest point alone, a step line of no length; the
+    legend named a green "Pareto frontier" line that the figure did not show."""
+    from sim.report import sweep_figures
+
+    figs = []
+    real = sweep_figures.save_figure
+    monkeypatch.setattr(sweep_figures, "save_figure", lambda fig, stem, *a, **k: (figs.append(fig), real(fig, stem, *a, **k))[1])
+    rows = [{"r": r, "cost.compute_usd.mean": 0.5, "latency.ttft.p99.mean": t} for r, t in ((1, 0.12), (2, 0.1), (3, 0.11))]
+    sweep_figures.pareto_figure(rows, tmp_path / "one", label_keys=["r"])
+    rows[0]["cost.compute_usd.mean"] = 0.25                 # now two points on the frontier: the line is drawn
+    sweep_figures.pareto_figure(rows, tmp_path / "two", label_keys=["r"])
+    legends = [[t.get_text() for t in fig.axes[0].get_legend().get_texts()] if fig.axes[0].get_legend() else []
+               for fig in figs]
+    assert legends == [[], ["Pareto frontier"]]

@@ -203,7 +203,7 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
         if label_keys and len(rows) <= 40:
             labels.append(((x, y), figure_text(", ".join(str(r.get(k)) for k in label_keys))))
     front = pareto_front(pts)
-    if front:
+    if len(front) > 1:          # one point is no line: a legend entry would name nothing drawn
         fx = [pts[i][0] for i in front]
         fy = [pts[i][1] for i in front]
         ax.step(fx, fy, where="post", color="C2", lw=1.2, label="Pareto frontier")
