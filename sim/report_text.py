@@ -294,6 +294,17 @@ def cost_line(s: dict, before: dict | None = None) -> list[str]:
                    f"{_was(s, before, 'cost', 'per_million_output_tokens')} per million output tokens"])
 
 
+#: the summary's ``cashflow`` keys the accrual ``net`` is made of, in the order of its formula
+#: (revenue − compute − share paid + received − training + credits − energy − SLA credits − commit
+#: shortfall, docs/economics.md), with their words on the terminal; the last five are shown only
+#: when not zero (they are 0 unless set), so the parts on the line are all of the net
+NET_PARTS = (("revenue", "revenue"), ("compute_cost", "compute"), ("revenue_share_paid", "share paid"),
+             ("revenue_share_received", "received"), ("training_cost", "training"),
+             ("credits_applied", "credits"), ("energy_cost", "energy"), ("sla_credits", "SLA credits"),
+             ("compute_commit_shortfall", "commit shortfall"))
+ALWAYS = ("revenue", "compute_cost", "revenue_share_paid", "revenue_share_received")
+
+
 def cashflow_lines(s: dict, before: dict | None = None, costs: bool = False) -> list[str]:
     """The accrual totals of the cash flows and the revenue share netted, as :func:`cost_line`; with
     ``costs`` (a scenario with no revenue, :func:`~sim.report.cashflow.costs_only`) one line saying so."""
@@ -303,17 +314,12 @@ def cashflow_lines(s: dict, before: dict | None = None, costs: bool = False) -> 
     if costs and not any(c.get(k) for k in ("revenue", "revenue_share_paid", "revenue_share_received")):
         return prose("cash flow", f"costs only, net {_was(s, before, 'cashflow', 'net', 0)}: the scenario has "
                                   f"{NO_REVENUE}")
-    # a compute commit's shortfall is a cost net subtracts: said when this run or the one repriced has one
-    commit = [f"commit shortfall {_was(s, before, 'cashflow', 'compute_commit_shortfall', 0)}"] if any(
-        (x.get("cashflow") or {}).get("compute_commit_shortfall") for x in (s, before or {})) else []
-    lines = fields("cash flow (accrual)", [f"revenue {_was(s, before, 'cashflow', 'revenue', 0)}",
-                                           f"compute {_was(s, before, 'cashflow', 'compute_cost', 0)}", *commit,
-                                           f"share paid {_was(s, before, 'cashflow', 'revenue_share_paid', 0)}",
-                                           f"received {_was(s, before, 'cashflow', 'revenue_share_received', 0)}",
-                                           f"net {_was(s, before, 'cashflow', 'net', 0)}"])
+    old = (before or {}).get("cashflow") or {}
+    parts = [f"{label} {_was(s, before, 'cashflow', key, 0)}" for key, label in NET_PARTS
+             if key in ALWAYS or c.get(key) or old.get(key)]
+    lines = fields("cash flow (accrual)", [*parts, f"net {_was(s, before, 'cashflow', 'net', 0)}"])
     if c.get("revenue_share_paid") or c.get("revenue_share_received"):
         lines += prose("revenue share, net", net_share(c))
-        old = (before or {}).get("cashflow") or {}
         if old and net_share(old) != net_share(c):
             lines.append("  was  " + net_share(old))
     return lines

@@ -8,13 +8,35 @@ of sweeps, plans, saturation searches and the run summary (:func:`sim.planning.t
 choose each cell's alignment (numbers right, labels and sentences left), set every heading
 left-aligned and may break a long heading over several lines (:func:`heading_lines`).
 
-Cells are strings already formatted; nothing here knows a number or a unit. It imports nothing of
-fleetsim.
+Cells are strings already formatted; nothing here knows a number or a unit. Columns are as wide as
+their cells take on a terminal (:func:`shown_width`: a CJK character takes two columns, a combining
+accent none), not as their count of characters. It imports nothing of fleetsim.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
+
+
+def shown_width(text: str) -> int:
+    """How many terminal columns ``text`` takes: two for a wide or full-width character (East Asian
+    Width W or F: CJK ideographs, kana, hangul, full-width forms), none for a combining mark or a format
+    character (a zero-width joiner), one for any other.
+
+        >>> shown_width("batch"), shown_width("批处理"), shown_width("e\u0301te")
+        (5, 6, 3)
+    """
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf")
+               else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _pad(text: str, width: int, left: bool) -> str:
+    """``text`` padded with blanks to take ``width`` terminal columns, on the right when ``left``."""
+    blanks = " " * max(width - shown_width(text), 0)
+    return text + blanks if left else blanks + text
 
 
 def _first_column(j: int, cell: str) -> bool:
@@ -46,16 +68,15 @@ def table_lines(table: Sequence[Sequence[str]], width: int | None = None, *, hea
          12.5  too slow
             3  -
     """
-    widths = [max(len(row[j]) for row in table) for j in range(len(table[0]))]
+    widths = [max(shown_width(row[j]) for row in table) for j in range(len(table[0]))]
     lines: list[str] = []
     for b, block in enumerate(column_blocks(widths, width)):
         lines += [""] if b else []
         for k, row in enumerate(table):
             if k < head and heading_left:
-                line = "  ".join(row[j].ljust(widths[j]) for j in block)
+                line = "  ".join(_pad(row[j], widths[j], True) for j in block)
             else:
-                line = "  ".join(row[j].ljust(widths[j]) if left(j, row[j]) else row[j].rjust(widths[j])
-                                 for j in block)
+                line = "  ".join(_pad(row[j], widths[j], left(j, row[j])) for j in block)
             lines.append(line.rstrip())
             if k == head - 1:
                 lines.append("  ".join("-" * widths[j] for j in block).rstrip())

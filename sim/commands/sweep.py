@@ -95,6 +95,28 @@ def _table_unit(column: str) -> tuple[str, float]:
 DROPPED_FIRST = ("cost (window)", "GPU-hours", "$/hour", "replicas", "n")
 
 
+def column_order(named: list[str], metrics: list[str]) -> list[str]:
+    """The table's columns after the knobs, ``n`` and ``stable``: the planner columns ``--columns`` did not
+    name, in their order, then those it named in the order named (a metric's range column after it), as the
+    report page's table orders them; the metric columns ``metrics`` (the default ones when it named planner
+    columns only) after the planner columns it named.
+
+        >>> column_order([], ["slo.attainment"])
+        ['GPUs', 'replicas', 'GPU-hours', '$/hour', '$/month', '$/M out tok', 'cost (window)', 'slo.attainment']
+        >>> column_order(["slo.attainment", "$/month", "latency.ttft.p99", "GPUs"],
+        ...              ["slo.attainment", "latency.ttft.p99", "latency.ttft.p99 ±3 %"])[-5:]
+        ['slo.attainment', '$/month', 'latency.ttft.p99', 'latency.ttft.p99 ±3 %', 'GPUs']
+    """
+    from sim.planning.planner import COLUMNS
+
+    named = list(dict.fromkeys(named))
+    lead = [c for c in COLUMNS if c not in named]
+    if not any(c not in COLUMNS for c in named):         # planner columns only (or none): the metrics after them
+        return [*lead, *named, *metrics]
+    ranges = {m: [c for c in metrics if c == m or c.startswith(f"{m} ±")] for m in named if m not in COLUMNS}
+    return [*lead, *(c for m in named for c in ([m] if m in COLUMNS else ranges[m]))]
+
+
 def droppable(metrics: list[str], named: list[str]) -> list[str]:
     """What a table too wide for the terminal may leave out, in order: :data:`DROPPED_FIRST`, then the
     metric columns from the last (range columns with them), never a column ``--columns`` named."""
@@ -183,8 +205,9 @@ def main(args: argparse.Namespace) -> int:
                     for m in ranged}}
                 for r in result.configurations]
         cols = [c for m in shown for c in (m, *([f"{m} ±{args.capacity_band:g} %"] if m in ranged else []))]
-        table, dropped = fit_table(rows, [*knobs, "n", "stable", *COLUMNS, *cols],
-                                   [*knobs, "n", "stable", *COLUMNS, *(with_unit(c) for c in cols)],
+        order = column_order(named, cols)
+        table, dropped = fit_table(rows, [*knobs, "n", "stable", *order],
+                                   [*knobs, "n", "stable", *(c if c in COLUMNS else with_unit(c) for c in order)],
                                    terminal_width(), droppable(cols, named))
         print(table)
         if dropped:

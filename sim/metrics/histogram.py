@@ -106,7 +106,10 @@ class LogHistogram:
         return self.sum / self.total if self.total > 0 else None
 
     def _order_stat(self, cum: np.ndarray, rank: float) -> float:
-        """Estimate of the value of (1-based, possibly weighted) rank ``rank``."""
+        """Estimate of the value of (1-based, possibly weighted) rank ``rank``; a rank past the total
+        weight is the largest value's (with weights the linear method asks for rank ``floor(h) + 2``,
+        which can pass a total such as 75.85: it read the top bin, the histogram's ``max``)."""
+        rank = min(rank, float(cum[-1]))
         k = int(np.searchsorted(cum, rank * (1 - 1e-12), side="left"))
         k = min(k, self.n_bins - 1)
         if k == 0:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sim.errors import printable
 from sim.atomic import atomic_write_text
-from sim.text_table import heading_lines, table_lines
+from sim.text_table import heading_lines, shown_width, table_lines
 
 
 def columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -119,7 +119,7 @@ def text_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
     headers = list(headers or cols)
     cells = [[r.get(c) if isinstance(r.get(c), str) else format_value(r.get(c)) for c in cols]
              for r in rows]
-    values = [max([0] + [len(row[i]) for row in cells]) for i in range(len(headers))]
+    values = [max([0] + [shown_width(row[i]) for row in cells]) for i in range(len(headers))]
     heads = [heading_lines(h, v) if wrap else [h] for h, v in zip(headers, values)]
     prose = [values[i] > len(h) and not any(_numeric(row[i]) for row in cells) and cols[i] not in right
              for i, h in enumerate(headers)]
@@ -157,7 +157,7 @@ def fit_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str], headers: S
             dropped += [h for c, h in shown if c == gone]
             shown = [(c, h) for c, h in shown if c != gone]
         text = text_table(rows, [c for c, _ in shown], [h for _, h in shown], wrap=True, right=right)
-        if max(len(line) for line in text.splitlines()) <= width:
+        if max(shown_width(line) for line in text.splitlines()) <= width:
             break
     return text, dropped
 

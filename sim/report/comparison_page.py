@@ -56,7 +56,7 @@ REQUEST_FIELDS = ("arrival_s", "first_token_s", "completion_s", "output_tokens",
 #: metrics (summary keys, or their start) where lower is better, then where higher is; a class's
 #: rows (``classes.<name>.``) are judged as the fleet's
 LOWER_BETTER = ("latency.", "cost.", "requests.rejected", "cashflow.training_cost", "cashflow.energy_cost",
-                "cashflow.sla_credits")
+                "cashflow.sla_credits", "cashflow.compute_commit_shortfall")
 HIGHER_BETTER = ("throughput.", "slo.attainment", "slo.goodput_rps", "cashflow.revenue", "cashflow.net",
                  "cashflow.cash_net")
 

@@ -65,7 +65,7 @@ figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}.aside{fon
 .verdict{padding:.6em .9em;border-radius:4px;margin:1em 0;font-size:1.05em}
 .met{background:#e8f5e9;border-left:5px solid #2e7d32}.missed{background:#fdecea;border-left:5px solid #c62828}
 .unknown{background:#f4f4f4;border-left:5px solid #888}
-table.settings td,table.settings th{text-align:left}details{margin:1em 0}summary{cursor:pointer}
+table.settings td,table.settings th{text-align:left}table.settings td:first-child{overflow-wrap:anywhere;min-width:12em}details{margin:1em 0}summary{cursor:pointer}
 table.plan td{white-space:nowrap;padding:.25em .45em}table.plan th{padding:.25em .45em}
 table.plan td.wrap{white-space:normal}table.plan td.wrap:last-child{text-align:left;min-width:8em;overflow-wrap:anywhere}
 table.inner{display:table;font-size:1em;margin:0}table.inner td,table.inner th{padding:.1em .4em}

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sim.report.render import PNG_DPI
+
 Box = tuple[float, float, float, float]
 """``(x0, y0, x1, y1)``, display units, y up."""
 
@@ -130,6 +132,20 @@ def merged(points: Sequence[tuple[float, float]], texts: Sequence[str], anchors:
     return [p for p, _, _ in spots], said
 
 
+def max_size(text, renderer, scale: float, dpis: Sequence[float] = (72.0, PNG_DPI)) -> tuple[float, float]:
+    """The largest width and height ``text`` (a matplotlib text) takes, in the display units of its figure
+    (``scale`` of them a point): as ``renderer`` draws it and as it is drawn at each of ``dpis`` (the saved
+    PNG's and the SVG's 72), whose hinted glyphs are wider or narrower by up to a tenth."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    box = text.get_window_extent(renderer)
+    sizes = [(box.width, box.height)]
+    for dpi in dpis:
+        b = text.get_window_extent(RendererAgg(1, 1, dpi))
+        sizes.append((b.width * 72.0 / dpi * scale, b.height * 72.0 / dpi * scale))
+    return max(w for w, _ in sizes), max(h for _, h in sizes)
+
+
 def label_points(ax, points: Sequence[tuple[float, float]], texts: Sequence[str], fontsize: float = 7) -> list:
     """Label data ``points`` of ``ax`` with ``texts`` where :func:`place` finds room, after the figure's
     layout and the axes' limits are settled (draw everything else first); returns the annotations."""
@@ -139,10 +155,10 @@ def label_points(ax, points: Sequence[tuple[float, float]], texts: Sequence[str]
     scale = fig.dpi / 72.0                  # display units per point
     points, texts = merged(points, texts, [tuple(ax.transData.transform(p)) for p in points], within=3.0 * scale)
     sizes = []
-    for p, t in zip(points, texts):         # each label's size, measured as drawn
+    for p, t in zip(points, texts):         # each label's size, measured as drawn, the widest of its outputs
         probe = ax.annotate(t, p, fontsize=fontsize)
-        box = probe.get_window_extent(renderer)
-        sizes.append((box.width + 2.0, box.height + 2.0))     # (a little room between labels)
+        size = max_size(probe, renderer, scale)
+        sizes.append((size[0] + 2.0, size[1] + 2.0))     # (a little room between labels)
         probe.remove()
     anchors = [tuple(ax.transData.transform(p)) for p in points]
     frame = ax.get_window_extent(renderer)

@@ -44,10 +44,20 @@ def money_tick(usd: float, _pos: int | None = None) -> str:
 MONEY_TICKS = FuncFormatter(money_tick)
 
 
-def money_axis(axis) -> None:
-    """Money ticks on a matplotlib axis (``ax.xaxis`` or ``ax.yaxis``)."""
+def money_axis(axis, values: Sequence[float] = ()) -> None:
+    """Money ticks on a matplotlib axis (``ax.xaxis`` or ``ax.yaxis``); with the ``values`` drawn on it (call
+    it after drawing them), an axis of amounts none below zero starts just below zero, so that it shows
+    no negative ticks: a sweep that priced nothing drew its $0 costs on an axis from -$0.04 to $0.04."""
     axis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
     axis.set_major_formatter(MONEY_TICKS)
+    vals = [v for v in values if math.isfinite(v)]
+    if not vals or min(vals) < 0:
+        return
+    ax = axis.axes
+    get, put = (ax.get_xlim, ax.set_xlim) if axis is ax.xaxis else (ax.get_ylim, ax.set_ylim)
+    lo, hi = get()
+    if lo < 0 < hi:             # a tick step is far above a fiftieth of the range: none falls below zero
+        put(-0.02 * hi, hi)
 
 #: the metrics a sweep's figures plot (GPU busy reads ~1 at any load: the load factor instead), with
 #: their axis labels (:func:`sim.metrics.names.heading`)
@@ -113,7 +123,7 @@ def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Seq
     ax.set_xlabel(figure_text(knob))
     ax.set_ylabel(label)
     if metric.startswith(("cost.", "cashflow.")):
-        money_axis(ax.yaxis)
+        money_axis(ax.yaxis, [_num(r.get(f"{metric}.mean")) for r in rows])
     else:   # values as they are: a busy share of 0.9998 reads 0.9998, not "-0.0002" under a "+1" offset
         ax.ticklabel_format(axis="y", useOffset=False)
     ax.grid(True, alpha=0.3)
@@ -193,7 +203,7 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
         if label_keys and len(rows) <= 40:
             labels.append(((x, y), figure_text(", ".join(str(r.get(k)) for k in label_keys))))
     front = pareto_front(pts)
-    if front:
+    if len(front) > 1:          # one point is no line: a legend entry would name nothing drawn
         fx = [pts[i][0] for i in front]
         fy = [pts[i][1] for i in front]
         ax.step(fx, fy, where="post", color="C2", lw=1.2, label="Pareto frontier")
@@ -208,7 +218,7 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
         ax.plot([], [], "o", color="C3", mfc="none", label="violates a constraint")
     ax.set_xlabel(heading(x_metric))
     if x_metric.startswith(("cost.", "cashflow.")):
-        money_axis(ax.xaxis)
+        money_axis(ax.xaxis, [p[0] for p in pts])
     ax.set_ylabel(heading(y_metric))
     ax.set_yscale("log" if _wide([p[1] for p in pts]) else "linear")
     ax.grid(True, alpha=0.3)
