@@ -18,6 +18,7 @@ stay in JSON and CSV; these functions are only for text meant to be read.
 from __future__ import annotations
 
 import math
+import re
 
 __all__ = ["count", "duration", "interval", "latency", "money", "number", "share"]
 
@@ -171,6 +172,27 @@ def duration(s: float | None) -> str:
     return f"{s:.3g} s"
 
 
+_PLAIN = re.compile(r"-?[0-9][0-9,]*(\.[0-9]+)?")
+
+
+def _to_places_of(mean: str, half: str, value: float) -> str:
+    """``half`` (a half-width written ``value``) to no more decimals than ``mean`` shows, unless that
+    would leave it no significant digit: ``147 ± 85``, not ``147 ± 84.72``; ``147 ± 0.3`` stays. Texts
+    that are not plain numbers (with a unit) are left as they are.
+
+        >>> _to_places_of("147", "84.72", 84.72), _to_places_of("147", "0.3", 0.3), _to_places_of("2.0", "0.5", 0.5)
+        ('85', '0.3', '0.5')
+    """
+    m, h = _PLAIN.fullmatch(mean), _PLAIN.fullmatch(half)
+    if not (m and h) or not math.isfinite(value) or value <= 0:
+        return half
+    places = len(m.group(1) or ".") - 1
+    if places >= len(h.group(1) or ".") - 1:
+        return half
+    places = max(places, -math.floor(math.log10(value)))       # at least one significant digit
+    return f"{value:,.{places}f}" if places < len(h.group(1) or ".") - 1 else half
+
+
 def interval(mean: float, low: float | None, high: float | None, fmt=str) -> str:
     """A mean with its confidence interval, each number written by ``fmt``: ``mean ± half-width``
     when the interval is symmetric about the mean, ``mean (low–high)`` when it is not (an
@@ -183,5 +205,5 @@ def interval(mean: float, low: float | None, high: float | None, fmt=str) -> str
         return fmt(mean)
     below, above = mean - low, high - mean
     if math.isclose(below, above, rel_tol=1e-9, abs_tol=1e-12 * max(abs(mean), 1.0)):
-        return f"{fmt(mean)} ± {fmt((high - low) / 2)}"
+        return f"{fmt(mean)} ± {_to_places_of(fmt(mean), fmt((high - low) / 2), (high - low) / 2)}"
     return f"{fmt(mean)} ({fmt(low)}–{fmt(high)})"

@@ -322,3 +322,15 @@ def test_a_weighted_histogram_p99_stays_within_its_values():
     for q in ("p50", "p90", "p99"):
         assert 0.1 * 0.99 <= out[q] <= 0.7 * 1.01, out
     assert out["p99"] == pytest.approx(np.percentile(values, 99), rel=0.02)
+
+
+@pytest.mark.parametrize("mean, half, shown", [(146.96, 84.72, "147 ± 85"), (146.96, 0.3, "147 ± 0.3"),
+                                               (2.5, 0.126, "2.50 ± 0.13"), (0.5, 0.0123, "0.500 ± 0.012")])
+def test_a_sweep_cell_writes_the_half_width_to_no_more_places_than_the_mean(mean, half, shown):
+    """A mean of 147 ms beside a half-width of 84.72 claims a precision the mean does not show: the
+    half-width keeps no more decimals than the mean (unless that leaves it no significant digit)."""
+    from sim.commands.sweep import _cell
+
+    row = {"latency.ttft.p99.mean": mean / 1000, "latency.ttft.p99.ci_low": (mean - half) / 1000,
+           "latency.ttft.p99.ci_high": (mean + half) / 1000}
+    assert _cell(row, "latency.ttft.p99") == shown
