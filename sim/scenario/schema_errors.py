@@ -190,22 +190,32 @@ def _elsewhere(loc: Sequence[Any], raw: Any) -> str:
         >>> raw = {"replicas": 4, "fleet": {"pools": [{"name": "main", "replicas": 2}]}}
         >>> _elsewhere(["replicas"], raw), _elsewhere(["gpus"], raw)
         ('; did you mean fleet.pools.0.replicas?', '')
+        >>> _elsewhere(["w", "classes", 0, "weight"], {"w": {"classes": [{"weight": 1}, {"weight": 2}]}})
+        ''
+
     """
     if not loc:
         return ""
     name, found = str(loc[-1]), []
+    shape = _shape([str(p) for p in loc])
 
     def walk(node: Any, path: list[str]) -> None:
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
         for k, v in items:
             here = [*path, str(k)]
-            if str(k) == name and here != [str(p) for p in loc]:
+            if str(k) == name and _shape(here) != shape:    # (another item of the same list: unknown there too)
                 found.append(".".join(clipped(printable(p, keep="")) for p in here))   # as the path is said
             if len(path) < 8:
                 walk(v, here)
 
     walk(raw, [])
     return f"; did you mean {' or '.join(found)}?" if 0 < len(found) <= 2 else ""
+
+
+def _shape(path: Sequence[str]) -> tuple[str, ...]:
+    """A path with its list indexes blanked: ``workload.classes.0.weight`` and ``workload.classes.1.weight``
+    are one field of the schema."""
+    return tuple("#" if p.isdigit() else p for p in path)
 
 
 _SECONDS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
