@@ -291,20 +291,25 @@ def money(x: float) -> str:
     return f"{x:.2f}"
 
 
+#: each statement column's heading (``cashflow.csv`` names), the same on the terminal, the report page and the chart
+HEADINGS = {"period": "period", "revenue_usd": "revenue", "compute_usd": "compute", "training_usd": "training",
+            "credits_applied_usd": "credits", "energy_usd": "energy", "sla_credits_usd": "SLA credits",
+            "compute_commit_shortfall_usd": "commit shortfall", "revenue_share_paid_usd": "share paid",
+            "revenue_share_received_usd": "share received", "revenue_share_net_usd": "net share",
+            "net_usd": "net (accrual)", "cash_net_usd": "net (cash)", "cumulative_cash_usd": "cumulative cash"}
+
+
 def format_statement(rows: Sequence[dict], currency: str = "USD", width: int | None = None) -> str:
     """A plain-text table of the statement for a terminal; a period after the horizon marked ``†``, said
     under the table (as on the report page). Wider than ``width`` (None: no limit), the table is set in
     blocks of columns one under the other, each with the period column (:func:`sim.text_table.table_lines`)."""
-    optional = tuple((f"{stem}_usd", stem.replace("_", " ")) for stem, _ in OPTIONAL_COLUMNS
-                     if rows and f"{stem}_usd" in rows[0])
-    cols = (("period", "period"), ("revenue_usd", "revenue"), ("compute_usd", "compute"),
-            ("training_usd", "training"), ("credits_applied_usd", "credits"), *optional,
-            ("revenue_share_paid_usd", "share paid"), ("revenue_share_received_usd", "share recv"),
-            ("net_usd", "net"), ("cash_net_usd", "cash net"), ("cumulative_cash_usd", "cum cash"))
-    table = [[h for _, h in cols]]
+    optional = tuple(f"{stem}_usd" for stem, _ in OPTIONAL_COLUMNS if rows and f"{stem}_usd" in rows[0])
+    cols = ("period", "revenue_usd", "compute_usd", "training_usd", "credits_applied_usd", *optional,
+            "revenue_share_paid_usd", "revenue_share_received_usd", "net_usd", "cash_net_usd", "cumulative_cash_usd")
+    table = [[HEADINGS[key] for key in cols]]
     for r in rows:
         cells = []
-        for key, _ in cols:
+        for key in cols:
             v = r[key]
             cells.append(v if isinstance(v, str) else money(v))
         flag = " (partial)" if r["partial"] else (" †" if r["after_horizon"] else "")

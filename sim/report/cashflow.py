@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.atomic import atomic_write_bytes
+from sim.economics.statement import HEADINGS
 from sim.report.chart import Chart, Panel, Rule, Series, figure_text
 
 #: money in, stacked upwards: statement column, legend label, colour
@@ -84,9 +85,8 @@ def _scale(rows: list[dict]) -> tuple[float, str]:
 #: the statement's income columns: all zero in a scenario without revenue or agreement terms
 INCOME = ("revenue_usd", "revenue_share_paid_usd", "revenue_share_received_usd")
 #: the cost columns a cost-only statement shows (when any period has one), with their headings
-COSTS = (("compute_usd", "compute"), ("training_usd", "training"), ("energy_usd", "energy"),
-         ("sla_credits_usd", "SLA credits"), ("compute_commit_shortfall_usd", "commit shortfall"),
-         ("credits_applied_usd", "credits"))
+COSTS = tuple((key, HEADINGS[key]) for key in ("compute_usd", "training_usd", "energy_usd", "sla_credits_usd",
+                                                "compute_commit_shortfall_usd", "credits_applied_usd"))
 #: what says a scenario has no revenue
 NO_REVENUE = "no revenue or agreement terms"
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sim import humanize
 from sim.atomic import atomic_write_text
+from sim.economics.statement import HEADINGS
 from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
 from sim.metrics.band import explanation as band_explanation
 from sim.metrics.names import POOL_KEYS, name_of
@@ -49,13 +50,10 @@ RUN_KEYS = (
 RUN_ROWS = tuple((key, name_of(key), unit_of(key)) for key in RUN_KEYS)
 #: the statement columns shown per period (``cashflow.csv`` names), with their headings; the costs
 #: and credits of OPTIONAL only when some row has them, so that every row's accrual net adds up
-STATEMENT_COLUMNS = (("revenue_usd", "revenue"), ("compute_usd", "compute"),
-                     ("training_usd", "training"), ("credits_applied_usd", "credits"),
-                     ("energy_usd", "energy"), ("sla_credits_usd", "SLA credits"),
-                     ("compute_commit_shortfall_usd", "commit shortfall"),
-                     ("revenue_share_paid_usd", "share paid"), ("revenue_share_received_usd", "share received"),
-                     ("revenue_share_net_usd", "net share"), ("net_usd", "net (accrual)"),
-                     ("cash_net_usd", "net (cash)"), ("cumulative_cash_usd", "cumulative cash"))
+STATEMENT_COLUMNS = tuple((key, HEADINGS[key]) for key in (
+    "revenue_usd", "compute_usd", "training_usd", "credits_applied_usd", "energy_usd", "sla_credits_usd",
+    "compute_commit_shortfall_usd", "revenue_share_paid_usd", "revenue_share_received_usd", "revenue_share_net_usd",
+    "net_usd", "cash_net_usd", "cumulative_cash_usd"))
 #: the optional columns with the sign they enter ``net (accrual)`` by
 OPTIONAL = {"training_usd": "−", "credits_applied_usd": "+", "energy_usd": "−", "sla_credits_usd": "−",
             "compute_commit_shortfall_usd": "−"}
