@@ -9,12 +9,21 @@ bugs found, each pinned by a test that failed before its fix.
   probe asked for in the same batch with it: that one read "worker lost", a failed point in the
   plan's answer, where a plan without run-ahead (``serial``, one worker) served it. The probes asked
   for in such a batch now run again without any run ahead, as they would have run.
+
+Checked and found right, kept as a test: a plan killed (Ctrl-C or SIGTERM) while a probe runs ahead
+leaves only whole finished points, and run again writes the files of a plan never interrupted.
 """
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from dataclasses import dataclass
 
@@ -79,3 +88,68 @@ def test_a_probe_run_ahead_whose_worker_dies_does_not_fail_the_probe_asked_for(t
     assert files(tmp_path / "serial") == files(tmp_path / "ahead")
     assert ahead.calls > len(a.evaluated)      # 2 was run ahead (and died)
 
+
+
+KILLED_PLAN = """
+import os, sys, time
+from dataclasses import dataclass
+from pathlib import Path
+from sim.planning.capacity import plan
+from sim.planning.erlang import MMcRunner
+from sim.planning.executors import LocalExecutor
+
+@dataclass(frozen=True)
+class Slow(MMcRunner):
+    marks: str = ""
+    hold_8_s: float = 0.0
+
+    def __call__(self, scenario, seed, capacity=1.0):
+        c = scenario["fleet"]["pools"][0]["replicas"]
+        Path(self.marks, f"started_{c}").touch()
+        time.sleep(self.hold_8_s if c == 8 else 0.2)
+        return super().__call__(scenario, seed, capacity)
+
+if __name__ == "__main__":
+    out, marks, hold = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    scenario = {"seed": 1, "workload": {"arrival": {"rate": 2.5}}, "fleet": {"pools": [{"replicas": 1, "gpu": "x"}]}}
+    with LocalExecutor(2) as ex:
+        plan(scenario, ["fleet.pools.0.replicas=1..16"], constraints=["latency.ttft.p99<=15"],
+             runner=Slow(service_s=1.0, marks=marks, hold_8_s=hold), executor=ex, out=Path(out), figures=False)
+"""
+
+
+def _plan_process(tmp_path: Path, out: str, hold_s: float) -> subprocess.Popen:
+    marks = tmp_path / f"marks_{out}"
+    marks.mkdir(exist_ok=True)
+    return subprocess.Popen([sys.executable, str(tmp_path / "killed_plan.py"), str(tmp_path / out), str(marks),
+                             str(hold_s)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_plan_killed_while_a_probe_runs_ahead_resumes_to_the_same_files(tmp_path, sig):
+    """The bisection of 1..16 (answer 3) runs 16 and, ahead, 8. Killed (Ctrl-C to the process group,
+    or SIGTERM to the plan) once 16 is stored and while 8 runs: only 16's finished point is left,
+    whole; the same plan run again reuses it and writes the files of a plan never interrupted."""
+    (tmp_path / "killed_plan.py").write_text(KILLED_PLAN)
+    ref = _plan_process(tmp_path, "ref", 0.2)
+    assert ref.wait(timeout=120) == 0, ref.stderr.read()
+    proc = _plan_process(tmp_path, "killed", 60.0)
+    points = tmp_path / "killed" / "points"
+    end = time.monotonic() + 60
+    while not (len(list(points.glob("*.json"))) >= 1 and (tmp_path / "marks_killed" / "started_8").exists()):
+        assert time.monotonic() < end and proc.poll() is None, "16 stored with 8 running ahead"
+        time.sleep(0.05)
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)
+    else:
+        os.kill(proc.pid, sig)
+    assert proc.wait(timeout=30) != 0
+    left = sorted(p.relative_to(tmp_path / "killed").as_posix() for p in (tmp_path / "killed").rglob("*")
+                  if p.is_file())
+    assert len(left) == 2 and left[0] == "command.json" and left[1].startswith("points/")    # 16's, no plan yet
+    for p in (tmp_path / "killed").rglob("*.json"):
+        json.loads(p.read_text())          # whole
+    again = _plan_process(tmp_path, "killed", 0.2)
+    assert again.wait(timeout=120) == 0, again.stderr.read()
+    assert files(tmp_path / "killed") == files(tmp_path / "ref")
