@@ -121,6 +121,7 @@ class LocalExecutor(SerialExecutor):
         self.workers = workers or default_workers()
         self.slots = self.workers
         self._pool: ProcessPoolExecutor | None = None
+        self._size = 0      # the pool's processes: the first batch's size, grown by a larger batch
 
     def map_unordered(self, fn: Callable, tasks: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
         if not tasks:
@@ -128,9 +129,15 @@ class LocalExecutor(SerialExecutor):
         if self.workers == 1 or len(tasks) == 1:
             yield from super().map_unordered(fn, tasks)
             return
+        want = min(self.workers, len(tasks))
+        if self._pool is not None and self._size < want:
+            # made for a smaller batch (a plan's first round runs 2 points, its next 3 with --workers 3):
+            # a larger one would wait for its processes, a run at a time each
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)),
-                                             initializer=die_with_parent, initargs=(os.getpid(),))
+            self._pool = ProcessPoolExecutor(max_workers=want, initializer=die_with_parent, initargs=(os.getpid(),))
+            self._size = want
         futures = {self._pool.submit(fn, *args): i for i, args in enumerate(tasks)}
         pending = set(futures)
         broken = False

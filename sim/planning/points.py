@@ -216,7 +216,9 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
     run in the same batch; their results go to ``kept`` (point key -> result), neither stored nor
     returned. A later call asking for a kept point takes its result as if it ran then (stored, not
     reused): the same bytes, as a run is the same whatever process runs it, without its wait. A kept
-    point never asked for leaves no trace in the results.
+    point never asked for leaves no trace in the results. A worker that dies breaks the process pool
+    and every point of its batch reads "worker lost": the points asked for then run again without
+    any run ahead, as they would have run (so one that dies on its own is lost again).
     """
     executor = executor or SerialExecutor()
     store = store or PointStore(None)
@@ -247,20 +249,28 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
         if k in kept:
             finish(k, kept.pop(k))
     bar = _progress(len(tasks), desc) if progress and tasks else None
+    lost: list[str] = []        # asked for, in a batch with points run ahead, their worker lost
     try:
         for j, result in executor.map_unordered(run_point, tasks):
-            if isinstance(result, WorkerLost):
+            if isinstance(result, WorkerLost) and extra and j < len(keys):
+                lost.append(keys[j])    # a worker running ahead may have died and broken the pool
+            elif isinstance(result, WorkerLost):
                 result = {"summary": None, "error": f"worker lost: {result.message}", "wall_s": math.nan}
             if j >= len(keys):      # run ahead: kept for a later call (a failure is not: it runs again if asked)
-                if not result.get("error"):
+                if isinstance(result, dict) and not result.get("error"):
                     kept[extra[j - len(keys)].key] = result
-            else:
+            elif keys[j] not in lost:
                 finish(keys[j], result)
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
+    if lost:        # run again as without the points run ahead: what dies on its own is lost again
+        again = [i for k in lost for i in todo[k]]
+        for i, rec in zip(again, run_points([points[i] for i in again], runner, executor=executor, store=store,
+                                            progress=progress, desc=desc, kept=kept)):
+            records[i] = rec
     return [r for r in records if r is not None]
 
 
