@@ -133,3 +133,26 @@ def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float,
     ages = edges[-1] - arrival_times(cum, edges, cum[-1] - rank)
     keep = ages > ttft_slo_s
     return ages[keep], np.full(int(keep.sum()), backlog / AGE_POINTS)
+
+
+def priority_message(index: int, pool: str, policy: str, priorities: list[int], longest_wait_s: float,
+                     ttft_s: float) -> str | None:
+    """The warning for pool ``index`` (``pool``) under batching ``policy`` whose carried backlog made a
+    request wait ``longest_wait_s`` at most, serving classes of ``priorities``; ``None`` when there is
+    nothing to tell: not ``policy: priority``, one priority only, or no wait beyond the TTFT objective
+    ``ttft_s`` (the order would not change who misses it). The carried backlog is first come, first
+    served, where the request level takes a priority pool's queue by class priority.
+
+        >>> priority_message(0, "a", "priority", [2, 0], 600.0, 5.0)[:60]
+        'fleet.pools.0.batching.policy: pool a carries a backlog (wai'
+        >>> priority_message(0, "a", "continuous", [2, 0], 600.0, 5.0) is None
+        True
+    """
+    from sim.humanize import duration
+
+    if policy != "priority" or len(set(priorities)) < 2 or not longest_wait_s > ttft_s:
+        return None
+    return (f"fleet.pools.{index}.batching.policy: pool {pool} carries a backlog (waits up to "
+            f"{duration(longest_wait_s)}), which the fluid tier serves first come, first served: every class "
+            f"waits it alike, where priority would serve the higher classes first; read the per-class "
+            f"latency and SLO under overload at fidelity: request")

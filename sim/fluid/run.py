@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import backlog_ages, fcfs_waits
+from sim.fluid.backlog import backlog_ages, fcfs_waits, priority_message
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
@@ -389,6 +389,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         offered = mine.total * (sh if own is None else 1.0)
         q = _fluid_queue(p, curve, offered, steps.dt_s)
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end))
+        _warn_priority(p, [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()], q,
+                       curve.max_rps, sc.slo.ttft_s)
         measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
@@ -420,6 +422,22 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     return Result(summary=summary, records=np.zeros(0, dtype=RECORD_DTYPE), timeseries=ts,
                   pool_names=[p.name for p in pools], class_names=names, economics=econ, scenario=loaded,
                   extra={"python": platform.python_version(), "capacity_curves": {c.pool: c.key for c in curves}})
+
+
+def _warn_priority(p, priorities: list[int], q: _Queue, max_rps: float, ttft_s: float) -> None:
+    """A :class:`~sim.errors.ScenarioWarning` when a ``policy: priority`` pool serving several
+    priorities carries a backlog that makes a request wait longer than the TTFT objective ``ttft_s``:
+    the fluid tier serves it first come, first served."""
+    import warnings
+
+    from sim.errors import ScenarioWarning
+
+    cap = q.serving * max_rps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wait = float(np.max(np.where(cap > 0, q.b_end / cap, 0.0), initial=0.0))
+    message = priority_message(p.index, p.name, p.cfg.batching.policy, priorities, wait, ttft_s)
+    if message:
+        warnings.warn(message, ScenarioWarning, stacklevel=3)
 
 
 def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
