@@ -115,24 +115,37 @@ def fcfs_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, poin
     return np.maximum(s - a, 0.0).mean(axis=1)
 
 
-def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float,
-                 ttft_slo_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Ages (s) and weights (requests) of the end-of-run backlog that already missed the TTFT
-    objective: the last ``backlog`` requests to arrive (``admitted`` per step between ``edges``),
-    at ``AGE_POINTS`` evenly spaced ranks from the newest.
+def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_age_s: float,
+                 max_age_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
+    """Ages (s) and weights (requests) of the end-of-run backlog older than ``min_age_s`` (one that
+    already missed a TTFT objective) and at most ``max_age_s`` old (arrived after the warmup): the last
+    ``backlog`` requests to arrive (``admitted`` per step between ``edges``), at ``AGE_POINTS`` evenly
+    spaced ranks between the two ages. The weights add up to the count in that age range exactly: the
+    backlog less those that arrived within the last ``min_age_s`` (and within ``max_age_s``).
 
         >>> ages, n = backlog_ages(np.array([0.0, 600.0]), np.array([900.0]), 900.0, 5.0)
         >>> round(float(ages.max()), 3), round(float(n.sum()), 3)   # arrived at 1.5/s: 600 s, not 900
-        (595.312, 885.938)
+        (595.352, 892.5)
+        >>> round(float(backlog_ages(np.array([0.0, 600.0]), np.array([900.0]), 900.0, 5.0, 300.0)[1].sum()), 3)
+        442.5
     """
     edges = np.asarray(edges, dtype=np.float64)
     if not backlog > 0 or len(edges) < 2 or not math.isfinite(backlog):
         return np.zeros(0), np.zeros(0)
     cum = np.concatenate(([0.0], np.cumsum(np.asarray(admitted, dtype=np.float64))))
-    rank = (np.arange(AGE_POINTS) + 0.5) / AGE_POINTS * min(backlog, cum[-1])
+    b = min(backlog, cum[-1])
+
+    def younger(age: float) -> float:      # how many of the backlog arrived within the last ``age`` seconds
+        if not age < math.inf:
+            return b
+        return float(np.clip(cum[-1] - np.interp(edges[-1] - max(age, 0.0), edges, cum), 0.0, b))
+
+    lo, hi = younger(min_age_s), younger(max_age_s)
+    if not hi > lo:
+        return np.zeros(0), np.zeros(0)
+    rank = lo + (np.arange(AGE_POINTS) + 0.5) / AGE_POINTS * (hi - lo)
     ages = edges[-1] - arrival_times(cum, edges, cum[-1] - rank)
-    keep = ages > ttft_slo_s
-    return ages[keep], np.full(int(keep.sum()), backlog / AGE_POINTS)
+    return ages, np.full(AGE_POINTS, (hi - lo) / AGE_POINTS * backlog / b)
 
 
 def priority_message(index: int, pool: str, policy: str, priorities: list[int], longest_wait_s: float,

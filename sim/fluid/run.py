@@ -484,14 +484,14 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
                  cls_slo, b)
     # the end backlog, at its ages: those arrived after the warmup that already missed a TTFT
     # objective count in TTFT and queue percentiles and against SLO attainment, fleet-wide and per class
-    ages, n_old = backlog_ages(steps.edges, admitted, b, 0.0) if n_steps else (np.zeros(0),) * 2
-    counted = ages <= float(sc.duration) - sc.warmup
-    late = counted & (ages > ttft_slo)
-    if late.any():
-        fleet_sums.add_backlog_ages(ages[late], n_old[late])
-    for c, acc in enumerate(per_cls):
-        if n_steps:
-            acc.add_missed(float(n_old[counted & (ages > cls_slo[c][0])].sum()) * float(steps.cls_frac[-1, c]))
+    since_warm = float(sc.duration) - sc.warmup
+    if n_steps:
+        ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
+        if len(ages):
+            fleet_sums.add_backlog_ages(ages, n_old)
+        for c, acc in enumerate(per_cls):
+            late = backlog_ages(steps.edges, admitted, b, cls_slo[c][0], since_warm)[1]
+            acc.add_missed(float(late.sum()) * float(steps.cls_frac[-1, c]))
     fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm)
 
     gpr = p.gpus_per_replica
