@@ -86,10 +86,41 @@ def arrival_times(cum: np.ndarray, edges: np.ndarray, count: np.ndarray) -> np.n
     return edges[k] + np.clip(frac, 0.0, 1.0) * (edges[k + 1] - edges[k])
 
 
-def fcfs_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, points: int = 8) -> np.ndarray:
+POINTS = 64
+"""Instants per step at which the fluid queue's first-come-first-served waits are read."""
+
+
+def fcfs_points(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capacity: np.ndarray,
+                points: int = POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Per step (rows) and evenly spread instant ``s`` of it (columns): the wait (s) of the request the
+    fluid queue serves at ``s``, first come first served, and the rate it serves at then (requests
+    per step, the weight of that instant). Within a step the queue serves at ``capacity`` while a
+    backlog is left and then as the requests arrive: ``D(s) = D(t) + min(capacity x, admitted x +
+    B(t))`` at the fraction ``x`` of the step; the request served at ``s`` is the ``D(s)``-th to
+    arrive, at ``A^{-1}(D(s))`` (see the module docstring)."""
+    edges = np.asarray(edges, dtype=np.float64)
+    admitted = np.asarray(admitted, dtype=np.float64)
+    served = np.asarray(served, dtype=np.float64)
+    capacity = np.maximum(np.asarray(capacity, dtype=np.float64), served)
+    cum_a = np.concatenate(([0.0], np.cumsum(admitted)))
+    cum_d = np.concatenate(([0.0], np.cumsum(served)))
+    b_start = cum_a[:-1] - cum_d[:-1]
+    x = (np.arange(points) + 0.5) / points
+    dt = np.diff(edges)
+    s = edges[:-1, None] + x[None, :] * dt[:, None]
+    full = capacity[:, None] * x[None, :]
+    follow = admitted[:, None] * x[None, :] + np.maximum(b_start, 0.0)[:, None]
+    d = cum_d[:-1, None] + np.minimum(np.minimum(full, follow), served[:, None])
+    rate = np.where(full < follow, capacity[:, None], admitted[:, None]) * (served > 0)[:, None]
+    a = arrival_times(cum_a, edges, d.ravel()).reshape(d.shape)
+    return np.maximum(s - a, 0.0), rate
+
+
+def fcfs_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capacity: np.ndarray | None = None,
+               points: int = POINTS) -> np.ndarray:
     """Per step, the mean wait (s) of the requests the fluid queue serves in it, first come first
-    served: its services at ``points`` evenly spread instants ``s`` of the step, each the
-    ``D(s)``-th request to arrive, at ``A^{-1}(D(s))`` (see the module docstring).
+    served (:func:`fcfs_points`; ``capacity`` per step, ``served`` when not given: a backlog that lasts
+    the step).
 
     A backlog growing at 0.5 requests/s from ``t = 0`` (arrivals 1.5/s, service 1/s): the request
     served at ``s`` arrived at ``s / 1.5`` and waited ``s / 3``, not the newest arrival's
@@ -99,20 +130,39 @@ def fcfs_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, poin
         >>> w = fcfs_waits(edges, np.array([900.0, 900.0]), np.array([600.0, 600.0]))
         >>> [round(float(x), 6) for x in w]
         [100.0, 300.0]
+
+    A backlog of 300 (arrivals at 1/s for 600 s, served at 0.5/s) drained at 1/s in a step of arrivals
+    at 0.5/s is gone 600 s into it: its first 300 services wait 300 s, the next 300 from 300 s down to 0
+    (the arrivals at 0.5/s behind it), and the 300 after it nothing:
+
+        >>> edges = np.array([0.0, 600.0, 1800.0])
+        >>> w = fcfs_waits(edges, np.array([600.0, 600.0]), np.array([300.0, 900.0]), np.array([300.0, 1200.0]))
+        >>> round(float(w[1]), 1)                        # (300 x 300 + 300 x 150 + 300 x 0) / 900
+        150.0
     """
-    edges = np.asarray(edges, dtype=np.float64)
-    admitted = np.asarray(admitted, dtype=np.float64)
-    served = np.asarray(served, dtype=np.float64)
-    if len(served) == 0:
-        return np.zeros(0)
-    cum_a = np.concatenate(([0.0], np.cumsum(admitted)))
-    cum_d = np.concatenate(([0.0], np.cumsum(served)))
-    x = (np.arange(points) + 0.5) / points
-    dt = np.diff(edges)
-    s = edges[:-1, None] + x[None, :] * dt[:, None]
-    d = cum_d[:-1, None] + x[None, :] * served[:, None]
-    a = arrival_times(cum_a, edges, d.ravel()).reshape(d.shape)
-    return np.maximum(s - a, 0.0).mean(axis=1)
+    waits, rate = fcfs_points(edges, admitted, served, served if capacity is None else capacity, points)
+    tot = rate.sum(axis=1)
+    return np.divide((waits * rate).sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0)
+
+
+def fcfs_met_share(waits: np.ndarray, rate: np.ndarray, limit_s: float) -> np.ndarray:
+    """Per step, the share of the requests served (:func:`fcfs_points`) whose wait is at most ``limit_s``."""
+    tot = rate.sum(axis=1)
+    return np.divide((rate * (waits <= limit_s)).sum(axis=1), tot, out=np.ones(len(tot)), where=tot > 0)
+
+
+def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capacity: np.ndarray,
+               queued: np.ndarray):
+    """Per step, the mean backlog wait (s) of the requests served (0 where nothing is ``queued``), and a
+    function of a TTFT objective giving, per step, the share of them whose wait is within it."""
+    waits, rate = fcfs_points(edges, admitted, served, capacity)
+    tot = rate.sum(axis=1)
+    mean = np.divide((waits * rate).sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0)
+
+    def within(limit_s: float) -> np.ndarray:
+        return np.where(queued, fcfs_met_share(waits, rate, limit_s), 1.0)
+
+    return np.where(queued, mean, 0.0), within
 
 
 def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_age_s: float,
@@ -169,3 +219,19 @@ def priority_message(index: int, pool: str, policy: str, priorities: list[int], 
             f"{duration(longest_wait_s)}), which the fluid tier serves first come, first served: every class "
             f"waits it alike, where priority would serve the higher classes first; read the per-class "
             f"latency and SLO under overload at fidelity: request")
+
+
+def warn_priority(index: int, pool: str, policy: str, priorities: list[int], backlog_end: np.ndarray,
+                  capacity_rps: np.ndarray, ttft_s: float) -> None:
+    """A :class:`~sim.errors.ScenarioWarning` (:func:`priority_message`) for pool ``index`` when its
+    backlog at a step's end, over its serving capacity (requests/s), makes a request wait past ``ttft_s``."""
+    import warnings
+
+    from sim.errors import ScenarioWarning
+
+    cap = np.asarray(capacity_rps, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wait = float(np.max(np.where(cap > 0, np.asarray(backlog_end) / cap, 0.0), initial=0.0))
+    message = priority_message(index, pool, policy, priorities, wait, ttft_s)
+    if message:
+        warnings.warn(message, ScenarioWarning, stacklevel=3)
