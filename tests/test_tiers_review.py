@@ -152,3 +152,19 @@ def test_a_backlog_that_drains_inside_an_hourly_step_meets_the_objective_after_i
     m, half = _ci99(fine)
     assert abs(m - want) <= half + 0.01, (m, half, want)
     assert s["slo"]["attainment"] == pytest.approx(m, abs=half + 0.01)
+
+
+def test_a_step_whose_backlog_drains_half_way_is_busy_half_of_it_at_capacity():
+    """The same three hours: the server works 1 s per request, so busy GPU-hours are the 8,100
+    requests' seconds, 2.25 h, in both tiers (at request level to the request, all being served by
+    the end). By the hour: 1 (backlog all through), 0.5 x 1 + 0.5 x 0.5 = 0.75 (at capacity until the
+    backlog is gone at 5,400 s, then the arrivals' 0.5), 0.5. The fluid tier counted the second hour
+    busy all through because a backlog was carried into it: 2.5 h, +11 %."""
+    arrival = {"process": "piecewise", "times": [0, 2700], "rates": [1.5, 0.5]}
+    s = sim.run(pool("fluid", arrival, duration=10800.0, step_s=3600.0)).summary
+    assert s["requests"]["in_flight"] == 0
+    assert s["gpu_hours"]["busy"] == pytest.approx(2.25, rel=0.01)
+    fine = sim.run(pool("request", arrival, seed=1, duration=10800.0, records="none")).summary
+    n = fine["requests"]["completed"] + fine["requests"]["in_flight"]
+    assert fine["gpu_hours"]["busy"] == pytest.approx(fine["requests"]["completed"] / 3600.0, abs=5 / 3600.0)
+    assert s["gpu_hours"]["busy"] == pytest.approx(fine["gpu_hours"]["busy"], rel=0.01 + 3 * n ** 0.5 / n)

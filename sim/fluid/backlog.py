@@ -165,6 +165,22 @@ def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capa
     return np.where(queued, mean, 0.0), within
 
 
+def at_capacity_share(b_start: np.ndarray, b_end: np.ndarray, admitted: np.ndarray,
+                      capacity: np.ndarray) -> np.ndarray:
+    """Per step, the share of it the pool serves at capacity: all of it while a backlog is left at its
+    end, none without a backlog, and ``B / (capacity - admitted)`` when the backlog ``B`` it starts with
+    is gone within it (served at capacity, joined by the step's arrivals, as :func:`fcfs_points`).
+
+        >>> at_capacity_share(np.array([0.0, 900.0, 0.0]), np.array([900.0, 0.0, 0.0]),
+        ...                   np.array([4500.0, 1800.0, 1800.0]), np.full(3, 3600.0)).tolist()
+        [1.0, 0.5, 0.0]
+    """
+    b_start, b_end = np.asarray(b_start, dtype=np.float64), np.asarray(b_end, dtype=np.float64)
+    room = np.asarray(capacity, dtype=np.float64) - np.asarray(admitted, dtype=np.float64)
+    drained = np.divide(b_start, room, out=np.ones_like(b_start), where=room > 0)
+    return np.where(b_end > 0, 1.0, np.where(b_start > 0, np.clip(drained, 0.0, 1.0), 0.0))
+
+
 def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_age_s: float,
                  max_age_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
     """Ages (s) and weights (requests) of the end-of-run backlog older than ``min_age_s`` (one that

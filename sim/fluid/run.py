@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import backlog_ages, step_waits, warn_priority
+from sim.fluid.backlog import at_capacity_share, backlog_ages, step_waits, warn_priority
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
@@ -390,9 +390,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         offered = mine.total * (sh if own is None else 1.0)
         q = _fluid_queue(p, curve, offered, steps.dt_s)
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end))
-        warn_priority(p.index, p.name, p.cfg.batching.policy,
-                      [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()],
-                      q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
+        prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
+        warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
         measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
@@ -449,9 +448,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     with np.errstate(invalid="ignore", divide="ignore"):
         load = np.where(up > 0, served / (up * dt_s), 0.0)
     admitted = served + q.b_end - q.b_start             # what joined the pool's queue in each step
-    # first come, first served behind the backlog, at capacity until it is gone (within the step too)
     extra_wait, within = step_waits(steps.edges, admitted, served, up * curve.max_rps * dt_s,
-                                    (q.b_start + q.b_end) > 0)
+                                    (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
     i, w = curve.position(load)
 
     def at(values):
@@ -460,8 +458,10 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
 
     ttft_slo = sc.slo.ttft_s
     att = at(curve.attainment) * within(ttft_slo)
-    # busy share and MFU at the rate served, against the rates the grid runs served (not their nominal ones)
-    busy = np.where(extra_wait > 0, 1.0, np.clip(curve.at_served(curve.busy, load), 0.0, 1.0))
+    # busy share at capacity while a backlog lasts (in the step too), then at the arrivals' rate; MFU at the
+    # rate served; both against the rates the grid runs served (not their nominal ones)
+    full = at_capacity_share(q.b_start, q.b_end, admitted, up * curve.max_rps * dt_s)
+    busy = full + (1.0 - full) * np.clip(curve.at_served(curve.busy, _share(admitted, up * dt_s)), 0.0, 1.0)
     busy = np.where(up > 0, busy, 0.0)          # the busy share of the serving replicas
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
