@@ -91,27 +91,27 @@ POINTS = 64
 
 
 def fcfs_points(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capacity: np.ndarray,
-                points: int = POINTS) -> tuple[np.ndarray, np.ndarray]:
+                points: int = POINTS, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per step (rows) and evenly spread instant ``s`` of it (columns): the wait (s) of the request the
     fluid queue serves at ``s``, first come first served, and the rate it serves at then (requests
     per step, the weight of that instant). Within a step the queue serves at ``capacity`` while a
     backlog is left and then as the requests arrive: ``D(s) = D(t) + min(capacity x, admitted x +
     B(t))`` at the fraction ``x`` of the step; the request served at ``s`` is the ``D(s)``-th to
-    arrive, at ``A^{-1}(D(s))`` (see the module docstring)."""
+    arrive, at ``A^{-1}(D(s))`` (see the module docstring). ``rows``: only those steps (all by default)."""
     edges = np.asarray(edges, dtype=np.float64)
     admitted = np.asarray(admitted, dtype=np.float64)
     served = np.asarray(served, dtype=np.float64)
     capacity = np.maximum(np.asarray(capacity, dtype=np.float64), served)
     cum_a = np.concatenate(([0.0], np.cumsum(admitted)))
     cum_d = np.concatenate(([0.0], np.cumsum(served)))
-    b_start = cum_a[:-1] - cum_d[:-1]
+    k = np.arange(len(served)) if rows is None else np.asarray(rows, dtype=np.int64)
+    b_start = cum_a[k] - cum_d[k]
     x = (np.arange(points) + 0.5) / points
-    dt = np.diff(edges)
-    s = edges[:-1, None] + x[None, :] * dt[:, None]
-    full = capacity[:, None] * x[None, :]
-    follow = admitted[:, None] * x[None, :] + np.maximum(b_start, 0.0)[:, None]
-    d = cum_d[:-1, None] + np.minimum(np.minimum(full, follow), served[:, None])
-    rate = np.where(full < follow, capacity[:, None], admitted[:, None]) * (served > 0)[:, None]
+    s = edges[k, None] + x[None, :] * (edges[k + 1] - edges[k])[:, None]
+    full = capacity[k, None] * x[None, :]
+    follow = admitted[k, None] * x[None, :] + np.maximum(b_start, 0.0)[:, None]
+    d = cum_d[k, None] + np.minimum(np.minimum(full, follow), served[k, None])
+    rate = np.where(full < follow, capacity[k, None], admitted[k, None]) * (served[k] > 0)[:, None]
     a = arrival_times(cum_a, edges, d.ravel()).reshape(d.shape)
     return np.maximum(s - a, 0.0), rate
 
@@ -155,14 +155,18 @@ def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capa
                queued: np.ndarray):
     """Per step, the mean backlog wait (s) of the requests served (0 where nothing is ``queued``), and a
     function of a TTFT objective giving, per step, the share of them whose wait is within it."""
-    waits, rate = fcfs_points(edges, admitted, served, capacity)
+    rows = np.flatnonzero(queued)                       # only the steps behind a backlog
+    waits, rate = fcfs_points(edges, admitted, served, capacity, rows=rows)
     tot = rate.sum(axis=1)
-    mean = np.divide((waits * rate).sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0)
+    mean = np.zeros(len(queued))
+    mean[rows] = np.divide((waits * rate).sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0)
 
     def within(limit_s: float) -> np.ndarray:
-        return np.where(queued, fcfs_met_share(waits, rate, limit_s), 1.0)
+        share = np.ones(len(queued))
+        share[rows] = fcfs_met_share(waits, rate, limit_s)
+        return share
 
-    return np.where(queued, mean, 0.0), within
+    return mean, within
 
 
 def at_capacity_share(b_start: np.ndarray, b_end: np.ndarray, admitted: np.ndarray,
