@@ -168,3 +168,26 @@ def test_a_step_whose_backlog_drains_half_way_is_busy_half_of_it_at_capacity():
     n = fine["requests"]["completed"] + fine["requests"]["in_flight"]
     assert fine["gpu_hours"]["busy"] == pytest.approx(fine["requests"]["completed"] / 3600.0, abs=5 / 3600.0)
     assert s["gpu_hours"]["busy"] == pytest.approx(fine["gpu_hours"]["busy"], rel=0.01 + 3 * n ** 0.5 / n)
+
+
+@pytest.mark.parametrize("arrival, days", [
+    ({"process": "poisson", "rate": 0.98}, 1),                                                   # flat, near capacity
+    ({"process": "diurnal", "mean_rate": 0.656, "peak_to_trough": 4, "peak_hour": 15}, 7),      # peaks 5 % over it
+])
+def test_the_substep_warning_keeps_quiet_where_the_hourly_steps_see_the_load(arrival, days):
+    """A flat load at 0.98 of capacity has nothing within an hour to hide; a diurnal week whose peak
+    (1.05 of capacity) lasts hours builds its backlog in the hourly steps themselves."""
+    _, said = _scenario_warnings(pool("fluid", arrival, duration=days * 86400.0, step_s=3600.0))
+    assert not [m for m in said if m.startswith("fluid.step")], said
+
+
+def test_the_substep_warning_names_the_wait_of_a_ten_minute_spike():
+    """0.5/s, then 3/s for ten minutes, in hourly steps: the hour's mean (0.92/s) is within capacity,
+    so the steps carry no backlog, where the spike builds ``(3 - 1) x 600 = 1,200`` requests and the
+    last of them waits 1,200 s = 20 minutes."""
+    arrival = {"process": "piecewise", "times": [0, 3600, 4200], "rates": [0.5, 3.0, 0.5]}
+    s, said = _scenario_warnings(pool("fluid", arrival, duration=3 * 3600.0, step_s=3600.0))
+    hits = [m for m in said if m.startswith("fluid.step")]
+    assert len(hits) == 1 and "wait up to 20 m" in hits[0] and "they show none" in hits[0], said
+    assert "set a shorter fluid.step" in hits[0] and "fidelity: request" in hits[0]
+    assert s["requests"]["in_flight"] == 0
