@@ -116,35 +116,6 @@ def fcfs_points(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, cap
     return np.maximum(s - a, 0.0), rate
 
 
-def fcfs_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capacity: np.ndarray | None = None,
-               points: int = POINTS) -> np.ndarray:
-    """Per step, the mean wait (s) of the requests the fluid queue serves in it, first come first
-    served (:func:`fcfs_points`; ``capacity`` per step, ``served`` when not given: a backlog that lasts
-    the step).
-
-    A backlog growing at 0.5 requests/s from ``t = 0`` (arrivals 1.5/s, service 1/s): the request
-    served at ``s`` arrived at ``s / 1.5`` and waited ``s / 3``, not the newest arrival's
-    ``0.5 s / 1``:
-
-        >>> edges = np.array([0.0, 600.0, 1200.0])
-        >>> w = fcfs_waits(edges, np.array([900.0, 900.0]), np.array([600.0, 600.0]))
-        >>> [round(float(x), 6) for x in w]
-        [100.0, 300.0]
-
-    A backlog of 300 (arrivals at 1/s for 600 s, served at 0.5/s) drained at 1/s in a step of arrivals
-    at 0.5/s is gone 600 s into it: its first 300 services wait 300 s, the next 300 from 300 s down to 0
-    (the arrivals at 0.5/s behind it), and the 300 after it nothing:
-
-        >>> edges = np.array([0.0, 600.0, 1800.0])
-        >>> w = fcfs_waits(edges, np.array([600.0, 600.0]), np.array([300.0, 900.0]), np.array([300.0, 1200.0]))
-        >>> round(float(w[1]), 1)                        # (300 x 300 + 300 x 150 + 300 x 0) / 900
-        150.0
-    """
-    waits, rate = fcfs_points(edges, admitted, served, served if capacity is None else capacity, points)
-    tot = rate.sum(axis=1)
-    return np.divide((waits * rate).sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0)
-
-
 def fcfs_met_share(waits: np.ndarray, rate: np.ndarray, limit_s: float) -> np.ndarray:
     """Per step, the share of the requests served (:func:`fcfs_points`) whose wait is at most ``limit_s``."""
     tot = rate.sum(axis=1)
@@ -153,8 +124,30 @@ def fcfs_met_share(waits: np.ndarray, rate: np.ndarray, limit_s: float) -> np.nd
 
 def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capacity: np.ndarray,
                queued: np.ndarray):
-    """Per step, the mean backlog wait (s) of the requests served (0 where nothing is ``queued``), and a
-    function of a TTFT objective giving, per step, the share of them whose wait is within it."""
+    """Per step, the mean backlog wait (s) of the requests served, first come first served
+    (:func:`fcfs_points`; 0 where nothing is ``queued``), and a function of a TTFT objective giving,
+    per step, the share of them whose wait is within it.
+
+    A backlog growing at 0.5 requests/s from ``t = 0`` (arrivals 1.5/s, service 1/s): the request
+    served at ``s`` arrived at ``s / 1.5`` and waited ``s / 3``, not the newest arrival's
+    ``0.5 s / 1``; a third of the first step's services waited at most 100 s:
+
+        >>> edges, on = np.array([0.0, 600.0, 1200.0]), np.array([True, True])
+        >>> w, within = step_waits(edges, np.array([900.0, 900.0]), np.array([600.0, 600.0]), np.full(2, 600.0), on)
+        >>> [round(float(x), 6) for x in w], [round(float(x), 3) for x in within(100.0)]
+        ([100.0, 300.0], [0.5, 0.0])
+
+    A backlog of 300 (arrivals at 1/s for 600 s, served at 0.5/s) drained at 1/s in a step of arrivals
+    at 0.5/s is gone 600 s into it: its first 300 services wait 300 s, the next 300 from 300 s down to 0
+    (the arrivals at 0.5/s behind it), and the 300 after it nothing:
+
+        >>> w, within = step_waits(np.array([0.0, 600.0, 1800.0]), np.array([600.0, 600.0]),
+        ...                        np.array([300.0, 900.0]), np.array([300.0, 1200.0]), on)
+        >>> round(float(w[1]), 1), round(float(within(5.0)[1]), 2)   # (300 x 300 + 300 x 150) / 900; 300 of 900
+        (150.0, 0.33)
+
+    (and the 5 served in the drain's last 5 s, which fall between the instants read)
+    """
     rows = np.flatnonzero(queued)                       # only the steps behind a backlog
     waits, rate = fcfs_points(edges, admitted, served, capacity, rows=rows)
     tot = rate.sum(axis=1)
