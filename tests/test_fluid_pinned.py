@@ -181,7 +181,7 @@ def test_a_pool_flooded_by_its_own_class_sends_the_shared_class_to_the_other_poo
     # b's wait, by hand: y's backlog grows at g = 0.3 of its capacity, so at time t it is g t
     # seconds of work. First come, first served, a request served at t arrived at t / (1 + g) and
     # waited g t / (1 + g): a mean of g T / (2 (1 + g)) over the run, in both tiers
-    # (sim.fluid.backlog.fcfs_waits; the fluid tier charged the newest arrival's wait, g t, before:
+    # (sim.fluid.backlog.step_waits; the fluid tier charged the newest arrival's wait, g t, before:
     # g T / 2, 270 s against 208 s).
     g, T = 0.3, 1800.0
     assert fs["b"]["latency"]["ttft"]["mean"] == pytest.approx(g * T / (2 * (1 + g)), rel=0.03)

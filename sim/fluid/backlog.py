@@ -86,50 +86,165 @@ def arrival_times(cum: np.ndarray, edges: np.ndarray, count: np.ndarray) -> np.n
     return edges[k] + np.clip(frac, 0.0, 1.0) * (edges[k + 1] - edges[k])
 
 
-def fcfs_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, points: int = 8) -> np.ndarray:
-    """Per step, the mean wait (s) of the requests the fluid queue serves in it, first come first
-    served: its services at ``points`` evenly spread instants ``s`` of the step, each the
-    ``D(s)``-th request to arrive, at ``A^{-1}(D(s))`` (see the module docstring).
+POINTS = 64
+"""Instants per step at which the fluid queue's first-come-first-served waits are read."""
 
-    A backlog growing at 0.5 requests/s from ``t = 0`` (arrivals 1.5/s, service 1/s): the request
-    served at ``s`` arrived at ``s / 1.5`` and waited ``s / 3``, not the newest arrival's
-    ``0.5 s / 1``:
 
-        >>> edges = np.array([0.0, 600.0, 1200.0])
-        >>> w = fcfs_waits(edges, np.array([900.0, 900.0]), np.array([600.0, 600.0]))
-        >>> [round(float(x), 6) for x in w]
-        [100.0, 300.0]
-    """
+def fcfs_points(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capacity: np.ndarray,
+                points: int = POINTS, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per step (rows) and evenly spread instant ``s`` of it (columns): the wait (s) of the request the
+    fluid queue serves at ``s``, first come first served, and the rate it serves at then (requests
+    per step, the weight of that instant). Within a step the queue serves at ``capacity`` while a
+    backlog is left and then as the requests arrive: ``D(s) = D(t) + min(capacity x, admitted x +
+    B(t))`` at the fraction ``x`` of the step; the request served at ``s`` is the ``D(s)``-th to
+    arrive, at ``A^{-1}(D(s))`` (see the module docstring). ``rows``: only those steps (all by default)."""
     edges = np.asarray(edges, dtype=np.float64)
     admitted = np.asarray(admitted, dtype=np.float64)
     served = np.asarray(served, dtype=np.float64)
-    if len(served) == 0:
-        return np.zeros(0)
+    capacity = np.maximum(np.asarray(capacity, dtype=np.float64), served)
     cum_a = np.concatenate(([0.0], np.cumsum(admitted)))
     cum_d = np.concatenate(([0.0], np.cumsum(served)))
+    k = np.arange(len(served)) if rows is None else np.asarray(rows, dtype=np.int64)
+    b_start = cum_a[k] - cum_d[k]
     x = (np.arange(points) + 0.5) / points
-    dt = np.diff(edges)
-    s = edges[:-1, None] + x[None, :] * dt[:, None]
-    d = cum_d[:-1, None] + x[None, :] * served[:, None]
+    s = edges[k, None] + x[None, :] * (edges[k + 1] - edges[k])[:, None]
+    full = capacity[k, None] * x[None, :]
+    follow = admitted[k, None] * x[None, :] + np.maximum(b_start, 0.0)[:, None]
+    d = cum_d[k, None] + np.minimum(np.minimum(full, follow), served[k, None])
+    rate = np.where(full < follow, capacity[k, None], admitted[k, None]) * (served[k] > 0)[:, None]
     a = arrival_times(cum_a, edges, d.ravel()).reshape(d.shape)
-    return np.maximum(s - a, 0.0).mean(axis=1)
+    return np.maximum(s - a, 0.0), rate
 
 
-def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float,
-                 ttft_slo_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Ages (s) and weights (requests) of the end-of-run backlog that already missed the TTFT
-    objective: the last ``backlog`` requests to arrive (``admitted`` per step between ``edges``),
-    at ``AGE_POINTS`` evenly spaced ranks from the newest.
+def fcfs_met_share(waits: np.ndarray, rate: np.ndarray, limit_s: float) -> np.ndarray:
+    """Per step, the share of the requests served (:func:`fcfs_points`) whose wait is at most ``limit_s``."""
+    tot = rate.sum(axis=1)
+    return np.divide((rate * (waits <= limit_s)).sum(axis=1), tot, out=np.ones(len(tot)), where=tot > 0)
+
+
+def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capacity: np.ndarray,
+               queued: np.ndarray):
+    """Per step, the mean backlog wait (s) of the requests served, first come first served
+    (:func:`fcfs_points`; 0 where nothing is ``queued``), and a function of a TTFT objective giving,
+    per step, the share of them whose wait is within it.
+
+    A backlog growing at 0.5 requests/s from ``t = 0`` (arrivals 1.5/s, service 1/s): the request
+    served at ``s`` arrived at ``s / 1.5`` and waited ``s / 3``, not the newest arrival's
+    ``0.5 s / 1``; a third of the first step's services waited at most 100 s:
+
+        >>> edges, on = np.array([0.0, 600.0, 1200.0]), np.array([True, True])
+        >>> w, within = step_waits(edges, np.array([900.0, 900.0]), np.array([600.0, 600.0]), np.full(2, 600.0), on)
+        >>> [round(float(x), 6) for x in w], [round(float(x), 3) for x in within(100.0)]
+        ([100.0, 300.0], [0.5, 0.0])
+
+    A backlog of 300 (arrivals at 1/s for 600 s, served at 0.5/s) drained at 1/s in a step of arrivals
+    at 0.5/s is gone 600 s into it: its first 300 services wait 300 s, the next 300 from 300 s down to 0
+    (the arrivals at 0.5/s behind it), and the 300 after it nothing:
+
+        >>> w, within = step_waits(np.array([0.0, 600.0, 1800.0]), np.array([600.0, 600.0]),
+        ...                        np.array([300.0, 900.0]), np.array([300.0, 1200.0]), on)
+        >>> round(float(w[1]), 1), round(float(within(5.0)[1]), 2)   # (300 x 300 + 300 x 150) / 900; 300 of 900
+        (150.0, 0.33)
+
+    (and the 5 served in the drain's last 5 s, which fall between the instants read)
+    """
+    rows = np.flatnonzero(queued)                       # only the steps behind a backlog
+    waits, rate = fcfs_points(edges, admitted, served, capacity, rows=rows)
+    tot = rate.sum(axis=1)
+    mean = np.zeros(len(queued))
+    mean[rows] = np.divide((waits * rate).sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0)
+
+    def within(limit_s: float) -> np.ndarray:
+        share = np.ones(len(queued))
+        share[rows] = fcfs_met_share(waits, rate, limit_s)
+        return share
+
+    return mean, within
+
+
+def at_capacity_share(b_start: np.ndarray, b_end: np.ndarray, admitted: np.ndarray,
+                      capacity: np.ndarray) -> np.ndarray:
+    """Per step, the share of it the pool serves at capacity: all of it while a backlog is left at its
+    end, none without a backlog, and ``B / (capacity - admitted)`` when the backlog ``B`` it starts with
+    is gone within it (served at capacity, joined by the step's arrivals, as :func:`fcfs_points`).
+
+        >>> at_capacity_share(np.array([0.0, 900.0, 0.0]), np.array([900.0, 0.0, 0.0]),
+        ...                   np.array([4500.0, 1800.0, 1800.0]), np.full(3, 3600.0)).tolist()
+        [1.0, 0.5, 0.0]
+    """
+    b_start, b_end = np.asarray(b_start, dtype=np.float64), np.asarray(b_end, dtype=np.float64)
+    room = np.asarray(capacity, dtype=np.float64) - np.asarray(admitted, dtype=np.float64)
+    drained = np.divide(b_start, room, out=np.ones_like(b_start), where=room > 0)
+    return np.where(b_end > 0, 1.0, np.where(b_start > 0, np.clip(drained, 0.0, 1.0), 0.0))
+
+
+def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_age_s: float,
+                 max_age_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
+    """Ages (s) and weights (requests) of the end-of-run backlog older than ``min_age_s`` (one that
+    already missed a TTFT objective) and at most ``max_age_s`` old (arrived after the warmup): the last
+    ``backlog`` requests to arrive (``admitted`` per step between ``edges``), at ``AGE_POINTS`` evenly
+    spaced ranks between the two ages. The weights add up to the count in that age range exactly: the
+    backlog less those that arrived within the last ``min_age_s`` (and within ``max_age_s``).
 
         >>> ages, n = backlog_ages(np.array([0.0, 600.0]), np.array([900.0]), 900.0, 5.0)
         >>> round(float(ages.max()), 3), round(float(n.sum()), 3)   # arrived at 1.5/s: 600 s, not 900
-        (595.312, 885.938)
+        (595.352, 892.5)
+        >>> round(float(backlog_ages(np.array([0.0, 600.0]), np.array([900.0]), 900.0, 5.0, 300.0)[1].sum()), 3)
+        442.5
     """
     edges = np.asarray(edges, dtype=np.float64)
     if not backlog > 0 or len(edges) < 2 or not math.isfinite(backlog):
         return np.zeros(0), np.zeros(0)
     cum = np.concatenate(([0.0], np.cumsum(np.asarray(admitted, dtype=np.float64))))
-    rank = (np.arange(AGE_POINTS) + 0.5) / AGE_POINTS * min(backlog, cum[-1])
+    b = min(backlog, cum[-1])
+
+    def younger(age: float) -> float:      # how many of the backlog arrived within the last ``age`` seconds
+        if not age < math.inf:
+            return b
+        return float(np.clip(cum[-1] - np.interp(edges[-1] - max(age, 0.0), edges, cum), 0.0, b))
+
+    lo, hi = younger(min_age_s), younger(max_age_s)
+    if not hi > lo:
+        return np.zeros(0), np.zeros(0)
+    rank = lo + (np.arange(AGE_POINTS) + 0.5) / AGE_POINTS * (hi - lo)
     ages = edges[-1] - arrival_times(cum, edges, cum[-1] - rank)
-    keep = ages > ttft_slo_s
-    return ages[keep], np.full(int(keep.sum()), backlog / AGE_POINTS)
+    return ages, np.full(AGE_POINTS, (hi - lo) / AGE_POINTS * backlog / b)
+
+
+def priority_message(index: int, pool: str, policy: str, priorities: list[int], longest_wait_s: float,
+                     ttft_s: float) -> str | None:
+    """The warning for pool ``index`` (``pool``) under batching ``policy`` whose carried backlog made a
+    request wait ``longest_wait_s`` at most, serving classes of ``priorities``; ``None`` when there is
+    nothing to tell: not ``policy: priority``, one priority only, or no wait beyond the TTFT objective
+    ``ttft_s`` (the order would not change who misses it). The carried backlog is first come, first
+    served, where the request level takes a priority pool's queue by class priority.
+
+        >>> priority_message(0, "a", "priority", [2, 0], 600.0, 5.0)[:60]
+        'fleet.pools.0.batching.policy: pool a carries a backlog (wai'
+        >>> priority_message(0, "a", "continuous", [2, 0], 600.0, 5.0) is None
+        True
+    """
+    from sim.humanize import duration
+
+    if policy != "priority" or len(set(priorities)) < 2 or not longest_wait_s > ttft_s:
+        return None
+    return (f"fleet.pools.{index}.batching.policy: pool {pool} carries a backlog (waits up to "
+            f"{duration(longest_wait_s)}), which the fluid tier serves first come, first served: every class "
+            f"waits it alike, where priority would serve the higher classes first; read the per-class "
+            f"latency and SLO under overload at fidelity: request")
+
+
+def warn_priority(index: int, pool: str, policy: str, priorities: list[int], backlog_end: np.ndarray,
+                  capacity_rps: np.ndarray, ttft_s: float) -> None:
+    """A :class:`~sim.errors.ScenarioWarning` (:func:`priority_message`) for pool ``index`` when its
+    backlog at a step's end, over its serving capacity (requests/s), makes a request wait past ``ttft_s``."""
+    import warnings
+
+    from sim.errors import ScenarioWarning
+
+    cap = np.asarray(capacity_rps, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wait = float(np.max(np.where(cap > 0, np.asarray(backlog_end) / cap, 0.0), initial=0.0))
+    message = priority_message(index, pool, policy, priorities, wait, ttft_s)
+    if message:
+        warnings.warn(message, ScenarioWarning, stacklevel=3)

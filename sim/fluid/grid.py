@@ -47,6 +47,51 @@ def class_slos(template: dict) -> list[tuple[float, float]]:
     return out
 
 
+def window_busy(ts: np.ndarray, warm: float, end: float, whole: float) -> float:
+    """The busy share over ``[warm, end]`` from a run's time series (each row's ``busy_frac`` is busy
+    over provisioned time in the interval since the row before), weighted by each interval's overlap
+    with the window; ``whole`` (the run's share) when no row covers it.
+
+    The run's ``gpu_busy`` is over the whole run, the served rate over the window: scaling the first by
+    the ratio of the two completion rates (as this module did) counted the work on requests still in
+    flight at the end, which completes nothing, as work on the window's completions, and read a busy
+    share above 1 near saturation (a batching replica: 1.0069).
+
+        >>> ts = np.zeros((3, 9)); ts[:, 0] = [10.0, 20.0, 30.0]; ts[:, 8] = [0.2, 0.8, 1.0]
+        >>> round(window_busy(ts, 15.0, 30.0, 0.5), 6)          # (5 x 0.8 + 10 x 1.0) / 15
+        0.933333
+    """
+    if ts is None or not len(ts) or not end > warm:
+        return float(whole)
+    t = ts[:, 0]
+    start = np.concatenate(([0.0], t[:-1]))
+    overlap = np.clip(np.minimum(t, end) - np.maximum(start, warm), 0.0, None)
+    return float((overlap * ts[:, 8]).sum() / overlap.sum()) if overlap.sum() > 0 else float(whole)
+
+
+def window_mfu(rec: np.ndarray, whole: float, warm: float, end: float) -> float:
+    """The MFU that goes with the rate served over ``[warm, end]``: the run's flops are ``2 x active
+    parameters`` per token processed, so its MFU per token processed per second (``whole`` over the
+    tokens of the whole run, those of requests still in flight included) times the tokens per second
+    of the window's completions (each its prompt and the output tokens decoded after the first, which
+    the prefill emits). Read against the window's served rate,
+    MFU is then proportional to it, as the flops are.
+
+    The run's ``mfu`` is over the whole run; scaled by the ratio of completion rates instead, it read
+    up to 8 % high at a 70B pool's top grid points (the requests in flight at the end had done work
+    and completed nothing), and MFU per request served varied across the grid."""
+    if whole <= 0 or not end > 0:
+        return float(whole)
+    def processed(m: np.ndarray) -> float:     # the prompt, and the tokens decoded after the prefill's first
+        return float(rec["prompt_tokens"][m].sum() + np.maximum(rec["generated_tokens"][m] - 1, 0).sum())
+
+    tokens_whole = processed(rec["first_token_s"] >= 0)
+    tokens_window = processed((rec["status"] == COMPLETED) & (rec["completion_s"] >= warm))
+    if tokens_whole <= 0 or not end > warm:
+        return float(whole)
+    return float(whole) * (tokens_window / (end - warm)) / (tokens_whole / end)
+
+
 class GridRuns:
     """Step 2: what the grid runs measured, point by point (the group's rates), per class, and
     the requests and tokens of all of them together."""
@@ -74,14 +119,12 @@ class GridRuns:
         self.rates.append(rate)
         self.served.append(s["throughput"]["requests_per_s"])
         self.att.append(s["slo"]["attainment"] if s["slo"]["attainment"] is not None else 1.0)
-        # busy share and MFU are over the whole run, the served rate over the window after its
-        # warmup: each scaled to the window by the requests served per second in each, so that read
-        # against the served rate (:meth:`~sim.fluid.curve.CapacityCurve.at_served`) both count the same requests
-        whole = s["requests"]["completed"] / s["simulated_seconds"] if s["simulated_seconds"] else 0.0
-        to_window = self.served[-1] / whole if whole > 0 else 1.0
-        self.busy.append(s["utilization"]["gpu_busy"] * to_window)
+        # the served rate is over the window after the warmup: busy share and MFU over the same window
+        # (read against it, :meth:`~sim.fluid.curve.CapacityCurve.at_served`)
+        end = float(s["simulated_seconds"])
+        self.busy.append(window_busy(res.timeseries, warm, end, s["utilization"]["gpu_busy"]))
         self.kv.append(s["utilization"]["kv_cache_mean"])
-        self.mfu.append(s["utilization"]["mfu"] * to_window)
+        self.mfu.append(window_mfu(res.records, s["utilization"]["mfu"], warm, end))
         for m in METRICS:
             for st in STATS:
                 v = s["latency"][m][st]

@@ -18,9 +18,10 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    rest is the next backlog. Each replica sees the per-replica load ``served / (n x step)``;
    latency, SLO attainment, GPU busy share, KV use and MFU are read off the curve at that load.
    While a backlog exists every request served in the step also waits what the fluid queue's
-   first-come-first-served order makes it wait (:func:`~sim.fluid.backlog.fcfs_waits`), added to
-   TTFT, E2E and queue times (means and percentiles: :mod:`sim.fluid.backlog`) and counted as an
-   SLO miss when it exceeds the TTFT objective; the backlog left at the end counts in TTFT and
+   first-come-first-served order makes it wait (:func:`~sim.fluid.backlog.fcfs_points`: served at
+   capacity until the backlog is gone), its mean added to TTFT, E2E and queue times (means and
+   percentiles: :mod:`sim.fluid.backlog`), the share of the step's services waiting longer than the
+   TTFT objective counted as SLO misses; the backlog left at the end counts in TTFT and
    queue percentiles at its age (the last arrivals');
 4. money: provisioned replicas x GPUs per replica x scale for the step, busy share from the curve;
    completed requests become one usage row per (step, pool, class) at the step's midpoint with
@@ -50,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import backlog_ages, fcfs_waits
+from sim.fluid.backlog import at_capacity_share, backlog_ages, step_waits, warn_priority
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
@@ -389,6 +390,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         offered = mine.total * (sh if own is None else 1.0)
         q = _fluid_queue(p, curve, offered, steps.dt_s)
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end))
+        prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
+        warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
         measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
@@ -445,7 +448,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     with np.errstate(invalid="ignore", divide="ignore"):
         load = np.where(up > 0, served / (up * dt_s), 0.0)
     admitted = served + q.b_end - q.b_start             # what joined the pool's queue in each step
-    extra_wait = np.where((q.b_start + q.b_end) > 0, fcfs_waits(steps.edges, admitted, served), 0.0)
+    extra_wait, within = step_waits(steps.edges, admitted, served, up * curve.max_rps * dt_s,
+                                    (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
     i, w = curve.position(load)
 
     def at(values):
@@ -453,9 +457,11 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
         return v[i] * (1 - w) + v[i + 1] * w
 
     ttft_slo = sc.slo.ttft_s
-    att = at(curve.attainment) * (extra_wait <= ttft_slo)
-    # busy share and MFU at the rate served, against the rates the grid runs served (not their nominal ones)
-    busy = np.where(extra_wait > 0, 1.0, np.clip(curve.at_served(curve.busy, load), 0.0, 1.0))
+    att = at(curve.attainment) * within(ttft_slo)
+    # busy share at capacity while a backlog lasts (in the step too), then at the arrivals' rate; MFU at the
+    # rate served; both against the rates the grid runs served (not their nominal ones)
+    full = at_capacity_share(q.b_start, q.b_end, admitted, up * curve.max_rps * dt_s)
+    busy = full + (1.0 - full) * np.clip(curve.at_served(curve.busy, _share(admitted, up * dt_s)), 0.0, 1.0)
     busy = np.where(up > 0, busy, 0.0)          # the busy share of the serving replicas
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
@@ -463,17 +469,17 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     fleet_sums.add_latency(curve, i, w, at, meas, extra_wait)
     b = q.backlog
     add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, extra_wait,
-                 cls_slo, b)
+                 [within(c[0]) for c in cls_slo], b)
     # the end backlog, at its ages: those arrived after the warmup that already missed a TTFT
     # objective count in TTFT and queue percentiles and against SLO attainment, fleet-wide and per class
-    ages, n_old = backlog_ages(steps.edges, admitted, b, 0.0) if n_steps else (np.zeros(0),) * 2
-    counted = ages <= float(sc.duration) - sc.warmup
-    late = counted & (ages > ttft_slo)
-    if late.any():
-        fleet_sums.add_backlog_ages(ages[late], n_old[late])
-    for c, acc in enumerate(per_cls):
-        if n_steps:
-            acc.add_missed(float(n_old[counted & (ages > cls_slo[c][0])].sum()) * float(steps.cls_frac[-1, c]))
+    since_warm = float(sc.duration) - sc.warmup
+    if n_steps:
+        ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
+        if len(ages):
+            fleet_sums.add_backlog_ages(ages, n_old)
+        for c, acc in enumerate(per_cls):
+            late = backlog_ages(steps.edges, admitted, b, cls_slo[c][0], since_warm)[1]
+            acc.add_missed(float(late.sum()) * float(steps.cls_frac[-1, c]))
     fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm)
 
     gpr = p.gpus_per_replica

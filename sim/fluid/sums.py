@@ -68,8 +68,10 @@ class ClassSums:
 
 def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np.ndarray, served: np.ndarray,
                  rejected: np.ndarray, meas: np.ndarray, cls_frac: np.ndarray, after_warm: np.ndarray,
-                 extra_wait: np.ndarray, cls_slo: list[tuple[float, float]], backlog_end: float) -> None:
-    """One pool's contribution to every class's block (class k's curve quantities at the same load)."""
+                 extra_wait: np.ndarray, cls_within: list[np.ndarray], backlog_end: float) -> None:
+    """One pool's contribution to every class's block (class k's curve quantities at the same load;
+    ``cls_within[k]``: per step, the share of the requests served whose backlog wait is within class
+    k's TTFT objective)."""
     tokens = curve.meta.get("class_tokens") or []
     for k, a in enumerate(acc):
         frac = cls_frac[:, k]
@@ -89,7 +91,7 @@ def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np
             att = curve.class_attainment[k]
             means = {m: curve.class_latency_mean[m][k] for m in HIST_METRICS}
             hists = {m: curve.class_hists[m][k] for m in HIST_METRICS}
-        a.met += float(np.sum(mk * (att[i] * (1 - w) + att[i + 1] * w) * (extra_wait <= cls_slo[k][0])))
+        a.met += float(np.sum(mk * (att[i] * (1 - w) + att[i + 1] * w) * cls_within[k]))
         for m in HIST_METRICS:
             a.hist[m] += mix_rows(hists[m], i, w, mk, extra_wait if m in SHIFTED else np.zeros_like(extra_wait))
             mean = means[m][i] * (1 - w) + means[m][i + 1] * w
