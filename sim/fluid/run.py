@@ -55,10 +55,10 @@ from sim.fluid.backlog import at_capacity_share, backlog_ages, step_waits, warn_
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
+from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.fluid.substep import warn_hidden
-from sim.economics.usage import Intervals
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.metrics.utilization import pool_seconds_per_request
@@ -102,64 +102,6 @@ def apportion(parts: list[float], total: int) -> list[int]:
         k = order[j % len(order)] if rest > 0 else order[-1 - j % len(order)]
         floors[k] += 1 if rest > 0 else -1
     return floors
-
-
-def _replica_intervals(n: np.ndarray, edges: np.ndarray, gpus_per_replica: float) -> tuple[np.ndarray, ...]:
-    """Provisioned intervals per replica slot (slot j is up while more than j replicas are), so that
-    billing rounds each replica's provisioned time as a request-level run does, not each step.
-
-    Returned as columns ``(gpus, start_s, end_s)``, slot by slot: a run of a year or two has
-    millions of intervals, which as one Python object each cost gigabytes.
-
-    Slot ``j`` runs at ``clip(n - j, 0, 1)`` of a replica; an interval is a run of steps at one
-    nonzero value. Between two steps only the slots from ``floor(min)`` to ``ceil(max) - 1`` of the
-    two counts can change, so the changes are found from the count's steps (as many as the intervals,
-    not slots x steps: 184,000 five-minute steps of up to 23,000 slots took 8 s slot by slot)."""
-    n = np.asarray(n, dtype=np.float64)
-    top = int(np.ceil(n.max())) if len(n) else 0
-    if top <= 0:
-        return tuple(np.zeros(0) for _ in range(3))
-    steps = len(n)
-    # candidate (slot, step) pairs: step i (>= 1) may change slots floor(min) .. ceil(max) - 1 of n[i-1], n[i]
-    at = np.flatnonzero(n[1:] != n[:-1]) + 1
-    lo = np.maximum(np.floor(np.minimum(n[at - 1], n[at])), 0).astype(np.int64)
-    hi = np.minimum(np.ceil(np.maximum(n[at - 1], n[at])).astype(np.int64), top)
-    count = np.maximum(hi - lo, 0)
-    first = np.cumsum(count) - count
-    step = np.repeat(at, count)
-    slot = np.repeat(lo - first, count) + np.arange(int(count.sum()), dtype=np.int64)
-    moved = np.clip(n[step] - slot, 0.0, 1.0) != np.clip(n[step - 1] - slot, 0.0, 1.0)
-    slot, step = slot[moved], step[moved]
-    # slot by slot, each slot's changes in time order (a stable sort; on 16-bit keys numpy's radix sort)
-    order = np.argsort(slot.astype(np.uint16) if top <= 1 << 16 else slot, kind="stable")
-    slot, step = slot[order], step[order]
-    # each slot's runs: from 0 and from each change, to each change and to the end. Slot s's runs
-    # start after those of the slots below it (their changes, plus one run each), so the k-th
-    # change in this order ends run k + s and starts run k + s + 1
-    runs = np.bincount(slot, minlength=top) + 1
-    at_run = slot + np.arange(len(slot), dtype=np.int64)
-    a = np.zeros(len(slot) + top, dtype=np.int64)
-    b = np.full(len(a), steps, dtype=np.int64)
-    a[at_run + 1] = step
-    b[at_run] = step
-    frac = np.clip(n[a] - np.repeat(np.arange(top, dtype=np.int64), runs), 0.0, 1.0)
-    up = frac > 0
-    a, b = a[up], b[up]
-    return ((frac[up] * gpus_per_replica).astype(np.float64), np.asarray(edges[a], dtype=np.float64),
-            np.asarray(edges[b], dtype=np.float64))
-
-
-def _interval_columns(parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> Intervals:
-    """One :class:`~sim.economics.usage.Intervals` of every pool's ``(name, gpus, start_s, end_s)``
-    (pools without intervals left out, as :meth:`Intervals.from_rows` would)."""
-    kept = [part for part in parts if len(part[1])]
-    pool = [np.full(len(g), i, dtype=np.int64) for i, (_, g, _, _) in enumerate(kept)]
-
-    def cat(arrays: list, dtype) -> np.ndarray:
-        return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype=dtype)
-
-    return Intervals(tuple(name for name, *_ in kept), cat(pool, np.int64), cat([g for _, g, _, _ in kept], np.float64),
-                     cat([s for _, _, s, _ in kept], np.float64), cat([e for _, _, _, e in kept], np.float64))
 
 
 def pool_shares(router, pools, nominal: np.ndarray) -> np.ndarray:
@@ -395,7 +337,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
-        intervals.append((p.name, *_replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
+        intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
         use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale))
         kv_num += float(np.sum(measured.kv * q.serving))
         kv_den += float(np.sum(q.serving))
@@ -410,7 +352,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                           requests=summary["requests"], end_s=end)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
     t, tin, tout, ucls, uw = _in_time_order(use_rows)
-    econ = price_run(summary, sc, pools, end, _interval_columns(intervals), fleet.busy_gpu_s_by_pool, t, tin, tout,
+    econ = price_run(summary, sc, pools, end, interval_columns(intervals), fleet.busy_gpu_s_by_pool, t, tin, tout,
                      ucls, uw)
     summary["pools"] = fleet.pools
     names = class_names(sc.workload)
