@@ -56,3 +56,16 @@ def test_terminal_page_and_chart_label_the_cash_after_the_end(run):
     assert periods[3:] == ["2024-04 (partial)", "2024-04 after the end †", "2024-05 after the end †"]
     svg = (out / "figures" / "cashflow.svg").read_text()
     assert "2024-04 after the end †" in html_lib.unescape(svg) and "2024-04*" in svg
+
+
+def test_the_period_cells_stay_on_one_line(run):
+    """The statement's cells (the period above all: "2024-04 after the end †" broke over three lines in
+    an 800-pixel window) do not wrap: the table is of class ``statement``, whose cells the page's style
+    keeps on one line (a table wider than the page scrolls sideways)."""
+    out, _ = run
+    page = write_report(out).read_text()
+    style = page[page.index("<style>"):page.index("</style>")]
+    assert "table.statement td{white-space:nowrap}" in style
+    body = page[page.index("<h2>Statement per month"):page.index("<h2>Metrics")]
+    assert re.findall(r"<table[^>]*>", body) == ["<table class='statement'>"]
+    assert "table{" in style and "overflow-x:auto" in style[style.index("table{"):]

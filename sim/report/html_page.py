@@ -69,7 +69,7 @@ table.settings td,table.settings th{text-align:left}table.settings td:first-chil
 table.plan td{white-space:nowrap;padding:.25em .45em}table.plan th{padding:.25em .45em}
 table.plan td.wrap{white-space:normal}table.plan td.wrap:last-child{text-align:left;min-width:8em;overflow-wrap:anywhere}
 table.inner{display:table;font-size:1em;margin:0}table.inner td,table.inner th{padding:.1em .4em}
-table.compare td{white-space:nowrap}table.pools td+td{white-space:nowrap}table.diffs td:first-child{white-space:nowrap}td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#fdecea;color:#b71c1c}
+table.statement td{white-space:nowrap}table.compare td{white-space:nowrap}table.pools td+td{white-space:nowrap}table.diffs td:first-child{white-space:nowrap}td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#fdecea;color:#b71c1c}
 """
 
 

@@ -125,7 +125,8 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
         return (f"<h2>Costs per {escape(period)}</h2>"
                 f"<p>The scenario has {NO_REVENUE} (economics.revenue, economics.agreements): its cash flows "
                 f"are its costs. {escape(currency)}, accrual.</p>"
-                + table(header, [[r[0], *(humanize.money(v, currency, compact=None) for v in r[1:])] for r in body]))
+                + table(header, [[r[0], *(humanize.money(v, currency, compact=None) for v in r[1:])] for r in body],
+                        cls="statement"))
     cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]
             and (k not in OPTIONAL or any(isinstance(r.get(k), float) and r[k] != 0 for r in rows))]
     net = " ".join(["revenue − compute", *(f"{OPTIONAL[k]} {h}" for k, h in cols if k in OPTIONAL), "+ net share"])
@@ -134,7 +135,7 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
             f"<p>{escape(currency)}; accrual columns, then cash (payments after their lags). "
             f"Net share = share received − share paid; net (accrual) = {escape(net)}. Rows labelled “after "
             f"the end †” fall after the horizon and carry only the cash that lands then (lagged settlements and invoices).</p>"
-            + table(["period", *(h for _, h in cols)], body))
+            + table(["period", *(h for _, h in cols)], body, cls="statement"))   # a period on one line
 
 
 def metrics_section(summary: dict, costs: bool = False) -> str:
