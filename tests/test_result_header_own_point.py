@@ -6,6 +6,8 @@ import re
 
 from sim.planning import plan, sweep
 from sim.report import write_report
+from sim.report.html_page import point_of
+from sim.report.overview import read_scenario
 
 
 def scenario(name: str, model: str, gpu: str, tp: int) -> dict:
@@ -65,3 +67,21 @@ def test_two_sweeps_into_one_folder_each_titled_by_its_own_gpu(tmp_path):
         assert len(list((folder / "points").glob("*.json"))) == 4
         title = _title(folder)
         assert title.startswith(f"fleetsim report: small8b · llama-3-8b · {second}"), title
+
+
+def test_two_saturation_searches_into_one_folder_each_titled_by_its_own_gpu(tmp_path):
+    """A search's points hold the rate probed as the search wrote it (16), its probes as a float
+    (16.0): still the same configuration. Each of two searches (the second on another GPU, the rates
+    they probe in part the same) names its own GPU."""
+    from sim.planning import saturation
+
+    for i, (first, second) in enumerate((("h100-sxm", "a100-80gb"), ("a100-80gb", "h100-sxm"))):
+        folder = tmp_path / f"sat{i}"
+        for gpu in (first, second):
+            saturation(SMALL, overrides=[f"fleet.pools.0.gpu={gpu}"], executor="serial", out=folder,
+                       rel_tol=0.5, max_probes=4)
+        title = _title(folder)
+        assert title.startswith(f"fleetsim report: small8b · llama-3-8b · {second}"), title
+        data = json.loads((folder / "saturation.json").read_text())
+        own = point_of(folder, data, read_scenario(folder))      # a point, not scenario.json alone
+        assert own is not None and own["pools"]["main"]["gpu"] == second

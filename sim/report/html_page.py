@@ -321,7 +321,8 @@ def point_of(folder: Path, data: dict, scenario: dict | None) -> dict | None:
         config = point.get("config") if isinstance(point, dict) else None
         if not isinstance(summary, dict) or not isinstance(config, dict):
             continue
-        if rows and not any(all(str(r[k]) == str(v) for k, v in config.items() if k in r) for r in rows):
+        if rows and not any(all(r[k] == v or str(r[k]) == str(v) for k, v in config.items() if k in r)
+                            for r in rows):     # (16 == 16.0: a rate the probe wrote as a float)
             continue
         if _same_scenario(summary, scenario):
             return summary
