@@ -319,8 +319,9 @@ def test_report_statement_shows_every_cost_its_net_subtracts(tmp_path, capsys):
         v = dict(zip(head[1:], map(usd, cells[1:])))
         assert v["revenue"] - v["compute"] - v["training"] + v["credits"] + v["net share"] == pytest.approx(
             v["net (accrual)"], abs=0.011), cells[0]
-    assert [html_lib.unescape(c[0]) for c in body][3:] == ["2024-04 (partial)", "2024-05 †", "2024-06 †", "2024-08 †"]
-    assert "Rows marked † fall after the horizon" in html_lib.unescape(section)
+    assert [html_lib.unescape(c[0]) for c in body][3:] == ["2024-04 (partial)", "2024-05 after the end †",
+                                                          "2024-06 after the end †", "2024-08 after the end †"]
+    assert "Rows labelled “after the end †” fall after the horizon" in html_lib.unescape(section)
     # the metrics table lists every term of the run's net, so it adds up there too
     metrics = page[page.index("<h2>Metrics</h2>"):]
     metrics = dict(re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td>", metrics[:metrics.index("</table>")]))

@@ -49,10 +49,10 @@ def test_ledger_columns_and_table_text():
     assert shares and all(d == dt.date(2025, 5, 1)
                           for c, d in zip(cols["category"], cols["cash_date"]) if c == "revenue_share_paid")
     text = r.format_table()
-    assert "2025-02 (partial)" in text and "2025-05 †" in text
+    assert "2025-02 (partial)" in text and "2025-05 after the end †" in text
     assert "† after the horizon: only the cash that lands then (lagged settlements and invoices)" in text
     period = text.splitlines()[1].split("  ")[0]      # the period column no wider than its longest label
-    assert len(period.rstrip()) == len("period") and len(text.splitlines()[2].split()[0]) == len("2025-02 (partial)")
+    assert len(period.rstrip()) == len("period") and len(text.splitlines()[2].split("  ")[0]) == len("2025-05 after the end †")
 
 
 def test_the_money_layer_writes_no_chart(tmp_path):

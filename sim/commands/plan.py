@@ -79,7 +79,7 @@ def main(args: argparse.Namespace) -> int:
                           objective=args.objective, seeds=args.seeds, overrides=args.overrides,
                           executor=args.executor, workers=args.workers, scheduler=args.scheduler,
                           out=out, progress=not args.quiet, figures=not args.no_figures,
-                          capacity_band=args.capacity_band)
+                          capacity_band=args.capacity_band, columns=args.columns)
         except KeyboardInterrupt:
             raise KeyboardInterrupt(kept_points(out)) from None
         except UnknownMetricError as exc:       # said after the flag that named the metric

@@ -299,9 +299,34 @@ HEADINGS = {"period": "period", "revenue_usd": "revenue", "compute_usd": "comput
             "net_usd": "net (accrual)", "cash_net_usd": "net (cash)", "cumulative_cash_usd": "cumulative cash"}
 
 
+#: what a period's cash-only row after the horizon says after its period, wherever the statement is shown
+#: (the terminal, the report page, the cash-flow chart): the run's last period, cut short, has its own
+#: row ``2025-04 (partial)`` and then this one, ``2025-04 after the end †``
+AFTER_END = "after the end †"
+
+
+def _flag(value) -> bool:
+    """A row's ``partial``/``after_horizon``: True, or ``"True"`` as read back from ``cashflow.csv``."""
+    return value is True or value == "True"
+
+
+def row_label(row: dict, partial: str = " (partial)", after: str = f" {AFTER_END}") -> str:
+    """A statement row's period as its tables and chart label it: ``2025-04 (partial)`` for a period the
+    horizon cuts short, ``2025-04 after the end †`` for the cash of a period that lands after the horizon
+    (``cashflow.csv``'s ``period`` column stays the bare period).
+
+        >>> row_label({"period": "2025-04", "partial": True, "after_horizon": False})
+        '2025-04 (partial)'
+        >>> row_label({"period": "2025-04", "partial": "False", "after_horizon": "True"})
+        '2025-04 after the end †'
+    """
+    return (str(row.get("period", "")) + (partial if _flag(row.get("partial")) else "")
+            + (after if _flag(row.get("after_horizon")) else ""))
+
+
 def format_statement(rows: Sequence[dict], currency: str = "USD", width: int | None = None) -> str:
-    """A plain-text table of the statement for a terminal; a period after the horizon marked ``†``, said
-    under the table (as on the report page). Wider than ``width`` (None: no limit), the table is set in
+    """A plain-text table of the statement for a terminal; a period's cash after the horizon labelled
+    ``2025-04 after the end †`` (:func:`row_label`), the † said under the table (as on the report page). Wider than ``width`` (None: no limit), the table is set in
     blocks of columns one under the other, each with the period column (:func:`sim.text_table.table_lines`)."""
     optional = tuple(f"{stem}_usd" for stem, _ in OPTIONAL_COLUMNS if rows and f"{stem}_usd" in rows[0])
     cols = ("period", "revenue_usd", "compute_usd", "training_usd", "credits_applied_usd", *optional,
@@ -312,8 +337,7 @@ def format_statement(rows: Sequence[dict], currency: str = "USD", width: int | N
         for key in cols:
             v = r[key]
             cells.append(v if isinstance(v, str) else money(v))
-        flag = " (partial)" if r["partial"] else (" †" if r["after_horizon"] else "")
-        cells[0] = cells[0] + flag
+        cells[0] = row_label(r)
         table.append(cells)
     lines = [f"Cash-flow statement ({currency}; accrual columns, then cash)", *table_lines(table, width)]
     if any(r["after_horizon"] for r in rows):     # (said once here, not in a period column 34 wide)

@@ -54,7 +54,7 @@ from sim.planning.knobs import Knob, KnobError, columns, configurations, labels,
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.store import claim_folder, drop_earlier_result, holds_out
-from sim.planning.table import write_csv, write_json
+from sim.planning.table import named_columns, write_csv, write_json
 
 OBJECTIVES = {"cost": "cost.compute_usd"}
 """Objective names accepted besides a dotted summary key (always minimised)."""
@@ -217,14 +217,18 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
          overrides: Sequence[str] = (), executor: str | SerialExecutor = "local",
          workers: int | None = None, scheduler: str | None = None, out: Path | str | None = None,
          runner: Runner | None = None, progress: bool = False, figures: bool = True,
-         validate: bool | None = None, capacity_band: float | None = None) -> PlanResult:
+         validate: bool | None = None, capacity_band: float | None = None,
+         columns: Sequence[str] | None = None) -> PlanResult:
     """Cheapest configuration meeting every constraint (see the module docstring).
 
     Parameters are those of :func:`sim.planning.sweep` plus ``constraints`` (strings such as
     ``"latency.ttft.p99<=2.0"``) and ``objective`` (``"cost"`` or a summary key, minimised).
     ``capacity_band`` (per cent, ``0 < pct <= 50``) also finds the cheapest configuration meeting
     them with the model's capacity that much lower (``PlanResult.robust``; module docstring).
+    ``columns`` (``fleetsim plan --columns``: summary keys and planner columns, a text split at commas)
+    are kept in ``plan.json`` as ``shown_columns`` for the report page's table; nothing runs differently.
     """
+    shown = named_columns(columns)
     pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(vary)
@@ -258,7 +262,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     if out_path is not None:
         drop_earlier_result(out_path, "plan")
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
-        write_plan(out_path, result, source.source)             # plan.json last
+        write_plan(out_path, result, source.source, shown)      # plan.json last
         if figures:
             from sim.report.sweep_figures import pareto_figure, row_index
 
@@ -402,8 +406,10 @@ def next_probes(searches: Mapping[Any, Sequence[Bisection]],
     return out
 
 
-def write_plan(out: Path, result: PlanResult, source: str = "<scenario>") -> None:
-    """``plan.json`` (answer, per-group minima, every evaluation) and ``plan.csv`` in ``out``."""
+def write_plan(out: Path, result: PlanResult, source: str = "<scenario>",
+               shown: Sequence[str] | None = None) -> None:
+    """``plan.json`` (answer, per-group minima, every evaluation) and ``plan.csv`` in ``out``; with
+    ``shown``, the columns ``--columns`` named, as ``shown_columns`` (``columns`` is the knobs' columns)."""
     write_csv(out / "plan.csv", result.evaluated)
     write_json(out / "plan.json", {
         "scenario": source,
@@ -412,6 +418,7 @@ def write_plan(out: Path, result: PlanResult, source: str = "<scenario>") -> Non
         "seeds": result.seeds,
         "knobs": [k.path for k in result.knobs],
         "columns": columns(result.knobs),
+        **({"shown_columns": [str(c) for c in shown]} if shown else {}),
         "best": result.best,
         "groups": list(result),
         "evaluated": result.evaluated,

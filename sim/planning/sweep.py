@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError, given
+from sim.errors import InputError
 from sim.limits import check_points
 from sim.metrics.band import check_pct
 from sim.planning.executors import SerialExecutor, executor_for
@@ -32,7 +32,7 @@ from sim.planning.runner import NO_CAPACITY, Runner, SimulationRunner, resolve_r
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import CONFIDENCE, aggregate, flatten
 from sim.planning.store import PointStore, claim_folder, drop_earlier_result, holds_out, point_key
-from sim.planning.table import write_csv, write_json
+from sim.planning.table import named_columns, write_csv, write_json
 
 EXCLUDED_FROM_TABLE = ("wall_seconds",)
 """Summary keys left out of tables: they differ between runs of the same point."""
@@ -157,11 +157,7 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
         names; a text is split at commas), kept in ``sweep.json`` as ``columns`` for the report page's
         table; nothing runs differently.
     """
-    if isinstance(columns, str):
-        columns = [c.strip() for c in columns.split(",") if c.strip()]
-    if columns is not None and not (isinstance(columns, (list, tuple)) and all(isinstance(c, str) for c in columns)):
-        raise InputError(f"columns: expected a list of summary keys or planner columns, such as "
-                         f"['latency.ttft.p99', '$/hour'], got {given(columns)}")
+    columns = named_columns(columns)
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(grid)
     check_points(math.prod(len(k.values) for k in knobs), seeds, source=source.source)   # before the grid is built

@@ -16,9 +16,24 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.errors import printable
+from sim.errors import InputError, given, printable
 from sim.atomic import atomic_write_text
 from sim.text_table import heading_lines, shown_width, table_lines
+
+
+def named_columns(columns: Any) -> list[str] | None:
+    """The columns a reader named (``--columns``: summary keys and planner column names), a text split
+    at commas; None when none were named.
+
+        >>> named_columns("latency.ttft.p99, $/hour")
+        ['latency.ttft.p99', '$/hour']
+    """
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    if columns is not None and not (isinstance(columns, (list, tuple)) and all(isinstance(c, str) for c in columns)):
+        raise InputError(f"columns: expected a list of summary keys or planner columns, such as "
+                         f"['latency.ttft.p99', '$/hour'], got {given(columns)}")
+    return None if columns is None else list(columns)
 
 
 def columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:

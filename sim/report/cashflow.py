@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.atomic import atomic_write_bytes
-from sim.economics.statement import HEADINGS
+from sim.economics.statement import HEADINGS, row_label
 from sim.report.chart import Chart, Panel, Rule, Series, figure_text
 
 #: money in, stacked upwards: statement column, legend label, colour
@@ -32,8 +32,7 @@ def cashflow_chart(statement: list[dict], currency: str = "USD") -> Chart:
     """Stacked bars per period (accrual: money in up, money out down) and cumulative cash, from
     the statement rows of :class:`sim.economics.EconomicsResult` (or ``cashflow.csv``)."""
     rows = statement
-    labels = [figure_text(r["period"]) + ("*" if r["partial"] else "") + ("†" if r["after_horizon"] else "")
-              for r in rows]
+    labels = [figure_text(row_label(r, partial="*")) for r in rows]
     width, height = max(7.5, 0.5 * len(rows) + 4.5), 4.5
     # fixed margins in inches: y tick labels and label on the left, the legend on the right,
     # the two-line title on top, the 45-degree period labels below (about 0.05 in of height
@@ -43,7 +42,7 @@ def cashflow_chart(statement: list[dict], currency: str = "USD") -> Chart:
     scale, unit = _scale(rows)
     panel = Panel(ylabel=f"{currency} {unit}".strip(), categories=labels, rotation=45.0, category_pt=8.0,
                   title="Cash flows per period (bars: accrual; line: cumulative cash)\n"
-                        "* partial period   † after the horizon (lagged cash only)",
+                        "* partial period   after the end †: cash landing after the horizon (lagged)",
                   title_pt=9.0, legend="outside", legend_pt=7.0, grid="")
     for sign, stack in ((1.0, MONEY_IN), (-1.0, MONEY_OUT)):
         bottom = [0.0] * len(rows)
@@ -126,6 +125,6 @@ def cost_rows(statement: list[dict]) -> tuple[list[str], list[list[Any]]]:
     for r in statement:
         lost = -float(r.get("net_usd") or 0.0)
         cum += lost
-        label = str(r.get("period", "")) + (" (partial)" if r.get("partial") is True else "")
+        label = row_label(r)
         out.append([label, *(float(r.get(k) or 0.0) for k, _ in cols), *([lost] if total else []), cum])
     return ["period", *(h for _, h in cols), *(["total"] if total else []), "cumulative"], out

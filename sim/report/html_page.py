@@ -69,7 +69,7 @@ table.settings td,table.settings th{text-align:left}table.settings td:first-chil
 table.plan td{white-space:nowrap;padding:.25em .45em}table.plan th{padding:.25em .45em}
 table.plan td.wrap{white-space:normal}table.plan td.wrap:last-child{text-align:left;min-width:8em;overflow-wrap:anywhere}
 table.inner{display:table;font-size:1em;margin:0}table.inner td,table.inner th{padding:.1em .4em}
-table.compare td{white-space:nowrap}table.pools td+td{white-space:nowrap}table.diffs td:first-child{white-space:nowrap}td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#fdecea;color:#b71c1c}
+table.statement td{white-space:nowrap}table.compare td{white-space:nowrap}table.pools td+td{white-space:nowrap}table.diffs td:first-child{white-space:nowrap}td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#fdecea;color:#b71c1c}
 """
 
 
@@ -286,22 +286,80 @@ def base_header(folder: Path, data: dict, varied: str,
                 knobs: Sequence[tuple[Sequence[str], Sequence[Any]]] = ()) -> tuple[str, str]:
     """Title and "what was simulated" HTML of a sweep, plan or saturation folder: its base
     scenario (``scenario.json``, with the command's ``--set`` overrides applied; each field in
-    ``knobs`` said as its values, :func:`with_varied`) and the first point's summary, then what was
-    varied."""
+    ``knobs`` said as its values, :func:`with_varied`) and the summary of a point of this result
+    (:func:`point_of`; in a folder an earlier command of another configuration also wrote to, its
+    points are kept, and the first one may be one of them), then what was varied."""
     path = data.get("scenario")
     scn = with_varied(read_scenario(folder), knobs)
     summary: dict = {"scenario": Path(str(path)).stem if path else folder.name}
-    points = sorted((folder / "points").glob("*.json")) if (folder / "points").is_dir() else []
-    for p in points[:1]:
-        try:
-            first = json.loads(p.read_text(encoding="utf-8")).get("summary")
-        except (OSError, ValueError, AttributeError):
-            first = None
-        if isinstance(first, dict):
-            summary = {k: first[k] for k in ("scenario", "pools", "slo", "simulated_seconds") if k in first}
+    mine = point_of(folder, data, scn)
+    if mine is not None:
+        summary = {k: mine[k] for k in ("scenario", "pools", "slo", "simulated_seconds") if k in mine}
     view = overview(_varied_gpus(summary, scn), scn)
     source = f" (base scenario {path})" if path else ""
     return view.title, simulated(view, source) + f"<p><b>Varied:</b> {escape(varied)}</p>"
+
+
+def point_of(folder: Path, data: dict, scenario: dict | None) -> dict | None:
+    """The summary of the first point in ``folder/points`` (by file name) that belongs to the result
+    ``data`` describes: its configuration is that of one of the result's rows (``evaluated``, ``points``,
+    ``configurations``, ``groups``; a saturation search's ``probes`` by their ``rate`` at its
+    ``rate_path``) on every field both name, and its scenario name and its pools' GPU and parallelism
+    are those of ``scenario`` (``scenario.json``, the varied fields as :class:`Varied`, not compared);
+    None when no point does."""
+    rows = [r for key in ("evaluated", "points", "configurations", "groups") if isinstance(data.get(key), list)
+            for r in data[key] if isinstance(r, dict)]
+    if isinstance(data.get("probes"), list) and data.get("rate_path"):
+        rows += [{str(data["rate_path"]): p.get("rate")} for p in data["probes"] if isinstance(p, dict)]
+    folder_points = sorted((folder / "points").glob("*.json")) if (folder / "points").is_dir() else []
+    for p in folder_points:
+        try:
+            point = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        summary = point.get("summary") if isinstance(point, dict) else None
+        config = point.get("config") if isinstance(point, dict) else None
+        if not isinstance(summary, dict) or not isinstance(config, dict):
+            continue
+        if rows and not any(all(r[k] == v or str(r[k]) == str(v) for k, v in config.items() if k in r)
+                            for r in rows):     # (16 == 16.0: a rate the probe wrote as a float)
+            continue
+        if _same_scenario(summary, scenario):
+            return summary
+    return None
+
+
+def _same_scenario(summary: dict, scenario: dict | None) -> bool:
+    """Whether a point's ``summary`` was run from ``scenario`` as far as the page's header says it: the
+    same name and, per pool (by name), the same GPU and parallelism where ``scenario`` gives them
+    (a :class:`Varied` field is not compared).
+
+        >>> scn = {"name": "a", "fleet": {"pools": [{"name": "main", "gpu": "a100-80gb", "tensor_parallel": 2}]}}
+        >>> _same_scenario({"scenario": "a", "pools": {"main": {"gpu": "a100-80gb", "tensor_parallel": 2}}}, scn)
+        True
+        >>> _same_scenario({"scenario": "a", "pools": {"main": {"gpu": "h100-sxm", "tensor_parallel": 1}}}, scn)
+        False
+    """
+    if not isinstance(scenario, dict):
+        return True
+    if "name" in scenario and "scenario" in summary and not isinstance(scenario["name"], Varied) \
+            and str(scenario["name"]) != str(summary["scenario"]):
+        return False
+    pools = (scenario.get("fleet") or {}).get("pools") if isinstance(scenario.get("fleet"), dict) else None
+    ran = summary.get("pools")
+    if not isinstance(pools, list) or not isinstance(ran, dict):
+        return True
+    for i, pool in enumerate(pools):
+        if not isinstance(pool, dict):
+            continue
+        got = ran.get(pool.get("name", f"pool{i}" if len(pools) > 1 else "main"))
+        if not isinstance(got, dict):
+            continue
+        for key in ("gpu", "tensor_parallel", "pipeline_parallel"):
+            if key in pool and key in got and not isinstance(pool[key], Varied) \
+                    and str(pool[key]) != str(got[key]):
+                return False
+    return True
 
 
 def _varied_gpus(summary: dict, scenario: dict | None) -> dict:

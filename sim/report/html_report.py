@@ -17,7 +17,7 @@ from typing import Any
 
 from sim import humanize
 from sim.atomic import atomic_write_text
-from sim.economics.statement import HEADINGS
+from sim.economics.statement import HEADINGS, row_label
 from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
 from sim.metrics.band import explanation as band_explanation
 from sim.metrics.names import POOL_KEYS, name_of
@@ -125,20 +125,17 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
         return (f"<h2>Costs per {escape(period)}</h2>"
                 f"<p>The scenario has {NO_REVENUE} (economics.revenue, economics.agreements): its cash flows "
                 f"are its costs. {escape(currency)}, accrual.</p>"
-                + table(header, [[r[0], *(humanize.money(v, currency, compact=None) for v in r[1:])] for r in body]))
+                + table(header, [[r[0], *(humanize.money(v, currency, compact=None) for v in r[1:])] for r in body],
+                        cls="statement"))
     cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]
             and (k not in OPTIONAL or any(isinstance(r.get(k), float) and r[k] != 0 for r in rows))]
     net = " ".join(["revenue − compute", *(f"{OPTIONAL[k]} {h}" for k, h in cols if k in OPTIONAL), "+ net share"])
-
-    def label(r: dict) -> str:
-        return str(r.get("period", "")) + (" (partial)" if r.get("partial") is True else "") \
-            + (" †" if r.get("after_horizon") is True else "")
-    body = [[label(r), *(humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
+    body = [[row_label(r), *(humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
     return (f"<h2>Statement per {escape(period)}</h2>"
             f"<p>{escape(currency)}; accrual columns, then cash (payments after their lags). "
-            f"Net share = share received − share paid; net (accrual) = {escape(net)}. Rows marked † "
-            f"fall after the horizon and carry only the cash that lands then (lagged settlements and invoices).</p>"
-            + table(["period", *(h for _, h in cols)], body))
+            f"Net share = share received − share paid; net (accrual) = {escape(net)}. Rows labelled “after "
+            f"the end †” fall after the horizon and carry only the cash that lands then (lagged settlements and invoices).</p>"
+            + table(["period", *(h for _, h in cols)], body, cls="statement"))   # a period on one line
 
 
 def metrics_section(summary: dict, costs: bool = False) -> str:

@@ -111,23 +111,28 @@ def plan_tables(data: dict, slower: str | None) -> str:
     short = short_paths(knobs)
     first = [*short, "verdict"]
 
+    named = shown_columns(data)
+    load = "utilization.load_factor"
+
     def columns(rows: list[tuple[dict, str]], full: bool = False) -> tuple[list[str], list[list[Any]], list[int]]:
         cells = [planner_cells(g) for g, _ in rows]
-        planner = [c for c in COLUMNS if c not in ("GPU-hours", *(["$/hour"] if full else []))   # (the widest, collapsed)
-                   and (c != "cost (window)" or objective != "cost.compute_usd")
+        planner = [c for c in COLUMNS if c not in named and c not in ("GPU-hours", *(["$/hour"] if full else []))
+                   and (c != "cost (window)" or objective != "cost.compute_usd")       # (GPU-hours: the widest)
                    and any(x[c] != "-" for x in cells)
                    and (c != "replicas" or any(x["replicas"] not in (x["GPUs"], "-") for x in cells))]
+        order = [*named, *planner, *(m for m in metrics if m not in named)]   # --columns first, in their order
         why = full and any(not g.get("feasible") for g, _ in rows)
-        header = [*first, *planner, *map(name_of, metrics), name_of("utilization.load_factor"), "headroom",
-                  *(["why not"] if why else [])]
-        body = [[*(g.get(k) for k in knobs), verdict(g, a, best), *(c[p] for p in planner),
-                 *(_breaks_before_ci(mean_ci(g, m)) for m in metrics), plain(g.get("utilization.load_factor.mean")),
+        header = [*first, *(c if c in COLUMNS else name_of(c) for c in order),
+                  *([name_of(load)] if load not in named else []), "headroom", *(["why not"] if why else [])]
+        body = [[*(g.get(k) for k in knobs), verdict(g, a, best),
+                 *(c[m] if m in COLUMNS else _breaks_before_ci(mean_ci(g, m)) for m in order),
+                 *([plain(g.get(f"{load}.mean"))] if load not in named else []),
                  g.get("headroom.text", "–"), *([g.get("why") or ""] if why else [])] for (g, a), c in zip(rows, cells)]
-        return header, body, [len(first) + len(planner) + i for i in range(len(metrics))] + (
+        return header, body, [len(first) + i for i, m in enumerate(order) if m not in COLUMNS] + (
             [len(header) - 1] if why else [])
 
-    named = [f"{a}: {k}" for a, k in zip(short, knobs) if a != k]
-    out = ((f"<p>{escape('; '.join(named))}.</p>" if named else "")
+    said = [f"{a}: {k}" for a, k in zip(short, knobs) if a != k]
+    out = ((f"<p>{escape('; '.join(said))}.</p>" if said else "")
            + _table(*columns(shown)) + why_not(shown, short, knobs))
     if slower:
         judged = constraints         # the constraints' metrics, as judged on the slower side
@@ -165,6 +170,17 @@ def _priced(row: dict) -> str:
              else ""]
     said = ", ".join(p for p in parts if p)
     return f" ({said})" if said else ""
+
+
+def shown_columns(data: dict) -> list[str]:
+    """The columns ``fleetsim plan --columns`` named (``plan.json``'s ``shown_columns``: summary keys and
+    planner columns such as ``$/hour``), in their order, each once; none in a plan written without them.
+
+        >>> shown_columns({"shown_columns": ["latency.tpot.p99", "$/hour", "latency.tpot.p99", 3]})
+        ['latency.tpot.p99', '$/hour']
+    """
+    named = data.get("shown_columns")
+    return list(dict.fromkeys(c for c in named if isinstance(c, str) and c)) if isinstance(named, list) else []
 
 
 def _table(header: list[str], body: list[list[Any]], wrap: list[int]) -> str:
