@@ -97,7 +97,7 @@ class TraceRows:
             return self.bad_row(line, tcol, f"must be at most {MAX_TIME_S:,.0f} s (about 285 years; 2**53 "
                                             f"microseconds, past which a time loses its microseconds)", t_raw)
         if t < self.last_t:
-            return self.bad_row(line, tcol, f"times must not go backwards (previous row: {str(self.last_raw).strip()[:60]})",
+            return self.bad_row(line, tcol, f"times must not go backwards (previous row: {_cut(str(self.last_raw).strip())})",
                                 t_raw)
         values = []
         for col, raw in ((pcol, p_raw), (ocol, o_raw)):
@@ -138,6 +138,15 @@ class TraceRows:
 def _short(raw) -> str:
     """The offending field for a message: ``repr`` (control characters escaped), 60 characters at most."""
     text = repr(raw if not isinstance(raw, str) else raw[:200])
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _cut(text: str) -> str:
+    """A value as written, for a message: 60 characters at most, ``...`` saying where it was cut.
+
+        >>> _cut("1700000000.5"), _cut("5." + "0" * 70 + "1")[-6:]
+        ('1700000000.5', '000...')
+    """
     return text if len(text) <= 60 else text[:57] + "..."
 
 
