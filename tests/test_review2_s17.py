@@ -5,6 +5,8 @@
   CLI named the scenario file as the one it could not read or write).
 - a trace row going back in time after a previous row whose time is written long: that time said cut
   with ``...``, not its first 60 characters as if whole.
+- a result page's header in a folder holding the points of earlier plans over other knobs: a point
+  naming none of this result's knobs is not this result's.
 """
 from __future__ import annotations
 
@@ -53,3 +55,27 @@ def test_a_long_previous_row_is_said_cut_with_an_ellipsis(tmp_path):
     with pytest.raises(InputError) as err:
         read_trace(path)
     assert "(previous row: 5.5) (got '4')" in str(err.value)
+
+
+def test_a_page_header_skips_a_point_of_an_earlier_plan_over_other_knobs(tmp_path):
+    """A plan folder rerun with another knob keeps the earlier plans' points. One of an earlier plan over
+    the arrival rate (a 120 s run) names none of this plan's knobs, so every field both name agreed
+    (none) and it was taken as this plan's point, the first by file name: the header said the earlier
+    run's summary. The point of this plan's own configuration (60 s) is the one."""
+    import json
+
+    from sim.report.html_page import point_of
+
+    pools = {"p": {"gpu": "h100-sxm", "tensor_parallel": 1}}
+    points = tmp_path / "points"
+    points.mkdir()
+    for name, config, seconds in (("a", {"workload.arrival.rate": 3}, 120.0),
+                                  ("b", {"workload.arrival.rate": 5, "duration": 30}, 30.0),
+                                  ("c", {"fleet.pools.0.replicas": 1}, 60.0)):
+        (points / f"{name}.json").write_text(json.dumps(
+            {"config": config, "summary": {"scenario": "t", "pools": pools, "simulated_seconds": seconds}}))
+    data = {"evaluated": [{"fleet.pools.0.replicas": 1}, {"fleet.pools.0.replicas": 2}]}
+    scenario = {"name": "t", "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm"}]}}
+    assert point_of(tmp_path, data, scenario)["simulated_seconds"] == 60.0
+    (points / "c.json").unlink()
+    assert point_of(tmp_path, data, scenario) is None      # (the header from scenario.json alone)

@@ -321,12 +321,25 @@ def point_of(folder: Path, data: dict, scenario: dict | None) -> dict | None:
         config = point.get("config") if isinstance(point, dict) else None
         if not isinstance(summary, dict) or not isinstance(config, dict):
             continue
-        if rows and not any(all(r[k] == v or str(r[k]) == str(v) for k, v in config.items() if k in r)
-                            for r in rows):     # (16 == 16.0: a rate the probe wrote as a float)
+        if rows and not any(_of_row(config, r) for r in rows):
             continue
         if _same_scenario(summary, scenario):
             return summary
     return None
+
+
+def _of_row(config: dict, row: dict) -> bool:
+    """Whether a point's ``config`` is the configuration of a result's ``row``: on every field both name
+    the same value (16 == 16.0: a rate the probe wrote as a float), and a point that varied fields names
+    at least one of the row's (a point of an earlier plan over other knobs, kept in the folder, names
+    none of this one's and is not this result's).
+
+        >>> _of_row({"a": 16.0}, {"a": 16, "b": 1}), _of_row({"c": 3}, {"a": 16}), _of_row({}, {"a": 16})
+        (True, False, True)
+    """
+    shared = [k for k in config if k in row]
+    return (bool(shared) or not config) and all(row[k] == config[k] or str(row[k]) == str(config[k])
+                                                for k in shared)
 
 
 def _same_scenario(summary: dict, scenario: dict | None) -> bool:
