@@ -117,14 +117,23 @@ def share(f: float | None, decimals: int = 1, apart: tuple[float, ...] = ()) -> 
 
         >>> share(0.9996, apart=(0.99, 1.0)), share(0.98996, apart=(0.99, 1.0)), share(1.0, apart=(1.0,))
         ('99.96%', '98.996%', '100.0%')
+
+    Nearer a mark than the last of those decimals, rounded away from it (toward the value's side):
+    a miss by a float's last bit reads below the target, a value short of 1 below 100 %.
+
+        >>> share(0.99 - 1e-12, apart=(0.99, 1.0)), share(1 - 1e-12, apart=(0.99, 1.0))
+        ('98.99999%', '99.99999%')
     """
     if not _finite(f):
         return MISSING
     for d in range(decimals, decimals + 5):
         text = f"{f:.{d}%}"
-        if all(f == m or text != f"{m:.{d}%}" for m in apart):
+        near = [m for m in apart if f != m and text == f"{m:.{d}%}"]
+        if not near:
             return text
-    return text
+    step = 10.0 ** -d            # (d: the last decimals tried, in per cent)
+    pct = f * 100
+    return f"{(math.floor(pct / step) if f < near[0] else math.ceil(pct / step)) * step:.{d}f}%"
 
 
 def latency(s: float | None) -> str:

@@ -7,6 +7,8 @@
   with ``...``, not its first 60 characters as if whole.
 - a result page's header in a folder holding the points of earlier plans over other knobs: a point
   naming none of this result's knobs is not this result's.
+- an attainment nearer the 99 % target (or 100 %) than four more decimals show reads on its own side
+  of it, not as the target.
 """
 from __future__ import annotations
 
@@ -79,3 +81,20 @@ def test_a_page_header_skips_a_point_of_an_earlier_plan_over_other_knobs(tmp_pat
     assert point_of(tmp_path, data, scenario)["simulated_seconds"] == 60.0
     (points / "c.json").unlink()
     assert point_of(tmp_path, data, scenario) is None      # (the header from scenario.json alone)
+
+
+def test_an_attainment_a_hair_off_the_target_never_reads_as_the_target():
+    """``share(apart=...)`` adds up to four decimals until a value does not read as the 99 % target or
+    100 %; a value nearer than that (0.99 less a float's last bit: a fluid run's weighted count whose
+    exact value is the target, computed a hair under it, and judged NOT met) still read '99.00000%'.
+    Read back as a number, the text is on the value's side of every mark it is not."""
+    from sim.humanize import share
+
+    marks = (0.99, 1.0)
+    for f in (0.9899999999999999, 0.99 - 1e-9, 0.99 + 1e-9, 1 - 1e-12, 0.98996, 0.9996):
+        text = share(f, apart=marks)
+        shown = float(text.rstrip("%")) / 100
+        for m in marks:
+            assert (shown < m) == (f < m) and (shown > m) == (f > m), (f, text)
+    assert share(0.99, apart=marks) == "99.0%" and share(1.0, apart=marks) == "100.0%"
+    assert share(float("nan"), apart=marks) == share(None, apart=marks) == "–"
