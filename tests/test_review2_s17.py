@@ -1,7 +1,8 @@
 """Second review of round 17's merged changes: each test failed before the fix beside it.
 
 - a folder on a file system without locks (``flock`` raising ``ENOLCK``, as on NFS without a lock
-  daemon): the sweep runs as it does without ``fcntl``, instead of failing with the lock's error (the
+  daemon, or ``EBADF``, NFS's emulation of ``flock`` refusing an exclusive lock on a descriptor opened
+  to read, as a folder's is; flock(2), NOTES): the sweep runs as it does without ``fcntl``, instead of failing with the lock's error (the
   CLI named the scenario file as the one it could not read or write).
 - a trace row going back in time after a previous row whose time is written long: that time said cut
   with ``...``, not its first 60 characters as if whole.
@@ -13,11 +14,15 @@
 from __future__ import annotations
 
 import errno
+import os
+
+import pytest
 
 import hostile_cases as hc
 
 
-def test_a_folder_whose_file_system_refuses_locks_is_written_without_the_hold(tmp_path, monkeypatch):
+@pytest.mark.parametrize("code", [errno.ENOLCK, errno.EBADF])    # (EBADF: NFS's flock on a folder opened to read)
+def test_a_folder_whose_file_system_refuses_locks_is_written_without_the_hold(tmp_path, monkeypatch, code):
     import fcntl
 
     import sim
@@ -27,7 +32,7 @@ def test_a_folder_whose_file_system_refuses_locks_is_written_without_the_hold(tm
 
     def no_locks(fd, op):
         calls.append(op)
-        raise OSError(errno.ENOLCK, "No locks available")
+        raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(fcntl, "flock", no_locks)
     out = tmp_path / "sw"
@@ -41,8 +46,6 @@ def test_a_long_previous_row_is_said_cut_with_an_ellipsis(tmp_path):
     """The previous row's time, as written with surrounding spaces and 80 digits after the point
     (5.000...01, later than 5), was said as its first 60 characters (5.000...0) with nothing saying it was
     cut: a time that reads as the 5 it is not. Stripped, cut to 57 characters and '...'; a short one whole."""
-    import pytest
-
     from sim.errors import InputError
     from sim.workload.traces import read_trace
 

@@ -181,7 +181,7 @@ def writing(root: Path | None, command: str, shown: Path | str | None = None) ->
     process ends, however it ends: nothing is left to clean up; a process forked meanwhile, a worker of
     the local pool, lets go of its copy at once: :func:`_let_go_in_child`). The folder is made for it, and what was
     made is removed again if the block leaves it empty (a refusal before any point was stored). Without
-    ``fcntl`` (Windows), where the file system refuses locks (``ENOLCK`` on a network file system: the
+    ``fcntl`` (Windows), where the file system refuses locks (``ENOLCK``, ``EBADF`` on NFS: the
     command runs as it would without the hold, not failing with the lock's error), or where the folder
     cannot be made (the command then says why), nothing is held; ``root=None``: nothing."""
     try:
@@ -208,7 +208,8 @@ def writing(root: Path | None, command: str, shown: Path | str | None = None) ->
                                  f"saturation search is writing there now: fleetsim {command} would mix its points "
                                  f"and result files with that one's; wait for it to finish, or give another "
                                  f"--out") from None
-            except OSError:     # (no locks there: a network file system without lock support, ENOLCK)
+            except OSError:     # (no locks there: NFS without its lock daemon, ENOLCK; or NFS's emulation
+                #  of flock, which refuses an exclusive lock on a descriptor opened to read: EBADF)
                 os.close(fd)
                 fd = None
             else:
