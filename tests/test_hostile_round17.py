@@ -101,7 +101,7 @@ def test_a_second_command_on_a_folder_being_written_is_refused(tmp_path, second)
     sim.sweep(str(path), {"seed": [1, 2]}, out=out, runner=runner, executor="serial", progress=False)
     assert [type(e) for e in runner.raised] == [InputError]
     assert str(runner.raised[0]) == (
-        f"--out: {out}: another fleetsim sweep, plan or saturation search is writing there now: fleetsim {second} "
+        f"--out: {out}: another fleetsim sweep, plan, saturation search or run is writing there now: fleetsim {second} "
         f"would mix its points and result files with that one's; wait for it to finish, or give another --out")
     data = json.loads((out / "sweep.json").read_text())
     assert data["knobs"][0]["values"] == [1, 2] and len(data["points"]) == 2

@@ -2,8 +2,10 @@
 
 - a folder on a file system without locks (``flock`` raising ``ENOLCK``, as on NFS without a lock
   daemon, or ``EBADF``, NFS's emulation of ``flock`` refusing an exclusive lock on a descriptor opened
-  to read, as a folder's is; flock(2), NOTES): the sweep runs as it does without ``fcntl``, instead of failing with the lock's error (the
-  CLI named the scenario file as the one it could not read or write).
+  to read, as a folder's is; flock(2), NOTES): the sweep runs as it does without ``fcntl``, instead of
+  failing with the lock's error (the CLI named the scenario file as the one it could not read or write).
+- ``fleetsim run --out`` holds its folder as a sweep does: a run and a sweep into one folder at once are
+  refused, whichever started first.
 - a trace row going back in time after a previous row whose time is written long: that time said cut
   with ``...``, not its first 60 characters as if whole.
 - a result page's header in a folder holding the points of earlier plans over other knobs: a point
@@ -101,3 +103,39 @@ def test_an_attainment_a_hair_off_the_target_never_reads_as_the_target():
             assert (shown < m) == (f < m) and (shown > m) == (f > m), (f, text)
     assert share(0.99, apart=marks) == "99.0%" and share(1.0, apart=marks) == "100.0%"
     assert share(float("nan"), apart=marks) == share(None, apart=marks) == "–"
+
+
+def test_a_run_and_a_sweep_never_write_one_folder_at_once(tmp_path, capsys, monkeypatch):
+    """A sweep, plan or search holds its folder while it runs, but ``fleetsim run --out`` neither asked
+    nor held: a run into the folder of a sweep whose first point was still running found it unmarked and
+    wrote its summary.json, report and figures beside the sweep's (which then wrote sweep.json there
+    too), and a sweep started during a run did the same. Each is refused while the other writes."""
+    import sim
+    import sim.api
+    from sim.errors import InputError
+    from sim.planning.store import writing
+
+    path = hc.write_scenario(tmp_path)
+    out = tmp_path / "both"
+    with writing(out, "sweep"):                 # a sweep writing there now (its first point running)
+        assert hc.exit_status(["run", str(path), "--out", str(out), "--quiet"]) == 2
+    assert hc.err_lines(capsys) == [
+        f"--out: {out}: another fleetsim sweep, plan, saturation search or run is writing there now: fleetsim run "
+        f"would mix its result files with that one's; wait for it to finish, or give another --out"]
+    assert not out.exists()
+
+    raised, real = [], sim.api.run
+
+    def run_with_a_sweep_meanwhile(*args, **kwargs):
+        try:
+            sim.sweep(str(path), {"seed": [1]}, out=out, progress=False, executor="serial")
+        except InputError as exc:
+            raised.append(str(exc))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.api, "run", run_with_a_sweep_meanwhile)
+    assert hc.exit_status(["run", str(path), "--out", str(out), "--quiet"]) == 0
+    assert raised == [f"--out: {out}: another fleetsim sweep, plan, saturation search or run is writing there now: "
+                      f"fleetsim sweep would mix its points and result files with that one's; wait for it to "
+                      f"finish, or give another --out"]
+    assert (out / "summary.json").is_file() and not (out / "points").exists() and not (out / "sweep.json").exists()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -165,21 +166,26 @@ def main(args: argparse.Namespace) -> int:
     # the folder is made only now that the scenario has loaded and validated, and before the
     # (possibly long) run, so that a folder that cannot be made costs no simulation
     made: list[Path] = []
+    hold = contextlib.nullcontext()
     if args.out is not None:
+        from sim.planning.store import writing
+
         real = followed(args.out)        # a link stays a link: the folder is made where it leads
         made = [d for d in (real, *real.parents) if not d.exists()]
         try:
             make_folder(real)
         except OSError as exc:
             raise InputError(f"--out: cannot create {args.out}: {exc.strerror or exc}") from None
+        hold = writing(real, "run", shown=args.out)     # a sweep, plan or search writing there now is refused
     try:
-        result = run(loaded, out=None, quiet=args.quiet, progress=not args.quiet and not args.json,
-                     skip_bad_rows=args.skip_bad_rows, capacity_band=args.capacity_band)
+        with hold:      # (held until the files are written: a sweep started meanwhile is refused)
+            result = run(loaded, out=None, quiet=args.quiet, progress=not args.quiet and not args.json,
+                         skip_bad_rows=args.skip_bad_rows, capacity_band=args.capacity_band)
+            if args.out is not None:
+                result.write(args.out, figures=args.figures)
     except BaseException:
         _remove_if_empty(made)
         raise
-    if args.out is not None:
-        result.write(args.out, figures=args.figures)
     if args.json:
         sys.stdout.write(json.dumps(_clean(result.summary), allow_nan=False) + "\n")
     else:

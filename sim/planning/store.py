@@ -171,8 +171,9 @@ if hasattr(os, "register_at_fork"):
 
 @contextmanager
 def writing(root: Path | None, command: str, shown: Path | str | None = None) -> Iterator[None]:
-    """Hold ``root`` for ``command`` while the block runs: a second sweep, plan or saturation search
-    writing the same folder at the same time, from this process or another, is refused
+    """Hold ``root`` for ``command`` while the block runs: a second sweep, plan, saturation search or
+    run (``fleetsim run --out`` holds its folder too) writing the same folder at the same time, from this
+    process or another, is refused
     (:class:`InputError` naming the folder, as ``shown`` when set). Two at once wrote their result files
     (``sweep.json``, ``sweep.csv``, ``scenario.json``, figures) one after another over each other's, so
     the folder could end with one's table and the other's figures.
@@ -204,10 +205,10 @@ def writing(root: Path | None, command: str, shown: Path | str | None = None) ->
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 made = None
-                raise InputError(f"--out: {root if shown is None else shown}: another fleetsim sweep, plan or "
-                                 f"saturation search is writing there now: fleetsim {command} would mix its points "
-                                 f"and result files with that one's; wait for it to finish, or give another "
-                                 f"--out") from None
+                mine = "points and result files" if command in WRITES else "result files"
+                raise InputError(f"--out: {root if shown is None else shown}: another fleetsim sweep, plan, "
+                                 f"saturation search or run is writing there now: fleetsim {command} would mix its "
+                                 f"{mine} with that one's; wait for it to finish, or give another --out") from None
             except OSError:     # (no locks there: NFS without its lock daemon, ENOLCK; or NFS's emulation
                 #  of flock, which refuses an exclusive lock on a descriptor opened to read: EBADF)
                 os.close(fd)

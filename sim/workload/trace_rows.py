@@ -97,8 +97,8 @@ class TraceRows:
             return self.bad_row(line, tcol, f"must be at most {MAX_TIME_S:,.0f} s (about 285 years; 2**53 "
                                             f"microseconds, past which a time loses its microseconds)", t_raw)
         if t < self.last_t:
-            return self.bad_row(line, tcol, f"times must not go backwards (previous row: {_cut(str(self.last_raw).strip())})",
-                                t_raw)
+            said = _cut(str(self.last_raw).strip())
+            return self.bad_row(line, tcol, f"times must not go backwards (previous row: {said})", t_raw)
         values = []
         for col, raw in ((pcol, p_raw), (ocol, o_raw)):
             if raw is None:
