@@ -5,7 +5,7 @@
   to read, as a folder's is; flock(2), NOTES): the sweep runs as it does without ``fcntl``, instead of
   failing with the lock's error (the CLI named the scenario file as the one it could not read or write).
 - ``fleetsim run --out`` holds its folder as a sweep does: a run and a sweep into one folder at once are
-  refused, whichever started first.
+  refused, whichever started first; so is ``fleetsim reprice --out`` into a folder a sweep is writing.
 - a trace row going back in time after a previous row whose time is written long: that time said cut
   with ``...``, not its first 60 characters as if whole.
 - a result page's header in a folder holding the points of earlier plans over other knobs: a point
@@ -139,3 +139,22 @@ def test_a_run_and_a_sweep_never_write_one_folder_at_once(tmp_path, capsys, monk
                       f"fleetsim sweep would mix its points and result files with that one's; wait for it to "
                       f"finish, or give another --out"]
     assert (out / "summary.json").is_file() and not (out / "points").exists() and not (out / "sweep.json").exists()
+
+
+def test_a_reprice_into_a_folder_a_sweep_is_writing_is_refused(tmp_path, capsys):
+    """``fleetsim reprice --out`` wrote its run's files (summary.json, cashflow.csv, report) into the folder
+    of a sweep still running its first point, as ``fleetsim run`` did."""
+    from sim.planning.store import writing
+
+    path = hc.write_scenario(tmp_path)
+    run = tmp_path / "run"
+    assert hc.exit_status(["run", str(path), "--out", str(run), "--quiet"]) == 0
+    out = tmp_path / "sw"
+    with writing(out, "sweep"):
+        assert hc.exit_status(["reprice", str(run), "--set", "economics.gpu_hour_usd=3", "--out", str(out)]) == 2
+    assert hc.err_lines(capsys) == [
+        f"--out: {out}: another fleetsim sweep, plan, saturation search or run is writing there now: fleetsim "
+        f"reprice would mix its result files with that one's; wait for it to finish, or give another --out"]
+    assert not out.exists()
+    assert hc.exit_status(["reprice", str(run), "--set", "economics.gpu_hour_usd=3", "--out", str(out)]) == 0
+    assert (out / "summary.json").is_file()

@@ -43,7 +43,12 @@ def main(args: argparse.Namespace) -> int:
         before = json.loads((args.folder / "summary.json").read_text(encoding="utf-8-sig"))
     except (OSError, ValueError, RecursionError):         # reprice_folder says what is wrong with the folder
         before = None
-    econ, summary = reprice_folder(args.folder, args.overrides, out=args.out)
+    from contextlib import nullcontext
+
+    from sim.planning.store import writing
+
+    with writing(followed(args.out), "reprice", shown=args.out) if args.out is not None else nullcontext():
+        econ, summary = reprice_folder(args.folder, args.overrides, out=args.out)    # (a sweep meanwhile: refused)
     if args.json:
         sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")
     else:
