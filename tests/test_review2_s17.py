@@ -6,6 +6,7 @@
   failing with the lock's error (the CLI named the scenario file as the one it could not read or write).
 - ``fleetsim run --out`` holds its folder as a sweep does: a run and a sweep into one folder at once are
   refused, whichever started first; so is ``fleetsim reprice --out`` into a folder a sweep is writing.
+- a rerun never drops the figures of a folder its ``figures`` link leads to.
 - a trace row going back in time after a previous row whose time is written long: that time said cut
   with ``...``, not its first 60 characters as if whole.
 - a result page's header in a folder holding the points of earlier plans over other knobs: a point
@@ -158,3 +159,26 @@ def test_a_reprice_into_a_folder_a_sweep_is_writing_is_refused(tmp_path, capsys)
     assert not out.exists()
     assert hc.exit_status(["reprice", str(run), "--set", "economics.gpu_hour_usd=3", "--out", str(out)]) == 0
     assert (out / "summary.json").is_file()
+
+
+def test_a_rerun_never_drops_figures_from_a_folder_its_figures_link_leads_to(tmp_path):
+    """Before writing its result, a rerun drops the earlier result's figures (``figures/*.svg``, ``*.png``).
+    Where ``figures`` is a link to a folder of the user's (a paper's figures, say), the glob went through
+    it and deleted every figure there, the user's own among them; the command then only writes its own
+    over the names it draws, as before round 17. A folder of the result's own is cleared as documented."""
+    from sim.planning.store import drop_earlier_result
+
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    (paper / "mine.svg").write_text("<svg/>")
+    linked, own = tmp_path / "linked", tmp_path / "own"
+    for root in (linked, own):
+        root.mkdir()
+        (root / "sweep.json").write_text("{}")
+    (linked / "figures").symlink_to(paper, target_is_directory=True)
+    (own / "figures").mkdir()
+    (own / "figures" / "sweep_seed.svg").write_text("<svg/>")
+    drop_earlier_result(linked, "sweep")
+    drop_earlier_result(own, "sweep")
+    assert (paper / "mine.svg").is_file() and not (linked / "sweep.json").exists()
+    assert not (own / "figures" / "sweep_seed.svg").exists() and not (own / "sweep.json").exists()

@@ -258,10 +258,12 @@ def drop_earlier_result(root: Path, command: str) -> None:
     knob, or with ``--no-figures``, left the earlier ``figures/sweep_seed.svg`` and ``report.html``
     beside the new tables, read as this one's; ``fleetsim report`` draws them again from the new. The views
     go only when the folder holds an earlier result (its result file): in a folder of the user's own (``--out
-    .``) a ``report.html`` or figure is theirs."""
+    .``) a ``report.html`` or figure is theirs; so are the figures in a folder ``figures`` links to (the
+    command writes its own over the names it draws)."""
     result = [name for name, owner in RESULT_FILES.items() if owner == command]
     earlier = any((root / name).is_file() for name in result)
-    for pattern in (*result, *WRITES.get(command, ()), *(VIEWS if earlier else ())):
+    views = [v for v in VIEWS if not (v.startswith("figures/") and (root / "figures").is_symlink())]
+    for pattern in (*result, *WRITES.get(command, ()), *(views if earlier else ())):
         for path in sorted(root.glob(pattern)):
             if path.is_symlink() or path.is_file():
                 try:
