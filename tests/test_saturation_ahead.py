@@ -141,18 +141,24 @@ def test_next_asked_is_what_the_search_asks_next():
     assert next_asked(dict(start=5, ratio=2.0, rel_tol=0.02, max_probes=40, integer=True), [True, False]) == 7
 
 
-def test_the_cli_writes_the_same_files_serial_and_with_three_workers(tmp_path):
+@pytest.mark.parametrize("extra", [["--workers", "1"], ["--workers", "2"], ["--workers", "3"],
+                                   ["--workers", "3", "--seeds", "2"], ["--workers", "3", "--capacity-band"]])
+def test_the_cli_writes_the_same_files_serial_and_run_ahead(tmp_path, extra):
     """The simulator itself (a 10-minute M/M/1 of ~1 s service), through ``fleetsim saturation``."""
     path = mmc_scenario_file(tmp_path, 0.3, duration="10m")
-    for name, how in (("serial", ["--executor", "serial"]), ("ahead", ["--executor", "local", "--workers", "3"])):
+    more = extra[2:]        # (what follows --workers N: the serial search gets it too)
+    for name, how in (("serial", ["--executor", "serial", *more]), ("ahead", ["--executor", "local", *extra])):
         assert main(["saturation", str(path), "--tolerance", "0.1", "--quiet", "--out", str(tmp_path / name),
                      "--constraint", "latency.queue.mean<=2", "--attainment", "0.5", *how]) in (0, 1)
     assert files(tmp_path / "serial") == files(tmp_path / "ahead")
+    # one row a probe (each band side's too), a point file each probe's run: none for a guess not asked for
     rows = list(csv.DictReader(io.StringIO((tmp_path / "ahead" / "saturation.csv").read_text())))
-    assert len(rows) == len(json.loads((tmp_path / "ahead" / "saturation.json").read_text())["probes"]) >= 4
+    seeds = json.loads((tmp_path / "ahead" / "saturation.json").read_text())["seeds"]
+    assert len(rows) >= 4 and len(list((tmp_path / "ahead" / "points").glob("*.json"))) == len(rows) * seeds
 
 
-def test_a_closed_loop_s_client_search_writes_the_same_files(tmp_path):
+@pytest.mark.parametrize("workers, kw", [(2, {}), (3, {}), (3, {"seeds": 2}), (3, {"capacity_band": 3})])
+def test_a_closed_loop_s_client_search_writes_the_same_files(tmp_path, workers, kw):
     """One server, deterministic 1 s service, TTFT <= 20.5 s: floor(20.5 / 1) = 20 clients
     (test_closed_saturation), by 8, 16, 32, 24, 20, 22, 21."""
     from test_closed_saturation import _deterministic
@@ -160,12 +166,14 @@ def test_a_closed_loop_s_client_search_writes_the_same_files(tmp_path):
     sc = _deterministic(8, 20.5)
     path = tmp_path / "closed.yaml"
     path.write_text(yaml.safe_dump(sc))
-    a = saturation(path, executor="serial", out=tmp_path / "serial")
-    with LocalExecutor(2) as pool:
+    a = saturation(path, executor="serial", out=tmp_path / "serial", **kw)
+    with LocalExecutor(workers) as pool:
         ahead = Counting(pool)
-        b = saturation(path, executor=ahead, out=tmp_path / "ahead")
+        b = saturation(path, executor=ahead, out=tmp_path / "ahead", **kw)
     assert [p["concurrency"] for p in a.probes] == [8, 16, 32, 24, 20, 22, 21]
-    # {8, 16} 16 taken, {32, 64} 32 fails, {24, 28} 24 fails, {20, 22} 22 taken, {21} (20 and 21, 21 and 22
-    # adjacent: nothing after it either way): 5 batches, not 7, and 64 and 28 run for nothing
-    assert (a.concurrency, b.concurrency) == (20, 20) and (ahead.batches, ahead.calls) == (5, 9)
+    assert (a.concurrency, b.concurrency) == (20, 20) and a.as_dict() == b.as_dict()
+    if (workers, kw) == (2, {}):
+        # {8, 16} 16 taken, {32, 64} 32 fails, {24, 28} 24 fails, {20, 22} 22 taken, {21} (20 and 21, 21 and 22
+        # adjacent: nothing after it either way): 5 batches, not 7, and 64 and 28 run for nothing
+        assert (ahead.batches, ahead.calls) == (5, 9)
     assert files(tmp_path / "serial") == files(tmp_path / "ahead")
