@@ -16,14 +16,16 @@ first round (``--cold``: a fresh folder every round, so each round measures the 
 One JSON object per round, then a summary per case and tree (median, min, max of the CPU and wall
 seconds) with ``identical`` (every file of every round equal to the first's)::
 
-    python benchmarks/bench_planning.py                                # both cases, this tree, 3 rounds
+    python benchmarks/bench_planning.py                                # every case, this tree, 3 rounds
     python benchmarks/bench_planning.py --case sweep --tree ../before --tree . --repeat 3
     python benchmarks/bench_planning.py --quick                        # 10-minute runs (development)
 
 Cases: ``plan`` (README "How many H100s do I need for 50 req/s": ``--set workload.arrival.rate=50
 --vary fleet.pools.0.replicas=1..16 --constraint latency.ttft.p99<=2.0``, 5 one-hour runs, one after
 another) and ``sweep`` (README "Using it": ``--grid fleet.pools.0.replicas=2,4,8 --seeds 3 --columns
-latency.tpot.p99,utilization.load_factor``, 9 one-hour runs on the local process pool).
+latency.tpot.p99,utilization.load_factor``, 9 one-hour runs on the local process pool) and ``saturation``
+(README: ``fleetsim saturation scenarios/baseline.yaml``, 9 one-hour runs, with ``--workers 2``, the
+default on a 2-core machine, written out so that a bigger one measures the same).
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ CASES = {
              "--constraint", "latency.ttft.p99<=2.0"],
     "sweep": ["sweep", BASELINE, "--grid", "fleet.pools.0.replicas=2,4,8", "--seeds", "3",
               "--columns", "latency.tpot.p99,utilization.load_factor"],
+    "saturation": ["saturation", BASELINE, "--workers", "2"],
 }
 QUICK = ["--set", "duration=10m", "--set", "warmup=1m"]
 WALL_FIELDS = ("wall_s", "wall_seconds")
@@ -113,7 +116,7 @@ def git_head(tree: Path) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--case", action="append", choices=sorted(CASES), help="plan, sweep (default: both)")
+    ap.add_argument("--case", action="append", choices=sorted(CASES), help="plan, sweep, saturation (default: all)")
     ap.add_argument("--tree", action="append", type=Path, help="a source checkout (repeatable; default: this one)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds per case and tree (default 3)")
     ap.add_argument("--quick", action="store_true", help="10-minute runs (warm-up 1 min) instead of an hour")

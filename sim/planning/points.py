@@ -216,7 +216,8 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
     run in the same batch; their results go to ``kept`` (point key -> result), neither stored nor
     returned. A later call asking for a kept point takes its result as if it ran then (stored, not
     reused): the same bytes, as a run is the same whatever process runs it, without its wait. A kept
-    point never asked for leaves no trace in the results. A worker that dies breaks the process pool
+    point never asked for leaves no trace in the results (nor in the progress bar, which counts the
+    runs asked for). A worker that dies breaks the process pool
     and every point of its batch reads "worker lost": the points asked for then run again without
     any run ahead, as they would have run (so one that dies on its own is lost again).
     """
@@ -248,7 +249,7 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
     for k in todo:
         if k in kept:
             finish(k, kept.pop(k))
-    bar = _progress(len(tasks), desc) if progress and tasks else None
+    bar = _progress(len(keys), desc) if progress and keys else None     # (the runs asked for, not those ahead)
     lost: list[str] = []        # asked for, in a batch with points run ahead, their worker lost
     try:
         for j, result in executor.map_unordered(run_point, tasks):
@@ -261,7 +262,7 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
                     kept[extra[j - len(keys)].key] = result
             elif keys[j] not in lost:
                 finish(keys[j], result)
-            if bar is not None:
+            if bar is not None and j < len(keys):
                 bar.update(1)
     finally:
         if bar is not None:

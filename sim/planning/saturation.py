@@ -39,6 +39,7 @@ from sim.limits import check_points
 from sim.metrics.band import SIDES, capacities, check_pct
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.metrics.names import amount, said
+from sim.planning.bracketing import fmt_rate as _fmt, highest
 from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, ci_of, judge
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import scalar
@@ -123,15 +124,6 @@ class SaturationResult:
         return out
 
 
-def _fmt(rate: float) -> str:
-    return f"{rate:.6g}"
-
-
-#: the smallest step of a rate :func:`highest` takes: one unit of its sixth significant digit
-#: (:func:`_fmt`) at least, so that no step rounds back to the rate it left
-STEP = 1e-5
-
-
 @holds_out("saturation")
 def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence[str] = (),
                rate_path: str | None = None, start: float | None = None, rel_tol: float = 0.02,
@@ -196,13 +188,18 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
                              "saturation", pct is not None)
         checked: list[bool] = []
 
+        def config(value: float) -> tuple[str, ...]:
+            return (f"{rate_path}={value if closed else _fmt(value)}",)
+
         def prober(capacity: float, probes: list[dict[str, Any]]):
-            def ok(value: float) -> bool:
+            def ok(value: float, nexts: Sequence[float | None] = ()) -> bool:
                 at = f" at capacity {capacity:g}" if capacity != 1.0 else ""
                 shown = f"{value} clients" if closed else f"{_fmt(value)} req/s"
                 evaluate.desc = f"saturation: {shown}{at}"      # the progress bar's label
-                row = judge(dict(evaluate([(f"{rate_path}={value if closed else _fmt(value)}",)], capacity)[0]),
-                            cons)
+                # the values asked next if this one holds, and if it fails: run on the workers it leaves
+                # idle, kept until (if) asked for (the search's files are those of one probe at a time)
+                ahead = [[(config(v), capacity)] for v in nexts if v is not None]
+                row = judge(dict(evaluate.at([(config(value), capacity)], ahead)[0]), cons)
                 # (a probe that completed no request reports no latency or attainment: it says nothing of them)
                 if not checked and row.get("requests.completed.mean") != 0:
                     check_metrics([row], [c.metric for c in cons])
@@ -219,7 +216,8 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
         # a closed loop halves down to one client: fewer clients only ever wait less
         lo, hi = highest(prober(1.0, probes), start, 2.0, rel_tol, max_probes, integer=closed,
                          top=MAX_CLIENTS if closed else math.inf,
-                         worth=None if closed else lambda rate: floor_reason(rate, probes, duration) is None)
+                         worth=None if closed else lambda rate: floor_reason(rate, probes, duration) is None,
+                         guesses=True)
         band = None
         if pct is not None:
             band = {"pct": pct}
@@ -235,7 +233,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
                 floor = math.floor(lowest) if closed else float(_fmt(lowest))
                 s_lo, s_hi = highest(prober(capacity, side), max(1, round(first)) if closed else first, ratio, rel_tol,
                                      max_probes, widen=True, floor=floor, integer=closed,
-                                     top=MAX_CLIENTS if closed else math.inf)
+                                     top=MAX_CLIENTS if closed else math.inf, guesses=True)
                 band[name] = {"capacity": capacity, **_answer(side, s_lo, s_hi, closed), "probes": side}
     if lo is not None:
         why_none = None
@@ -304,97 +302,6 @@ def _start_clients(source: ScenarioSource, start: float | None) -> int:
         raise InputError(f"--start: a closed loop's search starts at a client count, a whole number from 1 to "
                          f"{MAX_CLIENTS:,} (got {start:g})")
     return int(start)
-
-
-def highest(ok, start: float, ratio: float, rel_tol: float, max_probes: int, widen: bool = False,
-            floor: float = 0.0, worth=None, integer: bool = False,
-            top: float = math.inf) -> tuple[float | None, float | None]:
-    """The highest rate ``ok`` holds at, as ``(lo, hi)``: ``lo`` observed to hold, ``hi`` (the lowest
-    rate seen to fail above it) within ``rel_tol`` of it, or ``None`` where no such rate was found in
-    ``max_probes`` calls, or above ``floor``, or among the rates ``worth`` (when given) says are
-    worth trying below every failing one, or among finite rates. Brackets from ``start`` by steps
-    of ``ratio`` (squared after every step when ``widen``), then bisects. With ``integer`` the values
-    are whole numbers >= 1 (a client count): a step up rounds up and a step down rounds down, each
-    moving by one at least, and the bisection ends at two adjacent numbers if not before; a rate moves by
-    one unit of its sixth significant digit at least. No value above ``top`` is tried, ``start`` included
-    (``hi`` stays None when ``top`` holds), and no value is tried twice: none at or below one that held.
-
-        >>> highest(lambda r: r <= 37.0, 10.0, 2.0, 0.02, 40)
-        (36.875, 37.5)
-        >>> highest(lambda r: r <= 37.0, 36.0, 1.05, 0.02, 40, widen=True)
-        (36.9, 37.35)
-        >>> highest(lambda r: False, 1.0, 2.0, 0.02, 40, widen=True, floor=0.01)   # 1, 1/2, 1/8, 1/128
-        (None, 0.0078125)
-        >>> highest(lambda r: False, 1.0, 2.0, 0.02, 40, worth=lambda r: r >= 0.2)   # 1, 1/2, 1/4
-        (None, 0.25)
-        >>> highest(lambda n: n <= 37, 8, 2.0, 0.02, 40, integer=True)     # 8, 16, 32, 64, 48, 40, 36, 38, 37
-        (37, 38)
-        >>> highest(lambda n: n <= 37, 36, 1.02, 0.001, 40, widen=True, integer=True)   # 36, 37, 39, 38
-        (37, 38)
-        >>> highest(lambda n: False, 5, 2.0, 0.02, 40, integer=True)      # 5, 2, 1
-        (None, 1)
-        >>> highest(lambda n: True, 300, 2.0, 0.02, 40, integer=True, top=1000)   # 300, 600, 1000
-        (1000, None)
-        >>> highest(lambda n: n <= 1000, 1030, 1.05, 0.02, 40, widen=True, integer=True, top=1000)   # 1000
-        (1000, None)
-        >>> highest(lambda r: True, 300.0, 2.0, 0.02, 40, top=1000.0)      # 300, 600, 1000
-        (1000.0, None)
-    """
-    if integer:
-        up = lambda v, s: max(math.ceil(v * s), v + 1)           # noqa: E731
-        down = lambda v, s: min(math.floor(v / s), v - 1)        # noqa: E731
-        middle = lambda a, b: (a + b) // 2                       # noqa: E731
-        start = int(start)
-    else:
-        # (at least one unit of the rate's last significant digit, as a client count moves by one)
-        up = lambda v, s: max(float(_fmt(v * s)), float(_fmt(v * (1 + STEP))))     # noqa: E731
-        down = lambda v, s: min(float(_fmt(v / s)), float(_fmt(v * (1 - STEP))))   # noqa: E731
-        middle = lambda a, b: float(_fmt((a + b) / 2))           # noqa: E731
-        start = float(_fmt(start))
-    calls = 0
-
-    def probe(rate: float) -> bool:
-        nonlocal calls
-        calls += 1
-        return ok(rate)
-
-    lo: float | None = None
-    hi: float | None = None
-    rate = min(start, top)      # (a band side starts at the point's answer scaled up: past top at the limit)
-    step = ratio
-    if probe(rate):
-        lo = rate
-        while calls < max_probes:
-            rate = min(up(lo, step), top)
-            if not math.isfinite(rate) or rate <= lo:     # at top: what held there is all there is to know
-                break
-            if probe(rate):
-                lo = rate
-            else:
-                hi = rate
-                break
-            step = step * step if widen else step
-    else:
-        hi = rate
-        while calls < max_probes and hi > floor:
-            rate = down(hi, step)
-            if not rate > 0 or (worth is not None and not worth(rate)):
-                break
-            if probe(rate):
-                lo = rate
-                break
-            hi = rate
-            step = step * step if widen else step
-    if lo is not None and hi is not None:
-        while (hi - lo) / lo > rel_tol and calls < max_probes:
-            mid = middle(lo, hi)
-            if mid in (lo, hi):
-                break
-            if probe(mid):
-                lo = mid
-            else:
-                hi = mid
-    return lo, hi
 
 
 def floor_reason(rate: float, probes: Sequence[dict[str, Any]], duration_s: float | None) -> str | None:
