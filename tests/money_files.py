@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import yaml
@@ -34,3 +35,14 @@ def rows(folder: Path, name: str = "cashflow.csv") -> list[dict]:
 def col(table: list[dict], column: str) -> list[float]:
     """One column of ``rows``' output as numbers (an empty cell is 0)."""
     return [float(r[column] or 0) for r in table]
+
+
+def assert_repriced_as_fresh(tmp_path: Path, base: Path, fresh: Path, sets: list[str]) -> None:
+    """``fleetsim reprice base --set ...`` into ``tmp_path/re`` writes the money files of ``fresh`` (a run of
+    the repriced scenario): cashflow, ledger and settlements byte for byte, the same money in the summary."""
+    assert main(["reprice", str(base), *[a for s in sets for a in ("--set", s)],
+                 "--out", str(tmp_path / "re"), "--quiet"]) == 0
+    for name in ("cashflow.csv", "ledger.csv", "settlements.csv"):
+        assert (tmp_path / "re" / name).read_bytes() == (fresh / name).read_bytes(), name
+    re_sum, fresh_sum = (json.loads((f / "summary.json").read_text()) for f in (tmp_path / "re", fresh))
+    assert re_sum["cashflow"] == fresh_sum["cashflow"] and re_sum["cost"] == fresh_sum["cost"]

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from sim.cli import main
-from money_files import write_scenario as _write, run as _run, rows as _rows, col as _col
+from money_files import assert_repriced_as_fresh, write_scenario as _write, run as _run, rows as _rows, col as _col
 
 TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
 NO_DEMAND = {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS}   # arrives long after the horizon
@@ -70,12 +70,7 @@ def test_a_lifetime_cap_repriced_to_a_yearly_one_is_a_fresh_runs_money_and_bad_p
     assert _col(sett, "shortfall_usd") == [0, 0]
     assert json.loads((base / "summary.json").read_text())["cashflow"]["revenue_share_paid"] == pytest.approx(400)
     fresh = _run(tmp_path, _scenario(DEAL), "fresh")
-    assert main(["reprice", str(base), "--set", "economics.agreements.0.cap_period=year",
-                 "--out", str(tmp_path / "re"), "--quiet"]) == 0
-    for name in ("cashflow.csv", "ledger.csv", "settlements.csv"):
-        assert (tmp_path / "re" / name).read_bytes() == (fresh / name).read_bytes(), name
-    re_sum, fresh_sum = (json.loads((f / "summary.json").read_text()) for f in (tmp_path / "re", fresh))
-    assert re_sum["cashflow"] == fresh_sum["cashflow"] and re_sum["cost"] == fresh_sum["cost"]
+    assert_repriced_as_fresh(tmp_path, base, fresh, ["economics.agreements.0.cap_period=year"])
 
     path = _write(tmp_path, _scenario(DEAL), "bad")
     for sets, words in (

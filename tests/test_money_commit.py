@@ -13,7 +13,7 @@ import json
 import pytest
 
 from sim.cli import main
-from money_files import write_scenario as _write, run as _run, rows as _rows, col as _col
+from money_files import assert_repriced_as_fresh, write_scenario as _write, run as _run, rows as _rows, col as _col
 
 TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
 NO_DEMAND = {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS}   # arrives long after the horizon
@@ -95,12 +95,7 @@ def test_a_repriced_commit_is_a_fresh_runs_money_and_bad_commits_are_refused(tmp
     fresh = _run(tmp_path, _scenario(COMMITS), "fresh")
     sets = ["economics.commits=[{name: main_commit, pool: main, commit_usd: 730}, {name: fleet_commit, "
             "commit_usd: 3300, period: quarter, payment_lag: 15d}]"]
-    assert main(["reprice", str(base), *[a for s in sets for a in ("--set", s)],
-                 "--out", str(tmp_path / "re"), "--quiet"]) == 0
-    for name in ("cashflow.csv", "ledger.csv", "settlements.csv"):
-        assert (tmp_path / "re" / name).read_bytes() == (fresh / name).read_bytes(), name
-    re_sum, fresh_sum = (json.loads((f / "summary.json").read_text()) for f in (tmp_path / "re", fresh))
-    assert re_sum["cashflow"] == fresh_sum["cashflow"] and re_sum["cost"] == fresh_sum["cost"]
+    assert_repriced_as_fresh(tmp_path, base, fresh, sets)
 
     path = _write(tmp_path, _scenario(COMMITS), "bad")
     for sets, words in (

@@ -18,19 +18,6 @@ from tiers_pool import pool
 OVERLOAD = {"process": "piecewise", "times": [0, 600, 2400], "rates": [0.5, 1.5, 0.5]}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-    import os
-
-    old = os.environ.get("FLEETSIM_CACHE")
-    os.environ["FLEETSIM_CACHE"] = str(tmp_path_factory.mktemp("tiers-review-cache"))
-    yield
-    if old is None:
-        os.environ.pop("FLEETSIM_CACHE", None)
-    else:
-        os.environ["FLEETSIM_CACHE"] = old
-
-
 def _two_priorities(arrival: dict, policy: str, duration: float) -> dict:
     """The pool serving two classes of equal share, ``gold`` (priority 2) before ``bronze`` (0)."""
     sc = pool("fluid", arrival, duration=duration)
