@@ -182,3 +182,20 @@ def test_a_rerun_never_drops_figures_from_a_folder_its_figures_link_leads_to(tmp
     drop_earlier_result(own, "sweep")
     assert (paper / "mine.svg").is_file() and not (linked / "sweep.json").exists()
     assert not (own / "figures" / "sweep_seed.svg").exists() and not (own / "sweep.json").exists()
+
+
+@pytest.mark.parametrize("command", ["plan", "sweep"])
+def test_the_python_api_refuses_an_unknown_column_before_anything_runs(tmp_path, command):
+    """``sim.plan(columns=...)`` / ``sim.sweep(columns=...)`` check the summary keys among the columns as
+    ``--columns`` does (a planner column such as ``$/hour`` is no key), before the first point runs."""
+    import sim
+    from sim.planning.constraints import UnknownMetricError
+
+    base = {"scenario": str(hc.ROOT / "scenarios" / "baseline.yaml"), "overrides": ["duration=60", "warmup=5"],
+            "columns": ["latency.ttft.p99", "$/hour", "latency.ttft.p999x"], "out": tmp_path / "out"}
+    with pytest.raises(UnknownMetricError, match=r"^columns: unknown metric latency\.ttft\.p999x"):
+        if command == "plan":
+            sim.plan(vary=["fleet.pools.0.replicas=1..2"], constraints=["latency.ttft.p99<=2"], **base)
+        else:
+            sim.sweep(grid=["fleet.pools.0.replicas=1,2"], **base)
+    assert not (tmp_path / "out" / "points").exists() or not any((tmp_path / "out" / "points").iterdir())

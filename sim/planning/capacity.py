@@ -48,7 +48,7 @@ from sim.errors import text_list
 from sim.limits import check_points
 from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
-from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, judge, unmet
+from sim.planning.evaluator import Evaluator, check_column_names, check_metric_names, check_metrics, judge, unmet
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, KnobError, columns, configurations, labels, parse_knobs
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
@@ -238,6 +238,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
     obj = objective_key(objective)
     check_metric_names([obj, *(c.metric for c in cons)], source.data, [p for k in knobs for p in k.paths])
+    check_column_names(shown, source.data, [p for k in knobs for p in k.paths], band=pct is not None)
     check_points(most_configurations(knobs, pct is not None), seeds, source=source.source, knobs="--vary",
                  most=True)     # before a group is built: enumerated knobs multiply
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)

@@ -24,6 +24,7 @@ from sim.planning.source import ScenarioSource
 from sim.planning.stats import MeanCI
 from sim.planning.store import PointStore
 from sim.planning.sweep import configuration_rows, point_row
+from sim.report.planner_columns import COLUMNS as PLANNER_COLUMNS
 
 
 class Evaluator:
@@ -235,6 +236,18 @@ def check_metrics(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> Non
             f"unknown metric {', '.join(hints)}: must be a numeric summary key such as {', '.join(examples)} "
             f"(all {len(known)}: the keys of summary.json, dotted, or the columns of sweep.csv without '.mean')",
             missing)
+
+
+def check_column_names(columns: Sequence[str] | None, data: Any, varied: Sequence[str] = (),
+                       band: bool | None = None) -> None:
+    """Before any run: the summary keys among ``columns`` (the Python API's ``columns=``; planner columns
+    such as ``$/hour`` are no keys) checked as :func:`check_metric_names` checks a constraint's, the error
+    starting ``columns:`` (``fleetsim plan/sweep --columns`` checks them in the command line's own words)."""
+    keys = [c for c in columns or () if c not in PLANNER_COLUMNS]
+    try:
+        check_metric_names(keys, data, varied, band=band)
+    except UnknownMetricError as exc:
+        raise UnknownMetricError(f"columns: {exc}", exc.metrics) from None
 
 
 def check_metric_names(metrics: Sequence[str], data: Any, varied: Sequence[str] = (),

@@ -157,9 +157,12 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
         names; a text is split at commas), kept in ``sweep.json`` as ``columns`` for the report page's
         table; nothing runs differently.
     """
+    from sim.planning.evaluator import check_column_names     # (evaluator builds on this module's rows)
+
     columns = named_columns(columns)
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(grid)
+    check_column_names(columns, source.data, [p for k in knobs for p in k.paths], band=capacity_band is not None)
     check_points(math.prod(len(k.values) for k in knobs), seeds, source=source.source)   # before the grid is built
     configs = configurations(knobs)
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
