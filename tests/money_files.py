@@ -10,6 +10,20 @@ import yaml
 
 from sim.cli import main
 
+#: fixed lengths; with NO_DEMAND the one request arrives long after the horizon: money without traffic
+TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
+NO_DEMAND = {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS}
+
+
+def scenario(name: str, economics: dict, *, duration: str, start: str = "2025-01-01",
+             pools: tuple[str, ...] = ("main",)) -> dict:
+    """A scenario without traffic: one H100 held the whole run in each of ``pools``, ``economics`` priced on it."""
+    pool = {"gpu": "h100-sxm", "replicas": 1, "tensor_parallel": 1}
+    return {"name": name, "seed": 3, "start": start, "duration": duration, "warmup": 0,
+            "model": "llama-3-8b", "workload": NO_DEMAND,
+            "fleet": {"pools": [{"name": p, **pool} for p in pools]},
+            "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "economics": economics, "metrics": {"interval": "1h"}}
+
 
 def write_scenario(tmp_path: Path, sc: dict, name: str) -> Path:
     """``sc`` saved as ``<name>.yaml`` in ``tmp_path``."""

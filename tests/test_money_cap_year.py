@@ -14,10 +14,8 @@ import json
 import pytest
 
 from sim.cli import main
-from money_files import assert_repriced_as_fresh, write_scenario as _write, run as _run, rows as _rows, col as _col
+from money_files import assert_repriced_as_fresh, scenario, write_scenario as _write, run as _run, rows as _rows, col as _col
 
-TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
-NO_DEMAND = {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS}   # arrives long after the horizon
 
 # From 2025-01-01 for 181 days (Jan 31, Feb 28, Mar 31, Apr 30, May 31, Jun 30: the run ends Jul 1).
 # The deal began 2024-05-16: its years turn on May 16; $600 of the year to 2025-05-16 was paid before the run.
@@ -28,10 +26,7 @@ DEAL = {"period": "month", "compute": [{"pool": "main", "usd_per_gpu_hour": 1.0}
 
 
 def _scenario(economics: dict) -> dict:
-    return {"name": "capyear", "seed": 3, "start": "2025-01-01", "duration": "181d", "warmup": 0,
-            "model": "llama-3-8b", "workload": NO_DEMAND,
-            "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1, "tensor_parallel": 1}]},
-            "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "economics": economics, "metrics": {"interval": "1h"}}
+    return scenario("capyear", economics, duration="181d")
 
 
 def test_each_agreement_year_has_its_own_cap_and_the_true_up_spends_the_new_years(tmp_path):

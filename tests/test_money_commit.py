@@ -13,10 +13,8 @@ import json
 import pytest
 
 from sim.cli import main
-from money_files import assert_repriced_as_fresh, write_scenario as _write, run as _run, rows as _rows, col as _col
+from money_files import assert_repriced_as_fresh, scenario, write_scenario as _write, run as _run, rows as _rows, col as _col
 
-TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
-NO_DEMAND = {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS}   # arrives long after the horizon
 
 # From 2025-01-01 for 120 days (Jan 31, Feb 28, Mar 31, Apr 30 days; the run ends May 1 00:00), one GPU
 # in each of two pools held the whole time: main at $1/hour, aux at $0.50/hour.
@@ -27,11 +25,7 @@ COMMITS = {"period": "month",
 
 
 def _scenario(economics: dict) -> dict:
-    pool = {"gpu": "h100-sxm", "replicas": 1, "tensor_parallel": 1}
-    return {"name": "commit", "seed": 3, "start": "2025-01-01", "duration": "120d", "warmup": 0,
-            "model": "llama-3-8b", "workload": NO_DEMAND,
-            "fleet": {"pools": [{"name": "main", **pool}, {"name": "aux", **pool}]},
-            "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "economics": economics, "metrics": {"interval": "1h"}}
+    return scenario("commit", economics, duration="120d", pools=("main", "aux"))
 
 
 def test_a_monthly_pool_commit_and_a_quarterly_fleet_commit_bill_their_shortfalls(tmp_path):

@@ -26,10 +26,8 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from money_files import run as _run, rows as _rows, col as _col
+from money_files import NO_DEMAND, TOKENS, run as _run, rows as _rows, col as _col
 
-TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
-NO_DEMAND = {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS}   # arrives long after the horizon
 DAY_H = 24
 
 

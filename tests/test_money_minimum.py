@@ -14,10 +14,8 @@ import json
 import pytest
 
 from sim.cli import main
-from money_files import assert_repriced_as_fresh, write_scenario as _write, run as _run, rows as _rows, col as _col
+from money_files import assert_repriced_as_fresh, scenario, write_scenario as _write, run as _run, rows as _rows, col as _col
 
-TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
-NO_DEMAND = {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS}   # arrives long after the horizon
 
 # From 2025-01-01 for 120 days: Jan 31 + Feb 28 + Mar 31 + Apr 30 = 120, the run ends 2025-05-01 00:00.
 # Q1 has 90 days, all inside; Q2 has 91 days (Apr 30, May 31, Jun 30), 30 of them inside.
@@ -29,10 +27,7 @@ DEAL = {"period": "month", "compute": [{"pool": "main", "usd_per_gpu_hour": 1.0}
 
 
 def _scenario(economics: dict) -> dict:
-    return {"name": "minimum", "seed": 3, "start": "2025-01-01", "duration": "120d", "warmup": 0,
-            "model": "llama-3-8b", "workload": NO_DEMAND,
-            "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1, "tensor_parallel": 1}]},
-            "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "economics": economics, "metrics": {"interval": "1h"}}
+    return scenario("minimum", economics, duration="120d")
 
 
 def test_the_payer_tops_up_to_the_minimum_each_quarter_prorated_and_netted_with_the_reverse_share(tmp_path):

@@ -10,10 +10,8 @@ import pytest
 from sim.cli import main
 from sim.report.comparison import compare
 from sim.report.html_report import metrics_section
-from money_files import run as _run, rows as _rows, col as _col
+from money_files import scenario, run as _run, rows as _rows, col as _col
 
-TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
-NO_DEMAND = {"arrival": {"process": "burst", "count": 1, "at": 1e9}, **TOKENS}   # arrives long after the horizon
 
 # From 2025-01-01 for 120 days (Jan 31, Feb 28, Mar 31, Apr 30 days; the run ends May 1 00:00), one GPU
 # in each of two pools held the whole time: main at $1/hour ($24 a day), aux at $0.50/hour.
@@ -22,11 +20,7 @@ QUARTER_COMMIT = {"name": "q", "pool": "main", "commit_usd": 2500, "period": "qu
 
 
 def _scenario(economics: dict, start: str = "2025-01-01", duration: str = "120d") -> dict:
-    pool = {"gpu": "h100-sxm", "replicas": 1, "tensor_parallel": 1}
-    return {"name": "review", "seed": 3, "start": start, "duration": duration, "warmup": 0,
-            "model": "llama-3-8b", "workload": NO_DEMAND,
-            "fleet": {"pools": [{"name": "main", **pool}, {"name": "aux", **pool}]},
-            "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "economics": economics, "metrics": {"interval": "1h"}}
+    return scenario("review", economics, duration=duration, start=start, pools=("main", "aux"))
 
 
 def test_a_commit_shortfall_is_a_row_of_the_metrics_table_and_of_compare_so_net_adds_up(tmp_path):
