@@ -124,11 +124,7 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
     provider_pays = ag.payer == "provider"
     cap = _Cap(ag, tl, fwd)
 
-    groups: dict[float, list[int]] = {}
-    for i in range(tl.n):
-        if active[i]:
-            groups.setdefault(cal.period_start_s(float(tl.starts_s[i]), ag.settle), []).append(i)
-    for p0, idx in groups.items():
+    for p0, idx in tl.periods(active > 0, ag.settle).items():
         p_end = cal.period_end_s(p0, ag.settle)
         if ag.cap_usd is not None:
             for y in dict.fromkeys(cap.year[idx].tolist()):

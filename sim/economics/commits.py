@@ -38,11 +38,7 @@ def commit_shortfalls(cfg: EconomicsConfig, by_pool: dict[str, np.ndarray], tl: 
         for pool, cost in by_pool.items():
             if c.pool is None or pool == c.pool:
                 billed = billed + cost
-        active = tl.window_mask(c.from_, c.until)
-        groups: dict[float, list[int]] = {}
-        for i in np.flatnonzero(active):
-            groups.setdefault(cal.period_start_s(float(tl.starts_s[i]), c.period), []).append(int(i))
-        for p0, idx in groups.items():
+        for p0, idx in tl.periods(tl.window_mask(c.from_, c.until), c.period).items():
             p_end = cal.period_end_s(p0, c.period)
             commit = c.commit_usd * (float(tl.durations_s[idx].sum()) / (p_end - p0))
             short = commit - float(billed[idx].sum())

@@ -53,6 +53,14 @@ class Timeline:
         lo, hi = window_s(self.calendar, from_, until)
         return (self.starts_s >= lo) & (self.ends_s <= hi)
 
+    def periods(self, mask: np.ndarray, period: str) -> dict[float, list[int]]:
+        """The segments of ``mask`` grouped by the calendar ``period`` each starts in: the period's
+        start (seconds) to its segments' indexes, both in time order."""
+        groups: dict[float, list[int]] = {}
+        for i in np.flatnonzero(mask):
+            groups.setdefault(self.calendar.period_start_s(float(self.starts_s[i]), period), []).append(int(i))
+        return groups
+
     def months(self) -> tuple[np.ndarray, list[dt.date]]:
         """Per segment: index into the list of month starts it lies in."""
         firsts = [period_floor(self.calendar.date_at(s), "month") for s in self.starts_s]
