@@ -195,11 +195,9 @@ def _to_places_of(mean: str, half: str, value: float) -> str:
     m, h = _PLAIN.fullmatch(mean), _PLAIN.fullmatch(half)
     if not (m and h) or not math.isfinite(value) or value <= 0:
         return half
-    places = len(m.group(1) or ".") - 1
-    if places >= len(h.group(1) or ".") - 1:
-        return half
-    places = max(places, -math.floor(math.log10(value)))       # at least one significant digit
-    return f"{value:,.{places}f}" if places < len(h.group(1) or ".") - 1 else half
+    shown = len(h.group(1) or ".") - 1          # the decimals ``half`` has
+    places = max(len(m.group(1) or ".") - 1, -math.floor(math.log10(value)))   # the mean's, at least one digit
+    return f"{value:,.{places}f}" if places < shown else half
 
 
 def interval(mean: float, low: float | None, high: float | None, fmt=str) -> str:
