@@ -81,7 +81,7 @@ def in_flight_work(pool, prompt_mean: float, output_mean: float, prompt, generat
         return part_served(0.0, prompt_mean, output_mean, prompt, generated)
     prefill, decode = request_seconds(pool.step_model, pool_limits(pool), max(prompt_mean, 1.0), max(output_mean, 1.0))
     share = prefill / (prefill + decode) if prefill + decode > 0 else 1.0
-    return part_served(share, max(prompt_mean, 1.0), max(output_mean, 1.0), prompt, generated)
+    return part_served(share, prompt_mean, output_mean, prompt, generated)     # (it guards means below 1)
 
 
 def pool_limits(pool) -> BatchLimits:
