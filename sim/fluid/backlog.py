@@ -2,7 +2,7 @@
 
 A step of the fluid tier serves its requests through the capacity curve at the step's load; while
 a backlog is carried, each of them also waits ``W`` seconds first: the wait, first come first
-served, of the requests the fluid queue serves in that step (:func:`fcfs_waits`). The queue's
+served, of the requests the fluid queue serves in that step (:func:`step_waits`). The queue's
 cumulative arrivals ``A(t)`` and services ``D(t)`` are linear within a step (the fluid tier's rate
 is constant within one); the request served at ``s`` is the ``D(s)``-th to arrive, at
 ``A^{-1}(D(s))``, and waited ``s - A^{-1}(D(s))``. ``W`` is the mean of that over the step's
