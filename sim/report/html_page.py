@@ -362,10 +362,10 @@ def _same_scenario(summary: dict, scenario: dict | None) -> bool:
     ran = summary.get("pools")
     if not isinstance(pools, list) or not isinstance(ran, dict):
         return True
-    for i, pool in enumerate(pools):
+    for pool in pools:
         if not isinstance(pool, dict):
             continue
-        got = ran.get(pool.get("name", f"pool{i}" if len(pools) > 1 else "main"))
+        got = ran.get(pool.get("name"))      # (a pool always has a name: the schema requires it)
         if not isinstance(got, dict):
             continue
         for key in ("gpu", "tensor_parallel", "pipeline_parallel"):
