@@ -234,6 +234,18 @@ def priority_message(index: int, pool: str, policy: str, priorities: list[int], 
             f"latency and SLO under overload at fidelity: request")
 
 
+def longest_wait(backlog_end: np.ndarray, capacity_rps: np.ndarray) -> float:
+    """The longest wait (s) a step's end backlog makes at the step's serving capacity (requests/s): 0
+    without a backlog or a capacity.
+
+        >>> longest_wait(np.array([0.0, 900.0, 300.0]), np.array([1.0, 1.5, 0.0]))
+        600.0
+    """
+    cap = np.asarray(capacity_rps, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.max(np.where(cap > 0, np.asarray(backlog_end, dtype=np.float64) / cap, 0.0), initial=0.0))
+
+
 def warn_priority(index: int, pool: str, policy: str, priorities: list[int], backlog_end: np.ndarray,
                   capacity_rps: np.ndarray, ttft_s: float) -> None:
     """A :class:`~sim.errors.ScenarioWarning` (:func:`priority_message`) for pool ``index`` when its
@@ -242,9 +254,6 @@ def warn_priority(index: int, pool: str, policy: str, priorities: list[int], bac
 
     from sim.errors import ScenarioWarning
 
-    cap = np.asarray(capacity_rps, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        wait = float(np.max(np.where(cap > 0, np.asarray(backlog_end) / cap, 0.0), initial=0.0))
-    message = priority_message(index, pool, policy, priorities, wait, ttft_s)
+    message = priority_message(index, pool, policy, priorities, longest_wait(backlog_end, capacity_rps), ttft_s)
     if message:
         warnings.warn(message, ScenarioWarning, stacklevel=3)

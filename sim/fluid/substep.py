@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.fluid.backlog import longest_wait
+
 SUB = 12
 """Sub-steps per step (five minutes of an hourly step)."""
 
@@ -80,9 +82,7 @@ def warn_hidden(sc, edges: np.ndarray, dt_s: np.ndarray, total: np.ndarray, base
     step_s = float(dt_s[0])
     for name, offered, reject, serving, max_rps, b_end in pools:
         cap = np.asarray(serving, dtype=np.float64) * max_rps
-        with np.errstate(divide="ignore", invalid="ignore"):
-            seen = float(np.max(np.where(cap > 0, b_end / cap, 0.0)))
         message = hidden_message(name, step_s, hidden_wait(spread * (offered * (1.0 - reject))[:, None], cap, dt_s),
-                                 seen, sc.slo.ttft_s)
+                                 longest_wait(b_end, cap), sc.slo.ttft_s)
         if message:
             warnings.warn(message, ScenarioWarning, stacklevel=3)
