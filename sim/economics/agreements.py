@@ -3,7 +3,7 @@
 For an agreement with ``payer``, ``payee``, ``rate``, ``base`` and optional ``reverse``:
 
 * forward (payer -> payee) accrues ``rate x revenue(base lines)`` in every segment inside the
-  agreement's window; the running total is truncated at ``cap_usd`` (lifetime, this agreement;
+  agreement's window (a bracketed ``rate`` steps on the running base revenue: :mod:`sim.economics.tiers`); the running total is truncated at ``cap_usd`` (lifetime, this agreement;
   or per agreement year with ``cap_period: year``, the years counted from ``from``, else from the
   run's start) less ``cap_used_usd`` (paid toward it before the run, in the cap period in progress
   at the start), so a cap reached mid-period pays only what is left of it;
@@ -30,10 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.economics.calendar import anniversaries, period_label
+from sim.economics.calendar import period_label
 from sim.economics.ledger import MINIMUM_SUFFIX, LedgerEntry
 from sim.economics.revenue import RevenueBook
 from sim.economics.statement import to_cents
+from sim.economics.tiers import brackets_of, share as tiered_share
 from sim.economics.timeline import Timeline
 from sim.scenario.economics import EconomicsConfig
 
@@ -93,6 +94,13 @@ def _line_sum(book: RevenueBook, names: list[str], n: int) -> np.ndarray:
     return out
 
 
+def _accrue(rate, base: np.ndarray, tier_year: np.ndarray, used: float) -> np.ndarray:
+    """The share per segment of ``base`` (the base revenue inside the window) at ``rate``: a fraction,
+    or brackets of the running base revenue restarting with each ``tier_year`` (:mod:`sim.economics.tiers`)."""
+    brackets = brackets_of(rate)
+    return rate * base if brackets is None else tiered_share(base, brackets, tier_year, used)
+
+
 def settle_agreements(cfg: EconomicsConfig, book: RevenueBook, tl: Timeline
                       ) -> tuple[tuple[LedgerEntry, ...], tuple[Settlement, ...]]:
     """Ledger entries and settlements of every agreement in ``cfg``."""
@@ -112,10 +120,12 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
     entries: list[LedgerEntry] = []
     settlements: list[Settlement] = []
     active = tl.window_mask(ag.from_, ag.until).astype(float)
-    fwd = ag.rate * _line_sum(book, ag.base, tl.n) * active
+    tier_year = (tl.agreement_years(ag.from_) if ag.tier_period == "year"
+                 else np.zeros(tl.n, dtype=np.int64))
+    fwd = _accrue(ag.rate, _line_sum(book, ag.base, tl.n) * active, tier_year, ag.base_used_usd)
     capped_seg = np.zeros(tl.n, dtype=bool)
-    rev = (ag.reverse.rate * _line_sum(book, ag.reverse.base, tl.n) * active
-           if ag.reverse is not None else np.zeros(tl.n))
+    rev = (_accrue(ag.reverse.rate, _line_sum(book, ag.reverse.base, tl.n) * active, tier_year,
+                   ag.reverse.base_used_usd) if ag.reverse is not None else np.zeros(tl.n))
     rev_capped = np.zeros(tl.n, dtype=bool)
     if ag.reverse is not None and ag.reverse.cap_usd is not None:
         left_r = ag.reverse.cap_usd - ag.reverse.cap_used_usd
@@ -170,11 +180,8 @@ class _Cap:
     and true-ups both spend it."""
 
     def __init__(self, ag, tl: Timeline, fwd: np.ndarray) -> None:
-        self.year = np.zeros(tl.n, dtype=np.int64)
-        if ag.cap_period == "year":
-            anchor = ag.from_ if ag.from_ is not None else tl.calendar.start
-            edges = [tl.calendar.seconds_at(d) for d in anniversaries(anchor, tl.calendar.start, tl.horizon_s)]
-            self.year = np.searchsorted(np.array(edges, dtype=float), tl.starts_s, side="right")
+        self.year = (tl.agreement_years(ag.from_) if ag.cap_period == "year"
+                     else np.zeros(tl.n, dtype=np.int64))
         self.cum = np.zeros(tl.n)            # forward accrued within each cap period, uncapped
         for y in np.unique(self.year):
             mask = self.year == y

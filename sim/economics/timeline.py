@@ -3,7 +3,7 @@
 Segment edges are the union of: 0 and the horizon, the statement period's boundaries, month
 boundaries (flat lines are prorated per month), every agreement's settlement boundaries, every
 compute commit's periods, the invoice periods of payment terms, the anniversaries of agreements
-capped per year, and the ``from``/``until`` edges of every dated block. So each segment lies inside one statement
+capped or tiered per year, and the ``from``/``until`` edges of every dated block. So each segment lies inside one statement
 period, one month, one settlement period per agreement, one period per commit, and is wholly inside or outside every
 window; the ledger is written per segment.
 """
@@ -53,6 +53,14 @@ class Timeline:
         lo, hi = window_s(self.calendar, from_, until)
         return (self.starts_s >= lo) & (self.ends_s <= hi)
 
+    def agreement_years(self, anchor: dt.date | None) -> np.ndarray:
+        """Each segment's agreement year, counted from 0 for the year in progress at the start: the
+        years turn on the anniversaries of ``anchor`` (the agreement's ``from``; the run's start
+        when ``None``)."""
+        cal = self.calendar
+        edges = [cal.seconds_at(d) for d in anniversaries(anchor or cal.start, cal.start, self.horizon_s)]
+        return np.searchsorted(np.array(edges, dtype=float), self.starts_s, side="right")
+
     def periods(self, mask: np.ndarray, period: str) -> dict[float, list[int]]:
         """The segments of ``mask`` grouped by the calendar ``period`` each starts in: the period's
         start (seconds) to its segments' indexes, both in time order."""
@@ -91,6 +99,6 @@ def build_timeline(cfg: EconomicsConfig, cal: Calendar, horizon_s: float) -> Tim
             if 0.0 < s < horizon_s:
                 edges.add(float(s))
     for ag in cfg.agreements:
-        if ag.cap_period == "year":          # each agreement year has a cap of its own
+        if "year" in (ag.cap_period, ag.tier_period):   # each agreement year has a cap, or brackets, of its own
             edges.update(cal.seconds_at(d) for d in anniversaries(ag.from_ or cal.start, cal.start, horizon_s))
     return Timeline(cal, float(horizon_s), np.array(sorted(edges)))

@@ -42,7 +42,7 @@ import datetime as _dt
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from sim.errors import ScenarioError, given, printable
 from sim.scenario.types import FIELD_ERROR, Duration, Name, Strict, field_error
@@ -58,6 +58,71 @@ USD = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 Rate = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 """A fraction in [0, 1]."""
+
+
+class RateBracket(Strict):
+    """One bracket of a stepped revenue-share rate: ``rate`` on the base revenue above the previous
+    bracket's ``up_to_usd`` (0 for the first) and up to this one's; the last bracket has none (open)."""
+
+    up_to_usd: USD | None = None
+    rate: Rate
+
+
+#: the tags of the two forms of a share's ``rate`` (pydantic puts them in an error's location; they
+#: are no key of the file, so the error messages leave them out)
+RATE_TAGS = ("Fraction", "Brackets")
+
+
+
+def _not_one_bracket(value: Any) -> Any:
+    """A mapping given as a share's rate: brackets go in a list, even one."""
+    if isinstance(value, Mapping):
+        raise ValueError(f"must be a fraction in [0, 1] or a list of brackets such as [{{up_to_usd: 1.0e9, rate: 0.2}}, "
+                         f"{{rate: 0.15}}] (got the mapping {given(dict(value))}: brackets go in a list, the last "
+                         f"without up_to_usd)")
+    return value
+
+
+ShareRate = Annotated[
+    Annotated[Rate, Tag(RATE_TAGS[0])] | Annotated[list[RateBracket], Field(min_length=1), Tag(RATE_TAGS[1])],
+    Discriminator(lambda v: RATE_TAGS[1] if isinstance(v, (list, tuple)) else RATE_TAGS[0]),
+    BeforeValidator(_not_one_bracket)]
+"""A revenue share's rate: one fraction in [0, 1] of the base revenue, or marginal brackets of the
+cumulative base revenue, ``[{up_to_usd: 1.0e9, rate: 0.20}, {rate: 0.15}]``: 20 % of the first
+$1B, 15 % of the rest (:mod:`sim.economics.tiers`)."""
+
+
+def _bracket_problem(rate: float | list[RateBracket], field: str) -> Exception | None:
+    """The first problem of a bracketed ``rate`` (``None`` for a fraction or good brackets): every
+    bracket but the last names its ``up_to_usd``, ascending; the last is open."""
+    if not isinstance(rate, list):
+        return None
+    previous = 0.0
+    for i, b in enumerate(rate):
+        where = f"{field}.{i}.up_to_usd"
+        if i == len(rate) - 1:
+            if b.up_to_usd is not None:
+                return field_error(where, f"the last bracket must be open: leave up_to_usd out (got {b.up_to_usd:g}); "
+                                          f"it holds the base revenue above the bracket before it")
+        elif b.up_to_usd is None:
+            return field_error(where, f"is required on every bracket but the last (bracket {i} of {len(rate)})")
+        elif b.up_to_usd <= previous:
+            return field_error(where, f"must be above {previous:g}" + (
+                ": a first bracket up to 0 holds nothing" if i == 0 else
+                ", the previous bracket's up_to_usd: brackets must ascend") + f" (got {b.up_to_usd:g})")
+        else:
+            previous = b.up_to_usd
+    return None
+
+
+def _tier_problem(rate: float | list[RateBracket], base_used_usd: float) -> Exception | None:
+    """A bracketed ``rate``'s first problem, or ``base_used_usd`` without brackets to count it toward."""
+    if (problem := _bracket_problem(rate, "rate")) is not None:
+        return problem
+    if base_used_usd and not isinstance(rate, list):
+        return field_error("base_used_usd", "needs a bracketed rate (the base revenue before the run counts "
+                                            "toward its brackets)")
+    return None
 
 
 class _Windowed(Strict):
@@ -215,15 +280,20 @@ class RevenueLine(_Windowed):
 class ReverseShare(Strict):
     """The payee's share back to the payer, netted against the forward share each settlement.
     ``cap_usd`` caps its lifetime amount (``cap_used_usd`` of it paid before the run), as the
-    agreement's own ``cap_usd`` caps the forward share."""
+    agreement's own ``cap_usd`` caps the forward share. A bracketed ``rate`` steps on the reverse
+    base's cumulative revenue, over the agreement's ``tier_period``; ``base_used_usd`` is that
+    revenue before the run."""
 
-    rate: Rate
+    rate: ShareRate
     base: list[Name] = Field(min_length=1)
     cap_usd: USD | None = None
     cap_used_usd: USD = 0.0
+    base_used_usd: USD = 0.0
 
     @model_validator(mode="after")
     def _cap_used_within_cap(self) -> "ReverseShare":
+        if (problem := _tier_problem(self.rate, self.base_used_usd)) is not None:
+            raise problem
         if self.cap_used_usd and self.cap_usd is None:
             raise field_error("cap_used_usd", "needs cap_usd (the lifetime cap it was paid toward)")
         if self.cap_usd is not None and self.cap_used_usd > self.cap_usd:
@@ -244,12 +314,16 @@ class Agreement(_Windowed):
     period the horizon or the window cuts short; the true-up counts toward the cap.
     ``cap_period: year`` makes ``cap_usd`` a cap per agreement year (from ``from``, or the run's
     start without it); ``cap_used_usd`` then counts toward the year in progress at the start.
+    A bracketed ``rate`` (:data:`ShareRate`) steps on the base's revenue accrued in the window,
+    cumulative over the agreement's life (``tier_period: life``) or each agreement year (``year``,
+    the years of ``cap_period: year``); ``base_used_usd`` is the base revenue accrued in the tier
+    period in progress at the start, before the run.
     """
 
     name: Name = "revenue_share"
     payer: Party = "provider"
     payee: Party = "partner"
-    rate: Rate
+    rate: ShareRate
     base: list[Name] = Field(min_length=1)
     reverse: ReverseShare | None = None
     settle: Period = "quarter"
@@ -258,9 +332,17 @@ class Agreement(_Windowed):
     cap_used_usd: USD = 0.0
     cap_period: Literal["lifetime", "year"] = "lifetime"
     minimum_usd: USD | None = None
+    tier_period: Literal["life", "lifetime", "year"] = "life"
+    base_used_usd: USD = 0.0
 
     @model_validator(mode="after")
     def _two_parties(self) -> "Agreement":
+        if (problem := _tier_problem(self.rate, self.base_used_usd)) is not None:
+            raise problem
+        if self.tier_period == "year" and not isinstance(self.rate, list) and not (
+                self.reverse is not None and isinstance(self.reverse.rate, list)):
+            raise field_error("tier_period", "needs a bracketed rate (rate: [{up_to_usd: ..., rate: ...}, "
+                                             "{rate: ...}]) on the share or its reverse")
         if self.payer == self.payee:
             raise field_error("payee", f"must differ from payer (got both {self.payer})")
         if self.payment_lag < 0:
@@ -348,6 +430,7 @@ class EconomicsConfig(Strict):
 # ------------------------------------------------------------------ error messages
 def _problem(err: Mapping[str, Any], prefix: str) -> tuple[str, str]:
     loc = [printable(str(p), keep="") for p in err.get("loc", ()) if p not in ("function-after", "function-before")]
+    loc = [p for p in loc if p not in RATE_TAGS]
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     if kind == FIELD_ERROR:

@@ -1,0 +1,57 @@
+"""Stepped (tiered) revenue-share rates: marginal brackets of the cumulative base revenue.
+
+A bracketed rate ``[{up_to_usd: 1.0e9, rate: 0.20}, {rate: 0.15}]`` works like income tax: each
+dollar of base revenue pays the rate of the bracket the running total of the base revenue is in
+when that dollar accrues, so the first $1B pays 20 % and every dollar after it 15 %. The running
+total counts the base revenue inside the agreement's window, over its life (``tier_period: life``)
+or each agreement year (``year``: it restarts at every anniversary of ``from``, or of the run's
+start without one), starting from ``base_used_usd`` (the base revenue accrued in the tier period in
+progress at the start, before the run).
+
+Per segment the share is exact whatever the revenue's profile inside it: it depends only on the
+running total at the segment's two ends. A segment wholly inside one bracket pays ``rate x base``
+(the same float as a flat rate); one that crosses an edge pays each bracket its part.
+
+    >>> import numpy as np
+    >>> brackets = [(100.0, 0.2), (None, 0.1)]
+    >>> share(np.array([60.0, 60.0, 60.0]), brackets, np.zeros(3, dtype=int)).tolist()
+    [12.0, 10.0, 6.0]
+    >>> share(np.array([60.0, 60.0]), brackets, np.array([0, 1]), used=50.0).tolist()   # a new year at 1
+    [11.0, 12.0]
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def share(base: np.ndarray, brackets: Sequence[tuple[float | None, float]], period: np.ndarray,
+          used: float = 0.0) -> np.ndarray:
+    """The share of the base revenue ``base`` (USD per segment, in time order) under marginal
+    ``brackets`` (``(up_to_usd, rate)``, ascending, the last open: ``None``), its running total
+    restarting in each tier ``period`` (one integer per segment, ascending) and starting from
+    ``used`` in period 0."""
+    out = np.zeros(len(base))
+    for p in np.unique(period):
+        mask = period == p
+        b = base[mask]
+        hi = np.cumsum(b) + (used if p == 0 else 0.0)      # running total at each segment's end
+        lo = hi - b                                         # ... and at its start
+        part = np.zeros(len(b))
+        floor = 0.0
+        for up_to, rate in brackets:
+            ceiling = np.inf if up_to is None else up_to
+            inside = (lo >= floor) & (hi <= ceiling)        # wholly in this bracket: rate x base, exactly
+            overlap = np.where(inside, b, np.clip(np.minimum(hi, ceiling) - np.maximum(lo, floor), 0.0, None))
+            part += rate * overlap
+            floor = ceiling
+        out[mask] = part
+    return out
+
+
+def brackets_of(rate: float | Sequence) -> list[tuple[float | None, float]] | None:
+    """A share's ``rate`` as ``(up_to_usd, rate)`` brackets; ``None`` for a flat fraction."""
+    if not isinstance(rate, (list, tuple)):
+        return None
+    return [(b.up_to_usd, b.rate) for b in rate]
