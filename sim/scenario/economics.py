@@ -42,7 +42,7 @@ import datetime as _dt
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from sim.errors import ScenarioError, given, printable
 from sim.scenario.types import FIELD_ERROR, Duration, Name, Strict, field_error
@@ -58,6 +58,16 @@ USD = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 Rate = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 """A fraction in [0, 1]."""
+
+
+def _not_negative(seconds: float) -> float:
+    if seconds < 0:
+        raise ValueError(f"must be >= 0 (got {seconds:g} s)")
+    return seconds
+
+
+Lag = Annotated[Duration, AfterValidator(_not_negative)]
+"""A delay before money moves (a payment lag, payment terms' ``net``): a duration >= 0."""
 
 
 class RateBracket(Strict):
@@ -147,13 +157,7 @@ class PaymentTerms(Strict):
     at its calendar end. Without terms, money moves as it accrues."""
 
     invoice: Period = "month"
-    net: Duration = 0.0
-
-    @model_validator(mode="after")
-    def _net_not_negative(self) -> "PaymentTerms":
-        if self.net < 0:
-            raise field_error("net", f"must be >= 0 (got {self.net:g} s)")
-        return self
+    net: Lag = 0.0
 
 
 class OpeningBalance(Strict):
@@ -327,7 +331,7 @@ class Agreement(_Windowed):
     base: list[Name] = Field(min_length=1)
     reverse: ReverseShare | None = None
     settle: Period = "quarter"
-    payment_lag: Duration = 0.0
+    payment_lag: Lag = 0.0
     cap_usd: USD | None = None
     cap_used_usd: USD = 0.0
     cap_period: Literal["lifetime", "year"] = "lifetime"
@@ -345,8 +349,6 @@ class Agreement(_Windowed):
                                              "{rate: ...}]) on the share or its reverse")
         if self.payer == self.payee:
             raise field_error("payee", f"must differ from payer (got both {self.payer})")
-        if self.payment_lag < 0:
-            raise field_error("payment_lag", f"must be >= 0 (got {self.payment_lag:g} s)")
         if self.cap_period != "lifetime" and self.cap_usd is None:
             raise field_error("cap_period", f"needs cap_usd (the cap per {self.cap_period})")
         if self.cap_used_usd and self.cap_usd is None:
@@ -367,13 +369,7 @@ class ComputeCommit(_Windowed):
     pool: Name | None = None
     commit_usd: USD
     period: Literal["month", "quarter", "year"] = "month"
-    payment_lag: Duration = 0.0
-
-    @model_validator(mode="after")
-    def _lag_not_negative(self) -> "ComputeCommit":
-        if self.payment_lag < 0:
-            raise field_error("payment_lag", f"must be >= 0 (got {self.payment_lag:g} s)")
-        return self
+    payment_lag: Lag = 0.0
 
 
 class Credit(_Windowed):
