@@ -43,7 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'slo.attainment>=0.99' (repeatable; judged at the unfavourable end of the 95%% interval "
                              "with --seeds > 1; without any, the cheapest configuration that keeps up)")
     parser.add_argument("--objective", default="cost",
-                        help="what to minimise: cost (= cost.compute_usd, the default) or another numeric summary key")
+                        help="what to minimise: cost (= cost.compute_usd, the billed compute; the default), cost_with_commits "
+                             "(= cost.compute_with_commits_usd: plus the compute commits' shortfalls) or another "
+                             "numeric summary key")
     parser.add_argument("--no-figures", action="store_true", help="skip the Pareto figure")
     parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
                         help=f"also run every configuration evaluated with the model's capacity PCT %% lower "

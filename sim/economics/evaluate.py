@@ -265,4 +265,5 @@ def _cost(usage: Usage, books: _Books, cashflow: dict) -> dict:
         "training_usd": cashflow["training_cost"], "credits_applied_usd": cashflow["credits_applied"],
         "energy": books.power.summary,
         "compute_commit_shortfall_usd": cashflow["compute_commit_shortfall"],
+        "compute_with_commits_usd": compute + cashflow["compute_commit_shortfall"],
     }

@@ -32,7 +32,7 @@ COST_KEYS = frozenset({
     "utilization_adjusted_per_million_output_tokens", "utilization_adjusted_per_request", "requests",
     "input_tokens", "output_tokens", "training_usd", "credits_applied_usd",
     "energy.kwh", "energy.tco2e", "energy.pue", "energy.usd", "energy.kg_co2e_per_kwh",
-    "compute_commit_shortfall_usd",
+    "compute_commit_shortfall_usd", "compute_with_commits_usd",
 })
 #: the fixed numeric keys of the ``cashflow`` block (some are ``None`` in a run that cannot tell them)
 CASHFLOW_KEYS = frozenset({

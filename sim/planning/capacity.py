@@ -56,8 +56,9 @@ from sim.planning.source import ScenarioSource
 from sim.planning.store import claim_folder, drop_earlier_result, holds_out
 from sim.planning.table import named_columns, write_csv, write_json
 
-OBJECTIVES = {"cost": "cost.compute_usd"}
-"""Objective names accepted besides a dotted summary key (always minimised)."""
+OBJECTIVES = {"cost": "cost.compute_usd", "cost_with_commits": "cost.compute_with_commits_usd"}
+"""Objective names accepted besides a dotted summary key (always minimised): ``cost_with_commits`` is
+the billed compute plus the compute commits' shortfalls, what compute costs in cash under a commit."""
 
 
 @dataclass
