@@ -26,55 +26,38 @@ the t-interval covers a little under its level, as expected of it.
 """
 from __future__ import annotations
 
-import csv
 import math
 
 import numpy as np
 import pytest
-import yaml
 from scipy import stats as sps
 
 from sim.cli import main
+from theory_round18_pool import one_at_a_time, read_csv, write
 
 K, N = 200, 3
 LAM, D = 0.5, 1.0
 TRUTH = {"throughput.requests_per_s": LAM, "utilization.gpu_busy": LAM * D,
          "latency.queue.mean": LAM * D * D / (2 * (1 - LAM * D)),
          "latency.e2e.mean": LAM * D * D / (2 * (1 - LAM * D)) + D}
-LONG_CONTEXT_MODEL = {"name": "llama-3-8b-128k", "n_layers": 32, "hidden": 4096, "n_heads": 32, "n_kv_heads": 8,
-                      "head_dim": 128, "ffn_hidden": 14336, "vocab": 128256, "max_context": 131072}
-
-
-def _csv(path) -> list[dict]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ci")
-    data = {"name": "md1", "seed": 1, "duration": 1000.0, "warmup": 50.0, "model": LONG_CONTEXT_MODEL,
-            "workload": {"arrival": {"process": "poisson", "rate": LAM},
-                         "prompt_tokens": {"dist": "fixed", "value": 1000},
-                         "output_tokens": {"dist": "fixed", "value": 1}},
-            "fleet": {"router": "round_robin",
-                      "pools": [{"name": "server", "gpu": "h100-sxm", "replicas": 1,
-                                 "batching": {"max_num_seqs": 1, "max_batched_tokens": 200_000}}]},
-            "perf": {"model": "linear", "base_s": 0.0, "per_prefill_token_s": 0.001, "per_decode_token_s": 0.0,
-                     "per_context_token_s": 0.0},
-            "economics": {"gpu_hour_usd": 2.0}}
-    path = tmp / "md1.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path = write(tmp, one_at_a_time("md1", replicas=1, router="round_robin",
+                                     arrival={"process": "poisson", "rate": LAM},
+                                     prompt={"dist": "fixed", "value": 1000}, duration=1000.0, warmup=50.0))
     intervals, runs = [], []
     for k in range(1, K + 1):
         out = tmp / f"s{k}"
         assert main(["sweep", str(path), "--seeds", str(N), "--grid", f"workload.arrival.rate={LAM}",
                      "--set", f"seed={1000 * k}", "--executor", "serial", "--out", str(out), "--quiet",
                      "--no-figures"]) == 0
-        (ci,) = _csv(out / "sweep_ci.csv")
+        (ci,) = read_csv(out / "sweep_ci.csv")
         assert int(ci["n"]) == N
         intervals.append(ci)
-        runs.extend(_csv(out / "sweep.csv"))
+        runs.extend(read_csv(out / "sweep.csv"))
     assert sorted(int(r["seed"]) for r in runs) == sorted(1000 * k + i for k in range(1, K + 1) for i in range(N))
     return intervals, runs
 

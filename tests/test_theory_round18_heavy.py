@@ -26,18 +26,15 @@ and the p99).
 """
 from __future__ import annotations
 
-import csv
 import math
 
 import numpy as np
 import pytest
-import yaml
 from scipy import stats as sps
 
-from sim.cli import main
-from test_theory_round18_mdc import LONG_CONTEXT_MODEL
+from theory_round18_pool import TOKEN_S, both_engines_write_the_same_requests, ci99, one_at_a_time, sweep_rows
 
-H = 0.001                                      # seconds a prompt token
+H = TOKEN_S                                    # seconds a prompt token
 MEAN, CV, TOP = 1000, 2.0, 20_000
 RHO = 0.7
 R = 24
@@ -84,32 +81,19 @@ def test_the_wait_law_has_pollaczek_khinchines_mean_and_atom():
     assert pk == pytest.approx(4.6546, abs=1e-4)
 
 
+def heavy_scenario(**over) -> dict:
+    kw = {"replicas": 1, "router": "round_robin", "arrival": {"process": "poisson", "rate": _lam()},
+          "prompt": {"dist": "lognormal", "mean": MEAN, "cv": CV, "max": TOP}, "duration": 20_000.0,
+          "warmup": 300.0, **over}
+    return one_at_a_time("mg1", **kw)
+
+
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("heavy")
-    data = {"name": "mg1", "seed": 1, "duration": 20_000.0, "warmup": 300.0, "model": LONG_CONTEXT_MODEL,
-            "workload": {"arrival": {"process": "poisson", "rate": _lam()},
-                         "prompt_tokens": {"dist": "lognormal", "mean": MEAN, "cv": CV, "max": TOP},
-                         "output_tokens": {"dist": "fixed", "value": 1}},
-            "fleet": {"router": "round_robin",
-                      "pools": [{"name": "server", "gpu": "h100-sxm", "replicas": 1,
-                                 "batching": {"max_num_seqs": 1, "max_batched_tokens": 200_000}}]},
-            "perf": {"model": "linear", "base_s": 0.0, "per_prefill_token_s": H, "per_decode_token_s": 0.0,
-                     "per_context_token_s": 0.0},
-            "economics": {"gpu_hour_usd": 2.0}}
-    path = tmp / "mg1.yaml"
-    path.write_text(yaml.safe_dump(data))
-    assert main(["sweep", str(path), "--seeds", str(R), "--grid", f"workload.arrival.rate={_lam()!r}",
-                 "--executor", "serial", "--out", str(tmp / "sweep"), "--quiet", "--no-figures"]) == 0
-    with open(tmp / "sweep" / "sweep.csv", newline="") as f:
-        out = list(csv.DictReader(f))
-    assert len(out) == R and all(not r["error"] for r in out)
+    out = sweep_rows(tmp_path_factory.mktemp("heavy"), heavy_scenario(), seeds=R,
+                     grid=f"workload.arrival.rate={_lam()!r}")
+    assert len(out) == R
     return out
-
-
-def _ci99(values) -> tuple[float, float]:
-    x = np.asarray(values, dtype=float)
-    return float(x.mean()), float(sps.t.ppf(0.995, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
 
 
 def test_heavy_tailed_service_waits_as_the_pollaczek_khinchine_law(rows):
@@ -117,12 +101,16 @@ def test_heavy_tailed_service_waits_as_the_pollaczek_khinchine_law(rows):
     w, _, pk = wait_law(_lam())
     for key, theory, width in (("mean", pk, 0.10), ("p50", _quantile(w, 0.5), 0.15),
                                ("p90", _quantile(w, 0.9), 0.10), ("p99", _quantile(w, 0.99), 0.15)):
-        m, half = _ci99([float(r[f"latency.queue.{key}"]) for r in rows])
+        m, half = ci99([float(r[f"latency.queue.{key}"]) for r in rows])
         assert abs(m - theory) <= half < width * theory, (key, m, half, theory)
-    m, half = _ci99([float(r["utilization.gpu_busy"]) for r in rows])
+    m, half = ci99([float(r["utilization.gpu_busy"]) for r in rows])
     assert abs(m - RHO) <= half < 0.02
     # the prompts' realised mean is the clipped law's 985.3 tokens, not the 1,000 the scenario names
-    m, half = _ci99([float(r["throughput.input_tokens_per_s"]) / float(r["throughput.requests_per_s"])
+    m, half = ci99([float(r["throughput.input_tokens_per_s"]) / float(r["throughput.requests_per_s"])
                      for r in rows])
     k, p = prompt_law()
     assert abs(m - float(np.dot(k, p))) <= half < 15.0, (m, half)
+
+
+def test_fast_and_reference_engines_agree(tmp_path):
+    assert both_engines_write_the_same_requests(tmp_path, heavy_scenario(duration=2000.0)) > 1000

@@ -24,24 +24,19 @@ C) and 31 % below round robin's 2.845 s, so the check tells JSQ from both neighb
 """
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 
 import numpy as np
 import pytest
-import yaml
 from scipy import sparse
-from scipy import stats as sps
 from scipy.sparse.linalg import spsolve
 
-from sim.cli import main
+from theory_round18_pool import both_engines_write_the_same_requests, ci99, one_at_a_time, sweep_rows
 
 S = 0.001 / (1.0 - math.exp(-1.0 / 1000.0))        # 1.0005 s
 RHO = 0.8
 R = 16
-LONG_CONTEXT_MODEL = {"name": "llama-3-8b-128k", "n_layers": 32, "hidden": 4096, "n_heads": 32, "n_kv_heads": 8,
-                      "head_dim": 128, "ffn_hidden": 14336, "vocab": 128256, "max_context": 131072}
 
 
 def jsq_chain(c: int, lam: float, mu: float, n: int) -> tuple[float, float]:
@@ -90,26 +85,18 @@ def test_the_chain_on_one_server_is_mm1_and_on_two_lies_between_its_neighbours()
     assert pw < erlang_c(2, 1.6)
 
 
+def jsq_scenario(**over) -> dict:
+    kw = {"replicas": 2, "router": "least_outstanding", "arrival": {"process": "poisson", "rate": 1.0},
+          "prompt": {"dist": "exponential", "mean": 1000, "max": 100_000}, "duration": 8000.0, "warmup": 300.0,
+          **over}
+    return one_at_a_time("jsq", **kw)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("jsq")
-    data = {"name": "jsq", "seed": 1, "duration": 8000.0, "warmup": 300.0, "model": LONG_CONTEXT_MODEL,
-            "workload": {"arrival": {"process": "poisson", "rate": 1.0},
-                         "prompt_tokens": {"dist": "exponential", "mean": 1000, "max": 100_000},
-                         "output_tokens": {"dist": "fixed", "value": 1}},
-            "fleet": {"router": "least_outstanding",
-                      "pools": [{"name": "servers", "gpu": "h100-sxm", "replicas": 1,
-                                 "batching": {"max_num_seqs": 1, "max_batched_tokens": 200_000}}]},
-            "perf": {"model": "linear", "base_s": 0.0, "per_prefill_token_s": 0.001, "per_decode_token_s": 0.0,
-                     "per_context_token_s": 0.0},
-            "economics": {"gpu_hour_usd": 2.0}}
-    path = tmp / "jsq.yaml"
-    path.write_text(yaml.safe_dump(data))
     grid = ",".join(f"{c}&{RHO * c / S!r}" for c in (2, 3))
-    assert main(["sweep", str(path), "--seeds", str(R), "--grid", f"fleet.pools.0.replicas&workload.arrival.rate={grid}",
-                 "--executor", "serial", "--out", str(tmp / "sweep"), "--quiet", "--no-figures"]) == 0
-    with open(tmp / "sweep" / "sweep.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = sweep_rows(tmp_path_factory.mktemp("jsq"), jsq_scenario(), seeds=R,
+                      grid=f"fleet.pools.0.replicas&workload.arrival.rate={grid}")
     return {c: [r for r in rows if int(r["fleet.pools.0.replicas"]) == c] for c in (2, 3)}
 
 
@@ -119,9 +106,13 @@ def test_least_outstanding_waits_what_the_jsq_chain_says(runs, c, cut):
     rows = runs[c]
     assert len(rows) == R and all(not r["error"] for r in rows)
     w_chain = jsq_chain(c, RHO * c, 1.0, cut)[0] * S       # the chain in units of the mean service
-    x = np.array([float(r["latency.queue.mean"]) for r in rows])
-    m = float(x.mean())
-    half = float(sps.t.ppf(0.995, R - 1) * x.std(ddof=1) / math.sqrt(R))
+    m, half = ci99([float(r["latency.queue.mean"]) for r in rows])
     assert abs(m - w_chain) <= half < 0.1 * w_chain, (c, m, half, w_chain)
     util = np.array([float(r["utilization.gpu_busy"]) for r in rows])
     assert abs(float(util.mean()) - RHO) < 0.01
+
+
+def test_fast_and_reference_engines_agree(tmp_path):
+    n = both_engines_write_the_same_requests(tmp_path, jsq_scenario(replicas=3, duration=1000.0),
+                                             "workload.arrival.rate=2.5")
+    assert n > 2000

@@ -28,21 +28,17 @@ than 10 % of it (a run's p99 comes from a few long busy periods: 20 %).
 """
 from __future__ import annotations
 
-import csv
 import math
 
 import numpy as np
 import pytest
-import yaml
 from scipy import optimize
 from scipy import stats as sps
 
-from sim.cli import main
+from theory_round18_pool import both_engines_write_the_same_requests, ci99, one_at_a_time, sweep_rows
 
 D = 1.0
 R = 16
-LONG_CONTEXT_MODEL = {"name": "llama-3-8b-128k", "n_layers": 32, "hidden": 4096, "n_heads": 32, "n_kv_heads": 8,
-                      "head_dim": 128, "ffn_hidden": 14336, "vocab": 128256, "max_context": 131072}
 
 
 def mdc_law(c: int, lam: float, d: float, n: int = 600) -> np.ndarray:
@@ -99,36 +95,17 @@ def test_the_law_is_erlangs_md1_formula_and_pollaczek_khinchine_on_one_server():
         assert mdc_wait_cdf(x, 1, lam, D, p) == pytest.approx(erlang, abs=1e-10)
 
 
-def _sweep(tmp_path, *, grid: str, duration: float, warmup: float) -> list[dict]:
-    """``fleetsim sweep --seeds R`` of the M/D/c pool; one row of ``sweep.csv`` per run."""
-    data = {"name": "mdc", "seed": 1, "duration": duration, "warmup": warmup, "model": LONG_CONTEXT_MODEL,
-            "workload": {"arrival": {"process": "poisson", "rate": 1.0},
-                         "prompt_tokens": {"dist": "fixed", "value": 1000},
-                         "output_tokens": {"dist": "fixed", "value": 1}},
-            "fleet": {"router": "central_queue",
-                      "pools": [{"name": "servers", "gpu": "h100-sxm", "replicas": 1,
-                                 "batching": {"max_num_seqs": 1, "max_batched_tokens": 200_000}}]},
-            "perf": {"model": "linear", "base_s": 0.0, "per_prefill_token_s": 0.001, "per_decode_token_s": 0.0,
-                     "per_context_token_s": 0.0},
-            "economics": {"gpu_hour_usd": 2.0}}
-    path = tmp_path / "mdc.yaml"
-    path.write_text(yaml.safe_dump(data))
-    out = tmp_path / "sweep"
-    assert main(["sweep", str(path), "--seeds", str(R), "--grid", grid, "--executor", "serial", "--out", str(out),
-                 "--quiet", "--no-figures"]) == 0
-    with open(out / "sweep.csv", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _ci99(values) -> tuple[float, float]:
-    x = np.asarray(values, dtype=float)
-    return float(x.mean()), float(sps.t.ppf(0.995, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+def mdc_scenario(**over) -> dict:
+    """The M/D/c pool: fixed 1,000-token prompts (``D = 1 s``) behind the central queue."""
+    kw = {"replicas": 1, "router": "central_queue", "arrival": {"process": "poisson", "rate": 1.0},
+          "prompt": {"dist": "fixed", "value": 1000}, "duration": 8000.0, "warmup": 300.0, **over}
+    return one_at_a_time("mdc", **kw)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    rows = _sweep(tmp_path_factory.mktemp("mdc"), grid="fleet.pools.0.replicas&workload.arrival.rate=2&1.6,4&3.6",
-                  duration=8000.0, warmup=300.0)
+    rows = sweep_rows(tmp_path_factory.mktemp("mdc"), mdc_scenario(), seeds=R,
+                      grid="fleet.pools.0.replicas&workload.arrival.rate=2&1.6,4&3.6")
     return {c: [r for r in rows if int(r["fleet.pools.0.replicas"]) == c] for c in (2, 4)}
 
 
@@ -143,12 +120,18 @@ def test_wait_on_c_servers_with_deterministic_service_is_crommelins(runs, c, lam
     p = mdc_law(c, lam, D)
     for key, q in keys:
         theory = mdc_mean_wait(c, lam, p) if q is None else mdc_wait_quantile(q, c, lam, D, p)
-        m, half = _ci99([float(r[f"latency.queue.{key}"]) for r in rows])
+        m, half = ci99([float(r[f"latency.queue.{key}"]) for r in rows])
         assert abs(m - theory) <= half < (0.2 if key == "p99" else 0.1) * theory, (c, key, m, half, theory)
     # the servers are busy ρ of the time, and every request is one service of D after its wait
-    m, half = _ci99([float(r["utilization.gpu_busy"]) for r in rows])
+    m, half = ci99([float(r["utilization.gpu_busy"]) for r in rows])
     assert abs(m - lam * D / c) <= half < 0.01, (m, half)
     # (to 0.1 %: the queue time also counts the few requests still waiting or in service at the end,
     # E2E only the completed ones; sim.metrics.summary)
     for r in rows:
         assert float(r["latency.e2e.mean"]) == pytest.approx(float(r["latency.queue.mean"]) + D, rel=1e-3)
+
+
+def test_fast_and_reference_engines_agree(tmp_path):
+    n = both_engines_write_the_same_requests(tmp_path, mdc_scenario(replicas=2, duration=1500.0),
+                                             "workload.arrival.rate=1.8")
+    assert n > 2500

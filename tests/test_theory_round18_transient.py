@@ -36,16 +36,13 @@ variances within the 99 % chi-square interval of the sample variance. (400 seeds
 """
 from __future__ import annotations
 
-import csv
-import math
 
 import numpy as np
 import pytest
-import yaml
 from scipy import stats as sps
 
-from sim.cli import main
-from test_theory_round18_mdc import LONG_CONTEXT_MODEL, mdc_law
+from test_theory_round18_mdc import mdc_law
+from theory_round18_pool import both_engines_write_the_same_requests, ci99, one_at_a_time, sweep_rows
 
 D, T1, T2 = 1.0, 1000, 2000
 LAM1, LAM2 = 0.5, 1.5
@@ -93,26 +90,18 @@ def mean_wait_in_overload(offsets: int = 20) -> float:
     return float(np.mean(waits))
 
 
+def step_scenario(**over) -> dict:
+    kw = {"replicas": 1, "router": "round_robin",
+          "arrival": {"process": "piecewise", "times": [0, T1], "rates": [LAM1, LAM2]},
+          "prompt": {"dist": "fixed", "value": 1000}, "duration": T2, "warmup": T1, "drain": True, **over}
+    return one_at_a_time("step", **kw)
+
+
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("step")
-    data = {"name": "step", "seed": 1, "duration": T2, "warmup": T1, "drain": True, "model": LONG_CONTEXT_MODEL,
-            "workload": {"arrival": {"process": "piecewise", "times": [0, T1], "rates": [LAM1, LAM2]},
-                         "prompt_tokens": {"dist": "fixed", "value": 1000},
-                         "output_tokens": {"dist": "fixed", "value": 1}},
-            "fleet": {"router": "round_robin",
-                      "pools": [{"name": "server", "gpu": "h100-sxm", "replicas": 1,
-                                 "batching": {"max_num_seqs": 1, "max_batched_tokens": 200_000}}]},
-            "perf": {"model": "linear", "base_s": 0.0, "per_prefill_token_s": 0.001, "per_decode_token_s": 0.0,
-                     "per_context_token_s": 0.0},
-            "economics": {"gpu_hour_usd": 2.0}}
-    path = tmp / "step.yaml"
-    path.write_text(yaml.safe_dump(data))
-    assert main(["sweep", str(path), "--seeds", str(R), "--grid", f"workload.arrival.rates.1={LAM2}",
-                 "--executor", "serial", "--out", str(tmp / "sweep"), "--quiet", "--no-figures"]) == 0
-    with open(tmp / "sweep" / "sweep.csv", newline="") as f:
-        out = list(csv.DictReader(f))
-    assert len(out) == R and all(not r["error"] for r in out)
+    out = sweep_rows(tmp_path_factory.mktemp("step"), step_scenario(), seeds=R,
+                     grid=f"workload.arrival.rates.1={LAM2}")
+    assert len(out) == R
     return out
 
 
@@ -121,8 +110,7 @@ def _column(rows, key) -> np.ndarray:
 
 
 def _mean_within(values: np.ndarray, theory: float, scale: float, what: str) -> None:
-    m = float(values.mean())
-    half = float(sps.t.ppf(0.995, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+    m, half = ci99(values)
     assert abs(m - theory) <= half < 0.05 * scale, (what, m, half, theory)
 
 
@@ -163,3 +151,7 @@ def test_backlog_growth_is_the_drift_and_its_spread_the_random_walks(rows):
     _mean_within(growth, LAM2 - 1.0 / D, LAM2 - 1.0 / D, "backlog_growth_per_s")
     _variance_within(growth, 6 * LAM2 / (5 * (T2 - T1)), "backlog_growth_per_s")
     assert {r["stability.verdict"] for r in rows} == {"unstable"}
+
+
+def test_fast_and_reference_engines_agree(tmp_path):
+    assert both_engines_write_the_same_requests(tmp_path, step_scenario(), "duration=1300") > 900
