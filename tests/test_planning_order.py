@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import sim
 from sim.planning.executors import LocalExecutor, SerialExecutor
 from sim.planning.order import NO_ESTIMATE, expected_work, longest_first
@@ -79,3 +81,24 @@ def test_points_carry_their_estimate_and_keep_configuration_major_order():
     pts = make_points(source, [("workload.arrival.rate=3",), ("workload.arrival.rate=9",)], seeds=2)
     assert [p.work for p in pts] == [(3 * 120 * 1250, 4.0)] * 2 + [(9 * 120 * 1250, 4.0)] * 2
     assert [p.seed for p in pts] == [1, 2, 1, 2]
+
+
+def _started(i: int, delay: float) -> float:
+    import time
+
+    t = time.time()
+    time.sleep(delay)
+    return t
+
+
+def test_every_executor_starts_the_points_in_the_order_handed_over():
+    """One worker at a time: the start times follow the order of the tasks handed over (on Dask by the
+    priority each is submitted with, not by its queues' ties)."""
+    pytest.importorskip("distributed")
+    from sim.planning.executors import DaskExecutor
+
+    tasks = [(i, 0.02) for i in range(10)]
+    for make in (SerialExecutor, lambda: DaskExecutor(workers=1)):
+        with make() as ex:
+            started = dict(ex.map_unordered(_started, tasks))
+        assert sorted(started, key=started.get) == list(range(10))
