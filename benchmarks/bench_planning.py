@@ -25,7 +25,9 @@ Cases: ``plan`` (README "How many H100s do I need for 50 req/s": ``--set workloa
 another) and ``sweep`` (README "Using it": ``--grid fleet.pools.0.replicas=2,4,8 --seeds 3 --columns
 latency.tpot.p99,utilization.load_factor``, 9 one-hour runs on the local process pool) and ``saturation``
 (README: ``fleetsim saturation scenarios/baseline.yaml``, 9 one-hour runs, with ``--workers 2``, the
-default on a 2-core machine, written out so that a bigger one measures the same).
+default on a 2-core machine, written out so that a bigger one measures the same) and ``sweep_rates``
+(a rising rate, ``--grid workload.arrival.rate=3,6,12,24,48``, five 30-minute runs on ``--workers 2``:
+the grid's longest point last, what handing points over longest first is for).
 """
 from __future__ import annotations
 
@@ -49,6 +51,8 @@ CASES = {
     "sweep": ["sweep", BASELINE, "--grid", "fleet.pools.0.replicas=2,4,8", "--seeds", "3",
               "--columns", "latency.tpot.p99,utilization.load_factor"],
     "saturation": ["saturation", BASELINE, "--workers", "2"],
+    "sweep_rates": ["sweep", BASELINE, "--grid", "workload.arrival.rate=3,6,12,24,48", "--set", "duration=30m",
+                    "--workers", "2"],
 }
 QUICK = ["--set", "duration=10m", "--set", "warmup=1m"]
 WALL_FIELDS = ("wall_s", "wall_seconds")
@@ -116,7 +120,7 @@ def git_head(tree: Path) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--case", action="append", choices=sorted(CASES), help="plan, sweep, saturation (default: all)")
+    ap.add_argument("--case", action="append", choices=sorted(CASES), help="plan, sweep, saturation, sweep_rates (default: all)")
     ap.add_argument("--tree", action="append", type=Path, help="a source checkout (repeatable; default: this one)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds per case and tree (default 3)")
     ap.add_argument("--quick", action="store_true", help="10-minute runs (warm-up 1 min) instead of an hour")

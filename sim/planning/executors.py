@@ -1,6 +1,7 @@
 """Where points run: in this process, in a local process pool, or on a Dask cluster.
 
-Every executor maps a picklable function over a list of argument tuples and yields
+Every executor maps a picklable function over a list of argument tuples, starting them in the order
+given (a batch comes longest expected first: :mod:`sim.planning.order`), and yields
 ``(index, result)`` pairs as they finish, in any order. Each point carries its own seed and
 the caller orders the results by index, so the table is the same on every executor.
 
@@ -198,7 +199,9 @@ class DaskExecutor(SerialExecutor):
         from distributed import as_completed
         if not tasks:
             return
-        futures = [self._client.submit(fn, *args, pure=False) for args in tasks]
+        # run in the order handed over (a sweep's longest points first): Dask runs the tasks of one burst of
+        # submissions (its fifo_timeout, 60 ms) at equal priority, so the order is said, not left to its queues
+        futures = [self._client.submit(fn, *args, pure=False, priority=len(tasks) - i) for i, args in enumerate(tasks)]
         index = {f.key: i for i, f in enumerate(futures)}
         try:
             for fut in as_completed(futures):

@@ -26,6 +26,7 @@ from typing import Any
 from sim.errors import InputError, ScenarioError, WorkloadFileError, clipped
 from sim.planning.executors import SerialExecutor, WorkerLost
 from sim.planning.knobs import labels
+from sim.planning.order import NO_ESTIMATE, Work, expected_work, longest_first
 from sim.planning.source import ScenarioSource
 from sim.planning.store import PointStore, json_default, point_key
 
@@ -34,7 +35,9 @@ from sim.planning.store import PointStore, json_default, point_key
 class Point:
     """One simulation to run: configuration overrides, replication number, seed, resolved dict, the
     capacity scale it runs at (1: the model's), and the trace files it replays (``traces``: ``(field
-    path, path as written, path resolved, format)`` each, known when the configuration was validated)."""
+    path, path as written, path resolved, format)`` each, known when the configuration was validated) and the
+    work it is expected to take (``work``: :func:`sim.planning.order.expected_work`; it orders a batch's
+    submission, nothing else)."""
 
     config: tuple[str, ...]
     replication: int
@@ -43,6 +46,7 @@ class Point:
     key: str
     capacity: float = 1.0
     traces: tuple[tuple[str, str, str, str], ...] = ()
+    work: Work = NO_ESTIMATE
 
 
 def at_capacity(points: Sequence[Point], capacity: float) -> list[Point]:
@@ -92,7 +96,7 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
     from sim.workload.validation import trace_files
 
     failed: dict[tuple[str, str], list[tuple[str, ...]]] = {}
-    resolved: list[tuple[dict, tuple]] = []
+    resolved: list[tuple[dict, tuple, Work]] = []
     warned: dict[tuple[type, str], list[tuple[str, ...]]] = {}
     for config in configs:
         try:
@@ -100,10 +104,12 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
                 warnings.simplefilter("always")
                 data = source.resolve(config)
                 traces: tuple = ()
+                work = NO_ESTIMATE
                 if validate:
                     loaded = source.validate(data, scaled)
                     traces = tuple((where, path, str(resolve_path(path, loaded.base_dir)), format)
                                    for where, path, format in trace_files(loaded.scenario.workload))
+                    work = expected_work(loaded)
         except ScenarioError as exc:
             for problem in exc.problems:
                 failed.setdefault(problem, []).append(tuple(config))
@@ -111,7 +117,7 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
         finally:
             for w in caught:
                 warned.setdefault((w.category, str(w.message)), []).append(tuple(config))
-        resolved.append((data, traces))
+        resolved.append((data, traces, work))
     _warn_once(warned, len(configs))
     if failed:
         raise ScenarioError([(path, msg + where) for (path, msg), bad in failed.items()
@@ -122,14 +128,15 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
                          f"({', '.join(knob_seeded[0])}): give the seeds one way, --seeds {seeds} (seed, seed + 1, "
                          f"...) or the knob's values with --seeds 1")
     points = []
-    for config, (data, traces) in zip(configs, resolved):
+    for config, (data, traces, work) in zip(configs, resolved):
         # the runner sets the seed, so the scenario's own seed field is not part of the key; a configuration
         # that sets it (--grid seed=1,2) starts its replications there (each ran at the base seed, unsaid)
         unseeded = {k: v for k, v in data.items() if k != "seed"}
         first = _whole(data.get("seed"), source.seed)
         for i in range(seeds):
             seed = first + i
-            points.append(Point(tuple(config), i, seed, data, point_key(unseeded, seed), traces=traces))
+            points.append(Point(tuple(config), i, seed, data, point_key(unseeded, seed), traces=traces,
+                                work=work))
     return points
 
 
@@ -233,7 +240,8 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
                           "wall_s": done.get("wall_s", math.nan), "reused": True}
         else:
             todo.setdefault(p.key, []).append(i)
-    keys = [k for k in todo if k not in kept]
+    # handed to the executor longest expected first (sim.planning.order); results go by key and index
+    keys = longest_first([k for k in todo if k not in kept], lambda k: points[todo[k][0]].work)
     extra = _spare(ahead, getattr(executor, "slots", 1) - len(keys), {*todo, *kept}, store) if keys else []
     tasks = [(runner, points[todo[k][0]].scenario, points[todo[k][0]].seed, points[todo[k][0]].capacity)
              for k in keys] + [(runner, p.scenario, p.seed, p.capacity) for p in extra]

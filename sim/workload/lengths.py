@@ -136,6 +136,28 @@ def most_tokens(dist: TokenDist | None) -> int | None:
     return None
 
 
+def nominal_tokens(dist: TokenDist | None) -> float | None:
+    """The mean length ``dist``'s parameters name, before any rounding, clipping or resampling (a
+    lognormal's or exponential's ``mean``, the middle of a uniform, an empirical weighted mean);
+    ``None`` for the lengths of a trace file (not known without reading it). A rough size of the work,
+    not the realised mean.
+
+        >>> nominal_tokens(EmpiricalTokens(dist="empirical", values=[100, 400], weights=[3, 1]))
+        175.0
+    """
+    if isinstance(dist, FixedTokens):
+        return float(dist.value)
+    if isinstance(dist, UniformTokens):
+        return (dist.low + dist.high) / 2
+    if isinstance(dist, (LognormalTokens, ExponentialTokens)):
+        return float(dist.mean)
+    if isinstance(dist, EmpiricalTokens):
+        weights = dist.weights or [1.0] * len(dist.values)
+        total = sum(weights)
+        return sum(v * w for v, w in zip(dist.values, weights)) / total if total > 0 else None
+    return None
+
+
 def _truncated_normal(rng: np.random.Generator, n: int, a: float, b: float) -> np.ndarray:
     """``n`` standard normal values conditioned on ``[a, b]``, by inverting the CDF (one uniform each).
 
