@@ -11,8 +11,8 @@ fused MoE operations" (github.com/vllm-project/vllm/pull/13932, 2025-02-26, the 
 columns ``DeepGemm TP=8`` and ``Triton TP=8``: the whole ``fused_experts`` call (both expert GEMMs of one MoE layer
 with their routing, sort, activation and quantization kernels) for E = 256 experts, top-8, K = 7,168 and the
 experts' intermediate size 2,048 / 8 = 256 per GPU, block-fp8 weights, at 128 to 2,048 tokens (the excerpt of the
-table available here stops at 2,048). The H100 has no tuned Triton config for that shape in vLLM's tree
-(``E=256,N=256,device_name=NVIDIA_H100_80GB_HBM3,...`` does not exist; the H200's does), so the H100 column ran
+table available here stops at 2,048). No tuned Triton config for that shape on the H100 is found in vLLM's config folder
+(``E=256,N=256,device_name=NVIDIA_H100_80GB_HBM3,...``; the H200's is there), so the H100 column most likely ran
 vLLM's default config; rows 20d-e ran vLLM 0.7.4 on H200 with the tuned one.
 
 Three checks, each printed:
