@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import mlperf_deepseek
 import moe_decode_level
+import moe_prompt_bound
 from sim.perf.kernels import CUTLASS_BLOCK_FP8_FRACTION, cutlass_block_fp8_tflops, kernel_set
 from sim.perf.roofline import RooflineModel
 from sim.scenario.catalog import get_gpu, get_model
@@ -137,6 +138,8 @@ def other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[str
     unpriced = {r.id: (run(replace(r, kernels="vllm" if r.kernels == "vllm-0.7" else "trtllm")) - r.published)
                 / r.published for r in early}
     unpriced_prompts_s = a.prompts / run(replace(a, output_tokens=1, kernels="trtllm"))
+    fm_128 = next(t for n, _, t in moe_prompt_bound.PR_13932_TP8 if n == 128)
+    fm_dec, fm_bound = moe_prompt_bound.decode_check(), moe_prompt_bound.prompt_bound()
     kernel_lines = [
         "**Kernel sets of these rows.** The vLLM rows (" + ", ".join(r.id for r in engine_set if "vllm" in r.kernels)
         + ") run vLLM's MoE routing kernels, "
@@ -182,7 +185,11 @@ def other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[str
         f"{tokens / pub_prompts_s:,.0f}: what is priced is real but a small part of the prompt-side gap. Not priced, "
         "for want of a published rate at these sizes on Hopper: the routed experts' Triton `fused_moe` (kept at the "
         "GEMMs' rate; vLLM PR 13932, 2025-02-26, times the whole `fused_experts` call for DeepSeek-V3 at TP8 on "
-        "H100 only, with a fixed 1.7 ms at 128 tokens that 58 MoE layers of a served 25.7 ms decode step rule out), "
+        f"H100 only, most likely with vLLM's default config: {fm_128 / 1e3:.2f} ms at 128 tokens, where every expert "
+        f"is hit, and 58 such calls scaled to the H200's bandwidth, {fm_dec['moe_calls_ms_h200_scaled']:.1f} ms, exceed "
+        f"vLLM 0.7.4's whole {fm_dec['published_step_ms']:.1f} ms decode step at 128 sequences on H200; at its time "
+        f"per token at 2,048 tokens the modelled prompt chunk would run {fm_bound['with_published_calls_tokens_per_s']:,} "
+        f"tokens/s against 20a's published {fm_bound['published_tokens_per_s']:,}: `benchmarks/moe_prompt_bound.py`), "
         "and Triton's MLA extend kernel's own rate."]
     return kernel_lines + ["", "**Other engines on one node: SGLang and vLLM (20a-21f).** Is the one-node gap TensorRT-LLM's? dstack's "
             "offline benchmark (March 2025, source above) ran DeepSeek-R1 on 8 H200 with SGLang 0.4.3 and a vLLM "

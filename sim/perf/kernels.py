@@ -126,9 +126,11 @@ Five sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets
     lower bound of its time (replicated at TP8, it is 10 % of these GEMMs' FLOPs per GPU; SGLang's Triton kernel ran
     268-355 TFLOPS at 4,096 tokens on H200 in SGLang PR 3893, 2025-02-26, and 563-656 on two shapes in PR 5820). The
     routed experts (Triton ``fused_moe``) keep the GEMMs' rate: no published number at a prompt's token count times them
-    on H200 (vLLM PR 13932 times the whole ``fused_experts`` call on H100 only, and with a fixed cost no served step
-    shows: 1.7 ms at 128 tokens, where 58 such calls would exceed vLLM 0.7.4's published 25.7 ms decode step at 4
-    sequences).
+    on H200 (vLLM PR 13932 times the whole ``fused_experts`` call on H100 only, most likely with vLLM's default config,
+    and slower than any served step allows: 1.73 ms at 128 tokens, where every expert is hit; 58 such calls, scaled to
+    the H200's bandwidth, take 70 ms, more than vLLM 0.7.4's whole published 65.2 ms decode step at 128 sequences on
+    H200; ``benchmarks/moe_prompt_bound.py`` sets it beside the TP8 prompt side, where it would explain most of the
+    gap, unpriced).
 
     ``sglang-0.4`` also prices SGLang 0.4.3's MLA path for prompt chunks (``mla_absorbed_prefix_batches``):
     ``DeepseekV2AttentionMLA.forward`` (``python/sglang/srt/models/deepseek_v2.py``) ran the decompressed attention
