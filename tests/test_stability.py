@@ -54,6 +54,17 @@ def test_the_verdict_on_hand_worked_series():
     assert s["window_s"] == pytest.approx(500.0) and s["in_flight_peak"] == 800
     assert warning({"stability": s}).startswith("warning: the fleet did not keep up")
     assert warning({"stability": {"stable": True}}) is None
+    assert "800 requests were still in flight at the end" in warning({"stability": s})
+
+
+def test_a_drained_run_that_did_not_keep_up_says_the_drain_served_the_backlog():
+    """With ``drain: true`` nothing is in flight at the end, however far the queue grew while requests
+    arrived: the warning says the drain served the backlog, not "0 requests were still in flight"."""
+    t = np.linspace(0.0, 1000.0, 101)
+    s = stability(t, 0.8 * t, arrived=4800, end_s=1000.0, warmup_s=0.0, in_flight_at_end=0)
+    text = warning({"stability": s})
+    assert not s["stable"] and "0 requests" not in text
+    assert "served only after the arrivals stopped (drain)" in text
 
 
 def test_mmc_at_rho_1_2_is_unstable_with_growth_lambda_minus_c_mu_at_request_level():

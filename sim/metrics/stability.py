@@ -256,8 +256,10 @@ def warning(summary: dict) -> str | None:
                 f"growing by less than {s['resolution']:.1%} of the {s['arrival_rate_per_s'] * s['window_s']:,.0f} "
                 f"requests of the last {_window(s['window_s'])} is lost in the noise; lengthen duration, or add "
                 f"capacity (see stability in the summary)")
+    left = s["in_flight_at_end"]
+    end = (f"{left:,} requests were still in flight at the end" if left else
+           "the backlog was served only after the arrivals stopped (drain)")
     return (f"warning: the fleet did not keep up: the backlog grew by "
             f"{amount('stability.backlog_growth_per_s', s['backlog_growth_per_s'])} over the last "
-            f"{_window(s['window_s'])} and {s['in_flight_at_end']:,} requests were "
-            f"still in flight at the end; latency percentiles and SLO attainment describe a growing "
-            f"queue, not a steady state (add capacity, or see stability in the summary)")
+            f"{_window(s['window_s'])} and {end}; latency percentiles and SLO attainment describe a "
+            f"growing queue, not a steady state (add capacity, or see stability in the summary)")
