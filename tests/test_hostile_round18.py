@@ -1,0 +1,160 @@
+"""Hostile input, round 18: a scenario file of megabytes (a 10 MB list of numbers took 38 s to be
+refused), an alias to the list that holds it, a TOML file of megabytes, and two ``sim.run(out=...)``
+calls writing one folder at once (the command line held the folder, the Python API did not).
+
+Each is exit 2 from the command line (an :class:`~sim.errors.InputError` or
+:class:`~sim.errors.ScenarioError` from Python) with a message naming the file, the field and what is
+allowed; never a traceback, a minute of parsing, or a folder mixed from two runs.
+"""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+import hostile_cases as hc
+from sim.scenario import safe_yaml
+from sim.scenario.safe_yaml import FAST_BYTES, MAX_TOML_BYTES, MAX_VALUES, TagError, TextLimitError, load_yaml
+
+_main, _err, _scenario = hc.exit_status, hc.err_lines, hc.write_scenario
+
+
+def _base_text() -> str:
+    return yaml.safe_dump(hc._small(), sort_keys=True)
+
+
+# ------------------------------------------------------------------ megabytes of scenario
+def test_a_list_of_more_values_than_a_scenario_holds_is_refused_by_field(tmp_path, capsys):
+    # 1.7 million weekly factors (10 MB): the schema refused them after 38 s of parsing; the count stops
+    # at the limit. The file ends in a syntax error: refused by the count, the reader never got there.
+    n = MAX_VALUES + 1_000
+    text = _base_text().replace("process: poisson", "process: diurnal") + \
+        "extra: [" + ", ".join(["1.0"] * n) + "]\nbroken: [\n"
+    assert len(text) > FAST_BYTES
+    p = tmp_path / "big.yaml"
+    p.write_text(text)
+    assert _main(["validate", str(p)]) == 2
+    lines = _err(capsys)
+    line = text.count("\n", 0, text.index("extra:")) + 1
+    assert lines == [f"{p}: extra: line {line}: more than {MAX_VALUES:,} values (lists, mappings, keys and values "
+                     "together; a scenario holds hundreds): replay long data from a file (an arrival trace, a length "
+                     "file) instead"]
+
+
+def test_a_mapping_of_too_many_keys_names_the_mapping(tmp_path):
+    text = "workload:\n  arrival:\n" + "".join(f"    k{i}: {i}\n" for i in range(MAX_VALUES // 2 + 10))
+    with pytest.raises(TextLimitError) as exc:
+        load_yaml(text)
+    assert exc.value.field == "workload.arrival"
+    # keys and values: the root mapping, its key, workload's mapping, its key and arrival's mapping are 5
+    # values; line i + 3 holds k{i} and its value, values number 5 + 2 * i + 1 and 5 + 2 * i + 2: value
+    # number MAX_VALUES + 1 (odd) is the value of k{i} with 5 + 2 * i + 2 = MAX_VALUES + 1
+    i = (MAX_VALUES + 1 - 7) // 2
+    assert 5 + 2 * i + 2 == MAX_VALUES + 1
+    assert str(exc.value).startswith(f"line {i + 3}: more than {MAX_VALUES:,} values")
+
+
+def _long(text: str) -> str:
+    """``text`` made longer than :data:`FAST_BYTES` by a comment, so that libyaml reads it."""
+    return text + ("# " + "x" * 98 + "\n") * (FAST_BYTES // 100 + 1)
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: [1, 2.5, .inf, -.inf, 0x10, 010, 1_000, 1:30, 2025-02-30, 2025-01-02, ~, yes, 'q']\n",
+    "base: &b {gpu: h100-sxm, replicas: 2}\npools: [*b, {<<: *b, replicas: 4}]\n",
+    "\ufeffname: caf\u00e9\nlist:\n  - -0.0\n  - 1e400\n  - 123456789012345678901234567890\n",
+])
+def test_a_long_file_reads_as_a_short_one(text):
+    """libyaml (text over FAST_BYTES) reads every value as PyYAML's own reader does: base 60 and leading
+    zeros as text, an impossible date as text, merges, a byte-order mark, huge numbers."""
+    assert load_yaml(_long(text)) == load_yaml(text)
+    assert len(text) < FAST_BYTES < len(_long(text))
+
+
+@pytest.mark.parametrize("text,error", [
+    ("a: 1\nb: 2\na: 3\n", "line 3: duplicate key 'a' (first given on line 1); give each key once"),
+    ("a: 1\nb: !!binary aGk=\n", str(TagError(2, "tag:yaml.org,2002:binary"))),
+    ("a: 1\nb: !foo 1\n", str(TagError(2, "!foo"))),
+    ("a: 1\nb: &x [1, *x]\n", "line 2: the alias *x stands for a list or mapping that holds it (a value that "
+                              "contains itself, without end); write the values out"),
+    ("a: 1\nb: " + "[" * (safe_yaml.MAX_DEPTH + 1) + "]" * (safe_yaml.MAX_DEPTH + 1) + "\n",
+     f"line 2: nested deeper than {safe_yaml.MAX_DEPTH} lists/mappings"),
+    ("null: 1\n", "line 1: key 'null' reads as null, not a name; quote it if it is meant as text"),
+])
+def test_a_long_file_is_refused_as_a_short_one(text, error):
+    for t in (text, _long(text)):
+        with pytest.raises(TextLimitError) as exc:
+            load_yaml(t)
+        assert str(exc.value) == error
+
+
+def test_an_alias_bomb_in_a_long_file_is_refused_by_line():
+    lines = ['l0: &l0 ["x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, 10):
+        lines.append(f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]")
+    text = "\n".join(lines) + "\n"
+    for t in (text, _long(text)):
+        with pytest.raises(TextLimitError, match=r"^line 5: aliases \(\*l3\) expand to more than 10,000 values"):
+            load_yaml(t)
+
+
+def test_a_scenario_that_holds_itself_is_refused_from_the_command_line(tmp_path, capsys):
+    # read as [1, [1, [...]]]: the schema's message printed it three levels deep, and any walk of it
+    # that does not guard against cycles would not end
+    p = tmp_path / "self.yaml"
+    p.write_text(_base_text() + "x: &x {a: *x}\n")
+    assert _main(["validate", str(p)]) == 2
+    assert _err(capsys) == [f"{p}: line {len(_base_text().splitlines()) + 1}: the alias *x stands for a list or "
+                            "mapping that holds it (a value that contains itself, without end); write the values out"]
+
+
+def test_a_long_valid_scenario_runs(tmp_path, capsys):
+    p = tmp_path / "long.yaml"
+    p.write_text(_long(_base_text()))
+    assert _main(["validate", str(p)]) == 0
+
+
+def test_a_toml_scenario_of_megabytes_is_refused_by_its_size(tmp_path, capsys):
+    p = tmp_path / "big.toml"
+    p.write_text('name = "t"\n' + "# " + "x" * MAX_TOML_BYTES + "\n")
+    assert _main(["validate", str(p)]) == 2
+    assert _err(capsys) == [f"{p}: is {MAX_TOML_BYTES + 14:,} characters of TOML; a TOML scenario may have at most "
+                            f"{MAX_TOML_BYTES:,} (a scenario is a few KB; save a larger one as YAML)"]
+
+
+# ------------------------------------------------------------------ sim.run(out=...) holds its folder
+def test_a_python_run_into_a_folder_being_written_is_refused(tmp_path):
+    """``fleetsim run --out`` held its folder; ``sim.run(out=...)`` did not: two at once, or one beside a
+    running sweep, wrote their summary.json and figures over each other's."""
+    import sim
+    from sim.errors import InputError
+    from sim.planning.store import writing
+
+    path = _scenario(tmp_path)
+    out = tmp_path / "both"
+    with writing(out, "sweep"):
+        with pytest.raises(InputError) as exc:
+            sim.run(str(path), out=out)
+    assert str(exc.value) == (f"out: {out}: another fleetsim sweep, plan, saturation search or run is writing there "
+                              "now: this run would mix its result files with that one's; wait for it to finish, or "
+                              "give another out")
+    assert not out.exists()
+
+    raised = []
+    real = sim.api._run_request_level
+
+    def a_second_run_meanwhile(*args, **kwargs):
+        try:
+            sim.run(str(path), out=out)
+        except InputError as e:
+            raised.append(str(e))
+        return real(*args, **kwargs)
+
+    import sim.api
+    try:
+        sim.api._run_request_level = a_second_run_meanwhile
+        sim.run(str(path), out=out)
+    finally:
+        sim.api._run_request_level = real
+    assert raised == [str(exc.value)]
+    assert (out / "summary.json").is_file()
+    sim.run(str(path), out=out)             # the hold goes with the run
