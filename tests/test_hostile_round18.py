@@ -158,3 +158,38 @@ def test_a_python_run_into_a_folder_being_written_is_refused(tmp_path):
     assert raised == [str(exc.value)]
     assert (out / "summary.json").is_file()
     sim.run(str(path), out=out)             # the hold goes with the run
+
+
+# ------------------------------------------------------------------ a trace that is not UTF-8
+@pytest.mark.parametrize("rows_before", [1, 200_000])
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_trace_not_in_utf8_is_said_by_line_and_column(tmp_path, capsys, rows_before, gz):
+    """It said Python's "unreadable trace file ('utf-8' codec can't decode byte 0xe9 in position 52:
+    invalid continuation byte)": a position counted from the start of the reader's buffer (of 8 KiB, not
+    the file's), with no line. 200,000 rows put the byte some megabytes into the file."""
+    import gzip
+
+    sc = hc._small()
+    name = "t.csv.gz" if gz else "t.csv"
+    sc["workload"]["arrival"] = {"process": "trace", "path": name, "format": "fleetsim"}
+    path = _scenario(tmp_path, sc)
+    good = "".join(f"{i * 0.001:.3f},10,5,caf\u00e9\n" for i in range(rows_before)).encode()
+    data = b"timestamp_s,prompt_tokens,output_tokens,tenant\n" + good + b"999,10,5,caf\xe9\n"
+    (tmp_path / name).write_bytes(gzip.compress(data) if gz else data)
+    assert _main(["validate", str(path)]) == 2
+    # the header is line 1, the rows lines 2 .. rows_before + 1; in "999,10,5,caf\xe9" the byte is the 13th
+    assert _err(capsys) == [f"{path}: workload.arrival.path: {name}: not UTF-8 text: byte 0xe9 at line "
+                            f"{rows_before + 2}, column 13 (save the file as UTF-8)"]
+
+
+# ------------------------------------------------------------------ a number of 300 digits
+def test_time_series_rows_past_the_limit_are_counted_in_a_few_digits(tmp_path, capsys):
+    """``metrics.interval: 1e-300`` printed the rows it would record as a number of 302 digits."""
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", "metrics.interval=1e-300"]) == 2
+    # 60 s / 1e-300 s = 6e301 rows; the least interval for 5,000,000 rows is 60 / 5e6 = 1.2e-05 s
+    assert _err(capsys) == [f"{path}: metrics.interval: would record 6e+301 time-series rows over the duration (at "
+                            "most 5,000,000): use at least 1.2e-05 s"]
+    assert _main(["validate", str(path), "--set", "metrics.interval=1e-6"]) == 2
+    assert _err(capsys)[0].endswith("would record 60,000,000 time-series rows over the duration (at most 5,000,000): "
+                                    "use at least 1.2e-05 s")
