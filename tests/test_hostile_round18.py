@@ -193,3 +193,69 @@ def test_time_series_rows_past_the_limit_are_counted_in_a_few_digits(tmp_path, c
     assert _main(["validate", str(path), "--set", "metrics.interval=1e-6"]) == 2
     assert _err(capsys)[0].endswith("would record 60,000,000 time-series rows over the duration (at most 5,000,000): "
                                     "use at least 1.2e-05 s")
+
+
+# ------------------------------------------------------------------ a result folder with a broken file
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("r18run")
+    path = _scenario(folder)
+    assert _main(["run", str(path), "--quiet", "--out", str(folder / "run")]) == 0
+    return folder / "run"
+
+
+def _copy(run_folder, tmp_path, name: str, what: str):
+    import shutil
+
+    d = tmp_path / "r"
+    shutil.copytree(run_folder, d)
+    f = d / name
+    f.unlink()
+    if what == "folder":
+        f.mkdir()
+    elif what == "deep":            # (json's recursion limit: Python's ~1,000 frames)
+        f.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        f.write_bytes(b"\xff\xfe\x00not text")
+    return d
+
+
+@pytest.mark.parametrize("command", ["report", "compare", "reprice"])
+def test_a_summary_that_is_a_folder_is_said_as_such(run_folder, tmp_path, capsys, command):
+    """Each said "cannot read or write a file (IsADirectoryError: [Errno 21] Is a directory: ...)"."""
+    d = _copy(run_folder, tmp_path, "summary.json", "folder")
+    argv = {"report": ["report", str(d)], "compare": ["compare", str(run_folder), str(d)],
+            "reprice": ["reprice", str(d), "--set", "economics.gpu_hour_usd=3", "--out", str(tmp_path / "rp")]}
+    assert _main(argv[command]) == 2
+    said = (f"{d}: summary.json is a folder, not a file" if command == "reprice" else
+            f"{d / 'summary.json'}: a folder, not a file: not a fleetsim summary")
+    assert _err(capsys) == [said]
+
+
+def test_a_summary_nested_too_deeply_names_the_file(run_folder, tmp_path, capsys):
+    """``fleetsim report`` said "{folder}: nested too deeply to process (RecursionError: ...)"."""
+    d = _copy(run_folder, tmp_path, "summary.json", "deep")
+    assert _main(["report", str(d)]) == 2
+    assert _err(capsys) == [f"{d / 'summary.json'}: not a fleetsim summary (nested too deeply)"]
+
+
+def test_a_scenario_json_nested_too_deeply_or_a_folder(run_folder, tmp_path, capsys):
+    """The report's header reads scenario.json when it can (else the summary alone): one nested too
+    deeply stopped ``fleetsim report`` with "nested too deeply to process (RecursionError ...)"; compare
+    said a folder of that name as "cannot read or write a file (IsADirectoryError ...)"."""
+    d = _copy(run_folder, tmp_path, "scenario.json", "deep")
+    assert _main(["report", str(d)]) == 0
+    assert (d / "report.html").is_file()
+    capsys.readouterr()
+    (d / "scenario.json").unlink()
+    (d / "scenario.json").mkdir()
+    assert _main(["compare", str(run_folder), str(d)]) == 2
+    assert _err(capsys) == [f"{d / 'scenario.json'}: not a scenario as fleetsim writes it (a folder, not a file); "
+                            "write the folder again, or move the file out of the folder to compare without it"]
+
+
+def test_reprice_of_a_summary_not_in_utf8(run_folder, tmp_path, capsys):
+    """It said Python's "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"."""
+    d = _copy(run_folder, tmp_path, "summary.json", "binary")
+    assert _main(["reprice", str(d), "--set", "economics.gpu_hour_usd=3", "--out", str(tmp_path / "rp")]) == 2
+    assert _err(capsys) == [f"{d}: summary.json is not a fleetsim summary (not UTF-8 text)"]
