@@ -122,14 +122,15 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
     :class:`ValueError` otherwise). For runs whose load factor is not read: a capacity curve's
     calibration runs (:mod:`sim.fluid.capacity`).
 
-    ``out`` is held as ``fleetsim run --out`` holds it (:mod:`sim.folder_lock`), from before the run until
-    its files are written: a second run, sweep, plan or search writing there at the same time is refused
-    (:class:`~sim.errors.InputError`) instead of mixing its files with this one's.
+    ``out`` is held as ``fleetsim run --out`` holds it (:mod:`sim.folder_lock`) until its files are written:
+    a second writer there meanwhile is refused (:class:`~sim.errors.InputError`), not mixed with this run.
     """
     if out is not None:
-        with holding(Path(out), lambda: InputError(
-                f"out: {out}: another fleetsim sweep, plan, saturation search or run is writing there now: this "
-                f"run would mix its result files with that one's; wait for it to finish, or give another out")):
+        if not isinstance(out, (str, Path)):
+            raise TypeError(f"out: give a folder (a str or Path), not {type(out).__name__} {out!r:.80}")
+        with holding(Path(out), lambda: InputError(f"out: {out}: another fleetsim sweep, plan, saturation search or "
+                     "run is writing there now: this run would mix its result files with that one's; wait for it "
+                     "to finish, or give another out")):
             result = run(scenario, overrides=overrides, quiet=quiet, progress=progress, skip_bad_rows=skip_bad_rows,
                          allow_large=allow_large, capacity_band=capacity_band, capacity=capacity,
                          scheduler_factors=scheduler_factors)

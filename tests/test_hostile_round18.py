@@ -259,3 +259,21 @@ def test_reprice_of_a_summary_not_in_utf8(run_folder, tmp_path, capsys):
     d = _copy(run_folder, tmp_path, "summary.json", "binary")
     assert _main(["reprice", str(d), "--set", "economics.gpu_hour_usd=3", "--out", str(tmp_path / "rp")]) == 2
     assert _err(capsys) == [f"{d}: summary.json is not a fleetsim summary (not UTF-8 text)"]
+
+
+# ------------------------------------------------------------------ an integer of hundreds of digits
+@pytest.mark.parametrize("field", ["duration", "warmup", "slo.ttft_s", "metrics.interval"])
+def test_a_duration_of_400_digits_is_refused_by_field(tmp_path, capsys, field):
+    """YAML reads ``1000...0`` (401 digits) as a whole integer, which no float holds: the run stopped at the
+    catch-all "a number is too large to compute with" naming no field."""
+    path = _scenario(tmp_path)
+    big = "1" + "0" * 400
+    assert _main(["validate", str(path), "--set", f"{field}={big}"]) == 2
+    assert _err(capsys) == [f"{path}: {field}: must be at most 1.8e308 s, a float's largest (got {big[:57]}...)"]
+
+
+def test_python_out_of_the_wrong_type_is_said_before_the_run():
+    import sim
+
+    with pytest.raises(TypeError, match=r"^out: give a folder \(a str or Path\), not int 5$"):
+        sim.run(hc._small(), out=5)
