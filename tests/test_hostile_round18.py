@@ -277,3 +277,44 @@ def test_python_out_of_the_wrong_type_is_said_before_the_run():
 
     with pytest.raises(TypeError, match=r"^out: give a folder \(a str or Path\), not int 5$"):
         sim.run(hc._small(), out=5)
+
+
+# ------------------------------------------------------------------ a byte not in UTF-8 on the command line
+def test_a_non_utf8_byte_in_an_override_is_said_as_such(tmp_path, capsys):
+    """A Latin-1 terminal passes ``caf\\xe9`` as bytes Python keeps as ``'caf\\udce9'``: the message was
+    pydantic's "Input should be a valid string, unable to parse raw data as a unicode string"."""
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", "name=caf\udce9"]) == 2
+    assert _err(capsys) == [f"{path}: name: must be text in UTF-8 (got 'caf\\udce9', whose byte 0xe9 is not UTF-8: "
+                            "the terminal passed another encoding)"]
+
+
+def test_a_lone_surrogate_from_python_is_said_as_such():
+    import sim
+    from sim.errors import ScenarioError
+
+    sc = hc._small()
+    sc["fleet"]["pools"][0]["name"] = "p\ud800"
+    with pytest.raises(ScenarioError) as exc:
+        sim.run(sc)
+    assert str(exc.value) == ("<scenario>: fleet.pools.0.name: must be text in UTF-8 (got 'p\\ud800', whose U+D800 is "
+                              "half of a pair, not a character)")
+
+
+# ------------------------------------------------------------------ a device as a trace
+@pytest.mark.parametrize("key", ["arrival", "prompt_tokens"])
+def test_a_device_as_a_trace_is_not_said_missing(tmp_path, capsys, key):
+    """``/dev/zero`` exists: it was said "trace file not found"."""
+    path = _scenario(tmp_path)
+    value = "{process: trace, path: /dev/zero}" if key == "arrival" else "{dist: trace, path: /dev/zero}"
+    assert _main(["validate", str(path), "--set", f"workload.{key}={value}"]) == 2
+    assert _err(capsys) == [f"{path}: workload.{key}.path: '/dev/zero' is not a regular file (a device, pipe or "
+                            "socket cannot be a trace)"]
+
+
+def test_one_configuration_is_said_in_the_singular(tmp_path, capsys):
+    path = _scenario(tmp_path)
+    assert _main(["sweep", str(path), "--grid", "seed=1", "--seeds", "100000000000000000000",
+                  "--out", str(tmp_path / "sw")]) == 2
+    assert _err(capsys) == [f"{path}: --seeds: 1 configuration x 100,000,000,000,000,000,000 seeds = 1e+20 points (at "
+                            "most 100,000); pass --allow-large to run it anyway"]

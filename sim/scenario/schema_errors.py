@@ -304,6 +304,11 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         return f"must be {what} (got {_fmt_got(got)})"
     if typ in ("string_type",):
         return f"must be text (got {_fmt_got(got)})"
+    if typ == "string_unicode" and isinstance(got, str):     # a byte not in UTF-8, as Python keeps it (\udce9)
+        bad = next((c for c in got if "\ud800" <= c <= "\udfff"), "\ud800")
+        what = (f"byte 0x{ord(bad) - 0xdc00:02x} is not UTF-8: the terminal passed another encoding"
+                if ord(bad) >= 0xdc80 else f"U+{ord(bad):04X} is half of a pair, not a character")
+        return f"must be text in UTF-8 (got {ascii(got)[:60]}, whose {what})"
     if typ == "string_too_short":
         return f"must not be empty (got {_fmt_got(got)})"
     if typ == "string_too_long" and isinstance(got, str):
