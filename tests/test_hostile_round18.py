@@ -318,3 +318,31 @@ def test_one_configuration_is_said_in_the_singular(tmp_path, capsys):
                   "--out", str(tmp_path / "sw")]) == 2
     assert _err(capsys) == [f"{path}: --seeds: 1 configuration x 100,000,000,000,000,000,000 seeds = 1e+20 points (at "
                             "most 100,000); pass --allow-large to run it anyway"]
+
+
+# ------------------------------------------------------------------ libyaml's errors in PyYAML's words
+@pytest.mark.parametrize("tail,said", [
+    ("x:\n\t- 1\n", "column 1: a tab where YAML expects spaces (YAML indents with spaces only)"),
+    ("x: *nope\n", "column 4: found undefined alias 'nope'"),
+])
+def test_a_long_file_s_syntax_error_is_said_as_a_short_one_s(tmp_path, capsys, tail, said):
+    """libyaml says "found character that cannot start any token" for a tab and leaves the name out of
+    "found undefined alias"; PyYAML (and so a short file) says both."""
+    for long in (False, True):
+        text = _long("") + tail if long else tail
+        p = tmp_path / f"s{long}.yaml"
+        p.write_text(text)
+        assert _main(["validate", str(p)]) == 2
+        line = text.count("\n") - tail.count("\n") + tail.rstrip("\n").count("\n") + 1
+        assert _err(capsys) == [f"{p}: not valid YAML: line {line}, {said}"]
+
+
+@pytest.mark.parametrize("key,kind", [("1", "a number"), ("2.5", "a number"), ("2025-01-01", "a date")])
+def test_a_key_that_reads_as_a_number_is_said_as_such(tmp_path, capsys, key, kind):
+    """pydantic's "Keys should be strings" named the key and nothing else."""
+    sc = yaml.safe_dump(hc._small())
+    p = tmp_path / "k.yaml"
+    p.write_text(sc + f"{key}: 3\n")
+    assert _main(["validate", str(p)]) == 2
+    assert _err(capsys) == [f"{p}: {key}: the key {key} reads as {kind}, not a name; every key is text: quote it "
+                            "if it is meant as one"]

@@ -394,7 +394,10 @@ def _check_events(text: str) -> None:
             if isinstance(event, yaml.AliasEvent):
                 if any(o.anchor == event.anchor for o in open_):
                     raise TextLimitError(self_holding(line, event.anchor))
-                size = sizes.get(event.anchor, 1)       # (an unknown anchor: the composer names it)
+                if event.anchor not in sizes:      # (as PyYAML's composer says it; libyaml's leaves out the name)
+                    raise yaml.composer.ComposerError(None, None, f"found undefined alias {event.anchor!r}",
+                                                      event.start_mark)
+                size = sizes[event.anchor]
                 aliases += size
                 values += size
                 if aliases > MAX_ALIAS_NODES:
@@ -433,12 +436,32 @@ def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
     return n
 
 
+def _in_pyyaml_words(exc: yaml.MarkedYAMLError, text: str) -> None:
+    """Name the character libyaml's "found character that cannot start any token" leaves out, as PyYAML
+    does (a tab is then said as such by :func:`sim.scenario.load.yaml_problem`)."""
+    mark = exc.problem_mark
+    if exc.problem != "found character that cannot start any token" or mark is None:
+        return
+    start = 0
+    for _ in range(mark.line):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return
+    at = start + mark.column
+    if at < len(text):
+        exc.problem = f"found character {text[at]!r} that cannot start any token"
+
+
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load`` within the limits of this module (:class:`TextLimitError` beyond them); text
     over :data:`FAST_BYTES` by libyaml (its syntax errors then in libyaml's words)."""
     fast = CSafeLoader is not None and len(text) > FAST_BYTES
     if fast:
-        _check_events(text)
+        try:
+            _check_events(text)
+        except yaml.MarkedYAMLError as exc:
+            _in_pyyaml_words(exc, text)
+            raise
     loader = (_CLimitedLoader if fast else _LimitedLoader)(text)
     try:
         return loader.get_single_data()

@@ -304,6 +304,10 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         return f"must be {what} (got {_fmt_got(got)})"
     if typ in ("string_type",):
         return f"must be text (got {_fmt_got(got)})"
+    if typ == "invalid_key":       # YAML reads 1:, 1.5: or 2025-01-01: as a number or a date
+        kind = {"int": "a number", "float": "a number", "date": "a date", "datetime": "a date"}.get(
+            type(got).__name__, f"a {type(got).__name__}")
+        return f"the key {got} reads as {kind}, not a name; every key is text: quote it if it is meant as one"
     if typ == "string_unicode" and isinstance(got, str):     # a byte not in UTF-8, as Python keeps it (\udce9)
         bad = next((c for c in got if "\ud800" <= c <= "\udfff"), "\ud800")
         what = (f"byte 0x{ord(bad) - 0xdc00:02x} is not UTF-8: the terminal passed another encoding"
@@ -368,6 +372,8 @@ def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]
         loc = clean_loc(err.get("loc", ()), raw)
         if err.get("type") == FIELD_ERROR:       # a check across fields, about one of them
             loc.append(err["ctx"]["field"])
+        if err.get("type") == "invalid_key" and loc:     # (pydantic's loc holds the key's repr: datetime.date(...))
+            loc[-1] = str(err.get("input"))
         path = ".".join(clipped(printable(str(p), keep="")) for p in loc)     # a key with a line break: one line
         msg = _message(err, loc, raw)
         if (path, msg) not in seen:
