@@ -346,3 +346,35 @@ def test_a_key_that_reads_as_a_number_is_said_as_such(tmp_path, capsys, key, kin
     assert _main(["validate", str(p)]) == 2
     assert _err(capsys) == [f"{p}: {key}: the key {key} reads as {kind}, not a name; every key is text: quote it "
                             "if it is meant as one"]
+
+
+def test_ctrl_c_while_sim_run_writes_keeps_the_earlier_result_and_lets_go(tmp_path, monkeypatch):
+    """Stopped between two of its files, ``sim.run(out=...)`` leaves the folder's earlier result whole (the
+    folder is staged and swapped in) and lets go of the folder (a rerun is not refused as 'writing')."""
+    import hashlib
+
+    import sim
+    import sim.metrics.output as output
+
+    out = tmp_path / "r"
+    sim.run(hc._small(), out=out)
+
+    def files():
+        return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in out.iterdir() if f.is_file()}
+
+    before = files()
+    real = output.atomic_write_text
+
+    def stopped(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output, "atomic_write_text", stopped)
+    other = dict(hc._small(), seed=2)
+    with pytest.raises(KeyboardInterrupt):
+        sim.run(other, out=out)
+    assert files() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]        # no staged folder left beside it
+    monkeypatch.setattr(output, "atomic_write_text", real)
+    sim.run(other, out=out)
+    assert files() != before
