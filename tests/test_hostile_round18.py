@@ -378,3 +378,18 @@ def test_ctrl_c_while_sim_run_writes_keeps_the_earlier_result_and_lets_go(tmp_pa
     monkeypatch.setattr(output, "atomic_write_text", real)
     sim.run(other, out=out)
     assert files() != before
+
+
+# ------------------------------------------------------------------ a date where a duration goes
+def test_a_date_or_time_where_a_duration_goes_is_said_as_written(tmp_path, capsys):
+    """YAML reads ``2025-01-01`` as a date and TOML ``07:32:00`` as a time of day; the message showed
+    Python's ``datetime.date(2025, 1, 1)`` and ``datetime.time(7, 32)``."""
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", "duration=2025-01-01"]) == 2
+    assert _err(capsys) == [f"{path}: duration: expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got "
+                            "2025-01-01 (a date))"]
+    toml = tmp_path / "s.toml"
+    toml.write_text('name = "t"\nduration = 07:32:00\n')
+    assert _main(["validate", str(toml)]) == 2
+    assert f"{toml}: duration: expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got 07:32:00 (a time " \
+           "of day))" in _err(capsys)
