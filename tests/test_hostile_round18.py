@@ -393,3 +393,38 @@ def test_a_date_or_time_where_a_duration_goes_is_said_as_written(tmp_path, capsy
     assert _main(["validate", str(toml)]) == 2
     assert f"{toml}: duration: expected a duration such as 3600, '90s', '30m', '1h' or '7d' (got 07:32:00 (a time " \
            "of day))" in _err(capsys)
+
+
+# ------------------------------------------------------------------ a sweep folder with a broken file
+@pytest.fixture(scope="module")
+def sweep_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("r18sweep")
+    path = _scenario(folder)
+    assert _main(["sweep", str(path), "--grid", "seed=1,2", "--out", str(folder / "sw"), "--executor", "serial",
+                  "--quiet"]) == 0
+    return folder / "sw"
+
+
+@pytest.mark.parametrize("what,said", [
+    ("folder", "a folder, not a file: not a fleetsim sweep result"),
+    ("deep", "invalid JSON (nested too deeply)"),
+])
+def test_report_of_a_sweep_json_that_is_a_folder_or_nested_too_deeply(sweep_folder, tmp_path, capsys, what, said):
+    """It said "cannot read or write a file (IsADirectoryError ...)" or "{folder}: nested too deeply to
+    process (RecursionError ...)"."""
+    d = _copy(sweep_folder, tmp_path, "sweep.json", what)
+    assert _main(["report", str(d)]) == 2
+    assert _err(capsys) == [f"{d / 'sweep.json'}: {said}"]
+
+
+def test_report_of_a_sweep_with_a_point_nested_too_deeply(sweep_folder, tmp_path, capsys):
+    """The page's header reads the first point that belongs to the sweep; one nested too deeply stopped the
+    report ("nested too deeply to process (RecursionError ...)"): it is passed over as an unreadable one is."""
+    import shutil
+
+    d = tmp_path / "sw"
+    shutil.copytree(sweep_folder, d)
+    first = sorted((d / "points").glob("*.json"))[0]
+    first.write_text("[" * 100_000 + "]" * 100_000)
+    assert _main(["report", str(d)]) == 0
+    assert (d / "report.html").is_file()
