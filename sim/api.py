@@ -128,6 +128,8 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
     if out is not None:
         if not isinstance(out, (str, Path)):
             raise TypeError(f"out: give a folder (a str or Path), not {type(out).__name__} {out!r:.80}")
+        if not str(out).strip():        # (Path("") is the working folder: the command line refuses it too)
+            raise InputError(f"out: give a folder name (got {str(out)!r})")
         with holding(Path(out), lambda: InputError(f"out: {out}: another fleetsim sweep, plan, saturation search or "
                      "run is writing there now: this run would mix its result files with that one's; wait for it "
                      "to finish, or give another out")):

@@ -279,6 +279,19 @@ def test_python_out_of_the_wrong_type_is_said_before_the_run():
         sim.run(hc._small(), out=5)
 
 
+@pytest.mark.parametrize("out", ["", "  "])
+def test_python_out_of_no_name_is_refused(tmp_path, monkeypatch, out):
+    """``sim.run(out="")`` wrote the result into the working folder (``Path("")`` is ``.``); ``--out ''``
+    is refused."""
+    import sim
+    from sim.errors import InputError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=f"^out: give a folder name \\(got '{out}'\\)$"):
+        sim.run(hc._small(), out=out)
+    assert list(tmp_path.iterdir()) == []
+
+
 # ------------------------------------------------------------------ a byte not in UTF-8 on the command line
 def test_a_non_utf8_byte_in_an_override_is_said_as_such(tmp_path, capsys):
     """A Latin-1 terminal passes ``caf\\xe9`` as bytes Python keeps as ``'caf\\udce9'``: the message was
