@@ -441,3 +441,22 @@ def test_report_of_a_sweep_with_a_point_nested_too_deeply(sweep_folder, tmp_path
     first.write_text("[" * 100_000 + "]" * 100_000)
     assert _main(["report", str(d)]) == 0
     assert (d / "report.html").is_file()
+
+
+@pytest.mark.parametrize("call", ["sweep", "plan"])
+def test_python_sweep_or_plan_out_of_no_name_is_refused(tmp_path, monkeypatch, call):
+    """``sim.sweep(..., out="")`` wrote its points, sweep.json and figures into the working folder."""
+    import sim
+    from sim.errors import InputError
+
+    path = _scenario(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with pytest.raises(InputError, match=r"^out: give a folder name \(got ''\)$"):
+        if call == "sweep":
+            sim.sweep(str(path), {"seed": [1]}, out="", progress=False, executor="serial")
+        else:
+            sim.plan(str(path), {"fleet.pools.0.replicas": [1, 2]}, constraints=["latency.ttft.p99<=2"], out="",
+                     progress=False, executor="serial")
+    assert list(work.iterdir()) == []

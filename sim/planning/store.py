@@ -183,6 +183,8 @@ def holds_out(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         @functools.wraps(fn)
         def call(*args: Any, **kwargs: Any) -> T:
             out = kwargs.get("out")
+            if isinstance(out, str) and not out.strip():    # (Path("") is the working folder; --out '' is refused)
+                raise InputError(f"out: give a folder name (got {out!r})")
             root = Path(out) if isinstance(out, (str, os.PathLike)) else None     # (a wrong type: fn says so)
             with writing(root, command, shown=out):
                 return fn(*args, **kwargs)
