@@ -262,6 +262,15 @@ def test_reprice_of_a_summary_not_in_utf8(run_folder, tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ an integer of hundreds of digits
+@pytest.mark.parametrize("field", ["workload.arrival.rate", "economics.gpu_hour_usd"])
+def test_a_number_of_400_digits_is_said_too_large_not_no_number(tmp_path, capsys, field):
+    """It said "must be a number (got 1000...)" of a number."""
+    path = _scenario(tmp_path)
+    big = "1" + "0" * 400
+    assert _main(["validate", str(path), "--set", f"{field}={big}"]) == 2
+    assert _err(capsys) == [f"{path}: {field}: must be at most 1.8e308, a float's largest (got {big[:57]}...)"]
+
+
 @pytest.mark.parametrize("field", ["duration", "warmup", "slo.ttft_s", "metrics.interval"])
 def test_a_duration_of_400_digits_is_refused_by_field(tmp_path, capsys, field):
     """YAML reads ``1000...0`` (401 digits) as a whole integer, which no float holds: the run stopped at the
@@ -298,8 +307,8 @@ def test_a_non_utf8_byte_in_an_override_is_said_as_such(tmp_path, capsys):
     pydantic's "Input should be a valid string, unable to parse raw data as a unicode string"."""
     path = _scenario(tmp_path)
     assert _main(["validate", str(path), "--set", "name=caf\udce9"]) == 2
-    assert _err(capsys) == [f"{path}: name: must be text in UTF-8 (got 'caf\\udce9', whose byte 0xe9 is not UTF-8: "
-                            "the terminal passed another encoding)"]
+    assert _err(capsys) == [f"{path}: name: got 'caf\\udce9', whose byte 0xe9 is not UTF-8 (the terminal passed "
+                            "another encoding): write it in UTF-8"]
 
 
 def test_a_lone_surrogate_from_python_is_said_as_such():
@@ -310,8 +319,8 @@ def test_a_lone_surrogate_from_python_is_said_as_such():
     sc["fleet"]["pools"][0]["name"] = "p\ud800"
     with pytest.raises(ScenarioError) as exc:
         sim.run(sc)
-    assert str(exc.value) == ("<scenario>: fleet.pools.0.name: must be text in UTF-8 (got 'p\\ud800', whose U+D800 is "
-                              "half of a pair, not a character)")
+    assert str(exc.value) == ("<scenario>: fleet.pools.0.name: got 'p\\ud800', whose U+D800 is half of a pair, not a "
+                              "character: write it in UTF-8")
 
 
 # ------------------------------------------------------------------ a device as a trace
