@@ -3,12 +3,9 @@
 A scenario file is small, flat-ish text written by a person. Anything far from that is refused
 with a message naming the line, before it can cost time or memory:
 
-* at most :data:`MAX_VALUES` values (scalars, lists and mappings, keys included) in all: a
-  scenario holds hundreds, and reading a million takes PyYAML tens of seconds (a 10 MB list of
-  numbers took 38 s to be refused by the schema); past it the file is refused at the line where
-  the count passed the limit, after a parse of only that far. Text over :data:`FAST_BYTES` is
-  read by libyaml's C parser (where PyYAML has it) with the same limits checked on its events,
-  so a large file of comments or one long string is read in a fraction of the time;
+* at most :data:`MAX_VALUES` **values** (keys included): a scenario holds hundreds, and PyYAML took
+  38 s over a 10 MB list; refused at the line passing it. Text over :data:`FAST_BYTES` is read by
+  libyaml (where PyYAML has it), the limits checked on its events first (:func:`_check_events`);
 * **aliases** (``*name``) may stand for at most :data:`MAX_ALIAS_NODES` nodes in total, counted
   as expanded (a "billion laughs" file of a few hundred bytes would otherwise stand for 10⁹
   values once a validator or an error message walks it);
@@ -360,9 +357,7 @@ class _Open:
             self.at += 1
         elif self.key_next:
             self.at = event.value if isinstance(event, yaml.ScalarEvent) else "?"
-            self.key_next = False
-        else:
-            self.key_next = True
+        self.key_next = not self.key_next if self.mapping else True
 
 
 def _check_events(text: str) -> None:
