@@ -20,6 +20,7 @@ import numpy as np
 import simpy
 
 from sim.errors import InputError, ScenarioError, WorkloadFileError, text_list, warnings_as_problems, workload_files_of
+from sim.folder_lock import holding
 from sim.limits import check_money, check_work, max_in_flight
 from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary, offered_requests
@@ -120,7 +121,23 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
     are then the closed form's alone; nothing else of the run changes (no autoscaler may read them,
     :class:`ValueError` otherwise). For runs whose load factor is not read: a capacity curve's
     calibration runs (:mod:`sim.fluid.capacity`).
+
+    ``out`` is held as ``fleetsim run --out`` holds it (:mod:`sim.folder_lock`) until its files are written:
+    a second writer there meanwhile is refused (:class:`~sim.errors.InputError`), not mixed with this run.
     """
+    if out is not None:
+        if not isinstance(out, (str, Path)):
+            raise TypeError(f"out: give a folder (a str or Path), not {type(out).__name__} {out!r:.80}")
+        if not str(out).strip():        # (Path("") is the working folder: the command line refuses it too)
+            raise InputError(f"out: give a folder name (got {str(out)!r})")
+        with holding(Path(out), lambda: InputError(f"out: {out}: another fleetsim sweep, plan, saturation search or "
+                     "run is writing there now: this run would mix its result files with that one's; wait for it "
+                     "to finish, or give another out")):
+            result = run(scenario, overrides=overrides, quiet=quiet, progress=progress, skip_bad_rows=skip_bad_rows,
+                         allow_large=allow_large, capacity_band=capacity_band, capacity=capacity,
+                         scheduler_factors=scheduler_factors)
+            result.write(out)
+        return result
     t0 = time.perf_counter()
     with _gc_relaxed(), warnings_as_problems(source_name(scenario)), workload_files_of(source_name(scenario)):
         loaded = _as_loaded(scenario, text_list(overrides, "overrides", "fleet.pools.0.replicas=8"))
@@ -156,8 +173,6 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
             result.summary["capacity_band"] = _capacity_band(one, pct, capacity)
         check_money(result.summary, loaded.source)
     result.summary["wall_seconds"] = time.perf_counter() - t0
-    if out is not None:
-        result.write(out)
     return result
 
 

@@ -48,9 +48,21 @@ def given(value: object, limit: int = 60) -> str:
     """A value a user gave, for a message: its ``repr``, cut to ``limit`` characters, so that a name or key
     of 100,000 characters does not become a message of 100,000 characters.
 
+    A date or a time (YAML reads ``2025-01-01``, TOML ``07:32:00`` as one) is said as it was written,
+    not as Python's ``datetime.date(2025, 1, 1)``.
+
         >>> given("h900"), given("x" * 100)
         ("'h900'", "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...")
+        >>> import datetime; given(datetime.date(2025, 1, 1)), given(datetime.time(7, 32))
+        ('2025-01-01 (a date)', '07:32:00 (a time of day)')
     """
+    import datetime
+
+    if isinstance(value, datetime.date):        # (a datetime is a date too)
+        kind = "a date and time" if isinstance(value, datetime.datetime) else "a date"
+        return f"{value.isoformat()} ({kind})"
+    if isinstance(value, datetime.time):
+        return f"{value.isoformat()} (a time of day)"
     return clipped(repr(value if not isinstance(value, str) else value[:limit + 1]), limit)
 
 

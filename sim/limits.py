@@ -414,6 +414,7 @@ def check_points(n_configurations: int, seeds: int, allow_large: bool | None = N
     points = n_configurations * max(int(seeds), 1)
     if not allow_large and points > MAX_SWEEP_POINTS:
         where = "--seeds" if seeds > n_configurations else knobs
-        raise ScenarioError([(where, f"{'up to ' if most else ''}{_n(n_configurations)} configurations x {seeds:,} "
+        plural = "s" if n_configurations != 1 else ""
+        raise ScenarioError([(where, f"{'up to ' if most else ''}{_n(n_configurations)} configuration{plural} x {seeds:,} "
                                      f"seeds = {_n(points)} "
                                      f"points (at most {MAX_SWEEP_POINTS:,}); {HINT}")], source)

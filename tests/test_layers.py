@@ -14,7 +14,8 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 
 #: bottom to top; a module belongs to the layer of the longest prefix that names it
 LAYERS: list[tuple[str, ...]] = [
-    ("sim.errors", "sim.atomic", "sim.io", "sim.paths", "sim.humanize", "sim.text_table"),  # foundations
+    ("sim.errors", "sim.atomic", "sim.io", "sim.paths", "sim.humanize", "sim.text_table",
+     "sim.folder_lock"),                                                    # foundations
     ("sim.scenario.schema", "sim.scenario.catalog", "sim.scenario.types",     # the scenario's vocabulary
      "sim.scenario.workload", "sim.scenario.perf", "sim.scenario.economics",
      "sim.scenario.architecture", "sim.scenario.hf_config", "sim.scenario.schedulers",

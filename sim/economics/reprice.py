@@ -224,7 +224,11 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
         text = (src / "summary.json").read_text(encoding="utf-8-sig")      # (a BOM an editor added is dropped)
     except FileNotFoundError as exc:
         raise InputError(f"{src}: {Path(exc.filename or '').name or 'summary.json'} is missing") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except IsADirectoryError as exc:
+        raise InputError(f"{src}: {Path(exc.filename or '').name or 'summary.json'} is a folder, not a file") from None
+    except UnicodeDecodeError:     # (only the summary is read as text)
+        raise InputError(f"{src}: summary.json is not a fleetsim summary (not UTF-8 text)") from None
+    except ValueError as exc:
         raise InputError(f"{src}: {exc}") from None
     try:
         summary = json.loads(text)

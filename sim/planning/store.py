@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from sim.errors import InputError, InputWarning
 from sim.atomic import atomic_write_text
+from sim.folder_lock import holding
 from sim.paths import followed, make_folder
 
 T = TypeVar("T")
@@ -149,26 +150,6 @@ def claim_folder(root: Path, command: str, shown: Path | str | None = None, by: 
                          f"resume from them; else give another folder, e.g. --out {name}-{command}")
 
 
-#: the folders' descriptors :func:`writing` holds locked in this process
-_HELD: set[int] = set()
-
-
-def _let_go_in_child() -> None:
-    """In a process forked while a folder is held (a worker of the local pool): close its copy of each
-    descriptor, so that the lock goes when the command ends, not when the last worker does (a pool the
-    caller keeps outlives the command)."""
-    for fd in list(_HELD):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    _HELD.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_let_go_in_child)
-
-
 @contextmanager
 def writing(root: Path | None, command: str, shown: Path | str | None = None) -> Iterator[None]:
     """Hold ``root`` for ``command`` while the block runs: a second sweep, plan, saturation search or
@@ -178,56 +159,21 @@ def writing(root: Path | None, command: str, shown: Path | str | None = None) ->
     (``sweep.json``, ``sweep.csv``, ``scenario.json``, figures) one after another over each other's, so
     the folder could end with one's table and the other's figures.
 
-    The hold is an advisory lock on the folder itself (``flock``; the system releases it when the
-    process ends, however it ends: nothing is left to clean up; a process forked meanwhile, a worker of
-    the local pool, lets go of its copy at once: :func:`_let_go_in_child`). The folder is made for it, and what was
+    The hold is :func:`sim.folder_lock.holding`, an advisory lock on the folder itself (``flock``; the
+    system releases it when the process ends, however it ends; a worker forked meanwhile lets go of its
+    copy at once), which ``sim.run(..., out=...)`` takes too. The folder is made for it, and what was
     made is removed again if the block leaves it empty (a refusal before any point was stored). Without
     ``fcntl`` (Windows), where the file system refuses locks (``ENOLCK``, ``EBADF`` on NFS: the
     command runs as it would without the hold, not failing with the lock's error), or where the folder
     cannot be made (the command then says why), nothing is held; ``root=None``: nothing."""
-    try:
-        import fcntl
-    except ImportError:         # (Windows)
-        fcntl = None
-    fd = None
-    made: Path | None = None        # the outermost folder made here
-    if root is not None and fcntl is not None:
-        try:
-            where = Path(os.path.realpath(root))
-            made = next((p for p in reversed((where, *where.parents)) if not os.path.lexists(p)), None)
-            make_folder(root)
-            fd = os.open(where, os.O_RDONLY)
-        except OSError:
-            fd = None
-    try:
-        if fd is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                made = None
-                mine = "points and result files" if command in WRITES else "result files"
-                raise InputError(f"--out: {root if shown is None else shown}: another fleetsim sweep, plan, "
-                                 f"saturation search or run is writing there now: fleetsim {command} would mix its "
-                                 f"{mine} with that one's; wait for it to finish, or give another --out") from None
-            except OSError:     # (no locks there: NFS without its lock daemon, ENOLCK; or NFS's emulation
-                #  of flock, which refuses an exclusive lock on a descriptor opened to read: EBADF)
-                os.close(fd)
-                fd = None
-            else:
-                _HELD.add(fd)
+    def busy() -> InputError:
+        mine = "points and result files" if command in WRITES else "result files"
+        return InputError(f"--out: {root if shown is None else shown}: another fleetsim sweep, plan, "
+                          f"saturation search or run is writing there now: fleetsim {command} would mix its "
+                          f"{mine} with that one's; wait for it to finish, or give another --out")
+
+    with holding(root, busy):
         yield
-    finally:
-        if fd is not None:
-            _HELD.discard(fd)
-            os.close(fd)        # (the lock goes with it)
-        if made is not None:    # each folder made, from the innermost, while empty
-            for folder in (where, *where.parents):
-                try:
-                    os.rmdir(folder)
-                except OSError:
-                    break
-                if folder == made:
-                    break
 
 
 def holds_out(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -237,6 +183,8 @@ def holds_out(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         @functools.wraps(fn)
         def call(*args: Any, **kwargs: Any) -> T:
             out = kwargs.get("out")
+            if isinstance(out, str) and not out.strip():    # (Path("") is the working folder; --out '' is refused)
+                raise InputError(f"out: give a folder name (got {out!r})")
             root = Path(out) if isinstance(out, (str, os.PathLike)) else None     # (a wrong type: fn says so)
             with writing(root, command, shown=out):
                 return fn(*args, **kwargs)

@@ -201,6 +201,8 @@ def read_run(folder: Path | str) -> RunFolder:
             why = "nested too deeply"
         except (ValueError, UnicodeDecodeError) as exc:
             why = f"invalid JSON: {exc}"
+        except OSError as exc:      # (a folder of that name)
+            why = "a folder, not a file" if scenario_path.is_dir() else f"cannot read it: {exc.strerror or exc}"
         else:
             if not isinstance(scenario, dict):
                 why = "expected a JSON object"

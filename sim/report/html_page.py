@@ -221,11 +221,15 @@ def load_json(path: Path) -> Any:
     JSON is an :class:`~sim.errors.InputError` naming the file."""
     from sim.errors import InputError
 
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a file")
     try:
         with open(path, encoding="utf-8-sig") as fh:
             return json.load(fh)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{path}: invalid JSON (nested too deeply)") from None
 
 
 def simulated(view, source: str = "") -> str:
@@ -315,7 +319,7 @@ def point_of(folder: Path, data: dict, scenario: dict | None) -> dict | None:
     for p in folder_points:
         try:
             point = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):      # (a broken point: the next one serves)
             continue
         summary = point.get("summary") if isinstance(point, dict) else None
         config = point.get("config") if isinstance(point, dict) else None

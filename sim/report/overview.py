@@ -63,7 +63,7 @@ def read_scenario(folder: Path | str) -> dict | None:
     path = Path(folder) / "scenario.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None

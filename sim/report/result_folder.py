@@ -210,11 +210,15 @@ def read_summary(folder: Path | str) -> dict[str, Any] | None:
     path = Path(folder) / "summary.json"
     if not path.exists():
         return None
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a file: not a fleetsim summary")
     try:
         with open(path, encoding="utf-8-sig") as fh:   # (a BOM an editor added is dropped)
             data = json.load(fh)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a fleetsim summary (invalid JSON: {exc})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not a fleetsim summary (nested too deeply)") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a fleetsim summary (expected a JSON object, got {type(data).__name__})")
     _raise(summary_problems(data), path)
@@ -391,10 +395,14 @@ def read_search(folder: Path | str, name: str) -> dict[str, Any] | None:
     path = Path(folder) / name
     if not path.exists():
         return None
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a file: not a fleetsim {name.removesuffix('.json')} result")
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))   # (a BOM an editor added is dropped)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{path}: invalid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object, got {_kind(data)}")
     own = [key for key in SEARCH_FIELDS[name] if key != "columns"]     # (a sweep's columns: how to show it)

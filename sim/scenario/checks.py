@@ -117,7 +117,8 @@ def _run_problems(sc) -> list[tuple[str, str]]:
         problems.append(("duration", f"runs past the year {LAST_YEAR} from start {sc.start.isoformat()} (got {sc.duration:g} s)"))
     samples = sc.duration / sc.metrics.interval
     if samples > 5e6 and not problems:     # a duration past the last year is said once, not as rows too
-        problems.append(("metrics.interval", f"would record {samples:,.0f} time-series rows over the duration "
+        rows = f"{samples:,.0f}" if samples < 1e15 else f"{samples:.3g}"       # (1e-300 s: not 300 digits)
+        problems.append(("metrics.interval", f"would record {rows} time-series rows over the duration "
                                              f"(at most 5,000,000): use at least {sc.duration / 5e6:g} s"))
     if all(p.replicas == 0 and p.autoscale is None for p in sc.fleet.pools):
         problems.append(("fleet.pools", "every pool has replicas: 0 and no autoscale: nothing would serve requests"))

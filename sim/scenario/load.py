@@ -79,7 +79,7 @@ def read_file(path: str | Path) -> dict:
     try:
         data = load_toml(text) if toml else load_yaml(text)
     except TextLimitError as exc:
-        raise ScenarioError([("", str(exc))], src) from None
+        raise ScenarioError([(exc.field, str(exc))], src) from None
     except yaml.MarkedYAMLError as exc:
         raise ScenarioError([("", f"not valid YAML: {yaml_problem(exc)}")], src) from None
     except yaml.reader.ReaderError as exc:    # a character YAML does not allow (a NUL, say)

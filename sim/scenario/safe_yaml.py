@@ -3,6 +3,9 @@
 A scenario file is small, flat-ish text written by a person. Anything far from that is refused
 with a message naming the line, before it can cost time or memory:
 
+* at most :data:`MAX_VALUES` **values** (keys included): a scenario holds hundreds, and PyYAML took
+  38 s over a 10 MB list; refused at the line passing it. Text over :data:`FAST_BYTES` is read by
+  libyaml (where PyYAML has it), the limits checked on its events first (:func:`_check_events`);
 * **aliases** (``*name``) may stand for at most :data:`MAX_ALIAS_NODES` nodes in total, counted
   as expanded (a "billion laughs" file of a few hundred bytes would otherwise stand for 10⁹
   values once a validator or an error message walks it);
@@ -18,7 +21,8 @@ with a message naming the line, before it can cost time or memory:
   taken as the name.
 
 :func:`read_text` refuses anything but a regular file (a FIFO would block forever, ``/dev/zero``
-never ends, a folder is no file) and files over :data:`MAX_BYTES`.
+never ends, a folder is no file) and files over :data:`MAX_BYTES`; :func:`load_toml` text over
+:data:`MAX_TOML_BYTES` (Python's TOML reader is pure Python: ~1 MB/s).
 
     >>> load_yaml("a: 1\\nb: [1, 2]\\n")
     {'a': 1, 'b': [1, 2]}
@@ -42,10 +46,23 @@ MAX_ALIAS_NODES = 10_000
 MAX_DEPTH = 50
 #: largest scenario file read (a scenario is a few KB; traces are read elsewhere)
 MAX_BYTES = 16 * 2**20
+#: most values in one document, keys included, each alias counted as the values it stands for (a
+#: week of per-minute piecewise rates is 20,160; longer data belongs in a trace or a length file)
+MAX_VALUES = 200_000
+#: largest TOML text read (``tomllib`` reads ~1 MB/s; a YAML file may be larger)
+MAX_TOML_BYTES = 2 * 2**20
+#: YAML text longer than this is read by libyaml's C parser when PyYAML has it (shorter text by PyYAML's
+#: own, whose error messages the loader words)
+FAST_BYTES = 256 * 2**10
 
 
 class TextLimitError(ValueError):
-    """Text beyond a limit of this module (a ``ValueError``; the message names the line)."""
+    """Text beyond a limit of this module (a ``ValueError``; the message names the line, ``field`` the
+    dotted path of the value where the limit was passed, when known)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class TagError(TextLimitError):
@@ -197,40 +214,8 @@ def _kind(mode: int) -> str:
 
 
 # ------------------------------------------------------------------------------ YAML
-class _LimitedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with an alias budget, a depth limit and strict keys."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._alias_nodes = 0
-        self._sizes: dict[int, int] = {}
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        node = self._compose_limited(parent, index)
-        if node.tag not in PLAIN_TAGS:      # !!binary read as bytes that a name took as text, !!set, !foo
-            raise TagError(node.start_mark.line + 1, node.tag)
-        return node
-
-    def _compose_limited(self, parent: Node | None, index: Any) -> Node:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            node = super().compose_node(parent, index)
-            self._alias_nodes += _expanded_size(node, self._sizes)
-            if self._alias_nodes > MAX_ALIAS_NODES:
-                raise TextLimitError(f"line {event.start_mark.line + 1}: aliases (*{event.anchor}) expand to more "
-                                     f"than {MAX_ALIAS_NODES:,} values; write the values out or use fewer aliases")
-            return node
-        if self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
-            self._depth += 1
-            if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise TextLimitError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} lists/mappings")
-            try:
-                return super().compose_node(parent, index)
-            finally:
-                self._depth -= 1
-        return super().compose_node(parent, index)
+class _StrictKeys:
+    """Constructor rules of both loaders: text keys given once, impossible dates kept as text."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, int] = {}
@@ -259,7 +244,64 @@ class _LimitedLoader(yaml.SafeLoader):
             return self.construct_scalar(node)
 
 
+class _LimitedLoader(_StrictKeys, yaml.SafeLoader):
+    """PyYAML's safe loader with an alias budget, a depth limit and strict keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._alias_nodes = 0
+        self._sizes: dict[int, int] = {}
+        self._values = 0
+        self._open: list[str | None] = []       # the anchors of the lists/mappings being composed
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        node = self._compose_limited(parent, index)
+        if node.tag not in PLAIN_TAGS:      # !!binary read as bytes that a name took as text, !!set, !foo
+            raise TagError(node.start_mark.line + 1, node.tag)
+        return node
+
+    def _compose_limited(self, parent: Node | None, index: Any) -> Node:
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise TextLimitError(too_many_values(self.peek_event().start_mark.line + 1))
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            if event.anchor in self._open:
+                raise TextLimitError(self_holding(event.start_mark.line + 1, event.anchor))
+            node = super().compose_node(parent, index)
+            size = _expanded_size(node, self._sizes)
+            self._alias_nodes += size
+            self._values += size - 1
+            if self._alias_nodes > MAX_ALIAS_NODES:
+                raise TextLimitError(f"line {event.start_mark.line + 1}: aliases (*{event.anchor}) expand to more "
+                                     f"than {MAX_ALIAS_NODES:,} values; write the values out or use fewer aliases")
+            return node
+        if self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise TextLimitError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} lists/mappings")
+            self._open.append(self.peek_event().anchor)
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+                self._open.pop()
+        return super().compose_node(parent, index)
+
 _LimitedLoader.add_constructor("tag:yaml.org,2002:timestamp", _LimitedLoader.construct_yaml_timestamp)
+
+try:
+    from yaml.cyaml import CParser, CSafeLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml: every text is read by _LimitedLoader
+    CParser = CSafeLoader = None
+else:
+    class _CLimitedLoader(_StrictKeys, CSafeLoader):
+        """libyaml's parser and composer with the constructor of :class:`_LimitedLoader` (the limits are
+        checked on the events first, :func:`_check_events`)."""
+
+    _CLimitedLoader.add_constructor("tag:yaml.org,2002:timestamp", _CLimitedLoader.construct_yaml_timestamp)
 
 
 def _without_sexagesimal(loader: type[yaml.SafeLoader]) -> None:
@@ -285,6 +327,93 @@ def _without_sexagesimal(loader: type[yaml.SafeLoader]) -> None:
 
 
 _without_sexagesimal(_LimitedLoader)
+if CSafeLoader is not None:
+    _without_sexagesimal(_CLimitedLoader)
+
+
+def too_many_values(line: int) -> str:
+    return (f"line {line}: more than {MAX_VALUES:,} values (lists, mappings, keys and values together; a "
+            f"scenario holds hundreds): replay long data from a file (an arrival trace, a length file) instead")
+
+
+def self_holding(line: int, anchor: str) -> str:
+    return (f"line {line}: the alias *{anchor} stands for a list or mapping that holds it (a value that "
+            f"contains itself, without end); write the values out")
+
+
+class _Open:
+    """A list or mapping being read by :func:`_check_events`: its anchor, the values before it, and
+    where in it the reader is (a mapping's last key, a list's index)."""
+
+    __slots__ = ("anchor", "before", "mapping", "key_next", "at")
+
+    def __init__(self, anchor: str | None, before: int, mapping: bool) -> None:
+        self.anchor, self.before, self.mapping = anchor, before, mapping
+        self.key_next, self.at = True, (None if mapping else -1)
+
+    def child(self, event: yaml.Event) -> None:
+        """Move past the next child: a mapping's key (its text) or value, a list's item."""
+        if not self.mapping:
+            self.at += 1
+        elif self.key_next:
+            self.at = event.value if isinstance(event, yaml.ScalarEvent) else "?"
+        self.key_next = not self.key_next if self.mapping else True
+
+
+def _check_events(text: str) -> None:
+    """The limits of :class:`_LimitedLoader` checked on libyaml's events, before anything is built:
+    values (naming the field they are in), nesting, the alias budget (each alias counted as the
+    values of its anchor), tags. Stops at the first one passed, so a file far over
+    :data:`MAX_VALUES` is refused after reading only that many. An alias to a list or mapping it is
+    inside (a value that holds itself) is refused."""
+    parser = CParser(text)
+    values = aliases = 0
+    sizes: dict[str, int] = {}
+    open_: list[_Open] = []
+    try:
+        while True:
+            event = parser.get_event()
+            if isinstance(event, yaml.StreamEndEvent):
+                return
+            line = event.start_mark.line + 1
+            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                done = open_.pop()
+                if done.anchor is not None:
+                    sizes[done.anchor] = values - done.before
+                continue
+            if not isinstance(event, (yaml.AliasEvent, yaml.ScalarEvent, yaml.SequenceStartEvent,
+                                      yaml.MappingStartEvent)):
+                continue
+            if open_:
+                open_[-1].child(event)
+            if isinstance(event, yaml.AliasEvent):
+                if any(o.anchor == event.anchor for o in open_):
+                    raise TextLimitError(self_holding(line, event.anchor))
+                if event.anchor not in sizes:      # (as PyYAML's composer says it; libyaml's leaves out the name)
+                    raise yaml.composer.ComposerError(None, None, f"found undefined alias {event.anchor!r}",
+                                                      event.start_mark)
+                size = sizes[event.anchor]
+                aliases += size
+                values += size
+                if aliases > MAX_ALIAS_NODES:
+                    raise TextLimitError(f"line {line}: aliases (*{event.anchor}) expand to more than "
+                                         f"{MAX_ALIAS_NODES:,} values; write the values out or use fewer aliases")
+            else:
+                if event.tag is not None and event.tag != "!" and event.tag not in PLAIN_TAGS:
+                    raise TagError(line, event.tag)
+                if isinstance(event, yaml.ScalarEvent):
+                    if event.anchor is not None:
+                        sizes[event.anchor] = 1
+                else:
+                    if len(open_) >= MAX_DEPTH:
+                        raise TextLimitError(f"line {line}: nested deeper than {MAX_DEPTH} lists/mappings")
+                    open_.append(_Open(event.anchor, values, isinstance(event, yaml.MappingStartEvent)))
+                values += 1
+            if values > MAX_VALUES:
+                field = ".".join(str(o.at) for o in open_[:-1])      # the list or mapping holding the value
+                raise TextLimitError(too_many_values(line), field)
+    finally:
+        parser.dispose()
 
 
 def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
@@ -302,9 +431,33 @@ def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
     return n
 
 
+def _in_pyyaml_words(exc: yaml.MarkedYAMLError, text: str) -> None:
+    """Name the character libyaml's "found character that cannot start any token" leaves out, as PyYAML
+    does (a tab is then said as such by :func:`sim.scenario.load.yaml_problem`)."""
+    mark = exc.problem_mark
+    if exc.problem != "found character that cannot start any token" or mark is None:
+        return
+    start = 0
+    for _ in range(mark.line):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return
+    at = start + mark.column
+    if at < len(text):
+        exc.problem = f"found character {text[at]!r} that cannot start any token"
+
+
 def load_yaml(text: str) -> Any:
-    """``yaml.safe_load`` within the limits of this module (:class:`TextLimitError` beyond them)."""
-    loader = _LimitedLoader(text)
+    """``yaml.safe_load`` within the limits of this module (:class:`TextLimitError` beyond them); text
+    over :data:`FAST_BYTES` by libyaml (its syntax errors then in libyaml's words)."""
+    fast = CSafeLoader is not None and len(text) > FAST_BYTES
+    if fast:
+        try:
+            _check_events(text)
+        except yaml.MarkedYAMLError as exc:
+            _in_pyyaml_words(exc, text)
+            raise
+    loader = (_CLimitedLoader if fast else _LimitedLoader)(text)
     try:
         return loader.get_single_data()
     except ConstructorError as exc:
@@ -339,6 +492,9 @@ def load_toml(text: str) -> dict:
     """``tomllib.loads`` after :func:`check_nesting`, a byte-order mark dropped (as YAML drops it); TOML
     itself refuses a duplicate key, said here as such (``tomllib`` says "Cannot overwrite a value")."""
     text = text.removeprefix("\ufeff")
+    if len(text) > MAX_TOML_BYTES:
+        raise TextLimitError(f"is {len(text):,} characters of TOML; a TOML scenario may have at most "
+                             f"{MAX_TOML_BYTES:,} (a scenario is a few KB; save a larger one as YAML)")
     check_nesting(text, what="TOML")
     try:
         return tomllib.loads(text)

@@ -294,6 +294,8 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         return f"must be a whole number (got {_fmt_got(got)}){_digits_hint(got)}"
     if typ == "finite_number":
         return f"must be a finite number (got {_fmt_got(got)})"
+    if typ in ("float_parsing", "float_type") and isinstance(got, int) and not isinstance(got, bool):
+        return f"must be at most 1.8e308, a float's largest (got {_fmt_got(got)})"     # (an int of 309+ digits)
     if typ in ("float_parsing", "float_type"):
         return f"must be a number (got {_fmt_got(got)}){_seconds_hint(loc, got)}"
     if typ in ("bool_parsing", "bool_type"):
@@ -304,6 +306,15 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         return f"must be {what} (got {_fmt_got(got)})"
     if typ in ("string_type",):
         return f"must be text (got {_fmt_got(got)})"
+    if typ == "invalid_key":       # YAML reads 1:, 1.5: or 2025-01-01: as a number or a date
+        kind = {"int": "a number", "float": "a number", "date": "a date", "datetime": "a date"}.get(
+            type(got).__name__, f"a {type(got).__name__}")
+        return f"the key {got} reads as {kind}, not a name; every key is text: quote it if it is meant as one"
+    if typ == "string_unicode" and isinstance(got, str):     # a byte not in UTF-8, as Python keeps it (\udce9)
+        bad = next((c for c in got if "\ud800" <= c <= "\udfff"), "\ud800")
+        what = (f"byte 0x{ord(bad) - 0xdc00:02x} is not UTF-8 (the terminal passed another encoding)"
+                if ord(bad) >= 0xdc80 else f"U+{ord(bad):04X} is half of a pair, not a character")
+        return f"got {ascii(got)[:60]}, whose {what}: write it in UTF-8"
     if typ == "string_too_short":
         return f"must not be empty (got {_fmt_got(got)})"
     if typ == "string_too_long" and isinstance(got, str):
@@ -363,6 +374,8 @@ def validation_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]
         loc = clean_loc(err.get("loc", ()), raw)
         if err.get("type") == FIELD_ERROR:       # a check across fields, about one of them
             loc.append(err["ctx"]["field"])
+        if err.get("type") == "invalid_key" and loc:     # (pydantic's loc holds the key's repr: datetime.date(...))
+            loc[-1] = str(err.get("input"))
         path = ".".join(clipped(printable(str(p), keep="")) for p in loc)     # a key with a line break: one line
         msg = _message(err, loc, raw)
         if (path, msg) not in seen:

@@ -80,7 +80,10 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(not_a_boolean(DURATION, value))
     if isinstance(value, (int, float)):
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:       # an integer of hundreds of digits (YAML reads one whole)
+            raise ValueError(f"must be at most 1.8e308 s, a float's largest (got {given(value)})") from None
     elif isinstance(value, str):
         m = _DURATION_RE.match(value)
         if not m:

@@ -124,12 +124,43 @@ def _read(p: pathlib.Path, name: str, format: str, skip_bad_rows: bool, first_on
                 _read_jsonl(fh, rows, cols, first_only)
             else:
                 read_csv(fh, name, format, rows, cols, first_only)
-        except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as exc:
+        except UnicodeDecodeError:      # (its position counts from a buffer's start: said by line instead)
+            raise InputError(f"{name}: not UTF-8 text: {_first_bad_byte(p)} (save the file as UTF-8)") from None
+        except (gzip.BadGzipFile, EOFError, csv.Error) as exc:
             raise InputError(f"{name}: unreadable trace file ({exc})") from None
     data = rows.result()
     if not data.arrival_s.size:
         raise InputError(_no_requests(name, format, p, data))
     return data
+
+
+def _first_bad_byte(p: pathlib.Path, chunk: int = 2**20) -> str:
+    """Where the (decompressed) bytes of ``p`` stop being UTF-8: ``byte 0xe9 at line 3, column 10``,
+    read a chunk at a time (a trace may be gigabytes); the column counts bytes, as a scenario's does
+    (:func:`sim.scenario.safe_yaml.not_utf8`)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines, line_start, offset = 1, 0, 0       # newlines so far + 1; where the current line begins
+    with (gzip.open(p, "rb") if p.name.endswith(".gz") else open(p, "rb")) as fh:
+        while True:
+            block = fh.read(chunk)
+            pending = decoder.getstate()[0]         # (the start of a character cut by the last block)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                before = exc.object[:exc.start]      # (pending bytes hold no newline: it is one byte, 0x0a)
+                nl = before.rfind(b"\n")
+                column = exc.start - nl if nl >= 0 else offset - len(pending) + exc.start - line_start + 1
+                line = lines + before.count(b"\n")
+                return f"byte 0x{exc.object[exc.start]:02x} at line {line}, column {column}"
+            if not block:
+                return "no byte UTF-8 cannot read"
+            lines += block.count(b"\n")
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                line_start = offset + nl + 1
+            offset += len(block)
 
 
 def _no_requests(name: str, format: str, p: pathlib.Path, data: TraceData) -> str:

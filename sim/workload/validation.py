@@ -38,6 +38,8 @@ def _file_problem(where: str, path: str, format: str, base_dir: pathlib.Path) ->
         if resolved.is_dir():
             return [(where, f"{given(path)} is a folder, not a trace file (paths are relative to the scenario's "
                             "folder)")]
+        if resolved.exists() and not resolved.is_file():      # /dev/zero, /dev/stdin, a pipe: never ends
+            return [(where, f"{given(path)} is not a regular file (a device, pipe or socket cannot be a trace)")]
         if not resolved.is_file():
             return [(where, f"trace file not found: {given(path)} (paths are relative to the scenario's folder)")]
     except OSError as exc:      # a name too long for the file system, say
