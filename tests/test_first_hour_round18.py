@@ -1,0 +1,47 @@
+"""A planner's first hour, round 18: a number written as people write it in a mail (a price with its
+currency sign, a rate with its unit, thousands with commas) is refused with the number to write, and
+the 128K-context Llama-3.1-70B on two H100s is refused naming ``max_model_len``, as README says."""
+import pytest
+
+from sim.cli import main
+from sim.scenario.load import load_scenario
+
+
+@pytest.mark.parametrize("field,written,number", [
+    ("economics.gpu_hour_usd", "$2.50", 2.5),
+    ("economics.gpu_hour_usd", "2.50 USD/h", 2.5),
+    ("workload.arrival.rate", "50req/s", 50),
+    ("workload.arrival.rate", "50 rps", 50),
+    ("workload.arrival.rate", "1,250.5", 1250.5),
+    ("fleet.pools.0.replicas", "1,000", 1000),
+])
+def test_a_dressed_number_says_the_number_to_write_and_that_number_is_taken(capsys, field, written, number):
+    assert main(["validate", "scenarios/baseline.yaml", "--set", f"{field}={written}"]) == 2
+    err = capsys.readouterr().err
+    hint = f"; write the number alone: {number}"
+    assert f"scenarios/baseline.yaml: {field}: " in err and err.rstrip().endswith(hint)
+    # what the hint says to write is accepted and is the number meant
+    sc = load_scenario("scenarios/baseline.yaml", [f"{field}={number}"]).scenario
+    node = sc.model_dump()
+    for part in field.split("."):
+        node = node[int(part)] if part.isdigit() else node[part]
+    assert node == pytest.approx(number)
+
+
+@pytest.mark.parametrize("written", ["-20%", "fast", "1,5", "$"])
+def test_text_that_is_no_plain_number_gets_no_number_to_write(capsys, written):
+    """A percentage may mean 20 or 0.2 (or a change): no guess; '1,5' is no thousands grouping."""
+    assert main(["validate", "scenarios/baseline.yaml", "--set", f"economics.gpu_hour_usd={written}"]) == 2
+    err = capsys.readouterr().err
+    assert "economics.gpu_hour_usd: must be a number" in err and "write the number alone" not in err
+
+
+def test_llama_31_70b_on_two_h100s_is_refused_naming_max_model_len_and_runs_with_it(capsys):
+    """Its 131,072-token context needs 131,072 x 160 KiB of KV per GPU at TP2 (80 layers x 8 KV heads /
+    2 x 128 x 2 bytes x K and V = 160 KiB a token), 20 GiB, more than the few GiB the weights leave of 80 GiB."""
+    base = ["validate", "scenarios/baseline.yaml", "--set", "model=llama-3.1-70b",
+            "--set", "fleet.pools.0.tensor_parallel=2"]
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "max_model_len=131,072" in err and "set a smaller fleet.pools.0.max_model_len" in err
+    assert main([*base, "--set", "fleet.pools.0.max_model_len=16384"]) == 0
