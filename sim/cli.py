@@ -147,7 +147,14 @@ class Parser(argparse.ArgumentParser):
 
 class PlainHelpFormatter(argparse.HelpFormatter):
     """``--help`` reads as plain text: descriptions and option help written in the docstrings'
-    reST lose their markup (:func:`plain`)."""
+    reST lose their markup (:func:`plain`); an option's help is broken between words, not at
+    a hyphen (``h100-sxm``, ``comma-separated`` stay whole)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width,
+                             break_on_hyphens=False)
 
     def _format_text(self, text: str) -> str:
         return super()._format_text(plain(text))

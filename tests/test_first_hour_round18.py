@@ -45,3 +45,19 @@ def test_llama_31_70b_on_two_h100s_is_refused_naming_max_model_len_and_runs_with
     err = capsys.readouterr().err
     assert "max_model_len=131,072" in err and "set a smaller fleet.pools.0.max_model_len" in err
     assert main([*base, "--set", "fleet.pools.0.max_model_len=16384"]) == 0
+
+
+@pytest.mark.parametrize("command,option", [("plan", "--vary"), ("sweep", "--grid")])
+def test_the_knob_help_says_how_fields_move_together_and_keeps_hyphenated_words_whole(capsys, monkeypatch,
+                                                                                      command, option):
+    """README's B200 question varies a GPU and its price as one knob; --help did not say a knob could."""
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith(f"{option} PATH=VALUES"))
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("--"))
+    block = lines[start:end]
+    assert "PATH&PATH=A&B,C&D" in " ".join(" ".join(block).split())
+    assert not any(line.rstrip().endswith("-") for line in block)     # 'comma-separated' on one line
+    assert max(map(len, lines)) <= 80
