@@ -61,3 +61,26 @@ def test_the_knob_help_says_how_fields_move_together_and_keeps_hyphenated_words_
     assert "PATH&PATH=A&B,C&D" in " ".join(" ".join(block).split())
     assert not any(line.rstrip().endswith("-") for line in block)     # 'comma-separated' on one line
     assert max(map(len, lines)) <= 80
+
+
+@pytest.mark.parametrize("argv,said", [
+    (["plan", "scenarios/baseline.yaml"], "--vary (e.g. --vary fleet.pools.0.replicas=1..64)"),
+    (["sweep", "scenarios/baseline.yaml"], "--grid (e.g. --grid fleet.pools.0.replicas=4,8,16)"),
+    (["run"], "scenario (scenario: a scenario file (YAML or TOML), e.g. scenarios/baseline.yaml)"),
+])
+def test_a_missing_argument_says_what_it_is_and_the_example_works(capsys, monkeypatch, argv, said):
+    """argparse said only 'the following arguments are required: --vary'."""
+    import re
+    monkeypatch.delenv("COLUMNS", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert f"error: the following arguments are required: {said}; fleetsim {argv[0]} --help lists the options" in err
+    example = re.search(r"e\.g\. (\S+(?: \S+)?)\)", said).group(1).split()
+    # the example is one that does what it says: the command with it validates (plan/sweep: at every knob end)
+    if argv[0] == "run":
+        assert main(["validate", *example]) == 0
+    else:
+        path, values = example[1].split("=")
+        assert main(["validate", argv[1], "--set", f"{path}={values.split(',')[-1].split('..')[-1]}"]) == 0

@@ -9,7 +9,7 @@ from sim.humanize import plural
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", type=path_argument, help="scenario file (YAML or TOML)")
+    p.add_argument("scenario", type=path_argument, help="a scenario file (YAML or TOML), e.g. scenarios/baseline.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field before checking (repeatable)")
     p.add_argument("--allow-large", action="store_true",
