@@ -84,3 +84,17 @@ def test_a_missing_argument_says_what_it_is_and_the_example_works(capsys, monkey
     else:
         path, values = example[1].split("=")
         assert main(["validate", argv[1], "--set", f"{path}={values.split(',')[-1].split('..')[-1]}"]) == 0
+
+
+def test_repricing_a_plan_folder_says_to_run_the_plan_at_the_price(tmp_path, capsys):
+    """It said 'no usage.npz (...; run the scenario again with --out)', which a plan's folder never has."""
+    out = tmp_path / "plan"
+    assert main(["plan", "scenarios/baseline.yaml", "--set", "duration=20s", "--set", "warmup=0",
+                 "--vary", "fleet.pools.0.replicas=1..2", "--executor", "serial", "--quiet", "--no-figures",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["reprice", str(out), "--set", "economics.gpu_hour_usd=2.0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{out}: holds the results of fleetsim plan ({out / 'command.json'}), not one run's")
+    assert "run it again with --set economics.gpu_hour_usd=... and another --out" in err
+    assert "no usage.npz" not in err
