@@ -98,3 +98,14 @@ def test_repricing_a_plan_folder_says_to_run_the_plan_at_the_price(tmp_path, cap
     assert err.startswith(f"{out}: holds the results of fleetsim plan ({out / 'command.json'}), not one run's")
     assert "run it again with --set economics.gpu_hour_usd=... and another --out" in err
     assert "no usage.npz" not in err
+
+
+def test_validate_names_max_model_len_also_when_the_pool_leaves_it_to_the_model(capsys):
+    """It printed 'at max_context=131,072', a key no pool takes; the field to set is max_model_len."""
+    argv = ["validate", "scenarios/baseline.yaml", "--set", "model=llama-3.1-70b", "--set", "fleet.pools.0.tensor_parallel=4"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "at max_model_len=131,072 (unset: the model's context)," in out and "max_context" not in out
+    assert main([*argv, "--set", "fleet.pools.0.max_model_len=16384"]) == 0
+    out = capsys.readouterr().out
+    assert "at max_model_len=16,384, up to 256 (max_num_seqs)" in out and "unset" not in out
