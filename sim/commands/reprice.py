@@ -68,12 +68,12 @@ def _check_one_run(folder) -> None:
     from sim.paths import followed
     from sim.planning.store import folder_owner
 
-    root = followed(folder)
-    if not root.is_dir():
-        return
     try:
+        root = followed(folder)
+        if not root.is_dir():
+            return
         owner, marker = folder_owner(root)
-    except InputError:                  # not fleetsim's mark: reprice_folder says what the folder lacks
+    except (InputError, OSError):       # a link that loops, not fleetsim's mark: reprice_folder says what is wrong
         return
     what = {"plan": "For the plan at another price, run it again with --set economics.gpu_hour_usd=... and "
                     "another --out (over one GPU type it answers the same configuration at any price; only its "
