@@ -142,12 +142,39 @@ class Parser(argparse.ArgumentParser):
     reach 250 characters, which an 80-column terminal broke inside words)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, usage_error(self.prog, message, _terminal_width()) + "\n")
+        self.exit(2, usage_error(self.prog, message + self._what_is_missing(message), _terminal_width()) + "\n")
+
+    def _what_is_missing(self, message: str) -> str:
+        """For argparse's ``the following arguments are required: --vary``, what each one is: its help's
+        example (``e.g. --vary fleet.pools.0.replicas=1..64``), else its help (``scenario: scenario file
+        (YAML or TOML)``); nothing for any other message."""
+        prefix = "the following arguments are required: "
+        if not message.startswith(prefix):
+            return ""
+        missing = [name.strip() for name in message[len(prefix):].split(",")]
+        said = []
+        for action in self._actions:
+            name = argparse._get_action_name(action)
+            if name not in missing or not action.help or action.help == argparse.SUPPRESS:
+                continue
+            example = re.search(r"\be\.g\. (\S+?)[),;]?(?:\s|$)", action.help)
+            if example and action.option_strings:
+                said.append(f"e.g. {action.option_strings[0]} {example.group(1)}")
+            else:
+                said.append(f"{name}: {action.help}")
+        return f" ({'; '.join(said)})" if said else ""
 
 
 class PlainHelpFormatter(argparse.HelpFormatter):
     """``--help`` reads as plain text: descriptions and option help written in the docstrings'
-    reST lose their markup (:func:`plain`)."""
+    reST lose their markup (:func:`plain`); an option's help is broken between words, not at
+    a hyphen (``h100-sxm``, ``comma-separated`` stay whole)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width,
+                             break_on_hyphens=False)
 
     def _format_text(self, text: str) -> str:
         return super()._format_text(plain(text))

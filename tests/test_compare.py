@@ -246,7 +246,8 @@ def test_one_folder_is_not_a_comparison(runs, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["compare", str(runs["a"])])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err == ("fleetsim compare: error: the following arguments are required: DIR_B; "
+    assert capsys.readouterr().err == ("fleetsim compare: error: the following arguments are required: DIR_B (DIR_B: "
+                                       "one or more result folders of fleetsim run --out to compare with the base); "
                                        "fleetsim compare --help lists the options\n")
 
 

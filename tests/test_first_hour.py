@@ -230,7 +230,8 @@ def test_the_near_saturation_hint_says_whose_load_factor_it_is(pools, stability,
     (["run", "scenarios/baseline.yaml", "--figures", "svgz"],
      "fleetsim run: error: argument --figures: invalid choice: 'svgz' (choose from 'svg', 'png', 'none'); "
      "fleetsim run --help lists the options"),
-    (["run"], "fleetsim run: error: the following arguments are required: scenario; fleetsim run --help lists the options"),
+    (["run"], "fleetsim run: error: the following arguments are required: scenario (scenario: a scenario file (YAML "
+              "or TOML), e.g. scenarios/baseline.yaml); fleetsim run --help lists the options"),
     (["validate", "scenarios/baseline.yaml", "--bogus"],
      "fleetsim validate: error: unrecognized arguments: --bogus; fleetsim validate --help lists the options"),
 ])

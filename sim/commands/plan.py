@@ -37,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "plan")
     parser.add_argument("--vary", action="append", required=True, metavar="PATH=VALUES",
                         help="a knob: LOW..HIGH (integer, bisected) or comma-separated values "
-                             "(enumerated), e.g. fleet.pools.0.replicas=1..64 (repeatable)")
+                             "(enumerated), e.g. fleet.pools.0.replicas=1..64 (repeatable); fields that move "
+                             "together are joined by &: "
+                             "PATH&PATH=A&B,C&D (a GPU and its price: README, the B200 question)")
     parser.add_argument("--constraint", action="append", default=[], metavar="METRIC<=X",
                         help="a summary key, one of <= < >= >, and a number, e.g. 'latency.ttft.p99<=2.0' (seconds) or "
                              "'slo.attainment>=0.99' (repeatable; judged at the unfavourable end of the 95%% interval "

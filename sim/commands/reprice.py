@@ -33,6 +33,7 @@ def main(args: argparse.Namespace) -> int:
     from sim.paths import followed
     from sim.planning.store import claim_folder
 
+    _check_one_run(args.folder)
     if args.out is not None:
         check_out_dir(args.out)
         _check_not_inside(args.folder, args.out)
@@ -58,6 +59,32 @@ def main(args: argparse.Namespace) -> int:
     say_written(args, f"{args.folder} is as it was; --out DIR writes the re-priced result folder, which may be "
                       f"{args.folder} itself")
     return 0
+
+
+def _check_one_run(folder) -> None:
+    """A sweep's, plan's or saturation search's folder holds many runs and no ``usage.npz`` of its own: it
+    was refused as a run's folder written without it, with 'run the scenario again with --out'."""
+    from sim.errors import InputError
+    from sim.paths import followed
+    from sim.planning.store import folder_owner
+
+    try:
+        root = followed(folder)
+        if not root.is_dir():
+            return
+        owner, marker = folder_owner(root)
+    except (InputError, OSError):       # a link that loops, not fleetsim's mark: reprice_folder says what is wrong
+        return
+    what = {"plan": "For the plan at another price, run it again with --set economics.gpu_hour_usd=... and "
+                    "another --out (over one GPU type it answers the same configuration at any price; only its "
+                    "money moves)",
+            "sweep": "For the sweep at another price, run it again with --set economics.gpu_hour_usd=... and "
+                     "another --out",
+            "saturation": "A saturation rate does not depend on the price: to price the fleet at it, fleetsim run "
+                          "the scenario at that rate with --out, then reprice that folder"}.get(owner)
+    if what is not None:
+        raise InputError(f"{folder}: holds the results of fleetsim {owner} ({marker}), not one run's: fleetsim "
+                         f"reprice re-prices a folder of fleetsim run --out. {what}")
 
 
 def _check_not_inside(folder, out) -> None:

@@ -13,7 +13,7 @@ from sim.planning.table import fill
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", type=path_argument, help="scenario file (YAML or TOML)")
+    p.add_argument("scenario", type=path_argument, help="a scenario file (YAML or TOML), e.g. scenarios/baseline.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field, e.g. --set fleet.pools.0.replicas=8 (repeatable)")
     p.add_argument("--out", type=output_value("folder", "--json prints the summary there"), metavar="DIR", help="write the result folder here (summary.json, requests.csv.gz, time series, cash flows, "

@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "sweep")
     parser.add_argument("--grid", action="append", required=True, metavar="PATH=VALUES",
                         help="a field and its values, comma-separated or LOW..HIGH, e.g. "
-                             "fleet.pools.0.replicas=4,8,16 (repeatable; the product is swept)")
+                             "fleet.pools.0.replicas=4,8,16 (repeatable; the product is swept); fields that "
+                             "move together are joined by &: "
+                             "PATH&PATH=A&B,C&D (a GPU and its price: README, the B200 question)")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
     parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
                         help=f"run every point with the capacity band (see fleetsim run --capacity-band; default "

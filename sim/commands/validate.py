@@ -8,8 +8,11 @@ from sim.errors import path_argument
 from sim.humanize import plural
 
 
+#: after the per-sequence length when the pool sets no ``max_model_len``
+UNSET_LEN = " (unset: the model's context)"
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", type=path_argument, help="scenario file (YAML or TOML)")
+    p.add_argument("scenario", type=path_argument, help="a scenario file (YAML or TOML), e.g. scenarios/baseline.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field before checking (repeatable)")
     p.add_argument("--allow-large", action="store_true",
@@ -64,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
             f"per replica\n"
             f"    KV cache {gib(plan.kv_capacity_bytes)} GiB = {plan.kv_blocks:,} blocks = {plan.kv_tokens:,} tokens; "
             f"max concurrent sequences: {min(p.batching.max_num_seqs, plan.kv_tokens // max(per_seq, 1)) if plan.kv_tokens >= per_seq else 0} "
-            f"at {'max_model_len' if p.max_model_len else 'max_context'}={per_seq:,}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
+            f"at max_model_len={per_seq:,}{'' if p.max_model_len else UNSET_LEN}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
             f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each\n"
             f"    batching: {_batching(p.batching)}")
         stack = _step_model_words(p.perf or sc.perf)

@@ -28,7 +28,7 @@ def positive_int(text: str) -> int:
 
 def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """SCENARIO, --set, --seeds, --executor, --workers, --scheduler, --out, --quiet."""
-    parser.add_argument("scenario", type=path_argument, help="scenario file (YAML or TOML)")
+    parser.add_argument("scenario", type=path_argument, help="a scenario file (YAML or TOML), e.g. scenarios/baseline.yaml")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a field of the base scenario, e.g. duration=30m (repeatable)")
     parser.add_argument("--seeds", type=positive_int, default=1, metavar="N",

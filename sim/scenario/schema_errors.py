@@ -239,6 +239,44 @@ def _seconds_hint(loc: Sequence[Any], got: Any) -> str:
     return f"; the field is in seconds: write {value:g}" if math.isfinite(value) else ""
 
 
+_NUM = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+#: a number written with what a number field does not take: a currency sign (``$2.50``, ``2.50 USD``,
+#: ``$2.50/h``), thousands separators (``1,000``) or a rate unit (``50 req/s``)
+_DRESSED_NUMBER = (
+    re.compile(rf"\s*(?:[$€£]\s*(?P<a>{_NUM})|(?P<b>{_NUM})\s*(?:\$|€|£|usd|eur|dollars?))"
+               r"\s*(?:/\s*(?:h|hr|hour|gpu-?h(?:our)?))?\s*", re.IGNORECASE),
+    re.compile(r"\s*(?P<c>[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?)\s*"),
+    re.compile(rf"\s*(?P<d>{_NUM})\s*(?:req(?:uest)?s?\s*/\s*s(?:ec(?:ond)?)?|rps|qps|/\s*s"
+               r"|(?:req(?:uest)?s?\s+)?per\s+s(?:ec(?:ond)?)?)\s*", re.IGNORECASE),
+)
+
+
+def _dressed_number_hint(got: Any) -> str:
+    """For a number written with a currency sign, thousands separators or a per-second unit (text to
+    YAML), the number alone to write instead.
+
+        >>> _dressed_number_hint("$2.50"), _dressed_number_hint("2.5 USD/h"), _dressed_number_hint("1,000")
+        ('; write the number alone: 2.5', '; write the number alone: 2.5', '; write the number alone: 1000')
+        >>> _dressed_number_hint("50req/s"), _dressed_number_hint("12 per second"), _dressed_number_hint("5%")
+        ('; write the number alone: 50', '; write the number alone: 12', '')
+        >>> _dressed_number_hint("1,5"), _dressed_number_hint("$"), _dressed_number_hint("fast")
+        ('', '', '')
+    """
+    if not isinstance(got, str):
+        return ""
+    for pattern in _DRESSED_NUMBER:
+        m = pattern.fullmatch(got)
+        if m is None:
+            continue
+        text = next(v for v in m.groupdict().values() if v is not None).replace(",", "")
+        value = float(text)
+        if not math.isfinite(value):
+            return ""
+        number = int(value) if value.is_integer() and abs(value) <= MAX_COUNT else value
+        return f"; write the number alone: {number}"
+    return ""
+
+
 #: the words YAML reads as true or false when unquoted (PyYAML, YAML 1.1), and the digits Python would
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "off", "0"})
@@ -291,13 +329,13 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
         tags = _tags(loc, raw, disc)
         return f"missing key {disc!r}, which says which kind this is" + (f"; allowed: {', '.join(tags)}" if tags else "")
     if typ in ("int_parsing", "int_type", "int_from_float"):
-        return f"must be a whole number (got {_fmt_got(got)}){_digits_hint(got)}"
+        return f"must be a whole number (got {_fmt_got(got)}){_digits_hint(got) or _dressed_number_hint(got)}"
     if typ == "finite_number":
         return f"must be a finite number (got {_fmt_got(got)})"
     if typ in ("float_parsing", "float_type") and isinstance(got, int) and not isinstance(got, bool):
         return f"must be at most 1.8e308, a float's largest (got {_fmt_got(got)})"     # (an int of 309+ digits)
     if typ in ("float_parsing", "float_type"):
-        return f"must be a number (got {_fmt_got(got)}){_seconds_hint(loc, got)}"
+        return f"must be a number (got {_fmt_got(got)}){_seconds_hint(loc, got) or _dressed_number_hint(got)}"
     if typ in ("bool_parsing", "bool_type"):
         return f"must be true or false (got {_fmt_got(got)}){_switch_hint(got)}"
     if typ == NAME_OR_MAPPING:
