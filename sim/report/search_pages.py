@@ -18,7 +18,8 @@ from sim.metrics.band import SLOWER, answer_rows, rate_range, robust_feasible
 from sim.metrics.constraint_text import ConstraintError, split_constraint
 from sim.metrics.names import amount, name_of
 from sim.report.html_page import Page, base_header, escape, fmt, load_json, mean_ci, table, unit_of
-from sim.report.planner_columns import COLUMNS, plain, plan_rows, planner_cells, planner_values, verdict
+from sim.report.planner_columns import (COLUMNS, plain, plan_rows, planner_cells, planner_values, replicas_repeat_a_knob,
+                                        verdict)
 from sim.report.scenario_words import Varied
 
 
@@ -97,9 +98,9 @@ def plan_tables(data: dict, slower: str | None) -> str:
     with its knobs' values, verdict, the planner columns (GPUs, replicas, $/hour, $/month, $/M output
     tokens, the window's cost), the objective and the constraints' metrics, load factor, headroom and
     why not; with a capacity band (``slower``: ``at −3 %``) also each group's robust answer, and a
-    second table of the same rows as judged on the slower side (its verdict and the constraints'
-    metrics there), so that neither table is wider than the page; then every configuration evaluated,
-    collapsed. Metric names in the headings may break after a dot."""
+    second table of the same rows as judged on the slower side (its verdict, the summary keys
+    ``--columns`` named and the constraints' metrics there), so that neither table is wider than the
+    page; then every configuration evaluated, collapsed. Metric names in the headings may break after a dot."""
     objective = data.get("objective", "cost.compute_usd")
     constraints = [m for m in map(constraint_metric, data.get("constraints", [])) if m is not None]
     metrics = list(dict.fromkeys(([] if objective == "cost.compute_usd" else [objective]) + constraints))
@@ -119,10 +120,11 @@ def plan_tables(data: dict, slower: str | None) -> str:
         planner = [c for c in COLUMNS if c not in named and c not in ("GPU-hours", *(["$/hour"] if full else []))
                    and (c != "cost (window)" or objective != "cost.compute_usd")       # (GPU-hours: the widest)
                    and any(x[c] != "-" for x in cells)
-                   and (c != "replicas" or any(x["replicas"] not in (x["GPUs"], "-") for x in cells))]
+                   and (c != "replicas" or (any(x["replicas"] not in (x["GPUs"], "-") for x in cells)
+                                            and not replicas_repeat_a_knob([g for g, _ in rows], knobs)))]
         order = [*named, *planner, *(m for m in metrics if m not in named)]   # --columns first, in their order
         why = full and any(not g.get("feasible") for g, _ in rows)
-        header = [*first, *(c if c in COLUMNS else name_of(c) for c in order),
+        header = [*first, *(_heading(c, first) if c in COLUMNS else name_of(c) for c in order),
                   *([name_of(load)] if load not in named else []), "headroom", *(["why not"] if why else [])]
         body = [[*(g.get(k) for k in knobs), verdict(g, a, best),
                  *(c[m] if m in COLUMNS else _breaks_before_ci(mean_ci(g, m)) for m in order),
@@ -135,7 +137,8 @@ def plan_tables(data: dict, slower: str | None) -> str:
     out = ((f"<p>{escape('; '.join(said))}.</p>" if said else "")
            + _table(*columns(shown)) + why_not(shown, short, knobs))
     if slower:
-        judged = constraints         # the constraints' metrics, as judged on the slower side
+        # the summary keys --columns named, in their order, then the constraints' metrics, on the slower side
+        judged = list(dict.fromkeys([*(c for c in named if c not in COLUMNS), *constraints]))
         at = slower.replace(" %", "\u00a0%")         # a heading never breaks between -3 and %
         out += (f"<h3>The same configurations {escape(slower)} capacity</h3>"
                 + table([*first, f"feasible {at}", *(f"{name_of(m)} {at}" for m in judged)],
@@ -148,6 +151,16 @@ def plan_tables(data: dict, slower: str | None) -> str:
             f"first, by {escape(name_of(objective))}</summary>"
             + _table(*columns([(r, "") for r in ranked], full=True)) + "</details>")
     return out
+
+
+def _heading(column: str, taken: list[str]) -> str:
+    """A planner column's heading in a plan's table, never one of a knob's (``taken``): the fleet's
+    time-averaged replicas beside a knob headed ``replicas`` (one pool's, as set) are ``mean replicas``.
+
+        >>> _heading("replicas", ["replicas", "verdict"]), _heading("replicas", ["gpu", "verdict"])
+        ('mean replicas', 'replicas')
+    """
+    return f"mean {column}" if column in taken else column
 
 
 PLAN_NOTE = ('<p class="note">The table: each group\'s (each combination of the values listed, such as a GPU type) '
