@@ -65,3 +65,34 @@ def test_the_capacity_band_table_shows_the_columns_named_too(tmp_path):
     seconds = lambda cell: float(cell.split("\u00a0")[0])
     assert [r[0] for r in slower[1:]] == [r[0] for r in main[1:]]
     assert all(seconds(s[3]) > seconds(m[2]) for s, m in zip(slower[1:], main[1:]))
+
+
+def test_a_log_axis_over_less_than_three_decades_is_labelled_between_them():
+    """30 to 300 ms holds one power of ten (0.1 s), which was the only label; the 1-2-5 multiples inside
+    it are 0.05, 0.1 and 0.2 (by hand). Over three decades or more, the decades alone."""
+    from sim.report.axis import log_label, log_ticks
+
+    assert log_ticks(0.03, 0.3) == [0.05, 0.1, 0.2]
+    assert [log_label(t) for t in log_ticks(0.03, 0.3)] == ["0.05", "0.1", "0.2"]
+    assert log_ticks(0.003, 0.3) == [0.005, 0.01, 0.02, 0.05, 0.1, 0.2]
+    assert log_ticks(0.002, 3.0) == [0.01, 0.1, 1.0]
+
+
+def test_the_pareto_figures_log_axis_reads_at_least_three_plain_labels(tmp_path, monkeypatch):
+    """p99 TTFT from 5 to 300 ms (a log axis: more than 50-fold): each label is the number its tick
+    stands at, in plain digits, and there are at least three inside the axis (there were two: 0.01, 0.1)."""
+    from sim.report import sweep_figures
+
+    figs = []
+    real = sweep_figures.save_figure
+    monkeypatch.setattr(sweep_figures, "save_figure", lambda fig, stem, *a, **k: figs.append(fig) or real(fig, stem, *a, **k))
+    ys = [0.005, 0.03, 0.045, 0.07, 0.11, 0.18, 0.30]
+    rows = [{"r": i, "cost.compute_usd.mean": 10.0 / (i + 1) + i, "latency.ttft.p99.mean": y} for i, y in enumerate(ys)]
+    sweep_figures.pareto_figure(rows, tmp_path / "pareto", label_keys=["r"])
+    ax = figs[0].axes[0]
+    assert ax.get_yscale() == "log"
+    lo, hi = ax.get_ylim()
+    ticks = [(t.get_position()[1], t.get_text()) for t in ax.yaxis.get_ticklabels() if lo <= t.get_position()[1] <= hi]
+    shown = [(v, text) for v, text in ticks if text]
+    assert len(shown) >= 3 and all(float(text) == v for v, text in shown) and "e" not in "".join(t for _, t in shown)
+    assert [text for _, text in shown] == ["0.005", "0.01", "0.02", "0.05", "0.1", "0.2"]
