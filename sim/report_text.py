@@ -175,6 +175,7 @@ def statement_text(econ, leave_out: tuple[str, ...] = ()) -> str:
     """The statement per period for the terminal; for a scenario with no revenue (:func:`costs_only`)
     the costs it holds per period instead of a table of zero revenue and shares, then the notes
     (but those in ``leave_out``, said elsewhere)."""
+    from sim.economics.statement import after_end_grouped
     from sim.text_table import table_lines
     from sim.planning.table import fill, terminal_width
 
@@ -183,8 +184,12 @@ def statement_text(econ, leave_out: tuple[str, ...] = ()) -> str:
         lines = econ.format_table(leave_out, width).split("\n")
     else:
         header, rows = cost_rows(econ.statement)
+        table = after_end_grouped([header] + [[r[0], *(_usd(v) for v in r[1:])] for r in rows], econ.statement,
+                                  keep=[len(header) - 1])      # the cumulative cost carried on
         lines = [f"Costs per {econ.config.period if econ.config is not None else 'period'} ({econ.currency}, accrual)",
-                 *table_lines([header] + [[r[0], *(_usd(v) for v in r[1:])] for r in rows], width),
+                 *table_lines(table, width),
+                 *(["† after the horizon: the cash of these costs lands then (lagged invoices); nothing accrues"]
+                   if len(table) > len(rows) + 1 else []),
                  *(f"note: {n}" for n in econ.notes if n not in leave_out)]
     # the notes under the table (and its † line) broken to the terminal, the table's rows kept whole
     return "\n".join(fill(line, width, indent="  ") if line.startswith(("note: ", "† ")) else line for line in lines)

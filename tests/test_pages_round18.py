@@ -96,3 +96,52 @@ def test_the_pareto_figures_log_axis_reads_at_least_three_plain_labels(tmp_path,
     shown = [(v, text) for v, text in ticks if text]
     assert len(shown) >= 3 and all(float(text) == v for v, text in shown) and "e" not in "".join(t for _, t in shown)
     assert [text for _, text in shown] == ["0.005", "0.01", "0.02", "0.05", "0.1", "0.2"]
+
+
+def _statement_rows():
+    zero = dict.fromkeys(("revenue_usd", "compute_usd", "training_usd", "credits_applied_usd", "revenue_share_paid_usd",
+                          "revenue_share_received_usd", "net_usd", "cash_net_usd", "cumulative_cash_usd"), 0.0)
+    return [{**zero, "period": "2024-03", "partial": False, "after_horizon": False, "revenue_usd": 1200.0,
+             "net_usd": 1200.0, "cash_net_usd": 1000.0, "cumulative_cash_usd": 1000.0},
+            {**zero, "period": "2024-04", "partial": True, "after_horizon": False, "revenue_usd": 400.0,
+             "net_usd": 400.0, "cash_net_usd": 300.0, "cumulative_cash_usd": 1300.0},
+            {**zero, "period": "2024-05", "partial": False, "after_horizon": True, "cash_net_usd": 300.0,
+             "cumulative_cash_usd": 1600.0}]
+
+
+def test_the_terminal_statements_period_column_is_as_wide_as_its_periods():
+    """A run ending mid-April whose last cash lands in May: the period column is as wide as
+    "2024-04 (partial)" (17), not "2024-05 after the end †" (23); May's row comes under a line saying it
+    is after the end, with its cash and nothing accrued; each row's cumulative cash is the running sum
+    of its net (cash): 1,000, 1,300, 1,600."""
+    from sim.economics.statement import format_statement
+
+    lines = format_statement(_statement_rows()).splitlines()
+    assert len(lines[2].split("  ")[0]) == len("2024-04 (partial)") == 17
+    assert [line[:17].rstrip() for line in lines[3:7]] == ["2024-03", "2024-04 (partial)", "after the end †", "2024-05"]
+    assert lines[5].rstrip() == "after the end †"
+    assert lines[6].split() == ["2024-05", "300.00", "1.60k"]
+    assert lines[7].startswith("† after the horizon")
+
+
+def test_a_costs_only_statement_says_what_its_row_after_the_end_is(tmp_path, capsys, monkeypatch):
+    """Training invoiced monthly, net 30 days, on a 10-minute run: January's invoice is paid in March,
+    after the horizon. The costs-only table (accrual) shows that row under 'after the end †' with only the
+    cumulative cost carried on, and says what the † means."""
+    from pathlib import Path
+
+    from sim.cli import main
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    assert main(["run", str(scenario), "--set", "duration=10m", "--set", "warmup=1m", "--set",
+                 "economics.training={usd_per_month: 100, terms: {invoice: month, net: 30d}}",
+                 "--out", str(tmp_path / "run"), "--figures", "none"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Costs per month"))
+    head, _, jan, after, march, note = lines[at + 1:at + 7]
+    assert head.split() == ["period", "compute", "training", "total", "cumulative"]
+    assert jan.startswith("2025-01 (partial)") and after == "after the end †"
+    assert march.split() == ["2025-03", jan.split()[-1]]          # nothing accrues; the cumulative cost stays
+    assert note.startswith("† after the horizon")
+    assert head.index("compute") == len("2025-01 (partial)") + 2      # the period column: its longest period
