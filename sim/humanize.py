@@ -203,12 +203,14 @@ def _to_places_of(mean: str, half: str, value: float) -> str:
 def interval(mean: float, low: float | None, high: float | None, fmt=str) -> str:
     """A mean with its confidence interval, each number written by ``fmt``: ``mean ± half-width``
     when the interval is symmetric about the mean, ``mean (low–high)`` when it is not (an
-    interval clipped to the range its metric lives in); the mean alone without one.
+    interval clipped to the range its metric lives in); the mean alone without one, or with one of no
+    width (every replication gave the same value: a compute cost, an attainment of 100 %), which read
+    ``$0.42 ± $0.00`` and ``100.0% ± 0.0%``.
 
-        >>> interval(2.0, 1.5, 2.5), interval(0.99, 0.96, 1.0), interval(3.0, None, None)
-        ('2.0 ± 0.5', '0.99 (0.96–1.0)', '3.0')
+        >>> interval(2.0, 1.5, 2.5), interval(0.99, 0.96, 1.0), interval(3.0, None, None), interval(1.0, 1.0, 1.0)
+        ('2.0 ± 0.5', '0.99 (0.96–1.0)', '3.0', '1.0')
     """
-    if not (_finite(low) and _finite(high)):
+    if not (_finite(low) and _finite(high)) or low == high == mean:
         return fmt(mean)
     below, above = mean - low, high - mean
     if math.isclose(below, above, rel_tol=1e-9, abs_tol=1e-12 * max(abs(mean), 1.0)):

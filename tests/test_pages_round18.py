@@ -145,3 +145,76 @@ def test_a_costs_only_statement_says_what_its_row_after_the_end_is(tmp_path, cap
     assert march.split() == ["2025-03", jan.split()[-1]]          # nothing accrues; the cumulative cost stays
     assert note.startswith("† after the horizon")
     assert head.index("compute") == len("2025-01 (partial)") + 2      # the period column: its longest period
+
+
+def _kept_figures(monkeypatch):
+    from sim.report import sweep_figures
+
+    figs = []
+    real = sweep_figures.save_figure
+    monkeypatch.setattr(sweep_figures, "save_figure", lambda fig, stem, *a, **k: figs.append(fig) or real(fig, stem, *a, **k))
+    return figs
+
+
+def test_the_pareto_figure_draws_a_plans_bound_on_its_axis(tmp_path, monkeypatch):
+    """A plan bounding TTFT p99 at 0.5 s: a dashed line at 0.5 on the y axis, named "TTFT p99 ≤ 500 ms" in
+    the legend, so the points just above it read as just missing; a bound on another metric draws nothing."""
+    from sim.report import sweep_figures
+
+    figs = _kept_figures(monkeypatch)
+    rows = [{"r": i, "cost.compute_usd.mean": float(i), "latency.ttft.p99.mean": 2.0 / i} for i in range(1, 6)]
+    sweep_figures.pareto_figure(rows, tmp_path / "p", label_keys=["r"], feasible=[2.0 / i <= 0.5 for i in range(1, 6)],
+                                constraints=["latency.ttft.p99<=0.5", "slo.attainment>=0.99"])
+    ax = figs[0].axes[0]
+    flat = [line for line in ax.get_lines() if len(set(line.get_ydata())) == 1 and line.get_linestyle() == "--"]
+    assert [list(line.get_ydata()) for line in flat] == [[0.5, 0.5]]
+    assert flat[0].get_label() == "TTFT p99 ≤ 500 ms"
+    assert "TTFT p99 ≤ 500 ms" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_a_sweep_figures_latency_spread_over_minutes_and_milliseconds_is_drawn_on_a_log_axis(tmp_path, monkeypatch):
+    """One overloaded configuration's TTFT p99 of 166 s beside others of 0.14-0.74 s (more than 50-fold):
+    on a linear axis every other point sat at 0; on the log axis each reads; the attainment stays linear."""
+    from types import SimpleNamespace
+
+    from sim.report import sweep_figures
+
+    figs = _kept_figures(monkeypatch)
+    ttft = {(1, "a"): 166.0, (1, "b"): 0.21, (2, "a"): 0.74, (2, "b"): 0.15, (4, "a"): 0.48, (4, "b"): 0.14}
+    rows = [{"n": r, "g": g, "latency.ttft.p99.mean": v, "slo.attainment.mean": 0.0 if v > 2 else 1.0}
+            for (r, g), v in ttft.items()]
+    view = SimpleNamespace(configurations=rows, seeds=1,
+                           knobs=[SimpleNamespace(path="fleet.pools.0.replicas"), SimpleNamespace(path="fleet.pools.0.gpu")])
+    for r in rows:
+        r["fleet.pools.0.replicas"], r["fleet.pools.0.gpu"] = r.pop("n"), r.pop("g")
+    sweep_figures.write_sweep_figures(tmp_path, view)
+    ttft_ax, slo_ax = figs[0].axes[:2]
+    assert ttft_ax.get_yscale() == "log" and slo_ax.get_yscale() == "linear"
+    assert [t.get_text() for t in ttft_ax.get_legend().get_texts()] == ["gpu=a", "gpu=b"]    # not pools_0_gpu=a
+
+
+def test_a_mean_whose_replications_all_agree_is_said_without_a_zero_interval():
+    """Two seeds that both attain 100 % (or cost the same $0.42) have an interval of no width: the mean
+    alone, not "100.0% ± 0.0%"; a real interval keeps its half-width."""
+    from sim.humanize import interval
+
+    assert interval(1.0, 1.0, 1.0, lambda v: f"{v:.1%}") == "100.0%"
+    assert interval(0.42, 0.42, 0.42, lambda v: f"${v:.2f}") == "$0.42"
+    assert interval(0.212, 0.026, 0.398, lambda v: f"{v * 1000:.0f} ms") == "212 ms ± 186 ms"
+
+
+def test_only_the_why_not_column_of_a_plan_page_is_left_aligned_as_words(tmp_path):
+    """The capacity band's table ended with a metric column, which the style sheet set left like the
+    main table's "why not" sentences; now only cells marked as words are."""
+    from sim.planning import MMcRunner, plan
+
+    out = tmp_path / "plan"
+    plan({"seed": 1, "workload": {"arrival": {"rate": 10.0}}, "fleet": {"pools": [{"replicas": 12, "gpu": "a"}]}},
+         ["fleet.pools.0.replicas=1..32"], constraints=["latency.queue.mean<=0.1"], executor="serial", out=out,
+         capacity_band=3, runner=MMcRunner(service_s=1.0, duration_s=3600.0, price_per_gpu_hour_usd={"a": 2.7}))
+    page = write_report(out).read_text()
+    tables = re.findall(r"<table class='plan'>(.*?)</table>", page)
+    last_cells = [re.findall(r"<td([^>]*)>[^<]*</td></tr>", t) for t in tables]
+    assert set(last_cells[1]) == {' class="wrap"'}                  # queue wait mean at −3 %: a number
+    assert "td.words{text-align:left" in page and "wrap:last-child" not in page
+    assert ' class="wrap words"' in tables[2] and "why not" in tables[2]   # every configuration: one misses

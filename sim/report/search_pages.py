@@ -42,6 +42,8 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
                                                       label_keys=data.get("knobs", []),
                                                       feasible=[bool(r.get("feasible")) for r in ev],
                                                       best=row_index(ev, data.get("best")), title="plan: cost vs p99 TTFT",
+                                                      constraints=[c for c in data.get("constraints") or []
+                                                                   if isinstance(c, str)],
                                                       robust=None if robust is None else (row_index(ev, robust), band["pct"]))
                              if p.suffix == ".png"]
         best = data.get("best")
@@ -197,7 +199,8 @@ def shown_columns(data: dict) -> list[str]:
 
 
 def _table(header: list[str], body: list[list[Any]], wrap: list[int]) -> str:
-    return table(header, body, cls="plan", wrap_header=True, wrap=wrap)
+    words = [len(header) - 1] if header and header[-1] == "why not" else []
+    return table(header, body, cls="plan", wrap_header=True, wrap=wrap, words=words)
 
 
 def _breaks_before_ci(text: str) -> str:
