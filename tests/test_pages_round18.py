@@ -218,3 +218,14 @@ def test_only_the_why_not_column_of_a_plan_page_is_left_aligned_as_words(tmp_pat
     assert set(last_cells[1]) == {' class="wrap"'}                  # queue wait mean at −3 %: a number
     assert "td.words{text-align:left" in page and "wrap:last-child" not in page
     assert ' class="wrap words"' in tables[2] and "why not" in tables[2]   # every configuration: one misses
+
+
+def test_settings_that_differ_carry_their_units():
+    """The comparison's settings listed a run's length in bare seconds (duration 3600 → 1800) and an
+    arrival rate without its unit; a name without a number unit stays as it was."""
+    from sim.report.comparison_words import setting
+
+    assert [setting(v, "duration") for v in (3600.0, 1800)] == ["1 h", "30 m"]
+    assert setting(300, "warmup") == "5 m" and setting(0.08, "slo.tpot_s") == "0.08 s"
+    assert setting(12.0, "workload.arrival.rate") == "12 req/s"
+    assert setting(4, "fleet.pools.0.replicas") == "4" and setting("1h", "duration") == "1h"
