@@ -130,12 +130,20 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
     cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]
             and (k not in OPTIONAL or any(isinstance(r.get(k), float) and r[k] != 0 for r in rows))]
     net = " ".join(["revenue − compute", *(f"{OPTIONAL[k]} {h}" for k, h in cols if k in OPTIONAL), "+ net share"])
-    body = [[row_label(r), *(humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
+    cash = ("cash_net_usd", "cumulative_cash_usd")
+    body = [[row_label(r), *("" if _after_end(r) and k not in cash and r.get(k) == 0   # nothing accrues then
+                             else humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
     return (f"<h2>Statement per {escape(period)}</h2>"
             f"<p>{escape(currency)}; accrual columns, then cash (payments after their lags). "
             f"Net share = share received − share paid; net (accrual) = {escape(net)}. Rows labelled “after "
             f"the end †” fall after the horizon and carry only the cash that lands then (lagged settlements and invoices).</p>"
             + table(["period", *(h for _, h in cols)], body, cls="statement"))   # a period on one line
+
+
+def _after_end(row: dict) -> bool:
+    """Whether a statement row is cash landing after the horizon (``True``, or ``"True"`` as read back from
+    ``cashflow.csv``): its accrual amounts are zero, left blank rather than said as $0.00."""
+    return row.get("after_horizon") in (True, "True")
 
 
 def metrics_section(summary: dict, costs: bool = False) -> str:
