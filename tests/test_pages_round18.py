@@ -229,3 +229,25 @@ def test_settings_that_differ_carry_their_units():
     assert setting(300, "warmup") == "5 m" and setting(0.08, "slo.tpot_s") == "0.08 s"
     assert setting(12.0, "workload.arrival.rate") == "12 req/s"
     assert setting(4, "fleet.pools.0.replicas") == "4" and setting("1h", "duration") == "1h"
+
+
+def test_a_plan_table_too_wide_for_the_terminal_after_leaving_columns_out_comes_in_blocks():
+    """A plan with the capacity band and a --columns key kept 102 characters at 80 columns: what it may not
+    leave out is set in blocks no wider than the terminal, each led by the two knob columns, every value
+    still there once; a heading line a block's headings do not reach is not printed blank."""
+    from sim.planning.table import fit_table
+
+    knobs = ["fleet.pools.0.replicas", "fleet.pools.0.gpu"]
+    kept = ["latency.ttft.p99 (ms)", "latency.tpot.p99 (ms)", "latency.ttft.p99 (ms) at -3 %",
+            "latency.tpot.p99 (ms) at -3 %", "GPUs", "$/month"]
+    rows = [{knobs[0]: str(r), knobs[1]: g, **{c: f"{r * 100 + i}.5" for i, c in enumerate(kept)}}
+            for r, g in ((2, "h100-sxm"), (8, "a100-80gb"))]
+    text, dropped = fit_table(rows, [*knobs, *kept], None, 40, droppable=["GPUs"], lead=2)
+    lines = text.splitlines()
+    assert dropped == ["GPUs"] and all(len(line) <= 40 for line in lines)
+    blocks = text.split("\n\n")
+    assert len(blocks) > 1 and all(b.startswith("fleet.    fleet.") for b in blocks)
+    assert all(line.strip() for b in blocks for line in b.splitlines())
+    for r in rows:
+        cells = [line.split() for line in lines if line.split()[:2] == [r[knobs[0]], r[knobs[1]]]]
+        assert sorted(c for row in cells for c in row[2:]) == sorted(r[c] for c in kept if c != "GPUs")

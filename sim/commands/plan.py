@@ -143,7 +143,8 @@ def main(args: argparse.Namespace) -> int:
         width = terminal_width()
         table, dropped = fit_table(rows, cols, None, width,
                                    ["why not", *(c for c in (*DROPPED_FIRST[:-1], "load factor") if c not in named),
-                                    *(c for c in (*reversed(extra), *(["answer"] if slower else [])) if c not in named)])
+                                    *(c for c in (*reversed(extra), *(["answer"] if slower else [])) if c not in named)],
+                                   lead=len(knobs))
         print(table)
         if "why not" in dropped:    # said under the table, one line per row that misses
             dropped.remove("why not")

@@ -211,7 +211,7 @@ def main(args: argparse.Namespace) -> int:
             order.remove("replicas")    # the knob's column says it already
         table, dropped = fit_table(rows, [*knobs, "n", "stable", *order],
                                    [*knobs, "n", "stable", *(c if c in COLUMNS else with_unit(c) for c in order)],
-                                   terminal_width(), droppable(cols, named))
+                                   terminal_width(), droppable(cols, named), lead=len(knobs))
         print(table)
         if dropped:
             print(left_out(dropped, "sweep.csv"), file=sys.stderr)
