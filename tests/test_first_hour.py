@@ -605,7 +605,8 @@ def test_the_saturation_table_heads_each_metric_with_its_unit(tmp_path, capsys):
     main(["saturation", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--start", "60",
           "--tolerance", "0.5", "--out", str(tmp_path / "s"), "--quiet"])
     head = capsys.readouterr().out.splitlines()[0]
-    assert head.split() == ["rate", "sustained", "slo.attainment", "(0-1)", "latency.ttft.p99", "(ms)", "why", "not"]
+    assert head.split() == ["rate", "(req/s)", "sustained", "slo.attainment", "(0-1)", "latency.ttft.p99", "(ms)", "why",
+                            "not"]
 
 
 def test_every_example_of_the_top_level_help_is_a_command_that_parses(capsys):
