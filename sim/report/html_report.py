@@ -29,7 +29,7 @@ from sim.report.overview import overview, read_scenario, shard_notes, value_at
 from sim.report.planner_columns import COLUMNS, planner_cells
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
-from sim.report.search_pages import add_plan, add_saturation
+from sim.report.search_pages import add_plan, add_saturation, breaks_before_ci
 
 #: the summary keys of the run page's metrics table, in order; their words and units are
 #: :data:`sim.metrics.names.METRICS`'s
@@ -355,13 +355,17 @@ def _add_sweep(page: Page, folder: Path, regenerate: bool) -> None:
                     if isinstance(r.get("capacity_band.pct.mean"), (int, float))), None)
         shown = sweep_columns(view.configurations, data.get("columns"))
         ranged = [m for m in shown if pct is not None and m not in COLUMNS and band_key(m, "faster")]
+        # a value never breaks inside itself (212.2 ms), only before its interval (± 185.6 ms); a knob's path
+        # after a dot: in a narrow window the cells broke mid-number (2 m / 46 s / ± / 56.03 / s)
         rows = [[*(r.get(k) for k in knob_paths), r.get("n"), r.get("errors"),
-                 *(planner_cells(r)[m] if m in COLUMNS else mean_ci(r, m) for m in shown)]
+                 *(planner_cells(r)[m] if m in COLUMNS else breaks_before_ci(mean_ci(r, m)) for m in shown)]
                 for r in view.configurations]
+        first = len(knob_paths) + 2
         page.sections.append(f"<h2>Sweep: {len(view.configurations)} configurations × {view.seeds} "
                              f"seed(s){ci}</h2>"
                              + table([*knob_paths, "n", "errors", *(m if m in COLUMNS else name_of(m) for m in shown)],
-                                     rows))
+                                     rows, cls="plan", wrap_header=True,
+                                     wrap=[first + i for i, m in enumerate(shown) if m not in COLUMNS]))
         if ranged:
             page.sections.append(
                 f"<h3>Ranges at ±{pct:g} % capacity</h3>" + table(

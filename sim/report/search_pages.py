@@ -129,7 +129,7 @@ def plan_tables(data: dict, slower: str | None) -> str:
         header = [*first, *(_heading(c, first) if c in COLUMNS else name_of(c) for c in order),
                   *([name_of(load)] if load not in named else []), "headroom", *(["why not"] if why else [])]
         body = [[*(g.get(k) for k in knobs), verdict(g, a, best),
-                 *(c[m] if m in COLUMNS else _breaks_before_ci(mean_ci(g, m)) for m in order),
+                 *(c[m] if m in COLUMNS else breaks_before_ci(mean_ci(g, m)) for m in order),
                  *([plain(g.get(f"{load}.mean"))] if load not in named else []),
                  g.get("headroom.text", "–"), *([g.get("why") or ""] if why else [])] for (g, a), c in zip(rows, cells)]
         return header, body, [len(first) + i for i, m in enumerate(order) if m not in COLUMNS] + (
@@ -145,7 +145,7 @@ def plan_tables(data: dict, slower: str | None) -> str:
         out += (f"<h3>The same configurations {escape(slower)} capacity</h3>"
                 + table([*first, f"feasible {at}", *(f"{name_of(m)} {at}" for m in judged)],
                         [[*(g.get(k) for k in knobs), verdict(g, a, best), robust_feasible(g),
-                          *(_breaks_before_ci(mean_ci(g, SLOWER + m, unit_of(m))) for m in judged)]
+                          *(breaks_before_ci(mean_ci(g, SLOWER + m, unit_of(m))) for m in judged)]
                          for g, a in shown], cls="plan", wrap_header=True,
                         wrap=range(len(first) + 1, len(first) + 1 + len(judged))))
     ranked = sorted(evaluated, key=lambda r: (not r.get("feasible"), _num_or_inf(r.get(f"{objective}.mean"))))
@@ -203,10 +203,10 @@ def _table(header: list[str], body: list[list[Any]], wrap: list[int]) -> str:
     return table(header, body, cls="plan", wrap_header=True, wrap=wrap, words=words)
 
 
-def _breaks_before_ci(text: str) -> str:
+def breaks_before_ci(text: str) -> str:
     """A value with its interval that may break only before the interval: ``1.27 s`` / ``± 68.2 ms``.
 
-        >>> _breaks_before_ci("1.27 s ± 68.2 ms") == "1.27\u00a0s ±\u00a068.2\u00a0ms"
+        >>> breaks_before_ci("1.27 s ± 68.2 ms") == "1.27\u00a0s ±\u00a068.2\u00a0ms"
         True
     """
     return text.replace(" ", "\u00a0").replace("\u00a0±", " ±").replace("\u00a0(", " (")
