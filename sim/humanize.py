@@ -216,3 +216,18 @@ def interval(mean: float, low: float | None, high: float | None, fmt=str) -> str
     if math.isclose(below, above, rel_tol=1e-9, abs_tol=1e-12 * max(abs(mean), 1.0)):
         return f"{fmt(mean)} ± {_to_places_of(fmt(mean), fmt((high - low) / 2), (high - low) / 2)}"
     return f"{fmt(mean)} ({fmt(low)}–{fmt(high)})"
+
+
+def per_longer(value, unit: str, below: float = 0.01):
+    """A rate too small to read per second (under ``below``: ten requests over four months read ``9.645e-07
+    req/s``, or ``0.00 req/s`` to two decimals) per hour, or, under ``below`` an hour, per day; any other
+    value or unit (not ``.../s``) as it is. Returns the value and its unit.
+
+        >>> per_longer(9.645e-07, "req/s"), per_longer(0.5, "req/s"), per_longer(0.002, "tok/s")
+        ((0.0833328, 'req/day'), (0.5, 'req/s'), (7.2, 'tok/h'))
+    """
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and unit.endswith("/s")
+            and 0 < abs(value) < below):
+        return value, unit
+    hourly = value * 3600
+    return (hourly, unit[:-1] + "h") if abs(hourly) >= below else (value * 86400, unit[:-1] + "day")

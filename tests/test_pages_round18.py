@@ -251,3 +251,15 @@ def test_a_plan_table_too_wide_for_the_terminal_after_leaving_columns_out_comes_
     for r in rows:
         cells = [line.split() for line in lines if line.split()[:2] == [r[knobs[0]], r[knobs[1]]]]
         assert sorted(c for row in cells for c in row[2:]) == sorted(r[c] for c in kept if c != "GPUs")
+
+
+def test_a_rate_too_small_per_second_is_said_per_hour_or_per_day():
+    """Ten requests over 120 days: 10 / (120 × 86,400 s) = 9.645e-07 req/s, which the metrics table printed in
+    scientific notation; per day it is 10 / 120 = 0.08333 req/day. A rate of 0.002 tok/s is 7.2 tok/h."""
+    from sim.report.html_report import _value_unit
+
+    rate = 10 / (120 * 86400)
+    assert _value_unit({"throughput": {"requests_per_s": rate}}, "throughput.requests_per_s", "req/s") == [
+        "0.08333", "req/day"]
+    assert _value_unit({"t": 0.002}, "t", "tok/s") == ["7.2", "tok/h"]
+    assert _value_unit({"t": 12.02}, "t", "req/s") == ["12.02", "req/s"]

@@ -242,7 +242,9 @@ def _value_unit(summary: dict, key: str, unit: str) -> list[str]:
     req/s)`` within the noise of a run judged stable)."""
     if key == "stability.backlog_growth_per_s":
         return [growth_words(summary.get("stability") or {}), ""]
-    return [fmt(value_at(summary, key), unit), unit if unit not in ("USD", "s", "%", "h") else ""]
+    value, unit = humanize.per_longer(value_at(summary, key), unit)
+    return [fmt(value, unit), unit if unit not in ("USD", "s", "%", "h") else ""]
+
 
 
 def _band_cell(band: dict, key: str) -> str:
