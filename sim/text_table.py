@@ -112,14 +112,15 @@ def column_blocks(widths: Sequence[int], width: int | None, gap: int = 2, lead: 
 
 def heading_lines(heading: str, width: int) -> list[str]:
     """``heading`` on as many lines as it takes to be at most ``width`` wide (or as wide as its widest
-    piece), broken after each dot and before each space.
+    piece), broken after each dot and before each space but one before a per cent sign (``-3 %`` stays
+    whole: a plan's ``at -3 %`` column was headed ``at`` / ``-3`` / ``%``).
 
         >>> heading_lines("latency.ttft.p99 (s)", 5)
         ['latency.', 'ttft.p99', '(s)']
-        >>> heading_lines("latency.ttft.p99 (s)", 12), heading_lines("GPUs", 1)
-        (['latency.', 'ttft.p99 (s)'], ['GPUs'])
+        >>> heading_lines("latency.ttft.p99 (s)", 12), heading_lines("GPUs", 1), heading_lines("at -3 %", 3)
+        (['latency.', 'ttft.p99 (s)'], ['GPUs'], ['at', '-3 %'])
     """
-    pieces = [p for p in re.split(r"(?<=\.)|(?= )", heading) if p]
+    pieces = [p for p in re.split(r"(?<=\.)|(?= (?!%))", heading) if p]
     width = max([width] + [len(p.strip()) for p in pieces])
     lines: list[str] = []
     for piece in pieces:
