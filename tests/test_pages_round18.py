@@ -263,3 +263,16 @@ def test_a_rate_too_small_per_second_is_said_per_hour_or_per_day():
         "0.08333", "req/day"]
     assert _value_unit({"t": 0.002}, "t", "tok/s") == ["7.2", "tok/h"]
     assert _value_unit({"t": 12.02}, "t", "req/s") == ["12.02", "req/s"]
+
+
+def test_the_saturation_answer_says_its_attainment_target_as_the_table_does(tmp_path):
+    """The table says attainment in per cent (100.0%); the sentence above it said the target as 0.99."""
+    import json
+
+    from sim.report import write_report
+
+    (tmp_path / "saturation.json").write_text(json.dumps({
+        "rate": 84.0, "upper": 85.5, "attainment": 0.99, "rate_path": "workload.arrival.rate",
+        "probes": [{"rate": 84.0, "feasible": True, "slo.attainment.mean": 1.0, "latency.ttft.p99.mean": 0.67}]}))
+    page = write_report(tmp_path, regenerate=False).read_text()
+    assert "SLO attainment ≥ 99.0%)" in page and "≥ 0.99" not in page

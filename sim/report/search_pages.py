@@ -340,7 +340,7 @@ def add_saturation(page: Page, folder: Path, regenerate: bool) -> None:
                   else f"Highest sustained arrival rate: <b>{fmt(data.get('rate'))} req/s</b>{ranged} "
                   f"(first failing rate {fmt(data.get('upper'))} req/s")
         page.sections.append(
-            f"<h2>Saturation</h2><p>{answer}; SLO attainment ≥ {fmt(data.get('attainment'))}).</p>"
+            f"<h2>Saturation</h2><p>{answer}; SLO attainment ≥ {fmt(data.get('attainment'), '%')}).</p>"   # a share, as the table says it
             + table([*(["capacity"] if band else []), *(["clients", "throughput (req/s)"] if closed else ["rate (req/s)"]),
                      "sustained", name_of("slo.attainment"), name_of("latency.ttft.p99")],
                     [[*([p.get("capacity", 1.0)] if band else []), *([p.get("concurrency")] if closed else []),
