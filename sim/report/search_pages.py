@@ -131,7 +131,7 @@ def plan_tables(data: dict, slower: str | None) -> str:
         body = [[*(g.get(k) for k in knobs), verdict(g, a, best),
                  *(c[m] if m in COLUMNS else breaks_before_ci(mean_ci(g, m)) for m in order),
                  *([plain(g.get(f"{load}.mean"))] if load not in named else []),
-                 g.get("headroom.text", "–"), *([g.get("why") or ""] if why else [])] for (g, a), c in zip(rows, cells)]
+                 g.get("headroom.text", "–"), *([_signs(g.get("why") or "")] if why else [])] for (g, a), c in zip(rows, cells)]
         return header, body, [len(first) + i for i, m in enumerate(order) if m not in COLUMNS] + (
             [len(header) - 1] if why else [])
 
@@ -231,10 +231,20 @@ def short_paths(paths: list[str]) -> list[str]:
     return out
 
 
+def _signs(text: str) -> str:
+    """A why-not sentence of ``plan.json`` (written for the terminal: ``needs <= 500 ms``) with the page's
+    signs, as its constraints line says them (``TTFT p99 ≤ 500 ms``).
+
+        >>> _signs("TTFT p99 510.3 ms, needs <= 500 ms; SLO attainment 98 %, needs >= 99 %")
+        'TTFT p99 510.3 ms, needs ≤ 500 ms; SLO attainment 98 %, needs ≥ 99 %'
+    """
+    return text.replace("<=", "≤").replace(">=", "≥")
+
+
 def why_not(rows: list[tuple[dict, str]], short: list[str], knobs: list[str]) -> str:
     """Why each row of a plan's table that does not meet every constraint misses, as a list."""
     items = [f"<li>{escape(', '.join(f'{a}={g.get(k)}' for a, k in zip(short, knobs)))}"
-             f"{' (' + a + ')' if a else ''}: {escape(str(g.get('why') or 'no reason recorded'))}</li>"
+             f"{' (' + a + ')' if a else ''}: {escape(_signs(str(g.get('why') or 'no reason recorded')))}</li>"
              for g, a in rows if not g.get("feasible")]
     return f"<p>Why not:</p><ul>{''.join(items)}</ul>" if items else ""
 
