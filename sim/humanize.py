@@ -203,14 +203,31 @@ def _to_places_of(mean: str, half: str, value: float) -> str:
 def interval(mean: float, low: float | None, high: float | None, fmt=str) -> str:
     """A mean with its confidence interval, each number written by ``fmt``: ``mean ± half-width``
     when the interval is symmetric about the mean, ``mean (low–high)`` when it is not (an
-    interval clipped to the range its metric lives in); the mean alone without one.
+    interval clipped to the range its metric lives in); the mean alone without one, or with one of no
+    width (every replication gave the same value: a compute cost, an attainment of 100 %), which read
+    ``$0.42 ± $0.00`` and ``100.0% ± 0.0%``.
 
-        >>> interval(2.0, 1.5, 2.5), interval(0.99, 0.96, 1.0), interval(3.0, None, None)
-        ('2.0 ± 0.5', '0.99 (0.96–1.0)', '3.0')
+        >>> interval(2.0, 1.5, 2.5), interval(0.99, 0.96, 1.0), interval(3.0, None, None), interval(1.0, 1.0, 1.0)
+        ('2.0 ± 0.5', '0.99 (0.96–1.0)', '3.0', '1.0')
     """
-    if not (_finite(low) and _finite(high)):
+    if not (_finite(low) and _finite(high)) or low == high == mean:
         return fmt(mean)
     below, above = mean - low, high - mean
     if math.isclose(below, above, rel_tol=1e-9, abs_tol=1e-12 * max(abs(mean), 1.0)):
         return f"{fmt(mean)} ± {_to_places_of(fmt(mean), fmt((high - low) / 2), (high - low) / 2)}"
     return f"{fmt(mean)} ({fmt(low)}–{fmt(high)})"
+
+
+def per_longer(value, unit: str, below: float = 0.01):
+    """A rate too small to read per second (under ``below``: ten requests over four months read ``9.645e-07
+    req/s``, or ``0.00 req/s`` to two decimals) per hour, or, under ``below`` an hour, per day; any other
+    value or unit (not ``.../s``) as it is. Returns the value and its unit.
+
+        >>> per_longer(9.645e-07, "req/s"), per_longer(0.5, "req/s"), per_longer(0.002, "tok/s")
+        ((0.0833328, 'req/day'), (0.5, 'req/s'), (7.2, 'tok/h'))
+    """
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and unit.endswith("/s")
+            and 0 < abs(value) < below):
+        return value, unit
+    hourly = value * 3600
+    return (hourly, unit[:-1] + "h") if abs(hourly) >= below else (value * 86400, unit[:-1] + "day")

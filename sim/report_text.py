@@ -30,6 +30,18 @@ def _usd(v) -> str:
     return humanize.money(v, compact=None)
 
 
+def _rate(value: float, unit: str, decimals: int) -> str:
+    """A rate with ``decimals`` decimals and its unit; one that would read 0 so (ten requests over four
+    months: ``0.00 req/s``, ``0 in tok/s``) per hour or per day, to three significant figures
+    (:func:`sim.humanize.per_longer`).
+
+        >>> _rate(12.02, "req/s", 2), _rate(10 / (120 * 86400), "req/s", 2), _rate(0.2, "in tok/s", 0)
+        ('12.02 req/s', '0.0833 req/day', '720 in tok/h')
+    """
+    shown, per = humanize.per_longer(value, unit, below=0.5 * 10.0 ** -decimals)
+    return f"{value:,.{decimals}f} {unit}" if per == unit else f"{shown:,.3g} {per}"
+
+
 def _wrap(text: str) -> list[str]:
     """A paragraph broken at spaces to :data:`WIDTH` or the terminal's width if narrower
     (:func:`~sim.planning.table.fill`, the one text wrapper), its lines flush left."""
@@ -107,10 +119,10 @@ def format_summary(result: "Result") -> str:
     att = "-" if slo["attainment"] is None else f"{slo['attainment']:.2%}"
     lines += ["",
               *fields(f"throughput{' (per shard)' if sharded else ''}",
-                      [f"{t['requests_per_s']:,.2f} req/s", f"{t['input_tokens_per_s']:,.0f} in tok/s",
-                       f"{t['output_tokens_per_s']:,.0f} out tok/s"]),
+                      [_rate(t['requests_per_s'], "req/s", 2), _rate(t['input_tokens_per_s'], "in tok/s", 0),
+                       _rate(t['output_tokens_per_s'], "out tok/s", 0)]),
               *fields(f"SLO (TTFT <= {slo_bound(slo['ttft_s'])}, TPOT <= {slo_bound(slo['tpot_s'])})",
-                      [f"attainment {att}", f"goodput {slo['goodput_rps']:,.2f} req/s"]),
+                      [f"attainment {att}", f"goodput {_rate(slo['goodput_rps'], 'req/s', 2)}"]),
               *fields("utilization", [f"{name_of('utilization.' + k)} {u[k]:.1%}" if k != "load_factor"
                                       else f"{name_of('utilization.' + k)} {u[k]:.2f}"
                                       for k in UTILIZATION if isinstance(u.get(k), (int, float))]),
@@ -175,6 +187,7 @@ def statement_text(econ, leave_out: tuple[str, ...] = ()) -> str:
     """The statement per period for the terminal; for a scenario with no revenue (:func:`costs_only`)
     the costs it holds per period instead of a table of zero revenue and shares, then the notes
     (but those in ``leave_out``, said elsewhere)."""
+    from sim.economics.statement import after_end_grouped
     from sim.text_table import table_lines
     from sim.planning.table import fill, terminal_width
 
@@ -183,8 +196,12 @@ def statement_text(econ, leave_out: tuple[str, ...] = ()) -> str:
         lines = econ.format_table(leave_out, width).split("\n")
     else:
         header, rows = cost_rows(econ.statement)
+        table = after_end_grouped([header] + [[r[0], *(_usd(v) for v in r[1:])] for r in rows], econ.statement,
+                                  keep=[len(header) - 1])      # the cumulative cost carried on
         lines = [f"Costs per {econ.config.period if econ.config is not None else 'period'} ({econ.currency}, accrual)",
-                 *table_lines([header] + [[r[0], *(_usd(v) for v in r[1:])] for r in rows], width),
+                 *table_lines(table, width),
+                 *(["† after the horizon: the cash of these costs lands then (lagged invoices); nothing accrues"]
+                   if len(table) > len(rows) + 1 else []),
                  *(f"note: {n}" for n in econ.notes if n not in leave_out)]
     # the notes under the table (and its † line) broken to the terminal, the table's rows kept whole
     return "\n".join(fill(line, width, indent="  ") if line.startswith(("note: ", "† ")) else line for line in lines)

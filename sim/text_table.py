@@ -44,13 +44,14 @@ def _first_column(j: int, cell: str) -> bool:
 
 
 def table_lines(table: Sequence[Sequence[str]], width: int | None = None, *, head: int = 1,
-                left: Callable[[int, str], bool] = _first_column, heading_left: bool = False) -> list[str]:
+                left: Callable[[int, str], bool] = _first_column, heading_left: bool = False,
+                lead: int = 1) -> list[str]:
     """Rows of cells, the ``head`` heading lines first, as the lines of a text table: each column as wide
     as its widest cell, two spaces apart, a rule of dashes under the headings, trailing blanks cut.
     ``left(j, cell)`` says whether a cell of column ``j`` is left-aligned (else right-aligned); by default
     the first column's. ``heading_left``: every heading left-aligned (else as ``left`` says). Wider than
     ``width`` (None: no limit), the table is set in blocks of columns (:func:`column_blocks`), each with
-    the first column, a blank line between blocks.
+    the first ``lead`` columns, a blank line between blocks.
 
         >>> print("\\n".join(table_lines([["period", "net", "cash"], ["2024-Q1", "$1.00", "$2.00"]], 17)))
         period     net
@@ -70,34 +71,40 @@ def table_lines(table: Sequence[Sequence[str]], width: int | None = None, *, hea
     """
     widths = [max(shown_width(row[j]) for row in table) for j in range(len(table[0]))]
     lines: list[str] = []
-    for b, block in enumerate(column_blocks(widths, width)):
+    for b, block in enumerate(column_blocks(widths, width, lead=lead)):
         lines += [""] if b else []
         for k, row in enumerate(table):
             if k < head and heading_left:
                 line = "  ".join(_pad(row[j], widths[j], True) for j in block)
             else:
                 line = "  ".join(_pad(row[j], widths[j], left(j, row[j])) for j in block)
-            lines.append(line.rstrip())
+            if line.strip() or k >= head or len(block) == len(widths):   # (not a heading line this
+                lines.append(line.rstrip())                                  # block's headings do not reach)
             if k == head - 1:
                 lines.append("  ".join("-" * widths[j] for j in block).rstrip())
     return lines
 
 
-def column_blocks(widths: Sequence[int], width: int | None, gap: int = 2) -> list[list[int]]:
+def column_blocks(widths: Sequence[int], width: int | None, gap: int = 2, lead: int = 1) -> list[list[int]]:
     """The columns of a table whose columns are ``widths`` wide (``gap`` apart), in blocks no wider than
-    ``width`` where it can be: each block the first column (the labels) and as many of the next as fit,
-    at least one; all in one block without a width or when they fit.
+    ``width`` where it can be: each block the first ``lead`` columns (the labels: a plan's knobs) and as
+    many of the next as fit, at least one; all in one block without a width or when they fit.
 
         >>> column_blocks([7, 8, 8, 8], 30), column_blocks([7, 8, 8, 8], None), column_blocks([7, 30], 20)
         ([[0, 1, 2], [0, 3]], [[0, 1, 2, 3]], [[0, 1]])
+        >>> column_blocks([7, 8, 8, 8, 8], 30, lead=2)
+        [[0, 1, 2], [0, 1, 3], [0, 1, 4]]
     """
     if width is None or sum(widths) + gap * (len(widths) - 1) <= width:
         return [list(range(len(widths)))]
-    blocks, cur, used = [], [0], widths[0]
-    for j in range(1, len(widths)):
-        if len(cur) > 1 and used + gap + widths[j] > width:
+    lead = max(1, min(lead, len(widths) - 1))
+    first = list(range(lead))
+    base = sum(widths[:lead]) + gap * (lead - 1)
+    blocks, cur, used = [], list(first), base
+    for j in range(lead, len(widths)):
+        if len(cur) > lead and used + gap + widths[j] > width:
             blocks.append(cur)
-            cur, used = [0], widths[0]
+            cur, used = list(first), base
         cur.append(j)
         used += gap + widths[j]
     return blocks + [cur]
@@ -105,14 +112,15 @@ def column_blocks(widths: Sequence[int], width: int | None, gap: int = 2) -> lis
 
 def heading_lines(heading: str, width: int) -> list[str]:
     """``heading`` on as many lines as it takes to be at most ``width`` wide (or as wide as its widest
-    piece), broken after each dot and before each space.
+    piece), broken after each dot and before each space but one before a per cent sign (``-3 %`` stays
+    whole: a plan's ``at -3 %`` column was headed ``at`` / ``-3`` / ``%``).
 
         >>> heading_lines("latency.ttft.p99 (s)", 5)
         ['latency.', 'ttft.p99', '(s)']
-        >>> heading_lines("latency.ttft.p99 (s)", 12), heading_lines("GPUs", 1)
-        (['latency.', 'ttft.p99 (s)'], ['GPUs'])
+        >>> heading_lines("latency.ttft.p99 (s)", 12), heading_lines("GPUs", 1), heading_lines("at -3 %", 3)
+        (['latency.', 'ttft.p99 (s)'], ['GPUs'], ['at', '-3 %'])
     """
-    pieces = [p for p in re.split(r"(?<=\.)|(?= )", heading) if p]
+    pieces = [p for p in re.split(r"(?<=\.)|(?= (?!%))", heading) if p]
     width = max([width] + [len(p.strip()) for p in pieces])
     lines: list[str] = []
     for piece in pieces:

@@ -83,7 +83,7 @@ def test_the_page_holds_the_folders_the_settings_every_metric_row_and_a_figure_e
         assert html.escape(folder) in page
     assert comparison.differences      # replicas, rate, output length
     for key, values in comparison.differences:
-        assert re.search(f"<tr><td>{re.escape(key)}</td>" + "".join(f"<td>{re.escape(html.escape(setting(v)).replace(',', ',<wbr>'))}</td>"
+        assert re.search(f"<tr><td>{re.escape(key)}</td>" + "".join(f"<td>{re.escape(html.escape(setting(v, key)).replace(',', ',<wbr>'))}</td>"
                                                                     for v in values) + "</tr>", page), key
     table = page[page.index("<h2>Metrics</h2>"):page.index("<h2>Figures</h2>")]
     assert table.count("<tr>") == len(comparison.rows) + 1

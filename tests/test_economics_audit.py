@@ -313,14 +313,15 @@ def test_report_statement_shows_every_cost_its_net_subtracts(tmp_path, capsys):
     assert "net (accrual) = revenue − compute − training + credits + net share" in html_lib.unescape(section)
     body = [re.findall(r"<td>(.*?)</td>", r) for r in section.split("<tr>")[2:]]
 
-    def usd(cell: str) -> float:
-        return float(html_lib.unescape(cell).replace("$", "").replace(",", ""))
+    def usd(cell: str) -> float:      # (a row after the horizon leaves its accrual cells blank: nothing accrues)
+        return float(html_lib.unescape(cell).replace("$", "").replace(",", "") or 0.0)
     for cells in body:
         v = dict(zip(head[1:], map(usd, cells[1:])))
         assert v["revenue"] - v["compute"] - v["training"] + v["credits"] + v["net share"] == pytest.approx(
             v["net (accrual)"], abs=0.011), cells[0]
     assert [html_lib.unescape(c[0]) for c in body][3:] == ["2024-04 (partial)", "2024-05 after the end †",
                                                           "2024-06 after the end †", "2024-08 after the end †"]
+    assert all(c[1:-2] == [""] * (len(head) - 3) and c[-2] and c[-1] for c in body[4:])   # their cash only
     assert "Rows labelled “after the end †” fall after the horizon" in html_lib.unescape(section)
     # the metrics table lists every term of the run's net, so it adds up there too
     metrics = page[page.index("<h2>Metrics</h2>"):]

@@ -49,10 +49,13 @@ def test_ledger_columns_and_table_text():
     assert shares and all(d == dt.date(2025, 5, 1)
                           for c, d in zip(cols["category"], cols["cash_date"]) if c == "revenue_share_paid")
     text = r.format_table()
-    assert "2025-02 (partial)" in text and "2025-05 after the end †" in text
-    assert "† after the horizon: only the cash that lands then (lagged settlements and invoices)" in text
-    period = text.splitlines()[1].split("  ")[0]      # the period column no wider than its longest label
-    assert len(period.rstrip()) == len("period") and len(text.splitlines()[2].split("  ")[0]) == len("2025-05 after the end †")
+    lines = text.splitlines()
+    assert [line.split("  ")[0].rstrip() for line in lines[3:]] == [
+        "2025-01", "2025-02 (partial)", "after the end †", "2025-05",
+        "† after the horizon: only the cash that lands then (lagged settlements and invoices)"]
+    period = lines[1].split("  ")[0]      # the period column as wide as its longest period's label
+    assert len(period.rstrip()) == len("period") and len(lines[2].split("  ")[0]) == len("2025-02 (partial)")
+    assert lines[6].split() == ["2025-05", *lines[6].split()[-2:]]     # only cash after the end: no accrual amounts
 
 
 def test_the_money_layer_writes_no_chart(tmp_path):

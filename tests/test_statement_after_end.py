@@ -1,6 +1,6 @@
 """A run ending mid-month whose last settlement pays after the horizon: the statement has two rows of
 that month, the partial period and the cash that lands after the end. Each says what it is in its
-label, on the terminal, the report page and the cash-flow chart; cashflow.csv's period stays the month.
+label on the report page and the cash-flow chart, and on the terminal by the line it comes under; cashflow.csv's period stays the month.
 
 provider_partner_2024 settled monthly with a 10-day lag over 100 days from 2024-01-01: the horizon is
 2024-04-10 (31 + 29 + 31 + 9 days), so April is partial and its settlement, paid 10 days after it, lands
@@ -47,8 +47,10 @@ def test_terminal_page_and_chart_label_the_cash_after_the_end(run):
     april = [r for r in rows if r["period"] == "2024-04"]
     assert [(r["partial"], r["after_horizon"]) for r in april] == [("True", "False"), ("False", "True")]
     lines = text.splitlines()
-    assert any(x.startswith("2024-04 (partial) ") for x in lines)
-    assert any(x.startswith("2024-04 after the end † ") for x in lines)
+    at = next(i for i, x in enumerate(lines) if x.startswith("2024-04 (partial) "))
+    # on the terminal the cash after the end comes under a line of its own, each row labelled by its period
+    assert lines[at + 1] == "after the end †" and lines[at + 2].startswith("2024-04 ")
+    assert lines[at + 3].startswith("2024-05 ") and lines[at + 4].startswith("† after the horizon")
     assert not any(re.match(r"2024-04 †", x) for x in lines)
     page = write_report(out).read_text()
     body = page[page.index("<h2>Statement per month"):page.index("<h2>Metrics")]

@@ -69,7 +69,7 @@ def test_the_page_shows_the_columns_named_in_their_order(tmp_path):
     assert head[:3] == ["fleet.pools.0.replicas", "n", "errors"] and len(head) == 5
     assert head[3] == "$/hour" and "TTFT" in head[4]                     # the order given, nothing else
     assert [two[3], four[3]] == ["$4.00", "$8.00"]                       # 2 $/GPU-hour × 2 and × 4 GPUs
-    assert [two[4], four[4]] == ["500.0 ms", "250.0 ms"]                 # 1 s / c
+    assert [two[4], four[4]] == ["500.0\u00a0ms", "250.0\u00a0ms"]       # 1 s / c (a value never broken inside)
 
 
 def test_planner_columns_alone_keep_the_default_metrics_after_them(tmp_path):

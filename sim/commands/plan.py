@@ -67,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.evaluator import check_metrics
         from sim.humanize import plural
         from sim.planning.planner import COLUMNS, parse_columns, plain, planner_cells, planner_values
-        from sim.report.planner_columns import plan_rows, verdict
+        from sim.report.planner_columns import plan_rows, replicas_repeat_a_knob, verdict
 
         check_workers(args)
         if args.objective is not None and not args.objective.strip():
@@ -140,12 +140,15 @@ def main(args: argparse.Namespace) -> int:
         cols = [*knobs, "answer", "feasible",
                 *([slower] if slower else []), *COLUMNS, "load factor", "headroom", *map(with_unit, metrics),
                 *([f"{with_unit(m)} {slower}" for m in metrics] if slower else [])]
+        if "replicas" not in named and replicas_repeat_a_knob([r for r, _ in shown], knobs):
+            cols.remove("replicas")     # the knob's column says it already
         if any(r["why not"] for r in rows):
             cols.append("why not")
         width = terminal_width()
         table, dropped = fit_table(rows, cols, None, width,
                                    ["why not", *(c for c in (*DROPPED_FIRST[:-1], "load factor") if c not in named),
-                                    *(c for c in (*reversed(extra), *(["answer"] if slower else [])) if c not in named)])
+                                    *(c for c in (*reversed(extra), *(["answer"] if slower else [])) if c not in named)],
+                                   lead=len(knobs))
         print(table)
         if "why not" in dropped:    # said under the table, one line per row that misses
             dropped.remove("why not")

@@ -134,7 +134,10 @@ def main(args: argparse.Namespace) -> int:
             r["req/s"] = r.pop("rate")
         cols = [*(["clients", "req/s"] if closed else ["rate"]), "sustained", with_unit("slo.attainment"),
                 with_unit("latency.ttft.p99"), "why not"]
-        table, dropped = fit_table(rows, ["capacity", *cols] if band else cols, None, terminal_width(), ["why not"])
+        scaled = str(args.rate_path or "").endswith("rate_scale")      # a multiplier of the rate, no unit
+        heads = {"rate": "rate (×)" if scaled else "rate (req/s)"}      # a number with its unit
+        shown = ["capacity", *cols] if band else cols
+        table, dropped = fit_table(rows, shown, [heads.get(c, c) for c in shown], terminal_width(), ["why not"])
         print(table)
         for r in rows if dropped else ():       # too wide for the terminal: said under the table, one line a probe
             if r["why not"]:

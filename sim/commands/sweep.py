@@ -178,6 +178,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning import planner
         from sim.planning.planner import COLUMNS, parse_columns, planner_cells
         from sim.planning.sweep import sweep
+        from sim.report.planner_columns import replicas_repeat_a_knob
 
         check_workers(args)
         named = parse_columns(args.columns)
@@ -208,9 +209,11 @@ def main(args: argparse.Namespace) -> int:
                 for r in result.configurations]
         cols = [c for m in shown for c in (m, *([f"{m} ±{args.capacity_band:g} %"] if m in ranged else []))]
         order = column_order(named, cols)
+        if "replicas" not in named and replicas_repeat_a_knob(result.configurations, knobs):
+            order.remove("replicas")    # the knob's column says it already
         table, dropped = fit_table(rows, [*knobs, "n", "stable", *order],
                                    [*knobs, "n", "stable", *(c if c in COLUMNS else with_unit(c) for c in order)],
-                                   terminal_width(), droppable(cols, named))
+                                   terminal_width(), droppable(cols, named), lead=len(knobs))
         print(table)
         if dropped:
             print(left_out(dropped, "sweep.csv"), file=sys.stderr)

@@ -324,22 +324,52 @@ def row_label(row: dict, partial: str = " (partial)", after: str = f" {AFTER_END
             + (after if _flag(row.get("after_horizon")) else ""))
 
 
+def after_end_grouped(table: list[list[str]], rows: Sequence[dict], keep: Sequence[int] = ()) -> list[list[str]]:
+    """A terminal table of statement ``rows`` (``table``: the headings, then one line of cells per row, its
+    label first) with the rows whose cash lands after the horizon under a line ``after the end †`` of their
+    own, each labelled by its period alone and its cells blank where zero but those of the columns ``keep``
+    (the cash); as it is when those rows are not the last ones.
+
+        >>> rows = [{"period": "2025-04", "partial": True}, {"period": "2025-05", "after_horizon": True}]
+        >>> after_end_grouped([["period", "net", "cash"], ["2025-04 (partial)", "1.00", "0.00"],
+        ...                    ["2025-05 after the end †", "0.00", "1.00"]], rows, keep=[2])[2:]
+        [['after the end †', '', ''], ['2025-05', '', '1.00']]
+    """
+    after = [_flag(r.get("after_horizon")) for r in rows]
+    if not any(after) or after != sorted(after):
+        return table
+    zero = lambda cell: cell.lstrip("-$").replace(",", "").strip("0.") == ""
+    late = [[row_label(r, after=""), *("" if j not in keep and zero(c) else c for j, c in enumerate(cells[1:], 1))]
+            for r, cells in zip(rows[after.index(True):], table[1 + after.index(True):])]
+    return [*table[:1 + after.index(True)], [AFTER_END] + [""] * (len(table[0]) - 1), *late]
+
+
 def format_statement(rows: Sequence[dict], currency: str = "USD", width: int | None = None) -> str:
-    """A plain-text table of the statement for a terminal; a period's cash after the horizon labelled
-    ``2025-04 after the end †`` (:func:`row_label`), the † said under the table (as on the report page). Wider than ``width`` (None: no limit), the table is set in
-    blocks of columns one under the other, each with the period column (:func:`sim.text_table.table_lines`)."""
+    """A plain-text table of the statement for a terminal. The periods whose cash lands after the horizon
+    come last, under a line ``after the end †`` (the † said under the table, as on the report page), each
+    labelled by its period alone and its accrual columns left blank where zero (only cash lands then):
+    the period column is as wide as the periods' own labels (``2025-04 (partial)``), not 23 characters for
+    ``2025-05 after the end †`` (:func:`row_label`, the page's and the chart's label). Wider than
+    ``width`` (None: no limit), the table is set in blocks of columns one under the other, each with the
+    period column (:func:`sim.text_table.table_lines`).
+
+        >>> row = dict.fromkeys(("revenue_usd", "compute_usd", "training_usd", "credits_applied_usd",
+        ...                      "revenue_share_paid_usd", "revenue_share_received_usd", "net_usd"), 0.0)
+        >>> rows = [{**row, "period": "2025-04", "partial": True, "after_horizon": False, "revenue_usd": 10.0,
+        ...          "net_usd": 10.0, "cash_net_usd": 0.0, "cumulative_cash_usd": 0.0},
+        ...         {**row, "period": "2025-05", "partial": False, "after_horizon": True, "cash_net_usd": 10.0,
+        ...          "cumulative_cash_usd": 10.0}]
+        >>> [line[:19].rstrip() for line in format_statement(rows).splitlines()[3:6]]
+        ['2025-04 (partial)', 'after the end †', '2025-05']
+    """
     optional = tuple(f"{stem}_usd" for stem, _ in OPTIONAL_COLUMNS if rows and f"{stem}_usd" in rows[0])
     cols = ("period", "revenue_usd", "compute_usd", "training_usd", "credits_applied_usd", *optional,
             "revenue_share_paid_usd", "revenue_share_received_usd", "net_usd", "cash_net_usd", "cumulative_cash_usd")
     table = [[HEADINGS[key] for key in cols]]
-    for r in rows:
-        cells = []
-        for key in cols:
-            v = r[key]
-            cells.append(v if isinstance(v, str) else money(v))
-        cells[0] = row_label(r)
-        table.append(cells)
+    table += [[row_label(r), *(r[key] if isinstance(r[key], str) else money(r[key]) for key in cols[1:])]
+              for r in rows]
+    table = after_end_grouped(table, rows, keep=(cols.index("cash_net_usd"), cols.index("cumulative_cash_usd")))
     lines = [f"Cash-flow statement ({currency}; accrual columns, then cash)", *table_lines(table, width)]
-    if any(r["after_horizon"] for r in rows):     # (said once here, not in a period column 34 wide)
+    if any(_flag(r["after_horizon"]) for r in rows):     # (said once here, not in a period column 23 wide)
         lines.append("† after the horizon: only the cash that lands then (lagged settlements and invoices)")
     return "\n".join(lines)

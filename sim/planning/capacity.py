@@ -273,7 +273,8 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
                           feasible=[r["feasible"] for r in evaluated], best=row_index(evaluated, best),
                           x_metric=obj if obj.startswith("cost") else "cost.compute_usd",
                           title="plan: cost vs p99 TTFT",
-                          robust=None if robust is None else (row_index(evaluated, robust), pct))
+                          robust=None if robust is None else (row_index(evaluated, robust), pct),
+                          constraints=[str(c) for c in cons])
     return result
 
 

@@ -121,7 +121,8 @@ def format_value(value: Any, digits: int = 4) -> str:
 
 
 def text_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
-               headers: Sequence[str] | None = None, wrap: bool = False, right: Sequence[str] = ()) -> str:
+               headers: Sequence[str] | None = None, wrap: bool = False, right: Sequence[str] = (),
+               width: int | None = None, lead: int = 1) -> str:
     """Fixed-width text table of ``cols`` (values pre-formatted or formatted with 4 digits), set by
     :func:`sim.text_table.table_lines`.
 
@@ -130,7 +131,8 @@ def text_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
     blanks. With ``wrap`` a heading longer than its column's values is set on several lines, broken
     after a dot or before a space (:func:`~sim.text_table.heading_lines`), so that ``latency.ttft.p99 (s)``
     takes no wider a column than ``0.185``. The columns of ``right`` are right-aligned whatever they
-    hold (``71.2%``)."""
+    hold (``71.2%``). Wider than ``width`` (None: no limit), the table is set in blocks of columns one
+    under the other, each with the first ``lead`` columns (:func:`sim.text_table.table_lines`)."""
     headers = list(headers or cols)
     cells = [[r.get(c) if isinstance(r.get(c), str) else format_value(r.get(c)) for c in cols]
              for r in rows]
@@ -144,14 +146,16 @@ def text_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str],
     def left(i: int, cell: str) -> bool:
         return prose[i] or (i == 0 and len(cols) > 1 and not _numeric(cell))
 
-    return "\n".join(table_lines(heading + cells, head=depth, left=left, heading_left=True))
+    return "\n".join(table_lines(heading + cells, width, head=depth, left=left, heading_left=True, lead=lead))
 
 
 def fit_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str], headers: Sequence[str] | None,
-              width: int | None, droppable: Sequence[str] = (), right: Sequence[str] = ()) -> tuple[str, list[str]]:
+              width: int | None, droppable: Sequence[str] = (), right: Sequence[str] = (),
+              lead: int = 1) -> tuple[str, list[str]]:
     """:func:`text_table` no wider than ``width`` characters (None: as wide as it is): the headings
     wrapped (``wrap``), then, while it is still wider, the columns of ``droppable`` left out in that
-    order. Returns the table and the headings left out.
+    order; wider still (the columns kept are too many: those ``--columns`` named), set in blocks of
+    columns, each with the first ``lead`` (the knobs). Returns the table and the headings left out.
 
         >>> rows = [{"gpu": "h100-sxm", "cost": "$1.00", "latency.ttft.p99": "0.2"}]
         >>> text, gone = fit_table(rows, ["gpu", "cost", "latency.ttft.p99"], None, 20, droppable=["cost"])
@@ -173,8 +177,9 @@ def fit_table(rows: Sequence[Mapping[str, Any]], cols: Sequence[str], headers: S
             shown = [(c, h) for c, h in shown if c != gone]
         text = text_table(rows, [c for c, _ in shown], [h for _, h in shown], wrap=True, right=right)
         if max(shown_width(line) for line in text.splitlines()) <= width:
-            break
-    return text, dropped
+            return text, dropped
+    return text_table(rows, [c for c, _ in shown], [h for _, h in shown], wrap=True, right=right, width=width,
+                      lead=lead), dropped
 
 
 def terminal_width() -> int | None:

@@ -1,6 +1,6 @@
 """Axis scales of a chart: the data range a panel shows (with matplotlib's 5 % margin) and its
 ticks, "nice numbers" on a linear axis (steps of 1, 2, 2.5 or 5 times a power of ten, about five
-to eight per axis) and decades on a log axis, with labels that carry as many decimals as the
+to eight per axis) and decades on a log axis (1, 2 and 5 times them over a narrow range), with labels that carry as many decimals as the
 tick spacing needs.
 
     >>> nice_ticks(*padded(0.0, 10.0, log=False))
@@ -46,14 +46,29 @@ def nice_ticks(lo: float, hi: float, most: int = 8, integer: bool = False) -> li
 
 
 def log_ticks(lo: float, hi: float) -> list[float]:
-    """Powers of ten from ``lo`` to ``hi`` (both > 0), every other or third one over many decades.
+    """Ticks of a log axis from ``lo`` to ``hi`` (both > 0), at least three where the range allows:
+    powers of ten (every other or third one over many decades); over fewer than three decades, 1, 2
+    and 5 times them; within a factor of a few, the linear axis's nice numbers (:func:`nice_ticks`).
+    A range of 30 to 300 ms labelled only 0.1 s.
 
         >>> log_ticks(0.02, 30.0)
         [0.1, 1.0, 10.0]
+        >>> log_ticks(0.025, 0.35)
+        [0.05, 0.1, 0.2]
+        >>> log_ticks(0.004, 0.35)
+        [0.005, 0.01, 0.02, 0.05, 0.1, 0.2]
+        >>> log_ticks(0.11, 0.29)
+        [0.12, 0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.28]
     """
     a, b = math.ceil(math.log10(lo) - 1e-9), math.floor(math.log10(hi) + 1e-9)
     every = max(1, math.ceil((b - a + 1) / 8))
-    return [10.0 ** k for k in range(a, b + 1, every)]
+    decades = [10.0 ** k for k in range(a, b + 1, every)]
+    if len(decades) >= 3:
+        return decades
+    tens = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    subs = [float(f"{m * 10.0 ** k:.12g}") for k in tens for m in (1, 2, 5)]
+    inside = [t for t in subs if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+    return inside if len(inside) >= 3 else [t for t in nice_ticks(lo, hi, most=9) if t > 0]
 
 
 def tick_label(v: float, ticks: Sequence[float]) -> str:
@@ -81,9 +96,15 @@ def tick_label(v: float, ticks: Sequence[float]) -> str:
 
 
 def log_label(v: float) -> str:
-    """A power of ten as plain text: ``0.01``, ``1``, ``1000``; ``1e+06`` style beyond that."""
+    """A log axis's tick as plain text with the decimals it needs: ``0.01``, ``0.05``, ``1``, ``1000``,
+    ``0.12``; ``1e+06`` style beyond that.
+
+        >>> [log_label(v) for v in (0.01, 0.05, 1.0, 1000.0, 0.12, 2e7)]
+        ['0.01', '0.05', '1', '1000', '0.12', '2e+07']
+    """
     if 1e-4 <= v < 1e6:
-        return f"{v:.{max(0, -round(math.log10(v)))}f}"
+        decimals = next((d for d in range(0, 9) if abs(round(v, d) - v) <= 1e-9 * v), 8)
+        return f"{v:.{decimals}f}"
     return f"{v:.0e}"
 
 

@@ -30,7 +30,14 @@ MONEY_OUT = (("compute_usd", "compute", "#d1495b"), ("training_usd", "training",
 
 def cashflow_chart(statement: list[dict], currency: str = "USD") -> Chart:
     """Stacked bars per period (accrual: money in up, money out down) and cumulative cash, from
-    the statement rows of :class:`sim.economics.EconomicsResult` (or ``cashflow.csv``)."""
+    the statement rows of :class:`sim.economics.EconomicsResult` (or ``cashflow.csv``); the title's
+    second line explains the marks the period labels carry (``*`` partial, ``after the end †``), those
+    only (a run of one whole-horizon period explained a † it did not show).
+
+        >>> cashflow_chart([{"period": "2025-01", "partial": True, "compute_usd": 1.0,
+        ...                  "cumulative_cash_usd": -1.0}]).panels[0].title.splitlines()[1]
+        '* partial period'
+    """
     rows = statement
     labels = [figure_text(row_label(r, partial="*")) for r in rows]
     width, height = max(7.5, 0.5 * len(rows) + 4.5), 4.5
@@ -40,9 +47,12 @@ def cashflow_chart(statement: list[dict], currency: str = "USD") -> Chart:
     bottom_in = 0.3 + 0.05 * max((len(lab) for lab in labels), default=4)
     x = list(range(len(rows)))
     scale, unit = _scale(rows)
+    keys = [k for k, present in (("* partial period", any(r.get("partial") in (True, "True") for r in rows)),
+                                 ("after the end †: cash landing after the horizon (lagged)",
+                                  any(r.get("after_horizon") in (True, "True") for r in rows))) if present]
     panel = Panel(ylabel=f"{currency} {unit}".strip(), categories=labels, rotation=45.0, category_pt=8.0,
-                  title="Cash flows per period (bars: accrual; line: cumulative cash)\n"
-                        "* partial period   after the end †: cash landing after the horizon (lagged)",
+                  title="Cash flows per period (bars: accrual; line: cumulative cash)"
+                        + "".join(f"\n{'   '.join(keys)}" if keys else ""),
                   title_pt=9.0, legend="outside", legend_pt=7.0, grid="")
     for sign, stack in ((1.0, MONEY_IN), (-1.0, MONEY_OUT)):
         bottom = [0.0] * len(rows)

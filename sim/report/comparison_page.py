@@ -384,7 +384,7 @@ def folders_section(comparison: Comparison) -> str:
     out += f"<h2>Settings that differ ({escape(' → '.join(letters))})</h2>"
     if comparison.differences:
         out += _table(["setting", *(f"{x} (base)" if j == 0 else x for j, x in enumerate(letters))],
-                      ["<tr>" + _cell(key) + "".join(f"<td>{_wrappable(setting(v))}</td>" for v in values) + "</tr>"
+                      ["<tr>" + _cell(key) + "".join(f"<td>{_wrappable(setting(v, key))}</td>" for v in values) + "</tr>"
                        for key, values in comparison.differences], "settings diffs")
     else:
         out += "<p>The scenarios are the same (seed and run length included).</p>"

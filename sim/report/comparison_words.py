@@ -123,18 +123,34 @@ def change_cell(key: str, delta: dict | None) -> str:
     return sign + text + (" (0.0 %)" if d == 0 else f" ({pct:+.1f} %)" if abs(pct) >= 0.05 else f" ({pct:+.1g} %)")
 
 
-def setting(value: Any) -> str:
+#: the scenario fields whose numbers are seconds though their names do not say so (the scenario file
+#: writes them ``1h``, ``5m``): a difference shows them as durations
+DURATIONS = ("duration", "warmup")
+
+
+def setting(value: Any, key: str = "") -> str:
     """A scenario value as a difference line shows it: text as it is, numbers short (``600``, not
     ``600.0``), ``true``/``false``/``null`` as JSON, at most 40 characters; a list or a block as compact
-    JSON without its unset (``null``) keys, at most 60.
+    JSON without its unset (``null``) keys, at most 60. The number of a ``key`` in seconds, with its unit:
+    a run's length as a duration (``1 h``, not ``3600``), a field named ``..._s`` in seconds (``0.08 s``);
+    an arrival rate in requests per second (``12 req/s``).
 
         >>> setting("h100-sxm"), setting(600.0), setting(0.1), setting(None), setting([]), setting(ABSENT)
         ('h100-sxm', '600', '0.1', 'null', '[]', '—')
         >>> setting({"name": "api", "from": None, "usd_per_million_output_tokens": 10.0})
         '{"name":"api","usd_per_million_output_tokens":10.0}'
+        >>> setting(3600.0, "duration"), setting(120, "warmup"), setting(0.08, "slo.tpot_s")
+        ('1 h', '2 m', '0.08 s')
     """
     if value is ABSENT:
         return MISSING
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        if key in DURATIONS:
+            return humanize.duration(value)
+        if key.endswith("_s"):
+            return f"{value:.12g} s"
+        if key.endswith("arrival.rate"):
+            return f"{value:.12g} req/s"
     if isinstance(value, str):
         return clipped(value, 40)
     if isinstance(value, float):
@@ -159,7 +175,7 @@ def difference_lines(comparison: Comparison, most: int = MAX_DIFFERENCES) -> lis
     diff = comparison.differences
     if not diff:
         return ["the scenarios are the same (seed and run length included)"]
-    lines = [f"{key}: {' → '.join(setting(v) for v in values)}" for key, values in diff[:most]]
+    lines = [f"{key}: {' → '.join(setting(v, key) for v in values)}" for key, values in diff[:most]]
     if len(diff) > most:
         lines.append(f"and {len(diff) - most} more")
     return lines

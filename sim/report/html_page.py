@@ -67,7 +67,7 @@ figcaption{font-size:.85em;color:#555}.note{color:#a60;font-size:.9em}.aside{fon
 .unknown{background:#f4f4f4;border-left:5px solid #888}
 table.settings td,table.settings th{text-align:left}table.settings td:first-child{overflow-wrap:anywhere;min-width:12em}details{margin:1em 0}summary{cursor:pointer}
 table.plan td{white-space:nowrap;padding:.25em .45em}table.plan th{padding:.25em .45em}
-table.plan td.wrap{white-space:normal}table.plan td.wrap:last-child{text-align:left;min-width:8em;overflow-wrap:anywhere}
+table.plan td.wrap{white-space:normal}table.plan td.words{text-align:left;min-width:8em;overflow-wrap:anywhere}
 table.inner{display:table;font-size:1em;margin:0}table.inner td,table.inner th{padding:.1em .4em}
 table.statement td{white-space:nowrap}table.compare td{white-space:nowrap}table.pools td+td{white-space:nowrap}table.diffs td:first-child{white-space:nowrap}td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#fdecea;color:#b71c1c}
 """
@@ -149,13 +149,15 @@ def fmt(v: Any, unit: str = "") -> str:
 
 
 def table(header: list[str], rows: list[list[Any]], cls: str = "", wrap_header: bool = False,
-          wrap: Sequence[int] = ()) -> str:
+          wrap: Sequence[int] = (), words: Sequence[int] = ()) -> str:
     """A table: ``header`` as written (escaped; with ``wrap_header`` a heading may break after each
     dot, so that ``latency.ttft.p99`` takes no wider a column than its values), each cell as
     :func:`fmt` says it; the cells of the columns numbered in ``wrap`` carry ``class="wrap"`` (in a
-    table whose class keeps its cells on one line, those may break: ``table.plan``)."""
+    table whose class keeps its cells on one line, those may break: ``table.plan``), those numbered in
+    ``words`` (sentences, such as why a configuration misses) ``class="wrap words"``, left-aligned there.
+    (A number column last in its table was left-aligned as if it were words.)"""
     head = "".join(f"<th>{_breakable(h) if wrap_header else escape(h)}</th>" for h in header)
-    td = lambda i: '<td class="wrap">' if i in wrap else "<td>"
+    td = lambda i: '<td class="wrap words">' if i in words else '<td class="wrap">' if i in wrap else "<td>"
     body = "".join("<tr>" + "".join(f"{td(i)}{fmt(c)}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table{f' class={cls!r}' if cls else ''}><tr>{head}</tr>{body}</table>"
 

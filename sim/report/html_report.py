@@ -29,7 +29,7 @@ from sim.report.overview import overview, read_scenario, shard_notes, value_at
 from sim.report.planner_columns import COLUMNS, planner_cells
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
-from sim.report.search_pages import add_plan, add_saturation
+from sim.report.search_pages import add_plan, add_saturation, breaks_before_ci
 
 #: the summary keys of the run page's metrics table, in order; their words and units are
 #: :data:`sim.metrics.names.METRICS`'s
@@ -130,12 +130,20 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
     cols = [(k, h) for k, h in STATEMENT_COLUMNS if k in rows[0]
             and (k not in OPTIONAL or any(isinstance(r.get(k), float) and r[k] != 0 for r in rows))]
     net = " ".join(["revenue − compute", *(f"{OPTIONAL[k]} {h}" for k, h in cols if k in OPTIONAL), "+ net share"])
-    body = [[row_label(r), *(humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
+    cash = ("cash_net_usd", "cumulative_cash_usd")
+    body = [[row_label(r), *("" if _after_end(r) and k not in cash and r.get(k) == 0   # nothing accrues then
+                             else humanize.money(r.get(k), currency, compact=None) for k, _ in cols)] for r in rows]
     return (f"<h2>Statement per {escape(period)}</h2>"
             f"<p>{escape(currency)}; accrual columns, then cash (payments after their lags). "
             f"Net share = share received − share paid; net (accrual) = {escape(net)}. Rows labelled “after "
             f"the end †” fall after the horizon and carry only the cash that lands then (lagged settlements and invoices).</p>"
             + table(["period", *(h for _, h in cols)], body, cls="statement"))   # a period on one line
+
+
+def _after_end(row: dict) -> bool:
+    """Whether a statement row is cash landing after the horizon (``True``, or ``"True"`` as read back from
+    ``cashflow.csv``): its accrual amounts are zero, left blank rather than said as $0.00."""
+    return row.get("after_horizon") in (True, "True")
 
 
 def metrics_section(summary: dict, costs: bool = False) -> str:
@@ -234,7 +242,9 @@ def _value_unit(summary: dict, key: str, unit: str) -> list[str]:
     req/s)`` within the noise of a run judged stable)."""
     if key == "stability.backlog_growth_per_s":
         return [growth_words(summary.get("stability") or {}), ""]
-    return [fmt(value_at(summary, key), unit), unit if unit not in ("USD", "s", "%", "h") else ""]
+    value, unit = humanize.per_longer(value_at(summary, key), unit)
+    return [fmt(value, unit), unit if unit not in ("USD", "s", "%", "h") else ""]
+
 
 
 def _band_cell(band: dict, key: str) -> str:
@@ -347,13 +357,17 @@ def _add_sweep(page: Page, folder: Path, regenerate: bool) -> None:
                     if isinstance(r.get("capacity_band.pct.mean"), (int, float))), None)
         shown = sweep_columns(view.configurations, data.get("columns"))
         ranged = [m for m in shown if pct is not None and m not in COLUMNS and band_key(m, "faster")]
+        # a value never breaks inside itself (212.2 ms), only before its interval (± 185.6 ms); a knob's path
+        # after a dot: in a narrow window the cells broke mid-number (2 m / 46 s / ± / 56.03 / s)
         rows = [[*(r.get(k) for k in knob_paths), r.get("n"), r.get("errors"),
-                 *(planner_cells(r)[m] if m in COLUMNS else mean_ci(r, m) for m in shown)]
+                 *(planner_cells(r)[m] if m in COLUMNS else breaks_before_ci(mean_ci(r, m)) for m in shown)]
                 for r in view.configurations]
+        first = len(knob_paths) + 2
         page.sections.append(f"<h2>Sweep: {len(view.configurations)} configurations × {view.seeds} "
                              f"seed(s){ci}</h2>"
                              + table([*knob_paths, "n", "errors", *(m if m in COLUMNS else name_of(m) for m in shown)],
-                                     rows))
+                                     rows, cls="plan", wrap_header=True,
+                                     wrap=[first + i for i, m in enumerate(shown) if m not in COLUMNS]))
         if ranged:
             page.sections.append(
                 f"<h3>Ranges at ±{pct:g} % capacity</h3>" + table(

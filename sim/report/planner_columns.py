@@ -34,6 +34,7 @@ COLUMNS = ("GPUs", "replicas", "GPU-hours", "$/hour", "$/month", "$/M out tok", 
 """The planner columns, in the order tables print them."""
 
 _REPLICAS = re.compile(r"^pools\.(.+)\.replicas_mean\.mean$")
+_POOL_REPLICAS = re.compile(r"^fleet\.pools\.[^.]+\.replicas$")
 
 
 def _num(row: Mapping[str, Any], key: str) -> float:
@@ -81,6 +82,26 @@ def plain(value: Any, money: bool = False) -> str:
 def planner_cells(row: Mapping[str, Any]) -> dict[str, str]:
     """:func:`planner_values` formatted for a text table."""
     return {k: plain(v, money=k.startswith("$") or k.startswith("cost")) for k, v in planner_values(row).items()}
+
+
+def replicas_repeat_a_knob(rows: Sequence[Mapping[str, Any]], knobs: Sequence[str]) -> bool:
+    """Whether the ``replicas`` planner column would repeat a knob's column: a knob sets a pool's
+    replicas (``fleet.pools.0.replicas``) and, in every row, the fleet's time-averaged replicas read the
+    same as that knob's value (one pool, no autoscaling); a table then leaves the planner column out.
+
+        >>> row = {"fleet.pools.0.replicas": 4, "simulated_seconds.mean": 3600.0,
+        ...        "pools.main.replicas_mean.mean": 4.0, "pools.main.scale.mean": 1.0}
+        >>> replicas_repeat_a_knob([row], ["fleet.pools.0.replicas"]), replicas_repeat_a_knob([row], ["seed"])
+        (True, False)
+        >>> replicas_repeat_a_knob([{**row, "pools.main.replicas_mean.mean": 3.5}], ["fleet.pools.0.replicas"])
+        False
+    """
+    rows = list(rows)
+    if not rows:
+        return False
+    cells = [planner_cells(r)["replicas"] for r in rows]
+    return any(_POOL_REPLICAS.match(k) and all(c == plain(r.get(k)) for c, r in zip(cells, rows))
+               for k in knobs)
 
 
 def _headroom(row: Mapping[str, Any]) -> float:

@@ -12,6 +12,7 @@ inches instead, so they look the same at any figure size and are drawn once.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -154,16 +155,21 @@ def save_chart(chart: Chart, stem: Path, formats: tuple[str, ...] = FORMATS) -> 
     return save_figure(draw_chart(chart), stem, formats)
 
 
-def _plain_log(**kwargs):
-    """A log axis's tick labels as plain numbers (``0.1``, ``10``, ``1,000``) on the ticks matplotlib's
-    :class:`~matplotlib.ticker.LogFormatter` labels, for figures drawn without mathematics."""
-    from matplotlib.ticker import LogFormatter
+def plain_log_ticks(axis) -> None:
+    """A matplotlib log axis's ticks where :func:`sim.report.axis.log_ticks` puts them (at least three
+    where the range allows: decades, else 1, 2 and 5 times them), labelled as plain numbers
+    (:func:`sim.report.axis.log_label`: ``0.05``, not ``5×10^-2``); the minor ticks unlabelled. Call it on
+    the finished figure: the ticks are fixed for the axis's limits then."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-    class PlainLog(LogFormatter):
-        def __call__(self, x, pos=None):
-            return f"{x:,.6g}" if super().__call__(x, pos) else ""
+    from sim.report.axis import log_label, log_ticks
 
-    return PlainLog(**kwargs)
+    lo, hi = sorted(axis.get_view_interval())
+    if not (lo > 0 and math.isfinite(hi)):
+        return
+    axis.set_major_locator(FixedLocator(log_ticks(lo, hi)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos=None: log_label(v)))
+    axis.set_minor_formatter(NullFormatter())
 
 
 #: the resolution a figure's PNG is saved at (the one a report page shows); text is laid out at it
@@ -184,8 +190,7 @@ def figure_bytes(fig: Figure, fmt: str, dpi: int = PNG_DPI) -> bytes:
     for ax in fig.axes:     # a log axis labels its ticks as mathematics (10^2); without it, as 100
         for axis in (ax.xaxis, ax.yaxis):
             if axis.get_scale() == "log":
-                axis.set_major_formatter(_plain_log())
-                axis.set_minor_formatter(_plain_log(labelOnlyBase=False))
+                plain_log_ticks(axis)
     meta = {"Date": None} if fmt == "svg" else {"Software": None}
     extra = {"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}} if fmt == "png" else {}
     buf = io.BytesIO()

@@ -18,7 +18,8 @@ from sim.metrics.band import SLOWER, answer_rows, rate_range, robust_feasible
 from sim.metrics.constraint_text import ConstraintError, split_constraint
 from sim.metrics.names import amount, name_of
 from sim.report.html_page import Page, base_header, escape, fmt, load_json, mean_ci, table, unit_of
-from sim.report.planner_columns import COLUMNS, plain, plan_rows, planner_cells, planner_values, verdict
+from sim.report.planner_columns import (COLUMNS, plain, plan_rows, planner_cells, planner_values, replicas_repeat_a_knob,
+                                        verdict)
 from sim.report.scenario_words import Varied
 
 
@@ -41,6 +42,8 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
                                                       label_keys=data.get("knobs", []),
                                                       feasible=[bool(r.get("feasible")) for r in ev],
                                                       best=row_index(ev, data.get("best")), title="plan: cost vs p99 TTFT",
+                                                      constraints=[c for c in data.get("constraints") or []
+                                                                   if isinstance(c, str)],
                                                       robust=None if robust is None else (row_index(ev, robust), band["pct"]))
                              if p.suffix == ".png"]
         best = data.get("best")
@@ -97,9 +100,9 @@ def plan_tables(data: dict, slower: str | None) -> str:
     with its knobs' values, verdict, the planner columns (GPUs, replicas, $/hour, $/month, $/M output
     tokens, the window's cost), the objective and the constraints' metrics, load factor, headroom and
     why not; with a capacity band (``slower``: ``at −3 %``) also each group's robust answer, and a
-    second table of the same rows as judged on the slower side (its verdict and the constraints'
-    metrics there), so that neither table is wider than the page; then every configuration evaluated,
-    collapsed. Metric names in the headings may break after a dot."""
+    second table of the same rows as judged on the slower side (its verdict, the summary keys
+    ``--columns`` named and the constraints' metrics there), so that neither table is wider than the
+    page; then every configuration evaluated, collapsed. Metric names in the headings may break after a dot."""
     objective = data.get("objective", "cost.compute_usd")
     constraints = [m for m in map(constraint_metric, data.get("constraints", [])) if m is not None]
     metrics = list(dict.fromkeys(([] if objective == "cost.compute_usd" else [objective]) + constraints))
@@ -119,15 +122,16 @@ def plan_tables(data: dict, slower: str | None) -> str:
         planner = [c for c in COLUMNS if c not in named and c not in ("GPU-hours", *(["$/hour"] if full else []))
                    and (c != "cost (window)" or objective != "cost.compute_usd")       # (GPU-hours: the widest)
                    and any(x[c] != "-" for x in cells)
-                   and (c != "replicas" or any(x["replicas"] not in (x["GPUs"], "-") for x in cells))]
+                   and (c != "replicas" or (any(x["replicas"] not in (x["GPUs"], "-") for x in cells)
+                                            and not replicas_repeat_a_knob([g for g, _ in rows], knobs)))]
         order = [*named, *planner, *(m for m in metrics if m not in named)]   # --columns first, in their order
         why = full and any(not g.get("feasible") for g, _ in rows)
-        header = [*first, *(c if c in COLUMNS else name_of(c) for c in order),
+        header = [*first, *(_heading(c, first) if c in COLUMNS else name_of(c) for c in order),
                   *([name_of(load)] if load not in named else []), "headroom", *(["why not"] if why else [])]
         body = [[*(g.get(k) for k in knobs), verdict(g, a, best),
-                 *(c[m] if m in COLUMNS else _breaks_before_ci(mean_ci(g, m)) for m in order),
+                 *(c[m] if m in COLUMNS else breaks_before_ci(mean_ci(g, m)) for m in order),
                  *([plain(g.get(f"{load}.mean"))] if load not in named else []),
-                 g.get("headroom.text", "–"), *([g.get("why") or ""] if why else [])] for (g, a), c in zip(rows, cells)]
+                 g.get("headroom.text", "–"), *([_signs(g.get("why") or "")] if why else [])] for (g, a), c in zip(rows, cells)]
         return header, body, [len(first) + i for i, m in enumerate(order) if m not in COLUMNS] + (
             [len(header) - 1] if why else [])
 
@@ -135,12 +139,13 @@ def plan_tables(data: dict, slower: str | None) -> str:
     out = ((f"<p>{escape('; '.join(said))}.</p>" if said else "")
            + _table(*columns(shown)) + why_not(shown, short, knobs))
     if slower:
-        judged = constraints         # the constraints' metrics, as judged on the slower side
+        # the summary keys --columns named, in their order, then the constraints' metrics, on the slower side
+        judged = list(dict.fromkeys([*(c for c in named if c not in COLUMNS), *constraints]))
         at = slower.replace(" %", "\u00a0%")         # a heading never breaks between -3 and %
         out += (f"<h3>The same configurations {escape(slower)} capacity</h3>"
                 + table([*first, f"feasible {at}", *(f"{name_of(m)} {at}" for m in judged)],
                         [[*(g.get(k) for k in knobs), verdict(g, a, best), robust_feasible(g),
-                          *(_breaks_before_ci(mean_ci(g, SLOWER + m, unit_of(m))) for m in judged)]
+                          *(breaks_before_ci(mean_ci(g, SLOWER + m, unit_of(m))) for m in judged)]
                          for g, a in shown], cls="plan", wrap_header=True,
                         wrap=range(len(first) + 1, len(first) + 1 + len(judged))))
     ranked = sorted(evaluated, key=lambda r: (not r.get("feasible"), _num_or_inf(r.get(f"{objective}.mean"))))
@@ -148,6 +153,16 @@ def plan_tables(data: dict, slower: str | None) -> str:
             f"first, by {escape(name_of(objective))}</summary>"
             + _table(*columns([(r, "") for r in ranked], full=True)) + "</details>")
     return out
+
+
+def _heading(column: str, taken: list[str]) -> str:
+    """A planner column's heading in a plan's table, never one of a knob's (``taken``): the fleet's
+    time-averaged replicas beside a knob headed ``replicas`` (one pool's, as set) are ``mean replicas``.
+
+        >>> _heading("replicas", ["replicas", "verdict"]), _heading("replicas", ["gpu", "verdict"])
+        ('mean replicas', 'replicas')
+    """
+    return f"mean {column}" if column in taken else column
 
 
 PLAN_NOTE = ('<p class="note">The table: each group\'s (each combination of the values listed, such as a GPU type) '
@@ -184,13 +199,14 @@ def shown_columns(data: dict) -> list[str]:
 
 
 def _table(header: list[str], body: list[list[Any]], wrap: list[int]) -> str:
-    return table(header, body, cls="plan", wrap_header=True, wrap=wrap)
+    words = [len(header) - 1] if header and header[-1] == "why not" else []
+    return table(header, body, cls="plan", wrap_header=True, wrap=wrap, words=words)
 
 
-def _breaks_before_ci(text: str) -> str:
+def breaks_before_ci(text: str) -> str:
     """A value with its interval that may break only before the interval: ``1.27 s`` / ``± 68.2 ms``.
 
-        >>> _breaks_before_ci("1.27 s ± 68.2 ms") == "1.27\u00a0s ±\u00a068.2\u00a0ms"
+        >>> breaks_before_ci("1.27 s ± 68.2 ms") == "1.27\u00a0s ±\u00a068.2\u00a0ms"
         True
     """
     return text.replace(" ", "\u00a0").replace("\u00a0±", " ±").replace("\u00a0(", " (")
@@ -215,10 +231,20 @@ def short_paths(paths: list[str]) -> list[str]:
     return out
 
 
+def _signs(text: str) -> str:
+    """A why-not sentence of ``plan.json`` (written for the terminal: ``needs <= 500 ms``) with the page's
+    signs, as its constraints line says them (``TTFT p99 ≤ 500 ms``).
+
+        >>> _signs("TTFT p99 510.3 ms, needs <= 500 ms; SLO attainment 98 %, needs >= 99 %")
+        'TTFT p99 510.3 ms, needs ≤ 500 ms; SLO attainment 98 %, needs ≥ 99 %'
+    """
+    return text.replace("<=", "≤").replace(">=", "≥")
+
+
 def why_not(rows: list[tuple[dict, str]], short: list[str], knobs: list[str]) -> str:
     """Why each row of a plan's table that does not meet every constraint misses, as a list."""
     items = [f"<li>{escape(', '.join(f'{a}={g.get(k)}' for a, k in zip(short, knobs)))}"
-             f"{' (' + a + ')' if a else ''}: {escape(str(g.get('why') or 'no reason recorded'))}</li>"
+             f"{' (' + a + ')' if a else ''}: {escape(_signs(str(g.get('why') or 'no reason recorded')))}</li>"
              for g, a in rows if not g.get("feasible")]
     return f"<p>Why not:</p><ul>{''.join(items)}</ul>" if items else ""
 
@@ -324,7 +350,7 @@ def add_saturation(page: Page, folder: Path, regenerate: bool) -> None:
                   else f"Highest sustained arrival rate: <b>{fmt(data.get('rate'))} req/s</b>{ranged} "
                   f"(first failing rate {fmt(data.get('upper'))} req/s")
         page.sections.append(
-            f"<h2>Saturation</h2><p>{answer}; SLO attainment ≥ {fmt(data.get('attainment'))}).</p>"
+            f"<h2>Saturation</h2><p>{answer}; SLO attainment ≥ {fmt(data.get('attainment'), '%')}).</p>"   # a share, as the table says it
             + table([*(["capacity"] if band else []), *(["clients", "throughput (req/s)"] if closed else ["rate (req/s)"]),
                      "sustained", name_of("slo.attainment"), name_of("latency.ttft.p99")],
                     [[*([p.get("capacity", 1.0)] if band else []), *([p.get("concurrency")] if closed else []),

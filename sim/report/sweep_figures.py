@@ -21,7 +21,7 @@ from typing import Any
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.humanize import money
-from sim.metrics.names import heading
+from sim.metrics.names import amount, heading, name_of
 from sim.report.chart import figure_text
 from sim.report.labels import label_points
 from sim.report.render import new_figure, save_figure, short_name
@@ -88,7 +88,11 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
 def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Sequence[str],
                    metric: str, label: str) -> bool:
-    """Draw ``metric`` (mean ± CI) against ``knob``, one line per value of the other knobs."""
+    """Draw ``metric`` (mean ± CI) against ``knob``, one line per value of the other knobs (named in the
+    legend by the shortest ending of their paths: ``gpu=h100-sxm``); a latency spread over more than
+    50-fold (an overloaded configuration beside the others), on a log axis."""
+    from sim.report.search_pages import short_paths
+
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for r in rows:
         groups.setdefault(tuple(r.get(o) for o in others), []).append(r)
@@ -107,7 +111,7 @@ def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Seq
         if any(math.isfinite(v) for v in lo + hi):
             yerr = [[max(y - l, 0.0) if math.isfinite(l) else 0.0 for y, l in zip(ys, lo)],
                     [max(h - y, 0.0) if math.isfinite(h) else 0.0 for y, h in zip(ys, hi)]]
-        name = figure_text(", ".join(f"{short_name(o)}={v}" for o, v in zip(others, gkey))) or None
+        name = figure_text(", ".join(f"{o}={v}" for o, v in zip(short_paths([*others, knob]), gkey))) or None
         order = sorted(range(len(xs)), key=lambda i: xs[i])
         xs = [xs[i] for i in order]
         ys = [ys[i] for i in order]
@@ -126,6 +130,8 @@ def metric_vs_knob(ax, rows: Sequence[Mapping[str, Any]], knob: str, others: Seq
         money_axis(ax.yaxis, [_num(r.get(f"{metric}.mean")) for r in rows])
     else:   # values as they are: a busy share of 0.9998 reads 0.9998, not "-0.0002" under a "+1" offset
         ax.ticklabel_format(axis="y", useOffset=False)
+    if metric.startswith("latency.") and _wide([_num(r.get(f"{metric}.mean")) for r in rows]):
+        ax.set_yscale("log")    # an overloaded configuration's minutes flattened the others' milliseconds to 0
     ax.grid(True, alpha=0.3)
     return drawn
 
@@ -181,12 +187,15 @@ def row_index(rows: Sequence[Mapping[str, Any]], row: Mapping[str, Any] | None) 
 def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Sequence[str] = (),
                   feasible: Sequence[bool] | None = None, best: int | None = None,
                   x_metric: str = "cost.compute_usd", y_metric: str = "latency.ttft.p99",
-                  title: str = "cost vs p99 TTFT", robust: tuple[int, float] | None = None) -> list[Path]:
+                  title: str = "cost vs p99 TTFT", robust: tuple[int, float] | None = None,
+                  constraints: Sequence[str] = ()) -> list[Path]:
     """Scatter of configurations (x: cost, y: p99 TTFT, with CI bars), frontier as a step line.
 
     ``feasible`` marks configurations meeting all constraints (hollow markers otherwise);
     ``best`` is the index of the chosen configuration (starred); ``robust`` the index of a plan's
-    robust answer and its band's width in per cent (ringed: it meets them with that much less capacity).
+    robust answer and its band's width in per cent (ringed: it meets them with that much less capacity);
+    ``constraints`` (a plan's, as ``plan.json`` keeps them: ``latency.ttft.p99<=0.5``) on either axis's
+    metric drawn as a dashed line at their bound, named in the legend (``TTFT p99 ≤ 500 ms``).
     """
     fig = new_figure(7.0, 4.8)
     ax = fig.subplots()
@@ -213,6 +222,10 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
     if robust is not None and 0 <= robust[0] < len(pts) and all(math.isfinite(v) for v in pts[robust[0]]):
         ax.plot([pts[robust[0]][0]], [pts[robust[0]][1]], marker="o", ms=15, mfc="none", mew=1.8, color="C4",
                 ls="none", label=f"cheapest meeting them with {robust[1]:g} % less capacity")
+    for metric, op, bound in _bounds(constraints, (x_metric, y_metric)):
+        rule = ax.axhline if metric == y_metric else ax.axvline
+        rule(bound, color="grey", ls="--", lw=1.0, label=f"{name_of(metric)} {_OP_WORDS.get(op, op)} "
+                                                          f"{amount(metric, bound, bound)}")
     if feasible is not None:
         ax.plot([], [], "o", color="C0", label="meets constraints")
         ax.plot([], [], "o", color="C3", mfc="none", label="violates a constraint")
@@ -228,6 +241,29 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
     if labels:
         label_points(ax, [p for p, _ in labels], [t for _, t in labels])
     return save_figure(fig, stem)
+
+
+_OP_WORDS = {"<=": "≤", ">=": "≥"}
+
+
+def _bounds(constraints: Sequence[str], metrics: Sequence[str]) -> list[tuple[str, str, float]]:
+    """``(metric, op, bound)`` of each of ``constraints`` (texts) on one of ``metrics``; a text that is no
+    constraint, passed over.
+
+        >>> _bounds(["latency.ttft.p99<=0.5", "slo.attainment>=0.99", "bad"], ["cost.compute_usd", "latency.ttft.p99"])
+        [('latency.ttft.p99', '<=', 0.5)]
+    """
+    from sim.metrics.constraint_text import ConstraintError, split_constraint
+
+    out = []
+    for text in constraints:
+        try:
+            metric, op, bound = split_constraint(str(text))
+        except ConstraintError:
+            continue
+        if metric in metrics and math.isfinite(bound):
+            out.append((metric, op, bound))
+    return out
 
 
 def _wide(values: Sequence[float]) -> bool:
