@@ -26,7 +26,10 @@ SETS = ["duration=2m", "warmup=20s", "metrics.interval=30"]
 
 
 class Recording(SerialExecutor):
-    """Runs each call in this process, in the order handed over, and remembers that order."""
+    """Runs each call in this process, in the order handed over, and remembers that order (as a pool of
+    workers would be handed it: ``one_at_a_time`` is False)."""
+
+    one_at_a_time = False
 
     def __init__(self) -> None:
         self.handed: list[tuple[float, int, int]] = []
@@ -102,3 +105,15 @@ def test_every_executor_starts_the_points_in_the_order_handed_over():
         with make() as ex:
             started = dict(ex.map_unordered(_started, tasks))
         assert sorted(started, key=started.get) == list(range(10))
+
+
+def test_an_executor_running_one_call_at_a_time_is_handed_grid_order(tmp_path):
+    """Serial (or one local worker): no order is faster, and a sweep interrupted there keeps its first points."""
+    class Serial(Recording):
+        one_at_a_time = True
+
+    rec = Serial()
+    sim.sweep(BASELINE, ["workload.arrival.rate=2,8,4"], overrides=SETS, executor=rec, out=tmp_path / "s",
+              figures=False)
+    assert [h[0] for h in rec.handed] == [2, 8, 4]
+    assert SerialExecutor.one_at_a_time and LocalExecutor(1).one_at_a_time and not LocalExecutor(2).one_at_a_time

@@ -98,6 +98,9 @@ class SerialExecutor:
     slots = 1
     """How many calls it runs at once (a search runs its likely next probes on the ones it leaves idle;
     a Dask cluster's are not counted: 1)."""
+    one_at_a_time = True
+    """Whether it runs one call at a time: then the order handed over cannot shorten a batch, and a batch
+    keeps its grid order (an interrupted sweep keeps its first points, :mod:`sim.planning.order`)."""
 
     def map_unordered(self, fn: Callable, tasks: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
         for i, args in enumerate(tasks):
@@ -121,6 +124,7 @@ class LocalExecutor(SerialExecutor):
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
         self.slots = self.workers
+        self.one_at_a_time = self.workers == 1
         self._pool: ProcessPoolExecutor | None = None
         self._size = 0      # the pool's processes: the first batch's size, grown by a larger batch
 
@@ -174,6 +178,7 @@ class DaskExecutor(SerialExecutor):
     """
 
     name = "dask"
+    one_at_a_time = False        # a cluster's workers (however many) start what they are handed in turn
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None,
                  processes: bool = True, connect_timeout: float | None = None) -> None:

@@ -13,6 +13,10 @@ request-level engine's work grows with; at ``fidelity: fluid``, the number of fl
 of replica counts at one rate) go to the point with more request-level replicas, each of which steps
 its own batch. Equal estimates keep their grid order.
 
+An executor that runs one call at a time (``serial``, ``local`` with one worker) is handed its batch in
+grid order: one worker's makespan is the same in any order, and a sweep interrupted there keeps its
+first points, as a user resuming it expects.
+
 The order changes when each point is done, never what it gives: every point carries its own seed, and
 the results are stored by key and returned by index (:func:`sim.planning.points.run_points`), so the
 tables and files are the same bytes in any order.

@@ -240,8 +240,12 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
                           "wall_s": done.get("wall_s", math.nan), "reused": True}
         else:
             todo.setdefault(p.key, []).append(i)
-    # handed to the executor longest expected first (sim.planning.order); results go by key and index
-    keys = longest_first([k for k in todo if k not in kept], lambda k: points[todo[k][0]].work)
+    # handed to an executor of several workers longest expected first (sim.planning.order), to one that runs a
+    # call at a time in grid order (no order is faster there, and an interrupted sweep keeps its first points);
+    # results go by key and index
+    keys = [k for k in todo if k not in kept]
+    if not getattr(executor, "one_at_a_time", False):
+        keys = longest_first(keys, lambda k: points[todo[k][0]].work)
     extra = _spare(ahead, getattr(executor, "slots", 1) - len(keys), {*todo, *kept}, store) if keys else []
     tasks = [(runner, points[todo[k][0]].scenario, points[todo[k][0]].seed, points[todo[k][0]].capacity)
              for k in keys] + [(runner, p.scenario, p.seed, p.capacity) for p in extra]
