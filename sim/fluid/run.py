@@ -19,8 +19,8 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    latency, SLO attainment, GPU busy share, KV use and MFU are read off the curve at that load.
    While a backlog exists every request served in the step also waits what the fluid queue's
    first-come-first-served order makes it wait (:func:`~sim.fluid.backlog.fcfs_points`: served at
-   capacity until the backlog is gone), its mean added to TTFT, E2E and queue times (means and
-   percentiles: :mod:`sim.fluid.backlog`), the share of the step's services waiting longer than the
+   capacity until the backlog is gone), each request's own wait added to its TTFT, E2E and queue
+   times (means and percentiles: :mod:`sim.fluid.backlog`), the share of the step's services waiting longer than the
    TTFT objective counted as SLO misses; the backlog left at the end counts in TTFT and
    queue percentiles at its age (the last arrivals');
 4. money: provisioned replicas x GPUs per replica x scale for the step, busy share from the curve;
@@ -30,7 +30,7 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
 
 Latency percentiles over the whole run mix the curve's normalised log-histograms with weights =
 requests served in each step after ``warmup`` (interpolated between grid points, like every other
-quantity), each step's shifted by its backlog wait. ITL percentiles are the served-token-weighted
+quantity), each step's shifted by the waits behind its backlog (each request's own). ITL percentiles are the served-token-weighted
 average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
 
 Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import at_capacity_share, backlog_ages, step_waits, warn_priority
+from sim.fluid.backlog import arrival_steps, at_capacity_share, backlog_ages, step_waits, warn_priority
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
@@ -367,6 +367,15 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                   extra={"python": platform.python_version(), "capacity_curves": {c.pool: c.key for c in curves}})
 
 
+def _class_parts(steps: _Steps, ages: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Per class, how many of ``n`` requests of the end backlog at ``ages`` are of it: each of the class
+    mix of the step it arrived in (first come, first served across classes)."""
+    if not len(ages):
+        return np.zeros(steps.cls_frac.shape[1])
+    mix = steps.cls_frac[arrival_steps(steps.edges, ages)]
+    return (n[:, None] * mix).sum(axis=0)
+
+
 def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """``part / whole`` where ``whole > 0``, else 0."""
     return np.divide(part, whole, out=np.zeros_like(part, dtype=np.float64), where=whole > 0)
@@ -390,8 +399,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     with np.errstate(invalid="ignore", divide="ignore"):
         load = np.where(up > 0, served / (up * dt_s), 0.0)
     admitted = served + q.b_end - q.b_start             # what joined the pool's queue in each step
-    extra_wait, within = step_waits(steps.edges, admitted, served, up * curve.max_rps * dt_s,
-                                    (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
+    waits = step_waits(steps.edges, admitted, served, up * curve.max_rps * dt_s,
+                       (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
     i, w = curve.position(load)
 
     def at(values):
@@ -399,7 +408,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
         return v[i] * (1 - w) + v[i + 1] * w
 
     ttft_slo = sc.slo.ttft_s
-    att = at(curve.attainment) * within(ttft_slo)
+    att = at(curve.attainment) * waits.within(ttft_slo)
     # busy share at capacity while a backlog lasts (in the step too), then at the arrivals' rate; MFU at the
     # rate served; both against the rates the grid runs served (not their nominal ones)
     full = at_capacity_share(q.b_start, q.b_end, admitted, up * curve.max_rps * dt_s)
@@ -408,20 +417,29 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
     meas = served * steps.after_warm
-    fleet_sums.add_latency(curve, i, w, at, meas, extra_wait)
+    fleet_sums.add_latency(curve, i, w, at, meas, waits)
     b = q.backlog
-    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, extra_wait,
-                 [within(c[0]) for c in cls_slo], b)
-    # the end backlog, at its ages: those arrived after the warmup that already missed a TTFT
-    # objective count in TTFT and queue percentiles and against SLO attainment, fleet-wide and per class
+    # the end backlog, first come, first served across classes: the last arrivals, each of its step's
+    # class mix; those arrived after the warmup and older than the TTFT objective count at their age
+    # in TTFT and queue percentiles (fleet-wide and per class, as the request level censors both at
+    # the scenario's objective) and against SLO attainment (per class: older than its own objective)
     since_warm = float(sc.duration) - sc.warmup
+    by_class = np.zeros(len(per_cls))
+    if n_steps:
+        ages, n_all = backlog_ages(steps.edges, admitted, b, 0.0)
+        by_class = _class_parts(steps, ages, n_all)
+    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, waits,
+                [waits.within(c[0]) for c in cls_slo], by_class)
     if n_steps:
         ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
         if len(ages):
             fleet_sums.add_backlog_ages(ages, n_old)
+            mix = steps.cls_frac[arrival_steps(steps.edges, ages)]
+            for c, acc in enumerate(per_cls):
+                acc.add_backlog_ages(ages, n_old * mix[:, c])
         for c, acc in enumerate(per_cls):
-            late = backlog_ages(steps.edges, admitted, b, cls_slo[c][0], since_warm)[1]
-            acc.add_missed(float(late.sum()) * float(steps.cls_frac[-1, c]))
+            late_ages, late = backlog_ages(steps.edges, admitted, b, cls_slo[c][0], since_warm)
+            acc.add_missed(float(_class_parts(steps, late_ages, late)[c]) if len(late) else 0.0)
     fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm)
 
     gpr = p.gpus_per_replica

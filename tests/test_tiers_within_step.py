@@ -1,0 +1,110 @@
+"""Waits inside an hourly step: each request served by its own first-come-first-served wait.
+
+The pool of ``tiers_pool`` (one server, service exactly 1 s: ``mu = 1`` request/s) in hourly fluid
+steps (the default). In the fluid limit a request arriving at ``a`` waits ``Q(a) / mu``; within a
+step where a backlog grows or clears that wait is a linear function of the arrival time, so the
+step's requests wait a spread of times, not the step's mean. Worked by hand:
+
+* **grows through a step**: 1.5/s for one hour, ending there. ``Q`` rises at 0.5/s; the 3,600 served
+  waited ``s / 3`` (served at ``s``, arrived at ``s / 1.5``), evenly over ``[0, 1200]`` s, and the 1,800
+  left (the last 1,800 arrivals, of the last 1,200 s) count at their age once past the 5 s TTFT
+  objective, evenly over ``[5, 1200]``: about ``U(0, 1200)`` for all 5,392.5 counted, so p50 600 s,
+  p90 1,080 s, p99 1,188 s. One mean per step read the 3,600 served at 600 s: p90 840 s.
+* **clears halfway through a step**: 1.25/s for an hour (a backlog of 900 at 3,600 s, its arrivals'
+  waits evenly over ``[0, 900]``), then 0.5/s to 7,200 s: the backlog drains at 0.5/s and is gone at
+  5,400 s, halfway through the second step; its 900 arrivals before then wait 900 s down to 0, the
+  900 after about nothing. ``P(W > x) = 6/7 (1 - x / 900)``: mean 385.7 s, p50 375 s, p90 795 s,
+  p99 889.5 s. Step means (360 s for the first step's 3,600, 420 s for the second's 2,700) read p90
+  and p99 at 420 s.
+* **a step at exact capacity**: 1.25/s for an hour, 1.0/s for the next (the backlog stays 900: each
+  of its 3,600 arrivals waits 900 s), then 0.5/s for two hours (gone at 9,000 s). 5,400 requests wait
+  evenly over ``[0, 900]``, 3,600 wait 900 s, 2,700 nothing: mean 484.6 s, p50 525 s, p90 and p99
+  900 s. Step means read p50 at the third step's 450 s (−14 %).
+
+The fluid tier adds, while a backlog is carried, the curve's own queueing at its top grid point
+(``test_tiers_overload``: about 11 s mean, 33 s p99 for this server): its statistics are the hand
+numbers plus at most 1.5 times that mean, or that percentile of it where every request of a step waits
+alike (exact capacity), and the 1 % of a histogram bin; never below them. The request level (mean of 20
+seeds, ``slow``) agrees within its noise (measured, queue time mean / p50 / p90 / p99 in seconds:
+grows 592.8 / 589.2 / 1,071.2 / 1,177.8, clears 374.5 / 359.3 / 778.9 / 863.5, capacity 476.8 / 511.4 /
+901.5 / 924.2, standard errors 5-20 s; the fluid tier 608.3 / 613.1 / 1,081.0 / 1,194.1,
+392.7 / 380.3 / 794.1 / 885.9 and 491.9 / 533.4 / 912.8 / 931.1; one mean wait per step read
+608.3 / 607.0 / 834.6 / 1,170.6, 392.7 / 384.1 / 424.3 / 428.5 and 491.9 / 450.4 / 894.8 / 903.7).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+
+from test_queueing_theory import _ci99
+from tiers_pool import pool
+
+HOUR = 3600.0
+CASES = {
+    "grows": ({"process": "poisson", "rate": 1.5}, HOUR,
+              {"mean": (3600 * 600.0 + 1792.5 * 602.5) / 5392.5, "p50": 600.0, "p90": 1080.0, "p99": 1188.0}),
+    "clears": ({"process": "piecewise", "times": [0, 3600], "rates": [1.25, 0.5]}, 2 * HOUR,
+               {"mean": 6 / 7 * 450.0, "p50": 375.0, "p90": 795.0, "p99": 889.5}),
+    "capacity": ({"process": "piecewise", "times": [0, 3600, 7200], "rates": [1.25, 1.0, 0.5]}, 4 * HOUR,
+                 {"mean": (5400 * 450.0 + 3600 * 900.0) / 11700, "p50": 525.0, "p90": 900.0, "p99": 900.0}),
+}
+
+
+@pytest.fixture(scope="module")
+def top() -> dict:
+    """The curve's queueing at its top grid point (what a carried backlog adds in the fluid tier): its
+    mean, and each percentile (a backlog of one wait, as at exact capacity, is shifted by all of it)."""
+    from sim.fluid.run import measured_curves
+    from sim.scenario.load import scenario_from_dict
+
+    arrival, end, _ = CASES["clears"]
+    curve = measured_curves(scenario_from_dict(pool("fluid", arrival, duration=end, step_s=HOUR)))[0]
+    q = {k: float(curve.latency["queue"][k][-1]) for k in ("mean", "p50", "p90", "p99")}
+    assert 5.0 < q["mean"] < 20.0            # M/D/1 at 0.95: 9.5 s, a curve's draw of it
+    return q
+
+
+def _above(top: dict, k: str, v: float) -> float:
+    """How far above the hand number ``v`` the fluid tier's statistic ``k`` may read."""
+    return max(1.5 * top["mean"], top[k]) + 0.01 * v
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_queue_time_percentiles_in_hourly_steps_are_the_hand_numbers(case, top):
+    arrival, end, want = CASES[case]
+    got = sim.run(pool("fluid", arrival, duration=end, step_s=HOUR)).summary["latency"]["queue"]
+    for k, v in want.items():
+        assert v * 0.99 <= got[k] <= v + _above(top, k, v), (case, k, got[k], v, top)
+
+
+def test_ttft_and_e2e_carry_the_same_spread():
+    """One token of 1 s service after the wait: TTFT and E2E are the queue time plus about 1 s, at every
+    percentile (the spread shifts all three alike)."""
+    arrival, end, _ = CASES["clears"]
+    lat = sim.run(pool("fluid", arrival, duration=end, step_s=HOUR)).summary["latency"]
+    for k in ("p50", "p90", "p99"):
+        assert lat["ttft"][k] == pytest.approx(lat["queue"][k] + 1.0, rel=0.02)
+        assert lat["e2e"][k] == pytest.approx(lat["queue"][k] + 1.0, rel=0.02)
+
+
+def test_the_mean_is_unchanged_by_the_spread(top):
+    """The mean of the step's waits is what the step's mean shift was: 385.7 s plus the top point's
+    queueing for the 5,400 requests behind the backlog (6/7 of them)."""
+    arrival, end, want = CASES["clears"]
+    got = sim.run(pool("fluid", arrival, duration=end, step_s=HOUR)).summary["latency"]["queue"]["mean"]
+    assert got == pytest.approx(want["mean"] + 6 / 7 * top["mean"], rel=0.01)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_request_level_agrees_within_its_noise(case, top):
+    arrival, end, want = CASES[case]
+    fluid = sim.run(pool("fluid", arrival, duration=end, step_s=HOUR)).summary["latency"]["queue"]
+    fine = [sim.run(pool("request", arrival, seed=s, duration=end, records="none")).summary["latency"]["queue"]
+            for s in range(1, 21)]
+    for k, v in want.items():
+        m, half = _ci99(np.array([r[k] for r in fine]))
+        assert abs(m - v) <= half + 0.02 * v, (case, k, m, half, v)
+        assert abs(fluid[k] - m) <= half + _above(top, k, v) + 0.01 * v, (case, k, fluid[k], m, half)
