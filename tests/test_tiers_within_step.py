@@ -108,3 +108,39 @@ def test_the_request_level_agrees_within_its_noise(case, top):
         m, half = _ci99(np.array([r[k] for r in fine]))
         assert abs(m - v) <= half + 0.02 * v, (case, k, m, half, v)
         assert abs(fluid[k] - m) <= half + _above(top, k, v) + 0.01 * v, (case, k, fluid[k], m, half)
+
+
+def test_per_class_percentiles_count_the_end_backlog_at_its_ages_as_the_fleet_does(top):
+    """Two classes of one mix (half each), 3/s for an hour, then 0.25/s, ending at 7,200 s. First come,
+    first served across classes: the 7,200 served waited ``2 s / 3`` (served at ``s``, arrived at
+    ``s / 3``), evenly over ``[0, 4800]`` s; the 4,500 left are the last arrivals: 3,600 of the first hour
+    aged ``[3600, 4800]`` s and 900 of the second aged ``[0, 3600]`` (those past the 5 s objective
+    count). Counted: 1.75 per second of wait up to 3,600 s, 4.5 beyond: p50 3,342.5 s, p90 4,539.8 s,
+    p99 4,773.7 s, mean 2,908.0 s, in every class as in the fleet. Before, a class's percentiles left
+    its end backlog out (the fleet's counted it): p50 2,400 s, the served alone."""
+    arrival = {"process": "piecewise", "times": [0, 3600], "rates": [3.0, 0.25]}
+    sc = pool("fluid", arrival, duration=2 * HOUR, step_s=HOUR)
+    sc["workload"]["classes"] = [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]
+    s = sim.run(sc).summary
+    want = {"mean": 34_020_000.0 / 11_698.75, "p50": 3342.5, "p90": 4539.8, "p99": 4773.7}
+    for name in ("a", "b"):
+        got = s["classes"][name]["latency"]["queue"]
+        assert s["classes"][name]["requests"]["in_flight"] == pytest.approx(2250, abs=1)
+        for k, v in want.items():
+            assert v * 0.99 <= got[k] <= v + _above(top, k, v), (name, k, got[k], v)
+            assert got[k] == pytest.approx(s["latency"]["queue"][k], rel=0.01), (name, k)
+
+
+def test_the_end_backlog_is_of_the_classes_that_arrived_last_not_of_the_last_steps_mix():
+    """Class a arrives at 3/s in the first hour only, class b at 0.25/s in the second only: the 4,500
+    left at 7,200 s are the last 4,500 arrivals, 3,600 of a (the first hour's last 1,200 s) and 900 of b.
+    Before, the end backlog took the last step's mix: all 4,500 of b, none of a."""
+    sc = pool("fluid", {"process": "poisson", "rate": 1.0}, duration=2 * HOUR, step_s=HOUR)
+    sc["workload"]["classes"] = [
+        {"name": "a", "arrival": {"process": "piecewise", "times": [0, 3600], "rates": [3.0, 0.0]}},
+        {"name": "b", "arrival": {"process": "piecewise", "times": [0, 3600], "rates": [0.0, 0.25]}}]
+    del sc["workload"]["arrival"]
+    s = sim.run(sc).summary
+    assert s["requests"]["in_flight"] == 4500
+    assert s["classes"]["a"]["requests"]["in_flight"] == 3600
+    assert s["classes"]["b"]["requests"]["in_flight"] == 900

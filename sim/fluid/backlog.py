@@ -220,6 +220,25 @@ def at_capacity_share(b_start: np.ndarray, b_end: np.ndarray, admitted: np.ndarr
     return np.where(b_end > 0, 1.0, np.where(b_start > 0, np.clip(drained, 0.0, 1.0), 0.0))
 
 
+def _backlog_window(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_age_s: float,
+                    max_age_s: float) -> tuple[np.ndarray, float, float, float] | None:
+    """``(cum, b, lo, hi)``: the cumulative arrivals at ``edges``, the end backlog ``b`` (at most every
+    arrival) and, counted back from the last arrival, the ranks ``[lo, hi]`` of those of it aged
+    between ``min_age_s`` and ``max_age_s``; ``None`` when there is none."""
+    if not backlog > 0 or len(edges) < 2 or not math.isfinite(backlog):
+        return None
+    cum = np.concatenate(([0.0], np.cumsum(np.asarray(admitted, dtype=np.float64))))
+    b = min(backlog, cum[-1])
+
+    def younger(age: float) -> float:      # how many of the backlog arrived within the last ``age`` seconds
+        if not age < math.inf:
+            return b
+        return float(np.clip(cum[-1] - np.interp(edges[-1] - max(age, 0.0), edges, cum), 0.0, b))
+
+    lo, hi = younger(min_age_s), younger(max_age_s)
+    return (cum, b, lo, hi) if hi > lo else None
+
+
 def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_age_s: float,
                  max_age_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
     """Ages (s) and weights (requests) of the end-of-run backlog older than ``min_age_s`` (one that
@@ -235,22 +254,34 @@ def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_ag
         442.5
     """
     edges = np.asarray(edges, dtype=np.float64)
-    if not backlog > 0 or len(edges) < 2 or not math.isfinite(backlog):
+    window = _backlog_window(edges, admitted, backlog, min_age_s, max_age_s)
+    if window is None:
         return np.zeros(0), np.zeros(0)
-    cum = np.concatenate(([0.0], np.cumsum(np.asarray(admitted, dtype=np.float64))))
-    b = min(backlog, cum[-1])
-
-    def younger(age: float) -> float:      # how many of the backlog arrived within the last ``age`` seconds
-        if not age < math.inf:
-            return b
-        return float(np.clip(cum[-1] - np.interp(edges[-1] - max(age, 0.0), edges, cum), 0.0, b))
-
-    lo, hi = younger(min_age_s), younger(max_age_s)
-    if not hi > lo:
-        return np.zeros(0), np.zeros(0)
+    cum, b, lo, hi = window
     rank = lo + (np.arange(AGE_POINTS) + 0.5) / AGE_POINTS * (hi - lo)
     ages = edges[-1] - arrival_times(cum, edges, cum[-1] - rank)
     return ages, np.full(AGE_POINTS, (hi - lo) / AGE_POINTS * backlog / b)
+
+
+def backlog_by_step(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_age_s: float = 0.0,
+                    max_age_s: float = math.inf) -> np.ndarray:
+    """Per step, how many of the end-of-run backlog aged between ``min_age_s`` and ``max_age_s``
+    (:func:`backlog_ages`) arrived in it, exactly: first come, first served, the backlog is the last
+    arrivals, so a step's part is its arrivals among them.
+
+        >>> backlog_by_step(np.array([0.0, 3600.0, 7200.0]), np.array([10800.0, 900.0]), 4500.0).tolist()
+        [3600.0, 900.0]
+        >>> backlog_by_step(np.array([0.0, 3600.0, 7200.0]), np.array([10800.0, 900.0]), 4500.0, 5.0).tolist()
+        [3600.0, 898.75]
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    out = np.zeros(max(len(edges) - 1, 0))
+    window = _backlog_window(edges, admitted, backlog, min_age_s, max_age_s)
+    if window is None:
+        return out
+    cum, b, lo, hi = window
+    back = cum[-1] - cum                           # arrivals after each edge: a step's ranks from the end
+    return np.clip(np.minimum(back[:-1], hi) - np.maximum(back[1:], lo), 0.0, None) * backlog / b
 
 
 def arrival_steps(edges: np.ndarray, ages: np.ndarray) -> np.ndarray:

@@ -51,7 +51,8 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import arrival_steps, at_capacity_share, backlog_ages, step_waits, warn_priority
+from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
+                               warn_priority)
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
@@ -367,15 +368,6 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
                   extra={"python": platform.python_version(), "capacity_curves": {c.pool: c.key for c in curves}})
 
 
-def _class_parts(steps: _Steps, ages: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Per class, how many of ``n`` requests of the end backlog at ``ages`` are of it: each of the class
-    mix of the step it arrived in (first come, first served across classes)."""
-    if not len(ages):
-        return np.zeros(steps.cls_frac.shape[1])
-    mix = steps.cls_frac[arrival_steps(steps.edges, ages)]
-    return (n[:, None] * mix).sum(axis=0)
-
-
 def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """``part / whole`` where ``whole > 0``, else 0."""
     return np.divide(part, whole, out=np.zeros_like(part, dtype=np.float64), where=whole > 0)
@@ -424,10 +416,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     # in TTFT and queue percentiles (fleet-wide and per class, as the request level censors both at
     # the scenario's objective) and against SLO attainment (per class: older than its own objective)
     since_warm = float(sc.duration) - sc.warmup
-    by_class = np.zeros(len(per_cls))
-    if n_steps:
-        ages, n_all = backlog_ages(steps.edges, admitted, b, 0.0)
-        by_class = _class_parts(steps, ages, n_all)
+    by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
     add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, waits,
                 [waits.within(c[0]) for c in cls_slo], by_class)
     if n_steps:
@@ -438,8 +427,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
             for c, acc in enumerate(per_cls):
                 acc.add_backlog_ages(ages, n_old * mix[:, c])
         for c, acc in enumerate(per_cls):
-            late_ages, late = backlog_ages(steps.edges, admitted, b, cls_slo[c][0], since_warm)
-            acc.add_missed(float(_class_parts(steps, late_ages, late)[c]) if len(late) else 0.0)
+            late = backlog_by_step(steps.edges, admitted, b, cls_slo[c][0], since_warm)
+            acc.add_missed(float(np.sum(late * steps.cls_frac[:, c])))
     fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm)
 
     gpr = p.gpus_per_replica
