@@ -144,3 +144,29 @@ def test_the_end_backlog_is_of_the_classes_that_arrived_last_not_of_the_last_ste
     assert s["requests"]["in_flight"] == 4500
     assert s["classes"]["a"]["requests"]["in_flight"] == 3600
     assert s["classes"]["b"]["requests"]["in_flight"] == 900
+
+
+def test_capacity_left_idle_before_a_rise_inside_a_step_serves_nobody_after_it(top):
+    """0.5/s for the first half hour, 1.5/s for the second, then 0.5/s: the first hour's demand is its
+    capacity (3,600), but the server idles half of the first half hour and that capacity cannot serve
+    the arrivals after 1,800 s: the backlog grows at 0.5/s from 1,800 s to 900 at 3,600 s, and drains at
+    0.5/s to nothing at 5,400 s. Before, the step's mean rate lent the idle capacity to the rise and the
+    hour ended with no backlog. Busy time is the work done, 5,400 requests x 1 s = 1.5 h (the first half
+    hour busy half of the time, the second all of it), not a step at capacity throughout."""
+    arrival = {"process": "piecewise", "times": [0, 1800, 3600], "rates": [0.5, 1.5, 0.5]}
+    res = sim.run(pool("fluid", arrival, duration=2 * HOUR, step_s=HOUR))
+    queued = res.timeseries[:, 3]                   # the backlog at each step's end plus the curve's queue
+    assert queued[0] == pytest.approx(900.0, abs=5.0)
+    assert queued[1] == pytest.approx(0.0, abs=5.0)
+    s = res.summary
+    assert s["requests"]["completed"] == 5400 and s["requests"]["in_flight"] == 0
+    assert s["gpu_hours"]["busy"] == pytest.approx(1.5, rel=1e-6)
+    # the waits, read per sub-step: the 2,700 arrivals after 1,800 s and the 900 of the drain wait evenly
+    # over [0, 900] s, the other 1,800 nothing: P(W > x) = 2/3 (1 - x / 900), mean 300 s, p50 225 s,
+    # p90 765 s, p99 886.5 s
+    got = s["latency"]["queue"]
+    for k, v in {"mean": 300.0, "p50": 225.0, "p90": 765.0, "p99": 886.5}.items():
+        assert v * 0.99 <= got[k] <= v + _above(top, k, v), (k, got[k], v)
+    # a constant rate within each step is served as before: the step's own queue
+    flat = sim.run(pool("fluid", {"process": "poisson", "rate": 1.25}, duration=2 * HOUR, step_s=HOUR))
+    assert flat.timeseries[:, 3] == pytest.approx([900.0, 1800.0], abs=15.0)
