@@ -17,8 +17,9 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    plus the backlog ``B`` carried from the previous step is served up to ``n x max x step``; the
    rest is the next backlog. Where the rate rises inside a step past the capacity, the capacity
    left idle before the rise is lost: the step ends with the backlog of the plain fluid queue on its
-   sub-steps (:mod:`sim.fluid.substep`), and its waits are read on them too. Each replica sees the per-replica load ``served / (n x step)``;
-   latency, SLO attainment, GPU busy share, KV use and MFU are read off the curve at that load.
+   sub-steps (:mod:`sim.fluid.substep`), and its waits are read on them too. Each replica sees the
+   per-replica load ``served / (n x step)``; latency, SLO attainment, GPU busy share, KV use and MFU
+   are read off the curve at that load.
    While a backlog exists every request served in the step also waits what the fluid queue's
    first-come-first-served order makes it wait (:func:`~sim.fluid.backlog.fcfs_points`: served at
    capacity until the backlog is gone), each request's own wait added to its TTFT, E2E and queue
@@ -32,8 +33,8 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
 
 Latency percentiles over the whole run mix the curve's normalised log-histograms with weights =
 requests served in each step after ``warmup`` (interpolated between grid points, like every other
-quantity), each step's shifted by the waits behind its backlog (each request's own). ITL percentiles are the served-token-weighted
-average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
+quantity), each step's shifted by the waits behind its backlog (each request's own). ITL percentiles
+are the served-token-weighted average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
 
 Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
 load); the class mix of a step is its demand's.
@@ -187,7 +188,7 @@ class _Queue:
     b_start: np.ndarray
     b_end: np.ndarray
     provisioned_total: int
-    full: np.ndarray | None = None      # per step, the share at capacity where its sub-steps lost capacity (NaN elsewhere)
+    full: np.ndarray | None = None      # per step, the share at capacity where its sub-steps lost some (else NaN)
 
     @property
     def backlog(self) -> float:

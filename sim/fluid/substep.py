@@ -93,7 +93,8 @@ def lost_capacity(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray
         (0.0, -900.0, 900.0)
     """
     sub = spread.shape[1]
-    net = spread * np.asarray(admitted, dtype=np.float64)[:, None] - np.asarray(capacity, dtype=np.float64)[:, None] / sub
+    cap = np.asarray(capacity, dtype=np.float64)[:, None] / sub
+    net = spread * np.asarray(admitted, dtype=np.float64)[:, None] - cap
     run = np.cumsum(net, axis=1)
     return run[:, -1], run.min(axis=1)
 
