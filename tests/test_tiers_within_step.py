@@ -27,7 +27,7 @@ numbers plus at most 1.5 times that mean, or that percentile of it where every r
 alike (exact capacity), and the 1 % of a histogram bin; never below them. The request level (mean of 20
 seeds, ``slow``) agrees within its noise (measured, queue time mean / p50 / p90 / p99 in seconds:
 grows 592.8 / 589.2 / 1,071.2 / 1,177.8, clears 374.5 / 359.3 / 778.9 / 863.5, capacity 476.8 / 511.4 /
-901.5 / 924.2, standard errors 5-20 s; the fluid tier 608.3 / 613.1 / 1,081.0 / 1,194.1,
+901.5 / 924.2, standard errors 5-20 s; the fluid tier 608.3 / 607.0 / 1,091.8 / 1,194.1,
 392.7 / 380.3 / 794.1 / 885.9 and 491.9 / 533.4 / 912.8 / 931.1; one mean wait per step read
 608.3 / 607.0 / 834.6 / 1,170.6, 392.7 / 384.1 / 424.3 / 428.5 and 491.9 / 450.4 / 894.8 / 903.7).
 """

@@ -80,16 +80,30 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
     out = (hw[:, None] * hists).sum(axis=0)     # not BLAS `@`: same bytes whatever the thread count
     if waits is None:
         return out
-    for j in np.flatnonzero(waits.spread):
-        k = waits.rows[j]
-        if not weight[k] > 0:
-            continue
-        row = weight[k] * ((1 - w[k]) * hists[i[k]] + w[k] * hists[i[k] + 1])
+    # each step's waits on the reference bins (each at its bin's centre, within half a bin, 0.5 %), summed
+    # over the steps read at the same point of the curve (every step served at capacity is), then each
+    # such row shifted by each wait once
+    j = np.flatnonzero(waits.spread)
+    j = j[weight[waits.rows[j]] > 0]
+    if not len(j):
+        return out
+    k = waits.rows[j]
+    tot = waits.rate[j].sum(axis=1)
+    share = waits.rate[j] / tot[:, None] * weight[k][:, None]
+    wait_bin = REF.bin_index(waits.waits[j].ravel()).reshape(share.shape)
+    groups, group = np.unique(np.column_stack([i[k].astype(np.float64), w[k]]), axis=0, return_inverse=True)
+    key = np.repeat(group.ravel(), share.shape[1]) * bins + wait_bin.ravel()
+    cells, at = np.unique(key, return_inverse=True)
+    mass = np.bincount(at.ravel(), weights=share.ravel(), minlength=len(cells))
+    starts = np.searchsorted(cells // bins, np.arange(len(groups) + 1))
+    for g_k, (gi, gw) in enumerate(groups):
+        lo, hi = starts[g_k], starts[g_k + 1]
+        gi = int(gi)
+        row = (1 - gw) * hists[gi] + gw * hists[gi + 1]
         nz = np.flatnonzero(row)
-        share = waits.rate[j] / waits.rate[j].sum()
-        on = share > 0
-        bins_at = REF.bin_index((CENTRES[nz][None, :] + waits.waits[j, on][:, None]).ravel())
-        out += np.bincount(bins_at, weights=(share[on][:, None] * row[nz][None, :]).ravel(), minlength=bins)
+        u = cells[lo:hi] % bins
+        bins_at = REF.bin_index((CENTRES[nz][None, :] + CENTRES[u][:, None]).ravel())
+        out += np.bincount(bins_at, weights=(mass[lo:hi][:, None] * row[nz][None, :]).ravel(), minlength=bins)
     return out
 
 
