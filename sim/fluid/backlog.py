@@ -11,7 +11,8 @@ backlog growing through a step, or clearing halfway through it, makes the step's
 of times, so the step's TTFT, E2E and queue-time distributions are the curve's **shifted by each
 request's own wait**: read at evenly spread instants of the step, each weighted by the rate served then
 (:class:`StepWaits`), a value in histogram bin ``b`` (geometric centre ``c_b``) moves to the bin of
-``c_b + wait``. Mixing the shifted rows over steps gives percentiles that include the backlog, as a
+``c_b + wait`` (each wait taken at its own bin's centre, within half a 1 % bin, so that the steps read
+at one point of the curve, as every step served at capacity is, are shifted together). Mixing the shifted rows over steps gives percentiles that include the backlog, as a
 request-level run's do (one mean per step read a backlog clearing halfway through an hourly step at
 p90 424 s where it is 795 s: ``tests/test_tiers_within_step.py``).
 
