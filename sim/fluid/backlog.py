@@ -6,9 +6,15 @@ served, of the requests the fluid queue serves in that step (:func:`step_waits`)
 cumulative arrivals ``A(t)`` and services ``D(t)`` are linear within a step (the fluid tier's rate
 is constant within one); the request served at ``s`` is the ``D(s)``-th to arrive, at
 ``A^{-1}(D(s))``, and waited ``s - A^{-1}(D(s))``. ``W`` is the mean of that over the step's
-services. So the step's TTFT, E2E and queue-time distributions are the curve's **shifted by W**:
-a value in histogram bin ``b`` (geometric centre ``c_b``) moves to the bin of ``c_b + W``. Mixing
-the shifted rows over steps gives percentiles that include the backlog, as a request-level run's do.
+services (what the means add). Within a step that wait is a (piecewise-)linear function of ``s``: a
+backlog growing through a step, or clearing halfway through it, makes the step's requests wait a spread
+of times, so the step's TTFT, E2E and queue-time distributions are the curve's **shifted by each
+request's own wait**: read at evenly spread instants of the step, each weighted by the rate served then
+(:class:`StepWaits`), a value in histogram bin ``b`` (geometric centre ``c_b``) moves to the bin of
+``c_b + wait`` (each wait taken at its own bin's centre, within half a 1 % bin, so that the steps read
+at one point of the curve, as every step served at capacity is, are shifted together). Mixing the shifted rows over steps gives percentiles that include the backlog, as a
+request-level run's do (one mean per step read a backlog clearing halfway through an hourly step at
+p90 424 s where it is 795 s: ``tests/test_tiers_within_step.py``).
 
 (The wait of the newest arrival, ``backlog / capacity``, is what a request arriving then will
 wait, not what those served meanwhile waited: while a backlog grows at ``lambda - mu`` they arrived
@@ -25,7 +31,7 @@ from the end (:func:`backlog_ages`).
     >>> h = LogHistogram()
     >>> row = np.zeros(h.n_bins); row[h.bin_index(np.array([0.5]))[0]] = 1.0
     >>> rows = np.vstack([row, row])              # a two-point curve, the same at both loads
-    >>> out = mix_rows(rows, np.array([0]), np.array([0.0]), np.array([10.0]), np.array([100.0]))
+    >>> out = mix_rows(rows, np.array([0]), np.array([0.0]), np.array([10.0]), StepWaits.single(np.array([100.0])))
     >>> h.counts = out; h.total = 10.0; h.sum = 1005.0; h.min, h.max = 0.0, 1e7
     >>> abs(h.quantile(50) - 100.5) / 100.5 < 0.01
     True
@@ -33,6 +39,7 @@ from the end (:func:`backlog_ages`).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,9 +61,11 @@ CENTRES = _centres()
 """The geometric centre of each reference bin (0 for bin 0): where a bin's values are taken to lie."""
 
 
-def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray, shift_s: np.ndarray) -> np.ndarray:
+def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray,
+             waits: "StepWaits | None" = None) -> np.ndarray:
     """Counts of the mixture ``sum_k weight_k ((1 - w_k) hists[i_k] + w_k hists[i_k + 1])`` with step
-    ``k``'s values shifted by ``shift_s[k]`` seconds (see the module docstring).
+    ``k``'s values shifted by the waits behind its backlog (see the module docstring): each of its
+    instants' wait, weighted by the requests served then (:class:`StepWaits`); no shift without ``waits``.
 
     ``hists`` is ``(grid, bins)`` of normalised rows; the other arguments are per step.
     """
@@ -64,15 +73,38 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
     i = np.asarray(i)
     w = np.asarray(w, dtype=np.float64)
     weight = np.asarray(weight, dtype=np.float64)
-    shift = np.asarray(shift_s, dtype=np.float64)
-    plain = ~(shift > 0)
+    plain = np.ones(len(weight), dtype=bool)
+    if waits is not None:
+        plain[waits.rows[waits.spread]] = False
     hw = np.bincount(i[plain], weights=(weight * (1 - w))[plain], minlength=g) \
         + np.bincount(i[plain] + 1, weights=(weight * w)[plain], minlength=g)
     out = (hw[:, None] * hists).sum(axis=0)     # not BLAS `@`: same bytes whatever the thread count
-    for k in np.flatnonzero(~plain & (weight > 0)):
-        row = weight[k] * ((1 - w[k]) * hists[i[k]] + w[k] * hists[i[k] + 1])
+    if waits is None:
+        return out
+    # each step's waits on the reference bins (each at its bin's centre, within half a bin, 0.5 %), summed
+    # over the steps read at the same point of the curve (every step served at capacity is), then each
+    # such row shifted by each wait once
+    j = np.flatnonzero(waits.spread)
+    j = j[weight[waits.rows[j]] > 0]
+    if not len(j):
+        return out
+    k = waits.rows[j]
+    tot = waits.rate[j].sum(axis=1)
+    share = waits.rate[j] / tot[:, None] * weight[k][:, None]
+    wait_bin = REF.bin_index(waits.waits[j].ravel()).reshape(share.shape)
+    groups, group = np.unique(np.column_stack([i[k].astype(np.float64), w[k]]), axis=0, return_inverse=True)
+    key = np.repeat(group.ravel(), share.shape[1]) * bins + wait_bin.ravel()
+    cells, at = np.unique(key, return_inverse=True)
+    mass = np.bincount(at.ravel(), weights=share.ravel(), minlength=len(cells))
+    starts = np.searchsorted(cells // bins, np.arange(len(groups) + 1))
+    for g_k, (gi, gw) in enumerate(groups):
+        lo, hi = starts[g_k], starts[g_k + 1]
+        gi = int(gi)
+        row = (1 - gw) * hists[gi] + gw * hists[gi + 1]
         nz = np.flatnonzero(row)
-        out += np.bincount(REF.bin_index(CENTRES[nz] + shift[k]), weights=row[nz], minlength=bins)
+        u = cells[lo:hi] % bins
+        bins_at = REF.bin_index((CENTRES[nz][None, :] + CENTRES[u][:, None]).ravel())
+        out += np.bincount(bins_at, weights=(mass[lo:hi][:, None] * row[nz][None, :]).ravel(), minlength=bins)
     return out
 
 
@@ -122,28 +154,59 @@ def fcfs_met_share(waits: np.ndarray, rate: np.ndarray, limit_s: float) -> np.nd
     return np.divide((rate * (waits <= limit_s)).sum(axis=1), tot, out=np.ones(len(tot)), where=tot > 0)
 
 
+@dataclass(frozen=True)
+class StepWaits:
+    """The waits behind a backlog, first come, first served, of the requests served in each step
+    (:func:`step_waits`): per step their ``mean`` (s; 0 where nothing is queued), and for the steps
+    behind a backlog (``rows``) the wait at each of :data:`POINTS` evenly spread instants (``waits``)
+    with the rate served then (``rate``, its weight): the distribution the step's latencies are
+    shifted by (:func:`mix_rows`)."""
+
+    mean: np.ndarray
+    rows: np.ndarray
+    waits: np.ndarray
+    rate: np.ndarray
+
+    @property
+    def spread(self) -> np.ndarray:
+        """Per row, whether any request served in it waited (what shifts its latencies)."""
+        return ((self.waits > 0) & (self.rate > 0)).any(axis=1)
+
+    def within(self, limit_s: float) -> np.ndarray:
+        """Per step, the share of the requests served whose wait is within ``limit_s``."""
+        share = np.ones(len(self.mean))
+        share[self.rows] = fcfs_met_share(self.waits, self.rate, limit_s)
+        return share
+
+    @classmethod
+    def single(cls, waits_s: np.ndarray) -> "StepWaits":
+        """Every request served in step ``k`` waits ``waits_s[k]`` (one instant per step)."""
+        waits_s = np.asarray(waits_s, dtype=np.float64)
+        return cls(waits_s, np.arange(len(waits_s)), waits_s[:, None], np.ones((len(waits_s), 1)))
+
+
 def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capacity: np.ndarray,
-               queued: np.ndarray):
-    """Per step, the mean backlog wait (s) of the requests served, first come first served
-    (:func:`fcfs_points`; 0 where nothing is ``queued``), and a function of a TTFT objective giving,
-    per step, the share of them whose wait is within it.
+               queued: np.ndarray) -> StepWaits:
+    """Per step, the backlog waits, first come first served, of the requests served
+    (:func:`fcfs_points`; none where nothing is ``queued``): their mean, their spread over the step
+    and, per TTFT objective, the share of them within it (:class:`StepWaits`).
 
     A backlog growing at 0.5 requests/s from ``t = 0`` (arrivals 1.5/s, service 1/s): the request
     served at ``s`` arrived at ``s / 1.5`` and waited ``s / 3``, not the newest arrival's
     ``0.5 s / 1``; a third of the first step's services waited at most 100 s:
 
         >>> edges, on = np.array([0.0, 600.0, 1200.0]), np.array([True, True])
-        >>> w, within = step_waits(edges, np.array([900.0, 900.0]), np.array([600.0, 600.0]), np.full(2, 600.0), on)
-        >>> [round(float(x), 6) for x in w], [round(float(x), 3) for x in within(100.0)]
+        >>> sw = step_waits(edges, np.array([900.0, 900.0]), np.array([600.0, 600.0]), np.full(2, 600.0), on)
+        >>> [round(float(x), 6) for x in sw.mean], [round(float(x), 3) for x in sw.within(100.0)]
         ([100.0, 300.0], [0.5, 0.0])
 
     A backlog of 300 (arrivals at 1/s for 600 s, served at 0.5/s) drained at 1/s in a step of arrivals
     at 0.5/s is gone 600 s into it: its first 300 services wait 300 s, the next 300 from 300 s down to 0
     (the arrivals at 0.5/s behind it), and the 300 after it nothing:
 
-        >>> w, within = step_waits(np.array([0.0, 600.0, 1800.0]), np.array([600.0, 600.0]),
-        ...                        np.array([300.0, 900.0]), np.array([300.0, 1200.0]), on)
-        >>> round(float(w[1]), 1), round(float(within(5.0)[1]), 2)   # (300 x 300 + 300 x 150) / 900; 300 of 900
+        >>> sw = step_waits(np.array([0.0, 600.0, 1800.0]), np.array([600.0, 600.0]),
+        ...                 np.array([300.0, 900.0]), np.array([300.0, 1200.0]), on)
+        >>> round(float(sw.mean[1]), 1), round(float(sw.within(5.0)[1]), 2)   # (300 x 300 + 300 x 150) / 900; 300 of 900
         (150.0, 0.33)
 
     (and the 5 served in the drain's last 5 s, which fall between the instants read)
@@ -153,13 +216,7 @@ def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capa
     tot = rate.sum(axis=1)
     mean = np.zeros(len(queued))
     mean[rows] = np.divide((waits * rate).sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0)
-
-    def within(limit_s: float) -> np.ndarray:
-        share = np.ones(len(queued))
-        share[rows] = fcfs_met_share(waits, rate, limit_s)
-        return share
-
-    return mean, within
+    return StepWaits(mean, rows, waits, rate)
 
 
 def at_capacity_share(b_start: np.ndarray, b_end: np.ndarray, admitted: np.ndarray,
@@ -178,6 +235,25 @@ def at_capacity_share(b_start: np.ndarray, b_end: np.ndarray, admitted: np.ndarr
     return np.where(b_end > 0, 1.0, np.where(b_start > 0, np.clip(drained, 0.0, 1.0), 0.0))
 
 
+def _backlog_window(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_age_s: float,
+                    max_age_s: float) -> tuple[np.ndarray, float, float, float] | None:
+    """``(cum, b, lo, hi)``: the cumulative arrivals at ``edges``, the end backlog ``b`` (at most every
+    arrival) and, counted back from the last arrival, the ranks ``[lo, hi]`` of those of it aged
+    between ``min_age_s`` and ``max_age_s``; ``None`` when there is none."""
+    if not backlog > 0 or len(edges) < 2 or not math.isfinite(backlog):
+        return None
+    cum = np.concatenate(([0.0], np.cumsum(np.asarray(admitted, dtype=np.float64))))
+    b = min(backlog, cum[-1])
+
+    def younger(age: float) -> float:      # how many of the backlog arrived within the last ``age`` seconds
+        if not age < math.inf:
+            return b
+        return float(np.clip(cum[-1] - np.interp(edges[-1] - max(age, 0.0), edges, cum), 0.0, b))
+
+    lo, hi = younger(min_age_s), younger(max_age_s)
+    return (cum, b, lo, hi) if hi > lo else None
+
+
 def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_age_s: float,
                  max_age_s: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
     """Ages (s) and weights (requests) of the end-of-run backlog older than ``min_age_s`` (one that
@@ -193,22 +269,45 @@ def backlog_ages(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_ag
         442.5
     """
     edges = np.asarray(edges, dtype=np.float64)
-    if not backlog > 0 or len(edges) < 2 or not math.isfinite(backlog):
+    window = _backlog_window(edges, admitted, backlog, min_age_s, max_age_s)
+    if window is None:
         return np.zeros(0), np.zeros(0)
-    cum = np.concatenate(([0.0], np.cumsum(np.asarray(admitted, dtype=np.float64))))
-    b = min(backlog, cum[-1])
-
-    def younger(age: float) -> float:      # how many of the backlog arrived within the last ``age`` seconds
-        if not age < math.inf:
-            return b
-        return float(np.clip(cum[-1] - np.interp(edges[-1] - max(age, 0.0), edges, cum), 0.0, b))
-
-    lo, hi = younger(min_age_s), younger(max_age_s)
-    if not hi > lo:
-        return np.zeros(0), np.zeros(0)
+    cum, b, lo, hi = window
     rank = lo + (np.arange(AGE_POINTS) + 0.5) / AGE_POINTS * (hi - lo)
     ages = edges[-1] - arrival_times(cum, edges, cum[-1] - rank)
     return ages, np.full(AGE_POINTS, (hi - lo) / AGE_POINTS * backlog / b)
+
+
+def backlog_by_step(edges: np.ndarray, admitted: np.ndarray, backlog: float, min_age_s: float = 0.0,
+                    max_age_s: float = math.inf) -> np.ndarray:
+    """Per step, how many of the end-of-run backlog aged between ``min_age_s`` and ``max_age_s``
+    (:func:`backlog_ages`) arrived in it, exactly: first come, first served, the backlog is the last
+    arrivals, so a step's part is its arrivals among them.
+
+        >>> backlog_by_step(np.array([0.0, 3600.0, 7200.0]), np.array([10800.0, 900.0]), 4500.0).tolist()
+        [3600.0, 900.0]
+        >>> backlog_by_step(np.array([0.0, 3600.0, 7200.0]), np.array([10800.0, 900.0]), 4500.0, 5.0).tolist()
+        [3600.0, 898.75]
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    out = np.zeros(max(len(edges) - 1, 0))
+    window = _backlog_window(edges, admitted, backlog, min_age_s, max_age_s)
+    if window is None:
+        return out
+    cum, b, lo, hi = window
+    back = cum[-1] - cum                           # arrivals after each edge: a step's ranks from the end
+    return np.clip(np.minimum(back[:-1], hi) - np.maximum(back[1:], lo), 0.0, None) * backlog / b
+
+
+def arrival_steps(edges: np.ndarray, ages: np.ndarray) -> np.ndarray:
+    """The step (index between ``edges``) in which a request of age ``ages`` at the run's end arrived.
+
+        >>> arrival_steps(np.array([0.0, 600.0, 1200.0]), np.array([10.0, 600.0, 700.0, 1200.0])).tolist()
+        [1, 1, 0, 0]
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    t = edges[-1] - np.asarray(ages, dtype=np.float64)
+    return np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(edges) - 2)
 
 
 def priority_message(index: int, pool: str, policy: str, priorities: list[int], longest_wait_s: float,

@@ -15,12 +15,15 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    its metric read off the curve as the request-level autoscaler reads it (:mod:`sim.fluid.autoscale`);
 3. service, as a fluid queue per pool: the curve's rejected share is refused; the admitted work
    plus the backlog ``B`` carried from the previous step is served up to ``n x max x step``; the
-   rest is the next backlog. Each replica sees the per-replica load ``served / (n x step)``;
-   latency, SLO attainment, GPU busy share, KV use and MFU are read off the curve at that load.
+   rest is the next backlog. Where the rate rises inside a step past the capacity, the capacity
+   left idle before the rise is lost: the step ends with the backlog of the plain fluid queue on its
+   sub-steps (:mod:`sim.fluid.substep`), and its waits are read on them too. Each replica sees the
+   per-replica load ``served / (n x step)``; latency, SLO attainment, GPU busy share, KV use and MFU
+   are read off the curve at that load.
    While a backlog exists every request served in the step also waits what the fluid queue's
    first-come-first-served order makes it wait (:func:`~sim.fluid.backlog.fcfs_points`: served at
-   capacity until the backlog is gone), its mean added to TTFT, E2E and queue times (means and
-   percentiles: :mod:`sim.fluid.backlog`), the share of the step's services waiting longer than the
+   capacity until the backlog is gone), each request's own wait added to its TTFT, E2E and queue
+   times (means and percentiles: :mod:`sim.fluid.backlog`), the share of the step's services waiting longer than the
    TTFT objective counted as SLO misses; the backlog left at the end counts in TTFT and
    queue percentiles at its age (the last arrivals');
 4. money: provisioned replicas x GPUs per replica x scale for the step, busy share from the curve;
@@ -30,14 +33,15 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
 
 Latency percentiles over the whole run mix the curve's normalised log-histograms with weights =
 requests served in each step after ``warmup`` (interpolated between grid points, like every other
-quantity), each step's shifted by its backlog wait. ITL percentiles are the served-token-weighted
-average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
+quantity), each step's shifted by the waits behind its backlog (each request's own). ITL percentiles
+are the served-token-weighted average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
 
 Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
 load); the class mix of a step is its demand's.
 
 Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
-``tests/test_cross_tier.py``): within a step the rate is taken as constant; a router's smoothing
+``tests/test_cross_tier.py``): within a step the rate is taken as constant for the curve's load
+(the backlog and its waits read it per sub-step); a router's smoothing
 is measured on a group of at most four replicas.
 """
 from __future__ import annotations
@@ -51,14 +55,15 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import at_capacity_share, backlog_ages, step_waits, warn_priority
+from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
+                               warn_priority)
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
 from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
-from sim.fluid.substep import warn_hidden
+from sim.fluid.substep import at_capacity_subs, end_backlog, lost_capacity, sub_spread, sub_waits, warn_hidden
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.metrics.utilization import pool_seconds_per_request
@@ -183,6 +188,7 @@ class _Queue:
     b_start: np.ndarray
     b_end: np.ndarray
     provisioned_total: int
+    full: np.ndarray | None = None      # per step, the share at capacity where its sub-steps lost some (else NaN)
 
     @property
     def backlog(self) -> float:
@@ -190,11 +196,16 @@ class _Queue:
         return float(self.b_end[-1]) if len(self.b_end) else 0.0
 
 
-def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray) -> _Queue:
+def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
+                 spread: np.ndarray | None = None) -> _Queue:
     """Serve ``offered`` requests per step through pool ``p``'s curve: the curve's rejected share is
     refused, the rest plus the carried backlog is served up to ``serving x max x step``. Without an
     autoscaler ``serving = n = replicas``; with one, ``n`` is where it settles each step and
-    ``serving`` leaves out the replicas still warming up (:class:`~sim.fluid.autoscale.Replicas`)."""
+    ``serving`` leaves out the replicas still warming up (:class:`~sim.fluid.autoscale.Replicas`).
+    ``spread`` (each step's demand over its sub-steps, :func:`~sim.fluid.substep.sub_spread`): where the
+    rate rises inside a step past the capacity, the capacity left idle before the rise serves nobody,
+    and the step ends with the sub-steps' backlog (:func:`~sim.fluid.substep.end_backlog`), not the
+    step mean's."""
     n_steps = len(dt_s)
     admitted = offered * (1.0 - curve.reject_share)
     rejected = offered - admitted
@@ -211,6 +222,9 @@ def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray)
         delay = a.scale_up_delay if a.scale_up_delay is not None else default_scale_up_delay_s(p)
         replicas = Replicas(p.cfg.replicas, delay, a.cooldown)
         m_sat = saturated_metric(a.metric, curve, s_each)
+    full = None
+    if spread is not None and a is None:
+        p_sub, m_sub = lost_capacity(spread, admitted, cap)
     t0 = 0.0
     for k in range(n_steps):                             # sequential in the backlog
         b_start[k] = b
@@ -222,10 +236,21 @@ def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray)
         t0 += float(dt_s[k])
         work = admitted[k] + b
         served[k] = min(work, cap[k])
+        if spread is not None:                           # capacity idle before a rise inside the step is lost
+            if a is not None:
+                p_k, m_k = (x[0] for x in lost_capacity(spread[k:k + 1], admitted[k:k + 1], cap[k:k + 1]))
+            else:
+                p_k, m_k = p_sub[k], m_sub[k]
+            left = end_backlog(b, float(p_k), float(m_k))
+            if left > work - served[k] + 1e-9 * max(cap[k], 1.0):
+                if full is None:
+                    full = np.full(n_steps, np.nan)
+                full[k] = at_capacity_subs(b, spread[k], float(admitted[k]), float(cap[k]))
+                served[k] = work - left
         b = work - served[k]
         b_end[k] = b
     total = round(replicas.provisioned) if a is not None else p.cfg.replicas
-    return _Queue(n, serving, served, rejected, b_start, b_end, int(total))
+    return _Queue(n, serving, served, rejected, b_start, b_end, int(total), full)
 
 
 def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: float) -> list[tuple]:
@@ -327,14 +352,15 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     ts_rows, intervals, usage, use_rows = [], [], [], []
     kv_num = kv_den = 0.0
     hidden = []
+    spread = sub_spread(sc, steps.edges, steps.dt_s, steps.total, base_dir)
     for k, (p, curve, sh) in enumerate(zip(pools, curves, share)):
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
-        q = _fluid_queue(p, curve, offered, steps.dt_s)
+        q = _fluid_queue(p, curve, offered, steps.dt_s, spread)
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end))
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
-        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo)
+        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
         intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
@@ -342,7 +368,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         kv_num += float(np.sum(measured.kv * q.serving))
         kv_den += float(np.sum(q.serving))
 
-    warn_hidden(sc, steps.edges, steps.dt_s, steps.total, base_dir, hidden)   # overloads shorter than a step
+    warn_hidden(sc, steps.dt_s, spread, hidden)   # overloads shorter than a step
     window = max(end - sc.warmup, 1e-12)
     summary: dict[str, Any] = {"scenario": sc.name, "seed": sc.seed}
     summary.update(fleet_sums.blocks(sc, float(steps.total.sum()), window))
@@ -382,7 +408,8 @@ class _Measured:
 
 
 def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_sums: FleetSums,
-                  per_cls: list[ClassSums], cls_slo: list[tuple[float, float]]) -> _Measured:
+                  per_cls: list[ClassSums], cls_slo: list[tuple[float, float]],
+                  spread: np.ndarray | None = None) -> _Measured:
     """Read pool ``p``'s steps off its curve at the per-replica load served: latency (shifted by the
     backlog wait), SLO, busy share, KV use and MFU; adds to the fleet's and classes' sums."""
     n, up, served, dt_s = q.n, q.serving, q.served, steps.dt_s
@@ -390,8 +417,15 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     with np.errstate(invalid="ignore", divide="ignore"):
         load = np.where(up > 0, served / (up * dt_s), 0.0)
     admitted = served + q.b_end - q.b_start             # what joined the pool's queue in each step
-    extra_wait, within = step_waits(steps.edges, admitted, served, up * curve.max_rps * dt_s,
-                                    (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
+    waits = step_waits(steps.edges, admitted, served, up * curve.max_rps * dt_s,
+                       (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
+    if spread is not None and len(waits.rows) and np.ptp(spread) > 1e-12:
+        # the rate varies inside the steps: the waits read per sub-step (after a rise longer than before it)
+        waits.waits[:], waits.rate[:] = sub_waits(steps.edges, admitted, q.b_start, up * curve.max_rps * dt_s, spread,
+                                                  waits.rows, waits.waits.shape[1])
+        tot = waits.rate.sum(axis=1)
+        waits.mean[waits.rows] = np.divide((waits.waits * waits.rate).sum(axis=1), tot, out=np.zeros(len(tot)),
+                                           where=tot > 0)
     i, w = curve.position(load)
 
     def at(values):
@@ -399,29 +433,42 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
         return v[i] * (1 - w) + v[i + 1] * w
 
     ttft_slo = sc.slo.ttft_s
-    att = at(curve.attainment) * within(ttft_slo)
+    att = at(curve.attainment) * waits.within(ttft_slo)
     # busy share at capacity while a backlog lasts (in the step too), then at the arrivals' rate; MFU at the
     # rate served; both against the rates the grid runs served (not their nominal ones)
-    full = at_capacity_share(q.b_start, q.b_end, admitted, up * curve.max_rps * dt_s)
-    busy = full + (1.0 - full) * np.clip(curve.at_served(curve.busy, _share(admitted, up * dt_s)), 0.0, 1.0)
+    cap_step = up * curve.max_rps * dt_s
+    full = at_capacity_share(q.b_start, q.b_end, admitted, cap_step)
+    rest = admitted                             # served when not at capacity: the arrivals
+    if q.full is not None:                      # steps whose sub-steps lost capacity: at capacity in part only,
+        lost = ~np.isnan(q.full)                # the rest of the step serving what arrived then
+        full = np.where(lost, q.full, full)
+        part = np.clip(served - full * cap_step, 0.0, None) / np.maximum(1.0 - full, 1e-12)
+        rest = np.where(lost, part, admitted)
+    busy = full + (1.0 - full) * np.clip(curve.at_served(curve.busy, _share(rest, up * dt_s)), 0.0, 1.0)
     busy = np.where(up > 0, busy, 0.0)          # the busy share of the serving replicas
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
     meas = served * steps.after_warm
-    fleet_sums.add_latency(curve, i, w, at, meas, extra_wait)
+    fleet_sums.add_latency(curve, i, w, at, meas, waits)
     b = q.backlog
-    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, extra_wait,
-                 [within(c[0]) for c in cls_slo], b)
-    # the end backlog, at its ages: those arrived after the warmup that already missed a TTFT
-    # objective count in TTFT and queue percentiles and against SLO attainment, fleet-wide and per class
+    # the end backlog, first come, first served across classes: the last arrivals, each of its step's
+    # class mix; those arrived after the warmup and older than the TTFT objective count at their age
+    # in TTFT and queue percentiles (fleet-wide and per class, as the request level censors both at
+    # the scenario's objective) and against SLO attainment (per class: older than its own objective)
     since_warm = float(sc.duration) - sc.warmup
+    by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
+    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, waits,
+                [waits.within(c[0]) for c in cls_slo], by_class)
     if n_steps:
         ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
         if len(ages):
             fleet_sums.add_backlog_ages(ages, n_old)
+            mix = steps.cls_frac[arrival_steps(steps.edges, ages)]
+            for c, acc in enumerate(per_cls):
+                acc.add_backlog_ages(ages, n_old * mix[:, c])
         for c, acc in enumerate(per_cls):
-            late = backlog_ages(steps.edges, admitted, b, cls_slo[c][0], since_warm)[1]
-            acc.add_missed(float(late.sum()) * float(steps.cls_frac[-1, c]))
+            late = backlog_by_step(steps.edges, admitted, b, cls_slo[c][0], since_warm)
+            acc.add_missed(float(np.sum(late * steps.cls_frac[:, c])))
     fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm)
 
     gpr = p.gpus_per_replica

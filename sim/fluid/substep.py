@@ -1,12 +1,17 @@
-"""Overloads shorter than a step: the backlog the fluid tier's steps average away.
+"""Overloads shorter than a step: the rate within a step, on sub-steps.
 
-The fluid tier serves each step's expected arrivals at the step's mean rate, so a burst above
-capacity that fits inside one step builds no backlog when the step's mean is within capacity (one
-server at 1.5 times capacity for 30 minutes inside an hour whose mean is its capacity: a 900-request
-backlog at request level, none in hourly steps; ``docs/scaling.md``). This module serves each pool's
-admitted demand again on ``SUB`` sub-steps per step, as a plain fluid queue at the step's serving
+Each step's demand is split over ``SUB`` sub-steps as the rate function falls within it
+(:func:`sub_spread`). Capacity left idle before the rate rises inside a step cannot serve the arrivals
+after the rise: a step ends with the backlog of the plain fluid queue on its sub-steps
+(:func:`lost_capacity`, :func:`end_backlog`; one server at 0.5/s for half an hour, then 1.5/s, its
+capacity 1/s: 900 at the hour's end, not the step mean's none), busy at capacity only on the sub-steps
+that hold a backlog (:func:`at_capacity_subs`), and the waits of a backlogged step are read on the
+sub-steps (:func:`sub_waits`). What the steps still average away is the backlog between their ends
+(one server at 1.5 times capacity for 30 minutes inside an hour whose mean is its capacity: a
+900-request peak at request level, 300 left at the hour's end; ``docs/scaling.md``). This module
+serves each pool's admitted demand on the sub-steps as a plain fluid queue at the step's serving
 capacity (the reflected net input ``Q = X - min(0, min X)``, ``X`` the cumulative arrivals less
-capacity), and says how long a wait the steps hid.
+capacity) and says how long a wait the steps hid (:func:`warn_hidden`).
 
     >>> steps = np.array([3600.0])
     >>> sub = np.array([[225.0, 675.0, 675.0, 675.0, 675.0, 225.0, 225.0, 225.0]])  # 450 s each
@@ -61,24 +66,110 @@ def hidden_message(pool: str, step_s: float, wait_sub_s: float, wait_step_s: flo
             f"(at most the shortest overload that matters) or check the busiest hours at fidelity: request")
 
 
-def warn_hidden(sc, edges: np.ndarray, dt_s: np.ndarray, total: np.ndarray, base_dir, pools: list) -> None:
-    """A :class:`~sim.errors.ScenarioWarning` for each pool whose steps hide a backlog
-    (:func:`hidden_message`). ``pools`` holds ``(name, offered per step, reject share, serving
-    replicas per step, max_rps, backlog at each step's end)``; each pool's sub-steps split its step's
-    offer as the fleet's demand falls within the step. Trace replays are not checked (counting a trace
-    again on sub-steps would read it twice)."""
-    import warnings
-
-    from sim.errors import ScenarioWarning
+def sub_spread(sc, edges: np.ndarray, dt_s: np.ndarray, total: np.ndarray, base_dir) -> np.ndarray | None:
+    """``(steps, SUB)``: the share of each step's demand that falls in each of its sub-steps (the rate
+    function integrated per sub-step, all classes); ``None`` for a trace replay (counting a trace again
+    on sub-steps would read it twice) or no steps."""
     from sim.fluid.demand import expected_arrivals
 
     w = sc.workload
     processes = [w.arrival] + [c.arrival for c in (w.classes or [])]
     if any(p is not None and p.process == "trace" for p in processes) or len(dt_s) == 0:
-        return
+        return None
     fine = expected_arrivals(w, sub_edges(edges), start=sc.start, base_dir=base_dir, seed=sc.seed, sub=5)
     fine = fine.sum(axis=1).reshape(len(dt_s), SUB)
-    spread = np.divide(fine, total[:, None], out=np.full_like(fine, 1.0 / SUB), where=total[:, None] > 0)
+    return np.divide(fine, total[:, None], out=np.full_like(fine, 1.0 / SUB), where=total[:, None] > 0)
+
+
+def lost_capacity(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per step, ``(P, m)``: what the sub-steps add to a backlog, arrivals less capacity (``P``, the step's
+    ``admitted - capacity``), and the lowest that running sum reaches at a sub-step's end (``m``). A step
+    that starts with a backlog ``b`` ends with :func:`end_backlog` ``= b + P - min(0, b + m)``: the plain
+    fluid queue on its sub-steps (reflected at 0), which keeps no capacity left idle before a rise of the
+    rate for the requests after it. With a constant rate it is ``max(b + P, 0)``, the step's own queue.
+
+        >>> p, m = lost_capacity(np.array([[0.25] * 6 + [0.75] * 6]) / 6, np.array([3600.0]), np.array([3600.0]))
+        >>> float(p[0]), float(m[0]), float(end_backlog(0.0, p[0], m[0]))  # 0.5/s then 1.5/s against 1/s
+        (0.0, -900.0, 900.0)
+    """
+    sub = spread.shape[1]
+    cap = np.asarray(capacity, dtype=np.float64)[:, None] / sub
+    net = spread * np.asarray(admitted, dtype=np.float64)[:, None] - cap
+    run = np.cumsum(net, axis=1)
+    return run[:, -1], run.min(axis=1)
+
+
+def end_backlog(b: float, p: float, m: float) -> float:
+    """The backlog at a step's end from ``b`` at its start (:func:`lost_capacity`)."""
+    return b + p - min(0.0, b + m)
+
+
+def at_capacity_subs(b: float, spread_row: np.ndarray, admitted: float, capacity: float) -> float:
+    """The share of a step's sub-steps that end with a backlog (the pool at capacity through them), the
+    queue started at ``b``: what the busy share reads for a step whose sub-steps lost capacity."""
+    net = spread_row * admitted - capacity / len(spread_row)
+    x = b + np.cumsum(net)
+    q = x - np.minimum(np.minimum.accumulate(x), 0.0)
+    return float(np.mean(q > 1e-9 * max(capacity, 1.0)))
+
+
+def sub_served(b: float, spread_row: np.ndarray, admitted: float, capacity: float) -> np.ndarray:
+    """Requests served in each sub-step of a step that starts with a backlog ``b``: the plain fluid queue
+    on the sub-steps (each serves what it holds, up to its part of ``capacity``)."""
+    out = np.zeros(len(spread_row))
+    q, c = float(b), capacity / len(spread_row)
+    for j, share in enumerate(spread_row):
+        work = q + share * admitted
+        out[j] = min(work, c)
+        q = work - out[j]
+    return out
+
+
+def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capacity: np.ndarray,
+              spread: np.ndarray, rows: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per step of ``rows`` and evenly spread instant of it, the first-come-first-served wait (s) of
+    the request served then and the rate served then (requests per step), with arrivals and services
+    taken per sub-step (``spread``: each step's demand over its sub-steps; the queue on them from each
+    step's starting backlog ``b_start``, :func:`sub_served`): where the rate varies inside a step, the
+    requests served after a rise waited longer than those before it (see :mod:`sim.fluid.backlog`).
+
+        >>> row = np.array([[0.25] * 6 + [0.75] * 6]) / 6     # 0.5/s, then 1.5/s against 1/s
+        >>> w, r = sub_waits(np.array([0.0, 3600.0]), np.array([3600.0]), np.zeros(1), np.array([3600.0]), row,
+        ...                  np.array([0]), 4)
+        >>> [round(float(x)) for x in w[0]], [round(float(x)) for x in r[0]]   # served at 450, 1350, 2250, 3150 s
+        ([0, 0, 150, 450], [1800, 1800, 3600, 3600])
+    """
+    from sim.fluid.backlog import arrival_times
+
+    edges = np.asarray(edges, dtype=np.float64)
+    n, sub = spread.shape
+    a_sub = spread * np.asarray(admitted, dtype=np.float64)[:, None]
+    d_sub = np.vstack([sub_served(float(b_start[k]), spread[k], float(admitted[k]), float(capacity[k]))
+                       for k in range(n)])
+    t_knots = sub_edges(edges, sub)
+    cum_a = np.concatenate(([0.0], np.cumsum(a_sub.ravel())))
+    cum_d = np.concatenate(([0.0], np.cumsum(d_sub.ravel())))
+    x = (np.arange(points) + 0.5) / points
+    rows = np.asarray(rows, dtype=np.int64)
+    s = edges[rows, None] + x[None, :] * (edges[rows + 1] - edges[rows])[:, None]
+    d = np.interp(s.ravel(), t_knots, cum_d)
+    arrived = arrival_times(cum_a, t_knots, d).reshape(s.shape)
+    rate = d_sub[rows][:, np.minimum((x * sub).astype(np.int64), sub - 1)] * sub
+    return np.maximum(s - arrived, 0.0), rate
+
+
+def warn_hidden(sc, dt_s: np.ndarray, spread: np.ndarray | None, pools: list) -> None:
+    """A :class:`~sim.errors.ScenarioWarning` for each pool whose steps hide a backlog
+    (:func:`hidden_message`). ``pools`` holds ``(name, offered per step, reject share, serving
+    replicas per step, max_rps, backlog at each step's end)``; each pool's sub-steps split its step's
+    offer as the fleet's demand falls within the step (``spread``, :func:`sub_spread`; ``None``: trace
+    replays are not checked)."""
+    import warnings
+
+    from sim.errors import ScenarioWarning
+
+    if spread is None:
+        return
     step_s = float(dt_s[0])
     for name, offered, reject, serving, max_rps, b_end in pools:
         cap = np.asarray(serving, dtype=np.float64) * max_rps

@@ -2,15 +2,16 @@
 
 Each pool's steps add to the fleet's sums (:class:`FleetSums`) and to every class's
 (:class:`ClassSums`, :func:`add_classes`): latency distributions are mixtures of the capacity
-curve's normalised log-histograms weighted by requests measured, each step's shifted by its
-backlog wait (:data:`SHIFTED`); means are request-weighted; ITL percentiles are weighted by output
+curve's normalised log-histograms weighted by requests measured, each step's shifted by the waits
+behind its backlog, each request served by its own (:data:`SHIFTED`,
+:class:`~sim.fluid.backlog.StepWaits`); means are request-weighted; ITL percentiles are weighted by output
 tokens. :func:`mixture_stats` turns a mixed histogram into the summary's ``mean/p50/p90/p99``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from sim.fluid.backlog import REF, mix_rows
+from sim.fluid.backlog import REF, StepWaits, mix_rows
 from sim.fluid.curve import HIST_METRICS, METRICS, STATS, CapacityCurve
 from sim.metrics.histogram import LogHistogram
 
@@ -50,6 +51,15 @@ class ClassSums:
         """``n`` requests of the end backlog that already missed this class's TTFT objective: SLO misses."""
         self.fin += n
 
+    def add_backlog_ages(self, ages: np.ndarray, n_old: np.ndarray) -> None:
+        """This class's part of the end backlog older than the scenario's TTFT objective, in its TTFT
+        and queue percentiles and means at its age (as :meth:`FleetSums.add_backlog_ages`, without the
+        SLO count, which is the class's own objective's: :meth:`add_missed`)."""
+        for m in ("ttft", "queue"):
+            self.hist[m] += np.bincount(REF.bin_index(ages), weights=n_old, minlength=len(self.hist[m]))
+            self.lat_sum[m] += float((ages * n_old).sum())
+            self.lat_w[m] += float(n_old.sum())
+
     def block(self, arrived: float, window: float, slo: tuple[float, float]) -> dict:
         lat = {}
         for m in HIST_METRICS:
@@ -68,17 +78,17 @@ class ClassSums:
 
 def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np.ndarray, served: np.ndarray,
                  rejected: np.ndarray, meas: np.ndarray, cls_frac: np.ndarray, after_warm: np.ndarray,
-                 extra_wait: np.ndarray, cls_within: list[np.ndarray], backlog_end: float) -> None:
+                 waits: StepWaits, cls_within: list[np.ndarray], backlog_end: np.ndarray) -> None:
     """One pool's contribution to every class's block (class k's curve quantities at the same load;
     ``cls_within[k]``: per step, the share of the requests served whose backlog wait is within class
-    k's TTFT objective)."""
+    k's TTFT objective; ``backlog_end[k]``: class k's part of the pool's end backlog)."""
     tokens = curve.meta.get("class_tokens") or []
     for k, a in enumerate(acc):
         frac = cls_frac[:, k]
         mk = meas * frac
         a.served += float(np.sum(served * frac))
         a.rejected += float(np.sum(rejected * frac))
-        a.backlog += backlog_end * float(frac[-1]) if len(frac) else 0.0
+        a.backlog += float(backlog_end[k])
         a.fin += float(np.sum(mk + rejected * frac * after_warm))
         pin, pout = (tokens[k] if k < len(tokens) and tokens[k] is not None
                      else (curve.prompt_tokens_mean, curve.output_tokens_mean))
@@ -93,10 +103,10 @@ def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np
             hists = {m: curve.class_hists[m][k] for m in HIST_METRICS}
         a.met += float(np.sum(mk * (att[i] * (1 - w) + att[i + 1] * w) * cls_within[k]))
         for m in HIST_METRICS:
-            a.hist[m] += mix_rows(hists[m], i, w, mk, extra_wait if m in SHIFTED else np.zeros_like(extra_wait))
+            a.hist[m] += mix_rows(hists[m], i, w, mk, waits if m in SHIFTED else None)
             mean = means[m][i] * (1 - w) + means[m][i + 1] * w
-            if m in ("ttft", "e2e", "queue"):
-                mean = mean + extra_wait
+            if m in SHIFTED:
+                mean = mean + waits.mean
             ok = ~np.isnan(mean)
             a.lat_sum[m] += float(np.sum((mk * mean)[ok]))
             a.lat_w[m] += float(np.sum(mk[ok]))
@@ -117,15 +127,14 @@ class FleetSums:
         self.by_reason: dict[str, float] = {}
 
     def add_latency(self, curve: CapacityCurve, i: np.ndarray, w: np.ndarray, at, meas: np.ndarray,
-                    extra_wait: np.ndarray) -> None:
-        """Each step's curve distribution shifted by its backlog wait, weighted by requests measured."""
+                    waits: StepWaits) -> None:
+        """Each step's curve distribution shifted by the waits behind its backlog, weighted by requests measured."""
         for m in HIST_METRICS:
-            self.hist[m] += mix_rows(curve.hists[m], i, w, meas,
-                                     extra_wait if m in SHIFTED else np.zeros_like(extra_wait))
+            self.hist[m] += mix_rows(curve.hists[m], i, w, meas, waits if m in SHIFTED else None)
         for m in METRICS:
             mean = at(curve.latency[m]["mean"])
-            if m in ("ttft", "e2e", "queue"):
-                mean = mean + extra_wait
+            if m in SHIFTED:
+                mean = mean + waits.mean
             ok = ~np.isnan(mean)
             self.lat_sum[m] += float(np.sum((meas * mean)[ok]))
             self.lat_w[m] += float(np.sum(meas[ok]))
