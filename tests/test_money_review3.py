@@ -80,6 +80,25 @@ def test_year_two_of_a_deal_with_a_yearly_cap_a_minimum_and_a_second_stepped_agr
     assert col(rows(out), "revenue_share_received_usd")[:4] == pytest.approx([100, 100, 200, 300], abs=1e-6)
 
 
+def test_base_used_beyond_every_closed_bracket_pays_the_open_rate_from_the_first_dollar(tmp_path):
+    """$9,000 counted before the run, past both edges ($5,000 and $8,000): every dollar pays the open
+    bracket's 10 %, 300 a month of $3,000; the reverse, $2,600 used past its $2,500 edge, 30 % of the
+    partner's $1,000, 300 a month: the two net to nothing."""
+    econ = {"period": "month", "compute": COMPUTE,
+            "revenue": [{"name": "subs", "usd_per_month": 3000},
+                        {"name": "resale", "owner": "partner", "usd_per_month": 1000}],
+            "agreements": [{"name": "deal", "base": ["subs"], "settle": "month", "base_used_usd": 9000,
+                            "rate": [{"up_to_usd": 5000, "rate": 0.2}, {"up_to_usd": 8000, "rate": 0.15},
+                                     {"rate": 0.1}],
+                            "reverse": {"rate": [{"up_to_usd": 2500, "rate": 0.05}, {"rate": 0.3}],
+                                        "base": ["resale"], "base_used_usd": 2600}}]}
+    out = run(tmp_path, scenario("beyond", econ, duration="59d"))
+    cf = rows(out)
+    assert col(cf, "revenue_share_paid_usd")[:2] == pytest.approx([300, 300], abs=1e-6)
+    assert col(cf, "revenue_share_received_usd")[:2] == pytest.approx([300, 300], abs=1e-6)
+    assert col(rows(out, "settlements.csv"), "provider_net_usd") == pytest.approx([0, 0], abs=1e-6)
+
+
 STEPPED = {"period": "month", "compute": COMPUTE, "revenue": [{"name": "subs", "usd_per_month": 3000}],
            "agreements": [{"name": "deal", "rate": [{"up_to_usd": 5000, "rate": 0.2}, {"rate": 0.1}],
                            "base": ["subs"], "settle": "quarter"}]}
