@@ -32,6 +32,9 @@ from sim.planning.knobs import KnobError
 from sim.planning.table import fill, fit_table, terminal_width
 from sim.report.search_pages import short_paths
 
+#: objectives that are the simulated window's money (the answer line says so)
+WINDOW_COSTS = ("cost.compute_usd", "cost.compute_with_commits_usd")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, "plan")
@@ -97,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
             b = planner_values(row)
             return (f"{', '.join(row['overrides'])}  ({plain(b['GPUs'])} {plural(b['GPUs'], 'GPU')}, "
                     f"{plain(b['$/month'], money=True)}/month; {said(obj, row.get(obj + '.mean'))}"
-                    f"{' for the simulated window' if obj == 'cost.compute_usd' else ''})")
+                    f"{' for the simulated window' if obj in WINDOW_COSTS else ''})")
 
         if result.best is not None:
             print(fill(f"cheapest meeting all constraints: {described(result.best)}"))

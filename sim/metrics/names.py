@@ -37,6 +37,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "stability.offered_load_factor": ("offered load factor", ""),
     "gpu_hours.provisioned": ("GPU-hours provisioned", "h"), "gpu_hours.busy": ("GPU-hours busy", "h"),
     "cost.compute_usd": ("compute cost", "USD"),
+    "cost.compute_with_commits_usd": ("compute cost with the commits' shortfalls", "USD"),
     "cost.per_million_output_tokens": ("cost per million output tokens", "USD"),
     "cashflow.revenue": ("revenue", "USD"), "cashflow.compute_cost": ("compute cost (ledger)", "USD"),
     "cashflow.revenue_share_paid": ("revenue share paid", "USD"),

@@ -103,7 +103,7 @@ class MMcRunner:
 
     Reads the arrival rate, the server count and the GPU name at the given dotted paths; the
     mean service time is ``service_s``; compute cost is ``servers × price_per_gpu_hour_usd[gpu] ×
-    duration_s / 3600``. ``noise_cv`` > 0 multiplies every latency by a seeded lognormal factor
+    duration_s / 3600`` (with no commits, the compute with the commits' shortfalls too). ``noise_cv`` > 0 multiplies every latency by a seeded lognormal factor
     with that coefficient of variation, imitating replication noise (0 gives exact theory).
     ``capacity`` (the capacity band's scale) makes every server ``capacity`` times as fast: mean
     service ``service_s / capacity``.
@@ -158,7 +158,9 @@ class MMcRunner:
             "slo": {"attainment": attain, "goodput_rps": attain * rate},
             "utilization": {"gpu_busy": min(rate * s / c, 1.0)},
             "gpu_hours": {"provisioned": gpu_hours, "busy": min(rate * s, c) * self.duration_s / 3600},
-            "cost": {"compute_usd": gpu_hours * price},
+            # no compute commits in the M/M/c model: the billed compute is all compute costs in cash, so
+            # the plan's cost_with_commits objective ranks as cost does
+            "cost": {"compute_usd": gpu_hours * price, "compute_with_commits_usd": gpu_hours * price},
             "scenario": "mmc",
             "seed": seed,
             "simulated_seconds": self.duration_s,

@@ -84,12 +84,23 @@ RATE_TAGS = ("Fraction", "Brackets")
 
 
 
+_RATE_FORMS = ("must be a fraction in [0, 1] or a list of brackets such as [{up_to_usd: 1.0e9, rate: 0.2}, "
+               "{rate: 0.15}]")
+
+
 def _not_one_bracket(value: Any) -> Any:
-    """A mapping given as a share's rate: brackets go in a list, even one."""
+    """A share's rate in neither form: a mapping (brackets go in a list, even one), a bare number in
+    the list (each bracket is a mapping), or no number at all (text, null: a percentage is a fraction)."""
     if isinstance(value, Mapping):
-        raise ValueError(f"must be a fraction in [0, 1] or a list of brackets such as [{{up_to_usd: 1.0e9, rate: 0.2}}, "
-                         f"{{rate: 0.15}}] (got the mapping {given(dict(value))}: brackets go in a list, the last "
+        raise ValueError(f"{_RATE_FORMS} (got the mapping {given(dict(value))}: brackets go in a list, the last "
                          f"without up_to_usd)")
+    if isinstance(value, (list, tuple)):
+        for i, b in enumerate(value):
+            if not isinstance(b, Mapping):
+                raise ValueError(f"{_RATE_FORMS} (got {given(b)} as bracket {i}: each bracket is a mapping of "
+                                 f"up_to_usd and rate)")
+    elif value is None or isinstance(value, (str, bool)):
+        raise ValueError(f"{_RATE_FORMS} (got {given(value)}{'; 20 % is 0.2' if isinstance(value, str) else ''})")
     return value
 
 
