@@ -37,7 +37,7 @@ def test_a_pool_at_0_replicas_is_said_off_not_as_serving():
     assert "pool tp8 off (0 replicas of 8 h200-sxm, TP 8)" in sentences[0]
     assert "0 ×" not in sentences[0]
     assert sentences[0].count("serving deepseek-v3") == 1      # the pool that serves, only
-    assert dict(settings)["pool tp8"] == "pool tp8 off (0 replicas of 8 h200-sxm, TP 8)"
+    assert dict(settings)["pool tp8"] == "off (0 replicas of 8 h200-sxm, TP 8)"     # its row names the pool
     # the pool that serves reads as before
     assert "2 × 16 h200-sxm (TP 16, EP 16) serving deepseek-v3" in sentences[0]
 

@@ -257,7 +257,7 @@ def _fleet_settings(fleet: dict, pools: list, lines: list[str]) -> list[tuple[st
     it pins to pools; disaggregation."""
     settings = []
     for p, line in zip(pools, lines):
-        settings.append((f"pool {p.get('name')}", line))
+        settings.append((f"pool {p.get('name')}", line.removeprefix(f"pool {p.get('name')} ")))   # (off: "off (...)")
         settings.append((f"pool {p.get('name')} batching", batching(p.get("batching"))))
     router = fleet.get("router")
     policy = router.get("policy") if isinstance(router, dict) else router
