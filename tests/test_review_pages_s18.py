@@ -172,3 +172,30 @@ def test_a_configuration_refused_for_another_reason_still_refuses_the_plan(tmp_p
                            "--vary", "fleet.pools.0.replicas=1..12")
     assert code == 2
     assert "fleet.pools.0.tensor_parallel: must be a whole number" in err
+
+
+# --- review: what the pages said in two ways ----------------------------------------------------------------
+
+def test_a_compared_attainment_short_of_100_per_cent_does_not_read_100(tmp_path):
+    """baseline (every request within the SLO: 1.0) against mixed_fleet (0.9999862): the compare table read
+    "100 %" then "100.0 %" with a change of -0.00138 pp between them; the second now reads below 100."""
+    from sim.report.comparison_words import cell
+
+    assert cell("slo.attainment", 1.0) == "100 %"
+    assert cell("slo.attainment", 0.9999862) == "99.999 %"
+    assert cell("slo.attainment", 0.9987) == "99.87 %"          # as before where four figures tell it
+
+
+def test_the_saturation_figures_target_says_its_per_cent_as_the_page_does(tmp_path, monkeypatch):
+    """The page's answer and table say attainment in per cent (≥ 99.0%); the figure's legend said 0.99."""
+    from sim.report import sweep_figures
+
+    figs = []
+    real = sweep_figures.save_figure
+    monkeypatch.setattr(sweep_figures, "save_figure", lambda fig, stem, *a, **k: figs.append(fig) or real(fig, stem, *a, **k))
+    sweep_figures.saturation_figure({"rate": 84.0, "attainment": 0.99, "probes": [
+        {"rate": 84.0, "feasible": True, "slo.attainment.mean": 1.0, "latency.ttft.p99.mean": 0.9},
+        {"rate": 87.0, "feasible": False, "slo.attainment.mean": 0.0, "latency.ttft.p99.mean": 12.0}]},
+        tmp_path / "saturation")
+    legend = [t.get_text() for t in figs[0].axes[0].get_legend().get_texts()]
+    assert "target 0.99 (≥ 99.0%)" in legend
