@@ -199,3 +199,20 @@ def test_the_saturation_figures_target_says_its_per_cent_as_the_page_does(tmp_pa
         tmp_path / "saturation")
     legend = [t.get_text() for t in figs[0].axes[0].get_legend().get_texts()]
     assert "target 0.99 (≥ 99.0%)" in legend
+
+
+def test_an_arrival_rate_too_small_per_second_is_said_as_the_throughput_line_says_it():
+    """Ten requests over four months: the run's throughput line said '0.0667 req/day' while the header
+    above it said 'Poisson arrivals at 1e-06 req/s'. 1e-06 req/s x 86,400 s = 0.0864 req/day, in the unit
+    the throughput line picks for the same rate; 12 req/s stays per second."""
+    from sim.report_text import _rate
+
+    scenario = {"duration": 120 * 86400, "workload": {"arrival": {"process": "poisson", "rate": 1e-06}},
+                "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 4}]}, "model": "llama-3-8b"}
+    sentences, settings = scenario_described("tiny", scenario, {})
+    assert "Poisson arrivals at 0.0864 req/day" in sentences[0] and "e-06" not in sentences[0]
+    assert _rate(1e-06, "req/s", 2) == "0.0864 req/day"
+    scenario["workload"]["arrival"] = {"process": "gamma", "cv": 2, "rate": 0.002}
+    assert "at 7.2 req/h" in scenario_described("tiny", scenario, {})[0][0]      # 0.002 x 3,600
+    scenario["workload"]["arrival"] = {"process": "poisson", "rate": 12}
+    assert "Poisson arrivals at 12 req/s" in scenario_described("tiny", scenario, {})[0][0]

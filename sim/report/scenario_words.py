@@ -57,17 +57,31 @@ def model_name(model: Any) -> str:
     return "?"
 
 
+def req_rate(rate: Any) -> str:
+    """An arrival rate with its unit: per second, or one too small to read so (under 0.005 req/s, what the
+    run's throughput line says per hour or per day, :func:`sim.report_text._rate`) per hour or per day, as
+    that line says it.
+
+        >>> req_rate(12), req_rate(1e-06), req_rate(0.002), req_rate(Varied("12–96"))
+        ('12 req/s', '0.0864 req/day', '7.2 req/h', '12–96 req/s')
+    """
+    if isinstance(rate, Varied) or not _num(rate):
+        return f"{number(rate)} req/s"
+    shown, per = humanize.per_longer(rate, "req/s", below=0.005)
+    return f"{number(shown)} {per}"
+
+
 def arrivals(arr: Any, growth: Any = None) -> str:
     """The arrival process in words: ``Poisson arrivals at 12 req/s``."""
     if not isinstance(arr, dict):
         return "arrivals as configured"
     p = arr.get("process")
     if p == "poisson":
-        text = f"Poisson arrivals at {number(arr.get('rate'))} req/s"
+        text = f"Poisson arrivals at {req_rate(arr.get('rate'))}"
     elif p == "gamma":
-        text = f"bursty arrivals (gamma, CV {number(arr.get('cv'))}) at {number(arr.get('rate'))} req/s"
+        text = f"bursty arrivals (gamma, CV {number(arr.get('cv'))}) at {req_rate(arr.get('rate'))}"
     elif p == "diurnal":
-        text = (f"diurnal arrivals averaging {number(arr.get('mean_rate'))} req/s (peak/trough "
+        text = (f"diurnal arrivals averaging {req_rate(arr.get('mean_rate'))} (peak/trough "
                 f"{number(arr.get('peak_to_trough'))}×, peak at {number(arr.get('peak_hour'))} h)")
     elif p == "piecewise":
         rates = [r for r in arr.get("rates") or [] if _num(r)]
