@@ -489,7 +489,7 @@ def test_plan_page_compares_the_candidates_with_their_money(tmp_path):
                                          ["13", "h100-sxm", "meets", "13", "$80.08", "$58,458"],
                                          ["12", "a100-80gb", "nearest miss", "12", "$32.40", "$23,652"]]
     wait = mean_wait_s(12, 10.0, 1.0)
-    assert f"<li>replicas=12, gpu=a100-80gb (nearest miss): queue wait mean {wait * 1000:,.4g} ms, needs &lt;= 100 ms</li>" \
+    assert f"<li>replicas=12, gpu=a100-80gb (nearest miss): queue wait mean {wait * 1000:,.4g} ms, needs ≤ 100 ms</li>" \
         in page
     # every configuration evaluated: those meeting the constraints first, each by cost; the misses say why
     costs = [float(r[4].strip("$").replace(",", "")) for r in every[1:]]

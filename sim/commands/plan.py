@@ -108,6 +108,8 @@ def main(args: argparse.Namespace) -> int:
             print("no configuration meets every constraint")
             for u in result.unmet:
                 print(fill(out_of_reach(u)))
+        for s in result.skipped:       # a layout that cannot hold the model: the answer is from the others
+            print(fill(f"skipped {', '.join(s['group']) or 'the plan'}, which cannot hold the model: {s['reason']}"))
         if not result.constraints:
             print(fill("no --constraint given: the answer is the cheapest configuration that keeps up with its "
                        "traffic"), file=sys.stderr)

@@ -21,6 +21,10 @@ How it searches
 
 Without a range knob every configuration is evaluated and the cheapest feasible one chosen.
 
+A group whose layout cannot hold the model (one GPU per replica for a 70B model) is skipped before the
+search and said (``PlanResult.skipped``, ``plan.json``'s ``skipped``); the plan answers from the others,
+and is refused with the groups' reasons only when none can (:mod:`sim.planning.unfit`).
+
 The capacity band (``capacity_band=PCT``)
 -----------------------------------------
 Near saturation a few per cent of capacity flip a verdict, and the step-time model's throughput is
@@ -55,6 +59,7 @@ from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.store import claim_folder, drop_earlier_result, holds_out
 from sim.planning.table import named_columns, write_csv, write_json
+from sim.planning.unfit import unfit_groups
 
 OBJECTIVES = {"cost": "cost.compute_usd", "cost_with_commits": "cost.compute_with_commits_usd"}
 """Objective names accepted besides a dotted summary key (always minimised): ``cost_with_commits`` is
@@ -141,14 +146,18 @@ class PlanResult(list):
     unmet : list of dict
         The constraints no configuration evaluated meets, each with the best value one gave it
         (:func:`sim.planning.evaluator.unmet`): a target out of reach of every configuration tried.
+    skipped : list of dict
+        The groups skipped because their layout cannot hold the model (:mod:`sim.planning.unfit`), each
+        ``{"group", "problems", "reason"}``; the plan answers from the others.
     runs, reused : int
         The runs (configurations × seeds, at each capacity) the search asked for, and how many of
         them a rerun into the same folder found stored.
     """
 
     def __init__(self, rows, best, evaluated, constraints, objective, knobs, seeds, out=None,
-                 robust=None, robust_groups=(), band=None, runs=(0, 0)):
+                 robust=None, robust_groups=(), band=None, runs=(0, 0), skipped=()):
         super().__init__(rows)
+        self.skipped = list(skipped)
         self.runs, self.reused = runs
         self.unmet = unmet(evaluated, constraints)
         self.robust = robust
@@ -251,7 +260,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     with executor_for(executor, workers, scheduler) as ex:
         evaluate = Evaluator(source, runner, ex, seeds, out_path, validate, progress, "plan", "plan", pct is not None)
         judged = Judged(evaluate, cons, pct)
-        group_rows, robust_rows = _search(knobs, cons, obj, judged)
+        group_rows, robust_rows, skipped = _search(knobs, cons, obj, judged)
         evaluated = judged([tuple(r["overrides"]) for r in judged.evaluate.rows()])    # all stored: nothing runs
     ranked = lambda key: (lambda r: (not key(r), _num(r.get(f"{obj}.mean"))))
     group_rows.sort(key=ranked(lambda r: r["feasible"]))
@@ -260,7 +269,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     robust = robust_rows[0] if pct is not None and robust_rows and robust_feasible(robust_rows[0]) else None
     result = PlanResult(group_rows, best, evaluated, cons, obj, knobs, seeds, out_path,
                         robust=robust, robust_groups=robust_rows if pct is not None else [], band=pct,
-                        runs=(judged.evaluate.runs, judged.evaluate.reused))
+                        runs=(judged.evaluate.runs, judged.evaluate.reused), skipped=skipped)
     if out_path is not None:
         drop_earlier_result(out_path, "plan")
         write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
@@ -329,25 +338,29 @@ def _num(v: Any) -> float:
 
 
 def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
-            judged: Judged) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Each group's cheapest feasible row, and its cheapest robustly feasible row (the same rows
-    without the band)."""
+            judged: Judged) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each group's cheapest feasible row, its cheapest robustly feasible row (the same rows without
+    the band), and the groups skipped as their layout cannot hold the model (:mod:`sim.planning.unfit`)."""
     metrics = [c.metric for c in cons] + [obj]
     mono = next((k for k in knobs if k.is_range), None)
     others = [k for k in knobs if k is not mono]
     groups = configurations(others)
-    if mono is None:
-        rows = judged(groups)
-        check_metrics(rows, metrics)
-        for r, g in zip(rows, groups):
-            r["group"] = list(g)
-        return rows, list(rows)
     order = columns(knobs)
 
     def config(group: tuple[str, ...], value: int) -> tuple[str, ...]:
         parts = dict(o.split("=", 1) for o in group)
         parts[mono.path] = str(value)
         return tuple(f"{p}={parts[p]}" for p in order)
+
+    skipped = unfit_groups(groups, mono, config, judged.evaluate.refused, judged.evaluate.source.source)
+    gone = {tuple(s["group"]) for s in skipped}
+    groups = [g for g in groups if g not in gone]
+    if mono is None:
+        rows = judged(groups)
+        check_metrics(rows, metrics)
+        for r, g in zip(rows, groups):
+            r["group"] = list(g)
+        return rows, list(rows), skipped
 
     # per group: the point's bisection, and with the band the robust one (on the slower side's verdict)
     searches = {g: [Bisection(mono.low, mono.high)] + ([Bisection(mono.low, mono.high)] if judged.pct else [])
@@ -383,7 +396,7 @@ def _search(knobs: list[Knob], cons: list[Constraint], obj: str,
             row["group"] = list(g)
             row["probes"] = b.probes
             result[i].append(row)
-    return result[0], result[1] if judged.pct else list(result[0])
+    return result[0], result[1] if judged.pct else list(result[0]), skipped
 
 
 def next_probes(searches: Mapping[Any, Sequence[Bisection]],
@@ -428,4 +441,5 @@ def write_plan(out: Path, result: PlanResult, source: str = "<scenario>",
         "unmet": result.unmet,
         **({"capacity_band": {"pct": result.band, "capacity": capacities(result.band)["slower"]},
             "robust": result.robust, "robust_groups": result.robust_groups} if result.band is not None else {}),
+        **({"skipped": result.skipped} if result.skipped else {}),
     })

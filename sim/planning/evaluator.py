@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.economics.summary_keys import CASHFLOW_KEYS, COST_KEYS, TEXT_KEYS
+from sim.errors import ScenarioError
 from sim.metrics.names import amount, bound_words, name_of
 from sim.metrics.schema import CLASS_BLOCKS, FIXED_KEYS, PER_RUN_KEYS, SUMMARY_BLOCKS, summary_key_problem
 from sim.planning.constraints import Constraint, UnknownMetricError
@@ -125,6 +126,21 @@ class Evaluator:
                 if (w.category, str(w.message)) not in self.warned:
                     self.warned.add((w.category, str(w.message)))
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+    def refused(self, configs: Sequence[tuple[str, ...]]) -> dict[tuple[str, ...], Any]:
+        """The :class:`~sim.errors.ScenarioError` of each of ``configs`` the scenario's checks refuse
+        (none without validation), checked silently: a configuration's warnings are said when it runs."""
+        if not self.validate:
+            return {}
+        out = {}
+        for config in dict.fromkeys(tuple(c) for c in configs):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self.source.validate(self.source.resolve(config), self.scaled)
+            except ScenarioError as exc:
+                out[config] = exc
+        return out
 
     def rows(self, capacity: float = 1.0) -> list[dict[str, Any]]:
         """Every configuration evaluated at ``capacity``, in the order first asked for."""

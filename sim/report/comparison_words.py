@@ -64,6 +64,8 @@ def cell(key: str, value: Any) -> str:
 
         >>> cell("latency.ttft.p99", 0.1345), cell("latency.e2e.p99", 10.0172), cell("slo.attainment", 0.9987)
         ('134.5 ms', '10,017 ms', '99.87 %')
+        >>> cell("slo.attainment", 0.9999862), cell("slo.attainment", 1.0)      # short of 100 % reads so
+        ('99.999 %', '100 %')
         >>> cell("cost.compute_usd", 1.6667), cell("throughput.output_tokens_per_s", 3081.99), cell("x.y", None)
         ('$1.67', '3,082 tok/s', '—')
     """
@@ -77,7 +79,10 @@ def cell(key: str, value: Any) -> str:
     if unit == "USD":
         return money(key, value)
     if unit == "%":
-        return f"{figures(value * 100, 4)} %"
+        text = figures(value * 100, 4)
+        if value < 1 and float(text.replace(",", "")) >= 100:     # short of 1: never "100.0 %" beside a base of 100 %
+            text = humanize.share(value, 1, apart=(1.0,)).removesuffix("%")
+        return f"{text} %"
     return figures(value, 4) + (f" {unit}" if unit not in ("", "h") else "")
 
 

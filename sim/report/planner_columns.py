@@ -109,22 +109,46 @@ def _headroom(row: Mapping[str, Any]) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else -math.inf
 
 
-def nearest_miss(evaluated: Sequence[Mapping[str, Any]], objective: str) -> Mapping[str, Any] | None:
+def nearest_miss(evaluated: Sequence[Mapping[str, Any]], objective: str,
+                 answer: Mapping[str, Any] | None = None) -> Mapping[str, Any] | None:
     """Of a plan's evaluated configurations that ran but do not meet every constraint, the one that
-    came nearest: the largest headroom (the slack of its tightest constraint, least negative), then
-    the lowest objective; None when every one that ran meets them.
+    came nearest: the largest headroom (the slack of its tightest constraint, least negative); among
+    misses whose headroom ties (two fleets both at 0 % attainment, both -100 %), the one nearest the
+    ``answer`` (the plan's answer row) in the objective, ``|objective - answer's|``, so that a bisection
+    that failed at 2 and 3 replicas before 4 met them names 3, the fleet just short of the answer; with no
+    answer, the one with the highest objective (the most a plan tried that still fell short). None when
+    every one that ran meets them.
 
         >>> rows = [{"n": 1, "feasible": False, "headroom": -0.9, "cost.compute_usd.mean": 1.0, "overrides": ["r=1"]},
         ...         {"n": 1, "feasible": False, "headroom": -0.2, "cost.compute_usd.mean": 2.0, "overrides": ["r=2"]},
         ...         {"n": 1, "feasible": True, "headroom": 0.4, "cost.compute_usd.mean": 3.0, "overrides": ["r=3"]}]
         >>> nearest_miss(rows, "cost.compute_usd")["overrides"]
         ['r=2']
+        >>> tied = [{**rows[0], "headroom": -1.0}, {**rows[1], "headroom": -1.0}, rows[2]]
+        >>> nearest_miss(tied, "cost.compute_usd", rows[2])["overrides"], nearest_miss(tied, "cost.compute_usd")["overrides"]
+        (['r=2'], ['r=2'])
     """
     missed = [r for r in evaluated if not r.get("feasible") and _num(r, "n") > 0]
     if not missed:
         return None
     cost = lambda r: _num(r, f"{objective}.mean")
-    return max(missed, key=lambda r: (_headroom(r), -(cost(r) if cost(r) == cost(r) else math.inf)))
+    target = _num(answer, f"{objective}.mean") if answer is not None else math.nan
+
+    def distance(r: Mapping[str, Any]) -> float:
+        """How far ``r`` is from the answer in the objective (smaller is nearer; NaN last)."""
+        c = cost(r)
+        if c != c:
+            return math.inf
+        return abs(c - target) if target == target else -c
+
+    # headroom compared to 12 significant digits: two misses at -100 % computed apart read as a tie
+    return min(missed, key=lambda r: (-_tie(_headroom(r)), distance(r)))
+
+
+def _tie(value: float) -> float:
+    """``value`` to 12 significant digits (infinities as they are), so that equal headrooms computed
+    along different paths compare equal."""
+    return value if not math.isfinite(value) or value == 0 else float(f"{value:.12g}")
 
 
 def verdict(row: Mapping[str, Any], answer: str, best: Sequence[str] | None) -> str:
@@ -151,9 +175,10 @@ def plan_rows(shown: Sequence[tuple[Mapping[str, Any], str]], evaluated: Sequenc
               objective: str) -> list[tuple[Mapping[str, Any], str]]:
     """The rows a plan's table compares, best first: ``shown`` (each group's answer with its label,
     :func:`sim.metrics.band.answer_rows`), then the configuration that came nearest to meeting the
-    constraints among those that did not (:func:`nearest_miss`, labelled ``nearest miss``) unless it is
-    shown already."""
-    miss = nearest_miss(evaluated, objective)
+    constraints among those that did not (:func:`nearest_miss`, labelled ``nearest miss``: on a tie in
+    headroom, the one nearest the first shown row that meets them, the answer) unless it is shown already."""
+    answer = next((r for r, _ in shown if r.get("feasible")), None)
+    miss = nearest_miss(evaluated, objective, answer)
     seen = {tuple(r.get("overrides") or ()) for r, _ in shown}
     if miss is None or tuple(miss.get("overrides") or ()) in seen:
         return list(shown)

@@ -57,17 +57,31 @@ def model_name(model: Any) -> str:
     return "?"
 
 
+def req_rate(rate: Any) -> str:
+    """An arrival rate with its unit: per second, or one too small to read so (under 0.005 req/s, what the
+    run's throughput line says per hour or per day, :func:`sim.report_text._rate`) per hour or per day, as
+    that line says it.
+
+        >>> req_rate(12), req_rate(1e-06), req_rate(0.002), req_rate(Varied("12–96"))
+        ('12 req/s', '0.0864 req/day', '7.2 req/h', '12–96 req/s')
+    """
+    if isinstance(rate, Varied) or not _num(rate):
+        return f"{number(rate)} req/s"
+    shown, per = humanize.per_longer(rate, "req/s", below=0.005)
+    return f"{number(shown)} {per}"
+
+
 def arrivals(arr: Any, growth: Any = None) -> str:
     """The arrival process in words: ``Poisson arrivals at 12 req/s``."""
     if not isinstance(arr, dict):
         return "arrivals as configured"
     p = arr.get("process")
     if p == "poisson":
-        text = f"Poisson arrivals at {number(arr.get('rate'))} req/s"
+        text = f"Poisson arrivals at {req_rate(arr.get('rate'))}"
     elif p == "gamma":
-        text = f"bursty arrivals (gamma, CV {number(arr.get('cv'))}) at {number(arr.get('rate'))} req/s"
+        text = f"bursty arrivals (gamma, CV {number(arr.get('cv'))}) at {req_rate(arr.get('rate'))}"
     elif p == "diurnal":
-        text = (f"diurnal arrivals averaging {number(arr.get('mean_rate'))} req/s (peak/trough "
+        text = (f"diurnal arrivals averaging {req_rate(arr.get('mean_rate'))} (peak/trough "
                 f"{number(arr.get('peak_to_trough'))}×, peak at {number(arr.get('peak_hour'))} h)")
     elif p == "piecewise":
         rates = [r for r in arr.get("rates") or [] if _num(r)]
@@ -160,8 +174,27 @@ def _replicas_of(pool: dict, replicas: Any, gpu: Any) -> str:
     return f"{replicas} × {f'{per_replica} ' if per_replica > 1 else ''}{gpu}" + _layout(pool)
 
 
+def _off(pool: dict, replicas: Any, gpu: Any) -> str | None:
+    """``pool tp8-1node off (0 replicas of 8 h200-sxm, TP 8)`` for a pool set to 0 replicas without
+    autoscaling (it serves nothing: a planner switches a layout off to size another alone); None for
+    any other pool. "0 × 8 h200-sxm (TP 8) serving ..." read as if it served.
+
+        >>> _off({"name": "b", "tensor_parallel": 8}, 0, "h200-sxm"), _off({"name": "b"}, 2, "h100-sxm")
+        ('pool b off (0 replicas of 8 h200-sxm, TP 8)', None)
+    """
+    if not (_num(replicas) and replicas == 0) or pool.get("autoscale"):
+        return None
+    shape = _replicas_of(pool, 0, gpu).removeprefix("0 × ")
+    if shape.endswith(")") and " (" in shape:        # the layout inside the same parentheses
+        head, _, layout = shape.partition(" (")
+        shape = f"{head}, {layout[:-1]}"
+    return f"pool {pool.get('name', '?')} off (0 replicas of {shape})"
+
+
 def _pool_line(pool: dict, default_model: Any, summary_pool: dict | None) -> str:
     gpus = pool.get("gpu", "?")
+    if (off := _off(pool, pool.get("replicas"), gpus)) is not None:
+        return off
     replicas = count(pool["replicas"]) if _num(pool.get("replicas")) else pool.get("replicas", "?")
     mean = (summary_pool or {}).get("replicas_mean")
     auto = pool.get("autoscale")
@@ -238,7 +271,7 @@ def _fleet_settings(fleet: dict, pools: list, lines: list[str]) -> list[tuple[st
     it pins to pools; disaggregation."""
     settings = []
     for p, line in zip(pools, lines):
-        settings.append((f"pool {p.get('name')}", line))
+        settings.append((f"pool {p.get('name')}", line.removeprefix(f"pool {p.get('name')} ")))   # (off: "off (...)")
         settings.append((f"pool {p.get('name')} batching", batching(p.get("batching"))))
     router = fleet.get("router")
     policy = router.get("policy") if isinstance(router, dict) else router
@@ -255,12 +288,18 @@ def _fleet_settings(fleet: dict, pools: list, lines: list[str]) -> list[tuple[st
     return settings
 
 
+def _served(pool_sum: dict) -> bool:
+    """Whether a summary's pool had a replica at some time (an autoscaled pool that starts at 0 does)."""
+    return any(_num(pool_sum.get(k)) and pool_sum[k] > 0 for k in ("replicas_mean", "replicas_provisioned_total"))
+
+
 def summary_described(name: str, pools_sum: dict, horizon) -> tuple[list[str], list[tuple[str, str]]]:
     """What ran, from the summary alone (no scenario.json): each pool's replicas, GPU, parallel layout and
     shard scale, and the simulated time."""
-    lines = [_replicas_of(p, p.get("replicas", "?"), p.get("gpu", "?"))
+    lines = [_off({"name": n, **p, "autoscale": _served(p)}, p.get("replicas"), p.get("gpu", "?"))
+             or _replicas_of(p, p.get("replicas", "?"), p.get("gpu", "?"))
              + (f", one shard of {count(p['scale'])}" if _num(p.get("scale")) and p["scale"] != 1 else "")
-             for p in pools_sum.values()]
+             for n, p in pools_sum.items()]
     sentences = [f"{name}: " + ("; ".join(lines) or "fleet as configured")
                  + (f", {duration(horizon)} simulated." if _num(horizon) else ".")]
     settings = [(f"pool {n}", line) for n, line in zip(pools_sum, lines)]

@@ -55,6 +55,7 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
         slower = f"at −{pct:g} %" if pct is not None else None
         if slower:
             answer += _robust_answer(best, data.get("robust"), pct)
+        answer += skipped_note(data)
         cons = ", ".join(map(constraint_words, data.get("constraints", []))) or "none (the cheapest that keeps up)"
         seeds = data.get("seeds")
         judged = ("each constraint must hold at the unfavourable end of the 95% confidence interval"
@@ -68,6 +69,21 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
                                 f"model's capacity {pct:g} % lower, the same seeds (fleetsim plan --capacity-band); "
                                 f"point: the cheapest configuration of its group meeting the constraints; robust: "
                                 f"the cheapest meeting them {slower}.</p>" if slower else ""))
+
+
+def skipped_note(data: dict) -> str:
+    """The groups a plan skipped as their layout cannot hold the model (``plan.json``'s ``skipped``,
+    :mod:`sim.planning.unfit`), each with why, as the terminal says them; empty when none was.
+
+        >>> skipped_note({"skipped": [{"group": ["tp=1"], "reason": "x does not fit on 1x h100"}]})
+        '<p class="note">Skipped tp=1, which cannot hold the model: x does not fit on 1x h100.</p>'
+    """
+    out = []
+    for s in data.get("skipped") or []:
+        if isinstance(s, dict) and isinstance(s.get("group"), list):
+            out.append(f'<p class="note">Skipped {escape(", ".join(map(str, s["group"])) or "the plan")}, which '
+                       f'cannot hold the model: {escape(str(s.get("reason", "")))}.</p>')
+    return "".join(out)
 
 
 def constraint_words(text: str) -> str:

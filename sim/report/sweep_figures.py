@@ -20,7 +20,7 @@ from typing import Any
 
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from sim.humanize import money
+from sim.humanize import money, share
 from sim.metrics.names import amount, heading, name_of
 from sim.report.chart import figure_text
 from sim.report.labels import label_points
@@ -301,7 +301,8 @@ def saturation_figure(data: Mapping[str, Any], stem: Path) -> list[Path]:
         ax.grid(True, alpha=0.3)
     target = _num(data.get("attainment"))
     if math.isfinite(target):
-        top.axhline(target, color="grey", ls="--", lw=1.0, label=f"target {target:g}")
+        # said in per cent too, as the page's answer and table say attainment (the axis reads 0-1)
+        top.axhline(target, color="grey", ls="--", lw=1.0, label=f"target {target:g} (≥ {share(target)})")
     if _wide([_num(p.get("latency.ttft.p99.mean")) for p in probes]):
         bottom.set_yscale("log")
     top.plot([], [], "o", color="C0", label="sustained")
