@@ -34,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a field and its values, comma-separated or LOW..HIGH, e.g. "
                              "fleet.pools.0.replicas=4,8,16 (repeatable; the product is swept); fields that "
                              "move together are joined by &: "
-                             "PATH&PATH=A&B,C&D (a GPU and its price: README, the B200 question)")
+                             "PATH&PATH=A&B,C&D (a GPU and its price: README, the B200 question); a value in "
+                             "[...] or {...} is one YAML value, commas inside it included, e.g. "
+                             "'economics.agreements.0.rate=0.2,[{up_to_usd: 1.0e9, rate: 0.2}, {rate: 0.15}]'")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
     parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
                         help=f"run every point with the capacity band (see fleetsim run --capacity-band; default "
