@@ -93,6 +93,8 @@ def test_grid_keeps_a_bracket_list_whole_and_sweeps_it(tmp_path, capsys):
     out = tmp_path / "sweep"
     assert main(["sweep", str(path), "--grid", "economics.agreements.0.rate=0.2,[{up_to_usd: 5000, rate: 0.2}, "
                  "{rate: 0.1}]", "--out", str(out), "--quiet", "--no-figures", "--executor", "serial"]) == 0
+    table = capsys.readouterr().out
+    assert "20 % to $5,000, then 10 %" in table and "up_to_usd" not in table
     with open(out / "sweep.csv", newline="") as fh:
         paid = [float(r["cashflow.revenue_share_paid"]) for r in csv.DictReader(fh)]
     assert paid == pytest.approx([2400, 1700], abs=1e-6)

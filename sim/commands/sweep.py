@@ -50,6 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "page's table shows the columns named, in their order")
 
 
+def _knob_cell(path: str, value) -> str:
+    """A knob's value in the table: a share's brackets in words (``20 % to $5,000, then 10 %``), else as read."""
+    from sim.economics.tiers import RATE_KEY, words
+
+    said = words(value) if RATE_KEY.fullmatch(path) else None
+    return said if said is not None else str(value)
+
+
 def _cell(row: dict, metric: str) -> str:
     from sim.humanize import interval
     from sim.planning.planner import plain
@@ -204,7 +212,7 @@ def main(args: argparse.Namespace) -> int:
                 print(f"--columns: {exc}", file=sys.stderr)
         ranged = [m for m in shown if args.capacity_band is not None and band_key(m, "faster")]
         plain = planner.plain
-        rows = [{**{k: str(r.get(k)) for k in knobs}, "n": str(r["n"]), "stable": _stable(r),
+        rows = [{**{k: _knob_cell(k, r.get(k)) for k in knobs}, "n": str(r["n"]), "stable": _stable(r),
                  **planner_cells(r), **{m: _cell(r, m) for m in shown},
                  **{f"{m} ±{args.capacity_band:g} %": configuration_range(r, m, lambda v, m=m: plain(shown_value(m, v)))
                     for m in ranged}}
