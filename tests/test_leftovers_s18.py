@@ -203,7 +203,7 @@ def test_objective_hint_names_cost_with_commits_which_plan_accepts(tmp_path, cap
             "--executor", "serial"]
     assert main([*argv, "--objective", "cost_with_commit", "--out", str(tmp_path / "p1")]) == 2
     err = _err(capsys)
-    assert "cost (= cost.compute_usd, the default), cost_with_commits (= cost.compute_with_commits_usd)" in err
+    assert "or cost (= cost.compute_usd, the default) or cost_with_commits (= cost.compute_with_commits_usd)" in err
     assert err.endswith("(did you mean cost_with_commits?)")
     assert main([*argv, "--objective", " ", "--out", str(tmp_path / "p2")]) == 2
     assert "cost_with_commits (= cost.compute_with_commits_usd)" in _err(capsys)

@@ -84,8 +84,8 @@ def main(args: argparse.Namespace) -> int:
 
         check_workers(args)
         if args.objective is not None and not args.objective.strip():
-            print(f"--objective: empty: give the summary key to minimise, such as latency.ttft.p99, or an "
-                  f"objective's name: {objective_names()}", file=sys.stderr)
+            print(f"--objective: empty: give the summary key to minimise, such as latency.ttft.p99, or "
+                  f"{objective_names()}", file=sys.stderr)
             return 2
         if not columns_known(args, "--vary"):
             return 2
@@ -100,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             raise KeyboardInterrupt(kept_points(out)) from None
         except UnknownMetricError as exc:       # said after the flag that named the metric
-            print(f"--objective: {exc}; or an objective's name: {objective_names()}{_near_objective(args.objective)}"
+            print(f"--objective: {exc}; or {objective_names()}{_near_objective(args.objective)}"
                   if objective_key(args.objective) in exc.metrics
                   else f"--constraint: {exc}", file=sys.stderr)
             return 2

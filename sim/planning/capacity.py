@@ -65,9 +65,10 @@ def objective_names(default: str = "cost") -> str:
     """The objective names (:data:`OBJECTIVES`) as a hint lists them, each with the summary key it stands for.
 
         >>> objective_names()
-        'cost (= cost.compute_usd, the default), cost_with_commits (= cost.compute_with_commits_usd)'
+        'cost (= cost.compute_usd, the default) or cost_with_commits (= cost.compute_with_commits_usd)'
     """
-    return ", ".join(f"{n} (= {k}{', the default' if n == default else ''})" for n, k in OBJECTIVES.items())
+    names = [f"{n} (= {k}{', the default' if n == default else ''})" for n, k in OBJECTIVES.items()]
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 @dataclass
