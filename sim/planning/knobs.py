@@ -2,9 +2,10 @@
 
 A knob names a scenario field by its dotted path (list items by index, as in ``--set``) and the
 values to try. Values are YAML scalars, written comma-separated (a value in ``[...]`` or ``{...}``, a
-YAML flow list or block such as a share's brackets, is one value, commas inside it included), or an inclusive integer range
-``lo..hi`` (whole numbers in digits, at most :data:`MAX_RANGE_VALUES` values; anything else with
-``..`` and a number, such as ``1..1e9`` or ``1..4,8``, is a :class:`KnobError` saying so)::
+YAML flow list or block such as a share's brackets, is one value, commas inside it included), or an
+inclusive integer range ``lo..hi`` (whole numbers in digits, at most :data:`MAX_RANGE_VALUES` values;
+anything else with ``..`` and a number, such as ``1..1e9`` or ``1..4,8``, is a :class:`KnobError`
+saying so)::
 
     >>> parse_knob("fleet.pools.0.replicas=4,8,16").values
     ('4', '8', '16')

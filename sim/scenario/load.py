@@ -270,8 +270,8 @@ def _flat_rate_problem(key: str, rate: Any, rest: Sequence[str], value: Any) -> 
     if not RATE_KEY.fullmatch(key) or isinstance(rate, (dict, list)):
         return None
     got = f"{rate:g}" if isinstance(rate, (int, float)) and not isinstance(rate, bool) else repr(rate)
-    example = (f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) and list(rest[1:]) == ["rate"]
-               else got)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    example = f"{value:g}" if number and list(rest[1:]) == ["rate"] else got
     return (f"is a flat rate ({got}), not brackets, so it has no {'.'.join(rest)}: set the fraction with "
             f"--set {key}=0.15, or give the whole list of brackets, e.g. "
             f"--set '{key}=[{{up_to_usd: 1.0e9, rate: {example}}}, {{rate: 0.1}}]' (docs/economics.md, stepped rates)")
