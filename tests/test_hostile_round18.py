@@ -240,13 +240,14 @@ def test_a_summary_nested_too_deeply_names_the_file(run_folder, tmp_path, capsys
 
 
 def test_a_scenario_json_nested_too_deeply_or_a_folder(run_folder, tmp_path, capsys):
-    """The report's header reads scenario.json when it can (else the summary alone): one nested too
-    deeply stopped ``fleetsim report`` with "nested too deeply to process (RecursionError ...)"; compare
-    said a folder of that name as "cannot read or write a file (IsADirectoryError ...)"."""
+    """One nested too deeply stopped ``fleetsim report`` with "nested too deeply to process (RecursionError
+    ...)"; compare said a folder of that name as "cannot read or write a file (IsADirectoryError ...)".
+    Report, reprice and compare now refuse both alike, naming the file."""
     d = _copy(run_folder, tmp_path, "scenario.json", "deep")
-    assert _main(["report", str(d)]) == 0
-    assert (d / "report.html").is_file()
-    capsys.readouterr()
+    assert _main(["report", str(d)]) == 2
+    assert _err(capsys) == [f"{d / 'scenario.json'}: not a scenario as fleetsim writes it (nested too deeply); "
+                            "write the folder again, or move the file out of the folder to report without it"]
+    assert not (d / "report.html").exists()
     (d / "scenario.json").unlink()
     (d / "scenario.json").mkdir()
     assert _main(["compare", str(run_folder), str(d)]) == 2

@@ -63,10 +63,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'$/hour' too)")
 
 
+def _near_objective(given: str) -> str:
+    """`` (did you mean cost_with_commits?)`` when ``given`` is close to an objective's name (``cost_with_commit``)."""
+    import difflib
+
+    from sim.planning.capacity import OBJECTIVES
+
+    near = difflib.get_close_matches(given.strip(), list(OBJECTIVES), n=1, cutoff=0.8)
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
 def main(args: argparse.Namespace) -> int:
     def body() -> int:
         from sim.metrics.band import SLOWER, answer_rows, robust_feasible
-        from sim.planning.capacity import objective_key, plan
+        from sim.planning.capacity import objective_key, objective_names, plan
         from sim.planning.evaluator import check_metrics
         from sim.humanize import plural
         from sim.planning.planner import COLUMNS, parse_columns, plain, planner_cells, planner_values
@@ -74,8 +84,8 @@ def main(args: argparse.Namespace) -> int:
 
         check_workers(args)
         if args.objective is not None and not args.objective.strip():
-            print("--objective: empty: give the summary key to minimise, such as latency.ttft.p99, or cost "
-                  "(the default: cost.compute_usd)", file=sys.stderr)
+            print(f"--objective: empty: give the summary key to minimise, such as latency.ttft.p99, or "
+                  f"{objective_names()}", file=sys.stderr)
             return 2
         if not columns_known(args, "--vary"):
             return 2
@@ -90,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             raise KeyboardInterrupt(kept_points(out)) from None
         except UnknownMetricError as exc:       # said after the flag that named the metric
-            print(f"--objective: {exc}; or cost (the default: cost.compute_usd)"
+            print(f"--objective: {exc}; or {objective_names()}{_near_objective(args.objective)}"
                   if objective_key(args.objective) in exc.metrics
                   else f"--constraint: {exc}", file=sys.stderr)
             return 2

@@ -27,6 +27,7 @@ def main(args: argparse.Namespace) -> int:
     from sim.errors import printable
     from sim.paths import loop_message, looping_link, looping_links
     from sim.report.html_report import write_report
+    from sim.report.overview import scenario_file_problem
     from sim.report.result_folder import SEARCH_FIELDS, read_search
 
     link = looping_link(args.folder)
@@ -45,6 +46,10 @@ def main(args: argparse.Namespace) -> int:
         return 2
     for name in SEARCH_FIELDS:      # checked here: the page's own reader takes them as they come
         read_search(args.folder, name)
+    problem = scenario_file_problem(args.folder, "to report without it")    # (as fleetsim compare refuses it)
+    if problem is not None:
+        print(printable(problem), file=sys.stderr)
+        return 2
     try:
         path = write_report(args.folder, regenerate=not args.no_regenerate)
     except FileNotFoundError as exc:

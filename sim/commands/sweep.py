@@ -34,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a field and its values, comma-separated or LOW..HIGH, e.g. "
                              "fleet.pools.0.replicas=4,8,16 (repeatable; the product is swept); fields that "
                              "move together are joined by &: "
-                             "PATH&PATH=A&B,C&D (a GPU and its price: README, the B200 question)")
+                             "PATH&PATH=A&B,C&D (a GPU and its price: README, the B200 question); a value in "
+                             "[...] or {...} is one YAML value, commas inside it included, e.g. "
+                             "'economics.agreements.0.rate=0.2,[{up_to_usd: 1.0e9, rate: 0.2}, {rate: 0.15}]'")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
     parser.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
                         help=f"run every point with the capacity band (see fleetsim run --capacity-band; default "
@@ -46,6 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"latency.ttft.p99,slo.attainment (default {','.join(SHOWN)}); a table wider than "
                              "the terminal leaves columns out, never one named here (a planner column too); the report "
                              "page's table shows the columns named, in their order")
+
+
+def _knob_cell(path: str, value) -> str:
+    """A knob's value in the table: a share's brackets in words (``20 % to $5,000, then 10 %``), else as read."""
+    from sim.economics.tiers import RATE_KEY, words
+
+    said = words(value) if RATE_KEY.fullmatch(path) else None
+    return said if said is not None else str(value)
 
 
 def _cell(row: dict, metric: str) -> str:
@@ -202,7 +212,7 @@ def main(args: argparse.Namespace) -> int:
                 print(f"--columns: {exc}", file=sys.stderr)
         ranged = [m for m in shown if args.capacity_band is not None and band_key(m, "faster")]
         plain = planner.plain
-        rows = [{**{k: str(r.get(k)) for k in knobs}, "n": str(r["n"]), "stable": _stable(r),
+        rows = [{**{k: _knob_cell(k, r.get(k)) for k in knobs}, "n": str(r["n"]), "stable": _stable(r),
                  **planner_cells(r), **{m: _cell(r, m) for m in shown},
                  **{f"{m} ±{args.capacity_band:g} %": configuration_range(r, m, lambda v, m=m: plain(shown_value(m, v)))
                     for m in ranged}}

@@ -34,6 +34,7 @@ from sim.atomic import atomic_write_json, in_the_way_message, staged_folder
 from sim.paths import loop_message, looping_link, looping_links
 from sim.limits import check_money
 from sim.metrics.output import RESULT_NAMES, result_files, result_in_the_way
+from sim.report.overview import scenario_file_problem
 from sim.report.result_folder import MAX_PROBLEMS, summary_problems
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
@@ -216,6 +217,9 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     if src.is_file() or not src.exists():
         what = "a file, not a result folder" if src.is_file() else "no such result folder"
         raise InputError(f"{src}: {what} (fleetsim reprice reads the folder fleetsim run --out DIR wrote)")
+    if (src / FILE_NAME).is_dir():
+        raise InputError(f"{src / FILE_NAME}: a folder, not a file (a result folder written by fleetsim run --out "
+                         "keeps the usage re-pricing needs in this file; run the scenario again with --out)")
     if not (src / FILE_NAME).is_file():
         raise InputError(f"{src}: no {FILE_NAME} (a result folder written by fleetsim run --out keeps "
                          "the usage re-pricing needs; run the scenario again with --out)")
@@ -238,6 +242,9 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     if not isinstance(summary, dict):
         raise InputError(f"{src}: summary.json is not a fleetsim summary (a JSON object; got "
                          f"{type(summary).__name__})")
+    problem = scenario_file_problem(src, "to re-price without it")     # copied as it is, then refused by compare
+    if problem is not None:
+        raise InputError(problem)
     problems = summary_problems(summary)        # {"a": 1} was re-priced, its money said to have been $0.00
     if problems:
         raise ScenarioError([*problems[:MAX_PROBLEMS], ("", "not as fleetsim run writes it: run the scenario again "

@@ -66,6 +66,16 @@ OBJECTIVES = {"cost": "cost.compute_usd", "cost_with_commits": "cost.compute_wit
 the billed compute plus the compute commits' shortfalls, what compute costs in cash under a commit."""
 
 
+def objective_names(default: str = "cost") -> str:
+    """The objective names (:data:`OBJECTIVES`) as a hint lists them, each with the summary key it stands for.
+
+        >>> objective_names()
+        'cost (= cost.compute_usd, the default) or cost_with_commits (= cost.compute_with_commits_usd)'
+    """
+    names = [f"{n} (= {k}{', the default' if n == default else ''})" for n, k in OBJECTIVES.items()]
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
 @dataclass
 class Bisection:
     """Smallest ``v`` in ``lo..hi`` with ``feasible(v)``, assuming feasibility is monotone.

@@ -1,9 +1,11 @@
 """Knobs: the scenario fields a sweep or a plan varies, parsed from ``path=values`` strings.
 
 A knob names a scenario field by its dotted path (list items by index, as in ``--set``) and the
-values to try. Values are YAML scalars, written comma-separated, or an inclusive integer range
-``lo..hi`` (whole numbers in digits, at most :data:`MAX_RANGE_VALUES` values; anything else with
-``..`` and a number, such as ``1..1e9`` or ``1..4,8``, is a :class:`KnobError` saying so)::
+values to try. Values are YAML scalars, written comma-separated (a value in ``[...]`` or ``{...}``, a
+YAML flow list or block such as a share's brackets, is one value, commas inside it included), or an
+inclusive integer range ``lo..hi`` (whole numbers in digits, at most :data:`MAX_RANGE_VALUES` values;
+anything else with ``..`` and a number, such as ``1..1e9`` or ``1..4,8``, is a :class:`KnobError`
+saying so)::
 
     >>> parse_knob("fleet.pools.0.replicas=4,8,16").values
     ('4', '8', '16')
@@ -113,7 +115,7 @@ def parse_knob(spec: str) -> Knob:
                             f"{MAX_RANGE_VALUES:,} (a sweep runs every value)")
         return Knob(paths, tuple(str(v) for v in range(lo, hi + 1)), True, lo, hi)
     forms = JOINT_FORMS if len(paths) > 1 else FORMS
-    values = tuple(v.strip() for v in rhs.split(","))
+    values = tuple(v.strip() for v in split_values(rhs, path))
     if not rhs.strip() or any(v == "" for v in values):
         raise KnobError(f"{path}: expected {forms} (got {rhs!r})")
     for v in values:
@@ -135,6 +137,46 @@ def parse_knob(spec: str) -> Knob:
             raise KnobError(f"{path}: each value needs {len(paths)} parts joined by '&' "
                             f"(got {', '.join(repr(b) for b in bad)})")
     return Knob(paths, values)
+
+
+def split_values(rhs: str, path: str = "") -> list[str]:
+    """A knob's values, split at the commas between them; a value that starts with ``[`` or ``{`` (a
+    YAML flow list or block, which no plain value starts with) is kept whole up to its closing bracket,
+    commas inside it included, so that a list of brackets is one value.
+
+        >>> split_values("0.2,[{up_to_usd: 1.0e9, rate: 0.2}, {rate: 0.15}]")
+        ['0.2', '[{up_to_usd: 1.0e9, rate: 0.2}, {rate: 0.15}]']
+        >>> split_values("4,8,16"), split_values("h100-sxm&[1, 2],a100&3"), split_values("a[1,2]")
+        (['4', '8', '16'], ['h100-sxm&[1, 2]', 'a100&3'], ['a[1', '2]'])
+    """
+    values, part, depth, quote, start = [], [], 0, "", True
+    for ch in rhs:
+        if depth:
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch in "[{":
+                depth += 1
+            elif ch in "]}":
+                depth -= 1
+            part.append(ch)
+            continue
+        if ch == ",":
+            values.append("".join(part))
+            part, start = [], True
+            continue
+        if start and ch in "[{":
+            depth = 1
+        part.append(ch)
+        if not ch.isspace():
+            start = ch == "&"
+    if depth:
+        raise KnobError(f"{path}: a value starting with '[' or '{{' is a YAML flow list or block and needs its "
+                        f"closing bracket (got {rhs!r}); a list of brackets is written whole, such as "
+                        f"economics.agreements.0.rate=0.2,[{{up_to_usd: 1.0e9, rate: 0.2}}, {{rate: 0.15}}]")
+    values.append("".join(part))
+    return values
 
 
 def _bad_range(value: str, joint: bool, alone: bool) -> str | None:

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.economics.tiers import RATE_KEY, plainest
 from sim.errors import InputError, ScenarioError, clipped
 from sim.metrics.names import POOL_KEYS, name_of, unit_of
 from sim.paths import loop_message, looping_link, looping_links
-from sim.report.overview import read_scenario, value_at
+from sim.report.overview import read_scenario, scenario_file_problem, value_at
 from sim.report.result_folder import SEARCH_FIELDS, read_summary
 
 #: what a cell reads when the folder's summary has no such metric
@@ -186,6 +187,9 @@ def read_run(folder: Path | str) -> RunFolder:
             raise InputError(f"{path}: the points of a fleetsim sweep, plan or saturation search, not one run's "
                              f"result: {READS}")
         raise InputError(f"{path}: no summary.json, so not a run's result folder ({READS})")
+    problem = scenario_file_problem(path, "to compare without it")
+    if problem is not None:
+        raise InputError(problem)
     scenario_path = path / "scenario.json"
     if not scenario_path.exists():
         return RunFolder(path, summary, None)
@@ -193,22 +197,8 @@ def read_run(folder: Path | str) -> RunFolder:
         scenario = read_scenario(path)     # validated, every default filled in (an earlier version's file too)
     except RecursionError:
         scenario = None
-    if scenario is None:                   # not one fleetsim would read: as it is, if it is JSON at all
-        why = None
-        try:
-            scenario = json.loads(scenario_path.read_text(encoding="utf-8-sig"))
-        except RecursionError:
-            why = "nested too deeply"
-        except (ValueError, UnicodeDecodeError) as exc:
-            why = f"invalid JSON: {exc}"
-        except OSError as exc:      # (a folder of that name)
-            why = "a folder, not a file" if scenario_path.is_dir() else f"cannot read it: {exc.strerror or exc}"
-        else:
-            if not isinstance(scenario, dict):
-                why = "expected a JSON object"
-        if why is not None:
-            raise InputError(f"{scenario_path}: not a scenario as fleetsim writes it ({why}); write the folder "
-                             f"again, or move the file out of the folder to compare without it")
+    if scenario is None:                   # not one fleetsim would read: as it is (a JSON object, checked above)
+        scenario = json.loads(scenario_path.read_text(encoding="utf-8-sig"))
     return RunFolder(path, summary, scenario)
 
 
@@ -228,6 +218,8 @@ def differences(scenarios: Sequence[Any], prefix: str = "") -> list[tuple[str, l
     elif all(isinstance(s, list) for s in scenarios):
         keys = list(range(max(len(s) for s in scenarios)))
     else:
+        keys = None
+    if RATE_KEY.fullmatch(prefix.removesuffix(".")):    # a share's rate (brackets too) is one setting
         keys = None
     if keys is None or not keys:        # values, or empty blocks and lists
         same = all(_same(scenarios[0], v) for v in scenarios[1:])
@@ -263,7 +255,7 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         lacking = [str(r.path) for r in runs if r.scenario is None]
         notes.append(f"no scenario.json in {', '.join(lacking)}: only the seed and the run length are compared")
         scenarios = [{"seed": r.summary.get("seed"), "duration": r.summary.get("simulated_seconds")} for r in runs]
-    scenarios = [_class_prefixes(s) for s in scenarios]
+    scenarios = [_plain_rates(_class_prefixes(s)) for s in scenarios]
     estimated = [i for i, s in enumerate(scenarios) if value_at(s, "metrics.records") in ("sample", "none")]
     if estimated:
         which = ", ".join(f"{label(i)} ({value_at(scenarios[i], 'metrics.records')})" for i in estimated)
@@ -317,6 +309,22 @@ def offered_load(key: str) -> bool:
     if parts[1] == "classes":
         return len(parts) <= 3 or parts[3] in LOAD_SETTINGS
     return parts[1] in LOAD_SETTINGS
+
+
+def _plain_rates(scenario: dict) -> dict:
+    """``scenario`` with each share's rate in its plainest form (:func:`sim.economics.tiers.plainest`): one
+    open bracket, ``[{rate: 0.2}]``, is the contract ``rate: 0.2`` is, so the two are no difference."""
+    agreements = value_at(scenario, "economics.agreements")
+    if not isinstance(agreements, list):
+        return scenario
+    plain = []
+    for a in agreements:
+        if isinstance(a, dict):
+            a = {**a, "rate": plainest(a["rate"])} if "rate" in a else dict(a)
+            if isinstance(a.get("reverse"), dict) and "rate" in a["reverse"]:
+                a["reverse"] = {**a["reverse"], "rate": plainest(a["reverse"]["rate"])}
+        plain.append(a)
+    return {**scenario, "economics": {**scenario["economics"], "agreements": plain}}
 
 
 def _class_prefixes(scenario: dict) -> dict:

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from sim import humanize
+from sim.economics import tiers
 from sim.errors import clipped
 from sim.metrics.names import amount, unit_of
 from sim.report.comparison import ABSENT, MISSING, Comparison, is_number
@@ -138,7 +139,7 @@ def setting(value: Any, key: str = "") -> str:
     ``600.0``), ``true``/``false``/``null`` as JSON, at most 40 characters; a list or a block as compact
     JSON without its unset (``null``) keys, at most 60. The number of a ``key`` in seconds, with its unit:
     a run's length as a duration (``1 h``, not ``3600``), a field named ``..._s`` in seconds (``0.08 s``);
-    an arrival rate in requests per second (``12 req/s``).
+    an arrival rate in requests per second (``12 req/s``); a share's brackets in words.
 
         >>> setting("h100-sxm"), setting(600.0), setting(0.1), setting(None), setting([]), setting(ABSENT)
         ('h100-sxm', '600', '0.1', 'null', '[]', '—')
@@ -146,6 +147,11 @@ def setting(value: Any, key: str = "") -> str:
         '{"name":"api","usd_per_million_output_tokens":10.0}'
         >>> setting(3600.0, "duration"), setting(120, "warmup"), setting(0.08, "slo.tpot_s")
         ('1 h', '2 m', '0.08 s')
+
+    A share's bracketed rate in words (:func:`sim.economics.tiers.words`):
+
+        >>> setting([{"up_to_usd": 1.0e9, "rate": 0.2}, {"rate": 0.15}], "economics.agreements.0.rate")
+        '20 % to $1.00B, then 15 %'
     """
     if value is ABSENT:
         return MISSING
@@ -160,6 +166,8 @@ def setting(value: Any, key: str = "") -> str:
         return clipped(value, 40)
     if isinstance(value, float):
         return f"{value:.12g}"
+    if tiers.RATE_KEY.fullmatch(key) and (brackets := tiers.words(value)) is not None:
+        return clipped(brackets, 60)
     if isinstance(value, (dict, list)):
         return clipped(json.dumps(_set_only(value), separators=(",", ":"), default=str), 60)
     return clipped(json.dumps(value, default=str), 40)

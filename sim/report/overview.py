@@ -76,6 +76,34 @@ def read_scenario(folder: Path | str) -> dict | None:
         return None
 
 
+def scenario_file_problem(folder: Path | str, without: str) -> str | None:
+    """What is wrong with a result folder's ``scenario.json`` as a file fleetsim wrote, one line naming it
+    (not JSON, not UTF-8, nested too deeply, not a JSON object, a folder, unreadable) and the way out
+    (``without``: what the command does once the file is moved out); ``None`` when it is absent or a
+    JSON object (one that is no valid scenario any more is described from the summary)."""
+    path = Path(folder) / "scenario.json"
+    if not path.exists():
+        return None
+    why = None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except RecursionError:
+        why = "nested too deeply"
+    except UnicodeDecodeError:
+        why = "not UTF-8 text"
+    except ValueError as exc:
+        why = f"invalid JSON: {exc}"
+    except OSError as exc:
+        why = "a folder, not a file" if path.is_dir() else f"cannot read it: {exc.strerror or exc}"
+    else:
+        if not isinstance(data, dict):
+            why = f"expected a JSON object, got {type(data).__name__}"
+    if why is None:
+        return None
+    return (f"{path}: not a scenario as fleetsim writes it ({why}); write the folder again, or move the file out "
+            f"of the folder {without}")
+
+
 def value_at(d: Any, dotted: str) -> Any:
     """The value at a dotted key (``latency.ttft.p99``) of nested dicts, ``None`` where there is none."""
     for part in dotted.split("."):

@@ -297,7 +297,7 @@ class ReverseShare(Strict):
     ``cap_usd`` caps its lifetime amount (``cap_used_usd`` of it paid before the run), as the
     agreement's own ``cap_usd`` caps the forward share. A bracketed ``rate`` steps on the reverse
     base's cumulative revenue, over the agreement's ``tier_period``; ``base_used_usd`` is that
-    revenue before the run."""
+    revenue counted before the run toward the first tier period the run holds (as the agreement's)."""
 
     rate: ShareRate
     base: list[Name] = Field(min_length=1)
@@ -331,8 +331,9 @@ class Agreement(_Windowed):
     start without it); ``cap_used_usd`` then counts toward the year in progress at the start.
     A bracketed ``rate`` (:data:`ShareRate`) steps on the base's revenue accrued in the window,
     cumulative over the agreement's life (``tier_period: life``) or each agreement year (``year``,
-    the years of ``cap_period: year``); ``base_used_usd`` is the base revenue accrued in the tier
-    period in progress at the start, before the run.
+    the years of ``cap_period: year``); ``base_used_usd`` is base revenue counted before the run toward
+    the first tier period the run holds: the one in progress at the run's start, or, when ``from`` is
+    after the start, the agreement's first year (or its life) from ``from``.
     """
 
     name: Name = "revenue_share"

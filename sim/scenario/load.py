@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from sim.economics.tiers import RATE_KEY
 from sim.errors import ScenarioError, text_list
 from sim.humanize import plural
 from sim.scenario.safe_yaml import TagError, TextLimitError, load_toml, load_yaml, not_utf8, read_text, tag_problem
@@ -251,13 +252,29 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                         node[part] = {"policy": node[part]} if part == "router" else node[part]
                     node = node[part]
             else:
-                problems.append((".".join(parts[:i]), f"is a value, not a mapping; cannot set {part!r}"))
+                above = ".".join(parts[:i])
+                problems.append((above, _flat_rate_problem(above, node, parts[i:], value)
+                                 or f"is a value, not a mapping; cannot set {part!r}"))
                 ok = False
                 break
         del ok
     if problems:
         raise ScenarioError(problems, source)
     return out
+
+
+def _flat_rate_problem(key: str, rate: Any, rest: Sequence[str], value: Any) -> str | None:
+    """What to say when an override reaches into a share's flat ``rate`` (``...rate.0.rate``) as if it
+    were brackets: that the rate is flat, and how to write brackets or change the fraction; ``None``
+    for any other key."""
+    if not RATE_KEY.fullmatch(key) or isinstance(rate, (dict, list)):
+        return None
+    got = f"{rate:g}" if isinstance(rate, (int, float)) and not isinstance(rate, bool) else repr(rate)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    example = f"{value:g}" if number and list(rest[1:]) == ["rate"] else got
+    return (f"is a flat rate ({got}), not brackets, so it has no {'.'.join(rest)}: set the fraction with "
+            f"--set {key}=0.15, or give the whole list of brackets, e.g. "
+            f"--set '{key}=[{{up_to_usd: 1.0e9, rate: {example}}}, {{rate: 0.1}}]' (docs/economics.md, stepped rates)")
 
 
 # ------------------------------------------------------------------------------ every problem at once
