@@ -387,6 +387,17 @@ class RequestOutcome:
     usage: UsageColumns          # completed requests for the money layer
 
 
+def _abandoned(summary: dict, sc) -> None:
+    """``requests.abandoned``: the rejected requests whose clients gave up waiting (reason
+    ``timeout``), present when the workload gives clients a patience (``workload.patience_s`` or a
+    class's), so that a summary's keys depend on the scenario, never on its numbers."""
+    wl = sc.workload
+    if wl.patience_s is None and not any(c.patience_s is not None for c in wl.classes):
+        return
+    req = summary["requests"]
+    req["abandoned"] = int(req["rejected_by_reason"].get("timeout", 0))
+
+
 def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], scenario,
                        end_s: float) -> RequestOutcome:
     """Summaries of a finished run's requests, exact under ``records: all``, streaming otherwise.
@@ -409,6 +420,7 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
         rej = rec[rec["status"] == _REJECTED]["reason"]
         summary["requests"]["rejected_by_reason"] = {REJECT_REASONS[k]: int(np.sum(rej == k))
                                                      for k in sorted(set(rej.tolist()))}
+        _abandoned(summary, sc)
         per_class = None
         if len(names) > 1:
             per_class = {}
@@ -427,6 +439,7 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
     summary = core_summary(st, gaps.histogram(), None, sc.warmup, end_s, ttft, tpot)
     summary["requests"]["rejected_by_reason"] = {REJECT_REASONS[k]: int(st.reasons[k])
                                                  for k in np.nonzero(st.reasons)[0].tolist()}
+    _abandoned(summary, sc)
     summary["requests"]["records_kept"] = int(len(rec))
     per_class = None
     if len(names) > 1:
