@@ -23,6 +23,7 @@ and be narrower than a tenth of it.
 """
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -143,7 +144,6 @@ def test_both_engines_let_the_same_clients_go(tmp_path, router, replicas, room):
     assert (reasons.count("queue_full") > 0) == (room is not None)
     out = [tmp_path / f"{data['name']}-{e}-5" for e in ("fast", "reference")]
     assert (out[0] / "timeseries.csv").read_bytes() == (out[1] / "timeseries.csv").read_bytes()
-    import json
     summary = json.loads((out[0] / "summary.json").read_text())
     assert summary["requests"]["abandoned"] == reasons.count("timeout")
     assert summary["requests"]["rejected_by_reason"]["timeout"] == reasons.count("timeout")
@@ -158,6 +158,14 @@ def test_a_class_without_patience_never_gives_up(tmp_path):
     gave_up = {c: sum(r["reason"] == "timeout" for r in rows if r["class"] == c) for c in ("batch", "chat")}
     assert gave_up["batch"] == 0 and gave_up["chat"] > 20, gave_up
     assert max(float(r["queue_s"]) for r in rows if r["class"] == "chat" and r["status"] == "completed") < 1.0
+    # the summary counts them per class, from the rows (records: all) and from streaming counters alike
+    for records in ("all", "sample"):
+        out = tmp_path / f"classes-{records}"
+        assert main(["run", str(write(tmp_path, data)), "--set", "seed=2", "--records", records, "--out", str(out),
+                     "--figures", "none", "--quiet"]) == 0
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["requests"]["abandoned"] == sum(gave_up.values())
+        assert {c: summary["classes"][c]["requests"]["abandoned"] for c in gave_up} == gave_up
 
 
 def test_without_patience_the_summary_has_no_abandoned_key(tmp_path):

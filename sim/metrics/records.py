@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from sim.metrics.histogram import LogHistogram
-from sim.metrics.schema import REJECT_REASONS
+from sim.metrics.schema import R_TIMEOUT, REJECT_REASONS
 from sim.metrics.summary import RequestStats, distinct_weighted
 
 RECORD_DTYPE = np.dtype([
@@ -387,15 +387,19 @@ class RequestOutcome:
     usage: UsageColumns          # completed requests for the money layer
 
 
-def _abandoned(summary: dict, sc) -> None:
-    """``requests.abandoned``: the rejected requests whose clients gave up waiting (reason
-    ``timeout``), present when the workload gives clients a patience (``workload.patience_s`` or a
-    class's), so that a summary's keys depend on the scenario, never on its numbers."""
+def _patient(sc) -> bool:
+    """Whether the workload gives clients a patience (``workload.patience_s`` or a class's): then
+    every requests block has ``abandoned``, so that a summary's keys depend on the scenario, never on
+    its numbers."""
     wl = sc.workload
-    if wl.patience_s is None and not any(c.patience_s is not None for c in wl.classes):
-        return
-    req = summary["requests"]
-    req["abandoned"] = int(req["rejected_by_reason"].get("timeout", 0))
+    return wl.patience_s is not None or any(c.patience_s is not None for c in wl.classes)
+
+
+def _abandoned(summary: dict, sc) -> None:
+    """``requests.abandoned``: the rejected requests whose clients gave up waiting (reason ``timeout``)."""
+    if _patient(sc):
+        req = summary["requests"]
+        req["abandoned"] = int(req["rejected_by_reason"].get("timeout", 0))
 
 
 def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], scenario,
@@ -431,6 +435,9 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
                                      specs[i].slo_ttft_s or ttft, specs[i].slo_tpot_s or tpot,
                                      censor_ttft_s=ttft)
                 block["latency"].pop("itl", None)
+                if _patient(sc):
+                    block["requests"]["abandoned"] = int(np.sum((sub["status"] == _REJECTED)
+                                                                & (sub["reason"] == R_TIMEOUT)))
                 per_class[name] = block
         return RequestOutcome(rec, summary, per_class, log.usage_columns(rec))
     log.add_open(open_rows, end_s)
@@ -445,8 +452,11 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
     if len(names) > 1:
         per_class = {}
         for i, name in enumerate(names):
-            block = core_summary(log.request_stats(i), None, None, sc.warmup, sc.duration,
+            st_i = log.request_stats(i)
+            block = core_summary(st_i, None, None, sc.warmup, sc.duration,
                                  specs[i].slo_ttft_s or ttft, specs[i].slo_tpot_s or tpot)
             block["latency"].pop("itl", None)
+            if _patient(sc):
+                block["requests"]["abandoned"] = int(st_i.reasons[R_TIMEOUT])
             per_class[name] = block
     return RequestOutcome(rec, summary, per_class, log.usage_columns())

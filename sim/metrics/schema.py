@@ -93,7 +93,7 @@ LATENCY_KEYS = tuple(f"latency.{m}.{s}" for m in ("ttft", "tpot", "itl", "e2e", 
 FIXED_KEYS = frozenset({
     *LATENCY_KEYS,
     "requests.arrived", "requests.completed", "requests.rejected", "requests.in_flight", "requests.failed",
-    "requests.preemptions",
+    "requests.preemptions", "requests.abandoned",
     "throughput.requests_per_s", "throughput.input_tokens_per_s", "throughput.output_tokens_per_s",
     "slo.attainment", "slo.goodput_rps", "slo.ttft_s", "slo.tpot_s",
     "utilization.gpu_busy", "utilization.kv_cache_mean", "utilization.mfu", "utilization.mbu",
