@@ -190,3 +190,14 @@ def test_bad_patience_is_refused_naming_the_field(tmp_path, capsys, change, fiel
     assert main(["validate", str(write(tmp_path, data))]) == 2
     err = capsys.readouterr().err
     assert field in err and words in err, err
+
+
+def test_a_patience_law_without_patience_s_is_warned_about(tmp_path, capsys):
+    data = queue("law", c=1, lam=1.0, duration=60.0, warmup=0.0)
+    data["workload"]["patience"] = "exponential"
+    assert main(["validate", str(write(tmp_path, data))]) == 0
+    err = capsys.readouterr().err
+    assert "workload.patience: has no effect without patience_s" in err, err
+    data["workload"]["patience_s"] = 4
+    assert main(["validate", str(write(tmp_path, data))]) == 0
+    assert "no effect" not in capsys.readouterr().err

@@ -16,6 +16,7 @@ and be narrower than a tenth of it.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -109,12 +110,13 @@ def test_both_engines_refuse_the_same_requests(tmp_path, router, replicas):
     ({"pools": {"max_waiting": -1}}, "fleet.pools.0.max_waiting", ">= 0"),
     ({"pools": {"max_waiting": True}}, "fleet.pools.0.max_waiting", "whole number"),
     ({"router": {"policy": "round_robin", "max_waiting": 3}}, "fleet.router.max_waiting", "central_queue"),
+    ({"router": {"policy": "central_queue"}, "pools": {"max_waiting": 3}}, "fleet.pools.0.max_waiting",
+     "fleet.router.max_waiting"),
 ])
 def test_a_bad_waiting_room_is_refused_naming_the_field(tmp_path, capsys, change, field, words):
     data = queue("bad", c=1, lam=1.0, duration=10.0, warmup=0.0)
-    if "pools" in change:
-        data["fleet"]["pools"][0].update(change["pools"])
-    else:
+    data["fleet"]["pools"][0].update(change.get("pools", {}))
+    if "router" in change:
         data["fleet"]["router"] = change["router"]
     assert main(["validate", str(write(tmp_path, data))]) == 2
     err = capsys.readouterr().err
@@ -128,3 +130,22 @@ def test_the_fluid_tier_refuses_a_waiting_room(tmp_path, capsys):
     assert main(["run", str(write(tmp_path, data)), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "fleet.pools.0.max_waiting" in err and "fluid" in err, err
+
+
+def test_a_waiting_room_belongs_where_requests_arrive_under_disaggregation(capsys):
+    """A disaggregated fleet's decode pool takes only requests whose prompt ran elsewhere: a room there
+    is refused, naming the field; on the prefill pool it is taken."""
+    path = str(Path(__file__).resolve().parents[1] / "scenarios" / "disaggregated.yaml")
+    assert main(["validate", path, "--set", "fleet.pools.1.max_waiting=4"]) == 2
+    err = capsys.readouterr().err
+    assert "fleet.pools.1.max_waiting" in err and "prefill" in err, err
+    assert main(["validate", path, "--set", "fleet.pools.0.max_waiting=4"]) == 0
+
+
+def test_the_fluid_tier_refuses_the_central_queues_room(tmp_path, capsys):
+    data = queue("fluid-central", c=2, lam=1.0, duration=3600.0, warmup=0.0, router="central_queue")
+    data["fidelity"] = "fluid"
+    data["fleet"]["router"] = {"policy": "central_queue", "max_waiting": 4}
+    assert main(["run", str(write(tmp_path, data)), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "fleet.router.max_waiting" in err and "fluid" in err, err

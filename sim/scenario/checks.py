@@ -72,6 +72,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     notes.extend(pin_warnings(sc))
     notes.extend(_central_priority_warnings(sc))
     notes.extend(closed_loop_warnings(sc))
+    notes.extend(_patience_warnings(sc.workload))
     for field, msg in notes:
         warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
     problems.extend(_perf_file_problems(sc, loaded.base_dir))
@@ -288,4 +289,19 @@ def _patience_problems(sc) -> list[tuple[str, str]]:
                                                              f"and clients who give up ({where}) are checked at "
                                                              f"iteration boundaries: use iteration-level batching "
                                                              f"or remove patience_s"))
+    return out
+
+
+def _patience_warnings(wl) -> list[tuple[str, str]]:
+    """A patience law (``patience: exponential``) with no ``patience_s`` for it to apply to."""
+    out = []
+    if wl.patience == "exponential" and wl.patience_s is None \
+            and all(c.patience_s is None or c.patience is not None for c in wl.classes):
+        out.append(("workload.patience", "has no effect without patience_s (the clients wait however long it "
+                                         "takes): set workload.patience_s, or remove patience"))
+    for i, c in enumerate(wl.classes):
+        if c.patience is not None and c.patience_s is None and wl.patience_s is None:
+            out.append((f"workload.classes.{i}.patience", "has no effect without patience_s (the class's clients "
+                                                          "wait however long it takes): set its patience_s, or "
+                                                          "remove patience"))
     return out

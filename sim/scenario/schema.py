@@ -289,6 +289,12 @@ class FleetConfig(Strict):
                                   f"limits the requests arriving at a pool, and pool {pool.name} "
                                   f"(fleet.disaggregated.decode_pool) takes only requests whose prompt ran in "
                                   f"{d.prefill_pool}: set it on {d.prefill_pool} or remove it")
+        for i, pool in enumerate(self.pools):
+            if pool.max_waiting is not None and self.router.policy == "central_queue":
+                raise field_error(f"pools.{i}.max_waiting",
+                                  "limits a replica's own queue, and behind router central_queue requests wait in "
+                                  "the fleet's queue (a replica takes one only when it has room): set "
+                                  "fleet.router.max_waiting instead")
         if self.router.max_waiting is not None and self.router.policy != "central_queue":
             raise field_error("router.max_waiting",
                               f"limits the fleet's central queue, which only router central_queue keeps (the "
