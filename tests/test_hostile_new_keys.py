@@ -251,7 +251,7 @@ def _validate(path: Path, capsys, *sets: str) -> tuple[int, list[str]]:
     (["fleet.pools.0.gpus_per_replica=8"],
      "fleet.pools.0.gpus_per_replica: unknown key 'gpus_per_replica'; allowed: autoscale, batching, "
      "data_parallel_attention, expert_parallel, failures, gpu, gpu_memory_utilization, gpus_per_node, ib_gbps, "
-     "max_model_len, model, name, perf, pipeline_micro_batches, pipeline_parallel, replicas, scale, tensor_parallel"),
+     "max_model_len, max_waiting, model, name, perf, pipeline_micro_batches, pipeline_parallel, replicas, scale, tensor_parallel"),
     # a GPU holds at least one column of every MLP its stage splits
     (["fleet.pools.0.tensor_parallel=1000000000", "fleet.pools.0.data_parallel_attention=true"],
      "fleet.pools.0.tensor_parallel: splits every MLP of llama-3-8b (ffn_hidden=14336) 1000000000 ways: at most "

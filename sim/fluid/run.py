@@ -138,7 +138,15 @@ def refused(sc) -> list[tuple[str, str]]:
         out.append(("drain", "serving on after `duration` until every request has finished is not modelled by "
                              "the fluid tier, which ends the run at `duration` with its backlog counted in flight "
                              "(use fidelity: request, or drain: false)"))
+    if sc.fleet.router.max_waiting is not None:
+        out.append(("fleet.router.max_waiting", "a waiting room that refuses requests when full is not modelled "
+                                                "by the fluid tier, whose backlog is unbounded (use fidelity: "
+                                                "request, or remove max_waiting)"))
     for i, pool in enumerate(sc.fleet.pools):
+        if pool.max_waiting is not None:
+            out.append((f"fleet.pools.{i}.max_waiting", "a waiting room that refuses requests when full is not "
+                                                        "modelled by the fluid tier, whose backlog is unbounded "
+                                                        "(use fidelity: request, or remove max_waiting)"))
         if pool.failures is not None:
             out.append((f"fleet.pools.{i}.failures", "replica failures and repairs are not modelled by the fluid "
                                                      "tier, which would serve as if no replica ever failed (use "

@@ -23,6 +23,7 @@ _LATENCIES = {"ttft": "TTFT", "tpot": "TPOT", "itl": "ITL", "e2e": "end-to-end",
 METRICS: dict[str, tuple[str, str]] = {
     "requests.arrived": ("requests arrived", ""), "requests.completed": ("requests completed", ""),
     "requests.rejected": ("requests rejected", ""), "requests.in_flight": ("requests in flight at the end", ""),
+    "requests.abandoned": ("requests abandoned (client gave up waiting)", ""),
     **{f"latency.{k}.{q}": (f"{words} {q}", "s") for k, words in _LATENCIES.items()
        for q in ("mean", "p50", "p90", "p99")},
     "throughput.requests_per_s": ("throughput", "req/s"),

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from sim.metrics.histogram import LogHistogram
-from sim.metrics.schema import REJECT_REASONS
+from sim.metrics.schema import R_TIMEOUT, REJECT_REASONS
 from sim.metrics.summary import RequestStats, distinct_weighted
 
 RECORD_DTYPE = np.dtype([
@@ -387,6 +387,21 @@ class RequestOutcome:
     usage: UsageColumns          # completed requests for the money layer
 
 
+def _patient(sc) -> bool:
+    """Whether the workload gives clients a patience (``workload.patience_s`` or a class's): then
+    every requests block has ``abandoned``, so that a summary's keys depend on the scenario, never on
+    its numbers."""
+    wl = sc.workload
+    return wl.patience_s is not None or any(c.patience_s is not None for c in wl.classes)
+
+
+def _abandoned(summary: dict, sc) -> None:
+    """``requests.abandoned``: the rejected requests whose clients gave up waiting (reason ``timeout``)."""
+    if _patient(sc):
+        req = summary["requests"]
+        req["abandoned"] = int(req["rejected_by_reason"].get("timeout", 0))
+
+
 def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], scenario,
                        end_s: float) -> RequestOutcome:
     """Summaries of a finished run's requests, exact under ``records: all``, streaming otherwise.
@@ -409,6 +424,7 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
         rej = rec[rec["status"] == _REJECTED]["reason"]
         summary["requests"]["rejected_by_reason"] = {REJECT_REASONS[k]: int(np.sum(rej == k))
                                                      for k in sorted(set(rej.tolist()))}
+        _abandoned(summary, sc)
         per_class = None
         if len(names) > 1:
             per_class = {}
@@ -419,6 +435,9 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
                                      specs[i].slo_ttft_s or ttft, specs[i].slo_tpot_s or tpot,
                                      censor_ttft_s=ttft)
                 block["latency"].pop("itl", None)
+                if _patient(sc):
+                    block["requests"]["abandoned"] = int(np.sum((sub["status"] == _REJECTED)
+                                                                & (sub["reason"] == R_TIMEOUT)))
                 per_class[name] = block
         return RequestOutcome(rec, summary, per_class, log.usage_columns(rec))
     log.add_open(open_rows, end_s)
@@ -427,13 +446,17 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
     summary = core_summary(st, gaps.histogram(), None, sc.warmup, end_s, ttft, tpot)
     summary["requests"]["rejected_by_reason"] = {REJECT_REASONS[k]: int(st.reasons[k])
                                                  for k in np.nonzero(st.reasons)[0].tolist()}
+    _abandoned(summary, sc)
     summary["requests"]["records_kept"] = int(len(rec))
     per_class = None
     if len(names) > 1:
         per_class = {}
         for i, name in enumerate(names):
-            block = core_summary(log.request_stats(i), None, None, sc.warmup, sc.duration,
+            st_i = log.request_stats(i)
+            block = core_summary(st_i, None, None, sc.warmup, sc.duration,
                                  specs[i].slo_ttft_s or ttft, specs[i].slo_tpot_s or tpot)
             block["latency"].pop("itl", None)
+            if _patient(sc):
+                block["requests"]["abandoned"] = int(st_i.reasons[R_TIMEOUT])
             per_class[name] = block
     return RequestOutcome(rec, summary, per_class, log.usage_columns())

@@ -18,8 +18,10 @@ STATUS_NAMES = ("in_flight", "completed", "rejected", "failed")
 
 # reasons a request is rejected or failed (codes in the rows; names in summaries and CSV)
 REJECT_REASONS = ("", "prompt_exceeds_max_context", "prompt_exceeds_max_batched_tokens", "kv_capacity",
-                  "no_replica", "max_retries")
+                  "no_replica", "max_retries", "queue_full", "timeout")
 R_CONTEXT, R_BUDGET, R_KV, R_NO_REPLICA, R_RETRIES = 1, 2, 3, 4, 5
+#: refused on arrival by a full waiting room (``max_waiting``); the client gave up waiting (``patience_s``)
+R_QUEUE_FULL, R_TIMEOUT = 6, 7
 
 #: columns of ``requests.csv.gz``, in file order
 REQUEST_COLUMNS = ["rid", "arrival_s", "sched_s", "first_token_s", "completion_s", "prompt_tokens",
@@ -91,7 +93,7 @@ LATENCY_KEYS = tuple(f"latency.{m}.{s}" for m in ("ttft", "tpot", "itl", "e2e", 
 FIXED_KEYS = frozenset({
     *LATENCY_KEYS,
     "requests.arrived", "requests.completed", "requests.rejected", "requests.in_flight", "requests.failed",
-    "requests.preemptions",
+    "requests.preemptions", "requests.abandoned",
     "throughput.requests_per_s", "throughput.input_tokens_per_s", "throughput.output_tokens_per_s",
     "slo.attainment", "slo.goodput_rps", "slo.ttft_s", "slo.tpot_s",
     "utilization.gpu_busy", "utilization.kv_cache_mean", "utilization.mfu", "utilization.mbu",

@@ -203,6 +203,8 @@ REJECTION_WORDS = {
     "kv_capacity": "more KV cache than a replica holds",
     "no_replica": "no replica up to take it",
     "max_retries": "no retries left after replica failures",
+    "queue_full": "a full waiting room (max_waiting: refused at once, an HTTP 429 or 503)",
+    "timeout": "their client giving up before a batch took them (workload.patience_s)",
 }
 
 

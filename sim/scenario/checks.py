@@ -72,11 +72,13 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     notes.extend(pin_warnings(sc))
     notes.extend(_central_priority_warnings(sc))
     notes.extend(closed_loop_warnings(sc))
+    notes.extend(_patience_warnings(sc.workload))
     for field, msg in notes:
         warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
     problems.extend(_perf_file_problems(sc, loaded.base_dir))
     problems.extend(_router_problems(sc.fleet.router, names))
     problems.extend(_batcher_problems(sc.fleet))
+    problems.extend(_patience_problems(sc))
     problems.extend(closed_loop_problems(sc))
     problems.extend(pin_problems(sc))
     problems.extend(_disaggregation_problems(sc, names))
@@ -261,3 +263,46 @@ def _disaggregation_problems(sc, names: list[str]) -> list[tuple[str, str]]:
 
 # the network limits and near_names lived here before the pool checks had their own module
 __all__ = ["MAX_NIC_GBPS", "MAX_NVLINK_DOMAIN_GPUS", "MIN_IB_GBPS", "near_names", "semantic_problems"]
+
+
+def _patience_problems(sc) -> list[tuple[str, str]]:
+    """Clients who give up (``workload.patience_s``, a class's ``patience_s``) leave a replica's or
+    the central queue; where else a request waits, or where the run has no such queue, it is refused."""
+    wl = sc.workload
+    where = next((f for f, v in [("workload.patience_s", wl.patience_s)]
+                  + [(f"workload.classes.{i}.patience_s", c.patience_s) for i, c in enumerate(wl.classes)]
+                  if v is not None), None)
+    if where is None:
+        return []
+    out = []
+    if wl.closed is not None:
+        out.append((where, "clients who give up are modelled for open arrivals only: a closed loop's client "
+                           "waits for its answer (remove patience_s, or give an open arrival process)"))
+    if sc.fleet.router.batcher is not None:
+        out.append((where, "a request waiting in fleet.router.batcher cannot give up there: remove the batcher "
+                           "or patience_s"))
+    if sc.fidelity == "fluid":
+        out.append((where, "clients who give up are not modelled by the fluid tier, whose backlog waits however "
+                           "long it takes (use fidelity: request, or remove patience_s)"))
+    for i, pool in enumerate(sc.fleet.pools):
+        if pool.batching.policy == "static":
+            out.append((f"fleet.pools.{i}.batching.policy", f"static batching holds requests until a batch fills, "
+                                                             f"and clients who give up ({where}) are checked at "
+                                                             f"iteration boundaries: use iteration-level batching "
+                                                             f"or remove patience_s"))
+    return out
+
+
+def _patience_warnings(wl) -> list[tuple[str, str]]:
+    """A patience law (``patience: exponential``) with no ``patience_s`` for it to apply to."""
+    out = []
+    if wl.patience == "exponential" and wl.patience_s is None \
+            and all(c.patience_s is None or c.patience is not None for c in wl.classes):
+        out.append(("workload.patience", "has no effect without patience_s (the clients wait however long it "
+                                         "takes): set workload.patience_s, or remove patience"))
+    for i, c in enumerate(wl.classes):
+        if c.patience is not None and c.patience_s is None and wl.patience_s is None:
+            out.append((f"workload.classes.{i}.patience", "has no effect without patience_s (the class's clients "
+                                                          "wait however long it takes): set its patience_s, or "
+                                                          "remove patience"))
+    return out

@@ -154,6 +154,10 @@ class Pool(Strict):
     scale: float = Field(1.0, ge=1, description="this pool is one shard of `scale` identical ones")
     autoscale: Autoscale | None = None
     failures: Failures | None = None
+    max_waiting: int | None = Field(None, ge=0, le=MAX_COUNT, description="each replica's waiting room: a request "
+                                    "routed to a replica that already has this many requests waiting (not yet "
+                                    "admitted to a batch) is refused at once (reject reason queue_full, as a gateway's "
+                                    "HTTP 429); default: no limit (vLLM's queue is unbounded)")
 
     @field_validator("gpu", mode="before")
     @classmethod
@@ -163,7 +167,7 @@ class Pool(Strict):
         return v
 
     @field_validator("replicas", "tensor_parallel", "pipeline_parallel", "expert_parallel", "pipeline_micro_batches",
-                     mode="before")
+                     "max_waiting", mode="before")
     @classmethod
     def _no_booleans(cls, v: Any) -> Any:
         if isinstance(v, bool):
@@ -230,6 +234,16 @@ class Router(Strict):
 
     batcher: Batcher | None = Field(None, description="hold arrivals and send them to replicas in groups "
                                                      "(default: none, each request routed on arrival)")
+    max_waiting: int | None = Field(None, ge=0, le=MAX_COUNT, description="router central_queue: the fleet queue's "
+                                    "waiting room; an arrival that finds no free replica and this many requests in "
+                                    "the central queue is refused at once (reject reason queue_full); default: no limit")
+
+    @field_validator("max_waiting", mode="before")
+    @classmethod
+    def _whole_waiting(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(not_a_boolean(WHOLE_NUMBER, v))
+        return v
 
     def pools_of(self, class_name: str) -> list[str] | None:
         """The pools ``class_name`` is pinned to (``fleet.router.classes``), or None: any pool."""
@@ -270,6 +284,22 @@ class FleetConfig(Strict):
                 raise field_error(f"pools.{i}.batching.prefill_min_free_kv_pct",
                                   f"gates new prompts, and pool {pool.name} (fleet.disaggregated.decode_pool) runs "
                                   f"none: its requests' prompts run in {d.prefill_pool}; set it there or remove it")
+            if d is not None and pool.name == d.decode_pool and pool.max_waiting is not None:
+                raise field_error(f"pools.{i}.max_waiting",
+                                  f"limits the requests arriving at a pool, and pool {pool.name} "
+                                  f"(fleet.disaggregated.decode_pool) takes only requests whose prompt ran in "
+                                  f"{d.prefill_pool}: set it on {d.prefill_pool} or remove it")
+        for i, pool in enumerate(self.pools):
+            if pool.max_waiting is not None and self.router.policy == "central_queue":
+                raise field_error(f"pools.{i}.max_waiting",
+                                  "limits a replica's own queue, and behind router central_queue requests wait in "
+                                  "the fleet's queue (a replica takes one only when it has room): set "
+                                  "fleet.router.max_waiting instead")
+        if self.router.max_waiting is not None and self.router.policy != "central_queue":
+            raise field_error("router.max_waiting",
+                              f"limits the fleet's central queue, which only router central_queue keeps (the "
+                              f"router is {self.router.policy}, where requests wait at their replica): set "
+                              f"fleet.pools[].max_waiting instead, or use router central_queue")
         return self
 
 

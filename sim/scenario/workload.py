@@ -223,6 +223,9 @@ class WorkloadClass(Strict):
     priority: int = 0
     slo: ClassSlo | None = None
     revenue_line: Name | None = None
+    patience_s: Duration | None = Field(None, gt=0, description="this class's clients' (mean) patience; "
+                                        "default: workload.patience_s")
+    patience: Literal["fixed", "exponential"] | None = Field(None, description="default: workload.patience")
     shared_prefix_tokens: int | None = Field(None, ge=0, le=1_000_000,
                                              description="leading prompt tokens every request of the class shares "
                                                          "(a system prompt); reused when the pool has "
@@ -240,6 +243,11 @@ class WorkloadConfig(Strict):
     classes: list[WorkloadClass] = Field(default_factory=list)
     shared_prefix_tokens: int = Field(0, ge=0, le=1_000_000,
                                       description="shared leading prompt tokens of requests without a class")
+    patience_s: Duration | None = Field(None, gt=0, description="(mean) seconds a client waits for its request "
+                                        "to be admitted to a batch before giving up (reject reason timeout, "
+                                        "requests.abandoned); default: clients wait however long it takes")
+    patience: Literal["fixed", "exponential"] = Field("fixed", description="each request's patience: exactly "
+                                                      "patience_s, or exponential of that mean")
 
     @property
     def offline(self) -> bool:

@@ -214,6 +214,8 @@ class Autoscaler:
     # ------------------------------------------------------------------ acting
     def tick(self) -> None:
         t = self.fleet.env.now
+        if self.fleet.patience is not None:
+            self.fleet.expire_all(t)     # clients who gave up by now are out of the queues it reads
         want = self.recommendation()
         recs = self.recs
         recs.append((t, want))

@@ -66,6 +66,8 @@ class EngineLoop(LeanLoop):
             if pending is None:
                 if (yield from self._wait_for_work()):
                     continue
+                if self.patient and self.expire(self.clock) and not self.active and not len(self.waiting):
+                    continue    # every waiting request's client gave up: idle again
                 step = self.batching.schedule(self)
                 if step is None:
                     if self.outgoing:

@@ -58,6 +58,8 @@ def feed_at_arrival(fleet: "Fleet", chunks: Iterator, horizon_s: float):
     rid = 0
     for ch in chunks:
         reqs = chunk_requests(ch, rid, horizon_s, fleet.class_prio)
+        if fleet.patience is not None:
+            fleet.patience.assign(reqs)
         for r in reqs:
             t = r.arrival
             if batcher is not None:
@@ -118,6 +120,8 @@ def feed_ahead(fleet: "Fleet", chunks: Iterator, horizon_s: float):
         if ch is None or not len(ch.arrival_s):
             return last()
         reqs = chunk_requests(ch, rid, horizon_s, fleet.class_prio)
+        if fleet.patience is not None:
+            fleet.patience.assign(reqs)
         in_flight = fleet.in_flight
         if batcher is None:
             # every request of the chunk is in flight before the first is routed (a rejection takes

@@ -36,7 +36,9 @@ from sim.serving.outcome import (EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_R
 from sim.serving.pinned_queue import PinnedQueue
 from sim.serving.pool import PoolRuntime
 from sim.serving.replica import Replica
-from sim.serving.request import COMPLETED, IN_FLIGHT, R_NO_REPLICA, REJECTED, Req
+from sim.serving.patience import Patience, expired
+from sim.serving.patience import scales as patience_scales
+from sim.serving.request import COMPLETED, IN_FLIGHT, R_NO_REPLICA, R_QUEUE_FULL, R_TIMEOUT, REJECTED, Req
 from sim.serving.router import PoolSet, class_pool_sets, least_outstanding, make_router
 from sim.serving.sampler import Sampler
 from sim.serving.clock import at
@@ -61,6 +63,8 @@ class Fleet(ReplicaLifecycle):
         from sim.workload import classes as _classes
 
         self.class_prefix = [c.shared_prefix_tokens for c in _classes(scenario.workload)]
+        # clients who give up waiting (workload.patience_s): each request's deadline, set by the feed
+        self.patience = Patience(scenario.workload, seed) if patience_scales(scenario.workload) else None
         self.rng = router_stream(seed)          # apart from the workload's and the failures' streams
         self.log = RequestLog.for_scenario(scenario)          # metrics.records: all | sample | none
         self.gaps = GapLog(mode=scenario.metrics.records)
@@ -119,6 +123,8 @@ class Fleet(ReplicaLifecycle):
             else:
                 self.central = deque()
         self.router = make_router(scenario.fleet.router, self)
+        # the central queue's waiting room (fleet.router.max_waiting; no limit: inf)
+        self.central_room = router.max_waiting if router.max_waiting is not None else math.inf
         b = router.batcher   # fleet.router.batcher: arrivals leave for replicas in groups (None: one by one)
         self.batcher = Batcher(b.max_requests, b.timeout_s) if b is not None else None
         # State-independent routing (the choice does not depend on replica state): route each request
@@ -131,7 +137,7 @@ class Fleet(ReplicaLifecycle):
         fit_alike = len({rep.fit_key() for rep in self.replicas}) <= 1
         # a closed loop's arrivals depend on completions: routed at arrival, no replica runs ahead
         self.prerouted = (fast and pools_static and d is None and self.central is None
-                          and scenario.workload.closed is None
+                          and scenario.workload.closed is None and self.patience is None
                           and (self.policy == "round_robin" or (self.policy == "random" and fit_alike)
                                or len(self.replicas) == 1))
         self.known_until = 0.0
@@ -187,6 +193,10 @@ class Fleet(ReplicaLifecycle):
     def close(self, t: float) -> None:
         """Settle every replica at ``t`` and fill each pool's provisioned intervals."""
         for rep in self.replicas:
+            if rep.max_waiting is not None and rep.incoming:
+                # pre-routed requests that arrived during the iteration in progress: a full waiting
+                # room refuses them at their arrival, as at the boundary that would have taken them
+                rep.ingest_arrived(t)
             if not rep.released:
                 rep.settle(t)
                 rep.close_books(t)
@@ -258,6 +268,9 @@ class Fleet(ReplicaLifecycle):
                 rep._idle.succeed()
 
     def route(self, r: Req) -> None:
+        if self.patience is not None:
+            # what the router reads (queue lengths) as it is now: clients who gave up have left
+            self.expire_all(self.env.now)
         if self.prefill_pool is not None:
             self._route_disaggregated(r)
             return
@@ -268,6 +281,9 @@ class Fleet(ReplicaLifecycle):
                 return
             rep = self._free_replica(r)
             if rep is None:
+                if len(self.central) >= self.central_room:   # fleet.router.max_waiting: refused at once
+                    self.reject(r, R_QUEUE_FULL)
+                    return
                 self.central.append(r)
             else:
                 rep.enqueue(r)
@@ -347,6 +363,9 @@ class Fleet(ReplicaLifecycle):
         q = self.central
         if not q or not rep.accepting:
             return
+        if self.patience is not None:
+            self.expire_central(self.env.now)
+            rep.expire(self.env.now)        # its free slots as they are now
         if isinstance(q, PinnedQueue):
             while rep.free_slots() > 0:
                 r = q.take(rep)
@@ -361,6 +380,27 @@ class Fleet(ReplicaLifecycle):
                 break
             q.popleft()
             rep.enqueue(r)
+
+    def expire_central(self, t: float) -> None:
+        """Requests whose clients gave up by ``t`` leave the central queue (:mod:`sim.serving.patience`)."""
+        q = self.central
+        if isinstance(q, PinnedQueue):
+            gone = q.expire(t)
+        else:
+            keep, gone = expired(q, t)
+            if gone:
+                q.clear()
+                q.extend(keep)
+        for r in gone:
+            self.reject(r, R_TIMEOUT)
+
+    def expire_all(self, t: float) -> None:
+        """Every queue at ``t``: the clients who gave up by then have left (a time-series row)."""
+        if self.central is not None:
+            self.expire_central(t)
+        for rep in self.live:
+            if rep.alive:
+                rep.expire(t)
 
     def central_waiting(self, pool: PoolRuntime) -> int:
         """Requests in the central queue a replica of ``pool`` may take (0 without one)."""

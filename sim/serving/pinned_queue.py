@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+
+from sim.serving.patience import expired
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -79,3 +81,19 @@ class PinnedQueue:
     def waiting_for(self, pool_index: int) -> int:
         """Requests waiting that a replica of pool ``pool_index`` may take."""
         return sum(len(q) for q in self._of_pool[pool_index])
+
+    def expire(self, t: float) -> list["Req"]:
+        """Take out the requests whose clients gave up by ``t`` (:mod:`sim.serving.patience`)."""
+        gone_all = []
+        for q in {id(q): q for q in self._of_class}.values():
+            keep, gone = expired(q, t, key=1)
+            if gone:
+                if self.priority:
+                    q[:] = keep
+                    heapq.heapify(q)
+                else:
+                    q.clear()
+                    q.extend(keep)
+                gone_all.extend(gone)
+        self._n -= len(gone_all)
+        return gone_all

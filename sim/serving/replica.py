@@ -42,6 +42,7 @@ once their KV blocks fit (head of line, no prefill iteration).
 """
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections import deque
 from typing import TYPE_CHECKING
@@ -53,7 +54,7 @@ from sim.serving.batching import make_batching
 from sim.serving.decode_run import FAIL, DecodeRun
 from sim.serving.engine_loop import EngineLoop
 from sim.serving.kv_cache import KVCache
-from sim.serving.request import R_BUDGET, R_CONTEXT, R_KV, Req, served_output
+from sim.serving.request import R_BUDGET, R_CONTEXT, R_KV, R_QUEUE_FULL, R_TIMEOUT, Req, served_output
 from sim.serving.waiting import Waiting
 
 if TYPE_CHECKING:
@@ -96,6 +97,10 @@ class Replica(EngineLoop):
         self._step_cache: dict[BatchShape, float] = {}
         self._lean_times = pool.step_times    # lean path: times of iterations with prompts (the pool's)
         self.waiting = Waiting(self.policy == "priority")
+        # the waiting room (fleet.pools[].max_waiting): an arrival finding this many requests waiting is refused
+        mw = pool.cfg.max_waiting
+        self.max_waiting = mw if mw is not None and role != "decode" else None
+        self.patient = fleet.patience is not None   # clients may give up waiting (workload.patience_s)
         self.active: dict[int, Req] = {}      # admitted (prefilling or decoding), in admission order
         self.prefilling: dict[int, Req] = {}  # chunked: partially prefilled, in admission order
         self.n_dec = 0
@@ -207,8 +212,24 @@ class Replica(EngineLoop):
         r.queued_at = self.env.now
         if r.prompt + r.output > self.pool.max_context:  # generation stops at the context limit
             r.output = served_output(r.prompt, r.output, self.pool.max_context)
+        if self.patient:
+            self.expire(self.env.now)
+            if r.sched < 0 and r.deadline <= self.env.now:   # a retried request whose client already left
+                self.fleet.reject(r, R_TIMEOUT)
+                return
+        if self.max_waiting is not None and len(self.waiting) >= self.max_waiting:
+            self.fleet.reject(r, R_QUEUE_FULL)
+            return
         self.waiting.push(r)
         self._wake()
+
+    def expire(self, t: float) -> int:
+        """Requests whose clients gave up by ``t`` leave the queue (:mod:`sim.serving.patience`);
+        returns how many did."""
+        gone = self.waiting.expire(t)
+        for r in gone:
+            self.fleet.reject(r, R_TIMEOUT)
+        return len(gone)
 
     # ------------------------------------------------------------------ pre-routed arrivals
     def assign(self, r: Req) -> None:
@@ -227,16 +248,40 @@ class Replica(EngineLoop):
 
     def _ingest(self, t: float) -> None:
         inc = self.incoming
+        if self.max_waiting is not None:
+            while inc and inc[0].queued_at <= t:
+                self.arrive_limited(inc.popleft())
+            return
         while inc and inc[0].queued_at <= t:
             self.waiting.push(inc.popleft())
 
+    def ingest_arrived(self, t: float) -> None:
+        """At the end of the run: the pre-routed requests that arrived by ``t`` join the queue or,
+        with a full waiting room, are refused (as the next boundary would have taken them)."""
+        inc = self.incoming
+        while inc and inc[0].queued_at < t:
+            self.arrive_limited(inc.popleft())
+
+    def arrive_limited(self, r: Req) -> None:
+        """A pre-routed request reaches a replica with a waiting room (``max_waiting``) at its
+        ``queued_at``: queued, or refused if the room is full. Taken in ``queued_at`` order at the
+        first iteration boundary at or after it, so the room holds what it held at that instant
+        (admission happens only at boundaries), as when the request is queued at its arrival."""
+        if len(self.waiting) >= self.max_waiting:
+            self.fleet.reject(r, R_QUEUE_FULL)
+        else:
+            self.waiting.push(r)
+
     def arrived_waiting(self, t: float) -> int:
-        """Queued requests at ``t``, including pre-routed ones that arrived by then."""
+        """Queued requests at ``t``, including pre-routed ones that arrived by then (those a full
+        waiting room will refuse not counted)."""
         c = len(self.waiting)
+        room = self.max_waiting if self.max_waiting is not None else math.inf
         for r in self.incoming:
             if r.queued_at > t:
                 break
-            c += 1
+            if c < room:
+                c += 1
         return c
 
     # ------------------------------------------------------------------ state at an instant

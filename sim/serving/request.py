@@ -4,11 +4,13 @@ Finished requests are copied into the columnar :class:`~sim.metrics.records.Requ
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # status and rejection codes of the request rows (defined with the rows' schema)
 from sim.metrics.schema import (COMPLETED, FAILED, IN_FLIGHT, R_BUDGET, R_CONTEXT, R_KV, R_NO_REPLICA,  # noqa: F401
-                                R_RETRIES, REJECT_REASONS, REJECTED)
+                                R_QUEUE_FULL, R_RETRIES, R_TIMEOUT, REJECT_REASONS, REJECTED)
 
 
 def served_output(prompt, output, context):
@@ -29,6 +31,9 @@ def served_output(prompt, output, context):
     return output if prompt + output <= context else max(1, context - prompt)
 
 
+_INF = math.inf
+
+
 class Req:
     """Mutable state of one request while the fleet holds it.
 
@@ -42,7 +47,7 @@ class Req:
     __slots__ = ("rid", "arrival", "prompt", "output", "cls", "prio",
                  "gen", "target", "pf_done", "blocks", "join_len", "join_dc", "epoch",
                  "first_tok", "sched", "last_tok", "preempt", "retries", "pool", "replica", "decoding",
-                 "order", "reason", "kv_ready", "queued_at", "pb", "rsv", "lead")
+                 "order", "reason", "kv_ready", "queued_at", "pb", "rsv", "lead", "deadline")
 
     def __init__(self, rid: int, arrival: float, prompt: int, output: int, cls: int, prio: int) -> None:
         self.rid = rid
@@ -73,6 +78,7 @@ class Req:
         self.queued_at = arrival  # when it (last) joins a replica's queue: its arrival, or its batcher dispatch
         self.rsv = 0            # KV blocks reserved for the whole sequence (kv_reservation: full)
         self.lead = 0.0         # pipelined replica: how far its micro-batch runs ahead of the cycle's end (s)
+        self.deadline = _INF    # its client gives up unless admitted before (workload.patience_s)
 
     def lose_kv(self) -> None:
         """The request lost its KV cache (preemption, a replica's failure): it keeps the tokens it has

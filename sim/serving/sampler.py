@@ -42,6 +42,8 @@ class Sampler:
     def sample(self, t: float, interval: float) -> None:
         """One row per pool at ``t`` covering the ``interval`` seconds before it."""
         fleet = self.fleet
+        if fleet.patience is not None:
+            fleet.expire_all(t)     # clients who gave up by t are no longer in a queue
         central = len(fleet.central) if fleet.central is not None else 0
         prev_busy, prev_prov = self._prev_busy, self._prev_prov
         for p in fleet.pools:

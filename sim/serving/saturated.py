@@ -249,13 +249,20 @@ def _one_replica(scenario, pool: PoolRuntime):
 
 def _measured_fleet(scenario, pools: list[tuple[PoolRuntime, int]], disaggregated):
     """The derived scenario and pools of a measurement: ``pools`` as ``(pool, replicas)`` (no
-    autoscaler or failures), under ``disaggregated`` (None: one engine per replica), records kept."""
-    cfgs = [p.cfg.model_copy(update={"replicas": n, "autoscale": None, "failures": None}) for p, n in pools]
+    autoscaler or failures), under ``disaggregated`` (None: one engine per replica), records kept; no
+    waiting room refuses a request and no client gives up (the measurement overloads the replica)."""
+    cfgs = [p.cfg.model_copy(update={"replicas": n, "autoscale": None, "failures": None, "max_waiting": None})
+            for p, n in pools]
     fleet = scenario.fleet.model_copy(update={
         "pools": cfgs, "disaggregated": disaggregated,
-        "router": scenario.fleet.router.model_copy(update={"policy": "round_robin", "classes": None, "batcher": None})})
+        "router": scenario.fleet.router.model_copy(update={"policy": "round_robin", "classes": None, "batcher": None,
+                                                           "max_waiting": None})})
     metrics = scenario.metrics.model_copy(update={"records": "all", "interval": 1e9})
-    sc = scenario.model_copy(update={"fleet": fleet, "metrics": metrics, "warmup": 0.0})
+    wl = scenario.workload
+    if wl.patience_s is not None or any(c.patience_s is not None for c in wl.classes):
+        wl = wl.model_copy(update={"patience_s": None, "classes": [c.model_copy(update={"patience_s": None})
+                                                                   for c in wl.classes]})
+    sc = scenario.model_copy(update={"fleet": fleet, "metrics": metrics, "warmup": 0.0, "workload": wl})
     return sc, [PoolRuntime(index=i, cfg=cfg, gpu=p.gpu, model=p.model, step_model=p.step_model,
                             kv_blocks=p.kv_blocks, kv_bytes_per_token=p.kv_bytes_per_token,
                             weight_dtype=p.weight_dtype, max_context=p.max_context)
@@ -399,7 +406,7 @@ def _key(scenario, pool: PoolRuntime, reqs: RequestChunk, base_dir: Path = Path(
     for data in _perf_files(perf, base_dir):
         h.update(hashlib.sha256(data).digest())
     h.update(repr((pool.cfg.model_copy(update={"replicas": 1, "autoscale": None, "failures": None,
-                                               "name": ""}).model_dump_json(),
+                                               "name": ""}).model_dump_json(exclude={"max_waiting"}),
                    perf.model_dump_json() if hasattr(perf, "model_dump_json") else repr(perf),
                    repr(pool.model), repr(pool.gpu), pool.kv_blocks, scenario.engine,
                    [(c.priority, c.shared_prefix_tokens) for c in classes(scenario.workload)])).encode())

@@ -16,15 +16,17 @@ is an order number below every other.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 
+from sim.serving.patience import expired, soonest
 from sim.serving.request import Req
 
 
 class Waiting:
     """The replica's queue: FCFS deque, or (priority policy) a heap on (-priority, order)."""
 
-    __slots__ = ("priority", "_dq", "_heap", "_front", "_back")
+    __slots__ = ("priority", "_dq", "_heap", "_front", "_back", "soonest")
 
     def __init__(self, priority: bool) -> None:
         self.priority = priority
@@ -32,11 +34,14 @@ class Waiting:
         self._heap: list = []
         self._front = 0
         self._back = 0
+        self.soonest = math.inf    # no waiting request's client gives up before (a lower bound)
 
     def __len__(self) -> int:
         return len(self._heap) if self.priority else len(self._dq)
 
     def push(self, r: Req) -> None:
+        if r.deadline < self.soonest:
+            self.soonest = r.deadline
         if self.priority:
             self._back += 1
             heapq.heappush(self._heap, (-r.prio, self._back, r))
@@ -64,3 +69,22 @@ class Waiting:
             out = list(self._dq)
             self._dq.clear()
         return out
+
+    def expire(self, t: float) -> list[Req]:
+        """Take out the requests whose clients gave up by ``t`` (never admitted, deadline at or
+        before ``t``: :mod:`sim.serving.patience`); the others keep their order."""
+        if self.soonest > t:
+            return []
+        if self.priority:
+            keep, gone = expired(self._heap, t, key=2)
+            if gone:
+                self._heap[:] = keep
+                heapq.heapify(self._heap)     # the keys (priority, order) keep the pop order
+            self.soonest = soonest(keep, key=2)
+        else:
+            keep, gone = expired(self._dq, t)
+            if gone:
+                self._dq.clear()
+                self._dq.extend(keep)
+            self.soonest = soonest(keep)
+        return gone

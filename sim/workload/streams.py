@@ -2,7 +2,8 @@
 
 Each is a ``SeedSequence(seed)`` child by the first number of its spawn key: the workload's arrivals
 (0), class assignment (1) and lengths (2), replica failures (3, then the pool's and the replica's
-index: :func:`failure_stream`) and the router (4: :func:`router_stream`), so that no stream's draws
+index: :func:`failure_stream`), the router (4: :func:`router_stream`) and the clients' patience
+(5: :func:`patience_stream`), so that no stream's draws
 move another's. The arrivals
 child spawns one stream for ``workload.arrival`` (index 0) and one per class (index ``1 + i``, used
 when class ``i`` has its own arrival); the lengths child spawns one per class, each spawning
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 #: the first number of each stream's spawn key (:func:`stream_seeds` spawns the first three in order)
-ARRIVALS, CLASSES, LENGTHS, FAILURES, ROUTER = range(5)
+ARRIVALS, CLASSES, LENGTHS, FAILURES, ROUTER, PATIENCE = range(6)
 
 
 def stream_seeds(seed: int, n_classes: int) -> tuple[list[np.random.SeedSequence], np.random.SeedSequence,
@@ -52,5 +53,10 @@ def router_stream(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ROUTER,)))
 
 
-__all__ = ["ARRIVALS", "CLASSES", "FAILURES", "LENGTHS", "ROUTER", "arrival_stream", "failure_stream",
-           "router_stream", "stream_seeds"]
+def patience_stream(seed: int) -> np.random.Generator:
+    """The clients' patience stream (``workload.patience``: :mod:`sim.serving.patience`)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(PATIENCE,)))
+
+
+__all__ = ["ARRIVALS", "CLASSES", "FAILURES", "LENGTHS", "PATIENCE", "ROUTER", "arrival_stream", "failure_stream",
+           "patience_stream", "router_stream", "stream_seeds"]

@@ -1,0 +1,61 @@
+"""Shared pieces of the ``test_admission_*`` files: a textbook queue written as a scenario file and run
+through the command line, and the birth-death chains whose stationary laws are the theory.
+
+The pool is the one of ``theory_round18_pool``: replicas serving one request at a time
+(``max_num_seqs: 1``), one output token, the linear step model at 1 ms a prompt token and nothing
+else, so a request's service is exactly its prompt in milliseconds. Exponential prompts of mean 1,000
+tokens are ``ceil(X)``, a geometric service on the 1 ms grid of mean ``S = 0.001 / (1 - e^(-1/1000))``
+= 1.0005 s (squared coefficient of variation 0.9995): the exponential service of rate ``1 / S``.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as sps
+
+from sim.cli import main
+from theory_round18_pool import one_at_a_time, read_csv, write
+
+S = 0.001 / (1.0 - math.exp(-1.0 / 1000.0))
+EXP_PROMPT = {"dist": "exponential", "mean": 1000, "max": 100_000}
+
+
+def queue(name: str, *, c: int, lam: float, duration: float, warmup: float, router: str = "round_robin",
+          **extra) -> dict:
+    """``c`` replicas, Poisson arrivals at ``lam``, exponential service of mean ``S``."""
+    return one_at_a_time(name, replicas=c, router=router, arrival={"process": "poisson", "rate": lam},
+                         prompt=EXP_PROMPT, duration=duration, warmup=warmup, **extra)
+
+
+def run_rows(tmp: Path, data: dict, seed: int, engine: str = "fast") -> list[dict]:
+    """``fleetsim run`` of ``data`` at ``seed``; the rows of its ``requests.csv.gz``."""
+    out = tmp / f"{data['name']}-{engine}-{seed}"
+    args = ["run", str(write(tmp, data)), "--set", f"seed={seed}", "--engine", engine, "--out", str(out),
+            "--figures", "none", "--quiet"]
+    assert main(args) == 0
+    path = out / "requests.csv"
+    path.write_bytes(gzip.decompress((out / "requests.csv.gz").read_bytes()))
+    return read_csv(path)
+
+
+def after_warmup(rows: list[dict], warmup: float) -> list[dict]:
+    """The rows of requests that arrived after the warm-up and whose outcome is known."""
+    return [r for r in rows if float(r["arrival_s"]) >= warmup and r["status"] != "in_flight"]
+
+
+def ci99(values) -> tuple[float, float]:
+    """Mean and half-width of the 99 % Student-t interval of i.i.d. replications."""
+    x = np.asarray(values, dtype=float)
+    return float(x.mean()), float(sps.t.ppf(0.995, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+def birth_death(birth, death, n: int) -> np.ndarray:
+    """Stationary law of a birth-death chain on ``0..n`` with rates ``birth(k)`` (k -> k+1) and
+    ``death(k)`` (k -> k-1), by detailed balance."""
+    p = np.ones(n + 1)
+    for k in range(1, n + 1):
+        p[k] = p[k - 1] * birth(k - 1) / death(k)
+    return p / p.sum()
