@@ -166,3 +166,64 @@ def test_first_refused_tab_by_hand():
     assert first_refused_tab(text, [(0, 1, ""), (3, 8, "'"), (16, 17, "")]) == 18
     assert first_refused_tab("a: |\t\n  x\n", [(0, 1, ""), (3, 9, "|")]) == 4
     assert first_refused_tab("a: |  # n\tm\n  x\n", [(0, 1, ""), (3, 15, "|")]) is None
+
+
+# ------------------------------------------------------------------ the result folder's lock
+_WRITER = """
+import sys, time
+import sim, sim.metrics.output as output
+real = output.atomic_write_text
+def slow(*args, **kwargs):
+    real(*args, **kwargs)
+    print("writing", flush=True)
+    time.sleep(600)                 # killed here, between two of its files
+output.atomic_write_text = slow
+sim.run({scenario!r}, out={out!r})
+"""
+
+
+def test_a_writer_killed_mid_write_lets_go_and_a_second_is_refused_meanwhile(tmp_path):
+    """Another process stopped inside ``sim.run(out=...)``, between two files: a second ``sim.run`` on the
+    folder is refused naming it; once that process is killed (SIGKILL: no clean-up runs), the folder is
+    free again (``flock`` goes with the process) and the run writes its result."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import hostile_cases as hc
+    import sim
+    from sim.errors import InputError
+
+    out = tmp_path / "r"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER.format(scenario=hc._small(), out=str(out))],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        with pytest.raises(InputError, match=f"out: {out}: another fleetsim sweep, plan, saturation search or run "
+                                             "is writing there now"):
+            sim.run(hc._small(), out=out)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    assert proc.returncode == -9
+    sim.run(hc._small(), out=out)
+    assert json.loads((out / "summary.json").read_text())["requests"]["completed"] > 0
+
+
+def test_sim_run_inside_a_sweep_s_hold_is_refused_at_once_and_beside_it_runs(tmp_path):
+    """Within a command's hold on a folder (as a sweep holds its ``--out``), ``sim.run(out=)`` on that
+    folder is refused at once (not waiting on the lock: no deadlock), and on a folder inside it runs."""
+    import hostile_cases as hc
+    import sim
+    from sim.errors import InputError
+    from sim.planning.store import writing
+
+    root = tmp_path / "sweep"
+    with writing(root, "sweep"):
+        with pytest.raises(InputError, match="is writing there now"):
+            sim.run(hc._small(), out=root)
+        sim.run(hc._small(), out=root / "points" / "a")
+        assert (root / "points" / "a" / "summary.json").is_file()
