@@ -227,3 +227,56 @@ def test_sim_run_inside_a_sweep_s_hold_is_refused_at_once_and_beside_it_runs(tmp
             sim.run(hc._small(), out=root)
         sim.run(hc._small(), out=root / "points" / "a")
         assert (root / "points" / "a" / "summary.json").is_file()
+
+
+# ------------------------------------------------------------------ the sweep's submission order
+def test_a_burst_is_counted_by_its_requests(tmp_path, capsys):
+    """A burst (``offline``) of ``count`` requests was estimated at 0 requests: ``fleetsim validate`` said
+    '~0 requests', the work limits passed a burst of 10^8 requests with every row kept (8.2 GB), and a
+    sweep handed burst points over last. Now: ``count`` requests, each of the nominal 200 + 20 tokens."""
+    import hostile_cases as hc
+    import yaml as _yaml
+    from sim.cli import main
+    from sim.planning.order import expected_work
+    from sim.scenario.load import load_scenario
+
+    sc = hc._small()
+    sc["workload"]["arrival"] = {"process": "offline", "count": 1000}
+    sc["drain"] = True
+    assert expected_work(load_scenario(sc)) == (1000 * 220.0, 1.0)
+    sc["workload"]["arrival"]["count"] = 100_000_000
+    path = tmp_path / "b.yaml"
+    path.write_text(_yaml.safe_dump(sc))
+    assert main(["validate", str(path)]) == 2
+    assert "~100,000,000 requests" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("overrides", [
+    ["workload.arrival={process: closed, concurrency: 8, think_time_s: 1}"],
+    ["workload.arrival={process: closed, concurrency: 8}"],
+    ["fidelity=fluid"],
+    ["duration=0.001"],
+    ["workload.arrival={process: burst, count: 3, at: 3600}", "drain=true"],
+])
+def test_the_estimate_of_an_odd_scenario_does_not_raise(overrides):
+    """The order's estimate on a closed loop (with and without think time), the fluid tier, the
+    shortest run and a burst after the end: a finite pair of numbers, never an error."""
+    import math
+
+    import hostile_cases as hc
+    from sim.planning.order import expected_work
+    from sim.scenario.load import load_scenario
+
+    work = expected_work(load_scenario(hc._small(), overrides=overrides))
+    assert all(math.isfinite(x) and x >= 0 for x in work)
+
+
+def test_the_estimate_of_the_bundled_trace_replay_does_not_raise():
+    from pathlib import Path
+
+    from sim.planning.order import expected_work
+    from sim.scenario.load import load_scenario
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "azure_conv_replay.yaml"
+    work, replicas = expected_work(load_scenario(path))
+    assert work > 0 and replicas >= 1
