@@ -280,3 +280,80 @@ def test_the_estimate_of_the_bundled_trace_replay_does_not_raise():
     path = Path(__file__).resolve().parent.parent / "scenarios" / "azure_conv_replay.yaml"
     work, replicas = expected_work(load_scenario(path))
     assert work > 0 and replicas >= 1
+
+
+class _FailsAtRate8(__import__("sim.planning.runner", fromlist=["SimulationRunner"]).SimulationRunner):
+    """The simulator, except that every point at 8 requests/s fails (as a point whose run raises does)."""
+
+    def __call__(self, scenario: dict, seed: int, capacity: float = 1.0) -> dict:
+        if scenario["workload"]["arrival"]["rate"] == 8:
+            raise RuntimeError("the rate-8 point fails")
+        return super().__call__(scenario, seed, capacity)
+
+
+_GRID = ["workload.arrival.rate=2,8,4", "fleet.pools.0.replicas=1,2"]
+_SETS = ["duration=1m", "warmup=10s", "metrics.interval=30"]
+
+
+def _baseline():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
+
+
+def test_a_sweep_with_failing_points_is_the_same_bytes_in_any_order_and_resumes(tmp_path):
+    """A sweep whose rate-8 points fail: handed over longest first (validated), in grid order (not
+    validated) and on a pool of two, the same files (the failed points' records included, the others
+    kept). Run again without the failure into the same folder, the failed points run and the finished
+    ones are reused: the same files as a fresh sweep without failures."""
+    import json
+
+    import sim
+    from sim.planning.executors import LocalExecutor, SerialExecutor
+
+    from test_planning_speed import files
+
+    base = _baseline()
+    runs = {}
+    for name, kwargs in {"longest": {"validate": True}, "grid": {"validate": False}}.items():
+        res = sim.sweep(base, _GRID, seeds=2, overrides=_SETS, executor=SerialExecutor(), runner=_FailsAtRate8(),
+                        out=tmp_path / name, figures=False, **kwargs)
+        runs[name] = res
+    with LocalExecutor(2) as pool:
+        sim.sweep(base, _GRID, seeds=2, overrides=_SETS, executor=pool, runner=_FailsAtRate8(),
+                  out=tmp_path / "pool", figures=False)
+    failed = [(r["config"]["workload.arrival.rate"], r["seed"]) for r in runs["longest"].records if r["error"]]
+    assert failed == [(8, 1), (8, 2), (8, 1), (8, 2)]        # in grid order: rate 8 at 1 and 2 replicas
+    assert sum(r["summary"] is not None for r in runs["longest"].records) == 8
+    want = files(tmp_path / "grid")
+    assert files(tmp_path / "longest") == want and files(tmp_path / "pool") == want
+
+    # resumed without the failure: the four failed points run, the eight finished ones are reused
+    again = sim.sweep(base, _GRID, seeds=2, overrides=_SETS, executor=SerialExecutor(), out=tmp_path / "longest",
+                      figures=False)
+    assert sorted(r["reused"] for r in again.records) == [False] * 4 + [True] * 8
+    sim.sweep(base, _GRID, seeds=2, overrides=_SETS, executor=SerialExecutor(), out=tmp_path / "fresh", figures=False)
+
+    def without_reused(got):
+        return {k: (json.loads(json.dumps(v).replace('"reused": true', '"reused": false'))
+                    if isinstance(v, (dict, list)) else v) for k, v in got.items()}
+
+    assert without_reused(files(tmp_path / "longest")) == without_reused(files(tmp_path / "fresh"))
+
+
+@pytest.mark.slow
+def test_a_sweep_on_dask_is_the_same_bytes_as_serial(tmp_path):
+    """The same sweep (3 seeds) on a Dask LocalCluster of two workers (handed over longest first, by
+    priority) and one point at a time in grid order: the same files."""
+    pytest.importorskip("distributed")
+    import sim
+    from sim.planning.executors import DaskExecutor, SerialExecutor
+
+    from test_planning_speed import files
+
+    base = _baseline()
+    sim.sweep(base, _GRID, seeds=3, overrides=_SETS, executor=SerialExecutor(), validate=False,
+              out=tmp_path / "grid", figures=False)
+    with DaskExecutor(workers=2) as ex:
+        sim.sweep(base, _GRID, seeds=3, overrides=_SETS, executor=ex, out=tmp_path / "dask", figures=False)
+    assert files(tmp_path / "dask") == files(tmp_path / "grid")
