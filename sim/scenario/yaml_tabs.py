@@ -17,6 +17,7 @@ line, ``|<TAB>``) and not in a comment.
 """
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Sequence
 
@@ -28,39 +29,44 @@ def first_refused_tab(text: str, scalars: Sequence[tuple[int, int, str]]) -> int
     """The index in ``text`` of the first tab PyYAML refuses, or ``None``.
 
     ``scalars`` are the ``(start, end, style)`` character spans of the scalars libyaml read, in order
-    (``style`` as PyYAML's events give it: ``""`` plain, ``'``/``"`` quoted, ``|``/``>`` block)."""
+    (``style`` as PyYAML's events give it: ``""`` plain, ``'``/``"`` quoted, ``|``/``>`` block). Linear
+    in the text: each line's bounds and comment are found once, however many tabs it holds."""
     at = text.find("\t")
     starts = [s for s, _, _ in scalars]
+    line_start = line_end = -1
+    comment: int | None = None              # where the line's comment starts (-1: none; None: not looked for)
     while at >= 0:
+        if at >= line_end:
+            line_start = text.rfind("\n", 0, at) + 1
+            line_start = text.rfind("\r", line_start, at) + 1 or line_start
+            found = _BREAK.search(text, at)
+            line_end, comment = (found.start() if found else len(text)), None
         i = bisect_right(starts, at) - 1
         inside = i >= 0 and scalars[i][0] <= at < scalars[i][1]
-        if inside and scalars[i][2] in TAB_STYLES and not _in_header(text, at, scalars[i]):
-            pass                                    # in a quoted or block scalar: its text
-        elif inside and scalars[i][2] in TAB_STYLES:    # a block scalar's `|-2  # note` line
-            if not _in_comment(text, at, [], ()):
+        text_of_scalar = inside and scalars[i][2] in TAB_STYLES
+        header = text_of_scalar and scalars[i][2] in "|>" and scalars[i][0] >= line_start
+        if not text_of_scalar or header:    # in a plain scalar, between tokens, on a block scalar's `|` line
+            if comment is None:
+                comment = _comment_start(text, line_start, line_end, starts, scalars)
+            if not (0 <= comment < at):
                 return at
-        elif inside or not _in_comment(text, at, starts, scalars):
-            return at
         at = text.find("\t", at + 1)
     return None
 
 
-def _in_header(text: str, at: int, scalar: tuple[int, int, str]) -> bool:
-    """Whether ``text[at]`` is on the first line of a block scalar (its ``|``/``>``, indicators and a
-    comment), where PyYAML reads only spaces."""
-    start, _, style = scalar
-    return style in "|>" and not any(c in "\r\n" for c in text[start:at])
+_BREAK = re.compile(r"[\r\n]")
 
 
-def _in_comment(text: str, at: int, starts: list[int], scalars: Sequence[tuple[int, int, str]]) -> bool:
-    """Whether ``text[at]`` (outside every scalar) follows a ``#`` that starts a comment on its line: a
-    ``#`` outside every scalar, at the line's start or after a space or tab."""
-    line_start = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
-    hash_at = text.find("#", line_start, at)
+def _comment_start(text: str, line_start: int, line_end: int, starts: list[int],
+                   scalars: Sequence[tuple[int, int, str]]) -> int:
+    """Where the comment of the line ``text[line_start:line_end]`` starts, or -1: the first ``#`` outside
+    every scalar (a block scalar's ``|`` line is outside), at the line's start or after a space or tab."""
+    hash_at = text.find("#", line_start, line_end)
     while hash_at >= 0:
         i = bisect_right(starts, hash_at) - 1
-        inside = i >= 0 and scalars[i][0] <= hash_at < scalars[i][1]
+        inside = (i >= 0 and scalars[i][0] <= hash_at < scalars[i][1]
+                  and not (scalars[i][2] in ("|", ">") and scalars[i][0] >= line_start))
         if not inside and (hash_at == line_start or text[hash_at - 1] in " \t"):
-            return True
-        hash_at = text.find("#", hash_at + 1, at)
-    return False
+            return hash_at
+        hash_at = text.find("#", hash_at + 1, line_end)
+    return -1
