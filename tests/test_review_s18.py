@@ -80,6 +80,9 @@ CORNERS = {
     "number key": "1: a\n",
     "list key": "? [1, 2]\n: x\n",
     "too deep": "a: " + "[" * 51 + "]" * 51 + "\n",
+    "tag first": "! {a: ! }\n",
+    "plain tag first": "!!map {a: 1}\n",
+    "question mark first": "? a\n: 1\n",
 }
 
 

@@ -459,7 +459,7 @@ def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
 #: ``''`` to libyaml; ``!1,`` ends at the comma for one of them), a byte-order mark after the start, a
 #: ``#`` right after a block scalar's ``|``/``>``; such text (over :data:`FAST_BYTES`) is read by PyYAML's
 #: own loader, within the same limits
-_ODD_FOR_PYYAML = re.compile(r"[?!\ufeff]|[|>][-+0-9]*#")
+_ODD_FOR_PYYAML = re.compile(r"[?!]|(?<=[\s\S])\ufeff|[|>][-+0-9]*#")
 
 
 def load_yaml(text: str) -> Any:
@@ -477,7 +477,7 @@ def load_yaml(text: str) -> Any:
             # too: the two end a tag at different characters (`!1,` in a flow list)
             fast = False
         else:
-            fast = _ODD_FOR_PYYAML.search(text, 1) is None
+            fast = _ODD_FOR_PYYAML.search(text) is None
     loader = (_CLimitedLoader if fast else _LimitedLoader)(text)
     try:
         return loader.get_single_data()
