@@ -377,3 +377,24 @@ def test_a_sweep_on_dask_is_the_same_bytes_as_serial(tmp_path):
     with DaskExecutor(workers=2) as ex:
         sim.sweep(base, _GRID, seeds=3, overrides=_SETS, executor=ex, out=tmp_path / "dask", figures=False)
     assert files(tmp_path / "dask") == files(tmp_path / "grid")
+
+
+def test_a_plan_and_a_saturation_search_with_seeds_are_the_same_bytes_serial_and_on_a_pool(tmp_path):
+    """``seeds=2``: a plan over the replica count and a saturation search, one point at a time (longest
+    first) and on a pool of two (longest first, probes run ahead): the same files, wall times aside."""
+    import sim
+    from sim.planning.executors import LocalExecutor, SerialExecutor
+
+    from test_planning_speed import files
+
+    base = _baseline()
+    sets = ["duration=1m", "warmup=10s", "workload.arrival.rate=20"]
+    for name, ex in (("serial", SerialExecutor()), ("pool", LocalExecutor(2))):
+        with ex:
+            sim.plan(base, ["fleet.pools.0.replicas=1..4"], constraints=["latency.ttft.p99<=2.0"], seeds=2,
+                     overrides=sets, executor=ex, out=tmp_path / f"plan-{name}", figures=False)
+            sim.saturation(base, seeds=2, rel_tol=0.2, overrides=[*sets, "fleet.pools.0.replicas=1"], executor=ex,
+                           out=tmp_path / f"sat-{name}")
+    assert (tmp_path / "plan-serial" / "plan.json").is_file() and (tmp_path / "sat-serial" / "saturation.json").is_file()
+    assert files(tmp_path / "plan-serial") == files(tmp_path / "plan-pool")
+    assert files(tmp_path / "sat-serial") == files(tmp_path / "sat-pool")
