@@ -5,7 +5,8 @@ with a message naming the line, before it can cost time or memory:
 
 * at most :data:`MAX_VALUES` **values** (keys included): a scenario holds hundreds, and PyYAML took
   38 s over a 10 MB list; refused at the line passing it. Text over :data:`FAST_BYTES` is read by
-  libyaml (where PyYAML has it), the limits checked on its events first (:func:`_check_events`);
+  libyaml (where PyYAML has it), the limits checked on its events first (:func:`_check_events`); text
+  libyaml refuses or reads otherwise than PyYAML (a tab, :data:`_ODD_FOR_PYYAML`) by PyYAML's loader;
 * **aliases** (``*name``) may stand for at most :data:`MAX_ALIAS_NODES` nodes in total, counted
   as expanded (a "billion laughs" file of a few hundred bytes would otherwise stand for 10⁹
   values once a validator or an error message walks it);
