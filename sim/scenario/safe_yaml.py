@@ -6,7 +6,7 @@ with a message naming the line, before it can cost time or memory:
 * at most :data:`MAX_VALUES` **values** (keys included): a scenario holds hundreds, and PyYAML took
   38 s over a 10 MB list; refused at the line passing it. Text over :data:`FAST_BYTES` is read by
   libyaml (where PyYAML has it), the limits checked on its events first (:func:`_check_events`); text
-  libyaml refuses or reads otherwise than PyYAML (a tab, :data:`_ODD_FOR_PYYAML`) by PyYAML's loader;
+  libyaml refuses or reads otherwise than PyYAML (:mod:`sim.scenario.yaml_tabs`) by PyYAML's loader;
 * **aliases** (``*name``) may stand for at most :data:`MAX_ALIAS_NODES` nodes in total, counted
   as expanded (a "billion laughs" file of a few hundred bytes would otherwise stand for 10⁹
   values once a validator or an error message walks it);
@@ -41,7 +41,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from sim.scenario.yaml_tabs import first_refused_tab
+from sim.scenario.yaml_tabs import ODD_FOR_PYYAML, refuse_tab
 
 #: most nodes that all aliases of one document may stand for, counted as expanded
 MAX_ALIAS_NODES = 10_000
@@ -380,7 +380,7 @@ def _check_events(text: str) -> None:
             event = parser.get_event()
             if isinstance(event, yaml.StreamEndEvent):
                 if scalars is not None:
-                    _refuse_tab(text, scalars)
+                    refuse_tab(text, scalars)
                 return
             line = event.start_mark.line + 1
             if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
@@ -429,17 +429,6 @@ def _check_events(text: str) -> None:
         parser.dispose()
 
 
-def _refuse_tab(text: str, scalars: list[tuple[int, int, str]]) -> None:
-    """PyYAML's error at the first tab it refuses and libyaml read (the same text over and under
-    :data:`FAST_BYTES` means the same)."""
-    at = first_refused_tab(text, scalars)
-    if at is not None:
-        line_start = text.rfind("\n", 0, at) + 1
-        mark = yaml.error.Mark("<unicode string>", at, text.count("\n", 0, at), at - line_start, None, None)
-        raise yaml.scanner.ScannerError("while scanning for the next token", None,
-                                        "found character '\\t' that cannot start any token", mark)
-
-
 def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
     """Number of nodes ``node`` stands for once every alias inside it is expanded (memoised)."""
     key = id(node)
@@ -453,14 +442,6 @@ def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
         n = 1
     sizes[key] = n
     return n
-
-
-#: characters where libyaml reads text that PyYAML refuses or reads otherwise (found by comparing the two
-#: on the same text): a ``?`` in a flow list's plain value (``[1?]``), a tag (``! x`` is null to PyYAML,
-#: ``''`` to libyaml; ``!1,`` ends at the comma for one of them), a byte-order mark after the start, a
-#: ``#`` right after a block scalar's ``|``/``>``; such text (over :data:`FAST_BYTES`) is read by PyYAML's
-#: own loader, within the same limits
-_ODD_FOR_PYYAML = re.compile(r"[?!]|(?<=[\s\S])\ufeff|[|>][-+0-9]*#")
 
 
 def load_yaml(text: str) -> Any:
@@ -478,7 +459,7 @@ def load_yaml(text: str) -> Any:
             # too: the two end a tag at different characters (`!1,` in a flow list)
             fast = False
         else:
-            fast = _ODD_FOR_PYYAML.search(text) is None
+            fast = ODD_FOR_PYYAML.search(text) is None
     loader = (_CLimitedLoader if fast else _LimitedLoader)(text)
     try:
         return loader.get_single_data()

@@ -1,4 +1,5 @@
-"""Where PyYAML refuses a tab that libyaml reads, so that a long file means what a short one does.
+"""Where PyYAML refuses a tab that libyaml reads, and the other text the two parsers read differently
+(:data:`ODD_FOR_PYYAML`), so that a long file means what a short one does.
 
 YAML 1.1 lets a tab separate tokens (``a: 1<TAB># note``, ``key:<TAB>value``, ``[1,<TAB>2]``) but never
 indent. PyYAML's scanner refuses every tab outside a quoted or block scalar and a comment; libyaml
@@ -21,8 +22,29 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 
+import yaml
+
 #: the styles of scalars whose text may hold a tab in PyYAML (quoted and block scalars)
 TAB_STYLES = frozenset(("'", '"', "|", ">"))
+
+
+#: characters where libyaml reads text that PyYAML refuses or reads otherwise (found by comparing the two
+#: on the same text): a ``?`` in a flow list's plain value (``[1?]``), a tag (``! x`` is null to PyYAML,
+#: ``''`` to libyaml; ``!1,`` ends at the comma for one of them), a byte-order mark after the start, a
+#: ``#`` right after a block scalar's ``|``/``>``; such text (over ``FAST_BYTES``) is read by PyYAML's
+#: own loader, within the same limits
+ODD_FOR_PYYAML = re.compile(r"[?!]|(?<=[\s\S])\ufeff|[|>][-+0-9]*#")
+
+
+def refuse_tab(text: str, scalars: list[tuple[int, int, str]]) -> None:
+    """PyYAML's error at the first tab it refuses and libyaml read (the same text over and under
+    ``FAST_BYTES`` means the same)."""
+    at = first_refused_tab(text, scalars)
+    if at is not None:
+        line_start = text.rfind("\n", 0, at) + 1
+        mark = yaml.error.Mark("<unicode string>", at, text.count("\n", 0, at), at - line_start, None, None)
+        raise yaml.scanner.ScannerError("while scanning for the next token", None,
+                                        "found character '\\t' that cannot start any token", mark)
 
 
 def first_refused_tab(text: str, scalars: Sequence[tuple[int, int, str]]) -> int | None:
