@@ -35,6 +35,14 @@ def _files(folder: Path, mb: float) -> dict[str, Path]:
     out = {"list_refused": folder / "list.yaml", "comments_read": folder / "comments.yaml"}
     out["list_refused"].write_text(base + "extra: [" + ", ".join(["1.0"] * (size // 5)) + "]\n")
     out["comments_read"].write_text(base + ("# " + "x" * 98 + "\n") * (size // 100))
+    # where libyaml and PyYAML differ, PyYAML's loader reads the text (as it reads a short file): a tab in
+    # a comment stays on libyaml; a tab between tokens and a syntax error after the comments go to PyYAML
+    out["comments_tab_in_comment_read"] = folder / "tab_comment.yaml"
+    out["comments_tab_in_comment_read"].write_text(base + ("#\t" + "x" * 97 + "\n") * (size // 100))
+    out["comments_tab_refused"] = folder / "tab.yaml"
+    out["comments_tab_refused"].write_text(base + ("# " + "x" * 98 + "\n") * (size // 100) + "extra:\t1\n")
+    out["comments_syntax_error_refused"] = folder / "syntax.yaml"
+    out["comments_syntax_error_refused"].write_text(base + ("# " + "x" * 98 + "\n") * (size // 100) + "extra: [1\n")
     return out
 
 

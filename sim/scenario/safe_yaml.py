@@ -5,7 +5,8 @@ with a message naming the line, before it can cost time or memory:
 
 * at most :data:`MAX_VALUES` **values** (keys included): a scenario holds hundreds, and PyYAML took
   38 s over a 10 MB list; refused at the line passing it. Text over :data:`FAST_BYTES` is read by
-  libyaml (where PyYAML has it), the limits checked on its events first (:func:`_check_events`);
+  libyaml (where PyYAML has it), the limits checked on its events first (:func:`_check_events`); text
+  libyaml refuses or reads otherwise than PyYAML (:mod:`sim.scenario.yaml_tabs`) by PyYAML's loader;
 * **aliases** (``*name``) may stand for at most :data:`MAX_ALIAS_NODES` nodes in total, counted
   as expanded (a "billion laughs" file of a few hundred bytes would otherwise stand for 10⁹
   values once a validator or an error message walks it);
@@ -39,6 +40,8 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from sim.scenario.yaml_tabs import ODD_FOR_PYYAML, refuse_tab
 
 #: most nodes that all aliases of one document may stand for, counted as expanded
 MAX_ALIAS_NODES = 10_000
@@ -365,15 +368,19 @@ def _check_events(text: str) -> None:
     values (naming the field they are in), nesting, the alias budget (each alias counted as the
     values of its anchor), tags. Stops at the first one passed, so a file far over
     :data:`MAX_VALUES` is refused after reading only that many. An alias to a list or mapping it is
-    inside (a value that holds itself) is refused."""
+    inside (a value that holds itself) is refused, and a tab PyYAML refuses (:mod:`sim.scenario.yaml_tabs`)."""
     parser = CParser(text)
+    scalars: list[tuple[int, int, str]] | None = [] if "\t" in text else None
     values = aliases = 0
     sizes: dict[str, int] = {}
+    anchors: set[str] = set()
     open_: list[_Open] = []
     try:
         while True:
             event = parser.get_event()
             if isinstance(event, yaml.StreamEndEvent):
+                if scalars is not None:
+                    refuse_tab(text, scalars)
                 return
             line = event.start_mark.line + 1
             if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
@@ -399,9 +406,15 @@ def _check_events(text: str) -> None:
                     raise TextLimitError(f"line {line}: aliases (*{event.anchor}) expand to more than "
                                          f"{MAX_ALIAS_NODES:,} values; write the values out or use fewer aliases")
             else:
+                if event.anchor is not None:      # (libyaml's composer says it without the name; PyYAML's with)
+                    if event.anchor in anchors:
+                        raise yaml.composer.ComposerError(None, None, "found duplicate anchor", event.start_mark)
+                    anchors.add(event.anchor)
                 if event.tag is not None and event.tag != "!" and event.tag not in PLAIN_TAGS:
                     raise TagError(line, event.tag)
                 if isinstance(event, yaml.ScalarEvent):
+                    if scalars is not None:
+                        scalars.append((event.start_mark.index, event.end_mark.index, event.style or ""))
                     if event.anchor is not None:
                         sizes[event.anchor] = 1
                 else:
@@ -431,32 +444,22 @@ def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
     return n
 
 
-def _in_pyyaml_words(exc: yaml.MarkedYAMLError, text: str) -> None:
-    """Name the character libyaml's "found character that cannot start any token" leaves out, as PyYAML
-    does (a tab is then said as such by :func:`sim.scenario.load.yaml_problem`)."""
-    mark = exc.problem_mark
-    if exc.problem != "found character that cannot start any token" or mark is None:
-        return
-    start = 0
-    for _ in range(mark.line):
-        start = text.find("\n", start) + 1
-        if start == 0:
-            return
-    at = start + mark.column
-    if at < len(text):
-        exc.problem = f"found character {text[at]!r} that cannot start any token"
-
-
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load`` within the limits of this module (:class:`TextLimitError` beyond them); text
-    over :data:`FAST_BYTES` by libyaml (its syntax errors then in libyaml's words)."""
+    over :data:`FAST_BYTES` by libyaml when libyaml and PyYAML read it alike (the same value, the same
+    error: text libyaml refuses, or with a tab PyYAML refuses, is read by PyYAML's own loader)."""
     fast = CSafeLoader is not None and len(text) > FAST_BYTES
     if fast:
         try:
             _check_events(text)
-        except yaml.MarkedYAMLError as exc:
-            _in_pyyaml_words(exc, text)
-            raise
+        except (yaml.MarkedYAMLError, TagError):
+            # text libyaml refuses is read by PyYAML's own loader (within the same limits), so that it is
+            # refused where and in the words a short file is (or read, as PyYAML reads some text libyaml
+            # refuses: a tab in a block scalar's first line, a "\ud800" escape); a few seconds at most. A tag
+            # too: the two end a tag at different characters (`!1,` in a flow list)
+            fast = False
+        else:
+            fast = ODD_FOR_PYYAML.search(text) is None
     loader = (_CLimitedLoader if fast else _LimitedLoader)(text)
     try:
         return loader.get_single_data()
