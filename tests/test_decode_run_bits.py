@@ -2,9 +2,8 @@
 
 Each iteration of a run must be the very float :meth:`RooflineModel.step_time` gives for a pure-decode
 batch of that context, and each end the sequential sum ``t = t + step`` (the reference engine's clock),
-bit for bit: on memory-bound configurations (every bundled one, where the loop skips the attention-FLOP
-term that ``max`` would drop anyway) and on a configuration made compute-bound on purpose (where it
-must not skip it).
+bit for bit: on memory-bound configurations (every bundled one: the KV read wins ``max``) and on a
+configuration made compute-bound on purpose (the attention FLOPs win).
 """
 from __future__ import annotations
 
@@ -59,9 +58,9 @@ def test_decode_run_is_step_time_iteration_by_iteration(case):
             assert cut[1][-1] >= stop > cut[1][-2]
 
 
-def test_the_two_loops_are_both_exercised():
+def test_both_sides_of_max_are_exercised():
     """Which side of ``max`` wins: the KV read on a bundled configuration, the FLOPs with SLOW_FLOPS
-    (otherwise the test above would not check the compute-bound loop)."""
+    (otherwise the test above would not check the compute-bound case)."""
     for kernels, flops_win in ((None, False), (SLOW_FLOPS, True)):
         m = _model("llama-3-8b", "h100-sxm", 1, kernels)
         _, kv_fixed, _, read, flops, peak, bw = m._decode_terms(8)

@@ -96,11 +96,6 @@ from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 ALLREDUCE_LATENCY_S = COLLECTIVE_LATENCY_S
 """Fixed cost of one all-reduce call (:data:`sim.perf.parallel.COLLECTIVE_LATENCY_S`)."""
 
-_MEMORY_BOUND_MARGIN = 1.0 + 1e-9
-"""How far a decode step's KV-read time per context token must exceed its attention-FLOP time per token
-(both as rounded floats) for :meth:`RooflineModel.decode_run` to take the read as the larger at every
-context: far more than the few ulps of rounding in either, so the choice is the one ``max`` makes."""
-
 
 def smooth_roofline(t_compute_s: float, t_memory_s: float, p: float) -> float:
     """``(t_compute_s**p + t_memory_s**p)**(1/p)`` seconds; ``p = inf`` gives ``max``, ``p = 1`` the sum.
@@ -437,18 +432,6 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         linear_s, kv_fixed, rest, read, flops, peak, bw = c if c is not None else self._decode_terms(n_seqs)
         add_step, add_end = steps.append, ends.append
         ctx = 0.0 + context_tokens      # a float from the start: the same value as each (0.0 + ctx) below 2**53
-        if kv_fixed >= 0 and read / bw > flops / peak * _MEMORY_BOUND_MARGIN:
-            # memory-bound at every context: the KV read (b) exceeds the attention FLOPs (a) by more than
-            # the rounding of either, so max(a, b) is b and a need not be worked out
-            for _ in range(k):
-                dt = linear_s + (kv_fixed + read * ctx) / bw + rest
-                t = t + dt
-                add_step(dt)
-                add_end(t)
-                ctx += n_seqs
-                if t >= stop:
-                    break
-            return steps, ends
         for _ in range(k):
             a = flops * ctx / peak
             b = (kv_fixed + read * ctx) / bw
