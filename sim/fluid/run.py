@@ -449,7 +449,10 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
     meas = served * steps.after_warm
-    fleet_sums.add_latency(curve, i, w, at, meas, waits)
+    # the latencies: the curve's (its own queueing at the step's load included) shifted by what the
+    # backlog's wait adds to that queueing, not by all of it (StepWaits.beyond); SLO shares on the whole wait
+    shift = waits.beyond(at(curve.latency["queue"]["mean"]))
+    fleet_sums.add_latency(curve, i, w, at, meas, shift)
     b = q.backlog
     # the end backlog, first come, first served across classes: the last arrivals, each of its step's
     # class mix; those arrived after the warmup and older than the TTFT objective count at their age
@@ -457,7 +460,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     # the scenario's objective) and against SLO attainment (per class: older than its own objective)
     since_warm = float(sc.duration) - sc.warmup
     by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
-    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, waits,
+    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, shift,
                 [waits.within(c[0]) for c in cls_slo], by_class)
     if n_steps:
         ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
@@ -473,10 +476,13 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
 
     gpr = p.gpus_per_replica
     rate_rep = np.where(up > 0, served / dt_s, 0.0)
-    wq = at(curve.latency["queue"]["mean"])        # the backlog itself is added at the end of the step
+    # the queue: the curve's (Little's law at the step's rate), or the backlog at the step's end where that is
+    # longer (a backlog is the pool's queue, served at capacity: the two are not added, StepWaits.beyond)
+    wq = at(curve.latency["queue"]["mean"])
     svc = at(curve.latency["e2e"]["mean"]) - at(curve.latency["queue"]["mean"])
     rows = np.column_stack([
-        steps.edges[1:], np.full(n_steps, p.index), n, rate_rep * np.nan_to_num(wq) + q.b_end, np.zeros(n_steps),
+        steps.edges[1:], np.full(n_steps, p.index), n, np.maximum(rate_rep * np.nan_to_num(wq), q.b_end),
+        np.zeros(n_steps),
         rate_rep * np.nan_to_num(svc), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
     running = rate_rep * np.nan_to_num(svc)
     end = float(sc.duration)
