@@ -92,3 +92,27 @@ def test_a_wait_falling_through_an_hourly_step_is_read_between_its_instants():
     assert q["mean"] == pytest.approx(300.0, rel=0.005)
     assert q["p50"] == pytest.approx(225.0, rel=0.01)
     assert q["p90"] == pytest.approx(765.0, rel=0.005)
+
+
+def test_a_class_that_stops_arriving_is_served_its_backlog_first():
+    """Class a at 1.5/s for an hour, then class b at 0.5/s for an hour (one server at 1/s, hourly
+    steps): the first hour serves 3,600 of a and leaves 1,800 of a waiting; first come, first served,
+    the second hour serves those 1,800, then b's 1,800 as they come (the backlog 1,800 - 0.5 x is gone
+    at 3,600 s into it). Each class completes all it sent: a 5,400, b 1,800 (each step's services took
+    the step's demand mix before: a 3,600, b 3,600, more than b sent)."""
+    sc = pool("fluid", {"process": "poisson", "rate": 1.0}, duration=7200.0, step_s=3600.0)
+    del sc["workload"]["arrival"]
+    sc["workload"]["classes"] = [
+        {"name": "a", "arrival": {"process": "piecewise", "times": [0, 3600], "rates": [1.5, 0.0]}},
+        {"name": "b", "arrival": {"process": "piecewise", "times": [0, 3600], "rates": [0.0, 0.5]}}]
+    for c, line in zip(sc["workload"]["classes"], ("line-a", "line-b")):
+        c["revenue_line"] = line
+    # $1 a request (one output token each): a line's revenue is its class's services
+    sc["economics"]["revenue"] = [{"name": n, "usd_per_million_output_tokens": 1e6} for n in ("line-a", "line-b")]
+    res = sim.run(sc)
+    got = {c: blk["requests"] for c, blk in res.summary["classes"].items()}
+    assert (got["a"]["arrived"], got["a"]["completed"], got["a"]["in_flight"]) == (5400, 5400, 0)
+    assert (got["b"]["arrived"], got["b"]["completed"], got["b"]["in_flight"]) == (1800, 1800, 0)
+    by_line = res.summary["cashflow"]["revenue_by_line"]
+    assert by_line["line-a"] == pytest.approx(5400.0, rel=1e-9)
+    assert by_line["line-b"] == pytest.approx(1800.0, rel=1e-9)

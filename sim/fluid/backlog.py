@@ -348,6 +348,44 @@ def backlog_by_step(edges: np.ndarray, admitted: np.ndarray, backlog: float, min
     return np.clip(np.minimum(back[:-1], hi) - np.maximum(back[1:], lo), 0.0, None) * backlog / b
 
 
+def served_mix(admitted: np.ndarray, served: np.ndarray, b_start: np.ndarray, cls_frac: np.ndarray) -> np.ndarray:
+    """Per step (rows) and class (columns), each class's share of the requests the pool served, first
+    come, first served: a step that starts with a backlog serves it first, each of its requests of the
+    class mix of the step it arrived in (``cls_frac``, constant within a step); a step without one serves
+    its own arrivals, of its own mix. Before, every step's services took its own demand's mix, so a class
+    that stopped arriving while its backlog was still served was counted as the classes arriving then.
+
+    Class a at 1.5/s for an hour, then class b at 0.5/s (one server at 1/s): the second hour serves the
+    1,800 of a left waiting, then 1,800 of b:
+
+        >>> served_mix(np.array([5400.0, 1800.0]), np.array([3600.0, 3600.0]), np.array([0.0, 1800.0]),
+        ...            np.array([[1.0, 0.0], [0.0, 1.0]])).tolist()
+        [[1.0, 0.0], [0.5, 0.5]]
+    """
+    admitted = np.asarray(admitted, dtype=np.float64)
+    served = np.asarray(served, dtype=np.float64)
+    cls_frac = np.asarray(cls_frac, dtype=np.float64)
+    n = len(served)
+    out = cls_frac.copy()
+    rows = np.flatnonzero((np.asarray(b_start) > 0) & (served > 0))
+    if not len(rows):
+        return out
+    cum = np.concatenate(([0.0], np.cumsum(admitted)))
+    cum_c = np.vstack([np.zeros(cls_frac.shape[1]), np.cumsum(admitted[:, None] * cls_frac, axis=0)])
+    done = np.concatenate(([0.0], np.cumsum(served)))
+
+    def by_class(count: np.ndarray) -> np.ndarray:     # arrivals of each class among the first ``count``
+        k = np.clip(np.searchsorted(cum, count, side="left") - 1, 0, n - 1)
+        step = cum[k + 1] - cum[k]
+        frac = np.clip(np.divide(count - cum[k], step, out=np.ones_like(count), where=step > 0), 0.0, 1.0)
+        return cum_c[k] + frac[:, None] * (cum_c[k + 1] - cum_c[k])
+
+    part = by_class(done[rows + 1]) - by_class(done[rows])
+    tot = part.sum(axis=1)
+    out[rows] = np.where(tot[:, None] > 0, part / np.where(tot > 0, tot, 1.0)[:, None], cls_frac[rows])
+    return out
+
+
 def arrival_steps(edges: np.ndarray, ages: np.ndarray) -> np.ndarray:
     """The step (index between ``edges``) in which a request of age ``ages`` at the run's end arrived.
 

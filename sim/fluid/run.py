@@ -37,7 +37,8 @@ quantity), each step's shifted by the waits behind its backlog (each request's o
 are the served-token-weighted average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
 
 Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
-load); the class mix of a step is its demand's.
+load); the class mix of a step's demand is its arrivals', of its services first come, first served
+(:func:`~sim.fluid.backlog.served_mix`: a carried backlog is of the mix of the steps it arrived in).
 
 Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
 ``tests/test_cross_tier.py``): within a step the rate is taken as constant for the curve's load
@@ -55,8 +56,8 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
-                               warn_priority)
+from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, served_mix,
+                               step_waits, warn_priority)
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
@@ -253,14 +254,16 @@ def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
     return _Queue(n, serving, served, rejected, b_start, b_end, int(total), full)
 
 
-def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: float) -> list[tuple]:
+def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: float,
+                mix: np.ndarray) -> list[tuple]:
     """One usage row per (step, class) with requests served, at the step's midpoint: time, prompt and
-    output tokens per request (the class's means from the curve runs), class, weight."""
+    output tokens per request (the class's means from the curve runs), class, weight; ``mix``: each
+    class's share of a step's services (:func:`~sim.fluid.backlog.served_mix`)."""
     cls_tok = curve.meta.get("class_tokens") or []
     mid = (steps.edges[:-1] + steps.edges[1:]) / 2.0
     rows = []
-    for c in range(steps.cls_frac.shape[1]):
-        cnt = served * steps.cls_frac[:, c]
+    for c in range(mix.shape[1]):
+        cnt = served * mix[:, c]
         keep = cnt > 0
         pin, pout = (cls_tok[c] if c < len(cls_tok) and cls_tok[c] is not None
                      else (curve.prompt_tokens_mean, curve.output_tokens_mean))
@@ -364,7 +367,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
         intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
-        use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale))
+        mix = served_mix(q.served + q.b_end - q.b_start, q.served, q.b_start, mine.cls_frac)
+        use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale, mix))
         kv_num += float(np.sum(measured.kv * q.serving))
         kv_den += float(np.sum(q.serving))
 
@@ -461,7 +465,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     since_warm = float(sc.duration) - sc.warmup
     by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
     add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, shift,
-                [waits.within(c[0]) for c in cls_slo], by_class)
+                [waits.within(c[0]) for c in cls_slo], by_class,
+                served_mix(admitted, served, q.b_start, steps.cls_frac))   # FCFS: a backlog's classes first
     if n_steps:
         ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
         if len(ages):
