@@ -116,3 +116,16 @@ def test_a_class_that_stops_arriving_is_served_its_backlog_first():
     by_line = res.summary["cashflow"]["revenue_by_line"]
     assert by_line["line-a"] == pytest.approx(5400.0, rel=1e-9)
     assert by_line["line-b"] == pytest.approx(1800.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("step_s", [60.0, 3600.0])
+def test_a_backlog_drained_with_no_arrivals_waits_the_hand_numbers(step_s):
+    """1.5/s for an hour, then nothing: an arrival at ``t`` waits ``0.5 t``, evenly over ``[0, 1,800]`` s
+    (mean 900 s, p90 1,620 s, p99 1,782 s); the second hour serves the 1,800 left in its first half and
+    nobody after, whose instants' waits (the time since the last arrival) weigh nothing. Within the 1 %
+    histogram bins (the wait at its bin's centre, then the sum at its own: up to two half bins)."""
+    q = sim.run(pool("fluid", {"process": "piecewise", "times": [0, 3600], "rates": [1.5, 0.0]},
+                     duration=7200.0, step_s=step_s)).summary["latency"]["queue"]
+    assert q["mean"] == pytest.approx(900.0, rel=0.002)
+    for k, v in (("p50", 900.0), ("p90", 1620.0), ("p99", 1782.0)):
+        assert q[k] == pytest.approx(v, rel=0.01), (k, q[k])

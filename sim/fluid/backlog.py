@@ -78,6 +78,8 @@ def refined(waits: np.ndarray, rate: np.ndarray, r: int = REFINE) -> tuple[np.nd
         >>> w, r = refined(np.array([[10.0, 20.0]]), np.array([[1.0, 1.0]]), 4)
         >>> w.tolist(), r.tolist()
         ([[10.0, 10.0, 11.25, 13.75, 16.25, 18.75, 20.0, 20.0]], [[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]])
+        >>> refined(np.array([[10.0, 500.0]]), np.array([[1.0, 0.0]]), 2)[0].tolist()   # nobody served after
+        [[10.0, 10.0, 500.0, 500.0]]
     """
     n, points = waits.shape
     if points < 2 or r < 2:
@@ -85,7 +87,10 @@ def refined(waits: np.ndarray, rate: np.ndarray, r: int = REFINE) -> tuple[np.nd
     u = (np.arange(points * r) + 0.5) / r - 0.5            # each refined instant's position in the instants read
     lo = np.clip(np.floor(u).astype(np.int64), 0, points - 2)
     f = np.clip(u - lo, 0.0, 1.0)
-    return waits[:, lo] * (1.0 - f) + waits[:, lo + 1] * f, np.repeat(rate, r, axis=1)
+    between = waits[:, lo] * (1.0 - f) + waits[:, lo + 1] * f
+    # not towards an instant that serves nobody (its "wait" is the time since the last arrival)
+    both = (rate[:, lo] > 0) & (rate[:, lo + 1] > 0)
+    return np.where(both, between, np.repeat(waits, r, axis=1)), np.repeat(rate, r, axis=1)
 
 
 def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray,
