@@ -129,3 +129,27 @@ def test_a_backlog_drained_with_no_arrivals_waits_the_hand_numbers(step_s):
     assert q["mean"] == pytest.approx(900.0, rel=0.002)
     for k, v in (("p50", 900.0), ("p90", 1620.0), ("p99", 1782.0)):
         assert q[k] == pytest.approx(v, rel=0.01), (k, q[k])
+
+
+def test_a_pool_pinned_to_a_class_that_rises_within_a_step_loses_its_own_idle_capacity():
+    """Two one-server pools, class a pinned to x (0.5/s for half an hour, then 1.5/s, then 0.5/s), class b
+    to y (0.5/s throughout), hourly steps. Pool x is the single server of the hand-worked case: 900
+    waiting at 3,600 s, gone at 5,400 s; class a's queue time P(W > x) = 2/3 (1 - x / 900): mean 300 s,
+    p50 225 s, p90 765 s. Each pool's sub-steps took the fleet's rate within the step (a third of the
+    hour's demand in its first half, not a quarter), and pool x read 600 at 3,600 s, class a 168 s."""
+    sc = pool("fluid", {"process": "poisson", "rate": 1.0}, duration=7200.0, step_s=3600.0)
+    del sc["workload"]["arrival"]
+    sc["workload"]["classes"] = [
+        {"name": "a", "arrival": {"process": "piecewise", "times": [0, 1800, 3600], "rates": [0.5, 1.5, 0.5]}},
+        {"name": "b", "arrival": {"process": "poisson", "rate": 0.5}}]
+    one = sc["fleet"]["pools"][0]
+    sc["fleet"]["pools"] = [{**one, "name": "x"}, {**one, "name": "y"}]
+    sc["fleet"]["router"] = {"policy": "random", "classes": {"a": "x", "b": "y"}}
+    res = sim.run(sc)
+    ts = res.timeseries
+    assert ts[(ts[:, 0] == 3600.0) & (ts[:, 1] == 0), 3][0] == pytest.approx(900.0, rel=1e-9)
+    assert ts[ts[:, 1] == 1, 3].max() < 1.0                     # y at half its capacity: no backlog
+    q = res.summary["classes"]["a"]["latency"]["queue"]
+    assert q["mean"] == pytest.approx(300.0, rel=0.005)
+    assert q["p50"] == pytest.approx(225.0, rel=0.01)
+    assert q["p90"] == pytest.approx(765.0, rel=0.005)

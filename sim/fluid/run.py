@@ -64,7 +64,8 @@ from sim.fluid.demand import expected_arrivals
 from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
-from sim.fluid.substep import at_capacity_subs, end_backlog, lost_capacity, sub_spread, sub_waits, warn_hidden
+from sim.fluid.substep import (at_capacity_subs, class_spread, end_backlog, lost_capacity, pool_spread, sub_spread,
+                               sub_waits, warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.metrics.utilization import pool_seconds_per_request
@@ -356,14 +357,18 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     kv_num = kv_den = 0.0
     hidden = []
     spread = sub_spread(sc, steps.edges, steps.dt_s, steps.total, base_dir)
+    # classes pinned to pools: a pool's rate within a step is that of its own classes, not the fleet's
+    by_cls = class_spread(sc, steps.edges, steps.dt_s, steps.demand, base_dir) \
+        if own is not None and spread is not None else None
     for k, (p, curve, sh) in enumerate(zip(pools, curves, share)):
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
-        q = _fluid_queue(p, curve, offered, steps.dt_s, spread)
-        hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end))
+        spread_p = pool_spread(by_cls, mine.demand) if by_cls is not None else spread
+        q = _fluid_queue(p, curve, offered, steps.dt_s, spread_p)
+        hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
-        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread)
+        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
         intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))

@@ -81,6 +81,36 @@ def sub_spread(sc, edges: np.ndarray, dt_s: np.ndarray, total: np.ndarray, base_
     return np.divide(fine, total[:, None], out=np.full_like(fine, 1.0 / SUB), where=total[:, None] > 0)
 
 
+def class_spread(sc, edges: np.ndarray, dt_s: np.ndarray, demand: np.ndarray, base_dir) -> np.ndarray:
+    """``(steps, SUB, classes)``: the share of each class's step demand (``demand``, steps x classes) in
+    each sub-step (uniform where a class sends nothing in a step); for pools that take their own part of
+    each class (``fleet.router.classes``), whose rate within a step is not the fleet's
+    (:func:`pool_spread`). Only called where :func:`sub_spread` is not ``None``."""
+    from sim.fluid.demand import expected_arrivals
+
+    fine = expected_arrivals(sc.workload, sub_edges(edges), start=sc.start, base_dir=base_dir, seed=sc.seed, sub=5)
+    fine = fine.reshape(len(dt_s), SUB, fine.shape[1])
+    d = np.asarray(demand, dtype=np.float64)[:, None, :]
+    return np.divide(fine, d, out=np.full_like(fine, 1.0 / SUB), where=d > 0)
+
+
+def pool_spread(shares: np.ndarray, demand: np.ndarray) -> np.ndarray:
+    """``(steps, SUB)``: a pool's demand over its sub-steps from its part of each class's demand
+    (``demand``, steps x classes) and each class's spread (:func:`class_spread`): a pool pinned to a
+    class that rises within a step rises with it, whatever the other classes do.
+
+        >>> shares = np.array([[[0.25, 0.5], [0.75, 0.5]]])          # class 0 rises, class 1 is flat
+        >>> pool_spread(shares, np.array([[100.0, 0.0]])).tolist()               # class 0 alone
+        [[0.25, 0.75]]
+        >>> pool_spread(shares, np.array([[100.0, 100.0]])).tolist()             # half of each
+        [[0.375, 0.625]]
+    """
+    demand = np.asarray(demand, dtype=np.float64)
+    total = demand.sum(axis=1)
+    part = (shares * demand[:, None, :]).sum(axis=2)
+    return np.divide(part, total[:, None], out=np.full_like(part, 1.0 / shares.shape[1]), where=total[:, None] > 0)
+
+
 def lost_capacity(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per step, ``(P, m)``: what the sub-steps add to a backlog, arrivals less capacity (``P``, the step's
     ``admitted - capacity``), and the lowest that running sum reaches at a sub-step's end (``m``). A step
@@ -161,9 +191,9 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
 def warn_hidden(sc, dt_s: np.ndarray, spread: np.ndarray | None, pools: list) -> None:
     """A :class:`~sim.errors.ScenarioWarning` for each pool whose steps hide a backlog
     (:func:`hidden_message`). ``pools`` holds ``(name, offered per step, reject share, serving
-    replicas per step, max_rps, backlog at each step's end)``; each pool's sub-steps split its step's
-    offer as the fleet's demand falls within the step (``spread``, :func:`sub_spread`; ``None``: trace
-    replays are not checked)."""
+    replicas per step, max_rps, backlog at each step's end[, the pool's own spread])``; each pool's
+    sub-steps split its step's offer as its demand falls within the step (its own spread, else the
+    fleet's ``spread``, :func:`sub_spread`; ``None``: trace replays are not checked)."""
     import warnings
 
     from sim.errors import ScenarioWarning
@@ -171,9 +201,10 @@ def warn_hidden(sc, dt_s: np.ndarray, spread: np.ndarray | None, pools: list) ->
     if spread is None:
         return
     step_s = float(dt_s[0])
-    for name, offered, reject, serving, max_rps, b_end in pools:
+    for name, offered, reject, serving, max_rps, b_end, *own in pools:
+        spread_p = own[0] if own and own[0] is not None else spread
         cap = np.asarray(serving, dtype=np.float64) * max_rps
-        message = hidden_message(name, step_s, hidden_wait(spread * (offered * (1.0 - reject))[:, None], cap, dt_s),
+        message = hidden_message(name, step_s, hidden_wait(spread_p * (offered * (1.0 - reject))[:, None], cap, dt_s),
                                  longest_wait(b_end, cap), sc.slo.ttft_s)
         if message:
             warnings.warn(message, ScenarioWarning, stacklevel=3)
