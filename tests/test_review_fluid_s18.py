@@ -19,6 +19,8 @@ as if the server drained at 0.988/s. The backlog itself drained at exactly 1/s a
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -153,3 +155,34 @@ def test_a_pool_pinned_to_a_class_that_rises_within_a_step_loses_its_own_idle_ca
     assert q["mean"] == pytest.approx(300.0, rel=0.005)
     assert q["p50"] == pytest.approx(225.0, rel=0.01)
     assert q["p90"] == pytest.approx(765.0, rel=0.005)
+
+
+def test_steps_in_the_warmup_weigh_nothing_in_the_waits():
+    """The overload above with a warm-up of 1,200 s (the peak): the requests served after it are the
+    500 of the backlog served from 1,200 s to 1,700 s (their waits rise evenly from 333.3 s to 500 s:
+    they arrived at 1.5/s from 866.7 s), then 500 whose waits fall evenly from 500 s to 0 (arrived at
+    0.5/s after 1,200 s), then 400 at load 0.5 (M/D/1: 0.5 s): mean (500 x 416.7 + 500 x 250 + 400 x
+    0.5) / 1,400 = 238.2 s. With a warm-up of 2,400 s, after the backlog, the M/D/1 queue alone."""
+    def queue(warmup: float) -> dict:
+        sc = pool("fluid", ARRIVAL, duration=END, step_s=60.0)
+        sc["drain"], sc["warmup"] = False, warmup
+        return sim.run(sc).summary["latency"]["queue"]
+
+    assert queue(1200.0)["mean"] == pytest.approx((500 * 1250.0 / 3 + 500 * 250.0 + 400 * 0.5) / 1400, rel=0.002)
+    assert queue(2400.0)["mean"] == pytest.approx(0.5, abs=0.2)
+
+
+def test_an_autoscaled_pool_loses_idle_capacity_within_a_step_as_a_fixed_one_does():
+    """The autoscaler's path serves each step on its sub-steps one step at a time; held at two replicas
+    (min = max = 2) it is the fixed pool of two: 1/s for half an hour, then 3/s, against 2/s, leaves
+    1,800 waiting at the hour's end (0.5 x 2 x 1,800 s), the waits of the hand-worked case."""
+    arrival = {"process": "piecewise", "times": [0, 1800, 3600], "rates": [1.0, 3.0, 1.0]}
+    fixed = pool("fluid", arrival, duration=7200.0, step_s=3600.0)
+    fixed["fleet"]["pools"][0]["replicas"] = 2
+    auto = copy.deepcopy(fixed)
+    auto["fleet"]["pools"][0]["autoscale"] = {"metric": "load_factor", "target": 0.9, "min": 2, "max": 2}
+    a, b = sim.run(fixed), sim.run(auto)
+    assert a.timeseries[0, 3] == pytest.approx(1800.0, rel=1e-9)
+    assert b.timeseries[0, 3] == a.timeseries[0, 3]
+    assert b.summary["latency"] == a.summary["latency"] and b.summary["gpu_hours"] == a.summary["gpu_hours"]
+    assert a.summary["latency"]["queue"]["mean"] == pytest.approx(300.0, rel=0.005)
