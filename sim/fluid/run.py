@@ -64,8 +64,8 @@ from sim.fluid.demand import expected_arrivals
 from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
-from sim.fluid.substep import (at_capacity_subs, class_spread, end_backlog, lost_capacity, pool_spread, sub_spread,
-                               sub_waits, warn_hidden)
+from sim.fluid.substep import (at_capacity_subs, class_spread, end_backlog, lost_capacity, pool_spread,
+                               read_on_subs, sub_spread, warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.metrics.utilization import pool_seconds_per_request
@@ -428,13 +428,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     admitted = served + q.b_end - q.b_start             # what joined the pool's queue in each step
     waits = step_waits(steps.edges, admitted, served, up * curve.max_rps * dt_s,
                        (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
-    if spread is not None and len(waits.rows) and np.ptp(spread) > 1e-12:
-        # the rate varies inside the steps: the waits read per sub-step (after a rise longer than before it)
-        waits.waits[:], waits.rate[:] = sub_waits(steps.edges, admitted, q.b_start, up * curve.max_rps * dt_s, spread,
-                                                  waits.rows, waits.waits.shape[1])
-        tot = waits.rate.sum(axis=1)
-        waits.mean[waits.rows] = np.divide((waits.waits * waits.rate).sum(axis=1), tot, out=np.zeros(len(tot)),
-                                           where=tot > 0)
+    read_on_subs(waits, steps.edges, admitted, q.b_start, up * curve.max_rps * dt_s, spread)
     i, w = curve.position(load)
 
     def at(values):

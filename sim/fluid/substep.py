@@ -188,6 +188,20 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
     return np.maximum(s - arrived, 0.0), rate
 
 
+def read_on_subs(waits, edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capacity: np.ndarray,
+                 spread: np.ndarray | None) -> None:
+    """Where the rate varies inside the steps, the backlogged steps' waits (a
+    :class:`~sim.fluid.backlog.StepWaits`, in place) read per sub-step (:func:`sub_waits`: after a rise
+    longer than before it), and their means."""
+    if spread is None or not len(waits.rows) or not np.ptp(spread) > 1e-12:
+        return
+    waits.waits[:], waits.rate[:] = sub_waits(edges, admitted, b_start, capacity, spread, waits.rows,
+                                              waits.waits.shape[1])
+    tot = waits.rate.sum(axis=1)
+    waits.mean[waits.rows] = np.divide((waits.waits * waits.rate).sum(axis=1), tot, out=np.zeros(len(tot)),
+                                       where=tot > 0)
+
+
 def warn_hidden(sc, dt_s: np.ndarray, spread: np.ndarray | None, pools: list) -> None:
     """A :class:`~sim.errors.ScenarioWarning` for each pool whose steps hide a backlog
     (:func:`hidden_message`). ``pools`` holds ``(name, offered per step, reject share, serving
