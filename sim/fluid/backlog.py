@@ -12,9 +12,13 @@ of times, so the step's TTFT, E2E and queue-time distributions are the curve's *
 request's own wait**: read at evenly spread instants of the step, each weighted by the rate served then
 (:class:`StepWaits`), a value in histogram bin ``b`` (geometric centre ``c_b``) moves to the bin of
 ``c_b + wait`` (each wait taken at its own bin's centre, within half a 1 % bin, so that the steps read
-at one point of the curve, as every step served at capacity is, are shifted together). Mixing the shifted rows over steps gives percentiles that include the backlog, as a
-request-level run's do (one mean per step read a backlog clearing halfway through an hourly step at
-p90 424 s where it is 795 s: ``tests/test_tiers_within_step.py``).
+at one point of the curve, as every step served at capacity is, are shifted together). Mixing the shifted rows
+over steps gives percentiles that include the backlog, as a request-level run's do (one mean per step read a
+backlog clearing halfway through an hourly step at p90 424 s where it is 795 s:
+``tests/test_tiers_within_step.py``). Error bound of a percentile: the wait at its bin's centre (0.5 %),
+the sum placed in its own bin and read at that bin's centre (0.5 % more), so about 1 % of the value; and
+between the instants read the wait is interpolated (:func:`refined`), a staircase of a 64th of a step
+otherwise.
 
 (The wait of the newest arrival, ``backlog / capacity``, is what a request arriving then will
 wait, not what those served meanwhile waited: while a backlog grows at ``lambda - mu`` they arrived
