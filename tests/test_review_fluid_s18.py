@@ -186,3 +186,22 @@ def test_an_autoscaled_pool_loses_idle_capacity_within_a_step_as_a_fixed_one_doe
     assert b.timeseries[0, 3] == a.timeseries[0, 3]
     assert b.summary["latency"] == a.summary["latency"] and b.summary["gpu_hours"] == a.summary["gpu_hours"]
     assert a.summary["latency"]["queue"]["mean"] == pytest.approx(300.0, rel=0.005)
+
+
+def test_a_trace_replay_loses_idle_capacity_within_a_step_as_a_rate_function_does(tmp_path):
+    """A trace of 0.5 requests/s for half an hour, then 1.5/s, then 0.5/s, evenly spaced, in hourly
+    steps: the hand-worked case of ``test_tiers_within_step`` (900 waiting at 3,600 s; queue time mean
+    300 s, p90 765 s; the request level replays it to 300.0 s and 765.0 s). Its rate was taken constant
+    within a step (no sub-steps): the hour ended with no backlog and the queue time read 7.6 s."""
+    from conftest import write_trace
+
+    t = np.concatenate([np.arange(900) * 2.0, 1800 + np.arange(2700) / 1.5, 3600 + np.arange(1800) * 2.0])
+    arrival = {"process": "trace", "format": "fleetsim",
+               "path": str(write_trace(tmp_path / "t.csv", [(float(x), 1000, 1) for x in t]))}
+    sc = pool("fluid", arrival, duration=7200.0, step_s=3600.0)
+    sc["workload"]["arrival"] = arrival
+    res = sim.run(sc)
+    assert res.timeseries[0, 3] == pytest.approx(900.0, rel=1e-9)
+    q = res.summary["latency"]["queue"]
+    assert q["mean"] == pytest.approx(300.0, rel=0.005)
+    assert q["p90"] == pytest.approx(765.0, rel=0.005)

@@ -68,13 +68,12 @@ def hidden_message(pool: str, step_s: float, wait_sub_s: float, wait_step_s: flo
 
 def sub_spread(sc, edges: np.ndarray, dt_s: np.ndarray, total: np.ndarray, base_dir) -> np.ndarray | None:
     """``(steps, SUB)``: the share of each step's demand that falls in each of its sub-steps (the rate
-    function integrated per sub-step, all classes); ``None`` for a trace replay (counting a trace again
-    on sub-steps would read it twice) or no steps."""
+    function integrated per sub-step, all classes; a trace's arrivals counted per sub-step, which reads
+    it a second time); ``None`` without steps."""
     from sim.fluid.demand import expected_arrivals
 
     w = sc.workload
-    processes = [w.arrival] + [c.arrival for c in (w.classes or [])]
-    if any(p is not None and p.process == "trace" for p in processes) or len(dt_s) == 0:
+    if len(dt_s) == 0:
         return None
     fine = expected_arrivals(w, sub_edges(edges), start=sc.start, base_dir=base_dir, seed=sc.seed, sub=5)
     fine = fine.sum(axis=1).reshape(len(dt_s), SUB)
@@ -207,7 +206,7 @@ def warn_hidden(sc, dt_s: np.ndarray, spread: np.ndarray | None, pools: list) ->
     (:func:`hidden_message`). ``pools`` holds ``(name, offered per step, reject share, serving
     replicas per step, max_rps, backlog at each step's end[, the pool's own spread])``; each pool's
     sub-steps split its step's offer as its demand falls within the step (its own spread, else the
-    fleet's ``spread``, :func:`sub_spread`; ``None``: trace replays are not checked)."""
+    fleet's ``spread``, :func:`sub_spread`; ``None``: no steps)."""
     import warnings
 
     from sim.errors import ScenarioWarning
