@@ -18,11 +18,11 @@ count in the system at ``t`` is the fluid one plus the noise of its Poisson arri
 period began (variance = their expected number), so the mean of ``R`` seeds is held within four
 standard errors. Its latency statistics are held to the 99 % interval of the seeds.
 
-What the fluid tier adds (documented in ``docs/scaling.md``, "Limits"): while a backlog is carried
-the replica runs at the top of its curve, and each request's wait is the backlog's plus the curve's
-own queueing at that point (95 % of ``max_rps``: 11 s for this server, M/D/1 at 0.95 is 9.5 s),
-which a deep overload does not add at request level: the fluid statistics are the hand numbers plus
-at most that, and above the request level's by 1-5 %.
+While a backlog is carried the replica runs at the top of its curve, whose own stationary queue
+waits 11 s at that point (95 % of ``max_rps``; M/D/1 at 0.95 is 9.5 s). The backlog is the queue
+there: a request behind it waits the backlog's wait where that is longer than the curve's queue
+(``StepWaits.beyond``), so the fluid statistics are the hand numbers (they were the hand numbers plus
+up to the curve's queue, above the request level's by 1-5 %).
 """
 from __future__ import annotations
 
@@ -119,13 +119,14 @@ def test_queue_time_statistics_under_the_backlog_are_the_hand_numbers_in_both_ti
     for k, want in THEORY.items():
         m, half = _ci99(np.array([r.summary["latency"]["queue"][k] for r in fine]))
         assert abs(m - want) <= half + 0.01 * want, (k, m, half, want)
-        # the fluid tier: the hand number plus at most the top point's queueing (and the 1 % of its
-        # histogram bins), never below it
-        assert want * 0.99 <= q_fluid[k] <= want + 1.5 * top + 0.01 * want, (k, q_fluid[k], want, top)
+        # the fluid tier: the hand number within its 1 % histogram bins and the top point's own queue
+        # where the backlog's wait is shorter than it (not that queue added to every wait)
+        assert want * 0.99 <= q_fluid[k] <= want + 0.1 * top + 0.01 * want, (k, q_fluid[k], want, top)
         # so the two tiers agree within the request level's noise and that
-        assert abs(q_fluid[k] - m) <= half + 1.5 * top + 0.01 * want, (k, q_fluid[k], m, half)
-    # the mean is the hand number plus the top point's queueing for the 3,600 requests behind the backlog
-    assert q_fluid["mean"] == pytest.approx(THEORY["mean"] + 0.75 * top, rel=0.01)
+        assert abs(q_fluid[k] - m) <= half + 0.1 * top + 0.02 * want, (k, q_fluid[k], m, half)
+    # the mean is the hand number: behind the backlog a request waits the backlog's wait or the top point's
+    # queue, whichever is longer, not their sum (which read 0.75 x top, +2.4 %, above it)
+    assert q_fluid["mean"] == pytest.approx(THEORY["mean"], rel=0.002)
     # every request is served by the end in both tiers; the SLO misses are those behind the backlog
     assert fluid.summary["requests"]["in_flight"] == 0
     assert fluid.summary["slo"]["attainment"] == pytest.approx(0.25, abs=0.01)

@@ -37,7 +37,8 @@ quantity), each step's shifted by the waits behind its backlog (each request's o
 are the served-token-weighted average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
 
 Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
-load); the class mix of a step is its demand's.
+load); the class mix of a step's demand is its arrivals', of its services first come, first served
+(:func:`~sim.fluid.backlog.served_mix`: a carried backlog is of the mix of the steps it arrived in).
 
 Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
 ``tests/test_cross_tier.py``): within a step the rate is taken as constant for the curve's load
@@ -55,15 +56,16 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
-                               warn_priority)
+from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, served_mix,
+                               step_waits, warn_priority)
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
 from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
-from sim.fluid.substep import at_capacity_subs, end_backlog, lost_capacity, sub_spread, sub_waits, warn_hidden
+from sim.fluid.substep import (at_capacity_subs, class_spread, end_backlog, lost_capacity, pool_spread,
+                               read_on_subs, sub_spread, warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.metrics.utilization import pool_seconds_per_request
@@ -261,14 +263,16 @@ def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
     return _Queue(n, serving, served, rejected, b_start, b_end, int(total), full)
 
 
-def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: float) -> list[tuple]:
+def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: float,
+                mix: np.ndarray) -> list[tuple]:
     """One usage row per (step, class) with requests served, at the step's midpoint: time, prompt and
-    output tokens per request (the class's means from the curve runs), class, weight."""
+    output tokens per request (the class's means from the curve runs), class, weight; ``mix``: each
+    class's share of a step's services (:func:`~sim.fluid.backlog.served_mix`)."""
     cls_tok = curve.meta.get("class_tokens") or []
     mid = (steps.edges[:-1] + steps.edges[1:]) / 2.0
     rows = []
-    for c in range(steps.cls_frac.shape[1]):
-        cnt = served * steps.cls_frac[:, c]
+    for c in range(mix.shape[1]):
+        cnt = served * mix[:, c]
         keep = cnt > 0
         pin, pout = (cls_tok[c] if c < len(cls_tok) and cls_tok[c] is not None
                      else (curve.prompt_tokens_mean, curve.output_tokens_mean))
@@ -361,18 +365,23 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     kv_num = kv_den = 0.0
     hidden = []
     spread = sub_spread(sc, steps.edges, steps.dt_s, steps.total, base_dir)
+    # classes pinned to pools: a pool's rate within a step is that of its own classes, not the fleet's
+    by_cls = class_spread(sc, steps.edges, steps.dt_s, steps.demand, base_dir) \
+        if own is not None and spread is not None else None
     for k, (p, curve, sh) in enumerate(zip(pools, curves, share)):
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
-        q = _fluid_queue(p, curve, offered, steps.dt_s, spread)
-        hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end))
+        spread_p = pool_spread(by_cls, mine.demand) if by_cls is not None else spread
+        q = _fluid_queue(p, curve, offered, steps.dt_s, spread_p)
+        hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
-        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread)
+        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
         intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
-        use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale))
+        mix = served_mix(q.served + q.b_end - q.b_start, q.served, q.b_start, mine.cls_frac)
+        use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale, mix))
         kv_num += float(np.sum(measured.kv * q.serving))
         kv_den += float(np.sum(q.serving))
 
@@ -427,13 +436,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     admitted = served + q.b_end - q.b_start             # what joined the pool's queue in each step
     waits = step_waits(steps.edges, admitted, served, up * curve.max_rps * dt_s,
                        (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
-    if spread is not None and len(waits.rows) and np.ptp(spread) > 1e-12:
-        # the rate varies inside the steps: the waits read per sub-step (after a rise longer than before it)
-        waits.waits[:], waits.rate[:] = sub_waits(steps.edges, admitted, q.b_start, up * curve.max_rps * dt_s, spread,
-                                                  waits.rows, waits.waits.shape[1])
-        tot = waits.rate.sum(axis=1)
-        waits.mean[waits.rows] = np.divide((waits.waits * waits.rate).sum(axis=1), tot, out=np.zeros(len(tot)),
-                                           where=tot > 0)
+    read_on_subs(waits, steps.edges, admitted, q.b_start, up * curve.max_rps * dt_s, spread)
     i, w = curve.position(load)
 
     def at(values):
@@ -457,7 +460,10 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
     meas = served * steps.after_warm
-    fleet_sums.add_latency(curve, i, w, at, meas, waits)
+    # the latencies: the curve's (its own queueing at the step's load included) shifted by what the
+    # backlog's wait adds to that queueing, not by all of it (StepWaits.beyond); SLO shares on the whole wait
+    shift = waits.beyond(at(curve.latency["queue"]["mean"]))
+    fleet_sums.add_latency(curve, i, w, at, meas, shift)
     b = q.backlog
     # the end backlog, first come, first served across classes: the last arrivals, each of its step's
     # class mix; those arrived after the warmup and older than the TTFT objective count at their age
@@ -465,8 +471,9 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     # the scenario's objective) and against SLO attainment (per class: older than its own objective)
     since_warm = float(sc.duration) - sc.warmup
     by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
-    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, waits,
-                [waits.within(c[0]) for c in cls_slo], by_class)
+    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, shift,
+                [waits.within(c[0]) for c in cls_slo], by_class,
+                served_mix(admitted, served, q.b_start, steps.cls_frac))   # FCFS: a backlog's classes first
     if n_steps:
         ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
         if len(ages):
@@ -481,10 +488,13 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
 
     gpr = p.gpus_per_replica
     rate_rep = np.where(up > 0, served / dt_s, 0.0)
-    wq = at(curve.latency["queue"]["mean"])        # the backlog itself is added at the end of the step
+    # the queue: the curve's (Little's law at the step's rate), or the backlog at the step's end where that is
+    # longer (a backlog is the pool's queue, served at capacity: the two are not added, StepWaits.beyond)
+    wq = at(curve.latency["queue"]["mean"])
     svc = at(curve.latency["e2e"]["mean"]) - at(curve.latency["queue"]["mean"])
     rows = np.column_stack([
-        steps.edges[1:], np.full(n_steps, p.index), n, rate_rep * np.nan_to_num(wq) + q.b_end, np.zeros(n_steps),
+        steps.edges[1:], np.full(n_steps, p.index), n, np.maximum(rate_rep * np.nan_to_num(wq), q.b_end),
+        np.zeros(n_steps),
         rate_rep * np.nan_to_num(svc), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
     running = rate_rep * np.nan_to_num(svc)
     end = float(sc.duration)

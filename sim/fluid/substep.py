@@ -68,17 +68,46 @@ def hidden_message(pool: str, step_s: float, wait_sub_s: float, wait_step_s: flo
 
 def sub_spread(sc, edges: np.ndarray, dt_s: np.ndarray, total: np.ndarray, base_dir) -> np.ndarray | None:
     """``(steps, SUB)``: the share of each step's demand that falls in each of its sub-steps (the rate
-    function integrated per sub-step, all classes); ``None`` for a trace replay (counting a trace again
-    on sub-steps would read it twice) or no steps."""
+    function integrated per sub-step, all classes; a trace's arrivals counted per sub-step, which reads
+    it a second time); ``None`` without steps."""
     from sim.fluid.demand import expected_arrivals
 
     w = sc.workload
-    processes = [w.arrival] + [c.arrival for c in (w.classes or [])]
-    if any(p is not None and p.process == "trace" for p in processes) or len(dt_s) == 0:
+    if len(dt_s) == 0:
         return None
     fine = expected_arrivals(w, sub_edges(edges), start=sc.start, base_dir=base_dir, seed=sc.seed, sub=5)
     fine = fine.sum(axis=1).reshape(len(dt_s), SUB)
     return np.divide(fine, total[:, None], out=np.full_like(fine, 1.0 / SUB), where=total[:, None] > 0)
+
+
+def class_spread(sc, edges: np.ndarray, dt_s: np.ndarray, demand: np.ndarray, base_dir) -> np.ndarray:
+    """``(steps, SUB, classes)``: the share of each class's step demand (``demand``, steps x classes) in
+    each sub-step (uniform where a class sends nothing in a step); for pools that take their own part of
+    each class (``fleet.router.classes``), whose rate within a step is not the fleet's
+    (:func:`pool_spread`). Only called where :func:`sub_spread` is not ``None``."""
+    from sim.fluid.demand import expected_arrivals
+
+    fine = expected_arrivals(sc.workload, sub_edges(edges), start=sc.start, base_dir=base_dir, seed=sc.seed, sub=5)
+    fine = fine.reshape(len(dt_s), SUB, fine.shape[1])
+    d = np.asarray(demand, dtype=np.float64)[:, None, :]
+    return np.divide(fine, d, out=np.full_like(fine, 1.0 / SUB), where=d > 0)
+
+
+def pool_spread(shares: np.ndarray, demand: np.ndarray) -> np.ndarray:
+    """``(steps, SUB)``: a pool's demand over its sub-steps from its part of each class's demand
+    (``demand``, steps x classes) and each class's spread (:func:`class_spread`): a pool pinned to a
+    class that rises within a step rises with it, whatever the other classes do.
+
+        >>> shares = np.array([[[0.25, 0.5], [0.75, 0.5]]])          # class 0 rises, class 1 is flat
+        >>> pool_spread(shares, np.array([[100.0, 0.0]])).tolist()               # class 0 alone
+        [[0.25, 0.75]]
+        >>> pool_spread(shares, np.array([[100.0, 100.0]])).tolist()             # half of each
+        [[0.375, 0.625]]
+    """
+    demand = np.asarray(demand, dtype=np.float64)
+    total = demand.sum(axis=1)
+    part = (shares * demand[:, None, :]).sum(axis=2)
+    return np.divide(part, total[:, None], out=np.full_like(part, 1.0 / shares.shape[1]), where=total[:, None] > 0)
 
 
 def lost_capacity(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,12 +187,26 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
     return np.maximum(s - arrived, 0.0), rate
 
 
+def read_on_subs(waits, edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capacity: np.ndarray,
+                 spread: np.ndarray | None) -> None:
+    """Where the rate varies inside the steps, the backlogged steps' waits (a
+    :class:`~sim.fluid.backlog.StepWaits`, in place) read per sub-step (:func:`sub_waits`: after a rise
+    longer than before it), and their means."""
+    if spread is None or not len(waits.rows) or not np.ptp(spread) > 1e-12:
+        return
+    waits.waits[:], waits.rate[:] = sub_waits(edges, admitted, b_start, capacity, spread, waits.rows,
+                                              waits.waits.shape[1])
+    tot = waits.rate.sum(axis=1)
+    waits.mean[waits.rows] = np.divide((waits.waits * waits.rate).sum(axis=1), tot, out=np.zeros(len(tot)),
+                                       where=tot > 0)
+
+
 def warn_hidden(sc, dt_s: np.ndarray, spread: np.ndarray | None, pools: list) -> None:
     """A :class:`~sim.errors.ScenarioWarning` for each pool whose steps hide a backlog
     (:func:`hidden_message`). ``pools`` holds ``(name, offered per step, reject share, serving
-    replicas per step, max_rps, backlog at each step's end)``; each pool's sub-steps split its step's
-    offer as the fleet's demand falls within the step (``spread``, :func:`sub_spread`; ``None``: trace
-    replays are not checked)."""
+    replicas per step, max_rps, backlog at each step's end[, the pool's own spread])``; each pool's
+    sub-steps split its step's offer as its demand falls within the step (its own spread, else the
+    fleet's ``spread``, :func:`sub_spread`; ``None``: no steps)."""
     import warnings
 
     from sim.errors import ScenarioWarning
@@ -171,9 +214,10 @@ def warn_hidden(sc, dt_s: np.ndarray, spread: np.ndarray | None, pools: list) ->
     if spread is None:
         return
     step_s = float(dt_s[0])
-    for name, offered, reject, serving, max_rps, b_end in pools:
+    for name, offered, reject, serving, max_rps, b_end, *own in pools:
+        spread_p = own[0] if own and own[0] is not None else spread
         cap = np.asarray(serving, dtype=np.float64) * max_rps
-        message = hidden_message(name, step_s, hidden_wait(spread * (offered * (1.0 - reject))[:, None], cap, dt_s),
+        message = hidden_message(name, step_s, hidden_wait(spread_p * (offered * (1.0 - reject))[:, None], cap, dt_s),
                                  longest_wait(b_end, cap), sc.slo.ttft_s)
         if message:
             warnings.warn(message, ScenarioWarning, stacklevel=3)

@@ -78,18 +78,22 @@ class ClassSums:
 
 def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np.ndarray, served: np.ndarray,
                  rejected: np.ndarray, meas: np.ndarray, cls_frac: np.ndarray, after_warm: np.ndarray,
-                 waits: StepWaits, cls_within: list[np.ndarray], backlog_end: np.ndarray) -> None:
+                 waits: StepWaits, cls_within: list[np.ndarray], backlog_end: np.ndarray,
+                 served_frac: np.ndarray | None = None) -> None:
     """One pool's contribution to every class's block (class k's curve quantities at the same load;
     ``cls_within[k]``: per step, the share of the requests served whose backlog wait is within class
-    k's TTFT objective; ``backlog_end[k]``: class k's part of the pool's end backlog)."""
+    k's TTFT objective; ``backlog_end[k]``: class k's part of the pool's end backlog; ``served_frac``:
+    each class's share of the requests served per step, :func:`~sim.fluid.backlog.served_mix`, by
+    default the step's demand mix ``cls_frac``, which the refused take)."""
     tokens = curve.meta.get("class_tokens") or []
+    served_frac = cls_frac if served_frac is None else served_frac
     for k, a in enumerate(acc):
-        frac = cls_frac[:, k]
+        frac = served_frac[:, k]
         mk = meas * frac
         a.served += float(np.sum(served * frac))
-        a.rejected += float(np.sum(rejected * frac))
+        a.rejected += float(np.sum(rejected * cls_frac[:, k]))
         a.backlog += float(backlog_end[k])
-        a.fin += float(np.sum(mk + rejected * frac * after_warm))
+        a.fin += float(np.sum(mk + rejected * cls_frac[:, k] * after_warm))
         pin, pout = (tokens[k] if k < len(tokens) and tokens[k] is not None
                      else (curve.prompt_tokens_mean, curve.output_tokens_mean))
         a.win += (float(mk.sum()), float(mk.sum()) * pin, float(mk.sum()) * pout)
