@@ -202,3 +202,45 @@ def test_compare_a_run_with_a_waiting_room_and_one_without(tmp_path, capsys):
     assert "max_waiting" in text or "waiting" in text, text
     assert "refused (room full)" in text, text
     assert "abandoned (gave up)" not in text     # neither run has patience: no row
+
+
+def test_a_preempted_request_is_never_refused_but_takes_a_place(tmp_path):
+    """Real batching on a KV cache of about 4,800 tokens (8 sequences of ~1,000-token prompts and
+    ~300-token outputs do not fit): preempted requests go back to the head of the queue past the
+    room of 2 (the time series' queue reaches 4) and are all served or still in flight, never refused;
+    both engines alike."""
+    data = queue("preempt", c=1, lam=3.0, duration=300.0, warmup=0.0)
+    data["workload"]["prompt_tokens"] = {"dist": "exponential", "mean": 1000, "max": 2000}
+    data["workload"]["output_tokens"] = {"dist": "exponential", "mean": 300, "max": 2000}
+    pool = data["fleet"]["pools"][0]
+    pool.update({"max_waiting": 2, "max_model_len": 4096, "gpu_memory_utilization": 0.21,
+                 "batching": {"max_num_seqs": 8, "max_batched_tokens": 2048}})
+    data["perf"] = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 1e-4, "per_decode_token_s": 2e-3,
+                    "per_context_token_s": 0.0}
+    rows = {e: run_rows(tmp_path, data, 1, e) for e in ("fast", "reference")}
+    assert rows["fast"] == rows["reference"]
+    preempted = [r for r in rows["fast"] if int(r["preemptions"]) > 0]
+    assert len(preempted) >= 10 and all(r["status"] in ("completed", "in_flight") for r in preempted)
+    assert sum(r["reason"] == "queue_full" for r in rows["fast"]) > 100
+    import csv
+    with open(tmp_path / "preempt-fast-1" / "timeseries.csv", newline="") as f:
+        assert max(float(t["queue_len"]) for t in csv.DictReader(f)) > 2
+
+
+def test_retries_after_failures_meet_the_room_and_keep_their_deadline(tmp_path):
+    """Two replicas failing every 60 s on average (10 s to repair), a room of 3, patience 4 s: a retried
+    request can be refused by a full room; none admitted once times out; both engines alike; the
+    offered load factor is lam S / c = 1.2 (capacity counts provisioned time, failed or not)."""
+    data = queue("retries", c=2, lam=2.4 / S, duration=1500.0, warmup=0.0)
+    pool = data["fleet"]["pools"][0]
+    pool["max_waiting"] = 3
+    pool["failures"] = {"mtbf": 60, "mttr": 10, "max_retries": 3}
+    data["workload"]["patience_s"] = 4.0
+    rows = {e: run_rows(tmp_path, data, 1, e) for e in ("fast", "reference")}
+    assert rows["fast"] == rows["reference"]
+    r = rows["fast"]
+    assert any(int(x["retries"]) > 0 and x["reason"] == "queue_full" for x in r)
+    assert not [x for x in r if x["reason"] == "timeout" and x["sched_s"] not in ("", "nan")
+                and float(x["sched_s"]) >= 0]
+    s = json.loads((tmp_path / "retries-fast-1" / "summary.json").read_text())
+    assert s["stability"]["offered_load_factor"] == pytest.approx(1.2, rel=0.05)
