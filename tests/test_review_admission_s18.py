@@ -244,3 +244,20 @@ def test_retries_after_failures_meet_the_room_and_keep_their_deadline(tmp_path):
                 and float(x["sched_s"]) >= 0]
     s = json.loads((tmp_path / "retries-fast-1" / "summary.json").read_text())
     assert s["stability"]["offered_load_factor"] == pytest.approx(1.2, rel=0.05)
+
+
+@pytest.mark.parametrize("records", ["all", "sample"])
+def test_per_class_refused_shares_add_up_under_every_records_mode(tmp_path, records):
+    """Behind a room of 2 at rho = 2 each class's refused share is its own queue_full over its own
+    arrivals, the same counted from the rows (records: all) or the streaming counters (sample), and
+    the classes' refused requests add up to the fleet's."""
+    data = queue(f"cls-{records}", c=1, lam=2.0 / S, duration=600.0, warmup=0.0)
+    data["fleet"]["pools"][0]["max_waiting"] = 2
+    data["workload"]["classes"] = [{"name": "chat", "share": 0.5}, {"name": "batch", "share": 0.5}]
+    data["metrics"] = {"records": records}
+    s = _summary(tmp_path, data)
+    blocks = [s["classes"][c]["requests"] for c in ("chat", "batch")]
+    refused = [b["refused_share"] * b["arrived"] for b in blocks]
+    assert all(abs(r - round(r)) < 1e-6 for r in refused)
+    assert sum(round(r) for r in refused) == s["requests"]["rejected_by_reason"]["queue_full"]
+    assert s["requests"]["refused_share"] == pytest.approx(sum(refused) / s["requests"]["arrived"])

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from sim.metrics.histogram import LogHistogram
-from sim.metrics.schema import R_TIMEOUT, REJECT_REASONS
+from sim.metrics.schema import R_QUEUE_FULL, R_TIMEOUT, REJECT_REASONS
 from sim.metrics.summary import RequestStats, distinct_weighted
 
 RECORD_DTYPE = np.dtype([
@@ -457,6 +457,10 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
                                                                 & (sub["reason"] == R_TIMEOUT)))
                     block["requests"]["abandoned_share"] = _share(block["requests"]["abandoned"],
                                                                   block["requests"]["arrived"])
+                if _roomed(sc):
+                    block["requests"]["refused_share"] = _share(
+                        int(np.sum((sub["status"] == _REJECTED) & (sub["reason"] == R_QUEUE_FULL))),
+                        block["requests"]["arrived"])
                 per_class[name] = block
         return RequestOutcome(rec, summary, per_class, log.usage_columns(rec))
     log.add_open(open_rows, end_s)
@@ -479,5 +483,7 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
                 block["requests"]["abandoned"] = int(st_i.reasons[R_TIMEOUT])
                 block["requests"]["abandoned_share"] = _share(block["requests"]["abandoned"],
                                                               block["requests"]["arrived"])
+            if _roomed(sc):
+                block["requests"]["refused_share"] = _share(int(st_i.reasons[R_QUEUE_FULL]), block["requests"]["arrived"])
             per_class[name] = block
     return RequestOutcome(rec, summary, per_class, log.usage_columns())
