@@ -261,3 +261,22 @@ def test_per_class_refused_shares_add_up_under_every_records_mode(tmp_path, reco
     assert all(abs(r - round(r)) < 1e-6 for r in refused)
     assert sum(round(r) for r in refused) == s["requests"]["rejected_by_reason"]["queue_full"]
     assert s["requests"]["refused_share"] == pytest.approx(sum(refused) / s["requests"]["arrived"])
+
+
+def test_under_chunked_prefill_a_request_is_admitted_with_its_first_chunk(tmp_path):
+    """Two 4,000-token prompts at t = 0, a token budget of 512 (chunks of 0.512 s at 1 ms a token),
+    patience 1 s. The first is admitted with its first chunk at t = 0 and, admitted, is served
+    although its prefill takes 4 s, past its client's patience; the second finds the budget taken by
+    the first's chunks and leaves at t = 1 without a token."""
+    data = queue("chunked", c=1, lam=1.0, duration=30.0, warmup=0.0)
+    data["workload"]["arrival"] = {"process": "burst", "count": 2}
+    data["workload"]["prompt_tokens"] = {"dist": "fixed", "value": 4000}
+    data["workload"]["patience_s"] = 1.0
+    data["fleet"]["pools"][0]["batching"] = {"scheduler": "vllm-v1", "max_num_seqs": 2, "max_batched_tokens": 512,
+                                             "chunked_prefill": True}
+    rows = {e: run_rows(tmp_path, data, 1, e) for e in ("fast", "reference")}
+    assert rows["fast"] == rows["reference"]
+    first, second = sorted(rows["fast"], key=lambda r: int(r["rid"]))
+    assert first["status"] == "completed" and float(first["sched_s"]) == 0.0
+    assert float(first["ttft_s"]) == pytest.approx(4.0, abs=0.02)
+    assert (second["status"], second["reason"]) == ("rejected", "timeout")
