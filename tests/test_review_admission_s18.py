@@ -280,3 +280,16 @@ def test_under_chunked_prefill_a_request_is_admitted_with_its_first_chunk(tmp_pa
     assert first["status"] == "completed" and float(first["sched_s"]) == 0.0
     assert float(first["ttft_s"]) == pytest.approx(4.0, abs=0.02)
     assert (second["status"], second["reason"]) == ("rejected", "timeout")
+
+
+def test_an_autoscaler_on_queue_behind_a_full_central_queue_is_refused_too(tmp_path, capsys):
+    """Behind central_queue with fleet.router.max_waiting: 6 and autoscale.min 2, a replica counts at
+    most 1 running + 6 / 2 waiting = 4: a target of 4 is refused, 3.5 is not."""
+    data = queue("central", c=2, lam=1.0, duration=60.0, warmup=0.0)
+    data["fleet"]["router"] = {"policy": "central_queue", "max_waiting": 6}
+    data["fleet"]["pools"][0]["autoscale"] = {"metric": "queue", "target": 4, "min": 2, "max": 4}
+    assert main(["validate", str(write(tmp_path, data))]) == 2
+    err = capsys.readouterr().err
+    assert "max_num_seqs + fleet.router.max_waiting / autoscale.min = 4" in err, err
+    data["fleet"]["pools"][0]["autoscale"]["target"] = 3.5
+    assert main(["validate", str(write(tmp_path, data))]) == 0
