@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sim import humanize
 from sim.metrics.band import attainment_range, class_band, explanation, latency_range
 from sim.metrics.names import name_of
-from sim.metrics.stability import growth_words
+from sim.metrics.stability import growth_words, overload
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
 from sim.report.overview import overview, shard_notes, slo_bound
 
@@ -279,11 +279,14 @@ UTILIZATION = ("load_factor", "gpu_busy", "kv_cache_mean", "mfu", "mbu")
 
 def stability_line(s: dict) -> list[str]:
     """The stability verdict and the backlog growth as the run page says it
-    (:func:`~sim.metrics.stability.growth_words`); none for a summary without the block."""
+    (:func:`~sim.metrics.stability.growth_words`), and an overload met by refusals
+    (:func:`~sim.metrics.stability.overload`) with its offered load factor; none for a summary without the block."""
     b = s.get("stability")
     if not isinstance(b, dict) or "verdict" not in b:
         return []
-    return fields("stability", [b["verdict"], f"{name_of('stability.backlog_growth_per_s')} {growth_words(b)}"])
+    over = overload(s)
+    said = [] if over is None else [f"overloaded: offered load factor {over[0]:,.2f}"]
+    return fields("stability", [b["verdict"], f"{name_of('stability.backlog_growth_per_s')} {growth_words(b)}", *said])
 
 
 def _sharded(s: dict) -> bool:

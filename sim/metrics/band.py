@@ -33,6 +33,7 @@ import math
 
 from sim import humanize
 from sim.errors import InputError
+from sim.metrics.stability import overload
 
 DEFAULT_PCT = 3.0
 """The default band, per cent of capacity: about the step-time model's median throughput error (3.1 %
@@ -268,8 +269,9 @@ def undecided(band_side: dict) -> bool:
 def near_saturation(summary: dict) -> float | None:
     """The highest load factor of the run (any pool's, or the fleet's offered) when it exceeds
     :data:`NEAR_SATURATION`, else ``None``: where the band is worth its two extra runs. ``None`` too for a
-    run that does not keep up (``stability.stable`` false): it is past saturation, and its latency is no
-    point a range could be read around.
+    run that does not keep up (``stability.stable`` false) or is overloaded and turns requests away
+    (:func:`sim.metrics.stability.overload`): it is past saturation, and its latency is no point a
+    range could be read around.
 
         >>> near_saturation({"pools": {"a": {"load_factor": 0.92}}, "stability": {"offered_load_factor": 0.9}})
         0.92
@@ -285,8 +287,8 @@ def near_saturation(summary: dict) -> float | None:
 def _near_saturation(summary: dict) -> tuple[float, str] | None:
     """:func:`near_saturation` with what the load factor is of: ``'pool NAME at '`` (one of several
     pools), ``'offered '`` (the fleet's offered load) or ``''`` (the fleet's)."""
-    if (summary.get("stability") or {}).get("stable") is False:
-        return None
+    if (summary.get("stability") or {}).get("stable") is False or overload(summary) is not None:
+        return None     # past saturation: a growing backlog, or an overload met by refusals
     pools = summary.get("pools") or {}
     found = [(p.get("load_factor"), f"pool {name} at " if len(pools) > 1 else "") for name, p in pools.items()]
     found += [((summary.get("stability") or {}).get("offered_load_factor"), "offered "),

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.metrics.stability import closed_loop, offered_load_factor, timeseries_stability
+from sim.metrics.stability import (admitted_share, closed_loop, offered_count, offered_load_factor,
+                                  timeseries_stability)
 from sim.metrics.utilization import (fleet_utilization, pool_kv_dtype, pool_seconds_per_request, pool_utilization,
                                      running_while_busy)
 
@@ -129,7 +130,24 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
                                      load_factor=lf, served=served, offered=offered)
     if scenario.workload.closed is not None:
         stability = closed_loop(stability, scenario.workload.closed.concurrency)
+    if admits(scenario):
+        # what the verdict judged: the admitted requests' work alone (the offered load factor counts the refused too)
+        olf = stability["offered_load_factor"]
+        own = admitted_share(olf, requests)
+        stability["admitted_load_factor"] = olf if own is None else own
     return FleetSummary(per_pool, utilization, gpu_hours, stability, busy_by_pool)
+
+
+def admits(scenario) -> bool:
+    """Whether the scenario may turn offered requests away for want of room or time: a waiting room
+    (``fleet.pools[].max_waiting``, ``fleet.router.max_waiting``) or clients' patience
+    (``workload.patience_s``, a class's). Then the stability block also has ``admitted_load_factor``
+    (a summary's keys depend on the scenario, never on its numbers)."""
+    fleet, wl = scenario.fleet, scenario.workload
+    return (getattr(fleet.router, "max_waiting", None) is not None
+            or any(getattr(p, "max_waiting", None) is not None for p in fleet.pools)
+            or getattr(wl, "patience_s", None) is not None
+            or any(getattr(c, "patience_s", None) is not None for c in wl.classes))
 
 
 def bottleneck_stage(scenario, usage: list[PoolUsage], per_pool: dict[str, dict], load_factor: float,
@@ -175,14 +193,15 @@ def arrival_window_load_factor(usage: list[PoolUsage], load_factor: float, drain
 
 
 def offered_work(usage: list[PoolUsage], requests: dict) -> float | None:
-    """The admitted requests' worth of work in requests of the served mix: the pools' ``offered``
-    scaled from the requests routed to them to every admitted one (arrived - rejected: those still
-    in a central queue, or failed, taken at the routed ones' mix); ``None`` when a pool does not
-    say (the admitted count is then the worth)."""
+    """The offered requests' worth of work in requests of the served mix: the pools' ``offered``
+    scaled from the requests routed to them to every offered one (arrived - rejected: those still
+    in a central queue, or failed; and those refused by a full waiting room or abandoned:
+    :func:`sim.metrics.stability.offered_count`; all taken at the routed ones' mix); ``None`` when a
+    pool does not say (the offered count is then the worth)."""
     if not usage or any(u.offered is None or u.routed is None for u in usage):
         return None
     routed = sum(u.routed for u in usage)
-    admitted = requests["arrived"] - requests.get("rejected", 0)
+    admitted = offered_count(requests)
     return sum(u.offered for u in usage) * admitted / routed if routed > 0 else None
 
 

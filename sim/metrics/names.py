@@ -24,6 +24,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "requests.arrived": ("requests arrived", ""), "requests.completed": ("requests completed", ""),
     "requests.rejected": ("requests rejected", ""), "requests.in_flight": ("requests in flight at the end", ""),
     "requests.abandoned": ("requests abandoned (client gave up waiting)", ""),
+    "requests.abandoned_share": ("share abandoned (client gave up waiting)", "%"),
+    "requests.refused_share": ("share refused (waiting room full)", "%"),
     **{f"latency.{k}.{q}": (f"{words} {q}", "s") for k, words in _LATENCIES.items()
        for q in ("mean", "p50", "p90", "p99")},
     "throughput.requests_per_s": ("throughput", "req/s"),
@@ -36,6 +38,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "stability.stable": ("stable (no growing backlog)", ""), "stability.verdict": ("stability verdict", ""),
     "stability.backlog_growth_per_s": ("backlog growth", "req/s"),
     "stability.offered_load_factor": ("offered load factor", ""),
+    "stability.admitted_load_factor": ("admitted load factor", ""),
     "gpu_hours.provisioned": ("GPU-hours provisioned", "h"), "gpu_hours.busy": ("GPU-hours busy", "h"),
     "cost.compute_usd": ("compute cost", "USD"),
     "cost.compute_with_commits_usd": ("compute cost with the commits' shortfalls", "USD"),

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from sim.metrics.histogram import LogHistogram
-from sim.metrics.schema import R_TIMEOUT, REJECT_REASONS
+from sim.metrics.schema import R_QUEUE_FULL, R_TIMEOUT, REJECT_REASONS
 from sim.metrics.summary import RequestStats, distinct_weighted
 
 RECORD_DTYPE = np.dtype([
@@ -395,11 +395,28 @@ def _patient(sc) -> bool:
     return wl.patience_s is not None or any(c.patience_s is not None for c in wl.classes)
 
 
+def _roomed(sc) -> bool:
+    """Whether the fleet has a waiting room (``fleet.pools[].max_waiting``, ``fleet.router.max_waiting``):
+    then the requests block has ``refused_share``."""
+    return sc.fleet.router.max_waiting is not None or any(p.max_waiting is not None for p in sc.fleet.pools)
+
+
+def _share(count: int, arrived: int) -> float:
+    """``count`` of ``arrived`` requests (0 when none arrived)."""
+    return count / arrived if arrived > 0 else 0.0
+
+
 def _abandoned(summary: dict, sc) -> None:
-    """``requests.abandoned``: the rejected requests whose clients gave up waiting (reason ``timeout``)."""
+    """``requests.abandoned``: the rejected requests whose clients gave up waiting (reason ``timeout``),
+    and ``abandoned_share`` of the arrived; with a waiting room ``refused_share``: the arrived ones a
+    full room refused (reason ``queue_full``). The shares a planner bounds
+    (``--constraint 'requests.abandoned_share<=0.01'``)."""
+    req = summary["requests"]
     if _patient(sc):
-        req = summary["requests"]
         req["abandoned"] = int(req["rejected_by_reason"].get("timeout", 0))
+        req["abandoned_share"] = _share(req["abandoned"], req["arrived"])
+    if _roomed(sc):
+        req["refused_share"] = _share(int(req["rejected_by_reason"].get("queue_full", 0)), req["arrived"])
 
 
 def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], scenario,
@@ -438,6 +455,12 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
                 if _patient(sc):
                     block["requests"]["abandoned"] = int(np.sum((sub["status"] == _REJECTED)
                                                                 & (sub["reason"] == R_TIMEOUT)))
+                    block["requests"]["abandoned_share"] = _share(block["requests"]["abandoned"],
+                                                                  block["requests"]["arrived"])
+                if _roomed(sc):
+                    block["requests"]["refused_share"] = _share(
+                        int(np.sum((sub["status"] == _REJECTED) & (sub["reason"] == R_QUEUE_FULL))),
+                        block["requests"]["arrived"])
                 per_class[name] = block
         return RequestOutcome(rec, summary, per_class, log.usage_columns(rec))
     log.add_open(open_rows, end_s)
@@ -458,5 +481,9 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
             block["latency"].pop("itl", None)
             if _patient(sc):
                 block["requests"]["abandoned"] = int(st_i.reasons[R_TIMEOUT])
+                block["requests"]["abandoned_share"] = _share(block["requests"]["abandoned"],
+                                                              block["requests"]["arrived"])
+            if _roomed(sc):
+                block["requests"]["refused_share"] = _share(int(st_i.reasons[R_QUEUE_FULL]), block["requests"]["arrived"])
             per_class[name] = block
     return RequestOutcome(rec, summary, per_class, log.usage_columns())

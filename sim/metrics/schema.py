@@ -34,7 +34,7 @@ TS_COLUMNS = ["time_s", "pool", "replicas", "queue_len", "central_queue", "runni
               "kv_util", "busy_frac"]
 
 #: summary keys whose last part names a share of something: each lies in [0, 1]
-SHARE_KEYS = frozenset({"attainment", "gpu_busy", "kv_cache_mean", "mfu", "mbu", "availability",
+SHARE_KEYS = frozenset({"refused_share", "abandoned_share", "attainment", "gpu_busy", "kv_cache_mean", "mfu", "mbu", "availability",
                         "expected_availability", "utilization"})
 # (not ``cost.utilization_billed``: busy hours over *billed* hours, which can pass 1 when hours go unbilled)
 #: summary blocks whose every number is a time, count, rate, size, amount billed or share: >= 0
@@ -43,7 +43,7 @@ NON_NEGATIVE_BLOCKS = frozenset({"requests", "latency", "throughput", "slo", "ut
                                  "simulated_seconds"})
 #: ``stability`` keys that are >= 0 (``backlog_growth_per_s`` is signed: a backlog can shrink)
 NON_NEGATIVE_STABILITY = frozenset({"in_flight_at_end", "in_flight_peak", "window_s", "arrival_rate_per_s",
-                                    "offered_load_factor", "resolution"})
+                                    "offered_load_factor", "resolution", "admitted_load_factor"})
 #: ``cashflow`` keys that are amounts of one direction, >= 0 (net, margins, NPV and IRR are signed)
 NON_NEGATIVE_CASHFLOW = frozenset({"revenue", "compute_cost", "revenue_share_paid", "revenue_share_received",
                                    "training_cost", "energy_cost", "sla_credits", "revenue_lost",
@@ -93,14 +93,14 @@ LATENCY_KEYS = tuple(f"latency.{m}.{s}" for m in ("ttft", "tpot", "itl", "e2e", 
 FIXED_KEYS = frozenset({
     *LATENCY_KEYS,
     "requests.arrived", "requests.completed", "requests.rejected", "requests.in_flight", "requests.failed",
-    "requests.preemptions", "requests.abandoned",
+    "requests.preemptions", "requests.abandoned", "requests.abandoned_share", "requests.refused_share",
     "throughput.requests_per_s", "throughput.input_tokens_per_s", "throughput.output_tokens_per_s",
     "slo.attainment", "slo.goodput_rps", "slo.ttft_s", "slo.tpot_s",
     "utilization.gpu_busy", "utilization.kv_cache_mean", "utilization.mfu", "utilization.mbu",
     "utilization.load_factor",
     "stability.window_s", "stability.arrival_rate_per_s", "stability.backlog_growth_per_s",
     "stability.in_flight_at_end", "stability.in_flight_peak", "stability.offered_load_factor",
-    "stability.resolution",
+    "stability.resolution", "stability.admitted_load_factor",
     "gpu_hours.busy", "gpu_hours.provisioned",
     "simulated_seconds",
 })

@@ -61,6 +61,31 @@ MAX_MARGIN = 0.25
 short to resolve an overload relies on the capacity estimate alone; the step-time model behind it
 is within 24 % of 29 published throughput measurements, docs/validation.md)."""
 VERDICTS = {"stable": True, "unstable": False, "cannot tell": None}
+#: reject reasons of an overload (``requests.rejected_by_reason``): the request was offered and the
+#: fleet had no room (``queue_full``: ``max_waiting``) or no time (``timeout``: ``patience_s``) for it.
+#: Its work counts in the offered load factor; a request the fleet could never serve (a prompt past
+#: the context, ...) does not
+OVERLOAD_REASONS = ("queue_full", "timeout")
+
+
+def turned_away(requests: dict) -> int:
+    """Requests the fleet refused for want of room or time (:data:`OVERLOAD_REASONS`).
+
+        >>> turned_away({"rejected_by_reason": {"queue_full": 40, "timeout": 2, "kv_capacity": 1}})
+        42
+    """
+    reasons = requests.get("rejected_by_reason") or {}
+    return int(sum(reasons.get(r, 0) for r in OVERLOAD_REASONS))
+
+
+def offered_count(requests: dict) -> float:
+    """The requests whose work was offered to the fleet: the admitted ones (arrived - rejected) and
+    those refused by a full waiting room or abandoned by their client (:func:`turned_away`).
+
+        >>> offered_count({"arrived": 100, "rejected": 70, "rejected_by_reason": {"queue_full": 60, "kv_capacity": 10}})
+        90
+    """
+    return requests["arrived"] - requests.get("rejected", 0) + turned_away(requests)
 
 
 def in_system_by_time(times: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +98,8 @@ def in_system_by_time(times: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray
 
 
 def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s: float, warmup_s: float,
-              in_flight_at_end: float, offered_load_factor: float | None = None) -> dict:
+              in_flight_at_end: float, offered_load_factor: float | None = None,
+              admitted_load_factor: float | None = None) -> dict:
     """The ``stability`` summary block (see the module docstring).
 
     Parameters
@@ -85,6 +111,9 @@ def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s
     in_flight_at_end : requests neither completed, rejected nor failed at the end.
     offered_load_factor : work offered / work the fleet could serve at its batch limits; ``None``
         (unknown) judges by the backlog alone.
+    admitted_load_factor : the same for the admitted requests alone, what the verdict judges when
+        some were refused by a full waiting room or abandoned (the backlog is made of the admitted
+        ones: the verdict stays the backlog's); ``None``: ``offered_load_factor``.
     """
     t = np.asarray(times, dtype=np.float64)
     n = np.asarray(in_system, dtype=np.float64)
@@ -100,7 +129,8 @@ def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s
     n_window = float(arrived) * window / end_s if end_s > 0 else 0.0
     allowance = max(NOISE_SIGMAS * math.sqrt(max(n_window, 1.0)), MIN_GROWTH_SHARE * n_window)
     resolution = allowance / max(n_window, 1.0)
-    verdict = verdict_of(growth * window > allowance, offered_load_factor, resolution, arrived)
+    judged = offered_load_factor if admitted_load_factor is None else admitted_load_factor
+    verdict = verdict_of(growth * window > allowance, judged, resolution, arrived)
     return {"stable": VERDICTS[verdict], "verdict": verdict, "backlog_growth_per_s": growth,
             "in_flight_at_end": int(round(in_flight_at_end)),
             "in_flight_peak": int(round(float(n.max()))) if len(n) else int(round(in_flight_at_end)),
@@ -148,22 +178,29 @@ def verdict_of(grew: bool, offered_load_factor: float | None, resolution: float,
 def offered_load_factor(load_factor: float | None, requests: dict, served: float | None = None,
                         offered: float | None = None) -> float | None:
     """The fleet's load factor scaled from the work it served to the work it was offered, every
-    admitted request (arrived - rejected) at its full cost: x ``offered`` / ``served``.
+    offered request (:func:`offered_count`: the admitted ones, arrived - rejected, and those a full
+    waiting room refused or whose client gave up waiting) at its full cost: x ``offered`` / ``served``.
+    A fleet overloaded 3x behind a waiting room serves at its batch limits and refuses two arrivals in
+    three: the admitted work alone read 1.0, the work offered reads 3.
 
     ``served`` is the requests' worth of work the load factor counts (the completed requests plus
     the part done on those in flight at the end, :func:`sim.metrics.utilization.in_flight_work`);
-    ``offered`` the admitted requests' worth in the same unit (a request of the served mix: the
-    admitted mix priced as such). Without them, the completed and the admitted requests. Infinite
-    when it admitted work and served none, ``None`` when the load factor is unknown.
+    ``offered`` the offered requests' worth in the same unit (a request of the served mix: the
+    admitted mix priced as such, the refused ones at the admitted mix). Without them, the completed
+    and the offered requests. Infinite when it was offered work and served none, ``None`` when the
+    load factor is unknown.
 
         >>> offered_load_factor(0.95, {"arrived": 120, "rejected": 20, "completed": 90}, served=95.0)
         1.0
         >>> offered_load_factor(0.95, {"arrived": 120, "rejected": 20, "completed": 90}, 95.0, offered=114.0)
         1.14
+        >>> offered_load_factor(1.0, {"arrived": 300, "rejected": 200, "completed": 100,
+        ...                           "rejected_by_reason": {"queue_full": 200}})
+        3.0
     """
     if load_factor is None:
         return None
-    admitted = requests["arrived"] - requests.get("rejected", 0)
+    admitted = offered_count(requests)
     done = requests.get("completed", 0) if served is None else served
     if done <= 0:
         return math.inf if admitted > 0 else 0.0
@@ -184,9 +221,25 @@ def timeseries_stability(ts: np.ndarray, requests: dict, warmup_s: float, end_s:
         t, n = in_system_by_time(ts[:, 0], ts[:, 3] + ts[:, 5] + ts[:, 4] / max(n_pools, 1))
     else:
         t, n = np.zeros(0), np.zeros(0)
+    olf = offered_load_factor(load_factor, requests, served, offered)
     return stability(t, n, arrived=requests["arrived"], end_s=float(end_s), warmup_s=float(warmup_s),
-                     in_flight_at_end=requests["in_flight"],
-                     offered_load_factor=offered_load_factor(load_factor, requests, served, offered))
+                     in_flight_at_end=requests["in_flight"], offered_load_factor=olf,
+                     admitted_load_factor=admitted_share(olf, requests))
+
+
+def admitted_share(offered_lf: float | None, requests: dict) -> float | None:
+    """The offered load factor of the admitted requests alone (arrived - rejected): ``offered_lf``
+    x admitted / offered (:func:`offered_count`; the refused ones are priced at the admitted mix);
+    ``None`` when none was turned away (it is ``offered_lf``) or the load factor is unknown.
+
+        >>> admitted_share(3.0, {"arrived": 300, "rejected": 200, "rejected_by_reason": {"queue_full": 200}})
+        1.0
+    """
+    away = turned_away(requests)
+    if offered_lf is None or away <= 0 or not math.isfinite(offered_lf):
+        return None
+    offered = offered_count(requests)
+    return offered_lf * (offered - away) / offered if offered > 0 else None
 
 
 def noise_rate(block: dict) -> float | None:
@@ -241,8 +294,56 @@ def _window(seconds: float) -> str:
     return f"{seconds:,.0f} s" if seconds >= 1 else f"{seconds:.3g} s"
 
 
+def overload(summary: dict) -> tuple[float, float, float] | None:
+    """``(offered load factor, refused share, abandoned share)`` of a run offered more work than its
+    batch limits serve (offered load factor above 1) that turned some of it away (a full waiting
+    room: ``queue_full``; clients who gave up waiting: ``timeout``), shares of the arrived requests;
+    else ``None``. Such a run's backlog is bounded by its waiting room or its clients' patience, so
+    its verdict (the backlog's) cannot say the overload: this does.
+
+        >>> overload({"stability": {"offered_load_factor": 2.9}, "requests": {"arrived": 1000,
+        ...           "rejected_by_reason": {"queue_full": 640, "timeout": 10}}})
+        (2.9, 0.64, 0.01)
+        >>> overload({"stability": {"offered_load_factor": 0.8}, "requests": {"arrived": 1000,
+        ...           "rejected_by_reason": {"queue_full": 3}}}) is None
+        True
+    """
+    lf = (summary.get("stability") or {}).get("offered_load_factor")
+    req = summary.get("requests") or {}
+    arrived = req.get("arrived")
+    if not isinstance(lf, (int, float)) or isinstance(lf, bool) or not lf > 1.0 \
+            or not isinstance(arrived, (int, float)) or arrived <= 0 or turned_away(req) <= 0:
+        return None
+    reasons = req.get("rejected_by_reason") or {}
+    return float(lf), reasons.get("queue_full", 0) / arrived, reasons.get("timeout", 0) / arrived
+
+
+def overload_words(summary: dict) -> str | None:
+    """:func:`overload` in words, the same on the run page and in the terminal (``None`` when it is
+    ``None``).
+
+        >>> overload_words({"stability": {"offered_load_factor": 2.94}, "requests": {"arrived": 1000,
+        ...                 "rejected_by_reason": {"queue_full": 640, "timeout": 10}}})
+        'overloaded: offered 2.94x the work its batch limits serve; of the requests arrived, 64.0 % were refused (waiting room full) and 1.0 % abandoned (their clients gave up waiting)'
+    """
+    found = overload(summary)
+    if found is None:
+        return None
+    lf, refused, abandoned = found
+    said = [f"{share:.1%}".replace("%", " %") + words for share, words in
+            ((refused, " refused (waiting room full)"), (abandoned, " abandoned (their clients gave up waiting)"))
+            if share > 0]
+    said[0] = said[0].replace(" % ", " % were ", 1)
+    return f"overloaded: offered {lf:,.3g}x the work its batch limits serve; of the requests arrived, " + " and ".join(said)
+
+
 def warning(summary: dict) -> str | None:
-    """One line for stderr when the run did not keep up (``None`` when it did or was not judged)."""
+    """One line for stderr when the run did not keep up (``None`` when it did or was not judged); an
+    overload met by refusals (:func:`overload`) is said whatever the backlog's verdict."""
+    words = overload_words(summary)
+    if words is not None:
+        return (f"warning: the fleet is {words}; the latencies describe the admitted requests only "
+                f"(add capacity, or see requests and stability in the summary)")
     s = summary.get("stability")
     if not s or s.get("stable", True):
         return None

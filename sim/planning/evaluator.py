@@ -175,6 +175,8 @@ def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, A
     if row.get("stable") is False:
         g = ci_of(row, "stability.backlog_growth_per_s").mean
         why.append("unstable: the backlog grows" + (f" by {amount('stability.backlog_growth_per_s', g)}" if g == g else ""))
+    elif row.get("stable", True) is None and row.get("n", 0) > 0 and (over := overload_of(row)):
+        why.append(over)
     elif row.get("stable", True) is None and row.get("n", 0) > 0:
         lf = ci_of(row, "stability.offered_load_factor").mean
         why.append("cannot tell whether it keeps up: the run is too short for its load"
@@ -237,6 +239,18 @@ def unmet(rows: Sequence[dict[str, Any]], constraints: Sequence[Constraint]) -> 
     return out
 
 
+def overload_of(row: dict[str, Any]) -> str | None:
+    """Why a point whose backlog cannot tell is out, when its fleet turned requests away (a full
+    waiting room, clients who gave up: ``requests.refused_share``, ``abandoned_share``) at an offered
+    load factor above 1: overloaded, not too short (:func:`sim.metrics.stability.overload`)."""
+    lf = ci_of(row, "stability.offered_load_factor").mean
+    shares = [(v, words) for key, words in (("requests.refused_share", "refused"), ("requests.abandoned_share", "abandoned"))
+              if (v := ci_of(row, key).mean) == v and v > 0]
+    if not (lf == lf and lf > 1.0 and shares):
+        return None
+    return f"overloaded: offered load factor {lf:.3g}, " + ", ".join(f"{v:.1%} {w}" for v, w in shares)
+
+
 def check_metrics(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> None:
     """Raise :class:`~sim.planning.constraints.UnknownMetricError` naming metrics that no successful run reported."""
     done = [r for r in rows if r.get("n", 0) > 0]
@@ -282,7 +296,7 @@ def check_metric_names(metrics: Sequence[str], data: Any, varied: Sequence[str] 
     def problem(m: str) -> str | None:
         if band is False and m.split(".")[0] == "capacity_band":
             return "the capacity band's keys are there only with --capacity-band"
-        return summary_key_problem(m, pools, classes)
+        return summary_key_problem(m, pools, classes) or admission_key_problem(m, data, varied)
 
     bad = [(m, why) for m in dict.fromkeys(metrics) if (why := problem(m))]
     if not bad:
@@ -296,7 +310,8 @@ def check_metric_names(metrics: Sequence[str], data: Any, varied: Sequence[str] 
     def hint(m: str, why: str) -> str:
         # a name outside every block is said as the late check says it: the examples follow
         said = [*([why] if m.split(".")[0] in (*SUMMARY_BLOCKS, *PER_RUN_KEYS) else []),
-                *([f"did you mean {' or '.join(c)}?"] if m not in TEXT_KEYS and (c := close(m)) else [])]
+                *([f"did you mean {' or '.join(c)}?"] if m not in TEXT_KEYS
+                   and (c := [k for k in close(m) if k != m]) else [])]
         return f"{m} ({'; '.join(said)})" if said else m
 
     hints = [hint(m, why) for m, why in bad]
@@ -304,6 +319,43 @@ def check_metric_names(metrics: Sequence[str], data: Any, varied: Sequence[str] 
     raise UnknownMetricError(f"unknown metric {', '.join(hints)}: must be a numeric summary key such as {examples} "
                              f"(the keys of summary.json, dotted, or the columns of sweep.csv without '.mean')",
                              [m for m, _ in bad])
+
+
+def admission_key_problem(metric: str, data: Any, varied: Sequence[str] = ()) -> str | None:
+    """Why ``metric`` can be no key of scenario ``data``'s summary for want of the setting that puts it
+    there: ``requests.abandoned`` and ``abandoned_share`` (a class's too) need clients' patience
+    (``workload.patience_s`` or a class's), ``requests.refused_share`` a waiting room
+    (``fleet.pools[].max_waiting`` or ``fleet.router.max_waiting``); ``None`` when it may be one
+    (also when a knob in ``varied`` sets such a key).
+
+        >>> print(admission_key_problem("requests.abandoned", {"workload": {}}))
+        the summary has requests.abandoned only when clients have a patience (workload.patience_s, or a class's)
+        >>> admission_key_problem("requests.abandoned", {"workload": {"patience_s": 30}}) is None
+        True
+    """
+    last = metric.split(".")
+    if len(last) < 2 or last[-2] != "requests" or last[-1] not in ("abandoned", "abandoned_share", "refused_share"):
+        return None
+    if not isinstance(data, dict):
+        return None
+    wl = data.get("workload") if isinstance(data.get("workload"), dict) else {}
+    fleet = data.get("fleet") if isinstance(data.get("fleet"), dict) else {}
+    if last[-1] == "refused_share":
+        if any("max_waiting" in p for p in varied):
+            return None
+        router = fleet.get("router") if isinstance(fleet.get("router"), dict) else {}
+        pools = fleet.get("pools") if isinstance(fleet.get("pools"), list) else []
+        if router.get("max_waiting") is not None or any(isinstance(p, dict) and p.get("max_waiting") is not None
+                                                         for p in pools):
+            return None
+        return ("the summary has requests.refused_share only with a waiting room "
+                "(fleet.pools[].max_waiting, or fleet.router.max_waiting behind central_queue)")
+    if any("patience" in p for p in varied):
+        return None
+    classes = wl.get("classes") if isinstance(wl.get("classes"), list) else []
+    if wl.get("patience_s") is not None or any(isinstance(c, dict) and c.get("patience_s") is not None for c in classes):
+        return None
+    return f"the summary has requests.{last[-1]} only when clients have a patience (workload.patience_s, or a class's)"
 
 
 #: the money blocks' fixed keys, offered when a cost or cashflow metric looks misspelt

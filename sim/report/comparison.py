@@ -40,7 +40,7 @@ READS = "fleetsim compare reads the folders fleetsim run --out DIR wrote"
 
 _LATENCY = tuple(f"latency.{k}.{q}" for k in ("ttft", "tpot", "e2e", "queue") for q in ("mean", "p50", "p99"))
 #: the rows compared, in order: summary keys (words and units: :data:`sim.metrics.names.METRICS`)
-ROWS = ("requests.completed", "requests.rejected",
+ROWS = ("requests.completed", "requests.rejected", "requests.refused_share", "requests.abandoned_share",
         "throughput.requests_per_s", "throughput.output_tokens_per_s", *_LATENCY,
         "slo.attainment", "slo.goodput_rps", "stability.verdict", "utilization.load_factor",
         "utilization.gpu_busy", "utilization.kv_cache_mean", "utilization.mfu", "utilization.mbu",
@@ -53,7 +53,7 @@ CLASS_ROWS = ("latency.ttft.p99", "latency.tpot.p99", "slo.attainment")
 #: the rows of each pool (``pools.<name>.``) when a run has several, after the fleet's utilization
 POOL_ROWS = ("load_factor", "gpu_hours_provisioned")
 #: rows shown only when some folder has them not zero (most runs reject nothing, have no such costs)
-ZERO_HIDDEN = ("requests.rejected", "cashflow.training_cost", "cashflow.energy_cost", "cashflow.sla_credits",
+ZERO_HIDDEN = ("requests.rejected", "requests.refused_share", "requests.abandoned_share", "cashflow.training_cost", "cashflow.energy_cost", "cashflow.sla_credits",
                "cashflow.compute_commit_shortfall", "cashflow.credits_applied")
 #: the income of a run: the cash-flow rows are shown when some folder has one of them not zero (a run
 #: without revenue has cash flows that are its costs, already in the compute cost row)
@@ -61,7 +61,8 @@ INCOME = ("cashflow.revenue", "cashflow.revenue_share_paid", "cashflow.revenue_s
 #: shorter words than :func:`~sim.metrics.names.name_of`'s for a table's first column
 _LABELS = {"throughput.requests_per_s": "throughput", "cost.per_million_output_tokens": "$ per M output tokens",
            "cashflow.revenue_share_paid": "revenue share paid", "cashflow.revenue_share_received": "share received",
-           "utilization.kv_cache_mean": "KV cache use (mean)", "requests.completed": "requests completed"}
+           "utilization.kv_cache_mean": "KV cache use (mean)", "requests.completed": "requests completed",
+           "requests.refused_share": "refused (room full)", "requests.abandoned_share": "abandoned (gave up)"}
 #: the widest a row's words are (a class's or pool's name is cut to fit)
 LABEL_WIDTH = 26
 #: the error bound of a latency percentile of a run keeping a sample of its records or none (sim.metrics.histogram)

@@ -40,6 +40,7 @@ from sim.economics.calendar import HOURS_PER_MONTH
 from sim.humanize import money, share
 from sim.metrics.band import verdict as band_verdict
 from sim.metrics.names import amount
+from sim.metrics.stability import overload_words as stability_overload_words
 from sim.report.scenario_words import count, duration, model_name, scenario_described, summary_described
 
 #: attainment at or above which the SLO counts as met (the default of ``fleetsim saturation``)
@@ -248,7 +249,11 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     if any(_num(v) for v in classes.values()):
         parts.append("Per class, within its own SLO: " + ", ".join(
             f"{n} {share(v, apart=(SLO_TARGET, 1.0))}" for n, v in classes.items() if _num(v)) + ".")
-    if stable is False:
+    overloaded = stability_overload_words(summary)
+    if overloaded:
+        parts.append(f"The fleet is {overloaded}: the backlog is bounded by what it turned away, and the "
+                     "latencies describe the admitted requests only.")
+    elif stable is False:
         growth = value_at(summary, "stability.backlog_growth_per_s")
         parts.append("The backlog grows" + (f" by {amount('stability.backlog_growth_per_s', growth)}" if _num(growth) else "")
                      + ": the fleet does not keep up.")

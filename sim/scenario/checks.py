@@ -79,6 +79,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     problems.extend(_router_problems(sc.fleet.router, names))
     problems.extend(_batcher_problems(sc.fleet))
     problems.extend(_patience_problems(sc))
+    problems.extend(_room_problems(sc))
     problems.extend(closed_loop_problems(sc))
     problems.extend(pin_problems(sc))
     problems.extend(_disaggregation_problems(sc, names))
@@ -305,4 +306,31 @@ def _patience_warnings(wl) -> list[tuple[str, str]]:
             out.append((f"workload.classes.{i}.patience", "has no effect without patience_s (the class's clients "
                                                           "wait however long it takes): set its patience_s, or "
                                                           "remove patience"))
+    return out
+
+
+def _room_problems(sc) -> list[tuple[str, str]]:
+    """A pool autoscaled on ``queue`` (outstanding requests per replica) behind a waiting room of
+    ``max_waiting`` holds at most ``max_waiting + max_num_seqs`` per replica (behind ``central_queue``
+    with ``fleet.router.max_waiting: K``, ``max_num_seqs + K / autoscale.min``): a target at or above that
+    is never reached, and the pool never scales up however many arrivals the full room refuses
+    (refused requests are in no queue). Measured: one replica of max 4, room 4, target 6, offered 3x
+    its capacity stayed at 1 replica refusing 66.7 % of the arrivals."""
+    out = []
+    router = sc.fleet.router
+    central = router.max_waiting if router.policy == "central_queue" else None
+    for i, pool in enumerate(sc.fleet.pools):
+        a = pool.autoscale
+        if a is None or a.metric != "queue" or (pool.max_waiting is None and central is None):
+            continue
+        if pool.max_waiting is not None:
+            most, words = pool.max_waiting + pool.batching.max_num_seqs, "max_waiting + max_num_seqs"
+        else:   # the central queue's room shared by the pool's replicas, at most when fewest (autoscale.min)
+            most = pool.batching.max_num_seqs + central / max(a.min, 1)
+            words = "max_num_seqs + fleet.router.max_waiting / autoscale.min"
+        if a.target >= most:
+            out.append((f"fleet.pools.{i}.autoscale.target",
+                        f"a replica holds at most {words} = {most:g} requests, so a queue target of "
+                        f"{a.target:g} is never reached and the pool never scales up (arrivals the full room refuses "
+                        f"are in no queue): set a target below {most:g}, a larger room, or metric load_factor"))
     return out
