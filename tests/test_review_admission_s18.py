@@ -293,3 +293,19 @@ def test_an_autoscaler_on_queue_behind_a_full_central_queue_is_refused_too(tmp_p
     assert "max_num_seqs + fleet.router.max_waiting / autoscale.min = 4" in err, err
     data["fleet"]["pools"][0]["autoscale"]["target"] = 3.5
     assert main(["validate", str(write(tmp_path, data))]) == 0
+
+
+def test_a_plan_point_offered_more_than_it_serves_behind_a_waiting_room_is_not_feasible():
+    """The room keeps the backlog bounded (verdict stable), but the fleet is offered more work than it serves
+    and turns the rest away: out, said as overloaded, whatever the latency constraints say; a point that
+    keeps up and turns a few impatient clients away is judged by its constraints alone."""
+    from sim.planning.constraints import parse_constraint
+    from sim.planning.evaluator import judge
+
+    c = [parse_constraint("latency.ttft.p99<=1")]
+    over = judge({"n": 1, "stable": True, "stability.offered_load_factor.mean": 1.03,
+                  "requests.refused_share.mean": 0.135, "latency.ttft.p99.mean": 0.5}, c)
+    assert over["feasible"] is False and over["why"] == "overloaded: offered load factor 1.03, 13.5% refused"
+    fine = judge({"n": 1, "stable": True, "stability.offered_load_factor.mean": 0.8,
+                  "requests.abandoned_share.mean": 0.004, "latency.ttft.p99.mean": 0.5}, c)
+    assert fine["feasible"] is True

@@ -165,7 +165,9 @@ def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, A
     one where any replication did not keep up (``stability.stable`` false: its backlog grew, so its
     latencies describe a growing queue) or could not tell (``stability.stable`` None: a run too
     short to see an overload of a few per cent while its load factor is that close to capacity),
-    whatever the constraints say.
+    whatever the constraints say. Nor is one offered more work than it serves that turned requests away
+    (:func:`overload_of`): a waiting room or clients who give up keep its backlog bounded, so its verdict
+    may read stable, but it is overloaded as surely as one whose backlog grows.
     """
     why = []
     if row.get("error"):
@@ -175,8 +177,8 @@ def judge(row: dict[str, Any], constraints: Sequence[Constraint]) -> dict[str, A
     if row.get("stable") is False:
         g = ci_of(row, "stability.backlog_growth_per_s").mean
         why.append("unstable: the backlog grows" + (f" by {amount('stability.backlog_growth_per_s', g)}" if g == g else ""))
-    elif row.get("stable", True) is None and row.get("n", 0) > 0 and (over := overload_of(row)):
-        why.append(over)
+    elif row.get("n", 0) > 0 and (over := overload_of(row)):
+        why.append(over)       # a waiting room or impatient clients bound the backlog of an overloaded fleet
     elif row.get("stable", True) is None and row.get("n", 0) > 0:
         lf = ci_of(row, "stability.offered_load_factor").mean
         why.append("cannot tell whether it keeps up: the run is too short for its load"
@@ -240,9 +242,15 @@ def unmet(rows: Sequence[dict[str, Any]], constraints: Sequence[Constraint]) -> 
 
 
 def overload_of(row: dict[str, Any]) -> str | None:
-    """Why a point whose backlog cannot tell is out, when its fleet turned requests away (a full
-    waiting room, clients who gave up: ``requests.refused_share``, ``abandoned_share``) at an offered
-    load factor above 1: overloaded, not too short (:func:`sim.metrics.stability.overload`)."""
+    """Why a point is out whose fleet turned requests away (a full waiting room, clients who gave up:
+    ``requests.refused_share``, ``abandoned_share``) at an offered load factor above 1: overloaded,
+    whatever its bounded backlog's verdict (stable, or too short to tell; :func:`sim.metrics.stability.overload`).
+
+        >>> overload_of({"stability.offered_load_factor.mean": 1.03, "requests.refused_share.mean": 0.135})
+        'overloaded: offered load factor 1.03, 13.5% refused'
+        >>> overload_of({"stability.offered_load_factor.mean": 0.8, "requests.abandoned_share.mean": 0.02}) is None
+        True
+    """
     lf = ci_of(row, "stability.offered_load_factor").mean
     shares = [(v, words) for key, words in (("requests.refused_share", "refused"), ("requests.abandoned_share", "abandoned"))
               if (v := ci_of(row, key).mean) == v and v > 0]
