@@ -309,3 +309,19 @@ def test_a_plan_point_offered_more_than_it_serves_behind_a_waiting_room_is_not_f
     fine = judge({"n": 1, "stable": True, "stability.offered_load_factor.mean": 0.8,
                   "requests.abandoned_share.mean": 0.004, "latency.ttft.p99.mean": 0.5}, c)
     assert fine["feasible"] is True
+
+
+def test_the_run_page_settings_say_the_waiting_room_and_the_patience():
+    """A reader of the page sees the room and the patience the verdict's refusals come from."""
+    from sim.report.scenario_words import scenario_described
+
+    scenario = {"model": "llama-3-8b", "duration": 900,
+                "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 4, "max_waiting": 16}],
+                          "router": {"policy": "central_queue", "max_waiting": 1}},
+                "workload": {"arrival": {"process": "poisson", "rate": 100}, "patience_s": 5,
+                             "patience": "exponential", "classes": [{"name": "batch", "patience_s": 60}]}}
+    settings = dict(scenario_described("x", scenario, {})[1])
+    assert settings["pool main waiting room"] == "at most 16 requests waiting per replica; the next is refused at once"
+    assert settings["waiting room"] == "at most 1 request waiting in the fleet's central queue; the next is refused at once"
+    assert settings["patience"] == "clients give up after an exponential wait of mean 5 s unless admitted"
+    assert settings["class batch patience"] == "clients give up after 1 m waiting unless admitted"

@@ -256,6 +256,11 @@ def scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[list
         settings.append(("output tokens", output))
     if classes:
         settings.append(("request classes", ", ".join(str(c.get("name")) for c in classes)))
+    if (words := _patience(wl)) is not None:
+        settings.append(("patience", words))
+    for c in classes:
+        if isinstance(c, dict) and (words := _patience(c)) is not None:
+            settings.append((f"class {c.get('name')} patience", words))
     settings.append(("duration", duration(scenario.get("duration"))
                      + (f", warm-up {duration(warmup)}" if warmup else "")))
     perf = scenario.get("perf") or {}
@@ -273,10 +278,14 @@ def _fleet_settings(fleet: dict, pools: list, lines: list[str]) -> list[tuple[st
     for p, line in zip(pools, lines):
         settings.append((f"pool {p.get('name')}", line.removeprefix(f"pool {p.get('name')} ")))   # (off: "off (...)")
         settings.append((f"pool {p.get('name')} batching", batching(p.get("batching"))))
+        if _num(p.get("max_waiting")):
+            settings.append((f"pool {p.get('name')} waiting room", _room(p["max_waiting"], "per replica")))
     router = fleet.get("router")
     policy = router.get("policy") if isinstance(router, dict) else router
     if len(pools) > 1 or policy not in (None, "least_outstanding"):
         settings.append(("router", str(policy)))
+    if isinstance(router, dict) and _num(router.get("max_waiting")):
+        settings.append(("waiting room", _room(router["max_waiting"], "in the fleet's central queue")))
     pins = router.get("classes") if isinstance(router, dict) else None
     if isinstance(pins, dict) and pins:
         settings.append(("classes pinned to pools", "; ".join(
@@ -286,6 +295,31 @@ def _fleet_settings(fleet: dict, pools: list, lines: list[str]) -> list[tuple[st
         settings.append(("disaggregation", f"prefill on {d.get('prefill_pool')}, decode on "
                                            f"{d.get('decode_pool')}"))
     return settings
+
+
+def _room(k, where: str) -> str:
+    """A waiting room (``max_waiting``) in words.
+
+        >>> _room(16, "per replica")
+        'at most 16 requests waiting per replica; the next is refused at once'
+    """
+    return f"at most {k:,} request{'s' if k != 1 else ''} waiting {where}; the next is refused at once"
+
+
+def _patience(owner: dict) -> str | None:
+    """Clients' patience (``patience_s`` and ``patience``) in words; None when they wait however long.
+
+        >>> _patience({"patience_s": 5, "patience": "exponential"})
+        'clients give up after an exponential wait of mean 5 s unless admitted'
+        >>> _patience({"patience_s": 30})
+        'clients give up after 30 s waiting unless admitted'
+    """
+    s = owner.get("patience_s")
+    if not _num(s):
+        return None
+    if owner.get("patience") == "exponential":
+        return f"clients give up after an exponential wait of mean {duration(s)} unless admitted"
+    return f"clients give up after {duration(s)} waiting unless admitted"
 
 
 def _served(pool_sum: dict) -> bool:
