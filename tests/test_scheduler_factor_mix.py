@@ -48,7 +48,7 @@ def test_servable_is_the_replicas_own_admission_request_by_request(batching, max
     output = rng.integers(1, 4000, 3000)
     env = simpy.Environment()
     rep = Replica.__new__(Replica)
-    Replica.__init__(rep, env, type("F", (), {})(), pool, 0, 0, fast=False)
+    Replica.__init__(rep, env, type("F", (), {"patience": None})(), pool, 0, 0, fast=False)   # a fleet without patience
     own = [rep.can_fit(Req(0, 0.0, int(p), int(o), 0, 0)) == 0 for p, o in zip(prompt, output)]
     got = saturated.servable(pool, prompt, output)
     assert got.tolist() == own
