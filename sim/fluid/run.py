@@ -55,10 +55,12 @@ from typing import Any
 
 import numpy as np
 
+from sim.fluid.attain import backlog_attainment
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
 from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, served_mix,
                                step_waits, warn_priority)
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
+from sim.fluid.class_waits import class_waits
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
 from sim.fluid.intervals import interval_columns, replica_intervals
@@ -444,7 +446,9 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
         return v[i] * (1 - w) + v[i + 1] * w
 
     ttft_slo = sc.slo.ttft_s
-    att = at(curve.attainment) * waits.within(ttft_slo)
+    # SLO request by request: its backlog wait beyond the curve's queue plus the curve's TTFT at the load served
+    att = backlog_attainment(waits, up * dt_s, curve.rates_rps, curve.attainment, curve.hists["ttft"],
+                             curve.latency["queue"]["mean"], ttft_slo, at(curve.attainment))
     # busy share at capacity while a backlog lasts (in the step too), then at the arrivals' rate; MFU at the
     # rate served; both against the rates the grid runs served (not their nominal ones)
     cap_step = up * curve.max_rps * dt_s
@@ -471,9 +475,10 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     # the scenario's objective) and against SLO attainment (per class: older than its own objective)
     since_warm = float(sc.duration) - sc.warmup
     by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
-    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, shift,
-                [waits.within(c[0]) for c in cls_slo], by_class,
-                served_mix(admitted, served, q.b_start, steps.cls_frac))   # FCFS: a backlog's classes first
+    # FCFS across classes: each class waits what the instants its own requests arrived at wait; a backlog's first
+    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm,
+                class_waits(waits, steps.edges, steps.cls_frac), at(curve.latency["queue"]["mean"]),
+                [c[0] for c in cls_slo], up * dt_s, by_class, served_mix(admitted, served, q.b_start, steps.cls_frac))
     if n_steps:
         ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
         if len(ages):
