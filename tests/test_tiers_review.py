@@ -123,9 +123,10 @@ def test_a_backlog_that_drains_inside_an_hourly_step_meets_the_objective_after_i
     4 at the end of the drain, the 900 of [5,400, 7,200] s and the 1,800 of the last hour: about
     2,716 of 8,100, 0.335 (less the M/D/1 misses at 0.5, under 1 %). The fluid tier served the second
     hour's 2,700 evenly over the hour, every one behind the backlog, and charged them all its mean wait:
-    none met, attainment 0.22. Now 0.323: the queue serves at capacity until the backlog is gone, and
-    the 905 served after it meet the objective as the curve does at the hour's mean load, 0.75 (0.905
-    of them, M/D/1 queueing; the request level, seeds 1-5: 0.325-0.337)."""
+    none met, attainment 0.22. Now 0.334: the queue serves at capacity until the backlog is gone, and
+    the 905 served after it meet the objective as the curve does at the load served then, 0.5 (0.323
+    when read at the hour's mean load, 0.75: 0.905 of them, M/D/1 queueing; the request level, seeds
+    1-5: 0.325-0.337)."""
     import numpy as np
 
     from test_queueing_theory import _ci99

@@ -23,9 +23,10 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    While a backlog exists every request served in the step also waits what the fluid queue's
    first-come-first-served order makes it wait (:func:`~sim.fluid.backlog.fcfs_points`: served at
    capacity until the backlog is gone), each request's own wait added to its TTFT, E2E and queue
-   times (means and percentiles: :mod:`sim.fluid.backlog`), the share of the step's services waiting longer than the
-   TTFT objective counted as SLO misses; the backlog left at the end counts in TTFT and
-   queue percentiles at its age (the last arrivals');
+   times (means and percentiles: :mod:`sim.fluid.backlog`; each class the waits of the instants its own
+   requests arrived at, :mod:`sim.fluid.class_waits`), SLO attainment read request by request
+   (:mod:`sim.fluid.attain`); the backlog left at the end counts in TTFT and queue percentiles at its
+   age (the last arrivals');
 4. money: provisioned replicas x GPUs per replica x scale for the step, busy share from the curve;
    completed requests become one usage row per (step, pool, class) at the step's midpoint with
    ``weight = requests x scale`` and per-request token means, priced by
@@ -55,10 +56,12 @@ from typing import Any
 
 import numpy as np
 
+from sim.fluid.attain import backlog_attainment
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
 from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, served_mix,
                                step_waits, warn_priority)
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
+from sim.fluid.class_waits import class_waits
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
 from sim.fluid.intervals import interval_columns, replica_intervals
@@ -443,8 +446,9 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
         v = np.asarray(values, dtype=np.float64)
         return v[i] * (1 - w) + v[i + 1] * w
 
-    ttft_slo = sc.slo.ttft_s
-    att = at(curve.attainment) * waits.within(ttft_slo)
+    ttft_slo = sc.slo.ttft_s                    # SLO request by request behind a backlog (attain)
+    att = backlog_attainment(waits, up * dt_s, curve.rates_rps, curve.attainment, curve.hists["ttft"],
+                             curve.latency["queue"]["mean"], ttft_slo, at(curve.attainment))
     # busy share at capacity while a backlog lasts (in the step too), then at the arrivals' rate; MFU at the
     # rate served; both against the rates the grid runs served (not their nominal ones)
     cap_step = up * curve.max_rps * dt_s
@@ -460,8 +464,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
     meas = served * steps.after_warm
-    # the latencies: the curve's (its own queueing at the step's load included) shifted by what the
-    # backlog's wait adds to that queueing, not by all of it (StepWaits.beyond); SLO shares on the whole wait
+    # the latencies: the curve's (its queueing included) shifted by what the backlog's wait adds to it (beyond)
     shift = waits.beyond(at(curve.latency["queue"]["mean"]))
     fleet_sums.add_latency(curve, i, w, at, meas, shift)
     b = q.backlog
@@ -471,9 +474,10 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     # the scenario's objective) and against SLO attainment (per class: older than its own objective)
     since_warm = float(sc.duration) - sc.warmup
     by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
-    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm, shift,
-                [waits.within(c[0]) for c in cls_slo], by_class,
-                served_mix(admitted, served, q.b_start, steps.cls_frac))   # FCFS: a backlog's classes first
+    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm,
+                class_waits(waits, steps.edges, steps.cls_frac), at(curve.latency["queue"]["mean"]),
+                [c[0] for c in cls_slo], up * dt_s, by_class,
+                served_mix(admitted, served, q.b_start, steps.cls_frac))   # FCFS: each class its own arrivals' waits
     if n_steps:
         ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
         if len(ages):

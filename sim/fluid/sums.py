@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.fluid.attain import backlog_attainment
 from sim.fluid.backlog import REF, StepWaits, mix_rows
 from sim.fluid.curve import HIST_METRICS, METRICS, STATS, CapacityCurve
 from sim.metrics.histogram import LogHistogram
@@ -78,13 +79,17 @@ class ClassSums:
 
 def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np.ndarray, served: np.ndarray,
                  rejected: np.ndarray, meas: np.ndarray, cls_frac: np.ndarray, after_warm: np.ndarray,
-                 waits: StepWaits, cls_within: list[np.ndarray], backlog_end: np.ndarray,
-                 served_frac: np.ndarray | None = None) -> None:
+                 waits: list[StepWaits], queue_s: np.ndarray, ttft_s: list[float], per_replica: np.ndarray,
+                 backlog_end: np.ndarray, served_frac: np.ndarray | None = None) -> None:
     """One pool's contribution to every class's block (class k's curve quantities at the same load;
-    ``cls_within[k]``: per step, the share of the requests served whose backlog wait is within class
-    k's TTFT objective; ``backlog_end[k]``: class k's part of the pool's end backlog; ``served_frac``:
-    each class's share of the requests served per step, :func:`~sim.fluid.backlog.served_mix`, by
-    default the step's demand mix ``cls_frac``, which the refused take)."""
+    ``waits[k]``: class k's own waits behind the backlog, :func:`~sim.fluid.class_waits.class_waits`,
+    its latencies shifted by what they add to ``queue_s``, the curve's mean queue per step,
+    :meth:`~sim.fluid.backlog.StepWaits.beyond`, and its SLO attainment read request by request at its
+    TTFT objective ``ttft_s[k]``, :func:`~sim.fluid.attain.backlog_attainment`, on ``per_replica``
+    serving replica-seconds per step; ``backlog_end[k]``: class k's part of the pool's end backlog;
+    ``served_frac``: each class's share of the requests served per step,
+    :func:`~sim.fluid.backlog.served_mix`, by default the step's demand mix ``cls_frac``, which the
+    refused take)."""
     tokens = curve.meta.get("class_tokens") or []
     served_frac = cls_frac if served_frac is None else served_frac
     for k, a in enumerate(acc):
@@ -105,12 +110,15 @@ def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np
             att = curve.class_attainment[k]
             means = {m: curve.class_latency_mean[m][k] for m in HIST_METRICS}
             hists = {m: curve.class_hists[m][k] for m in HIST_METRICS}
-        a.met += float(np.sum(mk * (att[i] * (1 - w) + att[i + 1] * w) * cls_within[k]))
+        met = backlog_attainment(waits[k], per_replica, curve.rates_rps, att, hists["ttft"], means["queue"],
+                                 ttft_s[k], att[i] * (1 - w) + att[i + 1] * w)
+        a.met += float(np.sum(mk * met))
+        shift = waits[k].beyond(queue_s)
         for m in HIST_METRICS:
-            a.hist[m] += mix_rows(hists[m], i, w, mk, waits if m in SHIFTED else None)
+            a.hist[m] += mix_rows(hists[m], i, w, mk, shift if m in SHIFTED else None)
             mean = means[m][i] * (1 - w) + means[m][i + 1] * w
             if m in SHIFTED:
-                mean = mean + waits.mean
+                mean = mean + shift.mean
             ok = ~np.isnan(mean)
             a.lat_sum[m] += float(np.sum((mk * mean)[ok]))
             a.lat_w[m] += float(np.sum(mk[ok]))
