@@ -335,14 +335,14 @@ def _gb(n_bytes: float) -> str:
 
 def refusals(loaded, allow_large: bool | None = None) -> list[tuple[str, str]]:
     """What stops ``loaded`` from running: at ``fidelity: fluid``, what the fluid tier does not model
-    (:func:`sim.fluid.run.refused`, so that ``validate`` and a sweep's check say it before any run does);
+    (:func:`sim.fluid.unsupported.refused`, so that ``validate`` and a sweep's check say it before any run does);
     then the work limits, or with ``allow_large`` (default: the ``FLEETSIM_ALLOW_LARGE`` variable) only
     what cannot fit in memory."""
     if allow_large is None:
         allow_large = allow_large_from_env()
     out = []
     if loaded.scenario.fidelity == "fluid":
-        from sim.fluid.run import refused
+        from sim.fluid.unsupported import refused
 
         out = [(f, f"{m} (fidelity: fluid)") for f, m in refused(loaded.scenario)]
     out += step_problems(loaded)

@@ -217,7 +217,7 @@ def test_the_load_factors_saturated_measurement_runs_the_engine_without_the_batc
 
 
 def test_the_fluid_tier_refuses_a_batcher():
-    from sim.fluid.run import refused
+    from sim.fluid.unsupported import refused
 
     sc = scenario()
     sc["fleet"]["router"] = {"policy": "round_robin", "batcher": {"max_requests": 8, "timeout_s": 0.3}}

@@ -227,7 +227,7 @@ def test_pins_under_disaggregation_are_refused(tmp_path, capsys):
 def test_the_fluid_tier_takes_classes_free_or_pinned_to_several_pools():
     """A class not pinned, or pinned to several pools, is split as its router splits it
     (tests/test_fluid_pinned.py); nothing at ``fleet.router.classes`` is refused."""
-    from sim.fluid.run import refused
+    from sim.fluid.unsupported import refused
 
     for pins in ({"to_a": "a"}, {"to_a": "a", "to_b": ["a", "b"]}):
         sc = _pinned("least_outstanding", pins=pins)

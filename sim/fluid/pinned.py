@@ -22,7 +22,7 @@ may go to any pool; :mod:`sim.serving.router`). The fluid tier gives pool ``p`` 
   Within one such set a class spreads over its pools in the way that evens the load with the least
   preference between them (the largest-entropy flow, found by iterative proportional fitting).
 
-``spillover`` is refused by the fluid tier with or without pins (:func:`sim.fluid.run.refused`).
+``spillover`` is refused by the fluid tier with or without pins (:func:`sim.fluid.unsupported.refused`).
 
 Known limits: water-filling is the heavy-traffic split of joining the shortest queue; at light
 load the router compares a few requests outstanding and rotates its ties, so it spreads a class

@@ -70,6 +70,7 @@ from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.fluid.substep import (at_capacity_subs, class_spread, end_backlog, lost_capacity, pool_spread,
                                read_on_subs, sub_spread, warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
+from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.metrics.utilization import pool_seconds_per_request
 from sim.serving.autoscaler import default_scale_up_delay_s
@@ -124,39 +125,6 @@ def pool_shares(router, pools, nominal: np.ndarray) -> np.ndarray:
         return static_fractions(router, np.ones((1, len(pools)), dtype=bool),
                                 np.array([float(p.cfg.replicas) for p in pools]), [p.name for p in pools])[0]
     return nominal / nominal.sum() if nominal.sum() > 0 else np.full(len(pools), 1.0 / len(pools))
-
-
-def refused(sc) -> list[tuple[str, str]]:
-    """What the fluid tier cannot model in ``sc``, as ``(field, message)`` problems."""
-    out = []
-    if sc.fleet.router.policy == "spillover":
-        out.append(("fleet.router", "spillover routing depends on each primary replica's queue moment by moment; "
-                                    "the fluid tier does not model it (use fidelity: request, or router weighted "
-                                    "with the share you expect to spill)"))
-    if sc.fleet.router.batcher is not None:
-        out.append(("fleet.router.batcher", "a request batcher's groups are not modelled by the fluid tier "
-                                            "(use fidelity: request)"))
-    if sc.fleet.disaggregated is not None:
-        out.append(("fleet.disaggregated", "prefill/decode disaggregation is not modelled by the fluid tier "
-                                           "(use fidelity: request)"))
-    if sc.drain:
-        out.append(("drain", "serving on after `duration` until every request has finished is not modelled by "
-                             "the fluid tier, which ends the run at `duration` with its backlog counted in flight "
-                             "(use fidelity: request, or drain: false)"))
-    if sc.fleet.router.max_waiting is not None:
-        out.append(("fleet.router.max_waiting", "a waiting room that refuses requests when full is not modelled "
-                                                "by the fluid tier, whose backlog is unbounded (use fidelity: "
-                                                "request, or remove max_waiting)"))
-    for i, pool in enumerate(sc.fleet.pools):
-        if pool.max_waiting is not None:
-            out.append((f"fleet.pools.{i}.max_waiting", "a waiting room that refuses requests when full is not "
-                                                        "modelled by the fluid tier, whose backlog is unbounded "
-                                                        "(use fidelity: request, or remove max_waiting)"))
-        if pool.failures is not None:
-            out.append((f"fleet.pools.{i}.failures", "replica failures and repairs are not modelled by the fluid "
-                                                     "tier, which would serve as if no replica ever failed (use "
-                                                     "fidelity: request, or remove the failures block)"))
-    return out
 
 
 @dataclass(frozen=True)
