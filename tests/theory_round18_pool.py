@@ -51,7 +51,7 @@ def read_csv(path: Path) -> list[dict]:
 
 def sweep_rows(tmp: Path, data: dict, *, seeds: int, grid: str, sets: tuple[str, ...] = ()) -> list[dict]:
     """``fleetsim sweep SCENARIO --seeds N --grid GRID`` (serial, no figures); the rows of ``sweep.csv``,
-    one per run, each checked to have run without error."""
+    one per run, each checked to have run without error, ``seeds`` of them per configuration."""
     out = tmp / "sweep"
     args = ["sweep", str(write(tmp, data)), "--seeds", str(seeds), "--grid", grid, "--executor", "serial",
             "--out", str(out), "--quiet", "--no-figures"]
@@ -60,6 +60,7 @@ def sweep_rows(tmp: Path, data: dict, *, seeds: int, grid: str, sets: tuple[str,
     assert main(args) == 0
     rows = read_csv(out / "sweep.csv")
     assert all(not r["error"] for r in rows)
+    assert rows and len(rows) % seeds == 0
     return rows
 
 
