@@ -1,0 +1,32 @@
+"""Small reading defects: each test reproduces what the output said before and checks what it says now."""
+from __future__ import annotations
+
+
+class _Knob:
+    def __init__(self, is_range: bool):
+        self.is_range = is_range
+
+
+class _Plan:
+    def __init__(self, objective: str, best=True, ranged=True, band=None):
+        self.objective = objective
+        self.best = {"overrides": ["r=3"]} if best else None
+        self.knobs = [_Knob(ranged)]
+        self.band = band
+
+
+def test_the_plan_table_title_says_by_which_objective_it_ranks_best_first():
+    """The title said "best first" without the objective: --objective cost ranks by cost.compute_usd,
+    cost_with_commits by cost.compute_with_commits_usd (sim.planning.capacity.OBJECTIVES), another key by itself."""
+    from sim.commands.plan import heading_line, table_title
+
+    assert table_title(_Plan("cost.compute_usd"), 2) == (
+        "cheapest configuration of each group (e.g. per GPU type), best first by lowest cost.compute_usd "
+        "(--objective cost):")
+    assert "best first by lowest cost.compute_with_commits_usd (--objective cost_with_commits)" in \
+        table_title(_Plan("cost.compute_with_commits_usd", ranged=False), 3)
+    assert "best first by lowest latency.ttft.p99 (--objective):" in table_title(_Plan("latency.ttft.p99", best=False), 2)
+    assert "(robust), best first by lowest cost.compute_usd (--objective cost):" in \
+        heading_line(_Plan("cost.compute_usd", band=10.0), 2, False)
+    # one row is not ranked: no order to state
+    assert table_title(_Plan("cost.compute_usd"), 1) == "the configuration found:"
