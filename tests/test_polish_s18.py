@@ -30,3 +30,18 @@ def test_the_plan_table_title_says_by_which_objective_it_ranks_best_first():
         heading_line(_Plan("cost.compute_usd", band=10.0), 2, False)
     # one row is not ranked: no order to state
     assert table_title(_Plan("cost.compute_usd"), 1) == "the configuration found:"
+
+
+def test_compare_shows_an_unset_setting_one_way():
+    """`fleetsim compare`'s settings that differ showed an unset key as "null" in one row (a null value)
+    and "—" in another (a key one scenario lacks); both are unset: "—". Unset against absent is no difference."""
+    from sim.report.comparison import differences
+    from sim.report.comparison_words import setting
+
+    a = {"fleet": {"patience_s": None, "queue": None}, "seed": 1}
+    b = {"fleet": {"patience_s": 30.0}, "seed": 1, "extra": 2}
+    diff = differences([a, b])
+    assert diff == [("fleet.patience_s", [None, 30.0]), ("extra", [diff[1][1][0], 2])]
+    lines = [f"{k}: {' → '.join(setting(v, k) for v in vs)}" for k, vs in diff]
+    assert lines == ["fleet.patience_s: — → 30 s", "extra: — → 2"]
+    assert "null" not in " ".join(lines)
