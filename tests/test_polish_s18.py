@@ -45,3 +45,20 @@ def test_compare_shows_an_unset_setting_one_way():
     lines = [f"{k}: {' → '.join(setting(v, k) for v in vs)}" for k, vs in diff]
     assert lines == ["fleet.patience_s: — → 30 s", "extra: — → 2"]
     assert "null" not in " ".join(lines)
+
+
+def test_a_small_rate_reads_per_hour_by_one_rule_on_the_terminal_and_the_page():
+    """The terminal read 0.3 out tok/s per hour (it prints whole tokens: "0 out tok/s") but the page
+    switched only under 0.01 and wrote "0.3 tok/s". One rule now: 0.3 tok/s is 0.3 × 3600 = 1,080 tok/h on both;
+    0.004 req/s is 14.4 req/h on both; 0.006 req/s stays per second."""
+    from sim.report.html_report import _value_unit
+    from sim.report_text import _rate
+
+    summary = {"throughput": {"output_tokens_per_s": 0.3, "requests_per_s": 0.004, "input_tokens_per_s": 0.6},
+               "slo": {"goodput_rps": 0.006}}
+    assert _rate(0.3, "out tok/s", 0) == "1,080 out tok/h"      # not "1.08e+03"
+    assert _value_unit(summary, "throughput.output_tokens_per_s", "tok/s") == ["1,080", "tok/h"]
+    assert _rate(0.004, "req/s", 2) == "14.4 req/h"
+    assert _value_unit(summary, "throughput.requests_per_s", "req/s") == ["14.4", "req/h"]
+    assert _value_unit(summary, "slo.goodput_rps", "req/s") == ["0.006", "req/s"]
+    assert _value_unit(summary, "throughput.input_tokens_per_s", "tok/s") == ["0.6", "tok/s"]

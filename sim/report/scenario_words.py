@@ -58,16 +58,16 @@ def model_name(model: Any) -> str:
 
 
 def req_rate(rate: Any) -> str:
-    """An arrival rate with its unit: per second, or one too small to read so (under 0.005 req/s, what the
-    run's throughput line says per hour or per day, :func:`sim.report_text._rate`) per hour or per day, as
-    that line says it.
+    """An arrival rate with its unit: per second, or one too small to read so (under 0.005 req/s,
+    :func:`sim.humanize.small_rate_below`, the rule the run's throughput line and page follow) per hour or
+    per day.
 
         >>> req_rate(12), req_rate(1e-06), req_rate(0.002), req_rate(Varied("12–96"))
         ('12 req/s', '0.0864 req/day', '7.2 req/h', '12–96 req/s')
     """
     if isinstance(rate, Varied) or not _num(rate):
         return f"{number(rate)} req/s"
-    shown, per = humanize.per_longer(rate, "req/s", below=0.005)
+    shown, per = humanize.per_longer(rate, "req/s")
     return f"{number(shown)} {per}"
 
 
