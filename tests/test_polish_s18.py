@@ -62,3 +62,16 @@ def test_a_small_rate_reads_per_hour_by_one_rule_on_the_terminal_and_the_page():
     assert _value_unit(summary, "throughput.requests_per_s", "req/s") == ["14.4", "req/h"]
     assert _value_unit(summary, "slo.goodput_rps", "req/s") == ["0.006", "req/s"]
     assert _value_unit(summary, "throughput.input_tokens_per_s", "tok/s") == ["0.6", "tok/s"]
+
+
+def test_the_backlog_growth_of_a_slow_run_reads_per_hour_or_day():
+    """A stable run at one request per 10 days over a 20,000 s window: noise = 0.02 x 1 / 20,000 s =
+    1e-06 req/s, said "< 0.0000010 req/s"; per day that is 0.0864, rounded up to two digits 0.087 req/day.
+    A growth of 0.001 req/s (an unstable run) is 3.6 req/h; 0.5 req/s stays per second."""
+    from sim.metrics.stability import growth_words
+
+    b = {"resolution": 0.02, "arrival_rate_per_s": 1 / 864000, "window_s": 20000.0, "verdict": "stable",
+         "backlog_growth_per_s": 2e-7}
+    assert growth_words(b) == "none measurable (< 0.087 req/day)"
+    assert growth_words({**b, "verdict": "unstable", "backlog_growth_per_s": 0.001}) == "3.6 req/h"
+    assert growth_words({**b, "verdict": "unstable", "backlog_growth_per_s": 0.5}) == "0.5 req/s"
