@@ -75,3 +75,28 @@ def test_the_backlog_growth_of_a_slow_run_reads_per_hour_or_day():
     assert growth_words(b) == "none measurable (< 0.087 req/day)"
     assert growth_words({**b, "verdict": "unstable", "backlog_growth_per_s": 0.001}) == "3.6 req/h"
     assert growth_words({**b, "verdict": "unstable", "backlog_growth_per_s": 0.5}) == "0.5 req/s"
+
+
+def test_the_statement_block_without_cash_columns_has_no_empty_after_the_end_rows():
+    """At 80 columns the statement's first block (accrual columns only) printed "after the end †" and the late
+    periods with nothing in them (only cash lands then); now they appear only in the block with the cash."""
+    from sim.economics.statement import format_statement
+
+    keys = ("revenue", "compute", "training", "credits_applied", "revenue_share_paid", "revenue_share_received",
+            "net", "cash_net", "cumulative_cash")
+
+    def period(name, after=False):
+        return {"period": name, "partial": False, "after_horizon": after,
+                **{f"{k}_usd": (0.0 if after and k not in ("cash_net", "cumulative_cash") else -317.54e6)
+                   for k in keys}}
+
+    lines = format_statement([period("2025-03"), period("2025-04"), period("2025-05", True)], width=80).splitlines()
+    assert max(map(len, lines[:-1])) <= 80     # (the † note under the table is a sentence)
+    blocks = "\n".join(lines[1:-1]).split("\n\n")
+    assert len(blocks) == 2
+    assert "after the end" not in blocks[0] and "2025-05" not in blocks[0]
+    assert "after the end †" in blocks[1]
+    late = [line for line in blocks[1].splitlines() if line.startswith("2025-05")]
+    assert len(late) == 1 and late[0].split() == ["2025-05", "-317.54M", "-317.54M"]
+    # the period column is as wide in both blocks (the rule under "period" is 15 dashes, "after the end †")
+    assert [b.splitlines()[1].split()[0] for b in blocks] == ["-" * 15] * 2
