@@ -100,3 +100,21 @@ def test_the_statement_block_without_cash_columns_has_no_empty_after_the_end_row
     assert len(late) == 1 and late[0].split() == ["2025-05", "-317.54M", "-317.54M"]
     # the period column is as wide in both blocks (the rule under "period" is 15 dashes, "after the end †")
     assert [b.splitlines()[1].split()[0] for b in blocks] == ["-" * 15] * 2
+
+
+def test_a_plan_varying_tensor_parallelism_says_the_gpus_per_replica():
+    """A plan of replicas 2..9 × TP 4, 8 on h100-sxm was described "2–9 × h100-sxm (TP 4, 8)", which does not
+    say that a replica has 4 or 8 GPUs (TP × PP; PP 1 here): now "(TP 4 or 8: 4 or 8 GPUs each)"."""
+    from sim.report.html_page import with_varied
+    from sim.report.scenario_words import scenario_described
+
+    scenario = {"name": "p", "model": "llama-3-70b", "fleet": {"pools": [
+        {"name": "main", "gpu": "h100-sxm", "replicas": 2, "tensor_parallel": 4}]}}
+    varied = with_varied(scenario, [(["fleet.pools.0.replicas"], list(range(2, 10))),
+                                    (["fleet.pools.0.tensor_parallel"], [4, 8])])
+    lines, _ = scenario_described("p", varied, {})
+    text = "\n".join(lines)
+    assert "2–9 × h100-sxm (TP 4 or 8: 4 or 8 GPUs each)" in text, text
+    # a fixed layout reads as before: GPUs per replica before the GPU's name
+    lines, _ = scenario_described("p", {**scenario}, {})
+    assert "2 × 4 h100-sxm (TP 4)" in "\n".join(lines)
