@@ -218,14 +218,31 @@ def interval(mean: float, low: float | None, high: float | None, fmt=str) -> str
     return f"{fmt(mean)} ({fmt(low)}–{fmt(high)})"
 
 
-def per_longer(value, unit: str, below: float = 0.01):
-    """A rate too small to read per second (under ``below``: ten requests over four months read ``9.645e-07
-    req/s``, or ``0.00 req/s`` to two decimals) per hour, or, under ``below`` an hour, per day; any other
-    value or unit (not ``.../s``) as it is. Returns the value and its unit.
+def small_rate_below(unit: str) -> float:
+    """The one rule for when a rate reads per hour or per day instead of per second (terminal, page and
+    scenario words alike): under half the last digit the terminal prints it to, where it would read 0 —
+    a token rate (``... tok/s``, whole tokens) under 0.5, any other rate (``req/s``, two decimals) under
+    0.005.
 
-        >>> per_longer(9.645e-07, "req/s"), per_longer(0.5, "req/s"), per_longer(0.002, "tok/s")
-        ((0.0833328, 'req/day'), (0.5, 'req/s'), (7.2, 'tok/h'))
+        >>> small_rate_below("out tok/s"), small_rate_below("req/s")
+        (0.5, 0.005)
     """
+    return 0.5 if unit.endswith("tok/s") else 0.005
+
+
+def per_longer(value, unit: str, below: float | None = None):
+    """A rate too small to read per second (under ``below``, by default :func:`small_rate_below`: ten
+    requests over four months read ``9.645e-07 req/s``, or ``0.00 req/s`` to two decimals) per hour, or,
+    under ``below`` an hour, per day; any other value or unit (not ``.../s``) as it is. Returns the value
+    and its unit.
+
+        >>> per_longer(9.645e-07, "req/s"), per_longer(0.5, "req/s"), per_longer(0.002, "req/s")
+        ((0.0833328, 'req/day'), (0.5, 'req/s'), (7.2, 'req/h'))
+        >>> per_longer(0.3, "tok/s"), per_longer(0.0001, "tok/s"), per_longer(0.5, "tok/s")
+        ((1080.0, 'tok/h'), (8.64, 'tok/day'), (0.5, 'tok/s'))
+    """
+    if below is None:
+        below = small_rate_below(unit)
     if not (isinstance(value, (int, float)) and not isinstance(value, bool) and unit.endswith("/s")
             and 0 < abs(value) < below):
         return value, unit

@@ -31,15 +31,15 @@ def _usd(v) -> str:
 
 
 def _rate(value: float, unit: str, decimals: int) -> str:
-    """A rate with ``decimals`` decimals and its unit; one that would read 0 so (ten requests over four
+    """A rate with ``decimals`` decimals and its unit; one too small to read so (ten requests over four
     months: ``0.00 req/s``, ``0 in tok/s``) per hour or per day, to three significant figures
-    (:func:`sim.humanize.per_longer`).
+    (:func:`sim.humanize.per_longer`, by the rule :func:`sim.humanize.small_rate_below` the page follows too).
 
-        >>> _rate(12.02, "req/s", 2), _rate(10 / (120 * 86400), "req/s", 2), _rate(0.2, "in tok/s", 0)
-        ('12.02 req/s', '0.0833 req/day', '720 in tok/h')
+        >>> _rate(12.02, "req/s", 2), _rate(10 / (120 * 86400), "req/s", 2), _rate(0.3, "in tok/s", 0)
+        ('12.02 req/s', '0.0833 req/day', '1,080 in tok/h')
     """
-    shown, per = humanize.per_longer(value, unit, below=0.5 * 10.0 ** -decimals)
-    return f"{value:,.{decimals}f} {unit}" if per == unit else f"{shown:,.3g} {per}"
+    shown, per = humanize.per_longer(value, unit)
+    return f"{value:,.{decimals}f} {unit}" if per == unit else f"{humanize.number(shown)} {per}"
 
 
 def _wrap(text: str) -> list[str]:

@@ -47,8 +47,8 @@ def test_growth_within_the_allowance_reads_none_measurable_and_beyond_it_the_num
     # a drained backlog beyond the noise is a number too, with its sign; one exactly flat is none
     assert growth_words({**below, "backlog_growth_per_s": -0.5}) == "-0.5 req/s"
     assert growth_words({**below, "backlog_growth_per_s": 0.0}) == "none"
-    # a summary written before the allowance was reported: the number
-    assert growth_words({"verdict": "stable", "backlog_growth_per_s": 0.000123}) == "0.000123 req/s"
+    # a summary written before the allowance was reported: the number (this small, per hour: 0.000123 x 3600)
+    assert growth_words({"verdict": "stable", "backlog_growth_per_s": 0.000123}) == "0.4428 req/h"
 
 
 def _run(tmp_path, name: str, rate: float, output: int):

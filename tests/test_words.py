@@ -113,12 +113,13 @@ def test_the_plan_title_with_one_group_says_the_answer_then_the_nearest_miss():
         best = {"overrides": ["r=3"]}
         knobs = [Knob()]
         band = None
+        objective = "cost.compute_usd"
 
     assert heading_line(Result(), 1, True) == ("the configuration found, then the one tried that came nearest to "
                                                "meeting the constraints (nearest miss):")
     assert heading_line(Result(), 1, False) == "the configuration found:"
-    assert heading_line(Result(), 2, True) == ("cheapest configuration of each group (e.g. per GPU type), best first; "
-                                               "last, the configuration tried that came nearest to meeting them "
+    assert heading_line(Result(), 2, True) == ("cheapest configuration of each group (e.g. per GPU type), best first "
+                                               "by lowest cost.compute_usd (--objective cost); last, the configuration tried that came nearest to meeting them "
                                                "(nearest miss):")
 
 

@@ -207,19 +207,27 @@ def heading_line(result, answers: int, miss: bool) -> str:
              else ", then the one tried that came nearest to meeting the constraints (nearest miss)")
     if result.band is not None:
         return (f"each group's cheapest configuration meeting the constraints (point) and meeting them with "
-                f"capacity {result.band:g} % lower (robust), best first{after}:")
+                f"capacity {result.band:g} % lower (robust), {best_first(result)}{after}:")
     return table_title(result, answers).rstrip(":") + after + ":"
 
 
+def best_first(result) -> str:
+    """How the plan's table is ordered: by the objective it minimises (``--objective``, :data:`OBJECTIVES`),
+    named with its summary key, e.g. ``best first by lowest cost.compute_usd (--objective cost)``."""
+    from sim.planning.capacity import OBJECTIVES
+    name = next((n for n, k in OBJECTIVES.items() if k == result.objective), None)
+    return f"best first by lowest {result.objective} (--objective{f' {name}' if name else ''})"
+
+
 def table_title(result, rows: int) -> str:
-    """What the table under a plan without the capacity band lists."""
+    """What the table under a plan without the capacity band lists, and in which order (:func:`best_first`)."""
     ranged = any(k.is_range for k in result.knobs)
     if result.best is None and ranged:
-        return ("each group's largest configuration tried (none meets every constraint), best first:" if rows > 1
-                else "the largest configuration tried (it does not meet every constraint):")
+        return (f"each group's largest configuration tried (none meets every constraint), {best_first(result)}:"
+                if rows > 1 else "the largest configuration tried (it does not meet every constraint):")
     if not ranged:
-        return "every configuration tried, best first:" if rows > 1 else "the configuration tried:"
-    return "cheapest configuration of each group (e.g. per GPU type), best first:" if rows > 1 else \
+        return f"every configuration tried, {best_first(result)}:" if rows > 1 else "the configuration tried:"
+    return f"cheapest configuration of each group (e.g. per GPU type), {best_first(result)}:" if rows > 1 else \
         "the configuration found:"
 
 

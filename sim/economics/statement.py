@@ -42,7 +42,7 @@ import numpy as np
 from sim.economics.calendar import period_floor, period_label, period_next
 from sim.economics.ledger import LedgerEntry, agreement_of
 from sim.economics.timeline import Timeline
-from sim.text_table import table_lines
+from sim.text_table import column_blocks, shown_width, table_lines
 
 YEAR_S = 365.0 * 86400.0
 
@@ -344,6 +344,20 @@ def after_end_grouped(table: list[list[str]], rows: Sequence[dict], keep: Sequen
     return [*table[:1 + after.index(True)], [AFTER_END] + [""] * (len(table[0]) - 1), *late]
 
 
+def _without_blank_late_rows(table: list[list[str]]) -> list[list[str]]:
+    """A block of a statement's terminal table without the rows under ``after the end †`` that are blank in
+    it (only cash lands then, and the block has no cash column), nor that line when no row is left under it.
+
+        >>> _without_blank_late_rows([["period", "net"], ["2025-04", "1.00"], [AFTER_END, ""], ["2025-05", ""]])
+        [['period', 'net'], ['2025-04', '1.00']]
+    """
+    if not any(row[0] == AFTER_END for row in table):
+        return table
+    at = next(i for i, row in enumerate(table) if row[0] == AFTER_END)
+    late = [row for row in table[at + 1:] if any(cell for cell in row[1:])]
+    return [*table[:at], *([table[at], *late] if late else [])]
+
+
 def format_statement(rows: Sequence[dict], currency: str = "USD", width: int | None = None) -> str:
     """A plain-text table of the statement for a terminal. The periods whose cash lands after the horizon
     come last, under a line ``after the end †`` (the † said under the table, as on the report page), each
@@ -351,7 +365,8 @@ def format_statement(rows: Sequence[dict], currency: str = "USD", width: int | N
     the period column is as wide as the periods' own labels (``2025-04 (partial)``), not 23 characters for
     ``2025-05 after the end †`` (:func:`row_label`, the page's and the chart's label). Wider than
     ``width`` (None: no limit), the table is set in blocks of columns one under the other, each with the
-    period column (:func:`sim.text_table.table_lines`).
+    period column (:func:`sim.text_table.table_lines`); a block in which the late periods have nothing
+    (only cash lands then) shows neither them nor their ``after the end †`` line.
 
         >>> row = dict.fromkeys(("revenue_usd", "compute_usd", "training_usd", "credits_applied_usd",
         ...                      "revenue_share_paid_usd", "revenue_share_received_usd", "net_usd"), 0.0)
@@ -369,7 +384,13 @@ def format_statement(rows: Sequence[dict], currency: str = "USD", width: int | N
     table += [[row_label(r), *(r[key] if isinstance(r[key], str) else money(r[key]) for key in cols[1:])]
               for r in rows]
     table = after_end_grouped(table, rows, keep=(cols.index("cash_net_usd"), cols.index("cumulative_cash_usd")))
-    lines = [f"Cash-flow statement ({currency}; accrual columns, then cash)", *table_lines(table, width)]
+    lines = [f"Cash-flow statement ({currency}; accrual columns, then cash)"]
+    widths = [max(shown_width(row[j]) for row in table) for j in range(len(table[0]))]
+    for b, block in enumerate(column_blocks(widths, width)):    # (the period column as wide in each block)
+        part = [[row[j] for j in block] for row in table]
+        part[0][0] = part[0][0].ljust(widths[0])
+        lines += [""] if b else []
+        lines += table_lines(_without_blank_late_rows(part), None)
     if any(_flag(r["after_horizon"]) for r in rows):     # (said once here, not in a period column 23 wide)
         lines.append("† after the horizon: only the cash that lands then (lagged settlements and invoices)")
     return "\n".join(lines)

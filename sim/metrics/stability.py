@@ -261,13 +261,16 @@ def growth_words(block: dict) -> str:
     """A ``stability`` block's backlog growth as a planner reads it, on the run page and in the
     terminal alike: within the noise the verdict allows (:func:`noise_rate`; a run judged stable or
     too short to tell) ``none measurable (< 0.24 req/s)``, its four-digit noise being no measure of
-    anything; else the growth (or shrinking, a negative one) in requests/s.
+    anything; else the growth (or shrinking, a negative one) in requests/s. A rate too small to read per
+    second reads per hour or per day (:func:`sim.humanize.small_rate_below`, as the throughput does).
 
         >>> b = {"resolution": 0.02, "arrival_rate_per_s": 12.0, "window_s": 1800.0, "verdict": "stable"}
         >>> growth_words({**b, "backlog_growth_per_s": -0.00024}), growth_words({**b, "backlog_growth_per_s": -1.5})
         ('none measurable (< 0.24 req/s)', '-1.5 req/s')
         >>> growth_words({**b, "backlog_growth_per_s": 0.8, "verdict": "unstable"})
         '0.8 req/s'
+        >>> growth_words({**b, "backlog_growth_per_s": 0.001, "verdict": "unstable"})
+        '3.6 req/h'
     """
     clients = block.get("closed_loop_clients")
     if isinstance(clients, int) and not isinstance(clients, bool):
@@ -283,10 +286,12 @@ def growth_words(block: dict) -> str:
     if noise is not None and block.get("verdict") != "unstable" and abs(growth) <= noise:
         if growth == 0 or noise <= 0:
             return "none"
+        noise, per = humanize.per_longer(noise, "req/s")  # a small one per hour or day (the one rule)
         power = math.floor(math.log10(noise)) - 1         # the bound to two digits, rounded up, never 1e-05
         bound = math.ceil(noise / 10.0 ** power - 1e-9) * 10.0 ** power
-        return f"none measurable (< {bound:,.{max(0, -power)}f} req/s)"
-    return f"{humanize.number(growth, digits=4)} req/s"
+        return f"none measurable (< {bound:,.{max(0, -power)}f} {per})"
+    growth, per = humanize.per_longer(growth, "req/s")
+    return f"{humanize.number(growth, digits=4)} {per}"
 
 
 def _window(seconds: float) -> str:

@@ -238,9 +238,10 @@ def differences(scenarios: Sequence[Any], prefix: str = "") -> list[tuple[str, l
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equal as JSON values: ``true`` is not ``1``, ``600`` is ``600.0``."""
+    """Equal as JSON values: ``true`` is not ``1``, ``600`` is ``600.0``; unset (``null``) is absent (both
+    read ``—``)."""
     if a is ABSENT or b is ABSENT:
-        return a is b
+        return (a if a is not ABSENT else None) is (b if b is not ABSENT else None)
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     return a == b

@@ -135,14 +135,14 @@ DURATIONS = ("duration", "warmup")
 
 
 def setting(value: Any, key: str = "") -> str:
-    """A scenario value as a difference line shows it: text as it is, numbers short (``600``, not
-    ``600.0``), ``true``/``false``/``null`` as JSON, at most 40 characters; a list or a block as compact
+    """A scenario value as a difference line shows it: unset (``null``) or absent as ``—``, text as it is,
+    numbers short (``600``, not ``600.0``), ``true``/``false`` as JSON, at most 40 characters; a list or a block as compact
     JSON without its unset (``null``) keys, at most 60. The number of a ``key`` in seconds, with its unit:
     a run's length as a duration (``1 h``, not ``3600``), a field named ``..._s`` in seconds (``0.08 s``);
     an arrival rate in requests per second (``12 req/s``); a share's brackets in words.
 
         >>> setting("h100-sxm"), setting(600.0), setting(0.1), setting(None), setting([]), setting(ABSENT)
-        ('h100-sxm', '600', '0.1', 'null', '[]', '—')
+        ('h100-sxm', '600', '0.1', '—', '[]', '—')
         >>> setting({"name": "api", "from": None, "usd_per_million_output_tokens": 10.0})
         '{"name":"api","usd_per_million_output_tokens":10.0}'
         >>> setting(3600.0, "duration"), setting(120, "warmup"), setting(0.08, "slo.tpot_s")
@@ -153,7 +153,7 @@ def setting(value: Any, key: str = "") -> str:
         >>> setting([{"up_to_usd": 1.0e9, "rate": 0.2}, {"rate": 0.15}], "economics.agreements.0.rate")
         '20 % to $1.00B, then 15 %'
     """
-    if value is ABSENT:
+    if value is ABSENT or value is None:     # unset: one way in every row
         return MISSING
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         if key in DURATIONS:

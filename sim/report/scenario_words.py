@@ -58,16 +58,16 @@ def model_name(model: Any) -> str:
 
 
 def req_rate(rate: Any) -> str:
-    """An arrival rate with its unit: per second, or one too small to read so (under 0.005 req/s, what the
-    run's throughput line says per hour or per day, :func:`sim.report_text._rate`) per hour or per day, as
-    that line says it.
+    """An arrival rate with its unit: per second, or one too small to read so (under 0.005 req/s,
+    :func:`sim.humanize.small_rate_below`, the rule the run's throughput line and page follow) per hour or
+    per day.
 
         >>> req_rate(12), req_rate(1e-06), req_rate(0.002), req_rate(Varied("12–96"))
         ('12 req/s', '0.0864 req/day', '7.2 req/h', '12–96 req/s')
     """
     if isinstance(rate, Varied) or not _num(rate):
         return f"{number(rate)} req/s"
-    shown, per = humanize.per_longer(rate, "req/s", below=0.005)
+    shown, per = humanize.per_longer(rate, "req/s")
     return f"{number(shown)} {per}"
 
 
@@ -158,20 +158,56 @@ def _layout(pool: dict) -> str:
     """`` (TP 2 × PP 2, EP 8)`` of a pool entry (scenario or summary block; empty for one GPU)."""
     def part(key: str, label: str) -> list[str]:
         v = pool.get(key)
-        return [f"{label} {v}"] if isinstance(v, Varied) or (_num(v) and v > 1) else []
+        if isinstance(v, Varied):       # a plan's or sweep's sizes: one of them ("TP 4 or 8")
+            return [f"{label} {v.replace(', ', ' or ') if _varied_ints(v) else v}"]
+        return [f"{label} {v}"] if _num(v) and v > 1 else []
 
     gpus = " × ".join(part("tensor_parallel", "TP") + part("pipeline_parallel", "PP"))
     words = ([gpus] if gpus else []) + part("expert_parallel", "EP")
     return f" ({', '.join(words)})" if words else ""
 
 
+def _varied_ints(words: str) -> list[int] | None:
+    """The whole numbers a :class:`Varied` field's words list (``4, 8``; ``1–4``), else None."""
+    parts = words.split(", ")
+    if len(parts) == 1 and "–" in words:
+        lo, _, hi = words.partition("–")
+        parts = [str(v) for v in range(int(lo), int(hi) + 1)] if lo.isdigit() and hi.isdigit() else parts
+    return [int(p) for p in parts] if all(p.isdigit() for p in parts) else None
+
+
+def _gpus_each(pool: dict) -> str:
+    """``: 4 or 8 GPUs each`` when a plan or sweep varies the tensor (or pipeline) parallelism of the pool,
+    whose replicas then have that many GPUs (the varied size times the other); empty otherwise."""
+    varied = [k for k in ("tensor_parallel", "pipeline_parallel") if isinstance(pool.get(k), Varied)]
+    sizes = _varied_ints(pool[varied[0]]) if len(varied) == 1 else None
+    if not sizes:
+        return ""
+    other = next(k for k in ("tensor_parallel", "pipeline_parallel") if k != varied[0])
+    gpus = [n * (int(pool[other]) if _num(pool.get(other)) and pool[other] >= 1 else 1) for n in sizes]
+    said = " or ".join(map(str, gpus)) if len(gpus) <= 3 else f"{min(gpus)}–{max(gpus)}"
+    return f": {said} GPUs each"
+
+
 def _replicas_of(pool: dict, replicas: Any, gpu: Any) -> str:
     """``2 × 16 h200-sxm (TP 16, EP 16)``: replicas × GPUs per replica (when more than one; as
-    ``fleetsim validate`` writes it, since "2 × h200-sxm" reads as two GPUs), the GPU, the layout."""
+    ``fleetsim validate`` writes it, since "2 × h200-sxm" reads as two GPUs), the GPU, the layout; with the
+    parallelism varied, the GPUs per replica in the layout.
+
+        >>> _replicas_of({"tensor_parallel": Varied("4, 8")}, Varied("2–9"), "h100-sxm")
+        '2–9 × h100-sxm (TP 4 or 8: 4 or 8 GPUs each)'
+        >>> _replicas_of({"tensor_parallel": Varied("1–4"), "pipeline_parallel": 2}, 3, "h100-sxm")
+        '3 × h100-sxm (TP 1–4 × PP 2: 2–8 GPUs each)'
+    """
     per_replica = 1
     for key in ("tensor_parallel", "pipeline_parallel"):
         per_replica *= int(pool[key]) if _num(pool.get(key)) and pool[key] >= 1 else 1
-    return f"{replicas} × {f'{per_replica} ' if per_replica > 1 else ''}{gpu}" + _layout(pool)
+    if per_replica > 1 and any(isinstance(pool.get(k), Varied) for k in ("tensor_parallel", "pipeline_parallel")):
+        per_replica = 1                  # (a varied layout: the GPUs per replica are said in it)
+    layout, each = _layout(pool), _gpus_each(pool)
+    if each and layout.endswith(")"):
+        layout = layout[:-1] + each + ")"
+    return f"{replicas} × {f'{per_replica} ' if per_replica > 1 else ''}{gpu}" + layout
 
 
 def _off(pool: dict, replicas: Any, gpu: Any) -> str | None:
