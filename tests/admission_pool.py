@@ -14,7 +14,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from scipy import stats as sps
 
 from sim.cli import main
 from theory_round18_pool import one_at_a_time, read_csv, write
@@ -46,10 +45,20 @@ def after_warmup(rows: list[dict], warmup: float) -> list[dict]:
     return [r for r in rows if float(r["arrival_s"]) >= warmup and r["status"] != "in_flight"]
 
 
-def ci99(values) -> tuple[float, float]:
-    """Mean and half-width of the 99 % Student-t interval of i.i.d. replications."""
-    x = np.asarray(values, dtype=float)
-    return float(x.mean()), float(sps.t.ppf(0.995, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+def shares_and_waits(tmp: Path, data: dict, reason: str, seeds: int, warmup: float,
+                     check=None) -> tuple[list[float], list[float]]:
+    """Per seed ``1..seeds``: the share of the requests (after ``warmup``) turned away for ``reason`` (the
+    only reason allowed) and the mean queue time of those completed; ``check(rows)`` asserts more of each run."""
+    shares, waits = [], []
+    for seed in range(1, seeds + 1):
+        rows = after_warmup(run_rows(tmp, data, seed), warmup)
+        done = [r for r in rows if r["status"] == "completed"]
+        assert {r["reason"] for r in rows if r["status"] == "rejected"} <= {reason}
+        if check is not None:
+            check(rows)
+        shares.append(sum(r["reason"] == reason for r in rows) / len(rows))
+        waits.append(sum(float(r["queue_s"]) for r in done) / len(done))
+    return shares, waits
 
 
 def birth_death(birth, death, n: int) -> np.ndarray:

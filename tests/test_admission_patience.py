@@ -30,9 +30,9 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from admission_pool import S, after_warmup, birth_death, ci99, queue, run_rows
+from admission_pool import S, birth_death, queue, run_rows, shares_and_waits
 from sim.cli import main
-from theory_round18_pool import write
+from theory_round18_pool import ci99, write
 
 R = 10
 DURATION, WARMUP = 3000.0, 200.0
@@ -78,16 +78,12 @@ def test_the_two_abandonment_rates_agree_and_mm1d_tends_to_mm1():
     assert p_ab < 1e-12 and w == pytest.approx(rho * S / (1 - rho), rel=1e-6)   # M/M/1's W_q
 
 
+def _never_started(rows) -> None:
+    assert all(r["first_token_s"] == "" for r in rows if r["reason"] == "timeout")
+
+
 def _estimates(tmp, data) -> tuple[list[float], list[float]]:
-    gave_up, waits = [], []
-    for seed in range(1, R + 1):
-        rows = after_warmup(run_rows(tmp, data, seed), WARMUP)
-        done = [r for r in rows if r["status"] == "completed"]
-        assert {r["reason"] for r in rows if r["status"] == "rejected"} <= {"timeout"}
-        assert all(r["first_token_s"] == "" for r in rows if r["reason"] == "timeout")   # never started
-        gave_up.append(sum(r["reason"] == "timeout" for r in rows) / len(rows))
-        waits.append(sum(float(r["queue_s"]) for r in done) / len(done))
-    return gave_up, waits
+    return shares_and_waits(tmp, data, "timeout", R, WARMUP, check=_never_started)
 
 
 def _check(values, theory, what):

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from admission_pool import S, after_warmup, birth_death, ci99, queue, run_rows
+from admission_pool import S, birth_death, queue, run_rows, shares_and_waits
 from sim.cli import main
-from theory_round18_pool import write
+from theory_round18_pool import ci99, write
 
 R = 10
 DURATION, WARMUP = 3000.0, 200.0
@@ -47,14 +47,7 @@ def test_the_chain_is_kleinrocks_mm1n():
 
 
 def _estimates(tmp, data) -> tuple[list[float], list[float]]:
-    refused, waits = [], []
-    for seed in range(1, R + 1):
-        rows = after_warmup(run_rows(tmp, data, seed), WARMUP)
-        done = [r for r in rows if r["status"] == "completed"]
-        assert {r["reason"] for r in rows if r["status"] == "rejected"} <= {"queue_full"}
-        refused.append(sum(r["reason"] == "queue_full" for r in rows) / len(rows))
-        waits.append(sum(float(r["queue_s"]) for r in done) / len(done))
-    return refused, waits
+    return shares_and_waits(tmp, data, "queue_full", R, WARMUP)
 
 
 @pytest.mark.parametrize("c,router,lam,k,extra", [

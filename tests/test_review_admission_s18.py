@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from admission_pool import S, birth_death, ci99, queue, run_rows
+from admission_pool import S, birth_death, queue, run_rows
 from sim.cli import main
 from sim.metrics.stability import offered_load_factor, overload, warning
-from theory_round18_pool import write
+from theory_round18_pool import ci99, write
 
 RHO, K = 3.0, 4
 SEEDS = (1, 2, 3, 4, 5)
