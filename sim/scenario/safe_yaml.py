@@ -277,14 +277,13 @@ class _LimitedLoader(_StrictKeys, yaml.SafeLoader):
             self._alias_nodes += size
             self._values += size - 1
             if self._alias_nodes > MAX_ALIAS_NODES:
-                raise TextLimitError(f"line {event.start_mark.line + 1}: aliases (*{event.anchor}) expand to more "
-                                     f"than {MAX_ALIAS_NODES:,} values; write the values out or use fewer aliases")
+                raise TextLimitError(too_many_aliased(event.start_mark.line + 1, event.anchor))
             return node
         if self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
             self._depth += 1
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark
-                raise TextLimitError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} lists/mappings")
+                raise TextLimitError(too_deep(mark.line + 1))
             self._open.append(self.peek_event().anchor)
             try:
                 return super().compose_node(parent, index)
@@ -337,6 +336,15 @@ if CSafeLoader is not None:
 def too_many_values(line: int) -> str:
     return (f"line {line}: more than {MAX_VALUES:,} values (lists, mappings, keys and values together; a "
             f"scenario holds hundreds): replay long data from a file (an arrival trace, a length file) instead")
+
+
+def too_many_aliased(line: int, anchor: str) -> str:
+    return (f"line {line}: aliases (*{anchor}) expand to more than {MAX_ALIAS_NODES:,} values; write the "
+            f"values out or use fewer aliases")
+
+
+def too_deep(line: int) -> str:
+    return f"line {line}: nested deeper than {MAX_DEPTH} lists/mappings"
 
 
 def self_holding(line: int, anchor: str) -> str:
@@ -403,8 +411,7 @@ def _check_events(text: str) -> None:
                 aliases += size
                 values += size
                 if aliases > MAX_ALIAS_NODES:
-                    raise TextLimitError(f"line {line}: aliases (*{event.anchor}) expand to more than "
-                                         f"{MAX_ALIAS_NODES:,} values; write the values out or use fewer aliases")
+                    raise TextLimitError(too_many_aliased(line, event.anchor))
             else:
                 if event.anchor is not None:      # (libyaml's composer says it without the name; PyYAML's with)
                     if event.anchor in anchors:
@@ -419,7 +426,7 @@ def _check_events(text: str) -> None:
                         sizes[event.anchor] = 1
                 else:
                     if len(open_) >= MAX_DEPTH:
-                        raise TextLimitError(f"line {line}: nested deeper than {MAX_DEPTH} lists/mappings")
+                        raise TextLimitError(too_deep(line))
                     open_.append(_Open(event.anchor, values, isinstance(event, yaml.MappingStartEvent)))
                 values += 1
             if values > MAX_VALUES:

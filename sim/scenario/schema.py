@@ -127,6 +127,14 @@ class Failures(Strict):
     max_retries: int = Field(3, ge=0)
 
 
+def _not_boolean(cls: type, v: Any) -> Any:
+    """A ``mode="before"`` field validator of whole-number fields: ``true``/``false`` is refused, not
+    read as 1/0 (shared by :class:`Pool`, :class:`Batcher` and :class:`Router`)."""
+    if isinstance(v, bool):
+        raise ValueError(not_a_boolean(WHOLE_NUMBER, v))
+    return v
+
+
 class Pool(Strict):
     """A group of identical replicas (same GPU, model, tensor-parallel size and batching)."""
 
@@ -166,13 +174,8 @@ class Pool(Strict):
             raise ValueError(f"must be a catalog GPU name or a mapping of the datasheet (got {v!r})")
         return v
 
-    @field_validator("replicas", "tensor_parallel", "pipeline_parallel", "expert_parallel", "pipeline_micro_batches",
-                     "max_waiting", mode="before")
-    @classmethod
-    def _no_booleans(cls, v: Any) -> Any:
-        if isinstance(v, bool):
-            raise ValueError(not_a_boolean(WHOLE_NUMBER, v))
-        return v
+    _no_booleans = field_validator("replicas", "tensor_parallel", "pipeline_parallel", "expert_parallel",
+                                   "pipeline_micro_batches", "max_waiting", mode="before")(_not_boolean)
 
 
 PoolNames = Annotated[list[Name], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
@@ -192,12 +195,7 @@ class Batcher(Strict):
                                                   "dispatch (checked at each arrival and this long after "
                                                   "the batcher last looked)")
 
-    @field_validator("max_requests", mode="before")
-    @classmethod
-    def _no_booleans(cls, v: Any) -> Any:
-        if isinstance(v, bool):
-            raise ValueError(not_a_boolean(WHOLE_NUMBER, v))
-        return v
+    _no_booleans = field_validator("max_requests", mode="before")(_not_boolean)
 
 
 class Router(Strict):
@@ -238,12 +236,7 @@ class Router(Strict):
                                     "waiting room; an arrival that finds no free replica and this many requests in "
                                     "the central queue is refused at once (reject reason queue_full); default: no limit")
 
-    @field_validator("max_waiting", mode="before")
-    @classmethod
-    def _whole_waiting(cls, v: Any) -> Any:
-        if isinstance(v, bool):
-            raise ValueError(not_a_boolean(WHOLE_NUMBER, v))
-        return v
+    _no_booleans = field_validator("max_waiting", mode="before")(_not_boolean)
 
     def pools_of(self, class_name: str) -> list[str] | None:
         """The pools ``class_name`` is pinned to (``fleet.router.classes``), or None: any pool."""
