@@ -63,6 +63,7 @@ def _stopped(folder) -> str:
     """What a folder without a result file but with finished points is: a sweep, plan or saturation
     search stopped before its result file (a rerun of the same command resumes from the points)."""
     from sim.errors import InputError
+    from sim.humanize import plural
     from sim.planning.store import folder_owner
 
     try:
@@ -73,6 +74,6 @@ def _stopped(folder) -> str:
     if not done:
         return ""
     who = f"fleetsim {owner}" if owner else "a fleetsim sweep, plan or saturation search"
-    return (f"; it holds {done} finished point{'s' if done != 1 else ''} of {who} that stopped before writing its "
+    return (f"; it holds {done} finished {plural(done, 'point')} of {who} that stopped before writing its "
             f"result: run the same command with --out {folder} again to finish it (finished points are reused), "
             f"then report")

@@ -339,7 +339,7 @@ def _room(k, where: str) -> str:
         >>> _room(16, "per replica")
         'at most 16 requests waiting per replica; the next is refused at once'
     """
-    return f"at most {k:,} request{'s' if k != 1 else ''} waiting {where}; the next is refused at once"
+    return f"at most {k:,} {humanize.plural(k, 'request')} waiting {where}; the next is refused at once"
 
 
 def _patience(owner: dict) -> str | None:

@@ -98,8 +98,20 @@ def constraint_words(text: str) -> str:
         metric, op, bound = split_constraint(str(text))
     except ConstraintError:
         return str(text)
-    op = {"<=": "≤", ">=": "≥"}.get(op, op)
-    return f"{name_of(metric)} {op} {amount(metric, bound, bound)} ({text})"
+    return f"{bound_said(metric, op, bound)} ({text})"
+
+
+def bound_said(metric: str, op: str, bound: float) -> str:
+    """A constraint's parts in words with its unit, as the page and the plan's figure say them: ``TTFT p99 ≤ 2 s``.
+
+        >>> bound_said("latency.ttft.p99", "<=", 0.5)
+        'TTFT p99 ≤ 500 ms'
+    """
+    return f"{name_of(metric)} {SIGNS.get(op, op)} {amount(metric, bound, bound)}"
+
+
+#: the signs of a constraint's comparisons as a page says them
+SIGNS = {"<=": "≤", ">=": "≥"}
 
 
 def constraint_metric(text: str) -> str | None:

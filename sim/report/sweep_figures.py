@@ -21,7 +21,7 @@ from typing import Any
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.humanize import money, share
-from sim.metrics.names import amount, heading, name_of
+from sim.metrics.names import heading
 from sim.report.chart import figure_text
 from sim.report.labels import label_points
 from sim.report.render import new_figure, save_figure, short_name
@@ -195,8 +195,11 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
     ``best`` is the index of the chosen configuration (starred); ``robust`` the index of a plan's
     robust answer and its band's width in per cent (ringed: it meets them with that much less capacity);
     ``constraints`` (a plan's, as ``plan.json`` keeps them: ``latency.ttft.p99<=0.5``) on either axis's
-    metric drawn as a dashed line at their bound, named in the legend (``TTFT p99 ≤ 500 ms``).
+    metric drawn as a dashed line at their bound, named in the legend as the page names them (``TTFT p99
+    ≤ 500 ms``, :func:`sim.report.search_pages.bound_said`).
     """
+    from sim.report.search_pages import bound_said
+
     fig = new_figure(7.0, 4.8)
     ax = fig.subplots()
     pts = [(_num(r.get(f"{x_metric}.mean")), _num(r.get(f"{y_metric}.mean"))) for r in rows]
@@ -224,8 +227,7 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
                 ls="none", label=f"cheapest meeting them with {robust[1]:g} % less capacity")
     for metric, op, bound in _bounds(constraints, (x_metric, y_metric)):
         rule = ax.axhline if metric == y_metric else ax.axvline
-        rule(bound, color="grey", ls="--", lw=1.0, label=f"{name_of(metric)} {_OP_WORDS.get(op, op)} "
-                                                          f"{amount(metric, bound, bound)}")
+        rule(bound, color="grey", ls="--", lw=1.0, label=bound_said(metric, op, bound))
     if feasible is not None:
         ax.plot([], [], "o", color="C0", label="meets constraints")
         ax.plot([], [], "o", color="C3", mfc="none", label="violates a constraint")
@@ -241,9 +243,6 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], stem: Path, label_keys: Seq
     if labels:
         label_points(ax, [p for p, _ in labels], [t for _, t in labels])
     return save_figure(fig, stem)
-
-
-_OP_WORDS = {"<=": "≤", ">=": "≥"}
 
 
 def _bounds(constraints: Sequence[str], metrics: Sequence[str]) -> list[tuple[str, str, float]]:
