@@ -19,8 +19,7 @@ import pytest
 import yaml
 
 from sim.cli import main
-
-TOKENS = {"prompt_tokens": {"dist": "fixed", "value": 1000}, "output_tokens": {"dist": "fixed", "value": 100}}
+from money_files import TOKENS, col as _money, rows as _rows, write_scenario
 
 
 def _scenario(start: str, duration: str, economics: dict, replicas: int = 2, tp: int = 2, **over) -> dict:
@@ -34,21 +33,11 @@ def _scenario(start: str, duration: str, economics: dict, replicas: int = 2, tp:
 
 
 def _run(tmp_path: Path, sc: dict, name: str = "run", sets: tuple[str, ...] = ()) -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    path = write_scenario(tmp_path, sc, name)
     out = tmp_path / name
     args = [a for s in sets for a in ("--set", s)]
     assert main(["run", str(path), *args, "--out", str(out), "--quiet", "--json", "--figures", "none"]) == 0
     return out
-
-
-def _rows(folder: Path, name: str = "cashflow.csv") -> list[dict]:
-    with open(folder / name, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _money(rows: list[dict], col: str) -> list[float]:
-    return [float(r[col] or 0) for r in rows]
 
 
 def _summary(folder: Path) -> dict:

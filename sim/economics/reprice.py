@@ -289,14 +289,8 @@ def other_run(saved: SavedUsage, summary: dict) -> str:
     the usage's horizon and its GPU-hours (provisioned and busy) the usage's, to rounding."""
     import math
 
-    import numpy as np
-
     usage = saved.usage
-    ivs = usage.intervals
-    try:
-        provisioned = float(np.sum(np.asarray(ivs.gpus) * (np.asarray(ivs.end_s) - np.asarray(ivs.start_s)))) / 3600
-    except AttributeError:      # (a sequence of intervals)
-        provisioned = sum(i.gpus * (i.end_s - i.start_s) for i in ivs) / 3600
+    provisioned = sum(usage.provisioned_gpu_seconds().values()) / 3600
     hours = summary.get("gpu_hours") if isinstance(summary.get("gpu_hours"), dict) else {}
     for what, saved_value, said in (
             ("simulated seconds", usage.horizon_s, summary.get("simulated_seconds")),

@@ -26,6 +26,7 @@ of one entry per decode iteration).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -406,17 +407,17 @@ def _share(count: int, arrived: int) -> float:
     return count / arrived if arrived > 0 else 0.0
 
 
-def _abandoned(summary: dict, sc) -> None:
-    """``requests.abandoned``: the rejected requests whose clients gave up waiting (reason ``timeout``),
-    and ``abandoned_share`` of the arrived; with a waiting room ``refused_share``: the arrived ones a
-    full room refused (reason ``queue_full``). The shares a planner bounds
-    (``--constraint 'requests.abandoned_share<=0.01'``)."""
-    req = summary["requests"]
+def _abandoned(req: dict, sc, rejected: Callable[[int], int]) -> None:
+    """Into a ``requests`` block (the run's or a class's) ``abandoned``: the rejected requests whose
+    clients gave up waiting (reason ``timeout``), and ``abandoned_share`` of the arrived; with a waiting
+    room ``refused_share``: the arrived ones a full room refused (reason ``queue_full``). The shares a
+    planner bounds (``--constraint 'requests.abandoned_share<=0.01'``). ``rejected(code)``: how many
+    of the block's requests were rejected for that reason."""
     if _patient(sc):
-        req["abandoned"] = int(req["rejected_by_reason"].get("timeout", 0))
+        req["abandoned"] = int(rejected(R_TIMEOUT))
         req["abandoned_share"] = _share(req["abandoned"], req["arrived"])
     if _roomed(sc):
-        req["refused_share"] = _share(int(req["rejected_by_reason"].get("queue_full", 0)), req["arrived"])
+        req["refused_share"] = _share(int(rejected(R_QUEUE_FULL)), req["arrived"])
 
 
 def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], scenario,
@@ -439,9 +440,9 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
         g, c = gaps.arrays() if gaps.mode == "all" else (gaps.histogram(), None)
         summary = core_summary(rec, g, c, sc.warmup, end_s, ttft, tpot)
         rej = rec[rec["status"] == _REJECTED]["reason"]
-        summary["requests"]["rejected_by_reason"] = {REJECT_REASONS[k]: int(np.sum(rej == k))
-                                                     for k in sorted(set(rej.tolist()))}
-        _abandoned(summary, sc)
+        summary["requests"]["rejected_by_reason"] = by_reason = {REJECT_REASONS[k]: int(np.sum(rej == k))
+                                                                 for k in sorted(set(rej.tolist()))}
+        _abandoned(summary["requests"], sc, lambda k: by_reason.get(REJECT_REASONS[k], 0))
         per_class = None
         if len(names) > 1:
             per_class = {}
@@ -452,24 +453,17 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
                                      specs[i].slo_ttft_s or ttft, specs[i].slo_tpot_s or tpot,
                                      censor_ttft_s=ttft)
                 block["latency"].pop("itl", None)
-                if _patient(sc):
-                    block["requests"]["abandoned"] = int(np.sum((sub["status"] == _REJECTED)
-                                                                & (sub["reason"] == R_TIMEOUT)))
-                    block["requests"]["abandoned_share"] = _share(block["requests"]["abandoned"],
-                                                                  block["requests"]["arrived"])
-                if _roomed(sc):
-                    block["requests"]["refused_share"] = _share(
-                        int(np.sum((sub["status"] == _REJECTED) & (sub["reason"] == R_QUEUE_FULL))),
-                        block["requests"]["arrived"])
+                _abandoned(block["requests"], sc,
+                           lambda k, sub=sub: np.sum((sub["status"] == _REJECTED) & (sub["reason"] == k)))
                 per_class[name] = block
         return RequestOutcome(rec, summary, per_class, log.usage_columns(rec))
     log.add_open(open_rows, end_s)
     rec = log.array()
     st = log.request_stats()
     summary = core_summary(st, gaps.histogram(), None, sc.warmup, end_s, ttft, tpot)
-    summary["requests"]["rejected_by_reason"] = {REJECT_REASONS[k]: int(st.reasons[k])
-                                                 for k in np.nonzero(st.reasons)[0].tolist()}
-    _abandoned(summary, sc)
+    summary["requests"]["rejected_by_reason"] = by_reason = {REJECT_REASONS[k]: int(st.reasons[k])
+                                                             for k in np.nonzero(st.reasons)[0].tolist()}
+    _abandoned(summary["requests"], sc, lambda k: by_reason.get(REJECT_REASONS[k], 0))
     summary["requests"]["records_kept"] = int(len(rec))
     per_class = None
     if len(names) > 1:
@@ -479,11 +473,6 @@ def summarize_requests(log: RequestLog, gaps: GapLog, open_rows: list[tuple], sc
             block = core_summary(st_i, None, None, sc.warmup, sc.duration,
                                  specs[i].slo_ttft_s or ttft, specs[i].slo_tpot_s or tpot)
             block["latency"].pop("itl", None)
-            if _patient(sc):
-                block["requests"]["abandoned"] = int(st_i.reasons[R_TIMEOUT])
-                block["requests"]["abandoned_share"] = _share(block["requests"]["abandoned"],
-                                                              block["requests"]["arrived"])
-            if _roomed(sc):
-                block["requests"]["refused_share"] = _share(int(st_i.reasons[R_QUEUE_FULL]), block["requests"]["arrived"])
+            _abandoned(block["requests"], sc, lambda k, st_i=st_i: st_i.reasons[k])
             per_class[name] = block
     return RequestOutcome(rec, summary, per_class, log.usage_columns())

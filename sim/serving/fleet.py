@@ -36,7 +36,7 @@ from sim.serving.outcome import (EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_R
 from sim.serving.pinned_queue import PinnedQueue
 from sim.serving.pool import PoolRuntime
 from sim.serving.replica import Replica
-from sim.serving.patience import Patience, expired
+from sim.serving.patience import Patience, drop_expired
 from sim.serving.patience import scales as patience_scales
 from sim.serving.request import COMPLETED, IN_FLIGHT, R_NO_REPLICA, R_QUEUE_FULL, R_TIMEOUT, REJECTED, Req
 from sim.serving.router import PoolSet, class_pool_sets, least_outstanding, make_router
@@ -384,13 +384,7 @@ class Fleet(ReplicaLifecycle):
     def expire_central(self, t: float) -> None:
         """Requests whose clients gave up by ``t`` leave the central queue (:mod:`sim.serving.patience`)."""
         q = self.central
-        if isinstance(q, PinnedQueue):
-            gone = q.expire(t)
-        else:
-            keep, gone = expired(q, t)
-            if gone:
-                q.clear()
-                q.extend(keep)
+        gone = q.expire(t) if isinstance(q, PinnedQueue) else drop_expired(q, t)
         for r in gone:
             self.reject(r, R_TIMEOUT)
 

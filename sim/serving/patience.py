@@ -29,6 +29,7 @@ the reference engine remove the same requests and write the same rows.
 """
 from __future__ import annotations
 
+import heapq
 import math
 
 import numpy as np
@@ -79,6 +80,20 @@ def expired(items, t: float, key=None) -> tuple[list, list]:
     return keep, gone
 
 
+def drop_expired(q, t: float, key=None, heap: bool = False) -> list:
+    """Take out of the queue ``q`` (a deque, or with ``heap`` a heap list) the requests that gave up
+    by ``t`` (:func:`expired`) and return them; the others keep their order."""
+    keep, gone = expired(q, t, key)
+    if gone:
+        if heap:
+            q[:] = keep
+            heapq.heapify(q)        # the keys (priority, order) keep the pop order
+        else:
+            q.clear()
+            q.extend(keep)
+    return gone
+
+
 def soonest(items, key=None) -> float:
     """The earliest deadline among the never-admitted requests of ``items`` (inf: none)."""
     best = math.inf
@@ -89,4 +104,4 @@ def soonest(items, key=None) -> float:
     return best
 
 
-__all__ = ["Patience", "expired", "scales", "soonest"]
+__all__ = ["Patience", "drop_expired", "expired", "scales", "soonest"]

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-
-from sim.serving.patience import expired
 from typing import TYPE_CHECKING
+
+from sim.serving.patience import drop_expired
 
 if TYPE_CHECKING:
     from sim.serving.replica import Replica
@@ -86,14 +86,6 @@ class PinnedQueue:
         """Take out the requests whose clients gave up by ``t`` (:mod:`sim.serving.patience`)."""
         gone_all = []
         for q in {id(q): q for q in self._of_class}.values():
-            keep, gone = expired(q, t, key=1)
-            if gone:
-                if self.priority:
-                    q[:] = keep
-                    heapq.heapify(q)
-                else:
-                    q.clear()
-                    q.extend(keep)
-                gone_all.extend(gone)
+            gone_all.extend(drop_expired(q, t, key=1, heap=self.priority))
         self._n -= len(gone_all)
         return gone_all

@@ -19,7 +19,7 @@ import heapq
 import math
 from collections import deque
 
-from sim.serving.patience import expired, soonest
+from sim.serving.patience import drop_expired, soonest
 from sim.serving.request import Req
 
 
@@ -76,15 +76,9 @@ class Waiting:
         if self.soonest > t:
             return []
         if self.priority:
-            keep, gone = expired(self._heap, t, key=2)
-            if gone:
-                self._heap[:] = keep
-                heapq.heapify(self._heap)     # the keys (priority, order) keep the pop order
-            self.soonest = soonest(keep, key=2)
+            gone = drop_expired(self._heap, t, key=2, heap=True)
+            self.soonest = soonest(self._heap, key=2)
         else:
-            keep, gone = expired(self._dq, t)
-            if gone:
-                self._dq.clear()
-                self._dq.extend(keep)
-            self.soonest = soonest(keep)
+            gone = drop_expired(self._dq, t)
+            self.soonest = soonest(self._dq)
         return gone

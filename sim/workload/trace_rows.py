@@ -137,8 +137,7 @@ class TraceRows:
 
 def _short(raw) -> str:
     """The offending field for a message: ``repr`` (control characters escaped), 60 characters at most."""
-    text = repr(raw if not isinstance(raw, str) else raw[:200])
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _cut(repr(raw if not isinstance(raw, str) else raw[:200]))
 
 
 def _cut(text: str) -> str:
