@@ -305,7 +305,7 @@ HEADINGS = {"period": "period", "revenue_usd": "revenue", "compute_usd": "comput
 AFTER_END = "after the end †"
 
 
-def _flag(value) -> bool:
+def flag(value) -> bool:
     """A row's ``partial``/``after_horizon``: True, or ``"True"`` as read back from ``cashflow.csv``."""
     return value is True or value == "True"
 
@@ -320,8 +320,8 @@ def row_label(row: dict, partial: str = " (partial)", after: str = f" {AFTER_END
         >>> row_label({"period": "2025-04", "partial": "False", "after_horizon": "True"})
         '2025-04 after the end †'
     """
-    return (str(row.get("period", "")) + (partial if _flag(row.get("partial")) else "")
-            + (after if _flag(row.get("after_horizon")) else ""))
+    return (str(row.get("period", "")) + (partial if flag(row.get("partial")) else "")
+            + (after if flag(row.get("after_horizon")) else ""))
 
 
 def after_end_grouped(table: list[list[str]], rows: Sequence[dict], keep: Sequence[int] = ()) -> list[list[str]]:
@@ -335,7 +335,7 @@ def after_end_grouped(table: list[list[str]], rows: Sequence[dict], keep: Sequen
         ...                    ["2025-05 after the end †", "0.00", "1.00"]], rows, keep=[2])[2:]
         [['after the end †', '', ''], ['2025-05', '', '1.00']]
     """
-    after = [_flag(r.get("after_horizon")) for r in rows]
+    after = [flag(r.get("after_horizon")) for r in rows]
     if not any(after) or after != sorted(after):
         return table
     zero = lambda cell: cell.lstrip("-$").replace(",", "").strip("0.") == ""
@@ -391,6 +391,6 @@ def format_statement(rows: Sequence[dict], currency: str = "USD", width: int | N
         part[0][0] = part[0][0].ljust(widths[0])
         lines += [""] if b else []
         lines += table_lines(_without_blank_late_rows(part), None)
-    if any(_flag(r["after_horizon"]) for r in rows):     # (said once here, not in a period column 23 wide)
+    if any(flag(r["after_horizon"]) for r in rows):     # (said once here, not in a period column 23 wide)
         lines.append("† after the horizon: only the cash that lands then (lagged settlements and invoices)")
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.atomic import atomic_write_bytes
-from sim.economics.statement import HEADINGS, row_label
+from sim.economics.statement import HEADINGS, flag, row_label
 from sim.report.chart import Chart, Panel, Rule, Series, figure_text
 
 #: money in, stacked upwards: statement column, legend label, colour
@@ -47,9 +47,9 @@ def cashflow_chart(statement: list[dict], currency: str = "USD") -> Chart:
     bottom_in = 0.3 + 0.05 * max((len(lab) for lab in labels), default=4)
     x = list(range(len(rows)))
     scale, unit = _scale(rows)
-    keys = [k for k, present in (("* partial period", any(r.get("partial") in (True, "True") for r in rows)),
+    keys = [k for k, present in (("* partial period", any(flag(r.get("partial")) for r in rows)),
                                  ("after the end †: cash landing after the horizon (lagged)",
-                                  any(r.get("after_horizon") in (True, "True") for r in rows))) if present]
+                                  any(flag(r.get("after_horizon")) for r in rows))) if present]
     panel = Panel(ylabel=f"{currency} {unit}".strip(), categories=labels, rotation=45.0, category_pt=8.0,
                   title="Cash flows per period (bars: accrual; line: cumulative cash)"
                         + "".join(f"\n{'   '.join(keys)}" if keys else ""),

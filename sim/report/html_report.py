@@ -17,7 +17,7 @@ from typing import Any
 
 from sim import humanize
 from sim.atomic import atomic_write_text
-from sim.economics.statement import HEADINGS, row_label
+from sim.economics.statement import HEADINGS, flag, row_label
 from sim.metrics.band import attainment_range, band_key, class_band, configuration_range, latency_range
 from sim.metrics.band import explanation as band_explanation
 from sim.metrics.names import POOL_KEYS, name_of
@@ -143,7 +143,7 @@ def statement_section(rows: list[dict] | None, currency: str, period: str = "per
 def _after_end(row: dict) -> bool:
     """Whether a statement row is cash landing after the horizon (``True``, or ``"True"`` as read back from
     ``cashflow.csv``): its accrual amounts are zero, left blank rather than said as $0.00."""
-    return row.get("after_horizon") in (True, "True")
+    return flag(row.get("after_horizon"))
 
 
 def metrics_section(summary: dict, costs: bool = False) -> str:
