@@ -143,11 +143,7 @@ def admits(scenario) -> bool:
     (``fleet.pools[].max_waiting``, ``fleet.router.max_waiting``) or clients' patience
     (``workload.patience_s``, a class's). Then the stability block also has ``admitted_load_factor``
     (a summary's keys depend on the scenario, never on its numbers)."""
-    fleet, wl = scenario.fleet, scenario.workload
-    return (getattr(fleet.router, "max_waiting", None) is not None
-            or any(getattr(p, "max_waiting", None) is not None for p in fleet.pools)
-            or getattr(wl, "patience_s", None) is not None
-            or any(getattr(c, "patience_s", None) is not None for c in wl.classes))
+    return scenario.fleet.has_waiting_room or scenario.workload.patient
 
 
 def bottleneck_stage(scenario, usage: list[PoolUsage], per_pool: dict[str, dict], load_factor: float,

@@ -388,20 +388,6 @@ class RequestOutcome:
     usage: UsageColumns          # completed requests for the money layer
 
 
-def _patient(sc) -> bool:
-    """Whether the workload gives clients a patience (``workload.patience_s`` or a class's): then
-    every requests block has ``abandoned``, so that a summary's keys depend on the scenario, never on
-    its numbers."""
-    wl = sc.workload
-    return wl.patience_s is not None or any(c.patience_s is not None for c in wl.classes)
-
-
-def _roomed(sc) -> bool:
-    """Whether the fleet has a waiting room (``fleet.pools[].max_waiting``, ``fleet.router.max_waiting``):
-    then the requests block has ``refused_share``."""
-    return sc.fleet.router.max_waiting is not None or any(p.max_waiting is not None for p in sc.fleet.pools)
-
-
 def _share(count: int, arrived: int) -> float:
     """``count`` of ``arrived`` requests (0 when none arrived)."""
     return count / arrived if arrived > 0 else 0.0
@@ -413,10 +399,10 @@ def _abandoned(req: dict, sc, rejected: Callable[[int], int]) -> None:
     room ``refused_share``: the arrived ones a full room refused (reason ``queue_full``). The shares a
     planner bounds (``--constraint 'requests.abandoned_share<=0.01'``). ``rejected(code)``: how many
     of the block's requests were rejected for that reason."""
-    if _patient(sc):
+    if sc.workload.patient:     # every requests block has abandoned: its keys depend on the scenario, not its numbers
         req["abandoned"] = int(rejected(R_TIMEOUT))
         req["abandoned_share"] = _share(req["abandoned"], req["arrived"])
-    if _roomed(sc):
+    if sc.fleet.has_waiting_room:
         req["refused_share"] = _share(int(rejected(R_QUEUE_FULL)), req["arrived"])
 
 

@@ -254,6 +254,11 @@ class Disaggregated(Strict):
 class FleetConfig(Strict):
     router: Router = Field(default_factory=Router)
     pools: list[Pool] = Field(min_length=1)
+
+    @property
+    def has_waiting_room(self) -> bool:
+        """Whether an arrival may be refused for a full waiting room (``max_waiting``, the router's or a pool's)."""
+        return self.router.max_waiting is not None or any(p.max_waiting is not None for p in self.pools)
     disaggregated: Disaggregated | None = None
     frontend_s: Duration = Field(0.0, ge=0, description="serving front end outside the engines (HTTP, "
                                  "tokenization, detokenization and streaming, network): added to every "

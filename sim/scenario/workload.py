@@ -258,6 +258,11 @@ class WorkloadConfig(Strict):
         return bool(procs) and all(isinstance(p, BurstArrival) for p in procs)
 
     @property
+    def patient(self) -> bool:
+        """Whether some clients give up waiting (``patience_s``, the workload's or a class's)."""
+        return self.patience_s is not None or any(c.patience_s is not None for c in self.classes)
+
+    @property
     def closed(self) -> ClosedArrival | None:
         """The closed loop (``workload.arrival: {process: closed, ...}``), or None for open arrivals."""
         return self.arrival if isinstance(self.arrival, ClosedArrival) else None

@@ -259,7 +259,7 @@ def _measured_fleet(scenario, pools: list[tuple[PoolRuntime, int]], disaggregate
                                                            "max_waiting": None})})
     metrics = scenario.metrics.model_copy(update={"records": "all", "interval": 1e9})
     wl = scenario.workload
-    if wl.patience_s is not None or any(c.patience_s is not None for c in wl.classes):
+    if wl.patient:
         wl = wl.model_copy(update={"patience_s": None, "classes": [c.model_copy(update={"patience_s": None})
                                                                    for c in wl.classes]})
     sc = scenario.model_copy(update={"fleet": fleet, "metrics": metrics, "warmup": 0.0, "workload": wl})
