@@ -257,8 +257,9 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
         text_list(constraints, "constraints", "latency.ttft.p99<=2")
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
     obj = objective_key(objective)
-    check_metric_names([obj, *(c.metric for c in cons)], source.data, [p for k in knobs for p in k.paths])
-    check_column_names(shown, source.data, [p for k in knobs for p in k.paths], band=pct is not None)
+    varied = [p for k in knobs for p in k.paths]
+    check_metric_names([obj, *(c.metric for c in cons)], source.data, varied)
+    check_column_names(shown, source.data, varied, band=pct is not None)
     check_points(most_configurations(knobs, pct is not None), seeds, source=source.source, knobs="--vary",
                  most=True)     # before a group is built: enumerated knobs multiply
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
