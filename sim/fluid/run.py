@@ -68,7 +68,7 @@ from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.fluid.substep import (at_capacity_subs, class_spread, end_backlog, lost_capacity, pool_spread,
-                               read_on_subs, sub_spread, warn_hidden)
+                               read_on_subs, sub_arrivals, sub_spread, warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
@@ -335,10 +335,10 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     ts_rows, intervals, usage, use_rows = [], [], [], []
     kv_num = kv_den = 0.0
     hidden = []
-    spread = sub_spread(sc, steps.edges, steps.dt_s, steps.total, base_dir)
+    fine = sub_arrivals(sc, steps.edges, steps.dt_s, base_dir)
+    spread = sub_spread(fine, steps.total)
     # classes pinned to pools: a pool's rate within a step is that of its own classes, not the fleet's
-    by_cls = class_spread(sc, steps.edges, steps.dt_s, steps.demand, base_dir) \
-        if own is not None and spread is not None else None
+    by_cls = class_spread(fine, steps.demand) if own is not None and spread is not None else None
     for k, (p, curve, sh) in enumerate(zip(pools, curves, share)):
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
