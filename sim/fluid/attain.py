@@ -35,14 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.fluid.backlog import CENTRES, StepWaits, refined
-
-
-def _position(rates: np.ndarray, load: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower grid index and upper weight of each load on the grid ``rates`` (clamped), as
-    :meth:`~sim.fluid.curve.CapacityCurve.position`."""
-    r = np.clip(load, rates[0], rates[-1])
-    i = np.clip(np.searchsorted(rates, r, side="right") - 1, 0, len(rates) - 2)
-    return i, (r - rates[i]) / (rates[i + 1] - rates[i])
+from sim.fluid.curve import grid_position
 
 
 def backlog_attainment(sw: StepWaits, per_replica: np.ndarray, rates: np.ndarray, attainment: np.ndarray,
@@ -61,7 +54,7 @@ def backlog_attainment(sw: StepWaits, per_replica: np.ndarray, rates: np.ndarray
     waits, rate = refined(sw.waits, sw.rate)
     per = np.asarray(per_replica, dtype=np.float64)[rows]
     load = np.divide(rate, per[:, None], out=np.zeros_like(rate), where=per[:, None] > 0)
-    i, w = _position(np.asarray(rates, dtype=np.float64), load)
+    i, w = grid_position(np.asarray(rates, dtype=np.float64), load)
 
     def at(v):
         v = np.nan_to_num(np.asarray(v, dtype=np.float64))

@@ -28,6 +28,15 @@ HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
 
 
+def grid_position(rates: np.ndarray, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower index and weight of the upper neighbour of each rate on the ascending grid ``rates``
+    (clamped to the grid)."""
+    r = np.clip(np.asarray(rate_rps, dtype=np.float64), rates[0], rates[-1])
+    i = np.clip(np.searchsorted(rates, r, side="right") - 1, 0, len(rates) - 2)
+    w = (r - rates[i]) / (rates[i + 1] - rates[i])
+    return i, w
+
+
 @dataclass(frozen=True)
 class CapacityCurve:
     """Per-replica behaviour of one pool versus offered load (requests/s per replica)."""
@@ -60,10 +69,7 @@ class CapacityCurve:
     # ------------------------------------------------------------------ evaluation
     def position(self, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lower grid index and weight of the upper neighbour for each rate (clamped to the grid)."""
-        r = np.clip(np.asarray(rate_rps, dtype=np.float64), self.rates_rps[0], self.rates_rps[-1])
-        i = np.clip(np.searchsorted(self.rates_rps, r, side="right") - 1, 0, len(self.rates_rps) - 2)
-        w = (r - self.rates_rps[i]) / (self.rates_rps[i + 1] - self.rates_rps[i])
-        return i, w
+        return grid_position(self.rates_rps, rate_rps)
 
     def at(self, values: np.ndarray, rate_rps: np.ndarray) -> np.ndarray:
         """A per-grid-point quantity interpolated at ``rate_rps`` (flat outside the grid)."""

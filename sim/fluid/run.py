@@ -68,7 +68,7 @@ from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.fluid.substep import (at_capacity_subs, class_spread, end_backlog, lost_capacity, pool_spread,
-                               read_on_subs, sub_spread, warn_hidden)
+                               read_on_subs, sub_arrivals, sub_spread, warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
@@ -335,10 +335,10 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     ts_rows, intervals, usage, use_rows = [], [], [], []
     kv_num = kv_den = 0.0
     hidden = []
-    spread = sub_spread(sc, steps.edges, steps.dt_s, steps.total, base_dir)
+    fine = sub_arrivals(sc, steps.edges, steps.dt_s, base_dir)
+    spread = sub_spread(fine, steps.total)
     # classes pinned to pools: a pool's rate within a step is that of its own classes, not the fleet's
-    by_cls = class_spread(sc, steps.edges, steps.dt_s, steps.demand, base_dir) \
-        if own is not None and spread is not None else None
+    by_cls = class_spread(fine, steps.demand) if own is not None and spread is not None else None
     for k, (p, curve, sh) in enumerate(zip(pools, curves, share)):
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
@@ -405,21 +405,23 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     with np.errstate(invalid="ignore", divide="ignore"):
         load = np.where(up > 0, served / (up * dt_s), 0.0)
     admitted = served + q.b_end - q.b_start             # what joined the pool's queue in each step
-    waits = step_waits(steps.edges, admitted, served, up * curve.max_rps * dt_s,
+    cap_step = up * curve.max_rps * dt_s
+    waits = step_waits(steps.edges, admitted, served, cap_step,
                        (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
-    read_on_subs(waits, steps.edges, admitted, q.b_start, up * curve.max_rps * dt_s, spread)
+    read_on_subs(waits, steps.edges, admitted, q.b_start, cap_step, spread)
     i, w = curve.position(load)
 
     def at(values):
         v = np.asarray(values, dtype=np.float64)
         return v[i] * (1 - w) + v[i + 1] * w
 
+    wq = at(curve.latency["queue"]["mean"])     # the curve's mean queue time at each step's load
+
     ttft_slo = sc.slo.ttft_s                    # SLO request by request behind a backlog (attain)
     att = backlog_attainment(waits, up * dt_s, curve.rates_rps, curve.attainment, curve.hists["ttft"],
                              curve.latency["queue"]["mean"], ttft_slo, at(curve.attainment))
     # busy share at capacity while a backlog lasts (in the step too), then at the arrivals' rate; MFU at the
     # rate served; both against the rates the grid runs served (not their nominal ones)
-    cap_step = up * curve.max_rps * dt_s
     full = at_capacity_share(q.b_start, q.b_end, admitted, cap_step)
     rest = admitted                             # served when not at capacity: the arrivals
     if q.full is not None:                      # steps whose sub-steps lost capacity: at capacity in part only,
@@ -433,7 +435,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     mfu = curve.at_served(curve.mfu, load)
     meas = served * steps.after_warm
     # the latencies: the curve's (its queueing included) shifted by what the backlog's wait adds to it (beyond)
-    shift = waits.beyond(at(curve.latency["queue"]["mean"]))
+    shift = waits.beyond(wq)
     fleet_sums.add_latency(curve, i, w, at, meas, shift)
     b = q.backlog
     # the end backlog, first come, first served across classes: the last arrivals, each of its step's
@@ -443,7 +445,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     since_warm = float(sc.duration) - sc.warmup
     by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
     add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm,
-                class_waits(waits, steps.edges, steps.cls_frac), at(curve.latency["queue"]["mean"]),
+                class_waits(waits, steps.edges, steps.cls_frac), wq,
                 [c[0] for c in cls_slo], up * dt_s, by_class,
                 served_mix(admitted, served, q.b_start, steps.cls_frac))   # FCFS: each class its own arrivals' waits
     if n_steps:
@@ -462,8 +464,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     rate_rep = np.where(up > 0, served / dt_s, 0.0)
     # the queue: the curve's (Little's law at the step's rate), or the backlog at the step's end where that is
     # longer (a backlog is the pool's queue, served at capacity: the two are not added, StepWaits.beyond)
-    wq = at(curve.latency["queue"]["mean"])
-    svc = at(curve.latency["e2e"]["mean"]) - at(curve.latency["queue"]["mean"])
+    svc = at(curve.latency["e2e"]["mean"]) - wq
     rows = np.column_stack([
         steps.edges[1:], np.full(n_steps, p.index), n, np.maximum(rate_rep * np.nan_to_num(wq), q.b_end),
         np.zeros(n_steps),

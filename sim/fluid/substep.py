@@ -66,29 +66,32 @@ def hidden_message(pool: str, step_s: float, wait_sub_s: float, wait_step_s: flo
             f"(at most the shortest overload that matters) or check the busiest hours at fidelity: request")
 
 
-def sub_spread(sc, edges: np.ndarray, dt_s: np.ndarray, total: np.ndarray, base_dir) -> np.ndarray | None:
-    """``(steps, SUB)``: the share of each step's demand that falls in each of its sub-steps (the rate
-    function integrated per sub-step, all classes; a trace's arrivals counted per sub-step, which reads
-    it a second time); ``None`` without steps."""
+def sub_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir) -> np.ndarray | None:
+    """``(steps, SUB, classes)``: each class's expected arrivals in each sub-step of each step (the rate
+    function integrated per sub-step; a trace's arrivals counted per sub-step, which reads it a second
+    time), read once for :func:`sub_spread` and :func:`class_spread`; ``None`` without steps."""
     from sim.fluid.demand import expected_arrivals
 
-    w = sc.workload
     if len(dt_s) == 0:
         return None
-    fine = expected_arrivals(w, sub_edges(edges), start=sc.start, base_dir=base_dir, seed=sc.seed, sub=5)
-    fine = fine.sum(axis=1).reshape(len(dt_s), SUB)
+    fine = expected_arrivals(sc.workload, sub_edges(edges), start=sc.start, base_dir=base_dir, seed=sc.seed, sub=5)
+    return fine.reshape(len(dt_s), SUB, fine.shape[1])
+
+
+def sub_spread(fine: np.ndarray | None, total: np.ndarray) -> np.ndarray | None:
+    """``(steps, SUB)``: the share of each step's demand (``total``) that falls in each of its sub-steps,
+    all classes (``fine``: :func:`sub_arrivals`); ``None`` without steps."""
+    if fine is None:
+        return None
+    fine = fine.sum(axis=2)
     return np.divide(fine, total[:, None], out=np.full_like(fine, 1.0 / SUB), where=total[:, None] > 0)
 
 
-def class_spread(sc, edges: np.ndarray, dt_s: np.ndarray, demand: np.ndarray, base_dir) -> np.ndarray:
+def class_spread(fine: np.ndarray, demand: np.ndarray) -> np.ndarray:
     """``(steps, SUB, classes)``: the share of each class's step demand (``demand``, steps x classes) in
-    each sub-step (uniform where a class sends nothing in a step); for pools that take their own part of
-    each class (``fleet.router.classes``), whose rate within a step is not the fleet's
-    (:func:`pool_spread`). Only called where :func:`sub_spread` is not ``None``."""
-    from sim.fluid.demand import expected_arrivals
-
-    fine = expected_arrivals(sc.workload, sub_edges(edges), start=sc.start, base_dir=base_dir, seed=sc.seed, sub=5)
-    fine = fine.reshape(len(dt_s), SUB, fine.shape[1])
+    each sub-step (``fine``: :func:`sub_arrivals`; uniform where a class sends nothing in a step); for
+    pools that take their own part of each class (``fleet.router.classes``), whose rate within a step is
+    not the fleet's (:func:`pool_spread`). Only called where :func:`sub_spread` is not ``None``."""
     d = np.asarray(demand, dtype=np.float64)[:, None, :]
     return np.divide(fine, d, out=np.full_like(fine, 1.0 / SUB), where=d > 0)
 

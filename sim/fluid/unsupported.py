@@ -4,6 +4,10 @@ any run (:mod:`sim.limits`), and :func:`sim.fluid.run.run_fluid` refuses them at
 """
 from __future__ import annotations
 
+_WAITING_ROOM = ("a waiting room that refuses requests when full is not modelled by the fluid tier, whose backlog "
+                 "is unbounded (use fidelity: request, or remove max_waiting)")
+"""The router's and each pool's ``max_waiting``: the same limit, the same message."""
+
 
 def refused(sc) -> list[tuple[str, str]]:
     """What the fluid tier cannot model in ``sc``, as ``(field, message)`` problems."""
@@ -23,14 +27,10 @@ def refused(sc) -> list[tuple[str, str]]:
                              "the fluid tier, which ends the run at `duration` with its backlog counted in flight "
                              "(use fidelity: request, or drain: false)"))
     if sc.fleet.router.max_waiting is not None:
-        out.append(("fleet.router.max_waiting", "a waiting room that refuses requests when full is not modelled "
-                                                "by the fluid tier, whose backlog is unbounded (use fidelity: "
-                                                "request, or remove max_waiting)"))
+        out.append(("fleet.router.max_waiting", _WAITING_ROOM))
     for i, pool in enumerate(sc.fleet.pools):
         if pool.max_waiting is not None:
-            out.append((f"fleet.pools.{i}.max_waiting", "a waiting room that refuses requests when full is not "
-                                                        "modelled by the fluid tier, whose backlog is unbounded "
-                                                        "(use fidelity: request, or remove max_waiting)"))
+            out.append((f"fleet.pools.{i}.max_waiting", _WAITING_ROOM))
         if pool.failures is not None:
             out.append((f"fleet.pools.{i}.failures", "replica failures and repairs are not modelled by the fluid "
                                                      "tier, which would serve as if no replica ever failed (use "
