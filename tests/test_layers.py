@@ -25,8 +25,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("sim.metrics",),                                                      # records, summaries, schema
     ("sim.serving",),                                                      # the request-level engine
     ("sim.report", "sim.metrics.output"),                                  # figures and the result folder
-    ("sim.api", "sim.fluid", "sim.limits",                                 # the two tiers behind run(), the
-     "sim.economics.reprice"),                                             # work limits, re-pricing a result folder
+    ("sim.api", "sim.assemble", "sim.fluid", "sim.limits",                 # the two tiers behind run(), a run's
+     "sim.economics.reprice"),                                             # outputs, work limits, re-pricing a result folder
     ("sim.planning",),                                                     # sweeps, replications, search
     ("sim.commands", "sim.cli", "sim.report_text", "sim.__main__", "sim"),  # the command line, the package
 ]
