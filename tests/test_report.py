@@ -600,9 +600,9 @@ def test_a_table_read_in_blocks_is_the_table_read_at_once_and_names_each_bad_cel
     """Numeric columns are converted a block of lines at a time (CHUNK_ROWS): with blocks of 2 lines
     the hand-made table reads as the csv module gives it, and a cell that is not a number in the
     second and third blocks is named with its line, as are all of them, in line order."""
-    from sim.report import result_folder
+    from sim.report import csv_columns
 
-    monkeypatch.setattr(result_folder, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(csv_columns, "CHUNK_ROWS", 2)
     folder = write_folder(tmp_path / "run")
     with gzip.open(folder / "requests.csv.gz", "rt", newline="") as fh:
         rows = list(csv.DictReader(fh))

@@ -1,0 +1,31 @@
+"""A file of a result folder that is not as fleetsim writes it: its problems, one line each naming the
+file and the line and column or key at fault, at most :data:`MAX_PROBLEMS` (then how many more), and
+what to do about it (:data:`REWRITE`); every reader of :mod:`sim.report.result_folder` raises them so.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sim.errors import ScenarioError, given
+
+#: problems listed per file (then how many more)
+MAX_PROBLEMS = 5
+#: what to do about a damaged file, after its problems
+REWRITE = ("not as fleetsim writes it: write the folder again (fleetsim run, sweep, plan or saturation with "
+           "--out), or move the file out of the folder to report without it")
+
+
+def raise_problems(problems: list[tuple[str, str]], path: Path) -> None:
+    """A :class:`~sim.errors.ScenarioError` of the first :data:`MAX_PROBLEMS` problems (and how many
+    more there are) with what to do about them; nothing when there are none."""
+    if problems:
+        more = len(problems) - MAX_PROBLEMS
+        problems = problems[:MAX_PROBLEMS] + ([("", f"... and {more} more")] if more > 0 else [])
+        raise ScenarioError(problems + [("", REWRITE)], str(path))
+
+
+def json_kind(value: Any) -> str:
+    """How JSON would call ``value``'s type: an array is "a list", ``true`` "a boolean"."""
+    return {list: "a list", str: f"the text {given(value)}", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
