@@ -397,3 +397,34 @@ def test_a_difference_within_rounding_is_none():
     assert change(a, b) == {"absolute": 0, "relative": 0.0}
     assert change_cell("latency.ttft.mean", change(a, b)) == "0 ms (0.0 %)"
     assert change(a, a * (1 + 1e-9))["absolute"] > 0       # a real (if small) change stays one
+
+
+def test_each_scenario_json_is_read_once_and_one_no_scenario_would_pass_is_compared_as_written(runs, tmp_path,
+                                                                                              monkeypatch):
+    """Each folder's ``scenario.json`` is opened once (it was opened up to three times: checked as a file,
+    validated, then read again as written when it is no valid scenario). A JSON object that no scenario
+    would pass (a fleet that is a number) is compared as it is written: its keys against the base's
+    validated ones, by hand."""
+    import builtins
+    import io
+
+    odd = tmp_path / "odd"
+    shutil.copytree(runs["a"], odd)
+    (odd / "scenario.json").write_text(json.dumps({"seed": 3, "fleet": 5}))
+    opened: list[str] = []
+    real = io.open
+
+    def counting(file, *args, **kwargs):
+        opened.append(Path(file).name if isinstance(file, (str, Path)) else "")
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting)
+    monkeypatch.setattr(io, "open", counting)
+    comparison = compare([runs["a"], odd, runs["b"]])
+    monkeypatch.undo()
+    assert opened.count("scenario.json") == 3
+    diff = dict(comparison.differences)
+    base = json.loads((runs["a"] / "scenario.json").read_text())
+    assert diff["fleet"][1] == 5 and isinstance(diff["fleet"][0], dict) and diff["fleet"][2]["pools"][0]["replicas"] == 2
+    assert set(diff) == set(base) - {"seed"}            # seed 3 in all three; every other key differs
+    assert all(diff[k][1] is ABSENT for k in diff if k != "fleet")

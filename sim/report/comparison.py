@@ -19,7 +19,6 @@ with one line naming the folder or file (:class:`~sim.errors.InputError`,
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from sim.economics.tiers import RATE_KEY, plainest
 from sim.errors import InputError, ScenarioError, clipped
 from sim.metrics.names import POOL_KEYS, name_of, unit_of
 from sim.paths import loop_message, looping_link, looping_links
-from sim.report.overview import read_scenario, scenario_file_problem, value_at
+from sim.report.overview import scenario_json, scenario_of, unreadable_scenario, value_at
 from sim.report.result_folder import SEARCH_FIELDS, read_summary
 
 #: what a cell reads when the folder's summary has no such metric
@@ -188,19 +187,14 @@ def read_run(folder: Path | str) -> RunFolder:
             raise InputError(f"{path}: the points of a fleetsim sweep, plan or saturation search, not one run's "
                              f"result: {READS}")
         raise InputError(f"{path}: no summary.json, so not a run's result folder ({READS})")
-    problem = scenario_file_problem(path, "to compare without it")
-    if problem is not None:
-        raise InputError(problem)
     scenario_path = path / "scenario.json"
-    if not scenario_path.exists():
+    data, why = scenario_json(scenario_path)     # read and parsed once
+    if why is not None:
+        raise InputError(unreadable_scenario(scenario_path, why, "to compare without it"))
+    if data is None:
         return RunFolder(path, summary, None)
-    try:
-        scenario = read_scenario(path)     # validated, every default filled in (an earlier version's file too)
-    except RecursionError:
-        scenario = None
-    if scenario is None:                   # not one fleetsim would read: as it is (a JSON object, checked above)
-        scenario = json.loads(scenario_path.read_text(encoding="utf-8-sig"))
-    return RunFolder(path, summary, scenario)
+    scenario = scenario_of(data, scenario_path)  # validated, every default filled in (an earlier version's file too)
+    return RunFolder(path, summary, data if scenario is None else scenario)   # else as it is (a JSON object)
 
 
 def differences(scenarios: Sequence[Any], prefix: str = "") -> list[tuple[str, list[Any]]]:

@@ -62,10 +62,14 @@ def read_scenario(folder: Path | str) -> dict | None:
     filled in; ``None`` when there is none or it is not a valid scenario (the header then falls
     back on the summary)."""
     path = Path(folder) / "scenario.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError, RecursionError):
-        return None
+    data, why = scenario_json(path)
+    return None if why is not None else scenario_of(data, path)
+
+
+def scenario_of(data: Any, path: Path) -> dict | None:
+    """``data``, the JSON value of a result folder's ``scenario.json`` at ``path``, as a scenario
+    validated with every default filled in (an earlier version's file too); ``None`` when it is not a
+    valid scenario (or no JSON object). ``data`` is not changed."""
     if not isinstance(data, dict):
         return None
     from sim.scenario.load import scenario_from_dict
@@ -77,30 +81,41 @@ def read_scenario(folder: Path | str) -> dict | None:
         return None
 
 
+def scenario_json(path: Path) -> tuple[Any, str | None]:
+    """A result folder's ``scenario.json`` (at ``path``) read and parsed once: ``(data, why)``, ``why``
+    what is wrong with it as a file fleetsim wrote (not JSON, not UTF-8, nested too deeply, not a JSON
+    object, a folder, unreadable; ``data`` then ``None``), or ``None`` when it is absent (``data``
+    ``None`` too) or a JSON object (``data``)."""
+    if not path.exists():
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except RecursionError:
+        return None, "nested too deeply"
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except ValueError as exc:
+        return None, f"invalid JSON: {exc}"
+    except OSError as exc:
+        return None, "a folder, not a file" if path.is_dir() else f"cannot read it: {exc.strerror or exc}"
+    if not isinstance(data, dict):
+        return None, f"expected a JSON object, got {type(data).__name__}"
+    return data, None
+
+
 def scenario_file_problem(folder: Path | str, without: str) -> str | None:
     """What is wrong with a result folder's ``scenario.json`` as a file fleetsim wrote, one line naming it
     (not JSON, not UTF-8, nested too deeply, not a JSON object, a folder, unreadable) and the way out
     (``without``: what the command does once the file is moved out); ``None`` when it is absent or a
     JSON object (one that is no valid scenario any more is described from the summary)."""
     path = Path(folder) / "scenario.json"
-    if not path.exists():
-        return None
-    why = None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except RecursionError:
-        why = "nested too deeply"
-    except UnicodeDecodeError:
-        why = "not UTF-8 text"
-    except ValueError as exc:
-        why = f"invalid JSON: {exc}"
-    except OSError as exc:
-        why = "a folder, not a file" if path.is_dir() else f"cannot read it: {exc.strerror or exc}"
-    else:
-        if not isinstance(data, dict):
-            why = f"expected a JSON object, got {type(data).__name__}"
-    if why is None:
-        return None
+    _, why = scenario_json(path)
+    return None if why is None else unreadable_scenario(path, why, without)
+
+
+def unreadable_scenario(path: Path, why: str, without: str) -> str:
+    """The line of :func:`scenario_file_problem` for a ``scenario.json`` at ``path`` that is not as
+    fleetsim writes it (``why``, from :func:`scenario_json`)."""
     return (f"{path}: not a scenario as fleetsim writes it ({why}); write the folder again, or move the file out "
             f"of the folder {without}")
 
