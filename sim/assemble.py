@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary, offered_requests
-from sim.metrics.records import RECORD_DTYPE, summarize_requests
+from sim.metrics.records import RECORD_DTYPE
+from sim.metrics.request_summary import summarize_requests
 from sim.metrics.schema import TS_COLUMNS
 from sim.metrics.utilization import in_flight_work, prefill_served
 from sim.scenario.load import LoadedScenario
