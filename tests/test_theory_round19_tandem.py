@@ -29,8 +29,8 @@ percentiles the exponential laws, which the millisecond grid moves by about a mi
 
 Confidence bounds as in ``test_queueing_theory``: 10 replications of 4,000 s (~2,000 requests each)
 after a 200-s warm-up; the 99 % Student-t interval must contain the theory and be narrower than 10 %
-of it (20 % for a p99, as in the round-18 files; 0.05 absolute for the correlation). Halving these widths takes four times the
-simulated time, past this file's time budget.
+of it (20 % for a p99, as in the round-18 files; 0.05 absolute for the correlation). Halving these
+widths takes four times the simulated time, past this file's time budget.
 """
 from __future__ import annotations
 
