@@ -15,7 +15,7 @@ Theory (Jackson networks; Burke, "The output of a queuing system", Oper. Res. 4,
 "Waiting times when queues are in tandem", Ann. Math. Stat. 28, 1957):
 
 * the prefill pool is M/M/1: its sojourn (the TTFT) is exponential of rate ``μ1 - λ``, mean 1.334 s;
-* by Burke's theorem its departures are Poisson at ``λ``, so the decode pool (fed the requests with a
+* by Burke's theorem its departures (the first tokens) are Poisson at ``λ``, so the decode pool (fed the requests with a
   decode, a random thinning at ``1 - p2``) is M/M/1 at ``λ2 = λ (1 - p2)``: sojourn (``e2e - ttft``)
   exponential of rate ``μ2 - λ2``, mean 2.000 s;
 * by Reich's theorem a request's two sojourns are independent (the correlation is 0, although a
@@ -125,6 +125,21 @@ def test_each_pool_is_an_mm1_queue(runs):
         for q in (0.5, 0.9, 0.99):
             _check([np.quantile(s[i], q) for s in stages], -math.log(1.0 - q) / a, 0.20 if q == 0.99 else 0.10,
                    f"stage {i + 1} p{round(100 * q)}")
+
+
+def test_the_prefill_pool_hands_on_a_poisson_stream(runs):
+    """Burke: the prefill pool's departures (each request's first token) are Poisson at λ, though
+    its service is not instantaneous: gaps of mean 2 s, squared coefficient of variation 1 (a
+    deterministic server's would be far below), uncorrelated from one to the next, P(gap > 2 s) = e^-1."""
+    gaps = []
+    for r in runs:
+        t = np.sort(r.column(r.completed(WARMUP), "first_token_s"))
+        gaps.append(np.diff(t))
+    _check([g.mean() for g in gaps], 1.0 / LAM, 0.05, "mean gap")
+    _check([g.var() / g.mean() ** 2 for g in gaps], 1.0, 0.10, "gap cv2")
+    _check([np.mean(g > 1.0 / LAM) for g in gaps], math.exp(-1.0), 0.05, "P(gap > 1/λ)")
+    m, half = ci99([np.corrcoef(g[:-1], g[1:])[0, 1] for g in gaps])
+    assert abs(m) <= half < 0.05, (m, half)
 
 
 def test_the_two_sojourns_are_independent_and_add_up(runs):
