@@ -15,9 +15,9 @@ Theory (Jackson networks; Burke, "The output of a queuing system", Oper. Res. 4,
 "Waiting times when queues are in tandem", Ann. Math. Stat. 28, 1957):
 
 * the prefill pool is M/M/1: its sojourn (the TTFT) is exponential of rate ``μ1 - λ``, mean 1.334 s;
-* by Burke's theorem its departures (the first tokens) are Poisson at ``λ``, so the decode pool (fed the requests with a
-  decode, a random thinning at ``1 - p2``) is M/M/1 at ``λ2 = λ (1 - p2)``: sojourn (``e2e - ttft``)
-  exponential of rate ``μ2 - λ2``, mean 2.000 s;
+* by Burke's theorem its departures (the first tokens) are Poisson at ``λ``, so the decode pool
+  (fed the requests with a decode, a random thinning at ``1 - p2``) is M/M/1 at ``λ2 = λ (1 - p2)``:
+  sojourn (``e2e - ttft``) exponential of rate ``μ2 - λ2``, mean 2.000 s;
 * by Reich's theorem a request's two sojourns are independent (the correlation is 0, although a
   request that leaves the first queue just after a burst meets that burst downstream), so the
   end-to-end time is their sum: hypoexponential, ``P(T > t) = (a2 e^{-a1 t} - a1 e^{-a2 t}) / (a2 - a1)``;
