@@ -217,11 +217,18 @@ class Replica(EngineLoop):
             if r.sched < 0 and r.deadline <= self.env.now:   # a retried request whose client already left
                 self.fleet.reject(r, R_TIMEOUT)
                 return
-        if self.max_waiting is not None and len(self.waiting) >= self.max_waiting:
+        if self.max_waiting is not None and len(self.waiting) >= self.max_waiting and not self._idle_now():
             self.fleet.reject(r, R_QUEUE_FULL)
             return
         self.waiting.push(r)
         self._wake()
+
+    def _idle_now(self) -> bool:
+        """Whether this replica has nothing running and nothing waiting: a request reaching it now
+        starts at once and never takes a place in the waiting room (what makes ``max_waiting: 0`` a
+        loss system rather than a replica that refuses everything). With ``max_waiting >= 1`` an
+        arrival finding the queue empty always has room, so only a room of 0 asks."""
+        return not self.active and not len(self.waiting)
 
     def expire(self, t: float) -> int:
         """Requests whose clients gave up by ``t`` leave the queue (:mod:`sim.serving.patience`);
@@ -267,7 +274,8 @@ class Replica(EngineLoop):
         ``queued_at``: queued, or refused if the room is full. Taken in ``queued_at`` order at the
         first iteration boundary at or after it, so the room holds what it held at that instant
         (admission happens only at boundaries), as when the request is queued at its arrival."""
-        if len(self.waiting) >= self.max_waiting:
+        if len(self.waiting) >= self.max_waiting and not (r.queued_at >= self.clock and self._idle_now()):
+            # (an idle replica at the boundary of the request's own arrival starts it at once: see _idle_now)
             self.fleet.reject(r, R_QUEUE_FULL)
         else:
             self.waiting.push(r)
