@@ -53,7 +53,7 @@ def test_a_command_named_imports_its_module_only():
 
 
 def test_run_loads_no_search_and_no_executor(tmp_path):
-    """``fleetsim run --out`` uses the planning package's text helpers and folder lock, not its searches,
+    """``fleetsim run --out`` uses the planning package's line wrapping and folder lock, not its searches,
     sweeps or process pools."""
     scenario = ROOT / "scenarios" / "baseline.yaml"
     loaded = _modules_after(_main(["run", str(scenario), "--set", "duration=20", "--set", "warmup=0",

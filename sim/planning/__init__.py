@@ -9,7 +9,7 @@ seed, handed to a ``runner(scenario_dict, seed) -> summary`` (the simulator by d
     ...               constraints=["latency.ttft.p99<=2.0"]).best
 
 The names below are imported on first use, so a command that needs one small module of the package
-(``fleetsim run`` its text helpers and its folder lock, ``fleetsim compare`` its table) does not load
+(``fleetsim run`` its line wrapping and its folder lock, ``fleetsim compare`` its table) does not load
 the searches, the executors and the economics they summarise.
 
 ``sweep`` and ``saturation`` are the functions, though ``sim.planning.sweep`` and
