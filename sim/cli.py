@@ -57,7 +57,8 @@ def _examples() -> str:
 def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict]:
     """The parser and the command modules imported. ``only``: import just that command's module
     (the others get a bare subparser, so ``fleetsim reprice`` does not pay for importing the
-    planning package); ``None`` imports every command (``fleetsim --help`` lists them all)."""
+    planning package; ``""``: none, for ``fleetsim --help``, whose list of commands is
+    :data:`COMMANDS`); ``None`` imports every command (each with its options)."""
     from sim import __version__
 
     parser = Parser(prog="fleetsim", description="Simulate an LLM inference serving fleet: "
@@ -199,7 +200,9 @@ class ExamplesHelpFormatter(PlainHelpFormatter):
 def main(argv: list[str] | None = None) -> int:
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     with _starting() as interrupted:
-        parser, modules = build_parser(only=words[0] if words and words[0] in COMMANDS else None)
+        # no command named (``fleetsim --help``, ``--version``, a misspelt command): the list of commands
+        # needs none of their modules, so none is imported ("")
+        parser, modules = build_parser(only=words[0] if words and words[0] in COMMANDS else "")
     if interrupted:
         print("interrupted", file=sys.stderr)
         return 130

@@ -132,7 +132,8 @@ def test_run_imports_neither_scipy_nor_matplotlib(tmp_path):
 
 
 def test_help_imports_neither_scipy_nor_matplotlib():
-    """`fleetsim --help` imports every command's module (to list their options), and some of those
+    """`fleetsim --help` lists the commands from ``sim.cli.COMMANDS`` and imports none of their modules
+    (tests/test_command_imports.py); a command's own ``--help`` imports its module, and some of those
     import the report page's modules: matplotlib comes only with a figure drawn by it."""
     code = ("import sys, contextlib, io\nfrom sim.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"

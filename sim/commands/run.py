@@ -115,13 +115,21 @@ def check_result_folder(out: Path, by: str = "run") -> None:
                          f"fleetsim {by} keeps its {path.name} {kind} there; move it away or give another --out")
 
 
+def report_hint(out) -> str:
+    """What to do with a result folder next: the command that draws it as one page.
+
+        >>> report_hint("results/x")
+        'to read it in a browser: fleetsim report results/x'
+    """
+    import shlex
+
+    return f"to read it in a browser: fleetsim report {shlex.quote(str(out))}"
+
+
 def say_written(args: argparse.Namespace, nothing: str) -> None:
     """After the result is printed: where its folder went (``--out``) and how to read it, or that
     nothing was written and why (``nothing``); not under ``--quiet``, nor under ``--json`` without
     ``--out`` (standard error then carries problems only)."""
-    from sim.commands.sweep import report_hint
-    from sim.planning.table import fill
-
     sys.stdout.flush()          # the result first, then what was written and what to do with it
     if not args.quiet and (args.out is not None or not args.json):
         print(fill(f"fleetsim: wrote {args.out}/; {report_hint(args.out)}" if args.out is not None else

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.commands.run import band_pct, check_out_dir
+from sim.commands.run import band_pct, check_out_dir, report_hint
 from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
 from sim.metrics.names import unit_of
 from sim.planning.cli_support import add_common_arguments, check_workers, columns_known, default_out, guarded, kept_points
@@ -144,17 +144,6 @@ def left_out(dropped: list[str], where: str) -> str:
     names = [n for n in map(column_name, dropped) if n]
     keep = f"keep one by naming it: --columns {shlex.quote(names[-1])}; " if names else ""
     return fill(f"left out to fit {terminal_width()} columns: {', '.join(dropped)} ({keep}every column is in {where})")
-
-
-def report_hint(out) -> str:
-    """What to do with a result folder next: the command that draws it as one page.
-
-        >>> report_hint("results/x")
-        'to read it in a browser: fleetsim report results/x'
-    """
-    import shlex
-
-    return f"to read it in a browser: fleetsim report {shlex.quote(str(out))}"
 
 
 def column_name(heading: str) -> str | None:
