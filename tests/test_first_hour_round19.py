@@ -88,3 +88,19 @@ def test_a_token_budget_below_max_model_len_without_chunking_says_the_value_that
     assert "max_batched_tokens: must be >= max_model_len (8192) without chunked prefill" in err
     assert "raise it to 8192, enable chunked_prefill or set a smaller fleet.pools.0.max_model_len" in err
     assert main([*base, "--set", "fleet.pools.0.batching.max_batched_tokens=8192"]) == 0
+
+
+@pytest.mark.parametrize("command,knob", [("sweep", ["--grid", "fleet.pools.0.replicas=1,2"]),
+                                          ("plan", ["--vary", "fleet.pools.0.replicas=1..2"]),
+                                          ("saturation", [])])
+def test_a_batching_preset_given_to_the_dask_scheduler_option_says_the_field_it_meant(capsys, tmp_path,
+                                                                                      command, knob):
+    """``--scheduler`` is the Dask cluster's address; a researcher who just set the batching scheduler
+    may write ``--scheduler sglang`` and was told it lacked a port number. Now the ``--set`` it meant,
+    which the command then takes."""
+    assert main([command, BASE, *knob, "--scheduler", "sglang", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler sglang: --scheduler is the address of a Dask scheduler" in err
+    assert "--set fleet.pools.0.batching.scheduler=sglang" in err
+    assert ("vary it with" in err) == bool(knob) and not (tmp_path / "x").exists()
+    assert main(["validate", BASE, "--set", "fleet.pools.0.batching.scheduler=sglang"]) == 0
