@@ -104,3 +104,17 @@ def test_a_batching_preset_given_to_the_dask_scheduler_option_says_the_field_it_
     assert "--set fleet.pools.0.batching.scheduler=sglang" in err
     assert ("vary it with" in err) == bool(knob) and not (tmp_path / "x").exists()
     assert main(["validate", BASE, "--set", "fleet.pools.0.batching.scheduler=sglang"]) == 0
+
+
+def test_adding_a_list_item_with_set_says_to_give_the_whole_list(capsys):
+    """A researcher adding a class writes the next index; --set replaces items, it does not append, and
+    the whole list it then points to is taken."""
+    assert main(["validate", BASE, "--set", CLASSES, "--set", "workload.classes.2={name: gold, share: 0.1}"]) == 2
+    err = capsys.readouterr().err
+    assert ("--set: workload.classes.2: index out of range: the list has 2 items, index 0 to 1; --set cannot add "
+            "an item: give the whole list, e.g. --set 'workload.classes=[...]'") in err
+    three = ("workload.classes=[{name: chat, share: 0.7}, {name: premium, share: 0.2}, "
+             "{name: gold, share: 0.1, slo: {ttft_s: 0.2, tpot_s: 0.03}}]")
+    assert main(["validate", BASE, "--set", three]) == 0
+    assert main(["validate", BASE, "--set", "fleet.pools.5.replicas=2"]) == 2       # not the next index: no advice
+    assert "add an item" not in capsys.readouterr().err

@@ -225,8 +225,12 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                 idx = int(part)
                 if not 0 <= idx < len(node):     # a negative index is refused, not read from the end
                     n = len(node)
+                    whole = ".".join(parts[:i])
                     problems.append((where, f"index out of range: the list has {n} {plural(n, 'item')}"
-                                            + (f", index 0 to {n - 1}" if n else "")))
+                                            + (f", index 0 to {n - 1}" if n else "")
+                                            + (f"; --set cannot add an item: give the whole list, e.g. "
+                                               f"--set '{whole}=[...]', or add it in the scenario file"
+                                               if idx == n else "")))
                     ok = False
                     break
                 if last:
