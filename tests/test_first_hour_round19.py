@@ -118,3 +118,10 @@ def test_adding_a_list_item_with_set_says_to_give_the_whole_list(capsys):
     assert main(["validate", BASE, "--set", three]) == 0
     assert main(["validate", BASE, "--set", "fleet.pools.5.replicas=2"]) == 2       # not the next index: no advice
     assert "add an item" not in capsys.readouterr().err
+
+
+def test_a_shipped_scenario_named_alone_is_pointed_to(capsys):
+    """README's table lists ``baseline.yaml``; ``fleetsim run baseline`` said only 'file not found'."""
+    assert main(["validate", "baseline"]) == 2
+    assert "baseline: file not found (did you mean scenarios/baseline.yaml?)" in capsys.readouterr().err
+    assert main(["validate", "scenarios/baseline.yaml"]) == 0

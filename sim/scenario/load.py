@@ -146,15 +146,15 @@ SCENARIO_SUFFIXES = (".yaml", ".yml", ".toml")
 
 def did_you_mean(path: Path) -> str:
     """`` (did you mean X?)`` for a scenario file near a ``path`` that does not exist: the name with a
-    scenario suffix (``scenarios/baseline``), the name in ``scenarios/`` (``baseline.yaml`` typed in the
-    project's folder) or a close spelling in the same folder (``scenarios/baselin.yaml``); else empty.
+    scenario suffix (``scenarios/baseline``), the name in ``scenarios/`` (``baseline.yaml`` or ``baseline``
+    typed in the project's folder) or a close spelling in the same folder (``scenarios/baselin.yaml``); else empty.
 
         >>> did_you_mean(Path("nowhere/at/all.yaml"))
         ''
     """
     near = [path.with_name(path.name + s) for s in SCENARIO_SUFFIXES] if not path.suffix else []
-    if len(path.parts) == 1:
-        near.append(Path("scenarios") / path.name)
+    if len(path.parts) == 1:            # (``baseline``, the shipped scenario's name alone, too)
+        near += [Path("scenarios") / c.name for c in [path, *near]]
     found = next((c for c in near if c.is_file()), None)
     if found is None and path.parent.is_dir():
         names = [f.name for f in itertools.islice(path.parent.iterdir(), 10_000)
