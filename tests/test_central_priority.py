@@ -141,4 +141,5 @@ def test_priority_on_some_pools_behind_a_central_queue_is_warned_about(tmp_path,
     (["priority", "continuous"], "least_outstanding", (1, 0)),  # each replica's own queue: as asked
     (["priority", "continuous"], "central_queue", (3, 3))])    # one priority: nothing to order
 def test_no_warning_where_the_policy_is_not_lost(policies, router, priorities):
-    assert _warned(_mixed(policies, router, priorities)) == []
+    # (priorities with no priority pool at all are told apart: workload.classes.N.priority, test_first_hour_round19)
+    assert [m for m in _warned(_mixed(policies, router, priorities)) if not m.startswith("workload.classes.")] == []

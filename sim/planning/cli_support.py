@@ -14,6 +14,7 @@ from sim.errors import InputError, ScenarioError, output_value, path_argument, p
 from sim.planning.constraints import ConstraintError
 from sim.planning.executors import EXECUTORS
 from sim.planning.knobs import KnobError
+from sim.scenario.schedulers import PRESETS
 
 
 def positive_int(text: str) -> int:
@@ -40,7 +41,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, what: str) -> None:
                         help="worker processes on this machine (default: one per core; dask LocalCluster: 2; at most 4 "
                              "per core; not with --scheduler, whose cluster has its own workers)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="Dask scheduler to connect to, e.g. tcp://host:8786 (implies --executor dask)")
+                        help="Dask scheduler to connect to, e.g. tcp://host:8786 (implies --executor dask); "
+                             "a pool's batching scheduler is a scenario field instead: "
+                             "--set fleet.pools.0.batching.scheduler=sglang")
     parser.add_argument("--out", type=output_value("folder"), default=None, metavar="DIR",
                         help=f"result folder (default: results/<scenario>-{what}); finished runs are "
                              "kept there and reused when the command is repeated")
@@ -58,9 +61,16 @@ WORKERS_PER_CORE = 4
 def check_workers(args: argparse.Namespace) -> None:
     """Refuse (:class:`InputError`) a ``--workers`` that would start more processes on this machine
     (the ``local`` pool or a Dask ``LocalCluster``) than :data:`WORKERS_PER_CORE` per usable core, and
-    with ``--scheduler`` at all (the cluster has the workers it has); ``serial`` starts none."""
+    with ``--scheduler`` at all (the cluster has the workers it has); ``serial`` starts none. A
+    ``--scheduler`` naming a batching preset (``sglang``) is refused with the ``--set`` it meant."""
     from sim.planning.executors import WORKERS_ON_A_CLUSTER, default_workers
 
+    if args.scheduler in PRESETS:           # meant the batching scheduler, not a Dask cluster
+        knob = next((f for f, key in (("--vary", "vary"), ("--grid", "grid")) if getattr(args, key, None)), None)
+        vary = f", or vary it with {knob} fleet.pools.0.batching.scheduler={','.join(PRESETS)}" if knob else ""
+        raise InputError(f"--scheduler {args.scheduler}: --scheduler is the address of a Dask scheduler "
+                         f"(tcp://HOST:PORT) to run the points on; {args.scheduler} is a batching scheduler, a "
+                         f"scenario field: --set fleet.pools.0.batching.scheduler={args.scheduler}{vary}")
     n = args.workers
     if n is not None and args.scheduler:
         raise InputError(WORKERS_ON_A_CLUSTER)

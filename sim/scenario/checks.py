@@ -71,6 +71,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
             notes.extend(kernel_floor_warnings(pool.perf, f"{where}.perf"))
     notes.extend(pin_warnings(sc))
     notes.extend(_central_priority_warnings(sc))
+    notes.extend(_unused_priority_warnings(sc))
     notes.extend(closed_loop_warnings(sc))
     notes.extend(_patience_warnings(sc.workload))
     for field, msg in notes:
@@ -220,6 +221,19 @@ def _central_priority_warnings(sc) -> list[tuple[str, str]]:
              f"is priority, and {plural(len(fcfs), 'pool')} {', '.join(map(given, fcfs))} "
              f"{'is' if len(fcfs) == 1 else 'are'} not, so the classes are served first come, first served: "
              f"give every pool policy: priority, or none")]
+
+
+def _unused_priority_warnings(sc) -> list[tuple[str, str]]:
+    """Classes of different priorities, and no pool whose ``batching.policy`` is ``priority``: every
+    queue is then first come, first served, and the priorities order nothing."""
+    if len({c.priority for c in sc.workload.classes}) < 2 or any(
+            p.batching.policy == "priority" for p in sc.fleet.pools):
+        return []
+    i = next(i for i, c in enumerate(sc.workload.classes) if c.priority != sc.workload.classes[0].priority)
+    return [(f"workload.classes.{i}.priority",
+             "orders nothing: no pool has policy: priority (fleet.pools[].batching), and every other policy "
+             "serves the classes first come, first served; set it on the pools that should take the higher "
+             "priorities first")]
 
 
 def _batcher_problems(fleet) -> list[tuple[str, str]]:

@@ -146,15 +146,15 @@ SCENARIO_SUFFIXES = (".yaml", ".yml", ".toml")
 
 def did_you_mean(path: Path) -> str:
     """`` (did you mean X?)`` for a scenario file near a ``path`` that does not exist: the name with a
-    scenario suffix (``scenarios/baseline``), the name in ``scenarios/`` (``baseline.yaml`` typed in the
-    project's folder) or a close spelling in the same folder (``scenarios/baselin.yaml``); else empty.
+    scenario suffix (``scenarios/baseline``), the name in ``scenarios/`` (``baseline.yaml`` or ``baseline``
+    typed in the project's folder) or a close spelling in the same folder (``scenarios/baselin.yaml``); else empty.
 
         >>> did_you_mean(Path("nowhere/at/all.yaml"))
         ''
     """
     near = [path.with_name(path.name + s) for s in SCENARIO_SUFFIXES] if not path.suffix else []
-    if len(path.parts) == 1:
-        near.append(Path("scenarios") / path.name)
+    if len(path.parts) == 1:            # (``baseline``, the shipped scenario's name alone, too)
+        near += [Path("scenarios") / c.name for c in [path, *near]]
     found = next((c for c in near if c.is_file()), None)
     if found is None and path.parent.is_dir():
         names = [f.name for f in itertools.islice(path.parent.iterdir(), 10_000)
@@ -225,8 +225,12 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                 idx = int(part)
                 if not 0 <= idx < len(node):     # a negative index is refused, not read from the end
                     n = len(node)
+                    whole = ".".join(parts[:i])
                     problems.append((where, f"index out of range: the list has {n} {plural(n, 'item')}"
-                                            + (f", index 0 to {n - 1}" if n else "")))
+                                            + (f", index 0 to {n - 1}" if n else "")
+                                            + (f"; --set cannot add an item: give the whole list, e.g. "
+                                               f"--set '{whole}=[...]', or add it in the scenario file"
+                                               if idx == n else "")))
                     ok = False
                     break
                 if last:

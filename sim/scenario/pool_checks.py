@@ -218,9 +218,10 @@ def pool_memory_problems(sc, i: int, pool, model, gpu, plans: dict) -> list[tupl
     if b.policy != "static":
         if not b.chunked_prefill and b.max_batched_tokens < mml:
             problems.append((f"{where}.batching.max_batched_tokens",
-                             f"must be >= max_model_len ({mml}) without chunked prefill, as vLLM requires "
-                             f"(got {b.max_batched_tokens}); enable chunked_prefill or set a smaller "
-                             f"fleet.pools.{i}.max_model_len"))
+                             f"must be >= max_model_len ({mml}) without chunked prefill, or a whole prompt of "
+                             f"max_model_len tokens never fits one iteration (vLLM refuses to start) "
+                             f"(got {b.max_batched_tokens}); raise it to {mml}, enable chunked_prefill or set "
+                             f"a smaller fleet.pools.{i}.max_model_len"))
         if b.max_batched_tokens < b.max_num_seqs:
             problems.append((f"{where}.batching.max_batched_tokens",
                              f"must be >= max_num_seqs ({b.max_num_seqs}) (got {b.max_batched_tokens})"))

@@ -277,6 +277,22 @@ def _dressed_number_hint(got: Any) -> str:
     return ""
 
 
+_PERCENT = re.compile(r"\s*[+-]?\s*(?:\d+(?:\.\d*)?|\.\d+)\s*%\s*")
+
+
+def _percent_hint(got: Any) -> str:
+    """For a percentage (text to YAML), what to write instead, without guessing the number: ``5%`` may
+    be a share (0.05) or a change of the value the scenario has (``-20%`` of a price).
+
+        >>> _percent_hint("-20%") == _percent_hint("5 %") != "", _percent_hint("5"), _percent_hint("%")
+        (True, '', '')
+    """
+    if not isinstance(got, str) or _PERCENT.fullmatch(got) is None:
+        return ""
+    return ("; a percentage is not read: write the value itself (a share as a fraction, 0.05 for 5 %; "
+            "a change such as -20 % as the new value, 0.8 x the old one)")
+
+
 #: the words YAML reads as true or false when unquoted (PyYAML, YAML 1.1), and the digits Python would
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "off", "0"})
@@ -335,7 +351,8 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     if typ in ("float_parsing", "float_type") and isinstance(got, int) and not isinstance(got, bool):
         return f"must be at most 1.8e308, a float's largest (got {_fmt_got(got)})"     # (an int of 309+ digits)
     if typ in ("float_parsing", "float_type"):
-        return f"must be a number (got {_fmt_got(got)}){_seconds_hint(loc, got) or _dressed_number_hint(got)}"
+        return (f"must be a number (got {_fmt_got(got)})"
+                f"{_seconds_hint(loc, got) or _dressed_number_hint(got) or _percent_hint(got)}")
     if typ in ("bool_parsing", "bool_type"):
         return f"must be true or false (got {_fmt_got(got)}){_switch_hint(got)}"
     if typ == NAME_OR_MAPPING:
