@@ -84,3 +84,71 @@ def test_a_room_of_no_places_refuses_the_same_requests_on_both_engines(tmp_path,
     served = [r for r in fast if r["status"] == "completed"]
     assert served and all(float(r["queue_s"]) == 0.0 for r in served)
     assert sum(r["reason"] == "queue_full" for r in fast) > 0.5 * len(fast)
+
+
+# ------------------------------------------------------------------ the Python API's arguments
+def _no_run(*args, **kwargs):
+    raise AssertionError("nothing should run")
+
+
+@pytest.mark.parametrize("call,kwargs,said", [
+    # one text, iterated: sweep(grid="seed=1,2") was the knobs 's', 'e', ... ("expected PATH=VALUES (got 's')")
+    ("sweep", {"grid": "workload.arrival.rate=1,2"}, "grid: give a list of texts such as"),
+    ("sweep", {"grid": None}, "grid: give a list of texts such as"),           # 'NoneType' object is not iterable
+    ("sweep", {"grid": [5]}, "grid: give a list of texts such as"),            # argument of type 'int' is not iterable
+    ("plan", {"vary": "fleet.pools.0.replicas=1..2"}, "vary: give a list of texts such as"),
+    ("plan", {"vary": None}, "vary: give a list of texts such as"),
+    # AttributeError: 'NoneType' object has no attribute 'strip' (an internal error)
+    ("plan", {"objective": None}, "objective: give a text: cost (= cost.compute_usd, the default) or cost_with_commits"),
+    ("plan", {"objective": ["cost"]}, "objective: give a text: cost"),
+    ("plan", {"constraints": [5]}, "constraints: each item is a text such as"),   # expected string or bytes-like object
+    ("plan", {"seeds": 1.5}, "seeds: give a whole number of replications such as 3 (got 1.5, of type float)"),
+    ("plan", {"seeds": "2"}, "seeds: give a whole number"),      # '<' not supported between 'str' and 'int'
+    ("sweep", {"seeds": None}, "seeds: give a whole number"),    # int() argument must be a string, ...
+    ("sweep", {"seeds": True}, "seeds: give a whole number"),    # ran one seed, as if True were 1
+    ("saturation", {"seeds": 2.5}, "seeds: give a whole number"),
+])
+def test_a_python_planning_argument_of_the_wrong_kind_is_named(monkeypatch, call, kwargs, said):
+    import sim
+    from sim.planning import runner
+
+    monkeypatch.setattr(runner.SimulationRunner, "__call__", _no_run, raising=False)
+    args = {"sweep": {"grid": ["workload.arrival.rate=1,2"]},
+            "plan": {"vary": {"fleet.pools.0.replicas": [1, 2]}, "constraints": ["latency.ttft.p99<=2"]},
+            "saturation": {}}[call]
+    args.update(kwargs)
+    with pytest.raises(TypeError) as exc:
+        getattr(sim, call)(hc._small(), progress=False, **args)
+    assert str(exc.value).startswith(said), str(exc.value)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    import sim
+
+    d = tmp_path_factory.mktemp("runs")
+    for rate in (1, 2):
+        sim.run(hc._small(), overrides=[f"workload.arrival.rate={rate}"]).write(d / f"r{rate}", figures="none")
+    return d / "r1", d / "r2"
+
+
+def test_compare_from_python_takes_the_folders_as_one_list(two_runs):
+    """``sim.compare(["a", "b"])`` (the folders as one list, as every other call of the API takes them)
+    was a TypeError: expected str, bytes or os.PathLike object, not list."""
+    import sim
+
+    a, b = two_runs
+    assert sim.compare([a, b]).as_json() == sim.compare(str(a), b).as_json()
+    assert sim.compare((a, b)).as_json()["folders"] == sim.compare(a, b).as_json()["folders"]
+
+
+@pytest.mark.parametrize("args,said", [
+    ((), "compare: give the result folders to compare"),        # an empty comparison, before
+    ((5, 6), "compare: each folder is a path, a text or a pathlib.Path"),
+])
+def test_compare_from_python_names_what_it_takes(args, said):
+    import sim
+
+    with pytest.raises(TypeError) as exc:
+        sim.compare(*args)
+    assert str(exc.value).startswith(said)
