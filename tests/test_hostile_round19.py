@@ -152,3 +152,28 @@ def test_compare_from_python_names_what_it_takes(args, said):
     with pytest.raises(TypeError) as exc:
         sim.compare(*args)
     assert str(exc.value).startswith(said)
+
+
+# ------------------------------------------------------------------ a patience below the clock's resolution
+@pytest.mark.parametrize("kind", ["fixed", "exponential"])
+def test_a_patience_too_short_for_the_clock_still_lets_an_idle_replica_take_the_request(tmp_path, kind):
+    """``workload.patience_s: 1e-300`` (or 1e-15, an ulp of an arrival time 40 s in being 7e-15) made
+    ``arrival + patience == arrival``: a deadline at the arrival instant, so even a request finding its
+    replica idle gave up before the boundary that would admit it (26 of 26 abandoned at one request every
+    2 s, against 1 of 26 at 1e-9, the one that arrived mid-iteration). A positive patience outlasts the
+    arrival: the same requests are served as with any patience too short to wait through an iteration."""
+    from admission_pool import run_rows
+
+    rows = {}
+    for p in (1e-9, 1e-15, 1e-300):
+        sc = hc._small()
+        sc.update(name=f"short-{kind}-{p}", duration=120)
+        sc["workload"].update(patience_s=p, patience=kind)
+        sc["workload"]["arrival"]["rate"] = 0.5
+        for engine in ("fast", "reference"):
+            rows[p, engine] = [{k: v for k, v in r.items() if k != "rid"}
+                               for r in run_rows(tmp_path, sc, 1, engine)]
+    first = rows[1e-9, "fast"]
+    assert all(r == first for r in rows.values())
+    served = sum(r["status"] == "completed" for r in first)
+    assert served > 0.8 * len(first), (served, len(first))       # the replica is idle ~95 % of the time
