@@ -177,3 +177,10 @@ def test_a_patience_too_short_for_the_clock_still_lets_an_idle_replica_take_the_
     assert all(r == first for r in rows.values())
     served = sum(r["status"] == "completed" for r in first)
     assert served > 0.8 * len(first), (served, len(first))       # the replica is idle ~95 % of the time
+
+
+def test_a_sweep_of_one_point_says_point(tmp_path, capsys):
+    """``--grid workload.arrival.rate=1`` ended in "1 points (0 reused ...)"."""
+    path = _scenario(tmp_path)
+    assert _main(["sweep", str(path), "--grid", "workload.arrival.rate=1", "--out", str(tmp_path / "sw")]) == 0
+    assert f"1 point (0 reused from {tmp_path / 'sw'}), 0 failed" in capsys.readouterr().err
