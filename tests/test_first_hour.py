@@ -209,7 +209,7 @@ def test_an_interrupted_sweep_keeps_its_finished_points_and_resumes_from_them(tm
     capsys.readouterr()
     assert main([*argv[:-6], "--grid", f"fleet.pools.0.replicas={values}", "--out", str(out), "--quiet",
                  "--no-figures"]) == 0
-    assert f"{n} points ({n} reused from {out}), 0 failed" in capsys.readouterr().err
+    assert f"{n} point{'s' if n > 1 else ''} ({n} reused from {out}), 0 failed" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("pools, stability, utilization, words", [
