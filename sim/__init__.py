@@ -70,9 +70,21 @@ def reprice(folder, overrides=(), out=None):
 def compare(*folders):
     """Run result folders side by side (the first is the base): the scenario keys that differ and each
     metric's change; a :class:`sim.report.comparison.Comparison` (``as_json()``: what ``fleetsim compare
-    --json`` prints). See :func:`sim.report.comparison.compare`."""
+    --json`` prints). See :func:`sim.report.comparison.compare`. The folders are given one by one,
+    ``compare("results/a", "results/b")``, or as one list, ``compare(["results/a", "results/b"])``."""
+    import os
+
     from sim.report.comparison import compare as _compare
 
+    if len(folders) == 1 and isinstance(folders[0], (list, tuple)):
+        folders = tuple(folders[0])
+    if not folders:
+        raise TypeError("compare: give the result folders to compare, the base first, such as "
+                        "sim.compare('results/a', 'results/b')")
+    for f in folders:
+        if not isinstance(f, (str, os.PathLike)):
+            raise TypeError(f"compare: each folder is a path, a text or a pathlib.Path, such as "
+                            f"sim.compare('results/a', 'results/b') (got {repr(f)[:60]}, of type {type(f).__name__})")
     return _compare(folders)
 
 

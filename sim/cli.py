@@ -212,14 +212,31 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help(sys.stderr)
         return 2
-    if getattr(args, "allow_large", False):
-        from sim.limits import ENV
-
-        os.environ[ENV] = "1"   # worker processes of sweeps and plans see it too
     source = str(getattr(args, "scenario", "") or getattr(args, "folder", "") or "")   # reprice, report: the folder
-    with warnings.catch_warnings():
+    with _allowing_large(getattr(args, "allow_large", False)), warnings.catch_warnings():
         warnings.showwarning = _show_warning(source)
         return _guarded(modules[args.command], args, source)
+
+
+@contextlib.contextmanager
+def _allowing_large(allow: bool) -> Iterator[None]:
+    """With ``--allow-large``, ``FLEETSIM_ALLOW_LARGE=1`` for the command (worker processes of sweeps and
+    plans see it too), and the variable as it was afterwards: a later ``main([...])`` in the same process
+    without the flag is held to the limits again."""
+    if not allow:
+        yield
+        return
+    from sim.limits import ENV
+
+    before = os.environ.get(ENV)
+    os.environ[ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
 
 
 @contextlib.contextmanager

@@ -114,6 +114,26 @@ def newer_keys() -> dict[str, tuple[dict, dict[str, bytes]]]:
     sc["workload"] = {"arrival": {"process": "trace", "path": "t.csv", "format": "fleetsim", "loop": True,
                                   "time_scale": 1.0, "rate_scale": 1.0}}
     out["trace"] = (sc, {"t.csv": TRACE.read_bytes()})
+    # the waiting room, clients who give up (the workload's and a class's) and stepped revenue-share brackets
+    sc = _small()
+    sc["start"] = "2025-01-01"
+    sc["workload"].update(patience_s=30, patience="exponential",
+                          classes=[{"name": "a", "share": 0.6, "patience_s": 5, "patience": "fixed"},
+                                   {"name": "b", "share": 0.4}])
+    sc["fleet"]["pools"][0]["max_waiting"] = 4
+    sc["economics"] = {
+        "gpu_hour_usd": 1.0,
+        "revenue": [{"name": "subs", "usd_per_month": 3000},
+                    {"name": "resale", "owner": "partner", "usd_per_month": 1000}],
+        "agreements": [{"name": "deal", "rate": [{"up_to_usd": 5000, "rate": 0.2}, {"rate": 0.1}], "base": ["subs"],
+                        "settle": "quarter", "tier_period": "year", "base_used_usd": 100, "from": "2024-05-16",
+                        "reverse": {"rate": [{"up_to_usd": 1500, "rate": 0.1}, {"rate": 0.0}], "base": ["resale"],
+                                    "base_used_usd": 10}}]}
+    out["admission_tiers"] = (sc, {})
+    sc = copy.deepcopy(sc)
+    del sc["fleet"]["pools"][0]["max_waiting"]
+    sc["fleet"]["router"] = {"policy": "central_queue", "max_waiting": 8}
+    out["central_room"] = (sc, {})
     return out
 
 

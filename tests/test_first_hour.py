@@ -209,7 +209,7 @@ def test_an_interrupted_sweep_keeps_its_finished_points_and_resumes_from_them(tm
     capsys.readouterr()
     assert main([*argv[:-6], "--grid", f"fleet.pools.0.replicas={values}", "--out", str(out), "--quiet",
                  "--no-figures"]) == 0
-    assert f"{n} points ({n} reused from {out}), 0 failed" in capsys.readouterr().err
+    assert f"{n} point{'s' if n > 1 else ''} ({n} reused from {out}), 0 failed" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("pools, stability, utilization, words", [
@@ -443,7 +443,7 @@ def test_a_result_folder_given_as_the_scenario_says_where_its_scenario_is(tmp_pa
     assert capsys.readouterr().err.endswith(f"{tmp_path}: is a folder, not a regular file\n")
 
 
-@pytest.mark.parametrize("module", ["sim.errors", "sim.scenario.load", "sim.scenario.safe_yaml",
+@pytest.mark.parametrize("module", ["sim.errors", "sim.scenario.load", "sim.scenario.safe_yaml", "sim.scenario.safe_text",
                                     "sim.scenario.schema_errors", "sim.report.overview", "sim.metrics.band"])
 def test_the_examples_in_the_docstrings_of_what_a_user_reads_hold(module):
     """The examples of messages and verdicts in these modules' docstrings are what the code says."""

@@ -1,6 +1,7 @@
 """The hostile-input audit (:mod:`hostile_cases`): every bundled scenario and a scenario using each
 newer key (inline GPU and model, ``hf_config``, scheduler presets and CPU overheads, layouts, burst and
-offline arrivals with ``drain``/``truncate``/``frontend_s``, perf tables and linear models, trace replay),
+offline arrivals with ``drain``/``truncate``/``frontend_s``, perf tables and linear models, trace replay,
+waiting rooms with patience and stepped revenue-share brackets),
 mutated key by key; broken scenario text and referenced files; bad flags of every command.
 
 Each case exits 2 (or 0 where the mutation is legal) with no traceback, naming the file (or the flag)

@@ -117,12 +117,12 @@ def test_fifo_device_and_folder_are_refused(tmp_path, capsys):
 
 
 def test_run_dev_zero_exits_2_at_once(capsys, monkeypatch):
-    import sim.scenario.safe_yaml as safe_yaml
+    import sim.scenario.safe_text as safe_text
 
     def read(*args, **kwargs):
         raise AssertionError("the file was read")
 
-    monkeypatch.setattr(safe_yaml.os, "fdopen", read)      # refused by fstat, before a byte is read
+    monkeypatch.setattr(safe_text.os, "fdopen", read)      # refused by fstat, before a byte is read
     with cpu_budget(CPU_S, "run /dev/zero"):
         assert main(["run", "/dev/zero", "--quiet"]) == 2
     assert capsys.readouterr().err.strip() == "/dev/zero: is a device, not a regular file"

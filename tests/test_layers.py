@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sim.scenario.schema", "sim.scenario.catalog", "sim.scenario.types",     # the scenario's vocabulary
      "sim.scenario.workload", "sim.scenario.perf", "sim.scenario.economics",
      "sim.scenario.architecture", "sim.scenario.hf_config", "sim.scenario.schedulers",
-     "sim.scenario.safe_yaml", "sim.scenario.yaml_tabs"),
+     "sim.scenario.safe_yaml", "sim.scenario.safe_text", "sim.scenario.yaml_tabs"),
     ("sim.workload", "sim.perf", "sim.economics"),                         # pure domain models
     ("sim.scenario",),                                                     # loading, cross-layer checks
     ("sim.metrics",),                                                      # records, summaries, schema

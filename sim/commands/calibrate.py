@@ -286,7 +286,7 @@ def _print_fit(cal, gpu, model, args: argparse.Namespace, source: str, unit: str
 
 
 #: grid points of a composed step table: ~25 bytes a row (measured: 100,000 points, 2.46 MB, 3.5 s), so
-#: the table stays well within the 16 MiB a scenario's step table is read up to (sim.scenario.safe_yaml)
+#: the table stays well within the 16 MiB a scenario's step table is read up to (sim.scenario.safe_text)
 MAX_TABLE_POINTS = 500_000
 
 

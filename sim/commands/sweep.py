@@ -17,6 +17,7 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir, report_hint
+from sim.humanize import plural
 from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
 from sim.metrics.names import unit_of
 from sim.planning.cli_support import add_common_arguments, check_workers, columns_known, default_out, guarded, kept_points
@@ -223,7 +224,7 @@ def main(args: argparse.Namespace) -> int:
             print(fill("stable ?: the run is too short to tell whether the fleet keeps up at that load "
                        "(see stability.verdict); lengthen duration"), file=sys.stderr)
         reused = sum(1 for r in result.records if r.get("reused"))
-        print(fill(f"{len(result)} points ({reused} reused from {out}), {len(result.errors)} failed; "
+        print(fill(f"{len(result)} {plural(len(result), 'point')} ({reused} reused from {out}), {len(result.errors)} failed; "
                    f"wrote {out / 'sweep.csv'}, {out / 'sweep_ci.csv'}, {out / 'sweep.json'}; "
                    f"{report_hint(out)}"), file=sys.stderr)
         for r in result.errors:

@@ -36,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
     bad_rows, skipped = trace_row_problems(sc.workload, loaded.base_dir, args.skip_bad_rows)
     if bad_rows:
         raise ScenarioError(bad_rows, args.scenario)
-    too_big = refusals(loaded, args.allow_large)
+    too_big = refusals(loaded, args.allow_large or None)     # without the flag: FLEETSIM_ALLOW_LARGE, as run reads it
     if too_big:
         raise ScenarioError(too_big, args.scenario)
     work = estimate(loaded, count_traces=True)

@@ -390,7 +390,8 @@ def gpu_mismatch(fitted: str, running: str, pools: str) -> str | None:
 def load_calibration(path: str | pathlib.Path) -> Calibration:
     """Read a calibration file; :class:`~sim.errors.InputError` naming the problem otherwise."""
     path = pathlib.Path(path)
-    from sim.scenario.safe_yaml import load_yaml, read_input_text
+    from sim.scenario.safe_text import read_input_text
+    from sim.scenario.safe_yaml import load_yaml
 
     text = read_input_text(path, "calibration file")      # a regular file, within the scenario loader's limits
     try:

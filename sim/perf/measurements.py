@@ -54,7 +54,7 @@ class ThroughputPoints:
 
 def _read_csv(path: pathlib.Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
     """``(header line, header, [(line, row), ...])`` of a points file, read by the one CSV rule."""
-    from sim.scenario.safe_yaml import read_input_text
+    from sim.scenario.safe_text import read_input_text
     text = read_input_text(path)      # a regular file, within the scenario loader's limits
     rows = list(csv_rows(text, path))
     if not rows:

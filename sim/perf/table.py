@@ -123,7 +123,7 @@ class TableModel:
 
 def read_table(path: str | pathlib.Path) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
     """Axes and value grid of a step-time table CSV; every grid combination must appear exactly once."""
-    from sim.scenario.safe_yaml import read_input_text
+    from sim.scenario.safe_text import read_input_text
     path = pathlib.Path(path)
     text = read_input_text(path, "step-time table")      # a regular file, within the scenario loader's limits
     lines = list(csv_rows(text, path))

@@ -60,7 +60,7 @@ def _rows(path: pathlib.Path) -> list[tuple[int, dict[str, str]]]:
     """``(line number, row)`` of a CSV profile (read by the one CSV rule, :func:`sim.io.csv_rows`): a
     regular UTF-8 file within the scenario loader's size limit, every row as long as the header;
     :class:`InputError` naming the file (and line) otherwise."""
-    from sim.scenario.safe_yaml import read_input_text
+    from sim.scenario.safe_text import read_input_text
     text = read_input_text(path)      # a regular file, within the scenario loader's limits
     lines = list(csv_rows(text, path))
     if not lines:

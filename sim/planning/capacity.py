@@ -48,13 +48,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.errors import text_list
+from sim.errors import clipped, text_list
 from sim.limits import check_points
 from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_column_names, check_metric_names, check_metrics, judge, unmet
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, KnobError, columns, configurations, labels, parse_knobs
+from sim.planning.points import seed_count
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.store import claim_folder, drop_earlier_result, holds_out
@@ -188,6 +189,23 @@ class PlanResult(list):
         return pd.DataFrame(self.evaluated if evaluated else list(self))
 
 
+def constraint_list(constraints: Any) -> list:
+    """``constraints`` as a Python caller gave them: a list of texts (``"latency.ttft.p99<=2"``) or
+    :class:`~sim.planning.constraints.Constraint` objects, ``None`` for none; a :class:`TypeError` naming
+    the argument for one text on its own (iterated, it was a constraint per character) or an item of
+    another kind."""
+    if constraints is None:
+        return []
+    if isinstance(constraints, (str, bytes)) or not hasattr(constraints, "__iter__"):
+        text_list(constraints, "constraints", "latency.ttft.p99<=2")     # (raises, saying what to give)
+    items = list(constraints)
+    for c in items:
+        if not isinstance(c, (str, Constraint)):
+            raise TypeError(f"constraints: each item is a text such as 'latency.ttft.p99<=2' (or a Constraint) "
+                            f"(got {clipped(repr(c), 60)}, of type {type(c).__name__})")
+    return items
+
+
 def objective_key(objective: str) -> str:
     """The summary key an objective names: ``cost`` (:data:`OBJECTIVES`) or the key itself, spaces
     around it (a key pasted with them) dropped."""
@@ -251,11 +269,13 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     shown = named_columns(columns)
     pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
     source = ScenarioSource.from_any(scenario, overrides)
-    knobs = parse_knobs(vary)
+    seeds = seed_count(seeds)
+    knobs = parse_knobs(vary, "vary")
     check_bisected_knob(knobs)
-    if isinstance(constraints, (str, bytes)):      # one text, iterated, was a constraint per character
-        text_list(constraints, "constraints", "latency.ttft.p99<=2")
-    cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraints]
+    cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraint_list(constraints)]
+    if not isinstance(objective, str):
+        raise TypeError(f"objective: give a text: {objective_names()}, or a summary key such as 'latency.ttft.p99' "
+                        f"(got {clipped(repr(objective), 60)}, of type {type(objective).__name__})")
     obj = objective_key(objective)
     varied = [p for k in knobs for p in k.paths]
     check_metric_names([obj, *(c.metric for c in cons)], source.data, varied)

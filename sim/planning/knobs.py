@@ -205,10 +205,13 @@ def _bad_range(value: str, joint: bool, alone: bool) -> str | None:
     return f"LOW and HIGH must be whole numbers written in digits ({', '.join(wrong)})"
 
 
-def parse_knobs(specs: Iterable[str] | Mapping[str, Sequence[Any]]) -> list[Knob]:
+def parse_knobs(specs: Iterable[str] | Mapping[str, Sequence[Any]], name: str = "grid") -> list[Knob]:
     """Knobs from CLI strings or from a ``{path: [values]}`` mapping (Python API).
 
     A mapping value may also be a ``range`` (becomes an integer range knob) or a ``"lo..hi"`` string.
+    ``name``: the Python argument they came in (``grid``, ``vary``), named when they are neither: one
+    text on its own (iterated, ``"seed=1,2"`` was the knobs ``s``, ``e``, ...), ``None`` or an item that
+    is no text, a :class:`TypeError`.
     """
     knobs: list[Knob] = []
     if isinstance(specs, Mapping):
@@ -232,7 +235,12 @@ def parse_knobs(specs: Iterable[str] | Mapping[str, Sequence[Any]]) -> list[Knob
                 knobs.append(parse_knob(f"{path}={','.join(texts)}") if isinstance(key, tuple)
                              else Knob((path,), tuple(texts)))
     else:
-        knobs = [parse_knob(s) for s in specs]
+        texts = list(specs) if isinstance(specs, Iterable) and not isinstance(specs, (str, bytes)) else None
+        if texts is None or any(not isinstance(spec, str) for spec in texts):
+            raise TypeError(f"{name}: give a list of texts such as ['fleet.pools.0.replicas=1,2,4'] or a mapping "
+                            f"such as {{'fleet.pools.0.replicas': [1, 2, 4]}} (got {given(specs)}, of type "
+                            f"{type(specs).__name__})")
+        knobs = [parse_knob(s) for s in texts]
     paths = [p for k in knobs for p in k.paths]
     dupes = sorted({p for p in paths if paths.count(p) > 1})
     if dupes:

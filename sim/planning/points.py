@@ -82,6 +82,30 @@ def _whole(value: Any, default: int) -> int:
     return default
 
 
+def seed_count(seeds: object) -> int:
+    """``seeds``, the replications of each configuration a Python caller gave :func:`sim.sweep`,
+    :func:`sim.plan` or :func:`sim.saturation`, as a whole number >= 1 (``2.0`` is 2); a
+    :class:`TypeError` naming it for anything else (``True``, ``"2"``, ``None``, ``1.5``), a
+    :class:`ValueError` below 1.
+
+        >>> seed_count(3), seed_count(2.0)
+        (3, 2)
+        >>> seed_count(1.5)
+        Traceback (most recent call last):
+        ...
+        TypeError: seeds: give a whole number of replications such as 3 (got 1.5, of type float)
+    """
+    import numbers
+
+    whole = isinstance(seeds, numbers.Integral) or (isinstance(seeds, float) and seeds.is_integer())
+    if isinstance(seeds, bool) or not whole:
+        raise TypeError(f"seeds: give a whole number of replications such as 3 (got {clipped(repr(seeds), 60)}, "
+                        f"of type {type(seeds).__name__})")
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1 (got {seeds})")
+    return int(seeds)
+
+
 def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seeds: int,
                 validate: bool = True, scaled: bool = False) -> list[Point]:
     """Points for every configuration × replication (configuration-major order); ``scaled``: some

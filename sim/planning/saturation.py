@@ -43,6 +43,7 @@ from sim.planning.bracketing import fmt_rate as _fmt, highest
 from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, ci_of, judge
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import scalar
+from sim.planning.points import seed_count
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.store import claim_folder, drop_earlier_result, holds_out
@@ -144,6 +145,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     fluid tier reads its curves rescaled), each side starting from the point's answer scaled by its
     capacity; ``max_probes`` bounds each search.
     """
+    seeds = seed_count(seeds)
     if isinstance(attainment, bool) or not isinstance(attainment, (int, float)) or not 0 < attainment <= 1:
         raise ValueError(f"attainment must be a number in (0, 1] (got {attainment!r})")
     if isinstance(rel_tol, bool) or not isinstance(rel_tol, (int, float)) or not 0 < rel_tol < 1:

@@ -27,7 +27,7 @@ from sim.metrics.band import check_pct
 from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, configurations, parse_knobs, value_labels
 from sim.planning.knobs import columns as knob_columns
-from sim.planning.points import Point, check_traces, make_points, run_points
+from sim.planning.points import Point, check_traces, make_points, run_points, seed_count
 from sim.planning.runner import NO_CAPACITY, Runner, SimulationRunner, resolve_runner
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import CONFIDENCE, aggregate, flatten
@@ -160,6 +160,7 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
     from sim.planning.evaluator import check_column_names     # (evaluator builds on this module's rows)
 
     columns = named_columns(columns)
+    seeds = seed_count(seeds)
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(grid)
     check_column_names(columns, source.data, [p for k in knobs for p in k.paths], band=capacity_band is not None)

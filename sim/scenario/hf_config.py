@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sim.errors import InputError
-from sim.scenario.safe_yaml import read_input_text
+from sim.scenario.safe_text import read_input_text
 
 FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "mixtral", "deepseek_v2", "deepseek_v3",
             "gpt_oss", "opt", "gpt2")
@@ -311,7 +311,7 @@ def read_hf_config(path: str | pathlib.Path) -> dict[str, Any]:
     """:func:`hf_fields` of the JSON file at ``path`` (``InputError`` if unreadable).
 
     A folder, a device or a FIFO is refused before anything is read, as is a file past the scenario
-    loader's size limit (:func:`~sim.scenario.safe_yaml.read_input_text`); so is JSON nested too deeply
+    loader's size limit (:func:`~sim.scenario.safe_text.read_input_text`); so is JSON nested too deeply
     for Python's parser.
     """
     p = pathlib.Path(path)

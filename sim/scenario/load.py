@@ -27,7 +27,8 @@ from pydantic import ValidationError
 from sim.economics.tiers import RATE_KEY
 from sim.errors import ScenarioError, text_list
 from sim.humanize import plural
-from sim.scenario.safe_yaml import TagError, TextLimitError, load_toml, load_yaml, not_utf8, read_text, tag_problem
+from sim.scenario.safe_text import TextLimitError, load_toml, not_utf8, read_text
+from sim.scenario.safe_yaml import TagError, load_yaml, tag_problem
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_errors import bool_problems, clean_loc, validation_problems
 
@@ -59,8 +60,8 @@ def _result_folder_hint(p: Path) -> str:
 def read_file(path: str | Path) -> dict:
     """The raw mapping in a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file.
 
-    Read within the limits of :mod:`sim.scenario.safe_yaml` (regular files only, alias budget,
-    nesting depth, duplicate keys).
+    Read within the limits of :mod:`sim.scenario.safe_text` (regular files only, size, nesting depth) and
+    :mod:`sim.scenario.safe_yaml` (values, alias budget, duplicate keys).
     """
     p = Path(path)
     src = str(path)

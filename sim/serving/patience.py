@@ -13,6 +13,9 @@ long it takes. The draws come from their own stream (:func:`sim.workload.streams
 one standard exponential per request in id order whatever its class, so patience moves no other
 draw and one class's setting moves no other class's deadlines.
 
+A patience is positive, so a deadline is after its arrival even where ``arrival + patience`` rounds
+to the arrival (a patience below the clock's resolution there): the next representable time.
+
 Abandonment is applied where a queue is read, at the instant it is read: at each iteration boundary
 before admission (a request whose deadline is at or before the boundary is gone; a later one can be
 admitted), at an arrival before a waiting room is counted, when a replica takes from the central
@@ -64,7 +67,10 @@ class Patience:
         sc = self.scales
         for r, e in zip(reqs, draws):
             s, exponential = sc[r.cls] if r.cls < len(sc) else (math.inf, False)
-            r.deadline = r.arrival + (s * e if exponential else s)
+            d = r.arrival + (s * e if exponential and s != math.inf else s)
+            # a patience below the clock's resolution at the arrival (patience_s: 1e-300, or 1e-15 an hour
+            # in) still outlasts the arrival instant, so an idle replica takes the request, as at 1e-9
+            r.deadline = d if d > r.arrival else math.nextafter(r.arrival, math.inf)
 
 
 def expired(items, t: float, key=None) -> tuple[list, list]:

@@ -217,18 +217,22 @@ class Replica(EngineLoop):
             if r.sched < 0 and r.deadline <= self.env.now:   # a retried request whose client already left
                 self.fleet.reject(r, R_TIMEOUT)
                 return
-        if self.max_waiting is not None and len(self.waiting) >= self.max_waiting and not self._idle_now():
+        if self.max_waiting is not None and self.room_full(r, self.env.now):
             self.fleet.reject(r, R_QUEUE_FULL)
             return
         self.waiting.push(r)
         self._wake()
 
-    def _idle_now(self) -> bool:
-        """Whether this replica has nothing running and nothing waiting: a request reaching it now
-        starts at once and never takes a place in the waiting room (what makes ``max_waiting: 0`` a
-        loss system rather than a replica that refuses everything). With ``max_waiting >= 1`` an
-        arrival finding the queue empty always has room, so only a room of 0 asks."""
-        return not self.active and not len(self.waiting)
+    def room_full(self, r: Req, t: float) -> bool:
+        """Whether the waiting room (``max_waiting``) refuses ``r``, taken at the iteration boundary ``t``:
+        ``max_waiting`` requests are waiting, and the replica was not idle when ``r`` arrived. An idle
+        replica (nothing running or waiting) takes an arrival at once, so ``max_waiting: 0`` is a loss
+        system (a request is served only if it finds its replica idle: M/M/1/1 for one sequence at a time),
+        not a replica that refuses everything; with a room of one or more, an idle replica has room anyway.
+        A pre-routed request taken at a boundary after its arrival (``r.queued_at < t``) arrived
+        mid-iteration, when the replica was busy."""
+        n = len(self.waiting)
+        return n >= self.max_waiting and bool(n or self.active or r.queued_at < t)
 
     def expire(self, t: float) -> int:
         """Requests whose clients gave up by ``t`` leave the queue (:mod:`sim.serving.patience`);
@@ -257,7 +261,7 @@ class Replica(EngineLoop):
         inc = self.incoming
         if self.max_waiting is not None:
             while inc and inc[0].queued_at <= t:
-                self.arrive_limited(inc.popleft())
+                self.arrive_limited(inc.popleft(), t)
             return
         while inc and inc[0].queued_at <= t:
             self.waiting.push(inc.popleft())
@@ -267,15 +271,14 @@ class Replica(EngineLoop):
         with a full waiting room, are refused (as the next boundary would have taken them)."""
         inc = self.incoming
         while inc and inc[0].queued_at < t:
-            self.arrive_limited(inc.popleft())
+            self.arrive_limited(inc.popleft(), t)
 
-    def arrive_limited(self, r: Req) -> None:
+    def arrive_limited(self, r: Req, t: float) -> None:
         """A pre-routed request reaches a replica with a waiting room (``max_waiting``) at its
         ``queued_at``: queued, or refused if the room is full. Taken in ``queued_at`` order at the
         first iteration boundary at or after it, so the room holds what it held at that instant
         (admission happens only at boundaries), as when the request is queued at its arrival."""
-        if len(self.waiting) >= self.max_waiting and not (r.queued_at >= self.clock and self._idle_now()):
-            # (an idle replica at the boundary of the request's own arrival starts it at once: see _idle_now)
+        if self.room_full(r, t):
             self.fleet.reject(r, R_QUEUE_FULL)
         else:
             self.waiting.push(r)
@@ -288,7 +291,7 @@ class Replica(EngineLoop):
         for r in self.incoming:
             if r.queued_at > t:
                 break
-            if c < room:
+            if c < room or not (c or self.active or r.queued_at < t):   # an idle replica takes one: room_full
                 c += 1
         return c
 

@@ -52,7 +52,7 @@ import pathlib
 import numpy as np
 
 from sim.errors import InputError
-from sim.scenario.safe_yaml import check_nesting, wide_encoding
+from sim.scenario.safe_text import check_nesting, wide_encoding
 from sim.workload.trace_csv import azure_timestamp_s, read_csv
 from sim.workload.trace_rows import MAX_TIME_S, MAX_TOKENS, TraceData, TraceRows
 
@@ -137,7 +137,7 @@ def _read(p: pathlib.Path, name: str, format: str, skip_bad_rows: bool, first_on
 def _first_bad_byte(p: pathlib.Path, chunk: int = 2**20) -> str:
     """Where the (decompressed) bytes of ``p`` stop being UTF-8: ``byte 0xe9 at line 3, column 10``,
     read a chunk at a time (a trace may be gigabytes); the column counts bytes, as a scenario's does
-    (:func:`sim.scenario.safe_yaml.not_utf8`)."""
+    (:func:`sim.scenario.safe_text.not_utf8`)."""
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")()
