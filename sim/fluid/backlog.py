@@ -43,10 +43,11 @@ from the end (:func:`backlog_ages`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from sim.fluid.curve import grid_position
 from sim.metrics.histogram import LogHistogram
 
 REF = LogHistogram()
@@ -98,10 +99,13 @@ def refined(waits: np.ndarray, rate: np.ndarray, r: int = REFINE) -> tuple[np.nd
 
 
 def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray,
-             waits: "StepWaits | None" = None) -> np.ndarray:
+             waits: "StepWaits | None" = None, shift: bool = True) -> np.ndarray:
     """Counts of the mixture ``sum_k weight_k ((1 - w_k) hists[i_k] + w_k hists[i_k + 1])`` with step
     ``k``'s values shifted by the waits behind its backlog (see the module docstring): each of its
-    instants' wait, weighted by the requests served then (:class:`StepWaits`); no shift without ``waits``.
+    instants' wait, weighted by the requests served then (:class:`StepWaits`), and read at the load
+    served then where ``waits`` knows it (:meth:`StepWaits.on_curve`: at the top of the curve while the
+    backlog lasts); ``shift=False``: read so but not shifted (TPOT); no ``waits``: every step at its
+    ``(i, w)``, unshifted.
 
     ``hists`` is ``(grid, bins)`` of normalised rows; the other arguments are per step.
     """
@@ -118,8 +122,8 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
     if waits is None:
         return out
     # each step's waits on the reference bins (each at its bin's centre, within half a bin, 0.5 %), summed
-    # over the steps read at the same point of the curve (every step served at capacity is), then each
-    # such row shifted by each wait once
+    # over the instants read at the same point of the curve (every instant served at capacity is), then
+    # each such row shifted by each wait once
     j = np.flatnonzero(waits.spread)
     j = j[weight[waits.rows[j]] > 0]
     if not len(j):
@@ -128,9 +132,19 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
     step_w, step_r = refined(waits.waits[j], waits.rate[j])
     tot = step_r.sum(axis=1)
     share = step_r / tot[:, None] * weight[k][:, None]
-    wait_bin = REF.bin_index(step_w.ravel()).reshape(share.shape)
-    groups, group = np.unique(np.column_stack([i[k].astype(np.float64), w[k]]), axis=0, return_inverse=True)
-    key = np.repeat(group.ravel(), share.shape[1]) * bins + wait_bin.ravel()
+    reps = step_w.shape[1] // waits.waits.shape[1]
+    if waits.pos is None:
+        at_i, at_w = np.repeat(i[k][:, None], step_w.shape[1], axis=1), np.repeat(w[k][:, None], step_w.shape[1], axis=1)
+    else:
+        at_i, at_w = (np.repeat(x[j], reps, axis=1) for x in waits.pos)
+    if not shift:
+        hw = np.bincount(at_i.ravel(), weights=(share * (1 - at_w)).ravel(), minlength=g) \
+            + np.bincount(at_i.ravel() + 1, weights=(share * at_w).ravel(), minlength=g)
+        return out + (hw[:, None] * hists).sum(axis=0)
+    wait_bin = REF.bin_index(step_w.ravel())
+    groups, group = np.unique(np.column_stack([at_i.ravel().astype(np.float64), at_w.ravel()]), axis=0,
+                              return_inverse=True)
+    key = group.ravel() * bins + wait_bin
     cells, at = np.unique(key, return_inverse=True)
     mass = np.bincount(at.ravel(), weights=share.ravel(), minlength=len(cells))
     starts = np.searchsorted(cells // bins, np.arange(len(groups) + 1))
@@ -185,10 +199,16 @@ def fcfs_points(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, cap
     return np.maximum(s - a, 0.0), rate
 
 
-def fcfs_met_share(waits: np.ndarray, rate: np.ndarray, limit_s: float) -> np.ndarray:
-    """Per step, the share of the requests served (:func:`fcfs_points`) whose wait is at most ``limit_s``."""
+def rate_mean(values: np.ndarray, rate: np.ndarray, fill: np.ndarray | float = 0.0) -> np.ndarray:
+    """Per row, the mean of ``values`` weighted by ``rate`` (the requests served at each instant);
+    ``fill`` where a row serves nobody.
+
+        >>> rate_mean(np.array([[10.0, 20.0], [5.0, 7.0]]), np.array([[1.0, 3.0], [0.0, 0.0]]), -1.0).tolist()
+        [17.5, -1.0]
+    """
     tot = rate.sum(axis=1)
-    return np.divide((rate * (waits <= limit_s)).sum(axis=1), tot, out=np.ones(len(tot)), where=tot > 0)
+    out = np.array(np.broadcast_to(np.asarray(fill, dtype=np.float64), tot.shape), dtype=np.float64)
+    return np.divide((values * rate).sum(axis=1), tot, out=out, where=tot > 0)
 
 
 @dataclass(frozen=True)
@@ -197,44 +217,71 @@ class StepWaits:
     (:func:`step_waits`): per step their ``mean`` (s; 0 where nothing is queued), and for the steps
     behind a backlog (``rows``) the wait at each of :data:`POINTS` evenly spread instants (``waits``)
     with the rate served then (``rate``, its weight): the distribution the step's latencies are
-    shifted by (:func:`mix_rows`)."""
+    shifted by (:func:`mix_rows`). ``pos``: at each instant, where the load served then falls on the
+    capacity curve's grid (lower index, weight of the upper neighbour; :meth:`on_curve`): at capacity
+    while the backlog lasts, at the arrivals' rate after it, so a step the backlog clears halfway through
+    reads half its requests at the top of the curve, not all of them at the step's mean load."""
 
     mean: np.ndarray
     rows: np.ndarray
     waits: np.ndarray
     rate: np.ndarray
+    pos: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def spread(self) -> np.ndarray:
         """Per row, whether any request served in it waited (what shifts its latencies)."""
         return ((self.waits > 0) & (self.rate > 0)).any(axis=1)
 
-    def within(self, limit_s: float) -> np.ndarray:
-        """Per step, the share of the requests served whose wait is within ``limit_s``."""
-        share = np.ones(len(self.mean))
-        share[self.rows] = fcfs_met_share(self.waits, self.rate, limit_s)
-        return share
+    def on_curve(self, rates: np.ndarray, per_replica: np.ndarray) -> "StepWaits":
+        """These waits with each instant's place on a curve's grid ``rates`` (requests/s per replica):
+        the rate served then (``rate``, requests per step) over ``per_replica``, the serving
+        replica-seconds of each step.
+
+            >>> sw = StepWaits(np.zeros(1), np.array([0]), np.array([[9.0, 0.0]]), np.array([[3600.0, 1800.0]]))
+            >>> [x.tolist() for x in sw.on_curve(np.array([0.0, 0.5, 0.95]), np.array([3600.0])).pos]
+            [[[1, 1]], [[1.0, 0.0]]]
+        """
+        per = np.asarray(per_replica, dtype=np.float64)[self.rows]
+        load = np.divide(self.rate, per[:, None], out=np.zeros_like(self.rate), where=per[:, None] > 0)
+        return replace(self, pos=grid_position(np.asarray(rates, dtype=np.float64), load))
+
+    def at(self, values: np.ndarray) -> np.ndarray:
+        """``(rows, points)``: a per-grid-point curve quantity at each instant's load (:meth:`on_curve`;
+        0 where nobody is served)."""
+        i, w = self.pos
+        v = np.asarray(values, dtype=np.float64)
+        return np.where(self.rate > 0, v[i] * (1 - w) + v[i + 1] * w, 0.0)
+
+    def step_means(self, per_instant: np.ndarray, step_values: np.ndarray) -> np.ndarray:
+        """Per step, ``step_values`` (a quantity read at the step's load), but in the steps whose requests
+        waited (:attr:`spread`) the mean of ``per_instant`` (one value per row and instant) over the
+        requests served there."""
+        out = np.array(step_values, dtype=np.float64, copy=True)
+        live = self.spread
+        r = self.rows[live]
+        out[r] = rate_mean(per_instant[live], self.rate[live], out[r])
+        return out
 
     def beyond(self, queue_s: np.ndarray) -> "StepWaits":
-        """The waits less the queueing the curve already holds, ``queue_s`` per step (its mean queue
-        time at the step's load), at least 0: while a backlog is carried the pool serves at capacity,
-        and the fluid queue's first-come-first-served wait *is* its queue. The curve read at its top
-        point holds a stationary queue of its own (one server with an exact 1 s service: 9.5 s at
-        95 % of capacity); adding the backlog's whole wait to it counted that queue twice, and a
-        request behind a backlog waits ``max(wait, queue_s)`` on average, not their sum (one server
-        at 1.5 times capacity for 1,000 s: a mean wait of 248.7 s where the fluid limit is 238.5 s and
-        40 request-level seeds read 233 +- 11 s).
+        """The waits less the queueing the curve already holds, ``queue_s`` per step or, ``(rows,
+        points)``, per instant (its mean queue time at the load served), at least 0: while a backlog is
+        carried the pool serves at capacity, and the fluid queue's first-come-first-served wait *is* its
+        queue. The curve read at its top point holds a stationary queue of its own (one server with an
+        exact 1 s service: 9.5 s at 95 % of capacity); adding the backlog's whole wait to it counted that
+        queue twice, and a request behind a backlog waits ``max(wait, queue_s)`` on average, not their sum
+        (one server at 1.5 times capacity for 1,000 s: a mean wait of 248.7 s where the fluid limit is
+        238.5 s and 40 request-level seeds read 233 +- 11 s).
 
             >>> sw = StepWaits.single(np.array([0.0, 4.0, 100.0])).beyond(np.array([10.0, 10.0, 10.0]))
             >>> sw.mean.tolist(), sw.waits[:, 0].tolist()
             ([0.0, 0.0, 90.0], [0.0, 0.0, 90.0])
         """
         q = np.nan_to_num(np.asarray(queue_s, dtype=np.float64))
-        waits = np.maximum(self.waits - q[self.rows, None], 0.0)
-        tot = self.rate.sum(axis=1)
+        waits = np.maximum(self.waits - (q if q.ndim == 2 else q[self.rows, None]), 0.0)
         mean = np.zeros(len(self.mean))
-        mean[self.rows] = np.divide((waits * self.rate).sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0)
-        return StepWaits(mean, self.rows, waits, self.rate)
+        mean[self.rows] = rate_mean(waits, self.rate)
+        return StepWaits(mean, self.rows, waits, self.rate, self.pos)
 
     @classmethod
     def single(cls, waits_s: np.ndarray) -> "StepWaits":
@@ -246,8 +293,8 @@ class StepWaits:
 def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capacity: np.ndarray,
                queued: np.ndarray) -> StepWaits:
     """Per step, the backlog waits, first come first served, of the requests served
-    (:func:`fcfs_points`; none where nothing is ``queued``): their mean, their spread over the step
-    and, per TTFT objective, the share of them within it (:class:`StepWaits`).
+    (:func:`fcfs_points`; none where nothing is ``queued``): their mean and their spread over the step
+    (:class:`StepWaits`).
 
     A backlog growing at 0.5 requests/s from ``t = 0`` (arrivals 1.5/s, service 1/s): the request
     served at ``s`` arrived at ``s / 1.5`` and waited ``s / 3``, not the newest arrival's
@@ -255,8 +302,8 @@ def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capa
 
         >>> edges, on = np.array([0.0, 600.0, 1200.0]), np.array([True, True])
         >>> sw = step_waits(edges, np.array([900.0, 900.0]), np.array([600.0, 600.0]), np.full(2, 600.0), on)
-        >>> [round(float(x), 6) for x in sw.mean], [round(float(x), 3) for x in sw.within(100.0)]
-        ([100.0, 300.0], [0.5, 0.0])
+        >>> [round(float(x), 6) for x in sw.mean], round(float(rate_mean(sw.waits <= 100.0, sw.rate)[0]), 3)
+        ([100.0, 300.0], 0.5)
 
     A backlog of 300 (arrivals at 1/s for 600 s, served at 0.5/s) drained at 1/s in a step of arrivals
     at 0.5/s is gone 600 s into it: its first 300 services wait 300 s, the next 300 from 300 s down to 0
@@ -264,16 +311,15 @@ def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capa
 
         >>> sw = step_waits(np.array([0.0, 600.0, 1800.0]), np.array([600.0, 600.0]),
         ...                 np.array([300.0, 900.0]), np.array([300.0, 1200.0]), on)
-        >>> round(float(sw.mean[1]), 1), round(float(sw.within(5.0)[1]), 2)   # (300 x 300 + 300 x 150) / 900; 300 of 900
+        >>> round(float(sw.mean[1]), 1), round(float(rate_mean(sw.waits <= 5.0, sw.rate)[1]), 2)   # 300 of 900
         (150.0, 0.33)
 
     (and the 5 served in the drain's last 5 s, which fall between the instants read)
     """
     rows = np.flatnonzero(queued)                       # only the steps behind a backlog
     waits, rate = fcfs_points(edges, admitted, served, capacity, rows=rows)
-    tot = rate.sum(axis=1)
     mean = np.zeros(len(queued))
-    mean[rows] = np.divide((waits * rate).sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0)
+    mean[rows] = rate_mean(waits, rate)
     return StepWaits(mean, rows, waits, rate)
 
 

@@ -18,7 +18,7 @@ at the hour drains at 0.5/s, so b arriving ``x`` into the second hour waits ``1,
 Class 0 arrives in step 0, class 1 in step 1; step 1 serves at 17.5 s a request that waited 10 s
 (arrived at 7.5 s: class 0) and at 32.5 s one that waited 5 s (arrived at 27.5 s: class 1):
 
-    >>> from sim.fluid.backlog import StepWaits
+    >>> from sim.fluid.backlog import StepWaits, rate_mean
     >>> sw = StepWaits(np.array([0.0, 7.5]), np.array([1]), np.array([[10.0, 5.0]]), np.array([[5.0, 5.0]]))
     >>> cw = class_waits(sw, np.array([0.0, 10.0, 40.0]), np.array([[1.0, 0.0], [0.0, 1.0]]))
     >>> [c.mean.tolist() for c in cw], [c.rate.tolist() for c in cw]
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.fluid.backlog import StepWaits
+from sim.fluid.backlog import StepWaits, rate_mean
 
 
 def arrival_class_share(sw: StepWaits, edges: np.ndarray, cls_frac: np.ndarray) -> np.ndarray:
@@ -49,13 +49,13 @@ def class_waits(sw: StepWaits, edges: np.ndarray, cls_frac: np.ndarray) -> list[
     """One :class:`~sim.fluid.backlog.StepWaits` per class (columns of ``cls_frac``): the step's waits
     at each instant, each weighted by the rate served then times the class's share of the arrivals
     when the request served then arrived (:func:`arrival_class_share`); per step the class's mean wait
-    (the step's mean where it has no request behind the backlog)."""
+    (the step's mean where it has no request behind the backlog); each instant keeps its place on the
+    curve (``sw.pos``: the load is the pool's, whichever class is served)."""
     share = arrival_class_share(sw, edges, cls_frac)
     out = []
     for c in range(share.shape[2]):
         rate = sw.rate * share[:, :, c]
-        tot = rate.sum(axis=1)
         mean = sw.mean.copy()
-        mean[sw.rows] = np.divide((sw.waits * rate).sum(axis=1), tot, out=mean[sw.rows].copy(), where=tot > 0)
-        out.append(StepWaits(mean, sw.rows, sw.waits, rate))
+        mean[sw.rows] = rate_mean(sw.waits, rate, mean[sw.rows])
+        out.append(StepWaits(mean, sw.rows, sw.waits, rate, sw.pos))
     return out

@@ -409,6 +409,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     waits = step_waits(steps.edges, admitted, served, cap_step,
                        (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
     read_on_subs(waits, steps.edges, admitted, q.b_start, cap_step, spread)
+    waits = waits.on_curve(curve.rates_rps, up * dt_s)  # each instant at the load served then: at capacity behind it
     i, w = curve.position(load)
 
     def at(values):
@@ -434,8 +435,10 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
     meas = served * steps.after_warm
-    # the latencies: the curve's (its queueing included) shifted by what the backlog's wait adds to it (beyond)
-    shift = waits.beyond(wq)
+    # the latencies: the curve's (its queueing included) at the load served at each instant, shifted by what
+    # the backlog's wait adds to the curve's queue there (beyond)
+    q_at = waits.at(curve.latency["queue"]["mean"])
+    shift = waits.beyond(q_at)
     fleet_sums.add_latency(curve, i, w, at, meas, shift)
     b = q.backlog
     # the end backlog, first come, first served across classes: the last arrivals, each of its step's
@@ -445,7 +448,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     since_warm = float(sc.duration) - sc.warmup
     by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
     add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm,
-                class_waits(waits, steps.edges, steps.cls_frac), wq,
+                class_waits(waits, steps.edges, steps.cls_frac), q_at,
                 [c[0] for c in cls_slo], up * dt_s, by_class,
                 served_mix(admitted, served, q.b_start, steps.cls_frac))   # FCFS: each class its own arrivals' waits
     if n_steps:

@@ -37,6 +37,16 @@ def mixture_stats(counts: np.ndarray, mean: float | None) -> dict:
     return out
 
 
+def _read(waits: StepWaits, grid: np.ndarray, step: np.ndarray, shifted: bool) -> np.ndarray:
+    """Per step, a curve quantity's mean over the requests served: ``step`` (read at the step's load)
+    plus, where ``shifted``, the mean wait beyond the curve's queue; in the steps behind a backlog each
+    instant's own, at the load served then (:meth:`~sim.fluid.backlog.StepWaits.step_means`)."""
+    if waits.pos is None:
+        return step + waits.mean if shifted else step
+    per_instant = waits.at(grid) + waits.waits if shifted else waits.at(grid)
+    return waits.step_means(per_instant, step + waits.mean if shifted else step)
+
+
 class ClassSums:
     """Running sums of one class's block across pools and steps."""
 
@@ -83,7 +93,8 @@ def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np
                  backlog_end: np.ndarray, served_frac: np.ndarray | None = None) -> None:
     """One pool's contribution to every class's block (class k's curve quantities at the same load;
     ``waits[k]``: class k's own waits behind the backlog, :func:`~sim.fluid.class_waits.class_waits`,
-    its latencies shifted by what they add to ``queue_s``, the curve's mean queue per step,
+    its latencies read at the load served at each of its instants and shifted by what they add to
+    ``queue_s``, the curve's mean queue there (per step, or per row and instant of the waits),
     :meth:`~sim.fluid.backlog.StepWaits.beyond`, and its SLO attainment read request by request at its
     TTFT objective ``ttft_s[k]``, :func:`~sim.fluid.attain.backlog_attainment`, on ``per_replica``
     serving replica-seconds per step; ``backlog_end[k]``: class k's part of the pool's end backlog;
@@ -115,10 +126,8 @@ def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np
         a.met += float(np.sum(mk * met))
         shift = waits[k].beyond(queue_s)
         for m in HIST_METRICS:
-            a.hist[m] += mix_rows(hists[m], i, w, mk, shift if m in SHIFTED else None)
-            mean = means[m][i] * (1 - w) + means[m][i + 1] * w
-            if m in SHIFTED:
-                mean = mean + shift.mean
+            a.hist[m] += mix_rows(hists[m], i, w, mk, shift, shift=m in SHIFTED)
+            mean = _read(shift, means[m], means[m][i] * (1 - w) + means[m][i + 1] * w, m in SHIFTED)
             ok = ~np.isnan(mean)
             a.lat_sum[m] += float(np.sum((mk * mean)[ok]))
             a.lat_w[m] += float(np.sum(mk[ok]))
@@ -142,17 +151,15 @@ class FleetSums:
                     waits: StepWaits) -> None:
         """Each step's curve distribution shifted by the waits behind its backlog, weighted by requests measured."""
         for m in HIST_METRICS:
-            self.hist[m] += mix_rows(curve.hists[m], i, w, meas, waits if m in SHIFTED else None)
+            self.hist[m] += mix_rows(curve.hists[m], i, w, meas, waits, shift=m in SHIFTED)
         for m in METRICS:
-            mean = at(curve.latency[m]["mean"])
-            if m in SHIFTED:
-                mean = mean + waits.mean
+            mean = _read(waits, curve.latency[m]["mean"], at(curve.latency[m]["mean"]), m in SHIFTED)
             ok = ~np.isnan(mean)
             self.lat_sum[m] += float(np.sum((meas * mean)[ok]))
             self.lat_w[m] += float(np.sum(meas[ok]))
         tok_w = meas * curve.output_tokens_mean
         for s in self.itl_pct:
-            v = at(curve.latency["itl"][s])
+            v = _read(waits, curve.latency["itl"][s], at(curve.latency["itl"][s]), False)
             ok = ~np.isnan(v)
             self.itl_pct[s] += float(np.sum((tok_w * v)[ok]))
         self.itl_w += float(np.sum(tok_w))
