@@ -3,7 +3,9 @@
 A backlogged step's waits (:class:`~sim.fluid.backlog.StepWaits`) are read at evenly spread instants
 ``s`` of the step: the request served at ``s`` waited ``W(s)`` and so arrived at ``s - W(s)``. First
 come, first served, its class does not change its wait; which class it is of is the class mix of the
-arrivals at that instant (each class's share of its step's demand, constant within a step). A class's
+arrivals at that instant (each class's share of the pool's arrivals in the sub-step it arrived in,
+:func:`~sim.fluid.substep.sub_mix`, the sub-steps the waits are read on; its step's mix where the classes
+rise and fall together inside the step, or without sub-steps). A class's
 waits are therefore the step's waits at the instants its own requests are served, each weighted by the
 rate served then times the class's share of the arrivals when that request arrived
 (:func:`class_waits`); summed over the classes the weights are the step's.
@@ -18,7 +20,7 @@ at the hour drains at 0.5/s, so b arriving ``x`` into the second hour waits ``1,
 Class 0 arrives in step 0, class 1 in step 1; step 1 serves at 17.5 s a request that waited 10 s
 (arrived at 7.5 s: class 0) and at 32.5 s one that waited 5 s (arrived at 27.5 s: class 1):
 
-    >>> from sim.fluid.backlog import StepWaits, rate_mean
+    >>> from sim.fluid.backlog import StepWaits
     >>> sw = StepWaits(np.array([0.0, 7.5]), np.array([1]), np.array([[10.0, 5.0]]), np.array([[5.0, 5.0]]))
     >>> cw = class_waits(sw, np.array([0.0, 10.0, 40.0]), np.array([[1.0, 0.0], [0.0, 1.0]]))
     >>> [c.mean.tolist() for c in cw], [c.rate.tolist() for c in cw]
@@ -29,11 +31,14 @@ from __future__ import annotations
 import numpy as np
 
 from sim.fluid.backlog import StepWaits, rate_mean
+from sim.fluid.substep import sub_edges
 
 
-def arrival_class_share(sw: StepWaits, edges: np.ndarray, cls_frac: np.ndarray) -> np.ndarray:
+def arrival_class_share(sw: StepWaits, edges: np.ndarray, cls_frac: np.ndarray,
+                        mix_sub: np.ndarray | None = None) -> np.ndarray:
     """``(rows, points, classes)``: each class's share of the arrivals at the instant the request served
-    at each of ``sw``'s instants arrived (``s - W(s)``; ``cls_frac``: steps x classes, each step's mix)."""
+    at each of ``sw``'s instants arrived (``s - W(s)``; ``cls_frac``: steps x classes, each step's mix;
+    ``mix_sub``: steps x sub-steps x classes, each sub-step's, :func:`~sim.fluid.substep.sub_mix`)."""
     edges = np.asarray(edges, dtype=np.float64)
     cls_frac = np.asarray(cls_frac, dtype=np.float64)
     rows = np.asarray(sw.rows, dtype=np.int64)
@@ -41,17 +46,22 @@ def arrival_class_share(sw: StepWaits, edges: np.ndarray, cls_frac: np.ndarray) 
     x = (np.arange(points) + 0.5) / points
     s = edges[rows, None] + x[None, :] * (edges[rows + 1] - edges[rows])[:, None]
     arrived = s - sw.waits
+    if mix_sub is not None:
+        fine = sub_edges(edges, mix_sub.shape[1])
+        k = np.clip(np.searchsorted(fine, arrived, side="right") - 1, 0, len(fine) - 2)
+        return mix_sub.reshape(-1, mix_sub.shape[2])[k]
     k = np.clip(np.searchsorted(edges, arrived, side="right") - 1, 0, len(edges) - 2)
     return cls_frac[k]
 
 
-def class_waits(sw: StepWaits, edges: np.ndarray, cls_frac: np.ndarray) -> list[StepWaits]:
+def class_waits(sw: StepWaits, edges: np.ndarray, cls_frac: np.ndarray,
+                mix_sub: np.ndarray | None = None) -> list[StepWaits]:
     """One :class:`~sim.fluid.backlog.StepWaits` per class (columns of ``cls_frac``): the step's waits
     at each instant, each weighted by the rate served then times the class's share of the arrivals
     when the request served then arrived (:func:`arrival_class_share`); per step the class's mean wait
     (the step's mean where it has no request behind the backlog); each instant keeps its place on the
     curve (``sw.pos``: the load is the pool's, whichever class is served)."""
-    share = arrival_class_share(sw, edges, cls_frac)
+    share = arrival_class_share(sw, edges, cls_frac, mix_sub)
     out = []
     for c in range(share.shape[2]):
         rate = sw.rate * share[:, :, c]

@@ -68,7 +68,7 @@ from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.fluid.substep import (at_capacity_subs, class_spread, end_backlog, lost_capacity, pool_spread,
-                               read_on_subs, sub_arrivals, sub_spread, warn_hidden)
+                               read_on_subs, sub_arrivals, sub_mix, sub_spread, warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
@@ -338,7 +338,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     fine = sub_arrivals(sc, steps.edges, steps.dt_s, base_dir)
     spread = sub_spread(fine, steps.total)
     # classes pinned to pools: a pool's rate within a step is that of its own classes, not the fleet's
-    by_cls = class_spread(fine, steps.demand) if own is not None and spread is not None else None
+    shares = class_spread(fine, steps.demand) if spread is not None else None
+    by_cls = shares if own is not None else None
     for k, (p, curve, sh) in enumerate(zip(pools, curves, share)):
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
@@ -347,12 +348,12 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
-        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p)
+        mix_sub = sub_mix(shares, mine.demand, mine.cls_frac) if shares is not None else None
+        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p, mix_sub)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
         intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
-        mix = served_mix(q.served + q.b_end - q.b_start, q.served, q.b_start, mine.cls_frac)
-        use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale, mix))
+        use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale, measured.mix))
         kv_num += float(np.sum(measured.kv * q.serving))
         kv_den += float(np.sum(q.serving))
 
@@ -393,13 +394,16 @@ class _Measured:
     ts_rows: np.ndarray
     usage: PoolUsage
     kv: np.ndarray
+    mix: np.ndarray                 # each class's share of each step's services (served_mix)
 
 
 def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_sums: FleetSums,
                   per_cls: list[ClassSums], cls_slo: list[tuple[float, float]],
-                  spread: np.ndarray | None = None) -> _Measured:
+                  spread: np.ndarray | None = None, mix_sub: np.ndarray | None = None) -> _Measured:
     """Read pool ``p``'s steps off its curve at the per-replica load served: latency (shifted by the
-    backlog wait), SLO, busy share, KV use and MFU; adds to the fleet's and classes' sums."""
+    backlog wait), SLO, busy share, KV use and MFU; adds to the fleet's and classes' sums. ``mix_sub``:
+    each class's share of the pool's arrivals per sub-step (:func:`~sim.fluid.substep.sub_mix`), whose
+    waits each class's requests wait."""
     n, up, served, dt_s = q.n, q.serving, q.served, steps.dt_s
     n_steps = steps.n
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -447,10 +451,11 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     # the scenario's objective) and against SLO attainment (per class: older than its own objective)
     since_warm = float(sc.duration) - sc.warmup
     by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
+    by_served = served_mix(admitted, served, q.b_start, steps.cls_frac, spread, mix_sub)
     add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm,
-                class_waits(waits, steps.edges, steps.cls_frac), q_at,
+                class_waits(waits, steps.edges, steps.cls_frac, mix_sub), q_at,
                 [c[0] for c in cls_slo], up * dt_s, by_class,
-                served_mix(admitted, served, q.b_start, steps.cls_frac))   # FCFS: each class its own arrivals' waits
+                by_served)                       # FCFS: each class its own arrivals' waits
     if n_steps:
         ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
         if len(ages):
@@ -483,4 +488,4 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
         lead={"replicas_provisioned_total": q.provisioned_total},
         tail={"replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
               "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps, "backlog_end": b})
-    return _Measured(rows, usage, kv)
+    return _Measured(rows, usage, kv, by_served)

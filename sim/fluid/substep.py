@@ -112,6 +112,28 @@ def pool_spread(shares: np.ndarray, demand: np.ndarray) -> np.ndarray:
     return np.divide(part, total[:, None], out=np.full_like(part, 1.0 / shares.shape[1]), where=total[:, None] > 0)
 
 
+def sub_mix(shares: np.ndarray, demand: np.ndarray, cls_frac: np.ndarray) -> np.ndarray | None:
+    """``(steps, SUB, classes)``: each class's share of a pool's arrivals in each sub-step, from its part
+    of each class's demand (``demand``, steps x classes) and each class's spread (:func:`class_spread`);
+    the step's mix ``cls_frac`` where the classes rise and fall together (or nothing arrives), so a
+    step's classes are told apart inside it only where they differ; ``None`` where they never do (the
+    step's mix is the sub-steps').
+
+        >>> shares = np.array([[[1.0, 0.0], [0.0, 1.0]]])       # class 0 in the first half, class 1 in the second
+        >>> sub_mix(shares, np.array([[100.0, 100.0]]), np.array([[0.5, 0.5]])).tolist()
+        [[[1.0, 0.0], [0.0, 1.0]]]
+        >>> sub_mix(np.full((1, 2, 2), 0.5), np.array([[100.0, 100.0]]), np.array([[0.5, 0.5]])) is None
+        True
+    """
+    part = shares * np.asarray(demand, dtype=np.float64)[:, None, :]
+    tot = part.sum(axis=2, keepdims=True)
+    mix = np.divide(part, tot, out=np.zeros_like(part), where=tot > 0)
+    alike = (np.ptp(shares, axis=2, keepdims=True) <= 1e-12) | (tot <= 0)
+    if alike.all():
+        return None
+    return np.where(alike, np.asarray(cls_frac, dtype=np.float64)[:, None, :], mix)
+
+
 def lost_capacity(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per step, ``(P, m)``: what the sub-steps add to a backlog, arrivals less capacity (``P``, the step's
     ``admitted - capacity``), and the lowest that running sum reaches at a sub-step's end (``m``). A step
