@@ -23,7 +23,8 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    While a backlog exists every request served in the step also waits what the fluid queue's
    first-come-first-served order makes it wait (:func:`~sim.fluid.backlog.fcfs_points`: served at
    capacity until the backlog is gone), each request's own wait added to its TTFT, E2E and queue
-   times (means and percentiles: :mod:`sim.fluid.backlog`; each class the waits of the instants its own
+   times, and every latency of it (TPOT too) read at the load served when it is served, the curve's top
+   while the backlog lasts, not at the step's mean load (means and percentiles: :mod:`sim.fluid.backlog`; each class the waits of the instants its own
    requests arrived at, :mod:`sim.fluid.class_waits`), SLO attainment read request by request
    (:mod:`sim.fluid.attain`); the backlog left at the end counts in TTFT and queue percentiles at its
    age (the last arrivals');
