@@ -122,8 +122,7 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
     if waits is None:
         return out
     # each step's waits on the reference bins (each at its bin's centre, within half a bin, 0.5 %), summed
-    # over the instants read at the same point of the curve (every instant served at capacity is), then
-    # each such row shifted by each wait once
+    # over the instants read at the same grid row, then each such row shifted by each wait once
     j = np.flatnonzero(waits.spread)
     j = j[weight[waits.rows[j]] > 0]
     if not len(j):
@@ -141,17 +140,19 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
         hw = np.bincount(at_i.ravel(), weights=(share * (1 - at_w)).ravel(), minlength=g) \
             + np.bincount(at_i.ravel() + 1, weights=(share * at_w).ravel(), minlength=g)
         return out + (hw[:, None] * hists).sum(axis=0)
-    wait_bin = REF.bin_index(step_w.ravel())
-    groups, group = np.unique(np.column_stack([at_i.ravel().astype(np.float64), at_w.ravel()]), axis=0,
-                              return_inverse=True)
-    key = group.ravel() * bins + wait_bin
-    cells, at = np.unique(key, return_inverse=True)
-    mass = np.bincount(at.ravel(), weights=share.ravel(), minlength=len(cells))
-    starts = np.searchsorted(cells // bins, np.arange(len(groups) + 1))
-    for g_k, (gi, gw) in enumerate(groups):
+    # each instant's mass split between its two grid rows (the shift is linear in the row), summed per
+    # (grid row, wait bin): as many rows to shift as the curve has, however many loads the instants read
+    wait_bin = np.tile(REF.bin_index(step_w.ravel()), 2)
+    row_of = np.concatenate([at_i.ravel(), at_i.ravel() + 1])
+    part = np.concatenate([(share * (1 - at_w)).ravel(), (share * at_w).ravel()])
+    keep = part > 0
+    cells, at = np.unique(row_of[keep] * bins + wait_bin[keep], return_inverse=True)
+    mass = np.bincount(at.ravel(), weights=part[keep], minlength=len(cells))
+    grid_rows = np.unique(cells // bins)
+    starts = np.searchsorted(cells // bins, np.append(grid_rows, g + 1))
+    for g_k, gi in enumerate(grid_rows):
         lo, hi = starts[g_k], starts[g_k + 1]
-        gi = int(gi)
-        row = (1 - gw) * hists[gi] + gw * hists[gi + 1]
+        row = hists[int(gi)]
         nz = np.flatnonzero(row)
         u = cells[lo:hi] % bins
         bins_at = REF.bin_index((CENTRES[nz][None, :] + CENTRES[u][:, None]).ravel())
