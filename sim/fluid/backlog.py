@@ -404,67 +404,6 @@ def backlog_by_step(edges: np.ndarray, admitted: np.ndarray, backlog: float, min
     return np.clip(np.minimum(back[:-1], hi) - np.maximum(back[1:], lo), 0.0, None) * backlog / b
 
 
-def served_mix(admitted: np.ndarray, served: np.ndarray, b_start: np.ndarray, cls_frac: np.ndarray,
-               spread: np.ndarray | None = None, mix_sub: np.ndarray | None = None) -> np.ndarray:
-    """Per step (rows) and class (columns), each class's share of the requests the pool served, first
-    come, first served: a step that starts with a backlog serves it first, each of its requests of the
-    class mix of the step it arrived in (``cls_frac``, constant within a step), or, given the steps'
-    arrivals over their sub-steps (``spread``) and each class's share of them (``mix_sub``,
-    :func:`~sim.fluid.substep.sub_mix`), of the sub-step it arrived in; a step without one serves its own
-    arrivals, of its own mix. Before, every step's services took its own demand's mix, so a class
-    that stopped arriving while its backlog was still served was counted as the classes arriving then.
-
-    Class a at 1.5/s for an hour, then class b at 0.5/s (one server at 1/s): the second hour serves the
-    1,800 of a left waiting, then 1,800 of b:
-
-        >>> served_mix(np.array([5400.0, 1800.0]), np.array([3600.0, 3600.0]), np.array([0.0, 1800.0]),
-        ...            np.array([[1.0, 0.0], [0.0, 1.0]])).tolist()
-        [[1.0, 0.0], [0.5, 0.5]]
-
-    Class a at 2/s for half an hour, then class b at 2/s (one step, its mix half and half): the 3,600 the
-    first hour serves are all a's, the 3,600 of b left wait for the second:
-
-        >>> mix_sub = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.5, 0.5], [0.5, 0.5]]])
-        >>> served_mix(np.array([7200.0, 0.0]), np.array([3600.0, 3600.0]), np.array([0.0, 3600.0]),
-        ...            np.full((2, 2), 0.5), np.array([[0.5, 0.5], [0.5, 0.5]]), mix_sub).tolist()
-        [[1.0, 0.0], [0.0, 1.0]]
-    """
-    admitted = np.asarray(admitted, dtype=np.float64)
-    served = np.asarray(served, dtype=np.float64)
-    cls_frac = np.asarray(cls_frac, dtype=np.float64)
-    out = cls_frac.copy()
-    b_start = np.asarray(b_start, dtype=np.float64)
-    by_sub = spread is not None and mix_sub is not None
-    # a step serves other than its own arrivals' mix only behind a backlog: one it starts with, or, where
-    # the mix changes inside it, one it ends with (what it serves is then its earlier arrivals)
-    behind = b_start > 0
-    if by_sub:
-        behind |= b_start + admitted - served > 1e-9 * np.maximum(admitted, 1.0)
-    rows = np.flatnonzero(behind & (served > 0))
-    if not len(rows):
-        return out
-    if by_sub:                                   # arrivals per sub-step, each of its own mix
-        parts = (spread * admitted[:, None]).ravel()
-        mix = mix_sub.reshape(-1, cls_frac.shape[1])
-    else:
-        parts, mix = admitted, cls_frac
-    n = len(parts)
-    cum = np.concatenate(([0.0], np.cumsum(parts)))
-    cum_c = np.vstack([np.zeros(cls_frac.shape[1]), np.cumsum(parts[:, None] * mix, axis=0)])
-    done = np.concatenate(([0.0], np.cumsum(served)))
-
-    def by_class(count: np.ndarray) -> np.ndarray:     # arrivals of each class among the first ``count``
-        k = np.clip(np.searchsorted(cum, count, side="left") - 1, 0, n - 1)
-        step = cum[k + 1] - cum[k]
-        frac = np.clip(np.divide(count - cum[k], step, out=np.ones_like(count), where=step > 0), 0.0, 1.0)
-        return cum_c[k] + frac[:, None] * (cum_c[k + 1] - cum_c[k])
-
-    part = by_class(done[rows + 1]) - by_class(done[rows])
-    tot = part.sum(axis=1)
-    out[rows] = np.where(tot[:, None] > 0, part / np.where(tot > 0, tot, 1.0)[:, None], cls_frac[rows])
-    return out
-
-
 def arrival_steps(edges: np.ndarray, ages: np.ndarray) -> np.ndarray:
     """The step (index between ``edges``) in which a request of age ``ages`` at the run's end arrived.
 

@@ -40,7 +40,7 @@ are the served-token-weighted average of the curve's ITL percentiles (no per-gap
 
 Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
 load); the class mix of a step's demand is its arrivals', of its services first come, first served
-(:func:`~sim.fluid.backlog.served_mix`: a carried backlog is of the mix of the steps it arrived in).
+(:func:`~sim.fluid.class_waits.served_mix`: a carried backlog is of the mix of the steps it arrived in).
 
 Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
 ``tests/test_cross_tier.py``): within a step the rate is taken as constant for the curve's load
@@ -59,10 +59,10 @@ import numpy as np
 
 from sim.fluid.attain import backlog_attainment
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, served_mix,
-                               step_waits, warn_priority)
+from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
+                               warn_priority)
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
-from sim.fluid.class_waits import class_waits
+from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
 from sim.fluid.intervals import interval_columns, replica_intervals
@@ -239,7 +239,7 @@ def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: 
                 mix: np.ndarray) -> list[tuple]:
     """One usage row per (step, class) with requests served, at the step's midpoint: time, prompt and
     output tokens per request (the class's means from the curve runs), class, weight; ``mix``: each
-    class's share of a step's services (:func:`~sim.fluid.backlog.served_mix`)."""
+    class's share of a step's services (:func:`~sim.fluid.class_waits.served_mix`)."""
     cls_tok = curve.meta.get("class_tokens") or []
     mid = (steps.edges[:-1] + steps.edges[1:]) / 2.0
     rows = []

@@ -99,7 +99,7 @@ def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np
     TTFT objective ``ttft_s[k]``, :func:`~sim.fluid.attain.backlog_attainment`, on ``per_replica``
     serving replica-seconds per step; ``backlog_end[k]``: class k's part of the pool's end backlog;
     ``served_frac``: each class's share of the requests served per step,
-    :func:`~sim.fluid.backlog.served_mix`, by default the step's demand mix ``cls_frac``, which the
+    :func:`~sim.fluid.class_waits.served_mix`, by default the step's demand mix ``cls_frac``, which the
     refused take)."""
     tokens = curve.meta.get("class_tokens") or []
     served_frac = cls_frac if served_frac is None else served_frac
