@@ -105,3 +105,18 @@ def test_tpot_behind_a_backlog_against_the_request_level(hourly):
     # the fluid tier reads saturation at the curve's top grid point (95 % of mu): 2-3 % under
     assert hourly["tpot"]["mean"] == pytest.approx(req, rel=0.04)
     assert hourly["tpot"]["mean"] < req
+
+
+def test_a_class_behind_a_backlog_is_read_at_the_pools_load_not_its_share_of_it():
+    """Two classes of one mix and one objective (half each of every step, as the ``tiers_pool`` server
+    sees them: 0.5/s for half an hour, 1.5/s for the next, 0.5/s after) have the fleet's SLO attainment.
+    Each class's instants were read at its own share of the rate served (half of it), a lighter load than
+    the pool's: 0.3317 and 0.3316 for the fleet's 0.3336."""
+    from tiers_pool import pool
+
+    sc = pool("fluid", {"process": "piecewise", "times": [0, 1800, 3600], "rates": [0.5, 1.5, 0.5]},
+              duration=2 * HOUR, step_s=HOUR)
+    sc["workload"]["classes"] = [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]
+    s = sim.run(sc).summary
+    for cls in ("a", "b"):
+        assert s["classes"][cls]["slo"]["attainment"] == pytest.approx(s["slo"]["attainment"], abs=5e-4)
