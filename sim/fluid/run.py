@@ -44,7 +44,9 @@ load); the class mix of a step's demand is its arrivals', of its services first 
 
 Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
 ``tests/test_cross_tier.py``): within a step the rate is taken as constant for the curve's load
-(the backlog and its waits read it per sub-step); a router's smoothing
+(the backlog, its waits and the class mix read it per sub-step; behind a backlog each request is read
+at the load served when it is served, at capacity the curve's top grid point, 95 % of ``max_rps``, which
+stands for a saturated replica); a router's smoothing
 is measured on a group of at most four replicas.
 """
 from __future__ import annotations
