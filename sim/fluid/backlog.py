@@ -99,13 +99,14 @@ def refined(waits: np.ndarray, rate: np.ndarray, r: int = REFINE) -> tuple[np.nd
 
 
 def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray,
-             waits: "StepWaits | None" = None, shift: bool = True) -> np.ndarray:
+             waits: "StepWaits | None" = None, shift: bool = True, full_row: np.ndarray | None = None) -> np.ndarray:
     """Counts of the mixture ``sum_k weight_k ((1 - w_k) hists[i_k] + w_k hists[i_k + 1])`` with step
     ``k``'s values shifted by the waits behind its backlog (see the module docstring): each of its
     instants' wait, weighted by the requests served then (:class:`StepWaits`), and read at the load
     served then where ``waits`` knows it (:meth:`StepWaits.on_curve`: at the top of the curve while the
-    backlog lasts); ``shift=False``: read so but not shifted (TPOT); no ``waits``: every step at its
-    ``(i, w)``, unshifted.
+    backlog lasts); ``shift=False``: read so but not shifted (TPOT), the instants at capacity
+    (``waits.full``) read ``full_row`` where given (a saturated replica's); no ``waits``: every step at
+    its ``(i, w)``, unshifted.
 
     ``hists`` is ``(grid, bins)`` of normalised rows; the other arguments are per step.
     """
@@ -137,6 +138,10 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
     else:
         at_i, at_w = (np.repeat(x[j], reps, axis=1) for x in waits.pos)
     if not shift:
+        if full_row is not None and waits.full is not None:
+            full = np.repeat(waits.full[j], reps, axis=1)
+            out = out + float(share[full].sum()) * np.asarray(full_row, dtype=np.float64)
+            share = np.where(full, 0.0, share)
         hw = np.bincount(at_i.ravel(), weights=(share * (1 - at_w)).ravel(), minlength=g) \
             + np.bincount(at_i.ravel() + 1, weights=(share * at_w).ravel(), minlength=g)
         return out + (hw[:, None] * hists).sum(axis=0)
@@ -221,23 +226,26 @@ class StepWaits:
     shifted by (:func:`mix_rows`). ``pos``: at each instant, where the load served then falls on the
     capacity curve's grid (lower index, weight of the upper neighbour; :meth:`on_curve`): at capacity
     while the backlog lasts, at the arrivals' rate after it, so a step the backlog clears halfway through
-    reads half its requests at the top of the curve, not all of them at the step's mean load."""
+    reads half its requests at the top of the curve, not all of them at the step's mean load. ``full``:
+    per row and instant, whether the pool serves at capacity then (its batch full: the TPOT a saturated
+    replica's, where the curve knows it, :func:`mix_rows`)."""
 
     mean: np.ndarray
     rows: np.ndarray
     waits: np.ndarray
     rate: np.ndarray
     pos: tuple[np.ndarray, np.ndarray] | None = None
+    full: np.ndarray | None = None
 
     @property
     def spread(self) -> np.ndarray:
         """Per row, whether any request served in it waited (what shifts its latencies)."""
         return ((self.waits > 0) & (self.rate > 0)).any(axis=1)
 
-    def on_curve(self, rates: np.ndarray, per_replica: np.ndarray) -> "StepWaits":
+    def on_curve(self, rates: np.ndarray, per_replica: np.ndarray, max_rps: float = np.inf) -> "StepWaits":
         """These waits with each instant's place on a curve's grid ``rates`` (requests/s per replica):
         the rate served then (``rate``, requests per step) over ``per_replica``, the serving
-        replica-seconds of each step.
+        replica-seconds of each step; at capacity (``full``) where that is ``max_rps`` (to a millionth).
 
             >>> sw = StepWaits(np.zeros(1), np.array([0]), np.array([[9.0, 0.0]]), np.array([[3600.0, 1800.0]]))
             >>> [x.tolist() for x in sw.on_curve(np.array([0.0, 0.5, 0.95]), np.array([3600.0])).pos]
@@ -245,7 +253,8 @@ class StepWaits:
         """
         per = np.asarray(per_replica, dtype=np.float64)[self.rows]
         load = np.divide(self.rate, per[:, None], out=np.zeros_like(self.rate), where=per[:, None] > 0)
-        return replace(self, pos=grid_position(np.asarray(rates, dtype=np.float64), load))
+        return replace(self, pos=grid_position(np.asarray(rates, dtype=np.float64), load),
+                       full=(load >= max_rps * (1.0 - 1e-6)) & (self.rate > 0))
 
     def at(self, values: np.ndarray) -> np.ndarray:
         """``(rows, points)``: a per-grid-point curve quantity at each instant's load (:meth:`on_curve`;
@@ -282,7 +291,7 @@ class StepWaits:
         waits = np.maximum(self.waits - (q if q.ndim == 2 else q[self.rows, None]), 0.0)
         mean = np.zeros(len(self.mean))
         mean[self.rows] = rate_mean(waits, self.rate)
-        return StepWaits(mean, self.rows, waits, self.rate, self.pos)
+        return StepWaits(mean, self.rows, waits, self.rate, self.pos, self.full)
 
     @classmethod
     def single(cls, waits_s: np.ndarray) -> "StepWaits":

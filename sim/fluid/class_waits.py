@@ -68,7 +68,7 @@ def class_waits(sw: StepWaits, edges: np.ndarray, cls_frac: np.ndarray,
         rate = sw.rate * share[:, :, c]
         mean = sw.mean.copy()
         mean[sw.rows] = rate_mean(sw.waits, rate, mean[sw.rows])
-        out.append(StepWaits(mean, sw.rows, sw.waits, rate, sw.pos))
+        out.append(StepWaits(mean, sw.rows, sw.waits, rate, sw.pos, sw.full))
     return out
 
 

@@ -416,7 +416,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     waits = step_waits(steps.edges, admitted, served, cap_step,
                        (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
     read_on_subs(waits, steps.edges, admitted, q.b_start, cap_step, spread)
-    waits = waits.on_curve(curve.rates_rps, up * dt_s)  # each instant at the load served then: at capacity behind it
+    waits = waits.on_curve(curve.rates_rps, up * dt_s, curve.max_rps)  # each instant at the load served then: at capacity behind it
     i, w = curve.position(load)
 
     def at(values):
