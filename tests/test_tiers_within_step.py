@@ -25,11 +25,13 @@ While a backlog is carried the curve is read at its top grid point, whose own st
 (``test_tiers_overload``: about 11 s mean, 33 s p99 for this server) is the backlog's: a request behind
 it waits the backlog's wait where that is longer (``StepWaits.beyond``; the two were added before). The
 fluid statistics are the hand numbers within the 1 % of a histogram bin, above them by at most that
-queue's spread where every request of a step waits alike (exact capacity), never below. The request
+queue's spread where every request of a step waits alike (exact capacity), below them by at most its
+mean (the instants served at capacity read the curve's top point, whose mean queue their wait replaces). The request
 level (mean of 20 seeds, ``slow``) agrees within its noise (measured, queue time mean / p50 / p90 / p99
 in seconds: grows 592.8 / 589.2 / 1,071.2 / 1,177.8, clears 374.5 / 359.3 / 778.9 / 863.5, capacity
 476.8 / 511.4 / 901.5 / 924.2, standard errors 5-20 s; the fluid tier 600.8 / 601.0 / 1,081.0 /
-1,194.1, 386.0 / 376.5 / 794.1 / 885.9 and 484.8 / 528.1 / 894.8 / 912.8; with the curve's queue
+1,194.1, 385.8 / 376.5 / 794.1 / 885.9 and 484.7 / 522.8 / 903.7 / 912.8, each instant read at the load
+served then (at the step's mean load, 386.0 / 376.5 / 794.1 / 885.9 and 484.8 / 528.1 / 894.8 / 912.8); with the curve's queue
 added to the backlog's wait it read 608.3 / 607.0 / 1,091.8 / 1,194.1, 392.7 / 380.3 / 794.1 / 885.9
 and 491.9 / 533.4 / 912.8 / 931.1; one mean wait per step read 608.3 / 607.0 / 834.6 / 1,170.6,
 392.7 / 384.1 / 424.3 / 428.5 and 491.9 / 450.4 / 894.8 / 903.7).
@@ -167,9 +169,13 @@ def test_capacity_left_idle_before_a_rise_inside_a_step_serves_nobody_after_it(t
     # the waits, read per sub-step: the 2,700 arrivals after 1,800 s and the 900 of the drain wait evenly
     # over [0, 900] s, the other 1,800 nothing: P(W > x) = 2/3 (1 - x / 900), mean 300 s, p50 225 s,
     # p90 765 s, p99 886.5 s
+    # (read 300.2 / 224.4 / 763.1 / 877.2 s; the request level, 20 seeds, 296.0 / 218.0 / 759.4 / 881.7 s,
+    # standard errors 6-13 s). Its at-capacity instants read the curve's top point, whose own mean queue
+    # the backlog's wait replaces (StepWaits.beyond) and whose spread it adds: below the hand number by at
+    # most that mean (before, the step's mean load's queue was taken off, 1.5 s, and p99 read 885.9 s)
     got = s["latency"]["queue"]
     for k, v in {"mean": 300.0, "p50": 225.0, "p90": 765.0, "p99": 886.5}.items():
-        assert v * 0.99 <= got[k] <= v + _above(top, k, v), (k, got[k], v)
+        assert v * 0.99 - top["mean"] <= got[k] <= v + _above(top, k, v), (k, got[k], v)
     # a constant rate within each step is served as before: the step's own queue
     flat = sim.run(pool("fluid", {"process": "poisson", "rate": 1.25}, duration=2 * HOUR, step_s=HOUR))
     assert flat.timeseries[:, 3] == pytest.approx([900.0, 1800.0], abs=15.0)

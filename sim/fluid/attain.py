@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.fluid.backlog import CENTRES, StepWaits, refined
-from sim.fluid.curve import grid_position
+from sim.fluid.backlog import CENTRES, StepWaits, rate_mean, refined
 
 
 def backlog_attainment(sw: StepWaits, per_replica: np.ndarray, rates: np.ndarray, attainment: np.ndarray,
@@ -44,17 +43,20 @@ def backlog_attainment(sw: StepWaits, per_replica: np.ndarray, rates: np.ndarray
     """Per step, the share of the requests served that meet the SLO (module docstring): ``base`` (the
     curve's attainment at each step's load) where no request waits behind a backlog; in the steps
     behind one (``sw.rows``), each instant read at the load served then (``sw.rate`` requests per step
-    over ``per_replica``, the serving replica-seconds of the step) on the curve's grid ``rates``:
+    over ``per_replica``, the serving replica-seconds of the step, unless ``sw`` knows its place,
+    :meth:`~sim.fluid.backlog.StepWaits.on_curve`: a class's waits weigh its own requests, not the load) on
+    the curve's grid ``rates``:
     ``attainment``, normalised TTFT histogram rows ``ttft_rows`` and mean queue time ``queue_mean``
     per grid point; ``limit_s`` the TTFT objective."""
     out = np.array(base, dtype=np.float64, copy=True)
     rows = np.asarray(sw.rows, dtype=np.int64)
     if not len(rows):
         return out
+    if sw.pos is None:
+        sw = sw.on_curve(rates, per_replica)
     waits, rate = refined(sw.waits, sw.rate)
-    per = np.asarray(per_replica, dtype=np.float64)[rows]
-    load = np.divide(rate, per[:, None], out=np.zeros_like(rate), where=per[:, None] > 0)
-    i, w = grid_position(np.asarray(rates, dtype=np.float64), load)
+    reps = waits.shape[1] // sw.waits.shape[1]
+    i, w = (np.repeat(x, reps, axis=1) for x in sw.pos)
 
     def at(v):
         v = np.nan_to_num(np.asarray(v, dtype=np.float64))
@@ -72,6 +74,5 @@ def backlog_attainment(sw: StepWaits, per_replica: np.ndarray, rates: np.ndarray
     whole = cdf(np.full_like(extra, float(limit_s)))
     met = at(attainment) * np.divide(cdf(limit_s - extra), whole, out=np.zeros_like(whole), where=whole > 0)
     met = np.where(extra > 0, met, at(attainment))
-    tot = rate.sum(axis=1)
-    out[rows] = np.divide((rate * met).sum(axis=1), tot, out=out[rows], where=tot > 0)
+    out[rows] = rate_mean(met, rate, out[rows])
     return out

@@ -43,10 +43,11 @@ from the end (:func:`backlog_ages`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from sim.fluid.curve import grid_position
 from sim.metrics.histogram import LogHistogram
 
 REF = LogHistogram()
@@ -98,10 +99,14 @@ def refined(waits: np.ndarray, rate: np.ndarray, r: int = REFINE) -> tuple[np.nd
 
 
 def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray,
-             waits: "StepWaits | None" = None) -> np.ndarray:
+             waits: "StepWaits | None" = None, shift: bool = True, full_row: np.ndarray | None = None) -> np.ndarray:
     """Counts of the mixture ``sum_k weight_k ((1 - w_k) hists[i_k] + w_k hists[i_k + 1])`` with step
     ``k``'s values shifted by the waits behind its backlog (see the module docstring): each of its
-    instants' wait, weighted by the requests served then (:class:`StepWaits`); no shift without ``waits``.
+    instants' wait, weighted by the requests served then (:class:`StepWaits`), and read at the load
+    served then where ``waits`` knows it (:meth:`StepWaits.on_curve`: at the top of the curve while the
+    backlog lasts); ``shift=False``: read so but not shifted (TPOT), the instants at capacity
+    (``waits.full``) read ``full_row`` where given (a saturated replica's); no ``waits``: every step at
+    its ``(i, w)``, unshifted.
 
     ``hists`` is ``(grid, bins)`` of normalised rows; the other arguments are per step.
     """
@@ -118,8 +123,7 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
     if waits is None:
         return out
     # each step's waits on the reference bins (each at its bin's centre, within half a bin, 0.5 %), summed
-    # over the steps read at the same point of the curve (every step served at capacity is), then each
-    # such row shifted by each wait once
+    # over the instants read at the same grid row, then each such row shifted by each wait once
     j = np.flatnonzero(waits.spread)
     j = j[weight[waits.rows[j]] > 0]
     if not len(j):
@@ -128,16 +132,32 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
     step_w, step_r = refined(waits.waits[j], waits.rate[j])
     tot = step_r.sum(axis=1)
     share = step_r / tot[:, None] * weight[k][:, None]
-    wait_bin = REF.bin_index(step_w.ravel()).reshape(share.shape)
-    groups, group = np.unique(np.column_stack([i[k].astype(np.float64), w[k]]), axis=0, return_inverse=True)
-    key = np.repeat(group.ravel(), share.shape[1]) * bins + wait_bin.ravel()
-    cells, at = np.unique(key, return_inverse=True)
-    mass = np.bincount(at.ravel(), weights=share.ravel(), minlength=len(cells))
-    starts = np.searchsorted(cells // bins, np.arange(len(groups) + 1))
-    for g_k, (gi, gw) in enumerate(groups):
+    reps = step_w.shape[1] // waits.waits.shape[1]
+    if waits.pos is None:
+        at_i, at_w = np.repeat(i[k][:, None], step_w.shape[1], axis=1), np.repeat(w[k][:, None], step_w.shape[1], axis=1)
+    else:
+        at_i, at_w = (np.repeat(x[j], reps, axis=1) for x in waits.pos)
+    if not shift:
+        if full_row is not None and waits.full is not None:
+            full = np.repeat(waits.full[j], reps, axis=1)
+            out = out + float(share[full].sum()) * np.asarray(full_row, dtype=np.float64)
+            share = np.where(full, 0.0, share)
+        hw = np.bincount(at_i.ravel(), weights=(share * (1 - at_w)).ravel(), minlength=g) \
+            + np.bincount(at_i.ravel() + 1, weights=(share * at_w).ravel(), minlength=g)
+        return out + (hw[:, None] * hists).sum(axis=0)
+    # each instant's mass split between its two grid rows (the shift is linear in the row), summed per
+    # (grid row, wait bin): as many rows to shift as the curve has, however many loads the instants read
+    wait_bin = np.tile(REF.bin_index(step_w.ravel()), 2)
+    row_of = np.concatenate([at_i.ravel(), at_i.ravel() + 1])
+    part = np.concatenate([(share * (1 - at_w)).ravel(), (share * at_w).ravel()])
+    keep = part > 0
+    cells, at = np.unique(row_of[keep] * bins + wait_bin[keep], return_inverse=True)
+    mass = np.bincount(at.ravel(), weights=part[keep], minlength=len(cells))
+    grid_rows = np.unique(cells // bins)
+    starts = np.searchsorted(cells // bins, np.append(grid_rows, g + 1))
+    for g_k, gi in enumerate(grid_rows):
         lo, hi = starts[g_k], starts[g_k + 1]
-        gi = int(gi)
-        row = (1 - gw) * hists[gi] + gw * hists[gi + 1]
+        row = hists[int(gi)]
         nz = np.flatnonzero(row)
         u = cells[lo:hi] % bins
         bins_at = REF.bin_index((CENTRES[nz][None, :] + CENTRES[u][:, None]).ravel())
@@ -185,10 +205,16 @@ def fcfs_points(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, cap
     return np.maximum(s - a, 0.0), rate
 
 
-def fcfs_met_share(waits: np.ndarray, rate: np.ndarray, limit_s: float) -> np.ndarray:
-    """Per step, the share of the requests served (:func:`fcfs_points`) whose wait is at most ``limit_s``."""
+def rate_mean(values: np.ndarray, rate: np.ndarray, fill: np.ndarray | float = 0.0) -> np.ndarray:
+    """Per row, the mean of ``values`` weighted by ``rate`` (the requests served at each instant);
+    ``fill`` where a row serves nobody.
+
+        >>> rate_mean(np.array([[10.0, 20.0], [5.0, 7.0]]), np.array([[1.0, 3.0], [0.0, 0.0]]), -1.0).tolist()
+        [17.5, -1.0]
+    """
     tot = rate.sum(axis=1)
-    return np.divide((rate * (waits <= limit_s)).sum(axis=1), tot, out=np.ones(len(tot)), where=tot > 0)
+    out = np.array(np.broadcast_to(np.asarray(fill, dtype=np.float64), tot.shape), dtype=np.float64)
+    return np.divide((values * rate).sum(axis=1), tot, out=out, where=tot > 0)
 
 
 @dataclass(frozen=True)
@@ -197,44 +223,75 @@ class StepWaits:
     (:func:`step_waits`): per step their ``mean`` (s; 0 where nothing is queued), and for the steps
     behind a backlog (``rows``) the wait at each of :data:`POINTS` evenly spread instants (``waits``)
     with the rate served then (``rate``, its weight): the distribution the step's latencies are
-    shifted by (:func:`mix_rows`)."""
+    shifted by (:func:`mix_rows`). ``pos``: at each instant, where the load served then falls on the
+    capacity curve's grid (lower index, weight of the upper neighbour; :meth:`on_curve`): at capacity
+    while the backlog lasts, at the arrivals' rate after it, so a step the backlog clears halfway through
+    reads half its requests at the top of the curve, not all of them at the step's mean load. ``full``:
+    per row and instant, whether the pool serves at capacity then (its batch full: the TPOT a saturated
+    replica's, where the curve knows it, :func:`mix_rows`)."""
 
     mean: np.ndarray
     rows: np.ndarray
     waits: np.ndarray
     rate: np.ndarray
+    pos: tuple[np.ndarray, np.ndarray] | None = None
+    full: np.ndarray | None = None
 
     @property
     def spread(self) -> np.ndarray:
         """Per row, whether any request served in it waited (what shifts its latencies)."""
         return ((self.waits > 0) & (self.rate > 0)).any(axis=1)
 
-    def within(self, limit_s: float) -> np.ndarray:
-        """Per step, the share of the requests served whose wait is within ``limit_s``."""
-        share = np.ones(len(self.mean))
-        share[self.rows] = fcfs_met_share(self.waits, self.rate, limit_s)
-        return share
+    def on_curve(self, rates: np.ndarray, per_replica: np.ndarray, max_rps: float = np.inf) -> "StepWaits":
+        """These waits with each instant's place on a curve's grid ``rates`` (requests/s per replica):
+        the rate served then (``rate``, requests per step) over ``per_replica``, the serving
+        replica-seconds of each step; at capacity (``full``) where that is ``max_rps`` (to a millionth).
+
+            >>> sw = StepWaits(np.zeros(1), np.array([0]), np.array([[9.0, 0.0]]), np.array([[3600.0, 1800.0]]))
+            >>> [x.tolist() for x in sw.on_curve(np.array([0.0, 0.5, 0.95]), np.array([3600.0])).pos]
+            [[[1, 1]], [[1.0, 0.0]]]
+        """
+        per = np.asarray(per_replica, dtype=np.float64)[self.rows]
+        load = np.divide(self.rate, per[:, None], out=np.zeros_like(self.rate), where=per[:, None] > 0)
+        return replace(self, pos=grid_position(np.asarray(rates, dtype=np.float64), load),
+                       full=(load >= max_rps * (1.0 - 1e-6)) & (self.rate > 0))
+
+    def at(self, values: np.ndarray) -> np.ndarray:
+        """``(rows, points)``: a per-grid-point curve quantity at each instant's load (:meth:`on_curve`;
+        0 where nobody is served)."""
+        i, w = self.pos
+        v = np.asarray(values, dtype=np.float64)
+        return np.where(self.rate > 0, v[i] * (1 - w) + v[i + 1] * w, 0.0)
+
+    def step_means(self, per_instant: np.ndarray, step_values: np.ndarray) -> np.ndarray:
+        """Per step, ``step_values`` (a quantity read at the step's load), but in the steps whose requests
+        waited (:attr:`spread`) the mean of ``per_instant`` (one value per row and instant) over the
+        requests served there."""
+        out = np.array(step_values, dtype=np.float64, copy=True)
+        live = self.spread
+        r = self.rows[live]
+        out[r] = rate_mean(per_instant[live], self.rate[live], out[r])
+        return out
 
     def beyond(self, queue_s: np.ndarray) -> "StepWaits":
-        """The waits less the queueing the curve already holds, ``queue_s`` per step (its mean queue
-        time at the step's load), at least 0: while a backlog is carried the pool serves at capacity,
-        and the fluid queue's first-come-first-served wait *is* its queue. The curve read at its top
-        point holds a stationary queue of its own (one server with an exact 1 s service: 9.5 s at
-        95 % of capacity); adding the backlog's whole wait to it counted that queue twice, and a
-        request behind a backlog waits ``max(wait, queue_s)`` on average, not their sum (one server
-        at 1.5 times capacity for 1,000 s: a mean wait of 248.7 s where the fluid limit is 238.5 s and
-        40 request-level seeds read 233 +- 11 s).
+        """The waits less the queueing the curve already holds, ``queue_s`` per step or, ``(rows,
+        points)``, per instant (its mean queue time at the load served), at least 0: while a backlog is
+        carried the pool serves at capacity, and the fluid queue's first-come-first-served wait *is* its
+        queue. The curve read at its top point holds a stationary queue of its own (one server with an
+        exact 1 s service: 9.5 s at 95 % of capacity); adding the backlog's whole wait to it counted that
+        queue twice, and a request behind a backlog waits ``max(wait, queue_s)`` on average, not their sum
+        (one server at 1.5 times capacity for 1,000 s: a mean wait of 248.7 s where the fluid limit is
+        238.5 s and 40 request-level seeds read 233 +- 11 s).
 
             >>> sw = StepWaits.single(np.array([0.0, 4.0, 100.0])).beyond(np.array([10.0, 10.0, 10.0]))
             >>> sw.mean.tolist(), sw.waits[:, 0].tolist()
             ([0.0, 0.0, 90.0], [0.0, 0.0, 90.0])
         """
         q = np.nan_to_num(np.asarray(queue_s, dtype=np.float64))
-        waits = np.maximum(self.waits - q[self.rows, None], 0.0)
-        tot = self.rate.sum(axis=1)
+        waits = np.maximum(self.waits - (q if q.ndim == 2 else q[self.rows, None]), 0.0)
         mean = np.zeros(len(self.mean))
-        mean[self.rows] = np.divide((waits * self.rate).sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0)
-        return StepWaits(mean, self.rows, waits, self.rate)
+        mean[self.rows] = rate_mean(waits, self.rate)
+        return StepWaits(mean, self.rows, waits, self.rate, self.pos, self.full)
 
     @classmethod
     def single(cls, waits_s: np.ndarray) -> "StepWaits":
@@ -246,8 +303,8 @@ class StepWaits:
 def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capacity: np.ndarray,
                queued: np.ndarray) -> StepWaits:
     """Per step, the backlog waits, first come first served, of the requests served
-    (:func:`fcfs_points`; none where nothing is ``queued``): their mean, their spread over the step
-    and, per TTFT objective, the share of them within it (:class:`StepWaits`).
+    (:func:`fcfs_points`; none where nothing is ``queued``): their mean and their spread over the step
+    (:class:`StepWaits`).
 
     A backlog growing at 0.5 requests/s from ``t = 0`` (arrivals 1.5/s, service 1/s): the request
     served at ``s`` arrived at ``s / 1.5`` and waited ``s / 3``, not the newest arrival's
@@ -255,8 +312,8 @@ def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capa
 
         >>> edges, on = np.array([0.0, 600.0, 1200.0]), np.array([True, True])
         >>> sw = step_waits(edges, np.array([900.0, 900.0]), np.array([600.0, 600.0]), np.full(2, 600.0), on)
-        >>> [round(float(x), 6) for x in sw.mean], [round(float(x), 3) for x in sw.within(100.0)]
-        ([100.0, 300.0], [0.5, 0.0])
+        >>> [round(float(x), 6) for x in sw.mean], round(float(rate_mean(sw.waits <= 100.0, sw.rate)[0]), 3)
+        ([100.0, 300.0], 0.5)
 
     A backlog of 300 (arrivals at 1/s for 600 s, served at 0.5/s) drained at 1/s in a step of arrivals
     at 0.5/s is gone 600 s into it: its first 300 services wait 300 s, the next 300 from 300 s down to 0
@@ -264,16 +321,15 @@ def step_waits(edges: np.ndarray, admitted: np.ndarray, served: np.ndarray, capa
 
         >>> sw = step_waits(np.array([0.0, 600.0, 1800.0]), np.array([600.0, 600.0]),
         ...                 np.array([300.0, 900.0]), np.array([300.0, 1200.0]), on)
-        >>> round(float(sw.mean[1]), 1), round(float(sw.within(5.0)[1]), 2)   # (300 x 300 + 300 x 150) / 900; 300 of 900
+        >>> round(float(sw.mean[1]), 1), round(float(rate_mean(sw.waits <= 5.0, sw.rate)[1]), 2)   # 300 of 900
         (150.0, 0.33)
 
     (and the 5 served in the drain's last 5 s, which fall between the instants read)
     """
     rows = np.flatnonzero(queued)                       # only the steps behind a backlog
     waits, rate = fcfs_points(edges, admitted, served, capacity, rows=rows)
-    tot = rate.sum(axis=1)
     mean = np.zeros(len(queued))
-    mean[rows] = np.divide((waits * rate).sum(axis=1), tot, out=np.zeros(len(tot)), where=tot > 0)
+    mean[rows] = rate_mean(waits, rate)
     return StepWaits(mean, rows, waits, rate)
 
 
@@ -355,44 +411,6 @@ def backlog_by_step(edges: np.ndarray, admitted: np.ndarray, backlog: float, min
     cum, b, lo, hi = window
     back = cum[-1] - cum                           # arrivals after each edge: a step's ranks from the end
     return np.clip(np.minimum(back[:-1], hi) - np.maximum(back[1:], lo), 0.0, None) * backlog / b
-
-
-def served_mix(admitted: np.ndarray, served: np.ndarray, b_start: np.ndarray, cls_frac: np.ndarray) -> np.ndarray:
-    """Per step (rows) and class (columns), each class's share of the requests the pool served, first
-    come, first served: a step that starts with a backlog serves it first, each of its requests of the
-    class mix of the step it arrived in (``cls_frac``, constant within a step); a step without one serves
-    its own arrivals, of its own mix. Before, every step's services took its own demand's mix, so a class
-    that stopped arriving while its backlog was still served was counted as the classes arriving then.
-
-    Class a at 1.5/s for an hour, then class b at 0.5/s (one server at 1/s): the second hour serves the
-    1,800 of a left waiting, then 1,800 of b:
-
-        >>> served_mix(np.array([5400.0, 1800.0]), np.array([3600.0, 3600.0]), np.array([0.0, 1800.0]),
-        ...            np.array([[1.0, 0.0], [0.0, 1.0]])).tolist()
-        [[1.0, 0.0], [0.5, 0.5]]
-    """
-    admitted = np.asarray(admitted, dtype=np.float64)
-    served = np.asarray(served, dtype=np.float64)
-    cls_frac = np.asarray(cls_frac, dtype=np.float64)
-    n = len(served)
-    out = cls_frac.copy()
-    rows = np.flatnonzero((np.asarray(b_start) > 0) & (served > 0))
-    if not len(rows):
-        return out
-    cum = np.concatenate(([0.0], np.cumsum(admitted)))
-    cum_c = np.vstack([np.zeros(cls_frac.shape[1]), np.cumsum(admitted[:, None] * cls_frac, axis=0)])
-    done = np.concatenate(([0.0], np.cumsum(served)))
-
-    def by_class(count: np.ndarray) -> np.ndarray:     # arrivals of each class among the first ``count``
-        k = np.clip(np.searchsorted(cum, count, side="left") - 1, 0, n - 1)
-        step = cum[k + 1] - cum[k]
-        frac = np.clip(np.divide(count - cum[k], step, out=np.ones_like(count), where=step > 0), 0.0, 1.0)
-        return cum_c[k] + frac[:, None] * (cum_c[k + 1] - cum_c[k])
-
-    part = by_class(done[rows + 1]) - by_class(done[rows])
-    tot = part.sum(axis=1)
-    out[rows] = np.where(tot[:, None] > 0, part / np.where(tot > 0, tot, 1.0)[:, None], cls_frac[rows])
-    return out
 
 
 def arrival_steps(edges: np.ndarray, ages: np.ndarray) -> np.ndarray:

@@ -13,7 +13,9 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
    throughput, measures the ``min_requests`` completions after ten batch turnovers, more until the
    throughput's standard error is within 0.5 % of it (:func:`~sim.fluid.saturation.settled_rps`),
    each weighed by its cost against the mean request's (:func:`saturated_rps`: a window that drew
-   long requests completes fewer, but does as much work);
+   long requests completes fewer, but does as much work); the same window's TPOTs are a saturated
+   replica's, its batch full (:func:`~sim.fluid.saturation.saturated_tpot`: what a request served
+   behind a backlog sees);
 2. grid points at ``fractions x max_rps`` (default 2 % ... 95 %, 14 points), each ``max(min_duration_s,
    min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica (:mod:`sim.fluid.grid`):
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
@@ -58,7 +60,7 @@ from sim.fluid.pinned import curve_mix
 from sim.fluid.curve import CURVE_VERSION, CapacityCurve
 from sim.fluid.grid import GridRuns
 from sim.fluid.saturation import (BACKLOG_SHARE, BATCHES, MAX_WINDOW, OVERDRIVE, SETTLED, TURNOVERS, saturated_rps,
-                                  settled_rps, window_closed, work_weights)
+                                  saturated_tpot, settled_rps, window_closed, work_weights)
 from sim.scenario.types import MAX_NAME
 
 LENGTH_SAMPLE = 1_000_000
@@ -313,7 +315,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
     """Run the calibration (see the module docstring) and return the curve."""
     group = int(template["fleet"]["pools"][0]["replicas"])
     lengths = length_stats(template, base_dir, seed=settings.seed + 1000)
-    max_rps, probe_rate = _saturation_rps(template, base_dir, settings, group, pool_name, lengths)
+    max_rps, probe_rate, sat = _saturation_rps(template, base_dir, settings, group, pool_name, lengths)
     g = GridRuns(template)
     for f in settings.fractions:
         r = f * max_rps
@@ -331,7 +333,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
         reject_share=lengths["reject_share"],
         class_attainment=np.array(g.c_att), class_latency_mean={m: np.array(v) for m, v in g.c_mean.items()},
         class_hists={m: np.array(v) for m, v in g.c_hist.items()},
-        slo_ratio=np.array(g.ratio), class_slo_ratio=np.array(g.c_ratio),
+        slo_ratio=np.array(g.ratio), class_slo_ratio=np.array(g.c_ratio), **_saturated_fields(sat),
         meta={"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.__dict__.items()},
               "probe_rate_rps": probe_rate, "group_replicas": int(group),
               "group_router": template["fleet"]["router"],
@@ -344,8 +346,10 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
 
 
 def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSettings, group: int,
-                    pool_name: str, lengths: dict) -> tuple[float, float]:
-    """Step 1: the saturation throughput (requests/s of the group) and the probe rate that found it.
+                    pool_name: str, lengths: dict) -> tuple[float, float, dict | None]:
+    """Step 1: the saturation throughput (requests/s of the group), the probe rate that found it and the
+    TPOT of the saturated window's requests (:func:`~sim.fluid.saturation.saturated_tpot`; ``None``
+    when no window settled).
 
     A group measures 1/g of one replica's seconds after the same warmup, as the grid runs do; a
     saturated probe with fewer than ``min_requests`` completions is run again long enough. The
@@ -391,6 +395,8 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
     # settles at once pays for few arrivals past its run's end (a feed builds a chunk's requests
     # at once), one that doubles more often runs its later windows afresh
     live = _LiveSaturated(template, base_dir, rate, 1.5 * (skip + 2 * n) / max_rps + probe / 4, settings.seed)
+    sat = None
+    n_classes = max(1, len(template["workload"].get("classes") or []))
     while True:
         # the probe's max_rps may be high by its noise: a margin of time, so the run completes skip + n;
         # it stops once the window is known (its completions are the whole run's: window_closed)
@@ -400,10 +406,22 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
         if got is None:
             break
         max_rps, se = got
+        sat = saturated_tpot(done, skip, n, n_classes)
         if se <= SETTLED * max_rps or n >= MAX_WINDOW:
             break
         n = min(MAX_WINDOW, 2 * n)
-    return max_rps, rate
+    return max_rps, rate, sat
+
+
+def _saturated_fields(sat: dict | None) -> dict:
+    """The curve's saturated-TPOT fields from :func:`~sim.fluid.saturation.saturated_tpot` (none
+    without it; a class without requests in the window takes the fleet's)."""
+    if sat is None or sat["row"] is None:
+        return {}
+    rows = [r if r is not None else sat["row"] for r in sat["class_rows"]]
+    means = [m if m is not None else sat["mean"] for m in sat["class_means"]]
+    return {"sat_tpot": sat["row"], "sat_tpot_mean": sat["mean"], "class_sat_tpot": np.array(rows),
+            "class_sat_tpot_mean": np.array(means, dtype=np.float64)}
 
 
 def capacity_curve(scenario, pool_index: int, base_dir: Path = Path("."),

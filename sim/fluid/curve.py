@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: the curve format and measurement version (part of the cache key; a bump measures every curve again)
-CURVE_VERSION = 10 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+CURVE_VERSION = 11 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
 # min_requests; 6: measured behind the scenario's router on a group of replicas; 7: a group's grid
 # runs and saturation probes measure the replica-seconds of one replica's (:func:`sim.fluid.capacity.grid_run_length`);
 # 8: SLO-ratio rows, what a scaled capacity reads its attainment from (:mod:`sim.fluid.scaled_curve`)
 # 9: max_rps weighs the saturated window's completions by their cost (:func:`sim.fluid.capacity.saturated_rps`)
 # 10: max_rps after ten batch turnovers, over a window that grows until settled
 # (:func:`sim.fluid.saturation.settled_rps`)
+# 11: the TPOT of a saturated replica, its batch full (:func:`sim.fluid.saturation.saturated_tpot`)
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -65,6 +66,13 @@ class CapacityCurve:
     # over the requests whose outcome is known: fleet-wide (grid, bins) and per class (classes, grid, bins)
     slo_ratio: np.ndarray | None = None
     class_slo_ratio: np.ndarray | None = None
+    # a saturated replica's TPOT (its batch full, :func:`sim.fluid.saturation.saturated_tpot`): what the
+    # requests served while a backlog lasts see; normalised log-histogram (bins) and mean, and per class
+    # (classes, bins) and (classes,), a class without one the fleet's
+    sat_tpot: np.ndarray | None = None
+    sat_tpot_mean: float | None = None
+    class_sat_tpot: np.ndarray | None = None
+    class_sat_tpot_mean: np.ndarray | None = None
 
     # ------------------------------------------------------------------ evaluation
     def position(self, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,13 +129,20 @@ class CapacityCurve:
                 {m: [_sparse(h) for h in v] for m, v in self.class_hists.items()},
                 "slo_ratio": None if self.slo_ratio is None else _sparse(self.slo_ratio),
                 "class_slo_ratio": None if self.class_slo_ratio is None else
-                [_sparse(h) for h in self.class_slo_ratio]}
+                [_sparse(h) for h in self.class_slo_ratio],
+                "sat_tpot": None if self.sat_tpot is None else _sparse(self.sat_tpot[None, :]),
+                "sat_tpot_mean": self.sat_tpot_mean,
+                "class_sat_tpot": None if self.class_sat_tpot is None else _sparse(self.class_sat_tpot),
+                "class_sat_tpot_mean": None if self.class_sat_tpot_mean is None else
+                [float(x) for x in self.class_sat_tpot_mean]}
 
     @classmethod
     def from_json(cls, d: dict) -> "CapacityCurve":
         hists = {m: _dense(h) for m, h in d["hists"].items()}
         ca, cl, ch = d.get("class_attainment"), d.get("class_latency_mean"), d.get("class_hists")
         sr, csr = d.get("slo_ratio"), d.get("class_slo_ratio")
+        st, cst, cstm = d.get("sat_tpot"), d.get("class_sat_tpot"), d.get("class_sat_tpot_mean")
+        stm = d.get("sat_tpot_mean")
         def arr(x):
             return np.asarray(x, dtype=np.float64)
         return cls(key=d["key"], pool=d["pool"], max_rps=float(d["max_rps"]), rates_rps=arr(d["rates_rps"]),
@@ -142,7 +157,11 @@ class CapacityCurve:
                                                                for m, v in cl.items()},
                    class_hists=None if ch is None else {m: np.stack([_dense(h) for h in v]) for m, v in ch.items()},
                    slo_ratio=None if sr is None else _dense(sr),
-                   class_slo_ratio=None if csr is None else np.stack([_dense(h) for h in csr]))
+                   class_slo_ratio=None if csr is None else np.stack([_dense(h) for h in csr]),
+                   sat_tpot=None if st is None else _dense(st)[0],
+                   sat_tpot_mean=None if stm is None else float(stm),
+                   class_sat_tpot=None if cst is None else _dense(cst),
+                   class_sat_tpot_mean=None if cstm is None else np.asarray(cstm, dtype=np.float64))
 
 
 def _sparse(h: np.ndarray) -> dict:

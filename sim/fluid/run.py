@@ -23,7 +23,8 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    While a backlog exists every request served in the step also waits what the fluid queue's
    first-come-first-served order makes it wait (:func:`~sim.fluid.backlog.fcfs_points`: served at
    capacity until the backlog is gone), each request's own wait added to its TTFT, E2E and queue
-   times (means and percentiles: :mod:`sim.fluid.backlog`; each class the waits of the instants its own
+   times, and every latency of it (TPOT too) read at the load served when it is served, the curve's top
+   while the backlog lasts, not at the step's mean load (means and percentiles: :mod:`sim.fluid.backlog`; each class the waits of the instants its own
    requests arrived at, :mod:`sim.fluid.class_waits`), SLO attainment read request by request
    (:mod:`sim.fluid.attain`); the backlog left at the end counts in TTFT and queue percentiles at its
    age (the last arrivals');
@@ -39,11 +40,13 @@ are the served-token-weighted average of the curve's ITL percentiles (no per-gap
 
 Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
 load); the class mix of a step's demand is its arrivals', of its services first come, first served
-(:func:`~sim.fluid.backlog.served_mix`: a carried backlog is of the mix of the steps it arrived in).
+(:func:`~sim.fluid.class_waits.served_mix`: a carried backlog is of the mix of the steps it arrived in).
 
 Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
 ``tests/test_cross_tier.py``): within a step the rate is taken as constant for the curve's load
-(the backlog and its waits read it per sub-step); a router's smoothing
+(the backlog, its waits and the class mix read it per sub-step; behind a backlog each request is read
+at the load served when it is served, at capacity the curve's top grid point, 95 % of ``max_rps``, which
+stands for a saturated replica); a router's smoothing
 is measured on a group of at most four replicas.
 """
 from __future__ import annotations
@@ -58,17 +61,17 @@ import numpy as np
 
 from sim.fluid.attain import backlog_attainment
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
-from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, served_mix,
-                               step_waits, warn_priority)
+from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
+                               warn_priority)
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
-from sim.fluid.class_waits import class_waits
+from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
 from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.fluid.substep import (at_capacity_subs, class_spread, end_backlog, lost_capacity, pool_spread,
-                               read_on_subs, sub_arrivals, sub_spread, warn_hidden)
+                               read_on_subs, sub_arrivals, sub_mix, sub_spread, warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
@@ -238,7 +241,7 @@ def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: 
                 mix: np.ndarray) -> list[tuple]:
     """One usage row per (step, class) with requests served, at the step's midpoint: time, prompt and
     output tokens per request (the class's means from the curve runs), class, weight; ``mix``: each
-    class's share of a step's services (:func:`~sim.fluid.backlog.served_mix`)."""
+    class's share of a step's services (:func:`~sim.fluid.class_waits.served_mix`)."""
     cls_tok = curve.meta.get("class_tokens") or []
     mid = (steps.edges[:-1] + steps.edges[1:]) / 2.0
     rows = []
@@ -338,7 +341,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     fine = sub_arrivals(sc, steps.edges, steps.dt_s, base_dir)
     spread = sub_spread(fine, steps.total)
     # classes pinned to pools: a pool's rate within a step is that of its own classes, not the fleet's
-    by_cls = class_spread(fine, steps.demand) if own is not None and spread is not None else None
+    shares = class_spread(fine, steps.demand) if spread is not None else None
+    by_cls = shares if own is not None else None
     for k, (p, curve, sh) in enumerate(zip(pools, curves, share)):
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
@@ -347,12 +351,12 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
-        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p)
+        mix_sub = sub_mix(shares, mine.demand, mine.cls_frac) if shares is not None else None
+        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p, mix_sub)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
         intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
-        mix = served_mix(q.served + q.b_end - q.b_start, q.served, q.b_start, mine.cls_frac)
-        use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale, mix))
+        use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale, measured.mix))
         kv_num += float(np.sum(measured.kv * q.serving))
         kv_den += float(np.sum(q.serving))
 
@@ -393,13 +397,16 @@ class _Measured:
     ts_rows: np.ndarray
     usage: PoolUsage
     kv: np.ndarray
+    mix: np.ndarray                 # each class's share of each step's services (served_mix)
 
 
 def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_sums: FleetSums,
                   per_cls: list[ClassSums], cls_slo: list[tuple[float, float]],
-                  spread: np.ndarray | None = None) -> _Measured:
+                  spread: np.ndarray | None = None, mix_sub: np.ndarray | None = None) -> _Measured:
     """Read pool ``p``'s steps off its curve at the per-replica load served: latency (shifted by the
-    backlog wait), SLO, busy share, KV use and MFU; adds to the fleet's and classes' sums."""
+    backlog wait), SLO, busy share, KV use and MFU; adds to the fleet's and classes' sums. ``mix_sub``:
+    each class's share of the pool's arrivals per sub-step (:func:`~sim.fluid.substep.sub_mix`), whose
+    waits each class's requests wait."""
     n, up, served, dt_s = q.n, q.serving, q.served, steps.dt_s
     n_steps = steps.n
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -409,6 +416,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     waits = step_waits(steps.edges, admitted, served, cap_step,
                        (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
     read_on_subs(waits, steps.edges, admitted, q.b_start, cap_step, spread)
+    waits = waits.on_curve(curve.rates_rps, up * dt_s, curve.max_rps)  # each instant at the load served then: at capacity behind it
     i, w = curve.position(load)
 
     def at(values):
@@ -434,8 +442,10 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
     meas = served * steps.after_warm
-    # the latencies: the curve's (its queueing included) shifted by what the backlog's wait adds to it (beyond)
-    shift = waits.beyond(wq)
+    # the latencies: the curve's (its queueing included) at the load served at each instant, shifted by what
+    # the backlog's wait adds to the curve's queue there (beyond)
+    q_at = waits.at(curve.latency["queue"]["mean"])
+    shift = waits.beyond(q_at)
     fleet_sums.add_latency(curve, i, w, at, meas, shift)
     b = q.backlog
     # the end backlog, first come, first served across classes: the last arrivals, each of its step's
@@ -444,10 +454,11 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     # the scenario's objective) and against SLO attainment (per class: older than its own objective)
     since_warm = float(sc.duration) - sc.warmup
     by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
+    by_served = served_mix(admitted, served, q.b_start, steps.cls_frac, spread, mix_sub)
     add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm,
-                class_waits(waits, steps.edges, steps.cls_frac), wq,
+                class_waits(waits, steps.edges, steps.cls_frac, mix_sub), q_at,
                 [c[0] for c in cls_slo], up * dt_s, by_class,
-                served_mix(admitted, served, q.b_start, steps.cls_frac))   # FCFS: each class its own arrivals' waits
+                by_served)                       # FCFS: each class its own arrivals' waits
     if n_steps:
         ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
         if len(ages):
@@ -480,4 +491,4 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
         lead={"replicas_provisioned_total": q.provisioned_total},
         tail={"replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
               "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps, "backlog_end": b})
-    return _Measured(rows, usage, kv)
+    return _Measured(rows, usage, kv, by_served)

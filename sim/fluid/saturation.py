@@ -149,3 +149,41 @@ def saturated_rps(throughput: dict, lengths: dict) -> float:
     work = w_p * float(throughput["input_tokens_per_s"]) + w_o * (float(throughput["output_tokens_per_s"]) - rps)
     each = w_p * lengths["prompt_tokens_mean"] + w_o * (lengths["output_tokens_mean"] - 1.0)
     return work / each if work > 0 and each > 0 else rps
+
+
+def saturated_tpot(records: np.ndarray, skip: int, n: int, n_classes: int) -> dict:
+    """What a request's TPOT is on a saturated replica, its batch full: the normalised log-histogram
+    row and mean of the TPOTs of the ``n`` completions after the first ``skip`` of a saturated run's
+    ``records`` (the window :func:`window_rps` reads), fleet-wide (``row``, ``mean``) and per class
+    (``class_rows``, ``class_means``: ``None`` where a class has none). What the fluid tier reads for the
+    requests served while a backlog lasts (:meth:`sim.fluid.backlog.StepWaits.on_curve`): the curve's top
+    grid point, at 95 % of ``max_rps``, holds a batch not quite full (the bundled baseline pool: TPOT
+    38 ms there, 47 ms saturated).
+
+        >>> from sim.metrics.records import RECORD_DTYPE
+        >>> rec = np.zeros(4, dtype=RECORD_DTYPE)
+        >>> rec["status"] = COMPLETED; rec["generated_tokens"] = 11; rec["cls"] = (0, 1, 0, 1)
+        >>> rec["first_token_s"] = (1.0, 2.0, 3.0, 4.0); rec["completion_s"] = (2.0, 4.0, 6.0, 8.0)
+        >>> got = saturated_tpot(rec, 1, 3, 2)           # TPOTs 0.2, 0.3, 0.4 after the first
+        >>> round(got["mean"], 6), [round(x, 6) for x in got["class_means"]]
+        (0.3, [0.3, 0.3])
+    """
+    from sim.metrics.histogram import LogHistogram
+    from sim.metrics.summary import latency_columns
+
+    done = records[records["status"] == COMPLETED]
+    done = done[np.argsort(done["completion_s"], kind="stable")][skip:skip + n]
+    tpot = latency_columns(done)["tpot"]
+
+    def row(v: np.ndarray):
+        v = v[~np.isnan(v)]
+        if not len(v):
+            return None, None
+        h = LogHistogram()
+        h.add(v)
+        return h.counts / h.total, float(v.mean())
+
+    whole = row(tpot)
+    by_class = [row(tpot[done["cls"] == k]) for k in range(n_classes)]
+    return {"row": whole[0], "mean": whole[1], "class_rows": [r for r, _ in by_class],
+            "class_means": [m for _, m in by_class]}

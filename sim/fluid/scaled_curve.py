@@ -155,6 +155,10 @@ def at_capacity(curve, capacity: float, frontend_s: float = 0.0):
                                         for m, h in curve.class_hists.items()})
     if curve.class_slo_ratio is not None:
         out = replace(out, class_attainment=attainment_at(curve.class_slo_ratio, c))
+    if curve.sat_tpot is not None:                  # a saturated replica's TPOT: a latency, / c
+        out = replace(out, sat_tpot=rescale_rows(curve.sat_tpot[None, :], c)[0], sat_tpot_mean=curve.sat_tpot_mean / c,
+                      class_sat_tpot=rescale_rows(curve.class_sat_tpot, c),
+                      class_sat_tpot_mean=curve.class_sat_tpot_mean / c)
     return out
 
 

@@ -44,8 +44,7 @@ def hidden_wait(admitted_sub: np.ndarray, capacity_rps: np.ndarray, dt_s: np.nda
     n, sub = admitted_sub.shape
     rate = np.repeat(np.asarray(capacity_rps, dtype=np.float64), sub)
     net = admitted_sub.ravel() - rate * np.repeat(np.asarray(dt_s, dtype=np.float64) / sub, sub)
-    x = np.cumsum(net)
-    q = x - np.minimum(np.minimum.accumulate(x), 0.0)
+    q = sub_queue(0.0, net)
     with np.errstate(divide="ignore", invalid="ignore"):
         wait = np.where(rate > 0, q / rate, np.where(q > 1e-9, np.inf, 0.0))
     return float(wait.max()) if len(wait) else 0.0
@@ -113,6 +112,28 @@ def pool_spread(shares: np.ndarray, demand: np.ndarray) -> np.ndarray:
     return np.divide(part, total[:, None], out=np.full_like(part, 1.0 / shares.shape[1]), where=total[:, None] > 0)
 
 
+def sub_mix(shares: np.ndarray, demand: np.ndarray, cls_frac: np.ndarray) -> np.ndarray | None:
+    """``(steps, SUB, classes)``: each class's share of a pool's arrivals in each sub-step, from its part
+    of each class's demand (``demand``, steps x classes) and each class's spread (:func:`class_spread`);
+    the step's mix ``cls_frac`` where the classes rise and fall together (or nothing arrives), so a
+    step's classes are told apart inside it only where they differ; ``None`` where they never do (the
+    step's mix is the sub-steps').
+
+        >>> shares = np.array([[[1.0, 0.0], [0.0, 1.0]]])       # class 0 in the first half, class 1 in the second
+        >>> sub_mix(shares, np.array([[100.0, 100.0]]), np.array([[0.5, 0.5]])).tolist()
+        [[[1.0, 0.0], [0.0, 1.0]]]
+        >>> sub_mix(np.full((1, 2, 2), 0.5), np.array([[100.0, 100.0]]), np.array([[0.5, 0.5]])) is None
+        True
+    """
+    part = shares * np.asarray(demand, dtype=np.float64)[:, None, :]
+    tot = part.sum(axis=2, keepdims=True)
+    mix = np.divide(part, tot, out=np.zeros_like(part), where=tot > 0)
+    alike = (np.ptp(shares, axis=2, keepdims=True) <= 1e-12) | (tot <= 0)
+    if alike.all():
+        return None
+    return np.where(alike, np.asarray(cls_frac, dtype=np.float64)[:, None, :], mix)
+
+
 def lost_capacity(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per step, ``(P, m)``: what the sub-steps add to a backlog, arrivals less capacity (``P``, the step's
     ``admitted - capacity``), and the lowest that running sum reaches at a sub-step's end (``m``). A step
@@ -124,10 +145,7 @@ def lost_capacity(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray
         >>> float(p[0]), float(m[0]), float(end_backlog(0.0, p[0], m[0]))  # 0.5/s then 1.5/s against 1/s
         (0.0, -900.0, 900.0)
     """
-    sub = spread.shape[1]
-    cap = np.asarray(capacity, dtype=np.float64)[:, None] / sub
-    net = spread * np.asarray(admitted, dtype=np.float64)[:, None] - cap
-    run = np.cumsum(net, axis=1)
+    run = np.cumsum(sub_net(spread, admitted, capacity), axis=1)
     return run[:, -1], run.min(axis=1)
 
 
@@ -136,25 +154,35 @@ def end_backlog(b: float, p: float, m: float) -> float:
     return b + p - min(0.0, b + m)
 
 
+def sub_net(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """``(steps, SUB)``: what each sub-step adds to a queue, its arrivals (``spread`` of the step's
+    ``admitted``) less its part of the step's ``capacity`` (requests per step); one step's row when
+    ``spread`` is one row and the others are numbers."""
+    spread = np.asarray(spread, dtype=np.float64)
+    sub = spread.shape[-1]
+    adm, cap = np.asarray(admitted, dtype=np.float64), np.asarray(capacity, dtype=np.float64)
+    if spread.ndim == 1:
+        return spread * adm - cap / sub
+    return spread * adm[:, None] - cap[:, None] / sub
+
+
+def sub_queue(b, net: np.ndarray) -> np.ndarray:
+    """The plain fluid queue at the end of each sub-step (last axis) from ``b`` at the start: the net
+    input reflected at 0, ``X - min(0, min X)`` with ``X = b + cumsum(net)``; the one queue the sub-steps
+    are read with (:func:`at_capacity_subs`, :func:`sub_waits`, :func:`hidden_wait`).
+
+        >>> sub_queue(0.0, np.array([-1.0, 2.0, -3.0, 1.0])).tolist()
+        [0.0, 2.0, 0.0, 1.0]
+    """
+    x = b + np.cumsum(net, axis=-1)
+    return x - np.minimum(np.minimum.accumulate(x, axis=-1), 0.0)
+
+
 def at_capacity_subs(b: float, spread_row: np.ndarray, admitted: float, capacity: float) -> float:
     """The share of a step's sub-steps that end with a backlog (the pool at capacity through them), the
     queue started at ``b``: what the busy share reads for a step whose sub-steps lost capacity."""
-    net = spread_row * admitted - capacity / len(spread_row)
-    x = b + np.cumsum(net)
-    q = x - np.minimum(np.minimum.accumulate(x), 0.0)
+    q = sub_queue(b, sub_net(spread_row, admitted, capacity))
     return float(np.mean(q > 1e-9 * max(capacity, 1.0)))
-
-
-def sub_served(b: float, spread_row: np.ndarray, admitted: float, capacity: float) -> np.ndarray:
-    """Requests served in each sub-step of a step that starts with a backlog ``b``: the plain fluid queue
-    on the sub-steps (each serves what it holds, up to its part of ``capacity``)."""
-    out = np.zeros(len(spread_row))
-    q, c = float(b), capacity / len(spread_row)
-    for j, share in enumerate(spread_row):
-        work = q + share * admitted
-        out[j] = min(work, c)
-        q = work - out[j]
-    return out
 
 
 def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capacity: np.ndarray,
@@ -162,8 +190,10 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
     """Per step of ``rows`` and evenly spread instant of it, the first-come-first-served wait (s) of
     the request served then and the rate served then (requests per step), with arrivals and services
     taken per sub-step (``spread``: each step's demand over its sub-steps; the queue on them from each
-    step's starting backlog ``b_start``, :func:`sub_served`): where the rate varies inside a step, the
-    requests served after a rise waited longer than those before it (see :mod:`sim.fluid.backlog`).
+    step's starting backlog ``b_start``, :func:`sub_queue`, each sub-step serving what it holds up to its
+    part of ``capacity``): where the rate varies inside a step, the requests served after a rise waited
+    longer than those before it (see :mod:`sim.fluid.backlog`). Only the steps of ``rows`` are served on
+    their sub-steps: the services before a step are the arrivals before it less its starting backlog.
 
         >>> row = np.array([[0.25] * 6 + [0.75] * 6]) / 6     # 0.5/s, then 1.5/s against 1/s
         >>> w, r = sub_waits(np.array([0.0, 3600.0]), np.array([3600.0]), np.zeros(1), np.array([3600.0]), row,
@@ -174,20 +204,21 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
     from sim.fluid.backlog import arrival_times
 
     edges = np.asarray(edges, dtype=np.float64)
+    admitted = np.asarray(admitted, dtype=np.float64)
     n, sub = spread.shape
-    a_sub = spread * np.asarray(admitted, dtype=np.float64)[:, None]
-    d_sub = np.vstack([sub_served(float(b_start[k]), spread[k], float(admitted[k]), float(capacity[k]))
-                       for k in range(n)])
-    t_knots = sub_edges(edges, sub)
-    cum_a = np.concatenate(([0.0], np.cumsum(a_sub.ravel())))
-    cum_d = np.concatenate(([0.0], np.cumsum(d_sub.ravel())))
-    x = (np.arange(points) + 0.5) / points
     rows = np.asarray(rows, dtype=np.int64)
+    a_sub = spread * admitted[:, None]
+    cum_a = np.concatenate(([0.0], np.cumsum(a_sub.ravel())))
+    b = np.asarray(b_start, dtype=np.float64)[rows]
+    q = sub_queue(b[:, None], sub_net(spread[rows], admitted[rows], np.asarray(capacity, dtype=np.float64)[rows]))
+    d_sub = np.maximum(np.column_stack([b, q[:, :-1]]) + a_sub[rows] - q, 0.0)    # served in each sub-step
+    x = (np.arange(points) + 0.5) / points
     s = edges[rows, None] + x[None, :] * (edges[rows + 1] - edges[rows])[:, None]
-    d = np.interp(s.ravel(), t_knots, cum_d)
-    arrived = arrival_times(cum_a, t_knots, d).reshape(s.shape)
-    rate = d_sub[rows][:, np.minimum((x * sub).astype(np.int64), sub - 1)] * sub
-    return np.maximum(s - arrived, 0.0), rate
+    j = np.minimum((x * sub).astype(np.int64), sub - 1)                   # the sub-step of each instant
+    done = np.cumsum(d_sub, axis=1) - d_sub                               # served in the step before it
+    d = (cum_a[rows * sub] - b)[:, None] + done[:, j] + (x * sub - j)[None, :] * d_sub[:, j]
+    arrived = arrival_times(cum_a, sub_edges(edges, sub), d.ravel()).reshape(s.shape)
+    return np.maximum(s - arrived, 0.0), d_sub[:, j] * sub
 
 
 def read_on_subs(waits, edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capacity: np.ndarray,
@@ -197,11 +228,11 @@ def read_on_subs(waits, edges: np.ndarray, admitted: np.ndarray, b_start: np.nda
     longer than before it), and their means."""
     if spread is None or not len(waits.rows) or not np.ptp(spread) > 1e-12:
         return
+    from sim.fluid.backlog import rate_mean
+
     waits.waits[:], waits.rate[:] = sub_waits(edges, admitted, b_start, capacity, spread, waits.rows,
                                               waits.waits.shape[1])
-    tot = waits.rate.sum(axis=1)
-    waits.mean[waits.rows] = np.divide((waits.waits * waits.rate).sum(axis=1), tot, out=np.zeros(len(tot)),
-                                       where=tot > 0)
+    waits.mean[waits.rows] = rate_mean(waits.waits, waits.rate)
 
 
 def warn_hidden(sc, dt_s: np.ndarray, spread: np.ndarray | None, pools: list) -> None:

@@ -37,6 +37,32 @@ def mixture_stats(counts: np.ndarray, mean: float | None) -> dict:
     return out
 
 
+def _read(waits: StepWaits, grid: np.ndarray, step: np.ndarray, shifted: bool,
+          full: float | None = None) -> np.ndarray:
+    """Per step, a curve quantity's mean over the requests served: ``step`` (read at the step's load)
+    plus, where ``shifted``, the mean wait beyond the curve's queue; in the steps behind a backlog each
+    instant's own, at the load served then (:meth:`~sim.fluid.backlog.StepWaits.step_means`), ``full``
+    where given at the instants at capacity (a saturated replica's TPOT)."""
+    if waits.pos is None:
+        return step + waits.mean if shifted else step
+    per_instant = waits.at(grid)
+    if full is not None and waits.full is not None:
+        per_instant = np.where(waits.full, full, per_instant)
+    if shifted:
+        per_instant = per_instant + waits.waits
+    return waits.step_means(per_instant, step + waits.mean if shifted else step)
+
+
+def _saturated(curve: CapacityCurve, k: int | None = None) -> tuple[np.ndarray | None, float | None]:
+    """A saturated replica's TPOT row and mean (class ``k``'s, else the fleet's); ``None`` for a curve
+    without them."""
+    if curve.sat_tpot is None:
+        return None, None
+    if k is None or curve.class_sat_tpot is None or k >= len(curve.class_sat_tpot):
+        return curve.sat_tpot, curve.sat_tpot_mean
+    return curve.class_sat_tpot[k], float(curve.class_sat_tpot_mean[k])
+
+
 class ClassSums:
     """Running sums of one class's block across pools and steps."""
 
@@ -83,12 +109,13 @@ def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np
                  backlog_end: np.ndarray, served_frac: np.ndarray | None = None) -> None:
     """One pool's contribution to every class's block (class k's curve quantities at the same load;
     ``waits[k]``: class k's own waits behind the backlog, :func:`~sim.fluid.class_waits.class_waits`,
-    its latencies shifted by what they add to ``queue_s``, the curve's mean queue per step,
+    its latencies read at the load served at each of its instants and shifted by what they add to
+    ``queue_s``, the curve's mean queue there (per step, or per row and instant of the waits),
     :meth:`~sim.fluid.backlog.StepWaits.beyond`, and its SLO attainment read request by request at its
     TTFT objective ``ttft_s[k]``, :func:`~sim.fluid.attain.backlog_attainment`, on ``per_replica``
     serving replica-seconds per step; ``backlog_end[k]``: class k's part of the pool's end backlog;
     ``served_frac``: each class's share of the requests served per step,
-    :func:`~sim.fluid.backlog.served_mix`, by default the step's demand mix ``cls_frac``, which the
+    :func:`~sim.fluid.class_waits.served_mix`, by default the step's demand mix ``cls_frac``, which the
     refused take)."""
     tokens = curve.meta.get("class_tokens") or []
     served_frac = cls_frac if served_frac is None else served_frac
@@ -114,11 +141,12 @@ def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np
                                  ttft_s[k], att[i] * (1 - w) + att[i + 1] * w)
         a.met += float(np.sum(mk * met))
         shift = waits[k].beyond(queue_s)
+        sat_row, sat_mean = _saturated(curve, k)
         for m in HIST_METRICS:
-            a.hist[m] += mix_rows(hists[m], i, w, mk, shift if m in SHIFTED else None)
-            mean = means[m][i] * (1 - w) + means[m][i + 1] * w
-            if m in SHIFTED:
-                mean = mean + shift.mean
+            tpot = m == "tpot"
+            a.hist[m] += mix_rows(hists[m], i, w, mk, shift, shift=m in SHIFTED, full_row=sat_row if tpot else None)
+            mean = _read(shift, means[m], means[m][i] * (1 - w) + means[m][i + 1] * w, m in SHIFTED,
+                         sat_mean if tpot else None)
             ok = ~np.isnan(mean)
             a.lat_sum[m] += float(np.sum((mk * mean)[ok]))
             a.lat_w[m] += float(np.sum(mk[ok]))
@@ -141,18 +169,19 @@ class FleetSums:
     def add_latency(self, curve: CapacityCurve, i: np.ndarray, w: np.ndarray, at, meas: np.ndarray,
                     waits: StepWaits) -> None:
         """Each step's curve distribution shifted by the waits behind its backlog, weighted by requests measured."""
+        sat_row, sat_mean = _saturated(curve)
         for m in HIST_METRICS:
-            self.hist[m] += mix_rows(curve.hists[m], i, w, meas, waits if m in SHIFTED else None)
+            self.hist[m] += mix_rows(curve.hists[m], i, w, meas, waits, shift=m in SHIFTED,
+                                     full_row=sat_row if m == "tpot" else None)
         for m in METRICS:
-            mean = at(curve.latency[m]["mean"])
-            if m in SHIFTED:
-                mean = mean + waits.mean
+            mean = _read(waits, curve.latency[m]["mean"], at(curve.latency[m]["mean"]), m in SHIFTED,
+                         sat_mean if m == "tpot" else None)
             ok = ~np.isnan(mean)
             self.lat_sum[m] += float(np.sum((meas * mean)[ok]))
             self.lat_w[m] += float(np.sum(meas[ok]))
         tok_w = meas * curve.output_tokens_mean
         for s in self.itl_pct:
-            v = at(curve.latency["itl"][s])
+            v = _read(waits, curve.latency["itl"][s], at(curve.latency["itl"][s]), False)
             ok = ~np.isnan(v)
             self.itl_pct[s] += float(np.sum((tok_w * v)[ok]))
         self.itl_w += float(np.sum(tok_w))

@@ -1,0 +1,128 @@
+"""Latencies behind a fluid backlog read at the load served while it lasts, not at the step's mean load.
+
+One batching replica (at most 8 sequences, 10 prompt and 10 output tokens, a ``linear`` step of
+``0.1 s + 0.02 s`` per decoding sequence, the prompt free). Saturated, the batch holds 8: per request one
+prefill and 9 decodes, so a step carries 0.8 prefills and 7.2 decodes and lasts ``0.1 + 0.02 x 7.2 =
+0.244`` s on average; ``mu = 0.8 / 0.244 = 3.2787`` requests/s (the curve's ``max_rps``). A request's TPOT
+there is the step time weighted by the decodes in it: 0.2444 s with the prefills one to a step
+(``(0.8 x 7 x 0.24 + 0.2 x 8 x 0.26) / 7.2``), 0.2467 s with them in pairs, two steps in five
+(``(2 x 6 x 0.22 + 3 x 8 x 0.26) / 36``, what the fixed lengths settle into, and what the saturated run
+measures), 0.2511 s all four in one step of five. The curve's top grid point, at 95 % of ``mu``, reads
+0.2389 s: its batch is not quite full.
+
+The overload: ``1.25 mu`` for an hour, then ``0.25 mu`` for an hour, in hourly steps. The backlog of
+``900 mu`` at 3,600 s drains at ``0.75 mu``, gone 1,200 s into the second step, which serves ``1,200 mu``
+at capacity, then ``600 mu`` as they arrive. Its mean load is ``0.5 mu``. So ``4,800 mu`` of the ``5,400 mu``
+served run at capacity and ``600 mu`` at ``0.25 mu``: TPOT mean ``(4,800 T(sat) + 600 T(0.25 mu)) / 5,400``,
+0.2346 s with the saturated run's 0.2467 s. Reading the whole second step at its mean load (as before)
+gave its ``1,800 mu`` the TPOT of ``0.5 mu``, and the rest the top grid point's: 0.2135 s; read at the
+load served at each instant but at the top grid point while at capacity, 0.2277 s. The service time
+(E2E less the queue) is still read at the top grid point: 2.26 s where the whole second step at its mean
+load read 2.12 s.
+
+The request level (mean of 20 seeds, ``slow``) reads a TPOT mean of 0.2343 +- 0.0003 s; the fluid tier
+0.2344 s.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import sim
+from conftest import scenario
+
+MU = 0.8 / (0.1 + 0.02 * 7.2)           # requests/s: 0.8 prefills per 0.244 s step
+HOUR = 3600.0
+ARRIVAL = {"process": "piecewise", "times": [0, 3600], "rates": [1.25 * MU, 0.25 * MU]}
+
+
+def batching_pool(fidelity: str, *, seed: int = 1, step_s: float = HOUR) -> dict:
+    sc = scenario(seed=seed, duration=2 * HOUR, warmup=0, metrics={"interval": 60.0, "records": "none"})
+    sc["workload"] = {"arrival": copy.deepcopy(ARRIVAL), "prompt_tokens": {"dist": "fixed", "value": 10},
+                      "output_tokens": {"dist": "fixed", "value": 10}}
+    sc["fleet"] = {"router": "random", "pools": [{"name": "b", "gpu": "h100-sxm", "replicas": 1,
+                                                  "batching": {"max_num_seqs": 8, "max_batched_tokens": 4096}}]}
+    sc["perf"] = {"model": "linear", "base_s": 0.1, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.02,
+                  "per_context_token_s": 0.0}
+    sc["slo"] = {"ttft_s": 5.0, "tpot_s": 0.3}
+    sc["fidelity"] = fidelity
+    if fidelity == "fluid":
+        sc["fluid"] = {"step": step_s}
+    return sc
+
+
+@pytest.fixture(scope="module")
+def curve():
+    from sim.fluid.run import measured_curves
+    from sim.scenario.load import scenario_from_dict
+
+    return measured_curves(scenario_from_dict(batching_pool("fluid")))[0]
+
+
+@pytest.fixture(scope="module")
+def hourly() -> dict:
+    return sim.run(batching_pool("fluid")).summary["latency"]
+
+
+def _hand(curve, metric: str) -> float:
+    """The hand mix: 4,800 of 5,400 served at the curve's top, 600 at a quarter of ``mu``."""
+    def at(v, rate):
+        return float(np.interp(rate, curve.rates_rps, np.asarray(v, dtype=np.float64)))
+    lat = curve.latency
+    if metric == "service":            # E2E less the queue: what a request takes once it is picked up
+        top = lat["e2e"]["mean"][-1] - lat["queue"]["mean"][-1]
+        low = at(lat["e2e"]["mean"], 0.25 * MU) - at(lat["queue"]["mean"], 0.25 * MU)
+    else:                              # TPOT: a saturated replica's at capacity
+        top, low = curve.sat_tpot_mean, at(lat[metric]["mean"], 0.25 * MU)
+    return (4800.0 * top + 600.0 * low) / 5400.0
+
+
+def test_the_saturated_replica_is_the_hand_one(curve):
+    assert curve.max_rps == pytest.approx(MU, rel=1e-3)
+    assert curve.rates_rps[-1] == pytest.approx(0.95 * curve.max_rps, rel=1e-9)
+    # a full batch's TPOT: between the prefills one to a step and all four in one step of five
+    assert 0.2444 * 0.999 <= curve.sat_tpot_mean <= 0.2511 * 1.001
+    assert curve.latency["tpot"]["mean"][-1] < 0.2444          # the top grid point's batch is not full
+
+
+def test_tpot_behind_a_backlog_is_read_at_capacity_while_it_lasts(curve, hourly):
+    want = _hand(curve, "tpot")
+    assert 0.232 < want < 0.238                     # 0.2346 s: 4,800 at 0.2467 s, 600 at 0.138 s
+    assert hourly["tpot"]["mean"] == pytest.approx(want, rel=2e-3)
+
+
+def test_service_time_behind_a_backlog_is_read_at_capacity_while_it_lasts(curve, hourly):
+    got = hourly["e2e"]["mean"] - hourly["queue"]["mean"]
+    assert got == pytest.approx(_hand(curve, "service"), rel=1e-2)
+
+
+def test_hourly_steps_read_what_minute_steps_read(hourly):
+    fine = sim.run(batching_pool("fluid", step_s=60.0)).summary["latency"]
+    assert hourly["tpot"]["mean"] == pytest.approx(fine["tpot"]["mean"], rel=2e-3)
+    assert hourly["e2e"]["mean"] - hourly["queue"]["mean"] == pytest.approx(
+        fine["e2e"]["mean"] - fine["queue"]["mean"], rel=1e-2)
+
+
+@pytest.mark.slow
+def test_tpot_behind_a_backlog_against_the_request_level(hourly):
+    seeds = [sim.run(batching_pool("request", seed=s)).summary["latency"]["tpot"]["mean"] for s in range(1, 21)]
+    req = float(np.mean(seeds))
+    assert 0.2444 * 0.9 < req < 0.2467              # mostly saturated, some at a quarter load
+    assert hourly["tpot"]["mean"] == pytest.approx(req, rel=0.01)
+
+
+def test_a_class_behind_a_backlog_is_read_at_the_pools_load_not_its_share_of_it():
+    """Two classes of one mix and one objective (half each of every step, as the ``tiers_pool`` server
+    sees them: 0.5/s for half an hour, 1.5/s for the next, 0.5/s after) have the fleet's SLO attainment.
+    Each class's instants were read at its own share of the rate served (half of it), a lighter load than
+    the pool's: 0.3317 and 0.3316 for the fleet's 0.3336."""
+    from tiers_pool import pool
+
+    sc = pool("fluid", {"process": "piecewise", "times": [0, 1800, 3600], "rates": [0.5, 1.5, 0.5]},
+              duration=2 * HOUR, step_s=HOUR)
+    sc["workload"]["classes"] = [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]
+    s = sim.run(sc).summary
+    for cls in ("a", "b"):
+        assert s["classes"][cls]["slo"]["attainment"] == pytest.approx(s["slo"]["attainment"], abs=5e-4)
