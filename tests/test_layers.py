@@ -17,6 +17,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sim.errors", "sim.atomic", "sim.io", "sim.paths", "sim.humanize", "sim.text_table",
      "sim.folder_lock"),                                                    # foundations
     ("sim.scenario.schema", "sim.scenario.catalog", "sim.scenario.types",     # the scenario's vocabulary
+     "sim.scenario.gpu_catalog", "sim.scenario.model_catalog", "sim.scenario.catalog_fields",
      "sim.scenario.workload", "sim.scenario.perf", "sim.scenario.economics",
      "sim.scenario.architecture", "sim.scenario.hf_config", "sim.scenario.schedulers",
      "sim.scenario.safe_yaml", "sim.scenario.safe_text", "sim.scenario.yaml_tabs"),

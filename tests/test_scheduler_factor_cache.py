@@ -11,7 +11,7 @@ import yaml
 from sim.api import build_pools
 from sim.cli import main
 from sim.scenario.load import scenario_from_dict
-from sim.serving import saturated
+from sim.serving import factor_cache, saturated
 
 from conftest import scenario
 
@@ -92,8 +92,8 @@ def test_a_corrupt_or_foreign_cache_file_is_measured_again(tmp_path, monkeypatch
 def test_another_version_of_the_measurement_does_not_read_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path))
     _factor(_scenario())
-    monkeypatch.setattr(saturated, "FACTOR_VERSION", saturated.FACTOR_VERSION + 1)
-    monkeypatch.setattr(saturated, "code_fingerprint", lambda: "another-version")
+    monkeypatch.setattr(factor_cache, "FACTOR_VERSION", factor_cache.FACTOR_VERSION + 1)
+    monkeypatch.setattr(factor_cache, "code_fingerprint", lambda: "another-version")
     measured = []
     real = saturated.saturated_window
     monkeypatch.setattr(saturated, "saturated_window", lambda *a: measured.append(1) or real(*a))

@@ -58,8 +58,9 @@ from sim.planning.knobs import Knob, KnobError, columns, configurations, labels,
 from sim.planning.points import seed_count
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.source import ScenarioSource
-from sim.planning.store import claim_folder, drop_earlier_result, holds_out
-from sim.planning.table import named_columns, write_csv, write_json
+from sim.planning.plan_folder import write_plan, write_plan_folder  # noqa: F401 (write_plan re-exported)
+from sim.planning.store import claim_folder, holds_out
+from sim.planning.table import named_columns
 from sim.planning.unfit import unfit_groups
 
 OBJECTIVES = {"cost": "cost.compute_usd", "cost_with_commits": "cost.compute_with_commits_usd"}
@@ -302,19 +303,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
                         robust=robust, robust_groups=robust_rows if pct is not None else [], band=pct,
                         runs=(judged.evaluate.runs, judged.evaluate.reused), skipped=skipped)
     if out_path is not None:
-        drop_earlier_result(out_path, "plan")
-        write_json(out_path / "scenario.json", source.data)     # the base, for the report's header
-        write_plan(out_path, result, source.source, shown)      # plan.json last
-        if figures:
-            from sim.report.sweep_figures import pareto_figure, row_index
-
-            pareto_figure(evaluated, out_path / "figures" / "pareto",
-                          label_keys=[k.path for k in knobs],
-                          feasible=[r["feasible"] for r in evaluated], best=row_index(evaluated, best),
-                          x_metric=obj if obj.startswith("cost") else "cost.compute_usd",
-                          title="plan: cost vs p99 TTFT",
-                          robust=None if robust is None else (row_index(evaluated, robust), pct),
-                          constraints=[str(c) for c in cons])
+        write_plan_folder(out_path, result, source, shown, figures)
     return result
 
 
@@ -451,26 +440,3 @@ def next_probes(searches: Mapping[Any, Sequence[Bisection]],
             if (n := b.probe()) is not None and (g, n) not in out:
                 out.append((g, n))
     return out
-
-
-def write_plan(out: Path, result: PlanResult, source: str = "<scenario>",
-               shown: Sequence[str] | None = None) -> None:
-    """``plan.json`` (answer, per-group minima, every evaluation) and ``plan.csv`` in ``out``; with
-    ``shown``, the columns ``--columns`` named, as ``shown_columns`` (``columns`` is the knobs' columns)."""
-    write_csv(out / "plan.csv", result.evaluated)
-    write_json(out / "plan.json", {
-        "scenario": source,
-        "objective": result.objective,
-        "constraints": [str(c) for c in result.constraints],
-        "seeds": result.seeds,
-        "knobs": [k.path for k in result.knobs],
-        "columns": columns(result.knobs),
-        **({"shown_columns": [str(c) for c in shown]} if shown else {}),
-        "best": result.best,
-        "groups": list(result),
-        "evaluated": result.evaluated,
-        "unmet": result.unmet,
-        **({"capacity_band": {"pct": result.band, "capacity": capacities(result.band)["slower"]},
-            "robust": result.robust, "robust_groups": result.robust_groups} if result.band is not None else {}),
-        **({"skipped": result.skipped} if result.skipped else {}),
-    })

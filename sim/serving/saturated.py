@@ -55,16 +55,11 @@ time (its cost is linear in the lengths), so there the factor is 1 to rounding a
 pool's load factor is its utilization ``rho``. A window with fewer than :data:`MIN_WINDOW`
 completions (every request refused, or too few requests) gives factor 1: the closed form alone.
 
-Measurements are cached in the process and on disk, keyed by the lengths and classes of the
-requests, the pool's configuration and the files its ``perf:`` block reads (so a sweep over arrival
-rates measures once); a capacity-scaled engine is measured unscaled (:func:`scheduler_factor`), so a
-``--capacity-band`` run measures once for its three runs. The disk cache (beside the fluid tier's
-curves: ``$FLEETSIM_CACHE``, default ``~/.cache/fleetsim``; one small JSON file per factor, written
-atomically) also keys on :data:`FACTOR_VERSION` and a hash of the simulator's own source and
-catalogs (:func:`~sim.io.code_fingerprint`), so a factor measured by another version is never
-read; the float is stored as its shortest round-trip text, so a warm run's summary has the same
-bytes as a cold one's. An unreadable, corrupt or foreign file is ignored and the factor measured
-again; a cache folder that cannot be written only costs the next process the measurement.
+Measurements are cached in the process and on disk, keyed by what they depend on
+(:mod:`sim.serving.factor_cache`: the requests' lengths and classes, the pool's configuration, the
+files its ``perf:`` block reads; a sweep over arrival rates measures once); a capacity-scaled engine
+is measured unscaled (:func:`scheduler_factor`), so a ``--capacity-band`` run measures once for its
+three runs.
 
 On the baseline (Llama-3-8B, H100) one measurement costs about 0.5 s of CPU under vLLM or SGLang
 (the baseline's run: about 6 s; ``benchmarks/bench_scheduler_factor.py``) and 1-3 s under
@@ -84,18 +79,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import simpy
 
-from sim.atomic import atomic_write_text
-from sim.io import cache_dir, code_fingerprint
-from sim.paths import resolve_path
 from sim.perf.scaled import ScaledCapacity
 from sim.perf.utilization import decode_batch, limits_of, request_seconds, seconds_per_request
+from sim.serving.factor_cache import FACTOR_VERSION, _CACHE, cached_factor, measurement_key  # noqa: F401 (re-exported)
 from sim.serving.fleet import Fleet
 from sim.serving.pool import PoolRuntime
 from sim.serving.request import served_output
@@ -125,13 +117,6 @@ MAX_PREFILL_REPLICAS = 32
 """Prefill replicas at most in a disaggregated decode pool's measurement (:func:`prefill_replicas`)."""
 MAX_DRAWN = 1_000_000
 """Requests of the workload generated at most to draw the sample from (about 0.3 s)."""
-
-FACTOR_VERSION = 2
-"""The measurement's format: bump it whenever what a factor means or how it is measured changes (a
-change in the simulator's files already changes the disk cache's key, :func:`~sim.io.code_fingerprint`)."""
-
-_CACHE: dict[str, float] = {}
-
 
 def servable(pool: PoolRuntime, prompt: np.ndarray, output: np.ndarray, role: str = "both") -> np.ndarray:
     """Which requests (``prompt``, ``output`` tokens) one replica of ``pool`` in ``role`` can ever
@@ -379,40 +364,6 @@ def _unscaled(pool: PoolRuntime) -> PoolRuntime:
     return dataclasses.replace(pool, step_model=pool.step_model.inner)
 
 
-def _perf_files(perf, base_dir: Path) -> list[bytes]:
-    """The contents of the files a ``perf:`` block reads (a calibration, a step-time table; relative
-    paths resolve against the scenario's folder): the same block in two folders, or a file edited
-    between two runs of one process, is another engine."""
-    out = []
-    for cfg in (perf, getattr(perf, "roofline", None)):
-        for name in ("calibration", "path"):
-            path = getattr(cfg, name, None)
-            if isinstance(path, str):
-                try:
-                    out.append(resolve_path(path, base_dir).read_bytes())
-                except OSError:         # the run's own build reports an unreadable file
-                    out.append(path.encode())
-    return out
-
-
-def _key(scenario, pool: PoolRuntime, reqs: RequestChunk, base_dir: Path = Path(".")) -> str:
-    """What a measurement depends on: the requests' lengths and classes, the pool's configuration
-    (its name and size aside), model, GPU, KV blocks, engine and the contents of the files its
-    ``perf:`` block reads (not a capacity scale: :func:`scheduler_factor` measures without it)."""
-    h = hashlib.sha256()
-    for a in (reqs.prompt_tokens, reqs.output_tokens, reqs.class_idx):
-        h.update(np.ascontiguousarray(a).tobytes())
-    perf = pool.cfg.perf or scenario.perf
-    for data in _perf_files(perf, base_dir):
-        h.update(hashlib.sha256(data).digest())
-    h.update(repr((pool.cfg.model_copy(update={"replicas": 1, "autoscale": None, "failures": None,
-                                               "name": ""}).model_dump_json(exclude={"max_waiting"}),
-                   perf.model_dump_json() if hasattr(perf, "model_dump_json") else repr(perf),
-                   repr(pool.model), repr(pool.gpu), pool.kv_blocks, scenario.engine,
-                   [(c.priority, c.shared_prefix_tokens) for c in classes(scenario.workload)])).encode())
-    return h.hexdigest()
-
-
 def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), start=None,
                      prefill_pool: PoolRuntime | None = None) -> float:
     """The pool's scheduler factor (module docstring): its engine's replica-seconds per request at
@@ -441,42 +392,14 @@ def scheduler_factor(scenario, pool: PoolRuntime, base_dir: Path = Path("."), st
     b = turnover_batch(pool, float(np.mean(sample.prompt_tokens)), float(np.mean(sample.output_tokens)))
     # the warm-up and the drain on top of the window: the sample's means size them
     reqs = _first(sample, 5 * b + MAX_WINDOW_REQUESTS)
-    key = _key(scenario, pool, reqs, base_dir)
+    key = measurement_key(scenario, pool, reqs, base_dir)
     if prefill is not None:        # the pair: the prefill pool's engine and the link price the decode window too
-        key = hashlib.sha256((key + _key(scenario, prefill, reqs, base_dir)
+        key = hashlib.sha256((key + measurement_key(scenario, prefill, reqs, base_dir)
                               + repr(d.link_gbps)).encode()).hexdigest()
-    if key not in _CACHE:
-        path, disk_key = _disk_entry(key)
-        factor = _read_factor(path, disk_key)
-        if factor is None:
-            win, t0 = saturated_window(scenario, pool, reqs) if prefill is None else \
-                decode_window(scenario, prefill, pool, reqs)
-            factor = float(_ratio(pool, win, t0)) if len(win) else 1.0
-            try:
-                atomic_write_text(path, json.dumps({"version": FACTOR_VERSION, "key": disk_key, "factor": factor}))
-            except OSError:     # a read-only or full cache folder: the next process measures again
-                pass
-        _CACHE[key] = factor
-    return _CACHE[key]
 
+    def measure() -> float:
+        win, t0 = saturated_window(scenario, pool, reqs) if prefill is None else \
+            decode_window(scenario, prefill, pool, reqs)
+        return float(_ratio(pool, win, t0)) if len(win) else 1.0
 
-def _disk_entry(key: str) -> tuple[Path, str]:
-    """The cache file of the measurement keyed ``key`` (:func:`_key`) and the key it must hold:
-    ``key`` with :data:`FACTOR_VERSION` and the simulator's code fingerprint."""
-    disk_key = hashlib.sha256(f"{FACTOR_VERSION}:{code_fingerprint()}:{key}".encode()).hexdigest()
-    return cache_dir() / f"scheduler-factor-{disk_key[:24]}.json", disk_key
-
-
-def _read_factor(path: Path, disk_key: str) -> float | None:
-    """The factor cached in ``path`` if it is this measurement's (its version and whole key match)
-    and a finite positive number; otherwise None (missing, unreadable, corrupt or foreign)."""
-    try:
-        entry = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
-        return None
-    if not isinstance(entry, dict) or entry.get("version") != FACTOR_VERSION or entry.get("key") != disk_key:
-        return None
-    factor = entry.get("factor")
-    if type(factor) is not float or not math.isfinite(factor) or factor <= 0:
-        return None
-    return factor
+    return cached_factor(key, measure)
