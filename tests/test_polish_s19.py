@@ -97,3 +97,20 @@ def test_a_plans_progress_numbers_every_round_those_run_ahead_too(capsys):
     err = capsys.readouterr().err
     assert sorted(set(map(int, re.findall(r"plan round (\d) of at most 5", err)))) == [1, 2, 3, 4, 5]
     assert "1/1" in err.split("plan round 3")[0].rsplit("plan round 2 of at most 5", 1)[1]    # its last state: done
+
+
+def test_the_public_api_writes_a_comparison_as_fleetsim_compare_prints_it(tmp_path, capsys):
+    """Notebook 02 imported comparison_text from sim.commands.compare, a command module: the package offers
+    it (sim.comparison_text), and it is the command's output, byte for byte (printed to a pipe: no width)."""
+    import sim
+    from sim.cli import main
+
+    short = ["duration=1m", "warmup=0", "workload.arrival.rate=5"]
+    for n in (1, 2):
+        sim.run("scenarios/baseline.yaml", overrides=[*short, f"fleet.pools.0.replicas={n}"], out=tmp_path / f"r{n}")
+    assert main(["compare", str(tmp_path / "r1"), str(tmp_path / "r2")]) == 0
+    printed = capsys.readouterr().out
+    text = sim.comparison_text(sim.compare(tmp_path / "r1", tmp_path / "r2"))
+    assert printed == text + "\n"
+    assert "fleet.pools.0.replicas" in text and "comparison_text" in sim.__all__
+    assert max(map(len, sim.comparison_text(sim.compare(tmp_path / "r1", tmp_path / "r2"), 100).splitlines())) <= 100
