@@ -114,3 +114,25 @@ def test_the_public_api_writes_a_comparison_as_fleetsim_compare_prints_it(tmp_pa
     assert printed == text + "\n"
     assert "fleet.pools.0.replicas" in text and "comparison_text" in sim.__all__
     assert max(map(len, sim.comparison_text(sim.compare(tmp_path / "r1", tmp_path / "r2"), 100).splitlines())) <= 100
+
+
+def test_a_missing_step_time_table_is_named_as_written_as_a_missing_trace_is(tmp_path, capsys):
+    """A missing trace read "trace file not found: 'traces/t.csv' (paths are relative to the scenario's
+    folder)"; a missing step-time table "/abs/path/to/tables/steps.csv: cannot read step-time table (No such
+    file or directory)". Both now say the path the scenario wrote, and where it is looked for."""
+    import yaml
+
+    from sim.cli import main
+
+    base = yaml.safe_load(open("scenarios/baseline.yaml"))
+    path = tmp_path / "s.yaml"
+    lines = {}
+    for what, sets in (("trace", ["workload.arrival={process: trace, path: traces/t.csv}"]),
+                       ("table", ["perf={model: table, path: tables/steps.csv}"])):
+        path.write_text(yaml.safe_dump(base))
+        assert main(["validate", str(path), *[x for s in sets for x in ("--set", s)]]) == 2
+        lines[what] = capsys.readouterr().err.strip().splitlines()
+    relative = " (paths are relative to the scenario's folder)"
+    assert f"{path}: workload.arrival.path: trace file not found: 'traces/t.csv'{relative}" in lines["trace"]
+    assert lines["table"] == [f"{path}: perf.path: step-time table not found: 'tables/steps.csv'{relative}"]
+    assert str(tmp_path / "tables") not in "\n".join(lines["table"])
