@@ -4,7 +4,7 @@
 >>> res = sim.run("scenarios/baseline.yaml", overrides=["duration=60", "warmup=0"])  # doctest: +SKIP
 
 Public API: :func:`run`, :func:`load_scenario`, :func:`sweep`, :func:`plan`, :func:`saturation`,
-:func:`reprice`, :func:`compare`.
+:func:`reprice`, :func:`compare` (and :func:`comparison_text`, a comparison as ``fleetsim compare`` prints it).
 ``sweep``, ``plan`` and ``saturation`` show a progress bar (tqdm's auto mode: a widget in Jupyter, a
 text bar on a terminal's stderr) unless called with ``progress=False``.
 """
@@ -88,6 +88,15 @@ def compare(*folders):
     return _compare(folders)
 
 
+def comparison_text(comparison, width=None):
+    """A comparison (:func:`compare`) as ``fleetsim compare`` prints it: the folders with their letters, the
+    settings that differ, any notes, then the metrics table, set for ``width`` columns (``None``: each line
+    whole, as printed to a file). See :func:`sim.commands.compare.comparison_text`."""
+    from sim.commands.compare import comparison_text as _text
+
+    return _text(comparison, width)
+
+
 def _warnings_shown(scenario):
     """fleetsim's warnings printed as the command line prints them (``file: field: message``, no
     Python source line) while the call runs (:func:`sim.errors.warnings_as_problems`); ``run``
@@ -98,4 +107,5 @@ def _warnings_shown(scenario):
     return warnings_as_problems(source_name(scenario) if scenario is not None else "")
 
 
-__all__ = ["run", "load_scenario", "sweep", "plan", "saturation", "reprice", "compare", "__version__"]
+__all__ = ["run", "load_scenario", "sweep", "plan", "saturation", "reprice", "compare", "comparison_text",
+           "__version__"]

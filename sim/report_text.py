@@ -116,7 +116,7 @@ def format_summary(result: "Result") -> str:
     pools = s.get("pools") or {}
     sharded = _sharded(s)
     slo = s["slo"]
-    att = "-" if slo["attainment"] is None else f"{slo['attainment']:.2%}"
+    att = attainment(slo["attainment"])
     lines += ["",
               *fields(f"throughput{' (per shard)' if sharded else ''}",
                       [_rate(t['requests_per_s'], "req/s", 2), _rate(t['input_tokens_per_s'], "in tok/s", 0),
@@ -234,12 +234,22 @@ def band_table(s: dict) -> list[str]:
     verdicts = ", ".join(f"{label} {(b[side]['stability'] or {}).get('verdict') or '-'}"
                          for side, label in (("faster", "+" + pct), ("slower", "−" + pct)))
     gh = [(x.get("gpu_hours") or {}).get("provisioned") for x in (s, b["faster"], b["slower"])]
-    lines += ["", f"{'SLO':<15}{'-' if att is None else format(att, '.2%')} ({attainment_range(b)})",
+    lines += ["", f"{'SLO':<15}{attainment(att)} ({attainment_range(b)})",
               f"{'stability':<15}this run {s.get('stability', {}).get('verdict', '-')}, {verdicts}",
               *([f"{'GPU-hours':<15}{_hours(gh[0])} ({_hours(gh[1])} – {_hours(gh[2])}) provisioned"]
                 if all(isinstance(v, (int, float)) for v in gh) and len(set(gh)) > 1 else []),
               *_wrap(explanation(b, fluid=s.get("engine") == "fluid", summary=s))]
     return lines
+
+
+def attainment(v) -> str:
+    """An SLO attainment in per cent to two decimals, more where that would read as 100 % (or 0 %) without
+    being it (:func:`sim.humanize.share`); None as a dash.
+
+        >>> attainment(0.9876), attainment(0.99999), attainment(1.0), attainment(None)
+        ('98.76%', '99.999%', '100.00%', '-')
+    """
+    return "-" if v is None else humanize.share(v, 2, apart=(0.0, 1.0))
 
 
 def class_table(s: dict) -> list[str]:
@@ -256,7 +266,7 @@ def class_table(s: dict) -> list[str]:
         lat = c["latency"]
         att = c["slo"]["attainment"]
         cells = [name, f"{c['requests']['completed']:,}", _ms(lat["ttft"]["p99"]), _ms(lat["tpot"]["p99"]),
-                 "-" if att is None else format(att, ".2%")]
+                 attainment(att)]
         own = class_band(b, name) if b else None
         if own is not None:             # a range beside each value there is
             for i, key in ((2, "ttft"), (3, "tpot")):

@@ -152,8 +152,10 @@ def test_a_search_over_client_counts_says_the_ramp_once(tmp_path, capsys):
 
 
 def test_fast_and_reference_engines_give_the_same_bytes_with_a_ramp():
-    """Exponential think, two classes (one with priority and its own SLO) on two servers, with and
-    without drain: the fast engine's records and summary equal the reference engine's."""
+    """Exponential think, two classes (one with priority and its own SLO) on two servers of two sequences
+    each, whose policy ``priority`` takes the first class first (on ``continuous`` the priority ordered
+    nothing; with four sequences each the six clients never waited, and the priority had nothing to order),
+    with and without drain: the fast engine's records and summary equal the reference engine's."""
     sc = _closed(n=6, think_s=0.5, think="exponential", prompt={"dist": "exponential", "mean": 300},
                  duration=60, warmup=0, replicas=2)
     sc["workload"]["arrival"]["ramp_up_s"] = 20
@@ -161,7 +163,7 @@ def test_fast_and_reference_engines_give_the_same_bytes_with_a_ramp():
     sc["workload"]["classes"] = [{"name": "a", "share": 0.7, "priority": 1},
                                  {"name": "b", "share": 0.3, "slo": {"ttft_s": 0.5}}]
     sc["perf"]["per_decode_token_s"] = 0.002
-    sc["fleet"]["pools"][0]["batching"] = {"max_num_seqs": 4, "max_batched_tokens": 4096}
+    sc["fleet"]["pools"][0]["batching"] = {"policy": "priority", "max_num_seqs": 2, "max_batched_tokens": 4096}
     for drain in (False, True):
         runs = []
         for engine in ("fast", "reference"):
@@ -171,3 +173,8 @@ def test_fast_and_reference_engines_give_the_same_bytes_with_a_ramp():
             runs.append((r.records.tobytes(), json.dumps(summary, sort_keys=True, default=str)))
         assert runs[0] == runs[1]
         assert len(np.unique(np.round(r.records["arrival_s"][:6], 9))) > 1    # the ramp staggered them
+        with pytest.warns(sim.errors.ScenarioWarning, match="orders nothing"), \
+                pytest.warns(sim.errors.ScenarioWarning, match="ramp_up_s"):    # the same fleet, first come first served
+            fcfs = sim.run({**sc, "drain": drain, "fleet": {"pools": [{**sc["fleet"]["pools"][0], "batching": {
+                **sc["fleet"]["pools"][0]["batching"], "policy": "continuous"}}]}})
+        assert fcfs.records.tobytes() != runs[0][0]         # the priority ordered some requests

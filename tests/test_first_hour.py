@@ -342,14 +342,14 @@ def test_a_rate_is_not_written_as_a_time():
 
 
 def test_the_sweep_table_heads_each_metric_with_its_unit(tmp_path, capsys):
-    """The terminal's sweep table writes metrics as plain numbers (0.185, 1): the header says in what."""
+    """The terminal's sweep table writes metrics as plain numbers (185, 99.99): the header says in what."""
     from sim.cli import main
 
     assert main(["sweep", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--grid",
                  "fleet.pools.0.replicas=2", "--out", str(tmp_path / "s"), "--quiet", "--no-figures", "--columns",
                  "latency.ttft.p99,slo.attainment,utilization.load_factor,throughput.requests_per_s"]) == 0
     head = capsys.readouterr().out.splitlines()[0]
-    assert head.endswith("latency.ttft.p99 (ms)  slo.attainment (0-1)  utilization.load_factor  "
+    assert head.endswith("latency.ttft.p99 (ms)  slo.attainment (%)  utilization.load_factor  "
                          "throughput.requests_per_s")
 
 
@@ -553,7 +553,7 @@ def test_reprice_says_what_each_changed_total_was(tmp_path, capsys):
 
 
 def test_the_plan_table_heads_each_metric_with_its_unit(tmp_path, capsys):
-    """As the sweep's: the plan's constraint and --columns metrics are plain numbers (0.185, 1)."""
+    """As the sweep's: the plan's constraint and --columns metrics are plain numbers (185, 99.99)."""
     from sim.cli import main
 
     assert main(["plan", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--vary",
@@ -561,7 +561,7 @@ def test_the_plan_table_heads_each_metric_with_its_unit(tmp_path, capsys):
                  "slo.attainment>=0.9", "--columns", "utilization.load_factor,throughput.requests_per_s",
                  "--out", str(tmp_path / "p"), "--quiet", "--no-figures"]) == 0
     head = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("fleet.pools.0.replicas"))
-    assert head.split("headroom", 1)[1].split() == ["latency.ttft.p99", "(ms)", "slo.attainment", "(0-1)",
+    assert head.split("headroom", 1)[1].split() == ["latency.ttft.p99", "(ms)", "slo.attainment", "(%)",
                                                     "utilization.load_factor", "throughput.requests_per_s"]
 
 
@@ -606,7 +606,7 @@ def test_the_saturation_table_heads_each_metric_with_its_unit(tmp_path, capsys):
     main(["saturation", "scenarios/baseline.yaml", "--set", "duration=2m", "--set", "warmup=0", "--start", "60",
           "--tolerance", "0.5", "--out", str(tmp_path / "s"), "--quiet"])
     head = capsys.readouterr().out.splitlines()[0]
-    assert head.split() == ["rate", "(req/s)", "sustained", "slo.attainment", "(0-1)", "latency.ttft.p99", "(ms)", "why",
+    assert head.split() == ["rate", "(req/s)", "sustained", "slo.attainment", "(%)", "latency.ttft.p99", "(ms)", "why",
                             "not"]
 
 

@@ -391,7 +391,7 @@ def test_a_step_table_with_no_time_for_work_is_refused(tmp_path, capsys):
     path = _scenario(tmp_path)
     assert _main(["validate", str(path), "--set", "perf={model: table, path: z.csv}"]) == 2
     assert _err(capsys) == [
-        f"{path}: perf.path: {tmp_path / 'z.csv'}:4:4: step_s is 0 for an iteration that does work (prefill_tokens=0, "
+        f"{path}: perf.path: z.csv:4:4: step_s is 0 for an iteration that does work (prefill_tokens=0, "
         "decode_seqs=256); an iteration takes time: give its measured seconds (0 only where both are 0, an empty "
         "batch)"]
     # 0 where the batch is empty, time elsewhere: taken

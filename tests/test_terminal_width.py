@@ -135,14 +135,14 @@ def _hint(err: str) -> str:
 
 
 def test_the_left_out_hint_names_a_column_that_columns_accepts(tmp_path, capsys, monkeypatch):
-    """At 80 columns the sweep left out slo.attainment and hinted `--columns 'slo.attainment (0-1)'`
+    """At 80 columns the sweep left out slo.attainment and hinted `--columns 'slo.attainment (%)'`
     (its heading, which --columns refuses); the plan hinted `--columns 'load factor'`, refused too."""
     monkeypatch.setenv("COLUMNS", "66")       # (80 with the one-hour runs' wider numbers)
     sweep = ["sweep", "scenarios/baseline.yaml", "--grid", "fleet.pools.0.replicas=2,4", *SHORT,
              "--out", str(tmp_path / "s"), "--quiet", "--no-figures", "--executor", "serial"]
     assert main(sweep) == 0
     err = capsys.readouterr().err
-    assert "slo.attainment (0-1)" in err and _hint(err) == "slo.attainment"
+    assert "slo.attainment (%)" in err and _hint(err) == "slo.attainment"
     assert main([*sweep, "--columns", _hint(err)]) == 0
     assert "slo." in capsys.readouterr().out
     monkeypatch.setenv("COLUMNS", "80")
@@ -153,7 +153,7 @@ def test_the_left_out_hint_names_a_column_that_columns_accepts(tmp_path, capsys,
     assert "utilization." in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("heading, name", [("slo.attainment (0-1)", "slo.attainment"), ("$/hour", "$/hour"),
+@pytest.mark.parametrize("heading, name", [("slo.attainment (%)", "slo.attainment"), ("$/hour", "$/hour"),
                                            ("load factor", "utilization.load_factor"),
                                            ("latency.tpot.p99 (ms)", "latency.tpot.p99"),
                                            ("utilization.load_factor", "utilization.load_factor"),

@@ -22,7 +22,7 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir
-from sim.commands.sweep import DROPPED_FIRST, left_out, report_hint, shown_value, with_unit
+from sim.commands.sweep import DROPPED_FIRST, left_out, metric_text, report_hint, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, columns_known, default_out, guarded,
                                       kept_points, reused_note)
@@ -142,13 +142,15 @@ def main(args: argparse.Namespace) -> int:
         slower = f"at -{band:g} %" if band is not None else None
         knobs = [p for k in result.knobs for p in k.paths]
         best = None if result.best is None else result.best.get("overrides")
+        # a metric's constraint bounds: a share just short of one never reads as it (metric_text)
+        bounds = {m: [c.bound for c in result.constraints if c.metric == m] for m in metrics}
         rows = [{**{k: str(r.get(k, "-")) for k in knobs}, "answer": verdict(r, answer, best),
                  "feasible": "yes" if r["feasible"] else "no",
                  **({slower: "yes" if robust_feasible(r) else "no"} if slower else {}),
                  **planner_cells(r), "load factor": plain(r.get("utilization.load_factor.mean")),
                  "headroom": r["headroom.text"],
-                 **{with_unit(m): plain(shown_value(m, r.get(f"{m}.mean"))) for m in metrics},
-                 **({f"{with_unit(m)} {slower}": plain(shown_value(m, r.get(f"{SLOWER}{m}.mean"))) for m in metrics}
+                 **{with_unit(m): metric_text(m, r.get(f"{m}.mean"), bounds[m]) for m in metrics},
+                 **({f"{with_unit(m)} {slower}": metric_text(m, r.get(f"{SLOWER}{m}.mean"), bounds[m]) for m in metrics}
                     if slower else {}),
                  "why not": why_not(r, slower)}
                 for r, answer in shown]

@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from sim.commands.run import band_pct, check_out_dir
-from sim.commands.sweep import report_hint, shown_value, with_unit
+from sim.commands.sweep import metric_text, report_hint, shown_value, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, default_out, guarded, kept_points,
                                       reused_note)
@@ -125,7 +125,9 @@ def main(args: argparse.Namespace) -> int:
         rows = [{"capacity": format_value(p.get("capacity", 1.0)),
                  **({"clients": format_value(p["concurrency"])} if closed else {}), "rate": format_value(p["rate"]),
                  "sustained": "yes" if p["feasible"] else "no",
-                 with_unit("slo.attainment"): format_value(p.get("slo.attainment.mean")),
+                 # in per cent, never 100 for an attainment short of it, nor the target's for one just under it
+                 with_unit("slo.attainment"): metric_text("slo.attainment", p.get("slo.attainment.mean"),
+                                                          (res.attainment,)),
                  # in ms, with separators, as plan's and sweep's tables: 36,720, not 3.672e+04
                  with_unit("latency.ttft.p99"): plain(shown_value("latency.ttft.p99", p.get("latency.ttft.p99.mean"))),
                  "why not": p.get("why") or ""}

@@ -62,22 +62,25 @@ def _knob_cell(path: str, value) -> str:
 def _cell(row: dict, metric: str) -> str:
     from sim.humanize import interval
     from sim.planning.planner import plain
+    from sim.report.planner_columns import percent
 
-    m, lo, hi = (shown_value(metric, row.get(f"{metric}.{s}")) for s in ("mean", "ci_low", "ci_high"))
+    share = _table_unit(metric)[0] == "%"     # a share's fractions, written in per cent by percent()
+    m, lo, hi = (row.get(f"{metric}.{s}") if share else shown_value(metric, row.get(f"{metric}.{s}"))
+                 for s in ("mean", "ci_low", "ci_high"))
     if isinstance(m, (int, float)):
-        return interval(m, lo, hi, plain)
+        return interval(m, lo, hi, percent if share else plain)
     return plain(m)
 
 
 #: the unit a table column shows a summary key's numbers in, by the key's unit (:data:`sim.metrics.names.METRICS`),
 #: and the factor from the summary's number: latencies in milliseconds, as the run summary and the why-not words
-#: say them, money in dollars, a share as the fraction it is stored as (1 = 100 %)
-TABLE_UNITS = {"s": ("ms", 1000.0), "USD": ("$", 1.0), "%": ("0-1", 1.0)}
+#: say them, money in dollars, a share in per cent, as the run summary says attainment (:func:`metric_text`)
+TABLE_UNITS = {"s": ("ms", 1000.0), "USD": ("$", 1.0), "%": ("%", 100.0)}
 
 
 def with_unit(column: str) -> str:
     """A metric column's header with the unit of its plain numbers: ``latency.ttft.p99 (ms)``,
-    ``slo.attainment (0-1)`` (a share written as a fraction, 1 = 100 %), ``cost.compute_usd ($)``.
+    ``slo.attainment (%)``, ``cost.compute_usd ($)``.
 
         >>> with_unit("latency.tpot.p99"), with_unit("latency.ttft.p99 ±3 %"), with_unit("utilization.load_factor")
         ('latency.tpot.p99 (ms)', 'latency.ttft.p99 ±3 % (ms)', 'utilization.load_factor')
@@ -88,14 +91,29 @@ def with_unit(column: str) -> str:
 
 def shown_value(metric: str, value):
     """A summary number of ``metric`` in the unit its table column shows (:func:`with_unit`): a latency's
-    seconds as milliseconds; anything else, or no number, as it is.
+    seconds as milliseconds, a share in per cent; anything else, or no number, as it is.
 
-        >>> shown_value("latency.tpot.p99", 0.00999), shown_value("slo.attainment", 0.99), shown_value("latency.ttft.p99", None)
-        (9.99, 0.99, None)
+        >>> shown_value("latency.tpot.p99", 0.00999), shown_value("slo.attainment", 0.5), shown_value("latency.ttft.p99", None)
+        (9.99, 50.0, None)
     """
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return value
     return value * _table_unit(metric)[1]
+
+
+def metric_text(metric: str, value, apart=()) -> str:
+    """A summary number of ``metric`` as its table column shows it (:func:`with_unit`): a share in per cent
+    with the digits that keep it apart from 0, 100 and the marks ``apart`` (a constraint's bounds) it is not
+    (:func:`sim.report.planner_columns.percent`), anything else in plain digits in its column's unit.
+
+        >>> metric_text("slo.attainment", 0.99999), metric_text("slo.attainment", 0.0), metric_text("latency.ttft.p99", 0.2182)
+        ('99.999', '0.00', '218')
+    """
+    from sim.report.planner_columns import percent, plain
+
+    if _table_unit(metric)[0] == "%":
+        return percent(value, apart)
+    return plain(shown_value(metric, value))
 
 
 def _table_unit(column: str) -> tuple[str, float]:
@@ -139,7 +157,7 @@ def droppable(metrics: list[str], named: list[str]) -> list[str]:
 def left_out(dropped: list[str], where: str) -> str:
     """The hint under a table that left columns out to fit the terminal, wrapped to it too; it shows how to
     keep the last of them that ``--columns`` can name (by its key, not its heading: ``slo.attainment``
-    for ``slo.attainment (0-1)``), and no such example when none can be."""
+    for ``slo.attainment (%)``), and no such example when none can be."""
     import shlex
 
     names = [n for n in map(column_name, dropped) if n]
@@ -151,7 +169,7 @@ def column_name(heading: str) -> str | None:
     """What ``--columns`` calls the table column headed ``heading``, or None for one it cannot name (``n``,
     ``stable``, ``answer``, ``why not``, a range column):
 
-        >>> column_name("slo.attainment (0-1)"), column_name("$/hour"), column_name("load factor")
+        >>> column_name("slo.attainment (%)"), column_name("$/hour"), column_name("load factor")
         ('slo.attainment', '$/hour', 'utilization.load_factor')
         >>> column_name("latency.ttft.p99 ±3 % (ms)") is None, column_name("n") is None
         (True, True)
@@ -204,7 +222,7 @@ def main(args: argparse.Namespace) -> int:
         plain = planner.plain
         rows = [{**{k: _knob_cell(k, r.get(k)) for k in knobs}, "n": str(r["n"]), "stable": _stable(r),
                  **planner_cells(r), **{m: _cell(r, m) for m in shown},
-                 **{f"{m} ±{args.capacity_band:g} %": configuration_range(r, m, lambda v, m=m: plain(shown_value(m, v)))
+                 **{f"{m} ±{args.capacity_band:g} %": configuration_range(r, m, lambda v, m=m: metric_text(m, v))
                     for m in ranged}}
                 for r in result.configurations]
         cols = [c for m in shown for c in (m, *([f"{m} ±{args.capacity_band:g} %"] if m in ranged else []))]

@@ -161,7 +161,7 @@ def _ms(v) -> str:
 
 
 def _share(v) -> str:
-    return humanize.share(v, 2)
+    return humanize.share(v, 2, apart=(0.0, 1.0))      # short of 100 % never reads as it
 
 
 def latency_range(b: dict, key: str, stat: str, fmt=_ms) -> str:

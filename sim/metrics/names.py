@@ -138,8 +138,33 @@ def amount(metric: str, value: float, scale_of: float | None = None) -> str:
         return humanize.money(value) if key != "cost.per_million_output_tokens" or abs(value) >= 0.01 else \
             f"${humanize.number(value, digits=3)}"
     if unit == "%":
-        return f"{humanize.number(value * 100, digits=4)} %"
+        return f"{_per_cent(value, scale_of)} %"
     return humanize.number(value, digits=4) + (f" {unit}" if unit not in ("", "h") else "")
+
+
+def _per_cent(value: float, scale_of: float | None = None) -> str:
+    """A share as a per cent to four significant figures, with more decimals where that would read as
+    0 %, 100 % or ``scale_of`` (the bound it is compared with) without being it: an attainment of
+    0.99999 reads ``99.999``, not ``100``, and 0.98996 beside a bound of 0.99 reads ``98.996``, not the
+    bound's ``99`` (:func:`sim.humanize.share`'s ``apart``).
+
+        >>> _per_cent(0.0196), _per_cent(0.99999), _per_cent(0.98996, 0.99), _per_cent(1.0), _per_cent(0.0)
+        ('1.96', '99.999', '98.996', '100', '0')
+    """
+    text = humanize.number(value * 100, digits=4)
+    marks = tuple(m for m in (0.0, 1.0, scale_of) if isinstance(m, (int, float)) and math.isfinite(m) and m != value
+                  and text in (humanize.number(m * 100, digits=4), _bound_per_cent(m)))
+    return humanize.share(value, 2, apart=marks).removesuffix("%") if marks else text
+
+
+def _bound_per_cent(bound: float) -> str:
+    """A share's bound as a per cent with every digit it was given: 0.99995 is ``99.995``, not the ``100``
+    four significant figures would make of it.
+
+        >>> _bound_per_cent(0.99995), _bound_per_cent(0.99), _bound_per_cent(0.5)
+        ('99.995', '99', '50')
+    """
+    return f"{round(bound * 100, 10):,.12g}"
 
 
 def said(metric: str, value: float, scale_of: float | None = None) -> str:
@@ -148,5 +173,12 @@ def said(metric: str, value: float, scale_of: float | None = None) -> str:
 
 
 def bound_words(metric: str, op: str, bound: float) -> str:
-    """What a constraint asks, in the metric's unit: ``needs <= 2 s``, ``needs >= 99 %``."""
+    """What a constraint asks, in the metric's unit: ``needs <= 2 s``, ``needs >= 99 %``; a share's bound
+    with every digit given (``needs >= 99.995 %``, never ``100 %`` for a bound short of it).
+
+        >>> bound_words("slo.attainment", ">=", 0.99995), bound_words("latency.ttft.p99", "<=", 2.0)
+        ('needs >= 99.995 %', 'needs <= 2 s')
+    """
+    if unit_of(_base(metric)) == "%" and isinstance(bound, (int, float)) and math.isfinite(bound):
+        return f"needs {op} {_bound_per_cent(bound)} %"
     return f"needs {op} {amount(metric, bound, bound)}"

@@ -248,7 +248,7 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
     returned. A later call asking for a kept point takes its result as if it ran then (stored, not
     reused): the same bytes, as a run is the same whatever process runs it, without its wait. A kept
     point never asked for leaves no trace in the results (nor in the progress bar, which counts the
-    runs asked for). A worker that dies breaks the process pool
+    runs asked for, those taken from ``kept`` shown done at once). A worker that dies breaks the process pool
     and every point of its batch reads "worker lost": the points asked for then run again without
     any run ahead, as they would have run (so one that dies on its own is lost again).
     """
@@ -282,10 +282,14 @@ def run_points(points: Sequence[Point], runner: Callable[[dict, int], dict], *,
         for i in todo[key]:
             records[i] = {**_base(points[i]), **result, "reused": False}
 
-    for k in todo:
-        if k in kept:
-            finish(k, kept.pop(k))
-    bar = _progress(len(keys), desc) if progress and keys else None     # (the runs asked for, not those ahead)
+    taken = [k for k in todo if k in kept]      # run ahead by an earlier call: done, shown as done at once
+    for k in taken:
+        finish(k, kept.pop(k))
+    # the runs asked for, not those ahead; those run ahead count, so that a search's round whose runs were
+    # all done ahead still shows (a plan's progress read "round 1", "round 3", ..., its round 2 unsaid)
+    bar = _progress(len(keys) + len(taken), desc) if progress and (keys or taken) else None
+    if bar is not None and taken:
+        bar.update(len(taken))
     lost: list[str] = []        # asked for, in a batch with points run ahead, their worker lost
     try:
         for j, result in executor.map_unordered(run_point, tasks):

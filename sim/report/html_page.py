@@ -138,8 +138,8 @@ def fmt(v: Any, unit: str = "") -> str:
             return humanize.money(v, compact=None)
         if unit == "s":
             return humanize.latency(v)
-        if unit == "%":
-            return humanize.share(v)
+        if unit == "%":     # short of 100 % (or above 0 %) never reads as it: 0.9999 is 99.99%, not 100.0%
+            return humanize.share(v, apart=(0.0, 1.0))
         if unit == "h":
             return humanize.number(v, digits=4)
         if isinstance(v, int) or float(v).is_integer():

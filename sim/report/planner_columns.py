@@ -28,6 +28,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sim import humanize
 from sim.economics.calendar import HOURS_PER_MONTH
 
 COLUMNS = ("GPUs", "replicas", "GPU-hours", "$/hour", "$/month", "$/M out tok", "cost (window)")
@@ -77,6 +78,22 @@ def plain(value: Any, money: bool = False) -> str:
         decimals = min(12, 2 - int(math.floor(math.log10(a))))
         text = f"{a:.{decimals}f}"
     return f"{sign}${text}" if money else f"{sign}{text}"
+
+
+def percent(value: Any, apart: Sequence[float] = ()) -> str:
+    """A share (a fraction, as the summary stores it) in per cent for a table column headed ``(%)``: the
+    number alone with two decimals, as ``fleetsim run`` prints attainment, and more where that would read as
+    0, 100 or a mark of ``apart`` (a constraint's bound) without being it (:func:`sim.humanize.share`), so
+    that an attainment short of 1 never reads as 100 beside a bound of 0.99995; no number as :func:`plain`.
+
+        >>> percent(0.9999), percent(0.99999), percent(1.0), percent(0.0), percent(0.0267)
+        ('99.99', '99.999', '100.00', '0.00', '2.67')
+        >>> percent(0.98996, (0.99,)), percent(1e-6), percent(None)
+        ('98.996', '0.0001', '-')
+    """
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return plain(value)
+    return humanize.share(float(value), 2, apart=(0.0, 1.0, *apart)).removesuffix("%")
 
 
 def planner_cells(row: Mapping[str, Any]) -> dict[str, str]:

@@ -141,12 +141,12 @@ def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
     def read(kind: str, name: str, at: str, perf, gpus: dict[str, list[str]]) -> None:   # the readers import
         if kind == "path":                                                                  # scipy: only when named
             from sim.perf.table import read_table
-            read_table(resolve_path(name, base_dir))
+            read_table(_perf_file(name, base_dir, "step-time table"))
         else:
             from sim.perf import kernels_for
             from sim.perf.calibration import gpu_mismatch, kv_sharing_mismatch, load_calibration
             from sim.perf.kernels import kernel_mismatch
-            cal = load_calibration(resolve_path(name, base_dir))
+            cal = load_calibration(_perf_file(name, base_dir, "calibration file"))
             for note in (kernel_mismatch(cal.kernels, kernels_for(perf)),
                          kv_sharing_mismatch(cal.attention_kv_sharing, perf.attention_kv_sharing),
                          *(gpu_mismatch(cal.gpu, gpu, f"pool {', '.join(pools)}") for gpu, pools in gpus.items())):
@@ -173,9 +173,30 @@ def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
         for kind, at, name in named:
             try:
                 read(kind, name, at, perf, gpus)
-            except InputError as exc:
-                problems.append((f"{at}.{kind}", str(exc)))
+            except InputError as exc:       # the file named as written, as a trace is (not the path it resolved to)
+                text, resolved = str(exc), str(resolve_path(name, base_dir))
+                problems.append((f"{at}.{kind}", name + text[len(resolved):] if text.startswith(resolved + ":")
+                                 else text))
     return problems
+
+
+def _perf_file(name: str, base_dir, what: str):
+    """The path of the file a ``perf`` block names (relative to the scenario's folder); a missing file, a
+    folder or a device refused as a missing trace is (:mod:`sim.workload.validation`), named as written."""
+    from sim.errors import InputError
+    from sim.paths import resolve_path
+
+    resolved = resolve_path(name, base_dir)
+    try:
+        if resolved.is_dir():
+            raise InputError(f"{given(name)} is a folder, not a {what} (paths are relative to the scenario's folder)")
+        if resolved.exists() and not resolved.is_file():        # /dev/zero, a pipe: never ends
+            raise InputError(f"{given(name)} is not a regular file (a device, pipe or socket cannot be a {what})")
+        if not resolved.is_file():
+            raise InputError(f"{what} not found: {given(name)} (paths are relative to the scenario's folder)")
+    except OSError as exc:      # a name too long for the file system, say
+        raise InputError(f"cannot open {what} {given(name)} ({exc.strerror or exc})") from None
+    return resolved
 
 
 def _router_problems(r, names: list[str]) -> list[tuple[str, str]]:
