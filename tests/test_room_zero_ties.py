@@ -6,8 +6,8 @@ running request finishes? The reference engine takes the two events at one insta
 were scheduled, so there the arrival usually comes first and finds the request still running; the
 fast engine's pre-routed replicas took their arrivals at the boundary after booking the iteration
 that ended there, found nothing running and served the request: the two engines wrote different
-requests (here 8 served against 6: 10 of the 15 rows). The rule is now one instant's: an arrival at the instant an iteration
-ends finds the replica busy, on every path.
+requests (here 8 served against 6: 10 of the 15 rows). The rule is now one instant's: an arrival at
+the instant an iteration ends finds the replica busy, on every path.
 
 The case is worked by hand: a linear step model of exactly 0.25 s per iteration (a binary fraction,
 so every sum is exact), prompts of 100 tokens and 4 output tokens (a prompt iteration giving the
