@@ -99,7 +99,8 @@ def test_planning_modules_are_attributes_of_the_package_as_they_were():
                      if p.stem != "__init__" and p.stem not in ("sweep", "saturation"))
     code = ("import sys, types, sim.planning as p\n"
             "before = sorted(m for m in sys.modules if m.startswith('sim.planning.'))\n"
-            f"got = [n for n in {modules!r} if getattr(p, n) is not sys.modules['sim.planning.' + n]]\n"
+            f"names = {modules!r}\n"
+            "got = [n for n in names if getattr(p, n) is not sys.modules['sim.planning.' + n]]\n"
             "print(before == [] or before, got, isinstance(p.sweep, types.ModuleType), hasattr(p, 'nonesuch'))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.stdout.strip() == "True [] False False", proc.stdout + proc.stderr

@@ -10,7 +10,8 @@ from sim.planning.knobs import parse_knobs
 
 
 def test_numpy_values_are_the_knob_their_python_numbers_make():
-    assert parse_knobs({"fleet.pools.0.replicas": np.arange(1, 4)}) == parse_knobs({"fleet.pools.0.replicas": [1, 2, 3]})
+    path = "fleet.pools.0.replicas"
+    assert parse_knobs({path: np.arange(1, 4)}) == parse_knobs({path: [1, 2, 3]})
     (rate,) = parse_knobs({"workload.arrival.rate": np.linspace(0.5, 1.5, 3)})
     assert rate.values == ("0.5", "1.0", "1.5")
     (one,) = parse_knobs({"workload.arrival.rate": [np.float64(2.5), np.int32(3)]})
@@ -28,7 +29,8 @@ def test_a_sweep_over_a_numpy_grid_runs_each_value():
 
     sc = {"name": "np", "seed": 1, "duration": 5, "model": "llama-3-8b",
           "workload": {"arrival": {"process": "poisson", "rate": 1},
-                       "prompt_tokens": {"dist": "fixed", "value": 100}, "output_tokens": {"dist": "fixed", "value": 5}},
+                       "prompt_tokens": {"dist": "fixed", "value": 100},
+                       "output_tokens": {"dist": "fixed", "value": 5}},
           "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1}]}}
     rows = sim.sweep(sc, {"workload.arrival.rate": np.array([1, 2])}, executor="serial")
     assert [r["workload.arrival.rate"] for r in rows] == [1, 2]
