@@ -88,3 +88,19 @@ def test_planning_sweep_is_the_function_in_this_process():
     assert not isinstance(saturation, types.ModuleType) and saturation is sim.planning.saturation
     with pytest.raises(AttributeError, match="no attribute 'nonesuch'"):
         sim.planning.nonesuch  # noqa: B018
+
+
+def test_planning_modules_are_attributes_of_the_package_as_they_were():
+    """When the package imported every name at once, each of its modules was bound on it, so
+    ``import sim.planning`` then ``sim.planning.runner.SimulationRunner`` (or ``.executors``, ``.store``)
+    worked; with the names imported on first use it was an AttributeError. A module is now imported when
+    it is first reached so (``sweep`` and ``saturation`` stay the functions), and nothing before."""
+    modules = sorted(p.stem for p in (ROOT / "sim" / "planning").glob("*.py")
+                     if p.stem != "__init__" and p.stem not in ("sweep", "saturation"))
+    code = ("import sys, types, sim.planning as p\n"
+            "before = sorted(m for m in sys.modules if m.startswith('sim.planning.'))\n"
+            f"names = {modules!r}\n"
+            "got = [n for n in names if getattr(p, n) is not sys.modules['sim.planning.' + n]]\n"
+            "print(before == [] or before, got, isinstance(p.sweep, types.ModuleType), hasattr(p, 'nonesuch'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.stdout.strip() == "True [] False False", proc.stdout + proc.stderr

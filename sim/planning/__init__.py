@@ -15,11 +15,13 @@ the searches, the executors and the economics they summarise.
 ``sweep`` and ``saturation`` are the functions, though ``sim.planning.sweep`` and
 ``sim.planning.saturation`` are also modules: importing those modules does not bind their names here
 (:class:`_Package`), as when this file imported every name at once. Reach the modules through
-``importlib.import_module`` or ``from sim.planning.sweep import ...``.
+``importlib.import_module`` or ``from sim.planning.sweep import ...``. The other modules are reached as
+attributes (``sim.planning.runner``), each imported on first use.
 """
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
 from typing import Any
@@ -58,6 +60,10 @@ class _Package(types.ModuleType):
 
 def __getattr__(name: str) -> Any:
     if name not in _HOME:
+        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            # a submodule (``import sim.planning`` then ``sim.planning.runner``), as when this file
+            # imported them all
+            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'sim.planning' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"sim.planning.{_HOME[name]}"), name)
     globals()[name] = value          # looked up once

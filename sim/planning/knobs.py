@@ -290,6 +290,8 @@ def _value_key(text: str) -> tuple:
 def _to_yaml(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        value = value.tolist()    # a numpy number or array (np.arange, np.linspace): its Python value
     text = yaml.safe_dump(value, default_flow_style=True).strip()
     return text.removesuffix("\n...").strip()
 

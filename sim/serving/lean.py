@@ -69,11 +69,8 @@ class LeanLoop(DecodeRuns):
         waiting = self.waiting
         dq = waiting._heap if waiting.priority else waiting._dq   # the queue (priority: chunked rules only)
         arrive = waiting.push if waiting.priority else dq.append
-        if self.max_waiting is not None:      # a waiting room (fleet.pools[].max_waiting), at this boundary
-            arrive_limited = self.arrive_limited
-
-            def arrive(r):
-                arrive_limited(r, self.clock)
+        if self.max_waiting is not None:
+            arrive = self.arrive_limited      # a waiting room (fleet.pools[].max_waiting)
         active = self.active
         heap = self.heap
         kv = self.kv

@@ -217,22 +217,29 @@ class Replica(EngineLoop):
             if r.sched < 0 and r.deadline <= self.env.now:   # a retried request whose client already left
                 self.fleet.reject(r, R_TIMEOUT)
                 return
-        if self.max_waiting is not None and self.room_full(r, self.env.now):
+        if self.max_waiting is not None and self.room_full(r):
             self.fleet.reject(r, R_QUEUE_FULL)
             return
         self.waiting.push(r)
         self._wake()
 
-    def room_full(self, r: Req, t: float) -> bool:
-        """Whether the waiting room (``max_waiting``) refuses ``r``, taken at the iteration boundary ``t``:
+    def room_full(self, r: Req) -> bool:
+        """Whether the waiting room (``max_waiting``) refuses ``r`` at its arrival (``r.queued_at``):
         ``max_waiting`` requests are waiting, and the replica was not idle when ``r`` arrived. An idle
         replica (nothing running or waiting) takes an arrival at once, so ``max_waiting: 0`` is a loss
         system (a request is served only if it finds its replica idle: M/M/1/1 for one sequence at a time),
-        not a replica that refuses everything; with a room of one or more, an idle replica has room anyway.
-        A pre-routed request taken at a boundary after its arrival (``r.queued_at < t``) arrived
-        mid-iteration, when the replica was busy."""
+        not a replica that refuses everything; with a room of one or more, an idle replica has room anyway."""
         n = len(self.waiting)
-        return n >= self.max_waiting and bool(n or self.active or r.queued_at < t)
+        return n >= self.max_waiting and bool(n or not self._idle_at(r.queued_at))
+
+    def _idle_at(self, a: float) -> bool:
+        """Whether nothing ran at the instant ``a``: nothing running (``active``), and the last booked
+        iteration (``busy_to``) ended before ``a``. An arrival at the very instant an iteration ends finds
+        the replica busy, whichever of the two events is taken first (the reference engine's order of
+        two events at one instant is the order they were scheduled in; the fast engine's pre-routed
+        arrivals are taken after the iteration ending then is booked), and one taken at a boundary after
+        it arrived (a pre-routed request arriving mid-iteration) finds the iteration that ended there."""
+        return not self.active and self.busy_to < a
 
     def expire(self, t: float) -> int:
         """Requests whose clients gave up by ``t`` leave the queue (:mod:`sim.serving.patience`);
@@ -261,7 +268,7 @@ class Replica(EngineLoop):
         inc = self.incoming
         if self.max_waiting is not None:
             while inc and inc[0].queued_at <= t:
-                self.arrive_limited(inc.popleft(), t)
+                self.arrive_limited(inc.popleft())
             return
         while inc and inc[0].queued_at <= t:
             self.waiting.push(inc.popleft())
@@ -271,14 +278,14 @@ class Replica(EngineLoop):
         with a full waiting room, are refused (as the next boundary would have taken them)."""
         inc = self.incoming
         while inc and inc[0].queued_at < t:
-            self.arrive_limited(inc.popleft(), t)
+            self.arrive_limited(inc.popleft())
 
-    def arrive_limited(self, r: Req, t: float) -> None:
+    def arrive_limited(self, r: Req) -> None:
         """A pre-routed request reaches a replica with a waiting room (``max_waiting``) at its
         ``queued_at``: queued, or refused if the room is full. Taken in ``queued_at`` order at the
         first iteration boundary at or after it, so the room holds what it held at that instant
         (admission happens only at boundaries), as when the request is queued at its arrival."""
-        if self.room_full(r, t):
+        if self.room_full(r):
             self.fleet.reject(r, R_QUEUE_FULL)
         else:
             self.waiting.push(r)
@@ -291,7 +298,7 @@ class Replica(EngineLoop):
         for r in self.incoming:
             if r.queued_at > t:
                 break
-            if c < room or not (c or self.active or r.queued_at < t):   # an idle replica takes one: room_full
+            if c < room or (not c and self._idle_at(r.queued_at)):   # an idle replica takes one: room_full
                 c += 1
         return c
 
