@@ -1,0 +1,82 @@
+"""Hostile input, round 19 (second part): what the first part found and left, each a place where bad or
+odd input was taken silently: a summary value of the wrong kind, a ``requests.csv`` cut mid-row, a
+``plan.json`` whose ``skipped`` entries are of the wrong kind, one grid value written two ways, and a
+number of workers that is no number of workers.
+
+Each is exit 2 from the command line (an :class:`~sim.errors.InputError`,
+:class:`~sim.errors.ScenarioError` or ``TypeError``/``ValueError`` from Python) with a message naming the
+file, the field and what is allowed; never a traceback or a result that silently means something else.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+import hostile_cases as hc
+
+_main, _err = hc.exit_status, hc.err_lines
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """A small run's result folder, as ``fleetsim run --out`` writes it."""
+    import sim
+
+    return sim.run(hc._small()).write(tmp_path_factory.mktemp("runs") / "r", figures="none")
+
+
+@pytest.fixture
+def run_folder(written, tmp_path):
+    return shutil.copytree(written, tmp_path / "run")
+
+
+def _set(path, dotted: str, value) -> None:
+    data = json.loads(path.read_text())
+    *parents, last = dotted.split(".")
+    node = data
+    for p in parents:
+        node = node[p]
+    node[last] = value
+    path.write_text(json.dumps(data))
+
+
+# ------------------------------------------------------------------ 1. a summary value of the wrong kind
+@pytest.mark.parametrize("key,value,said", [
+    # an empty object has no leaf for the number check to find: it was taken, and the report said "n/a"
+    ("slo.attainment", {}, "slo.attainment: expected a number, got an object"),
+    ("slo.attainment", {"x": 0.5}, "slo.attainment: expected a number, got an object"),
+    ("simulated_seconds", {}, "simulated_seconds: expected a number, got an object"),
+    ("latency.ttft", 5, "latency.ttft: expected an object (mean, p50, p90, p99), got a number"),
+    ("stability.verdict", 3, "stability.verdict: expected one of 'stable', 'unstable', 'cannot tell', got a number"),
+    ("stability.verdict", "fine", "stability.verdict: expected one of 'stable', 'unstable', 'cannot tell', "
+                                  "got the text 'fine'"),
+    ("stability.stable", "yes", "stability.stable: expected true, false or null, got the text 'yes'"),
+])
+@pytest.mark.parametrize("command", ["report", "compare", "reprice"])
+def test_a_summary_value_of_the_wrong_kind_is_refused(run_folder, written, capsys, command, key, value, said):
+    path = run_folder / "summary.json"
+    _set(path, key, value)
+    argv = {"report": ["report", str(run_folder)], "compare": ["compare", str(written), str(run_folder)],
+            "reprice": ["reprice", str(run_folder), "--json"]}[command]
+    assert _main(argv) == 2
+    assert f"{path}: {said}" in "\n".join(_err(capsys))
+
+
+def test_a_verdict_at_odds_with_its_stable_flag_is_refused(run_folder, capsys):
+    """fleetsim writes ``stable`` as the verdict's truth value (stable: true, unstable: false, cannot tell:
+    null); a summary saying ``unstable`` and ``stable: true`` was read one way by the report's verdict
+    and the other by the plan's feasibility."""
+    path = run_folder / "summary.json"
+    data = json.loads(path.read_text())
+    data["stability"]["verdict"] = "unstable" if data["stability"]["verdict"] != "unstable" else "stable"
+    path.write_text(json.dumps(data))
+    assert _main(["report", str(run_folder)]) == 2
+    assert "stability.stable: " in "\n".join(_err(capsys))
+
+
+def test_the_summary_fleetsim_writes_has_no_problem(written):
+    from sim.report.result_folder import summary_problems
+
+    assert summary_problems(json.loads((written / "summary.json").read_text())) == []
