@@ -80,3 +80,70 @@ def test_the_summary_fleetsim_writes_has_no_problem(written):
     from sim.report.result_folder import summary_problems
 
     assert summary_problems(json.loads((written / "summary.json").read_text())) == []
+
+
+# ------------------------------------------------------------------ 2. a table cut short
+def _cut(text: str, keep_cells: int | None, chars: int = 0) -> str:
+    """``text`` without its final newline, its last line cut after ``keep_cells`` cells and ``chars``
+    characters of the next (mid-number)."""
+    head, last = text.rstrip("\n").rsplit("\n", 1)
+    cells = last.split(",")
+    cut = cells[:keep_cells] + ([cells[keep_cells][:chars]] if chars else [])
+    return head + "\n" + ",".join(cut)
+
+
+def _number_cut(text: str) -> tuple[str, int]:
+    """The last line's first cell of three or more characters that is a number, cut after its first
+    two: still a number, so only the missing newline tells; and that cell's index."""
+    cells = text.rstrip("\n").rsplit("\n", 1)[1].split(",")
+    j = next(j for j, c in enumerate(cells) if len(c) >= 3 and c.replace(".", "", 1).isdigit())
+    return _cut(text, j, 2), j
+
+
+@pytest.mark.parametrize("name,how", [(n, h) for n in ("requests.csv.gz", "requests.csv", "timeseries.csv")
+                                      for h in ("mid-number", "whole-cells")]
+                         + [("timeseries.csv", "last-cell-mid-number")])
+def test_a_table_cut_on_its_last_line_is_said_to_be_truncated(run_folder, capsys, name, how):
+    import gzip
+
+    gz = run_folder / "requests.csv.gz"
+    if name == "requests.csv":                 # the plain form the reader also takes
+        (run_folder / name).write_bytes(gzip.decompress(gz.read_bytes()))
+        gz.unlink()
+    path = run_folder / name
+    text = (gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()).decode()
+    lines = text.rstrip("\n").count("\n") + 1
+    if how == "mid-number":
+        cut, _ = _number_cut(text)
+    elif how == "whole-cells":
+        cut = _cut(text, 5)
+    else:   # timeseries.csv's last column (busy_frac) is a number: cut to its first digit, the row's count
+        header = text.split("\n", 1)[0].split(",")     # of cells is whole, and every cell reads as a number
+        last = text.rstrip("\n").rsplit("\n", 1)[1].split(",")
+        assert header[-1] == "busy_frac" and float(last[-1]) >= 0 and len(last[-1]) > 1, last
+        cut = _cut(text, len(header) - 1, 1)
+    data = cut.encode()
+    path.write_bytes(gzip.compress(data, mtime=0) if name.endswith(".gz") else data)
+    assert _main(["report", str(run_folder)]) == 2
+    err = "\n".join(_err(capsys))
+    assert f"{path}: line {lines}: is truncated: the file ends mid-line" in err, err
+    assert not (run_folder / "report.html").exists()
+
+
+def test_a_last_line_of_too_few_cells_with_its_newline_says_the_file_looks_truncated(run_folder, capsys):
+    path = run_folder / "timeseries.csv"
+    text = path.read_text()
+    lines = text.rstrip("\n").count("\n") + 1
+    path.write_text(_cut(text, 3) + "\n")
+    assert _main(["report", str(run_folder)]) == 2
+    assert (f"{path}: line {lines}: 3 cells, the header has 9; the file looks truncated (it is its last line)"
+            in "\n".join(_err(capsys)))
+
+
+def test_a_gzip_stream_cut_short_is_said_to_be_truncated(run_folder, capsys):
+    path = run_folder / "requests.csv.gz"
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    assert _main(["report", str(run_folder)]) == 2
+    err = "\n".join(_err(capsys))
+    assert f"{path}: cannot be read (EOFError: " in err and "): the file is truncated (cut short" in err, err
