@@ -147,3 +147,41 @@ def test_a_gzip_stream_cut_short_is_said_to_be_truncated(run_folder, capsys):
     assert _main(["report", str(run_folder)]) == 2
     err = "\n".join(_err(capsys))
     assert f"{path}: cannot be read (EOFError: " in err and "): the file is truncated (cut short" in err, err
+
+
+# ------------------------------------------------------------------ 3. plan.json's skipped groups
+_PLAN = {"objective": "cost", "knobs": ["fleet.pools.0.tensor_parallel"], "constraints": ["latency.ttft.p99<=2"],
+         "evaluated": []}
+
+
+@pytest.mark.parametrize("skipped,said", [
+    # each was dropped from the page without a word (skipped_note read only dicts with a list of groups)
+    ("tp=1", "skipped: expected a list of objects, got the text 'tp=1'"),
+    ([5], "skipped.0: expected an object, got a number"),
+    ([{"group": "fleet.pools.0.tensor_parallel=1", "reason": "x"}],
+     "skipped.0.group: expected a list of texts, got the text 'fleet.pools.0.tensor_parallel=1'"),
+    ([{"group": [1], "reason": "x"}], "skipped.0.group: expected a list of texts, got [1]"),
+    ([{"group": ["fleet.pools.0.tensor_parallel=1"]}], "skipped.0.reason: missing"),
+    ([{"group": ["fleet.pools.0.tensor_parallel=1"], "reason": ["does not fit"]}],
+     "skipped.0.reason: expected a text, got a list"),
+    ([{"group": ["fleet.pools.0.tensor_parallel=1"], "reason": "x", "problems": "x"}],
+     "skipped.0.problems: expected a list, got the text 'x'"),
+])
+def test_a_plan_whose_skipped_groups_are_of_the_wrong_kind_is_refused(tmp_path, capsys, skipped, said):
+    path = tmp_path / "p" / "plan.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({**_PLAN, "skipped": skipped}))
+    assert _main(["report", str(path.parent)]) == 2
+    assert f"{path}: {said}" in "\n".join(_err(capsys))
+    assert not (path.parent / "report.html").exists()
+
+
+def test_a_plan_whose_skipped_groups_are_as_fleetsim_writes_them_is_reported_with_them(tmp_path, capsys):
+    path = tmp_path / "p" / "plan.json"
+    path.parent.mkdir()
+    skipped = [{"group": ["fleet.pools.0.tensor_parallel=1"], "problems": [["fleet.pools.0", "too big"]],
+                "reason": "fleet.pools.0: too big"}]
+    path.write_text(json.dumps({**_PLAN, "skipped": skipped}))
+    assert _main(["report", str(path.parent)]) == 0
+    page = (path.parent / "report.html").read_text()
+    assert "Skipped fleet.pools.0.tensor_parallel=1, which cannot hold the model: fleet.pools.0: too big." in page
