@@ -185,3 +185,67 @@ def test_a_plan_whose_skipped_groups_are_as_fleetsim_writes_them_is_reported_wit
     assert _main(["report", str(path.parent)]) == 0
     page = (path.parent / "report.html").read_text()
     assert "Skipped fleet.pools.0.tensor_parallel=1, which cannot hold the model: fleet.pools.0: too big." in page
+
+
+# ------------------------------------------------------------------ 4. one grid value written two ways
+def _share_scenario() -> dict:
+    """The small scenario with a revenue share of its token revenue (docs/economics.md's form)."""
+    sc = hc._small()
+    sc["economics"] = {"gpu_hour_usd": 2.0, "revenue": [{"name": "api", "usd_per_million_output_tokens": 10.0}],
+                       "agreements": [{"name": "share", "payer": "provider", "payee": "partner", "rate": 0.2,
+                                       "base": ["api"]}]}
+    return sc
+
+
+@pytest.mark.parametrize("command,flag", [("sweep", "--grid"), ("plan", "--vary")])
+@pytest.mark.parametrize("knob,first,second", [
+    ("duration", "60", "1m"),                               # ran twice, as two rows of one scenario
+    ("duration", "1m", "60.0"),
+    ("economics.agreements.0.rate", "0.2", "[{rate: 0.2}]"),   # a flat rate and its one open bracket
+])
+def test_one_value_written_two_ways_is_refused_naming_both(tmp_path, capsys, monkeypatch, command, flag, knob,
+                                                           first, second):
+    from sim.planning import runner
+
+    monkeypatch.setattr(runner.SimulationRunner, "__call__", _no_run, raising=False)
+    path = hc.write_scenario(tmp_path, _share_scenario())
+    argv = [command, str(path), flag, f"{knob}=30,{first},{second}" if knob == "duration"
+            else f"{knob}=0.1,{first},{second}", "--out", str(tmp_path / "o"), "--workers", "1"]
+    if command == "plan":
+        argv += ["--vary", "fleet.pools.0.replicas=1..2", "--constraint", "latency.ttft.p99<=2"]
+    assert _main(argv) == 2
+    err = _err(capsys)
+    assert err[0].startswith(f"{flag}: {knob}: values must be distinct: {first!r} and {second!r} are the same value "
+                             f"written two ways"), err
+    assert not (tmp_path / "o" / "points").exists()
+
+
+def _no_run(*args, **kwargs):
+    raise AssertionError("nothing should run")
+
+
+@pytest.mark.parametrize("grid", [{"duration": [60, "1m"]}, {"seed": [1, 1]}, ["duration=60,1m"]])
+def test_one_value_written_two_ways_is_refused_from_python(monkeypatch, grid):
+    """The mapping form skipped even the plain check: ``{"seed": [1, 1]}`` ran one point twice."""
+    import sim
+    from sim.planning import runner
+    from sim.planning.knobs import KnobError
+
+    monkeypatch.setattr(runner.SimulationRunner, "__call__", _no_run, raising=False)
+    for call, arg in (("sweep", "grid"), ("plan", "vary")):
+        with pytest.raises(KnobError, match="values must be distinct(: '60' and '1m' are the same value| \\(got '1,1'\\))"):
+            getattr(sim, call)(hc._small(), progress=False, workers=1, **{arg: grid},
+                               **({"constraints": ["latency.ttft.p99<=2"]} if call == "plan" else {}))
+
+
+def test_values_that_differ_still_run_as_points_of_their_own(tmp_path):
+    """The check compares scenarios, not texts: 60 s and 2 min are two points, and a joint knob's
+    values stay apart (a rate of 0.2 and brackets that pay it only to $1)."""
+    import sim
+
+    rows = sim.sweep(_share_scenario(), grid=["duration=60,2m",
+                                              "economics.agreements.0.rate=0.2,[{up_to_usd: 1, rate: 0.2}, {rate: 0.1}]"],
+                     executor="serial", progress=False).configurations
+    assert len(rows) == 4
+    assert {r["duration"] for r in rows} == {60, "2m"}
+

@@ -57,6 +57,7 @@ from sim.planning.executors import SerialExecutor, executor_for
 from sim.planning.knobs import Knob, KnobError, columns, configurations, labels, parse_knobs
 from sim.planning.points import seed_count
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
+from sim.planning.same_value import check_spellings
 from sim.planning.source import ScenarioSource
 from sim.planning.plan_folder import write_plan, write_plan_folder  # noqa: F401 (write_plan re-exported)
 from sim.planning.store import claim_folder, holds_out
@@ -283,6 +284,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     check_column_names(shown, source.data, varied, band=pct is not None)
     check_points(most_configurations(knobs, pct is not None), seeds, source=source.source, knobs="--vary",
                  most=True)     # before a group is built: enumerated knobs multiply
+    check_spellings(source, knobs)      # 60 and 1m: one configuration, not two
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     if pct is not None:
         check_scales_capacity(runner)
