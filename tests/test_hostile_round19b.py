@@ -249,3 +249,35 @@ def test_values_that_differ_still_run_as_points_of_their_own(tmp_path):
     assert len(rows) == 4
     assert {r["duration"] for r in rows} == {60, "2m"}
 
+
+# ------------------------------------------------------------------ 5. a number of workers that is none
+@pytest.mark.parametrize("call", ["sweep", "plan", "saturation"])
+@pytest.mark.parametrize("workers,error,said", [
+    (0, ValueError, "workers: must be >= 1 (got 0)"),         # was one worker per core, unsaid
+    (-1, ValueError, "workers: must be >= 1 (got -1)"),       # was a pool of -1 slots
+    (True, TypeError, "workers: must be a whole number >= 1 (got True, of type bool)"),
+    (1.5, TypeError, "workers: must be a whole number >= 1 (got 1.5, of type float)"),
+    ("2", TypeError, "workers: must be a whole number >= 1 (got '2', of type str)"),
+])
+def test_a_python_number_of_workers_that_is_none_is_refused_as_the_flag_is(monkeypatch, tmp_path, call, workers,
+                                                                            error, said):
+    import sim
+    from sim.planning import runner
+
+    monkeypatch.setattr(runner.SimulationRunner, "__call__", _no_run, raising=False)
+    args = {"sweep": {"grid": ["workload.arrival.rate=1,2"]},
+            "plan": {"vary": ["fleet.pools.0.replicas=1..2"], "constraints": ["latency.ttft.p99<=2"]},
+            "saturation": {}}[call]
+    with pytest.raises(error) as exc:
+        getattr(sim, call)(hc._small(), progress=False, workers=workers, out=tmp_path / "o", **args)
+    assert str(exc.value) == said
+    assert not (tmp_path / "o").exists()          # refused before the folder is claimed
+
+
+@pytest.mark.parametrize("command,more", [("sweep", ["--grid", "workload.arrival.rate=1,2"]),
+                                          ("plan", ["--vary", "fleet.pools.0.replicas=1..2"]),
+                                          ("saturation", [])])
+def test_the_flag_says_the_same_words(tmp_path, capsys, command, more):
+    path = hc.write_scenario(tmp_path)
+    assert _main([command, str(path), *more, "--workers", "0"]) == 2
+    assert "argument --workers: must be >= 1 (got 0)" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from typing import Any
 from sim.errors import InputError
 from sim.limits import check_points
 from sim.metrics.band import check_pct
-from sim.planning.executors import SerialExecutor, executor_for
+from sim.planning.executors import SerialExecutor, executor_for, worker_count
 from sim.planning.knobs import Knob, configurations, parse_knobs, value_labels
 from sim.planning.knobs import columns as knob_columns
 from sim.planning.points import Point, check_traces, make_points, run_points, seed_count
@@ -162,6 +162,7 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
 
     columns = named_columns(columns)
     seeds = seed_count(seeds)
+    workers = worker_count(workers)
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(grid)
     check_column_names(columns, source.data, [p for k in knobs for p in k.paths], band=capacity_band is not None)
