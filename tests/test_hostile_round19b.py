@@ -76,6 +76,15 @@ def test_a_verdict_at_odds_with_its_stable_flag_is_refused(run_folder, capsys):
     assert "stability.stable: " in "\n".join(_err(capsys))
 
 
+def test_each_wrong_key_is_said_once():
+    from sim.report.result_folder import summary_problems
+
+    said = summary_problems({"latency": {"ttft": "fast"}, "slo": {"attainment": [0.5]}, "simulated_seconds": {}})
+    assert said == [("latency.ttft", "expected an object (mean, p50, p90, p99), got the text 'fast'"),
+                    ("simulated_seconds", "expected a number, got an object"),
+                    ("slo.attainment", "expected a number, got [0.5]")]
+
+
 def test_the_summary_fleetsim_writes_has_no_problem(written):
     from sim.report.result_folder import summary_problems
 

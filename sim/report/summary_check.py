@@ -83,8 +83,11 @@ def summary_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         numeric = {k for name in _NUMERIC_BLOCKS if isinstance(block.get(name), dict)
                    for k, _ in _leaves(block[name], name + ".")}
         numeric |= {k for pattern in _NUMERIC_KEYS for k in _matches(block, pattern)}
-        problems.extend((scope + key, problem) for key, problem in _kind_problems(block))
+        kinds = dict(_kind_problems(block))
+        problems.extend((scope + key, problem) for key, problem in kinds.items())
         for key, value in _leaves(block):
+            if key in kinds:
+                continue
             if key in numeric and value is not None and not _is_json_number(value):
                 problems.append((scope + key, f"expected a number, got {given(value)}"))
             elif _is_json_number(value):
@@ -98,7 +101,7 @@ def summary_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _kind_problems(block: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """``(key, problem)`` for each key of :data:`~sim.metrics.schema.FIXED_KEYS` (and of
-    :data:`_NUMERIC_KEYS`) that holds an object or a list where fleetsim writes a number (``slo.attainment:
+    :data:`_NUMERIC_KEYS`) that holds an object where fleetsim writes a number (``slo.attainment:
     {}`` has no leaf to be found wrong), for each step on its way that is no object (``latency.ttft: 5``),
     and for a stability verdict that is not one of fleetsim's texts (``stability.verdict: 3``).
 
@@ -121,7 +124,7 @@ def _kind_problems(block: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             last = depth == len(parts) - 1
             if path in seen:
                 continue
-            if last and isinstance(node, (dict, list)):
+            if last and isinstance(node, dict):      # (a list is a leaf: said by the number check)
                 seen.add(path)
                 yield path, f"expected a number, got {json_kind(node)}"
             elif not last and node is not None and not isinstance(node, dict) and depth > 0:
