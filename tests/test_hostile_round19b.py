@@ -290,3 +290,14 @@ def test_the_flag_says_the_same_words(tmp_path, capsys, command, more):
     path = hc.write_scenario(tmp_path)
     assert _main([command, str(path), *more, "--workers", "0"]) == 2
     assert "argument --workers: must be >= 1 (got 0)" in capsys.readouterr().err
+
+
+def test_a_statement_cut_mid_number_is_said_to_be_truncated(run_folder, capsys):
+    """``cashflow.csv``, read apart from the other tables, likewise: its last line cut after a digit."""
+    path = run_folder / "cashflow.csv"
+    text = path.read_text()
+    lines = text.rstrip("\n").count("\n") + 1
+    cut, j = _number_cut(text)
+    path.write_text(cut)
+    assert _main(["report", str(run_folder)]) == 2
+    assert f"{path}: line {lines}: is truncated: the file ends mid-line" in "\n".join(_err(capsys))
