@@ -242,7 +242,8 @@ def test_one_value_written_two_ways_is_refused_from_python(monkeypatch, grid):
 
     monkeypatch.setattr(runner.SimulationRunner, "__call__", _no_run, raising=False)
     for call, arg in (("sweep", "grid"), ("plan", "vary")):
-        with pytest.raises(KnobError, match="values must be distinct(: '60' and '1m' are the same value| \\(got '1,1'\\))"):
+        said = "values must be distinct(: '60' and '1m' are the same value| \\(got '1,1'\\))"
+        with pytest.raises(KnobError, match=said):
             getattr(sim, call)(hc._small(), progress=False, workers=1, **{arg: grid},
                                **({"constraints": ["latency.ttft.p99<=2"]} if call == "plan" else {}))
 
@@ -252,9 +253,8 @@ def test_values_that_differ_still_run_as_points_of_their_own(tmp_path):
     values stay apart (a rate of 0.2 and brackets that pay it only to $1)."""
     import sim
 
-    rows = sim.sweep(_share_scenario(), grid=["duration=60,2m",
-                                              "economics.agreements.0.rate=0.2,[{up_to_usd: 1, rate: 0.2}, {rate: 0.1}]"],
-                     executor="serial", progress=False).configurations
+    grid = ["duration=60,2m", "economics.agreements.0.rate=0.2,[{up_to_usd: 1, rate: 0.2}, {rate: 0.1}]"]
+    rows = sim.sweep(_share_scenario(), grid=grid, executor="serial", progress=False).configurations
     assert len(rows) == 4
     assert {r["duration"] for r in rows} == {60, "2m"}
 
