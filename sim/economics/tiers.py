@@ -83,6 +83,28 @@ def plainest(rate: Any) -> Any:
     return rate
 
 
+def plain_rates(scenario: dict) -> dict:
+    """``scenario`` (as JSON) with each share's rate, and its reverse's, in its :func:`plainest` form: one
+    open bracket, ``[{rate: 0.2}]``, is the contract ``rate: 0.2`` is, so the two are one scenario. A
+    scenario without a list of agreements is given back as it is.
+
+        >>> plain_rates({"economics": {"agreements": [{"rate": [{"rate": 0.2}], "reverse": {"rate": 0.1}}]}})
+        {'economics': {'agreements': [{'rate': 0.2, 'reverse': {'rate': 0.1}}]}}
+    """
+    economics = scenario.get("economics") if isinstance(scenario, dict) else None
+    agreements = economics.get("agreements") if isinstance(economics, dict) else None
+    if not isinstance(agreements, list):
+        return scenario
+    plain = []
+    for a in agreements:
+        if isinstance(a, dict):
+            a = {**a, "rate": plainest(a["rate"])} if "rate" in a else dict(a)
+            if isinstance(a.get("reverse"), dict) and "rate" in a["reverse"]:
+                a["reverse"] = {**a["reverse"], "rate": plainest(a["reverse"]["rate"])}
+        plain.append(a)
+    return {**scenario, "economics": {**economics, "agreements": plain}}
+
+
 def words(rate: Any) -> str | None:
     """Brackets (as JSON) in words, each bracket's rate in percent up to its edge, then the open one's;
     ``None`` for anything that is not a list of brackets.

@@ -53,10 +53,11 @@ from sim.limits import check_points
 from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
 from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_column_names, check_metric_names, check_metrics, judge, unmet
-from sim.planning.executors import SerialExecutor, executor_for
+from sim.planning.executors import SerialExecutor, executor_for, worker_count
 from sim.planning.knobs import Knob, KnobError, columns, configurations, labels, parse_knobs
 from sim.planning.points import seed_count
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
+from sim.planning.same_value import check_spellings
 from sim.planning.source import ScenarioSource
 from sim.planning.plan_folder import write_plan, write_plan_folder  # noqa: F401 (write_plan re-exported)
 from sim.planning.store import claim_folder, holds_out
@@ -271,6 +272,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
     source = ScenarioSource.from_any(scenario, overrides)
     seeds = seed_count(seeds)
+    workers = worker_count(workers)
     knobs = parse_knobs(vary, "vary")
     check_bisected_knob(knobs)
     cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraint_list(constraints)]
@@ -283,6 +285,7 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     check_column_names(shown, source.data, varied, band=pct is not None)
     check_points(most_configurations(knobs, pct is not None), seeds, source=source.source, knobs="--vary",
                  most=True)     # before a group is built: enumerated knobs multiply
+    check_spellings(source, knobs)      # 60 and 1m: one configuration, not two
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     if pct is not None:
         check_scales_capacity(runner)

@@ -24,11 +24,14 @@ on one of its workers runs to its end there (Dask cannot stop a running task).
 """
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
+
+from sim.errors import clipped
 
 EXECUTORS = ("serial", "local", "dask")
 
@@ -89,6 +92,29 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def worker_count(workers: Any) -> int | None:
+    """``workers`` of :func:`sim.sweep`, :func:`sim.plan` and :func:`sim.saturation` checked as
+    ``--workers`` is (the same words): ``None`` (one per core) or a whole number >= 1; ``0`` was one per
+    core and ``-1`` a pool of no slots, unsaid. A whole float (``2.0``) is its integer.
+
+        >>> worker_count(None), worker_count(3), worker_count(2.0)
+        (None, 3, 2)
+        >>> worker_count(0)
+        Traceback (most recent call last):
+        ...
+        ValueError: workers: must be >= 1 (got 0)
+    """
+    if workers is None:
+        return None
+    whole = isinstance(workers, numbers.Integral) or (isinstance(workers, float) and workers.is_integer())
+    if isinstance(workers, bool) or not whole:
+        raise TypeError(f"workers: must be a whole number >= 1 (got {clipped(repr(workers), 60)}, of type "
+                        f"{type(workers).__name__})")
+    if workers < 1:
+        raise ValueError(f"workers: must be >= 1 (got {int(workers)})")
+    return int(workers)
 
 
 class SerialExecutor:
@@ -329,7 +355,9 @@ def make_executor(name: str = "local", workers: int | None = None,
 
     ``workers`` is the number of processes started on this machine (``local``, or ``dask`` without
     ``scheduler``: a ``LocalCluster``); with a ``scheduler`` it is refused (:class:`~sim.errors.InputError`):
-    the cluster's own workers run the points. ``serial`` runs one point at a time whatever it is."""
+    the cluster's own workers run the points. ``serial`` runs one point at a time whatever it is.
+    A ``workers`` that is no count of workers is refused (:func:`worker_count`)."""
+    workers = worker_count(workers)
     if scheduler and workers is not None:
         from sim.errors import InputError
 

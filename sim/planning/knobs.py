@@ -122,6 +122,19 @@ def parse_knob(spec: str) -> Knob:
         why = _bad_range(v, joint=len(paths) > 1, alone=len(values) == 1)
         if why:
             raise KnobError(f"{path}: malformed range {v!r}: {why}; allowed: {forms}")
+    _check_distinct(path, values, rhs)
+    if len(paths) > 1:
+        bad = [v for v in values if len(v.split("&")) != len(paths) or "" in v.split("&")]
+        if bad:
+            raise KnobError(f"{path}: each value needs {len(paths)} parts joined by '&' "
+                            f"(got {', '.join(repr(b) for b in bad)})")
+    return Knob(paths, values)
+
+
+def _check_distinct(path: str, values: Sequence[str], rhs: str) -> None:
+    """A :class:`KnobError` when two of a knob's values are one value (``1`` and ``1.0``; a value written
+    twice): the same run, twice. (One written in other units, ``60`` and ``1m``, is found by loading the
+    scenario: :func:`sim.planning.same_value.check_spellings`.)"""
     if len(set(values)) != len(values):
         raise KnobError(f"{path}: values must be distinct (got {rhs!r})")
     seen: dict[tuple, str] = {}
@@ -131,12 +144,6 @@ def parse_knob(spec: str) -> Knob:
             raise KnobError(f"{path}: values must be distinct: {seen[key]!r} and {v!r} are the same value "
                             f"(got {rhs!r})")
         seen[key] = v
-    if len(paths) > 1:
-        bad = [v for v in values if len(v.split("&")) != len(paths) or "" in v.split("&")]
-        if bad:
-            raise KnobError(f"{path}: each value needs {len(paths)} parts joined by '&' "
-                            f"(got {', '.join(repr(b) for b in bad)})")
-    return Knob(paths, values)
 
 
 def split_values(rhs: str, path: str = "") -> list[str]:
@@ -232,8 +239,11 @@ def parse_knobs(specs: Iterable[str] | Mapping[str, Sequence[Any]], name: str = 
                     raise KnobError(f"{path}: expected at least one value (got none)")
                 texts = ["&".join(_to_yaml(x) for x in v) if isinstance(key, tuple) else _to_yaml(v)
                          for v in vals]
-                knobs.append(parse_knob(f"{path}={','.join(texts)}") if isinstance(key, tuple)
-                             else Knob((path,), tuple(texts)))
+                if isinstance(key, tuple):
+                    knobs.append(parse_knob(f"{path}={','.join(texts)}"))
+                else:       # ({"seed": [1, 1]} ran the same point twice)
+                    _check_distinct(path, texts, ",".join(texts))
+                    knobs.append(Knob((path,), tuple(texts)))
     else:
         texts = list(specs) if isinstance(specs, Iterable) and not isinstance(specs, (str, bytes)) else None
         if texts is None or any(not isinstance(spec, str) for spec in texts):

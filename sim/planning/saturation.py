@@ -41,7 +41,7 @@ from sim.planning.constraints import Constraint, parse_constraint
 from sim.metrics.names import amount, said
 from sim.planning.bracketing import fmt_rate as _fmt, highest
 from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, ci_of, judge
-from sim.planning.executors import SerialExecutor, executor_for
+from sim.planning.executors import SerialExecutor, executor_for, worker_count
 from sim.planning.knobs import scalar
 from sim.planning.points import seed_count
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
@@ -146,6 +146,7 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     capacity; ``max_probes`` bounds each search.
     """
     seeds = seed_count(seeds)
+    workers = worker_count(workers)
     if isinstance(attainment, bool) or not isinstance(attainment, (int, float)) or not 0 < attainment <= 1:
         raise ValueError(f"attainment must be a number in (0, 1] (got {attainment!r})")
     if isinstance(rel_tol, bool) or not isinstance(rel_tol, (int, float)) or not 0 < rel_tol < 1:

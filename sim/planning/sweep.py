@@ -24,11 +24,12 @@ from typing import Any
 from sim.errors import InputError
 from sim.limits import check_points
 from sim.metrics.band import check_pct
-from sim.planning.executors import SerialExecutor, executor_for
+from sim.planning.executors import SerialExecutor, executor_for, worker_count
 from sim.planning.knobs import Knob, configurations, parse_knobs, value_labels
 from sim.planning.knobs import columns as knob_columns
 from sim.planning.points import Point, check_traces, make_points, run_points, seed_count
 from sim.planning.runner import NO_CAPACITY, Runner, SimulationRunner, resolve_runner
+from sim.planning.same_value import check_spellings
 from sim.planning.source import ScenarioSource
 from sim.planning.stats import CONFIDENCE, aggregate, flatten
 from sim.planning.store import PointStore, claim_folder, drop_earlier_result, holds_out, point_key
@@ -161,10 +162,12 @@ def sweep(scenario: Any, grid: Mapping[str, Sequence[Any]] | Sequence[str], *, s
 
     columns = named_columns(columns)
     seeds = seed_count(seeds)
+    workers = worker_count(workers)
     source = ScenarioSource.from_any(scenario, overrides)
     knobs = parse_knobs(grid)
     check_column_names(columns, source.data, [p for k in knobs for p in k.paths], band=capacity_band is not None)
     check_points(math.prod(len(k.values) for k in knobs), seeds, source=source.source)   # before the grid is built
+    check_spellings(source, knobs)      # 60 and 1m: one point, not two
     configs = configurations(knobs)
     runner, validate = resolve_runner(runner, validate, source.source, source.base_dir)
     points = make_points(source, configs, seeds, validate=validate, scaled=capacity_band is not None)

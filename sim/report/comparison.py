@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.economics.tiers import RATE_KEY, plainest
+from sim.economics.tiers import RATE_KEY, plain_rates
 from sim.errors import InputError, ScenarioError, clipped
 from sim.metrics.names import POOL_KEYS, name_of, unit_of
 from sim.paths import loop_message, looping_link, looping_links
@@ -308,19 +308,9 @@ def offered_load(key: str) -> bool:
 
 
 def _plain_rates(scenario: dict) -> dict:
-    """``scenario`` with each share's rate in its plainest form (:func:`sim.economics.tiers.plainest`): one
+    """``scenario`` with each share's rate in its plainest form (:func:`sim.economics.tiers.plain_rates`): one
     open bracket, ``[{rate: 0.2}]``, is the contract ``rate: 0.2`` is, so the two are no difference."""
-    agreements = value_at(scenario, "economics.agreements")
-    if not isinstance(agreements, list):
-        return scenario
-    plain = []
-    for a in agreements:
-        if isinstance(a, dict):
-            a = {**a, "rate": plainest(a["rate"])} if "rate" in a else dict(a)
-            if isinstance(a.get("reverse"), dict) and "rate" in a["reverse"]:
-                a["reverse"] = {**a["reverse"], "rate": plainest(a["reverse"]["rate"])}
-        plain.append(a)
-    return {**scenario, "economics": {**scenario["economics"], "agreements": plain}}
+    return plain_rates(scenario)
 
 
 def _class_prefixes(scenario: dict) -> dict:

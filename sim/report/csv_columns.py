@@ -1,8 +1,10 @@
 """A CSV of a result folder (optionally ``.gz``) read back as columns (``dict`` of numpy arrays), each
 cell checked against what fleetsim writes: numeric columns as float arrays with NaN for empty cells
 (a request that never got its first token), other columns as string arrays; a cell that is not a
-number where fleetsim writes one, a line of the wrong length or a missing column is a
-:class:`~sim.errors.ScenarioError` naming the file, line and column (:mod:`sim.report.folder_problems`).
+number where fleetsim writes one, a line of the wrong length, a missing column or a file cut short (a
+last line without its newline, perhaps cut mid-number; a ``.gz`` whose stream ends early: "the file is
+truncated") is a :class:`~sim.errors.ScenarioError` naming the file, line and column
+(:mod:`sim.report.folder_problems`).
 In-memory tables take the same form (:func:`as_columns`).
 """
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,14 @@ def read_columns(path: Path | str, numeric: Iterable[str] = (), required: Iterab
     numeric = set(numeric)
     try:
         with opener(path, "rt", newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
+            last = [""]      # the file's last physical line, to tell a file cut mid-row
+
+            def lines() -> Iterator[str]:
+                for line in fh:
+                    last[0] = line
+                    yield line
+
+            reader = csv.reader(lines())
             header = next(reader, None)
             if header is None:
                 return {}
@@ -56,12 +65,23 @@ def read_columns(path: Path | str, numeric: Iterable[str] = (), required: Iterab
                         uneven.append((reader.line_num, len(row)))
                     table.add(reader.line_num, [row[j] if j < len(row) else "" for j in keep])
             table.flush()
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error) as exc:
+            end = reader.line_num
+    except EOFError as exc:      # a .gz cut short: its stream ends before its end marker
+        raise ScenarioError([("", f"cannot be read (EOFError: {exc}): the file is truncated (cut short "
+                                  f"before its end); {REWRITE}")], str(path)) from None
+    except (OSError, UnicodeDecodeError, csv.Error, zlib.error) as exc:
         raise ScenarioError([("", f"cannot be read ({type(exc).__name__}: {exc}); "
                                   f"{REWRITE}")], str(path)) from None
-    problems = [("", f"no {name} column (the header is {given(','.join(header), 80)})")
-                for name in required if name not in header]
-    problems += [(f"line {n}", f"{cells} {plural(cells, 'cell')}, the header has {len(header)}")
+    # fleetsim ends every line with a newline: a last line without one was cut short (mid-number,
+    # perhaps, which still reads as a number), and so, most likely, was a last line of too few cells
+    cut = not last[0].endswith(("\n", "\r"))
+    problems = [(f"line {end}", "is truncated: the file ends mid-line (fleetsim ends its last row with a newline)")
+                ] if cut else []
+    problems += [("", f"no {name} column (the header is {given(','.join(header), 80)})")
+                 for name in required if name not in header]
+    problems += [(f"line {n}", f"{cells} {plural(cells, 'cell')}, the header has {len(header)}"
+                  + ("; the file looks truncated (it is its last line)" if n == end and cells < len(header)
+                     and not cut else ""))
                  for n, cells in uneven]
     cols, bad = table.columns()
     problems += bad

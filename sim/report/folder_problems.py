@@ -28,4 +28,4 @@ def raise_problems(problems: list[tuple[str, str]], path: Path) -> None:
 def json_kind(value: Any) -> str:
     """How JSON would call ``value``'s type: an array is "a list", ``true`` "a boolean"."""
     return {list: "a list", str: f"the text {given(value)}", bool: "a boolean", int: "a number",
-            float: "a number"}.get(type(value), type(value).__name__)
+            float: "a number", dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)

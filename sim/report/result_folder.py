@@ -94,12 +94,23 @@ def read_statement(folder: Path | str) -> list[dict] | None:
             reader = csv.DictReader(fh)
             for row in reader:
                 rows.append({k: parse(reader.line_num, k, v) for k, v in row.items()})
+            fh.seek(0, 2)
+            if fh.tell() and not _ends_a_line(path):     # cut mid-row: its last number may still read as one
+                problems.insert(0, (f"line {max(reader.line_num, 1)}", "is truncated: the file ends mid-line "
+                                                                       "(fleetsim ends its last row with a newline)"))
             if reader.fieldnames is not None and "period" not in reader.fieldnames:
                 problems.insert(0, ("", f"no period column (the header is {given(','.join(reader.fieldnames), 80)})"))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ScenarioError([("", f"cannot be read ({type(exc).__name__}: {exc}); {REWRITE}")], str(path)) from None
     raise_problems(problems, path)
     return rows
+
+
+def _ends_a_line(path: Path) -> bool:
+    """Whether the file's last byte ends a line (as every file fleetsim writes does)."""
+    with open(path, "rb") as fh:
+        fh.seek(-1, 2)
+        return fh.read(1) in (b"\n", b"\r")
 
 
 def read_timeseries(folder: Path | str) -> Columns | None:

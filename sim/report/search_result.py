@@ -20,7 +20,7 @@ SEARCH_FIELDS = {
                    "columns": "texts"},
     "plan.json": {"objective": "text", "knobs": "texts", "constraints": "texts", "seeds": "number",
                   "best": "object?", "groups": "objects", "evaluated": "objects", "capacity_band": "object",
-                  "robust": "object?", "robust_groups": "objects"},
+                  "robust": "object?", "robust_groups": "objects", "skipped": "objects"},
     "saturation.json": {"rate_path": "text", "rate": "number?", "upper": "number?", "attainment": "number?",
                         "probes": "objects", "capacity_band": "object", "concurrency": "number?",
                         "concurrency_upper": "number?"},
@@ -30,6 +30,7 @@ _SEARCH_ITEMS = {"knobs": {"path": "text!", "values": "list!", "paths": "texts"}
                  "best": {"overrides": "texts!"}, "groups": {"overrides": "texts"},
                  "robust": {"overrides": "texts!"}, "robust_groups": {"overrides": "texts"},
                  "evaluated": {"overrides": "texts?"},
+                 "skipped": {"group": "texts!", "reason": "text!", "problems": "list"},
                  "probes": {"rate": "number?", "concurrency": "number?"}}
 _KINDS = {"object": (dict, "an object"), "objects": (list, "a list of objects"), "texts": (list, "a list of texts"),
           "list": (list, "a list"), "text": (str, "a text"), "number": ((int, float), "a number")}

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError, given
-from sim.metrics.schema import natural_range
+from sim.metrics.schema import FIXED_KEYS, natural_range
+from sim.metrics.stability import VERDICTS
 from sim.report.folder_problems import json_kind, raise_problems
 
 #: summary blocks that are JSON objects when present (``pools`` and ``classes``: of one object each)
@@ -82,7 +83,11 @@ def summary_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         numeric = {k for name in _NUMERIC_BLOCKS if isinstance(block.get(name), dict)
                    for k, _ in _leaves(block[name], name + ".")}
         numeric |= {k for pattern in _NUMERIC_KEYS for k in _matches(block, pattern)}
+        kinds = dict(_kind_problems(block))
+        problems.extend((scope + key, problem) for key, problem in kinds.items())
         for key, value in _leaves(block):
+            if key in kinds:
+                continue
             if key in numeric and value is not None and not _is_json_number(value):
                 problems.append((scope + key, f"expected a number, got {given(value)}"))
             elif _is_json_number(value):
@@ -92,6 +97,53 @@ def summary_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
                 elif not lo <= value <= hi:
                     problems.append((scope + key, f"{given(value)} is outside [{lo:g}, {hi:g}]"))
     return problems
+
+
+def _kind_problems(block: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """``(key, problem)`` for each key of :data:`~sim.metrics.schema.FIXED_KEYS` (and of
+    :data:`_NUMERIC_KEYS`) that holds an object where fleetsim writes a number (``slo.attainment:
+    {}`` has no leaf to be found wrong), for each step on its way that is no object (``latency.ttft: 5``),
+    and for a stability verdict that is not one of fleetsim's texts (``stability.verdict: 3``).
+
+        >>> list(_kind_problems({"slo": {"attainment": {}}, "latency": {"ttft": 5}, "stability": {"verdict": 3}}))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        [('latency.ttft', 'expected an object (mean, p50, p90, p99), got a number'),
+         ('slo.attainment', 'expected a number, got an object'),
+         ('stability.verdict', "expected one of 'stable', 'unstable', 'cannot tell', got a number")]
+    """
+    seen = set()
+    numeric = sorted({*FIXED_KEYS, *(k for pattern in _NUMERIC_KEYS
+                                     for k in _matches(block, pattern))})
+    for key in numeric:
+        parts = key.split(".")
+        node: Any = block
+        for depth, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                break
+            node, path = node[part], ".".join(parts[:depth + 1])
+            last = depth == len(parts) - 1
+            if path in seen:
+                continue
+            if last and isinstance(node, dict):      # (a list is a leaf: said by the number check)
+                seen.add(path)
+                yield path, f"expected a number, got {json_kind(node)}"
+            elif not last and node is not None and not isinstance(node, dict) and depth > 0:
+                seen.add(path)
+                inner = sorted({k.split(".")[depth + 1] for k in numeric if k.startswith(path + ".")})
+                yield path, f"expected an object ({', '.join(inner)}), got {json_kind(node)}"
+    stability = block.get("stability")
+    if isinstance(stability, dict):
+        verdict = stability.get("verdict")
+        if verdict is not None and verdict not in VERDICTS:
+            allowed = ", ".join(repr(v) for v in VERDICTS)
+            yield "stability.verdict", f"expected one of {allowed}, got {json_kind(verdict)}"
+        stable = stability.get("stable")
+        if stable is not None and not isinstance(stable, bool):
+            yield "stability.stable", f"expected true, false or null, got {json_kind(stable)}"
+        elif (isinstance(stable, bool) or stable is None and "stable" in stability) and verdict in VERDICTS \
+                and VERDICTS[verdict] is not stable:
+            yield "stability.stable", (f"{json.dumps(stable)} does not go with the verdict {verdict!r} "
+                                       f"(fleetsim writes {json.dumps(VERDICTS[verdict])})")
 
 
 def _scopes(summary: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
