@@ -237,7 +237,7 @@ def test_a_calibration_files_unknown_key_is_refused_not_dropped(tmp_path, capsys
     path = _scenario(tmp_path, sc)
     assert _main(["validate", str(path)]) == 2
     assert _err(capsys) == [
-        f"{path}: perf.calibration: {tmp_path / 'cal.yaml'}: overlap_exponant: unknown key; allowed: gpu, model, tp, "
+        f"{path}: perf.calibration: cal.yaml: overlap_exponant: unknown key; allowed: gpu, model, tp, "
         "weight_dtype, kv_dtype, flops_efficiency, bw_efficiency, overhead_s, overlap_exponent, kernels, "
         "attention_kv_sharing, kernel_factors, fit"]
 
