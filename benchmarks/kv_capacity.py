@@ -116,6 +116,25 @@ ROWS: tuple[Published, ...] = (
               max_num_seqs=256,
               note="--max-model-len 20000 (V0 profiles max_model_len tokens); # GPU blocks: 1952; "
                    "total_gpu_memory=23.58GiB, peak_torch 17.06, non_torch 0.35, kv_cache_size=3.81GiB"),
+    Published("v0-llama3-8b-tp1", "vllm-v0", "llama-3-8b", "h100-sxm", 1, 0.90,
+              _derived(53.29, "llama-3-8b", 1), "github.com/vllm-project/vllm pull 10511 (comment 2024-12-14)",
+              max_num_seqs=256, derived=True,
+              note="vllm serve meta-llama/Meta-Llama-3-8B (V0, defaults); total_gpu_memory 79.22 GiB, weights 14.96, "
+                   "non_torch 1.79, activation peak 1.26, available_kv_cache_memory 53.29 GiB"),
+    Published("v0-llama3-8b-tp2", "vllm-v0", "llama-3-8b", "h100-sxm", 2, 0.90,
+              _derived(0.90 * 79.22 - 7.48 - 3.58 - 1.26, "llama-3-8b", 2),
+              "github.com/vllm-project/vllm pull 10511 (comment 2024-12-14)", max_num_seqs=256, derived=True,
+              note="-tp 2: weights 7.48, non_torch 3.58, activation peak 1.26 GiB of 0.9 x 79.22 GiB"),
+    Published("v0-llama2-7b-a100", "vllm-v0", "llama-2-7b", "a100-80gb", 1, 0.90, 7351 * 16,
+              "github.com/vllm-project/vllm pull 2031 (2023-12-12)", weight_dtype="fp16", kv_dtype="fp16",
+              max_batched_tokens=4096, max_num_seqs=256,
+              note="benchmark_throughput.py, Llama2-7B TP1 on A100-80GB: # GPU blocks: 7351 (with the PR's "
+                   "profiling of memory outside PyTorch)"),
+    Published("v0-llama2-70b-a100-tp4", "vllm-v0", "llama-2-70b", "a100-80gb", 4, 0.90, 20865 * 16,
+              "github.com/vllm-project/vllm pull 2031 (2023-12-12)", weight_dtype="fp16", kv_dtype="fp16",
+              max_batched_tokens=4096, max_num_seqs=256,
+              note="Llama2-70B TP4 on 4x A100-80GB: # GPU blocks: 20865 (31,615 before the PR, which "
+                   "over-committed memory)"),
     Published("trtllm-llama2-7b-a10", "trtllm", "llama-2-7b", A10, 1, 0.95, 10_718,
               "github.com/NVIDIA/TensorRT-LLM issue 224, 2023-10-31", weight_dtype="fp16", kv_dtype="fp16",
               max_batched_tokens=25 * 2048, max_num_seqs=25,
@@ -149,10 +168,17 @@ def compare(rows=ROWS, rule: str | None = None) -> list[dict]:
 
 
 def summary(records: list[dict]) -> dict:
-    errs = [abs(r["error"]) for r in records]
-    worst = max(records, key=lambda r: abs(r["error"]))
-    return {"rows": len(records), "median_abs_error": round(statistics.median(errs), 4),
-            "worst_abs_error": round(abs(worst["error"]), 4), "worst_row": worst["row"]}
+    """Median and worst absolute error, over all rows and by engine."""
+    def stats(recs):
+        errs = [abs(r["error"]) for r in recs]
+        worst = max(recs, key=lambda r: abs(r["error"]))
+        return {"rows": len(recs), "median_abs_error": round(statistics.median(errs), 4),
+                "worst_abs_error": round(abs(worst["error"]), 4), "worst_row": worst["row"]}
+    out = stats(records)
+    engines = sorted({r["engine"] for r in records})
+    if len(engines) > 1:
+        out["by_engine"] = {e: stats([r for r in records if r["engine"] == e]) for e in engines}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
