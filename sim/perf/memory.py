@@ -250,7 +250,7 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     reserve_per_gpu = activation_reserve_bytes_per_gpu(model, t, max_batched_tokens, max_num_seqs, engine)
     usable_per_gpu = gpu.hbm_bytes * f
     room = memory_rules.kv_bytes_per_gpu(engine, gpu.hbm_bytes, f, weights_per_gpu, reserve_per_gpu)
-    budget = memory_rules.budget_words(engine, f, gpu.hbm_gb)
+    budget = memory_rules.budget_words(engine, f, gpu.hbm_gb, reserve_per_gpu)
     capacity = room * n_gpus
     if lay.pp > 1:   # the largest stage binds: its GPUs' room over its share of each token's KV
         capacity = room * t * model.n_layers / stage_layers(model, lay.pp)
@@ -260,7 +260,7 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     blocks = max(0, math.floor(capacity / (kv_tok * block_size))) if capacity > 0 else 0
     tokens = blocks * block_size
     shape = f"{t}x {gpu.name}" if lay.pp == 1 else f"{lay.pp} stages of {t}x {gpu.name}"
-    of = (f"{f:g} x {gpu.hbm_gb:g} GiB = {_gib(usable_per_gpu)}" if engine == "vllm" else budget)
+    of = budget if engine == "sglang" else f"{f:g} x {gpu.hbm_gb:g} GiB = {_gib(usable_per_gpu)}"
     if blocks == 0 and capacity > 0:     # room, but not for one block: it said weights and reserve exceed the GPU
         reason = (f"{model.name} does not fit on {shape}: after weights {_gib(weights_per_gpu)} + reserve "
                   f"{_gib(reserve_per_gpu)} per GPU of {of}, the {_gib(capacity / n_gpus)} per GPU left for the KV "
@@ -279,9 +279,17 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
             wider = next((w for w in (2, 4, 8, 16, 32, 64) if w > t and _fits(
                 model, gpu, replace(lay, tp=w), gpu_memory_utilization, weight_dtype, kv_dtype, block_size,
                 max_batched_tokens, max_num_seqs, expert_dtype, engine)), None)
-        reason = (f"{model.name} does not fit on {shape}: weights {_gib(weights_per_gpu)} + "
-                  f"reserve {_gib(reserve_per_gpu)}{window} per GPU exceed "
-                  f"{of} "
+        if engine == "sglang":      # the runtime is outside SGLang's share: the weights alone exceed it
+            what = f"weights {_gib(weights_per_gpu)}{window} per GPU exceed {of}"
+        elif engine == "trtllm":    # TensorRT-LLM gives the cache a share of what weights and reserve leave
+            left = gpu.hbm_bytes - weights_per_gpu - reserve_per_gpu
+            what = (f"weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)}{window} per GPU leave "
+                    f"{_gib(max(left, 0.0))} of {gpu.hbm_gb:g} GiB, {f:g} of it for the KV cache "
+                    "(TensorRT-LLM's kv_cache_free_gpu_mem_fraction)")
+        else:
+            what = (f"weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)}{window} per GPU exceed "
+                    f"{of}")
+        reason = (f"{model.name} does not fit on {shape}: {what} "
                   f"(short by {_gib(short)} per GPU); "
                   f"use a larger tensor_parallel{f' ({wider} fits)' if wider else ''} or pipeline_parallel, a "
                   f"smaller weight_dtype or a GPU with more memory"

@@ -128,11 +128,20 @@ def kv_bytes_per_gpu(engine: str, hbm: float, fraction: float, weights: float, r
     return fraction * hbm - weights - reserve
 
 
-def budget_words(engine: str, fraction: float, hbm_gb: float) -> str:
-    """The engine's rule in words, for ``fleetsim validate`` and the plan's messages."""
+def budget_words(engine: str, fraction: float, hbm_gb: float, reserve: float = 0.0) -> str:
+    """The engine's rule in words, for ``fleetsim validate`` and the plan's messages (``reserve``: bytes per GPU,
+    :func:`reserve_bytes`).
+
+        >>> budget_words("vllm", 0.9, 80)
+        '0.9 x 80 GiB'
+        >>> budget_words("sglang", 0.9, 80, 0.25 * 2**30)
+        "0.9 x (80 GiB - 0.25 GiB runtime) = 71.8 GiB for weights and KV (SGLang's mem_fraction_static)"
+        >>> budget_words("trtllm", 0.9, 80)
+        "0.9 x (80 GiB - weights - reserve) (TensorRT-LLM's kv_cache_free_gpu_mem_fraction)"
+    """
     if engine == "sglang":
-        return f"{fraction:g} x ({hbm_gb:g} GiB - runtime) for weights and KV (SGLang's mem_fraction_static)"
+        return (f"{fraction:g} x ({hbm_gb:g} GiB - {reserve / 2**30:.2g} GiB runtime) = "
+                f"{fraction * (hbm_gb - reserve / 2**30):,.1f} GiB for weights and KV (SGLang's mem_fraction_static)")
     if engine == "trtllm":
-        return (f"{fraction:g} x what {hbm_gb:g} GiB leaves after weights and reserve "
-                "(TensorRT-LLM's kv_cache_free_gpu_mem_fraction)")
+        return f"{fraction:g} x ({hbm_gb:g} GiB - weights - reserve) (TensorRT-LLM's kv_cache_free_gpu_mem_fraction)"
     return f"{fraction:g} x {hbm_gb:g} GiB"
