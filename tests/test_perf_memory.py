@@ -46,7 +46,7 @@ def test_engine_rules_by_hand():
     # at f = 1 the TensorRT-LLM and vLLM rules agree but for vLLM's sampler term (here smaller)
     assert memory_plan(m, g, tp=1, gpu_memory_utilization=1.0, engine="trtllm").kv_blocks == \
         memory_plan(m, g, tp=1, gpu_memory_utilization=1.0).kv_blocks
-    with pytest.raises(ValueError, match="engine must be one of vllm, vllm-v0, sglang, trtllm"):
+    with pytest.raises(ValueError, match="engine must be one of vllm, legacy, sglang, trtllm"):
         memory_plan(m, g, tp=1, engine="vllm-v1")
 
 

@@ -289,11 +289,16 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
         else:
             what = (f"weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)}{window} per GPU exceed "
                     f"{of}")
+        # vLLM profiles its sampler over max_num_seqs sequences: a large max_num_seqs is most of the reserve
+        sampler = (memory_rules.sampler_bytes(model, max_num_seqs, max_batched_tokens) if engine == "vllm" else 0.0)
+        many = sampler > memory_rules.forward_activation_bytes(model, t, max_batched_tokens) and sampler > 2**30
+        fewer = " (or fewer batching.max_num_seqs)" if window_bytes or many else ""
+        why = (f"; vLLM's sampler run over {min(max_num_seqs, max_batched_tokens):,} sequences (max_num_seqs) is "
+               f"{_gib(sampler)} of the reserve") if many else ""
         reason = (f"{model.name} does not fit on {shape}: {what} "
-                  f"(short by {_gib(short)} per GPU); "
+                  f"(short by {_gib(short)} per GPU{why}); "
                   f"use a larger tensor_parallel{f' ({wider} fits)' if wider else ''} or pipeline_parallel, a "
-                  f"smaller weight_dtype or a GPU with more memory"
-                  f"{' (or fewer batching.max_num_seqs)' if window_bytes else ''}")
+                  f"smaller weight_dtype or a GPU with more memory{fewer}")
     else:
         reason = (f"KV cache holds {tokens:,} tokens ({blocks:,} blocks of {block_size}), "
                   f"{tokens / model.max_context:.1f} sequences of max_context={model.max_context}")
