@@ -62,7 +62,7 @@ def pool_memory_plan(pool, model, gpu, weight_dtype: str, expert_dtype: str | No
     """The :func:`~sim.perf.memory.memory_plan` of one replica of ``pool`` at the given precisions
     (:func:`pool_dtypes`), by the memory rule of its ``batching.scheduler``'s engine
     (:func:`sim.perf.memory_rules.engine_of`: ``gpu_memory_utilization`` is vLLM's share of the total memory,
-    SGLang's ``mem_fraction_static``, TensorRT-LLM's ``kv_cache_free_gpu_mem_fraction``)."""
+    or SGLang's ``mem_fraction_static``; ``vllm-v0`` and ``trtllm`` pools keep fleetsim's earlier sizing)."""
     from sim.perf.memory import memory_plan
     from sim.perf.memory_rules import engine_of
 
