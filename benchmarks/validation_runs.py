@@ -10,6 +10,7 @@ import mlperf_deepseek
 import mlperf_server
 from sim.perf.kernels import kernel_set
 from sim.perf.memory import memory_plan
+from sim.perf.memory_rules import engine_of
 from sim.perf.roofline import RooflineModel
 from sim.perf.throughput import prefill_shape, static_batch_throughput
 from sim.scenario.catalog import Efficiency, get_gpu, get_model
@@ -17,11 +18,12 @@ from validation_rows import MAX_AUTO_BATCH, MAX_BATCHED_TOKENS, MLPERF_DSR1, PUB
 
 
 def batch_for(row: Row) -> int:
-    """Published batch, or the largest the KV cache holds for whole sequences (<= MAX_AUTO_BATCH)."""
+    """Published batch, or the largest the KV cache holds for whole sequences (<= MAX_AUTO_BATCH), by the memory
+    rule of the row's engine (``row.scheduler``)."""
     if row.batch is not None:
         return row.batch
     plan = memory_plan(get_model(row.model), get_gpu(row.gpu), row.layout, 0.9, row.weight_dtype, row.kv_dtype,
-                       16, MAX_BATCHED_TOKENS)
+                       16, MAX_BATCHED_TOKENS, engine=engine_of(row.scheduler))
     return max(1, min(MAX_AUTO_BATCH, plan.kv_tokens // (row.input_tokens + row.output_tokens)))
 
 

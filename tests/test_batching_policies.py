@@ -38,6 +38,7 @@ def _run(tmp_path, rows, engine, policy, max_num_seqs=64, pool=None):
 def test_small_kv_pool_has_sixteen_blocks():
     sc = scenario()
     sc["fleet"]["pools"][0].update(SMALL_KV)
+    sc["fleet"]["pools"][0]["batching"]["scheduler"] = "vllm-v0"    # as _run uses it (its memory rule)
     assert build_pools(_as_loaded(sc, []))[0].kv_blocks == 16
 
 

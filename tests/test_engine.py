@@ -83,7 +83,7 @@ def _tiny_kv_scenario(engine: str, seed: int = 5) -> dict:
     # an inline 2-layer model on an A100 with almost all memory given to nothing: few KV blocks
     model = {"name": "tiny", "n_layers": 2, "hidden": 256, "n_heads": 4, "ffn_hidden": 512, "vocab": 1000,
              "max_context": 4096}
-    pool = {"name": "main", "gpu": "a100-80gb", "replicas": 1, "gpu_memory_utilization": 0.013,
+    pool = {"name": "main", "gpu": "a100-80gb", "replicas": 1, "gpu_memory_utilization": 0.003625,
             "batching": {"max_num_seqs": 64, "max_batched_tokens": 4096}}
     return scenario(model=model, fleet={"pools": [pool]}, engine=engine, seed=seed, duration=30,
                     workload={"arrival": {"process": "poisson", "rate": 3},

@@ -145,7 +145,7 @@ def test_a_sliding_window_model_that_does_not_fit_says_what_the_window_holds(tmp
                                      "layer_types": types}))
     assert _main(["validate", str(path)]) == 2
     lines = _err(capsys)
-    assert len(lines) == 1 and "weights 15.0 GiB + reserve 1.7 GiB + the sliding-window layers' KV of 256 sequences " \
+    assert len(lines) == 1 and "weights 15.0 GiB + reserve 0.9 GiB + the sliding-window layers' KV of 256 sequences " \
         "64.0 GiB per GPU exceed 0.9 x 80 GiB = 72.0 GiB" in lines[0], lines
     assert lines[0].endswith("or a GPU with more memory (or fewer batching.max_num_seqs)")
     assert _main(["validate", str(path), "--set", "fleet.pools.0.batching.max_num_seqs=64"]) == 0
@@ -196,7 +196,7 @@ def test_a_model_of_absurd_size_is_said_in_a_short_line(tmp_path, capsys):
     path = _scenario(tmp_path, sc)
     assert _main(["validate", str(path)]) == 2
     lines = _err(capsys)
-    assert len(lines) == 1 and len(lines[0]) < 400 and "weights 1.86e+291 GiB + reserve 1.0 GiB per GPU" in lines[0]
+    assert len(lines) == 1 and len(lines[0]) < 400 and "weights 1.86e+291 GiB + reserve 0.3 GiB per GPU" in lines[0]
 
 
 # ------------------------------------------------------------------ an inline GPU

@@ -45,11 +45,11 @@ def test_an_inline_gpu_under_a_catalog_gpus_name_is_refused(tmp_path, capsys, gp
 # ------------------------------------------------------------------ sizes that rounded to 0 GiB
 @pytest.mark.parametrize("hbm_gb,said", [
     # 0.9 x 1e-6 GiB = 966 bytes (1e-6 x 2**30 x 0.9); it said "0.9 x 0 GiB = 0.0 GiB"
-    (0.000001, "exceed 0.9 x 1e-06 GiB = 966 bytes (short by 16.6 GiB per GPU)"),
+    (0.000001, "exceed 0.9 x 1e-06 GiB = 966 bytes (short by 15.9 GiB per GPU)"),
     # 0.9 x 0.001 GiB = 0.9 MiB = 944 KiB (hand: 0.0009 x 1,048,576 KiB)
-    (0.001, "exceed 0.9 x 0.001 GiB = 944 KiB (short by 16.6 GiB per GPU)"),
+    (0.001, "exceed 0.9 x 0.001 GiB = 944 KiB (short by 15.9 GiB per GPU)"),
     # the GPU's own size was printed with no decimal: "0.9 x 16 GiB = 14.8 GiB" for 16.5 GB
-    (16.5, "exceed 0.9 x 16.5 GiB = 14.8 GiB (short by 1.8 GiB per GPU)"),
+    (16.5, "exceed 0.9 x 16.5 GiB = 14.8 GiB (short by 1.0 GiB per GPU)"),
 ])
 def test_a_gpu_too_small_says_its_memory_as_given_not_rounded_to_zero(tmp_path, capsys, hbm_gb, said):
     sc = hc._small()
@@ -58,7 +58,7 @@ def test_a_gpu_too_small_says_its_memory_as_given_not_rounded_to_zero(tmp_path, 
     assert _main(["validate", str(path)]) == 2
     lines = _err(capsys)
     assert len(lines) == 1 and lines[0].startswith(
-        f"{path}: fleet.pools.0: llama-3-8b does not fit on 1x tiny: weights 15.0 GiB + reserve 1.7 GiB per GPU "
+        f"{path}: fleet.pools.0: llama-3-8b does not fit on 1x tiny: weights 15.0 GiB + reserve 0.9 GiB per GPU "
         f"{said}; "), lines
 
 
@@ -73,7 +73,7 @@ def test_a_tiny_models_weights_are_said_in_kib_not_zero(tmp_path, capsys):
     plan = memory_plan(model, gpu, 1)
     weights = model.n_params * 2
     assert not plan.fits
-    assert f"weights {weights / 1024:.3g} KiB + reserve 1.0 GiB per GPU exceed 0.9 x 1e-05 GiB = " \
+    assert f"weights {weights / 1024:.3g} KiB + reserve 0.3 GiB per GPU exceed 0.9 x 1e-05 GiB = " \
            f"{0.9 * 0.00001 * 2**30 / 1024:.3g} KiB" in plan.reason, plan.reason
 
 
@@ -314,7 +314,7 @@ def test_an_inline_gpus_number_in_e_notation_is_read_as_the_rest_of_the_scenario
     path.write_text(text)
     assert _main(["validate", str(path)]) == 2
     lines = _err(capsys)
-    assert len(lines) == 1 and "exceed 0.9 x 1e-06 GiB = 966 bytes (short by 16.6 GiB per GPU)" in lines[0], lines
+    assert len(lines) == 1 and "exceed 0.9 x 1e-06 GiB = 966 bytes (short by 15.9 GiB per GPU)" in lines[0], lines
     path.write_text(text.replace("hbm_gb: 1e-6", "hbm_gb: 8e1"))
     assert _main(["validate", str(path)]) == 0
     capsys.readouterr()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sim.perf.memory import memory_plan
+from sim.perf.memory_rules import engine_of
 from sim.scenario.catalog import get_gpu, get_model
 from sim.scenario.load import scenario_from_dict
 
@@ -48,11 +49,10 @@ def test_layout_is_the_documented_tp8(rid):
 def test_batch_is_what_the_replicated_latent_cache_holds():
     """Under TP every rank keeps the whole MLA latent: (512 + 64) x 2 bytes x 61 layers on each of 8 GPUs per token;
     the batch is the whole sequences (3,200 + output tokens) the cache holds."""
-    r = ROWS["20a"]
-    plan = memory_plan(get_model(r.model), get_gpu(r.gpu), r.layout, 0.9, r.weight_dtype, r.kv_dtype, 16,
-                       validate_perf.MAX_BATCHED_TOKENS)
-    assert plan.kv_bytes_per_token == 8 * 61 * (512 + 64) * 2
-    for rid, row in ROWS.items():
+    for rid, row in ROWS.items():     # each by its engine's memory rule (SGLang's, or vLLM V0's)
+        plan = memory_plan(get_model(row.model), get_gpu(row.gpu), row.layout, 0.9, row.weight_dtype, row.kv_dtype,
+                           16, validate_perf.MAX_BATCHED_TOKENS, engine=engine_of(row.scheduler))
+        assert plan.kv_bytes_per_token == 8 * 61 * (512 + 64) * 2
         assert validate_perf.batch_for(row) == plan.kv_tokens // (3200 + row.output_tokens), rid
 
 

@@ -22,12 +22,44 @@ def test_llama2_7b_on_h100_by_hand():
     plan = memory_plan(get_model("llama-2-7b"), get_gpu("h100-sxm"), tp=1)
     usable = 80 * 2**30 * 0.9                          # 77,309,411,328 B
     weights = 6.74e9 * 2                               # 13.48e9 B
-    reserve = 2**30 + 8192 * (4 * 4096 + 2 * 11008) * 2  # 1 GiB + activations of 8192 tokens
+    # vLLM's reserve: 0.25 GiB outside torch + the larger of the forward pass over 8,192 tokens
+    # (629,145,600 B) and the dummy sampler run, 4 float32 logits of 256 x 32,000 (131,072,000 B)
+    reserve = 0.25 * 2**30 + max(8192 * (4 * 4096 + 2 * 11008) * 2, 256 * 32000 * 4 * 4)
     assert plan.weights_bytes_per_gpu == pytest.approx(weights)
     assert plan.activation_reserve_bytes == pytest.approx(reserve)
     blocks = int((usable - weights - reserve) // (512 * 1024 * 16))
-    assert blocks == 7406
+    assert blocks == 7502
     assert (plan.kv_blocks, plan.kv_tokens, plan.fits) == (blocks, blocks * 16, True)
+
+
+def test_engine_rules_by_hand():
+    """SGLang's mem_fraction_static is a share of the memory free at start (less the 0.25 GiB runtime),
+    weights out of it; TensorRT-LLM's free fraction is a share of what weights and reserve leave."""
+    m, g = get_model("llama-2-7b"), get_gpu("h100-sxm")
+    weights, block = 6.74e9 * 2, 512 * 1024 * 16
+    sgl = memory_plan(m, g, tp=1, engine="sglang")
+    assert sgl.kv_blocks == int((0.9 * (80 * 2**30 - 0.25 * 2**30) - weights) // block) == 7580
+    trt = memory_plan(m, g, tp=1, engine="trtllm")
+    reserve = 0.25 * 2**30 + 8192 * (4 * 4096 + 2 * 11008) * 2      # no sampler run
+    assert trt.activation_reserve_bytes == pytest.approx(reserve)
+    assert trt.kv_blocks == int(0.9 * (80 * 2**30 - weights - reserve) // block) == 7673
+    # at f = 1 the TensorRT-LLM and vLLM rules agree but for vLLM's sampler term (here smaller)
+    assert memory_plan(m, g, tp=1, gpu_memory_utilization=1.0, engine="trtllm").kv_blocks == \
+        memory_plan(m, g, tp=1, gpu_memory_utilization=1.0).kv_blocks
+    with pytest.raises(ValueError, match="engine must be one of vllm, legacy, sglang, trtllm"):
+        memory_plan(m, g, tp=1, engine="vllm-v1")
+
+
+def test_tensor_parallel_adds_collective_buffers():
+    # 1.85 GiB more per GPU at TP > 1 (NCCL and custom all-reduce buffers, measured on vLLM v0.19.0)
+    m, g = get_model("llama-3-8b"), get_gpu("h100-sxm")
+    one = memory_plan(m, g, tp=1).activation_reserve_bytes
+    two = memory_plan(m, g, tp=2).activation_reserve_bytes / 2
+    # sampler term (256 x 128,256 x 16 B) is TP-invariant; the forward pass's MLP share halves
+    fwd = lambda tp: 8192 * (4 * 4096 + 2 * 14336 / tp) * 2   # noqa: E731
+    samp = 256 * 128256 * 16
+    assert one == pytest.approx(0.25 * 2**30 + max(fwd(1), samp))
+    assert two == pytest.approx(2.10 * 2**30 + max(fwd(2), samp))
 
 
 def test_tp_splits_weights_and_multiplies_capacity():

@@ -213,7 +213,7 @@ def test_a_preempted_request_is_never_refused_but_takes_a_place(tmp_path):
     data["workload"]["prompt_tokens"] = {"dist": "exponential", "mean": 1000, "max": 2000}
     data["workload"]["output_tokens"] = {"dist": "exponential", "mean": 300, "max": 2000}
     pool = data["fleet"]["pools"][0]
-    pool.update({"max_waiting": 2, "max_model_len": 4096, "gpu_memory_utilization": 0.21,
+    pool.update({"max_waiting": 2, "max_model_len": 4096, "gpu_memory_utilization": 0.200625,
                  "batching": {"max_num_seqs": 8, "max_batched_tokens": 2048}})
     data["perf"] = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 1e-4, "per_decode_token_s": 2e-3,
                     "per_context_token_s": 0.0}

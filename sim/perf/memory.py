@@ -1,17 +1,13 @@
-"""Memory plan of one replica: weights, activation reserve, and what is left for the KV cache.
+"""Memory plan of one replica: weights, the engine's reserve, and what is left for the KV cache.
 
-Mirrors how vLLM sizes its paged KV cache: each of the ``tp`` GPUs may use
-``gpu_memory_utilization`` of its HBM; from that come its shard of the weights and an activation
-reserve; the rest is cut into blocks of ``block_size`` tokens. For the whole replica::
+Each of the ``tp`` GPUs holds its shard of the weights; the serving engine keeps back a reserve (activations
+of its profiling run, CUDA libraries, collective buffers) and sizes the cache by its own rule from the
+pool's ``gpu_memory_utilization`` (``f``): vLLM ``f * H - W - R`` (a share of the total memory ``H``), SGLang
+``f * (H - C) - W`` (``mem_fraction_static``), TensorRT-LLM ``f * (H - W - R)`` (a share of the memory left
+free); :mod:`sim.perf.memory_rules` has the rules, their terms and sources. For the whole replica::
 
-    kv_capacity_bytes = hbm_bytes * gpu_memory_utilization * tp - weights_bytes - activation_reserve_bytes
+    kv_capacity_bytes = tp * kv_bytes_per_gpu(engine, H, f, W, R)
     kv_blocks = floor(kv_capacity_bytes / (kv_bytes_per_token * block_size))
-
-**Activation reserve** (per GPU, documented estimate of what vLLM's profiling run finds):
-``1 GiB`` for the CUDA context, NCCL buffers and CUDA graphs, plus the peak activations of one
-forward pass over ``max_batched_tokens`` tokens at 2 bytes per element: the residual stream,
-normalised input, attention output and QKV (``4 * hidden``) and the gated MLP's up/gate
-intermediate (``2 * ffn_hidden * experts_per_token / tp``).
 
 **KV bytes per token** (whole replica): ``2 (K and V) * n_layers * kv_heads * head_dim *
 bytes(kv_dtype)``, where ``kv_heads = max(n_kv_heads, tp)``: when TP exceeds the number of KV
@@ -28,6 +24,7 @@ import math
 from dataclasses import dataclass, replace
 
 from sim import humanize
+from sim.perf import memory_rules
 from sim.perf.parallel import Layout, check_layout
 from sim.scenario.architecture import kv_elements_per_token, layer_param_groups
 from sim.scenario.catalog import GPUSpec, ModelSpec
@@ -35,8 +32,8 @@ from sim.scenario.catalog import GPUSpec, ModelSpec
 BYTES_PER_ELEMENT = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp4": 0.5}
 """Bytes per weight or KV element; fp4 ignores the (small) block-scale overhead."""
 
-RUNTIME_RESERVE_BYTES = 2**30
-"""Per-GPU memory taken by the CUDA context, NCCL buffers and CUDA graphs (1 GiB)."""
+RUNTIME_RESERVE_BYTES = memory_rules.RUNTIME_BYTES
+"""Per-GPU memory outside the framework's allocator on one GPU (:data:`sim.perf.memory_rules.RUNTIME_BYTES`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +49,9 @@ class MemoryPlan:
     block_size: int
     fits: bool
     reason: str
+    engine: str = "vllm"
+    budget: str = ""
+    """The engine's rule in words (``0.9 x 80 GiB``; :func:`sim.perf.memory_rules.budget_words`)."""
 
 
 def check_parallelism(model: ModelSpec, tp: int | Layout) -> str | None:
@@ -170,17 +170,13 @@ def _kv_bytes(model: ModelSpec, lay: Layout, kv_dtype: str, layers: int) -> int:
     return int(2 * layers * kv_heads * model.head_dim * kb)
 
 
-def activation_reserve_bytes_per_gpu(model: ModelSpec, tp: int, max_batched_tokens: int = 8192) -> float:
-    """Per-GPU activation and runtime reserve in bytes (see module docstring).
-
-    The MLP intermediate is the widest a token passes through: ``ffn_hidden * experts_per_token``
-    (plus the shared expert), or a leading dense layer's width if larger.
-    """
-    width = model.ffn_hidden * model.experts_per_token
-    if model.shared_ffn_hidden or model.dense_ffn_hidden:
-        width = max(width + model.shared_ffn_hidden, model.dense_ffn_hidden)
-    per_token = 4 * model.hidden + 2 * width / tp
-    return RUNTIME_RESERVE_BYTES + max_batched_tokens * per_token * 2.0
+def activation_reserve_bytes_per_gpu(model: ModelSpec, tp: int, max_batched_tokens: int = 8192,
+                                     max_num_seqs: int = 256, engine: str = "vllm") -> float:
+    """Per-GPU memory ``engine`` keeps from the KV cache besides the weights, in bytes
+    (:func:`sim.perf.memory_rules.reserve_bytes`: the runtime's memory, plus for vLLM the larger of one forward
+    pass over ``max_batched_tokens`` tokens and its dummy sampler run over ``max_num_seqs`` sequences, for
+    TensorRT-LLM the forward pass)."""
+    return memory_rules.reserve_bytes(engine, model, tp, max_batched_tokens, max_num_seqs)
 
 
 def sliding_kv_bytes_per_seq(model: ModelSpec, lay: Layout, kv_dtype: str = "bf16") -> int:
@@ -221,9 +217,11 @@ def _fits(model: ModelSpec, gpu: GPUSpec, lay: Layout, *args) -> bool:
 def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_utilization: float = 0.9,
                 weight_dtype: str = "bf16", kv_dtype: str = "bf16", block_size: int = 16,
                 max_batched_tokens: int = 8192, max_num_seqs: int = 256,
-                expert_dtype: str | None = None) -> MemoryPlan:
-    """Weights, activation reserve and KV-cache blocks of one replica (``tp`` GPUs or a :class:`Layout`).
+                expert_dtype: str | None = None, engine: str = "vllm") -> MemoryPlan:
+    """Weights, the engine's reserve and KV-cache blocks of one replica (``tp`` GPUs or a :class:`Layout`).
 
+    ``engine`` (``vllm``, ``sglang``, ``trtllm``; a pool's follows its ``batching.scheduler``) picks the rule
+    that turns ``gpu_memory_utilization`` into cache (:mod:`sim.perf.memory_rules`).
     MoE models must hold every expert's weights (``n_params``), not only the active ones.
     A pipelined replica is sized by its largest stage (``ceil(n_layers / pp)`` layers plus the
     larger of embedding and lm head): every stage holds each token's KV for its own layers, so the
@@ -240,32 +238,39 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
         raise ValueError(f"gpu_memory_utilization must be in (0, 1] (got {gpu_memory_utilization})")
     if block_size < 1:
         raise ValueError(f"block_size must be >= 1 (got {block_size})")
+    if engine not in memory_rules.ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(memory_rules.ENGINES)} (got {engine!r})")
     t, n_gpus = lay.tp, lay.gpus
     edt = expert_dtype or weight_dtype
     if lay.pp == 1 and not lay.dp_attention and edt == weight_dtype:
         weights_per_gpu = model.n_params * BYTES_PER_ELEMENT[weight_dtype] / t
     else:
         weights_per_gpu = stage_weights(model, lay, weight_dtype, edt).resident_bytes
-    reserve_per_gpu = activation_reserve_bytes_per_gpu(model, t, max_batched_tokens)
-    usable_per_gpu = gpu.hbm_bytes * gpu_memory_utilization
-    capacity = (usable_per_gpu - weights_per_gpu - reserve_per_gpu) * n_gpus
+    f = gpu_memory_utilization
+    reserve_per_gpu = activation_reserve_bytes_per_gpu(model, t, max_batched_tokens, max_num_seqs, engine)
+    usable_per_gpu = gpu.hbm_bytes * f
+    room = memory_rules.kv_bytes_per_gpu(engine, gpu.hbm_bytes, f, weights_per_gpu, reserve_per_gpu)
+    budget = memory_rules.budget_words(engine, f, gpu.hbm_gb, reserve_per_gpu)
+    capacity = room * n_gpus
     if lay.pp > 1:   # the largest stage binds: its GPUs' room over its share of each token's KV
-        capacity = (usable_per_gpu - weights_per_gpu - reserve_per_gpu) * t * model.n_layers / stage_layers(
-            model, lay.pp)
+        capacity = room * t * model.n_layers / stage_layers(model, lay.pp)
     window_bytes = sliding_kv_bytes_per_seq(model, lay, kv_dtype) * max_num_seqs
     capacity -= window_bytes
     kv_tok = kv_bytes_per_token(model, lay, kv_dtype)
     blocks = max(0, math.floor(capacity / (kv_tok * block_size))) if capacity > 0 else 0
     tokens = blocks * block_size
     shape = f"{t}x {gpu.name}" if lay.pp == 1 else f"{lay.pp} stages of {t}x {gpu.name}"
+    of = budget if engine == "sglang" else f"{f:g} x {gpu.hbm_gb:g} GiB = {_gib(usable_per_gpu)}"
     if blocks == 0 and capacity > 0:     # room, but not for one block: it said weights and reserve exceed the GPU
         reason = (f"{model.name} does not fit on {shape}: after weights {_gib(weights_per_gpu)} + reserve "
-                  f"{_gib(reserve_per_gpu)} per GPU of {gpu_memory_utilization:g} x {gpu.hbm_gb:g} GiB = "
-                  f"{_gib(usable_per_gpu)}, the {_gib(capacity / n_gpus)} per GPU left for the KV cache holds not "
-                  f"one block of {block_size:,} tokens ({_gib(kv_tok * block_size / n_gpus)} per GPU); use a smaller "
-                  f"batching.block_size (vLLM's default: 16)")
+                  f"{_gib(reserve_per_gpu)} per GPU of {of}, the {_gib(capacity / n_gpus)} per GPU left for the KV "
+                  f"cache holds not one block of {block_size:,} tokens ({_gib(kv_tok * block_size / n_gpus)} per "
+                  f"GPU); use a smaller batching.block_size (vLLM's default: 16)")
     elif blocks == 0:
-        short = -capacity / n_gpus + kv_tok * block_size / n_gpus
+        need = (kv_tok * block_size - capacity) / n_gpus          # the KV room each GPU lacks
+        short = need / f if engine == "trtllm" and room >= 0 else need
+        if engine == "trtllm" and room < 0:
+            short = -room + (kv_tok * block_size + window_bytes) / n_gpus / f
         # the sliding-window layers' KV of max_num_seqs sequences is held off the top (a share per GPU)
         window = (f" + the sliding-window layers' KV of {max_num_seqs:,} sequences "
                   f"{_gib(window_bytes / n_gpus)}") if window_bytes else ""
@@ -273,14 +278,27 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
         if lay == replace(lay, tp=t, pp=1, ep=1, dp_attention=False):      # a plain TP layout: the TP that fits
             wider = next((w for w in (2, 4, 8, 16, 32, 64) if w > t and _fits(
                 model, gpu, replace(lay, tp=w), gpu_memory_utilization, weight_dtype, kv_dtype, block_size,
-                max_batched_tokens, max_num_seqs, expert_dtype)), None)
-        reason = (f"{model.name} does not fit on {shape}: weights {_gib(weights_per_gpu)} + "
-                  f"reserve {_gib(reserve_per_gpu)}{window} per GPU exceed "
-                  f"{gpu_memory_utilization:g} x {gpu.hbm_gb:g} GiB = {_gib(usable_per_gpu)} "
-                  f"(short by {_gib(short)} per GPU); "
+                max_batched_tokens, max_num_seqs, expert_dtype, engine)), None)
+        if engine == "sglang":      # the runtime is outside SGLang's share: the weights alone exceed it
+            what = f"weights {_gib(weights_per_gpu)}{window} per GPU exceed {of}"
+        elif engine == "trtllm":    # TensorRT-LLM gives the cache a share of what weights and reserve leave
+            left = gpu.hbm_bytes - weights_per_gpu - reserve_per_gpu
+            what = (f"weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)}{window} per GPU leave "
+                    f"{_gib(max(left, 0.0))} of {gpu.hbm_gb:g} GiB, {f:g} of it for the KV cache "
+                    "(TensorRT-LLM's kv_cache_free_gpu_mem_fraction)")
+        else:
+            what = (f"weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)}{window} per GPU exceed "
+                    f"{of}")
+        # vLLM profiles its sampler over max_num_seqs sequences: a large max_num_seqs is most of the reserve
+        sampler = (memory_rules.sampler_bytes(model, max_num_seqs, max_batched_tokens) if engine == "vllm" else 0.0)
+        many = sampler > memory_rules.forward_activation_bytes(model, t, max_batched_tokens) and sampler > 2**30
+        fewer = " (or fewer batching.max_num_seqs)" if window_bytes or many else ""
+        why = (f"; vLLM's sampler run over {min(max_num_seqs, max_batched_tokens):,} sequences (max_num_seqs) is "
+               f"{_gib(sampler)} of the reserve") if many else ""
+        reason = (f"{model.name} does not fit on {shape}: {what} "
+                  f"(short by {_gib(short)} per GPU{why}); "
                   f"use a larger tensor_parallel{f' ({wider} fits)' if wider else ''} or pipeline_parallel, a "
-                  f"smaller weight_dtype or a GPU with more memory"
-                  f"{' (or fewer batching.max_num_seqs)' if window_bytes else ''}")
+                  f"smaller weight_dtype or a GPU with more memory{fewer}")
     else:
         reason = (f"KV cache holds {tokens:,} tokens ({blocks:,} blocks of {block_size}), "
                   f"{tokens / model.max_context:.1f} sequences of max_context={model.max_context}")
@@ -289,4 +307,4 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     return MemoryPlan(weights_bytes_per_gpu=weights_per_gpu, kv_bytes_per_token=kv_tok,
                       activation_reserve_bytes=reserve_per_gpu * n_gpus, kv_capacity_bytes=max(capacity, 0.0),
                       kv_blocks=blocks, kv_tokens=tokens, block_size=block_size, fits=blocks > 0,
-                      reason=reason)
+                      reason=reason, engine=engine, budget=budget)

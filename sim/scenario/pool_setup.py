@@ -60,12 +60,16 @@ def pool_context(pool, model) -> int:
 
 def pool_memory_plan(pool, model, gpu, weight_dtype: str, expert_dtype: str | None, kv_dtype: str):
     """The :func:`~sim.perf.memory.memory_plan` of one replica of ``pool`` at the given precisions
-    (:func:`pool_dtypes`)."""
+    (:func:`pool_dtypes`), by the memory rule of its ``batching.scheduler``'s engine
+    (:func:`sim.perf.memory_rules.engine_of`: ``gpu_memory_utilization`` is vLLM's share of the total memory,
+    or SGLang's ``mem_fraction_static``; ``vllm-v0`` and ``trtllm`` pools keep fleetsim's earlier sizing)."""
     from sim.perf.memory import memory_plan
+    from sim.perf.memory_rules import engine_of
 
     b = pool.batching
     return memory_plan(model, gpu, pool_layout(pool, gpu), pool.gpu_memory_utilization, weight_dtype, kv_dtype,
-                       b.block_size, b.max_batched_tokens, b.max_num_seqs, expert_dtype)
+                       b.block_size, b.max_batched_tokens, b.max_num_seqs, expert_dtype,
+                       engine=engine_of(b.scheduler))
 
 
 def pool_dtypes(perf, model) -> tuple[str, str | None, str]:
