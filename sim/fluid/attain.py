@@ -39,7 +39,7 @@ from sim.fluid.backlog import CENTRES, StepWaits, rate_mean, refined
 
 def backlog_attainment(sw: StepWaits, per_replica: np.ndarray, rates: np.ndarray, attainment: np.ndarray,
                        ttft_rows: np.ndarray, queue_mean: np.ndarray, limit_s: float,
-                       base: np.ndarray) -> np.ndarray:
+                       base: np.ndarray, add_s: float = 0.0) -> np.ndarray:
     """Per step, the share of the requests served that meet the SLO (module docstring): ``base`` (the
     curve's attainment at each step's load) where no request waits behind a backlog; in the steps
     behind one (``sw.rows``), each instant read at the load served then (``sw.rate`` requests per step
@@ -47,7 +47,9 @@ def backlog_attainment(sw: StepWaits, per_replica: np.ndarray, rates: np.ndarray
     :meth:`~sim.fluid.backlog.StepWaits.on_curve`: a class's waits weigh its own requests, not the load) on
     the curve's grid ``rates``:
     ``attainment``, normalised TTFT histogram rows ``ttft_rows`` and mean queue time ``queue_mean``
-    per grid point; ``limit_s`` the TTFT objective."""
+    per grid point; ``limit_s`` the TTFT objective; ``add_s``: what a saturated replica's TTFT service part
+    adds to the top grid point's at the instants at capacity (``sw.full``,
+    :func:`~sim.fluid.sums.service_add`)."""
     out = np.array(base, dtype=np.float64, copy=True)
     rows = np.asarray(sw.rows, dtype=np.int64)
     if not len(rows):
@@ -71,8 +73,10 @@ def backlog_attainment(sw: StepWaits, per_replica: np.ndarray, rates: np.ndarray
         return np.where(ok, cum[i, b] * (1 - w) + cum[i + 1, b] * w, 0.0)
 
     extra = np.maximum(waits - at(queue_mean), 0.0)
+    if add_s and sw.full is not None:
+        extra = extra + add_s * np.repeat(sw.full, reps, axis=1)
     whole = cdf(np.full_like(extra, float(limit_s)))
     met = at(attainment) * np.divide(cdf(limit_s - extra), whole, out=np.zeros_like(whole), where=whole > 0)
-    met = np.where(extra > 0, met, at(attainment))
+    met = np.where(extra != 0, np.minimum(met, 1.0), at(attainment))
     out[rows] = rate_mean(met, rate, out[rows])
     return out

@@ -273,6 +273,19 @@ class StepWaits:
         out[r] = rate_mean(per_instant[live], self.rate[live], out[r])
         return out
 
+    def at_full(self, add_s: float) -> "StepWaits":
+        """These waits with ``add_s`` added at the instants at capacity (:attr:`full`; at least 0): what a
+        saturated replica's service part adds to the curve's top grid point's, the histograms' shift.
+
+            >>> sw = StepWaits(np.zeros(1), np.array([0]), np.array([[9.0, 0.0]]), np.array([[2.0, 1.0]]),
+            ...                full=np.array([[True, False]]))
+            >>> sw.at_full(0.5).waits.tolist(), sw.at_full(-10.0).waits.tolist()
+            ([[9.5, 0.0]], [[0.0, 0.0]])
+        """
+        if self.full is None or not add_s:
+            return self
+        return replace(self, waits=np.maximum(self.waits + add_s * self.full, 0.0))
+
     def beyond(self, queue_s: np.ndarray) -> "StepWaits":
         """The waits less the queueing the curve already holds, ``queue_s`` per step or, ``(rows,
         points)``, per instant (its mean queue time at the load served), at least 0: while a backlog is

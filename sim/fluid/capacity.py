@@ -13,9 +13,9 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
    throughput, measures the ``min_requests`` completions after ten batch turnovers, more until the
    throughput's standard error is within 0.5 % of it (:func:`~sim.fluid.saturation.settled_rps`),
    each weighed by its cost against the mean request's (:func:`saturated_rps`: a window that drew
-   long requests completes fewer, but does as much work); the same window's TPOTs are a saturated
-   replica's, its batch full (:func:`~sim.fluid.saturation.saturated_tpot`: what a request served
-   behind a backlog sees);
+   long requests completes fewer, but does as much work); the same window's TPOTs, and its TTFTs and
+   E2Es less the queue time, are a saturated replica's, its batch full
+   (:func:`~sim.fluid.saturation.saturated_tpot`: what a request served behind a backlog sees);
 2. grid points at ``fractions x max_rps`` (default 2 % ... 95 %, 14 points), each ``max(min_duration_s,
    min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica (:mod:`sim.fluid.grid`):
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
@@ -420,8 +420,14 @@ def _saturated_fields(sat: dict | None) -> dict:
         return {}
     rows = [r if r is not None else sat["row"] for r in sat["class_rows"]]
     means = [m if m is not None else sat["mean"] for m in sat["class_means"]]
-    return {"sat_tpot": sat["row"], "sat_tpot_mean": sat["mean"], "class_sat_tpot": np.array(rows),
-            "class_sat_tpot_mean": np.array(means, dtype=np.float64)}
+    out = {"sat_tpot": sat["row"], "sat_tpot_mean": sat["mean"], "class_sat_tpot": np.array(rows),
+           "class_sat_tpot_mean": np.array(means, dtype=np.float64)}
+    svc = sat.get("service") or {}
+    if svc and all(v[0] is not None for v in svc.values()):
+        out["sat_service_mean"] = {m: v[0] for m, v in svc.items()}
+        out["class_sat_service_mean"] = {m: np.array([x if x is not None else v[0] for x in v[1]], dtype=np.float64)
+                                         for m, v in svc.items()}
+    return out
 
 
 def capacity_curve(scenario, pool_index: int, base_dir: Path = Path("."),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: the curve format and measurement version (part of the cache key; a bump measures every curve again)
-CURVE_VERSION = 11 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+CURVE_VERSION = 12 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
 # min_requests; 6: measured behind the scenario's router on a group of replicas; 7: a group's grid
 # runs and saturation probes measure the replica-seconds of one replica's (:func:`sim.fluid.capacity.grid_run_length`);
 # 8: SLO-ratio rows, what a scaled capacity reads its attainment from (:mod:`sim.fluid.scaled_curve`)
@@ -24,6 +24,7 @@ CURVE_VERSION = 11 # 4: SLO attainment counts in-flight requests that already mi
 # 10: max_rps after ten batch turnovers, over a window that grows until settled
 # (:func:`sim.fluid.saturation.settled_rps`)
 # 11: the TPOT of a saturated replica, its batch full (:func:`sim.fluid.saturation.saturated_tpot`)
+# 12: its TTFT and E2E less the queue (the service parts, ``sat_service_mean``)
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -73,6 +74,9 @@ class CapacityCurve:
     sat_tpot_mean: float | None = None
     class_sat_tpot: np.ndarray | None = None
     class_sat_tpot_mean: np.ndarray | None = None
+    # and its TTFT and E2E less the queue time (the service parts), mean per metric, and per class (classes,)
+    sat_service_mean: dict[str, float] | None = None
+    class_sat_service_mean: dict[str, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ evaluation
     def position(self, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +138,11 @@ class CapacityCurve:
                 "sat_tpot_mean": self.sat_tpot_mean,
                 "class_sat_tpot": None if self.class_sat_tpot is None else _sparse(self.class_sat_tpot),
                 "class_sat_tpot_mean": None if self.class_sat_tpot_mean is None else
-                [float(x) for x in self.class_sat_tpot_mean]}
+                [float(x) for x in self.class_sat_tpot_mean],
+                "sat_service_mean": None if self.sat_service_mean is None else
+                {m: float(v) for m, v in self.sat_service_mean.items()},
+                "class_sat_service_mean": None if self.class_sat_service_mean is None else
+                {m: [float(x) for x in v] for m, v in self.class_sat_service_mean.items()}}
 
     @classmethod
     def from_json(cls, d: dict) -> "CapacityCurve":
@@ -143,6 +151,7 @@ class CapacityCurve:
         sr, csr = d.get("slo_ratio"), d.get("class_slo_ratio")
         st, cst, cstm = d.get("sat_tpot"), d.get("class_sat_tpot"), d.get("class_sat_tpot_mean")
         stm = d.get("sat_tpot_mean")
+        svc, csvc = d.get("sat_service_mean"), d.get("class_sat_service_mean")
         def arr(x):
             return np.asarray(x, dtype=np.float64)
         return cls(key=d["key"], pool=d["pool"], max_rps=float(d["max_rps"]), rates_rps=arr(d["rates_rps"]),
@@ -161,7 +170,9 @@ class CapacityCurve:
                    sat_tpot=None if st is None else _dense(st)[0],
                    sat_tpot_mean=None if stm is None else float(stm),
                    class_sat_tpot=None if cst is None else _dense(cst),
-                   class_sat_tpot_mean=None if cstm is None else np.asarray(cstm, dtype=np.float64))
+                   class_sat_tpot_mean=None if cstm is None else np.asarray(cstm, dtype=np.float64),
+                   sat_service_mean=None if svc is None else {m: float(v) for m, v in svc.items()},
+                   class_sat_service_mean=None if csvc is None else {m: arr(v) for m, v in csvc.items()})
 
 
 def _sparse(h: np.ndarray) -> dict:

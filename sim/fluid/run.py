@@ -45,8 +45,8 @@ load); the class mix of a step's demand is its arrivals', of its services first 
 Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
 ``tests/test_cross_tier.py``): within a step the rate is taken as constant for the curve's load
 (the backlog, its waits and the class mix read it per sub-step; behind a backlog each request is read
-at the load served when it is served, at capacity the curve's top grid point, 95 % of ``max_rps``, which
-stands for a saturated replica); a router's smoothing
+at the load served when it is served; at capacity a saturated replica's TPOT and TTFT and E2E service
+parts, the queueing and the ITL percentiles the curve's top grid point's, 95 % of ``max_rps``); a router's smoothing
 is measured on a group of at most four replicas.
 """
 from __future__ import annotations
@@ -72,7 +72,7 @@ from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
 from sim.fluid.substep import (at_capacity_subs, class_spread, end_backlog, lost_capacity, pool_spread,
                                read_on_subs, sub_arrivals, sub_mix, sub_spread, warn_hidden)
-from sim.fluid.sums import ClassSums, FleetSums, add_classes
+from sim.fluid.sums import ClassSums, FleetSums, add_classes, service_add
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 from sim.metrics.utilization import pool_seconds_per_request
@@ -427,7 +427,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
 
     ttft_slo = sc.slo.ttft_s                    # SLO request by request behind a backlog (attain)
     att = backlog_attainment(waits, up * dt_s, curve.rates_rps, curve.attainment, curve.hists["ttft"],
-                             curve.latency["queue"]["mean"], ttft_slo, at(curve.attainment))
+                             curve.latency["queue"]["mean"], ttft_slo, at(curve.attainment),
+                             service_add(curve, {m: curve.latency[m]["mean"] for m in ("ttft", "queue")}, "ttft"))
     # busy share at capacity while a backlog lasts (in the step too), then at the arrivals' rate; MFU at the
     # rate served; both against the rates the grid runs served (not their nominal ones)
     full = at_capacity_share(q.b_start, q.b_end, admitted, cap_step)

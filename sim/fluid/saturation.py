@@ -151,6 +151,10 @@ def saturated_rps(throughput: dict, lengths: dict) -> float:
     return work / each if work > 0 and each > 0 else rps
 
 
+#: the latencies whose service part (less the queue) a saturated replica's window gives (:func:`saturated_tpot`)
+SERVICE = ("ttft", "e2e")
+
+
 def saturated_tpot(records: np.ndarray, skip: int, n: int, n_classes: int) -> dict:
     """What a request's TPOT is on a saturated replica, its batch full: the normalised log-histogram
     row and mean of the TPOTs of the ``n`` completions after the first ``skip`` of a saturated run's
@@ -158,7 +162,9 @@ def saturated_tpot(records: np.ndarray, skip: int, n: int, n_classes: int) -> di
     (``class_rows``, ``class_means``: ``None`` where a class has none). What the fluid tier reads for the
     requests served while a backlog lasts (:meth:`sim.fluid.backlog.StepWaits.on_curve`): the curve's top
     grid point, at 95 % of ``max_rps``, holds a batch not quite full (the bundled baseline pool: TPOT
-    38 ms there, 47 ms saturated).
+    38 ms there, 47 ms saturated). ``service``: per metric of :data:`SERVICE`, the mean of TTFT and E2E
+    less the queue time (what a request takes once the saturated replica picks it up) and per class
+    (``None`` where a class has none).
 
         >>> from sim.metrics.records import RECORD_DTYPE
         >>> rec = np.zeros(4, dtype=RECORD_DTYPE)
@@ -167,6 +173,10 @@ def saturated_tpot(records: np.ndarray, skip: int, n: int, n_classes: int) -> di
         >>> got = saturated_tpot(rec, 1, 3, 2)           # TPOTs 0.2, 0.3, 0.4 after the first
         >>> round(got["mean"], 6), [round(x, 6) for x in got["class_means"]]
         (0.3, [0.3, 0.3])
+        >>> rec["arrival_s"] = 0.0; rec["sched_s"] = (0.5, 1.0, 2.0, 3.0)   # E2E less queue 3, 4, 5 (classes 1, 0, 1)
+        >>> got = saturated_tpot(rec, 1, 3, 2)
+        >>> round(got["service"]["e2e"][0], 6), round(got["service"]["ttft"][0], 6), got["service"]["e2e"][1]
+        (4.0, 1.0, [4.0, 4.0])
     """
     from sim.metrics.histogram import LogHistogram
     from sim.metrics.summary import latency_columns
@@ -185,5 +195,14 @@ def saturated_tpot(records: np.ndarray, skip: int, n: int, n_classes: int) -> di
 
     whole = row(tpot)
     by_class = [row(tpot[done["cls"] == k]) for k in range(n_classes)]
+    # the service parts, TTFT and E2E less the queue: what a request takes once a saturated replica picks it up
+    lat = latency_columns(done)
+    service = {}
+    for m in SERVICE:
+        v = lat[m] - lat["queue"]
+        ok = ~np.isnan(v)
+        service[m] = (float(v[ok].mean()) if ok.any() else None,
+                      [float(v[ok & (done["cls"] == k)].mean()) if (ok & (done["cls"] == k)).any() else None
+                       for k in range(n_classes)])
     return {"row": whole[0], "mean": whole[1], "class_rows": [r for r, _ in by_class],
-            "class_means": [m for _, m in by_class]}
+            "class_means": [m for _, m in by_class], "service": service}

@@ -159,6 +159,9 @@ def at_capacity(curve, capacity: float, frontend_s: float = 0.0):
         out = replace(out, sat_tpot=rescale_rows(curve.sat_tpot[None, :], c)[0], sat_tpot_mean=curve.sat_tpot_mean / c,
                       class_sat_tpot=rescale_rows(curve.class_sat_tpot, c),
                       class_sat_tpot_mean=curve.class_sat_tpot_mean / c)
+    if curve.sat_service_mean is not None:          # its service parts: latencies, the front end's kept
+        out = replace(out, sat_service_mean={m: float(_times(m, v, c, f)) for m, v in curve.sat_service_mean.items()},
+                      class_sat_service_mean={m: _times(m, v, c, f) for m, v in curve.class_sat_service_mean.items()})
     return out
 
 

@@ -211,14 +211,22 @@ def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capa
     cum_a = np.concatenate(([0.0], np.cumsum(a_sub.ravel())))
     b = np.asarray(b_start, dtype=np.float64)[rows]
     q = sub_queue(b[:, None], sub_net(spread[rows], admitted[rows], np.asarray(capacity, dtype=np.float64)[rows]))
-    d_sub = np.maximum(np.column_stack([b, q[:, :-1]]) + a_sub[rows] - q, 0.0)    # served in each sub-step
+    q0 = np.column_stack([b, q[:, :-1]])                                 # the queue at each sub-step's start
+    d_sub = np.maximum(q0 + a_sub[rows] - q, 0.0)                         # served in each sub-step
     x = (np.arange(points) + 0.5) / points
     s = edges[rows, None] + x[None, :] * (edges[rows + 1] - edges[rows])[:, None]
     j = np.minimum((x * sub).astype(np.int64), sub - 1)                   # the sub-step of each instant
+    f = (x * sub - j)[None, :]                                            # how far into it
     done = np.cumsum(d_sub, axis=1) - d_sub                               # served in the step before it
-    d = (cum_a[rows * sub] - b)[:, None] + done[:, j] + (x * sub - j)[None, :] * d_sub[:, j]
+    # within a sub-step the plain fluid queue: at capacity while a backlog is left, then as the requests
+    # arrive (min(c f, q0 + a f)); spread evenly over the sub-step, the requests served after a backlog
+    # cleared inside it read a wait
+    c_sub = (np.asarray(capacity, dtype=np.float64)[rows] / sub)[:, None]
+    a_j = a_sub[rows][:, j]
+    busy = c_sub * f < q0[:, j] + a_j * f
+    d = (cum_a[rows * sub] - b)[:, None] + done[:, j] + np.minimum(c_sub * f, q0[:, j] + a_j * f)
     arrived = arrival_times(cum_a, sub_edges(edges, sub), d.ravel()).reshape(s.shape)
-    return np.maximum(s - arrived, 0.0), d_sub[:, j] * sub
+    return np.maximum(s - arrived, 0.0), np.where(busy, c_sub, a_j) * sub
 
 
 def read_on_subs(waits, edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capacity: np.ndarray,

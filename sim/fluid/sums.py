@@ -38,11 +38,12 @@ def mixture_stats(counts: np.ndarray, mean: float | None) -> dict:
 
 
 def _read(waits: StepWaits, grid: np.ndarray, step: np.ndarray, shifted: bool,
-          full: float | None = None) -> np.ndarray:
+          full: float | None = None, add: float = 0.0) -> np.ndarray:
     """Per step, a curve quantity's mean over the requests served: ``step`` (read at the step's load)
     plus, where ``shifted``, the mean wait beyond the curve's queue; in the steps behind a backlog each
     instant's own, at the load served then (:meth:`~sim.fluid.backlog.StepWaits.step_means`), ``full``
-    where given at the instants at capacity (a saturated replica's TPOT)."""
+    where given at the instants at capacity (a saturated replica's TPOT), ``add`` added there (what a
+    saturated replica's service part adds to the top grid point's, :func:`service_add`)."""
     if waits.pos is None:
         return step + waits.mean if shifted else step
     per_instant = waits.at(grid)
@@ -50,7 +51,24 @@ def _read(waits: StepWaits, grid: np.ndarray, step: np.ndarray, shifted: bool,
         per_instant = np.where(waits.full, full, per_instant)
     if shifted:
         per_instant = per_instant + waits.waits
+    if add and waits.full is not None:
+        per_instant = per_instant + add * waits.full
     return waits.step_means(per_instant, step + waits.mean if shifted else step)
+
+
+def service_add(curve: CapacityCurve, means: dict, m: str, k: int | None = None) -> float:
+    """What a saturated replica's service part of ``m`` (TTFT or E2E less the queue; class ``k``'s, else
+    the fleet's) adds to the curve's top grid point's (``means``: metric -> mean per grid point); 0 for
+    the other metrics or a curve without it. The requests served while a backlog lasts take the top
+    point's queueing (its own queue, or the backlog's wait beyond it) and a saturated replica's service."""
+    sat = curve.sat_service_mean
+    if sat is None or m not in sat:
+        return 0.0
+    v = sat[m]
+    if k is not None and curve.class_sat_service_mean is not None and k < len(curve.class_sat_service_mean[m]):
+        v = float(curve.class_sat_service_mean[m][k])
+    add = v - (float(means[m][-1]) - float(means["queue"][-1]))
+    return add if np.isfinite(add) else 0.0
 
 
 def _saturated(curve: CapacityCurve, k: int | None = None) -> tuple[np.ndarray | None, float | None]:
@@ -138,15 +156,17 @@ def add_classes(acc: list[ClassSums], curve: CapacityCurve, i: np.ndarray, w: np
             means = {m: curve.class_latency_mean[m][k] for m in HIST_METRICS}
             hists = {m: curve.class_hists[m][k] for m in HIST_METRICS}
         met = backlog_attainment(waits[k], per_replica, curve.rates_rps, att, hists["ttft"], means["queue"],
-                                 ttft_s[k], att[i] * (1 - w) + att[i + 1] * w)
+                                 ttft_s[k], att[i] * (1 - w) + att[i + 1] * w, service_add(curve, means, "ttft", k))
         a.met += float(np.sum(mk * met))
         shift = waits[k].beyond(queue_s)
         sat_row, sat_mean = _saturated(curve, k)
         for m in HIST_METRICS:
             tpot = m == "tpot"
-            a.hist[m] += mix_rows(hists[m], i, w, mk, shift, shift=m in SHIFTED, full_row=sat_row if tpot else None)
+            add = service_add(curve, means, m, k)
+            a.hist[m] += mix_rows(hists[m], i, w, mk, shift.at_full(add), shift=m in SHIFTED,
+                                  full_row=sat_row if tpot else None)
             mean = _read(shift, means[m], means[m][i] * (1 - w) + means[m][i + 1] * w, m in SHIFTED,
-                         sat_mean if tpot else None)
+                         sat_mean if tpot else None, add)
             ok = ~np.isnan(mean)
             a.lat_sum[m] += float(np.sum((mk * mean)[ok]))
             a.lat_w[m] += float(np.sum(mk[ok]))
@@ -170,12 +190,13 @@ class FleetSums:
                     waits: StepWaits) -> None:
         """Each step's curve distribution shifted by the waits behind its backlog, weighted by requests measured."""
         sat_row, sat_mean = _saturated(curve)
+        means = {m: curve.latency[m]["mean"] for m in METRICS}
         for m in HIST_METRICS:
-            self.hist[m] += mix_rows(curve.hists[m], i, w, meas, waits, shift=m in SHIFTED,
-                                     full_row=sat_row if m == "tpot" else None)
+            self.hist[m] += mix_rows(curve.hists[m], i, w, meas, waits.at_full(service_add(curve, means, m)),
+                                     shift=m in SHIFTED, full_row=sat_row if m == "tpot" else None)
         for m in METRICS:
             mean = _read(waits, curve.latency[m]["mean"], at(curve.latency[m]["mean"]), m in SHIFTED,
-                         sat_mean if m == "tpot" else None)
+                         sat_mean if m == "tpot" else None, service_add(curve, means, m))
             ok = ~np.isnan(mean)
             self.lat_sum[m] += float(np.sum((meas * mean)[ok]))
             self.lat_w[m] += float(np.sum(meas[ok]))
