@@ -30,20 +30,46 @@ True
 ``Environment.schedule`` would push, as SimPy 4's ``Timeout`` does; ``pyproject.toml`` allows
 SimPy 4 only, and ``tests/test_clock.py`` checks the entry's shape and that :class:`At` behaves
 as a ``Timeout`` in conditions, interrupts and ``run(until=...)``. A NaN time is refused.
+
+**Arrivals first at a tie.** SimPy takes two events of one instant in the order they were scheduled,
+and the engines schedule an iteration's end at different times (the reference engine at the
+iteration's start, the fast one at the start of a whole decode run), so an arrival at the very
+instant an iteration ends would come before it on one engine and after it on the other.
+:func:`arrival_at` schedules an arrival (the open-loop feed's, a batcher's dispatch, a closed-loop
+client's next send) ahead of every ordinary event of its instant (SimPy's ``URGENT`` priority, which
+``run(until=...)`` also takes): a request arriving as an iteration ends reaches the router and its
+queue before that boundary is booked, as a request that reached vLLM's waiting queue before the
+scheduler forms the next batch; it finds the replica busy (:meth:`~sim.serving.replica.Replica.room_full`)
+and is admitted at that boundary if it is queued. Arrivals of one instant keep their own order:
+
+>>> env = simpy.Environment()
+>>> seen = []
+>>> def engine():
+...     yield at(env, 1.0)                  # scheduled first, at 0
+...     seen.append("iteration end")
+>>> def feed():
+...     yield env.timeout(0.5)
+...     yield arrival_at(env, 1.0)          # scheduled later, at 0.5
+...     seen.append("arrival")
+>>> _ = env.process(engine()), env.process(feed())
+>>> env.run()
+>>> seen
+['arrival', 'iteration end']
 """
 from __future__ import annotations
 
 from heapq import heappush
 
 import simpy
-from simpy.events import NORMAL, Timeout
+from simpy.events import NORMAL, URGENT, Timeout
 
 
 class At(Timeout):
     """A :class:`~simpy.events.Timeout` that fires at the absolute time ``t`` (at once if ``t`` is
-    not after ``env.now``)."""
+    not after ``env.now``), after the events of that instant scheduled before it (``priority``
+    ``NORMAL``), or before every ordinary one (``URGENT``: :func:`arrival_at`)."""
 
-    def __init__(self, env: simpy.Environment, t: float, value=None):
+    def __init__(self, env: simpy.Environment, t: float, value=None, priority: int = NORMAL):
         now = env.now
         if t != t:      # (a NaN time would sit in SimPy's queue and break its order)
             raise ValueError(f"a time to wait for must be a number, not {t}")
@@ -55,7 +81,13 @@ class At(Timeout):
         self._value = value
         self._delay = t - now
         self._ok = True
-        heappush(env._queue, (t, NORMAL, next(env._eid), self))
+        heappush(env._queue, (t, priority, next(env._eid), self))
 
 
 at = At
+
+
+def arrival_at(env: simpy.Environment, t: float) -> At:
+    """An arrival at ``t``: an :class:`At` taken before the ordinary events of its instant (an
+    iteration's end, a time-series row), in the order the arrivals were scheduled."""
+    return At(env, t, priority=URGENT)

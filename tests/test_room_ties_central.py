@@ -1,0 +1,115 @@
+"""Arrivals at the very instant an iteration ends, with a waiting room (``max_waiting``) on the central
+queue or on the pools behind ``least_outstanding``: both engines take the arrival first.
+
+SimPy takes two events of one instant in the order they were scheduled. The reference engine
+schedules an iteration's end at its start, the fast engine a whole decode run's end at the run's
+start, and the feed an arrival when it has routed the one before; so an arrival at the instant an
+iteration ends came first on one engine and second on the other, and with a waiting room that decides
+whether the request is refused (the room still holds what the boundary is about to admit, the
+replica is still busy) or taken. The rule is one instant's on both engines
+(:func:`sim.serving.clock.arrival_at`): the arrival reaches the router and its queue before the
+boundary is booked, as a request that reached vLLM's waiting queue before the scheduler forms the
+next batch; it finds the replica busy (as :meth:`~sim.serving.replica.Replica.room_full` already
+has it for a replica's room of 0) and, when it is queued, it is admitted at that boundary.
+
+Worked by hand: a linear step model of exactly 0.25 s per iteration (a binary fraction, so every
+sum is exact) and prompts of 100 tokens with 4 output tokens (a prompt iteration giving the first
+token, then 3 decode iterations): a request admitted at ``s`` runs until ``s + 1`` exactly, and with
+``max_num_seqs: 1`` a replica serves one request at a time.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import sim
+
+ARRIVALS = [0.0, 0.5, 1.0, 1.25, 2.0, 2.5, 3.0]
+
+
+def _scenario(trace, engine: str, router: dict, replicas: int = 1, seqs: int = 1, room: int | None = None,
+              interval: float = 10.0) -> dict:
+    pool = {"name": "p", "gpu": "h100-sxm", "replicas": replicas, "batching": {"max_num_seqs": seqs}}
+    if room is not None:
+        pool["max_waiting"] = room
+    return {"name": "ties", "seed": 1, "duration": 12, "model": "llama-3-8b", "engine": engine,
+            "workload": {"arrival": {"process": "trace", "path": str(trace)}},
+            "perf": {"model": "linear", "base_s": 0.25, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.0,
+                     "per_context_token_s": 0.0},
+            "metrics": {"interval": interval},
+            "fleet": {"router": router, "pools": [pool]}}
+
+
+def _trace(tmp_path, arrivals, outputs=None, name="ties.csv"):
+    outputs = outputs or [4] * len(arrivals)
+    path = tmp_path / name
+    path.write_text("timestamp_s,prompt_tokens,output_tokens\n"
+                    + "".join(f"{t},100,{o}\n" for t, o in zip(arrivals, outputs)))
+    return path
+
+
+def _both(sc_of):
+    """(fast, reference) results; their records, time series and summaries (but the engine's name and
+    the wall time) must be equal."""
+    fast, ref = sim.run(sc_of("fast")), sim.run(sc_of("reference"))
+    return fast, ref
+
+
+def _differs(fast, ref) -> str:
+    """What differs between the two engines' results ('' if nothing): records, time series, summary."""
+    skip = ("engine", "wall_seconds")
+    if fast.records.tobytes() != ref.records.tobytes():
+        return "records"
+    if fast.timeseries.tobytes() != ref.timeseries.tobytes():
+        return "time series"
+    if (repr({k: v for k, v in fast.summary.items() if k not in skip})
+            != repr({k: v for k, v in ref.summary.items() if k not in skip})):
+        return "summary"
+    return ""
+
+
+def _served(res) -> list[tuple[float, float]]:
+    rec = res.records
+    done = rec[rec["status"] == 1]
+    return [(float(a), float(s)) for a, s in zip(done["arrival_s"], done["sched_s"])]
+
+
+# central queue, one replica, one sequence at a time: (room, [(arrival, admitted at)] served)
+#  room 0: 0 runs [0, 1); 1.0 finds it busy (refused); 1.25 finds it idle; 2.0 refused; 2.5 idle; 3.0 refused
+#  room 1: 0.5 waits; 1.0 finds the room full (0.5 still in it), refused, and 0.5 is admitted at 1.0;
+#          1.25 waits, 2.0 refused, 1.25 admitted at 2.0; 2.5 waits, 3.0 refused, 2.5 admitted at 3.0
+#  room 2: 1.0 joins 0.5 (admitted at 1.0, 2.0); 1.25 waits; 2.0 and 3.0 find two waiting (refused);
+#          1.25 admitted at 3.0, 2.5 at 4.0
+CENTRAL = {0: [(0.0, 0.0), (1.25, 1.25), (2.5, 2.5)],
+           1: [(0.0, 0.0), (0.5, 1.0), (1.25, 2.0), (2.5, 3.0)],
+           2: [(0.0, 0.0), (0.5, 1.0), (1.0, 2.0), (1.25, 3.0), (2.5, 4.0)]}
+
+
+@pytest.mark.parametrize("room", [0, 1, 2])
+def test_central_queue_room_takes_the_arrival_before_the_iteration_ending_then(tmp_path, room):
+    trace = _trace(tmp_path, ARRIVALS)
+    fast, ref = _both(lambda e: _scenario(trace, e, {"policy": "central_queue", "max_waiting": room}))
+    assert _served(ref) == CENTRAL[room]
+    refused = ref.records[ref.records["status"] != 1]
+    assert sorted(map(float, refused["arrival_s"])) == sorted(set(ARRIVALS) - {a for a, _ in CENTRAL[room]})
+    assert _differs(fast, ref) == ""
+
+
+# two replicas behind least_outstanding (ties: the next in turn, starting at replica 0), a room of 1 each:
+#  0, 0 -> replicas 0 and 1, both running until 1.0; 0.5, 0.5 -> one waiting on each; at 1.0 both rooms
+#  are full and both replicas busy: 1.0 and 1.0 are refused, then each replica admits its 0.5;
+#  1.5 waits on replica 0, the first 2.0 on replica 1, the second 2.0 finds replica 0's room full
+LO_ARRIVALS = [0.0, 0.0, 0.5, 0.5, 1.0, 1.0, 1.5, 2.0, 2.0]
+LO_SERVED = [(0.0, 0.0), (0.0, 0.0), (0.5, 1.0), (0.5, 1.0), (1.5, 2.0), (2.0, 2.0)]
+
+
+def test_least_outstanding_pool_room_of_one_takes_the_arrival_first(tmp_path):
+    trace = _trace(tmp_path, LO_ARRIVALS)
+    fast, ref = _both(lambda e: _scenario(trace, e, {"policy": "least_outstanding"}, replicas=2, room=1))
+    assert _served(ref) == LO_SERVED
+    refused = ref.records[ref.records["status"] != 1]
+    assert list(map(float, refused["arrival_s"])) == [1.0, 1.0, 2.0]
+    assert list(refused["replica"]) == [0, 1, 0]
+    assert _differs(fast, ref) == ""
