@@ -10,7 +10,9 @@ replica is still busy) or taken. The rule is one instant's on both engines
 (:func:`sim.serving.clock.arrival_at`): the arrival reaches the router and its queue before the
 boundary is booked, as a request that reached vLLM's waiting queue before the scheduler forms the
 next batch; it finds the replica busy (as :meth:`~sim.serving.replica.Replica.room_full` already
-has it for a replica's room of 0) and, when it is queued, it is admitted at that boundary.
+has it for a replica's room of 0) and, when it is queued, it is admitted at that boundary. The ends of
+iterations at one instant then come in replica order (:func:`sim.serving.clock.boundary_at`), so two
+replicas freeing slots at once take from the central queue in that order on both engines.
 
 Worked by hand: a linear step model of exactly 0.25 s per iteration (a binary fraction, so every
 sum is exact) and prompts of 100 tokens with 4 output tokens (a prompt iteration giving the first
@@ -113,3 +115,62 @@ def test_least_outstanding_pool_room_of_one_takes_the_arrival_first(tmp_path):
     assert list(map(float, refused["arrival_s"])) == [1.0, 1.0, 2.0]
     assert list(refused["replica"]) == [0, 1, 0]
     assert _differs(fast, ref) == ""
+
+
+# central queue, two replicas, one sequence each: 1.0 (5 tokens: 1.25 s) to replica 0 and 1.25 (5 tokens) to
+# replica 1 (each idle when it arrives), the other 1.25 (1 token: 0.25 s) and 1.75 (4 tokens: 1 s) wait in the
+# queue; replica 0 takes the first at 2.25 and runs it until 2.5, when replica 1 ends too: replicas freeing
+# slots at one instant take from the queue in replica order, so 1.75 runs on replica 0 from 2.5 (the fast
+# engine gave it to replica 1, whose run it had scheduled first)
+def test_replicas_freeing_slots_at_one_instant_take_from_the_central_queue_in_replica_order(tmp_path):
+    trace = _trace(tmp_path, [1.0, 1.25, 1.25, 1.75], [5, 5, 1, 4])
+    for room in (None, 2):
+        router = {"policy": "central_queue"} if room is None else {"policy": "central_queue", "max_waiting": room}
+        fast, ref = _both(lambda e: _scenario(trace, e, router, replicas=2))
+        rec = ref.records
+        assert [(int(i), float(s), float(c), int(p)) for i, s, c, p in
+                zip(rec["rid"], rec["sched_s"], rec["completion_s"], rec["replica"])] == [
+            (0, 1.0, 2.25, 0), (1, 1.25, 2.5, 1), (2, 2.25, 2.5, 0), (3, 2.5, 3.5, 0)]
+        assert _differs(fast, ref) == ""
+
+
+_RNG_TRACE = [0.125 * k for k in (0, 0, 1, 3, 4, 4, 6, 8, 8, 9, 12, 13, 16, 16, 18, 20, 21, 24, 24, 25, 28, 30,
+                                  32, 32, 33, 36, 40, 41, 44, 45)]
+TRACES = {
+    "brief": (ARRIVALS, None),
+    "doubles": ([0, 0, 0.25, 0.5, 0.5, 0.75, 1, 1, 1.25, 1.5, 2, 2, 2.25, 3, 3, 3.5], None),
+    "eighths": (_RNG_TRACE, None),
+    "mixed_lengths": ([0.25 * i for i in range(20)], [1 + (i * 7) % 5 for i in range(20)]),
+}
+ROUTERS = ["central_queue", "least_outstanding", "round_robin", "random"]
+
+
+def _sweep(tmp_path, traces, outputs, routers, rooms, replicas, seqs) -> list[str]:
+    bad = []
+    for (name, (arrivals, lengths)), out in itertools.product(traces, outputs):
+        trace = _trace(tmp_path, arrivals, lengths or [out] * len(arrivals), name=f"{name}_{out}.csv")
+        for router, room, reps, s in itertools.product(routers, rooms, replicas, seqs):
+            if router == "central_queue":
+                cfg = {"policy": router} if room is None else {"policy": router, "max_waiting": room}
+                sc_of = lambda e: _scenario(trace, e, cfg, replicas=reps, seqs=s)     # noqa: E731
+            else:
+                sc_of = lambda e: _scenario(trace, e, {"policy": router}, replicas=reps, seqs=s, room=room)  # noqa: E731
+            fast, ref = _both(sc_of)
+            what = _differs(fast, ref)
+            if what:
+                bad.append(f"{name} output={out} {router} room={room} replicas={reps} max_num_seqs={s}: {what}")
+    return bad
+
+
+def test_the_engines_write_the_same_bytes_on_tie_heavy_traces_with_rooms(tmp_path):
+    """Arrivals on the instants iterations end (steps of 0.25 s), several at one instant, requests of mixed
+    lengths; every router, rooms of 0 to 3 places (on the central queue, or on each pool's replica)."""
+    bad = _sweep(tmp_path, [(k, TRACES[k]) for k in ("brief", "doubles", "mixed_lengths")], [3, 4], ROUTERS,
+                 [0, 1, 2, 3], [2], [1])
+    assert bad == []
+
+
+@pytest.mark.slow
+def test_the_engines_write_the_same_bytes_on_tie_heavy_traces_with_rooms_full(tmp_path):
+    bad = _sweep(tmp_path, list(TRACES.items()), [2, 3, 4, 5], ROUTERS, [None, 0, 1, 2, 3], [1, 2, 3], [1, 2])
+    assert bad == []

@@ -40,7 +40,12 @@ client's next send) ahead of every ordinary event of its instant (SimPy's ``URGE
 ``run(until=...)`` also takes): a request arriving as an iteration ends reaches the router and its
 queue before that boundary is booked, as a request that reached vLLM's waiting queue before the
 scheduler forms the next batch; it finds the replica busy (:meth:`~sim.serving.replica.Replica.room_full`)
-and is admitted at that boundary if it is queued. Arrivals of one instant keep their own order:
+and is admitted at that boundary if it is queued. The ends of iterations come next
+(:func:`boundary_at`), in replica order whichever engine scheduled them first (two replicas freeing
+slots at one instant take from the central queue in that order), then every other event of the
+instant (a time-series row, an autoscaler's check, a replica woken from idle), which so reads the
+replicas after the iterations ending then, as the fast engine's state inside a decode run reads. Arrivals
+of one instant keep their own order:
 
 >>> env = simpy.Environment()
 >>> seen = []
@@ -55,6 +60,8 @@ and is admitted at that boundary if it is queued. Arrivals of one instant keep t
 >>> env.run()
 >>> seen
 ['arrival', 'iteration end']
+>>> [boundary_priority(i) for i in range(3)]    # between URGENT (0) and NORMAL (1)
+[0.5, 0.75, 0.8333333333333334]
 """
 from __future__ import annotations
 
@@ -67,7 +74,8 @@ from simpy.events import NORMAL, URGENT, Timeout
 class At(Timeout):
     """A :class:`~simpy.events.Timeout` that fires at the absolute time ``t`` (at once if ``t`` is
     not after ``env.now``), after the events of that instant scheduled before it (``priority``
-    ``NORMAL``), or before every ordinary one (``URGENT``: :func:`arrival_at`)."""
+    ``NORMAL``), or before every ordinary one (``URGENT``: :func:`arrival_at`; an iteration's end:
+    :func:`boundary_at`)."""
 
     def __init__(self, env: simpy.Environment, t: float, value=None, priority: int = NORMAL):
         now = env.now
@@ -91,3 +99,16 @@ def arrival_at(env: simpy.Environment, t: float) -> At:
     """An arrival at ``t``: an :class:`At` taken before the ordinary events of its instant (an
     iteration's end, a time-series row), in the order the arrivals were scheduled."""
     return At(env, t, priority=URGENT)
+
+
+def boundary_priority(replica: int) -> float:
+    """The priority of replica number ``replica``'s iteration ends: after the arrivals (``URGENT``,
+    0), before the ordinary events (``NORMAL``, 1), lower replica numbers first."""
+    return 1.0 - 0.5 / (replica + 1)
+
+
+def boundary_at(env: simpy.Environment, t: float, replica: int) -> At:
+    """The end at ``t`` of an iteration (or of a fast engine's run, or the boundary where it is cut)
+    of replica number ``replica``: after the arrivals of its instant, before its ordinary events,
+    and after the ends of lower-numbered replicas at that instant, on both engines."""
+    return At(env, t, priority=boundary_priority(replica))
