@@ -152,9 +152,10 @@ def _sweep(tmp_path, traces, outputs, routers, rooms, replicas, seqs) -> list[st
         for router, room, reps, s in itertools.product(routers, rooms, replicas, seqs):
             if router == "central_queue":
                 cfg = {"policy": router} if room is None else {"policy": router, "max_waiting": room}
-                sc_of = lambda e: _scenario(trace, e, cfg, replicas=reps, seqs=s)     # noqa: E731
+                sc_of = lambda e: _scenario(trace, e, cfg, replicas=reps, seqs=s, interval=0.25)  # noqa: E731
             else:
-                sc_of = lambda e: _scenario(trace, e, {"policy": router}, replicas=reps, seqs=s, room=room)  # noqa: E731
+                sc_of = lambda e: _scenario(trace, e, {"policy": router}, replicas=reps, seqs=s, room=room,  # noqa: E731
+                                            interval=0.25)
             fast, ref = _both(sc_of)
             what = _differs(fast, ref)
             if what:
@@ -164,7 +165,8 @@ def _sweep(tmp_path, traces, outputs, routers, rooms, replicas, seqs) -> list[st
 
 def test_the_engines_write_the_same_bytes_on_tie_heavy_traces_with_rooms(tmp_path):
     """Arrivals on the instants iterations end (steps of 0.25 s), several at one instant, requests of mixed
-    lengths; every router, rooms of 0 to 3 places (on the central queue, or on each pool's replica)."""
+    lengths; every router, rooms of 0 to 3 places (on the central queue, or on each pool's replica); a
+    time-series row every 0.25 s, so rows fall on those instants too."""
     bad = _sweep(tmp_path, [(k, TRACES[k]) for k in ("brief", "doubles", "mixed_lengths")], [3, 4], ROUTERS,
                  [0, 1, 2, 3], [2], [1])
     assert bad == []

@@ -43,9 +43,11 @@ scheduler forms the next batch; it finds the replica busy (:meth:`~sim.serving.r
 and is admitted at that boundary if it is queued. The ends of iterations come next
 (:func:`boundary_at`), in replica order whichever engine scheduled them first (two replicas freeing
 slots at one instant take from the central queue in that order), then every other event of the
-instant (a time-series row, an autoscaler's check, a replica woken from idle), which so reads the
-replicas after the iterations ending then, as the fast engine's state inside a decode run reads. Arrivals
-of one instant keep their own order:
+instant (a time-series row, an autoscaler's check), which so reads the replicas after the iterations
+ending then, as the fast engine's state inside a decode run reads; last an idle replica woken by an
+arrival (the reference engine wakes it with an event triggered at the arrival, after those scheduled
+before; a pre-routed replica waits for its next arrival with :func:`wake_at`), so a time-series row
+at that instant finds the request waiting, not running. Arrivals of one instant keep their own order:
 
 >>> env = simpy.Environment()
 >>> seen = []
@@ -62,6 +64,8 @@ of one instant keep their own order:
 ['arrival', 'iteration end']
 >>> [boundary_priority(i) for i in range(3)]    # between URGENT (0) and NORMAL (1)
 [0.5, 0.75, 0.8333333333333334]
+>>> WAKE > NORMAL
+True
 """
 from __future__ import annotations
 
@@ -101,6 +105,10 @@ def arrival_at(env: simpy.Environment, t: float) -> At:
     return At(env, t, priority=URGENT)
 
 
+WAKE = NORMAL + 1
+"""The priority of an idle pre-routed replica's wake-up at its next arrival (:func:`wake_at`)."""
+
+
 def boundary_priority(replica: int) -> float:
     """The priority of replica number ``replica``'s iteration ends: after the arrivals (``URGENT``,
     0), before the ordinary events (``NORMAL``, 1), lower replica numbers first."""
@@ -112,3 +120,9 @@ def boundary_at(env: simpy.Environment, t: float, replica: int) -> At:
     of replica number ``replica``: after the arrivals of its instant, before its ordinary events,
     and after the ends of lower-numbered replicas at that instant, on both engines."""
     return At(env, t, priority=boundary_priority(replica))
+
+
+def wake_at(env: simpy.Environment, t: float) -> At:
+    """An idle pre-routed replica's wait for its next arrival at ``t``: after every ordinary event of
+    the instant, as the reference engine's replica, woken by an event the arrival triggers then."""
+    return At(env, t, priority=WAKE)
