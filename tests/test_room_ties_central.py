@@ -150,13 +150,11 @@ def _sweep(tmp_path, traces, outputs, routers, rooms, replicas, seqs) -> list[st
     for (name, (arrivals, lengths)), out in itertools.product(traces, outputs):
         trace = _trace(tmp_path, arrivals, lengths or [out] * len(arrivals), name=f"{name}_{out}.csv")
         for router, room, reps, s in itertools.product(routers, rooms, replicas, seqs):
-            if router == "central_queue":
-                cfg = {"policy": router} if room is None else {"policy": router, "max_waiting": room}
-                sc_of = lambda e: _scenario(trace, e, cfg, replicas=reps, seqs=s, interval=0.25)  # noqa: E731
-            else:
-                sc_of = lambda e: _scenario(trace, e, {"policy": router}, replicas=reps, seqs=s, room=room,  # noqa: E731
-                                            interval=0.25)
-            fast, ref = _both(sc_of)
+            central = router == "central_queue"     # its room is the router's, any other's each replica's
+            cfg = {"policy": router} if room is None or not central else {"policy": router, "max_waiting": room}
+            pool_room = None if central else room
+            fast, ref = _both(lambda e: _scenario(trace, e, cfg, replicas=reps, seqs=s, room=pool_room,
+                                                  interval=0.25))
             what = _differs(fast, ref)
             if what:
                 bad.append(f"{name} output={out} {router} room={room} replicas={reps} max_num_seqs={s}: {what}")
