@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import simpy
 
-from sim.serving.clock import At, at
+from sim.serving.clock import At, arrival_at, at, boundary_at, wake_at
 
 NOW, T = 0.551, 1.969            # now + (T - now) != T in floating point
 
@@ -89,3 +89,26 @@ def test_a_time_that_is_not_a_number_is_refused():
     with pytest.raises(ValueError, match="nan"):
         at(env, float("nan"))
     assert env._queue == []
+
+
+def test_one_instants_events_come_in_kind_order_whenever_they_were_scheduled():
+    """At one instant: arrivals (in the order scheduled), the ends of iterations by replica number, the
+    ordinary events (SimPy's own Timeout, in the order scheduled), idle replicas' wake-ups; each scheduled
+    here in the reverse of that order, from different earlier times."""
+    env = simpy.Environment()
+    seen = []
+
+    def wait(delay, make, name):
+        yield env.timeout(delay)
+        yield make(env)
+        seen.append(name)
+
+    kinds = [(lambda e: wake_at(e, 5.0), "wake"), (lambda e: e.timeout(5.0 - e.now), "row"),
+             (lambda e: at(e, 5.0), "ordinary"), (lambda e: boundary_at(e, 5.0, 3), "end 3"),
+             (lambda e: boundary_at(e, 5.0, 0), "end 0"), (lambda e: arrival_at(e, 5.0), "arrival 1"),
+             (lambda e: arrival_at(e, 5.0), "arrival 2")]
+    for k, (make, name) in enumerate(kinds):
+        env.process(wait(0.5 * k, make, name))
+    env.run()
+    assert seen == ["arrival 1", "arrival 2", "end 0", "end 3", "row", "ordinary", "wake"]
+    assert env.now == 5.0

@@ -17,7 +17,7 @@ import simpy
 
 from sim.serving.feed import chunk_fields
 from sim.serving.request import Req
-from sim.serving.clock import at
+from sim.serving.clock import arrival_at
 from sim.workload.closed import first_send, think_times
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def feed_closed(fleet: "Fleet", chunks: Iterator, horizon_s: float):
     def client(i: int):
         start = first_send(process, i)
         if start > 0.0:         # (no timeout at all without a ramp-up: the events of every run before it)
-            yield env.timeout(start)
+            yield arrival_at(env, start)
         while env.now < horizon_s:
             p, o, c, prio = next(source)
             r = Req(next_rid[0], env.now, p, o, c, prio)
@@ -64,6 +64,6 @@ def feed_closed(fleet: "Fleet", chunks: Iterator, horizon_s: float):
             fleet.route(r)
             wake = (yield ev) + think()
             if wake > env.now:
-                yield at(env, wake)
+                yield arrival_at(env, wake)     # a send, before an iteration ending then (sim.serving.clock)
 
     yield env.all_of([env.process(client(i)) for i in range(process.concurrency)])

@@ -30,7 +30,7 @@ import simpy
 
 from sim.serving.iteration import Iterations
 from sim.serving.kv_cache import run_needs
-from sim.serving.clock import at
+from sim.serving.clock import boundary_at
 
 MAX_RUN = 2048  # iterations per fast run (bounds array sizes; a longer run just continues)
 LAZY_RUN = 64  # a lazily planned long run's iterations worked out first (numpy's per-call cost, ~45 us, is ~120 of these; 32 and 48 measured slower on the baseline)
@@ -125,7 +125,7 @@ class DecodeRuns(Iterations):
         self.run_start = run.start
         try:
             while True:
-                yield at(env, float(run.ends[-1]))
+                yield boundary_at(env, float(run.ends[-1]), self.index)
                 if not run.more or self._cut:   # (cut: an event came during its last iteration worked out)
                     break
                 self._extend(run)
@@ -136,8 +136,9 @@ class DecodeRuns(Iterations):
             ends = run.ends
             t = env.now
             j = min(bisect_left(ends, t), len(ends) - 1)  # the first boundary at or after the event
-            if ends[j] > t:
-                yield at(env, float(ends[j]))
+            # waited for even when it is now: booked where the reference engine books that iteration's
+            # end among the events of the instant (sim.serving.clock.boundary_at)
+            yield boundary_at(env, float(ends[j]), self.index)
         self.run = None
         self._cut = False
         self.run_start = -1.0

@@ -25,7 +25,7 @@ import simpy
 from sim.serving.decode_run import FAIL, RUN
 from sim.serving.lean import LeanLoop
 from sim.serving.request import R_KV
-from sim.serving.clock import at
+from sim.serving.clock import at, boundary_at, wake_at
 
 
 class EngineLoop(LeanLoop):
@@ -102,7 +102,7 @@ class EngineLoop(LeanLoop):
             end = start + dt
             if not (self.pulls and end < fleet.sync_t):
                 self.run_start = start
-                yield at(env, end)
+                yield boundary_at(env, end, self.index)
                 self.run_start = -1.0
             self._busy(start, end)
             self._cycle_booked(start, prefills, self.n_dec if decode else 0, self.ctx_sum)
@@ -139,7 +139,7 @@ class EngineLoop(LeanLoop):
                 elif na < self.fleet.sync_t:
                     self.clock = max(na, self.clock)  # ahead of the SimPy clock (see Fleet.sync_t)
                 else:
-                    yield at(env, na)
+                    yield wake_at(env, na)     # after a time-series row at na (sim.serving.clock)
                     self.clock = max(na, env.now)
                 return True
         batching = self.batching

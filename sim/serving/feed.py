@@ -21,7 +21,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Iterator
 
 from sim.serving.request import Req
-from sim.serving.clock import at
+from sim.serving.clock import arrival_at, at
 
 if TYPE_CHECKING:
     from sim.serving.fleet import Fleet
@@ -65,7 +65,7 @@ def feed_at_arrival(fleet: "Fleet", chunks: Iterator, horizon_s: float):
             if batcher is not None:
                 yield from _send_at(fleet, batcher.due_before(t))
             if t > env.now:
-                yield at(env, t)
+                yield arrival_at(env, t)    # before an iteration ending at t (sim.serving.clock)
             fleet.arrived += 1
             fleet.in_flight[r.rid] = r
             if batcher is None:
@@ -85,7 +85,7 @@ def _send_at(fleet: "Fleet", groups: list):
     env = fleet.env
     for t, group in groups:
         if t > env.now:
-            yield at(env, t)
+            yield arrival_at(env, t)
         fleet.send_group(group)
 
 

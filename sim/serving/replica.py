@@ -235,10 +235,10 @@ class Replica(EngineLoop):
     def _idle_at(self, a: float) -> bool:
         """Whether nothing ran at the instant ``a``: nothing running (``active``), and the last booked
         iteration (``busy_to``) ended before ``a``. An arrival at the very instant an iteration ends finds
-        the replica busy, whichever of the two events is taken first (the reference engine's order of
-        two events at one instant is the order they were scheduled in; the fast engine's pre-routed
-        arrivals are taken after the iteration ending then is booked), and one taken at a boundary after
-        it arrived (a pre-routed request arriving mid-iteration) finds the iteration that ended there."""
+        the replica busy: routed at its arrival it comes before that end on both engines
+        (:func:`sim.serving.clock.arrival_at`); pre-routed, it is taken after the iteration ending then is
+        booked, and so is one taken at a boundary after it arrived (a pre-routed request arriving
+        mid-iteration), which finds the iteration that ended there."""
         return not self.active and self.busy_to < a
 
     def expire(self, t: float) -> int:
