@@ -86,3 +86,23 @@ def test_summary_reports_median_and_worst():
     errs = sorted(abs(r["error"]) for r in recs)
     assert (s["rows"], s["median_abs_error"], s["worst_abs_error"]) == (3, errs[1], errs[2])
     assert s["worst_row"] == max(recs, key=lambda r: abs(r["error"]))["row"]
+
+
+def test_data_parallel_attention_samples_each_gpus_own_sequences():
+    # Under data-parallel attention each GPU runs whole sequences, 1/tp of the replica's max_num_seqs (as each
+    # DP rank of vLLM's data-parallel expert parallelism is an engine with its own max_num_seqs), so vLLM's dummy
+    # sampler run on one GPU covers 4096 / 8 = 512 sequences, not 4096. DeepSeek-V3 (hidden 7168, vocab 129,280;
+    # MLP width max(8 x 2048 + 2048, 18432) = 18432) on 8x H200, fp8, 16,384 batched tokens, by hand:
+    from sim.perf.memory import memory_plan
+    from sim.perf.parallel import Layout
+    from sim.scenario.catalog import get_gpu
+    forward = 16384 * (4 * 7168 + 2 * 18432 / 8) * 2                 # 1,090,519,040 B
+    sampler = 512 * 129280 * 4 * 4                                   # 1,059,061,760 B: the forward pass is larger
+    runtime = (0.25 + 1.85) * 2**30
+    plan = memory_plan(get_model("deepseek-v3"), get_gpu("h200-sxm"), Layout(tp=8, ep=8, dp_attention=True), 0.9,
+                       "fp8", "fp8", 16, 16384, 4096)
+    assert forward > sampler
+    assert plan.activation_reserve_bytes / 8 == pytest.approx(runtime + forward, rel=1e-12)
+    # without data-parallel attention every GPU samples all 4096 sequences (the lm head's logits are gathered)
+    plain = memory_plan(get_model("deepseek-v3"), get_gpu("h200-sxm"), 8, 0.9, "fp8", "fp8", 16, 16384, 4096)
+    assert plain.activation_reserve_bytes / 8 == pytest.approx(runtime + 4096 * 129280 * 16, rel=1e-12)

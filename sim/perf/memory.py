@@ -229,6 +229,8 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     ``max_num_seqs * (window + sinks)`` tokens' worth of their KV off the top; the blocks count
     full-attention layers only. ``fits`` is False when the weights and reserve leave no room for a
     single KV block; ``reason`` says why and by how much, or how many tokens the cache holds.
+    Under data-parallel attention each GPU runs ``ceil(max_num_seqs / tp)`` whole sequences, and vLLM's
+    sampler run in its reserve covers those.
     """
     lay = tp if isinstance(tp, Layout) else Layout(tp=tp)
     problem = check_parallelism(model, lay)
@@ -247,7 +249,9 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     else:
         weights_per_gpu = stage_weights(model, lay, weight_dtype, edt).resident_bytes
     f = gpu_memory_utilization
-    reserve_per_gpu = activation_reserve_bytes_per_gpu(model, t, max_batched_tokens, max_num_seqs, engine)
+    # data-parallel attention: each GPU runs whole sequences, 1/tp of them, and samples only those
+    seqs = -(-max_num_seqs // t) if lay.dp_attention else max_num_seqs
+    reserve_per_gpu = activation_reserve_bytes_per_gpu(model, t, max_batched_tokens, seqs, engine)
     usable_per_gpu = gpu.hbm_bytes * f
     room = memory_rules.kv_bytes_per_gpu(engine, gpu.hbm_bytes, f, weights_per_gpu, reserve_per_gpu)
     budget = memory_rules.budget_words(engine, f, gpu.hbm_gb, reserve_per_gpu)
@@ -290,10 +294,11 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
             what = (f"weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)}{window} per GPU exceed "
                     f"{of}")
         # vLLM profiles its sampler over max_num_seqs sequences: a large max_num_seqs is most of the reserve
-        sampler = (memory_rules.sampler_bytes(model, max_num_seqs, max_batched_tokens) if engine == "vllm" else 0.0)
+        sampler = (memory_rules.sampler_bytes(model, seqs, max_batched_tokens) if engine == "vllm" else 0.0)
         many = sampler > memory_rules.forward_activation_bytes(model, t, max_batched_tokens) and sampler > 2**30
         fewer = " (or fewer batching.max_num_seqs)" if window_bytes or many else ""
-        why = (f"; vLLM's sampler run over {min(max_num_seqs, max_batched_tokens):,} sequences (max_num_seqs) is "
+        why = (f"; vLLM's sampler run over {min(seqs, max_batched_tokens):,} sequences "
+               f"({'max_num_seqs' if seqs == max_num_seqs else 'max_num_seqs per GPU'}) is "
                f"{_gib(sampler)} of the reserve") if many else ""
         reason = (f"{model.name} does not fit on {shape}: {what} "
                   f"(short by {_gib(short)} per GPU{why}); "
