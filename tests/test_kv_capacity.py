@@ -106,3 +106,18 @@ def test_data_parallel_attention_samples_each_gpus_own_sequences():
     # without data-parallel attention every GPU samples all 4096 sequences (the lm head's logits are gathered)
     plain = memory_plan(get_model("deepseek-v3"), get_gpu("h200-sxm"), 8, 0.9, "fp8", "fp8", 16, 16384, 4096)
     assert plain.activation_reserve_bytes / 8 == pytest.approx(runtime + 4096 * 129280 * 16, rel=1e-12)
+
+
+@pytest.mark.parametrize("scheduler", ["vllm-v1", "sglang"])
+def test_validate_per_gpu_terms_add_up_to_the_budget_they_are_said_of(scheduler, capsys):
+    # "per GPU: a + b (+ c) of <budget> = T GiB": the terms said to make up the budget add to it (to the rounding
+    # of two decimals each). SGLang's runtime is taken before its mem_fraction_static share, so it is not a term.
+    import re
+
+    from sim.cli import main
+    assert main(["validate", "scenarios/disaggregated.yaml", "--set", f"fleet.pools.0.batching.scheduler={scheduler}"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "per GPU:" in x)
+    terms, budget = line.split(" of ", 1)
+    parts = [float(v) for v in re.findall(r"([\d.]+) GiB", terms)]
+    total = float(re.search(r"= ([\d.]+) GiB", budget).group(1)) if scheduler == "sglang" else 0.9 * 80
+    assert sum(parts) == pytest.approx(total, abs=0.01 * len(parts) + 0.05)
