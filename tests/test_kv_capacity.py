@@ -115,7 +115,8 @@ def test_validate_per_gpu_terms_add_up_to_the_budget_they_are_said_of(scheduler,
     import re
 
     from sim.cli import main
-    assert main(["validate", "scenarios/disaggregated.yaml", "--set", f"fleet.pools.0.batching.scheduler={scheduler}"]) == 0
+    assert main(["validate", "scenarios/disaggregated.yaml",
+                 "--set", f"fleet.pools.0.batching.scheduler={scheduler}"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "per GPU:" in x)
     terms, budget = line.split(" of ", 1)
     parts = [float(v) for v in re.findall(r"([\d.]+) GiB", terms)]

@@ -4,7 +4,8 @@ Each of the ``tp`` GPUs holds its shard of the weights; the serving engine keeps
 of its profiling run, CUDA libraries, collective buffers) and sizes the cache by its own rule from the
 pool's ``gpu_memory_utilization`` (``f``): vLLM ``f * H - W - R`` (a share of the total memory ``H``), SGLang
 ``f * (H - C) - W`` (``mem_fraction_static``), TensorRT-LLM ``f * (H - W - R)`` (a share of the memory left
-free); :mod:`sim.perf.memory_rules` has the rules, their terms and sources. For the whole replica::
+free; ``engine="trtllm"`` only: the ``trtllm`` and ``vllm-v0`` presets keep vLLM's rule with V0's terms,
+``legacy``); :mod:`sim.perf.memory_rules` has the rules, their terms and sources. For the whole replica::
 
     kv_capacity_bytes = tp * kv_bytes_per_gpu(engine, H, f, W, R)
     kv_blocks = floor(kv_capacity_bytes / (kv_bytes_per_token * block_size))
