@@ -11,8 +11,8 @@ What is checked against something independent of the code:
   (docs/performance_model.md, "Memory plan"): vLLM V1 on one, two and four H100s +1.1 % to +1.5 % (what is
   left is the catalog's 80 GiB against the 79.19 GiB the GPU reports), Llama-3.3-70B fp8 +4.9 % and +2.6 %
   (also its bf16 embedding and lm head), SGLang +7.7 % (-7.3 % by vLLM's rule; at the 79.19 GiB the
-  H100 reports +3.1 % against -11.9 %: the row favours SGLang's rule, which is also its source). Sizing the two- and four-GPU rows without the
-  collective buffers fails these bounds.
+  H100 reports +3.1 % against -11.9 %: the row favours SGLang's rule, which is also its source). Sizing the
+  two- and four-GPU rows without the collective buffers fails these bounds.
 """
 from __future__ import annotations
 
@@ -127,7 +127,8 @@ def test_validate_per_gpu_terms_add_up_to_the_budget_they_are_said_of(scheduler,
 def test_at_the_h100s_reported_memory_the_sglang_row_favours_sglangs_rule():
     # At the catalog's 80 GiB the two rules miss the SGLang row by about as much (+7.7 %, -7.3 %); at the
     # 79.19 GiB an H100 reports (vLLM's logged total_gpu_memory, the vLLM rows' source) SGLang's own rule is
-    # within 4 % (1.7 points of it the 0.29 GiB a GPU of the fp8 checkpoint's bf16 embedding and lm head) and vLLM's over 10 % short.
+    # within 4 % (1.7 points of it the 0.29 GiB a GPU of the fp8 checkpoint's bf16 embedding and lm head)
+    # and vLLM's over 10 % short.
     import dataclasses
     row = dataclasses.replace(BY_ID["sglang-qwen3-235b-fp8-tp4"],
                               gpu={"name": "h100-reported", "like": "h100-sxm", "hbm_gb": 79.19})
