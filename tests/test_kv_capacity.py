@@ -134,3 +134,33 @@ def test_at_the_h100s_reported_memory_the_sglang_row_favours_sglangs_rule():
                               gpu={"name": "h100-reported", "like": "h100-sxm", "hbm_gb": 79.19})
     own, other = kc.fleetsim_tokens(row) / row.tokens - 1, kc.fleetsim_tokens(row, "vllm") / row.tokens - 1
     assert 0 < own < 0.04 and other < -0.10
+
+
+def test_a_pool_whose_sampler_run_cannot_fit_names_the_max_num_seqs_that_does():
+    # Llama-3.1-8B on a 24 GiB GPU at 8,192 sequences: vLLM's sampler run alone (8192 x 128,256 x 16 B = 15.7 GiB)
+    # is more than the 0.9 x 24 GiB less the weights leave on one GPU (it is the same on every GPU of a
+    # tensor-parallel split: the logits are gathered whole). By hand, the most that leave one 16-token block:
+    from sim.perf.memory import memory_plan
+    from sim.scenario.catalog import get_gpu
+    model, gpu = get_model("llama-3.1-8b"), get_gpu({"name": "g24", "like": "l40s", "hbm_gb": 24, "hbm_tbps": 0.9})
+    left = 0.9 * 24 * 2**30 - 8.03e9 * 2 - 0.25 * 2**30 - 16 * 128 * 1024
+    most = int(left // (128256 * 16))
+    assert 8192 * 128256 * 16 > left and most < 8192
+    plan = memory_plan(model, gpu, 1, 0.9, max_batched_tokens=8192, max_num_seqs=8192)
+    assert not plan.fits and "does not fit on" in plan.reason
+    assert f"batching.max_num_seqs <= {most:,} fits" in plan.reason, plan.reason
+    assert memory_plan(model, gpu, 1, 0.9, max_batched_tokens=8192, max_num_seqs=most).fits
+    assert not memory_plan(model, gpu, 1, 0.9, max_batched_tokens=8192, max_num_seqs=most + 1).fits
+
+
+def test_the_searches_behind_a_does_not_fit_message_do_not_nest(monkeypatch):
+    # The message looks for a wider TP and for the max_num_seqs that fits, each by asking the plan of other
+    # settings; those plans skip the searches of their own. 2**20 sequences: about log2(2**20) + 6 plans, where
+    # nesting took 858,539.
+    import sim.perf.memory as mem
+    from sim.scenario.catalog import get_gpu
+    calls, plan = [], mem.memory_plan
+    monkeypatch.setattr(mem, "memory_plan", lambda *a, **k: calls.append(1) or plan(*a, **k))
+    out = plan(get_model("llama-3.1-8b"), get_gpu({"name": "g24", "like": "l40s", "hbm_gb": 24, "hbm_tbps": 0.9}),
+               1, 0.9, max_batched_tokens=2**20, max_num_seqs=2**20)
+    assert not out.fits and len(calls) <= 20 + 6 + 2

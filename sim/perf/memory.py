@@ -22,6 +22,7 @@ heads each GPU keeps a copy of one head (as vLLM does). Llama-2-7B in bf16:
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from sim import humanize
@@ -207,12 +208,20 @@ def _gib(n_bytes: float) -> str:
     return f"{n_bytes:.3g} bytes"
 
 
+_PROBING: ContextVar[bool] = ContextVar("_PROBING", default=False)
+"""True while :func:`_fits` asks :func:`memory_plan` whether a layout fits: the plan then skips the searches that
+only its message uses (a wider TP, the max_num_seqs that fits), which would otherwise nest in each other."""
+
+
 def _fits(model: ModelSpec, gpu: GPUSpec, lay: Layout, *args) -> bool:
     """Whether :func:`memory_plan` of ``lay`` (the other arguments as given) holds a KV block."""
+    token = _PROBING.set(True)
     try:
         return memory_plan(model, gpu, lay, *args).fits
     except ValueError:          # a layout the model cannot take (heads not divisible by the TP size)
         return False
+    finally:
+        _PROBING.reset(token)
 
 
 def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_utilization: float = 0.9,
@@ -279,8 +288,8 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
         # the sliding-window layers' KV of max_num_seqs sequences is held off the top (a share per GPU)
         window = (f" + the sliding-window layers' KV of {max_num_seqs:,} sequences "
                   f"{_gib(window_bytes / n_gpus)}") if window_bytes else ""
-        wider = None
-        if lay == replace(lay, tp=t, pp=1, ep=1, dp_attention=False):      # a plain TP layout: the TP that fits
+        wider, probing = None, _PROBING.get()
+        if not probing and lay == replace(lay, tp=t, pp=1, ep=1, dp_attention=False):  # plain TP: the TP that fits
             wider = next((w for w in (2, 4, 8, 16, 32, 64) if w > t and _fits(
                 model, gpu, replace(lay, tp=w), gpu_memory_utilization, weight_dtype, kv_dtype, block_size,
                 max_batched_tokens, max_num_seqs, expert_dtype, engine)), None)
@@ -298,6 +307,13 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
         sampler = (memory_rules.sampler_bytes(model, seqs, max_batched_tokens) if engine == "vllm" else 0.0)
         many = sampler > memory_rules.forward_activation_bytes(model, t, max_batched_tokens) and sampler > 2**30
         fewer = " (or fewer batching.max_num_seqs)" if window_bytes or many else ""
+        if many and not probing:  # the most sequences whose sampler run leaves a block
+            args = (gpu_memory_utilization, weight_dtype, kv_dtype, block_size, max_batched_tokens)
+            lo, hi = 0, max_num_seqs
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if _fits(model, gpu, lay, *args, mid, expert_dtype, engine) else (lo, mid)
+            fewer = f" (or batching.max_num_seqs <= {lo:,} fits)" if lo else fewer
         why = (f"; vLLM's sampler run over {min(seqs, max_batched_tokens):,} sequences "
                f"({'max_num_seqs' if seqs == max_num_seqs else 'max_num_seqs per GPU'}) is "
                f"{_gib(sampler)} of the reserve") if many else ""
