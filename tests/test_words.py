@@ -32,7 +32,7 @@ def test_validate_says_a_kv_cache_in_one_rounding_with_thousands_separators(caps
     out = capsys.readouterr().out
     assert "KV cache 56.11 GiB of" in out and "KV cache 56.11 GiB =" in out
     assert main(["validate", "scenarios/deepseek_v3_cluster.yaml"]) == 0
-    assert "KV cache 1,142.85 GiB =" in capsys.readouterr().out
+    assert "KV cache 1,143.51 GiB =" in capsys.readouterr().out
 
 
 def test_the_planner_says_backlog_growth_in_req_s():

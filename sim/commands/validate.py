@@ -61,10 +61,13 @@ def main(args: argparse.Namespace) -> int:
         lines.append(
             f"  pool {p.name}: {p.replicas} x {shape} ({gpus} {plural(gpus, 'GPU')}/replica{nodes}{layout}), "
             f"{model.name} ({wdt} weights, {kdt} KV)\n"
-            f"    per GPU: weights {gib(plan.weights_bytes_per_gpu)} GiB + activation/runtime reserve "
-            f"{gib(reserve)} GiB + KV cache {gib(kv_per_gpu)} GiB of "
-            f"{plan.budget or f'{p.gpu_memory_utilization:g} x {gpu.hbm_gb:g} GiB'}; "
-            f"KV {plan.kv_bytes_per_token / 1024:,.1f} KiB/token "
+            f"    per GPU: weights {gib(plan.weights_bytes_per_gpu)} GiB + "
+            # SGLang's share is of the memory left after its runtime: the runtime is not one of its terms
+            + (f"KV cache {gib(kv_per_gpu)} GiB of {plan.budget}, after a runtime reserve of {gib(reserve)} GiB; "
+               if plan.engine == "sglang" else
+               f"activation/runtime reserve {gib(reserve)} GiB + KV cache {gib(kv_per_gpu)} GiB of "
+               f"{plan.budget or f'{p.gpu_memory_utilization:g} x {gpu.hbm_gb:g} GiB'}; ")
+            + f"KV {plan.kv_bytes_per_token / 1024:,.1f} KiB/token "
             f"per replica\n"
             f"    KV cache {gib(plan.kv_capacity_bytes)} GiB = {plan.kv_blocks:,} blocks = {plan.kv_tokens:,} tokens; "
             f"max concurrent sequences: {min(p.batching.max_num_seqs, plan.kv_tokens // max(per_seq, 1)) if plan.kv_tokens >= per_seq else 0} "

@@ -4,7 +4,8 @@ Each of the ``tp`` GPUs holds its shard of the weights; the serving engine keeps
 of its profiling run, CUDA libraries, collective buffers) and sizes the cache by its own rule from the
 pool's ``gpu_memory_utilization`` (``f``): vLLM ``f * H - W - R`` (a share of the total memory ``H``), SGLang
 ``f * (H - C) - W`` (``mem_fraction_static``), TensorRT-LLM ``f * (H - W - R)`` (a share of the memory left
-free); :mod:`sim.perf.memory_rules` has the rules, their terms and sources. For the whole replica::
+free; ``engine="trtllm"`` only: the ``trtllm`` and ``vllm-v0`` presets keep vLLM's rule with V0's terms,
+``legacy``); :mod:`sim.perf.memory_rules` has the rules, their terms and sources. For the whole replica::
 
     kv_capacity_bytes = tp * kv_bytes_per_gpu(engine, H, f, W, R)
     kv_blocks = floor(kv_capacity_bytes / (kv_bytes_per_token * block_size))
@@ -21,6 +22,7 @@ heads each GPU keeps a copy of one head (as vLLM does). Llama-2-7B in bf16:
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from sim import humanize
@@ -206,12 +208,20 @@ def _gib(n_bytes: float) -> str:
     return f"{n_bytes:.3g} bytes"
 
 
+_PROBING: ContextVar[bool] = ContextVar("_PROBING", default=False)
+"""True while :func:`_fits` asks :func:`memory_plan` whether a layout fits: the plan then skips the searches that
+only its message uses (a wider TP, the max_num_seqs that fits), which would otherwise nest in each other."""
+
+
 def _fits(model: ModelSpec, gpu: GPUSpec, lay: Layout, *args) -> bool:
     """Whether :func:`memory_plan` of ``lay`` (the other arguments as given) holds a KV block."""
+    token = _PROBING.set(True)
     try:
         return memory_plan(model, gpu, lay, *args).fits
     except ValueError:          # a layout the model cannot take (heads not divisible by the TP size)
         return False
+    finally:
+        _PROBING.reset(token)
 
 
 def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_utilization: float = 0.9,
@@ -229,6 +239,8 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     ``max_num_seqs * (window + sinks)`` tokens' worth of their KV off the top; the blocks count
     full-attention layers only. ``fits`` is False when the weights and reserve leave no room for a
     single KV block; ``reason`` says why and by how much, or how many tokens the cache holds.
+    Under data-parallel attention each GPU runs ``ceil(max_num_seqs / tp)`` whole sequences, and vLLM's
+    sampler run in its reserve covers those.
     """
     lay = tp if isinstance(tp, Layout) else Layout(tp=tp)
     problem = check_parallelism(model, lay)
@@ -247,7 +259,9 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     else:
         weights_per_gpu = stage_weights(model, lay, weight_dtype, edt).resident_bytes
     f = gpu_memory_utilization
-    reserve_per_gpu = activation_reserve_bytes_per_gpu(model, t, max_batched_tokens, max_num_seqs, engine)
+    # data-parallel attention: each GPU runs whole sequences, 1/tp of them, and samples only those
+    seqs = -(-max_num_seqs // t) if lay.dp_attention else max_num_seqs
+    reserve_per_gpu = activation_reserve_bytes_per_gpu(model, t, max_batched_tokens, seqs, engine)
     usable_per_gpu = gpu.hbm_bytes * f
     room = memory_rules.kv_bytes_per_gpu(engine, gpu.hbm_bytes, f, weights_per_gpu, reserve_per_gpu)
     budget = memory_rules.budget_words(engine, f, gpu.hbm_gb, reserve_per_gpu)
@@ -274,8 +288,8 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
         # the sliding-window layers' KV of max_num_seqs sequences is held off the top (a share per GPU)
         window = (f" + the sliding-window layers' KV of {max_num_seqs:,} sequences "
                   f"{_gib(window_bytes / n_gpus)}") if window_bytes else ""
-        wider = None
-        if lay == replace(lay, tp=t, pp=1, ep=1, dp_attention=False):      # a plain TP layout: the TP that fits
+        wider, probing = None, _PROBING.get()
+        if not probing and lay == replace(lay, tp=t, pp=1, ep=1, dp_attention=False):  # plain TP: the TP that fits
             wider = next((w for w in (2, 4, 8, 16, 32, 64) if w > t and _fits(
                 model, gpu, replace(lay, tp=w), gpu_memory_utilization, weight_dtype, kv_dtype, block_size,
                 max_batched_tokens, max_num_seqs, expert_dtype, engine)), None)
@@ -290,10 +304,18 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
             what = (f"weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)}{window} per GPU exceed "
                     f"{of}")
         # vLLM profiles its sampler over max_num_seqs sequences: a large max_num_seqs is most of the reserve
-        sampler = (memory_rules.sampler_bytes(model, max_num_seqs, max_batched_tokens) if engine == "vllm" else 0.0)
+        sampler = (memory_rules.sampler_bytes(model, seqs, max_batched_tokens) if engine == "vllm" else 0.0)
         many = sampler > memory_rules.forward_activation_bytes(model, t, max_batched_tokens) and sampler > 2**30
         fewer = " (or fewer batching.max_num_seqs)" if window_bytes or many else ""
-        why = (f"; vLLM's sampler run over {min(max_num_seqs, max_batched_tokens):,} sequences (max_num_seqs) is "
+        if many and not probing:  # the most sequences whose sampler run leaves a block
+            args = (gpu_memory_utilization, weight_dtype, kv_dtype, block_size, max_batched_tokens)
+            lo, hi = 0, max_num_seqs
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if _fits(model, gpu, lay, *args, mid, expert_dtype, engine) else (lo, mid)
+            fewer = f" (or batching.max_num_seqs <= {lo:,} fits)" if lo else fewer
+        why = (f"; vLLM's sampler run over {min(seqs, max_batched_tokens):,} sequences "
+               f"({'max_num_seqs' if seqs == max_num_seqs else 'max_num_seqs per GPU'}) is "
                f"{_gib(sampler)} of the reserve") if many else ""
         reason = (f"{model.name} does not fit on {shape}: {what} "
                   f"(short by {_gib(short)} per GPU{why}); "

@@ -20,9 +20,10 @@ GPU's memory, ``f`` the pool's ``gpu_memory_utilization``, ``W`` the weights and
     vLLM's rule with the terms of its V0 releases (removed in v0.10): :data:`V0_RUNTIME_BYTES` for the memory
     outside PyTorch (V0 logs: 1.79 GiB on one H100 and 3.58 GiB on each of two, 0.35 GiB on an RTX 3090) + one
     forward pass over ``max_batched_tokens`` tokens; fleetsim's sizing before the engines' rules were told
-    apart. The ``vllm-v0`` preset keeps it (V0-era logs: +1.3 % to +6.9 %), and so does ``trtllm``: by
-    TensorRT-LLM's own rule below, with the reserve fleetsim can estimate (its engines' runtime and decoder
-    buffers are not published), NVIDIA NIM's Llama-3.3-70B fp8 TP2 deployment would hold ~7 % more KV than
+    apart. The ``vllm-v0`` preset keeps it (V0-era logs: +1.3 % to +6.9 %; +51 % for vLLM 0.2 on four
+    A100s, which counted ~13 GiB a GPU outside PyTorch), and so does ``trtllm``: by TensorRT-LLM's own rule
+    below, with the reserve fleetsim can estimate (its engines' runtime and decoder buffers are not published),
+    NVIDIA NIM's Llama-3.3-70B fp8 TP2 deployment would hold ~7 % more KV than
     its published concurrency sweep shows (the held-out plateau of ``benchmarks/fixed_concurrency.py``: ITL
     -0.2 % by this rule, +5.5 % by TensorRT-LLM's; TTFT at 100 clients -8 % and -49 %).
 ``sglang``
