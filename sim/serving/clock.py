@@ -79,9 +79,9 @@ class At(Timeout):
     """A :class:`~simpy.events.Timeout` that fires at the absolute time ``t`` (at once if ``t`` is
     not after ``env.now``), after the events of that instant scheduled before it (``priority``
     ``NORMAL``), or before every ordinary one (``URGENT``: :func:`arrival_at`; an iteration's end:
-    :func:`boundary_at`)."""
+    :func:`boundary_at`, between the two), or after every ordinary one (:data:`WAKE`: :func:`wake_at`)."""
 
-    def __init__(self, env: simpy.Environment, t: float, value=None, priority: int = NORMAL):
+    def __init__(self, env: simpy.Environment, t: float, value=None, priority: float = NORMAL):
         now = env.now
         if t != t:      # (a NaN time would sit in SimPy's queue and break its order)
             raise ValueError(f"a time to wait for must be a number, not {t}")
