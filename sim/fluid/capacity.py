@@ -348,8 +348,9 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
 def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSettings, group: int,
                     pool_name: str, lengths: dict) -> tuple[float, float, dict | None]:
     """Step 1: the saturation throughput (requests/s of the group), the probe rate that found it and the
-    TPOT of the saturated window's requests (:func:`~sim.fluid.saturation.saturated_tpot`; ``None``
-    when no window settled).
+    TPOT and TTFT and E2E service parts of the last window's requests, the one ``max_rps`` is read from
+    (:func:`~sim.fluid.saturation.saturated_tpot`; ``None`` when the first window could not be read,
+    :func:`~sim.fluid.saturation.settled_rps`, and ``max_rps`` is the probe's).
 
     A group measures 1/g of one replica's seconds after the same warmup, as the grid runs do; a
     saturated probe with fewer than ``min_requests`` completions is run again long enough. The
@@ -414,8 +415,9 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
 
 
 def _saturated_fields(sat: dict | None) -> dict:
-    """The curve's saturated-TPOT fields from :func:`~sim.fluid.saturation.saturated_tpot` (none
-    without it; a class without requests in the window takes the fleet's)."""
+    """The curve's saturated-replica fields from :func:`~sim.fluid.saturation.saturated_tpot`: its TPOT
+    row and mean, and its TTFT and E2E service means where every metric has one (none without a TPOT
+    row; a class without requests in the window takes the fleet's)."""
     if sat is None or sat["row"] is None:
         return {}
     rows = [r if r is not None else sat["row"] for r in sat["class_rows"]]

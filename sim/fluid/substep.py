@@ -168,7 +168,8 @@ def sub_net(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray) -> n
 
 def sub_queue(b, net: np.ndarray) -> np.ndarray:
     """The plain fluid queue at the end of each sub-step (last axis) from ``b`` at the start: the net
-    input reflected at 0, ``X - min(0, min X)`` with ``X = b + cumsum(net)``; the one queue the sub-steps
+    input reflected at 0, ``X - min(0, min X)`` with ``X = b + cumsum(net)`` and ``min X`` its running
+    minimum (the lowest ``X`` up to each sub-step, not over the step); the one queue the sub-steps
     are read with (:func:`at_capacity_subs`, :func:`sub_waits`, :func:`hidden_wait`).
 
         >>> sub_queue(0.0, np.array([-1.0, 2.0, -3.0, 1.0])).tolist()
