@@ -134,7 +134,7 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
     share = step_r / tot[:, None] * weight[k][:, None]
     reps = step_w.shape[1] // waits.waits.shape[1]
     if waits.pos is None:
-        at_i, at_w = np.repeat(i[k][:, None], step_w.shape[1], axis=1), np.repeat(w[k][:, None], step_w.shape[1], axis=1)
+        at_i, at_w = (np.repeat(x[k][:, None], step_w.shape[1], axis=1) for x in (i, w))
     else:
         at_i, at_w = (np.repeat(x[j], reps, axis=1) for x in waits.pos)
     if not shift:

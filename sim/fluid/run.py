@@ -23,9 +23,10 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    While a backlog exists every request served in the step also waits what the fluid queue's
    first-come-first-served order makes it wait (:func:`~sim.fluid.backlog.fcfs_points`: served at
    capacity until the backlog is gone), each request's own wait added to its TTFT, E2E and queue
-   times, and every latency of it (TPOT too) read at the load served when it is served, the curve's top
-   while the backlog lasts, not at the step's mean load (means and percentiles: :mod:`sim.fluid.backlog`; each class the waits of the instants its own
-   requests arrived at, :mod:`sim.fluid.class_waits`), SLO attainment read request by request
+   times, and every latency of it (TPOT too) read at the load served when it is served, at capacity
+   while the backlog lasts, not at the step's mean load (means and percentiles:
+   :mod:`sim.fluid.backlog`; each class the waits of the instants its own requests arrived at,
+   :mod:`sim.fluid.class_waits`), SLO attainment read request by request
    (:mod:`sim.fluid.attain`); the backlog left at the end counts in TTFT and queue percentiles at its
    age (the last arrivals');
 4. money: provisioned replicas x GPUs per replica x scale for the step, busy share from the curve;
@@ -46,8 +47,8 @@ Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
 ``tests/test_cross_tier.py``): within a step the rate is taken as constant for the curve's load
 (the backlog, its waits and the class mix read it per sub-step; behind a backlog each request is read
 at the load served when it is served; at capacity a saturated replica's TPOT and TTFT and E2E service
-parts, the queueing and the ITL percentiles the curve's top grid point's, 95 % of ``max_rps``); a router's smoothing
-is measured on a group of at most four replicas.
+parts, the queueing and the ITL percentiles the curve's top grid point's, 95 % of ``max_rps`` by
+default); a router's smoothing is measured on a group of at most four replicas.
 """
 from __future__ import annotations
 
@@ -416,7 +417,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
     waits = step_waits(steps.edges, admitted, served, cap_step,
                        (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
     read_on_subs(waits, steps.edges, admitted, q.b_start, cap_step, spread)
-    waits = waits.on_curve(curve.rates_rps, up * dt_s, curve.max_rps)  # each instant at the load served then: at capacity behind it
+    # each instant at the load served then: at capacity behind the backlog
+    waits = waits.on_curve(curve.rates_rps, up * dt_s, curve.max_rps)
     i, w = curve.position(load)
 
     def at(values):

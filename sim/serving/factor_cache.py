@@ -74,7 +74,8 @@ def _perf_files(perf, base_dir: Path) -> list[bytes]:
 def measurement_key(scenario, pool: PoolRuntime, reqs: RequestChunk, base_dir: Path = Path(".")) -> str:
     """What a measurement depends on: the requests' lengths and classes, the pool's configuration
     (its name and size aside), model, GPU, KV blocks, engine and the contents of the files its
-    ``perf:`` block reads (not a capacity scale: :func:`~sim.serving.saturated.scheduler_factor` measures without it)."""
+    ``perf:`` block reads (not a capacity scale: :func:`~sim.serving.saturated.scheduler_factor`
+    measures without it)."""
     h = hashlib.sha256()
     for a in (reqs.prompt_tokens, reqs.output_tokens, reqs.class_idx):
         h.update(np.ascontiguousarray(a).tobytes())
