@@ -147,7 +147,10 @@ ROUTERS = ["central_queue", "least_outstanding", "round_robin", "random"]
 
 def _sweep(tmp_path, traces, outputs, routers, rooms, replicas, seqs) -> list[str]:
     bad = []
-    for (name, (arrivals, lengths)), out in itertools.product(traces, outputs):
+    # a trace with lengths of its own is run once, not once per output length it would ignore
+    cases = [(name, arrivals, lengths, out) for name, (arrivals, lengths) in traces
+             for out in (outputs if lengths is None else ["own"])]
+    for name, arrivals, lengths, out in cases:
         trace = _trace(tmp_path, arrivals, lengths or [out] * len(arrivals), name=f"{name}_{out}.csv")
         for router, room, reps, s in itertools.product(routers, rooms, replicas, seqs):
             central = router == "central_queue"     # its room is the router's, any other's each replica's
