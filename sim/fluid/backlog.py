@@ -2,23 +2,25 @@
 
 A step of the fluid tier serves its requests through the capacity curve at the step's load; while
 a backlog is carried, each of them also waits ``W`` seconds first: the wait, first come first
-served, of the requests the fluid queue serves in that step (:func:`step_waits`). The queue's
-cumulative arrivals ``A(t)`` and services ``D(t)`` are linear within a step (the fluid tier's rate
-is constant within one); the request served at ``s`` is the ``D(s)``-th to arrive, at
+served, of the requests the fluid queue serves in that step (:func:`step_waits`), and is read at the
+load served when it is served (:meth:`StepWaits.on_curve`: at capacity while the backlog lasts). The
+queue's cumulative arrivals ``A(t)`` and services ``D(t)`` are linear within a step (the fluid tier's
+rate is constant within one; piecewise linear on its sub-steps where the rate varies inside it,
+:func:`~sim.fluid.substep.sub_waits`); the request served at ``s`` is the ``D(s)``-th to arrive, at
 ``A^{-1}(D(s))``, and waited ``s - A^{-1}(D(s))``. ``W`` is the mean of that over the step's
 services (what the means add). Within a step that wait is a (piecewise-)linear function of ``s``: a
 backlog growing through a step, or clearing halfway through it, makes the step's requests wait a spread
 of times, so the step's TTFT, E2E and queue-time distributions are the curve's **shifted by each
 request's own wait**: read at evenly spread instants of the step, each weighted by the rate served then
 (:class:`StepWaits`), a value in histogram bin ``b`` (geometric centre ``c_b``) moves to the bin of
-``c_b + wait`` (each wait taken at its own bin's centre, within half a 1 % bin, so that the steps read
-at one point of the curve, as every step served at capacity is, are shifted together). Mixing the shifted rows
-over steps gives percentiles that include the backlog, as a request-level run's do (one mean per step read a
-backlog clearing halfway through an hourly step at p90 424 s where it is 795 s:
-``tests/test_tiers_within_step.py``). Error bound of a percentile: the wait at its bin's centre (0.5 %),
-the sum placed in its own bin and read at that bin's centre (0.5 % more), so about 1 % of the value; and
-between the instants read the wait is interpolated (:func:`refined`), a staircase of a 64th of a step
-otherwise.
+``c_b + wait`` (each wait taken at its own bin's centre, within half a 1 % bin, so that the instants
+read at one grid row of the curve, as every instant served at capacity is, are shifted together).
+Mixing the shifted rows over steps gives percentiles that include the backlog, as a request-level
+run's do (one mean per step read a backlog clearing halfway through an hourly step at p90 424 s
+where it is 795 s: ``tests/test_tiers_within_step.py``). Error bound of a percentile: the wait at its
+bin's centre (0.5 %), the sum placed in its own bin and read at that bin's centre (0.5 % more), so about
+1 % of the value; and between the instants read the wait is interpolated (:func:`refined`), a staircase
+of a 64th of a step otherwise.
 
 (The wait of the newest arrival, ``backlog / capacity``, is what a request arriving then will
 wait, not what those served meanwhile waited: while a backlog grows at ``lambda - mu`` they arrived
@@ -102,11 +104,11 @@ def mix_rows(hists: np.ndarray, i: np.ndarray, w: np.ndarray, weight: np.ndarray
              waits: "StepWaits | None" = None, shift: bool = True, full_row: np.ndarray | None = None) -> np.ndarray:
     """Counts of the mixture ``sum_k weight_k ((1 - w_k) hists[i_k] + w_k hists[i_k + 1])`` with step
     ``k``'s values shifted by the waits behind its backlog (see the module docstring): each of its
-    instants' wait, weighted by the requests served then (:class:`StepWaits`), and read at the load
-    served then where ``waits`` knows it (:meth:`StepWaits.on_curve`: at the top of the curve while the
-    backlog lasts); ``shift=False``: read so but not shifted (TPOT), the instants at capacity
-    (``waits.full``) read ``full_row`` where given (a saturated replica's); no ``waits``: every step at
-    its ``(i, w)``, unshifted.
+    instants' wait, weighted by the requests served then (:class:`StepWaits`), and, in the steps where a
+    request waited (:attr:`StepWaits.spread`), read at the load served then where ``waits`` knows it
+    (:meth:`StepWaits.on_curve`: at the top of the curve while the backlog lasts); ``shift=False``: read
+    so but not shifted (TPOT), the instants at capacity (``waits.full``) read ``full_row`` where given (a
+    saturated replica's); no ``waits``: every step at its ``(i, w)``, unshifted.
 
     ``hists`` is ``(grid, bins)`` of normalised rows; the other arguments are per step.
     """
@@ -239,7 +241,10 @@ class StepWaits:
 
     @property
     def spread(self) -> np.ndarray:
-        """Per row, whether any request served in it waited (what shifts its latencies)."""
+        """Per row, whether any request served in it waited (what shifts its latencies, and what reads
+        them instant by instant at the load served then, :meth:`step_means`, :func:`mix_rows`; a row
+        whose waits are all 0, as after :meth:`beyond` a backlog shorter than the curve's own queue, is
+        read at the step's load)."""
         return ((self.waits > 0) & (self.rate > 0)).any(axis=1)
 
     def on_curve(self, rates: np.ndarray, per_replica: np.ndarray, max_rps: float = np.inf) -> "StepWaits":
