@@ -184,3 +184,19 @@ def test_a_sweep_of_one_point_says_point(tmp_path, capsys):
     path = _scenario(tmp_path)
     assert _main(["sweep", str(path), "--grid", "workload.arrival.rate=1", "--out", str(tmp_path / "sw")]) == 0
     assert f"1 point (0 reused from {tmp_path / 'sw'}), 0 failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("call", ["sweep", "plan", "saturation"])
+@pytest.mark.parametrize("seeds,said", [(0, "seeds: must be >= 1 (got 0)"), (-2.0, "seeds: must be >= 1 (got -2)")])
+def test_a_python_number_of_seeds_below_one_is_refused_in_the_words_workers_get(monkeypatch, call, seeds, said):
+    """``seeds`` and ``workers`` are checked by one helper: below 1 each reads ``NAME: must be >= 1 (got N)``."""
+    import sim
+    from sim.planning import runner
+
+    monkeypatch.setattr(runner.SimulationRunner, "__call__", _no_run, raising=False)
+    args = {"sweep": {"grid": ["workload.arrival.rate=1,2"]},
+            "plan": {"vary": {"fleet.pools.0.replicas": [1, 2]}, "constraints": ["latency.ttft.p99<=2"]},
+            "saturation": {}}[call]
+    with pytest.raises(ValueError) as exc:
+        getattr(sim, call)(hc._small(), progress=False, seeds=seeds, **args)
+    assert str(exc.value) == said
