@@ -276,10 +276,17 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     shape = f"{t}x {gpu.name}" if lay.pp == 1 else f"{lay.pp} stages of {t}x {gpu.name}"
     of = budget if engine == "sglang" else f"{f:g} x {gpu.hbm_gb:g} GiB = {_gib(usable_per_gpu)}"
     if blocks == 0 and capacity > 0:     # room, but not for one block: it said weights and reserve exceed the GPU
-        reason = (f"{model.name} does not fit on {shape}: after weights {_gib(weights_per_gpu)} + reserve "
-                  f"{_gib(reserve_per_gpu)} per GPU of {of}, the {_gib(capacity / n_gpus)} per GPU left for the KV "
-                  f"cache holds not one block of {block_size:,} tokens ({_gib(kv_tok * block_size / n_gpus)} per "
-                  f"GPU); use a smaller batching.block_size (vLLM's default: 16)")
+        if engine == "sglang":      # the runtime is already outside SGLang's share (``of`` says so)
+            after = f"after weights {_gib(weights_per_gpu)} per GPU of {of}"
+        elif engine == "trtllm":    # the cache's share is of what weights and reserve leave
+            after = (f"after weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)} per GPU, {f:g} of "
+                     f"the {_gib(gpu.hbm_bytes - weights_per_gpu - reserve_per_gpu)} they leave of "
+                     f"{gpu.hbm_gb:g} GiB (TensorRT-LLM's kv_cache_free_gpu_mem_fraction)")
+        else:
+            after = f"after weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)} per GPU of {of}"
+        reason = (f"{model.name} does not fit on {shape}: {after}, the {_gib(capacity / n_gpus)} per GPU left for "
+                  f"the KV cache holds not one block of {block_size:,} tokens ({_gib(kv_tok * block_size / n_gpus)} "
+                  f"per GPU); use a smaller batching.block_size (vLLM's default: 16)")
     elif blocks == 0:
         need = (kv_tok * block_size - capacity) / n_gpus          # the KV room each GPU lacks
         short = need / f if engine == "trtllm" and room >= 0 else need
