@@ -228,3 +228,19 @@ def test_room_for_less_than_one_block_says_terms_that_add_up_to_the_room_left(en
     else:
         usable = float(re.search(r"0\.9 x 80 GiB = ([\d.]+) GiB", reason).group(1))
         assert abs(usable - weights - float(reserve.group(1)) - left) <= 0.15, reason
+
+
+def test_an_input_file_past_the_size_limit_is_not_called_a_scenario_file(tmp_path):
+    """A step-time table (or calibration, profile, config.json) past the loader's limit read "a scenario file
+    may have at most 16,777,216": the file named is no scenario. (A sparse file: its size is refused before a
+    byte is read.)"""
+    from sim.errors import InputError
+    from sim.perf.table import read_table
+    from sim.scenario.safe_text import MAX_BYTES
+
+    path = tmp_path / "steps.csv"
+    with open(path, "wb") as fh:
+        fh.truncate(MAX_BYTES + 1)
+    with pytest.raises(InputError) as exc:
+        read_table(path)
+    assert str(exc.value) == f"{path}: is {MAX_BYTES + 1:,} bytes; an input file may have at most {MAX_BYTES:,}"
