@@ -8,7 +8,7 @@ What is checked against something independent of the code:
   made; and SGLang's logged K size (8.23 GB) is its 367,404 tokens x 94 layers x one KV head of 128 x 2 bytes
   per GPU;
 * fleetsim against the logs, each row by its engine's rule, within the tolerance measured today
-  (docs/performance_model.md, "Memory plan"): vLLM V1 on one, two and four H100s +1.1 % to +1.5 % (what is
+  (docs/performance_model.md, "Memory plan"): vLLM V1 on one, two and four H100s +1.1 % to +1.3 % (what is
   left is the catalog's 80 GiB against the 79.19 GiB the GPU reports), Llama-3.3-70B fp8 +4.9 % and +2.6 %
   (also its bf16 embedding and lm head), SGLang +7.7 % (-7.3 % by vLLM's rule; at the 79.19 GiB the
   H100 reports +3.1 % against -11.9 %: the row favours SGLang's rule, which is also its source). Sizing the
