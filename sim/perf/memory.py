@@ -326,8 +326,9 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
                 mid = (lo + hi) // 2
                 lo, hi = (mid, hi) if _fits(model, gpu, lay, *args, mid, expert_dtype, engine) else (lo, mid)
             fewer = f" (or batching.max_num_seqs <= {lo:,} fits)" if lo else fewer
-        why = (f"; vLLM's sampler run over {min(seqs, max_batched_tokens):,} sequences "
-               f"({'max_num_seqs' if seqs == max_num_seqs else 'max_num_seqs per GPU'}) is "
+        sampled = ("max_batched_tokens, fewer than max_num_seqs" if seqs > max_batched_tokens
+                   else "max_num_seqs" if seqs == max_num_seqs else "max_num_seqs per GPU")
+        why = (f"; vLLM's sampler run over {min(seqs, max_batched_tokens):,} sequences ({sampled}) is "
                f"{_gib(sampler)} of the reserve") if many else ""
         reason = (f"{model.name} does not fit on {shape}: {what} "
                   f"(short by {_gib(short)} per GPU{why}); "
