@@ -10,9 +10,10 @@ same set-up (:func:`sim.perf.memory.memory_plan`, the engine's rule as fleetsim 
 the error ``fleetsim / published - 1``.
 
 ``python benchmarks/kv_capacity.py`` prints one JSON object per row, then the median and worst absolute error
-(``--engine E`` keeps one engine's rows; ``--rule vllm`` sizes every row by vLLM's rule, as fleetsim sized
-every pool before the engines' rules were told apart). ``tests/test_kv_capacity.py`` holds a few rows to the tolerance
-measured here; docs/performance_model.md ("Memory plan") has the table.
+(``--engine E`` keeps one engine's rows; ``--rule R`` sizes every row by one rule of
+:data:`~sim.perf.memory_rules.ENGINES`: ``--rule legacy`` as fleetsim sized every pool before the engines'
+rules were told apart, the table's "before" column; ``--rule vllm`` by vLLM V1's). ``tests/test_kv_capacity.py``
+holds a few rows to the tolerance measured here; docs/performance_model.md ("Memory plan") has the table.
 
 Rows marked ``derived`` were not logged as a token count: the thread publishes the memory terms of vLLM's
 own rule (``Available KV cache memory`` or the weights, torch peak and non-torch terms), and the tokens are
@@ -25,7 +26,7 @@ import json
 import pathlib
 import statistics
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -71,7 +72,6 @@ class Published:
     block_size: int = 16
     derived: bool = False
     note: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def _derived(gib_per_gpu: float, model, tp: int, kv_dtype: str = "bf16", block: int = 16) -> int:

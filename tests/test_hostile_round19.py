@@ -184,3 +184,63 @@ def test_a_sweep_of_one_point_says_point(tmp_path, capsys):
     path = _scenario(tmp_path)
     assert _main(["sweep", str(path), "--grid", "workload.arrival.rate=1", "--out", str(tmp_path / "sw")]) == 0
     assert f"1 point (0 reused from {tmp_path / 'sw'}), 0 failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("call", ["sweep", "plan", "saturation"])
+@pytest.mark.parametrize("seeds,said", [(0, "seeds: must be >= 1 (got 0)"), (-2.0, "seeds: must be >= 1 (got -2)")])
+def test_a_python_number_of_seeds_below_one_is_refused_in_the_words_workers_get(monkeypatch, call, seeds, said):
+    """``seeds`` and ``workers`` are checked by one helper: below 1 each reads ``NAME: must be >= 1 (got N)``."""
+    import sim
+    from sim.planning import runner
+
+    monkeypatch.setattr(runner.SimulationRunner, "__call__", _no_run, raising=False)
+    args = {"sweep": {"grid": ["workload.arrival.rate=1,2"]},
+            "plan": {"vary": {"fleet.pools.0.replicas": [1, 2]}, "constraints": ["latency.ttft.p99<=2"]},
+            "saturation": {}}[call]
+    with pytest.raises(ValueError) as exc:
+        getattr(sim, call)(hc._small(), progress=False, seeds=seeds, **args)
+    assert str(exc.value) == said
+
+
+@pytest.mark.parametrize("engine", ["vllm", "legacy", "sglang", "trtllm"])
+def test_room_for_less_than_one_block_says_terms_that_add_up_to_the_room_left(engine):
+    """The terms the message names give the room it says is left, by each engine's rule (hand arithmetic on
+    the message's own numbers, each rounded to 0.1 GiB, so within 0.15 GiB). SGLang's runtime is already outside its share
+    (said as ``0.9 x (80 GiB - 0.25 GiB runtime)``), so it is not taken again; TensorRT-LLM's cache is a share
+    of what weights and reserve leave, not of ``0.9 x 80 GiB`` (which gave 72.0 - 15.0 - 0.9 = 56.1, said 57.7)."""
+    import re
+
+    from sim.perf.memory import memory_plan
+    from sim.scenario.catalog import get_gpu, get_model
+
+    reason = memory_plan(get_model("llama-3-8b"), get_gpu("h100-sxm"), 1, block_size=500_000, engine=engine).reason
+    left = float(re.search(r"the ([\d.]+) GiB per GPU left for the KV cache", reason).group(1))
+    weights = float(re.search(r"after weights ([\d.]+) GiB", reason).group(1))
+    reserve = re.search(r"\+ reserve ([\d.]+) GiB", reason)
+    if engine == "sglang":
+        assert reserve is None, reason
+        share = float(re.search(r"= ([\d.]+) GiB for weights and KV", reason).group(1))
+        assert abs(share - weights - left) <= 0.15, reason
+    elif engine == "trtllm":
+        free = float(re.search(r"0\.9 of the ([\d.]+) GiB they leave of 80 GiB", reason).group(1))
+        assert abs(80 - weights - float(reserve.group(1)) - free) <= 0.15, reason
+        assert abs(0.9 * free - left) <= 0.15, reason
+    else:
+        usable = float(re.search(r"0\.9 x 80 GiB = ([\d.]+) GiB", reason).group(1))
+        assert abs(usable - weights - float(reserve.group(1)) - left) <= 0.15, reason
+
+
+def test_an_input_file_past_the_size_limit_is_not_called_a_scenario_file(tmp_path):
+    """A step-time table (or calibration, profile, config.json) past the loader's limit read "a scenario file
+    may have at most 16,777,216": the file named is no scenario. (A sparse file: its size is refused before a
+    byte is read.)"""
+    from sim.errors import InputError
+    from sim.perf.table import read_table
+    from sim.scenario.safe_text import MAX_BYTES
+
+    path = tmp_path / "steps.csv"
+    with open(path, "wb") as fh:
+        fh.truncate(MAX_BYTES + 1)
+    with pytest.raises(InputError) as exc:
+        read_table(path)
+    assert str(exc.value) == f"{path}: is {MAX_BYTES + 1:,} bytes; an input file may have at most {MAX_BYTES:,}"

@@ -35,7 +35,10 @@ BYTES_PER_ELEMENT = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp4": 0.5}
 """Bytes per weight or KV element; fp4 ignores the (small) block-scale overhead."""
 
 RUNTIME_RESERVE_BYTES = memory_rules.RUNTIME_BYTES
-"""Per-GPU memory outside the framework's allocator on one GPU (:data:`sim.perf.memory_rules.RUNTIME_BYTES`)."""
+"""Per-GPU memory outside the framework's allocator on one GPU (:data:`sim.perf.memory_rules.RUNTIME_BYTES`,
+0.25 GiB; a tensor-parallel group adds its collective buffers, :func:`~sim.perf.memory_rules.runtime_bytes`).
+Until the engines' rules were told apart this was the 1 GiB every pool reserved, now the ``legacy`` rule's
+:data:`~sim.perf.memory_rules.V0_RUNTIME_BYTES`. Kept for callers; the plan itself does not read it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +178,10 @@ def _kv_bytes(model: ModelSpec, lay: Layout, kv_dtype: str, layers: int) -> int:
 def activation_reserve_bytes_per_gpu(model: ModelSpec, tp: int, max_batched_tokens: int = 8192,
                                      max_num_seqs: int = 256, engine: str = "vllm") -> float:
     """Per-GPU memory ``engine`` keeps from the KV cache besides the weights, in bytes
-    (:func:`sim.perf.memory_rules.reserve_bytes`: the runtime's memory, plus for vLLM the larger of one forward
-    pass over ``max_batched_tokens`` tokens and its dummy sampler run over ``max_num_seqs`` sequences, for
-    TensorRT-LLM the forward pass)."""
+    (:func:`sim.perf.memory_rules.reserve_bytes`): the runtime's memory, plus for ``vllm`` the larger of one
+    forward pass over ``max_batched_tokens`` tokens and its dummy sampler run over ``max_num_seqs`` sequences,
+    for ``trtllm`` the forward pass; ``legacy`` is 1 GiB plus the forward pass, ``sglang`` the runtime alone
+    (the memory taken before its share is measured)."""
     return memory_rules.reserve_bytes(engine, model, tp, max_batched_tokens, max_num_seqs)
 
 
@@ -230,7 +234,8 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
                 expert_dtype: str | None = None, engine: str = "vllm") -> MemoryPlan:
     """Weights, the engine's reserve and KV-cache blocks of one replica (``tp`` GPUs or a :class:`Layout`).
 
-    ``engine`` (``vllm``, ``sglang``, ``trtllm``; a pool's follows its ``batching.scheduler``) picks the rule
+    ``engine`` (``vllm``, ``legacy``, ``sglang``, ``trtllm``; a pool's follows its ``batching.scheduler``,
+    :func:`sim.perf.memory_rules.engine_of`) picks the rule
     that turns ``gpu_memory_utilization`` into cache (:mod:`sim.perf.memory_rules`).
     MoE models must hold every expert's weights (``n_params``), not only the active ones.
     A pipelined replica is sized by its largest stage (``ceil(n_layers / pp)`` layers plus the
@@ -276,10 +281,17 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     shape = f"{t}x {gpu.name}" if lay.pp == 1 else f"{lay.pp} stages of {t}x {gpu.name}"
     of = budget if engine == "sglang" else f"{f:g} x {gpu.hbm_gb:g} GiB = {_gib(usable_per_gpu)}"
     if blocks == 0 and capacity > 0:     # room, but not for one block: it said weights and reserve exceed the GPU
-        reason = (f"{model.name} does not fit on {shape}: after weights {_gib(weights_per_gpu)} + reserve "
-                  f"{_gib(reserve_per_gpu)} per GPU of {of}, the {_gib(capacity / n_gpus)} per GPU left for the KV "
-                  f"cache holds not one block of {block_size:,} tokens ({_gib(kv_tok * block_size / n_gpus)} per "
-                  f"GPU); use a smaller batching.block_size (vLLM's default: 16)")
+        if engine == "sglang":      # the runtime is already outside SGLang's share (``of`` says so)
+            after = f"after weights {_gib(weights_per_gpu)} per GPU of {of}"
+        elif engine == "trtllm":    # the cache's share is of what weights and reserve leave
+            after = (f"after weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)} per GPU, {f:g} of "
+                     f"the {_gib(gpu.hbm_bytes - weights_per_gpu - reserve_per_gpu)} they leave of "
+                     f"{gpu.hbm_gb:g} GiB (TensorRT-LLM's kv_cache_free_gpu_mem_fraction)")
+        else:
+            after = f"after weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)} per GPU of {of}"
+        reason = (f"{model.name} does not fit on {shape}: {after}, the {_gib(capacity / n_gpus)} per GPU left for "
+                  f"the KV cache holds not one block of {block_size:,} tokens ({_gib(kv_tok * block_size / n_gpus)} "
+                  f"per GPU); use a smaller batching.block_size (vLLM's default: 16)")
     elif blocks == 0:
         need = (kv_tok * block_size - capacity) / n_gpus          # the KV room each GPU lacks
         short = need / f if engine == "trtllm" and room >= 0 else need
@@ -314,8 +326,9 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
                 mid = (lo + hi) // 2
                 lo, hi = (mid, hi) if _fits(model, gpu, lay, *args, mid, expert_dtype, engine) else (lo, mid)
             fewer = f" (or batching.max_num_seqs <= {lo:,} fits)" if lo else fewer
-        why = (f"; vLLM's sampler run over {min(seqs, max_batched_tokens):,} sequences "
-               f"({'max_num_seqs' if seqs == max_num_seqs else 'max_num_seqs per GPU'}) is "
+        sampled = ("max_batched_tokens, fewer than max_num_seqs" if seqs > max_batched_tokens
+                   else "max_num_seqs" if seqs == max_num_seqs else "max_num_seqs per GPU")
+        why = (f"; vLLM's sampler run over {min(seqs, max_batched_tokens):,} sequences ({sampled}) is "
                f"{_gib(sampler)} of the reserve") if many else ""
         reason = (f"{model.name} does not fit on {shape}: {what} "
                   f"(short by {_gib(short)} per GPU{why}); "

@@ -94,6 +94,27 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def whole_count(value: Any, name: str, wanted: str) -> int:
+    """``value``, a count a Python caller gave as the argument ``name``, as a whole number >= 1 (a whole
+    float, ``2.0``, is its integer): a :class:`TypeError` ``"{name}: {wanted} (got ..., of type ...)"``
+    for anything else (``True``, ``"2"``, ``None``, ``1.5``), a :class:`ValueError` below 1. The check
+    of :func:`worker_count` and :func:`sim.planning.points.seed_count`.
+
+        >>> whole_count(2.0, "seeds", "give a whole number")
+        2
+        >>> whole_count(0, "seeds", "give a whole number")
+        Traceback (most recent call last):
+        ...
+        ValueError: seeds: must be >= 1 (got 0)
+    """
+    whole = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole:
+        raise TypeError(f"{name}: {wanted} (got {clipped(repr(value), 60)}, of type {type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name}: must be >= 1 (got {int(value)})")
+    return int(value)
+
+
 def worker_count(workers: Any) -> int | None:
     """``workers`` of :func:`sim.sweep`, :func:`sim.plan` and :func:`sim.saturation` checked as
     ``--workers`` is (the same words): ``None`` (one per core) or a whole number >= 1; ``0`` was one per
@@ -106,15 +127,7 @@ def worker_count(workers: Any) -> int | None:
         ...
         ValueError: workers: must be >= 1 (got 0)
     """
-    if workers is None:
-        return None
-    whole = isinstance(workers, numbers.Integral) or (isinstance(workers, float) and workers.is_integer())
-    if isinstance(workers, bool) or not whole:
-        raise TypeError(f"workers: must be a whole number >= 1 (got {clipped(repr(workers), 60)}, of type "
-                        f"{type(workers).__name__})")
-    if workers < 1:
-        raise ValueError(f"workers: must be >= 1 (got {int(workers)})")
-    return int(workers)
+    return None if workers is None else whole_count(workers, "workers", "must be a whole number >= 1")
 
 
 class SerialExecutor:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.errors import InputError, ScenarioError, WorkloadFileError, clipped
-from sim.planning.executors import SerialExecutor, WorkerLost
+from sim.planning.executors import SerialExecutor, WorkerLost, whole_count
 from sim.planning.knobs import labels
 from sim.planning.order import NO_ESTIMATE, Work, expected_work, longest_first
 from sim.planning.source import ScenarioSource
@@ -86,7 +86,7 @@ def seed_count(seeds: object) -> int:
     """``seeds``, the replications of each configuration a Python caller gave :func:`sim.sweep`,
     :func:`sim.plan` or :func:`sim.saturation`, as a whole number >= 1 (``2.0`` is 2); a
     :class:`TypeError` naming it for anything else (``True``, ``"2"``, ``None``, ``1.5``), a
-    :class:`ValueError` below 1.
+    :class:`ValueError` below 1 (:func:`~sim.planning.executors.whole_count`).
 
         >>> seed_count(3), seed_count(2.0)
         (3, 2)
@@ -95,15 +95,7 @@ def seed_count(seeds: object) -> int:
         ...
         TypeError: seeds: give a whole number of replications such as 3 (got 1.5, of type float)
     """
-    import numbers
-
-    whole = isinstance(seeds, numbers.Integral) or (isinstance(seeds, float) and seeds.is_integer())
-    if isinstance(seeds, bool) or not whole:
-        raise TypeError(f"seeds: give a whole number of replications such as 3 (got {clipped(repr(seeds), 60)}, "
-                        f"of type {type(seeds).__name__})")
-    if seeds < 1:
-        raise ValueError(f"seeds must be >= 1 (got {seeds})")
-    return int(seeds)
+    return whole_count(seeds, "seeds", "give a whole number of replications such as 3")
 
 
 def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seeds: int,
@@ -115,7 +107,7 @@ def make_points(source: ScenarioSource, configs: Sequence[tuple[str, ...]], seed
     naming the configuration it came from.
     """
     if seeds < 1:
-        raise ValueError(f"seeds must be >= 1 (got {seeds})")
+        raise ValueError(f"seeds: must be >= 1 (got {seeds})")
     from sim.paths import resolve_path
     from sim.workload.validation import trace_files
 

@@ -37,8 +37,9 @@ class TextLimitError(ValueError):
         self.field = field
 
 
-def read_text(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
-    """The UTF-8 text of a regular file of at most ``max_bytes`` (``OSError``/``ValueError`` otherwise).
+def read_text(path: str | Path, max_bytes: int = MAX_BYTES, kind: str = "a scenario file") -> str:
+    """The UTF-8 text of a regular file of at most ``max_bytes`` (``OSError``/``ValueError`` otherwise);
+    ``kind``, what the file is, in the message about its size.
 
     The file is opened without blocking and checked with ``fstat`` before anything is read, so a
     FIFO, a device or a folder is refused at once.
@@ -49,7 +50,7 @@ def read_text(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
         if not stat.S_ISREG(st.st_mode):
             raise TextLimitError(f"is {_kind(st.st_mode)}, not a regular file")
         if st.st_size > max_bytes:
-            raise TextLimitError(f"is {st.st_size:,} bytes; a scenario file may have at most {max_bytes:,}")
+            raise TextLimitError(f"is {st.st_size:,} bytes; {kind} may have at most {max_bytes:,}")
         with os.fdopen(fd, "rb", closefd=True) as fh:
             fd = -1
             data = fh.read(max_bytes + 1)
@@ -102,7 +103,7 @@ def read_input_text(path: str | Path, what: str = "") -> str:
     if "\0" in str(path):          # os.open's ValueError ('embedded null byte') names no file
         raise InputError(f"{printable(name)}: not a file name: it holds a NUL character")
     try:
-        return read_text(path)
+        return read_text(path, kind="an input file")
     except OSError as exc:
         raise InputError(f"{name}: cannot read{' ' + what if what else ''} ({exc.strerror})") from None
     except UnicodeDecodeError:
