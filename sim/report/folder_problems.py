@@ -15,6 +15,9 @@ MAX_PROBLEMS = 5
 #: what to do about a damaged file, after its problems
 REWRITE = ("not as fleetsim writes it: write the folder again (fleetsim run, sweep, plan or saturation with "
            "--out), or move the file out of the folder to report without it")
+#: a table whose last line has no newline (fleetsim ends every line with one): cut mid-row, perhaps
+#: mid-number, which still reads as a number
+CUT_MID_LINE = "is truncated: the file ends mid-line (fleetsim ends its last row with a newline)"
 
 
 def raise_problems(problems: list[tuple[str, str]], path: Path) -> None:
