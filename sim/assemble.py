@@ -25,7 +25,6 @@ from sim.serving.outcome import FleetOutcome
 from sim.serving.pool import PoolRuntime
 
 
-
 @dataclass
 class Result:
     """One run's outputs: the summary dict, columnar records, time series and the money."""
@@ -48,7 +47,6 @@ class Result:
         from sim.metrics.output import write_result
 
         return write_result(self, Path(out_dir), figures=figures)
-
 
 
 def price_run(summary: dict, sc, pools: list[PoolRuntime], end_s: float, intervals: list, busy_by_pool: dict,

@@ -136,6 +136,17 @@ def share(f: float | None, decimals: int = 1, apart: tuple[float, ...] = ()) -> 
     return f"{(math.floor(pct / step) if f < near[0] else math.ceil(pct / step)) * step:.{d}f}%"
 
 
+def attainment(f: float | None, apart: tuple[float, ...] = ()) -> str:
+    """An SLO attainment (or any share) as the run summary, the planner's tables and the capacity band
+    say it: :func:`share` to two decimals, more where that would read as 0 %, 100 % or a mark of
+    ``apart`` (a constraint's bound) without being it.
+
+        >>> attainment(0.9876), attainment(0.99999), attainment(1.0), attainment(0.98996, (0.99,))
+        ('98.76%', '99.999%', '100.00%', '98.996%')
+    """
+    return share(f, 2, apart=(0.0, 1.0, *apart))
+
+
 def latency(s: float | None) -> str:
     """Seconds as milliseconds below one second, seconds above (``125.7 ms``, ``10.17 s``,
     ``2 m 5 s`` from two minutes).

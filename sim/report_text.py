@@ -244,12 +244,12 @@ def band_table(s: dict) -> list[str]:
 
 def attainment(v) -> str:
     """An SLO attainment in per cent to two decimals, more where that would read as 100 % (or 0 %) without
-    being it (:func:`sim.humanize.share`); None as a dash.
+    being it (:func:`sim.humanize.attainment`); None as a dash.
 
         >>> attainment(0.9876), attainment(0.99999), attainment(1.0), attainment(None)
         ('98.76%', '99.999%', '100.00%', '-')
     """
-    return "-" if v is None else humanize.share(v, 2, apart=(0.0, 1.0))
+    return "-" if v is None else humanize.attainment(v)
 
 
 def class_table(s: dict) -> list[str]:

@@ -430,7 +430,7 @@ def sweep_folder(tmp_path_factory):
 
 @pytest.mark.parametrize("what,said", [
     ("folder", "a folder, not a file: not a fleetsim sweep result"),
-    ("deep", "invalid JSON (nested too deeply)"),
+    ("deep", "not a fleetsim sweep result (nested too deeply)"),
 ])
 def test_report_of_a_sweep_json_that_is_a_folder_or_nested_too_deeply(sweep_folder, tmp_path, capsys, what, said):
     """It said "cannot read or write a file (IsADirectoryError ...)" or "{folder}: nested too deeply to

@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.commands.run import band_pct, check_out_dir
-from sim.commands.sweep import DROPPED_FIRST, left_out, metric_text, report_hint, with_unit
+from sim.commands.run import band_pct, check_out_dir, report_hint
+from sim.commands.sweep import DROPPED_FIRST, left_out, metric_text, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, columns_known, default_out, guarded,
                                       kept_points, reused_note)

@@ -251,7 +251,8 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         lacking = [str(r.path) for r in runs if r.scenario is None]
         notes.append(f"no scenario.json in {', '.join(lacking)}: only the seed and the run length are compared")
         scenarios = [{"seed": r.summary.get("seed"), "duration": r.summary.get("simulated_seconds")} for r in runs]
-    scenarios = [_plain_rates(_class_prefixes(s)) for s in scenarios]
+    # a share's rate in its plainest form: one open bracket, [{rate: 0.2}], is the contract rate: 0.2 is, no difference
+    scenarios = [plain_rates(_class_prefixes(s)) for s in scenarios]
     estimated = [i for i, s in enumerate(scenarios) if value_at(s, "metrics.records") in ("sample", "none")]
     if estimated:
         which = ", ".join(f"{label(i)} ({value_at(scenarios[i], 'metrics.records')})" for i in estimated)
@@ -305,12 +306,6 @@ def offered_load(key: str) -> bool:
     if parts[1] == "classes":
         return len(parts) <= 3 or parts[3] in LOAD_SETTINGS
     return parts[1] in LOAD_SETTINGS
-
-
-def _plain_rates(scenario: dict) -> dict:
-    """``scenario`` with each share's rate in its plainest form (:func:`sim.economics.tiers.plain_rates`): one
-    open bracket, ``[{rate: 0.2}]``, is the contract ``rate: 0.2`` is, so the two are no difference."""
-    return plain_rates(scenario)
 
 
 def _class_prefixes(scenario: dict) -> dict:

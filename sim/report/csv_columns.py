@@ -21,7 +21,8 @@ import numpy as np
 from sim.errors import ScenarioError, given
 from sim.humanize import plural
 from sim.io import reads_as_number
-from sim.report.folder_problems import MAX_PROBLEMS, REWRITE, raise_problems  # noqa: F401 (MAX_PROBLEMS: docs)
+from sim.report.folder_problems import (CUT_MID_LINE, MAX_PROBLEMS, REWRITE,  # noqa: F401 (MAX_PROBLEMS: docs)
+                                        raise_problems)
 
 Columns = dict[str, np.ndarray]
 
@@ -75,8 +76,7 @@ def read_columns(path: Path | str, numeric: Iterable[str] = (), required: Iterab
     # fleetsim ends every line with a newline: a last line without one was cut short (mid-number,
     # perhaps, which still reads as a number), and so, most likely, was a last line of too few cells
     cut = not last[0].endswith(("\n", "\r"))
-    problems = [(f"line {end}", "is truncated: the file ends mid-line (fleetsim ends its last row with a newline)")
-                ] if cut else []
+    problems = [(f"line {end}", CUT_MID_LINE)] if cut else []
     problems += [("", f"no {name} column (the header is {given(','.join(header), 80)})")
                  for name in required if name not in header]
     problems += [(f"line {n}", f"{cells} {plural(cells, 'cell')}, the header has {len(header)}"

@@ -218,22 +218,6 @@ def embedded(data: bytes, kind: str, alt: str, words: str) -> str:
             f"<figcaption>{escape(words)}</figcaption></figure>")
 
 
-def load_json(path: Path) -> Any:
-    """A result file's JSON (a byte-order mark an editor added is dropped, as ``reprice`` drops it); invalid
-    JSON is an :class:`~sim.errors.InputError` naming the file."""
-    from sim.errors import InputError
-
-    if path.is_dir():
-        raise InputError(f"{path}: a folder, not a file")
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            return json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: invalid JSON ({exc})") from None
-    except RecursionError:
-        raise InputError(f"{path}: invalid JSON (nested too deeply)") from None
-
-
 def simulated(view, source: str = "") -> str:
     """The "What was simulated" heading, paragraph (``source`` appended) and key-settings table."""
     return (f'<h2>What was simulated</h2><p class="lead">{escape(view.paragraph + source)}</p>'

@@ -24,9 +24,10 @@ from sim.metrics.names import POOL_KEYS, name_of
 from sim.metrics.output import result_files
 from sim.metrics.stability import growth_words
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
-from sim.report.html_page import Markup, Page, base_header, escape, fmt, load_json, mean_ci, simulated, table, unit_of
+from sim.report.html_page import Markup, Page, base_header, escape, fmt, mean_ci, simulated, table, unit_of
 from sim.report.overview import overview, read_scenario, shard_notes, value_at
 from sim.report.planner_columns import COLUMNS, planner_cells
+from sim.report.search_result import read_search
 from sim.report.result_folder import read_statement, read_summary
 from sim.report.run_figures import write_run_figures
 from sim.report.search_pages import add_plan, add_saturation, breaks_before_ci
@@ -340,7 +341,7 @@ def _add_sweep(page: Page, folder: Path, regenerate: bool) -> None:
     """A sweep's table (mean ± CI per configuration), its failed points and figures."""
     if (folder / "sweep.json").exists():
         page.kinds.append("sweep")
-        data = load_json(folder / "sweep.json")
+        data = read_search(folder, "sweep.json")
         view = _sweep_view(data)
         page.knobs += [list(k.paths) for k in view.knobs]
         if not page.head:

@@ -83,7 +83,7 @@ def plain(value: Any, money: bool = False) -> str:
 def percent(value: Any, apart: Sequence[float] = ()) -> str:
     """A share (a fraction, as the summary stores it) in per cent for a table column headed ``(%)``: the
     number alone with two decimals, as ``fleetsim run`` prints attainment, and more where that would read as
-    0, 100 or a mark of ``apart`` (a constraint's bound) without being it (:func:`sim.humanize.share`), so
+    0, 100 or a mark of ``apart`` (a constraint's bound) without being it (:func:`sim.humanize.attainment`), so
     that an attainment short of 1 never reads as 100 beside a bound of 0.99995; no number as :func:`plain`.
 
         >>> percent(0.9999), percent(0.99999), percent(1.0), percent(0.0), percent(0.0267)
@@ -93,7 +93,7 @@ def percent(value: Any, apart: Sequence[float] = ()) -> str:
     """
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return plain(value)
-    return humanize.share(float(value), 2, apart=(0.0, 1.0, *apart)).removesuffix("%")
+    return humanize.attainment(float(value), tuple(apart)).removesuffix("%")
 
 
 def planner_cells(row: Mapping[str, Any]) -> dict[str, str]:

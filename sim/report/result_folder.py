@@ -37,7 +37,7 @@ import numpy as np
 from sim.errors import ScenarioError, given
 from sim.metrics.schema import REQUEST_COLUMNS, TS_COLUMNS
 from sim.report.csv_columns import CHUNK_ROWS, Columns, as_columns, is_number, read_columns  # noqa: F401 (re-exported)
-from sim.report.folder_problems import MAX_PROBLEMS, REWRITE, raise_problems  # noqa: F401 (re-exported)
+from sim.report.folder_problems import CUT_MID_LINE, MAX_PROBLEMS, REWRITE, raise_problems  # noqa: F401 (re-exported)
 from sim.report.search_result import SEARCH_FIELDS, read_search  # noqa: F401 (re-exported)
 from sim.report.summary_check import read_summary, summary_problems  # noqa: F401 (re-exported)
 
@@ -96,8 +96,7 @@ def read_statement(folder: Path | str) -> list[dict] | None:
                 rows.append({k: parse(reader.line_num, k, v) for k, v in row.items()})
             fh.seek(0, 2)
             if fh.tell() and not _ends_a_line(path):     # cut mid-row: its last number may still read as one
-                problems.insert(0, (f"line {max(reader.line_num, 1)}", "is truncated: the file ends mid-line "
-                                                                       "(fleetsim ends its last row with a newline)"))
+                problems.insert(0, (f"line {max(reader.line_num, 1)}", CUT_MID_LINE))
             if reader.fieldnames is not None and "period" not in reader.fieldnames:
                 problems.insert(0, ("", f"no period column (the header is {given(','.join(reader.fieldnames), 80)})"))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:

@@ -17,17 +17,18 @@ from sim import humanize
 from sim.metrics.band import SLOWER, answer_rows, rate_range, robust_feasible
 from sim.metrics.constraint_text import ConstraintError, split_constraint
 from sim.metrics.names import amount, name_of
-from sim.report.html_page import Page, base_header, escape, fmt, load_json, mean_ci, table, unit_of
+from sim.report.html_page import Page, base_header, escape, fmt, mean_ci, table, unit_of
 from sim.report.planner_columns import (COLUMNS, plain, plan_rows, planner_cells, planner_values, replicas_repeat_a_knob,
                                         verdict)
 from sim.report.scenario_words import Varied
+from sim.report.search_result import read_search
 
 
 def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
     """A plan's answer (the cheapest feasible configuration), its table and Pareto figure."""
     if (folder / "plan.json").exists():
         page.kinds.append("plan")
-        data = load_json(folder / "plan.json")
+        data = read_search(folder, "plan.json")
         if not page.head:
             page.title, page.head = base_header(folder, data, ", ".join(knob_paths(data))
                                                 + f"; objective: minimise {name_of(str(data.get('objective')))}",
@@ -356,7 +357,7 @@ def add_saturation(page: Page, folder: Path, regenerate: bool) -> None:
     """A saturation search's sustained rate, its probes and figure."""
     if (folder / "saturation.json").exists():
         page.kinds.append("saturation")
-        data = load_json(folder / "saturation.json")
+        data = read_search(folder, "saturation.json")
         closed = "concurrency" in data      # a closed loop's search: client counts
         if not page.head:
             what = "the client count" if closed else "the arrival rate"

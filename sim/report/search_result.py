@@ -4,13 +4,12 @@ the wrong kind named (:class:`~sim.errors.ScenarioError`, :mod:`sim.report.folde
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError, given
-from sim.report.folder_problems import json_kind, raise_problems
+from sim.errors import given
+from sim.report.folder_problems import json_kind, raise_problems, read_json_object
 
 
 #: the fields ``report.html`` reads from the result of a search, with their JSON kinds: each may be
@@ -43,16 +42,7 @@ def read_search(folder: Path | str, name: str) -> dict[str, Any] | None:
     path = Path(folder) / name
     if not path.exists():
         return None
-    if path.is_dir():
-        raise InputError(f"{path}: a folder, not a file: not a fleetsim {name.removesuffix('.json')} result")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))   # (a BOM an editor added is dropped)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: invalid JSON ({exc})") from None
-    except RecursionError:
-        raise InputError(f"{path}: invalid JSON (nested too deeply)") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object, got {json_kind(data)}")
+    data = read_json_object(path, f"{name.removesuffix('.json')} result")
     own = [key for key in SEARCH_FIELDS[name] if key != "columns"]     # (a sweep's columns: how to show it)
     if not any(key in data for key in own):     # {} made a page of empty sections
         raise_problems([("", f"not a fleetsim {name.removesuffix('.json')} result (none of its keys: "

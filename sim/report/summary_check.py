@@ -11,10 +11,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError, given
+from sim.errors import given
 from sim.metrics.schema import FIXED_KEYS, natural_range
 from sim.metrics.stability import VERDICTS
-from sim.report.folder_problems import json_kind, raise_problems
+from sim.report.folder_problems import json_kind, raise_problems, read_json_object
 
 #: summary blocks that are JSON objects when present (``pools`` and ``classes``: of one object each)
 _BLOCKS = ("requests", "latency", "throughput", "slo", "utilization", "gpu_hours", "stability", "cost",
@@ -40,17 +40,7 @@ def read_summary(folder: Path | str) -> dict[str, Any] | None:
     path = Path(folder) / "summary.json"
     if not path.exists():
         return None
-    if path.is_dir():
-        raise InputError(f"{path}: a folder, not a file: not a fleetsim summary")
-    try:
-        with open(path, encoding="utf-8-sig") as fh:   # (a BOM an editor added is dropped)
-            data = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a fleetsim summary (invalid JSON: {exc})") from None
-    except RecursionError:
-        raise InputError(f"{path}: not a fleetsim summary (nested too deeply)") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: not a fleetsim summary (expected a JSON object, got {type(data).__name__})")
+    data = read_json_object(path, "summary")
     raise_problems(summary_problems(data), path)
     return data
 
