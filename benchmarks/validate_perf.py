@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.fit:
         print_fit()
         return 0
+    if args.section != "all" and not (pathlib.Path(args.out) / "validation.md").is_file():
+        ap.error(f"--section {args.section} rewrites one section of an existing validation.md, and "
+                 f"{pathlib.Path(args.out) / 'validation.md'} does not exist: run the whole validation into "
+                 f"--out first (or leave --out at docs/)")
     mode = args.mode
     if mode == "auto":
         mode = "simulator" if simulator_available() else "estimate"

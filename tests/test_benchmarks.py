@@ -52,3 +52,15 @@ def test_regenerating_the_2026_section_alone_leaves_a_full_regeneration_unchange
         for test in finder.find(fn, fn.__name__, globs=vars(validate_perf)):
             runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+@pytest.mark.parametrize("section", ["2026", "conc"])
+def test_one_section_into_a_folder_without_a_validation_page_is_refused_before_any_run(tmp_path, section):
+    """``--section`` rewrites one section of an existing page: into an empty ``--out`` it stopped with a
+    traceback after every row of the section had run (minutes); now it is refused at once, saying why."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "validate_perf.py"), "--section", section,
+                           "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert f"--section {section} rewrites one section of an existing validation.md" in proc.stderr
+    assert str(tmp_path / "validation.md") in proc.stderr and "does not exist" in proc.stderr
