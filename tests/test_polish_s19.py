@@ -45,13 +45,15 @@ def test_the_why_not_words_say_a_bound_short_of_100_per_cent_with_its_digits():
 
 
 def test_the_run_summary_and_the_pages_say_an_attainment_short_of_1_below_100_per_cent():
-    from sim.metrics.band import _share
+    from sim.metrics.band import attainment_range
     from sim.report.html_page import fmt
     from sim.report_text import attainment
 
     assert attainment(0.99999) == "99.999%" and attainment(0.9876) == "98.76%" and attainment(1.0) == "100.00%"
     assert fmt(0.9999, "%") == "99.99%" and fmt(1.0, "%") == "100.0%" and fmt(0.00001, "%") == "0.001%"
-    assert _share(0.99999) == "99.999%"
+    band = {"slower": {"slo": {"attainment": 0.99999}, "stability": {"stable": True}},
+            "faster": {"slo": {"attainment": 1.0}, "stability": {"stable": True}}}
+    assert attainment_range(band) == "99.999% – 100.00%"
 
 
 def test_the_plan_table_says_a_bound_short_of_1_as_it_is(tmp_path, capsys):

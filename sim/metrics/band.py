@@ -160,17 +160,13 @@ def _ms(v) -> str:
     return "-" if v is None else f"{v * 1000:,.1f}"
 
 
-def _share(v) -> str:
-    return humanize.share(v, 2, apart=(0.0, 1.0))      # short of 100 % never reads as it
-
-
 def latency_range(b: dict, key: str, stat: str, fmt=_ms) -> str:
     """``faster – slower`` for ``latency.<key>.<stat>`` (milliseconds by default); ``overload``
     for a side that did not keep up, ``?`` after a value whose side the run could not judge."""
     return f"{_value(b['faster'], key, stat, fmt)} – {_value(b['slower'], key, stat, fmt)}"
 
 
-def attainment_range(b: dict, fmt=_share) -> str:
+def attainment_range(b: dict, fmt=humanize.attainment) -> str:
     """SLO attainment, ``slower – faster`` (low to high), as shares."""
     return f"{_value(b['slower'], 'slo', 'attainment', fmt)} – {_value(b['faster'], 'slo', 'attainment', fmt)}"
 
