@@ -29,6 +29,19 @@ def queue(name: str, *, c: int, lam: float, duration: float, warmup: float, rout
                          prompt=EXP_PROMPT, duration=duration, warmup=warmup, **extra)
 
 
+def batching_overload(name: str, *, c: int, duration: float, router: str) -> dict:
+    """:func:`queue`'s ``c`` replicas under real batching (the default vLLM V1 scheduler, 8 sequences,
+    2,048 tokens per step), overloaded: 12 req/s a replica, exponential outputs of mean 50 tokens and a
+    linear step model (10 ms + 0.1 ms a prompt token + 2 ms a decoding sequence). The scenario the
+    engines' same-bytes checks of waiting rooms and patience run."""
+    data = queue(name, c=c, lam=12.0 * c, duration=duration, warmup=0.0, router=router)
+    data["fleet"]["pools"][0]["batching"] = {"max_num_seqs": 8, "max_batched_tokens": 2048}
+    data["workload"]["output_tokens"] = {"dist": "exponential", "mean": 50, "max": 400}
+    data["perf"] = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 1e-4, "per_decode_token_s": 2e-3,
+                    "per_context_token_s": 0.0}
+    return data
+
+
 def run_rows(tmp: Path, data: dict, seed: int, engine: str = "fast") -> list[dict]:
     """``fleetsim run`` of ``data`` at ``seed``; the rows of its ``requests.csv.gz``."""
     out = tmp / f"{data['name']}-{engine}-{seed}"

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from admission_pool import S, birth_death, queue, run_rows, shares_and_waits
+from admission_pool import S, batching_overload, birth_death, queue, run_rows, shares_and_waits
 from sim.cli import main
 from theory_round18_pool import ci99, write
 
@@ -120,18 +120,13 @@ def test_both_engines_let_the_same_clients_go(tmp_path, router, replicas, room):
     """Patience under real batching (vLLM V1's scheduler, 8 sequences, an overload), alone or with a
     waiting room: the fast and the reference engine write the same rows and time series; the summary
     counts the abandoned."""
-    data = queue(f"engines-{router}", c=replicas, lam=12.0 * replicas, duration=120.0, warmup=0.0, router=router)
-    pool = data["fleet"]["pools"][0]
-    pool["batching"] = {"max_num_seqs": 8, "max_batched_tokens": 2048}
+    data = batching_overload(f"engines-{router}", c=replicas, duration=120.0, router=router)
     if room is not None:
         if router == "central_queue":
             data["fleet"]["router"] = {"policy": router, "max_waiting": room}
         else:
-            pool["max_waiting"] = room
-    data["workload"].update(patience_s=1.5, patience="exponential",
-                            output_tokens={"dist": "exponential", "mean": 50, "max": 400})
-    data["perf"] = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 1e-4, "per_decode_token_s": 2e-3,
-                    "per_context_token_s": 0.0}
+            data["fleet"]["pools"][0]["max_waiting"] = room
+    data["workload"].update(patience_s=1.5, patience="exponential")
     fast = run_rows(tmp_path, data, 5, "fast")
     ref = run_rows(tmp_path, data, 5, "reference")
     assert fast == ref

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from admission_pool import S, birth_death, queue, run_rows, shares_and_waits
+from admission_pool import S, batching_overload, birth_death, queue, run_rows, shares_and_waits
 from sim.cli import main
 from theory_round18_pool import ci99, write
 
@@ -84,13 +84,8 @@ def test_both_engines_refuse_the_same_requests(tmp_path, router, replicas):
     """The waiting room under real batching (the default vLLM V1 scheduler, 8 sequences, an
     overload): the fast engine (pre-routed lean loop, or routing at arrival) and the reference
     engine write the same rows and the same time series."""
-    data = queue(f"engines-{router}", c=replicas, lam=12.0 * replicas, duration=120.0, warmup=0.0, router=router)
-    pool = data["fleet"]["pools"][0]
-    pool["max_waiting"] = 5
-    pool["batching"] = {"max_num_seqs": 8, "max_batched_tokens": 2048}
-    data["workload"]["output_tokens"] = {"dist": "exponential", "mean": 50, "max": 400}
-    data["perf"] = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 1e-4, "per_decode_token_s": 2e-3,
-                    "per_context_token_s": 0.0}
+    data = batching_overload(f"engines-{router}", c=replicas, duration=120.0, router=router)
+    data["fleet"]["pools"][0]["max_waiting"] = 5
     fast = run_rows(tmp_path, data, 5, "fast")
     ref = run_rows(tmp_path, data, 5, "reference")
     assert fast == ref

@@ -68,15 +68,10 @@ def test_a_room_of_no_places_is_a_loss_system_not_a_replica_that_refuses_everyth
 def test_a_room_of_no_places_refuses_the_same_requests_on_both_engines(tmp_path, router, replicas):
     """Under real batching (8 sequences, an overload) the pre-routed lean loop, the routing at arrival
     and the reference engine take the same arrivals at an idle replica and refuse the rest."""
-    from admission_pool import queue, run_rows
+    from admission_pool import batching_overload, run_rows
 
-    data = queue(f"loss-{router}", c=replicas, lam=12.0 * replicas, duration=60.0, warmup=0.0, router=router)
-    pool = data["fleet"]["pools"][0]
-    pool["max_waiting"] = 0
-    pool["batching"] = {"max_num_seqs": 8, "max_batched_tokens": 2048}
-    data["workload"]["output_tokens"] = {"dist": "exponential", "mean": 50, "max": 400}
-    data["perf"] = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 1e-4, "per_decode_token_s": 2e-3,
-                    "per_context_token_s": 0.0}
+    data = batching_overload(f"loss-{router}", c=replicas, duration=60.0, router=router)
+    data["fleet"]["pools"][0]["max_waiting"] = 0
     fast = run_rows(tmp_path, data, 5, "fast")
     assert fast == run_rows(tmp_path, data, 5, "reference")
     ts = [(tmp_path / f"{data['name']}-{e}-5" / "timeseries.csv").read_bytes() for e in ("fast", "reference")]
