@@ -1,0 +1,110 @@
+"""What the ``test_theory_round20_*`` files share: the theory each checks, computed from its formula
+(and, where one exists, a second derivation to check the first), and the busy periods of one server
+read back from a run's request rows.
+
+The pool is round 18's (``theory_round18_pool.one_at_a_time``: replicas serving one request at a
+time, one output token, 1 ms a prompt token and nothing else, so a request's service is its prompt in
+milliseconds); the runs go through ``fleetsim run --set seed=k --out`` (``theory_round19_pool.run_seeds``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import integrate, linalg
+
+
+def mmc_fixed_patience(c: int, lam: float, mu: float, tau: float) -> dict:
+    """M/M/c+D: ``c`` exponential servers of rate ``mu``, Poisson arrivals at ``lam``, every client
+    waiting at most ``tau`` for service to start (FCFS).
+
+    Baccelli and Hebuterne, "On queues with impatient customers" (Performance '81), for M/M/c+G;
+    written as in Zeltyn and Mandelbaum, "Call centers with impatient customers: many-server
+    asymptotics of the M/M/n+G queue", Queueing Systems 51 (2005). A client is served iff its offered
+    wait ``V`` (the wait of one who never gives up) is below its patience. While all ``c`` are busy
+    ``V`` falls at rate 1 and an arrival that will be served (``V <= tau``) lifts it by an
+    exponential of rate ``c mu``; an arrival finding ``c - 1`` busy starts it there. Level crossing:
+    ``V`` has density ``f(x) = lam p_{c-1} exp(lam min(x, tau) - c mu x)`` on ``x > 0``; below ``c``
+    busy the chain is Poisson's, ``p_j = p_{c-1} (c-1)! / j! (mu / lam)^{c-1-j}``.
+
+    Returns the share abandoned ``P(V > tau)``, the mean wait of the served ``E[V | V <= tau]`` and
+    the share of the served that waited at all ``P(0 < V <= tau) / P(V <= tau)``."""
+    r = lam / mu
+    below = math.fsum(math.factorial(c - 1) / math.factorial(j) * r ** (j - (c - 1)) for j in range(c))
+    g = lam - c * mu
+    body = integrate.quad(lambda x: math.exp(g * x), 0.0, tau)[0]
+    tail = math.exp(g * tau) / (c * mu)
+    p_last = 1.0 / (below + lam * (body + tail))
+    abandoned = lam * p_last * tail
+    served = 1.0 - abandoned
+    wait = lam * p_last * integrate.quad(lambda x: x * math.exp(g * x), 0.0, tau)[0]
+    return {"abandoned": abandoned, "wait_served": wait / served, "waited_share": lam * p_last * body / served}
+
+
+def erlang_c(c: int, r: float) -> float:
+    """The probability of waiting in M/M/c at offered load ``r`` (< c), from its closed form."""
+    top = r ** c / math.factorial(c) * c / (c - r)
+    return top / (math.fsum(r ** k / math.factorial(k) for k in range(c)) + top)
+
+
+def riordan(c: int, a: float, erlang_b) -> tuple[float, float]:
+    """Mean and variance of the traffic a loss group of ``c`` servers at offered load ``a`` overflows,
+    carried on infinitely many servers of the same exponential holding time (Riordan 1956, "Derivation
+    of moments of overflow traffic", in Wilkinson, "Theories for toll traffic engineering in the
+    U.S.A.", Bell Syst. Tech. J. 35): ``M = a B(c, a)``, ``V = M (1 - M + a / (c + 1 + M - a))``."""
+    m = a * erlang_b(c, a)
+    return m, m * (1.0 - m + a / (c + 1.0 + m - a))
+
+
+def overflow_chain(c: int, a: float, n: int = 60) -> tuple[float, float]:
+    """The same two numbers from the Markov chain itself (Kosten 1937): states ``(i, j)``, ``i`` busy
+    of the ``c`` and ``j`` on the overflow servers (cut at ``n``), arrivals at ``a`` (holding time 1)
+    to the first group if it has room, else to the second; each busy server ends at rate 1. The
+    stationary law solved as a linear system."""
+    idx = lambda i, j: i * (n + 1) + j                          # noqa: E731
+    size = (c + 1) * (n + 1)
+    q = np.zeros((size, size))
+    for i in range(c + 1):
+        for j in range(n + 1):
+            s = idx(i, j)
+            if i < c:
+                q[s, idx(i + 1, j)] += a
+            elif j < n:
+                q[s, idx(i, j + 1)] += a
+            if i > 0:
+                q[s, idx(i - 1, j)] += i
+            if j > 0:
+                q[s, idx(i, j - 1)] += j
+            q[s, s] = -q[s].sum()
+    lhs = np.vstack([q.T, np.ones(size)])
+    rhs = np.zeros(size + 1)
+    rhs[-1] = 1.0
+    p = linalg.lstsq(lhs, rhs)[0].reshape(c + 1, n + 1)
+    assert p[:, -1].sum() < 1e-12                                # the cut holds no mass
+    marg = p.sum(axis=0)
+    j = np.arange(n + 1)
+    m = float((j * marg).sum())
+    return m, float((j * j * marg).sum() - m * m)
+
+
+def busy_periods(rows: list[dict], until: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The busy periods of one server serving first come, first served, from its request rows: a
+    request arriving before the one ahead of it completes belongs to that one's busy period. Returns
+    the number served, the length of each busy period that began and ended before ``until``, and the
+    idle periods between them. Every row must be a completed request."""
+    assert all(r["status"] == "completed" for r in rows)
+    arrive = np.array([float(r["arrival_s"]) for r in rows])
+    done = np.array([float(r["completion_s"]) for r in rows])
+    order = np.argsort(arrive, kind="stable")
+    arrive, done = arrive[order], done[order]
+    assert np.all(np.diff(done) > 0)                              # one server, first come first served
+    new = np.empty(len(arrive), dtype=bool)
+    new[0] = True
+    new[1:] = arrive[1:] > done[:-1]
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(arrive)) - 1                 # the last request of each
+    keep = done[ends] < until
+    counts = (ends - starts + 1)[keep]
+    lengths = (done[ends] - arrive[starts])[keep]
+    idle = (arrive[starts[1:]] - done[ends[:-1]])[keep[:-1] & keep[1:]]
+    return counts, lengths, idle
