@@ -9,6 +9,8 @@ milliseconds); the runs go through ``fleetsim run --set seed=k --out`` (``theory
 from __future__ import annotations
 
 import math
+from collections import Counter
+from itertools import combinations_with_replacement
 
 import numpy as np
 from scipy import integrate, linalg
@@ -108,3 +110,27 @@ def busy_periods(rows: list[dict], until: float) -> tuple[np.ndarray, np.ndarray
     lengths = (done[ends] - arrive[starts])[keep]
     idle = (arrive[starts[1:]] - done[ends[:-1]])[keep[:-1] & keep[1:]]
     return counts, lengths, idle
+
+
+def served_in_busy_period(lam: float, sizes: list[float], weights: list[float], n: int) -> float:
+    """``P(N = n)``: the probability that a busy period of M/G/1 serves exactly ``n`` requests, for a
+    service of ``sizes[i]`` seconds with probability ``weights[i]`` (Takacs 1962, the hitting-time
+    theorem: ``P(N = n) = P(A_n = n - 1) / n``, ``A_n`` the Poisson arrivals during ``n`` services).
+    Fixed service gives Borel's law ``e^{-ρn} (ρn)^{n-1} / n!``."""
+    total = 0.0
+    for combo in combinations_with_replacement(range(len(sizes)), n):
+        count = Counter(combo)
+        ways = math.factorial(n)
+        prob = 1.0
+        for i, k in count.items():
+            ways //= math.factorial(k)
+            prob *= weights[i] ** k
+        x = lam * sum(sizes[i] for i in combo)
+        total += ways * prob * math.exp(-x + (n - 1) * math.log(x) - math.lgamma(n))
+    return total / n
+
+
+def served_in_busy_period_mm1(rho: float, n: int) -> float:
+    """The same for exponential service: ``A_n`` is negative binomial, so
+    ``P(N = n) = C(2n-2, n-1) ρ^{n-1} / (n (1 + ρ)^{2n-1})``."""
+    return math.comb(2 * n - 2, n - 1) * rho ** (n - 1) / (n * (1.0 + rho) ** (2 * n - 1))
