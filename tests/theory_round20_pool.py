@@ -134,3 +134,28 @@ def served_in_busy_period_mm1(rho: float, n: int) -> float:
     """The same for exponential service: ``A_n`` is negative binomial, so
     ``P(N = n) = C(2n-2, n-1) ρ^{n-1} / (n (1 + ρ)^{2n-1})``."""
     return math.comb(2 * n - 2, n - 1) * rho ** (n - 1) / (n * (1.0 + rho) ** (2 * n - 1))
+
+
+def mmck_m(c: int, lam: float, mu: float, room: int, theta: float, birth_death) -> dict:
+    """M/M/c/c+K+M: ``c`` exponential servers of rate ``mu``, a waiting room of ``room`` places that
+    refuses an arrival finding it full, and clients who give up after an exponential time of rate
+    ``theta`` while they wait. The number in the system is a birth-death chain on ``0..c+room``
+    (birth ``lam`` below the top, death ``min(k, c) mu + max(k - c, 0) theta``). By PASTA the share
+    refused is the top state's probability; the share abandoned is ``theta L_q / lam`` and, counted
+    again by the tagged request's race (``j`` ahead: it moves up at ``c mu + i theta`` for ``i = j ..
+    0`` and gives up at ``theta``), the one minus the refused minus the served. Returns both counts of
+    the abandoned share, the refused share and the mean wait of the served."""
+    top = c + room
+    p = birth_death(lambda k: lam, lambda k: min(k, c) * mu + max(k - c, 0) * theta, top)
+    lq = sum((k - c) * p[k] for k in range(c, top + 1))
+    served = wait = 0.0
+    for k in range(top):
+        if k < c:
+            served += p[k]
+            continue
+        a = np.array([c * mu + i * theta for i in range(k - c + 1)])
+        ps = float(np.prod(a / (a + theta)))
+        served += p[k] * ps
+        wait += p[k] * ps * float(np.sum(1.0 / (a + theta)))
+    return {"refused": float(p[top]), "abandoned": theta * lq / lam, "abandoned_tagged": 1.0 - p[top] - served,
+            "wait_served": wait / served}
