@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory_round18_pool import ci99, one_at_a_time
+from theory_round18_pool import both_engines_write_the_same_requests, ci99, one_at_a_time
 from theory_round19_pool import run_seeds
 from theory_round20_pool import lindley
 
@@ -43,8 +43,8 @@ def law(service: str, lam: float, cv: float, wmax: float = 150.0) -> dict:
     es = float(np.dot(sizes, weights))
     es2 = float(np.dot(np.square(sizes), weights))
     rho = lam * es
-    return {"mean": float(np.dot(x, w)), "P(W>0)": 1.0 - float(w[0]), "p90": float(x[np.searchsorted(np.cumsum(w), 0.9)]),
-            "h": h, "rho": rho, "es2": es2,
+    p90 = float(x[np.searchsorted(np.cumsum(w), 0.9)])
+    return {"mean": float(np.dot(x, w)), "P(W>0)": 1.0 - float(w[0]), "p90": p90, "h": h, "rho": rho, "es2": es2,
             "kingman": lam * ((cv / lam) ** 2 + es2 - es * es) / (2.0 * (1.0 - rho))}
 
 
@@ -78,3 +78,10 @@ def test_waits_match_lindley(tmp_path, service, lam, cv):
         m, half = ci99(values)
         slack = theory["h"] if what == "p90" else 0.0
         assert abs(m - theory[what]) <= half + slack and half < 0.1 * theory[what], (what, m, half, theory[what])
+
+
+def test_fast_and_reference_engines_agree(tmp_path):
+    data = one_at_a_time("gig1-engines", replicas=1, router="round_robin",
+                         arrival={"process": "gamma", "rate": 0.7, "cv": 1.5}, prompt=LAWS["bimodal"][0],
+                         duration=2000.0, warmup=0.0)
+    assert both_engines_write_the_same_requests(tmp_path, data) > 1200

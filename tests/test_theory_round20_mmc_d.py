@@ -20,7 +20,7 @@ import pytest
 
 from admission_pool import S, after_warmup, queue
 from test_admission_patience import mm1_d
-from theory_round18_pool import ci99
+from theory_round18_pool import both_engines_write_the_same_requests, ci99
 from theory_round19_pool import run_seeds
 from theory_round20_pool import erlang_c, mmc_fixed_patience
 
@@ -67,3 +67,9 @@ def test_abandonment_and_waits_match_mmc_d(tmp_path, c, lam, tau):
                                  ("summary's abandoned_share", summary_share, law["abandoned"])):
         m, half = ci99(values)
         assert abs(m - theory) <= half < 0.1 * theory, (what, m, half, theory)
+
+
+def test_fast_and_reference_engines_let_the_same_clients_go(tmp_path):
+    data = queue("mmc-d-engines", c=3, lam=2.9, duration=600.0, warmup=0.0, router="central_queue")
+    data["workload"]["patience_s"] = 0.5
+    assert both_engines_write_the_same_requests(tmp_path, data) > 1500

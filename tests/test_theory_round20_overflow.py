@@ -24,7 +24,7 @@ import pytest
 
 from admission_pool import S, queue
 from test_theory_round19_erlang_b import erlang_b
-from theory_round18_pool import ci99
+from theory_round18_pool import both_engines_write_the_same_requests, ci99
 from theory_round19_pool import in_system, run_seeds
 from theory_round20_pool import overflow_chain, riordan
 
@@ -75,3 +75,9 @@ def test_overflow_is_peaked_as_riordan_says(tmp_path, c, a):
         assert abs(mean - value) <= half < 0.1 * value, (what, mean, half, value)
     peak, half = ci99(np.array(got["overflow variance"]) / np.array(got["overflow mean"]))
     assert abs(peak - v / m) <= half and peak - half > 1.0, (peak, half, v / m)   # peakedness Z > 1
+
+
+def test_fast_and_reference_engines_spill_the_same_requests(tmp_path):
+    data = spillover(3, 2.0)
+    data["duration"] = 600.0
+    assert both_engines_write_the_same_requests(tmp_path, data) > 1000

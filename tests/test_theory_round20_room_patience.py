@@ -23,7 +23,7 @@ import pytest
 from admission_pool import S, after_warmup, birth_death, queue
 from test_admission_patience import erlang_a
 from test_admission_queue_limit import mmck
-from theory_round18_pool import ci99
+from theory_round18_pool import both_engines_write_the_same_requests, ci99
 from theory_round19_pool import run_seeds
 from theory_round20_pool import mmck_m
 
@@ -81,3 +81,10 @@ def test_refused_abandoned_and_waits_match_the_chain(tmp_path, c, lam, room, the
         value = theory[what.removeprefix("summary ")]
         m, half = ci99(values)
         assert abs(m - value) <= half < 0.1 * value, (what, m, half, value)
+
+
+def test_fast_and_reference_engines_refuse_and_let_go_the_same_requests(tmp_path):
+    data = queue("room-patience-engines", c=3, lam=2.9, duration=600.0, warmup=0.0, router="central_queue")
+    data["workload"].update(patience_s=1.0, patience="exponential")
+    data["fleet"]["router"] = {"policy": "central_queue", "max_waiting": 2}
+    assert both_engines_write_the_same_requests(tmp_path, data) > 1500

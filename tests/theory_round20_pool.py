@@ -2,6 +2,13 @@
 (and, where one exists, a second derivation to check the first), and the busy periods of one server
 read back from a run's request rows.
 
+* ``mmc_fixed_patience`` (M/M/c+D, Baccelli-Hebuterne) and ``erlang_c``;
+* ``riordan`` (the moments of overflow traffic) and ``overflow_chain`` (the same from Kosten's chain);
+* ``busy_periods`` (rebuilt from request rows), ``served_in_busy_period`` (Takacs' hitting-time
+  theorem) and ``served_in_busy_period_mm1``;
+* ``mmck_m`` (a waiting room with exponential patience, M/M/c/c+K+M);
+* ``lindley`` (GI/G/1's stationary wait, Lindley's equation on a grid).
+
 The pool is round 18's (``theory_round18_pool.one_at_a_time``: replicas serving one request at a
 time, one output token, 1 ms a prompt token and nothing else, so a request's service is its prompt in
 milliseconds); the runs go through ``fleetsim run --set seed=k --out`` (``theory_round19_pool.run_seeds``).
