@@ -73,7 +73,8 @@ def test_the_laws_of_n_sum_to_one_with_mean_one_over_one_minus_rho():
     assert second_moment("exponential") == pytest.approx(2 * S * S, rel=1e-3)
 
 
-@pytest.mark.parametrize("law,lam", [("fixed", 0.7), ("exponential", 0.6 / S), ("bimodal", 0.5)])
+@pytest.mark.parametrize("law,lam", [("fixed", 0.7), ("exponential", 0.6 / S), ("bimodal", 0.5)],
+                         ids=["md1-rho0.7", "mm1-rho0.6", "bimodal-rho0.5"])
 def test_busy_and_idle_periods_match_takacs(tmp_path, law, lam):
     """M/D/1 at ρ 0.7: ``E[N] = 3.33``, ``P(N = 1) = e^{-0.7} = 0.497``; M/M/1 at 0.6:
     ``P(N = 1) = 1 / 1.6``; M/G/1 bimodal at 0.5: ``E[B^2] = 33.6 s^2``."""
