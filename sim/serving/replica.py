@@ -223,6 +223,16 @@ class Replica(EngineLoop):
         self.waiting.push(r)
         self._wake()
 
+    def has_room(self) -> bool:
+        """Whether this replica takes a request arriving now without refusing it (:meth:`room_full`
+        at ``env.now``; always without a waiting room): what a router asks before it picks a replica,
+        so that a replica whose room is full is passed over for one that can take the request."""
+        k = self.max_waiting
+        if k is None:
+            return True
+        n = len(self.waiting)
+        return not (n >= k and (n or not self._idle_at(self.env.now)))
+
     def room_full(self, r: Req) -> bool:
         """Whether the waiting room (``max_waiting``) refuses ``r`` at its arrival (``r.queued_at``):
         ``max_waiting`` requests are waiting, and the replica was not idle when ``r`` arrived. An idle
