@@ -74,7 +74,7 @@ def least_outstanding(reps: list["Replica"], r: Req, start: int) -> "tuple[Repli
         o = rep.outstanding
         if best is None or o < best_out:
             best, best_out = rep, o
-        if (roomy is None or o < roomy_out) and rep.has_room():
+        if (roomy is None or o < roomy_out) and (rep.max_waiting is None or rep.has_room()):
             roomy, roomy_out = rep, o
             if o == 0:
                 break
