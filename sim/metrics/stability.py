@@ -61,18 +61,21 @@ MAX_MARGIN = 0.25
 short to resolve an overload relies on the capacity estimate alone; the step-time model behind it
 is within 24 % of 29 published throughput measurements, docs/validation.md)."""
 VERDICTS = {"stable": True, "unstable": False, "cannot tell": None}
-#: reject reasons of an overload (``requests.rejected_by_reason``): the request was offered and the
-#: fleet had no room (``queue_full``: ``max_waiting``) or no time (``timeout``: ``patience_s``) for it.
-#: Its work counts in the offered load factor; a request the fleet could never serve (a prompt past
-#: the context, ...) does not
-OVERLOAD_REASONS = ("queue_full", "timeout")
+#: reject reasons of demand turned away (``requests.rejected_by_reason``): the request was offered and
+#: the fleet had no room (``queue_full``: ``max_waiting``), no time (``timeout``: ``patience_s``) or no
+#: live replica (``no_replica``: a pool scaled to zero, or every replica warming, draining or failed)
+#: for it. Its work counts in the offered load factor; a request the fleet could never serve (a prompt
+#: past the context, ...) does not
+OVERLOAD_REASONS = ("queue_full", "timeout", "no_replica")
 
 
 def turned_away(requests: dict) -> int:
-    """Requests the fleet refused for want of room or time (:data:`OVERLOAD_REASONS`).
+    """Requests the fleet refused for want of room, time or a replica (:data:`OVERLOAD_REASONS`).
 
         >>> turned_away({"rejected_by_reason": {"queue_full": 40, "timeout": 2, "kv_capacity": 1}})
         42
+        >>> turned_away({"rejected_by_reason": {"no_replica": 5, "context_length": 3}})
+        5
     """
     reasons = requests.get("rejected_by_reason") or {}
     return int(sum(reasons.get(r, 0) for r in OVERLOAD_REASONS))
@@ -80,10 +83,13 @@ def turned_away(requests: dict) -> int:
 
 def offered_count(requests: dict) -> float:
     """The requests whose work was offered to the fleet: the admitted ones (arrived - rejected) and
-    those refused by a full waiting room or abandoned by their client (:func:`turned_away`).
+    those refused by a full waiting room, abandoned by their client or turned away for want of a live
+    replica (:func:`turned_away`).
 
         >>> offered_count({"arrived": 100, "rejected": 70, "rejected_by_reason": {"queue_full": 60, "kv_capacity": 10}})
         90
+        >>> offered_count({"arrived": 516, "rejected": 49, "rejected_by_reason": {"no_replica": 49}})
+        516
     """
     return requests["arrived"] - requests.get("rejected", 0) + turned_away(requests)
 
@@ -302,8 +308,8 @@ def _window(seconds: float) -> str:
 def overload(summary: dict) -> tuple[float, float, float] | None:
     """``(offered load factor, refused share, abandoned share)`` of a run offered more work than its
     batch limits serve (offered load factor above 1) that turned some of it away (a full waiting
-    room: ``queue_full``; clients who gave up waiting: ``timeout``), shares of the arrived requests;
-    else ``None``. Such a run's backlog is bounded by its waiting room or its clients' patience, so
+    room: ``queue_full``; clients who gave up waiting: ``timeout``; no live replica: ``no_replica``,
+    said by :func:`overload_words`), shares of the arrived requests; else ``None``. Such a run's backlog is bounded by its waiting room or its clients' patience, so
     its verdict (the backlog's) cannot say the overload: this does.
 
         >>> overload({"stability": {"offered_load_factor": 2.9}, "requests": {"arrived": 1000,
@@ -330,13 +336,19 @@ def overload_words(summary: dict) -> str | None:
         >>> overload_words({"stability": {"offered_load_factor": 2.94}, "requests": {"arrived": 1000,
         ...                 "rejected_by_reason": {"queue_full": 640, "timeout": 10}}})
         'overloaded: offered 2.94x the work its batch limits serve; of the requests arrived, 64.0 % were refused (waiting room full) and 1.0 % abandoned (their clients gave up waiting)'
+        >>> overload_words({"stability": {"offered_load_factor": 1.5}, "requests": {"arrived": 1000,
+        ...                 "rejected_by_reason": {"no_replica": 250}}})
+        'overloaded: offered 1.5x the work its batch limits serve; of the requests arrived, 25.0 % were turned away (no replica up to take them)'
     """
     found = overload(summary)
     if found is None:
         return None
     lf, refused, abandoned = found
+    req = summary.get("requests") or {}
+    none_up = (req.get("rejected_by_reason") or {}).get("no_replica", 0) / req["arrived"]
     said = [f"{share:.1%}".replace("%", " %") + words for share, words in
-            ((refused, " refused (waiting room full)"), (abandoned, " abandoned (their clients gave up waiting)"))
+            ((refused, " refused (waiting room full)"), (abandoned, " abandoned (their clients gave up waiting)"),
+             (none_up, " turned away (no replica up to take them)"))
             if share > 0]
     said[0] = said[0].replace(" % ", " % were ", 1)
     return f"overloaded: offered {lf:,.3g}x the work its batch limits serve; of the requests arrived, " + " and ".join(said)

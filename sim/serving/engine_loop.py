@@ -69,6 +69,8 @@ class EngineLoop(LeanLoop):
                 if self.patient and self.expire(self.clock) and not self.active and not len(self.waiting):
                     continue    # every waiting request's client gave up: idle again
                 step = self.batching.schedule(self)
+                if self.patient and self.slots > 1:
+                    self.expire_left(self.clock)
                 if step is None:
                     if self.outgoing:
                         # blocks held by outgoing KV transfers: wait for one to finish

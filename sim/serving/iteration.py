@@ -93,6 +93,12 @@ class Iterations:
             return 0.0
         if self._hol == t:
             return 0.0
+        return self._point_lead(t, s, v)
+
+    def _point_lead(self, t: float, s: float, v: float) -> float:
+        """How long before the boundary ``t`` of the cycle ``(s, t]`` just booked a request visible at
+        ``v`` inside it joins a micro-batch (:meth:`_lead`, for one no request ahead of it holds back):
+        it is admitted at ``t`` minus this."""
         m = min(self.slots, self.cyc_seqs)
         if m == 1:
             return 0.0

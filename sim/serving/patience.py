@@ -73,23 +73,25 @@ class Patience:
             r.deadline = d if d > r.arrival else math.nextafter(r.arrival, math.inf)
 
 
-def expired(items, t: float, key=None) -> tuple[list, list]:
+def expired(items, t: float, key=None, after: float = math.inf) -> tuple[list, list]:
     """Split ``items`` (requests, or entries holding one at ``key``) into those still waiting at
-    ``t`` and the requests that gave up by then (never admitted, deadline at or before ``t``)."""
+    ``t`` and the requests that gave up by then (never admitted, deadline at or before ``t``; those
+    queued after ``after`` are judged later and stay)."""
     keep, gone = [], []
     for it in items:
         r = it if key is None else it[key]
-        if r.sched < 0 and r.deadline <= t:
+        if r.sched < 0 and r.deadline <= t and r.queued_at <= after:
             gone.append(r)
         else:
             keep.append(it)
     return keep, gone
 
 
-def drop_expired(q, t: float, key=None, heap: bool = False) -> list:
+def drop_expired(q, t: float, key=None, heap: bool = False, after: float = math.inf) -> list:
     """Take out of the queue ``q`` (a deque, or with ``heap`` a heap list) the requests that gave up
-    by ``t`` (:func:`expired`) and return them; the others keep their order."""
-    keep, gone = expired(q, t, key)
+    by ``t`` (:func:`expired`; those queued after ``after`` stay) and return them; the others keep
+    their order."""
+    keep, gone = expired(q, t, key, after)
     if gone:
         if heap:
             q[:] = keep

@@ -43,7 +43,7 @@ once their KV blocks fit (head of line, no prefill iteration).
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -223,6 +223,16 @@ class Replica(EngineLoop):
         self.waiting.push(r)
         self._wake()
 
+    def has_room(self) -> bool:
+        """Whether this replica takes a request arriving now without refusing it (:meth:`room_full`
+        at ``env.now``; always without a waiting room): what a router asks before it picks a replica,
+        so that a replica whose room is full is passed over for one that can take the request."""
+        k = self.max_waiting
+        if k is None:
+            return True
+        n = len(self.waiting)
+        return not (n >= k and (n or not self._idle_at(self.env.now)))
+
     def room_full(self, r: Req) -> bool:
         """Whether the waiting room (``max_waiting``) refuses ``r`` at its arrival (``r.queued_at``):
         ``max_waiting`` requests are waiting, and the replica was not idle when ``r`` arrived. An idle
@@ -243,11 +253,52 @@ class Replica(EngineLoop):
 
     def expire(self, t: float) -> int:
         """Requests whose clients gave up by ``t`` leave the queue (:mod:`sim.serving.patience`);
-        returns how many did."""
-        gone = self.waiting.expire(t)
+        returns how many did. A pipelined replica (:meth:`_expire_pipelined`) takes a request queued
+        during a cycle at a micro-batch boundary inside it, so the client's deadline is met against
+        that instant, known at the cycle's end."""
+        gone = self._expire_pipelined(t) if self.slots > 1 else self.waiting.expire(t)
         for r in gone:
             self.fleet.reject(r, R_TIMEOUT)
         return len(gone)
+
+    def _expire_pipelined(self, t: float) -> list[Req]:
+        """:meth:`expire` on a pipelined replica. While a cycle runs (from ``s``), a request queued
+        after ``s`` may already have joined one of its micro-batches, before its deadline, though the
+        engine books it at the cycle's end (:meth:`~sim.serving.iteration.Iterations._lead`): it stays
+        until then. At the end ``t`` of the cycle ``(s, t]`` it has gone if its deadline came before the
+        micro-batch boundary it would have joined (``t`` minus its lead) or it is behind a request that
+        waited through the cycle (:meth:`Waiting.expire_at_boundary`); one whose deadline falls between
+        that boundary and ``t`` is admitted at this boundary, with its lead, or, if no batch takes it,
+        leaves after the batch is formed (:meth:`expire_left`). Any other replica: ``t`` against the
+        deadline, as without pipelining."""
+        w = self.waiting
+        if w.soonest > t:
+            return []
+        start = self._cycle_in_progress(t)
+        if start is not None:
+            return w.expire(t, after=start)
+        if self.busy_to == t and self.cyc_start >= 0:
+            s = self.cyc_start
+            return w.expire_at_boundary(t, s, lambda r: t - self._point_lead(t, s, r.queued_at))
+        return w.expire(t)
+
+    def _cycle_in_progress(self, t: float) -> float | None:
+        """The start of the iteration (cycle) in progress at ``t`` (its end not yet booked), or None."""
+        run = self.run
+        if run is not None:
+            ends = run.ends
+            j = bisect_left(ends, t)
+            if j < len(ends):
+                return float(ends[j - 1]) if j else run.start
+            return None
+        return self.run_start if self.run_start >= 0 else None
+
+    def expire_left(self, t: float) -> None:
+        """After a pipelined replica formed its batch at the boundary ``t``: a request whose client's
+        deadline fell inside the cycle that ended, after the micro-batch boundary it could have joined,
+        and that no batch took, has gone (:meth:`_expire_pipelined`)."""
+        for r in self.waiting.expire(t):
+            self.fleet.reject(r, R_TIMEOUT)
 
     # ------------------------------------------------------------------ pre-routed arrivals
     def assign(self, r: Req) -> None:

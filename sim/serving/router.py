@@ -17,6 +17,14 @@ fleet's live replicas (provisioned and not released), so they follow autoscaling
   ``threshold``; then the ``overflow`` pool's (if the overflow pool has no replica that can take it,
   the primary's least-loaded one).
 
+Waiting rooms (``fleet.pools[].max_waiting``): ``least_outstanding``, ``weighted`` and ``spillover``
+pass over a replica whose room is full (:meth:`~sim.serving.replica.Replica.has_room`) for one that
+can take the request, as a gateway retries a 503 on another host: the spillover's primary overflows
+when it cannot take the request even under its ``threshold``, a weighted draw of a full pool goes to
+another pool's replica with room. Only when no replica can take it is it refused (``queue_full``), at
+the replica the rule without rooms picks. ``round_robin`` and ``random`` keep their state-independent
+choice (the fast engine routes them ahead of the clock) and refuse at a full replica.
+
 With ``classes`` (``{class: pool or [pools]}``) a pinned class's requests see only its pools'
 replicas (a :class:`PoolSet`): the policy chooses among those alone, with state of its own per set
 of pools (round robin's turn, ...); classes not listed see the whole fleet, as without the key.
@@ -45,9 +53,14 @@ Route = Callable[[Req], "tuple[Replica | None, int]"]
 
 def least_outstanding(reps: list["Replica"], r: Req, start: int) -> "tuple[Replica | None, int]":
     """The accepting replica with the fewest queued + running requests that can serve ``r``
-    (scanning from ``start``; first found wins ties), or ``(None, reason)``."""
+    (scanning from ``start``; first found wins ties), or ``(None, reason)``. A replica whose waiting
+    room is full (:meth:`~sim.serving.replica.Replica.has_room`) is passed over for one that can
+    take the request now; only when none can is the least outstanding of them returned (its room
+    then refuses the request, ``queue_full``)."""
     best = None
     best_out = 0
+    roomy = None                 # the least outstanding of those with room (all of them without rooms)
+    roomy_out = 0
     reason = R_NO_REPLICA
     n = len(reps)
     for k in range(n):
@@ -61,8 +74,12 @@ def least_outstanding(reps: list["Replica"], r: Req, start: int) -> "tuple[Repli
         o = rep.outstanding
         if best is None or o < best_out:
             best, best_out = rep, o
+        if (roomy is None or o < roomy_out) and (rep.max_waiting is None or rep.has_room()):
+            roomy, roomy_out = rep, o
             if o == 0:
                 break
+    if roomy is not None:
+        return roomy, 0
     return best, (0 if best is not None else reason)
 
 
@@ -201,6 +218,10 @@ def _weighted(cfg: "Router", fleet: "Fleet | PoolSet") -> Route:
         rep, why = least_outstanding(pools[names[i]].live, r, 0)
         if rep is None:  # the chosen pool cannot take it: any pool that can
             return least_outstanding(reps, r, 0)
+        if not rep.has_room():   # the chosen pool's rooms are full: any pool's replica with room
+            other, _ = least_outstanding(reps, r, 0)
+            if other is not None and other.has_room():
+                return other, 0
         return rep, why
     return route
 
@@ -217,12 +238,17 @@ def _spillover(cfg: "Router", fleet: "Fleet | PoolSet") -> Route:
 
     def route(r: Req):
         rep, why = least_outstanding(primary.live, r, 0)
-        if rep is not None and rep.outstanding < threshold:
+        if rep is not None and rep.outstanding < threshold and rep.has_room():
             return rep, 0
         rep2, why2 = least_outstanding(overflow.live, r, 0)
-        if rep2 is not None:
+        if rep2 is not None and rep2.has_room():
             return rep2, 0
-        return (rep, 0) if rep is not None else (None, why or why2)
+        if rep is not None and rep.has_room():   # over the threshold, but the overflow cannot take it
+            return rep, 0
+        # no replica of either pool has room: refused (queue_full) where the threshold sends it
+        if rep is not None and (rep.outstanding < threshold or rep2 is None):
+            return rep, 0
+        return (rep2, 0) if rep2 is not None else (None, why or why2)
     return route
 
 

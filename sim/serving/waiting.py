@@ -70,15 +70,46 @@ class Waiting:
             self._dq.clear()
         return out
 
-    def expire(self, t: float) -> list[Req]:
+    def expire(self, t: float, after: float = math.inf) -> list[Req]:
         """Take out the requests whose clients gave up by ``t`` (never admitted, deadline at or
-        before ``t``: :mod:`sim.serving.patience`); the others keep their order."""
+        before ``t``: :mod:`sim.serving.patience`); the others keep their order. Those queued after
+        ``after`` stay (a pipelined replica judges them at the end of the cycle in progress:
+        :meth:`expire_at_boundary`)."""
         if self.soonest > t:
             return []
         if self.priority:
-            gone = drop_expired(self._heap, t, key=2, heap=True)
+            gone = drop_expired(self._heap, t, key=2, heap=True, after=after)
             self.soonest = soonest(self._heap, key=2)
         else:
-            gone = drop_expired(self._dq, t)
+            gone = drop_expired(self._dq, t, after=after)
             self.soonest = soonest(self._dq)
+        return gone
+
+    def expire_at_boundary(self, t: float, s: float, admitted_at) -> list[Req]:
+        """:meth:`expire` at the boundary ``t`` of a pipelined replica's cycle ``(s, t]``: a request
+        queued inside the cycle would have joined a micro-batch at ``admitted_at(r)`` (before ``t``),
+        so it stays if its client was still there then (deadline after it) and no request that waited
+        through the cycle is ahead of it (taken first, at ``t``, it holds back those behind it:
+        :meth:`~sim.serving.iteration.Iterations._lead`); every other request whose deadline is at or
+        before ``t`` has gone."""
+        if self.soonest > t:
+            return []
+        items = sorted(self._heap) if self.priority else list(self._dq)   # in the order they are taken
+        keep, gone = [], []
+        held = False
+        for it in items:
+            r = it[2] if self.priority else it
+            if r.sched < 0 and r.deadline <= t and (held or r.queued_at <= s or r.deadline <= admitted_at(r)):
+                gone.append(r)
+                continue
+            keep.append(it)
+            if r.queued_at <= s:
+                held = True
+        if gone:
+            if self.priority:
+                self._heap[:] = keep        # sorted: a heap
+            else:
+                self._dq.clear()
+                self._dq.extend(keep)
+        self.soonest = soonest(self._heap, key=2) if self.priority else soonest(self._dq)
         return gone
