@@ -29,7 +29,7 @@ from sim.economics.evaluate import evaluate
 from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
-from sim.errors import InputError, InputWarning, ScenarioError, clipped, text_list
+from sim.errors import InputError, InputWarning, ScenarioError, clipped, json_kind, text_list
 from sim.atomic import atomic_write_json, in_the_way_message, staged_folder
 from sim.paths import loop_message, looping_link, looping_links
 from sim.limits import check_money
@@ -240,8 +240,8 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
         raise InputError(f"{src}: summary.json is not a fleetsim summary (not JSON: {clipped(str(exc), 200)})") \
             from None
     if not isinstance(summary, dict):
-        raise InputError(f"{src}: summary.json is not a fleetsim summary (a JSON object; got "
-                         f"{type(summary).__name__})")
+        raise InputError(f"{src}: summary.json is not a fleetsim summary (expected a JSON object, "
+                         f"got {json_kind(summary)})")
     problem = scenario_file_problem(src, "to re-price without it")     # copied as it is, then refused by compare
     if problem is not None:
         raise InputError(problem)

@@ -37,6 +37,7 @@ from typing import Any
 
 from sim import humanize
 from sim.economics.calendar import HOURS_PER_MONTH
+from sim.errors import json_kind
 from sim.humanize import money, share
 from sim.metrics.band import verdict as band_verdict
 from sim.metrics.names import amount
@@ -99,7 +100,7 @@ def scenario_json(path: Path) -> tuple[Any, str | None]:
     except OSError as exc:
         return None, "a folder, not a file" if path.is_dir() else f"cannot read it: {exc.strerror or exc}"
     if not isinstance(data, dict):
-        return None, f"expected a JSON object, got {type(data).__name__}"
+        return None, f"expected a JSON object, got {json_kind(data)}"
     return data, None
 
 
