@@ -34,7 +34,9 @@ from sim.atomic import atomic_write_json, in_the_way_message, staged_folder
 from sim.paths import loop_message, looping_link, looping_links
 from sim.limits import check_money
 from sim.metrics.output import RESULT_NAMES, result_files, result_in_the_way
-from sim.report.overview import scenario_file_problem
+from sim.report.fingerprint import KEY as FINGERPRINTS, SCENARIO, folder_fingerprints, mismatches, scenario_digest, \
+    unchecked_notice
+from sim.report.overview import scenario_file_problem, scenario_json
 from sim.report.result_folder import MAX_PROBLEMS, summary_problems
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
@@ -253,6 +255,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     if mismatch:
         raise InputError(f"{src}: {FILE_NAME} and summary.json are not of the same run ({mismatch}): re-pricing "
                          f"would price the other run's usage as this one's; run the scenario again with --out")
+    _check_fingerprints(src, saved, summary)
     totals = ({k: summary[k] for k in ("cost", "cashflow")}
               if all(isinstance(summary.get(k), dict) for k in ("cost", "cashflow")) else None)
     try:
@@ -262,6 +265,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
         raise ScenarioError(exc.problems, str(src)) from None
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
+    summary.pop(FINGERPRINTS, None)     # the folder's, not the money's: written with the folder (_write_money)
     summary["repriced"] = {"from": str(src), "overrides": list(overrides)}
     if out is not None:
         dst = Path(out)
@@ -302,10 +306,31 @@ def other_run(saved: SavedUsage, summary: dict) -> str:
     return ""
 
 
+def _check_fingerprints(src: Path, saved: SavedUsage, summary: dict) -> None:
+    """Refuse a ``usage.npz`` or ``scenario.json`` that is not the one the run wrote, by the fingerprints
+    its ``summary.json`` records (:mod:`sim.report.fingerprint`; the same length and GPU-hours are no
+    proof: :func:`other_run`); a folder of an earlier version, which records none, is re-priced with a
+    notice that it cannot be checked."""
+    notice = unchecked_notice(src, summary)
+    if notice is not None:
+        warnings.warn(notice, InputWarning, stacklevel=3)
+        return
+    found = {FILE_NAME: saved.digest}
+    scenario, _ = scenario_json(src / SCENARIO)       # (a file that is no JSON object was refused already)
+    if scenario is not None:
+        found[SCENARIO] = scenario_digest(scenario)
+    lines = mismatches(src, summary, found, {
+        FILE_NAME: "re-pricing would price another run's usage as this one's",
+        SCENARIO: "the re-priced folder would describe a scenario that is not the one its money was simulated from"})
+    if lines:
+        raise InputError("\n".join(lines))
+
+
 def _write_money(econ: EconomicsResult, summary: dict, folder: Path, saved: SavedUsage) -> None:
-    """The re-priced money files and summary, written into ``folder``."""
+    """The re-priced money files and summary, written into ``folder``; the summary last, with the
+    fingerprints of the folder's ``usage.npz`` (re-priced) and ``scenario.json`` (as it was)."""
     econ.write(folder, figure=False, usage_like=saved.archive)
-    atomic_write_json(folder / "summary.json", summary)
+    atomic_write_json(folder / "summary.json", {**summary, FINGERPRINTS: folder_fingerprints(folder)})
 
 
 def _copy_unpriced(src: Path, dst: Path) -> list[str]:
