@@ -1,5 +1,6 @@
-"""A re-priced folder's report says its money was re-priced, and with what: its ``scenario.json`` is the
-scenario as run, whose ``economics:`` block the money no longer follows."""
+"""What ``fleetsim reprice`` tells a first-time user: the report of a re-priced folder says its money was
+re-priced, and with what (its ``scenario.json`` is the scenario as run, whose ``economics:`` block the
+money no longer follows); a field named without its ``economics.`` prefix is refused with the name meant."""
 from __future__ import annotations
 
 import json
@@ -13,10 +14,16 @@ from sim.report.overview import overview
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_report_of_a_repriced_folder_names_its_overrides(tmp_path, capsys):
-    base, re = tmp_path / "base", tmp_path / "re"
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("rr") / "base"
     assert main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--set", "duration=2m", "--set", "warmup=0",
-                 "--out", str(base), "--quiet", "--figures", "none"]) == 0
+                 "--out", str(out), "--quiet", "--figures", "none"]) == 0
+    return out
+
+
+def test_the_report_of_a_repriced_folder_names_its_overrides(base, tmp_path, capsys):
+    re = tmp_path / "re"
     assert main(["reprice", str(base), "--set", "economics.gpu_hour_usd=3", "--out", str(re), "--quiet"]) == 0
     summary = json.loads((re / "summary.json").read_text())
     scenario = json.loads((re / "scenario.json").read_text())
@@ -30,3 +37,14 @@ def test_the_report_of_a_repriced_folder_names_its_overrides(tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", str(re), "--no-regenerate"]) == 0
     assert "economics.gpu_hour_usd=3" in (re / "report.html").read_text()
+
+
+def test_an_economics_field_without_its_prefix_is_refused_naming_the_field_meant(base, capsys):
+    capsys.readouterr()
+    assert main(["reprice", str(base), "--set", "gpu_hour_usd=3", "--set", "agreements.0.rate=0.1",
+                 "--set", "fleet.pools.0.replicas=3"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    why = "re-pricing changes only economics.* fields; anything else changes the simulation (use fleetsim run)"
+    assert err == [f"{base}: gpu_hour_usd: {why}; did you mean economics.gpu_hour_usd?",
+                   f"{base}: agreements.0.rate: {why}; did you mean economics.agreements.0.rate?",
+                   f"{base}: fleet.pools.0.replicas: {why}"]

@@ -61,9 +61,9 @@ def reprice(saved: SavedUsage, overrides: Sequence[str] = (), saved_totals: dict
     ``economics`` or a block that does not validate against the run's pools, horizon and revenue
     lines.
     """
-    outside = [(o.partition("=")[0].strip(), "re-pricing changes only economics.* fields; anything else "
-                "changes the simulation (use fleetsim run)")
-               for o in overrides if not o.partition("=")[0].strip().startswith("economics")]
+    outside = [(path, "re-pricing changes only economics.* fields; anything else changes the simulation (use "
+                "fleetsim run)" + (f"; did you mean economics.{path}?" if path.split(".")[0] in saved.economics else ""))
+               for path in (o.partition("=")[0].strip() for o in overrides) if not path.startswith("economics")]
     if outside:
         raise ScenarioError(outside)
     econ = evaluate(_config(saved, overrides), saved.start, saved.usage)
