@@ -188,3 +188,24 @@ def test_a_damaged_fingerprints_block_is_refused_by_reprice_and_report(runs, tmp
     for argv in (["reprice", str(folder)], ["report", str(folder)]):
         assert main(argv) == 2
         assert said in capsys.readouterr().err
+
+
+def test_report_and_compare_say_when_a_scenario_was_edited(runs, tmp_path, capsys):
+    base, _, _ = runs
+    folder = _copy(base, tmp_path / "edited")
+    scenario = json.loads((folder / "scenario.json").read_text())
+    scenario["fleet"]["pools"][0]["replicas"] = 8          # the run had 4
+    (folder / "scenario.json").write_text(json.dumps(scenario))
+    note = (f"scenario.json of {folder} was changed after the run wrote it (its fingerprint is not the one "
+            "summary.json records): the settings shown are the edited file's, not necessarily the run's")
+    capsys.readouterr()
+    assert main(["compare", str(base), str(folder), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert note in printed["notes"]
+    assert {"key": "fleet.pools.0.replicas", "values": [4, 8]} in printed["differences"]
+    assert main(["report", str(folder), "--no-regenerate"]) == 0
+    assert note.replace("'", "&#x27;") in (folder / "report.html").read_text()
+    # the folder as the run wrote it: no such note
+    capsys.readouterr()
+    assert main(["compare", str(base), str(base), "--json"]) == 0
+    assert not any("was changed after the run" in n for n in json.loads(capsys.readouterr().out)["notes"])

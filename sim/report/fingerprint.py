@@ -9,7 +9,8 @@ and 64 hex digits of the file's content, not its bytes: a ``usage.npz`` zipped a
 
 :func:`mismatches` says which of the two no longer is the run's, naming the file and both fingerprints;
 a folder written before fingerprints were recorded has no block and cannot be checked
-(:func:`unchecked_notice`).
+(:func:`unchecked_notice`); ``fleetsim report`` and ``compare``, which describe a folder's scenario
+without pricing its usage, say in a note when its ``scenario.json`` was changed (:func:`scenario_changed`).
 
     >>> scenario_digest({"b": 1, "a": [1.0, "x"]}) == scenario_digest({"a": [1.0, "x"], "b": 1})
     True
@@ -100,6 +101,21 @@ def mismatches(folder: str | Path, summary: Mapping[str, Any], found: Mapping[st
         lines.append(f"{folder / name}: not the {name} this run wrote (summary.json {expected}; the file's is "
                      f"{_short(found[name])}): {what[name]}; {how}")
     return lines
+
+
+def scenario_changed(summary: Mapping[str, Any], scenario: Any) -> bool:
+    """``scenario`` (the JSON value of a folder's ``scenario.json``; ``None``: none) is not the one the run
+    wrote, by the fingerprint ``summary`` records (a summary without one: cannot tell, ``False``)."""
+    block = summary.get(KEY)
+    recorded = block.get(SCENARIO) if isinstance(block, dict) else None
+    return scenario is not None and isinstance(recorded, str) and scenario_digest(scenario) != recorded
+
+
+def changed_scenario_note(folders: str) -> str:
+    """The note of ``report`` and ``compare`` on the folders (``folders``, said) whose ``scenario.json``
+    changed since the run (:func:`scenario_changed`): what they describe is the edited file."""
+    return (f"scenario.json of {folders} was changed after the run wrote it (its fingerprint is not the one "
+            "summary.json records): the settings shown are the edited file's, not necessarily the run's")
 
 
 def _short(digest: str) -> str:
