@@ -48,3 +48,27 @@ def test_an_economics_field_without_its_prefix_is_refused_naming_the_field_meant
     assert err == [f"{base}: gpu_hour_usd: {why}; did you mean economics.gpu_hour_usd?",
                    f"{base}: agreements.0.rate: {why}; did you mean economics.agreements.0.rate?",
                    f"{base}: fleet.pools.0.replicas: {why}"]
+
+
+def test_a_capacity_band_keeps_its_usage_but_not_its_costs_at_the_old_prices(tmp_path, capsys):
+    """The band's two runs keep no usage.npz: their costs at the old price stood, unchanged, beside the
+    re-priced bill (a $0.50 range around $0.60)."""
+    band = tmp_path / "band"
+    assert main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--set", "duration=2m", "--set", "warmup=0",
+                 "--capacity-band", "--out", str(band), "--quiet", "--figures", "none"]) == 0
+    before = json.loads((band / "summary.json").read_text())["capacity_band"]
+    assert before["slower"]["cost"]["compute_usd"] == pytest.approx(2.5 * 4 * 2 / 60, rel=1e-12)
+    capsys.readouterr()
+    assert main(["reprice", str(band), "--set", "economics.gpu_hour_usd=3", "--out", str(tmp_path / "re"),
+                 "--quiet"]) == 0
+    assert (f"{band}: capacity_band: its sides' costs are left out of the re-priced summary (the band's runs kept "
+            "no usage to re-price); for the band at the new prices, run the scenario again with --capacity-band"
+            ) in capsys.readouterr().err
+    after = json.loads((tmp_path / "re" / "summary.json").read_text())["capacity_band"]
+    for k in ("slower", "faster"):
+        assert "cost" not in after[k]
+        assert after[k] == {key: v for key, v in before[k].items() if key != "cost"}    # usage and latency kept
+    # re-priced as it was: the money has not moved, the band's costs stay
+    assert main(["reprice", str(band), "--out", str(tmp_path / "same"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "same" / "summary.json").read_text())["capacity_band"] == before
+    assert "capacity_band" not in capsys.readouterr().err

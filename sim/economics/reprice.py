@@ -263,6 +263,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
         check_money({"cost": econ.cost, "cashflow": econ.cashflow})
     except ScenarioError as exc:          # name the folder, as a run names its scenario file
         raise ScenarioError(exc.problems, str(src)) from None
+    _drop_band_costs(src, summary, econ)
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
     summary.pop(FINGERPRINTS, None)     # the folder's, not the money's: written with the folder (_write_money)
@@ -304,6 +305,22 @@ def other_run(saved: SavedUsage, summary: dict) -> str:
                 and not math.isclose(saved_value, said, rel_tol=1e-6, abs_tol=1e-9):
             return f"{what}: {saved_value:.6g} in {FILE_NAME}, {said:.6g} in summary.json"
     return ""
+
+
+def _drop_band_costs(src: Path, summary: dict, econ: EconomicsResult) -> None:
+    """Leave the capacity band's costs (``capacity_band.slower/faster.cost``) out of a summary whose money
+    re-pricing changed, saying so: the band's two runs kept no usage to re-price, and their costs at the
+    old prices stood beside the new ones, read as the range of the new bill."""
+    band = summary.get("capacity_band")
+    sides = [k for k in ("slower", "faster") if isinstance(band, dict) and isinstance(band.get(k), dict)
+             and "cost" in band[k]]
+    if not sides or json.loads(json.dumps(econ.cost, default=str)) == summary.get("cost"):
+        return
+    for k in sides:
+        del band[k]["cost"]
+    warnings.warn(f"{src}: capacity_band: its sides' costs are left out of the re-priced summary (the band's "
+                  "runs kept no usage to re-price); for the band at the new prices, run the scenario again with "
+                  "--capacity-band", InputWarning, stacklevel=3)
 
 
 def _check_fingerprints(src: Path, saved: SavedUsage, summary: dict) -> None:
