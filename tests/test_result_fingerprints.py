@@ -209,3 +209,27 @@ def test_report_and_compare_say_when_a_scenario_was_edited(runs, tmp_path, capsy
     capsys.readouterr()
     assert main(["compare", str(base), str(base), "--json"]) == 0
     assert not any("was changed after the run" in n for n in json.loads(capsys.readouterr().out)["notes"])
+
+
+def test_fingerprinting_is_part_of_the_atomic_write(runs, tmp_path, capsys, monkeypatch):
+    """The fingerprints are taken inside the staged folder, before it is swapped in: a failure there
+    (a disk error reading usage.npz back) leaves the earlier result whole, and no temporary folder."""
+    import sim.economics.reprice as reprice_mod
+    import sim.report.fingerprint as fingerprint_mod
+
+    base, _, _ = runs
+    earlier = _copy(base, tmp_path / "earlier")
+    before = _tree(earlier)
+
+    def broken(folder):
+        raise OSError(5, "Input/output error", str(folder))
+
+    monkeypatch.setattr(reprice_mod, "folder_fingerprints", broken)
+    monkeypatch.setattr(fingerprint_mod, "folder_fingerprints", broken)
+    capsys.readouterr()
+    assert main(["reprice", str(base), "--set", "economics.gpu_hour_usd=3", "--out", str(earlier), "--quiet"]) == 2
+    assert "Input/output error" in capsys.readouterr().err
+    assert main(["run", str(BASELINE), *SHORT, "--out", str(earlier), "--quiet", "--figures", "none"]) == 2
+    assert "Input/output error" in capsys.readouterr().err
+    assert _tree(earlier) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier"]
