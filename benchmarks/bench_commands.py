@@ -16,7 +16,7 @@ its own ``$FLEETSIM_CACHE`` and compiled modules (``PYTHONPYCACHEPREFIX``, besid
 round that is not counted (``--no-warm``: counted).
 One JSON object per round, then one with the median, min and max per case and tree::
 
-    python benchmarks/bench_commands.py                                  # every case, 5 rounds
+    python benchmarks/bench_commands.py                                  # every case but the long, 5 rounds
     python benchmarks/bench_commands.py --case run --case sweep --repeat 3
     python benchmarks/bench_commands.py --tree ../before --tree . --repeat 5
 
@@ -26,7 +26,9 @@ Cases: ``help`` (``fleetsim --help``), ``validate`` (the baseline), ``run`` (the
 baseline run: figures redrawn, report.html), ``reprice`` (the short baseline at another GPU price,
 ``--out``), ``sweep`` (12 replica counts x 2 seeds of two-minute runs, ``--executor serial``: the
 per-point work outside the runs) and ``plan`` (the README's plan at 50 req/s on five-minute runs,
-``--executor serial``).
+``--executor serial``); named only: ``overload_room`` and ``overload`` (the README's two-hour run at
+50 req/s with an hour at 100, with and without the waiting room and the clients' patience, as printed
+there: no ``--out``; about a minute each).
 """
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ from bench_planning import _stats, differences, git_head, without_wall  # noqa: 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "scenarios/baseline.yaml"
 SHORT = ["--set", "duration=2m", "--set", "warmup=10s"]
+OVERLOAD = ["--set", "duration=2h", "--set",
+            "workload.arrival={{process: piecewise, times: [0, 30m, 90m], rates: [50, 100, 50]}}"]   # ({{: str.format)
 # {out}: the case's output folder or file; {a}, {b}: the prepared run folders; {copy}: a copy of {a}
 CASES: dict[str, list[str]] = {
     "help": ["--help"],
@@ -63,7 +67,13 @@ CASES: dict[str, list[str]] = {
     "plan": ["plan", BASELINE, "--set", "workload.arrival.rate=50", "--vary", "fleet.pools.0.replicas=1..16",
              "--constraint", "latency.ttft.p99<=2.0", "--set", "duration=5m", "--set", "warmup=30s",
              "--executor", "serial", "--out", "{out}", "--quiet"],
+    # README "What if the load doubles for an hour?", as printed there (no --out): 540,000 requests
+    "overload_room": ["run", BASELINE, *OVERLOAD, "--set", "fleet.pools.0.max_waiting=16", "--set",
+                      "workload.patience_s=5", "--set", "workload.patience=exponential"],
+    "overload": ["run", BASELINE, *OVERLOAD],
 }
+#: the cases of a minute or more each, run only when named (``--case``)
+LONG_CASES = ("overload_room", "overload")
 _STAMP = re.compile(rb"; generated \d{4}-\d\d-\d\d \d\d:\d\d UTC")
 
 
@@ -93,12 +103,13 @@ def command(tree: Path, argv: list[str], cache: Path) -> tuple[float, float, int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--case", action="append", choices=list(CASES), help="a case (repeatable; default: all)")
+    ap.add_argument("--case", action="append", choices=list(CASES),
+                    help="a case (repeatable; default: all but the long ones, overload_room and overload)")
     ap.add_argument("--tree", action="append", type=Path, help="a source checkout (repeatable; default: this one)")
     ap.add_argument("--repeat", type=int, default=5, help="counted rounds per case and tree (default 5)")
     ap.add_argument("--no-warm", action="store_true", help="count the first round too (caches cold)")
     args = ap.parse_args()
-    cases = args.case or list(CASES)
+    cases = args.case or [c for c in CASES if c not in LONG_CASES]
     trees = [t.resolve() for t in (args.tree or [ROOT])]
     tmp = Path(tempfile.mkdtemp(prefix="bench-commands-"))
     summary: dict = {}

@@ -94,6 +94,17 @@ def text_list(value: object, name: str, example: str) -> list[str]:
     return items
 
 
+def json_kind(value: object) -> str:
+    """A value's kind as a message says it (``got a list``), in JSON's words: an array is "a list", ``true``
+    "a boolean", a string the text itself; another value (a YAML date) as :func:`given` says it.
+
+        >>> json_kind([1]), json_kind("x"), json_kind(None), json_kind(1.5)
+        ('a list', "the text 'x'", 'null', 'a number')
+    """
+    return {list: "a list", str: f"the text {given(value)}", bool: "a boolean", int: "a number",
+            float: "a number", dict: "an object", type(None): "null"}.get(type(value)) or given(value)
+
+
 def clipped(text: str, limit: int = 60) -> str:
     """``text`` cut to ``limit`` characters (the last three ``...``) when longer."""
     return text if len(text) <= limit else text[:limit - 3] + "..."

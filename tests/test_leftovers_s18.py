@@ -163,7 +163,7 @@ def test_base_used_counts_toward_the_first_year_of_an_agreement_that_begins_mid_
 
 # -- 5. a broken scenario.json or usage.npz: report and reprice refuse it as compare does ----------------
 
-@pytest.mark.parametrize("content, why", [("{broken", "invalid JSON"), ("[1, 2]", "expected a JSON object, got list"),
+@pytest.mark.parametrize("content, why", [("{broken", "invalid JSON"), ("[1, 2]", "expected a JSON object, got a list"),
                                           (None, "a folder, not a file")])
 def test_report_reprice_and_compare_refuse_a_broken_scenario_json(tmp_path, capsys, content, why):
     folder = run(tmp_path, scenario("t", _econ(), duration="30d"), "r")

@@ -334,8 +334,8 @@ def test_money_past_a_float_and_broken_folders_exit_2_naming_the_folder(tmp_path
     err = capsys.readouterr().err
     assert f"{base}: economics: money totals overflow (cost.compute_usd" in err and "Traceback" not in err
     import shutil
-    for name, damage, says in [("summary.json", b"[1, 2]", "summary.json is not a fleetsim summary (a JSON object; "
-                                                           "got list)"),
+    for name, damage, says in [("summary.json", b"[1, 2]", "summary.json is not a fleetsim summary (expected a JSON "
+                                                           "object, got a list)"),
                                ("usage.npz", (base / "usage.npz").read_bytes()[:1000],
                                 "usage.npz: not a usage file this version of fleetsim can read (File is not a zip "
                                 "file)")]:

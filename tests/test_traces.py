@@ -528,6 +528,15 @@ def test_a_jsonl_byte_order_mark_is_dropped_as_a_csv_one(tmp_path):
     assert got.prompt_tokens.tolist() == [3, 5] and got.output_tokens.tolist() == [4, 6]
 
 
+def test_a_jsonl_row_that_is_no_object_says_its_kind_in_json_words(tmp_path):
+    """It said '(a list)', '(a str)', '(a int)': Python's type names, where every other message says 'got a list'."""
+    for row, kind in (("[1, 2]", "a list"), ('"x"', "the text 'x'"), ("7", "a number")):
+        write(tmp_path, "o.jsonl", '{"timestamp_s": 0, "prompt_tokens": 3, "output_tokens": 4}\n' + row + "\n")
+        with pytest.raises(InputError) as exc:
+            read_trace(tmp_path / "o.jsonl", display_path="o.jsonl")
+        assert str(exc.value) == f"o.jsonl: line 2: column '<row>': not a JSON object (got {kind})"
+
+
 def test_a_jsonl_row_giving_a_key_twice_is_a_bad_row(tmp_path):
     """On main the last value was kept silently (a scenario refuses a duplicate key)."""
     write(tmp_path, "d.jsonl", '{"timestamp_s": 0, "prompt_tokens": 3, "output_tokens": 4}\n'

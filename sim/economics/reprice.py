@@ -29,12 +29,14 @@ from sim.economics.evaluate import evaluate
 from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
-from sim.errors import InputError, InputWarning, ScenarioError, clipped, text_list
+from sim.errors import InputError, InputWarning, ScenarioError, clipped, json_kind, text_list
 from sim.atomic import atomic_write_json, in_the_way_message, staged_folder
 from sim.paths import loop_message, looping_link, looping_links
 from sim.limits import check_money
 from sim.metrics.output import RESULT_NAMES, result_files, result_in_the_way
-from sim.report.overview import scenario_file_problem
+from sim.report.fingerprint import KEY as FINGERPRINTS, SCENARIO, folder_fingerprints, mismatches, scenario_digest, \
+    unchecked_notice
+from sim.report.overview import scenario_file_problem, scenario_json
 from sim.report.result_folder import MAX_PROBLEMS, summary_problems
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
@@ -59,9 +61,9 @@ def reprice(saved: SavedUsage, overrides: Sequence[str] = (), saved_totals: dict
     ``economics`` or a block that does not validate against the run's pools, horizon and revenue
     lines.
     """
-    outside = [(o.partition("=")[0].strip(), "re-pricing changes only economics.* fields; anything else "
-                "changes the simulation (use fleetsim run)")
-               for o in overrides if not o.partition("=")[0].strip().startswith("economics")]
+    outside = [(path, "re-pricing changes only economics.* fields; anything else changes the simulation (use "
+                "fleetsim run)" + (f"; did you mean economics.{path}?" if path.split(".")[0] in saved.economics else ""))
+               for path in (o.partition("=")[0].strip() for o in overrides) if not path.startswith("economics")]
     if outside:
         raise ScenarioError(outside)
     econ = evaluate(_config(saved, overrides), saved.start, saved.usage)
@@ -240,8 +242,8 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
         raise InputError(f"{src}: summary.json is not a fleetsim summary (not JSON: {clipped(str(exc), 200)})") \
             from None
     if not isinstance(summary, dict):
-        raise InputError(f"{src}: summary.json is not a fleetsim summary (a JSON object; got "
-                         f"{type(summary).__name__})")
+        raise InputError(f"{src}: summary.json is not a fleetsim summary (expected a JSON object, "
+                         f"got {json_kind(summary)})")
     problem = scenario_file_problem(src, "to re-price without it")     # copied as it is, then refused by compare
     if problem is not None:
         raise InputError(problem)
@@ -253,6 +255,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     if mismatch:
         raise InputError(f"{src}: {FILE_NAME} and summary.json are not of the same run ({mismatch}): re-pricing "
                          f"would price the other run's usage as this one's; run the scenario again with --out")
+    _check_fingerprints(src, saved, summary)
     totals = ({k: summary[k] for k in ("cost", "cashflow")}
               if all(isinstance(summary.get(k), dict) for k in ("cost", "cashflow")) else None)
     try:
@@ -260,8 +263,10 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
         check_money({"cost": econ.cost, "cashflow": econ.cashflow})
     except ScenarioError as exc:          # name the folder, as a run names its scenario file
         raise ScenarioError(exc.problems, str(src)) from None
+    _drop_band_costs(src, summary, econ)
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
+    summary.pop(FINGERPRINTS, None)     # the folder's, not the money's: written with the folder (_write_money)
     summary["repriced"] = {"from": str(src), "overrides": list(overrides)}
     if out is not None:
         dst = Path(out)
@@ -302,10 +307,47 @@ def other_run(saved: SavedUsage, summary: dict) -> str:
     return ""
 
 
+def _drop_band_costs(src: Path, summary: dict, econ: EconomicsResult) -> None:
+    """Leave the capacity band's costs (``capacity_band.slower/faster.cost``) out of a summary whose money
+    re-pricing changed, saying so: the band's two runs kept no usage to re-price, and their costs at the
+    old prices stood beside the new ones, read as the range of the new bill."""
+    band = summary.get("capacity_band")
+    sides = [k for k in ("slower", "faster") if isinstance(band, dict) and isinstance(band.get(k), dict)
+             and "cost" in band[k]]
+    if not sides or json.loads(json.dumps(econ.cost, default=str)) == summary.get("cost"):
+        return
+    for k in sides:
+        del band[k]["cost"]
+    warnings.warn(f"{src}: capacity_band: its sides' costs are left out of the re-priced summary (the band's "
+                  "runs kept no usage to re-price); for the band at the new prices, run the scenario again with "
+                  "--capacity-band", InputWarning, stacklevel=3)
+
+
+def _check_fingerprints(src: Path, saved: SavedUsage, summary: dict) -> None:
+    """Refuse a ``usage.npz`` or ``scenario.json`` that is not the one the run wrote, by the fingerprints
+    its ``summary.json`` records (:mod:`sim.report.fingerprint`; the same length and GPU-hours are no
+    proof: :func:`other_run`); a folder of an earlier version, which records none, is re-priced with a
+    notice that it cannot be checked."""
+    notice = unchecked_notice(src, summary)
+    if notice is not None:
+        warnings.warn(notice, InputWarning, stacklevel=3)
+        return
+    found = {FILE_NAME: saved.digest}
+    scenario, _ = scenario_json(src / SCENARIO)       # (a file that is no JSON object was refused already)
+    if scenario is not None:
+        found[SCENARIO] = scenario_digest(scenario)
+    lines = mismatches(src, summary, found, {
+        FILE_NAME: "re-pricing would price another run's usage as this one's",
+        SCENARIO: "the re-priced folder would describe a scenario that is not the one its money was simulated from"})
+    if lines:
+        raise InputError("\n".join(lines))
+
+
 def _write_money(econ: EconomicsResult, summary: dict, folder: Path, saved: SavedUsage) -> None:
-    """The re-priced money files and summary, written into ``folder``."""
+    """The re-priced money files and summary, written into ``folder``; the summary last, with the
+    fingerprints of the folder's ``usage.npz`` (re-priced) and ``scenario.json`` (as it was)."""
     econ.write(folder, figure=False, usage_like=saved.archive)
-    atomic_write_json(folder / "summary.json", summary)
+    atomic_write_json(folder / "summary.json", {**summary, FINGERPRINTS: folder_fingerprints(folder)})
 
 
 def _copy_unpriced(src: Path, dst: Path) -> list[str]:

@@ -10,6 +10,9 @@ the run kept no per-request records) — plus a JSON ``meta`` string (the last m
 copy rewrites only it and the zip directory): the horizon, busy GPU-seconds per pool, revenue-line
 and class names, GPU board power per pool, the scale note, the scenario's ``start`` date and the
 ``economics:`` block the run was priced with (schema field names, defaults filled in).
+:func:`usage_digest` is its content's fingerprint (each member's name and array bytes, whatever the
+zip's compression or dates), which a result folder's ``summary.json`` records so that ``fleetsim
+reprice`` can tell a ``usage.npz`` of another run.
 :func:`read_usage` gives back an equal :class:`Usage` (intervals as
 :class:`~sim.economics.usage.Intervals` columns, no object per interval), so ``evaluate(config,
 start, usage)`` returns the same numbers as the run did.
@@ -17,10 +20,12 @@ start, usage)`` returns the same numbers as the run did.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import math
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +48,7 @@ class SavedUsage:
     economics: dict
     start: dt.date
     archive: bytes = b""    # the file's bytes, so a re-priced copy can reuse its usage members
+    digest: str = ""        # usage_digest(archive)
 
 
 def usage_npz_bytes(usage: Usage, cfg: EconomicsConfig, start: dt.date, like: bytes = b"") -> bytes:
@@ -111,6 +117,30 @@ def _members_before_meta(archive: bytes) -> tuple[bytes, list[zipfile.ZipInfo]] 
     return archive[:infos[-1].header_offset], infos[:-1]
 
 
+def usage_digest(archive: bytes) -> str:
+    """The fingerprint of a ``usage.npz``'s content, ``sha256:`` and 64 hex digits: the SHA-256 of each
+    member's name and uncompressed bytes (a ``.npy``: dtype, shape and values), members in name order.
+    The zip's compression, member dates and order do not enter it, so an archive read and saved again
+    unchanged (``np.savez``) keeps its fingerprint; any other array or ``meta`` (the ``economics:`` block,
+    horizon, busy GPU-seconds) changes it. ``ValueError`` for bytes that are not a zip.
+
+        >>> import numpy as np; a, b = io.BytesIO(), io.BytesIO()
+        >>> np.savez(a, x=np.arange(3), meta=np.array("{}")); np.savez_compressed(b, meta=np.array("{}"), x=np.arange(3))
+        >>> usage_digest(a.getvalue()) == usage_digest(b.getvalue())
+        True
+    """
+    h = hashlib.sha256()
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+            for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                data = zf.read(info)
+                h.update(f"{info.filename}\0{len(data)}\0".encode())
+                h.update(data)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as exc:
+        raise ValueError(f"not a zip archive ({exc})") from None
+    return "sha256:" + h.hexdigest()
+
+
 def write_usage(out_dir: Path, usage: Usage, cfg: EconomicsConfig, start: dt.date, like: bytes = b"") -> Path:
     """Write ``out_dir/usage.npz`` atomically (``like``: see :func:`usage_npz_bytes`)."""
     return atomic_write_bytes(Path(out_dir) / FILE_NAME, usage_npz_bytes(usage, cfg, start, like))
@@ -146,7 +176,8 @@ def read_usage(path: Path) -> SavedUsage:
                       outcomes=(Outcomes(*(arrays[f"outcome_{c}"] for c in Outcomes.COLUMNS))
                                 if "outcome_t_s" in arrays else None))
         usage.check()
-        return SavedUsage(usage, dict(meta["economics"]), dt.date.fromisoformat(meta["start"]), archive)
+        return SavedUsage(usage, dict(meta["economics"]), dt.date.fromisoformat(meta["start"]), archive,
+                          usage_digest(archive))
     except FileNotFoundError:
         raise
     except (KeyError, TypeError, IndexError, ValueError, OSError, json.JSONDecodeError, zipfile.BadZipFile) as exc:

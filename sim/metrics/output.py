@@ -175,4 +175,7 @@ def _write_files(result: "Result", out_dir: Path, figures: str) -> None:
             print("\n".join(f"warning: {f}" for f in failures), file=sys.stderr)
     if result.scenario is not None:     # what was simulated, for the report's header
         atomic_write_json(out_dir / "scenario.json", result.scenario.scenario.model_dump(mode="json", by_alias=True))
-    atomic_write_json(out_dir / "summary.json", _clean(result.summary))
+    from sim.report.fingerprint import KEY, folder_fingerprints
+
+    # last: which usage.npz and scenario.json are this run's (fleetsim reprice checks them)
+    atomic_write_json(out_dir / "summary.json", {**_clean(result.summary), KEY: folder_fingerprints(out_dir)})

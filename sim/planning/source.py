@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.errors import given
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class ScenarioSource:
         elif hasattr(scenario, "model_dump"):                                # a Scenario model
             src = cls(scenario.model_dump(mode="json"))
         else:
-            raise TypeError(f"scenario must be a path, a dict or a Scenario (got {type(scenario).__name__})")
+            raise TypeError(f"scenario must be a path, a dict or a Scenario (got {given(scenario)}, of type "
+                            f"{type(scenario).__name__})")
         if overrides:
             src = cls(src.resolve(overrides), src.source, src.base_dir)
         return src

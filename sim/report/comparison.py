@@ -29,6 +29,7 @@ from sim.economics.tiers import RATE_KEY, plain_rates
 from sim.errors import InputError, ScenarioError, clipped
 from sim.metrics.names import POOL_KEYS, name_of, unit_of
 from sim.paths import loop_message, looping_link, looping_links
+from sim.report.fingerprint import changed_scenario_note, scenario_changed
 from sim.report.overview import scenario_json, scenario_of, unreadable_scenario, value_at
 from sim.report.result_folder import SEARCH_FIELDS, read_summary
 
@@ -76,6 +77,7 @@ class RunFolder:
     path: Path
     summary: dict
     scenario: dict[str, Any] | None
+    scenario_changed: bool = False      # scenario.json edited since the run (sim.report.fingerprint)
 
 
 @dataclass
@@ -194,7 +196,8 @@ def read_run(folder: Path | str) -> RunFolder:
     if data is None:
         return RunFolder(path, summary, None)
     scenario = scenario_of(data, scenario_path)  # validated, every default filled in (an earlier version's file too)
-    return RunFolder(path, summary, data if scenario is None else scenario)   # else as it is (a JSON object)
+    return RunFolder(path, summary, data if scenario is None else scenario,   # else as it is (a JSON object)
+                     scenario_changed(summary, data))
 
 
 def differences(scenarios: Sequence[Any], prefix: str = "") -> list[tuple[str, list[Any]]]:
@@ -251,6 +254,9 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
         lacking = [str(r.path) for r in runs if r.scenario is None]
         notes.append(f"no scenario.json in {', '.join(lacking)}: only the seed and the run length are compared")
         scenarios = [{"seed": r.summary.get("seed"), "duration": r.summary.get("simulated_seconds")} for r in runs]
+    changed = [str(r.path) for r in runs if r.scenario_changed]
+    if changed:
+        notes.append(changed_scenario_note(", ".join(dict.fromkeys(changed))))
     # a share's rate in its plainest form: one open bracket, [{rate: 0.2}], is the contract rate: 0.2 is, no difference
     scenarios = [plain_rates(_class_prefixes(s)) for s in scenarios]
     estimated = [i for i, s in enumerate(scenarios) if value_at(s, "metrics.records") in ("sample", "none")]

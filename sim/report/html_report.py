@@ -25,7 +25,8 @@ from sim.metrics.output import result_files
 from sim.metrics.stability import growth_words
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
 from sim.report.html_page import Markup, Page, base_header, escape, fmt, mean_ci, simulated, table, unit_of
-from sim.report.overview import overview, read_scenario, shard_notes, value_at
+from sim.report.fingerprint import SCENARIO, changed_scenario_note, scenario_changed
+from sim.report.overview import overview, read_scenario, scenario_json, shard_notes, value_at
 from sim.report.planner_columns import COLUMNS, planner_cells
 from sim.report.search_result import read_search
 from sim.report.result_folder import read_statement, read_summary
@@ -326,6 +327,8 @@ def _add_run(page: Page, folder: Path, regenerate: bool) -> None:
         if regenerate:
             page.figures += [p for p in write_run_figures(folder, page.notes) if p.suffix == ".png"]
         scenario = read_scenario(folder)
+        if scenario_changed(summary, scenario_json(folder / SCENARIO)[0]):
+            page.notes.append(changed_scenario_note(str(folder)))
         view = overview(summary, scenario)
         page.title = view.title
         page.head = run_header(view)

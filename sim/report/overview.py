@@ -6,7 +6,7 @@ scenario (``scenario.json``, written with every result) and returns
 
 * ``paragraph``: one sentence or three saying what was simulated (model, GPUs, replicas, tensor
   parallelism, batching, arrivals, prompt and output lengths, duration: :mod:`sim.report.scenario_words`;
-  SLO);
+  SLO; a re-priced folder's overrides, which ``scenario.json``, the scenario as run, does not hold);
 * ``settings``: the same as a two-column table of key settings;
 * ``verdict``: whether the fleet met its SLO (attainment against :data:`SLO_TARGET`, and a
   growing backlog when the summary reports one), the headroom the load factor leaves
@@ -37,6 +37,7 @@ from typing import Any
 
 from sim import humanize
 from sim.economics.calendar import HOURS_PER_MONTH
+from sim.errors import json_kind
 from sim.humanize import money, share
 from sim.metrics.band import verdict as band_verdict
 from sim.metrics.names import amount
@@ -99,7 +100,7 @@ def scenario_json(path: Path) -> tuple[Any, str | None]:
     except OSError as exc:
         return None, "a folder, not a file" if path.is_dir() else f"cannot read it: {exc.strerror or exc}"
     if not isinstance(data, dict):
-        return None, f"expected a JSON object, got {type(data).__name__}"
+        return None, f"expected a JSON object, got {json_kind(data)}"
     return data, None
 
 
@@ -149,6 +150,11 @@ def overview(summary: dict, scenario: dict | None = None) -> Overview:
         settings.append(("SLO", slo_words))
     if summary.get("seed") is not None:
         settings.append(("seed", str(summary["seed"])))
+    repriced = value_at(summary, "repriced.overrides")     # fleetsim reprice --out: money the scenario does not say
+    if isinstance(repriced, list) and repriced:
+        said = " ".join(str(o) for o in repriced)
+        sentences.append(f"Its money was re-priced (fleetsim reprice) with {said}; the scenario is as it was run.")
+        settings.append(("re-priced with", said))
     gpu = ", ".join(dict.fromkeys(str(p.get("gpu")) for p in pools_sum.values() if p.get("gpu")))
     model = model_name(scenario.get("model")) if scenario else ""
     title = " · ".join(x for x in (name, model, gpu) if x)

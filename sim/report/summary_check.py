@@ -1,7 +1,8 @@
 """A run's ``summary.json`` read back and checked against what fleetsim writes (:func:`read_summary`,
 :func:`summary_problems`): a block where it writes a block, a number where it writes a number, each
 number within its :func:`~sim.metrics.schema.natural_range` (shares within [0, 1], no negative
-latency), the same in each request class's and capacity-band side's block.
+latency), the same in each request class's and capacity-band side's block; a ``fingerprints`` block of
+SHA-256 fingerprints (:mod:`sim.report.fingerprint`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from sim.errors import given
 from sim.metrics.schema import FIXED_KEYS, natural_range
 from sim.metrics.stability import VERDICTS
+from sim.report.fingerprint import fingerprint_problems
 from sim.report.folder_problems import json_kind, raise_problems, read_json_object
 
 #: summary blocks that are JSON objects when present (``pools`` and ``classes``: of one object each)
@@ -86,7 +88,7 @@ def summary_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
                     problems.append((scope + key, f"{value} is not a finite number (fleetsim writes null)"))
                 elif not lo <= value <= hi:
                     problems.append((scope + key, f"{given(value)} is outside [{lo:g}, {hi:g}]"))
-    return problems
+    return problems + fingerprint_problems(summary)
 
 
 def _kind_problems(block: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

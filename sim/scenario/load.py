@@ -25,7 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from sim.economics.tiers import RATE_KEY
-from sim.errors import ScenarioError, text_list
+from sim.errors import ScenarioError, json_kind, text_list
 from sim.humanize import plural
 from sim.scenario.safe_text import TextLimitError, load_toml, not_utf8, read_text
 from sim.scenario.safe_yaml import TagError, load_yaml, tag_problem
@@ -99,7 +99,7 @@ def read_file(path: str | Path) -> dict:
         looks_toml = not toml and isinstance(data, str) and re.match(r"\s*[\w.\"-]+\s*=", data) is not None
         hint = ("; it reads as TOML (key = value): name the file .toml, or write YAML's key: value"
                 if looks_toml else "")
-        raise ScenarioError([("", f"must be a mapping of keys to values (got {type(data).__name__}){hint}")], src)
+        raise ScenarioError([("", f"must be a mapping of keys to values (got {json_kind(data)}){hint}")], src)
     return data
 
 

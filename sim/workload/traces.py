@@ -51,7 +51,7 @@ import pathlib
 
 import numpy as np
 
-from sim.errors import InputError
+from sim.errors import InputError, json_kind
 from sim.scenario.safe_text import check_nesting, wide_encoding
 from sim.workload.trace_csv import azure_timestamp_s, read_csv
 from sim.workload.trace_rows import MAX_TIME_S, MAX_TOKENS, TraceData, TraceRows
@@ -216,7 +216,7 @@ def _read_jsonl(fh, rows: TraceRows, cols: tuple[str, str, str], first_only: boo
             rows.bad_row(line_no, "<row>", f"not a JSON object of values (nested deeper than {_MAX_JSON_DEPTH})")
             continue
         if not isinstance(obj, dict):
-            rows.bad_row(line_no, "<row>", f"not a JSON object (a {type(obj).__name__})")
+            rows.bad_row(line_no, "<row>", f"not a JSON object (got {json_kind(obj)})")
             continue
         rows.add(line_no, cols, obj.get(cols[0]), obj.get(cols[1]), obj.get(cols[2]), obj.get("tenant"))
 

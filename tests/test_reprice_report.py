@@ -1,0 +1,74 @@
+"""What ``fleetsim reprice`` tells a first-time user: the report of a re-priced folder says its money was
+re-priced, and with what (its ``scenario.json`` is the scenario as run, whose ``economics:`` block the
+money no longer follows); a field named without its ``economics.`` prefix is refused with the name meant."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.report.overview import overview
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("rr") / "base"
+    assert main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--set", "duration=2m", "--set", "warmup=0",
+                 "--out", str(out), "--quiet", "--figures", "none"]) == 0
+    return out
+
+
+def test_the_report_of_a_repriced_folder_names_its_overrides(base, tmp_path, capsys):
+    re = tmp_path / "re"
+    assert main(["reprice", str(base), "--set", "economics.gpu_hour_usd=3", "--out", str(re), "--quiet"]) == 0
+    summary = json.loads((re / "summary.json").read_text())
+    scenario = json.loads((re / "scenario.json").read_text())
+    assert scenario["economics"]["gpu_hour_usd"] == 2.5           # the scenario as it was run
+    assert summary["cost"]["compute_usd"] == pytest.approx(3.0 * 4 * 2 / 60, rel=1e-12)   # 4 GPUs, 2 min, $3
+    o = overview(summary, scenario)
+    assert ("re-priced with", "economics.gpu_hour_usd=3") in o.settings
+    assert "re-priced (fleetsim reprice) with economics.gpu_hour_usd=3" in o.paragraph
+    assert not any(k == "re-priced with" for k, _ in overview(json.loads((base / "summary.json").read_text()),
+                                                              scenario).settings)
+    capsys.readouterr()
+    assert main(["report", str(re), "--no-regenerate"]) == 0
+    assert "economics.gpu_hour_usd=3" in (re / "report.html").read_text()
+
+
+def test_an_economics_field_without_its_prefix_is_refused_naming_the_field_meant(base, capsys):
+    capsys.readouterr()
+    assert main(["reprice", str(base), "--set", "gpu_hour_usd=3", "--set", "agreements.0.rate=0.1",
+                 "--set", "fleet.pools.0.replicas=3"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    why = "re-pricing changes only economics.* fields; anything else changes the simulation (use fleetsim run)"
+    assert err == [f"{base}: gpu_hour_usd: {why}; did you mean economics.gpu_hour_usd?",
+                   f"{base}: agreements.0.rate: {why}; did you mean economics.agreements.0.rate?",
+                   f"{base}: fleet.pools.0.replicas: {why}"]
+
+
+def test_a_capacity_band_keeps_its_usage_but_not_its_costs_at_the_old_prices(tmp_path, capsys):
+    """The band's two runs keep no usage.npz: their costs at the old price stood, unchanged, beside the
+    re-priced bill (a $0.50 range around $0.60)."""
+    band = tmp_path / "band"
+    assert main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--set", "duration=2m", "--set", "warmup=0",
+                 "--capacity-band", "--out", str(band), "--quiet", "--figures", "none"]) == 0
+    before = json.loads((band / "summary.json").read_text())["capacity_band"]
+    assert before["slower"]["cost"]["compute_usd"] == pytest.approx(2.5 * 4 * 2 / 60, rel=1e-12)
+    capsys.readouterr()
+    assert main(["reprice", str(band), "--set", "economics.gpu_hour_usd=3", "--out", str(tmp_path / "re"),
+                 "--quiet"]) == 0
+    assert (f"{band}: capacity_band: its sides' costs are left out of the re-priced summary (the band's runs kept "
+            "no usage to re-price); for the band at the new prices, run the scenario again with --capacity-band"
+            ) in capsys.readouterr().err
+    after = json.loads((tmp_path / "re" / "summary.json").read_text())["capacity_band"]
+    for k in ("slower", "faster"):
+        assert "cost" not in after[k]
+        assert after[k] == {key: v for key, v in before[k].items() if key != "cost"}    # usage and latency kept
+    # re-priced as it was: the money has not moved, the band's costs stay
+    assert main(["reprice", str(band), "--out", str(tmp_path / "same"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "same" / "summary.json").read_text())["capacity_band"] == before
+    assert "capacity_band" not in capsys.readouterr().err
