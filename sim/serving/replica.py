@@ -310,6 +310,14 @@ class Replica(EngineLoop):
             return self.kv.used
         return self.kv.used + run.new_blocks(bisect_right(run.ends, t))
 
+    def tokens_at(self, t: float) -> int:
+        """Tokens processed by ``t`` (inside a fast run: with the iterations finished by ``t``, an
+        iteration ending at ``t`` included, as the reference engine has booked it by then)."""
+        run = self.run
+        if run is None:
+            return self.tokens_processed
+        return self.tokens_processed + self.n_dec * bisect_right(run.ends, t)
+
     def busy_at(self, t: float) -> float:
         """Busy seconds up to ``t`` (an iteration or run in progress counts up to ``t``)."""
         acc = self.busy_acc
