@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.serving.clock import arrival_at
 from sim.serving.outcome import EV_FAIL
 from sim.workload.streams import failure_stream
 
@@ -54,7 +55,10 @@ def failure_process(fleet: "Fleet", rep: "Replica", cfg: "Failures", rng: np.ran
     """SimPy process: fail and repair ``rep`` until it is released."""
     env = fleet.env
     while True:
-        yield env.timeout(time_to_failure_s(cfg, rng))
+        # a failure comes before the iteration ends of its instant, as an arrival does (sim.serving.clock):
+        # the iteration ending then is lost with the rest, and the requests routed again reach the other
+        # replicas before their boundaries, on both engines
+        yield arrival_at(env, env.now + time_to_failure_s(cfg, rng))
         if rep.released:
             return
         fleet.fail_replica(rep)
