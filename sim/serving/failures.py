@@ -15,7 +15,9 @@ Proschan, *Mathematical Theory of Reliability*, 1965). Each replica draws from i
 or other replicas.
 
 When a replica fails, the iteration in progress is lost and every request it held is retried or
-failed (see :meth:`sim.serving.fleet.Fleet.fail_replica`).
+failed (see :meth:`sim.serving.fleet.Fleet.fail_replica`). A failure comes before the iteration ends of
+its instant, as an arrival does (:mod:`sim.serving.clock`): an iteration ending as the replica fails is
+lost too, and the requests routed again reach the other replicas before their boundaries then.
 """
 from __future__ import annotations
 

@@ -32,7 +32,8 @@ and the sampler read of it, and its lifecycle.
 Lifecycle (driven by the fleet, the autoscaler and the failure process): a replica is *warming*
 (provisioned, not routable) until ready, then *serving*; *draining* stops routing to it and it is
 released once it holds nothing; a *failure* kills it at that instant (the iteration in progress is
-lost; iterations of a fast run that ended before the failure count, as in the reference engine),
+lost, and so is one ending at that very instant: :mod:`sim.serving.clock`; iterations of a fast run
+that ended before the failure count, as in the reference engine),
 evicts everything it holds back to the fleet, and the replica serves again after its repair.
 
 Roles (prefill/decode disaggregation): a ``prefill`` replica hands a request off after the prefill
