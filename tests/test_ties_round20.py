@@ -200,3 +200,20 @@ def test_drains_and_start_ups_on_iteration_ends_and_arrivals(tmp_path):
             bad.append((router, delay, differs(fast, ref)))
         assert ref.summary["autoscale"]["p"]["scale_downs"] > 0     # the drains happen
     assert bad == []
+
+
+def test_the_load_factor_counts_a_fast_runs_iterations_ended_by_the_check_off_the_grid(tmp_path):
+    """Not only at a tie: checks every 2.3 s (on no arrival and no iteration end; steps of 0.125 s +
+    2^-10 s a prompt token + 2^-7 s a decoding sequence), requests of 1 to 9 output tokens every 0.25 s. A
+    check inside a fast run read none of its iterations ended by then, the reference engine all of
+    them; the two pools then scaled differently."""
+    arrivals = [0.25 * i for i in range(40)]
+    path = trace(tmp_path, arrivals, [1 + (i * 7) % 9 for i in range(40)])
+    perf = {"model": "linear", "base_s": 0.125, "per_prefill_token_s": 0.0009765625, "per_decode_token_s": 0.0078125,
+            "per_context_token_s": 0.0}
+    a = {"metric": "load_factor", "interval": 2.3, "target": 0.5, "min": 1, "max": 3, "scale_up_delay": 0,
+         "cooldown": 0}
+    pools = [pool("p", 1, 2, autoscale=a), pool("q", 1, 2, autoscale=dict(a, min=0))]
+    fast, ref = (sim.run(scenario(path, e, pools, router="central_queue", perf=perf, interval=0.3))
+                 for e in ("fast", "reference"))
+    assert differs(fast, ref) == ""
