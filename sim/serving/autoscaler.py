@@ -151,7 +151,7 @@ class Autoscaler:
     def _load_factor(self, t: float) -> float:
         """Load factor of the pool over the last interval (see the module docstring)."""
         p = self.pool
-        tokens = float(sum(r.tokens_processed for r in p.replicas))
+        tokens = float(sum(r.tokens_at(t) for r in p.replicas))    # a fast run's iterations ended by t too
         up = p.up_seconds(t)
         d_tok, d_up = tokens - self._prev_tokens, up - self._prev_lf_up
         self._prev_tokens, self._prev_lf_up = tokens, up

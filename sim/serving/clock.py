@@ -47,7 +47,25 @@ instant (a time-series row, an autoscaler's check), which so reads the replicas 
 ending then, as the fast engine's state inside a decode run reads; last an idle replica woken by an
 arrival (the reference engine wakes it with an event triggered at the arrival, after those scheduled
 before; a pre-routed replica waits for its next arrival with :func:`wake_at`), so a time-series row
-at that instant finds the request waiting, not running. Arrivals of one instant keep their own order:
+at that instant finds the request waiting, not running.
+
+**What else comes first.** Two more events put requests into a replica's queue from outside it, and
+are taken as arrivals (:func:`arrival_at`), for the same reason: a KV cache landing on the decode pool
+(:meth:`~sim.serving.fleet.Fleet.hand_off`; vLLM V1's scheduler takes a request whose remote KV
+receive has finished at its next ``schedule()``, so a transfer done by the time a decode step ends
+joins the next step), and a replica's failure (:func:`~sim.serving.failures.failure_process`), whose
+requests are routed again at once and reach the other replicas before their boundaries of that
+instant. A failure at the instant the failing replica ends an iteration so loses that iteration (its
+tokens never came back to the scheduler) on both engines; taken after the boundaries, the reference
+engine had booked it while the fast engine, inside a decode run with no event at that boundary, had
+not, and the retried requests joined a fast run at that boundary but the reference engine's replica
+one iteration later. Everything that only reads the replicas or changes which replicas exist stays
+among the ordinary events, after the iteration ends of its instant, on both engines: a time-series
+row, an autoscaler's check (its ``load_factor`` reads the tokens of a fast run's iterations ended by
+then, :meth:`~sim.serving.replica.Replica.tokens_at`, as the reference engine has booked them) and
+the drains it decides, a replica becoming ready, a repair, a client's deadline (a request whose
+deadline is at or before a boundary is gone there: :mod:`sim.serving.patience`).
+Events taken first keep their own order (the order they were scheduled in, which no engine decides):
 
 >>> env = simpy.Environment()
 >>> seen = []
@@ -101,7 +119,8 @@ at = At
 
 def arrival_at(env: simpy.Environment, t: float) -> At:
     """An arrival at ``t``: an :class:`At` taken before the ordinary events of its instant (an
-    iteration's end, a time-series row), in the order the arrivals were scheduled."""
+    iteration's end, a time-series row), in the order the arrivals were scheduled. Also a KV transfer's
+    landing and a replica's failure (see the module docstring)."""
     return At(env, t, priority=URGENT)
 
 

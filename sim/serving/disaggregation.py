@@ -8,7 +8,8 @@ al., ISCA 2024, and DistServe, Zhong et al., OSDI 2024):
    token there, so TTFT involves the prefill pool only;
 2. its KV cache (``tokens * kv_bytes_per_token`` of the prefill pool) then crosses the link in
    ``bytes / (link_gbps * 1e9 / 8)`` seconds; the prefill replica keeps those blocks until the
-   transfer ends;
+   transfer ends, which lands on the decode pool as an arrival does (before the iteration ends of its
+   instant: :mod:`sim.serving.clock`);
 3. the request joins the queue of the least outstanding decode replica, which admits it straight
    into its decode batch at the next iteration boundary once its KV blocks fit (head of line),
    with no prefill iteration; the decode pool produces every later token, so TPOT covers the

@@ -15,7 +15,9 @@ Proschan, *Mathematical Theory of Reliability*, 1965). Each replica draws from i
 or other replicas.
 
 When a replica fails, the iteration in progress is lost and every request it held is retried or
-failed (see :meth:`sim.serving.fleet.Fleet.fail_replica`).
+failed (see :meth:`sim.serving.fleet.Fleet.fail_replica`). A failure comes before the iteration ends of
+its instant, as an arrival does (:mod:`sim.serving.clock`): an iteration ending as the replica fails is
+lost too, and the requests routed again reach the other replicas before their boundaries then.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.serving.clock import arrival_at
 from sim.serving.outcome import EV_FAIL
 from sim.workload.streams import failure_stream
 
@@ -54,7 +57,10 @@ def failure_process(fleet: "Fleet", rep: "Replica", cfg: "Failures", rng: np.ran
     """SimPy process: fail and repair ``rep`` until it is released."""
     env = fleet.env
     while True:
-        yield env.timeout(time_to_failure_s(cfg, rng))
+        # a failure comes before the iteration ends of its instant, as an arrival does (sim.serving.clock):
+        # the iteration ending then is lost with the rest, and the requests routed again reach the other
+        # replicas before their boundaries, on both engines
+        yield arrival_at(env, env.now + time_to_failure_s(cfg, rng))
         if rep.released:
             return
         fleet.fail_replica(rep)

@@ -41,7 +41,7 @@ from sim.serving.patience import scales as patience_scales
 from sim.serving.request import COMPLETED, IN_FLIGHT, R_NO_REPLICA, R_QUEUE_FULL, R_TIMEOUT, REJECTED, Req
 from sim.serving.router import PoolSet, class_pool_sets, least_outstanding, make_router
 from sim.serving.sampler import Sampler
-from sim.serving.clock import at
+from sim.serving.clock import arrival_at, at
 from sim.workload.streams import router_stream
 
 __all__ = ["EVENT_KINDS", "EV_DRAIN", "EV_FAIL", "EV_PROVISION", "EV_READY", "EV_RELEASE", "EV_REPAIR", "Fleet"]
@@ -175,7 +175,9 @@ class Fleet(ReplicaLifecycle):
         self.transfer_s += dt
         self.transfer_bytes += nbytes
         epoch = r.epoch
-        ev = at(self.env, max(t, self.env.now) + dt)
+        # the cache lands as an arrival lands on the decode pool: before the iteration ends of its
+        # instant, so a decode replica ending an iteration then admits it at once (sim.serving.clock)
+        ev = arrival_at(self.env, max(t, self.env.now) + dt)
         ev.callbacks.append(lambda _ev: self._transfer_end(r, src, epoch))
 
     def _transfer_end(self, r: Req, src: Replica, epoch: int) -> None:

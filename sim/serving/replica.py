@@ -32,7 +32,8 @@ and the sampler read of it, and its lifecycle.
 Lifecycle (driven by the fleet, the autoscaler and the failure process): a replica is *warming*
 (provisioned, not routable) until ready, then *serving*; *draining* stops routing to it and it is
 released once it holds nothing; a *failure* kills it at that instant (the iteration in progress is
-lost; iterations of a fast run that ended before the failure count, as in the reference engine),
+lost, and so is one ending at that very instant: :mod:`sim.serving.clock`; iterations of a fast run
+that ended before the failure count, as in the reference engine),
 evicts everything it holds back to the fleet, and the replica serves again after its repair.
 
 Roles (prefill/decode disaggregation): a ``prefill`` replica hands a request off after the prefill
@@ -360,6 +361,14 @@ class Replica(EngineLoop):
         if run is None:
             return self.kv.used
         return self.kv.used + run.new_blocks(bisect_right(run.ends, t))
+
+    def tokens_at(self, t: float) -> int:
+        """Tokens processed by ``t`` (inside a fast run: with the iterations finished by ``t``, an
+        iteration ending at ``t`` included, as the reference engine has booked it by then)."""
+        run = self.run
+        if run is None:
+            return self.tokens_processed
+        return self.tokens_processed + self.n_dec * bisect_right(run.ends, t)
 
     def busy_at(self, t: float) -> float:
         """Busy seconds up to ``t`` (an iteration or run in progress counts up to ``t``)."""
