@@ -48,9 +48,8 @@ load); the class mix of a step's demand is its arrivals', of its services first 
 Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
 ``tests/test_cross_tier.py``): within a step the rate is taken as constant for the curve's load
 (the backlog, its waits and the class mix read it per sub-step; behind a backlog each request is read
-at the load served when it is served; at capacity a saturated replica's TPOT and TTFT and E2E service
-parts, the queueing and the ITL percentiles the curve's top grid point's, 95 % of ``max_rps`` by
-default); a router's smoothing is measured on a group of at most four replicas.
+at the load served when it is served; at capacity a saturated replica's TPOT, ITL and TTFT and E2E
+service parts, the queueing the curve's top grid point's, 95 % of ``max_rps`` by default); a router's smoothing is measured on a group of at most four replicas.
 """
 from __future__ import annotations
 
