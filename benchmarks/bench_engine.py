@@ -41,6 +41,11 @@ Cases (rates in requests/s):
 * ``fluid_year`` -- ``fidelity: fluid``: one simulated year of hourly steps for 2,000 replicas of
   the baseline pool (diurnal traffic, mean 5,000/s, 2 %/month growth); run twice in a fresh
   ``$FLEETSIM_CACHE``: cold (capacity curve measured) and warm (curve read from the cache);
+* ``fluid_year_bursty`` -- ``fluid_year`` with the diurnal cycle an hour long (``period: 3600``, mean
+  35,000/s, peak-to-trough 2, peaks at half past each hour, no growth): every hourly step's mean is
+  within the 2,000 replicas' capacity (about 43,000/s) and its peak above it, so every step builds and
+  clears a backlog inside it (the fluid tier's worst case for reading steps on their sub-steps,
+  ``sim/fluid/substep.py``);
 * ``fluid_year_pinned`` -- ``fluid_year`` on two pools of 1,000 replicas with two classes
   (``fleet.router.classes``): ``chat`` (70 %) free on both, ``docs`` (30 %, with a daily cycle of its
   own) pinned to the second, so least outstanding's water-filling splits every step differently.
@@ -142,6 +147,11 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
             "fleet.pools.0.replicas=2000",
             "workload.arrival={process: diurnal, mean_rate: 5000, peak_to_trough: 3}",
             "workload.growth={monthly: 0.02}"]
+    if case == "fluid_year_bursty":
+        return str(ROOT / "scenarios" / "baseline.yaml"), [
+            "name=fluid-year-bursty", "fidelity=fluid", "warmup=0", "duration=365d" if not quick else "duration=30d",
+            "fleet.pools.0.replicas=2000",
+            "workload.arrival={process: diurnal, mean_rate: 35000, peak_to_trough: 2, period: 3600, peak_hour: 14.5}"]
     if case == "fluid_year_pinned":
         return str(ROOT / "scenarios" / "baseline.yaml"), [
             "name=fluid-year-pinned", "fidelity=fluid", "warmup=0", "duration=365d" if not quick else "duration=30d",
@@ -157,10 +167,10 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
 
 
 DEFAULT_CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "ref8_pp2", "ref1_v1",
-                 "ref8_v1", "ref8_trtllm", "ref8_sglang", "fluid_year", "fluid_year_pinned")
+                 "ref8_v1", "ref8_trtllm", "ref8_sglang", "fluid_year", "fluid_year_bursty", "fluid_year_pinned")
 SCENARIO_CASES = ("failures", "diurnal_week")
 CASES = DEFAULT_CASES + SCENARIO_CASES
-FLUID_CASES = ("fluid_year", "fluid_year_pinned")
+FLUID_CASES = ("fluid_year", "fluid_year_bursty", "fluid_year_pinned")
 
 
 def _count_events() -> list[int]:

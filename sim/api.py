@@ -312,6 +312,11 @@ class LiveRun:
                     return done
         return None
 
+    def gaps(self) -> tuple[np.ndarray, np.ndarray]:
+        """The inter-token gaps booked so far (distinct values and their counts, ``records: all``; empty
+        otherwise), as :meth:`sim.metrics.records.GapLog.arrays`."""
+        return self._fleet.gaps.arrays()
+
     def finish(self) -> np.ndarray:
         """The completed rows of the whole run (its clock run on to the scenario's duration)."""
         sc = self.loaded.scenario

@@ -116,6 +116,39 @@ def test_hourly_steps_read_what_minute_steps_read(hourly):
         fine["e2e"]["mean"] - fine["queue"]["mean"], rel=1e-2)
 
 
+def test_the_saturated_replicas_inter_token_gaps_are_the_hand_ones(curve):
+    """Saturated, the prefills come in pairs two steps in five: per 36 gaps, 12 of a step with two
+    prefills and six decodes (0.22 s) and 24 of a step with eight decodes (0.26 s); token-weighted mean
+    ``(12 x 0.22 + 24 x 0.26) / 36 = 0.2467`` s, median and upper percentiles 0.26 s. The curve's top grid
+    point, its batch not quite full, reads a mean of 0.2389 s and a median of 0.24 s."""
+    assert curve.sat_itl["mean"] == pytest.approx((12 * 0.22 + 24 * 0.26) / 36, rel=2e-3)
+    for s in ("p50", "p90", "p99"):
+        assert curve.sat_itl[s] == pytest.approx(0.26, rel=1e-9)
+    assert curve.latency["itl"]["mean"][-1] < 0.98 * curve.sat_itl["mean"]
+
+
+def test_itl_behind_a_backlog_is_a_saturated_replicas_while_it_lasts(curve, hourly):
+    """4,800 of the 5,400 served (every request nine gaps) at capacity, 600 at a quarter of ``mu``: the
+    ITL mean and median are that mix of a saturated replica's and the curve's at ``0.25 mu`` (0.2344 s and
+    0.2453 s; the request level, 5 seeds, 0.2349 s and 0.2449 s). Read at the top grid point, they were
+    0.2275 s and 0.2276 s. (The upper percentiles, averaged over the step's loads, read under the request
+    level's 0.26 s, which percentiles of the mixed gaps give: ``docs/scaling.md``.)"""
+    def at(v):
+        return float(np.interp(0.25 * MU, curve.rates_rps, np.asarray(v, dtype=np.float64)))
+    for s in ("mean", "p50"):
+        want = (4800.0 * curve.sat_itl[s] + 600.0 * at(curve.latency["itl"][s])) / 5400.0
+        assert hourly["itl"][s] == pytest.approx(want, rel=2e-3), s
+    assert hourly["itl"]["mean"] == pytest.approx(hourly["tpot"]["mean"], rel=2e-3)   # nine gaps each
+
+
+@pytest.mark.slow
+def test_itl_behind_a_backlog_against_the_request_level(hourly):
+    runs = [sim.run(batching_pool("request", seed=s)).summary["latency"]["itl"] for s in range(1, 21)]
+    for s in ("mean", "p50"):
+        req = float(np.mean([r[s] for r in runs]))
+        assert hourly["itl"][s] == pytest.approx(req, rel=0.01), (s, hourly["itl"][s], req)
+
+
 @pytest.mark.slow
 def test_tpot_behind_a_backlog_against_the_request_level(hourly):
     seeds = [sim.run(batching_pool("request", seed=s)).summary["latency"]["tpot"]["mean"] for s in range(1, 21)]

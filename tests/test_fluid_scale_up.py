@@ -17,7 +17,7 @@ import sim
 from sim.api import build_pools
 from sim.fluid import run_fluid
 from sim.fluid.autoscale import Replicas, scale_step
-from sim.fluid.run import _fluid_queue
+from sim.fluid.pool_queue import fluid_queue
 from sim.scenario.load import load_scenario
 
 from conftest import scenario
@@ -102,7 +102,7 @@ def test_a_ramp_builds_the_backlog_the_scale_up_delay_implies_by_hand():
     curve = SimpleNamespace(reject_share=0.0, max_rps=1.0, prompt_tokens_mean=1000.0, output_tokens_mean=1.0)
     offered = np.array([60.0, 60.0, 240.0, 240.0, 240.0, 240.0, 240.0, 240.0])
     dt = np.full(8, 60.0)
-    q = _fluid_queue(pool, curve, offered, dt)
+    q = fluid_queue(pool, curve, offered, dt)
     assert q.n.tolist() == [2, 2, 2, 4, 4, 8, 8, 10]
     assert q.serving.tolist() == [2, 2, 2, 2, 3, 4, 6, 8]
     assert q.served.tolist() == [60, 60, 120, 120, 180, 240, 360, 420]
@@ -110,7 +110,7 @@ def test_a_ramp_builds_the_backlog_the_scale_up_delay_implies_by_hand():
     instant = copy.deepcopy(pool)
     instant.cfg = pool.cfg.model_copy(update={"autoscale": pool.cfg.autoscale.model_copy(
         update={"scale_up_delay": 0.0})})
-    q0 = _fluid_queue(instant, curve, offered[:5], dt[:5])
+    q0 = fluid_queue(instant, curve, offered[:5], dt[:5])
     assert q0.serving.tolist() == q0.n.tolist() == [2, 2, 2, 4, 8]
     assert q0.b_end.tolist() == [0, 0, 120, 120, 0]
 

@@ -222,6 +222,20 @@ class _LiveSaturated:
 
         self.template, self.base_dir, self.rate, self.seed = template, base_dir, rate, seed
         self.run = LiveRun(_scenario(template, base_dir, rate, horizon_s, 0.0, seed), check=False)
+        self.continued = False          # whether the last completions came from the continued run
+
+    def itl(self) -> dict | None:
+        """The continued run's inter-token gaps so far, token-weighted (``{mean, p50, p90, p99}``, as a
+        summary's ``latency.itl``): a saturated replica's, its batch full, what the requests served while a
+        backlog lasts see between tokens (:attr:`~sim.fluid.curve.CapacityCurve.sat_itl`). The gaps carry
+        no time, so they are the run's from its start (the batch filling in its first seconds included),
+        not the window's alone; ``None`` where the last completions came from a fresh run."""
+        from sim.metrics.summary import weighted_stats
+
+        if not self.continued:
+            return None
+        g, c = self.run.gaps()
+        return weighted_stats(g, c) if len(g) else None
 
     def completions(self, duration: float, enough) -> np.ndarray:
         """The completed requests of a saturated run of ``duration`` (no warmup), stopped once ``enough``
@@ -234,7 +248,9 @@ class _LiveSaturated:
             check_work(loaded)        # what a run of this duration would refuse
             done = self.run.completions_before(duration, duration / CHECKS, enough)
             if done is not None:
+                self.continued = True
                 return done
+        self.continued = False
         return completions(loaded, duration / CHECKS, enough)
 
 
@@ -408,6 +424,7 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
             break
         max_rps, se = got
         sat = saturated_tpot(done, skip, n, n_classes)
+        sat["itl"] = live.itl()
         if se <= SETTLED * max_rps or n >= MAX_WINDOW:
             break
         n = min(MAX_WINDOW, 2 * n)
@@ -424,6 +441,8 @@ def _saturated_fields(sat: dict | None) -> dict:
     means = [m if m is not None else sat["mean"] for m in sat["class_means"]]
     out = {"sat_tpot": sat["row"], "sat_tpot_mean": sat["mean"], "class_sat_tpot": np.array(rows),
            "class_sat_tpot_mean": np.array(means, dtype=np.float64)}
+    if sat.get("itl") is not None and all(v is not None for v in sat["itl"].values()):
+        out["sat_itl"] = sat["itl"]
     svc = sat.get("service") or {}
     if svc and all(v[0] is not None for v in svc.values()):
         out["sat_service_mean"] = {m: v[0] for m, v in svc.items()}

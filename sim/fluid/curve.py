@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: the curve format and measurement version (part of the cache key; a bump measures every curve again)
-CURVE_VERSION = 12 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+CURVE_VERSION = 13 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
 # min_requests; 6: measured behind the scenario's router on a group of replicas; 7: a group's grid
 # runs and saturation probes measure the replica-seconds of one replica's (:func:`sim.fluid.capacity.grid_run_length`);
 # 8: SLO-ratio rows, what a scaled capacity reads its attainment from (:mod:`sim.fluid.scaled_curve`)
@@ -25,6 +25,7 @@ CURVE_VERSION = 12 # 4: SLO attainment counts in-flight requests that already mi
 # (:func:`sim.fluid.saturation.settled_rps`)
 # 11: the TPOT of a saturated replica, its batch full (:func:`sim.fluid.saturation.saturated_tpot`)
 # 12: its TTFT and E2E less the queue (the service parts, ``sat_service_mean``)
+# 13: its inter-token gaps' mean and percentiles (``sat_itl``)
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -77,6 +78,8 @@ class CapacityCurve:
     # and its TTFT and E2E less the queue time (the service parts), mean per metric, and per class (classes,)
     sat_service_mean: dict[str, float] | None = None
     class_sat_service_mean: dict[str, np.ndarray] | None = None
+    # and its inter-token gaps, token-weighted ({mean, p50, p90, p99}, :meth:`sim.api.LiveRun.gaps`)
+    sat_itl: dict[str, float] | None = None
 
     # ------------------------------------------------------------------ evaluation
     def position(self, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,7 +145,8 @@ class CapacityCurve:
                 "sat_service_mean": None if self.sat_service_mean is None else
                 {m: float(v) for m, v in self.sat_service_mean.items()},
                 "class_sat_service_mean": None if self.class_sat_service_mean is None else
-                {m: [float(x) for x in v] for m, v in self.class_sat_service_mean.items()}}
+                {m: [float(x) for x in v] for m, v in self.class_sat_service_mean.items()},
+                "sat_itl": None if self.sat_itl is None else {s: float(v) for s, v in self.sat_itl.items()}}
 
     @classmethod
     def from_json(cls, d: dict) -> "CapacityCurve":
@@ -172,7 +176,8 @@ class CapacityCurve:
                    class_sat_tpot=None if cst is None else _dense(cst),
                    class_sat_tpot_mean=None if cstm is None else np.asarray(cstm, dtype=np.float64),
                    sat_service_mean=None if svc is None else {m: float(v) for m, v in svc.items()},
-                   class_sat_service_mean=None if csvc is None else {m: arr(v) for m, v in csvc.items()})
+                   class_sat_service_mean=None if csvc is None else {m: arr(v) for m, v in csvc.items()},
+                   sat_itl=None if d.get("sat_itl") is None else {s: float(v) for s, v in d["sat_itl"].items()})
 
 
 def _sparse(h: np.ndarray) -> dict:

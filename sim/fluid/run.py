@@ -17,7 +17,9 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    plus the backlog ``B`` carried from the previous step is served up to ``n x max x step``; the
    rest is the next backlog. Where the rate rises inside a step past the capacity, the capacity
    left idle before the rise is lost: the step ends with the backlog of the plain fluid queue on its
-   sub-steps (:mod:`sim.fluid.substep`), and its waits are read on them too. Each replica sees the
+   sub-steps (:mod:`sim.fluid.substep`), and its waits are read on them too, as are those of a step whose
+   backlog builds and clears inside it (:func:`~sim.fluid.substep.hidden_backlog`; its peak counts in
+   ``stability.in_flight_peak``; :mod:`sim.fluid.pool_queue`). Each replica sees the
    per-replica load ``served / (n x step)``; latency, SLO attainment, GPU busy share, KV use and MFU
    are read off the curve at that load.
    While a backlog exists every request served in the step also waits what the fluid queue's
@@ -46,9 +48,8 @@ load); the class mix of a step's demand is its arrivals', of its services first 
 Known limits (checked against request-level runs in ``tests/test_fluid.py`` and
 ``tests/test_cross_tier.py``): within a step the rate is taken as constant for the curve's load
 (the backlog, its waits and the class mix read it per sub-step; behind a backlog each request is read
-at the load served when it is served; at capacity a saturated replica's TPOT and TTFT and E2E service
-parts, the queueing and the ITL percentiles the curve's top grid point's, 95 % of ``max_rps`` by
-default); a router's smoothing is measured on a group of at most four replicas.
+at the load served when it is served; at capacity a saturated replica's TPOT, ITL and TTFT and E2E
+service parts, the queueing the curve's top grid point's, 95 % of ``max_rps`` by default); a router's smoothing is measured on a group of at most four replicas.
 """
 from __future__ import annotations
 
@@ -61,7 +62,6 @@ from typing import Any
 import numpy as np
 
 from sim.fluid.attain import backlog_attainment
-from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
 from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
                                warn_priority)
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
@@ -70,14 +70,12 @@ from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
 from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
+from sim.fluid.pool_queue import PoolQueue, fluid_queue
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
-from sim.fluid.substep import (at_capacity_subs, class_spread, end_backlog, lost_capacity, pool_spread,
-                               read_on_subs, sub_arrivals, sub_mix, sub_spread, warn_hidden)
+from sim.fluid.substep import (class_spread, pool_spread, read_on_subs, sub_arrivals, sub_mix, sub_spread, warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes, service_add
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
-from sim.metrics.utilization import pool_seconds_per_request
-from sim.serving.autoscaler import default_scale_up_delay_s
 
 DEFAULT_STEP_S = 3600.0
 
@@ -157,85 +155,6 @@ def _steps(sc, step_s: float, base_dir: Path) -> _Steps:
     cls_frac = np.divide(demand, total[:, None], out=np.full_like(demand, 1.0 / n_cls), where=total[:, None] > 0)
     after_warm = np.clip((edges[1:] - np.maximum(edges[:-1], sc.warmup)) / dt_s, 0.0, 1.0)
     return _Steps(edges, dt_s, demand, total, cls_frac, after_warm)
-
-
-@dataclass(frozen=True)
-class _Queue:
-    """One pool's fluid queue over the steps: replicas provisioned (``n``, billed) and serving
-    (``serving``: ``n`` less those still warming up), requests served and refused, backlog, and
-    the replicas ever provisioned (``provisioned_total``: the pool's ``replicas`` plus every
-    autoscaler scale-up's new ones)."""
-
-    n: np.ndarray
-    serving: np.ndarray
-    served: np.ndarray
-    rejected: np.ndarray
-    b_start: np.ndarray
-    b_end: np.ndarray
-    provisioned_total: int
-    full: np.ndarray | None = None      # per step, the share at capacity where its sub-steps lost some (else NaN)
-
-    @property
-    def backlog(self) -> float:
-        """The backlog left at the end of the run."""
-        return float(self.b_end[-1]) if len(self.b_end) else 0.0
-
-
-def _fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
-                 spread: np.ndarray | None = None) -> _Queue:
-    """Serve ``offered`` requests per step through pool ``p``'s curve: the curve's rejected share is
-    refused, the rest plus the carried backlog is served up to ``serving x max x step``. Without an
-    autoscaler ``serving = n = replicas``; with one, ``n`` is where it settles each step and
-    ``serving`` leaves out the replicas still warming up (:class:`~sim.fluid.autoscale.Replicas`).
-    ``spread`` (each step's demand over its sub-steps, :func:`~sim.fluid.substep.sub_spread`): where the
-    rate rises inside a step past the capacity, the capacity left idle before the rise serves nobody,
-    and the step ends with the sub-steps' backlog (:func:`~sim.fluid.substep.end_backlog`), not the
-    step mean's."""
-    n_steps = len(dt_s)
-    admitted = offered * (1.0 - curve.reject_share)
-    rejected = offered - admitted
-    a = p.cfg.autoscale
-    n = np.full(n_steps, float(p.cfg.replicas))
-    serving = n.copy()
-    s_each = pool_seconds_per_request(p, curve.prompt_tokens_mean, curve.output_tokens_mean)
-    cap = n * curve.max_rps * dt_s
-    served = np.zeros(n_steps)
-    b_start = np.zeros(n_steps)
-    b_end = np.zeros(n_steps)
-    b = 0.0
-    if a is not None:
-        delay = a.scale_up_delay if a.scale_up_delay is not None else default_scale_up_delay_s(p)
-        replicas = Replicas(p.cfg.replicas, delay, a.cooldown)
-        m_sat = saturated_metric(a.metric, curve, s_each)
-    full = None
-    if spread is not None and a is None:
-        p_sub, m_sub = lost_capacity(spread, admitted, cap)
-    t0 = 0.0
-    for k in range(n_steps):                             # sequential in the backlog
-        b_start[k] = b
-        if a is not None:                                # where the autoscaler settles this step
-            settled = settled_replicas(a.metric, a.target, a.min, a.max, curve, (admitted[k] + b) / dt_s[k],
-                                       b, s_each)
-            n[k], serving[k] = scale_step(replicas, a, m_sat, t0, float(dt_s[k]), settled)
-            cap[k] = serving[k] * curve.max_rps * dt_s[k]
-        t0 += float(dt_s[k])
-        work = admitted[k] + b
-        served[k] = min(work, cap[k])
-        if spread is not None:                           # capacity idle before a rise inside the step is lost
-            if a is not None:
-                p_k, m_k = (x[0] for x in lost_capacity(spread[k:k + 1], admitted[k:k + 1], cap[k:k + 1]))
-            else:
-                p_k, m_k = p_sub[k], m_sub[k]
-            left = end_backlog(b, float(p_k), float(m_k))
-            if left > work - served[k] + 1e-9 * max(cap[k], 1.0):
-                if full is None:
-                    full = np.full(n_steps, np.nan)
-                full[k] = at_capacity_subs(b, spread[k], float(admitted[k]), float(cap[k]))
-                served[k] = work - left
-        b = work - served[k]
-        b_end[k] = b
-    total = round(replicas.provisioned) if a is not None else p.cfg.replicas
-    return _Queue(n, serving, served, rejected, b_start, b_end, int(total), full)
 
 
 def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: float,
@@ -338,7 +257,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     per_cls = [ClassSums(like) for _ in range(steps.cls_frac.shape[1])]
     ts_rows, intervals, usage, use_rows = [], [], [], []
     kv_num = kv_den = 0.0
-    hidden = []
+    hidden, sub_sys = [], None
     fine = sub_arrivals(sc, steps.edges, steps.dt_s, base_dir)
     spread = sub_spread(fine, steps.total)
     # classes pinned to pools: a pool's rate within a step is that of its own classes, not the fleet's
@@ -348,7 +267,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
         spread_p = pool_spread(by_cls, mine.demand) if by_cls is not None else spread
-        q = _fluid_queue(p, curve, offered, steps.dt_s, spread_p)
+        q = fluid_queue(p, curve, offered, steps.dt_s, spread_p)
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
@@ -359,6 +278,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
         use_rows.extend(_usage_rows(curve, q.served, mine, p.cfg.scale, measured.mix))
         kv_num += float(np.sum(measured.kv * q.serving))
+        if measured.sub_sys is not None:
+            sub_sys = measured.sub_sys if sub_sys is None else sub_sys + measured.sub_sys
         kv_den += float(np.sum(q.serving))
 
     warn_hidden(sc, steps.dt_s, spread, hidden)   # overloads shorter than a step
@@ -370,6 +291,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     fleet = fleet_summary(sc, usage, kv_cache_mean=kv_num / kv_den if kv_den else 0.0, timeseries=ts,
                           requests=summary["requests"], end_s=end)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
+    if sub_sys is not None and "in_flight_peak" in fleet.stability:   # a backlog between the steps' ends
+        fleet.stability["in_flight_peak"] = max(fleet.stability["in_flight_peak"], int(round(float(sub_sys.max()))))
     t, tin, tout, ucls, uw = _in_time_order(use_rows)
     econ = price_run(summary, sc, pools, end, interval_columns(intervals), fleet.busy_gpu_s_by_pool, t, tin, tout,
                      ucls, uw)
@@ -399,9 +322,10 @@ class _Measured:
     usage: PoolUsage
     kv: np.ndarray
     mix: np.ndarray                 # each class's share of each step's services (served_mix)
+    sub_sys: np.ndarray | None = None   # requests in the system at each sub-step's end (_sub_in_system)
 
 
-def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_sums: FleetSums,
+def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, fleet_sums: FleetSums,
                   per_cls: list[ClassSums], cls_slo: list[tuple[float, float]],
                   spread: np.ndarray | None = None, mix_sub: np.ndarray | None = None) -> _Measured:
     """Read pool ``p``'s steps off its curve at the per-replica load served: latency (shifted by the
@@ -414,8 +338,10 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
         load = np.where(up > 0, served / (up * dt_s), 0.0)
     admitted = served + q.b_end - q.b_start             # what joined the pool's queue in each step
     cap_step = up * curve.max_rps * dt_s
-    waits = step_waits(steps.edges, admitted, served, cap_step,
-                       (q.b_start + q.b_end) > 0)          # FCFS behind the backlog, in the step too
+    queued = (q.b_start + q.b_end) > 0
+    if q.sub_q is not None:                     # and a backlog built and cleared inside a step (its sub-steps)
+        queued |= (q.sub_q > 1e-9 * np.maximum(cap_step, 1.0)[:, None]).any(axis=1)
+    waits = step_waits(steps.edges, admitted, served, cap_step, queued)   # FCFS behind the backlog, in the step too
     read_on_subs(waits, steps.edges, admitted, q.b_start, cap_step, spread)
     # each instant at the load served then: at capacity behind the backlog
     waits = waits.on_curve(curve.rates_rps, up * dt_s, curve.max_rps)
@@ -484,6 +410,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
         np.zeros(n_steps),
         rate_rep * np.nan_to_num(svc), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
     running = rate_rep * np.nan_to_num(svc)
+    sub_sys = _sub_in_system(curve, q, up, rows[:, 3] + running)
     end = float(sc.duration)
     usage = PoolUsage(
         pool=p, provisioned_gpu_s=float(np.sum(n * dt_s)) * gpr, busy_gpu_s=float(np.sum(up * dt_s * busy)) * gpr,
@@ -494,4 +421,18 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: _Queue, steps: _Steps, fleet_s
         lead={"replicas_provisioned_total": q.provisioned_total},
         tail={"replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
               "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps, "backlog_end": b})
-    return _Measured(rows, usage, kv, by_served)
+    return _Measured(rows, usage, kv, by_served, sub_sys)
+
+
+def _sub_in_system(curve: CapacityCurve, q: PoolQueue, up: np.ndarray, at_end: np.ndarray) -> np.ndarray | None:
+    """``(steps, sub-steps)``: the pool's requests in the system at each sub-step's end where its sub-steps
+    hold a backlog (the backlog plus a saturated replica's running requests, Little's law: ``max_rps`` x
+    its service time), elsewhere the step's end's (``at_end``: queue and running); ``None`` without
+    sub-steps. What the run's ``in_flight_peak`` reads, so that a backlog that builds and clears inside
+    a step counts in it (the time series holds each step's end)."""
+    if q.sub_q is None:
+        return None
+    sat = curve.sat_service_mean["e2e"] if curve.sat_service_mean else \
+        float(curve.latency["e2e"]["mean"][-1] - curve.latency["queue"]["mean"][-1])
+    held = q.sub_q > 1e-9 * np.maximum(up * curve.max_rps, 1.0)[:, None]
+    return np.where(held, q.sub_q + (up * curve.max_rps * float(np.nan_to_num(sat)))[:, None], at_end[:, None])

@@ -162,6 +162,8 @@ def at_capacity(curve, capacity: float, frontend_s: float = 0.0):
     if curve.sat_service_mean is not None:          # its service parts: latencies, the front end's kept
         out = replace(out, sat_service_mean={m: float(_times(m, v, c, f)) for m, v in curve.sat_service_mean.items()},
                       class_sat_service_mean={m: _times(m, v, c, f) for m, v in curve.class_sat_service_mean.items()})
+    if curve.sat_itl is not None:                   # its inter-token gaps: step times, / c
+        out = replace(out, sat_itl={s: v / c for s, v in curve.sat_itl.items()})
     return out
 
 

@@ -6,9 +6,12 @@ after the rise: a step ends with the backlog of the plain fluid queue on its sub
 (:func:`lost_capacity`, :func:`end_backlog`; one server at 0.5/s for half an hour, then 1.5/s, its
 capacity 1/s: 900 at the hour's end, not the step mean's none), busy at capacity only on the sub-steps
 that hold a backlog (:func:`at_capacity_subs`), and the waits of a backlogged step are read on the
-sub-steps (:func:`sub_waits`). What the steps still average away is the backlog between their ends
-(one server at 1.5 times capacity for 30 minutes inside an hour whose mean is its capacity: a
-900-request peak at request level, 300 left at the hour's end; ``docs/scaling.md``). This module
+sub-steps (:func:`sub_waits`), as are those of a step whose backlog builds and clears inside it
+(:func:`hidden_backlog`: none at its start or end; before, its requests waited nothing), and the run's
+``in_flight_peak`` reads the sub-steps' backlog. What the steps still average away is the time series
+between their ends (one server at 1.5 times capacity for 30 minutes inside an hour whose mean is its
+capacity: a 900-request peak, 300 left at the hour's end; ``docs/scaling.md``), what an autoscaler reads,
+and any swing shorter than a sub-step. This module
 serves each pool's admitted demand on the sub-steps as a plain fluid queue at the step's serving
 capacity (the reflected net input ``Q = X - min(0, min X)``, ``X`` the cumulative arrivals less
 capacity) and says how long a wait the steps hid (:func:`warn_hidden`).
@@ -61,7 +64,9 @@ def hidden_message(pool: str, step_s: float, wait_sub_s: float, wait_step_s: flo
     seen = f"they show {duration(wait_step_s)}" if wait_step_s > 0 else "they show none"
     return (f"fluid.step: the arrival rate varies within the {duration(step_s)} steps: served at "
             f"{duration(step_s / SUB)} resolution, pool {pool} falls behind and requests wait up to "
-            f"{duration(wait_sub_s)}, which the steps average away ({seen}); set a shorter fluid.step "
+            f"{duration(wait_sub_s)}; its latencies, SLO attainment and in_flight_peak count that, but the "
+            f"time series at the steps' ends ({seen}) and an autoscaler, which reads each step's mean rate, "
+            f"do not, nor any swing shorter than {duration(step_s / SUB)}; set a shorter fluid.step "
             f"(at most the shortest overload that matters) or check the busiest hours at fidelity: request")
 
 
@@ -177,6 +182,28 @@ def sub_queue(b, net: np.ndarray) -> np.ndarray:
     """
     x = b + np.cumsum(net, axis=-1)
     return x - np.minimum(np.minimum.accumulate(x, axis=-1), 0.0)
+
+
+def hidden_backlog(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarray, b_start: np.ndarray,
+                   b_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(sub_q, within)``: the backlog at each sub-step's end (steps x sub-steps, the queue of
+    :func:`sub_queue` from each step's starting backlog ``b_start``, each step serving up to its
+    ``capacity``), and per step whether a backlog builds and clears inside it (none at its start or end,
+    some at a sub-step's end). Such a step is as busy, and its requests wait, as its sub-steps say: one
+    server at 0.5/s, then 1.02/s for ten minutes, then 0.5/s, a backlog of 12 at the ten minutes' end
+    that the step's mean rate (0.63/s here) never builds.
+
+        >>> spread = np.array([[300.0, 612.0, 300.0, 300.0]]) / 1512.0    # 600 s sub-steps: 0.5/s, 1.02/s, 0.5/s
+        >>> q, within = hidden_backlog(spread, np.array([1512.0]), np.array([2400.0]), np.zeros(1), np.zeros(1))
+        >>> [round(float(x), 6) for x in q[0]], within.tolist()                  # against 1/s
+        ([0.0, 12.0, 0.0, 0.0], [True])
+    """
+    capacity = np.asarray(capacity, dtype=np.float64)
+    b_start = np.asarray(b_start, dtype=np.float64)
+    sub_q = sub_queue(b_start[:, None], sub_net(spread, admitted, capacity))
+    tol = 1e-9 * np.maximum(capacity, 1.0)
+    within = ~((b_start + np.asarray(b_end, dtype=np.float64)) > 0) & (sub_q > tol[:, None]).any(axis=1)
+    return sub_q, within
 
 
 def at_capacity_subs(b: float, spread_row: np.ndarray, admitted: float, capacity: float) -> float:

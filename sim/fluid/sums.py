@@ -194,15 +194,17 @@ class FleetSums:
         for m in HIST_METRICS:
             self.hist[m] += mix_rows(curve.hists[m], i, w, meas, waits.at_full(service_add(curve, means, m)),
                                      shift=m in SHIFTED, full_row=sat_row if m == "tpot" else None)
+        sat_itl = curve.sat_itl or {}                # a saturated replica's gaps, at the instants at capacity
         for m in METRICS:
+            full = sat_mean if m == "tpot" else sat_itl.get("mean") if m == "itl" else None
             mean = _read(waits, curve.latency[m]["mean"], at(curve.latency[m]["mean"]), m in SHIFTED,
-                         sat_mean if m == "tpot" else None, service_add(curve, means, m))
+                         full, service_add(curve, means, m))
             ok = ~np.isnan(mean)
             self.lat_sum[m] += float(np.sum((meas * mean)[ok]))
             self.lat_w[m] += float(np.sum(meas[ok]))
         tok_w = meas * curve.output_tokens_mean
         for s in self.itl_pct:
-            v = _read(waits, curve.latency["itl"][s], at(curve.latency["itl"][s]), False)
+            v = _read(waits, curve.latency["itl"][s], at(curve.latency["itl"][s]), False, sat_itl.get(s))
             ok = ~np.isnan(v)
             self.itl_pct[s] += float(np.sum((tok_w * v)[ok]))
         self.itl_w += float(np.sum(tok_w))

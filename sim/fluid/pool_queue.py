@@ -1,0 +1,107 @@
+"""One pool's fluid queue over the fluid tier's steps (:mod:`sim.fluid.run`, step 3).
+
+The curve's rejected share is refused; the admitted work plus the backlog carried from the previous
+step is served up to ``serving x max_rps x step``; the rest is the next backlog. Where the rate rises
+inside a step past the capacity, the capacity left idle before the rise is lost (the step ends with the
+backlog of the plain fluid queue on its sub-steps, :mod:`sim.fluid.substep`), and where a backlog builds
+and clears inside a step the step is at capacity through the sub-steps that hold it
+(:func:`~sim.fluid.substep.hidden_backlog`). A pool with ``autoscale`` runs, per step, the replicas its
+autoscaler settles at (:mod:`sim.fluid.autoscale`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
+from sim.fluid.curve import CapacityCurve
+from sim.fluid.substep import at_capacity_subs, end_backlog, hidden_backlog, lost_capacity
+from sim.metrics.utilization import pool_seconds_per_request
+from sim.serving.autoscaler import default_scale_up_delay_s
+
+
+@dataclass(frozen=True)
+class PoolQueue:
+    """One pool's fluid queue over the steps: replicas provisioned (``n``, billed) and serving
+    (``serving``: ``n`` less those still warming up), requests served and refused, backlog, and
+    the replicas ever provisioned (``provisioned_total``: the pool's ``replicas`` plus every
+    autoscaler scale-up's new ones)."""
+
+    n: np.ndarray
+    serving: np.ndarray
+    served: np.ndarray
+    rejected: np.ndarray
+    b_start: np.ndarray
+    b_end: np.ndarray
+    provisioned_total: int
+    full: np.ndarray | None = None      # per step, the share at capacity where its sub-steps lost some (else NaN)
+    sub_q: np.ndarray | None = None     # steps x sub-steps: the backlog at each sub-step's end (hidden_backlog)
+
+    @property
+    def backlog(self) -> float:
+        """The backlog left at the end of the run."""
+        return float(self.b_end[-1]) if len(self.b_end) else 0.0
+
+
+def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
+                 spread: np.ndarray | None = None) -> PoolQueue:
+    """Serve ``offered`` requests per step through pool ``p``'s curve: the curve's rejected share is
+    refused, the rest plus the carried backlog is served up to ``serving x max x step``. Without an
+    autoscaler ``serving = n = replicas``; with one, ``n`` is where it settles each step and
+    ``serving`` leaves out the replicas still warming up (:class:`~sim.fluid.autoscale.Replicas`).
+    ``spread`` (each step's demand over its sub-steps, :func:`~sim.fluid.substep.sub_spread`): where the
+    rate rises inside a step past the capacity, the capacity left idle before the rise serves nobody,
+    and the step ends with the sub-steps' backlog (:func:`~sim.fluid.substep.end_backlog`), not the
+    step mean's."""
+    n_steps = len(dt_s)
+    admitted = offered * (1.0 - curve.reject_share)
+    rejected = offered - admitted
+    a = p.cfg.autoscale
+    n = np.full(n_steps, float(p.cfg.replicas))
+    serving = n.copy()
+    s_each = pool_seconds_per_request(p, curve.prompt_tokens_mean, curve.output_tokens_mean)
+    cap = n * curve.max_rps * dt_s
+    served = np.zeros(n_steps)
+    b_start = np.zeros(n_steps)
+    b_end = np.zeros(n_steps)
+    b = 0.0
+    if a is not None:
+        delay = a.scale_up_delay if a.scale_up_delay is not None else default_scale_up_delay_s(p)
+        replicas = Replicas(p.cfg.replicas, delay, a.cooldown)
+        m_sat = saturated_metric(a.metric, curve, s_each)
+    full = None
+    if spread is not None and a is None:
+        p_sub, m_sub = lost_capacity(spread, admitted, cap)
+    t0 = 0.0
+    for k in range(n_steps):                             # sequential in the backlog
+        b_start[k] = b
+        if a is not None:                                # where the autoscaler settles this step
+            settled = settled_replicas(a.metric, a.target, a.min, a.max, curve, (admitted[k] + b) / dt_s[k],
+                                       b, s_each)
+            n[k], serving[k] = scale_step(replicas, a, m_sat, t0, float(dt_s[k]), settled)
+            cap[k] = serving[k] * curve.max_rps * dt_s[k]
+        t0 += float(dt_s[k])
+        work = admitted[k] + b
+        served[k] = min(work, cap[k])
+        if spread is not None:                           # capacity idle before a rise inside the step is lost
+            if a is not None:
+                p_k, m_k = (x[0] for x in lost_capacity(spread[k:k + 1], admitted[k:k + 1], cap[k:k + 1]))
+            else:
+                p_k, m_k = p_sub[k], m_sub[k]
+            left = end_backlog(b, float(p_k), float(m_k))
+            if left > work - served[k] + 1e-9 * max(cap[k], 1.0):
+                if full is None:
+                    full = np.full(n_steps, np.nan)
+                full[k] = at_capacity_subs(b, spread[k], float(admitted[k]), float(cap[k]))
+                served[k] = work - left
+        b = work - served[k]
+        b_end[k] = b
+    total = round(replicas.provisioned) if a is not None else p.cfg.replicas
+    sub_q = None
+    if spread is not None:                               # a backlog that builds and clears inside a step
+        sub_q, within = hidden_backlog(spread, admitted, cap, b_start, b_end)
+        if within.any():
+            full = np.full(n_steps, np.nan) if full is None else full
+            full[within] = np.mean(sub_q[within] > 1e-9 * np.maximum(cap[within, None], 1.0), axis=1)
+    return PoolQueue(n, serving, served, rejected, b_start, b_end, int(total), full, sub_q)

@@ -1,0 +1,136 @@
+"""A backlog that builds and clears inside one fluid step counts: its waits, its SLO misses, its peak.
+
+The one-server pool of ``tiers_pool`` (exact 1 s service, ``mu = 1``/s, TTFT objective 5 s) at 0.5/s,
+1.5/s from 1,200 s to 1,800 s, then 0.5/s, ending at 3,600 s: one hourly step whose mean rate is
+0.667/s, within capacity, so the step starts and ends without a backlog. Worked by hand (the fluid
+limit): the backlog grows at 0.5/s to 300 at 1,800 s and drains at 0.5/s, gone at 2,400 s. The arrival
+``u`` seconds after 1,200 s waits ``0.5 u`` (900 arrivals, 0 to 300 s), the one ``v`` seconds after
+1,800 s waits ``300 - 0.5 v`` (300 arrivals, 300 s to 0): 1,200 of the 2,400 wait evenly over
+``[0, 300]`` s, the other 1,200 (at half load) about nothing. So ``P(W > x) = 0.5 (1 - x / 300)``:
+mean 75 s, p90 240 s, p99 294 s; 300 waiting at 1,800 s (301 in the system with the one in service);
+of the 1,200 that wait, the 16 whose wait is at most 4 s meet the objective.
+
+The step's mean rate read the hour as an M/D/1 queue at 0.667 of capacity: a mean queue time of 0.98 s,
+p99 5.7 s, SLO attainment 0.965, a peak of 1 in the system. Now each step's sub-steps (five minutes of
+an hour, ``sim.fluid.substep``) are read where they hold a backlog: 74.9 s, p90 240.6 s, p99 290.7 s,
+attainment 0.498, peak 301; 60 s steps read 75.3 / 240.6 / 296.5 s, 0.506, 301. The request level
+(20 seeds, ``slow``): 69.9 / 228.1 / 280.8 s (standard errors 2.1 / 5.3 / 5.3 s), attainment 0.519,
+peak 287 (its queue a little under the fluid limit, as in ``test_tiers_overload``'s overloads).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import sim
+from tiers_pool import pool
+
+ARRIVAL = {"process": "piecewise", "times": [0, 1200, 1800], "rates": [0.5, 1.5, 0.5]}
+HAND = {"mean": 75.0, "p90": 240.0, "p99": 294.0}
+HAND_MET_WAITING = 16.0 / 2400.0            # the waiting half's share of all arrivals that meets 5 s
+PEAK = 301
+
+
+def _run(fidelity: str, step_s: float = 3600.0, seed: int = 1) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sim.run(pool(fidelity, ARRIVAL, duration=3600.0, step_s=step_s, seed=seed, records="none")).summary
+
+
+@pytest.fixture(scope="module")
+def hourly() -> dict:
+    return _run("fluid")
+
+
+def test_the_step_carries_no_backlog_at_its_ends(hourly):
+    assert hourly["requests"]["completed"] == pytest.approx(2400, abs=1)
+    assert hourly["stability"]["in_flight_at_end"] == 0
+
+
+def test_queue_time_of_a_backlog_inside_one_step_is_the_hand_numbers(hourly):
+    q = hourly["latency"]["queue"]
+    assert q["mean"] == pytest.approx(HAND["mean"], rel=0.02)
+    assert q["p90"] == pytest.approx(HAND["p90"], rel=0.02)
+    assert q["p99"] == pytest.approx(HAND["p99"], rel=0.02)
+
+
+def test_its_slo_misses_count(hourly):
+    """Half the requests wait up to 300 s: at most half and the 16 that wait under 4 s meet the 5 s objective."""
+    att = hourly["slo"]["attainment"]
+    assert 0.45 < att <= 0.5 + HAND_MET_WAITING + 0.005
+
+
+def test_the_peak_in_the_system_is_the_backlog_inside_the_step(hourly):
+    assert hourly["stability"]["in_flight_peak"] == pytest.approx(PEAK, abs=3)
+
+
+def test_hourly_steps_read_what_minute_steps_read(hourly):
+    fine = _run("fluid", step_s=60.0)
+    for k in ("mean", "p90", "p99"):
+        assert hourly["latency"]["queue"][k] == pytest.approx(fine["latency"]["queue"][k], rel=0.02), k
+    assert hourly["slo"]["attainment"] == pytest.approx(fine["slo"]["attainment"], abs=0.01)
+    assert hourly["stability"]["in_flight_peak"] == fine["stability"]["in_flight_peak"]
+    assert hourly["gpu_hours"]["busy"] == pytest.approx(fine["gpu_hours"]["busy"], rel=1e-3)
+
+
+def test_a_short_near_capacity_episode_in_a_batching_pool():
+    """The batching replica of ``test_fluid_backlog_load`` (``mu = 3.2787``/s) at ``0.5 mu``, ``1.02 mu`` from
+    1,200 s to 1,800 s, then ``0.5 mu``, two hourly steps: the episode builds ``0.02 mu x 600 = 39``
+    requests of backlog (a 12 s wait at its end) and clears it 24 s later, inside the first step. By hand
+    the 624 mu that queue wait 6 s on average, 0.96 s over the 3,912 mu of the run. Hourly steps read a
+    mean queue time of 0.083 s before (the curve at the step's mean load), 60 s steps 1.076 s (the
+    backlog's waits, read at the top of the curve while it lasts); hourly steps now 1.035 s. The request
+    level's mean over 20 seeds is 1.94 +- 0.19 s: at 1.02 of capacity its queue is mostly Poisson noise,
+    which the fluid tier does not add (``docs/scaling.md``)."""
+    from test_fluid_backlog_load import MU, batching_pool
+
+    def run(step_s: float) -> dict:
+        sc = batching_pool("fluid", step_s=step_s)
+        sc["workload"]["arrival"] = {"process": "piecewise", "times": [0, 1200, 1800],
+                                     "rates": [0.5 * MU, 1.02 * MU, 0.5 * MU]}
+        return sim.run(sc).summary
+
+    hourly, fine = run(3600.0), run(60.0)
+    assert fine["latency"]["queue"]["mean"] > 0.96
+    assert hourly["latency"]["queue"]["mean"] == pytest.approx(fine["latency"]["queue"]["mean"], rel=0.06)
+    assert hourly["slo"]["attainment"] == pytest.approx(fine["slo"]["attainment"], abs=0.01)
+    backlog = 0.02 * MU * 600.0
+    assert hourly["stability"]["in_flight_peak"] >= backlog
+    assert hourly["stability"]["in_flight_peak"] == fine["stability"]["in_flight_peak"]
+
+
+def test_the_warning_says_what_the_steps_still_hide():
+    """0.5/s, then 3/s for ten minutes from 3,600 s, then 0.5/s, three hourly steps (``test_tiers_review``'s
+    spike): a backlog of 1,200 at 4,200 s, gone at 6,600 s, inside the second step. Its 1,800 arrivals in
+    the spike wait 0 to 1,200 s, the 1,200 while it drains 1,200 s to 0: 600 s each on average, 260.9 s
+    over the 6,900 arrivals (the step's mean rate read 0.4 s). The run warns of the 20-minute wait, says
+    its latencies count it and the time series at the steps' ends does not (it holds no backlog)."""
+    from sim.errors import ScenarioWarning
+
+    arrival = {"process": "piecewise", "times": [0, 3600, 4200], "rates": [0.5, 3.0, 0.5]}
+    with pytest.warns(ScenarioWarning, match=r"fluid\.step: .*1 h steps.*wait up to 20 m; its latencies, SLO "
+                                             r"attainment and in_flight_peak count that.*time series") as got:
+        res = sim.run(pool("fluid", arrival, duration=3 * 3600.0, step_s=3600.0, records="none"))
+    assert len([w for w in got if issubclass(w.category, ScenarioWarning)]) == 1
+    assert res.timeseries[:, 3].max() < 10.0
+    assert res.summary["latency"]["queue"]["mean"] == pytest.approx(600.0 * 3000 / 6900, rel=0.02)
+    assert res.summary["stability"]["in_flight_peak"] == pytest.approx(1201, abs=3)
+
+
+@pytest.mark.slow
+def test_the_request_level_agrees_within_its_noise(hourly):
+    runs = [_run("request", seed=s) for s in range(1, 21)]
+    for k, want in HAND.items():
+        v = np.array([r["latency"]["queue"][k] for r in runs])
+        m, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v)))
+        assert abs(m - want) <= 3 * se + 0.02 * want, (k, m, se)
+        assert abs(hourly["latency"]["queue"][k] - m) <= 3 * se + 0.03 * want, (k, hourly["latency"]["queue"][k], m)
+    # the request level's queue wanders near empty at the overload's edges, where the fluid limit's grows
+    # and drains at 0.5/s: more of its requests wait under 4 s than the fluid limit's 16 (0.519 +- 0.006
+    # over 20 seeds against the fluid tier's 0.498)
+    att = np.mean([r["slo"]["attainment"] for r in runs])
+    assert hourly["slo"]["attainment"] == pytest.approx(att, abs=0.03)
+    peak = np.mean([r["stability"]["in_flight_peak"] for r in runs])
+    assert hourly["stability"]["in_flight_peak"] == pytest.approx(peak, rel=0.1)
