@@ -35,7 +35,7 @@ import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 
 from sim.errors import InputError, InputWarning
-from sim.io import csv_rows
+from sim.io import check_width, csv_rows, header_index
 from sim.perf.base import BatchShape, StepTimeModel
 
 COLUMNS = ("prefill_tokens", "decode_seqs", "context_tokens", "step_s")
@@ -129,13 +129,14 @@ def read_table(path: str | pathlib.Path) -> tuple[tuple[np.ndarray, np.ndarray, 
     lines = list(csv_rows(text, path))
     if not lines:
         raise InputError(f"{path}: empty; expected a header {', '.join(COLUMNS)}")
-    header = [h.strip() for h in lines[0][1]]
-    missing = [c for c in COLUMNS if c not in header]
+    index = header_index(lines[0][1], path, lines[0][0], COLUMNS)
+    missing = [c for c in COLUMNS if c not in index]
     if missing:
         raise InputError(f"{path}:{lines[0][0]}: header must contain {', '.join(COLUMNS)} (missing {', '.join(missing)})")
-    idx = [header.index(c) for c in COLUMNS]
+    idx = [index[c] for c in COLUMNS]
     rows = []
     for lineno, r in lines[1:]:
+        check_width(r, len(lines[0][1]), path, lineno)
         vals = []
         for c, j in zip(COLUMNS, idx):
             try:

@@ -1,0 +1,118 @@
+"""Hostile input, round 20: the CSV files other than traces (step-time tables, calibrate's measured points,
+Vidur profiles) given a column twice or a comma inside a number, and the newest edges of the scenario.
+
+Each is exit 2 from the command line (an :class:`~sim.errors.InputError` or
+:class:`~sim.errors.ScenarioError` from Python) with a message naming the file, the line or field and what
+is allowed; never a traceback, an internal error, or a result that silently means something else.
+"""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+import hostile_cases as hc
+from sim.errors import InputError
+
+_main, _err, _scenario = hc.exit_status, hc.err_lines, hc.write_scenario
+
+_TABLE_HEADER = "prefill_tokens,decode_seqs,context_tokens,step_s"
+_POINTS = ("0,8,1000,0.02", "512,0,0,0.05", "0,16,2000,0.03", "1024,4,500,0.08")
+
+
+def _grid(extra: str = "", cell=lambda p, d, c: 0.01 + p * 1e-6 + d * 1e-5 + c * 1e-8) -> list[str]:
+    """A full 2x2x2 grid's rows (``extra`` appended to each), the empty batch at 0 s."""
+    return [f"{p},{d},{c},{0 if p == d == 0 else cell(p, d, c)}{extra}"
+            for p in (0, 8192) for d in (0, 256) for c in (0, 100000)]
+
+
+def _table_scenario(tmp_path, body: str):
+    (tmp_path / "steps.csv").write_text(body)
+    sc = hc._small()
+    sc["perf"] = {"model": "table", "path": "steps.csv"}
+    return _scenario(tmp_path, sc)
+
+
+# ------------------------------------------------------------------ a step-time table's columns
+def test_a_step_table_naming_a_column_twice_is_refused(tmp_path, capsys):
+    """``step_s`` twice in the header: the first column was read and the second dropped silently (the trace
+    reader refuses the same header); which of the two the user measured is not the reader's guess."""
+    path = _table_scenario(tmp_path, "\n".join([_TABLE_HEADER + ",step_s"] + _grid(",5")) + "\n")
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: perf.path: steps.csv:1: column 'step_s' appears 2 times in the header "
+                            "(columns 4, 5): which one holds the values is ambiguous; give it once"]
+
+
+def test_a_step_table_row_with_a_decimal_comma_is_refused(tmp_path, capsys):
+    """``8192,256,100000,1,5`` (a step of 1.5 s written with a decimal comma) has five cells under four
+    names: it was read as a step of 1 s and the ``5`` dropped, taken silently (a thousands separator,
+    ``100,000``, was refused only by chance, as a point missing from the grid)."""
+    rows = _grid()
+    rows[-1] = "8192,256,100000,1,5"
+    path = _table_scenario(tmp_path, "\n".join([_TABLE_HEADER] + rows) + "\n")
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: perf.path: steps.csv:9: the row has 5 cells where the header names 4 "
+                            "columns: a comma inside a value (a thousands separator such as 2,048, a decimal "
+                            "comma) shifts the columns after it"]
+
+
+def test_a_step_table_with_empty_cells_past_its_header_or_a_column_it_does_not_read_is_taken(tmp_path, capsys):
+    """A spreadsheet's trailing commas, and a note column of its own, are no reason to refuse a table."""
+    rows = [r + ("," if i % 2 else ",,") for i, r in enumerate(_grid())]
+    path = _table_scenario(tmp_path, "\n".join([_TABLE_HEADER] + rows) + "\n")
+    assert _main(["validate", str(path)]) == 0
+    rows = [r + f",run {i}" for i, r in enumerate(_grid())]
+    path = _table_scenario(tmp_path, "\n".join([_TABLE_HEADER + ",note,note"] + rows) + "\n")
+    assert _main(["validate", str(path)]) == 0          # a column the table does not read may repeat
+    capsys.readouterr()
+
+
+def test_the_python_reader_of_a_table_refuses_the_same(tmp_path):
+    from sim.perf.table import read_table
+
+    (tmp_path / "t.csv").write_text("\n".join(["step_s," + _TABLE_HEADER] + [",".join(["1"] + r.split(","))
+                                                                             for r in _grid()]))
+    with pytest.raises(InputError, match=r"t\.csv:1: column 'step_s' appears 2 times in the header \(columns 1, 5\)"):
+        read_table(tmp_path / "t.csv")
+
+
+# ------------------------------------------------------------------ calibrate's points and Vidur profiles
+@pytest.mark.parametrize("header,rows,said", [
+    (_TABLE_HEADER + ",step_s", [r + ",9" for r in _POINTS],
+     "pts.csv:1: column 'step_s' appears 2 times in the header (columns 4, 5)"),
+    (_TABLE_HEADER, [*_POINTS[:2], "0,16,2,048,0.03", _POINTS[3]],
+     "pts.csv:4: the row has 5 cells where the header names 4 columns"),
+    ("batch,input_tokens,output_tokens,output_tokens_per_s,batch", ["1,100,100,50,8", "8,100,100,300,8"],
+     "pts.csv:1: column 'batch' appears 2 times in the header (columns 1, 5)"),
+    ("batch,input_tokens,output_tokens,output_tokens_per_s", ["1,100,100,50", "8,100,100,1,200"],
+     "pts.csv:3: the row has 5 cells where the header names 4 columns"),
+])
+def test_calibrate_points_naming_a_column_twice_or_split_by_a_comma_are_refused(tmp_path, capsys, header, rows,
+                                                                                said):
+    """A measured step of ``0,16,2,048,0.03`` was fitted as context 2 and 48 s, and a throughput of ``1,200``
+    as 1 token/s: the fit answered for points nobody measured."""
+    pts = tmp_path / "pts.csv"
+    pts.write_text("\n".join([header, *rows]) + "\n")
+    assert _main(["calibrate", str(pts), "--gpu", "h100-sxm", "--model", "llama-3-8b"]) == 2
+    (line,) = _err(capsys)
+    assert line.startswith(f"{pts.parent / said}"), line
+
+
+def test_a_vidur_profile_naming_a_column_twice_is_refused(tmp_path, capsys):
+    """A profile's rows were read into a dict per row, so the last of two equal column names won silently."""
+    from sim.perf.vidur import DATA_DIR
+
+    src = (DATA_DIR / "vidur_a100_llama2_7b_mlp.csv").read_text().splitlines()
+    at = next(i for i, line in enumerate(src) if not line.startswith("#"))
+    src[at] += ",time_stats.mlp_up_proj.median"
+    src[at + 1:] = [line + ",99" if line.strip() else line for line in src[at + 1:]]
+    mlp = tmp_path / "mlp.csv"
+    mlp.write_text("\n".join(src) + "\n")
+    col = src[at].split(",").index("time_stats.mlp_up_proj.median") + 1
+    n = len(src[at].split(","))
+    assert _main(["calibrate", "--gpu", "a100-80gb", "--model", "llama-2-7b", "--vidur-mlp", str(mlp)]) == 2
+    assert _err(capsys) == [f"{mlp}:{at + 1}: column 'time_stats.mlp_up_proj.median' appears 2 times in the header "
+                            f"(columns {col}, {n}): which one holds the values is ambiguous; give it once"]
+    shutil.copy(DATA_DIR / "vidur_a100_llama2_7b_mlp.csv", mlp)      # as shipped: taken
+    assert _main(["calibrate", "--gpu", "a100-80gb", "--model", "llama-2-7b", "--vidur-mlp", str(mlp)]) == 0
+    capsys.readouterr()
