@@ -140,8 +140,8 @@ def _process_requests(process, duration: float, growth, base_dir: Path, limit: f
     if kind == "closed":    # a client sends at most one request per think time (and one at t = 0)
         z = float(process.think_time_s)
         return process.concurrency * (1.0 + duration / z) if z > 0 else float(process.concurrency)
-    if kind in ("burst", "offline"):    # all at `at` (it was counted 0: a burst of 10^8 passed every limit)
-        return float(process.count)
+    if kind in ("burst", "offline"):    # all at `at` (it was counted 0: a burst of 10^8 passed every limit),
+        return float(process.count) if process.at < duration else 0.0      # none at or after the end
     return 0.0
 
 

@@ -116,3 +116,56 @@ def test_a_vidur_profile_naming_a_column_twice_is_refused(tmp_path, capsys):
     shutil.copy(DATA_DIR / "vidur_a100_llama2_7b_mlp.csv", mlp)      # as shipped: taken
     assert _main(["calibrate", "--gpu", "a100-80gb", "--model", "llama-2-7b", "--vidur-mlp", str(mlp)]) == 0
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ numbers at the edges of the scenario
+@pytest.mark.parametrize("value,shown", [("1e308", "1e+308"), ("1e9", "1e+09"), ("2h", "7200")])
+def test_a_front_end_slower_than_an_hour_is_refused(tmp_path, capsys, value, shown):
+    """``fleet.frontend_s: 1e308`` ran: every TTFT and E2E was ``inf`` (numpy's ``overflow encountered in
+    reduce`` printed on the way) and the 116 requests counted completed; ``1e9`` gave TTFTs of 31 years. A
+    front end (HTTP, tokenization, network) takes milliseconds; an hour is as long as calibrate takes a
+    measured step to be."""
+    path = _scenario(tmp_path)
+    assert _main(["run", str(path), "--set", f"fleet.frontend_s={value}", "--out", str(tmp_path / "r")]) == 2
+    assert _err(capsys) == [f"{path}: fleet.frontend_s: must be at most 3600 s (an hour; a serving front end, HTTP, "
+                            "tokenization and network, takes milliseconds: a time in milliseconds written as "
+                            f"seconds?) (got {shown} s)"]
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_front_end_of_an_hour_or_less_runs(tmp_path, capsys):
+    """The bound is inclusive; a front end's seconds land in TTFT whole (here a fixed 200-token prompt at
+    2 req/s on one H100: the TTFT is the front end plus milliseconds)."""
+    path = _scenario(tmp_path)
+    assert _main(["run", str(path), "--set", "fleet.frontend_s=3600", "--set", "duration=20",
+                  "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    import json
+    ttft = json.loads((tmp_path / "r" / "summary.json").read_text())["latency"]["ttft"]
+    assert 3600.0 < ttft["p50"] < 3600.5 and 3600.0 < ttft["p99"] < 3601.0, ttft
+
+
+def test_a_burst_at_or_after_the_end_of_the_run_is_said_and_not_counted_as_work(tmp_path, capsys):
+    """A burst at ``at >= duration`` arrives never (arrivals stop at the duration): ``validate`` said
+    ``work: ~4 requests`` and the run served none without a word. It stays legal (a fleet held without
+    traffic is priced all the same), but is said, and counted as no work."""
+    from sim.cli import main      # (not hc.exit_status, which silences warnings)
+    path = _scenario(tmp_path)
+    assert main(["validate", str(path), "--set", "workload.arrival={process: burst, count: 4, at: 60}"]) == 0
+    out = capsys.readouterr()
+    assert out.err.splitlines() == [f"{path}: workload.arrival.at: 60 s is at or after the end of the run (60 s), "
+                                    "where arrivals stop: none of the burst's 4 requests arrives or is served; set "
+                                    "at below duration to serve them"]
+    assert "work: ~0 requests" in out.out
+    assert main(["validate", str(path), "--set", "workload.classes=[{name: a, share: 1}, {name: b, arrival: "
+                  "{process: burst, count: 1, at: 1e9}}]"]) == 0
+    assert f"{path}: workload.classes.1.arrival.at: 1e+09 s is at or after the end of the run (60 s), where " \
+           "arrivals stop: none of the burst's 1 request arrives or is served" in capsys.readouterr().err
+
+
+def test_a_burst_inside_the_run_is_counted_and_not_warned_of(tmp_path, capsys):
+    from sim.cli import main      # (not hc.exit_status, which silences warnings)
+    path = _scenario(tmp_path)
+    assert main(["validate", str(path), "--set", "workload.arrival={process: burst, count: 4, at: 59.9}"]) == 0
+    out = capsys.readouterr()
+    assert out.err == "" and "work: ~4 requests" in out.out
