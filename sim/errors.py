@@ -66,6 +66,16 @@ def given(value: object, limit: int = 60) -> str:
     return clipped(repr(value if not isinstance(value, str) else value[:limit + 1]), limit)
 
 
+def json_kind(value: object) -> str:
+    """How JSON would call ``value``'s type: an array is "a list", ``true`` "a boolean", ``null`` "null".
+
+        >>> json_kind(None), json_kind([1]), json_kind(3), json_kind("x")
+        ('null', 'a list', 'a number', "the text 'x'")
+    """
+    return {list: "a list", str: f"the text {given(value)}", bool: "a boolean", int: "a number",
+            float: "a number", dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
+
+
 def text_list(value: object, name: str, example: str) -> list[str]:
     """``value``, a list (or any iterable) of texts given to a Python function's argument ``name``, as a
     list; ``None`` is none. One text on its own is a :class:`TypeError`, as is an item that is no text:

@@ -169,3 +169,56 @@ def test_a_burst_inside_the_run_is_counted_and_not_warned_of(tmp_path, capsys):
     assert main(["validate", str(path), "--set", "workload.arrival={process: burst, count: 4, at: 59.9}"]) == 0
     out = capsys.readouterr()
     assert out.err == "" and "work: ~4 requests" in out.out
+
+
+# ------------------------------------------------------------------ a JSONL trace's row that is no object
+@pytest.mark.parametrize("row,said", [("null", "null"), ("7", "a number"), ('"a,b"', "the text 'a,b'"),
+                                      ("true", "a boolean")])
+def test_a_jsonl_row_that_is_no_object_is_said_in_jsons_words(tmp_path, capsys, row, said):
+    """``null`` on a line of a JSONL trace was said to be ``(a NoneType)``, ``7`` ``(a int)``: Python's
+    type names, not the file's."""
+    (tmp_path / "t.jsonl").write_text(row + "\n")
+    sc = hc._small()
+    sc["workload"] = {"arrival": {"process": "trace", "path": "t.jsonl"}}
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path)]) == 2
+    (line,) = _err(capsys)
+    assert line.endswith(f"(first: line 1: column '<row>': not a JSON object ({said}))"), line
+
+
+# ------------------------------------------------------------------ a trace's compression and its name
+_TRACE = b"timestamp_s,prompt_tokens,output_tokens\n0.1,100,10\n0.2,120,12\n"
+
+
+def _trace_scenario(tmp_path, name: str, data: bytes):
+    (tmp_path / name).write_bytes(data)
+    sc = hc._small()
+    sc["workload"] = {"arrival": {"process": "trace", "path": name}}
+    return _scenario(tmp_path, sc)
+
+
+def test_a_gzip_trace_without_gz_in_its_name_is_said_as_such(tmp_path, capsys):
+    """A compressed trace saved as ``t.csv`` was said to be ``not UTF-8 text: byte 0x8b at line 1, column 2
+    (save the file as UTF-8)``: gzip's second magic byte, and advice that does not help."""
+    import gzip
+
+    path = _trace_scenario(tmp_path, "t.csv", gzip.compress(_TRACE))
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: workload.arrival.path: t.csv: is gzip-compressed, and only a name ending in "
+                            ".gz is decompressed: name it t.csv.gz (or decompress it)"]
+    (tmp_path / "t.csv").rename(tmp_path / "t.csv.gz")
+    assert _main(["validate", str(path), "--set", "workload.arrival.path=t.csv.gz"]) == 0     # as it says: taken
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("data,said", [
+    (_TRACE, "its name ends in .gz, but it is not gzip-compressed: name it without .gz (Not a gzipped file (b'ti'))"),
+    (None, "gzip data followed by bytes that are not (Not a gzipped file (b'ga'))"),
+], ids=["plain-text", "trailing-garbage"])
+def test_a_gz_trace_that_is_not_gzip_says_what_it_is(tmp_path, capsys, data, said):
+    """Was ``unreadable trace file (Not a gzipped file (b'ti'))``: Python's words for the first two bytes."""
+    import gzip
+
+    path = _trace_scenario(tmp_path, "t.csv.gz", data if data is not None else gzip.compress(_TRACE) + b"garbage")
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: workload.arrival.path: t.csv.gz: unreadable trace file: {said}"]

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError, ScenarioError, given
+from sim.errors import InputError, ScenarioError, json_kind
 
 #: problems listed per file (then how many more)
 MAX_PROBLEMS = 5
@@ -48,7 +48,3 @@ def read_json_object(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-def json_kind(value: Any) -> str:
-    """How JSON would call ``value``'s type: an array is "a list", ``true`` "a boolean"."""
-    return {list: "a list", str: f"the text {given(value)}", bool: "a boolean", int: "a number",
-            float: "a number", dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
