@@ -222,3 +222,53 @@ def test_a_gz_trace_that_is_not_gzip_says_what_it_is(tmp_path, capsys, data, sai
     path = _trace_scenario(tmp_path, "t.csv.gz", data if data is not None else gzip.compress(_TRACE) + b"garbage")
     assert _main(["validate", str(path)]) == 2
     assert _err(capsys) == [f"{path}: workload.arrival.path: t.csv.gz: unreadable trace file: {said}"]
+
+
+# ------------------------------------------------------------------ sim.run's arguments from Python
+@pytest.mark.parametrize("name,value", [("skip_bad_rows", "false"), ("scheduler_factors", None), ("quiet", "no"),
+                                        ("progress", 0), ("allow_large", "false")])
+def test_a_python_switch_that_is_no_boolean_is_refused(name, value):
+    """``sim.run(..., skip_bad_rows="false")`` left a trace's bad rows out (a non-empty text is true), and
+    ``allow_large="false"`` lifted the work limits: each ran, answering for another scenario."""
+    import sim
+
+    with pytest.raises(TypeError) as exc:
+        sim.run(hc._small(), **{name: value})
+    assert str(exc.value) == (f"{name}: give True or False{' (or None)' if name == 'allow_large' else ''} "
+                              f"(got {value!r}, of type {type(value).__name__})")
+
+
+def test_python_switches_as_booleans_still_run():
+    import numpy as np
+
+    import sim
+
+    r = sim.run(hc._small(), overrides=["duration=5"], skip_bad_rows=np.bool_(False), allow_large=None, quiet=True)
+    assert r.summary["requests"]["arrived"] > 0
+
+
+@pytest.mark.parametrize("capacity", [1e-300, 1e-9])
+def test_a_capacity_so_small_no_step_ends_is_refused(capacity):
+    """``sim.run(..., capacity=1e-300)`` ran with every step ~1e300 s long: 0 of 116 requests completed,
+    no error; the scenario's own step check (steps past 11.6 days are refused) did not see the scale."""
+    import sim
+    from sim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError) as exc:
+        sim.run(hc._small(), capacity=capacity)
+    (msg,) = str(exc.value).splitlines()
+    assert msg.startswith(f"<scenario>: perf: pool p's shortest step (one sequence decoding one token) at capacity "
+                          f"{capacity:g} (each step 1/capacity as long) takes "), msg
+    assert msg.endswith("more than 1e+06 s (11.6 days; no GPU iteration takes days): give a capacity nearer 1; "
+                        "the run would not end"), msg
+
+
+def test_a_capacity_of_true_is_refused_and_a_small_one_that_ends_runs():
+    """``capacity=True`` ran as 1; a scale of 0.5 doubles each step (the same arrivals, half the speed)."""
+    import sim
+
+    with pytest.raises(InputError, match=r"capacity: give a scale greater than 0 .*got True"):
+        sim.run(hc._small(), capacity=True)
+    one, half = (sim.run(hc._small(), overrides=["duration=20"], capacity=c).summary for c in (1.0, 0.5))
+    assert one["requests"]["arrived"] == half["requests"]["arrived"]
+    assert half["latency"]["tpot"]["p50"] == pytest.approx(2 * one["latency"]["tpot"]["p50"], rel=0.05)
