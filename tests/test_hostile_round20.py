@@ -76,6 +76,18 @@ def test_the_python_reader_of_a_table_refuses_the_same(tmp_path):
         read_table(tmp_path / "t.csv")
 
 
+@pytest.mark.parametrize("step,said", [
+    (1e-300, "0 or at least 1e-06 s (a microsecond; launching one GPU kernel takes several)"),
+    (2e4, "at most 3600 s (an hour; serving iterations take milliseconds to seconds)")])
+def test_a_step_table_in_the_wrong_unit_is_refused_as_calibrates_points_are(tmp_path, capsys, step, said):
+    """A table of 1e-300 s steps ran (every request served in no time); one in microseconds (20,000 for 20 ms)
+    ran with steps of hours: the same numbers in calibrate's measured points are refused by these bounds."""
+    path = _table_scenario(tmp_path, "\n".join([_TABLE_HEADER] + _grid(cell=lambda p, d, c: step)) + "\n")
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: perf.path: steps.csv:4:4: step_s must be {said}; it is in seconds "
+                            f"(got '{step}')"]
+
+
 # ------------------------------------------------------------------ calibrate's points and Vidur profiles
 @pytest.mark.parametrize("header,rows,said", [
     (_TABLE_HEADER + ",step_s", [r + ",9" for r in _POINTS],

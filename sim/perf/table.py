@@ -37,6 +37,7 @@ from scipy.interpolate import RegularGridInterpolator
 from sim.errors import InputError, InputWarning
 from sim.io import check_width, csv_rows, header_index
 from sim.perf.base import BatchShape, StepTimeModel
+from sim.perf.measurements import MAX_MEASURED, MIN_MEASURED
 
 COLUMNS = ("prefill_tokens", "decode_seqs", "context_tokens", "step_s")
 
@@ -147,6 +148,11 @@ def read_table(path: str | pathlib.Path) -> tuple[tuple[np.ndarray, np.ndarray, 
             if not math.isfinite(v) or v < 0:
                 raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a finite number >= 0 (got {r[j]!r})")
             vals.append(v)
+        step, (most, why), (least, why_least) = vals[3], MAX_MEASURED["step_s"], MIN_MEASURED["step_s"]
+        if step > most or 0 < step < least:     # calibrate's bounds on a measured step: a slip of units
+            bound = f"at most {most:g} s ({why})" if step > most else f"0 or at least {least:g} s ({why_least})"
+            raise InputError(f"{path}:{lineno}:{idx[3] + 1}: step_s must be {bound}; it is in seconds "
+                             f"(got {r[idx[3]]!r})")
         if vals[3] == 0 and (vals[0] > 0 or vals[1] > 0):   # a grid of 0 s ran at no latency, the GPU busy 0 %
             raise InputError(f"{path}:{lineno}:{idx[3] + 1}: step_s is 0 for an iteration that does work "
                              f"(prefill_tokens={vals[0]:g}, decode_seqs={vals[1]:g}); an iteration takes time: "
