@@ -284,3 +284,21 @@ def test_a_capacity_of_true_is_refused_and_a_small_one_that_ends_runs():
     one, half = (sim.run(hc._small(), overrides=["duration=20"], capacity=c).summary for c in (1.0, 0.5))
     assert one["requests"]["arrived"] == half["requests"]["arrived"]
     assert half["latency"]["tpot"]["p50"] == pytest.approx(2 * one["latency"]["tpot"]["p50"], rel=0.05)
+
+
+# ------------------------------------------------------------------ a whole number past 2^53 in e-notation
+@pytest.mark.parametrize("setting,field,digits", [("workload.output_tokens={dist: fixed, value: 1e17}",
+                                                   "workload.output_tokens.value", 18),
+                                                  ("fleet.pools.0.replicas=1e300", "fleet.pools.0.replicas", 301),
+                                                  ("seed=1e20", "seed", 21)])
+def test_a_large_whole_number_in_e_notation_is_said_to_be_text(tmp_path, capsys, setting, field, digits):
+    """``1e3`` is said to be text YAML does not read as a number (``write 1000``), but ``1e17`` was only
+    ``must be a whole number (got '1e17')``, which it is: the hint stopped at 2^53. A seed of 10^20 in digits
+    is taken."""
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", setting]) == 2
+    got = setting.rsplit(" ", 1)[-1].rstrip("}") if "{" in setting else setting.split("=", 1)[1]
+    assert _err(capsys) == [f"{path}: {field}: must be a whole number (got '{got}'); YAML reads {got} as text, not "
+                            f"a number: write it in digits ({digits} of them)"]
+    assert _main(["validate", str(path), "--set", "seed=" + "1" + "0" * 20]) == 0
+    capsys.readouterr()
