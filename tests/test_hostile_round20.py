@@ -302,3 +302,20 @@ def test_a_large_whole_number_in_e_notation_is_said_to_be_text(tmp_path, capsys,
                             f"a number: write it in digits ({digits} of them)"]
     assert _main(["validate", str(path), "--set", "seed=" + "1" + "0" * 20]) == 0
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ a cache folder that cannot be written
+def test_a_fluid_run_with_a_cache_folder_that_cannot_be_written_still_runs(tmp_path, capsys, monkeypatch):
+    """``FLEETSIM_CACHE`` under a file (as read-only or full: writing fails) stopped every fluid run with
+    ``cannot read or write a file (NotADirectoryError ...)``, exit 2, after the capacity curve was measured;
+    the scheduler factors' cache already let such a folder cost only the next measurement."""
+    import json
+
+    (tmp_path / "afile").write_text("")
+    path = _scenario(tmp_path)
+    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path / "afile" / "cache"))
+    assert _main(["run", str(path), "--set", "fidelity=fluid", "--set", "duration=2h", "--json",
+                  "--out", str(tmp_path / "a")]) == 0
+    assert not [line for line in _err(capsys) if "cannot" in line or "afile" in line]
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["requests"]["arrived"] > 0 and (tmp_path / "afile").read_text() == ""
