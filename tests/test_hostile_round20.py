@@ -319,3 +319,34 @@ def test_a_fluid_run_with_a_cache_folder_that_cannot_be_written_still_runs(tmp_p
     assert not [line for line in _err(capsys) if "cannot" in line or "afile" in line]
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["requests"]["arrived"] > 0 and (tmp_path / "afile").read_text() == ""
+
+
+# ------------------------------------------------------------------ what validate said ok and run refused
+@pytest.mark.parametrize("rows,sets,said", [
+    ("100,100,10\n200,100,10\n", [], "t.csv: no request falls inside the run: the trace's first row has timestamp_s "
+                                     "100 s, at or after the scenario's duration (60 s)"),
+    ("0.1,100,10\n0.2,100,10\n", ["workload.arrival.time_scale=1000"],
+     "t.csv: no request falls inside the run: the trace's first row has timestamp_s 0.1 s (replayed at 100 s with "
+     "time_scale 1000)"),
+    ("5,100,10\n5,100,10\n", ["workload.arrival.loop=true"], "t.csv: cannot loop a trace with fewer than two "
+                                                              "distinct times"),
+])
+def test_validate_refuses_a_trace_the_run_would_refuse_to_replay(tmp_path, capsys, rows, sets, said):
+    """``fleetsim validate`` read every row and said ``ok ... work: ~0 requests``; ``fleetsim run`` then
+    refused the same scenario (exit 2) before serving anything."""
+    path = _trace_scenario(tmp_path, "t.csv", ("timestamp_s,prompt_tokens,output_tokens\n" + rows).encode())
+    argv = [a for s in sets for a in ("--set", s)]
+    assert _main(["run", str(path), *argv, "--out", str(tmp_path / "r")]) == 2
+    run_said = [line for line in _err(capsys) if not line.startswith("fleetsim: simulating")]
+    assert _main(["validate", str(path), *argv]) == 2
+    assert _err(capsys) == run_said and run_said[0].startswith(f"{path}: workload.arrival.path: {said}"), run_said
+
+
+def test_a_trace_rate_scale_past_ten_million_is_refused(tmp_path, capsys):
+    """``rate_scale: 1e308`` printed numpy's ``overflow encountered in scalar multiply`` before the work
+    limit's message, and with ``--allow-large`` and ``metrics.records: none`` was an internal error
+    (``repeats may not contain negative values``): the copies of each row overflowed an integer."""
+    path = _trace_scenario(tmp_path, "t.csv", _TRACE)
+    assert _main(["run", str(path), "--set", "workload.arrival.rate_scale=1e308", "--set", "metrics.records=none",
+                  "--allow-large", "--out", str(tmp_path / "r")]) == 2
+    assert _err(capsys) == [f"{path}: workload.arrival.rate_scale: must be <= 1e+07 (got '1e308')"]
