@@ -350,3 +350,31 @@ def test_a_trace_rate_scale_past_ten_million_is_refused(tmp_path, capsys):
     assert _main(["run", str(path), "--set", "workload.arrival.rate_scale=1e308", "--set", "metrics.records=none",
                   "--allow-large", "--out", str(tmp_path / "r")]) == 2
     assert _err(capsys) == [f"{path}: workload.arrival.rate_scale: must be <= 1e+07 (got '1e308')"]
+
+
+def test_validate_refuses_trace_tenants_that_are_not_classes_as_the_run_does(tmp_path, capsys):
+    """With classes, a trace's tenant names the class; one that is no class made ``run`` exit 2 while
+    ``validate`` said ok."""
+    path = _trace_scenario(tmp_path, "t.csv", b"timestamp_s,prompt_tokens,output_tokens,tenant\n0.1,5,1,a\n"
+                                              b"0.2,5,1,b\n0.3,5,1,7\n0.4,5,1,\n")
+    classes = ["--set", "workload.classes=[{name: a, share: 1}]"]
+    said = [f"{path}: workload.arrival.path: t.csv: tenant(s) 'b', '7' are not classes (classes: 'a')"]
+    assert _main(["run", str(path), *classes, "--out", str(tmp_path / "r")]) == 2
+    assert [line for line in _err(capsys) if not line.startswith("fleetsim: simulating")] == said
+    assert _main(["validate", str(path), *classes]) == 2
+    assert _err(capsys) == said
+    assert _main(["validate", str(path), "--set", "workload.classes=[{name: a, share: 0.5}, {name: b, share: 0.25}, "
+                  "{name: '7', share: 0.25}]"]) == 0      # every tenant a class (the empty one drawn by share): ok
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("tenant,said", [("true", "a boolean"), ('{"a": 1}', "an object"), ('["a"]', "a list")])
+def test_a_jsonl_tenant_that_is_no_name_is_a_bad_row(tmp_path, capsys, tenant, said):
+    """A JSONL tenant ``true`` named the class ``'True'`` (Python's ``str``), an object the class
+    ``"{'a': 1}"``: a CSV cell is always text, a JSON value need not be."""
+    path = _trace_scenario(tmp_path, "t.jsonl", ('{"timestamp_s": 0.1, "prompt_tokens": 5, "output_tokens": 1, '
+                                                 f'"tenant": {tenant}}}\n').encode())
+    assert _main(["validate", str(path)]) == 2
+    (line,) = _err(capsys)
+    assert line.endswith(f"(first: line 1: column 'tenant': must be a name (text or a number; null or \"\" for "
+                         f"none), not {said})"), line

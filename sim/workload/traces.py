@@ -228,7 +228,12 @@ def _read_jsonl(fh, rows: TraceRows, cols: tuple[str, str, str], first_only: boo
         if not isinstance(obj, dict):
             rows.bad_row(line_no, "<row>", f"not a JSON object ({json_kind(obj)})")
             continue
-        rows.add(line_no, cols, obj.get(cols[0]), obj.get(cols[1]), obj.get(cols[2]), obj.get("tenant"))
+        tenant = obj.get("tenant")
+        if isinstance(tenant, (dict, list, bool)):      # true named the class 'True', an object "{'a': 1}"
+            rows.bad_row(line_no, "tenant", f"must be a name (text or a number; null or \"\" for none), not "
+                                            f"{json_kind(tenant)}")
+            continue
+        rows.add(line_no, cols, obj.get(cols[0]), obj.get(cols[1]), obj.get(cols[2]), tenant)
 
 
 def write_trace(path: str | pathlib.Path, arrival_s: np.ndarray, prompt_tokens: np.ndarray,

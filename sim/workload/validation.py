@@ -23,7 +23,7 @@ from sim.scenario.workload import (
     UniformTokens,
     WorkloadConfig,
 )
-from sim.workload.classes import class_prefix
+from sim.workload.classes import class_names, class_prefix
 from sim.workload.closed import workload_problems
 from sim.workload.lengths import most_tokens
 from sim.workload.traces import check_trace, read_trace
@@ -199,11 +199,24 @@ def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path, skip_bad_row
                 next(trace_blocks(data, once, duration, np.random.default_rng(0)), None)
             except InputError as exc:
                 problems.append((where, str(exc)))
+        if where == "workload.arrival.path" and cfg.classes:     # the run refused it, validate said ok
+            unknown = unknown_tenants(data, class_names(cfg))
+            if unknown:
+                problems.append((where, unknown))
         if data.bad_rows:
             first = f"; the first, {data.messages[0].removeprefix(f'{path}: ')}" if data.messages else ""
             skipped.append((where, f"{path}: {data.bad_rows:,} bad {'row' if data.bad_rows == 1 else 'rows'} "
                                    f"left out by --skip-bad-rows{first}"))
     return problems, skipped
+
+
+def unknown_tenants(trace, names: list[str]) -> str | None:
+    """Why the trace's tenants cannot name the workload's classes ``names`` (a tenant that is not one of
+    them), or ``None`` when they can (or the trace names none)."""
+    unknown = [n for n in trace.tenant_names if n not in names]
+    if not unknown:
+        return None
+    return f"{trace.path}: tenant(s) {', '.join(map(repr, unknown))} are not classes (classes: {', '.join(map(repr, names))})"
 
 
 longest_prompt = most_tokens
@@ -236,4 +249,5 @@ def _length_sources(where: str, prompt: TokenDist | None, output: TokenDist | No
     return out
 
 
-__all__ = ["SHARE_TOLERANCE", "longest_prompt", "resolve_path", "trace_files", "trace_row_problems", "validate"]
+__all__ = ["SHARE_TOLERANCE", "longest_prompt", "resolve_path", "trace_files", "trace_row_problems", "unknown_tenants",
+           "validate"]
