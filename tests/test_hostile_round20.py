@@ -378,3 +378,24 @@ def test_a_jsonl_tenant_that_is_no_name_is_a_bad_row(tmp_path, capsys, tenant, s
     (line,) = _err(capsys)
     assert line.endswith(f"(first: line 1: column 'tenant': must be a name (text or a number; null or \"\" for "
                          f"none), not {said})"), line
+
+
+# ------------------------------------------------------------------ a calibration file edited by hand
+@pytest.mark.parametrize("key,text,value", [("overhead_s", "2e-3", 0.002), ("flops_efficiency", "5e-1", 0.5),
+                                            ("overlap_exponent", "2e0", 2.0)])
+def test_a_calibration_factor_in_e_notation_without_a_dot_is_read_as_its_number(tmp_path, capsys, key, text, value):
+    """YAML reads ``overhead_s: 2e-3`` (no dot) as text, and a calibration file refused it with ``must be a
+    number in [0, inf) (got '2e-3')``, which it is; the scenario itself takes such text as the number."""
+    from sim.perf.calibration import load_calibration
+
+    body = {"gpu": "h100-sxm", "model": "llama-3-8b", "flops_efficiency": 0.6, "bw_efficiency": 0.8,
+            "overhead_s": 0.001}
+    lines = [f"{k}: {v}" for k, v in body.items() if k != key] + [f"{key}: {text}"]
+    (tmp_path / "cal.yaml").write_text("\n".join(lines) + "\n")
+    assert getattr(load_calibration(tmp_path / "cal.yaml"), key) == value
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", "perf={model: roofline, calibration: cal.yaml}"]) == 0
+    capsys.readouterr()
+    (tmp_path / "cal.yaml").write_text("\n".join(lines[:-1] + [f"{key}: 2e-3x"]) + "\n")     # not a number: refused
+    with pytest.raises(InputError, match=f"{key}: must be a number"):
+        load_calibration(tmp_path / "cal.yaml")
