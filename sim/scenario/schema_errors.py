@@ -183,7 +183,8 @@ def _digits_hint(got: Any) -> str:
     if not math.isfinite(value) or not value.is_integer():
         return ""
     if abs(value) > MAX_COUNT:      # (was no hint: "must be a whole number (got '1e17')", which it is)
-        return f"; YAML reads {got.strip()} as text, not a number: write it in digits ({len(str(int(abs(value))))} of them)"
+        digits = len(str(int(abs(value))))
+        return f"; YAML reads {got.strip()} as text, not a number: write it in digits ({digits} of them)"
     return f"; YAML reads {got.strip()} as text: write {int(value)}"
 
 

@@ -216,7 +216,8 @@ def unknown_tenants(trace, names: list[str]) -> str | None:
     unknown = [n for n in trace.tenant_names if n not in names]
     if not unknown:
         return None
-    return f"{trace.path}: tenant(s) {', '.join(map(repr, unknown))} are not classes (classes: {', '.join(map(repr, names))})"
+    return (f"{trace.path}: tenant(s) {', '.join(map(repr, unknown))} are not classes "
+            f"(classes: {', '.join(map(repr, names))})")
 
 
 longest_prompt = most_tokens
