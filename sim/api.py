@@ -22,7 +22,7 @@ import simpy
 from sim.assemble import Result, assemble, price_run, request_outcomes  # noqa: F401 (re-exported)
 from sim.errors import InputError, ScenarioError, WorkloadFileError, text_list, warnings_as_problems, workload_files_of
 from sim.folder_lock import holding
-from sim.limits import check_money, check_work, max_in_flight
+from sim.limits import check_money, check_work, max_in_flight, step_problems
 from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.schema import COMPLETED, REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
 from sim.perf.scaled import scaled
@@ -46,7 +46,8 @@ def _as_loaded(scenario: Any, overrides: Iterable[str]) -> LoadedScenario:
 
     if isinstance(scenario, Scenario):
         return load_scenario(scenario.model_dump(mode="json"), overrides)
-    raise TypeError(f"cannot run a {type(scenario).__name__}; pass a path, a dict or a Scenario")
+    raise TypeError(f"cannot run {type(scenario).__name__} {scenario!r:.60}; pass a path (a str or Path), a dict or "
+                    "a Scenario")
 
 
 def build_pools(loaded: LoadedScenario, capacity: float = 1.0, scheduler_factors: bool = False) -> list[PoolRuntime]:
@@ -98,6 +99,12 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
     ``out`` is held as ``fleetsim run --out`` holds it (:mod:`sim.folder_lock`) until its files are written:
     a second writer there meanwhile is refused (:class:`~sim.errors.InputError`), not mixed with this run.
     """
+    for name, value in (("quiet", quiet), ("progress", progress), ("skip_bad_rows", skip_bad_rows),
+                        ("scheduler_factors", scheduler_factors), ("allow_large", allow_large)):
+        if not isinstance(value, (bool, np.bool_)) and not (value is None and name == "allow_large"):
+            # skip_bad_rows="false" is true: bad rows were left out silently, a result of other requests
+            raise TypeError(f"{name}: give True or False{' (or None)' if name == 'allow_large' else ''} "
+                            f"(got {value!r:.60}, of type {type(value).__name__})")
     if out is not None:
         if not isinstance(out, (str, Path)):
             raise TypeError(f"out: give a folder (a str or Path), not {type(out).__name__} {out!r:.80}")
@@ -117,8 +124,10 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
         check_work(loaded, allow_large)
         sc = loaded.scenario
         pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")
-        if not (isinstance(capacity, (int, float)) and 0.0 < capacity < float("inf")):
+        if isinstance(capacity, bool) or not (isinstance(capacity, (int, float)) and 0.0 < capacity < float("inf")):
             raise InputError(f"capacity: give a scale greater than 0 (1 is the model's capacity); got {capacity!r}")
+        if capacity != 1.0 and step_problems(loaded, capacity):    # 1e-300: no request ever finished, no error
+            raise ScenarioError(step_problems(loaded, capacity), loaded.source)
         if sc.fidelity == "fluid":
             from sim.fluid.run import measured_curves, run_fluid
 

@@ -24,7 +24,10 @@ CSV input (:func:`csv_rows`): every reader of a file a person gives (step-time t
 points, Vidur profiles) reads it by one rule: a byte-order mark at the start is dropped, lines end in
 LF, CRLF or CR, and a blank line or one whose first non-space character is ``#`` is a comment.
 A comment is a whole line, decided before the line is parsed as CSV, so a quote in it cannot open
-a field that swallows the lines after it.
+a field that swallows the lines after it. A header naming a column the reader reads twice
+(:func:`header_index`), and a row with more non-blank cells than the header names (:func:`check_width`:
+a comma inside a number shifts the columns after it), are errors, never the first or last copy read
+silently or the cells read as other numbers.
 
 ``.csv.gz`` files are gzip members with a fixed header (no file name, modification time 0,
 OS "unknown"), so the same table always gives the same bytes.
@@ -123,6 +126,50 @@ def csv_rows(text: str | Iterable[str], name: str | Path) -> Iterator[tuple[int,
             yield at, fields
     except csv.Error as exc:
         raise InputError(f"{name}:{at}: not readable as CSV ({exc})") from None
+
+
+def header_index(header: Sequence[str], name: str | Path, line: int,
+                 columns: Iterable[str] | None = None) -> dict[str, int]:
+    """Each name of a CSV ``header`` (cells stripped) -> its index; a name of ``columns`` (default: every
+    non-blank one) the header gives twice is an :class:`~sim.errors.InputError` naming ``name``, the
+    line and both columns: which of them holds the values is ambiguous (the first or the last would be
+    read silently).
+
+        >>> header_index(["a", " b "], "t.csv", 1)
+        {'a': 0, 'b': 1}
+        >>> header_index(["a", "b", "a"], "t.csv", 3)
+        Traceback (most recent call last):
+        ...
+        sim.errors.InputError: t.csv:3: column 'a' appears 2 times in the header (columns 1, 3): which one holds the values is ambiguous; give it once
+    """
+    names = [h.strip() for h in header]
+    for c in (dict.fromkeys(names) if columns is None else columns):
+        at = [i + 1 for i, h in enumerate(names) if h == c]
+        if c and len(at) > 1:
+            raise InputError(f"{name}:{line}: column {c!r} appears {len(at)} times in the header (columns "
+                             f"{', '.join(map(str, at))}): which one holds the values is ambiguous; give it once")
+    index: dict[str, int] = {}
+    for i, h in enumerate(names):
+        index.setdefault(h, i)
+    return index
+
+
+def check_width(fields: Sequence[str], width: int, name: str | Path, line: int) -> None:
+    """An :class:`~sim.errors.InputError` for a row with more non-blank cells than its header's ``width``:
+    a comma inside a value (a thousands separator, ``2,048``, or a decimal comma, ``0,015``) shifts every
+    column after it, and the cells would be read as other numbers. Empty cells past the header (a
+    spreadsheet's trailing commas) are taken.
+
+        >>> check_width(["1", "2", ""], 2, "t.csv", 4)
+        >>> check_width(["1", "2", "048"], 2, "t.csv", 4)
+        Traceback (most recent call last):
+        ...
+        sim.errors.InputError: t.csv:4: the row has 3 cells where the header names 2 columns: a comma inside a value (a thousands separator such as 2,048, a decimal comma) shifts the columns after it
+    """
+    if len(fields) > width and any(c.strip() for c in fields[width:]):
+        raise InputError(f"{name}:{line}: the row has {len(fields)} cells where the header names {width} columns: a "
+                         "comma inside a value (a thousands separator such as 2,048, a decimal comma) shifts the "
+                         "columns after it")
 
 
 def cache_dir() -> Path:

@@ -140,8 +140,8 @@ def _process_requests(process, duration: float, growth, base_dir: Path, limit: f
     if kind == "closed":    # a client sends at most one request per think time (and one at t = 0)
         z = float(process.think_time_s)
         return process.concurrency * (1.0 + duration / z) if z > 0 else float(process.concurrency)
-    if kind in ("burst", "offline"):    # all at `at` (it was counted 0: a burst of 10^8 passed every limit)
-        return float(process.count)
+    if kind in ("burst", "offline"):    # all at `at` (it was counted 0: a burst of 10^8 passed every limit),
+        return float(process.count) if process.at < duration else 0.0      # none at or after the end
     return 0.0
 
 
@@ -349,9 +349,10 @@ def refusals(loaded, allow_large: bool | None = None) -> list[tuple[str, str]]:
     return out + (memory_problems(loaded) if allow_large else work_problems(loaded))
 
 
-def step_problems(loaded) -> list[tuple[str, str]]:
+def step_problems(loaded, capacity: float = 1.0) -> list[tuple[str, str]]:
     """``(field, message)`` for each pool whose shortest step (one sequence decoding one token at a
-    context of one) takes longer than :data:`MAX_STEP_S`, naming the ``perf`` block it uses."""
+    context of one) takes longer than :data:`MAX_STEP_S`, naming the ``perf`` block it uses; at a
+    ``capacity`` other than 1 (:func:`sim.api.run`'s), each step ``1 / capacity`` as long."""
     from sim.perf.base import BatchShape
     from sim.scenario.pool_setup import pool_step_model
 
@@ -360,16 +361,17 @@ def step_problems(loaded) -> list[tuple[str, str]]:
     for i, p in enumerate(sc.fleet.pools):
         try:
             step = pool_step_model(sc, p, loaded.base_dir)
-            t = step.step_time(BatchShape(decode_seqs=1, decode_context_tokens=1))
+            t = step.step_time(BatchShape(decode_seqs=1, decode_context_tokens=1)) / capacity
         except (ValueError, OverflowError, ZeroDivisionError):     # (a layout the model cannot use: the run says so)
             continue
         if not t <= MAX_STEP_S:
             where = f"fleet.pools.{i}.perf" if p.perf is not None else "perf"
             inline = "" if isinstance(p.gpu, str) else f" (here or in the inline GPU, fleet.pools.{i}.gpu)"
-            out.append((where, f"pool {p.name}'s shortest step (one sequence decoding one token) takes "
+            at, why = ("", f"a time written in the wrong unit or an efficiency near 0{inline}") if capacity == 1.0 \
+                else (f" at capacity {capacity:g} (each step 1/capacity as long)", "give a capacity nearer 1")
+            out.append((where, f"pool {p.name}'s shortest step (one sequence decoding one token){at} takes "
                                f"{t:.3g} s, more than {MAX_STEP_S:g} s (11.6 days; no GPU iteration takes "
-                               f"days): a time written in the wrong unit or an efficiency near 0{inline}; the run "
-                               f"would not end"))
+                               f"days): {why}; the run would not end"))
     return out
 
 

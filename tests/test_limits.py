@@ -51,7 +51,7 @@ HUGE = {
     "rate": ({"workload__arrival": {"process": "poisson", "rate": 1e7}, "duration": "30d"}, "workload.arrival",
              "implies ~25,920,000,000,000 requests"),
     "trace_rate_scale": ({"workload__arrival": {"process": "trace", "path": str(TRACE), "format": "azure",
-                                                "rate_scale": 1e12}, "duration": "1h"},
+                                                "rate_scale": 1e7}, "duration": "1h"},     # (at most 1e7)
                          "workload.arrival", "implies ~"),
     "trace_loop": ({"workload__arrival": {"process": "trace", "path": str(TRACE), "format": "azure",
                                           "time_scale": 1e-300, "loop": True}},

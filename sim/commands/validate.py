@@ -33,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
 
     loaded = load_scenario(args.scenario, args.overrides)
     sc = loaded.scenario
-    bad_rows, skipped = trace_row_problems(sc.workload, loaded.base_dir, args.skip_bad_rows)
+    bad_rows, skipped = trace_row_problems(sc.workload, loaded.base_dir, args.skip_bad_rows, sc.duration)
     if bad_rows:
         raise ScenarioError(bad_rows, args.scenario)
     too_big = refusals(loaded, args.allow_large or None)     # without the flag: FLEETSIM_ALLOW_LARGE, as run reads it

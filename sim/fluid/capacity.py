@@ -460,14 +460,17 @@ def capacity_curve(scenario, pool_index: int, base_dir: Path = Path("."),
     if use_cache and path.exists():
         try:
             return CapacityCurve.from_json(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             pass  # unreadable cache entry: measure again
     name = scenario.fleet.pools[pool_index].name
     curve = measure_curve(template, base_dir, settings, name)
     curve = CapacityCurve(**{**curve.__dict__, "key": key})
     if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(curve.to_json()))
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(curve.to_json()))
+            os.replace(tmp, path)
+        except OSError:     # $FLEETSIM_CACHE read-only, full or a file: the run stops there no more; the next
+            pass            # process measures again, as for the scheduler factors (sim.serving.factor_cache)
     return curve

@@ -68,6 +68,7 @@ import yaml
 from scipy.optimize import least_squares
 
 from sim.errors import InputError, given
+from sim.io import reads_as_number
 from sim.perf.base import BatchShape
 from sim.perf.kernels import KernelSet, build_kernels, kernel_record
 from sim.perf.measurements import MAX_MEASURED, StepPoints, ThroughputPoints, read_points
@@ -403,6 +404,9 @@ def load_calibration(path: str | pathlib.Path) -> Calibration:
     unknown = sorted((k for k in d if k not in FILE_KEYS), key=str)
     if unknown:       # a misspelt optional key (overlap_exponant) was dropped in silence
         raise InputError(f"{path}: {unknown[0]}: unknown key; allowed: {', '.join(FILE_KEYS)}")
+    for k in ("flops_efficiency", "bw_efficiency", "overhead_s", "overlap_exponent"):
+        if isinstance(d.get(k), str) and reads_as_number(d[k]):     # YAML reads 2e-3 (no dot) as text: the
+            d[k] = float(d[k])      # scenario takes it as the number; "must be in [0, inf) (got '2e-3')" it is
     for k, lo, hi in (("flops_efficiency", 0, 1), ("bw_efficiency", 0, 1), ("overhead_s", 0, math.inf)):
         v = d.get(k)
         if (isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or not math.isfinite(v)

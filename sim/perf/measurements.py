@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.errors import InputError
 from sim.humanize import plural
-from sim.io import csv_rows
+from sim.io import check_width, csv_rows, header_index
 from sim.perf.base import BatchShape
 from sim.scenario.types import MAX_COUNT
 
@@ -88,6 +88,7 @@ def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
     if not rows:
         raise InputError(f"{path}: no points: the file has a header row and no data rows (expected a row "
                          f"per measurement with {', '.join(cols)})")
+    header_index(header, path, header_line, cols)     # a column read given twice is refused
     data: dict[str, list[float]] = {c: [] for c in cols}
     at_least_one = ("batch", "input_tokens", "output_tokens")
     last = max(header.index(c) for c in cols)
@@ -95,6 +96,7 @@ def read_points(path: str | pathlib.Path) -> StepPoints | ThroughputPoints:
         if len(row) <= last:
             raise InputError(f"{path}:{lineno}: the row has {len(row)} {plural(len(row), 'cell')}; expected "
                              f"{len(header)}, one per column of the header (line {header_line}: {', '.join(header)})")
+        check_width(row, len(header), path, lineno)
         for c in cols:
             j = header.index(c)
             try:

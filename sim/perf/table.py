@@ -35,8 +35,9 @@ import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 
 from sim.errors import InputError, InputWarning
-from sim.io import csv_rows
+from sim.io import check_width, csv_rows, header_index
 from sim.perf.base import BatchShape, StepTimeModel
+from sim.perf.measurements import MAX_MEASURED, MIN_MEASURED
 
 COLUMNS = ("prefill_tokens", "decode_seqs", "context_tokens", "step_s")
 
@@ -129,13 +130,14 @@ def read_table(path: str | pathlib.Path) -> tuple[tuple[np.ndarray, np.ndarray, 
     lines = list(csv_rows(text, path))
     if not lines:
         raise InputError(f"{path}: empty; expected a header {', '.join(COLUMNS)}")
-    header = [h.strip() for h in lines[0][1]]
-    missing = [c for c in COLUMNS if c not in header]
+    index = header_index(lines[0][1], path, lines[0][0], COLUMNS)
+    missing = [c for c in COLUMNS if c not in index]
     if missing:
         raise InputError(f"{path}:{lines[0][0]}: header must contain {', '.join(COLUMNS)} (missing {', '.join(missing)})")
-    idx = [header.index(c) for c in COLUMNS]
+    idx = [index[c] for c in COLUMNS]
     rows = []
     for lineno, r in lines[1:]:
+        check_width(r, len(lines[0][1]), path, lineno)
         vals = []
         for c, j in zip(COLUMNS, idx):
             try:
@@ -146,6 +148,11 @@ def read_table(path: str | pathlib.Path) -> tuple[tuple[np.ndarray, np.ndarray, 
             if not math.isfinite(v) or v < 0:
                 raise InputError(f"{path}:{lineno}:{j + 1}: {c} must be a finite number >= 0 (got {r[j]!r})")
             vals.append(v)
+        step, (most, why), (least, why_least) = vals[3], MAX_MEASURED["step_s"], MIN_MEASURED["step_s"]
+        if step > most or 0 < step < least:     # calibrate's bounds on a measured step: a slip of units
+            bound = f"at most {most:g} s ({why})" if step > most else f"0 or at least {least:g} s ({why_least})"
+            raise InputError(f"{path}:{lineno}:{idx[3] + 1}: step_s must be {bound}; it is in seconds "
+                             f"(got {r[idx[3]]!r})")
         if vals[3] == 0 and (vals[0] > 0 or vals[1] > 0):   # a grid of 0 s ran at no latency, the GPU busy 0 %
             raise InputError(f"{path}:{lineno}:{idx[3] + 1}: step_s is 0 for an iteration that does work "
                              f"(prefill_tokens={vals[0]:g}, decode_seqs={vals[1]:g}); an iteration takes time: "

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from sim.errors import InputError
-from sim.io import csv_rows
+from sim.io import csv_rows, header_index
 from sim.perf.base import BatchShape
 from sim.perf.kernels import KernelSet
 from sim.perf.roofline import RooflineModel
@@ -66,6 +66,7 @@ def _rows(path: pathlib.Path) -> list[tuple[int, dict[str, str]]]:
     if not lines:
         return []
     header = [h.strip() for h in lines[0][1]]
+    header_index(header, path, lines[0][0])       # a column given twice: which one a dict keeps is no choice
     if len(lines) == 1:
         raise InputError(f"{path}: has a header row and no data rows")
     out = []

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim.errors import InputError, ScenarioError, json_kind  # noqa: F401  (json_kind: re-exported)
+from sim.errors import InputError, ScenarioError, json_kind
 
 #: problems listed per file (then how many more)
 MAX_PROBLEMS = 5

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.errors import given
-from sim.report.folder_problems import json_kind, raise_problems, read_json_object
+from sim.errors import given, json_kind
+from sim.report.folder_problems import raise_problems, read_json_object
 
 
 #: the fields ``report.html`` reads from the result of a search, with their JSON kinds: each may be

@@ -12,11 +12,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.errors import given
+from sim.errors import given, json_kind
 from sim.metrics.schema import FIXED_KEYS, natural_range
 from sim.metrics.stability import VERDICTS
 from sim.report.fingerprint import fingerprint_problems
-from sim.report.folder_problems import json_kind, raise_problems, read_json_object
+from sim.report.folder_problems import raise_problems, read_json_object
 
 #: summary blocks that are JSON objects when present (``pools`` and ``classes``: of one object each)
 _BLOCKS = ("requests", "latency", "throughput", "slo", "utilization", "gpu_hours", "stability", "cost",

@@ -25,6 +25,7 @@ from sim.scenario.pool_checks import MAX_NIC_GBPS, MAX_NVLINK_DOMAIN_GPUS, MIN_I
 from sim.scenario.pool_checks import pool_catalog, pool_memory_problems, pool_settings_problems, pool_warnings
 from sim.scenario.pool_setup import pool_context, pool_model
 from sim.scenario.unknown_names import catalog_msg, model_error, near_names
+from sim.scenario.workload import BurstArrival
 from sim.workload import validate as validate_workload
 from sim.workload.closed import scenario_problems as closed_loop_problems
 from sim.workload.closed import scenario_warnings as closed_loop_warnings
@@ -74,6 +75,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     notes.extend(_unused_priority_warnings(sc))
     notes.extend(closed_loop_warnings(sc))
     notes.extend(_patience_warnings(sc.workload))
+    notes.extend(_late_burst_warnings(sc.workload, sc.duration))
     for field, msg in notes:
         warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
     problems.extend(_perf_file_problems(sc, loaded.base_dir))
@@ -128,7 +130,26 @@ def _run_problems(sc) -> list[tuple[str, str]]:
         problems.append(("fleet.pools", "every pool has replicas: 0 and no autoscale: nothing would serve requests"))
     if sc.warmup >= sc.duration:
         problems.append(("warmup", f"must be < duration (got warmup={sc.warmup:g} s, duration={sc.duration:g} s)"))
+    if sc.fleet.frontend_s > MAX_FRONTEND_S:       # 1e308 s: every TTFT inf, numpy's overflow warning printed
+        problems.append(("fleet.frontend_s", f"must be at most {MAX_FRONTEND_S:g} s (an hour; a serving front end, "
+                                             f"HTTP, tokenization and network, takes milliseconds: a time in "
+                                             f"milliseconds written as seconds?) (got {sc.fleet.frontend_s:g} s)"))
     return problems
+
+
+#: the longest ``fleet.frontend_s`` taken, seconds: as the longest measured step calibrate takes
+MAX_FRONTEND_S = 3600.0
+
+
+def _late_burst_warnings(wl, duration: float) -> list[tuple[str, str]]:
+    """A burst at or after the end of the run, where arrivals stop: none of its requests is served (legal,
+    a fleet held without traffic is priced all the same, but said: ``validate`` counted them as work)."""
+    procs = [("workload.arrival", wl.arrival)] + [(f"workload.classes.{i}.arrival", c.arrival)
+                                                 for i, c in enumerate(wl.classes)]
+    return [(f"{where}.at", f"{p.at:g} s is at or after the end of the run ({duration:g} s), where arrivals stop: "
+                            f"none of the burst's {p.count:,} {plural(p.count, 'request')} arrives or is served; "
+                            "set at below duration to serve them")
+            for where, p in procs if isinstance(p, BurstArrival) and p.at >= duration]
 
 
 def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:

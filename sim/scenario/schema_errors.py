@@ -174,12 +174,17 @@ def _digits_hint(got: Any) -> str:
 
         >>> _digits_hint("1e3"), _digits_hint("2.5e0"), _digits_hint("1e400"), _digits_hint(3.5)
         ('; YAML reads 1e3 as text: write 1000', '', '', '')
+        >>> _digits_hint("1e300")
+        '; YAML reads 1e300 as text, not a number: write it in digits (301 of them)'
     """
     if not isinstance(got, str) or not reads_as_number(got):
         return ""
     value = float(got)
-    if not math.isfinite(value) or not value.is_integer() or abs(value) > MAX_COUNT:
+    if not math.isfinite(value) or not value.is_integer():
         return ""
+    if abs(value) > MAX_COUNT:      # (was no hint: "must be a whole number (got '1e17')", which it is)
+        digits = len(str(int(abs(value))))
+        return f"; YAML reads {got.strip()} as text, not a number: write it in digits ({digits} of them)"
     return f"; YAML reads {got.strip()} as text: write {int(value)}"
 
 

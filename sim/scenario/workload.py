@@ -159,7 +159,8 @@ class TraceArrival(OpenArrival):
     path: str
     format: TraceFormat = "fleetsim"
     time_scale: float = Field(1.0, gt=0, description="multiplies every inter-arrival time")
-    rate_scale: float = Field(1.0, gt=0, description="expected copies of each trace request")
+    rate_scale: float = Field(1.0, gt=0, le=1e7, description="expected copies of each trace request (at most "
+                              "10^7, as an arrival rate is at most 10^7 requests/s; 1e308 was an internal error)")
     loop: Switch = False
 
 

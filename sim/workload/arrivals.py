@@ -405,7 +405,8 @@ def trace_requests_expected(arrival_s: np.ndarray, process: TraceArrival, horizo
     weight = growth_factor(ts, growth) if growth is not None and growth.monthly else np.ones(n)
     mean_gap = (ts[-1] - ts[0]) / (n - 1) if n > 1 else 0.0
     if not process.loop or mean_gap <= 0:       # a trace that cannot loop: the run says so
-        return float(process.rate_scale * weight[inside].sum())
+        return process.rate_scale * float(weight[inside].sum())     # (a Python float: inf past its range, no
+        #                                                             numpy "overflow encountered" printed)
     period = float(ts[-1] + mean_gap)
     full = math.floor(horizon_s / period)       # repetitions wholly inside the window
     q = float(growth_factor(period, growth)) if growth is not None and growth.monthly else 1.0

@@ -35,7 +35,7 @@ from sim.workload.lengths import sample_tokens, uniform_index
 from sim.workload.streams import stream_seeds
 from sim.workload.traces import TraceData, read_trace
 from sim.paths import resolve_path
-from sim.workload.validation import trace_files, validate
+from sim.workload.validation import trace_files, unknown_tenants, validate
 
 
 @dataclass(frozen=True)
@@ -213,11 +213,9 @@ def _shared_stream(cfg: WorkloadConfig, horizon_s: float, rng: np.random.Generat
     tenant_map = None
     if trace is not None and cfg.classes and trace.tenant_names:
         index = {n: i for i, n in enumerate(names)}
-        unknown = [n for n in trace.tenant_names if n not in index]
+        unknown = unknown_tenants(trace, names)
         if unknown:
-            raise WorkloadFileError([("workload.arrival.path",
-                                      f"{trace.path}: tenant(s) {', '.join(map(repr, unknown))} are not classes "
-                                      f"(classes: {', '.join(map(repr, names))})")])
+            raise WorkloadFileError([("workload.arrival.path", unknown)])
         tenant_map = np.array([index[n] for n in trace.tenant_names], dtype=np.int16)
     cum = None
     if len(shared) > 1:

@@ -112,6 +112,10 @@ def _read(p: pathlib.Path, name: str, format: str, skip_bad_rows: bool, first_on
     except OSError as exc:
         raise InputError(f"{name}: cannot open trace file ({exc.strerror or exc})") from None
     if not p.name.endswith(".gz"):      # (a gzip file's bytes say nothing of its text's encoding)
+        if fh.buffer.peek(2)[:2] == b"\x1f\x8b":     # gzip's magic: was said as a byte 0x8b not UTF-8
+            fh.close()
+            raise InputError(f"{name}: is gzip-compressed, and only a name ending in .gz is decompressed: "
+                             f"name it {p.name}.gz (or decompress it)")
         wide = wide_encoding(fh.buffer.peek(8192)[:8192], marks=",;\t{:")
         if wide:        # a spreadsheet's "Unicode text": said as UTF-8's first bad byte, or a header of NULs
             fh.close()
@@ -126,7 +130,13 @@ def _read(p: pathlib.Path, name: str, format: str, skip_bad_rows: bool, first_on
                 read_csv(fh, name, format, rows, cols, first_only)
         except UnicodeDecodeError:      # (its position counts from a buffer's start: said by line instead)
             raise InputError(f"{name}: not UTF-8 text: {_first_bad_byte(p)} (save the file as UTF-8)") from None
-        except (gzip.BadGzipFile, EOFError, csv.Error) as exc:
+        except gzip.BadGzipFile as exc:
+            with open(p, "rb") as raw:
+                plain = raw.read(2) != b"\x1f\x8b"
+            said = "its name ends in .gz, but it is not gzip-compressed: name it without .gz" if plain else \
+                "gzip data followed by bytes that are not"
+            raise InputError(f"{name}: unreadable trace file: {said} ({exc})") from None
+        except (EOFError, csv.Error) as exc:
             raise InputError(f"{name}: unreadable trace file ({exc})") from None
     data = rows.result()
     if not data.arrival_s.size:
@@ -218,7 +228,12 @@ def _read_jsonl(fh, rows: TraceRows, cols: tuple[str, str, str], first_only: boo
         if not isinstance(obj, dict):
             rows.bad_row(line_no, "<row>", f"not a JSON object (got {json_kind(obj)})")
             continue
-        rows.add(line_no, cols, obj.get(cols[0]), obj.get(cols[1]), obj.get(cols[2]), obj.get("tenant"))
+        tenant = obj.get("tenant")
+        if isinstance(tenant, (dict, list, bool)):      # true named the class 'True', an object "{'a': 1}"
+            rows.bad_row(line_no, "tenant", f"must be a name (text or a number; null or \"\" for none), not "
+                                            f"{json_kind(tenant)}")
+            continue
+        rows.add(line_no, cols, obj.get(cols[0]), obj.get(cols[1]), obj.get(cols[2]), tenant)
 
 
 def write_trace(path: str | pathlib.Path, arrival_s: np.ndarray, prompt_tokens: np.ndarray,

@@ -23,7 +23,7 @@ from sim.scenario.workload import (
     UniformTokens,
     WorkloadConfig,
 )
-from sim.workload.classes import class_prefix
+from sim.workload.classes import class_names, class_prefix
 from sim.workload.closed import workload_problems
 from sim.workload.lengths import most_tokens
 from sim.workload.traces import check_trace, read_trace
@@ -166,16 +166,24 @@ def trace_files(cfg: WorkloadConfig) -> list[tuple[str, str, str]]:
     return out
 
 
-def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path,
-                       skip_bad_rows: bool = False) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path, skip_bad_rows: bool = False,
+                       duration: float | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Every row of every trace the workload names, read as a run reads it: ``(problems, skipped)``.
 
     ``problems``: the first bad row of each file as ``(field path, message)`` (with
-    ``skip_bad_rows``, only a file left with no request). ``skipped`` (only with ``skip_bad_rows``):
+    ``skip_bad_rows``, only a file left with no request); with the run's ``duration``, also an arrival
+    trace the run would refuse to replay (its first row at or after the end of the run, or ``loop``
+    over rows of one time). ``skipped`` (only with ``skip_bad_rows``):
     ``(field path, what a run would leave out)`` per file with bad rows. :func:`validate` reads a
     trace only up to its first good row (a run reads it whole anyway); ``fleetsim validate`` reads
     it all."""
+    import numpy as np
+
+    from sim.workload.arrivals import trace_blocks
+
     problems, skipped = [], []
+    blocks = [("workload", cfg)] + [(f"workload.classes.{i}", c) for i, c in enumerate(cfg.classes or [])]
+    replayed = {f"{w}.arrival.path": b.arrival for w, b in blocks if isinstance(b.arrival, TraceArrival)}
     for where, path, format in trace_files(cfg):
         resolved = resolve_path(path, base_dir)
         if not resolved.is_file():
@@ -185,11 +193,31 @@ def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path,
         except InputError as exc:
             problems.append((where, str(exc)))
             continue
+        if where in replayed and duration is not None:
+            try:        # what the run checks before it replays the first row (it said ok, and the run refused)
+                once = replayed[where].model_copy(update={"rate_scale": 1.0})   # (no copies drawn: one block read)
+                next(trace_blocks(data, once, duration, np.random.default_rng(0)), None)
+            except InputError as exc:
+                problems.append((where, str(exc)))
+        if where == "workload.arrival.path" and cfg.classes:     # the run refused it, validate said ok
+            unknown = unknown_tenants(data, class_names(cfg))
+            if unknown:
+                problems.append((where, unknown))
         if data.bad_rows:
             first = f"; the first, {data.messages[0].removeprefix(f'{path}: ')}" if data.messages else ""
             skipped.append((where, f"{path}: {data.bad_rows:,} bad {'row' if data.bad_rows == 1 else 'rows'} "
                                    f"left out by --skip-bad-rows{first}"))
     return problems, skipped
+
+
+def unknown_tenants(trace, names: list[str]) -> str | None:
+    """Why the trace's tenants cannot name the workload's classes ``names`` (a tenant that is not one of
+    them), or ``None`` when they can (or the trace names none)."""
+    unknown = [n for n in trace.tenant_names if n not in names]
+    if not unknown:
+        return None
+    return (f"{trace.path}: tenant(s) {', '.join(map(repr, unknown))} are not classes "
+            f"(classes: {', '.join(map(repr, names))})")
 
 
 longest_prompt = most_tokens
@@ -222,4 +250,5 @@ def _length_sources(where: str, prompt: TokenDist | None, output: TokenDist | No
     return out
 
 
-__all__ = ["SHARE_TOLERANCE", "longest_prompt", "resolve_path", "trace_files", "trace_row_problems", "validate"]
+__all__ = ["SHARE_TOLERANCE", "longest_prompt", "resolve_path", "trace_files", "trace_row_problems", "unknown_tenants",
+           "validate"]
