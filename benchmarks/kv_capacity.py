@@ -7,7 +7,8 @@ tensor-parallel size, weight and KV precision, the engine's memory knob (vLLM ``
 SGLang ``mem_fraction_static``, TensorRT-LLM ``kv_cache_free_gpu_mem_fraction``) and the scheduler limits that
 size its profiling run (``max_num_batched_tokens``, ``max_num_seqs``). Beside it, fleetsim's KV tokens for the
 same set-up (:func:`sim.perf.memory.memory_plan`, the engine's rule as fleetsim models it, ``engine=``) and
-the error ``fleetsim / published - 1``.
+the error ``fleetsim / published - 1``. vLLM V1's and SGLang's rules share out the memory the GPU reports (the
+catalog's ``reported_memory_gib``, 79.19 GiB on an H100), vLLM V0's and TensorRT-LLM's the datasheet's.
 
 ``python benchmarks/kv_capacity.py`` prints one JSON object per row, then the median and worst absolute error
 (``--engine E`` keeps one engine's rows; ``--rule R`` sizes every row by one rule of
@@ -47,8 +48,9 @@ QWEN25_7B = {"name": "qwen2.5-7b", "n_layers": 28, "hidden": 3584, "n_heads": 28
 #: Qwen3-14B (huggingface.co/Qwen/Qwen3-14B config.json), not in the catalog.
 QWEN3_14B = {"name": "qwen3-14b", "n_layers": 40, "hidden": 5120, "n_heads": 40, "n_kv_heads": 8, "head_dim": 128,
              "ffn_hidden": 17408, "vocab": 151936, "n_params": 14.77e9, "max_context": 40960}
-#: GeForce RTX 3090 (24 GB GDDR6X); the log's ``total_gpu_memory=23.58GiB`` is the part's own count.
-RTX3090 = {"name": "rtx-3090", "like": "l40s", "hbm_gb": 24, "hbm_tbps": 0.936}
+#: GeForce RTX 3090 (24 GB GDDR6X); the log's ``total_gpu_memory=23.58GiB`` is the part's own count (its row is
+#: vLLM V0's, whose ``legacy`` rule sizes from ``hbm_gb``: the reported total does not move it).
+RTX3090 = {"name": "rtx-3090", "like": "l40s", "hbm_gb": 24, "hbm_tbps": 0.936, "reported_memory_gib": 23.58}
 #: NVIDIA A10 (24 GB GDDR6).
 A10 = {"name": "a10", "like": "l40s", "hbm_gb": 24, "hbm_tbps": 0.6}
 

@@ -224,7 +224,7 @@ VLLM_REFUSES = [
      "fleet.pools.0.batching.max_batched_tokens: must be >= max_num_seqs (8192) (got 4096)"),
     (["fleet.pools.0.max_model_len=100000"], "fleet.pools.0.max_model_len: must be <= the context length"),
     (["model=llama-3-70b", "fleet.pools.0.tensor_parallel=2", "fleet.pools.0.gpu=h100-sxm",
-      "fleet.pools.0.gpu_memory_utilization=0.86"], "fewer than one sequence of max_model_len=8,192"),
+      "fleet.pools.0.gpu_memory_utilization=0.87"], "fewer than one sequence of max_model_len=8,192"),
 ]
 
 

@@ -283,7 +283,7 @@ def test_deepseek_cluster_with_bad_overrides(capsys):
         f"{path}: fleet.pools.0.expert_parallel: must divide tensor_parallel=16 and n_experts=256 (1: experts split "
         "tensor-parallel; tensor_parallel: whole experts per GPU): 1, 2, 4, 8, 16 (got 3)",
         f"{path}: fleet.pools.1: deepseek-v3 does not fit on 4x h200-sxm: weights 156.2 GiB + reserve 3.3 GiB per GPU "
-        "exceed 0.9 x 141 GiB = 126.9 GiB (short by 32.6 GiB per GPU); use a larger tensor_parallel (8 fits) or "
+        "exceed 0.9 x 139.8 GiB = 125.8 GiB (short by 33.7 GiB per GPU); use a larger tensor_parallel (8 fits) or "
         "pipeline_parallel, a smaller weight_dtype or a GPU with more memory"]
 
 
@@ -421,12 +421,12 @@ def test_validate_accepts_a_readable_table(tmp_path, capsys):
 
 
 def test_a_pipeline_whose_kv_cache_holds_less_than_one_sequence_names_the_shortfall_and_the_remedies(tmp_path, capsys):
-    # 405B over 2 stages of 8 H100s at 64 % of memory: weights and reserve leave KV for 21,616 tokens
+    # 405B over 2 stages of 8 H100s at 64 % of the 79.19 GiB each reports: weights and reserve leave KV for 4,368 tokens
     path = _roofline_file(tmp_path, "llama-3.1-405b", tensor_parallel=8, pipeline_parallel=2,
                           gpu_memory_utilization=0.64)
     rc, lines = _validate(path, capsys, "fleet.pools.0.max_model_len=131072")
     assert rc == 2 and lines == [
-        f"{path}: fleet.pools.0: the KV cache holds 21,616 tokens, fewer than one sequence of max_model_len=131,072 "
+        f"{path}: fleet.pools.0: the KV cache holds 4,368 tokens, fewer than one sequence of max_model_len=131,072 "
         "(vLLM refuses to start); set a smaller fleet.pools.0.max_model_len, a larger gpu_memory_utilization, "
         "tensor_parallel or pipeline_parallel"]
 

@@ -20,7 +20,7 @@ def test_kv_heads_replicated_when_tp_exceeds_them():
 
 def test_llama2_7b_on_h100_by_hand():
     plan = memory_plan(get_model("llama-2-7b"), get_gpu("h100-sxm"), tp=1)
-    usable = 80 * 2**30 * 0.9                          # 77,309,411,328 B
+    usable = 79.19 * 2**30 * 0.9                       # the total an H100 reports: 76,526,744,977 B
     weights = 6.74e9 * 2                               # 13.48e9 B
     # vLLM's reserve: 0.25 GiB outside torch + the larger of the forward pass over 8,192 tokens
     # (629,145,600 B) and the dummy sampler run, 4 float32 logits of 256 x 32,000 (131,072,000 B)
@@ -28,24 +28,27 @@ def test_llama2_7b_on_h100_by_hand():
     assert plan.weights_bytes_per_gpu == pytest.approx(weights)
     assert plan.activation_reserve_bytes == pytest.approx(reserve)
     blocks = int((usable - weights - reserve) // (512 * 1024 * 16))
-    assert blocks == 7502
+    assert blocks == 7408
     assert (plan.kv_blocks, plan.kv_tokens, plan.fits) == (blocks, blocks * 16, True)
 
 
 def test_engine_rules_by_hand():
-    """SGLang's mem_fraction_static is a share of the memory free at start (less the 0.25 GiB runtime),
-    weights out of it; TensorRT-LLM's free fraction is a share of what weights and reserve leave."""
+    """SGLang's mem_fraction_static is a share of the memory free at start (the 79.19 GiB an H100 reports less
+    the 0.25 GiB runtime), weights out of it; TensorRT-LLM's free fraction is a share of what weights and reserve
+    leave of the datasheet's 80 GiB."""
     m, g = get_model("llama-2-7b"), get_gpu("h100-sxm")
     weights, block = 6.74e9 * 2, 512 * 1024 * 16
     sgl = memory_plan(m, g, tp=1, engine="sglang")
-    assert sgl.kv_blocks == int((0.9 * (80 * 2**30 - 0.25 * 2**30) - weights) // block) == 7580
+    assert sgl.kv_blocks == int((0.9 * (79.19 * 2**30 - 0.25 * 2**30) - weights) // block) == 7486
     trt = memory_plan(m, g, tp=1, engine="trtllm")
     reserve = 0.25 * 2**30 + 8192 * (4 * 4096 + 2 * 11008) * 2      # no sampler run
     assert trt.activation_reserve_bytes == pytest.approx(reserve)
     assert trt.kv_blocks == int(0.9 * (80 * 2**30 - weights - reserve) // block) == 7673
-    # at f = 1 the TensorRT-LLM and vLLM rules agree but for vLLM's sampler term (here smaller)
-    assert memory_plan(m, g, tp=1, gpu_memory_utilization=1.0, engine="trtllm").kv_blocks == \
-        memory_plan(m, g, tp=1, gpu_memory_utilization=1.0).kv_blocks
+    # at f = 1 and the same total (a datasheet without a reported one) the TensorRT-LLM and vLLM rules agree but
+    # for vLLM's sampler term (here smaller)
+    d = get_gpu({"name": "h100-datasheet", "like": "h100-sxm", "hbm_gb": 80})
+    assert memory_plan(m, d, tp=1, gpu_memory_utilization=1.0, engine="trtllm").kv_blocks == \
+        memory_plan(m, d, tp=1, gpu_memory_utilization=1.0).kv_blocks
     with pytest.raises(ValueError, match="engine must be one of vllm, legacy, sglang, trtllm"):
         memory_plan(m, g, tp=1, engine="vllm-v1")
 

@@ -44,7 +44,7 @@ def test_layout_problems_name_the_field():
 
 
 def test_layout_that_does_not_fit_is_refused_with_the_shortfall():
-    with pytest.raises(ScenarioError, match=r"fleet.pools.0: llama-3.1-405b does not fit on 8x h100-sxm.*short by 25\.8 GiB"):
+    with pytest.raises(ScenarioError, match=r"fleet.pools.0: llama-3.1-405b does not fit on 8x h100-sxm.*short by 26\.5 GiB"):
         load_scenario(_scenario({"tensor_parallel": 8}, model="llama-3.1-405b"))
     load_scenario(_scenario({"tensor_parallel": 8, "pipeline_parallel": 2}, model="llama-3.1-405b"))
 

@@ -25,14 +25,14 @@ def test_the_sweep_table_says_tpot_in_ms_as_the_run_summary_does(tmp_path, capsy
 
 def test_validate_says_a_kv_cache_in_one_rounding_with_thousands_separators(capsys):
     """baseline's one-GPU replica: its KV cache per GPU and per replica are the same bytes, said once as
-    56.11 GiB and once as 56.1 GiB; DeepSeek's 1142.9 GiB lacked its separator."""
+    55.38 GiB and once as 55.4 GiB (of the 79.19 GiB an H100 reports); DeepSeek's 1142.9 GiB lacked its separator."""
     from sim.cli import main
 
     assert main(["validate", "scenarios/baseline.yaml"]) == 0
     out = capsys.readouterr().out
-    assert "KV cache 56.11 GiB of" in out and "KV cache 56.11 GiB =" in out
+    assert "KV cache 55.38 GiB of" in out and "KV cache 55.38 GiB =" in out
     assert main(["validate", "scenarios/deepseek_v3_cluster.yaml"]) == 0
-    assert "KV cache 1,143.51 GiB =" in capsys.readouterr().out
+    assert "KV cache 1,126.23 GiB =" in capsys.readouterr().out
 
 
 def test_the_planner_says_backlog_growth_in_req_s():

@@ -267,9 +267,12 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     # data-parallel attention: each GPU runs whole sequences, 1/tp of them, and samples only those
     seqs = -(-max_num_seqs // t) if lay.dp_attention else max_num_seqs
     reserve_per_gpu = activation_reserve_bytes_per_gpu(model, t, max_batched_tokens, seqs, engine)
-    usable_per_gpu = gpu.hbm_bytes * f
-    room = memory_rules.kv_bytes_per_gpu(engine, gpu.hbm_bytes, f, weights_per_gpu, reserve_per_gpu)
-    budget = memory_rules.budget_words(engine, f, gpu.hbm_gb, reserve_per_gpu)
+    # H: the total the CUDA runtime reports for vLLM V1 and SGLang, the datasheet's for the others
+    mem_gb = memory_rules.memory_gib(engine, gpu.hbm_gb, gpu.reported_memory_gib)
+    mem_bytes = mem_gb * 2**30
+    usable_per_gpu = mem_bytes * f
+    room = memory_rules.kv_bytes_per_gpu(engine, mem_bytes, f, weights_per_gpu, reserve_per_gpu)
+    budget = memory_rules.budget_words(engine, f, mem_gb, reserve_per_gpu)
     capacity = room * n_gpus
     if lay.pp > 1:   # the largest stage binds: its GPUs' room over its share of each token's KV
         capacity = room * t * model.n_layers / stage_layers(model, lay.pp)
@@ -279,14 +282,14 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
     blocks = max(0, math.floor(capacity / (kv_tok * block_size))) if capacity > 0 else 0
     tokens = blocks * block_size
     shape = f"{t}x {gpu.name}" if lay.pp == 1 else f"{lay.pp} stages of {t}x {gpu.name}"
-    of = budget if engine == "sglang" else f"{f:g} x {gpu.hbm_gb:g} GiB = {_gib(usable_per_gpu)}"
+    of = budget if engine == "sglang" else f"{f:g} x {mem_gb:g} GiB = {_gib(usable_per_gpu)}"
     if blocks == 0 and capacity > 0:     # room, but not for one block: it said weights and reserve exceed the GPU
         if engine == "sglang":      # the runtime is already outside SGLang's share (``of`` says so)
             after = f"after weights {_gib(weights_per_gpu)} per GPU of {of}"
         elif engine == "trtllm":    # the cache's share is of what weights and reserve leave
             after = (f"after weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)} per GPU, {f:g} of "
-                     f"the {_gib(gpu.hbm_bytes - weights_per_gpu - reserve_per_gpu)} they leave of "
-                     f"{gpu.hbm_gb:g} GiB (TensorRT-LLM's kv_cache_free_gpu_mem_fraction)")
+                     f"the {_gib(mem_bytes - weights_per_gpu - reserve_per_gpu)} they leave of "
+                     f"{mem_gb:g} GiB (TensorRT-LLM's kv_cache_free_gpu_mem_fraction)")
         else:
             after = f"after weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)} per GPU of {of}"
         reason = (f"{model.name} does not fit on {shape}: {after}, the {_gib(capacity / n_gpus)} per GPU left for "
@@ -308,9 +311,9 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
         if engine == "sglang":      # the runtime is outside SGLang's share: the weights alone exceed it
             what = f"weights {_gib(weights_per_gpu)}{window} per GPU exceed {of}"
         elif engine == "trtllm":    # TensorRT-LLM gives the cache a share of what weights and reserve leave
-            left = gpu.hbm_bytes - weights_per_gpu - reserve_per_gpu
+            left = mem_bytes - weights_per_gpu - reserve_per_gpu
             what = (f"weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)}{window} per GPU leave "
-                    f"{_gib(max(left, 0.0))} of {gpu.hbm_gb:g} GiB, {f:g} of it for the KV cache "
+                    f"{_gib(max(left, 0.0))} of {mem_gb:g} GiB, {f:g} of it for the KV cache "
                     "(TensorRT-LLM's kv_cache_free_gpu_mem_fraction)")
         else:
             what = (f"weights {_gib(weights_per_gpu)} + reserve {_gib(reserve_per_gpu)}{window} per GPU exceed "

@@ -4,7 +4,10 @@ the rest into cache.
 Each engine's own rule (``engine`` of :func:`sim.perf.memory.memory_plan`); a pool's follows its
 ``batching.scheduler`` (:data:`SCHEDULER_ENGINE`): ``vllm-v1`` -> ``vllm``, ``sglang`` -> ``sglang``,
 ``vllm-v0`` and ``trtllm`` -> ``legacy`` (see there why TensorRT-LLM pools do not take ``trtllm`` yet). Per GPU, with ``H`` the
-GPU's memory, ``f`` the pool's ``gpu_memory_utilization``, ``W`` the weights and ``R`` the reserve below:
+GPU's memory, ``f`` the pool's ``gpu_memory_utilization``, ``W`` the weights and ``R`` the reserve below.
+``H`` is the total the CUDA runtime reports (``torch.cuda.mem_get_info()``; the catalog's ``reported_memory_gib``,
+79.19 GiB on an "80 GB" H100) for ``vllm`` and ``sglang``, which share out that total; the datasheet's ``hbm_gb``
+for ``legacy`` and ``trtllm`` (:func:`memory_gib`), whose rows (vLLM V0, MLPerf, TensorRT-LLM) were sized so:
 
 ``vllm``
     ``KV = f * H - W - R``. vLLM asks for ``f`` of the *total* memory and takes from it the weights and what a
@@ -59,6 +62,11 @@ ENGINES = ("vllm", "legacy", "sglang", "trtllm")
 SCHEDULER_ENGINE = {"vllm-v0": "legacy", "vllm-v1": "vllm", "sglang": "sglang", "trtllm": "legacy"}
 """The memory rule of each ``batching.scheduler`` preset (``legacy`` for ``trtllm``: see the module docstring)."""
 
+REPORTED_MEMORY_ENGINES = ("vllm", "sglang")
+"""The rules whose ``H`` is the memory the CUDA runtime reports rather than the datasheet's: vLLM V1
+(``gpu_worker.py``: ``requested_memory = total_gpu_memory * gpu_memory_utilization``, the total from
+``torch.cuda.mem_get_info()``) and SGLang (``mem_fraction_static`` of the total it reads the same way)."""
+
 RUNTIME_BYTES = 0.25 * 2**30
 """Per-GPU memory outside PyTorch's allocator on one GPU (CUDA libraries' workspaces): vLLM v0.19.0's
 non-torch increase on one H100, 0.24-0.27 GiB (llm-d-planner accuracy report)."""
@@ -84,6 +92,16 @@ def engine_of(scheduler: str | None) -> str:
         ('sglang', 'legacy', 'legacy', 'vllm', 'vllm')
     """
     return SCHEDULER_ENGINE.get(scheduler or "", "vllm")
+
+
+def memory_gib(engine: str, hbm_gb: float, reported_gib: float | None) -> float:
+    """``H`` of ``engine``'s rule in GiB: the CUDA-reported total ``reported_gib`` for the rules of
+    :data:`REPORTED_MEMORY_ENGINES` (the datasheet's ``hbm_gb`` where it is not known), ``hbm_gb`` for the others.
+
+        >>> memory_gib("vllm", 80, 79.19), memory_gib("sglang", 80, None), memory_gib("legacy", 80, 79.19)
+        (79.19, 80, 80)
+    """
+    return reported_gib if engine in REPORTED_MEMORY_ENGINES and reported_gib is not None else hbm_gb
 
 
 def runtime_bytes(tp: int) -> float:

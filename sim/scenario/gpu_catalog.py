@@ -11,6 +11,16 @@ Units: TFLOPS = 1e12 FLOP/s; ``hbm_gb`` = HBM capacity as the vendor quotes it, 
 (an "80 GB" H100 reports 81,559 MiB to the driver), so bytes = ``hbm_gb * 2**30``; ``hbm_tbps`` = 1e12 bytes/s;
 ``interconnect_gbps`` = 1e9 **bytes**/s **per direction** per GPU (vendors quote NVLink
 bidirectional: H100's "900 GB/s" is stored as 450).
+
+``reported_memory_gib`` is the total the CUDA (ROCm) runtime reports for the part,
+``torch.cuda.mem_get_info()``'s second value, in GiB: less than the datasheet's (79.19 GiB on an "80 GB" H100),
+and what vLLM V1 and SGLang share out (their memory rules in :mod:`sim.perf.memory_rules`); ``None`` where no
+published log gives it, and then :attr:`GPUSpec.engine_memory_gib` is the datasheet figure.
+
+    >>> g = get_gpu("h100-sxm"); (g.hbm_gb, g.reported_memory_gib, g.engine_memory_gib)
+    (80, 79.19, 79.19)
+    >>> get_gpu("h20").engine_memory_gib
+    96
 """
 from __future__ import annotations
 
@@ -68,6 +78,7 @@ class GPUSpec:
     gpus_per_node: int = 8
     attention_prefill_efficiency: float | None = None
     attention_decode_efficiency: float | None = None
+    reported_memory_gib: float | None = None
 
     def peak_tflops(self, precision: str) -> float:
         """Dense peak TFLOPS for ``precision`` (bf16, fp8, fp4); ``ValueError`` if unsupported."""
@@ -97,6 +108,12 @@ class GPUSpec:
     def hbm_bytes(self) -> float:
         """HBM capacity in bytes (vendor "GB" of HBM are GiB)."""
         return self.hbm_gb * 2**30
+
+    @property
+    def engine_memory_gib(self) -> float:
+        """The memory the CUDA runtime reports in GiB (:attr:`reported_memory_gib`), the datasheet's
+        ``hbm_gb`` where it is not known."""
+        return self.hbm_gb if self.reported_memory_gib is None else self.reported_memory_gib
 
     @property
     def hbm_bytes_per_s(self) -> float:
@@ -131,7 +148,7 @@ def gpu_names() -> list[str]:
 
 _GPU_NUMBERS = ("bf16_tflops", "fp8_tflops", "fp4_tflops", "hbm_gb", "hbm_tbps", "interconnect_gbps", "tdp_w",
                 "flops_efficiency", "bw_efficiency", "overhead_s", "overlap_exponent", "attention_prefill_efficiency",
-                "attention_decode_efficiency")
+                "attention_decode_efficiency", "reported_memory_gib")
 _GPU_ALIASES = {"hbm_bandwidth_tbps": "hbm_tbps"}
 _GPU_ALLOWED = set(_GPU_NUMBERS) | set(_GPU_ALIASES) | {"name", "like", "gpus_per_node", "display_name"}
 
@@ -145,7 +162,8 @@ def get_gpu(name: str | Mapping[str, Any]) -> GPUSpec:
     (dense; ``null`` = no such tensor cores), ``hbm_gb``, ``hbm_tbps`` (or ``hbm_bandwidth_tbps``),
     ``interconnect_gbps`` (one-way GB/s), ``tdp_w``, ``flops_efficiency``, ``bw_efficiency``,
     ``overhead_s``, ``overlap_exponent``, ``attention_prefill_efficiency``, ``attention_decode_efficiency``
-    (``null`` = no published rate); ``gpus_per_node``; ``name`` and ``display_name`` are names as a pool's
+    (``null`` = no published rate), ``reported_memory_gib`` (the total the CUDA runtime reports, at most
+    ``hbm_gb``; ``null`` or not given with an ``hbm_gb`` of its own = the datasheet figure); ``gpus_per_node``; ``name`` and ``display_name`` are names as a pool's
     (at most 200 characters, no control character) and not a catalog GPU's (an inline datasheet is not the
     catalog part, whose name results would give it). An unknown catalog name raises
     ``KeyError`` listing the allowed names; a bad mapping :class:`~sim.errors.ScenarioError` with
@@ -205,7 +223,8 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
         if key not in _GPU_NUMBERS:
             continue
         # null: no such tensor cores; no published attention-kernel rate (the catalog's own null)
-        nullable = key in ("fp8_tflops", "fp4_tflops", "attention_prefill_efficiency", "attention_decode_efficiency")
+        nullable = key in ("fp8_tflops", "fp4_tflops", "attention_prefill_efficiency", "attention_decode_efficiency",
+                           "reported_memory_gib")
         x = finite(v)
         if v is None and nullable:
             vals[key] = None
@@ -225,6 +244,13 @@ def _inline_gpu(d: Mapping[str, Any]) -> GPUSpec:
             problems.append((f"gpu.{k}", f"must be a fraction in (0, 1] (got {vals[k]!r})"))
     if "overlap_exponent" in vals and vals["overlap_exponent"] < 1:
         problems.append(("gpu.overlap_exponent", f"must be >= 1 (got {vals['overlap_exponent']!r})"))
+    # a datasheet of its own does not keep the like: part's CUDA-reported total (an 80 GB part's on a 40 GB one)
+    if "hbm_gb" in vals and "reported_memory_gib" not in vals:
+        vals["reported_memory_gib"] = None
+    hbm, reported = vals.get("hbm_gb", base.hbm_gb), vals.get("reported_memory_gib")
+    if reported is not None and hbm is not None and reported > hbm:
+        problems.append(("gpu.reported_memory_gib", f"must be at most hbm_gb ({hbm:g}): the runtime reports less "
+                                                    f"than the datasheet, not more (got {reported:g})"))
     gpn = d.get("gpus_per_node", base.gpus_per_node)
     if isinstance(gpn, bool) or not isinstance(gpn, int) or gpn < 1:
         problems.append(("gpu.gpus_per_node", f"must be an integer >= 1 (got {shown(gpn)})"))
