@@ -46,11 +46,16 @@ def _tree(folder: Path) -> dict:
 
 
 def _members_sha256(path: Path) -> str:
-    """Each member's name and uncompressed bytes, in name order (what the fingerprint promises)."""
+    """Each member's name and array (little-endian dtype, shape, values in C order), in name order (what
+    the fingerprint promises), the arrays read with ``np.load``."""
     h = hashlib.sha256()
     with zipfile.ZipFile(path) as zf:
-        for name in sorted(zf.namelist()):
-            data = zf.read(name)
+        names = sorted(zf.namelist())
+    with np.load(path, allow_pickle=False) as z:
+        for name in names:
+            arr = z[name.removesuffix(".npy")]
+            little = arr.astype(arr.dtype.newbyteorder("<"), order="C")
+            data = f"{little.dtype.str}\0{arr.shape}\0".encode() + little.tobytes(order="C")
             h.update(f"{name}\0{len(data)}\0".encode() + data)
     return "sha256:" + h.hexdigest()
 
@@ -136,6 +141,28 @@ def test_a_usage_file_zipped_again_unchanged_keeps_its_fingerprint(runs, tmp_pat
     capsys.readouterr()
     assert main(["reprice", str(folder), "--set", "economics.gpu_hour_usd=3"]) == 2
     assert "usage.npz: not the usage.npz this run wrote" in capsys.readouterr().err
+
+
+def test_a_usage_file_in_another_npy_layout_keeps_its_fingerprint(runs, tmp_path, capsys):
+    """The same arrays written as another numpy writes them: each .npy in format 2.0 (another header), big-endian,
+    Fortran order: the fingerprint is the content's, not the layout's; a value changed is another usage."""
+    base, _, _ = runs
+    folder = _copy(base, tmp_path / "layout")
+    with np.load(folder / "usage.npz") as z:
+        members = {k: z[k] for k in z.files}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, arr in members.items():
+            member = io.BytesIO()
+            other = arr.astype(arr.dtype.newbyteorder(">"), order="F")
+            np.lib.format.write_array(member, other, version=(2, 0), allow_pickle=False)
+            zf.writestr(f"{name}.npy", member.getvalue())
+    (folder / "usage.npz").write_bytes(buf.getvalue())
+    with zipfile.ZipFile(folder / "usage.npz") as new, zipfile.ZipFile(base / "usage.npz") as old:
+        assert all(new.read(n) != old.read(n) for n in old.namelist())      # every member's bytes differ
+    assert _members_sha256(folder / "usage.npz") == _summary(base)["fingerprints"]["usage.npz"]
+    capsys.readouterr()
+    assert main(["reprice", str(folder), "--set", "economics.gpu_hour_usd=3", "--quiet", "--json"]) == 0
 
 
 def test_a_folder_of_an_earlier_version_reprices_with_a_notice(runs, tmp_path, capsys):
