@@ -70,8 +70,9 @@ def test_a_run_records_the_fingerprints_of_its_usage_and_scenario(runs, capsys):
     fp = _summary(base)["fingerprints"]
     assert list(_summary(base))[-1] == "fingerprints"          # a key added last; no other key renamed
     assert fp["usage.npz"] == _members_sha256(base / "usage.npz")
-    canonical = json.dumps(json.loads((base / "scenario.json").read_text()), sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False)
+    scenario = json.loads((base / "scenario.json").read_text())
+    assert scenario.pop("engine") == "fast"                    # left out: both engines write the same result
+    canonical = json.dumps(scenario, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert fp["scenario.json"] == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
     # the other run: same horizon and GPU-hours, other usage (met flags) and scenario
     assert _summary(strict)["gpu_hours"] == _summary(base)["gpu_hours"]
@@ -84,6 +85,19 @@ def test_a_run_records_the_fingerprints_of_its_usage_and_scenario(runs, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert "fingerprints" not in printed
     assert _summary(base.parent / "again")["fingerprints"] == fp      # same seed, same fingerprints
+
+
+def test_the_two_engines_write_one_summary_but_for_the_engine_and_wall_time(runs, tmp_path):
+    """Same seed, same bytes across engines: the reference engine's summary.json is the fast engine's line
+    for line but for ``engine`` and ``wall_seconds`` (its scenario.json names the engine, which the
+    fingerprint leaves out); usage.npz is the same file. A scenario edited otherwise is another fingerprint."""
+    base, _, _ = runs
+    ref = _run(tmp_path / "ref", "engine=reference")
+    assert (ref / "usage.npz").read_bytes() == (base / "usage.npz").read_bytes()
+    a, b = ((base / "summary.json").read_text().splitlines(), (ref / "summary.json").read_text().splitlines())
+    differ = [(x, y) for x, y in zip(a, b) if x != y]
+    assert len(a) == len(b) and [x.split(":")[0].strip() for x, _ in differ] == ['"engine"', '"wall_seconds"']
+    assert main(["reprice", str(ref), "--set", "economics.gpu_hour_usd=3", "--quiet", "--json"]) == 0
 
 
 def test_a_usage_file_of_another_run_is_refused_naming_it(runs, tmp_path, capsys):

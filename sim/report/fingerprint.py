@@ -34,12 +34,22 @@ KEY = "fingerprints"
 SCENARIO = "scenario.json"
 #: the files a run fingerprints
 FILES = (USAGE, SCENARIO)
+#: the scenario key the fingerprint leaves out (:func:`scenario_digest`)
+ENGINE = "engine"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def scenario_digest(data: Any) -> str:
     """The fingerprint of a scenario as JSON (the value ``scenario.json`` holds): SHA-256 of its
-    canonical text (keys sorted, no spaces), so key order and layout do not count, values do."""
+    canonical text (keys sorted, no spaces), so key order and layout do not count, values do. The
+    ``engine`` is left out: both engines write the same result (their ``summary.json`` differs only in
+    ``engine`` and ``wall_seconds``), and so they record one fingerprint.
+
+        >>> scenario_digest({"seed": 1, "engine": "reference"}) == scenario_digest({"seed": 1})
+        True
+    """
+    if isinstance(data, dict) and ENGINE in data:
+        data = {k: v for k, v in data.items() if k != ENGINE}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
