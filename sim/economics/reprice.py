@@ -267,7 +267,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
     summary.pop(FINGERPRINTS, None)     # the folder's, not the money's: written with the folder (_write_money)
-    summary["repriced"] = {"from": str(src), "overrides": list(overrides)}
+    summary["repriced"] = _repriced_block(summary.get("repriced"), src, overrides)
     if out is not None:
         dst = Path(out)
         hit = result_in_the_way(dst)     # (found only after half the folder was written)
@@ -284,6 +284,19 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
                 warnings.warn(f"{src}: not copied to {dst}: {', '.join(left[:5])}{more} (no part of a result: "
                               "fleetsim reprice copies the run's own files)", InputWarning, stacklevel=2)
     return econ, summary
+
+
+def _repriced_block(earlier: object, src: Path, overrides: list[str]) -> dict:
+    """The summary's ``repriced`` block: the folder re-priced (``from``) and this re-pricing's ``overrides``;
+    re-pricing a folder re-priced before adds ``since_run``, every override since the run (the earlier
+    ones first), which the money now reflects against the ``scenario.json`` kept as run (the page and
+    ``compare`` read it: :func:`~sim.report.overview.repriced_overrides`)."""
+    block: dict = {"from": str(src), "overrides": list(overrides)}
+    if isinstance(earlier, dict):
+        before = earlier.get("since_run", earlier.get("overrides"))
+        if isinstance(before, list) and before:
+            block["since_run"] = [*(str(o) for o in before), *overrides]
+    return block
 
 
 def other_run(saved: SavedUsage, summary: dict) -> str:
