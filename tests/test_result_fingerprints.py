@@ -217,6 +217,7 @@ def test_a_repriced_folder_records_what_a_fresh_run_records(runs, tmp_path, caps
 
 @pytest.mark.parametrize("block, said", [
     ("abc", "fingerprints: expected an object, got the text 'abc'"),
+    (None, "fingerprints: expected an object, got null"),      # (was taken for a block with nothing to check)
     ({"usage.npz": "sha256:1234"}, "fingerprints.usage.npz: expected 'sha256:' and 64 hex digits, got 'sha256:1234'"),
 ])
 def test_a_damaged_fingerprints_block_is_refused_by_reprice_and_report(runs, tmp_path, capsys, block, said):

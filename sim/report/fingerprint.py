@@ -68,11 +68,11 @@ def folder_fingerprints(folder: str | Path) -> dict[str, str]:
 
 def fingerprint_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(key, problem)`` for a ``fingerprints`` block fleetsim would not have written (not an object, a
-    value that is not ``sha256:`` and 64 hex digits); none when the block is absent (an earlier version's
-    summary)."""
-    block = summary.get(KEY)
-    if block is None:
+    value that is not ``sha256:`` and 64 hex digits; ``null``, which would pass for a block with nothing to
+    check); none when the block is absent (an earlier version's summary)."""
+    if KEY not in summary:
         return []
+    block = summary[KEY]
     if not isinstance(block, dict):
         return [(KEY, f"expected an object, got {json_kind(block)}")]
     return [(f"{KEY}.{name}", f"expected 'sha256:' and 64 hex digits, got {str(value)[:80]!r}")
