@@ -1,8 +1,8 @@
 """A result folder records which ``usage.npz`` and ``scenario.json`` its run wrote (``summary.json``'s
 ``fingerprints``), and ``fleetsim reprice`` refuses a file that is not the run's own.
 
-The fingerprints are checked against SHA-256 computed here from the files with ``zipfile`` and
-``hashlib`` alone; the swapped usage is that of a run with the same length and GPU-hours (the same
+The fingerprints are checked against SHA-256 computed here from the files with ``zipfile``, ``np.load``
+and ``hashlib`` (each array's dtype, shape and values; the scenario's canonical JSON without its engine); the swapped usage is that of a run with the same length and GPU-hours (the same
 simulation under another SLO: only the requests' met flags differ), which the summary's horizon and
 GPU-hours cannot tell apart.
 """
