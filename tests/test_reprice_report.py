@@ -39,6 +39,28 @@ def test_the_report_of_a_repriced_folder_names_its_overrides(base, tmp_path, cap
     assert "economics.gpu_hour_usd=3" in (re / "report.html").read_text()
 
 
+def test_a_folder_repriced_twice_names_every_override_since_the_run(base, tmp_path, capsys):
+    """Re-priced at $3 per GPU-hour, then that folder at a 10 % discount rate: the money is both (the NPV of
+    a one-step re-price with both overrides; by hand, $3 x 4 GPUs x 2 min = $0.40), so the page and compare
+    name both against the scenario as run ($2.50), where they named the discount rate alone."""
+    first, second, both = tmp_path / "first", tmp_path / "second", tmp_path / "both"
+    price, rate = "economics.gpu_hour_usd=3", "economics.discount_rate=0.1"
+    assert main(["reprice", str(base), "--set", price, "--out", str(first), "--quiet"]) == 0
+    assert main(["reprice", str(first), "--set", rate, "--out", str(second), "--quiet"]) == 0
+    assert main(["reprice", str(base), "--set", price, "--set", rate, "--out", str(both), "--quiet"]) == 0
+    s2, sb = (json.loads((f / "summary.json").read_text()) for f in (second, both))
+    assert s2["cost"]["compute_usd"] == pytest.approx(3.0 * 4 * 2 / 60, rel=1e-12)
+    assert (s2["cost"], s2["cashflow"]) == (sb["cost"], sb["cashflow"])
+    assert s2["repriced"] == {"from": str(first), "overrides": [rate], "since_run": [price, rate]}
+    assert sb["repriced"] == {"from": str(base), "overrides": [price, rate]}       # one step: no since_run
+    scenario = json.loads((second / "scenario.json").read_text())
+    assert ("re-priced with", f"{price} {rate}") in overview(s2, scenario).settings
+    capsys.readouterr()
+    assert main(["compare", str(base), str(second), "--json"]) == 0
+    diff = {d["key"]: d["values"] for d in json.loads(capsys.readouterr().out)["differences"]}
+    assert diff["repriced with"] == [None, f"{price} {rate}"]
+
+
 def test_an_economics_field_without_its_prefix_is_refused_naming_the_field_meant(base, capsys):
     capsys.readouterr()
     assert main(["reprice", str(base), "--set", "gpu_hour_usd=3", "--set", "agreements.0.rate=0.1",

@@ -1,8 +1,8 @@
 """A result folder records which ``usage.npz`` and ``scenario.json`` its run wrote (``summary.json``'s
 ``fingerprints``), and ``fleetsim reprice`` refuses a file that is not the run's own.
 
-The fingerprints are checked against SHA-256 computed here from the files with ``zipfile`` and
-``hashlib`` alone; the swapped usage is that of a run with the same length and GPU-hours (the same
+The fingerprints are checked against SHA-256 computed here from the files with ``zipfile``, ``np.load``
+and ``hashlib`` (each array's dtype, shape and values; the scenario's canonical JSON without its engine); the swapped usage is that of a run with the same length and GPU-hours (the same
 simulation under another SLO: only the requests' met flags differ), which the summary's horizon and
 GPU-hours cannot tell apart.
 """
@@ -46,11 +46,16 @@ def _tree(folder: Path) -> dict:
 
 
 def _members_sha256(path: Path) -> str:
-    """Each member's name and uncompressed bytes, in name order (what the fingerprint promises)."""
+    """Each member's name and array (little-endian dtype, shape, values in C order), in name order (what
+    the fingerprint promises), the arrays read with ``np.load``."""
     h = hashlib.sha256()
     with zipfile.ZipFile(path) as zf:
-        for name in sorted(zf.namelist()):
-            data = zf.read(name)
+        names = sorted(zf.namelist())
+    with np.load(path, allow_pickle=False) as z:
+        for name in names:
+            arr = z[name.removesuffix(".npy")]
+            little = arr.astype(arr.dtype.newbyteorder("<"), order="C")
+            data = f"{little.dtype.str}\0{arr.shape}\0".encode() + little.tobytes(order="C")
             h.update(f"{name}\0{len(data)}\0".encode() + data)
     return "sha256:" + h.hexdigest()
 
@@ -65,8 +70,9 @@ def test_a_run_records_the_fingerprints_of_its_usage_and_scenario(runs, capsys):
     fp = _summary(base)["fingerprints"]
     assert list(_summary(base))[-1] == "fingerprints"          # a key added last; no other key renamed
     assert fp["usage.npz"] == _members_sha256(base / "usage.npz")
-    canonical = json.dumps(json.loads((base / "scenario.json").read_text()), sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False)
+    scenario = json.loads((base / "scenario.json").read_text())
+    assert scenario.pop("engine") == "fast"                    # left out: both engines write the same result
+    canonical = json.dumps(scenario, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert fp["scenario.json"] == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
     # the other run: same horizon and GPU-hours, other usage (met flags) and scenario
     assert _summary(strict)["gpu_hours"] == _summary(base)["gpu_hours"]
@@ -79,6 +85,19 @@ def test_a_run_records_the_fingerprints_of_its_usage_and_scenario(runs, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert "fingerprints" not in printed
     assert _summary(base.parent / "again")["fingerprints"] == fp      # same seed, same fingerprints
+
+
+def test_the_two_engines_write_one_summary_but_for_the_engine_and_wall_time(runs, tmp_path):
+    """Same seed, same bytes across engines: the reference engine's summary.json is the fast engine's line
+    for line but for ``engine`` and ``wall_seconds`` (its scenario.json names the engine, which the
+    fingerprint leaves out); usage.npz is the same file. A scenario edited otherwise is another fingerprint."""
+    base, _, _ = runs
+    ref = _run(tmp_path / "ref", "engine=reference")
+    assert (ref / "usage.npz").read_bytes() == (base / "usage.npz").read_bytes()
+    a, b = ((base / "summary.json").read_text().splitlines(), (ref / "summary.json").read_text().splitlines())
+    differ = [(x, y) for x, y in zip(a, b) if x != y]
+    assert len(a) == len(b) and [x.split(":")[0].strip() for x, _ in differ] == ['"engine"', '"wall_seconds"']
+    assert main(["reprice", str(ref), "--set", "economics.gpu_hour_usd=3", "--quiet", "--json"]) == 0
 
 
 def test_a_usage_file_of_another_run_is_refused_naming_it(runs, tmp_path, capsys):
@@ -138,6 +157,28 @@ def test_a_usage_file_zipped_again_unchanged_keeps_its_fingerprint(runs, tmp_pat
     assert "usage.npz: not the usage.npz this run wrote" in capsys.readouterr().err
 
 
+def test_a_usage_file_in_another_npy_layout_keeps_its_fingerprint(runs, tmp_path, capsys):
+    """The same arrays written as another numpy writes them: each .npy in format 2.0 (another header), big-endian,
+    Fortran order: the fingerprint is the content's, not the layout's; a value changed is another usage."""
+    base, _, _ = runs
+    folder = _copy(base, tmp_path / "layout")
+    with np.load(folder / "usage.npz") as z:
+        members = {k: z[k] for k in z.files}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, arr in members.items():
+            member = io.BytesIO()
+            other = arr.astype(arr.dtype.newbyteorder(">"), order="F")
+            np.lib.format.write_array(member, other, version=(2, 0), allow_pickle=False)
+            zf.writestr(f"{name}.npy", member.getvalue())
+    (folder / "usage.npz").write_bytes(buf.getvalue())
+    with zipfile.ZipFile(folder / "usage.npz") as new, zipfile.ZipFile(base / "usage.npz") as old:
+        assert all(new.read(n) != old.read(n) for n in old.namelist())      # every member's bytes differ
+    assert _members_sha256(folder / "usage.npz") == _summary(base)["fingerprints"]["usage.npz"]
+    capsys.readouterr()
+    assert main(["reprice", str(folder), "--set", "economics.gpu_hour_usd=3", "--quiet", "--json"]) == 0
+
+
 def test_a_folder_of_an_earlier_version_reprices_with_a_notice(runs, tmp_path, capsys):
     base, _, _ = runs
     folder = _copy(base, tmp_path / "old")
@@ -176,6 +217,7 @@ def test_a_repriced_folder_records_what_a_fresh_run_records(runs, tmp_path, caps
 
 @pytest.mark.parametrize("block, said", [
     ("abc", "fingerprints: expected an object, got the text 'abc'"),
+    (None, "fingerprints: expected an object, got null"),      # (was taken for a block with nothing to check)
     ({"usage.npz": "sha256:1234"}, "fingerprints.usage.npz: expected 'sha256:' and 64 hex digits, got 'sha256:1234'"),
 ])
 def test_a_damaged_fingerprints_block_is_refused_by_reprice_and_report(runs, tmp_path, capsys, block, said):

@@ -267,16 +267,14 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
     summary.pop(FINGERPRINTS, None)     # the folder's, not the money's: written with the folder (_write_money)
-    summary["repriced"] = {"from": str(src), "overrides": list(overrides)}
+    summary["repriced"] = _repriced_block(summary.get("repriced"), src, overrides)
     if out is not None:
         dst = Path(out)
         hit = result_in_the_way(dst)     # (found only after half the folder was written)
         if hit is not None:
             raise InputError(in_the_way_message(*hit))
         if dst.exists() and dst.resolve() == src.resolve():     # in place: only the money is rewritten
-            for name in (*MONEY_FILES, *STALE_FILES):
-                (dst / name).unlink(missing_ok=True)
-            _write_money(econ, summary, dst, saved)
+            _reprice_in_place(econ, summary, dst, saved)
         else:       # a new result folder, written whole beside its place and swapped in, as a run's is
             with staged_folder(dst, RESULT_NAMES) as stage:
                 left = _copy_unpriced(src, stage)
@@ -286,6 +284,19 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
                 warnings.warn(f"{src}: not copied to {dst}: {', '.join(left[:5])}{more} (no part of a result: "
                               "fleetsim reprice copies the run's own files)", InputWarning, stacklevel=2)
     return econ, summary
+
+
+def _repriced_block(earlier: object, src: Path, overrides: list[str]) -> dict:
+    """The summary's ``repriced`` block: the folder re-priced (``from``) and this re-pricing's ``overrides``;
+    re-pricing a folder re-priced before adds ``since_run``, every override since the run (the earlier
+    ones first), which the money now reflects against the ``scenario.json`` kept as run (the page and
+    ``compare`` read it: :func:`~sim.report.overview.repriced_overrides`)."""
+    block: dict = {"from": str(src), "overrides": list(overrides)}
+    if isinstance(earlier, dict):
+        before = earlier.get("since_run", earlier.get("overrides"))
+        if isinstance(before, list) and before:
+            block["since_run"] = [*(str(o) for o in before), *overrides]
+    return block
 
 
 def other_run(saved: SavedUsage, summary: dict) -> str:
@@ -343,11 +354,32 @@ def _check_fingerprints(src: Path, saved: SavedUsage, summary: dict) -> None:
         raise InputError("\n".join(lines))
 
 
-def _write_money(econ: EconomicsResult, summary: dict, folder: Path, saved: SavedUsage) -> None:
+def _reprice_in_place(econ: EconomicsResult, summary: dict, folder: Path, saved: SavedUsage) -> None:
+    """Rewrite the money of the result ``folder`` itself: its :data:`MONEY_FILES` are written together into
+    a temporary sibling and swapped in (:func:`~sim.atomic.staged_folder`, knowing only those names and the
+    top-level :data:`STALE_FILES`, which leave with the old money), so that an error or an interrupt while
+    writing leaves the folder as it was, never a ``usage.npz`` at the new prices beside a ``summary.json``
+    whose fingerprint is the old one's (refused by the next re-price) or no ``summary.json`` at all (the
+    files were rewritten one at a time, after all of them had been deleted). The other files stay where
+    they are; the stale cash-flow chart in ``figures/`` is removed once the new money is in."""
+    known = (*MONEY_FILES, *(name for name in STALE_FILES if "/" not in name))
+    with staged_folder(folder, known) as stage:
+        _write_money(econ, summary, stage, saved, scenario_in=folder)
+    for name in STALE_FILES:
+        if "/" in name:
+            (folder / name).unlink(missing_ok=True)
+
+
+def _write_money(econ: EconomicsResult, summary: dict, folder: Path, saved: SavedUsage,
+                 scenario_in: Path | None = None) -> None:
     """The re-priced money files and summary, written into ``folder``; the summary last, with the
-    fingerprints of the folder's ``usage.npz`` (re-priced) and ``scenario.json`` (as it was)."""
+    fingerprints of the folder's ``usage.npz`` (re-priced) and ``scenario.json`` (as it was; in
+    ``scenario_in`` when the folder written holds only the money: :func:`_reprice_in_place`)."""
     econ.write(folder, figure=False, usage_like=saved.archive)
-    atomic_write_json(folder / "summary.json", {**summary, FINGERPRINTS: folder_fingerprints(folder)})
+    found = folder_fingerprints(folder)
+    if scenario_in is not None:
+        found = {**found, **{k: v for k, v in folder_fingerprints(scenario_in).items() if k == SCENARIO}}
+    atomic_write_json(folder / "summary.json", {**summary, FINGERPRINTS: found})
 
 
 def _copy_unpriced(src: Path, dst: Path) -> list[str]:

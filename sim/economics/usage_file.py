@@ -10,8 +10,8 @@ the run kept no per-request records) — plus a JSON ``meta`` string (the last m
 copy rewrites only it and the zip directory): the horizon, busy GPU-seconds per pool, revenue-line
 and class names, GPU board power per pool, the scale note, the scenario's ``start`` date and the
 ``economics:`` block the run was priced with (schema field names, defaults filled in).
-:func:`usage_digest` is its content's fingerprint (each member's name and array bytes, whatever the
-zip's compression or dates), which a result folder's ``summary.json`` records so that ``fleetsim
+:func:`usage_digest` is its content's fingerprint (each member's name, dtype, shape and values, whatever
+the zip's compression or dates and the ``.npy`` layout numpy wrote), which a result folder's ``summary.json`` records so that ``fleetsim
 reprice`` can tell a ``usage.npz`` of another run.
 :func:`read_usage` gives back an equal :class:`Usage` (intervals as
 :class:`~sim.economics.usage.Intervals` columns, no object per interval), so ``evaluate(config,
@@ -119,10 +119,12 @@ def _members_before_meta(archive: bytes) -> tuple[bytes, list[zipfile.ZipInfo]] 
 
 def usage_digest(archive: bytes) -> str:
     """The fingerprint of a ``usage.npz``'s content, ``sha256:`` and 64 hex digits: the SHA-256 of each
-    member's name and uncompressed bytes (a ``.npy``: dtype, shape and values), members in name order.
-    The zip's compression, member dates and order do not enter it, so an archive read and saved again
-    unchanged (``np.savez``) keeps its fingerprint; any other array or ``meta`` (the ``economics:`` block,
-    horizon, busy GPU-seconds) changes it. ``ValueError`` for bytes that are not a zip.
+    member's name and array (its dtype in little-endian order, shape and values in C order; a member that
+    is no ``.npy``: its bytes), members in name order. The zip's compression, member dates and order do
+    not enter it, nor the ``.npy`` header's layout (its format version, its padding: numpy versions write
+    it differently) or the arrays' byte order, so an archive read and saved again unchanged (``np.savez``,
+    any numpy) keeps its fingerprint; any other array or ``meta`` (the ``economics:`` block, horizon,
+    busy GPU-seconds) changes it. ``ValueError`` for bytes that are not a zip of such members.
 
         >>> import numpy as np; a, b = io.BytesIO(), io.BytesIO()
         >>> np.savez(a, x=np.arange(3), meta=np.array("{}")); np.savez_compressed(b, meta=np.array("{}"), x=np.arange(3))
@@ -134,6 +136,10 @@ def usage_digest(archive: bytes) -> str:
         with zipfile.ZipFile(io.BytesIO(archive)) as zf:
             for info in sorted(zf.infolist(), key=lambda i: i.filename):
                 data = zf.read(info)
+                if info.filename.endswith(".npy"):
+                    arr = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+                    arr = arr.astype(arr.dtype.newbyteorder("<"), order="C", copy=False)
+                    data = f"{arr.dtype.str}\0{arr.shape}\0".encode() + arr.tobytes()
                 h.update(f"{info.filename}\0{len(data)}\0".encode())
                 h.update(data)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as exc:

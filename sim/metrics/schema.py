@@ -80,7 +80,7 @@ def natural_range(key: str) -> tuple[float, float]:
 
 # ------------------------------------------------------------------ the keys a summary holds
 #: the summary's top-level keys holding numbers (a block, or a number itself); ``engine``,
-#: ``scenario`` and ``repriced`` hold text
+#: ``scenario``, ``repriced`` and ``fingerprints`` (``summary.json`` only: :mod:`sim.report.fingerprint`) hold text
 SUMMARY_BLOCKS = ("requests", "latency", "throughput", "slo", "utilization", "stability", "gpu_hours", "cost",
                   "cashflow", "pools", "classes", "workload", "disaggregation", "autoscale", "failures",
                   "fidelity", "capacity_band", "simulated_seconds")

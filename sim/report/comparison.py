@@ -30,7 +30,7 @@ from sim.errors import InputError, ScenarioError, clipped
 from sim.metrics.names import POOL_KEYS, name_of, unit_of
 from sim.paths import loop_message, looping_link, looping_links
 from sim.report.fingerprint import changed_scenario_note, scenario_changed
-from sim.report.overview import scenario_json, scenario_of, unreadable_scenario, value_at
+from sim.report.overview import repriced_overrides, scenario_json, scenario_of, unreadable_scenario, value_at
 from sim.report.result_folder import SEARCH_FIELDS, read_summary
 
 #: what a cell reads when the folder's summary has no such metric
@@ -266,8 +266,8 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
                      f"records), each within {HISTOGRAM_ERROR * 100:.1f} % of the exact: a change of a percentile "
                      f"smaller than that may be the estimate's alone")
     for run, scenario in zip(runs, scenarios):   # fleetsim reprice keeps the run's scenario.json: its overrides
-        overrides = value_at(run.summary, "repriced.overrides")
-        if isinstance(overrides, list) and overrides:
+        overrides = repriced_overrides(run.summary)
+        if overrides:
             scenario["repriced with"] = " ".join(str(o) for o in overrides)
     diff = differences(scenarios)
     load = [key for key, _ in diff if offered_load(key)]

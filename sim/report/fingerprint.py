@@ -34,12 +34,22 @@ KEY = "fingerprints"
 SCENARIO = "scenario.json"
 #: the files a run fingerprints
 FILES = (USAGE, SCENARIO)
+#: the scenario key the fingerprint leaves out (:func:`scenario_digest`)
+ENGINE = "engine"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def scenario_digest(data: Any) -> str:
     """The fingerprint of a scenario as JSON (the value ``scenario.json`` holds): SHA-256 of its
-    canonical text (keys sorted, no spaces), so key order and layout do not count, values do."""
+    canonical text (keys sorted, no spaces), so key order and layout do not count, values do. The
+    ``engine`` is left out: both engines write the same result (their ``summary.json`` differs only in
+    ``engine`` and ``wall_seconds``), and so they record one fingerprint.
+
+        >>> scenario_digest({"seed": 1, "engine": "reference"}) == scenario_digest({"seed": 1})
+        True
+    """
+    if isinstance(data, dict) and ENGINE in data:
+        data = {k: v for k, v in data.items() if k != ENGINE}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -58,11 +68,11 @@ def folder_fingerprints(folder: str | Path) -> dict[str, str]:
 
 def fingerprint_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(key, problem)`` for a ``fingerprints`` block fleetsim would not have written (not an object, a
-    value that is not ``sha256:`` and 64 hex digits); none when the block is absent (an earlier version's
-    summary)."""
-    block = summary.get(KEY)
-    if block is None:
+    value that is not ``sha256:`` and 64 hex digits; ``null``, which would pass for a block with nothing to
+    check); none when the block is absent (an earlier version's summary)."""
+    if KEY not in summary:
         return []
+    block = summary[KEY]
     if not isinstance(block, dict):
         return [(KEY, f"expected an object, got {json_kind(block)}")]
     return [(f"{KEY}.{name}", f"expected 'sha256:' and 64 hex digits, got {str(value)[:80]!r}")

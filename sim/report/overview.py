@@ -130,6 +130,21 @@ def value_at(d: Any, dotted: str) -> Any:
     return d
 
 
+def repriced_overrides(summary: Any) -> list[str]:
+    """The ``economics.*`` overrides a re-priced folder's money was priced with, against its ``scenario.json``
+    (the scenario as run): ``repriced.since_run`` when it was re-priced from a folder re-priced before (every
+    override since the run, in order), else ``repriced.overrides``; empty for a run's own folder.
+
+        >>> repriced_overrides({"repriced": {"overrides": ["b=2"], "since_run": ["a=1", "b=2"]}})
+        ['a=1', 'b=2']
+    """
+    for key in ("repriced.since_run", "repriced.overrides"):
+        found = value_at(summary, key)
+        if isinstance(found, list):
+            return [str(o) for o in found]
+    return []
+
+
 def _num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -150,8 +165,8 @@ def overview(summary: dict, scenario: dict | None = None) -> Overview:
         settings.append(("SLO", slo_words))
     if summary.get("seed") is not None:
         settings.append(("seed", str(summary["seed"])))
-    repriced = value_at(summary, "repriced.overrides")     # fleetsim reprice --out: money the scenario does not say
-    if isinstance(repriced, list) and repriced:
+    repriced = repriced_overrides(summary)     # fleetsim reprice --out: money the scenario does not say
+    if repriced:
         said = " ".join(str(o) for o in repriced)
         sentences.append(f"Its money was re-priced (fleetsim reprice) with {said}; the scenario is as it was run.")
         settings.append(("re-priced with", said))
