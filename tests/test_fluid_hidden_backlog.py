@@ -169,3 +169,28 @@ def test_the_request_level_agrees_within_its_noise(hourly):
     assert hourly["slo"]["attainment"] == pytest.approx(HAND_ATTAINMENT, abs=0.01)
     peak = np.mean([r["stability"]["in_flight_peak"] for r in runs])
     assert hourly["stability"]["in_flight_peak"] == pytest.approx(peak, rel=0.1)
+
+
+def test_a_step_that_ends_behind_a_backlog_ends_with_its_batches_full():
+    """The batching replica of ``test_fluid_backlog_load`` (at most 8 sequences, ``mu = 3.2787``/s) at
+    ``0.25 mu`` for 50 minutes, ``3 mu`` for 10, then ``0.25 mu``, two hourly steps: the first ends with
+    ``2 mu x 600 = 3,934`` waiting and the replica at capacity, its batch full, 8 running (by hand, the
+    batch limit; the request level's row at 3,600 s reads 8 too). The time series' row at that end reads
+    them, as ``in_flight_peak`` does (a saturated replica's, ``max_rps`` x its 2.44 s service), not the
+    step's mean load's 1.8 (its mean served rate times its service time there), which the row read before."""
+    from test_fluid_backlog_load import MU, batching_pool
+
+    def run(fidelity: str):
+        sc = batching_pool(fidelity)
+        sc["workload"]["arrival"] = {"process": "piecewise", "times": [0, 3000, 3600],
+                                     "rates": [0.25 * MU, 3 * MU, 0.25 * MU]}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return sim.run(sc)
+
+    fluid, req = run("fluid"), run("request")
+    end = fluid.timeseries[fluid.timeseries[:, 0] == 3600.0][0]
+    assert end[3] == pytest.approx(2 * MU * 600, rel=0.01)           # the backlog
+    assert end[5] == pytest.approx(8.0, rel=0.02)                    # running: the batch full
+    assert req.timeseries[req.timeseries[:, 0] == 3600.0][0][5] == 8
+    assert fluid.summary["stability"]["in_flight_peak"] == round(end[3] + end[5])
