@@ -46,6 +46,9 @@ Cases (rates in requests/s):
   within the 2,000 replicas' capacity (about 43,000/s) and its peak above it, so every step builds and
   clears a backlog inside it (the fluid tier's worst case for reading steps on their sub-steps,
   ``sim/fluid/substep.py``);
+* ``fluid_year_backlogged`` -- ``fluid_year_bursty`` at mean 30,000/s, peak-to-trough 3, peaks on the
+  hour: every hourly step starts and ends behind a backlog (what reading a step on its sub-steps cost
+  before a backlog inside a step was read; the yardstick for ``fluid_year_bursty``), not in the defaults;
 * ``fluid_year_pinned`` -- ``fluid_year`` on two pools of 1,000 replicas with two classes
   (``fleet.router.classes``): ``chat`` (70 %) free on both, ``docs`` (30 %, with a daily cycle of its
   own) pinned to the second, so least outstanding's water-filling splits every step differently.
@@ -152,6 +155,11 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
             "name=fluid-year-bursty", "fidelity=fluid", "warmup=0", "duration=365d" if not quick else "duration=30d",
             "fleet.pools.0.replicas=2000",
             "workload.arrival={process: diurnal, mean_rate: 35000, peak_to_trough: 2, period: 3600, peak_hour: 14.5}"]
+    if case == "fluid_year_backlogged":
+        return str(ROOT / "scenarios" / "baseline.yaml"), [
+            "name=fluid-year-backlogged", "fidelity=fluid", "warmup=0", "duration=365d" if not quick else "duration=30d",
+            "fleet.pools.0.replicas=2000",
+            "workload.arrival={process: diurnal, mean_rate: 30000, peak_to_trough: 3, period: 3600, peak_hour: 14}"]
     if case == "fluid_year_pinned":
         return str(ROOT / "scenarios" / "baseline.yaml"), [
             "name=fluid-year-pinned", "fidelity=fluid", "warmup=0", "duration=365d" if not quick else "duration=30d",
@@ -169,8 +177,8 @@ def case_scenario(case: str, quick: bool) -> tuple[object, list[str]]:
 DEFAULT_CASES = ("baseline", "baseline16", "ref1", "ref8", "ref8_lognormal", "ref8_chunked", "ref8_pp2", "ref1_v1",
                  "ref8_v1", "ref8_trtllm", "ref8_sglang", "fluid_year", "fluid_year_bursty", "fluid_year_pinned")
 SCENARIO_CASES = ("failures", "diurnal_week")
-CASES = DEFAULT_CASES + SCENARIO_CASES
-FLUID_CASES = ("fluid_year", "fluid_year_bursty", "fluid_year_pinned")
+CASES = DEFAULT_CASES + SCENARIO_CASES + ("fluid_year_backlogged",)
+FLUID_CASES = ("fluid_year", "fluid_year_bursty", "fluid_year_backlogged", "fluid_year_pinned")
 
 
 def _count_events() -> list[int]:

@@ -30,6 +30,7 @@ from tiers_pool import pool
 ARRIVAL = {"process": "piecewise", "times": [0, 1200, 1800], "rates": [0.5, 1.5, 0.5]}
 HAND = {"mean": 75.0, "p90": 240.0, "p99": 294.0}
 HAND_MET_WAITING = 16.0 / 2400.0            # the waiting half's share of all arrivals that meets 5 s
+HAND_ATTAINMENT = 0.5 + HAND_MET_WAITING      # the half at half load meets it (M/D/1 at 0.5: a wait over 4 s is rare)
 PEAK = 301
 
 
@@ -57,9 +58,10 @@ def test_queue_time_of_a_backlog_inside_one_step_is_the_hand_numbers(hourly):
 
 
 def test_its_slo_misses_count(hourly):
-    """Half the requests wait up to 300 s: at most half and the 16 that wait under 4 s meet the 5 s objective."""
-    att = hourly["slo"]["attainment"]
-    assert 0.45 < att <= 0.5 + HAND_MET_WAITING + 0.005
+    """Half the requests wait up to 300 s: the other half and the 16 that wait under 4 s meet the 5 s
+    objective, 0.5067. Hourly steps read 0.498: the hour is read at 64 instants, and the two whose spans
+    the backlog starts (1,200 s) and clears (2,400 s) in are read as wholly behind it (60 s steps: 0.506)."""
+    assert hourly["slo"]["attainment"] == pytest.approx(HAND_ATTAINMENT, abs=0.01)
 
 
 def test_the_peak_in_the_system_is_the_backlog_inside_the_step(hourly):
@@ -71,8 +73,36 @@ def test_hourly_steps_read_what_minute_steps_read(hourly):
     for k in ("mean", "p90", "p99"):
         assert hourly["latency"]["queue"][k] == pytest.approx(fine["latency"]["queue"][k], rel=0.02), k
     assert hourly["slo"]["attainment"] == pytest.approx(fine["slo"]["attainment"], abs=0.01)
+    assert fine["slo"]["attainment"] == pytest.approx(HAND_ATTAINMENT, abs=0.002)
     assert hourly["stability"]["in_flight_peak"] == fine["stability"]["in_flight_peak"]
     assert hourly["gpu_hours"]["busy"] == pytest.approx(fine["gpu_hours"]["busy"], rel=1e-3)
+
+
+def test_a_carried_backlog_that_clears_mid_step_and_a_new_one_inside_it():
+    """0.5/s, 1.5/s from 3,000 s to 3,600 s, 0.5/s, 1.5/s from 4,800 s to 5,700 s, 0.5/s, two hourly steps.
+    By hand: the first step ends with 300 waiting, gone at 4,200 s; the second builds 450 by 5,700 s,
+    gone at 6,600 s, inside the step, which ends without a backlog. The first episode's 1,200 arrivals wait
+    evenly over 0-300 s, the second's 1,800 over 0-450 s, the other 2,100 (half load) about nothing:
+    mean ``(1,200 x 150 + 1,800 x 225) / 5,100 = 114.7`` s; above 300 s only the second's, so
+    ``P(W > x) = (1,800 / 5,100)(1 - x / 450)``: p90 322.5 s, p99 437.25 s; ``16 + 16 + 2,100`` of 5,100
+    meet the 5 s objective (0.418); the server busy 5,100 s; the peak 451 in the system, inside the second
+    step, whose end holds none (the time series' queue column: 300, the first step's end). Before, the peak
+    read the steps' ends: 301."""
+    arrival = {"process": "piecewise", "times": [0, 3000, 3600, 4800, 5700], "rates": [0.5, 1.5, 0.5, 1.5, 0.5]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sim.run(pool("fluid", arrival, duration=7200.0, step_s=3600.0, records="none"))
+    s, n = res.summary, 5100.0
+    assert s["requests"]["completed"] == pytest.approx(n, abs=1)
+    q = s["latency"]["queue"]
+    assert q["mean"] == pytest.approx((1200 * 150 + 1800 * 225) / n, rel=0.01)
+    assert q["p90"] == pytest.approx(450 * (1 - 0.1 * n / 1800), rel=0.01)
+    assert q["p99"] == pytest.approx(450 * (1 - 0.01 * n / 1800), rel=0.015)
+    assert s["slo"]["attainment"] == pytest.approx((16 + 16 + 2100) / n, abs=0.01)
+    assert s["gpu_hours"]["busy"] == pytest.approx(n / 3600.0, rel=1e-3)
+    assert s["stability"]["in_flight_peak"] == pytest.approx(451, abs=2)
+    assert s["stability"]["in_flight_at_end"] == 0
+    assert res.timeseries[:, 3].max() == pytest.approx(300, abs=2)
 
 
 def test_a_short_near_capacity_episode_in_a_batching_pool():
@@ -127,10 +157,62 @@ def test_the_request_level_agrees_within_its_noise(hourly):
         m, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v)))
         assert abs(m - want) <= 3 * se + 0.02 * want, (k, m, se)
         assert abs(hourly["latency"]["queue"][k] - m) <= 3 * se + 0.03 * want, (k, hourly["latency"]["queue"][k], m)
-    # the request level's queue wanders near empty at the overload's edges, where the fluid limit's grows
-    # and drains at 0.5/s: more of its requests wait under 4 s than the fluid limit's 16 (0.519 +- 0.006
-    # over 20 seeds against the fluid tier's 0.498)
-    att = np.mean([r["slo"]["attainment"] for r in runs])
-    assert hourly["slo"]["attainment"] == pytest.approx(att, abs=0.03)
+    # SLO attainment, each tier against the hand value (0.5 + 16 / 2,400 = 0.5067), not against each other:
+    # the request level's 20 seeds read 0.519 +- 0.006, within their noise of it (these seeds drew 885
+    # arrivals in the overload on average, not 900: a smaller backlog that clears sooner, more served
+    # after it; the requests that arrived in the overload meet the objective 12.2 times a seed, by hand
+    # 12); the fluid tier reads 0.498 in hourly steps, 0.506 at 60 s: an hour read at 64 instants, two of
+    # whose spans the backlog starts or clears in and which are read as wholly behind it
+    v = np.array([r["slo"]["attainment"] for r in runs])
+    att, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v)))
+    assert abs(att - HAND_ATTAINMENT) <= 3 * se, (att, se)
+    assert hourly["slo"]["attainment"] == pytest.approx(HAND_ATTAINMENT, abs=0.01)
     peak = np.mean([r["stability"]["in_flight_peak"] for r in runs])
     assert hourly["stability"]["in_flight_peak"] == pytest.approx(peak, rel=0.1)
+
+
+def test_a_step_that_ends_behind_a_backlog_ends_with_its_batches_full():
+    """The batching replica of ``test_fluid_backlog_load`` (at most 8 sequences, ``mu = 3.2787``/s) at
+    ``0.25 mu`` for 50 minutes, ``3 mu`` for 10, then ``0.25 mu``, two hourly steps: the first ends with
+    ``2 mu x 600 = 3,934`` waiting and the replica at capacity, its batch full, 8 running (by hand, the
+    batch limit; the request level's row at 3,600 s reads 8 too). The time series' row at that end reads
+    them, as ``in_flight_peak`` does (a saturated replica's, ``max_rps`` x its 2.44 s service), not the
+    step's mean load's 1.8 (its mean served rate times its service time there), which the row read before."""
+    from test_fluid_backlog_load import MU, batching_pool
+
+    def run(fidelity: str):
+        sc = batching_pool(fidelity)
+        sc["workload"]["arrival"] = {"process": "piecewise", "times": [0, 3000, 3600],
+                                     "rates": [0.25 * MU, 3 * MU, 0.25 * MU]}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return sim.run(sc)
+
+    fluid, req = run("fluid"), run("request")
+    end = fluid.timeseries[fluid.timeseries[:, 0] == 3600.0][0]
+    assert end[3] == pytest.approx(2 * MU * 600, rel=0.01)           # the backlog
+    assert end[5] == pytest.approx(8.0, rel=0.02)                    # running: the batch full
+    assert req.timeseries[req.timeseries[:, 0] == 3600.0][0][5] == 8
+    assert fluid.summary["stability"]["in_flight_peak"] == round(end[3] + end[5])
+
+
+def test_each_class_waits_its_own_share_of_the_backlog_inside_the_step():
+    """The hour of the module docstring as two classes: ``a`` at 0.5/s throughout, ``b`` at 1/s from 1,200 s
+    to 1,800 s only. First come, first served, whatever the class: by hand ``a``'s 1,800 requests are 600
+    behind the backlog (waits evenly over 0-300 s) and 1,200 at half load (none): mean 50 s, p90 210 s,
+    ``1,200 + 8`` meet the objective (0.671); ``b``'s 600 all behind it: mean 150 s, p90 270 s, 8 meet
+    (0.013). Hourly steps read each class's mix per sub-step, the services at 64 instants: within 4 % (a
+    51.9 / 215.7 s, b 144.9 / 263.4 s; 60 s steps 50.3 / 209.3 s and 150.8 / 271.1 s)."""
+    sc = pool("fluid", {"process": "poisson", "rate": 1.0}, duration=3600.0, step_s=3600.0, records="none")
+    sc["workload"]["classes"] = [
+        {"name": "a", "arrival": {"process": "poisson", "rate": 0.5}},
+        {"name": "b", "arrival": {"process": "piecewise", "times": [0, 1200, 1800], "rates": [0.0, 1.0, 0.0]}}]
+    del sc["workload"]["arrival"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = sim.run(sc).summary["classes"]
+    for c, n, mean, p90, met in (("a", 1800, 50.0, 210.0, 1208), ("b", 600, 150.0, 270.0, 8)):
+        assert got[c]["requests"]["completed"] == pytest.approx(n, abs=1)
+        assert got[c]["latency"]["queue"]["mean"] == pytest.approx(mean, rel=0.05), c
+        assert got[c]["latency"]["queue"]["p90"] == pytest.approx(p90, rel=0.04), c
+        assert got[c]["slo"]["attainment"] == pytest.approx(met / n, abs=0.02), c

@@ -405,12 +405,15 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
     # the queue: the curve's (Little's law at the step's rate), or the backlog at the step's end where that is
     # longer (a backlog is the pool's queue, served at capacity: the two are not added, StepWaits.beyond)
     svc = at(curve.latency["e2e"]["mean"]) - wq
+    running = rate_rep * np.nan_to_num(svc)              # the step's mean (what the run's mean counts)
+    # a step that ends behind a backlog ends at capacity, its batches full: its row's running sequences
+    # are a saturated replica's, as the sub-steps that hold a backlog read them (in_flight_peak)
+    held = q.b_end > 1e-9 * np.maximum(up * curve.max_rps, 1.0)
     rows = np.column_stack([
         steps.edges[1:], np.full(n_steps, p.index), n, np.maximum(rate_rep * np.nan_to_num(wq), q.b_end),
         np.zeros(n_steps),
-        rate_rep * np.nan_to_num(svc), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
-    running = rate_rep * np.nan_to_num(svc)
-    sub_sys = _sub_in_system(curve, q, up, rows[:, 3] + running)
+        np.where(held, _saturated_running(curve, up), running), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
+    sub_sys = _sub_in_system(curve, q, up, rows[:, 3] + rows[:, 5])
     end = float(sc.duration)
     usage = PoolUsage(
         pool=p, provisioned_gpu_s=float(np.sum(n * dt_s)) * gpr, busy_gpu_s=float(np.sum(up * dt_s * busy)) * gpr,
@@ -432,7 +435,13 @@ def _sub_in_system(curve: CapacityCurve, q: PoolQueue, up: np.ndarray, at_end: n
     a step counts in it (the time series holds each step's end)."""
     if q.sub_q is None:
         return None
+    held = q.sub_q > 1e-9 * np.maximum(up * curve.max_rps, 1.0)[:, None]
+    return np.where(held, q.sub_q + _saturated_running(curve, up)[:, None], at_end[:, None])
+
+
+def _saturated_running(curve: CapacityCurve, up: np.ndarray) -> np.ndarray:
+    """Per step, the requests running on ``up`` replicas at capacity (Little's law: ``max_rps`` x a
+    saturated replica's service time, its E2E less the queue; the top grid point's where not measured)."""
     sat = curve.sat_service_mean["e2e"] if curve.sat_service_mean else \
         float(curve.latency["e2e"]["mean"][-1] - curve.latency["queue"]["mean"][-1])
-    held = q.sub_q > 1e-9 * np.maximum(up * curve.max_rps, 1.0)[:, None]
-    return np.where(held, q.sub_q + (up * curve.max_rps * float(np.nan_to_num(sat)))[:, None], at_end[:, None])
+    return up * curve.max_rps * float(np.nan_to_num(sat))
