@@ -66,7 +66,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
             contexts.append(pool_context(pool, model))
         problems.extend(pool_settings_problems(sc, pool, where, gpu))
         if model is not None and gpu is not None:
-            problems.extend(pool_memory_problems(sc, i, pool, model, gpu, loaded.memory_plans))
+            problems.extend(pool_memory_problems(sc, i, pool, model, gpu, loaded.memory_plans, notes))
         notes.extend(pool_warnings(sc, pool, where, gpu))
         if pool.perf is not None:
             notes.extend(kernel_floor_warnings(pool.perf, f"{where}.perf"))
