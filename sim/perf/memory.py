@@ -329,10 +329,26 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
                 mid = (lo + hi) // 2
                 lo, hi = (mid, hi) if _fits(model, gpu, lay, *args, mid, expert_dtype, engine) else (lo, mid)
             fewer = f" (or batching.max_num_seqs <= {lo:,} fits)" if lo else fewer
+        # a large token budget is most of the reserve by its forward pass (all rules but SGLang's, whose share
+        # holds activations): the largest budget that leaves a block, as for max_num_seqs above
+        act = memory_rules.forward_activation_bytes(model, t, max_batched_tokens) if engine != "sglang" else 0.0
+        wide = act > sampler and act > 2**30
+        if wide and not probing:
+            args = (gpu_memory_utilization, weight_dtype, kv_dtype, block_size)
+            lo, hi = 0, max_batched_tokens
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                fit = _fits(model, gpu, lay, *args, mid, max_num_seqs, expert_dtype, engine)
+                lo, hi = (mid, hi) if fit else (lo, mid)
+            if lo:
+                fewer = (f" (or batching.max_batched_tokens <= {lo:,} fits"
+                         f"{', or fewer batching.max_num_seqs' if window_bytes else ''})")
         sampled = ("max_batched_tokens, fewer than max_num_seqs" if seqs > max_batched_tokens
                    else "max_num_seqs" if seqs == max_num_seqs else "max_num_seqs per GPU")
         why = (f"; vLLM's sampler run over {min(seqs, max_batched_tokens):,} sequences ({sampled}) is "
-               f"{_gib(sampler)} of the reserve") if many else ""
+               f"{_gib(sampler)} of the reserve") if many else (
+            f"; the forward pass over {max_batched_tokens:,} tokens (max_batched_tokens) is {_gib(act)} of the "
+            "reserve") if wide else ""
         reason = (f"{model.name} does not fit on {shape}: {what} "
                   f"(short by {_gib(short)} per GPU{why}); "
                   f"use a larger tensor_parallel{f' ({wider} fits)' if wider else ''} or pipeline_parallel, a "
