@@ -33,6 +33,10 @@ def test_no_budget_hint_where_the_budget_is_not_the_reserve():
     # 405B on one H100: the weights alone exceed the GPU, whatever the budget
     plan = memory_plan(get_model("llama-3.1-405b"), get_gpu("h100-sxm"), 1, 0.9, max_batched_tokens=8192)
     assert not plan.fits and "max_batched_tokens <=" not in plan.reason
+    # nor where the forward pass is a large part of the reserve but no budget would fit: DeepSeek-V3 on four
+    # H200s, 156.2 GiB of weights a GPU against 0.9 x 139.8 GiB (its 1.2 GiB forward pass is not the reason)
+    plan = memory_plan(get_model("deepseek-v3"), get_gpu("h200-sxm"), 4, 0.9, max_batched_tokens=16384)
+    assert not plan.fits and "max_batched_tokens" not in plan.reason, plan.reason
     # a large max_num_seqs keeps its own hint (the sampler run, not the forward pass, is the reserve)
     plan = memory_plan(get_model("llama-3.1-8b"), get_gpu("h100-sxm"), 1, 0.9, max_batched_tokens=65536,
                        max_num_seqs=65536)

@@ -332,15 +332,16 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
         # a large token budget is most of the reserve by its forward pass (all rules but SGLang's, whose share
         # holds activations): the largest budget that leaves a block, as for max_num_seqs above
         act = memory_rules.forward_activation_bytes(model, t, max_batched_tokens) if engine != "sglang" else 0.0
-        wide = act > sampler and act > 2**30
-        if wide and not probing:
+        wide = act > sampler and act > 2**30 and not probing
+        if wide:
             args = (gpu_memory_utilization, weight_dtype, kv_dtype, block_size)
             lo, hi = 0, max_batched_tokens
             while hi - lo > 1:
                 mid = (lo + hi) // 2
                 fit = _fits(model, gpu, lay, *args, mid, max_num_seqs, expert_dtype, engine)
                 lo, hi = (mid, hi) if fit else (lo, mid)
-            if lo:
+            wide = lo > 0       # said only where a smaller budget fits (the weights alone may exceed the GPU)
+            if wide:
                 fewer = (f" (or batching.max_batched_tokens <= {lo:,} fits"
                          f"{', or fewer batching.max_num_seqs' if window_bytes else ''})")
         sampled = ("max_batched_tokens, fewer than max_num_seqs" if seqs > max_batched_tokens
