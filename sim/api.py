@@ -25,10 +25,10 @@ from sim.folder_lock import holding
 from sim.limits import check_money, check_work, max_in_flight, step_problems
 from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.schema import COMPLETED, REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
+from sim.perf.memory import admitted_tokens
 from sim.perf.scaled import scaled
 from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict, source_name
 from sim.serving.fleet import Fleet
-from sim.serving.kv_cache import admitted_tokens
 from sim.serving.outcome import EVENT_KINDS, FleetOutcome
 from sim.serving.pool import PoolRuntime
 from sim.serving.saturated import scheduler_factor

@@ -37,9 +37,10 @@ def test_sglang_starts_with_a_short_cache_and_says_so():
     words = [str(w.message) for w in got if "KV cache holds" in str(w.message)]
     assert words == [
         "fleet.pools.0: the KV cache holds 6,800 tokens, fewer than one sequence of max_model_len=131,072: SGLang "
-        "starts and serves sequences of at most 6,800 tokens, rejecting a longer prompt ('Input length ... exceeds "
-        "the maximum allowed length') and stopping generation there; set a smaller fleet.pools.0.max_model_len, a "
-        "larger gpu_memory_utilization, tensor_parallel or pipeline_parallel to serve max_model_len"]
+        "starts and serves sequences of at most 6,736 tokens (those its blocks above the 1 % watermark hold), "
+        "rejecting a longer prompt ('Input length ... exceeds the maximum allowed length') and stopping generation "
+        "there; set a smaller fleet.pools.0.max_model_len, a larger gpu_memory_utilization, tensor_parallel or "
+        "pipeline_parallel to serve max_model_len"]
 
 
 def test_vllm_refuses_to_start_with_the_same_short_cache():

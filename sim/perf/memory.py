@@ -41,6 +41,22 @@ Until the engines' rules were told apart this was the 1 GiB every pool reserved,
 :data:`~sim.perf.memory_rules.V0_RUNTIME_BYTES`. Kept for callers; the plan itself does not read it."""
 
 
+ADMISSION_WATERMARK = 0.01
+"""Share of a replica's KV blocks admission keeps free (vLLM's ``watermark=0.01``;
+:class:`sim.serving.kv_cache.KVCache`)."""
+
+
+def admitted_tokens(blocks: int, block_size: int) -> int:
+    """Token slots of the blocks a cache of ``blocks`` admits one sequence into, those above the watermark: the
+    longest sequence a ``sglang`` pool whose cache is shorter than its context serves (SGLang starts with it,
+    ``max_req_len = min(context_len - 1, max_total_num_tokens - 1)``), so that one cut there is served.
+
+        >>> admitted_tokens(425, 16)      # 4 blocks kept free
+        6736
+    """
+    return (blocks - int(ADMISSION_WATERMARK * blocks)) * block_size
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryPlan:
     """How one replica's HBM is split (bytes; ``kv_*`` are for the whole replica)."""

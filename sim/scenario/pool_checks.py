@@ -232,11 +232,13 @@ def pool_memory_problems(sc, i: int, pool, model, gpu, plans: dict,
     if plan.kv_tokens < mml and plan.engine == "sglang" and notes is not None:
         # SGLang starts and serves requests up to its cache (tp_worker: max_req_len = min(context_len - 1,
         # max_total_num_tokens - 1); managers/utils.validate_input_length rejects a longer input)
+        from sim.perf.memory import admitted_tokens
+        served = admitted_tokens(plan.kv_blocks, b.block_size)
         notes.append((where, f"the KV cache holds {plan.kv_tokens:,} tokens, fewer than one sequence of "
                              f"max_model_len={mml:,}: SGLang starts and serves sequences of at most "
-                             f"{plan.kv_tokens:,} tokens, rejecting a longer prompt ('Input length ... exceeds the "
-                             f"maximum allowed length') and stopping generation there; {remedy} to serve "
-                             f"max_model_len"))
+                             f"{served:,} tokens (those its blocks above the 1 % watermark hold), rejecting a "
+                             f"longer prompt ('Input length ... exceeds the maximum allowed length') and stopping "
+                             f"generation there; {remedy} to serve max_model_len"))
     elif plan.kv_tokens < mml and plan.engine != "sglang":
         problems.append((where, f"the KV cache holds {plan.kv_tokens:,} tokens, fewer than one sequence of "
                                 f"max_model_len={mml:,} (vLLM refuses to start); {remedy}"))

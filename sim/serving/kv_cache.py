@@ -25,17 +25,7 @@ replica (counted in ``used``); later requests of the class read them instead of 
 """
 from __future__ import annotations
 
-
-def admitted_tokens(total: int, block_size: int) -> int:
-    """Token slots of the blocks a cache of ``total`` blocks admits one sequence into: those above the
-    watermark. The longest sequence a pool serves when its engine starts with a cache shorter than its
-    context (SGLang: ``max_req_len = min(context_len - 1, max_total_num_tokens - 1)``) and this one rule
-    admits, so that a sequence cut there is served, not refused for the watermark.
-
-        >>> admitted_tokens(425, 16)      # 4 blocks kept free
-        6736
-    """
-    return (total - int(0.01 * total)) * block_size
+from sim.perf.memory import ADMISSION_WATERMARK
 
 
 class KVCache:
@@ -49,7 +39,7 @@ class KVCache:
     def __init__(self, total: int, block_size: int, whole: bool = False, prefix_caching: bool = False) -> None:
         self.block_size = block_size
         self.total = total
-        self.watermark = int(0.01 * total)   # as admitted_tokens
+        self.watermark = int(ADMISSION_WATERMARK * total)
         self.used = 0
         self.residues = [0] * block_size       # decoders by (join_dc - join_len) % block_size
         self.whole = whole
