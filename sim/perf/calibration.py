@@ -55,12 +55,14 @@ name the same set. ``attention_kv_sharing`` is recorded the same way: the decode
 (``perf.attention_kv_sharing``, :mod:`sim.perf.roofline`) the points were predicted with, written only
 when it is not the default ``grouped``, and compared with the block that uses the file
 (:func:`kv_sharing_mismatch`); so is ``gpu`` with the GPU of each pool the block prices (its catalog name,
-or an inline GPU's ``like``: :func:`gpu_mismatch`). A key outside :data:`FILE_KEYS` is refused.
+or an inline GPU's ``like``: :func:`gpu_mismatch`), and ``weight_dtype`` and ``kv_dtype`` with the block's
+(:func:`dtype_mismatch`). A key outside :data:`FILE_KEYS` is refused, and so is a precision outside :data:`DTYPES`.
 """
 from __future__ import annotations
 
 import math
 import pathlib
+import typing
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -75,8 +77,11 @@ from sim.perf.measurements import MAX_MEASURED, StepPoints, ThroughputPoints, re
 from sim.perf.roofline import KV_SHARING, RooflineModel
 from sim.perf.throughput import static_batch_throughput
 from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
+from sim.scenario.perf import RooflinePerf
 
 DEFAULT_KV_SHARING = "grouped"
+#: the precisions a calibration file may record, as a ``perf:`` block (and ``fleetsim calibrate``) takes them
+DTYPES = {k: typing.get_args(RooflinePerf.model_fields[k].annotation) for k in ("weight_dtype", "kv_dtype")}
 """``perf.attention_kv_sharing``'s default, which a calibration file leaves unwritten."""
 
 BOUNDS = ((0.05, 0.05, 0.0), (1.0, 1.0, 0.1))
@@ -372,6 +377,28 @@ FILE_KEYS = ("gpu", "model", "tp", "weight_dtype", "kv_dtype", "flops_efficiency
              "overlap_exponent", "kernels", "attention_kv_sharing", "kernel_factors", "fit")
 
 
+def dtype_mismatch(cal: "Calibration", weight_dtype: str, kv_dtype: str) -> str | None:
+    """Why factors fitted at the calibration file's precisions mislead a ``perf:`` block that runs
+    ``weight_dtype`` and ``kv_dtype``; ``None`` when they are the same.
+
+        >>> c = Calibration("h100-sxm", "llama-2-7b", 1, "fp8", "bf16", 0.6, 0.7, 0.001, 0, 0.0, 0.0)
+        >>> dtype_mismatch(c, "fp8", "bf16") is None
+        True
+        >>> dtype_mismatch(c, "bf16", "bf16")[:67]
+        'was fitted with weight_dtype: fp8, but this perf block runs weight_'
+    """
+    pairs = [(k, f, r) for k, f, r in (("weight_dtype", cal.weight_dtype, weight_dtype),
+                                       ("kv_dtype", cal.kv_dtype, kv_dtype)) if f != r]
+    if not pairs:
+        return None
+    fitted = " and ".join(f"{k}: {f}" for k, f, _ in pairs)
+    running = " and ".join(f"{k}: {r}" for k, _, r in pairs)
+    flags = " ".join(f"--{k.replace('_', '-')} {r}" for k, _, r in pairs)
+    return (f"was fitted with {fitted}, but this perf block runs {running}: the factors are shares of the other "
+            f"precision's peak and bytes (the GPU catalog has a set per precision); refit with fleetsim calibrate "
+            f"{flags}, or set the perf block's {' and '.join(f'{k}: {f}' for k, f, _ in pairs)}")
+
+
 def gpu_mismatch(fitted: str, running: str, pools: str) -> str | None:
     """Why factors fitted on the GPU ``fitted`` (a calibration file's record) mislead ``pools`` running on
     ``running`` (a catalog name, or an inline GPU's ``like``); ``None`` when they match or the file names none.
@@ -416,6 +443,9 @@ def load_calibration(path: str | pathlib.Path) -> Calibration:
     if p is not None and (isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 1):
         raise InputError(f"{path}: overlap_exponent: must be a number >= 1 (1 = FLOP and byte time add, "
                          f".inf = their max) or absent for the GPU catalog's (got {p!r})")
+    for k, allowed in DTYPES.items():     # kv_dtype: int8 was taken, and priced as nothing the run knows
+        if d.get(k, "bf16") not in allowed:
+            raise InputError(f"{path}: {k}: must be one of {', '.join(allowed)} (got {given(d[k])})")
     sharing = d.get("attention_kv_sharing", DEFAULT_KV_SHARING)
     if sharing not in KV_SHARING:
         raise InputError(f"{path}: attention_kv_sharing: must be one of {', '.join(KV_SHARING)} (got {given(sharing)})")
@@ -426,7 +456,7 @@ def load_calibration(path: str | pathlib.Path) -> Calibration:
     if not isinstance(bound, list):
         raise InputError(f"{path}: fit.at_bound: must be a list of factor names (got {given(bound)})")
     return Calibration(gpu=str(d.get("gpu", "")), model=str(d.get("model", "")), tp=_whole(path, "tp", d.get("tp", 1), 1),
-                       weight_dtype=str(d.get("weight_dtype", "bf16")), kv_dtype=str(d.get("kv_dtype", "bf16")),
+                       weight_dtype=d.get("weight_dtype", "bf16"), kv_dtype=d.get("kv_dtype", "bf16"),
                        flops_efficiency=float(d["flops_efficiency"]), bw_efficiency=float(d["bw_efficiency"]),
                        overhead_s=float(d["overhead_s"]), points=_whole(path, "fit.points", fit.get("points", 0), 0),
                        median_abs_rel_error=_recorded(path, fit, "median_abs_rel_error"),

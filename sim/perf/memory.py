@@ -41,6 +41,22 @@ Until the engines' rules were told apart this was the 1 GiB every pool reserved,
 :data:`~sim.perf.memory_rules.V0_RUNTIME_BYTES`. Kept for callers; the plan itself does not read it."""
 
 
+ADMISSION_WATERMARK = 0.01
+"""Share of a replica's KV blocks admission keeps free (vLLM's ``watermark=0.01``;
+:class:`sim.serving.kv_cache.KVCache`)."""
+
+
+def admitted_tokens(blocks: int, block_size: int) -> int:
+    """Token slots of the blocks a cache of ``blocks`` admits one sequence into, those above the watermark: the
+    longest sequence a ``sglang`` pool whose cache is shorter than its context serves (SGLang starts with it,
+    ``max_req_len = min(context_len - 1, max_total_num_tokens - 1)``), so that one cut there is served.
+
+        >>> admitted_tokens(425, 16)      # 4 blocks kept free
+        6736
+    """
+    return (blocks - int(ADMISSION_WATERMARK * blocks)) * block_size
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryPlan:
     """How one replica's HBM is split (bytes; ``kv_*`` are for the whole replica)."""
@@ -329,10 +345,27 @@ def memory_plan(model: ModelSpec, gpu: GPUSpec, tp: int | Layout, gpu_memory_uti
                 mid = (lo + hi) // 2
                 lo, hi = (mid, hi) if _fits(model, gpu, lay, *args, mid, expert_dtype, engine) else (lo, mid)
             fewer = f" (or batching.max_num_seqs <= {lo:,} fits)" if lo else fewer
+        # a large token budget is most of the reserve by its forward pass (all rules but SGLang's, whose share
+        # holds activations): the largest budget that leaves a block, as for max_num_seqs above
+        act = memory_rules.forward_activation_bytes(model, t, max_batched_tokens) if engine != "sglang" else 0.0
+        wide = act > sampler and act > 2**30 and not probing
+        if wide:
+            args = (gpu_memory_utilization, weight_dtype, kv_dtype, block_size)
+            lo, hi = 0, max_batched_tokens
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                fit = _fits(model, gpu, lay, *args, mid, max_num_seqs, expert_dtype, engine)
+                lo, hi = (mid, hi) if fit else (lo, mid)
+            wide = lo > 0       # said only where a smaller budget fits (the weights alone may exceed the GPU)
+            if wide:
+                fewer = (f" (or batching.max_batched_tokens <= {lo:,} fits"
+                         f"{', or fewer batching.max_num_seqs' if window_bytes else ''})")
         sampled = ("max_batched_tokens, fewer than max_num_seqs" if seqs > max_batched_tokens
                    else "max_num_seqs" if seqs == max_num_seqs else "max_num_seqs per GPU")
         why = (f"; vLLM's sampler run over {min(seqs, max_batched_tokens):,} sequences ({sampled}) is "
-               f"{_gib(sampler)} of the reserve") if many else ""
+               f"{_gib(sampler)} of the reserve") if many else (
+            f"; the forward pass over {max_batched_tokens:,} tokens (max_batched_tokens) is {_gib(act)} of the "
+            "reserve") if wide else ""
         reason = (f"{model.name} does not fit on {shape}: {what} "
                   f"(short by {_gib(short)} per GPU{why}); "
                   f"use a larger tensor_parallel{f' ({wider} fits)' if wider else ''} or pipeline_parallel, a "

@@ -66,7 +66,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
             contexts.append(pool_context(pool, model))
         problems.extend(pool_settings_problems(sc, pool, where, gpu))
         if model is not None and gpu is not None:
-            problems.extend(pool_memory_problems(sc, i, pool, model, gpu, loaded.memory_plans))
+            problems.extend(pool_memory_problems(sc, i, pool, model, gpu, loaded.memory_plans, notes))
         notes.extend(pool_warnings(sc, pool, where, gpu))
         if pool.perf is not None:
             notes.extend(kernel_floor_warnings(pool.perf, f"{where}.perf"))
@@ -155,7 +155,8 @@ def _late_burst_warnings(wl, duration: float) -> list[tuple[str, str]]:
 def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
     """The step-time tables and calibration files the ``perf`` blocks name, read as a run reads them
     (relative to the scenario's folder): each one that cannot be read, by the field naming it. A
-    calibration file fitted with another kernel set or KV sharing than its block runs is a warning."""
+    calibration file fitted with another kernel set, KV sharing, GPU or precision than its block runs is a
+    warning."""
     from sim.errors import InputError
     from sim.paths import resolve_path
 
@@ -165,11 +166,12 @@ def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:
             read_table(_perf_file(name, base_dir, "step-time table"))
         else:
             from sim.perf import kernels_for
-            from sim.perf.calibration import gpu_mismatch, kv_sharing_mismatch, load_calibration
+            from sim.perf.calibration import dtype_mismatch, gpu_mismatch, kv_sharing_mismatch, load_calibration
             from sim.perf.kernels import kernel_mismatch
             cal = load_calibration(_perf_file(name, base_dir, "calibration file"))
             for note in (kernel_mismatch(cal.kernels, kernels_for(perf)),
                          kv_sharing_mismatch(cal.attention_kv_sharing, perf.attention_kv_sharing),
+                         dtype_mismatch(cal, perf.weight_dtype, perf.kv_dtype),
                          *(gpu_mismatch(cal.gpu, gpu, f"pool {', '.join(pools)}") for gpu, pools in gpus.items())):
                 if note:
                     warnings.warn(f"{at}.calibration: {name} {note}", ScenarioWarning, stacklevel=2)

@@ -164,10 +164,12 @@ def _node_warnings(pool, where: str, gpu) -> list[tuple[str, str]]:
     return out
 
 
-def pool_memory_problems(sc, i: int, pool, model, gpu, plans: dict) -> list[tuple[str, str]]:
+def pool_memory_problems(sc, i: int, pool, model, gpu, plans: dict,
+                         notes: list | None = None) -> list[tuple[str, str]]:
     """Parallel layout, precision support, memory plan and the limits vLLM refuses to start with; the
     memory plan, once made, kept in ``plans[i]`` with its pool (what :func:`~sim.scenario.pool_setup.pool_setups`
-    reads)."""
+    reads). A KV cache shorter than ``max_model_len`` under ``scheduler: sglang``, which SGLang starts with
+    (serving shorter sequences), is no problem but a warning appended to ``notes``."""
     from sim.perf.parallel import check_layout
 
     problems: list[tuple[str, str]] = []
@@ -225,9 +227,19 @@ def pool_memory_problems(sc, i: int, pool, model, gpu, plans: dict) -> list[tupl
         if b.max_batched_tokens < b.max_num_seqs:
             problems.append((f"{where}.batching.max_batched_tokens",
                              f"must be >= max_num_seqs ({b.max_num_seqs}) (got {b.max_batched_tokens})"))
-    if plan.kv_tokens < mml:
+    remedy = (f"set a smaller fleet.pools.{i}.max_model_len, a larger gpu_memory_utilization, tensor_parallel or "
+              "pipeline_parallel")
+    if plan.kv_tokens < mml and plan.engine == "sglang" and notes is not None:
+        # SGLang starts and serves requests up to its cache (tp_worker: max_req_len = min(context_len - 1,
+        # max_total_num_tokens - 1); managers/utils.validate_input_length rejects a longer input)
+        from sim.perf.memory import admitted_tokens
+        served = admitted_tokens(plan.kv_blocks, b.block_size)
+        notes.append((where, f"the KV cache holds {plan.kv_tokens:,} tokens, fewer than one sequence of "
+                             f"max_model_len={mml:,}: SGLang starts and serves sequences of at most "
+                             f"{served:,} tokens (those its blocks above the 1 % watermark hold), rejecting a "
+                             f"longer prompt ('Input length ... exceeds the maximum allowed length') and stopping "
+                             f"generation there; {remedy} to serve max_model_len"))
+    elif plan.kv_tokens < mml and plan.engine != "sglang":
         problems.append((where, f"the KV cache holds {plan.kv_tokens:,} tokens, fewer than one sequence of "
-                                f"max_model_len={mml:,} (vLLM refuses to start); set a smaller "
-                                f"fleet.pools.{i}.max_model_len, a larger gpu_memory_utilization, "
-                                f"tensor_parallel or pipeline_parallel"))
+                                f"max_model_len={mml:,} (vLLM refuses to start); {remedy}"))
     return problems

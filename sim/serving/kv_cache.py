@@ -25,6 +25,8 @@ replica (counted in ``used``); later requests of the class read them instead of 
 """
 from __future__ import annotations
 
+from sim.perf.memory import ADMISSION_WATERMARK
+
 
 class KVCache:
     """Block accounting of one replica. ``used`` counts every block taken (pinned prefixes and
@@ -37,7 +39,7 @@ class KVCache:
     def __init__(self, total: int, block_size: int, whole: bool = False, prefix_caching: bool = False) -> None:
         self.block_size = block_size
         self.total = total
-        self.watermark = int(0.01 * total)
+        self.watermark = int(ADMISSION_WATERMARK * total)
         self.used = 0
         self.residues = [0] * block_size       # decoders by (join_dc - join_len) % block_size
         self.whole = whole

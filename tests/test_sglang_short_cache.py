@@ -1,0 +1,66 @@
+"""SGLang starts with a KV cache shorter than ``max_model_len`` and serves up to it; vLLM refuses to start.
+
+SGLang (``python/sglang/srt/managers/tp_worker.py``) sets ``max_req_len = min(context_len - 1,
+max_total_num_tokens - 1)`` and only asserts it is positive ("Memory pool size is too small"); an input at or
+past it is rejected (``managers/utils.py``, ``validate_input_length``: "Input length (...) exceeds the maximum
+allowed length") and generation stops there. vLLM V1 refuses to start ("To serve at least one request with
+the models's max seq len ..."). Worked by hand: Llama-3.1-8B (8.03e9 bf16 weights, 14.96 GiB; 128 KiB of KV a
+token) on one H100 at ``mem_fraction_static`` 0.2: 0.2 x (79.19 - 0.25) GiB - 14.96 GiB = 0.831 GiB = 6,807
+tokens, 425 blocks of 16 = 6,800 tokens, of which the 421 blocks above the 1 % watermark (4 blocks) admit
+6,736 tokens.
+"""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import sim
+from sim.metrics.schema import COMPLETED, REJECTED
+from sim.scenario.load import scenario_from_dict
+
+POOL = {"name": "main", "gpu": "h100-sxm", "replicas": 1, "gpu_memory_utilization": 0.2,
+        "batching": {"scheduler": "sglang", "max_num_seqs": 64, "max_batched_tokens": 8192,
+                     "chunked_prefill": True}}
+
+
+def _pool(scheduler: str, fraction: float = 0.2) -> dict:
+    return {**POOL, "gpu_memory_utilization": fraction, "batching": {**POOL["batching"], "scheduler": scheduler}}
+
+
+def test_sglang_starts_with_a_short_cache_and_says_so():
+    from tests.conftest import scenario
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        loaded = scenario_from_dict(scenario(model="llama-3.1-8b", fleet={"pools": [_pool("sglang")]}))
+    assert loaded.memory_plans[0][1].kv_tokens == 6800
+    words = [str(w.message) for w in got if "KV cache holds" in str(w.message)]
+    assert words == [
+        "fleet.pools.0: the KV cache holds 6,800 tokens, fewer than one sequence of max_model_len=131,072: SGLang "
+        "starts and serves sequences of at most 6,736 tokens (those its blocks above the 1 % watermark hold), "
+        "rejecting a longer prompt ('Input length ... exceeds the maximum allowed length') and stopping generation "
+        "there; set a smaller fleet.pools.0.max_model_len, a larger gpu_memory_utilization, tensor_parallel or "
+        "pipeline_parallel to serve max_model_len"]
+
+
+def test_vllm_refuses_to_start_with_the_same_short_cache():
+    from sim.errors import ScenarioError
+    from tests.conftest import scenario
+    with pytest.raises(ScenarioError) as e:
+        # 0.22 x 79.19 GiB less the weights and vLLM's ~0.9 GiB reserve: a cache of ~12,000 tokens
+        scenario_from_dict(scenario(model="llama-3.1-8b", fleet={"pools": [_pool("vllm-v1", 0.22)]}))
+    assert "fewer than one sequence of max_model_len=131,072 (vLLM refuses to start)" in str(e.value)
+
+
+def test_sglang_serves_up_to_its_cache_and_rejects_longer_prompts(trace_scenario):
+    rows = [(0.0, 1000, 50),       # well inside: served whole
+            (1.0, 6737, 10),       # past the 6,736 tokens the cache admits: rejected as SGLang rejects it
+            (2.0, 6000, 1000),     # fits, its output cut where the cache ends: 6,736 - 6,000 = 736 tokens
+            (3.0, 6736, 10)]       # exactly the cache: served, one token (as a prompt of the context length)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sim.run(trace_scenario(rows, model="llama-3.1-8b", fleet={"pools": [_pool("sglang")]}))
+    rec = res.records
+    assert list(rec["status"]) == [COMPLETED, REJECTED, COMPLETED, COMPLETED]
+    assert list(rec["generated_tokens"][[0, 2, 3]]) == [50, 736, 1]
+    assert res.summary["requests"]["rejected_by_reason"] == {"prompt_exceeds_max_context": 1}
