@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sim import humanize
 from sim.metrics.band import attainment_range, class_band, explanation, latency_range
 from sim.metrics.names import name_of
-from sim.metrics.stability import growth_words, overload
+from sim.metrics.stability import factor_words, growth_words, overload
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
 from sim.report.overview import overview, shard_notes, slo_bound
 
@@ -295,7 +295,9 @@ def stability_line(s: dict) -> list[str]:
     if not isinstance(b, dict) or "verdict" not in b:
         return []
     over = overload(s)
-    said = [] if over is None else [f"overloaded: offered load factor {over[0]:,.2f}"]
+    # two decimals, but never "1.00" for an overload (factor_words)
+    said = [] if over is None else [
+        "overloaded: offered load factor " + (f"{over[0]:,.2f}" if over[0] >= 1.005 else factor_words(over[0]))]
     return fields("stability", [b["verdict"], f"{name_of('stability.backlog_growth_per_s')} {growth_words(b)}", *said])
 
 

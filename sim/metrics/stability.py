@@ -329,6 +329,23 @@ def overload(summary: dict) -> tuple[float, float, float] | None:
     return float(lf), reasons.get("queue_full", 0) / arrived, reasons.get("timeout", 0) / arrived
 
 
+def factor_words(lf: float) -> str:
+    """An offered load factor above 1 for an overload's message: three significant digits, more when
+    three would round it to 1 (an overload said as "offered 1x" reads as none), "just over 1" past
+    six decimals.
+
+        >>> [factor_words(x) for x in (2.94, 1.5, 1.04, 1.004, 1.0004, 1.00000001)]
+        ['2.94', '1.5', '1.04', '1.004', '1.0004', 'just over 1']
+    """
+    said = f"{lf:,.3g}"
+    if lf > 1 and said == "1":
+        for d in range(3, 7):
+            if float(said := f"{lf:.{d}f}") > 1:
+                return said
+        return "just over 1"
+    return said
+
+
 def overload_words(summary: dict) -> str | None:
     """:func:`overload` in words, the same on the run page and in the terminal (``None`` when it is
     ``None``).
@@ -339,6 +356,9 @@ def overload_words(summary: dict) -> str | None:
         >>> overload_words({"stability": {"offered_load_factor": 1.5}, "requests": {"arrived": 1000,
         ...                 "rejected_by_reason": {"no_replica": 250}}})
         'overloaded: offered 1.5x the work its batch limits serve; of the requests arrived, 25.0 % were turned away (no replica up to take them)'
+        >>> overload_words({"stability": {"offered_load_factor": 1.003}, "requests": {"arrived": 1000,
+        ...                 "rejected_by_reason": {"queue_full": 3}}})
+        'overloaded: offered 1.003x the work its batch limits serve; of the requests arrived, 0.3 % were refused (waiting room full)'
     """
     found = overload(summary)
     if found is None:
@@ -351,7 +371,7 @@ def overload_words(summary: dict) -> str | None:
              (none_up, " turned away (no replica up to take them)"))
             if share > 0]
     said[0] = said[0].replace(" % ", " % were ", 1)
-    return f"overloaded: offered {lf:,.3g}x the work its batch limits serve; of the requests arrived, " + " and ".join(said)
+    return f"overloaded: offered {factor_words(lf)}x the work its batch limits serve; of the requests arrived, " + " and ".join(said)
 
 
 def warning(summary: dict) -> str | None:

@@ -15,6 +15,7 @@ from sim.economics.summary_keys import CASHFLOW_KEYS, COST_KEYS, TEXT_KEYS
 from sim.errors import ScenarioError
 from sim.metrics.names import amount, bound_words, name_of
 from sim.metrics.schema import CLASS_BLOCKS, FIXED_KEYS, PER_RUN_KEYS, SUMMARY_BLOCKS, summary_key_problem
+from sim.metrics.stability import factor_words
 from sim.planning.constraints import Constraint, UnknownMetricError
 from sim.planning.executors import SerialExecutor
 from sim.planning.knobs import labels
@@ -242,21 +243,32 @@ def unmet(rows: Sequence[dict[str, Any]], constraints: Sequence[Constraint]) -> 
 
 
 def overload_of(row: dict[str, Any]) -> str | None:
-    """Why a point is out whose fleet turned requests away (a full waiting room, clients who gave up:
-    ``requests.refused_share``, ``abandoned_share``) at an offered load factor above 1: overloaded,
-    whatever its bounded backlog's verdict (stable, or too short to tell; :func:`sim.metrics.stability.overload`).
+    """Why a point is out whose fleet turned requests away (a full waiting room, clients who gave up,
+    no live replica to take them: ``requests.refused_share``, ``abandoned_share``, and
+    ``requests.rejected_by_reason.no_replica`` of ``requests.arrived``) at an offered load factor above
+    1: overloaded, whatever its bounded backlog's verdict (stable, or too short to tell;
+    :func:`sim.metrics.stability.overload`, whose offered work counts the same three).
 
         >>> overload_of({"stability.offered_load_factor.mean": 1.03, "requests.refused_share.mean": 0.135})
         'overloaded: offered load factor 1.03, 13.5% refused'
+        >>> overload_of({"stability.offered_load_factor.mean": 1.2, "requests.arrived.mean": 400.0,
+        ...              "requests.rejected_by_reason.no_replica.mean": 30.0})
+        'overloaded: offered load factor 1.2, 7.5% turned away (no replica up)'
+        >>> overload_of({"stability.offered_load_factor.mean": 1.004, "requests.abandoned_share.mean": 0.01})
+        'overloaded: offered load factor 1.004, 1.0% abandoned'
         >>> overload_of({"stability.offered_load_factor.mean": 0.8, "requests.abandoned_share.mean": 0.02}) is None
         True
     """
     lf = ci_of(row, "stability.offered_load_factor").mean
-    shares = [(v, words) for key, words in (("requests.refused_share", "refused"), ("requests.abandoned_share", "abandoned"))
-              if (v := ci_of(row, key).mean) == v and v > 0]
+    arrived = ci_of(row, "requests.arrived").mean
+    none_up = ci_of(row, "requests.rejected_by_reason.no_replica").mean / arrived if arrived > 0 else float("nan")
+    shares = [(v, words) for v, words in ((ci_of(row, "requests.refused_share").mean, "refused"),
+                                          (ci_of(row, "requests.abandoned_share").mean, "abandoned"),
+                                          (none_up, "turned away (no replica up)"))
+              if v == v and v > 0]
     if not (lf == lf and lf > 1.0 and shares):
         return None
-    return f"overloaded: offered load factor {lf:.3g}, " + ", ".join(f"{v:.1%} {w}" for v, w in shares)
+    return f"overloaded: offered load factor {factor_words(lf)}, " + ", ".join(f"{v:.1%} {w}" for v, w in shares)
 
 
 def check_metrics(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> None:

@@ -106,12 +106,28 @@ def configuration_rows(rows: Sequence[Mapping[str, Any]], knob_paths: Sequence[s
                 row[f"capacity_band.{side}.stable"] = kept_up(ok, f"capacity_band.{side}.stability.stable")
         metrics = [{k: v for k, v in m.items() if k not in knob_paths and k not in NOT_STATISTICS}
                    for m in ok]
+        _count_absent_reasons(metrics)
         for name, ci in aggregate(metrics, confidence).items():
             row[f"{name}.mean"] = ci.mean
             row[f"{name}.ci_low"] = ci.low
             row[f"{name}.ci_high"] = ci.high
         out.append(row)
     return out
+
+
+def _count_absent_reasons(metrics: list[dict[str, Any]]) -> None:
+    """A reject reason a run's summary does not list (``requests.rejected_by_reason`` names only the
+    reasons that occurred) counted 0 times in that run: its mean over the replications counts it so,
+    not the mean over the runs that met it alone.
+
+        >>> m = [{"requests.rejected_by_reason.no_replica": 6}, {}]
+        >>> _count_absent_reasons(m); m
+        [{'requests.rejected_by_reason.no_replica': 6}, {'requests.rejected_by_reason.no_replica': 0}]
+    """
+    reasons = {k for m in metrics for k in m if ".rejected_by_reason." in k}
+    for m in metrics:
+        for k in reasons:
+            m.setdefault(k, 0)
 
 
 def kept_up(points: Sequence[Mapping[str, Any]], key: str = "stability.stable") -> bool | None:

@@ -11,7 +11,9 @@ kind)`` with ``kind`` an index into :data:`~sim.serving.outcome.EVENT_KINDS`.
 
 Failures: the requests a failed replica held (queued, running, or with their KV cache in transfer
 from it) are retried (``Req.retries`` += 1, routed again as new arrivals but keeping the tokens
-already emitted) or, past the pool's ``max_retries``, finished with status FAILED.
+already emitted) or, past the pool's ``max_retries``, finished with status FAILED. A queued request
+whose client had given up by the failure (:meth:`Replica.expire` at that instant, the rule every
+read of a queue applies) is not retried: it has gone (``timeout``).
 """
 from __future__ import annotations
 
@@ -95,6 +97,11 @@ class ReplicaLifecycle:
         if rep.released or not rep.alive:
             return
         self.events.append((self.env.now, rep.pool.index, rep.index, EV_FAIL))
+        if rep.patient:
+            # clients who gave up by now have left, not retried: a queue is read for them only when
+            # something reads it (a boundary, a routing, a time-series row), and the fast engine,
+            # inside a decode run, had not stopped at the boundary where the reference engine did
+            rep.expire(self.env.now)
         evicted = rep.fail()
         max_retries = rep.pool.cfg.failures.max_retries if rep.pool.cfg.failures is not None else 0
         if rep.draining:

@@ -228,11 +228,7 @@ class Replica(EngineLoop):
         """Whether this replica takes a request arriving now without refusing it (:meth:`room_full`
         at ``env.now``; always without a waiting room): what a router asks before it picks a replica,
         so that a replica whose room is full is passed over for one that can take the request."""
-        k = self.max_waiting
-        if k is None:
-            return True
-        n = len(self.waiting)
-        return not (n >= k and (n or not self._idle_at(self.env.now)))
+        return self.max_waiting is None or not self._full_at(self.env.now)
 
     def room_full(self, r: Req) -> bool:
         """Whether the waiting room (``max_waiting``) refuses ``r`` at its arrival (``r.queued_at``):
@@ -240,8 +236,12 @@ class Replica(EngineLoop):
         replica (nothing running or waiting) takes an arrival at once, so ``max_waiting: 0`` is a loss
         system (a request is served only if it finds its replica idle: M/M/1/1 for one sequence at a time),
         not a replica that refuses everything; with a room of one or more, an idle replica has room anyway."""
+        return self._full_at(r.queued_at)
+
+    def _full_at(self, a: float) -> bool:
+        """Whether the waiting room refuses an arrival at ``a`` (:meth:`room_full`)."""
         n = len(self.waiting)
-        return n >= self.max_waiting and bool(n or not self._idle_at(r.queued_at))
+        return n >= self.max_waiting and bool(n or not self._idle_at(a))
 
     def _idle_at(self, a: float) -> bool:
         """Whether nothing ran at the instant ``a``: nothing running (``active``), and the last booked
