@@ -63,8 +63,9 @@ one iteration later. Everything that only reads the replicas or changes which re
 among the ordinary events, after the iteration ends of its instant, on both engines: a time-series
 row, an autoscaler's check (its ``load_factor`` reads the tokens of a fast run's iterations ended by
 then, :meth:`~sim.serving.replica.Replica.tokens_at`, as the reference engine has booked them) and
-the drains it decides, a replica becoming ready, a repair, a client's deadline (a request whose
-deadline is at or before a boundary is gone there: :mod:`sim.serving.patience`).
+the drains it decides, a replica becoming ready, a repair. A client's deadline is no event: it is
+checked whenever a queue is read, and a request whose deadline is at or before a boundary is gone
+there (:mod:`sim.serving.patience`).
 Events taken first keep their own order (the order they were scheduled in, which no engine decides):
 
 >>> env = simpy.Environment()
