@@ -80,6 +80,34 @@ def _ib_problems(pool, where: str, gpu) -> list[tuple[str, str]]:
     return []
 
 
+#: ``autoscale.target`` per metric: (least, most, what the metric reads). ``desired = ceil(n_serving x metric /
+#: target)``: a fraction above 1 (or a queue or TTFT above these) is never exceeded, so the pool never grows; a
+#: target near 0 asks for ``max`` replicas at any load (1e-300 made the ratio overflow).
+TARGET_RANGE = {
+    "load_factor": (0.01, 1.0, "is a fraction for metric load_factor", "(1: the pool at its batch limits)"),
+    "utilization": (0.01, 1.0, "is a fraction for metric utilization", "(busy time / up time)"),
+    "kv": (0.01, 1.0, "is a fraction for metric kv", "(KV-cache blocks in use)"),
+    "queue": (0.01, 1e6, "is outstanding requests per serving replica for metric queue", "requests"),
+    "ttft": (1e-3, 86_400.0, "is seconds of mean time to first token for metric ttft", "s (a millisecond to a day)"),
+}
+
+
+def _target_problems(a, where: str) -> list[tuple[str, str]]:
+    """``autoscale.target`` outside what its metric can read (:data:`TARGET_RANGE`).
+
+        >>> from sim.scenario.schema import Autoscale
+        >>> _target_problems(Autoscale(metric="kv", target=1e-300), "p")[0][1][:51]
+        'is a fraction for metric kv: must be >= 0.01 (got 1'
+    """
+    lo, hi, what, unit = TARGET_RANGE[a.metric]
+    if lo <= a.target <= hi:
+        return []
+    bound = f"must be <= {hi:g}" if a.target > hi else f"must be >= {lo:g}"
+    why = ("a higher target is not reached, so the pool would never grow" if a.target > hi else
+           "any load would ask for autoscale.max replicas")
+    return [(f"{where}.autoscale.target", f"{what}: {bound} (got {a.target:g}); allowed {lo:g} to {hi:g} {unit}: {why}")]
+
+
 def pool_settings_problems(sc, pool, where: str, gpu=None) -> list[tuple[str, str]]:
     """Batching policy, autoscale and failure settings of one pool that contradict each other, and
     an inter-node bandwidth outside any network's (:func:`_ib_problems`)."""
@@ -99,9 +127,7 @@ def pool_settings_problems(sc, pool, where: str, gpu=None) -> list[tuple[str, st
             problems.append((f"{where}.autoscale.max", f"must be >= replicas ({pool.replicas}) (got {a.max})"))
         if pool.replicas < a.min:
             problems.append((f"{where}.replicas", f"must be >= autoscale.min ({a.min}) (got {pool.replicas})"))
-        if a.metric in ("utilization", "kv") and a.target > 1:
-            problems.append((f"{where}.autoscale.target",
-                             f"is a fraction for metric {a.metric}: must be <= 1 (got {a.target:g})"))
+        problems.extend(_target_problems(a, where))
     f = pool.failures
     if f is not None and f.distribution == "exponential" and f.shape != 1.0:
         problems.append((f"{where}.failures.shape",
