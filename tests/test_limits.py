@@ -42,7 +42,7 @@ HUGE = {
     "fluid_step": ({"fidelity": "fluid", "fluid": {"step": 0.001}, "duration": "30d"}, "fluid.step",
                    "implies 2,592,000,000 fluid steps"),
     "replicas": ({"fleet__pools__0__replicas": 10**22}, "fleet.pools.0.replicas", "implies 1e+22 replicas"),
-    "autoscaler": ({"fleet__pools__0__autoscale": {"target": 1e-300, "max": 10_000_000, "interval": 1,
+    "autoscaler": ({"fleet__pools__0__autoscale": {"target": 0.01, "max": 10_000_000, "interval": 1,
                                                    "cooldown": 0}},
                    "fleet.pools.0.autoscale.max", "implies 10,000,000 replicas"),
     "failures": ({"fleet__pools__0__failures": {"mtbf": 1e-9, "mttr": 1e-9}}, "fleet.pools.0.failures.mtbf",

@@ -38,3 +38,53 @@ def test_an_autoscale_target_past_what_its_metric_reads_is_refused(metric, targe
                                            ("ttft", 1e-3), ("ttft", 86_400), ("utilization", 1.0)])
 def test_the_targets_at_the_bounds_are_taken(metric, target):
     assert scenario_from_dict(_autoscaled(metric, target)).scenario.fleet.pools[0].autoscale.target == target
+
+
+# ------------------------------------------------------------------ a trace's rate_scale bounds its arrival rate
+def _sparse_trace(tmp_path, rate_scale: float, gap_s: float = 86_400.0) -> dict:
+    from tests.conftest import write_trace
+    trace = write_trace(tmp_path / "daily.csv", [(i * gap_s, 100, 10) for i in range(3)])
+    sc = scenario(duration=2)
+    sc["workload"] = {"arrival": {"process": "trace", "path": str(trace), "rate_scale": rate_scale, "loop": True}}
+    sc["metrics"] = {"records": "none"}
+    return sc
+
+
+def test_a_sparse_trace_takes_more_than_ten_million_copies(tmp_path):
+    """One request a day: 10^11 copies arrive at 10^11 / 86,400 s = 1.157e6 requests/s on average, under the
+    10^7 every arrival process may bring; the schema refused anything past 10^7 copies."""
+    from sim.workload.validation import trace_row_problems
+    loaded = scenario_from_dict(_sparse_trace(tmp_path, 1e11))
+    assert loaded.scenario.workload.arrival.rate_scale == 1e11
+    problems, _ = trace_row_problems(loaded.scenario.workload, tmp_path, duration=2.0)
+    assert problems == []
+
+
+def test_a_trace_rate_scale_past_ten_million_requests_a_second_is_refused_naming_the_bound(tmp_path):
+    """8.64e11 copies of rows a day apart is 1e7 requests/s exactly (taken); 1e12 is 1.157e7 (refused by
+    validate's reading and by the run, before a copy is drawn)."""
+    import sim
+    from sim.errors import WorkloadFileError
+    from sim.workload.validation import trace_row_problems
+    ok = scenario_from_dict(_sparse_trace(tmp_path, 8.64e11)).scenario.workload
+    assert trace_row_problems(ok, tmp_path, duration=2.0)[0] == []
+    sc = _sparse_trace(tmp_path, 1e12)
+    said = ("daily.csv: rate_scale 1e+12 copies of rows a mean 86,400 s apart arrive at 1.16e+07 requests/s; at "
+            "most 1e+07 requests/s, as for every arrival process: rate_scale at most 8.64e+11 for this trace")
+    problems, _ = trace_row_problems(scenario_from_dict(sc).scenario.workload, tmp_path, duration=2.0)
+    assert [(f, m.endswith(said)) for f, m in problems] == [("workload.arrival.rate_scale", True)]
+    with pytest.raises(WorkloadFileError) as e:
+        sim.run(sc, allow_large=True)
+    assert e.value.problems[0][0] == "workload.arrival.rate_scale" and e.value.problems[0][1].endswith(said)
+
+
+def test_copies_of_a_trace_at_one_instant_are_bounded_by_count():
+    """Rows sharing one time have no gap to spread copies over: at most 10^7 of them, a burst's worth."""
+    import numpy as np
+
+    from sim.scenario.workload import TraceArrival
+    from sim.workload.arrivals import trace_rate_problem
+    one = np.array([5.0])
+    assert trace_rate_problem(one, TraceArrival(process="trace", path="x.csv", rate_scale=1e7)) is None
+    assert "at most 1e+07 copies of such a trace" in trace_rate_problem(
+        one, TraceArrival(process="trace", path="x.csv", rate_scale=1.5e7))

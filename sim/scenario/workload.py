@@ -30,6 +30,14 @@ TraceFormat = Literal["fleetsim", "azure", "burstgpt"]
 
 TokenCount = Annotated[int, Field(ge=1, le=100_000_000)]  # longer than any model's context
 
+MAX_ARRIVAL_RATE = 1e7
+"""The most requests/s any arrival process brings (``rate``, ``mean_rate``, ``rates``; a replayed trace's mean,
+``rate_scale`` copies of its rows over its span: :func:`sim.workload.arrivals.trace_rate_problem`)."""
+
+MAX_TRACE_COPIES = 1e15
+"""``rate_scale``'s own bound, a count of copies any float holds exactly (under 2^53); the bound that matters,
+which needs the file, is the arrival rate's."""
+
 
 # ---------------------------------------------------------------- token-length distributions
 class FixedTokens(Strict):
@@ -159,8 +167,10 @@ class TraceArrival(OpenArrival):
     path: str
     format: TraceFormat = "fleetsim"
     time_scale: float = Field(1.0, gt=0, description="multiplies every inter-arrival time")
-    rate_scale: float = Field(1.0, gt=0, le=1e7, description="expected copies of each trace request (at most "
-                              "10^7, as an arrival rate is at most 10^7 requests/s; 1e308 was an internal error)")
+    rate_scale: float = Field(1.0, gt=0, le=MAX_TRACE_COPIES,
+                              description="expected copies of each trace request; the trace's mean arrival rate "
+                                          "times it is at most 10^7 requests/s, as every arrival rate is (a trace "
+                                          "of one request a day may take 10^11 copies)")
     loop: Switch = False
 
 

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.scenario.workload import (
+    MAX_ARRIVAL_RATE,
     ArrivalProcess,
     BurstArrival,
     ClosedArrival,
@@ -334,6 +335,12 @@ def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.
     n = ts.size
     if n == 0:
         return
+    too_fast = trace_rate_problem(ts, process)
+    if too_fast:
+        from sim.errors import InputError
+        err = InputError(f"{trace.path}: {too_fast}")
+        err.field = "rate_scale"        # the field at fault, beside the one naming the file
+        raise err
     mean_gap = (ts[-1] - ts[0]) / (n - 1) if n > 1 else 0.0
     gaps = np.empty(n)
     gaps[:-1] = np.diff(ts)
@@ -377,6 +384,38 @@ def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.
         if not process.loop:
             return
         rep += 1
+
+
+def trace_rate_problem(times_s: np.ndarray, process: TraceArrival) -> str | None:
+    """Why ``rate_scale`` copies of the rows at ``times_s`` (scaled by ``time_scale``) arrive faster than any
+    arrival process may (:data:`~sim.scenario.workload.MAX_ARRIVAL_RATE` requests/s on average: ``rate_scale``
+    over the mean gap between rows, the copies of a row being spread over its gap), or ``None``. A trace whose
+    rows share one time has no gap to spread copies over: at most that many copies of it.
+
+        >>> from sim.scenario.workload import TraceArrival
+        >>> day = np.array([0.0, 86_400.0, 172_800.0])
+        >>> trace_rate_problem(day, TraceArrival(process="trace", path="x.csv", rate_scale=1e8)) is None
+        True
+        >>> print(trace_rate_problem(day, TraceArrival(process="trace", path="x.csv", rate_scale=1e12)))
+        rate_scale 1e+12 copies of rows a mean 86,400 s apart arrive at 1.16e+07 requests/s; at most 1e+07 requests/s, as for every arrival process: rate_scale at most 8.64e+11 for this trace
+    """
+    if process.rate_scale <= 1.0:
+        return None
+    ts = np.asarray(times_s, dtype=float) * process.time_scale
+    n = ts.size
+    gap = (float(ts[-1]) - float(ts[0])) / (n - 1) if n > 1 else 0.0
+    if gap <= 0:
+        if process.rate_scale <= MAX_ARRIVAL_RATE:
+            return None
+        return (f"rate_scale {process.rate_scale:g} copies of rows that all share one time arrive at once; at most "
+                f"{MAX_ARRIVAL_RATE:g} copies of such a trace (the copies of a row are spread over its gap to the "
+                "next, and these rows have none)")
+    rate = process.rate_scale / gap
+    if rate <= MAX_ARRIVAL_RATE:
+        return None
+    return (f"rate_scale {process.rate_scale:g} copies of rows a mean {gap:,.6g} s apart arrive at {rate:.3g} "
+            f"requests/s; at most {MAX_ARRIVAL_RATE:g} requests/s, as for every arrival process: rate_scale at most "
+            f"{MAX_ARRIVAL_RATE * gap:.6g} for this trace")
 
 
 def trace_requests_expected(arrival_s: np.ndarray, process: TraceArrival, horizon_s: float,

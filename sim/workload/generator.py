@@ -202,7 +202,8 @@ def _named(blocks: Iterator[ArrivalBlock], where: str) -> Iterator[ArrivalBlock]
     except WorkloadFileError:
         raise
     except InputError as exc:
-        raise WorkloadFileError([(where, str(exc))]) from None
+        field = getattr(exc, "field", None)      # a key beside the path at fault (rate_scale)
+        raise WorkloadFileError([(f"{where.removesuffix('.path')}.{field}" if field else where, str(exc))]) from None
 
 
 def _shared_stream(cfg: WorkloadConfig, horizon_s: float, rng: np.random.Generator,

@@ -179,7 +179,7 @@ def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path, skip_bad_row
     it all."""
     import numpy as np
 
-    from sim.workload.arrivals import trace_blocks
+    from sim.workload.arrivals import trace_blocks, trace_rate_problem
 
     problems, skipped = [], []
     blocks = [("workload", cfg)] + [(f"workload.classes.{i}", c) for i, c in enumerate(cfg.classes or [])]
@@ -193,6 +193,9 @@ def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path, skip_bad_row
         except InputError as exc:
             problems.append((where, str(exc)))
             continue
+        too_fast = trace_rate_problem(data.arrival_s, replayed[where]) if where in replayed else None
+        if too_fast:        # (the run says so before its first request; the block below reads no copies)
+            problems.append((f"{where.removesuffix('.path')}.rate_scale", f"{path}: {too_fast}"))
         if where in replayed and duration is not None:
             try:        # what the run checks before it replays the first row (it said ok, and the run refused)
                 once = replayed[where].model_copy(update={"rate_scale": 1.0})   # (no copies drawn: one block read)
