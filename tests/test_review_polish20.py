@@ -88,3 +88,38 @@ def test_copies_of_a_trace_at_one_instant_are_bounded_by_count():
     assert trace_rate_problem(one, TraceArrival(process="trace", path="x.csv", rate_scale=1e7)) is None
     assert "at most 1e+07 copies of such a trace" in trace_rate_problem(
         one, TraceArrival(process="trace", path="x.csv", rate_scale=1.5e7))
+
+
+# ------------------------------------------------------------------ digits in a trace are 0-9
+@pytest.mark.parametrize("cell,column", [("\u0663", "prompt_tokens"), ("\uff13", "output_tokens"),
+                                         ("1.\u0665", "timestamp_s")])
+def test_a_csv_trace_refuses_digits_of_other_scripts(tmp_path, cell, column):
+    """``int('٣')`` is 3 and ``float('1.٥')`` 1.5: a CSV row of them was read as numbers."""
+    from sim.errors import InputError
+    from sim.workload.traces import read_trace
+    row = {"timestamp_s": "1.0", "prompt_tokens": "100", "output_tokens": "10", column: cell}
+    path = tmp_path / "t.csv"
+    path.write_text("timestamp_s,prompt_tokens,output_tokens\n0.5,100,10\n"
+                    + ",".join(row[c] for c in ("timestamp_s", "prompt_tokens", "output_tokens")) + "\n",
+                    encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        read_trace(path)
+    assert str(e.value).startswith(f"{path}: line 3: column '{column}': must be written in the digits 0-9")
+    assert repr(cell) in str(e.value)
+    kept = read_trace(path, skip_bad_rows=True)
+    assert list(kept.prompt_tokens) == [100] and kept.bad_rows == 1
+
+
+def test_a_jsonl_trace_reads_a_count_given_as_text_and_refuses_other_digits(tmp_path):
+    """A JSONL writer that keeps a column as text (pandas' ``to_json`` of a frame read with ``dtype=str``)
+    quotes numbers: ``"128"`` is read as the CSV cell ``128`` is; ``"١٢٨"`` is refused like the CSV cell."""
+    from sim.errors import InputError
+    from sim.workload.traces import read_trace
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"timestamp_s": "0.5", "prompt_tokens": "128", "output_tokens": 7}\n', encoding="utf-8")
+    data = read_trace(path)
+    assert (list(data.arrival_s), list(data.prompt_tokens), list(data.output_tokens)) == ([0.5], [128], [7])
+    path.write_text('{"timestamp_s": 0.5, "prompt_tokens": "\\u0661\\u0662\\u0668", "output_tokens": 7}\n')
+    with pytest.raises(InputError) as e:
+        read_trace(path)
+    assert "line 1: column 'prompt_tokens': must be written in the digits 0-9" in str(e.value)

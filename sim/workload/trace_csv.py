@@ -15,7 +15,7 @@ from sim.errors import InputError
 from sim.io import csv_rows
 from sim.workload.trace_rows import MAX_TIME_S, MAX_TOKENS, TraceRows
 
-_AZURE_TS = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)\s*$")
+_AZURE_TS = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)\s*$", re.ASCII)
 _COLUMN_NAME = re.compile(r"^[\w .()/-]{0,40}$")
 
 
@@ -163,6 +163,8 @@ def _read_numeric_csv(records, rows: TraceRows, cols, ti: int, pi: int, oi: int,
             o = int(f[oi])
             if has_tenant:
                 x = f[ten_i]
+            if not (f[ti].isascii() and f[pi].isascii() and f[oi].isascii()):     # '٣' is 3 to int()
+                t = None
         except (ValueError, IndexError):
             t = p = o = None
         if t is not None and 0.0 <= t <= latest and last <= t and 1 <= p <= top and 1 <= o <= top and len(f) <= width:

@@ -85,6 +85,8 @@ class TraceRows:
         tcol, pcol, ocol = cols
         if t_raw is None:
             return self.bad_row(line, tcol, "missing value", "")
+        if _not_ascii(t_raw):
+            return self.bad_row(line, tcol, NOT_ASCII, t_raw)
         try:
             t = parse_time(t_raw) if parse_time else _number(t_raw)
         except ValueError:
@@ -103,6 +105,8 @@ class TraceRows:
         for col, raw in ((pcol, p_raw), (ocol, o_raw)):
             if raw is None:
                 return self.bad_row(line, col, "missing value", "")
+            if _not_ascii(raw):
+                return self.bad_row(line, col, NOT_ASCII, raw)
             try:
                 v = _integer(raw)
             except ValueError:
@@ -147,6 +151,20 @@ def _cut(text: str) -> str:
         ('1700000000.5', '000...')
     """
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+NOT_ASCII = ("must be written in the digits 0-9 (Python reads other scripts' digits, such as Arabic-Indic or "
+             "full-width ones, as numbers; no trace writer writes them, so the cell is likely not the value meant)")
+
+
+def _not_ascii(raw) -> bool:
+    """A text value with a character outside ASCII: ``float`` and ``int`` read ``'٣'`` (ARABIC-INDIC DIGIT
+    THREE) and ``'３'`` as 3, which a number column of a trace should not.
+
+        >>> _not_ascii("\u0663"), _not_ascii("3"), _not_ascii(3)
+        (True, False, False)
+    """
+    return isinstance(raw, str) and not raw.isascii()
 
 
 def _number(raw) -> float:
