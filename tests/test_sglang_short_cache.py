@@ -64,3 +64,27 @@ def test_sglang_serves_up_to_its_cache_and_rejects_longer_prompts(trace_scenario
     assert list(rec["status"]) == [COMPLETED, REJECTED, COMPLETED, COMPLETED]
     assert list(rec["generated_tokens"][[0, 2, 3]]) == [50, 736, 1]
     assert res.summary["requests"]["rejected_by_reason"] == {"prompt_exceeds_max_context": 1}
+
+
+def test_validate_says_what_sglang_serves_with_a_short_cache(tmp_path, capsys):
+    """``fleetsim validate`` said "max concurrent sequences: 0 at max_model_len" for a pool SGLang starts and
+    serves: it now says the longest sequence served (6,736 tokens, above) and that one of them fits at once;
+    a vLLM pool that does start keeps the count at max_model_len."""
+    import yaml
+
+    from sim.cli import main
+    from tests.conftest import scenario
+    data = scenario(model="llama-3.1-8b", fleet={"pools": [_pool("sglang")]})
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["validate", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("max concurrent sequences: none at max_model_len=131,072 (unset: the model's context): SGLang serves "
+            "sequences of at most 6,736 tokens (its cache above the 1 % watermark), one of those at a time, up to "
+            "64 (max_num_seqs) at 106 tokens each") in out
+    data["fleet"]["pools"][0].update(gpu_memory_utilization=0.9, max_model_len=4096)   # ~459,000 tokens: 112 of 4,096
+    path.write_text(yaml.safe_dump(data))
+    assert main(["validate", str(path)]) == 0
+    assert "max concurrent sequences: 64 at max_model_len=4,096, up to 64" in " ".join(capsys.readouterr().out.split())

@@ -70,9 +70,8 @@ def main(args: argparse.Namespace) -> int:
             + f"KV {plan.kv_bytes_per_token / 1024:,.1f} KiB/token "
             f"per replica\n"
             f"    KV cache {gib(plan.kv_capacity_bytes)} GiB = {plan.kv_blocks:,} blocks = {plan.kv_tokens:,} tokens; "
-            f"max concurrent sequences: {min(p.batching.max_num_seqs, plan.kv_tokens // max(per_seq, 1)) if plan.kv_tokens >= per_seq else 0} "
-            f"at max_model_len={per_seq:,}{'' if p.max_model_len else UNSET_LEN}, up to {p.batching.max_num_seqs} (max_num_seqs) at "
-            f"{plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each\n"
+            f"max concurrent sequences: {_longest_words(p, plan, per_seq)}, up to {p.batching.max_num_seqs} "
+            f"(max_num_seqs) at {plan.kv_tokens // max(p.batching.max_num_seqs, 1):,} tokens each\n"
             f"    batching: {_batching(p.batching)}")
         stack = _step_model_words(p.perf or sc.perf)
         if stack:
@@ -91,6 +90,21 @@ def main(args: argparse.Namespace) -> int:
     # each line broken to the terminal, its continuations indented under it (to a file or a pipe: whole)
     sys.stdout.write(printable("\n".join(fill(line, indent="  ") for line in "\n".join(lines).splitlines())) + "\n")
     return 0
+
+
+def _longest_words(pool, plan, per_seq: int) -> str:
+    """How many sequences of the longest length the pool serves fit its KV cache at once: ``max_model_len``'s, or
+    under ``scheduler: sglang`` with a cache shorter than that (SGLang starts, serving sequences up to its cache:
+    :func:`sim.perf.memory.admitted_tokens`) the longest it serves."""
+    from sim.perf.memory import admitted_tokens
+
+    unset = "" if pool.max_model_len else UNSET_LEN
+    if plan.kv_tokens >= per_seq or plan.engine != "sglang":
+        fit = min(pool.batching.max_num_seqs, plan.kv_tokens // max(per_seq, 1)) if plan.kv_tokens >= per_seq else 0
+        return f"{fit} at max_model_len={per_seq:,}{unset}"
+    served = admitted_tokens(plan.kv_blocks, pool.batching.block_size)     # the whole cache admission may take
+    return (f"none at max_model_len={per_seq:,}{unset}: SGLang serves sequences of at most {served:,} tokens (its "
+            f"cache above the 1 % watermark), one of those at a time")
 
 
 def duration_words(seconds: float) -> str:
