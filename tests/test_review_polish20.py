@@ -123,3 +123,45 @@ def test_a_jsonl_trace_reads_a_count_given_as_text_and_refuses_other_digits(tmp_
     with pytest.raises(InputError) as e:
         read_trace(path)
     assert "line 1: column 'prompt_tokens': must be written in the digits 0-9" in str(e.value)
+
+
+# ------------------------------------------------------------------ a token budget under max_model_len, per engine
+def _short_budget(scheduler: str) -> dict:
+    sc = scenario()         # llama-2-7b: a context of 4,096 tokens
+    sc["fleet"]["pools"][0]["batching"] = {"scheduler": scheduler, "chunked_prefill": False,
+                                           "max_batched_tokens": 2048, "max_num_seqs": 64}
+    return sc
+
+
+@pytest.mark.parametrize("scheduler,engine,words", [
+    ("vllm-v0", "vLLM", "'max_num_batched_tokens (...) is smaller than max_model_len (...)'"),
+    ("vllm-v1", "vLLM", "SchedulerConfig without enable_chunked_prefill"),
+    ("trtllm", "TensorRT-LLM", "'Without enabling chunked context, the max context length (...) needs to be less "
+                               "than or equal to the max number of tokens (...)', max_num_tokens without "
+                               "enable_chunked_context"),
+])
+def test_a_budget_under_max_model_len_without_chunking_is_refused_as_the_engine_refuses(scheduler, engine, words):
+    with pytest.raises(ScenarioError) as e:
+        scenario_from_dict(_short_budget(scheduler))
+    said = str(e.value)
+    assert ("fleet.pools.0.batching.max_batched_tokens: must be >= max_model_len (4096) without chunked prefill, or "
+            f"a whole prompt of max_model_len tokens never fits one iteration ({engine} refuses to start: ") in said
+    assert words in said and "(got 2048)" in said
+
+
+def test_sglang_starts_with_the_same_budget_and_runs_a_longer_prompt_alone(trace_scenario):
+    """SGLang without chunked prefill admits the first prompt of a prefill batch whole past its input budget: a
+    prompt of 3,000 tokens over a budget of 2,048 runs alone. By hand (the linear model: 0.01 s + 1e-4 s a
+    prompt token + 1e-3 s a decode token): its prefill takes 0.01 + 0.3 = 0.31 s, the first token's time; the
+    100-token prompt arriving at 0.1 s waits for it and runs next, 0.01 + 0.01 = 0.02 s, its first token at 0.33 s.
+    Before, the pool was refused as vLLM refuses it, and the prompt would have been rejected over the budget."""
+    import sim
+    from sim.metrics.schema import COMPLETED
+    sc = trace_scenario([(0.0, 3000, 2), (0.1, 100, 2)])
+    sc["fleet"]["pools"][0]["batching"] = _short_budget("sglang")["fleet"]["pools"][0]["batching"]
+    res = sim.run(sc)
+    rec = res.records
+    assert list(rec["status"]) == [COMPLETED, COMPLETED]
+    assert list(rec["first_token_s"]) == pytest.approx([0.31, 0.33], abs=1e-9)
+    # then one decode iteration of both: 0.01 + 2 x 1e-3 = 0.012 s
+    assert list(rec["completion_s"]) == pytest.approx([0.342, 0.342], abs=1e-9)

@@ -61,6 +61,7 @@ from sim.fluid.curve import CURVE_VERSION, CapacityCurve
 from sim.fluid.grid import GridRuns
 from sim.fluid.saturation import (BACKLOG_SHARE, BATCHES, MAX_WINDOW, OVERDRIVE, SETTLED, TURNOVERS, saturated_rps,
                                   saturated_tpot, settled_rps, window_closed, work_weights)
+from sim.scenario.schedulers import budget_caps_prompts
 from sim.scenario.types import MAX_NAME
 
 LENGTH_SAMPLE = 1_000_000
@@ -288,7 +289,7 @@ def length_stats(template: dict, base_dir: Path, n: int = LENGTH_SAMPLE, seed: i
     ctx = pool.max_context
     out = np.maximum(np.minimum(o, ctx - p), 1)
     context = p > ctx
-    budget = ~context & (p > b.max_batched_tokens) if not b.chunked_prefill and b.policy != "static" \
+    budget = ~context & (p > b.max_batched_tokens) if budget_caps_prompts(b) \
         else np.zeros(len(p), dtype=bool)
     need = -(-(p + np.maximum(out, 1) - 1) // b.block_size)
     kv = ~context & ~budget & (need > pool.kv_blocks - int(0.01 * pool.kv_blocks))

@@ -12,6 +12,7 @@ from sim.humanize import duration as _duration
 from sim.humanize import plural
 from sim.scenario.catalog import get_gpu, get_model, gpu_names
 from sim.scenario.pool_setup import pool_dtypes, pool_layout, pool_memory_plan
+from sim.scenario.schedulers import BUDGET_REFUSALS
 from sim.scenario.unknown_names import catalog_msg, model_error
 
 
@@ -238,16 +239,16 @@ def pool_memory_problems(sc, i: int, pool, model, gpu, plans: dict,
                 if model.weight_dtype and model.weight_dtype != wdt else "")
         problems.append((where, plan.reason + hint))
         return problems
-    # the configurations vLLM refuses to start with
+    # the configurations the engine refuses to start with (SGLang runs an over-budget prompt alone)
     if pool.max_model_len is not None and pool.max_model_len > model.max_context:
         problems.append((f"{where}.max_model_len",
                          f"must be <= the context length of {model.name} ({model.max_context}) "
                          f"(got {pool.max_model_len})"))
     if b.policy != "static":
-        if not b.chunked_prefill and b.max_batched_tokens < mml:
+        if not b.chunked_prefill and b.max_batched_tokens < mml and b.scheduler in BUDGET_REFUSALS:
             problems.append((f"{where}.batching.max_batched_tokens",
                              f"must be >= max_model_len ({mml}) without chunked prefill, or a whole prompt of "
-                             f"max_model_len tokens never fits one iteration (vLLM refuses to start) "
+                             f"max_model_len tokens never fits one iteration ({BUDGET_REFUSALS[b.scheduler]}) "
                              f"(got {b.max_batched_tokens}); raise it to {mml}, enable chunked_prefill or set "
                              f"a smaller fleet.pools.{i}.max_model_len"))
         if b.max_batched_tokens < b.max_num_seqs:

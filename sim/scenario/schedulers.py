@@ -9,8 +9,10 @@ Three engine mechanisms distinguish the presets (the engine, :mod:`sim.serving.r
     prompts runs prompts only and every running decode waits for it.
 ``chunked_prefill``
     A prompt longer than the budget left in an iteration is split; the rest continues in the
-    following iterations. Without it a prompt must fit the budget whole (longer ones are rejected)
-    and waits, head of line, until it does.
+    following iterations. Without it a prompt must fit the budget whole (longer ones are rejected;
+    under ``sglang`` one runs alone, as SGLang's prefill batch takes it) and waits, head of line, until
+    it does. vLLM and TensorRT-LLM refuse to start with a budget under ``max_model_len`` and no chunking
+    (:data:`BUDGET_REFUSALS`).
 ``kv_reservation``
     ``prompt``: a request holds its prompt's KV blocks on admission and grows block by block;
     when a decode needs a block and none is free the newest sequence is preempted and recomputed.
@@ -76,6 +78,36 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Each preset's defaults for the ``batching`` keys (``vllm-v0``'s ``mixed_batches`` follows ``chunked_prefill``)."""
 
 _ITERATION_KEYS = ("chunked_prefill", "mixed_batches", "kv_reservation")
+
+ENGINE_NAMES = {"vllm-v0": "vLLM", "vllm-v1": "vLLM", "trtllm": "TensorRT-LLM", "sglang": "SGLang"}
+"""The serving engine each preset models, as messages name it."""
+
+BUDGET_REFUSALS = {
+    "vllm-v0": "vLLM refuses to start: 'max_num_batched_tokens (...) is smaller than max_model_len (...)', "
+               "SchedulerConfig without enable_chunked_prefill",
+    "vllm-v1": "vLLM refuses to start: 'max_num_batched_tokens (...) is smaller than max_model_len (...)', "
+               "SchedulerConfig without enable_chunked_prefill",
+    "trtllm": "TensorRT-LLM refuses to start: 'Without enabling chunked context, the max context length (...) needs "
+              "to be less than or equal to the max number of tokens (...)', max_num_tokens without "
+              "enable_chunked_context",
+}
+"""Why a pool of each preset does not start with ``max_batched_tokens < max_model_len`` and chunked prefill off:
+vLLM's ``SchedulerConfig._verify_args`` (``vllm/config``) and TensorRT-LLM's ``MicroBatchScheduler`` /
+``TrtGptModelInflightBatching`` (``cpp/tensorrt_llm/batch_manager``) check it at start. SGLang does not: with
+``--chunked-prefill-size -1`` its ``PrefillAdder`` (``python/sglang/srt/managers/schedule_policy.py``) admits the
+first prompt of a prefill batch whole even past the input budget (``max_prefill_tokens``), so a longer prompt
+runs alone (:func:`budget_caps_prompts`)."""
+
+
+def budget_caps_prompts(b) -> bool:
+    """Whether a prompt longer than ``b.max_batched_tokens`` (a resolved ``batching`` block) can never run: not
+    chunked, and not ``sglang``, whose prefill batch takes one such prompt alone (:data:`BUDGET_REFUSALS`).
+
+        >>> from types import SimpleNamespace as B
+        >>> [budget_caps_prompts(B(chunked_prefill=False, policy="continuous", scheduler=s)) for s in ("vllm-v0", "sglang")]
+        [True, False]
+    """
+    return not b.chunked_prefill and b.policy != "static" and b.scheduler != "sglang"
 
 
 def resolve_batching(data: dict[str, Any]) -> dict[str, Any]:

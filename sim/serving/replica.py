@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from sim.perf.base import BatchShape, StepTimeModel, decode_run_fn, decode_step_fn
+from sim.scenario.schedulers import budget_caps_prompts
 from sim.serving.batching import make_batching
 from sim.serving.decode_run import FAIL, DecodeRun
 from sim.serving.engine_loop import EngineLoop
@@ -167,7 +168,7 @@ class Replica(EngineLoop):
         the prompt's blocks only, ``cap`` is the KV blocks above the watermark."""
         ctx = self.pool.max_context
         prompt = ctx
-        if not self.split and self.policy != "static" and self.role != "decode":
+        if budget_caps_prompts(self.pool.cfg.batching) and self.role != "decode":    # (SGLang runs one alone)
             prompt = min(prompt, self.budget)
         kv = self.kv
         return ctx, prompt, self.role == "prefill", kv.block_size, kv.total - kv.watermark

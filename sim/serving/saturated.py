@@ -87,6 +87,7 @@ import simpy
 
 from sim.perf.scaled import ScaledCapacity
 from sim.perf.utilization import decode_batch, limits_of, request_seconds, seconds_per_request
+from sim.scenario.schedulers import budget_caps_prompts
 from sim.serving.factor_cache import FACTOR_VERSION, _CACHE, cached_factor, measurement_key  # noqa: F401 (re-exported)
 from sim.serving.fleet import Fleet
 from sim.serving.pool import PoolRuntime
@@ -129,7 +130,7 @@ def servable(pool: PoolRuntime, prompt: np.ndarray, output: np.ndarray, role: st
     ctx = pool.max_context
     prompt = np.asarray(prompt, dtype=np.int64)
     ok = prompt <= ctx
-    if not b.chunked_prefill and b.policy != "static" and role != "decode":
+    if budget_caps_prompts(b) and role != "decode":     # (an sglang pool runs such a prompt alone)
         ok &= prompt <= b.max_batched_tokens
     out = served_output(prompt, np.asarray(output, dtype=np.int64), ctx)
     need = -(-(prompt + (out - 1 if role != "prefill" else 0)) // b.block_size)
