@@ -17,16 +17,16 @@ def _autoscaled(metric: str, target: float) -> dict:
 
 @pytest.mark.parametrize("metric,target,expected", [
     # desired = ceil(n x metric / target): 1e-300 made the ratio overflow, 1e308 left the pool never growing
-    ("load_factor", 1e-300, "is a fraction for metric load_factor: must be >= 0.01 (got 1e-300); allowed 0.01 "
-                            "to 1 (1: the pool at its batch limits): any load would ask for autoscale.max replicas"),
-    ("load_factor", 1e308, "must be <= 1 (got 1e+308); allowed 0.01 to 1 (1: the pool at its batch limits): a higher "
-                           "target is not reached"),
+    ("load_factor", 1e-300, "is a fraction for metric load_factor: must be >= 1e-06 (got 1e-300); allowed 1e-06 "
+                            "to 1 (1: the pool at its batch limits): a smaller one asks for autoscale.max replicas"),
+    ("load_factor", 1e308, "must be <= 1 (got 1e+308); allowed 1e-06 to 1 (1: the pool at its batch limits): a "
+                           "higher target is not reached"),
     ("queue", 1e308, "is outstanding requests per serving replica for metric queue: must be <= 1e+06"),
-    ("queue", 1e-300, "must be >= 0.01 (got 1e-300)"),
-    ("ttft", 1e-300, "is seconds of mean time to first token for metric ttft: must be >= 0.001 (got 1e-300); "
-                     "allowed 0.001 to 86400 s (a millisecond to a day)"),
+    ("queue", 1e-300, "must be >= 1e-06 (got 1e-300)"),
+    ("ttft", 1e-300, "is seconds of mean time to first token for metric ttft: must be >= 1e-06 (got 1e-300); "
+                     "allowed 1e-06 to 86400 s (a microsecond to a day)"),
     ("ttft", 1e308, "must be <= 86400 (got 1e+308)"),
-    ("kv", 1e-300, "is a fraction for metric kv: must be >= 0.01"),
+    ("kv", 1e-300, "is a fraction for metric kv: must be >= 1e-06"),
 ])
 def test_an_autoscale_target_past_what_its_metric_reads_is_refused(metric, target, expected):
     with pytest.raises(ScenarioError) as e:
@@ -34,8 +34,8 @@ def test_an_autoscale_target_past_what_its_metric_reads_is_refused(metric, targe
     assert str(e.value).startswith("<scenario>: fleet.pools.0.autoscale.target: ") and expected in str(e.value)
 
 
-@pytest.mark.parametrize("metric,target", [("load_factor", 0.01), ("load_factor", 1.0), ("queue", 1e6),
-                                           ("ttft", 1e-3), ("ttft", 86_400), ("utilization", 1.0)])
+@pytest.mark.parametrize("metric,target", [("load_factor", 1e-6), ("load_factor", 1.0), ("queue", 1e6),
+                                           ("ttft", 1e-6), ("ttft", 86_400), ("utilization", 1.0), ("kv", 0.002)])
 def test_the_targets_at_the_bounds_are_taken(metric, target):
     assert scenario_from_dict(_autoscaled(metric, target)).scenario.fleet.pools[0].autoscale.target == target
 

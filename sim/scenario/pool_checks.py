@@ -81,15 +81,16 @@ def _ib_problems(pool, where: str, gpu) -> list[tuple[str, str]]:
     return []
 
 
-#: ``autoscale.target`` per metric: (least, most, what the metric reads). ``desired = ceil(n_serving x metric /
-#: target)``: a fraction above 1 (or a queue or TTFT above these) is never exceeded, so the pool never grows; a
-#: target near 0 asks for ``max`` replicas at any load (1e-300 made the ratio overflow).
+#: ``autoscale.target`` per metric: (least, most, what the metric reads, its unit). ``desired = ceil(n_serving x
+#: metric / target)``: a fraction above 1 (or a queue or TTFT above these) is never exceeded, so the pool never
+#: grows; under a millionth (a microsecond for ttft, about one GPU kernel launch) any reading asks for ``max``
+#: replicas, and 1e-300 made the ratio overflow. (A kv target of 0.002 is a real one: a large cache, a small load.)
 TARGET_RANGE = {
-    "load_factor": (0.01, 1.0, "is a fraction for metric load_factor", "(1: the pool at its batch limits)"),
-    "utilization": (0.01, 1.0, "is a fraction for metric utilization", "(busy time / up time)"),
-    "kv": (0.01, 1.0, "is a fraction for metric kv", "(KV-cache blocks in use)"),
-    "queue": (0.01, 1e6, "is outstanding requests per serving replica for metric queue", "requests"),
-    "ttft": (1e-3, 86_400.0, "is seconds of mean time to first token for metric ttft", "s (a millisecond to a day)"),
+    "load_factor": (1e-6, 1.0, "is a fraction for metric load_factor", "(1: the pool at its batch limits)"),
+    "utilization": (1e-6, 1.0, "is a fraction for metric utilization", "(busy time / up time)"),
+    "kv": (1e-6, 1.0, "is a fraction for metric kv", "(KV-cache blocks in use)"),
+    "queue": (1e-6, 1e6, "is outstanding requests per serving replica for metric queue", "requests"),
+    "ttft": (1e-6, 86_400.0, "is seconds of mean time to first token for metric ttft", "s (a microsecond to a day)"),
 }
 
 
@@ -98,14 +99,14 @@ def _target_problems(a, where: str) -> list[tuple[str, str]]:
 
         >>> from sim.scenario.schema import Autoscale
         >>> _target_problems(Autoscale(metric="kv", target=1e-300), "p")[0][1][:51]
-        'is a fraction for metric kv: must be >= 0.01 (got 1'
+        'is a fraction for metric kv: must be >= 1e-06 (got '
     """
     lo, hi, what, unit = TARGET_RANGE[a.metric]
     if lo <= a.target <= hi:
         return []
     bound = f"must be <= {hi:g}" if a.target > hi else f"must be >= {lo:g}"
     why = ("a higher target is not reached, so the pool would never grow" if a.target > hi else
-           "any load would ask for autoscale.max replicas")
+           "a smaller one asks for autoscale.max replicas at any load the metric registers")
     return [(f"{where}.autoscale.target", f"{what}: {bound} (got {a.target:g}); allowed {lo:g} to {hi:g} {unit}: {why}")]
 
 
