@@ -47,7 +47,10 @@ def hourly() -> dict:
 
 def test_the_step_carries_no_backlog_at_its_ends(hourly):
     assert hourly["requests"]["completed"] == pytest.approx(2400, abs=1)
-    assert hourly["stability"]["in_flight_at_end"] == 0
+    assert hourly["requests"]["in_flight"] == 0
+    # in the system at the end, as the request level counts them: the M/D/1 queue of the step's mean rate
+    # (2/3 of capacity: 2/3 waiting by Little's law, 1 s each, and 2/3 in service), no backlog
+    assert hourly["stability"]["in_flight_at_end"] == round(2 / 3 + 2 / 3)
 
 
 def test_queue_time_of_a_backlog_inside_one_step_is_the_hand_numbers(hourly):
@@ -101,7 +104,11 @@ def test_a_carried_backlog_that_clears_mid_step_and_a_new_one_inside_it():
     assert s["slo"]["attainment"] == pytest.approx((16 + 16 + 2100) / n, abs=0.01)
     assert s["gpu_hours"]["busy"] == pytest.approx(n / 3600.0, rel=1e-3)
     assert s["stability"]["in_flight_peak"] == pytest.approx(451, abs=2)
-    assert s["stability"]["in_flight_at_end"] == 0
+    # no backlog at the end; in the system there, the M/D/1 queue of the second step's mean load (its 2,700
+    # arrivals and the 300 carried, served in the hour: rho = 5/6, rho + rho^2 / (2 (1 - rho)) = 2.9)
+    rho = 3000 / 3600
+    assert s["requests"]["in_flight"] == 0
+    assert s["stability"]["in_flight_at_end"] == round(rho + rho ** 2 / (2 * (1 - rho)))
     assert res.timeseries[:, 3].max() == pytest.approx(300, abs=2)
 
 
@@ -216,3 +223,38 @@ def test_each_class_waits_its_own_share_of_the_backlog_inside_the_step():
         assert got[c]["latency"]["queue"]["mean"] == pytest.approx(mean, rel=0.05), c
         assert got[c]["latency"]["queue"]["p90"] == pytest.approx(p90, rel=0.04), c
         assert got[c]["slo"]["attainment"] == pytest.approx(met / n, abs=0.02), c
+
+
+def test_in_flight_at_the_end_counts_the_running_requests_as_the_request_level_does():
+    """The replica of the test above, the run ending at 3,600 s behind its backlog: by hand ``2 mu x 600
+    = 3,934`` waiting and the batch full, 8 running, 3,942 in the system. The request level's
+    ``stability.in_flight_at_end`` counts every request neither completed nor refused, running ones too
+    (its ``requests.in_flight``); the fluid tier's counted the backlog alone, 3,934, and now counts
+    what its last time-series row holds, the backlog plus the 8 (its ``requests.in_flight`` stays the
+    backlog: a request served in a step is completed in it). The warning of a fleet that did not keep
+    up names that number."""
+    from sim.metrics.stability import warning
+    from test_fluid_backlog_load import MU, batching_pool
+
+    def run(fidelity: str):
+        sc = batching_pool(fidelity)
+        sc["duration"] = 3600.0
+        sc["workload"]["arrival"] = {"process": "piecewise", "times": [0, 3000],
+                                     "rates": [0.25 * MU, 3 * MU]}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return sim.run(sc)
+
+    fluid, req = run("fluid"), run("request")
+    hand_backlog = 2 * MU * 600
+    f, r = fluid.summary, req.summary
+    assert f["requests"]["in_flight"] == pytest.approx(hand_backlog, rel=0.01)
+    assert f["stability"]["in_flight_at_end"] - f["requests"]["in_flight"] == pytest.approx(8, abs=1)
+    end = fluid.timeseries[fluid.timeseries[:, 0] == 3600.0][0]
+    assert f["stability"]["in_flight_at_end"] == round(end[3] + end[5])
+    # the request level: the same count, its running sequences the batch's 8, its backlog within its noise
+    assert r["stability"]["in_flight_at_end"] == r["requests"]["in_flight"]
+    assert req.timeseries[req.timeseries[:, 0] == 3600.0][0][5] == 8
+    noise = 3 * np.sqrt(r["requests"]["arrived"])
+    assert abs(r["stability"]["in_flight_at_end"] - f["stability"]["in_flight_at_end"]) < noise
+    assert f"{f['stability']['in_flight_at_end']:,} requests were still in flight" in warning(f)
