@@ -12,8 +12,9 @@ of the 1,200 that wait, the 16 whose wait is at most 4 s meet the objective.
 
 The step's mean rate read the hour as an M/D/1 queue at 0.667 of capacity: a mean queue time of 0.98 s,
 p99 5.7 s, SLO attainment 0.965, a peak of 1 in the system. Now each step's sub-steps (five minutes of
-an hour, ``sim.fluid.substep``) are read where they hold a backlog: 74.9 s, p90 240.6 s, p99 290.7 s,
-attainment 0.498, peak 301; 60 s steps read 75.3 / 240.6 / 296.5 s, 0.506, 301. The request level
+an hour, ``sim.fluid.substep``) are read where they hold a backlog, at 12 instants each: 75.3 s, p90
+240.6 s, p99 296.5 s, attainment 0.5070, peak 301; 60 s steps read 75.3 / 240.6 / 296.5 s, 0.5063, 301
+(at 64 instants an hour, which straddled the sub-steps: 74.9 / 240.6 / 290.7 s, 0.498). The request level
 (20 seeds, ``slow``): 69.9 / 228.1 / 280.8 s (standard errors 2.1 / 5.3 / 5.3 s), attainment 0.519,
 peak 287 (its queue a little under the fluid limit, as in ``test_tiers_overload``'s overloads).
 """
@@ -47,21 +48,25 @@ def hourly() -> dict:
 
 def test_the_step_carries_no_backlog_at_its_ends(hourly):
     assert hourly["requests"]["completed"] == pytest.approx(2400, abs=1)
-    assert hourly["stability"]["in_flight_at_end"] == 0
+    assert hourly["requests"]["in_flight"] == 0
+    # in the system at the end, as the request level counts them: the M/D/1 queue of the step's mean rate
+    # (2/3 of capacity: 2/3 waiting by Little's law, 1 s each, and 2/3 in service), no backlog
+    assert hourly["stability"]["in_flight_at_end"] == round(2 / 3 + 2 / 3)
 
 
 def test_queue_time_of_a_backlog_inside_one_step_is_the_hand_numbers(hourly):
     q = hourly["latency"]["queue"]
-    assert q["mean"] == pytest.approx(HAND["mean"], rel=0.02)
-    assert q["p90"] == pytest.approx(HAND["p90"], rel=0.02)
-    assert q["p99"] == pytest.approx(HAND["p99"], rel=0.02)
+    assert q["mean"] == pytest.approx(HAND["mean"], rel=0.01)
+    assert q["p90"] == pytest.approx(HAND["p90"], rel=0.01)
+    assert q["p99"] == pytest.approx(HAND["p99"], rel=0.015)   # a 1 % histogram bin
 
 
 def test_its_slo_misses_count(hourly):
     """Half the requests wait up to 300 s: the other half and the 16 that wait under 4 s meet the 5 s
-    objective, 0.5067. Hourly steps read 0.498: the hour is read at 64 instants, and the two whose spans
-    the backlog starts (1,200 s) and clears (2,400 s) in are read as wholly behind it (60 s steps: 0.506)."""
-    assert hourly["slo"]["attainment"] == pytest.approx(HAND_ATTAINMENT, abs=0.01)
+    objective, 0.5067. Hourly steps read 0.5070 (60 s steps: 0.5063): the hour is read at 12 instants per
+    sub-step, so that the backlog starts (1,200 s) and clears (2,400 s) between two of them. Before, at 64
+    instants, the two whose spans it starts and clears in were read as wholly behind it: 0.498."""
+    assert hourly["slo"]["attainment"] == pytest.approx(HAND_ATTAINMENT, abs=0.002)
 
 
 def test_the_peak_in_the_system_is_the_backlog_inside_the_step(hourly):
@@ -71,8 +76,8 @@ def test_the_peak_in_the_system_is_the_backlog_inside_the_step(hourly):
 def test_hourly_steps_read_what_minute_steps_read(hourly):
     fine = _run("fluid", step_s=60.0)
     for k in ("mean", "p90", "p99"):
-        assert hourly["latency"]["queue"][k] == pytest.approx(fine["latency"]["queue"][k], rel=0.02), k
-    assert hourly["slo"]["attainment"] == pytest.approx(fine["slo"]["attainment"], abs=0.01)
+        assert hourly["latency"]["queue"][k] == pytest.approx(fine["latency"]["queue"][k], rel=0.005), k
+    assert hourly["slo"]["attainment"] == pytest.approx(fine["slo"]["attainment"], abs=0.001)
     assert fine["slo"]["attainment"] == pytest.approx(HAND_ATTAINMENT, abs=0.002)
     assert hourly["stability"]["in_flight_peak"] == fine["stability"]["in_flight_peak"]
     assert hourly["gpu_hours"]["busy"] == pytest.approx(fine["gpu_hours"]["busy"], rel=1e-3)
@@ -95,13 +100,17 @@ def test_a_carried_backlog_that_clears_mid_step_and_a_new_one_inside_it():
     s, n = res.summary, 5100.0
     assert s["requests"]["completed"] == pytest.approx(n, abs=1)
     q = s["latency"]["queue"]
-    assert q["mean"] == pytest.approx((1200 * 150 + 1800 * 225) / n, rel=0.01)
-    assert q["p90"] == pytest.approx(450 * (1 - 0.1 * n / 1800), rel=0.01)
-    assert q["p99"] == pytest.approx(450 * (1 - 0.01 * n / 1800), rel=0.015)
-    assert s["slo"]["attainment"] == pytest.approx((16 + 16 + 2100) / n, abs=0.01)
+    assert q["mean"] == pytest.approx((1200 * 150 + 1800 * 225) / n, rel=0.005)
+    assert q["p90"] == pytest.approx(450 * (1 - 0.1 * n / 1800), rel=0.01)    # a 1 % histogram bin
+    assert q["p99"] == pytest.approx(450 * (1 - 0.01 * n / 1800), rel=0.01)
+    assert s["slo"]["attainment"] == pytest.approx((16 + 16 + 2100) / n, abs=0.002)   # 0.4184 (0.4115 before)
     assert s["gpu_hours"]["busy"] == pytest.approx(n / 3600.0, rel=1e-3)
     assert s["stability"]["in_flight_peak"] == pytest.approx(451, abs=2)
-    assert s["stability"]["in_flight_at_end"] == 0
+    # no backlog at the end; in the system there, the M/D/1 queue of the second step's mean load (its 2,700
+    # arrivals and the 300 carried, served in the hour: rho = 5/6, rho + rho^2 / (2 (1 - rho)) = 2.9)
+    rho = 3000 / 3600
+    assert s["requests"]["in_flight"] == 0
+    assert s["stability"]["in_flight_at_end"] == round(rho + rho ** 2 / (2 * (1 - rho)))
     assert res.timeseries[:, 3].max() == pytest.approx(300, abs=2)
 
 
@@ -111,9 +120,10 @@ def test_a_short_near_capacity_episode_in_a_batching_pool():
     requests of backlog (a 12 s wait at its end) and clears it 24 s later, inside the first step. By hand
     the 624 mu that queue wait 6 s on average, 0.96 s over the 3,912 mu of the run. Hourly steps read a
     mean queue time of 0.083 s before (the curve at the step's mean load), 60 s steps 1.076 s (the
-    backlog's waits, read at the top of the curve while it lasts); hourly steps now 1.035 s. The request
-    level's mean over 20 seeds is 1.94 +- 0.19 s: at 1.02 of capacity its queue is mostly Poisson noise,
-    which the fluid tier does not add (``docs/scaling.md``)."""
+    backlog's waits, read at the top of the curve while it lasts); hourly steps now 1.093 s (1.035 s at 64
+    instants an hour, which straddled the sub-steps). The request level's mean over 20 seeds is 1.94 +-
+    0.19 s: at 1.02 of capacity its queue is mostly Poisson noise, which the fluid tier does not add
+    (``docs/scaling.md``)."""
     from test_fluid_backlog_load import MU, batching_pool
 
     def run(step_s: float) -> dict:
@@ -124,8 +134,8 @@ def test_a_short_near_capacity_episode_in_a_batching_pool():
 
     hourly, fine = run(3600.0), run(60.0)
     assert fine["latency"]["queue"]["mean"] > 0.96
-    assert hourly["latency"]["queue"]["mean"] == pytest.approx(fine["latency"]["queue"]["mean"], rel=0.06)
-    assert hourly["slo"]["attainment"] == pytest.approx(fine["slo"]["attainment"], abs=0.01)
+    assert hourly["latency"]["queue"]["mean"] == pytest.approx(fine["latency"]["queue"]["mean"], rel=0.02)
+    assert hourly["slo"]["attainment"] == pytest.approx(fine["slo"]["attainment"], abs=0.002)
     backlog = 0.02 * MU * 600.0
     assert hourly["stability"]["in_flight_peak"] >= backlog
     assert hourly["stability"]["in_flight_peak"] == fine["stability"]["in_flight_peak"]
@@ -161,12 +171,11 @@ def test_the_request_level_agrees_within_its_noise(hourly):
     # the request level's 20 seeds read 0.519 +- 0.006, within their noise of it (these seeds drew 885
     # arrivals in the overload on average, not 900: a smaller backlog that clears sooner, more served
     # after it; the requests that arrived in the overload meet the objective 12.2 times a seed, by hand
-    # 12); the fluid tier reads 0.498 in hourly steps, 0.506 at 60 s: an hour read at 64 instants, two of
-    # whose spans the backlog starts or clears in and which are read as wholly behind it
+    # 12); the fluid tier reads 0.5070 in hourly steps, 0.5063 at 60 s
     v = np.array([r["slo"]["attainment"] for r in runs])
     att, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v)))
     assert abs(att - HAND_ATTAINMENT) <= 3 * se, (att, se)
-    assert hourly["slo"]["attainment"] == pytest.approx(HAND_ATTAINMENT, abs=0.01)
+    assert hourly["slo"]["attainment"] == pytest.approx(HAND_ATTAINMENT, abs=0.002)
     peak = np.mean([r["stability"]["in_flight_peak"] for r in runs])
     assert hourly["stability"]["in_flight_peak"] == pytest.approx(peak, rel=0.1)
 
@@ -201,8 +210,9 @@ def test_each_class_waits_its_own_share_of_the_backlog_inside_the_step():
     to 1,800 s only. First come, first served, whatever the class: by hand ``a``'s 1,800 requests are 600
     behind the backlog (waits evenly over 0-300 s) and 1,200 at half load (none): mean 50 s, p90 210 s,
     ``1,200 + 8`` meet the objective (0.671); ``b``'s 600 all behind it: mean 150 s, p90 270 s, 8 meet
-    (0.013). Hourly steps read each class's mix per sub-step, the services at 64 instants: within 4 % (a
-    51.9 / 215.7 s, b 144.9 / 263.4 s; 60 s steps 50.3 / 209.3 s and 150.8 / 271.1 s)."""
+    (0.013). Hourly steps read each class's mix per sub-step, the services at 12 instants of each: a
+    50.2 / 209.3 s, 0.6715, b 150.8 / 271.1 s, 0.0133, as 60 s steps read them (at 64 instants an hour,
+    before: a 51.9 / 215.7 s, b 144.9 / 263.4 s, within 4 %)."""
     sc = pool("fluid", {"process": "poisson", "rate": 1.0}, duration=3600.0, step_s=3600.0, records="none")
     sc["workload"]["classes"] = [
         {"name": "a", "arrival": {"process": "poisson", "rate": 0.5}},
@@ -213,6 +223,41 @@ def test_each_class_waits_its_own_share_of_the_backlog_inside_the_step():
         got = sim.run(sc).summary["classes"]
     for c, n, mean, p90, met in (("a", 1800, 50.0, 210.0, 1208), ("b", 600, 150.0, 270.0, 8)):
         assert got[c]["requests"]["completed"] == pytest.approx(n, abs=1)
-        assert got[c]["latency"]["queue"]["mean"] == pytest.approx(mean, rel=0.05), c
-        assert got[c]["latency"]["queue"]["p90"] == pytest.approx(p90, rel=0.04), c
-        assert got[c]["slo"]["attainment"] == pytest.approx(met / n, abs=0.02), c
+        assert got[c]["latency"]["queue"]["mean"] == pytest.approx(mean, rel=0.01), c
+        assert got[c]["latency"]["queue"]["p90"] == pytest.approx(p90, rel=0.01), c
+        assert got[c]["slo"]["attainment"] == pytest.approx(met / n, abs=0.002), c
+
+
+def test_in_flight_at_the_end_counts_the_running_requests_as_the_request_level_does():
+    """The replica of the test above, the run ending at 3,600 s behind its backlog: by hand ``2 mu x 600
+    = 3,934`` waiting and the batch full, 8 running, 3,942 in the system. The request level's
+    ``stability.in_flight_at_end`` counts every request neither completed nor refused, running ones too
+    (its ``requests.in_flight``); the fluid tier's counted the backlog alone, 3,934, and now counts
+    what its last time-series row holds, the backlog plus the 8 (its ``requests.in_flight`` stays the
+    backlog: a request served in a step is completed in it). The warning of a fleet that did not keep
+    up names that number."""
+    from sim.metrics.stability import warning
+    from test_fluid_backlog_load import MU, batching_pool
+
+    def run(fidelity: str):
+        sc = batching_pool(fidelity)
+        sc["duration"] = 3600.0
+        sc["workload"]["arrival"] = {"process": "piecewise", "times": [0, 3000],
+                                     "rates": [0.25 * MU, 3 * MU]}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return sim.run(sc)
+
+    fluid, req = run("fluid"), run("request")
+    hand_backlog = 2 * MU * 600
+    f, r = fluid.summary, req.summary
+    assert f["requests"]["in_flight"] == pytest.approx(hand_backlog, rel=0.01)
+    assert f["stability"]["in_flight_at_end"] - f["requests"]["in_flight"] == pytest.approx(8, abs=1)
+    end = fluid.timeseries[fluid.timeseries[:, 0] == 3600.0][0]
+    assert f["stability"]["in_flight_at_end"] == round(end[3] + end[5])
+    # the request level: the same count, its running sequences the batch's 8, its backlog within its noise
+    assert r["stability"]["in_flight_at_end"] == r["requests"]["in_flight"]
+    assert req.timeseries[req.timeseries[:, 0] == 3600.0][0][5] == 8
+    noise = 3 * np.sqrt(r["requests"]["arrived"])
+    assert abs(r["stability"]["in_flight_at_end"] - f["stability"]["in_flight_at_end"]) < noise
+    assert f"{f['stability']['in_flight_at_end']:,} requests were still in flight" in warning(f)

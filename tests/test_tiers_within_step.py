@@ -169,8 +169,8 @@ def test_capacity_left_idle_before_a_rise_inside_a_step_serves_nobody_after_it(t
     # the waits, read per sub-step: the 2,700 arrivals after 1,800 s and the 900 of the drain wait evenly
     # over [0, 900] s, the other 1,800 nothing: P(W > x) = 2/3 (1 - x / 900), mean 300 s, p50 225 s,
     # p90 765 s, p99 886.5 s
-    # (read 300.2 / 224.4 / 763.1 / 877.2 s; the request level, 20 seeds, 296.0 / 218.0 / 759.4 / 881.7 s,
-    # standard errors 6-13 s). Its at-capacity instants read the curve's top point, whose own mean queue
+    # (read 300.2 / 226.7 / 763.1 / 885.9 s, p50 224.4 and p99 877.2 s at 64 instants a step; the request level, 20
+    # seeds, 296.0 / 218.0 / 759.4 / 881.7 s, standard errors 6-13 s). Its at-capacity instants read the curve's top point, whose own mean queue
     # the backlog's wait replaces (StepWaits.beyond) and whose spread it adds: below the hand number by at
     # most that mean (before, the step's mean load's queue was taken off, 1.5 s, and p99 read 885.9 s)
     got = s["latency"]["queue"]

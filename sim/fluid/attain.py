@@ -5,7 +5,7 @@ and then what the curve's requests wait at the load served: while the backlog la
 capacity and ``W`` *is* its queue, so it adds only what exceeds the curve's own queue there
 (``max(W - q, 0)``, :meth:`~sim.fluid.backlog.StepWaits.beyond`). The request meets the TTFT objective
 ``T`` when that reduced wait plus the curve's TTFT is within ``T``: at each instant of the step read
-(:func:`~sim.fluid.backlog.refined`), the curve's attainment at the load served then times the share
+(:data:`~sim.fluid.backlog.POINTS`), the curve's attainment at the load served then times the share
 of its TTFTs within ``T - max(W - q, 0)`` over the share within ``T`` (the TPOT part of the objective
 is taken as the curve's, apart from the wait), weighted by the rate served then (:func:`backlog_attainment`).
 No wait: the curve's attainment at that load.
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.fluid.backlog import CENTRES, StepWaits, rate_mean, refined
+from sim.fluid.backlog import CENTRES, StepWaits, rate_mean
 
 
 def backlog_attainment(sw: StepWaits, per_replica: np.ndarray, rates: np.ndarray, attainment: np.ndarray,
@@ -56,9 +56,8 @@ def backlog_attainment(sw: StepWaits, per_replica: np.ndarray, rates: np.ndarray
         return out
     if sw.pos is None:
         sw = sw.on_curve(rates, per_replica)
-    waits, rate = refined(sw.waits, sw.rate)
-    reps = waits.shape[1] // sw.waits.shape[1]
-    i, w = (np.repeat(x, reps, axis=1) for x in sw.pos)
+    waits, rate = sw.waits, sw.rate
+    i, w = sw.pos
 
     def at(v):
         v = np.nan_to_num(np.asarray(v, dtype=np.float64))
@@ -74,7 +73,7 @@ def backlog_attainment(sw: StepWaits, per_replica: np.ndarray, rates: np.ndarray
 
     extra = np.maximum(waits - at(queue_mean), 0.0)
     if add_s and sw.full is not None:
-        extra = extra + add_s * np.repeat(sw.full, reps, axis=1)
+        extra = extra + add_s * sw.full
     whole = cdf(np.full_like(extra, float(limit_s)))
     met = at(attainment) * np.divide(cdf(limit_s - extra), whole, out=np.zeros_like(whole), where=whole > 0)
     met = np.where(extra != 0, np.minimum(met, 1.0), at(attainment))

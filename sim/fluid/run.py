@@ -288,8 +288,12 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     summary.update(fleet_sums.blocks(sc, float(steps.total.sum()), window))
     ts = np.vstack(ts_rows) if ts_rows else np.zeros((0, len(TS_COLUMNS)))
     ts = ts[np.lexsort((ts[:, 1], ts[:, 0]))] if len(ts) else ts
+    # the stability block counts every request in the system at the end, running ones too, as the request
+    # level does (its ``requests.in_flight``): the last rows' queue plus running; ``requests.in_flight`` stays
+    # the backlog, the fluid tier counting a request served in a step as completed in it
+    at_end = {**summary["requests"], "in_flight": _in_system_at_end(ts, len(pools))}
     fleet = fleet_summary(sc, usage, kv_cache_mean=kv_num / kv_den if kv_den else 0.0, timeseries=ts,
-                          requests=summary["requests"], end_s=end)
+                          requests=at_end, end_s=end)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
     if sub_sys is not None and "in_flight_peak" in fleet.stability:   # a backlog between the steps' ends
         fleet.stability["in_flight_peak"] = max(fleet.stability["in_flight_peak"], int(round(float(sub_sys.max()))))
@@ -425,6 +429,16 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
         tail={"replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
               "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps, "backlog_end": b})
     return _Measured(rows, usage, kv, by_served, sub_sys)
+
+
+def _in_system_at_end(ts: np.ndarray, n_pools: int) -> float:
+    """Requests in the system at the time series' last instant (every pool's queue and running
+    sequences, and the central queue, repeated on each pool's row), as the stability block sums them
+    (:func:`sim.metrics.stability.timeseries_stability`); 0 without rows."""
+    if not len(ts):
+        return 0.0
+    last = ts[ts[:, 0] == ts[-1, 0]]
+    return float(np.sum(last[:, 3] + last[:, 5] + last[:, 4] / max(n_pools, 1)))
 
 
 def _sub_in_system(curve: CapacityCurve, q: PoolQueue, up: np.ndarray, at_end: np.ndarray) -> np.ndarray | None:
