@@ -25,6 +25,7 @@ import pytest
 
 import sim
 import sim.serving.failures as failures
+from test_room_ties_central import _differs as differs   # records, time series, summary but engine and wall time
 
 QUARTER_LINK_GBPS = 0.4194304     # 100 tokens of Llama-3-8B KV cache in 0.25 s (module docstring)
 FLAT = {"model": "linear", "base_s": 0.25, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.0,
@@ -52,20 +53,6 @@ def scenario(path, engine: str, pools: list[dict], router: str = "least_outstand
 
 def pool(name: str = "p", replicas: int = 1, seqs: int = 2, **extra) -> dict:
     return {"name": name, "gpu": "h100-sxm", "replicas": replicas, "batching": {"max_num_seqs": seqs}, **extra}
-
-
-def differs(fast, ref) -> str:
-    """What differs between the two engines' results ('' if nothing): records, time series, summary
-    (but the engine's name and the wall time)."""
-    skip = ("engine", "wall_seconds")
-    if fast.records.tobytes() != ref.records.tobytes():
-        return "records"
-    if fast.timeseries.tobytes() != ref.timeseries.tobytes():
-        return "time series"
-    if (repr({k: v for k, v in fast.summary.items() if k not in skip})
-            != repr({k: v for k, v in ref.summary.items() if k not in skip})):
-        return "summary"
-    return ""
 
 
 def fixed_failures(monkeypatch, ups: list[list[float]], downs: list[float]) -> None:
