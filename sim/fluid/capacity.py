@@ -61,6 +61,7 @@ from sim.fluid.curve import CURVE_VERSION, CapacityCurve
 from sim.fluid.grid import GridRuns
 from sim.fluid.saturation import (BACKLOG_SHARE, BATCHES, MAX_WINDOW, OVERDRIVE, SETTLED, TURNOVERS, saturated_rps,
                                   saturated_tpot, settled_rps, window_closed, work_weights)
+from sim.perf.memory import ADMISSION_WATERMARK
 from sim.scenario.schedulers import budget_caps_prompts
 from sim.scenario.types import MAX_NAME
 
@@ -292,7 +293,7 @@ def length_stats(template: dict, base_dir: Path, n: int = LENGTH_SAMPLE, seed: i
     budget = ~context & (p > b.max_batched_tokens) if budget_caps_prompts(b) \
         else np.zeros(len(p), dtype=bool)
     need = -(-(p + np.maximum(out, 1) - 1) // b.block_size)
-    kv = ~context & ~budget & (need > pool.kv_blocks - int(0.01 * pool.kv_blocks))
+    kv = ~context & ~budget & (need > pool.kv_blocks - int(ADMISSION_WATERMARK * pool.kv_blocks))
     refused = context | budget | kv
     ok = ~refused
     n_cls = max(1, len(d["workload"].get("classes") or []))

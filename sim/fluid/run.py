@@ -76,6 +76,7 @@ from sim.fluid.substep import (class_spread, pool_spread, read_on_subs, sub_arri
 from sim.fluid.sums import ClassSums, FleetSums, add_classes, service_add
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
+from sim.metrics.stability import in_system_rows
 
 DEFAULT_STEP_S = 3600.0
 
@@ -434,11 +435,11 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
 def _in_system_at_end(ts: np.ndarray, n_pools: int) -> float:
     """Requests in the system at the time series' last instant (every pool's queue and running
     sequences, and the central queue, repeated on each pool's row), as the stability block sums them
-    (:func:`sim.metrics.stability.timeseries_stability`); 0 without rows."""
+    (:func:`sim.metrics.stability.in_system_rows`); 0 without rows."""
     if not len(ts):
         return 0.0
     last = ts[ts[:, 0] == ts[-1, 0]]
-    return float(np.sum(last[:, 3] + last[:, 5] + last[:, 4] / max(n_pools, 1)))
+    return float(np.sum(in_system_rows(last, n_pools)))
 
 
 def _sub_in_system(curve: CapacityCurve, q: PoolQueue, up: np.ndarray, at_end: np.ndarray) -> np.ndarray | None:

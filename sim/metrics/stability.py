@@ -94,6 +94,18 @@ def offered_count(requests: dict) -> float:
     return requests["arrived"] - requests.get("rejected", 0) + turned_away(requests)
 
 
+def in_system_rows(ts: np.ndarray, n_pools: int) -> np.ndarray:
+    """Requests in the system on each time-series row (``time_s, pool, replicas, queue_len,
+    central_queue, running, ...``): the pool's queue and running sequences, plus its share of the
+    central queue, which every pool's row repeats. Summed over the rows of one instant, the fleet's.
+
+        >>> in_system_rows(np.array([[60.0, 0, 2, 3, 4, 5], [60.0, 1, 2, 1, 4, 2]]), 2).tolist()
+        [10.0, 5.0]
+    """
+    ts = np.asarray(ts, dtype=np.float64)
+    return ts[:, 3] + ts[:, 5] + ts[:, 4] / max(n_pools, 1)
+
+
 def in_system_by_time(times: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum per-pool rows sampled at the same instants: ``(unique times, total in system)``."""
     times = np.asarray(times, dtype=np.float64)
@@ -224,7 +236,7 @@ def timeseries_stability(ts: np.ndarray, requests: dict, warmup_s: float, end_s:
     (:func:`offered_load_factor` scales it to the work offered)."""
     ts = np.asarray(ts, dtype=np.float64)
     if len(ts):
-        t, n = in_system_by_time(ts[:, 0], ts[:, 3] + ts[:, 5] + ts[:, 4] / max(n_pools, 1))
+        t, n = in_system_by_time(ts[:, 0], in_system_rows(ts, n_pools))
     else:
         t, n = np.zeros(0), np.zeros(0)
     olf = offered_load_factor(load_factor, requests, served, offered)

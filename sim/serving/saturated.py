@@ -85,6 +85,7 @@ from pathlib import Path
 import numpy as np
 import simpy
 
+from sim.perf.memory import ADMISSION_WATERMARK
 from sim.perf.scaled import ScaledCapacity
 from sim.perf.utilization import decode_batch, limits_of, request_seconds, seconds_per_request
 from sim.scenario.schedulers import budget_caps_prompts
@@ -134,7 +135,7 @@ def servable(pool: PoolRuntime, prompt: np.ndarray, output: np.ndarray, role: st
         ok &= prompt <= b.max_batched_tokens
     out = served_output(prompt, np.asarray(output, dtype=np.int64), ctx)
     need = -(-(prompt + (out - 1 if role != "prefill" else 0)) // b.block_size)
-    return ok & (need <= pool.kv_blocks - int(0.01 * pool.kv_blocks))
+    return ok & (need <= pool.kv_blocks - int(ADMISSION_WATERMARK * pool.kv_blocks))
 
 
 def workload_sample(workload, horizon_s: float, base_dir: Path, start=None, pool: PoolRuntime | None = None,
