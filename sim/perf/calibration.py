@@ -80,9 +80,9 @@ from sim.scenario.catalog import Efficiency, GPUSpec, ModelSpec
 from sim.scenario.perf import RooflinePerf
 
 DEFAULT_KV_SHARING = "grouped"
+"""``perf.attention_kv_sharing``'s default, which a calibration file leaves unwritten."""
 #: the precisions a calibration file may record, as a ``perf:`` block (and ``fleetsim calibrate``) takes them
 DTYPES = {k: typing.get_args(RooflinePerf.model_fields[k].annotation) for k in ("weight_dtype", "kv_dtype")}
-"""``perf.attention_kv_sharing``'s default, which a calibration file leaves unwritten."""
 
 BOUNDS = ((0.05, 0.05, 0.0), (1.0, 1.0, 0.1))
 """Lower and upper bounds of (flops_efficiency, bw_efficiency, overhead_s)."""

@@ -15,7 +15,8 @@ bidirectional: H100's "900 GB/s" is stored as 450).
 ``reported_memory_gib`` is the total the CUDA (ROCm) runtime reports for the part,
 ``torch.cuda.mem_get_info()``'s second value, in GiB: less than the datasheet's (79.19 GiB on an "80 GB" H100),
 and what vLLM V1 and SGLang share out (their memory rules in :mod:`sim.perf.memory_rules`); ``None`` where no
-published log gives it, and then :attr:`GPUSpec.engine_memory_gib` is the datasheet figure.
+published log a reader can find gives it (``data/gpus.yaml`` says which parts, and why), and then the rules take the
+datasheet figure (:func:`sim.perf.memory_rules.memory_gib`; :attr:`GPUSpec.engine_memory_gib` says the same).
 
     >>> g = get_gpu("h100-sxm"); (g.hbm_gb, g.reported_memory_gib, g.engine_memory_gib)
     (80, 79.19, 79.19)

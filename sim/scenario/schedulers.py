@@ -79,9 +79,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 _ITERATION_KEYS = ("chunked_prefill", "mixed_batches", "kv_reservation")
 
-ENGINE_NAMES = {"vllm-v0": "vLLM", "vllm-v1": "vLLM", "trtllm": "TensorRT-LLM", "sglang": "SGLang"}
-"""The serving engine each preset models, as messages name it."""
-
 BUDGET_REFUSALS = {
     "vllm-v0": "vLLM refuses to start: 'max_num_batched_tokens (...) is smaller than max_model_len (...)', "
                "SchedulerConfig without enable_chunked_prefill",
