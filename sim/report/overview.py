@@ -168,7 +168,8 @@ def overview(summary: dict, scenario: dict | None = None) -> Overview:
     repriced = repriced_overrides(summary)     # fleetsim reprice --out: money the scenario does not say
     if repriced:
         said = " ".join(str(o) for o in repriced)
-        sentences.append(f"Its money was re-priced (fleetsim reprice) with {said}; the scenario is as it was run.")
+        sentences.append(f"Its money was re-priced (fleetsim reprice) with {said}; the settings shown are "
+                         "the scenario's, without them.")
         settings.append(("re-priced with", said))
     gpu = ", ".join(dict.fromkeys(str(p.get("gpu")) for p in pools_sum.values() if p.get("gpu")))
     model = model_name(scenario.get("model")) if scenario else ""
