@@ -81,3 +81,19 @@ def birth_death(birth, death, n: int) -> np.ndarray:
     for k in range(1, n + 1):
         p[k] = p[k - 1] * birth(k - 1) / death(k)
     return p / p.sum()
+
+
+def served_and_wait(p: np.ndarray, c: int, mu: float, theta: float, states: int) -> tuple[float, float]:
+    """``(P(served), E[wait; served])`` of a tagged arrival to an M/M/c+M queue whose number in system
+    it finds is ``k`` with probability ``p[k]`` for ``k < states``: with ``j = k - c + 1`` ahead of it
+    (``k >= c``) it moves up at ``c mu + i theta`` (``i = j - 1 .. 0``) and gives up at ``theta``."""
+    served = wait = 0.0
+    for k in range(states):
+        if k < c:
+            served += p[k]
+            continue
+        a = np.array([c * mu + i * theta for i in range(k - c + 1)])
+        ps = float(np.prod(a / (a + theta)))
+        served += p[k] * ps
+        wait += p[k] * ps * float(np.sum(1.0 / (a + theta)))
+    return served, wait

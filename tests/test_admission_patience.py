@@ -26,11 +26,10 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
 import pytest
 from scipy import integrate
 
-from admission_pool import S, batching_overload, birth_death, queue, run_rows, shares_and_waits
+from admission_pool import S, batching_overload, birth_death, queue, run_rows, served_and_wait, shares_and_waits
 from sim.cli import main
 from theory_round18_pool import ci99, write
 
@@ -44,15 +43,7 @@ def erlang_a(c: int, lam: float, theta: float, n: int = 400) -> tuple[float, flo
     p = birth_death(lambda k: lam, lambda k: min(k, c) * mu + max(k - c, 0) * theta, n)
     assert p[-1] < 1e-14                       # the cut-off holds no mass
     lq = sum((k - c) * p[k] for k in range(c, n + 1))
-    served = wait = 0.0
-    for k in range(n + 1):
-        if k < c:
-            served += p[k]
-            continue
-        a = np.array([c * mu + i * theta for i in range(k - c + 1)])
-        ps = float(np.prod(a / (a + theta)))
-        served += p[k] * ps
-        wait += p[k] * ps * float(np.sum(1.0 / (a + theta)))
+    served, wait = served_and_wait(p, c, mu, theta, n + 1)
     return 1.0 - served, theta * lq / lam, wait / served
 
 

@@ -23,6 +23,8 @@ import numpy as np
 from scipy import integrate, linalg, signal
 from scipy.stats import gamma as sps_gamma
 
+from admission_pool import served_and_wait
+
 
 def mmc_fixed_patience(c: int, lam: float, mu: float, tau: float) -> dict:
     """M/M/c+D: ``c`` exponential servers of rate ``mu``, Poisson arrivals at ``lam``, every client
@@ -156,15 +158,7 @@ def mmck_m(c: int, lam: float, mu: float, room: int, theta: float, birth_death) 
     top = c + room
     p = birth_death(lambda k: lam, lambda k: min(k, c) * mu + max(k - c, 0) * theta, top)
     lq = sum((k - c) * p[k] for k in range(c, top + 1))
-    served = wait = 0.0
-    for k in range(top):
-        if k < c:
-            served += p[k]
-            continue
-        a = np.array([c * mu + i * theta for i in range(k - c + 1)])
-        ps = float(np.prod(a / (a + theta)))
-        served += p[k] * ps
-        wait += p[k] * ps * float(np.sum(1.0 / (a + theta)))
+    served, wait = served_and_wait(p, c, mu, theta, top)
     return {"refused": float(p[top]), "abandoned": theta * lq / lam, "abandoned_tagged": 1.0 - p[top] - served,
             "wait_served": wait / served}
 
