@@ -301,6 +301,11 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
     room = "" if served == 0 and turned_away else \
         headroom(value_at(summary, "utilization.load_factor")) if stable is not False else \
         overload_words(value_at(summary, "stability.offered_load_factor"))
+    if room and met is False and not turned_away and stable is not False and "room for" in room:
+        # an average over the run: a peak of a time-varying load (or a bound too tight for the longest
+        # requests) misses the SLO although the whole run's load factor leaves room
+        room += (" on average over the run, yet the SLO is missed: a peak or burst above the average, or "
+                 "latency bounds too tight for the longest requests (the report's time series show when)")
     if room:
         parts.append(room[0].upper() + room[1:] + ".")
     band = band_verdict(summary)
