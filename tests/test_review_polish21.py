@@ -32,3 +32,28 @@ def test_a_stray_word_after_a_whole_override_gets_no_set_hint(capsys):
     assert e.value.code == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "unrecognized arguments: extra;" in err and "one word" not in err
+
+
+def test_an_unknown_economics_key_says_the_nearest_valid_one():
+    """``gpu_hour_us`` (one letter short of ``gpu_hour_usd``, ratio 22/23 by difflib) was said with the 15 allowed
+    keys and no hint; a key near none of them still gets none."""
+    from sim.errors import ScenarioError
+    from sim.scenario.load import scenario_from_dict
+    from tests.conftest import scenario
+    for typo, near in [("gpu_hour_us", " (did you mean gpu_hour_usd?)"), ("flux_capacitor", "")]:
+        with pytest.raises(ScenarioError) as e:
+            scenario_from_dict(scenario(economics={typo: 3}))
+        (field, msg), = e.value.problems
+        assert field == f"economics.{typo}"
+        assert msg.startswith(f"unknown key '{typo}'{near}; allowed: agreements, "), msg
+
+
+def test_set_and_reprice_say_the_nearest_economics_key(capsys):
+    from sim.economics.reprice import _parsed
+    from sim.errors import ScenarioError
+    with pytest.raises(ScenarioError) as e:
+        _parsed({"economics": {"gpu_hour_us": 3}})       # what reprice --set economics.gpu_hour_us=3 validates
+    assert "unknown key 'gpu_hour_us' (did you mean gpu_hour_usd?)" in str(e.value)
+    assert main(["validate", "scenarios/baseline.yaml", "--set", "economics.gpu_hour_us=3"]) == 2
+    assert "economics.gpu_hour_us: unknown key 'gpu_hour_us' (did you mean gpu_hour_usd?); allowed:" in \
+        " ".join(capsys.readouterr().err.split())
