@@ -57,3 +57,33 @@ def test_set_and_reprice_say_the_nearest_economics_key(capsys):
     assert main(["validate", "scenarios/baseline.yaml", "--set", "economics.gpu_hour_us=3"]) == 2
     assert "economics.gpu_hour_us: unknown key 'gpu_hour_us' (did you mean gpu_hour_usd?); allowed:" in \
         " ".join(capsys.readouterr().err.split())
+
+
+@pytest.mark.parametrize("cell,column", [("1_000", "prompt_tokens"), ("1_0", "output_tokens"),
+                                         ("1_0.5", "timestamp_s")])
+def test_a_csv_trace_refuses_pythons_digit_underscores(tmp_path, cell, column):
+    """``int('1_000')`` is 1000 and ``float('1_0.5')`` 10.5: a CSV writer never writes them, so the cell is refused
+    as a bad row naming its column, as digits of other scripts are."""
+    from sim.errors import InputError
+    from sim.workload.traces import read_trace
+    row = {"timestamp_s": "1.0", "prompt_tokens": "100", "output_tokens": "10", column: cell}
+    path = tmp_path / "t.csv"
+    path.write_text("timestamp_s,prompt_tokens,output_tokens\n0.5,100,10\n"
+                    + ",".join(row[c] for c in ("timestamp_s", "prompt_tokens", "output_tokens")) + "\n")
+    with pytest.raises(InputError) as e:
+        read_trace(path)
+    assert str(e.value) == (f"{path}: line 3: column '{column}': must be written without underscores (Python reads "
+                            f"1_000 as 1000; no trace writer writes them, so the cell is likely not the value meant) "
+                            f"(got '{cell}')")
+    kept = read_trace(path, skip_bad_rows=True)
+    assert list(kept.prompt_tokens) == [100] and kept.bad_rows == 1
+
+
+def test_a_jsonl_trace_refuses_a_count_written_with_underscores(tmp_path):
+    from sim.errors import InputError
+    from sim.workload.traces import read_trace
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"timestamp_s": 0.5, "prompt_tokens": "1_000", "output_tokens": 7}\n')
+    with pytest.raises(InputError) as e:
+        read_trace(path)
+    assert "line 1: column 'prompt_tokens': must be written without underscores" in str(e.value)
