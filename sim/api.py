@@ -25,7 +25,6 @@ from sim.folder_lock import holding
 from sim.limits import check_money, check_work, max_in_flight, step_problems
 from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.schema import COMPLETED, REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
-from sim.perf.memory import admitted_tokens
 from sim.perf.scaled import scaled
 from sim.scenario.load import LoadedScenario, load_scenario, scenario_from_dict, source_name
 from sim.serving.fleet import Fleet
@@ -57,15 +56,13 @@ def build_pools(loaded: LoadedScenario, capacity: float = 1.0, scheduler_factors
     ``scheduler_factors``: measure each pool's load-factor scheduler factor on its own engine
     (:func:`sim.serving.saturated.scheduler_factor`; what a run's summary and autoscaler read)."""
     sc = loaded.scenario
-    from sim.scenario.pool_setup import pool_context, pool_setups, pool_step_model
+    from sim.scenario.pool_setup import pool_setups, pool_step_model, served_context
 
     out = []
     for i, (p, setup) in enumerate(zip(sc.fleet.pools, pool_setups(loaded))):
         model, gpu, _, wdt, _, plan = setup
         step = pool_step_model(sc, p, loaded.base_dir, setup)
-        context = pool_context(p, model)
-        if plan.engine == "sglang" and 0 < plan.kv_tokens < context:  # SGLang starts and serves up to its cache
-            context = min(context, admitted_tokens(plan.kv_blocks, p.batching.block_size))
+        context = served_context(p, model, plan)      # SGLang starts with a short cache and serves up to it
         out.append(PoolRuntime(index=i, cfg=p, gpu=gpu, model=model, step_model=scaled(step, capacity),
                                kv_blocks=plan.kv_blocks,
                                kv_bytes_per_token=plan.kv_bytes_per_token, weight_dtype=wdt,

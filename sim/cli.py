@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     args, extra = parser.parse_known_args(argv)
     if extra:       # said by the command's parser, which names its own --help
-        parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
+        parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}"
+                                                        f"{_set_hint(sys.argv[1:] if argv is None else argv)}")
     if not args.command:
         parser.print_help(sys.stderr)
         return 2
@@ -216,6 +217,24 @@ def main(argv: list[str] | None = None) -> int:
     with _allowing_large(getattr(args, "allow_large", False)), warnings.catch_warnings():
         warnings.showwarning = _show_warning(source)
         return _guarded(modules[args.command], args, source)
+
+
+def _set_hint(argv: list[str]) -> str:
+    """For ``--set KEY VALUE`` (a space where the ``=`` goes: argparse takes ``KEY`` as the override and calls
+    ``VALUE``, or the next word, unrecognized), what to write instead: ``--set KEY=VALUE``, one word.
+
+        >>> _set_hint(["reprice", "r", "--set", "economics.gpu_hour_usd", "3"])
+        ' (--set takes KEY=VALUE as one word: write --set economics.gpu_hour_usd=3)'
+        >>> _set_hint(["run", "s.yaml", "--set", "seed=3", "x"])
+        ''
+    """
+    for i, word in enumerate(argv[:-1]):
+        key, value = (word[len("--set="):], argv[i + 1]) if word.startswith("--set=") else \
+            (argv[i + 1], argv[i + 2]) if word == "--set" and i + 2 < len(argv) else (None, None)
+        if key and value and "=" not in key and not key.startswith("-") and "=" not in value \
+                and not value.startswith("-"):
+            return f" (--set takes KEY=VALUE as one word: write --set {key}={value})"
+    return ""
 
 
 @contextlib.contextmanager

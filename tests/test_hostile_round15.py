@@ -142,7 +142,7 @@ def test_a_misspelt_key_of_a_perf_block_without_model_lists_the_rooflines_keys(t
 
     path = _scenario(tmp_path)
     assert _main(["validate", str(path), "--set", "perf={overhed_s: 0.002}"]) == 2
-    assert _err(capsys) == [f"{path}: perf.overhed_s: unknown key 'overhed_s'; allowed: "
+    assert _err(capsys) == [f"{path}: perf.overhed_s: unknown key 'overhed_s' (did you mean overhead_s?); allowed: "
                             f"{', '.join(sorted(RooflinePerf.model_fields))}"]
 
 

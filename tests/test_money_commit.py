@@ -100,7 +100,7 @@ def test_a_repriced_commit_is_a_fresh_runs_money_and_bad_commits_are_refused(tmp
             (["economics.commits.1.payment_lag=-1d"], "economics.commits.1.payment_lag: must be >= 0"),
             (["economics.commits.1.payment_lag=1e15"],
              "economics.commits.1.payment_lag: moves cash after the year 9000"),
-            (["economics.commits.0.commit=5"], "economics.commits.0.commit: unknown key 'commit'; allowed: "
+            (["economics.commits.0.commit=5"], "economics.commits.0.commit: unknown key 'commit' (did you mean commit_usd?); allowed: "
                                                "commit_usd, from, name, payment_lag, period, pool, until")):
         capsys.readouterr()
         assert main(["run", str(path), *[a for s in sets for a in ("--set", s)],

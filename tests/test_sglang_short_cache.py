@@ -88,3 +88,46 @@ def test_validate_says_what_sglang_serves_with_a_short_cache(tmp_path, capsys):
     path.write_text(yaml.safe_dump(data))
     assert main(["validate", str(path)]) == 0
     assert "max concurrent sequences: 64 at max_model_len=4,096, up to 64" in " ".join(capsys.readouterr().out.split())
+
+
+def _problems(data: dict) -> list[tuple[str, str]]:
+    from sim.errors import ScenarioError
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            scenario_from_dict(data)
+        except ScenarioError as exc:
+            return exc.problems
+    return []
+
+
+@pytest.mark.parametrize("prompt, refused", [(6737, True), (6736, False)])
+def test_validate_refuses_prompts_longer_than_the_short_cache_serves(prompt, refused):
+    """Validate's check of a prompt distribution no pool can hold used max_model_len (131,072): prompts of
+    6,737 tokens passed it and were all rejected at run time (the run above). It now uses the 6,736 tokens the
+    cache admits; a prompt of exactly that passes, as the run serves it."""
+    from tests.conftest import scenario
+    wl = scenario()["workload"] | {"prompt_tokens": {"dist": "fixed", "value": prompt}}
+    got = _problems(scenario(model="llama-3.1-8b", workload=wl, fleet={"pools": [_pool("sglang")]}))
+    want = [("workload.prompt_tokens", "every prompt is at least 6,737 tokens, longer than the longest context a "
+                                       "pool serves (6,736 tokens, the KV cache of sglang pool 'main' above its 1 % "
+                                       "watermark): every request would be rejected")]
+    assert got == (want if refused else [])
+
+
+def test_class_pin_check_uses_what_the_short_cache_serves():
+    """A class pinned to the short-cache sglang pool, every prompt of it 7,000 tokens, is refused at its pin; a
+    vLLM pool beside it with a whole context (the free class goes there) keeps the workload's check quiet."""
+    from tests.conftest import scenario
+    wl = scenario()["workload"] | {"classes": [
+        {"name": "long", "share": 0.5, "prompt_tokens": {"dist": "fixed", "value": 7000}},
+        {"name": "short", "share": 0.5}]}
+    big = {"name": "big", "gpu": "h100-sxm", "replicas": 1, "max_model_len": 8192,
+           "batching": {"max_num_seqs": 64, "max_batched_tokens": 8192}}
+    got = _problems(scenario(model="llama-3.1-8b", workload=wl,
+                             fleet={"router": {"policy": "least_outstanding", "classes": {"long": "main"}},
+                                    "pools": [_pool("sglang"), big]}))
+    assert got == [("fleet.router.classes.long",
+                    "every prompt of class 'long' is at least 7,000 tokens, longer than the longest context its "
+                    "pools serve (6,736 tokens, the KV cache of sglang pool 'main' above its 1 % watermark): every "
+                    "request of it would be rejected")]

@@ -23,7 +23,7 @@ from sim.scenario.catalog import get_model, gpu_family
 from sim.scenario.perf import kernel_floor_warnings
 from sim.scenario.pool_checks import MAX_NIC_GBPS, MAX_NVLINK_DOMAIN_GPUS, MIN_IB_GBPS
 from sim.scenario.pool_checks import pool_catalog, pool_memory_problems, pool_settings_problems, pool_warnings
-from sim.scenario.pool_setup import pool_context, pool_model
+from sim.scenario.pool_setup import pool_model, served_context, served_limit
 from sim.scenario.unknown_names import catalog_msg, model_error, near_names
 from sim.scenario.workload import BurstArrival
 from sim.workload import validate as validate_workload
@@ -55,7 +55,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     names = [p.name for p in sc.fleet.pools]
     seen: set[str] = set()
     notes = kernel_floor_warnings(sc.perf, "perf")
-    contexts: list[int] = []
+    models: dict[int, object] = {}
     for i, pool in enumerate(sc.fleet.pools):
         where = f"fleet.pools.{i}"
         if pool.name in seen:
@@ -63,7 +63,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
         seen.add(pool.name)
         gpu, model = pool_catalog(pool, where, default_model, problems)
         if model is not None:
-            contexts.append(pool_context(pool, model))
+            models[i] = model
         problems.extend(pool_settings_problems(sc, pool, where, gpu))
         if model is not None and gpu is not None:
             problems.extend(pool_memory_problems(sc, i, pool, model, gpu, loaded.memory_plans, notes))
@@ -84,20 +84,25 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     problems.extend(_patience_problems(sc))
     problems.extend(_room_problems(sc))
     problems.extend(closed_loop_problems(sc))
-    problems.extend(pin_problems(sc))
+    problems.extend(pin_problems(sc, loaded.memory_plans))
     problems.extend(_disaggregation_problems(sc, names))
     problems.extend(validate_workload(sc.workload, loaded.base_dir))
-    if contexts and len(contexts) == len(sc.fleet.pools):
-        problems.extend(_prompt_fit_problems(sc.workload, max(contexts)))
+    if models and len(models) == len(sc.fleet.pools):     # each pool's served length: its memory plan's, if made
+        plans = loaded.memory_plans
+        served = [(served_context(pool, models[i], plan), served_limit(pool, models[i], plan))
+                  for i, pool in enumerate(sc.fleet.pools)
+                  for plan in [plans[i][1] if i in plans and plans[i][0] is pool else None]]
+        problems.extend(_prompt_fit_problems(sc.workload, *max(served, key=lambda s: s[0])))
     lines = [c.revenue_line for c in sc.workload.classes if getattr(c, "revenue_line", None)]
     problems.extend(validate_economics(sc.economics, names, sc.duration, sc.start, revenue_lines=lines))
     return problems
 
 
-def _prompt_fit_problems(wl, longest: int) -> list[tuple[str, str]]:
+def _prompt_fit_problems(wl, longest: int, limit: str = "max_model_len") -> list[tuple[str, str]]:
     """A prompt distribution (the workload's, or a class's) whose every draw is longer than the
-    longest context any pool serves: every such request would be rejected, as vLLM refuses a prompt
-    longer than max_model_len, and the run would measure nothing of it."""
+    longest context any pool serves (:func:`~sim.scenario.pool_setup.served_context`: ``max_model_len``, or
+    an ``sglang`` pool's shorter cache): every such request would be rejected, as vLLM refuses a prompt
+    longer than max_model_len and SGLang one longer than its cache, and the run would measure nothing of it."""
     sources = [(f"workload.classes.{i}.prompt_tokens" if c.prompt_tokens else "workload.prompt_tokens",
                 c.prompt_tokens or wl.prompt_tokens) for i, c in enumerate(wl.classes or [])] \
         or [("workload.prompt_tokens", wl.prompt_tokens)]
@@ -106,7 +111,7 @@ def _prompt_fit_problems(wl, longest: int) -> list[tuple[str, str]]:
         least = fewest_tokens(dist)
         if least is not None and least > longest:
             out.append((where, f"every prompt is at least {least:,} tokens, longer than the longest context a "
-                               f"pool serves ({longest:,} tokens, max_model_len): every request would be rejected"))
+                               f"pool serves ({longest:,} tokens, {limit}): every request would be rejected"))
     return out
 
 

@@ -6,7 +6,8 @@ work is refused before the run, each problem at ``fleet.router.classes.<class>``
 
 * a class the workload does not have, a pool the fleet does not have, a pool named twice;
 * a class every prompt of which is longer than the longest context its pools serve
-  (``max_model_len``), or whose pools all have ``replicas: 0`` and no autoscaler: every request of
+  (``max_model_len``, or an ``sglang`` pool's shorter KV cache:
+  :func:`~sim.scenario.pool_setup.served_context`), or whose pools all have ``replicas: 0`` and no autoscaler: every request of
   it would be rejected;
 * under ``spillover``, a pool that is neither ``primary`` nor ``overflow`` (spillover sends nothing
   there); under ``weighted``, a class none of whose pools has a weight above 0;
@@ -32,25 +33,27 @@ from __future__ import annotations
 
 from sim.errors import clipped, given
 from sim.scenario.catalog import get_model
-from sim.scenario.pool_setup import pool_context, pool_model
+from sim.scenario.pool_setup import pool_model, served_context, served_limit
 
 
 def _names(kind: str, name: object, names: list[str]) -> str:
     return f"unknown {kind} {given(name)}; allowed: {', '.join(clipped(str(n)) for n in names)}"
 
 
-def _context(sc, pool) -> int | None:
-    """The longest context ``pool`` serves (``max_model_len`` or its model's), None if its model
-    has problems of its own (reported at the pool)."""
+def _context(sc, pool, plan) -> tuple[int, str] | None:
+    """The longest context ``pool`` serves and what sets it (:func:`~sim.scenario.pool_setup.served_context`,
+    with ``plan``, its memory plan, if made), None if its model has problems of its own (reported at the pool)."""
     try:
         model = get_model(pool_model(sc, pool))
     except Exception:       # an unknown or malformed model: the pool's own check names it
         return None
-    return pool_context(pool, model)
+    return served_context(pool, model, plan), served_limit(pool, model, plan)
 
 
-def pin_problems(sc) -> list[tuple[str, str]]:
-    """Every problem of ``sc.fleet.router.classes`` (module docstring), as ``(field, message)``."""
+def pin_problems(sc, plans: dict | None = None) -> list[tuple[str, str]]:
+    """Every problem of ``sc.fleet.router.classes`` (module docstring), as ``(field, message)``; ``plans``: the
+    pools' memory plans the scenario's checks made (``{index: (pool, plan)}``), for what an ``sglang`` pool
+    with a short cache serves."""
     from sim.workload import class_names
     from sim.workload.lengths import fewest_tokens
 
@@ -64,6 +67,7 @@ def pin_problems(sc) -> list[tuple[str, str]]:
                                          f"its class; remove fleet.router.classes")]
     classes = class_names(sc.workload)
     pools = {p.name: p for p in sc.fleet.pools}
+    plan_of = {pool.name: plan for pool, plan in (plans or {}).values()}
     problems: list[tuple[str, str]] = []
     for cls, pinned in router.classes.items():
         where = f"fleet.router.classes.{cls}"
@@ -84,10 +88,11 @@ def pin_problems(sc) -> list[tuple[str, str]]:
         i = classes.index(cls)
         c = sc.workload.classes[i] if sc.workload.classes else None
         least = fewest_tokens((c.prompt_tokens if c is not None else None) or sc.workload.prompt_tokens)
-        contexts = [_context(sc, pools[p]) for p in pinned]
-        if least is not None and None not in contexts and least > max(contexts):
+        contexts = [_context(sc, pools[p], plan_of.get(p)) for p in pinned]
+        if least is not None and None not in contexts and least > max(contexts)[0]:
+            longest, limit = max(contexts, key=lambda c: c[0])
             problems.append((where, f"every prompt of class {given(cls)} is at least {least:,} tokens, longer than "
-                                    f"the longest context its pools serve ({max(contexts):,} tokens, max_model_len): "
+                                    f"the longest context its pools serve ({longest:,} tokens, {limit}): "
                                     f"every request of it would be rejected"))
     return problems
 

@@ -58,6 +58,25 @@ def pool_context(pool, model) -> int:
     return min(model.max_context, pool.max_model_len or model.max_context)
 
 
+def served_context(pool, model, plan=None) -> int:
+    """The longest sequence a replica of ``pool`` really serves, in tokens: :func:`pool_context`, or under
+    ``scheduler: sglang`` with a KV cache (``plan``, its memory plan) shorter than that, the tokens its cache
+    admits one sequence into (:func:`sim.perf.memory.admitted_tokens`: SGLang starts and serves up to its
+    cache). What a run rejects a longer prompt at, and what validate's checks of prompts no pool can hold use."""
+    context = pool_context(pool, model)
+    if plan is not None and plan.engine == "sglang" and 0 < plan.kv_tokens < context:
+        from sim.perf.memory import admitted_tokens
+        context = min(context, admitted_tokens(plan.kv_blocks, pool.batching.block_size))
+    return context
+
+
+def served_limit(pool, model, plan=None) -> str:
+    """What sets :func:`served_context`, in words: ``max_model_len``, or an ``sglang`` pool's KV cache."""
+    if served_context(pool, model, plan) < pool_context(pool, model):
+        return f"the KV cache of sglang pool {pool.name!r} above its 1 % watermark"
+    return "max_model_len"
+
+
 def pool_memory_plan(pool, model, gpu, weight_dtype: str, expert_dtype: str | None, kv_dtype: str):
     """The :func:`~sim.perf.memory.memory_plan` of one replica of ``pool`` at the given precisions
     (:func:`pool_dtypes`), by the memory rule of its ``batching.scheduler``'s engine

@@ -217,6 +217,20 @@ def _elsewhere(loc: Sequence[Any], raw: Any) -> str:
     return f"; did you mean {' or '.join(found)}?" if 0 < len(found) <= 2 else ""
 
 
+def _near_key(name: str, allowed: list[str]) -> str:
+    """`` (did you mean X?)`` for an unknown key one slip from an allowed one (difflib ratio at least 0.75:
+    ``gpu_hour_us`` 22/23, ``commit`` for ``commit_usd`` 12/16), not for a key that only shares a prefix
+    (``gpus_per_replica`` and ``gpus_per_node``: 20/29).
+
+        >>> _near_key("gpu_hour_us", ["currency", "gpu_hour_usd"]), _near_key("gpus_per_replica", ["gpu", "gpus_per_node"])
+        (' (did you mean gpu_hour_usd?)', '')
+    """
+    import difflib
+
+    near = difflib.get_close_matches(name, allowed, n=1, cutoff=0.75)
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
 def _shape(path: Sequence[str]) -> tuple[str, ...]:
     """A path with its list indexes blanked: ``workload.classes.0.weight`` and ``workload.classes.1.weight``
     are one field of the schema."""
@@ -331,7 +345,9 @@ def _message(err: dict, loc: list[Any], raw: Any) -> str:
     if typ == "extra_forbidden":
         allowed = _allowed_keys(loc, raw)
         base = f"unknown key {given(str(loc[-1]))}" if loc else "unknown key"
-        return base + (f"; allowed: {', '.join(allowed)}" if allowed else "") + _elsewhere(loc, raw)
+        elsewhere = _elsewhere(loc, raw)
+        near = _near_key(str(loc[-1]), allowed) if loc and allowed and not elsewhere else ""
+        return base + near + (f"; allowed: {', '.join(allowed)}" if allowed else "") + elsewhere
     if typ in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[typ]
         bound = next(iter(ctx.values())) if ctx else "?"

@@ -163,7 +163,8 @@ def _read_numeric_csv(records, rows: TraceRows, cols, ti: int, pi: int, oi: int,
             o = int(f[oi])
             if has_tenant:
                 x = f[ten_i]
-            if not (f[ti].isascii() and f[pi].isascii() and f[oi].isascii()):     # '٣' is 3 to int()
+            if not (f[ti].isascii() and f[pi].isascii() and f[oi].isascii()) \
+                    or "_" in f[ti] or "_" in f[pi] or "_" in f[oi]:    # '٣' and '1_000' are numbers to int()
                 t = None
         except (ValueError, IndexError):
             t = p = o = None

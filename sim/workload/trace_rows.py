@@ -85,8 +85,8 @@ class TraceRows:
         tcol, pcol, ocol = cols
         if t_raw is None:
             return self.bad_row(line, tcol, "missing value", "")
-        if _not_ascii(t_raw):
-            return self.bad_row(line, tcol, NOT_ASCII, t_raw)
+        if _odd_digits(t_raw):
+            return self.bad_row(line, tcol, _odd_digits(t_raw), t_raw)
         try:
             t = parse_time(t_raw) if parse_time else _number(t_raw)
         except ValueError:
@@ -105,8 +105,8 @@ class TraceRows:
         for col, raw in ((pcol, p_raw), (ocol, o_raw)):
             if raw is None:
                 return self.bad_row(line, col, "missing value", "")
-            if _not_ascii(raw):
-                return self.bad_row(line, col, NOT_ASCII, raw)
+            if _odd_digits(raw):
+                return self.bad_row(line, col, _odd_digits(raw), raw)
             try:
                 v = _integer(raw)
             except ValueError:
@@ -165,6 +165,23 @@ def _not_ascii(raw) -> bool:
         (True, False, False)
     """
     return isinstance(raw, str) and not raw.isascii()
+
+
+UNDERSCORE = ("must be written without underscores (Python reads 1_000 as 1000; no trace writer writes them, so "
+              "the cell is likely not the value meant)")
+
+
+def _odd_digits(raw) -> str | None:
+    """What is wrong with a text cell Python reads as a number but no trace writer writes: digits of other
+    scripts (:data:`NOT_ASCII`) or Python's digit-group underscores (``int('1_000')`` is 1000; CSV writers,
+    pandas' included, write ``1000``): :data:`UNDERSCORE`; ``None`` for any other value.
+
+        >>> _odd_digits("1_000") == UNDERSCORE, _odd_digits("\u0663") == NOT_ASCII, _odd_digits("1000"), _odd_digits(7)
+        (True, True, None, None)
+    """
+    if _not_ascii(raw):
+        return NOT_ASCII
+    return UNDERSCORE if isinstance(raw, str) and "_" in raw else None
 
 
 def _number(raw) -> float:
