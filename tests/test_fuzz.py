@@ -101,11 +101,14 @@ def _set(node, path, value):
 
 def _command(tmp_path: Path, argv: list[str], capsys) -> tuple[int, str]:
     capsys.readouterr()
-    with cpu_budget(MAX_CPU_S, " ".join(map(str, argv))[:500]):
-        try:
-            rc = main(argv)
-        except SystemExit as exc:        # argparse: a malformed option is a usage error, status 2
-            rc = exc.code if isinstance(exc.code, int) else 2
+    try:
+        with cpu_budget(MAX_CPU_S, " ".join(map(str, argv))[:500]):
+            try:
+                rc = main(argv)
+            except SystemExit as exc:        # argparse: a malformed option is a usage error, status 2
+                rc = exc.code if isinstance(exc.code, int) else 2
+    except AssertionError as exc:        # over budget: say which input, which hypothesis may not shrink to in time
+        raise AssertionError(f"{exc}; the scenario: {_text_of(argv[1])!r}") from None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if peak > PEAKS[0] + 100 * 1024:
         print(f"PEAK {peak // 1024} MB after {argv}: {Path(argv[1]).read_text()[:3000]!r}", file=sys.__stderr__)
@@ -115,6 +118,14 @@ def _command(tmp_path: Path, argv: list[str], capsys) -> tuple[int, str]:
     assert rc in (0, 2), f"exit {rc}: {err[-2000:]}"
     assert "Traceback" not in err and "internal error" not in err, err[-2000:]
     return rc, err
+
+
+def _text_of(path: str) -> str:
+    """The first 3,000 characters of the file a command read (what an over-budget failure reports)."""
+    try:
+        return Path(path).read_text(errors="replace")[:3000]
+    except OSError as exc:
+        return f"<unreadable: {exc}>"
 
 
 def _small_enough(path: Path) -> bool:
