@@ -378,7 +378,7 @@ def _write_money(econ: EconomicsResult, summary: dict, folder: Path, saved: Save
     econ.write(folder, figure=False, usage_like=saved.archive)
     found = folder_fingerprints(folder)
     if scenario_in is not None:
-        found = {**found, **{k: v for k, v in folder_fingerprints(scenario_in).items() if k == SCENARIO}}
+        found = {**found, **folder_fingerprints(scenario_in, (SCENARIO,))}   # not its old usage.npz again
     atomic_write_json(folder / "summary.json", {**summary, FINGERPRINTS: found})
 
 

@@ -54,14 +54,14 @@ def scenario_digest(data: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def folder_fingerprints(folder: str | Path) -> dict[str, str]:
-    """The fingerprints of the files of :data:`FILES` in ``folder`` that are there, as read back (a
-    ``scenario.json`` that is not JSON raises ``ValueError``)."""
+def folder_fingerprints(folder: str | Path, files: tuple[str, ...] = FILES) -> dict[str, str]:
+    """The fingerprints of the files of ``files`` (of :data:`FILES`) in ``folder`` that are there, as read
+    back (a ``scenario.json`` that is not JSON raises ``ValueError``)."""
     folder = Path(folder)
     out = {}
-    if (folder / USAGE).is_file():
+    if USAGE in files and (folder / USAGE).is_file():
         out[USAGE] = usage_digest((folder / USAGE).read_bytes())
-    if (folder / SCENARIO).is_file():
+    if SCENARIO in files and (folder / SCENARIO).is_file():
         out[SCENARIO] = scenario_digest(json.loads((folder / SCENARIO).read_text(encoding="utf-8-sig")))
     return out
 
