@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.fluid.autoscale import Replicas, saturated_metric, scale_step, settled_replicas
 from sim.fluid.curve import CapacityCurve
-from sim.fluid.substep import at_capacity_subs, end_backlog, hidden_backlog, lost_capacity
+from sim.fluid.substep import at_capacity_subs, backlogged, end_backlog, hidden_backlog, lost_capacity
 from sim.metrics.utilization import pool_seconds_per_request
 from sim.serving.autoscaler import default_scale_up_delay_s
 
@@ -103,5 +103,5 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
         sub_q, within = hidden_backlog(spread, admitted, cap, b_start, b_end)
         if within.any():
             full = np.full(n_steps, np.nan) if full is None else full
-            full[within] = np.mean(sub_q[within] > 1e-9 * np.maximum(cap[within, None], 1.0), axis=1)
+            full[within] = np.mean(backlogged(sub_q[within], cap[within]), axis=1)   # at_capacity_subs
     return PoolQueue(n, serving, served, rejected, b_start, b_end, int(total), full, sub_q)

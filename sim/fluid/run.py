@@ -72,7 +72,8 @@ from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.pool_queue import PoolQueue, fluid_queue
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
-from sim.fluid.substep import (class_spread, pool_spread, read_on_subs, sub_arrivals, sub_mix, sub_spread, warn_hidden)
+from sim.fluid.substep import (backlogged, class_spread, pool_spread, read_on_subs, sub_arrivals, sub_mix, sub_spread,
+                              warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes, service_add
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
@@ -345,7 +346,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
     cap_step = up * curve.max_rps * dt_s
     queued = (q.b_start + q.b_end) > 0
     if q.sub_q is not None:                     # and a backlog built and cleared inside a step (its sub-steps)
-        queued |= (q.sub_q > 1e-9 * np.maximum(cap_step, 1.0)[:, None]).any(axis=1)
+        queued |= backlogged(q.sub_q, cap_step).any(axis=1)
     waits = step_waits(steps.edges, admitted, served, cap_step, queued)   # FCFS behind the backlog, in the step too
     read_on_subs(waits, steps.edges, admitted, q.b_start, cap_step, spread)
     # each instant at the load served then: at capacity behind the backlog

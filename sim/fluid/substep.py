@@ -201,16 +201,26 @@ def hidden_backlog(spread: np.ndarray, admitted: np.ndarray, capacity: np.ndarra
     capacity = np.asarray(capacity, dtype=np.float64)
     b_start = np.asarray(b_start, dtype=np.float64)
     sub_q = sub_queue(b_start[:, None], sub_net(spread, admitted, capacity))
-    tol = 1e-9 * np.maximum(capacity, 1.0)
-    within = ~((b_start + np.asarray(b_end, dtype=np.float64)) > 0) & (sub_q > tol[:, None]).any(axis=1)
+    within = ~((b_start + np.asarray(b_end, dtype=np.float64)) > 0) & backlogged(sub_q, capacity).any(axis=1)
     return sub_q, within
+
+
+def backlogged(sub_q: np.ndarray, capacity) -> np.ndarray:
+    """Which sub-steps end with a backlog (last axis of ``sub_q``, :func:`sub_queue`): more waiting than a
+    billionth of the step's ``capacity`` (requests per step, per row or one number; at least a billionth
+    of a request), so that rounding in the running sums is no backlog.
+
+        >>> backlogged(np.array([[0.0, 2e-7, 5.0]]), np.array([3600.0])).tolist()
+        [[False, False, True]]
+    """
+    return sub_q > 1e-9 * np.maximum(np.asarray(capacity, dtype=np.float64), 1.0)[..., None]
 
 
 def at_capacity_subs(b: float, spread_row: np.ndarray, admitted: float, capacity: float) -> float:
     """The share of a step's sub-steps that end with a backlog (the pool at capacity through them), the
     queue started at ``b``: what the busy share reads for a step whose sub-steps lost capacity."""
     q = sub_queue(b, sub_net(spread_row, admitted, capacity))
-    return float(np.mean(q > 1e-9 * max(capacity, 1.0)))
+    return float(np.mean(backlogged(q, capacity)))
 
 
 def sub_waits(edges: np.ndarray, admitted: np.ndarray, b_start: np.ndarray, capacity: np.ndarray,
