@@ -20,7 +20,8 @@ import itertools
 import math
 
 import numpy as np
-from scipy import linalg, optimize
+from scipy import optimize, sparse
+from scipy.sparse.linalg import spsolve
 
 
 def cobham(lams: list[float], means: list[float], second: list[float]) -> list[float]:
@@ -50,19 +51,23 @@ def kleinrock_conserved(lams: list[float], means: list[float], second: list[floa
 
 def ctmc_stationary(states: list, rates) -> dict:
     """The stationary law of a finite continuous-time Markov chain on ``states``, whose transitions
-    out of a state ``s`` are ``rates(s)``, pairs ``(next state, rate)``: ``π Q = 0``, ``Σ π = 1``
-    solved by least squares (the chain must be irreducible). Returns ``{state: probability}``."""
+    out of a state ``s`` are ``rates(s)``, pairs ``(next state, rate)``: ``π Q = 0`` with one balance
+    equation replaced by ``Σ π = 1``, solved as a sparse system (the chain must be irreducible).
+    Returns ``{state: probability}``."""
     index = {s: i for i, s in enumerate(states)}
-    q = np.zeros((len(states), len(states)))
+    n = len(states)
+    rows, cols, vals = [], [], []
     for s, i in index.items():
         for t, rate in rates(s):
-            q[i, index[t]] += rate
-        q[i, i] -= q[i].sum()
-    lhs = np.vstack([q.T, np.ones(len(states))])
-    rhs = np.zeros(len(states) + 1)
-    rhs[-1] = 1.0
-    p = linalg.lstsq(lhs, rhs)[0]
-    assert np.abs(lhs @ p - rhs).max() < 1e-10
+            rows += [index[t], i]                       # Q transposed: inflow to t, outflow from s
+            cols += [i, i]
+            vals += [rate, -rate]
+    qt = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n)).tolil()
+    qt[0, :] = np.ones(n)
+    rhs = np.zeros(n)
+    rhs[0] = 1.0
+    p = spsolve(qt.tocsc(), rhs)
+    assert np.abs(sparse.csr_matrix((vals, (rows, cols)), shape=(n, n)) @ p).max() < 1e-10
     return {s: float(p[i]) for s, i in index.items()}
 
 
