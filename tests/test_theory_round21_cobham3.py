@@ -88,7 +88,7 @@ def test_three_classes_wait_as_cobham_and_conserve_the_fcfs_wait(tmp_path):
         got["conserved"].append(math.fsum(rho[k] * got[k][-1] for k in ORDER) / sum(rho.values()))
     for what, value in theory.items():
         m, half = ci99(got[what])
-        print(f"THEORY21 cobham3 {what}: {m:.4f} ± {half:.4f} [{value:.4f}]")
+        print(f"table: cobham3 {what}: {m:.4f} ± {half:.4f} [{value:.4f}]")
         assert abs(m - value) <= half < 0.1 * value, (what, m, half, value)
     # the middle class tells the formula from its neighbours: (1 - σ1)(1 - σ2) is neither end's factor
     assert np.mean(got["hi"]) < np.mean(got["mid"]) < np.mean(got["lo"])

@@ -80,7 +80,7 @@ def test_refused_share_is_call_congestion_and_busy_time_is_time_congestion(tmp_p
         got["throughput"].append(done / (DURATION - WARMUP))
     for what, values in got.items():
         m, half = ci99(values)
-        print(f"THEORY21 engset {law} {what}: {m:.4f} ± {half:.4f} [{theory[what]:.4f}]")
+        print(f"table: engset {law} {what}: {m:.4f} ± {half:.4f} [{theory[what]:.4f}]")
         assert abs(m - theory[what]) <= half < 0.1 * theory[what], (what, m, half, theory[what])
     m, half = ci99(got["call"])
     assert abs(m - theory["time"]) > 3 * half

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from theory_round18_pool import ci99, one_at_a_time
+from theory_round18_pool import both_engines_write_the_same_requests, ci99, one_at_a_time
 from theory_round19_pool import in_system, run_seeds
 from theory_round21_pool import (mg1_number_chain, mg1_number_law, number_left_by_departures,
                                  number_seen_by_arrivals)
@@ -53,7 +54,6 @@ def test_the_forward_solution_is_the_chain_and_meets_mm1_and_pollaczek_khinchine
         mean = float(np.dot(np.arange(401), chain))
         assert mean == pytest.approx(rho + lam * lam * es2 / (2.0 * (1.0 - rho)), rel=1e-6)
     # exponential service as a fine mixture of sizes: the chain tends to the geometric law
-    from scipy import stats
     qs = (np.arange(4000) + 0.5) / 4000
     sizes = list(stats.expon.ppf(qs))
     got = mg1_number_law(0.5, sizes, [1 / 4000] * 4000, 5)
@@ -80,8 +80,15 @@ def test_departures_arrivals_and_time_see_kendalls_law(tmp_path, law):
         values = np.array(values)
         for j in range(J + 1):
             m, half = ci99(values[:, j])
-            print(f"THEORY21 mg1-number {law} {what} P(N={j}): {m:.4f} ± {half:.4f} [{theory[j]:.4f}]")
+            print(f"table: mg1-number {law} {what} P(N={j}): {m:.4f} ± {half:.4f} [{theory[j]:.4f}]")
             assert abs(m - theory[j]) <= half < 0.1 * theory[j], (what, j, m, half, theory[j])
     rho = lam * float(np.dot(sizes, weights))
     m, half = ci99(np.array(got["departures"])[:, 1])
     assert abs(m - (1.0 - rho) * rho) > 3 * half
+
+
+def test_fast_and_reference_engines_serve_bimodal_prompts_alike(tmp_path):
+    prompt, _, _, lam = LAWS["bimodal"]
+    data = one_at_a_time("mg1-number-engines", replicas=1, router="round_robin",
+                         arrival={"process": "poisson", "rate": lam}, prompt=prompt, duration=2000.0, warmup=0.0)
+    assert both_engines_write_the_same_requests(tmp_path, data) > 1000

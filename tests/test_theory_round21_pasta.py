@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from admission_pool import EXP_PROMPT, S
-from theory_round18_pool import ci99, one_at_a_time
+from theory_round18_pool import both_engines_write_the_same_requests, ci99, one_at_a_time
 from theory_round19_pool import in_system, run_seeds
 from theory_round21_pool import (gim1_arrival_law, gim1_sigma, gim1_time_law, number_seen_by_arrivals,
                                  time_average_law)
@@ -80,10 +80,17 @@ def test_arrivals_see_the_law_theory_gives_them_and_time_its_own(tmp_path, cv):
         values = np.array(got[what])
         for j in range(J + 1):
             m, half = ci99(values[:, j])
-            print(f"THEORY21 pasta cv={cv} {what} P(N={j}): {m:.4f} ± {half:.4f} [{law[j]:.4f}]")
+            print(f"table: pasta cv={cv} {what} P(N={j}): {m:.4f} ± {half:.4f} [{law[j]:.4f}]")
             assert abs(m - law[j]) <= half < 0.1 * law[j], (what, j, m, half, law[j])
     m, half = ci99(np.array(got["arrivals"])[:, 0])
     if cv == 1.0:
         assert abs(m - theory["time series"][0]) <= half
     else:
         assert abs(m - theory["time series"][0]) > 3 * half
+
+
+def test_fast_and_reference_engines_serve_gamma_arrivals_alike(tmp_path):
+    data = one_at_a_time("pasta-engines", replicas=1, router="round_robin",
+                         arrival={"process": "gamma", "rate": LAM, "cv": 2.0}, prompt=EXP_PROMPT,
+                         duration=2000.0, warmup=0.0)
+    assert both_engines_write_the_same_requests(tmp_path, data) > 1200

@@ -94,7 +94,7 @@ def test_refused_share_wait_and_number_in_system_match_the_chain(tmp_path, route
     for what, values in got.items():
         value = theory[what.removeprefix("summary ")]
         m, half = ci99(values)
-        print(f"THEORY21 rooms {router} c={c} K={room} {what}: {m:.4f} ± {half:.4f} [{value:.4f}]")
+        print(f"table: rooms {router} c={c} K={room} {what}: {m:.4f} ± {half:.4f} [{value:.4f}]")
         assert abs(m - value) <= half < 0.1 * value, (what, m, half, value)
     m, half = ci99(got["refused"])
     assert abs(m - other["refused"]) > 3 * half, (m, half, other["refused"])
