@@ -1,6 +1,7 @@
 """Non-preemptive priority with three classes of three service laws on one server (M/G/1), through
 the command line: each class's mean wait against Cobham's formula, and the load-weighted mean wait
-against Kleinrock's conservation law.
+against Kleinrock's conservation law; and three classes of one exponential service on two servers
+behind the central queue (M/M/2, Cobham on ``c`` servers, the last test).
 
 ``test_theory_priority`` checks two classes; with three the middle class is the one the formula
 says most about: it waits for the residual work in service and the high class's queue as the low
@@ -29,6 +30,7 @@ import pytest
 from admission_pool import EXP_PROMPT
 from theory_round18_pool import both_engines_write_the_same_requests, ci99, one_at_a_time
 from theory_round19_pool import run_seeds
+from theory_round20_pool import erlang_c
 from theory_round21_pool import cobham, kleinrock_conserved
 
 R = 10
@@ -96,3 +98,38 @@ def test_three_classes_wait_as_cobham_and_conserve_the_fcfs_wait(tmp_path):
 
 def test_fast_and_reference_engines_serve_three_priorities_alike(tmp_path):
     assert both_engines_write_the_same_requests(tmp_path, scenario("cobham3-engines", 2000.0, 0.0)) > 1500
+
+
+def test_three_classes_on_two_servers_behind_the_central_queue_wait_as_cobham_on_c(tmp_path):
+    """Two replicas behind ``central_queue``, every pool ``priority``, the same exponential prompts for
+    the three classes (0.4, 0.5, 0.5 req/s; ρ 0.70): Cobham on ``c`` servers,
+    ``W_k = C(c, a) / (c μ - λ) (1 - ρ) / ((1 - σ_{k-1}) (1 - σ_k))``, ``σ_k`` the load of classes
+    1..k over ``c μ`` (Kleinrock, Queueing Systems II, §3.6; ``test_theory_priority`` checks two
+    classes): 0.361, 0.656, 1.752 s; their mean weighted by rate is the FCFS M/M/2 wait (0.963 s)."""
+    mean = CLASSES["mid"][3]
+    mu, c = 1.0 / mean, 2
+    rates = {"hi": 0.4, "mid": 0.5, "lo": 0.5}
+    lam = sum(rates.values())
+    rho = lam / (c * mu)
+    fcfs = erlang_c(c, lam / mu) / (c * mu - lam)
+    sigmas = np.cumsum([rates[k] for k in ORDER]) / (c * mu)
+    theory = dict(zip(ORDER, (fcfs * (1.0 - rho) / ((1.0 - prev) * (1.0 - s))
+                              for prev, s in zip(np.concatenate([[0.0], sigmas[:-1]]), sigmas))))
+    theory["fcfs"] = fcfs
+    data = scenario("cobham3-c2", 10_000.0, 300.0)
+    data["fleet"]["router"] = "central_queue"
+    data["fleet"]["pools"][0]["replicas"] = c
+    for cls in data["workload"]["classes"]:
+        cls["arrival"]["rate"] = rates[cls["name"]]
+        cls["prompt_tokens"] = EXP_PROMPT
+    got = {k: [] for k in theory}
+    for run in run_seeds(tmp_path, data, R):
+        rows = [r for r in run.requests if 300.0 <= float(r["arrival_s"]) < 10_000.0 - TAIL]
+        assert all(r["status"] == "completed" for r in rows)
+        for k in ORDER:
+            got[k].append(float(np.mean([float(r["queue_s"]) for r in rows if r["class"] == k])))
+        got["fcfs"].append(float(np.mean([float(r["queue_s"]) for r in rows])))
+    for what, value in theory.items():
+        m, half = ci99(got[what])
+        print(f"table: cobham3 c=2 {what}: {m:.4f} ± {half:.4f} [{value:.4f}]")
+        assert abs(m - value) <= half < 0.1 * value, (what, m, half, value)

@@ -8,7 +8,9 @@ system read back from a run's request rows.
   and ``round_robin_rooms`` (each server an E_c/M/1/K+1 queue);
 * ``gim1_sigma`` (GI/M/1's root) with ``gim1_arrival_law`` and ``gim1_time_law``;
 * ``engset`` (the finite-source loss system: time and call congestion);
-* ``number_seen_by_arrivals`` and ``time_average_law`` (from request rows).
+* ``mg1_number_law`` (M/G/1's number in system, Kendall's embedded chain) and ``mg1_number_chain``
+  (the same chain solved as a linear system);
+* ``number_seen_by_arrivals``, ``number_left_by_departures`` and ``time_average_law`` (from request rows).
 
 The pool is round 18's (``theory_round18_pool.one_at_a_time``: replicas serving one request at a
 time, one output token, 1 ms a prompt token and nothing else, so a request's service is its prompt in
