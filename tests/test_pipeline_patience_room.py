@@ -103,3 +103,30 @@ def test_the_queue_column_counts_a_client_who_left_mid_cycle_out_and_the_engines
     for name in ("requests.csv.gz", "timeseries.csv"):
         data = {e: (r.write(tmp_path / e, figures="none") / name).read_bytes() for e, r in out.items()}
         assert data["fast"] == data["reference"], name
+
+
+@pytest.mark.parametrize("policy", ["continuous", "priority"])
+def test_an_overloaded_pipelined_replica_with_a_room_and_patience_writes_the_same_bytes_on_both_engines(
+        tmp_path, policy):
+    """Poisson arrivals at twice what a PP2 replica serves, varied lengths, a room of 4 and an exponential
+    patience of mean 0.3 s (two classes, the second first under ``priority``), a time-series row every
+    0.05 s: many clients leave mid-cycle, and both engines refuse, abandon and count the same requests."""
+    sc = scenario(duration=20)
+    sc["workload"] = {"arrival": {"process": "poisson", "rate": 40.0},
+                      "prompt_tokens": {"dist": "lognormal", "mean": 400, "cv": 1.0, "max": 3000},
+                      "output_tokens": {"dist": "lognormal", "mean": 60, "cv": 1.0, "max": 400},
+                      "patience_s": 0.3, "patience": "exponential",
+                      "classes": [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]}
+    if policy == "priority":
+        sc["workload"]["classes"][1]["priority"] = 1
+    sc["metrics"] = {"interval": 0.05}
+    pool = sc["fleet"]["pools"][0]
+    pool["pipeline_parallel"] = 2
+    pool["max_waiting"] = 4
+    pool["batching"].update(max_num_seqs=8, max_batched_tokens=2048, policy=policy)
+    out = {e: sim.run({**sc, "engine": e}) for e in ENGINES}
+    req = out["fast"].summary["requests"]["rejected_by_reason"]
+    assert req.get("queue_full", 0) > 50 and req.get("timeout", 0) > 50
+    for name in ("requests.csv.gz", "timeseries.csv"):
+        data = {e: (r.write(tmp_path / e, figures="none") / name).read_bytes() for e, r in out.items()}
+        assert data["fast"] == data["reference"], name
