@@ -25,20 +25,15 @@ import pytest
 import sim
 from sim.metrics.stability import overload_words
 
+from scale_from_zero import from_zero
+
 ARRIVALS = [0.5, 0.7, 2.0, 20.0, 22.0, 24.0]
 
 
 def _run(tmp_path, engine: str) -> tuple[dict, list[dict], bytes]:
-    trace = tmp_path / "trace.csv"
-    trace.write_text("timestamp_s,prompt_tokens,output_tokens\n" + "".join(f"{t},100,4\n" for t in ARRIVALS))
-    sc = {"name": "from-zero", "seed": 1, "duration": 30, "model": "llama-3-8b", "engine": engine,
-          "workload": {"arrival": {"process": "trace", "path": str(trace)}},
-          "perf": {"model": "linear", "base_s": 0.25, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.0,
-                   "per_context_token_s": 0.0},
-          "slo": {"ttft_s": 1.0, "tpot_s": 0.5},
-          "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 0, "batching": {"max_num_seqs": 4},
-                               "autoscale": {"min": 0, "max": 1, "interval": 1, "scale_up_delay": 5,
-                                             "cooldown": 3600}}]}}
+    sc = from_zero(tmp_path, "from-zero", ARRIVALS, engine, duration=30, max_num_seqs=4,
+                   autoscale={"max": 1, "interval": 1, "scale_up_delay": 5, "cooldown": 3600},
+                   slo={"ttft_s": 1.0, "tpot_s": 0.5})
     out = sim.run(sc).write(tmp_path / engine, figures="none")
     raw = (out / "requests.csv.gz").read_bytes()
     rows = list(csv.DictReader(io.StringIO(gzip.decompress(raw).decode())))

@@ -24,19 +24,14 @@ from sim.planning.stats import flatten
 from sim.planning.sweep import configuration_rows
 from sim.report_text import stability_line
 
+from scale_from_zero import from_zero
+
 ARRIVALS = [b + 0.5 + 0.5 * i for b in range(0, 300, 30) for i in range(10)]
 
 
 def _summary(tmp_path, engine: str) -> dict:
-    trace = tmp_path / "bursts.csv"
-    trace.write_text("timestamp_s,prompt_tokens,output_tokens\n" + "".join(f"{t},100,4\n" for t in ARRIVALS))
-    sc = {"name": "bursts", "seed": 1, "duration": 300, "model": "llama-3-8b", "engine": engine,
-          "workload": {"arrival": {"process": "trace", "path": str(trace)}},
-          "perf": {"model": "linear", "base_s": 0.25, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.0,
-                   "per_context_token_s": 0.0},
-          "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 0, "batching": {"max_num_seqs": 1},
-                               "autoscale": {"min": 0, "max": 1, "interval": 1, "scale_up_delay": 2.5,
-                                             "cooldown": 2}}]}}
+    sc = from_zero(tmp_path, "bursts", ARRIVALS, engine, duration=300, max_num_seqs=1,
+                   autoscale={"max": 1, "interval": 1, "scale_up_delay": 2.5, "cooldown": 2})
     return sim.run(sc).summary
 
 

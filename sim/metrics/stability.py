@@ -317,6 +317,34 @@ def _window(seconds: float) -> str:
     return f"{seconds:,.0f} s" if seconds >= 1 else f"{seconds:.3g} s"
 
 
+def turned_away_shares(requests: dict) -> tuple[float, float, float]:
+    """The shares of the arrived requests (``requests.arrived``, positive) turned away for each of
+    :data:`OVERLOAD_REASONS`: refused by a full waiting room, abandoned by their clients, turned away
+    for want of a live replica.
+
+        >>> turned_away_shares({"arrived": 1000, "rejected_by_reason": {"queue_full": 640, "timeout": 10,
+        ...                                                          "no_replica": 5, "kv_capacity": 7}})
+        (0.64, 0.01, 0.005)
+    """
+    reasons = requests.get("rejected_by_reason") or {}
+    arrived = requests["arrived"]
+    refused, abandoned, none_up = (reasons.get(r, 0) / arrived for r in OVERLOAD_REASONS)
+    return refused, abandoned, none_up
+
+
+def overload_shares(summary: dict) -> tuple[float, float, float, float] | None:
+    """``(offered load factor, refused share, abandoned share, no-replica share)`` of an overloaded
+    run (:func:`overload`, with the share turned away for want of a live replica:
+    :func:`turned_away_shares`); else ``None``."""
+    lf = (summary.get("stability") or {}).get("offered_load_factor")
+    req = summary.get("requests") or {}
+    arrived = req.get("arrived")
+    if not isinstance(lf, (int, float)) or isinstance(lf, bool) or not lf > 1.0 \
+            or not isinstance(arrived, (int, float)) or arrived <= 0 or turned_away(req) <= 0:
+        return None
+    return (float(lf), *turned_away_shares(req))
+
+
 def overload(summary: dict) -> tuple[float, float, float] | None:
     """``(offered load factor, refused share, abandoned share)`` of a run offered more work than its
     batch limits serve (offered load factor above 1) that turned some of it away (a full waiting
@@ -331,14 +359,8 @@ def overload(summary: dict) -> tuple[float, float, float] | None:
         ...           "rejected_by_reason": {"queue_full": 3}}}) is None
         True
     """
-    lf = (summary.get("stability") or {}).get("offered_load_factor")
-    req = summary.get("requests") or {}
-    arrived = req.get("arrived")
-    if not isinstance(lf, (int, float)) or isinstance(lf, bool) or not lf > 1.0 \
-            or not isinstance(arrived, (int, float)) or arrived <= 0 or turned_away(req) <= 0:
-        return None
-    reasons = req.get("rejected_by_reason") or {}
-    return float(lf), reasons.get("queue_full", 0) / arrived, reasons.get("timeout", 0) / arrived
+    found = overload_shares(summary)
+    return None if found is None else found[:3]
 
 
 def factor_words(lf: float) -> str:
@@ -372,12 +394,10 @@ def overload_words(summary: dict) -> str | None:
         ...                 "rejected_by_reason": {"queue_full": 3}}})
         'overloaded: offered 1.003x the work its batch limits serve; of the requests arrived, 0.3 % were refused (waiting room full)'
     """
-    found = overload(summary)
+    found = overload_shares(summary)
     if found is None:
         return None
-    lf, refused, abandoned = found
-    req = summary.get("requests") or {}
-    none_up = (req.get("rejected_by_reason") or {}).get("no_replica", 0) / req["arrived"]
+    lf, refused, abandoned, none_up = found
     said = [f"{share:.1%}".replace("%", " %") + words for share, words in
             ((refused, " refused (waiting room full)"), (abandoned, " abandoned (their clients gave up waiting)"),
              (none_up, " turned away (no replica up to take them)"))

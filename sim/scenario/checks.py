@@ -23,7 +23,7 @@ from sim.scenario.catalog import get_model, gpu_family
 from sim.scenario.perf import kernel_floor_warnings
 from sim.scenario.pool_checks import MAX_NIC_GBPS, MAX_NVLINK_DOMAIN_GPUS, MIN_IB_GBPS
 from sim.scenario.pool_checks import pool_catalog, pool_memory_problems, pool_settings_problems, pool_warnings
-from sim.scenario.pool_setup import pool_model, served_context, served_limit
+from sim.scenario.pool_setup import pool_model, served_context_limit
 from sim.scenario.unknown_names import catalog_msg, model_error, near_names
 from sim.scenario.workload import BurstArrival
 from sim.workload import validate as validate_workload
@@ -89,7 +89,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     problems.extend(validate_workload(sc.workload, loaded.base_dir))
     if models and len(models) == len(sc.fleet.pools):     # each pool's served length: its memory plan's, if made
         plans = loaded.memory_plans
-        served = [(served_context(pool, models[i], plan), served_limit(pool, models[i], plan))
+        served = [served_context_limit(pool, models[i], plan)
                   for i, pool in enumerate(sc.fleet.pools)
                   for plan in [plans[i][1] if i in plans and plans[i][0] is pool else None]]
         problems.extend(_prompt_fit_problems(sc.workload, *max(served, key=lambda s: s[0])))

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from sim.errors import clipped, given
 from sim.scenario.catalog import get_model
-from sim.scenario.pool_setup import pool_model, served_context, served_limit
+from sim.scenario.pool_setup import pool_model, served_context_limit
 
 
 def _names(kind: str, name: object, names: list[str]) -> str:
@@ -47,7 +47,7 @@ def _context(sc, pool, plan) -> tuple[int, str] | None:
         model = get_model(pool_model(sc, pool))
     except Exception:       # an unknown or malformed model: the pool's own check names it
         return None
-    return served_context(pool, model, plan), served_limit(pool, model, plan)
+    return served_context_limit(pool, model, plan)
 
 
 def pin_problems(sc, plans: dict | None = None) -> list[tuple[str, str]]:

@@ -7,6 +7,10 @@ waiting room is left: a request admitted once is never cancelled (not while it r
 a preempted request waits for its recompute), although vLLM aborts a running request whose client
 disconnects; what a planner reads here is the share of clients who never got a token started.
 
+A request retried after its replica failed keeps its deadline: the retry is the fleet's, unseen by
+the client, whose clock started when it first sent the request (and one admitted before the failure
+stays admitted: ``sched`` is its first admission, so it no longer gives up).
+
 Patience is ``patience_s`` exactly (``patience: fixed``) or exponential of that mean; a class's own
 ``patience_s``/``patience`` come before the workload's, and a class with neither waits however
 long it takes. The draws come from their own stream (:func:`sim.workload.streams.patience_stream`),
@@ -87,6 +91,17 @@ def expired(items, t: float, key=None, after: float = math.inf) -> tuple[list, l
     return keep, gone
 
 
+def n_gone(items, t: float, key=None) -> int:
+    """How many of ``items`` (requests, or entries holding one at ``key``) gave up by ``t`` (never
+    admitted, deadline at or before ``t``: the rule of :func:`expired`, whatever their ``queued_at``)."""
+    n = 0
+    for it in items:
+        r = it if key is None else it[key]
+        if r.sched < 0 and r.deadline <= t:
+            n += 1
+    return n
+
+
 def drop_expired(q, t: float, key=None, heap: bool = False, after: float = math.inf) -> list:
     """Take out of the queue ``q`` (a deque, or with ``heap`` a heap list) the requests that gave up
     by ``t`` (:func:`expired`; those queued after ``after`` stay) and return them; the others keep
@@ -112,4 +127,4 @@ def soonest(items, key=None) -> float:
     return best
 
 
-__all__ = ["Patience", "drop_expired", "expired", "scales", "soonest"]
+__all__ = ["Patience", "drop_expired", "expired", "n_gone", "scales", "soonest"]

@@ -240,8 +240,13 @@ class Replica(EngineLoop):
         return self._full_at(r.queued_at)
 
     def _full_at(self, a: float) -> bool:
-        """Whether the waiting room refuses an arrival at ``a`` (:meth:`room_full`)."""
-        n = len(self.waiting)
+        """Whether the waiting room refuses an arrival at ``a`` (:meth:`room_full`). A request whose
+        client gave up by ``a`` holds no place, even where the queue still holds it: on a pipelined
+        replica, one queued during the cycle in progress stays until the cycle's end
+        (:meth:`_expire_pipelined`), but it has left or joined a micro-batch by then
+        (:meth:`Waiting.present`), as an engine drops an aborted request from its waiting queue when
+        its client disconnects (vLLM V1's ``Scheduler.finish_requests``)."""
+        n = self.waiting.present(a)
         return n >= self.max_waiting and bool(n or not self._idle_at(a))
 
     def _idle_at(self, a: float) -> bool:
@@ -346,7 +351,7 @@ class Replica(EngineLoop):
     def arrived_waiting(self, t: float) -> int:
         """Queued requests at ``t``, including pre-routed ones that arrived by then (those a full
         waiting room will refuse not counted)."""
-        c = len(self.waiting)
+        c = self.waiting.present(t)
         room = self.max_waiting if self.max_waiting is not None else math.inf
         for r in self.incoming:
             if r.queued_at > t:

@@ -49,7 +49,7 @@ class Sampler:
         for p in fleet.pools:
             reps = [r for r in p.live if r.alive and r.ready]
             n = len(reps)
-            queue = sum(r.arrived_waiting(t) for r in reps) if fleet.prerouted else sum(len(r.waiting) for r in reps)
+            queue = sum(r.arrived_waiting(t) for r in reps) if fleet.prerouted else sum(r.waiting.present(t) for r in reps)
             running = sum(len(r.active) for r in reps)
             kv = sum(r.kv_used_at(t) for r in reps)
             busy = p.busy_seconds(t)

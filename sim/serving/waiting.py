@@ -19,7 +19,7 @@ import heapq
 import math
 from collections import deque
 
-from sim.serving.patience import drop_expired, soonest
+from sim.serving.patience import drop_expired, n_gone, soonest
 from sim.serving.request import Req
 
 
@@ -84,6 +84,17 @@ class Waiting:
             gone = drop_expired(self._dq, t, after=after)
             self.soonest = soonest(self._dq)
         return gone
+
+    def present(self, t: float) -> int:
+        """How many wait at ``t`` as the front end counts them: the queue less the requests whose client
+        gave up by ``t`` that :meth:`expire` kept (on a pipelined replica, those queued during the cycle
+        in progress, whose fate the engine books at its end: each has either left or joined a
+        micro-batch before ``t``, and waits in neither case). ``len`` when no client gave up by ``t``."""
+        if self.soonest > t:
+            return len(self)
+        if self.priority:
+            return len(self._heap) - n_gone(self._heap, t, key=2)
+        return len(self._dq) - n_gone(self._dq, t)
 
     def expire_at_boundary(self, t: float, s: float, admitted_at) -> list[Req]:
         """:meth:`expire` at the boundary ``t`` of a pipelined replica's cycle ``(s, t]``: a request

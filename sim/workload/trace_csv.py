@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from sim.errors import InputError
 from sim.io import csv_rows
-from sim.workload.trace_rows import MAX_TIME_S, MAX_TOKENS, TraceRows
+from sim.workload.trace_rows import MAX_TIME_S, MAX_TOKENS, TraceRows, plain_digits
 
 _AZURE_TS = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)\s*$", re.ASCII)
 _COLUMN_NAME = re.compile(r"^[\w .()/-]{0,40}$")
@@ -156,6 +156,7 @@ def _read_numeric_csv(records, rows: TraceRows, cols, ti: int, pi: int, oi: int,
     last, last_raw = rows.last_t, rows.last_raw
     latest = MAX_TIME_S
     top = MAX_TOKENS
+    plain = plain_digits
     for line, f in records:
         try:
             t = float(f[ti])
@@ -163,8 +164,7 @@ def _read_numeric_csv(records, rows: TraceRows, cols, ti: int, pi: int, oi: int,
             o = int(f[oi])
             if has_tenant:
                 x = f[ten_i]
-            if not (f[ti].isascii() and f[pi].isascii() and f[oi].isascii()) \
-                    or "_" in f[ti] or "_" in f[pi] or "_" in f[oi]:    # '٣' and '1_000' are numbers to int()
+            if not plain(f[ti], f[pi], f[oi]):    # '٣' and '1_000' are numbers to int(): judged by add
                 t = None
         except (ValueError, IndexError):
             t = p = o = None

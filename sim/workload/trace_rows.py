@@ -171,17 +171,33 @@ UNDERSCORE = ("must be written without underscores (Python reads 1_000 as 1000; 
               "the cell is likely not the value meant)")
 
 
+def plain_digits(a: str, b: str = "", c: str = "") -> bool:
+    """The digit rule of number cells (up to three, a CSV row's time and token counts at once): written in
+    ASCII, without underscores (Python reads ``'\u0663'`` and ``'1_000'`` as numbers; no trace writer
+    writes them). :func:`_odd_digits` says what breaks it; the CSV reader's fast path asks it of a row's
+    three number cells, a row that breaks it going to :meth:`TraceRows.add`, which names the cell.
+
+        >>> plain_digits("1700000000.5"), plain_digits("1_000"), plain_digits("12\u0663"), plain_digits("")
+        (True, False, False, True)
+        >>> plain_digits("0.5", "100", "1_0"), plain_digits("0.5", "\uff13", "10"), plain_digits("0.5", "100", "10")
+        (False, False, True)
+    """
+    return a.isascii() and b.isascii() and c.isascii() and "_" not in a and "_" not in b and "_" not in c
+
+
 def _odd_digits(raw) -> str | None:
-    """What is wrong with a text cell Python reads as a number but no trace writer writes: digits of other
-    scripts (:data:`NOT_ASCII`) or Python's digit-group underscores (``int('1_000')`` is 1000; CSV writers,
-    pandas' included, write ``1000``): :data:`UNDERSCORE`; ``None`` for any other value.
+    """What is wrong with a text cell Python reads as a number but no trace writer writes (:func:`plain_digits`):
+    digits of other scripts (:data:`NOT_ASCII`) or Python's digit-group underscores (``int('1_000')`` is 1000;
+    CSV writers, pandas' included, write ``1000``): :data:`UNDERSCORE`; ``None`` for any other value.
 
         >>> _odd_digits("1_000") == UNDERSCORE, _odd_digits("\u0663") == NOT_ASCII, _odd_digits("1000"), _odd_digits(7)
         (True, True, None, None)
+        >>> _odd_digits("\u0663_") == NOT_ASCII        # both: the script is named first
+        True
     """
-    if _not_ascii(raw):
-        return NOT_ASCII
-    return UNDERSCORE if isinstance(raw, str) and "_" in raw else None
+    if not isinstance(raw, str) or plain_digits(raw):
+        return None
+    return NOT_ASCII if _not_ascii(raw) else UNDERSCORE
 
 
 def _number(raw) -> float:
