@@ -19,7 +19,6 @@ Exit status 1 when no configuration meets the constraints, 2 for bad input.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from sim.commands.run import band_pct, check_out_dir, report_hint
@@ -30,6 +29,7 @@ from sim.planning.cli_support import (add_common_arguments, check_workers, colum
 from sim.metrics.names import said
 from sim.planning.constraints import ConstraintError, UnknownMetricError, parse_constraint
 from sim.planning.knobs import KnobError
+from sim.planning.one_price import one_price_note  # noqa: F401 (also sim.commands.plan.one_price_note, as before)
 from sim.planning.table import fill, fit_table, terminal_width
 from sim.report.search_pages import short_paths
 
@@ -176,7 +176,7 @@ def main(args: argparse.Namespace) -> int:
                                f" ({r['answer']}): {r['why not']}", width))
         if dropped:
             print(left_out(dropped, "plan.csv"), file=sys.stderr)
-        if (note := one_price_note(result.evaluated, knobs)) is not None:
+        if (note := result.one_price_note) is not None:
             print(fill(note), file=sys.stderr)
         print(fill(legend([c for c in cols if c not in dropped], slower, band)), file=sys.stderr)
         n = len(result.evaluated)
@@ -187,33 +187,6 @@ def main(args: argparse.Namespace) -> int:
         return 0 if result.best is not None else 1
 
     return guarded(body, "plan", ((KnobError, "--vary"), (ConstraintError, "--constraint")))
-
-
-def one_price_note(evaluated: list[dict], knobs: list[str]) -> str | None:
-    """A note when a plan lets GPU types compete at one price per GPU-hour: its cost ranking then counts
-    GPUs alone (an H200 at the H100's price), which a planner comparing GPU types rarely means.
-
-        >>> rows = [{"fleet.pools.0.gpu": g, "cost.compute_usd.mean": 2.5 * n, "gpu_hours.provisioned.mean": n}
-        ...         for g, n in (("h100-sxm", 4), ("h200-sxm", 3))]
-        >>> one_price_note(rows, ["fleet.pools.0.gpu"]).split(":")[0]
-        'every GPU type was priced at $2.50 per GPU-hour'
-        >>> one_price_note(rows[:1], ["fleet.pools.0.gpu"]) is None
-        True
-    """
-    gpu_knobs = [k for k in knobs if re.fullmatch(r"fleet\.pools\.\d+\.gpu", k)]
-    if len(gpu_knobs) != 1:
-        return None
-    prices: dict[str, float] = {}
-    for r in evaluated:
-        hours, cost = r.get("gpu_hours.provisioned.mean"), r.get("cost.compute_usd.mean")
-        if isinstance(hours, (int, float)) and isinstance(cost, (int, float)) and hours > 0:
-            prices[str(r.get(gpu_knobs[0]))] = round(cost / hours, 6)
-    if len(prices) < 2 or len(set(prices.values())) != 1:
-        return None
-    price = next(iter(prices.values()))
-    return (f"every GPU type was priced at ${price:,.2f} per GPU-hour: the cost ranking counts GPUs alone; to compare "
-            f"GPU types at their own prices vary the price with the GPU, as one knob: --vary "
-            f"\"{gpu_knobs[0]}&economics.gpu_hour_usd={','.join(f'{g}&PRICE' for g in sorted(prices))}\"")
 
 
 def out_of_reach(u: dict) -> str:
