@@ -31,6 +31,7 @@ from sim.planning.constraints import ConstraintError, UnknownMetricError, parse_
 from sim.planning.knobs import KnobError
 from sim.planning.one_price import one_price_note  # noqa: F401 (also sim.commands.plan.one_price_note, as before)
 from sim.planning.table import fill, fit_table, terminal_width
+from sim.report.planner_columns import plain
 from sim.report.search_pages import short_paths
 
 #: objectives that are the simulated window's money (the answer line says so)
@@ -80,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.capacity import objective_key, objective_names, plan
         from sim.planning.evaluator import check_metrics
         from sim.humanize import plural
-        from sim.planning.planner import COLUMNS, parse_columns, plain, planner_cells, planner_values
+        from sim.planning.planner import COLUMNS, parse_columns, planner_cells, planner_values
         from sim.report.planner_columns import plan_rows, replicas_repeat_a_knob, verdict
 
         check_workers(args)
@@ -115,6 +116,9 @@ def main(args: argparse.Namespace) -> int:
 
         if result.best is not None:
             print(fill(f"cheapest meeting all constraints: {described(result.best)}"))
+            for line in (million_tokens_line(result.best), judged_line(result.seeds, bool(result.constraints))):
+                if line:
+                    print(fill(f"  {line}"))
         else:
             print("no configuration meets every constraint")
             for u in result.unmet:
@@ -187,6 +191,46 @@ def main(args: argparse.Namespace) -> int:
         return 0 if result.best is not None else 1
 
     return guarded(body, "plan", ((KnobError, "--vary"), (ConstraintError, "--constraint")))
+
+
+def million_tokens_line(row: dict) -> str:
+    """What a million tokens cost on a plan's answer, counted both ways (``cost.per_million_output_tokens``
+    and ``cost.per_million_tokens``, prompt and output tokens together), with the prompts' share of the
+    tokens: on a prompt-heavy trace (code completion: ~2,000 prompt tokens for ~30 output) the price per
+    output token alone is some 70 times the price per token; empty without the figures.
+
+        >>> million_tokens_line({"cost.per_million_output_tokens.mean": 37.397, "cost.per_million_tokens.mean": 0.5474,
+        ...                      "throughput.input_tokens_per_s.mean": 18955.6, "throughput.output_tokens_per_s.mean": 283.3})
+        'a million tokens costs $37.40 counting output tokens alone, $0.55 counting prompt and output tokens (98.5 % of them prompt tokens)'
+    """
+    out, every = row.get("cost.per_million_output_tokens.mean"), row.get("cost.per_million_tokens.mean")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == v for v in (out, every)):
+        return ""
+    words = (f"a million tokens costs {plain(out, money=True)} counting output tokens alone, "
+             f"{plain(every, money=True)} counting prompt and output tokens")
+    tin, tout = row.get("throughput.input_tokens_per_s.mean"), row.get("throughput.output_tokens_per_s.mean")
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (tin, tout)) and tin + tout > 0:
+        words += f" ({100 * tin / (tin + tout):.1f} % of them prompt tokens)"
+    return words
+
+
+def judged_line(seeds: int, constrained: bool) -> str:
+    """Which runs the answer's constraints were judged on: with several seeds, the unfavourable end of the 95 %
+    interval over them (replication ``i`` runs at the scenario's seed + ``i``: docs/planning.md); with one,
+    the single run's value.
+
+        >>> judged_line(3, True)
+        "constraints judged at the unfavourable end of the 95 % interval over 3 runs each (seeds: the scenario's seed + 0, 1, 2)"
+        >>> judged_line(1, True)
+        "constraints judged on one run each (the scenario's seed), no interval: --seeds 3 or more for a 95 % bound"
+    """
+    if not constrained:
+        return ""
+    if seeds == 1:
+        return "constraints judged on one run each (the scenario's seed), no interval: --seeds 3 or more for a 95 % bound"
+    offsets = ", ".join(map(str, range(seeds))) if seeds <= 4 else f"0, 1, ..., {seeds - 1}"
+    return (f"constraints judged at the unfavourable end of the 95 % interval over {seeds} runs each "
+            f"(seeds: the scenario's seed + {offsets})")
 
 
 def out_of_reach(u: dict) -> str:
