@@ -44,3 +44,16 @@ def test_one_seed_says_there_is_no_interval_and_no_constraint_says_nothing():
     assert judged_line(10, True).endswith("over 10 runs each (seeds: the scenario's seed + 0, 1, ..., 9)")
     assert judged_line(3, False) == ""
     assert million_tokens_line({"cost.per_million_output_tokens.mean": 1.0}) == ""    # an older row, no total
+
+
+def test_the_plan_page_gives_the_price_per_million_tokens_both_ways(tmp_path, capsys):
+    from sim.report import write_report
+
+    out_dir = tmp_path / "plan"
+    assert main(["plan", str(_scenario(tmp_path)), "--vary", "fleet.pools.0.replicas=1,2",
+                 "--constraint", "latency.ttft.p99<=5", "--out", str(out_dir), "--no-figures", "--quiet"]) == 0
+    best = json.loads((out_dir / "plan.json").read_text())["best"]
+    page = write_report(out_dir, regenerate=False).read_text()
+    per_out, per_all = best["cost.per_million_output_tokens.mean"], best["cost.per_million_tokens.mean"]
+    assert (f"${per_out:,.2f} per million output tokens, ${per_all:,.2f} per million prompt and output "
+            f"tokens)") in page

@@ -219,14 +219,23 @@ PLAN_NOTE = ('<p class="note">The table: each group\'s (each combination of the 
 
 
 def _priced(row: dict) -> str:
-    """`` (2 GPUs, $12,556/month, $0.38 per million output tokens)``: what a plan's answer costs."""
+    """`` (2 GPUs, $12,556/month, $0.38 per million output tokens, $0.08 per million prompt and output tokens)``:
+    what a plan's answer costs."""
     v = planner_values(row)
     parts = [f"{plain(v['GPUs'])} GPU{'' if v['GPUs'] == 1 else 's'}" if v["GPUs"] == v["GPUs"] else "",
              f"{plain(v['$/month'], money=True)}/month" if v["$/month"] == v["$/month"] else "",
              f"{plain(v['$/M out tok'], money=True)} per million output tokens" if v["$/M out tok"] == v["$/M out tok"]
-             else ""]
+             else "", _per_million_tokens(row)]
     said = ", ".join(p for p in parts if p)
     return f" ({said})" if said else ""
+
+
+def _per_million_tokens(row: dict) -> str:
+    """``$0.55 per million prompt and output tokens`` (``cost.per_million_tokens``): beside the price per output
+    token, which on a prompt-heavy trace is many times it; empty without the figure."""
+    v = row.get("cost.per_million_tokens.mean")
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+    return f"{plain(v, money=True)} per million prompt and output tokens" if ok else ""
 
 
 def shown_columns(data: dict) -> list[str]:
