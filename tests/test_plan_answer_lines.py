@@ -28,7 +28,10 @@ def test_the_answer_says_a_million_tokens_both_ways_and_the_seeds_it_was_judged_
     assert main(["plan", str(_scenario(tmp_path)), "--vary", "fleet.pools.0.replicas=1,2",
                  "--constraint", "latency.ttft.p99<=5", "--seeds", "2", "--out", str(out_dir),
                  "--no-figures", "--quiet"]) == 0
-    text = " ".join(capsys.readouterr().out.split())
+    said = capsys.readouterr()
+    text = " ".join(said.out.split())
+    # what "feasible" means is said under the table with the other columns' words
+    assert "feasible: meets every constraint at its judged value and keeps up with its traffic" in " ".join(said.err.split())
     best = json.loads((out_dir / "plan.json").read_text())["best"]
     per_out, per_all = best["cost.per_million_output_tokens.mean"], best["cost.per_million_tokens.mean"]
     assert abs(per_all - per_out / 10) < 1e-9 * per_out          # 100 of every 1,000 tokens are output

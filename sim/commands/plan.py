@@ -299,8 +299,12 @@ def legend(shown: list[str], slower: str | None, band: float | None) -> str:
 
         >>> legend(["GPUs", "headroom", "load factor"], None, None)
         'headroom: slack of the tightest constraint; load factor: served work / work at the batch limits (1.0 = saturated)'
+        >>> legend(["feasible"], None, None)
+        'feasible: meets every constraint at its judged value and keeps up with its traffic (no growing backlog, no run too short to tell, no overload met by turning requests away)'
     """
-    words = {"headroom": "slack of the tightest constraint",
+    words = {"feasible": "meets every constraint at its judged value and keeps up with its traffic (no growing backlog, "
+                         "no run too short to tell, no overload met by turning requests away)",
+             "headroom": "slack of the tightest constraint",
              "load factor": "served work / work at the batch limits (1.0 = saturated)",
              "cost (window)": "the simulated window only"}
     parts = [f"{c}: {w}" for c, w in words.items() if c in shown]
