@@ -60,3 +60,25 @@ def test_the_plan_page_gives_the_price_per_million_tokens_both_ways(tmp_path, ca
     per_out, per_all = best["cost.per_million_output_tokens.mean"], best["cost.per_million_tokens.mean"]
     assert (f"${per_out:,.2f} per million output tokens, ${per_all:,.2f} per million prompt and output "
             f"tokens)") in page
+
+
+def test_one_fewer_than_the_answer_is_said_with_why_it_fails(tmp_path):
+    """Erlang C: 10 req/s of 1 s exponential service wait 0.1 s or less on average from 13 servers up
+    (12: more), so the plan answers 13 and says what 12 gave, as the search tried it."""
+    from sim.commands.plan import one_fewer_line
+    from sim.planning import MMcRunner, plan
+    from sim.planning.erlang import mean_wait_s
+
+    assert mean_wait_s(12, 10.0, 1.0) > 0.1 >= mean_wait_s(13, 10.0, 1.0)
+    base = {"seed": 1, "workload": {"arrival": {"rate": 10.0}}, "fleet": {"pools": [{"replicas": 1, "gpu": "a"}]}}
+    res = plan(base, ["fleet.pools.0.replicas=1..32"], constraints=["latency.queue.mean<=0.1"], executor="serial",
+               out=tmp_path / "p", figures=False, progress=False, runner=MMcRunner(service_s=1.0))
+    assert res.best["fleet.pools.0.replicas"] == 13
+    line = one_fewer_line(res.best, res.evaluated, res.knobs)
+    # Erlang C's W_q(12) = 224.7 ms, said with the bound it misses
+    assert line == (f"one fewer, fleet.pools.0.replicas=12, fails: queue wait mean "
+                    f"{mean_wait_s(12, 10.0, 1.0) * 1000:.1f} ms, needs <= 100 ms")
+    # the range's lowest value has no one fewer to say
+    low = plan(base, ["fleet.pools.0.replicas=13..32"], constraints=["latency.queue.mean<=0.1"], executor="serial",
+               out=tmp_path / "q", figures=False, progress=False, runner=MMcRunner(service_s=1.0))
+    assert low.best["fleet.pools.0.replicas"] == 13 and one_fewer_line(low.best, low.evaluated, low.knobs) == ""

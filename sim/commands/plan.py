@@ -116,7 +116,8 @@ def main(args: argparse.Namespace) -> int:
 
         if result.best is not None:
             print(fill(f"cheapest meeting all constraints: {described(result.best)}"))
-            for line in (million_tokens_line(result.best), judged_line(result.seeds, bool(result.constraints))):
+            for line in (million_tokens_line(result.best), judged_line(result.seeds, bool(result.constraints)),
+                         one_fewer_line(result.best, result.evaluated, result.knobs)):
                 if line:
                     print(fill(f"  {line}"))
         else:
@@ -231,6 +232,36 @@ def judged_line(seeds: int, constrained: bool) -> str:
     offsets = ", ".join(map(str, range(seeds))) if seeds <= 4 else f"0, 1, ..., {seeds - 1}"
     return (f"constraints judged at the unfavourable end of the 95 % interval over {seeds} runs each "
             f"(seeds: the scenario's seed + {offsets})")
+
+
+def one_fewer_line(best: dict, evaluated: list[dict], knobs) -> str:
+    """What the answer's group gave one step below the answer on the bisected range (``fleet.pools.0.replicas=3``
+    under an answer of 4), as the search tried it: the planner's first check that the answer is the least that
+    meets the constraints. Empty without a range, or when the answer is the range's lowest value; a value the
+    search did not need to try (a bisection may skip it only when the answer is its lowest) is said so.
+
+        >>> from sim.planning.knobs import parse_knobs
+        >>> knobs = parse_knobs(["fleet.pools.0.replicas=1..16"])
+        >>> rows = [{"fleet.pools.0.replicas": 4, "feasible": True, "why": ""},
+        ...         {"fleet.pools.0.replicas": 3, "feasible": False, "why": "TTFT p99 1.42 s, needs <= 1 s"}]
+        >>> one_fewer_line(rows[0], rows, knobs)
+        'one fewer, fleet.pools.0.replicas=3, fails: TTFT p99 1.42 s, needs <= 1 s'
+    """
+    ranged = next((k for k in knobs if k.is_range), None)
+    if ranged is None:
+        return ""
+    path = ranged.paths[0]
+    value = best.get(path)
+    if not isinstance(value, int) or isinstance(value, bool) or ranged.low is None or value <= ranged.low:
+        return ""
+    others = [p for k in knobs if k is not ranged for p in k.paths]
+    below = next((r for r in evaluated if r.get(path) == value - 1 and all(r.get(p) == best.get(p) for p in others)),
+                 None)
+    if below is None:
+        return f"one fewer, {path}={value - 1}, was not tried"
+    if below.get("feasible"):       # replication noise against a monotone knob: say it plainly
+        return f"one fewer, {path}={value - 1}, also meets every constraint (costlier by the objective's mean)"
+    return f"one fewer, {path}={value - 1}, fails: {below.get('why') or 'not feasible'}"
 
 
 def out_of_reach(u: dict) -> str:
