@@ -19,7 +19,6 @@ Exit status 1 when no configuration meets the constraints, 2 for bad input.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from sim.commands.run import band_pct, check_out_dir, report_hint
@@ -30,7 +29,9 @@ from sim.planning.cli_support import (add_common_arguments, check_workers, colum
 from sim.metrics.names import said
 from sim.planning.constraints import ConstraintError, UnknownMetricError, parse_constraint
 from sim.planning.knobs import KnobError
+from sim.planning.one_price import one_price_note  # noqa: F401 (also sim.commands.plan.one_price_note, as before)
 from sim.planning.table import fill, fit_table, terminal_width
+from sim.report.planner_columns import plain
 from sim.report.search_pages import short_paths
 
 #: objectives that are the simulated window's money (the answer line says so)
@@ -80,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
         from sim.planning.capacity import objective_key, objective_names, plan
         from sim.planning.evaluator import check_metrics
         from sim.humanize import plural
-        from sim.planning.planner import COLUMNS, parse_columns, plain, planner_cells, planner_values
+        from sim.planning.planner import COLUMNS, parse_columns, planner_cells, planner_values
         from sim.report.planner_columns import plan_rows, replicas_repeat_a_knob, verdict
 
         check_workers(args)
@@ -115,6 +116,10 @@ def main(args: argparse.Namespace) -> int:
 
         if result.best is not None:
             print(fill(f"cheapest meeting all constraints: {described(result.best)}"))
+            for line in (million_tokens_line(result.best), judged_line(result.seeds, bool(result.constraints)),
+                         one_fewer_line(result.best, result.evaluated, result.knobs)):
+                if line:
+                    print(fill(f"  {line}"))
         else:
             print("no configuration meets every constraint")
             for u in result.unmet:
@@ -176,7 +181,7 @@ def main(args: argparse.Namespace) -> int:
                                f" ({r['answer']}): {r['why not']}", width))
         if dropped:
             print(left_out(dropped, "plan.csv"), file=sys.stderr)
-        if (note := one_price_note(result.evaluated, knobs)) is not None:
+        if (note := result.one_price_note) is not None:
             print(fill(note), file=sys.stderr)
         print(fill(legend([c for c in cols if c not in dropped], slower, band)), file=sys.stderr)
         n = len(result.evaluated)
@@ -189,31 +194,74 @@ def main(args: argparse.Namespace) -> int:
     return guarded(body, "plan", ((KnobError, "--vary"), (ConstraintError, "--constraint")))
 
 
-def one_price_note(evaluated: list[dict], knobs: list[str]) -> str | None:
-    """A note when a plan lets GPU types compete at one price per GPU-hour: its cost ranking then counts
-    GPUs alone (an H200 at the H100's price), which a planner comparing GPU types rarely means.
+def million_tokens_line(row: dict) -> str:
+    """What a million tokens cost on a plan's answer, counted both ways (``cost.per_million_output_tokens``
+    and ``cost.per_million_tokens``, prompt and output tokens together), with the prompts' share of the
+    tokens: on a prompt-heavy trace (code completion: ~2,000 prompt tokens for ~30 output) the price per
+    output token alone is some 70 times the price per token; empty without the figures.
 
-        >>> rows = [{"fleet.pools.0.gpu": g, "cost.compute_usd.mean": 2.5 * n, "gpu_hours.provisioned.mean": n}
-        ...         for g, n in (("h100-sxm", 4), ("h200-sxm", 3))]
-        >>> one_price_note(rows, ["fleet.pools.0.gpu"]).split(":")[0]
-        'every GPU type was priced at $2.50 per GPU-hour'
-        >>> one_price_note(rows[:1], ["fleet.pools.0.gpu"]) is None
-        True
+        >>> million_tokens_line({"cost.per_million_output_tokens.mean": 37.397, "cost.per_million_tokens.mean": 0.5474,
+        ...                      "throughput.input_tokens_per_s.mean": 18955.6, "throughput.output_tokens_per_s.mean": 283.3})
+        'a million tokens costs $37.40 counting output tokens alone, $0.55 counting prompt and output tokens (98.5 % of them prompt tokens)'
     """
-    gpu_knobs = [k for k in knobs if re.fullmatch(r"fleet\.pools\.\d+\.gpu", k)]
-    if len(gpu_knobs) != 1:
-        return None
-    prices: dict[str, float] = {}
-    for r in evaluated:
-        hours, cost = r.get("gpu_hours.provisioned.mean"), r.get("cost.compute_usd.mean")
-        if isinstance(hours, (int, float)) and isinstance(cost, (int, float)) and hours > 0:
-            prices[str(r.get(gpu_knobs[0]))] = round(cost / hours, 6)
-    if len(prices) < 2 or len(set(prices.values())) != 1:
-        return None
-    price = next(iter(prices.values()))
-    return (f"every GPU type was priced at ${price:,.2f} per GPU-hour: the cost ranking counts GPUs alone; to compare "
-            f"GPU types at their own prices vary the price with the GPU, as one knob: --vary "
-            f"\"{gpu_knobs[0]}&economics.gpu_hour_usd={','.join(f'{g}&PRICE' for g in sorted(prices))}\"")
+    out, every = row.get("cost.per_million_output_tokens.mean"), row.get("cost.per_million_tokens.mean")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == v for v in (out, every)):
+        return ""
+    words = (f"a million tokens costs {plain(out, money=True)} counting output tokens alone, "
+             f"{plain(every, money=True)} counting prompt and output tokens")
+    tin, tout = row.get("throughput.input_tokens_per_s.mean"), row.get("throughput.output_tokens_per_s.mean")
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (tin, tout)) and tin + tout > 0:
+        words += f" ({100 * tin / (tin + tout):.1f} % of them prompt tokens)"
+    return words
+
+
+def judged_line(seeds: int, constrained: bool) -> str:
+    """Which runs the answer's constraints were judged on: with several seeds, the unfavourable end of the 95 %
+    interval over them (replication ``i`` runs at the scenario's seed + ``i``: docs/planning.md); with one,
+    the single run's value.
+
+        >>> judged_line(3, True)
+        "constraints judged at the unfavourable end of the 95 % interval over 3 runs each (seeds: the scenario's seed + 0, 1, 2)"
+        >>> judged_line(1, True)
+        "constraints judged on one run each (the scenario's seed), no interval: --seeds 3 or more for a 95 % bound"
+    """
+    if not constrained:
+        return ""
+    if seeds == 1:
+        return "constraints judged on one run each (the scenario's seed), no interval: --seeds 3 or more for a 95 % bound"
+    offsets = ", ".join(map(str, range(seeds))) if seeds <= 4 else f"0, 1, ..., {seeds - 1}"
+    return (f"constraints judged at the unfavourable end of the 95 % interval over {seeds} runs each "
+            f"(seeds: the scenario's seed + {offsets})")
+
+
+def one_fewer_line(best: dict, evaluated: list[dict], knobs) -> str:
+    """What the answer's group gave one step below the answer on the bisected range (``fleet.pools.0.replicas=3``
+    under an answer of 4), as the search tried it: the planner's first check that the answer is the least that
+    meets the constraints. Empty without a range, or when the answer is the range's lowest value; a value the
+    search did not need to try (a bisection may skip it only when the answer is its lowest) is said so.
+
+        >>> from sim.planning.knobs import parse_knobs
+        >>> knobs = parse_knobs(["fleet.pools.0.replicas=1..16"])
+        >>> rows = [{"fleet.pools.0.replicas": 4, "feasible": True, "why": ""},
+        ...         {"fleet.pools.0.replicas": 3, "feasible": False, "why": "TTFT p99 1.42 s, needs <= 1 s"}]
+        >>> one_fewer_line(rows[0], rows, knobs)
+        'one fewer, fleet.pools.0.replicas=3, fails: TTFT p99 1.42 s, needs <= 1 s'
+    """
+    ranged = next((k for k in knobs if k.is_range), None)
+    if ranged is None:
+        return ""
+    path = ranged.paths[0]
+    value = best.get(path)
+    if not isinstance(value, int) or isinstance(value, bool) or ranged.low is None or value <= ranged.low:
+        return ""
+    others = [p for k in knobs if k is not ranged for p in k.paths]
+    below = next((r for r in evaluated if r.get(path) == value - 1 and all(r.get(p) == best.get(p) for p in others)),
+                 None)
+    if below is None:
+        return f"one fewer, {path}={value - 1}, was not tried"
+    if below.get("feasible"):       # replication noise against a monotone knob: say it plainly
+        return f"one fewer, {path}={value - 1}, also meets every constraint (costlier by the objective's mean)"
+    return f"one fewer, {path}={value - 1}, fails: {below.get('why') or 'not feasible'}"
 
 
 def out_of_reach(u: dict) -> str:
@@ -282,8 +330,12 @@ def legend(shown: list[str], slower: str | None, band: float | None) -> str:
 
         >>> legend(["GPUs", "headroom", "load factor"], None, None)
         'headroom: slack of the tightest constraint; load factor: served work / work at the batch limits (1.0 = saturated)'
+        >>> legend(["feasible"], None, None)
+        'feasible: meets every constraint at its judged value and keeps up with its traffic (no growing backlog, no run too short to tell, no overload met by turning requests away)'
     """
-    words = {"headroom": "slack of the tightest constraint",
+    words = {"feasible": "meets every constraint at its judged value and keeps up with its traffic (no growing backlog, "
+                         "no run too short to tell, no overload met by turning requests away)",
+             "headroom": "slack of the tightest constraint",
              "load factor": "served work / work at the batch limits (1.0 = saturated)",
              "cost (window)": "the simulated window only"}
     parts = [f"{c}: {w}" for c, w in words.items() if c in shown]

@@ -55,6 +55,7 @@ from sim.planning.constraints import Constraint, parse_constraint
 from sim.planning.evaluator import Evaluator, check_column_names, check_metric_names, check_metrics, judge, unmet
 from sim.planning.executors import SerialExecutor, executor_for, worker_count
 from sim.planning.knobs import Knob, KnobError, columns, configurations, labels, parse_knobs
+from sim.planning.one_price import one_price_note
 from sim.planning.points import seed_count
 from sim.planning.runner import Runner, check_scales_capacity, resolve_runner
 from sim.planning.same_value import check_spellings
@@ -183,6 +184,12 @@ class PlanResult(list):
         self.knobs = knobs
         self.seeds = seeds
         self.out = out
+
+    @property
+    def one_price_note(self) -> str | None:
+        """The note when GPU types competed at one price per GPU-hour (the cost ranking then counts GPUs
+        alone: :func:`sim.planning.one_price.one_price_note`); None otherwise."""
+        return one_price_note(self.evaluated, [p for k in self.knobs for p in k.paths])
 
     def to_dataframe(self, evaluated: bool = False):
         """The rows (or every evaluated configuration) as a pandas DataFrame (needs pandas)."""

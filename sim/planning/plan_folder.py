@@ -44,7 +44,8 @@ def write_plan_folder(out: Path, result: PlanResult, source: ScenarioSource, sho
 def write_plan(out: Path, result: PlanResult, source: str = "<scenario>",
                shown: Sequence[str] | None = None) -> None:
     """``plan.json`` (answer, per-group minima, every evaluation) and ``plan.csv`` in ``out``; with
-    ``shown``, the columns ``--columns`` named, as ``shown_columns`` (``columns`` is the knobs' columns)."""
+    ``shown``, the columns ``--columns`` named, as ``shown_columns`` (``columns`` is the knobs' columns); with
+    ``one_price_note``, the note that GPU types competed at one price per GPU-hour (:mod:`sim.planning.one_price`)."""
     write_csv(out / "plan.csv", result.evaluated)
     write_json(out / "plan.json", {
         "scenario": source,
@@ -61,4 +62,5 @@ def write_plan(out: Path, result: PlanResult, source: str = "<scenario>",
         **({"capacity_band": {"pct": result.band, "capacity": capacities(result.band)["slower"]},
             "robust": result.robust, "robust_groups": result.robust_groups} if result.band is not None else {}),
         **({"skipped": result.skipped} if result.skipped else {}),
+        **({"one_price_note": note} if (note := result.one_price_note) is not None else {}),
     })

@@ -56,7 +56,7 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
         slower = f"at −{pct:g} %" if pct is not None else None
         if slower:
             answer += _robust_answer(best, data.get("robust"), pct)
-        answer += skipped_note(data)
+        answer += skipped_note(data) + one_price_note(data)
         cons = ", ".join(map(constraint_words, data.get("constraints", []))) or "none (the cheapest that keeps up)"
         seeds = data.get("seeds")
         judged = ("each constraint must hold at the unfavourable end of the 95% confidence interval"
@@ -85,6 +85,19 @@ def skipped_note(data: dict) -> str:
             out.append(f'<p class="note">Skipped {escape(", ".join(map(str, s["group"])) or "the plan")}, which '
                        f'cannot hold the model: {escape(str(s.get("reason", "")))}.</p>')
     return "".join(out)
+
+
+def one_price_note(data: dict) -> str:
+    """``plan.json``'s note that GPU types competed at one price per GPU-hour (:mod:`sim.planning.one_price`:
+    the cost ranking counts GPUs alone), as the terminal says it; empty without one.
+
+        >>> one_price_note({"one_price_note": "every GPU type was priced at $2.50 per GPU-hour: ..."})
+        '<p class="note">Every GPU type was priced at $2.50 per GPU-hour: ....</p>'
+    """
+    note = data.get("one_price_note")
+    if not isinstance(note, str) or not note:
+        return ""
+    return f'<p class="note">{escape(note[0].upper() + note[1:])}.</p>'
 
 
 def constraint_words(text: str) -> str:
@@ -206,14 +219,23 @@ PLAN_NOTE = ('<p class="note">The table: each group\'s (each combination of the 
 
 
 def _priced(row: dict) -> str:
-    """`` (2 GPUs, $12,556/month, $0.38 per million output tokens)``: what a plan's answer costs."""
+    """`` (2 GPUs, $12,556/month, $0.38 per million output tokens, $0.08 per million prompt and output tokens)``:
+    what a plan's answer costs."""
     v = planner_values(row)
     parts = [f"{plain(v['GPUs'])} GPU{'' if v['GPUs'] == 1 else 's'}" if v["GPUs"] == v["GPUs"] else "",
              f"{plain(v['$/month'], money=True)}/month" if v["$/month"] == v["$/month"] else "",
              f"{plain(v['$/M out tok'], money=True)} per million output tokens" if v["$/M out tok"] == v["$/M out tok"]
-             else ""]
+             else "", _per_million_tokens(row)]
     said = ", ".join(p for p in parts if p)
     return f" ({said})" if said else ""
+
+
+def _per_million_tokens(row: dict) -> str:
+    """``$0.55 per million prompt and output tokens`` (``cost.per_million_tokens``): beside the price per output
+    token, which on a prompt-heavy trace is many times it; empty without the figure."""
+    v = row.get("cost.per_million_tokens.mean")
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+    return f"{plain(v, money=True)} per million prompt and output tokens" if ok else ""
 
 
 def shown_columns(data: dict) -> list[str]:
