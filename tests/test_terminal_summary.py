@@ -65,3 +65,25 @@ def test_net_share_line_appears_only_with_a_revenue_share(sharded):
     finally:
         sharded.summary["cashflow"].update(revenue_share_paid=0.0, revenue_share_received=0.0,
                                            revenue_share_net=0.0, cash_revenue_share_net=0.0)
+
+
+def test_the_cost_line_gives_the_cost_per_token_of_both_kinds_and_per_thousand_requests():
+    """Every request of 200 prompt and 20 output tokens, all served (``drain``): the bill over the GPU-hours at
+    $2 is spread by hand over 20, 220 tokens and 1 request each, labelled so on one line."""
+    scn = {"name": "fixed", "seed": 5, "duration": "2m", "warmup": 0, "drain": True, "model": "llama-3-8b",
+           "workload": {"arrival": {"process": "poisson", "rate": 2.0},
+                        "prompt_tokens": {"dist": "fixed", "value": 200},
+                        "output_tokens": {"dist": "fixed", "value": 20}},
+           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1}]},
+           "economics": {"gpu_hour_usd": 2.0}}
+    result = sim.run(scn)
+    s = result.summary
+    n = s["requests"]["completed"]
+    assert n == s["requests"]["arrived"] > 100
+    bill = 2.0 * s["gpu_hours"]["provisioned"]
+    (line,) = [ln for ln in format_summary(result).splitlines() if ln.startswith("cost  ")]
+    money = dict((what, float(v)) for v, what in re.findall(
+        r"\$([\d.]+) per (million output tokens|million tokens in \+ out|1,000 requests)", line))
+    assert money == {"million output tokens": pytest.approx(bill / (20 * n) * 1e6, abs=0.005),
+                     "million tokens in + out": pytest.approx(bill / (220 * n) * 1e6, abs=0.005),
+                     "1,000 requests": pytest.approx(bill / n * 1000, abs=0.005)}, line
