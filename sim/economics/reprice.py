@@ -267,7 +267,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
     summary.pop(FINGERPRINTS, None)     # the folder's, not the money's: written with the folder (_write_money)
-    summary["repriced"] = _repriced_block(summary.get("repriced"), src, overrides)
+    summary["repriced"] = _repriced_block(summary.get("repriced"), src, overrides, out)
     if out is not None:
         dst = Path(out)
         hit = result_in_the_way(dst)     # (found only after half the folder was written)
@@ -286,12 +286,28 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     return econ, summary
 
 
-def _repriced_block(earlier: object, src: Path, overrides: list[str]) -> dict:
+def _repriced_block(earlier: object, src: Path, overrides: list[str], out: str | Path | None = None) -> dict:
     """The summary's ``repriced`` block: the folder re-priced (``from``) and this re-pricing's ``overrides``;
     re-pricing a folder re-priced before adds ``since_run``, every override since the run (the earlier
     ones first), which the money now reflects against the ``scenario.json`` kept as run (the page and
-    ``compare`` read it: :func:`~sim.report.overview.repriced_overrides`)."""
-    block: dict = {"from": str(src), "overrides": list(overrides)}
+    ``compare`` read it: :func:`~sim.report.overview.repriced_overrides`).
+
+    ``from`` is the folder's absolute path, links resolved (as typed, ``results/baseline`` named a
+    different folder from any other working folder); with ``out`` (a folder written) ``from_folder`` is
+    the same folder relative to it (``../baseline``; ``.`` re-priced in place), which still names it when
+    the two move together (a ``results/`` folder copied to another machine).
+
+        >>> b = _repriced_block(None, Path("/r/base"), ["economics.gpu_hour_usd=3"], "/r/dear")
+        >>> b["from"], b["from_folder"]
+        ('/r/base', '../base')
+    """
+    import os
+
+    where = src.resolve()
+    block: dict = {"from": str(where)}
+    if out is not None:
+        block["from_folder"] = Path(os.path.relpath(where, Path(out).resolve())).as_posix()
+    block["overrides"] = list(overrides)
     if isinstance(earlier, dict):
         before = earlier.get("since_run", earlier.get("overrides"))
         if isinstance(before, list) and before:
