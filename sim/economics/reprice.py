@@ -30,7 +30,7 @@ from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
 from sim.errors import InputError, InputWarning, ScenarioError, clipped, json_kind, text_list
-from sim.atomic import atomic_write_json, in_the_way_message, staged_folder
+from sim.atomic import atomic_write_json, finish_swaps, in_the_way_message, staged_folder
 from sim.paths import loop_message, looping_link, looping_links
 from sim.limits import check_money
 from sim.metrics.output import RESULT_NAMES, result_files, result_in_the_way
@@ -216,6 +216,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
                                                  "point the link at it"))
     for entry in looping_links(src, ("figures",)):     # a file read (or copied, with --out) that is not there
         raise InputError(loop_message(entry, entry, "remove the link, or point it at the file or folder it stands for"))
+    finish_swaps(src)       # a swap into it a hard kill cut short: finished or undone, said
     if src.is_file() or not src.exists():
         what = "a file, not a result folder" if src.is_file() else "no such result folder"
         raise InputError(f"{src}: {what} (fleetsim reprice reads the folder fleetsim run --out DIR wrote)")
