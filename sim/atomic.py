@@ -336,8 +336,8 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
             shutil.rmtree(aside, ignore_errors=True)
             continue
         whole = (aside / "old").is_dir() and "old" not in old
-        if whole:       # the old folder renamed aside whole: the new one is in place if the folder is there
-            done = os.path.lexists(target)
+        if whole:       # the old folder renamed aside whole: the new one is in place once its stage is gone
+            done = os.path.lexists(target) and not os.path.lexists(stage)    # (not a folder a lock made since)
         else:           # entry by entry: every staged entry moved in
             done = not any(os.path.lexists(stage / e) for e in new)
         if done:
@@ -347,7 +347,7 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
             text = (f"{name}: a result swapped into this folder was cut short (the command was killed) after the "
                     f"new result was whole in place: finished, the old result left aside in {aside.name} removed")
         else:
-            if whole:
+            if whole:           # (over an empty folder made since: the lock of the command now running)
                 os.rename(aside / "old", target)
             else:
                 for e in new:           # what had moved in goes back to the stage, deleted below

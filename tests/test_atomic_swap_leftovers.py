@@ -111,6 +111,18 @@ def test_a_swap_killed_at_any_instant_is_finished_or_undone_whole(tmp_path, note
     assert seen == {"old", "new"}
 
 
+def test_an_empty_folder_made_since_in_the_place_of_the_result_is_no_finished_swap(tmp_path):
+    """Killed between its two renames, a whole-folder swap left no folder; the next ``run --out`` makes an empty one
+    to lock before it writes: the swap is still undone (the old result put back), not taken for finished."""
+    target = tmp_path / "r"
+    _old_result(target, False)
+    assert _swap(target, 3).returncode == 9 and not target.exists()
+    target.mkdir()                                  # as sim.folder_lock.holding makes the folder it locks
+    with pytest.warns(InputWarning, match="undone"):
+        finish_swaps(target)
+    assert set(_contents(target).values()) == {"old"} and os.listdir(tmp_path) == ["r"]
+
+
 def test_a_swap_under_way_is_left_alone(tmp_path):
     """The journal of a live swap is locked by its process: the next command leaves its folders alone."""
     fcntl = pytest.importorskip("fcntl")
