@@ -88,10 +88,10 @@ def header(result: "Result") -> list[str]:
     """What was simulated and the verdict, wrapped: the head of the terminal summary."""
     scn = result.scenario.scenario.model_dump(mode="json", by_alias=True) if result.scenario is not None else None
     view = overview(result.summary, scn)
-    lines = [view.title, *_wrap(view.paragraph), *_wrap(view.verdict)]
-    for note in view.notes:
+    lines = [view.title, *_wrap(view.paragraph)]
+    for note in view.notes:             # (a sharded pool's: said before the verdict, which uses the shard)
         lines += _wrap("note: " + note)
-    return lines
+    return [*lines, *_wrap(view.verdict)]
 
 
 def format_summary(result: "Result") -> str:

@@ -22,14 +22,17 @@ def test_summary_opens_with_what_was_simulated_and_the_verdict(sharded):
     text = format_summary(sharded)
     lines = text.splitlines()
     assert lines[0] == "shards · llama-3-8b · h100-sxm"
-    head = " ".join(" ".join(lines[:8]).split())          # the paragraphs are wrapped
-    assert "2 × h100-sxm, one shard of 250,000 serving llama-3-8b" in head
+    head = " ".join(" ".join(lines[:12]).split())          # the paragraphs are wrapped
+    assert "2 × h100-sxm serving llama-3-8b (one of 250,000 identical shards)" in head
     assert "Poisson arrivals at 2 req/s for 2 m" in head
     assert "SLO met" in head and "per million output tokens" in head
-    assert "note: Sharded pools: main (× 250,000)" in text
+    # the shard explained before the verdict, which uses it: 2 replicas of 1 GPU in each of 250,000 shards
+    assert "note: Sharded pool main: the pool described is one of 250,000 identical shards (500,000 replicas, " \
+           "500,000 GPUs in all)" in head
+    assert head.index("note: Sharded") < head.index("SLO met")
     # said once: the statement's own shard note (the economics' caveat) would repeat the header's
     assert sharded.economics.notes == ("pool main simulated as 1 shard x 250000",)
-    assert "simulated as 1 shard" not in text and text.count("Sharded pools") == 1
+    assert "simulated as 1 shard" not in text and text.count("Sharded pool") == 1
     slo = sharded.summary["slo"]
     assert slo["ttft_s"] >= 1 > slo["tpot_s"]                 # one bound in seconds, one in milliseconds
     bounds = f"SLO (TTFT <= {slo['ttft_s']:g} s, TPOT <= {slo['tpot_s'] * 1000:g} ms)"
