@@ -228,7 +228,8 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
 
 #: the file in a swap's ``.old`` folder saying what the swap moves (written, and locked, before anything moves)
 JOURNAL = "swap.json"
-#: how old a ``.old`` folder with no journal must be to be taken for a dead swap's (one being made is younger)
+#: how old a ``.old`` folder with no journal (or an unlocked journal where locks cannot be taken) must be to be
+#: taken for a dead swap's (one being made, or under way, is younger)
 NO_JOURNAL_AGE_S = 60.0
 
 
@@ -258,11 +259,20 @@ def _journal(aside: Path, stage: Path, old: list[str]) -> int | None:
 
 def _live(journal: Path) -> bool:
     """Whether a process still holds the swap of ``journal`` (its lock is taken): a swap under way, not a
-    leftover."""
+    leftover. Where no lock can be taken (Windows, a file system without locks), a journal younger than
+    :data:`NO_JOURNAL_AGE_S` is taken for a live swap's (a swap is a few renames)."""
+    import time
+
+    def young() -> bool:
+        try:
+            return time.time() - journal.stat().st_mtime < NO_JOURNAL_AGE_S
+        except OSError:
+            return True         # (gone meanwhile: its swap ended)
+
     try:
         import fcntl
     except ImportError:
-        return False
+        return young()
     try:
         fd = os.open(journal, os.O_RDONLY)
     except OSError:
@@ -271,8 +281,8 @@ def _live(journal: Path) -> bool:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
-    except OSError:             # a file system without locks: taken for a dead swap's
-        return False
+    except OSError:             # a file system without locks
+        return young()
     finally:
         os.close(fd)
     return False
