@@ -88,10 +88,10 @@ def header(result: "Result") -> list[str]:
     """What was simulated and the verdict, wrapped: the head of the terminal summary."""
     scn = result.scenario.scenario.model_dump(mode="json", by_alias=True) if result.scenario is not None else None
     view = overview(result.summary, scn)
-    lines = [view.title, *_wrap(view.paragraph), *_wrap(view.verdict)]
-    for note in view.notes:
+    lines = [view.title, *_wrap(view.paragraph)]
+    for note in view.notes:             # (a sharded pool's: said before the verdict, which uses the shard)
         lines += _wrap("note: " + note)
-    return lines
+    return [*lines, *_wrap(view.verdict)]
 
 
 def format_summary(result: "Result") -> str:
@@ -326,23 +326,41 @@ def _sharded(s: dict) -> bool:
     return any(p.get("scale", 1) != 1 for p in (s.get("pools") or {}).values())
 
 
-def _was(s: dict, before: dict | None, block: str, key: str, default=None) -> str:
-    """A money value of ``s[block][key]``, followed by ``(was X)`` when ``before`` holds another."""
+def _was(s: dict, before: dict | None, block: str, key: str, default=None, scale: float = 1.0) -> str:
+    """A money value of ``s[block][key]`` (times ``scale``), followed by ``(was X)`` when ``before`` holds another."""
     now = s.get(block, {}).get(key, default)
-    text = _usd(now)
+    text = _usd(now * scale if _number(now) else now)
     if before is not None:
         old = (before.get(block) or {}).get(key, default)
-        if isinstance(old, (int, float)) and old != now:
-            text += f" (was {_usd(old)})"
+        if _number(old) and old != now:
+            text += f" (was {_usd(old * scale)})"
     return text
 
 
-def cost_line(s: dict, before: dict | None = None) -> list[str]:
-    """The compute bill and cost per million output tokens (:func:`fields`); with ``before`` (the summary
-    before ``fleetsim reprice``), each changed value followed by what it was."""
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def cost_line(s: dict, before: dict | None = None, width: int | None = -1) -> list[str]:
+    """The compute bill, the cost per million output tokens, per million tokens of both kinds (the
+    summary's ``cost.per_million_tokens``: prompt and output tokens served) and per thousand requests
+    (``cost.per_request``, whose cents would read $0.00) (:func:`fields`); with ``before`` (the summary
+    before ``fleetsim reprice``), each changed value followed by what it was. A summary written before
+    the last two were kept shows the first two alone.
+
+        >>> cost = {"compute_usd": 10.0, "per_million_output_tokens": 0.93, "per_million_tokens": 0.186,
+        ...         "per_request": 0.000231}
+        >>> print(cost_line({"cost": cost}, width=None)[0])
+        cost  compute $10.00  $0.93 per million output tokens  $0.19 per million tokens in + out  $0.23 per 1,000 requests
+    """
+    cost = s.get("cost") or {}
     return fields(f"cost{' (whole fleet)' if _sharded(s) else ''}",
                   [f"compute {_was(s, before, 'cost', 'compute_usd')}",
-                   f"{_was(s, before, 'cost', 'per_million_output_tokens')} per million output tokens"])
+                   f"{_was(s, before, 'cost', 'per_million_output_tokens')} per million output tokens",
+                   *([f"{_was(s, before, 'cost', 'per_million_tokens')} per million tokens in + out"]
+                     if _number(cost.get("per_million_tokens")) else []),
+                   *([f"{_was(s, before, 'cost', 'per_request', scale=1000)} per 1,000 requests"]
+                     if _number(cost.get("per_request")) else [])], width)
 
 
 #: the summary's ``cashflow`` keys the accrual ``net`` is made of, in the order of its formula
@@ -376,12 +394,13 @@ def cashflow_lines(s: dict, before: dict | None = None, costs: bool = False) -> 
     return lines
 
 
-def format_reprice(s: dict, before: dict | None, econ) -> str:
-    """What ``fleetsim reprice`` prints: the overrides, the new money totals with what each changed
-    value was (``before``: the folder's summary before re-pricing; None when it could not be read),
-    then the statement."""
+def format_reprice(s: dict, before: dict | None, econ, shown: str | None = None) -> str:
+    """What ``fleetsim reprice`` prints: the folder (``shown``: as typed; else the summary's absolute
+    ``repriced.from``) and the overrides, the new money totals with what each changed value was
+    (``before``: the folder's summary before re-pricing; None when it could not be read), then the statement."""
     overrides = ", ".join((s.get("repriced") or {}).get("overrides") or []) or "no overrides"
-    lines = [f"repriced {(s.get('repriced') or {}).get('from', '')} with {overrides}",
+    folder = shown if shown is not None else (s.get("repriced") or {}).get("from", "")
+    lines = [f"repriced {folder} with {overrides}",
              *cost_line(s, before), *cashflow_lines(s, before, costs=_costs_only(econ))]
     if econ is not None and econ.statement:
         lines += ["", statement_text(econ)]

@@ -255,9 +255,12 @@ def test_verdict_reads_load_factor_and_a_growing_backlog_when_present():
 def test_sharded_pool_is_labelled_per_shard_and_whole_fleet():
     from sim.report.overview import overview
 
-    o = overview(_summary(pools={"a100": {"gpu": "a100-80gb", "replicas": 4, "scale": 10316.0}}))
-    assert "one shard of 10,316" in o.paragraph
-    assert any("simulated shard" in n and "whole fleet" in n for n in o.notes)
+    o = overview(_summary(pools={"a100": {"gpu": "a100-80gb", "replicas": 4, "tensor_parallel": 8,
+                                          "gpus_per_replica": 8, "scale": 10316.0}}))
+    assert "4 × 8 a100-80gb (TP 8), one of 10,316 identical shards" in o.paragraph, o.paragraph  # summary alone
+    (note,) = o.notes
+    assert "simulated shard" in note and "whole fleet" in note
+    assert "(41,264 replicas, 330,112 GPUs in all)" in note          # 4 replicas x 8 GPUs in each of 10,316
 
 
 def test_report_html_opens_with_what_was_simulated_the_verdict_and_the_statement(tmp_path):
@@ -618,3 +621,16 @@ def test_a_table_read_in_blocks_is_the_table_read_at_once_and_names_each_bad_cel
         read_requests(folder)
     assert exc.value.problems[:2] == [("line 3, column first_token_s", "'x' is not a number"),
                                       ("line 4, column output_tokens", "'four' is not a number")]
+
+
+def test_the_page_explains_a_shard_right_under_the_paragraph_that_names_it():
+    """The paragraph names the shard; its note followed the settings table and the verdict (whose load factor is
+    the shard's), so the word was met twice before it was explained."""
+    from sim.report.html_report import run_header
+    from sim.report.overview import overview
+
+    o = overview(_summary(pools={"a100": {"gpu": "a100-80gb", "replicas": 4, "scale": 10316.0}}))
+    page = run_header(o)
+    first = page.index("identical shards")
+    assert first < page.index('<p class="note">Sharded pool a100') < page.index("<table") < page.index("verdict")
+    assert page.count('class="note"') == 1

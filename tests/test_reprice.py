@@ -54,7 +54,8 @@ def test_reprice_equals_a_fresh_run_request_level(tmp_path, capsys, overrides):
     printed = json.loads(capsys.readouterr().out)
     _assert_same_money(fresh, tmp_path / "re")
     assert printed["cashflow"] == json.loads((fresh / "summary.json").read_text())["cashflow"]
-    assert printed["repriced"] == {"from": str(base), "overrides": overrides}
+    # the folder re-priced, absolute and relative to the one written (both are in tmp_path)
+    assert printed["repriced"] == {"from": str(base.resolve()), "from_folder": "../base", "overrides": overrides}
     # what re-pricing does not touch is copied unchanged
     assert (tmp_path / "re" / "requests.csv.gz").read_bytes() == (base / "requests.csv.gz").read_bytes()
 

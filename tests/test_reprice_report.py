@@ -4,6 +4,7 @@ money no longer follows); a field named without its ``economics.`` prefix is ref
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -51,8 +52,10 @@ def test_a_folder_repriced_twice_names_every_override_since_the_run(base, tmp_pa
     s2, sb = (json.loads((f / "summary.json").read_text()) for f in (second, both))
     assert s2["cost"]["compute_usd"] == pytest.approx(3.0 * 4 * 2 / 60, rel=1e-12)
     assert (s2["cost"], s2["cashflow"]) == (sb["cost"], sb["cashflow"])
-    assert s2["repriced"] == {"from": str(first), "overrides": [rate], "since_run": [price, rate]}
-    assert sb["repriced"] == {"from": str(base), "overrides": [price, rate]}       # one step: no since_run
+    assert s2["repriced"] == {"from": str(first.resolve()), "from_folder": "../first", "overrides": [rate],
+                              "since_run": [price, rate]}
+    assert sb["repriced"] == {"from": str(base.resolve()), "from_folder": os.path.relpath(base, both),
+                              "overrides": [price, rate]}       # one step: no since_run
     scenario = json.loads((second / "scenario.json").read_text())
     assert ("re-priced with", f"{price} {rate}") in overview(s2, scenario).settings
     capsys.readouterr()
@@ -94,3 +97,24 @@ def test_a_capacity_band_keeps_its_usage_but_not_its_costs_at_the_old_prices(tmp
     assert main(["reprice", str(band), "--out", str(tmp_path / "same"), "--quiet"]) == 0
     assert json.loads((tmp_path / "same" / "summary.json").read_text())["capacity_band"] == before
     assert "capacity_band" not in capsys.readouterr().err
+
+
+def test_the_folder_repriced_is_found_again_after_both_folders_move(base, tmp_path, capsys):
+    """``repriced.from`` is absolute (the same whatever folder the command ran in); ``from_folder`` is relative to
+    the re-priced folder, so a results folder moved whole (here renamed) still leads from one to the other;
+    re-priced in place, it is the folder itself."""
+    import shutil
+
+    results = tmp_path / "results"
+    shutil.copytree(base, results / "base")
+    assert main(["reprice", str(results / "base"), "--set", "economics.gpu_hour_usd=3",
+                 "--out", str(results / "dear"), "--quiet"]) == 0
+    block = json.loads((results / "dear" / "summary.json").read_text())["repriced"]
+    assert Path(block["from"]).is_absolute() and Path(block["from"]) == (results / "base").resolve()
+    moved = tmp_path / "elsewhere"
+    results.rename(moved)
+    assert (moved / "dear" / block["from_folder"]).resolve() == (moved / "base").resolve()
+    assert main(["reprice", str(moved / "base"), "--set", "economics.gpu_hour_usd=3",
+                 "--out", str(moved / "base"), "--quiet"]) == 0
+    assert json.loads((moved / "base" / "summary.json").read_text())["repriced"]["from_folder"] == "."
+    assert f"repriced {moved / 'base'} with" in capsys.readouterr().out       # as typed on the terminal

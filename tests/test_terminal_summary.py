@@ -22,14 +22,17 @@ def test_summary_opens_with_what_was_simulated_and_the_verdict(sharded):
     text = format_summary(sharded)
     lines = text.splitlines()
     assert lines[0] == "shards · llama-3-8b · h100-sxm"
-    head = " ".join(" ".join(lines[:8]).split())          # the paragraphs are wrapped
-    assert "2 × h100-sxm, one shard of 250,000 serving llama-3-8b" in head
+    head = " ".join(" ".join(lines[:12]).split())          # the paragraphs are wrapped
+    assert "2 × h100-sxm serving llama-3-8b (one of 250,000 identical shards)" in head
     assert "Poisson arrivals at 2 req/s for 2 m" in head
     assert "SLO met" in head and "per million output tokens" in head
-    assert "note: Sharded pools: main (× 250,000)" in text
+    # the shard explained before the verdict, which uses it: 2 replicas of 1 GPU in each of 250,000 shards
+    assert "note: Sharded pool main: the pool described is one of 250,000 identical shards (500,000 replicas, " \
+           "500,000 GPUs in all)" in head
+    assert head.index("note: Sharded") < head.index("SLO met")
     # said once: the statement's own shard note (the economics' caveat) would repeat the header's
     assert sharded.economics.notes == ("pool main simulated as 1 shard x 250000",)
-    assert "simulated as 1 shard" not in text and text.count("Sharded pools") == 1
+    assert "simulated as 1 shard" not in text and text.count("Sharded pool") == 1
     slo = sharded.summary["slo"]
     assert slo["ttft_s"] >= 1 > slo["tpot_s"]                 # one bound in seconds, one in milliseconds
     bounds = f"SLO (TTFT <= {slo['ttft_s']:g} s, TPOT <= {slo['tpot_s'] * 1000:g} ms)"
@@ -65,3 +68,25 @@ def test_net_share_line_appears_only_with_a_revenue_share(sharded):
     finally:
         sharded.summary["cashflow"].update(revenue_share_paid=0.0, revenue_share_received=0.0,
                                            revenue_share_net=0.0, cash_revenue_share_net=0.0)
+
+
+def test_the_cost_line_gives_the_cost_per_token_of_both_kinds_and_per_thousand_requests():
+    """Every request of 200 prompt and 20 output tokens, all served (``drain``): the bill over the GPU-hours at
+    $2 is spread by hand over 20, 220 tokens and 1 request each, labelled so on one line."""
+    scn = {"name": "fixed", "seed": 5, "duration": "2m", "warmup": 0, "drain": True, "model": "llama-3-8b",
+           "workload": {"arrival": {"process": "poisson", "rate": 2.0},
+                        "prompt_tokens": {"dist": "fixed", "value": 200},
+                        "output_tokens": {"dist": "fixed", "value": 20}},
+           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1}]},
+           "economics": {"gpu_hour_usd": 2.0}}
+    result = sim.run(scn)
+    s = result.summary
+    n = s["requests"]["completed"]
+    assert n == s["requests"]["arrived"] > 100
+    bill = 2.0 * s["gpu_hours"]["provisioned"]
+    (line,) = [ln for ln in format_summary(result).splitlines() if ln.startswith("cost  ")]
+    money = dict((what, float(v)) for v, what in re.findall(
+        r"\$([\d.]+) per (million output tokens|million tokens in \+ out|1,000 requests)", line))
+    assert money == {"million output tokens": pytest.approx(bill / (20 * n) * 1e6, abs=0.005),
+                     "million tokens in + out": pytest.approx(bill / (220 * n) * 1e6, abs=0.005),
+                     "1,000 requests": pytest.approx(bill / n * 1000, abs=0.005)}, line

@@ -40,7 +40,11 @@ def main(args: argparse.Namespace) -> int:
     from sim.planning.table import jsonable, terminal_width, write_json
     from sim.report.comparison import compare
 
+    from sim.atomic import finish_swaps
+
     folders = [args.base, *args.others]
+    for folder in folders:          # a swap into one a hard kill cut short: finished or undone, said
+        finish_swaps(folder)
     # neither output may replace a file of the folders compared: what is read, and the rest of each result
     from sim.report.comparison_page import result_files
 

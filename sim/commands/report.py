@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from sim.atomic import finish_swaps
     from sim.errors import printable
     from sim.paths import loop_message, looping_link, looping_links
     from sim.report.html_report import write_report
@@ -40,6 +41,7 @@ def main(args: argparse.Namespace) -> int:
         print(printable(loop_message(entry, entry, "remove the link, or point it at the file or folder it stands "
                                                    "for")), file=sys.stderr)
         return 2
+    finish_swaps(args.folder)       # a swap into it a hard kill cut short: finished or undone, said
     if args.folder.exists() and not args.folder.is_dir():
         print(printable(f"{args.folder}: a file, not a result folder (the folder fleetsim run --out DIR, sweep, "
                         "plan or saturation wrote)"), file=sys.stderr)

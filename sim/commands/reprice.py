@@ -55,7 +55,8 @@ def main(args: argparse.Namespace) -> int:
     else:
         from sim.report_text import format_reprice
 
-        sys.stdout.write(format_reprice(summary, before if isinstance(before, dict) else None, econ) + "\n")
+        sys.stdout.write(format_reprice(summary, before if isinstance(before, dict) else None, econ,
+                                        shown=str(args.folder)) + "\n")
     say_written(args, f"{args.folder} is as it was; --out DIR writes the re-priced result folder, which may be "
                       f"{args.folder} itself")
     return 0

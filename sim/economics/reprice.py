@@ -30,7 +30,7 @@ from sim.economics.result import EconomicsResult
 from sim.economics.usage_file import FILE_NAME, SavedUsage, read_usage
 from sim.economics.validate import EconomicsWarning, validate
 from sim.errors import InputError, InputWarning, ScenarioError, clipped, json_kind, text_list
-from sim.atomic import atomic_write_json, in_the_way_message, staged_folder
+from sim.atomic import atomic_write_json, finish_swaps, in_the_way_message, staged_folder
 from sim.paths import loop_message, looping_link, looping_links
 from sim.limits import check_money
 from sim.metrics.output import RESULT_NAMES, result_files, result_in_the_way
@@ -216,6 +216,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
                                                  "point the link at it"))
     for entry in looping_links(src, ("figures",)):     # a file read (or copied, with --out) that is not there
         raise InputError(loop_message(entry, entry, "remove the link, or point it at the file or folder it stands for"))
+    finish_swaps(src)       # a swap into it a hard kill cut short: finished or undone, said
     if src.is_file() or not src.exists():
         what = "a file, not a result folder" if src.is_file() else "no such result folder"
         raise InputError(f"{src}: {what} (fleetsim reprice reads the folder fleetsim run --out DIR wrote)")
@@ -267,7 +268,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
     summary.pop(FINGERPRINTS, None)     # the folder's, not the money's: written with the folder (_write_money)
-    summary["repriced"] = _repriced_block(summary.get("repriced"), src, overrides)
+    summary["repriced"] = _repriced_block(summary.get("repriced"), src, overrides, out)
     if out is not None:
         dst = Path(out)
         hit = result_in_the_way(dst)     # (found only after half the folder was written)
@@ -286,12 +287,28 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str |
     return econ, summary
 
 
-def _repriced_block(earlier: object, src: Path, overrides: list[str]) -> dict:
+def _repriced_block(earlier: object, src: Path, overrides: list[str], out: str | Path | None = None) -> dict:
     """The summary's ``repriced`` block: the folder re-priced (``from``) and this re-pricing's ``overrides``;
     re-pricing a folder re-priced before adds ``since_run``, every override since the run (the earlier
     ones first), which the money now reflects against the ``scenario.json`` kept as run (the page and
-    ``compare`` read it: :func:`~sim.report.overview.repriced_overrides`)."""
-    block: dict = {"from": str(src), "overrides": list(overrides)}
+    ``compare`` read it: :func:`~sim.report.overview.repriced_overrides`).
+
+    ``from`` is the folder's absolute path, links resolved (as typed, ``results/baseline`` named a
+    different folder from any other working folder); with ``out`` (a folder written) ``from_folder`` is
+    the same folder relative to it (``../baseline``; ``.`` re-priced in place), which still names it when
+    the two move together (a ``results/`` folder copied to another machine).
+
+        >>> b = _repriced_block(None, Path("/r/base"), ["economics.gpu_hour_usd=3"], "/r/dear")
+        >>> b["from"], b["from_folder"]
+        ('/r/base', '../base')
+    """
+    import os
+
+    where = src.resolve()
+    block: dict = {"from": str(where)}
+    if out is not None:
+        block["from_folder"] = Path(os.path.relpath(where, Path(out).resolve())).as_posix()
+    block["overrides"] = list(overrides)
     if isinstance(earlier, dict):
         before = earlier.get("since_run", earlier.get("overrides"))
         if isinstance(before, list) and before:

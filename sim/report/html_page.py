@@ -220,9 +220,11 @@ def embedded(data: bytes, kind: str, alt: str, words: str) -> str:
             f"<figcaption>{escape(words)}</figcaption></figure>")
 
 
-def simulated(view, source: str = "") -> str:
-    """The "What was simulated" heading, paragraph (``source`` appended) and key-settings table."""
+def simulated(view, source: str = "", notes: Sequence[str] = ()) -> str:
+    """The "What was simulated" heading, paragraph (``source`` appended), the ``notes`` on it (a sharded
+    pool's, explaining the word the paragraph has just used) and key-settings table."""
     return (f'<h2>What was simulated</h2><p class="lead">{escape(view.paragraph + source)}</p>'
+            + "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
             + table(["setting", "value"], [[k, v] for k, v in view.settings], cls="settings"))
 
 

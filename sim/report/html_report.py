@@ -109,11 +109,11 @@ def _sweep_view(data: dict) -> SimpleNamespace:
 
 
 def run_header(view) -> str:
-    """What was simulated (paragraph and key settings) and the verdict, as HTML."""
+    """What was simulated (paragraph, its notes: a sharded pool's, right under the paragraph that names the
+    shard, before the settings and the verdict that use it; key settings) and the verdict, as HTML."""
     cls = {True: "met", False: "missed", None: "unknown"}[view.met]
-    notes = "".join(f'<p class="note">{escape(n)}</p>' for n in view.notes)
-    return (simulated(view)
-            + f'<p class="verdict {cls}" id="verdict">{escape(view.verdict)}</p>' + notes)
+    return (simulated(view, notes=view.notes)
+            + f'<p class="verdict {cls}" id="verdict">{escape(view.verdict)}</p>')
 
 
 def statement_section(rows: list[dict] | None, currency: str, period: str = "period", economics: Any = None) -> str:

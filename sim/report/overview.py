@@ -16,7 +16,8 @@ scenario (``scenario.json``, written with every result) and returns
   bill per month (and a compute commit's shortfall, when there is one);
 * ``notes``: caveats a reader must know to read the numbers, e.g. that a pool with ``scale: K``
   is simulated as one shard of K (latency and throughput per shard, GPU-hours and money for the
-  whole fleet).
+  whole fleet); the page and the terminal put them right under the paragraph, which names the
+  shard, before the settings and the verdict that use it.
 
 Without ``scenario.json`` (a folder written by an older version) the settings come from the
 summary alone (GPU, replicas, TP, SLO). Keys a summary may lack (``utilization.load_factor``,
@@ -330,12 +331,25 @@ def _verdict(summary: dict, slo_words: str) -> tuple[str, bool | None]:
 
 
 def shard_notes(summary: dict) -> list[str]:
-    """What a sharded pool (``scale: K``) means for the numbers: which are one shard's, which the fleet's."""
-    notes = []
-    shards = {n: p["scale"] for n, p in (summary.get("pools") or {}).items()
-              if _num(p.get("scale")) and p["scale"] != 1}
-    if shards:
-        which = ", ".join(f"{n} (× {count(k)})" for n, k in shards.items())
-        notes.append(f"Sharded pools: {which}. Requests, latency and throughput are those of the one "
-                     f"simulated shard; GPU-hours, cost and cash flows are for the whole fleet.")
-    return notes
+    """What a sharded pool (``scale: K``) means for the numbers: which are one shard's, which the fleet's; with
+    the replicas and GPUs of the whole fleet (the shard's times K) when the summary has them.
+
+        >>> print(shard_notes({"pools": {"a100": {"scale": 10316.0, "replicas": 4, "gpus_per_replica": 8}}})[0])
+        Sharded pool a100: the pool described is one of 10,316 identical shards (41,264 replicas, 330,112 GPUs in all). Requests, arrivals, latency and throughput are those of the one simulated shard; GPU-hours, cost and cash flows are for the whole fleet.
+    """
+    shards = {n: p for n, p in (summary.get("pools") or {}).items() if _num(p.get("scale")) and p["scale"] != 1}
+    if not shards:
+        return []
+
+    def one(p: dict) -> str:
+        text = f"one of {count(p['scale'])} identical shards"
+        if _num(p.get("replicas")) and _num(p.get("gpus_per_replica")):
+            text += (f" ({count(p['replicas'] * p['scale'])} replicas, "
+                     f"{count(p['replicas'] * p['gpus_per_replica'] * p['scale'])} GPUs in all)")
+        return text
+
+    which = (f"Sharded pool {next(iter(shards))}: the pool described is {one(next(iter(shards.values())))}"
+             if len(shards) == 1 else
+             "Sharded pools: " + "; ".join(f"{n} is {one(p)}" for n, p in shards.items()))
+    return [f"{which}. Requests, arrivals, latency and throughput are those of the one simulated shard; "
+            f"GPU-hours, cost and cash flows are for the whole fleet."]

@@ -240,10 +240,21 @@ def _pool_line(pool: dict, default_model: Any, summary_pool: dict | None) -> str
     if auto:
         line += f", autoscaled ({auto.get('metric', 'utilization')} target {number(auto.get('target'))}"
         line += f"; mean {number(mean)} replicas)" if _num(mean) else ")"
-    if _num(pool.get("scale")) and pool["scale"] != 1:
-        line += f", one shard of {count(pool['scale'])}"
     line += f" serving {model_name(pool.get('model') or default_model)}"
+    if _num(pool.get("scale")) and pool["scale"] != 1:
+        line += _shards(pool["scale"])
     return line
+
+
+def _shards(scale: float) -> str:
+    """What a sharded pool's line (``scale: K``) ends with: the pool it describes is one shard of K, said where
+    the word is first met (the note under the paragraph, :func:`~sim.report.overview.shard_notes`, says which
+    numbers are that shard's).
+
+        >>> _shards(10316.0)
+        ' (one of 10,316 identical shards)'
+    """
+    return f" (one of {count(scale)} identical shards)"
 
 def _warmup_s(scenario: dict) -> float | None:
     """The scenario's warm-up when it has one (> 0)."""
@@ -368,7 +379,7 @@ def summary_described(name: str, pools_sum: dict, horizon) -> tuple[list[str], l
     shard scale, and the simulated time."""
     lines = [_off({"name": n, **p, "autoscale": _served(p)}, p.get("replicas"), p.get("gpu", "?"))
              or _replicas_of(p, p.get("replicas", "?"), p.get("gpu", "?"))
-             + (f", one shard of {count(p['scale'])}" if _num(p.get("scale")) and p["scale"] != 1 else "")
+             + (f", {_shards(p['scale'])[2:-1]}" if _num(p.get("scale")) and p["scale"] != 1 else "")
              for n, p in pools_sum.items()]
     sentences = [f"{name}: " + ("; ".join(lines) or "fleet as configured")
                  + (f", {duration(horizon)} simulated." if _num(horizon) else ".")]
