@@ -173,8 +173,8 @@ def test_itl_behind_a_backlog_against_the_request_level(hourly):
     for s in ("mean", "p90", "p99"):
         req = float(np.mean([r[s] for r in runs]))
         assert hourly["itl"][s] == pytest.approx(req, rel=0.01), (s, hourly["itl"][s], req)
-    for r in runs:
-        assert min(abs(r["p50"] - 0.24), abs(r["p50"] - 0.26)) < 1e-9, r["p50"]
+    for r in runs:               # records: none, so within the half bin (0.5 %) of its gap histogram
+        assert min(abs(r["p50"] / 0.24 - 1), abs(r["p50"] / 0.26 - 1)) < 0.005, r["p50"]
 
 
 @pytest.mark.slow
