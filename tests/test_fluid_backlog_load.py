@@ -32,6 +32,7 @@ The request level (mean of 20 seeds, ``slow``) reads a TPOT mean of 0.2343 +- 0.
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -214,3 +215,45 @@ def test_a_class_behind_a_backlog_is_read_at_the_pools_load_not_its_share_of_it(
     s = sim.run(sc).summary
     for cls in ("a", "b"):
         assert s["classes"][cls]["slo"]["attainment"] == pytest.approx(s["slo"]["attainment"], abs=5e-4)
+
+
+def test_itl_percentiles_are_the_mixed_gaps_not_the_average_of_each_steps():
+    """Two steps of a hand-made curve: one at a light load whose gaps are all 0.1 s, one at a heavy load
+    whose gaps are all 0.3 s, each serving 100 requests of 11 output tokens (10 gaps each). The mixed gaps
+    are half 0.1 s and half 0.3 s: mean 0.2 s, p50 0.1 s (the inverted CDF: the 1,000th of 2,000 gaps),
+    p90 and p99 0.3 s. The average of each step's percentiles read 0.2 s for all three."""
+    from sim.fluid.backlog import StepWaits
+    from sim.fluid.curve import CapacityCurve
+    from sim.fluid.sums import FleetSums
+
+    def row(v: float) -> np.ndarray:
+        r = np.zeros(REF.n_bins)
+        r[REF.bin_index(np.array([v]))[0]] = 1.0
+        return r
+
+    rates = np.array([0.0, 1.0, 2.0])
+    gaps = np.array([0.1, 0.1, 0.3])                    # the idle point as the lightest
+    lat = {m: {s: np.full(3, 0.5) for s in ("mean", "p50", "p90", "p99")} for m in ("ttft", "tpot", "e2e", "queue")}
+    lat["itl"] = {s: gaps.copy() for s in ("mean", "p50", "p90", "p99")}
+    hists = {m: np.vstack([row(0.5)] * 3) for m in ("ttft", "tpot", "e2e", "queue")}
+    hists["itl"] = np.vstack([row(g) for g in gaps])
+    curve = CapacityCurve(key="k", pool="p", max_rps=2.1, rates_rps=rates, served_rps=rates, attainment=np.ones(3),
+                          busy=rates / 2.1, kv=np.zeros(3), mfu=np.zeros(3), latency=lat, hists=hists,
+                          prompt_tokens_mean=10.0, output_tokens_mean=11.0, reject_share=0.0)
+    i, w = np.array([0, 1]), np.array([1.0, 1.0])           # the steps at grid points 1 and 2
+
+    def at(values):
+        v = np.asarray(values, dtype=np.float64)
+        return v[i] * (1 - w) + v[i + 1] * w
+
+    sums = FleetSums({m: np.zeros(REF.n_bins) for m in ("ttft", "tpot", "e2e", "queue")})
+    sums.add_latency(curve, i, w, at, np.array([100.0, 100.0]), StepWaits.single(np.zeros(2)))
+    sc = SimpleNamespace(slo=SimpleNamespace(ttft_s=1.0, tpot_s=1.0))
+    itl = sums.blocks(sc, 200.0, 1.0)["latency"]["itl"]
+    assert itl["mean"] == pytest.approx(0.2, rel=1e-9)
+    assert itl["p50"] == pytest.approx(0.1, rel=0.005)
+    for s in ("p90", "p99"):
+        assert itl[s] == pytest.approx(0.3, rel=0.005), s
+    sums.itl_mixed = False                                  # what the average of the steps' percentiles read
+    avg = sums.blocks(sc, 200.0, 1.0)["latency"]["itl"]
+    assert [avg[s] for s in ("p50", "p90", "p99")] == pytest.approx([0.2, 0.2, 0.2], rel=1e-9)
