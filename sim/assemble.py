@@ -180,4 +180,4 @@ def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:
     summary["wall_seconds"] = 0.0
     return Result(summary=summary, records=rec, timeseries=ts, pool_names=[p.name for p in pools],
                   class_names=names, economics=econ, scenario=loaded,
-                  extra={"python": platform.python_version()})
+                  extra={"python": platform.python_version(), "gaps": finished.gaps})

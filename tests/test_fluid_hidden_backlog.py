@@ -261,3 +261,30 @@ def test_in_flight_at_the_end_counts_the_running_requests_as_the_request_level_d
     noise = 3 * np.sqrt(r["requests"]["arrived"])
     assert abs(r["stability"]["in_flight_at_end"] - f["stability"]["in_flight_at_end"]) < noise
     assert f"{f['stability']['in_flight_at_end']:,} requests were still in flight" in warning(f)
+
+
+def test_a_burst_shorter_than_a_sub_step_is_unseen_in_hourly_steps_and_seen_at_minute_steps():
+    """What the sub-steps still hide (``docs/scaling.md``, "How big that unseen backlog can be"): 1.5/s for
+    100 s from 1,200 s, 0.5/s otherwise, inside the sub-step 1,200-1,500 s of an hourly step, whose mean
+    is (150 + 100) / 300 = 0.83/s: no backlog there. The fluid limit's peaks at (1.5 - 1) x 100 = 50 at
+    1,300 s and is gone at 1,400 s, its 200 requests waiting 25 s on average (0 to 50 s), 2.6 s over the
+    1,900 arrivals; it is within the bound for a rate that jumps, the sub-step's arrivals (250). 60 s steps
+    (5 s sub-steps) see it: the peak in the system is those 50 and the one in service."""
+    arrival = {"process": "piecewise", "times": [0, 1200, 1300], "rates": [0.5, 1.5, 0.5]}
+
+    def run(step_s: float) -> dict:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return sim.run(pool("fluid", arrival, duration=3600.0, step_s=step_s, records="none")).summary
+
+    hourly, fine = run(3600.0), run(60.0)
+    assert hourly["stability"]["in_flight_peak"] <= 2                  # the M/D/1 queue of the mean rate
+    assert hourly["latency"]["queue"]["mean"] < 1.0
+    assert fine["stability"]["in_flight_peak"] == pytest.approx(50 + 1, abs=2)
+    hand = 200 * 25.0 / 1900
+    # the waits behind the burst, plus the curve's own M/D/1 queue: 0.5 s at 0.5/s for the 1,700 that do not
+    # wait (0.45 s over all), and at capacity its top point's 9.5 s for the 38 whose wait is shorter (0.09 s)
+    assert hand + 0.4 <= fine["latency"]["queue"]["mean"] <= hand + 0.6
+    # p99: the 19th longest of 1,900, by hand 50 x (1 - 19 / 200) = 45.25 s, at most the longest wait, 50 s
+    # (the fluid tier spreads each wait by the curve's own queue at capacity about its mean: 48.0 s)
+    assert 45.25 * 0.99 <= fine["latency"]["queue"]["p99"] <= 50.0 * 1.01

@@ -19,8 +19,8 @@ perf model, token lengths, class mix and SLO) under Poisson arrivals at a grid o
 2. grid points at ``fractions x max_rps`` (default 2 % ... 95 %, 14 points), each ``max(min_duration_s,
    min_requests / rate)`` seconds long with the first 10 % as warmup, record per replica (:mod:`sim.fluid.grid`):
    completions/s, SLO attainment, GPU busy share, mean KV-cache use, MFU, latency ``{mean, p50,
-   p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, and normalised log-histograms of TTFT/TPOT/E2E/queue
-   (so the fluid tier can mix percentiles across steps) and of each request's SLO ratio (so a scaled
+   p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, and normalised log-histograms of TTFT/TPOT/E2E/queue and
+   of the inter-token gaps (so the fluid tier can mix percentiles across steps) and of each request's SLO ratio (so a scaled
    capacity reads its attainment off the same runs, :mod:`sim.fluid.scaled_curve`); a group of replicas (below) measures one
    replica's replica-seconds, not ``g`` times them (:func:`grid_run_length`);
 3. per-request token means and the refused share come from 1,000,000 requests drawn from the
@@ -239,6 +239,21 @@ class _LiveSaturated:
         g, c = self.run.gaps()
         return weighted_stats(g, c) if len(g) else None
 
+    def itl_row(self) -> np.ndarray | None:
+        """The same gaps as a normalised log-histogram row (each gap one entry): what the fluid tier mixes
+        into its ITL percentiles at the instants at capacity
+        (:attr:`~sim.fluid.curve.CapacityCurve.sat_itl_row`); ``None`` where :meth:`itl` is."""
+        from sim.metrics.histogram import LogHistogram
+
+        if not self.continued:
+            return None
+        g, c = self.run.gaps()
+        if not len(g):
+            return None
+        h = LogHistogram()
+        h.add(np.asarray(g, dtype=np.float64), np.asarray(c, dtype=np.float64))
+        return h.counts / h.total
+
     def completions(self, duration: float, enough) -> np.ndarray:
         """The completed requests of a saturated run of ``duration`` (no warmup), stopped once ``enough``
         of them are known: from the continued run where it can tell, else from a fresh run."""
@@ -426,7 +441,7 @@ def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSetting
             break
         max_rps, se = got
         sat = saturated_tpot(done, skip, n, n_classes)
-        sat["itl"] = live.itl()
+        sat["itl"], sat["itl_row"] = live.itl(), live.itl_row()
         if se <= SETTLED * max_rps or n >= MAX_WINDOW:
             break
         n = min(MAX_WINDOW, 2 * n)
@@ -445,6 +460,8 @@ def _saturated_fields(sat: dict | None) -> dict:
            "class_sat_tpot_mean": np.array(means, dtype=np.float64)}
     if sat.get("itl") is not None and all(v is not None for v in sat["itl"].values()):
         out["sat_itl"] = sat["itl"]
+        if sat.get("itl_row") is not None:
+            out["sat_itl_row"] = sat["itl_row"]
     svc = sat.get("service") or {}
     if svc and all(v[0] is not None for v in svc.values()):
         out["sat_service_mean"] = {m: v[0] for m, v in svc.items()}

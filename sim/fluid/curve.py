@@ -3,7 +3,8 @@
 :class:`CapacityCurve` holds per-replica quantities at a grid of offered rates (requests/s per
 replica, from zero load to near saturation): completions/s, SLO attainment, GPU busy share, mean
 KV-cache use, MFU, latency ``{mean, p50, p90, p99}`` of TTFT/TPOT/ITL/E2E/queue, normalised
-log-histograms of TTFT/TPOT/E2E/queue and of each request's SLO ratio (what the curve's attainment
+log-histograms of TTFT/TPOT/E2E/queue, of the inter-token gaps (``hists["itl"]``, each gap one entry) and
+of each request's SLO ratio (what the curve's attainment
 is at a scaled capacity, :mod:`sim.fluid.scaled_curve`), and the same per request class. Between grid points every
 quantity is interpolated linearly in the offered rate, flat outside the grid (:meth:`CapacityCurve.at`).
 Its JSON form (:meth:`CapacityCurve.to_json`, histograms stored sparse) is what the on-disk cache
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: the curve format and measurement version (part of the cache key; a bump measures every curve again)
-CURVE_VERSION = 13 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
+CURVE_VERSION = 14 # 4: SLO attainment counts in-flight requests that already missed; 5: max_rps over
 # min_requests; 6: measured behind the scenario's router on a group of replicas; 7: a group's grid
 # runs and saturation probes measure the replica-seconds of one replica's (:func:`sim.fluid.capacity.grid_run_length`);
 # 8: SLO-ratio rows, what a scaled capacity reads its attainment from (:mod:`sim.fluid.scaled_curve`)
@@ -26,6 +27,8 @@ CURVE_VERSION = 13 # 4: SLO attainment counts in-flight requests that already mi
 # 11: the TPOT of a saturated replica, its batch full (:func:`sim.fluid.saturation.saturated_tpot`)
 # 12: its TTFT and E2E less the queue (the service parts, ``sat_service_mean``)
 # 13: its inter-token gaps' mean and percentiles (``sat_itl``)
+# 14: normalised log-histograms of the inter-token gaps, per grid point (``hists["itl"]``) and saturated
+# (``sat_itl_row``): ITL percentiles read from their mixture, not averaged across steps
 METRICS = ("ttft", "tpot", "itl", "e2e", "queue")
 HIST_METRICS = ("ttft", "tpot", "e2e", "queue")
 STATS = ("mean", "p50", "p90", "p99")
@@ -80,6 +83,8 @@ class CapacityCurve:
     class_sat_service_mean: dict[str, np.ndarray] | None = None
     # and its inter-token gaps, token-weighted ({mean, p50, p90, p99}, :meth:`sim.api.LiveRun.gaps`)
     sat_itl: dict[str, float] | None = None
+    # and as a normalised log-histogram row (bins), each gap one entry
+    sat_itl_row: np.ndarray | None = None
 
     # ------------------------------------------------------------------ evaluation
     def position(self, rate_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +151,8 @@ class CapacityCurve:
                 {m: float(v) for m, v in self.sat_service_mean.items()},
                 "class_sat_service_mean": None if self.class_sat_service_mean is None else
                 {m: [float(x) for x in v] for m, v in self.class_sat_service_mean.items()},
-                "sat_itl": None if self.sat_itl is None else {s: float(v) for s, v in self.sat_itl.items()}}
+                "sat_itl": None if self.sat_itl is None else {s: float(v) for s, v in self.sat_itl.items()},
+                "sat_itl_row": None if self.sat_itl_row is None else _sparse(self.sat_itl_row[None, :])}
 
     @classmethod
     def from_json(cls, d: dict) -> "CapacityCurve":
@@ -177,7 +183,8 @@ class CapacityCurve:
                    class_sat_tpot_mean=None if cstm is None else np.asarray(cstm, dtype=np.float64),
                    sat_service_mean=None if svc is None else {m: float(v) for m, v in svc.items()},
                    class_sat_service_mean=None if csvc is None else {m: arr(v) for m, v in csvc.items()},
-                   sat_itl=None if d.get("sat_itl") is None else {s: float(v) for s, v in d["sat_itl"].items()})
+                   sat_itl=None if d.get("sat_itl") is None else {s: float(v) for s, v in d["sat_itl"].items()},
+                   sat_itl_row=None if d.get("sat_itl_row") is None else _dense(d["sat_itl_row"])[0])
 
 
 def _sparse(h: np.ndarray) -> dict:

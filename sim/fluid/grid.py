@@ -2,7 +2,8 @@
 
 :func:`sim.fluid.capacity.measure_curve` runs one request-level run per grid rate and hands each to
 :class:`GridRuns`, which keeps its summary's numbers (served rate, attainment, busy share, KV use, MFU,
-latency statistics), the normalised log-histograms of its measured requests (:func:`hist_rows`), each
+latency statistics), the normalised log-histograms of its measured requests (:func:`hist_rows`) and of
+its inter-token gaps (:func:`gap_row`), each
 class's attainment under its own SLO (:func:`class_slos`), mean latency and histograms, the SLO-ratio rows
 a scaled capacity reads (:mod:`sim.fluid.scaled_curve`), and the requests and tokens of all the runs
 together; :meth:`GridRuns.add_idle_point` closes the curve at zero load.
@@ -35,6 +36,17 @@ def hist_rows(res, warmup: float) -> dict[str, np.ndarray]:
         h.add(v)
         out[k] = h.counts / h.total if h.total > 0 else h.counts
     return out
+
+
+def gap_row(gaps) -> np.ndarray:
+    """A run's inter-token gaps (its :class:`~sim.metrics.records.GapLog`, ``Result.extra["gaps"]``) as a
+    normalised log-histogram row, each gap one entry (token-weighted, as the summary's ``latency.itl``):
+    what the fluid tier mixes over its steps to read ITL percentiles (:class:`~sim.fluid.sums.FleetSums`).
+    All zeros for a run without gaps."""
+    from sim.metrics.histogram import LogHistogram
+
+    h = gaps.histogram() if gaps is not None else LogHistogram()
+    return h.counts / h.total if h.total > 0 else np.zeros_like(h.counts)
 
 
 def class_slos(template: dict) -> list[tuple[float, float]]:
@@ -99,7 +111,7 @@ class GridRuns:
     def __init__(self, template: dict) -> None:
         self.rates, self.served, self.att, self.busy, self.kv, self.mfu = [], [], [], [], [], []
         self.lat = {m: {s: [] for s in STATS} for m in METRICS}
-        self.hists = {m: [] for m in HIST_METRICS}
+        self.hists = {m: [] for m in HIST_METRICS + ("itl",)}
         self.n_req = self.n_rej = 0
         self.tok_in = self.tok_out = self.n_done = 0.0
         self.n_cls = n_cls = max(1, len(template["workload"].get("classes") or []))
@@ -131,6 +143,7 @@ class GridRuns:
                 self.lat[m][st].append(float(v) if v is not None else float("nan"))
         for m, row in hist_rows(res, warm).items():
             self.hists[m].append(row)
+        self.hists["itl"].append(gap_row(res.extra.get("gaps")))     # the whole run's, as its latency.itl
         self._add_classes(res.records, warm)
         self._add_counts(res.records)
         self._add_ratios(res.records, warm, float(s["simulated_seconds"]))

@@ -39,7 +39,9 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
 Latency percentiles over the whole run mix the curve's normalised log-histograms with weights =
 requests served in each step after ``warmup`` (interpolated between grid points, like every other
 quantity), each step's shifted by the waits behind its backlog (each request's own). ITL percentiles
-are the served-token-weighted average of the curve's ITL percentiles (no per-gap histograms are kept by the curve runs).
+are those of the mixture of the curve's inter-token-gap histograms weighted by the gaps served (each
+instant at capacity a saturated replica's gaps), as the request level reads them from every gap: the
+average of each step's percentiles read a run mixing light and heavy steps between the loads' percentiles.
 
 Per-class blocks come from each class's own curve (its SLO, its latencies at the replica's total
 load); the class mix of a step's demand is its arrivals', of its services first come, first served

@@ -164,6 +164,8 @@ def at_capacity(curve, capacity: float, frontend_s: float = 0.0):
                       class_sat_service_mean={m: _times(m, v, c, f) for m, v in curve.class_sat_service_mean.items()})
     if curve.sat_itl is not None:                   # its inter-token gaps: step times, / c
         out = replace(out, sat_itl={s: v / c for s, v in curve.sat_itl.items()})
+    if curve.sat_itl_row is not None:
+        out = replace(out, sat_itl_row=rescale_rows(curve.sat_itl_row[None, :], c)[0])
     return out
 
 

@@ -4,8 +4,10 @@ Each pool's steps add to the fleet's sums (:class:`FleetSums`) and to every clas
 (:class:`ClassSums`, :func:`add_classes`): latency distributions are mixtures of the capacity
 curve's normalised log-histograms weighted by requests measured, each step's shifted by the waits
 behind its backlog, each request served by its own (:data:`SHIFTED`,
-:class:`~sim.fluid.backlog.StepWaits`); means are request-weighted; ITL percentiles are weighted by output
-tokens. :func:`mixture_stats` turns a mixed histogram into the summary's ``mean/p50/p90/p99``.
+:class:`~sim.fluid.backlog.StepWaits`); means are request-weighted; ITL percentiles are those of the
+mixture of the curve's inter-token-gap histograms weighted by the gaps served (requests times output
+tokens after the first), each instant at capacity a saturated replica's (:meth:`FleetSums.add_latency`).
+:func:`mixture_stats` turns a mixed histogram into the summary's ``mean/p50/p90/p99``.
 """
 from __future__ import annotations
 
@@ -20,9 +22,11 @@ SHIFTED = ("ttft", "e2e", "queue")
 """Latencies that include the wait behind a fluid backlog."""
 
 
-def mixture_stats(counts: np.ndarray, mean: float | None) -> dict:
+def mixture_stats(counts: np.ndarray, mean: float | None, method: str = "linear") -> dict:
     """``mean/p50/p90/p99`` of a mixed log-histogram (``counts`` on the reference bins); the mean
-    is the request-weighted one given (``None`` and no percentiles when nothing was measured)."""
+    is the request-weighted one given (``None`` and no percentiles when nothing was measured);
+    ``method`` as :meth:`~sim.metrics.histogram.LogHistogram.stats` (``"inverted_cdf"`` for the
+    token-weighted ITL, as the request level reads it)."""
     h = LogHistogram()
     tot = float(counts.sum())
     if tot <= 0:
@@ -32,7 +36,7 @@ def mixture_stats(counts: np.ndarray, mean: float | None) -> dict:
     h.sum = (mean or 0.0) * tot
     h.min = 0.0
     h.max = h.hi
-    out = h.stats()
+    out = h.stats(method=method)
     out["mean"] = mean
     return out
 
@@ -181,6 +185,10 @@ class FleetSums:
         self.lat_w = {m: 0.0 for m in METRICS}
         self.itl_pct = {s: 0.0 for s in STATS if s != "mean"}
         self.itl_w = 0.0
+        # the inter-token gaps' mixture (each gap one entry); a curve without gap rows (one built by hand)
+        # leaves the percentiles the token-weighted average of its grid points' (itl_pct)
+        self.itl_hist = np.zeros_like(next(iter(like.values()))) if like else np.zeros(0)
+        self.itl_mixed = True
         self.served = self.rejected = self.backlog = 0.0
         self.met = self.fin = 0.0
         self.win_req = self.win_in = self.win_out = 0.0
@@ -202,6 +210,12 @@ class FleetSums:
             ok = ~np.isnan(mean)
             self.lat_sum[m] += float(np.sum((meas * mean)[ok]))
             self.lat_w[m] += float(np.sum(meas[ok]))
+        if "itl" in curve.hists and len(self.itl_hist):
+            # the gaps served: each request's output tokens after the first (the prefill emits that one)
+            gaps = meas * max(curve.output_tokens_mean - 1.0, 0.0)
+            self.itl_hist += mix_rows(curve.hists["itl"], i, w, gaps, waits, shift=False, full_row=curve.sat_itl_row)
+        elif float(np.sum(meas)) > 0:
+            self.itl_mixed = False
         tok_w = meas * curve.output_tokens_mean
         for s in self.itl_pct:
             v = _read(waits, curve.latency["itl"][s], at(curve.latency["itl"][s]), False, sat_itl.get(s))
@@ -241,6 +255,8 @@ class FleetSums:
             mean = self.lat_sum[m] / self.lat_w[m] if self.lat_w[m] > 0 else None
             if m in HIST_METRICS:
                 latency[m] = mixture_stats(self.hist[m], mean)
+            elif self.itl_mixed and self.itl_hist.sum() > 0:
+                latency[m] = mixture_stats(self.itl_hist, mean, "inverted_cdf")
             else:
                 latency[m] = {"mean": mean,
                               **{s: (v / self.itl_w if self.itl_w > 0 else None) for s, v in self.itl_pct.items()}}
