@@ -71,17 +71,12 @@ def served_context(pool, model, plan=None) -> int:
 
 
 def served_context_limit(pool, model, plan=None) -> tuple[int, str]:
-    """``(served_context, what sets it)``: :func:`served_context` worked out once, with :func:`served_limit`'s
-    words for it."""
+    """``(served_context, what sets it)``: :func:`served_context` worked out once, with what sets it in words
+    (``max_model_len``, or an ``sglang`` pool's KV cache)."""
     context = served_context(pool, model, plan)
     if context < pool_context(pool, model):
         return context, f"the KV cache of sglang pool {pool.name!r} above its 1 % watermark"
     return context, "max_model_len"
-
-
-def served_limit(pool, model, plan=None) -> str:
-    """What sets :func:`served_context`, in words: ``max_model_len``, or an ``sglang`` pool's KV cache."""
-    return served_context_limit(pool, model, plan)[1]
 
 
 def pool_memory_plan(pool, model, gpu, weight_dtype: str, expert_dtype: str | None, kv_dtype: str):
