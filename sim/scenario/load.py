@@ -166,15 +166,38 @@ def did_you_mean(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------ overrides
+class ValueProblem(ValueError):
+    """An override's value YAML reads as a list or mapping it then refuses (a key given twice, a ``null``
+    key, an unclosed ``{``): the message says what, without the line of a one-line value."""
+
+
 def _parse_value(text: str) -> Any:
     """An override's value as YAML reads it; text YAML cannot read stays text. A tag that builds no plain
-    value (``!!binary ...``, ``!foo``) raises :class:`TagError` (as text it ran as the literal words)."""
+    value (``!!binary ...``, ``!foo``) raises :class:`TagError` (as text it ran as the literal words); a
+    list or mapping YAML refuses (a duplicate key, nested too deeply, an unclosed ``{`` or ``[``) raises
+    :class:`ValueProblem` (as text it reached the schema as the words, and a name field took them)."""
     try:
         return load_yaml(text) if text.strip() != "" else ""
     except TagError:
         raise
+    except TextLimitError as exc:          # a duplicate or null key, nesting, an alias bomb
+        raise ValueProblem(_one_line(str(exc), text)) from None
+    except yaml.MarkedYAMLError as exc:
+        if text.lstrip()[:1] in ("{", "["):       # meant as a mapping or list: not the words as a name
+            raise ValueProblem(_one_line(yaml_problem(exc), text) + "; quote the whole value if it is meant as "
+                               "text, e.g. name='\"[a]b\"'") from None
+        return text
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
         return text
+
+
+def _one_line(message: str, text: str) -> str:
+    """``message`` about ``text`` without the line numbers of a one-line value (``line 1: ...``)."""
+    if "\n" in text.strip():
+        return message
+    message = re.sub(r"^line \d+(, column (\d+))?: ", lambda m: f"column {m.group(2)}: " if m.group(2) else "",
+                     message)
+    return re.sub(r" \(first given on line \d+\)", "", message)
 
 
 def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set") -> dict:
@@ -209,6 +232,9 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
             value = _parse_value(text)
         except TagError as exc:
             problems.append((key, tag_problem(exc.tag)))
+            continue
+        except ValueProblem as exc:
+            problems.append((key, f"not valid YAML: {exc}"))
             continue
         node: Any = out
         ok = True
@@ -411,6 +437,26 @@ def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | 
     return loaded
 
 
+def plain_values(data: Any) -> Any:
+    """A mapping from Python with numpy's scalars (``np.bool_``, ``np.int64``, ``np.float32``) as the
+    Python values they hold, in place: ``drain=np.bool_(True)`` was refused as "must be true or false (got
+    True)". A numpy array stays one (the schema names it as the list it is not); a list or mapping that
+    holds itself is walked once (the schema refuses it)."""
+    seen: set[int] = set()
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or not isinstance(node, (dict, list)):
+            continue
+        seen.add(id(node))
+        for k, v in (node.items() if isinstance(node, dict) else enumerate(node)):
+            if type(v).__module__ == "numpy" and getattr(v, "ndim", None) == 0 and hasattr(v, "item"):
+                node[k] = v.item()
+            else:
+                stack.append(v)
+    return data
+
+
 def source_name(scenario: Any) -> str:
     """The name a scenario's problems and warnings are reported under: its file as given, the
     source of a loaded scenario, ``<scenario>`` for a mapping or a :class:`Scenario`."""
@@ -423,7 +469,7 @@ def load_scenario(path: str | Path | dict, overrides: Iterable[str] = (), check:
     """Read, override and validate a scenario file (or a raw mapping)."""
     if isinstance(path, dict):
         data = apply_overrides(path, overrides) if overrides else copy.deepcopy(path)
-        return scenario_from_dict(data, source_name(path), Path("."), check)
+        return scenario_from_dict(plain_values(data), source_name(path), Path("."), check)
     src = source_name(path)
     data = read_file(path)
     if overrides:
