@@ -131,6 +131,37 @@ def test_words_yaml_cannot_read_stay_words(tmp_path, override, name):
     assert load_scenario(path, [override]).scenario.name == name
 
 
+
+def _dotted_pools(tmp_path):
+    sc = hc._small()
+    sc["fleet"]["pools"] = [{"name": "llama-3.1", "gpu": "h100-sxm", "replicas": 1},
+                            {"name": "b", "gpu": "h100-sxm", "replicas": 1}]
+    sc["fleet"]["router"] = {"policy": "weighted", "weights": {"llama-3.1": 1, "b": 1}}
+    return _scenario(tmp_path, sc)
+
+
+def test_a_key_with_a_dot_in_its_name_is_set_by_its_name(tmp_path):
+    """A pool named ``llama-3.1``: ``--set fleet.router.weights.llama-3.1=3`` made a mapping ``llama-3`` holding
+    ``1: 3`` beside the pool's weight, refused as "fleet.router.weights.llama-3: must be a number"."""
+    from sim import load_scenario
+
+    path = _dotted_pools(tmp_path)
+    weights = load_scenario(path, ["fleet.router.weights.llama-3.1=3"]).scenario.fleet.router.weights
+    assert weights == {"llama-3.1": 3, "b": 1}
+
+
+def test_a_path_past_a_dotted_key_s_value_is_said_at_that_key(tmp_path, capsys):
+    path = _dotted_pools(tmp_path)
+    assert _main(["validate", str(path), "--set", "fleet.router.weights.llama-3.1.x=3"]) == 2
+    assert _err(capsys) == ["--set: fleet.router.weights.llama-3.1: is a value, not a mapping; cannot set 'x'"]
+
+
+def test_a_key_of_its_own_still_goes_before_a_dotted_one():
+    from sim.scenario.load import apply_overrides
+
+    assert apply_overrides({"w": {"a": {"b": 1}, "a.b": 2}}, ["w.a.b=3"]) == {"w": {"a": {"b": 3}, "a.b": 2}}
+    assert apply_overrides({"w": {"a.b": 1}}, ["w.x.y=5"]) == {"w": {"a.b": 1, "x": {"y": 5}}}
+
 # ------------------------------------------------------------------ agreements written twice
 def _money(tmp_path, agreements: list[dict]):
     sc = hc._small()

@@ -239,6 +239,14 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
         node: Any = out
         ok = True
         for i, part in enumerate(parts):
+            if isinstance(node, dict) and part not in node:
+                # a key with dots in its name (a pool named llama-3.1 in router.weights or energy.pools):
+                # the longest run of the parts left that names a key is that key, not mappings to create
+                for j in range(len(parts), i + 1, -1):
+                    if ".".join(parts[i:j]) in node:
+                        parts[i:j] = [".".join(parts[i:j])]
+                        part = parts[i]
+                        break
             last = i == len(parts) - 1
             where = ".".join(parts[: i + 1])
             if isinstance(node, list):
