@@ -141,8 +141,8 @@ def _dotted_pools(tmp_path):
 
 
 def test_a_key_with_a_dot_in_its_name_is_set_by_its_name(tmp_path):
-    """A pool named ``llama-3.1``: ``--set fleet.router.weights.llama-3.1=3`` made a mapping ``llama-3`` holding
-    ``1: 3`` beside the pool's weight, refused as "fleet.router.weights.llama-3: must be a number"."""
+    """A pool named ``llama-3.1``: ``--set fleet.router.weights.llama-3.1=3`` was read as item 1 of a list
+    ``llama-3``: "fleet.router.weights.llama-3: there is no list here to take item 1 of"."""
     from sim import load_scenario
 
     path = _dotted_pools(tmp_path)
