@@ -306,3 +306,11 @@ def test_a_sweep_of_a_mapping_with_numpys_scalars_runs(tmp_path):
     sc.update(drain=np.bool_(True), duration=20)
     result = sim.sweep(sc, grid={"fleet.pools.0.replicas": [1]}, executor="serial", out=tmp_path / "sw")
     assert len(result) == 1 and result.configurations[0]["n"] == 1
+
+
+def test_a_lag_of_one_day_is_said_in_the_singular(tmp_path, capsys):
+    from sim.scenario.load import load_scenario
+
+    path = _money(tmp_path, [{"name": "a", "rate": 0.2, "base": ["api"], "payment_lag": "1d"}])
+    with pytest.warns(Warning, match=r"payment_lag: 1 day is longer than the simulated horizon \(3600 s\)"):
+        load_scenario(path)

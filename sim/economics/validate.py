@@ -25,7 +25,8 @@ class EconomicsWarning(ScenarioWarning):
 
 
 def _fmt_s(seconds: float) -> str:
-    return f"{seconds / 86400:g} days" if seconds >= 86400 else f"{seconds:g} s"
+    days = seconds / 86400
+    return f"{days:g} {'day' if days == 1 else 'days'}" if seconds >= 86400 else f"{seconds:g} s"
 
 
 def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: float,
