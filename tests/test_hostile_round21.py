@@ -162,6 +162,24 @@ def test_a_key_of_its_own_still_goes_before_a_dotted_one():
     assert apply_overrides({"w": {"a": {"b": 1}, "a.b": 2}}, ["w.a.b=3"]) == {"w": {"a": {"b": 3}, "a.b": 2}}
     assert apply_overrides({"w": {"a.b": 1}}, ["w.x.y=5"]) == {"w": {"a.b": 1, "x": {"y": 5}}}
 
+
+@pytest.mark.parametrize("override,said", [
+    # the slip one level up was not seen: "give the whole list, e.g. --set 'Fleet.pools=[...]'", a list the
+    # schema then refuses as an unknown key
+    ("Fleet.pools.0.replicas=2", "--set: Fleet.pools: there is no list here to take item 0 of (did you mean "
+                                 "fleet.pools?)"),
+    ("economic.revenue.0.usd_per_month=1", "--set: economic.revenue: there is no list here to take item 0 of "
+                                           "(did you mean economics.revenue?)"),
+    ("xyz.pools.0.replicas=2", "--set: xyz.pools: there is no list here to take item 0 of; give the whole list, "
+                               "e.g. --set 'xyz.pools=[...]'"),
+])
+def test_a_slip_above_a_list_index_is_said_where_it_is(tmp_path, capsys, override, said):
+    sc = hc._small()
+    sc["economics"] = {"gpu_hour_usd": 1.0, "revenue": [{"name": "subs", "usd_per_month": 100}]}
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path), "--set", override]) == 2
+    assert _err(capsys) == [said]
+
 # ------------------------------------------------------------------ agreements written twice
 def _money(tmp_path, agreements: list[dict]):
     sc = hc._small()

@@ -238,6 +238,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
             continue
         node: Any = out
         ok = True
+        guess = list(parts)          # the path with each key made on the way read as the key one slip from it
         for i, part in enumerate(parts):
             if isinstance(node, dict) and part not in node:
                 # a key with dots in its name (a pool named llama-3.1 in router.weights or energy.pools):
@@ -279,12 +280,19 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                     if (part not in node or node[part] is None) and parts[i + 1].lstrip("-").isdigit():
                         near = [k for k in difflib.get_close_matches(part, [str(k) for k in node], n=1)
                                 if isinstance(node[k], list)] if part not in node else []
+                        if not near and part not in node and guess[:i] != parts[:i]:
+                            # a slip further up (Fleet.pools.0): the list under the key it was meant for
+                            near = [part] if isinstance(_at(out, [*guess[:i], part]), list) else []
+                            parts = [*guess[:i], *parts[i:]]
                         problems.append((where, f"there is no list here to take item {parts[i + 1]} of"
                                                 + (f" (did you mean {'.'.join([*parts[:i], near[0]])}?)" if near else
                                                    f"; give the whole list, e.g. --set '{where}=[...]'")))
                         ok = False
                         break
                     if part not in node or node[part] is None:
+                        if part not in node:
+                            close = difflib.get_close_matches(part, [k for k in node if isinstance(k, str)], n=1)
+                            guess[i] = close[0] if close else part
                         node[part] = {}
                     elif isinstance(node[part], str) and not last:
                         # shorthand such as `router: least_outstanding` expanded on demand
@@ -300,6 +308,18 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
     if problems:
         raise ScenarioError(problems, source)
     return out
+
+
+def _at(data: Any, path: Sequence[str]) -> Any:
+    """The value at a dotted ``path`` of mapping keys and list indices in ``data`` (``None`` if none)."""
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
 
 
 def _flat_rate_problem(key: str, rate: Any, rest: Sequence[str], value: Any) -> str | None:
