@@ -180,6 +180,35 @@ def test_a_slip_above_a_list_index_is_said_where_it_is(tmp_path, capsys, overrid
     assert _main(["validate", str(path), "--set", override]) == 2
     assert _err(capsys) == [said]
 
+
+_ALIASED = _MERGED.replace("MERGE", "*b")        # output_tokens: *b, the same mapping as prompt_tokens
+
+
+def test_an_override_of_an_aliased_mapping_changes_that_place_only(tmp_path):
+    """``output_tokens: *b`` is the mapping of ``prompt_tokens`` in YAML: ``--set workload.prompt_tokens.value=500``
+    set the output length to 500 too, silently (a copy keeps the two places one object)."""
+    from sim import load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text(_ALIASED)
+    w = load_scenario(path, ["workload.prompt_tokens.value=500"]).scenario.workload
+    assert (w.prompt_tokens.value, w.output_tokens.value) == (500, 200)
+    w = load_scenario(path).scenario.workload
+    assert (w.prompt_tokens.value, w.output_tokens.value) == (200, 200)
+
+
+def test_a_sweep_over_an_aliased_mapping_varies_that_place_only(tmp_path):
+    import sim
+
+    path = tmp_path / "s.yaml"
+    path.write_text(_ALIASED.replace("duration: 60", "duration: 20"))
+    result = sim.sweep(path, grid={"workload.prompt_tokens.value": [100, 300]}, executor="serial",
+                       out=tmp_path / "sw")
+    # every request is 20 s x 2 req/s of fixed lengths: the output tokens per request stay 200
+    outs = {row["workload.prompt_tokens.value"]: row["throughput.output_tokens_per_s"] / row["throughput.requests_per_s"]
+            for row in result}
+    assert outs == pytest.approx({100: 200, 300: 200})
+
 # ------------------------------------------------------------------ agreements written twice
 def _money(tmp_path, agreements: list[dict]):
     sc = hc._small()

@@ -208,7 +208,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
     into a scalar) raise :class:`ScenarioError`.
     """
     overrides = text_list(overrides, "overrides", "fleet.pools.0.replicas=8")
-    out = copy.deepcopy(data)
+    out = _unshared(data)
     problems: list[tuple[str, str]] = []
     for item in overrides:
         if "=" not in item:
@@ -308,6 +308,20 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
     if problems:
         raise ScenarioError(problems, source)
     return out
+
+
+def _unshared(data: Any, _above: frozenset[int] = frozenset()) -> Any:
+    """A copy of ``data`` in which no two places hold one list or mapping: YAML's aliases (``output_tokens:
+    *len``) are one object in two places, which ``copy.deepcopy`` keeps shared, so an override of one place
+    changed the other too. A list or mapping that holds itself is left to ``copy.deepcopy`` (and the schema)."""
+    if not isinstance(data, (dict, list)):
+        return copy.deepcopy(data)
+    if id(data) in _above:
+        return copy.deepcopy(data)
+    above = _above | {id(data)}
+    if isinstance(data, dict):
+        return {k: _unshared(v, above) for k, v in data.items()}
+    return [_unshared(v, above) for v in data]
 
 
 def _at(data: Any, path: Sequence[str]) -> Any:
