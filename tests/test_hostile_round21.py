@@ -361,3 +361,26 @@ def test_a_lag_of_one_day_is_said_in_the_singular(tmp_path, capsys):
     path = _money(tmp_path, [{"name": "a", "rate": 0.2, "base": ["api"], "payment_lag": "1d"}])
     with pytest.warns(Warning, match=r"payment_lag: 1 day is longer than the simulated horizon \(3600 s\)"):
         load_scenario(path)
+
+
+# ------------------------------------------------------------------ an --out through the folder itself
+@pytest.mark.parametrize("how", ["through", "from_inside"])
+def test_a_rerun_into_a_folder_named_through_itself_replaces_it(tmp_path, capsys, monkeypatch, how):
+    """``--out run1/../run1`` (or ``--out ../run1`` from inside run1): the earlier result was renamed aside, and
+    the path then led nowhere (run1/.. no longer existed), so the new result was not put in nor the old one
+    back: run1 was gone, its result left in a hidden ``.run1.*.old`` folder ("cannot read or write a file")."""
+    path = _scenario(tmp_path)
+    run1 = tmp_path / "run1"
+    assert _main(["run", str(path), "--out", str(run1)]) == 0
+    out = str(run1 / ".." / "run1")
+    if how == "from_inside":
+        monkeypatch.chdir(run1)
+        out = "../run1"
+    assert _main(["run", str(path), "--set", "seed=2", "--out", out]) == 0
+    monkeypatch.chdir(tmp_path)
+    err = capsys.readouterr().err
+    assert "cannot read or write" not in err and "Traceback" not in err, err
+    import json
+
+    assert json.loads((run1 / "summary.json").read_text())["seed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run1", "s.yaml"]     # no staged or old folder left
