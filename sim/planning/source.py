@@ -36,7 +36,7 @@ class ScenarioSource:
             path = Path(scenario)
             src = cls(read_raw(path), str(scenario), str(path.resolve().parent))
         elif isinstance(scenario, dict):
-            from sim.scenario.load import plain_values       # numpy's scalars as Python's (np.bool_)
+            from sim.scenario.raw_values import plain_values       # numpy's scalars as Python's (np.bool_)
 
             src = cls(plain_values(copy.deepcopy(scenario)))
         elif hasattr(scenario, "raw") and hasattr(scenario, "scenario"):   # a loaded scenario

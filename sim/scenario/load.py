@@ -28,6 +28,7 @@ from sim.economics.tiers import RATE_KEY
 from sim.errors import ScenarioError, json_kind, text_list
 from sim.humanize import plural
 from sim.scenario.safe_text import TextLimitError, load_toml, not_utf8, read_text
+from sim.scenario.raw_values import one_line, plain_values, unshared, value_at
 from sim.scenario.safe_yaml import TagError, load_yaml, tag_problem
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_errors import bool_problems, clean_loc, validation_problems
@@ -181,23 +182,14 @@ def _parse_value(text: str) -> Any:
     except TagError:
         raise
     except TextLimitError as exc:          # a duplicate or null key, nesting, an alias bomb
-        raise ValueProblem(_one_line(str(exc), text)) from None
+        raise ValueProblem(one_line(str(exc), text)) from None
     except yaml.MarkedYAMLError as exc:
         if text.lstrip()[:1] in ("{", "["):       # meant as a mapping or list: not the words as a name
-            raise ValueProblem(_one_line(yaml_problem(exc), text) + "; quote the whole value if it is meant as "
+            raise ValueProblem(one_line(yaml_problem(exc), text) + "; quote the whole value if it is meant as "
                                "text, e.g. name='\"[a]b\"'") from None
         return text
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
         return text
-
-
-def _one_line(message: str, text: str) -> str:
-    """``message`` about ``text`` without the line numbers of a one-line value (``line 1: ...``)."""
-    if "\n" in text.strip():
-        return message
-    message = re.sub(r"^line \d+(, column (\d+))?: ", lambda m: f"column {m.group(2)}: " if m.group(2) else "",
-                     message)
-    return re.sub(r" \(first given on line \d+\)", "", message)
 
 
 def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set") -> dict:
@@ -208,7 +200,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
     into a scalar) raise :class:`ScenarioError`.
     """
     overrides = text_list(overrides, "overrides", "fleet.pools.0.replicas=8")
-    out = _unshared(data)
+    out = unshared(data)
     problems: list[tuple[str, str]] = []
     for item in overrides:
         if "=" not in item:
@@ -282,7 +274,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                                 if isinstance(node[k], list)] if part not in node else []
                         if not near and part not in node and guess[:i] != parts[:i]:
                             # a slip further up (Fleet.pools.0): the list under the key it was meant for
-                            near = [part] if isinstance(_at(out, [*guess[:i], part]), list) else []
+                            near = [part] if isinstance(value_at(out, [*guess[:i], part]), list) else []
                             parts = [*guess[:i], *parts[i:]]
                         problems.append((where, f"there is no list here to take item {parts[i + 1]} of"
                                                 + (f" (did you mean {'.'.join([*parts[:i], near[0]])}?)" if near else
@@ -308,32 +300,6 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
     if problems:
         raise ScenarioError(problems, source)
     return out
-
-
-def _unshared(data: Any, _above: frozenset[int] = frozenset()) -> Any:
-    """A copy of ``data`` in which no two places hold one list or mapping: YAML's aliases (``output_tokens:
-    *len``) are one object in two places, which ``copy.deepcopy`` keeps shared, so an override of one place
-    changed the other too. A list or mapping that holds itself is left to ``copy.deepcopy`` (and the schema)."""
-    if not isinstance(data, (dict, list)):
-        return copy.deepcopy(data)
-    if id(data) in _above:
-        return copy.deepcopy(data)
-    above = _above | {id(data)}
-    if isinstance(data, dict):
-        return {k: _unshared(v, above) for k, v in data.items()}
-    return [_unshared(v, above) for v in data]
-
-
-def _at(data: Any, path: Sequence[str]) -> Any:
-    """The value at a dotted ``path`` of mapping keys and list indices in ``data`` (``None`` if none)."""
-    for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return None
-    return data
 
 
 def _flat_rate_problem(key: str, rate: Any, rest: Sequence[str], value: Any) -> str | None:
@@ -477,26 +443,6 @@ def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | 
     if problems:
         raise ScenarioError(problems, source)
     return loaded
-
-
-def plain_values(data: Any) -> Any:
-    """A mapping from Python with numpy's scalars (``np.bool_``, ``np.int64``, ``np.float32``) as the
-    Python values they hold, in place: ``drain=np.bool_(True)`` was refused as "must be true or false (got
-    True)". A numpy array stays one (the schema names it as the list it is not); a list or mapping that
-    holds itself is walked once (the schema refuses it)."""
-    seen: set[int] = set()
-    stack = [data]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen or not isinstance(node, (dict, list)):
-            continue
-        seen.add(id(node))
-        for k, v in (node.items() if isinstance(node, dict) else enumerate(node)):
-            if type(v).__module__ == "numpy" and getattr(v, "ndim", None) == 0 and hasattr(v, "item"):
-                node[k] = v.item()
-            else:
-                stack.append(v)
-    return data
 
 
 def source_name(scenario: Any) -> str:
