@@ -104,6 +104,16 @@ def test_a_long_file_with_a_merge_key_twice_is_refused_as_a_short_one(tmp_path, 
     ("name=[draft]v2",
      "--set: name: not valid YAML: column 8: expected '<document start>', but found '<scalar>'; quote the whole value if "
      "it is meant as text, e.g. name='\"[a]b\"'"),
+    # a YAML comment: the value read as null, which cleared the price (the run then cost nothing, said only
+    # as a warning), or as the words before it
+    ("economics.gpu_hour_usd=#2.5",
+     "--set: economics.gpu_hour_usd: '#2.5' is a YAML comment, which reads as nothing (null, which clears the "
+     "field to its default); quote the value if it is meant as text, or write null to clear the field"),
+    ("name=run #2", "--set: name: YAML reads 'run #2' as 'run', dropping '#2' as a comment; quote the value if "
+                    "it is meant as text, or leave the comment out"),
+    ("fleet.pools.0.replicas=2 # two", "--set: fleet.pools.0.replicas: YAML reads '2 # two' as 2, dropping "
+                                       "'# two' as a comment; quote the value if it is meant as text, or leave "
+                                       "the comment out"),
 ])
 def test_an_override_yaml_reads_as_a_broken_mapping_or_list_says_why(tmp_path, capsys, override, said):
     path = _scenario(tmp_path)
@@ -123,6 +133,8 @@ def test_the_python_api_refuses_the_same_override(tmp_path):
     ("name=a {b", "a {b"),            # text YAML cannot read, not meant as a list or mapping: the words
     ("name=x: y: z", "x: y: z"),
     ('name="[draft]v2"', "[draft]v2"),   # quoted: text starting with a bracket
+    ('name="#2 run"', "#2 run"),         # quoted: a hash is text
+    ("name=run#2", "run#2"),             # a hash inside a word is no comment
 ])
 def test_words_yaml_cannot_read_stay_words(tmp_path, override, name):
     from sim import load_scenario

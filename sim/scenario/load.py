@@ -25,7 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from sim.economics.tiers import RATE_KEY
-from sim.errors import ScenarioError, json_kind, text_list
+from sim.errors import ScenarioError, given, json_kind, text_list
 from sim.humanize import plural
 from sim.scenario.safe_text import TextLimitError, load_toml, not_utf8, read_text
 from sim.scenario.raw_values import one_line, plain_values, unshared, value_at
@@ -176,20 +176,32 @@ def _parse_value(text: str) -> Any:
     """An override's value as YAML reads it; text YAML cannot read stays text. A tag that builds no plain
     value (``!!binary ...``, ``!foo``) raises :class:`TagError` (as text it ran as the literal words); a
     list or mapping YAML refuses (a duplicate key, nested too deeply, an unclosed ``{`` or ``[``) raises
-    :class:`ValueProblem` (as text it reached the schema as the words, and a name field took them)."""
+    :class:`ValueProblem` (as text it reached the schema as the words, and a name field took them), and so
+    does a value that is only a YAML comment (``#2.5`` read as null, which clears the field silently)."""
+    if text.lstrip().startswith("#"):
+        raise ValueProblem(f"{text.strip()[:40]!r} is a YAML comment, which reads as nothing (null, which clears "
+                           "the field to its default); quote the value if it is meant as text, or write null to "
+                           "clear the field")
     try:
-        return load_yaml(text) if text.strip() != "" else ""
+        value = load_yaml(text) if text.strip() != "" else ""
     except TagError:
         raise
     except TextLimitError as exc:          # a duplicate or null key, nesting, an alias bomb
-        raise ValueProblem(one_line(str(exc), text)) from None
+        raise ValueProblem("not valid YAML: " + one_line(str(exc), text)) from None
     except yaml.MarkedYAMLError as exc:
         if text.lstrip()[:1] in ("{", "["):       # meant as a mapping or list: not the words as a name
-            raise ValueProblem(one_line(yaml_problem(exc), text) + "; quote the whole value if it is meant as "
-                               "text, e.g. name='\"[a]b\"'") from None
+            raise ValueProblem("not valid YAML: " + one_line(yaml_problem(exc), text) + "; quote the whole value "
+                               "if it is meant as text, e.g. name='\"[a]b\"'") from None
         return text
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
         return text
+    comment = re.search(r"\s#", text)
+    if comment and not isinstance(value, (dict, list)) and "#" not in str(value):
+        # `name=run #2` read as "run": YAML drops a comment, which a value on the command line never means
+        raise ValueProblem(f"YAML reads {text.strip()[:60]!r} as {given(value)}, dropping "
+                           f"{text[comment.start():].strip()[:40]!r} as a comment; quote the value if it is meant "
+                           "as text, or leave the comment out")
+    return value
 
 
 def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set") -> dict:
@@ -226,7 +238,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
             problems.append((key, tag_problem(exc.tag)))
             continue
         except ValueProblem as exc:
-            problems.append((key, f"not valid YAML: {exc}"))
+            problems.append((key, str(exc)))
             continue
         node: Any = out
         ok = True
