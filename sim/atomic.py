@@ -112,7 +112,9 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Ite
     import shutil
 
     given = target
-    target = followed(target).absolute()
+    # `..` resolved before anything moves: `--out run1/../run1` (or `../run1` from inside it) no longer names a
+    # folder once run1 is renamed aside, and the swap could neither put the new result in nor the old one back
+    target = Path(os.path.realpath(followed(target).absolute()))
     if os.path.lexists(target) and not target.is_dir():      # (os.rename's "Not a directory" named the stage)
         raise InputError(f"{given}: exists and is not a folder; give a folder, new or existing")
     parent = target.parent

@@ -25,7 +25,8 @@ class EconomicsWarning(ScenarioWarning):
 
 
 def _fmt_s(seconds: float) -> str:
-    return f"{seconds / 86400:g} days" if seconds >= 86400 else f"{seconds:g} s"
+    days = seconds / 86400
+    return f"{days:g} {'day' if days == 1 else 'days'}" if seconds >= 86400 else f"{seconds:g} s"
 
 
 def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: float,
@@ -159,6 +160,52 @@ class _Check:
                 self.warn.append(f"{path}.payment_lag: {_fmt_s(ag.payment_lag)} is longer than the simulated "
                                  f"horizon ({_fmt_s(self.horizon_s)}); no settlement cash moves within it, so "
                                  "cash totals lag accrual totals")
+            self._repeated_agreement(i)
+        self._shares_over_whole()
+
+    def _repeated_agreement(self, j: int) -> None:
+        """Agreement ``j`` repeats an earlier name: their windows must not overlap (the settlements and the
+        ledger name an agreement's rows by its name alone, so two at once could not be told apart)."""
+        ag = self.cfg.agreements[j]
+        lo, hi = window_s(self.cal, ag.from_, ag.until)
+        for k, other in enumerate(self.cfg.agreements[:j]):
+            olo, ohi = window_s(self.cal, other.from_, other.until)
+            if other.name == ag.name and lo < ohi and olo < hi:
+                self.problems.append((f"economics.agreements.{j}.name",
+                                      f"agreement {ag.name!r} is named twice (agreements.{k}) with overlapping "
+                                      "from/until windows: the settlements and the ledger name each agreement's "
+                                      "rows by its name, so give each its own name (a repeated name needs "
+                                      "disjoint windows, a change of terms on a date)"))
+                return
+
+    def _shares_over_whole(self) -> None:
+        """The shares one party pays of one revenue line (forward shares it pays, reverse shares it pays
+        back) add up to at most 100 % at any time: each agreement's rate is at most 1, and more than the
+        whole line in all is a share written twice or a percentage read as a fraction. A bracketed rate
+        counts its lowest bracket (the least it pays at any time)."""
+        shares: dict[tuple[str, str], list[tuple[str, float, float, float]]] = {}
+        for i, ag in enumerate(self.cfg.agreements):
+            lo, hi = window_s(self.cal, ag.from_, ag.until)
+            sides = [(f"economics.agreements.{i}.rate", ag.payer, ag.rate, ag.base)]
+            if ag.reverse is not None:
+                sides.append((f"economics.agreements.{i}.reverse.rate", ag.payee, ag.reverse.rate, ag.reverse.base))
+            for path, payer, rate, base in sides:
+                least = min(b.rate for b in rate) if isinstance(rate, list) else float(rate)
+                for line in dict.fromkeys(base):
+                    shares.setdefault((payer, line), []).append((path, least, lo, hi))
+        said: set[str] = set()
+        for (payer, line), parts in shares.items():
+            for _, _, at, _ in parts:
+                active = [p for p in parts if p[2] <= at < p[3]]
+                total = sum(p[1] for p in active)
+                if len(active) > 1 and total > 1.0 + 1e-9 and active[-1][0] not in said:
+                    said.add(active[-1][0])
+                    others = " and ".join(f"{p[0].removeprefix('economics.')} {p[1]:g}" for p in active[:-1])
+                    self.problems.append((active[-1][0], f"with {others}, the {payer} pays {total * 100:.4g} % "
+                                          f"of the revenue of line {line!r} over the same days; the shares of one "
+                                          f"line add up to at most 1 (its whole revenue): give each share once, "
+                                          f"as a fraction (0.2 for 20 %)"))
+                    break
 
     def _base(self, path: str, key: str, base: list[str], who: str, owner: dict[str, str]) -> None:
         for j, name in enumerate(base):

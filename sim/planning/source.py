@@ -36,7 +36,9 @@ class ScenarioSource:
             path = Path(scenario)
             src = cls(read_raw(path), str(scenario), str(path.resolve().parent))
         elif isinstance(scenario, dict):
-            src = cls(copy.deepcopy(scenario))
+            from sim.scenario.raw_values import plain_values       # numpy's scalars as Python's (np.bool_)
+
+            src = cls(plain_values(copy.deepcopy(scenario)))
         elif hasattr(scenario, "raw") and hasattr(scenario, "scenario"):   # a loaded scenario
             src = cls(copy.deepcopy(scenario.raw), str(scenario.source), str(scenario.base_dir))
         elif hasattr(scenario, "model_dump"):                                # a Scenario model

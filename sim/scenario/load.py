@@ -25,9 +25,10 @@ import yaml
 from pydantic import ValidationError
 
 from sim.economics.tiers import RATE_KEY
-from sim.errors import ScenarioError, json_kind, text_list
+from sim.errors import ScenarioError, given, json_kind, text_list
 from sim.humanize import plural
 from sim.scenario.safe_text import TextLimitError, load_toml, not_utf8, read_text
+from sim.scenario.raw_values import one_line, plain_values, unshared, value_at
 from sim.scenario.safe_yaml import TagError, load_yaml, tag_problem
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_errors import bool_problems, clean_loc, validation_problems
@@ -166,15 +167,41 @@ def did_you_mean(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------ overrides
+class ValueProblem(ValueError):
+    """An override's value YAML reads as a list or mapping it then refuses (a key given twice, a ``null``
+    key, an unclosed ``{``): the message says what, without the line of a one-line value."""
+
+
 def _parse_value(text: str) -> Any:
     """An override's value as YAML reads it; text YAML cannot read stays text. A tag that builds no plain
-    value (``!!binary ...``, ``!foo``) raises :class:`TagError` (as text it ran as the literal words)."""
+    value (``!!binary ...``, ``!foo``) raises :class:`TagError` (as text it ran as the literal words); a
+    list or mapping YAML refuses (a duplicate key, nested too deeply, an unclosed ``{`` or ``[``) raises
+    :class:`ValueProblem` (as text it reached the schema as the words, and a name field took them), and so
+    does a value that is only a YAML comment (``#2.5`` read as null, which clears the field silently)."""
+    if text.lstrip().startswith("#"):
+        raise ValueProblem(f"{text.strip()[:40]!r} is a YAML comment, which reads as nothing (null, which clears "
+                           "the field to its default); quote the value if it is meant as text, or write null to "
+                           "clear the field")
     try:
-        return load_yaml(text) if text.strip() != "" else ""
+        value = load_yaml(text) if text.strip() != "" else ""
     except TagError:
         raise
+    except TextLimitError as exc:          # a duplicate or null key, nesting, an alias bomb
+        raise ValueProblem("not valid YAML: " + one_line(str(exc), text)) from None
+    except yaml.MarkedYAMLError as exc:
+        if text.lstrip()[:1] in ("{", "["):       # meant as a mapping or list: not the words as a name
+            raise ValueProblem("not valid YAML: " + one_line(yaml_problem(exc), text) + "; quote the whole value "
+                               "if it is meant as text, e.g. name='\"[a]b\"'") from None
+        return text
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
         return text
+    comment = re.search(r"\s#", text)
+    if comment and not isinstance(value, (dict, list)) and "#" not in str(value):
+        # `name=run #2` read as "run": YAML drops a comment, which a value on the command line never means
+        raise ValueProblem(f"YAML reads {text.strip()[:60]!r} as {given(value)}, dropping "
+                           f"{text[comment.start():].strip()[:40]!r} as a comment; quote the value if it is meant "
+                           "as text, or leave the comment out")
+    return value
 
 
 def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set") -> dict:
@@ -185,7 +212,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
     into a scalar) raise :class:`ScenarioError`.
     """
     overrides = text_list(overrides, "overrides", "fleet.pools.0.replicas=8")
-    out = copy.deepcopy(data)
+    out = unshared(data)
     problems: list[tuple[str, str]] = []
     for item in overrides:
         if "=" not in item:
@@ -210,9 +237,21 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
         except TagError as exc:
             problems.append((key, tag_problem(exc.tag)))
             continue
+        except ValueProblem as exc:
+            problems.append((key, str(exc)))
+            continue
         node: Any = out
         ok = True
+        guess = list(parts)          # the path with each key made on the way read as the key one slip from it
         for i, part in enumerate(parts):
+            if isinstance(node, dict) and part not in node:
+                # a key with dots in its name (a pool named llama-3.1 in router.weights or energy.pools):
+                # the longest run of the parts left that names a key is that key, not mappings to create
+                for j in range(len(parts), i + 1, -1):
+                    if ".".join(parts[i:j]) in node:
+                        parts[i:j] = [".".join(parts[i:j])]
+                        part = parts[i]
+                        break
             last = i == len(parts) - 1
             where = ".".join(parts[: i + 1])
             if isinstance(node, list):
@@ -245,12 +284,19 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                     if (part not in node or node[part] is None) and parts[i + 1].lstrip("-").isdigit():
                         near = [k for k in difflib.get_close_matches(part, [str(k) for k in node], n=1)
                                 if isinstance(node[k], list)] if part not in node else []
+                        if not near and part not in node and guess[:i] != parts[:i]:
+                            # a slip further up (Fleet.pools.0): the list under the key it was meant for
+                            near = [part] if isinstance(value_at(out, [*guess[:i], part]), list) else []
+                            parts = [*guess[:i], *parts[i:]]
                         problems.append((where, f"there is no list here to take item {parts[i + 1]} of"
                                                 + (f" (did you mean {'.'.join([*parts[:i], near[0]])}?)" if near else
                                                    f"; give the whole list, e.g. --set '{where}=[...]'")))
                         ok = False
                         break
                     if part not in node or node[part] is None:
+                        if part not in node:
+                            close = difflib.get_close_matches(part, [k for k in node if isinstance(k, str)], n=1)
+                            guess[i] = close[0] if close else part
                         node[part] = {}
                     elif isinstance(node[part], str) and not last:
                         # shorthand such as `router: least_outstanding` expanded on demand
@@ -423,7 +469,7 @@ def load_scenario(path: str | Path | dict, overrides: Iterable[str] = (), check:
     """Read, override and validate a scenario file (or a raw mapping)."""
     if isinstance(path, dict):
         data = apply_overrides(path, overrides) if overrides else copy.deepcopy(path)
-        return scenario_from_dict(data, source_name(path), Path("."), check)
+        return scenario_from_dict(plain_values(data), source_name(path), Path("."), check)
     src = source_name(path)
     data = read_file(path)
     if overrides:

@@ -77,11 +77,13 @@ def economics_magnitude_problems(e, start: _dt.date, horizon: float) -> list[tup
         if _growth_overflows(e.training.growth_per_month, horizon):
             out.append(("economics.training.growth_per_month",
                         f"compounds past 1e304 within the run (got {e.training.growth_per_month:g})"))
-    last = _dt.datetime(LAST_YEAR, 12, 31) - _dt.datetime.combine(start, _dt.time())
+    # the end of the last year, as the duration's own check counts it (a run may end on 31 December of
+    # LAST_YEAR); a horizon past it is said once, at duration, not again as each lag of 0 s
+    last = _dt.datetime(LAST_YEAR + 1, 1, 1) - _dt.datetime.combine(start, _dt.time())
     room = last.total_seconds() - horizon
     for where, a in [*((f"agreements.{i}", a) for i, a in enumerate(e.agreements)),
                      *((f"commits.{i}", c) for i, c in enumerate(e.commits))]:
-        if a.payment_lag > room:
+        if room >= 0 and a.payment_lag > room:
             out.append((f"economics.{where}.payment_lag",
                         f"moves cash after the year {LAST_YEAR} (got {a.payment_lag:g} s; at most "
                         f"{max(room, 0.0):.4g} s from start {start.isoformat()} and duration {horizon:g} s)"))

@@ -13,7 +13,8 @@ with a message naming the line, before it can cost time or memory:
 * **nesting** deeper than :data:`MAX_DEPTH` lists/mappings (YAML, TOML and JSON alike) is refused
   before a recursive parser can overflow the stack;
 * **duplicate keys** in one mapping are an error naming both lines (YAML's "last one wins" would
-  silently run the second value);
+  silently run the second value), a merge key ``<<`` given twice too (use ``<<: [*a, *b]``), and
+  mappings merged by one ``<<`` that give the same key (which wins differs between YAML readers);
 * a ``null`` or ``true``/``false`` key (``null:``, ``on:``, ``yes:`` in YAML 1.1) is refused: every
   scenario key is text;
 * an impossible date such as ``2025-02-30`` stays text, so the schema names the field holding it;
@@ -87,9 +88,19 @@ class _StrictKeys:
         seen: dict[Any, int] = {}
         if isinstance(node, MappingNode):
             # the keys written in this mapping; keys merged in with `<<: *defaults` may be
-            # overridden by them, as YAML intends, so they are not duplicates
-            for key_node, _ in node.value:
-                if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            # overridden by them, as YAML intends, so they are not duplicates. `<<` itself is a key
+            # given once: a second one merged silently over the first (`<<: [*a, *b]` merges both)
+            merge_line = 0
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.tag == "tag:yaml.org,2002:merge":
+                    line = key_node.start_mark.line + 1
+                    if merge_line:
+                        raise TextLimitError(f"line {line}: duplicate merge key '<<' (first given on line "
+                                             f"{merge_line}); merge several mappings with one, <<: [*a, *b]")
+                    merge_line = line
+                    _merged_once(node, value_node)
+                    continue
+                if not isinstance(key_node, ScalarNode):
                     continue
                 key = self.construct_object(key_node, deep=False)
                 line = key_node.start_mark.line + 1
@@ -108,6 +119,40 @@ class _StrictKeys:
             return super().construct_yaml_timestamp(node)
         except (ValueError, OverflowError):   # 2025-02-30: leave it as text for the schema to name
             return self.construct_scalar(node)
+
+
+def _keys_of(node: Node) -> dict[str, int]:
+    """The text keys a mapping node gives, its merged ones included, each with the line it is on."""
+    keys: dict[str, int] = {}
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                continue
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                for sub in value_node.value if isinstance(value_node, SequenceNode) else [value_node]:
+                    for key, line in _keys_of(sub).items():
+                        keys.setdefault(key, line)
+            else:
+                keys[key_node.value] = key_node.start_mark.line + 1
+    return keys
+
+
+def _merged_once(node: MappingNode, merged: Node) -> None:
+    """Refuse ``<<: [*a, *b]`` where ``a`` and ``b`` both give a key the mapping does not give itself: which
+    of the two wins is not settled between YAML readers (YAML 1.1's merge type: the first; PyYAML 6.0.4:
+    the last for a key of two or more characters, the first for a one-character key, yaml/pyyaml#953), so
+    the same file would run different values."""
+    if not isinstance(merged, SequenceNode):
+        return
+    own = {k.value for k, _ in node.value if isinstance(k, ScalarNode) and k.tag != "tag:yaml.org,2002:merge"}
+    seen: dict[str, int] = {}
+    for sub in merged.value:
+        for key, line in _keys_of(sub).items():
+            if key in seen and key not in own:
+                raise TextLimitError(f"line {merged.start_mark.line + 1}: the mappings merged by '<<' both give "
+                                     f"{key!r} (lines {seen[key]} and {line}); which one wins differs between YAML "
+                                     f"readers: give {key!r} in this mapping itself, or in one of them only")
+            seen.setdefault(key, line)
 
 
 class _LimitedLoader(_StrictKeys, yaml.SafeLoader):
