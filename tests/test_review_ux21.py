@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from sim import atomic
 from sim.atomic import JOURNAL, finish_swaps, staged_folder
 from sim.errors import InputWarning
 
@@ -247,3 +246,56 @@ def test_a_recovery_whose_move_fails_keeps_everything_and_says_so(tmp_path, monk
     assert _contents(target.parent / ".r.wxyz6789.partial") == NEW
     _quiet_finish(target)                           # writable again: undone
     assert _contents(target) == OLD and os.listdir(target.parent) == ["r"]
+
+
+def _no_locks(monkeypatch) -> None:
+    """A file system where ``flock`` fails (as NFS without its lock service): every lock refused."""
+    fcntl = pytest.importorskip("fcntl")
+
+    def refused(*a, **k):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refused)
+
+
+def test_without_locks_a_live_swap_on_this_machine_is_left_alone_whatever_the_clock(tmp_path, monkeypatch):
+    """Where no lock can be taken, the journal's age alone said whether its swap was live: a clock stepped forward
+    (or a file server's clock ahead of this machine's) made a swap under way look a minute old, and it was undone
+    under its feet (entry by entry, a new file renamed over an old one put back is the old one lost). The journal
+    names its process and machine: a live process on this machine is a live swap, however old its journal looks."""
+    import socket
+
+    target = _leftover_between_renames(tmp_path / "b", notes=False)
+    journal = target.parent / ".r.abcd1234.old" / JOURNAL
+    plan = json.loads(journal.read_text())
+    journal.write_text(json.dumps({**plan, "pid": os.getpid(), "host": socket.gethostname()}))
+    os.utime(journal, (0, 0))                       # looks an hour old
+    _no_locks(monkeypatch)
+    assert finish_swaps(target) == [] and _contents(target.parent / ".r.abcd1234.old" / "old") == OLD
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    journal.write_text(json.dumps({**plan, "pid": int(gone.stdout), "host": socket.gethostname()}))
+    os.utime(journal, (0, 0))
+    with pytest.warns(InputWarning, match="undone"):        # its process ended: a dead swap's
+        finish_swaps(target)
+    assert _contents(target) == OLD
+
+
+def test_a_swap_on_a_file_system_without_locks_names_its_process(tmp_path, monkeypatch):
+    """The journal a swap writes holds its process id and machine (what the rule above reads)."""
+    import socket
+
+    _no_locks(monkeypatch)
+    seen = {}
+    real = os.rename
+
+    def peek(a, b):
+        for j in tmp_path.glob(f".r.*.old/{JOURNAL}"):
+            seen.update(json.loads(j.read_text()))
+        return real(a, b)
+
+    target = tmp_path / "r"
+    _result(target, "old")
+    monkeypatch.setattr(os, "rename", peek)
+    with staged_folder(target, KNOWN) as stage:
+        (stage / "summary.json").write_text("new")
+    assert seen.get("pid") == os.getpid() and seen.get("host") == socket.gethostname()
