@@ -299,3 +299,22 @@ def test_a_swap_on_a_file_system_without_locks_names_its_process(tmp_path, monke
     with staged_folder(target, KNOWN) as stage:
         (stage / "summary.json").write_text("new")
     assert seen.get("pid") == os.getpid() and seen.get("host") == socket.gethostname()
+
+
+def test_a_peak_read_at_the_samples_says_so():
+    """The stability line's peak is read at the time series' samples (every ``metrics.interval``, 10 s here): 40
+    requests arriving at once at t = 5 s were all in the system together (none can finish before a step of
+    Llama-3-8B on an H100, at least 16 GB / 3.35 TB/s = 4.8 ms), yet all are done long before the 10 s sample
+    (10 output tokens each), so the samples saw none. The words must not read as the most ever in the system."""
+    import sim
+    from sim.report_text import format_summary
+
+    scn = {"name": "burst", "seed": 1, "duration": "1m", "model": "llama-3-8b",
+           "workload": {"arrival": {"process": "burst", "count": 40, "at": "5s"},
+                        "prompt_tokens": {"dist": "fixed", "value": 100},
+                        "output_tokens": {"dist": "fixed", "value": 10}},
+           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1}]}}
+    result = sim.run(scn)
+    assert result.summary["stability"]["in_flight_peak"] == 0 and result.summary["requests"]["completed"] == 40
+    (line,) = [ln for ln in format_summary(result).splitlines() if ln.startswith("stability")]
+    assert "sampled peak 0 in system (0 at the end)" in line, line
