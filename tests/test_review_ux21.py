@@ -318,3 +318,17 @@ def test_a_peak_read_at_the_samples_says_so():
     assert result.summary["stability"]["in_flight_peak"] == 0 and result.summary["requests"]["completed"] == 40
     (line,) = [ln for ln in format_summary(result).splitlines() if ln.startswith("stability")]
     assert "sampled peak 0 in system (0 at the end)" in line, line
+
+
+def test_no_one_price_note_when_the_price_was_varied_on_its_own():
+    """A plan varying the GPU type and, as a second knob, the price per GPU-hour ($2 and $3) saw each GPU type at
+    two prices: the note that every GPU type was priced the same is false there (each GPU's last row read $3
+    and the note said "$3.00"). Hand numbers: cost = price x GPU-hours."""
+    from sim.planning.one_price import one_price_note
+
+    rows = [{"fleet.pools.0.gpu": g, "economics.gpu_hour_usd": p, "cost.compute_usd.mean": p * n,
+             "gpu_hours.provisioned.mean": n} for g, n in (("h100-sxm", 4), ("h200-sxm", 3)) for p in (2.0, 3.0)]
+    assert one_price_note(rows, ["fleet.pools.0.gpu", "economics.gpu_hour_usd"]) is None
+    # one price throughout: still said
+    same = [r for r in rows if r["economics.gpu_hour_usd"] == 3.0]
+    assert one_price_note(same, ["fleet.pools.0.gpu"]).startswith("every GPU type was priced at $3.00 per GPU-hour")
