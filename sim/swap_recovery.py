@@ -1,6 +1,6 @@
 """Recovery of a result-folder swap cut short by a hard kill (``kill -9``, a power cut): the journal a swap
 writes into its hidden ``.old`` folder before it moves anything (:func:`write_journal`), how a live swap is told
-from a dead one's leftover (:func:`_live`), and :func:`finish_swaps`, which the next command touching the folder
+from a dead one's leftover (:func:`_claim`), and :func:`finish_swaps`, which the next command touching the folder
 calls to finish or undo the leftover. The swap itself is :func:`sim.atomic.staged_folder`.
 """
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from sim.paths import followed
@@ -83,13 +84,15 @@ def write_journal(aside: Path, stage: Path, old: list[str]) -> int | None:
     return fd
 
 
-def _live(journal: Path) -> bool:
-    """Whether a process still holds the swap of ``journal`` (its lock is taken): a swap under way, not a
-    leftover. On a file system without locks, a journal naming a process of this machine is live while that
-    process runs (:func:`_process_alive`: no clock involved); otherwise (Windows, another machine's journal) one
-    younger than :data:`NO_JOURNAL_AGE_S` is taken for a live swap's (a swap is a few renames). That last rule
-    reads the clock: stepped back, a dead swap waits longer; stepped forward by more than a minute during a
-    swap (or a file server's clock that far ahead), a live swap would be taken for dead."""
+def _claim(journal: Path) -> tuple[bool, int | None]:
+    """Whether a process still holds the swap of ``journal`` (its lock is taken: a swap under way, or another
+    command recovering it), and if not, a descriptor holding its lock for this recovery (None where locks cannot
+    be taken), to close once done. On a file system without locks, a journal naming a process of this machine is
+    live while that process runs (:func:`_process_alive`: no clock involved); otherwise (Windows, another
+    machine's journal) one younger than :data:`NO_JOURNAL_AGE_S` is taken for a live swap's (a swap is a few
+    renames). That last rule reads the clock: stepped back, a dead swap waits longer; stepped forward by more
+    than a minute during a swap (or a file server's clock that far ahead), a live swap would be taken for
+    dead."""
     import time
 
     def young() -> bool:
@@ -101,21 +104,21 @@ def _live(journal: Path) -> bool:
     try:
         import fcntl
     except ImportError:
-        return young()
+        return young(), None
     try:
         fd = os.open(journal, os.O_RDONLY)
     except OSError:
-        return True             # (gone meanwhile: its swap ended)
+        return True, None       # (gone meanwhile: its swap ended)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return True
-    except OSError:             # a file system without locks: its process, if on this machine, else its age
-        alive = _process_alive(journal)
-        return young() if alive is None else alive
-    finally:
         os.close(fd)
-    return False
+        return True, None
+    except OSError:             # a file system without locks: its process, if on this machine, else its age
+        os.close(fd)
+        alive = _process_alive(journal)
+        return (young() if alive is None else alive), None
+    return False, fd
 
 
 def _process_alive(journal: Path) -> bool | None:
@@ -173,8 +176,6 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
     cannot be read or names anything but this folder's entries and its ``.NAME.XXXXXXXX.partial`` stage, is
     left as it is, and a line says so; so is a leftover a move of which fails (a read-only folder).
     """
-    import shutil
-    import time
     import warnings
 
     from sim.errors import InputWarning
@@ -190,12 +191,6 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
         warnings.warn(text, InputWarning, stacklevel=3)
         said.append(text)
 
-    def young(p: Path) -> bool:
-        try:
-            return time.time() - p.stat().st_mtime <= NO_JOURNAL_AGE_S
-        except OSError:
-            return True
-
     for aside in _asides(target):
         journal = aside / JOURNAL
         if not journal.is_file():
@@ -204,67 +199,90 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
                     say(f"{name}: {aside.name} beside it holds files set aside with no record of a swap's moves (a "
                         f"swap by an earlier fleetsim, or someone's folder): left as it is; look in it, and delete it "
                         f"once it is not needed")
-                elif not young(aside):
+                elif not _young(aside):
                     aside.rmdir()
             except OSError:
                 pass
             continue
-        if _live(journal):
+        live, held = _claim(journal)
+        if live:
             continue
-        plan = _plan(journal, target)
-        if plan is None:
-            try:
-                alone = os.listdir(aside) == [JOURNAL]
-            except OSError:
-                continue
-            if alone:           # killed while writing it (nothing moved yet), unless that is happening now
-                if not young(journal):
-                    remove_aside(aside)
-                continue
-            say(f"{name}: {aside.name} beside it holds a swap journal that cannot be read or is not this folder's: "
-                f"left as it is; look in it, and delete it once it is not needed")
-            continue
-        stage, old, new, undone = plan
-        whole = (aside / "old").is_dir() and "old" not in old
-        if undone:      # a recovery that put the old result back was killed while deleting the rest
-            done = False
-        elif whole:     # the old folder renamed aside whole: the new one is in place once its stage is gone
-            done = os.path.lexists(target) and not os.path.lexists(stage)    # (not a folder a lock made since)
-        else:           # entry by entry: every staged entry moved in
-            done = not any(os.path.lexists(stage / e) for e in new)
         try:
-            if done:
-                remove_aside(aside)
-                if stage.is_dir() and not any(stage.iterdir()):
-                    stage.rmdir()
-                say(f"{name}: a result swapped into this folder was cut short (the command was killed) after the "
-                    f"new result was whole in place: finished, the old result left aside in {aside.name} removed")
-                continue
-            if not undone:
-                if whole:       # (over an empty folder made since: the lock of the command now running)
-                    os.rename(aside / "old", target)
-                else:
-                    for e in new:       # what had moved in goes back to the stage, deleted below
-                        if not os.path.lexists(stage / e) and os.path.lexists(target / e):
-                            os.rename(target / e, stage / e)
-                    for e in old:
-                        if os.path.lexists(aside / e):
-                            os.rename(aside / e, target / e)
-                # the old result is back: said in the journal before the stage (whose entries bear the old
-                # result's names) is deleted, so that a recovery killed now is not taken up from the start
-                mark = aside / f".{JOURNAL}.undone"
-                mark.write_text(json.dumps({"stage": stage.name, "old": old, "new": new, "undone": True}))
-                os.replace(mark, journal)
-        except OSError as err:
-            say(f"{name}: a result swapped into this folder was cut short (the command was killed), and could not "
-                f"be finished or undone ({err.strerror or err}): left as it is, the old result in {aside.name}")
-            continue
-        shutil.rmtree(stage, ignore_errors=True)
-        remove_aside(aside)
-        say(f"{name}: a result swapped into this folder was cut short (the command was killed) before the "
-            f"new result was whole in place: undone, the folder is as it was before that command (run it "
-            f"again for its result)")
+            _recover(aside, journal, target, name, say)
+        finally:
+            if held is not None:
+                os.close(held)
     return said
+
+
+def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callable[[str], None]) -> None:
+    """Finish or undo the dead swap of ``aside`` (:func:`finish_swaps`, which holds its journal's lock), saying
+    what was done with ``say``."""
+    import shutil
+
+    plan = _plan(journal, target)
+    if plan is None:
+        try:
+            alone = os.listdir(aside) == [JOURNAL]
+        except OSError:
+            return
+        if alone:           # killed while writing it (nothing moved yet), unless that is happening now
+            if not _young(journal):
+                remove_aside(aside)
+            return
+        say(f"{name}: {aside.name} beside it holds a swap journal that cannot be read or is not this folder's: "
+            f"left as it is; look in it, and delete it once it is not needed")
+        return
+    stage, old, new, undone = plan
+    whole = (aside / "old").is_dir() and "old" not in old
+    if undone:      # a recovery that put the old result back was killed while deleting the rest
+        done = False
+    elif whole:     # the old folder renamed aside whole: the new one is in place once its stage is gone
+        done = os.path.lexists(target) and not os.path.lexists(stage)    # (not a folder a lock made since)
+    else:           # entry by entry: every staged entry moved in
+        done = not any(os.path.lexists(stage / e) for e in new)
+    try:
+        if done:
+            remove_aside(aside)
+            if stage.is_dir() and not any(stage.iterdir()):
+                stage.rmdir()
+            say(f"{name}: a result swapped into this folder was cut short (the command was killed) after the "
+                f"new result was whole in place: finished, the old result left aside in {aside.name} removed")
+            return
+        if not undone:
+            if whole:       # (over an empty folder made since: the lock of the command now running)
+                os.rename(aside / "old", target)
+            else:
+                for e in new:       # what had moved in goes back to the stage, deleted below
+                    if not os.path.lexists(stage / e) and os.path.lexists(target / e):
+                        os.rename(target / e, stage / e)
+                for e in old:
+                    if os.path.lexists(aside / e):
+                        os.rename(aside / e, target / e)
+            # the old result is back: said in the journal before the stage (whose entries bear the old
+            # result's names) is deleted, so that a recovery killed now is not taken up from the start
+            mark = aside / f".{JOURNAL}.undone"
+            mark.write_text(json.dumps({"stage": stage.name, "old": old, "new": new, "undone": True}))
+            os.replace(mark, journal)
+    except OSError as err:
+        say(f"{name}: a result swapped into this folder was cut short (the command was killed), and could not "
+            f"be finished or undone ({err.strerror or err}): left as it is, the old result in {aside.name}")
+        return
+    shutil.rmtree(stage, ignore_errors=True)
+    remove_aside(aside)
+    say(f"{name}: a result swapped into this folder was cut short (the command was killed) before the "
+        f"new result was whole in place: undone, the folder is as it was before that command (run it "
+        f"again for its result)")
+
+
+def _young(p: Path) -> bool:
+    """Whether ``p`` changed within :data:`NO_JOURNAL_AGE_S` (or is gone): a swap's folder or journal being made."""
+    import time
+
+    try:
+        return time.time() - p.stat().st_mtime <= NO_JOURNAL_AGE_S
+    except OSError:
+        return True
 
 
 def _plain(entry: object) -> bool:

@@ -332,3 +332,33 @@ def test_no_one_price_note_when_the_price_was_varied_on_its_own():
     # one price throughout: still said
     same = [r for r in rows if r["economics.gpu_hour_usd"] == 3.0]
     assert one_price_note(same, ["fleet.pools.0.gpu"]).startswith("every GPU type was priced at $3.00 per GPU-hour")
+
+
+def test_a_recovery_holds_the_journal_locked_so_a_second_command_leaves_it_alone(tmp_path, monkeypatch):
+    """Two read-only commands at once on one folder (``compare`` of many folders in parallel) both found the dead
+    swap's journal unlocked and undid it together: one could move an old file just put back into the stage the
+    other then deletes. The recovery holds the journal's lock while it works, as the swap did: checked from the
+    inside of its first move."""
+    fcntl = pytest.importorskip("fcntl")
+    target = _leftover_between_renames(tmp_path / "b", notes=True)
+    journal = target.parent / ".r.abcd1234.old" / JOURNAL
+    real, held = os.rename, []
+
+    def rename(a, b):
+        if not held:
+            fd = os.open(journal, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)
+            except BlockingIOError:
+                held.append(True)
+            finally:
+                os.close(fd)
+            # what a second command sees meanwhile: a live swap's, nothing to do
+            assert finish_swaps(target) == []
+        return real(a, b)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.warns(InputWarning, match="undone"):
+        finish_swaps(target)
+    assert held == [True] and _contents(target) == {**OLD, "notes.txt": "mine"}
