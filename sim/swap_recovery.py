@@ -156,7 +156,7 @@ def _asides(target: Path) -> list[Path]:
 
 def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[str]:
     """Finish or undo each swap into the result folder ``target`` that a hard kill cut short, and say which,
-    one :class:`~sim.errors.InputWarning` line each (returned too). A swap (:func:`staged_folder`) moves the
+    one :class:`~sim.errors.InputWarning` line each (returned too). A swap (:func:`sim.atomic.staged_folder`) moves the
     old result aside into a hidden ``.NAME.XXXXXXXX.old`` folder, with a journal of what it moves, then the
     new one in from ``.NAME.XXXXXXXX.partial``, then deletes the old; killed between, it left:
 
@@ -166,7 +166,8 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
       **undone**, the old result put back and the staged one deleted: what the command left is not known to
       be a whole result, and it never said it had written one, so the folder is as before it (run it again).
 
-    A swap still under way (its journal locked by a live process) is left alone, as is a ``.old`` folder
+    A swap still under way (its journal locked by a live process, or by another command recovering it: the
+    recovery holds the lock as it works) is left alone, as is a ``.old`` folder
     without a journal younger than :data:`NO_JOURNAL_AGE_S` (being made); such a folder older than that
     held nothing moved yet and is removed without a word. A recovery killed in its turn leaves the journal
     (marked ``undone`` once the old result is back), and the next one carries on from there.
