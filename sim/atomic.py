@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from sim.errors import InputError
 from sim.paths import followed, make_folder
+from sim.swap_recovery import JOURNAL, finish_swaps, kept, remove_aside, write_journal  # noqa: F401 (JOURNAL, finish_swaps: importable from here)
 
 
 #: a file descriptor's own name: a link to whatever the descriptor is open on
@@ -128,7 +129,8 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Ite
         yield stage
         _swap_in(stage, target, known)
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        if not kept(stage, target):
+            shutil.rmtree(stage, ignore_errors=True)
         raise
 
 
@@ -192,7 +194,8 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
     entries = os.listdir(target)
     ours = [e for e in entries if known is None or e in known]
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))
-    journal = _journal(aside, stage, ours)      # before anything moves: what a hard kill leaves is said there
+    journal = write_journal(aside, stage, ours)      # before anything moves: what a hard kill leaves is said there
+    settled = False     # done, or wholly undone: else (an undo that failed too) the journal stays for the next command
     try:
         if len(ours) == len(entries):
             try:
@@ -204,7 +207,9 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
                     os.rename(stage, target)
                 except BaseException:
                     os.rename(aside / "old", target)    # put the old folder back
+                    settled = True
                     raise
+                settled = True
                 return
         moved_old: list[str] = []
         moved_new: list[str] = []
@@ -220,162 +225,15 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
                 os.rename(target / e, stage / e)
             for e in reversed(moved_old):
                 os.rename(aside / e, target / e)
+            settled = True
             raise
+        settled = True
         os.rmdir(stage)
     finally:
-        shutil.rmtree(aside, ignore_errors=True)
+        if settled:
+            remove_aside(aside)
         if journal is not None:
             os.close(journal)           # (its lock with it)
-
-
-#: the file in a swap's ``.old`` folder saying what the swap moves (written, and locked, before anything moves)
-JOURNAL = "swap.json"
-#: how old a ``.old`` folder with no journal (or an unlocked journal where locks cannot be taken) must be to be
-#: taken for a dead swap's (one being made, or under way, is younger)
-NO_JOURNAL_AGE_S = 60.0
-
-
-def _journal(aside: Path, stage: Path, old: list[str]) -> int | None:
-    """Write the journal of a swap into its ``aside`` folder and hold it locked (``flock``, released by the
-    system when the process ends, however it ends) until the swap is over: the staged folder's name, the
-    entries of the target to move aside (``old``) and the staged entries to move in (``new``). The
-    descriptor, to close at the end; None where there is no ``flock`` (Windows: the journal is written
-    unlocked, and read as a dead swap's)."""
-    fd = os.open(aside / JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        import fcntl
-    except ImportError:         # (Windows)
-        fcntl = None
-    if fcntl is not None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:         # a file system without locks: written all the same
-            pass
-    os.write(fd, json.dumps({"stage": stage.name, "old": list(old), "new": sorted(os.listdir(stage))}).encode())
-    os.fsync(fd)
-    if fcntl is None:
-        os.close(fd)
-        return None
-    return fd
-
-
-def _live(journal: Path) -> bool:
-    """Whether a process still holds the swap of ``journal`` (its lock is taken): a swap under way, not a
-    leftover. Where no lock can be taken (Windows, a file system without locks), a journal younger than
-    :data:`NO_JOURNAL_AGE_S` is taken for a live swap's (a swap is a few renames)."""
-    import time
-
-    def young() -> bool:
-        try:
-            return time.time() - journal.stat().st_mtime < NO_JOURNAL_AGE_S
-        except OSError:
-            return True         # (gone meanwhile: its swap ended)
-
-    try:
-        import fcntl
-    except ImportError:
-        return young()
-    try:
-        fd = os.open(journal, os.O_RDONLY)
-    except OSError:
-        return True             # (gone meanwhile: its swap ended)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:             # a file system without locks
-        return young()
-    finally:
-        os.close(fd)
-    return False
-
-
-def _asides(target: Path) -> list[Path]:
-    """The ``.old`` folders of swaps into ``target`` (``.NAME.XXXXXXXX.old``, :func:`tempfile.mkdtemp`'s
-    eight characters: not those of a folder whose name only starts with NAME)."""
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.old")
-    try:
-        return sorted(p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()
-                      and not p.is_symlink())
-    except OSError:
-        return []
-
-
-def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[str]:
-    """Finish or undo each swap into the result folder ``target`` that a hard kill cut short, and say which,
-    one :class:`~sim.errors.InputWarning` line each (returned too). A swap (:func:`staged_folder`) moves the
-    old result aside into a hidden ``.NAME.XXXXXXXX.old`` folder, with a journal of what it moves, then the
-    new one in from ``.NAME.XXXXXXXX.partial``, then deletes the old; killed between, it left:
-
-    * the new result whole in place (killed while deleting the old one): the swap is **finished**, the old
-      copy deleted: the command had written and placed all of its result;
-    * anything less (the old result aside, the new one partly moved in, or the folder gone): the swap is
-      **undone**, the old result put back and the staged one deleted: what the command left is not known to
-      be a whole result, and it never said it had written one, so the folder is as before it (run it again).
-
-    A swap still under way (its journal locked by a live process) is left alone, as is a ``.old`` folder
-    without a journal younger than :data:`NO_JOURNAL_AGE_S` (being made); such a folder older than that
-    held nothing moved yet and is removed without a word.
-    """
-    import shutil
-    import time
-    import warnings
-
-    from sim.errors import InputWarning
-
-    try:
-        target = followed(target).absolute()
-    except OSError:             # a link that loops: the command says so
-        return []
-    name = target if shown is None else shown
-    said = []
-    for aside in _asides(target):
-        journal = aside / JOURNAL
-        if not journal.is_file():
-            try:
-                if time.time() - aside.stat().st_mtime > NO_JOURNAL_AGE_S and not any(aside.iterdir()):
-                    aside.rmdir()
-            except OSError:
-                pass
-            continue
-        if _live(journal):
-            continue
-        try:
-            plan = json.loads(journal.read_text(encoding="utf-8"))
-            stage = target.parent / plan["stage"]
-            old, new = [str(e) for e in plan["old"]], [str(e) for e in plan["new"]]
-        except (OSError, ValueError, KeyError, TypeError):      # killed while writing it: nothing moved yet
-            shutil.rmtree(aside, ignore_errors=True)
-            continue
-        whole = (aside / "old").is_dir() and "old" not in old
-        if whole:       # the old folder renamed aside whole: the new one is in place once its stage is gone
-            done = os.path.lexists(target) and not os.path.lexists(stage)    # (not a folder a lock made since)
-        else:           # entry by entry: every staged entry moved in
-            done = not any(os.path.lexists(stage / e) for e in new)
-        if done:
-            shutil.rmtree(aside, ignore_errors=True)
-            if stage.is_dir() and not any(stage.iterdir()):
-                stage.rmdir()
-            text = (f"{name}: a result swapped into this folder was cut short (the command was killed) after the "
-                    f"new result was whole in place: finished, the old result left aside in {aside.name} removed")
-        else:
-            if whole:           # (over an empty folder made since: the lock of the command now running)
-                os.rename(aside / "old", target)
-            else:
-                for e in new:           # what had moved in goes back to the stage, deleted below
-                    if not os.path.lexists(stage / e) and os.path.lexists(target / e):
-                        os.rename(target / e, stage / e)
-                for e in old:
-                    if os.path.lexists(aside / e):
-                        os.rename(aside / e, target / e)
-            shutil.rmtree(stage, ignore_errors=True)
-            shutil.rmtree(aside, ignore_errors=True)
-            text = (f"{name}: a result swapped into this folder was cut short (the command was killed) before the "
-                    f"new result was whole in place: undone, the folder is as it was before that command (run it "
-                    f"again for its result)")
-        warnings.warn(text, InputWarning, stacklevel=2)
-        said.append(text)
-    return said
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -304,20 +304,21 @@ def stability_line(s: dict) -> list[str]:
 
 def peak_words(b: dict) -> str:
     """The most requests in the system at once (``in_flight_peak``, waiting + running, at the time series'
-    samples, every ``metrics.interval``) beside how many were
+    samples, every ``metrics.interval``: "sampled", as a burst that comes and goes between two samples is not
+    seen) beside how many were
     left at the end, on a run judged by its end alone: a burst that piled up and drained before the end
     reads ``stable`` (the verdict a plan's feasibility takes), and this says how high it piled; empty for a
     closed loop (bounded by its clients) or without the figures.
 
         >>> peak_words({"verdict": "stable", "in_flight_peak": 88, "in_flight_at_end": 0})
-        'peak 88 in system (0 at the end)'
+        'sampled peak 88 in system (0 at the end)'
         >>> peak_words({"verdict": "stable", "closed_loop_clients": 64, "in_flight_peak": 64, "in_flight_at_end": 64})
         ''
     """
     peak, end = b.get("in_flight_peak"), b.get("in_flight_at_end")
     if "closed_loop_clients" in b or not all(isinstance(v, int) and not isinstance(v, bool) for v in (peak, end)):
         return ""
-    return f"peak {peak:,} in system ({end:,} at the end)"
+    return f"sampled peak {peak:,} in system ({end:,} at the end)"
 
 
 def _sharded(s: dict) -> bool:

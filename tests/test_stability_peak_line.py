@@ -23,12 +23,12 @@ def test_a_burst_that_drained_reads_stable_with_its_peak():
     result = sim.run(scn)
     b = result.summary["stability"]
     assert (b["in_flight_peak"], b["in_flight_at_end"]) == (40, 0)
-    assert "peak 40 in system (0 at the end)" in _line(result)
+    assert "sampled peak 40 in system (0 at the end)" in _line(result)
 
 
 def test_the_words_carry_thousands_separators_and_leave_a_closed_loop_out():
     assert peak_words({"verdict": "unstable", "in_flight_peak": 12_345, "in_flight_at_end": 9_876}) == \
-        "peak 12,345 in system (9,876 at the end)"
+        "sampled peak 12,345 in system (9,876 at the end)"
     # a closed loop holds at most its clients: the verdict already says "bounded"
     assert peak_words({"verdict": "stable", "closed_loop_clients": 8, "in_flight_peak": 8,
                        "in_flight_at_end": 8}) == ""
