@@ -30,14 +30,14 @@ CASES = ("conv:1:1", "conv:3:1", "conv:10:3", "conv:10:4", "code:1:1", "code:3:2
 STATS = ("ttft.p50", "ttft.p99", "tpot.p50", "tpot.p99")
 
 
-def overrides(trace: str, scale: float, replicas: int, fidelity: str, seed: int, poisson: bool) -> list[str]:
+def overrides(trace: str, scale: float, replicas: int, fidelity: str, seed: int, poisson: float | None) -> list[str]:
+    """The case's overrides; ``poisson``: Poisson arrivals at that rate (requests/s) with the trace's lengths."""
     path = f"traces/azure_{trace}_2023_first2000.csv"
     out = [f"fleet.pools.0.replicas={replicas}", "fleet.pools.0.gpu=h100-sxm", f"fidelity={fidelity}",
            f"seed={seed}"]
-    if not poisson:
+    if poisson is None:
         return out + [f"workload.arrival.path={path}", f"workload.arrival.rate_scale={scale}"]
-    rows = sum(1 for _ in open(SCENARIO.parent / path)) - 1          # one header line
-    rate = scale * rows / 425.0
+    rate = poisson
     lengths = json.dumps({"dist": "trace", "path": path, "format": "azure"})
     return out + [f'workload.arrival={json.dumps({"process": "poisson", "rate": rate})}',
                   f"workload.prompt_tokens={lengths}", f"workload.output_tokens={lengths}"]
@@ -48,7 +48,19 @@ def stats(summary: dict) -> dict:
     return {k: lat[k.split(".")[0]][k.split(".")[1]] for k in STATS}
 
 
-def run_case(case: str, seeds: int, poisson: bool) -> dict:
+def trace_rate(trace: str, scale: float) -> float:
+    """The replayed trace's mean arrival rate over the scenario's duration (requests/s; the code sample's
+    2,000 rows span more than the 425 s replayed)."""
+    from sim.api import _as_loaded
+    from sim.fluid.demand import expected_arrivals
+
+    loaded = _as_loaded(str(SCENARIO), overrides(trace, scale, 1, "fluid", 1, None))
+    sc = loaded.scenario
+    end = float(sc.duration)
+    return float(expected_arrivals(sc.workload, np.array([0.0, end]), base_dir=Path(loaded.base_dir)).sum()) / end
+
+
+def run_case(case: str, seeds: int, control: bool) -> dict:
     import sim
     from sim.api import _as_loaded
     from sim.fluid.burst import measure
@@ -56,6 +68,7 @@ def run_case(case: str, seeds: int, poisson: bool) -> dict:
 
     trace, scale, replicas = case.split(":")
     scale, replicas = float(scale), int(replicas)
+    poisson = trace_rate(trace, scale) if control else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fluid = sim.run(str(SCENARIO), overrides=overrides(trace, scale, replicas, "fluid", 1, poisson)).summary
@@ -70,7 +83,8 @@ def run_case(case: str, seeds: int, poisson: bool) -> dict:
                for s in range(1, seeds + 1)]
     f = stats(fluid)
     r = {k: float(np.mean([x[k] for x in req])) for k in STATS}
-    return {"case": case + (":poisson_control" if poisson else ""), "seeds": seeds,
+    return {"case": case + (":poisson_control" if control else ""), "seeds": seeds,
+            "rate_rps": round(trace_rate(trace, scale), 3),
             "dispersion_1s": None if m is None else round(m["index"], 3),
             "noise": None if m is None else round(m["noise"], 3), "fluid_warned": warned,
             "fluid": {k: round(v, 4) for k, v in f.items()}, "request": {k: round(v, 4) for k, v in r.items()},
