@@ -149,7 +149,7 @@ def burst_message(m: dict, sub_s: float) -> str | None:
             f"(variance / mean, each window against its sub-step's mean) is {m['index']:.2f}, where Poisson "
             f"arrivals, on which the capacity curves are measured, have 1 ± {m['noise']:.2f} over these "
             f"{m['windows']:,} windows (this warns above {m['threshold']:.2f}); the fluid tier reads its queues, "
-            f"TTFT and TPOT tails too mildly (the Azure conversation sample at 10x on 3 H100s: TTFT p99 0.30 s "
+            f"TTFT and TPOT tails too mildly (e.g. the Azure conversation sample at 10x on 3 H100s: TTFT p99 0.30 s "
             f"against 1.4 s); run it at fidelity: request")
 
 
