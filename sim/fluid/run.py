@@ -66,6 +66,7 @@ import numpy as np
 from sim.fluid.attain import backlog_attainment
 from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
                                warn_priority)
+from sim.fluid.burst import warn_bursty
 from sim.fluid.capacity import CalibrationSettings, capacity_curve
 from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
@@ -264,6 +265,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     hidden, sub_sys = [], None
     fine = sub_arrivals(sc, steps.edges, steps.dt_s, base_dir)
     spread = sub_spread(fine, steps.total)
+    bursty = warn_bursty(sc, steps.edges, fine, base_dir)     # a trace burstier than Poisson in a sub-step
     # classes pinned to pools: a pool's rate within a step is that of its own classes, not the fleet's
     shares = class_spread(fine, steps.demand) if spread is not None else None
     by_cls = shares if own is not None else None
@@ -311,6 +313,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     summary["simulated_seconds"] = end
     summary["engine"] = "fluid"
     summary["fidelity"] = {"tier": "fluid", "step_s": float(step_s), "steps": steps.n}
+    if bursty is not None:
+        summary["fidelity"]["arrival_dispersion"] = bursty
     summary["wall_seconds"] = 0.0
     return Result(summary=summary, records=np.zeros(0, dtype=RECORD_DTYPE), timeseries=ts,
                   pool_names=[p.name for p in pools], class_names=names, economics=econ, scenario=loaded,
