@@ -153,6 +153,37 @@ def burst_message(m: dict, sub_s: float) -> str | None:
             f"against 1.4 s); run it at fidelity: request")
 
 
+def _gammas(workload) -> list[tuple[str, float]]:
+    """``(field, cv)`` of every ``gamma`` arrival process of the workload (shared or a class's own)."""
+    found = []
+    if workload.arrival is not None and workload.arrival.process == "gamma":
+        found.append(("workload.arrival", workload.arrival.cv))
+    for c, cls in enumerate(workload.classes or ()):
+        if cls.arrival is not None and cls.arrival.process == "gamma":
+            found.append((f"workload.classes.{c}.arrival", cls.arrival.cv))
+    return found
+
+
+def gamma_message(workload) -> str | None:
+    """The warning for a ``gamma`` arrival process whose gaps' ``cv**2`` (the index of dispersion of its
+    counts over windows of many gaps) is above :data:`MATERIAL`, or ``None``: the fluid tier prices it on
+    Poisson's capacity curves, as it does a bursty trace.
+
+    >>> from types import SimpleNamespace as NS
+    >>> gamma_message(NS(arrival=NS(process="gamma", cv=1.2), classes=None)) is None    # 1.44 <= 1.5
+    True
+    >>> gamma_message(NS(arrival=NS(process="gamma", cv=2.0), classes=None))[:61]
+    'workload.arrival: a gamma arrival process of cv 2 is burstier'
+    """
+    for field, cv in _gammas(workload):
+        if cv * cv > MATERIAL:
+            return (f"{field}: a gamma arrival process of cv {cv:g} is burstier than Poisson (index of dispersion "
+                    f"cv^2 = {cv * cv:.3g}, Poisson's 1; this warns above {MATERIAL:g}); the fluid tier prices "
+                    f"every load on capacity curves measured under Poisson arrivals and reads its queues, TTFT "
+                    f"and TPOT tails too mildly; run it at fidelity: request")
+    return None
+
+
 def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir) -> dict | None:
     """Measure the trace's dispersion (:func:`measure`) and, above :func:`threshold`, warn
     (:class:`~sim.errors.ScenarioWarning`); returns what the summary's ``fidelity.arrival_dispersion``
@@ -162,6 +193,9 @@ def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir) -> dic
     from sim.errors import ScenarioWarning
     from sim.fluid.substep import SUB
 
+    renewal = gamma_message(sc.workload)
+    if renewal:
+        warnings.warn(renewal, ScenarioWarning, stacklevel=3)
     m = measure(sc, edges, fine, base_dir)
     if m is None:
         return None
@@ -172,4 +206,4 @@ def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir) -> dic
             "overdispersed": message is not None}
 
 
-__all__ = ["dispersion", "measure", "threshold", "warn_bursty", "window_count"]
+__all__ = ["dispersion", "gamma_message", "measure", "threshold", "warn_bursty", "window_count"]
