@@ -3,7 +3,7 @@ of a shared machine does not move.
 
 CPU seconds on a busy 2-core machine vary by 5-10 % from run to run, about what a change of the engine's
 inner loop saves; the number of instructions the process executes does not depend on the load (it varies
-by ~0.2 % between runs of one tree with one hash seed). Each case runs ``bench_engine.py --child CASE``
+by under 0.5 % between runs of one tree with one hash seed). Each case runs ``bench_engine.py --child CASE``
 under ``valgrind --tool=cachegrind --cache-sim=no`` (about 50 times slower than without) with
 ``PYTHONHASHSEED=0``, once per tree, trees in turn; one JSON object per run::
 
