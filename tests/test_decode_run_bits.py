@@ -66,3 +66,27 @@ def test_both_sides_of_max_are_exercised():
         _, kv_fixed, _, read, flops, peak, bw = m._decode_terms(8)
         ctx = 8 * 4000
         assert (flops * ctx / peak > (kv_fixed + read * ctx) / bw) is flops_win
+
+
+def test_memory_bound_shortcut_is_taken_only_where_the_kv_read_always_wins():
+    """``decode_run`` skips the FLOPs side of ``max`` when the KV read's slope beats the FLOPs' (every
+    bundled configuration); made compute-bound, the FLOPs win at a large context and it must not."""
+    assert _model("llama-3-8b", "h100-sxm", 1, None)._decode_memory_bound
+    assert _model("llama-2-70b", "h100-sxm", 4, None)._decode_memory_bound
+    assert not _model("llama-3-8b", "h100-sxm", 1, SLOW_FLOPS)._decode_memory_bound
+
+
+@pytest.mark.parametrize("fraction", [3e-3, 1e-2, 1.05e-2, 1.066e-2, 1.0663e-2, 1.07e-2, 1.2e-2])
+def test_decode_run_near_the_crossover(fraction):
+    """Attention FLOPs slowed until the two sides of ``max`` cross inside a run (the KV read wins at
+    small contexts, where the batch's own KV writes add to it, the FLOPs at large ones) or nearly tie
+    (their slopes are equal near 1.0663e-2 on this pair): each step is still ``step_time``'s, bit for
+    bit, whichever loop ``decode_run`` takes. The runs start 100 iterations before the crossover."""
+    m = _model("llama-3-8b", "h100-sxm", 1, KernelSet("slowed", attention_flops_fraction=fraction))
+    for n in (1, 16, 128):
+        _, kv_fixed, _, read, flops, peak, bw = m._decode_terms(n)
+        gap = flops / peak - read / bw
+        cross = kv_fixed / bw / gap if gap > 0 else 1e6
+        for ctx in (n, max(n, int(min(cross, 1e7)) - 100 * n), n * 6000):
+            want = _by_steps(m, n, ctx, 200, 3.25, math.inf)
+            assert m.decode_run(n, ctx, 200, 3.25, math.inf) == want

@@ -253,6 +253,15 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
                               / (self._gemm_peak * moe_decode_efficiency)) if moe_decode_efficiency else 0.0
         self._handoff_s_per_token = 2.0 * h * lay.stage_handoff_s_per_byte(gpu.link_bytes_per_s) if lay.pp > 1 else 0.0
         self._decode_cache: dict[int, tuple] = {}
+        # Whether a pure-decode step's attention is bound by its KV bytes at every context x >= 0:
+        # b(x) = (kv_fixed + read * x) / bw against a(x) = flops * x / peak (decode_step), both affine in x
+        # with a(0) = 0 <= b(0). With b's slope above a's by a relative margin of 1e-9 (far above the few
+        # units in the last place of rounding in either), the computed b exceeds the computed a at every
+        # x > 0 (and both are 0.0 at x = 0), so decode_run can skip a and the max without changing a bit.
+        self._decode_memory_bound = (self._decode_kv_read_bytes_per_token >= 0.0 and self._attn_flops_per_pair >= 0.0
+                                     and self._attn_peak > 0.0 and self._attn_bw > 0.0
+                                     and self._decode_kv_read_bytes_per_token / self._attn_bw
+                                     > self._attn_flops_per_pair / self._attn_peak * (1.0 + 1e-9))
         self._pp_decode: dict[int, list[tuple]] = {}   # sim.perf.pipeline: per-size terms of a decode micro-batch
         if lay.pp > 1 or self._sw_layers or m.is_mla or self._adp:
             # no cached fast path: the engine falls back to step_time per iteration (same numbers)
@@ -432,6 +441,17 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         linear_s, kv_fixed, rest, read, flops, peak, bw = c if c is not None else self._decode_terms(n_seqs)
         add_step, add_end = steps.append, ends.append
         ctx = 0.0 + context_tokens      # a float from the start: the same value as each (0.0 + ctx) below 2**53
+        if self._decode_memory_bound and kv_fixed >= 0.0:
+            # the attention's bytes outlast its FLOPs at every context (see __init__): max(a, b) is b
+            for _ in range(k):
+                dt = linear_s + (kv_fixed + read * ctx) / bw + rest
+                t = t + dt
+                add_step(dt)
+                add_end(t)
+                ctx += n_seqs
+                if t >= stop:
+                    break
+            return steps, ends
         for _ in range(k):
             a = flops * ctx / peak
             b = (kv_fixed + read * ctx) / bw
