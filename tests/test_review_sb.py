@@ -4,10 +4,18 @@
    holds. Every catalog GPU x model x tensor-parallel size x kernel set (and attention rates tuned to
    within 1e-12 .. 1e-6 of a tie with the KV read) must give, iteration by iteration, the very float
    ``step_time`` gives (the reference engine's clock), whichever loop it takes.
+2. A ``gamma`` arrival process warns by its index of dispersion ``cv**2``. Like a trace's index
+   (``sim.fluid.burst.dispersion``), it is the index of the arrivals the fleet sees: other classes'
+   Poisson arrivals beside it add their mean to both variance and mean, so a small bursty tenant
+   beside a large Poisson one is Poisson-like (superposition: ``sum(lambda_i c_i^2) / sum(lambda_i)``).
 """
 from __future__ import annotations
 
 import math
+import warnings
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from sim.perf.base import BatchShape
@@ -62,3 +70,41 @@ def test_decode_run_when_the_two_slopes_nearly_tie(eps):
     for n in (1, 3, 256):
         for ctx in (n, n * 1_000_003, n * 2 ** 40 + 7):
             assert _bits(m.decode_run(n, ctx, 40, 1.0, math.inf)) == _bits(_by_steps(m, n, ctx, 40, 1.0))
+
+
+def _gamma_classes(gamma_rate: float, poisson_rate: float, cv: float = 2.0) -> dict:
+    gamma = {"process": "gamma", "rate": gamma_rate, "cv": cv}
+    classes = [{"name": "a", "arrival": {"process": "poisson", "rate": poisson_rate}},
+               {"name": "b", "arrival": gamma}]
+    return {"name": "g", "duration": "3600s", "warmup": "0s", "seed": 1, "fidelity": "fluid",
+            "metrics": {"records": "none"}, "model": "llama-3-8b",
+            "workload": {"classes": classes,
+                         "prompt_tokens": {"dist": "fixed", "value": 200},
+                         "output_tokens": {"dist": "fixed", "value": 50}},
+            "fleet": {"router": "random", "pools": [{"name": "b", "gpu": "h100-sxm", "replicas": 1}]},
+            "slo": {"ttft_s": 5.0, "tpot_s": 0.3}}
+
+
+def _gamma_warnings(data: dict) -> list[str]:
+    from sim.fluid.burst import warn_bursty
+    from sim.fluid.substep import sub_arrivals
+    from sim.scenario.load import load_scenario
+
+    loaded = load_scenario(data)
+    sc = loaded.scenario
+    edges = np.append(np.arange(0.0, float(sc.duration), 3600.0), float(sc.duration))
+    base = Path(loaded.base_dir)
+    fine = sub_arrivals(sc, edges, np.diff(edges), base)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_bursty(sc, edges, fine, base)
+    return [str(w.message) for w in caught if "gamma arrival" in str(w.message)]
+
+
+def test_a_small_gamma_tenant_beside_a_large_poisson_one_does_not_warn():
+    """A tenant of gamma gaps of cv 2 at 1 request/s beside a Poisson tenant at 99: the arrivals the fleet
+    sees have index (4 x 1 + 99) / 100 = 1.03, Poisson-like, as a trace's index beside Poisson classes is
+    read; at 10 beside 10 the index is (40 + 10) / 20 = 2.5 and it warns, naming the class."""
+    assert _gamma_warnings(_gamma_classes(1.0, 99.0)) == []
+    said = _gamma_warnings(_gamma_classes(10.0, 10.0))
+    assert len(said) == 1 and said[0].startswith("workload.classes.1.arrival: a gamma arrival process of cv 2")
