@@ -153,34 +153,56 @@ def burst_message(m: dict, sub_s: float) -> str | None:
             f"against 1.4 s); run it at fidelity: request")
 
 
-def _gammas(workload) -> list[tuple[str, float]]:
-    """``(field, cv)`` of every ``gamma`` arrival process of the workload (shared or a class's own)."""
+def _gammas(workload) -> list[tuple[str, float, list[int]]]:
+    """``(field, cv, classes)`` of every ``gamma`` arrival process of the workload (shared or a class's own),
+    with the class columns whose arrivals it sends (:func:`sim.fluid.demand.expected_arrivals`' order)."""
     found = []
+    classes = workload.classes or ()
     if workload.arrival is not None and workload.arrival.process == "gamma":
-        found.append(("workload.arrival", workload.arrival.cv))
-    for c, cls in enumerate(workload.classes or ()):
+        found.append(("workload.arrival", workload.arrival.cv,
+                      [c for c, cls in enumerate(classes) if cls.arrival is None] if classes else [0]))
+    for c, cls in enumerate(classes):
         if cls.arrival is not None and cls.arrival.process == "gamma":
-            found.append((f"workload.classes.{c}.arrival", cls.arrival.cv))
+            found.append((f"workload.classes.{c}.arrival", cls.arrival.cv, [c]))
     return found
 
 
-def gamma_message(workload) -> str | None:
-    """The warning for a ``gamma`` arrival process whose gaps' ``cv**2`` (the index of dispersion of its
-    counts over windows of many gaps) is above :data:`MATERIAL`, or ``None``: the fluid tier prices it on
-    Poisson's capacity curves, as it does a bursty trace.
+def gamma_message(workload, arrivals: np.ndarray | None = None) -> str | None:
+    """The warning for ``gamma`` arrival processes whose gaps' ``cv**2`` (the index of dispersion of their
+    counts over windows of many gaps) makes the index of all the workload's arrivals exceed :data:`MATERIAL`,
+    or ``None``: the fluid tier prices it on Poisson's capacity curves, as it does a bursty trace.
+    ``arrivals``: each class's expected arrivals over the run; the other classes' arrivals count as
+    Poisson's (index 1), as beside a trace (:func:`dispersion`): independent streams add their variances and
+    means, ``sum(n_i cv_i^2) / sum(n_i)``. ``None``: each process alone (the fleet sees nothing else).
 
     >>> from types import SimpleNamespace as NS
     >>> gamma_message(NS(arrival=NS(process="gamma", cv=1.2), classes=None)) is None    # 1.44 <= 1.5
     True
     >>> gamma_message(NS(arrival=NS(process="gamma", cv=2.0), classes=None))[:61]
     'workload.arrival: a gamma arrival process of cv 2 is burstier'
+    >>> two = NS(arrival=None, classes=[NS(arrival=NS(process="poisson")), NS(arrival=NS(process="gamma", cv=2.0))])
+    >>> gamma_message(two, np.array([99.0, 1.0])) is None                   # (99 + 4 x 1) / 100 = 1.03
+    True
+    >>> "with the workload's other arrivals 2.5)" in gamma_message(two, np.array([10.0, 10.0]))   # 50 / 20
+    True
     """
-    for field, cv in _gammas(workload):
-        if cv * cv > MATERIAL:
+    found = _gammas(workload)
+    if not found:
+        return None
+    mixed = None
+    if arrivals is not None:
+        arrivals = np.asarray(arrivals, dtype=np.float64)
+        total = float(arrivals.sum())
+        if total > 0:
+            sent = [float(arrivals[cols].sum()) for _, _, cols in found]
+            mixed = (total - sum(sent) + sum(cv * cv * n for (_, cv, _), n in zip(found, sent))) / total
+    for field, cv, _ in found:
+        if cv * cv > MATERIAL and (mixed is None or mixed > MATERIAL):
+            among = "" if mixed is None or mixed == cv * cv else f", with the workload's other arrivals {mixed:.3g}"
             return (f"{field}: a gamma arrival process of cv {cv:g} is burstier than Poisson (index of dispersion "
-                    f"cv^2 = {cv * cv:.3g}, Poisson's 1; this warns above {MATERIAL:g}); the fluid tier prices "
-                    f"every load on capacity curves measured under Poisson arrivals and reads its queues, TTFT "
-                    f"and TPOT tails too mildly; run it at fidelity: request")
+                    f"cv^2 = {cv * cv:.3g}, Poisson's 1; this warns above {MATERIAL:g}{among}); the fluid tier "
+                    f"prices every load on capacity curves measured under Poisson arrivals and reads its queues, "
+                    f"TTFT and TPOT tails too mildly; run it at fidelity: request")
     return None
 
 
@@ -193,7 +215,10 @@ def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir) -> dic
     from sim.errors import ScenarioWarning
     from sim.fluid.substep import SUB
 
-    renewal = gamma_message(sc.workload)
+    # other classes' arrivals dilute a gamma process's burstiness, unless classes are pinned to pools
+    # (fleet.router.classes: a pinned class may have a pool to itself)
+    pinned = bool(getattr(getattr(sc.fleet, "router", None), "classes", None))
+    renewal = gamma_message(sc.workload, fine.sum(axis=(0, 1)) if fine is not None and not pinned else None)
     if renewal:
         warnings.warn(renewal, ScenarioWarning, stacklevel=3)
     m = measure(sc, edges, fine, base_dir)
