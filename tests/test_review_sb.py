@@ -8,6 +8,8 @@
    (``sim.fluid.burst.dispersion``), it is the index of the arrivals the fleet sees: other classes'
    Poisson arrivals beside it add their mean to both variance and mean, so a small bursty tenant
    beside a large Poisson one is Poisson-like (superposition: ``sum(lambda_i c_i^2) / sum(lambda_i)``).
+3. Neither dilution applies where classes are pinned to pools (``fleet.router.classes``): a bursty
+   class may have a pool to itself, whose queue sees its arrivals alone.
 """
 from __future__ import annotations
 
@@ -108,3 +110,46 @@ def test_a_small_gamma_tenant_beside_a_large_poisson_one_does_not_warn():
     assert _gamma_warnings(_gamma_classes(1.0, 99.0)) == []
     said = _gamma_warnings(_gamma_classes(10.0, 10.0))
     assert len(said) == 1 and said[0].startswith("workload.classes.1.arrival: a gamma arrival process of cv 2")
+
+
+def _pairs_beside_poisson(tmp_path: Path, pinned: bool) -> dict:
+    """Class ``a``: a trace of pairs at Poisson instants (index 2, 10 requests/s); class ``b``: Poisson at
+    90 requests/s; two pools, the classes pinned one to each or both routed over both."""
+    from conftest import write_trace
+
+    rng = np.random.default_rng(4)
+    t = np.cumsum(rng.exponential(1 / 5.0, size=int(5.0 * 3600 * 1.2)))
+    t = t[t < 3600.0]
+    path = write_trace(tmp_path / "pairs.csv", [(round(float(x), 6), 10, 10) for x in np.sort(np.concatenate([t, t]))])
+    pool = {"gpu": "h100-sxm", "replicas": 1, "batching": {"max_num_seqs": 8, "max_batched_tokens": 4096}}
+    return {"name": "p", "seed": 1, "duration": 3600.0, "warmup": 0, "fidelity": "fluid", "metrics": {"records": "none"},
+            "model": "llama-3-8b",
+            "workload": {"classes": [{"name": "a", "arrival": {"process": "trace", "path": str(path),
+                                                               "format": "fleetsim"}},
+                                     {"name": "b", "arrival": {"process": "poisson", "rate": 90.0}}],
+                         "prompt_tokens": {"dist": "fixed", "value": 10}, "output_tokens": {"dist": "fixed", "value": 10}},
+            "fleet": {"router": {"policy": "random", **({"classes": {"a": "x", "b": "y"}} if pinned else {})},
+                      "pools": [{"name": "x", **pool}, {"name": "y", **pool}]},
+            "slo": {"ttft_s": 5.0, "tpot_s": 0.3}}
+
+
+def _measured(data: dict):
+    from sim.fluid.burst import measure
+    from sim.fluid.substep import sub_arrivals
+    from sim.scenario.load import load_scenario
+
+    loaded = load_scenario(data)
+    sc = loaded.scenario
+    edges = np.array([0.0, 3600.0])
+    base = Path(loaded.base_dir)
+    return measure(sc, edges, sub_arrivals(sc, edges, np.diff(edges), base), base)
+
+
+def test_a_bursty_trace_pinned_to_a_pool_of_its_own_is_not_diluted_by_another_pools_class(tmp_path):
+    """Routed over both pools, the pairs mix with the Poisson class: (2 x 10 + 90) / 100 = 1.1, no warning.
+    Pinned to a pool of its own, that pool sees the pairs alone (index 2) and the run must warn: the
+    other pool's arrivals never reach it."""
+    mixed = _measured(_pairs_beside_poisson(tmp_path, pinned=False))
+    assert mixed["index"] == pytest.approx(1.1, abs=4 * mixed["noise"]) and mixed["index"] < mixed["threshold"]
+    alone = _measured(_pairs_beside_poisson(tmp_path, pinned=True))
+    assert alone["index"] == pytest.approx(2.0, abs=4 * 2 * alone["noise"]) and alone["index"] > alone["threshold"]
