@@ -108,12 +108,17 @@ def _counted(workload) -> tuple[list[int], str | None]:
     return cols, field
 
 
+def _pinned(sc) -> bool:
+    """Whether the scenario pins classes to pools (``fleet.router.classes``)."""
+    return bool(getattr(getattr(sc.fleet, "router", None), "classes", None))
+
+
 def measure(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir) -> dict | None:
     """The trace's index of dispersion in windows tiling the sub-steps of the steps between ``edges``:
     ``{"field", "window_s", "windows", "index", "noise", "threshold"}``, or ``None`` when the scenario
     replays no trace or its sub-steps are too short to count in (:func:`window_count`); ``fine``:
     each class's arrivals per sub-step (:func:`sim.fluid.substep.sub_arrivals`), the other classes'
-    part."""
+    part (none where classes are pinned to pools: a pinned class may have a pool to itself)."""
     from sim.fluid.demand import expected_arrivals
     from sim.fluid.substep import SUB, sub_edges
 
@@ -128,7 +133,9 @@ def measure(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir) -> dict | 
         return None
     counts = expected_arrivals(sc.workload, sub_edges(edges, SUB * k), start=sc.start, base_dir=base_dir,
                                seed=sc.seed, sub=1)[:, cols].sum(axis=1).reshape(n_subs, k)
-    rest = [c for c in range(fine.shape[2]) if c not in cols]
+    # the other classes' arrivals dilute the trace's, unless classes are pinned to pools (fleet.router.classes:
+    # a pinned class may have a pool to itself, whose queue sees its arrivals alone)
+    rest = [] if _pinned(sc) else [c for c in range(fine.shape[2]) if c not in cols]
     smooth = fine[:, :, rest].sum(axis=2).ravel() / k if rest else None
     index, noise = dispersion(counts, smooth)
     if math.isnan(index):
@@ -216,9 +223,7 @@ def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir) -> dic
     from sim.fluid.substep import SUB
 
     # other classes' arrivals dilute a gamma process's burstiness, unless classes are pinned to pools
-    # (fleet.router.classes: a pinned class may have a pool to itself)
-    pinned = bool(getattr(getattr(sc.fleet, "router", None), "classes", None))
-    renewal = gamma_message(sc.workload, fine.sum(axis=(0, 1)) if fine is not None and not pinned else None)
+    renewal = gamma_message(sc.workload, fine.sum(axis=(0, 1)) if fine is not None and not _pinned(sc) else None)
     if renewal:
         warnings.warn(renewal, ScenarioWarning, stacklevel=3)
     m = measure(sc, edges, fine, base_dir)
