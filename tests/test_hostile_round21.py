@@ -109,10 +109,12 @@ def test_a_long_file_with_a_merge_key_twice_is_refused_as_a_short_one(tmp_path, 
     ("economics.gpu_hour_usd=#2.5",
      "--set: economics.gpu_hour_usd: '#2.5' is a YAML comment, which reads as nothing (null, which clears the "
      "field to its default); quote the value if it is meant as text, or write null to clear the field"),
-    ("name=run #2", "--set: name: YAML reads 'run #2' as 'run', dropping '#2' as a comment; quote the value if "
-                    "it is meant as text, or leave the comment out"),
+    ("name=run #2", "--set: name: YAML reads 'run #2' as 'run', dropping '#2' as a comment; to mean the words, "
+                    "quote them for YAML inside the shell's quotes (--set 'name=\"run #2\"'), or leave the "
+                    "comment out"),
     ("fleet.pools.0.replicas=2 # two", "--set: fleet.pools.0.replicas: YAML reads '2 # two' as 2, dropping "
-                                       "'# two' as a comment; quote the value if it is meant as text, or leave "
+                                       "'# two' as a comment; to mean the words, quote them for YAML inside the "
+                                       "shell's quotes (--set 'fleet.pools.0.replicas=\"2 # two\"'), or leave "
                                        "the comment out"),
 ])
 def test_an_override_yaml_reads_as_a_broken_mapping_or_list_says_why(tmp_path, capsys, override, said):
@@ -283,8 +285,8 @@ def test_a_reverse_share_counts_toward_what_its_payer_pays_of_the_line(tmp_path,
     [{"name": "a", "rate": 0.7, "base": ["api"]}, {"name": "b", "rate": 0.6, "base": ["subs"]}],  # two lines
     [{"name": "a", "rate": 0.7, "base": ["api"]},                                                  # the other
      {"name": "b", "payer": "partner", "payee": "provider", "rate": 0.6, "base": ["api"]}],       # party pays
-    # brackets: counted at their lowest rate, the least they pay at any time (0.5 + 0.4)
-    [{"name": "a", "rate": [{"up_to_usd": 100, "rate": 0.9}, {"rate": 0.5}], "base": ["api"]},
+    # brackets: counted at their highest rate, what they pay while the running base is in it (0.6 + 0.4)
+    [{"name": "a", "rate": [{"up_to_usd": 100, "rate": 0.6}, {"rate": 0.5}], "base": ["api"]},
      {"name": "b", "rate": 0.4, "base": ["api"]}],
 ])
 def test_shares_of_at_most_the_whole_line_at_any_time_are_taken(tmp_path, capsys, agreements):

@@ -44,6 +44,22 @@ def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: flo
     return c.problems, c.warn
 
 
+def _highest_rate(rate, used: float) -> float:
+    """The highest fraction ``rate`` pays of a dollar of its base: a flat rate's own, a bracketed rate's
+    highest bracket not wholly below ``used`` (base revenue counted before the run, never to be counted
+    again).
+
+        >>> from sim.scenario.economics import RateBracket as B
+        >>> _highest_rate(0.2, 0.0), _highest_rate([B(up_to_usd=100, rate=0.9), B(rate=0.5)], 0.0)
+        (0.2, 0.9)
+        >>> _highest_rate([B(up_to_usd=100, rate=0.9), B(rate=0.5)], 100.0)
+        0.5
+    """
+    if not isinstance(rate, list):
+        return float(rate)
+    return max(b.rate for b in rate if b.up_to_usd is None or b.up_to_usd > used)
+
+
 class _Check:
     """One pass over an ``economics:`` block, collecting problems and warnings in the order the
     block's parts are checked: pools, compute tiers, revenue lines, agreements, credits and
@@ -182,17 +198,20 @@ class _Check:
         """The shares one party pays of one revenue line (forward shares it pays, reverse shares it pays
         back) add up to at most 100 % at any time: each agreement's rate is at most 1, and more than the
         whole line in all is a share written twice or a percentage read as a fraction. A bracketed rate
-        counts its lowest bracket (the least it pays at any time)."""
+        counts its highest bracket, which it pays on the days its running base revenue is in it (a falling
+        rate in its first days, a rising one past its last edge), leaving out the brackets a life-long
+        running total has passed before the run (``base_used_usd``)."""
         shares: dict[tuple[str, str], list[tuple[str, float, float, float]]] = {}
         for i, ag in enumerate(self.cfg.agreements):
             lo, hi = window_s(self.cal, ag.from_, ag.until)
-            sides = [(f"economics.agreements.{i}.rate", ag.payer, ag.rate, ag.base)]
+            sides = [(f"economics.agreements.{i}.rate", ag.payer, ag.rate, ag.base, ag.base_used_usd)]
             if ag.reverse is not None:
-                sides.append((f"economics.agreements.{i}.reverse.rate", ag.payee, ag.reverse.rate, ag.reverse.base))
-            for path, payer, rate, base in sides:
-                least = min(b.rate for b in rate) if isinstance(rate, list) else float(rate)
+                sides.append((f"economics.agreements.{i}.reverse.rate", ag.payee, ag.reverse.rate, ag.reverse.base,
+                              ag.reverse.base_used_usd))
+            for path, payer, rate, base, used in sides:
+                most = _highest_rate(rate, used if ag.tier_period != "year" else 0.0)
                 for line in dict.fromkeys(base):
-                    shares.setdefault((payer, line), []).append((path, least, lo, hi))
+                    shares.setdefault((payer, line), []).append((path, most, lo, hi))
         said: set[str] = set()
         for (payer, line), parts in shares.items():
             for _, _, at, _ in parts:
