@@ -13,8 +13,10 @@ import copy
 import difflib
 import errno
 import itertools
+import json
 import os
 import re
+import shlex
 import tomllib
 import warnings
 from collections.abc import Iterable, Sequence
@@ -172,12 +174,13 @@ class ValueProblem(ValueError):
     key, an unclosed ``{``): the message says what, without the line of a one-line value."""
 
 
-def _parse_value(text: str) -> Any:
+def _parse_value(text: str, key: str = "KEY") -> Any:
     """An override's value as YAML reads it; text YAML cannot read stays text. A tag that builds no plain
     value (``!!binary ...``, ``!foo``) raises :class:`TagError` (as text it ran as the literal words); a
     list or mapping YAML refuses (a duplicate key, nested too deeply, an unclosed ``{`` or ``[``) raises
     :class:`ValueProblem` (as text it reached the schema as the words, and a name field took them), and so
-    does a value that is only a YAML comment (``#2.5`` read as null, which clears the field silently)."""
+    does a value that is only a YAML comment (``#2.5`` read as null, which clears the field silently) or
+    ends in one YAML drops (``run #2`` read as ``run``); ``key`` names the field in the quoted example."""
     if text.lstrip().startswith("#"):
         raise ValueProblem(f"{text.strip()[:40]!r} is a YAML comment, which reads as nothing (null, which clears "
                            "the field to its default); quote the value if it is meant as text, or write null to "
@@ -195,13 +198,27 @@ def _parse_value(text: str) -> Any:
         return text
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
         return text
-    comment = re.search(r"\s#", text)
-    if comment and not isinstance(value, (dict, list)) and "#" not in str(value):
+    comment = _dropped_comment(text)
+    if comment:
         # `name=run #2` read as "run": YAML drops a comment, which a value on the command line never means
-        raise ValueProblem(f"YAML reads {text.strip()[:60]!r} as {given(value)}, dropping "
-                           f"{text[comment.start():].strip()[:40]!r} as a comment; quote the value if it is meant "
-                           "as text, or leave the comment out")
+        quoted = shlex.quote(f"{key}={json.dumps(text.strip(), ensure_ascii=False)}")
+        raise ValueProblem(f"YAML reads {text.strip()[:60]!r} as {given(value)}, dropping {comment[:40]!r} as a "
+                           f"comment; to mean the words, quote them for YAML inside the shell's quotes (--set "
+                           f"{quoted}), or leave the comment out")
     return value
+
+
+def _dropped_comment(text: str) -> str:
+    """The comment YAML drops after a one-document ``text`` it read (``#2`` of ``run #2``, ``#c`` of
+    ``a#b #c``): whatever follows the value's own end, told by where YAML's parser ends the node."""
+    if "#" not in text:
+        return ""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return ""
+    rest = text[node.end_mark.index:].strip() if node is not None else ""
+    return rest if rest.startswith("#") else ""
 
 
 def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set") -> dict:
@@ -233,7 +250,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                                   f"{dotted}, not [{bracket.group(1)}]"))
             continue
         try:
-            value = _parse_value(text)
+            value = _parse_value(text, key)
         except TagError as exc:
             problems.append((key, tag_problem(exc.tag)))
             continue
