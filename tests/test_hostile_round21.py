@@ -243,7 +243,8 @@ def test_two_agreements_of_one_name_at_once_are_refused(tmp_path, capsys):
                              {"name": "a", "rate": 0.1, "base": ["subs"], "from": "2024-01-01"}])
     assert _main(["validate", str(path)]) == 2
     assert _err(capsys) == [f"{path}: economics.agreements.1.name: agreement 'a' is named twice (agreements.0) "
-                            "with overlapping from/until windows: the settlements and the ledger name each "
+                            "with overlapping from/until windows (both hold every day from 2024-01-01): the "
+                            "settlements and the ledger name each "
                             "agreement's rows by its name, so give each its own name (a repeated name needs "
                             "disjoint windows, a change of terms on a date)"]
 

@@ -145,3 +145,22 @@ def test_a_comment_yaml_drops_is_refused_with_how_to_quote(tmp_path, capsys, val
     assert _err(capsys) == [f"--set: name: YAML reads {value!r} as {kept}, dropping {dropped} as a comment; to "
                             "mean the words, quote them for YAML inside the shell's quotes (--set "
                             f"'name=\"{value}\"'), or leave the comment out"]
+
+
+@pytest.mark.parametrize("windows,days", [
+    # new terms written from the day the old ones were written until: `until` is inclusive, so both hold it
+    (({"until": "2024-07-01"}, {"from": "2024-07-01"}), "both hold 2024-07-01 (until is inclusive: the later "
+                                                        "terms start the day after)"),
+    (({"until": "2024-07-31"}, {"from": "2024-07-01"}), "both hold 2024-07-01 to 2024-07-31"),
+    (({"from": "2024-03-01"}, {}), "both hold every day from 2024-03-01"),
+])
+def test_a_renegotiated_name_whose_windows_overlap_says_the_days_both_hold(tmp_path, capsys, windows, days):
+    """A window's edges are whole days, ``until`` inclusive (docs/economics.md): the days both hold are
+    counted by hand from the dates."""
+    path = _money(tmp_path, [{"name": "a", "rate": 0.2, "base": ["subs"], **windows[0]},
+                             {"name": "a", "rate": 0.1, "base": ["subs"], **windows[1]}])
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: economics.agreements.1.name: agreement 'a' is named twice (agreements.0) "
+                            f"with overlapping from/until windows ({days}): the settlements and the ledger name "
+                            "each agreement's rows by its name, so give each its own name (a repeated name needs "
+                            "disjoint windows, a change of terms on a date)"]

@@ -12,6 +12,8 @@ import datetime as dt
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
+
 from sim.economics.terms import compute_terms
 from sim.economics.timeline import window_s
 from sim.economics.calendar import Calendar
@@ -187,12 +189,28 @@ class _Check:
         for k, other in enumerate(self.cfg.agreements[:j]):
             olo, ohi = window_s(self.cal, other.from_, other.until)
             if other.name == ag.name and lo < ohi and olo < hi:
+                touching = ({ag.from_} & {other.until}) | ({other.from_} & {ag.until})
+                days = self._days_both(max(lo, olo), min(hi, ohi), touching)
                 self.problems.append((f"economics.agreements.{j}.name",
                                       f"agreement {ag.name!r} is named twice (agreements.{k}) with overlapping "
-                                      "from/until windows: the settlements and the ledger name each agreement's "
-                                      "rows by its name, so give each its own name (a repeated name needs "
+                                      f"from/until windows ({days}): the settlements and the ledger name each "
+                                      "agreement's rows by its name, so give each its own name (a repeated name needs "
                                       "disjoint windows, a change of terms on a date)"))
                 return
+
+    def _days_both(self, lo: float, hi: float, touching: set) -> str:
+        """The days two windows both hold, ``[lo, hi)`` in seconds, in words; ``touching``: the dates one
+        window's ``from`` and the other's ``until`` share (``until`` is inclusive, so both hold that day)."""
+        first = self.cal.date_at(lo) if lo > -np.inf else None
+        last = self.cal.date_at(hi) - dt.timedelta(days=1) if hi < np.inf else None
+        if first is not None and first == last:
+            inclusive = " (until is inclusive: the later terms start the day after)" if first in touching else ""
+            return f"both hold {first}{inclusive}"
+        if first is not None and last is not None:
+            return f"both hold {first} to {last}"
+        if first is not None or last is not None:
+            return f"both hold every day from {first}" if first is not None else f"both hold every day up to {last}"
+        return "both hold every day"
 
     def _shares_over_whole(self) -> None:
         """The shares one party pays of one revenue line (forward shares it pays, reverse shares it pays
