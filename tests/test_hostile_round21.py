@@ -97,18 +97,21 @@ def test_a_long_file_with_a_merge_key_twice_is_refused_as_a_short_one(tmp_path, 
      "meant as text"),
     ("fleet.pools.0.batching={max_num_seqs: 8",
      "--set: fleet.pools.0.batching: not valid YAML: column 17: expected ',' or '}', but got '<stream end>' "
-     "(while parsing a flow mapping); quote the whole value if it is meant as text, e.g. name='\"[a]b\"'"),
+     "(while parsing a flow mapping); to mean the words, quote them for YAML inside the shell's quotes (--set "
+     "'fleet.pools.0.batching=\"{max_num_seqs: 8\"')"),
     ("fleet.pools.0.batching=[1, 2",
      "--set: fleet.pools.0.batching: not valid YAML: column 6: expected ',' or ']', but got '<stream end>' "
-     "(while parsing a flow sequence); quote the whole value if it is meant as text, e.g. name='\"[a]b\"'"),
+     "(while parsing a flow sequence); to mean the words, quote them for YAML inside the shell's quotes (--set "
+     "'fleet.pools.0.batching=\"[1, 2\"')"),
     ("name=[draft]v2",
-     "--set: name: not valid YAML: column 8: expected '<document start>', but found '<scalar>'; quote the whole value if "
-     "it is meant as text, e.g. name='\"[a]b\"'"),
+     "--set: name: not valid YAML: column 8: expected '<document start>', but found '<scalar>'; to mean the "
+     "words, quote them for YAML inside the shell's quotes (--set 'name=\"[draft]v2\"')"),
     # a YAML comment: the value read as null, which cleared the price (the run then cost nothing, said only
     # as a warning), or as the words before it
     ("economics.gpu_hour_usd=#2.5",
      "--set: economics.gpu_hour_usd: '#2.5' is a YAML comment, which reads as nothing (null, which clears the "
-     "field to its default); quote the value if it is meant as text, or write null to clear the field"),
+     "field to its default); to mean the words, quote them for YAML inside the shell's quotes (--set "
+     "'economics.gpu_hour_usd=\"#2.5\"'), or write null to clear the field"),
     ("name=run #2", "--set: name: YAML reads 'run #2' as 'run', dropping '#2' as a comment; to mean the words, "
                     "quote them for YAML inside the shell's quotes (--set 'name=\"run #2\"'), or leave the "
                     "comment out"),

@@ -13,6 +13,7 @@ through.
 from __future__ import annotations
 
 import csv
+import shlex
 
 import numpy as np
 import pytest
@@ -164,3 +165,26 @@ def test_a_renegotiated_name_whose_windows_overlap_says_the_days_both_hold(tmp_p
                             f"with overlapping from/until windows ({days}): the settlements and the ledger name "
                             "each agreement's rows by its name, so give each its own name (a repeated name needs "
                             "disjoint windows, a change of terms on a date)"]
+
+
+@pytest.mark.parametrize("value,said", [
+    ("#1", "'#1' is a YAML comment, which reads as nothing (null, which clears the field to its default); to mean "
+           "the words, quote them for YAML inside the shell's quotes (--set 'name=\"#1\"'), or write null to clear "
+           "the field"),
+    ("[draft]v2", "not valid YAML: column 8: expected '<document start>', but found '<scalar>'; to mean the words, "
+                  "quote them for YAML inside the shell's quotes (--set 'name=\"[draft]v2\"')"),
+    ("Bob's run #2", "YAML reads \"Bob's run #2\" as \"Bob's run\", dropping '#2' as a comment; to mean the words, "
+                     "quote them for YAML inside the shell's quotes (--set 'name=\"Bob'\"'\"'s run #2\"'), or leave "
+                     "the comment out"),
+])
+def test_every_value_refused_as_yaml_shows_it_quoted_for_the_shell(tmp_path, capsys, value, said):
+    """Someone who typed ``--set name="#1"`` has quoted the value, for the shell, which takes the quotes off:
+    the message shows the quotes YAML needs inside the shell's, and the example, pasted, is taken."""
+    from sim import load_scenario
+
+    path = _scenario(tmp_path)
+    assert _main(["validate", str(path), "--set", f"name={value}"]) == 2
+    err = _err(capsys)
+    assert err == [f"--set: name: {said}"]
+    pasted = shlex.split(err[0].rsplit("(--set ", 1)[1].rsplit(")", 1)[0])[0]
+    assert load_scenario(path, [pasted]).scenario.name == value

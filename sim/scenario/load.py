@@ -13,10 +13,8 @@ import copy
 import difflib
 import errno
 import itertools
-import json
 import os
 import re
-import shlex
 import tomllib
 import warnings
 from collections.abc import Iterable, Sequence
@@ -30,7 +28,7 @@ from sim.economics.tiers import RATE_KEY
 from sim.errors import ScenarioError, given, json_kind, text_list
 from sim.humanize import plural
 from sim.scenario.safe_text import TextLimitError, load_toml, not_utf8, read_text
-from sim.scenario.raw_values import one_line, plain_values, unshared, value_at
+from sim.scenario.raw_values import dropped_comment, one_line, plain_values, quote_hint, unshared, value_at
 from sim.scenario.safe_yaml import TagError, load_yaml, tag_problem
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_errors import bool_problems, clean_loc, validation_problems
@@ -183,8 +181,7 @@ def _parse_value(text: str, key: str = "KEY") -> Any:
     ends in one YAML drops (``run #2`` read as ``run``); ``key`` names the field in the quoted example."""
     if text.lstrip().startswith("#"):
         raise ValueProblem(f"{text.strip()[:40]!r} is a YAML comment, which reads as nothing (null, which clears "
-                           "the field to its default); quote the value if it is meant as text, or write null to "
-                           "clear the field")
+                           f"the field to its default); {quote_hint(key, text)}, or write null to clear the field")
     try:
         value = load_yaml(text) if text.strip() != "" else ""
     except TagError:
@@ -193,32 +190,17 @@ def _parse_value(text: str, key: str = "KEY") -> Any:
         raise ValueProblem("not valid YAML: " + one_line(str(exc), text)) from None
     except yaml.MarkedYAMLError as exc:
         if text.lstrip()[:1] in ("{", "["):       # meant as a mapping or list: not the words as a name
-            raise ValueProblem("not valid YAML: " + one_line(yaml_problem(exc), text) + "; quote the whole value "
-                               "if it is meant as text, e.g. name='\"[a]b\"'") from None
+            raise ValueProblem("not valid YAML: " + one_line(yaml_problem(exc), text) + "; "
+                               + quote_hint(key, text)) from None
         return text
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
         return text
-    comment = _dropped_comment(text)
+    comment = dropped_comment(text)
     if comment:
         # `name=run #2` read as "run": YAML drops a comment, which a value on the command line never means
-        quoted = shlex.quote(f"{key}={json.dumps(text.strip(), ensure_ascii=False)}")
         raise ValueProblem(f"YAML reads {text.strip()[:60]!r} as {given(value)}, dropping {comment[:40]!r} as a "
-                           f"comment; to mean the words, quote them for YAML inside the shell's quotes (--set "
-                           f"{quoted}), or leave the comment out")
+                           f"comment; {quote_hint(key, text)}, or leave the comment out")
     return value
-
-
-def _dropped_comment(text: str) -> str:
-    """The comment YAML drops after a one-document ``text`` it read (``#2`` of ``run #2``, ``#c`` of
-    ``a#b #c``): whatever follows the value's own end, told by where YAML's parser ends the node."""
-    if "#" not in text:
-        return ""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return ""
-    rest = text[node.end_mark.index:].strip() if node is not None else ""
-    return rest if rest.startswith("#") else ""
 
 
 def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set") -> dict:
