@@ -60,7 +60,8 @@ def test_a_stepped_rate_counts_its_highest_bracket_toward_the_whole_line(tmp_pat
                              {"name": "b", "rate": 0.4, "base": ["api"]}])
     assert _main(["validate", str(path)]) == 2
     assert _err(capsys) == [f"{path}: economics.agreements.1.rate: with agreements.0.rate "
-                            f"{max(b['rate'] for b in rate):g}, the provider pays {pct} % of the revenue of line "
+                            f"{max(b['rate'] for b in rate):g} (its highest bracket), the provider pays {pct} % of "
+                            "the revenue of line "
                             "'api' over the same days; the shares of one line add up to at most 1 (its whole "
                             "revenue): give each share once, as a fraction (0.2 for 20 %)"]
 

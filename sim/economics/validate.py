@@ -220,6 +220,7 @@ class _Check:
         rate in its first days, a rising one past its last edge), leaving out the brackets a life-long
         running total has passed before the run (``base_used_usd``)."""
         shares: dict[tuple[str, str], list[tuple[str, float, float, float]]] = {}
+        bracketed: set[str] = set()
         for i, ag in enumerate(self.cfg.agreements):
             lo, hi = window_s(self.cal, ag.from_, ag.until)
             sides = [(f"economics.agreements.{i}.rate", ag.payer, ag.rate, ag.base, ag.base_used_usd)]
@@ -228,6 +229,8 @@ class _Check:
                               ag.reverse.base_used_usd))
             for path, payer, rate, base, used in sides:
                 most = _highest_rate(rate, used if ag.tier_period != "year" else 0.0)
+                if isinstance(rate, list):
+                    bracketed.add(path)
                 for line in dict.fromkeys(base):
                     shares.setdefault((payer, line), []).append((path, most, lo, hi))
         said: set[str] = set()
@@ -237,7 +240,9 @@ class _Check:
                 total = sum(p[1] for p in active)
                 if len(active) > 1 and total > 1.0 + 1e-9 and active[-1][0] not in said:
                     said.add(active[-1][0])
-                    others = " and ".join(f"{p[0].removeprefix('economics.')} {p[1]:g}" for p in active[:-1])
+                    others = " and ".join(f"{p[0].removeprefix('economics.')} {p[1]:g}"
+                                          + (" (its highest bracket)" if p[0] in bracketed else "")
+                                          for p in active[:-1])
                     self.problems.append((active[-1][0], f"with {others}, the {payer} pays {total * 100:.4g} % "
                                           f"of the revenue of line {line!r} over the same days; the shares of one "
                                           f"line add up to at most 1 (its whole revenue): give each share once, "
