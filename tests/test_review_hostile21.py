@@ -189,3 +189,45 @@ def test_every_value_refused_as_yaml_shows_it_quoted_for_the_shell(tmp_path, cap
     assert err == [f"--set: name: {said}"]
     pasted = shlex.split(err[0].rsplit("(--set ", 1)[1].rsplit(")", 1)[0])[0]
     assert load_scenario(path, [pasted]).scenario.name == value
+
+
+# ------------------------------------------------------------------ YAML merge keys
+_MERGED = """\
+name: t
+seed: 1
+duration: 60
+model: llama-3-8b
+workload:
+  arrival: {process: poisson, rate: 2}
+  prompt_tokens: &b {dist: fixed, value: 200}
+  output_tokens: MERGE
+fleet:
+  pools:
+    - {name: p, gpu: h100-sxm, replicas: 1}
+"""
+
+
+@pytest.mark.parametrize("merge", [
+    "{<<: [*b, {dist: fixed}]}",                       # both give dist, the same value: no reader differs
+    "{<<: [*b, *b]}",
+    "{<<: [{dist: fixed, value: 200}, *b]}",
+])
+def test_mappings_merged_by_one_key_that_give_a_key_the_same_value_are_taken(tmp_path, merge):
+    """Which of two merged mappings wins a key matters only when they give it different values: every reader
+    reads the output length 200 here, whichever it takes."""
+    from sim import load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text(_MERGED.replace("MERGE", merge))
+    assert load_scenario(path).scenario.workload.output_tokens.value == 200
+
+
+def test_a_long_file_merging_a_key_of_one_value_twice_is_taken_too(tmp_path):
+    """Text over the fast parser's threshold is read by libyaml's loader: the same reading."""
+    from sim import load_scenario
+    from sim.scenario.safe_yaml import FAST_BYTES
+
+    path = tmp_path / "s.yaml"
+    text = _MERGED.replace("MERGE", "{<<: [*b, {dist: fixed}]}")
+    path.write_text(text + "#" * (FAST_BYTES + 10) + "\n")
+    assert load_scenario(path).scenario.workload.output_tokens.value == 200
