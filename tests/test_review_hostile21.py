@@ -231,3 +231,17 @@ def test_a_long_file_merging_a_key_of_one_value_twice_is_taken_too(tmp_path):
     text = _MERGED.replace("MERGE", "{<<: [*b, {dist: fixed}]}")
     path.write_text(text + "#" * (FAST_BYTES + 10) + "\n")
     assert load_scenario(path).scenario.workload.output_tokens.value == 200
+
+
+# ------------------------------------------------------------------ a per-pool block's unknown key
+def test_an_unknown_key_in_a_pools_energy_block_is_said_not_an_internal_error(tmp_path, capsys):
+    """``economics.energy.pools`` maps pool names to watts (idle_w, peak_w); a price per kWh set there (it
+    belongs one level up) was 'internal error: IndexError' while the message looked for the block's keys."""
+    sc = hc._small()
+    sc["economics"] = {"energy": {"owned": ["p"], "usd_per_kwh": 0.08}}
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path), "--set", "economics.energy.pools.p.usd_per_kwh=0.1"]) == 2
+    err = _err(capsys)
+    # the block's keys as docs/economics.md lists them (pools.<pool>.idle_w and peak_w), and where the key goes
+    assert err == [f"{path}: economics.energy.pools.p.usd_per_kwh: unknown key 'usd_per_kwh'; allowed: idle_w, "
+                   "peak_w; did you mean economics.energy.usd_per_kwh?"]
