@@ -245,3 +245,16 @@ def test_an_unknown_key_in_a_pools_energy_block_is_said_not_an_internal_error(tm
     # the block's keys as docs/economics.md lists them (pools.<pool>.idle_w and peak_w), and where the key goes
     assert err == [f"{path}: economics.energy.pools.p.usd_per_kwh: unknown key 'usd_per_kwh'; allowed: idle_w, "
                    "peak_w; did you mean economics.energy.usd_per_kwh?"]
+
+
+@pytest.mark.parametrize("block", [
+    "- name: api  # the public API\n  usd_per_million_output_tokens: 10\n# more lines later\n",
+    "[{name: api,\n  usd_per_million_output_tokens: 10}]   # the public API\n",
+])
+def test_a_block_of_several_lines_keeps_its_comments(tmp_path, block):
+    """A value of several lines (a file's block pasted, --set "economics.revenue=$(cat lines.yaml)") is YAML
+    text, where a comment is a comment: its lines are read, as in a scenario file."""
+    from sim import load_scenario
+
+    loaded = load_scenario(_scenario(tmp_path), [f"economics.revenue={block}"])
+    assert [line.name for line in loaded.scenario.economics.revenue] == ["api"]

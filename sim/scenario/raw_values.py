@@ -88,13 +88,14 @@ def quote_hint(key: str, text: str) -> str:
 
 
 def dropped_comment(text: str) -> str:
-    """The comment YAML drops after a one-document ``text`` it read (``#2`` of ``run #2``, ``#c`` of
-    ``a#b #c``): whatever follows the value's own end, told by where YAML's parser ends the node.
+    """The comment YAML drops after a one-line ``text`` it read (``#2`` of ``run #2``, ``#c`` of ``a#b #c``):
+    whatever follows the value's own end, told by where YAML's parser ends the node. A value of several
+    lines (a file's block pasted) is YAML text, where a comment is meant as one: none.
 
         >>> dropped_comment("run #2"), dropped_comment("a#b #c"), dropped_comment('"run #2"'), dropped_comment("x#y")
         ('#2', '#c', '', '')
     """
-    if "#" not in text:
+    if "#" not in text or "\n" in text.strip():     # several lines are YAML text, where a comment is one
         return ""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
