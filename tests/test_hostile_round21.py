@@ -97,22 +97,27 @@ def test_a_long_file_with_a_merge_key_twice_is_refused_as_a_short_one(tmp_path, 
      "meant as text"),
     ("fleet.pools.0.batching={max_num_seqs: 8",
      "--set: fleet.pools.0.batching: not valid YAML: column 17: expected ',' or '}', but got '<stream end>' "
-     "(while parsing a flow mapping); quote the whole value if it is meant as text, e.g. name='\"[a]b\"'"),
+     "(while parsing a flow mapping); to mean the words, quote them for YAML inside the shell's quotes (--set "
+     "'fleet.pools.0.batching=\"{max_num_seqs: 8\"')"),
     ("fleet.pools.0.batching=[1, 2",
      "--set: fleet.pools.0.batching: not valid YAML: column 6: expected ',' or ']', but got '<stream end>' "
-     "(while parsing a flow sequence); quote the whole value if it is meant as text, e.g. name='\"[a]b\"'"),
+     "(while parsing a flow sequence); to mean the words, quote them for YAML inside the shell's quotes (--set "
+     "'fleet.pools.0.batching=\"[1, 2\"')"),
     ("name=[draft]v2",
-     "--set: name: not valid YAML: column 8: expected '<document start>', but found '<scalar>'; quote the whole value if "
-     "it is meant as text, e.g. name='\"[a]b\"'"),
+     "--set: name: not valid YAML: column 8: expected '<document start>', but found '<scalar>'; to mean the "
+     "words, quote them for YAML inside the shell's quotes (--set 'name=\"[draft]v2\"')"),
     # a YAML comment: the value read as null, which cleared the price (the run then cost nothing, said only
     # as a warning), or as the words before it
     ("economics.gpu_hour_usd=#2.5",
      "--set: economics.gpu_hour_usd: '#2.5' is a YAML comment, which reads as nothing (null, which clears the "
-     "field to its default); quote the value if it is meant as text, or write null to clear the field"),
-    ("name=run #2", "--set: name: YAML reads 'run #2' as 'run', dropping '#2' as a comment; quote the value if "
-                    "it is meant as text, or leave the comment out"),
+     "field to its default); to mean the words, quote them for YAML inside the shell's quotes (--set "
+     "'economics.gpu_hour_usd=\"#2.5\"'), or write null to clear the field"),
+    ("name=run #2", "--set: name: YAML reads 'run #2' as 'run', dropping '#2' as a comment; to mean the words, "
+                    "quote them for YAML inside the shell's quotes (--set 'name=\"run #2\"'), or leave the "
+                    "comment out"),
     ("fleet.pools.0.replicas=2 # two", "--set: fleet.pools.0.replicas: YAML reads '2 # two' as 2, dropping "
-                                       "'# two' as a comment; quote the value if it is meant as text, or leave "
+                                       "'# two' as a comment; to mean the words, quote them for YAML inside the "
+                                       "shell's quotes (--set 'fleet.pools.0.replicas=\"2 # two\"'), or leave "
                                        "the comment out"),
 ])
 def test_an_override_yaml_reads_as_a_broken_mapping_or_list_says_why(tmp_path, capsys, override, said):
@@ -241,7 +246,8 @@ def test_two_agreements_of_one_name_at_once_are_refused(tmp_path, capsys):
                              {"name": "a", "rate": 0.1, "base": ["subs"], "from": "2024-01-01"}])
     assert _main(["validate", str(path)]) == 2
     assert _err(capsys) == [f"{path}: economics.agreements.1.name: agreement 'a' is named twice (agreements.0) "
-                            "with overlapping from/until windows: the settlements and the ledger name each "
+                            "with overlapping from/until windows (both hold every day from 2024-01-01): the "
+                            "settlements and the ledger name each "
                             "agreement's rows by its name, so give each its own name (a repeated name needs "
                             "disjoint windows, a change of terms on a date)"]
 
@@ -283,8 +289,8 @@ def test_a_reverse_share_counts_toward_what_its_payer_pays_of_the_line(tmp_path,
     [{"name": "a", "rate": 0.7, "base": ["api"]}, {"name": "b", "rate": 0.6, "base": ["subs"]}],  # two lines
     [{"name": "a", "rate": 0.7, "base": ["api"]},                                                  # the other
      {"name": "b", "payer": "partner", "payee": "provider", "rate": 0.6, "base": ["api"]}],       # party pays
-    # brackets: counted at their lowest rate, the least they pay at any time (0.5 + 0.4)
-    [{"name": "a", "rate": [{"up_to_usd": 100, "rate": 0.9}, {"rate": 0.5}], "base": ["api"]},
+    # brackets: counted at their highest rate, what they pay while the running base is in it (0.6 + 0.4)
+    [{"name": "a", "rate": [{"up_to_usd": 100, "rate": 0.6}, {"rate": 0.5}], "base": ["api"]},
      {"name": "b", "rate": 0.4, "base": ["api"]}],
 ])
 def test_shares_of_at_most_the_whole_line_at_any_time_are_taken(tmp_path, capsys, agreements):

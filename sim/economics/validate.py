@@ -12,6 +12,8 @@ import datetime as dt
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
+
 from sim.economics.terms import compute_terms
 from sim.economics.timeline import window_s
 from sim.economics.calendar import Calendar
@@ -42,6 +44,22 @@ def check(cfg: EconomicsConfig, pool_names: Sequence[str] | None, horizon_s: flo
     c.opening()
     c.tariff()
     return c.problems, c.warn
+
+
+def _highest_rate(rate, used: float) -> float:
+    """The highest fraction ``rate`` pays of a dollar of its base: a flat rate's own, a bracketed rate's
+    highest bracket not wholly below ``used`` (base revenue counted before the run, never to be counted
+    again).
+
+        >>> from sim.scenario.economics import RateBracket as B
+        >>> _highest_rate(0.2, 0.0), _highest_rate([B(up_to_usd=100, rate=0.9), B(rate=0.5)], 0.0)
+        (0.2, 0.9)
+        >>> _highest_rate([B(up_to_usd=100, rate=0.9), B(rate=0.5)], 100.0)
+        0.5
+    """
+    if not isinstance(rate, list):
+        return float(rate)
+    return max(b.rate for b in rate if b.up_to_usd is None or b.up_to_usd > used)
 
 
 class _Check:
@@ -171,28 +189,50 @@ class _Check:
         for k, other in enumerate(self.cfg.agreements[:j]):
             olo, ohi = window_s(self.cal, other.from_, other.until)
             if other.name == ag.name and lo < ohi and olo < hi:
+                touching = ({ag.from_} & {other.until}) | ({other.from_} & {ag.until})
+                days = self._days_both(max(lo, olo), min(hi, ohi), touching)
                 self.problems.append((f"economics.agreements.{j}.name",
                                       f"agreement {ag.name!r} is named twice (agreements.{k}) with overlapping "
-                                      "from/until windows: the settlements and the ledger name each agreement's "
-                                      "rows by its name, so give each its own name (a repeated name needs "
+                                      f"from/until windows ({days}): the settlements and the ledger name each "
+                                      "agreement's rows by its name, so give each its own name (a repeated name needs "
                                       "disjoint windows, a change of terms on a date)"))
                 return
+
+    def _days_both(self, lo: float, hi: float, touching: set) -> str:
+        """The days two windows both hold, ``[lo, hi)`` in seconds, in words; ``touching``: the dates one
+        window's ``from`` and the other's ``until`` share (``until`` is inclusive, so both hold that day)."""
+        first = self.cal.date_at(lo) if lo > -np.inf else None
+        last = self.cal.date_at(hi) - dt.timedelta(days=1) if hi < np.inf else None
+        if first is not None and first == last:
+            inclusive = " (until is inclusive: the later terms start the day after)" if first in touching else ""
+            return f"both hold {first}{inclusive}"
+        if first is not None and last is not None:
+            return f"both hold {first} to {last}"
+        if first is not None or last is not None:
+            return f"both hold every day from {first}" if first is not None else f"both hold every day up to {last}"
+        return "both hold every day"
 
     def _shares_over_whole(self) -> None:
         """The shares one party pays of one revenue line (forward shares it pays, reverse shares it pays
         back) add up to at most 100 % at any time: each agreement's rate is at most 1, and more than the
         whole line in all is a share written twice or a percentage read as a fraction. A bracketed rate
-        counts its lowest bracket (the least it pays at any time)."""
+        counts its highest bracket, which it pays on the days its running base revenue is in it (a falling
+        rate in its first days, a rising one past its last edge), leaving out the brackets a life-long
+        running total has passed before the run (``base_used_usd``)."""
         shares: dict[tuple[str, str], list[tuple[str, float, float, float]]] = {}
+        bracketed: set[str] = set()
         for i, ag in enumerate(self.cfg.agreements):
             lo, hi = window_s(self.cal, ag.from_, ag.until)
-            sides = [(f"economics.agreements.{i}.rate", ag.payer, ag.rate, ag.base)]
+            sides = [(f"economics.agreements.{i}.rate", ag.payer, ag.rate, ag.base, ag.base_used_usd)]
             if ag.reverse is not None:
-                sides.append((f"economics.agreements.{i}.reverse.rate", ag.payee, ag.reverse.rate, ag.reverse.base))
-            for path, payer, rate, base in sides:
-                least = min(b.rate for b in rate) if isinstance(rate, list) else float(rate)
+                sides.append((f"economics.agreements.{i}.reverse.rate", ag.payee, ag.reverse.rate, ag.reverse.base,
+                              ag.reverse.base_used_usd))
+            for path, payer, rate, base, used in sides:
+                most = _highest_rate(rate, used if ag.tier_period != "year" else 0.0)
+                if isinstance(rate, list):
+                    bracketed.add(path)
                 for line in dict.fromkeys(base):
-                    shares.setdefault((payer, line), []).append((path, least, lo, hi))
+                    shares.setdefault((payer, line), []).append((path, most, lo, hi))
         said: set[str] = set()
         for (payer, line), parts in shares.items():
             for _, _, at, _ in parts:
@@ -200,7 +240,9 @@ class _Check:
                 total = sum(p[1] for p in active)
                 if len(active) > 1 and total > 1.0 + 1e-9 and active[-1][0] not in said:
                     said.add(active[-1][0])
-                    others = " and ".join(f"{p[0].removeprefix('economics.')} {p[1]:g}" for p in active[:-1])
+                    others = " and ".join(f"{p[0].removeprefix('economics.')} {p[1]:g}"
+                                          + (" (its highest bracket)" if p[0] in bracketed else "")
+                                          for p in active[:-1])
                     self.problems.append((active[-1][0], f"with {others}, the {payer} pays {total * 100:.4g} % "
                                           f"of the revenue of line {line!r} over the same days; the shares of one "
                                           f"line add up to at most 1 (its whole revenue): give each share once, "

@@ -28,7 +28,7 @@ from sim.economics.tiers import RATE_KEY
 from sim.errors import ScenarioError, given, json_kind, text_list
 from sim.humanize import plural
 from sim.scenario.safe_text import TextLimitError, load_toml, not_utf8, read_text
-from sim.scenario.raw_values import one_line, plain_values, unshared, value_at
+from sim.scenario.raw_values import dropped_comment, one_line, plain_values, quote_hint, unshared, value_at
 from sim.scenario.safe_yaml import TagError, load_yaml, tag_problem
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_errors import bool_problems, clean_loc, validation_problems
@@ -172,16 +172,16 @@ class ValueProblem(ValueError):
     key, an unclosed ``{``): the message says what, without the line of a one-line value."""
 
 
-def _parse_value(text: str) -> Any:
+def _parse_value(text: str, key: str = "KEY") -> Any:
     """An override's value as YAML reads it; text YAML cannot read stays text. A tag that builds no plain
     value (``!!binary ...``, ``!foo``) raises :class:`TagError` (as text it ran as the literal words); a
     list or mapping YAML refuses (a duplicate key, nested too deeply, an unclosed ``{`` or ``[``) raises
     :class:`ValueProblem` (as text it reached the schema as the words, and a name field took them), and so
-    does a value that is only a YAML comment (``#2.5`` read as null, which clears the field silently)."""
+    does a value that is only a YAML comment (``#2.5`` read as null, which clears the field silently) or
+    ends in one YAML drops (``run #2`` read as ``run``); ``key`` names the field in the quoted example."""
     if text.lstrip().startswith("#"):
         raise ValueProblem(f"{text.strip()[:40]!r} is a YAML comment, which reads as nothing (null, which clears "
-                           "the field to its default); quote the value if it is meant as text, or write null to "
-                           "clear the field")
+                           f"the field to its default); {quote_hint(key, text)}, or write null to clear the field")
     try:
         value = load_yaml(text) if text.strip() != "" else ""
     except TagError:
@@ -190,17 +190,16 @@ def _parse_value(text: str) -> Any:
         raise ValueProblem("not valid YAML: " + one_line(str(exc), text)) from None
     except yaml.MarkedYAMLError as exc:
         if text.lstrip()[:1] in ("{", "["):       # meant as a mapping or list: not the words as a name
-            raise ValueProblem("not valid YAML: " + one_line(yaml_problem(exc), text) + "; quote the whole value "
-                               "if it is meant as text, e.g. name='\"[a]b\"'") from None
+            raise ValueProblem("not valid YAML: " + one_line(yaml_problem(exc), text) + "; "
+                               + quote_hint(key, text)) from None
         return text
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
         return text
-    comment = re.search(r"\s#", text)
-    if comment and not isinstance(value, (dict, list)) and "#" not in str(value):
+    comment = dropped_comment(text)
+    if comment:
         # `name=run #2` read as "run": YAML drops a comment, which a value on the command line never means
-        raise ValueProblem(f"YAML reads {text.strip()[:60]!r} as {given(value)}, dropping "
-                           f"{text[comment.start():].strip()[:40]!r} as a comment; quote the value if it is meant "
-                           "as text, or leave the comment out")
+        raise ValueProblem(f"YAML reads {text.strip()[:60]!r} as {given(value)}, dropping {comment[:40]!r} as a "
+                           f"comment; {quote_hint(key, text)}, or leave the comment out")
     return value
 
 
@@ -233,7 +232,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                                   f"{dotted}, not [{bracket.group(1)}]"))
             continue
         try:
-            value = _parse_value(text)
+            value = _parse_value(text, key)
         except TagError as exc:
             problems.append((key, tag_problem(exc.tag)))
             continue

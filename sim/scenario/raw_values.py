@@ -1,7 +1,8 @@
 """A scenario's raw values (the mapping read from a file, or given from Python) made fit to be overridden
 and validated: each place its own copy (:func:`unshared`: YAML's aliases are one object in two places),
 numpy's scalars as Python's (:func:`plain_values`), a dotted path looked up (:func:`value_at`), a one-line
-override's YAML problem without its line (:func:`one_line`).
+override's YAML problem without its line (:func:`one_line`), the comment YAML drops from a value
+(:func:`dropped_comment`) and the value quoted for YAML inside the shell's quotes (:func:`quote_hint`).
 
     >>> shared = {"n": 1}
     >>> data = unshared({"a": shared, "b": shared})
@@ -11,9 +12,13 @@ override's YAML problem without its line (:func:`one_line`).
 from __future__ import annotations
 
 import copy
+import json
 import re
+import shlex
 from collections.abc import Sequence
 from typing import Any
+
+import yaml
 
 
 def one_line(message: str, text: str) -> str:
@@ -69,3 +74,33 @@ def plain_values(data: Any) -> Any:
             else:
                 stack.append(v)
     return data
+
+
+def quote_hint(key: str, text: str) -> str:
+    """How to give ``text`` as the words: quoted for YAML inside the shell's quotes, which the shell takes off
+    (``name="run #2"`` typed reaches fleetsim as ``name=run #2``).
+
+        >>> print(quote_hint("name", "run #2"))
+        to mean the words, quote them for YAML inside the shell's quotes (--set 'name="run #2"')
+    """
+    quoted = shlex.quote(f"{key}={json.dumps(text.strip(), ensure_ascii=False)}")
+    return f"to mean the words, quote them for YAML inside the shell's quotes (--set {quoted})"
+
+
+def dropped_comment(text: str) -> str:
+    """The comment YAML drops after a one-line ``text`` it read (``#2`` of ``run #2``, ``#c`` of ``a#b #c``):
+    whatever follows the value's own end, told by where YAML's parser ends the node. A value of several
+    lines (a file's block pasted) is YAML text, where a comment is meant as one: none.
+
+        >>> dropped_comment("run #2"), dropped_comment("a#b #c"), dropped_comment('"run #2"'), dropped_comment("x#y")
+        ('#2', '#c', '', '')
+    """
+    if "#" not in text or "\n" in text.strip():     # several lines are YAML text, where a comment is one
+        return ""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return ""
+    rest = text[node.end_mark.index:].strip() if node is not None else ""
+    return rest if rest.startswith("#") else ""
+

@@ -14,7 +14,8 @@ with a message naming the line, before it can cost time or memory:
   before a recursive parser can overflow the stack;
 * **duplicate keys** in one mapping are an error naming both lines (YAML's "last one wins" would
   silently run the second value), a merge key ``<<`` given twice too (use ``<<: [*a, *b]``), and
-  mappings merged by one ``<<`` that give the same key (which wins differs between YAML readers);
+  mappings merged by one ``<<`` that give the same key different values (which wins differs between YAML
+  readers);
 * a ``null`` or ``true``/``false`` key (``null:``, ``on:``, ``yes:`` in YAML 1.1) is refused: every
   scenario key is text;
 * an impossible date such as ``2025-02-30`` stays text, so the schema names the field holding it;
@@ -121,38 +122,54 @@ class _StrictKeys:
             return self.construct_scalar(node)
 
 
-def _keys_of(node: Node) -> dict[str, int]:
-    """The text keys a mapping node gives, its merged ones included, each with the line it is on."""
-    keys: dict[str, int] = {}
+def _keys_of(node: Node) -> dict[str, tuple[int, Node]]:
+    """The text keys a mapping node gives, its merged ones included, each with the line it is on and its
+    value's node."""
+    keys: dict[str, tuple[int, Node]] = {}
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 continue
             if key_node.tag == "tag:yaml.org,2002:merge":
                 for sub in value_node.value if isinstance(value_node, SequenceNode) else [value_node]:
-                    for key, line in _keys_of(sub).items():
-                        keys.setdefault(key, line)
+                    for key, seen in _keys_of(sub).items():
+                        keys.setdefault(key, seen)
             else:
-                keys[key_node.value] = key_node.start_mark.line + 1
+                keys[key_node.value] = (key_node.start_mark.line + 1, value_node)
     return keys
 
 
+def _same(a: Node, b: Node) -> bool:
+    """Two nodes that read as one value (one tag, one text; lists and mappings item by item, in order)."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or a.tag != b.tag:
+        return False
+    if isinstance(a, ScalarNode):
+        return a.value == b.value
+    if len(a.value) != len(b.value):
+        return False
+    if isinstance(a, MappingNode):
+        return all(_same(k, l) and _same(v, w) for (k, v), (l, w) in zip(a.value, b.value))
+    return all(_same(x, y) for x, y in zip(a.value, b.value))
+
+
 def _merged_once(node: MappingNode, merged: Node) -> None:
-    """Refuse ``<<: [*a, *b]`` where ``a`` and ``b`` both give a key the mapping does not give itself: which
-    of the two wins is not settled between YAML readers (YAML 1.1's merge type: the first; PyYAML 6.0.4:
-    the last for a key of two or more characters, the first for a one-character key, yaml/pyyaml#953), so
-    the same file would run different values."""
+    """Refuse ``<<: [*a, *b]`` where ``a`` and ``b`` both give a key the mapping does not give itself, with
+    different values: which of the two wins is not settled between YAML readers (YAML 1.1's merge type: the
+    first; PyYAML 6.0.4: the last for a key of two or more characters, the first for a one-character key,
+    yaml/pyyaml#953), so the same file would run different values. One value given by both is no question."""
     if not isinstance(merged, SequenceNode):
         return
     own = {k.value for k, _ in node.value if isinstance(k, ScalarNode) and k.tag != "tag:yaml.org,2002:merge"}
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, Node]] = {}
     for sub in merged.value:
-        for key, line in _keys_of(sub).items():
-            if key in seen and key not in own:
+        for key, (line, value) in _keys_of(sub).items():
+            if key in seen and key not in own and not _same(seen[key][1], value):
                 raise TextLimitError(f"line {merged.start_mark.line + 1}: the mappings merged by '<<' both give "
-                                     f"{key!r} (lines {seen[key]} and {line}); which one wins differs between YAML "
-                                     f"readers: give {key!r} in this mapping itself, or in one of them only")
-            seen.setdefault(key, line)
+                                     f"{key!r} (lines {seen[key][0]} and {line}); which one wins differs between "
+                                     f"YAML readers: give {key!r} in this mapping itself, or in one of them only")
+            seen.setdefault(key, (line, value))
 
 
 class _LimitedLoader(_StrictKeys, yaml.SafeLoader):

@@ -55,7 +55,7 @@ def _pick(options: list[Any], node: Any) -> Any:
     for m in models:
         if set(node) <= set(m.model_fields):
             return m
-    return models[0]
+    return models[0] if models else None
 
 
 def _allowed_keys(loc: Sequence[Any], raw: Any) -> list[str] | None:
@@ -99,14 +99,21 @@ def _block_of(parent: list[Any], raw: Any) -> Any:
         node = node.get(part) if isinstance(node, dict) else None
         cands = _unwrap(field.annotation)
         models = []
+        by_name = False         # a mapping of names to blocks (economics.energy.pools: {pool: {idle_w, ...}})
         for c in cands:
             if typing.get_origin(c) is list:
                 models.extend(x for x in _unwrap(typing.get_args(c)[0]))
+            elif typing.get_origin(c) is dict:
+                models.extend(_unwrap(typing.get_args(c)[1]))
+                by_name = True
             else:
                 models.append(c)
         if isinstance(node, list) and i + 1 < len(parent) and isinstance(parent[i + 1], int):
             idx = parent[i + 1]
             node = node[idx] if -len(node) <= idx < len(node) else None
+            i += 1
+        elif by_name and isinstance(node, dict) and i + 1 < len(parent):
+            node = node.get(parent[i + 1])
             i += 1
         cls = _pick(models, node)
         i += 1
