@@ -93,18 +93,10 @@ def _claim(journal: Path) -> tuple[bool, int | None]:
     renames). That last rule reads the clock: stepped back, a dead swap waits longer; stepped forward by more
     than a minute during a swap (or a file server's clock that far ahead), a live swap would be taken for
     dead."""
-    import time
-
-    def young() -> bool:
-        try:
-            return time.time() - journal.stat().st_mtime < NO_JOURNAL_AGE_S
-        except OSError:
-            return True         # (gone meanwhile: its swap ended)
-
     try:
         import fcntl
     except ImportError:
-        return young(), None
+        return _young(journal), None
     try:
         fd = os.open(journal, os.O_RDONLY)
     except OSError:
@@ -117,7 +109,7 @@ def _claim(journal: Path) -> tuple[bool, int | None]:
     except OSError:             # a file system without locks: its process, if on this machine, else its age
         os.close(fd)
         alive = _process_alive(journal)
-        return (young() if alive is None else alive), None
+        return (_young(journal) if alive is None else alive), None
     return False, fd
 
 
@@ -182,7 +174,8 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
     from sim.errors import InputWarning
 
     try:
-        target = followed(target).absolute()
+        # `..` resolved as staged_folder resolves it: `run1/../run1` names no folder while run1 is set aside
+        target = Path(os.path.realpath(followed(target).absolute()))
     except OSError:             # a link that loops: the command says so
         return []
     name = target if shown is None else shown

@@ -123,6 +123,18 @@ def test_an_empty_folder_made_since_in_the_place_of_the_result_is_no_finished_sw
     assert set(_contents(target).values()) == {"old"} and os.listdir(tmp_path) == ["r"]
 
 
+def test_a_folder_named_through_dot_dot_is_recovered_as_the_swap_names_it(tmp_path):
+    """``run1/../run1`` names the folder the swap resolved (``..`` first): killed between its two renames, the
+    swap left no ``run1``, so the typed path names nothing until ``..`` is resolved; the next command given it
+    that way (``fleetsim report run1/../run1``) still finds the leftover and puts the old result back."""
+    target = tmp_path / "r"
+    _old_result(target, False)
+    assert _swap(target, 3).returncode == 9 and not target.exists()
+    with pytest.warns(InputWarning, match="undone"):
+        assert len(finish_swaps(f"{target}/../r")) == 1
+    assert set(_contents(target).values()) == {"old"} and os.listdir(tmp_path) == ["r"]
+
+
 def test_a_swap_under_way_is_left_alone(tmp_path):
     """The journal of a live swap is locked by its process: the next command leaves its folders alone."""
     fcntl = pytest.importorskip("fcntl")
