@@ -56,7 +56,7 @@ def add_plan(page: Page, folder: Path, regenerate: bool) -> None:
         slower = f"at −{pct:g} %" if pct is not None else None
         if slower:
             answer += _robust_answer(best, data.get("robust"), pct)
-        answer += skipped_note(data) + one_price_note(data)
+        answer += skipped_note(data) + one_price_paragraph(data)
         cons = ", ".join(map(constraint_words, data.get("constraints", []))) or "none (the cheapest that keeps up)"
         seeds = data.get("seeds")
         judged = ("each constraint must hold at the unfavourable end of the 95% confidence interval"
@@ -87,11 +87,11 @@ def skipped_note(data: dict) -> str:
     return "".join(out)
 
 
-def one_price_note(data: dict) -> str:
+def one_price_paragraph(data: dict) -> str:
     """``plan.json``'s note that GPU types competed at one price per GPU-hour (:mod:`sim.planning.one_price`:
     the cost ranking counts GPUs alone), as the terminal says it; empty without one.
 
-        >>> one_price_note({"one_price_note": "every GPU type was priced at $2.50 per GPU-hour: ..."})
+        >>> one_price_paragraph({"one_price_note": "every GPU type was priced at $2.50 per GPU-hour: ..."})
         '<p class="note">Every GPU type was priced at $2.50 per GPU-hour: ....</p>'
     """
     note = data.get("one_price_note")
