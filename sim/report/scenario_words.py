@@ -242,19 +242,21 @@ def _pool_line(pool: dict, default_model: Any, summary_pool: dict | None) -> str
         line += f"; mean {number(mean)} replicas)" if _num(mean) else ")"
     line += f" serving {model_name(pool.get('model') or default_model)}"
     if _num(pool.get("scale")) and pool["scale"] != 1:
-        line += _shards(pool["scale"])
+        line += f" ({_shards(pool['scale'])})"
     return line
 
 
 def _shards(scale: float) -> str:
-    """What a sharded pool's line (``scale: K``) ends with: the pool it describes is one shard of K, said where
-    the word is first met (the note under the paragraph, :func:`~sim.report.overview.shard_notes`, says which
-    numbers are that shard's).
+    """What a sharded pool's line (``scale: K``) says, in brackets: the pool it describes is one shard of K,
+    said where the word is first met (the note under the paragraph,
+    :func:`~sim.report.overview.shard_notes`, says which numbers are that shard's); the summary's sentence
+    says it after a comma.
 
         >>> _shards(10316.0)
-        ' (one of 10,316 identical shards)'
+        'one of 10,316 identical shards'
     """
-    return f" (one of {count(scale)} identical shards)"
+    return f"one of {count(scale)} identical shards"
+
 
 def _warmup_s(scenario: dict) -> float | None:
     """The scenario's warm-up when it has one (> 0)."""
@@ -379,7 +381,7 @@ def summary_described(name: str, pools_sum: dict, horizon) -> tuple[list[str], l
     shard scale, and the simulated time."""
     lines = [_off({"name": n, **p, "autoscale": _served(p)}, p.get("replicas"), p.get("gpu", "?"))
              or _replicas_of(p, p.get("replicas", "?"), p.get("gpu", "?"))
-             + (f", {_shards(p['scale'])[2:-1]}" if _num(p.get("scale")) and p["scale"] != 1 else "")
+             + (f", {_shards(p['scale'])}" if _num(p.get("scale")) and p["scale"] != 1 else "")
              for n, p in pools_sum.items()]
     sentences = [f"{name}: " + ("; ".join(lines) or "fleet as configured")
                  + (f", {duration(horizon)} simulated." if _num(horizon) else ".")]
