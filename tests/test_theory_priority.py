@@ -74,7 +74,11 @@ MG1_CLASSES = [
 ]
 
 
+@pytest.mark.slow
 def test_one_replica_waits_by_class_as_cobham():
+    """Slow: ``test_theory_round21_cobham3`` checks the same formula on one replica in the default run,
+    with three classes of three service laws (this file's two are its fixed and exponential ones)
+    and each interval narrower than a tenth of the theory, as here."""
     w0 = (0.4 * 0.5 ** 2 + 0.5 * S2) / 2.0
     hi_th, lo_th = cobham(w0, [0.4 * 0.5, 0.4 * 0.5 + 0.5 * S1])      # 0.688 s, 2.295 s (ρ = 0.70)
     waits = np.array([[r.summary["classes"][k]["latency"]["queue"]["mean"] for k in ("hi", "lo")]
@@ -96,9 +100,15 @@ def _mmc_classes(lam_hi: float = LAM_HI, lam_lo: float = LAM_LO) -> list[dict]:
             {"name": "lo", "priority": 0, "arrival": {"process": "poisson", "rate": lam_lo}}]
 
 
+@pytest.mark.slow
 def test_central_queue_takes_the_highest_class_first_as_cobham_on_c_servers():
     """Before the central queue ordered by priority, both classes waited the FCFS M/M/c wait
-    (0.963 s): the policy ordered only replica queues, which a central queue keeps empty."""
+    (0.963 s): the policy ordered only replica queues, which a central queue keeps empty.
+
+    Slow: ``test_theory_round21_cobham3`` (its last test) checks Cobham on two servers behind the
+    central queue in the default run, with three classes, every interval narrower than a tenth of
+    the theory (here 15 % for the low class) and the FCFS wait: a central queue taken first come,
+    first served would give its high class 0.963 s against Cobham's 0.361 s."""
     mu = 1.0 / S1
     lam = LAM_HI + LAM_LO
     rho = lam / (C * mu)
