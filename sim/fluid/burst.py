@@ -214,9 +214,11 @@ def gamma_message(workload, arrivals: np.ndarray | None = None) -> str | None:
 
 
 def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir) -> dict | None:
-    """Measure the trace's dispersion (:func:`measure`) and, above :func:`threshold`, warn
-    (:class:`~sim.errors.ScenarioWarning`); returns what the summary's ``fidelity.arrival_dispersion``
-    holds (``window_s``, ``index``, ``threshold``, ``overdispersed``), or ``None`` without a trace."""
+    """Warn (:class:`~sim.errors.ScenarioWarning`) for a ``gamma`` process burstier than :data:`MATERIAL`
+    (:func:`gamma_message`), then measure the trace's dispersion (:func:`measure`) and warn above
+    :func:`threshold`; returns what the summary's ``fidelity.arrival_dispersion`` holds (``window_s``,
+    ``index``, ``threshold``, ``overdispersed``), or ``None`` without a trace or where its sub-steps are
+    too short to count in (:func:`window_count`)."""
     import warnings
 
     from sim.errors import ScenarioWarning
