@@ -607,6 +607,23 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+# a scenario whose output_tokens is a YAML merge (MERGE: what to write there), for the merge-key cases
+MERGED_SCENARIO = """\
+name: t
+seed: 1
+duration: 60
+model: llama-3-8b
+workload:
+  arrival: {process: poisson, rate: 2}
+  prompt_tokens: &b {dist: fixed, value: 200}
+  output_tokens: MERGE
+fleet:
+  pools:
+    - {name: p, gpu: h100-sxm, replicas: 1}
+"""
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     raise SystemExit(main(sys.argv[1:]))
+

@@ -17,19 +17,7 @@ _main, _err, _scenario = hc.exit_status, hc.err_lines, hc.write_scenario
 
 
 # ------------------------------------------------------------------ YAML merge keys
-_MERGED = """\
-name: t
-seed: 1
-duration: 60
-model: llama-3-8b
-workload:
-  arrival: {process: poisson, rate: 2}
-  prompt_tokens: &b {dist: fixed, value: 200}
-  output_tokens: MERGE
-fleet:
-  pools:
-    - {name: p, gpu: h100-sxm, replicas: 1}
-"""
+_MERGED = hc.MERGED_SCENARIO
 
 
 def test_a_merge_key_given_twice_in_one_mapping_is_refused(tmp_path, capsys):

@@ -192,19 +192,7 @@ def test_every_value_refused_as_yaml_shows_it_quoted_for_the_shell(tmp_path, cap
 
 
 # ------------------------------------------------------------------ YAML merge keys
-_MERGED = """\
-name: t
-seed: 1
-duration: 60
-model: llama-3-8b
-workload:
-  arrival: {process: poisson, rate: 2}
-  prompt_tokens: &b {dist: fixed, value: 200}
-  output_tokens: MERGE
-fleet:
-  pools:
-    - {name: p, gpu: h100-sxm, replicas: 1}
-"""
+_MERGED = hc.MERGED_SCENARIO
 
 
 @pytest.mark.parametrize("merge", [
