@@ -24,6 +24,7 @@ from sim.perf.base import BatchShape
 from sim.perf.kernels import KERNEL_SETS, KernelSet
 from sim.perf.roofline import RooflineModel
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
+from test_fluid_burst import _measured
 
 
 def _by_steps(m: RooflineModel, n: int, ctx: int, k: int, t: float):
@@ -88,19 +89,7 @@ def _gamma_classes(gamma_rate: float, poisson_rate: float, cv: float = 2.0) -> d
 
 
 def _gamma_warnings(data: dict) -> list[str]:
-    from sim.fluid.burst import warn_bursty
-    from sim.fluid.substep import sub_arrivals
-    from sim.scenario.load import load_scenario
-
-    loaded = load_scenario(data)
-    sc = loaded.scenario
-    edges = np.append(np.arange(0.0, float(sc.duration), 3600.0), float(sc.duration))
-    base = Path(loaded.base_dir)
-    fine = sub_arrivals(sc, edges, np.diff(edges), base)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        warn_bursty(sc, edges, fine, base)
-    return [str(w.message) for w in caught if "gamma arrival" in str(w.message)]
+    return [w for w in _measured(data)[2] if "gamma arrival" in w]
 
 
 def test_a_small_gamma_tenant_beside_a_large_poisson_one_does_not_warn():
@@ -133,23 +122,11 @@ def _pairs_beside_poisson(tmp_path: Path, pinned: bool) -> dict:
             "slo": {"ttft_s": 5.0, "tpot_s": 0.3}}
 
 
-def _measured(data: dict):
-    from sim.fluid.burst import measure
-    from sim.fluid.substep import sub_arrivals
-    from sim.scenario.load import load_scenario
-
-    loaded = load_scenario(data)
-    sc = loaded.scenario
-    edges = np.array([0.0, 3600.0])
-    base = Path(loaded.base_dir)
-    return measure(sc, edges, sub_arrivals(sc, edges, np.diff(edges), base), base)
-
-
 def test_a_bursty_trace_pinned_to_a_pool_of_its_own_is_not_diluted_by_another_pools_class(tmp_path):
     """Routed over both pools, the pairs mix with the Poisson class: (2 x 10 + 90) / 100 = 1.1, no warning.
     Pinned to a pool of its own, that pool sees the pairs alone (index 2) and the run must warn: the
     other pool's arrivals never reach it."""
-    mixed = _measured(_pairs_beside_poisson(tmp_path, pinned=False))
+    mixed = _measured(_pairs_beside_poisson(tmp_path, pinned=False))[0]
     assert mixed["index"] == pytest.approx(1.1, abs=4 * mixed["noise"]) and mixed["index"] < mixed["threshold"]
-    alone = _measured(_pairs_beside_poisson(tmp_path, pinned=True))
+    alone = _measured(_pairs_beside_poisson(tmp_path, pinned=True))[0]
     assert alone["index"] == pytest.approx(2.0, abs=4 * 2 * alone["noise"]) and alone["index"] > alone["threshold"]
