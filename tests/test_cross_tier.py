@@ -129,15 +129,9 @@ def test_a_fixed_fleets_pool_block_is_the_same_in_both_tiers():
     """A fixed fleet of 3 replicas in a shard scaled x2: both tiers count the shard's replicas ever
     provisioned (3, before ``scale``: no autoscaler adds any) and mean provisioned (3), and the
     keys both tiers write come in the same order; the fluid tier adds only its curve's keys."""
-    from sim.fluid import CalibrationSettings
-
     sc = _steady(8.0)
-    # 20 minutes (two fluid steps) and a coarse curve: the counts and keys checked do not depend on either
     sc["fleet"]["pools"][0].update(replicas=3, scale=2.0)
-    sc["duration"] = 2 * STEP_S
-    exact = sim.run(copy.deepcopy(sc))
-    fluid = run_fluid(load_scenario(sc), step_s=STEP_S,
-                      settings=CalibrationSettings(fractions=(0.5, 0.9), min_duration_s=60.0, min_requests=300))
+    exact, fluid = _both(sc)
     r, f = exact.summary["pools"]["main"], fluid.summary["pools"]["main"]
     assert r["replicas_provisioned_total"] == f["replicas_provisioned_total"] == 3
     assert r["replicas_mean"] == f["replicas_mean"] == 3.0
