@@ -223,7 +223,8 @@ def test_fluid_backlog_carries_overload_into_the_next_steps():
 def test_fluid_bills_each_replica_lifetime_not_each_step():
     """Hour billing granularity with 10-minute fluid steps: 2 replicas x 1 h, not 6 rounded-up steps each."""
     sc = {"name": "t", "seed": 1, "duration": "1h", "warmup": 0, "model": "llama-3-8b", "fidelity": "fluid",
-          "fluid": {"step": "10m"},
+          # (a coarse capacity curve: the bill does not depend on it, and the default one was ~10 CPU s)
+          "fluid": {"step": "10m", "grid": [0.5, 0.9], "calibration_duration": 60, "calibration_requests": 100},
           "workload": {"arrival": {"process": "poisson", "rate": 0.5},
                        "prompt_tokens": {"dist": "fixed", "value": 100}, "output_tokens": {"dist": "fixed", "value": 50}},
           "fleet": {"router": "round_robin", "pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 2}]},

@@ -258,6 +258,8 @@ def test_the_fluid_tiers_saturation_band_reads_one_measured_curve(monkeypatch, t
     monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path_factory.getbasetemp() / "fleetsim-cache"))
     sc = _steady(6.0, hours=2.0)
     sc["fidelity"] = "fluid"
+    # a coarse curve (what is checked is that it is measured once and read rescaled on each side)
+    sc["fluid"] = {"grid": [0.2, 0.5, 0.8, 0.9], "calibration_duration": 120, "calibration_requests": 500}
     measured = []
     real = capacity_mod.measure_curve
     monkeypatch.setattr(capacity_mod, "measure_curve", lambda *a, **k: measured.append(1) or real(*a, **k))

@@ -107,10 +107,14 @@ def test_a_model_published_in_fp8_that_does_not_fit_in_bf16_says_so():
 
 
 def test_fluid_tier_and_round_trips_keep_the_layout():
-    # the fluid tier measures capacity curves on scenarios rebuilt from a dump of this one
+    # the fluid tier measures capacity curves on scenarios rebuilt from a dump of this one (same model,
+    # pools and layouts; requests 10x shorter than the scenario's, so that the saturation search of
+    # each curve, most of the test's time, decodes a tenth of the tokens: ~5 CPU s instead of ~17)
     r = run("scenarios/deepseek_v3_cluster.yaml", overrides=["fidelity=fluid", "duration=2h", "fluid.grid=[0.5, 1.0]",
                                                              "fluid.calibration_requests=100",
-                                                             "fluid.calibration_duration=60"])
+                                                             "fluid.calibration_duration=60",
+                                                             "workload.prompt_tokens.mean=200",
+                                                             "workload.output_tokens.mean=60"])
     assert r.summary["gpu_hours"]["provisioned"] == pytest.approx((2 * 16 + 2 * 8) * 2)
 
 
