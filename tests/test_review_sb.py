@@ -19,21 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.perf.base import BatchShape
 from sim.perf.kernels import KERNEL_SETS, KernelSet
 from sim.perf.roofline import RooflineModel
 from sim.scenario.catalog import get_gpu, get_model, gpu_names, model_names
+from test_decode_run_bits import _by_steps as _steps_until
 from test_fluid_burst import _measured
 
 
 def _by_steps(m: RooflineModel, n: int, ctx: int, k: int, t: float):
-    steps, ends = [], []
-    for i in range(k):
-        dt = m.step_time(BatchShape(decode_seqs=n, decode_context_tokens=ctx + i * n))
-        t = t + dt
-        steps.append(dt)
-        ends.append(t)
-    return steps, ends
+    """The run as the reference engine clocks it, all ``k`` iterations (:func:`test_decode_run_bits._by_steps`)."""
+    return _steps_until(m, n, ctx, k, t, math.inf)
 
 
 def _bits(run):
