@@ -91,21 +91,26 @@ def window_count(sub_s: float, n_subs: int) -> int:
     return k if k >= 2 else 0
 
 
+def _sources(workload) -> list[tuple[str, object, list[int]]]:
+    """``(field, arrival process, class columns)`` of each arrival process of the workload: the shared one
+    (``workload.arrival``, sending the classes without their own; column 0 without classes) and each class's
+    own, in :func:`sim.fluid.demand.expected_arrivals`' column order."""
+    classes = workload.classes or ()
+    out = []
+    if workload.arrival is not None:
+        out.append(("workload.arrival", workload.arrival,
+                    [c for c, cls in enumerate(classes) if cls.arrival is None] if classes else [0]))
+    for c, cls in enumerate(classes):
+        if cls.arrival is not None:
+            out.append((f"workload.classes.{c}.arrival", cls.arrival, [c]))
+    return out
+
+
 def _counted(workload) -> tuple[list[int], str | None]:
-    """The classes whose arrivals are a trace's, and the field of the first such arrival."""
-    shared = workload.arrival
-    if not workload.classes:
-        return ([0], "workload.arrival") if shared is not None and shared.process in COUNTED else ([], None)
-    cols, field = [], None
-    for c, cls in enumerate(workload.classes):
-        own = cls.arrival
-        if own is not None and own.process in COUNTED:
-            cols.append(c)
-            field = field or f"workload.classes.{c}.arrival"
-        elif own is None and shared is not None and shared.process in COUNTED:
-            cols.append(c)
-            field = field or "workload.arrival"
-    return cols, field
+    """The classes whose arrivals are a trace's, and the field of the first such class's arrival."""
+    found = [(cols, field) for field, arrival, cols in _sources(workload) if arrival.process in COUNTED]
+    first = min(((cols[0], field) for cols, field in found if cols), default=(None, None))
+    return sorted(c for cols, _ in found for c in cols), first[1]
 
 
 def _pinned(sc) -> bool:
@@ -162,16 +167,8 @@ def burst_message(m: dict, sub_s: float) -> str | None:
 
 def _gammas(workload) -> list[tuple[str, float, list[int]]]:
     """``(field, cv, classes)`` of every ``gamma`` arrival process of the workload (shared or a class's own),
-    with the class columns whose arrivals it sends (:func:`sim.fluid.demand.expected_arrivals`' order)."""
-    found = []
-    classes = workload.classes or ()
-    if workload.arrival is not None and workload.arrival.process == "gamma":
-        found.append(("workload.arrival", workload.arrival.cv,
-                      [c for c, cls in enumerate(classes) if cls.arrival is None] if classes else [0]))
-    for c, cls in enumerate(classes):
-        if cls.arrival is not None and cls.arrival.process == "gamma":
-            found.append((f"workload.classes.{c}.arrival", cls.arrival.cv, [c]))
-    return found
+    with the class columns whose arrivals it sends (:func:`_sources`)."""
+    return [(field, arrival.cv, cols) for field, arrival, cols in _sources(workload) if arrival.process == "gamma"]
 
 
 def gamma_message(workload, arrivals: np.ndarray | None = None) -> str | None:
