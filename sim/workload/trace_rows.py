@@ -85,8 +85,8 @@ class TraceRows:
         tcol, pcol, ocol = cols
         if t_raw is None:
             return self.bad_row(line, tcol, "missing value", "")
-        if _odd_digits(t_raw):
-            return self.bad_row(line, tcol, _odd_digits(t_raw), t_raw)
+        if odd := _odd_digits(t_raw):
+            return self.bad_row(line, tcol, odd, t_raw)
         try:
             t = parse_time(t_raw) if parse_time else _number(t_raw)
         except ValueError:
@@ -105,8 +105,8 @@ class TraceRows:
         for col, raw in ((pcol, p_raw), (ocol, o_raw)):
             if raw is None:
                 return self.bad_row(line, col, "missing value", "")
-            if _odd_digits(raw):
-                return self.bad_row(line, col, _odd_digits(raw), raw)
+            if odd := _odd_digits(raw):
+                return self.bad_row(line, col, odd, raw)
             try:
                 v = _integer(raw)
             except ValueError:
