@@ -89,8 +89,8 @@ def pin_problems(sc, plans: dict | None = None) -> list[tuple[str, str]]:
         c = sc.workload.classes[i] if sc.workload.classes else None
         least = fewest_tokens((c.prompt_tokens if c is not None else None) or sc.workload.prompt_tokens)
         contexts = [_context(sc, pools[p], plan_of.get(p)) for p in pinned]
-        if least is not None and None not in contexts and least > max(contexts)[0]:
-            longest, limit = max(contexts, key=lambda c: c[0])
+        longest, limit = max(contexts, key=lambda x: x[0]) if contexts and None not in contexts else (None, None)
+        if least is not None and longest is not None and least > longest:
             problems.append((where, f"every prompt of class {given(cls)} is at least {least:,} tokens, longer than "
                                     f"the longest context its pools serve ({longest:,} tokens, {limit}): "
                                     f"every request of it would be rejected"))
