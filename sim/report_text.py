@@ -11,6 +11,7 @@ from sim import humanize
 from sim.metrics.band import attainment_range, class_band, explanation, latency_range
 from sim.metrics.names import name_of
 from sim.metrics.stability import factor_words, growth_words, overload
+from sim.planning.stats import is_number
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
 from sim.report.overview import overview, shard_notes, slo_bound
 
@@ -330,16 +331,12 @@ def _sharded(s: dict) -> bool:
 def _was(s: dict, before: dict | None, block: str, key: str, default=None, scale: float = 1.0) -> str:
     """A money value of ``s[block][key]`` (times ``scale``), followed by ``(was X)`` when ``before`` holds another."""
     now = s.get(block, {}).get(key, default)
-    text = _usd(now * scale if _number(now) else now)
+    text = _usd(now * scale if is_number(now) else now)
     if before is not None:
         old = (before.get(block) or {}).get(key, default)
-        if _number(old) and old != now:
+        if is_number(old) and old != now:
             text += f" (was {_usd(old * scale)})"
     return text
-
-
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def cost_line(s: dict, before: dict | None = None, width: int | None = -1) -> list[str]:
@@ -359,9 +356,9 @@ def cost_line(s: dict, before: dict | None = None, width: int | None = -1) -> li
                   [f"compute {_was(s, before, 'cost', 'compute_usd')}",
                    f"{_was(s, before, 'cost', 'per_million_output_tokens')} per million output tokens",
                    *([f"{_was(s, before, 'cost', 'per_million_tokens')} per million tokens in + out"]
-                     if _number(cost.get("per_million_tokens")) else []),
+                     if is_number(cost.get("per_million_tokens")) else []),
                    *([f"{_was(s, before, 'cost', 'per_request', scale=1000)} per 1,000 requests"]
-                     if _number(cost.get("per_request")) else [])], width)
+                     if is_number(cost.get("per_request")) else [])], width)
 
 
 #: the summary's ``cashflow`` keys the accrual ``net`` is made of, in the order of its formula

@@ -30,6 +30,7 @@ from sim.metrics.names import said
 from sim.planning.constraints import ConstraintError, UnknownMetricError, parse_constraint
 from sim.planning.knobs import KnobError
 from sim.planning.one_price import one_price_note  # noqa: F401 (also sim.commands.plan.one_price_note, as before)
+from sim.planning.stats import is_number
 from sim.planning.table import fill, fit_table, terminal_width
 from sim.report.planner_columns import plain
 from sim.report.search_pages import short_paths
@@ -205,12 +206,12 @@ def million_tokens_line(row: dict) -> str:
         'a million tokens costs $37.40 counting output tokens alone, $0.55 counting prompt and output tokens (98.5 % of them prompt tokens)'
     """
     out, every = row.get("cost.per_million_output_tokens.mean"), row.get("cost.per_million_tokens.mean")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == v for v in (out, every)):
+    if not all(is_number(v) and v == v for v in (out, every)):
         return ""
     words = (f"a million tokens costs {plain(out, money=True)} counting output tokens alone, "
              f"{plain(every, money=True)} counting prompt and output tokens")
     tin, tout = row.get("throughput.input_tokens_per_s.mean"), row.get("throughput.output_tokens_per_s.mean")
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (tin, tout)) and tin + tout > 0:
+    if all(is_number(v) for v in (tin, tout)) and tin + tout > 0:
         words += f" ({100 * tin / (tin + tout):.1f} % of them prompt tokens)"
     return words
 
