@@ -135,10 +135,16 @@ def _process_alive(journal: Path) -> bool | None:
     return True
 
 
+def _swap_sibling(target: Path, suffix: str) -> re.Pattern:
+    """The name :func:`sim.atomic.staged_folder` gives a swap's ``suffix`` folder beside ``target``
+    (``.NAME.XXXXXXXX.old``, ``.NAME.XXXXXXXX.partial``: :func:`tempfile.mkdtemp`'s eight characters, not those
+    of a folder whose name only starts with NAME)."""
+    return re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.{suffix}")
+
+
 def _asides(target: Path) -> list[Path]:
-    """The ``.old`` folders of swaps into ``target`` (``.NAME.XXXXXXXX.old``, :func:`tempfile.mkdtemp`'s
-    eight characters: not those of a folder whose name only starts with NAME)."""
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.old")
+    """The ``.old`` folders of swaps into ``target`` (:func:`_swap_sibling`)."""
+    pattern = _swap_sibling(target, "old")
     try:
         return sorted(p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()
                       and not p.is_symlink())
@@ -296,7 +302,7 @@ def _plan(journal: Path, target: Path) -> tuple[Path, list[str], list[str], bool
     if not isinstance(plan, dict):
         return None
     stage, old, new = plan.get("stage"), plan.get("old"), plan.get("new")
-    if not (isinstance(stage, str) and re.fullmatch(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.partial", stage)
+    if not (isinstance(stage, str) and _swap_sibling(target, "partial").fullmatch(stage)
             and isinstance(old, list) and isinstance(new, list) and all(map(_plain, old + new))):
         return None
     return target.parent / stage, old, new, plan.get("undone") is True
