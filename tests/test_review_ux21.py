@@ -309,12 +309,9 @@ def test_a_peak_read_at_the_samples_says_so():
     import sim
     from sim.report_text import format_summary
 
-    scn = {"name": "burst", "seed": 1, "duration": "1m", "model": "llama-3-8b",
-           "workload": {"arrival": {"process": "burst", "count": 40, "at": "5s"},
-                        "prompt_tokens": {"dist": "fixed", "value": 100},
-                        "output_tokens": {"dist": "fixed", "value": 10}},
-           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1}]}}
-    result = sim.run(scn)
+    from test_stability_peak_line import burst_scenario
+
+    result = sim.run(burst_scenario("1m", 10))
     assert result.summary["stability"]["in_flight_peak"] == 0 and result.summary["requests"]["completed"] == 40
     (line,) = [ln for ln in format_summary(result).splitlines() if ln.startswith("stability")]
     assert "sampled peak 0 in system (0 at the end)" in line, line

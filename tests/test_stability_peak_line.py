@@ -9,18 +9,22 @@ def _line(result) -> str:
     return next(line for line in format_summary(result).splitlines() if line.startswith("stability"))
 
 
+def burst_scenario(duration: str, output_tokens: int) -> dict:
+    """40 requests of 100 prompt tokens at once at t = 5 s to one idle H100 serving Llama-3-8B."""
+    return {"name": "burst", "seed": 1, "duration": duration, "model": "llama-3-8b",
+            "workload": {"arrival": {"process": "burst", "count": 40, "at": "5s"},
+                         "prompt_tokens": {"dist": "fixed", "value": 100},
+                         "output_tokens": {"dist": "fixed", "value": output_tokens}},
+            "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1}]}}
+
+
 def test_a_burst_that_drained_reads_stable_with_its_peak():
     """40 requests offered at once at t = 5 s to an otherwise idle H100: each decodes 2,000 tokens, one a step,
     and a step of Llama-3-8B reads at least its 16 GB of weights at 3.35 TB/s (4.8 ms), so the batch runs for
     more than 9.6 s and all 40 are in the system at the 10 s sample (the time series is sampled every 10 s):
     the peak is exactly 40 (no more ever arrive). 40 × 2,000 tokens take well under the 10-minute run at
     that batch, so none is left at the end."""
-    scn = {"name": "burst", "seed": 1, "duration": "10m", "model": "llama-3-8b",
-           "workload": {"arrival": {"process": "burst", "count": 40, "at": "5s"},
-                        "prompt_tokens": {"dist": "fixed", "value": 100},
-                        "output_tokens": {"dist": "fixed", "value": 2000}},
-           "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1}]}}
-    result = sim.run(scn)
+    result = sim.run(burst_scenario("10m", 2000))
     b = result.summary["stability"]
     assert (b["in_flight_peak"], b["in_flight_at_end"]) == (40, 0)
     assert "sampled peak 40 in system (0 at the end)" in _line(result)
