@@ -23,7 +23,8 @@ from typing import IO, Any
 
 from sim.errors import InputError
 from sim.paths import followed, make_folder
-from sim.swap_recovery import JOURNAL, finish_swaps, kept, remove_aside, write_journal  # noqa: F401 (JOURNAL, finish_swaps: importable from here)
+from sim.swap_journal import mark_undo, synced, write_journal
+from sim.swap_recovery import JOURNAL, finish_swaps, hold_stage, kept, remove_aside  # noqa: F401 (JOURNAL, finish_swaps: importable from here)
 
 
 #: a file descriptor's own name: a link to whatever the descriptor is open on
@@ -88,7 +89,7 @@ def atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
 
 
 @contextmanager
-def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Iterator[Path]:
+def staged_folder(target: str | Path, known: Sequence[str] | None = None, drop: Sequence[str] = ()) -> Iterator[Path]:
     """A fresh temporary sibling of ``target`` to write a whole folder into, swapped in on success.
 
     On leaving the block without an error the staged folder takes the place of ``target``:
@@ -104,8 +105,14 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Ite
     the other kind under it (:func:`in_the_way`) is not an earlier result's: :class:`InputError`,
     and ``target`` is left as it was.
 
+    ``drop``: files under ``target`` (``figures/cashflow.svg``) deleted once the new entries are in: a part of
+    the old result the new one makes stale but does not replace.
+
     On an error (a full disk, an interrupt) the staged folder is deleted and ``target`` is left
-    exactly as it was: never half one folder and half the other.
+    exactly as it was: never half one folder and half the other. The swap begins once the staged folder is
+    whole and synced to disk, with a journal saying so (:func:`sim.swap_recovery.write_journal`): killed after
+    that, the next command touching ``target`` finishes it, the new result whole in place
+    (:func:`finish_swaps`); killed before, ``target`` is as it was and that command removes the staged folder.
 
     A ``target`` that is a symbolic link is followed (:func:`sim.paths.followed`): the folder it points to
     is staged beside and replaced, and the link stays a link to the new result.
@@ -124,14 +131,18 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None) -> Ite
     make_folder(parent)
     finish_swaps(target, given)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+    held = hold_stage(stage)            # (a command killed while writing it leaves it to the next one to remove)
     try:
         os.chmod(stage, 0o755)          # mkdtemp makes 0700; a result folder is an ordinary folder
         yield stage
-        _swap_in(stage, target, known)
+        _swap_in(stage, target, known, drop)
     except BaseException:
         if not kept(stage, target):
             shutil.rmtree(stage, ignore_errors=True)
         raise
+    finally:
+        if held is not None:
+            os.close(held)
 
 
 def in_the_way(folder: str | Path, known: Sequence[str]) -> tuple[Path, str] | None:
@@ -178,15 +189,18 @@ def in_the_way_message(path: Path, kind: str) -> str:
             f"{path.name} there; move it away or write the result to another folder")
 
 
-def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
+def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Sequence[str] = ()) -> None:
     import shutil
 
+    whole = synced(stage)               # on disk before anything moves, and said in the journal below
     try:
         os.rename(stage, target)        # target absent, or an empty folder (rename(2) replaces it)
-        return
     except OSError:
         if not target.is_dir() or target.is_symlink():
             raise
+    else:
+        _drop(target, drop)
+        return
     hit = in_the_way(target, known or ())
     if hit is not None:                 # someone else's, under a result's name: never moved aside and deleted
         raise InputError(in_the_way_message(*hit))
@@ -194,7 +208,8 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
     entries = os.listdir(target)
     ours = [e for e in entries if known is None or e in known]
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))
-    journal = write_journal(aside, stage, ours)      # before anything moves: what a hard kill leaves is said there
+    # before anything moves: what a hard kill leaves is said there (finished by the next command: the stage is whole)
+    journal = write_journal(aside, stage, ours, whole, drop)
     settled = False     # done, or wholly undone: else (an undo that failed too) the journal stays for the next command
     try:
         if len(ours) == len(entries):
@@ -206,9 +221,11 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
                 try:
                     os.rename(stage, target)
                 except BaseException:
+                    mark_undo(aside)        # (killed while undoing: undone by the next command, not finished)
                     os.rename(aside / "old", target)    # put the old folder back
                     settled = True
                     raise
+                _drop(target, drop)
                 settled = True
                 return
         moved_old: list[str] = []
@@ -221,12 +238,14 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
                 os.rename(stage / e, target / e)
                 moved_new.append(e)
         except BaseException:
+            mark_undo(aside)
             for e in reversed(moved_new):
                 os.rename(target / e, stage / e)
             for e in reversed(moved_old):
                 os.rename(aside / e, target / e)
             settled = True
             raise
+        _drop(target, drop)
         settled = True
         os.rmdir(stage)
     finally:
@@ -234,6 +253,14 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None) -> None:
             remove_aside(aside)
         if journal is not None:
             os.close(journal)           # (its lock with it)
+
+
+def _drop(target: Path, drop: Sequence[str]) -> None:
+    """Delete the files ``drop`` names under ``target`` (:func:`staged_folder`), those there."""
+    for rel in drop:
+        p = target / rel
+        if os.path.lexists(p) and not p.is_dir():
+            Path(p).unlink(missing_ok=True)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -1,32 +1,34 @@
-"""Recovery of a result-folder swap cut short by a hard kill (``kill -9``, a power cut): the journal a swap
-writes into its hidden ``.old`` folder before it moves anything (:func:`write_journal`), how a live swap is told
+"""Recovery of a result-folder swap cut short by a hard kill (``kill -9``, a power cut): how a live swap is told
 from a dead one's leftover (:func:`_claim`), and :func:`finish_swaps`, which the next command touching the folder
-calls to finish or undo the leftover. The swap itself is :func:`sim.atomic.staged_folder`.
+calls to finish the leftover by its journal (:mod:`sim.swap_journal`; or undo it, where the new result cannot be
+shown whole) and to remove a staged folder its command never got to swap in (:func:`hold_stage`). The swap
+itself is :func:`sim.atomic.staged_folder`.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 from sim.paths import followed
+from sim.swap_journal import (JOURNAL, UNDO, Plan, read_plan, swap_sibling,  # noqa: F401 (JOURNAL, UNDO: importable
+                              whole_now)                                    # from here)
 
-#: the file in a swap's ``.old`` folder saying what the swap moves (written, and locked, before anything moves)
-JOURNAL = "swap.json"
-#: how old a ``.old`` folder with no journal (or an unlocked journal where locks cannot be taken) must be to be
-#: taken for a dead swap's (one being made, or under way, is younger)
+#: how old a ``.old`` folder with no journal (or an unlocked journal where locks cannot be taken), or a staged
+#: ``.partial`` folder no lock holds, must be to be taken for a dead swap's (one being made, or under way, is
+#: younger)
 NO_JOURNAL_AGE_S = 60.0
 
 
 def remove_aside(aside: Path) -> None:
-    """Delete a swap's ``.old`` folder, its journal last: a kill on the way leaves the journal with what is left,
-    for the next command to finish (never a folder of the old result's files with no record of them)."""
+    """Delete a swap's ``.old`` folder, its journal last (then the :data:`UNDO` mark, which the journal's reader
+    needs): a kill on the way leaves the journal with what is left, for the next command to finish (never a folder
+    of the old result's files with no record of them)."""
     import shutil
 
     try:
-        entries = [e for e in os.listdir(aside) if e != JOURNAL]
+        entries = [e for e in os.listdir(aside) if e not in (JOURNAL, UNDO)]
     except OSError:
         return
     for e in entries:
@@ -38,7 +40,7 @@ def remove_aside(aside: Path) -> None:
                 os.unlink(p)
             except OSError:
                 pass
-    for gone in (lambda: os.unlink(aside / JOURNAL), lambda: os.rmdir(aside)):
+    for gone in (lambda: os.unlink(aside / JOURNAL), lambda: os.unlink(aside / UNDO), lambda: os.rmdir(aside)):
         try:
             gone()
         except OSError:
@@ -57,28 +59,21 @@ def kept(stage: Path, target: Path) -> bool:
     return False
 
 
-def write_journal(aside: Path, stage: Path, old: list[str]) -> int | None:
-    """Write the journal of a swap into its ``aside`` folder and hold it locked (``flock``, released by the
-    system when the process ends, however it ends) until the swap is over: the staged folder's name, the
-    entries of the target to move aside (``old``) and the staged entries to move in (``new``). The
-    descriptor, to close at the end; None where there is no ``flock`` (Windows: the journal is written
-    unlocked, and read as a dead swap's)."""
-    fd = os.open(aside / JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+def hold_stage(stage: Path) -> int | None:
+    """Lock the staged folder ``stage`` while its result is written and swapped in (``flock`` on the folder,
+    released by the system when the process ends, however it ends): :func:`finish_swaps` removes a staged folder
+    only once no process holds it. The descriptor, to close at the end; None where locks cannot be taken."""
     try:
         import fcntl
     except ImportError:         # (Windows)
-        fcntl = None
-    if fcntl is not None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:         # a file system without locks: written all the same
-            pass
-    import socket
-
-    os.write(fd, json.dumps({"stage": stage.name, "old": list(old), "new": sorted(os.listdir(stage)),
-                             "pid": os.getpid(), "host": socket.gethostname()}).encode())
-    os.fsync(fd)
-    if fcntl is None:
+        return None
+    try:
+        fd = os.open(stage, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
         os.close(fd)
         return None
     return fd
@@ -135,16 +130,9 @@ def _process_alive(journal: Path) -> bool | None:
     return True
 
 
-def _swap_sibling(target: Path, suffix: str) -> re.Pattern:
-    """The name :func:`sim.atomic.staged_folder` gives a swap's ``suffix`` folder beside ``target``
-    (``.NAME.XXXXXXXX.old``, ``.NAME.XXXXXXXX.partial``: :func:`tempfile.mkdtemp`'s eight characters, not those
-    of a folder whose name only starts with NAME)."""
-    return re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.{suffix}")
-
-
 def _asides(target: Path) -> list[Path]:
     """The ``.old`` folders of swaps into ``target`` (:func:`_swap_sibling`)."""
-    pattern = _swap_sibling(target, "old")
+    pattern = swap_sibling(target, "old")
     try:
         return sorted(p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()
                       and not p.is_symlink())
@@ -153,16 +141,21 @@ def _asides(target: Path) -> list[Path]:
 
 
 def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[str]:
-    """Finish or undo each swap into the result folder ``target`` that a hard kill cut short, and say which,
-    one :class:`~sim.errors.InputWarning` line each (returned too). A swap (:func:`sim.atomic.staged_folder`) moves the
-    old result aside into a hidden ``.NAME.XXXXXXXX.old`` folder, with a journal of what it moves, then the
-    new one in from ``.NAME.XXXXXXXX.partial``, then deletes the old; killed between, it left:
+    """Finish or undo each swap into the result folder ``target`` that a hard kill cut short, and remove the staged
+    folders of commands killed before their swap, saying what was done, one :class:`~sim.errors.InputWarning` line
+    each (returned too). A swap (:func:`sim.atomic.staged_folder`) writes the new result whole into a hidden
+    ``.NAME.XXXXXXXX.partial`` folder, syncs it to disk, writes a journal of its moves and of what the stage holds
+    into a hidden ``.NAME.XXXXXXXX.old`` folder, moves the old result aside there, the new one in, then deletes the
+    old; killed in between, it left:
 
-    * the new result whole in place (killed while deleting the old one): the swap is **finished**, the old
-      copy deleted: the command had written and placed all of its result;
-    * anything less (the old result aside, the new one partly moved in, or the folder gone): the swap is
-      **undone**, the old result put back and the staged one deleted: what the command left is not known to
-      be a whole result, and it never said it had written one, so the folder is as before it (run it again).
+    * a journal whose new result is whole (each staged file where the swap put it, or is yet to, at its size:
+      :func:`~sim.swap_journal.whole_now`): the swap is **finished**, the rest of the new result moved in and the
+      old one deleted: the command had written all of its result, and was only placing it;
+    * a journal that cannot show the new result whole (one of a fleetsim before this proof, a staged file missing
+      or of another size), or a swap that was being undone after an error in its own process
+      (:data:`~sim.swap_journal.UNDO`), or one whose finishing move is refused: the swap is **undone**, the old
+      result put back and the staged one deleted, so the folder is as before the command (run it again); an older
+      journal's swap whose new result is already all in place is finished.
 
     A swap still under way (its journal locked by a live process, or by another command recovering it: the
     recovery holds the lock as it works) is left alone, as is a ``.old`` folder
@@ -170,10 +163,15 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
     held nothing moved yet and is removed without a word. A recovery killed in its turn leaves the journal
     (marked ``undone`` once the old result is back), and the next one carries on from there.
 
+    A ``.partial`` folder no journal names is a result being written, or one whose command was killed before its
+    swap began: removed, and said, once no process holds its lock (:func:`hold_stage`) and nothing in it has
+    changed for :data:`NO_JOURNAL_AGE_S` (where locks cannot be taken, the age alone); else left alone.
+
     Nothing the journal does not plainly describe is touched: a ``.old`` folder holding files without a
     journal (a swap of a fleetsim before journals, or someone's folder of that name), or with a journal that
     cannot be read or names anything but this folder's entries and its ``.NAME.XXXXXXXX.partial`` stage, is
-    left as it is, and a line says so; so is a leftover a move of which fails (a read-only folder).
+    left as it is, and a line says so (and the ``.partial`` folders beside it, one of which may be its stage);
+    so is a leftover a move of which fails (a read-only folder).
     """
     import warnings
 
@@ -195,12 +193,12 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
         journal = aside / JOURNAL
         if not journal.is_file():
             try:
-                if any(aside.iterdir()):
+                if any(e.name != UNDO for e in aside.iterdir()):
                     say(f"{name}: {aside.name} beside it holds files set aside with no record of a swap's moves (a "
                         f"swap by an earlier fleetsim, or someone's folder): left as it is; look in it, and delete it "
                         f"once it is not needed")
                 elif not _young(aside):
-                    aside.rmdir()
+                    remove_aside(aside)     # (an undo mark left of a swap undone: nothing else)
             except OSError:
                 pass
             continue
@@ -212,7 +210,89 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
         finally:
             if held is not None:
                 os.close(held)
+    _remove_dead_stages(target, name, say)
     return said
+
+
+def _remove_dead_stages(target: Path, name: object, say: Callable[[str], None]) -> None:
+    """Remove each ``.NAME.XXXXXXXX.partial`` folder beside ``target`` that no journal left names and no process
+    holds (:func:`finish_swaps`): a result whose command was killed while writing it, or before its swap began."""
+    import shutil
+
+    named = set()
+    for aside in _asides(target):      # those left: under way, or left as they are
+        if not (aside / JOURNAL).exists():
+            continue
+        try:
+            plan = json.loads((aside / JOURNAL).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return                      # (a journal not read: any of them may be its stage)
+        if not (isinstance(plan, dict) and isinstance(plan.get("stage"), str)):
+            return
+        named.add(plan["stage"])
+    pattern = swap_sibling(target, "partial")
+    try:
+        stages = sorted(p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.name not in named
+                        and p.is_dir() and not p.is_symlink())
+    except OSError:
+        return
+    for stage in stages:
+        if _young_inside(stage):
+            continue
+        live, held = _claim_stage(stage)
+        if live:
+            continue
+        try:
+            shutil.rmtree(stage)
+        except OSError as err:
+            say(f"{name}: {stage.name} beside it, a result its command was killed before swapping in, could not be "
+                f"removed ({err.strerror or err}): delete it")
+        else:
+            say(f"{name}: {stage.name} beside it, a result its command was killed before swapping in (the folder "
+                f"holds what it held before that command), removed")
+        finally:
+            if held is not None:
+                os.close(held)
+
+
+def _claim_stage(stage: Path) -> tuple[bool, int | None]:
+    """Whether a process holds the staged folder ``stage`` (:func:`hold_stage`), and if not a descriptor holding
+    its lock while it is removed (None where locks cannot be taken: its age alone was the rule)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False, None
+    try:
+        fd = os.open(stage, os.O_RDONLY)
+    except OSError:
+        return True, None       # (gone meanwhile)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return True, None
+    except OSError:             # a file system without locks
+        os.close(fd)
+        return False, None
+    return False, fd
+
+
+def _young_inside(folder: Path) -> bool:
+    """Whether ``folder`` or anything in it changed within :data:`NO_JOURNAL_AGE_S` (a file being written there
+    now), or it cannot be read."""
+    if _young(folder):
+        return True
+    try:
+        for root, dirs, files in os.walk(folder):
+            for e in (*dirs, *files):
+                try:
+                    if _young_stat(os.lstat(os.path.join(root, e))):
+                        return True
+                except OSError:
+                    return True
+    except OSError:
+        return True
+    return False
 
 
 def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callable[[str], None]) -> None:
@@ -220,10 +300,10 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
     what was done with ``say``."""
     import shutil
 
-    plan = _plan(journal, target)
+    plan = read_plan(journal, target)
     if plan is None:
         try:
-            alone = os.listdir(aside) == [JOURNAL]
+            alone = set(os.listdir(aside)) <= {JOURNAL, UNDO}
         except OSError:
             return
         if alone:           # killed while writing it (nothing moved yet), unless that is happening now
@@ -233,9 +313,25 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
         say(f"{name}: {aside.name} beside it holds a swap journal that cannot be read or is not this folder's: "
             f"left as it is; look in it, and delete it once it is not needed")
         return
-    stage, old, new, undone = plan
+    stage, old, new = plan.stage, plan.old, plan.new
     whole = (aside / "old").is_dir() and "old" not in old
-    if undone:      # a recovery that put the old result back was killed while deleting the rest
+    backing = os.path.lexists(aside / UNDO)
+    shown = plan.whole is not None and not plan.undone and not backing
+    intact = shown and whole_now(plan.whole, new, stage, target)
+    failed = None
+    if intact:
+        try:
+            _forward(plan, aside, target, whole)
+        except OSError as err:      # (a move refused): undone below instead, what had moved in moved back
+            failed = err
+        else:
+            say(f"{name}: a result swapped into this folder was cut short (the command was killed) after its new "
+                f"result was written whole: finished, the new result is in place and the old one (set aside in "
+                f"{aside.name}) deleted")
+            return
+    if plan.undone:     # a recovery that put the old result back was killed while deleting the rest
+        done = False
+    elif backing:       # its own process was undoing it (an error, an interrupt): carried on, never finished
         done = False
     elif whole:     # the old folder renamed aside whole: the new one is in place once its stage is gone
         done = os.path.lexists(target) and not os.path.lexists(stage)    # (not a folder a lock made since)
@@ -249,7 +345,7 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
             say(f"{name}: a result swapped into this folder was cut short (the command was killed) after the "
                 f"new result was whole in place: finished, the old result left aside in {aside.name} removed")
             return
-        if not undone:
+        if not plan.undone:
             if whole:       # (over an empty folder made since: the lock of the command now running)
                 os.rename(aside / "old", target)
             else:
@@ -270,39 +366,55 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
         return
     shutil.rmtree(stage, ignore_errors=True)
     remove_aside(aside)
-    say(f"{name}: a result swapped into this folder was cut short (the command was killed) before the "
-        f"new result was whole in place: undone, the folder is as it was before that command (run it "
-        f"again for its result)")
+    if failed is not None:
+        why = f"and could not be finished ({failed.strerror or failed})"
+    elif backing:
+        why = "while its own process was undoing it after an error"
+    elif shown:
+        why = "and its new result is no longer whole (a staged file missing or of another size than written)"
+    else:
+        why = "before the new result was whole in place"
+    say(f"{name}: a result swapped into this folder was cut short (the command was killed) {why}: undone, the "
+        f"folder is as it was before that command (run it again for its result)")
+
+
+def _forward(plan: Plan, aside: Path, target: Path, whole: bool) -> None:
+    """Finish the dead swap ``plan`` whose new result is whole (:func:`~sim.swap_journal.whole_now`): move the rest
+    of it in as the swap would have (the old result aside first, where none of the new is in yet), delete what it
+    drops, then the old result with the journal (:func:`remove_aside`). Each step is done only if not done yet: a
+    recovery killed here is taken up by the next one."""
+    stage = plan.stage
+    if whole:       # the old folder renamed aside whole: the stage goes in whole (over an empty folder a lock made)
+        if os.path.lexists(stage):
+            os.rename(stage, target)
+    else:           # entry by entry, or nothing moved yet
+        if all(os.path.lexists(stage / e) for e in plan.new):     # none of the new in: some old entries may be
+            for e in plan.old:
+                if os.path.lexists(target / e) and not os.path.lexists(aside / e):
+                    os.rename(target / e, aside / e)
+        for e in plan.new:
+            if os.path.lexists(stage / e):
+                os.rename(stage / e, target / e)
+        try:
+            os.rmdir(stage)
+        except FileNotFoundError:
+            pass
+    for rel in plan.drop:
+        p = target / rel
+        if os.path.lexists(p) and not p.is_dir():
+            os.unlink(p)
+    remove_aside(aside)
 
 
 def _young(p: Path) -> bool:
     """Whether ``p`` changed within :data:`NO_JOURNAL_AGE_S` (or is gone): a swap's folder or journal being made."""
-    import time
-
     try:
-        return time.time() - p.stat().st_mtime <= NO_JOURNAL_AGE_S
+        return _young_stat(p.stat())
     except OSError:
         return True
 
 
-def _plain(entry: object) -> bool:
-    """Whether a journal's entry is a name in the folder (no separator, not ``.`` or ``..``)."""
-    return (isinstance(entry, str) and entry not in ("", ".", "..") and "/" not in entry and "\\" not in entry
-            and "\0" not in entry)
+def _young_stat(st: os.stat_result) -> bool:
+    import time
 
-
-def _plan(journal: Path, target: Path) -> tuple[Path, list[str], list[str], bool] | None:
-    """A swap journal's stage (a ``.NAME.XXXXXXXX.partial`` sibling of ``target``), entries moved aside and in,
-    and whether a recovery already put the old result back; None for one that cannot be read or names anything
-    else (a copy from another folder, a hand edit, a disk fault: not to act on)."""
-    try:
-        plan = json.loads(journal.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(plan, dict):
-        return None
-    stage, old, new = plan.get("stage"), plan.get("old"), plan.get("new")
-    if not (isinstance(stage, str) and _swap_sibling(target, "partial").fullmatch(stage)
-            and isinstance(old, list) and isinstance(new, list) and all(map(_plain, old + new))):
-        return None
-    return target.parent / stage, old, new, plan.get("undone") is True
+    return time.time() - st.st_mtime <= NO_JOURNAL_AGE_S

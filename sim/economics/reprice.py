@@ -378,13 +378,11 @@ def _reprice_in_place(econ: EconomicsResult, summary: dict, folder: Path, saved:
     writing leaves the folder as it was, never a ``usage.npz`` at the new prices beside a ``summary.json``
     whose fingerprint is the old one's (refused by the next re-price) or no ``summary.json`` at all (the
     files were rewritten one at a time, after all of them had been deleted). The other files stay where
-    they are; the stale cash-flow chart in ``figures/`` is removed once the new money is in."""
+    they are; the stale cash-flow chart in ``figures/`` is removed by the swap once the new money is in (and by
+    the next command, which finishes a swap a hard kill cut short)."""
     known = (*MONEY_FILES, *(name for name in STALE_FILES if "/" not in name))
-    with staged_folder(folder, known) as stage:
+    with staged_folder(folder, known, drop=[name for name in STALE_FILES if "/" in name]) as stage:
         _write_money(econ, summary, stage, saved, scenario_in=folder)
-    for name in STALE_FILES:
-        if "/" in name:
-            (folder / name).unlink(missing_ok=True)
 
 
 def _write_money(econ: EconomicsResult, summary: dict, folder: Path, saved: SavedUsage,

@@ -1,0 +1,179 @@
+"""The journal of a result-folder swap (:func:`sim.atomic.staged_folder`): written into the swap's hidden ``.old``
+folder, and locked, before anything moves, once the staged folder is whole on disk (:func:`synced`): what the swap
+moves, what the stage holds, and what it drops; read back (:func:`read_plan`) by the recovery of a swap a hard kill
+cut short (:mod:`sim.swap_recovery`), which finishes the swap where the stage is shown whole (:func:`whole_now`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+#: the file in a swap's ``.old`` folder saying what the swap moves (written, and locked, before anything moves)
+JOURNAL = "swap.json"
+#: the file beside the journal saying the swap is being undone after an error in its own process (made before the
+#: first move back): a recovery then carries on undoing, never finishes what the command said had failed
+UNDO = "swap.undo"
+
+
+def synced(stage: Path) -> dict:
+    """Flush the staged folder ``stage`` to disk (each file and folder in it, and itself: ``fsync``) and say what it
+    holds: ``{"files": {path: size}, "folders": [path]}``, paths relative to it with ``/``. A journal holding this,
+    written only after, proves the stage was whole when the swap began, a power cut included (:func:`whole_now`): a
+    file not yet on disk could come back empty after one."""
+    files: dict[str, int] = {}
+    folders: list[str] = []
+    todo = [Path(stage)]
+    while todo:
+        folder = todo.pop()
+        for entry in sorted(os.listdir(folder)):
+            p = folder / entry
+            rel = p.relative_to(stage).as_posix()
+            st = os.lstat(p)
+            if stat.S_ISDIR(st.st_mode):
+                folders.append(rel)
+                todo.append(p)
+                continue
+            files[rel] = st.st_size
+            if stat.S_ISREG(st.st_mode):
+                _fsync(p)
+        _fsync(folder)      # (its entries' names)
+    return {"files": files, "folders": sorted(folders)}
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:         # (a folder on a file system that cannot sync one: its files were)
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_journal(aside: Path, stage: Path, old: list[str], whole: dict | None = None,
+                  drop: Sequence[str] = ()) -> int | None:
+    """Write the journal of a swap into its ``aside`` folder and hold it locked (``flock``, released by the
+    system when the process ends, however it ends) until the swap is over: the staged folder's name, the
+    entries of the target to move aside (``old``), the staged entries to move in (``new``), what the stage holds
+    once synced (``whole``: :func:`synced`, the proof a recovery needs to finish the swap rather than undo it) and
+    the files of the target the swap deletes once the new result is in (``drop``: a stale chart). The
+    descriptor, to close at the end; None where there is no ``flock`` (Windows: the journal is written
+    unlocked, and read as a dead swap's)."""
+    fd = os.open(aside / JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        import fcntl
+    except ImportError:         # (Windows)
+        fcntl = None
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:         # a file system without locks: written all the same
+            pass
+    import socket
+
+    plan: dict = {"stage": stage.name, "old": list(old), "new": sorted(os.listdir(stage)),
+                  "pid": os.getpid(), "host": socket.gethostname()}
+    if whole is not None:
+        plan["whole"] = whole
+    if drop:
+        plan["drop"] = list(drop)
+    os.write(fd, json.dumps(plan).encode())
+    os.fsync(fd)
+    if fcntl is None:
+        os.close(fd)
+        return None
+    return fd
+
+
+def mark_undo(aside: Path) -> None:
+    """Say beside the journal in ``aside`` that its swap is being undone in its own process (an error, an
+    interrupt): a kill during that undo is then undone by the next command, not finished (:data:`UNDO`)."""
+    try:
+        os.close(os.open(aside / UNDO, os.O_WRONLY | os.O_CREAT, 0o644))
+    except OSError:         # (a full folder: the undo goes on; killed during it, the next command finishes it)
+        pass
+
+
+def swap_sibling(target: Path, suffix: str) -> re.Pattern:
+    """The name :func:`sim.atomic.staged_folder` gives a swap's ``suffix`` folder beside ``target``
+    (``.NAME.XXXXXXXX.old``, ``.NAME.XXXXXXXX.partial``: :func:`tempfile.mkdtemp`'s eight characters, not those
+    of a folder whose name only starts with NAME)."""
+    return re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.{suffix}")
+
+
+def whole_now(listing: dict, new: list[str], stage: Path, target: Path) -> bool:
+    """Whether the new result a journal lists (:func:`synced`) is all there: each staged entry still in the stage,
+    or moved into ``target``, with every file and folder in it at the size written."""
+    files, folders = listing["files"], listing["folders"]
+    if {rel.split("/")[0] for rel in (*files, *folders)} != set(new):
+        return False
+
+    def at(rel: str) -> Path:
+        top = rel.split("/")[0]
+        return (stage if os.path.lexists(stage / top) else target) / rel
+
+    try:
+        for rel, size in files.items():
+            st = os.lstat(at(rel))
+            if stat.S_ISDIR(st.st_mode) or st.st_size != size:
+                return False
+        return all(stat.S_ISDIR(os.lstat(at(rel)).st_mode) for rel in folders)
+    except OSError:
+        return False
+
+
+def _plain(entry: object) -> bool:
+    """Whether a journal's entry is a name in the folder (no separator, not ``.`` or ``..``)."""
+    return (isinstance(entry, str) and entry not in ("", ".", "..") and "/" not in entry and "\\" not in entry
+            and "\0" not in entry)
+
+
+class Plan(NamedTuple):
+    """A swap journal read (:func:`read_plan`)."""
+
+    stage: Path             # its ``.NAME.XXXXXXXX.partial`` folder
+    old: list[str]          # the target's entries moved aside
+    new: list[str]          # the staged entries moved in
+    undone: bool            # a recovery put the old result back
+    whole: dict | None      # what the stage held once synced (:func:`synced`); None: not recorded (an older journal)
+    drop: list[str]         # the target's files deleted once the new result is in
+
+
+def _relative(path: object) -> bool:
+    """Whether a journal's path is one inside the folder (``figures/a.svg``: each part :func:`_plain`)."""
+    return isinstance(path, str) and all(_plain(part) for part in path.split("/"))
+
+
+def _listing(whole: object) -> dict | None:
+    """A journal's ``whole`` (:func:`synced`), if it is one; else None (not to act on)."""
+    if not isinstance(whole, dict):
+        return None
+    files, folders = whole.get("files"), whole.get("folders")
+    if not (isinstance(files, dict) and isinstance(folders, list) and all(map(_relative, (*files, *folders)))
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in files.values())):
+        return None
+    return {"files": files, "folders": folders}
+
+
+def read_plan(journal: Path, target: Path) -> Plan | None:
+    """A swap journal's stage (a ``.NAME.XXXXXXXX.partial`` sibling of ``target``), entries moved aside and in,
+    whether a recovery already put the old result back, what the stage held and what the swap drops; None for one
+    that cannot be read or names anything else (a copy from another folder, a hand edit, a disk fault: not to act
+    on)."""
+    try:
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(plan, dict):
+        return None
+    stage, old, new, drop = plan.get("stage"), plan.get("old"), plan.get("new"), plan.get("drop", [])
+    if not (isinstance(stage, str) and swap_sibling(target, "partial").fullmatch(stage)
+            and isinstance(old, list) and isinstance(new, list) and all(map(_plain, old + new))
+            and isinstance(drop, list) and all(map(_relative, drop))):
+        return None
+    return Plan(target.parent / stage, old, new, plan.get("undone") is True, _listing(plan.get("whole")), drop)
