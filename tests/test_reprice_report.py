@@ -118,3 +118,27 @@ def test_the_folder_repriced_is_found_again_after_both_folders_move(base, tmp_pa
                  "--out", str(moved / "base"), "--quiet"]) == 0
     assert json.loads((moved / "base" / "summary.json").read_text())["repriced"]["from_folder"] == "."
     assert f"repriced {moved / 'base'} with" in capsys.readouterr().out       # as typed on the terminal
+
+
+def test_a_re_priced_folder_is_the_same_bytes_wherever_it_is_written_but_for_repriced_from(base, tmp_path):
+    """Same seed, same bytes, on any machine: the same folder re-priced the same way in two places (each beside its
+    own copy of the run) gives the same files byte for byte, but for the one value documented to depend on where
+    the folders live, ``repriced.from`` (an absolute path); ``from_folder`` is the same in both."""
+    import shutil
+
+    written = {}
+    for where in ("a", "b/deeper"):
+        results = tmp_path / where
+        shutil.copytree(base, results / "base")
+        assert main(["reprice", str(results / "base"), "--set", "economics.gpu_hour_usd=3",
+                     "--out", str(results / "dear"), "--quiet"]) == 0
+        dear = results / "dear"
+        written[where] = {p.relative_to(dear).as_posix(): p.read_bytes() for p in sorted(dear.rglob("*")) if p.is_file()}
+    a, b = written.values()
+    assert a.keys() == b.keys() and "usage.npz" in a
+    assert [k for k in a if a[k] != b[k]] == ["summary.json"]
+    froms = [json.loads(x["summary.json"])["repriced"]["from"] for x in (a, b)]
+    assert froms == [str((tmp_path / w / "base").resolve()) for w in ("a", "b/deeper")]
+    # the bytes with that one value taken out are the same (from_folder included: ../base in both)
+    same = [x["summary.json"].replace(json.dumps(f).encode(), b'"FROM"') for x, f in zip((a, b), froms)]
+    assert same[0] == same[1] and b'"from_folder": "../base"' in same[0]
