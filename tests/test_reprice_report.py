@@ -133,7 +133,8 @@ def test_a_re_priced_folder_is_the_same_bytes_wherever_it_is_written_but_for_rep
         assert main(["reprice", str(results / "base"), "--set", "economics.gpu_hour_usd=3",
                      "--out", str(results / "dear"), "--quiet"]) == 0
         dear = results / "dear"
-        written[where] = {p.relative_to(dear).as_posix(): p.read_bytes() for p in sorted(dear.rglob("*")) if p.is_file()}
+        written[where] = {p.relative_to(dear).as_posix(): p.read_bytes()
+                          for p in sorted(dear.rglob("*")) if p.is_file()}
     a, b = written.values()
     assert a.keys() == b.keys() and "usage.npz" in a
     assert [k for k in a if a[k] != b[k]] == ["summary.json"]

@@ -1,0 +1,65 @@
+"""What putting a result folder in place costs: the swap of :func:`sim.atomic.staged_folder` over an earlier result.
+
+Runs the scenario once (``--out``) to have a real result folder, then swaps a copy of it in over that folder
+``--repeat`` times, each time into a fresh stage. Prints one JSON object: the folder's files and bytes, and wall
+milliseconds (median and range) of ``synced`` alone (each staged file and folder flushed to disk and listed, what
+the swap's journal records so that a swap a hard kill cut short can be finished) and of the whole swap (stage
+synced, journal written, the old result moved aside, the new one in, the old one deleted). The copy into the
+stage is not counted.
+
+    python benchmarks/bench_swap.py                           # baseline, 20 swaps
+    python benchmarks/bench_swap.py --repeat 50 --dir DIR     # on the file system holding DIR
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _stats(xs: list[float]) -> dict:
+    return {"median": round(statistics.median(xs), 3), "min": round(min(xs), 3), "max": round(max(xs), 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "baseline.yaml"))
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--dir", default=None, help="where to write (a temporary folder in it; default: the system's)")
+    args = ap.parse_args()
+
+    import sim
+    from sim.atomic import staged_folder
+    from sim.metrics.output import RESULT_NAMES
+    from sim.swap_journal import synced
+
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        result, copy = Path(tmp) / "result", Path(tmp) / "copy"
+        sim.run(args.scenario, overrides=["duration=10m", "warmup=0"], quiet=True).write(result)
+        shutil.copytree(result, copy)
+        files = [p for p in copy.rglob("*") if p.is_file()]
+        size = sum(p.stat().st_size for p in files)
+        sync_ms, swap_ms = [], []
+        for _ in range(args.repeat):
+            with staged_folder(result, RESULT_NAMES) as stage:
+                shutil.copytree(copy, stage, dirs_exist_ok=True)
+                t0 = time.perf_counter()
+                synced(stage)
+                sync_ms.append((time.perf_counter() - t0) * 1e3)
+                t1 = time.perf_counter()
+            swap_ms.append((time.perf_counter() - t1) * 1e3)      # (synced again inside: the swap as it runs)
+    print(json.dumps({"scenario": Path(args.scenario).name, "files": len(files),
+                      "bytes": size, "repeat": args.repeat,
+                      "synced_ms": _stats(sync_ms), "swap_ms": _stats(swap_ms)}))
+
+
+if __name__ == "__main__":
+    main()
