@@ -110,9 +110,10 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None, drop: 
 
     On an error (a full disk, an interrupt) the staged folder is deleted and ``target`` is left
     exactly as it was: never half one folder and half the other. The swap begins once the staged folder is
-    whole and synced to disk, with a journal saying so (:func:`sim.swap_recovery.write_journal`): killed after
+    whole and synced to disk, with a journal saying so (:func:`sim.swap_journal.write_journal`): killed after
     that, the next command touching ``target`` finishes it, the new result whole in place
-    (:func:`finish_swaps`); killed before, ``target`` is as it was and that command removes the staged folder.
+    (:func:`finish_swaps`); killed before, ``target`` is as it was, and a command touching it removes the staged
+    folder once no process holds it (it is locked while written) and nothing in it changed for a minute.
 
     A ``target`` that is a symbolic link is followed (:func:`sim.paths.followed`): the folder it points to
     is staged beside and replaced, and the link stays a link to the new result.
