@@ -425,3 +425,45 @@ def test_a_recovery_finishing_a_swap_killed_at_any_change_is_taken_up_by_the_nex
             {"summary.json": "new", "cashflow.csv": "new", "figures/a.svg": "new"}, (n, said)
         assert _contents(target).get("notes.txt", "mine") == "mine"
         assert os.listdir(target.parent) == ["r"], (n, os.listdir(target.parent))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names a descriptor's file through /proc")
+def test_the_journal_is_written_only_once_every_staged_file_is_on_disk(tmp_path, monkeypatch):
+    """What lets the next command finish a swap: every file and folder of the stage was flushed to disk (``fsync``)
+    before the journal was, and the journal lists each staged file at its size."""
+    from sim.atomic import staged_folder
+
+    target = tmp_path / "r"
+    _old_result(target, True)
+    flushed: list[str] = []
+    real = os.fsync
+
+    def fsync(fd):
+        flushed.append(os.path.realpath(f"/proc/self/fd/{fd}"))
+        return real(fd)
+
+    journals = []
+    real_rename = os.rename
+
+    def rename(a, b):           # the swap's moves: its journal is there by then
+        journals.extend(json.loads(j.read_text()) for j in tmp_path.glob(f".r.*.old/{JOURNAL}") if not journals)
+        return real_rename(a, b)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with staged_folder(target, KNOWN) as stage:
+        monkeypatch.setattr(os, "rename", rename)
+        (stage / "summary.json").write_text("new!")
+        (stage / "cashflow.csv").write_text("new")
+        (stage / "figures").mkdir()
+        (stage / "figures" / "a.svg").write_text("new")
+        where = str(stage.resolve())
+    monkeypatch.undo()
+    (journal_at,) = [i for i, p in enumerate(flushed) if p.endswith(f"/{JOURNAL}")]
+    before = set(flushed[:journal_at])
+    assert {where, f"{where}/figures", *(f"{where}/{n}" for n in ("summary.json", "cashflow.csv", "figures/a.svg"))} \
+        <= before, flushed
+    (plan,) = journals
+    assert plan["whole"] == {"files": {"cashflow.csv": 3, "figures/a.svg": 3, "summary.json": 4},
+                             "folders": ["figures"]}
+    assert _contents(target) == {"summary.json": "new!", "cashflow.csv": "new", "figures/a.svg": "new",
+                                 "notes.txt": "mine"}
