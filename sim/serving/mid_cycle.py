@@ -23,9 +23,6 @@ same requests. One approximation remains: a request is taken at its point only i
 at ``t`` has room for it (``max_num_seqs``, KV blocks, the token budget); where it has not, the
 request was counted taken from its point and waits on from ``t``.
 
->>> from sim.serving.request import Req
->>> r = Req(0, 0.5, 10, 10, 0, 0)
->>> r.queued_at = 0.5
 >>> point_lead(1.0, 0.0, 0.5, 2, None)    # PP2 without a flow shop: micro-batch 2 at 0.5
 0.5
 >>> point_lead(1.0, 0.0, 0.6, 2, None)    # after it: the next cycle's first, at its end
