@@ -185,3 +185,51 @@ def test_the_refused_share_is_that_of_a_room_emptied_at_every_micro_batch_bounda
     before, _ = _poisson_share(rate * CYCLE, k)
     assert abs(before - share) > 20 * se
     assert req["refused_share"] == pytest.approx(share, abs=4.5 * se)
+
+
+# ---------------------------------------------------------------------- the routers' counts
+def _routed(rows: list[str], engine: str, **fleet) -> dict:
+    """``{rid: (replica, sched_s)}`` of a run of two classes (``load`` waits however long it takes,
+    ``late`` gives up after a fixed 4 ms), PP2 replicas, mixed batches, the linear model of conftest."""
+    sc = scenario(duration=1)
+    sc["workload"] = {"arrival": {"process": "trace", "path": _trace(rows), "format": "fleetsim"},
+                      "classes": [{"name": "load", "share": 0.5}, {"name": "late", "share": 0.5, "patience_s": 0.004}]}
+    sc["engine"] = engine
+    sc["fleet"]["router"] = fleet.pop("router")
+    pool = sc["fleet"]["pools"][0]
+    pool.update(fleet.pop("pool", {}))
+    pool["pipeline_parallel"] = 2
+    pool["batching"]["mixed_batches"] = True
+    rec = sim.run(sc).records
+    return {int(r["rid"]): (int(r["replica"]), float(r["sched_s"])) for r in rec}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_least_outstanding_does_not_count_a_client_who_left_mid_cycle(engine):
+    """Two PP2 replicas behind ``least_outstanding`` (ties go to the first found from a start that
+    rotates with each request). Load (100-token prompts, 10 tokens): r0 at 0 and r2 at 0.002 and r4 at
+    0.004 on replica 0, r1 at 0.001 and r3 at 0.003 on replica 1, whose cycles of two decodes are
+    (0.042, 0.054], (0.054, 0.066] (0.01 + 2 x 1e-3 s), micro-batch boundaries at 0.048 and 0.060.
+    A1 (``late``) at 0.0545 goes to replica 1 (2 outstanding against 3) and would join at 0.060, after
+    its deadline 0.0585: gone then. A2 (``late``) at 0.059 finds replica 1 with 2 outstanding (A1 left),
+    replica 0 with 3: replica 1, where it joins the micro-batch at 0.060 (its deadline is 0.063). Before,
+    A1 counted until 0.066 and the tie of 3 against 3 went to replica 0 (the start of the 7th request),
+    whose cycle of three, (0.051, 0.064], had its boundary at 0.0575: A2 waited for 0.064 and gave up."""
+    rows = [f"{0.001 * i},100,10,load" for i in range(5)] + ["0.0545,100,10,late", "0.059,100,10,late"]
+    got = _routed(rows, engine, router="least_outstanding", pool={"replicas": 2})
+    assert [got[i][0] for i in range(5)] == [0, 1, 0, 1, 0]
+    assert got[5] == (1, -1.0)                    # A1 gone (never admitted)
+    assert got[6][0] == 1 and got[6][1] == pytest.approx(0.060, rel=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_central_queue_hands_a_free_slot_left_by_a_client_who_left_mid_cycle(engine):
+    """``central_queue``, one PP2 replica of ``max_num_seqs`` 3: r0 at 0 and r1 at 0.001 run, in cycles of
+    two decodes (0.041, 0.053], (0.053, 0.065]. A (``late``) at 0.054 takes the third slot and would join
+    the micro-batch at 0.059, after its deadline 0.058: gone then. B (``load``) at 0.0585 finds the slot
+    free (3 - 2), goes to the replica at once and joins the micro-batch at 0.059. Before, A held the slot
+    until 0.065: B waited in the central queue until the replica took it at 0.065."""
+    rows = ["0.0,100,10,load", "0.001,100,10,load", "0.054,100,10,late", "0.0585,100,10,load"]
+    got = _routed(rows, engine, router="central_queue", pool={"batching": {"max_num_seqs": 3, "max_batched_tokens": 4096}})
+    assert got[2] == (0, -1.0)
+    assert got[3][1] == pytest.approx(0.059, rel=1e-12)
