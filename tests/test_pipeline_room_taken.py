@@ -233,3 +233,45 @@ def test_the_central_queue_hands_a_free_slot_left_by_a_client_who_left_mid_cycle
     got = _routed(rows, engine, router="central_queue", pool={"batching": {"max_num_seqs": 3, "max_batched_tokens": 4096}})
     assert got[2] == (0, -1.0)
     assert got[3][1] == pytest.approx(0.059, rel=1e-12)
+
+
+SEATS = [("A", 0.5625), ("B", 0.6875), ("C", 0.875), ("D", 1.0625), ("E", 1.1875), ("F", 1.21875)]
+
+
+def _seats_run(engine: str, router: str = "least_outstanding"):
+    sc = scenario(duration=10)
+    rows = ["0,100,4,load", "0.0625,100,4,load"] + [f"{t},100,4,late" for _, t in SEATS]
+    sc["workload"] = {"arrival": {"process": "trace", "path": _trace(rows), "format": "fleetsim"},
+                      "classes": [{"name": "load", "share": 0.5}, {"name": "late", "share": 0.5}]}
+    sc["perf"] = dict(FLAT)
+    sc["engine"] = engine
+    sc["fleet"]["router"] = router
+    pool = sc["fleet"]["pools"][0]
+    pool["pipeline_parallel"] = 2
+    pool["max_waiting"] = 1
+    pool["batching"].update(max_num_seqs=2, mixed_batches=True)
+    res = sim.run(sc)
+    out = {}
+    for k, (name, _) in enumerate(SEATS):
+        r = res.records[res.records["rid"] == k + 2][0]
+        out[name] = "refused" if r["status"] == REJECTED else float(r["sched_s"])
+    return out
+
+
+@pytest.mark.parametrize("engine,router", [("fast", "least_outstanding"), ("reference", "least_outstanding"),
+                                           ("fast", "round_robin")])
+def test_a_micro_batch_takes_a_request_only_if_the_batch_at_the_cycles_end_has_a_sequence_slot(engine, router):
+    """``max_num_seqs: 2``, the flat 0.25 s cycle, PP2, a room of one; r0 at 0 and r1 at 0.0625 with 4
+    output tokens each: r0 runs (0, 0.25] and completes at 1.0, r1 joins at 0.25 and completes at 1.25.
+
+    * A at 0.5625: the batch at 0.75 has no slot (r0 and r1 run on), so no micro-batch takes A at 0.625:
+      it waits, holding the room, until r0 leaves at 1.0 (``sched_s`` 1.0). B at 0.6875 and C at 0.875
+      find it waiting: refused.
+    * The cycle (1.0, 1.25] holds r1 and A (a micro-batch boundary at 1.125); r1 leaves at 1.25, so the
+      batch then has one slot: D at 1.0625 is taken at 1.125. E at 1.1875 finds D's place free, but no slot
+      is left for it at 1.25 (A and D): it waits until A completes at 2.0 (prefill (1.0, 1.25], three
+      decodes). F at 1.21875 finds E waiting: refused.
+
+    Without the slot count, A would have been counted taken at 0.625 and B let into the room beside it."""
+    assert _seats_run(engine, router) == {"A": 1.0, "B": "refused", "C": "refused", "D": 1.125, "E": 2.0,
+                                          "F": "refused"}

@@ -19,9 +19,12 @@ in it:
 The same rule decides its fate at ``t`` (:meth:`~sim.serving.waiting.Waiting.expire_at_boundary`, the
 lead), so a reader mid-cycle (the cycle in progress) and the engine at ``t`` (a pre-routed request
 taken at the boundary after its arrival, before the batch is formed: the cycle just booked) count the
-same requests. One approximation remains: a request is taken at its point only if the batch formed
-at ``t`` has room for it (``max_num_seqs``, KV blocks, the token budget); where it has not, the
-request was counted taken from its point and waits on from ``t``.
+same requests. A request is taken at its point only if the batch formed at ``t`` has a sequence
+slot for it (``max_num_seqs`` less the requests still admitted after those leaving at ``t``, in the
+order they are taken; the first without one holds back those behind it). One approximation remains:
+the KV blocks and the token budget at ``t`` are not foreseen, so a request the batch at ``t`` cannot
+take for want of those (or one a preemption at ``t`` holds back) was counted taken from its point and
+waits on from ``t``.
 
 >>> point_lead(1.0, 0.0, 0.5, 2, None)    # PP2 without a flow shop: micro-batch 2 at 0.5
 0.5
@@ -70,17 +73,25 @@ def shape_fractions(rep: "Replica", shape) -> list[float] | None:
 
 
 class Cycle:
-    """The cycle ``(s, t]`` of ``seqs`` sequences whose micro-batches take the requests queued in it."""
+    """The cycle ``(s, t]`` of ``seqs`` sequences whose micro-batches take the requests queued in it;
+    ``leaving``: how many of the admitted requests leave the batch at ``t`` (a callable, worked out
+    when needed)."""
 
-    __slots__ = ("s", "t", "m", "_rep", "_shape", "_fractions")
+    __slots__ = ("s", "t", "m", "_rep", "_shape", "_fractions", "_leaving")
 
-    def __init__(self, rep: "Replica", s: float, t: float, seqs: int, shape) -> None:
+    def __init__(self, rep: "Replica", s: float, t: float, seqs: int, shape, leaving) -> None:
         self.s = s
         self.t = t
         self.m = min(rep.slots, seqs)
         self._rep = rep
         self._shape = shape        # a BatchShape, or a callable making it (worked out when needed)
         self._fractions: list[float] | None = None
+        self._leaving = leaving
+
+    def seats(self) -> int:
+        """Sequences the batch formed at ``t`` can admit (``max_num_seqs`` less those still admitted)."""
+        rep = self._rep
+        return rep.max_seqs - len(rep.active) + self._leaving()
 
     def point(self, v: float) -> float:
         """The admission point of a request visible at ``v`` (``t``: none inside the cycle)."""
@@ -109,17 +120,38 @@ def cycle_at(rep: "Replica", a: float) -> Cycle | None:
             return None
         n = rep.n_dec
         ctx = rep.ctx_sum + j * n
-        return Cycle(rep, s, float(ends[j]), n, lambda: decode_shape(n, ctx))
+        dc = rep.dc + j + 1
+        return Cycle(rep, s, float(ends[j]), n, lambda: decode_shape(n, ctx), lambda: finishing(rep, dc))
     if rep.run_start >= 0:
         s = rep.run_start
         t, prefills, n_dec, ctx_sum = rep.run_info
         if not s < a <= t:
             return None
         return Cycle(rep, s, t, len(prefills) + n_dec,
-                     lambda: prefill_shape(prefills, n_dec, ctx_sum) if prefills else decode_shape(n_dec, ctx_sum))
+                     lambda: prefill_shape(prefills, n_dec, ctx_sum) if prefills else decode_shape(n_dec, ctx_sum),
+                     lambda: finishing(rep, rep.dc + 1 if n_dec else -1, prefills))
     if rep.busy_to == rep.clock and rep.cyc_start < a <= rep.busy_to and rep.cyc_shape is not None:
-        return Cycle(rep, rep.cyc_start, rep.busy_to, rep.cyc_seqs, rep.cyc_shape)
+        # booked: the requests that left the batch at its end are out of it already
+        return Cycle(rep, rep.cyc_start, rep.busy_to, rep.cyc_seqs, rep.cyc_shape, lambda: 0)
     return None
+
+
+def finishing(rep: "Replica", dc: int, prefills=()) -> int:
+    """Admitted requests that leave the batch when the iteration in progress is booked: decoders whose
+    last token is that of decode iteration ``dc`` or earlier (-1: the iteration runs no decode), and
+    prompts whose last chunk runs in it that then complete (their first token their last) or, on a
+    prefill replica, are handed off (:meth:`~sim.serving.iteration.Iterations._finish_prefills`)."""
+    active = rep.active
+    n = 0
+    if dc >= 0:
+        for key, _, epoch, r in rep.heap:
+            if key <= dc and epoch == r.epoch and r.decoding and r.rid in active:
+                n += 1
+    handed_off = rep.role == "prefill"
+    for r, chunk in prefills:
+        if r.pf_done + chunk >= r.target and (handed_off or r.gen + 1 >= r.output):
+            n += 1
+    return n
 
 
 def taken_points(cyc: Cycle, items: "list[Req]") -> list[float]:
@@ -127,7 +159,8 @@ def taken_points(cyc: Cycle, items: "list[Req]") -> list[float]:
     cycle ``cyc`` (``inf``: not inside it; the module's rule)."""
     s, t = cyc.s, cyc.t
     out = []
-    held = False
+    held = False                     # a request that waited through the cycle is ahead (or no seat is left)
+    seats = None
     for r in items:
         p = math.inf
         if r.queued_at <= s:
@@ -135,8 +168,15 @@ def taken_points(cyc: Cycle, items: "list[Req]") -> list[float]:
                 held = True          # still there at t: taken first there, or it blocks the queue
         elif not held and cyc.m > 1:
             q = cyc.point(r.queued_at)
-            if q < t and r.deadline > q:
-                p = q
+            if r.deadline > q:       # its client is there at its point (else gone: it takes no seat)
+                if seats is None:
+                    seats = cyc.seats()
+                if seats > 0:
+                    seats -= 1
+                    if q < t:
+                        p = q
+                else:
+                    held = True      # max_num_seqs reached at t: admission stops here (head of line)
         out.append(p)
     return out
 
@@ -209,5 +249,5 @@ def outstanding_at(rep: "Replica", a: float) -> int:
     return len(rep.active) + waiting + taken
 
 
-__all__ = ["Cycle", "arrived_counts", "counts_at", "cycle_at", "outstanding_at", "point_lead", "queue_order", "shape_fractions",
+__all__ = ["Cycle", "arrived_counts", "counts_at", "cycle_at", "finishing", "outstanding_at", "point_lead", "queue_order", "shape_fractions",
            "split", "taken_points"]
