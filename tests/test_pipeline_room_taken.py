@@ -230,7 +230,8 @@ def test_the_central_queue_hands_a_free_slot_left_by_a_client_who_left_mid_cycle
     free (3 - 2), goes to the replica at once and joins the micro-batch at 0.059. Before, A held the slot
     until 0.065: B waited in the central queue until the replica took it at 0.065."""
     rows = ["0.0,100,10,load", "0.001,100,10,load", "0.054,100,10,late", "0.0585,100,10,load"]
-    got = _routed(rows, engine, router="central_queue", pool={"batching": {"max_num_seqs": 3, "max_batched_tokens": 4096}})
+    pool = {"batching": {"max_num_seqs": 3, "max_batched_tokens": 4096}}
+    got = _routed(rows, engine, router="central_queue", pool=pool)
     assert got[2] == (0, -1.0)
     assert got[3][1] == pytest.approx(0.059, rel=1e-12)
 

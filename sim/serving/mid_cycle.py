@@ -249,5 +249,5 @@ def outstanding_at(rep: "Replica", a: float) -> int:
     return len(rep.active) + waiting + taken
 
 
-__all__ = ["Cycle", "arrived_counts", "counts_at", "cycle_at", "finishing", "outstanding_at", "point_lead", "queue_order", "shape_fractions",
-           "split", "taken_points"]
+__all__ = ["Cycle", "arrived_counts", "counts_at", "cycle_at", "finishing", "outstanding_at", "point_lead",
+           "queue_order", "shape_fractions", "split", "taken_points"]

@@ -117,7 +117,7 @@ class Replica(EngineLoop):
         self.busy_from = -1.0                 # the open busy stretch: from its first iteration's start
         self.busy_to = -1.0                   # ... to the end of its last booked iteration
         self.run_start = -1.0                 # >= 0 while an iteration or run is in progress
-        self.run_info: tuple = ()             # a pipelined replica's iteration in progress: end, prefills, n_dec, ctx_sum
+        self.run_info: tuple = ()             # pipelined: the iteration in progress (end, prefills, n_dec, ctx_sum)
         self.run: DecodeRun | None = None     # the fast run in progress
         self._cut = False                     # the fast run was cut short by an event (ends at the next boundary)
         self.last_dec_end = -1.0              # end of the last decode iteration
