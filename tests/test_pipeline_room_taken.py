@@ -112,6 +112,26 @@ def test_without_pipelining_nothing_is_taken_mid_cycle():
     assert _fates(_room_run("fast", pp=1)) == PP1
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_autoscalers_queue_metric_reads_the_requests_the_room_let_in(engine):
+    """The room's timeline above with an autoscaler on ``metric: queue`` (outstanding per replica; one
+    replica): at 0.70 r0, r1, A (running since 0.625) and B (waiting): 4 (before: B refused, 3); at 0.90
+    D runs too (taken at 0.875): 5; at 0.95 E waits as well: 6 (before: 4 and 4, E refused behind D)."""
+    sc = scenario(duration=10)
+    rows = ["0,100,20,load", "0.0625,100,20,load"] + [f"{t},100,4,late" for _, t in ARRIVALS]
+    sc["workload"] = {"arrival": {"process": "trace", "path": _trace(rows), "format": "fleetsim"},
+                      "classes": [{"name": "load", "share": 0.5}, {"name": "late", "share": 0.5}]}
+    sc["perf"] = dict(FLAT)
+    sc["engine"] = engine
+    pool = sc["fleet"]["pools"][0]
+    pool["pipeline_parallel"] = 2
+    pool["max_waiting"] = 1
+    pool["batching"]["mixed_batches"] = True
+    pool["autoscale"] = {"metric": "queue", "target": 50, "min": 1, "max": 1, "interval": 5, "scale_up_delay": 0}
+    live = LiveRun(scenario_from_dict(sc))
+    assert [_read(live, t)[2] for t in (0.70, 0.90, 0.95)] == [4.0, 5.0, 6.0]
+
+
 def _live(with_b: bool, engine: str):
     sc = scenario(duration=1)
     rows = ["0.0,100,10,load", "0.001,100,10,load", "0.054,100,10,late"] + (["0.0585,100,10,late"] if with_b else [])
