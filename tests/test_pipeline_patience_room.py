@@ -91,15 +91,18 @@ def test_without_pipelining_the_late_arrival_gets_in_and_gives_up(engine):
     assert [(_row(rec, i)["status"], _row(rec, i)["reason"]) for i in (2, 3)] == [(REJECTED, R_TIMEOUT)] * 2
 
 
-@pytest.mark.parametrize("b_at,queue", [(0.0575, 0), (0.0585, 1)])
-def test_the_queue_column_counts_a_client_who_left_mid_cycle_out_and_the_engines_agree(tmp_path, b_at, queue):
+@pytest.mark.parametrize("b_at,running", [(0.0575, 2), (0.0585, 3)])
+def test_the_queue_column_counts_a_client_who_left_mid_cycle_out_and_the_engines_agree(tmp_path, b_at, running):
     """A time-series row at 0.06, inside the cycle (0.053, 0.065]: A's client left at 0.058, though the
-    engine drops A at 0.065, so only B waits, if the room took it (before: A counted, 1 and 2). Both
-    engines write the same bytes."""
+    engine drops A at 0.065, so A is not counted (before round 21: it was); B, if the room took it, joined
+    the micro-batch at 0.059, so it runs beside r0 and r1 at 0.06 and nobody waits (before round 22: B
+    counted as waiting, queue 1, running 2). Both engines write the same bytes."""
     rows = [(0.054, 100, 10), (b_at, 100, 10)]
     out = {e: _run(rows, e, interval=0.06) for e in ENGINES}
     ts = timeseries_table(out["fast"])
-    assert list(ts["queue_len"][abs(ts["time_s"] - 0.06) < 1e-12]) == [queue]
+    at = abs(ts["time_s"] - 0.06) < 1e-12
+    assert list(ts["queue_len"][at]) == [0]
+    assert list(ts["running"][at]) == [running]
     for name in ("requests.csv.gz", "timeseries.csv"):
         data = {e: (r.write(tmp_path / e, figures="none") / name).read_bytes() for e, r in out.items()}
         assert data["fast"] == data["reference"], name

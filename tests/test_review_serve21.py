@@ -13,8 +13,9 @@ patience) at 0.5625 and B (no patience) at ``b``:
   joins the micro-batch at 0.625 if its deadline is after it: admitted at 0.625 (``sched_s``), booked at
   0.75 with a lead of 0.125, its prefill iteration ends at 1.0: first token at 0.875. Otherwise its
   client leaves at its deadline (``timeout``).
-* B finds the room full while A's client is still there, and empty from A's deadline on (the change
-  under review; before it, A held the room until 0.75 and B was refused in every case below).
+* B finds the room full while A waits: until A's client leaves (its deadline) or A's micro-batch takes
+  it (0.625); empty from then on (before round 21, A held the room until 0.75 and B was refused in
+  every case below; before round 22, a micro-batch taking A did not free its place until 0.75).
   An arrival at the very instant of a boundary comes before it: B at 0.625 joins that micro-batch
   (first token 0.875), B at 0.75 the batch formed at 0.75 (first token 1.0).
 
@@ -80,9 +81,11 @@ CASES = [
     (0.0625, 0.625, [GONE, SERVED_AT_POINT]),
     # ... B arriving later in the cycle waits for its end
     (0.0625, 0.6875, [GONE, SERVED_AT_END]),
-    # A's deadline 0.75 is after the boundary: A joins it; B at 0.625 finds A's client there: refused
+    # A's deadline 0.75 is after the boundary: A joins it; B at 0.625 comes before that boundary and finds
+    # A waiting: refused
     (0.1875, 0.625, [SERVED_AT_POINT, REFUSED]),
-    (0.1875, 0.6875, [SERVED_AT_POINT, REFUSED]),
+    # ... B later in the cycle finds A's place free (its micro-batch took it at 0.625) and waits for the end
+    (0.1875, 0.6875, [SERVED_AT_POINT, SERVED_AT_END]),
     # A's deadline is the cycle's end, B's arrival: A's client has gone from the room by then (it joined
     # the micro-batch at 0.625), so B is queued before the boundary and taken by its batch
     (0.1875, 0.75, [SERVED_AT_POINT, SERVED_AT_END]),

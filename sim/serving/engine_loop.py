@@ -103,6 +103,8 @@ class EngineLoop(LeanLoop):
             start = self.clock
             end = start + dt
             if not (self.pulls and end < fleet.sync_t):
+                if self.slots > 1:    # what a reader mid-cycle needs of it (sim.serving.mid_cycle)
+                    self.run_info = (end, prefills, self.n_dec if decode else 0, self.ctx_sum)
                 self.run_start = start
                 yield boundary_at(env, end, self.index)
                 self.run_start = -1.0

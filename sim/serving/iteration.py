@@ -20,11 +20,10 @@ steps every engine path calls by name -- the event-by-event engine, fast decode 
 from __future__ import annotations
 
 import heapq
-import math
 
 from sim.perf.base import BatchShape
-from sim.perf.pipeline import admission_offsets, pipeline_cycle
 from sim.serving.batching import decode_shape, prefill_shape
+from sim.serving.mid_cycle import point_lead, shape_fractions
 from sim.serving.request import Req
 
 _STEP_CACHE = 4096  # distinct batch shapes whose step time a replica remembers
@@ -102,15 +101,7 @@ class Iterations:
         m = min(self.slots, self.cyc_seqs)
         if m == 1:
             return 0.0
-        c = t - s
-        fractions = self._admission_fractions()
-        if fractions is None:
-            j = min(m, max(1, math.ceil((v - s) * m / c)))
-            return (m - j) * c / m
-        for f in fractions[1:]:
-            if s + f * c >= v:
-                return c - f * c
-        return 0.0
+        return point_lead(t, s, v, m, self._admission_fractions())
 
     def _admission_fractions(self) -> list[float] | None:
         """The admission points of the cycle just booked as fractions of it (:meth:`_lead`), from its
@@ -120,9 +111,7 @@ class Iterations:
         if schedule is None:
             return None
         if self._cyc_fractions is None:
-            jobs = schedule(self.cyc_shape)
-            cycle = pipeline_cycle(jobs, self._pp)
-            self._cyc_fractions = [o / cycle for o in admission_offsets(jobs)]
+            self._cyc_fractions = shape_fractions(self, self.cyc_shape)
         return self._cyc_fractions
 
     def _cycle_booked(self, start: float, prefills: list, n_dec: int, ctx_sum: int) -> None:

@@ -43,7 +43,6 @@ once their KV blocks fit (head of line, no prefill iteration).
 """
 from __future__ import annotations
 
-import math
 from bisect import bisect_left, bisect_right
 from collections import deque
 from typing import TYPE_CHECKING
@@ -56,6 +55,7 @@ from sim.serving.batching import make_batching
 from sim.serving.decode_run import FAIL, DecodeRun
 from sim.serving.engine_loop import EngineLoop
 from sim.serving.kv_cache import KVCache
+from sim.serving.mid_cycle import counts_at, outstanding_at
 from sim.serving.request import R_BUDGET, R_CONTEXT, R_KV, R_QUEUE_FULL, R_TIMEOUT, Req, served_output
 from sim.serving.waiting import Waiting
 
@@ -117,6 +117,7 @@ class Replica(EngineLoop):
         self.busy_from = -1.0                 # the open busy stretch: from its first iteration's start
         self.busy_to = -1.0                   # ... to the end of its last booked iteration
         self.run_start = -1.0                 # >= 0 while an iteration or run is in progress
+        self.run_info: tuple = ()             # pipelined: the iteration in progress (end, prefills, n_dec, ctx_sum)
         self.run: DecodeRun | None = None     # the fast run in progress
         self._cut = False                     # the fast run was cut short by an event (ends at the next boundary)
         self.last_dec_end = -1.0              # end of the last decode iteration
@@ -157,10 +158,13 @@ class Replica(EngineLoop):
     # ------------------------------------------------------------------ what the router sees
     @property
     def outstanding(self) -> int:
+        """Queued or running now (pipelined: :func:`~sim.serving.mid_cycle.outstanding_at`)."""
+        if self.slots > 1 and self.waiting.soonest <= self.env.now:
+            return outstanding_at(self, self.env.now)
         return len(self.waiting) + len(self.active)
 
     def free_slots(self) -> int:
-        return self.max_seqs - len(self.waiting) - len(self.active)
+        return self.max_seqs - self.outstanding
 
     def _fit_rule(self) -> tuple[int, int, bool, int, int]:
         """What :meth:`can_fit` depends on: ``(context, longest prompt, prompt blocks only, block size, cap)``;
@@ -241,12 +245,10 @@ class Replica(EngineLoop):
 
     def _full_at(self, a: float) -> bool:
         """Whether the waiting room refuses an arrival at ``a`` (:meth:`room_full`). A request whose
-        client gave up by ``a`` holds no place, even where the queue still holds it: on a pipelined
-        replica, one queued during the cycle in progress stays until the cycle's end
-        (:meth:`_expire_pipelined`), but it has left or joined a micro-batch by then
-        (:meth:`Waiting.present`), as an engine drops an aborted request from its waiting queue when
-        its client disconnects (vLLM V1's ``Scheduler.finish_requests``)."""
-        n = self.waiting.present(a)
+        client gave up by ``a`` holds no place (vLLM V1's ``Scheduler.finish_requests`` drops it), nor,
+        on a pipelined replica, one a micro-batch took mid-cycle, though the queue keeps both until
+        the cycle's end (:func:`~sim.serving.mid_cycle.counts_at`)."""
+        n = self.waiting.present(a) if self.slots == 1 else counts_at(self, a)[0]
         return n >= self.max_waiting and bool(n or not self._idle_at(a))
 
     def _idle_at(self, a: float) -> bool:
@@ -347,18 +349,6 @@ class Replica(EngineLoop):
             self.fleet.reject(r, R_QUEUE_FULL)
         else:
             self.waiting.push(r)
-
-    def arrived_waiting(self, t: float) -> int:
-        """Queued requests at ``t``, including pre-routed ones that arrived by then (those a full
-        waiting room will refuse not counted)."""
-        c = self.waiting.present(t)
-        room = self.max_waiting if self.max_waiting is not None else math.inf
-        for r in self.incoming:
-            if r.queued_at > t:
-                break
-            if c < room or (not c and self._idle_at(r.queued_at)):   # an idle replica takes one: room_full
-                c += 1
-        return c
 
     # ------------------------------------------------------------------ state at an instant
     def kv_used_at(self, t: float) -> int:

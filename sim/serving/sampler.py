@@ -8,10 +8,37 @@ interval). State inside a fast run is computed on demand (``Replica.kv_used_at``
 """
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
+
+from sim.serving.mid_cycle import arrived_counts, counts_at
 
 if TYPE_CHECKING:
     from sim.serving.fleet import Fleet
+    from sim.serving.replica import Replica
+
+
+def queue_counts(rep: "Replica", t: float, prerouted: bool) -> tuple[int, int]:
+    """``(waiting, running)`` on ``rep`` at ``t``: the queue without the clients gone by then (and the
+    pre-routed requests arrived by then that its room takes), the admitted requests; on a pipelined
+    replica a request a micro-batch took mid-cycle is running, not waiting (:mod:`sim.serving.mid_cycle`)."""
+    if rep.slots > 1:
+        waiting, taken = arrived_counts(rep, t) if prerouted else counts_at(rep, t)
+        return waiting, len(rep.active) + taken
+    return (arrived_waiting(rep, t) if prerouted else rep.waiting.present(t)), len(rep.active)
+
+
+def arrived_waiting(rep: "Replica", t: float) -> int:
+    """Queued requests at ``t`` on a pre-routed replica (not pipelined), including the pre-routed ones
+    that arrived by then (those a full waiting room will refuse not counted)."""
+    c = rep.waiting.present(t)
+    room = rep.max_waiting if rep.max_waiting is not None else math.inf
+    for r in rep.incoming:
+        if r.queued_at > t:
+            break
+        if c < room or (not c and rep._idle_at(r.queued_at)):   # an idle replica takes one: room_full
+            c += 1
+    return c
 
 
 class Sampler:
@@ -49,8 +76,11 @@ class Sampler:
         for p in fleet.pools:
             reps = [r for r in p.live if r.alive and r.ready]
             n = len(reps)
-            queue = sum(r.arrived_waiting(t) for r in reps) if fleet.prerouted else sum(r.waiting.present(t) for r in reps)
-            running = sum(len(r.active) for r in reps)
+            queue = running = 0
+            for r in reps:
+                waiting, run = queue_counts(r, t, fleet.prerouted)
+                queue += waiting
+                running += run
             kv = sum(r.kv_used_at(t) for r in reps)
             busy = p.busy_seconds(t)
             prov = p.provisioned_seconds(t)

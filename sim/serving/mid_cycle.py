@@ -1,0 +1,253 @@
+"""Who still waits on a pipelined replica mid-cycle: the requests its micro-batches took, and the
+clients who left, counted at the instant a reader looks.
+
+A pipelined replica (``pipeline_parallel > 1``) books a cycle at its end, but a request queued during
+the cycle ``(s, t]`` joins a micro-batch at an admission point inside it, ``t`` minus its lead
+(:meth:`~sim.serving.iteration.Iterations._lead`), and stays in the replica's queue until ``t``. A reader
+of the queue at an instant ``a`` inside the cycle (a waiting room counting an arrival, the router's
+outstanding count, the autoscaler's ``queue`` metric, a time-series row) counts, of the requests queued
+in it:
+
+* **taken** by ``a``: its admission point ``p`` is before ``a`` (an arrival at ``p`` itself comes
+  before it), its client was still there at ``p`` (deadline after ``p``), and no request that waited
+  from before ``s`` and is still there at ``t`` is ahead of it (taken first, at ``t``, it holds back
+  those behind it). It holds no place in the waiting room from ``p`` on; it is running, so it stays in
+  the outstanding count, even if its client's deadline passes before ``t``;
+* **gone**: its client's deadline is at or before ``a`` and it was not taken before it;
+* **waiting**: any other.
+
+The same rule decides its fate at ``t`` (:meth:`~sim.serving.waiting.Waiting.expire_at_boundary`, the
+lead), so a reader mid-cycle (the cycle in progress) and the engine at ``t`` (a pre-routed request
+taken at the boundary after its arrival, before the batch is formed: the cycle just booked) count the
+same requests. A request is taken at its point only if the batch formed at ``t`` has a sequence
+slot for it (``max_num_seqs`` less the requests still admitted after those leaving at ``t``, in the
+order they are taken; the first without one holds back those behind it). One approximation remains:
+the KV blocks and the token budget at ``t`` are not foreseen, so a request the batch at ``t`` cannot
+take for want of those (or one a preemption at ``t`` holds back) was counted taken from its point and
+waits on from ``t``.
+
+>>> point_lead(1.0, 0.0, 0.5, 2, None)    # PP2 without a flow shop: micro-batch 2 at 0.5
+0.5
+>>> point_lead(1.0, 0.0, 0.6, 2, None)    # after it: the next cycle's first, at its end
+0.0
+"""
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from typing import TYPE_CHECKING
+
+from sim.perf.pipeline import admission_offsets, pipeline_cycle
+from sim.serving.batching import decode_shape, prefill_shape
+
+if TYPE_CHECKING:
+    from sim.serving.replica import Replica
+    from sim.serving.request import Req
+
+
+def point_lead(t: float, s: float, v: float, m: int, fractions: list[float] | None) -> float:
+    """How long before the end ``t`` of the cycle ``(s, t]`` a request visible at ``v`` inside it joins
+    one of its ``m`` micro-batches (0: at ``t``), at the admission points ``fractions`` of the cycle
+    (None: ``j c / m``); the rule of :meth:`~sim.serving.iteration.Iterations._point_lead`."""
+    if m == 1:
+        return 0.0
+    c = t - s
+    if fractions is None:
+        j = min(m, max(1, math.ceil((v - s) * m / c)))
+        return (m - j) * c / m
+    for f in fractions[1:]:
+        if s + f * c >= v:
+            return c - f * c
+    return 0.0
+
+
+def shape_fractions(rep: "Replica", shape) -> list[float] | None:
+    """The admission points of a cycle of ``shape`` as fractions of it, from its flow shop (None where
+    the step model prices none): :meth:`~sim.serving.iteration.Iterations._admission_fractions`."""
+    schedule = rep._pp_schedule
+    if schedule is None:
+        return None
+    jobs = schedule(shape)
+    cycle = pipeline_cycle(jobs, rep._pp)
+    return [o / cycle for o in admission_offsets(jobs)]
+
+
+class Cycle:
+    """The cycle ``(s, t]`` of ``seqs`` sequences whose micro-batches take the requests queued in it;
+    ``leaving``: how many of the admitted requests leave the batch at ``t`` (a callable, worked out
+    when needed)."""
+
+    __slots__ = ("s", "t", "m", "_rep", "_shape", "_fractions", "_leaving")
+
+    def __init__(self, rep: "Replica", s: float, t: float, seqs: int, shape, leaving) -> None:
+        self.s = s
+        self.t = t
+        self.m = min(rep.slots, seqs)
+        self._rep = rep
+        self._shape = shape        # a BatchShape, or a callable making it (worked out when needed)
+        self._fractions: list[float] | None = None
+        self._leaving = leaving
+
+    def seats(self) -> int:
+        """Sequences the batch formed at ``t`` can admit (``max_num_seqs`` less those still admitted)."""
+        rep = self._rep
+        return rep.max_seqs - len(rep.active) + self._leaving()
+
+    def point(self, v: float) -> float:
+        """The admission point of a request visible at ``v`` (``t``: none inside the cycle)."""
+        if self.m == 1:
+            return self.t
+        fr = self._fractions
+        if fr is None and self._rep._pp_schedule is not None:
+            shape = self._shape() if callable(self._shape) else self._shape
+            fr = self._fractions = shape_fractions(self._rep, shape)
+        return self.t - point_lead(self.t, self.s, v, self.m, fr)
+
+
+def cycle_at(rep: "Replica", a: float) -> Cycle | None:
+    """The cycle of a pipelined replica whose micro-batches take the requests queued at ``a``: the one
+    in progress, if ``a`` is inside it (``s < a <= t``); without one, the cycle just booked if its end
+    is the replica's clock and ``a`` is inside it (the engine at that boundary, before it forms the next
+    batch); else None."""
+    run = rep.run
+    if run is not None:
+        ends = run.ends
+        j = bisect_left(ends, a)
+        if j >= len(ends):
+            return None
+        s = float(ends[j - 1]) if j else run.start
+        if not s < a:
+            return None
+        n = rep.n_dec
+        ctx = rep.ctx_sum + j * n
+        dc = rep.dc + j + 1
+        return Cycle(rep, s, float(ends[j]), n, lambda: decode_shape(n, ctx), lambda: finishing(rep, dc))
+    if rep.run_start >= 0:
+        s = rep.run_start
+        t, prefills, n_dec, ctx_sum = rep.run_info
+        if not s < a <= t:
+            return None
+        return Cycle(rep, s, t, len(prefills) + n_dec,
+                     lambda: prefill_shape(prefills, n_dec, ctx_sum) if prefills else decode_shape(n_dec, ctx_sum),
+                     lambda: finishing(rep, rep.dc + 1 if n_dec else -1, prefills))
+    if rep.busy_to == rep.clock and rep.cyc_start < a <= rep.busy_to and rep.cyc_shape is not None:
+        # booked: the requests that left the batch at its end are out of it already
+        return Cycle(rep, rep.cyc_start, rep.busy_to, rep.cyc_seqs, rep.cyc_shape, lambda: 0)
+    return None
+
+
+def finishing(rep: "Replica", dc: int, prefills=()) -> int:
+    """Admitted requests that leave the batch when the iteration in progress is booked: decoders whose
+    last token is that of decode iteration ``dc`` or earlier (-1: the iteration runs no decode), and
+    prompts whose last chunk runs in it that then complete (their first token their last) or, on a
+    prefill replica, are handed off (:meth:`~sim.serving.iteration.Iterations._finish_prefills`)."""
+    active = rep.active
+    n = 0
+    if dc >= 0:
+        for key, _, epoch, r in rep.heap:
+            if key <= dc and epoch == r.epoch and r.decoding and r.rid in active:
+                n += 1
+    handed_off = rep.role == "prefill"
+    for r, chunk in prefills:
+        if r.pf_done + chunk >= r.target and (handed_off or r.gen + 1 >= r.output):
+            n += 1
+    return n
+
+
+def taken_points(cyc: Cycle, items: "list[Req]") -> list[float]:
+    """For ``items`` (the requests in the order they are taken), the instant each is taken inside the
+    cycle ``cyc`` (``inf``: not inside it; the module's rule)."""
+    s, t = cyc.s, cyc.t
+    out = []
+    held = False                     # a request that waited through the cycle is ahead (or no seat is left)
+    seats = None
+    for r in items:
+        p = math.inf
+        if r.queued_at <= s:
+            if r.sched >= 0 or r.deadline > t:
+                held = True          # still there at t: taken first there, or it blocks the queue
+        elif not held and cyc.m > 1:
+            q = cyc.point(r.queued_at)
+            if r.deadline > q:       # its client is there at its point (else gone: it takes no seat)
+                if seats is None:
+                    seats = cyc.seats()
+                if seats > 0:
+                    seats -= 1
+                    if q < t:
+                        p = q
+                else:
+                    held = True      # max_num_seqs reached at t: admission stops here (head of line)
+        out.append(p)
+    return out
+
+
+def queue_order(rep: "Replica") -> "list[Req]":
+    """The replica's waiting requests in the order the engine takes them."""
+    w = rep.waiting
+    return [e[2] for e in sorted(w._heap)] if w.priority else list(w._dq)
+
+
+def split(cyc: Cycle | None, items: "list[Req]", a: float) -> tuple[int, int]:
+    """``(waiting, taken)`` among ``items`` (queued requests in the order they are taken) at ``a``,
+    inside the cycle ``cyc`` (None: none takes them mid-cycle; the module's rule)."""
+    if cyc is None or cyc.m == 1:
+        return sum(1 for r in items if r.sched >= 0 or r.deadline > a), 0
+    waiting = taken = 0
+    for r, p in zip(items, taken_points(cyc, items)):
+        if p < a:
+            taken += 1
+        elif r.sched >= 0 or r.deadline > a:
+            waiting += 1
+    return waiting, taken
+
+
+def counts_at(rep: "Replica", a: float) -> tuple[int, int]:
+    """``(waiting, taken)`` among a pipelined replica's queued requests at ``a``: those waiting there
+    (neither taken nor gone), and those its micro-batches have taken (running, though still queued)."""
+    w = rep.waiting
+    cyc = cycle_at(rep, a) if len(w) else None
+    if cyc is None or cyc.m == 1:
+        return w.present(a), 0
+    return split(cyc, queue_order(rep), a)
+
+
+def arrived_counts(rep: "Replica", t: float) -> tuple[int, int]:
+    """:func:`counts_at` on a pre-routed pipelined replica, whose requests that arrived since its last
+    boundary are not queued yet (taken at the next, where a full waiting room refuses them as
+    :meth:`~sim.serving.replica.Replica.arrive_limited` does): counted as if each had been queued at
+    its arrival."""
+    inc = []
+    for r in rep.incoming:
+        if r.queued_at > t:
+            break
+        inc.append(r)
+    if not inc:
+        return counts_at(rep, t)
+    room = rep.max_waiting if rep.max_waiting is not None else math.inf
+    w = rep.waiting
+    keyed = sorted(w._heap) if w.priority else [(0, i, r) for i, r in enumerate(w._dq)]
+    back = w._back if w.priority else len(keyed)
+    for r in inc:
+        a = r.queued_at
+        items = [e[2] for e in keyed]
+        if room != math.inf:
+            n = split(cycle_at(rep, a), items, a)[0]
+            if n >= room and (n or not rep._idle_at(a)):
+                continue             # refused when the replica takes it
+        back += 1
+        keyed.append(((-r.prio if w.priority else 0), back, r))
+        if w.priority:
+            keyed.sort(key=lambda e: (e[0], e[1]))
+    return split(cycle_at(rep, t), [e[2] for e in keyed], t)
+
+
+def outstanding_at(rep: "Replica", a: float) -> int:
+    """A pipelined replica's requests in the system at ``a``: running (admitted, or taken by a
+    micro-batch mid-cycle) or waiting; a client who left mid-cycle before a micro-batch took its
+    request is not counted, though the queue keeps the request until the cycle's end."""
+    waiting, taken = counts_at(rep, a)
+    return len(rep.active) + waiting + taken
+
+
+__all__ = ["Cycle", "arrived_counts", "counts_at", "cycle_at", "finishing", "outstanding_at", "point_lead",
+           "queue_order", "shape_fractions", "split", "taken_points"]
