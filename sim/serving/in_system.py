@@ -61,7 +61,9 @@ class InSystemPeak:
         self._departures.clear()
         if len(d_now) < len(dep):
             self._departures.extend(dep[dep > t].tolist())
-        if len(a_now) or len(d_now):
+        if self.count + len(a_now) <= self.peak:     # even every arrival first would not pass the peak
+            self.count += len(a_now) - len(d_now)
+        elif len(a_now) or len(d_now):
             times = np.concatenate((d_now, a_now))
             step = np.concatenate((np.full(len(d_now), -1, dtype=np.int64), np.ones(len(a_now), dtype=np.int64)))
             order = np.lexsort((step, times))          # by time, departures first at equal times
