@@ -325,7 +325,8 @@ def peak_words(b: dict) -> str:
     peak, end = b.get("in_flight_peak"), b.get("in_flight_at_end")
     if "closed_loop_clients" in b or not all(isinstance(v, int) and not isinstance(v, bool) for v in (peak, end)):
         return ""
-    word = {"exact": "", "estimate": "estimated "}.get(b.get("in_flight_peak_basis"), "sampled ")
+    basis = b.get("in_flight_peak_basis")        # (a hand-edited summary's may be anything)
+    word = {"exact": "", "estimate": "estimated "}.get(basis, "sampled ") if isinstance(basis, str) else "sampled "
     return f"{word}peak {peak:,} in system ({end:,} at the end)"
 
 
