@@ -160,7 +160,8 @@ def assemble(loaded: LoadedScenario, finished: FleetOutcome) -> Result:
         kv_mean = float(np.average(ts[:, 7], weights=w)) if w.sum() > 0 else 0.0
     in_flight = np.array(finished.in_flight_rows, dtype=RECORD_DTYPE)
     pool_usage = [_pool_usage(u, use, ts, in_flight, sc.duration) for u in finished.pools]
-    fleet = fleet_summary(sc, pool_usage, kv_cache_mean=kv_mean, timeseries=ts, requests=summary["requests"], end_s=end)
+    fleet = fleet_summary(sc, pool_usage, kv_cache_mean=kv_mean, timeseries=ts, requests=summary["requests"], end_s=end,
+                          in_flight_peak=finished.in_flight_peak)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
     intervals = [ProvisionedInterval(u.pool.name, float(u.pool.gpus_per_replica * u.pool.cfg.scale), float(s),
                                      float(e)) for u in finished.pools for s, e in u.intervals]

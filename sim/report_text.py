@@ -304,13 +304,19 @@ def stability_line(s: dict) -> list[str]:
 
 
 def peak_words(b: dict) -> str:
-    """The most requests in the system at once (``in_flight_peak``, waiting + running, at the time series'
-    samples, every ``metrics.interval``: "sampled", as a burst that comes and goes between two samples is not
-    seen) beside how many were
+    """The most requests in the system at once (``in_flight_peak``, waiting + running) beside how many were
     left at the end, on a run judged by its end alone: a burst that piled up and drained before the end
     reads ``stable`` (the verdict a plan's feasibility takes), and this says how high it piled; empty for a
-    closed loop (bounded by its clients) or without the figures.
+    closed loop (bounded by its clients) or without the figures. How it was counted
+    (``in_flight_peak_basis``) says the word before it: none where exact (the request level counts every
+    arrival and departure), "estimated" for the fluid tier's (its steps' and sub-steps' largest backlog
+    plus running requests, what the fluid limit holds, without the queue's own noise), "sampled" for the
+    time series' samples (a summary written before the exact count: a burst between two samples unseen).
 
+        >>> peak_words({"verdict": "stable", "in_flight_peak": 88, "in_flight_at_end": 0, "in_flight_peak_basis": "exact"})
+        'peak 88 in system (0 at the end)'
+        >>> peak_words({"verdict": "stable", "in_flight_peak": 88, "in_flight_at_end": 0, "in_flight_peak_basis": "estimate"})
+        'estimated peak 88 in system (0 at the end)'
         >>> peak_words({"verdict": "stable", "in_flight_peak": 88, "in_flight_at_end": 0})
         'sampled peak 88 in system (0 at the end)'
         >>> peak_words({"verdict": "stable", "closed_loop_clients": 64, "in_flight_peak": 64, "in_flight_at_end": 64})
@@ -319,7 +325,9 @@ def peak_words(b: dict) -> str:
     peak, end = b.get("in_flight_peak"), b.get("in_flight_at_end")
     if "closed_loop_clients" in b or not all(isinstance(v, int) and not isinstance(v, bool) for v in (peak, end)):
         return ""
-    return f"sampled peak {peak:,} in system ({end:,} at the end)"
+    basis = b.get("in_flight_peak_basis")        # (a hand-edited summary's may be anything)
+    word = {"exact": "", "estimate": "estimated "}.get(basis, "sampled ") if isinstance(basis, str) else "sampled "
+    return f"{word}peak {peak:,} in system ({end:,} at the end)"
 
 
 def _sharded(s: dict) -> bool:

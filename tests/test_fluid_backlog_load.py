@@ -254,6 +254,42 @@ def test_itl_percentiles_are_the_mixed_gaps_not_the_average_of_each_steps():
     assert itl["p50"] == pytest.approx(0.1, rel=0.005)
     for s in ("p90", "p99"):
         assert itl[s] == pytest.approx(0.3, rel=0.005), s
-    sums.itl_mixed = False                                  # what the average of the steps' percentiles read
-    avg = sums.blocks(sc, 200.0, 1.0)["latency"]["itl"]
-    assert [avg[s] for s in ("p50", "p90", "p99")] == pytest.approx([0.2, 0.2, 0.2], rel=1e-9)
+
+
+def test_the_itl_mean_weighs_each_gap_as_its_percentiles_do():
+    """Two pools' hand-made curves, 100 requests each: one of 2 output tokens whose gaps are all 0.1 s (one
+    gap a request), one of 11 whose gaps are all 0.3 s (ten). Of the 1,100 gaps 100 are 0.1 s: the mean gap,
+    as the request level reads it (every gap one entry), is ``(100 x 0.1 + 1,000 x 0.3) / 1,100 = 0.2818``
+    s, and p50 0.3 s; weighted by requests, as it was, the mean read 0.2 s, under its own median."""
+    from sim.fluid.backlog import StepWaits
+    from sim.fluid.curve import CapacityCurve
+    from sim.fluid.sums import FleetSums
+
+    def row(v: float) -> np.ndarray:
+        r = np.zeros(REF.n_bins)
+        r[REF.bin_index(np.array([v]))[0]] = 1.0
+        return r
+
+    def curve(gap: float, output: float) -> CapacityCurve:
+        lat = {m: {s: np.full(2, 0.5) for s in ("mean", "p50", "p90", "p99")} for m in ("ttft", "tpot", "e2e", "queue")}
+        lat["itl"] = {s: np.full(2, gap) for s in ("mean", "p50", "p90", "p99")}
+        hists = {m: np.vstack([row(0.5)] * 2) for m in ("ttft", "tpot", "e2e", "queue")}
+        hists["itl"] = np.vstack([row(gap)] * 2)
+        return CapacityCurve(key="k", pool="p", max_rps=2.1, rates_rps=np.array([0.0, 2.0]),
+                             served_rps=np.array([0.0, 2.0]), attainment=np.ones(2), busy=np.zeros(2), kv=np.zeros(2),
+                             mfu=np.zeros(2), latency=lat, hists=hists, prompt_tokens_mean=10.0,
+                             output_tokens_mean=output, reject_share=0.0)
+
+    i, w = np.array([0]), np.array([0.5])
+    sums = FleetSums({m: np.zeros(REF.n_bins) for m in ("ttft", "tpot", "e2e", "queue")})
+    for c in (curve(0.1, 2.0), curve(0.3, 11.0)):
+        sums.add_latency(c, i, w, lambda v: np.asarray(v)[i] * (1 - w) + np.asarray(v)[i + 1] * w,
+                         np.array([100.0]), StepWaits.single(np.zeros(1)))
+    sc = SimpleNamespace(slo=SimpleNamespace(ttft_s=1.0, tpot_s=1.0))
+    itl = sums.blocks(sc, 200.0, 1.0)["latency"]["itl"]
+    assert itl["mean"] == pytest.approx((100 * 0.1 + 1000 * 0.3) / 1100, rel=1e-9)
+    assert itl["p50"] == pytest.approx(0.3, rel=0.005)
+    # one output token a request: no gap served, no ITL (the request level's None, not 0)
+    none = FleetSums({m: np.zeros(REF.n_bins) for m in ("ttft", "tpot", "e2e", "queue")})
+    none.add_latency(curve(0.1, 1.0), i, w, lambda v: np.asarray(v)[i], np.array([100.0]), StepWaits.single(np.zeros(1)))
+    assert none.blocks(sc, 100.0, 1.0)["latency"]["itl"] == {"mean": None, "p50": None, "p90": None, "p99": None}

@@ -72,7 +72,7 @@ def test_the_page_and_the_terminal_say_the_same(tmp_path, name, rate, output, st
     words = growth_words(block)
     assert (words.startswith("none measurable (< ") and words.endswith(" req/s)")) is stable
     assert f"<td>backlog growth</td><td>{words}</td><td></td>" in page
-    peak = f"sampled peak {block['in_flight_peak']:,} in system ({block['in_flight_at_end']:,} at the end)"
+    peak = f"peak {block['in_flight_peak']:,} in system ({block['in_flight_at_end']:,} at the end)"
     assert f"stability  {block['verdict']}  backlog growth {words}  {peak}" in text.splitlines()
     # every metrics row the page shows is said in the table's words, and the terminal's utilization too
     shown = re.findall(r"<tr><td>([^<]*)</td>", page)

@@ -27,7 +27,7 @@ def test_a_burst_that_drained_reads_stable_with_its_peak():
     result = sim.run(burst_scenario("10m", 2000))
     b = result.summary["stability"]
     assert (b["in_flight_peak"], b["in_flight_at_end"]) == (40, 0)
-    assert "sampled peak 40 in system (0 at the end)" in _line(result)
+    assert "  peak 40 in system (0 at the end)" in _line(result)
 
 
 def test_the_words_carry_thousands_separators_and_leave_a_closed_loop_out():

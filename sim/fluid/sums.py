@@ -4,9 +4,12 @@ Each pool's steps add to the fleet's sums (:class:`FleetSums`) and to every clas
 (:class:`ClassSums`, :func:`add_classes`): latency distributions are mixtures of the capacity
 curve's normalised log-histograms weighted by requests measured, each step's shifted by the waits
 behind its backlog, each request served by its own (:data:`SHIFTED`,
-:class:`~sim.fluid.backlog.StepWaits`); means are request-weighted; ITL percentiles are those of the
-mixture of the curve's inter-token-gap histograms weighted by the gaps served (requests times output
-tokens after the first), each instant at capacity a saturated replica's (:meth:`FleetSums.add_latency`).
+:class:`~sim.fluid.backlog.StepWaits`); their means are request-weighted. ITL is gap-weighted, mean and
+percentiles alike, as the request level reads it (each inter-token gap one entry): the percentiles are
+those of the mixture of the curve's inter-token-gap histograms weighted by the gaps served (requests times
+output tokens after the first), the mean each step's mean gap weighted the same, each instant at capacity
+a saturated replica's (:meth:`FleetSums.add_latency`); a curve's gap rows are required (every measured
+curve has them, format 14), and a run that served no gap reads no ITL, as the request level.
 :func:`mixture_stats` turns a mixed histogram into the summary's ``mean/p50/p90/p99``.
 """
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 
 from sim.fluid.attain import backlog_attainment
 from sim.fluid.backlog import REF, StepWaits, mix_rows
-from sim.fluid.curve import HIST_METRICS, METRICS, STATS, CapacityCurve
+from sim.fluid.curve import HIST_METRICS, METRICS, CapacityCurve
 from sim.metrics.histogram import LogHistogram
 
 SHIFTED = ("ttft", "e2e", "queue")
@@ -24,7 +27,7 @@ SHIFTED = ("ttft", "e2e", "queue")
 
 def mixture_stats(counts: np.ndarray, mean: float | None, method: str = "linear") -> dict:
     """``mean/p50/p90/p99`` of a mixed log-histogram (``counts`` on the reference bins); the mean
-    is the request-weighted one given (``None`` and no percentiles when nothing was measured);
+    is the one given (request- or, for ITL, gap-weighted; ``None`` and no percentiles when nothing was measured);
     ``method`` as :meth:`~sim.metrics.histogram.LogHistogram.stats` (``"inverted_cdf"`` for the
     token-weighted ITL, as the request level reads it)."""
     h = LogHistogram()
@@ -181,14 +184,11 @@ class FleetSums:
 
     def __init__(self, like: dict) -> None:
         self.hist = {m: np.zeros_like(v) for m, v in like.items()}
-        self.lat_sum = {m: 0.0 for m in METRICS}
-        self.lat_w = {m: 0.0 for m in METRICS}
-        self.itl_pct = {s: 0.0 for s in STATS if s != "mean"}
-        self.itl_w = 0.0
-        # the inter-token gaps' mixture (each gap one entry); a curve without gap rows (one built by hand)
-        # leaves the percentiles the token-weighted average of its grid points' (itl_pct)
+        self.lat_sum = {m: 0.0 for m in HIST_METRICS}
+        self.lat_w = {m: 0.0 for m in HIST_METRICS}
+        # the inter-token gaps' mixture (each gap one entry) and their sum: ITL mean and percentiles gap-weighted
         self.itl_hist = np.zeros_like(next(iter(like.values()))) if like else np.zeros(0)
-        self.itl_mixed = True
+        self.itl_sum = self.itl_gaps = 0.0
         self.served = self.rejected = self.backlog = 0.0
         self.met = self.fin = 0.0
         self.win_req = self.win_in = self.win_out = 0.0
@@ -196,32 +196,29 @@ class FleetSums:
 
     def add_latency(self, curve: CapacityCurve, i: np.ndarray, w: np.ndarray, at, meas: np.ndarray,
                     waits: StepWaits) -> None:
-        """Each step's curve distribution shifted by the waits behind its backlog, weighted by requests measured."""
+        """Each step's curve distribution shifted by the waits behind its backlog, weighted by requests measured
+        (ITL by the inter-token gaps served, each request's output tokens after the first)."""
         sat_row, sat_mean = _saturated(curve)
         means = {m: curve.latency[m]["mean"] for m in METRICS}
         for m in HIST_METRICS:
             self.hist[m] += mix_rows(curve.hists[m], i, w, meas, waits.at_full(service_add(curve, means, m)),
                                      shift=m in SHIFTED, full_row=sat_row if m == "tpot" else None)
-        sat_itl = curve.sat_itl or {}                # a saturated replica's gaps, at the instants at capacity
-        for m in METRICS:
-            full = sat_mean if m == "tpot" else sat_itl.get("mean") if m == "itl" else None
+        for m in HIST_METRICS:
             mean = _read(waits, curve.latency[m]["mean"], at(curve.latency[m]["mean"]), m in SHIFTED,
-                         full, service_add(curve, means, m))
+                         sat_mean if m == "tpot" else None, service_add(curve, means, m))
             ok = ~np.isnan(mean)
             self.lat_sum[m] += float(np.sum((meas * mean)[ok]))
             self.lat_w[m] += float(np.sum(meas[ok]))
-        if "itl" in curve.hists and len(self.itl_hist):
-            # the gaps served: each request's output tokens after the first (the prefill emits that one)
-            gaps = meas * max(curve.output_tokens_mean - 1.0, 0.0)
-            self.itl_hist += mix_rows(curve.hists["itl"], i, w, gaps, waits, shift=False, full_row=curve.sat_itl_row)
-        elif float(np.sum(meas)) > 0:
-            self.itl_mixed = False
-        tok_w = meas * curve.output_tokens_mean
-        for s in self.itl_pct:
-            v = _read(waits, curve.latency["itl"][s], at(curve.latency["itl"][s]), False, sat_itl.get(s))
-            ok = ~np.isnan(v)
-            self.itl_pct[s] += float(np.sum((tok_w * v)[ok]))
-        self.itl_w += float(np.sum(tok_w))
+        # the gaps served: each request's output tokens after the first (the prefill emits that one), each gap
+        # one entry in the percentiles and the mean alike, as the request level reads them (every gap); a step's
+        # mean gap is the curve's at its load (a saturated replica's at the instants at capacity)
+        gaps = meas * max(curve.output_tokens_mean - 1.0, 0.0)
+        self.itl_hist += mix_rows(curve.hists["itl"], i, w, gaps, waits, shift=False, full_row=curve.sat_itl_row)
+        mean = _read(waits, curve.latency["itl"]["mean"], at(curve.latency["itl"]["mean"]), False,
+                     (curve.sat_itl or {}).get("mean"))
+        ok = ~np.isnan(mean)
+        self.itl_sum += float(np.sum((gaps * mean)[ok]))
+        self.itl_gaps += float(np.sum(gaps[ok]))
 
     def add_backlog_ages(self, ages: np.ndarray, n_old: np.ndarray) -> None:
         """The backlog left at the end that already missed the TTFT objective counts at its age, and
@@ -251,15 +248,12 @@ class FleetSums:
     def blocks(self, sc, arrived: float, window: float) -> dict:
         """The summary's ``requests``, ``latency``, ``throughput`` and ``slo`` blocks."""
         latency = {}
-        for m in METRICS:
+        for m in HIST_METRICS:
             mean = self.lat_sum[m] / self.lat_w[m] if self.lat_w[m] > 0 else None
-            if m in HIST_METRICS:
-                latency[m] = mixture_stats(self.hist[m], mean)
-            elif self.itl_mixed and self.itl_hist.sum() > 0:
-                latency[m] = mixture_stats(self.itl_hist, mean, "inverted_cdf")
-            else:
-                latency[m] = {"mean": mean,
-                              **{s: (v / self.itl_w if self.itl_w > 0 else None) for s, v in self.itl_pct.items()}}
+            latency[m] = mixture_stats(self.hist[m], mean)
+        itl_mean = self.itl_sum / self.itl_gaps if self.itl_gaps > 0 else None
+        latency["itl"] = mixture_stats(self.itl_hist, itl_mean, "inverted_cdf")
+        latency = {m: latency[m] for m in METRICS}           # the summary's order
         return {
             "requests": {"arrived": int(round(arrived)), "completed": int(round(self.served)),
                          "rejected": int(round(self.rejected)), "in_flight": int(round(self.backlog)), "failed": 0,

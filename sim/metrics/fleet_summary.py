@@ -84,12 +84,14 @@ class FleetSummary:
 
 
 def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, timeseries: np.ndarray,
-                  requests: dict, end_s: float) -> FleetSummary:
+                  requests: dict, end_s: float, in_flight_peak: int | None = None) -> FleetSummary:
     """Per-pool blocks and the fleet's utilization, GPU-hours and stability from each pool's usage.
 
     ``kv_cache_mean`` is the fleet's mean KV-cache share (each tier weighs its samples by
     replicas); ``timeseries`` (rows of :data:`sim.metrics.schema.TS_COLUMNS`) and ``requests``
-    (the summary's ``requests`` block) feed :func:`sim.metrics.stability.timeseries_stability`.
+    (the summary's ``requests`` block) feed :func:`sim.metrics.stability.timeseries_stability`;
+    ``in_flight_peak``: the most requests in the system at once, counted at every arrival and departure
+    (``None``: the time series' largest, an estimate).
     """
     prov_s = busy_s = flops_cap = flops_done = 0.0
     per_pool: dict[str, dict] = {}
@@ -127,7 +129,7 @@ def fleet_summary(scenario, usage: list[PoolUsage], *, kv_cache_mean: float, tim
     lf, served, offered = bottleneck_stage(scenario, usage, per_pool, utilization["load_factor"], requests,
                                            horizon < end_s)
     stability = timeseries_stability(timeseries, requests, scenario.warmup, horizon, len(usage),
-                                     load_factor=lf, served=served, offered=offered)
+                                     load_factor=lf, served=served, offered=offered, peak=in_flight_peak)
     if scenario.workload.closed is not None:
         stability = closed_loop(stability, scenario.workload.closed.concurrency)
     if admits(scenario):

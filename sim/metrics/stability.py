@@ -117,7 +117,7 @@ def in_system_by_time(times: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray
 
 def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s: float, warmup_s: float,
               in_flight_at_end: float, offered_load_factor: float | None = None,
-              admitted_load_factor: float | None = None) -> dict:
+              admitted_load_factor: float | None = None, peak: int | None = None) -> dict:
     """The ``stability`` summary block (see the module docstring).
 
     Parameters
@@ -132,6 +132,10 @@ def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s
     admitted_load_factor : the same for the admitted requests alone, what the verdict judges when
         some were refused by a full waiting room or abandoned (the backlog is made of the admitted
         ones: the verdict stays the backlog's); ``None``: ``offered_load_factor``.
+    peak : the most requests in the system at once, counted at every arrival and departure
+        (``in_flight_peak_basis: "exact"``); ``None``: the largest of ``in_system`` (``"samples"``: the
+        request level's every ``metrics.interval``, the fluid tier's each step's and sub-step's end, an
+        estimate). Either way never under the count at the end.
     """
     t = np.asarray(times, dtype=np.float64)
     n = np.asarray(in_system, dtype=np.float64)
@@ -151,7 +155,9 @@ def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s
     verdict = verdict_of(growth * window > allowance, judged, resolution, arrived)
     return {"stable": VERDICTS[verdict], "verdict": verdict, "backlog_growth_per_s": growth,
             "in_flight_at_end": int(round(in_flight_at_end)),
-            "in_flight_peak": int(round(float(n.max()))) if len(n) else int(round(in_flight_at_end)),
+            "in_flight_peak": max(int(peak) if peak is not None else int(round(float(n.max()))) if len(n) else 0,
+                                  int(round(in_flight_at_end))),
+            "in_flight_peak_basis": "samples" if peak is None else "exact",
             "window_s": window, "arrival_rate_per_s": n_window / window if window > 0 else 0.0,
             "offered_load_factor": offered_load_factor if offered_load_factor is None
             or math.isfinite(offered_load_factor) else None, "resolution": resolution}
@@ -227,13 +233,15 @@ def offered_load_factor(load_factor: float | None, requests: dict, served: float
 
 def timeseries_stability(ts: np.ndarray, requests: dict, warmup_s: float, end_s: float, n_pools: int,
                          load_factor: float | None = None, served: float | None = None,
-                         offered: float | None = None) -> dict:
+                         offered: float | None = None, peak: int | None = None) -> dict:
     """The ``stability`` block from a run's time series (both tiers write the same columns:
     ``time_s, pool, replicas, queue_len, central_queue, running, ...``): requests in the system
     are every pool's queue and running sequences plus the central queue (repeated on every pool's
     row); ``requests`` is the summary's ``requests`` block, ``load_factor`` the fleet's, ``served``
     and ``offered`` the requests' worth of work it counts and that was admitted
-    (:func:`offered_load_factor` scales it to the work offered)."""
+    (:func:`offered_load_factor` scales it to the work offered); ``peak``: the most requests in the system
+    at once where it was counted exactly (every arrival and departure: the request level), else the
+    time series' largest (:func:`stability`)."""
     ts = np.asarray(ts, dtype=np.float64)
     if len(ts):
         t, n = in_system_by_time(ts[:, 0], in_system_rows(ts, n_pools))
@@ -242,7 +250,7 @@ def timeseries_stability(ts: np.ndarray, requests: dict, warmup_s: float, end_s:
     olf = offered_load_factor(load_factor, requests, served, offered)
     return stability(t, n, arrived=requests["arrived"], end_s=float(end_s), warmup_s=float(warmup_s),
                      in_flight_at_end=requests["in_flight"], offered_load_factor=olf,
-                     admitted_load_factor=admitted_share(olf, requests))
+                     admitted_load_factor=admitted_share(olf, requests), peak=peak)
 
 
 def admitted_share(offered_lf: float | None, requests: dict) -> float | None:

@@ -59,6 +59,7 @@ def feed_closed(fleet: "Fleet", chunks: Iterator, horizon_s: float):
             next_rid[0] += 1
             fleet.arrived += 1
             fleet.in_flight[r.rid] = r
+            fleet.in_system.arrive(env.now)
             ev = env.event()
             waiting[r.rid] = ev
             fleet.route(r)

@@ -58,6 +58,7 @@ def feed_at_arrival(fleet: "Fleet", chunks: Iterator, horizon_s: float):
     rid = 0
     for ch in chunks:
         reqs = chunk_requests(ch, rid, horizon_s, fleet.class_prio)
+        fleet.in_system.arrive_many(ch.arrival_s[:len(reqs)])
         if fleet.patience is not None:
             fleet.patience.assign(reqs)
         for r in reqs:
@@ -120,6 +121,7 @@ def feed_ahead(fleet: "Fleet", chunks: Iterator, horizon_s: float):
         if ch is None or not len(ch.arrival_s):
             return last()
         reqs = chunk_requests(ch, rid, horizon_s, fleet.class_prio)
+        fleet.in_system.arrive_many(ch.arrival_s[:len(reqs)])
         if fleet.patience is not None:
             fleet.patience.assign(reqs)
         in_flight = fleet.in_flight

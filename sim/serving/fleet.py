@@ -30,6 +30,7 @@ from sim.serving.closed_feed import feed_closed
 from sim.serving.disaggregation import transfer_summary, transfer_time_s
 from sim.serving.failures import failure_summary
 from sim.serving.feed import feed_ahead, feed_at_arrival
+from sim.serving.in_system import InSystemPeak
 from sim.serving.lifecycle import ReplicaLifecycle
 from sim.serving.outcome import (EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_RELEASE, EV_REPAIR, EVENT_DTYPE,
                                  EVENT_KINDS, FleetOutcome, PoolUsage)
@@ -73,6 +74,7 @@ class Fleet(ReplicaLifecycle):
         self.arrived = 0
         self.preemptions = 0
         self.in_flight: dict[int, Req] = {}
+        self.in_system = InSystemPeak()         # every arrival and departure: the exact peak in the system
         # a closed loop's clients (sim.serving.closed_feed) learn here that a request left the system:
         # on_done(r, t) at the time t the client learns it: completed (its last token, the frontend's delay
         # included), rejected or failed
@@ -214,6 +216,7 @@ class Fleet(ReplicaLifecycle):
         """Close the books at ``end`` (settle, last time-series row) and hand up the outcome."""
         self.close(end)
         self.sampler.final(end)
+        self.in_system.settle(end)
         self.end_time = end
         pools = [PoolUsage(pool=p, intervals=tuple(p.intervals),
                            busy_replica_s=sum(min(r.busy_at(end), end) for r in p.replicas),
@@ -231,6 +234,7 @@ class Fleet(ReplicaLifecycle):
         if self.prefill_pool is not None:
             dynamics["disaggregation"] = transfer_summary(self)
         return FleetOutcome(end_s=end, log=self.log, gaps=self.gaps, in_flight_rows=self.in_flight_rows(),
+                            in_flight_peak=self.in_system.peak,
                             timeseries=self.sampler.rows, preemptions=self.preemptions, pools=pools,
                             events=np.array(self.events, dtype=EVENT_DTYPE), dynamics=dynamics)
 
@@ -424,6 +428,7 @@ class Fleet(ReplicaLifecycle):
         done[2] += r.gen
         done[3] += r.first_tok - r.arrival
         self.in_flight.pop(r.rid, None)
+        self.in_system.depart(t)
         self.log.append(self._row(r, COMPLETED, t))
         if self.on_done is not None:
             self.on_done(r, t + self.frontend_s)    # when the client sees the last token
@@ -433,6 +438,9 @@ class Fleet(ReplicaLifecycle):
             self.no_replica_rejects += 1
         r.reason = reason
         self.in_flight.pop(r.rid, None)
+        # it left when refused (a pre-routed one at its arrival at the earliest), or when its client gave up
+        self.in_system.depart(r.deadline if reason == R_TIMEOUT and r.deadline < math.inf
+                              else max(self.env.now, r.arrival))
         self.log.append(self._row(r, REJECTED, -1.0))
         if self.on_done is not None:
             self.on_done(r, self.env.now)

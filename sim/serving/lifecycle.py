@@ -132,6 +132,7 @@ class ReplicaLifecycle:
         r.reason = R_RETRIES
         self.requests_failed += 1
         self.in_flight.pop(r.rid, None)
+        self.in_system.depart(self.env.now)
         self.log.append(self._row(r, FAILED, -1.0))
         if self.on_done is not None:
             self.on_done(r, self.env.now)

@@ -52,3 +52,6 @@ class FleetOutcome:
     pools: list[PoolUsage]
     events: np.ndarray
     dynamics: dict = field(default_factory=dict)   # "autoscale", "failures", "disaggregation" blocks
+    #: the most requests in the system at once, counted at every arrival and departure
+    #: (:class:`~sim.serving.in_system.InSystemPeak`); ``None``: read it off the time series' samples
+    in_flight_peak: int | None = None
