@@ -18,8 +18,9 @@ a wave decode in the same steps and finish in the same step; the client then sen
 published figures show it: the run's duration is the number of waves times the mean end-to-end latency (within
 3 %: at 4, 125 waves x 21.53 s = 2,692 s against the published 2,692.1 s), and at 4 the TTFT's standard deviation
 is 10.9 ms against a median of 974.9 ms, so the four prompts got their first token in the same step. With chunked
-prefill they could not: vLLM V0's default chunk of 2,048 tokens would finish the four 3,200-token prompts at the
-2nd, 4th, 5th and 7th chunk, hundreds of ms apart (vLLM 0.7.x forced chunked prefill off for MLA models,
+prefill they could not: vLLM V0's default chunk of 2,048 tokens (the log in vllm-project/vllm PR 12638: "Chunked
+prefill is enabled with max_num_batched_tokens=2048") would finish the four 3,200-token prompts at the 2nd, 4th, 5th
+and 7th chunk, hundreds of ms apart (vLLM 0.7.x forced chunked prefill off for MLA models,
 vllm-project/vllm PR 12642, 2025-02-01; whether the nightly still did is not pinned down here, the spread says it
 ran them in one step). So the median TTFT is one prefill step of ``concurrency`` prompts (plus the client's and the
 API server's time, a few ms: the published rate is, if anything, a lower bound of the engine's).
