@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import deepseek_prompt_ttft
 import mlperf_deepseek
 import moe_decode_level
 import moe_prompt_bound
-from sim.perf.kernels import CUTLASS_BLOCK_FP8_FRACTION, cutlass_block_fp8_tflops, kernel_set
+from sim.perf.kernels import (CUTLASS_BLOCK_FP8_FRACTION, CUTLASS_BLOCK_FP8_H100_FEB25, cutlass_block_fp8_tflops,
+                              kernel_set)
 from sim.perf.roofline import RooflineModel
 from sim.scenario.catalog import get_gpu, get_model
 from validation_moe_level import MOE_LEVEL, tp8_at_level
@@ -140,6 +142,11 @@ def other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[str
     unpriced_prompts_s = a.prompts / run(replace(a, output_tokens=1, kernels="trtllm"))
     fm_128 = next(t for n, _, t in moe_prompt_bound.PR_13932_TP8 if n == 128)
     fm_dec, fm_bound = moe_prompt_bound.decode_check(), moe_prompt_bound.prompt_bound()
+    tt = [{**r, "std_ms": w[2]} for r, w in zip(deepseek_prompt_ttft.wave_rows(), deepseek_prompt_ttft.VLLM_07_WAVES)]
+    waves = deepseek_prompt_ttft.waves_check()
+    max_wave = max(abs(w["duration_over_waves"] - 1) for w in waves)
+    h100 = deepseek_prompt_ttft.h100_triton_tflops()
+    feb = sorted(2.0 * m * n * k / (us * 1e-6) / 1e12 for m, n, k, us in CUTLASS_BLOCK_FP8_H100_FEB25)
     kernel_lines = [
         "**Kernel sets of these rows.** The vLLM rows (" + ", ".join(r.id for r in engine_set if "vllm" in r.kernels)
         + ") run vLLM's MoE routing kernels, "
@@ -167,7 +174,10 @@ def other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[str
         "(github.com/sgl-project/sglang/pull/5820, 2025-04-28, the `vllm` column) runs it at "
         f"{cutlass_block_fp8_tflops():.0f} TFLOPS at 4,096 tokens (median of its three shapes at that size), "
         f"{CUTLASS_BLOCK_FP8_FRACTION:.1%} of a Hopper's fp8 peak, where the catalog prices fp8 GEMMs at "
-        f"{get_gpu('h200-sxm').efficiency('fp8').flops_efficiency:.1%}. The kernel sets `sglang-0.4` (rows "
+        f"{get_gpu('h200-sxm').efficiency('fp8').flops_efficiency:.1%}; vLLM's own table of the kernel from the "
+        f"releases' month (github.com/vllm-project/vllm/pull/13917, 2025-02-26, H100) runs it at {feb[0]:.0f}-"
+        f"{feb[-1]:.0f} TFLOPS at 1,024-4,096 tokens, a range with that rate inside it. The kernel sets "
+        "`sglang-0.4` (rows "
         + ", ".join(r.id for r in early if r.kernels == "sglang-0.4") + ") and `vllm-0.7` (rows "
         + ", ".join(r.id for r in early if r.kernels == "vllm-0.7") + ") price those GEMMs (the MLA projections, "
         "the dense and shared-expert MLPs: `sim.perf.kernels.block_fp8_linears`) at that rate. `sglang-0.4` also "
@@ -190,7 +200,25 @@ def other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[str
         f"vLLM 0.7.4's whole {fm_dec['published_step_ms']:.1f} ms decode step at 128 sequences on H200; at its time "
         f"per token at 2,048 tokens the modelled prompt chunk would run {fm_bound['with_published_calls_tokens_per_s']:,} "
         f"tokens/s against 20a's published {fm_bound['published_tokens_per_s']:,}: `benchmarks/moe_prompt_bound.py`), "
-        "and Triton's MLA extend kernel's own rate."]
+        "and Triton's MLA extend kernel's own rate. The same vLLM 0.7.4 nightly's prompt side is also measured "
+        "directly, outside these rows, by dstack's online runs (the decode points below; "
+        "`benchmarks/deepseek_prompt_ttft.py`): identical 3,200/800-token requests at a fixed concurrency of "
+        f"{waves[0]['concurrency']}-{waves[-1]['concurrency']} run in waves that start and finish in the same steps "
+        f"(each run's duration is its waves times the mean end-to-end latency within {max_wave:.0%}; at "
+        f"{waves[0]['concurrency']} the time to first token's standard deviation is {tt[0]['std_ms']:.1f} ms of a "
+        f"{tt[0]['published_ttft_ms']:.0f} ms median), so the median time to first token is one prefill of the whole "
+        f"wave: {min(r['published_tokens_per_s'] for r in tt):,}-{max(r['published_tokens_per_s'] for r in tt):,} "
+        f"tokens/s at {tt[0]['tokens_per_step']:,}-{tt[-1]['tokens_per_step']:,} tokens per step against "
+        f"{min(r['modelled_tokens_per_s'] for r in tt):,}-{max(r['modelled_tokens_per_s'] for r in tt):,} modelled "
+        f"(`vllm-0.7`), {min(r['published_over_modelled'] for r in tt):.1f}-"
+        f"{max(r['published_over_modelled'] for r in tt):.1f}x at every size: a time per prompt token "
+        f"({min(r['unpriced_us_per_token'] for r in tt):.0f}-{max(r['unpriced_us_per_token'] for r in tt):.0f} µs), "
+        "not a floor per step or per request, and not the scheduler's or the KV cache's doing (one prefill step "
+        "involves neither). Nothing is fitted to it. Were all of it in the routed experts' 58 calls, they would run at "
+        f"{min(r['expert_calls_tflops_if_all_theirs'] for r in tt):.0f}-"
+        f"{max(r['expert_calls_tflops_if_all_theirs'] for r in tt):.0f} TFLOPS on H200, against "
+        f"{min(h100):.0f}-{max(h100):.0f} for vLLM PR 13932's Triton call on H100 at 1,536-2,048 tokens: a scale that "
+        "fits that kernel, not a measurement that names it, so it stays unpriced."]
     return kernel_lines + ["", "**Other engines on one node: SGLang and vLLM (20a-21f).** Is the one-node gap TensorRT-LLM's? dstack's "
             "offline benchmark (March 2025, source above) ran DeepSeek-R1 on 8 H200 with SGLang 0.4.3 and a vLLM "
             f"0.7.4 nightly: DeepSeek's FP8 checkpoint, bf16 KV cache, {a.prompts:,} requests of {a.input_tokens:,} "

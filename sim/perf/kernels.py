@@ -121,7 +121,9 @@ Five sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets
     kernel's compute-bound rate as a fraction of the GPU's fp8 peak: 729.0 TFLOPS (:func:`cutlass_block_fp8_tflops`,
     the median of three DeepSeek shapes at 4,096 tokens in SGLang PR 5820's table: 615-891 TFLOPS, where DeepGEMM
     runs 831-1,280), 36.8 % of a Hopper SXM's 1,979 against the catalog's fp8 GEMM factor of 69.1 % (calibrated
-    on per-tensor fp8 GEMMs). Each block-fp8 linear GEMM (:func:`block_fp8_linears`) takes its smooth roofline at that
+    on per-tensor fp8 GEMMs). vLLM's own table of the kernel from the releases' month (vLLM PR 13917, 2025-02-26,
+    H100, :data:`CUTLASS_BLOCK_FP8_H100_FEB25`) runs it at 603-817 TFLOPS at 1,024-4,096 tokens, a range with the
+    priced 729 inside it too. Each block-fp8 linear GEMM (:func:`block_fp8_linears`) takes its smooth roofline at that
     rate instead of the GEMMs' (and at least the set's floor); the kv_a projection's Triton GEMM is priced at it too, a
     lower bound of its time (replicated at TP8, it is 10 % of these GEMMs' FLOPs per GPU; SGLang's Triton kernel ran
     268-355 TFLOPS at 4,096 tokens on H200 in SGLang PR 3893, 2025-02-26, and 563-656 on two shapes in PR 5820). The
@@ -225,6 +227,14 @@ sgl-project/sglang PR 3267) at M = 4,096 tokens, the DeepSeek-V3 shapes at that 
 github.com/sgl-project/sglang/pull/5820 ("cutlass 3.9 supported to improve fp8_blockwise_gemm", 2025-04-28;
 ``benchmark/kernels/quantization/bench_fp8_blockwise_gemm.py``, ``triton.testing.do_bench``, the GEMM alone on
 Hopper): the TP1 q_b (N=24,576 K=7,168) and kv_b (N=32,768 K=512) projections and the TP8 q_b (N=3,072 K=1,536)."""
+
+
+CUTLASS_BLOCK_FP8_H100_FEB25 = ((1024, 4096, 7168, 99.7), (1024, 18432, 7168, 331.3), (2048, 4096, 7168, 198.3),
+                                (4096, 4096, 7168, 392.2))
+"""``(M, N, K, µs)``: the same CUTLASS kernel on H100 as vLLM timed it on 2025-02-26, the day DeepGEMM was released and
+the month of the early-2025 releases (vllm-project/vllm PR 13917, ``benchmarks/kernels/deepgemm/README.md``, "vLLM
+CUTLASS Implementation", the rows at M >= 1,024: 603-817 TFLOPS, 613 at M = 4,096). Not used for the rate (its shapes
+are not the TP8 ones of :data:`CUTLASS_BLOCK_FP8_HOPPER`): a cross-check that the rate is what the kernel ran then."""
 
 
 def cutlass_block_fp8_tflops() -> float:
