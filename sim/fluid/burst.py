@@ -1,4 +1,4 @@
-"""Trace arrivals burstier than Poisson inside a sub-step: what the fluid tier cannot see, said.
+"""Trace arrivals burstier than Poisson inside a sub-step: measured, modelled where the curves allow, said where not.
 
 The fluid tier reads a trace replay's rate per sub-step (:mod:`sim.fluid.substep`: twelve per step)
 and prices each instant's load with a capacity curve measured under Poisson arrivals
@@ -8,7 +8,9 @@ bursts of seconds) queues far longer than that: the bundled Azure conversation s
 its rate on three H100 replicas reads a TTFT p99 of 0.30 s in the fluid tier against 1.4 s replayed
 request by request (``docs/scaling.md``, "Trace arrivals burstier than Poisson").
 
-This module measures it and says so. The trace's arrivals are counted in windows of about
+This module measures it. Above :func:`threshold` the curves are measured under the trace's own arrivals
+instead (:mod:`sim.fluid.replay`: the same case then reads 1.68 s), or batch Poisson clumps of its index
+(:func:`clump_mean`, :func:`pool_clumps`); a run on curves that were not says so (:func:`warn_bursty`). The trace's arrivals are counted in windows of about
 :data:`WINDOW_S` tiling each sub-step, and :func:`dispersion` gives the index of dispersion of those
 counts (their variance over their mean), each window against its own sub-step's mean, so that the
 rate swings the sub-steps already follow are not counted. Poisson arrivals at a rate constant within
