@@ -92,3 +92,18 @@ def test_the_code_sample_reads_its_tails_near_the_request_level():
     for metric in ("ttft", "tpot"):
         assert fluid["latency"][metric]["p99"] == pytest.approx(request["latency"][metric]["p99"], rel=0.25)
     assert fluid["fidelity"]["arrival_dispersion"]["modelled"] == "trace"
+
+
+def test_a_clumped_trace_with_classes_is_measured_under_batch_poisson_and_says_so():
+    """The conversation sample at 10x with two classes sharing it: a replay cannot keep each row's class, so
+    the curves are measured under batch Poisson clumps of its index (9.87: geometric clumps of mean 5.4 on the
+    group of all 3 replicas), and the run says what that model leaves out."""
+    import sim
+    from sim.errors import ScenarioWarning
+
+    sets = ["workload.arrival.rate_scale=10", "fleet.pools.0.replicas=3",
+            'workload.classes=[{name: a, share: 0.5}, {name: b, share: 0.5}]']
+    assert _arrivals(_loaded(CONV, *sets)) == [{"process": "compound_poisson", "clump_mean": 5.4}]
+    with pytest.warns(ScenarioWarning, match="measured under batch Poisson arrivals of that index"):
+        summary = sim.run(str(CONV), overrides=sets + ["fidelity=fluid"]).summary
+    assert summary["fidelity"]["arrival_dispersion"]["modelled"] == "compound_poisson"
