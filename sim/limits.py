@@ -31,7 +31,7 @@ step past :data:`MAX_STEP_S` is a unit slip (``base_s: 1e9``) or an efficiency n
 ``metrics.interval`` through each step, would not end.
 
 Expected requests integrate each arrival process's intensity over ``[0, duration)``: ``rate``
-(Poisson, gamma), ``mean_rate`` times the mean weekday factor (diurnal), the piecewise rates
+(Poisson, gamma, compound Poisson), ``mean_rate`` times the mean weekday factor (diurnal), the piecewise rates
 over their intervals, each times growth (``∫ (1 + monthly)^(t / month) dt``); a trace gives
 its rows inside the window (every loop's) x ``rate_scale`` (read only when a bound from the file
 size could pass the limit; ``fleetsim validate`` always counts them); a closed loop its clients'
@@ -117,7 +117,7 @@ def _mean_growth(duration: float, growth) -> float:
 
 def _process_requests(process, duration: float, growth, base_dir: Path, limit: float, count: bool = False) -> float:
     kind = process.process
-    if kind in ("poisson", "gamma"):
+    if kind in ("poisson", "gamma", "compound_poisson"):
         return process.rate * _growth_seconds(duration, growth)
     if kind == "diurnal":
         weekly = process.weekly or [1.0]

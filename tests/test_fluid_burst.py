@@ -147,20 +147,33 @@ def test_the_bundled_azure_samples(trace, scale, warns):
     assert out["overdispersed"] is warns and bool(said) is warns
 
 
-def test_a_fluid_run_says_it_and_keeps_the_index_in_its_summary(tmp_path):
-    """End to end: the pairs trace run in the fluid tier warns once and its summary's
-    ``fidelity.arrival_dispersion`` holds what was measured; its keys beside it stay."""
+def test_a_fluid_run_keeps_the_index_in_its_summary_and_says_it_only_on_poisson_curves(tmp_path):
+    """End to end: the pairs trace run in the fluid tier measures its curves under the trace's own arrivals
+    (sim/fluid/replay.py), so it does not warn, and its summary's ``fidelity.arrival_dispersion`` holds what
+    was measured and ``modelled: trace``; its keys beside it stay. Given curves measured under Poisson
+    arrivals instead, the same run warns once and says ``modelled: None``."""
     import sim
     from sim.errors import ScenarioWarning
+    from sim.fluid.capacity import capacity_curve
+    from sim.scenario.load import load_scenario
+    from sim.fluid.run import run_fluid
 
     base = _poisson_times(np.random.default_rng(4), 2.0, 600.0)
     base = base[base < 600.0]
-    with pytest.warns(ScenarioWarning, match="burstier than Poisson"):
-        summary = sim.run(_trace_scenario(tmp_path, np.concatenate([base, base]), 600.0)).summary
+    data = _trace_scenario(tmp_path, np.concatenate([base, base]), 600.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ScenarioWarning)
+        summary = sim.run(data).summary
     disp = summary["fidelity"]["arrival_dispersion"]
     assert summary["fidelity"]["tier"] == "fluid" and summary["fidelity"]["steps"] == 1
     assert disp["overdispersed"] is True and disp["index"] > disp["threshold"] >= MATERIAL
-    assert disp["window_s"] == pytest.approx(600.0 / 12 / 50)
+    assert disp["window_s"] == pytest.approx(600.0 / 12 / 50) and disp["modelled"] == "trace"
+    loaded = load_scenario(data)
+    poisson = [capacity_curve(loaded.scenario, 0, Path(loaded.base_dir))]
+    with pytest.warns(ScenarioWarning, match="burstier than Poisson") as caught:
+        plain = run_fluid(loaded, curves=poisson).summary
+    assert sum("burstier" in str(w.message) for w in caught) == 1
+    assert plain["fidelity"]["arrival_dispersion"]["modelled"] is None
 
 
 def _gamma_scenario(cv: float, fidelity: str, seed: int = 1, classes: bool = False) -> dict:
@@ -205,3 +218,19 @@ def test_a_class_of_gamma_arrivals_is_named():
 
     with pytest.warns(ScenarioWarning, match=r"^workload\.classes\.1\.arrival: a gamma arrival process of cv 2"):
         sim.run(_gamma_scenario(2.0, "fluid", classes=True))
+
+
+def test_a_sweep_says_the_gamma_warning_once(tmp_path, capsys):
+    """Two rates of the cv-2 gamma scenario at fidelity: fluid: the sweep's checks say the gamma
+    warning once, and its two runs do not say it again (each said it before: three in all)."""
+    import yaml
+
+    from sim.cli import main
+
+    path = tmp_path / "g.yaml"
+    data = _gamma_scenario(2.0, "fluid")
+    data["duration"] = "600s"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["sweep", str(path), "--seeds", "1", "--grid", "workload.arrival.rate=3.0,3.3", "--executor", "serial",
+                 "--out", str(tmp_path / "sweep"), "--quiet", "--no-figures"]) == 0
+    assert capsys.readouterr().err.count("a gamma arrival process of cv 2") == 1

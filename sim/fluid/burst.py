@@ -1,4 +1,4 @@
-"""Trace arrivals burstier than Poisson inside a sub-step: what the fluid tier cannot see, said.
+"""Trace arrivals burstier than Poisson inside a sub-step: measured, modelled where the curves allow, said where not.
 
 The fluid tier reads a trace replay's rate per sub-step (:mod:`sim.fluid.substep`: twelve per step)
 and prices each instant's load with a capacity curve measured under Poisson arrivals
@@ -8,7 +8,9 @@ bursts of seconds) queues far longer than that: the bundled Azure conversation s
 its rate on three H100 replicas reads a TTFT p99 of 0.30 s in the fluid tier against 1.4 s replayed
 request by request (``docs/scaling.md``, "Trace arrivals burstier than Poisson").
 
-This module measures it and says so. The trace's arrivals are counted in windows of about
+This module measures it. Above :func:`threshold` the curves are measured under the trace's own arrivals
+instead (:mod:`sim.fluid.replay`: the same case then reads 1.68 s), or batch Poisson clumps of its index
+(:func:`clump_mean`, :func:`pool_clumps`); a run on curves that were not says so (:func:`warn_bursty`). The trace's arrivals are counted in windows of about
 :data:`WINDOW_S` tiling each sub-step, and :func:`dispersion` gives the index of dispersion of those
 counts (their variance over their mean), each window against its own sub-step's mean, so that the
 rate swings the sub-steps already follow are not counted. Poisson arrivals at a rate constant within
@@ -165,6 +167,64 @@ def burst_message(m: dict, sub_s: float) -> str | None:
             f"against 1.4 s); run it at fidelity: request")
 
 
+CLUMPED = "compound_poisson"
+"""The process the capacity curves of a clumped workload are measured under (:func:`pool_clumps`)."""
+
+
+def clump_mean(index: float, share: float = 1.0) -> float | None:
+    """The mean clump size of batch Poisson arrivals with geometric clumps whose counts have ``index``
+    (``E[b^2] / E[b] = 2 m - 1`` for a geometric ``b`` of mean ``m``), after a ``share`` of them is kept,
+    each request on its own (a replica group's part of a pool: a geometric clump thinned to ``q`` is,
+    where anything is left, geometric again, of mean ``1 + q (m - 1)``); rounded to two significant digits
+    (it is part of the capacity curve's cache key, and an index's sampling noise is about 0.1); ``None``
+    where that is 1, Poisson.
+
+        >>> clump_mean(9.87), clump_mean(9.87, 1 / 3), clump_mean(1.09), clump_mean(80.5)
+        (5.4, 2.5, None, 41.0)
+    """
+    m = 1.0 + share * ((index + 1.0) / 2.0 - 1.0)
+    m = float(f"{m:.2g}")
+    return m if m > 1.0 else None
+
+
+def _compound_index(workload, arrivals: np.ndarray | None) -> float | None:
+    """The index of dispersion of all the workload's arrivals where some come from ``compound_poisson``
+    processes (each ``2 clump_mean - 1``, the others' 1, weighed by ``arrivals``, each class's expected
+    arrivals; each process alone without them), or ``None`` without such a process."""
+    found = [(arrival.clump_mean, cols) for _, arrival, cols in _sources(workload) if arrival.process == CLUMPED]
+    if not found:
+        return None
+    if arrivals is None or not float(np.sum(arrivals)) > 0:
+        return max(2.0 * m - 1.0 for m, _ in found)
+    arrivals = np.asarray(arrivals, dtype=np.float64)
+    total = float(arrivals.sum())
+    sent = [float(arrivals[cols].sum()) for _, cols in found]
+    return (total - sum(sent) + sum((2.0 * m - 1.0) * n for (m, _), n in zip(found, sent))) / total
+
+
+def modelled_index(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir) -> tuple[float | None, dict | None]:
+    """``(index, measured)``: the index of dispersion the capacity curves are measured under (``None``:
+    Poisson's) and the trace's measurement (:func:`measure`, ``None`` without one): a trace's measured
+    index where it is above :func:`threshold`, else that of the workload's ``compound_poisson`` processes
+    (:func:`_compound_index`), known exactly."""
+    m = measure(sc, edges, fine, base_dir)
+    if m is not None and m["index"] > m["threshold"]:
+        return m["index"], m
+    mix = fine.sum(axis=(0, 1)) if fine is not None and not _pinned(sc) else None
+    return _compound_index(sc.workload, mix), m
+
+
+def pool_clumps(sc, index: float | None, groups: list[int]) -> list[float | None]:
+    """The mean clump each pool's curve is measured under (:func:`clump_mean`; ``None``: Poisson), for a
+    workload whose arrivals have ``index``: a pool's curve is measured on ``groups[i]`` replicas, which see
+    their part of the fleet's arrivals, ``g / sum(replicas)`` (each request routed on its own: random routing
+    splits a clump among the replicas, the state-aware routers spread it over the emptiest)."""
+    if index is None:
+        return [None] * len(groups)
+    total = sum(int(p.replicas) for p in sc.fleet.pools)
+    return [clump_mean(index, min(1.0, g / total)) for g in groups]
+
+
 def _gammas(workload) -> list[tuple[str, float, list[int]]]:
     """``(field, cv, classes)`` of every ``gamma`` arrival process of the workload (shared or a class's own),
     with the class columns whose arrivals it sends (:func:`_sources`)."""
@@ -210,29 +270,68 @@ def gamma_message(workload, arrivals: np.ndarray | None = None) -> str | None:
     return None
 
 
-def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir) -> dict | None:
+def modelled_message(m: dict, sub_s: float, clump: float) -> str:
+    """The warning for a trace measured as ``m`` (:func:`measure`) above :func:`threshold` whose curves were
+    measured under batch Poisson clumps of mean ``clump`` (:mod:`sim.fluid.replay`: a trace with classes)."""
+    from sim.humanize import duration
+
+    return (f"{m['field']}: the trace's arrivals are burstier than Poisson within the fluid tier's "
+            f"{duration(sub_s)} sub-steps (index of dispersion {m['index']:.2f} in {m['window_s']:.3g} s windows, "
+            f"Poisson's 1 ± {m['noise']:.2f}); with classes the capacity curves are measured under batch Poisson "
+            f"arrivals of that index (clumps of {clump:g} requests on average, the largest pool's), not the trace's "
+            f"own: bursts longer than a window and clumps whose requests share their lengths are left out, and the "
+            f"tails may still read too mildly; run it at fidelity: request to check")
+
+
+def gamma_warning(sc, fine: np.ndarray | None) -> None:
     """Warn (:class:`~sim.errors.ScenarioWarning`) for a ``gamma`` process burstier than :data:`MATERIAL`
-    (:func:`gamma_message`), then measure the trace's dispersion (:func:`measure`) and warn above
-    :func:`threshold`; returns what the summary's ``fidelity.arrival_dispersion`` holds (``window_s``,
-    ``index``, ``threshold``, ``overdispersed``), or ``None`` without a trace or where its sub-steps are
-    too short to count in (:func:`window_count`)."""
+    (:func:`gamma_message`; ``fine``: each class's arrivals per sub-step, whose totals weigh the classes,
+    :func:`sim.fluid.substep.sub_arrivals`). A fluid scenario's checks before a sweep's points say it
+    (:meth:`sim.planning.source.ScenarioSource.validate`), which then run without it, so that a sweep says it
+    once (:data:`GAMMA_SAID`)."""
     import warnings
 
     from sim.errors import ScenarioWarning
-    from sim.fluid.substep import SUB
 
     # other classes' arrivals dilute a gamma process's burstiness, unless classes are pinned to pools
     renewal = gamma_message(sc.workload, fine.sum(axis=(0, 1)) if fine is not None and not _pinned(sc) else None)
     if renewal:
         warnings.warn(renewal, ScenarioWarning, stacklevel=3)
+
+
+GAMMA_SAID = r".*: a gamma arrival process of cv .* is burstier than Poisson"
+"""The gamma warning's text (a ``warnings.filterwarnings`` message pattern), which a sweep's points, checked
+first (:func:`gamma_warning`), leave unsaid."""
+
+
+def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir, modelled: dict | None = None) -> dict | None:
+    """Warn for a ``gamma`` process burstier than :data:`MATERIAL` (:func:`gamma_warning`), then measure the
+    trace's dispersion (:func:`measure`) and, above :func:`threshold`, warn (:class:`~sim.errors.ScenarioWarning`)
+    unless the curves were measured under the trace's own arrivals (``modelled``: the ``workload.arrival`` of
+    the curves' grid runs, :func:`sim.fluid.replay.curve_arrivals`; ``None`` for Poisson's); returns what the
+    summary's ``fidelity.arrival_dispersion`` holds (``window_s``, ``index``, ``threshold``, ``overdispersed``,
+    and ``modelled``: the process the curves were measured under, ``trace`` or ``compound_poisson``, or
+    ``None``), or ``None`` without a trace or where its sub-steps are too short to count in
+    (:func:`window_count`)."""
+    import warnings
+
+    from sim.errors import ScenarioWarning
+    from sim.fluid.substep import SUB
+
+    gamma_warning(sc, fine)
     m = measure(sc, edges, fine, base_dir)
     if m is None:
         return None
-    message = burst_message(m, float(edges[1] - edges[0]) / SUB)
-    if message:
-        warnings.warn(message, ScenarioWarning, stacklevel=3)
-    return {"window_s": m["window_s"], "index": m["index"], "threshold": m["threshold"],
-            "overdispersed": message is not None}
+    sub_s = float(edges[1] - edges[0]) / SUB
+    over = m["index"] > m["threshold"]
+    kind = modelled.get("process") if over and modelled else None
+    if kind == CLUMPED:
+        warnings.warn(modelled_message(m, sub_s, float(modelled["clump_mean"])), ScenarioWarning, stacklevel=3)
+    elif kind is None and over:
+        warnings.warn(burst_message(m, sub_s), ScenarioWarning, stacklevel=3)
+    return {"window_s": m["window_s"], "index": m["index"], "threshold": m["threshold"], "overdispersed": over,
+            "modelled": kind}
 
 
-__all__ = ["dispersion", "gamma_message", "measure", "threshold", "warn_bursty", "window_count"]
+__all__ = ["GAMMA_SAID", "clump_mean", "dispersion", "gamma_message", "gamma_warning", "measure", "modelled_index",
+           "modelled_message", "pool_clumps", "threshold", "warn_bursty", "window_count"]

@@ -38,6 +38,10 @@ which shortens queues near saturation), so the curve is measured on a group of u
 is divided by the group's size. A pool larger than the group gets a little more smoothing than
 the group shows; the curve errs on the pessimistic side. ``spillover`` is not modelled.
 
+**Arrivals burstier than Poisson** (:mod:`sim.fluid.replay`): the template carries them (``workload.arrival``,
+so the key too) and the grid runs are measured under them, time-scaled to each rate, a replay once through
+at least; ``max_rps`` under Poisson's all the same (a clump queued at a probe's end would read as a backlog).
+
 Curves are cached as JSON in ``$FLEETSIM_CACHE`` (default ``~/.cache/fleetsim``), keyed by a hash
 of the derived scenario (pool, model, perf, lengths, classes, SLO), the measurement settings and the
 simulator's own source and catalogs (:func:`code_fingerprint`): a curve measured by another version
@@ -59,6 +63,7 @@ from sim.io import cache_dir, code_fingerprint
 from sim.fluid.pinned import curve_mix
 from sim.fluid.curve import CURVE_VERSION, CapacityCurve
 from sim.fluid.grid import GridRuns
+from sim.fluid.replay import measuring_arrival, replay_span
 from sim.fluid.saturation import (BACKLOG_SHARE, BATCHES, MAX_WINDOW, OVERDRIVE, SETTLED, TURNOVERS, saturated_rps,
                                   saturated_tpot, settled_rps, window_closed, work_weights)
 from sim.perf.memory import ADMISSION_WATERMARK
@@ -125,11 +130,13 @@ _NONE_DRAWN = {"dist": "fixed", "value": 1}
 """The lengths of a class a pool's curve keeps only for its index (no share: never drawn)."""
 
 
-def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict:
+def pool_template(scenario, pool_index: int, base_dir: Path = Path("."), arrival: dict | None = None) -> dict:
     """The scenario (as a dict, without rate/duration) that measures a pool: one replica, or a
     group of :func:`group_size` replicas behind the scenario's router, serving the classes in their
     long-run shares (under ``fleet.router.classes``, the pool's part of each: :func:`sim.fluid.pinned.curve_mix`;
-    those pinned to other pools left out)."""
+    those pinned to other pools left out); ``arrival``: what its grid runs' arrivals are where the workload's
+    are burstier than Poisson (:func:`sim.fluid.replay.curve_arrivals`; ``None``, Poisson's, leaves the
+    template as it was)."""
     sc = scenario.model_dump(mode="json")
     pool = copy.deepcopy(sc["fleet"]["pools"][pool_index])
     group = group_size(scenario, pool_index)
@@ -158,12 +165,14 @@ def pool_template(scenario, pool_index: int, base_dir: Path = Path(".")) -> dict
         for c in classes:
             c["share"] = c["share"] / tot
         classes[-1]["share"] = 1.0 - sum(c["share"] for c in classes[:-1])
-    arrival = wl.get("arrival") or {}
+    own = wl.get("arrival") or {}
     prompt, output = wl.get("prompt_tokens"), wl.get("output_tokens")
-    if arrival.get("process") == "trace":   # lengths from the trace file itself
-        prompt = prompt or {"dist": "trace", "path": arrival["path"], "format": arrival.get("format", "fleetsim")}
-        output = output or {"dist": "trace", "path": arrival["path"], "format": arrival.get("format", "fleetsim")}
+    if own.get("process") == "trace":   # lengths from the trace file itself
+        prompt = prompt or {"dist": "trace", "path": own["path"], "format": own.get("format", "fleetsim")}
+        output = output or {"dist": "trace", "path": own["path"], "format": own.get("format", "fleetsim")}
     workload = {"prompt_tokens": prompt, "output_tokens": output}
+    if arrival is not None:     # a workload clumped beyond Poisson (sim.fluid.replay): its grid runs' arrivals
+        workload["arrival"] = dict(arrival)
     if classes:
         workload["classes"] = classes
     return {"name": f"capacity-{pool['name']}"[:MAX_NAME], "model": pool["model"], "workload": workload,
@@ -193,11 +202,16 @@ def _run(template: dict, base_dir: Path, rate: float, duration: float, warmup: f
 
 
 def _scenario(template: dict, base_dir: Path, rate: float, duration: float, warmup: float, seed: int):
-    """The loaded scenario of a measuring run: ``template`` under Poisson arrivals at ``rate``."""
+    """The loaded scenario of a measuring run: ``template`` under Poisson arrivals at ``rate`` (or the
+    template's own, :func:`pool_template`'s ``arrival``, :func:`sim.fluid.replay.measuring_arrival`; a
+    replay's requests keep their rows' lengths)."""
     from sim.scenario.load import scenario_from_dict
 
     d = copy.deepcopy(template)
-    d["workload"]["arrival"] = {"process": "poisson", "rate": float(rate)}
+    d["workload"]["arrival"] = measuring_arrival(d["workload"].get("arrival"), rate)
+    if d["workload"]["arrival"]["process"] == "trace":
+        d["workload"].pop("prompt_tokens", None)
+        d["workload"].pop("output_tokens", None)
     d.update(duration=float(duration), warmup=float(warmup), seed=int(seed))
     return scenario_from_dict(d, "<capacity curve>", base_dir)
 
@@ -348,14 +362,17 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
     """Run the calibration (see the module docstring) and return the curve."""
     group = int(template["fleet"]["pools"][0]["replicas"])
     lengths = length_stats(template, base_dir, seed=settings.seed + 1000)
-    max_rps, probe_rate, sat = _saturation_rps(template, base_dir, settings, group, pool_name, lengths)
+    plain = {**template, "workload": {k: v for k, v in template["workload"].items() if k != "arrival"}}
+    max_rps, probe_rate, sat = _saturation_rps(plain, base_dir, settings, group, pool_name, lengths)
     g = GridRuns(template)
     for f in settings.fractions:
         r = f * max_rps
         warm, dur = grid_run_length(settings, r, group)
+        dur = max(dur, warm + replay_span(template["workload"].get("arrival"), r))   # a replay once through at least
         g.add(r, warm, _run(template, base_dir, r, dur, warm, settings.seed + len(g.rates) + 1))  # independent draws
     g.add_idle_point()
     group = float(group)                                       # rates are the group's: per replica below
+    clumped = {"arrival": template["workload"]["arrival"]} if template["workload"].get("arrival") else {}
     return CapacityCurve(
         key="", pool=pool_name, max_rps=float(max_rps) / group, rates_rps=np.array(g.rates) / group,
         served_rps=np.array(g.served) / group,
@@ -375,7 +392,7 @@ def measure_curve(template: dict, base_dir: Path, settings: CalibrationSettings 
               "runs": {"requests": g.n_req, "rejected": g.n_rej, "completed": g.n_done,
                        "prompt_tokens_mean": g.tok_in / max(g.n_done, 1),
                        "output_tokens_mean": g.tok_out / max(g.n_done, 1),
-                       "class_completed": [a[0] for a in g.cls_acc.tolist()]}})
+                       "class_completed": [a[0] for a in g.cls_acc.tolist()]}, **clumped})
 
 
 def _saturation_rps(template: dict, base_dir: Path, settings: CalibrationSettings, group: int,
@@ -471,9 +488,11 @@ def _saturated_fields(sat: dict | None) -> dict:
 
 
 def capacity_curve(scenario, pool_index: int, base_dir: Path = Path("."),
-                   settings: CalibrationSettings = CalibrationSettings(), *, use_cache: bool = True) -> CapacityCurve:
-    """The pool's curve from the cache, or measured (and cached)."""
-    template = pool_template(scenario, pool_index, base_dir)
+                   settings: CalibrationSettings = CalibrationSettings(), *, use_cache: bool = True,
+                   arrival: dict | None = None) -> CapacityCurve:
+    """The pool's curve from the cache, or measured (and cached); ``arrival``: its grid runs' arrivals where
+    not Poisson's (:func:`pool_template`)."""
+    template = pool_template(scenario, pool_index, base_dir, arrival)
     key = curve_key(template, settings)
     path = cache_dir() / f"capacity-{key}.json"
     if use_cache and path.exists():

@@ -6,7 +6,8 @@ request-level generator's definitions (:mod:`sim.workload.arrivals`):
 
 * a class with a ``share`` gets ``share x`` the intensity of ``workload.arrival``; a class with its
   own ``arrival`` gets that process's intensity (without classes there is one class);
-* ``poisson`` and ``gamma``: ``rate`` (a renewal process's long-run intensity is ``1 / mean gap``);
+* ``poisson``, ``gamma`` and ``compound_poisson``: ``rate`` (a renewal process's long-run intensity is ``1 / mean gap``,
+  a batch process's its clumps' rate times their mean size);
   ``diurnal``: :func:`~sim.workload.arrivals.diurnal_rate`; ``piecewise``:
   :func:`~sim.workload.arrivals.piecewise_rate`; all times ``growth`` when given;
 * ``trace``: the generator's own arrivals (time- and rate-scaled, looped), counted per step.
@@ -35,7 +36,7 @@ def rate_at(process, t_s: np.ndarray, *, growth=None, calendar: ArrivalCalendar 
     """Intensity (requests/s) of one synthetic arrival process at times ``t_s``."""
     t_s = np.asarray(t_s, dtype=np.float64)
     kind = process.process
-    if kind in ("poisson", "gamma"):
+    if kind in ("poisson", "gamma", "compound_poisson"):
         return process.rate * np.asarray(growth_factor(t_s, growth), dtype=np.float64) * np.ones_like(t_s)
     if kind == "diurnal":
         return diurnal_rate(process, t_s, calendar, growth)

@@ -67,7 +67,8 @@ from sim.fluid.attain import backlog_attainment
 from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
                                warn_priority)
 from sim.fluid.burst import warn_bursty
-from sim.fluid.capacity import CalibrationSettings, capacity_curve
+from sim.fluid.replay import curve_arrivals
+from sim.fluid.capacity import CalibrationSettings, capacity_curve, group_size
 from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
@@ -217,14 +218,19 @@ def _check(loaded, scaled: bool) -> None:
 
 
 def measured_curves(loaded, settings: CalibrationSettings | None = None, use_cache: bool = True,
-                    scaled: bool = False) -> list[CapacityCurve]:
+                    scaled: bool = False, step_s: float | None = None) -> list[CapacityCurve]:
     """Every pool's capacity curve at the model's capacity (cached, or measured), after checking that
     the fluid tier models the scenario (and, when it will be read at a ``scaled`` capacity, that it
-    rescales)."""
+    rescales); measured under the workload's own arrivals where they are clumped beyond Poisson's within the
+    sub-steps of ``step_s`` (the scenario's step by default; :func:`sim.fluid.replay.curve_arrivals`)."""
     sc = loaded.scenario
     _check(loaded, scaled)
-    _, settings = _options(sc, 1.0, settings)
-    return [capacity_curve(sc, i, Path(loaded.base_dir), settings, use_cache=use_cache)
+    step_s, settings = _options(sc, step_s, settings)
+    base_dir = Path(loaded.base_dir)
+    steps = _steps(sc, step_s, base_dir)
+    arrivals, _ = curve_arrivals(sc, steps.edges, steps.dt_s, base_dir,
+                                 [group_size(sc, i) for i in range(len(sc.fleet.pools))])
+    return [capacity_curve(sc, i, base_dir, settings, use_cache=use_cache, arrival=arrivals[i])
             for i in range(len(sc.fleet.pools))]
 
 
@@ -245,7 +251,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     sc = loaded.scenario
     _check(loaded, capacity != 1.0)
     if curves is None:
-        curves = measured_curves(loaded, settings, use_cache, capacity != 1.0)
+        curves = measured_curves(loaded, settings, use_cache, capacity != 1.0, step_s)
     step_s, settings = _options(sc, step_s, settings)
     base_dir = Path(loaded.base_dir)
     end = float(sc.duration)
@@ -265,7 +271,10 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     hidden, sub_sys = [], None
     fine = sub_arrivals(sc, steps.edges, steps.dt_s, base_dir)
     spread = sub_spread(fine, steps.total)
-    bursty = warn_bursty(sc, steps.edges, fine, base_dir)     # a trace burstier than Poisson in a sub-step
+    # a trace burstier than Poisson in a sub-step, said unless the curves were measured under its arrivals
+    clumped = max((c.meta.get("arrival") for c in curves if c.meta.get("arrival")), default=None,
+                  key=lambda a: a.get("clump_mean", 0.0))
+    bursty = warn_bursty(sc, steps.edges, fine, base_dir, clumped)
     # classes pinned to pools: a pool's rate within a step is that of its own classes, not the fleet's
     shares = class_spread(fine, steps.demand) if spread is not None else None
     by_cls = shares if own is not None else None

@@ -41,6 +41,7 @@ class SimulationRunner:
     def __call__(self, scenario: dict, seed: int, capacity: float = 1.0) -> dict[str, Any]:
         from sim.api import run
         from sim.errors import ScenarioWarning
+        from sim.fluid.burst import GAMMA_SAID
         from sim.scenario.load import scenario_from_dict
 
         data = copy.deepcopy(scenario)
@@ -49,7 +50,10 @@ class SimulationRunner:
             if self.checked:
                 warnings.simplefilter("ignore", ScenarioWarning)
             loaded = scenario_from_dict(data, self.source, self.base_dir)
-        return run(loaded, quiet=True, capacity_band=self.capacity_band, capacity=capacity).summary
+        with warnings.catch_warnings():
+            if self.checked:        # the checks said it (sim.fluid.burst.gamma_warning)
+                warnings.filterwarnings("ignore", GAMMA_SAID, ScenarioWarning)
+            return run(loaded, quiet=True, capacity_band=self.capacity_band, capacity=capacity).summary
 
     @staticmethod
     def preload() -> None:

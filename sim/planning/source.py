@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sim.errors import given
 
 
@@ -83,6 +85,15 @@ class ScenarioSource:
 
         loaded = scenario_from_dict(copy.deepcopy(data), self.source, self.base_dir)
         check_work(loaded)
+        sc = loaded.scenario
+        if sc.fidelity == "fluid":     # a gamma process's warning said once here, not by every point's run
+            from sim.fluid.burst import gamma_message, gamma_warning
+            from sim.fluid.demand import expected_arrivals
+
+            if gamma_message(sc.workload):
+                edges = np.array([0.0, float(sc.duration)])
+                gamma_warning(sc, expected_arrivals(sc.workload, edges, start=sc.start, base_dir=Path(loaded.base_dir),
+                                                    seed=sc.seed)[None])
         if scaled and loaded.scenario.fidelity == "fluid":
             from sim.fluid.scaled_curve import refused_at_capacity
 

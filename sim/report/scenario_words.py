@@ -80,6 +80,9 @@ def arrivals(arr: Any, growth: Any = None) -> str:
         text = f"Poisson arrivals at {req_rate(arr.get('rate'))}"
     elif p == "gamma":
         text = f"bursty arrivals (gamma, CV {number(arr.get('cv'))}) at {req_rate(arr.get('rate'))}"
+    elif p == "compound_poisson":
+        text = (f"clumped Poisson arrivals ({number(arr.get('clump_mean'))} requests a clump on average) at "
+                f"{req_rate(arr.get('rate'))}")
     elif p == "diurnal":
         text = (f"diurnal arrivals averaging {req_rate(arr.get('mean_rate'))} (peak/trough "
                 f"{number(arr.get('peak_to_trough'))}×, peak at {number(arr.get('peak_hour'))} h)")

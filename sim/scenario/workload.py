@@ -137,6 +137,21 @@ class GammaArrival(OpenArrival):
     cv: float = Field(gt=0, le=100)
 
 
+MAX_CLUMP_MEAN = 1e4
+"""The largest ``clump_mean`` of a ``compound_poisson`` process (requests arriving at one instant, on average)."""
+
+
+class CompoundPoissonArrival(OpenArrival):
+    """Batch (compound) Poisson arrivals: clumps of requests at one instant, the clumps a Poisson process
+    at ``rate / clump_mean``, each clump's size geometric on 1, 2, ... with mean ``clump_mean``; ``rate``
+    requests/s on average. Counts over windows longer than a few gaps have an index of dispersion
+    (variance over mean) ``E[b^2] / E[b] = 2 clump_mean - 1`` (Poisson's 1 at ``clump_mean: 1``)."""
+
+    process: Literal["compound_poisson"]
+    rate: float = Field(gt=0, le=1e7, description="requests/s")
+    clump_mean: float = Field(ge=1, le=MAX_CLUMP_MEAN, description="requests per clump, on average (1: Poisson)")
+
+
 class DiurnalArrival(OpenArrival):
     """Non-homogeneous Poisson process with a cosine daily cycle and optional weekday factors::
 
@@ -202,7 +217,7 @@ class ClosedArrival(Strict):
 
 
 ArrivalProcess = Annotated[
-    Union[PoissonArrival, GammaArrival, DiurnalArrival, PiecewiseArrival, TraceArrival, BurstArrival,
+    Union[PoissonArrival, GammaArrival, CompoundPoissonArrival, DiurnalArrival, PiecewiseArrival, TraceArrival, BurstArrival,
           ClosedArrival],
     Field(discriminator="process"),
 ]
@@ -281,7 +296,7 @@ class WorkloadConfig(Strict):
 
 __all__ = [
     "ArrivalProcess", "BurstArrival", "ClosedArrival", "DiurnalArrival", "OpenArrival", "EmpiricalTokens", "ExponentialTokens", "FixedTokens",
-    "GammaArrival", "Growth", "LognormalTokens", "PiecewiseArrival", "PoissonArrival", "ClassSlo",
+    "CompoundPoissonArrival", "GammaArrival", "Growth", "LognormalTokens", "PiecewiseArrival", "PoissonArrival", "ClassSlo",
     "TokenDist", "TraceArrival", "TraceFormat", "TraceTokens", "UniformTokens", "WorkloadClass",
     "WorkloadConfig",
 ]

@@ -9,6 +9,9 @@ Processes (rates in requests/s; ``g(t)`` is the growth factor, 1 without ``growt
 * ``poisson {rate}``: exponential gaps of mean ``1/rate``; with growth, a time change (below).
 * ``gamma {rate, cv}``: renewal process with gamma gaps, shape ``k = 1/cv**2``, mean ``1/rate``.
   The first arrival comes one gap after ``t = 0``. With growth, a time change (below).
+* ``compound_poisson {rate, clump_mean}``: batch Poisson: clumps at one instant, their times Poisson at
+  ``rate / clump_mean`` (with growth, the same time change), each clump's size geometric on 1, 2, ...
+  with mean ``clump_mean`` (:func:`_compound`); ``rate`` requests/s on average.
 * ``diurnal {mean_rate, peak_to_trough, peak_hour, period, weekly}``: non-homogeneous Poisson
   with intensity ::
 
@@ -57,6 +60,7 @@ from sim.scenario.workload import (
     ArrivalProcess,
     BurstArrival,
     ClosedArrival,
+    CompoundPoissonArrival,
     DiurnalArrival,
     GammaArrival,
     Growth,
@@ -168,6 +172,8 @@ def arrival_blocks(process: ArrivalProcess, horizon_s: float, rng: np.random.Gen
             shape = 1.0 / (process.cv * process.cv)
             scale = 1.0 / (process.rate * shape)
             yield from _renewal(lambda n: rng.standard_gamma(shape, n) * scale, horizon_s, growth)
+    elif isinstance(process, CompoundPoissonArrival):
+        yield from _compound(process, horizon_s, rng, growth)
     elif isinstance(process, DiurnalArrival):
         yield from _diurnal(process, horizon_s, rng, growth, calendar)
     elif isinstance(process, PiecewiseArrival):
@@ -208,6 +214,23 @@ def _renewal(gaps: Callable[[int], np.ndarray], horizon_s: float,
             yield ArrivalBlock(t)
         if done:
             return
+
+
+def _compound(process: CompoundPoissonArrival, horizon_s: float, rng: np.random.Generator,
+              growth: Growth | None) -> Iterator[ArrivalBlock]:
+    """Batch Poisson arrivals: each block of clump times (a Poisson process at ``rate / clump_mean``, in
+    operational time with growth, :func:`_renewal`) repeated by geometric sizes of mean ``clump_mean``
+    (``P(b = k) = p (1 - p)^(k - 1)``, ``p = 1 / clump_mean``), drawn after the block's gaps.
+
+        >>> from sim.scenario.workload import CompoundPoissonArrival as C
+        >>> t = np.concatenate([b.arrival_s for b in arrival_blocks(C(process="compound_poisson", rate=50.0, clump_mean=4.0),
+        ...                                                   2000.0, np.random.default_rng(3))])
+        >>> round(t.size / 2000.0), round(t.size / np.unique(t).size, 1)      # requests/s, requests per clump
+        (50, 4.0)
+    """
+    p = 1.0 / process.clump_mean
+    for block in _renewal(lambda n: rng.standard_exponential(n) / (process.rate * p), horizon_s, growth):
+        yield ArrivalBlock(np.repeat(block.arrival_s, rng.geometric(p, block.arrival_s.size)))
 
 
 def _thinned(segments: Iterator[tuple[float, float, float]], intensity: Callable[[np.ndarray], np.ndarray],

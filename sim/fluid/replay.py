@@ -1,0 +1,168 @@
+"""The arrivals a pool's capacity curve is measured under when the workload's are burstier than Poisson.
+
+A capacity curve is measured under Poisson arrivals (:mod:`sim.fluid.capacity`), and the fluid tier
+follows the rate only from sub-step to sub-step (:mod:`sim.fluid.substep`). A workload whose arrivals
+clump inside a sub-step queues longer than such a curve says (:mod:`sim.fluid.burst`), so where they
+do, the curve's grid runs are measured under the workload's own arrival process instead
+(:func:`curve_arrivals`, one ``workload.arrival`` per pool for its template,
+:func:`sim.fluid.capacity.pool_template`):
+
+* **a trace replay** (``process: trace``, no classes, its index of dispersion above the warning's
+  threshold): the trace's own requests as the run replays them (``rate_scale``'s copies drawn with the
+  scenario's seed, each with its row's lengths), each step's requests time-scaled so that every step runs
+  at the run's mean rate (:func:`detrended`: the swings from one step to the next are the fluid tier's
+  steps, and would otherwise count twice), written as a ``fleetsim`` trace in the cache
+  (:func:`replay_file`) and looped, time-scaled to each grid rate, each grid run at least one pass of it
+  (:func:`replay_span`), thinned to the curve's group's share of the fleet (``rate_scale`` ``g /
+  replicas``: each request routed on its own). Why the trace itself rather than a model of it: the
+  clumping in the bundled Azure samples is not one number. The code sample's index grows with the
+  window (5.3, 8.7, 17.6, 29 over 0.5, 1, 2, 5 s: bursts of seconds, not instants), so a batch Poisson
+  process matched at 1 s leaves its longer bursts out (TTFT p99 1.10 s against 1.78 s at request level,
+  code at 1x); and ``rate_scale``'s copies share their row's lengths, so the prompt tokens arriving are
+  as clumped as the requests (their index 9.3 at 1 s for the conversation sample at 10x, where a batch of
+  independent lengths with the same count index has 6.0): the same times with lengths drawn independently
+  read a TTFT p99 of 0.74-0.78 s against 1.43 s. The swings between sub-steps inside a step stay in the
+  replay, and the fluid tier reads the curve at each sub-step's rate, so they count in both: detrending
+  each 35 s sub-step instead (its requests stretched to the mean rate) stretches its bursts too, and read
+  the code sample at 0.44 s (``docs/scaling.md``, "Trace arrivals burstier than Poisson").
+* **batch Poisson** (``compound_poisson``, or a trace with classes: the index measured, every class's
+  lengths drawn as the workload's): ``{process: compound_poisson, clump_mean}`` with the clump of
+  :func:`sim.fluid.burst.pool_clumps`.
+
+Poisson arrivals, other processes and a trace within Poisson's noise keep their curve as it was (its
+template, and so its cache key, unchanged). A replay's curve is keyed by the replay's file, named by its
+content: another seed or ``rate_scale`` measures another curve.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from sim.fluid.burst import CLUMPED, measure, modelled_index, pool_clumps
+from sim.fluid.substep import sub_arrivals
+
+REPLAY_MAX = 50_000
+"""The most requests a replay holds: the run's first, whole steps of them (a grid run replays them once
+at least, :func:`replay_span`; the Azure conversation service sends 50,000 in about 2.5 hours)."""
+
+
+def detrended(t: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, int]:
+    """Arrival times ``t`` (ascending) with each sub-step between ``cuts`` time-scaled to last its requests
+    over the mean rate (the sub-steps without requests left out), and how many of ``t`` that keeps (those
+    inside ``cuts``): the arrivals' clumping within each sub-step, without its swings from one to the next.
+
+        >>> t, n = detrended(np.array([0.5, 1.0, 1.5, 2.0, 4.0]), np.array([0.0, 3.0, 6.0]))   # 4, then 1
+        >>> np.round(t, 9).tolist(), n             # mean rate 5/6: the first 4 over 4.8 s, then 1 over 1.2 s
+        ([0.8, 1.6, 2.4, 3.2, 5.2], 5)
+    """
+    t = np.asarray(t, dtype=np.float64)
+    t = t[(t >= cuts[0]) & (t < cuts[-1])]
+    n = np.histogram(t, bins=cuts)[0]
+    rate = t.size / float(cuts[-1] - cuts[0])
+    if rate <= 0:
+        return t, 0
+    length = n / rate
+    start = np.concatenate(([0.0], np.cumsum(length)[:-1]))
+    i = np.clip(np.searchsorted(cuts, t, side="right") - 1, 0, len(n) - 1)
+    return start[i] + (t - cuts[i]) * (length[i] / np.diff(cuts)[i]), int(t.size)
+
+
+def _requests(sc, base_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The run's requests (arrival time, prompt and output tokens), the first :data:`REPLAY_MAX`."""
+    from sim.workload import generate
+
+    t, p, o, n = [], [], [], 0
+    for ch in generate(sc.workload, float(sc.duration), sc.seed, start=sc.start, base_dir=base_dir):
+        t.append(ch.arrival_s), p.append(ch.prompt_tokens), o.append(ch.output_tokens)
+        n += len(ch.arrival_s)
+        if n >= REPLAY_MAX:
+            break
+    if not t:
+        return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return (np.concatenate(t)[:REPLAY_MAX], np.concatenate(p)[:REPLAY_MAX].astype(np.int64),
+            np.concatenate(o)[:REPLAY_MAX].astype(np.int64))
+
+
+def replay_file(t: np.ndarray, prompt: np.ndarray, output: np.ndarray) -> Path:
+    """The requests as a ``fleetsim`` trace in the cache (:func:`sim.io.cache_dir`), named by its content."""
+    from sim.io import cache_dir
+
+    text = "timestamp_s,prompt_tokens,output_tokens\n" + "".join(
+        f"{a:.6f},{b},{c}\n" for a, b, c in zip(t.tolist(), prompt.tolist(), output.tolist()))
+    path = cache_dir() / f"replay-{hashlib.sha256(text.encode()).hexdigest()[:24]}.csv"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return path
+
+
+def _replayable(sc) -> bool:
+    """Whether the workload is one trace replay, without classes (a replay keeps each row's lengths)."""
+    wl = sc.workload
+    return not wl.classes and wl.arrival is not None and wl.arrival.process == "trace"
+
+
+def curve_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir: Path, groups: list[int]
+                   ) -> tuple[list[dict | None], np.ndarray | None]:
+    """Each pool's ``workload.arrival`` for its curve's template (``None``: Poisson's, the template as it was;
+    module docstring), for the steps between ``edges``, and each class's arrivals per sub-step
+    (:func:`~sim.fluid.substep.sub_arrivals`). ``groups``: the replicas each pool's curve is measured on."""
+    fine = sub_arrivals(sc, edges, dt_s, base_dir)
+    if _replayable(sc):
+        m = measure(sc, edges, fine, base_dir)
+        if m is None or not m["index"] > m["threshold"]:
+            return [None] * len(groups), fine
+        t, p, o = _requests(sc, base_dir)
+        cuts = np.asarray(edges, dtype=np.float64)
+        if t.size >= REPLAY_MAX:        # whole steps of the first REPLAY_MAX requests (else up to the last)
+            whole = int(np.searchsorted(cuts, t[-1], side="right")) - 1
+            cuts = cuts[:whole + 1] if whole >= 1 else np.array([cuts[0], float(t[-1])])
+        times, n = detrended(t, cuts)
+        if n < 2:
+            return [None] * len(groups), fine
+        keep = (t >= cuts[0]) & (t < cuts[-1])
+        path = replay_file(times, p[keep], o[keep])
+        rps = n / float(cuts[-1] - cuts[0])
+        total = sum(int(pool.replicas) for pool in sc.fleet.pools)
+        return [{"process": "trace", "path": str(path), "format": "fleetsim", "loop": True,
+                 "rate_scale": min(1.0, g / total), "replay_rps": rps * min(1.0, g / total),
+                 "replay_s": float(cuts[-1] - cuts[0])} for g in groups], fine
+    index, _ = modelled_index(sc, edges, fine, base_dir)
+    return [None if m is None else {"process": CLUMPED, "clump_mean": m} for m in pool_clumps(sc, index, groups)], fine
+
+
+def replay_span(arrival: dict | None, rate: float) -> float:
+    """Seconds the replay of ``arrival`` (:func:`curve_arrivals`) lasts at ``rate`` (the group's requests/s), once
+    through: what a grid run measures at least, so that it sees every clump of the trace; 0 for other arrivals.
+
+        >>> replay_span({"process": "trace", "replay_rps": 4.0, "replay_s": 425.0}, 8.0), replay_span(None, 8.0)
+        (212.5, 0.0)
+    """
+    if arrival is None or arrival.get("process") != "trace":
+        return 0.0
+    return float(arrival["replay_s"]) * float(arrival["replay_rps"]) / float(rate)
+
+
+def measuring_arrival(arrival: dict | None, rate: float) -> dict:
+    """The ``workload.arrival`` of a curve's run at ``rate`` (the group's requests/s) under the template's
+    ``arrival`` (:func:`curve_arrivals`): Poisson's, the batch Poisson process's, or the replay time-scaled.
+
+        >>> measuring_arrival(None, 2.0), measuring_arrival({"process": "compound_poisson", "clump_mean": 3.0}, 2.0)
+        ({'process': 'poisson', 'rate': 2.0}, {'process': 'compound_poisson', 'clump_mean': 3.0, 'rate': 2.0})
+        >>> measuring_arrival({"process": "trace", "path": "r.csv", "rate_scale": 0.5, "replay_rps": 4.0, "replay_s": 9.0}, 8.0)
+        {'process': 'trace', 'path': 'r.csv', 'rate_scale': 0.5, 'time_scale': 0.5}
+    """
+    if arrival is None:
+        return {"process": "poisson", "rate": float(rate)}
+    if arrival["process"] == "trace":
+        out = {k: v for k, v in arrival.items() if k not in ("replay_rps", "replay_s")}
+        return {**out, "time_scale": float(arrival["replay_rps"]) / float(rate)}
+    return {**arrival, "rate": float(rate)}
+
+
+__all__ = ["REPLAY_MAX", "curve_arrivals", "detrended", "measuring_arrival", "replay_file", "replay_span"]
