@@ -210,7 +210,11 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
     ours = [e for e in entries if known is None or e in known]
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))
     # before anything moves: what a hard kill leaves is said there (finished by the next command: the stage is whole)
-    journal = write_journal(aside, stage, ours, whole, drop)
+    try:
+        journal = write_journal(aside, stage, ours, whole, drop)
+    except BaseException:       # (not written: nothing moved, the aside goes; the stage is deleted by the caller)
+        remove_aside(aside)
+        raise
     settled = False     # done, or wholly undone: else (an undo that failed too) the journal stays for the next command
     try:
         if len(ours) == len(entries):
