@@ -109,9 +109,10 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None, drop: 
     the old result the new one makes stale but does not replace.
 
     On an error (a full disk, an interrupt) the staged folder is deleted and ``target`` is left
-    exactly as it was: never half one folder and half the other. The swap begins once the staged folder is
-    whole and synced to disk, with a journal saying so (:func:`sim.swap_journal.write_journal`): killed after
-    that, the next command touching ``target`` finishes it, the new result whole in place
+    exactly as it was: never half one folder and half the other. A swap over an earlier result begins once the
+    staged folder is whole and synced to disk (a disk refusing it fails the swap), with a journal saying so
+    (:func:`sim.swap_journal.write_journal`): killed after that, the next command touching ``target`` finishes
+    it, the new result whole in place
     (:func:`finish_swaps`); killed before, ``target`` is as it was, and a command touching it removes the staged
     folder once no process holds it (it is locked while written) and nothing in it changed for a minute.
 
@@ -193,9 +194,10 @@ def in_the_way_message(path: Path, kind: str) -> str:
 def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Sequence[str] = ()) -> None:
     import shutil
 
-    whole = synced(stage)               # on disk before anything moves, and said in the journal below
     try:
-        os.rename(stage, target)        # target absent, or an empty folder (rename(2) replaces it)
+        # target absent, or an empty folder (rename(2) replaces it): one atomic rename, nothing to recover, so no
+        # flush either (the kernel writes the new files out within seconds, as it does every other file's)
+        os.rename(stage, target)
     except OSError:
         if not target.is_dir() or target.is_symlink():
             raise
@@ -206,6 +208,9 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
     if hit is not None:                 # someone else's, under a result's name: never moved aside and deleted
         raise InputError(in_the_way_message(*hit))
     known = [k.rstrip("/") for k in known] if known is not None else None
+    # on disk before anything moves, and said in the journal below: what lets a command finish this swap if a hard
+    # kill (a power cut) cuts it short, rather than undo it
+    whole = synced(stage)
     entries = os.listdir(target)
     ours = [e for e in entries if known is None or e in known]
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))

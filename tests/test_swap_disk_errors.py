@@ -4,7 +4,8 @@ keeps its old result, now and after the next command touching it (:func:`sim.ato
 that proves a stage "whole on disk" when the disk said otherwise, and nothing hidden left beside the folder.
 
 The disk's refusal is made by answering ``fsync`` (or ``write``) of the one file with the error the kernel gives
-(``ENOSPC``: delayed allocation finds no room only when the data goes out; ``EIO``)."""
+(``ENOSPC``: delayed allocation finds no room only when the data goes out; ``EIO``). Last, what a swap asks of the
+disk when it takes everything: each staged file and folder flushed once, and only where a journal needs it."""
 from __future__ import annotations
 
 import errno
@@ -154,3 +155,41 @@ def test_the_child_swaps_when_the_disk_takes_everything(tmp_path):
     assert _contents(target) == {"summary.json": "new", "cashflow.csv": "new", "figures/a.svg": "new",
                                  "notes.txt": "mine"}
     assert json.dumps(_said(target)) == "[]"
+
+
+def test_a_swap_flushes_each_staged_file_and_folder_once_and_only_over_an_earlier_result(tmp_path, monkeypatch):
+    """What a swap costs the disk: over an earlier result, one ``fsync`` per staged file and folder and one for the
+    journal, before anything moves (what lets the next command finish it); into a new folder, or the empty one a
+    command's lock made, none: one rename, which no journal needs to prove."""
+    flushed: list[str] = []
+    real = os.fsync
+
+    def fsync(fd):
+        flushed.append(os.path.realpath(f"/proc/self/fd/{fd}"))
+        return real(fd)
+
+    def swap(target: Path) -> str:
+        monkeypatch.setattr(os, "fsync", fsync)
+        with staged_folder(target, KNOWN) as stage:
+            for rel in ("summary.json", "cashflow.csv", "figures/a.svg"):
+                (stage / rel).parent.mkdir(exist_ok=True)
+                (stage / rel).write_text("new")
+            where = str(stage.resolve())
+        monkeypatch.undo()
+        return where
+
+    for fresh in (tmp_path / "new", tmp_path / "empty"):
+        if fresh.name == "empty":
+            fresh.mkdir()
+        swap(fresh)
+        assert flushed == [] and _contents(fresh) == {"summary.json": "new", "cashflow.csv": "new",
+                                                      "figures/a.svg": "new"}
+    target = tmp_path / "r"
+    _old_result(target)
+    where = swap(target)
+    journal = [p for p in flushed if p.endswith("/swap.json")]
+    assert len(journal) == 1 and flushed[-1] == journal[0], flushed        # the journal last, after the stage
+    assert sorted(flushed[:-1]) == sorted([where, f"{where}/figures", *(f"{where}/{rel}" for rel in
+                                           ("summary.json", "cashflow.csv", "figures/a.svg"))]), flushed
+    assert _contents(target) == {"summary.json": "new", "cashflow.csv": "new", "figures/a.svg": "new",
+                                 "notes.txt": "mine"}
