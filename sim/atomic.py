@@ -24,7 +24,8 @@ from typing import IO, Any
 from sim.errors import InputError
 from sim.paths import followed, make_folder
 from sim.swap_journal import mark_undo, synced, write_journal
-from sim.swap_recovery import JOURNAL, finish_swaps, hold_stage, kept, remove_aside  # noqa: F401 (JOURNAL, finish_swaps: importable from here)
+from sim.swap_recovery import (BUSY_WAIT_S, JOURNAL, finish_swaps, hold_stage, kept,  # noqa: F401 (JOURNAL,
+                               remove_aside)                                      # finish_swaps: from here)
 
 
 #: a file descriptor's own name: a link to whatever the descriptor is open on
@@ -131,7 +132,9 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None, drop: 
     if parent.exists() and not parent.is_dir():
         raise InputError(f"{given}: cannot be made: {parent} is not a folder")
     make_folder(parent)
-    finish_swaps(target, given)
+    # (a recovery another command is making of it waited for: finished after this swap, it would put its older
+    # result over this one)
+    finish_swaps(target, given, wait_s=BUSY_WAIT_S)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
     held = hold_stage(stage)            # (a command killed while writing it leaves it to the next one to remove)
     try:
