@@ -3,9 +3,10 @@
 Runs the scenario once (``--out``) to have a real result folder, then swaps a copy of it in over that folder
 ``--repeat`` times, each time into a fresh stage. Prints one JSON object: the folder's files and bytes, and wall
 milliseconds (median and range) of ``synced`` alone (each staged file and folder flushed to disk and listed, what
-the swap's journal records so that a swap a hard kill cut short can be finished) and of the whole swap (stage
-synced, journal written, the old result moved aside, the new one in, the old one deleted). The copy into the
-stage is not counted.
+the swap's journal records so that a swap a hard kill cut short can be finished), of the whole swap (stage
+synced, journal written, the old result moved aside, the new one in, the old one deleted), and of a swap into a
+new folder (``fresh_ms``: one rename, as a run writing a new ``--out`` makes). The copy into the stage is not
+counted.
 
     python benchmarks/bench_swap.py                           # baseline, 20 swaps
     python benchmarks/bench_swap.py --repeat 50 --dir DIR     # on the file system holding DIR
@@ -56,9 +57,16 @@ def main() -> None:
                 sync_ms.append((time.perf_counter() - t0) * 1e3)
                 t1 = time.perf_counter()
             swap_ms.append((time.perf_counter() - t1) * 1e3)      # (synced again inside: the swap as it runs)
+        fresh_ms = []
+        for i in range(args.repeat):
+            with staged_folder(Path(tmp) / f"fresh{i}", RESULT_NAMES) as stage:
+                shutil.copytree(copy, stage, dirs_exist_ok=True)
+                t1 = time.perf_counter()
+            fresh_ms.append((time.perf_counter() - t1) * 1e3)
+            shutil.rmtree(Path(tmp) / f"fresh{i}")
     print(json.dumps({"scenario": Path(args.scenario).name, "files": len(files),
                       "bytes": size, "repeat": args.repeat,
-                      "synced_ms": _stats(sync_ms), "swap_ms": _stats(swap_ms)}))
+                      "synced_ms": _stats(sync_ms), "swap_ms": _stats(swap_ms), "fresh_ms": _stats(fresh_ms)}))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from typing import IO, Any
 from sim.errors import InputError
 from sim.paths import followed, make_folder
 from sim.swap_journal import mark_undo, synced, write_journal
-from sim.swap_recovery import JOURNAL, finish_swaps, hold_stage, kept, remove_aside  # noqa: F401 (JOURNAL, finish_swaps: importable from here)
+from sim.swap_recovery import (BUSY_WAIT_S, JOURNAL, finish_swaps, hold_stage, kept,  # noqa: F401 (JOURNAL,
+                               remove_aside)                                      # finish_swaps: from here)
 
 
 #: a file descriptor's own name: a link to whatever the descriptor is open on
@@ -109,9 +110,10 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None, drop: 
     the old result the new one makes stale but does not replace.
 
     On an error (a full disk, an interrupt) the staged folder is deleted and ``target`` is left
-    exactly as it was: never half one folder and half the other. The swap begins once the staged folder is
-    whole and synced to disk, with a journal saying so (:func:`sim.swap_journal.write_journal`): killed after
-    that, the next command touching ``target`` finishes it, the new result whole in place
+    exactly as it was: never half one folder and half the other. A swap over an earlier result begins once the
+    staged folder is whole and synced to disk (a disk refusing it fails the swap), with a journal saying so
+    (:func:`sim.swap_journal.write_journal`): killed after that, the next command touching ``target`` finishes
+    it, the new result whole in place
     (:func:`finish_swaps`); killed before, ``target`` is as it was, and a command touching it removes the staged
     folder once no process holds it (it is locked while written) and nothing in it changed for a minute.
 
@@ -130,7 +132,9 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None, drop: 
     if parent.exists() and not parent.is_dir():
         raise InputError(f"{given}: cannot be made: {parent} is not a folder")
     make_folder(parent)
-    finish_swaps(target, given)
+    # (a recovery another command is making of it waited for: finished after this swap, it would put its older
+    # result over this one)
+    finish_swaps(target, given, wait_s=BUSY_WAIT_S)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
     held = hold_stage(stage)            # (a command killed while writing it leaves it to the next one to remove)
     try:
@@ -193,9 +197,10 @@ def in_the_way_message(path: Path, kind: str) -> str:
 def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Sequence[str] = ()) -> None:
     import shutil
 
-    whole = synced(stage)               # on disk before anything moves, and said in the journal below
     try:
-        os.rename(stage, target)        # target absent, or an empty folder (rename(2) replaces it)
+        # target absent, or an empty folder (rename(2) replaces it): one atomic rename, nothing to recover, so no
+        # flush either (the kernel writes the new files out within seconds, as it does every other file's)
+        os.rename(stage, target)
     except OSError:
         if not target.is_dir() or target.is_symlink():
             raise
@@ -206,11 +211,18 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
     if hit is not None:                 # someone else's, under a result's name: never moved aside and deleted
         raise InputError(in_the_way_message(*hit))
     known = [k.rstrip("/") for k in known] if known is not None else None
+    # on disk before anything moves, and said in the journal below: what lets a command finish this swap if a hard
+    # kill (a power cut) cuts it short, rather than undo it
+    whole = synced(stage)
     entries = os.listdir(target)
     ours = [e for e in entries if known is None or e in known]
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))
     # before anything moves: what a hard kill leaves is said there (finished by the next command: the stage is whole)
-    journal = write_journal(aside, stage, ours, whole, drop)
+    try:
+        journal = write_journal(aside, stage, ours, whole, drop)
+    except BaseException:       # (not written: nothing moved, the aside goes; the stage is deleted by the caller)
+        remove_aside(aside)
+        raise
     settled = False     # done, or wholly undone: else (an undo that failed too) the journal stays for the next command
     try:
         if len(ours) == len(entries):

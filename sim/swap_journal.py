@@ -5,6 +5,7 @@ cut short (:mod:`sim.swap_recovery`), which finishes the swap where the stage is
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -41,16 +42,24 @@ def synced(stage: Path) -> dict:
             files[rel] = st.st_size
             if stat.S_ISREG(st.st_mode):
                 _fsync(p)
-        _fsync(folder)      # (its entries' names)
+        _fsync(folder, folder=True)     # (its entries' names)
     return {"files": files, "folders": sorted(folders)}
 
 
-def _fsync(path: Path) -> None:
+#: what ``fsync`` of a folder answers on a file system that cannot sync one (its files were synced): no error
+_NO_FOLDER_SYNC = frozenset({errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
+
+
+def _fsync(path: Path, folder: bool = False) -> None:
+    """Flush ``path`` to disk. An error is raised (the swap then fails, the old result left as it was): a file
+    the disk did not take (``ENOSPC``, ``EIO``: its bytes may never reach it) is no part of a whole result, and
+    the journal would say it was; only a folder on a file system that cannot sync one is let through."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    except OSError:         # (a folder on a file system that cannot sync one: its files were)
-        pass
+    except OSError as err:
+        if not (folder and err.errno in _NO_FOLDER_SYNC):
+            raise
     finally:
         os.close(fd)
 
@@ -69,21 +78,33 @@ def write_journal(aside: Path, stage: Path, old: list[str], whole: dict | None =
         import fcntl
     except ImportError:         # (Windows)
         fcntl = None
-    if fcntl is not None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:         # a file system without locks: written all the same
-            pass
-    import socket
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:         # a file system without locks: written all the same
+                pass
+        import socket
 
-    plan: dict = {"stage": stage.name, "old": list(old), "new": sorted(os.listdir(stage)),
-                  "pid": os.getpid(), "host": socket.gethostname()}
-    if whole is not None:
-        plan["whole"] = whole
-    if drop:
-        plan["drop"] = list(drop)
-    os.write(fd, json.dumps(plan).encode())
-    os.fsync(fd)
+        plan: dict = {"stage": stage.name, "old": list(old), "new": sorted(os.listdir(stage)),
+                      "pid": os.getpid(), "host": socket.gethostname()}
+        if whole is not None:
+            plan["whole"] = whole
+        if drop:
+            plan["drop"] = list(drop)
+        data = json.dumps(plan).encode()
+        if os.write(fd, data) != len(data):     # (a full disk: the rest not written)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(aside / JOURNAL))
+        os.fsync(fd)
+    except BaseException:
+        # not written whole, or not on disk (a full disk): no journal, so that no command finishes a swap its own
+        # command says failed; deleted while still locked (no recovery reads it meanwhile)
+        try:
+            os.unlink(aside / JOURNAL)
+        except OSError:
+            pass
+        os.close(fd)
+        raise
     if fcntl is None:
         os.close(fd)
         return None

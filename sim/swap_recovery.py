@@ -19,6 +19,9 @@ from sim.swap_journal import (JOURNAL, UNDO, Plan, read_plan, swap_sibling,  # n
 #: ``.partial`` folder no lock holds, must be to be taken for a dead swap's (one being made, or under way, is
 #: younger)
 NO_JOURNAL_AGE_S = 60.0
+#: how long a command about to swap its result in waits for a swap into the same folder whose journal another
+#: process holds (another command finishing or undoing it: a few moves) before going on without it
+BUSY_WAIT_S = 10.0
 
 
 def remove_aside(aside: Path) -> None:
@@ -77,6 +80,34 @@ def hold_stage(stage: Path) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def _wait_unheld(journal: Path, wait_s: float) -> None:
+    """Wait, up to ``wait_s`` seconds, while another process holds the lock of ``journal`` (:func:`_claim`): its
+    swap, or its recovery by another command, under way. Returns at once where locks cannot be taken."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            fd = os.open(journal, os.O_RDONLY)
+        except OSError:
+            return              # (gone: that swap or recovery is over)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        except OSError:         # (no locks there)
+            return
+        else:
+            return
+        finally:
+            os.close(fd)
+        time.sleep(0.02)
 
 
 def _claim(journal: Path) -> tuple[bool, int | None]:
@@ -140,7 +171,7 @@ def _asides(target: Path) -> list[Path]:
         return []
 
 
-def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[str]:
+def finish_swaps(target: str | Path, shown: str | Path | None = None, wait_s: float = 0.0) -> list[str]:
     """Finish or undo each swap into the result folder ``target`` that a hard kill cut short, and remove the staged
     folders of commands killed before their swap, saying what was done, one :class:`~sim.errors.InputWarning` line
     each (returned too). A swap (:func:`sim.atomic.staged_folder`) writes the new result whole into a hidden
@@ -158,7 +189,9 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
       journal's swap whose new result is already all in place is finished.
 
     A swap still under way (its journal locked by a live process, or by another command recovering it: the
-    recovery holds the lock as it works) is left alone, as is a ``.old`` folder
+    recovery holds the lock as it works) is left alone, after waiting up to ``wait_s`` seconds for that lock to go
+    (a command about to swap its own result in waits, :data:`BUSY_WAIT_S`: a swap finished after its own would
+    put the older result over the newer), as is a ``.old`` folder
     without a journal younger than :data:`NO_JOURNAL_AGE_S` (being made); such a folder older than that
     held nothing moved yet and is removed without a word. A recovery killed in its turn leaves the journal
     (marked ``undone`` once the old result is back), and the next one carries on from there.
@@ -203,6 +236,9 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None) -> list[st
                 pass
             continue
         live, held = _claim(journal)
+        if live and wait_s > 0:     # (another command finishing it: its moves end before the caller's begin)
+            _wait_unheld(journal, wait_s)
+            live, held = _claim(journal)
         if live:
             continue
         try:
