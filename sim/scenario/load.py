@@ -17,7 +17,7 @@ import os
 import re
 import tomllib
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +190,7 @@ def _parse_value(text: str, key: str = "KEY") -> Any:
         raise ValueProblem("not valid YAML: " + one_line(str(exc), text)) from None
     except yaml.MarkedYAMLError as exc:
         if text.lstrip()[:1] in ("{", "["):       # meant as a mapping or list: not the words as a name
-            raise ValueProblem("not valid YAML: " + one_line(yaml_problem(exc), text) + "; "
+            raise ValueProblem("not valid YAML: " + _after_collection(exc, text) + "; "
                                + quote_hint(key, text)) from None
         return text
     except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
@@ -203,24 +203,62 @@ def _parse_value(text: str, key: str = "KEY") -> Any:
     return value
 
 
-def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set") -> dict:
-    """Return a copy of ``data`` with each ``"a.b.0.c=value"`` applied (values parsed as YAML).
+def _after_collection(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """What YAML refused in a one-line value starting with ``[`` or ``{``: a whole list or mapping with more
+    after it (``[draft]v2``) in words (YAML's own, "expected '<document start>', but found '<scalar>'", names
+    its parser's states), anything else as YAML says it.
+
+        >>> import yaml
+        >>> try:
+        ...     yaml.safe_load("[draft]v2")
+        ... except yaml.MarkedYAMLError as exc:
+        ...     print(_after_collection(exc, "[draft]v2"))
+        [draft] reads as a list, and v2 after it makes the value no YAML list
+    """
+    mark = exc.problem_mark
+    if "<document start>" in str(exc.problem) and mark is not None and "\n" not in text.strip() \
+            and 0 < mark.index < len(text):
+        head, rest = text[:mark.index].strip(), text[mark.index:].strip()
+        kind = "list" if head.startswith("[") else "mapping"
+        return f"{head[:60]} reads as a {kind}, and {rest[:40]} after it makes the value no YAML {kind}"
+    return one_line(yaml_problem(exc), text)
+
+
+def apply_overrides(data: dict, overrides: Iterable[str] | Mapping[str, Any], source: str = "--set") -> dict:
+    """Return a copy of ``data`` with each ``"a.b.0.c=value"`` applied (values parsed as YAML), or each item
+    of a mapping ``{"a.b.0.c": value}`` from Python (values taken as given: ``{"name": "[draft]v2"}`` is the
+    words, with no YAML quoting; its problems are reported under ``overrides``, not ``--set``).
 
     List indices are integers from 0 (a negative one is out of range, not counted from the end); a
     missing mapping on the way is created. Problems (no ``=``, an index out of range, descending
     into a scalar) raise :class:`ScenarioError`.
+
+        >>> apply_overrides({"name": "a"}, {"name": "[draft]v2", "seed": 3})
+        {'name': '[draft]v2', 'seed': 3}
     """
-    overrides = text_list(overrides, "overrides", "fleet.pools.0.replicas=8")
+    given_values = isinstance(overrides, Mapping)
+    if given_values:
+        bad = [k for k in overrides if not isinstance(k, str)]
+        if bad:
+            raise TypeError(f"overrides: each key of the mapping is a dotted path such as 'fleet.pools.0.replicas' "
+                            f"(got {given(bad[0])}, of type {type(bad[0]).__name__})")
+        items: list = list(overrides.items())
+        source = "overrides" if source == "--set" else source
+    else:
+        items = text_list(overrides, "overrides", "fleet.pools.0.replicas=8")
     out = unshared(data)
     problems: list[tuple[str, str]] = []
-    for item in overrides:
-        if "=" not in item:
+    for item in items:
+        if given_values:
+            key, text = item[0].strip(), None
+        elif "=" not in item:
             colon = re.fullmatch(r"\s*([A-Za-z_][\w.]*)\s*:\s*(\S.*?)\s*", item)      # YAML's key: value
             problems.append((item, "override must look like key.path=value"
                              + (f": write {colon.group(1)}={colon.group(2)}" if colon else "")))
             continue
-        key, _, text = item.partition("=")
-        key = key.strip()
+        else:
+            key, _, text = item.partition("=")
+            key = key.strip()
         parts = [k for k in key.split(".")]
         if not key or any(not k for k in parts):
             problems.append((key or item, "override key must be a dotted path such as fleet.pools.0.replicas"))
@@ -232,7 +270,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                                   f"{dotted}, not [{bracket.group(1)}]"))
             continue
         try:
-            value = _parse_value(text, key)
+            value = item[1] if given_values else _parse_value(text, key)
         except TagError as exc:
             problems.append((key, tag_problem(exc.tag)))
             continue
@@ -267,9 +305,10 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                     whole = ".".join(parts[:i])
                     problems.append((where, f"index out of range: the list has {n} {plural(n, 'item')}"
                                             + (f", index 0 to {n - 1}" if n else "")
-                                            + (f"; --set cannot add an item: give the whole list, e.g. "
-                                               f"--set '{whole}=[...]', or add it in the scenario file"
-                                               if idx == n else "")))
+                                            + (f"; {'an override' if given_values else '--set'} cannot add an "
+                                               f"item: give the whole list, e.g. "
+                                               f"{_example(whole, '[...]', given_values)}, or add it in the "
+                                               f"scenario file" if idx == n else "")))
                     ok = False
                     break
                 if last:
@@ -289,7 +328,8 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                             parts = [*guess[:i], *parts[i:]]
                         problems.append((where, f"there is no list here to take item {parts[i + 1]} of"
                                                 + (f" (did you mean {'.'.join([*parts[:i], near[0]])}?)" if near else
-                                                   f"; give the whole list, e.g. --set '{where}=[...]'")))
+                                                   f"; give the whole list, e.g. "
+                                                   f"{_example(where, '[...]', given_values)}")))
                         ok = False
                         break
                     if part not in node or node[part] is None:
@@ -303,7 +343,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
                     node = node[part]
             else:
                 above = ".".join(parts[:i])
-                problems.append((above, _flat_rate_problem(above, node, parts[i:], value)
+                problems.append((above, _flat_rate_problem(above, node, parts[i:], value, given_values)
                                  or f"is a value, not a mapping; cannot set {part!r}"))
                 ok = False
                 break
@@ -313,7 +353,17 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set")
     return out
 
 
-def _flat_rate_problem(key: str, rate: Any, rest: Sequence[str], value: Any) -> str | None:
+def _example(key: str, yaml_text: str, given_values: bool = False) -> str:
+    """An override setting ``key`` to ``yaml_text`` as its user writes one: ``--set 'key=...'`` on the command
+    line, ``{'key': ...}`` in a Python mapping of overrides.
+
+        >>> _example("fleet.pools", "[...]"), _example("fleet.pools", "[...]", True)
+        ("--set 'fleet.pools=[...]'", "{'fleet.pools': [...]}")
+    """
+    return f"{{{key!r}: {yaml_text}}}" if given_values else f"--set '{key}={yaml_text}'"
+
+
+def _flat_rate_problem(key: str, rate: Any, rest: Sequence[str], value: Any, given_values: bool = False) -> str | None:
     """What to say when an override reaches into a share's flat ``rate`` (``...rate.0.rate``) as if it
     were brackets: that the rate is flat, and how to write brackets or change the fraction; ``None``
     for any other key."""
@@ -322,9 +372,12 @@ def _flat_rate_problem(key: str, rate: Any, rest: Sequence[str], value: Any) -> 
     got = f"{rate:g}" if isinstance(rate, (int, float)) and not isinstance(rate, bool) else repr(rate)
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     example = f"{value:g}" if number and list(rest[1:]) == ["rate"] else got
+    brackets = (f"[{{'up_to_usd': 1.0e9, 'rate': {example}}}, {{'rate': 0.1}}]" if given_values
+                else f"[{{up_to_usd: 1.0e9, rate: {example}}}, {{rate: 0.1}}]")
+    fraction = f"{{{key!r}: 0.15}}" if given_values else f"--set {key}=0.15"
     return (f"is a flat rate ({got}), not brackets, so it has no {'.'.join(rest)}: set the fraction with "
-            f"--set {key}=0.15, or give the whole list of brackets, e.g. "
-            f"--set '{key}=[{{up_to_usd: 1.0e9, rate: {example}}}, {{rate: 0.1}}]' (docs/economics.md, stepped rates)")
+            f"{fraction}, or give the whole list of brackets, e.g. {_example(key, brackets, given_values)} "
+            f"(docs/economics.md, stepped rates)")
 
 
 # ------------------------------------------------------------------------------ every problem at once
@@ -464,8 +517,10 @@ def source_name(scenario: Any) -> str:
     return str(scenario) if isinstance(scenario, (str, Path)) else "<scenario>"
 
 
-def load_scenario(path: str | Path | dict, overrides: Iterable[str] = (), check: bool = True) -> LoadedScenario:
-    """Read, override and validate a scenario file (or a raw mapping)."""
+def load_scenario(path: str | Path | dict, overrides: Iterable[str] | Mapping[str, Any] = (),
+                  check: bool = True) -> LoadedScenario:
+    """Read, override and validate a scenario file (or a raw mapping); ``overrides``: texts ``"a.b=value"`` (as
+    ``--set`` takes them) or a mapping ``{"a.b": value}`` (:func:`apply_overrides`)."""
     if isinstance(path, dict):
         data = apply_overrides(path, overrides) if overrides else copy.deepcopy(path)
         return scenario_from_dict(plain_values(data), source_name(path), Path("."), check)
