@@ -13,6 +13,7 @@ A sign is read as written, so that the field's own bound says what is allowed (Y
 """
 from __future__ import annotations
 
+import datetime as _dt
 import math
 import re
 from typing import Annotated, Any
@@ -45,6 +46,10 @@ def plain_name(value: str) -> str:
         Traceback (most recent call last):
         ...
         ValueError: must not hold a control character (got 'a\nb': a line break at character 2)
+        >>> plain_name(" p ")
+        Traceback (most recent call last):
+        ...
+        ValueError: must not begin or end with a space (got ' p '): it shows as 'p', which, written elsewhere (a price's pool, a weight), would name nothing; write 'p'
     """
     import unicodedata
 
@@ -52,6 +57,12 @@ def plain_name(value: str) -> str:
         if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS:
             what = _CONTROL_WORDS.get(c) or unicodedata.name(c, "").lower() or f"U+{ord(c):04X}"
             raise ValueError(f"must not hold a control character (got {given(value)}: {what} at character {i + 1})")
+    if value != value.strip():      # ' p ' shows as p in a table, yet `pool: p` elsewhere named no pool
+        if not value.strip():
+            raise ValueError(f"must not be blank (got {given(value)}): a name is shown in titles and tables")
+        raise ValueError(f"must not begin or end with a space (got {given(value)}): it shows as {value.strip()!r}, "
+                         f"which, written elsewhere (a price's pool, a weight), would name nothing; write "
+                         f"{value.strip()!r}")
     return value
 
 
@@ -99,6 +110,32 @@ def parse_duration(value: Any) -> float:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A duration in seconds; YAML may write ``3600``, ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``."""
+
+def calendar_day(value: Any) -> Any:
+    """A calendar day as the scenario writes one, ``2025-01-01`` (YAML reads it as a date); a moment is
+    refused, where pydantic took a midnight in any zone as that day: ``2024-01-01T00:00:00+05:00`` is
+    2023-12-31 19:00 UTC, yet was read as 2024-01-01 (days begin at midnight UTC), and a number
+    (``1704067200``) as the Unix time it is not written as.
+
+        >>> calendar_day("2024-02-29"), calendar_day(_dt.date(2024, 2, 29))
+        ('2024-02-29', datetime.date(2024, 2, 29))
+        >>> calendar_day("2024-01-01T00:00:00+05:00")
+        Traceback (most recent call last):
+        ...
+        ValueError: must be a date such as 2025-01-01, a calendar day in UTC, without a time or zone (got '2024-01-01T00:00:00+05:00')
+    """
+    if isinstance(value, _dt.datetime) or (isinstance(value, str) and not _DAY_RE.fullmatch(value.strip())
+                                           and _DAY_RE.match(value.strip())):
+        raise ValueError(f"must be a date such as 2025-01-01, a calendar day in UTC, without a time or zone "
+                         f"(got {given(str(value) if isinstance(value, _dt.datetime) else value)})")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError(f"must be a date such as 2025-01-01, not a number (got {given(value)})")
+    return value
+
+
+_DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+Day = Annotated[_dt.date, BeforeValidator(calendar_day)]
+"""A calendar day, ``2025-01-01``: days begin at midnight UTC; a time, a zone or a number is refused."""
 
 Switch = Annotated[bool, Field(strict=True)]
 """A switch: ``true`` or ``false`` (and YAML's unquoted ``yes``/``no``/``on``/``off``, which it reads as
