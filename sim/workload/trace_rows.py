@@ -203,6 +203,8 @@ def _odd_digits(raw) -> str | None:
 def _number(raw) -> float:
     if isinstance(raw, (bool, list, dict)) or raw is None:
         raise ValueError
+    if isinstance(raw, int) and abs(raw) > 2 ** 1023:   # JSON's 1000...0: a number past a float, not a crash
+        return math.inf if raw > 0 else -math.inf       # (said by the caller's bounds, naming line and column)
     v = float(raw)
     if not math.isfinite(v):
         raise ValueError
