@@ -374,3 +374,24 @@ def test_reprice_from_python_takes_a_mapping_and_records_it_as_texts(tmp_path, c
     _, summary = sim.reprice(out, {"economics.gpu_hour_usd": 2.0})
     assert summary["cost"]["compute_usd"] == pytest.approx(2 * before)
     assert summary["repriced"]["overrides"] == ["economics.gpu_hour_usd=2.0"]
+
+
+@pytest.mark.parametrize("cell,said", [
+    ("10\u00a0", "character 3 is U+00A0, no-break space"),           # a locale's thousands separator, trailing
+    ("\u22125", "character 1 is U+2212, minus sign"),                # a typographic minus
+])
+def test_a_trace_cell_with_a_non_ascii_character_that_is_no_digit_is_named(tmp_path, capsys, cell, said):
+    """The digit rule's message spoke of other scripts' digits (Arabic-Indic, full-width) for any character
+    outside ASCII: a no-break space or a typographic minus is no digit, and is now named."""
+    path = _trace(tmp_path, f"timestamp_s,prompt_tokens,output_tokens\n1,{cell},5\n")
+    assert _main(["validate", str(path)]) == 2
+    (line,) = _err(capsys)
+    assert (f"line 2: column 'prompt_tokens': must be written in ASCII ({said}, which no trace writer puts in a "
+            f"number, so the cell is likely not the value meant)") in line
+
+
+def test_a_trace_cell_with_another_script_s_digit_keeps_the_digits_message(tmp_path, capsys):
+    path = _trace(tmp_path, "timestamp_s,prompt_tokens,output_tokens\n1,1\u0660,5\n")
+    assert _main(["validate", str(path)]) == 2
+    assert "column 'prompt_tokens': must be written in the digits 0-9 (Python reads other scripts' digits" in \
+        _err(capsys)[0]
