@@ -395,3 +395,31 @@ def test_a_trace_cell_with_another_script_s_digit_keeps_the_digits_message(tmp_p
     assert _main(["validate", str(path)]) == 2
     assert "column 'prompt_tokens': must be written in the digits 0-9 (Python reads other scripts' digits" in \
         _err(capsys)[0]
+
+
+# ------------------------------------------------------------------ an empty scenario
+@pytest.mark.parametrize("name,body", [("s.yaml", ""), ("s.yaml", "# a comment only\n\n"), ("s.yaml", "null\n"),
+                                       ("s.toml", "")])
+def test_an_empty_scenario_file_is_one_problem(tmp_path, capsys, name, body):
+    """Four lines, one per required field ('duration: required field is missing', ...), said less than one:
+    the file holds nothing."""
+    path = tmp_path / name
+    path.write_text(body)
+    assert _main(["validate", str(path)]) == 2
+    assert _err(capsys) == [f"{path}: is empty (no keys; comments and blank lines hold none): a scenario needs at "
+                            f"least duration, model, workload and fleet, e.g. scenarios/baseline.yaml"]
+
+
+def test_an_empty_file_given_every_field_by_set_is_a_scenario(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text("")
+    sets = ["duration=60", "model=llama-3-8b",
+            "workload={arrival: {process: poisson, rate: 2}, prompt_tokens: {dist: fixed, value: 200}, "
+            "output_tokens: {dist: fixed, value: 20}}",
+            "fleet={pools: [{name: p, gpu: h100-sxm, replicas: 1}]}"]
+    assert _main(["validate", str(path), *[w for s in sets for w in ("--set", s)]]) == 0
+    capsys.readouterr()
+    from sim import load_scenario
+
+    with pytest.raises(ScenarioError, match=r"^<scenario>: is empty \(no keys"):
+        load_scenario({})

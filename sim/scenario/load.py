@@ -483,7 +483,11 @@ def _resolve_hf_configs(data: Any, base_dir: Path) -> Any:
 
 def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | str = ".",
                        check: bool = True) -> LoadedScenario:
-    """Validate a raw mapping into a :class:`LoadedScenario` (field and cross-field checks)."""
+    """Validate a raw mapping into a :class:`LoadedScenario` (field and cross-field checks). An empty one (an
+    empty file, or one of comments only) is one problem, not one per required field."""
+    if isinstance(data, dict) and not data:
+        raise ScenarioError([("", "is empty (no keys; comments and blank lines hold none): a scenario needs at "
+                                  "least duration, model, workload and fleet, e.g. scenarios/baseline.yaml")], source)
     try:
         scenario = Scenario.model_validate(_resolve_hf_configs(data, Path(base_dir)))
     except ValidationError as exc:
