@@ -51,7 +51,8 @@ def test_a_toml_price_of_inf_is_refused(tmp_path, capsys):
     path = tmp_path / "s.toml"
     path.write_text('duration = 60\nmodel = "llama-3-8b"\n[workload]\narrival = {process = "poisson", rate = 2}\n'
                     'prompt_tokens = {dist = "fixed", value = 200}\noutput_tokens = {dist = "fixed", value = 20}\n'
-                    '[fleet]\npools = [{name = "p", gpu = "h100-sxm", replicas = 1}]\n[economics]\ngpu_hour_usd = inf\n')
+                    '[fleet]\npools = [{name = "p", gpu = "h100-sxm", replicas = 1}]\n'
+                    '[economics]\ngpu_hour_usd = inf\n')
     assert _main(["validate", str(path)]) == 2
     assert _err(capsys) == [f"{path}: economics.gpu_hour_usd: must be a finite number (got inf)"]
 
@@ -85,7 +86,8 @@ def test_an_infinite_price_by_set_or_by_a_python_mapping_is_refused(tmp_path, ca
         load_scenario(str(path), {"economics.gpu_hour_usd": float("inf")})
 
 
-@pytest.mark.parametrize("vary", ["economics.gpu_hour_usd=1,.inf", "fleet.pools.0.gpu&economics.gpu_hour_usd=h100-sxm&inf"])
+@pytest.mark.parametrize("vary", ["economics.gpu_hour_usd=1,.inf",
+                                  "fleet.pools.0.gpu&economics.gpu_hour_usd=h100-sxm&inf"])
 def test_a_plan_varying_a_price_to_infinity_is_refused_before_it_runs(tmp_path, capsys, vary):
     path = _priced(tmp_path, {"gpu_hour_usd": 1.0})
     out = tmp_path / "plan"
@@ -233,13 +235,16 @@ def test_a_python_sweep_grid_text_yaml_cannot_read_is_the_words(tmp_path):
 
 
 # ------------------------------------------------------------------ calendar days
-@pytest.mark.parametrize("field,value", [
-    ("start", "2025-01-01T00:00:00+05:00"), ("start", "2025-01-01 00:00:00"),
-    ("economics.agreements.0.from", "2025-01-01T00:00:00+05:00"), ("economics.agreements.0.until", "2025-03-31T00:00:00Z"),
+@pytest.mark.parametrize("field,value,utc", [
+    ("start", "2025-01-01T00:00:00+05:00", "2024-12-31 19:00"),
+    ("start", "2025-01-01 00:00:00-03:00", "2025-01-01 03:00"),
+    ("economics.agreements.0.from", "2025-01-01T00:00:00+05:00", "2024-12-31 19:00"),
+    ("economics.agreements.0.until", "2025-03-31T00:00:00+01:00", "2025-03-30 23:00"),
 ])
-def test_a_calendar_day_given_a_time_or_zone_is_refused(tmp_path, capsys, field, value):
-    """Days begin at midnight UTC: ``2025-01-01T00:00:00+05:00`` is 2024-12-31 19:00 UTC, yet pydantic took
-    any midnight as its day, five hours off; a time at all (YAML's unquoted datetime too) is refused."""
+def test_a_calendar_day_given_a_midnight_in_another_zone_is_refused(tmp_path, capsys, field, value, utc):
+    """Days begin at midnight UTC: ``2025-01-01T00:00:00+05:00`` is 2024-12-31 19:00 UTC, yet pydantic took any
+    midnight as its day, five hours off; quoted (text) or not (YAML's datetime), it is refused, saying the UTC
+    moment it is."""
     sc = hc._small()
     sc["economics"] = {"gpu_hour_usd": 1.0, "revenue": [{"name": "subs", "usd_per_month": 1000}],
                        "agreements": [{"name": "a", "rate": 0.2, "base": ["subs"]}]}
@@ -249,12 +254,21 @@ def test_a_calendar_day_given_a_time_or_zone_is_refused(tmp_path, capsys, field,
         sc["economics"]["agreements"][0][field.rsplit(".", 1)[1]] = value
     path = _scenario(tmp_path, sc)
     assert _main(["validate", str(path)]) == 2
-    assert _err(capsys) == [f"{path}: {field}: must be a date such as 2025-01-01, a calendar day in UTC, without a "
-                            f"time or zone (got {value!r})"]
+    assert _err(capsys) == [f"{path}: {field}: must be a date such as 2025-01-01; days begin at midnight UTC, and "
+                            f"this moment is {utc} UTC (got {value!r})"]
     path.write_text(path.read_text().replace(f"'{value}'", value))         # unquoted: YAML's datetime
     assert _main(["validate", str(path)]) == 2
     (line,) = _err(capsys)
-    assert line.startswith(f"{path}: {field}: must be a date such as 2025-01-01, a calendar day in UTC")
+    assert line.startswith(f"{path}: {field}: must be a date such as 2025-01-01; days begin at midnight UTC, and "
+                           f"this moment is {utc} UTC")
+
+
+@pytest.mark.parametrize("value", ["2025-01-01T00:00:00Z", "2025-01-01 00:00:00", "2025-01-01T00:00:00+00:00"])
+def test_a_calendar_day_given_as_midnight_utc_or_without_a_zone_is_the_day(tmp_path, capsys, value):
+    sc = hc._small()
+    sc["start"] = value
+    assert _main(["validate", str(_scenario(tmp_path, sc))]) == 0
+    capsys.readouterr()
 
 
 def test_a_calendar_day_given_as_a_number_is_refused(tmp_path, capsys):

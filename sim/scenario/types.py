@@ -112,30 +112,37 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A duration in seconds; YAML may write ``3600``, ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``."""
 
 def calendar_day(value: Any) -> Any:
-    """A calendar day as the scenario writes one, ``2025-01-01`` (YAML reads it as a date); a moment is
-    refused, where pydantic took a midnight in any zone as that day: ``2024-01-01T00:00:00+05:00`` is
-    2023-12-31 19:00 UTC, yet was read as 2024-01-01 (days begin at midnight UTC), and a number
-    (``1704067200``) as the Unix time it is not written as.
+    """A calendar day as the scenario writes one, ``2025-01-01`` (YAML reads it as a date). A moment in a zone
+    other than UTC is refused, where pydantic took its midnight as that day: ``2024-01-01T00:00:00+05:00`` is
+    2023-12-31 19:00 UTC, yet was read as 2024-01-01, five hours off (days begin at midnight UTC); so is a
+    number, which pydantic read as Unix time (``1704067200``). Midnight UTC, or without a zone, is the day.
 
-        >>> calendar_day("2024-02-29"), calendar_day(_dt.date(2024, 2, 29))
-        ('2024-02-29', datetime.date(2024, 2, 29))
+        >>> calendar_day("2024-02-29"), calendar_day("2024-02-29T00:00:00Z"), calendar_day(_dt.date(2024, 2, 29))
+        ('2024-02-29', '2024-02-29T00:00:00Z', datetime.date(2024, 2, 29))
         >>> calendar_day("2024-01-01T00:00:00+05:00")
         Traceback (most recent call last):
         ...
-        ValueError: must be a date such as 2025-01-01, a calendar day in UTC, without a time or zone (got '2024-01-01T00:00:00+05:00')
+        ValueError: must be a date such as 2025-01-01; days begin at midnight UTC, and this moment is 2023-12-31 19:00 UTC (got '2024-01-01T00:00:00+05:00')
     """
-    if isinstance(value, _dt.datetime) or (isinstance(value, str) and not _DAY_RE.fullmatch(value.strip())
-                                           and _DAY_RE.match(value.strip())):
-        raise ValueError(f"must be a date such as 2025-01-01, a calendar day in UTC, without a time or zone "
-                         f"(got {given(str(value) if isinstance(value, _dt.datetime) else value)})")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         raise ValueError(f"must be a date such as 2025-01-01, not a number (got {given(value)})")
+    moment = value if isinstance(value, _dt.datetime) else None
+    if isinstance(value, str) and _DAY_RE.match(value.strip()):
+        try:
+            moment = _dt.datetime.fromisoformat(value.strip())
+        except ValueError:          # not a date at all: pydantic says so
+            moment = None
+    offset = moment.utcoffset() if moment is not None else None
+    if offset:
+        utc = moment.astimezone(_dt.timezone.utc)
+        raise ValueError(f"must be a date such as 2025-01-01; days begin at midnight UTC, and this moment is "
+                         f"{utc:%Y-%m-%d %H:%M} UTC (got {given(value if isinstance(value, str) else str(value))})")
     return value
 
 
 _DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 Day = Annotated[_dt.date, BeforeValidator(calendar_day)]
-"""A calendar day, ``2025-01-01``: days begin at midnight UTC; a time, a zone or a number is refused."""
+"""A calendar day, ``2025-01-01``: days begin at midnight UTC; a moment in another zone, or a number, is refused."""
 
 Switch = Annotated[bool, Field(strict=True)]
 """A switch: ``true`` or ``false`` (and YAML's unquoted ``yes``/``no``/``on``/``off``, which it reads as
