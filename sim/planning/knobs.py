@@ -280,10 +280,10 @@ def _value_key(text: str) -> tuple:
     """
     import json
 
-    from sim.scenario.load import _parse_value
+    from sim.scenario.overrides import parse_value
 
     try:
-        value = _parse_value(text.strip())
+        value = parse_value(text.strip())
     except Exception:       # a tag the run refuses: the text itself
         return ("text", text.strip())
     if isinstance(value, bool):
@@ -307,10 +307,10 @@ def _to_yaml(value: Any) -> str:
         ('30m', '"[draft]v2"', '4')
     """
     if isinstance(value, str):
-        from sim.scenario.load import ValueProblem, _parse_value
+        from sim.scenario.overrides import ValueProblem, parse_value
 
         try:
-            _parse_value(value)
+            parse_value(value)
         except ValueProblem:
             return json.dumps(value, ensure_ascii=False)
         except Exception:       # a tag: refused by the run, naming it
