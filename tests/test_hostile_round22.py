@@ -437,3 +437,18 @@ def test_an_empty_file_given_every_field_by_set_is_a_scenario(tmp_path, capsys):
 
     with pytest.raises(ScenarioError, match=r"^<scenario>: is empty \(no keys"):
         load_scenario({})
+
+
+def test_a_shared_period_sums_each_terms_own_minimum_and_true_up():
+    """Each terms' take-or-pay minimum is prorated to its own days and trued up on its own: $400,000 a month
+    is $129,032.26 for Jan 1-10 (paid 200,000: no shortfall) and $270,967.74 for Jan 11-31 (paid 210,000:
+    60,967.74 short). The one row shows both minimums, $400,000, and the one shortfall."""
+    from sim.economics import evaluate
+    from sim.economics.synthetic import usage_from_rows
+
+    cfg = _renegotiated({"minimum_usd": 4.0e5})
+    cfg.agreements[0].minimum_usd = 4.0e5
+    (s,) = evaluate(cfg, dt.date(2025, 1, 1), usage_from_rows(31 * DAY)).settlements
+    assert s.minimum_usd == pytest.approx(4.0e5)
+    assert s.shortfall_usd == pytest.approx(4.0e5 * 21 / 31 - 210_000)
+    assert s.provider_net_usd == pytest.approx(-(410_000 + 4.0e5 * 21 / 31 - 210_000))
