@@ -452,3 +452,12 @@ def test_a_shared_period_sums_each_terms_own_minimum_and_true_up():
     assert s.minimum_usd == pytest.approx(4.0e5)
     assert s.shortfall_usd == pytest.approx(4.0e5 * 21 / 31 - 210_000)
     assert s.provider_net_usd == pytest.approx(-(410_000 + 4.0e5 * 21 / 31 - 210_000))
+
+
+@pytest.mark.parametrize("bound", ["inf", "1e999", "nan"])
+def test_a_plan_constraint_on_money_with_no_finite_bound_is_refused(tmp_path, capsys, bound):
+    path = _priced(tmp_path, {"gpu_hour_usd": 1.0})
+    assert _main(["plan", str(path), "--vary", "fleet.pools.0.replicas=1..2", "--constraint",
+                  f"cost.per_million_tokens<={bound}", "--executor", "serial", "--quiet",
+                  "--out", str(tmp_path / "plan")]) == 2
+    assert _err(capsys) == [f"--constraint: cost.per_million_tokens: bound must be finite (got '{bound}')"]
