@@ -92,7 +92,7 @@ def test_a_long_file_with_a_merge_key_twice_is_refused_as_a_short_one(tmp_path, 
      "(while parsing a flow sequence); to mean the words, quote them for YAML inside the shell's quotes (--set "
      "'fleet.pools.0.batching=\"[1, 2\"')"),
     ("name=[draft]v2",
-     "--set: name: not valid YAML: column 8: expected '<document start>', but found '<scalar>'; to mean the "
+     "--set: name: not valid YAML: [draft] reads as a list, and v2 after it makes the value no YAML list; to mean the "
      "words, quote them for YAML inside the shell's quotes (--set 'name=\"[draft]v2\"')"),
     # a YAML comment: the value read as null, which cleared the price (the run then cost nothing, said only
     # as a warning), or as the words before it

@@ -106,7 +106,8 @@ def test_a_yearly_stepped_rate_counts_every_bracket_again(tmp_path, capsys):
 
 def test_a_renegotiated_agreement_of_one_name_runs_each_terms_in_its_window(tmp_path, capsys):
     """20 % until 2024-01-01 (inclusive), 10 % from 2024-01-02: a two-day run whose ``subs`` line earns
-    10,000 / 31 a day (January) pays 2,000/31 then 1,000/31 under one name, two rows for the month."""
+    10,000 / 31 a day (January) pays 2,000/31 then 1,000/31 under one name, settled as one row for the quarter
+    (one agreement, one period, one netted payment: the settlement the statement shows)."""
     sc_path = _money(tmp_path, [{"name": "a", "rate": 0.2, "base": ["subs"], "until": "2024-01-01"},
                                 {"name": "a", "rate": 0.1, "base": ["subs"], "from": "2024-01-02"}])
     sc = yaml.safe_load(sc_path.read_text())
@@ -118,8 +119,8 @@ def test_a_renegotiated_agreement_of_one_name_runs_each_terms_in_its_window(tmp_
     assert _main(["run", str(path), "--out", str(out), "--quiet"]) == 0
     capsys.readouterr()
     rows = list(csv.DictReader((out / "settlements.csv").open()))
-    assert [r["agreement"] for r in rows] == ["a", "a"]
-    assert [float(r["forward_usd"]) for r in rows] == pytest.approx([2000 / 31, 1000 / 31])
+    assert [(r["agreement"], r["period"]) for r in rows] == [("a", "2024-Q1")]        # settle: quarter (the default)
+    assert [float(r["forward_usd"]) for r in rows] == pytest.approx([2000 / 31 + 1000 / 31])
 
 
 # ------------------------------------------------------------------ --set values and YAML comments
@@ -172,7 +173,7 @@ def test_a_renegotiated_name_whose_windows_overlap_says_the_days_both_hold(tmp_p
     ("#1", "'#1' is a YAML comment, which reads as nothing (null, which clears the field to its default); to mean "
            "the words, quote them for YAML inside the shell's quotes (--set 'name=\"#1\"'), or write null to clear "
            "the field"),
-    ("[draft]v2", "not valid YAML: column 8: expected '<document start>', but found '<scalar>'; to mean the words, "
+    ("[draft]v2", "not valid YAML: [draft] reads as a list, and v2 after it makes the value no YAML list; to mean the words, "
                   "quote them for YAML inside the shell's quotes (--set 'name=\"[draft]v2\"')"),
     ("Bob's run #2", "YAML reads \"Bob's run #2\" as \"Bob's run\", dropping '#2' as a comment; to mean the words, "
                      "quote them for YAML inside the shell's quotes (--set 'name=\"Bob'\"'\"'s run #2\"'), or leave "

@@ -19,6 +19,7 @@ Exit status 1 when no configuration meets the constraints, 2 for bad input.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from sim.commands.run import band_pct, check_out_dir, report_hint
@@ -199,19 +200,20 @@ def million_tokens_line(row: dict) -> str:
     """What a million tokens cost on a plan's answer, counted both ways (``cost.per_million_output_tokens``
     and ``cost.per_million_tokens``, prompt and output tokens together), with the prompts' share of the
     tokens: on a prompt-heavy trace (code completion: ~2,000 prompt tokens for ~30 output) the price per
-    output token alone is some 70 times the price per token; empty without the figures.
+    output token alone is some 70 times the price per token; empty without the figures, or with one that is no
+    finite price (``Infinity`` read from a plan.json: not ``$inf``).
 
         >>> million_tokens_line({"cost.per_million_output_tokens.mean": 37.397, "cost.per_million_tokens.mean": 0.5474,
         ...                      "throughput.input_tokens_per_s.mean": 18955.6, "throughput.output_tokens_per_s.mean": 283.3})
         'a million tokens costs $37.40 counting output tokens alone, $0.55 counting prompt and output tokens (98.5 % of them prompt tokens)'
     """
     out, every = row.get("cost.per_million_output_tokens.mean"), row.get("cost.per_million_tokens.mean")
-    if not all(is_number(v) and v == v for v in (out, every)):
+    if not all(is_number(v) and math.isfinite(v) for v in (out, every)):
         return ""
     words = (f"a million tokens costs {plain(out, money=True)} counting output tokens alone, "
              f"{plain(every, money=True)} counting prompt and output tokens")
     tin, tout = row.get("throughput.input_tokens_per_s.mean"), row.get("throughput.output_tokens_per_s.mean")
-    if all(is_number(v) for v in (tin, tout)) and tin + tout > 0:
+    if all(is_number(v) and math.isfinite(v) for v in (tin, tout)) and tin + tout > 0:
         words += f" ({100 * tin / (tin + tout):.1f} % of them prompt tokens)"
     return words
 

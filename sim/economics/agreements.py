@@ -26,7 +26,7 @@ provider's view) with that settlement's cash time, so cash paid minus received i
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -103,14 +103,37 @@ def _accrue(rate, base: np.ndarray, tier_year: np.ndarray, used: float) -> np.nd
 
 def settle_agreements(cfg: EconomicsConfig, book: RevenueBook, tl: Timeline
                       ) -> tuple[tuple[LedgerEntry, ...], tuple[Settlement, ...]]:
-    """Ledger entries and settlements of every agreement in ``cfg``."""
+    """Ledger entries and settlements of every agreement in ``cfg``: one settlement per agreement name and
+    period (:func:`_one_per_period`)."""
     entries: list[LedgerEntry] = []
     settlements: list[Settlement] = []
     for ag in cfg.agreements:
         e, s = _settle(ag, book, tl)
         entries += e
         settlements += s
-    return tuple(entries), tuple(settlements)
+    return tuple(entries), _one_per_period(settlements)
+
+
+def _one_per_period(settlements: list[Settlement]) -> tuple[Settlement, ...]:
+    """Settlements of one agreement name, period and cash time as one: a name repeated with disjoint windows
+    (new terms from a date, :func:`sim.economics.validate.check`) whose windows meet inside one settlement
+    period is one agreement settling that period once, as the statement nets it into one payment; its row
+    sums both terms' shares (and prorated minimums), capped when either was. Same-name windows meeting in a
+    period with different cash times are refused by the check, so none reaches here in two rows.
+    """
+    merged: dict[tuple[str, str, float], Settlement] = {}
+    for s in settlements:
+        key = (s.agreement, s.period, s.cash_s)
+        if (m := merged.get(key)) is None:
+            merged[key] = s
+            continue
+        minimum = None if m.minimum_usd is None and s.minimum_usd is None else \
+            (m.minimum_usd or 0.0) + (s.minimum_usd or 0.0)
+        merged[key] = replace(m, forward_usd=m.forward_usd + s.forward_usd, reverse_usd=m.reverse_usd + s.reverse_usd,
+                              provider_net_usd=m.provider_net_usd + s.provider_net_usd,
+                              capped=m.capped or s.capped, minimum_usd=minimum,
+                              shortfall_usd=m.shortfall_usd + s.shortfall_usd)
+    return tuple(merged.values())
 
 
 def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], list[Settlement]]:

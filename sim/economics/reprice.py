@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -196,18 +196,21 @@ def _warn_if_unchanged(saved: SavedUsage, overrides: Sequence[str], override: st
     warnings.warn(f"{path}: changes nothing: {why}", EconomicsWarning, stacklevel=3)
 
 
-def reprice_folder(folder: str | Path, overrides: Sequence[str] = (), out: str | Path | None = None
-                   ) -> tuple[EconomicsResult, dict]:
+def reprice_folder(folder: str | Path, overrides: Sequence[str] | Mapping[str, object] = (),
+                   out: str | Path | None = None) -> tuple[EconomicsResult, dict]:
     """Re-price the result folder ``folder``; return the money and the updated summary.
 
     The summary is the folder's ``summary.json`` with its ``cost`` and ``cashflow`` blocks
     recomputed and a ``repriced`` block (source folder and overrides) added. With ``out``, writes
-    a result folder there: the run's own files (:data:`~sim.metrics.output.RESULT_NAMES`, the figures
+    a result folder there (``overrides``: texts ``"economics.gpu_hour_usd=1.8"``, or a mapping of paths to
+    values, recorded as such texts): the run's own files (:data:`~sim.metrics.output.RESULT_NAMES`, the figures
     in ``figures/``) copied except :data:`MONEY_FILES` (rewritten) and :data:`STALE_FILES` (left out);
     anything else in ``folder`` (notes, another tool's files) is not copied, said in one
     :class:`~sim.errors.InputWarning`. Missing or unreadable inputs raise :class:`~sim.errors.InputError`
     naming the file.
     """
+    if isinstance(overrides, Mapping):      # {"economics.gpu_hour_usd": 1.8}: as texts (the folder records them),
+        overrides = [f"{k}={json.dumps(v, default=str)}" for k, v in overrides.items()]    # JSON being YAML
     overrides = text_list(overrides, "overrides", "economics.gpu_hour_usd=1.8")
     src = Path(folder)
     link = looping_link(src)

@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.economics.terms import compute_terms
 from sim.economics.timeline import window_s
-from sim.economics.calendar import Calendar
+from sim.economics.calendar import Calendar, period_label
 from sim.economics.ledger import MINIMUM_SUFFIX
 from sim.errors import ScenarioWarning, clipped, given
 from sim.scenario.economics import EconomicsConfig
@@ -197,6 +197,31 @@ class _Check:
                                       "agreement's rows by its name, so give each its own name (a repeated name needs "
                                       "disjoint windows, a change of terms on a date)"))
                 return
+            if other.name == ag.name and other.settle == ag.settle:
+                self._one_settlement(j, k, (lo, hi), (olo, ohi))
+
+    def _one_settlement(self, j: int, k: int, win: tuple[float, float], other_win: tuple[float, float]) -> None:
+        """Agreements ``j`` and ``k`` share a name and disjoint windows: where the earlier ends inside the
+        settlement period the later starts in, that period settles once under the name (one row, one
+        netted payment), so both must pay it the same way: the same payer and payment lag."""
+        ag, other = self.cfg.agreements[j], self.cfg.agreements[k]
+        (elo, ehi), (llo, _) = sorted((win, other_win))
+        if not (0 <= llo < self.horizon_s and ehi > 0) or ehi == np.inf:
+            return
+        period = self.cal.period_start_s(ehi - 1, ag.settle)
+        if period != self.cal.period_start_s(llo, ag.settle):
+            return
+        shown = {"payer": str, "payment_lag": _fmt_s}
+        differ = [key for key in shown if getattr(other, key) != getattr(ag, key)]
+        if differ:
+            label = period_label(self.cal.date_at(period), ag.settle)
+            said = "; ".join(f"{key} ({shown[key](getattr(other, key))}, then {shown[key](getattr(ag, key))})"
+                             for key in differ)
+            self.problems.append((f"economics.agreements.{j}.name",
+                                  f"agreement {ag.name!r} is named twice (agreements.{k}) and both windows fall "
+                                  f"in settlement period {label}, which settles once under the name (one row, one "
+                                  f"netted payment), but they differ in {said}: give both terms the same "
+                                  f"{' and '.join(differ)}, or each its own name"))
 
     def _days_both(self, lo: float, hi: float, touching: set) -> str:
         """The days two windows both hold, ``[lo, hi)`` in seconds, in words; ``touching``: the dates one

@@ -40,6 +40,8 @@ DEFAULT_PCT = 3.0
 over the throughput rows of the validation report)."""
 MAX_PCT = 50.0
 """The widest band accepted, per cent (a replica at half its capacity is a different question)."""
+MIN_PCT = 1e-12
+"""The narrowest band accepted, per cent: from about 1e-14, ``1 - pct/100`` is 1.0, no band at all."""
 NEAR_SATURATION = 0.85
 """Above this load factor a run's latency is read as a range (the validation report's advice): the
 command line suggests the band when it was not asked for."""
@@ -61,6 +63,9 @@ def pct_problem(value) -> str | None:
     if isinstance(value, bool) or not math.isfinite(pct) or not 0.0 < pct <= MAX_PCT:
         return (f"give a percentage of capacity greater than 0 and at most {MAX_PCT:g} "
                 f"(e.g. {DEFAULT_PCT:g} for ±{DEFAULT_PCT:g} %); got {value!r}")
+    if pct < MIN_PCT:       # 1e-300: 1 - pct/100 is 1.0, both sides' capacity the nominal one, a band of width 0
+        return (f"give a percentage of capacity of at least {MIN_PCT:g} (below ~1e-14, 1 - pct/100 is 1 in floating "
+                f"point: no band at all); e.g. {DEFAULT_PCT:g} for ±{DEFAULT_PCT:g} %; got {value!r}")
     return None
 
 

@@ -26,6 +26,7 @@ A *configuration* is one choice of value per knob, expressed as override strings
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -279,10 +280,10 @@ def _value_key(text: str) -> tuple:
     """
     import json
 
-    from sim.scenario.load import _parse_value
+    from sim.scenario.overrides import parse_value
 
     try:
-        value = _parse_value(text.strip())
+        value = parse_value(text.strip())
     except Exception:       # a tag the run refuses: the text itself
         return ("text", text.strip())
     if isinstance(value, bool):
@@ -298,7 +299,22 @@ def _value_key(text: str) -> tuple:
 
 
 def _to_yaml(value: Any) -> str:
+    """A Python value of a grid as the override text that sets it. A text is YAML as on the command line
+    (``"30m"``, ``"[1, 2]"``), except one YAML refuses or reads short (``"[draft]v2"``, ``"run #2"``): from
+    Python that is the words, quoted here, not an error telling a Python caller to quote it for a shell.
+
+        >>> _to_yaml("30m"), _to_yaml("[draft]v2"), _to_yaml(4)
+        ('30m', '"[draft]v2"', '4')
+    """
     if isinstance(value, str):
+        from sim.scenario.overrides import ValueProblem, parse_value
+
+        try:
+            parse_value(value)
+        except ValueProblem:
+            return json.dumps(value, ensure_ascii=False)
+        except Exception:       # a tag: refused by the run, naming it
+            pass
         return value
     if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
         value = value.tolist()    # a numpy number or array (np.arange, np.linspace): its Python value

@@ -232,9 +232,14 @@ def _priced(row: dict) -> str:
 
 def _per_million_tokens(row: dict) -> str:
     """``$0.55 per million prompt and output tokens`` (``cost.per_million_tokens``): beside the price per output
-    token, which on a prompt-heavy trace is many times it; empty without the figure."""
+    token, which on a prompt-heavy trace is many times it; empty without the figure, or with one that is no
+    finite price (``Infinity`` in a plan.json edited or written by hand: not a price to show as ``$inf``).
+
+        >>> _per_million_tokens({"cost.per_million_tokens.mean": 0.5474}), _per_million_tokens({"cost.per_million_tokens.mean": float("inf")})
+        ('$0.55 per million prompt and output tokens', '')
+    """
     v = row.get("cost.per_million_tokens.mean")
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     return f"{plain(v, money=True)} per million prompt and output tokens" if ok else ""
 
 

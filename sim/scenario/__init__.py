@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_HOME = {"LoadedScenario": "load", "apply_overrides": "load", "load_scenario": "load", "read_file": "load",
+_HOME = {"LoadedScenario": "load", "apply_overrides": "overrides", "load_scenario": "load", "read_file": "load",
          "scenario_from_dict": "load", "Scenario": "schema"}
 
 __all__ = ["LoadedScenario", "Scenario", "apply_overrides", "load_scenario", "read_file", "scenario_from_dict"]

@@ -45,7 +45,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from sim.errors import ScenarioError, given, printable
-from sim.scenario.types import FIELD_ERROR, Duration, Name, Strict, field_error
+from sim.scenario.types import FIELD_ERROR, Day, Duration, Name, Strict, field_error
 
 Period = Literal["day", "week", "month", "quarter", "year"]
 """Calendar periods: ISO weeks start on Monday; quarters start in Jan, Apr, Jul and Oct."""
@@ -151,8 +151,8 @@ class _Windowed(Strict):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    from_: _dt.date | None = Field(default=None, alias="from")
-    until: _dt.date | None = None
+    from_: Day | None = Field(default=None, alias="from")
+    until: Day | None = None
 
     @model_validator(mode="after")
     def _window_in_order(self) -> "_Windowed":
@@ -179,7 +179,7 @@ class OpeningBalance(Strict):
     name: Name
     kind: Literal["receivable", "payable"]
     usd: USD
-    due: _dt.date
+    due: Day
 
 
 class PoolPower(Strict):

@@ -1,4 +1,5 @@
-"""Load a scenario file (YAML or TOML), apply ``--set a.b.c=value`` overrides, validate it.
+"""Load a scenario file (YAML or TOML), apply ``--set a.b.c=value`` overrides (:mod:`sim.scenario.overrides`),
+validate it.
 
 Every problem is collected and reported at once as ``file: field.path: message`` (the schema's
 in the words of :mod:`sim.scenario.schema_errors`, then the cross-field checks of
@@ -17,19 +18,18 @@ import os
 import re
 import tomllib
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from sim.economics.tiers import RATE_KEY
-from sim.errors import ScenarioError, given, json_kind, text_list
-from sim.humanize import plural
+from sim.errors import ScenarioError, json_kind
 from sim.scenario.safe_text import TextLimitError, load_toml, not_utf8, read_text
-from sim.scenario.raw_values import dropped_comment, one_line, plain_values, quote_hint, unshared, value_at
-from sim.scenario.safe_yaml import TagError, load_yaml, tag_problem
+from sim.scenario.overrides import apply_overrides
+from sim.scenario.raw_values import plain_values
+from sim.scenario.safe_yaml import load_yaml, yaml_problem
 from sim.scenario.schema import Scenario
 from sim.scenario.schema_errors import bool_problems, clean_loc, validation_problems
 
@@ -104,32 +104,6 @@ def read_file(path: str | Path) -> dict:
     return data
 
 
-def yaml_problem(exc: yaml.MarkedYAMLError) -> str:
-    """A YAML syntax error as a person reads it: where (line and column, from 1), what, and where
-    the construct it broke began; a tab where indentation goes says that YAML indents with spaces.
-
-        >>> try:
-        ...     yaml.safe_load("a: 1\\n\\tb: 2\\n")
-        ... except yaml.MarkedYAMLError as exc:
-        ...     print(yaml_problem(exc))
-        line 2, column 1: a tab where YAML expects spaces (YAML indents with spaces only)
-    """
-    def at(mark) -> str:
-        return f"line {mark.line + 1}, column {mark.column + 1}"
-    problem = exc.problem or "cannot parse"
-    context = exc.context
-    if "'\\t'" in problem:
-        problem, context = "a tab where YAML expects spaces (YAML indents with spaces only)", None
-    elif "expected <block end>" in problem:
-        problem += ": the indentation does not line up with the lines above"
-    text = f"{at(exc.problem_mark)}: {problem}" if exc.problem_mark is not None else problem
-    if context and exc.context_mark is not None and exc.context_mark.line != getattr(exc.problem_mark, "line", -1):
-        text += f" ({context} at {at(exc.context_mark)})"
-    elif context:
-        text += f" ({context})"
-    return text
-
-
 def _broken_link(p: Path) -> str:
     """What is wrong with a symbolic link that leads to no file: a loop, or a target that is missing."""
     try:
@@ -164,167 +138,6 @@ def did_you_mean(path: Path) -> str:
         close = difflib.get_close_matches(path.name, [n for n in names if n != path.name], n=1, cutoff=0.8)
         found = path.with_name(close[0]) if close else None
     return f" (did you mean {found}?)" if found is not None else ""
-
-
-# ------------------------------------------------------------------------------ overrides
-class ValueProblem(ValueError):
-    """An override's value YAML reads as a list or mapping it then refuses (a key given twice, a ``null``
-    key, an unclosed ``{``): the message says what, without the line of a one-line value."""
-
-
-def _parse_value(text: str, key: str = "KEY") -> Any:
-    """An override's value as YAML reads it; text YAML cannot read stays text. A tag that builds no plain
-    value (``!!binary ...``, ``!foo``) raises :class:`TagError` (as text it ran as the literal words); a
-    list or mapping YAML refuses (a duplicate key, nested too deeply, an unclosed ``{`` or ``[``) raises
-    :class:`ValueProblem` (as text it reached the schema as the words, and a name field took them), and so
-    does a value that is only a YAML comment (``#2.5`` read as null, which clears the field silently) or
-    ends in one YAML drops (``run #2`` read as ``run``); ``key`` names the field in the quoted example."""
-    if text.lstrip().startswith("#"):
-        raise ValueProblem(f"{text.strip()[:40]!r} is a YAML comment, which reads as nothing (null, which clears "
-                           f"the field to its default); {quote_hint(key, text)}, or write null to clear the field")
-    try:
-        value = load_yaml(text) if text.strip() != "" else ""
-    except TagError:
-        raise
-    except TextLimitError as exc:          # a duplicate or null key, nesting, an alias bomb
-        raise ValueProblem("not valid YAML: " + one_line(str(exc), text)) from None
-    except yaml.MarkedYAMLError as exc:
-        if text.lstrip()[:1] in ("{", "["):       # meant as a mapping or list: not the words as a name
-            raise ValueProblem("not valid YAML: " + one_line(yaml_problem(exc), text) + "; "
-                               + quote_hint(key, text)) from None
-        return text
-    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # e.g. an impossible date: keep the text
-        return text
-    comment = dropped_comment(text)
-    if comment:
-        # `name=run #2` read as "run": YAML drops a comment, which a value on the command line never means
-        raise ValueProblem(f"YAML reads {text.strip()[:60]!r} as {given(value)}, dropping {comment[:40]!r} as a "
-                           f"comment; {quote_hint(key, text)}, or leave the comment out")
-    return value
-
-
-def apply_overrides(data: dict, overrides: Iterable[str], source: str = "--set") -> dict:
-    """Return a copy of ``data`` with each ``"a.b.0.c=value"`` applied (values parsed as YAML).
-
-    List indices are integers from 0 (a negative one is out of range, not counted from the end); a
-    missing mapping on the way is created. Problems (no ``=``, an index out of range, descending
-    into a scalar) raise :class:`ScenarioError`.
-    """
-    overrides = text_list(overrides, "overrides", "fleet.pools.0.replicas=8")
-    out = unshared(data)
-    problems: list[tuple[str, str]] = []
-    for item in overrides:
-        if "=" not in item:
-            colon = re.fullmatch(r"\s*([A-Za-z_][\w.]*)\s*:\s*(\S.*?)\s*", item)      # YAML's key: value
-            problems.append((item, "override must look like key.path=value"
-                             + (f": write {colon.group(1)}={colon.group(2)}" if colon else "")))
-            continue
-        key, _, text = item.partition("=")
-        key = key.strip()
-        parts = [k for k in key.split(".")]
-        if not key or any(not k for k in parts):
-            problems.append((key or item, "override key must be a dotted path such as fleet.pools.0.replicas"))
-            continue
-        bracket = re.search(r"\[(\d+)\]", key)
-        if bracket:                                        # pools[0]: a list item is its index, a part of the path
-            dotted = re.sub(r"\[(\d+)\]", r".\1", key)
-            problems.append((key, f"a list item is written by its index as a part of the dotted path: "
-                                  f"{dotted}, not [{bracket.group(1)}]"))
-            continue
-        try:
-            value = _parse_value(text, key)
-        except TagError as exc:
-            problems.append((key, tag_problem(exc.tag)))
-            continue
-        except ValueProblem as exc:
-            problems.append((key, str(exc)))
-            continue
-        node: Any = out
-        ok = True
-        guess = list(parts)          # the path with each key made on the way read as the key one slip from it
-        for i, part in enumerate(parts):
-            if isinstance(node, dict) and part not in node:
-                # a key with dots in its name (a pool named llama-3.1 in router.weights or energy.pools):
-                # the longest run of the parts left that names a key is that key, not mappings to create
-                for j in range(len(parts), i + 1, -1):
-                    if ".".join(parts[i:j]) in node:
-                        parts[i:j] = [".".join(parts[i:j])]
-                        part = parts[i]
-                        break
-            last = i == len(parts) - 1
-            where = ".".join(parts[: i + 1])
-            if isinstance(node, list):
-                digits = part.removeprefix("-")          # (a negative index is out of range, said below)
-                if not (digits.isascii() and digits.isdigit()):   # (int() also takes ' 0', '+0', '0_0', '０')
-                    named = [i for i, item in enumerate(node) if isinstance(item, dict) and item.get("name") == part]
-                    hint = (f"; the item named {part!r} is {'.'.join(parts[:i])}.{named[0]}" if named else "")
-                    problems.append((where, f"is a list; use an integer index (got {part!r}){hint}"))
-                    ok = False
-                    break
-                idx = int(part)
-                if not 0 <= idx < len(node):     # a negative index is refused, not read from the end
-                    n = len(node)
-                    whole = ".".join(parts[:i])
-                    problems.append((where, f"index out of range: the list has {n} {plural(n, 'item')}"
-                                            + (f", index 0 to {n - 1}" if n else "")
-                                            + (f"; --set cannot add an item: give the whole list, e.g. "
-                                               f"--set '{whole}=[...]', or add it in the scenario file"
-                                               if idx == n else "")))
-                    ok = False
-                    break
-                if last:
-                    node[idx] = value
-                else:
-                    node = node[idx]
-            elif isinstance(node, dict):
-                if last:
-                    node[part] = value
-                else:
-                    if (part not in node or node[part] is None) and parts[i + 1].lstrip("-").isdigit():
-                        near = [k for k in difflib.get_close_matches(part, [str(k) for k in node], n=1)
-                                if isinstance(node[k], list)] if part not in node else []
-                        if not near and part not in node and guess[:i] != parts[:i]:
-                            # a slip further up (Fleet.pools.0): the list under the key it was meant for
-                            near = [part] if isinstance(value_at(out, [*guess[:i], part]), list) else []
-                            parts = [*guess[:i], *parts[i:]]
-                        problems.append((where, f"there is no list here to take item {parts[i + 1]} of"
-                                                + (f" (did you mean {'.'.join([*parts[:i], near[0]])}?)" if near else
-                                                   f"; give the whole list, e.g. --set '{where}=[...]'")))
-                        ok = False
-                        break
-                    if part not in node or node[part] is None:
-                        if part not in node:
-                            close = difflib.get_close_matches(part, [k for k in node if isinstance(k, str)], n=1)
-                            guess[i] = close[0] if close else part
-                        node[part] = {}
-                    elif isinstance(node[part], str) and not last:
-                        # shorthand such as `router: least_outstanding` expanded on demand
-                        node[part] = {"policy": node[part]} if part == "router" else node[part]
-                    node = node[part]
-            else:
-                above = ".".join(parts[:i])
-                problems.append((above, _flat_rate_problem(above, node, parts[i:], value)
-                                 or f"is a value, not a mapping; cannot set {part!r}"))
-                ok = False
-                break
-        del ok
-    if problems:
-        raise ScenarioError(problems, source)
-    return out
-
-
-def _flat_rate_problem(key: str, rate: Any, rest: Sequence[str], value: Any) -> str | None:
-    """What to say when an override reaches into a share's flat ``rate`` (``...rate.0.rate``) as if it
-    were brackets: that the rate is flat, and how to write brackets or change the fraction; ``None``
-    for any other key."""
-    if not RATE_KEY.fullmatch(key) or isinstance(rate, (dict, list)):
-        return None
-    got = f"{rate:g}" if isinstance(rate, (int, float)) and not isinstance(rate, bool) else repr(rate)
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    example = f"{value:g}" if number and list(rest[1:]) == ["rate"] else got
-    return (f"is a flat rate ({got}), not brackets, so it has no {'.'.join(rest)}: set the fraction with "
-            f"--set {key}=0.15, or give the whole list of brackets, e.g. "
-            f"--set '{key}=[{{up_to_usd: 1.0e9, rate: {example}}}, {{rate: 0.1}}]' (docs/economics.md, stepped rates)")
 
 
 # ------------------------------------------------------------------------------ every problem at once
@@ -430,7 +243,11 @@ def _resolve_hf_configs(data: Any, base_dir: Path) -> Any:
 
 def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | str = ".",
                        check: bool = True) -> LoadedScenario:
-    """Validate a raw mapping into a :class:`LoadedScenario` (field and cross-field checks)."""
+    """Validate a raw mapping into a :class:`LoadedScenario` (field and cross-field checks). An empty one (an
+    empty file, or one of comments only) is one problem, not one per required field."""
+    if isinstance(data, dict) and not data:
+        raise ScenarioError([("", "is empty (no keys; comments and blank lines hold none): a scenario needs at "
+                                  "least duration, model, workload and fleet, e.g. scenarios/baseline.yaml")], source)
     try:
         scenario = Scenario.model_validate(_resolve_hf_configs(data, Path(base_dir)))
     except ValidationError as exc:
@@ -464,8 +281,10 @@ def source_name(scenario: Any) -> str:
     return str(scenario) if isinstance(scenario, (str, Path)) else "<scenario>"
 
 
-def load_scenario(path: str | Path | dict, overrides: Iterable[str] = (), check: bool = True) -> LoadedScenario:
-    """Read, override and validate a scenario file (or a raw mapping)."""
+def load_scenario(path: str | Path | dict, overrides: Iterable[str] | Mapping[str, Any] = (),
+                  check: bool = True) -> LoadedScenario:
+    """Read, override and validate a scenario file (or a raw mapping); ``overrides``: texts ``"a.b=value"`` (as
+    ``--set`` takes them) or a mapping ``{"a.b": value}`` (:func:`apply_overrides`)."""
     if isinstance(path, dict):
         data = apply_overrides(path, overrides) if overrides else copy.deepcopy(path)
         return scenario_from_dict(plain_values(data), source_name(path), Path("."), check)

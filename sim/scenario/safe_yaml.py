@@ -401,3 +401,29 @@ def load_yaml(text: str) -> Any:
         raise
     finally:
         loader.dispose()
+
+
+def yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """A YAML syntax error as a person reads it: where (line and column, from 1), what, and where
+    the construct it broke began; a tab where indentation goes says that YAML indents with spaces.
+
+        >>> try:
+        ...     yaml.safe_load("a: 1\\n\\tb: 2\\n")
+        ... except yaml.MarkedYAMLError as exc:
+        ...     print(yaml_problem(exc))
+        line 2, column 1: a tab where YAML expects spaces (YAML indents with spaces only)
+    """
+    def at(mark) -> str:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+    problem = exc.problem or "cannot parse"
+    context = exc.context
+    if "'\\t'" in problem:
+        problem, context = "a tab where YAML expects spaces (YAML indents with spaces only)", None
+    elif "expected <block end>" in problem:
+        problem += ": the indentation does not line up with the lines above"
+    text = f"{at(exc.problem_mark)}: {problem}" if exc.problem_mark is not None else problem
+    if context and exc.context_mark is not None and exc.context_mark.line != getattr(exc.problem_mark, "line", -1):
+        text += f" ({context} at {at(exc.context_mark)})"
+    elif context:
+        text += f" ({context})"
+    return text

@@ -28,7 +28,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from sim.scenario.economics import EconomicsConfig
 from sim.scenario.perf import PerfConfig, RooflinePerf
 from sim.scenario.schedulers import DEFAULT_SCHEDULER, PRESETS, SchedulerName, resolve_batching
-from sim.scenario.types import (MAX_COUNT, WHOLE_NUMBER, Duration, Name, Strict, Switch, field_error,
+from sim.scenario.types import (MAX_COUNT, WHOLE_NUMBER, Day, Duration, Name, Strict, Switch, field_error,
                                  not_a_boolean)
 from sim.scenario.workload import WorkloadConfig
 
@@ -338,7 +338,7 @@ class Scenario(Strict):
 
     name: Name = "scenario"
     seed: int = Field(1, ge=0)
-    start: _dt.date = Field(_dt.date(2025, 1, 1), description="calendar date of simulated t = 0")
+    start: Day = Field(_dt.date(2025, 1, 1), description="calendar date of simulated t = 0")
     duration: Duration = Field(ge=1e-3, description="simulated time, arrivals stop here; at least 1 ms (no LLM "
                                                     "request is served in less)")
     warmup: Duration = Field(0.0, ge=0, description="requests arriving earlier are excluded from latency statistics")

@@ -13,6 +13,7 @@ A sign is read as written, so that the field's own bound says what is allowed (Y
 """
 from __future__ import annotations
 
+import datetime as _dt
 import math
 import re
 from typing import Annotated, Any
@@ -45,6 +46,10 @@ def plain_name(value: str) -> str:
         Traceback (most recent call last):
         ...
         ValueError: must not hold a control character (got 'a\nb': a line break at character 2)
+        >>> plain_name(" p ")
+        Traceback (most recent call last):
+        ...
+        ValueError: must not begin or end with a space (got ' p '): it shows as 'p', which, written elsewhere (a price's pool, a weight), would name nothing; write 'p'
     """
     import unicodedata
 
@@ -52,6 +57,12 @@ def plain_name(value: str) -> str:
         if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS:
             what = _CONTROL_WORDS.get(c) or unicodedata.name(c, "").lower() or f"U+{ord(c):04X}"
             raise ValueError(f"must not hold a control character (got {given(value)}: {what} at character {i + 1})")
+    if value != value.strip():      # ' p ' shows as p in a table, yet `pool: p` elsewhere named no pool
+        if not value.strip():
+            raise ValueError(f"must not be blank (got {given(value)}): a name is shown in titles and tables")
+        raise ValueError(f"must not begin or end with a space (got {given(value)}): it shows as {value.strip()!r}, "
+                         f"which, written elsewhere (a price's pool, a weight), would name nothing; write "
+                         f"{value.strip()!r}")
     return value
 
 
@@ -99,6 +110,39 @@ def parse_duration(value: Any) -> float:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A duration in seconds; YAML may write ``3600``, ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``."""
+
+def calendar_day(value: Any) -> Any:
+    """A calendar day as the scenario writes one, ``2025-01-01`` (YAML reads it as a date). A moment in a zone
+    other than UTC is refused, where pydantic took its midnight as that day: ``2024-01-01T00:00:00+05:00`` is
+    2023-12-31 19:00 UTC, yet was read as 2024-01-01, five hours off (days begin at midnight UTC); so is a
+    number, which pydantic read as Unix time (``1704067200``). Midnight UTC, or without a zone, is the day.
+
+        >>> calendar_day("2024-02-29"), calendar_day("2024-02-29T00:00:00Z"), calendar_day(_dt.date(2024, 2, 29))
+        ('2024-02-29', '2024-02-29T00:00:00Z', datetime.date(2024, 2, 29))
+        >>> calendar_day("2024-01-01T00:00:00+05:00")
+        Traceback (most recent call last):
+        ...
+        ValueError: must be a date such as 2025-01-01; days begin at midnight UTC, and this moment is 2023-12-31 19:00 UTC (got '2024-01-01T00:00:00+05:00')
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError(f"must be a date such as 2025-01-01, not a number (got {given(value)})")
+    moment = value if isinstance(value, _dt.datetime) else None
+    if isinstance(value, str) and _DAY_RE.match(value.strip()):
+        try:
+            moment = _dt.datetime.fromisoformat(value.strip())
+        except ValueError:          # not a date at all: pydantic says so
+            moment = None
+    offset = moment.utcoffset() if moment is not None else None
+    if offset:
+        utc = moment.astimezone(_dt.timezone.utc)
+        raise ValueError(f"must be a date such as 2025-01-01; days begin at midnight UTC, and this moment is "
+                         f"{utc:%Y-%m-%d %H:%M} UTC (got {given(value if isinstance(value, str) else str(value))})")
+    return value
+
+
+_DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+Day = Annotated[_dt.date, BeforeValidator(calendar_day)]
+"""A calendar day, ``2025-01-01``: days begin at midnight UTC; a moment in another zone, or a number, is refused."""
 
 Switch = Annotated[bool, Field(strict=True)]
 """A switch: ``true`` or ``false`` (and YAML's unquoted ``yes``/``no``/``on``/``off``, which it reads as

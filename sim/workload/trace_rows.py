@@ -194,15 +194,30 @@ def _odd_digits(raw) -> str | None:
         (True, True, None, None)
         >>> _odd_digits("\u0663_") == NOT_ASCII        # both: the script is named first
         True
+        >>> _odd_digits("10\u00a0")
+        'must be written in ASCII (character 3 is U+00A0, no-break space, which no trace writer puts in a number, so the cell is likely not the value meant)'
     """
     if not isinstance(raw, str) or plain_digits(raw):
         return None
-    return NOT_ASCII if _not_ascii(raw) else UNDERSCORE
+    if not _not_ascii(raw):
+        return UNDERSCORE
+    import unicodedata
+
+    i, c = next((i, c) for i, c in enumerate(raw) if not c.isascii())
+    if unicodedata.category(c) == "Nd":         # a digit of another script: Arabic-Indic, full-width
+        return NOT_ASCII
+    # a no-break space (a locale's thousands separator, '10\xa0'), a typographic minus: not a digit, so the
+    # digits message misled; the character is named
+    name = unicodedata.name(c, "").lower() or "unnamed"
+    return (f"must be written in ASCII (character {i + 1} is U+{ord(c):04X}, {name}, which no trace writer puts "
+            f"in a number, so the cell is likely not the value meant)")
 
 
 def _number(raw) -> float:
     if isinstance(raw, (bool, list, dict)) or raw is None:
         raise ValueError
+    if isinstance(raw, int) and abs(raw) > 2 ** 1023:   # JSON's 1000...0: a number past a float, not a crash
+        return math.inf if raw > 0 else -math.inf       # (said by the caller's bounds, naming line and column)
     v = float(raw)
     if not math.isfinite(v):
         raise ValueError

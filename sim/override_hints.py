@@ -1,0 +1,81 @@
+"""An override written wrong on the ``fleetsim`` command line, and what to write instead: ``--set KEY VALUE`` (a
+space where the ``=`` goes) and a ``KEY=VALUE`` word without its ``--set``, which argparse takes for the scenario
+or for an unrecognized argument. :mod:`sim.cli` adds :func:`override_hint` to argparse's errors and refuses a
+command line argparse took whole but read wrong (:func:`check_overrides`).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+
+
+#: a word ``KEY=VALUE`` with a field's path for KEY (``economics.gpu_hour_usd=3``): an override without its ``--set``
+_OVERRIDE_WORD = re.compile(r"[A-Za-z_][\w-]*(?:\.[\w-]+)*=.*", re.S)
+
+
+def override_hint(argv: list[str], parser: argparse.ArgumentParser | None = None) -> str:
+    """What to write instead of an override written wrong on the command line ``argv`` (the command's words,
+    its name first), for a command whose ``parser`` takes ``--set``; empty when there is none. ``--set KEY
+    VALUE`` (:func:`set_hint`), or a word ``KEY=VALUE`` that is no option's value and no file or folder: the
+    ``--set`` left out (``fleetsim run gpu_hour_usd=3``, whose word argparse took for the scenario, or
+    ``fleetsim plan s.yaml workload.arrival.rate=50``, said after plan's missing ``--vary``).
+
+        >>> p = argparse.ArgumentParser(); _ = p.add_argument("--set"); _ = p.add_argument("--vary")
+        >>> override_hint(["plan", "s.yaml", "workload.arrival.rate=50"], p)
+        ' (to change a field, write --set workload.arrival.rate=50)'
+        >>> override_hint(["plan", "s.yaml", "--vary", "fleet.pools.0.replicas=1..4"], p)
+        ''
+    """
+    options = getattr(parser, "_option_string_actions", {})
+    if parser is not None and "--set" not in options:
+        return ""
+    hint = set_hint(argv)
+    if hint:
+        return hint
+    valued = {name for name, action in options.items() if action.nargs != 0}
+    for i, word in enumerate(argv[1:], 1):
+        if _OVERRIDE_WORD.fullmatch(word) and argv[i - 1] not in valued and not os.path.lexists(word):
+            return f" (to change a field, write --set {word})"
+    return ""
+
+
+def check_overrides(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> None:
+    """Refuse, with the hint of :func:`override_hint`, a command line argparse took whole but that holds an
+    override written wrong: ``--set KEY VALUE`` whose VALUE argparse took for the scenario (``fleetsim run
+    --set seed 3``: ``3: file not found``), or a ``KEY=VALUE`` taken for the scenario or result folder
+    (``fleetsim run gpu_hour_usd=3``: ``gpu_hour_usd=3: file not found``)."""
+    if "--set" not in parser._option_string_actions:
+        return
+    pair = set_pair(argv)
+    if pair is not None:
+        parser.error(f"argument --set: {pair[0]!r} is not KEY=VALUE")
+    for action in parser._actions:
+        value = getattr(args, action.dest, None) if not action.option_strings else None
+        if value is not None and _OVERRIDE_WORD.fullmatch(str(value)) and not os.path.lexists(value):
+            parser.error(f"the following arguments are required: {argparse._get_action_name(action)}")
+
+
+def set_pair(argv: list[str]) -> tuple[str, str] | None:
+    """The ``KEY`` and ``VALUE`` of ``--set KEY VALUE`` (or ``--set=KEY VALUE``) on ``argv``, written as two
+    words where one goes; None when there is none."""
+    for i, word in enumerate(argv[:-1]):
+        key, value = (word[len("--set="):], argv[i + 1]) if word.startswith("--set=") else \
+            (argv[i + 1], argv[i + 2]) if word == "--set" and i + 2 < len(argv) else (None, None)
+        if key and value and "=" not in key and not key.startswith("-") and "=" not in value \
+                and not value.startswith("-") and not os.path.lexists(value):     # (a file: the scenario's)
+            return key, value
+    return None
+
+
+def set_hint(argv: list[str]) -> str:
+    """For ``--set KEY VALUE`` (a space where the ``=`` goes: argparse takes ``KEY`` as the override and calls
+    ``VALUE``, or the next word, unrecognized), what to write instead: ``--set KEY=VALUE``, one word.
+
+        >>> set_hint(["reprice", "r", "--set", "economics.gpu_hour_usd", "3"])
+        ' (--set takes KEY=VALUE as one word: write --set economics.gpu_hour_usd=3)'
+        >>> set_hint(["run", "s.yaml", "--set", "seed=3", "x"])
+        ''
+    """
+    pair = set_pair(argv)
+    return "" if pair is None else f" (--set takes KEY=VALUE as one word: write --set {pair[0]}={pair[1]})"
