@@ -208,6 +208,18 @@ class Fleet(ReplicaLifecycle):
             p.intervals = [(r.prov_start_s, min(r.prov_end_s if r.released else t, t))
                            for r in p.replicas if r.prov_start_s <= t]
 
+    def settled_before(self, t: float) -> float:
+        """The latest instant up to ``t`` by which every arrival's fate is booked: before the first
+        pre-routed request a waiting room has yet to take or refuse (decided at the boundary after its
+        ``queued_at``, which may come after a time-series row: :class:`~sim.serving.in_system.InSystemPeak`
+        must not count it as in the system meanwhile)."""
+        if not self.prerouted:
+            return t
+        for rep in self.live:
+            if rep.max_waiting is not None and rep.incoming and rep.incoming[0].queued_at <= t:
+                t = math.nextafter(rep.incoming[0].queued_at, -math.inf)
+        return t
+
     def latest_clock(self) -> float:
         """The furthest any replica's clock has run (replicas may run ahead of the SimPy clock)."""
         return max((r.clock for r in self.replicas), default=self.env.now)
@@ -433,14 +445,16 @@ class Fleet(ReplicaLifecycle):
         if self.on_done is not None:
             self.on_done(r, t + self.frontend_s)    # when the client sees the last token
 
-    def reject(self, r: Req, reason: int) -> None:
+    def reject(self, r: Req, reason: int, at: float | None = None) -> None:
+        """``r`` leaves refused: now, or ``at`` where the refusal is decided later than it happened (a
+        pre-routed request a full waiting room refuses at its ``queued_at``, read at the next boundary)."""
         if reason == R_NO_REPLICA:
             self.no_replica_rejects += 1
         r.reason = reason
         self.in_flight.pop(r.rid, None)
         # it left when refused (a pre-routed one at its arrival at the earliest), or when its client gave up
         self.in_system.depart(r.deadline if reason == R_TIMEOUT and r.deadline < math.inf
-                              else max(self.env.now, r.arrival))
+                              else max(self.env.now if at is None else at, r.arrival))
         self.log.append(self._row(r, REJECTED, -1.0))
         if self.on_done is not None:
             self.on_done(r, self.env.now)

@@ -69,8 +69,9 @@ class Sampler:
     def sample(self, t: float, interval: float) -> None:
         """One row per pool at ``t`` covering the ``interval`` seconds before it."""
         fleet = self.fleet
-        # the exact peak in the system: every arrival and departure up to the last row is booked by now
-        fleet.in_system.settle(self._last)
+        # the exact peak in the system: every arrival and departure up to the last row is booked by now,
+        # but for a waiting room's refusals of pre-routed requests, decided at its next boundary
+        fleet.in_system.settle(fleet.settled_before(self._last))
         if fleet.patience is not None:
             fleet.expire_all(t)     # clients who gave up by t are no longer in a queue
         central = len(fleet.central) if fleet.central is not None else 0
