@@ -107,9 +107,10 @@ def random_scenario(seed: int, engine: str, router: str, features: tuple[str, ..
 
 FEEDS = [("fast", "random"), ("reference", "random"), ("fast", "least_outstanding"), ("fast", "central_queue"),
          ("reference", "central_queue")]
-CASES = [((), 2), (("room", "long_steps"), 3), (("room", "patience", "drain"), 8), (("patience", "frontend", "warmup"), 3),
-         (("failures",), 3), (("failures", "patience"), 6), (("pp", "room", "long_steps"), 10), (("closed", "failures"), 3),
-         (("disaggregated", "room", "long_steps"), 3), (("disaggregated", "patience"), 11)]
+CASES = [((), 2), (("room", "long_steps"), 3), (("room", "patience", "drain"), 8),
+         (("patience", "frontend", "warmup"), 3), (("failures",), 3), (("failures", "patience"), 6),
+         (("pp", "room", "long_steps"), 10), (("closed", "failures"), 3), (("disaggregated", "room", "long_steps"), 3),
+         (("disaggregated", "patience"), 11)]
 
 
 @pytest.mark.parametrize("features,seed", CASES, ids=["-".join(f) or "plain" for f, _ in CASES])
