@@ -208,18 +208,6 @@ class Fleet(ReplicaLifecycle):
             p.intervals = [(r.prov_start_s, min(r.prov_end_s if r.released else t, t))
                            for r in p.replicas if r.prov_start_s <= t]
 
-    def settled_before(self, t: float) -> float:
-        """The latest instant up to ``t`` by which every arrival's fate is booked: before the first
-        pre-routed request a waiting room has yet to take or refuse (decided at the boundary after its
-        ``queued_at``, which may come after a time-series row: :class:`~sim.serving.in_system.InSystemPeak`
-        must not count it as in the system meanwhile)."""
-        if not self.prerouted:
-            return t
-        for rep in self.live:
-            if rep.max_waiting is not None and rep.incoming and rep.incoming[0].queued_at <= t:
-                t = math.nextafter(rep.incoming[0].queued_at, -math.inf)
-        return t
-
     def latest_clock(self) -> float:
         """The furthest any replica's clock has run (replicas may run ahead of the SimPy clock)."""
         return max((r.clock for r in self.replicas), default=self.env.now)
