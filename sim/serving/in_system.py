@@ -13,7 +13,9 @@ where every event before them is known: each time-series row and the run's end
 as the generator's arrays, a closed loop's one at a time) and a few array operations per row; what it
 holds is the departures booked since the last settled row, 8 bytes each (all of a run's where
 ``metrics.interval`` is as long as the run: 80 MB for 10 million requests).
-At equal times departures count first: a request refused at its arrival is never in the system.
+At equal times departures count first: a request refused at its arrival is never in the system (a
+pre-routed one a full waiting room refuses too, though the replica decides it at its next boundary: the
+rows settle only up to before such an arrival, :func:`sim.serving.sampler.settled_before`).
 
     >>> p = InSystemPeak()
     >>> p.arrive_many([0.0, 0.0, 0.0, 1.0, 5.0])    # three at once, one at 1 s, one at 5 s
