@@ -309,14 +309,15 @@ def peak_words(b: dict) -> str:
     reads ``stable`` (the verdict a plan's feasibility takes), and this says how high it piled; empty for a
     closed loop (bounded by its clients) or without the figures. How it was counted
     (``in_flight_peak_basis``) says the word before it: none where exact (the request level counts every
-    arrival and departure), "estimated" for the fluid tier's (its steps' and sub-steps' largest backlog
-    plus running requests, what the fluid limit holds, without the queue's own noise), "sampled" for the
-    time series' samples (a summary written before the exact count: a burst between two samples unseen).
+    arrival and departure), "mean-load" for the fluid tier's (its steps' and sub-steps' largest backlog
+    plus running requests: the fluid limit, the mean count without the queue's own swings above it, so
+    below capacity Little's ``λ W``, not an estimate of the most at once), "sampled" for the time series'
+    samples (a summary written before the exact count: a burst between two samples unseen).
 
         >>> peak_words({"verdict": "stable", "in_flight_peak": 88, "in_flight_at_end": 0, "in_flight_peak_basis": "exact"})
         'peak 88 in system (0 at the end)'
         >>> peak_words({"verdict": "stable", "in_flight_peak": 88, "in_flight_at_end": 0, "in_flight_peak_basis": "estimate"})
-        'estimated peak 88 in system (0 at the end)'
+        'mean-load peak 88 in system (0 at the end)'
         >>> peak_words({"verdict": "stable", "in_flight_peak": 88, "in_flight_at_end": 0})
         'sampled peak 88 in system (0 at the end)'
         >>> peak_words({"verdict": "stable", "closed_loop_clients": 64, "in_flight_peak": 64, "in_flight_at_end": 64})
@@ -326,7 +327,7 @@ def peak_words(b: dict) -> str:
     if "closed_loop_clients" in b or not all(isinstance(v, int) and not isinstance(v, bool) for v in (peak, end)):
         return ""
     basis = b.get("in_flight_peak_basis")        # (a hand-edited summary's may be anything)
-    word = {"exact": "", "estimate": "estimated "}.get(basis, "sampled ") if isinstance(basis, str) else "sampled "
+    word = {"exact": "", "estimate": "mean-load "}.get(basis, "sampled ") if isinstance(basis, str) else "sampled "
     return f"{word}peak {peak:,} in system ({end:,} at the end)"
 
 

@@ -48,7 +48,7 @@ def test_below_capacity_both_tiers_count_littles_law_in_the_system():
     assert fluid["requests"]["in_flight"] == 0                  # no backlog: nothing of it counted twice
     # its peak is the steps' largest count, an estimate, and said so
     assert fluid["stability"]["in_flight_peak_basis"] == "estimate"
-    assert peak_words(fluid["stability"]).startswith(f"estimated peak {fluid['stability']['in_flight_peak']:,} in system")
+    assert peak_words(fluid["stability"]).startswith(f"mean-load peak {fluid['stability']['in_flight_peak']:,} in system")
     # the request level's count at the end, one sample of the stationary queue per seed: its mean over 40
     # seeds is theory's within 3 standard errors, and so the fluid tier's
     ends = np.array([_run(pool("request", arrival, duration=1200.0, seed=s, records="none"))

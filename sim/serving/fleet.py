@@ -433,14 +433,16 @@ class Fleet(ReplicaLifecycle):
         if self.on_done is not None:
             self.on_done(r, t + self.frontend_s)    # when the client sees the last token
 
-    def reject(self, r: Req, reason: int) -> None:
+    def reject(self, r: Req, reason: int, at: float | None = None) -> None:
+        """``r`` leaves refused: now, or ``at`` where the refusal is decided later than it happened (a
+        pre-routed request a full waiting room refuses at its ``queued_at``, read at the next boundary)."""
         if reason == R_NO_REPLICA:
             self.no_replica_rejects += 1
         r.reason = reason
         self.in_flight.pop(r.rid, None)
         # it left when refused (a pre-routed one at its arrival at the earliest), or when its client gave up
         self.in_system.depart(r.deadline if reason == R_TIMEOUT and r.deadline < math.inf
-                              else max(self.env.now, r.arrival))
+                              else max(self.env.now if at is None else at, r.arrival))
         self.log.append(self._row(r, REJECTED, -1.0))
         if self.on_done is not None:
             self.on_done(r, self.env.now)

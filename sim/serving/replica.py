@@ -346,7 +346,7 @@ class Replica(EngineLoop):
         first iteration boundary at or after it, so the room holds what it held at that instant
         (admission happens only at boundaries), as when the request is queued at its arrival."""
         if self.room_full(r):
-            self.fleet.reject(r, R_QUEUE_FULL)
+            self.fleet.reject(r, R_QUEUE_FULL, at=r.queued_at)    # refused on arrival: never in the system
         else:
             self.waiting.push(r)
 

@@ -41,6 +41,19 @@ def arrived_waiting(rep: "Replica", t: float) -> int:
     return c
 
 
+def settled_before(fleet: "Fleet", t: float) -> float:
+    """The latest instant up to ``t`` by which every arrival's fate is booked: before the first pre-routed
+    request a waiting room has yet to take or refuse (decided at the boundary after its ``queued_at``,
+    which may come after a time-series row: :class:`~sim.serving.in_system.InSystemPeak` must not count
+    it as in the system meanwhile)."""
+    if not fleet.prerouted:
+        return t
+    for rep in fleet.live:
+        if rep.max_waiting is not None and rep.incoming and rep.incoming[0].queued_at <= t:
+            t = math.nextafter(rep.incoming[0].queued_at, -math.inf)
+    return t
+
+
 class Sampler:
     """Samples a fleet's pools; ``rows`` holds the time series as tuples."""
 
@@ -69,8 +82,9 @@ class Sampler:
     def sample(self, t: float, interval: float) -> None:
         """One row per pool at ``t`` covering the ``interval`` seconds before it."""
         fleet = self.fleet
-        # the exact peak in the system: every arrival and departure up to the last row is booked by now
-        fleet.in_system.settle(self._last)
+        # the exact peak in the system: every arrival and departure up to the last row is booked by now,
+        # but for a waiting room's refusals of pre-routed requests, decided at its next boundary
+        fleet.in_system.settle(settled_before(fleet, self._last))
         if fleet.patience is not None:
             fleet.expire_all(t)     # clients who gave up by t are no longer in a queue
         central = len(fleet.central) if fleet.central is not None else 0
