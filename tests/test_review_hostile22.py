@@ -1,0 +1,67 @@
+"""Review of hostile input round 22: the renegotiated agreement's one settlement row, the split modules,
+calendar days and names in old result folders, and Python mapping overrides against ``--set``.
+
+* Each row of ``settlements.csv`` is one cash movement, and the statement's cash columns show each one:
+  two settlements of one name falling due at the same moment for different periods (monthly terms
+  followed by quarterly ones, or payment lags that meet) were netted by the statement into one payment,
+  so its cash paid and received no longer matched the rows' (worked by hand below).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+DAY = 86400.0
+# $3,100 a month is $100 a day in every 31-day month (January, March), $3,100/28 in February
+REVENUE = [{"name": "api", "usd_per_month": 3100}, {"name": "resale", "owner": "partner", "usd_per_month": 3100}]
+
+
+def _evaluate(agreements: list[dict], days: float):
+    from sim.economics import evaluate, parse_economics
+    from sim.economics.synthetic import usage_from_rows
+
+    cfg = parse_economics({"revenue": REVENUE, "period": "month", "agreements": agreements})
+    return evaluate(cfg, dt.date(2025, 1, 1), usage_from_rows(days * DAY))
+
+
+def _cash(result) -> dict[str, tuple[float, float]]:
+    """Per statement row: (cash revenue share paid, received)."""
+    return {r["period"] + ("+" if r.get("after_horizon") else ""):
+            (round(r["cash_revenue_share_paid_usd"], 6), round(r["cash_revenue_share_received_usd"], 6))
+            for r in result.statement}
+
+
+@pytest.mark.parametrize("old,new", [
+    # monthly terms until Mar 9, quarterly from Mar 10: March's row and Q1's are both paid on Apr 1
+    ({"settle": "month", "until": "2025-03-09"}, {"settle": "quarter", "from": "2025-03-10"}),
+])
+def test_two_settlements_of_one_name_paid_at_one_moment_are_each_their_own_payment(old, new):
+    """The provider pays 10 % of api: $310 for January, $310 for February, $90 for March 1-9 (paid Apr 1).
+    From Mar 10 the partner pays 30 % of resale quarterly: 22 days of March, $660, for Q1 (paid Apr 1).
+    settlements.csv: the provider pays 90 and the partner pays 660 on Apr 1, two rows; the statement
+    showed one payment of 570 received, so its cash paid (620) and received (1,500 with Q2's 930) were
+    not the rows' 710 and 1,590."""
+    r = _evaluate([{"name": "deal", "rate": 0.1, "base": ["api"], **old},
+                   {"name": "deal", "payer": "partner", "payee": "provider", "rate": 0.3, "base": ["resale"],
+                    **new}], 120)
+    rows = [(s.period, round(s.provider_net_usd, 6), s.cash_date) for s in r.settlements]
+    apr1 = dt.date(2025, 4, 1)
+    assert rows == [("2025-01", -310, dt.date(2025, 2, 1)), ("2025-02", -310, dt.date(2025, 3, 1)),
+                    ("2025-03", -90, apr1), ("2025-Q1", 660, apr1), ("2025-Q2", 930, dt.date(2025, 7, 1))]
+    cash = _cash(r)
+    assert cash["2025-04"] == (90, 660)
+    assert sum(p for p, _ in cash.values()) == pytest.approx(710)
+    assert sum(q for _, q in cash.values()) == pytest.approx(1590)
+
+
+def test_two_settlements_of_one_name_whose_payment_lags_meet_are_each_their_own_payment():
+    """January's row with a 28-day lag (Feb 1 + 28 days) and February's with none are both paid on Mar 1:
+    the provider pays $310 (10 % of January's api), the partner $930 (30 % of February's resale)."""
+    r = _evaluate([{"name": "deal", "rate": 0.1, "base": ["api"], "settle": "month", "payment_lag": "28d",
+                    "until": "2025-01-31"},
+                   {"name": "deal", "payer": "partner", "payee": "provider", "rate": 0.3, "base": ["resale"],
+                    "settle": "month", "from": "2025-02-01"}], 59)
+    assert [(s.period, round(s.provider_net_usd, 6), s.cash_date) for s in r.settlements] == [
+        ("2025-01", -310, dt.date(2025, 3, 1)), ("2025-02", 930, dt.date(2025, 3, 1))]
+    assert _cash(r)["2025-03+"] == (310, 930)
