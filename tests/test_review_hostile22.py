@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 DAY = 86400.0
@@ -65,3 +66,68 @@ def test_two_settlements_of_one_name_whose_payment_lags_meet_are_each_their_own_
     assert [(s.period, round(s.provider_net_usd, 6), s.cash_date) for s in r.settlements] == [
         ("2025-01", -310, dt.date(2025, 3, 1)), ("2025-02", 930, dt.date(2025, 3, 1))]
     assert _cash(r)["2025-03+"] == (310, 930)
+
+
+# ------------------------------------------------------------------ Python mapping overrides against --set
+def _small(tmp_path):
+    import hostile_cases as hc
+
+    sc = hc._small()
+    sc.update(start="2025-01-01", duration=30)
+    sc["economics"] = {"gpu_hour_usd": 1.0}
+    return hc.write_scenario(tmp_path, sc)
+
+
+MAPPING = {"fleet.pools.0.replicas": np.int64(2), "economics.gpu_hour_usd": np.float64(2.5),
+           "workload.prompt_tokens": {"dist": "fixed", "value": np.int32(100)}, "warmup": None}
+TEXTS = ["fleet.pools.0.replicas=2", "economics.gpu_hour_usd=2.5", "workload.prompt_tokens={dist: fixed, value: 100}",
+         "warmup=null"]
+
+
+def _same(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k != "wall_seconds"}
+
+
+def test_sim_run_takes_a_mapping_of_overrides_as_set_takes_their_texts(tmp_path):
+    """``sim.run(path, overrides={...})`` was refused with --set syntax ('override must look like key.path=value',
+    each key iterated as a text) while ``sim.load_scenario`` took the same mapping: numpy scalars, a nested
+    mapping and None run as the texts do (the same summary, to the byte: one seed)."""
+    import sim
+
+    path = _small(tmp_path)
+    try:
+        MAPPING["warmup"] = 0          # null is no warmup to --set either: both refused alike (below)
+        texts = [*TEXTS[:3], "warmup=0"]
+        a, b = sim.run(path, overrides=MAPPING), sim.run(path, overrides=texts)
+    finally:
+        MAPPING["warmup"] = None
+    assert _same(a.summary) == _same(b.summary)
+    assert a.summary["gpu_hours"] == b.summary["gpu_hours"] and a.scenario.scenario == b.scenario.scenario
+    assert a.summary["cost"]["compute_usd"] == pytest.approx(2 * 2.5 * 30 / 3600)     # 2 GPUs, 30 s, $2.50/h
+    with pytest.raises(Exception) as by_map:
+        sim.run(path, overrides={"warmup": None})
+    with pytest.raises(Exception) as by_text:
+        sim.run(path, overrides=["warmup=null"])
+    assert type(by_map.value) is type(by_text.value)
+    assert str(by_map.value).split(": ", 1)[1] == str(by_text.value).split(": ", 1)[1]
+
+
+def test_reprice_records_a_mapping_s_numpy_numbers_as_the_numbers_set_would_give(tmp_path, capsys):
+    """``sim.reprice(folder, {"economics.gpu_hour_usd": np.int64(2)})`` recorded ``economics.gpu_hour_usd="2"``
+    (numpy's integer is no JSON number, so it was written as its text, quoted): ``fleetsim compare`` then listed
+    it against ``--set economics.gpu_hour_usd=2`` as a setting that differs. Twice $1 a GPU-hour is twice the bill."""
+    import hostile_cases as hc
+    import sim
+
+    out = tmp_path / "r"
+    assert hc.exit_status(["run", str(_small(tmp_path)), "--out", str(out), "--figures", "none", "--quiet"]) == 0
+    capsys.readouterr()
+    given = {"economics.gpu_hour_usd": np.int64(2), "economics.revenue": [{"name": "s", "usd_per_month": np.int64(100)}],
+             "economics.discount_rate": np.float32(0.5)}
+    _, by_map = sim.reprice(out, given)
+    texts = ["economics.gpu_hour_usd=2", 'economics.revenue=[{"name": "s", "usd_per_month": 100}]',
+             "economics.discount_rate=0.5"]
+    _, by_text = sim.reprice(out, texts)
+    assert by_map["repriced"]["overrides"] == texts
+    assert by_map["cost"] == by_text["cost"] and by_map["cashflow"] == by_text["cashflow"]
+    assert by_map["cost"]["compute_usd"] == pytest.approx(2 * 30 / 3600)

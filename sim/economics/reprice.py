@@ -17,6 +17,7 @@ the configuration take ``n + 1`` evaluations (one override whose totals differ f
 """
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import warnings
@@ -40,6 +41,7 @@ from sim.report.overview import scenario_file_problem, scenario_json
 from sim.report.result_folder import MAX_PROBLEMS, summary_problems
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
+from sim.scenario.raw_values import plain_values
 from sim.scenario.magnitudes import economics_magnitude_problems
 
 #: files of a result folder that re-pricing rewrites (the rest are copied unchanged)
@@ -210,7 +212,8 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] | Mapping[str, o
     naming the file.
     """
     if isinstance(overrides, Mapping):      # {"economics.gpu_hour_usd": 1.8}: as texts (the folder records them),
-        overrides = [f"{k}={json.dumps(v, default=str)}" for k, v in overrides.items()]    # JSON being YAML
+        given = plain_values(copy.deepcopy(dict(overrides)))   # JSON being YAML; numpy's numbers as numbers
+        overrides = [f"{k}={json.dumps(v, default=str)}" for k, v in given.items()]     # (np.int64(2): 2, not "2")
     overrides = text_list(overrides, "overrides", "economics.gpu_hour_usd=1.8")
     src = Path(folder)
     link = looping_link(src)
