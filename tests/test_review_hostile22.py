@@ -131,3 +131,60 @@ def test_reprice_records_a_mapping_s_numpy_numbers_as_the_numbers_set_would_give
     assert by_map["repriced"]["overrides"] == texts
     assert by_map["cost"] == by_text["cost"] and by_map["cashflow"] == by_text["cashflow"]
     assert by_map["cost"]["compute_usd"] == pytest.approx(2 * 30 / 3600)
+
+
+# ------------------------------------------------------------------ result folders written before round 22
+def test_a_saved_usage_whose_pool_name_has_a_space_at_either_end_is_priced():
+    """A result folder written before names with a space at either end were refused saves its pool ' p ' in
+    usage.npz; re-pricing it under gpu_hour_usd built the pool's price with the scenario's name check and
+    stopped with an internal error (exit 1, a pydantic ValidationError). 8 GPUs for an hour at $2: $16."""
+    from sim.economics import evaluate, parse_economics
+    from sim.economics.synthetic import usage_from_rows
+
+    usage = usage_from_rows(3600, intervals=[(" p ", 8, 0, 3600)])
+    r = evaluate(parse_economics({"gpu_hour_usd": 2.0}), dt.date(2025, 1, 1), usage)
+    assert r.cost["compute_usd"] == pytest.approx(16.0)
+
+
+def _folder_of_an_earlier_version(tmp_path, capsys):
+    """A result folder whose saved economics block names its revenue line ' subs ' (with its agreement's base),
+    as a run before names with a space at either end were refused wrote it (its fingerprints its own)."""
+    import json
+
+    import hostile_cases as hc
+    from sim.economics.usage_file import read_usage, write_usage
+    from sim.report.fingerprint import KEY, folder_fingerprints
+    from sim.scenario.economics import parse_economics
+
+    sc = hc._small()
+    sc.update(start="2025-01-01", duration=30)
+    sc["economics"] = {"gpu_hour_usd": 1.0, "revenue": [{"name": "subs", "usd_per_month": 100}],
+                       "agreements": [{"name": "deal", "rate": 0.1, "base": ["subs"]}]}
+    out = tmp_path / "old"
+    assert hc.exit_status(["run", str(hc.write_scenario(tmp_path, sc)), "--out", str(out), "--figures", "none",
+                           "--quiet"]) == 0
+    capsys.readouterr()
+    saved = read_usage(out / "usage.npz")
+    cfg = parse_economics(saved.economics)
+    cfg.revenue[0].__dict__["name"], cfg.agreements[0].__dict__["base"] = " subs ", [" subs "]    # unchecked
+    write_usage(out, saved.usage, cfg, saved.start)
+    summary = json.loads((out / "summary.json").read_text())
+    summary[KEY] = folder_fingerprints(out)
+    (out / "summary.json").write_text(json.dumps(summary))
+    return out
+
+
+def test_reprice_of_a_folder_whose_saved_block_a_newer_check_refuses_says_how_to_re_price_it(tmp_path, capsys):
+    """The problems name fields of a block the user cannot edit (it is in usage.npz): a closing line says so,
+    and the --set values it asks for re-price the folder ($0.10 of the line's $100 a month for 30 s, 10 %)."""
+    import hostile_cases as hc
+
+    out = _folder_of_an_earlier_version(tmp_path, capsys)
+    assert hc.exit_status(["reprice", str(out), "--set", "economics.gpu_hour_usd=2"]) == 2
+    lines = hc.err_lines(capsys)
+    assert lines[0].startswith(f"{out}: economics.revenue.0.name: must not begin or end with a space (got ' subs ')")
+    assert lines[-1] == (f"{out}: the economics block saved in usage.npz is refused as its run took it (a check "
+                         f"newer than the run): re-price with --set for each field above (--set KEY=VALUE, the "
+                         f"value the message asks for), or run the scenario again with --out")
+    assert hc.exit_status(["reprice", str(out), "--set", "economics.revenue.0.name=subs", "--set",
+                           "economics.agreements.0.base=[subs]", "--out", str(tmp_path / "new")]) == 0
