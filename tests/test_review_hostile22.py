@@ -188,3 +188,19 @@ def test_reprice_of_a_folder_whose_saved_block_a_newer_check_refuses_says_how_to
                          f"value the message asks for), or run the scenario again with --out")
     assert hc.exit_status(["reprice", str(out), "--set", "economics.revenue.0.name=subs", "--set",
                            "economics.agreements.0.base=[subs]", "--out", str(tmp_path / "new")]) == 0
+
+
+# ------------------------------------------------------------------ calendar days
+@pytest.mark.parametrize("value", ["2025-01-01T05:00:00+05:00", "'2024-12-31T19:00:00-05:00'"])
+def test_midnight_utc_written_in_another_zone_is_that_utc_day(tmp_path, capsys, value):
+    """5:00 at +05:00 is midnight UTC: refused with 'days begin at midnight UTC, and this moment is 2025-01-01
+    00:00 UTC', which names the very moment the rule asks for; it is the day 2025-01-01."""
+    import hostile_cases as hc
+    from sim import load_scenario
+
+    sc = hc._small()
+    path = hc.write_scenario(tmp_path, sc)
+    path.write_text(path.read_text() + f"start: {value}\n")
+    assert load_scenario(str(path)).scenario.start == dt.date(2025, 1, 1)
+    assert hc.exit_status(["validate", str(path)]) == 0
+    capsys.readouterr()
