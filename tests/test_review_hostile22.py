@@ -112,6 +112,18 @@ def test_sim_run_takes_a_mapping_of_overrides_as_set_takes_their_texts(tmp_path)
     assert str(by_map.value).split(": ", 1)[1] == str(by_text.value).split(": ", 1)[1]
 
 
+def test_sim_sweep_takes_a_mapping_of_overrides_as_set_takes_their_texts(tmp_path):
+    """The base overrides of a sweep, as a mapping of numpy values and a nested block or as texts: the same rows."""
+    import sim
+
+    path = _small(tmp_path)
+    texts = [*TEXTS[:3], "warmup=0"]
+    rows = [sim.sweep(path, {"seed": [1, 2]}, overrides=o, progress=False)
+            for o in ({**MAPPING, "warmup": 0}, texts)]
+    assert [{k: v for k, v in r.items() if "wall" not in k} for r in rows[0]] == \
+        [{k: v for k, v in r.items() if "wall" not in k} for r in rows[1]]
+    assert rows[0][0]["cost.compute_usd"] == pytest.approx(2 * 2.5 * 30 / 3600)
+
 def test_reprice_records_a_mapping_s_numpy_numbers_as_the_numbers_set_would_give(tmp_path, capsys):
     """``sim.reprice(folder, {"economics.gpu_hour_usd": np.int64(2)})`` recorded ``economics.gpu_hour_usd="2"``
     (numpy's integer is no JSON number, so it was written as its text, quoted): ``fleetsim compare`` then listed
