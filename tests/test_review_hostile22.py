@@ -5,6 +5,11 @@ calendar days and names in old result folders, and Python mapping overrides agai
   two settlements of one name falling due at the same moment for different periods (monthly terms
   followed by quarterly ones, or payment lags that meet) were netted by the statement into one payment,
   so its cash paid and received no longer matched the rows' (worked by hand below).
+* Python mapping overrides: ``sim.run`` refused a mapping with ``--set`` syntax (``load_scenario`` took it);
+  ``sim.reprice`` recorded a numpy integer as a quoted text. ``sim.sweep`` took one already.
+* Result folders written before the name rule: a pool ' p ' in ``usage.npz`` stopped re-pricing with an
+  internal error; a saved block the rule refuses now ends with a line saying how to re-price it.
+* Midnight UTC written in another zone (05:00 at +05:00) is that day, not refused as not midnight UTC.
 """
 from __future__ import annotations
 
