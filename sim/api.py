@@ -14,6 +14,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -33,7 +34,7 @@ from sim.serving.pool import PoolRuntime
 from sim.serving.saturated import scheduler_factor
 
 
-def _as_loaded(scenario: Any, overrides: Iterable[str]) -> LoadedScenario:
+def _as_loaded(scenario: Any, overrides: Iterable[str] | Mapping[str, Any]) -> LoadedScenario:
     if isinstance(scenario, LoadedScenario):
         if overrides:
             from sim.scenario.load import apply_overrides
@@ -76,10 +77,14 @@ def build_pools(loaded: LoadedScenario, capacity: float = 1.0, scheduler_factors
     return out
 
 
-def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None = None, quiet: bool = True,
-        progress: bool = False, skip_bad_rows: bool = False, allow_large: bool | None = None,
+def run(scenario: Any, *, overrides: Iterable[str] | Mapping[str, Any] = (), out: str | Path | None = None,
+        quiet: bool = True, progress: bool = False, skip_bad_rows: bool = False, allow_large: bool | None = None,
         capacity_band: float | None = None, capacity: float = 1.0, scheduler_factors: bool = True) -> Result:
     """Simulate a scenario (path, raw dict, :class:`Scenario` or loaded scenario) and summarise it.
+
+    ``overrides``: texts as ``--set`` takes them (``["fleet.pools.0.replicas=8"]``, values read as YAML), or a
+    mapping of the same paths to values taken as given (``{"name": "[draft]v2"}``), as
+    :func:`~sim.scenario.load.load_scenario` takes them.
 
     A scenario past a work limit of :mod:`sim.limits` raises :class:`~sim.errors.ScenarioError`
     before anything runs, unless ``allow_large`` (default: the ``FLEETSIM_ALLOW_LARGE`` variable).
@@ -121,7 +126,8 @@ def run(scenario: Any, *, overrides: Iterable[str] = (), out: str | Path | None 
         return result
     t0 = time.perf_counter()
     with _gc_relaxed(), warnings_as_problems(source_name(scenario)), workload_files_of(source_name(scenario)):
-        loaded = _as_loaded(scenario, text_list(overrides, "overrides", "fleet.pools.0.replicas=8"))
+        loaded = _as_loaded(scenario, dict(overrides) if isinstance(overrides, Mapping) else     # values as given
+                            text_list(overrides, "overrides", "fleet.pools.0.replicas=8"))
         check_work(loaded, allow_large)
         sc = loaded.scenario
         pct = None if capacity_band is None else check_pct(capacity_band, "capacity_band")

@@ -174,8 +174,9 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
             short = cap.true_up(int(cap.year[idx[-1]]), owed) if ag.cap_usd is not None else owed
             capped = capped or short < owed
         net = f + short - r                # (0.0 - net, not -net: nothing to pay is 0.0, never -0.0)
+        label = period_label(cal.date_at(p0), ag.settle)
         settlements.append(Settlement(
-            ag.name, period_label(cal.date_at(p0), ag.settle), cal.date_at(p0),
+            ag.name, label, cal.date_at(p0),
             cal.date_at(p_end), f, r, (0.0 - net) if provider_pays else net, cash_d, cash_s, capped, minimum, short))
         for i in idx:
             a, b = float(tl.starts_s[i]), float(tl.ends_s[i])
@@ -183,16 +184,16 @@ def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], lis
             out, into = (fwd[i], rev[i]) if provider_pays else (rev[i], fwd[i])
             if out:
                 entries.append(LedgerEntry("revenue_share_paid", ag.name, -float(out), d, cash_d,
-                                           a, b, cash_s, cash_s))
+                                           a, b, cash_s, cash_s, settlement=label))
             if into:
                 entries.append(LedgerEntry("revenue_share_received", ag.name, float(into), d,
-                                           cash_d, a, b, cash_s, cash_s))
+                                           cash_d, a, b, cash_s, cash_s, settlement=label))
         if short:       # known when the period closes: booked in its last segment inside the run
             last = idx[-1]
             a, b = float(tl.starts_s[last]), float(tl.ends_s[last])
             entries.append(LedgerEntry("revenue_share_paid" if provider_pays else "revenue_share_received",
                                        ag.name + MINIMUM_SUFFIX, -short if provider_pays else short,
-                                       cal.date_at(a), cash_d, a, b, cash_s, cash_s))
+                                       cal.date_at(a), cash_d, a, b, cash_s, cash_s, settlement=label))
     return entries, settlements
 
 

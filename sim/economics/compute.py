@@ -59,7 +59,9 @@ def billed_duration_s(duration_s: np.ndarray, granularity: str) -> np.ndarray:
 def _pool_prices(cfg: EconomicsConfig, pool: str) -> list[ComputePrice]:
     prices = [c for c in cfg.compute if c.pool == pool]
     if cfg.gpu_hour_usd is not None:
-        prices.append(ComputePrice(pool=pool, tier="on_demand", usd_per_gpu_hour=cfg.gpu_hour_usd))
+        # the usage's own pool name, not input: unchecked, as a result folder saved before a name rule
+        # (' p ', a space at either end) is still priced
+        prices.append(ComputePrice.model_construct(pool=pool, tier="on_demand", usd_per_gpu_hour=cfg.gpu_hour_usd))
     return prices
 
 

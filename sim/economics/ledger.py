@@ -16,7 +16,8 @@ Categories: ``revenue``, ``compute``, ``training``, ``credit``, ``revenue_share_
 the revenue line name, ``pool:tier``, ``training``, the credit or commit name, or the agreement
 name (``<agreement>:minimum`` for a minimum guarantee's true-up, :data:`MINIMUM_SUFFIX`). A
 ``credit`` entry's ``offsets`` names the category whose cost it reduces (``training`` or
-``compute``); other entries leave it empty.
+``compute``); other entries leave it empty. A revenue-share entry's ``settlement`` names its settlement
+period (not a ``ledger.csv`` column).
 """
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ class LedgerEntry:
     cash_start_s: float
     cash_end_s: float
     offsets: str = ""
+    settlement: str = ""
+    """A revenue-share entry's settlement period (``2025-Q1``): the statement nets each settlement into one
+    payment, as ``settlements.csv`` has a row per agreement name and period; other entries leave it empty."""
 
     @property
     def is_lump(self) -> bool:

@@ -17,6 +17,7 @@ the configuration take ``n + 1`` evaluations (one override whose totals differ f
 """
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import warnings
@@ -40,6 +41,7 @@ from sim.report.overview import scenario_file_problem, scenario_json
 from sim.report.result_folder import MAX_PROBLEMS, summary_problems
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
+from sim.scenario.raw_values import plain_values
 from sim.scenario.magnitudes import economics_magnitude_problems
 
 #: files of a result folder that re-pricing rewrites (the rest are copied unchanged)
@@ -210,7 +212,8 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] | Mapping[str, o
     naming the file.
     """
     if isinstance(overrides, Mapping):      # {"economics.gpu_hour_usd": 1.8}: as texts (the folder records them),
-        overrides = [f"{k}={json.dumps(v, default=str)}" for k, v in overrides.items()]    # JSON being YAML
+        given = plain_values(copy.deepcopy(dict(overrides)))   # JSON being YAML; numpy's numbers as numbers
+        overrides = [f"{k}={json.dumps(v, default=str)}" for k, v in given.items()]     # (np.int64(2): 2, not "2")
     overrides = text_list(overrides, "overrides", "economics.gpu_hour_usd=1.8")
     src = Path(folder)
     link = looping_link(src)
@@ -266,7 +269,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] | Mapping[str, o
         econ = reprice(saved, overrides, totals)
         check_money({"cost": econ.cost, "cashflow": econ.cashflow})
     except ScenarioError as exc:          # name the folder, as a run names its scenario file
-        raise ScenarioError(exc.problems, str(src)) from None
+        raise ScenarioError([*exc.problems, *_saved_block_refused(saved, overrides)], str(src)) from None
     _drop_band_costs(src, summary, econ)
     summary["cost"] = dict(econ.cost)
     summary["cashflow"] = dict(econ.cashflow)
@@ -288,6 +291,23 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] | Mapping[str, o
                 warnings.warn(f"{src}: not copied to {dst}: {', '.join(left[:5])}{more} (no part of a result: "
                               "fleetsim reprice copies the run's own files)", InputWarning, stacklevel=2)
     return econ, summary
+
+
+def _saved_block_refused(saved: SavedUsage, overrides: list[str]) -> list[tuple[str, str]]:
+    """Where the economics block the folder saved is itself refused (a rule newer than its run, such as a
+    name with a space at either end), a closing line saying where the values are and how to replace them:
+    they are in ``usage.npz``, not a file to edit."""
+    if overrides:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _config(saved, ())
+            return []
+        except ScenarioError:
+            pass
+    return [("", f"the economics block saved in {FILE_NAME} is refused as its run took it (a check newer than "
+                 f"the run): re-price with --set for each field above (--set KEY=VALUE, the value the message "
+                 f"asks for), or run the scenario again with --out")]
 
 
 def _repriced_block(earlier: object, src: Path, overrides: list[str], out: str | Path | None = None) -> dict:

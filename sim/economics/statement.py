@@ -145,10 +145,12 @@ class _Rows:
 def _book_entries(rows: _Rows, entries: Sequence[LedgerEntry], discount_rate: float) -> None:
     """Each entry into the accrual columns of its accrual period (opening balances were accrued
     before the horizon: cash only) and the cash columns of its cash period; revenue-share entries
-    paid at one instant under one agreement (its minimum's true-up included) are netted into one payment."""
+    of one settlement (an agreement name and settlement period, paid at one instant; its minimum's true-up
+    included) are netted into one payment, a row of ``settlements.csv``: two settlements of one name paid at
+    the same moment (monthly terms' last month and quarterly terms' first quarter) stay two payments."""
     horizon_s = rows.tl.horizon_s
     stem_of = {cat: stem for stem, cat in (*CATEGORY_COLUMNS, *OPTIONAL_COLUMNS)}
-    settled: dict[tuple[int, str, float], float] = {}   # (row, agreement, cash time) -> provider net
+    settled: dict[tuple, float] = {}     # (row, agreement, settlement period, cash time) -> provider net
     by_id = {}
     for e in entries:
         mag = abs(e.amount_usd)
@@ -169,12 +171,12 @@ def _book_entries(rows: _Rows, entries: Sequence[LedgerEntry], discount_rate: fl
         elif e.category == "credit":
             c[f"cash_{e.offsets}_usd"] -= mag
         elif e.category.startswith("revenue_share"):
-            key = (id(c), agreement_of(e.line), e.cash_start_s)
+            key = (id(c), agreement_of(e.line), e.settlement, e.cash_start_s)
             by_id[id(c)] = c
             settled[key] = settled.get(key, 0.0) + e.amount_usd
         else:
             c[f"cash_{stem}_usd"] += mag
-    for (rid, _, _), net in settled.items():
+    for (rid, *_), net in settled.items():
         side = "received" if net > 0 else "paid"
         by_id[rid][f"cash_revenue_share_{side}_usd"] += abs(net)
 

@@ -115,7 +115,8 @@ def calendar_day(value: Any) -> Any:
     """A calendar day as the scenario writes one, ``2025-01-01`` (YAML reads it as a date). A moment in a zone
     other than UTC is refused, where pydantic took its midnight as that day: ``2024-01-01T00:00:00+05:00`` is
     2023-12-31 19:00 UTC, yet was read as 2024-01-01, five hours off (days begin at midnight UTC); so is a
-    number, which pydantic read as Unix time (``1704067200``). Midnight UTC, or without a zone, is the day.
+    number, which pydantic read as Unix time (``1704067200``). Midnight UTC, or without a zone, is the day (midnight
+    UTC written in another zone, ``2024-01-01T05:00:00+05:00``, too).
 
         >>> calendar_day("2024-02-29"), calendar_day("2024-02-29T00:00:00Z"), calendar_day(_dt.date(2024, 2, 29))
         ('2024-02-29', '2024-02-29T00:00:00Z', datetime.date(2024, 2, 29))
@@ -123,6 +124,8 @@ def calendar_day(value: Any) -> Any:
         Traceback (most recent call last):
         ...
         ValueError: must be a date such as 2025-01-01; days begin at midnight UTC, and this moment is 2023-12-31 19:00 UTC (got '2024-01-01T00:00:00+05:00')
+        >>> calendar_day("2024-01-01T05:00:00+05:00")          # midnight UTC, said in +05:00
+        datetime.date(2024, 1, 1)
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         raise ValueError(f"must be a date such as 2025-01-01, not a number (got {given(value)})")
@@ -135,6 +138,8 @@ def calendar_day(value: Any) -> Any:
     offset = moment.utcoffset() if moment is not None else None
     if offset:
         utc = moment.astimezone(_dt.timezone.utc)
+        if utc.time() == _dt.time(0):       # midnight UTC written in another zone (05:00+05:00): that day
+            return utc.date()
         raise ValueError(f"must be a date such as 2025-01-01; days begin at midnight UTC, and this moment is "
                          f"{utc:%Y-%m-%d %H:%M} UTC (got {given(value if isinstance(value, str) else str(value))})")
     return value
