@@ -9,7 +9,8 @@ outstanding count, the autoscaler's ``queue`` metric, a time-series row) counts,
 in it:
 
 * **taken** by ``a``: its admission point ``p`` is before ``a`` (an arrival at ``p`` itself comes
-  before it), its client was still there at ``p`` (deadline after ``p``), and no request that waited
+  before it), its client was still there at ``p`` (deadline after ``p``; no deadline holds for one
+  admitted before: handed off by a prefill replica, or retried after its replica failed), and no request that waited
   from before ``s`` and is still there at ``t`` is ahead of it (taken first, at ``t``, it holds back
   those behind it). It holds no place in the waiting room from ``p`` on; it is running, so it stays in
   the outstanding count, even if its client's deadline passes before ``t``;
@@ -168,7 +169,8 @@ def taken_points(cyc: Cycle, items: "list[Req]") -> list[float]:
                 held = True          # still there at t: taken first there, or it blocks the queue
         elif not held and cyc.m > 1:
             q = cyc.point(r.queued_at)
-            if r.deadline > q:       # its client is there at its point (else gone: it takes no seat)
+            if r.sched >= 0 or r.deadline > q:   # admitted before (handed off, retried): no deadline; else
+                                                 # its client is there at its point (if not, gone: no seat)
                 if seats is None:
                     seats = cyc.seats()
                 if seats > 0:
