@@ -60,3 +60,51 @@ def test_a_request_handed_off_mid_cycle_runs_from_its_micro_batch_boundary_thoug
     assert a["sched_s"] == pytest.approx(0.194, abs=1e-12)
     assert (out["fast"].records.tobytes(), out["fast"].timeseries.tobytes()) == \
         (out["reference"].records.tobytes(), out["reference"].timeseries.tobytes())
+
+
+# ------------------------------------------------ a later, higher class takes no slot taken before
+FLAT = {"model": "linear", "base_s": 0.25, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.0,
+        "per_context_token_s": 0.0}
+
+
+def _jump(engine: str, duration: float = 3.5, interval: float = 0.015625):
+    sc = scenario(duration=duration)
+    rows = ["0,100,20,load", "0.0625,100,20,load", "0.5625,100,4,lo", "0.6875,100,4,lo", "0.71875,100,4,hi"]
+    sc["workload"] = {"arrival": {"process": "trace", "path": _trace(rows), "format": "fleetsim"},
+                      "classes": [{"name": "load", "share": 0.4}, {"name": "lo", "share": 0.4},
+                                  {"name": "hi", "share": 0.2, "priority": 2}]}
+    sc["perf"] = dict(FLAT)
+    sc["engine"] = engine
+    sc["metrics"] = {"interval": interval}
+    pool = sc["fleet"]["pools"][0]
+    pool.update(pipeline_parallel=2, max_waiting=2)
+    pool["batching"].update(policy="priority", max_num_seqs=3, mixed_batches=True)
+    return sim.run(sc)
+
+
+def test_a_higher_class_arriving_later_does_not_take_the_slot_a_micro_batch_took_before():
+    """The flat 0.25 s cycle, PP2, mixed batches, ``policy: priority``, ``max_num_seqs: 3``, a room of two.
+    r0 at 0 and r1 at 0.0625 (20 output tokens: running to 5 s): r0's prefill is (0, 0.25], r1 joins at
+    0.25, then every cycle holds two sequences with a micro-batch boundary half-way: 0.625 in (0.5, 0.75].
+
+    * l1 (class 0) at 0.5625: the batch at 0.75 has one slot (3 less r0 and r1), so the micro-batch at
+      0.625 takes it (``sched_s`` 0.625); its prefill is priced in (0.75, 1.0], three decodes: done at 1.75.
+    * l2 (class 0) at 0.6875, after that boundary, waits for the batch at 0.75 (the room holds nobody).
+    * h (class 2) at 0.71875 finds l2 alone in the room and waits. It is first in the queue, but the slot
+      is l1's since 0.625: h waits for l1 to leave at 1.75 (prefill and three decodes: done at 2.75), l2
+      for h.
+    * A row at 0.734375: l2 and h waiting (the room of two full), r0, r1 and l1 running.
+
+    Before, the batch at 0.75 took the queue in class order and gave h the slot l1 had taken: l1 counted
+    as running from 0.625 to h's arrival, then as waiting again, three in a room of two (queue 3, running
+    2), and l1 was admitted at 1.75, h at 0.75."""
+    out = {e: _jump(e) for e in ENGINES}
+    rec = out["fast"].records
+    assert {int(r["rid"]): float(r["sched_s"]) for r in rec if r["rid"] >= 2} == {2: 0.625, 3: 2.75, 4: 1.75}
+    ts = timeseries_table(out["fast"])
+    at = abs(ts["time_s"] - 0.734375) < 1e-12
+    assert (list(ts["queue_len"][at]), list(ts["running"][at])) == ([2], [3])
+    assert (ts["queue_len"] <= 2).all()
+    assert (rec.tobytes(), out["fast"].timeseries.tobytes()) == \
+        (out["reference"].records.tobytes(), out["reference"].timeseries.tobytes())
+
