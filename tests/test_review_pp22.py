@@ -108,3 +108,12 @@ def test_a_higher_class_arriving_later_does_not_take_the_slot_a_micro_batch_took
     assert (rec.tobytes(), out["fast"].timeseries.tobytes()) == \
         (out["reference"].records.tobytes(), out["reference"].timeseries.tobytes())
 
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_last_row_counts_a_request_taken_in_the_cycle_the_run_ends_in_as_running(engine):
+    """The same timeline cut at 0.7, inside the cycle (0.5, 0.75], rows every 0.25 s: the last row (0.7)
+    finds r0, r1 and l1 (taken at 0.625) running and l2 (0.6875) waiting. Before, the row was written
+    after the run's end settled the cycle in progress, and l1 counted as waiting (queue 2, running 2)."""
+    ts = timeseries_table(_jump(engine, duration=0.7, interval=0.25))
+    assert [(float(t), int(q), int(r)) for t, q, r in zip(ts["time_s"], ts["queue_len"], ts["running"])][-1] == \
+        (0.7, 1, 3)
