@@ -22,6 +22,7 @@ output tokens) gives up after 4 ms if nobody takes it.
 from __future__ import annotations
 
 import copy
+import random
 
 import pytest
 
@@ -117,3 +118,52 @@ def test_the_last_row_counts_a_request_taken_in_the_cycle_the_run_ends_in_as_run
     ts = timeseries_table(_jump(engine, duration=0.7, interval=0.25))
     assert [(float(t), int(q), int(r)) for t, q, r in zip(ts["time_s"], ts["queue_len"], ts["running"])][-1] == \
         (0.7, 1, 3)
+
+
+# ---------------------------------------------------------------------- property: random pipelined rooms
+def _random_room(seed: int) -> tuple[dict, int]:
+    """A pipelined pool (PP2-PP4, one or two replicas) with a room of ``K`` under Poisson load, classes of
+    two priorities (``policy: priority`` or FCFS), impatient clients or not, a slot cap that binds or not,
+    every router kind (``round_robin`` and ``random`` route ahead of the clock on the fast engine). The
+    KV cache (~118,000 tokens) holds 64 sequences of 800 + 600 tokens and the token budget 64 prompts of
+    800, so only the slots and the clients limit what a batch at a cycle's end takes."""
+    rng = random.Random(seed)
+    sc = scenario(duration=3)
+    sc["seed"] = seed
+    k = rng.choice([0, 1, 2, 4])
+    priority = rng.random() < 0.5
+    classes = [{"name": "hi", "share": 0.3}, {"name": "lo", "share": 0.7}]
+    if priority:
+        classes[0]["priority"] = 2
+    if rng.random() < 0.6:
+        classes[1]["patience_s"] = rng.choice([0.005, 0.02, 0.1])
+    sc["workload"] = {"arrival": {"process": "poisson", "rate": rng.choice([50, 100, 200])},
+                      "prompt_tokens": {"dist": "lognormal", "mean": rng.choice([100, 400]), "cv": 1.0, "max": 800},
+                      "output_tokens": {"dist": "lognormal", "mean": rng.choice([10, 50]), "cv": 1.0, "max": 600},
+                      "classes": classes}
+    sc["fleet"]["router"] = rng.choice(["least_outstanding", "round_robin", "random"])
+    pool = sc["fleet"]["pools"][0]
+    pool.update(pipeline_parallel=rng.choice([2, 3, 4]), replicas=rng.choice([1, 2]), max_waiting=k,
+                gpu_memory_utilization=0.9)
+    pool["batching"] = {"policy": "priority" if priority else "continuous", "max_num_seqs": rng.choice([4, 8, 64]),
+                        "max_batched_tokens": 65536, "scheduler": rng.choice(["vllm-v1", "sglang", "trtllm"])}
+    sc["metrics"] = {"interval": 0.0037}
+    return sc, k * pool["replicas"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3, 4, 5, 8, 15])   # 8, 15: the room over its limit before
+def test_random_pipelined_rooms_hold_their_limit_and_the_engines_agree(seed):
+    """The room never holds more than its limit (``queue_len`` at every row, rows every 3.7 ms), counts
+    are never negative, every request has exactly one row, and both engines write the same bytes."""
+    sc, limit = _random_room(seed)
+    out = {}
+    for engine in ENGINES:
+        sc["engine"] = engine
+        out[engine] = sim.run(copy.deepcopy(sc))
+    rec = out["fast"].records
+    assert sorted(rec["rid"].tolist()) == list(range(len(rec)))
+    ts = timeseries_table(out["fast"])
+    assert (ts["running"] >= 0).all() and (ts["queue_len"] >= 0).all()
+    assert int(ts["queue_len"].max()) <= limit
+    assert (rec.tobytes(), out["fast"].timeseries.tobytes()) == \
+        (out["reference"].records.tobytes(), out["reference"].timeseries.tobytes())

@@ -195,9 +195,20 @@ def taken_first(rep: "Replica") -> "list[Req]":
     cyc = cycle_at(rep, rep.clock)
     if cyc is None or cyc.m == 1:
         return []
-    items = queue_order(rep)
+    s, t = cyc.s, cyc.t
+    w = rep.waiting
+    head = w.peek()
+    if head.queued_at <= s and (head.sched >= 0 or head.deadline > t):
+        return []                    # it holds back every other (a long queue: no sort)
+    if w.priority:
+        # those queued inside the cycle ahead of the first request that waited through it, in order
+        stop = min((e for e in w._heap if e[2].queued_at <= s and (e[2].sched >= 0 or e[2].deadline > t)),
+                   default=None)
+        items = [e[2] for e in sorted(e for e in w._heap if e[2].queued_at > s and (stop is None or e < stop))]
+    else:
+        items = queue_order(rep)
     pts = taken_points(cyc, items)
-    return [items[i] for p, i in sorted((p, i) for i, p in enumerate(pts) if p < cyc.t)]
+    return [items[i] for p, i in sorted((p, i) for i, p in enumerate(pts) if p < t)]
 
 
 def queue_order(rep: "Replica") -> "list[Req]":
