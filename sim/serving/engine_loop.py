@@ -24,6 +24,7 @@ import simpy
 
 from sim.serving.decode_run import FAIL, RUN
 from sim.serving.lean import LeanLoop
+from sim.serving.mid_cycle import taken_first
 from sim.serving.request import R_KV
 from sim.serving.clock import at, boundary_at, wake_at
 
@@ -68,7 +69,14 @@ class EngineLoop(LeanLoop):
                     continue
                 if self.patient and self.expire(self.clock) and not self.active and not len(self.waiting):
                     continue    # every waiting request's client gave up: idle again
+                lifted = None
+                if self.slots > 1 and self.waiting.priority and len(self.waiting):
+                    first = taken_first(self)   # taken inside the cycle: admitted first (sim.serving.mid_cycle)
+                    if first:
+                        lifted = self.waiting.lift(first)
                 step = self.batching.schedule(self)
+                if lifted is not None:
+                    self.waiting.settle_lift(lifted)
                 if self.patient and self.slots > 1:
                     self.expire_left(self.clock)
                 if step is None:

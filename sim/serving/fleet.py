@@ -214,8 +214,9 @@ class Fleet(ReplicaLifecycle):
 
     def finish(self, end: float) -> FleetOutcome:
         """Close the books at ``end`` (settle, last time-series row) and hand up the outcome."""
+        counts = self.sampler.pipelined_counts(end)   # before close settles the cycles in progress
         self.close(end)
-        self.sampler.final(end)
+        self.sampler.final(end, counts)
         self.in_system.settle(end)
         self.end_time = end
         pools = [PoolUsage(pool=p, intervals=tuple(p.intervals),

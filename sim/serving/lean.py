@@ -43,6 +43,7 @@ from heapq import heappop
 
 from sim.serving.batching import prefill_shape
 from sim.serving.decode_run import MAX_RUN, RUN, SHORT_RUN, STEP, DecodeRun, DecodeRuns
+from sim.serving.mid_cycle import taken_first
 
 
 LEAN_TIMES = 32768
@@ -260,6 +261,11 @@ class LeanLoop(DecodeRuns):
         prio = waiting.priority
         dq = waiting._heap if prio else waiting._dq
         caching = kv.prefix_caching
+        lifted = None
+        if prio and self.slots > 1 and budget > 0 and dq and n_act < self.max_seqs:
+            first = taken_first(self)   # taken inside the cycle: admitted first (sim.serving.mid_cycle)
+            if first:
+                lifted = waiting.lift(first)
         if budget > 0 and dq and n_act < self.max_seqs:
             max_seqs = self.max_seqs
             split = self.split
@@ -293,6 +299,8 @@ class LeanLoop(DecodeRuns):
                 chunks.append((hit, chunk) if hit else chunk)   # a prompt's cached prefix is its prior
                 budget -= chunk
                 n_act += 1
+        if lifted is not None:
+            waiting.settle_lift(lifted)
         if not prefills:
             return None
         ctx_sum = self.ctx_sum if mixed else 0

@@ -9,7 +9,8 @@ outstanding count, the autoscaler's ``queue`` metric, a time-series row) counts,
 in it:
 
 * **taken** by ``a``: its admission point ``p`` is before ``a`` (an arrival at ``p`` itself comes
-  before it), its client was still there at ``p`` (deadline after ``p``), and no request that waited
+  before it), its client was still there at ``p`` (deadline after ``p``; no deadline holds for one
+  admitted before: handed off by a prefill replica, or retried after its replica failed), and no request that waited
   from before ``s`` and is still there at ``t`` is ahead of it (taken first, at ``t``, it holds back
   those behind it). It holds no place in the waiting room from ``p`` on; it is running, so it stays in
   the outstanding count, even if its client's deadline passes before ``t``;
@@ -20,11 +21,15 @@ The same rule decides its fate at ``t`` (:meth:`~sim.serving.waiting.Waiting.exp
 lead), so a reader mid-cycle (the cycle in progress) and the engine at ``t`` (a pre-routed request
 taken at the boundary after its arrival, before the batch is formed: the cycle just booked) count the
 same requests. A request is taken at its point only if the batch formed at ``t`` has a sequence
-slot for it (``max_num_seqs`` less the requests still admitted after those leaving at ``t``, in the
-order they are taken; the first without one holds back those behind it). One approximation remains:
-the KV blocks and the token budget at ``t`` are not foreseen, so a request the batch at ``t`` cannot
-take for want of those (or one a preemption at ``t`` holds back) was counted taken from its point and
-waits on from ``t``.
+slot for it (``max_num_seqs`` less the requests still admitted after those leaving at ``t``), the
+slots going in the order of the points (the queue's order at one point): a request of a higher
+priority queued later does not take the slot of one taken before it arrived, and the engine admits
+the requests taken inside the cycle first at ``t``, in that order (:func:`taken_first`,
+:meth:`~sim.serving.waiting.Waiting.lift`). One approximation remains: the KV blocks and the token
+budget at ``t`` are not foreseen, so a request the batch at ``t`` cannot take for want of those (or
+one a preemption at ``t`` holds back) was counted taken from its point and waits on from ``t``; the
+waiting room then holds more than its limit until the queue drains below it (a request taken in its
+place was let in).
 
 >>> point_lead(1.0, 0.0, 0.5, 2, None)    # PP2 without a flow shop: micro-batch 2 at 0.5
 0.5
@@ -156,29 +161,54 @@ def finishing(rep: "Replica", dc: int, prefills=()) -> int:
 
 def taken_points(cyc: Cycle, items: "list[Req]") -> list[float]:
     """For ``items`` (the requests in the order they are taken), the instant each is taken inside the
-    cycle ``cyc`` (``inf``: not inside it; the module's rule)."""
+    cycle ``cyc`` (``inf``: not inside it; the module's rule).
+
+    The sequence slots go in the order of the admission points (in the queue's order at one point):
+    a request a micro-batch took keeps its slot, though a request of a higher priority queued later
+    comes before it in the queue (it was not there at that point; the engine admits the requests
+    taken inside the cycle first at its end: :func:`taken_first`)."""
     s, t = cyc.s, cyc.t
-    out = []
-    held = False                     # a request that waited through the cycle is ahead (or no seat is left)
-    seats = None
-    for r in items:
-        p = math.inf
+    out = [math.inf] * len(items)
+    if cyc.m == 1:
+        return out
+    points = []
+    for i, r in enumerate(items):
         if r.queued_at <= s:
             if r.sched >= 0 or r.deadline > t:
-                held = True          # still there at t: taken first there, or it blocks the queue
-        elif not held and cyc.m > 1:
-            q = cyc.point(r.queued_at)
-            if r.deadline > q:       # its client is there at its point (else gone: it takes no seat)
-                if seats is None:
-                    seats = cyc.seats()
-                if seats > 0:
-                    seats -= 1
-                    if q < t:
-                        p = q
-                else:
-                    held = True      # max_num_seqs reached at t: admission stops here (head of line)
-        out.append(p)
+                break                # still there at t: taken first there, it holds back those behind it
+            continue
+        q = cyc.point(r.queued_at)
+        if r.sched >= 0 or r.deadline > q:   # admitted before (handed off, retried): no deadline; else
+            points.append((q, i))            # its client is there at its point (if not, gone: no slot)
+    if points:
+        seats = cyc.seats()
+        for q, i in sorted(points)[:max(seats, 0)]:   # max_num_seqs reached at t: no more taken
+            if q < t:
+                out[i] = q
     return out
+
+
+def taken_first(rep: "Replica") -> "list[Req]":
+    """At the end ``t`` of a pipelined replica's cycle, before its batch is formed: the queued requests
+    a micro-batch took inside the cycle, in the order of their admission points (what
+    :meth:`~sim.serving.waiting.Waiting.lift` puts first)."""
+    cyc = cycle_at(rep, rep.clock)
+    if cyc is None or cyc.m == 1:
+        return []
+    s, t = cyc.s, cyc.t
+    w = rep.waiting
+    head = w.peek()
+    if head.queued_at <= s and (head.sched >= 0 or head.deadline > t):
+        return []                    # it holds back every other (a long queue: no sort)
+    if w.priority:
+        # those queued inside the cycle ahead of the first request that waited through it, in order
+        stop = min((e for e in w._heap if e[2].queued_at <= s and (e[2].sched >= 0 or e[2].deadline > t)),
+                   default=None)
+        items = [e[2] for e in sorted(e for e in w._heap if e[2].queued_at > s and (stop is None or e < stop))]
+    else:
+        items = queue_order(rep)
+    pts = taken_points(cyc, items)
+    return [items[i] for p, i in sorted((p, i) for i, p in enumerate(pts) if p < t)]
 
 
 def queue_order(rep: "Replica") -> "list[Req]":
@@ -250,4 +280,4 @@ def outstanding_at(rep: "Replica", a: float) -> int:
 
 
 __all__ = ["Cycle", "arrived_counts", "counts_at", "cycle_at", "finishing", "outstanding_at", "point_lead",
-           "queue_order", "shape_fractions", "split", "taken_points"]
+           "queue_order", "shape_fractions", "split", "taken_first", "taken_points"]

@@ -73,14 +73,24 @@ class Sampler:
             self.sample(env.now, interval)
             self._last = env.now
 
-    def final(self, t: float) -> None:
-        """A last row at the end of the run (covering the partial interval since the last one)."""
+    def pipelined_counts(self, t: float) -> dict[int, tuple[int, int]]:
+        """``queue_counts`` of the pipelined replicas at the run's end ``t``, taken before the fleet
+        settles them (:meth:`~sim.serving.fleet.Fleet.close`): a request a micro-batch took inside the
+        cycle in progress runs, and that cycle is gone once settled (:meth:`final`)."""
+        fleet = self.fleet
+        return {r.index: queue_counts(r, t, fleet.prerouted)
+                for p in fleet.pools for r in p.live if r.alive and r.ready and r.slots > 1}
+
+    def final(self, t: float, counts: dict[int, tuple[int, int]] | None = None) -> None:
+        """A last row at the end of the run (covering the partial interval since the last one);
+        ``counts``: :meth:`pipelined_counts`."""
         if t - self._last > 1e-9:
-            self.sample(t, t - self._last)
+            self.sample(t, t - self._last, counts)
             self._last = t
 
-    def sample(self, t: float, interval: float) -> None:
-        """One row per pool at ``t`` covering the ``interval`` seconds before it."""
+    def sample(self, t: float, interval: float, counts: dict[int, tuple[int, int]] | None = None) -> None:
+        """One row per pool at ``t`` covering the ``interval`` seconds before it (``counts``: a replica's
+        waiting and running requests where they are given)."""
         fleet = self.fleet
         # the exact peak in the system: every arrival and departure up to the last row is booked by now,
         # but for a waiting room's refusals of pre-routed requests, decided at its next boundary
@@ -94,7 +104,7 @@ class Sampler:
             n = len(reps)
             queue = running = 0
             for r in reps:
-                waiting, run = queue_counts(r, t, fleet.prerouted)
+                waiting, run = counts[r.index] if counts and r.index in counts else queue_counts(r, t, fleet.prerouted)
                 queue += waiting
                 running += run
             kv = sum(r.kv_used_at(t) for r in reps)

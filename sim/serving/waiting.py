@@ -70,6 +70,35 @@ class Waiting:
             self._dq.clear()
         return out
 
+    def lift(self, first: list[Req]) -> list:
+        """Priority queue: take ``first`` (queued requests) before every other, in that order, until
+        :meth:`settle_lift`; returns what that needs (their own places in the queue).
+
+        >>> from sim.serving.request import Req
+        >>> w = Waiting(priority=True)
+        >>> a, b, c = Req(0, 0.0, 10, 10, 0, 0), Req(1, 0.0, 10, 10, 0, 0), Req(2, 0.0, 10, 10, 0, 2)
+        >>> for r in (a, b, c):
+        ...     w.push(r)
+        >>> saved = w.lift([b])
+        >>> w.pop().rid, w.peek().rid
+        (1, 2)
+        >>> w.settle_lift(saved)
+        >>> [w.pop().rid for _ in range(len(w))]
+        [2, 0]
+        """
+        ids = {id(r) for r in first}
+        saved = [e for e in self._heap if id(e[2]) in ids]
+        rest = sorted(e for e in self._heap if id(e[2]) not in ids)
+        self._heap[:] = [(-math.inf, k, r) for k, r in enumerate(first)] + rest   # sorted: a heap
+        return saved
+
+    def settle_lift(self, saved: list) -> None:
+        """After :meth:`lift`: the lifted requests still queued go back to their own places."""
+        lifted = {id(e[2]) for e in self._heap if e[0] == -math.inf}
+        if lifted:
+            self._heap[:] = sorted([e for e in self._heap if e[0] != -math.inf]
+                                   + [e for e in saved if id(e[2]) in lifted])
+
     def expire(self, t: float, after: float = math.inf) -> list[Req]:
         """Take out the requests whose clients gave up by ``t`` (never admitted, deadline at or
         before ``t``: :mod:`sim.serving.patience`); the others keep their order. Those queued after
