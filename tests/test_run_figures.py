@@ -102,6 +102,15 @@ def test_a_run_with_one_or_two_samples_still_draws(n):
     assert "<svg" in to_svg(chart)
 
 
+def test_a_lone_sample_is_a_dot_where_a_step_line_would_draw_nothing():
+    """A one-step fluid run writes one time-series row: a step line through one point is invisible,
+    so that row is drawn as a dot (the SVG's circle), and two or more rows as lines without dots."""
+    one, two = timeseries_chart(_ts(1)), timeseries_chart(_ts(2))
+    assert all(s.marker for p in one.panels for s in p.series)
+    assert not any(s.marker for p in two.panels for s in p.series)
+    assert "<circle" in to_svg(one) and "<circle" not in to_svg(two)
+
+
 def test_nan_only_column_does_not_break_the_time_series():
     ts = _ts(10)
     ts["queue_len"] = np.full(10, np.nan)

@@ -297,8 +297,8 @@ def timeseries_chart(ts: dict[str, np.ndarray]) -> Chart:
 def _time_series(x: np.ndarray, y: np.ndarray, colour: str, label: str, dash: str = "") -> list[Series]:
     """A sampled series as a step line, or, past :data:`ENVELOPE_MIN_POINTS` points, as its
     min-max band per column with a line through the column means."""
-    if x.size <= ENVELOPE_MIN_POINTS:
-        return [Series(x, y, kind="step", width=1.0, color=colour, dash=dash, label=label)]
+    if x.size <= ENVELOPE_MIN_POINTS:       # a lone row (a one-step fluid run) is a dot, a step line draws none
+        return [Series(x, y, kind="step", width=1.0, color=colour, dash=dash, label=label, marker=x.size == 1)]
     c, lo, hi, mean = envelope(x, y, ENVELOPE_COLUMNS)
     return [Series(c, hi, kind="band", bottom=lo, color=colour),
             Series(c, mean, kind="line", width=1.0, color=colour, dash=dash, label=f"{label} (mean; band: min-max)")]

@@ -319,7 +319,9 @@ def scenario_described(name: str, scenario: dict, pools_sum: dict) -> tuple[list
     if isinstance(perf, dict) and perf.get("model"):
         settings.append(("step-time model", str(perf["model"])))
     if scenario.get("fidelity") == "fluid":
-        settings.append(("fidelity", "fluid (hourly capacity curves)"))
+        fluid = scenario.get("fluid")
+        step = fluid.get("step", 3600.0) if isinstance(fluid, dict) else 3600.0   # (the schema's default)
+        settings.append(("fidelity", f"fluid (capacity curves, {duration(step)} steps)"))
     return sentences, settings
 
 
