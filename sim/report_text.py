@@ -98,12 +98,15 @@ def header(result: "Result") -> list[str]:
 def format_summary(result: "Result") -> str:
     s = result.summary
     r = s["requests"]
+    # the fluid tier counts a request served in a step as completed in it: its ``in_flight`` is the backlog
+    # still waiting at the end (the stability line's "at the end" adds the running ones)
+    left = "waiting" if s.get("engine") == "fluid" else "in flight"
     lines = [*header(result), "",
              *fields(f"scenario {s['scenario']}", [f"seed {s['seed']}",
                      f"simulated {humanize.duration(s['simulated_seconds'])}",
                      f"wall {s.get('wall_seconds', 0):.2f} s", f"engine {s.get('engine', '')}"]),
              *fields("requests", [f"arrived {r['arrived']:,}", f"completed {r['completed']:,}",
-                                  f"rejected {r['rejected']:,}", f"in flight {r['in_flight']:,}",
+                                  f"rejected {r['rejected']:,}", f"{left} {r['in_flight']:,}",
                                   f"preemptions {r.get('preemptions') or 0:,}"]),
              "",
              f"{'latency (ms)':<14}{'mean':>10}{'p50':>10}{'p90':>10}{'p99':>10}"]

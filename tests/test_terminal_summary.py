@@ -90,3 +90,17 @@ def test_the_cost_line_gives_the_cost_per_token_of_both_kinds_and_per_thousand_r
     assert money == {"million output tokens": pytest.approx(bill / (20 * n) * 1e6, abs=0.005),
                      "million tokens in + out": pytest.approx(bill / (220 * n) * 1e6, abs=0.005),
                      "1,000 requests": pytest.approx(bill / n * 1000, abs=0.005)}, line
+
+
+def test_a_fluid_runs_requests_left_at_the_end_read_as_waiting(sharded):
+    """The fluid tier counts a request served in a step as completed in it, so its ``requests.in_flight`` is the
+    backlog still waiting at the end, where the stability line's "at the end" adds the running ones: "in flight 0"
+    beside "(2 at the end)" read as a contradiction; the fluid line says "waiting"."""
+    import dataclasses
+
+    line = next(ln for ln in format_summary(sharded).splitlines() if ln.startswith("requests"))
+    assert f"in flight {sharded.summary['requests']['in_flight']:,}" in line and "waiting" not in line
+    fluid = dataclasses.replace(sharded, summary={**sharded.summary, "engine": "fluid",
+                                                  "requests": {**sharded.summary["requests"], "in_flight": 7}})
+    line = next(ln for ln in format_summary(fluid).splitlines() if ln.startswith("requests"))
+    assert "waiting 7" in line and "in flight" not in line
