@@ -30,13 +30,17 @@ do, the curve's grid runs are measured under the workload's own arrival process 
   :func:`sim.fluid.burst.pool_clumps`.
 
 Poisson arrivals, other processes and a trace within Poisson's noise keep their curve as it was (its
-template, and so its cache key, unchanged). A replay's curve is keyed by the replay's file, named by its
-content: another seed or ``rate_scale`` measures another curve.
+template, and so its cache key, unchanged). A replay's curve is keyed by the replay file's content
+(:func:`sim.fluid.template.keyed`), not by the folder it is in: another seed or ``rate_scale`` measures
+another curve, another cache folder the same one.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -87,18 +91,50 @@ def _requests(sc, base_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def replay_file(t: np.ndarray, prompt: np.ndarray, output: np.ndarray) -> Path:
-    """The requests as a ``fleetsim`` trace in the cache (:func:`sim.io.cache_dir`), named by its content."""
+    """The requests as a ``fleetsim`` trace in the cache (:func:`sim.io.cache_dir`), named by its content; where
+    the cache cannot be written (read-only, full, under a file), in a folder of this process's own, removed
+    at its exit: the run goes on, as where a curve cannot be cached (:func:`sim.fluid.capacity.capacity_curve`).
+    The curve's key reads the file's content, not where it is (:func:`sim.fluid.template.keyed`)."""
     from sim.io import cache_dir
 
     text = "timestamp_s,prompt_tokens,output_tokens\n" + "".join(
         f"{a:.6f},{b},{c}\n" for a, b, c in zip(t.tolist(), prompt.tolist(), output.tolist()))
-    path = cache_dir() / f"replay-{hashlib.sha256(text.encode()).hexdigest()[:24]}.csv"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text)
+    name = f"replay-{hashlib.sha256(text.encode()).hexdigest()[:24]}.csv"
+    try:
+        return _written(cache_dir() / name, text)
+    except OSError:
+        return _written(_own_folder() / name, text)
+
+
+def _written(path: Path, text: str) -> Path:
+    """``path`` holding ``text``: as it is where it does already (a file of another content, such as one cut
+    short, is written again), else written whole (a temporary file of a unique name, then renamed)."""
+    try:
+        if path.read_text() == text:
+            return path
+    except (OSError, UnicodeDecodeError):
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
         os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+_OWN: list[Path] = []
+
+
+def _own_folder() -> Path:
+    """A temporary folder of this process's own for replays the cache cannot hold, removed at its exit."""
+    if not _OWN:
+        _OWN.append(Path(tempfile.mkdtemp(prefix="fleetsim-replay-")))
+        atexit.register(shutil.rmtree, _OWN[0], True)
+    return _OWN[0]
 
 
 def _replayable(sc) -> bool:
