@@ -161,3 +161,38 @@ def test_a_replayed_trace_runs_with_a_cache_folder_that_cannot_be_written(tmp_pa
         runs[name].pop("wall_seconds")
     assert runs["unwritable"]["fidelity"]["arrival_dispersion"]["modelled"] == "trace"
     assert runs["unwritable"] == runs["writable"] and (tmp_path / "afile").read_text() == ""
+
+
+def test_a_fluid_run_counts_the_trace_once_and_reads_the_same(tmp_path, monkeypatch):
+    """Choosing the curves' arrivals counts the trace (its arrivals per sub-step and its dispersion); the
+    run then counted both again for its warning and summary, and the capacity band's two runs again each
+    (on a week of the looped conversation sample a count is about a third of a run on cached curves,
+    BENCHMARKS.md). Now each is counted once per command, and the summary is the one counting afresh gives."""
+    import sim
+    import sim.fluid.burst as burst
+    import sim.fluid.replay as replay
+    import sim.fluid.run as run
+    from sim.scenario.load import load_scenario
+
+    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path / "cache"))
+    data = _pairs_scenario(tmp_path)
+    calls = {"measure": 0, "sub_arrivals": 0}
+
+    def counting(name, fn):
+        def wrapped(*a, **k):
+            calls[name] += 1
+            return fn(*a, **k)
+        return wrapped
+
+    for module, name in ((burst, "measure"), (replay, "measure"), (replay, "sub_arrivals"), (run, "sub_arrivals")):
+        monkeypatch.setattr(module, name, counting(name, getattr(module, name)))
+    summary = sim.run(data, capacity_band=5).summary
+    assert calls == {"measure": 1, "sub_arrivals": 1}
+    assert summary["fidelity"]["arrival_dispersion"]["modelled"] == "trace" and "capacity_band" in summary
+    loaded = load_scenario(data)
+    curves = run.measured_curves(loaded)
+    afresh = run.run_fluid(loaded, curves=curves).summary           # counted again
+    again = sim.run(data).summary
+    drop = ("wall_seconds", "capacity_band")
+    assert json.dumps({k: v for k, v in afresh.items() if k not in drop}, sort_keys=True) == \
+        json.dumps({k: v for k, v in again.items() if k not in drop}, sort_keys=True)

@@ -68,7 +68,7 @@ from sim.fluid.saturation import (BACKLOG_SHARE, BATCHES, MAX_WINDOW, OVERDRIVE,
                                   saturated_tpot, settled_rps, window_closed, work_weights)
 from sim.perf.memory import ADMISSION_WATERMARK
 from sim.scenario.schedulers import budget_caps_prompts
-from sim.fluid.template import GROUP_MAX, group_size, keyed, pool_template  # noqa: F401 (group_size, GROUP_MAX re-exported)
+from sim.fluid.template import GROUP_MAX, group_size, keyed, pool_template  # noqa: F401 (re-exported)
 
 LENGTH_SAMPLE = 1_000_000
 """Requests drawn for the served mix's token means (:func:`length_stats`): a 0.1 % standard error

@@ -148,11 +148,20 @@ def curve_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir: Path, grou
     """Each pool's ``workload.arrival`` for its curve's template (``None``: Poisson's, the template as it was;
     module docstring), for the steps between ``edges``, and each class's arrivals per sub-step
     (:func:`~sim.fluid.substep.sub_arrivals`). ``groups``: the replicas each pool's curve is measured on."""
+    arrivals, fine, _ = counted_arrivals(sc, edges, dt_s, base_dir, groups)
+    return arrivals, fine
+
+
+def counted_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir: Path, groups: list[int]
+                     ) -> tuple[list[dict | None], np.ndarray | None, dict | None]:
+    """:func:`curve_arrivals`' two, and the trace's measurement they were chosen by
+    (:func:`sim.fluid.burst.measure`, ``None`` without one), which the run's warning and summary read
+    (:func:`sim.fluid.burst.warn_bursty`) without counting the trace again."""
     fine = sub_arrivals(sc, edges, dt_s, base_dir)
+    m = measure(sc, edges, fine, base_dir)
     if _replayable(sc):
-        m = measure(sc, edges, fine, base_dir)
         if m is None or not m["index"] > m["threshold"]:
-            return [None] * len(groups), fine
+            return [None] * len(groups), fine, m
         t, p, o = _requests(sc, base_dir)
         cuts = np.asarray(edges, dtype=np.float64)
         if t.size >= REPLAY_MAX:        # whole steps of the first REPLAY_MAX requests (else up to the last)
@@ -160,16 +169,17 @@ def curve_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir: Path, grou
             cuts = cuts[:whole + 1] if whole >= 1 else np.array([cuts[0], float(t[-1])])
         times, n = detrended(t, cuts)
         if n < 2:
-            return [None] * len(groups), fine
+            return [None] * len(groups), fine, m
         keep = (t >= cuts[0]) & (t < cuts[-1])
         path = replay_file(times, p[keep], o[keep])
         rps = n / float(cuts[-1] - cuts[0])
         total = sum(int(pool.replicas) for pool in sc.fleet.pools)
         return [{"process": "trace", "path": str(path), "format": "fleetsim", "loop": True,
                  "rate_scale": min(1.0, g / total), "replay_rps": rps * min(1.0, g / total),
-                 "replay_s": float(cuts[-1] - cuts[0])} for g in groups], fine
-    index, _ = modelled_index(sc, edges, fine, base_dir)
-    return [None if m is None else {"process": CLUMPED, "clump_mean": m} for m in pool_clumps(sc, index, groups)], fine
+                 "replay_s": float(cuts[-1] - cuts[0])} for g in groups], fine, m
+    index, _ = modelled_index(sc, edges, fine, base_dir, m)
+    clumps = pool_clumps(sc, index, groups)
+    return [None if c is None else {"process": CLUMPED, "clump_mean": c} for c in clumps], fine, m
 
 
 def replay_span(arrival: dict | None, rate: float) -> float:
@@ -201,4 +211,5 @@ def measuring_arrival(arrival: dict | None, rate: float) -> dict:
     return {**arrival, "rate": float(rate)}
 
 
-__all__ = ["REPLAY_MAX", "curve_arrivals", "detrended", "measuring_arrival", "replay_file", "replay_span"]
+__all__ = ["REPLAY_MAX", "counted_arrivals", "curve_arrivals", "detrended", "measuring_arrival", "replay_file",
+           "replay_span"]
