@@ -136,17 +136,17 @@ def run(scenario: Any, *, overrides: Iterable[str] | Mapping[str, Any] = (), out
         if capacity != 1.0 and step_problems(loaded, capacity):    # 1e-300: no request ever finished, no error
             raise ScenarioError(step_problems(loaded, capacity), loaded.source)
         if sc.fidelity == "fluid":
-            from sim.fluid.run import measured_curves, run_fluid
+            from sim.fluid.run import measured_counts, run_fluid
 
             try:
-                curves = measured_curves(loaded, scaled=pct is not None or capacity != 1.0)
+                curves, counted = measured_counts(loaded, scaled=pct is not None or capacity != 1.0)
             except WorkloadFileError as exc:    # in a calibration workload derived from the scenario's
                 from sim.workload.generator import fields_of
 
                 raise fields_of(sc.workload, exc) from None
 
             def one(scale: float) -> Result:
-                return run_fluid(loaded, curves=curves, capacity=scale)
+                return run_fluid(loaded, curves=curves, capacity=scale, counted=counted)
 
             result = one(capacity)
         else:

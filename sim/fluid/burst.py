@@ -202,12 +202,19 @@ def _compound_index(workload, arrivals: np.ndarray | None) -> float | None:
     return (total - sum(sent) + sum((2.0 * m - 1.0) * n for (m, _), n in zip(found, sent))) / total
 
 
-def modelled_index(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir) -> tuple[float | None, dict | None]:
+COUNT = object()
+"""``measured=COUNT`` (the default of :func:`modelled_index` and :func:`warn_bursty`): the trace's arrivals
+are counted there (:func:`measure`); a fluid run that counted them already passes what it found instead."""
+
+
+def modelled_index(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir, measured=COUNT
+                   ) -> tuple[float | None, dict | None]:
     """``(index, measured)``: the index of dispersion the capacity curves are measured under (``None``:
-    Poisson's) and the trace's measurement (:func:`measure`, ``None`` without one): a trace's measured
-    index where it is above :func:`threshold`, else that of the workload's ``compound_poisson`` processes
-    (:func:`_compound_index`), known exactly."""
-    m = measure(sc, edges, fine, base_dir)
+    Poisson's) and the trace's measurement (:func:`measure`, ``None`` without one; ``measured``: that
+    measurement, made already, or :data:`COUNT`): a trace's measured index where it is above
+    :func:`threshold`, else that of the workload's ``compound_poisson`` processes (:func:`_compound_index`),
+    known exactly."""
+    m = measure(sc, edges, fine, base_dir) if measured is COUNT else measured
     if m is not None and m["index"] > m["threshold"]:
         return m["index"], m
     mix = fine.sum(axis=(0, 1)) if fine is not None and not _pinned(sc) else None
@@ -304,7 +311,8 @@ GAMMA_SAID = r".*: a gamma arrival process of cv .* is burstier than Poisson"
 first (:func:`gamma_warning`), leave unsaid."""
 
 
-def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir, modelled: dict | None = None) -> dict | None:
+def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir, modelled: dict | None = None,
+                measured=COUNT) -> dict | None:
     """Warn for a ``gamma`` process burstier than :data:`MATERIAL` (:func:`gamma_warning`), then measure the
     trace's dispersion (:func:`measure`) and, above :func:`threshold`, warn (:class:`~sim.errors.ScenarioWarning`)
     unless the curves were measured under the trace's own arrivals (``modelled``: the ``workload.arrival`` of
@@ -312,14 +320,15 @@ def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir, modell
     summary's ``fidelity.arrival_dispersion`` holds (``window_s``, ``index``, ``threshold``, ``overdispersed``,
     and ``modelled``: the process the curves were measured under, ``trace`` or ``compound_poisson``, or
     ``None``), or ``None`` without a trace or where its sub-steps are too short to count in
-    (:func:`window_count`)."""
+    (:func:`window_count`); ``measured``: :func:`measure`'s result on these steps where the run has it
+    already (:func:`sim.fluid.replay.counted_arrivals`), else :data:`COUNT`."""
     import warnings
 
     from sim.errors import ScenarioWarning
     from sim.fluid.substep import SUB
 
     gamma_warning(sc, fine)
-    m = measure(sc, edges, fine, base_dir)
+    m = measure(sc, edges, fine, base_dir) if measured is COUNT else measured
     if m is None:
         return None
     sub_s = float(edges[1] - edges[0]) / SUB
@@ -333,5 +342,5 @@ def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir, modell
             "modelled": kind}
 
 
-__all__ = ["GAMMA_SAID", "clump_mean", "dispersion", "gamma_message", "gamma_warning", "measure", "modelled_index",
-           "modelled_message", "pool_clumps", "threshold", "warn_bursty", "window_count"]
+__all__ = ["COUNT", "GAMMA_SAID", "clump_mean", "dispersion", "gamma_message", "gamma_warning", "measure",
+           "modelled_index", "modelled_message", "pool_clumps", "threshold", "warn_bursty", "window_count"]

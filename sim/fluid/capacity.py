@@ -1,7 +1,7 @@
 """Measuring capacity curves: what one replica of a pool delivers as a function of its offered load.
 
-The curve itself (its quantities, interpolation and JSON form) is :mod:`sim.fluid.curve`; this
-module derives the scenario that measures it, runs the measurement and caches the result.
+The curve itself (its quantities, interpolation and JSON form) is :mod:`sim.fluid.curve`, the scenario that
+measures it :mod:`sim.fluid.template`; this module runs the measurement and caches the result.
 
 A curve is measured, never entered by hand: short request-level runs (:func:`sim.api.run`) of a
 derived scenario with **one replica** of the pool (same GPU, model, tensor parallelism, batching,
@@ -43,7 +43,8 @@ so the key too) and the grid runs are measured under them, time-scaled to each r
 at least; ``max_rps`` under Poisson's all the same (a clump queued at a probe's end would read as a backlog).
 
 Curves are cached as JSON in ``$FLEETSIM_CACHE`` (default ``~/.cache/fleetsim``), keyed by a hash
-of the derived scenario (pool, model, perf, lengths, classes, SLO), the measurement settings and the
+of the derived scenario (pool, model, perf, lengths, classes, SLO; each file it names, a trace's or a
+replay's, by its content: :func:`sim.fluid.template.keyed`), the measurement settings and the
 simulator's own source and catalogs (:func:`code_fingerprint`): a curve measured by another version
 of the step model, the engine or the GPU catalog's factors is measured again, never reused.
 """
@@ -60,7 +61,6 @@ from pathlib import Path
 import numpy as np
 
 from sim.io import cache_dir, code_fingerprint
-from sim.fluid.pinned import curve_mix
 from sim.fluid.curve import CURVE_VERSION, CapacityCurve
 from sim.fluid.grid import GridRuns
 from sim.fluid.replay import measuring_arrival, replay_span
@@ -68,7 +68,7 @@ from sim.fluid.saturation import (BACKLOG_SHARE, BATCHES, MAX_WINDOW, OVERDRIVE,
                                   saturated_tpot, settled_rps, window_closed, work_weights)
 from sim.perf.memory import ADMISSION_WATERMARK
 from sim.scenario.schedulers import budget_caps_prompts
-from sim.scenario.types import MAX_NAME
+from sim.fluid.template import GROUP_MAX, group_size, keyed, pool_template  # noqa: F401 (re-exported)
 
 LENGTH_SAMPLE = 1_000_000
 """Requests drawn for the served mix's token means (:func:`length_stats`): a 0.1 % standard error
@@ -88,103 +88,11 @@ class CalibrationSettings:
     seed: int = 1
 
 
-# ---------------------------------------------------------------------------------------------
-# The derived one-replica scenario
-
-def _class_shares(scenario, base_dir: Path) -> list[float] | None:
-    """Shares of each class in the long-run demand (own-arrival classes by their mean rate);
-    ``base_dir`` resolves trace paths, as for the scenario's own run."""
-    from sim.fluid.demand import expected_arrivals
-
-    wl = scenario.workload
-    if not wl.classes:
-        return None
-    horizon = float(scenario.duration)
-    edges = np.linspace(0.0, horizon, max(2, min(int(horizon // 3600) + 1, 24 * 28 + 1)))
-    tot = expected_arrivals(wl, edges, start=scenario.start, base_dir=base_dir, seed=scenario.seed).sum(axis=0)
-    s = tot.sum()
-    return (tot / s).tolist() if s > 0 else [1.0 / len(tot)] * len(tot)
-
-
-GROUP_MAX = 4
-"""Most replicas a curve measures together behind a state-aware router (see :func:`group_size`)."""
-
-GROUP_ROUTER = {"round_robin": "round_robin", "least_outstanding": "least_outstanding",
-                "central_queue": "central_queue", "weighted": "least_outstanding"}
-"""The router a curve's group of replicas runs behind, by the scenario's router (``weighted``
-picks a pool, then the least outstanding replica in it); ``random`` needs no group."""
-
-
-def group_size(scenario, pool_index: int) -> int:
-    """Replicas a pool's curve is measured with: one under ``random`` routing (each replica sees
-    Poisson arrivals, exactly what one replica under Poisson arrivals sees); otherwise up to
-    ``GROUP_MAX`` of the pool's replicas behind the scenario's router, whose smoothing (round
-    robin's regular spacing, least outstanding's and a central queue's joining the shortest
-    queue) the curve then includes."""
-    if scenario.fleet.router.policy not in GROUP_ROUTER:
-        return 1
-    return max(1, min(int(scenario.fleet.pools[pool_index].replicas), GROUP_MAX))
-
-
-_NONE_DRAWN = {"dist": "fixed", "value": 1}
-"""The lengths of a class a pool's curve keeps only for its index (no share: never drawn)."""
-
-
-def pool_template(scenario, pool_index: int, base_dir: Path = Path("."), arrival: dict | None = None) -> dict:
-    """The scenario (as a dict, without rate/duration) that measures a pool: one replica, or a
-    group of :func:`group_size` replicas behind the scenario's router, serving the classes in their
-    long-run shares (under ``fleet.router.classes``, the pool's part of each: :func:`sim.fluid.pinned.curve_mix`;
-    those pinned to other pools left out); ``arrival``: what its grid runs' arrivals are where the workload's
-    are burstier than Poisson (:func:`sim.fluid.replay.curve_arrivals`; ``None``, Poisson's, leaves the
-    template as it was)."""
-    sc = scenario.model_dump(mode="json")
-    pool = copy.deepcopy(sc["fleet"]["pools"][pool_index])
-    group = group_size(scenario, pool_index)
-    pool.update(replicas=group, scale=1.0, autoscale=None, failures=None)
-    if pool.get("model") is None:
-        pool["model"] = sc["model"]
-    if pool.get("perf") is None:
-        pool["perf"] = sc["perf"]
-    wl = sc["workload"]
-    shares = _class_shares(scenario, base_dir)
-    classes = []
-    pins = sc["fleet"]["router"].get("classes") or {}
-    for i, c in enumerate(wl.get("classes") or []):
-        c = dict(c)
-        c.pop("arrival", None)
-        c["share"] = shares[i]
-        classes.append(c)
-    mix = curve_mix(scenario, shares)[:, pool_index] if pins and classes else None
-    if mix is not None and mix.sum() > 0:    # its part of each class (sim.fluid.pinned); classes it never
-        for c, part in zip(classes, mix):    # gets keep their index, no share, placeholder lengths
-            c["share"] = float(part)
-            if part <= 0:
-                c.update(share=0.0, prompt_tokens=_NONE_DRAWN, output_tokens=_NONE_DRAWN)
-    if classes:
-        tot = sum(c["share"] for c in classes)
-        for c in classes:
-            c["share"] = c["share"] / tot
-        classes[-1]["share"] = 1.0 - sum(c["share"] for c in classes[:-1])
-    own = wl.get("arrival") or {}
-    prompt, output = wl.get("prompt_tokens"), wl.get("output_tokens")
-    if own.get("process") == "trace":   # lengths from the trace file itself
-        prompt = prompt or {"dist": "trace", "path": own["path"], "format": own.get("format", "fleetsim")}
-        output = output or {"dist": "trace", "path": own["path"], "format": own.get("format", "fleetsim")}
-    workload = {"prompt_tokens": prompt, "output_tokens": output}
-    if arrival is not None:     # a workload clumped beyond Poisson (sim.fluid.replay): its grid runs' arrivals
-        workload["arrival"] = dict(arrival)
-    if classes:
-        workload["classes"] = classes
-    return {"name": f"capacity-{pool['name']}"[:MAX_NAME], "model": pool["model"], "workload": workload,
-            "fleet": {"router": GROUP_ROUTER.get(sc["fleet"]["router"]["policy"], "round_robin") if group > 1
-                      else "round_robin", "pools": [pool], "frontend_s": sc["fleet"]["frontend_s"]},
-            "perf": pool["perf"], "slo": sc["slo"],
-            "engine": "fast", "fidelity": "request", "start": sc["start"],
-            "metrics": {"interval": 10.0, "records": "all"}}
-
-
-def curve_key(template: dict, settings: CalibrationSettings) -> str:
-    blob = json.dumps({"v": CURVE_VERSION, "code": code_fingerprint(), "template": template,
+def curve_key(template: dict, settings: CalibrationSettings, base_dir: Path = Path(".")) -> str:
+    """The cache key of the curve ``template`` measures under ``settings`` (:func:`sim.fluid.template.pool_template`;
+    ``base_dir``: the scenario's folder, where the files it names are read as their content,
+    :func:`sim.fluid.template.keyed`)."""
+    blob = json.dumps({"v": CURVE_VERSION, "code": code_fingerprint(), "template": keyed(template, base_dir),
                        "settings": settings.__dict__},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
@@ -493,7 +401,7 @@ def capacity_curve(scenario, pool_index: int, base_dir: Path = Path("."),
     """The pool's curve from the cache, or measured (and cached); ``arrival``: its grid runs' arrivals where
     not Poisson's (:func:`pool_template`)."""
     template = pool_template(scenario, pool_index, base_dir, arrival)
-    key = curve_key(template, settings)
+    key = curve_key(template, settings, base_dir)
     path = cache_dir() / f"capacity-{key}.json"
     if use_cache and path.exists():
         try:

@@ -30,13 +30,17 @@ do, the curve's grid runs are measured under the workload's own arrival process 
   :func:`sim.fluid.burst.pool_clumps`.
 
 Poisson arrivals, other processes and a trace within Poisson's noise keep their curve as it was (its
-template, and so its cache key, unchanged). A replay's curve is keyed by the replay's file, named by its
-content: another seed or ``rate_scale`` measures another curve.
+template, and so its cache key, unchanged). A replay's curve is keyed by the replay file's content
+(:func:`sim.fluid.template.keyed`), not by the folder it is in: another seed or ``rate_scale`` measures
+another curve, another cache folder the same one.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -87,18 +91,50 @@ def _requests(sc, base_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def replay_file(t: np.ndarray, prompt: np.ndarray, output: np.ndarray) -> Path:
-    """The requests as a ``fleetsim`` trace in the cache (:func:`sim.io.cache_dir`), named by its content."""
+    """The requests as a ``fleetsim`` trace in the cache (:func:`sim.io.cache_dir`), named by its content; where
+    the cache cannot be written (read-only, full, under a file), in a folder of this process's own, removed
+    at its exit: the run goes on, as where a curve cannot be cached (:func:`sim.fluid.capacity.capacity_curve`).
+    The curve's key reads the file's content, not where it is (:func:`sim.fluid.template.keyed`)."""
     from sim.io import cache_dir
 
     text = "timestamp_s,prompt_tokens,output_tokens\n" + "".join(
         f"{a:.6f},{b},{c}\n" for a, b, c in zip(t.tolist(), prompt.tolist(), output.tolist()))
-    path = cache_dir() / f"replay-{hashlib.sha256(text.encode()).hexdigest()[:24]}.csv"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text)
+    name = f"replay-{hashlib.sha256(text.encode()).hexdigest()[:24]}.csv"
+    try:
+        return _written(cache_dir() / name, text)
+    except OSError:
+        return _written(_own_folder() / name, text)
+
+
+def _written(path: Path, text: str) -> Path:
+    """``path`` holding ``text``: as it is where it does already (a file of another content, such as one cut
+    short, is written again), else written whole (a temporary file of a unique name, then renamed)."""
+    try:
+        if path.read_text() == text:
+            return path
+    except (OSError, UnicodeDecodeError):
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
         os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+_OWN: list[Path] = []
+
+
+def _own_folder() -> Path:
+    """A temporary folder of this process's own for replays the cache cannot hold, removed at its exit."""
+    if not _OWN:
+        _OWN.append(Path(tempfile.mkdtemp(prefix="fleetsim-replay-")))
+        atexit.register(shutil.rmtree, _OWN[0], True)
+    return _OWN[0]
 
 
 def _replayable(sc) -> bool:
@@ -112,11 +148,20 @@ def curve_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir: Path, grou
     """Each pool's ``workload.arrival`` for its curve's template (``None``: Poisson's, the template as it was;
     module docstring), for the steps between ``edges``, and each class's arrivals per sub-step
     (:func:`~sim.fluid.substep.sub_arrivals`). ``groups``: the replicas each pool's curve is measured on."""
+    arrivals, fine, _ = counted_arrivals(sc, edges, dt_s, base_dir, groups)
+    return arrivals, fine
+
+
+def counted_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir: Path, groups: list[int]
+                     ) -> tuple[list[dict | None], np.ndarray | None, dict | None]:
+    """:func:`curve_arrivals`' two, and the trace's measurement they were chosen by
+    (:func:`sim.fluid.burst.measure`, ``None`` without one), which the run's warning and summary read
+    (:func:`sim.fluid.burst.warn_bursty`) without counting the trace again."""
     fine = sub_arrivals(sc, edges, dt_s, base_dir)
+    m = measure(sc, edges, fine, base_dir)
     if _replayable(sc):
-        m = measure(sc, edges, fine, base_dir)
         if m is None or not m["index"] > m["threshold"]:
-            return [None] * len(groups), fine
+            return [None] * len(groups), fine, m
         t, p, o = _requests(sc, base_dir)
         cuts = np.asarray(edges, dtype=np.float64)
         if t.size >= REPLAY_MAX:        # whole steps of the first REPLAY_MAX requests (else up to the last)
@@ -124,16 +169,17 @@ def curve_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir: Path, grou
             cuts = cuts[:whole + 1] if whole >= 1 else np.array([cuts[0], float(t[-1])])
         times, n = detrended(t, cuts)
         if n < 2:
-            return [None] * len(groups), fine
+            return [None] * len(groups), fine, m
         keep = (t >= cuts[0]) & (t < cuts[-1])
         path = replay_file(times, p[keep], o[keep])
         rps = n / float(cuts[-1] - cuts[0])
         total = sum(int(pool.replicas) for pool in sc.fleet.pools)
         return [{"process": "trace", "path": str(path), "format": "fleetsim", "loop": True,
                  "rate_scale": min(1.0, g / total), "replay_rps": rps * min(1.0, g / total),
-                 "replay_s": float(cuts[-1] - cuts[0])} for g in groups], fine
-    index, _ = modelled_index(sc, edges, fine, base_dir)
-    return [None if m is None else {"process": CLUMPED, "clump_mean": m} for m in pool_clumps(sc, index, groups)], fine
+                 "replay_s": float(cuts[-1] - cuts[0])} for g in groups], fine, m
+    index, _ = modelled_index(sc, edges, fine, base_dir, m)
+    clumps = pool_clumps(sc, index, groups)
+    return [None if c is None else {"process": CLUMPED, "clump_mean": c} for c in clumps], fine, m
 
 
 def replay_span(arrival: dict | None, rate: float) -> float:
@@ -165,4 +211,5 @@ def measuring_arrival(arrival: dict | None, rate: float) -> dict:
     return {**arrival, "rate": float(rate)}
 
 
-__all__ = ["REPLAY_MAX", "curve_arrivals", "detrended", "measuring_arrival", "replay_file", "replay_span"]
+__all__ = ["REPLAY_MAX", "counted_arrivals", "curve_arrivals", "detrended", "measuring_arrival", "replay_file",
+           "replay_span"]

@@ -66,8 +66,8 @@ import numpy as np
 from sim.fluid.attain import backlog_attainment
 from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
                                warn_priority)
-from sim.fluid.burst import warn_bursty
-from sim.fluid.replay import curve_arrivals
+from sim.fluid.burst import COUNT, warn_bursty
+from sim.fluid.replay import counted_arrivals
 from sim.fluid.capacity import CalibrationSettings, capacity_curve, group_size
 from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
@@ -223,25 +223,51 @@ def measured_curves(loaded, settings: CalibrationSettings | None = None, use_cac
     the fluid tier models the scenario (and, when it will be read at a ``scaled`` capacity, that it
     rescales); measured under the workload's own arrivals where they are clumped beyond Poisson's within the
     sub-steps of ``step_s`` (the scenario's step by default; :func:`sim.fluid.replay.curve_arrivals`)."""
+    return measured_counts(loaded, settings, use_cache, scaled, step_s)[0]
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What choosing the curves' arrivals counted of the workload (:func:`measured_counts`), which a run on
+    the same steps reads instead of counting again (:func:`run_fluid`'s ``counted``): the steps and their
+    expected demand, each class's arrivals per sub-step and the trace's dispersion (arrays read-only: the
+    capacity band's runs share them)."""
+
+    step_s: float
+    steps: _Steps
+    fine: np.ndarray | None
+    measured: dict | None
+
+
+def measured_counts(loaded, settings: CalibrationSettings | None = None, use_cache: bool = True,
+                    scaled: bool = False, step_s: float | None = None) -> tuple[list[CapacityCurve], Counted]:
+    """:func:`measured_curves`, and what choosing their arrivals counted (:class:`Counted`)."""
     sc = loaded.scenario
     _check(loaded, scaled)
     step_s, settings = _options(sc, step_s, settings)
     base_dir = Path(loaded.base_dir)
     steps = _steps(sc, step_s, base_dir)
-    arrivals, _ = curve_arrivals(sc, steps.edges, steps.dt_s, base_dir,
-                                 [group_size(sc, i) for i in range(len(sc.fleet.pools))])
-    return [capacity_curve(sc, i, base_dir, settings, use_cache=use_cache, arrival=arrivals[i])
-            for i in range(len(sc.fleet.pools))]
+    arrivals, fine, m = counted_arrivals(sc, steps.edges, steps.dt_s, base_dir,
+                                         [group_size(sc, i) for i in range(len(sc.fleet.pools))])
+    for a in [*steps.__dict__.values(), fine]:
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False
+    curves = [capacity_curve(sc, i, base_dir, settings, use_cache=use_cache, arrival=arrivals[i])
+              for i in range(len(sc.fleet.pools))]
+    return curves, Counted(float(step_s), steps, fine, m)
 
 
 def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSettings | None = None,
-              use_cache: bool = True, curves: list[CapacityCurve] | None = None, capacity: float = 1.0):
+              use_cache: bool = True, curves: list[CapacityCurve] | None = None, capacity: float = 1.0,
+              counted: Counted | None = None):
     """Simulate ``loaded`` (a :class:`~sim.scenario.load.LoadedScenario`) in fluid steps; returns
     a :class:`sim.api.Result` with the same summary keys, time series and ledger as a request-level run.
 
     ``step_s`` defaults to one hour; ``curves`` (one per pool, at the model's capacity) skips the
     measurement. ``capacity`` scales every pool's step-time model (each iteration ``1 / capacity``
     as long) and reads the curves rescaled in time (:mod:`sim.fluid.scaled_curve`), measuring nothing new.
+    ``counted``: what measuring the curves counted (:func:`measured_counts`), read where its step is this
+    run's instead of counting the workload's arrivals again.
     """
     from sim.api import Result, build_pools, price_run
     from sim.metrics.records import RECORD_DTYPE
@@ -251,11 +277,13 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     sc = loaded.scenario
     _check(loaded, capacity != 1.0)
     if curves is None:
-        curves = measured_curves(loaded, settings, use_cache, capacity != 1.0, step_s)
+        curves, counted = measured_counts(loaded, settings, use_cache, capacity != 1.0, step_s)
     step_s, settings = _options(sc, step_s, settings)
     base_dir = Path(loaded.base_dir)
     end = float(sc.duration)
-    steps = _steps(sc, step_s, base_dir)
+    if counted is not None and counted.step_s != float(step_s):
+        counted = None
+    steps = counted.steps if counted is not None else _steps(sc, step_s, base_dir)
     pools = build_pools(loaded, capacity, scheduler_factors=True)
     curves = [at_capacity(c, capacity, sc.fleet.frontend_s) for c in curves]
     nominal = np.array([p.cfg.replicas * c.max_rps for p, c in zip(pools, curves)], dtype=np.float64)
@@ -269,12 +297,13 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     ts_rows, intervals, usage, use_rows = [], [], [], []
     kv_num = kv_den = 0.0
     hidden, sub_sys = [], None
-    fine = sub_arrivals(sc, steps.edges, steps.dt_s, base_dir)
+    fine = counted.fine if counted is not None else sub_arrivals(sc, steps.edges, steps.dt_s, base_dir)
     spread = sub_spread(fine, steps.total)
     # a trace burstier than Poisson in a sub-step, said unless the curves were measured under its arrivals
     clumped = max((c.meta.get("arrival") for c in curves if c.meta.get("arrival")), default=None,
                   key=lambda a: a.get("clump_mean", 0.0))
-    bursty = warn_bursty(sc, steps.edges, fine, base_dir, clumped)
+    bursty = warn_bursty(sc, steps.edges, fine, base_dir, clumped,
+                         counted.measured if counted is not None else COUNT)
     # classes pinned to pools: a pool's rate within a step is that of its own classes, not the fleet's
     shares = class_spread(fine, steps.demand) if spread is not None else None
     by_cls = shares if own is not None else None
