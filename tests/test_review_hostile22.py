@@ -221,3 +221,16 @@ def test_midnight_utc_written_in_another_zone_is_that_utc_day(tmp_path, capsys, 
     assert load_scenario(str(path)).scenario.start == dt.date(2025, 1, 1)
     assert hc.exit_status(["validate", str(path)]) == 0
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("key", ["", "  "])
+def test_a_blank_key_in_a_mapping_of_overrides_is_named_as_written(key):
+    """A blank key of a Python mapping was named by the pair it came in, ``('', 3)``: the problem's field is the key
+    as the caller wrote it, quoted (a blank one shows as nothing otherwise), as a bad key of ``--set`` is its text."""
+    from sim.errors import ScenarioError
+    from sim.scenario.overrides import apply_overrides
+
+    with pytest.raises(ScenarioError) as exc:
+        apply_overrides({"seed": 1}, {key: 3})
+    assert exc.value.problems == [(repr(key), "override key must be a dotted path such as fleet.pools.0.replicas")]
+    assert str(exc.value) == f"overrides: {key!r}: override key must be a dotted path such as fleet.pools.0.replicas"
