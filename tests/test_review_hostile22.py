@@ -234,3 +234,25 @@ def test_a_blank_key_in_a_mapping_of_overrides_is_named_as_written(key):
         apply_overrides({"seed": 1}, {key: 3})
     assert exc.value.problems == [(repr(key), "override key must be a dotted path such as fleet.pools.0.replicas")]
     assert str(exc.value) == f"overrides: {key!r}: override key must be a dotted path such as fleet.pools.0.replicas"
+
+
+def test_terms_listed_newest_first_are_said_in_the_order_of_their_dates():
+    """Two terms of one name sharing January, listed new terms first: "payment_lag (0 s, then 30 days)" says
+    the old terms' value, then the new ones', as their dates run (it said the list's order, 30 days then 0 s,
+    the old terms read as coming after the new)."""
+    from sim.economics import evaluate, parse_economics
+    from sim.economics.synthetic import usage_from_rows
+    from sim.errors import ScenarioError
+
+    old = {"name": "deal", "rate": 0.2, "base": ["api"], "settle": "month", "until": "2025-01-10"}
+    new = {"name": "deal", "rate": 0.1, "base": ["api"], "settle": "month", "from": "2025-01-11",
+           "payment_lag": "30d"}
+    said = []
+    for agreements in ([old, new], [new, old]):
+        cfg = parse_economics({"revenue": [{"name": "api", "usd_per_month": 3.1e6}], "period": "month",
+                               "agreements": agreements})
+        with pytest.raises(ScenarioError) as exc:
+            evaluate(cfg, dt.date(2025, 1, 1), usage_from_rows(31 * DAY))
+        said.append(str(exc.value))
+    assert all("they differ in payment_lag (0 s, then 30 days): give both terms the same payment_lag" in s
+               for s in said), said
