@@ -256,3 +256,23 @@ def test_terms_listed_newest_first_are_said_in_the_order_of_their_dates():
         said.append(str(exc.value))
     assert all("they differ in payment_lag (0 s, then 30 days): give both terms the same payment_lag" in s
                for s in said), said
+
+
+def test_reprice_refuses_a_mapping_s_infinite_or_nan_price_as_set_refuses_it(tmp_path, capsys):
+    """``sim.reprice(folder, {"economics.gpu_hour_usd": float("inf")})`` was refused as the text ``'Infinity'``
+    (JSON's word, which YAML reads as text): the message now is that of ``--set economics.gpu_hour_usd=.inf``,
+    the number given (``got inf``), as ``sim.run`` says it for the same mapping."""
+    import hostile_cases as hc
+    import sim
+    from sim.errors import ScenarioError
+
+    out = tmp_path / "r"
+    assert hc.exit_status(["run", str(_small(tmp_path)), "--out", str(out), "--figures", "none", "--quiet"]) == 0
+    capsys.readouterr()
+    for value, text in ((float("inf"), ".inf"), (-float("inf"), "-.inf"), (float("nan"), ".nan")):
+        said = []
+        for overrides in ({"economics.gpu_hour_usd": value}, [f"economics.gpu_hour_usd={text}"]):
+            with pytest.raises(ScenarioError) as exc:
+                sim.reprice(out, overrides)
+            said.append(str(exc.value))
+        assert said[0] == said[1] and f"(got {value})" in said[0], said
