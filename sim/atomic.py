@@ -24,8 +24,8 @@ from typing import IO, Any
 from sim.errors import InputError
 from sim.paths import followed, make_folder
 from sim.swap_journal import mark_undo, synced, write_journal
-from sim.swap_recovery import (BUSY_WAIT_S, JOURNAL, finish_swaps, hold_stage, kept,  # noqa: F401 (JOURNAL,
-                               remove_aside)                                      # finish_swaps: from here)
+from sim.swap_recovery import (BUSY_WAIT_S, JOURNAL, drop_files, finish_swaps, hold_stage,  # noqa: F401 (JOURNAL,
+                               kept, remove_aside)                                # finish_swaps: from here)
 
 
 #: a file descriptor's own name: a link to whatever the descriptor is open on
@@ -205,7 +205,7 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
         if not target.is_dir() or target.is_symlink():
             raise
     else:
-        _drop(target, drop)
+        drop_files(target, drop)
         return
     hit = in_the_way(target, known or ())
     if hit is not None:                 # someone else's, under a result's name: never moved aside and deleted
@@ -238,7 +238,7 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
                     os.rename(aside / "old", target)    # put the old folder back
                     settled = True
                     raise
-                _drop(target, drop)
+                drop_files(target, drop)
                 settled = True
                 return
         moved_old: list[str] = []
@@ -258,7 +258,7 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
                 os.rename(aside / e, target / e)
             settled = True
             raise
-        _drop(target, drop)
+        drop_files(target, drop)
         settled = True
         os.rmdir(stage)
     finally:
@@ -266,14 +266,6 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
             remove_aside(aside)
         if journal is not None:
             os.close(journal)           # (its lock with it)
-
-
-def _drop(target: Path, drop: Sequence[str]) -> None:
-    """Delete the files ``drop`` names under ``target`` (:func:`staged_folder`), those there."""
-    for rel in drop:
-        p = target / rel
-        if os.path.lexists(p) and not p.is_dir():
-            Path(p).unlink(missing_ok=True)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim.paths import followed
@@ -162,7 +162,7 @@ def _process_alive(journal: Path) -> bool | None:
 
 
 def _asides(target: Path) -> list[Path]:
-    """The ``.old`` folders of swaps into ``target`` (:func:`_swap_sibling`)."""
+    """The ``.old`` folders of swaps into ``target`` (:func:`~sim.swap_journal.swap_sibling`)."""
     pattern = swap_sibling(target, "old")
     try:
         return sorted(p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()
@@ -435,11 +435,18 @@ def _forward(plan: Plan, aside: Path, target: Path, whole: bool) -> None:
             os.rmdir(stage)
         except FileNotFoundError:
             pass
-    for rel in plan.drop:
+    drop_files(target, plan.drop)
+    remove_aside(aside)
+
+
+def drop_files(target: Path, drop: Sequence[str]) -> None:
+    """Delete the files ``drop`` names under ``target`` (``figures/cashflow.svg``), those there: a part of the old
+    result a swap's new one makes stale but does not replace (:func:`sim.atomic.staged_folder`, and its recovery
+    here). A folder of that name is left alone."""
+    for rel in drop:
         p = target / rel
         if os.path.lexists(p) and not p.is_dir():
-            os.unlink(p)
-    remove_aside(aside)
+            p.unlink(missing_ok=True)
 
 
 def _young(p: Path) -> bool:

@@ -265,10 +265,14 @@ def test_a_calendar_day_given_a_midnight_in_another_zone_is_refused(tmp_path, ca
 
 @pytest.mark.parametrize("value", ["2025-01-01T00:00:00Z", "2025-01-01 00:00:00", "2025-01-01T00:00:00+00:00"])
 def test_a_calendar_day_given_as_midnight_utc_or_without_a_zone_is_the_day(tmp_path, capsys, value):
+    from sim import load_scenario
+
     sc = hc._small()
     sc["start"] = value
-    assert _main(["validate", str(_scenario(tmp_path, sc))]) == 0
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path)]) == 0
     capsys.readouterr()
+    assert load_scenario(str(path)).scenario.start == dt.date(2025, 1, 1)      # that day, not one either side
 
 
 def test_a_calendar_day_given_as_a_number_is_refused(tmp_path, capsys):
@@ -287,8 +291,15 @@ def test_a_leap_day_and_a_week_across_the_new_year_are_days_as_written(tmp_path,
     sc["economics"] = {"gpu_hour_usd": 1.0, "revenue": [{"name": "subs", "usd_per_month": 1000}],
                        "agreements": [{"name": "a", "rate": 0.2, "base": ["subs"], "settle": "week",
                                        "from": start, "until": until}]}
-    assert _main(["validate", str(_scenario(tmp_path, sc))]) == 0
+    path = _scenario(tmp_path, sc)
+    assert _main(["validate", str(path)]) == 0
     capsys.readouterr()
+    from sim import load_scenario
+
+    loaded = load_scenario(str(path)).scenario
+    (ag,) = loaded.economics.agreements
+    assert (loaded.start, ag.from_, ag.until) == (dt.date.fromisoformat(start), dt.date.fromisoformat(start),
+                                                  dt.date.fromisoformat(until))
 
 
 # ------------------------------------------------------------------ names

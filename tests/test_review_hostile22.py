@@ -221,3 +221,58 @@ def test_midnight_utc_written_in_another_zone_is_that_utc_day(tmp_path, capsys, 
     assert load_scenario(str(path)).scenario.start == dt.date(2025, 1, 1)
     assert hc.exit_status(["validate", str(path)]) == 0
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("key", ["", "  "])
+def test_a_blank_key_in_a_mapping_of_overrides_is_named_as_written(key):
+    """A blank key of a Python mapping was named by the pair it came in, ``('', 3)``: the problem's field is the key
+    as the caller wrote it, quoted (a blank one shows as nothing otherwise), as a bad key of ``--set`` is its text."""
+    from sim.errors import ScenarioError
+    from sim.scenario.overrides import apply_overrides
+
+    with pytest.raises(ScenarioError) as exc:
+        apply_overrides({"seed": 1}, {key: 3})
+    assert exc.value.problems == [(repr(key), "override key must be a dotted path such as fleet.pools.0.replicas")]
+    assert str(exc.value) == f"overrides: {key!r}: override key must be a dotted path such as fleet.pools.0.replicas"
+
+
+def test_terms_listed_newest_first_are_said_in_the_order_of_their_dates():
+    """Two terms of one name sharing January, listed new terms first: "payment_lag (0 s, then 30 days)" says
+    the old terms' value, then the new ones', as their dates run (it said the list's order, 30 days then 0 s,
+    the old terms read as coming after the new)."""
+    from sim.economics import evaluate, parse_economics
+    from sim.economics.synthetic import usage_from_rows
+    from sim.errors import ScenarioError
+
+    old = {"name": "deal", "rate": 0.2, "base": ["api"], "settle": "month", "until": "2025-01-10"}
+    new = {"name": "deal", "rate": 0.1, "base": ["api"], "settle": "month", "from": "2025-01-11",
+           "payment_lag": "30d"}
+    said = []
+    for agreements in ([old, new], [new, old]):
+        cfg = parse_economics({"revenue": [{"name": "api", "usd_per_month": 3.1e6}], "period": "month",
+                               "agreements": agreements})
+        with pytest.raises(ScenarioError) as exc:
+            evaluate(cfg, dt.date(2025, 1, 1), usage_from_rows(31 * DAY))
+        said.append(str(exc.value))
+    assert all("they differ in payment_lag (0 s, then 30 days): give both terms the same payment_lag" in s
+               for s in said), said
+
+
+def test_reprice_refuses_a_mapping_s_infinite_or_nan_price_as_set_refuses_it(tmp_path, capsys):
+    """``sim.reprice(folder, {"economics.gpu_hour_usd": float("inf")})`` was refused as the text ``'Infinity'``
+    (JSON's word, which YAML reads as text): the message now is that of ``--set economics.gpu_hour_usd=.inf``,
+    the number given (``got inf``), as ``sim.run`` says it for the same mapping."""
+    import hostile_cases as hc
+    import sim
+    from sim.errors import ScenarioError
+
+    out = tmp_path / "r"
+    assert hc.exit_status(["run", str(_small(tmp_path)), "--out", str(out), "--figures", "none", "--quiet"]) == 0
+    capsys.readouterr()
+    for value, text in ((float("inf"), ".inf"), (-float("inf"), "-.inf"), (float("nan"), ".nan")):
+        said = []
+        for overrides in ({"economics.gpu_hour_usd": value}, [f"economics.gpu_hour_usd={text}"]):
+            with pytest.raises(ScenarioError) as exc:
+                sim.reprice(out, overrides)
+            said.append(str(exc.value))
+        assert said[0] == said[1] and f"(got {value})" in said[0], said

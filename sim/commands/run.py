@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from sim.errors import output_value, path_argument
-from sim.metrics.band import DEFAULT_PCT, MAX_PCT, NEAR_SATURATION, capacities_text, pct_problem
+from sim.metrics.band import DEFAULT_PCT, MAX_PCT, MIN_PCT, NEAR_SATURATION, capacities_text, pct_problem
 from sim.planning.table import fill
 
 
@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--capacity-band", nargs="?", const=DEFAULT_PCT, type=band_pct, metavar="PCT",
                    help=f"also report latency and SLO attainment as a range: the same run (same seed, same "
                         f"arrivals) with the model's capacity PCT %% lower and PCT %% higher (default "
-                        f"{DEFAULT_PCT:g}, about the step-time model's throughput error; 0 < PCT <= {MAX_PCT:g}); "
+                        f"{DEFAULT_PCT:g}, about the step-time model's throughput error; {MIN_PCT:g} <= PCT <= {MAX_PCT:g}); "
                         f"costs two extra runs (about 3x the time; at fidelity: fluid two more passes over the steps "
                         f"on the capacity curves rescaled, no new measurement). Worth it above a "
                         f"load factor of ~{NEAR_SATURATION:g}, where a few per cent of capacity moves latency by "

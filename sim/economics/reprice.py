@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import shutil
 import warnings
 from collections.abc import Mapping, Sequence
@@ -213,7 +214,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] | Mapping[str, o
     """
     if isinstance(overrides, Mapping):      # {"economics.gpu_hour_usd": 1.8}: as texts (the folder records them),
         given = plain_values(copy.deepcopy(dict(overrides)))   # JSON being YAML; numpy's numbers as numbers
-        overrides = [f"{k}={json.dumps(v, default=str)}" for k, v in given.items()]     # (np.int64(2): 2, not "2")
+        overrides = [f"{k}={_yaml_text(v)}" for k, v in given.items()]     # (np.int64(2): 2, not "2")
     overrides = text_list(overrides, "overrides", "economics.gpu_hour_usd=1.8")
     src = Path(folder)
     link = looping_link(src)
@@ -291,6 +292,18 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] | Mapping[str, o
                 warnings.warn(f"{src}: not copied to {dst}: {', '.join(left[:5])}{more} (no part of a result: "
                               "fleetsim reprice copies the run's own files)", InputWarning, stacklevel=2)
     return econ, summary
+
+
+def _yaml_text(value: object) -> str:
+    """A Python value of a mapping of overrides as the ``--set`` text that gives it: JSON (which YAML reads), but
+    for a number that is not finite, which JSON writes as the word ``Infinity`` or ``NaN`` (text to YAML).
+
+        >>> _yaml_text(2), _yaml_text("s"), _yaml_text(float("-inf")), _yaml_text(float("nan"))
+        ('2', '"s"', '-.inf', '.nan')
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if value != value else ".inf" if value > 0 else "-.inf"
+    return json.dumps(value, default=str)
 
 
 def _saved_block_refused(saved: SavedUsage, overrides: list[str]) -> list[tuple[str, str]]:

@@ -215,7 +215,8 @@ class _Check:
         differ = [key for key in shown if getattr(other, key) != getattr(ag, key)]
         if differ:
             label = period_label(self.cal.date_at(period), ag.settle)
-            said = "; ".join(f"{key} ({shown[key](getattr(other, key))}, then {shown[key](getattr(ag, key))})"
+            first, then = (other, ag) if other_win[0] <= win[0] else (ag, other)     # as their dates run
+            said = "; ".join(f"{key} ({shown[key](getattr(first, key))}, then {shown[key](getattr(then, key))})"
                              for key in differ)
             self.problems.append((f"economics.agreements.{j}.name",
                                   f"agreement {ag.name!r} is named twice (agreements.{k}) and both windows fall "

@@ -278,8 +278,6 @@ def _value_key(text: str) -> tuple:
         >>> _value_key("1") == _value_key("1.0") == _value_key("01") == _value_key("1e0"), _value_key("true") == _value_key("1")
         (True, False)
     """
-    import json
-
     from sim.scenario.overrides import parse_value
 
     try:

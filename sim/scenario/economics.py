@@ -38,7 +38,6 @@ following midnight UTC).
 """
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 

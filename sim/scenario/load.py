@@ -5,8 +5,14 @@ Every problem is collected and reported at once as ``file: field.path: message``
 in the words of :mod:`sim.scenario.schema_errors`, then the cross-field checks of
 :mod:`sim.scenario.checks` on what the schema let through)::
 
-    >>> apply_overrides({"fleet": {"pools": [{"replicas": 4}]}}, ["fleet.pools.0.replicas=8"])
-    {'fleet': {'pools': [{'replicas': 8}]}}
+    >>> try:
+    ...     load_scenario({"duration": -1, "seed": -2, "model": "llama-3-8b"})
+    ... except ScenarioError as exc:
+    ...     print(exc)
+    <scenario>: seed: must be >= 0 (got -2)
+    <scenario>: duration: must be >= 0.001 (got -1)
+    <scenario>: workload: required field is missing
+    <scenario>: fleet: required field is missing
 """
 from __future__ import annotations
 

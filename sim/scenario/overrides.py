@@ -118,7 +118,8 @@ def apply_overrides(data: dict, overrides: Iterable[str] | Mapping[str, Any], so
             key = key.strip()
         parts = [k for k in key.split(".")]
         if not key or any(not k for k in parts):
-            problems.append((key or item, "override key must be a dotted path such as fleet.pools.0.replicas"))
+            named = key or (repr(item[0]) if given_values else item)     # (a blank key of a mapping: quoted)
+            problems.append((named, "override key must be a dotted path such as fleet.pools.0.replicas"))
             continue
         bracket = re.search(r"\[(\d+)\]", key)
         if bracket:                                        # pools[0]: a list item is its index, a part of the path

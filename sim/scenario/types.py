@@ -111,6 +111,7 @@ def parse_duration(value: Any) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A duration in seconds; YAML may write ``3600``, ``"90s"``, ``"30m"``, ``"1h"``, ``"7d"``."""
 
+
 def calendar_day(value: Any) -> Any:
     """A calendar day as the scenario writes one, ``2025-01-01`` (YAML reads it as a date). A moment in a zone
     other than UTC is refused, where pydantic took its midnight as that day: ``2024-01-01T00:00:00+05:00`` is
