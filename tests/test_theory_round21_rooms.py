@@ -17,11 +17,12 @@ against what is known: one server is M/M/1/K+1 under either; no room (``K = 0``)
 Erlang's loss formula; a room never full under JSQ is round 18's unbounded JSQ chain.
 
 Exponential prompts of mean 1,000 tokens (a geometric service of mean ``S`` = 1.0005 s, the chains'
-exponential). Ten seeds of 8,000 s after a 300-s warm-up, read from ``requests.csv.gz`` (refused
+exponential). Ten seeds of 5,500 s after a 300-s warm-up, read from ``requests.csv.gz`` (refused
 share, the admitted's mean wait), ``summary.json`` (``requests.refused_share``) and
 ``timeseries.csv`` (the number in the system, sampled each second); the 99 % Student-t interval must
 contain the chain's value and be narrower than a tenth of it, and the refused share must exclude the
-other router's.
+other router's. (At 8,000 s the widest interval was 0.59 of that tenth; 5,500 s measure 1.48 times
+fewer seconds: 0.70 of it, the JSQ refused shares the widest).
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from theory_round19_pool import in_system, run_seeds
 from theory_round21_pool import jsq_rooms, round_robin_rooms
 
 R = 10
-DURATION, WARMUP = 8000.0, 300.0
+DURATION, WARMUP = 5500.0, 300.0
 MU = 1.0 / S
 LAW = {"least_outstanding": jsq_rooms, "round_robin": round_robin_rooms}
 
@@ -69,8 +70,9 @@ def test_the_chains_meet_what_is_known_at_their_limits():
         assert jsq_rooms(c, lam, MU, room)["refused"] < round_robin_rooms(c, lam, MU, room)["refused"] < random_share
 
 
+# JSQ on two servers with rooms of 2 is slow (~3 CPU s): three servers with rooms of 1 check the same chain
 @pytest.mark.parametrize("router,c,room,rho", [("least_outstanding", 3, 1, 0.8), ("round_robin", 3, 1, 0.8),
-                                              ("least_outstanding", 2, 2, 0.9)])
+                                              pytest.param("least_outstanding", 2, 2, 0.9, marks=pytest.mark.slow)])
 def test_refused_share_wait_and_number_in_system_match_the_chain(tmp_path, router, c, room, rho):
     """ρ 0.8 on 3, room 1: JSQ refuses 10.3 % (round robin 18.0 %), the admitted wait 0.403 s (0.403 s);
     ρ 0.9 on 2, room 2: JSQ 12.1 % (round robin 16.4 %), 0.903 s."""

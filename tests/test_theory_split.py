@@ -20,7 +20,8 @@ model, so a request's service is its prefill (exponential prompts at 1 ms a toke
 
 Confidence bounds as in ``test_queueing_theory``: ``R`` replications (seeds 1..R) give i.i.d.
 estimates after the warm-up; the 99 % Student-t interval must contain the theory and be narrower
-than 10 % of it.
+than 10 % of it. The spillover runs are 2,000 s at threshold 1 and 4,000 s at threshold K (6,000 and
+8,000 s gave intervals of 0.24 and 0.36 of that bound at most; these 0.55 and 0.71).
 """
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ def _measured(res) -> np.ndarray:
 
 def _check(values, theory: float, what: str) -> None:
     m, half = _ci99(np.asarray(values, dtype=float))
+    print(f"split {what}: {m:.4f} ± {half:.4f} [{theory:.4f}], {half / (0.10 * theory):.2f} of the bound")
     assert half < 0.10 * theory, (what, m, half, theory)
     assert abs(m - theory) <= half, f"{what}: {m:.4f} ± {half:.4f}, theory {theory:.4f}"
 
@@ -75,7 +77,7 @@ def test_spillover_at_threshold_one_overflows_erlang_b(prompt, mean_s):
     shares = []
     for seed in range(1, R + 1):
         rec = _measured(sim.run(_two_pools(lam=lam, prompt=prompt, primary=3, router=router, seed=seed,
-                                           duration=6000.0)))
+                                           duration=2000.0)))
         shares.append(float((rec["pool"] == 1).mean()))
         kept = rec[rec["pool"] == 0]
         assert np.all(kept["sched_s"] == kept["arrival_s"])        # a loss system: nobody waits
@@ -93,7 +95,7 @@ def test_spillover_threshold_k_on_one_replica_is_mm1k():
     shares, waits = [], []
     for seed in range(1, R + 1):
         rec = _measured(sim.run(_two_pools(lam=lam, prompt=EXP_PROMPT, primary=1, router=router, seed=seed,
-                                           duration=8000.0)))
+                                           duration=4000.0)))
         shares.append(float((rec["pool"] == 1).mean()))
         kept = rec[rec["pool"] == 0]
         waits.append(float((kept["sched_s"] - kept["arrival_s"]).mean()))
