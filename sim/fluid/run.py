@@ -339,10 +339,10 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     fleet = fleet_summary(sc, usage, kv_cache_mean=kv_num / kv_den if kv_den else 0.0, timeseries=ts,
                           requests=at_end, end_s=end)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
-    if sub_sys is not None and "in_flight_peak" in fleet.stability:   # a backlog between the steps' ends
+    # a backlog between the steps' ends: the fluid limit's largest at the steps' and sub-steps' ends (basis
+    # "estimate", as stability() writes it without an exact count)
+    if sub_sys is not None and "in_flight_peak" in fleet.stability:
         fleet.stability["in_flight_peak"] = max(fleet.stability["in_flight_peak"], int(round(float(sub_sys.max()))))
-    if "in_flight_peak" in fleet.stability:      # the fluid limit's largest at the steps' and sub-steps' ends
-        fleet.stability["in_flight_peak_basis"] = "estimate"
     t, tin, tout, ucls, uw = _in_time_order(use_rows)
     econ = price_run(summary, sc, pools, end, interval_columns(intervals), fleet.busy_gpu_s_by_pool, t, tin, tout,
                      ucls, uw)
