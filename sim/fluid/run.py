@@ -278,6 +278,11 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     _check(loaded, capacity != 1.0)
     if curves is None:
         curves, counted = measured_counts(loaded, settings, use_cache, capacity != 1.0, step_s)
+    for c in curves:     # the ITL is read from the gaps' mixture (sim.fluid.sums), which such a curve lacks
+        if "itl" not in c.hists:
+            raise ValueError(f"curves: pool {c.pool!r}'s curve has no inter-token-gap histogram (hists['itl']), "
+                             "which the fluid tier reads the ITL from; give a measured curve "
+                             "(sim.fluid.capacity.capacity_curve: every curve measured since format 14 has it)")
     step_s, settings = _options(sc, step_s, settings)
     base_dir = Path(loaded.base_dir)
     end = float(sc.duration)
