@@ -6,10 +6,11 @@ pool's curve measured afresh (an empty cache folder) the way a fluid run measure
 (:func:`sim.fluid.run.measured_curves`): under the trace's own arrivals where they are clumped, and with
 ``rate_scale`` above 1 another replay, so another curve, for every seed; then the curve under Poisson
 arrivals (the template without arrivals of its own, what every seed shared before), once. Each: wall
-seconds and the requests its grid runs simulated. Then (``--count-days``) the counting a fluid run does
-twice, once to choose its curves' arrivals and once for its warning and summary
-(:func:`sim.fluid.substep.sub_arrivals` and :func:`sim.fluid.burst.measure`), on the conversation sample
-looped over that many days, against the run on cached curves. One JSON object on stdout::
+seconds and the requests its grid runs simulated. Then (``--count-days``) one count of the trace's arrivals
+(:func:`sim.fluid.substep.sub_arrivals` and :func:`sim.fluid.burst.measure`: a fluid run made it twice, to choose
+its curves' arrivals and for its warning and summary, and makes it once since :class:`sim.fluid.run.Counted`),
+on the conversation sample looped over that many days, against the run on cached curves. One JSON object on
+stdout::
 
     python benchmarks/bench_replay_cost.py                        # conv:10:3, 3 seeds
     python benchmarks/bench_replay_cost.py --case code:1:1 --seeds 2 --count-days 7

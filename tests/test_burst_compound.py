@@ -79,3 +79,22 @@ def test_a_clump_mean_out_of_range_is_refused_by_name(value, said):
     with pytest.raises(ScenarioError) as err:
         load_scenario(data)
     assert "workload.arrival.clump_mean" in str(err.value) and said in str(err.value)
+
+
+def test_huge_clumps_come_in_blocks_of_about_block_requests_the_same_arrivals():
+    """``clump_mean: 1e4`` at 1e5 requests/s for 10 s: about 100 clumps, a million requests, which came as
+    one array before (a full block of 65,536 clumps would be 650 million). Each piece holds at most
+    ``BLOCK`` requests or a single clump, and together they are the law drawn by hand from the same seed:
+    exponential clump gaps of mean ``clump_mean / rate`` cut at the horizon, then geometric sizes."""
+    from sim.workload.arrivals import BLOCK
+
+    process = CompoundPoissonArrival(process="compound_poisson", rate=1e5, clump_mean=1e4)
+    pieces = [b.arrival_s for b in arrival_blocks(process, 10.0, np.random.default_rng(5))]
+    assert len(pieces) > 1
+    assert all(p.size <= BLOCK or np.unique(p).size == 1 for p in pieces)
+    rng = np.random.default_rng(5)
+    clumps = np.cumsum(rng.standard_exponential(BLOCK) * 1e4 / 1e5)
+    clumps = clumps[clumps < 10.0]
+    want = np.repeat(clumps, rng.geometric(1e-4, clumps.size))
+    got = np.concatenate(pieces)
+    assert got.size == want.size and np.allclose(got, want, rtol=1e-12, atol=0.0)

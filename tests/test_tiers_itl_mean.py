@@ -54,3 +54,44 @@ def test_the_fluid_itl_mean_is_gap_weighted_as_the_request_levels():
     # the mean and the median of the same gaps: both the long requests' (the mean no longer under p50 by a
     # fifth, as the requests' average put it)
     assert fluid["latency"]["itl"]["mean"] >= 0.95 * fluid["latency"]["itl"]["p50"]
+
+
+def test_requests_of_one_output_token_have_no_itl_in_either_tier():
+    """A request whose only output token comes with its prefill has no inter-token gap, so a run of them
+    has no ITL to report: ``None`` for the mean and every percentile at request level, and in the fluid tier
+    (which read 0 s before, each step's percentiles averaged where no gap was served)."""
+    sc = scenario(duration=300.0, warmup=0, seed=2, metrics={"records": "none"})
+    sc["workload"] = {"arrival": {"process": "poisson", "rate": 5.0},
+                      "prompt_tokens": {"dist": "fixed", "value": 100}, "output_tokens": {"dist": "fixed", "value": 1}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runs = [sim.run({**sc, "fidelity": f, **({"fluid": {"grid": [0.1, 0.5, 0.9], "calibration_duration": 120.0,
+                                                            "calibration_requests": 500}} if f == "fluid" else {})})
+                .summary for f in ("request", "fluid")]
+    for s in runs:
+        assert s["requests"]["completed"] > 1000, s["engine"]
+        assert s["latency"]["itl"] == {"mean": None, "p50": None, "p90": None, "p99": None}, s["engine"]
+
+
+def test_a_given_curve_without_gap_rows_is_refused_by_name():
+    """``run_fluid(curves=...)`` with a curve that has no inter-token-gap histogram (one built by hand, or
+    older than format 14): a ValueError naming the pool and ``hists['itl']`` (it was a bare KeyError 'itl'
+    deep in the sums)."""
+    import dataclasses
+    from pathlib import Path
+
+    from sim.fluid.capacity import capacity_curve
+    from sim.fluid.run import run_fluid
+    from sim.scenario.load import load_scenario
+
+    sc = scenario(duration=300.0, warmup=0, seed=2, metrics={"records": "none"})
+    sc.update(fidelity="fluid", fluid={"grid": [0.1, 0.5, 0.9], "calibration_duration": 120.0,
+                                       "calibration_requests": 500})
+    loaded = load_scenario(sc)
+    curve = capacity_curve(loaded.scenario, 0, Path(loaded.base_dir))
+    bare = dataclasses.replace(curve, hists={m: h for m, h in curve.hists.items() if m != "itl"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert run_fluid(loaded, curves=[curve]).summary["latency"]["itl"]["p50"] > 0
+        with pytest.raises(ValueError, match=rf"pool '{curve.pool}'.*hists\['itl'\]"):
+            run_fluid(loaded, curves=[bare])

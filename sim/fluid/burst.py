@@ -191,15 +191,27 @@ def _compound_index(workload, arrivals: np.ndarray | None) -> float | None:
     """The index of dispersion of all the workload's arrivals where some come from ``compound_poisson``
     processes (each ``2 clump_mean - 1``, the others' 1, weighed by ``arrivals``, each class's expected
     arrivals; each process alone without them), or ``None`` without such a process."""
-    found = [(arrival.clump_mean, cols) for _, arrival, cols in _sources(workload) if arrival.process == CLUMPED]
+    found = [(2.0 * arrival.clump_mean - 1.0, cols) for _, arrival, cols in _sources(workload)
+             if arrival.process == CLUMPED]
     if not found:
         return None
-    if arrivals is None or not float(np.sum(arrivals)) > 0:
-        return max(2.0 * m - 1.0 for m, _ in found)
+    mixed = _mixed_index(found, arrivals)
+    return max(index for index, _ in found) if mixed is None else mixed
+
+
+def _mixed_index(found: list[tuple[float, list[int]]], arrivals: np.ndarray | None) -> float | None:
+    """The index of dispersion of all the workload's arrivals, ``found`` holding ``(index, class columns)`` of
+    the processes burstier than Poisson and ``arrivals`` each class's expected arrivals, the others' counting
+    as Poisson's (index 1): independent streams add their variances and means, ``sum(n_i I_i) / sum(n_i)``;
+    ``None`` without arrivals (or none expected)."""
+    if arrivals is None:
+        return None
     arrivals = np.asarray(arrivals, dtype=np.float64)
     total = float(arrivals.sum())
+    if not total > 0:
+        return None
     sent = [float(arrivals[cols].sum()) for _, cols in found]
-    return (total - sum(sent) + sum((2.0 * m - 1.0) * n for (m, _), n in zip(found, sent))) / total
+    return (total - sum(sent) + sum(index * n for (index, _), n in zip(found, sent))) / total
 
 
 COUNT = object()
@@ -260,13 +272,7 @@ def gamma_message(workload, arrivals: np.ndarray | None = None) -> str | None:
     found = _gammas(workload)
     if not found:
         return None
-    mixed = None
-    if arrivals is not None:
-        arrivals = np.asarray(arrivals, dtype=np.float64)
-        total = float(arrivals.sum())
-        if total > 0:
-            sent = [float(arrivals[cols].sum()) for _, _, cols in found]
-            mixed = (total - sum(sent) + sum(cv * cv * n for (_, cv, _), n in zip(found, sent))) / total
+    mixed = _mixed_index([(cv * cv, cols) for _, cv, cols in found], arrivals)
     for field, cv, _ in found:
         if cv * cv > MATERIAL and (mixed is None or mixed > MATERIAL):
             among = "" if mixed is None or mixed == cv * cv else f", with the workload's other arrivals {mixed:.3g}"

@@ -278,6 +278,11 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     _check(loaded, capacity != 1.0)
     if curves is None:
         curves, counted = measured_counts(loaded, settings, use_cache, capacity != 1.0, step_s)
+    for c in curves:     # the ITL is read from the gaps' mixture (sim.fluid.sums), which such a curve lacks
+        if "itl" not in c.hists:
+            raise ValueError(f"curves: pool {c.pool!r}'s curve has no inter-token-gap histogram (hists['itl']), "
+                             "which the fluid tier reads the ITL from; give a measured curve "
+                             "(sim.fluid.capacity.capacity_curve: every curve measured since format 14 has it)")
     step_s, settings = _options(sc, step_s, settings)
     base_dir = Path(loaded.base_dir)
     end = float(sc.duration)
@@ -339,10 +344,10 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     fleet = fleet_summary(sc, usage, kv_cache_mean=kv_num / kv_den if kv_den else 0.0, timeseries=ts,
                           requests=at_end, end_s=end)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
-    if sub_sys is not None and "in_flight_peak" in fleet.stability:   # a backlog between the steps' ends
+    # a backlog between the steps' ends: the fluid limit's largest at the steps' and sub-steps' ends (basis
+    # "estimate", as stability() writes it without an exact count)
+    if sub_sys is not None and "in_flight_peak" in fleet.stability:
         fleet.stability["in_flight_peak"] = max(fleet.stability["in_flight_peak"], int(round(float(sub_sys.max()))))
-    if "in_flight_peak" in fleet.stability:      # the fluid limit's largest at the steps' and sub-steps' ends
-        fleet.stability["in_flight_peak_basis"] = "estimate"
     t, tin, tout, ucls, uw = _in_time_order(use_rows)
     econ = price_run(summary, sc, pools, end, interval_columns(intervals), fleet.busy_gpu_s_by_pool, t, tin, tout,
                      ucls, uw)

@@ -133,9 +133,9 @@ def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s
         some were refused by a full waiting room or abandoned (the backlog is made of the admitted
         ones: the verdict stays the backlog's); ``None``: ``offered_load_factor``.
     peak : the most requests in the system at once, counted at every arrival and departure
-        (``in_flight_peak_basis: "exact"``); ``None``: the largest of ``in_system`` (``"samples"``: the
-        request level's every ``metrics.interval``, the fluid tier's each step's and sub-step's end, an
-        estimate). Either way never under the count at the end.
+        (``in_flight_peak_basis: "exact"``, what the request level passes); ``None``: the largest of
+        ``in_system`` (``"estimate"``: the fluid tier's, read at its steps' ends, which it raises to its
+        sub-steps' largest). Either way never under the count at the end.
     """
     t = np.asarray(times, dtype=np.float64)
     n = np.asarray(in_system, dtype=np.float64)
@@ -157,7 +157,7 @@ def stability(times: np.ndarray, in_system: np.ndarray, *, arrived: float, end_s
             "in_flight_at_end": int(round(in_flight_at_end)),
             "in_flight_peak": max(int(peak) if peak is not None else int(round(float(n.max()))) if len(n) else 0,
                                   int(round(in_flight_at_end))),
-            "in_flight_peak_basis": "samples" if peak is None else "exact",
+            "in_flight_peak_basis": "estimate" if peak is None else "exact",
             "window_s": window, "arrival_rate_per_s": n_window / window if window > 0 else 0.0,
             "offered_load_factor": offered_load_factor if offered_load_factor is None
             or math.isfinite(offered_load_factor) else None, "resolution": resolution}

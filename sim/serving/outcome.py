@@ -53,5 +53,6 @@ class FleetOutcome:
     events: np.ndarray
     dynamics: dict = field(default_factory=dict)   # "autoscale", "failures", "disaggregation" blocks
     #: the most requests in the system at once, counted at every arrival and departure
-    #: (:class:`~sim.serving.in_system.InSystemPeak`); ``None``: read it off the time series' samples
+    #: (:class:`~sim.serving.in_system.InSystemPeak`, which every :class:`~sim.serving.fleet.Fleet` sets); ``None``:
+    #: the stability block reads the time series' largest instead (``in_flight_peak_basis: "estimate"``)
     in_flight_peak: int | None = None

@@ -220,7 +220,9 @@ def _compound(process: CompoundPoissonArrival, horizon_s: float, rng: np.random.
               growth: Growth | None) -> Iterator[ArrivalBlock]:
     """Batch Poisson arrivals: each block of clump times (a Poisson process at ``rate / clump_mean``, in
     operational time with growth, :func:`_renewal`) repeated by geometric sizes of mean ``clump_mean``
-    (``P(b = k) = p (1 - p)^(k - 1)``, ``p = 1 / clump_mean``), drawn after the block's gaps.
+    (``P(b = k) = p (1 - p)^(k - 1)``, ``p = 1 / clump_mean``), drawn after the block's gaps; yielded in
+    pieces of about :data:`BLOCK` requests (a whole clump each), as the other processes are, not the block's
+    ``BLOCK`` clumps at once (``clump_mean: 1e4``: 650 million requests, gigabytes in one array).
 
         >>> from sim.scenario.workload import CompoundPoissonArrival as C
         >>> t = np.concatenate([b.arrival_s for b in arrival_blocks(C(process="compound_poisson", rate=50.0, clump_mean=4.0),
@@ -230,7 +232,13 @@ def _compound(process: CompoundPoissonArrival, horizon_s: float, rng: np.random.
     """
     p = 1.0 / process.clump_mean
     for block in _renewal(lambda n: rng.standard_exponential(n) / (process.rate * p), horizon_s, growth):
-        yield ArrivalBlock(np.repeat(block.arrival_s, rng.geometric(p, block.arrival_s.size)))
+        sizes = rng.geometric(p, block.arrival_s.size)
+        ends = np.cumsum(sizes)
+        lo = 0
+        while lo < sizes.size:          # up to the clump that reaches BLOCK more requests (at least one clump)
+            hi = max(lo + 1, int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + BLOCK, side="right")))
+            yield ArrivalBlock(np.repeat(block.arrival_s[lo:hi], sizes[lo:hi]))
+            lo = hi
 
 
 def _thinned(segments: Iterator[tuple[float, float, float]], intensity: Callable[[np.ndarray], np.ndarray],
