@@ -115,6 +115,58 @@ def test_the_budget_still_lets_a_micro_batch_take_a_request_mid_cycle(sched, mon
     assert sum(1 for _, _, taken in seen if taken) > 0
 
 
+# ---------------------------------------------------------------------- hand-worked: the budget at the cycle's end
+FLAT = {"model": "linear", "base_s": 0.25, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.0,
+        "per_context_token_s": 0.0}
+
+
+def _budget_timeline(engine: str):
+    sc = scenario(duration=2)
+    rows = ["0,100,20", "0,100,20", "0.3,1500,4", "0.31,1500,4", "0.4,100,4", "0.45,100,4"]
+    sc["workload"] = {"arrival": {"process": "trace", "path": _trace(rows), "format": "fleetsim"}}
+    sc["perf"] = dict(FLAT)
+    sc["engine"] = engine
+    sc["metrics"] = {"interval": 0.0625}
+    pool = sc["fleet"]["pools"][0]
+    pool.update(pipeline_parallel=2, max_waiting=2, max_model_len=2048)
+    pool["batching"] = {"scheduler": "vllm-v0", "max_num_seqs": 64, "max_batched_tokens": 2048}
+    return sim.run(sc)
+
+
+def _trace(rows: list[str]) -> str:
+    import tempfile
+    from pathlib import Path
+    path = Path(tempfile.mkdtemp()) / "trace.csv"
+    path.write_text("\n".join(["timestamp_s,prompt_tokens,output_tokens", *rows]) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_prompt_the_budget_at_the_cycles_end_refuses_holds_its_place(engine):
+    """The flat 0.25 s cycle, PP2, ``vllm-v0`` (whole prompts, an iteration with prompts runs them alone),
+    a 2,048-token budget, a room of two. r0 and r1 at 0 (100 tokens): prefilled in (0, 0.25], then every
+    cycle holds two sequences, a micro-batch boundary half-way: 0.375 in (0.25, 0.5].
+
+    * A (1,500 tokens) at 0.3 and B (1,500) at 0.31 would both join the micro-batch at 0.375, but the
+      batch at 0.5 takes A (1,500 of the 2,048 tokens) and not B (1,500 more): A runs from 0.375
+      (``sched_s``), B waits; C (100 tokens) at 0.4 finds B alone in the room and waits behind it.
+    * D at 0.45 finds B and C waiting: the room of two is full, D is refused.
+    * A's prefill runs alone in (0.5, 0.75]; B and C (1,600 tokens) are admitted at 0.75.
+    * The row at 0.4375: B and C waiting, r0, r1 and A running.
+
+    Before, B counted taken from 0.375 too: D was let in (C alone in the room), and from 0.5 B, C and D
+    waited, three in a room of two."""
+    res = _budget_timeline(engine)
+    rec = res.records
+    assert {int(r["rid"]): float(r["sched_s"]) for r in rec if r["rid"] >= 2} == \
+        {2: 0.375, 3: 0.75, 4: 0.75, 5: -1.0}
+    assert int(rec["reason"][rec["rid"] == 5][0]) != 0
+    ts = timeseries_table(res)
+    at = abs(ts["time_s"] - 0.4375) < 1e-12
+    assert (list(ts["queue_len"][at]), list(ts["running"][at])) == ([2], [3])
+    assert (ts["queue_len"] <= 2).all()
+
+
 # ---------------------------------------------------------------------- property: budget- and KV-bound rooms
 KV_TIGHT = {2: 0.11, 3: 0.09, 4: 0.08}
 """``gpu_memory_utilization`` leaving llama-2-7b on A100-80GB a cache of ~7,700 (PP2), ~13,000 (PP3) and
