@@ -177,7 +177,8 @@ def _random_bound_room(seed: int) -> tuple[dict, int]:
     """A pipelined pool (PP2-PP4, one or two replicas) with a room of ``K`` under Poisson load, two
     priorities or FCFS, impatient clients or not, every router kind, every scheduler preset, and a
     token budget (512 to 2048, or ample) and a KV cache (tight, under a budget of at most 2048 whose
-    activations leave the weights room, or ample) that bind or not."""
+    activations leave the weights room, or ample) that bind or not; some with prefix caching or the
+    prefill gate (``prefill_min_free_kv_pct``)."""
     rng = random.Random(1000 + seed)
     sc = scenario(duration=2)
     sc["seed"] = seed
@@ -203,6 +204,12 @@ def _random_bound_room(seed: int) -> tuple[dict, int]:
                 gpu_memory_utilization=KV_TIGHT[pp] if rng.random() < 0.5 and budget <= 2048 else 0.9)
     pool["batching"] = {"policy": "priority" if priority else "continuous", "max_num_seqs": rng.choice([8, 64]),
                         "max_batched_tokens": budget, "scheduler": sched}
+    extra = rng.choice([None, None, "prefix", "gate"])
+    if extra == "prefix":          # a class's shared prefix read from the cache: fewer blocks, less budget
+        pool["batching"]["prefix_caching"] = True
+        sc["workload"]["shared_prefix_tokens"] = 200
+    elif extra == "gate":          # new prompts only while more than 30 % of the KV blocks is free
+        pool["batching"]["prefill_min_free_kv_pct"] = 30
     sc["metrics"] = {"interval": 0.0037}
     return sc, k
 
