@@ -25,11 +25,10 @@ slot for it (``max_num_seqs`` less the requests still admitted after those leavi
 slots going in the order of the points (the queue's order at one point): a request of a higher
 priority queued later does not take the slot of one taken before it arrived, and the engine admits
 the requests taken inside the cycle first at ``t``, in that order (:func:`taken_first`,
-:meth:`~sim.serving.waiting.Waiting.lift`). One approximation remains: the KV blocks and the token
-budget at ``t`` are not foreseen, so a request the batch at ``t`` cannot take for want of those (or
-one a preemption at ``t`` holds back) was counted taken from its point and waits on from ``t``; the
-waiting room then holds more than its limit until the queue drains below it (a request taken in its
-place was let in).
+:meth:`~sim.serving.waiting.Waiting.lift`). It must also surely fit the token budget and the KV blocks
+of the batch at ``t`` as its policy admits it there (:meth:`Cycle.admits`, bounded from the state at the
+boundary); where that cannot be shown it is not taken (it holds its place until ``t``), so a waiting
+room never holds more than its limit (a request a preemption puts back comes on top of it).
 
 >>> point_lead(1.0, 0.0, 0.5, 2, None)    # PP2 without a flow shop: micro-batch 2 at 0.5
 0.5
@@ -82,9 +81,10 @@ class Cycle:
     ``leaving``: how many of the admitted requests leave the batch at ``t`` (a callable, worked out
     when needed)."""
 
-    __slots__ = ("s", "t", "m", "_rep", "_shape", "_fractions", "_leaving")
+    __slots__ = ("s", "t", "m", "_rep", "_shape", "_fractions", "_leaving", "_work")
 
-    def __init__(self, rep: "Replica", s: float, t: float, seqs: int, shape, leaving) -> None:
+    def __init__(self, rep: "Replica", s: float, t: float, seqs: int, shape, leaving,
+                 work: tuple = ((), 0, -1)) -> None:
         self.s = s
         self.t = t
         self.m = min(rep.slots, seqs)
@@ -92,11 +92,86 @@ class Cycle:
         self._shape = shape        # a BatchShape, or a callable making it (worked out when needed)
         self._fractions: list[float] | None = None
         self._leaving = leaving
+        # what the cycle still does to the batch by t: (its prompt chunks, the KV blocks its decode
+        # iterations take, the decode iteration counter at t; -1: the replica's, the cycle booked)
+        self._work = work
 
     def seats(self) -> int:
         """Sequences the batch formed at ``t`` can admit (``max_num_seqs`` less those still admitted)."""
         rep = self._rep
         return rep.max_seqs - len(rep.active) + self._leaving()
+
+    def admits(self, reqs: "list[Req]") -> int:
+        """How many of ``reqs`` (queued requests, in the order the engine takes them at ``t``, within
+        the sequence slots) the batch formed at ``t`` surely admits under the token budget, the KV
+        blocks (with the watermark, a full reservation, the prefill gate) and without a preemption at
+        ``t``, as its policy (:mod:`sim.serving.batching`) admits them: a head-of-line prefix.
+
+        What the batch at ``t`` starts from is bounded from the state now: the KV blocks in use grow
+        by those the cycle's decode iterations take and the next decode iteration's need by one
+        block per prompt finishing in the cycle (completions at ``t`` only free blocks); the budget
+        is spent first by every admitted request still running (one token a decoder where decodes
+        share it, the rest of a prompt still prefilling), those leaving at ``t`` included. Where the
+        bound cannot show a request is admitted it is not counted taken (it holds its place until
+        ``t``): never more taken than the engine admits, so the waiting room never holds more than
+        its limit."""
+        rep = self._rep
+        kv = rep.kv
+        bs = kv.block_size
+        prefills, grow, dc = self._work
+        dc = rep.dc if dc < 0 else dc
+        joiners = 0
+        chunks = {}
+        for r, c in prefills:
+            chunks[r.rid] = c
+            if r.pf_done + c >= r.target:
+                joiners += 1
+        cap = kv.total - kv.watermark
+        used = kv.used + grow + kv.needs_at(dc) + joiners     # blocks in use at t and the next decode's
+        decode_role = rep.role == "decode"
+        pct = rep.batching.min_free_pct
+        if pct and not decode_role and not 100 * (kv.total - used) > pct * kv.total:
+            return 0                 # the prefill gate may be shut at t (prefill_gate_open)
+        continuous = rep.batching.name == "continuous"
+        split = mixed = False
+        budget = rep.budget
+        if not continuous and not decode_role:
+            split, mixed = rep.batching.split, rep.batching.mixed
+            for r in rep.active.values():
+                rest = 0 if r.decoding else r.target - r.pf_done - chunks.get(r.rid, 0)
+                budget -= rest if rest > 0 else (1 if mixed else 0)
+        full = rep.full
+        committed = rep.committed
+        pinned = kv.pinned
+        if full and kv.prefix_caching:      # prompts finishing in the cycle may pin their class's prefix
+            pinned += sum(kv.blocks_for(r.target) for r in rep.active.values() if not r.decoding)
+        n = 0
+        for r in reqs:
+            target = r.target
+            if decode_role:
+                if not r.kv_ready:
+                    break                                  # a prompt to prefill here: not foreseen
+                blocks = kv.blocks_for(target) + 1         # it joins the decode batch at t
+            else:
+                hit = kv.prefix_hit(r.cls, target)
+                need = target - hit
+                if continuous:
+                    if need > budget and (n or need <= rep.budget):
+                        break
+                elif budget <= 0 or (not split and need > budget):
+                    break
+                blocks = kv.blocks_for(target) - hit // bs
+                if full:
+                    final = kv.blocks_for(target + r.output - r.gen - 1) - hit // bs
+                    if committed + pinned + final > cap:
+                        break
+                    committed += final
+                budget -= min(need, budget) if split else need
+            if used + blocks > cap:
+                break
+            used += blocks
+            n += 1
+        return n
 
     def point(self, v: float) -> float:
         """The admission point of a request visible at ``v`` (``t``: none inside the cycle)."""
@@ -126,7 +201,8 @@ def cycle_at(rep: "Replica", a: float) -> Cycle | None:
         n = rep.n_dec
         ctx = rep.ctx_sum + j * n
         dc = rep.dc + j + 1
-        return Cycle(rep, s, float(ends[j]), n, lambda: decode_shape(n, ctx), lambda: finishing(rep, dc))
+        return Cycle(rep, s, float(ends[j]), n, lambda: decode_shape(n, ctx), lambda: finishing(rep, dc),
+                     ((), run.new_blocks(j + 1), rep.dc + j + 1))
     if rep.run_start >= 0:
         s = rep.run_start
         t, prefills, n_dec, ctx_sum = rep.run_info
@@ -134,7 +210,8 @@ def cycle_at(rep: "Replica", a: float) -> Cycle | None:
             return None
         return Cycle(rep, s, t, len(prefills) + n_dec,
                      lambda: prefill_shape(prefills, n_dec, ctx_sum) if prefills else decode_shape(n_dec, ctx_sum),
-                     lambda: finishing(rep, rep.dc + 1 if n_dec else -1, prefills))
+                     lambda: finishing(rep, rep.dc + 1 if n_dec else -1, prefills),
+                     (prefills, rep.kv.needs_at(rep.dc) if n_dec else 0, rep.dc + 1 if n_dec else rep.dc))
     if rep.busy_to == rep.clock and rep.cyc_start < a <= rep.busy_to and rep.cyc_shape is not None:
         # booked: the requests that left the batch at its end are out of it already
         return Cycle(rep, rep.cyc_start, rep.busy_to, rep.cyc_seqs, rep.cyc_shape, lambda: 0)
@@ -181,8 +258,10 @@ def taken_points(cyc: Cycle, items: "list[Req]") -> list[float]:
         if r.sched >= 0 or r.deadline > q:   # admitted before (handed off, retried): no deadline; else
             points.append((q, i))            # its client is there at its point (if not, gone: no slot)
     if points:
-        seats = cyc.seats()
-        for q, i in sorted(points)[:max(seats, 0)]:   # max_num_seqs reached at t: no more taken
+        order = sorted(points)[:max(cyc.seats(), 0)]   # max_num_seqs reached at t: no more taken
+        if order and order[0][0] < t:
+            order = order[:cyc.admits([items[i] for _, i in order])]   # the budget, the KV blocks
+        for q, i in order:
             if q < t:
                 out[i] = q
     return out
