@@ -107,3 +107,24 @@ def test_a_clumped_trace_with_classes_is_measured_under_batch_poisson_and_says_s
     with pytest.warns(ScenarioWarning, match="measured under batch Poisson arrivals of that index"):
         summary = sim.run(str(CONV), overrides=sets + ["fidelity=fluid"]).summary
     assert summary["fidelity"]["arrival_dispersion"]["modelled"] == "compound_poisson"
+
+
+@pytest.mark.slow
+def test_the_code_sample_at_10x_counts_its_sub_step_swings_once():
+    """The code sample at 10x on 4 H100s (index 80 at 1 s, load factor 0.28, stable at request level): its
+    bursts outrun Poisson's saturation within 35 s sub-steps, and the replay the curve is measured under holds
+    them (detrended per step only). Read again as a backlog of the sub-steps, they counted twice: a fluid TTFT
+    p99 of 58.6 s against 20.9 s at request level (the mean of 3 seeds). The fluid tier reads the steps the
+    replay holds evenly over their sub-steps (:func:`sim.fluid.replay.held_spread`): within 25 % (measured
+    23.2 s against 20.6 s on this seed; TPOT p99 196 against 194 ms)."""
+    import sim
+
+    sets = ["workload.arrival.path=traces/azure_code_2023_first2000.csv", "workload.arrival.rate_scale=10",
+            "fleet.pools.0.gpu=h100-sxm", "fleet.pools.0.replicas=4"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fluid = sim.run(str(CONV), overrides=sets + ["fidelity=fluid"]).summary
+        request = sim.run(str(CONV), overrides=sets + ["fidelity=request"]).summary
+    assert request["stability"]["verdict"] == "stable"
+    for metric in ("ttft", "tpot"):
+        assert fluid["latency"][metric]["p99"] == pytest.approx(request["latency"][metric]["p99"], rel=0.25)
