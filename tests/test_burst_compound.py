@@ -98,3 +98,39 @@ def test_huge_clumps_come_in_blocks_of_about_block_requests_the_same_arrivals():
     want = np.repeat(clumps, rng.geometric(1e-4, clumps.size))
     got = np.concatenate(pieces)
     assert got.size == want.size and np.allclose(got, want, rtol=1e-12, atol=0.0)
+
+
+def _warned(workload: dict) -> list[str]:
+    import warnings
+
+    from sim.fluid.burst import warn_bursty
+    from sim.fluid.run import _steps
+    from sim.fluid.substep import sub_arrivals
+    from sim.scenario.load import load_scenario
+
+    data = {"name": "c", "duration": 600, "model": "llama-3-8b", "fidelity": "fluid", "workload": workload,
+            "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1}]}}
+    loaded = load_scenario(data)
+    sc, base = loaded.scenario, Path(loaded.base_dir)
+    steps = _steps(sc, 3600.0, base)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_bursty(sc, steps.edges, sub_arrivals(sc, steps.edges, steps.dt_s, base), base)
+    return [str(w.message) for w in caught]
+
+
+def test_a_class_s_own_clumps_merged_with_other_arrivals_are_said():
+    """A class sending 2 requests/s in clumps of 12 (index 23) beside 6 requests/s of Poisson arrivals: the
+    curves are measured under one batch Poisson process of the mix's index, (6 + 23 x 2) / 8 = 6.5 (clumps of
+    3.75, 3.8 to two digits), smaller than the class's, so the run says so, naming the class's field; a
+    workload whose every request comes from one compound_poisson process is measured under its own clumps
+    and says nothing."""
+    lengths = {"prompt_tokens": {"dist": "fixed", "value": 100}, "output_tokens": {"dist": "fixed", "value": 50}}
+    two = {"arrival": {"process": "poisson", "rate": 6}, **lengths,
+           "classes": [{"name": "steady", "share": 1.0},
+                       {"name": "batch", "arrival": {"process": "compound_poisson", "rate": 2, "clump_mean": 12}}]}
+    said = _warned(two)
+    assert len(said) == 1 and said[0].startswith("workload.classes.1.arrival: class batch's clumps of 12")
+    assert "index 6.5 (clumps of 3.8 on average)" in said[0]
+    one = {"arrival": {"process": "compound_poisson", "rate": 8, "clump_mean": 12}, **lengths}
+    assert _warned(one) == []

@@ -14,7 +14,7 @@ do, the curve's grid runs are measured under the workload's own arrival process 
   steps, and would otherwise count twice), written as a ``fleetsim`` trace in the cache
   (:func:`replay_file`) and looped, time-scaled to each grid rate, each grid run at least one pass of it
   (:func:`replay_span`), thinned to the curve's group's share of the fleet (``rate_scale`` ``g /
-  replicas``: each request routed on its own). Why the trace itself rather than a model of it: the
+  replicas``, each request routed on its own, rounded to a power of ``sqrt(2)``: :func:`replay_share`). Why the trace itself rather than a model of it: the
   clumping in the bundled Azure samples is not one number. The code sample's index grows with the
   window (5.3, 8.7, 17.6, 29 over 0.5, 1, 2, 5 s: bursts of seconds, not instants), so a batch Poisson
   process matched at 1 s leaves its longer bursts out (TTFT p99 1.10 s against 1.78 s at request level,
@@ -22,9 +22,11 @@ do, the curve's grid runs are measured under the workload's own arrival process 
   as clumped as the requests (their index 9.3 at 1 s for the conversation sample at 10x, where a batch of
   independent lengths with the same count index has 6.0): the same times with lengths drawn independently
   read a TTFT p99 of 0.74-0.78 s against 1.43 s. The swings between sub-steps inside a step stay in the
-  replay, and the fluid tier reads the curve at each sub-step's rate, so they count in both: detrending
-  each 35 s sub-step instead (its requests stretched to the mean rate) stretches its bursts too, and read
-  the code sample at 0.44 s (``docs/scaling.md``, "Trace arrivals burstier than Poisson").
+  replay, so a run reads the steps the replay holds evenly over their sub-steps (:func:`held_spread`), where
+  it served each sub-step at its own rate and counted them twice (the code sample at 10x on 4 H100s: TTFT
+  p99 58.6 s, now 23.2 s, against 20.9 s); detrending each 35 s sub-step instead (its requests stretched to
+  the mean rate) stretches its bursts too, and read the code sample at 1x at 0.44 s against 1.78 s
+  (``docs/scaling.md``, "Trace arrivals burstier than Poisson").
 * **batch Poisson** (``compound_poisson``, or a trace with classes: the index measured, every class's
   lengths drawn as the workload's): ``{process: compound_poisson, clump_mean}`` with the clump of
   :func:`sim.fluid.burst.pool_clumps`.
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import math
 import os
 import shutil
 import tempfile
@@ -88,6 +91,25 @@ def _requests(sc, base_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return (np.concatenate(t)[:REPLAY_MAX], np.concatenate(p)[:REPLAY_MAX].astype(np.int64),
             np.concatenate(o)[:REPLAY_MAX].astype(np.int64))
+
+
+def replay_share(group: int, replicas: int) -> float:
+    """The share of the fleet's requests a replay is thinned to for a curve measured on ``group`` replicas of
+    ``replicas`` in all (each request routed on its own): ``group / replicas`` rounded to the nearest power
+    of ``sqrt(2)`` in log (1, 0.707, 0.5, 0.354, ...; at most 19 % off), so that fleets of nearby sizes
+    measure one curve (part of its key, as ``rate_scale``), as Poisson's curve serves every fleet of one
+    group; a fleet of one group is its whole share. The share sets how clumped the group's arrivals are, not
+    their rate: the curve is read at the group's own rate.
+
+        >>> [round(replay_share(4, n), 3) for n in range(3, 10)]
+        [1.0, 1.0, 0.707, 0.707, 0.5, 0.5, 0.5]
+        >>> replay_share(1, 16), replay_share(3, 3)
+        (0.0625, 1.0)
+    """
+    share = group / replicas
+    if share >= 1.0:
+        return 1.0
+    return float(2.0 ** (-round(-2.0 * math.log2(share)) / 2.0))
 
 
 def replay_file(t: np.ndarray, prompt: np.ndarray, output: np.ndarray) -> Path:
@@ -175,11 +197,35 @@ def counted_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir: Path, gr
         rps = n / float(cuts[-1] - cuts[0])
         total = sum(int(pool.replicas) for pool in sc.fleet.pools)
         return [{"process": "trace", "path": str(path), "format": "fleetsim", "loop": True,
-                 "rate_scale": min(1.0, g / total), "replay_rps": rps * min(1.0, g / total),
+                 "rate_scale": replay_share(g, total), "replay_rps": rps * replay_share(g, total),
                  "replay_s": float(cuts[-1] - cuts[0])} for g in groups], fine, m
     index, _ = modelled_index(sc, edges, fine, base_dir, m)
     clumps = pool_clumps(sc, index, groups)
     return [None if c is None else {"process": CLUMPED, "clump_mean": c} for c in clumps], fine, m
+
+
+def held_spread(spread: np.ndarray | None, edges: np.ndarray, arrival: dict | None) -> np.ndarray | None:
+    """A pool's demand over its sub-steps (:func:`sim.fluid.substep.sub_spread`) as the fluid tier reads it on a
+    curve measured under ``arrival`` (:func:`curve_arrivals`): even over the sub-steps of every step the replay
+    holds (the first ``replay_s`` seconds), whose swings between sub-steps are in the curve's grid runs (the
+    replay is detrended per step only), so that they count once, in the curve, and not again in the load the
+    curve is read at nor in a backlog of the sub-steps; as it was elsewhere, and for other arrivals.
+
+        >>> spread = np.array([[0.75, 0.25], [0.5, 0.5], [0.9, 0.1]])
+        >>> held_spread(spread, np.array([0.0, 10.0, 20.0, 30.0]), {"process": "trace", "replay_s": 20.0}).tolist()
+        [[0.5, 0.5], [0.5, 0.5], [0.9, 0.1]]
+        >>> held_spread(spread, np.array([0.0, 10.0, 20.0, 30.0]), None) is spread
+        True
+    """
+    if spread is None or arrival is None or arrival.get("process") != "trace":
+        return spread
+    edges = np.asarray(edges, dtype=np.float64)
+    held = edges[1:] <= edges[0] + float(arrival["replay_s"]) * (1.0 + 1e-9)
+    if not held.any():
+        return spread
+    out = np.array(spread, dtype=np.float64)
+    out[held] = 1.0 / out.shape[1]
+    return out
 
 
 def replay_span(arrival: dict | None, rate: float) -> float:
@@ -211,5 +257,5 @@ def measuring_arrival(arrival: dict | None, rate: float) -> dict:
     return {**arrival, "rate": float(rate)}
 
 
-__all__ = ["REPLAY_MAX", "counted_arrivals", "curve_arrivals", "detrended", "measuring_arrival", "replay_file",
-           "replay_span"]
+__all__ = ["REPLAY_MAX", "counted_arrivals", "curve_arrivals", "detrended", "held_spread", "measuring_arrival", "replay_file",
+           "replay_share", "replay_span"]

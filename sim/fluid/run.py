@@ -67,7 +67,7 @@ from sim.fluid.attain import backlog_attainment
 from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
                                warn_priority)
 from sim.fluid.burst import COUNT, warn_bursty
-from sim.fluid.replay import counted_arrivals
+from sim.fluid.replay import counted_arrivals, held_spread
 from sim.fluid.capacity import CalibrationSettings, capacity_curve, group_size
 from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
@@ -316,6 +316,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
         spread_p = pool_spread(by_cls, mine.demand) if by_cls is not None else spread
+        spread_p = held_spread(spread_p, steps.edges, curve.meta.get("arrival"))   # a replay's swings count once
         q = fluid_queue(p, curve, offered, steps.dt_s, spread_p)
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
