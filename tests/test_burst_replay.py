@@ -62,19 +62,6 @@ def test_a_clumped_trace_is_replayed_as_the_run_replays_it(tmp_path, monkeypatch
     assert eight["rate_scale"] == 0.5 and eight["replay_rps"] == pytest.approx(a["replay_rps"] / 2)
 
 
-def test_nearby_fleets_share_a_replay_curve(tmp_path, monkeypatch):
-    """The group of 4 on 5, 6, 7 or 8 replicas sees 0.8, 0.667, 0.571 or 0.5 of the requests; its replay is
-    thinned to the nearest power of sqrt(2) in log (log2 of the shares -0.32, -0.58, -0.81, -1 against the
-    half-steps -0.5 and -1): 5 and 6 replicas measure one curve (share 0.707), 7 and 8 another (0.5), where
-    each count measured its own."""
-    monkeypatch.setenv("FLEETSIM_CACHE", str(tmp_path))
-    sets = ("workload.arrival.rate_scale=10",)
-    got = {n: _arrivals(_loaded(CONV, *sets, f"fleet.pools.0.replicas={n}"))[0] for n in (5, 6, 7, 8)}
-    assert got[5] == got[6] and got[7] == got[8] and got[5] != got[7]
-    assert got[5]["rate_scale"] == pytest.approx(0.5 ** 0.5, rel=1e-12) and got[7]["rate_scale"] == 0.5
-    assert got[5]["replay_rps"] == pytest.approx(got[7]["replay_rps"] * 2 ** 0.5, rel=1e-12)
-
-
 def test_batch_poisson_arrivals_are_measured_as_such_thinned_to_a_replica():
     """A ``compound_poisson`` workload (index 2m - 1 = 7) on 4 replicas behind random routing: each curve
     measures one replica, which sees a quarter of the requests, each routed on its own: geometric clumps of

@@ -14,7 +14,7 @@ do, the curve's grid runs are measured under the workload's own arrival process 
   steps, and would otherwise count twice), written as a ``fleetsim`` trace in the cache
   (:func:`replay_file`) and looped, time-scaled to each grid rate, each grid run at least one pass of it
   (:func:`replay_span`), thinned to the curve's group's share of the fleet (``rate_scale`` ``g /
-  replicas``, each request routed on its own, rounded to a power of ``sqrt(2)``: :func:`replay_share`). Why the trace itself rather than a model of it: the
+  replicas``: each request routed on its own). Why the trace itself rather than a model of it: the
   clumping in the bundled Azure samples is not one number. The code sample's index grows with the
   window (5.3, 8.7, 17.6, 29 over 0.5, 1, 2, 5 s: bursts of seconds, not instants), so a batch Poisson
   process matched at 1 s leaves its longer bursts out (TTFT p99 1.10 s against 1.78 s at request level,
@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import math
 import os
 import shutil
 import tempfile
@@ -91,25 +90,6 @@ def _requests(sc, base_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return (np.concatenate(t)[:REPLAY_MAX], np.concatenate(p)[:REPLAY_MAX].astype(np.int64),
             np.concatenate(o)[:REPLAY_MAX].astype(np.int64))
-
-
-def replay_share(group: int, replicas: int) -> float:
-    """The share of the fleet's requests a replay is thinned to for a curve measured on ``group`` replicas of
-    ``replicas`` in all (each request routed on its own): ``group / replicas`` rounded to the nearest power
-    of ``sqrt(2)`` in log (1, 0.707, 0.5, 0.354, ...; at most 19 % off), so that fleets of nearby sizes
-    measure one curve (part of its key, as ``rate_scale``), as Poisson's curve serves every fleet of one
-    group; a fleet of one group is its whole share. The share sets how clumped the group's arrivals are, not
-    their rate: the curve is read at the group's own rate.
-
-        >>> [round(replay_share(4, n), 3) for n in range(3, 10)]
-        [1.0, 1.0, 0.707, 0.707, 0.5, 0.5, 0.5]
-        >>> replay_share(1, 16), replay_share(3, 3)
-        (0.0625, 1.0)
-    """
-    share = group / replicas
-    if share >= 1.0:
-        return 1.0
-    return float(2.0 ** (-round(-2.0 * math.log2(share)) / 2.0))
 
 
 def replay_file(t: np.ndarray, prompt: np.ndarray, output: np.ndarray) -> Path:
@@ -197,7 +177,7 @@ def counted_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir: Path, gr
         rps = n / float(cuts[-1] - cuts[0])
         total = sum(int(pool.replicas) for pool in sc.fleet.pools)
         return [{"process": "trace", "path": str(path), "format": "fleetsim", "loop": True,
-                 "rate_scale": replay_share(g, total), "replay_rps": rps * replay_share(g, total),
+                 "rate_scale": min(1.0, g / total), "replay_rps": rps * min(1.0, g / total),
                  "replay_s": float(cuts[-1] - cuts[0])} for g in groups], fine, m
     index, _ = modelled_index(sc, edges, fine, base_dir, m)
     clumps = pool_clumps(sc, index, groups)
@@ -258,4 +238,4 @@ def measuring_arrival(arrival: dict | None, rate: float) -> dict:
 
 
 __all__ = ["REPLAY_MAX", "counted_arrivals", "curve_arrivals", "detrended", "held_spread", "measuring_arrival", "replay_file",
-           "replay_share", "replay_span"]
+           "replay_span"]
