@@ -22,6 +22,7 @@ import pytest
 from sim.atomic import JOURNAL, finish_swaps
 from sim.errors import InputWarning
 from sim.swap_recovery import UNDO, hold_stage
+from test_review_ux21 import _recover as recover   # the child killed at its n-th file-system change
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ("summary.json", "cashflow.csv", "figures/")
@@ -368,45 +369,16 @@ def test_a_swap_that_cannot_be_finished_is_undone_whole_not_left_mixed(tmp_path)
     assert os.listdir(tmp_path) == ["r"]
 
 
-#: the child: recovers ``target`` (finish_swaps) and is killed (os._exit, as under kill -9) at its n-th change
-#: to the file system (a rename, or one file or folder deleted); prints how many it made when not killed
-RECOVER = r"""
-import os, sys, warnings
-from pathlib import Path
-from sim.atomic import finish_swaps
-n = int(sys.argv[2])
-calls = [0]
-def killing(real):
-    def f(*a, **k):
-        calls[0] += 1
-        if calls[0] == n:
-            os._exit(9)
-        return real(*a, **k)
-    return f
-for name in ("rename", "unlink", "rmdir", "remove"):
-    setattr(os, name, killing(getattr(os, name)))
-warnings.simplefilter("ignore")
-finish_swaps(Path(sys.argv[1]))
-print("changes", calls[0])
-"""
-
-
 @pytest.mark.parametrize("notes", [False, True], ids=["whole-folder", "entry-by-entry"])
 def test_a_recovery_finishing_a_swap_killed_at_any_change_is_taken_up_by_the_next(tmp_path, notes):
     """Finishing a swap is moves and deletions too: killed at any of them, the next command carries on from the
     journal (each step done only if not done yet) and ends with the new result whole, the old one gone."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-
     def leftover(base: Path) -> Path:
         target = base / "r"
         base.mkdir()
         _old_result(target, notes)
         assert _swap(target, 2 if notes else 3).returncode == 9     # nothing aside yet / the old folder aside
         return target
-
-    def recover(target: Path, n: int) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-c", RECOVER, str(target), str(n)], env=env, capture_output=True,
-                              text=True, timeout=60)
 
     whole = recover(leftover(tmp_path / "count"), -1)
     assert whole.returncode == 0, whole.stderr
