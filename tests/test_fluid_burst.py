@@ -234,3 +234,32 @@ def test_a_sweep_says_the_gamma_warning_once(tmp_path, capsys):
     assert main(["sweep", str(path), "--seeds", "1", "--grid", "workload.arrival.rate=3.0,3.3", "--executor", "serial",
                  "--out", str(tmp_path / "sweep"), "--quiet", "--no-figures"]) == 0
     assert capsys.readouterr().err.count("a gamma arrival process of cv 2") == 1
+
+
+def test_a_sweep_says_the_merged_clumps_warning_once(tmp_path, capsys):
+    """A class's own compound_poisson clumps merged with other arrivals (sim.fluid.burst.compound_message): over
+    two fleet sizes at fidelity: fluid, the sweep's checks say it once and its two runs do not say it again (each
+    said it before: three in all; a grid that changes the arrivals' mix says each point's own merged clumps, once
+    each); the pattern the runs leave unsaid is that warning's text."""
+    import re
+
+    import yaml
+
+    from sim.cli import main
+    from sim.fluid.burst import COMPOUND_SAID
+
+    lengths = {"prompt_tokens": {"dist": "fixed", "value": 100}, "output_tokens": {"dist": "fixed", "value": 50}}
+    data = {"name": "c", "duration": "600s", "model": "llama-3-8b", "fidelity": "fluid", "seed": 1,
+            "workload": {"arrival": {"process": "poisson", "rate": 6}, **lengths,
+                         "classes": [{"name": "steady", "share": 1.0},
+                                     {"name": "batch", "arrival": {"process": "compound_poisson", "rate": 2,
+                                                                   "clump_mean": 12}}]},
+            "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1}]}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["sweep", str(path), "--seeds", "1", "--grid", "fleet.pools.0.replicas=1,2", "--executor",
+                 "serial", "--out", str(tmp_path / "sweep"), "--quiet", "--no-figures"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("class batch's clumps of 12") == 1, err
+    said = next(line for line in err.splitlines() if "class batch's clumps of 12" in line)
+    assert re.match(COMPOUND_SAID, said[said.index("workload.classes"):], re.I)

@@ -374,6 +374,19 @@ GAMMA_SAID = r".*: a gamma arrival process of cv .* is burstier than Poisson"
 """The gamma warning's text (a ``warnings.filterwarnings`` message pattern), which a sweep's points, checked
 first (:func:`gamma_warning`), leave unsaid."""
 
+COMPOUND_SAID = r".*: .* clumps of .* requests on average \(index of dispersion .*\) are measured with the workload's"
+"""The merged-clumps warning's text (:func:`compound_message`; a ``warnings.filterwarnings`` message pattern),
+which a sweep's points leave unsaid where the checks said it first (:func:`compound_said_first`)."""
+
+
+def compound_said_first(workload) -> bool:
+    """Whether a sweep's checks say the merged-clumps warning (:func:`compound_warning`, where it applies) for its
+    points: a workload with a ``compound_poisson`` process and no trace, which a run otherwise measures first (a
+    trace burstier than Poisson has its curves measured under its own arrivals, and the run then says nothing of
+    the clumps: :func:`warn_bursty`)."""
+    kinds = {arrival.process for _, arrival, _ in _sources(workload)}
+    return CLUMPED in kinds and not kinds & set(COUNTED)
+
 
 def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir, modelled: dict | None = None,
                 measured=COUNT) -> dict | None:
@@ -408,6 +421,7 @@ def warn_bursty(sc, edges: np.ndarray, fine: np.ndarray | None, base_dir, modell
             "modelled": kind}
 
 
-__all__ = ["COUNT", "GAMMA_SAID", "clump_mean", "compound_message", "compound_warning", "dispersion", "gamma_message",
+__all__ = ["COMPOUND_SAID", "COUNT", "GAMMA_SAID", "clump_mean", "compound_message", "compound_said_first",
+           "compound_warning", "dispersion", "gamma_message",
            "gamma_warning", "measure",
            "modelled_index", "modelled_message", "pool_clumps", "threshold", "warn_bursty", "window_count"]

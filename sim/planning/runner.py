@@ -41,7 +41,7 @@ class SimulationRunner:
     def __call__(self, scenario: dict, seed: int, capacity: float = 1.0) -> dict[str, Any]:
         from sim.api import run
         from sim.errors import ScenarioWarning
-        from sim.fluid.burst import GAMMA_SAID
+        from sim.fluid.burst import COMPOUND_SAID, GAMMA_SAID, compound_said_first
         from sim.scenario.load import scenario_from_dict
 
         data = copy.deepcopy(scenario)
@@ -53,6 +53,8 @@ class SimulationRunner:
         with warnings.catch_warnings():
             if self.checked:        # the checks said it (sim.fluid.burst.gamma_warning)
                 warnings.filterwarnings("ignore", GAMMA_SAID, ScenarioWarning)
+                if compound_said_first(loaded.scenario.workload):      # and this (compound_warning)
+                    warnings.filterwarnings("ignore", COMPOUND_SAID, ScenarioWarning)
             return run(loaded, quiet=True, capacity_band=self.capacity_band, capacity=capacity).summary
 
     @staticmethod

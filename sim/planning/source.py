@@ -86,14 +86,18 @@ class ScenarioSource:
         loaded = scenario_from_dict(copy.deepcopy(data), self.source, self.base_dir)
         check_work(loaded)
         sc = loaded.scenario
-        if sc.fidelity == "fluid":     # a gamma process's warning said once here, not by every point's run
-            from sim.fluid.burst import gamma_message, gamma_warning
+        if sc.fidelity == "fluid":     # the gamma and merged-clumps warnings said once here, not by every point's run
+            from sim.fluid.burst import compound_said_first, compound_warning, gamma_message, gamma_warning
             from sim.fluid.demand import expected_arrivals
 
-            if gamma_message(sc.workload):
+            clumps = compound_said_first(sc.workload)
+            if gamma_message(sc.workload) or clumps:
                 edges = np.array([0.0, float(sc.duration)])
-                gamma_warning(sc, expected_arrivals(sc.workload, edges, start=sc.start, base_dir=Path(loaded.base_dir),
-                                                    seed=sc.seed)[None])
+                arrivals = expected_arrivals(sc.workload, edges, start=sc.start, base_dir=Path(loaded.base_dir),
+                                             seed=sc.seed)[None]
+                gamma_warning(sc, arrivals)
+                if clumps:
+                    compound_warning(sc, arrivals)
         if scaled and loaded.scenario.fidelity == "fluid":
             from sim.fluid.scaled_curve import refused_at_capacity
 
