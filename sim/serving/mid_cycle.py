@@ -184,6 +184,17 @@ class Cycle:
         return self.t - point_lead(self.t, self.s, v, self.m, fr)
 
 
+def run_cycle(run, t: float) -> tuple[int, float] | None:
+    """``(j, start)`` of the iteration of the fast ``run`` whose end is the first at or after ``t`` (its
+    ``j``-th; ``start`` the run's own start for the first, else the iteration before's end), or None past
+    the run's last booked end."""
+    ends = run.ends
+    j = bisect_left(ends, t)
+    if j >= len(ends):
+        return None
+    return j, (float(ends[j - 1]) if j else run.start)
+
+
 def cycle_at(rep: "Replica", a: float) -> Cycle | None:
     """The cycle of a pipelined replica whose micro-batches take the requests queued at ``a``: the one
     in progress, if ``a`` is inside it (``s < a <= t``); without one, the cycle just booked if its end
@@ -191,17 +202,14 @@ def cycle_at(rep: "Replica", a: float) -> Cycle | None:
     batch); else None."""
     run = rep.run
     if run is not None:
-        ends = run.ends
-        j = bisect_left(ends, a)
-        if j >= len(ends):
+        at = run_cycle(run, a)
+        if at is None or not at[1] < a:
             return None
-        s = float(ends[j - 1]) if j else run.start
-        if not s < a:
-            return None
+        j, s = at
         n = rep.n_dec
         ctx = rep.ctx_sum + j * n
         dc = rep.dc + j + 1
-        return Cycle(rep, s, float(ends[j]), n, lambda: decode_shape(n, ctx), lambda: finishing(rep, dc),
+        return Cycle(rep, s, float(run.ends[j]), n, lambda: decode_shape(n, ctx), lambda: finishing(rep, dc),
                      ((), run.new_blocks(j + 1), rep.dc + j + 1))
     if rep.run_start >= 0:
         s = rep.run_start

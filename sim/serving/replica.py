@@ -43,7 +43,7 @@ once their KV blocks fit (head of line, no prefill iteration).
 """
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -55,7 +55,7 @@ from sim.serving.batching import make_batching
 from sim.serving.decode_run import FAIL, DecodeRun
 from sim.serving.engine_loop import EngineLoop
 from sim.serving.kv_cache import KVCache
-from sim.serving.mid_cycle import counts_at, outstanding_at
+from sim.serving.mid_cycle import counts_at, outstanding_at, run_cycle
 from sim.serving.request import R_BUDGET, R_CONTEXT, R_KV, R_QUEUE_FULL, R_TIMEOUT, Req, served_output
 from sim.serving.waiting import Waiting
 
@@ -293,13 +293,9 @@ class Replica(EngineLoop):
 
     def _cycle_in_progress(self, t: float) -> float | None:
         """The start of the iteration (cycle) in progress at ``t`` (its end not yet booked), or None."""
-        run = self.run
-        if run is not None:
-            ends = run.ends
-            j = bisect_left(ends, t)
-            if j < len(ends):
-                return float(ends[j - 1]) if j else run.start
-            return None
+        if self.run is not None:
+            at = run_cycle(self.run, t)
+            return None if at is None else at[1]
         return self.run_start if self.run_start >= 0 else None
 
     def expire_left(self, t: float) -> None:
