@@ -62,51 +62,54 @@ def kept(stage: Path, target: Path) -> bool:
     return False
 
 
-def hold_stage(stage: Path) -> int | None:
-    """Lock the staged folder ``stage`` while its result is written and swapped in (``flock`` on the folder,
-    released by the system when the process ends, however it ends): :func:`finish_swaps` removes a staged folder
-    only once no process holds it. The descriptor, to close at the end; None where locks cannot be taken."""
+HELD, GONE, NO_FCNTL, NO_LOCKS = "held", "gone", "no fcntl", "no locks"
+"""What :func:`_lock` found where it took no lock: another process holds it, the path is gone (or cannot be
+opened), or locks cannot be taken: no ``fcntl`` (Windows), or a file system without them."""
+
+
+def _lock(path: Path) -> int | str:
+    """Take ``path``'s exclusive lock without waiting (``flock``, released by the system when the process ends,
+    however it ends): the descriptor holding it, to close once done, or :data:`HELD`, :data:`GONE`,
+    :data:`NO_FCNTL` or :data:`NO_LOCKS`."""
     try:
         import fcntl
     except ImportError:         # (Windows)
-        return None
+        return NO_FCNTL
     try:
-        fd = os.open(stage, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return None
+        return GONE
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return HELD
     except OSError:
         os.close(fd)
-        return None
+        return NO_LOCKS
     return fd
+
+
+def hold_stage(stage: Path) -> int | None:
+    """Lock the staged folder ``stage`` while its result is written and swapped in (:func:`_lock`):
+    :func:`finish_swaps` removes a staged folder only once no process holds it. The descriptor, to close at the
+    end; None where locks cannot be taken."""
+    fd = _lock(stage)
+    return fd if isinstance(fd, int) else None
 
 
 def _wait_unheld(journal: Path, wait_s: float) -> None:
     """Wait, up to ``wait_s`` seconds, while another process holds the lock of ``journal`` (:func:`_claim`): its
     swap, or its recovery by another command, under way. Returns at once where locks cannot be taken."""
-    try:
-        import fcntl
-    except ImportError:
-        return
     import time
 
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        try:
-            fd = os.open(journal, os.O_RDONLY)
-        except OSError:
-            return              # (gone: that swap or recovery is over)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass
-        except OSError:         # (no locks there)
+        fd = _lock(journal)
+        if fd != HELD:          # (taken: let go; gone: that swap or recovery is over; no locks there)
+            if isinstance(fd, int):
+                os.close(fd)
             return
-        else:
-            return
-        finally:
-            os.close(fd)
         time.sleep(0.02)
 
 
@@ -119,24 +122,15 @@ def _claim(journal: Path) -> tuple[bool, int | None]:
     renames). That last rule reads the clock: stepped back, a dead swap waits longer; stepped forward by more
     than a minute during a swap (or a file server's clock that far ahead), a live swap would be taken for
     dead."""
-    try:
-        import fcntl
-    except ImportError:
+    fd = _lock(journal)
+    if isinstance(fd, int):
+        return False, fd
+    if fd == NO_FCNTL:          # (Windows) its age
         return _young(journal), None
-    try:
-        fd = os.open(journal, os.O_RDONLY)
-    except OSError:
-        return True, None       # (gone meanwhile: its swap ended)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return True, None
-    except OSError:             # a file system without locks: its process, if on this machine, else its age
-        os.close(fd)
+    if fd == NO_LOCKS:          # a file system without locks: its process, if on this machine, else its age
         alive = _process_alive(journal)
         return (_young(journal) if alive is None else alive), None
-    return False, fd
+    return True, None           # held, or gone meanwhile (its swap ended)
 
 
 def _process_alive(journal: Path) -> bool | None:
@@ -294,23 +288,10 @@ def _remove_dead_stages(target: Path, name: object, say: Callable[[str], None]) 
 def _claim_stage(stage: Path) -> tuple[bool, int | None]:
     """Whether a process holds the staged folder ``stage`` (:func:`hold_stage`), and if not a descriptor holding
     its lock while it is removed (None where locks cannot be taken: its age alone was the rule)."""
-    try:
-        import fcntl
-    except ImportError:
-        return False, None
-    try:
-        fd = os.open(stage, os.O_RDONLY)
-    except OSError:
-        return True, None       # (gone meanwhile)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return True, None
-    except OSError:             # a file system without locks
-        os.close(fd)
-        return False, None
-    return False, fd
+    fd = _lock(stage)
+    if isinstance(fd, int):
+        return False, fd
+    return fd in (HELD, GONE), None     # held, or gone meanwhile; without locks its age alone was the rule
 
 
 def _young_inside(folder: Path) -> bool:
