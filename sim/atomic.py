@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from sim.errors import InputError
+from sim.errors import InputError, InputWarning
 from sim.paths import followed, make_folder
-from sim.swap_journal import mark_undo, synced, write_journal
+from sim.swap_journal import confirm, discard, mark_undo, synced, write_journal
 from sim.swap_recovery import (BUSY_WAIT_S, JOURNAL, drop_files, finish_swaps, hold_stage,  # noqa: F401 (JOURNAL,
                                kept, remove_aside)                                # finish_swaps: from here)
 
@@ -110,12 +110,17 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None, drop: 
     the old result the new one makes stale but does not replace.
 
     On an error (a full disk, an interrupt) the staged folder is deleted and ``target`` is left
-    exactly as it was: never half one folder and half the other. A swap over an earlier result begins once the
-    staged folder is whole and synced to disk (a disk refusing it fails the swap), with a journal saying so
-    (:func:`sim.swap_journal.write_journal`): killed after that, the next command touching ``target`` finishes
-    it, the new result whole in place
-    (:func:`finish_swaps`); killed before, ``target`` is as it was, and a command touching it removes the staged
+    exactly as it was: never half one folder and half the other. A swap over an earlier result begins, as soon as
+    the block is left, with a journal listing the staged folder at its sizes
+    (:func:`sim.swap_journal.write_journal`), then flushes the stage to disk (a disk refusing it fails the swap,
+    the journal deleted) and confirms the journal (:func:`sim.swap_journal.confirm`) before anything moves: killed
+    at any point after the block (flushing included), the next command touching ``target`` finishes it, the new
+    result whole in place (:func:`finish_swaps`; after a power cut, only once the journal was confirmed: before,
+    the stage may not be on disk, and the swap, which had moved nothing, is undone); killed in the block,
+    ``target`` is as it was, and a command touching it removes the staged
     folder once no process holds it (it is locked while written) and nothing in it changed for a minute.
+    A stale file of ``drop`` that cannot be deleted once the new result is in fails nothing: an
+    :class:`~sim.errors.InputWarning` names it.
 
     A ``target`` that is a symbolic link is followed (:func:`sim.paths.followed`): the folder it points to
     is staged beside and replaced, and the link stays a link to the new result.
@@ -195,35 +200,46 @@ def in_the_way_message(path: Path, kind: str) -> str:
 
 
 def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Sequence[str] = ()) -> None:
-    import shutil
-
     try:
-        # target absent, or an empty folder (rename(2) replaces it): one atomic rename, nothing to recover, so no
-        # flush either (the kernel writes the new files out within seconds, as it does every other file's)
-        os.rename(stage, target)
-    except OSError:
-        if not target.is_dir() or target.is_symlink():
-            raise
-    else:
-        drop_files(target, drop)
-        return
+        entries = os.listdir(target)
+    except FileNotFoundError:
+        entries = []
+    if not entries:
+        try:
+            # target absent, or an empty folder (rename(2) replaces it): one atomic rename, nothing to recover, so no
+            # journal and no flush either (the kernel writes the new files out within seconds, as it does every other
+            # file's)
+            os.rename(stage, target)
+        except OSError:
+            if not target.is_dir() or target.is_symlink():
+                raise
+            entries = os.listdir(target)    # (written into meanwhile, or a mount point: moved below)
+        else:
+            _drop(target, drop)
+            return
     hit = in_the_way(target, known or ())
     if hit is not None:                 # someone else's, under a result's name: never moved aside and deleted
         raise InputError(in_the_way_message(*hit))
     known = [k.rstrip("/") for k in known] if known is not None else None
-    # on disk before anything moves, and said in the journal below: what lets a command finish this swap if a hard
-    # kill (a power cut) cuts it short, rather than undo it
-    whole = synced(stage)
-    entries = os.listdir(target)
     ours = [e for e in entries if known is None or e in known]
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))
-    # before anything moves: what a hard kill leaves is said there (finished by the next command: the stage is whole)
+    # before anything moves, even the flush: the stage whole at its sizes, and what the swap will do (a hard kill
+    # from here on is finished by the next command); then the stage flushed and the journal confirmed (a power cut
+    # after any move is finished too: the stage was on disk)
     try:
-        journal = write_journal(aside, stage, ours, whole, drop)
+        journal = write_journal(aside, stage, ours, synced(stage, flush=False), drop)
     except BaseException:       # (not written: nothing moved, the aside goes; the stage is deleted by the caller)
         remove_aside(aside)
         raise
+    try:
+        synced(stage)
+        journal = confirm(aside, journal)
+    except BaseException:       # (a disk refusing the stage or the journal: the journal deleted, still locked)
+        discard(aside, journal)
+        remove_aside(aside)
+        raise
     settled = False     # done, or wholly undone: else (an undo that failed too) the journal stays for the next command
+    left = None         # what to say of a stale file that could not be deleted
     try:
         if len(ours) == len(entries):
             try:
@@ -238,7 +254,7 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
                     os.rename(aside / "old", target)    # put the old folder back
                     settled = True
                     raise
-                drop_files(target, drop)
+                left = drop_files(target, drop)
                 settled = True
                 return
         moved_old: list[str] = []
@@ -258,7 +274,7 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
                 os.rename(aside / e, target / e)
             settled = True
             raise
-        drop_files(target, drop)
+        left = drop_files(target, drop)
         settled = True
         os.rmdir(stage)
     finally:
@@ -266,6 +282,23 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
             remove_aside(aside)
         if journal is not None:
             os.close(journal)           # (its lock with it)
+        if left is not None:
+            _warn(target, left)
+
+
+def _drop(target: Path, drop: Sequence[str]) -> None:
+    """Delete the stale files ``drop`` under ``target``, the new result in place: one that cannot be deleted is
+    said (:func:`_warn`), not an error (the result is whole and right)."""
+    left = drop_files(target, drop)
+    if left is not None:
+        _warn(target, left)
+
+
+def _warn(target: Path, text: str) -> None:
+    """Say ``text`` of the result folder ``target`` (an :class:`~sim.errors.InputWarning`: a line on stderr)."""
+    import warnings
+
+    warnings.warn(f"{target}: {text}", InputWarning, stacklevel=2)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -1,7 +1,10 @@
 """The journal of a result-folder swap (:func:`sim.atomic.staged_folder`): written into the swap's hidden ``.old``
-folder, and locked, before anything moves, once the staged folder is whole on disk (:func:`synced`): what the swap
-moves, what the stage holds, and what it drops; read back (:func:`read_plan`) by the recovery of a swap a hard kill
-cut short (:mod:`sim.swap_recovery`), which finishes the swap where the stage is shown whole (:func:`whole_now`).
+folder, and locked, as soon as the staged folder is whole (before anything moves: what the swap moves, what the
+stage holds at what sizes, what it drops, and the machine's boot), then confirmed once the stage is flushed to disk
+(:func:`synced`, :func:`confirm`: the journal and the ``.old`` folder flushed too, and :data:`SYNCED` beside it);
+read back (:func:`read_plan`) by the recovery of a swap a hard kill cut short (:mod:`sim.swap_recovery`), which
+finishes the swap where the stage is shown whole (:func:`whole_now`) and its listing can be trusted
+(:attr:`Plan.trusted`: confirmed, or the machine not restarted since, so its page cache held the stage).
 """
 from __future__ import annotations
 
@@ -19,13 +22,31 @@ JOURNAL = "swap.json"
 #: the file beside the journal saying the swap is being undone after an error in its own process (made before the
 #: first move back): a recovery then carries on undoing, never finishes what the command said had failed
 UNDO = "swap.undo"
+#: the file beside the journal saying a recovery put the old result back (made before the stage is deleted; made
+#: rather than the journal rewritten, whose lock a second recovery would then not see: it said the undo again)
+UNDONE = "swap.undone"
+#: the file beside the journal saying the stage it lists was flushed to disk before anything moved (:func:`confirm`)
+SYNCED = "swap.synced"
+#: the files beside a journal that say what became of its swap
+MARKS = (UNDO, UNDONE, SYNCED)
 
 
-def synced(stage: Path) -> dict:
+def boot_id() -> str | None:
+    """This boot of the machine (Linux: ``/proc/sys/kernel/random/boot_id``), None where it cannot be read: a
+    journal written in this boot lists a stage the page cache still holds, flushed to disk or not (a hard kill
+    loses no written byte; a power cut, which restarts the machine, may)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
+
+
+def synced(stage: Path, flush: bool = True) -> dict:
     """Flush the staged folder ``stage`` to disk (each file and folder in it, and itself: ``fsync``) and say what it
-    holds: ``{"files": {path: size}, "folders": [path]}``, paths relative to it with ``/``. A journal holding this,
-    written only after, proves the stage was whole when the swap began, a power cut included (:func:`whole_now`): a
-    file not yet on disk could come back empty after one."""
+    holds: ``{"files": {path: size}, "folders": [path]}``, paths relative to it with ``/``; ``flush=False``: only
+    say it. A journal holding this proves the stage was whole when the swap began (:func:`whole_now`), a power cut
+    included once the stage was flushed (:func:`confirm`): a file not yet on disk could come back empty after one."""
     files: dict[str, int] = {}
     folders: list[str] = []
     todo = [Path(stage)]
@@ -40,9 +61,10 @@ def synced(stage: Path) -> dict:
                 todo.append(p)
                 continue
             files[rel] = st.st_size
-            if stat.S_ISREG(st.st_mode):
+            if flush and stat.S_ISREG(st.st_mode):
                 _fsync(p)
-        _fsync(folder, folder=True)     # (its entries' names)
+        if flush:
+            _fsync(folder, folder=True)     # (its entries' names)
     return {"files": files, "folders": sorted(folders)}
 
 
@@ -65,14 +87,15 @@ def _fsync(path: Path, folder: bool = False) -> None:
 
 
 def write_journal(aside: Path, stage: Path, old: list[str], whole: dict | None = None,
-                  drop: Sequence[str] = ()) -> int | None:
+                  drop: Sequence[str] = ()) -> int:
     """Write the journal of a swap into its ``aside`` folder and hold it locked (``flock``, released by the
     system when the process ends, however it ends) until the swap is over: the staged folder's name, the
     entries of the target to move aside (``old``), the staged entries to move in (``new``), what the stage holds
-    once synced (``whole``: :func:`synced`, the proof a recovery needs to finish the swap rather than undo it) and
-    the files of the target the swap deletes once the new result is in (``drop``: a stale chart). The
-    descriptor, to close at the end; None where there is no ``flock`` (Windows: the journal is written
-    unlocked, and read as a dead swap's)."""
+    (``whole``: :func:`synced`, the proof a recovery needs to finish the swap rather than undo it), the files of
+    the target the swap deletes once the new result is in (``drop``: a stale chart), this process and machine, and
+    this boot (:func:`boot_id`). Written as soon as the stage is whole and before it is flushed (``pending``): a
+    hard kill from here on is finished by the next command; :func:`confirm` then makes it proof against a power
+    cut too. The descriptor, to give :func:`confirm` (where there is no ``flock``, Windows, it is not locked)."""
     fd = os.open(aside / JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         import fcntl
@@ -87,7 +110,7 @@ def write_journal(aside: Path, stage: Path, old: list[str], whole: dict | None =
         import socket
 
         plan: dict = {"stage": stage.name, "old": list(old), "new": sorted(os.listdir(stage)),
-                      "pid": os.getpid(), "host": socket.gethostname()}
+                      "pid": os.getpid(), "host": socket.gethostname(), "pending": True, "boot": boot_id()}
         if whole is not None:
             plan["whole"] = whole
         if drop:
@@ -95,20 +118,43 @@ def write_journal(aside: Path, stage: Path, old: list[str], whole: dict | None =
         data = json.dumps(plan).encode()
         if os.write(fd, data) != len(data):     # (a full disk: the rest not written)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(aside / JOURNAL))
-        os.fsync(fd)
     except BaseException:
-        # not written whole, or not on disk (a full disk): no journal, so that no command finishes a swap its own
-        # command says failed; deleted while still locked (no recovery reads it meanwhile)
-        try:
-            os.unlink(aside / JOURNAL)
-        except OSError:
-            pass
-        os.close(fd)
+        discard(aside, fd)
         raise
-    if fcntl is None:
+    return fd
+
+
+def confirm(aside: Path, fd: int) -> int | None:
+    """Once the stage a journal (``fd``, :func:`write_journal`) lists is flushed to disk (:func:`synced`): flush the
+    journal, say so beside it (:data:`SYNCED`), then flush the ``aside`` folder (the journal's and the mark's names)
+    and the folder holding it (the ``aside`` folder's own), before anything moves: a power cut after any move then
+    finds the journal, and the proof the stage was on disk, never a moved result with no record of it (read as
+    someone's folder: the new result's stage deleted as dead). An error (``ENOSPC``, ``EIO``) is raised, for the
+    caller to delete the journal (:func:`discard`), so that no command finishes a swap its own command says failed.
+    The descriptor, to close
+    once the swap is over; None where there is no ``flock`` (closed here: the journal is read as a dead swap's)."""
+    os.fsync(fd)
+    os.close(os.open(aside / SYNCED, os.O_WRONLY | os.O_CREAT, 0o644))
+    _fsync(aside, folder=True)
+    _fsync(aside.parent, folder=True)
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:         # (Windows)
         os.close(fd)
         return None
     return fd
+
+
+def discard(aside: Path, fd: int | None) -> None:
+    """Delete the journal in ``aside`` of a swap that did not begin (an error before anything moved) while still
+    holding its lock (``fd``, closed here): no recovery reads it meanwhile, and none finishes that swap."""
+    for gone in (aside / SYNCED, aside / JOURNAL):
+        try:
+            os.unlink(gone)
+        except OSError:
+            pass
+    if fd is not None:
+        os.close(fd)
 
 
 def mark_undo(aside: Path) -> None:
@@ -163,6 +209,14 @@ class Plan(NamedTuple):
     undone: bool            # a recovery put the old result back
     whole: dict | None      # what the stage held once synced (:func:`synced`); None: not recorded (an older journal)
     drop: list[str]         # the target's files deleted once the new result is in
+    on_disk: bool           # the stage was flushed before anything moved (:data:`SYNCED`; an older journal: always)
+    this_boot: bool         # written since the machine last started (:func:`boot_id`): a hard kill, not a power cut
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the listing (:attr:`whole`) may prove the new result whole: on disk, or the machine not restarted
+        since it was written (its page cache still held every staged byte)."""
+        return self.whole is not None and (self.on_disk or self.this_boot)
 
 
 def _relative(path: object) -> bool:
@@ -197,4 +251,8 @@ def read_plan(journal: Path, target: Path) -> Plan | None:
             and isinstance(old, list) and isinstance(new, list) and all(map(_plain, old + new))
             and isinstance(drop, list) and all(map(_relative, drop))):
         return None
-    return Plan(target.parent / stage, old, new, plan.get("undone") is True, _listing(plan.get("whole")), drop)
+    aside, boot = journal.parent, plan.get("boot")
+    undone = plan.get("undone") is True or os.path.lexists(aside / UNDONE)      # (the first: an older recovery's)
+    on_disk = plan.get("pending") is not True or os.path.lexists(aside / SYNCED)
+    this_boot = isinstance(boot, str) and boot == boot_id()
+    return Plan(target.parent / stage, old, new, undone, _listing(plan.get("whole")), drop, on_disk, this_boot)

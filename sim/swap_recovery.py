@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim.paths import followed
-from sim.swap_journal import (JOURNAL, UNDO, Plan, read_plan, swap_sibling,  # noqa: F401 (JOURNAL, UNDO: importable
-                              whole_now)                                    # from here)
+from sim.swap_journal import (JOURNAL, MARKS, UNDO, UNDONE, Plan, read_plan,  # noqa: F401 (JOURNAL, UNDO: importable
+                              swap_sibling, synced, whole_now)              # from here)
 
 #: how old a ``.old`` folder with no journal (or an unlocked journal where locks cannot be taken), or a staged
 #: ``.partial`` folder no lock holds, must be to be taken for a dead swap's (one being made, or under way, is
@@ -25,13 +25,13 @@ BUSY_WAIT_S = 10.0
 
 
 def remove_aside(aside: Path) -> None:
-    """Delete a swap's ``.old`` folder, its journal last (then the :data:`UNDO` mark, which the journal's reader
-    needs): a kill on the way leaves the journal with what is left, for the next command to finish (never a folder
-    of the old result's files with no record of them)."""
+    """Delete a swap's ``.old`` folder, its journal last (then its :data:`~sim.swap_journal.MARKS`, which the
+    journal's reader needs): a kill on the way leaves the journal with what is left, for the next command to finish
+    (never a folder of the old result's files with no record of them)."""
     import shutil
 
     try:
-        entries = [e for e in os.listdir(aside) if e not in (JOURNAL, UNDO)]
+        entries = [e for e in os.listdir(aside) if e not in (JOURNAL, *MARKS)]
     except OSError:
         return
     for e in entries:
@@ -43,11 +43,15 @@ def remove_aside(aside: Path) -> None:
                 os.unlink(p)
             except OSError:
                 pass
-    for gone in (lambda: os.unlink(aside / JOURNAL), lambda: os.unlink(aside / UNDO), lambda: os.rmdir(aside)):
+    for gone in (JOURNAL, *MARKS):
         try:
-            gone()
+            os.unlink(aside / gone)
         except OSError:
             pass
+    try:
+        os.rmdir(aside)
+    except OSError:
+        pass
 
 
 def kept(stage: Path, target: Path) -> bool:
@@ -220,7 +224,7 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None, wait_s: fl
         journal = aside / JOURNAL
         if not journal.is_file():
             try:
-                if any(e.name != UNDO for e in aside.iterdir()):
+                if any(e.name not in MARKS for e in aside.iterdir()):
                     say(f"{name}: {aside.name} beside it holds files set aside with no record of a swap's moves (a "
                         f"swap by an earlier fleetsim, or someone's folder): left as it is; look in it, and delete it "
                         f"once it is not needed")
@@ -320,7 +324,7 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
     plan = read_plan(journal, target)
     if plan is None:
         try:
-            alone = set(os.listdir(aside)) <= {JOURNAL, UNDO}
+            alone = set(os.listdir(aside)) <= {JOURNAL, *MARKS}
         except OSError:
             return
         if alone:           # killed while writing it (nothing moved yet), unless that is happening now
@@ -333,18 +337,22 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
     stage, old, new = plan.stage, plan.old, plan.new
     whole = (aside / "old").is_dir() and "old" not in old
     backing = os.path.lexists(aside / UNDO)
-    shown = plan.whole is not None and not plan.undone and not backing
+    shown = plan.trusted and not plan.undone and not backing
     intact = shown and whole_now(plan.whole, new, stage, target)
     failed = None
     if intact:
         try:
-            _forward(plan, aside, target, whole)
+            if not plan.on_disk and os.path.isdir(stage):    # killed while flushing it: flushed first, then finished
+                synced(stage)
+            left = _forward(plan, aside, target, whole)
         except OSError as err:      # (a move refused): undone below instead, what had moved in moved back
             failed = err
         else:
             say(f"{name}: a result swapped into this folder was cut short (the command was killed) after its new "
                 f"result was written whole: finished, the new result is in place and the old one (set aside in "
                 f"{aside.name}) deleted")
+            if left is not None:
+                say(f"{name}: {left}")
             return
     if plan.undone:     # a recovery that put the old result back was killed while deleting the rest
         done = False
@@ -372,11 +380,11 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
                 for e in old:
                     if os.path.lexists(aside / e):
                         os.rename(aside / e, target / e)
-            # the old result is back: said in the journal before the stage (whose entries bear the old
-            # result's names) is deleted, so that a recovery killed now is not taken up from the start
-            mark = aside / f".{JOURNAL}.undone"
-            mark.write_text(json.dumps({"stage": stage.name, "old": old, "new": new, "undone": True}))
-            os.replace(mark, journal)
+            # the old result is back: said beside the journal before the stage (whose entries bear the old
+            # result's names) is deleted, so that a recovery killed now is not taken up from the start; the journal
+            # itself is kept, and with it the lock this recovery holds (replaced, a second command found it unlocked
+            # and said the undo again)
+            os.close(os.open(aside / UNDONE, os.O_WRONLY | os.O_CREAT, 0o644))
     except OSError as err:
         say(f"{name}: a result swapped into this folder was cut short (the command was killed), and could not "
             f"be finished or undone ({err.strerror or err}): left as it is, the old result in {aside.name}")
@@ -389,17 +397,20 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
         why = "while its own process was undoing it after an error"
     elif shown:
         why = "and its new result is no longer whole (a staged file missing or of another size than written)"
+    elif plan.whole is not None and not plan.undone and not plan.trusted:
+        why = "while its new result was being flushed to disk, and the machine has restarted since (a power cut)"
     else:
         why = "before the new result was whole in place"
     say(f"{name}: a result swapped into this folder was cut short (the command was killed) {why}: undone, the "
         f"folder is as it was before that command (run it again for its result)")
 
 
-def _forward(plan: Plan, aside: Path, target: Path, whole: bool) -> None:
+def _forward(plan: Plan, aside: Path, target: Path, whole: bool) -> str | None:
     """Finish the dead swap ``plan`` whose new result is whole (:func:`~sim.swap_journal.whole_now`): move the rest
     of it in as the swap would have (the old result aside first, where none of the new is in yet), delete what it
-    drops, then the old result with the journal (:func:`remove_aside`). Each step is done only if not done yet: a
-    recovery killed here is taken up by the next one."""
+    drops (:func:`drop_files`: what to say of a file it could not delete, else None), then the old result with the
+    journal (:func:`remove_aside`). Each step is done only if not done yet: a recovery killed here is taken up by
+    the next one."""
     stage = plan.stage
     if whole:       # the old folder renamed aside whole: the stage goes in whole (over an empty folder a lock made)
         if os.path.lexists(stage):
@@ -416,18 +427,29 @@ def _forward(plan: Plan, aside: Path, target: Path, whole: bool) -> None:
             os.rmdir(stage)
         except FileNotFoundError:
             pass
-    drop_files(target, plan.drop)
+    left = drop_files(target, plan.drop)
     remove_aside(aside)
+    return left
 
 
-def drop_files(target: Path, drop: Sequence[str]) -> None:
+def drop_files(target: Path, drop: Sequence[str]) -> str | None:
     """Delete the files ``drop`` names under ``target`` (``figures/cashflow.svg``), those there: a part of the old
     result a swap's new one makes stale but does not replace (:func:`sim.atomic.staged_folder`, and its recovery
-    here). A folder of that name is left alone."""
+    here). A folder of that name is left alone. A file that cannot be deleted (a read-only ``figures/``) fails
+    nothing, as the new result is whole in place by then: what to say after the folder's name, naming each such file
+    and why, else None."""
+    left = []
     for rel in drop:
         p = target / rel
-        if os.path.lexists(p) and not p.is_dir():
-            p.unlink(missing_ok=True)
+        try:
+            if os.path.lexists(p) and not p.is_dir():
+                p.unlink(missing_ok=True)
+        except OSError as err:
+            left.append(f"{rel} ({err.strerror or err})")
+    if not left:
+        return None
+    return (f"the new result is in place, but the old result's {', '.join(left)}, stale beside it, could "
+            f"not be deleted: delete {'it' if len(left) == 1 else 'them'}")
 
 
 def _young(p: Path) -> bool:

@@ -21,6 +21,7 @@ import pytest
 
 from sim.atomic import JOURNAL, finish_swaps
 from sim.errors import InputWarning
+from sim.swap_journal import MARKS
 from sim.swap_recovery import UNDO, hold_stage
 from test_review_ux21 import _recover as recover   # the child killed at its n-th file-system change
 
@@ -114,7 +115,7 @@ def _said(target: Path) -> list[str]:
 @pytest.mark.parametrize("notes", [False, True], ids=["whole-folder", "entry-by-entry"])
 def test_a_swap_killed_at_any_instant_is_finished_or_undone_whole(tmp_path, notes):
     total = _renames(tmp_path, notes)
-    assert total == (3 if not notes else 1 + 3 + 3)      # the stage tried first, then aside and in
+    assert total == (2 if not notes else 3 + 3)      # aside and in (over an earlier result no rename is tried first)
     seen = set()
     for n in [-2, *range(1, total + 1), 0]:
         target = tmp_path / f"k{n}" / "r"
@@ -123,8 +124,8 @@ def test_a_swap_killed_at_any_instant_is_finished_or_undone_whole(tmp_path, note
         killed = _swap(target, n)
         assert killed.returncode == 9, killed.stderr
         hidden = [p.name for p in target.parent.iterdir() if p.name != "r"]
-        # the journal is written after the first rename (the stage tried alone, over no folder) fails
-        journal = n not in (-2, 1)
+        # the journal is written before the first rename: a kill at any of them is finished
+        journal = n != -2
         assert any(h.endswith(".old") for h in hidden) == journal, (n, hidden)        # the leftover of the kill
         said = _said(target)
         if not journal:         # the stage being written, or whole with no journal: the old result stays
@@ -141,8 +142,7 @@ def test_a_swap_killed_at_any_instant_is_finished_or_undone_whole(tmp_path, note
         assert len(versions) == 1 and len(now) == 3 + notes, (n, now)                   # one result, whole
         assert now.get("notes.txt", "mine") == "mine"
         which = versions.pop()
-        # finished from the instant the journal holds a whole stage (every rename but the stage's first try);
-        # before it, the old result stays
+        # finished from the instant the journal holds a whole stage (every rename); before it, the old result stays
         assert which == ("new" if journal else "old"), (n, now)
         if journal:
             assert "written whole: finished" in said[0], said
@@ -159,7 +159,7 @@ def test_a_swap_whose_staged_file_is_no_longer_as_written_is_undone(tmp_path, no
     put back, rather than finished with a broken result."""
     target = tmp_path / "r"
     _old_result(target, notes)
-    assert _swap(target, 3).returncode == 9         # the old result (or its first entry) aside
+    assert _swap(target, 2).returncode == 9         # the old result (or its first entry) aside
     (stage,) = tmp_path.glob(".r.*.partial")
     (stage / "cashflow.csv").write_text("")         # as found after the power cut
     (said,) = _said(target)
@@ -173,14 +173,14 @@ def test_a_swap_killed_while_undoing_itself_after_an_error_is_undone(tmp_path):
     """A move in fails (a disk error): the command undoes the swap and says it failed. Killed during that undo,
     its new result is still whole, but the next command carries on undoing (the mark beside the journal), so the
     folder is as the failed command said it left it."""
-    total = 1 + 3 + 3
-    for kill in range(6, total + 3):     # the move in that fails is rename 5; the undo's three moves back follow
+    total = 3 + 3
+    for kill in range(5, total + 3):     # the move in that fails is rename 4; the undo's three moves back follow
         target = tmp_path / f"k{kill}" / "r"
         target.parent.mkdir()
         _old_result(target, True)
-        killed = _swap(target, kill, fail=5)
-        assert killed.returncode == (9 if kill <= 8 else 1), (kill, killed.stdout, killed.stderr)
-        if kill <= 8:
+        killed = _swap(target, kill, fail=4)
+        assert killed.returncode == (9 if kill <= 7 else 1), (kill, killed.stdout, killed.stderr)
+        if kill <= 7:
             assert (next(target.parent.glob(".r.*.old")) / UNDO).exists()
             (said,) = _said(target)
             assert "undone" in said and "while its own process was undoing it" in said, said
@@ -198,7 +198,7 @@ def test_a_finished_swap_deletes_what_its_command_drops(tmp_path):
     new.mkdir()
     for name in known:
         (new / name).write_text("new")
-    for n in (3, 4, 5):
+    for n in (2, 3, 4):
         target = tmp_path / f"k{n}" / "r"
         target.parent.mkdir()
         _old_result(target, False)
@@ -269,7 +269,7 @@ def test_an_empty_folder_made_since_in_the_place_of_the_result_is_replaced_by_th
     to lock before it writes: the swap is finished over it (the new result renamed in), the old result deleted."""
     target = tmp_path / "r"
     _old_result(target, False)
-    assert _swap(target, 3).returncode == 9 and not target.exists()
+    assert _swap(target, 2).returncode == 9 and not target.exists()
     target.mkdir()                                  # as sim.folder_lock.holding makes the folder it locks
     with pytest.warns(InputWarning, match="written whole: finished"):
         finish_swaps(target)
@@ -282,7 +282,7 @@ def test_a_folder_named_through_dot_dot_is_recovered_as_the_swap_names_it(tmp_pa
     that way (``fleetsim report run1/../run1``) still finds the leftover and finishes it."""
     target = tmp_path / "r"
     _old_result(target, False)
-    assert _swap(target, 3).returncode == 9 and not target.exists()
+    assert _swap(target, 2).returncode == 9 and not target.exists()
     with pytest.warns(InputWarning, match="written whole: finished"):
         assert len(finish_swaps(f"{target}/../r")) == 1
     assert set(_contents(target).values()) == {"new"} and os.listdir(tmp_path) == ["r"]
@@ -333,8 +333,8 @@ def test_the_command_line_says_the_recovery_in_one_line(tmp_path, capsys):
     assert before != written
     from sim.metrics.output import RESULT_NAMES
 
-    # killed after moving the old result aside, before moving the new one in (rename 1 tries the stage alone)
-    assert _swap(run, 3, RESULT_NAMES, copy=str(new)).returncode == 9 and not run.exists()
+    # killed after moving the old result aside, before moving the new one in
+    assert _swap(run, 2, RESULT_NAMES, copy=str(new)).returncode == 9 and not run.exists()
     capsys.readouterr()
     assert main(["report", str(run), "--no-regenerate"]) == 0
     err = capsys.readouterr().err
@@ -349,7 +349,7 @@ def test_a_swap_that_cannot_be_finished_is_undone_whole_not_left_mixed(tmp_path)
     what it had moved in goes back and the old result is put back, never half of each."""
     target = tmp_path / "r"
     _old_result(target, True)
-    assert _swap(target, 3).returncode == 9         # one old entry aside, the others not yet
+    assert _swap(target, 2).returncode == 9         # one old entry aside, the others not yet
     (stage,) = tmp_path.glob(".r.*.partial")
     os.rename(stage / "figures", stage / "zfigures")    # moved in last, after summary.json: into a folder there
     (target / "zfigures").mkdir()
@@ -377,7 +377,7 @@ def test_a_recovery_finishing_a_swap_killed_at_any_change_is_taken_up_by_the_nex
         target = base / "r"
         base.mkdir()
         _old_result(target, notes)
-        assert _swap(target, 2 if notes else 3).returncode == 9     # nothing aside yet / the old folder aside
+        assert _swap(target, 1 if notes else 2).returncode == 9     # nothing aside yet / the old folder aside
         return target
 
     whole = recover(leftover(tmp_path / "count"), -1)
@@ -388,9 +388,9 @@ def test_a_recovery_finishing_a_swap_killed_at_any_change_is_taken_up_by_the_nex
         target = leftover(tmp_path / f"k{n}")
         assert recover(target, n).returncode == 9
         said = _said(target)
-        for p in target.parent.iterdir():       # killed between deleting the journal and its folder: empty
+        for p in target.parent.iterdir():       # killed between deleting the journal and its folder: its marks
             if p.name != "r":
-                assert p.name.endswith(".old") and not any(p.iterdir()), (n, p)
+                assert p.name.endswith(".old") and set(os.listdir(p)) <= set(MARKS), (n, p)
                 os.utime(p, (0, 0))
         _said(target)
         assert {k: v for k, v in _contents(target).items() if k != "notes.txt"} == \

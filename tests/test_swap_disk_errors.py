@@ -158,8 +158,8 @@ def test_the_child_swaps_when_the_disk_takes_everything(tmp_path):
 
 
 def test_a_swap_flushes_each_staged_file_and_folder_once_and_only_over_an_earlier_result(tmp_path, monkeypatch):
-    """What a swap costs the disk: over an earlier result, one ``fsync`` per staged file and folder and one for the
-    journal, before anything moves (what lets the next command finish it); into a new folder, or the empty one a
+    """What a swap costs the disk: over an earlier result, one ``fsync`` per staged file and folder, one for the
+    journal and one for each of the two folders holding it, before anything moves (what lets the next command finish it); into a new folder, or the empty one a
     command's lock made, none: one rename, which no journal needs to prove."""
     flushed: list[str] = []
     real = os.fsync
@@ -188,8 +188,10 @@ def test_a_swap_flushes_each_staged_file_and_folder_once_and_only_over_an_earlie
     _old_result(target)
     where = swap(target)
     journal = [p for p in flushed if p.endswith("/swap.json")]
-    assert len(journal) == 1 and flushed[-1] == journal[0], flushed        # the journal last, after the stage
-    assert sorted(flushed[:-1]) == sorted([where, f"{where}/figures", *(f"{where}/{rel}" for rel in
+    # the stage, then the journal, the folder holding it (its name, and the mark that the stage was flushed) and the
+    # folder holding that (the journal's folder's name), last
+    assert len(journal) == 1 and flushed[-3:] == [journal[0], os.path.dirname(journal[0]), str(tmp_path)], flushed
+    assert sorted(flushed[:-3]) == sorted([where, f"{where}/figures", *(f"{where}/{rel}" for rel in
                                            ("summary.json", "cashflow.csv", "figures/a.svg"))]), flushed
     assert _contents(target) == {"summary.json": "new", "cashflow.csv": "new", "figures/a.svg": "new",
                                  "notes.txt": "mine"}
