@@ -1,9 +1,10 @@
 """A swap of a result folder cut short by a hard kill is finished or undone by the next command touching the
 folder (:func:`sim.atomic.finish_swaps`): the folder is then the old result whole or the new one whole, never a
-mix of both, nothing is left hidden beside it, and one line says which. The swap's journal is written once the new
-result is whole in its stage (and on disk), so a kill at any of its moves is finished (what the command was
-doing: nothing it wrote is lost); a kill before it (the stage being written) leaves the old result, and the stage
-is removed once no process holds it.
+mix of both, nothing is left hidden beside it, and one line says which. The swap's journal is written as soon as
+the new result is whole in its stage (before the stage is flushed to disk and before any rename), so a kill at any of
+its moves is finished (what the command was doing: nothing it wrote is lost); a kill before it (the stage being
+written) leaves the old result, and the stage is removed once no process holds it (every step:
+``test_swap_kill_every_step.py``).
 
 The kill is real: a child process swaps a folder in (:func:`sim.atomic.staged_folder`) and ends with
 ``os._exit`` (no ``finally`` runs, as under ``kill -9``) at the N-th rename of the swap, or while deleting the
