@@ -173,15 +173,18 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None, wait_s: fl
     """Finish or undo each swap into the result folder ``target`` that a hard kill cut short, and remove the staged
     folders of commands killed before their swap, saying what was done, one :class:`~sim.errors.InputWarning` line
     each (returned too). A swap (:func:`sim.atomic.staged_folder`) writes the new result whole into a hidden
-    ``.NAME.XXXXXXXX.partial`` folder, syncs it to disk, writes a journal of its moves and of what the stage holds
-    into a hidden ``.NAME.XXXXXXXX.old`` folder, moves the old result aside there, the new one in, then deletes the
-    old; killed in between, it left:
+    ``.NAME.XXXXXXXX.partial`` folder, writes a journal of its moves and of what the stage holds into a hidden
+    ``.NAME.XXXXXXXX.old`` folder, syncs the stage to disk and confirms the journal, moves the old result aside
+    there, the new one in, then deletes the old; killed in between, it left:
 
     * a journal whose new result is whole (each staged file where the swap put it, or is yet to, at its size:
-      :func:`~sim.swap_journal.whole_now`): the swap is **finished**, the rest of the new result moved in and the
-      old one deleted: the command had written all of its result, and was only placing it;
+      :func:`~sim.swap_journal.whole_now`) and can be trusted (:attr:`~sim.swap_journal.Plan.trusted`: confirmed,
+      or written since the machine last started, its page cache holding the stage): the swap is **finished** (a
+      stage not yet confirmed flushed first), the rest of the new result moved in and the old one deleted: the
+      command had written all of its result, and was only placing it;
     * a journal that cannot show the new result whole (one of a fleetsim before this proof, a staged file missing
-      or of another size), or a swap that was being undone after an error in its own process
+      or of another size, one not confirmed before the machine restarted: a power cut while the stage was being
+      flushed, nothing moved yet), or a swap that was being undone after an error in its own process
       (:data:`~sim.swap_journal.UNDO`), or one whose finishing move is refused: the swap is **undone**, the old
       result put back and the staged one deleted, so the folder is as before the command (run it again); an older
       journal's swap whose new result is already all in place is finished.
