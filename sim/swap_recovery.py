@@ -361,6 +361,8 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
         done = False
     elif backing:       # its own process was undoing it (an error, an interrupt): carried on, never finished
         done = False
+    elif not plan.on_disk:  # stopped before its first move (its journal never confirmed): nothing moved in
+        done = False
     elif whole:     # the old folder renamed aside whole: the new one is in place once its stage is gone
         done = os.path.lexists(target) and not os.path.lexists(stage)    # (not a folder a lock made since)
     else:           # entry by entry: every staged entry moved in
@@ -374,7 +376,9 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
                 f"new result was whole in place: finished, the old result left aside in {aside.name} removed")
             return
         if not plan.undone:
-            if whole:       # (over an empty folder made since: the lock of the command now running)
+            if not plan.on_disk:
+                pass        # nothing moved: nothing to put back (a staged file lost since is no sign of a move)
+            elif whole:     # (over an empty folder made since: the lock of the command now running)
                 os.rename(aside / "old", target)
             else:
                 for e in new:       # what had moved in goes back to the stage, deleted below

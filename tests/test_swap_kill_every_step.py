@@ -178,6 +178,17 @@ def test_after_a_power_cut_a_journal_not_yet_confirmed_is_undone_and_one_confirm
     assert "undone" in said and "power cut" in said, said
     assert _contents(target) == OLD and os.listdir(target.parent) == ["r"]
 
+    # the same, the stage's files lost in the power cut (its folder's entries never flushed): the old result's
+    # files, which bear the same names, are not taken for moved-in ones and deleted with the stage
+    target, aside = _pending_leftover(tmp_path, "lost", written + 1)
+    _restarted(aside)
+    (stage,) = target.parent.glob(".r.*.partial")
+    for p in sorted(stage.rglob("*"), reverse=True):
+        p.rmdir() if p.is_dir() else p.unlink()
+    (said,) = _said(target)
+    assert "undone" in said and "power cut" in said, said
+    assert _contents(target) == OLD and os.listdir(target.parent) == ["r"]
+
     # the same kill, no restart (a kill -9 alone): the page cache held the stage, finished
     target, aside = _pending_leftover(tmp_path, "killed", written + 1)
     (said,) = _said(target)
