@@ -147,14 +147,23 @@ def confirm(aside: Path, fd: int) -> int | None:
 
 def discard(aside: Path, fd: int | None) -> None:
     """Delete the journal in ``aside`` of a swap that did not begin (an error before anything moved) while still
-    holding its lock (``fd``, closed here): no recovery reads it meanwhile, and none finishes that swap."""
+    holding its lock (``fd``, closed here): no recovery reads it meanwhile, and none finishes that swap. (Where an
+    open file cannot be deleted, Windows, it is deleted once closed.)"""
+    left = []
     for gone in (aside / SYNCED, aside / JOURNAL):
+        try:
+            os.unlink(gone)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            left.append(gone)
+    if fd is not None:
+        os.close(fd)
+    for gone in left:
         try:
             os.unlink(gone)
         except OSError:
             pass
-    if fd is not None:
-        os.close(fd)
 
 
 def mark_undo(aside: Path) -> None:
