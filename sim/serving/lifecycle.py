@@ -18,10 +18,11 @@ read of a queue applies) is not retried: it has gone (``timeout``).
 from __future__ import annotations
 
 from sim.serving.failures import failure_process, failure_rng
+from sim.serving.mid_cycle import start_taken
 from sim.serving.outcome import EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_RELEASE, EV_REPAIR
 from sim.serving.pool import PoolRuntime
 from sim.serving.replica import Replica
-from sim.serving.request import FAILED, R_RETRIES, Req
+from sim.serving.request import FAILED, R_RETRIES, R_TIMEOUT, Req
 
 
 class ReplicaLifecycle:
@@ -102,6 +103,12 @@ class ReplicaLifecycle:
             # something reads it (a boundary, a routing, a time-series row), and the fast engine,
             # inside a decode run, had not stopped at the boundary where the reference engine did
             rep.expire(self.env.now)
+            if rep.slots > 1 and start_taken(rep, self.env.now):
+                # a micro-batch of the cycle lost took these before the failure: they were running, and
+                # are retried as running requests (their clients no longer give up); the cycle's other
+                # requests whose clients left before a micro-batch took them have gone, not retried
+                for r in rep.waiting.expire(self.env.now):
+                    self.reject(r, R_TIMEOUT)
         evicted = rep.fail()
         max_retries = rep.pool.cfg.failures.max_retries if rep.pool.cfg.failures is not None else 0
         if rep.draining:
