@@ -98,17 +98,21 @@ class ReplicaLifecycle:
         if rep.released or not rep.alive:
             return
         self.events.append((self.env.now, rep.pool.index, rep.index, EV_FAIL))
+        now = self.env.now
+        if rep.slots > 1:
+            # a micro-batch of the cycle the failure cuts short took these: they were running, and are
+            # retried as running requests (first admitted at its boundary; their clients no longer give up)
+            start_taken(rep, now)
         if rep.patient:
             # clients who gave up by now have left, not retried: a queue is read for them only when
             # something reads it (a boundary, a routing, a time-series row), and the fast engine,
-            # inside a decode run, had not stopped at the boundary where the reference engine did
-            rep.expire(self.env.now)
-            if rep.slots > 1 and start_taken(rep, self.env.now):
-                # a micro-batch of the cycle lost took these before the failure: they were running, and
-                # are retried as running requests (their clients no longer give up); the cycle's other
-                # requests whose clients left before a micro-batch took them have gone, not retried
-                for r in rep.waiting.expire(self.env.now):
+            # inside a decode run, had not stopped at the boundary where the reference engine did; on a
+            # pipelined replica that includes the cycle's requests no micro-batch took before it
+            if rep.slots > 1:
+                for r in rep.waiting.expire(now):
                     self.reject(r, R_TIMEOUT)
+            else:
+                rep.expire(now)
         evicted = rep.fail()
         max_retries = rep.pool.cfg.failures.max_retries if rep.pool.cfg.failures is not None else 0
         if rep.draining:
