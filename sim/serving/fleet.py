@@ -32,6 +32,7 @@ from sim.serving.failures import failure_summary
 from sim.serving.feed import feed_ahead, feed_at_arrival
 from sim.serving.in_system import InSystemPeak
 from sim.serving.lifecycle import ReplicaLifecycle
+from sim.serving.mid_cycle import start_taken
 from sim.serving.outcome import (EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_RELEASE, EV_REPAIR, EVENT_DTYPE,
                                  EVENT_KINDS, FleetOutcome, PoolUsage)
 from sim.serving.pinned_queue import PinnedQueue
@@ -215,6 +216,12 @@ class Fleet(ReplicaLifecycle):
     def finish(self, end: float) -> FleetOutcome:
         """Close the books at ``end`` (settle, last time-series row) and hand up the outcome."""
         counts = self.sampler.pipelined_counts(end)   # before close settles the cycles in progress
+        if self.patience is not None:
+            # a request a micro-batch took inside the cycle the run ends in runs (in flight), though
+            # its client's deadline passes before that cycle's end: the last row's expiry keeps it
+            for rep in self.live:
+                if rep.alive and rep.slots > 1:
+                    start_taken(rep, end)
         self.close(end)
         self.sampler.final(end, counts)
         self.in_system.settle(end)

@@ -18,10 +18,11 @@ read of a queue applies) is not retried: it has gone (``timeout``).
 from __future__ import annotations
 
 from sim.serving.failures import failure_process, failure_rng
+from sim.serving.mid_cycle import start_taken
 from sim.serving.outcome import EV_DRAIN, EV_FAIL, EV_PROVISION, EV_READY, EV_RELEASE, EV_REPAIR
 from sim.serving.pool import PoolRuntime
 from sim.serving.replica import Replica
-from sim.serving.request import FAILED, R_RETRIES, Req
+from sim.serving.request import FAILED, R_RETRIES, R_TIMEOUT, Req
 
 
 class ReplicaLifecycle:
@@ -97,11 +98,21 @@ class ReplicaLifecycle:
         if rep.released or not rep.alive:
             return
         self.events.append((self.env.now, rep.pool.index, rep.index, EV_FAIL))
+        now = self.env.now
+        if rep.slots > 1:
+            # a micro-batch of the cycle the failure cuts short took these: they were running, and are
+            # retried as running requests (first admitted at its boundary; their clients no longer give up)
+            start_taken(rep, now)
         if rep.patient:
             # clients who gave up by now have left, not retried: a queue is read for them only when
             # something reads it (a boundary, a routing, a time-series row), and the fast engine,
-            # inside a decode run, had not stopped at the boundary where the reference engine did
-            rep.expire(self.env.now)
+            # inside a decode run, had not stopped at the boundary where the reference engine did; on a
+            # pipelined replica that includes the cycle's requests no micro-batch took before it
+            if rep.slots > 1:
+                for r in rep.waiting.expire(now):
+                    self.reject(r, R_TIMEOUT)
+            else:
+                rep.expire(now)
         evicted = rep.fail()
         max_retries = rep.pool.cfg.failures.max_retries if rep.pool.cfg.failures is not None else 0
         if rep.draining:

@@ -28,7 +28,12 @@ the requests taken inside the cycle first at ``t``, in that order (:func:`taken_
 :meth:`~sim.serving.waiting.Waiting.lift`). It must also surely fit the token budget and the KV blocks
 of the batch at ``t`` as its policy admits it there (:meth:`Cycle.admits`, bounded from the state at the
 boundary); where that cannot be shown it is not taken (it holds its place until ``t``), so a waiting
-room never holds more than its limit (a request a preemption puts back comes on top of it).
+room never holds more than its limit (a request a preemption puts back comes on top of it: never
+refused, it counts as waiting, as vLLM's waiting queue counts a preempted request put back at its front).
+
+Where the cycle does not reach ``t`` (the replica fails inside it, or the run ends there), a request
+taken by then has started (:func:`start_taken`): a failure retries it as a running request and the run's
+end leaves it in flight, whatever its client's deadline.
 
 >>> point_lead(1.0, 0.0, 0.5, 2, None)    # PP2 without a flow shop: micro-batch 2 at 0.5
 0.5
@@ -114,7 +119,14 @@ class Cycle:
         share it, the rest of a prompt still prefilling), those leaving at ``t`` included. Where the
         bound cannot show a request is admitted it is not counted taken (it holds its place until
         ``t``): never more taken than the engine admits, so the waiting room never holds more than
-        its limit."""
+        its limit.
+
+        Two refusals here are never reached by a request queued inside the cycle, and are the engine's
+        rule where they would be: a whole prompt over the budget (``mixed`` without chunking) is refused
+        at load (``max_batched_tokens >= max_model_len``: :data:`~sim.scenario.schedulers.BUDGET_REFUSALS`),
+        and a recompute (prompt plus the tokens generated) stays under ``max_model_len``, so none is
+        over-long; on a decode replica a request still needing its prompt is one a preemption put back,
+        queued before the cycle (it holds back those behind it: :func:`taken_points`)."""
         rep = self._rep
         kv = rep.kv
         bs = kv.block_size
@@ -358,6 +370,30 @@ def arrived_counts(rep: "Replica", t: float) -> tuple[int, int]:
     return split(cycle_at(rep, t), [e[2] for e in keyed], t)
 
 
+def taken_at(rep: "Replica", a: float) -> "list[tuple[Req, float]]":
+    """A pipelined replica's queued requests its micro-batches have taken by ``a`` inside the cycle in
+    progress (the module's rule), each with the instant it was taken, in the queue's order."""
+    w = rep.waiting
+    cyc = cycle_at(rep, a) if len(w) else None
+    if cyc is None or cyc.m == 1:
+        return []
+    items = queue_order(rep)
+    return [(r, p) for r, p in zip(items, taken_points(cyc, items)) if p < a]
+
+
+def start_taken(rep: "Replica", a: float) -> int:
+    """Where the cycle in progress will not reach its end (the replica fails at ``a``, or the run ends
+    then): each request a micro-batch took by ``a`` runs from that instant (``sched``, its first
+    admission), as one admitted at a boundary, so it no longer gives up waiting and a failure retries it
+    as a running request. Returns how many."""
+    n = 0
+    for r, p in taken_at(rep, a):
+        if r.sched < 0:
+            r.sched = p
+            n += 1
+    return n
+
+
 def outstanding_at(rep: "Replica", a: float) -> int:
     """A pipelined replica's requests in the system at ``a``: running (admitted, or taken by a
     micro-batch mid-cycle) or waiting; a client who left mid-cycle before a micro-batch took its
@@ -367,4 +403,4 @@ def outstanding_at(rep: "Replica", a: float) -> int:
 
 
 __all__ = ["Cycle", "arrived_counts", "counts_at", "cycle_at", "finishing", "outstanding_at", "point_lead",
-           "queue_order", "shape_fractions", "split", "taken_first", "taken_points"]
+           "queue_order", "shape_fractions", "split", "start_taken", "taken_at", "taken_first", "taken_points"]
