@@ -271,6 +271,48 @@ def test_refused_share_matches_mmck(tmp_path, room, c, a, expected):
     holds([r.summary["requests"]["refused_share"] for r in runs], theory, width=0.12)
 
 
+def test_a_loss_system_refuses_the_same_requests_behind_either_router(tmp_path):
+    """Erlang's loss system on 4 one-at-a-time servers (``a = 3``): ``central_queue`` with a fleet room
+    of 0 and ``least_outstanding`` with a room of 0 on each replica (which passes over a busy one) are
+    the same system, so they refuse the very same requests and complete the rest at the same times
+    (a request's service is its own, whichever server takes it); the share is Erlang B's 0.2061 to
+    within one run's noise: the binomial 99 % ``2.576 √(B (1 - B) / N)`` (N ~ 11,000) doubled, as
+    refusals within a holding time of each other are correlated (a variance up to 4 times the
+    binomial's at this load)."""
+    es, _ = geometric_moments(MEAN_TOKENS, TOKEN_S)
+    cq = run(tmp_path, scenario("loss-cq", replicas=4, router={"policy": "central_queue", "max_waiting": 0},
+                                rate=3.0 / es, duration=4000.0))
+    lo = run(tmp_path, scenario("loss-lo", replicas=4, router="least_outstanding", pool={"max_waiting": 0},
+                                rate=3.0 / es, duration=4000.0))
+    outcome = (lambda r: [(x["rid"], x["status"], x["reason"], x["completion_s"]) for x in r.rows])
+    assert outcome(cq) == outcome(lo)
+    b, n = erlang_b(4, 3.0), len(cq.measured())
+    share = cq.summary["requests"]["refused_share"]
+    assert share == lo.summary["requests"]["refused_share"]
+    assert abs(share - b) <= 2 * 2.576 * math.sqrt(b * (1 - b) / n), (share, b)
+
+
+def test_a_request_alone_takes_the_linear_models_hand_worked_time(tmp_path):
+    """One request at a time, no wait (``queue_s`` 0): a 100-token prompt and 11 output tokens under
+    ``step = base + p·prefill + d·decode_seqs + c·context`` (docs/performance_model.md) take the
+    prefill ``0.002 + 0.1`` (it yields the first token) and ten decode steps each ``0.002 + 0.003 +
+    1e-5·(100 + k)``, ``k = 1..10`` (the context read: the prompt and the ``k`` tokens so far):
+    TTFT 0.102 s, E2E 0.16255 s, TPOT 6.055 ms; ``throughput.output_tokens_per_s`` = 11 × requests/s."""
+    data = scenario("hand", rate=0.3, prompt={"dist": "fixed", "value": 100}, output=11, duration=3000.0)
+    data["perf"] = {"model": "linear", "base_s": 0.002, "per_prefill_token_s": 0.001, "per_decode_token_s": 0.003,
+                    "per_context_token_s": 1e-5}
+    r = run(tmp_path, data)
+    decode = [0.002 + 0.003 + 1e-5 * (100 + k) for k in range(1, 11)]
+    alone = [x for x in r.rows if x["status"] == "completed" and float(x["queue_s"]) == 0.0]
+    assert len(alone) > 500
+    for x in alone:
+        assert float(x["ttft_s"]) == pytest.approx(0.102, abs=1e-9)
+        assert float(x["e2e_s"]) == pytest.approx(0.102 + sum(decode), abs=1e-9)
+    assert r.summary["latency"]["tpot"]["mean"] == pytest.approx(sum(decode) / 10, abs=1e-9)
+    t = r.summary["throughput"]
+    assert t["output_tokens_per_s"] == pytest.approx(11 * t["requests_per_s"], rel=1e-12)
+
+
 # ---------------------------------------------------------------- utilization for 1, 4, 16 replicas
 
 @pytest.mark.parametrize("replicas", [1, 4, 16])
