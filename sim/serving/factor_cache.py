@@ -30,7 +30,7 @@ from sim.serving.pool import PoolRuntime
 from sim.workload import classes
 from sim.workload.generator import RequestChunk
 
-FACTOR_VERSION = 2
+FACTOR_VERSION = 3
 """The measurement's format: bump it whenever what a factor means or how it is measured changes (a
 change in the simulator's files already changes the disk cache's key, :func:`~sim.io.code_fingerprint`)."""
 
