@@ -213,6 +213,7 @@ class KernelSet:
     fp8_linear_floor_s: float = 0.0
     fp8_gemm_flops_fraction: float | None = None   # block-fp8 linear GEMMs' compute rate, of the fp8 peak
     mla_absorbed_prefix_batches: bool = False       # MLA prompt batches with a cached prefix run absorbed
+    triton_fused_moe: bool = False                  # routed experts at the Triton fused_moe's published times
 
 
 TRTLLM_FUSED_TOPK_S = 15e-6
@@ -266,9 +267,9 @@ KERNEL_SETS: dict[str, KernelSet] = {
 }
 KERNEL_SETS["sglang-0.4"] = KernelSet("sglang-0.4", moe_routing_s=TRTLLM_FUSED_TOPK_S,
                                       fp8_gemm_flops_fraction=CUTLASS_BLOCK_FP8_FRACTION,
-                                      mla_absorbed_prefix_batches=True)
+                                      mla_absorbed_prefix_batches=True, triton_fused_moe=True)
 KERNEL_SETS["vllm-0.7"] = replace(KERNEL_SETS["vllm"], name="vllm-0.7",
-                                  fp8_gemm_flops_fraction=CUTLASS_BLOCK_FP8_FRACTION)
+                                  fp8_gemm_flops_fraction=CUTLASS_BLOCK_FP8_FRACTION, triton_fused_moe=True)
 """The kernel sets ``perf.kernels`` names (see module docstring for the sources of each number)."""
 
 
