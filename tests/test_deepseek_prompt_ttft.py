@@ -57,6 +57,8 @@ def test_modelled_prefill_is_the_step_models_step_of_the_whole_wave():
     ratios = [r["published_over_modelled"] for r in dpt.wave_rows()]
     assert all(0.85 < x < 1.15 for x in ratios)
     assert max(ratios) / min(ratios) < 1.2          # flat from 12,800 to 102,400 tokens per step: a per-token cost
+    bare = [r["published_over_modelled_experts_at_gemm_rate"] for r in dpt.wave_rows()]
+    assert all(2.5 < x < 3.5 for x in bare) and max(bare) / min(bare) < 1.2
 
 
 def test_expert_calls_rate_if_the_whole_gap_were_theirs():
@@ -64,7 +66,7 @@ def test_expert_calls_rate_if_the_whole_gap_were_theirs():
     token (51.08 µs at a wave of 4), worked by hand; and PR 13932's H100 Triton rate at 1,536 and 2,048 tokens."""
     flops = 58 * 2 * 8 * 3 * 7168 * 256
     row = next(r for r in dpt.wave_rows() if r["concurrency"] == 4)
-    unpriced = 0.9748834405 / 12800 - dpt.modelled_prefill_s(4) / 12800
+    unpriced = 0.9748834405 / 12800 - dpt.modelled_prefill_s(4, fused_moe=False) / 12800
     assert row["unpriced_us_per_token"] == pytest.approx(unpriced * 1e6, abs=0.01)
     assert row["expert_calls_tflops_if_all_theirs"] == pytest.approx(
         flops / (flops / (1979e12 * 0.691) + unpriced) / 1e12, abs=0.06)

@@ -126,13 +126,12 @@ Five sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets
     priced 729 inside it too. Each block-fp8 linear GEMM (:func:`block_fp8_linears`) takes its smooth roofline at that
     rate instead of the GEMMs' (and at least the set's floor); the kv_a projection's Triton GEMM is priced at it too, a
     lower bound of its time (replicated at TP8, it is 10 % of these GEMMs' FLOPs per GPU; SGLang's Triton kernel ran
-    268-355 TFLOPS at 4,096 tokens on H200 in SGLang PR 3893, 2025-02-26, and 563-656 on two shapes in PR 5820). The
-    routed experts (Triton ``fused_moe``) keep the GEMMs' rate: no published number at a prompt's token count times them
-    on H200 (vLLM PR 13932 times the whole ``fused_experts`` call on H100 only, most likely with vLLM's default config,
-    and slower than any served step allows: 1.73 ms at 128 tokens, where every expert is hit; 58 such calls, scaled to
-    the H200's bandwidth, take 70 ms, more than vLLM 0.7.4's whole published 65.2 ms decode step at 128 sequences on
-    H200; ``benchmarks/moe_prompt_bound.py`` sets it beside the TP8 prompt side, where it would explain most of the
-    gap, unpriced).
+    268-355 TFLOPS at 4,096 tokens on H200 in SGLang PR 3893, 2025-02-26, and 563-656 on two shapes in PR 5820).
+    Both sets also price the routed experts' Triton ``fused_moe`` (``triton_fused_moe``): for DeepSeek-V3/R1's TP8
+    experts on an H100 or H200 each MoE layer takes the whole call's published H100 time (vLLM PR 13932, the tile the
+    engines' tuned H200 file runs too), scaled to the GPU's HBM bandwidth, where that exceeds the routed experts'
+    roofline and the set's routing terms (:mod:`sim.perf.fused_moe`: the sources, the rule, and its known limit, too
+    slow at decode sizes).
 
     ``sglang-0.4`` also prices SGLang 0.4.3's MLA path for prompt chunks (``mla_absorbed_prefix_batches``):
     ``DeepseekV2AttentionMLA.forward`` (``python/sglang/srt/models/deepseek_v2.py``) ran the decompressed attention
