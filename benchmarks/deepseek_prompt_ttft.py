@@ -26,17 +26,18 @@ ran them in one step). So the median TTFT is one prefill step of ``concurrency``
 API server's time, a few ms: the published rate is, if anything, a lower bound of the engine's).
 
 Modelled: the step model's prefill-only step of ``concurrency`` whole 3,200-token prompts (``RooflineModel``, 8 H200,
-TP8, fp8 weights, bf16 cache, the ``vllm-0.7`` kernel set the section gives rows 20d-e). Printed per concurrency:
-both rates, their ratio, the time per prompt token the model leaves out, and what that time would mean if all of it
-were the routed experts' calls (58 ``fused_experts`` calls per token's pass; their FLOPs as in
+TP8, fp8 weights, bf16 cache, the ``vllm-0.7`` kernel set the section gives rows 20d-e, whose routed experts take the
+Triton call's published times: ``sim.perf.fused_moe``, priced from a kernel table, nothing of these waves). Printed per
+concurrency: both rates and their ratio; the modelled rate with the routed experts at the GEMMs' rate instead, the time
+per prompt token that model leaves out, and what that time would mean if all of it were the routed experts' calls (58 ``fused_experts`` calls per token's pass; their FLOPs as in
 :func:`moe_prompt_bound.call_flops`): the rate those calls would run at, beside the Triton rate vLLM PR 13932
-publishes for the same call on H100 (:data:`moe_prompt_bound.PR_13932_TP8`). That last figure is a scale, not an
-attribution: no published kernel time on H200 says where the time goes.
+publishes for the same call on H100 (:data:`moe_prompt_bound.PR_13932_TP8`).
 """
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -71,10 +72,12 @@ def waves_check() -> list[dict]:
              "ttft_std_over_median": round(std / ttft, 3)} for c, ttft, std, dur, e2e in VLLM_07_WAVES]
 
 
-def modelled_prefill_s(prompts: int, kernels: str = KERNELS) -> float:
-    """The step model's prefill-only step of ``prompts`` whole 3,200-token prompts on 8 H200, TP8 (seconds)."""
+def modelled_prefill_s(prompts: int, kernels: str = KERNELS, fused_moe: bool = True) -> float:
+    """The step model's prefill-only step of ``prompts`` whole 3,200-token prompts on 8 H200, TP8 (seconds); with
+    ``fused_moe`` off, the set's routed experts at the GEMMs' rate instead of the Triton call's published times."""
+    ks = KERNEL_SETS[kernels] if fused_moe else replace(KERNEL_SETS[kernels], triton_fused_moe=False)
     rm = RooflineModel(get_model("deepseek-r1"), get_gpu("h200-sxm"), TP, "fp8", "bf16", layout=Layout(tp=TP),
-                       kernels=KERNEL_SETS[kernels])
+                       kernels=ks)
     shape = BatchShape(prefill_tokens=prompts * PROMPT, prefill_seqs=prompts,
                        prefill_attn_pairs=prompts * PROMPT * (PROMPT + 1) / 2, prefill_kv_tokens=prompts * PROMPT)
     return rm.step_time(shape)
@@ -90,17 +93,20 @@ def expert_calls_tflops(unpriced_s_per_token: float) -> float:
 
 
 def wave_rows(kernels: str = KERNELS) -> list[dict]:
-    """Per concurrency: the published and modelled prefill rates of one wave, and what the model leaves out."""
+    """Per concurrency: the published and modelled prefill rates of one wave, the modelled one also with the routed
+    experts at the GEMMs' rate (``..._experts_at_gemm_rate``), and what that model leaves out."""
     out = []
     for c, ttft_ms, _, _, _ in VLLM_07_WAVES:
         tokens = c * PROMPT
-        model_s = modelled_prefill_s(c, kernels)
-        unpriced = (ttft_ms / 1e3 - model_s) / tokens
+        model_s, bare_s = modelled_prefill_s(c, kernels), modelled_prefill_s(c, kernels, fused_moe=False)
+        unpriced = (ttft_ms / 1e3 - bare_s) / tokens
         out.append({"concurrency": c, "tokens_per_step": tokens, "published_ttft_ms": round(ttft_ms, 1),
                     "modelled_prefill_ms": round(model_s * 1e3, 1),
                     "published_tokens_per_s": round(tokens / (ttft_ms / 1e3)),
                     "modelled_tokens_per_s": round(tokens / model_s),
                     "published_over_modelled": round(ttft_ms / 1e3 / model_s, 2),
+                    "modelled_tokens_per_s_experts_at_gemm_rate": round(tokens / bare_s),
+                    "published_over_modelled_experts_at_gemm_rate": round(ttft_ms / 1e3 / bare_s, 2),
                     "unpriced_us_per_token": round(unpriced * 1e6, 2),
                     "expert_calls_tflops_if_all_theirs": round(expert_calls_tflops(unpriced), 1)})
     return out

@@ -1,9 +1,10 @@
 """The routed experts' Triton ``fused_moe`` at prompt sizes: the one published timing of DeepSeek-V3's TP8 shapes
 beside the step model, and what it would mean for the TP8 prompt side of rows 20a-e if it held on H200.
 
-Prints JSON (``python benchmarks/moe_prompt_bound.py``). Nothing here enters the model: the step model prices the
-routed experts of a TP8 DeepSeek layer at the GEMMs' calibrated rate, and this script says why the one published
-timing at a prompt's token count does not replace that rate, and what it bounds.
+Prints JSON (``python benchmarks/moe_prompt_bound.py``). The ``sglang-0.4`` and ``vllm-0.7`` kernel sets now price
+the routed experts of a TP8 DeepSeek layer at this very timing (``sim.perf.fused_moe``); the checks below set the
+table beside the step model *without* it (the sets with ``triton_fused_moe`` off: the routed experts at the GEMMs'
+calibrated rate), and ``prompt_bound`` adds the prompt rate the priced set gives (``priced_tokens_per_s``).
 
 Source (every number as published): vLLM PR 13932, "Add option to use DeepGemm contiguous grouped gemm kernel for
 fused MoE operations" (github.com/vllm-project/vllm/pull/13932, 2025-02-26, the month of rows 20a-e's releases),
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -48,7 +50,7 @@ from deepseek_decode_floor import POINTS, VLLM_07  # noqa: E402
 from validation_rows import ROWS_2026  # noqa: E402
 
 from sim.perf.base import BatchShape  # noqa: E402
-from sim.perf.kernels import KERNEL_SETS  # noqa: E402
+from sim.perf.kernels import KERNEL_SETS, KernelSet  # noqa: E402
 from sim.perf.parallel import Layout  # noqa: E402
 from sim.perf.roofline import RooflineModel, smooth_roofline  # noqa: E402
 from sim.scenario.catalog import get_gpu, get_model  # noqa: E402
@@ -114,7 +116,7 @@ def decode_check() -> dict:
     scale = get_gpu("h100-sxm").hbm_tbps / get_gpu("h200-sxm").hbm_tbps
     step = next(p for p in POINTS if p.engine == VLLM_07 and p.concurrency == 128)
     moe_ms = m.moe_layers * triton_128 * scale / 1e3
-    rm = RooflineModel(m, get_gpu("h200-sxm"), TP, "fp8", "bf16", layout=Layout(tp=TP), kernels=KERNEL_SETS["vllm-0.7"])
+    rm = RooflineModel(m, get_gpu("h200-sxm"), TP, "fp8", "bf16", layout=Layout(tp=TP), kernels=unpriced("vllm-0.7"))
     step_ms = rm.step_time(BatchShape(decode_seqs=128, decode_context_tokens=128 * step.context)) * 1e3
     other_ms = step_ms - m.moe_layers * modelled_call_us(128, "h200-sxm") / 1e3
     served_max_us = (step.median_itl_ms - other_ms) / m.moe_layers * 1e3
@@ -134,10 +136,16 @@ def published_prompt_rate() -> float:
     return a.prompts * a.input_tokens / prompts_s
 
 
-def modelled_prompt_s_per_token(kernels: str = "sglang-0.4") -> float:
-    """The step model's time per prompt token of one ``CHUNK_TOKENS`` chunk of fresh 3,200-token prompts, 8 H200, TP8."""
+def unpriced(kernels: str) -> KernelSet:
+    """The kernel set ``kernels`` with the routed experts at the GEMMs' rate (its Triton ``fused_moe`` pricing off)."""
+    return replace(KERNEL_SETS[kernels], triton_fused_moe=False)
+
+
+def modelled_prompt_s_per_token(kernels: str = "sglang-0.4", priced: bool = False) -> float:
+    """The step model's time per prompt token of one ``CHUNK_TOKENS`` chunk of fresh 3,200-token prompts, 8 H200, TP8,
+    with the routed experts at the GEMMs' rate (``priced``: at the set's Triton ``fused_moe`` times)."""
     rm = RooflineModel(get_model("deepseek-r1"), get_gpu("h200-sxm"), TP, "fp8", "bf16", layout=Layout(tp=TP),
-                       kernels=KERNEL_SETS[kernels])
+                       kernels=KERNEL_SETS[kernels] if priced else unpriced(kernels))
     prompt = 3200
     pairs = CHUNK_TOKENS * (prompt + 1) / 2   # whole prompts' causal pairs, on average over the chunk
     shape = BatchShape(prefill_tokens=CHUNK_TOKENS, prefill_seqs=-(-CHUNK_TOKENS // prompt), prefill_attn_pairs=pairs,
@@ -159,7 +167,8 @@ def prompt_bound() -> dict:
             "published_calls_us_per_token": round(call_s * 1e6, 2), "at_tokens": n,
             "with_published_calls_tokens_per_s": round(1 / (per_token_s + call_s)),
             "with_calls_as_much_faster_as_decode_demands_tokens_per_s": round(1 / (per_token_s + call_s / faster)),
-            "gap_us_per_token": round((1 / published - per_token_s) * 1e6, 2)}
+            "gap_us_per_token": round((1 / published - per_token_s) * 1e6, 2),
+            "priced_tokens_per_s": round(1 / modelled_prompt_s_per_token(priced=True))}
 
 
 def main() -> None:

@@ -43,8 +43,10 @@ def test_published_rate_is_the_wave_over_its_median_ttft():
 
 def test_modelled_prefill_is_the_step_models_step_of_the_whole_wave():
     """The modelled step is the roofline step of N whole 3,200-token prompts (causal pairs 3,200 x 3,201 / 2 each)
-    with the ``vllm-0.7`` set; at least the catalog's compute time of their active FLOPs, and several times shorter
-    than published at every wave size (the ratio is what the section reports)."""
+    with the ``vllm-0.7`` set; at least the catalog's compute time of their active FLOPs, and, with the routed experts
+    at the Triton call's published H100 times scaled to the H200's bandwidth (sim.perf.fused_moe; nothing of these
+    waves enters it), within 15 % of published at every wave size (the ratio is what the section reports; 2.8-3.2
+    with the experts at the GEMMs' rate)."""
     m, g = get_model("deepseek-r1"), get_gpu("h200-sxm")
     rm = RooflineModel(m, g, 8, "fp8", "bf16", layout=Layout(tp=8), kernels=kernel_set("vllm-0.7"))
     shape = BatchShape(prefill_tokens=12800, prefill_seqs=4, prefill_attn_pairs=4 * 3200 * 3201 / 2,
@@ -53,8 +55,10 @@ def test_modelled_prefill_is_the_step_models_step_of_the_whole_wave():
     # a lower bound by hand: 2 x 37 B active parameters per token, over 8 GPUs at 1,979 TFLOPS x 0.691
     assert dpt.modelled_prefill_s(4) > 2 * 37e9 * 12800 / 8 / (1979e12 * 0.691)
     ratios = [r["published_over_modelled"] for r in dpt.wave_rows()]
-    assert all(2.5 < x < 3.5 for x in ratios)
+    assert all(0.85 < x < 1.15 for x in ratios)
     assert max(ratios) / min(ratios) < 1.2          # flat from 12,800 to 102,400 tokens per step: a per-token cost
+    bare = [r["published_over_modelled_experts_at_gemm_rate"] for r in dpt.wave_rows()]
+    assert all(2.5 < x < 3.5 for x in bare) and max(bare) / min(bare) < 1.2
 
 
 def test_expert_calls_rate_if_the_whole_gap_were_theirs():
@@ -62,7 +66,7 @@ def test_expert_calls_rate_if_the_whole_gap_were_theirs():
     token (51.08 µs at a wave of 4), worked by hand; and PR 13932's H100 Triton rate at 1,536 and 2,048 tokens."""
     flops = 58 * 2 * 8 * 3 * 7168 * 256
     row = next(r for r in dpt.wave_rows() if r["concurrency"] == 4)
-    unpriced = 0.9748834405 / 12800 - dpt.modelled_prefill_s(4) / 12800
+    unpriced = 0.9748834405 / 12800 - dpt.modelled_prefill_s(4, fused_moe=False) / 12800
     assert row["unpriced_us_per_token"] == pytest.approx(unpriced * 1e6, abs=0.01)
     assert row["expert_calls_tflops_if_all_theirs"] == pytest.approx(
         flops / (flops / (1979e12 * 0.691) + unpriced) / 1e12, abs=0.06)

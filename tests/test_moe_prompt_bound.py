@@ -73,3 +73,7 @@ def test_prompt_bound_adds_58_calls_at_the_largest_sizes_time_per_token():
     assert b["modelled_tokens_per_s"] > 3 * b["published_tokens_per_s"]
     assert b["with_published_calls_tokens_per_s"] == pytest.approx(b["published_tokens_per_s"], rel=0.10)
     assert b["with_calls_as_much_faster_as_decode_demands_tokens_per_s"] > 1.2 * b["published_tokens_per_s"]
+    # the priced sets (sim.perf.fused_moe): the same calls scaled by the HBM bandwidths 3.35 / 4.8, less the roofline
+    # and routing terms the step model already had for them: between the two, near 1 / (t + 0.698 x the calls)
+    assert b["with_published_calls_tokens_per_s"] < b["priced_tokens_per_s"] < b["modelled_tokens_per_s"]
+    assert b["priced_tokens_per_s"] == pytest.approx(1 / (t + per_token_call_s * 3.35 / 4.8), rel=0.10)

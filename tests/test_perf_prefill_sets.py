@@ -16,8 +16,12 @@ from sim.scenario.perf import parse_perf
 DSR1, H200 = get_model("deepseek-r1"), get_gpu("h200-sxm")
 
 
-def _rm(kernels: str, gpu=H200, model=DSR1, dtype="fp8") -> RooflineModel:
-    return RooflineModel(model, gpu, 8, dtype, "bf16", kernels=kernel_set(kernels))
+def _rm(kernels: str, gpu=H200, model=DSR1, dtype="fp8", fused_moe: bool = False) -> RooflineModel:
+    """The step model with the set ``kernels``; its routed experts' Triton ``fused_moe`` pricing (sim.perf.fused_moe,
+    tested in tests/test_fused_moe.py) off unless ``fused_moe``, so that these tests see the linear GEMMs alone."""
+    return RooflineModel(model, gpu, 8, dtype, "bf16",
+                         kernels=kernel_set(kernels) if fused_moe else dataclasses.replace(kernel_set(kernels),
+                                                                                            triton_fused_moe=False))
 
 
 def _prompts(prior: int) -> BatchShape:
@@ -43,8 +47,9 @@ def test_the_early_sets_are_their_namesakes_plus_the_prompt_terms():
     for early, base in (("sglang-0.4", "trtllm"), ("vllm-0.7", "vllm")):
         ks = KERNEL_SETS[early]
         assert ks.fp8_gemm_flops_fraction == CUTLASS_BLOCK_FP8_FRACTION
-        assert dataclasses.replace(ks, name=base, fp8_gemm_flops_fraction=None, mla_absorbed_prefix_batches=False) \
-            == KERNEL_SETS[base]
+        assert ks.triton_fused_moe and not KERNEL_SETS[base].triton_fused_moe
+        assert dataclasses.replace(ks, name=base, fp8_gemm_flops_fraction=None, mla_absorbed_prefix_batches=False,
+                                   triton_fused_moe=False) == KERNEL_SETS[base]
     assert KERNEL_SETS["sglang-0.4"].mla_absorbed_prefix_batches and not KERNEL_SETS["vllm-0.7"].mla_absorbed_prefix_batches
     for name in ("trtllm", "pytorch", "vllm"):      # the other sets keep the GEMMs' rate and the decompressed prompts
         assert KERNEL_SETS[name].fp8_gemm_flops_fraction is None and not KERNEL_SETS[name].mla_absorbed_prefix_batches
@@ -86,8 +91,10 @@ def test_models_without_fp8_weights_are_untouched():
                          prefill_kv_tokens=4096 + 1000), BatchShape(decode_seqs=16, decode_context_tokens=16 * 1000)]
     for gpu in (a100, H200):
         for s in shapes:
-            assert _rm("sglang-0.4", gpu, llama, "bf16").step_time(s) == _rm("trtllm", gpu, llama, "bf16").step_time(s)
-            assert _rm("vllm-0.7", gpu, llama, "bf16").step_time(s) == _rm("vllm", gpu, llama, "bf16").step_time(s)
+            assert _rm("sglang-0.4", gpu, llama, "bf16", fused_moe=True).step_time(s) \
+                == _rm("trtllm", gpu, llama, "bf16").step_time(s)
+            assert _rm("vllm-0.7", gpu, llama, "bf16", fused_moe=True).step_time(s) \
+                == _rm("vllm", gpu, llama, "bf16").step_time(s)
 
 
 def test_sglang_prompt_batches_with_a_cached_prefix_run_absorbed_mla():

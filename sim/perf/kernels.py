@@ -126,13 +126,12 @@ Five sets, selected by ``perf.kernels`` (docs/performance_model.md, "Kernel sets
     priced 729 inside it too. Each block-fp8 linear GEMM (:func:`block_fp8_linears`) takes its smooth roofline at that
     rate instead of the GEMMs' (and at least the set's floor); the kv_a projection's Triton GEMM is priced at it too, a
     lower bound of its time (replicated at TP8, it is 10 % of these GEMMs' FLOPs per GPU; SGLang's Triton kernel ran
-    268-355 TFLOPS at 4,096 tokens on H200 in SGLang PR 3893, 2025-02-26, and 563-656 on two shapes in PR 5820). The
-    routed experts (Triton ``fused_moe``) keep the GEMMs' rate: no published number at a prompt's token count times them
-    on H200 (vLLM PR 13932 times the whole ``fused_experts`` call on H100 only, most likely with vLLM's default config,
-    and slower than any served step allows: 1.73 ms at 128 tokens, where every expert is hit; 58 such calls, scaled to
-    the H200's bandwidth, take 70 ms, more than vLLM 0.7.4's whole published 65.2 ms decode step at 128 sequences on
-    H200; ``benchmarks/moe_prompt_bound.py`` sets it beside the TP8 prompt side, where it would explain most of the
-    gap, unpriced).
+    268-355 TFLOPS at 4,096 tokens on H200 in SGLang PR 3893, 2025-02-26, and 563-656 on two shapes in PR 5820).
+    Both sets also price the routed experts' Triton ``fused_moe`` (``triton_fused_moe``): for DeepSeek-V3/R1's TP8
+    experts on an H100 or H200 each MoE layer takes the whole call's published H100 time (vLLM PR 13932, the tile the
+    engines' tuned H200 file runs too), scaled to the GPU's HBM bandwidth, where that exceeds the routed experts'
+    roofline and the set's routing terms (:mod:`sim.perf.fused_moe`: the sources, the rule, and its known limit, too
+    slow at decode sizes).
 
     ``sglang-0.4`` also prices SGLang 0.4.3's MLA path for prompt chunks (``mla_absorbed_prefix_batches``):
     ``DeepseekV2AttentionMLA.forward`` (``python/sglang/srt/models/deepseek_v2.py``) ran the decompressed attention
@@ -213,6 +212,7 @@ class KernelSet:
     fp8_linear_floor_s: float = 0.0
     fp8_gemm_flops_fraction: float | None = None   # block-fp8 linear GEMMs' compute rate, of the fp8 peak
     mla_absorbed_prefix_batches: bool = False       # MLA prompt batches with a cached prefix run absorbed
+    triton_fused_moe: bool = False                  # routed experts at the Triton fused_moe's published times
 
 
 TRTLLM_FUSED_TOPK_S = 15e-6
@@ -266,9 +266,9 @@ KERNEL_SETS: dict[str, KernelSet] = {
 }
 KERNEL_SETS["sglang-0.4"] = KernelSet("sglang-0.4", moe_routing_s=TRTLLM_FUSED_TOPK_S,
                                       fp8_gemm_flops_fraction=CUTLASS_BLOCK_FP8_FRACTION,
-                                      mla_absorbed_prefix_batches=True)
+                                      mla_absorbed_prefix_batches=True, triton_fused_moe=True)
 KERNEL_SETS["vllm-0.7"] = replace(KERNEL_SETS["vllm"], name="vllm-0.7",
-                                  fp8_gemm_flops_fraction=CUTLASS_BLOCK_FP8_FRACTION)
+                                  fp8_gemm_flops_fraction=CUTLASS_BLOCK_FP8_FRACTION, triton_fused_moe=True)
 """The kernel sets ``perf.kernels`` names (see module docstring for the sources of each number)."""
 
 

@@ -85,6 +85,7 @@ import numpy as np
 
 from sim.perf.attention import KV_SHARING, AttentionParts, attention_widths
 from sim.perf.base import BatchShape
+from sim.perf.fused_moe import TritonFusedMoe
 from sim.perf.kernels import KERNEL_SETS, KernelSet, block_fp8_linears
 from sim.perf.memory import BYTES_PER_ELEMENT, data_parallel_dense, stage_layers, stage_weights
 from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
@@ -199,8 +200,7 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         self.efficiency = eff
         m = model
         h, L = m.hidden, stage_layers(m, lay.pp)
-        # FLOP/s and byte/s actually reached; attention and element-wise kernels per the kernel set
-        # (sim.perf.kernels; a bandwidth fraction left None is the GEMMs' factor, the same float operations)
+        # FLOP/s and byte/s reached; attention, element-wise kernels per the kernel set (sim.perf.kernels)
         ks = self.kernels = kernels if kernels is not None else KERNEL_SETS["trtllm"]
         self._gemm_peak = gpu.peak_tflops(weight_dtype) * 1e12 * eff.flops_efficiency
         self._bw = gpu.hbm_bytes_per_s * eff.bw_efficiency
@@ -210,13 +210,11 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         self._act_floor_s = ks.elementwise_floor_s * L
         # the attention kernels' rates, floors and KV traffic (sim.perf.attention)
         self._init_attention(gpu, lay, eff, ks, L, kv_dtype, kv_sharing)
-        # MoE routing and finalize kernels, once per MoE layer of the stage in every iteration (the trtllm set:
-        # its fused top-k alone; 0.0 for a dense model, so no bit of a dense step changes)
+        # MoE routing and finalize kernels, once per MoE layer of the stage and iteration (0.0 for a dense model)
         self._routing_s = (ks.moe_routing_s + ks.moe_finalize_s) * round(m.moe_layers * L / m.n_layers)
         # block-fp8 linear GEMMs that pay the kernel set's per-call floor: (calls, FLOPs per token, weight bytes,
         # in/out bytes per token) each; none unless the set has a floor and a model published in fp8 runs in fp8
-        # (tensor-parallel attention only: with data-parallel attention the shapes differ and it stays unpriced)
-        # and their compute rate where the set gives one (fp8_gemm_flops_fraction of the fp8 peak; else the GEMMs')
+        # (tensor-parallel attention only), and their rate where the set gives one (fp8_gemm_flops_fraction)
         self._fp8_floor_s = ks.fp8_linear_floor_s
         self._fp8_peak = self._gemm_peak if ks.fp8_gemm_flops_fraction is None or weight_dtype != "fp8" else \
             gpu.peak_tflops("fp8") * 1e12 * ks.fp8_gemm_flops_fraction
@@ -224,7 +222,11 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
                                 for c, n, k in block_fp8_linears(m, tp, L)) \
             if (ks.fp8_linear_floor_s > 0.0 or ks.fp8_gemm_flops_fraction is not None) and weight_dtype == "fp8" \
             and not (lay.dp_attention and tp > 1) else ()
-        self._fp8_cache: dict[Any, float] = {}
+        self._fp8_cache: dict[Any, float] = {}   # and the routed experts' Triton calls, if timed (sim.perf.fused_moe)
+        self._fused_moe = TritonFusedMoe.for_shape(
+            m, gpu, tp, lay.ep, weight_dtype, layers=round(m.moe_layers * L / m.n_layers), priced_s=ks.moe_routing_s
+            + ks.moe_finalize_s, gemm_flops_per_s=self._gemm_peak, bytes_per_s=self._bw, p=p, roofline=smooth_roofline
+        ) if ks.triton_fused_moe and self._fp8_gemms else None
         # CPU work per iteration (sim.perf.overhead): the catalog's fixed overhead plus batch terms
         self.cpu = replace(cpu or CpuOverhead(), fixed_s=eff.overhead_s)
         # per-GPU coefficients (one pipeline stage: its L layers and the lm head)
@@ -240,8 +242,7 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         self._act_bytes_per_token = 2.0 * L * (10 * h + (io_width + act_w) / tp)
         if lay.dp_attention and m.is_moe:   # each rank's element-wise kernels see its own 1/tp of the tokens
             self._act_bytes_per_token = 2.0 * L * (10 * h + io_width + act_w) / tp
-        # tokens go to the experts quantized to the experts' GEMM input precision (at most bf16): DeepEP's
-        # FP8 dispatch, TensorRT-LLM's FP4 all-gather (blog 3); the expert outputs come back in bf16
+        # tokens go to the experts in their GEMM input precision (at most bf16; DeepEP's FP8 dispatch), back in bf16
         dispatch_bytes = min(2.0, BYTES_PER_ELEMENT[self.expert_dtype]) if m.is_moe else 2.0
         self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L, dispatch_bytes,
                                                                data_parallel_dense(m, lay))
@@ -253,11 +254,10 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
                               / (self._gemm_peak * moe_decode_efficiency)) if moe_decode_efficiency else 0.0
         self._handoff_s_per_token = 2.0 * h * lay.stage_handoff_s_per_byte(gpu.link_bytes_per_s) if lay.pp > 1 else 0.0
         self._decode_cache: dict[int, tuple] = {}
-        # Whether a pure-decode step's attention is bound by its KV bytes at every context x >= 0:
-        # b(x) = (kv_fixed + read * x) / bw against a(x) = flops * x / peak (decode_step), both affine in x
-        # with a(0) = 0 <= b(0). With b's slope above a's by a relative margin of 1e-9 (far above the few
-        # units in the last place of rounding in either), the computed b exceeds the computed a at every
-        # x > 0 (and both are 0.0 at x = 0), so decode_run can skip a and the max without changing a bit.
+        # Whether a pure-decode step's attention is bound by its KV bytes at every context x >= 0: b(x) =
+        # (kv_fixed + read * x) / bw against a(x) = flops * x / peak (decode_step), both affine in x with a(0) = 0 <=
+        # b(0). With b's slope above a's by a relative margin of 1e-9 (far above the few units in the last place of
+        # rounding in either), the computed b exceeds the computed a at every x > 0, so decode_run can skip the max.
         self._decode_memory_bound = (self._decode_kv_read_bytes_per_token >= 0.0 and self._attn_flops_per_pair >= 0.0
                                      and self._attn_peak > 0.0 and self._attn_bw > 0.0
                                      and self._decode_kv_read_bytes_per_token / self._attn_bw
@@ -340,13 +340,13 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
                 linear_s + self._fp8_floor_excess_s(n_tokens) if self._fp8_gemms else linear_s)
 
     def _fp8_floor_excess_s(self, n_tokens: Any) -> float:
-        """What the block-fp8 linear GEMMs' kernel adds to their roofline at ``n_tokens`` tokens: each GEMM takes
-        ``max(floor, its own smooth roofline at the kernel's rate)`` (:attr:`KernelSet.fp8_linear_floor_s`,
-        :attr:`KernelSet.fp8_gemm_flops_fraction`; without a fraction the GEMMs' rate), so the sum over them of
-        that less their roofline at the GEMMs' rate; 0.0 when none pays it."""
+        """What block-fp8 kernels add to their roofline at ``n_tokens`` tokens: each linear GEMM takes ``max(floor, its
+        roofline at the kernel's rate)`` (``KernelSet.fp8_linear_floor_s``, ``fp8_gemm_flops_fraction``) less its
+        roofline at the GEMMs' rate; the routed experts' Triton calls their excess (:mod:`sim.perf.fused_moe`)."""
         extra = self._fp8_cache.get(n_tokens)   # cached per token count: MLA models price every step afresh
         if extra is None:
-            p, floor, extra = self.overlap_exponent, self._fp8_floor_s, 0.0
+            p, floor = self.overlap_exponent, self._fp8_floor_s
+            extra = self._fused_moe.excess_s(n_tokens) if self._fused_moe else 0.0   # the routed experts' calls
             for calls, flops, w_bytes, io_bytes in self._fp8_gemms:
                 mem_s = (w_bytes + io_bytes * n_tokens) / self._bw
                 t = smooth_roofline(flops * n_tokens / self._gemm_peak, mem_s, p)
