@@ -134,15 +134,29 @@ def confirm(aside: Path, fd: int) -> int | None:
     The descriptor, to close
     once the swap is over; None where there is no ``flock`` (closed here: the journal is read as a dead swap's)."""
     os.fsync(fd)
-    os.close(os.open(aside / SYNCED, os.O_WRONLY | os.O_CREAT, 0o644))
-    _fsync(aside, folder=True)
-    _fsync(aside.parent, folder=True)
+    _mark_synced(aside)
     try:
         import fcntl  # noqa: F401
     except ImportError:         # (Windows)
         os.close(fd)
         return None
     return fd
+
+
+def confirm_found(aside: Path) -> None:
+    """:func:`confirm` for a recovery about to finish a swap killed before its journal was confirmed (the journal
+    in ``aside``, its stage just flushed, :func:`synced`): its own moves are then a swap's after a confirmed journal,
+    so that a power cut during them is finished in the next boot, not undone as a swap that moved nothing."""
+    _fsync(aside / JOURNAL)
+    _mark_synced(aside)
+
+
+def _mark_synced(aside: Path) -> None:
+    """Say beside the journal in ``aside``, flushed, that its stage is on disk (:data:`SYNCED`); flush ``aside`` and
+    the folder holding it (the names)."""
+    os.close(os.open(aside / SYNCED, os.O_WRONLY | os.O_CREAT, 0o644))
+    _fsync(aside, folder=True)
+    _fsync(aside.parent, folder=True)
 
 
 def discard(aside: Path, fd: int | None) -> None:

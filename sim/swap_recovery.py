@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim.paths import followed
-from sim.swap_journal import (JOURNAL, MARKS, UNDO, UNDONE, Plan, read_plan,  # noqa: F401 (JOURNAL, UNDO: importable
-                              swap_sibling, synced, whole_now)              # from here)
+from sim.swap_journal import (JOURNAL, MARKS, UNDO, UNDONE, Plan, confirm_found, read_plan,  # noqa: F401 (JOURNAL,
+                              swap_sibling, synced, whole_now)              # UNDO: importable from here)
 
 #: how old a ``.old`` folder with no journal (or an unlocked journal where locks cannot be taken), or a staged
 #: ``.partial`` folder no lock holds, must be to be taken for a dead swap's (one being made, or under way, is
@@ -180,7 +180,8 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None, wait_s: fl
     * a journal whose new result is whole (each staged file where the swap put it, or is yet to, at its size:
       :func:`~sim.swap_journal.whole_now`) and can be trusted (:attr:`~sim.swap_journal.Plan.trusted`: confirmed,
       or written since the machine last started, its page cache holding the stage): the swap is **finished** (a
-      stage not yet confirmed flushed first), the rest of the new result moved in and the old one deleted: the
+      stage not yet confirmed, which must then be whole in the stage itself, flushed and its journal confirmed
+      first, so that a refused move or a power cut during the recovery's own moves finds them recorded), the rest of the new result moved in and the old one deleted: the
       command had written all of its result, and was only placing it;
     * a journal that cannot show the new result whole (one of a fleetsim before this proof, a staged file missing
       or of another size, one not confirmed before the machine restarted: a power cut while the stage was being
@@ -341,12 +342,16 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
     whole = (aside / "old").is_dir() and "old" not in old
     backing = os.path.lexists(aside / UNDO)
     shown = plan.trusted and not plan.undone and not backing
-    intact = shown and whole_now(plan.whole, new, stage, target)
+    # (a journal never confirmed: nothing moved, so the new result is whole in its stage, or not at all: never the
+    # old result's files in the folder, which bear the same names, and may be of the same sizes)
+    intact = shown and whole_now(plan.whole, new, stage, target if plan.on_disk else stage)
     failed = None
     if intact:
         try:
-            if not plan.on_disk and os.path.isdir(stage):    # killed while flushing it: flushed first, then finished
-                synced(stage)
+            if not plan.on_disk:    # killed while flushing it: flushed, and the journal confirmed, before any move
+                synced(stage)       # (a refused move, or a power cut, then finds the moves recorded: put back or
+                confirm_found(aside)    # finished, never taken for a swap that moved nothing)
+                plan = plan._replace(on_disk=True)
             left = _forward(plan, aside, target, whole)
         except OSError as err:      # (a move refused): undone below instead, what had moved in moved back
             failed = err

@@ -1,0 +1,118 @@
+"""Review of round 23's result-folder swap (:func:`sim.atomic.staged_folder`), whose journal is written before the
+stage is flushed: a recovery that finishes a swap whose journal was never confirmed (the command killed while
+flushing its stage) moves the old result aside and the new one in itself, so it must first make the journal what
+the swap would have: confirmed, the stage on disk. Else a move refused on its way, or a power cut during it,
+finds a journal that says nothing moved, and the undo deletes the old files the recovery had set aside: the folder
+half new, half gone. The rule checked is the module's own: old whole or new whole, never a mix."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+from sim.atomic import JOURNAL, finish_swaps
+from sim.errors import InputWarning
+from sim.swap_journal import SYNCED, read_plan, synced, write_journal
+from test_review_ux21 import _recover as recover_killed   # the child recovery killed at its n-th change
+
+OLD = {"summary.json": "old", "cashflow.csv": "old", "figures/a.svg": "old"}
+NEW = {"summary.json": "new", "cashflow.csv": "new!", "figures/a.svg": "new"}
+
+
+def _write(folder: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+
+
+def _contents(target: Path) -> dict[str, str]:
+    return {p.relative_to(target).as_posix(): p.read_text() for p in sorted(target.rglob("*")) if p.is_file()}
+
+
+def _killed_while_flushing(base: Path) -> Path:
+    """What a swap killed while flushing its stage leaves (the journal written, as the swap writes it, and never
+    confirmed; nothing moved): the old result in place, the new one whole in its stage."""
+    target = base / "r"
+    _write(target, OLD)
+    stage, aside = base / ".r.wxyz6789.partial", base / ".r.abcd1234.old"
+    stage.mkdir()
+    aside.mkdir()
+    _write(stage, NEW)
+    os.close(write_journal(aside, stage, sorted(os.listdir(target)), synced(stage, flush=False)))
+    plan = read_plan(aside / JOURNAL, target)
+    assert plan.trusted and not plan.on_disk and plan.this_boot      # finished by the next command, this boot
+    return target
+
+
+def _said(target: Path) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        said = finish_swaps(target)
+    assert [str(w.message) for w in caught if issubclass(w.category, InputWarning)] == said
+    return said
+
+
+def test_a_recovery_of_an_unconfirmed_journal_whose_move_is_refused_puts_the_old_result_back(tmp_path, monkeypatch):
+    """The recovery moves the old entries aside, then the new ones in (sorted: cashflow.csv, figures, ...); the move
+    of figures/ is refused (a permission, a disk error): undone, what had moved in goes back and the old result is
+    put back whole, not deleted with the ``.old`` folder."""
+    target = _killed_while_flushing(tmp_path)
+    real = os.rename
+
+    def rename(a, b):
+        if Path(a).name == "figures" and Path(a).parent.name.endswith(".partial"):
+            raise PermissionError(13, "Permission denied", str(a))
+        return real(a, b)
+
+    monkeypatch.setattr(os, "rename", rename)
+    (said,) = _said(target)
+    monkeypatch.undo()
+    assert "could not be finished (Permission denied)" in said and "undone" in said, said
+    assert _contents(target) == OLD and os.listdir(tmp_path) == ["r"]
+
+
+def _restarted(target: Path) -> None:
+    """The journal beside ``target`` as the next boot of the machine reads it (a power cut)."""
+    for journal in target.parent.glob(".r.*.old/" + JOURNAL):
+        plan = json.loads(journal.read_text())
+        plan["boot"] = "another boot"
+        journal.write_text(json.dumps(plan))
+
+
+def test_a_power_cut_while_a_recovery_finishes_an_unconfirmed_journal_leaves_one_result_whole(tmp_path):
+    """The recovery of a swap killed while flushing its stage is itself cut short at each of its changes, and the
+    machine restarts (the journal then read in another boot): the next command ends with the new result whole
+    (the recovery had confirmed the journal, the stage flushed, before its first move), never a mix of the new
+    files moved in and the old ones deleted with the ``.old`` folder."""
+    whole = recover_killed(_killed_while_flushing(tmp_path / "count"), -1)
+    assert whole.returncode == 0, whole.stderr
+    total = int(whole.stdout.split()[1])
+    assert total >= 6                   # three entries aside, three in, then the journal and its folder deleted
+    for n in range(1, total + 1):
+        target = _killed_while_flushing(tmp_path / f"k{n}")
+        assert recover_killed(target, n).returncode == 9
+        _restarted(target)
+        said = _said(target)
+        assert _contents(target) == NEW, (n, said, _contents(target))
+        if len(os.listdir(target.parent)) > 1:      # killed with nothing but the journal's folder left: said nothing
+            for p in target.parent.iterdir():
+                if p.name != "r":
+                    assert set(os.listdir(p)) <= {SYNCED, "swap.undone", "swap.undo"}, (n, p)
+
+
+@pytest.mark.parametrize("gone", ["summary.json", "figures"])
+def test_an_unconfirmed_journal_whose_staged_file_is_gone_is_undone_not_read_from_the_old_result(tmp_path, gone):
+    """Killed while flushing its stage, nothing moved: a staged entry gone since (deleted by hand) is not looked for
+    in the folder instead, where the old result's of that name has the same size ("old", "new"): the swap is undone,
+    the old result whole, rather than finished over it (a folder of the new cashflow.csv and the old rest) or its
+    old file taken for a moved-in one and deleted with the stage."""
+    target = _killed_while_flushing(tmp_path)
+    (stage,) = tmp_path.glob(".r.*.partial")
+    shutil.rmtree(stage / gone) if (stage / gone).is_dir() else (stage / gone).unlink()
+    (said,) = _said(target)
+    assert "undone" in said and "no longer whole" in said, said
+    assert _contents(target) == OLD and os.listdir(tmp_path) == ["r"]
