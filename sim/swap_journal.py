@@ -42,11 +42,14 @@ def boot_id() -> str | None:
         return None
 
 
-def synced(stage: Path, flush: bool = True) -> dict:
+def synced(stage: Path, flush: bool = True, journal: Path | None = None) -> dict:
     """Flush the staged folder ``stage`` to disk (each file and folder in it, and itself: ``fsync``) and say what it
     holds: ``{"files": {path: size}, "folders": [path]}``, paths relative to it with ``/``; ``flush=False``: only
     say it. A journal holding this proves the stage was whole when the swap began (:func:`whole_now`), a power cut
-    included once the stage was flushed (:func:`confirm`): a file not yet on disk could come back empty after one."""
+    included once the stage was flushed (:func:`confirm`): a file not yet on disk could come back empty after one.
+    ``journal``: the journal listing the stage, touched after each flush, so that where a live swap is told by its
+    journal's age (no locks, and another machine's or no process to ask: :mod:`sim.swap_recovery`) a flush longer
+    than that age is not taken for a dead swap's, its stage deleted under it."""
     files: dict[str, int] = {}
     folders: list[str] = []
     todo = [Path(stage)]
@@ -63,9 +66,23 @@ def synced(stage: Path, flush: bool = True) -> dict:
             files[rel] = st.st_size
             if flush and stat.S_ISREG(st.st_mode):
                 _fsync(p)
+                _touch(journal)
         if flush:
             _fsync(folder, folder=True)     # (its entries' names)
+            _touch(journal)
     return {"files": files, "folders": sorted(folders)}
+
+
+def _touch(path: Path | None) -> None:
+    """Set ``path``'s time to now (the clock the age rule reads); a failure is no error (its age counts from before)."""
+    if path is not None:
+        import time
+
+        now = time.time()
+        try:
+            os.utime(path, (now, now))
+        except OSError:
+            pass
 
 
 #: what ``fsync`` of a folder answers on a file system that cannot sync one (its files were synced): no error

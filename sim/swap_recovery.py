@@ -348,9 +348,12 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
     failed = None
     if intact:
         try:
-            if not plan.on_disk:    # killed while flushing it: flushed, and the journal confirmed, before any move
-                synced(stage)       # (a refused move, or a power cut, then finds the moves recorded: put back or
-                confirm_found(aside)    # finished, never taken for a swap that moved nothing)
+            if not plan.on_disk:
+                # killed while flushing it: flushed, and the journal confirmed, before any move (a refused move, or a
+                # power cut, then finds the moves recorded: put back or finished, never taken for a swap that moved
+                # nothing)
+                synced(stage, journal=journal)
+                confirm_found(aside)
                 plan = plan._replace(on_disk=True)
             left = _forward(plan, aside, target, whole)
         except OSError as err:      # (a move refused): undone below instead, what had moved in moved back

@@ -116,3 +116,47 @@ def test_an_unconfirmed_journal_whose_staged_file_is_gone_is_undone_not_read_fro
     (said,) = _said(target)
     assert "undone" in said and "no longer whole" in said, said
     assert _contents(target) == OLD and os.listdir(tmp_path) == ["r"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names a descriptor's file through /proc")
+def test_without_locks_a_swap_flushing_for_minutes_is_not_taken_for_a_dead_one_by_another_machine(tmp_path,
+                                                                                                   monkeypatch):
+    """On a file system without locks (NFS without its lock service), a command on another machine tells a live
+    swap by its journal's age alone. The journal is written before the stage is flushed, so a flush of 40 s a file
+    made it look dead at the second file: the other machine undid the swap under its feet (the stage deleted while
+    being flushed, the command failing). The swap touches its journal after each file it flushes: each look finds
+    it 40 s old, leaves it, and the new result is swapped in whole."""
+    import socket
+
+    import sim.swap_journal as swap_journal
+    from test_review_ux21 import _no_locks
+
+    target = tmp_path / "r"
+    _write(target, OLD)
+    _no_locks(monkeypatch)
+    real_fsync, said = os.fsync, []
+
+    def elsewhere() -> list[str]:
+        hostname, boot = socket.gethostname, swap_journal.boot_id
+        socket.gethostname, swap_journal.boot_id = (lambda: "elsewhere"), (lambda: "elsewhere's boot")
+        try:
+            return _said(target)
+        finally:
+            socket.gethostname, swap_journal.boot_id = hostname, boot
+
+    def slow_fsync(fd):
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if ".partial" in str(path) and path.is_file():          # a staged file's flush takes 40 s
+            (journal,) = tmp_path.glob(f".r.*.old/{JOURNAL}")
+            then = journal.stat().st_mtime - 40
+            os.utime(journal, (then, then))
+            said.extend(elsewhere())                            # a command on another machine looks meanwhile
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    from sim.atomic import staged_folder
+
+    with staged_folder(target, ("summary.json", "cashflow.csv", "figures/")) as stage:
+        _write(stage, {**NEW, "figures/b.svg": "new"})
+    monkeypatch.undo()
+    assert said == [] and _contents(target) == {**NEW, "figures/b.svg": "new"} and os.listdir(tmp_path) == ["r"]
