@@ -251,6 +251,8 @@ class Plan(NamedTuple):
     drop: list[str]         # the target's files deleted once the new result is in
     on_disk: bool           # the stage was flushed before anything moved (:data:`SYNCED`; an older journal: always)
     this_boot: bool         # written since the machine last started (:func:`boot_id`): a hard kill, not a power cut
+    boot_known: bool = True     # the boot recorded and read here: else (no boot id, macOS) a kill is not told from a
+    #                             power cut, and a journal not confirmed is undone
 
     @property
     def trusted(self) -> bool:
@@ -294,5 +296,7 @@ def read_plan(journal: Path, target: Path) -> Plan | None:
     aside, boot = journal.parent, plan.get("boot")
     undone = plan.get("undone") is True or os.path.lexists(aside / UNDONE)      # (the first: an older recovery's)
     on_disk = plan.get("pending") is not True or os.path.lexists(aside / SYNCED)
-    this_boot = isinstance(boot, str) and boot == boot_id()
-    return Plan(target.parent / stage, old, new, undone, _listing(plan.get("whole")), drop, on_disk, this_boot)
+    now = boot_id()
+    this_boot = isinstance(boot, str) and boot == now
+    return Plan(target.parent / stage, old, new, undone, _listing(plan.get("whole")), drop, on_disk, this_boot,
+                isinstance(boot, str) and now is not None)

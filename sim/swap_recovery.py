@@ -412,8 +412,11 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
         why = "while its own process was undoing it after an error"
     elif shown:
         why = "and its new result is no longer whole (a staged file missing or of another size than written)"
-    elif plan.whole is not None and not plan.undone and not plan.trusted:
+    elif plan.whole is not None and not plan.undone and not plan.trusted and plan.boot_known:
         why = "while its new result was being flushed to disk, and the machine has restarted since (a power cut)"
+    elif plan.whole is not None and not plan.undone and not plan.trusted:
+        why = ("while its new result was being flushed to disk, and this system does not say when it last started "
+               "(no boot id), so a kill is not told from a power cut that may have lost what was not yet on disk")
     else:
         why = "before the new result was whole in place"
     say(f"{name}: a result swapped into this folder was cut short (the command was killed) {why}: undone, the "

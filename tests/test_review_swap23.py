@@ -160,3 +160,24 @@ def test_without_locks_a_swap_flushing_for_minutes_is_not_taken_for_a_dead_one_b
         _write(stage, {**NEW, "figures/b.svg": "new"})
     monkeypatch.undo()
     assert said == [] and _contents(target) == {**NEW, "figures/b.svg": "new"} and os.listdir(tmp_path) == ["r"]
+
+
+def test_where_the_boot_cannot_be_read_a_kill_while_flushing_is_undone_and_said_as_such(tmp_path, monkeypatch):
+    """No boot id (macOS, a sandbox without /proc): a journal not yet confirmed cannot be told from one a power cut
+    left, so its swap, which had moved nothing, is undone, the old result whole; and the line says why, not that
+    the machine restarted (it may not have)."""
+    import sim.swap_journal as swap_journal
+
+    monkeypatch.setattr(swap_journal, "boot_id", lambda: None)
+    target = tmp_path / "r"
+    _write(target, OLD)
+    stage, aside = tmp_path / ".r.wxyz6789.partial", tmp_path / ".r.abcd1234.old"
+    stage.mkdir()
+    aside.mkdir()
+    _write(stage, NEW)
+    os.close(write_journal(aside, stage, sorted(os.listdir(target)), synced(stage, flush=False)))
+    plan = read_plan(aside / JOURNAL, target)
+    assert not plan.trusted and not plan.boot_known
+    (said,) = _said(target)
+    assert "undone" in said and "no boot id" in said and "restarted since" not in said, said
+    assert _contents(target) == OLD and os.listdir(tmp_path) == ["r"]
