@@ -181,3 +181,32 @@ def test_where_the_boot_cannot_be_read_a_kill_while_flushing_is_undone_and_said_
     (said,) = _said(target)
     assert "undone" in said and "no boot id" in said and "restarted since" not in said, said
     assert _contents(target) == OLD and os.listdir(tmp_path) == ["r"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names a descriptor's file through /proc")
+def test_a_command_looking_at_the_folder_while_the_swap_flushes_its_stage_leaves_it_alone(tmp_path, monkeypatch):
+    """The journal is written before the stage is flushed, and on this machine in this boot a journal not yet
+    confirmed is finished by the next command: one looking while the swap is still flushing must find the journal
+    locked (taken before its first byte is written, held until the swap is over) and leave it, however old it
+    looks, rather than move the old result aside and the stage in under the live swap."""
+    from sim.atomic import staged_folder
+
+    target = tmp_path / "r"
+    _write(target, OLD)
+    real_fsync, said, looks = os.fsync, [], []
+
+    def looking_fsync(fd):
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if ".partial" in str(path):
+            (journal,) = tmp_path.glob(f".r.*.old/{JOURNAL}")
+            os.utime(journal, (0, 0))                   # looks an hour old: the lock alone tells
+            said.extend(_said(target))
+            looks.append(path)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", looking_fsync)
+    with staged_folder(target, ("summary.json", "cashflow.csv", "figures/")) as stage:
+        _write(stage, NEW)
+    monkeypatch.undo()
+    assert len(looks) == 5          # three files and two folders flushed, a look before each
+    assert said == [] and _contents(target) == NEW and os.listdir(tmp_path) == ["r"]
