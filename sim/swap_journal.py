@@ -92,8 +92,14 @@ _NO_FOLDER_SYNC = frozenset({errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOP
 def _fsync(path: Path, folder: bool = False) -> None:
     """Flush ``path`` to disk. An error is raised (the swap then fails, the old result left as it was): a file
     the disk did not take (``ENOSPC``, ``EIO``: its bytes may never reach it) is no part of a whole result, and
-    the journal would say it was; only a folder on a file system that cannot sync one is let through."""
-    fd = os.open(path, os.O_RDONLY)
+    the journal would say it was; only a folder on a file system that cannot sync one is let through, and one this
+    process may not open (a folder it may write into but not list: flushed by the file system in its own time)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except PermissionError:
+        if folder:
+            return
+        raise
     try:
         os.fsync(fd)
     except OSError as err:

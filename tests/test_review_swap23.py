@@ -210,3 +210,27 @@ def test_a_command_looking_at_the_folder_while_the_swap_flushes_its_stage_leaves
     monkeypatch.undo()
     assert len(looks) == 5          # three files and two folders flushed, a look before each
     assert said == [] and _contents(target) == NEW and os.listdir(tmp_path) == ["r"]
+
+
+def test_a_swap_in_a_folder_it_may_write_but_not_list_is_not_failed_by_flushing_that_folder(tmp_path, monkeypatch):
+    """A results folder the user may write into but not list (a drop box, mode ``0333``; or a sandbox refusing it):
+    the swap flushes the folder holding its ``.old`` folder, which cannot be opened to flush. It did not fail
+    before that flush was added; it must not fail now (the folder's own names are flushed by its file system's
+    journal in order, as for a folder the file system cannot flush), and the new result goes in whole. (Made by
+    refusing that one ``open``: a test run as root may open any folder.)"""
+    from sim.atomic import staged_folder
+
+    target = tmp_path / "r"
+    _write(target, OLD)
+    real_open = os.open
+
+    def refusing(path, flags, *a, **k):
+        if os.fspath(path) == os.fspath(tmp_path) and not flags & (os.O_WRONLY | os.O_RDWR):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *a, **k)
+
+    monkeypatch.setattr(os, "open", refusing)
+    with staged_folder(target, ("summary.json", "cashflow.csv", "figures/")) as stage:
+        _write(stage, NEW)
+    monkeypatch.undo()
+    assert _contents(target) == NEW and os.listdir(tmp_path) == ["r"]
