@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim.paths import followed
-from sim.swap_journal import (JOURNAL, MARKS, UNDO, UNDONE, Plan, confirm_found, read_plan,  # noqa: F401 (JOURNAL,
-                              swap_sibling, synced, whole_now)              # UNDO: importable from here)
+from sim.swap_journal import (JOURNAL, MARKS, UNDO, UNDONE, Plan, boot_id, confirm_found,  # noqa: F401 (JOURNAL,
+                              read_plan, swap_sibling, synced, whole_now)   # UNDO: importable from here)
 
 #: how old a ``.old`` folder with no journal (or an unlocked journal where locks cannot be taken), or a staged
 #: ``.partial`` folder no lock holds, must be to be taken for a dead swap's (one being made, or under way, is
@@ -139,8 +139,10 @@ def _claim(journal: Path) -> tuple[bool, int | None]:
 
 def _process_alive(journal: Path) -> bool | None:
     """Whether the process a journal names (``pid`` on ``host``) still runs, where it is this machine's (POSIX);
-    None where that cannot be told (another machine's, or an older journal without them). A process id reused
-    since reads alive: the leftover waits, never undone under a live swap."""
+    None where that cannot be told (another machine's, or an older journal without them), and where the journal
+    names another boot than this one (:func:`~sim.swap_journal.boot_id`: its process ended with a restart, its id
+    may be any process's now; or a machine of the same name): then its age tells. A process id reused within one
+    boot reads alive: the leftover waits, never undone under a live swap."""
     import socket
 
     try:
@@ -149,6 +151,9 @@ def _process_alive(journal: Path) -> bool | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or host != socket.gethostname():
+        return None
+    boot, now = plan.get("boot"), boot_id()
+    if isinstance(boot, str) and now is not None and boot != now:
         return None
     try:
         os.kill(pid, 0)         # (POSIX only: the no-fcntl branch above never comes here)

@@ -234,3 +234,32 @@ def test_a_swap_in_a_folder_it_may_write_but_not_list_is_not_failed_by_flushing_
         _write(stage, NEW)
     monkeypatch.undo()
     assert _contents(target) == NEW and os.listdir(tmp_path) == ["r"]
+
+
+def test_without_locks_a_journal_of_an_earlier_boot_is_not_kept_alive_by_a_process_id_reused_since(tmp_path,
+                                                                                                   monkeypatch):
+    """On a file system without locks a journal naming a process of this machine is live while that process runs.
+    After a restart (a power cut) the id it names may be any process's (here this test's own): the swap, killed
+    between its two renames (the result folder gone, the old result aside), waited as long as that process ran,
+    the folder missing its result. A journal of another boot is told by its age instead: an hour old, dead, and
+    recovered (undone: this journal, as an earlier fleetsim wrote it, does not list its stage); the same journal of
+    this boot is still left alone."""
+    import socket
+
+    from sim.swap_journal import boot_id
+    from test_review_ux21 import _leftover_between_renames, _no_locks
+
+    if boot_id() is None:
+        pytest.skip("no boot id here")
+    for boot, acted in ((boot_id(), False), ("an earlier boot", True)):
+        target = _leftover_between_renames(tmp_path / boot[:2], notes=False)
+        (aside,) = target.parent.glob(".r.*.old")
+        plan = json.loads((aside / JOURNAL).read_text())
+        (aside / JOURNAL).write_text(json.dumps({**plan, "pid": os.getpid(), "host": socket.gethostname(),
+                                                 "boot": boot}))
+        os.utime(aside / JOURNAL, (0, 0))           # an hour old
+        with monkeypatch.context() as m:
+            _no_locks(m)
+            said = _said(target)
+        assert len(said) == acted and (not acted or "undone" in said[0]), (boot, said)
+        assert target.exists() == acted and aside.exists() != acted, boot
