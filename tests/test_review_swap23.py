@@ -83,9 +83,11 @@ def _restarted(target: Path) -> None:
         journal.write_text(json.dumps(plan))
 
 
-def test_a_power_cut_while_a_recovery_finishes_an_unconfirmed_journal_leaves_one_result_whole(tmp_path):
+@pytest.mark.parametrize("restart", [True, False], ids=["power-cut", "kill"])
+def test_a_power_cut_while_a_recovery_finishes_an_unconfirmed_journal_leaves_one_result_whole(tmp_path, restart):
     """The recovery of a swap killed while flushing its stage is itself cut short at each of its changes, and the
-    machine restarts (the journal then read in another boot): the next command ends with the new result whole
+    machine restarts (the journal then read in another boot; or not: a kill alone): the next command ends with the
+    new result whole
     (the recovery had confirmed the journal, the stage flushed, before its first move), never a mix of the new
     files moved in and the old ones deleted with the ``.old`` folder."""
     whole = recover_killed(_killed_while_flushing(tmp_path / "count"), -1)
@@ -95,7 +97,8 @@ def test_a_power_cut_while_a_recovery_finishes_an_unconfirmed_journal_leaves_one
     for n in range(1, total + 1):
         target = _killed_while_flushing(tmp_path / f"k{n}")
         assert recover_killed(target, n).returncode == 9
-        _restarted(target)
+        if restart:
+            _restarted(target)
         said = _said(target)
         assert _contents(target) == NEW, (n, said, _contents(target))
         if len(os.listdir(target.parent)) > 1:      # killed with nothing but the journal's folder left: said nothing
