@@ -120,10 +120,10 @@ def _wait_unheld(journal: Path, wait_s: float) -> None:
 def _claim(journal: Path) -> tuple[bool, int | None]:
     """Whether a process still holds the swap of ``journal`` (its lock is taken: a swap under way, or another
     command recovering it), and if not, a descriptor holding its lock for this recovery (None where locks cannot
-    be taken), to close once done. On a file system without locks, a journal naming a process of this machine is
-    live while that process runs (:func:`_process_alive`: no clock involved); otherwise (Windows, another
-    machine's journal) one younger than :data:`NO_JOURNAL_AGE_S` is taken for a live swap's (a swap is a few
-    renames). That last rule reads the clock: stepped back, a dead swap waits longer; stepped forward by more
+    be taken), to close once done. On a file system without locks, a journal naming a process of this machine in
+    this boot is live while that process runs (:func:`_process_alive`: no clock involved); otherwise (Windows,
+    another machine's journal, an earlier boot's) one younger than :data:`NO_JOURNAL_AGE_S` is taken for a live
+    swap's (a swap is a few renames, and its flush touches the journal after each file). That last rule reads the clock: stepped back, a dead swap waits longer; stepped forward by more
     than a minute during a swap (or a file server's clock that far ahead), a live swap would be taken for
     dead."""
     fd = _lock(journal)
