@@ -232,7 +232,7 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
         remove_aside(aside)
         raise
     try:
-        synced(stage)
+        synced(stage, journal=aside / JOURNAL)     # (its age, where that tells a live swap, counted from now)
         journal = confirm(aside, journal)
     except BaseException:       # (a disk refusing the stage or the journal: the journal deleted, still locked)
         discard(aside, journal)

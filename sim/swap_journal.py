@@ -42,11 +42,14 @@ def boot_id() -> str | None:
         return None
 
 
-def synced(stage: Path, flush: bool = True) -> dict:
+def synced(stage: Path, flush: bool = True, journal: Path | None = None) -> dict:
     """Flush the staged folder ``stage`` to disk (each file and folder in it, and itself: ``fsync``) and say what it
     holds: ``{"files": {path: size}, "folders": [path]}``, paths relative to it with ``/``; ``flush=False``: only
     say it. A journal holding this proves the stage was whole when the swap began (:func:`whole_now`), a power cut
-    included once the stage was flushed (:func:`confirm`): a file not yet on disk could come back empty after one."""
+    included once the stage was flushed (:func:`confirm`): a file not yet on disk could come back empty after one.
+    ``journal``: the journal listing the stage, touched after each flush, so that where a live swap is told by its
+    journal's age (no locks, and another machine's or no process to ask: :mod:`sim.swap_recovery`) a flush longer
+    than that age is not taken for a dead swap's, its stage deleted under it."""
     files: dict[str, int] = {}
     folders: list[str] = []
     todo = [Path(stage)]
@@ -63,9 +66,23 @@ def synced(stage: Path, flush: bool = True) -> dict:
             files[rel] = st.st_size
             if flush and stat.S_ISREG(st.st_mode):
                 _fsync(p)
+                _touch(journal)
         if flush:
             _fsync(folder, folder=True)     # (its entries' names)
+            _touch(journal)
     return {"files": files, "folders": sorted(folders)}
+
+
+def _touch(path: Path | None) -> None:
+    """Set ``path``'s time to now (the clock the age rule reads); a failure is no error (its age counts from before)."""
+    if path is not None:
+        import time
+
+        now = time.time()
+        try:
+            os.utime(path, (now, now))
+        except OSError:
+            pass
 
 
 #: what ``fsync`` of a folder answers on a file system that cannot sync one (its files were synced): no error
@@ -75,8 +92,14 @@ _NO_FOLDER_SYNC = frozenset({errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOP
 def _fsync(path: Path, folder: bool = False) -> None:
     """Flush ``path`` to disk. An error is raised (the swap then fails, the old result left as it was): a file
     the disk did not take (``ENOSPC``, ``EIO``: its bytes may never reach it) is no part of a whole result, and
-    the journal would say it was; only a folder on a file system that cannot sync one is let through."""
-    fd = os.open(path, os.O_RDONLY)
+    the journal would say it was; only a folder on a file system that cannot sync one is let through, and one this
+    process may not open (a folder it may write into but not list: flushed by the file system in its own time)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except PermissionError:
+        if folder:
+            return
+        raise
     try:
         os.fsync(fd)
     except OSError as err:
@@ -134,15 +157,29 @@ def confirm(aside: Path, fd: int) -> int | None:
     The descriptor, to close
     once the swap is over; None where there is no ``flock`` (closed here: the journal is read as a dead swap's)."""
     os.fsync(fd)
-    os.close(os.open(aside / SYNCED, os.O_WRONLY | os.O_CREAT, 0o644))
-    _fsync(aside, folder=True)
-    _fsync(aside.parent, folder=True)
+    _mark_synced(aside)
     try:
         import fcntl  # noqa: F401
     except ImportError:         # (Windows)
         os.close(fd)
         return None
     return fd
+
+
+def confirm_found(aside: Path) -> None:
+    """:func:`confirm` for a recovery about to finish a swap killed before its journal was confirmed (the journal
+    in ``aside``, its stage just flushed, :func:`synced`): its own moves are then a swap's after a confirmed journal,
+    so that a power cut during them is finished in the next boot, not undone as a swap that moved nothing."""
+    _fsync(aside / JOURNAL)
+    _mark_synced(aside)
+
+
+def _mark_synced(aside: Path) -> None:
+    """Say beside the journal in ``aside``, flushed, that its stage is on disk (:data:`SYNCED`); flush ``aside`` and
+    the folder holding it (the names)."""
+    os.close(os.open(aside / SYNCED, os.O_WRONLY | os.O_CREAT, 0o644))
+    _fsync(aside, folder=True)
+    _fsync(aside.parent, folder=True)
 
 
 def discard(aside: Path, fd: int | None) -> None:
@@ -220,6 +257,8 @@ class Plan(NamedTuple):
     drop: list[str]         # the target's files deleted once the new result is in
     on_disk: bool           # the stage was flushed before anything moved (:data:`SYNCED`; an older journal: always)
     this_boot: bool         # written since the machine last started (:func:`boot_id`): a hard kill, not a power cut
+    boot_known: bool = True     # the boot recorded and read here: else (no boot id, macOS) a kill is not told from a
+    #                             power cut, and a journal not confirmed is undone
 
     @property
     def trusted(self) -> bool:
@@ -263,5 +302,7 @@ def read_plan(journal: Path, target: Path) -> Plan | None:
     aside, boot = journal.parent, plan.get("boot")
     undone = plan.get("undone") is True or os.path.lexists(aside / UNDONE)      # (the first: an older recovery's)
     on_disk = plan.get("pending") is not True or os.path.lexists(aside / SYNCED)
-    this_boot = isinstance(boot, str) and boot == boot_id()
-    return Plan(target.parent / stage, old, new, undone, _listing(plan.get("whole")), drop, on_disk, this_boot)
+    now = boot_id()
+    this_boot = isinstance(boot, str) and boot == now
+    return Plan(target.parent / stage, old, new, undone, _listing(plan.get("whole")), drop, on_disk, this_boot,
+                isinstance(boot, str) and now is not None)

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim.paths import followed
-from sim.swap_journal import (JOURNAL, MARKS, UNDO, UNDONE, Plan, read_plan,  # noqa: F401 (JOURNAL, UNDO: importable
-                              swap_sibling, synced, whole_now)              # from here)
+from sim.swap_journal import (JOURNAL, MARKS, UNDO, UNDONE, Plan, boot_id, confirm_found,  # noqa: F401 (JOURNAL,
+                              read_plan, swap_sibling, synced, whole_now)   # UNDO: importable from here)
 
 #: how old a ``.old`` folder with no journal (or an unlocked journal where locks cannot be taken), or a staged
 #: ``.partial`` folder no lock holds, must be to be taken for a dead swap's (one being made, or under way, is
@@ -120,10 +120,10 @@ def _wait_unheld(journal: Path, wait_s: float) -> None:
 def _claim(journal: Path) -> tuple[bool, int | None]:
     """Whether a process still holds the swap of ``journal`` (its lock is taken: a swap under way, or another
     command recovering it), and if not, a descriptor holding its lock for this recovery (None where locks cannot
-    be taken), to close once done. On a file system without locks, a journal naming a process of this machine is
-    live while that process runs (:func:`_process_alive`: no clock involved); otherwise (Windows, another
-    machine's journal) one younger than :data:`NO_JOURNAL_AGE_S` is taken for a live swap's (a swap is a few
-    renames). That last rule reads the clock: stepped back, a dead swap waits longer; stepped forward by more
+    be taken), to close once done. On a file system without locks, a journal naming a process of this machine in
+    this boot is live while that process runs (:func:`_process_alive`: no clock involved); otherwise (Windows,
+    another machine's journal, an earlier boot's) one younger than :data:`NO_JOURNAL_AGE_S` is taken for a live
+    swap's (a swap is a few renames, and its flush touches the journal after each file). That last rule reads the clock: stepped back, a dead swap waits longer; stepped forward by more
     than a minute during a swap (or a file server's clock that far ahead), a live swap would be taken for
     dead."""
     fd = _lock(journal)
@@ -139,8 +139,10 @@ def _claim(journal: Path) -> tuple[bool, int | None]:
 
 def _process_alive(journal: Path) -> bool | None:
     """Whether the process a journal names (``pid`` on ``host``) still runs, where it is this machine's (POSIX);
-    None where that cannot be told (another machine's, or an older journal without them). A process id reused
-    since reads alive: the leftover waits, never undone under a live swap."""
+    None where that cannot be told (another machine's, or an older journal without them), and where the journal
+    names another boot than this one (:func:`~sim.swap_journal.boot_id`: its process ended with a restart, its id
+    may be any process's now; or a machine of the same name): then its age tells. A process id reused within one
+    boot reads alive: the leftover waits, never undone under a live swap."""
     import socket
 
     try:
@@ -149,6 +151,9 @@ def _process_alive(journal: Path) -> bool | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or host != socket.gethostname():
+        return None
+    boot, now = plan.get("boot"), boot_id()
+    if isinstance(boot, str) and now is not None and boot != now:
         return None
     try:
         os.kill(pid, 0)         # (POSIX only: the no-fcntl branch above never comes here)
@@ -180,7 +185,8 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None, wait_s: fl
     * a journal whose new result is whole (each staged file where the swap put it, or is yet to, at its size:
       :func:`~sim.swap_journal.whole_now`) and can be trusted (:attr:`~sim.swap_journal.Plan.trusted`: confirmed,
       or written since the machine last started, its page cache holding the stage): the swap is **finished** (a
-      stage not yet confirmed flushed first), the rest of the new result moved in and the old one deleted: the
+      stage not yet confirmed, which must then be whole in the stage itself, flushed and its journal confirmed
+      first, so that a refused move or a power cut during the recovery's own moves finds them recorded), the rest of the new result moved in and the old one deleted: the
       command had written all of its result, and was only placing it;
     * a journal that cannot show the new result whole (one of a fleetsim before this proof, a staged file missing
       or of another size, one not confirmed before the machine restarted: a power cut while the stage was being
@@ -341,12 +347,19 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
     whole = (aside / "old").is_dir() and "old" not in old
     backing = os.path.lexists(aside / UNDO)
     shown = plan.trusted and not plan.undone and not backing
-    intact = shown and whole_now(plan.whole, new, stage, target)
+    # (a journal never confirmed: nothing moved, so the new result is whole in its stage, or not at all: never the
+    # old result's files in the folder, which bear the same names, and may be of the same sizes)
+    intact = shown and whole_now(plan.whole, new, stage, target if plan.on_disk else stage)
     failed = None
     if intact:
         try:
-            if not plan.on_disk and os.path.isdir(stage):    # killed while flushing it: flushed first, then finished
-                synced(stage)
+            if not plan.on_disk:
+                # killed while flushing it: flushed, and the journal confirmed, before any move (a refused move, or a
+                # power cut, then finds the moves recorded: put back or finished, never taken for a swap that moved
+                # nothing)
+                synced(stage, journal=journal)
+                confirm_found(aside)
+                plan = plan._replace(on_disk=True)
             left = _forward(plan, aside, target, whole)
         except OSError as err:      # (a move refused): undone below instead, what had moved in moved back
             failed = err
@@ -404,8 +417,11 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
         why = "while its own process was undoing it after an error"
     elif shown:
         why = "and its new result is no longer whole (a staged file missing or of another size than written)"
-    elif plan.whole is not None and not plan.undone and not plan.trusted:
+    elif plan.whole is not None and not plan.undone and not plan.trusted and plan.boot_known:
         why = "while its new result was being flushed to disk, and the machine has restarted since (a power cut)"
+    elif plan.whole is not None and not plan.undone and not plan.trusted:
+        why = ("while its new result was being flushed to disk, and this system does not say when it last started "
+               "(no boot id), so a kill is not told from a power cut that may have lost what was not yet on disk")
     else:
         why = "before the new result was whole in place"
     say(f"{name}: a result swapped into this folder was cut short (the command was killed) {why}: undone, the "
