@@ -46,7 +46,7 @@ import pytest
 from scipy import stats as sps
 
 from theory_round18_pool import LONG_CONTEXT_MODEL, both_engines_write_the_same_requests, ci99
-from theory_round19_pool import in_system, run_seeds
+from theory_round19_pool import in_system, run_seeds, stationary
 
 DELTA = 0.01
 RHO = 0.5
@@ -81,9 +81,7 @@ def iteration_chain_mean_t(lam: float, p: float, nmax: int = 300) -> float:
     for n in range(1, nmax + 1):
         row = np.convolve(sps.binom.pmf(k, n, 1.0 - p), sps.poisson.pmf(k, lam * DELTA * n))[:nmax + 1]
         P[n] = row / row.sum()
-    w, v = np.linalg.eig(P.T)
-    pi = np.real(v[:, np.argmin(abs(w - 1.0))])
-    pi /= pi.sum()
+    pi = stationary(P)
     assert pi[-20:].sum() < 1e-12                   # the cut-off holds no mass
     length = k * DELTA                              # an iteration of n sequences lasts n δ
     area = np.dot(pi, k * length + lam * length ** 2 / 2.0)   # in the batch, plus arrivals waiting
