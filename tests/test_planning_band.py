@@ -232,17 +232,29 @@ def _tables(folder: Path, names) -> dict:
 
 
 def test_same_seed_same_bytes_and_every_executor_agrees(tmp_path, capsys):
-    pytest.importorskip("distributed")
+    distributed = pytest.importorskip("distributed")
     path = _mmc(tmp_path)
     got = {}
-    for ex in ("serial", "local", "dask", "serial"):
+
+    def plan_and_saturation(ex: str, how: list[str]) -> None:
         out = tmp_path / f"{ex}-{len(got)}"
-        assert main(["plan", str(path), *PLAN, "--seeds", "2", "--executor", ex, "--workers", "2",
+        assert main(["plan", str(path), *PLAN, "--seeds", "2", "--executor", ex, *how,
                      "--capacity-band", "--no-figures", "--out", str(out / "plan")]) == 0
-        assert main(["saturation", str(path), "--quiet", "--seeds", "2", "--executor", ex, "--workers", "2",
+        assert main(["saturation", str(path), "--quiet", "--seeds", "2", "--executor", ex, *how,
                      "--capacity-band", "--set", "slo.ttft_s=10", "--out", str(out / "sat")]) == 0
         got[f"{ex}-{len(got)}"] = {**_tables(out / "plan", ("plan.json", "plan.csv")),
                                    **_tables(out / "sat", ("saturation.json", "saturation.csv"))}
+
+    for ex in ("serial", "local", "dask", "serial"):
+        if ex != "dask":
+            plan_and_saturation(ex, ["--workers", "2"])
+            continue
+        # both commands on one cluster, the one the executor starts without --scheduler (two single-threaded
+        # worker processes), reached by --scheduler: one cluster start where each command made its own (~2.3 CPU
+        # s); the executor starting its own LocalCluster is test_planning_sweep's dask test
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster:
+            plan_and_saturation(ex, ["--scheduler", cluster.scheduler_address])
     first = next(iter(got.values()))
     for name, tables in got.items():
         assert tables == first, name

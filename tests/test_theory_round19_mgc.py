@@ -32,6 +32,7 @@ from scipy import stats as sps
 
 from test_theory_round18_mdc import mdc_law, mdc_mean_wait
 from theory_round18_pool import LONG_CONTEXT_MODEL, both_engines_write_the_same_requests, ci99, sweep_rows
+from theory_round19_pool import stationary
 
 DELTA = 0.01
 C = 4
@@ -64,9 +65,7 @@ def iteration_chain(lam: float, nmax: int = 400) -> tuple[float, float]:
         left[n - s:n + 1] = sps.binom.pmf(np.arange(s, -1, -1), s, P)   # n - j left after j finish
         row = np.convolve(left, arrivals)[:nmax + 1]
         T[n] = row / row.sum()
-    w, v = np.linalg.eig(T.T)
-    pi = np.real(v[:, np.argmin(abs(w - 1.0))])
-    pi /= pi.sum()
+    pi = stationary(T)
     assert pi[-20:].sum() < 1e-12
     area = np.dot(pi[1:], k[1:] * DELTA + lam * DELTA * DELTA / 2.0)
     time = pi[0] / lam + (1.0 - pi[0]) * DELTA

@@ -9,7 +9,8 @@
 >>> bool((chunk.arrival_s < 60).all()), int(chunk.output_tokens[0])
 (True, 250)
 
-Modules: :mod:`~sim.workload.arrivals` (processes), :mod:`~sim.workload.lengths` (token-length
+Modules: :mod:`~sim.workload.arrivals` (processes), :mod:`~sim.workload.growth` (demand growth),
+:mod:`~sim.workload.trace_replay` (replaying a trace's times), :mod:`~sim.workload.lengths` (token-length
 distributions), :mod:`~sim.workload.traces` (trace files), :mod:`~sim.workload.classes`
 (tenants), :mod:`~sim.workload.validation` and :mod:`~sim.workload.generator` (putting it together).
 The schema lives in :mod:`sim.scenario.workload`.

@@ -30,7 +30,7 @@ Processes (rates in requests/s; ``g(t)`` is the growth factor, 1 without ``growt
 * ``piecewise {times, rates}``: Poisson with ``rates[i]`` on ``[times[i], times[i+1])``, the last
   rate thereafter; with growth, thinned exactly like ``diurnal``.
 * ``trace {path, format, time_scale, rate_scale, loop}``: replays a file's times, see
-  :func:`trace_blocks`.
+  :func:`sim.workload.trace_replay.trace_blocks`.
 * ``burst {count, at}`` (or ``offline``): ``count`` arrivals at time ``at`` (0 by default), none if
   ``at >= horizon``; growth does not apply.
 * ``closed {concurrency, think_time_s, think}``: clients whose send times the run decides
@@ -44,7 +44,8 @@ renewal process runs in operational time ``s`` and arrives at ``t = G^{-1}(s)`` 
 ``G(t) = integral_0^t g(u) du = T (g(t) - 1) / ln(1 + m)``, so the rate at ``t`` is ``rate * g(t)``
 and, for Poisson, the result is exactly the non-homogeneous Poisson process with that rate. For
 traces, ``g(t)`` multiplies the expected number of copies of each request (see
-:func:`trace_blocks`).
+:func:`sim.workload.trace_replay.trace_blocks`). ``g``, ``G`` and ``G^{-1}``: :mod:`sim.workload.growth`;
+the blocks all of them yield: :mod:`sim.workload.arrival_block`.
 """
 from __future__ import annotations
 
@@ -56,7 +57,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.scenario.workload import (
-    MAX_ARRIVAL_RATE,
     ArrivalProcess,
     BurstArrival,
     ClosedArrival,
@@ -68,26 +68,11 @@ from sim.scenario.workload import (
     PoissonArrival,
     TraceArrival,
 )
+from sim.workload.arrival_block import BLOCK, ArrivalBlock
+from sim.workload.growth import MONTH_S, growth_factor, growth_integral, growth_inverse
+from sim.workload.trace_replay import trace_blocks, trace_rate_problem, trace_requests_expected
 
-MONTH_S = 30.4375 * 86400.0
-"""Seconds in an average Gregorian month (365.25 days / 12), the unit of ``growth.monthly``."""
 DAY_S = 86400.0
-BLOCK = 65536
-"""Internal block size (draws per numpy call); fixed so that results do not depend on chunking."""
-
-
-@dataclass(frozen=True)
-class ArrivalBlock:
-    """Arrival times of consecutive requests, plus what a trace file says about them.
-
-    ``prompt_tokens`` / ``output_tokens`` / ``tenant`` are ``None`` for synthetic processes;
-    for traces they hold the row's lengths and tenant index (``-1`` for no tenant).
-    """
-
-    arrival_s: np.ndarray
-    prompt_tokens: np.ndarray | None = None
-    output_tokens: np.ndarray | None = None
-    tenant: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -120,34 +105,6 @@ class ArrivalCalendar:
     def next_midnight(self, t_s: float) -> float:
         """The first midnight strictly after ``t_s`` (in seconds since ``t = 0``)."""
         return (math.floor((self.clock0_s + t_s) / DAY_S) + 1) * DAY_S - self.clock0_s
-
-
-# ------------------------------------------------------------------------------- growth
-def growth_factor(t_s: np.ndarray | float, growth: Growth | None) -> np.ndarray | float:
-    """``g(t) = (1 + monthly) ** (t / 30.4375 days)``; 1 without growth."""
-    if growth is None or growth.monthly == 0:
-        return np.ones_like(t_s, dtype=float) if isinstance(t_s, np.ndarray) else 1.0
-    return np.power(1.0 + growth.monthly, np.asarray(t_s, dtype=float) / MONTH_S) \
-        if isinstance(t_s, np.ndarray) else (1.0 + growth.monthly) ** (t_s / MONTH_S)
-
-
-def growth_integral(t_s: float, growth: Growth | None) -> float:
-    """``G(t) = integral_0^t g(u) du`` in seconds of operational time."""
-    if growth is None or growth.monthly == 0:
-        return float(t_s)
-    k = math.log1p(growth.monthly) / MONTH_S
-    return math.expm1(k * t_s) / k
-
-
-def growth_inverse(s: np.ndarray, growth: Growth | None) -> np.ndarray:
-    """``G^{-1}(s)``: real time at operational time ``s`` (``inf`` past the total of a decline)."""
-    if growth is None or growth.monthly == 0:
-        return s
-    k = math.log1p(growth.monthly) / MONTH_S
-    arg = k * s
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.log1p(arg) / k
-    return np.where(arg > -1.0, t, np.inf)
 
 
 # ------------------------------------------------------------------------------- processes
@@ -340,171 +297,10 @@ def _piecewise(process: PiecewiseArrival, horizon_s: float, rng: np.random.Gener
     yield from _thinned(segments(), lambda t: piecewise_rate(process, t, growth), rng, exact_bound=exact)
 
 
-# ------------------------------------------------------------------------------- traces
-def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.Generator, *,
-                 growth: Growth | None = None) -> Iterator[ArrivalBlock]:
-    """Replay a loaded trace: times scaled, requests copied or thinned, optionally looped.
-
-    * ``time_scale`` multiplies every time (hence every inter-arrival time): row ``i`` arrives
-      at ``time_scale * t_i``, where ``t_i`` is the file's time (relative to its first row for
-      ``azure``, as written for ``fleetsim`` and ``burstgpt``).
-    * ``rate_scale`` (times ``g(t)`` with growth) is the expected number of copies ``m`` of each
-      request: ``floor(m)`` copies plus one more with probability ``m - floor(m)`` (independent
-      per request). The first copy keeps the row's time; further copies arrive uniformly at random
-      within the row's inter-arrival gap ``[t_i, t_{i+1})`` (the mean gap after the last row). Every
-      copy keeps the row's lengths and tenant, so ``rate_scale: 2`` doubles the arrival rate over any
-      window longer than a few gaps with exactly the same length mix; ``rate_scale: 0.5`` keeps each
-      request with probability 1/2. With ``rate_scale: 1`` and no growth the file is reproduced exactly.
-    * ``loop: true`` repeats the trace every ``P = t_last + mean gap`` seconds (scaled) until the
-      horizon; otherwise arrivals stop at the trace's end.
-
-    A trace whose first (scaled) time is at or after ``horizon_s`` would replay nothing at all:
-    that raises :class:`sim.errors.InputError` naming the file, the first timestamp and the
-    duration. Some rows inside and some after is normal (the run is shorter than the trace).
-    """
-    ts = trace.arrival_s * process.time_scale
-    n = ts.size
-    if n == 0:
-        return
-    too_fast = trace_rate_problem(ts, process)
-    if too_fast:
-        from sim.errors import InputError
-        err = InputError(f"{trace.path}: {too_fast}")
-        err.field = "rate_scale"        # the field at fault, beside the one naming the file
-        raise err
-    mean_gap = (ts[-1] - ts[0]) / (n - 1) if n > 1 else 0.0
-    gaps = np.empty(n)
-    gaps[:-1] = np.diff(ts)
-    gaps[-1] = mean_gap
-    period = float(ts[-1] + mean_gap)
-    if process.loop and (n < 2 or mean_gap <= 0):
-        from sim.errors import InputError
-        raise InputError(f"{trace.path}: cannot loop a trace with fewer than two distinct times")
-    if ts[0] >= horizon_s:
-        from sim.errors import InputError
-        raise InputError(_outside_window(trace, process, float(ts[0]), horizon_s))
-    plain = process.rate_scale == 1.0 and (growth is None or growth.monthly == 0)
-    rep = 0
-    while True:
-        offset = rep * period
-        for lo in range(0, n, BLOCK):
-            hi = min(n, lo + BLOCK)
-            t = ts[lo:hi] + offset
-            if t[0] >= horizon_s:
-                return
-            rows = np.arange(lo, hi)
-            if plain:
-                keep = t < horizon_s
-                yield ArrivalBlock(t[keep], trace.prompt_tokens[lo:hi][keep],
-                                   trace.output_tokens[lo:hi][keep], trace.tenant[lo:hi][keep])
-                continue
-            m = process.rate_scale * growth_factor(t, growth)
-            base = np.floor(m)
-            copies = (base + (rng.random(t.size) < (m - base))).astype(np.int64)
-            idx = np.repeat(np.arange(t.size), copies)
-            first = np.repeat(np.cumsum(copies) - copies, copies)
-            rank = np.arange(idx.size) - first
-            u = rng.random(idx.size)
-            tt = t[idx] + np.where(rank > 0, u * gaps[lo:hi][idx], 0.0)
-            order = np.argsort(tt, kind="stable")
-            tt, r = tt[order], rows[idx[order]]
-            keep = tt < horizon_s
-            tt, r = tt[keep], r[keep]
-            if tt.size:
-                yield ArrivalBlock(tt, trace.prompt_tokens[r], trace.output_tokens[r], trace.tenant[r])
-        if not process.loop:
-            return
-        rep += 1
-
-
-def trace_rate_problem(times_s: np.ndarray, process: TraceArrival) -> str | None:
-    """Why ``rate_scale`` copies of the rows at ``times_s`` (scaled by ``time_scale``) arrive faster than any
-    arrival process may (:data:`~sim.scenario.workload.MAX_ARRIVAL_RATE` requests/s on average: ``rate_scale``
-    over the mean gap between rows, the copies of a row being spread over its gap), or ``None``. A trace whose
-    rows share one time has no gap to spread copies over: at most that many copies of it.
-
-        >>> from sim.scenario.workload import TraceArrival
-        >>> day = np.array([0.0, 86_400.0, 172_800.0])
-        >>> trace_rate_problem(day, TraceArrival(process="trace", path="x.csv", rate_scale=1e8)) is None
-        True
-        >>> print(trace_rate_problem(day, TraceArrival(process="trace", path="x.csv", rate_scale=1e12)))
-        rate_scale 1e+12 copies of rows a mean 86,400 s apart arrive at 1.16e+07 requests/s; at most 1e+07 requests/s, as for every arrival process: rate_scale at most 8.64e+11 for this trace
-    """
-    if process.rate_scale <= 1.0:
-        return None
-    ts = np.asarray(times_s, dtype=float) * process.time_scale
-    n = ts.size
-    gap = (float(ts[-1]) - float(ts[0])) / (n - 1) if n > 1 else 0.0
-    if gap <= 0:
-        if process.rate_scale <= MAX_ARRIVAL_RATE:
-            return None
-        return (f"rate_scale {process.rate_scale:g} copies of rows that all share one time arrive at once; at most "
-                f"{MAX_ARRIVAL_RATE:g} copies of such a trace (the copies of a row are spread over its gap to the "
-                "next, and these rows have none)")
-    rate = process.rate_scale / gap
-    if rate <= MAX_ARRIVAL_RATE:
-        return None
-    return (f"rate_scale {process.rate_scale:g} copies of rows a mean {gap:,.6g} s apart arrive at {rate:.3g} "
-            f"requests/s; at most {MAX_ARRIVAL_RATE:g} requests/s, as for every arrival process: rate_scale at most "
-            f"{MAX_ARRIVAL_RATE * gap:.6g} for this trace")
-
-
-def trace_requests_expected(arrival_s: np.ndarray, process: TraceArrival, horizon_s: float,
-                            growth: Growth | None = None) -> float:
-    """The requests :func:`trace_blocks` replays before ``horizon_s``, counted from the file's times
-    (``arrival_s``, as :func:`sim.workload.traces.read_trace` gives them) without drawing any: the
-    rows whose replayed time (every loop's) falls inside the window, each weighted by its expected
-    copies ``rate_scale * g(t)``. Exact with ``rate_scale: 1`` and no growth; otherwise the
-    expectation, except that a copy drawn into the row's gap past ``horizon_s`` counts.
-
-    With ``loop`` the ``k``-th repetition of row ``i`` arrives at ``t_i + k P``, so its growth is
-    ``g(t_i) g(P)^k`` and the full repetitions sum as a geometric series (``inf`` past a float).
-
-        >>> from sim.scenario.workload import TraceArrival
-        >>> t = np.array([0.0, 1.0, 2.0, 3.0])          # period 4 s when looped
-        >>> trace_requests_expected(t, TraceArrival(process="trace", path="x.csv"), 2.5)
-        3.0
-        >>> trace_requests_expected(t, TraceArrival(process="trace", path="x.csv", loop=True, rate_scale=2), 10.0)
-        20.0
-    """
-    ts = np.asarray(arrival_s, dtype=float) * process.time_scale
-    n = ts.size
-    inside = ts < horizon_s
-    if n == 0 or not inside.any():
-        return 0.0
-    weight = growth_factor(ts, growth) if growth is not None and growth.monthly else np.ones(n)
-    mean_gap = (ts[-1] - ts[0]) / (n - 1) if n > 1 else 0.0
-    if not process.loop or mean_gap <= 0:       # a trace that cannot loop: the run says so
-        return process.rate_scale * float(weight[inside].sum())     # (a Python float: inf past its range, no
-        #                                                             numpy "overflow encountered" printed)
-    period = float(ts[-1] + mean_gap)
-    full = math.floor(horizon_s / period)       # repetitions wholly inside the window
-    q = float(growth_factor(period, growth)) if growth is not None and growth.monthly else 1.0
-    try:
-        series = float(full) if q == 1.0 else (q ** full - 1.0) / (q - 1.0)
-        tail = q ** full * float(weight[ts + full * period < horizon_s].sum())
-    except OverflowError:
-        return math.inf
-    total = process.rate_scale * (float(weight.sum()) * series + tail)
-    return total if math.isfinite(total) else math.inf
-
-
-def _outside_window(trace, process: TraceArrival, first_s: float, horizon_s: float) -> str:
-    """Why a trace replays no request at all: every row falls at or after the end of the run."""
-    from sim.workload.traces import COLUMNS
-
-    column = COLUMNS.get(process.format, ("timestamp",))[0]
-    raw = float(trace.arrival_s[0])
-    scaled = f" (replayed at {first_s:.12g} s with time_scale {process.time_scale:g})" \
-        if process.time_scale != 1 else ""
-    return (f"{trace.path}: no request falls inside the run: the trace's first row has {column} {raw:.12g} s"
-            f"{scaled}, at or after the scenario's duration ({horizon_s:.12g} s); a trace is replayed from "
-            f"t = 0 with no start offset, so every row falls after the end of the run. Set duration above "
-            f"{first_s:.12g} s, or make the trace's times start near 0 (subtract {raw:.12g} from every {column})")
-
-
+# ArrivalBlock / BLOCK (sim.workload.arrival_block), the growth functions (sim.workload.growth) and the trace
+# replay's (sim.workload.trace_replay) are named here too, where they were defined before
 __all__ = [
     "ArrivalBlock", "ArrivalCalendar", "BLOCK", "DAY_S", "MONTH_S", "arrival_blocks", "diurnal_rate",
     "growth_factor", "growth_integral", "growth_inverse", "piecewise_rate", "trace_blocks",
-    "trace_requests_expected",
+    "trace_rate_problem", "trace_requests_expected",
 ]

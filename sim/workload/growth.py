@@ -1,0 +1,54 @@
+"""Demand growth ``growth: {monthly: m}``: the factor ``g(t) = (1 + m) ** (t / T)`` with ``T = 30.4375 days``
+(an average Gregorian month), ``t`` in seconds since ``t = 0``; its integral ``G(t)`` (operational time) and
+inverse ``G^{-1}``. How each arrival process applies it: :mod:`sim.workload.arrivals`; a trace's copies:
+:func:`sim.workload.trace_replay.trace_blocks`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.scenario.workload import Growth
+
+MONTH_S = 30.4375 * 86400.0
+"""Seconds in an average Gregorian month (365.25 days / 12), the unit of ``growth.monthly``."""
+
+
+def growth_factor(t_s: np.ndarray | float, growth: Growth | None) -> np.ndarray | float:
+    """``g(t) = (1 + monthly) ** (t / 30.4375 days)``; 1 without growth."""
+    if growth is None or growth.monthly == 0:
+        return np.ones_like(t_s, dtype=float) if isinstance(t_s, np.ndarray) else 1.0
+    return np.power(1.0 + growth.monthly, np.asarray(t_s, dtype=float) / MONTH_S) \
+        if isinstance(t_s, np.ndarray) else (1.0 + growth.monthly) ** (t_s / MONTH_S)
+
+
+def growth_integral(t_s: float, growth: Growth | None) -> float:
+    """``G(t) = integral_0^t g(u) du`` in seconds of operational time: ``T (g(t) - 1) / ln(1 + m)``.
+
+    Doubling monthly, the first month holds ``1 / ln 2 = 1.4427`` months of the starting rate's
+    demand, and :func:`growth_inverse` takes it back to one month:
+
+        >>> from sim.scenario.workload import Growth
+        >>> s = growth_integral(MONTH_S, Growth(monthly=1.0))
+        >>> round(s / MONTH_S, 4), float(growth_inverse(np.array([s]), Growth(monthly=1.0))[0] / MONTH_S)
+        (1.4427, 1.0)
+    """
+    if growth is None or growth.monthly == 0:
+        return float(t_s)
+    k = math.log1p(growth.monthly) / MONTH_S
+    return math.expm1(k * t_s) / k
+
+
+def growth_inverse(s: np.ndarray, growth: Growth | None) -> np.ndarray:
+    """``G^{-1}(s)``: real time at operational time ``s`` (``inf`` past the total of a decline)."""
+    if growth is None or growth.monthly == 0:
+        return s
+    k = math.log1p(growth.monthly) / MONTH_S
+    arg = k * s
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.log1p(arg) / k
+    return np.where(arg > -1.0, t, np.inf)
+
+
+__all__ = ["MONTH_S", "growth_factor", "growth_integral", "growth_inverse"]
