@@ -128,7 +128,7 @@ def name_cell(name: str) -> Markup:
     as on the terminal, the whole name in the cell's ``title`` (shown on hover; a 200-character name made the
     per-pool table scroll sideways).
 
-        >>> name_cell("chat"), name_cell("<b>" + "p" * 40)[:71]
+        >>> name_cell("chat"), name_cell("<b>" + "p" * 40)[:73]
         ('chat', '<span title="&lt;b&gt;pppppppppppppppppppppppppppppppppppppppp">&lt;b&gt;')
     """
     shown = escape(shortened(name))
