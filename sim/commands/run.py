@@ -62,8 +62,8 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     """Fail early (:class:`sim.errors.InputError`) if ``out`` cannot be a result folder: it exists and
     is not a folder, or it cannot be created (a part of the path is a file, or the nearest existing
     folder is not writable), or no folder can be made beside it (where a result is staged before it
-    is swapped in; ``/proc/self`` is a folder but nothing can be written there), or it is a symbolic
-    link that loops. A link is followed (:func:`sim.paths.followed`): the checks apply to where it
+    is swapped in; ``/proc/self`` is a folder but nothing can be written there), or it is the file system's
+    root (``/``: the result's files went among the system's folders), or it is a symbolic link that loops. A link is followed (:func:`sim.paths.followed`): the checks apply to where it
     leads. Leaves nothing behind (``fleetsim sweep | plan | saturation | reprice`` use it too)."""
     import os
     import tempfile
@@ -78,6 +78,10 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     except OSError:
         raise InputError(f"{option}: {out} is a symbolic link that loops (it never leads to a folder)") from None
     name = out if real == out else f"{out} (a link to {real})"
+    whole = Path(os.path.realpath(real.absolute()))      # (`/tmp/..` is the root too)
+    if whole.parent == whole:       # `--out /`: a result's files were written among the system's folders
+        raise InputError(f"{option}: {name} is the file system's root, not a folder of its own: a result folder holds "
+                         f"a dozen files and a figures/ folder; give one such as {whole / 'results' / 'run'}")
     if real.exists():
         if not real.is_dir():
             raise InputError(f"{option}: {name} exists and is not a folder (give a folder, new or existing)")
