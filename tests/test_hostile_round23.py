@@ -376,3 +376,20 @@ def test_out_naming_a_file_is_refused_and_the_file_kept(tmp_path, capsys, target
     assert _main(["run", str(path), "--out", str(out), "--quiet"]) == 2
     assert _err(capsys) == [f"--out: {out} exists and is not a folder (give a folder, new or existing)"]
     assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("under", ["figures", "figures/b"])
+def test_out_in_another_result_s_figures_folder_is_refused_and_that_result_kept(tmp_path, capsys, under):
+    """``--out results/a/figures`` wrote a whole result among a's figures, which a's next run (or re-pricing)
+    replaces whole: the nested result was deleted with them, and a's page read a summary among its figures."""
+    path = _scenario(tmp_path)
+    first = tmp_path / "a"
+    assert _main(["run", str(path), "--out", str(first), "--figures", "svg", "--quiet"]) == 0
+    capsys.readouterr()
+    before = sorted(p.name for p in (first / "figures").iterdir())
+    out = first / under
+    assert _main(["run", str(path), "--out", str(out), "--quiet"]) == 2
+    where = "is" if under == "figures" else f"is inside {first / 'figures'},"
+    assert _err(capsys) == [f"--out: {out} {where} the figures folder of the result in {first}, which the next result "
+                            f"written there replaces whole, this one with it; give a folder outside it"]
+    assert sorted(p.name for p in (first / "figures").iterdir()) == before
