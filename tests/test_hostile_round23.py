@@ -352,14 +352,14 @@ def test_an_override_into_a_list_out_of_range_or_under_the_wrong_block_says_the_
 # ------------------------------------------------------------------ --out where no result can go
 def test_out_at_the_file_system_root_is_refused_before_anything_is_written():
     """``--out /`` wrote summary.json, figures/ and the rest among the system's folders (as root, it could);
-    ``/tmp/..`` is the root too. Checked on the function every command's --out goes through, so that a failure
+    ``/usr/..`` is the root too. Checked on the function every command's --out goes through, so that a failure
     of this test writes nothing."""
     from pathlib import Path
 
     from sim.commands.run import check_out_dir
     from sim.errors import InputError
 
-    for given in ("/", "/tmp/.."):
+    for given in ("/", "/usr/.."):
         with pytest.raises(InputError) as exc:
             check_out_dir(Path(given))
         assert str(exc.value) == (f"--out: {given} is the file system's root, not a folder of its own: a result "

@@ -79,7 +79,7 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     except OSError:
         raise InputError(f"{option}: {out} is a symbolic link that loops (it never leads to a folder)") from None
     name = out if real == out else f"{out} (a link to {real})"
-    whole = Path(os.path.realpath(real.absolute()))      # (`/tmp/..` is the root too)
+    whole = Path(os.path.realpath(real.absolute()))      # (`/usr/..` is the root too)
     if whole.parent == whole:       # `--out /`: a result's files were written among the system's folders
         raise InputError(f"{option}: {name} is the file system's root, not a folder of its own: a result folder holds "
                          f"a dozen files and a figures/ folder; give one such as {whole / 'results' / 'run'}")
