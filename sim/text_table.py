@@ -33,6 +33,42 @@ def shown_width(text: str) -> int:
                else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
 
 
+#: the most terminal columns a name takes in a table's label column (a pool's, a class's: the schema allows
+#: 200 characters, which made the per-pool table ~210 columns wide); longer, :func:`shortened` in the middle
+NAME_WIDTH = 32
+
+
+def shortened(text: str, width: int = NAME_WIDTH) -> str:
+    """``text`` as it is when it takes at most ``width`` terminal columns, else its beginning and its end
+    with an ellipsis between them, at most ``width`` columns in all (the end kept too: names such as ``pool-a`` and
+    ``pool-b`` differ there). For the terminal and the page only: files and JSON keep the whole name.
+
+        >>> shortened("prefill-h100"), shortened("p" * 200)
+        ('prefill-h100', 'ppppppppppppppppppppp…pppppppppp')
+        >>> shortened("pool-" + "x" * 40 + "-a", 12), shown_width(shortened("池" * 50))
+        ('pool-xxx…x-a', 31)
+    """
+    if shown_width(text) <= width:
+        return text
+    room = max(width - 1, 2)
+    head_room = room - room // 3
+    head = _fit(text, head_room)
+    tail = _fit(text[::-1], room - shown_width(head))[::-1]
+    return head + "…" + tail
+
+
+def _fit(text: str, width: int) -> str:
+    """The longest beginning of ``text`` taking at most ``width`` terminal columns."""
+    out, used = [], 0
+    for c in text:
+        w = shown_width(c)
+        if used + w > width:
+            break
+        out.append(c)
+        used += w
+    return "".join(out)
+
+
 def _pad(text: str, width: int, left: bool) -> str:
     """``text`` padded with blanks to take ``width`` terminal columns, on the right when ``left``."""
     blanks = " " * max(width - shown_width(text), 0)
@@ -51,7 +87,8 @@ def table_lines(table: Sequence[Sequence[str]], width: int | None = None, *, hea
     ``left(j, cell)`` says whether a cell of column ``j`` is left-aligned (else right-aligned); by default
     the first column's. ``heading_left``: every heading left-aligned (else as ``left`` says). Wider than
     ``width`` (None: no limit), the table is set in blocks of columns (:func:`column_blocks`), each with
-    the first ``lead`` columns, a blank line between blocks.
+    the first ``lead`` columns, a blank line between blocks. A label of those columns (a pool's name)
+    longer than :data:`NAME_WIDTH` columns is :func:`shortened` (files and JSON keep it whole).
 
         >>> print("\\n".join(table_lines([["period", "net", "cash"], ["2024-Q1", "$1.00", "$2.00"]], 17)))
         period     net
@@ -69,6 +106,9 @@ def table_lines(table: Sequence[Sequence[str]], width: int | None = None, *, hea
          12.5  too slow
             3  -
     """
+    lead = max(1, lead)
+    table = [row if k < head else [shortened(c) if j < lead else c for j, c in enumerate(row)]
+             for k, row in enumerate(table)]
     widths = [max(shown_width(row[j]) for row in table) for j in range(len(table[0]))]
     lines: list[str] = []
     for b, block in enumerate(column_blocks(widths, width, lead=lead)):

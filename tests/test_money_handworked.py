@@ -180,11 +180,11 @@ def test_a_share_of_all_the_revenue_and_a_share_of_nothing(tmp_path, capsys):
     out = _run(tmp_path, _scenario("2025-01-20", "45d", SHARES))
     subs = [310 * 12 / 31, 310.0, 310 * 5 / 31]                # 120, 310, 50
     sett = _rows(out, "settlements.csv")
-    assert [(r["agreement"], r["period"], r["cash_date"], r["cash_direction"]) for r in sett] == [
-        ("all", "2025-01", "2025-02-01", "provider pays"), ("all", "2025-02", "2025-03-01", "provider pays"),
-        ("all", "2025-03", "2025-04-01", "provider pays"), ("none", "2025-01", "2025-02-01", "nothing"),
-        ("none", "2025-02", "2025-03-01", "nothing"), ("none", "2025-03", "2025-04-01", "nothing")]
-    assert _col(sett, "provider_net_usd") == pytest.approx([-x for x in subs] + [0, 0, 0], abs=1e-6)
+    assert [(r["agreement"], r["period"], r["cash_date"], r["cash_direction"]) for r in sett] == [     # by period
+        ("all", "2025-01", "2025-02-01", "provider pays"), ("none", "2025-01", "2025-02-01", "nothing"),
+        ("all", "2025-02", "2025-03-01", "provider pays"), ("none", "2025-02", "2025-03-01", "nothing"),
+        ("all", "2025-03", "2025-04-01", "provider pays"), ("none", "2025-03", "2025-04-01", "nothing")]
+    assert _col(sett, "provider_net_usd") == pytest.approx([v for x in subs for v in (-x, 0)], abs=1e-6)
     rows = _rows(out)
     assert [r["period"] for r in rows] == ["2025-01", "2025-02", "2025-03", "2025-04"]
     assert _col(rows, "revenue_share_paid_usd") == pytest.approx([*subs, 0], abs=1e-6)

@@ -53,8 +53,8 @@ def test_two_settlements_of_one_name_paid_at_one_moment_are_each_their_own_payme
                     **new}], 120)
     rows = [(s.period, round(s.provider_net_usd, 6), s.cash_date) for s in r.settlements]
     apr1 = dt.date(2025, 4, 1)
-    assert rows == [("2025-01", -310, dt.date(2025, 2, 1)), ("2025-02", -310, dt.date(2025, 3, 1)),
-                    ("2025-03", -90, apr1), ("2025-Q1", 660, apr1), ("2025-Q2", 930, dt.date(2025, 7, 1))]
+    assert rows == [("2025-01", -310, dt.date(2025, 2, 1)), ("2025-02", -310, dt.date(2025, 3, 1)),     # by the
+                    ("2025-Q1", 660, apr1), ("2025-03", -90, apr1), ("2025-Q2", 930, dt.date(2025, 7, 1))]  # period's end
     cash = _cash(r)
     assert cash["2025-04"] == (90, 660)
     assert sum(p for p, _ in cash.values()) == pytest.approx(710)

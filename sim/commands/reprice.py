@@ -12,6 +12,7 @@ result are not copied (one warning line names them).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -35,8 +36,9 @@ def main(args: argparse.Namespace) -> int:
 
     _check_one_run(args.folder)
     if args.out is not None:
+        with contextlib.suppress(OSError):      # (a looping link: check_out_dir says so)
+            _check_not_inside(args.folder, args.out)    # first: its words for the re-priced folder's own figures/
         check_out_dir(args.out)
-        _check_not_inside(args.folder, args.out)
         if followed(args.out).is_dir():     # a run's folder, re-priced: another command's folder is refused
             claim_folder(followed(args.out), "run", shown=args.out, by="reprice")
             check_result_folder(followed(args.out), by="reprice")

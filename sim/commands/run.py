@@ -62,8 +62,9 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     """Fail early (:class:`sim.errors.InputError`) if ``out`` cannot be a result folder: it exists and
     is not a folder, or it cannot be created (a part of the path is a file, or the nearest existing
     folder is not writable), or no folder can be made beside it (where a result is staged before it
-    is swapped in; ``/proc/self`` is a folder but nothing can be written there), or it is a symbolic
-    link that loops. A link is followed (:func:`sim.paths.followed`): the checks apply to where it
+    is swapped in; ``/proc/self`` is a folder but nothing can be written there), or it is the file system's
+    root (``/``: the result's files went among the system's folders), or it is inside another result's
+    ``figures/`` (replaced whole by that result's next writing), or it is a symbolic link that loops. A link is followed (:func:`sim.paths.followed`): the checks apply to where it
     leads. Leaves nothing behind (``fleetsim sweep | plan | saturation | reprice`` use it too)."""
     import os
     import tempfile
@@ -78,6 +79,15 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     except OSError:
         raise InputError(f"{option}: {out} is a symbolic link that loops (it never leads to a folder)") from None
     name = out if real == out else f"{out} (a link to {real})"
+    whole = Path(os.path.realpath(real.absolute()))      # (`/usr/..` is the root too)
+    if whole.parent == whole:       # `--out /`: a result's files were written among the system's folders
+        raise InputError(f"{option}: {name} is the file system's root, not a folder of its own: a result folder holds "
+                         f"a dozen files and a figures/ folder; give one such as {whole / 'results' / 'run'}")
+    inside = _in_figures(whole)
+    if inside is not None:
+        where = "is" if whole == inside / "figures" else f"is inside {inside / 'figures'},"
+        raise InputError(f"{option}: {name} {where} the figures folder of the result in {inside}, which the next "
+                         f"result written there replaces whole, this one with it; give a folder outside it")
     if real.exists():
         if not real.is_dir():
             raise InputError(f"{option}: {name} exists and is not a folder (give a folder, new or existing)")
@@ -93,6 +103,18 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     except OSError as exc:
         raise InputError(f"{option}: cannot write a result folder at {name}: {parent} refuses new folders "
                          f"({exc.strerror or exc})") from None
+
+
+def _in_figures(path: Path) -> Path | None:
+    """The result folder whose ``figures/`` is or holds ``path`` (a resolved path), or ``None``: ``--out
+    results/a/figures`` wrote a whole result there, which the next result written into ``results/a``
+    deleted with the figures it replaces."""
+    from sim.planning.store import OWNER_FILE, RESULT_FILES
+
+    for above in (path, *path.parents):
+        if above.name == "figures" and any((above.parent / f).is_file() for f in (OWNER_FILE, *RESULT_FILES)):
+            return above.parent
+    return None
 
 
 def check_result_folder(out: Path, by: str = "run") -> None:

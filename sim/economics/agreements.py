@@ -119,7 +119,9 @@ def _one_per_period(settlements: list[Settlement]) -> tuple[Settlement, ...]:
     (new terms from a date, :func:`sim.economics.validate.check`) whose windows meet inside one settlement
     period is one agreement settling that period once, as the statement nets it into one payment; its row
     sums both terms' shares (and prorated minimums), capped when either was. Same-name windows meeting in a
-    period with different cash times are refused by the check, so none reaches here in two rows.
+    period with different cash times are refused by the check, so none reaches here in two rows. The rows
+    come in time order, by period (its end, when it settles, then its start: a quarter before the month
+    ending with it), then by agreement name.
     """
     merged: dict[tuple[str, str, float], Settlement] = {}
     for s in settlements:
@@ -133,7 +135,9 @@ def _one_per_period(settlements: list[Settlement]) -> tuple[Settlement, ...]:
                               provider_net_usd=m.provider_net_usd + s.provider_net_usd,
                               capped=m.capped or s.capped, minimum_usd=minimum,
                               shortfall_usd=m.shortfall_usd + s.shortfall_usd)
-    return tuple(merged.values())
+    # in time order, then by name: the agreements' listed order put a second agreement's January after the
+    # first's December
+    return tuple(sorted(merged.values(), key=lambda s: (s.period_end, s.period_start, s.agreement, s.cash_s)))
 
 
 def _settle(ag, book: RevenueBook, tl: Timeline) -> tuple[list[LedgerEntry], list[Settlement]]:

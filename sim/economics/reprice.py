@@ -18,6 +18,7 @@ the configuration take ``n + 1`` evaluations (one override whose totals differ f
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import json
 import math
 import shutil
@@ -42,6 +43,8 @@ from sim.report.overview import scenario_file_problem, scenario_json
 from sim.report.result_folder import MAX_PROBLEMS, summary_problems
 from sim.scenario.economics import parse_economics
 from sim.scenario.load import apply_overrides
+from sim.scenario.overrides import ValueProblem, parse_value
+from sim.scenario.safe_yaml import TagError
 from sim.scenario.raw_values import plain_values
 from sim.scenario.magnitudes import economics_magnitude_problems
 
@@ -214,7 +217,7 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] | Mapping[str, o
     """
     if isinstance(overrides, Mapping):      # {"economics.gpu_hour_usd": 1.8}: as texts (the folder records them),
         given = plain_values(copy.deepcopy(dict(overrides)))   # JSON being YAML; numpy's numbers as numbers
-        overrides = [f"{k}={_yaml_text(v)}" for k, v in given.items()]     # (np.int64(2): 2, not "2")
+        overrides = [f"{k}={_yaml_text(v, k)}" for k, v in given.items()]     # (np.int64(2): 2, not "2")
     overrides = text_list(overrides, "overrides", "economics.gpu_hour_usd=1.8")
     src = Path(folder)
     link = looping_link(src)
@@ -294,15 +297,37 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] | Mapping[str, o
     return econ, summary
 
 
-def _yaml_text(value: object) -> str:
-    """A Python value of a mapping of overrides as the ``--set`` text that gives it: JSON (which YAML reads), but
-    for a number that is not finite, which JSON writes as the word ``Infinity`` or ``NaN`` (text to YAML).
+#: the economics fields that are calendar days (:data:`sim.scenario.types.Day`): a text such as ``2025-03-01``
+#: and the date YAML reads from it are the same day to them
+DAY_FIELDS = ("from", "until", "due")
 
-        >>> _yaml_text(2), _yaml_text("s"), _yaml_text(float("-inf")), _yaml_text(float("nan"))
-        ('2', '"s"', '-.inf', '.nan')
+
+def _yaml_text(value: object, key: str = "KEY") -> str:
+    """A Python value of a mapping of overrides as the ``--set`` text that gives it, so that ``fleetsim compare``
+    finds nothing between a folder re-priced from Python and one re-priced with ``--set``: a text or a day as
+    it would be typed (``p``, ``2025-03-01``) where YAML reads that back as the same value (or, for a day field,
+    as the same day), else JSON (which YAML reads: ``"yes"``, ``"2"`` quoted), but for a number that is not
+    finite, which JSON writes as the word ``Infinity`` or ``NaN`` (text to YAML).
+
+        >>> _yaml_text(2), _yaml_text("s"), _yaml_text("yes"), _yaml_text(float("-inf")), _yaml_text(float("nan"))
+        ('2', 's', '"yes"', '-.inf', '.nan')
+        >>> import datetime
+        >>> _yaml_text(datetime.date(2025, 3, 1)), _yaml_text("2025-03-01", "economics.agreements.0.from")
+        ('2025-03-01', '2025-03-01')
+        >>> _yaml_text("2025-03-01", "economics.revenue.0.name")       # a name: YAML's date would be refused
+        '"2025-03-01"'
     """
     if isinstance(value, float) and not math.isfinite(value):
         return ".nan" if value != value else ".inf" if value > 0 else "-.inf"
+    if isinstance(value, (str, _dt.date)):
+        text = str(value)
+        try:
+            read = parse_value(text, key)
+        except (TagError, ValueProblem):
+            read = None
+        day = key.rsplit(".", 1)[-1] in DAY_FIELDS and isinstance(read, _dt.date) and str(read) == text
+        if (read == value and type(read) is type(value)) or (isinstance(value, str) and day):
+            return text
     return json.dumps(value, default=str)
 
 

@@ -51,7 +51,7 @@ from typing import Any
 from sim.errors import clipped, text_list
 from sim.limits import check_points
 from sim.metrics.band import SLOWER, capacities, check_pct, robust_feasible
-from sim.planning.constraints import Constraint, parse_constraint
+from sim.planning.constraints import Constraint, distinct_bounds, parse_constraint
 from sim.planning.evaluator import Evaluator, check_column_names, check_metric_names, check_metrics, judge, unmet
 from sim.planning.executors import SerialExecutor, executor_for, worker_count
 from sim.planning.knobs import Knob, KnobError, columns, configurations, labels, parse_knobs
@@ -226,12 +226,15 @@ def objective_key(objective: str) -> str:
 #: latency constraint (an arrival rate, a trace's rate multiple, a closed loop's client count, a burst's or
 #: an offline job's request count, the traffic's monthly growth)
 LOAD_KEYS = ("rate", "mean_rate", "rates", "rate_scale", "concurrency", "count", "monthly")
+#: the arrival keys more of which is burstier traffic at the same rate (a compound_poisson clump's mean size, a
+#: gamma process's coefficient of variation): like load, more of them only ever makes latency worse
+BURST_KEYS = ("clump_mean", "cv")
 
 
 def check_bisected_knob(knobs: Sequence[Knob]) -> None:
     """:class:`KnobError` when the first range (the one :func:`plan` bisects, assuming more of it never
-    breaks a constraint that held) is load under ``workload`` (:data:`LOAD_KEYS`): more requests per second
-    or more clients only ever make latency worse, so the bisection would find "no answer" past the first
+    breaks a constraint that held) is load under ``workload`` (:data:`LOAD_KEYS`) or its burstiness
+    (:data:`BURST_KEYS`): more requests per second, more clients or bigger clumps only ever make latency worse, so the bisection would find "no answer" past the first
     failing value, or the range's lowest value as the "cheapest". ``fleetsim saturation`` finds the most
     load within the SLO; values listed (``16,64,256``) are each evaluated.
 
@@ -251,9 +254,10 @@ def check_bisected_knob(knobs: Sequence[Knob]) -> None:
     for path in first.paths:
         parts = path.split(".")
         last = parts[-2] if len(parts) > 2 and parts[-1].isdigit() else parts[-1]
-        if parts[0] == "workload" and last in LOAD_KEYS:
+        if parts[0] == "workload" and last in LOAD_KEYS + BURST_KEYS:
+            more = "more load" if last in LOAD_KEYS else "burstier arrivals at the same rate"
             raise KnobError(f"{path}={first.low}..{first.high}: plan bisects its first range assuming more of it "
-                            f"never breaks a constraint, and more of {path} is more load (it only ever makes "
+                            f"never breaks a constraint, and more of {path} is {more} (it only ever makes "
                             f"latency worse); for the most load within the SLO use fleetsim saturation, or list "
                             f"the values (as {path}={first.low},{first.high}) to evaluate each")
 
@@ -282,7 +286,8 @@ def plan(scenario: Any, vary: Mapping[str, Sequence[Any]] | Sequence[str], *,
     workers = worker_count(workers)
     knobs = parse_knobs(vary, "vary")
     check_bisected_knob(knobs)
-    cons = [c if isinstance(c, Constraint) else parse_constraint(c) for c in constraint_list(constraints)]
+    cons = distinct_bounds([c if isinstance(c, Constraint) else parse_constraint(c)
+                            for c in constraint_list(constraints)])
     if not isinstance(objective, str):
         raise TypeError(f"objective: give a text: {objective_names()}, or a summary key such as 'latency.ttft.p99' "
                         f"(got {clipped(repr(objective), 60)}, of type {type(objective).__name__})")

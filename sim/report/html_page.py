@@ -30,6 +30,7 @@ from sim.report.chart import figure_text
 from sim.report.overview import overview, read_scenario
 from sim.report.render import short_name
 from sim.report.scenario_words import Varied
+from sim.text_table import shortened
 
 #: captions of the run figures, by file stem
 CAPTIONS = {
@@ -120,6 +121,18 @@ def escape(text: str) -> str:
 
 class Markup(str):
     """HTML a page's code built itself (a table inside a cell): :func:`fmt` passes it through unescaped."""
+
+
+def name_cell(name: str) -> Markup:
+    """A pool's or class's name as a table's first cell: whole when short, else :func:`~sim.text_table.shortened`
+    as on the terminal, the whole name in the cell's ``title`` (shown on hover; a 200-character name made the
+    per-pool table scroll sideways).
+
+        >>> name_cell("chat"), name_cell("<b>" + "p" * 40)[:73]
+        ('chat', '<span title="&lt;b&gt;pppppppppppppppppppppppppppppppppppppppp">&lt;b&gt;')
+    """
+    shown = escape(shortened(name))
+    return Markup(shown if shortened(name) == name else f'<span title="{escape(name)}">{shown}</span>')
 
 
 def fmt(v: Any, unit: str = "") -> str:

@@ -24,7 +24,8 @@ from sim.metrics.names import POOL_KEYS, name_of
 from sim.metrics.output import result_files
 from sim.metrics.stability import growth_words
 from sim.report.cashflow import NO_REVENUE, cost_rows, costs_only
-from sim.report.html_page import Markup, Page, base_header, escape, fmt, mean_ci, simulated, table, unit_of
+from sim.report.html_page import (Markup, Page, base_header, escape, fmt, mean_ci, name_cell, simulated, table,
+                                  unit_of)
 from sim.report.fingerprint import SCENARIO, changed_scenario_note, scenario_changed
 from sim.report.overview import overview, read_scenario, scenario_json, shard_notes, value_at
 from sim.report.planner_columns import COLUMNS, planner_cells
@@ -178,12 +179,12 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
         keys = [k for k in keys if any(k[0] in p for p in pools.values())
                 and (beyond_tp or k[0] not in ("pipeline_parallel", "expert_parallel", "gpus_per_replica"))]
         out += "<h3>Per pool</h3>" + table(["pool", *(h for _, h, _ in keys)], [
-            [name, *(fmt(p.get(k), u) for k, _, u in keys)] for name, p in pools.items()], cls="pools")
+            [name_cell(name), *(fmt(p.get(k), u) for k, _, u in keys)] for name, p in pools.items()], cls="pools")
     classes = summary.get("classes") or {}
     if classes:
         rows = []
         for name, c in classes.items():
-            row = [name, fmt(value_at(c, "requests.completed")), fmt(value_at(c, "latency.ttft.p99"), "s"),
+            row = [name_cell(name), fmt(value_at(c, "requests.completed")), fmt(value_at(c, "latency.ttft.p99"), "s"),
                    fmt(value_at(c, "latency.tpot.p99"), "s"), fmt(value_at(c, "slo.attainment"), "%")]
             own = class_band(band, name) if band else None
             if band:

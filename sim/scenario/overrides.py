@@ -124,6 +124,8 @@ def apply_overrides(data: dict, overrides: Iterable[str] | Mapping[str, Any], so
         bracket = re.search(r"\[(\d+)\]", key)
         if bracket:                                        # pools[0]: a list item is its index, a part of the path
             dotted = re.sub(r"\[(\d+)\]", r".\1", key)
+            home = _home(out, dotted.split(".")[0])
+            dotted = f"{home}.{dotted}" if home else dotted
             problems.append((key, f"a list item is written by its index as a part of the dotted path: "
                                   f"{dotted}, not [{bracket.group(1)}]"))
             continue
@@ -184,6 +186,9 @@ def apply_overrides(data: dict, overrides: Iterable[str] | Mapping[str, Any], so
                             # a slip further up (Fleet.pools.0): the list under the key it was meant for
                             near = [part] if isinstance(value_at(out, [*guess[:i], part]), list) else []
                             parts = [*guess[:i], *parts[i:]]
+                        if not near and i == 0 and _home(out, part):     # pools.0.replicas: fleet.pools.0.replicas
+                            near, parts = [part], [_home(out, part), *parts]
+                            i += 1
                         problems.append((where, f"there is no list here to take item {parts[i + 1]} of"
                                                 + (f" (did you mean {'.'.join([*parts[:i], near[0]])}?)" if near else
                                                    f"; give the whole list, e.g. "
@@ -209,6 +214,19 @@ def apply_overrides(data: dict, overrides: Iterable[str] | Mapping[str, Any], so
     if problems:
         raise ScenarioError(problems, source)
     return out
+
+
+def _home(data: Any, key: str) -> str | None:
+    """The top-level block of ``data`` holding a list under ``key`` when ``data`` has no ``key`` of its own
+    (``pools``: ``fleet``, ``classes``: ``workload``), so that ``--set pools.0.replicas=2`` is told the path it
+    meant; ``None`` otherwise.
+
+        >>> _home({"fleet": {"pools": [{}]}, "workload": {}}, "pools"), _home({"pools": [], "fleet": {}}, "pools")
+        ('fleet', None)
+    """
+    if not isinstance(data, dict) or key in data:
+        return None
+    return next((k for k, v in data.items() if isinstance(v, dict) and isinstance(v.get(key), list)), None)
 
 
 def _example(key: str, yaml_text: str, given_values: bool = False) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from sim.scenario.types import Duration, Name, Strict, Switch, field_error
 
@@ -38,6 +38,9 @@ MAX_TRACE_COPIES = 1e15
 """``rate_scale``'s own bound, a count of copies any float holds exactly (under 2^53); the bound that matters,
 which needs the file, is the arrival rate's."""
 
+MAX_TIME_SCALE = 1e15
+"""``time_scale``'s bound: a trace's latest time (at most 2^53 microseconds) times it stays a finite float (1e308
+overflowed to infinity in the replay, said only by numpy's "overflow encountered in multiply")."""
 
 # ---------------------------------------------------------------- token-length distributions
 class FixedTokens(Strict):
@@ -121,11 +124,37 @@ class OpenArrival(Strict):
         return data
 
 
+MIN_ARRIVAL_RATE = 1e-12
+"""The least positive rate an arrival process takes, requests/s (about one request in 31,700 years): a gamma
+process at 5e-324 divided by zero (an internal error), Poisson ones overflowed to an infinite gap (numpy's
+"overflow encountered in divide"); no run is long enough to see a request at a smaller rate."""
+
+
+def _not_vanishing(value: float) -> float:
+    """A rate as given, refused when it is positive but under :data:`MIN_ARRIVAL_RATE`.
+
+        >>> _not_vanishing(0.5), _not_vanishing(0.0)
+        (0.5, 0.0)
+        >>> _not_vanishing(5e-324)
+        Traceback (most recent call last):
+        ...
+        ValueError: must be at least 1e-12 requests/s, about one request in 31,700 years (got 4.94066e-324): no run is long enough to see a request at a smaller rate
+    """
+    if 0 < value < MIN_ARRIVAL_RATE:
+        raise ValueError(f"must be at least {MIN_ARRIVAL_RATE:g} requests/s, about one request in 31,700 years (got "
+                         f"{value:g}): no run is long enough to see a request at a smaller rate")
+    return value
+
+
+Rate = Annotated[float, Field(gt=0, le=MAX_ARRIVAL_RATE), AfterValidator(_not_vanishing)]
+"""An arrival process's rate, requests/s: above 0 (at least :data:`MIN_ARRIVAL_RATE`), at most 10^7."""
+
+
 class PoissonArrival(OpenArrival):
     """Independent exponential inter-arrival times with mean ``1 / rate``."""
 
     process: Literal["poisson"]
-    rate: float = Field(gt=0, le=1e7, description="requests/s")
+    rate: Rate = Field(description="requests/s")
 
 
 class GammaArrival(OpenArrival):
@@ -133,7 +162,7 @@ class GammaArrival(OpenArrival):
     variation ``cv`` (``cv > 1`` is burstier than Poisson, ``cv = 1`` is Poisson)."""
 
     process: Literal["gamma"]
-    rate: float = Field(gt=0, le=1e7, description="requests/s")
+    rate: Rate = Field(description="requests/s")
     cv: float = Field(gt=0, le=100)
 
 
@@ -148,7 +177,7 @@ class CompoundPoissonArrival(OpenArrival):
     (variance over mean) ``E[b^2] / E[b] = 2 clump_mean - 1`` (Poisson's 1 at ``clump_mean: 1``)."""
 
     process: Literal["compound_poisson"]
-    rate: float = Field(gt=0, le=1e7, description="requests/s")
+    rate: Rate = Field(description="requests/s")
     clump_mean: float = Field(ge=1, le=MAX_CLUMP_MEAN, description="requests per clump, on average (1: Poisson)")
 
 
@@ -160,7 +189,7 @@ class DiurnalArrival(OpenArrival):
     """
 
     process: Literal["diurnal"]
-    mean_rate: float = Field(gt=0, le=1e7, description="requests/s, averaged over one period")
+    mean_rate: Rate = Field(description="requests/s, averaged over one period")
     peak_to_trough: float = Field(2.0, ge=1, le=1e6)
     peak_hour: float = Field(14.0, ge=0, lt=24, description="hours after midnight of the peak")
     period: Duration = 86400.0
@@ -172,7 +201,8 @@ class PiecewiseArrival(OpenArrival):
 
     process: Literal["piecewise"]
     times: list[Duration] = Field(min_length=1)
-    rates: list[Annotated[float, Field(ge=0, le=1e7)]] = Field(min_length=1)
+    rates: list[Annotated[float, Field(ge=0, le=MAX_ARRIVAL_RATE), AfterValidator(_not_vanishing)]] = \
+        Field(min_length=1)
 
 
 class TraceArrival(OpenArrival):
@@ -181,7 +211,7 @@ class TraceArrival(OpenArrival):
     process: Literal["trace"]
     path: str
     format: TraceFormat = "fleetsim"
-    time_scale: float = Field(1.0, gt=0, description="multiplies every inter-arrival time")
+    time_scale: float = Field(1.0, gt=0, le=MAX_TIME_SCALE, description="multiplies every inter-arrival time")
     rate_scale: float = Field(1.0, gt=0, le=MAX_TRACE_COPIES,
                               description="expected copies of each trace request; the trace's mean arrival rate "
                                           "times it is at most 10^7 requests/s, as every arrival rate is (a trace "

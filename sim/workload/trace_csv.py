@@ -123,6 +123,8 @@ def read_csv(fh, name: str, format: str, rows: TraceRows, cols: tuple[str, str, 
               first_only: bool = False) -> None:
     index, width, records = _csv_rows(fh, name, cols)
     ti, pi, oi = (index[c] for c in cols)
+    if format == "burstgpt" and BURSTGPT_TOTAL in index:
+        records = _totals_checked(records, rows, pi, oi, index[BURSTGPT_TOTAL])
     ten_i = index.get("tenant") if format == "fleetsim" else None
     if format != "azure" and not first_only:
         return _read_numeric_csv(records, rows, cols, ti, pi, oi, ten_i, width)
@@ -137,6 +139,46 @@ def read_csv(fh, name: str, format: str, rows: TraceRows, cols: tuple[str, str, 
         rows.add(line, cols,
                  f[ti] if ti < n else None, f[pi] if pi < n else None, f[oi] if oi < n else None,
                  f[ten_i] if ten_i is not None and ten_i < n else None, parse_time)
+
+
+#: BurstGPT's column of the request's and the response's tokens together: checked, not read
+BURSTGPT_TOTAL = "Total tokens"
+
+
+def _totals_checked(records, rows: TraceRows, pi: int, oi: int, total_i: int) -> Iterator[tuple[int, list[str]]]:
+    """``records`` but the rows whose ``Total tokens`` is not ``Request tokens`` + ``Response tokens``: each a bad
+    row naming the three values (a column shifted by an edit, or lengths changed by hand, would replay other
+    lengths than the trace's). A blank total is not checked; a row whose own token counts are bad is judged as
+    any row is (a failed request's ``Response tokens`` of 0).
+
+        >>> rows = TraceRows("b.csv", skip_bad_rows=True)
+        >>> list(_totals_checked([(2, ["0", "10", "5", "15"]), (3, ["1", "10", "5", "16"]), (4, ["2", "9", "0", "9"])],
+        ...                      rows, 1, 2, 3))
+        [(2, ['0', '10', '5', '15']), (4, ['2', '9', '0', '9'])]
+        >>> rows.messages
+        ["b.csv: line 3: column 'Total tokens': must be Request tokens + Response tokens: 10 + 5 = 15 (got '16')"]
+    """
+    for line, f in records:
+        try:
+            p, o = int(f[pi]), int(f[oi])
+            cell = f[total_i] if total_i < len(f) else ""
+        except (ValueError, IndexError):
+            yield line, f
+            continue
+        if p < 1 or o < 1 or not cell.strip():
+            yield line, f
+            continue
+        try:
+            total = int(cell)
+        except ValueError:
+            rows.bad_row(line, BURSTGPT_TOTAL, "must be an integer token count (Request tokens + Response tokens)",
+                         cell)
+            continue
+        if total != p + o:
+            rows.bad_row(line, BURSTGPT_TOTAL, f"must be Request tokens + Response tokens: {p:,} + {o:,} = {p + o:,}",
+                         cell)
+            continue
+        yield line, f
 
 
 def _read_numeric_csv(records, rows: TraceRows, cols, ti: int, pi: int, oi: int, ten_i: int | None,

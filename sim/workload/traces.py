@@ -22,7 +22,8 @@ Formats (``format:`` in the scenario; ``.gz`` files are decompressed transparent
 ``burstgpt``: BurstGPT (Wang et al., "BurstGPT: A Real-world Workload Dataset to Optimize LLM
   Serving Systems", 2024; github.com/HPMLL/BurstGPT). Columns ``Timestamp`` (seconds), ``Model``,
   ``Request tokens``, ``Response tokens``, ``Total tokens``, ``Log Type``; only the timestamp and the
-  two token columns are read; times are replayed as written. Failed requests in BurstGPT have
+  two token columns are read, and ``Total tokens``, where given, must be their sum (a bad row naming the
+  three values); times are replayed as written. Failed requests in BurstGPT have
   ``Response tokens`` 0 and are therefore bad rows (skip them with ``skip_bad_rows``).
 
 CSV traces are read by the project's one CSV rule (:func:`sim.io.csv_rows`): a byte-order mark is
