@@ -32,12 +32,13 @@ below the roofline of the same experts at the catalog's rates (:meth:`TritonFuse
 **What it leaves out.** The published call runs the whole routed MoE layer, so the step model adds what it takes
 beyond the roofline of the routed experts and the kernel set's own routing and finalize terms (which price the
 kernels around the GEMMs once). Applied only to the shape timed (DeepSeek-V3/R1's routed experts at TP8 in fp8,
-tensor-parallel experts) on the H100 and H200: other shapes, expert parallelism and other GPUs keep the roofline.
+tensor-parallel experts) on the H100 and H200: other shapes, expert parallelism, other GPUs and experts run in
+another precision (``perf.expert_dtype`` fp4 or bf16 beside fp8 attention) keep the roofline.
 At 128 tokens the scaled call (1.21 ms, 70 ms over 58 layers) exceeds the whole 65.2 ms decode step dstack
 published for vLLM 0.7.4 at 128 sequences on an H200 (``benchmarks/moe_prompt_bound.py``, ``decode_check``): at
 decode sizes the served kernel was faster than this table says, and a step model with it prices those steps slow.
 
-    >>> k = TritonFusedMoe.for_shape(get_model("deepseek-r1"), get_gpu("h100-sxm"), tp=8, ep=1, weight_dtype="fp8")
+    >>> k = TritonFusedMoe.for_shape(get_model("deepseek-r1"), get_gpu("h100-sxm"), tp=8, ep=1, expert_dtype="fp8")
     >>> round(k.call_s(1024) * 1e6, 2), round(k.call_s(768) * 1e6, 2)
     (1892.75, 1851.55)
     >>> h200 = TritonFusedMoe.for_shape(get_model("deepseek-r1"), get_gpu("h200-sxm"), 8, 1, "fp8")
@@ -92,11 +93,11 @@ class TritonFusedMoe:
     roofline: Callable[[float, float, float], float] | None = None
 
     @classmethod
-    def for_shape(cls, m: ModelSpec, gpu, tp: int, ep: int, weight_dtype: str, **pricing) -> TritonFusedMoe | None:
-        """The calls for ``m`` on ``gpu`` at tensor parallelism ``tp`` and expert parallelism ``ep`` (``pricing``: the
-        other fields), or ``None`` where the call was not timed (another shape, precision, expert parallelism or a GPU
-        other than the H100 and H200)."""
-        if not m.is_moe or ep != 1 or weight_dtype != "fp8" or m.weight_dtype != "fp8" or gpu.name not in HOPPER_GPUS \
+    def for_shape(cls, m: ModelSpec, gpu, tp: int, ep: int, expert_dtype: str, **pricing) -> TritonFusedMoe | None:
+        """The calls for ``m`` on ``gpu`` at tensor parallelism ``tp`` and expert parallelism ``ep``, its routed experts
+        run in ``expert_dtype`` (``pricing``: the other fields), or ``None`` where the call was not timed (another
+        shape, precision of the experts, expert parallelism or a GPU other than the H100 and H200)."""
+        if not m.is_moe or ep != 1 or expert_dtype != "fp8" or m.weight_dtype != "fp8" or gpu.name not in HOPPER_GPUS \
                 or tp < 1 or m.ffn_hidden % tp \
                 or (m.n_experts, m.experts_per_token, m.hidden, m.ffn_hidden // tp) != TIMED_SHAPE:
             return None

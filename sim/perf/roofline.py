@@ -223,10 +223,10 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
             if (ks.fp8_linear_floor_s > 0.0 or ks.fp8_gemm_flops_fraction is not None) and weight_dtype == "fp8" \
             and not (lay.dp_attention and tp > 1) else ()
         self._fp8_cache: dict[Any, float] = {}   # and the routed experts' Triton calls, if timed (sim.perf.fused_moe)
-        self._fused_moe = TritonFusedMoe.for_shape(
-            m, gpu, tp, lay.ep, weight_dtype, layers=round(m.moe_layers * L / m.n_layers), priced_s=ks.moe_routing_s
-            + ks.moe_finalize_s, gemm_flops_per_s=self._gemm_peak, bytes_per_s=self._bw, p=p, roofline=smooth_roofline
-        ) if ks.triton_fused_moe and self._fp8_gemms else None
+        self._fused_moe = TritonFusedMoe.for_shape(   # in the experts' own precision (fp4 experts: not the call)
+            m, gpu, tp, lay.ep, self.expert_dtype, layers=round(m.moe_layers * L / m.n_layers),
+            priced_s=ks.moe_routing_s + ks.moe_finalize_s, gemm_flops_per_s=self._gemm_peak, bytes_per_s=self._bw, p=p,
+            roofline=smooth_roofline) if ks.triton_fused_moe and self._fp8_gemms else None
         # CPU work per iteration (sim.perf.overhead): the catalog's fixed overhead plus batch terms
         self.cpu = replace(cpu or CpuOverhead(), fixed_s=eff.overhead_s)
         # per-GPU coefficients (one pipeline stage: its L layers and the lm head)
