@@ -19,7 +19,8 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    left idle before the rise is lost: the step ends with the backlog of the plain fluid queue on its
    sub-steps (:mod:`sim.fluid.substep`), and its waits are read on them too, as are those of a step whose
    backlog builds and clears inside it (:func:`~sim.fluid.substep.hidden_backlog`; its peak counts in
-   ``stability.in_flight_peak``; :mod:`sim.fluid.pool_queue`). Each replica sees the
+   ``stability.in_flight_peak``; :mod:`sim.fluid.pool_queue`, :mod:`sim.fluid.in_system`), a replay's steps
+   too, whose latencies read them evenly (:func:`~sim.fluid.replay.held_backlog`). Each replica sees the
    per-replica load ``served / (n x step)``; latency, SLO attainment, GPU busy share, KV use and MFU
    are read off the curve at that load.
    While a backlog exists every request served in the step also waits what the fluid queue's
@@ -67,11 +68,12 @@ from sim.fluid.attain import backlog_attainment
 from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
                                warn_priority)
 from sim.fluid.burst import COUNT, warn_bursty
-from sim.fluid.replay import counted_arrivals, held_spread
+from sim.fluid.replay import counted_arrivals, held_backlog, held_spread
 from sim.fluid.capacity import CalibrationSettings, capacity_curve, group_size
 from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
+from sim.fluid.in_system import in_system_at_end, saturated_running, sub_in_system
 from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.pool_queue import PoolQueue, fluid_queue
@@ -81,7 +83,6 @@ from sim.fluid.substep import (backlogged, class_spread, pool_spread, read_on_su
 from sim.fluid.sums import ClassSums, FleetSums, add_classes, service_add
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
-from sim.metrics.stability import in_system_rows
 
 DEFAULT_STEP_S = 3600.0
 
@@ -316,13 +317,16 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
         spread_p = pool_spread(by_cls, mine.demand) if by_cls is not None else spread
-        spread_p = held_spread(spread_p, steps.edges, curve.meta.get("arrival"))   # a replay's swings count once
+        # the queue on the arrivals' own sub-steps; a replay's swings read once, in its curve, by the latencies
         q = fluid_queue(p, curve, offered, steps.dt_s, spread_p)
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
+        held = held_spread(spread_p, steps.edges, curve.meta.get("arrival"))
+        held_sub = held_backlog(q, held, q.serving * curve.max_rps * steps.dt_s) if held is not spread_p else None
+        spread_p = held
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
         mix_sub = sub_mix(shares, mine.demand, mine.cls_frac) if shares is not None else None
-        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p, mix_sub)
+        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p, mix_sub, held_sub)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
         intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
@@ -341,7 +345,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     # the stability block counts every request in the system at the end, running ones too, as the request
     # level does (its ``requests.in_flight``): the last rows' queue plus running; ``requests.in_flight`` stays
     # the backlog, the fluid tier counting a request served in a step as completed in it
-    at_end = {**summary["requests"], "in_flight": _in_system_at_end(ts, len(pools))}
+    at_end = {**summary["requests"], "in_flight": in_system_at_end(ts, len(pools))}
     fleet = fleet_summary(sc, usage, kv_cache_mean=kv_num / kv_den if kv_den else 0.0, timeseries=ts,
                           requests=at_end, end_s=end)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
@@ -380,16 +384,18 @@ class _Measured:
     usage: PoolUsage
     kv: np.ndarray
     mix: np.ndarray                 # each class's share of each step's services (served_mix)
-    sub_sys: np.ndarray | None = None   # requests in the system at each sub-step's end (_sub_in_system)
+    sub_sys: np.ndarray | None = None   # requests in the system at each sub-step's end (sim.fluid.in_system.sub_in_system)
 
 
 def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, fleet_sums: FleetSums,
                   per_cls: list[ClassSums], cls_slo: list[tuple[float, float]],
-                  spread: np.ndarray | None = None, mix_sub: np.ndarray | None = None) -> _Measured:
+                  spread: np.ndarray | None = None, mix_sub: np.ndarray | None = None,
+                  held_sub: np.ndarray | None = None) -> _Measured:
     """Read pool ``p``'s steps off its curve at the per-replica load served: latency (shifted by the
     backlog wait), SLO, busy share, KV use and MFU; adds to the fleet's and classes' sums. ``mix_sub``:
     each class's share of the pool's arrivals per sub-step (:func:`~sim.fluid.substep.sub_mix`), whose
-    waits each class's requests wait."""
+    waits each class's requests wait. ``held_sub``: the sub-steps' backlog the latencies read where it is not
+    the queue's (``q.sub_q``): a replay's steps read evenly (:func:`~sim.fluid.replay.held_backlog`)."""
     n, up, served, dt_s = q.n, q.serving, q.served, steps.dt_s
     n_steps = steps.n
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -398,7 +404,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
     cap_step = up * curve.max_rps * dt_s
     queued = (q.b_start + q.b_end) > 0
     if q.sub_q is not None:                     # and a backlog built and cleared inside a step (its sub-steps)
-        queued |= backlogged(q.sub_q, cap_step).any(axis=1)
+        queued |= backlogged(q.sub_q if held_sub is None else held_sub, cap_step).any(axis=1)
     waits = step_waits(steps.edges, admitted, served, cap_step, queued)   # FCFS behind the backlog, in the step too
     read_on_subs(waits, steps.edges, admitted, q.b_start, cap_step, spread)
     # each instant at the load served then: at capacity behind the backlog
@@ -470,8 +476,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
     rows = np.column_stack([
         steps.edges[1:], np.full(n_steps, p.index), n, np.maximum(rate_rep * np.nan_to_num(wq), q.b_end),
         np.zeros(n_steps),
-        np.where(held, _saturated_running(curve, up), running), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
-    sub_sys = _sub_in_system(curve, q, up, rows[:, 3] + rows[:, 5])
+        np.where(held, saturated_running(curve, up), running), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
+    sub_sys = sub_in_system(curve, q, up, rows[:, 3] + rows[:, 5])
     end = float(sc.duration)
     usage = PoolUsage(
         pool=p, provisioned_gpu_s=float(np.sum(n * dt_s)) * gpr, busy_gpu_s=float(np.sum(up * dt_s * busy)) * gpr,
@@ -483,33 +489,3 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
         tail={"replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
               "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps, "backlog_end": b})
     return _Measured(rows, usage, kv, by_served, sub_sys)
-
-
-def _in_system_at_end(ts: np.ndarray, n_pools: int) -> float:
-    """Requests in the system at the time series' last instant (every pool's queue and running
-    sequences, and the central queue, repeated on each pool's row), as the stability block sums them
-    (:func:`sim.metrics.stability.in_system_rows`); 0 without rows."""
-    if not len(ts):
-        return 0.0
-    last = ts[ts[:, 0] == ts[-1, 0]]
-    return float(np.sum(in_system_rows(last, n_pools)))
-
-
-def _sub_in_system(curve: CapacityCurve, q: PoolQueue, up: np.ndarray, at_end: np.ndarray) -> np.ndarray | None:
-    """``(steps, sub-steps)``: the pool's requests in the system at each sub-step's end where its sub-steps
-    hold a backlog (the backlog plus a saturated replica's running requests, Little's law: ``max_rps`` x
-    its service time), elsewhere the step's end's (``at_end``: queue and running); ``None`` without
-    sub-steps. What the run's ``in_flight_peak`` reads, so that a backlog that builds and clears inside
-    a step counts in it (the time series holds each step's end)."""
-    if q.sub_q is None:
-        return None
-    held = q.sub_q > 1e-9 * np.maximum(up * curve.max_rps, 1.0)[:, None]
-    return np.where(held, q.sub_q + _saturated_running(curve, up)[:, None], at_end[:, None])
-
-
-def _saturated_running(curve: CapacityCurve, up: np.ndarray) -> np.ndarray:
-    """Per step, the requests running on ``up`` replicas at capacity (Little's law: ``max_rps`` x a
-    saturated replica's service time, its E2E less the queue; the top grid point's where not measured)."""
-    sat = curve.sat_service_mean["e2e"] if curve.sat_service_mean else \
-        float(curve.latency["e2e"]["mean"][-1] - curve.latency["queue"]["mean"][-1])
-    return up * curve.max_rps * float(np.nan_to_num(sat))
