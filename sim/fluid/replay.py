@@ -208,29 +208,6 @@ def held_spread(spread: np.ndarray | None, edges: np.ndarray, arrival: dict | No
     return out
 
 
-def held_backlog(q, held: np.ndarray, capacity: np.ndarray) -> np.ndarray | None:
-    """``(steps, sub-steps)``: the backlog at each sub-step's end of pool queue ``q`` (a
-    :class:`~sim.fluid.pool_queue.PoolQueue` served on the arrivals' own sub-steps, its ``sub_q``) as its
-    latencies read it on the spread ``held`` (:func:`held_spread`), serving up to ``capacity`` (requests per
-    step): each step from the queue's own backlog at its start, its demand even over the sub-steps where the replay holds it. A surge above capacity inside
-    such a step builds the queue's backlog (its peak, end backlog and stability), while its waits are in the
-    curve's grid runs, which replay it; read again from the queue they would count twice. ``None`` where
-    ``q`` has no sub-steps.
-
-        >>> from types import SimpleNamespace
-        >>> q = SimpleNamespace(sub_q=np.array([[0.0, 1.0]]), b_start=np.zeros(1), served=np.array([10.0]),
-        ...                     b_end=np.zeros(1))           # 3 then 7 served at 6 a sub-step: 1 left
-        >>> held_backlog(q, np.array([[0.5, 0.5]]), np.array([12.0])).tolist()   # 5 and 5: none
-        [[0.0, 0.0]]
-    """
-    from sim.fluid.substep import sub_net, sub_queue
-
-    if q.sub_q is None:
-        return None
-    admitted = np.asarray(q.served, dtype=np.float64) + q.b_end - q.b_start
-    return sub_queue(np.asarray(q.b_start, dtype=np.float64)[:, None], sub_net(held, admitted, capacity))
-
-
 def replay_span(arrival: dict | None, rate: float) -> float:
     """Seconds the replay of ``arrival`` (:func:`curve_arrivals`) lasts at ``rate`` (the group's requests/s), once
     through: what a grid run measures at least, so that it sees every clump of the trace; 0 for other arrivals.
@@ -260,5 +237,5 @@ def measuring_arrival(arrival: dict | None, rate: float) -> dict:
     return {**arrival, "rate": float(rate)}
 
 
-__all__ = ["REPLAY_MAX", "counted_arrivals", "curve_arrivals", "detrended", "held_backlog", "held_spread", "measuring_arrival", "replay_file",
+__all__ = ["REPLAY_MAX", "counted_arrivals", "curve_arrivals", "detrended", "held_spread", "measuring_arrival", "replay_file",
            "replay_span"]
