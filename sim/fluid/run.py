@@ -386,7 +386,7 @@ class _Measured:
     usage: PoolUsage
     kv: np.ndarray
     mix: np.ndarray                 # each class's share of each step's services (served_mix)
-    sub_sys: np.ndarray | None = None   # requests in the system at each sub-step's end (sim.fluid.in_system.sub_in_system)
+    sub_sys: np.ndarray | None = None   # requests in the system at each sub-step's end (in_system.sub_in_system)
 
 
 def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, fleet_sums: FleetSums,
