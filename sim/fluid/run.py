@@ -19,7 +19,9 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    left idle before the rise is lost: the step ends with the backlog of the plain fluid queue on its
    sub-steps (:mod:`sim.fluid.substep`), and its waits are read on them too, as are those of a step whose
    backlog builds and clears inside it (:func:`~sim.fluid.substep.hidden_backlog`; its peak counts in
-   ``stability.in_flight_peak``; :mod:`sim.fluid.pool_queue`). Each replica sees the
+   ``stability.in_flight_peak``; :mod:`sim.fluid.pool_queue`, :mod:`sim.fluid.in_system`), a replay's steps
+   too, whose latencies read them evenly, on a queue of their own (:func:`~sim.fluid.replay.held_spread`).
+   Each replica sees the
    per-replica load ``served / (n x step)``; latency, SLO attainment, GPU busy share, KV use and MFU
    are read off the curve at that load.
    While a backlog exists every request served in the step also waits what the fluid queue's
@@ -72,6 +74,7 @@ from sim.fluid.capacity import CalibrationSettings, capacity_curve, group_size
 from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
+from sim.fluid.in_system import in_system_at_end, saturated_running, sub_in_system
 from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.pool_queue import PoolQueue, fluid_queue
@@ -81,7 +84,6 @@ from sim.fluid.substep import (backlogged, class_spread, pool_spread, read_on_su
 from sim.fluid.sums import ClassSums, FleetSums, add_classes, service_add
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
-from sim.metrics.stability import in_system_rows
 
 DEFAULT_STEP_S = 3600.0
 
@@ -316,13 +318,17 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         mine = own[k] if own is not None else steps
         offered = mine.total * (sh if own is None else 1.0)
         spread_p = pool_spread(by_cls, mine.demand) if by_cls is not None else spread
-        spread_p = held_spread(spread_p, steps.edges, curve.meta.get("arrival"))   # a replay's swings count once
+        # the queue on the arrivals' own sub-steps; the latencies read a replay's steps evenly (its swings are in
+        # its curve: held_spread), on a queue of their own
         q = fluid_queue(p, curve, offered, steps.dt_s, spread_p)
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
+        held = held_spread(spread_p, steps.edges, curve.meta.get("arrival"))
+        lat = fluid_queue(p, curve, offered, steps.dt_s, held) if held is not spread_p else None
+        spread_p = held
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
         mix_sub = sub_mix(shares, mine.demand, mine.cls_frac) if shares is not None else None
-        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p, mix_sub)
+        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p, mix_sub, lat)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
         intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
@@ -341,7 +347,7 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
     # the stability block counts every request in the system at the end, running ones too, as the request
     # level does (its ``requests.in_flight``): the last rows' queue plus running; ``requests.in_flight`` stays
     # the backlog, the fluid tier counting a request served in a step as completed in it
-    at_end = {**summary["requests"], "in_flight": _in_system_at_end(ts, len(pools))}
+    at_end = {**summary["requests"], "in_flight": in_system_at_end(ts, len(pools))}
     fleet = fleet_summary(sc, usage, kv_cache_mean=kv_num / kv_den if kv_den else 0.0, timeseries=ts,
                           requests=at_end, end_s=end)
     summary.update(utilization=fleet.utilization, gpu_hours=fleet.gpu_hours, stability=fleet.stability)
@@ -380,29 +386,35 @@ class _Measured:
     usage: PoolUsage
     kv: np.ndarray
     mix: np.ndarray                 # each class's share of each step's services (served_mix)
-    sub_sys: np.ndarray | None = None   # requests in the system at each sub-step's end (_sub_in_system)
+    sub_sys: np.ndarray | None = None   # requests in the system at each sub-step's end (in_system.sub_in_system)
 
 
 def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, fleet_sums: FleetSums,
                   per_cls: list[ClassSums], cls_slo: list[tuple[float, float]],
-                  spread: np.ndarray | None = None, mix_sub: np.ndarray | None = None) -> _Measured:
+                  spread: np.ndarray | None = None, mix_sub: np.ndarray | None = None,
+                  lat: PoolQueue | None = None) -> _Measured:
     """Read pool ``p``'s steps off its curve at the per-replica load served: latency (shifted by the
     backlog wait), SLO, busy share, KV use and MFU; adds to the fleet's and classes' sums. ``mix_sub``:
     each class's share of the pool's arrivals per sub-step (:func:`~sim.fluid.substep.sub_mix`), whose
-    waits each class's requests wait."""
+    waits each class's requests wait. ``lat``: the queue the latencies and SLO read where it is not ``q``
+    (whose counts, backlog, busy share and time series the run reports): a replay's steps read evenly over
+    their sub-steps (``spread``, :func:`~sim.fluid.replay.held_spread`), the waits of its swings in its curve."""
     n, up, served, dt_s = q.n, q.serving, q.served, steps.dt_s
     n_steps = steps.n
+    lq = q if lat is None else lat
+    l_up, l_served, l_dt = lq.serving, lq.served, lq.serving * dt_s
     with np.errstate(invalid="ignore", divide="ignore"):
-        load = np.where(up > 0, served / (up * dt_s), 0.0)
+        load = np.where(l_up > 0, l_served / l_dt, 0.0)
     admitted = served + q.b_end - q.b_start             # what joined the pool's queue in each step
-    cap_step = up * curve.max_rps * dt_s
-    queued = (q.b_start + q.b_end) > 0
-    if q.sub_q is not None:                     # and a backlog built and cleared inside a step (its sub-steps)
-        queued |= backlogged(q.sub_q, cap_step).any(axis=1)
-    waits = step_waits(steps.edges, admitted, served, cap_step, queued)   # FCFS behind the backlog, in the step too
-    read_on_subs(waits, steps.edges, admitted, q.b_start, cap_step, spread)
+    l_admitted = l_served + lq.b_end - lq.b_start
+    cap_step, l_cap = up * curve.max_rps * dt_s, l_up * curve.max_rps * dt_s
+    queued = (lq.b_start + lq.b_end) > 0
+    if lq.sub_q is not None:                    # and a backlog built and cleared inside a step (its sub-steps)
+        queued |= backlogged(lq.sub_q, l_cap).any(axis=1)
+    waits = step_waits(steps.edges, l_admitted, l_served, l_cap, queued)   # FCFS behind the backlog, in the step too
+    read_on_subs(waits, steps.edges, l_admitted, lq.b_start, l_cap, spread)
     # each instant at the load served then: at capacity behind the backlog
-    waits = waits.on_curve(curve.rates_rps, up * dt_s, curve.max_rps)
+    waits = waits.on_curve(curve.rates_rps, l_dt, curve.max_rps)
     i, w = curve.position(load)
 
     def at(values):
@@ -412,7 +424,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
     wq = at(curve.latency["queue"]["mean"])     # the curve's mean queue time at each step's load
 
     ttft_slo = sc.slo.ttft_s                    # SLO request by request behind a backlog (attain)
-    att = backlog_attainment(waits, up * dt_s, curve.rates_rps, curve.attainment, curve.hists["ttft"],
+    att = backlog_attainment(waits, l_dt, curve.rates_rps, curve.attainment, curve.hists["ttft"],
                              curve.latency["queue"]["mean"], ttft_slo, at(curve.attainment),
                              service_add(curve, {m: curve.latency[m]["mean"] for m in ("ttft", "queue")}, "ttft"))
     # busy share at capacity while a backlog lasts (in the step too), then at the arrivals' rate; MFU at the
@@ -428,33 +440,33 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
     busy = np.where(up > 0, busy, 0.0)          # the busy share of the serving replicas
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
-    meas = served * steps.after_warm
+    meas = l_served * steps.after_warm
     # the latencies: the curve's (its queueing included) at the load served at each instant, shifted by what
     # the backlog's wait adds to the curve's queue there (beyond)
     q_at = waits.at(curve.latency["queue"]["mean"])
     shift = waits.beyond(q_at)
     fleet_sums.add_latency(curve, i, w, at, meas, shift)
-    b = q.backlog
+    b, l_b = q.backlog, lq.backlog
     # the end backlog, first come, first served across classes: the last arrivals, each of its step's
     # class mix; those arrived after the warmup and older than the TTFT objective count at their age
     # in TTFT and queue percentiles (fleet-wide and per class, as the request level censors both at
     # the scenario's objective) and against SLO attainment (per class: older than its own objective)
     since_warm = float(sc.duration) - sc.warmup
     by_class = (backlog_by_step(steps.edges, admitted, b)[:, None] * steps.cls_frac).sum(axis=0)  # BLAS-free
-    by_served = served_mix(admitted, served, q.b_start, steps.cls_frac, spread, mix_sub)
-    add_classes(per_cls, curve, i, w, served, q.rejected, meas, steps.cls_frac, steps.after_warm,
+    by_served = served_mix(l_admitted, l_served, lq.b_start, steps.cls_frac, spread, mix_sub)
+    add_classes(per_cls, curve, i, w, l_served, q.rejected, meas, steps.cls_frac, steps.after_warm,
                 class_waits(waits, steps.edges, steps.cls_frac, mix_sub), q_at,
-                [c[0] for c in cls_slo], up * dt_s, by_class,
+                [c[0] for c in cls_slo], l_dt, by_class,
                 by_served)                       # FCFS: each class its own arrivals' waits
     if n_steps:
-        ages, n_old = backlog_ages(steps.edges, admitted, b, ttft_slo, since_warm)
+        ages, n_old = backlog_ages(steps.edges, l_admitted, l_b, ttft_slo, since_warm)
         if len(ages):
             fleet_sums.add_backlog_ages(ages, n_old)
             mix = steps.cls_frac[arrival_steps(steps.edges, ages)]
             for c, acc in enumerate(per_cls):
                 acc.add_backlog_ages(ages, n_old * mix[:, c])
         for c, acc in enumerate(per_cls):
-            late = backlog_by_step(steps.edges, admitted, b, cls_slo[c][0], since_warm)
+            late = backlog_by_step(steps.edges, l_admitted, l_b, cls_slo[c][0], since_warm)
             acc.add_missed(float(np.sum(late * steps.cls_frac[:, c])))
     fleet_sums.add_counts(curve, served, q.rejected, b, meas, att, steps.after_warm)
 
@@ -470,8 +482,8 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
     rows = np.column_stack([
         steps.edges[1:], np.full(n_steps, p.index), n, np.maximum(rate_rep * np.nan_to_num(wq), q.b_end),
         np.zeros(n_steps),
-        np.where(held, _saturated_running(curve, up), running), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
-    sub_sys = _sub_in_system(curve, q, up, rows[:, 3] + rows[:, 5])
+        np.where(held, saturated_running(curve, up), running), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
+    sub_sys = sub_in_system(curve, q, up, rows[:, 3] + rows[:, 5])
     end = float(sc.duration)
     usage = PoolUsage(
         pool=p, provisioned_gpu_s=float(np.sum(n * dt_s)) * gpr, busy_gpu_s=float(np.sum(up * dt_s * busy)) * gpr,
@@ -483,33 +495,3 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
         tail={"replicas_mean": float(np.sum(n * dt_s) / end) if end > 0 else 0.0,
               "capacity_curve": curve.key, "max_rps_per_replica": curve.max_rps, "backlog_end": b})
     return _Measured(rows, usage, kv, by_served, sub_sys)
-
-
-def _in_system_at_end(ts: np.ndarray, n_pools: int) -> float:
-    """Requests in the system at the time series' last instant (every pool's queue and running
-    sequences, and the central queue, repeated on each pool's row), as the stability block sums them
-    (:func:`sim.metrics.stability.in_system_rows`); 0 without rows."""
-    if not len(ts):
-        return 0.0
-    last = ts[ts[:, 0] == ts[-1, 0]]
-    return float(np.sum(in_system_rows(last, n_pools)))
-
-
-def _sub_in_system(curve: CapacityCurve, q: PoolQueue, up: np.ndarray, at_end: np.ndarray) -> np.ndarray | None:
-    """``(steps, sub-steps)``: the pool's requests in the system at each sub-step's end where its sub-steps
-    hold a backlog (the backlog plus a saturated replica's running requests, Little's law: ``max_rps`` x
-    its service time), elsewhere the step's end's (``at_end``: queue and running); ``None`` without
-    sub-steps. What the run's ``in_flight_peak`` reads, so that a backlog that builds and clears inside
-    a step counts in it (the time series holds each step's end)."""
-    if q.sub_q is None:
-        return None
-    held = q.sub_q > 1e-9 * np.maximum(up * curve.max_rps, 1.0)[:, None]
-    return np.where(held, q.sub_q + _saturated_running(curve, up)[:, None], at_end[:, None])
-
-
-def _saturated_running(curve: CapacityCurve, up: np.ndarray) -> np.ndarray:
-    """Per step, the requests running on ``up`` replicas at capacity (Little's law: ``max_rps`` x a
-    saturated replica's service time, its E2E less the queue; the top grid point's where not measured)."""
-    sat = curve.sat_service_mean["e2e"] if curve.sat_service_mean else \
-        float(curve.latency["e2e"]["mean"][-1] - curve.latency["queue"]["mean"][-1])
-    return up * curve.max_rps * float(np.nan_to_num(sat))
