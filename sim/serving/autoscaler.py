@@ -9,8 +9,8 @@ where ``n_serving`` counts replicas that are ready, not failed and not draining,
 as the HPA does, the pool is left at its current size (warming, serving and failed replicas, not
 draining ones; then clamped) while the ratio is within ``tolerance`` of 1::
 
-    |metric / target - 1| <= tolerance                  (default 0.1: the HPA's
-                                                         --horizontal-pod-autoscaler-tolerance)
+    1 - tolerance <= metric / target <= 1 + tolerance    (default 0.1: the HPA's
+                                                          --horizontal-pod-autoscaler-tolerance)
 
 The check is on the ratio, before ``ceil`` (Kubernetes' ``replica_calculator.go``: within the band
 it returns the current replicas). Without it a pool at a steady load whose ``n x metric / target``
@@ -223,8 +223,8 @@ class Autoscaler:
         self._prev_rejects = rejects
         if serving:
             ratio = m / cfg.target
-            if cfg.tolerance > 0 and abs(ratio - 1.0) <= cfg.tolerance:
-                desired = current       # the HPA's tolerance: too small a change to act on
+            if cfg.tolerance > 0 and 1.0 - cfg.tolerance <= ratio <= 1.0 + cfg.tolerance:
+                desired = current       # the HPA's tolerance (its form: 4.4 / 4 is within 0.1)
             else:
                 desired = math.ceil(len(serving) * ratio - 1e-9)
         else:
