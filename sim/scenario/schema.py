@@ -109,6 +109,8 @@ class Autoscale(Strict):
     max: int = Field(64, ge=1)
     scale_up_delay: Duration | None = Field(None, ge=0, description="default: weights / load bandwidth")
     cooldown: Duration = Field(300.0, ge=0)
+    tolerance: float = Field(0.1, ge=0, description="no change while |metric / target - 1| <= this "
+                             "(the Kubernetes HPA's --horizontal-pod-autoscaler-tolerance, default 0.1); 0: none")
 
     @model_validator(mode="after")
     def _min_le_max(self) -> "Autoscale":

@@ -5,7 +5,23 @@ The rule is the Kubernetes Horizontal Pod Autoscaler's
 
     desired = ceil(n_serving * metric / target)        clamped to [min, max]
 
-where ``n_serving`` counts replicas that are ready, not failed and not draining, and ``metric`` is
+where ``n_serving`` counts replicas that are ready, not failed and not draining, except that,
+as the HPA does, the pool is left at its current size (warming, serving and failed replicas, not
+draining ones; then clamped) while the ratio is within ``tolerance`` of 1::
+
+    1 - tolerance <= metric / target <= 1 + tolerance    (default 0.1: the HPA's
+                                                          --horizontal-pod-autoscaler-tolerance)
+
+The check is on the ratio, before ``ceil`` (Kubernetes' ``replica_calculator.go``: within the band
+it returns the current replicas). Without it a pool at a steady load whose ``n x metric / target``
+sits near a whole number flaps: the metric's noise over one interval (a few per cent at a steady
+Poisson load) moves ``ceil`` one replica either way, the scale-down waits out the stabilization
+window, the scale-up does not. ``tolerance: 0`` turns the band off (the rule without it).
+Not modelled: Kubernetes 1.33's separate ``behavior.scaleUp/scaleDown.tolerance`` (one band
+here) and the default rate limits of ``behavior`` (scale-up at most max(4 pods, 100 %) per 15 s;
+the band does not depend on them). The band does not stop a metric that is not proportional to
+load per replica (``queue``, ``ttft``: they rise faster than ``1 / n`` as replicas go) from
+overshooting, as it would not in Kubernetes (docs/fleet_dynamics.md). ``metric`` is
 
 * ``load_factor`` (the default): work done over the last interval / what the serving replicas
   could have done at their batch limits (:mod:`sim.perf.utilization`: tokens processed, at the
@@ -206,7 +222,11 @@ class Autoscaler:
         turned_away = rejects > self._prev_rejects
         self._prev_rejects = rejects
         if serving:
-            desired = math.ceil(len(serving) * m / cfg.target - 1e-9)
+            ratio = m / cfg.target
+            if cfg.tolerance > 0 and 1.0 - cfg.tolerance <= ratio <= 1.0 + cfg.tolerance:
+                desired = current       # the HPA's tolerance (its form: 4.4 / 4 is within 0.1)
+            else:
+                desired = math.ceil(len(serving) * ratio - 1e-9)
         else:
             desired = max(current, 1 if turned_away else 0)
         return min(max(desired, cfg.min), cfg.max)
