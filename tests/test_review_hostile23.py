@@ -54,3 +54,46 @@ def test_two_long_pools_differing_in_their_middle_on_terminal_page_and_figure(tm
     assert len(cells) == 2 and len(set(cells)) == 2 and {"east", "west"} == {c.split("-")[1] for c in cells}
     legend = (out / "figures" / "utilization.svg").read_text(encoding="utf-8")
     assert "-east-" in legend and "-west-" in legend and EAST not in legend
+
+
+# ------------------------------------------------------------------ identical latencies: no axis offset
+def _same_latencies() -> dict:
+    """Four lone requests: one TTFT, one end-to-end time, apart only by float rounding (arrival times differ)."""
+    import numpy as np
+
+    arrival = np.array([103.7, 251.3, 402.9, 557.1])
+    return {"arrival_s": arrival, "first_token_s": arrival + 0.01056095753, "completion_s": arrival + 0.1513675887,
+            "output_tokens": np.full(4, 20)}
+
+
+def test_identical_latencies_are_drawn_around_their_value_without_an_offset_label():
+    """The x axis spanned the rounding (1e-12 ms): matplotlib labelled it ``1e-12+1.056095753e1`` over the
+    axis's name, its ticks 6.001, 8.001 ... meaning nothing; now 5 % either side of the value, plain ticks."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from sim.report.render import draw_chart
+    from sim.report.run_figures import latency_cdf_chart
+
+    chart = latency_cdf_chart(_same_latencies())
+    fig = draw_chart(chart)
+    FigureCanvasAgg(fig).draw()
+    for ax, value in zip(fig.axes, (10.56095753, None, 151.3675887)):
+        assert ax.xaxis.get_offset_text().get_text() == ""
+        lo, hi = ax.get_xlim()
+        labels = [t.get_text() for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi]
+        assert len(labels) >= 2 and len(set(labels)) == len(labels), labels
+        assert all(float(t.replace("−", "-")) for t in labels)          # plain numbers
+        if value is not None:       # (ms: all under a second)
+            assert lo < value < hi and abs((hi - lo) - 0.1 * value) < 1e-9 * value
+
+
+def test_identical_latencies_get_ticks_in_the_svg_figure_too(tmp_path):
+    """The figures ``run --figures svg`` writes itself labelled every x tick the same there (10.560958)."""
+    import re
+
+    from sim.report.run_figures import latency_cdf_chart
+    from sim.report.svg import write_svg
+
+    text = write_svg(latency_cdf_chart(_same_latencies()), tmp_path / "cdf").read_text(encoding="utf-8")
+    numbers = [t for t in re.findall(r">([^<>]*)</text>", text) if re.fullmatch(r"[0-9.]+", t)]
+    assert {"10.4", "10.6", "144", "150"} <= set(numbers), numbers
