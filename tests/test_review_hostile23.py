@@ -97,3 +97,24 @@ def test_identical_latencies_get_ticks_in_the_svg_figure_too(tmp_path):
     text = write_svg(latency_cdf_chart(_same_latencies()), tmp_path / "cdf").read_text(encoding="utf-8")
     numbers = [t for t in re.findall(r">([^<>]*)</text>", text) if re.fullmatch(r"[0-9.]+", t)]
     assert {"10.4", "10.6", "144", "150"} <= set(numbers), numbers
+
+
+# ------------------------------------------------------------------ --out under a figures/ folder of one's own
+def test_out_under_a_figures_folder_that_is_no_result_s_is_taken(tmp_path, capsys):
+    """A paper's folder holding its own ``summary.json`` (or another tool's ``plan.json``) and a ``figures/``
+    folder: ``--out paper/figures/sim`` was refused as another result's figures, though no fleetsim result
+    is there to replace them."""
+    paper = tmp_path / "paper"
+    (paper / "figures").mkdir(parents=True)
+    (paper / "summary.json").write_text('{"title": "my paper"}')
+    (paper / "plan.json").write_text('{"resource_changes": []}')
+    out = paper / "figures" / "sim"
+    sc = hc._small()
+    sc["duration"] = 10
+    assert _main(["run", str(_scenario(tmp_path, sc)), "--out", str(out), "--figures", "none", "--quiet"]) == 0
+    assert (out / "summary.json").is_file()
+    capsys.readouterr()
+    # a result there is still guarded: its figures/ refused (what round 23 added)
+    inner = out / "figures" / "again"
+    assert _main(["run", str(_scenario(tmp_path, sc)), "--out", str(inner), "--figures", "none", "--quiet"]) == 2
+    assert f"the figures folder of the result in {out}" in capsys.readouterr().err
