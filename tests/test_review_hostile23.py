@@ -118,3 +118,18 @@ def test_out_under_a_figures_folder_that_is_no_result_s_is_taken(tmp_path, capsy
     inner = out / "figures" / "again"
     assert _main(["run", str(_scenario(tmp_path, sc)), "--out", str(inner), "--figures", "none", "--quiet"]) == 2
     assert f"the figures folder of the result in {out}" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ one plan bound given twice
+def test_a_plan_given_one_bound_twice_runs_as_with_it_once(tmp_path, capsys):
+    """``--constraint latency.ttft.p99<=2`` twice (a script adding its SLO to one the user gave) was refused
+    as two bounds of which "only the tighter would count": they are the same bound, nothing to choose."""
+    sc = hc._small()
+    sc["duration"] = 20
+    path = _scenario(tmp_path, sc)
+    args = ["plan", str(path), "--vary", "fleet.pools.0.replicas=1..2", "--no-figures", "--quiet"]
+    one = ["--constraint", "latency.ttft.p99<=2"]
+    assert _main([*args, *one, *one, "--out", str(tmp_path / "twice")]) == 0
+    assert _main([*args, *one, "--out", str(tmp_path / "once")]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "twice" / "plan.csv").read_bytes() == (tmp_path / "once" / "plan.csv").read_bytes()
