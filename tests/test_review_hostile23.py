@@ -133,3 +133,26 @@ def test_a_plan_given_one_bound_twice_runs_as_with_it_once(tmp_path, capsys):
     assert _main([*args, *one, "--out", str(tmp_path / "once")]) == 0
     capsys.readouterr()
     assert (tmp_path / "twice" / "plan.csv").read_bytes() == (tmp_path / "once" / "plan.csv").read_bytes()
+
+
+# ------------------------------------------------------------------ BurstGPT totals written as floats
+_BURST_HEAD = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+
+
+def _burst(tmp_path, body: str):
+    (tmp_path / "b.csv").write_text(_BURST_HEAD + body)
+    sc = hc._small()
+    sc["workload"] = {"arrival": {"process": "trace", "path": "b.csv", "format": "burstgpt"}}
+    return _scenario(tmp_path, sc)
+
+
+def test_a_burstgpt_table_written_with_float_counts_is_read_and_its_totals_checked(tmp_path, capsys):
+    """pandas writes an integer column that once held a blank as 490.0; the rows' own counts were read so
+    (472.0 is 472) but their total was refused as "must be an integer token count" on every row."""
+    good = "5,ChatGPT,472.0,18.0,490.0,Conversation log\n6,ChatGPT,100,20,120.0,API log\n"
+    assert _main(["validate", str(_burst(tmp_path, good))]) == 0
+    capsys.readouterr()
+    path = _burst(tmp_path, good + "7,ChatGPT,472.0,18.0,500.0,Conversation log\n")
+    assert _main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "b.csv: line 4: column 'Total tokens': must be Request tokens + Response tokens: 472 + 18 = 490 (got '500.0')")
