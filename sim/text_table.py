@@ -94,8 +94,9 @@ def _around_difference(name: str, others: Sequence[str], width: int) -> str:
     at = max(next((i for i, (a, b) in enumerate(zip(name, m)) if a != b), min(len(name), len(m))) for m in others)
     room = max(width - 2, 6)
     head, tail = _fit(name, room * 3 // 10), _fit(name[::-1], room // 5)[::-1]
-    start = max(at - 4, 0)
-    window = _fit(name[start:], room - shown_width(head) - shown_width(tail))
+    free = room - shown_width(head) - shown_width(tail)
+    start = max(at - min(4, free // 3), 0)       # (the window holds the first differing character)
+    window = _fit(name[start:], free)
     kept = sorted([(0, len(head)), (start, start + len(window)), (len(name) - len(tail), len(name))])
     parts: list[list[int]] = []
     for a, b in kept:

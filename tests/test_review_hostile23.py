@@ -156,3 +156,23 @@ def test_a_burstgpt_table_written_with_float_counts_is_read_and_its_totals_check
     assert _main(["validate", str(path)]) == 2
     assert capsys.readouterr().err.strip().endswith(
         "b.csv: line 4: column 'Total tokens': must be Request tokens + Response tokens: 472 + 18 = 490 (got '500.0')")
+
+
+# ------------------------------------------------------------------ compare: two pools' rows told apart
+def test_compare_tells_two_pools_apart_whose_names_differ_at_their_end(tmp_path, capsys):
+    """``prefill-h100-east`` and ``prefill-h100-west`` (17 characters) were both ``pool prefi...: load factor``
+    in the comparison: which pool's load had grown could not be read."""
+    sc = hc._small()
+    sc["duration"] = 20
+    sc["fleet"]["pools"] = [{"name": "prefill-h100-east", "gpu": "h100-sxm", "replicas": 1},
+                            {"name": "prefill-h100-west", "gpu": "h100-sxm", "replicas": 1}]
+    path = _scenario(tmp_path, sc)
+    for out, seed in (("a", "1"), ("b", "2")):
+        assert _main(["run", str(path), "--out", str(tmp_path / out), "--figures", "none", "--quiet",
+                      "--set", f"seed={seed}"]) == 0
+    capsys.readouterr()
+    assert _main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    labels = [line.split("  ")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("pool ")]
+    loads = [label for label in labels if label.endswith(": load factor")]
+    assert len(loads) == 2 and "east" in loads[0] and "west" in loads[1], labels
+    assert len(set(labels)) == len(labels) and all(len(label) <= 26 for label in labels), labels
