@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 
 def shown_width(text: str) -> int:
@@ -57,6 +57,56 @@ def shortened(text: str, width: int = NAME_WIDTH) -> str:
     return head + "…" + tail
 
 
+def distinct_shortened(names: Iterable[str], width: int = NAME_WIDTH) -> dict[str, str]:
+    """Each of ``names`` as shown where they are shown together (a table's column, a figure's legend):
+    :func:`shortened`, but two names that would show the same (``pool-…-a`` for two names differing only
+    in their middle) each keep, between two ellipses, the part where they differ from the other; a name
+    that would still show as another does is shown whole. Equal names show equally.
+
+        >>> a, b = "pool-" + "x" * 30 + "-east-" + "y" * 20, "pool-" + "x" * 30 + "-west-" + "y" * 20
+        >>> shortened(a) == shortened(b)
+        True
+        >>> shown = distinct_shortened([a, b, "chat"])
+        >>> shown[a], shown[b], shown["chat"]
+        ('pool-xxxx…xxx-east-yyyyyy…yyyyyy', 'pool-xxxx…xxx-west-yyyyyy…yyyyyy', 'chat')
+    """
+    unique = list(dict.fromkeys(names))
+    shown = {n: shortened(n, width) for n in unique}
+    for pass_ in range(2 + len(unique)):    # (each pass after the second shows one more name whole at least)
+        seen: dict[str, list[str]] = {}
+        for n in unique:
+            seen.setdefault(shown[n], []).append(n)
+        clashes = [group for group in seen.values() if len(group) > 1]
+        if not clashes:
+            break
+        for group in clashes:
+            for n in group:
+                if pass_ == 0 and shown[n] != n:
+                    shown[n] = _around_difference(n, [m for m in group if m != n], width)
+                elif shown[n] != n:
+                    shown[n] = n
+    return shown
+
+
+def _around_difference(name: str, others: Sequence[str], width: int) -> str:
+    """``name``'s beginning, the part where it first differs from the closest of ``others`` (a few characters
+    before that on), and its end, an ellipsis between parts not next to each other: about ``width`` columns."""
+    at = max(next((i for i, (a, b) in enumerate(zip(name, m)) if a != b), min(len(name), len(m))) for m in others)
+    room = max(width - 2, 6)
+    head, tail = _fit(name, room * 3 // 10), _fit(name[::-1], room // 5)[::-1]
+    free = room - shown_width(head) - shown_width(tail)
+    start = max(at - min(4, free // 3), 0)       # (the window holds the first differing character)
+    window = _fit(name[start:], free)
+    kept = sorted([(0, len(head)), (start, start + len(window)), (len(name) - len(tail), len(name))])
+    parts: list[list[int]] = []
+    for a, b in kept:
+        if parts and a <= parts[-1][1]:
+            parts[-1][1] = max(parts[-1][1], b)
+        else:
+            parts.append([a, b])
+    return "…".join(name[a:b] for a, b in parts)
+
+
 def _fit(text: str, width: int) -> str:
     """The longest beginning of ``text`` taking at most ``width`` terminal columns."""
     out, used = [], 0
@@ -88,7 +138,8 @@ def table_lines(table: Sequence[Sequence[str]], width: int | None = None, *, hea
     the first column's. ``heading_left``: every heading left-aligned (else as ``left`` says). Wider than
     ``width`` (None: no limit), the table is set in blocks of columns (:func:`column_blocks`), each with
     the first ``lead`` columns, a blank line between blocks. A label of those columns (a pool's name)
-    longer than :data:`NAME_WIDTH` columns is :func:`shortened` (files and JSON keep it whole).
+    longer than :data:`NAME_WIDTH` columns is :func:`shortened`, two such labels kept distinct
+    (:func:`distinct_shortened`; files and JSON keep the name whole).
 
         >>> print("\\n".join(table_lines([["period", "net", "cash"], ["2024-Q1", "$1.00", "$2.00"]], 17)))
         period     net
@@ -107,7 +158,8 @@ def table_lines(table: Sequence[Sequence[str]], width: int | None = None, *, hea
             3  -
     """
     lead = max(1, lead)
-    table = [row if k < head else [shortened(c) if j < lead else c for j, c in enumerate(row)]
+    shown = [distinct_shortened(row[j] for row in table[head:]) for j in range(min(lead, len(table[0])))]
+    table = [row if k < head else [shown[j][c] if j < len(shown) else c for j, c in enumerate(row)]
              for k, row in enumerate(table)]
     widths = [max(shown_width(row[j]) for row in table) for j in range(len(table[0]))]
     lines: list[str] = []

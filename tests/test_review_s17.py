@@ -123,7 +123,8 @@ def _plan_process(tmp_path: Path, out: str, hold_s: float) -> subprocess.Popen:
     marks.mkdir(exist_ok=True)
     return subprocess.Popen([sys.executable, str(tmp_path / "killed_plan.py"), str(tmp_path / out), str(marks),
                              str(hold_s)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,     # (Ctrl-C's default action even where this test runs
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # ignoring it)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

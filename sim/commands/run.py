@@ -108,13 +108,27 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
 def _in_figures(path: Path) -> Path | None:
     """The result folder whose ``figures/`` is or holds ``path`` (a resolved path), or ``None``: ``--out
     results/a/figures`` wrote a whole result there, which the next result written into ``results/a``
-    deleted with the figures it replaces."""
-    from sim.planning.store import OWNER_FILE, RESULT_FILES
-
+    deleted with the figures it replaces. A folder of the user's own named ``figures`` is not one: its
+    parent must be a result (:func:`_a_result`)."""
     for above in (path, *path.parents):
-        if above.name == "figures" and any((above.parent / f).is_file() for f in (OWNER_FILE, *RESULT_FILES)):
+        if above.name == "figures" and _a_result(above.parent):
             return above.parent
     return None
+
+
+def _a_result(folder: Path) -> bool:
+    """Whether ``folder`` holds a fleetsim result: marked by its command (``command.json`` naming one), or
+    holding a command's result file (``summary.json``, ``plan.json``, ...) with the ``scenario.json`` every
+    result saves beside it. A ``summary.json`` or ``plan.json`` alone (a paper's folder, another tool's plan)
+    is not one."""
+    from sim.planning.store import OWNER_FILE, RESULT_FILES
+
+    try:
+        if json.loads((folder / OWNER_FILE).read_bytes()).get("command") in RESULT_FILES.values():
+            return True
+    except (OSError, ValueError, AttributeError, RecursionError):
+        pass
+    return (folder / "scenario.json").is_file() and any((folder / f).is_file() for f in RESULT_FILES)
 
 
 def check_result_folder(out: Path, by: str = "run") -> None:

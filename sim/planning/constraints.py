@@ -84,20 +84,27 @@ def parse_constraint(text: str) -> Constraint:
 def distinct_bounds(constraints: list[Constraint]) -> list[Constraint]:
     """``constraints``, refused (:class:`ConstraintError`) where two bound one metric from the same side: of
     ``latency.ttft.p99<=2`` and ``latency.ttft.p99<=1`` only the tighter counts, so the other was a slip (an
-    earlier bound left on a command line edited); a bound from each side (a range) is two constraints.
+    earlier bound left on a command line edited); a bound from each side (a range) is two constraints, and
+    one bound given twice is one.
 
         >>> distinct_bounds([parse_constraint("slo.attainment>=0.9"), parse_constraint("slo.attainment<=0.99")])[1]
         Constraint(metric='slo.attainment', op='<=', bound=0.99)
+        >>> distinct_bounds([parse_constraint("latency.ttft.p99<=2"), parse_constraint("latency.ttft.p99<=2")])
+        [Constraint(metric='latency.ttft.p99', op='<=', bound=2.0)]
         >>> distinct_bounds([parse_constraint("latency.ttft.p99<=2"), parse_constraint("latency.ttft.p99<1")])
         Traceback (most recent call last):
         ...
         sim.metrics.constraint_text.ConstraintError: latency.ttft.p99 is bounded from above twice (<=2 and <1): only the tighter bound would count; give the one you mean
     """
     seen: dict[tuple[str, bool], Constraint] = {}
+    kept = []
     for c in constraints:
         other = seen.setdefault((c.metric, c.upper), c)
+        if other is not c and (other.op, other.bound) == (c.op, c.bound):
+            continue        # the same bound twice (a script's SLO given again): one constraint, nothing to choose
         if other is not c:
             side = "above" if c.upper else "below"
             raise ConstraintError(f"{c.metric} is bounded from {side} twice ({other.op}{other.bound:g} and "
                                   f"{c.op}{c.bound:g}): only the tighter bound would count; give the one you mean")
-    return constraints
+        kept.append(c)
+    return kept

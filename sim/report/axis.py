@@ -130,17 +130,38 @@ def x_range(panel: Panel) -> tuple[float, float] | None:
     return min(xs), max(xs)
 
 
+#: a linear range narrower than this share of its values is one value drawn: identical latencies measured at
+#: different times differ by float rounding (10.56095753 ms and 1e-12 ms more), which an axis of that width
+#: labelled with an offset ("1e-12+1.056095753e1") or ticks no label could tell apart
+FLAT = 1e-6
+
+
+def flat(lo: float, hi: float) -> bool:
+    """Whether the linear range ``lo .. hi`` is one value (:data:`FLAT`).
+
+        >>> flat(10.56095753, 10.56095753 + 1e-12), flat(0.0, 0.0), flat(10.0, 10.001)
+        (True, True, False)
+    """
+    return hi - lo <= FLAT * max(abs(lo), abs(hi))
+
+
 def padded(lo: float, hi: float, log: bool) -> tuple[float, float]:
-    """5 % of the span added on each side (in log space on a log axis); a flat range gets ±1."""
+    """5 % of the span added on each side (in log space on a log axis); a flat range (:func:`flat`) gets
+    5 % of its value on each side, or ±1 at zero.
+
+        >>> [round(v, 6) for v in padded(10.56095753, 10.56095753 + 1e-12, log=False)]
+        [10.03291, 11.089005]
+    """
     if log:
         a, b = math.log10(lo), math.log10(hi)
         if b - a <= 0:
             a, b = a - 1, b + 1
         d = 0.05 * (b - a)
         return 10 ** (a - d), 10 ** (b + d)
-    if hi - lo <= 0:
-        d = abs(lo) * 0.05 or 1.0
-        return lo - d, hi + d
+    if flat(lo, hi):
+        mid = (lo + hi) / 2
+        d = abs(mid) * 0.05 or 1.0
+        return mid - d, mid + d
     d = 0.05 * (hi - lo)
     return lo - d, hi + d
 

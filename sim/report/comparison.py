@@ -32,6 +32,7 @@ from sim.paths import loop_message, looping_link, looping_links
 from sim.report.fingerprint import changed_scenario_note, scenario_changed
 from sim.report.overview import repriced_overrides, scenario_json, scenario_of, unreadable_scenario, value_at
 from sim.report.result_folder import SEARCH_FIELDS, read_summary
+from sim.text_table import distinct_shortened
 
 #: what a cell reads when the folder's summary has no such metric
 MISSING = "—"
@@ -88,19 +89,31 @@ class Row:
     key: str
     values: list[Any]
     changes: list[dict | None] = field(default_factory=list)
+    #: the names of the pools (a pool's row) or classes (a class's row) of the folders compared, from which
+    #: the row's name is kept distinct when cut
+    peers: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         """The metric's words, a class's or pool's named first (``chat: TTFT p99``), at most
-        :data:`LABEL_WIDTH` characters (a long name is cut)."""
+        :data:`LABEL_WIDTH` characters: a long name is cut in its middle, apart from its :attr:`peers`
+        (:func:`~sim.text_table.distinct_shortened`: ``prefill-h100-east`` and ``-west`` were both
+        ``pool prefi...``).
+
+            >>> Row("pools.prefill-h100-east.load_factor", [0.1], peers=("prefill-h100-west",)).label
+            'pool p…-east: load factor'
+            >>> Row("pools.prefill-h100-west.load_factor", [0.1], peers=("prefill-h100-east",)).label
+            'pool p…-west: load factor'
+        """
         parts = self.key.split(".")
         if parts[0] in ("classes", "pools") and len(parts) > 2:
             rest = ".".join(parts[2:])
             words = _LABELS.get(rest) or name_of(POOL_KEYS.get(rest, rest) if parts[0] == "pools" else rest)
             if parts[0] == "pools":
                 words = words.removesuffix(" provisioned")
-            whose = parts[1] if parts[0] == "classes" else f"pool {parts[1]}"
-            return clipped(whose, max(LABEL_WIDTH - len(words) - 2, 5)) + ": " + words
+            prefix = "" if parts[0] == "classes" else "pool "
+            room = max(LABEL_WIDTH - len(words) - 2 - len(prefix), 5)
+            return prefix + distinct_shortened([parts[1], *self.peers], room)[parts[1]] + ": " + words
         return clipped(_LABELS.get(self.key) or name_of(self.key), LABEL_WIDTH)
 
     @property
@@ -278,6 +291,8 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
     summaries = [r.summary for r in runs]
     rows = []
     income = any(_nonzero(value_at(s, k)) for s in summaries for k in INCOME)
+    peers = {kind: tuple(dict.fromkeys(n for s in summaries for n in (s.get(kind) or {})))
+             for kind in ("pools", "classes")}      # (each row's name kept apart from the others')
     for key in row_keys(summaries):
         values = [_plain(value_at(s, key)) for s in summaries]
         if all(v is None for v in values):
@@ -286,7 +301,8 @@ def compare(folders: Sequence[Path | str]) -> Comparison:
             continue
         if key.startswith("cashflow.") and not income and key not in ZERO_HIDDEN:
             continue
-        rows.append(Row(key, values, [None] + [change(values[0], v) for v in values[1:]]))
+        rows.append(Row(key, values, [None] + [change(values[0], v) for v in values[1:]],
+                        peers.get(key.split(".", 1)[0], ())))
     return Comparison(runs, diff, notes, rows, estimated, load)
 
 

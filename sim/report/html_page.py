@@ -19,7 +19,7 @@ import datetime as _dt
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from sim.report.chart import figure_text
 from sim.report.overview import overview, read_scenario
 from sim.report.render import short_name
 from sim.report.scenario_words import Varied
-from sim.text_table import shortened
+from sim.text_table import distinct_shortened
 
 #: captions of the run figures, by file stem
 CAPTIONS = {
@@ -123,16 +123,17 @@ class Markup(str):
     """HTML a page's code built itself (a table inside a cell): :func:`fmt` passes it through unescaped."""
 
 
-def name_cell(name: str) -> Markup:
+def name_cell(name: str, among: Iterable[str] = ()) -> Markup:
     """A pool's or class's name as a table's first cell: whole when short, else :func:`~sim.text_table.shortened`
     as on the terminal, the whole name in the cell's ``title`` (shown on hover; a 200-character name made the
-    per-pool table scroll sideways).
+    per-pool table scroll sideways). ``among``: the names of the table's other rows, from which it is kept
+    distinct (:func:`~sim.text_table.distinct_shortened`: two names differing in their middle).
 
         >>> name_cell("chat"), name_cell("<b>" + "p" * 40)[:73]
         ('chat', '<span title="&lt;b&gt;pppppppppppppppppppppppppppppppppppppppp">&lt;b&gt;')
     """
-    shown = escape(shortened(name))
-    return Markup(shown if shortened(name) == name else f'<span title="{escape(name)}">{shown}</span>')
+    short = distinct_shortened([name, *among])[name]
+    return Markup(escape(short) if short == name else f'<span title="{escape(name)}">{escape(short)}</span>')
 
 
 def fmt(v: Any, unit: str = "") -> str:

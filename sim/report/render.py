@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.atomic import atomic_write_bytes
+from sim.report.axis import flat, padded, x_range
 from sim.report.chart import FORMATS, Chart, Panel, color
 
 #: zlib level of PNG files (Pillow's default is 6): plots are mostly flat colour, so level 1
@@ -137,6 +138,10 @@ def _draw_panel(ax, panel: Panel) -> None:
                       rotation=panel.rotation, ha="right" if panel.rotation else "center")
     elif has_data and not panel.xlog:
         ax.ticklabel_format(axis="y", style="plain", useOffset=False)   # no offset text between panels
+        ax.ticklabel_format(axis="x", useOffset=False)      # (nor "1e-12+1.056e1" under an axis)
+        span = x_range(panel)
+        if span is not None and flat(*span):    # one value (identical latencies): 5 % either side of it
+            ax.set_xlim(*padded(*span, log=False))
         # about one tick per inch of axis, so labels like 0.0125 never run into each other
         inches = ax.get_position().width * ax.figure.get_figwidth()
         ax.xaxis.set_major_locator(MaxNLocator(nbins=max(3, int(1.4 * inches)), steps=[1, 2, 2.5, 5, 10]))

@@ -45,7 +45,7 @@ from sim.report.cashflow import cashflow_chart
 from sim.report.chart import FORMATS, Chart, Note, Panel, Rule, Series, envelope, figure_text, write_svg
 from sim.report.result_folder import (as_columns, empirical_cdf, read_requests, read_statement,
                                       read_summary, read_timeseries, request_latencies, time_weighted_mean)
-from sim.text_table import shortened, shown_width
+from sim.text_table import distinct_shortened, shortened, shown_width
 
 LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT (time per output token)"), ("e2e", "end-to-end"))
 #: the request columns the figures use (only these are converted from in-memory tables or read from
@@ -221,12 +221,13 @@ def latency_cdf_chart(req: dict[str, np.ndarray]) -> Chart:
         panel.series.append(Series(x, y, kind="step", color="k", width=1.5, label="all requests"))
         if by_class:
             full = _per_request(req, key)
+            shown = distinct_shortened(by_class)
             for i, (name, mask) in enumerate(by_class.items()):
                 v = full[mask] * scale
                 v = v[np.isfinite(v)]
                 if v.size:
                     cx, cy = cdf_points(v)
-                    panel.series.append(Series(cx, cy, kind="step", color=f"C{i}", width=1.0, label=figure_text(shortened(name))))
+                    panel.series.append(Series(cx, cy, kind="step", color=f"C{i}", width=1.0, label=figure_text(shown[name])))
         for q, ls in ((50, ":"), (99, "--")):
             panel.rules.append(Rule(float(np.percentile(values, q)), color="grey", dash=ls, label=f"p{q}"))
         panel.xlog = bool(x[0] > 0 and x[-1] / x[0] > 20)
@@ -271,13 +272,14 @@ def timeseries_chart(ts: dict[str, np.ndarray]) -> Chart:
     scale, unit = time_unit(float(np.nanmax(ts["time_s"])))
     pools = _pools(ts)
     where = f"pool {figure_text(shortened(pools[0][0]))}" if len(pools) == 1 else "per pool"
+    shown = distinct_shortened(name for name, _ in pools)
     panels = []
     for key, title, ylabel in present:
         panel = Panel(title=f"{title}, {where}", title_pt=10.0, ylabel=ylabel, yinteger=True)
         top = 0.0
         for i, (name, mask) in enumerate(pools):
             x, y = ts["time_s"][mask] / scale, ts[key][mask]
-            panel.series += _time_series(x, y, f"C{i}", figure_text(shortened(name)))
+            panel.series += _time_series(x, y, f"C{i}", figure_text(shown[name]))
             top = max(top, float(np.nanmax(y)) if np.isfinite(y).any() else 0.0)
         if key == "queue_len" and "central_queue" in ts and np.nanmax(ts["central_queue"]) > 0:
             first = pools[0][1]    # fleet-wide value, repeated on every pool's rows
@@ -338,6 +340,7 @@ def utilization_chart(ts: dict[str, np.ndarray] | None, summary: Mapping[str, An
                     for n, m in _pools(ts)}
     measures = [(k, lab) for k, lab in UTILIZATION if any(k in v for v in per_pool.values())]
     names = list(per_pool)
+    shown = distinct_shortened(names)
     width = 0.8 / max(len(names), 1)
     panel = Panel(title="utilization per pool" if len(names) > 1 else f"utilization, pool {figure_text(shortened(names[0]))}",
                   ylabel="share (1.0 = 100 %)", grid="y",   # 'KV cache use (mean)' on two lines: the bars are close
@@ -357,13 +360,13 @@ def utilization_chart(ts: dict[str, np.ndarray] | None, summary: Mapping[str, An
             panel.notes.append(Note(x, v, text))
         panel.series.append(Series(xs, ys, kind="bar", color="C7" if name == FLEET else f"C{i}",
                                    bar_width=width * 0.92,
-                                   label=figure_text(shortened(name)) if len(names) > 1 else None))
+                                   label=figure_text(shown[name]) if len(names) > 1 else None))
     panel.ylim = (0.0, top * 1.12)
     if len(names) > 1:
         panel.legend, panel.legend_title = "outside", "pool"
     # room for the legend right of the bars: ~0.09 in a character of its longest name (at most NAME_WIDTH
     # columns), its frame included
-    longest = max((shown_width(shortened(n)) for n in names), default=0)
+    longest = max((shown_width(shown[n]) for n in names), default=0)
     extra = max(1.6, 0.09 * longest) if len(names) > 1 else 0.0
     return Chart([panel], width_in=min(6.0 + 0.8 * len(measures) * (len(names) - 1), 10.0) + extra,
                  height_in=3.6, margins=(0.75, 0.15 + extra, 0.45, 0.35))

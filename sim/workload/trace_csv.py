@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from sim.errors import InputError
 from sim.io import csv_rows
-from sim.workload.trace_rows import MAX_TIME_S, MAX_TOKENS, TraceRows, plain_digits
+from sim.workload.trace_rows import MAX_TIME_S, MAX_TOKENS, TraceRows, integer_count, plain_digits
 
 _AZURE_TS = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)\s*$", re.ASCII)
 _COLUMN_NAME = re.compile(r"^[\w .()/-]{0,40}$")
@@ -152,25 +152,25 @@ def _totals_checked(records, rows: TraceRows, pi: int, oi: int, total_i: int) ->
     any row is (a failed request's ``Response tokens`` of 0).
 
         >>> rows = TraceRows("b.csv", skip_bad_rows=True)
-        >>> list(_totals_checked([(2, ["0", "10", "5", "15"]), (3, ["1", "10", "5", "16"]), (4, ["2", "9", "0", "9"])],
-        ...                      rows, 1, 2, 3))
-        [(2, ['0', '10', '5', '15']), (4, ['2', '9', '0', '9'])]
+        >>> list(_totals_checked([(2, ["0", "10", "5", "15"]), (3, ["1", "10", "5", "16"]), (4, ["2", "9", "0", "9"]),
+        ...                       (5, ["3", "10.0", "5.0", "15.0"])], rows, 1, 2, 3))
+        [(2, ['0', '10', '5', '15']), (4, ['2', '9', '0', '9']), (5, ['3', '10.0', '5.0', '15.0'])]
         >>> rows.messages
         ["b.csv: line 3: column 'Total tokens': must be Request tokens + Response tokens: 10 + 5 = 15 (got '16')"]
     """
     for line, f in records:
-        try:
-            p, o = int(f[pi]), int(f[oi])
+        try:        # (the counts read as the rows' own are: 472.0 is 472, as a table written by pandas has them)
+            p, o = integer_count(f[pi]), integer_count(f[oi])
             cell = f[total_i] if total_i < len(f) else ""
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, OverflowError):
             yield line, f
             continue
         if p < 1 or o < 1 or not cell.strip():
             yield line, f
             continue
         try:
-            total = int(cell)
-        except ValueError:
+            total = integer_count(cell)
+        except (ValueError, OverflowError):
             rows.bad_row(line, BURSTGPT_TOTAL, "must be an integer token count (Request tokens + Response tokens)",
                          cell)
             continue

@@ -108,7 +108,7 @@ class TraceRows:
             if odd := _odd_digits(raw):
                 return self.bad_row(line, col, odd, raw)
             try:
-                v = _integer(raw)
+                v = integer_count(raw)
             except ValueError:
                 return self.bad_row(line, col, "must be an integer token count", raw)
             if v < 1:
@@ -224,7 +224,13 @@ def _number(raw) -> float:
     return v
 
 
-def _integer(raw) -> int:
+def integer_count(raw) -> int:
+    """A token count as a row's cell gives it: an integer, written as one or as a float (``472.0``, as pandas
+    writes a column that once held a blank); else :class:`ValueError`.
+
+        >>> integer_count("472"), integer_count("472.0"), integer_count(" 18 ")
+        (472, 472, 18)
+    """
     if isinstance(raw, (bool, list, dict)) or raw is None:
         raise ValueError
     if isinstance(raw, int):
