@@ -124,3 +124,27 @@ def test_without_patience_a_request_taken_mid_cycle_keeps_its_first_admission_wh
     status, _, sched, retries = _fate(rec, 6)
     assert (status, retries) == (COMPLETED, 1) and sched >= 0.7
     assert rec.tobytes() == out["reference"].records.tobytes()
+
+
+# ------------------------------------------------ the run's end, whatever the rows' interval
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_client_gone_by_the_end_has_left_whatever_the_rows_interval(engine):
+    """The run's end above with rows every 0.04375 s: the rows' clock adds the interval up, 16 times to
+    0.6999999999999998, a rounding short of the end (0.7), so no last row is due there. q1's client left
+    at 0.6925, before the end, and no micro-batch took it: a timeout, as with rows every 0.25 s, and the
+    records are the same bytes (what leaves depends on the instant only, not on when rows are taken).
+    Before, the last row (at 0.6999999999999998, inside the cycle (0.5, 0.75]) kept q1, queued in the
+    cycle in progress, to be judged at its end, which the run never reached: q1 was left in flight."""
+    out = {}
+    for interval in (0.25, 0.04375):
+        sc = _pp2(scenario(duration=0.7), ["0,100,20,load", "0.0625,100,20,load", "0.5625,100,4,lo",
+                                           "0.6875,100,4,quick"], engine)
+        sc["metrics"] = {"interval": interval}
+        sc["fleet"]["pools"][0]["max_waiting"] = 2
+        out[interval] = sim.run(sc)
+    assert float(timeseries_table(out[0.04375])["time_s"][-1]) == 0.6999999999999998
+    rec = out[0.04375].records
+    assert _fate(rec, 2)[:3] == (IN_FLIGHT, 0, 0.625)
+    assert _fate(rec, 3)[:3] == (REJECTED, R_TIMEOUT, -1.0)
+    assert rec.tobytes() == out[0.25].records.tobytes()
+    assert out[0.04375].summary["requests"] == out[0.25].summary["requests"]
