@@ -148,3 +148,29 @@ def test_a_client_gone_by_the_end_has_left_whatever_the_rows_interval(engine):
     assert _fate(rec, 3)[:3] == (REJECTED, R_TIMEOUT, -1.0)
     assert rec.tobytes() == out[0.25].records.tobytes()
     assert out[0.04375].summary["requests"] == out[0.25].summary["requests"]
+
+
+@pytest.mark.parametrize("room", [2, None])
+def test_a_request_taken_in_the_cycle_the_run_ends_in_runs_whether_or_not_clients_give_up(room):
+    """The run's end above, nobody giving up, and with a patience of 10^6 s that never binds: l1, taken at
+    0.625, is in flight, first admitted at 0.625 (``sched_s``), as the last row counts it running (r0, r1,
+    l1: 3), on both engines (the fast one, without a patience, routes ahead of the clock: l1 is still
+    among the replica's arrivals when the run ends), with a waiting room or without; the patience
+    changes no byte of the records. Before, without a patience, l1's ``sched_s`` was -1 (never admitted:
+    the queue-wait percentiles counted it censored) where a patience of 10^6 s made it 0.625."""
+    rows = ["0,100,20,load", "0.0625,100,20,load", "0.5625,100,4,lo", "0.6875,100,4,quick"]
+    out = {}
+    for engine in ENGINES:
+        for patience in (None, 1e6):
+            sc = _pp2(scenario(duration=0.7), rows, engine, patient=False)
+            if patience is not None:
+                sc["workload"]["patience_s"] = patience
+            sc["metrics"] = {"interval": 0.25}
+            if room is not None:
+                sc["fleet"]["pools"][0]["max_waiting"] = room
+            out[engine, patience] = sim.run(sc)
+    rec = out["fast", None].records
+    assert [_fate(rec, rid)[:3] for rid in range(4)] == \
+        [(IN_FLIGHT, 0, 0.0), (IN_FLIGHT, 0, 0.25), (IN_FLIGHT, 0, 0.625), (IN_FLIGHT, 0, -1.0)]
+    assert int(timeseries_table(out["fast", None])["running"][-1]) == 3
+    assert all(o.records.tobytes() == rec.tobytes() for o in out.values())

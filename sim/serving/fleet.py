@@ -216,12 +216,14 @@ class Fleet(ReplicaLifecycle):
     def finish(self, end: float) -> FleetOutcome:
         """Close the books at ``end`` (settle, last time-series row) and hand up the outcome."""
         counts = self.sampler.pipelined_counts(end)   # before close settles the cycles in progress
-        if self.patience is not None:
-            # a request a micro-batch took inside the cycle the run ends in runs (in flight), though
-            # its client's deadline passes before that cycle's end: the last row's expiry keeps it
-            for rep in self.live:
-                if rep.alive and rep.slots > 1:
-                    start_taken(rep, end)
+        for rep in self.live:
+            if rep.alive and rep.slots > 1:
+                # a request a micro-batch took inside the cycle the run ends in runs (in flight, first
+                # admitted at its boundary, as the last row counts it), though its client's deadline
+                # passes before that cycle's end (the last row's expiry keeps it), patience or not; a
+                # pre-routed request that arrived in that cycle joins the queue first (or its room refuses it)
+                rep.ingest_arrived(end)
+                start_taken(rep, end)
         self.close(end)
         if self.patience is not None:
             # clients gone by the end have left (timeout), whether or not a last row is due: the rows'

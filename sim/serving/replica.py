@@ -334,7 +334,11 @@ class Replica(EngineLoop):
         with a full waiting room, are refused (as the next boundary would have taken them)."""
         inc = self.incoming
         while inc and inc[0].queued_at < t:
-            self.arrive_limited(inc.popleft())
+            r = inc.popleft()
+            if self.max_waiting is None:
+                self.waiting.push(r)
+            else:
+                self.arrive_limited(r)
 
     def arrive_limited(self, r: Req) -> None:
         """A pre-routed request reaches a replica with a waiting room (``max_waiting``) at its
