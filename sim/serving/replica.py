@@ -126,6 +126,7 @@ class Replica(EngineLoop):
         self.cyc_shape: BatchShape | None = None  # ... and its shape (a pipelined replica's)
         self._cyc_fractions: list[float] | None = None  # ... its admission points (Iterations._admission_fractions)
         self._hol = -1.0                      # a boundary where a request that waited through the cycle was admitted
+        self.lead_max = 0.0                   # the largest lead admitted since the batch was last empty (a bound)
         # micro-batches a pipelined replica schedules per cycle: its admission points (see Iterations._lead);
         # a static batch runs to its end, admitting nothing
         pp = pool.cfg.pipeline_parallel
