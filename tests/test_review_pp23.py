@@ -30,6 +30,7 @@ first admitted at 0.625.
 """
 from __future__ import annotations
 
+import random
 import tempfile
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from sim.metrics.schema import COMPLETED, IN_FLIGHT, R_TIMEOUT, REJECTED
 from sim.workload.streams import failure_stream
 
 from conftest import scenario
+from test_in_flight_peak_brute import brute_peak, failures_seen  # noqa: F401 (a fixture)
 
 FLAT = {"model": "linear", "base_s": 0.25, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.0,
         "per_context_token_s": 0.0}
@@ -124,3 +126,94 @@ def test_without_patience_a_request_taken_mid_cycle_keeps_its_first_admission_wh
     status, _, sched, retries = _fate(rec, 6)
     assert (status, retries) == (COMPLETED, 1) and sched >= 0.7
     assert rec.tobytes() == out["reference"].records.tobytes()
+
+
+# ------------------------------------------------ the run's end, whatever the rows' interval
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_client_gone_by_the_end_has_left_whatever_the_rows_interval(engine):
+    """The run's end above with rows every 0.04375 s: the rows' clock adds the interval up, 16 times to
+    0.6999999999999998, a rounding short of the end (0.7), so no last row is due there. q1's client left
+    at 0.6925, before the end, and no micro-batch took it: a timeout, as with rows every 0.25 s, and the
+    records are the same bytes (what leaves depends on the instant only, not on when rows are taken).
+    Before, the last row (at 0.6999999999999998, inside the cycle (0.5, 0.75]) kept q1, queued in the
+    cycle in progress, to be judged at its end, which the run never reached: q1 was left in flight."""
+    out = {}
+    for interval in (0.25, 0.04375):
+        sc = _pp2(scenario(duration=0.7), ["0,100,20,load", "0.0625,100,20,load", "0.5625,100,4,lo",
+                                           "0.6875,100,4,quick"], engine)
+        sc["metrics"] = {"interval": interval}
+        sc["fleet"]["pools"][0]["max_waiting"] = 2
+        out[interval] = sim.run(sc)
+    assert float(timeseries_table(out[0.04375])["time_s"][-1]) == 0.6999999999999998
+    rec = out[0.04375].records
+    assert _fate(rec, 2)[:3] == (IN_FLIGHT, 0, 0.625)
+    assert _fate(rec, 3)[:3] == (REJECTED, R_TIMEOUT, -1.0)
+    assert rec.tobytes() == out[0.25].records.tobytes()
+    assert out[0.04375].summary["requests"] == out[0.25].summary["requests"]
+
+
+@pytest.mark.parametrize("room", [2, None])
+def test_a_request_taken_in_the_cycle_the_run_ends_in_runs_whether_or_not_clients_give_up(room):
+    """The run's end above, nobody giving up, and with a patience of 10^6 s that never binds: l1, taken at
+    0.625, is in flight, first admitted at 0.625 (``sched_s``), as the last row counts it running (r0, r1,
+    l1: 3), on both engines (the fast one, without a patience, routes ahead of the clock: l1 is still
+    among the replica's arrivals when the run ends), with a waiting room or without; the patience
+    changes no byte of the records. Before, without a patience, l1's ``sched_s`` was -1 (never admitted:
+    the queue-wait percentiles counted it censored) where a patience of 10^6 s made it 0.625."""
+    rows = ["0,100,20,load", "0.0625,100,20,load", "0.5625,100,4,lo", "0.6875,100,4,quick"]
+    out = {}
+    for engine in ENGINES:
+        for patience in (None, 1e6):
+            sc = _pp2(scenario(duration=0.7), rows, engine, patient=False)
+            if patience is not None:
+                sc["workload"]["patience_s"] = patience
+            sc["metrics"] = {"interval": 0.25}
+            if room is not None:
+                sc["fleet"]["pools"][0]["max_waiting"] = room
+            out[engine, patience] = sim.run(sc)
+    rec = out["fast", None].records
+    assert [_fate(rec, rid)[:3] for rid in range(4)] == \
+        [(IN_FLIGHT, 0, 0.0), (IN_FLIGHT, 0, 0.25), (IN_FLIGHT, 0, 0.625), (IN_FLIGHT, 0, -1.0)]
+    assert int(timeseries_table(out["fast", None])["running"][-1]) == 3
+    assert all(o.records.tobytes() == rec.tobytes() for o in out.values())
+
+
+# ------------------------------------------------ the exact peak on pipelined replicas
+def _peak_case(seed: int) -> dict:
+    """A pipelined pool (PP2-PP4, one or two replicas) whose prompts take up to 0.7 s a cycle (0.5 ms a
+    token), rows every 3.7 or 10 ms, clients giving up after a fixed 5 ms to 0.1 s (or never), and
+    failures (``max_retries: 0``) or not: the cases :func:`test_in_flight_peak_brute.brute_peak` counts."""
+    rng = random.Random(seed)
+    sc = scenario(duration=2, seed=seed)
+    sc["workload"] = {"arrival": {"process": "poisson", "rate": rng.choice([30, 60, 120])},
+                      "prompt_tokens": {"dist": "lognormal", "mean": 400, "cv": 1.0, "max": 1400},
+                      "output_tokens": {"dist": "lognormal", "mean": rng.choice([10, 50]), "cv": 1.0, "max": 400}}
+    if rng.random() < 0.7:
+        sc["workload"].update(patience_s=rng.choice([0.005, 0.02, 0.1]), patience="fixed")
+    sc["perf"] = {"model": "linear", "base_s": 0.01, "per_prefill_token_s": 0.0005, "per_decode_token_s": 0.0,
+                  "per_context_token_s": 0.0}
+    sc["fleet"]["router"] = rng.choice(["least_outstanding", "round_robin", "random"])
+    pool = sc["fleet"]["pools"][0]
+    pool.update(pipeline_parallel=rng.choice([2, 3, 4]), replicas=rng.choice([1, 2]), max_model_len=2048)
+    pool["batching"] = {"max_num_seqs": rng.choice([4, 8, 64]), "max_batched_tokens": 2048,
+                        "scheduler": rng.choice(["vllm-v1", "sglang", "trtllm"])}
+    if rng.random() < 0.5:
+        pool["failures"] = {"mtbf": 0.5, "mttr": 0.2, "max_retries": 0}
+    sc["metrics"] = {"interval": rng.choice([0.0037, 0.01])}
+    return sc
+
+
+@pytest.mark.parametrize("seed", [0, 1, 6, 13])
+def test_the_exact_peak_on_pipelined_replicas_is_the_brute_force_count(seed, failures_seen):
+    """``stability.in_flight_peak`` is the count from the records (arrivals, completions, clients gone at
+    their deadline, failures), on both engines. A pipelined replica books a cycle at its end: a request's
+    tokens its ``lead`` earlier, and a client gone from a request queued inside the cycle at its deadline,
+    both before rows that had already counted the system up to the row before: over a cycle of 0.7 s and
+    rows every few ms, the peak was 2 to 82 over the count (seeds 0, 1, 6, 13: 22, 2, 82, 29)."""
+    for engine in ENGINES:
+        sc = _peak_case(seed)
+        sc["engine"] = engine
+        failures_seen.clear()
+        res = sim.run(sc)
+        assert res.summary["stability"]["in_flight_peak"] == brute_peak(
+            res.records, patience_s=sc["workload"].get("patience_s"), failures=failures_seen), engine

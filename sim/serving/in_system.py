@@ -15,7 +15,8 @@ holds is the departures booked since the last settled row, 8 bytes each (all of 
 ``metrics.interval`` is as long as the run: 80 MB for 10 million requests).
 At equal times departures count first: a request refused at its arrival is never in the system (a
 pre-routed one a full waiting room refuses too, though the replica decides it at its next boundary: the
-rows settle only up to before such an arrival, :func:`sim.serving.sampler.settled_before`).
+rows settle only up to before such an arrival, and before the departures a pipelined replica books at its
+cycle's end, :func:`sim.serving.sampler.settled_before`).
 
     >>> p = InSystemPeak()
     >>> p.arrive_many([0.0, 0.0, 0.0, 1.0, 5.0])    # three at once, one at 1 s, one at 5 s

@@ -55,6 +55,8 @@ class Iterations:
         self.kv.used += blocks
         self.active[r.rid] = r
         lead = r.lead = self._lead(r) if self.slots > 1 else 0.0
+        if lead > self.lead_max:
+            self.lead_max = lead
         if r.sched < 0:
             r.sched = self.clock - lead
         return r

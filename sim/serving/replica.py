@@ -126,6 +126,7 @@ class Replica(EngineLoop):
         self.cyc_shape: BatchShape | None = None  # ... and its shape (a pipelined replica's)
         self._cyc_fractions: list[float] | None = None  # ... its admission points (Iterations._admission_fractions)
         self._hol = -1.0                      # a boundary where a request that waited through the cycle was admitted
+        self.lead_max = 0.0                   # the largest lead admitted since the batch was last empty (a bound)
         # micro-batches a pipelined replica schedules per cycle: its admission points (see Iterations._lead);
         # a static batch runs to its end, admitting nothing
         pp = pool.cfg.pipeline_parallel
@@ -334,7 +335,11 @@ class Replica(EngineLoop):
         with a full waiting room, are refused (as the next boundary would have taken them)."""
         inc = self.incoming
         while inc and inc[0].queued_at < t:
-            self.arrive_limited(inc.popleft())
+            r = inc.popleft()
+            if self.max_waiting is None:
+                self.waiting.push(r)
+            else:
+                self.arrive_limited(r)
 
     def arrive_limited(self, r: Req) -> None:
         """A pre-routed request reaches a replica with a waiting room (``max_waiting``) at its

@@ -41,11 +41,31 @@ def arrived_waiting(rep: "Replica", t: float) -> int:
     return c
 
 
+def pipelined_pending(rep: "Replica") -> float:
+    """An instant before every departure a pipelined replica has yet to book: it books a cycle at its
+    end, a request's tokens its ``lead`` earlier (the micro-batch it joined: kept in the cycles after),
+    and a client gone from a request queued inside the cycle in progress at its deadline, after the
+    cycle's start (``inf``: nothing in progress)."""
+    if not rep.active:
+        rep.lead_max = 0.0           # (the bound on the admitted requests' leads starts again)
+    start = rep.run.start if rep.run is not None else rep.run_start
+    if start < 0:
+        if not rep.active:
+            return math.inf
+        start = rep.clock
+    return start - rep.lead_max
+
+
 def settled_before(fleet: "Fleet", t: float) -> float:
     """The latest instant up to ``t`` by which every arrival's fate is booked: before the first pre-routed
     request a waiting room has yet to take or refuse (decided at the boundary after its ``queued_at``,
     which may come after a time-series row: :class:`~sim.serving.in_system.InSystemPeak` must not count
-    it as in the system meanwhile)."""
+    it as in the system meanwhile), and before any departure a pipelined replica has yet to book
+    (:func:`pipelined_pending`: over a cycle longer than the rows' interval, a completion or a client
+    gone mid-cycle was booked after rows had counted it in the system up to the row before)."""
+    for rep in fleet.live:
+        if rep.slots > 1 and rep.alive:
+            t = min(t, pipelined_pending(rep))
     if not fleet.prerouted:
         return t
     for rep in fleet.live:
