@@ -76,3 +76,30 @@ def test_a_tolerance_that_is_not_a_finite_number_is_refused_naming_the_field(tmp
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"fleet.pools.0.autoscale.tolerance: {says}" in err and "Traceback" not in err
+
+
+def test_a_reading_inside_the_band_renews_the_current_count_in_the_stabilization_window(monkeypatch):
+    # The HPA records its recommendation every sync and, inside the band, that is the current
+    # replicas (replica_calculator.go returns them); the scale-down goes to the largest record of
+    # the window. 4 replicas, target 4, window 30 s, a decision every 10 s; readings by hand:
+    #  t=10 4.0 (ratio 1: inside, record 4)   t=20 2.0 (ceil(4 x 0.5) = 2; the window holds 4)
+    #  t=30 4.2 (inside: record 4)            t=40, 50 2.0 (record 2; 4 of t=30 still in the window)
+    #  t=60 2.0: the window (30, 60] holds 2, 2, 2: down to 2, 30 s after the last reading inside
+    # (a band that recorded nothing would fall at t=40, its window holding only the 2 of t=20)
+    from sim.serving.autoscaler import Autoscaler
+    script = iter([4.0, 2.0, 4.2, 2.0, 2.0, 2.0])
+    monkeypatch.setattr(Autoscaler, "metric", lambda self, serving: next(script, 2.0))
+    sizes: list[tuple[float, int]] = []
+    real = Autoscaler.tick
+
+    def tick(self):
+        real(self)
+        sizes.append((self.fleet.env.now, sum(1 for r in self.pool.live if not r.draining)))
+
+    monkeypatch.setattr(Autoscaler, "tick", tick)
+    sc = scenario(duration=75)
+    sc["fleet"]["pools"][0]["replicas"] = 4
+    sc["fleet"]["pools"][0]["autoscale"] = {"metric": "queue", "target": 4, "interval": 10, "min": 1, "max": 8,
+                                            "scale_up_delay": 0, "cooldown": 30}
+    sim.run(sc)
+    assert sizes[:6] == [(10.0, 4), (20.0, 4), (30.0, 4), (40.0, 4), (50.0, 4), (60.0, 2)]
