@@ -163,6 +163,40 @@ def pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
         out.append((f"{where}.data_parallel_attention", "has no effect with tensor_parallel: 1 (one GPU already "
                                                          "runs the attention of every sequence)"))
     out.extend(_node_warnings(pool, where, gpu))
+    if pool.autoscale is not None and sc.fidelity == "request":     # the fluid tier does not read the band
+        out.extend(tolerance_warnings(pool.autoscale, f"{where}.autoscale"))
+    return out
+
+
+BOUNDED_METRICS = ("utilization", "kv")
+"""Metrics that never read above 1 (busy time / up time, KV blocks in use / blocks)."""
+
+
+def tolerance_warnings(a, where: str) -> list[tuple[str, str]]:
+    """An ``autoscale.tolerance`` band that holds the pool in one direction at any load: from 1 the
+    band ``1 - tolerance <= metric / target`` holds every reading (the pool never shrinks); on a metric
+    that reads at most 1, a band ``metric / target <= 1 + tolerance`` that holds ``1 / target`` (the
+    pool never grows: the HPA's rule asks for more replicas only beyond the band).
+
+        >>> from sim.scenario.schema import Autoscale
+        >>> tolerance_warnings(Autoscale(metric="kv", target=0.95), "a")[0][1][:60]
+        'with metric kv (at most 1) and target 0.95, metric / target '
+        >>> tolerance_warnings(Autoscale(target=0.95), "a")     # load_factor reads past 1 when saturated
+        []
+    """
+    out: list[tuple[str, str]] = []
+    tol = a.tolerance
+    if tol >= 1:
+        out.append((f"{where}.tolerance",
+                    f"{tol:g} keeps the pool from ever shrinking: the band 1 - tolerance <= metric / target <= "
+                    f"1 + tolerance then holds every reading down to 0, so the rule never asks for fewer replicas, "
+                    f"not even at no load (the Kubernetes HPA's default is 0.1; 0 turns the band off)"))
+    if a.metric in BOUNDED_METRICS and a.target * (1 + tol) >= 1:
+        out.append((f"{where}.tolerance",
+                    f"with metric {a.metric} (at most 1) and target {a.target:g}, metric / target is at most "
+                    f"{1 / a.target:.4g}, never past the band's 1 + tolerance = {1 + tol:g}: the pool never grows; "
+                    f"a target below 1 / (1 + tolerance) = {1 / (1 + tol):.4g} or a tolerance below "
+                    f"1 / target - 1 = {max(1 / a.target - 1, 0):.4g} lets it"))
     return out
 
 

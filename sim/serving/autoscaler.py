@@ -21,7 +21,11 @@ Not modelled: Kubernetes 1.33's separate ``behavior.scaleUp/scaleDown.tolerance`
 here) and the default rate limits of ``behavior`` (scale-up at most max(4 pods, 100 %) per 15 s;
 the band does not depend on them). The band does not stop a metric that is not proportional to
 load per replica (``queue``, ``ttft``: they rise faster than ``1 / n`` as replicas go) from
-overshooting, as it would not in Kubernetes (docs/fleet_dynamics.md). ``metric`` is
+overshooting, as it would not in Kubernetes (docs/fleet_dynamics.md). Nor the HPA's reading, for
+``Resource`` and ``Pods`` metrics (``utilization``, ``load_factor``, ``kv``, ``queue`` here), of
+pods not ready or without a metric: as 0 on a scale-up, at the target on a scale-down, the band then
+checked on that ratio; here warming replicas are left out of the ratio (docs/fleet_dynamics.md,
+"Tolerance"). ``metric`` is
 
 * ``load_factor`` (the default): work done over the last interval / what the serving replicas
   could have done at their batch limits (:mod:`sim.perf.utilization`: tokens processed, at the
