@@ -154,8 +154,8 @@ def confirm(aside: Path, fd: int) -> int | None:
     finds the journal, and the proof the stage was on disk, never a moved result with no record of it (read as
     someone's folder: the new result's stage deleted as dead). An error (``ENOSPC``, ``EIO``) is raised, for the
     caller to delete the journal (:func:`discard`), so that no command finishes a swap its own command says failed.
-    The descriptor, to close
-    once the swap is over; None where there is no ``flock`` (closed here: the journal is read as a dead swap's)."""
+    The descriptor, to close once the swap is over; None where there is no ``flock`` (closed here: the journal is
+    read as a dead swap's)."""
     os.fsync(fd)
     _mark_synced(aside)
     try:
