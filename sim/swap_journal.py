@@ -259,6 +259,7 @@ class Plan(NamedTuple):
     this_boot: bool         # written since the machine last started (:func:`boot_id`): a hard kill, not a power cut
     boot_known: bool = True     # the boot recorded and read here: else (no boot id, macOS) a kill is not told from a
     #                             power cut, and a journal not confirmed is undone
+    host: str | None = None     # the machine whose swap wrote it (None: not recorded, an older journal)
 
     @property
     def trusted(self) -> bool:
@@ -304,5 +305,6 @@ def read_plan(journal: Path, target: Path) -> Plan | None:
     on_disk = plan.get("pending") is not True or os.path.lexists(aside / SYNCED)
     now = boot_id()
     this_boot = isinstance(boot, str) and boot == now
+    host = plan.get("host")
     return Plan(target.parent / stage, old, new, undone, _listing(plan.get("whole")), drop, on_disk, this_boot,
-                isinstance(boot, str) and now is not None)
+                isinstance(boot, str) and now is not None, host if isinstance(host, str) else None)

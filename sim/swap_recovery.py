@@ -420,7 +420,11 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
     elif shown:
         why = "and its new result is no longer whole (a staged file missing or of another size than written)"
     elif plan.whole is not None and not plan.undone and not plan.trusted and plan.boot_known:
-        why = "while its new result was being flushed to disk, and the machine has restarted since (a power cut)"
+        import socket
+
+        why = ("while its new result was being flushed to disk, and the machine has restarted since (a power cut)"
+               if plan.host in (None, socket.gethostname()) else f"while its new result was being flushed to disk "
+               f"by another machine ({plan.host}), whose writes not yet on disk this one cannot count on")
     elif plan.whole is not None and not plan.undone and not plan.trusted:
         why = ("while its new result was being flushed to disk, and this system does not say when it last started "
                "(no boot id), so a kill is not told from a power cut that may have lost what was not yet on disk")

@@ -251,3 +251,29 @@ def test_without_locks_a_journal_of_an_earlier_boot_is_not_kept_alive_by_a_proce
             said = said_next(target)
         assert len(said) == acted and (not acted or "undone" in said[0]), (boot, said)
         assert target.exists() == acted and aside.exists() != acted, boot
+
+
+def test_another_machine_s_swap_killed_while_flushing_is_undone_without_saying_this_one_restarted(tmp_path):
+    """A result folder on a file server: a swap of another machine killed while flushing its stage (its journal not
+    confirmed, naming that machine and its boot) is undone here, as this machine cannot count on what the other had
+    not yet flushed; the line names that machine, where it said this machine had restarted (a power cut), which
+    it had not. The same journal of this machine in an earlier boot still says the restart."""
+    import socket
+
+    from sim.swap_journal import boot_id
+
+    if boot_id() is None:
+        pytest.skip("no boot id here")
+    for i, (host, words) in enumerate((("render-node-7", "by another machine (render-node-7)"),
+                                       (socket.gethostname(), "the machine has restarted since (a power cut)"))):
+        base = tmp_path / str(i)
+        base.mkdir()
+        target, plan = base / "r", _unconfirmed_journal(base)
+        (aside,) = base.glob(".r.*.old")
+        journal = json.loads((aside / JOURNAL).read_text())
+        (aside / JOURNAL).write_text(json.dumps({**journal, "host": host, "boot": "an earlier boot"}))
+        assert plan.trusted and not read_plan(aside / JOURNAL, target).trusted
+        (said,) = said_next(target)
+        assert "undone" in said and words in said, said
+        assert ("restarted since" in said) == (host == socket.gethostname()), said
+        assert contents(target) == OLD and os.listdir(base) == ["r"]
