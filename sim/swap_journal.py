@@ -74,7 +74,8 @@ def synced(stage: Path, flush: bool = True, journal: Path | None = None) -> dict
 
 
 def _touch(path: Path | None) -> None:
-    """Set ``path``'s time to now (the clock the age rule reads); a failure is no error (its age counts from before)."""
+    """Set ``path``'s time to now (the clock the age rule reads); a failure is no error (its age counts from
+    before)."""
     if path is not None:
         import time
 
