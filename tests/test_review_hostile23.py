@@ -167,3 +167,17 @@ def test_compare_tells_two_pools_apart_whose_names_differ_at_their_end(tmp_path,
     loads = [label for label in labels if label.endswith(": load factor")]
     assert len(loads) == 2 and "east" in loads[0] and "west" in loads[1], labels
     assert len(set(labels)) == len(labels) and all(len(label) <= 26 for label in labels), labels
+
+
+# ------------------------------------------------------------------ saturation: one metric bounded twice
+def test_a_saturation_bounding_one_metric_twice_from_one_side_is_refused_as_a_plan_is(tmp_path, capsys):
+    """``plan`` refuses ``latency.ttft.p99<=2`` beside ``<=1`` (only the tighter would count); ``saturation``
+    took both and searched silently with the tighter. A bound given twice is one, as in a plan."""
+    path = _scenario(tmp_path)
+    out = tmp_path / "s"
+    twice = ["--constraint", "latency.ttft.p99<=2", "--constraint", "latency.ttft.p99<=1"]
+    assert _main(["saturation", str(path), *twice, "--out", str(out), "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "--constraint: latency.ttft.p99 is bounded from above twice (<=2 and <=1): only the tighter bound would "
+        "count; give the one you mean"]
+    assert not out.exists()
