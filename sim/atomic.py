@@ -116,7 +116,8 @@ def staged_folder(target: str | Path, known: Sequence[str] | None = None, drop: 
     the journal deleted) and confirms the journal (:func:`sim.swap_journal.confirm`) before anything moves: killed
     at any point after the block (flushing included), the next command touching ``target`` finishes it, the new
     result whole in place (:func:`finish_swaps`; after a power cut, only once the journal was confirmed: before,
-    the stage may not be on disk, and the swap, which had moved nothing, is undone); killed in the block,
+    the stage may not be on disk, and the swap, which had moved nothing, is undone, as it is where the machine's
+    boot cannot be read or the swap was another machine's); killed in the block,
     ``target`` is as it was, and a command touching it removes the staged
     folder once no process holds it (it is locked while written) and nothing in it changed for a minute.
     A stale file of ``drop`` that cannot be deleted once the new result is in fails nothing: an

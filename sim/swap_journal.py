@@ -74,7 +74,8 @@ def synced(stage: Path, flush: bool = True, journal: Path | None = None) -> dict
 
 
 def _touch(path: Path | None) -> None:
-    """Set ``path``'s time to now (the clock the age rule reads); a failure is no error (its age counts from before)."""
+    """Set ``path``'s time to now (the clock the age rule reads); a failure is no error (its age counts from
+    before)."""
     if path is not None:
         import time
 
@@ -154,8 +155,8 @@ def confirm(aside: Path, fd: int) -> int | None:
     finds the journal, and the proof the stage was on disk, never a moved result with no record of it (read as
     someone's folder: the new result's stage deleted as dead). An error (``ENOSPC``, ``EIO``) is raised, for the
     caller to delete the journal (:func:`discard`), so that no command finishes a swap its own command says failed.
-    The descriptor, to close
-    once the swap is over; None where there is no ``flock`` (closed here: the journal is read as a dead swap's)."""
+    The descriptor, to close once the swap is over; None where there is no ``flock`` (closed here: the journal is
+    read as a dead swap's)."""
     os.fsync(fd)
     _mark_synced(aside)
     try:
@@ -259,6 +260,7 @@ class Plan(NamedTuple):
     this_boot: bool         # written since the machine last started (:func:`boot_id`): a hard kill, not a power cut
     boot_known: bool = True     # the boot recorded and read here: else (no boot id, macOS) a kill is not told from a
     #                             power cut, and a journal not confirmed is undone
+    host: str | None = None     # the machine whose swap wrote it (None: not recorded, an older journal)
 
     @property
     def trusted(self) -> bool:
@@ -304,5 +306,6 @@ def read_plan(journal: Path, target: Path) -> Plan | None:
     on_disk = plan.get("pending") is not True or os.path.lexists(aside / SYNCED)
     now = boot_id()
     this_boot = isinstance(boot, str) and boot == now
+    host = plan.get("host")
     return Plan(target.parent / stage, old, new, undone, _listing(plan.get("whole")), drop, on_disk, this_boot,
-                isinstance(boot, str) and now is not None)
+                isinstance(boot, str) and now is not None, host if isinstance(host, str) else None)

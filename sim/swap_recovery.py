@@ -123,9 +123,9 @@ def _claim(journal: Path) -> tuple[bool, int | None]:
     be taken), to close once done. On a file system without locks, a journal naming a process of this machine in
     this boot is live while that process runs (:func:`_process_alive`: no clock involved); otherwise (Windows,
     another machine's journal, an earlier boot's) one younger than :data:`NO_JOURNAL_AGE_S` is taken for a live
-    swap's (a swap is a few renames, and its flush touches the journal after each file). That last rule reads the clock: stepped back, a dead swap waits longer; stepped forward by more
-    than a minute during a swap (or a file server's clock that far ahead), a live swap would be taken for
-    dead."""
+    swap's (a swap is a few renames, and its flush touches the journal after each file). That last rule reads the
+    clock: stepped back, a dead swap waits longer; stepped forward by more than a minute during a swap (or a file
+    server's clock that far ahead), a live swap would be taken for dead."""
     fd = _lock(journal)
     if isinstance(fd, int):
         return False, fd
@@ -186,11 +186,13 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None, wait_s: fl
       :func:`~sim.swap_journal.whole_now`) and can be trusted (:attr:`~sim.swap_journal.Plan.trusted`: confirmed,
       or written since the machine last started, its page cache holding the stage): the swap is **finished** (a
       stage not yet confirmed, which must then be whole in the stage itself, flushed and its journal confirmed
-      first, so that a refused move or a power cut during the recovery's own moves finds them recorded), the rest of the new result moved in and the old one deleted: the
-      command had written all of its result, and was only placing it;
+      first, so that a refused move or a power cut during the recovery's own moves finds them recorded), the rest
+      of the new result moved in and the old one deleted: the command had written all of its result, and was only
+      placing it;
     * a journal that cannot show the new result whole (one of a fleetsim before this proof, a staged file missing
       or of another size, one not confirmed before the machine restarted: a power cut while the stage was being
-      flushed, nothing moved yet), or a swap that was being undone after an error in its own process
+      flushed, nothing moved yet; or not confirmed where the boot cannot be read, a kill then not told from a
+      power cut), or a swap that was being undone after an error in its own process
       (:data:`~sim.swap_journal.UNDO`), or one whose finishing move is refused: the swap is **undone**, the old
       result put back and the staged one deleted, so the folder is as before the command (run it again); an older
       journal's swap whose new result is already all in place is finished.
@@ -418,7 +420,11 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
     elif shown:
         why = "and its new result is no longer whole (a staged file missing or of another size than written)"
     elif plan.whole is not None and not plan.undone and not plan.trusted and plan.boot_known:
-        why = "while its new result was being flushed to disk, and the machine has restarted since (a power cut)"
+        import socket
+
+        why = ("while its new result was being flushed to disk, and the machine has restarted since (a power cut)"
+               if plan.host in (None, socket.gethostname()) else f"while its new result was being flushed to disk "
+               f"by another machine ({plan.host}), whose writes not yet on disk this one cannot count on")
     elif plan.whole is not None and not plan.undone and not plan.trusted:
         why = ("while its new result was being flushed to disk, and this system does not say when it last started "
                "(no boot id), so a kill is not told from a power cut that may have lost what was not yet on disk")

@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from sim.atomic import JOURNAL, finish_swaps
 from sim.errors import InputWarning
 from sim.swap_journal import MARKS
 from sim.swap_recovery import UNDO, hold_stage
+from swap_files import said_next
 from test_review_ux21 import _recover as recover   # the child killed at its n-th file-system change
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +86,8 @@ def _swap(target: Path, n: int, known: tuple[str, ...] = KNOWN, **more) -> subpr
 
 
 def _contents(target: Path) -> dict[str, str]:
-    return {p.relative_to(target).as_posix(): p.read_bytes().decode("latin-1") for p in sorted(target.rglob("*")) if p.is_file()}
+    return {p.relative_to(target).as_posix(): p.read_bytes().decode("latin-1")
+            for p in sorted(target.rglob("*")) if p.is_file()}
 
 
 def _renames(tmp_path: Path, notes: bool) -> int:
@@ -105,14 +106,6 @@ def _age(folder: Path) -> None:
         os.utime(p, (0, 0), follow_symlinks=False)
 
 
-def _said(target: Path) -> list[str]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        said = finish_swaps(target)
-    assert [str(w.message) for w in caught if issubclass(w.category, InputWarning)] == said
-    return said
-
-
 @pytest.mark.parametrize("notes", [False, True], ids=["whole-folder", "entry-by-entry"])
 def test_a_swap_killed_at_any_instant_is_finished_or_undone_whole(tmp_path, notes):
     total = _renames(tmp_path, notes)
@@ -128,13 +121,13 @@ def test_a_swap_killed_at_any_instant_is_finished_or_undone_whole(tmp_path, note
         # the journal is written before the first rename: a kill at any of them is finished
         journal = n != -2
         assert any(h.endswith(".old") for h in hidden) == journal, (n, hidden)        # the leftover of the kill
-        said = _said(target)
+        said = said_next(target)
         if not journal:         # the stage being written, or whole with no journal: the old result stays
             assert said == []
             (stage,) = [target.parent / h for h in hidden]
             assert stage.name.endswith(".partial")      # left a minute (its command may be writing it)
             _age(stage)
-            said = _said(target)
+            said = said_next(target)
             assert len(said) == 1 and stage.name in said[0] and "removed" in said[0], said
         assert len(said) == 1, said
         assert os.listdir(target.parent) == ["r"], (n, os.listdir(target.parent))      # nothing left hidden
@@ -163,7 +156,7 @@ def test_a_swap_whose_staged_file_is_no_longer_as_written_is_undone(tmp_path, no
     assert _swap(target, 2).returncode == 9         # the old result (or its first entry) aside
     (stage,) = tmp_path.glob(".r.*.partial")
     (stage / "cashflow.csv").write_text("")         # as found after the power cut
-    (said,) = _said(target)
+    (said,) = said_next(target)
     assert "undone" in said and "no longer whole" in said, said
     assert {k: v for k, v in _contents(target).items() if k != "notes.txt"} == \
         {"summary.json": "old", "cashflow.csv": "old", "figures/a.svg": "old"}
@@ -183,7 +176,7 @@ def test_a_swap_killed_while_undoing_itself_after_an_error_is_undone(tmp_path):
         assert killed.returncode == (9 if kill <= 7 else 1), (kill, killed.stdout, killed.stderr)
         if kill <= 7:
             assert (next(target.parent.glob(".r.*.old")) / UNDO).exists()
-            (said,) = _said(target)
+            (said,) = said_next(target)
             assert "undone" in said and "while its own process was undoing it" in said, said
         assert _contents(target) == {"summary.json": "old", "cashflow.csv": "old", "figures/a.svg": "old",
                                      "notes.txt": "mine"}, kill
@@ -206,7 +199,7 @@ def test_a_finished_swap_deletes_what_its_command_drops(tmp_path):
         (target / "figures" / "stale.svg").write_text("old money")
         killed = _swap(target, n, known, drop=["figures/stale.svg"], copy=str(new))
         assert killed.returncode == 9, killed.stderr
-        (said,) = _said(target)
+        (said,) = said_next(target)
         assert "written whole: finished" in said
         assert _contents(target) == {"summary.json": "new", "cashflow.csv": "new", "figures/a.svg": "old"}, n
     target = tmp_path / "whole" / "r"
@@ -234,17 +227,17 @@ def test_a_staged_folder_is_removed_only_once_no_process_holds_it_and_it_is_quie
     try:
         _age(held)
         _age(dead)
-        (said,) = _said(target)
+        (said,) = said_next(target)
         assert dead.name in said and "removed" in said and said.startswith(f"{target}: ")
         assert held.exists() and young.exists() and not dead.exists()
         _age(young)
         os.utime(young / "summary.json")            # a file written in it just now
-        assert _said(target) == [] and young.exists()
+        assert said_next(target) == [] and young.exists()
     finally:
         if fd is not None:
             os.close(fd)
     _age(young)
-    assert len(_said(target)) == 2 and os.listdir(tmp_path) == ["r"]       # held no more: both go
+    assert len(said_next(target)) == 2 and os.listdir(tmp_path) == ["r"]       # held no more: both go
     assert _contents(target)["summary.json"] == "old"
 
 
@@ -363,7 +356,7 @@ def test_a_swap_that_cannot_be_finished_is_undone_whole_not_left_mixed(tmp_path)
                                for p, n in plan["whole"]["files"].items()},
                      "folders": [swap(f) for f in plan["whole"]["folders"]]}
     journal.write_text(json.dumps(plan))
-    (said,) = _said(target)
+    (said,) = said_next(target)
     assert "could not be finished" in said and "undone" in said, said
     assert _contents(target) == {"summary.json": "old", "cashflow.csv": "old", "figures/a.svg": "old",
                                  "notes.txt": "mine", "zfigures/x": "someone's"}
@@ -388,12 +381,12 @@ def test_a_recovery_finishing_a_swap_killed_at_any_change_is_taken_up_by_the_nex
     for n in range(1, total + 1):
         target = leftover(tmp_path / f"k{n}")
         assert recover(target, n).returncode == 9
-        said = _said(target)
+        said = said_next(target)
         for p in target.parent.iterdir():       # killed between deleting the journal and its folder: its marks
             if p.name != "r":
                 assert p.name.endswith(".old") and set(os.listdir(p)) <= set(MARKS), (n, p)
                 os.utime(p, (0, 0))
-        _said(target)
+        said_next(target)
         assert {k: v for k, v in _contents(target).items() if k != "notes.txt"} == \
             {"summary.json": "new", "cashflow.csv": "new", "figures/a.svg": "new"}, (n, said)
         assert _contents(target).get("notes.txt", "mine") == "mine"

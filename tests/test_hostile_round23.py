@@ -125,12 +125,11 @@ def test_settlements_come_by_period_then_agreement_name_whatever_the_listed_orde
 _BURST_HEAD = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
 
 
-def _burst(tmp_path, body: str, skip: bool = False):
+def _burst(tmp_path, body: str):
+    """A scenario replaying ``body`` as a BurstGPT trace ``b.csv`` beside it."""
     (tmp_path / "b.csv").write_text(_BURST_HEAD + body)
     sc = hc._small()
     sc["workload"] = {"arrival": {"process": "trace", "path": "b.csv", "format": "burstgpt"}}
-    if skip:
-        sc["workload"]["arrival"]["skip_bad_rows"] = True
     return _scenario(tmp_path, sc)
 
 

@@ -7,6 +7,7 @@ import json
 
 import hostile_cases as hc
 from sim.text_table import distinct_shortened, shortened, shown_width, table_lines
+from test_hostile_round23 import _burst     # a scenario replaying a BurstGPT trace
 
 _main, _scenario = hc.exit_status, hc.write_scenario
 EAST, WEST = "x" * 95 + "-east-" + "y" * 95, "x" * 95 + "-west-" + "y" * 95
@@ -136,16 +137,6 @@ def test_a_plan_given_one_bound_twice_runs_as_with_it_once(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ BurstGPT totals written as floats
-_BURST_HEAD = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
-
-
-def _burst(tmp_path, body: str):
-    (tmp_path / "b.csv").write_text(_BURST_HEAD + body)
-    sc = hc._small()
-    sc["workload"] = {"arrival": {"process": "trace", "path": "b.csv", "format": "burstgpt"}}
-    return _scenario(tmp_path, sc)
-
-
 def test_a_burstgpt_table_written_with_float_counts_is_read_and_its_totals_checked(tmp_path, capsys):
     """pandas writes an integer column that once held a blank as 490.0; the rows' own counts were read so
     (472.0 is 472) but their total was refused as "must be an integer token count" on every row."""
@@ -176,3 +167,17 @@ def test_compare_tells_two_pools_apart_whose_names_differ_at_their_end(tmp_path,
     loads = [label for label in labels if label.endswith(": load factor")]
     assert len(loads) == 2 and "east" in loads[0] and "west" in loads[1], labels
     assert len(set(labels)) == len(labels) and all(len(label) <= 26 for label in labels), labels
+
+
+# ------------------------------------------------------------------ saturation: one metric bounded twice
+def test_a_saturation_bounding_one_metric_twice_from_one_side_is_refused_as_a_plan_is(tmp_path, capsys):
+    """``plan`` refuses ``latency.ttft.p99<=2`` beside ``<=1`` (only the tighter would count); ``saturation``
+    took both and searched silently with the tighter. A bound given twice is one, as in a plan."""
+    path = _scenario(tmp_path)
+    out = tmp_path / "s"
+    twice = ["--constraint", "latency.ttft.p99<=2", "--constraint", "latency.ttft.p99<=1"]
+    assert _main(["saturation", str(path), *twice, "--out", str(out), "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "--constraint: latency.ttft.p99 is bounded from above twice (<=2 and <=1): only the tighter bound would "
+        "count; give the one you mean"]
+    assert not out.exists()

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
 
-from sim.atomic import JOURNAL, finish_swaps
-from sim.errors import InputWarning
-from sim.swap_journal import SYNCED, read_plan, synced, write_journal
+from sim.atomic import JOURNAL
+from sim.swap_journal import SYNCED, Plan, read_plan, synced, write_journal
+from swap_files import contents, said_next
 from test_review_ux21 import _recover as recover_killed   # the child recovery killed at its n-th change
 
 OLD = {"summary.json": "old", "cashflow.csv": "old", "figures/a.svg": "old"}
@@ -29,13 +28,9 @@ def _write(folder: Path, files: dict[str, str]) -> None:
         (folder / rel).write_text(text)
 
 
-def _contents(target: Path) -> dict[str, str]:
-    return {p.relative_to(target).as_posix(): p.read_text() for p in sorted(target.rglob("*")) if p.is_file()}
-
-
-def _killed_while_flushing(base: Path) -> Path:
+def _unconfirmed_journal(base: Path) -> Plan:
     """What a swap killed while flushing its stage leaves (the journal written, as the swap writes it, and never
-    confirmed; nothing moved): the old result in place, the new one whole in its stage."""
+    confirmed; nothing moved): the old result in place, the new one whole in its stage; the journal's plan."""
     target = base / "r"
     _write(target, OLD)
     stage, aside = base / ".r.wxyz6789.partial", base / ".r.abcd1234.old"
@@ -43,17 +38,14 @@ def _killed_while_flushing(base: Path) -> Path:
     aside.mkdir()
     _write(stage, NEW)
     os.close(write_journal(aside, stage, sorted(os.listdir(target)), synced(stage, flush=False)))
-    plan = read_plan(aside / JOURNAL, target)
-    assert plan.trusted and not plan.on_disk and plan.this_boot      # finished by the next command, this boot
-    return target
+    return read_plan(aside / JOURNAL, target)
 
 
-def _said(target: Path) -> list[str]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        said = finish_swaps(target)
-    assert [str(w.message) for w in caught if issubclass(w.category, InputWarning)] == said
-    return said
+def _killed_while_flushing(base: Path) -> Path:
+    """:func:`_unconfirmed_journal`, which the next command finishes (this boot); the folder."""
+    plan = _unconfirmed_journal(base)
+    assert plan.trusted and not plan.on_disk and plan.this_boot
+    return base / "r"
 
 
 def test_a_recovery_of_an_unconfirmed_journal_whose_move_is_refused_puts_the_old_result_back(tmp_path, monkeypatch):
@@ -69,10 +61,10 @@ def test_a_recovery_of_an_unconfirmed_journal_whose_move_is_refused_puts_the_old
         return real(a, b)
 
     monkeypatch.setattr(os, "rename", rename)
-    (said,) = _said(target)
+    (said,) = said_next(target)
     monkeypatch.undo()
     assert "could not be finished (Permission denied)" in said and "undone" in said, said
-    assert _contents(target) == OLD and os.listdir(tmp_path) == ["r"]
+    assert contents(target) == OLD and os.listdir(tmp_path) == ["r"]
 
 
 def _restarted(target: Path) -> None:
@@ -99,8 +91,8 @@ def test_a_power_cut_while_a_recovery_finishes_an_unconfirmed_journal_leaves_one
         assert recover_killed(target, n).returncode == 9
         if restart:
             _restarted(target)
-        said = _said(target)
-        assert _contents(target) == NEW, (n, said, _contents(target))
+        said = said_next(target)
+        assert contents(target) == NEW, (n, said, contents(target))
         if len(os.listdir(target.parent)) > 1:      # killed with nothing but the journal's folder left: said nothing
             for p in target.parent.iterdir():
                 if p.name != "r":
@@ -116,9 +108,9 @@ def test_an_unconfirmed_journal_whose_staged_file_is_gone_is_undone_not_read_fro
     target = _killed_while_flushing(tmp_path)
     (stage,) = tmp_path.glob(".r.*.partial")
     shutil.rmtree(stage / gone) if (stage / gone).is_dir() else (stage / gone).unlink()
-    (said,) = _said(target)
+    (said,) = said_next(target)
     assert "undone" in said and "no longer whole" in said, said
-    assert _contents(target) == OLD and os.listdir(tmp_path) == ["r"]
+    assert contents(target) == OLD and os.listdir(tmp_path) == ["r"]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names a descriptor's file through /proc")
@@ -143,7 +135,7 @@ def test_without_locks_a_swap_flushing_for_minutes_is_not_taken_for_a_dead_one_b
         hostname, boot = socket.gethostname, swap_journal.boot_id
         socket.gethostname, swap_journal.boot_id = (lambda: "elsewhere"), (lambda: "elsewhere's boot")
         try:
-            return _said(target)
+            return said_next(target)
         finally:
             socket.gethostname, swap_journal.boot_id = hostname, boot
 
@@ -162,7 +154,7 @@ def test_without_locks_a_swap_flushing_for_minutes_is_not_taken_for_a_dead_one_b
     with staged_folder(target, ("summary.json", "cashflow.csv", "figures/")) as stage:
         _write(stage, {**NEW, "figures/b.svg": "new"})
     monkeypatch.undo()
-    assert said == [] and _contents(target) == {**NEW, "figures/b.svg": "new"} and os.listdir(tmp_path) == ["r"]
+    assert said == [] and contents(target) == {**NEW, "figures/b.svg": "new"} and os.listdir(tmp_path) == ["r"]
 
 
 def test_where_the_boot_cannot_be_read_a_kill_while_flushing_is_undone_and_said_as_such(tmp_path, monkeypatch):
@@ -172,18 +164,11 @@ def test_where_the_boot_cannot_be_read_a_kill_while_flushing_is_undone_and_said_
     import sim.swap_journal as swap_journal
 
     monkeypatch.setattr(swap_journal, "boot_id", lambda: None)
-    target = tmp_path / "r"
-    _write(target, OLD)
-    stage, aside = tmp_path / ".r.wxyz6789.partial", tmp_path / ".r.abcd1234.old"
-    stage.mkdir()
-    aside.mkdir()
-    _write(stage, NEW)
-    os.close(write_journal(aside, stage, sorted(os.listdir(target)), synced(stage, flush=False)))
-    plan = read_plan(aside / JOURNAL, target)
+    target, plan = tmp_path / "r", _unconfirmed_journal(tmp_path)
     assert not plan.trusted and not plan.boot_known
-    (said,) = _said(target)
+    (said,) = said_next(target)
     assert "undone" in said and "no boot id" in said and "restarted since" not in said, said
-    assert _contents(target) == OLD and os.listdir(tmp_path) == ["r"]
+    assert contents(target) == OLD and os.listdir(tmp_path) == ["r"]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names a descriptor's file through /proc")
@@ -203,7 +188,7 @@ def test_a_command_looking_at_the_folder_while_the_swap_flushes_its_stage_leaves
         if ".partial" in str(path):
             (journal,) = tmp_path.glob(f".r.*.old/{JOURNAL}")
             os.utime(journal, (0, 0))                   # looks an hour old: the lock alone tells
-            said.extend(_said(target))
+            said.extend(said_next(target))
             looks.append(path)
         return real_fsync(fd)
 
@@ -212,7 +197,7 @@ def test_a_command_looking_at_the_folder_while_the_swap_flushes_its_stage_leaves
         _write(stage, NEW)
     monkeypatch.undo()
     assert len(looks) == 5          # three files and two folders flushed, a look before each
-    assert said == [] and _contents(target) == NEW and os.listdir(tmp_path) == ["r"]
+    assert said == [] and contents(target) == NEW and os.listdir(tmp_path) == ["r"]
 
 
 def test_a_swap_in_a_folder_it_may_write_but_not_list_is_not_failed_by_flushing_that_folder(tmp_path, monkeypatch):
@@ -236,7 +221,7 @@ def test_a_swap_in_a_folder_it_may_write_but_not_list_is_not_failed_by_flushing_
     with staged_folder(target, ("summary.json", "cashflow.csv", "figures/")) as stage:
         _write(stage, NEW)
     monkeypatch.undo()
-    assert _contents(target) == NEW and os.listdir(tmp_path) == ["r"]
+    assert contents(target) == NEW and os.listdir(tmp_path) == ["r"]
 
 
 def test_without_locks_a_journal_of_an_earlier_boot_is_not_kept_alive_by_a_process_id_reused_since(tmp_path,
@@ -263,6 +248,32 @@ def test_without_locks_a_journal_of_an_earlier_boot_is_not_kept_alive_by_a_proce
         os.utime(aside / JOURNAL, (0, 0))           # an hour old
         with monkeypatch.context() as m:
             _no_locks(m)
-            said = _said(target)
+            said = said_next(target)
         assert len(said) == acted and (not acted or "undone" in said[0]), (boot, said)
         assert target.exists() == acted and aside.exists() != acted, boot
+
+
+def test_another_machine_s_swap_killed_while_flushing_is_undone_without_saying_this_one_restarted(tmp_path):
+    """A result folder on a file server: a swap of another machine killed while flushing its stage (its journal not
+    confirmed, naming that machine and its boot) is undone here, as this machine cannot count on what the other had
+    not yet flushed; the line names that machine, where it said this machine had restarted (a power cut), which
+    it had not. The same journal of this machine in an earlier boot still says the restart."""
+    import socket
+
+    from sim.swap_journal import boot_id
+
+    if boot_id() is None:
+        pytest.skip("no boot id here")
+    for i, (host, words) in enumerate((("render-node-7", "by another machine (render-node-7)"),
+                                       (socket.gethostname(), "the machine has restarted since (a power cut)"))):
+        base = tmp_path / str(i)
+        base.mkdir()
+        target, plan = base / "r", _unconfirmed_journal(base)
+        (aside,) = base.glob(".r.*.old")
+        journal = json.loads((aside / JOURNAL).read_text())
+        (aside / JOURNAL).write_text(json.dumps({**journal, "host": host, "boot": "an earlier boot"}))
+        assert plan.trusted and not read_plan(aside / JOURNAL, target).trusted
+        (said,) = said_next(target)
+        assert "undone" in said and words in said, said
+        assert ("restarted since" in said) == (host == socket.gethostname()), said
+        assert contents(target) == OLD and os.listdir(base) == ["r"]

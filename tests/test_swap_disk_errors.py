@@ -13,13 +13,12 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 
-from sim.atomic import finish_swaps, staged_folder
-from sim.errors import InputWarning
+from sim.atomic import staged_folder
+from swap_files import contents, said_next
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ("summary.json", "cashflow.csv", "figures/")
@@ -62,19 +61,7 @@ def _old_result(target: Path) -> None:
     (target / "notes.txt").write_text("mine")       # someone's: the swap goes entry by entry
 
 
-def _contents(target: Path) -> dict[str, str]:
-    return {p.relative_to(target).as_posix(): p.read_text() for p in sorted(target.rglob("*")) if p.is_file()}
-
-
 OLD = {"summary.json": "old", "cashflow.csv": "old", "figures/a.svg": "old", "notes.txt": "mine"}
-
-
-def _said(target: Path) -> list[str]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        said = finish_swaps(target)
-    assert [str(w.message) for w in caught if issubclass(w.category, InputWarning)] == said
-    return said
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
@@ -101,7 +88,7 @@ def test_a_staged_file_the_disk_refuses_fails_the_swap_and_keeps_the_old_result(
             (stage / "figures" / "a.svg").write_text("new")
     assert caught.value.errno == code
     monkeypatch.undo()
-    assert _contents(target) == OLD
+    assert contents(target) == OLD
     assert os.listdir(tmp_path) == ["r"]
 
 
@@ -121,7 +108,7 @@ def test_a_folder_the_file_system_cannot_sync_does_not_fail_the_swap(tmp_path, m
         (stage / "summary.json").write_text("new")
     monkeypatch.undo()
     # (the new result is its summary alone: the old result's other files go with it)
-    assert _contents(target) == {"summary.json": "new", "notes.txt": "mine"}
+    assert contents(target) == {"summary.json": "new", "notes.txt": "mine"}
     assert os.listdir(tmp_path) == ["r"]
 
 
@@ -138,9 +125,9 @@ def test_a_journal_the_disk_refuses_fails_the_swap_and_the_next_command_keeps_th
     child = subprocess.run([sys.executable, "-c", CHILD, str(target), call, "swap.json", str(code)], env=env,
                            capture_output=True, text=True, timeout=60)
     assert child.returncode == 1 and child.stdout.startswith("failed"), (child.stdout, child.stderr)
-    assert _contents(target) == OLD
+    assert contents(target) == OLD
     assert os.listdir(tmp_path) == ["r"], os.listdir(tmp_path)
-    assert _said(target) == [] and _contents(target) == OLD
+    assert said_next(target) == [] and contents(target) == OLD
 
 
 def test_the_child_swaps_when_the_disk_takes_everything(tmp_path):
@@ -152,15 +139,16 @@ def test_the_child_swaps_when_the_disk_takes_everything(tmp_path):
     child = subprocess.run([sys.executable, "-c", CHILD, str(target), "fsync", "no-such-file", str(errno.EIO)],
                            env=env, capture_output=True, text=True, timeout=60)
     assert child.returncode == 0 and child.stdout.strip() == "swapped", (child.stdout, child.stderr)
-    assert _contents(target) == {"summary.json": "new", "cashflow.csv": "new", "figures/a.svg": "new",
+    assert contents(target) == {"summary.json": "new", "cashflow.csv": "new", "figures/a.svg": "new",
                                  "notes.txt": "mine"}
-    assert json.dumps(_said(target)) == "[]"
+    assert json.dumps(said_next(target)) == "[]"
 
 
 def test_a_swap_flushes_each_staged_file_and_folder_once_and_only_over_an_earlier_result(tmp_path, monkeypatch):
     """What a swap costs the disk: over an earlier result, one ``fsync`` per staged file and folder, one for the
-    journal and one for each of the two folders holding it, before anything moves (what lets the next command finish it); into a new folder, or the empty one a
-    command's lock made, none: one rename, which no journal needs to prove."""
+    journal and one for each of the two folders holding it, before anything moves (what lets the next command
+    finish it); into a new folder, or the empty one a command's lock made, none: one rename, which no journal needs
+    to prove."""
     flushed: list[str] = []
     real = os.fsync
 
@@ -182,7 +170,7 @@ def test_a_swap_flushes_each_staged_file_and_folder_once_and_only_over_an_earlie
         if fresh.name == "empty":
             fresh.mkdir()
         swap(fresh)
-        assert flushed == [] and _contents(fresh) == {"summary.json": "new", "cashflow.csv": "new",
+        assert flushed == [] and contents(fresh) == {"summary.json": "new", "cashflow.csv": "new",
                                                       "figures/a.svg": "new"}
     target = tmp_path / "r"
     _old_result(target)
@@ -193,5 +181,5 @@ def test_a_swap_flushes_each_staged_file_and_folder_once_and_only_over_an_earlie
     assert len(journal) == 1 and flushed[-3:] == [journal[0], os.path.dirname(journal[0]), str(tmp_path)], flushed
     assert sorted(flushed[:-3]) == sorted([where, f"{where}/figures", *(f"{where}/{rel}" for rel in
                                            ("summary.json", "cashflow.csv", "figures/a.svg"))]), flushed
-    assert _contents(target) == {"summary.json": "new", "cashflow.csv": "new", "figures/a.svg": "new",
+    assert contents(target) == {"summary.json": "new", "cashflow.csv": "new", "figures/a.svg": "new",
                                  "notes.txt": "mine"}

@@ -15,14 +15,14 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 
-from sim.atomic import JOURNAL, finish_swaps, staged_folder
+from sim.atomic import JOURNAL, staged_folder
 from sim.errors import InputWarning
 from sim.swap_journal import SYNCED, UNDONE
+from swap_files import contents, said_next
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ("summary.json", "cashflow.csv", "figures/")
@@ -77,27 +77,15 @@ def _swap(target: Path, n: int) -> subprocess.CompletedProcess:
                           text=True, timeout=60)
 
 
-def _contents(target: Path) -> dict[str, str]:
-    return {p.relative_to(target).as_posix(): p.read_text() for p in sorted(target.rglob("*")) if p.is_file()}
-
-
-def _said(target: Path) -> list[str]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        said = finish_swaps(target)
-    assert [str(w.message) for w in caught if issubclass(w.category, InputWarning)] == said
-    return said
-
-
 def _settle(target: Path) -> list[str]:
     """What the next commands say: one now, and one after every leftover has been quiet for an hour (a staged
     folder, or an ``.old`` folder holding an unreadable journal, is left a minute: its command may be at it)."""
-    said = _said(target)
+    said = said_next(target)
     for p in target.parent.iterdir():
         if p.name != target.name:
             for q in [*p.rglob("*"), p]:
                 os.utime(q, (0, 0), follow_symlinks=False)
-    return said + _said(target)
+    return said + said_next(target)
 
 
 def _log(tmp_path: Path, notes: bool) -> list[list[str]]:
@@ -105,7 +93,7 @@ def _log(tmp_path: Path, notes: bool) -> list[list[str]]:
     _old_result(target, notes)
     done = _swap(target, 0)
     assert done.returncode == 0, done.stderr
-    assert _contents(target) == {**NEW, **({"notes.txt": "mine"} if notes else {})}
+    assert contents(target) == {**NEW, **({"notes.txt": "mine"} if notes else {})}
     return json.loads(done.stdout)
 
 
@@ -135,7 +123,7 @@ def test_a_swap_killed_at_any_step_after_its_stage_is_complete_is_finished_from_
         said = _settle(target)
         assert os.listdir(target.parent) == ["r"], (n, log[n - 1], os.listdir(target.parent))   # nothing hidden
         expected = NEW if n > written else OLD
-        assert _contents(target) == {**expected, **mine}, (n, log[n - 1])
+        assert contents(target) == {**expected, **mine}, (n, log[n - 1])
         if n > written and n <= first_rename:
             # the first rename never happened (the old result in place, the stage complete): finished
             assert len(said) == 1 and "written whole: finished" in said[0], (n, said)
@@ -176,9 +164,9 @@ def test_after_a_power_cut_a_journal_not_yet_confirmed_is_undone_and_one_confirm
     # killed while flushing the stage (its first fsync): the stage's flush never finished
     target, aside = _pending_leftover(tmp_path, "flushing", written + 1)
     _restarted(aside)
-    (said,) = _said(target)
+    (said,) = said_next(target)
     assert "undone" in said and "power cut" in said, said
-    assert _contents(target) == OLD and os.listdir(target.parent) == ["r"]
+    assert contents(target) == OLD and os.listdir(target.parent) == ["r"]
 
     # the same, the stage's files lost in the power cut (its folder's entries never flushed): the old result's
     # files, which bear the same names, are not taken for moved-in ones and deleted with the stage
@@ -187,23 +175,23 @@ def test_after_a_power_cut_a_journal_not_yet_confirmed_is_undone_and_one_confirm
     (stage,) = target.parent.glob(".r.*.partial")
     for p in sorted(stage.rglob("*"), reverse=True):
         p.rmdir() if p.is_dir() else p.unlink()
-    (said,) = _said(target)
+    (said,) = said_next(target)
     assert "undone" in said and "power cut" in said, said
-    assert _contents(target) == OLD and os.listdir(target.parent) == ["r"]
+    assert contents(target) == OLD and os.listdir(target.parent) == ["r"]
 
     # the same kill, no restart (a kill -9 alone): the page cache held the stage, finished
     target, aside = _pending_leftover(tmp_path, "killed", written + 1)
-    (said,) = _said(target)
+    (said,) = said_next(target)
     assert "written whole: finished" in said, said
-    assert _contents(target) == NEW and os.listdir(target.parent) == ["r"]
+    assert contents(target) == NEW and os.listdir(target.parent) == ["r"]
 
     # killed at the first rename, the journal confirmed (the mark beside it), then restarted: finished
     target, aside = _pending_leftover(tmp_path, "confirmed", first_rename)
     assert (aside / SYNCED).exists()
     _restarted(aside)
-    (said,) = _said(target)
+    (said,) = said_next(target)
     assert "written whole: finished" in said, said
-    assert _contents(target) == NEW and os.listdir(target.parent) == ["r"]
+    assert contents(target) == NEW and os.listdir(target.parent) == ["r"]
 
 
 def test_an_undo_is_said_once_while_a_second_command_looks_at_the_folder(tmp_path, monkeypatch):
@@ -229,15 +217,15 @@ def test_an_undo_is_said_once_while_a_second_command_looks_at_the_folder(tmp_pat
     def rmtree(path, *a, **k):
         if Path(path) == stage:
             assert (aside / UNDONE).exists()        # the old result is back, and said so, before the stage goes
-            second.append(_said(target))
+            second.append(said_next(target))
         return real(path, *a, **k)
 
     monkeypatch.setattr(shutil, "rmtree", rmtree)
-    said = _said(target)
+    said = said_next(target)
     monkeypatch.undo()
     assert second == [[]], second
     assert len(said) == 1 and "undone" in said[0], said
-    assert _contents(target) == OLD and os.listdir(tmp_path) == ["r"]
+    assert contents(target) == OLD and os.listdir(tmp_path) == ["r"]
 
 
 def _refusing(monkeypatch, name: str) -> None:
@@ -270,10 +258,10 @@ def test_a_stale_file_that_cannot_be_deleted_once_the_new_result_is_in_is_a_warn
             (stage / "summary.json").write_text("new")
             (stage / "cashflow.csv").write_text("new!")
     monkeypatch.undo()
-    assert {k: v for k, v in _contents(target).items() if k in ("summary.json", "cashflow.csv")} == \
+    assert {k: v for k, v in contents(target).items() if k in ("summary.json", "cashflow.csv")} == \
         {"summary.json": "new", "cashflow.csv": "new!"}
     assert (target / "figures" / "stale.svg").exists() and os.listdir(tmp_path) == ["r"]
-    assert _said(target) == []
+    assert said_next(target) == []
 
 
 def test_reprice_in_place_whose_stale_chart_cannot_be_deleted_exits_0_and_says_so(tmp_path, monkeypatch, capsys):

@@ -64,8 +64,8 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     folder is not writable), or no folder can be made beside it (where a result is staged before it
     is swapped in; ``/proc/self`` is a folder but nothing can be written there), or it is the file system's
     root (``/``: the result's files went among the system's folders), or it is inside another result's
-    ``figures/`` (replaced whole by that result's next writing), or it is a symbolic link that loops. A link is followed (:func:`sim.paths.followed`): the checks apply to where it
-    leads. Leaves nothing behind (``fleetsim sweep | plan | saturation | reprice`` use it too)."""
+    ``figures/`` (replaced whole by that result's next writing), or it is a symbolic link that loops. A link is
+    followed (:func:`sim.paths.followed`): the checks apply to where it leads. Leaves nothing behind (``fleetsim sweep | plan | saturation | reprice`` use it too)."""
     import os
     import tempfile
 
@@ -81,8 +81,8 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
     name = out if real == out else f"{out} (a link to {real})"
     whole = Path(os.path.realpath(real.absolute()))      # (`/usr/..` is the root too)
     if whole.parent == whole:       # `--out /`: a result's files were written among the system's folders
-        raise InputError(f"{option}: {name} is the file system's root, not a folder of its own: a result folder holds "
-                         f"a dozen files and a figures/ folder; give one such as {whole / 'results' / 'run'}")
+        raise InputError(f"{option}: {name} is the file system's root, not a folder of its own: a result folder "
+                         f"holds a dozen files and a figures/ folder; give one such as {whole / 'results' / 'run'}")
     inside = _in_figures(whole)
     if inside is not None:
         where = "is" if whole == inside / "figures" else f"is inside {inside / 'figures'},"

@@ -234,8 +234,8 @@ BURST_KEYS = ("clump_mean", "cv")
 def check_bisected_knob(knobs: Sequence[Knob]) -> None:
     """:class:`KnobError` when the first range (the one :func:`plan` bisects, assuming more of it never
     breaks a constraint that held) is load under ``workload`` (:data:`LOAD_KEYS`) or its burstiness
-    (:data:`BURST_KEYS`): more requests per second, more clients or bigger clumps only ever make latency worse, so the bisection would find "no answer" past the first
-    failing value, or the range's lowest value as the "cheapest". ``fleetsim saturation`` finds the most
+    (:data:`BURST_KEYS`): more requests per second, more clients or bigger clumps only ever make latency worse,
+    so the bisection would find "no answer" past the first failing value, or the range's lowest value as the "cheapest". ``fleetsim saturation`` finds the most
     load within the SLO; values listed (``16,64,256``) are each evaluated.
 
         >>> check_bisected_knob(parse_knobs(["workload.arrival.concurrency=1..512"]))

@@ -37,7 +37,7 @@ from typing import Any
 from sim.errors import text_list
 from sim.limits import check_points
 from sim.metrics.band import SIDES, capacities, check_pct
-from sim.planning.constraints import Constraint, parse_constraint
+from sim.planning.constraints import Constraint, distinct_bounds, parse_constraint
 from sim.metrics.names import amount, said
 from sim.planning.bracketing import fmt_rate as _fmt, highest
 from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, ci_of, judge
@@ -164,7 +164,8 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     elif rate_path is None:
         rate_path = RATE_PATH
     cons = [Constraint("slo.attainment", ">=", attainment)]
-    cons += [parse_constraint(c) for c in text_list(constraints, "constraints", "latency.ttft.p99<=2")]
+    cons += distinct_bounds([parse_constraint(c)            # (as plan's: a metric bounded twice from one side)
+                             for c in text_list(constraints, "constraints", "latency.ttft.p99<=2")])
     check_metric_names([c.metric for c in cons], source.data)
     if closed:
         start = _start_clients(source, start)

@@ -179,12 +179,14 @@ def metrics_section(summary: dict, costs: bool = False) -> str:
         keys = [k for k in keys if any(k[0] in p for p in pools.values())
                 and (beyond_tp or k[0] not in ("pipeline_parallel", "expert_parallel", "gpus_per_replica"))]
         out += "<h3>Per pool</h3>" + table(["pool", *(h for _, h, _ in keys)], [
-            [name_cell(name, pools), *(fmt(p.get(k), u) for k, _, u in keys)] for name, p in pools.items()], cls="pools")
+            [name_cell(name, pools), *(fmt(p.get(k), u) for k, _, u in keys)] for name, p in pools.items()],
+            cls="pools")
     classes = summary.get("classes") or {}
     if classes:
         rows = []
         for name, c in classes.items():
-            row = [name_cell(name, classes), fmt(value_at(c, "requests.completed")), fmt(value_at(c, "latency.ttft.p99"), "s"),
+            row = [name_cell(name, classes), fmt(value_at(c, "requests.completed")),
+                   fmt(value_at(c, "latency.ttft.p99"), "s"),
                    fmt(value_at(c, "latency.tpot.p99"), "s"), fmt(value_at(c, "slo.attainment"), "%")]
             own = class_band(band, name) if band else None
             if band:

@@ -227,7 +227,8 @@ def latency_cdf_chart(req: dict[str, np.ndarray]) -> Chart:
                 v = v[np.isfinite(v)]
                 if v.size:
                     cx, cy = cdf_points(v)
-                    panel.series.append(Series(cx, cy, kind="step", color=f"C{i}", width=1.0, label=figure_text(shown[name])))
+                    panel.series.append(Series(cx, cy, kind="step", color=f"C{i}", width=1.0,
+                                               label=figure_text(shown[name])))
         for q, ls in ((50, ":"), (99, "--")):
             panel.rules.append(Rule(float(np.percentile(values, q)), color="grey", dash=ls, label=f"p{q}"))
         panel.xlog = bool(x[0] > 0 and x[-1] / x[0] > 20)
@@ -342,7 +343,8 @@ def utilization_chart(ts: dict[str, np.ndarray] | None, summary: Mapping[str, An
     names = list(per_pool)
     shown = distinct_shortened(names)
     width = 0.8 / max(len(names), 1)
-    panel = Panel(title="utilization per pool" if len(names) > 1 else f"utilization, pool {figure_text(shortened(names[0]))}",
+    panel = Panel(title=("utilization per pool" if len(names) > 1
+                         else f"utilization, pool {figure_text(shortened(names[0]))}"),
                   ylabel="share (1.0 = 100 %)", grid="y",   # 'KV cache use (mean)' on two lines: the bars are close
                   categories=[lab.replace(" (", "\n(") for _, lab in measures])
     top = 1.0
