@@ -323,7 +323,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         q = fluid_queue(p, curve, offered, steps.dt_s, spread_p)
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
         held = held_spread(spread_p, steps.edges, curve.meta.get("arrival"))
-        lat = fluid_queue(p, curve, offered, steps.dt_s, held) if held is not spread_p else None
+        # on the counts queue's replicas: one trajectory, billed and behind the latencies
+        lat = fluid_queue(p, curve, offered, steps.dt_s, held, follow=q) if held is not spread_p else None
         spread_p = held
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
