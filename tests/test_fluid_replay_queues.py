@@ -94,3 +94,50 @@ def test_an_autoscaled_replayed_pool_prices_its_latencies_on_the_replicas_it_bil
     np.testing.assert_array_equal(latency.n, counts.n)
     np.testing.assert_array_equal(latency.serving, counts.serving)
     assert latency.provisioned_total == counts.provisioned_total == s["pools"]["main"]["replicas_provisioned_total"]
+    # one pool, the same arrivals: every request arrived is completed, refused or in flight on the counts, and
+    # both queues complete them all over the run (both end empty), the throughput counting them (no warm-up)
+    req = s["requests"]
+    assert req["arrived"] == req["completed"] + req["rejected"] + req["in_flight"] and req["in_flight"] == 0
+    assert counts.served.sum() == pytest.approx(latency.served.sum()) == pytest.approx(req["arrived"])
+    assert s["throughput"]["requests_per_s"] * 1800.0 == pytest.approx(req["completed"])
+
+
+def test_a_surge_cleared_inside_a_single_replayed_step_leaves_no_queue_at_its_end(tmp_path, cache, monkeypatch):
+    """One 1,800 s step, the surge from t = 700 s: by hand the backlog grows at 48 - 16 = 32/s to ~3,200 at
+    800 s and clears at 16 - 4.8 = 11.2/s by ~1,090 s, so the step ends with the background alone: about
+    4.8/s x a request's ~8 s of service running (Little's law), nothing waiting (the request level: 30 in the
+    system at the end, ``stable``). Before, the step's end read the curve's mean queue time at the step's mean
+    rate (12/s), which holds the surge's replayed waits: 336 queued + 71 running = 407, past the verdict's
+    allowance (~340 of the run's 13,026 arrivals), so the run read ``unstable``."""
+    path = tmp_path / "surge700.csv"
+    _trace(path, start=700.0)
+    s, ts, (counts, _) = _fluid(_scenario(path, step=1800.0), monkeypatch)
+    assert s["fidelity"]["arrival_dispersion"]["modelled"] == "trace"
+    assert counts.b_end[-1] == 0 and s["requests"]["in_flight"] == 0     # the pool's queue cleared
+    st = s["stability"]
+    assert st["verdict"] == "stable"
+    assert ts[-1, 3] == 0                                  # nothing waiting at the end
+    assert 4.8 * 2 < ts[-1, 5] < 4.8 * 20                  # the background's running: 4.8/s x 2 to 20 s
+    assert st["in_flight_at_end"] == round(ts[-1, 3] + ts[-1, 5])
+    assert st["in_flight_peak"] > 3000 * 0.3               # the surge's backlog, read on its sub-steps
+
+
+@pytest.mark.slow
+def test_a_surge_at_a_single_replayed_steps_end_keeps_its_backlog_and_verdict(tmp_path, cache, monkeypatch):
+    """The surge in the step's last 150 s (from 1,650 s): its backlog is still there at the end (by hand
+    32/s x 100 s less what 50 s at 11.2/s clears, ~2,640), the end's queue is the pool's backlog and the verdict
+    ``unstable``, as at the request level (measured: fluid 2,931 in the system at the end against 2,781), and
+    the throughput counts the requests completed, as the request level's (10,351 against 10,245)."""
+    path = tmp_path / "surge1650.csv"
+    _trace(path, start=1650.0)
+    s, ts, (counts, _) = _fluid(_scenario(path, step=1800.0), monkeypatch)
+    assert ts[-1, 3] == pytest.approx(counts.b_end[-1]) and 2000 < counts.b_end[-1] < 3300
+    assert s["requests"]["arrived"] == s["requests"]["completed"] + s["requests"]["in_flight"]
+    # the throughput: the requests completed (no warm-up), not the latencies' queue's, which read the step evenly
+    # and served them all (before: 13,026 / 1,800 s, where 10,351 completed)
+    assert s["throughput"]["requests_per_s"] * 1800.0 == pytest.approx(s["requests"]["completed"], abs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = sim.run(_scenario(path, step=1800.0), overrides=["fidelity=request"]).summary
+    assert s["stability"]["verdict"] == r["stability"]["verdict"] == "unstable"
+    assert s["stability"]["in_flight_at_end"] == pytest.approx(r["stability"]["in_flight_at_end"], rel=0.2)
