@@ -43,20 +43,17 @@ def sub_in_system(curve: CapacityCurve, q: PoolQueue, up: np.ndarray, at_end: np
 def end_rate(offered: np.ndarray, reject_share: float, dt_s: np.ndarray, counts: np.ndarray | None,
              held: np.ndarray | None) -> np.ndarray | None:
     """Per step, the pool's admitted requests/s over its last sub-step where a replay's curve holds the step
-    (``held``, :func:`~sim.fluid.replay.held_spread`, differs from the trace's own sub-step shares ``counts``),
-    NaN elsewhere; ``None`` where no step is held.
+    (``held``: :func:`~sim.fluid.replay.held_steps`; ``counts``: the trace's own shares of each step's
+    arrivals in its sub-steps), NaN elsewhere; ``None`` where no step is held or without sub-steps.
 
         >>> counts = np.array([[0.5, 0.5], [0.9, 0.1]])
-        >>> end_rate(np.array([100.0, 100.0]), 0.0, np.array([10.0, 10.0]), counts, np.full((2, 2), 0.5)).tolist()
+        >>> end_rate(np.array([100.0, 100.0]), 0.0, np.array([10.0, 10.0]), counts, np.array([False, True])).tolist()
         [nan, 2.0]
     """
-    if counts is None or held is None or held is counts:
-        return None
-    replayed = np.any(held != counts, axis=1)
-    if not replayed.any():
+    if counts is None or held is None or not held.any():
         return None
     rate = offered * (1.0 - reject_share) * counts[:, -1] * counts.shape[1] / dt_s
-    return np.where(replayed, rate, np.nan)
+    return np.where(held, rate, np.nan)
 
 
 def replayed_end(curve: CapacityCurve, up: np.ndarray, rate: np.ndarray | None, queue: np.ndarray,

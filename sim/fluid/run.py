@@ -69,7 +69,7 @@ from sim.fluid.attain import backlog_attainment
 from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
                                warn_priority)
 from sim.fluid.burst import COUNT, warn_bursty
-from sim.fluid.replay import counted_arrivals, held_spread
+from sim.fluid.replay import counted_arrivals, held_spread, held_steps
 from sim.fluid.capacity import CalibrationSettings, capacity_curve, group_size
 from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
@@ -325,7 +325,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         held = held_spread(spread_p, steps.edges, curve.meta.get("arrival"))
         # on the counts queue's replicas: one trajectory, billed and behind the latencies
         lat = fluid_queue(p, curve, offered, steps.dt_s, held, follow=q) if held is not spread_p else None
-        ends, spread_p = end_rate(offered, curve.reject_share, steps.dt_s, spread_p, held), held
+        replayed = held_steps(steps.edges, curve.meta.get("arrival"))
+        ends, spread_p = end_rate(offered, curve.reject_share, steps.dt_s, spread_p, replayed), held
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
         mix_sub = sub_mix(shares, mine.demand, mine.cls_frac) if shares is not None else None
