@@ -31,7 +31,9 @@ def in_system_at_end(ts: np.ndarray, n_pools: int) -> float:
 def sub_in_system(curve: CapacityCurve, q: PoolQueue, up: np.ndarray, at_end: np.ndarray) -> np.ndarray | None:
     """``(steps, sub-steps)``: the pool's requests in the system at each sub-step's end where its sub-steps
     hold a backlog (the backlog plus a saturated replica's running requests, Little's law: ``max_rps`` x
-    its service time), elsewhere the step's end's (``at_end``: queue and running); ``None`` without
+    its service time), elsewhere ``at_end``: the step's queue and running at its mean load (Little's law;
+    the backlog and a saturated replica's where the step ends behind one), its mean-load count, which a
+    replayed step's row, read at its end (:func:`replayed_end`), does not hold; ``None`` without
     sub-steps. What the run's ``in_flight_peak`` reads, so that a backlog that builds and clears inside
     a step counts in it (the time series holds each step's end)."""
     if q.sub_q is None:

@@ -482,11 +482,11 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
     # a step that ends behind a backlog ends at capacity, its batches full: its row's running sequences
     # are a saturated replica's, as the sub-steps that hold a backlog read them (in_flight_peak)
     held = q.b_end > 1e-9 * np.maximum(up * curve.max_rps, 1.0)
-    end_q, end_run = replayed_end(curve, up, ends, rate_rep * np.nan_to_num(wq), running)   # a replay's: at its end
-    rows = np.column_stack([
-        steps.edges[1:], np.full(n_steps, p.index), n, np.maximum(end_q, q.b_end), np.zeros(n_steps),
-        np.where(held, saturated_running(curve, up), end_run), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
-    sub_sys = sub_in_system(curve, q, up, rows[:, 3] + rows[:, 5])
+    sat, mean_q = saturated_running(curve, up), rate_rep * np.nan_to_num(wq)
+    end_q, end_run = replayed_end(curve, up, ends, mean_q, running)   # a replay's step: at its end
+    rows = np.column_stack([steps.edges[1:], np.full(n_steps, p.index), n, np.maximum(end_q, q.b_end), np.zeros_like(n),
+                            np.where(held, sat, end_run), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
+    sub_sys = sub_in_system(curve, q, up, np.maximum(mean_q, q.b_end) + np.where(held, sat, running))  # mean-load
     end = float(sc.duration)
     usage = PoolUsage(
         pool=p, provisioned_gpu_s=float(np.sum(n * dt_s)) * gpr, busy_gpu_s=float(np.sum(up * dt_s * busy)) * gpr,
