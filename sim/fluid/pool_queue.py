@@ -45,7 +45,7 @@ class PoolQueue:
 
 
 def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
-                 spread: np.ndarray | None = None) -> PoolQueue:
+                 spread: np.ndarray | None = None, follow: PoolQueue | None = None) -> PoolQueue:
     """Serve ``offered`` requests per step through pool ``p``'s curve: the curve's rejected share is
     refused, the rest plus the carried backlog is served up to ``serving x max x step``. Without an
     autoscaler ``serving = n = replicas``; with one, ``n`` is where it settles each step and
@@ -53,7 +53,9 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
     ``spread`` (each step's demand over its sub-steps, :func:`~sim.fluid.substep.sub_spread`): where the
     rate rises inside a step past the capacity, the capacity left idle before the rise serves nobody,
     and the step ends with the sub-steps' backlog (:func:`~sim.fluid.substep.end_backlog`), not the
-    step mean's."""
+    step mean's. ``follow``: another queue of the same pool whose replicas this one runs (provisioned,
+    serving and ever provisioned, its autoscaler not run again): a replay's latencies read a queue of their
+    own (:mod:`sim.fluid.run`) on the fleet the run bills, the counts queue's."""
     n_steps = len(dt_s)
     admitted = offered * (1.0 - curve.reject_share)
     rejected = offered - admitted
@@ -70,6 +72,10 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
         delay = a.scale_up_delay if a.scale_up_delay is not None else default_scale_up_delay_s(p)
         replicas = Replicas(p.cfg.replicas, delay, a.cooldown)
         m_sat = saturated_metric(a.metric, curve, s_each)
+    if follow is not None:                               # the replicas another queue of the pool settled at
+        a = None
+        n, serving = follow.n.copy(), follow.serving.copy()
+        cap = serving * curve.max_rps * dt_s
     full = None
     if spread is not None and a is None:
         p_sub, m_sub = lost_capacity(spread, admitted, cap)
@@ -97,7 +103,8 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
                 served[k] = work - left
         b = work - served[k]
         b_end[k] = b
-    total = round(replicas.provisioned) if a is not None else p.cfg.replicas
+    total = (round(replicas.provisioned) if a is not None else
+             follow.provisioned_total if follow is not None else p.cfg.replicas)
     sub_q = None
     if spread is not None:                               # a backlog that builds and clears inside a step
         sub_q, within = hidden_backlog(spread, admitted, cap, b_start, b_end)

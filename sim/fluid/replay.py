@@ -197,15 +197,25 @@ def held_spread(spread: np.ndarray | None, edges: np.ndarray, arrival: dict | No
         >>> held_spread(spread, np.array([0.0, 10.0, 20.0, 30.0]), None) is spread
         True
     """
-    if spread is None or arrival is None or arrival.get("process") != "trace":
-        return spread
-    edges = np.asarray(edges, dtype=np.float64)
-    held = edges[1:] <= edges[0] + float(arrival["replay_s"]) * (1.0 + 1e-9)
-    if not held.any():
+    held = held_steps(edges, arrival) if spread is not None else None
+    if held is None or not held.any():
         return spread
     out = np.array(spread, dtype=np.float64)
     out[held] = 1.0 / out.shape[1]
     return out
+
+
+def held_steps(edges: np.ndarray, arrival: dict | None) -> np.ndarray | None:
+    """Per step (``edges``), whether a curve measured under ``arrival`` (:func:`curve_arrivals`) replays it (the
+    replay's first ``replay_s`` seconds hold it); ``None`` for other arrivals.
+
+        >>> held_steps(np.array([0.0, 10.0, 20.0, 30.0]), {"process": "trace", "replay_s": 20.0}).tolist()
+        [True, True, False]
+    """
+    if arrival is None or arrival.get("process") != "trace":
+        return None
+    edges = np.asarray(edges, dtype=np.float64)
+    return edges[1:] <= edges[0] + float(arrival["replay_s"]) * (1.0 + 1e-9)
 
 
 def replay_span(arrival: dict | None, rate: float) -> float:
@@ -237,5 +247,5 @@ def measuring_arrival(arrival: dict | None, rate: float) -> dict:
     return {**arrival, "rate": float(rate)}
 
 
-__all__ = ["REPLAY_MAX", "counted_arrivals", "curve_arrivals", "detrended", "held_spread", "measuring_arrival", "replay_file",
+__all__ = ["REPLAY_MAX", "counted_arrivals", "curve_arrivals", "detrended", "held_spread", "held_steps", "measuring_arrival", "replay_file",
            "replay_span"]

@@ -69,12 +69,12 @@ from sim.fluid.attain import backlog_attainment
 from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
                                warn_priority)
 from sim.fluid.burst import COUNT, warn_bursty
-from sim.fluid.replay import counted_arrivals, held_spread
+from sim.fluid.replay import counted_arrivals, held_spread, held_steps
 from sim.fluid.capacity import CalibrationSettings, capacity_curve, group_size
 from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
 from sim.fluid.demand import expected_arrivals
-from sim.fluid.in_system import in_system_at_end, saturated_running, sub_in_system
+from sim.fluid.in_system import end_rate, in_system_at_end, replayed_end, saturated_running, sub_in_system
 from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.pool_queue import PoolQueue, fluid_queue
@@ -323,12 +323,14 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         q = fluid_queue(p, curve, offered, steps.dt_s, spread_p)
         hidden.append((p.name, offered, curve.reject_share, q.serving, curve.max_rps, q.b_end, spread_p))
         held = held_spread(spread_p, steps.edges, curve.meta.get("arrival"))
-        lat = fluid_queue(p, curve, offered, steps.dt_s, held) if held is not spread_p else None
-        spread_p = held
+        # on the counts queue's replicas: one trajectory, billed and behind the latencies
+        lat = fluid_queue(p, curve, offered, steps.dt_s, held, follow=q) if held is not spread_p else None
+        replayed = held_steps(steps.edges, curve.meta.get("arrival"))
+        ends, spread_p = end_rate(offered, curve.reject_share, steps.dt_s, spread_p, replayed), held
         prios = [c.priority for c, f in zip(classes(sc.workload), mine.cls_frac.T) if f.any()]
         warn_priority(p.index, p.name, p.cfg.batching.policy, prios, q.b_end, q.serving * curve.max_rps, sc.slo.ttft_s)
         mix_sub = sub_mix(shares, mine.demand, mine.cls_frac) if shares is not None else None
-        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p, mix_sub, lat)
+        measured = _measure_pool(sc, p, curve, q, mine, fleet_sums, per_cls, cls_slo, spread_p, mix_sub, lat, ends)
         ts_rows.append(measured.ts_rows)
         usage.append(measured.usage)
         intervals.append((p.name, *replica_intervals(q.n, steps.edges, p.gpus_per_replica * p.cfg.scale)))
@@ -392,13 +394,14 @@ class _Measured:
 def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, fleet_sums: FleetSums,
                   per_cls: list[ClassSums], cls_slo: list[tuple[float, float]],
                   spread: np.ndarray | None = None, mix_sub: np.ndarray | None = None,
-                  lat: PoolQueue | None = None) -> _Measured:
+                  lat: PoolQueue | None = None, ends: np.ndarray | None = None) -> _Measured:
     """Read pool ``p``'s steps off its curve at the per-replica load served: latency (shifted by the
     backlog wait), SLO, busy share, KV use and MFU; adds to the fleet's and classes' sums. ``mix_sub``:
     each class's share of the pool's arrivals per sub-step (:func:`~sim.fluid.substep.sub_mix`), whose
     waits each class's requests wait. ``lat``: the queue the latencies and SLO read where it is not ``q``
     (whose counts, backlog, busy share and time series the run reports): a replay's steps read evenly over
-    their sub-steps (``spread``, :func:`~sim.fluid.replay.held_spread`), the waits of its swings in its curve."""
+    their sub-steps (``spread``, :func:`~sim.fluid.replay.held_spread`), the waits of its swings in its curve;
+    ``ends``: their rates at their ends (:func:`~sim.fluid.in_system.end_rate`), which their rows read."""
     n, up, served, dt_s = q.n, q.serving, q.served, steps.dt_s
     n_steps = steps.n
     lq = q if lat is None else lat
@@ -479,11 +482,11 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
     # a step that ends behind a backlog ends at capacity, its batches full: its row's running sequences
     # are a saturated replica's, as the sub-steps that hold a backlog read them (in_flight_peak)
     held = q.b_end > 1e-9 * np.maximum(up * curve.max_rps, 1.0)
-    rows = np.column_stack([
-        steps.edges[1:], np.full(n_steps, p.index), n, np.maximum(rate_rep * np.nan_to_num(wq), q.b_end),
-        np.zeros(n_steps),
-        np.where(held, saturated_running(curve, up), running), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
-    sub_sys = sub_in_system(curve, q, up, rows[:, 3] + rows[:, 5])
+    sat, mean_q = saturated_running(curve, up), rate_rep * np.nan_to_num(wq)
+    end_q, end_run = replayed_end(curve, up, ends, mean_q, running)   # a replay's step: at its end
+    rows = np.column_stack([steps.edges[1:], np.full(n_steps, p.index), n, np.maximum(end_q, q.b_end), np.zeros_like(n),
+                            np.where(held, sat, end_run), kv * up * p.kv_blocks, kv, _share(busy * up, n)])
+    sub_sys = sub_in_system(curve, q, up, np.maximum(mean_q, q.b_end) + np.where(held, sat, running))  # mean-load
     end = float(sc.duration)
     usage = PoolUsage(
         pool=p, provisioned_gpu_s=float(np.sum(n * dt_s)) * gpr, busy_gpu_s=float(np.sum(up * dt_s * busy)) * gpr,

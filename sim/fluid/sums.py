@@ -231,7 +231,10 @@ class FleetSums:
 
     def add_counts(self, curve: CapacityCurve, served: np.ndarray, rejected: np.ndarray, backlog: float,
                    meas: np.ndarray, att: np.ndarray, after_warm: np.ndarray) -> None:
-        """One pool's requests served, refused (by reason) and left in its backlog; SLO and window sums."""
+        """One pool's requests served, refused (by reason) and left in its backlog; SLO sums over ``meas`` (the
+        requests the latencies read after the warm-up) and the window's throughput over those ``served`` then
+        (the completed ones: where a replay's latencies read a queue of their own, :mod:`sim.fluid.run`, its
+        requests served are not the pool's)."""
         self.backlog += backlog
         self.served += float(served.sum())
         self.rejected += float(rejected.sum())
@@ -241,9 +244,10 @@ class FleetSums:
                                           + float(rejected.sum()) * share_r / curve.reject_share)
         self.met += float(np.sum(meas * att))
         self.fin += float(np.sum(meas + rejected * after_warm))
-        self.win_req += float(meas.sum())
-        self.win_in += float(meas.sum()) * curve.prompt_tokens_mean
-        self.win_out += float(meas.sum()) * curve.output_tokens_mean
+        done = float(np.sum(served * after_warm))
+        self.win_req += done
+        self.win_in += done * curve.prompt_tokens_mean
+        self.win_out += done * curve.output_tokens_mean
 
     def blocks(self, sc, arrived: float, window: float) -> dict:
         """The summary's ``requests``, ``latency``, ``throughput`` and ``slo`` blocks."""
