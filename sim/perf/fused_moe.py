@@ -53,6 +53,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Callable
 
+from sim.perf.moe import experts_hit
 from sim.scenario.architecture import ModelSpec
 from sim.scenario.catalog import get_gpu, get_model  # noqa: F401  (doctests)
 
@@ -106,8 +107,8 @@ class TritonFusedMoe:
                    2.0 * m.experts_per_token * width, **pricing)
 
     def experts_hit(self, n_tokens: float) -> float:
-        """Expected experts routed at least one of ``n_tokens`` tokens (uniform routing)."""
-        return self.n_experts * (1.0 - (1.0 - self.experts_per_token / self.n_experts) ** n_tokens)
+        """Expected experts routed at least one of ``n_tokens`` tokens (uniform routing, at least ``k``)."""
+        return experts_hit(self.n_experts, self.experts_per_token, n_tokens)
 
     def call_s(self, n_tokens: float) -> float:
         """Seconds of one call at ``n_tokens`` tokens on this GPU: the published H100 times interpolated (held
@@ -128,9 +129,8 @@ class TritonFusedMoe:
     def roofline_s(self, n_tokens: float) -> float:
         """The step model's roofline of one call's routed experts: their FLOPs at the GEMMs' rate, the weights of
         the experts hit (at least ``k``) at the GEMMs' bandwidth."""
-        hit = min(float(self.n_experts), max(float(self.experts_per_token), self.experts_hit(n_tokens)))
         return self.roofline(self.flops_per_token * n_tokens / self.gemm_flops_per_s,
-                             hit * self.expert_bytes / self.bytes_per_s, self.p)
+                             self.experts_hit(n_tokens) * self.expert_bytes / self.bytes_per_s, self.p)
 
     def excess_s(self, n_tokens: float) -> float:
         """What the ``layers`` calls take at ``n_tokens`` tokens beyond the step model's own pricing of them (the
