@@ -22,7 +22,8 @@ BLOCK_SIZE_K 128, 4 warps, 3 stages), and the tuned H200 file the engines shippe
 **The rule on another Hopper GPU.** The call is on the memory side at every published size: from 128 to 1,536
 tokens its time grows 15 % while its FLOPs grow 12-fold; with 64-row tiles every expert the tokens hit streams its
 weights once per tile of rows it is routed, and the time follows those tiles (the step at 2,048 tokens, where the
-mean expert's 64 rows start a second tile). Its rate there, 3-5 % of the fp8 peak, is far below what the SMs
+mean expert's 64 rows start a second tile). Its rate there, 64-68 TFLOPS at 1,536-2,048 tokens (3.2-3.4 % of the
+fp8 peak, under 5 % of the catalog's calibrated fp8 GEMM rate; less at fewer tokens), is far below what the SMs
 give (the compute side would carry unchanged, same SMs and clocks on the H100 and H200); so on an H200 the call is
 the H100's time scaled by the HBM bandwidths (3.35 / 4.8 TB/s, the GPU catalog's). Between the published sizes
 the time is interpolated linearly in tokens; below 128 tokens it is held at 128's time per expert read (the
