@@ -50,6 +50,7 @@ from deepseek_decode_floor import POINTS, VLLM_07  # noqa: E402
 from validation_rows import ROWS_2026  # noqa: E402
 
 from sim.perf.base import BatchShape  # noqa: E402
+from sim.perf.fused_moe import PR_13932_TRITON_TP8_H100  # noqa: E402
 from sim.perf.kernels import KERNEL_SETS, KernelSet  # noqa: E402
 from sim.perf.parallel import Layout  # noqa: E402
 from sim.perf.roofline import RooflineModel, smooth_roofline  # noqa: E402
@@ -59,10 +60,12 @@ SRC_VLLM_13932 = ("github.com/vllm-project/vllm/pull/13932 (\"Add option to use 
                   "for fused MoE operations\", 2025-02-26), H100 results, TP=8 columns")
 
 TP = 8
-PR_13932_TP8 = ((128, 1936.17, 1732.33), (256, 2051.67, 1728.73), (512, 2331.06, 1810.36), (1024, 2886.08, 1892.75),
-                (1536, 3423.49, 1988.70), (2048, 3974.65, 2818.65))
+PR_13932_DEEPGEMM_TP8 = (1936.17, 2051.67, 2331.06, 2886.08, 3423.49, 3974.65)
+"""DeepGEMM µs, the same call at the Triton table's token counts (:data:`sim.perf.fused_moe.PR_13932_TRITON_TP8_H100`)."""
+PR_13932_TP8 = tuple((n, dg, t) for (n, t), dg in
+                     zip(PR_13932_TRITON_TP8_H100, PR_13932_DEEPGEMM_TP8, strict=True))
 """``(tokens, DeepGEMM µs, Triton µs)``: the whole ``fused_experts`` call of one DeepSeek-V3 MoE layer at TP8 on
-H100 (vLLM PR 13932; module docstring)."""
+H100 (vLLM PR 13932; module docstring); the Triton column is the one the kernel sets price."""
 
 CHUNK_TOKENS = 8192
 """SGLang 0.4's default prompt chunk on an H200 (``server_args.py``; the ``sglang-0.4`` kernel set's docstring)."""

@@ -147,7 +147,7 @@ def _process_requests(process, duration: float, growth, base_dir: Path, limit: f
 
 def _trace_requests(process, duration: float, growth, base_dir: Path, limit: float, count: bool = False) -> float:
     """The requests a trace replays inside ``[0, duration)``
-    (:func:`sim.workload.arrivals.trace_requests_expected`). Without ``count`` the file is read only
+    (:func:`sim.workload.trace_replay.trace_requests_expected`). Without ``count`` the file is read only
     if a bound from its size in bytes (``MIN_TRACE_ROW_BYTES`` a row, x ``rate_scale`` x mean growth)
     could pass ``limit``, and that bound is returned otherwise; with ``count`` it is always read and
     the rows counted (``fleetsim validate``). A missing or unreadable file is the workload check's."""

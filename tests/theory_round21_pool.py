@@ -25,6 +25,8 @@ import numpy as np
 from scipy import optimize, sparse
 from scipy.sparse.linalg import spsolve
 
+from theory_round19_pool import stationary
+
 
 def cobham(lams: list[float], means: list[float], second: list[float]) -> list[float]:
     """Mean waits of classes 1..n (highest priority first) of a non-preemptive priority M/G/1 queue,
@@ -227,11 +229,7 @@ def mg1_number_chain(lam: float, sizes: list[float], weights: list[float], n: in
         base = max(i - 1, 0)
         p[i, base:] = a[: n + 1 - base]
         p[i, n] += 1.0 - p[i].sum()
-    lhs = p.T - np.eye(n + 1)           # π = π P, one (redundant) balance equation replaced by Σ π = 1, solved
-    lhs[-1] = 1.0                       # directly (a least-squares solve of all of them did ~10x the work)
-    rhs = np.zeros(n + 1)
-    rhs[-1] = 1.0
-    return np.linalg.solve(lhs, rhs)
+    return stationary(p)
 
 
 def number_left_by_departures(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,8 @@ BLOCK_SIZE_K 128, 4 warps, 3 stages), and the tuned H200 file the engines shippe
 **The rule on another Hopper GPU.** The call is on the memory side at every published size: from 128 to 1,536
 tokens its time grows 15 % while its FLOPs grow 12-fold; with 64-row tiles every expert the tokens hit streams its
 weights once per tile of rows it is routed, and the time follows those tiles (the step at 2,048 tokens, where the
-mean expert's 64 rows start a second tile). Its rate there, 3-5 % of the fp8 peak, is far below what the SMs
+mean expert's 64 rows start a second tile). Its rate there, 64-68 TFLOPS at 1,536-2,048 tokens (3.2-3.4 % of the
+fp8 peak, under 5 % of the catalog's calibrated fp8 GEMM rate; less at fewer tokens), is far below what the SMs
 give (the compute side would carry unchanged, same SMs and clocks on the H100 and H200); so on an H200 the call is
 the H100's time scaled by the HBM bandwidths (3.35 / 4.8 TB/s, the GPU catalog's). Between the published sizes
 the time is interpolated linearly in tokens; below 128 tokens it is held at 128's time per expert read (the
@@ -53,6 +54,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Callable
 
+from sim.perf.moe import experts_hit
 from sim.scenario.architecture import ModelSpec
 from sim.scenario.catalog import get_gpu, get_model  # noqa: F401  (doctests)
 
@@ -106,8 +108,8 @@ class TritonFusedMoe:
                    2.0 * m.experts_per_token * width, **pricing)
 
     def experts_hit(self, n_tokens: float) -> float:
-        """Expected experts routed at least one of ``n_tokens`` tokens (uniform routing)."""
-        return self.n_experts * (1.0 - (1.0 - self.experts_per_token / self.n_experts) ** n_tokens)
+        """Expected experts routed at least one of ``n_tokens`` tokens (uniform routing, at least ``k``)."""
+        return experts_hit(self.n_experts, self.experts_per_token, n_tokens)
 
     def call_s(self, n_tokens: float) -> float:
         """Seconds of one call at ``n_tokens`` tokens on this GPU: the published H100 times interpolated (held
@@ -128,9 +130,8 @@ class TritonFusedMoe:
     def roofline_s(self, n_tokens: float) -> float:
         """The step model's roofline of one call's routed experts: their FLOPs at the GEMMs' rate, the weights of
         the experts hit (at least ``k``) at the GEMMs' bandwidth."""
-        hit = min(float(self.n_experts), max(float(self.experts_per_token), self.experts_hit(n_tokens)))
         return self.roofline(self.flops_per_token * n_tokens / self.gemm_flops_per_s,
-                             hit * self.expert_bytes / self.bytes_per_s, self.p)
+                             self.experts_hit(n_tokens) * self.expert_bytes / self.bytes_per_s, self.p)
 
     def excess_s(self, n_tokens: float) -> float:
         """What the ``layers`` calls take at ``n_tokens`` tokens beyond the step model's own pricing of them (the

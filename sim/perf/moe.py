@@ -49,6 +49,17 @@ Blackwell's single-CTA ``tcgen05.mma`` (M = 64 or 128), the BLOCK_M that DeepGEM
 kernels start from (github.com/deepseek-ai/DeepGEMM; NVIDIA PTX ISA, warpgroup MMA shapes)."""
 
 
+def experts_hit(n_experts: int, experts_per_token: int, n_tokens: float) -> float:
+    """Expected distinct experts routed at least one of ``n_tokens`` tokens, each picking ``experts_per_token``
+    of the ``n_experts`` uniformly: ``E (1 - (1 - k/E)**T)``, held within ``[k, E]``.
+
+    >>> experts_hit(256, 8, 1), round(experts_hit(256, 8, 128), 1), experts_hit(256, 8, 10_000)
+    (8.0, 251.6, 256.0)
+    """
+    e, k = n_experts, experts_per_token
+    return min(float(e), max(float(k), e * (1.0 - (1.0 - k / e) ** n_tokens)))
+
+
 def binomial_pmf(n: int, p: float) -> tuple[int, np.ndarray]:
     """``Binomial(n, p)`` probabilities over ``mean +- 12 sd`` (clipped to ``[0, n]``; outside it every
     probability is below 1e-30), as ``(first value, probabilities from it on)``: the first by

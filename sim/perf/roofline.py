@@ -87,6 +87,7 @@ from sim.perf.attention import KV_SHARING, AttentionParts, attention_widths
 from sim.perf.base import BatchShape
 from sim.perf.fused_moe import TritonFusedMoe
 from sim.perf.kernels import KERNEL_SETS, KernelSet, block_fp8_linears
+from sim.perf.moe import experts_hit
 from sim.perf.memory import BYTES_PER_ELEMENT, data_parallel_dense, stage_layers, stage_weights
 from sim.perf.parallel import COLLECTIVE_LATENCY_S, LINK_EFFICIENCY, Layout
 from sim.perf.pipeline import PipelineParts
@@ -272,10 +273,7 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
     def experts_hit(self, n_tokens: int) -> float:
         """Expected distinct experts (per layer) whose weights an iteration of ``n_tokens`` reads."""
         m = self.model
-        if not m.is_moe:
-            return 1.0
-        e, k = m.n_experts, m.experts_per_token
-        return min(float(e), max(float(k), e * (1.0 - (1.0 - k / e) ** n_tokens)))
+        return experts_hit(m.n_experts, m.experts_per_token, n_tokens) if m.is_moe else 1.0
 
     def _seconds(self, n_tokens: int, prefill_tokens: Any, pairs: Any, prefill_kv: Any, decode_seqs: Any,
                  decode_ctx: Any, n_emit: Any, mx: Callable) -> Any:

@@ -179,7 +179,7 @@ def trace_row_problems(cfg: WorkloadConfig, base_dir: pathlib.Path, skip_bad_row
     it all."""
     import numpy as np
 
-    from sim.workload.arrivals import trace_blocks, trace_rate_problem
+    from sim.workload.trace_replay import trace_blocks, trace_rate_problem
 
     problems, skipped = [], []
     blocks = [("workload", cfg)] + [(f"workload.classes.{i}", c) for i, c in enumerate(cfg.classes or [])]
