@@ -18,6 +18,15 @@ read the same way, from the capacity curve at the per-replica load ``rate / n``:
 ``rate`` is the step's admitted demand plus the backlog to clear, per second. Clamped to
 ``[min, max]``.
 
+The HPA's ``tolerance`` band (:func:`hpa_settled`) makes that ``n`` path dependent: the first
+decision on a step's load reads the metric on the replicas then serving; while ``1 - tolerance <=
+metric / target <= 1 + tolerance`` the pool keeps its current size (warming replicas counted), so
+on a rising load it stays at ``n`` while the metric at ``n`` is at most ``target (1 + tolerance)``
+and on a falling one while it is at least ``target (1 - tolerance)``. Outside the band it moves to
+the ``n`` above (``ceil(n x metric / target)``, computed without the band, lands there for
+``load_factor``; the scale-down then waits out the stabilization window). ``tolerance: 0``: the
+``n`` above, step for step.
+
 The HPA measures its metric on the replicas already serving, so in one decision it can ask for
 at most ``ceil(n_serving x m_sat / target)`` replicas, ``m_sat`` the metric of a saturated replica
 (``load_factor``: ``max_rps x s``, about 1: both measure the replica's capacity, docs/scaling.md
@@ -201,3 +210,32 @@ def settled_replicas(kind: str, target: float, lo: int, hi: int, curve, rate_rps
             a = mid + 1
     return max(a, lo)
 
+
+
+def hpa_settled(cfg, curve, rate_rps: float, backlog: float, s_each: float, replicas: Replicas, t: float) -> int:
+    """The replicas the autoscaler ``cfg`` settles at for a step's load, its ``tolerance`` band
+    included: the pool's current size (``replicas.total``, clamped to ``[min, max]``) while the
+    metric read at ``t`` on the replicas then serving lies within the band of the target, else
+    :func:`settled_replicas` (see the module docstring). With no replica serving the band is not
+    read (the metric is unknown).
+
+        >>> from types import SimpleNamespace as NS
+        >>> cfg = NS(metric="load_factor", target=0.5, min=1, max=20, tolerance=0.1)
+        >>> def at(rate, n):             # 0.1 s a request: metric = rate x 0.1 / n
+        ...     return hpa_settled(cfg, None, rate, 0.0, 0.1, Replicas(n, 0.0, 0.0), 0.0)
+        >>> at(21.5, 4), at(23.0, 4)      # ratios 1.075 (kept; without the band ceil(4.3) = 5), 1.15
+        (4, 5)
+        >>> at(15.5, 3), at(15.5, 4)      # one load, two pools: 1.033 (kept), 0.775 (to ceil(3.1) = 4)
+        (3, 4)
+        >>> at(54.5, 12)                  # 0.908: kept at 12 where the rule alone asks for ceil(10.9) = 11
+        12
+    """
+    n = settled_replicas(cfg.metric, cfg.target, cfg.min, cfg.max, curve, rate_rps, backlog, s_each)
+    tol = float(cfg.tolerance or 0.0)
+    ready = replicas.ready_by(t)
+    if tol <= 0 or ready <= 0:
+        return n
+    m = 0.0 if rate_rps <= 0 and backlog <= 0 else _metric(cfg.metric, curve, rate_rps, ready, backlog, s_each)
+    if 1.0 - tol <= m / cfg.target <= 1.0 + tol:
+        return int(min(max(round(replicas.total), cfg.min), cfg.max))
+    return n
