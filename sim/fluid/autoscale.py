@@ -56,6 +56,7 @@ the transient of a pool starting far from where it settles.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -134,10 +135,22 @@ def saturated_metric(kind: str, curve, s_each: float) -> float:
     return math.inf
 
 
-def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, settled: int) -> tuple[float, float]:
+def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, settled: int,
+               held: Callable[[float], bool] | None = None) -> tuple[float, float]:
     """Run one fluid step of an autoscaled pool whose autoscaler settles at ``settled`` replicas
     for the step's load; returns the mean replicas ``(provisioned, serving)`` over the step (see
-    the module docstring). ``cfg`` is the pool's ``autoscale`` block."""
+    the module docstring). ``cfg`` is the pool's ``autoscale`` block; ``held(ready)``
+    (:func:`in_band`): whether a decision reading the step's load on ``ready`` serving replicas
+    falls within the tolerance band, which stops a ramp at the pool's current size.
+
+        >>> cfg = type("A", (), dict(min=1, max=16, target=0.5, interval=60.0))
+        >>> r = Replicas(4, delay_s=0.0, cooldown_s=0.0)       # saturated reads 1: x2 a decision
+        >>> scale_step(r, cfg, 1.0, 0.0, 180.0, 12, held=lambda ready: ready >= 8), r.total
+        ((6.666666666666667, 6.666666666666667), 8.0)
+        >>> r = Replicas(4, delay_s=0.0, cooldown_s=0.0)
+        >>> scale_step(r, cfg, 1.0, 0.0, 180.0, 12), r.total       # 4, 8, 12 over three intervals
+        ((8.0, 8.0), 12.0)
+    """
     def reach(ready: float) -> float:
         if ready <= 0:               # nothing serving: the autoscaler brings one replica back
             return max(cfg.min, 1)
@@ -162,7 +175,11 @@ def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, sett
         t = t0
         while t < t1:
             h = min(interval, t1 - t)
-            target = min(settled, max(reach(replicas.ready_by(t + h)), replicas.total))
+            ready = replicas.ready_by(t + h)
+            if held is not None and held(ready):     # within the band: the pool keeps its size
+                target = replicas.total
+            else:
+                target = min(settled, max(reach(ready), replicas.total))
             parts.append((h, *replicas.step(t, h, target, lag_s=h)))
             t += h
     replicas.recs = [(u, r) for u, r in replicas.recs if u + replicas.cooldown_s > t1]
@@ -231,11 +248,23 @@ def hpa_settled(cfg, curve, rate_rps: float, backlog: float, s_each: float, repl
         12
     """
     n = settled_replicas(cfg.metric, cfg.target, cfg.min, cfg.max, curve, rate_rps, backlog, s_each)
-    tol = float(cfg.tolerance or 0.0)
-    ready = replicas.ready_by(t)
-    if tol <= 0 or ready <= 0:
-        return n
-    m = 0.0 if rate_rps <= 0 and backlog <= 0 else _metric(cfg.metric, curve, rate_rps, ready, backlog, s_each)
-    if 1.0 - tol <= m / cfg.target <= 1.0 + tol:
+    held = in_band(cfg, curve, rate_rps, backlog, s_each)
+    if held is not None and held(replicas.ready_by(t)):
         return int(min(max(round(replicas.total), cfg.min), cfg.max))
     return n
+
+
+def in_band(cfg, curve, rate_rps: float, backlog: float, s_each: float) -> Callable[[float], bool] | None:
+    """``held(ready)``: whether the metric of the step's load read on ``ready`` serving replicas lies
+    within ``1 +- tolerance`` of the target (``False`` with none serving: the metric is unknown);
+    ``None`` when the band is off (``tolerance: 0``)."""
+    tol = float(cfg.tolerance or 0.0)
+    if tol <= 0:
+        return None
+
+    def held(ready: float) -> bool:
+        if ready <= 0:
+            return False
+        m = 0.0 if rate_rps <= 0 and backlog <= 0 else _metric(cfg.metric, curve, rate_rps, ready, backlog, s_each)
+        return 1.0 - tol <= m / cfg.target <= 1.0 + tol
+    return held
