@@ -24,8 +24,9 @@ metric / target <= 1 + tolerance`` the pool keeps its current size (warming repl
 on a rising load it stays at ``n`` while the metric at ``n`` is at most ``target (1 + tolerance)``
 and on a falling one while it is at least ``target (1 - tolerance)``. Outside the band it moves to
 the ``n`` above (``ceil(n x metric / target)``, computed without the band, lands there for
-``load_factor``; the scale-down then waits out the stabilization window). ``tolerance: 0``: the
-``n`` above, step for step.
+``load_factor``; the scale-down then waits out the stabilization window); a climb run one
+``interval`` at a time (below) stops at the decision whose reading falls in the band
+(:func:`in_band`). ``tolerance: 0``: the ``n`` above, step for step.
 
 The HPA measures its metric on the replicas already serving, so in one decision it can ask for
 at most ``ceil(n_serving x m_sat / target)`` replicas, ``m_sat`` the metric of a saturated replica
@@ -226,7 +227,6 @@ def settled_replicas(kind: str, target: float, lo: int, hi: int, curve, rate_rps
         else:
             a = mid + 1
     return max(a, lo)
-
 
 
 def hpa_settled(cfg, curve, rate_rps: float, backlog: float, s_each: float, replicas: Replicas, t: float) -> int:
