@@ -192,5 +192,7 @@ def test_fluid_autoscaler_metrics_mean_what_they_mean_at_request_level(metric, t
         assert n.max() >= 2 and s.summary["stability"]["stable"]
     else:
         # (a step's mean replicas include the climb: each decision reaches at most 1 / 0.8 of the
-        # replicas then serving, as at request level)
-        assert n.max() >= 8.5 and n.mean() >= 2 * base.mean()
+        # replicas then serving, as at request level; the default tolerance band stops a climb
+        # where the curve's busy share on the replicas serving is within 10 % of 0.8: 8.8 replicas
+        # per peak step here, 8.9 with tolerance 0)
+        assert n.max() >= 8 and n.mean() >= 2 * base.mean()

@@ -18,6 +18,16 @@ read the same way, from the capacity curve at the per-replica load ``rate / n``:
 ``rate`` is the step's admitted demand plus the backlog to clear, per second. Clamped to
 ``[min, max]``.
 
+The HPA's ``tolerance`` band (:func:`hpa_settled`) makes that ``n`` path dependent: the first
+decision on a step's load reads the metric on the replicas then serving; while ``1 - tolerance <=
+metric / target <= 1 + tolerance`` the pool keeps its current size (warming replicas counted), so
+on a rising load it stays at ``n`` while the metric at ``n`` is at most ``target (1 + tolerance)``
+and on a falling one while it is at least ``target (1 - tolerance)``. Outside the band it moves to
+the ``n`` above (``ceil(n x metric / target)``, computed without the band, lands there for
+``load_factor``; the scale-down then waits out the stabilization window); a climb run one
+``interval`` at a time (below) stops at the decision whose reading falls in the band
+(:func:`in_band`). ``tolerance: 0``: the ``n`` above, step for step.
+
 The HPA measures its metric on the replicas already serving, so in one decision it can ask for
 at most ``ceil(n_serving x m_sat / target)`` replicas, ``m_sat`` the metric of a saturated replica
 (``load_factor``: ``max_rps x s``, about 1: both measure the replica's capacity, docs/scaling.md
@@ -47,6 +57,7 @@ the transient of a pool starting far from where it settles.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -125,10 +136,22 @@ def saturated_metric(kind: str, curve, s_each: float) -> float:
     return math.inf
 
 
-def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, settled: int) -> tuple[float, float]:
+def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, settled: int,
+               held: Callable[[float], bool] | None = None) -> tuple[float, float]:
     """Run one fluid step of an autoscaled pool whose autoscaler settles at ``settled`` replicas
     for the step's load; returns the mean replicas ``(provisioned, serving)`` over the step (see
-    the module docstring). ``cfg`` is the pool's ``autoscale`` block."""
+    the module docstring). ``cfg`` is the pool's ``autoscale`` block; ``held(ready)``
+    (:func:`in_band`): whether a decision reading the step's load on ``ready`` serving replicas
+    falls within the tolerance band, which stops a ramp at the pool's current size.
+
+        >>> cfg = type("A", (), dict(min=1, max=16, target=0.5, interval=60.0))
+        >>> r = Replicas(4, delay_s=0.0, cooldown_s=0.0)       # saturated reads 1: x2 a decision
+        >>> scale_step(r, cfg, 1.0, 0.0, 180.0, 12, held=lambda ready: ready >= 8), r.total
+        ((6.666666666666667, 6.666666666666667), 8.0)
+        >>> r = Replicas(4, delay_s=0.0, cooldown_s=0.0)
+        >>> scale_step(r, cfg, 1.0, 0.0, 180.0, 12), r.total       # 4, 8, 12 over three intervals
+        ((8.0, 8.0), 12.0)
+    """
     def reach(ready: float) -> float:
         if ready <= 0:               # nothing serving: the autoscaler brings one replica back
             return max(cfg.min, 1)
@@ -153,7 +176,11 @@ def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, sett
         t = t0
         while t < t1:
             h = min(interval, t1 - t)
-            target = min(settled, max(reach(replicas.ready_by(t + h)), replicas.total))
+            ready = replicas.ready_by(t + h)
+            if held is not None and held(ready):     # within the band: the pool keeps its size
+                target = replicas.total
+            else:
+                target = min(settled, max(reach(ready), replicas.total))
             parts.append((h, *replicas.step(t, h, target, lag_s=h)))
             t += h
     replicas.recs = [(u, r) for u, r in replicas.recs if u + replicas.cooldown_s > t1]
@@ -201,3 +228,43 @@ def settled_replicas(kind: str, target: float, lo: int, hi: int, curve, rate_rps
             a = mid + 1
     return max(a, lo)
 
+
+def hpa_settled(cfg, curve, rate_rps: float, backlog: float, s_each: float, replicas: Replicas, t: float) -> int:
+    """The replicas the autoscaler ``cfg`` settles at for a step's load, its ``tolerance`` band
+    included: the pool's current size (``replicas.total``, clamped to ``[min, max]``) while the
+    metric read at ``t`` on the replicas then serving lies within the band of the target, else
+    :func:`settled_replicas` (see the module docstring). With no replica serving the band is not
+    read (the metric is unknown).
+
+        >>> from types import SimpleNamespace as NS
+        >>> cfg = NS(metric="load_factor", target=0.5, min=1, max=20, tolerance=0.1)
+        >>> def at(rate, n):             # 0.1 s a request: metric = rate x 0.1 / n
+        ...     return hpa_settled(cfg, None, rate, 0.0, 0.1, Replicas(n, 0.0, 0.0), 0.0)
+        >>> at(21.5, 4), at(23.0, 4)      # ratios 1.075 (kept; without the band ceil(4.3) = 5), 1.15
+        (4, 5)
+        >>> at(15.5, 3), at(15.5, 4)      # one load, two pools: 1.033 (kept), 0.775 (to ceil(3.1) = 4)
+        (3, 4)
+        >>> at(54.5, 12)                  # 0.908: kept at 12 where the rule alone asks for ceil(10.9) = 11
+        12
+    """
+    n = settled_replicas(cfg.metric, cfg.target, cfg.min, cfg.max, curve, rate_rps, backlog, s_each)
+    held = in_band(cfg, curve, rate_rps, backlog, s_each)
+    if held is not None and held(replicas.ready_by(t)):
+        return int(min(max(round(replicas.total), cfg.min), cfg.max))
+    return n
+
+
+def in_band(cfg, curve, rate_rps: float, backlog: float, s_each: float) -> Callable[[float], bool] | None:
+    """``held(ready)``: whether the metric of the step's load read on ``ready`` serving replicas lies
+    within ``1 +- tolerance`` of the target (``False`` with none serving: the metric is unknown);
+    ``None`` when the band is off (``tolerance: 0``)."""
+    tol = float(cfg.tolerance or 0.0)
+    if tol <= 0:
+        return None
+
+    def held(ready: float) -> bool:
+        if ready <= 0:
+            return False
+        m = 0.0 if rate_rps <= 0 and backlog <= 0 else _metric(cfg.metric, curve, rate_rps, ready, backlog, s_each)
+        return 1.0 - tol <= m / cfg.target <= 1.0 + tol
+    return held

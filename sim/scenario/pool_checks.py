@@ -163,7 +163,7 @@ def pool_warnings(sc, pool, where: str, gpu) -> list[tuple[str, str]]:
         out.append((f"{where}.data_parallel_attention", "has no effect with tensor_parallel: 1 (one GPU already "
                                                          "runs the attention of every sequence)"))
     out.extend(_node_warnings(pool, where, gpu))
-    if pool.autoscale is not None and sc.fidelity == "request":     # the fluid tier does not read the band
+    if pool.autoscale is not None:                                  # both tiers read the band
         out.extend(tolerance_warnings(pool.autoscale, f"{where}.autoscale"))
     return out
 
