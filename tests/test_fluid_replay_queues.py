@@ -10,7 +10,6 @@ the trace's counts the surge leaves a backlog at that step's end; read evenly (1
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -18,23 +17,15 @@ import pytest
 
 import sim
 import sim.fluid.run as fluid_run
+from test_fluid_replay_surge import _trace as surge_trace     # the same surge, placed elsewhere
 
-CAP = 16.0          # Llama-3-8B on one H100 at 1,000 / 400 tokens, requests/s per replica (the curve's max_rps)
 STEP = 600.0
 
 
 def _trace(path, start: float = 1100.0, clump: int = 3) -> None:
     """Background at 0.3 of one replica's capacity plus 100 s at 3 times it from ``start``, in clumps of
-    ``clump`` requests 1 ms apart."""
-    rng = np.random.default_rng(7)
-
-    def poisson(rate: float, a: float, b: float) -> np.ndarray:
-        t = a + np.cumsum(rng.exponential(1.0 / rate, size=int(rate * (b - a) * 1.5) + 10))
-        return t[t < b]
-
-    t = np.concatenate([poisson(0.3 * CAP / clump, 0.0, 1800.0), poisson(2.7 * CAP / clump, start, start + 100.0)])
-    t = np.sort(np.repeat(t, clump) + np.tile(np.arange(clump) * 0.001, len(t)))
-    path.write_text("timestamp_s,prompt_tokens,output_tokens\n" + "".join(f"{x:.6f},1000,400\n" for x in t))
+    ``clump`` requests 1 ms apart (the surge test's trace)."""
+    surge_trace(path, clump, start=start)
 
 
 def _scenario(path, pool: dict | None = None, duration: float = 1800.0, step: float = STEP) -> dict:
@@ -42,18 +33,6 @@ def _scenario(path, pool: dict | None = None, duration: float = 1800.0, step: fl
             "workload": {"arrival": {"process": "trace", "path": str(path), "format": "fleetsim"}},
             "fleet": {"pools": [{"name": "main", "gpu": "h100-sxm", "replicas": 1, **(pool or {})}]},
             "perf": {"model": "roofline"}, "slo": {"ttft_s": 2.0, "tpot_s": 0.1}, "fluid": {"step": step}}
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """One curve cache for the module's runs (the curves depend on the trace and the pool, not on autoscale)."""
-    old = os.environ.get("FLEETSIM_CACHE")
-    os.environ["FLEETSIM_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        os.environ.pop("FLEETSIM_CACHE", None)
-    else:
-        os.environ["FLEETSIM_CACHE"] = old
 
 
 def _fluid(sc: dict, monkeypatch) -> tuple[dict, np.ndarray, list]:
@@ -73,7 +52,7 @@ def _fluid(sc: dict, monkeypatch) -> tuple[dict, np.ndarray, list]:
     return res.summary, res.timeseries, built
 
 
-def test_an_autoscaled_replayed_pool_prices_its_latencies_on_the_replicas_it_bills(tmp_path, cache, monkeypatch):
+def test_an_autoscaled_replayed_pool_prices_its_latencies_on_the_replicas_it_bills(tmp_path, monkeypatch):
     """Autoscaled on ``queue`` (20 per replica, 1 to 3 replicas, no stabilization window): the surge's backlog at
     the second step's end keeps 3 replicas in the third step on the trace's counts, where the even reading's queue
     (no backlog) would settle at about 2. Before, each queue ran its own autoscaler and the latencies were read on
@@ -102,7 +81,7 @@ def test_an_autoscaled_replayed_pool_prices_its_latencies_on_the_replicas_it_bil
     assert s["throughput"]["requests_per_s"] * 1800.0 == pytest.approx(req["completed"])
 
 
-def test_a_surge_cleared_inside_a_single_replayed_step_leaves_no_queue_at_its_end(tmp_path, cache, monkeypatch):
+def test_a_surge_cleared_inside_a_single_replayed_step_leaves_no_queue_at_its_end(tmp_path, monkeypatch):
     """One 1,800 s step, the surge from t = 700 s: by hand the backlog grows at 48 - 16 = 32/s to ~3,200 at
     800 s and clears at 16 - 4.8 = 11.2/s by ~1,090 s, so the step ends with the background alone: about
     4.8/s x a request's ~8 s of service running (Little's law), nothing waiting (the request level: 30 in the
@@ -123,7 +102,7 @@ def test_a_surge_cleared_inside_a_single_replayed_step_leaves_no_queue_at_its_en
 
 
 @pytest.mark.slow
-def test_a_surge_at_a_single_replayed_steps_end_keeps_its_backlog_and_verdict(tmp_path, cache, monkeypatch):
+def test_a_surge_at_a_single_replayed_steps_end_keeps_its_backlog_and_verdict(tmp_path, monkeypatch):
     """The surge in the step's last 150 s (from 1,650 s): its backlog is still there at the end (by hand
     32/s x 100 s less what 50 s at 11.2/s clears, ~2,640), the end's queue is the pool's backlog and the verdict
     ``unstable``, as at the request level (measured: fluid 2,931 in the system at the end against 2,781), and
