@@ -381,17 +381,14 @@ def taken_at(rep: "Replica", a: float) -> "list[tuple[Req, float]]":
     return [(r, p) for r, p in zip(items, taken_points(cyc, items)) if p < a]
 
 
-def start_taken(rep: "Replica", a: float) -> int:
+def start_taken(rep: "Replica", a: float) -> None:
     """Where the cycle in progress will not reach its end (the replica fails at ``a``, or the run ends
     then): each request a micro-batch took by ``a`` runs from that instant (``sched``, its first
     admission), as one admitted at a boundary, so it no longer gives up waiting and a failure retries it
-    as a running request. Returns how many."""
-    n = 0
+    as a running request."""
     for r, p in taken_at(rep, a):
         if r.sched < 0:
             r.sched = p
-            n += 1
-    return n
 
 
 def outstanding_at(rep: "Replica", a: float) -> int:
