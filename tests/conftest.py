@@ -61,6 +61,22 @@ def write_trace(path: Path, rows: list[tuple[float, int, int]]) -> Path:
     return path
 
 
+_FACTORY: list = []      # the session's tmp_path_factory (:func:`trace_dir`)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_tmp(tmp_path_factory):
+    _FACTORY.append(tmp_path_factory)
+    yield
+    _FACTORY.clear()
+
+
+def trace_dir() -> Path:
+    """A new folder under pytest's temporary root (``tmp_path_factory``: pytest removes it with its old
+    runs) for a helper that writes a trace outside a test's own ``tmp_path``."""
+    return _FACTORY[0].mktemp("trace")
+
+
 @pytest.fixture
 def trace_scenario(tmp_path):
     """Build a scenario replaying exactly the given (time, prompt, output) requests."""

@@ -14,7 +14,7 @@ import sim
 from sim.perf.pipeline import admission_offsets, pipeline_cycle
 from sim.serving.iteration import Iterations
 
-from conftest import scenario, write_trace
+from conftest import scenario, trace_dir, write_trace
 
 ENGINES = ["fast", "reference"]
 
@@ -207,11 +207,8 @@ def test_the_engine_admits_at_the_schedules_instants(engine, monkeypatch):
 
 def _run(rows, engine: str, pp: int, **batching):
     """The trace ``rows`` on one replica of ``pp`` stages (vLLM V1 rules: mixed, chunked)."""
-    import tempfile
-    from pathlib import Path
-
     sc = scenario(duration=2)
-    path = write_trace(Path(tempfile.mkdtemp()) / "trace.csv", rows)
+    path = write_trace(trace_dir() / "trace.csv", rows)
     sc["workload"] = {"arrival": {"process": "trace", "path": str(path), "format": "fleetsim"}}
     sc["engine"] = engine
     pool = sc["fleet"]["pools"][0]
@@ -365,10 +362,8 @@ def test_a_lone_request_on_four_stages_takes_its_own_lap_per_token(engine):
 
     prompt, output = 500, 40
     rows = [(0.0, prompt, output)]
-    import tempfile
-    from pathlib import Path
     sc = scenario(duration=5, perf={"model": "roofline"}, engine=engine)
-    path = write_trace(Path(tempfile.mkdtemp()) / "trace.csv", rows)
+    path = write_trace(trace_dir() / "trace.csv", rows)
     sc["workload"] = {"arrival": {"process": "trace", "path": str(path), "format": "fleetsim"}}
     sc["fleet"]["pools"][0]["pipeline_parallel"] = 4
     model = build_pools(load_scenario(sc))[0].step_model

@@ -17,23 +17,20 @@ either deadline: it leaves in both cases.
 """
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import sim
 from sim.metrics.schema import COMPLETED, R_TIMEOUT, REJECTED
 
-from conftest import scenario, write_trace
+from conftest import scenario, trace_dir, write_trace
 
 ENGINES = ["fast", "reference"]
 
 
 def _run(rows, engine: str, pp: int, patience: float, **batching):
     sc = scenario(duration=2)
-    path = write_trace(Path(tempfile.mkdtemp()) / "trace.csv", rows)
+    path = write_trace(trace_dir() / "trace.csv", rows)
     sc["workload"] = {"arrival": {"process": "trace", "path": str(path), "format": "fleetsim"},
                       "patience_s": patience}
     sc["engine"] = engine

@@ -24,16 +24,13 @@ wait however long it takes, A and B give up after a fixed 4 ms):
 """
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
 
 import sim
 from sim.metrics.output import timeseries_table
 from sim.metrics.schema import COMPLETED, R_QUEUE_FULL, R_TIMEOUT, REJECTED
 
-from conftest import scenario
+from conftest import scenario, trace_dir
 
 ENGINES = ["fast", "reference"]
 LOAD = [(0.0, 100, 10), (0.001, 100, 10)]
@@ -43,7 +40,7 @@ def _run(rows, engine: str, pp: int = 2, interval: float | None = None):
     """``rows`` after the load: clients of the class ``late`` (a fixed patience of 4 ms); the load's
     class, ``load``, waits however long it takes."""
     sc = scenario(duration=1)
-    path = Path(tempfile.mkdtemp()) / "trace.csv"
+    path = trace_dir() / "trace.csv"
     lines = ["timestamp_s,prompt_tokens,output_tokens,tenant"]
     lines += [f"{t},{p},{o},load" for t, p, o in LOAD] + [f"{t},{p},{o},late" for t, p, o in rows]
     path.write_text("\n".join(lines) + "\n")

@@ -25,7 +25,7 @@ from sim.metrics.output import timeseries_table
 from sim.serving.mid_cycle import counts_at, queue_order
 from sim.serving.replica import Replica
 
-from conftest import scenario
+from conftest import scenario, trace_dir
 
 ENGINES = ["fast", "reference"]
 
@@ -134,9 +134,7 @@ def _budget_timeline(engine: str):
 
 
 def _trace(rows: list[str]) -> str:
-    import tempfile
-    from pathlib import Path
-    path = Path(tempfile.mkdtemp()) / "trace.csv"
+    path = trace_dir() / "trace.csv"
     path.write_text("\n".join(["timestamp_s,prompt_tokens,output_tokens", *rows]) + "\n")
     return str(path)
 

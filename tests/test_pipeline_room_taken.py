@@ -37,8 +37,6 @@ keeps A until 0.065. B at 0.0585 joins at 0.059, before its deadline 0.0625.
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -47,7 +45,7 @@ from sim.api import LiveRun
 from sim.metrics.schema import COMPLETED, R_QUEUE_FULL, REJECTED
 from sim.scenario.load import scenario_from_dict
 
-from conftest import scenario
+from conftest import scenario, trace_dir
 
 FLAT = {"model": "linear", "base_s": 0.25, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.0,
         "per_context_token_s": 0.0}
@@ -56,7 +54,7 @@ ARRIVALS = [("A", 0.5625), ("B", 0.6875), ("C", 0.71875), ("D", 0.8125), ("E", 0
 
 
 def _trace(rows: list[str]) -> str:
-    path = Path(tempfile.mkdtemp()) / "trace.csv"
+    path = trace_dir() / "trace.csv"
     path.write_text("\n".join(["timestamp_s,prompt_tokens,output_tokens,tenant", *rows]) + "\n")
     return str(path)
 

@@ -31,8 +31,6 @@ first admitted at 0.625.
 from __future__ import annotations
 
 import random
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -41,7 +39,7 @@ from sim.metrics.output import timeseries_table
 from sim.metrics.schema import COMPLETED, IN_FLIGHT, R_TIMEOUT, REJECTED
 from sim.workload.streams import failure_stream
 
-from conftest import scenario
+from conftest import scenario, trace_dir
 from test_in_flight_peak_brute import brute_peak, failures_seen  # noqa: F401 (a fixture)
 
 FLAT = {"model": "linear", "base_s": 0.25, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.0,
@@ -52,7 +50,7 @@ CLASSES = [{"name": "load", "share": 0.4}, {"name": "lo", "share": 0.3, "patienc
 
 
 def _trace(rows: list[str]) -> str:
-    path = Path(tempfile.mkdtemp()) / "trace.csv"
+    path = trace_dir() / "trace.csv"
     path.write_text("\n".join(["timestamp_s,prompt_tokens,output_tokens,tenant", *rows]) + "\n")
     return str(path)
 
