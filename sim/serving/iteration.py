@@ -53,10 +53,11 @@ class Iterations:
         r.decoding = False
         r.blocks = blocks
         self.kv.used += blocks
+        first = not self.active
         self.active[r.rid] = r
         lead = r.lead = self._lead(r) if self.slots > 1 else 0.0
-        if lead > self.lead_max:
-            self.lead_max = lead
+        if first or lead > self.lead_max:
+            self.lead_max = lead     # the largest lead since the batch was last empty
         if r.sched < 0:
             r.sched = self.clock - lead
         return r

@@ -45,15 +45,15 @@ def pipelined_pending(rep: "Replica") -> float:
     """An instant before every departure a pipelined replica has yet to book: it books a cycle at its
     end, a request's tokens its ``lead`` earlier (the micro-batch it joined: kept in the cycles after),
     and a client gone from a request queued inside the cycle in progress at its deadline, after the
-    cycle's start (``inf``: nothing in progress)."""
-    if not rep.active:
-        rep.lead_max = 0.0           # (the bound on the admitted requests' leads starts again)
+    cycle's start (``inf``: nothing in progress). A read: it changes nothing, so rows read as often as
+    ``metrics.interval`` asks (the engine keeps ``lead_max``, the largest lead since its batch was last
+    empty: :meth:`~sim.serving.iteration.Iterations._admit`)."""
     start = rep.run.start if rep.run is not None else rep.run_start
     if start < 0:
         if not rep.active:
             return math.inf
         start = rep.clock
-    return start - rep.lead_max
+    return start - (rep.lead_max if rep.active else 0.0)
 
 
 def settled_before(fleet: "Fleet", t: float) -> float:
