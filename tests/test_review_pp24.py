@@ -14,15 +14,18 @@ every 100 s) 4.875, r2's lead long gone.
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import sim
 from sim.api import LiveRun
+from sim.metrics.schema import COMPLETED, R_QUEUE_FULL, R_TIMEOUT, REJECTED
 from sim.scenario.load import scenario_from_dict
 from sim.serving.sampler import pipelined_pending
+from sim.workload.streams import failure_stream
 
 from conftest import scenario, trace_dir
-from test_review_pp23 import _peak_case
+from test_review_pp23 import _fate, _peak_case, _pp2
 
 FLAT = {"model": "linear", "base_s": 0.25, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.0,
         "per_context_token_s": 0.0}
@@ -90,3 +93,42 @@ def test_the_rows_interval_changes_no_requests_outcome_on_pipelined_replicas(see
             out.append((res.records.tobytes(), res.summary["stability"]["in_flight_peak"]))
         assert len(out[0][0]) > 0
         assert all(o == out[0] for o in out[1:]), engine
+
+
+# ------------------------------------------------ a retry a full room refuses
+def test_a_running_request_retried_into_a_full_room_is_counted_a_refused_retry():
+    """The failure of ``test_review_pp23`` (replica 0 fails at 0.7 inside its cycle (0.5, 0.75]), every
+    replica with a waiting room of one. Replica 1 (r1 prefilled in (0.0625, 0.3125], r3 joining at 0.3125)
+    runs cycles (0.5625, 0.8125] with a micro-batch boundary at 0.6875, which took x (0.65): its room is
+    empty at 0.7. r0 and r2 were running on replica 0 and l1 was taken at its boundary 0.625: all three
+    are retried at 0.7 in that order, new arrivals to the router, which has only replica 1 left. r0 takes
+    its room's one place (and completes, ``retries`` 1); r2 and l1 find it full and are refused
+    (``queue_full``, ``retries`` 1), as a gateway's queue limit answers a client's retry with a 429.
+    q1's client left at 0.6925: it has gone (``timeout``, not retried). ``failures.retries_rejected_by_reason``
+    counts the two refused retries, as the records do; the requests' ``refused_share`` counts them among
+    the refused (two of the seven arrived). Before, the summary did not tell a refused retry from a
+    fresh arrival refused."""
+    e0 = failure_stream(1, 0, 0).standard_exponential()
+    out = {}
+    for engine in ENGINES:
+        sc = _pp2(scenario(duration=8, seed=1),
+                  ["0,100,20,load", "0.0625,100,20,load", "0.125,100,20,load", "0.1875,100,20,load",
+                   "0.5625,100,4,lo", "0.65,100,4,load", "0.6875,100,4,quick"], engine)
+        sc["fleet"]["router"] = "round_robin"
+        pool = sc["fleet"]["pools"][0]
+        pool.update(replicas=2, max_waiting=1)
+        pool["failures"] = {"mtbf": 0.7 / e0, "mttr": 100}
+        out[engine] = sim.run(sc)
+    res = out["fast"]
+    rec = res.records
+    assert [_fate(rec, rid) for rid in (0, 2, 4)] == [(COMPLETED, 0, 0.0, 1),
+                                                      (REJECTED, R_QUEUE_FULL, 0.25, 1),
+                                                      (REJECTED, R_QUEUE_FULL, 0.625, 1)]
+    assert _fate(rec, 5)[:3] == (COMPLETED, 0, 0.6875)
+    assert _fate(rec, 6) == (REJECTED, R_TIMEOUT, -1.0, 0)
+    assert res.summary["failures"]["retries_rejected_by_reason"] == {"queue_full": 2}
+    refused_retries = int(np.sum((rec["status"] == REJECTED) & (rec["reason"] == R_QUEUE_FULL) & (rec["retries"] > 0)))
+    assert refused_retries == 2
+    assert res.summary["requests"]["refused_share"] == 2 / 7
+    assert rec.tobytes() == out["reference"].records.tobytes()
+    assert out["reference"].summary["failures"] == res.summary["failures"]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.metrics.schema import REJECT_REASONS
 from sim.serving.clock import arrival_at
 from sim.serving.outcome import EV_FAIL
 from sim.workload.streams import failure_stream
@@ -77,6 +78,8 @@ def failure_summary(fleet: "Fleet", end_s: float) -> dict:
     ``availability`` = up / (up + down) replica-seconds over the pools with ``failures``
     (warming time excluded); ``requests_retried`` = requests re-queued at least once;
     ``retry_events`` = re-queues in all; ``requests_failed`` = requests finished with status FAILED;
+    ``retries_rejected_by_reason`` = the retried requests rejected on a retry, by reason (``queue_full``:
+    a full waiting room refused the retry, a new arrival to its router, as a gateway answers 429);
     ``e2e_mean_*_s`` compare completed requests that were and were not retried (the latency hit).
     """
     up = down = 0.0
@@ -99,6 +102,7 @@ def failure_summary(fleet: "Fleet", end_s: float) -> dict:
         "requests_retried": int(fleet.requests_retried),
         "retry_events": int(fleet.retry_events),
         "requests_failed": int(fleet.requests_failed),
+        "retries_rejected_by_reason": {REJECT_REASONS[k]: n for k, n in sorted(fleet.retries_rejected.items())},
         "down_replica_hours": down / 3600.0,
         "e2e_mean_retried_s": total[1] / n[1] if n[1] else None,
         "e2e_mean_not_retried_s": total[0] / n[0] if n[0] else None,

@@ -89,6 +89,7 @@ class Fleet(ReplicaLifecycle):
         self.retry_events = 0
         self.requests_retried = 0             # requests re-queued at least once
         self.requests_failed = 0
+        self.retries_rejected: dict[int, int] = {}   # reason -> requests rejected after a retry (failures summary)
         self.e2e_sum_s = [0.0, 0.0]           # completed requests: [not retried, retried]
         self.e2e_n = [0, 0]
         self.pool_done = [[0, 0, 0, 0.0] for _ in pools]   # per pool: completed, prompt and generated tokens, TTFT s
@@ -455,6 +456,8 @@ class Fleet(ReplicaLifecycle):
         if reason == R_NO_REPLICA:
             self.no_replica_rejects += 1
         r.reason = reason
+        if r.retries:               # a retry refused (or its client gone), not a fresh arrival
+            self.retries_rejected[reason] = self.retries_rejected.get(reason, 0) + 1
         self.in_flight.pop(r.rid, None)
         # it left when refused (a pre-routed one at its arrival at the earliest), or when its client gave up
         self.in_system.depart(r.deadline if reason == R_TIMEOUT and r.deadline < math.inf
