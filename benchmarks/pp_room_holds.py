@@ -19,7 +19,8 @@ Fields: ``case``, ``rate``, ``load_factor``, ``busy_share`` (the mean of the tim
 micro-batch boundary before the cycle's end, within the slots: the requests the bound was asked
 about), ``held`` (of those, counted waiting until the cycle's end by the bound), ``held_needlessly``
 (of those held, admitted by the engine at that boundary), ``share_needless`` (held_needlessly /
-considered), ``wall_s``.
+considered), ``cut`` (asked about in the cycle the run ends in: the run never reaches the batch that
+would show whether a hold was needless, so they are in none of the other counts), ``wall_s``.
 """
 from __future__ import annotations
 
@@ -68,12 +69,12 @@ def _scenario(pool: dict, prompt: dict, output: dict, rate: float, duration: flo
 
 
 class Watch:
-    """Wraps ``Cycle.admits``: the requests it was asked about and those it held, each with the
-    boundary it was asked about."""
+    """Wraps ``Cycle.admits``: the requests it was asked about, each with the boundary it was asked about
+    and the end of that cycle, and those it held."""
 
     def __init__(self) -> None:
-        self.considered: dict[int, float] = {}
-        self.held: dict[int, float] = {}
+        self.considered: dict[int, tuple[float, float]] = {}
+        self.held: set[int] = set()
         self._orig = mid_cycle.Cycle.admits
 
     def __enter__(self) -> "Watch":
@@ -85,9 +86,9 @@ class Watch:
                 q = cyc.point(r.queued_at)
                 if q >= cyc.t:
                     continue
-                considered.setdefault(r.rid, q)
+                considered.setdefault(r.rid, (q, cyc.t))
                 if k >= n:
-                    held.setdefault(r.rid, q)
+                    held.add(r.rid)
             return n
 
         mid_cycle.Cycle.admits = admits
@@ -97,21 +98,33 @@ class Watch:
         mid_cycle.Cycle.admits = self._orig
 
 
+def tally(w: Watch, rec, end: float) -> dict:
+    """What ``w`` saw over a run ending at ``end`` with the request records ``rec``: ``considered``,
+    ``held``, ``held_needlessly`` (held, and first admitted at the boundary it was held at), and ``cut``:
+    those asked about in a cycle ending at or after ``end``, which the run cuts short before the batch at its
+    end shows whether the hold was needed (counted apart, in none of the others)."""
+    sched = dict(zip(rec["rid"].tolist(), rec["sched_s"].tolist()))
+    done = {rid: q for rid, (q, t) in w.considered.items() if t < end}
+    held = [rid for rid in w.held if rid in done]
+    needless = sum(1 for rid in held if abs(sched.get(rid, -1.0) - done[rid]) <= 1e-9 * max(1.0, done[rid]))
+    return {"considered": len(done), "held": len(held), "held_needlessly": needless,
+            "cut": len(w.considered) - len(done)}
+
+
 def one(case, rate: float, duration: float) -> dict:
     name, pool, prompt, output = case
     t0 = time.perf_counter()
     with Watch() as w:
         res = sim.run(_scenario(pool, prompt, output, rate, duration))
     rec = res.records
-    sched = dict(zip(rec["rid"].tolist(), rec["sched_s"].tolist()))
-    needless = sum(1 for rid, q in w.held.items() if abs(sched.get(rid, -1.0) - q) <= 1e-9 * max(1.0, q))
-    considered = len(w.considered)
+    n = tally(w, rec, duration)
+    considered, needless = n["considered"], n["held_needlessly"]
     return {"case": name, "rate": rate,
             "load_factor": round(float(res.summary["stability"]["offered_load_factor"]), 3),
             "busy_share": round(float(timeseries_table(res)["busy_frac"].mean()), 3),
-            "requests": int(len(rec)), "considered": considered, "held": len(w.held),
+            "requests": int(len(rec)), "considered": considered, "held": n["held"],
             "held_needlessly": needless, "share_needless": round(needless / considered, 4) if considered else None,
-            "wall_s": round(time.perf_counter() - t0, 2)}
+            "cut": n["cut"], "wall_s": round(time.perf_counter() - t0, 2)}
 
 
 def main() -> None:

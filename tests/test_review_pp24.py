@@ -15,6 +15,8 @@ every 100 s) 4.875, r2's lead long gone.
 from __future__ import annotations
 
 import random
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +31,9 @@ from sim.workload.streams import failure_stream
 
 from conftest import scenario, trace_dir
 from test_review_pp23 import _fate, _peak_case, _pp2
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from pp_room_holds import Watch, tally  # noqa: E402
 
 FLAT = {"model": "linear", "base_s": 0.25, "per_prefill_token_s": 0.0, "per_decode_token_s": 0.0,
         "per_context_token_s": 0.0}
@@ -196,3 +201,29 @@ def test_requests_taken_in_a_cut_cycle_are_neither_lost_nor_counted_twice(failur
             started += first
         assert out["fast"].records.tobytes() == out["reference"].records.tobytes(), seed
     assert started > 0                 # the split of the last row is checked on requests running at the end
+
+
+# ------------------------------------------------ benchmarks/pp_room_holds.py: the cycle the run ends in
+@pytest.mark.parametrize("duration,counts", [(2.0, {"considered": 2, "held": 1, "held_needlessly": 0, "cut": 0}),
+                                             (0.45, {"considered": 0, "held": 0, "held_needlessly": 0, "cut": 2})])
+def test_the_room_holds_count_leaves_out_the_cycle_the_run_ends_in(duration, counts):
+    """The budget timeline of ``test_pipeline_room_budget`` (PP2, the flat 0.25 s cycle, ``vllm-v0``, a
+    2,048-token budget): A and B (1,500 tokens each, at 0.3 and 0.31) would join the micro-batch at 0.375
+    of the cycle (0.25, 0.5]; the bound counts A taken there and holds B, which the batch at 0.5 refuses
+    (A's 1,500 tokens leave 548) and admits at 0.75: asked about two, held one, needlessly none. Cut at
+    0.45 the run never reaches 0.5, where the batch would show whether B's place was held needlessly: both
+    are ``cut``, in none of the other counts. Before, the script counted them asked about and B held
+    (in flight, ``sched_s`` -1, never needless), as if the batch had refused it."""
+    sc = scenario(duration=duration)
+    rows = ["0,100,20", "0,100,20", "0.3,1500,4", "0.31,1500,4", "0.4,100,4"]
+    sc["workload"] = {"arrival": {"process": "trace", "path": _trace(rows), "format": "fleetsim"}}
+    sc["perf"] = dict(FLAT)
+    sc["metrics"] = {"interval": 0.0625}
+    pool = sc["fleet"]["pools"][0]
+    pool.update(pipeline_parallel=2, max_waiting=2, max_model_len=2048)
+    pool["batching"] = {"scheduler": "vllm-v0", "max_num_seqs": 64, "max_batched_tokens": 2048}
+    with Watch() as w:
+        res = sim.run(sc)
+    assert {rid: q for rid, (q, _) in w.considered.items()} == {2: 0.375, 3: 0.375}
+    assert w.held == {3}
+    assert tally(w, res.records, duration) == counts
