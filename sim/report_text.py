@@ -144,7 +144,9 @@ def format_summary(result: "Result") -> str:
     f = s.get("failures")
     if f:
         lines += ["", f"failures  {f.get('failures', 0)} failures, availability {f.get('availability', 0):.2%}, "
-                      f"{f.get('requests_retried', 0):,} requests retried, {f.get('requests_failed', 0):,} failed"]
+                      f"{f.get('requests_retried', 0):,} requests retried, {f.get('requests_failed', 0):,} failed"
+                      + (f", {n:,} retries refused by a full waiting room"
+                         if (n := (f.get("retries_rejected_by_reason") or {}).get("queue_full", 0)) else "")]
     d = s.get("disaggregation")
     if d:
         lines += ["", f"disaggregation  {d.get('prefill_pool')} -> {d.get('decode_pool')}: {d.get('transfers', 0):,} KV "

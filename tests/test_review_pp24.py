@@ -25,6 +25,7 @@ import sim
 from sim.api import LiveRun
 from sim.metrics.output import timeseries_table
 from sim.metrics.schema import COMPLETED, FAILED, IN_FLIGHT, R_QUEUE_FULL, R_TIMEOUT, REJECTED
+from sim.report_text import format_summary
 from sim.scenario.load import scenario_from_dict
 from sim.serving.sampler import pipelined_pending
 from sim.workload.streams import failure_stream
@@ -140,6 +141,7 @@ def test_a_running_request_retried_into_a_full_room_is_counted_a_refused_retry()
     assert res.summary["requests"]["refused_share"] == 2 / 7
     assert rec.tobytes() == out["reference"].records.tobytes()
     assert out["reference"].summary["failures"] == res.summary["failures"]
+    assert "2 retries refused by a full waiting room" in format_summary(res)
 
 
 # ------------------------------------------------ the cycle the run ends in, or a failure cuts short
