@@ -1,5 +1,9 @@
 """Review of a pipelined replica's waiting room and mid-cycle admission (``sim/serving/mid_cycle.py``,
-``sim/serving/sampler.py``, ``sim/serving/iteration.py``).
+``sim/serving/sampler.py``, ``sim/serving/iteration.py``): reading the bound on the departures still to
+book changes nothing, and the rows' interval changes no request's outcome; a retry a full waiting room
+refuses is counted as one (``failures.retries_rejected_by_reason``); the requests of a cycle the run's
+end or a failure cuts short are neither lost nor counted twice; ``benchmarks/pp_room_holds.py`` counts
+that cycle apart.
 
 **Reading the bound on the departures still to book changes nothing** (hand-worked; a flat 0.25 s
 cycle, PP2, mixed batches). r0 and r1 at 0 (100-token prompts, 3 output tokens) prefill in (0, 0.25];
