@@ -226,7 +226,10 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))
     # before anything moves, even the flush: the stage whole at its sizes, and what the swap will do (a hard kill
     # from here on is finished by the next command); then the stage flushed and the journal confirmed (a power cut
-    # after any move is finished too: the stage was on disk)
+    # after any move is finished too: the stage was on disk). Between mkdtemp and the journal's lock (a few system
+    # calls) another command's finish_swaps finds the .old folder empty, or its journal empty and unlocked: it leaves
+    # both, younger than NO_JOURNAL_AGE_S (and takes the journal's lock only to look: write_journal's flock waits for
+    # it), and the stage, which this command holds (hold_stage); nothing has moved, so there is nothing to recover
     try:
         journal = write_journal(aside, stage, ours, synced(stage, flush=False), drop)
     except BaseException:       # (not written: nothing moved, the aside goes; the stage is deleted by the caller)
