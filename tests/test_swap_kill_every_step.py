@@ -282,3 +282,29 @@ def test_reprice_in_place_whose_stale_chart_cannot_be_deleted_exits_0_and_says_s
     after = json.loads((run / "summary.json").read_text())
     assert after["cost"]["usd_per_gpu_hour_blended"] == pytest.approx(3) != before["cost"]["usd_per_gpu_hour_blended"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/sys/kernel/random/boot_id"), reason="Linux's boot id")
+def test_a_journal_lists_its_stage_where_no_fleetsim_before_confirmations_trusts_it(tmp_path):
+    """A fleetsim from before journals were confirmed (``pending`` and ``swap.synced``) read the stage's listing
+    under ``whole`` and trusted it, so after a power cut during the flush it finished a swap whose stage may not be
+    on disk. The listing is now under ``staged``: such a fleetsim finds none and undoes the swap, which had moved
+    nothing. A journal written with ``whole`` (before this change) is still read as it was: finished after a kill,
+    undone after a power cut while flushing."""
+    log = _log(tmp_path, False)
+    written = _journal_written(log)
+    target, aside = _pending_leftover(tmp_path, "listed", written + 1)
+    plan = json.loads((aside / JOURNAL).read_text())
+    assert "whole" not in plan and plan["staged"]["files"] == {"cashflow.csv": 4, "figures/a.svg": 3,
+                                                                "summary.json": 3}
+    for name, restarted, outcome, result in (("kill", False, "written whole: finished", NEW),
+                                             ("power", True, "undone", OLD)):
+        target, aside = _pending_leftover(tmp_path, name, written + 1)
+        plan = json.loads((aside / JOURNAL).read_text())
+        plan["whole"] = plan.pop("staged")          # as the journal was written before
+        (aside / JOURNAL).write_text(json.dumps(plan))
+        if restarted:
+            _restarted(aside)
+        (said,) = said_next(target)
+        assert outcome in said, said
+        assert contents(target) == result and os.listdir(target.parent) == ["r"]
