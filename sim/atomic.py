@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from sim.errors import InputError, InputWarning
 from sim.paths import followed, make_folder
-from sim.swap_journal import confirm, discard, mark_undo, synced, write_journal
+from sim.swap_journal import confirm, discard, flush_moves, mark_undo, synced, write_journal
 from sim.swap_recovery import (BUSY_WAIT_S, JOURNAL, drop_files, finish_swaps, hold_stage,  # noqa: F401 (JOURNAL,
                                kept, remove_aside)                                # finish_swaps: from here)
 
@@ -258,8 +258,10 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
                     os.rename(aside / "old", target)    # put the old folder back
                     settled = True
                     raise
-                left = drop_files(target, drop)
-                settled = True
+                left = _unflushed(aside, (target.parent, aside))
+                if left is None:        # (else the old result and the journal kept: the next command deletes it)
+                    left = drop_files(target, drop)
+                    settled = True
                 return
         moved_old: list[str] = []
         moved_new: list[str] = []
@@ -278,9 +280,11 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
                 os.rename(aside / e, target / e)
             settled = True
             raise
-        left = drop_files(target, drop)
-        settled = True
-        os.rmdir(stage)
+        left = _unflushed(aside, (target, aside))
+        if left is None:
+            left = drop_files(target, drop)
+            settled = True
+            os.rmdir(stage)
     finally:
         if settled:
             remove_aside(aside)
@@ -288,6 +292,18 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
             os.close(journal)           # (its lock with it)
         if left is not None:
             _warn(target, left)
+
+
+def _unflushed(aside: Path, folders: tuple[Path, ...]) -> str | None:
+    """Flush the ``folders`` a swap's moves changed before the old result is deleted
+    (:func:`sim.swap_journal.flush_moves`); what to say if the disk refused (the new result is in place, the old one
+    is kept in ``aside`` with its journal for the next command to finish the swap), else None."""
+    try:
+        flush_moves(*folders)
+    except OSError as err:
+        return (f"the new result is in place, but the disk did not confirm its moves ({err.strerror or err}): the old "
+                f"result is kept in {aside.name} beside it until the next command finishes the swap")
+    return None
 
 
 def _drop(target: Path, drop: Sequence[str]) -> None:

@@ -187,6 +187,17 @@ def _mark_synced(aside: Path) -> None:
     _fsync(aside.parent, folder=True)
 
 
+def flush_moves(*folders: Path) -> None:
+    """Flush the folders a swap's moves changed (``fsync`` of each: the names in it), before anything the moves
+    replaced is deleted (the old result set aside, a stale file, the journal that records them): a rename stays in
+    the page cache until its folder is flushed, and a power cut that kept the deletions but lost the moves before
+    them could leave neither result. An error (``EIO``) is raised, for the caller to keep the old result and the
+    journal (the next command finishes the swap, flushing again); a folder on a file system that cannot flush one is
+    let through, as :func:`synced` lets it."""
+    for folder in folders:
+        _fsync(folder, folder=True)
+
+
 def discard(aside: Path, fd: int | None) -> None:
     """Delete the journal in ``aside`` of a swap that did not begin (an error before anything moved) while still
     holding its lock (``fd``, closed here): no recovery reads it meanwhile, and none finishes that swap. (Where an

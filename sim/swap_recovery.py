@@ -13,7 +13,8 @@ from pathlib import Path
 
 from sim.paths import followed
 from sim.swap_journal import (JOURNAL, MARKS, UNDO, UNDONE, Plan, boot_id, confirm_found,  # noqa: F401 (JOURNAL,
-                              read_plan, swap_sibling, synced, whole_now)  # UNDO, boot_id: importable from here)
+                              flush_moves, read_plan, swap_sibling, synced,  # UNDO, boot_id: importable from here)
+                              whole_now)
 from sim.swap_liveness import (BUSY_WAIT_S, NO_JOURNAL_AGE_S, claim, claim_stage,  # noqa: F401 (BUSY_WAIT_S,
                                hold_stage, wait_unheld, young, young_inside)        # hold_stage: from here too)
 
@@ -233,6 +234,11 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
                 confirm_found(aside)
                 plan = plan._replace(on_disk=True)
             left = _forward(plan, aside, target, whole)
+        except _Unflushed as err:   # every move made, but not confirmed on disk: the old result and journal kept
+            say(f"{name}: a result swapped into this folder was cut short (the command was killed) after its new "
+                f"result was written whole: its new result is in place, but the disk did not confirm its moves "
+                f"({err.strerror or err}): the old result is kept in {aside.name} until the next command finishes it")
+            return
         except OSError as err:      # (a move refused): undone below instead, what had moved in moved back
             failed = err
         else:
@@ -254,6 +260,7 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
         done = not any(os.path.lexists(stage / e) for e in new)
     try:
         if done:
+            flush_moves(*_moved_into(target, aside, whole))    # (the moves on disk before the old result goes)
             remove_aside(aside)
             if stage.is_dir() and not any(stage.iterdir()):
                 stage.rmdir()
@@ -272,6 +279,8 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
                 for e in old:
                     if os.path.lexists(aside / e):
                         os.rename(aside / e, target / e)
+            if plan.on_disk:    # the moves back on disk before the mark that lets the next recovery delete the rest
+                flush_moves(*_moved_into(target, aside, whole), *([stage] if stage.is_dir() else []))
             # the old result is back: said beside the journal before the stage (whose entries bear the old
             # result's names) is deleted, so that a recovery killed now is not taken up from the start; the journal
             # itself is kept, and with it the lock this recovery holds (replaced, a second command found it unlocked
@@ -326,9 +335,24 @@ def _forward(plan: Plan, aside: Path, target: Path, whole: bool) -> str | None:
             os.rmdir(stage)
         except FileNotFoundError:
             pass
+    try:
+        flush_moves(*_moved_into(target, aside, whole))    # the moves on disk before the old result is deleted
+    except OSError as err:
+        raise _Unflushed(err.errno, err.strerror) from err
     left = drop_files(target, plan.drop)
     remove_aside(aside)
     return left
+
+
+class _Unflushed(OSError):
+    """The disk refused to flush a finished swap's moves (:func:`_forward`): the old result is not deleted."""
+
+
+def _moved_into(target: Path, aside: Path, whole: bool) -> tuple[Path, ...]:
+    """The folders that received a swap's moves, to flush (:func:`~sim.swap_journal.flush_moves`): the one holding
+    ``target`` where the folder moved whole (``target`` renamed aside and the stage renamed in), else ``target``; and
+    the ``aside`` folder."""
+    return (target.parent if whole else target), aside
 
 
 def drop_files(target: Path, drop: Sequence[str]) -> str | None:
