@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from sim.atomic import staged_folder
-from swap_files import contents, said_next
+from swap_files import contents, refuse_folder_flushes, said_next
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ("summary.json", "cashflow.csv", "figures/")
@@ -96,14 +96,7 @@ def test_a_folder_the_file_system_cannot_sync_does_not_fail_the_swap(tmp_path, m
     """Some file systems answer ``fsync`` of a folder with ``EINVAL`` (its files were synced): the swap goes on."""
     target = tmp_path / "r"
     _old_result(target)
-    real = os.fsync
-
-    def fsync(fd):
-        if os.path.isdir(f"/proc/self/fd/{fd}"):
-            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        return real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    refuse_folder_flushes(monkeypatch, errno.EINVAL)
     with staged_folder(target, KNOWN) as stage:
         (stage / "summary.json").write_text("new")
     monkeypatch.undo()
@@ -196,19 +189,14 @@ def test_moves_the_disk_does_not_confirm_keep_the_old_result_until_the_next_comm
     _old_result(target)
     if not notes:
         (target / "notes.txt").unlink()             # only the result's files: the folder moves whole
-    real_fsync, real_rename, moved = os.fsync, os.rename, []
+    real_rename, moved = os.rename, []
 
     def rename(*a, **k):
         moved.append(a[0])
         return real_rename(*a, **k)
 
-    def fsync(fd):
-        if moved and os.path.isdir(f"/proc/self/fd/{fd}"):
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        return real_fsync(fd)
-
     monkeypatch.setattr(os, "rename", rename)
-    monkeypatch.setattr(os, "fsync", fsync)
+    refuse_folder_flushes(monkeypatch, errno.EIO, when=lambda: bool(moved))     # once anything has moved
     with pytest.warns(Warning, match=r"new result is in place, but the disk did not confirm its moves \(Input/output "
                                      r"error\): the old result is kept in \.r\.\w{8}\.old"):
         with staged_folder(target, KNOWN) as stage:

@@ -22,7 +22,7 @@ import pytest
 from sim.atomic import JOURNAL, staged_folder
 from sim.errors import InputWarning
 from sim.swap_journal import SYNCED, UNDONE
-from swap_files import contents, said_next
+from swap_files import contents, refuse_folder_flushes, said_next
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ("summary.json", "cashflow.csv", "figures/")
@@ -335,14 +335,7 @@ def test_a_recovery_whose_moves_the_disk_does_not_confirm_keeps_the_old_result_f
     log = _log(tmp_path, False)
     first_rename = [call for call, _ in log].index("rename") + 1
     target, aside = _pending_leftover(tmp_path, "refused", first_rename)
-    real = os.fsync
-
-    def fsync(fd):
-        if os.path.isdir(f"/proc/self/fd/{fd}"):
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        return real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    refuse_folder_flushes(monkeypatch, errno.EIO)
     (said,) = said_next(target)
     monkeypatch.undo()
     assert "did not confirm its moves (Input/output error): the old result is kept in" in said, said
