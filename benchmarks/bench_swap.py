@@ -6,7 +6,7 @@ milliseconds (median and range) of ``synced`` alone (each staged file and folder
 the swap's journal records so that a swap a hard kill cut short can be finished), of the whole swap (stage
 synced, journal written, the old result moved aside, the new one in, the old one deleted), and of a swap into a
 new folder (``fresh_ms``: one rename, as a run writing a new ``--out`` makes). The copy into the stage is not
-counted.
+counted. ``fsyncs_per_swap``: the files and folders one swap over the earlier result flushes.
 
     python benchmarks/bench_swap.py                           # baseline, 20 swaps
     python benchmarks/bench_swap.py --repeat 50 --dir DIR     # on the file system holding DIR
@@ -64,9 +64,31 @@ def main() -> None:
                 t1 = time.perf_counter()
             fresh_ms.append((time.perf_counter() - t1) * 1e3)
             shutil.rmtree(Path(tmp) / f"fresh{i}")
+        fsyncs = _fsyncs(result, copy, RESULT_NAMES)
     print(json.dumps({"scenario": Path(args.scenario).name, "files": len(files),
                       "bytes": size, "repeat": args.repeat,
-                      "synced_ms": _stats(sync_ms), "swap_ms": _stats(swap_ms), "fresh_ms": _stats(fresh_ms)}))
+                      "synced_ms": _stats(sync_ms), "swap_ms": _stats(swap_ms), "fresh_ms": _stats(fresh_ms),
+                      "fsyncs_per_swap": fsyncs}))
+
+
+def _fsyncs(result: Path, copy: Path, names) -> int:
+    """``fsync`` calls of one swap over the earlier result (files and folders flushed: a count, the same on every
+    machine, where the times above depend on the disk and its load)."""
+    import os
+
+    from sim.atomic import staged_folder
+
+    real, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        return real(fd)
+
+    with staged_folder(result, names) as stage:
+        shutil.copytree(copy, stage, dirs_exist_ok=True)
+        os.fsync = fsync
+    os.fsync = real
+    return len(calls)
 
 
 if __name__ == "__main__":

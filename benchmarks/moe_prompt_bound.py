@@ -50,7 +50,7 @@ from deepseek_decode_floor import POINTS, VLLM_07  # noqa: E402
 from validation_rows import ROWS_2026  # noqa: E402
 
 from sim.perf.base import BatchShape  # noqa: E402
-from sim.perf.fused_moe import PR_13932_TRITON_TP8_H100  # noqa: E402
+from sim.perf.fused_moe import PR_13932_TRITON_TP8_H100, by_tokens  # noqa: E402
 from sim.perf.kernels import KERNEL_SETS, KernelSet  # noqa: E402
 from sim.perf.parallel import Layout  # noqa: E402
 from sim.perf.roofline import RooflineModel, smooth_roofline  # noqa: E402
@@ -60,12 +60,13 @@ SRC_VLLM_13932 = ("github.com/vllm-project/vllm/pull/13932 (\"Add option to use 
                   "for fused MoE operations\", 2025-02-26), H100 results, TP=8 columns")
 
 TP = 8
-PR_13932_DEEPGEMM_TP8 = (1936.17, 2051.67, 2331.06, 2886.08, 3423.49, 3974.65)
-"""DeepGEMM µs, the same call at the Triton table's token counts (:data:`sim.perf.fused_moe.PR_13932_TRITON_TP8_H100`)."""
-PR_13932_TP8 = tuple((n, dg, t) for (n, t), dg in
-                     zip(PR_13932_TRITON_TP8_H100, PR_13932_DEEPGEMM_TP8, strict=True))
-"""``(tokens, DeepGEMM µs, Triton µs)``: the whole ``fused_experts`` call of one DeepSeek-V3 MoE layer at TP8 on
-H100 (vLLM PR 13932; module docstring); the Triton column is the one the kernel sets price."""
+PR_13932_DEEPGEMM_TP8 = {128: 1936.17, 256: 2051.67, 512: 2331.06, 1024: 2886.08, 1536: 3423.49, 2048: 3974.65}
+"""DeepGEMM µs by token count, the same call at the Triton table's token counts
+(:data:`sim.perf.fused_moe.PR_13932_TRITON_TP8_H100`)."""
+PR_13932_TP8 = tuple((n, PR_13932_DEEPGEMM_TP8[n], t) for n, t in by_tokens(PR_13932_TRITON_TP8_H100))
+"""``(tokens, DeepGEMM µs, Triton µs)`` in order of token count: the whole ``fused_experts`` call of one DeepSeek-V3
+MoE layer at TP8 on H100 (vLLM PR 13932; module docstring), the two columns matched by token count; the Triton
+column is the one the kernel sets price."""
 
 CHUNK_TOKENS = 8192
 """SGLang 0.4's default prompt chunk on an H200 (``server_args.py``; the ``sglang-0.4`` kernel set's docstring)."""
@@ -160,7 +161,7 @@ def prompt_bound() -> dict:
     """The prompt rates: published (20a), the step model's, and the step model's with 58 calls at the published
     per-token time of the largest published size added (module docstring)."""
     m = get_model("deepseek-r1")
-    n, _, triton_us = PR_13932_TP8[-1]
+    n, _, triton_us = max(PR_13932_TP8)     # the largest published size
     per_token_s = modelled_prompt_s_per_token()
     call_s = m.moe_layers * triton_us * 1e-6 / n
     published = published_prompt_rate()

@@ -4,12 +4,13 @@ MLPerf v5.1 DeepSeek-R1 rows as an independent check, and the other engines on o
 from __future__ import annotations
 
 from dataclasses import replace
+from operator import itemgetter
 
 import deepseek_prompt_ttft
 import mlperf_deepseek
 import moe_decode_level
 import moe_prompt_bound
-from sim.perf.fused_moe import PR_13932_TRITON_TP8_H100
+from sim.perf.fused_moe import published_us
 from sim.perf.kernels import (CUTLASS_BLOCK_FP8_FRACTION, CUTLASS_BLOCK_FP8_H100_FEB25, cutlass_block_fp8_tflops,
                               kernel_set)
 from sim.perf.roofline import RooflineModel
@@ -82,17 +83,19 @@ def mlperf_dsr1_lines(results: list[tuple[Row, float]], steps: list[dict], mode:
     b200 = next(r for r, _ in results if r.id == "19a")
     partners = sorted(mlperf_deepseek.PARTNER_B200.values())
     sensitivity = ""
+    inputs, _ = mlperf_deepseek.lengths()
+    offline_19a = next(r for r in mlperf_deepseek.ROWS if r.id == "19a")
     if mode == "simulator":
         s19a = next(s for r, s in results if r.id == "19a")
-        lo, hi = (mlperf_deepseek.simulate(mlperf_deepseek.ROWS[0], k) / s19a - 1 for k in (0.9, 1.1))
+        lo, hi = (mlperf_deepseek.simulate(offline_19a, k) / s19a - 1 for k in (0.9, 1.1))
         sensitivity = f", and outputs 10 % shorter or longer move 19a by {lo:+.1%} / {hi:+.1%}"
     return ["**An independent check: MLPerf Inference v5.1 DeepSeek-R1 Offline (19a-b).** The same model, engine "
             "(TensorRT-LLM) and layout per 8 GPUs as 17b-c (TP8 EP8 attention-DP, NVFP4 weights, FP8 KV cache; "
             "512 sequences per rank, NVIDIA's published configs), but another publisher, an audited result and "
-            f"another workload: the {len(mlperf_deepseek.lengths()[0]):,} samples of MLPerf's reasoning data set "
+            f"another workload: the {len(inputs):,} samples of MLPerf's reasoning data set "
             f"(inputs {b200.input_tokens:,} tokens on average; outputs the reference answers capped at the "
             f"benchmark's {mlperf_deepseek.MAX_OUTPUT:,} tokens, mean {b200.output_tokens:,}), the whole Offline "
-            f"query at t = 0 ({mlperf_deepseek.ROWS[0].query:,} samples per 8 GPUs, NVIDIA's min_query_count: "
+            f"query at t = 0 ({offline_19a.query:,} samples per 8 GPUs, NVIDIA's min_query_count: "
             "LoadGen sends at least that many, and a longer query only shortens the relative drain of the "
             "longest outputs, raising the simulated throughput). The model is "
             f"{err['19a']:+.0%} on 8 B200 (19a) and {err['19b']:+.0%} on the GB200 NVL72 (19b, nine 8-GPU "
@@ -142,9 +145,13 @@ def other_engines_lines(results: list[tuple[Row, float]], mode: str) -> list[str
                 / r.published for r in early}
     unpriced_prompts_s = a.prompts / run(replace(a, output_tokens=1, kernels="trtllm"))
     fm_dec = moe_prompt_bound.decode_check()
-    fm_flat = PR_13932_TRITON_TP8_H100[4][1] / PR_13932_TRITON_TP8_H100[0][1] - 1   # 1,536 against 128 tokens
-    tt = [{**r, "std_ms": w[2]} for r, w in zip(deepseek_prompt_ttft.wave_rows(), deepseek_prompt_ttft.VLLM_07_WAVES)]
-    waves = deepseek_prompt_ttft.waves_check()
+    fm_flat = published_us(1536) / published_us(128) - 1
+    # the waves by their concurrency, lowest first (the sentence below names the lowest and highest), each row's
+    # published spread matched by its concurrency, never by its place in the table
+    std_ms = {c: std for c, _, std, _, _ in deepseek_prompt_ttft.VLLM_07_WAVES}
+    tt = sorted(({**r, "std_ms": std_ms[r["concurrency"]]} for r in deepseek_prompt_ttft.wave_rows()),
+                key=itemgetter("concurrency"))
+    waves = sorted(deepseek_prompt_ttft.waves_check(), key=itemgetter("concurrency"))
     max_wave = max(abs(w["duration_over_waves"] - 1) for w in waves)
     h100 = deepseek_prompt_ttft.h100_triton_tflops()
     feb = sorted(2.0 * m * n * k / (us * 1e-6) / 1e12 for m, n, k, us in CUTLASS_BLOCK_FP8_H100_FEB25)

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from sim.errors import InputError, InputWarning
 from sim.paths import followed, make_folder
-from sim.swap_journal import confirm, discard, mark_undo, synced, write_journal
+from sim.swap_journal import confirm, discard, flush_moves, mark_undo, synced, write_journal
 from sim.swap_recovery import (BUSY_WAIT_S, JOURNAL, drop_files, finish_swaps, hold_stage,  # noqa: F401 (JOURNAL,
                                kept, remove_aside)                                # finish_swaps: from here)
 
@@ -226,7 +226,10 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=stage.parent))
     # before anything moves, even the flush: the stage whole at its sizes, and what the swap will do (a hard kill
     # from here on is finished by the next command); then the stage flushed and the journal confirmed (a power cut
-    # after any move is finished too: the stage was on disk)
+    # after any move is finished too: the stage was on disk). Between mkdtemp and the journal's lock (a few system
+    # calls) another command's finish_swaps finds the .old folder empty, or its journal empty and unlocked: it leaves
+    # both, younger than NO_JOURNAL_AGE_S (and takes the journal's lock only to look: write_journal's flock waits for
+    # it), and the stage, which this command holds (hold_stage); nothing has moved, so there is nothing to recover
     try:
         journal = write_journal(aside, stage, ours, synced(stage, flush=False), drop)
     except BaseException:       # (not written: nothing moved, the aside goes; the stage is deleted by the caller)
@@ -255,8 +258,10 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
                     os.rename(aside / "old", target)    # put the old folder back
                     settled = True
                     raise
-                left = drop_files(target, drop)
-                settled = True
+                left = _unflushed(aside, (target.parent, aside))
+                if left is None:        # (else the old result and the journal kept: the next command deletes it)
+                    left = drop_files(target, drop)
+                    settled = True
                 return
         moved_old: list[str] = []
         moved_new: list[str] = []
@@ -275,9 +280,11 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
                 os.rename(aside / e, target / e)
             settled = True
             raise
-        left = drop_files(target, drop)
-        settled = True
-        os.rmdir(stage)
+        left = _unflushed(aside, (target, aside))
+        if left is None:
+            left = drop_files(target, drop)
+            settled = True
+            os.rmdir(stage)
     finally:
         if settled:
             remove_aside(aside)
@@ -285,6 +292,18 @@ def _swap_in(stage: Path, target: Path, known: Sequence[str] | None, drop: Seque
             os.close(journal)           # (its lock with it)
         if left is not None:
             _warn(target, left)
+
+
+def _unflushed(aside: Path, folders: tuple[Path, ...]) -> str | None:
+    """Flush the ``folders`` a swap's moves changed before the old result is deleted
+    (:func:`sim.swap_journal.flush_moves`); what to say if the disk refused (the new result is in place, the old one
+    is kept in ``aside`` with its journal for the next command to finish the swap), else None."""
+    try:
+        flush_moves(*folders)
+    except OSError as err:
+        return (f"the new result is in place, but the disk did not confirm its moves ({err.strerror or err}): the old "
+                f"result is kept in {aside.name} beside it until the next command finishes the swap")
+    return None
 
 
 def _drop(target: Path, drop: Sequence[str]) -> None:

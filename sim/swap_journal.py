@@ -115,7 +115,8 @@ def write_journal(aside: Path, stage: Path, old: list[str], whole: dict | None =
     """Write the journal of a swap into its ``aside`` folder and hold it locked (``flock``, released by the
     system when the process ends, however it ends) until the swap is over: the staged folder's name, the
     entries of the target to move aside (``old``), the staged entries to move in (``new``), what the stage holds
-    (``whole``: :func:`synced`, the proof a recovery needs to finish the swap rather than undo it), the files of
+    (``whole``: :func:`synced`, the proof a recovery needs to finish the swap rather than undo it; the key
+    ``staged``), the files of
     the target the swap deletes once the new result is in (``drop``: a stale chart), this process and machine, and
     this boot (:func:`boot_id`). Written as soon as the stage is whole and before it is flushed (``pending``): a
     hard kill from here on is finished by the next command; :func:`confirm` then makes it proof against a power
@@ -136,7 +137,10 @@ def write_journal(aside: Path, stage: Path, old: list[str], whole: dict | None =
         plan: dict = {"stage": stage.name, "old": list(old), "new": sorted(os.listdir(stage)),
                       "pid": os.getpid(), "host": socket.gethostname(), "pending": True, "boot": boot_id()}
         if whole is not None:
-            plan["whole"] = whole
+            # under "staged", not "whole": a fleetsim from before journals were confirmed reads "whole" and trusts it
+            # whatever "pending" says (it finished a swap whose stage a power cut may have lost); finding none, it
+            # undoes the swap instead, which is always safe. Journals with "whole" are still read (read_plan).
+            plan["staged"] = whole
         if drop:
             plan["drop"] = list(drop)
         data = json.dumps(plan).encode()
@@ -181,6 +185,17 @@ def _mark_synced(aside: Path) -> None:
     os.close(os.open(aside / SYNCED, os.O_WRONLY | os.O_CREAT, 0o644))
     _fsync(aside, folder=True)
     _fsync(aside.parent, folder=True)
+
+
+def flush_moves(*folders: Path) -> None:
+    """Flush the folders a swap's moves changed (``fsync`` of each: the names in it), before anything the moves
+    replaced is deleted (the old result set aside, a stale file, the journal that records them): a rename stays in
+    the page cache until its folder is flushed, and a power cut that kept the deletions but lost the moves before
+    them could leave neither result. An error (``EIO``) is raised, for the caller to keep the old result and the
+    journal (the next command finishes the swap, flushing again); a folder on a file system that cannot flush one is
+    let through, as :func:`synced` lets it."""
+    for folder in folders:
+        _fsync(folder, folder=True)
 
 
 def discard(aside: Path, fd: int | None) -> None:
@@ -307,5 +322,6 @@ def read_plan(journal: Path, target: Path) -> Plan | None:
     now = boot_id()
     this_boot = isinstance(boot, str) and boot == now
     host = plan.get("host")
-    return Plan(target.parent / stage, old, new, undone, _listing(plan.get("whole")), drop, on_disk, this_boot,
+    listing = plan.get("staged", plan.get("whole"))     # ("whole": written before the key was "staged")
+    return Plan(target.parent / stage, old, new, undone, _listing(listing), drop, on_disk, this_boot,
                 isinstance(boot, str) and now is not None, host if isinstance(host, str) else None)

@@ -1,7 +1,7 @@
-"""Recovery of a result-folder swap cut short by a hard kill (``kill -9``, a power cut): how a live swap is told
-from a dead one's leftover (:func:`_claim`), and :func:`finish_swaps`, which the next command touching the folder
-calls to finish the leftover by its journal (:mod:`sim.swap_journal`; or undo it, where the new result cannot be
-shown whole) and to remove a staged folder its command never got to swap in (:func:`hold_stage`). The swap
+"""Recovery of a result-folder swap cut short by a hard kill (``kill -9``, a power cut): :func:`finish_swaps`, which
+the next command touching the folder calls to finish the leftover by its journal (:mod:`sim.swap_journal`; or undo
+it, where the new result cannot be shown whole) and to remove a staged folder its command never got to swap in
+(:func:`~sim.swap_liveness.hold_stage`), once it is told from a live swap's (:mod:`sim.swap_liveness`). The swap
 itself is :func:`sim.atomic.staged_folder`.
 """
 from __future__ import annotations
@@ -13,15 +13,10 @@ from pathlib import Path
 
 from sim.paths import followed
 from sim.swap_journal import (JOURNAL, MARKS, UNDO, UNDONE, Plan, boot_id, confirm_found,  # noqa: F401 (JOURNAL,
-                              read_plan, swap_sibling, synced, whole_now)   # UNDO: importable from here)
-
-#: how old a ``.old`` folder with no journal (or an unlocked journal where locks cannot be taken), or a staged
-#: ``.partial`` folder no lock holds, must be to be taken for a dead swap's (one being made, or under way, is
-#: younger)
-NO_JOURNAL_AGE_S = 60.0
-#: how long a command about to swap its result in waits for a swap into the same folder whose journal another
-#: process holds (another command finishing or undoing it: a few moves) before going on without it
-BUSY_WAIT_S = 10.0
+                              flush_moves, read_plan, swap_sibling, synced,  # UNDO, boot_id: importable from here)
+                              whole_now)
+from sim.swap_liveness import (BUSY_WAIT_S, NO_JOURNAL_AGE_S, claim, claim_stage,  # noqa: F401 (BUSY_WAIT_S,
+                               hold_stage, wait_unheld, young, young_inside)        # hold_stage: from here too)
 
 
 def remove_aside(aside: Path) -> None:
@@ -66,104 +61,6 @@ def kept(stage: Path, target: Path) -> bool:
     return False
 
 
-HELD, GONE, NO_FCNTL, NO_LOCKS = "held", "gone", "no fcntl", "no locks"
-"""What :func:`_lock` found where it took no lock: another process holds it, the path is gone (or cannot be
-opened), or locks cannot be taken: no ``fcntl`` (Windows), or a file system without them."""
-
-
-def _lock(path: Path) -> int | str:
-    """Take ``path``'s exclusive lock without waiting (``flock``, released by the system when the process ends,
-    however it ends): the descriptor holding it, to close once done, or :data:`HELD`, :data:`GONE`,
-    :data:`NO_FCNTL` or :data:`NO_LOCKS`."""
-    try:
-        import fcntl
-    except ImportError:         # (Windows)
-        return NO_FCNTL
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return GONE
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return HELD
-    except OSError:
-        os.close(fd)
-        return NO_LOCKS
-    return fd
-
-
-def hold_stage(stage: Path) -> int | None:
-    """Lock the staged folder ``stage`` while its result is written and swapped in (:func:`_lock`):
-    :func:`finish_swaps` removes a staged folder only once no process holds it. The descriptor, to close at the
-    end; None where locks cannot be taken."""
-    fd = _lock(stage)
-    return fd if isinstance(fd, int) else None
-
-
-def _wait_unheld(journal: Path, wait_s: float) -> None:
-    """Wait, up to ``wait_s`` seconds, while another process holds the lock of ``journal`` (:func:`_claim`): its
-    swap, or its recovery by another command, under way. Returns at once where locks cannot be taken."""
-    import time
-
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        fd = _lock(journal)
-        if fd != HELD:          # (taken: let go; gone: that swap or recovery is over; no locks there)
-            if isinstance(fd, int):
-                os.close(fd)
-            return
-        time.sleep(0.02)
-
-
-def _claim(journal: Path) -> tuple[bool, int | None]:
-    """Whether a process still holds the swap of ``journal`` (its lock is taken: a swap under way, or another
-    command recovering it), and if not, a descriptor holding its lock for this recovery (None where locks cannot
-    be taken), to close once done. On a file system without locks, a journal naming a process of this machine in
-    this boot is live while that process runs (:func:`_process_alive`: no clock involved); otherwise (Windows,
-    another machine's journal, an earlier boot's) one younger than :data:`NO_JOURNAL_AGE_S` is taken for a live
-    swap's (a swap is a few renames, and its flush touches the journal after each file). That last rule reads the
-    clock: stepped back, a dead swap waits longer; stepped forward by more than a minute during a swap (or a file
-    server's clock that far ahead), a live swap would be taken for dead."""
-    fd = _lock(journal)
-    if isinstance(fd, int):
-        return False, fd
-    if fd == NO_FCNTL:          # (Windows) its age
-        return _young(journal), None
-    if fd == NO_LOCKS:          # a file system without locks: its process, if on this machine, else its age
-        alive = _process_alive(journal)
-        return (_young(journal) if alive is None else alive), None
-    return True, None           # held, or gone meanwhile (its swap ended)
-
-
-def _process_alive(journal: Path) -> bool | None:
-    """Whether the process a journal names (``pid`` on ``host``) still runs, where it is this machine's (POSIX);
-    None where that cannot be told (another machine's, or an older journal without them), and where the journal
-    names another boot than this one (:func:`~sim.swap_journal.boot_id`: its process ended with a restart, its id
-    may be any process's now; or a machine of the same name): then its age tells. A process id reused within one
-    boot reads alive: the leftover waits, never undone under a live swap."""
-    import socket
-
-    try:
-        plan = json.loads(journal.read_text(encoding="utf-8"))
-        pid, host = plan["pid"], plan["host"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or host != socket.gethostname():
-        return None
-    boot, now = plan.get("boot"), boot_id()
-    if isinstance(boot, str) and now is not None and boot != now:
-        return None
-    try:
-        os.kill(pid, 0)         # (POSIX only: the no-fcntl branch above never comes here)
-    except ProcessLookupError:
-        return False
-    except OSError:             # (not ours to signal: it exists)
-        return True
-    return True
-
-
 def _asides(target: Path) -> list[Path]:
     """The ``.old`` folders of swaps into ``target`` (:func:`~sim.swap_journal.swap_sibling`)."""
     pattern = swap_sibling(target, "old")
@@ -198,9 +95,10 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None, wait_s: fl
       journal's swap whose new result is already all in place is finished.
 
     A swap still under way (its journal locked by a live process, or by another command recovering it: the
-    recovery holds the lock as it works) is left alone, after waiting up to ``wait_s`` seconds for that lock to go
-    (a command about to swap its own result in waits, :data:`BUSY_WAIT_S`: a swap finished after its own would
-    put the older result over the newer), as is a ``.old`` folder
+    recovery holds the lock as it works) is left alone, after waiting for that lock to go while its holder makes
+    progress, ``wait_s`` seconds at most without it (:func:`~sim.swap_liveness.wait_unheld`; a command about to swap
+    its own result in waits, :data:`BUSY_WAIT_S`: a swap finished after its own would put the older result over the
+    newer), as is a ``.old`` folder
     without a journal younger than :data:`NO_JOURNAL_AGE_S` (being made); such a folder older than that
     held nothing moved yet and is removed without a word. A recovery killed in its turn leaves the journal
     (marked ``undone`` once the old result is back), and the next one carries on from there.
@@ -239,15 +137,15 @@ def finish_swaps(target: str | Path, shown: str | Path | None = None, wait_s: fl
                     say(f"{name}: {aside.name} beside it holds files set aside with no record of a swap's moves (a "
                         f"swap by an earlier fleetsim, or someone's folder): left as it is; look in it, and delete it "
                         f"once it is not needed")
-                elif not _young(aside):
+                elif not young(aside):
                     remove_aside(aside)     # (an undo mark left of a swap undone: nothing else)
             except OSError:
                 pass
             continue
-        live, held = _claim(journal)
+        live, held = claim(journal)
         if live and wait_s > 0:     # (another command finishing it: its moves end before the caller's begin)
-            _wait_unheld(journal, wait_s)
-            live, held = _claim(journal)
+            wait_unheld(journal, wait_s)
+            live, held = claim(journal)
         if live:
             continue
         try:
@@ -282,9 +180,9 @@ def _remove_dead_stages(target: Path, name: object, say: Callable[[str], None]) 
     except OSError:
         return
     for stage in stages:
-        if _young_inside(stage):
+        if young_inside(stage):
             continue
-        live, held = _claim_stage(stage)
+        live, held = claim_stage(stage)
         if live:
             continue
         try:
@@ -300,33 +198,6 @@ def _remove_dead_stages(target: Path, name: object, say: Callable[[str], None]) 
                 os.close(held)
 
 
-def _claim_stage(stage: Path) -> tuple[bool, int | None]:
-    """Whether a process holds the staged folder ``stage`` (:func:`hold_stage`), and if not a descriptor holding
-    its lock while it is removed (None where locks cannot be taken: its age alone was the rule)."""
-    fd = _lock(stage)
-    if isinstance(fd, int):
-        return False, fd
-    return fd in (HELD, GONE), None     # held, or gone meanwhile; without locks its age alone was the rule
-
-
-def _young_inside(folder: Path) -> bool:
-    """Whether ``folder`` or anything in it changed within :data:`NO_JOURNAL_AGE_S` (a file being written there
-    now), or it cannot be read."""
-    if _young(folder):
-        return True
-    try:
-        for root, dirs, files in os.walk(folder):
-            for e in (*dirs, *files):
-                try:
-                    if _young_stat(os.lstat(os.path.join(root, e))):
-                        return True
-                except OSError:
-                    return True
-    except OSError:
-        return True
-    return False
-
-
 def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callable[[str], None]) -> None:
     """Finish or undo the dead swap of ``aside`` (:func:`finish_swaps`, which holds its journal's lock), saying
     what was done with ``say``."""
@@ -339,7 +210,7 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
         except OSError:
             return
         if alone:           # killed while writing it (nothing moved yet), unless that is happening now
-            if not _young(journal):
+            if not young(journal):
                 remove_aside(aside)
             return
         say(f"{name}: {aside.name} beside it holds a swap journal that cannot be read or is not this folder's: "
@@ -363,6 +234,11 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
                 confirm_found(aside)
                 plan = plan._replace(on_disk=True)
             left = _forward(plan, aside, target, whole)
+        except _Unflushed as err:   # every move made, but not confirmed on disk: the old result and journal kept
+            say(f"{name}: a result swapped into this folder was cut short (the command was killed) after its new "
+                f"result was written whole: its new result is in place, but the disk did not confirm its moves "
+                f"({err.strerror or err}): the old result is kept in {aside.name} until the next command finishes it")
+            return
         except OSError as err:      # (a move refused): undone below instead, what had moved in moved back
             failed = err
         else:
@@ -384,6 +260,7 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
         done = not any(os.path.lexists(stage / e) for e in new)
     try:
         if done:
+            flush_moves(*_moved_into(target, aside, whole))    # (the moves on disk before the old result goes)
             remove_aside(aside)
             if stage.is_dir() and not any(stage.iterdir()):
                 stage.rmdir()
@@ -402,6 +279,8 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
                 for e in old:
                     if os.path.lexists(aside / e):
                         os.rename(aside / e, target / e)
+            if plan.on_disk:    # the moves back on disk before the mark that lets the next recovery delete the rest
+                flush_moves(*_moved_into(target, aside, whole), *([stage] if stage.is_dir() else []))
             # the old result is back: said beside the journal before the stage (whose entries bear the old
             # result's names) is deleted, so that a recovery killed now is not taken up from the start; the journal
             # itself is kept, and with it the lock this recovery holds (replaced, a second command found it unlocked
@@ -456,9 +335,24 @@ def _forward(plan: Plan, aside: Path, target: Path, whole: bool) -> str | None:
             os.rmdir(stage)
         except FileNotFoundError:
             pass
+    try:
+        flush_moves(*_moved_into(target, aside, whole))    # the moves on disk before the old result is deleted
+    except OSError as err:
+        raise _Unflushed(err.errno, err.strerror) from err
     left = drop_files(target, plan.drop)
     remove_aside(aside)
     return left
+
+
+class _Unflushed(OSError):
+    """The disk refused to flush a finished swap's moves (:func:`_forward`): the old result is not deleted."""
+
+
+def _moved_into(target: Path, aside: Path, whole: bool) -> tuple[Path, ...]:
+    """The folders that received a swap's moves, to flush (:func:`~sim.swap_journal.flush_moves`): the one holding
+    ``target`` where the folder moved whole (``target`` renamed aside and the stage renamed in), else ``target``; and
+    the ``aside`` folder."""
+    return (target.parent if whole else target), aside
 
 
 def drop_files(target: Path, drop: Sequence[str]) -> str | None:
@@ -479,17 +373,3 @@ def drop_files(target: Path, drop: Sequence[str]) -> str | None:
         return None
     return (f"the new result is in place, but the old result's {', '.join(left)}, stale beside it, could "
             f"not be deleted: delete {'it' if len(left) == 1 else 'them'}")
-
-
-def _young(p: Path) -> bool:
-    """Whether ``p`` changed within :data:`NO_JOURNAL_AGE_S` (or is gone): a swap's folder or journal being made."""
-    try:
-        return _young_stat(p.stat())
-    except OSError:
-        return True
-
-
-def _young_stat(st: os.stat_result) -> bool:
-    import time
-
-    return time.time() - st.st_mtime <= NO_JOURNAL_AGE_S

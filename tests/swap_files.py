@@ -2,7 +2,9 @@
 undoing the swaps left in it (:func:`sim.atomic.finish_swaps`). Shared by the swap tests."""
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from sim.atomic import finish_swaps
@@ -22,3 +24,16 @@ def said_next(target: Path) -> list[str]:
         lines = finish_swaps(target)
     assert [str(w.message) for w in caught if issubclass(w.category, InputWarning)] == lines
     return lines
+
+
+def refuse_folder_flushes(monkeypatch, code: int, when: Callable[[], bool] = lambda: True) -> None:
+    """Answer ``fsync`` of a folder with the error ``code`` (while ``when()``), as a disk or file system refusing it
+    does; files are flushed as ever. Undone with ``monkeypatch.undo()``."""
+    real = os.fsync
+
+    def fsync(fd):
+        if when() and os.path.isdir(f"/proc/self/fd/{fd}"):
+            raise OSError(code, os.strerror(code))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)

@@ -352,9 +352,9 @@ def test_a_swap_that_cannot_be_finished_is_undone_whole_not_left_mixed(tmp_path)
     plan = json.loads(journal.read_text())
     swap = lambda e: "zfigures" if e == "figures" else e     # noqa: E731
     plan["new"] = sorted(map(swap, plan["new"]))
-    plan["whole"] = {"files": {"/".join([swap(p.split("/")[0]), *p.split("/")[1:]]): n
-                               for p, n in plan["whole"]["files"].items()},
-                     "folders": [swap(f) for f in plan["whole"]["folders"]]}
+    plan["staged"] = {"files": {"/".join([swap(p.split("/")[0]), *p.split("/")[1:]]): n
+                               for p, n in plan["staged"]["files"].items()},
+                     "folders": [swap(f) for f in plan["staged"]["folders"]]}
     journal.write_text(json.dumps(plan))
     (said,) = said_next(target)
     assert "could not be finished" in said and "undone" in said, said
@@ -429,7 +429,7 @@ def test_the_journal_is_written_only_once_every_staged_file_is_on_disk(tmp_path,
     assert {where, f"{where}/figures", *(f"{where}/{n}" for n in ("summary.json", "cashflow.csv", "figures/a.svg"))} \
         <= before, flushed
     (plan,) = journals
-    assert plan["whole"] == {"files": {"cashflow.csv": 3, "figures/a.svg": 3, "summary.json": 4},
+    assert plan["staged"] == {"files": {"cashflow.csv": 3, "figures/a.svg": 3, "summary.json": 4},
                              "folders": ["figures"]}
     assert _contents(target) == {"summary.json": "new!", "cashflow.csv": "new", "figures/a.svg": "new",
                                  "notes.txt": "mine"}

@@ -127,3 +127,26 @@ def test_the_documented_decode_limit():
     for n, documented_ms in ((4, 15.5), (128, 86.7)):
         step = _rm("vllm-0.7").step_time(BatchShape(decode_seqs=n, decode_context_tokens=n * ctx))
         assert round(step * 1e3, 1) == documented_ms
+
+
+def test_the_table_is_read_by_token_count_whatever_its_order(monkeypatch):
+    """A row added or the rows reordered change no time: the call at each published size is its published time
+    (x the bandwidth scale), interpolated between sizes as before, and a lookup by count finds its own row."""
+    import sim.perf.fused_moe as fused_moe
+
+    h100 = TritonFusedMoe.for_shape(DSR1, H100, 8, 1, "fp8")
+    sizes = (128, 200, 384, 1024, 1280, 1536, 1800, 2048, 3000)
+    before = [h100.call_s(n) for n in sizes]
+    assert [h100.call_s(n) for n in PUBLISHED] == [us * 1e-6 for us in PUBLISHED.values()]
+    assert fused_moe.published_us(1536) == PUBLISHED[1536] and fused_moe.published_us(128) == PUBLISHED[128]
+    monkeypatch.setattr(fused_moe, "PR_13932_TRITON_TP8_H100", tuple(reversed(PR_13932_TRITON_TP8_H100)))
+    assert [h100.call_s(n) for n in sizes] == before
+    assert fused_moe.published_us(1536) == PUBLISHED[1536]
+    # a size added inside the table (a hypothetical 768-token time) moves only the sizes around it
+    monkeypatch.setattr(fused_moe, "PR_13932_TRITON_TP8_H100", ((768, 1850.0),) + PR_13932_TRITON_TP8_H100)
+    assert h100.call_s(768) == 1850.0 * 1e-6 and fused_moe.published_us(1536) == PUBLISHED[1536]
+    assert [h100.call_s(n) for n in sizes] == before
+    with pytest.raises(KeyError, match=r"no published time at 1,000 tokens \(the table has 128, 256, 512, 768"):
+        fused_moe.published_us(1000)
+    with pytest.raises(ValueError, match="each token count once"):
+        fused_moe.by_tokens(((128, 1.0), (256, 2.0), (128, 3.0)))

@@ -15,7 +15,7 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 #: bottom to top; a module belongs to the layer of the longest prefix that names it
 LAYERS: list[tuple[str, ...]] = [
     ("sim.errors", "sim.atomic", "sim.io", "sim.paths", "sim.humanize", "sim.text_table",
-     "sim.folder_lock", "sim.swap_recovery", "sim.swap_journal"),       # foundations
+     "sim.folder_lock", "sim.swap_recovery", "sim.swap_liveness", "sim.swap_journal"),       # foundations
     ("sim.scenario.schema", "sim.scenario.catalog", "sim.scenario.types",     # the scenario's vocabulary
      "sim.scenario.gpu_catalog", "sim.scenario.model_catalog", "sim.scenario.catalog_fields",
      "sim.scenario.workload", "sim.scenario.perf", "sim.scenario.economics",

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from sim.atomic import staged_folder
-from swap_files import contents, said_next
+from swap_files import contents, refuse_folder_flushes, said_next
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ("summary.json", "cashflow.csv", "figures/")
@@ -96,14 +96,7 @@ def test_a_folder_the_file_system_cannot_sync_does_not_fail_the_swap(tmp_path, m
     """Some file systems answer ``fsync`` of a folder with ``EINVAL`` (its files were synced): the swap goes on."""
     target = tmp_path / "r"
     _old_result(target)
-    real = os.fsync
-
-    def fsync(fd):
-        if os.path.isdir(f"/proc/self/fd/{fd}"):
-            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        return real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    refuse_folder_flushes(monkeypatch, errno.EINVAL)
     with staged_folder(target, KNOWN) as stage:
         (stage / "summary.json").write_text("new")
     monkeypatch.undo()
@@ -147,8 +140,8 @@ def test_the_child_swaps_when_the_disk_takes_everything(tmp_path):
 def test_a_swap_flushes_each_staged_file_and_folder_once_and_only_over_an_earlier_result(tmp_path, monkeypatch):
     """What a swap costs the disk: over an earlier result, one ``fsync`` per staged file and folder, one for the
     journal and one for each of the two folders holding it, before anything moves (what lets the next command
-    finish it); into a new folder, or the empty one a command's lock made, none: one rename, which no journal needs
-    to prove."""
+    finish it), and one for each of the two folders the moves changed, before the old result is deleted; into a new
+    folder, or the empty one a command's lock made, none: one rename, which no journal needs to prove."""
     flushed: list[str] = []
     real = os.fsync
 
@@ -176,10 +169,48 @@ def test_a_swap_flushes_each_staged_file_and_folder_once_and_only_over_an_earlie
     _old_result(target)
     where = swap(target)
     journal = [p for p in flushed if p.endswith("/swap.json")]
+    aside = os.path.dirname(journal[0])
     # the stage, then the journal, the folder holding it (its name, and the mark that the stage was flushed) and the
-    # folder holding that (the journal's folder's name), last
-    assert len(journal) == 1 and flushed[-3:] == [journal[0], os.path.dirname(journal[0]), str(tmp_path)], flushed
-    assert sorted(flushed[:-3]) == sorted([where, f"{where}/figures", *(f"{where}/{rel}" for rel in
+    # folder holding that (the journal's folder's name), before anything moves; then, every entry moved (one by one:
+    # someone's notes.txt is there), the two folders the moves changed, before the old result is deleted
+    assert len(journal) == 1 and flushed[-5:] == [journal[0], aside, str(tmp_path), str(target), aside], flushed
+    assert sorted(flushed[:-5]) == sorted([where, f"{where}/figures", *(f"{where}/{rel}" for rel in
                                            ("summary.json", "cashflow.csv", "figures/a.svg"))]), flushed
     assert contents(target) == {"summary.json": "new", "cashflow.csv": "new", "figures/a.svg": "new",
                                  "notes.txt": "mine"}
+
+
+@pytest.mark.parametrize("notes", [False, True], ids=["whole-folder", "entry-by-entry"])
+def test_moves_the_disk_does_not_confirm_keep_the_old_result_until_the_next_command(tmp_path, monkeypatch, notes):
+    """Every entry moved, the flush of the folders the moves changed fails (``EIO``): the new result is in place, but
+    the moves may not be on disk, so the old result (set aside) and the journal are kept and the command says so
+    rather than delete them; the next command touching the folder finishes the swap (flushing again)."""
+    target = tmp_path / "r"
+    _old_result(target)
+    if not notes:
+        (target / "notes.txt").unlink()             # only the result's files: the folder moves whole
+    real_rename, moved = os.rename, []
+
+    def rename(*a, **k):
+        moved.append(a[0])
+        return real_rename(*a, **k)
+
+    monkeypatch.setattr(os, "rename", rename)
+    refuse_folder_flushes(monkeypatch, errno.EIO, when=lambda: bool(moved))     # once anything has moved
+    with pytest.warns(Warning, match=r"new result is in place, but the disk did not confirm its moves \(Input/output "
+                                     r"error\): the old result is kept in \.r\.\w{8}\.old"):
+        with staged_folder(target, KNOWN) as stage:
+            (stage / "summary.json").write_text("new")
+            (stage / "cashflow.csv").write_text("new")
+    monkeypatch.undo()
+    mine = {"notes.txt": "mine"} if notes else {}
+    assert contents(target) == {"summary.json": "new", "cashflow.csv": "new", **mine}
+    (aside,) = tmp_path.glob(".r.*.old")
+    assert (aside / "swap.json").is_file()
+    kept = contents(aside / "old" if not notes else aside)
+    assert {k: v for k, v in kept.items() if not k.startswith("swap.")} == \
+        {"summary.json": "old", "cashflow.csv": "old", "figures/a.svg": "old"}
+    (said,) = said_next(target)
+    assert "written whole: finished" in said, said
+    assert contents(target) == {"summary.json": "new", "cashflow.csv": "new", **mine}
+    assert os.listdir(tmp_path) == ["r"]

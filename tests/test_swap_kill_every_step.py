@@ -22,7 +22,7 @@ import pytest
 from sim.atomic import JOURNAL, staged_folder
 from sim.errors import InputWarning
 from sim.swap_journal import SYNCED, UNDONE
-from swap_files import contents, said_next
+from swap_files import contents, refuse_folder_flushes, said_next
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ("summary.json", "cashflow.csv", "figures/")
@@ -282,3 +282,65 @@ def test_reprice_in_place_whose_stale_chart_cannot_be_deleted_exits_0_and_says_s
     after = json.loads((run / "summary.json").read_text())
     assert after["cost"]["usd_per_gpu_hour_blended"] == pytest.approx(3) != before["cost"]["usd_per_gpu_hour_blended"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.parametrize("notes", [False, True], ids=["whole-folder", "entry-by-entry"])
+def test_the_moves_are_flushed_before_anything_of_the_old_result_is_deleted(tmp_path, notes):
+    """A rename stays in the page cache until its folder is flushed: a power cut that kept the old result's deletion
+    but lost the moves before it would leave neither result. So after the last move, and before the first file or
+    folder is deleted, the swap flushes the folders the moves changed: the one holding the result folder where it
+    moved whole (the result folder where it went entry by entry), and the ``.old`` folder the old result went to."""
+    log = _log(tmp_path, notes)
+    target = tmp_path / "count" / "r"
+    last_move = max(i for i, (call, _) in enumerate(log) if call == "rename")
+    first_delete = min(i for i, (call, _) in enumerate(log) if call in ("unlink", "rmdir"))
+    assert last_move < first_delete, log
+    flushed = [path for call, path in log[last_move:first_delete] if call == "fsync"]
+    aside = [p for p in flushed if p.startswith(str(target.parent / ".r.")) and p.endswith(".old")]
+    assert str(target if notes else target.parent) in flushed and len(aside) == 1, log[last_move:first_delete]
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/sys/kernel/random/boot_id"), reason="Linux's boot id")
+def test_a_journal_lists_its_stage_where_no_fleetsim_before_confirmations_trusts_it(tmp_path):
+    """A fleetsim from before journals were confirmed (``pending`` and ``swap.synced``) read the stage's listing
+    under ``whole`` and trusted it, so after a power cut during the flush it finished a swap whose stage may not be
+    on disk. The listing is now under ``staged``: such a fleetsim finds none and undoes the swap, which had moved
+    nothing. A journal written with ``whole`` (before this change) is still read as it was: finished after a kill,
+    undone after a power cut while flushing."""
+    log = _log(tmp_path, False)
+    written = _journal_written(log)
+    target, aside = _pending_leftover(tmp_path, "listed", written + 1)
+    plan = json.loads((aside / JOURNAL).read_text())
+    assert "whole" not in plan and plan["staged"]["files"] == {"cashflow.csv": 4, "figures/a.svg": 3,
+                                                                "summary.json": 3}
+    for name, restarted, outcome, result in (("kill", False, "written whole: finished", NEW),
+                                             ("power", True, "undone", OLD)):
+        target, aside = _pending_leftover(tmp_path, name, written + 1)
+        plan = json.loads((aside / JOURNAL).read_text())
+        plan["whole"] = plan.pop("staged")          # as the journal was written before
+        (aside / JOURNAL).write_text(json.dumps(plan))
+        if restarted:
+            _restarted(aside)
+        (said,) = said_next(target)
+        assert outcome in said, said
+        assert contents(target) == result and os.listdir(target.parent) == ["r"]
+
+
+def test_a_recovery_whose_moves_the_disk_does_not_confirm_keeps_the_old_result_for_the_next(tmp_path, monkeypatch):
+    """A swap killed at its first move is finished by the next command; if the disk then refuses to flush the folders
+    that command's moves changed (``EIO``), it says so and keeps the old result and the journal rather than delete
+    them (its moves may not be on disk); the command after finishes it."""
+    import errno
+
+    log = _log(tmp_path, False)
+    first_rename = [call for call, _ in log].index("rename") + 1
+    target, aside = _pending_leftover(tmp_path, "refused", first_rename)
+    refuse_folder_flushes(monkeypatch, errno.EIO)
+    (said,) = said_next(target)
+    monkeypatch.undo()
+    assert "did not confirm its moves (Input/output error): the old result is kept in" in said, said
+    kept = {rel: text for rel, text in contents(aside).items() if not rel.startswith("swap.")}
+    assert contents(target) == NEW and kept == OLD and (aside / JOURNAL).is_file()
+    (said,) = said_next(target)
+    assert ": finished" in said, said
+    assert contents(target) == NEW and os.listdir(target.parent) == ["r"]

@@ -72,7 +72,10 @@ from sim.fluid.template import GROUP_MAX, group_size, keyed, pool_template  # no
 
 LENGTH_SAMPLE = 1_000_000
 """Requests drawn for the served mix's token means (:func:`length_stats`): a 0.1 % standard error
-for exponential lengths, at about 0.1 s."""
+for exponential lengths, at about 0.1 s. A sample, not a distribution's exact mean: the served mix
+applies the pool's admission rules (context, token budget, KV cache) to the joint lengths of every
+class, trace rows included, which no closed form covers (``tests/test_length_sample.py`` holds the
+sample to its exact mean where there is one)."""
 
 DEFAULT_FRACTIONS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 from sim.perf.moe import experts_hit
@@ -64,13 +65,43 @@ SRC_PR_13932 = ("github.com/vllm-project/vllm/pull/13932 (\"Add option to use De
 PR_13932_TRITON_TP8_H100 = ((128, 1732.33), (256, 1728.73), (512, 1810.36), (1024, 1892.75), (1536, 1988.70),
                             (2048, 2818.65))
 """``(tokens, µs)``: vLLM's Triton ``fused_experts`` call of one DeepSeek-V3 MoE layer at TP8 on an H100, as
-published (:data:`SRC_PR_13932`; module docstring)."""
+published (:data:`SRC_PR_13932`; module docstring). Read by token count (:func:`published_us`, :func:`by_tokens`),
+never by position: a row added or the rows reordered change no lookup."""
 
 TIMED_SHAPE = (256, 8, 7168, 256)
 """``(experts, experts per token, hidden, expert width per GPU)`` of the timed call: DeepSeek-V3/R1 at TP8."""
 
 TIMED_GPU = "h100-sxm"
 HOPPER_GPUS = ("h100-sxm", "h200-sxm")
+
+
+@lru_cache(maxsize=8)
+def by_tokens(table: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
+    """``table``'s ``(tokens, µs)`` rows in order of their token counts, each count once (a count given twice, or
+    not a positive whole number, is a ``ValueError``: which of two times to take is not for the code to guess).
+
+    >>> by_tokens(((512, 3.0), (128, 1.0), (256, 2.0)))
+    ((128, 1.0), (256, 2.0), (512, 3.0))
+    """
+    rows = tuple(sorted(table))
+    counts = [n for n, _ in rows]
+    if len(set(counts)) != len(counts) or not all(isinstance(n, int) and n > 0 for n in counts):
+        raise ValueError(f"a table of (tokens, µs) rows needs each token count once, a whole number > 0 (got "
+                         f"{counts})")
+    return rows
+
+
+def published_us(tokens: int, table: tuple[tuple[int, float], ...] | None = None) -> float:
+    """The published time (µs) of the call at ``tokens`` tokens, looked up by that count in ``table`` (default
+    :data:`PR_13932_TRITON_TP8_H100`); a count the table does not hold is a ``KeyError`` naming those it does.
+
+    >>> published_us(1536)
+    1988.7
+    """
+    rows = dict(by_tokens(PR_13932_TRITON_TP8_H100 if table is None else table))
+    if tokens not in rows:
+        raise KeyError(f"no published time at {tokens:,} tokens (the table has {', '.join(f'{n:,}' for n in rows)})")
+    return rows[tokens]
 
 
 @dataclass(frozen=True)
@@ -114,7 +145,7 @@ class TritonFusedMoe:
     def call_s(self, n_tokens: float) -> float:
         """Seconds of one call at ``n_tokens`` tokens on this GPU: the published H100 times interpolated (held
         outside them as the module docstring says), times ``bw_scale``."""
-        pts = PR_13932_TRITON_TP8_H100
+        pts = by_tokens(PR_13932_TRITON_TP8_H100)     # (in order of their token counts, whatever the table's)
         lo_n, lo_us = pts[0]
         hi_n, hi_us = pts[-1]
         if n_tokens <= lo_n:

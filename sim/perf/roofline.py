@@ -69,6 +69,9 @@ the last: :mod:`sim.perf.pipeline`) and links
 between nodes change the coefficients as docs/models_and_parallelism.md describes; for the models and
 layouts above they reduce to exactly these numbers (same float operations).
 
+The engine's pure-decode iterations take faster forms of the same step, bit for bit
+(``decode_step``, ``decode_run``, ``decode_times``: :mod:`sim.perf.decode_steps`).
+
     >>> from sim.scenario.catalog import get_gpu, get_model
     >>> from sim.perf.base import BatchShape
     >>> m = RooflineModel(get_model("llama-2-7b"), get_gpu("h100-sxm"), tp=1)
@@ -81,10 +84,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Literal
 
-import numpy as np
-
 from sim.perf.attention import KV_SHARING, AttentionParts, attention_widths
 from sim.perf.base import BatchShape
+from sim.perf.decode_steps import DecodeParts
 from sim.perf.fused_moe import TritonFusedMoe
 from sim.perf.kernels import KERNEL_SETS, KernelSet, block_fp8_linears
 from sim.perf.moe import experts_hit
@@ -165,14 +167,16 @@ def _comm_terms(m: ModelSpec, gpu: GPUSpec, lay: Layout, L: int, dispatch_bytes:
     return 2 * L, total / (2 * L)
 
 
-class RooflineModel(AttentionParts, RankParts, PipelineParts):
+class RooflineModel(AttentionParts, RankParts, PipelineParts, DecodeParts):
     """Roofline :class:`~sim.perf.base.StepTimeModel` for one replica (see module docstring).
 
     ``layout`` (default: ``tp`` GPUs, one stage) adds pipeline stages, expert parallelism,
     data-parallel attention and multi-node links (:mod:`sim.perf.parallel`); ``expert_dtype``
     (default ``weight_dtype``) is the precision the routed experts' weights are stored in. The busiest
     data-parallel attention and expert-parallel ranks are priced by :class:`sim.perf.ranks.RankParts`, the
-    attention kernels by :class:`sim.perf.attention.AttentionParts`.
+    attention kernels by :class:`sim.perf.attention.AttentionParts`, a pipelined iteration by
+    :class:`sim.perf.pipeline.PipelineParts`; the pure-decode forms the engine calls (``decode_step``,
+    ``decode_run``, ``decode_times``) are :class:`sim.perf.decode_steps.DecodeParts`'.
     """
 
     _roofline = staticmethod(smooth_roofline)
@@ -201,7 +205,8 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         self.efficiency = eff
         m = model
         h, L = m.hidden, stage_layers(m, lay.pp)
-        # FLOP/s and byte/s reached; attention, element-wise kernels per the kernel set (sim.perf.kernels)
+        # FLOP/s and byte/s actually reached; attention and element-wise kernels per the kernel set
+        # (sim.perf.kernels; a bandwidth fraction left None is the GEMMs' factor, the same float operations)
         ks = self.kernels = kernels if kernels is not None else KERNEL_SETS["trtllm"]
         self._gemm_peak = gpu.peak_tflops(weight_dtype) * 1e12 * eff.flops_efficiency
         self._bw = gpu.hbm_bytes_per_s * eff.bw_efficiency
@@ -211,11 +216,13 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         self._act_floor_s = ks.elementwise_floor_s * L
         # the attention kernels' rates, floors and KV traffic (sim.perf.attention)
         self._init_attention(gpu, lay, eff, ks, L, kv_dtype, kv_sharing)
-        # MoE routing and finalize kernels, once per MoE layer of the stage and iteration (0.0 for a dense model)
+        # MoE routing and finalize kernels, once per MoE layer of the stage in every iteration (the trtllm set:
+        # its fused top-k alone; 0.0 for a dense model, so no bit of a dense step changes)
         self._routing_s = (ks.moe_routing_s + ks.moe_finalize_s) * round(m.moe_layers * L / m.n_layers)
         # block-fp8 linear GEMMs that pay the kernel set's per-call floor: (calls, FLOPs per token, weight bytes,
         # in/out bytes per token) each; none unless the set has a floor and a model published in fp8 runs in fp8
-        # (tensor-parallel attention only), and their rate where the set gives one (fp8_gemm_flops_fraction)
+        # (tensor-parallel attention only: with data-parallel attention the shapes differ and it stays unpriced)
+        # and their compute rate where the set gives one (fp8_gemm_flops_fraction of the fp8 peak; else the GEMMs')
         self._fp8_floor_s = ks.fp8_linear_floor_s
         self._fp8_peak = self._gemm_peak if ks.fp8_gemm_flops_fraction is None or weight_dtype != "fp8" else \
             gpu.peak_tflops("fp8") * 1e12 * ks.fp8_gemm_flops_fraction
@@ -223,8 +230,12 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
                                 for c, n, k in block_fp8_linears(m, tp, L)) \
             if (ks.fp8_linear_floor_s > 0.0 or ks.fp8_gemm_flops_fraction is not None) and weight_dtype == "fp8" \
             and not (lay.dp_attention and tp > 1) else ()
-        self._fp8_cache: dict[Any, float] = {}   # and the routed experts' Triton calls, if timed (sim.perf.fused_moe)
-        self._fused_moe = TritonFusedMoe.for_shape(   # in the experts' own precision (fp4 experts: not the call)
+        # their excess over the roofline, cached per token count (_fp8_floor_excess_s), with that of the routed
+        # experts' Triton fused_moe calls where the kernel set runs them and they were timed (sim.perf.fused_moe:
+        # DeepSeek-V3/R1's experts at TP8 in fp8 on an H100 or H200; None otherwise), priced in the experts' own
+        # precision (fp4 or bf16 experts beside fp8 attention do not run that call)
+        self._fp8_cache: dict[Any, float] = {}
+        self._fused_moe = TritonFusedMoe.for_shape(
             m, gpu, tp, lay.ep, self.expert_dtype, layers=round(m.moe_layers * L / m.n_layers),
             priced_s=ks.moe_routing_s + ks.moe_finalize_s, gemm_flops_per_s=self._gemm_peak, bytes_per_s=self._bw, p=p,
             roofline=smooth_roofline) if ks.triton_fused_moe and self._fp8_gemms else None
@@ -243,7 +254,8 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         self._act_bytes_per_token = 2.0 * L * (10 * h + (io_width + act_w) / tp)
         if lay.dp_attention and m.is_moe:   # each rank's element-wise kernels see its own 1/tp of the tokens
             self._act_bytes_per_token = 2.0 * L * (10 * h + io_width + act_w) / tp
-        # tokens go to the experts in their GEMM input precision (at most bf16; DeepEP's FP8 dispatch), back in bf16
+        # tokens go to the experts quantized to the experts' GEMM input precision (at most bf16): DeepEP's
+        # FP8 dispatch, TensorRT-LLM's FP4 all-gather (blog 3); the expert outputs come back in bf16
         dispatch_bytes = min(2.0, BYTES_PER_ELEMENT[self.expert_dtype]) if m.is_moe else 2.0
         self._comm_calls, self._comm_s_per_token = _comm_terms(m, gpu, lay, L, dispatch_bytes,
                                                                data_parallel_dense(m, lay))
@@ -254,20 +266,8 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         self._decode_seq_s = (self._linear_flops_per_token * (tp if self._adp else 1)
                               / (self._gemm_peak * moe_decode_efficiency)) if moe_decode_efficiency else 0.0
         self._handoff_s_per_token = 2.0 * h * lay.stage_handoff_s_per_byte(gpu.link_bytes_per_s) if lay.pp > 1 else 0.0
-        self._decode_cache: dict[int, tuple] = {}
-        # Whether a pure-decode step's attention is bound by its KV bytes at every context x >= 0: b(x) =
-        # (kv_fixed + read * x) / bw against a(x) = flops * x / peak (decode_step), both affine in x with a(0) = 0 <=
-        # b(0). With b's slope above a's by a relative margin of 1e-9 (far above the few units in the last place of
-        # rounding in either), the computed b exceeds the computed a at every x > 0, so decode_run can skip the max.
-        self._decode_memory_bound = (self._decode_kv_read_bytes_per_token >= 0.0 and self._attn_flops_per_pair >= 0.0
-                                     and self._attn_peak > 0.0 and self._attn_bw > 0.0
-                                     and self._decode_kv_read_bytes_per_token / self._attn_bw
-                                     > self._attn_flops_per_pair / self._attn_peak * (1.0 + 1e-9))
         self._pp_decode: dict[int, list[tuple]] = {}   # sim.perf.pipeline: per-size terms of a decode micro-batch
-        if lay.pp > 1 or self._sw_layers or m.is_mla or self._adp:
-            # no cached fast path: the engine falls back to step_time per iteration (same numbers)
-            self.decode_step = self._decode_step_general
-            self.decode_run = None
+        self._init_decode(lay)   # the pure-decode forms' cache and loop (sim.perf.decode_steps)
 
     # ---------------------------------------------------------------- internals
     def experts_hit(self, n_tokens: int) -> float:
@@ -338,9 +338,12 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
                 linear_s + self._fp8_floor_excess_s(n_tokens) if self._fp8_gemms else linear_s)
 
     def _fp8_floor_excess_s(self, n_tokens: Any) -> float:
-        """What block-fp8 kernels add to their roofline at ``n_tokens`` tokens: each linear GEMM takes ``max(floor, its
-        roofline at the kernel's rate)`` (``KernelSet.fp8_linear_floor_s``, ``fp8_gemm_flops_fraction``) less its
-        roofline at the GEMMs' rate; the routed experts' Triton calls their excess (:mod:`sim.perf.fused_moe`)."""
+        """What the block-fp8 kernels add to their roofline at ``n_tokens`` tokens: each linear GEMM takes
+        ``max(floor, its own smooth roofline at the kernel's rate)`` (:attr:`KernelSet.fp8_linear_floor_s`,
+        :attr:`KernelSet.fp8_gemm_flops_fraction`; without a fraction the GEMMs' rate), so the sum over them of
+        that less their roofline at the GEMMs' rate; plus the routed experts' Triton ``fused_moe`` calls' excess over
+        their own roofline where they are timed (:meth:`sim.perf.fused_moe.TritonFusedMoe.excess_s`); 0.0 when
+        none pays either."""
         extra = self._fp8_cache.get(n_tokens)   # cached per token count: MLA models price every step afresh
         if extra is None:
             p, floor = self.overlap_exponent, self._fp8_floor_s
@@ -378,9 +381,6 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         act_s = act_s if act_s > self._act_floor_s else self._act_floor_s   # max: no kernel is shorter than its floor
         return act_s, self._comm_calls * ALLREDUCE_LATENCY_S + self._comm_calls * self._comm_s_per_token * n_tokens
 
-    def _decode_step_general(self, n_seqs: int, context_tokens: int) -> float:
-        return self.step_time(BatchShape(decode_seqs=n_seqs, decode_context_tokens=context_tokens))
-
     # ---------------------------------------------------------------- protocol
     def step_time(self, shape: BatchShape) -> float:
         n_tokens = shape.prefill_tokens + shape.decode_seqs
@@ -391,76 +391,6 @@ class RooflineModel(AttentionParts, RankParts, PipelineParts):
         return float(self._seconds(n_tokens, shape.prefill_tokens, shape.prefill_attn_pairs,
                                    shape.prefill_kv_tokens, shape.decode_seqs, shape.decode_context_tokens,
                                    shape.decode_seqs + shape.prefill_seqs, max))
-
-    def decode_times(self, n_seqs: int, context_tokens: np.ndarray) -> np.ndarray:
-        ctx = np.asarray(context_tokens)
-        if n_seqs <= 0:
-            return np.zeros(ctx.shape, dtype=float)
-        if self.layout.pp > 1 or self._sw_layers or self._adp:   # scalar caps, micro-batches, ranks: one call per step
-            return np.array([self._decode_step_general(n_seqs, int(c)) for c in ctx.ravel()],
-                            dtype=float).reshape(ctx.shape)
-        out = self._seconds(n_seqs, 0, 0.0, 0, n_seqs, ctx, n_seqs, np.maximum)
-        return np.asarray(out, dtype=float)
-
-    def _decode_terms(self, n: int) -> tuple:
-        """The terms of a pure-decode step that depend only on the batch size (cached per size):
-        ``(linear_s + attention floors, kv_fixed_bytes, rest_s, kv_read_bytes_per_token,
-        attn_flops_per_pair, attn_peak, attention bw)``."""
-        cache = self._decode_cache
-        c = cache.get(n)
-        if c is None:
-            linear_s = self._linear_parts(n)[2]
-            kv_fixed = self._kv_bytes_per_token * ((0 - 0) + (n + 0))
-            c = (linear_s + self._floors_s(0, n), kv_fixed, self._rest_s(n, n),
-                 self._decode_kv_read_bytes_per_token, self._attn_flops_per_pair, self._attn_peak, self._attn_bw)
-            if len(cache) < 65536:
-                cache[n] = c
-        return c
-
-    def decode_step(self, n_seqs: int, context_tokens: int) -> float:
-        """Scalar pure-decode step, the same float operations as :meth:`step_time` with the terms
-        that depend only on ``n_seqs`` cached (the engine calls this once per decode iteration)."""
-        if n_seqs <= 0:
-            return 0.0
-        linear_s, kv_fixed, rest, read, flops, peak, bw = self._decode_terms(n_seqs)
-        kv_bytes = kv_fixed + read * context_tokens
-        attn_s = max(flops * (0.0 + context_tokens) / peak, kv_bytes / bw)
-        return linear_s + attn_s + rest
-
-    def decode_run(self, n_seqs: int, context_tokens: int, k: int, t: float,
-                   stop: float) -> tuple[list[float], list[float]]:
-        """Up to ``k`` decode iterations from time ``t`` (see :func:`sim.perf.base.decode_run_fn`):
-        :meth:`decode_step`'s float operations inlined in one loop, the hot path of the fast engine."""
-        steps: list[float] = []
-        ends: list[float] = []
-        if n_seqs <= 0:
-            return steps, ends
-        c = self._decode_cache.get(n_seqs)
-        linear_s, kv_fixed, rest, read, flops, peak, bw = c if c is not None else self._decode_terms(n_seqs)
-        add_step, add_end = steps.append, ends.append
-        ctx = 0.0 + context_tokens      # a float from the start: the same value as each (0.0 + ctx) below 2**53
-        if self._decode_memory_bound and kv_fixed >= 0.0:
-            # the attention's bytes outlast its FLOPs at every context (see __init__): max(a, b) is b
-            for _ in range(k):
-                dt = linear_s + (kv_fixed + read * ctx) / bw + rest
-                t = t + dt
-                add_step(dt)
-                add_end(t)
-                ctx += n_seqs
-                if t >= stop:
-                    break
-            return steps, ends
-        for _ in range(k):
-            a = flops * ctx / peak
-            b = (kv_fixed + read * ctx) / bw
-            dt = linear_s + (b if b > a else a) + rest   # max(a, b), as decode_step
-            t = t + dt
-            add_step(dt)
-            add_end(t)
-            ctx += n_seqs
-            if t >= stop:
-                break
-        return steps, ends
 
     # ---------------------------------------------------------------- inspection
     def breakdown(self, shape: BatchShape) -> StepBreakdown:
