@@ -344,3 +344,29 @@ def test_a_recovery_whose_moves_the_disk_does_not_confirm_keeps_the_old_result_f
     (said,) = said_next(target)
     assert ": finished" in said, said
     assert contents(target) == NEW and os.listdir(target.parent) == ["r"]
+
+
+def test_an_undo_the_disk_does_not_confirm_is_not_marked_done(tmp_path, monkeypatch):
+    """A recovery that puts the old result back marks the undo done (``swap.undone``) and then deletes the stage
+    and the journal: the mark is what lets a recovery killed after it delete the rest. Its moves back are flushed
+    first; the disk refusing that (``EIO``), no mark is made and nothing is deleted (the moves back may not be on
+    disk: the stage is then the only copy of the new result, the ``.old`` folder's record the only one of the swap),
+    and the next command undoes it again. Killed after the old folder went aside whole, a staged file of another
+    size than the journal lists (the stage not whole: undone, not finished)."""
+    import errno
+
+    log = _log(tmp_path, False)
+    first_rename = [call for call, _ in log].index("rename") + 1
+    target, aside = _pending_leftover(tmp_path, "undo", first_rename + 1)     # the old folder aside, the stage not in
+    assert not target.exists() and contents(aside / "old") == OLD
+    (stage,) = target.parent.glob(".r.*.partial")
+    (stage / "summary.json").write_text("changed")
+    refuse_folder_flushes(monkeypatch, errno.EIO)
+    (said,) = said_next(target)
+    monkeypatch.undo()
+    assert "could not be finished or undone (Input/output error)" in said, said
+    assert not (aside / UNDONE).exists() and (aside / JOURNAL).is_file()
+    assert contents(target) == OLD and contents(stage) == {**NEW, "summary.json": "changed"}
+    (said,) = said_next(target)
+    assert "undone" in said and "no longer whole" in said, said
+    assert contents(target) == OLD and os.listdir(target.parent) == ["r"]
