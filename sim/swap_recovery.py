@@ -280,7 +280,14 @@ def _recover(aside: Path, journal: Path, target: Path, name: object, say: Callab
                     if os.path.lexists(aside / e):
                         os.rename(aside / e, target / e)
             if plan.on_disk:    # the moves back on disk before the mark that lets the next recovery delete the rest
-                flush_moves(*_moved_into(target, aside, whole), *([stage] if stage.is_dir() else []))
+                try:
+                    flush_moves(*_moved_into(target, aside, whole), *([stage] if stage.is_dir() else []))
+                except OSError as err:  # (every move back made: the old result is in place, not in the aside)
+                    say(f"{name}: a result swapped into this folder was cut short (the command was killed): the old "
+                        f"result is back in place, but the disk did not confirm its moves back "
+                        f"({err.strerror or err}): the new result's stage and the record of the swap in "
+                        f"{aside.name} are kept until the next command finishes the undo")
+                    return
             # the old result is back: said beside the journal before the stage (whose entries bear the old
             # result's names) is deleted, so that a recovery killed now is not taken up from the start; the journal
             # itself is kept, and with it the lock this recovery holds (replaced, a second command found it unlocked

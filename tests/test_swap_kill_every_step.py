@@ -351,8 +351,9 @@ def test_an_undo_the_disk_does_not_confirm_is_not_marked_done(tmp_path, monkeypa
     and the journal: the mark is what lets a recovery killed after it delete the rest. Its moves back are flushed
     first; the disk refusing that (``EIO``), no mark is made and nothing is deleted (the moves back may not be on
     disk: the stage is then the only copy of the new result, the ``.old`` folder's record the only one of the swap),
-    and the next command undoes it again. Killed after the old folder went aside whole, a staged file of another
-    size than the journal lists (the stage not whole: undone, not finished)."""
+    and the next command undoes it again; the line says where the old result is (back in place). Killed after the
+    old folder went aside whole, a staged file of another size than the journal lists (the stage not whole: undone,
+    not finished)."""
     import errno
 
     log = _log(tmp_path, False)
@@ -364,7 +365,9 @@ def test_an_undo_the_disk_does_not_confirm_is_not_marked_done(tmp_path, monkeypa
     refuse_folder_flushes(monkeypatch, errno.EIO)
     (said,) = said_next(target)
     monkeypatch.undo()
-    assert "could not be finished or undone (Input/output error)" in said, said
+    # said as it is: the old result back in place (not "in" the .old folder, which holds only the record now)
+    assert ("the old result is back in place, but the disk did not confirm its moves back (Input/output error): "
+            f"the new result's stage and the record of the swap in {aside.name} are kept") in said, said
     assert not (aside / UNDONE).exists() and (aside / JOURNAL).is_file()
     assert contents(target) == OLD and contents(stage) == {**NEW, "summary.json": "changed"}
     (said,) = said_next(target)
