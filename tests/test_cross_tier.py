@@ -1,7 +1,8 @@
 """The fluid tier against the request-level tier on the questions a planner asks.
 
 * **One meaning per knob.** The same autoscaled scenario (the default ``load_factor`` metric) runs
-  in both tiers: replicas over time (per fluid step) and GPU-hours agree within 10 %.
+  in both tiers: replicas over time (per fluid step) and GPU-hours agree within 10 %; on busy time
+  (``utilization``) GPU-hours within 10 % and replicas per step within 15 %.
 * **Verdicts.** For steady, diurnal, autoscaled, overloaded and mixed-pool scenarios the fluid
   tier's verdict — feasible: stable and SLO attainment at least ``ATTAINMENT`` — is the
   request-level tier's, and where both are stable their GPU-hours and load factor agree within
@@ -210,7 +211,7 @@ def test_fluid_autoscaler_metrics_mean_what_they_mean_at_request_level(metric, t
         assert n.max() >= 2 and s.summary["stability"]["stable"]
     else:
         # (a step's mean replicas include the climb: each decision reaches at most 1 / 0.8 of the
-        # replicas then serving, as at request level; the default tolerance band stops a climb
-        # where the curve's busy share on the replicas serving is within 10 % of 0.8: 8.8 replicas
-        # per peak step here, 8.9 with tolerance 0)
-        assert n.max() >= 8 and n.mean() >= 2 * base.mean()
+        # replicas then serving, as at request level; read on the replicas serving, sim.fluid.busy,
+        # the busy share reaches max = 12 at the peaks too, with or without the tolerance band; read
+        # as one replica's it stopped at 8.8 replicas per peak step, 8.9 with tolerance 0)
+        assert n.max() == 12 and n.mean() >= 2 * base.mean()
