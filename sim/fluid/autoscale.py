@@ -8,7 +8,8 @@ read the same way, from the capacity curve at the per-replica load ``rate / n``:
 * ``load_factor``: ``rate x s / n`` with ``s`` the seconds one request costs at the batch limits
   (:func:`sim.metrics.utilization.pool_seconds_per_request`: the closed form times the pool's
   measured scheduler factor, as the request-level autoscaler prices it), so ``n = ceil(rate x s / target)``;
-* ``utilization``: the curve's busy share at ``rate / n`` (1 beyond the curve's saturation);
+* ``utilization``: the busy share of ``n`` replicas at ``rate / n`` each (the curve's, spread over ``n``
+  behind the scenario's router: :func:`sim.fluid.busy.busy_on`; 1 beyond the curve's saturation);
 * ``kv``: the curve's mean KV-cache use at ``rate / n``;
 * ``ttft``: the curve's mean TTFT at ``rate / n`` plus the wait behind the backlog carried into
   the step, ``backlog / (n max_rps)``;
@@ -60,6 +61,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+
+from sim.fluid.busy import busy_on
 
 
 class Replicas:
@@ -198,7 +201,7 @@ def _metric(kind: str, curve, rate: float, n: int, backlog: float, s_each: float
     if per > curve.rates_rps[-1] * (1 + 1e-9) and kind in ("utilization", "kv"):
         return 1.0 if kind == "utilization" else float(curve.kv[-1])
     if kind == "utilization":
-        return min(float(curve.at_served(curve.busy, per)), 1.0)
+        return min(float(busy_on(curve, per, n)), 1.0)     # on n replicas behind the router (sim.fluid.busy)
     if kind == "kv":
         return float(curve.at(curve.kv, per))
     if kind in ("ttft", "queue") and per > curve.max_rps:

@@ -33,7 +33,7 @@ For every step ``[t_k, t_{k+1})`` (default one hour):
    :mod:`sim.fluid.class_waits`), SLO attainment read request by request
    (:mod:`sim.fluid.attain`); the backlog left at the end counts in TTFT and queue percentiles at its
    age (the last arrivals');
-4. money: provisioned replicas x GPUs per replica x scale for the step, busy share from the curve;
+4. money: provisioned replicas x GPUs per replica x scale for the step, busy share (:mod:`sim.fluid.busy`);
    completed requests become one usage row per (step, pool, class) at the step's midpoint with
    ``weight = requests x scale`` and per-request token means, priced by
    :func:`sim.economics.evaluate` exactly like a request-level run.
@@ -69,6 +69,7 @@ from sim.fluid.attain import backlog_attainment
 from sim.fluid.backlog import (arrival_steps, at_capacity_share, backlog_ages, backlog_by_step, step_waits,
                                warn_priority)
 from sim.fluid.burst import COUNT, warn_bursty
+from sim.fluid.busy import behind, busy_on
 from sim.fluid.replay import counted_arrivals, held_spread, held_steps
 from sim.fluid.capacity import CalibrationSettings, capacity_curve, group_size
 from sim.fluid.class_waits import class_waits, served_mix
@@ -292,7 +293,8 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
         counted = None
     steps = counted.steps if counted is not None else _steps(sc, step_s, base_dir)
     pools = build_pools(loaded, capacity, scheduler_factors=True)
-    curves = [at_capacity(c, capacity, sc.fleet.frontend_s) for c in curves]
+    curves = [behind(at_capacity(c, capacity, sc.fleet.frontend_s), sc.fleet.router.policy, p.cfg.batching)
+              for c, p in zip(curves, pools)]
     nominal = np.array([p.cfg.replicas * c.max_rps for p, c in zip(pools, curves)], dtype=np.float64)
     share = pool_shares(sc.fleet.router, pools, nominal)
     own = pool_steps(sc, steps, nominal)           # classes pinned to pools: each pool its part of each class
@@ -439,7 +441,7 @@ def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, flee
         full = np.where(lost, q.full, full)
         part = np.clip(served - full * cap_step, 0.0, None) / np.maximum(1.0 - full, 1e-12)
         rest = np.where(lost, part, admitted)
-    busy = full + (1.0 - full) * np.clip(curve.at_served(curve.busy, _share(rest, up * dt_s)), 0.0, 1.0)
+    busy = full + (1.0 - full) * busy_on(curve, _share(rest, up * dt_s), up)   # on the replicas serving
     busy = np.where(up > 0, busy, 0.0)          # the busy share of the serving replicas
     kv = at(curve.kv)
     mfu = curve.at_served(curve.mfu, load)
