@@ -18,7 +18,10 @@ every 100 s) 4.875, r2's lead long gone.
 """
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -170,6 +173,31 @@ def test_a_sweeps_mean_counts_a_replication_without_a_refused_retry_as_0():
     assert conf["n"] == 8
     assert conf["failures.retries_rejected_by_reason.queue_full.mean"] == sum(per_run) / 8
     assert conf["requests.rejected_by_reason.queue_full.mean"] == sum(per_run) / 8
+
+
+_CI_TABLE = """
+import json, sys
+from sim.planning.sweep import configuration_rows
+from sim.planning.table import to_csv
+rows = json.loads(sys.argv[1])
+sys.stdout.write(to_csv(configuration_rows(rows, ["k"])))
+"""
+
+
+def test_the_sweeps_table_of_reasons_is_the_same_bytes_whatever_the_string_hashes():
+    """``sweep_ci.csv``: where the first replication met none of several reasons later ones met, the
+    reasons counted 0 in it are its columns in one order in every process (same seed, same bytes);
+    before, they came in the order of a set of strings, which changes with ``PYTHONHASHSEED``."""
+    keys = ["requests.rejected_by_reason.queue_full", "requests.rejected_by_reason.timeout",
+            "failures.retries_rejected_by_reason.queue_full", "failures.retries_rejected_by_reason.timeout"]
+    rows = json.dumps([{"k": 1, "requests.arrived": 10}, {"k": 1, "requests.arrived": 12, **dict.fromkeys(keys, 1)}])
+    root = Path(__file__).resolve().parents[1]
+    tables = {subprocess.run([sys.executable, "-c", _CI_TABLE, rows], capture_output=True, text=True, check=True,
+                             cwd=root, env={**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": str(h)}).stdout
+              for h in range(4)}
+    assert len(tables) == 1
+    header = next(iter(tables)).splitlines()[0].split(",")
+    assert [c for c in header if c.endswith(".mean") and "by_reason" in c] == [k + ".mean" for k in sorted(keys)]
 
 
 # ------------------------------------------------ the cycle the run ends in, or a failure cuts short

@@ -118,7 +118,8 @@ def configuration_rows(rows: Sequence[Mapping[str, Any]], knob_paths: Sequence[s
 def _count_absent_reasons(metrics: list[dict[str, Any]]) -> None:
     """A reject reason a run's summary does not list (``requests.rejected_by_reason`` and
     ``failures.retries_rejected_by_reason`` name only the reasons that occurred) counted 0 times in that
-    run: its mean over the replications counts it so, not the mean over the runs that met it alone.
+    run: its mean over the replications counts it so, not the mean over the runs that met it alone. The
+    reasons go in in sorted order (``sweep_ci.csv``'s columns: the same bytes in every process).
 
         >>> m = [{"requests.rejected_by_reason.no_replica": 6}, {"failures.retries_rejected_by_reason.queue_full": 2}]
         >>> _count_absent_reasons(m); m   # doctest: +NORMALIZE_WHITESPACE
@@ -127,7 +128,7 @@ def _count_absent_reasons(metrics: list[dict[str, Any]]) -> None:
     """
     reasons = {k for m in metrics for k in m if "rejected_by_reason." in k}
     for m in metrics:
-        for k in reasons:
+        for k in sorted(reasons):
             m.setdefault(k, 0)
 
 
