@@ -18,7 +18,10 @@ every 100 s) 4.875, r2's lead long gone.
 """
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -29,6 +32,7 @@ import sim
 from sim.api import LiveRun
 from sim.metrics.output import timeseries_table
 from sim.metrics.schema import COMPLETED, FAILED, IN_FLIGHT, R_QUEUE_FULL, R_TIMEOUT, REJECTED
+from sim.planning.sweep import sweep
 from sim.report_text import format_summary
 from sim.scenario.load import scenario_from_dict
 from sim.serving.sampler import pipelined_pending
@@ -109,6 +113,20 @@ def test_the_rows_interval_changes_no_requests_outcome_on_pipelined_replicas(see
 
 
 # ------------------------------------------------ a retry a full room refuses
+def _retry_case(engine: str) -> dict:
+    """Two PP2 replicas with a waiting room of one behind ``round_robin``, seven requests; with seed 1,
+    replica 0 fails at 0.7 s (other seeds: at 0.7 s times the ratio of their first failure draws)."""
+    e0 = failure_stream(1, 0, 0).standard_exponential()
+    sc = _pp2(scenario(duration=8, seed=1),
+              ["0,100,20,load", "0.0625,100,20,load", "0.125,100,20,load", "0.1875,100,20,load",
+               "0.5625,100,4,lo", "0.65,100,4,load", "0.6875,100,4,quick"], engine)
+    sc["fleet"]["router"] = "round_robin"
+    pool = sc["fleet"]["pools"][0]
+    pool.update(replicas=2, max_waiting=1)
+    pool["failures"] = {"mtbf": 0.7 / e0, "mttr": 100}
+    return sc
+
+
 def test_a_running_request_retried_into_a_full_room_is_counted_a_refused_retry():
     """The failure of ``test_review_pp23`` (replica 0 fails at 0.7 inside its cycle (0.5, 0.75]), every
     replica with a waiting room of one. Replica 1 (r1 prefilled in (0.0625, 0.3125], r3 joining at 0.3125)
@@ -121,17 +139,7 @@ def test_a_running_request_retried_into_a_full_room_is_counted_a_refused_retry()
     counts the two refused retries, as the records do; the requests' ``refused_share`` counts them among
     the refused (two of the seven arrived). Before, the summary did not tell a refused retry from a
     fresh arrival refused."""
-    e0 = failure_stream(1, 0, 0).standard_exponential()
-    out = {}
-    for engine in ENGINES:
-        sc = _pp2(scenario(duration=8, seed=1),
-                  ["0,100,20,load", "0.0625,100,20,load", "0.125,100,20,load", "0.1875,100,20,load",
-                   "0.5625,100,4,lo", "0.65,100,4,load", "0.6875,100,4,quick"], engine)
-        sc["fleet"]["router"] = "round_robin"
-        pool = sc["fleet"]["pools"][0]
-        pool.update(replicas=2, max_waiting=1)
-        pool["failures"] = {"mtbf": 0.7 / e0, "mttr": 100}
-        out[engine] = sim.run(sc)
+    out = {engine: sim.run(_retry_case(engine)) for engine in ENGINES}
     res = out["fast"]
     rec = res.records
     assert [_fate(rec, rid) for rid in (0, 2, 4)] == [(COMPLETED, 0, 0.0, 1),
@@ -146,6 +154,50 @@ def test_a_running_request_retried_into_a_full_room_is_counted_a_refused_retry()
     assert rec.tobytes() == out["reference"].records.tobytes()
     assert out["reference"].summary["failures"] == res.summary["failures"]
     assert "2 retries refused by a full waiting room" in format_summary(res)
+
+
+def test_a_sweeps_mean_counts_a_replication_without_a_refused_retry_as_0():
+    """``failures.retries_rejected_by_reason`` lists only the reasons met, like
+    ``requests.rejected_by_reason``: a sweep's mean over the replications must count a reason a run did
+    not meet as 0 times, not average the runs that met it alone. Here every refusal by a full room is a
+    refused retry (the requests that arrive meet a free place), so per run both counts are equal, and
+    so must their means be; of the eight seeds (the failure at 0.7 s times the ratio of the seed's first
+    failure draw to seed 1's) some meet none. Before, the sweep's mean of the refused retries was over
+    the runs that met one (7 / 5 = 1.4 where the mean is 7 / 8)."""
+    res = sweep(_retry_case("fast"), {"fleet.pools.0.max_waiting": [1]}, seeds=8, executor="serial",
+                figures=False)
+    per_run = [row.get("failures.retries_rejected_by_reason.queue_full", 0) for row in res]
+    assert per_run == [row.get("requests.rejected_by_reason.queue_full", 0) for row in res]
+    assert 0 in per_run and sum(per_run) > 0
+    conf, = res.configurations
+    assert conf["n"] == 8
+    assert conf["failures.retries_rejected_by_reason.queue_full.mean"] == sum(per_run) / 8
+    assert conf["requests.rejected_by_reason.queue_full.mean"] == sum(per_run) / 8
+
+
+_CI_TABLE = """
+import json, sys
+from sim.planning.sweep import configuration_rows
+from sim.planning.table import to_csv
+rows = json.loads(sys.argv[1])
+sys.stdout.write(to_csv(configuration_rows(rows, ["k"])))
+"""
+
+
+def test_the_sweeps_table_of_reasons_is_the_same_bytes_whatever_the_string_hashes():
+    """``sweep_ci.csv``: where the first replication met none of several reasons later ones met, the
+    reasons counted 0 in it are its columns in one order in every process (same seed, same bytes);
+    before, they came in the order of a set of strings, which changes with ``PYTHONHASHSEED``."""
+    keys = ["requests.rejected_by_reason.queue_full", "requests.rejected_by_reason.timeout",
+            "failures.retries_rejected_by_reason.queue_full", "failures.retries_rejected_by_reason.timeout"]
+    rows = json.dumps([{"k": 1, "requests.arrived": 10}, {"k": 1, "requests.arrived": 12, **dict.fromkeys(keys, 1)}])
+    root = Path(__file__).resolve().parents[1]
+    tables = {subprocess.run([sys.executable, "-c", _CI_TABLE, rows], capture_output=True, text=True, check=True,
+                             cwd=root, env={**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": str(h)}).stdout
+              for h in range(4)}
+    assert len(tables) == 1
+    header = next(iter(tables)).splitlines()[0].split(",")
+    assert [c for c in header if c.endswith(".mean") and "by_reason" in c] == [k + ".mean" for k in sorted(keys)]
 
 
 # ------------------------------------------------ the cycle the run ends in, or a failure cuts short

@@ -116,17 +116,19 @@ def configuration_rows(rows: Sequence[Mapping[str, Any]], knob_paths: Sequence[s
 
 
 def _count_absent_reasons(metrics: list[dict[str, Any]]) -> None:
-    """A reject reason a run's summary does not list (``requests.rejected_by_reason`` names only the
-    reasons that occurred) counted 0 times in that run: its mean over the replications counts it so,
-    not the mean over the runs that met it alone.
+    """A reject reason a run's summary does not list (``requests.rejected_by_reason`` and
+    ``failures.retries_rejected_by_reason`` name only the reasons that occurred) counted 0 times in that
+    run: its mean over the replications counts it so, not the mean over the runs that met it alone. The
+    reasons go in in sorted order (``sweep_ci.csv``'s columns: the same bytes in every process).
 
-        >>> m = [{"requests.rejected_by_reason.no_replica": 6}, {}]
-        >>> _count_absent_reasons(m); m
-        [{'requests.rejected_by_reason.no_replica': 6}, {'requests.rejected_by_reason.no_replica': 0}]
+        >>> m = [{"requests.rejected_by_reason.no_replica": 6}, {"failures.retries_rejected_by_reason.queue_full": 2}]
+        >>> _count_absent_reasons(m); m   # doctest: +NORMALIZE_WHITESPACE
+        [{'requests.rejected_by_reason.no_replica': 6, 'failures.retries_rejected_by_reason.queue_full': 0},
+         {'failures.retries_rejected_by_reason.queue_full': 2, 'requests.rejected_by_reason.no_replica': 0}]
     """
-    reasons = {k for m in metrics for k in m if ".rejected_by_reason." in k}
+    reasons = {k for m in metrics for k in m if "rejected_by_reason." in k}
     for m in metrics:
-        for k in reasons:
+        for k in sorted(reasons):
             m.setdefault(k, 0)
 
 
