@@ -23,6 +23,7 @@ from sim.fluid import run_fluid
 from sim.fluid.autoscale import Replicas, hpa_holds, hpa_settled, scale_step
 from sim.scenario.load import load_scenario
 from sim.scenario.schema import Autoscale
+from sim.serving.autoscaler import Autoscaler
 
 from conftest import scenario
 from test_autoscale_tolerance import _scripted
@@ -72,8 +73,13 @@ def test_request_level_scale_up_policies(monkeypatch):
     #  t=50  want 40; cap max(18, 28) = 28
     #  t=60  4.0: ratio 1, keep 28
     readings = [40.0, 20.0, 20.0, 20.0, 20.0]
+    ups: list[int] = []
+    tick = Autoscaler.tick
+    monkeypatch.setattr(Autoscaler, "tick", lambda self: (tick(self), ups.append(self.scale_ups)))
     seen = _scripted(monkeypatch, readings, after=4.0, max=40)
     assert _current(seen[:7]) == [3, 7, 7, 14, 14, 28, 28]
+    assert ups[:6] == [1, 1, 2, 2, 3, 3]       # a decision the cap holds at its size is no scale-up
+    monkeypatch.setattr(Autoscaler, "tick", tick)
     assert [w for _, _, w in seen[:5]] == [30, 35, 35, 40, 40]   # the window keeps what the rule asked
     # a 5 s period: each scale-up is out of it by the next decision (3, 7, 14, 28, then 40 = max)
     assert _current(_scripted(monkeypatch, readings, after=4.0, max=40, scale_up_period=5)[:5]) == [3, 7, 14, 28, 40]

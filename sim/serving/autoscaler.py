@@ -256,6 +256,8 @@ class Autoscaler:
             added = sum(c for _, c in events if c > 0)
             removed = -sum(c for _, c in events if c < 0)
             want = min(want, scale_up_limit(n, added, removed, self.cfg.max_scale_up_pods, self.cfg.max_scale_up_percent))
+            if want <= n:   # the period's allowance is spent: no scale-up now (and none down: it asked for more)
+                return
             self.scale_ups += 1
             events.append((t, want - n))
             for _ in range(want - n):
