@@ -77,11 +77,13 @@ def test_tolerance_zero_is_the_rule_without_the_band(monkeypatch):
 def test_inside_the_band_the_warming_replicas_are_kept(monkeypatch):
     # 3 serving; 6.0 (ratio 1.5) asks ceil(4.5) = 5: two replicas provisioned, warming 100 s.
     # Then 4.2 (ratio 1.05): the HPA returns its current replicas (5, the warming ones counted),
-    # where ceil(3 serving x 1.05) = 4 would take one of the warming replicas back at once.
+    # where ceil(3 serving x 1.05) = 4 would take one of the warming replicas back at once. Without
+    # the band too: a scale-up reading with replicas starting is re-read with them at 0,
+    # 1.05 x 3 / 5 = 0.63, below 1 (the direction would flip), so the HPA keeps 5.
     with_band = _scripted(monkeypatch, [6.0, 4.2], after=4.0, scale_up_delay=100)
     without = _scripted(monkeypatch, [6.0, 4.2], after=4.0, scale_up_delay=100, tolerance=0)
     assert with_band[:2] == [(3, 3, 5), (3, 5, 5)]
-    assert without[:2] == [(3, 3, 5), (3, 5, 4)]
+    assert without[:2] == [(3, 3, 5), (3, 5, 5)]
 
 
 def test_the_default_is_the_hpas_and_a_negative_tolerance_is_refused(tmp_path: Path, capsys):

@@ -27,7 +27,15 @@ and on a falling one while it is at least ``target (1 - tolerance)``. Outside th
 the ``n`` above (``ceil(n x metric / target)``, computed without the band, lands there for
 ``load_factor``; the scale-down then waits out the stabilization window); a climb run one
 ``interval`` at a time (below) stops at the decision whose reading falls in the band
-(:func:`in_band`). ``tolerance: 0``: the ``n`` above, step for step.
+(:func:`hpa_holds`). ``tolerance: 0``: the ``n`` above, step for step.
+
+Replicas still starting are read as the HPA reads pods not yet ready (:mod:`sim.serving.hpa`, the
+request level's rule): a decision whose reading on the serving replicas asks for more is re-read
+with the starting ones at 0 and keeps the pool's size unless that still passes the band
+(:func:`hpa_holds`); one that asks for fewer reads the serving replicas alone. Each scale-up is
+capped by the ``behavior.scaleUp`` policies (``max_scale_up_pods``, ``max_scale_up_percent`` per
+``scale_up_period``, :meth:`Replicas.up_limit`): a step whose answer is past the cap is run one
+``interval`` at a time, as a ramp is.
 
 The HPA measures its metric on the replicas already serving, so in one decision it can ask for
 at most ``ceil(n_serving x m_sat / target)`` replicas, ``m_sat`` the metric of a saturated replica
@@ -63,6 +71,7 @@ from collections.abc import Callable
 import numpy as np
 
 from sim.fluid.busy import busy_on
+from sim.serving.hpa import keeps_current, scale_up_limit
 
 
 class Replicas:
@@ -78,6 +87,7 @@ class Replicas:
         self.delay_s, self.cooldown_s = float(delay_s), float(cooldown_s)
         self.recs: list[tuple[float, float]] = []
         self.provisioned = float(n0)
+        self.events: list[tuple[float, float]] = []    # (time, replicas added or removed), for the rate limits
 
     @property
     def total(self) -> float:
@@ -86,6 +96,16 @@ class Replicas:
     def ready_by(self, t: float) -> float:
         """Replicas serving at ``t`` (those warming now included once ready)."""
         return self.ready + sum(c for ready_at, c in self.warming if ready_at <= t)
+
+    def up_limit(self, t: float, cfg) -> float:
+        """The most replicas a scale-up at ``t`` may reach under ``cfg``'s scale-up policies
+        (:func:`sim.serving.hpa.scale_up_limit`; a ``cfg`` without them: no limit)."""
+        period = float(getattr(cfg, "scale_up_period", 15.0))
+        self.events = [(u, c) for u, c in self.events if u > t - period]
+        added = sum(c for _, c in self.events if c > 0)
+        removed = -sum(c for _, c in self.events if c < 0)
+        return scale_up_limit(self.total, added, removed, getattr(cfg, "max_scale_up_pods", None),
+                              getattr(cfg, "max_scale_up_percent", None))
 
     def floor(self, t: float) -> float:
         """The largest recommendation still inside the stabilization window at ``t`` (0 if none)."""
@@ -100,6 +120,8 @@ class Replicas:
         cur = self.total
         prov_s = cur * (at - t0) + target * (t1 - at)
         serve_s = 0.0
+        if target != cur:
+            self.events.append((at, target - cur))
         if target > cur:
             self.warming.append([at + self.delay_s, target - cur])
             self.provisioned += target - cur
@@ -140,27 +162,30 @@ def saturated_metric(kind: str, curve, s_each: float) -> float:
 
 
 def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, settled: int,
-               held: Callable[[float], bool] | None = None) -> tuple[float, float]:
+               held: Callable[[float, float], bool] | None = None) -> tuple[float, float]:
     """Run one fluid step of an autoscaled pool whose autoscaler settles at ``settled`` replicas
     for the step's load; returns the mean replicas ``(provisioned, serving)`` over the step (see
-    the module docstring). ``cfg`` is the pool's ``autoscale`` block; ``held(ready)``
-    (:func:`in_band`): whether a decision reading the step's load on ``ready`` serving replicas
-    falls within the tolerance band, which stops a ramp at the pool's current size.
+    the module docstring). ``cfg`` is the pool's ``autoscale`` block; ``held(ready, total)``
+    (:func:`hpa_holds`): whether a decision reading the step's load on ``ready`` serving replicas
+    of ``total`` keeps the pool's size (the tolerance band; replicas still starting read as 0 on
+    a scale-up), which stops a ramp there. Each scale-up is capped by ``cfg``'s scale-up policies
+    (:meth:`Replicas.up_limit`; a ``cfg`` without them, as below, has none).
 
         >>> cfg = type("A", (), dict(min=1, max=16, target=0.5, interval=60.0))
         >>> r = Replicas(4, delay_s=0.0, cooldown_s=0.0)       # saturated reads 1: x2 a decision
-        >>> scale_step(r, cfg, 1.0, 0.0, 180.0, 12, held=lambda ready: ready >= 8), r.total
+        >>> scale_step(r, cfg, 1.0, 0.0, 180.0, 12, held=lambda ready, total: ready >= 8), r.total
         ((6.666666666666667, 6.666666666666667), 8.0)
         >>> r = Replicas(4, delay_s=0.0, cooldown_s=0.0)
         >>> scale_step(r, cfg, 1.0, 0.0, 180.0, 12), r.total       # 4, 8, 12 over three intervals
         ((8.0, 8.0), 12.0)
     """
-    def reach(ready: float) -> float:
+    def reach(ready: float, at: float) -> float:
+        up = replicas.up_limit(at, cfg)   # the behavior.scaleUp policies
         if ready <= 0:               # nothing serving: the autoscaler brings one replica back
-            return max(cfg.min, 1)
+            return min(max(cfg.min, 1), up)
         if math.isinf(m_sat):
-            return math.inf
-        return min(max(math.ceil(ready * m_sat / cfg.target - 1e-9), cfg.min), cfg.max)
+            return up
+        return min(max(math.ceil(ready * m_sat / cfg.target - 1e-9), cfg.min), cfg.max, up)
 
     interval = float(cfg.interval)
     lag = min(interval, dt)          # the first decision that sees this step's load
@@ -173,17 +198,17 @@ def scale_step(replicas: Replicas, cfg, m_sat: float, t0: float, dt: float, sett
             at = a + (lag if j == 0 else 0.0)
             target = min(max(settled, replicas.floor(at)), replicas.total)
             parts.append((b - a, *replicas.step(a, b - a, target, lag_s=at - a)))
-    elif settled <= max(reach(replicas.ready_by(t0 + lag)), replicas.total):
+    elif settled <= max(reach(replicas.ready_by(t0 + lag), t0 + lag), replicas.total):
         parts.append((dt, *replicas.step(t0, dt, settled, lag_s=lag)))
     else:                            # a ramp: one decision per interval, each from the replicas ready
         t = t0
         while t < t1:
             h = min(interval, t1 - t)
             ready = replicas.ready_by(t + h)
-            if held is not None and held(ready):     # within the band: the pool keeps its size
+            if held is not None and held(ready, replicas.total):   # the HPA keeps the pool's size
                 target = replicas.total
             else:
-                target = min(settled, max(reach(ready), replicas.total))
+                target = min(settled, max(reach(ready, t + h), replicas.total))
             parts.append((h, *replicas.step(t, h, target, lag_s=h)))
             t += h
     replicas.recs = [(u, r) for u, r in replicas.recs if u + replicas.cooldown_s > t1]
@@ -251,23 +276,32 @@ def hpa_settled(cfg, curve, rate_rps: float, backlog: float, s_each: float, repl
         12
     """
     n = settled_replicas(cfg.metric, cfg.target, cfg.min, cfg.max, curve, rate_rps, backlog, s_each)
-    held = in_band(cfg, curve, rate_rps, backlog, s_each)
-    if held is not None and held(replicas.ready_by(t)):
+    if hpa_holds(cfg, curve, rate_rps, backlog, s_each)(replicas.ready_by(t), replicas.total):
         return int(min(max(round(replicas.total), cfg.min), cfg.max))
     return n
 
 
-def in_band(cfg, curve, rate_rps: float, backlog: float, s_each: float) -> Callable[[float], bool] | None:
-    """``held(ready)``: whether the metric of the step's load read on ``ready`` serving replicas lies
-    within ``1 +- tolerance`` of the target (``False`` with none serving: the metric is unknown);
-    ``None`` when the band is off (``tolerance: 0``)."""
+def hpa_holds(cfg, curve, rate_rps: float, backlog: float, s_each: float) -> Callable[[float, float], bool]:
+    """``held(ready, total)``: whether a decision reading the step's load on ``ready`` serving replicas,
+    of ``total`` (the rest still starting), keeps the pool's size, by the HPA's rule
+    (:func:`sim.serving.hpa.keeps_current`): the metric within ``1 +- tolerance`` of the target, or a
+    scale-up reading that, re-read with the starting replicas at 0, no longer passes the band
+    (``ttft``, an ``Object`` metric: the band only). ``False`` with none serving (the metric is
+    unknown). The metric read is capped at a saturated replica's (:func:`saturated_metric`), as a
+    replica cannot report more work than it does."""
     tol = float(cfg.tolerance or 0.0)
-    if tol <= 0:
-        return None
+    rebalance = cfg.metric != "ttft"
+    m_sat = None
 
-    def held(ready: float) -> bool:
-        if ready <= 0:
+    def held(ready: float, total: float) -> bool:
+        nonlocal m_sat
+        unready = total - ready if rebalance else 0.0
+        if ready <= 0 or (tol <= 0 and unready <= 0):
             return False
         m = 0.0 if rate_rps <= 0 and backlog <= 0 else _metric(cfg.metric, curve, rate_rps, ready, backlog, s_each)
-        return 1.0 - tol <= m / cfg.target <= 1.0 + tol
+        if unready > 0:
+            if m_sat is None:
+                m_sat = saturated_metric(cfg.metric, curve, s_each) if curve is not None else math.inf
+            m = min(m, m_sat)
+        return keeps_current(m / cfg.target, ready, unready, tol, rebalance)
     return held

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.fluid.autoscale import Replicas, hpa_settled, in_band, saturated_metric, scale_step
+from sim.fluid.autoscale import Replicas, hpa_holds, hpa_settled, saturated_metric, scale_step
 from sim.fluid.curve import CapacityCurve
 from sim.fluid.substep import at_capacity_subs, backlogged, end_backlog, hidden_backlog, lost_capacity
 from sim.metrics.utilization import pool_seconds_per_request
@@ -86,7 +86,7 @@ def fluid_queue(p, curve: CapacityCurve, offered: np.ndarray, dt_s: np.ndarray,
             rate = (admitted[k] + b) / dt_s[k]                # its tolerance band included
             settled = hpa_settled(a, curve, rate, b, s_each, replicas, t0 + min(float(a.interval), float(dt_s[k])))
             n[k], serving[k] = scale_step(replicas, a, m_sat, t0, float(dt_s[k]), settled,
-                                          held=in_band(a, curve, rate, b, s_each))
+                                          held=hpa_holds(a, curve, rate, b, s_each))
             cap[k] = serving[k] * curve.max_rps * dt_s[k]
         t0 += float(dt_s[k])
         work = admitted[k] + b

@@ -111,6 +111,14 @@ class Autoscale(Strict):
     cooldown: Duration = Field(300.0, ge=0)
     tolerance: float = Field(0.1, ge=0, description="no change while |metric / target - 1| <= this "
                              "(the Kubernetes HPA's --horizontal-pod-autoscaler-tolerance, default 0.1); 0: none")
+    max_scale_up_pods: int | None = Field(4, ge=1, description="a scale-up adds at most this many replicas per "
+                                          "scale_up_period (the HPA's default behavior.scaleUp Pods policy, 4); "
+                                          "null: no such policy")
+    max_scale_up_percent: int | None = Field(100, ge=1, description="a scale-up adds at most this percentage of the "
+                                             "replicas per scale_up_period (the HPA's default Percent policy, 100); "
+                                             "the larger of the two limits applies; both null: no limit")
+    scale_up_period: Duration = Field(15.0, gt=0, description="the period of both scale-up policies (the HPA's "
+                                      "periodSeconds, 15 s)")
 
     @model_validator(mode="after")
     def _min_le_max(self) -> "Autoscale":

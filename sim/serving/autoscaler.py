@@ -17,15 +17,14 @@ it returns the current replicas). Without it a pool at a steady load whose ``n x
 sits near a whole number flaps: the metric's noise over one interval (a few per cent at a steady
 Poisson load) moves ``ceil`` one replica either way, the scale-down waits out the stabilization
 window, the scale-up does not. ``tolerance: 0`` turns the band off (the rule without it).
-Not modelled: Kubernetes 1.33's separate ``behavior.scaleUp/scaleDown.tolerance`` (one band
-here) and the default rate limits of ``behavior`` (scale-up at most max(4 pods, 100 %) per 15 s;
-the band does not depend on them). The band does not stop a metric that is not proportional to
-load per replica (``queue``, ``ttft``: they rise faster than ``1 / n`` as replicas go) from
-overshooting, as it would not in Kubernetes (docs/fleet_dynamics.md). Nor the HPA's reading, for
-``Resource`` and ``Pods`` metrics (``utilization``, ``load_factor``, ``kv``, ``queue`` here), of
-pods not ready or without a metric: as 0 on a scale-up, at the target on a scale-down, the band then
-checked on that ratio; here warming replicas are left out of the ratio (docs/fleet_dynamics.md,
-"Tolerance"). ``metric`` is
+Replicas still warming are read as the HPA reads pods not yet ready (``Resource`` and ``Pods``
+metrics: ``utilization``, ``load_factor``, ``kv``, ``queue`` here): a scale-up reading is re-read
+with them at 0 and the pool kept at its size unless that still passes the band; a scale-down
+reading leaves them out (:mod:`sim.serving.hpa`; ``ttft``, an ``Object`` metric, is read on the
+serving replicas alone). Not modelled: Kubernetes 1.33's separate
+``behavior.scaleUp/scaleDown.tolerance`` (one band here). The band does not stop a metric that is
+not proportional to load per replica (``queue``, ``ttft``: they rise faster than ``1 / n`` as
+replicas go) from overshooting, as it would not in Kubernetes (docs/fleet_dynamics.md). ``metric`` is
 
 * ``load_factor`` (the default): work done over the last interval / what the serving replicas
   could have done at their batch limits (:mod:`sim.perf.utilization`: tokens processed, at the
@@ -58,7 +57,11 @@ last at the decision), so one idle instant does not read as an idle pool.
 
 Scale-up is immediate: ``desired - current`` replicas are provisioned (``current`` counts warming,
 serving and failed replicas, not draining ones) and become ready ``scale_up_delay`` later;
-they cost money from the decision on. Scale-down uses the HPA's stabilization window: the pool
+they cost money from the decision on. ``desired`` is capped by the HPA's ``behavior.scaleUp``
+policies (:func:`sim.serving.hpa.scale_up_limit`): at most ``max_scale_up_pods`` (4) more, or
+``max_scale_up_percent`` (100) % more, whichever is larger, than the replicas at the start of the
+last ``scale_up_period`` (15 s); the stabilization window keeps the uncapped recommendation, as the
+HPA's does. Scale-down uses the HPA's stabilization window: the pool
 shrinks to the largest recommendation of the last ``cooldown`` seconds, so it falls ``cooldown``
 after the load does. Replicas removed are, in order: still-warming ones (newest first), failed
 ones, then serving ones with the fewest outstanding requests; a serving replica drains (no new
@@ -77,7 +80,6 @@ Set ``scale_up_delay`` explicitly for a measured value.
 """
 from __future__ import annotations
 
-import math
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -85,6 +87,7 @@ from sim.perf.memory import BYTES_PER_ELEMENT
 from sim.metrics.utilization import pool_seconds_per_request, tokens_per_request
 from sim.perf.utilization import load_factor
 from sim.serving.clock import at
+from sim.serving.hpa import desired_replicas, scale_up_limit
 
 if TYPE_CHECKING:
     from sim.scenario.schema import Autoscale
@@ -115,6 +118,7 @@ class Autoscaler:
         self.cfg = cfg
         self.delay_s = cfg.scale_up_delay if cfg.scale_up_delay is not None else default_scale_up_delay_s(pool)
         self.recs: deque[tuple[float, int]] = deque()   # (time, recommendation) within the window
+        self.events: deque[tuple[float, int]] = deque()  # (time, replicas added or removed) within scale_up_period
         self.scale_ups = 0
         self.scale_downs = 0
         self.provisioned = 0
@@ -225,12 +229,10 @@ class Autoscaler:
         rejects = self.fleet.no_replica_rejects
         turned_away = rejects > self._prev_rejects
         self._prev_rejects = rejects
-        if serving:
-            ratio = m / cfg.target
-            if cfg.tolerance > 0 and 1.0 - cfg.tolerance <= ratio <= 1.0 + cfg.tolerance:
-                desired = current       # the HPA's tolerance (its form: 4.4 / 4 is within 0.1)
-            else:
-                desired = math.ceil(len(serving) * ratio - 1e-9)
+        if serving:      # the HPA's tolerance band and its reading of replicas still starting (sim.serving.hpa)
+            warming = sum(1 for r in self.pool.live if not r.ready and not r.draining)
+            desired = desired_replicas(m / cfg.target, len(serving), warming, current, cfg.tolerance,
+                                       rebalance=cfg.metric != "ttft")
         else:
             desired = max(current, 1 if turned_away else 0)
         return min(max(desired, cfg.min), cfg.max)
@@ -247,14 +249,24 @@ class Autoscaler:
             recs.popleft()
         current = [r for r in self.pool.live if not r.draining]
         n = len(current)
-        if want > n:
+        events = self.events
+        while events and events[0][0] <= t - self.cfg.scale_up_period:
+            events.popleft()
+        if want > n:    # the behavior.scaleUp policies cap the raw recommendation, which the window keeps
+            added = sum(c for _, c in events if c > 0)
+            removed = -sum(c for _, c in events if c < 0)
+            want = min(want, scale_up_limit(n, added, removed, self.cfg.max_scale_up_pods, self.cfg.max_scale_up_percent))
+            if want <= n:   # the period's allowance is spent: no scale-up now (and none down: it asked for more)
+                return
             self.scale_ups += 1
+            events.append((t, want - n))
             for _ in range(want - n):
                 self._provision()
             return
         floor = max((w for _, w in recs), default=want)  # cooldown 0: only the current recommendation
         if floor < n:
             self.scale_downs += 1
+            events.append((t, floor - n))
             for rep in self._victims(current, n - floor):
                 self.drained += 1
                 self.fleet.drain(rep)

@@ -1,0 +1,89 @@
+"""The Kubernetes Horizontal Pod Autoscaler's decision, one rule for both tiers.
+
+Two pieces of the HPA controller that :mod:`sim.serving.autoscaler` (request level) and
+:mod:`sim.fluid.autoscale` (fluid tier) both apply, so the tiers cannot drift apart:
+
+**Not-yet-ready replicas** (``replica_calculator.go``, ``GetResourceReplicas`` and
+``calcPlainMetricReplicas``, with ``groupPods``: a ``Pending`` pod, or for CPU one not ``Ready``, is
+"unready"; <https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#algorithm-details>).
+The metric's average is taken over the ready pods, ``ratio = metric / target``. If it asks for a
+scale-up (``ratio > 1``) while pods are still starting, the HPA re-computes the average with each of
+them at 0 and keeps the current replicas if that ratio, ``ratio x ready / (ready + unready)``, is
+within the tolerance band or below 1 (the direction would flip); otherwise it asks for
+``ceil(new ratio x (ready + unready)) = ceil(ratio x ready)``, never fewer than the current replicas.
+On a scale-down (``ratio < 1``) unready pods are left out: ``ceil(ratio x ready)``, the band checked
+on ``ratio``. Here a replica within its ``scale_up_delay`` is such a pod. An ``Object`` or ``External``
+``Value`` metric (``ttft`` here) counts ready pods only and has no such step (``getUsageRatioReplicaCount``).
+
+**Scale-up rate** (``horizontal.go``, ``calculateScaleUpLimitWithScalingRules``; the defaults of
+``behavior.scaleUp`` in ``pkg/apis/autoscaling/v2/defaults.go``: policies ``Pods 4`` and
+``Percent 100`` per 15 s, ``selectPolicy: Max``, no stabilization window; "Configurable scaling
+behavior" and "Default Behavior" on the page above). Each policy caps the replicas at the end of a
+decision from the replicas at the start of its period, ``start = current - added + removed`` in the
+last ``period`` seconds: ``start + pods`` or ``ceil(start x (1 + percent / 100))``; the larger cap
+applies (never below the current replicas)::
+
+    >>> scale_up_limit(3, 0, 0, 4, 100)       # max(3 + 4, ceil(3 x 2))
+    7
+    >>> scale_up_limit(10, 0, 0, 4, 100), scale_up_limit(10, 0, 0, 4, 50)
+    (20, 15)
+    >>> scale_up_limit(8, 4, 0, 4, 100)       # 4 added from 4 within the period: none more until it ends
+    8
+    >>> scale_up_limit(5, 0, 0, None, None)   # no policy: no cap
+    inf
+"""
+from __future__ import annotations
+
+import math
+
+
+def keeps_current(ratio: float, ready: float, unready: float, tolerance: float, rebalance: bool = True) -> bool:
+    """Whether the HPA returns the current replicas for a reading ``ratio = metric / target`` averaged
+    over ``ready`` pods with ``unready`` more starting (see the module docstring): the ratio within the
+    band (``tolerance > 0``), or, on a scale-up with pods starting (``rebalance``), the ratio with them
+    at 0 no longer past the band.
+
+        >>> keeps_current(1.8, 3, 2, 0.1)         # 1.8 x 3 / 5 = 1.08: inside the band
+        True
+        >>> keeps_current(1.2, 3, 2, 0.1), keeps_current(1.2, 3, 2, 0.0)   # 0.72: would turn down
+        (True, True)
+        >>> keeps_current(2.0, 3, 2, 0.1), keeps_current(1.8, 3, 2, 0.1, rebalance=False)
+        (False, False)
+    """
+    if rebalance and unready > 0 and ratio > 1.0:
+        return ratio * ready / (ready + unready) <= 1.0 + tolerance
+    return tolerance > 0 and 1.0 - tolerance <= ratio <= 1.0 + tolerance
+
+
+def desired_replicas(ratio: float, ready: int, unready: int, current: int, tolerance: float,
+                     rebalance: bool = True) -> int:
+    """The HPA's recommendation from a reading ``ratio`` over ``ready`` pods, ``unready`` more starting
+    and ``current`` replicas (see the module docstring), before ``[min, max]`` and the rate limits.
+
+        >>> desired_replicas(1.8, 3, 2, 5, 0.1), desired_replicas(1.8, 3, 0, 3, 0.1)
+        (5, 6)
+        >>> desired_replicas(2.0, 3, 2, 5, 0.1)   # 2 x 3 / 5 = 1.2: up, to ceil(2 x 3)
+        6
+        >>> desired_replicas(0.5, 3, 2, 5, 0.1)   # a scale-down reads the ready pods only
+        2
+    """
+    if keeps_current(ratio, ready, unready, tolerance, rebalance):
+        return current
+    want = math.ceil(ready * ratio - 1e-9)
+    if rebalance and unready > 0 and ratio > 1.0:
+        return max(want, current)
+    return want
+
+
+def scale_up_limit(current: float, added: float, removed: float, pods: int | None, percent: int | None) -> float:
+    """The most replicas a scale-up may reach now (see the module docstring): ``added`` and ``removed``
+    replicas in the policies' period; ``pods``, ``percent`` the two policies (``None``: not set)."""
+    if pods is None and percent is None:
+        return math.inf
+    start = current - added + removed
+    caps = []
+    if pods is not None:
+        caps.append(start + pods)
+    if percent is not None:
+        caps.append(-(-round(start * (100 + percent)) // 100))     # ceil, in whole numbers: no float rounding
+    return max(max(caps), current)
