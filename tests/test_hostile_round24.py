@@ -1,0 +1,87 @@
+"""Hostile input, round 24: ``sim.run(..., out=...)`` refusing what ``fleetsim run --out`` refuses, with the
+same message; a rate scale that leaves no arrival in the run; ``fleetsim saturation``'s ``--attainment`` beside
+an attainment ``--constraint``; ``fleetsim compare`` of many results on an 80- and a 120-column terminal; then
+the corners of the newest keys (``autoscale.tolerance``, the fluid tier's trace replay, result-folder swaps,
+reprice, settlements).
+
+Each refusal is exit 2 from the command line (a :class:`~sim.errors.ScenarioError` or
+:class:`~sim.errors.InputError` from Python) with a message naming the file, the field and what is allowed;
+never a traceback, and never a result that silently means something else.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import hostile_cases as hc
+from sim.errors import InputError
+
+_main, _err, _scenario = hc.exit_status, hc.err_lines, hc.write_scenario
+
+
+# ------------------------------------------------------------------ 1. sim.run(out=...) as --out
+def _bad_out(kind: str, tmp_path: Path) -> str:
+    """A folder no result may be written to, of each kind ``fleetsim run --out`` refuses."""
+    if kind in ("/", "/usr/.."):
+        return kind
+    if kind == "a file":
+        (tmp_path / "notes.txt").write_text("mine")
+        return str(tmp_path / "notes.txt")
+    if kind == "a looping link":
+        os.symlink(tmp_path / "loop", tmp_path / "loop")
+        return str(tmp_path / "loop")
+    if kind == "under a file":
+        (tmp_path / "f").write_text("mine")
+        return str(tmp_path / "f" / "r")
+    if kind == "a result's figures":
+        res = tmp_path / "res"
+        (res / "figures").mkdir(parents=True)
+        (res / "command.json").write_text('{"command": "run"}')
+        return str(res / "figures" / "b")
+    if kind == "a folder where a result's file goes":
+        res = tmp_path / "res"
+        (res / "summary.json").mkdir(parents=True)
+        return str(res)
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["/", "/usr/..", "a file", "a looping link", "under a file",
+                                  "a result's figures", "a folder where a result's file goes"])
+def test_the_python_api_refuses_the_out_the_command_line_refuses_with_its_message(tmp_path, capsys, kind):
+    """``sim.run(..., out="/")`` ran the whole scenario, then wrote summary.json, figures/ and the rest among
+    the system's folders (as root, it could), where ``fleetsim run --out /`` is refused before the run. Both
+    now go through one check (:mod:`sim.out_folder`); the message is the command line's with ``out`` for
+    ``--out``, and comes before the scenario is read (a scenario that does not exist is not reached)."""
+    import sim
+
+    path = _scenario(tmp_path)
+    out = _bad_out(kind, tmp_path)
+    assert _main(["run", str(path), "--out", out, "--quiet"]) == 2
+    (said,) = _err(capsys)
+    assert said.startswith("--out: ")
+    with pytest.raises(InputError) as exc:
+        sim.run(tmp_path / "no-such-scenario.yaml", out=out)
+    assert str(exc.value) == said.replace("--out", "out")
+    assert "no-such-scenario" not in str(exc.value)
+
+
+@pytest.mark.parametrize("command", ["sweep", "plan", "saturation"])
+@pytest.mark.parametrize("out", ["/", "/usr/.."])
+def test_sweep_plan_and_saturation_of_the_python_api_refuse_the_root_as_out(tmp_path, command, out):
+    """``sim.sweep(..., out="/")`` (and plan, saturation) marked the root as its folder and stored its points
+    in ``/points``: the command line's check of ``--out`` is now the API's too, before any point runs."""
+    import sim
+
+    path = _scenario(tmp_path)
+    call = {"sweep": lambda: sim.sweep(path, {"seed": [1, 2]}, out=out, executor="serial"),
+            "plan": lambda: sim.plan(path, {"fleet.pools.0.replicas": [1, 2]}, constraints=["ttft.p99<=5"],
+                                     out=out, executor="serial"),
+            "saturation": lambda: sim.saturation(path, out=out, executor="serial")}[command]
+    with pytest.raises(InputError) as exc:
+        call()
+    assert str(exc.value) == (f"out: {out} is the file system's root, not a folder of its own: a result folder "
+                              f"holds a dozen files and a figures/ folder; give one such as /results/run")
+    assert not Path("/points").exists() and not Path("/command.json").exists()
+
