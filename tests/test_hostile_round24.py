@@ -85,3 +85,64 @@ def test_sweep_plan_and_saturation_of_the_python_api_refuse_the_root_as_out(tmp_
                               f"holds a dozen files and a figures/ folder; give one such as /results/run")
     assert not Path("/points").exists() and not Path("/command.json").exists()
 
+
+# ------------------------------------------------------------------ 2. a rate scale that leaves no arrival
+def _trace_scenario(tmp_path, rate_scale: float, fidelity: str = "request", classes: bool = False) -> Path:
+    sc = hc._small()
+    arrival = {"process": "trace", "path": str(hc.TRACE), "rate_scale": rate_scale}
+    if classes:     # the trace as a class's own arrivals, beside a Poisson class
+        sc["workload"]["classes"] = [{"name": "chat", "arrival": arrival},
+                                     {"name": "batch", "arrival": {"process": "poisson", "rate": 1}}]
+        del sc["workload"]["arrival"]
+    else:
+        sc["workload"]["arrival"] = arrival
+    sc["fidelity"] = fidelity
+    return _scenario(tmp_path, sc)
+
+
+# the sample trace: 200 rows from 0.1249 s to 52.4308 s, a mean gap of 52.3059 / 199 = 0.262844 s
+@pytest.mark.parametrize("command", ["run", "validate"])
+@pytest.mark.parametrize("fidelity", ["request", "fluid"])
+@pytest.mark.parametrize("classes", [False, True])
+def test_a_rate_scale_under_every_processes_floor_is_refused_naming_the_field(tmp_path, capsys, command,
+                                                                               fidelity, classes):
+    """``rate_scale: 1e-300`` ran, saw no arrival and said nothing; a ``rate`` under 1e-12 requests/s is
+    refused (no run is long enough to see a request), so the trace's copies at 1e-300 / 0.262844 s =
+    3.8e-300 requests/s are too, with the least scale for this trace: 1e-12 x 0.262844 = 2.62844e-13."""
+    path = _trace_scenario(tmp_path, 1e-300, fidelity, classes)
+    assert _main([command, str(path)] + (["--quiet"] if command == "run" else [])) == 2
+    field = "workload.classes.0.arrival" if classes else "workload.arrival"
+    assert f"{path}: {field}.rate_scale: {hc.TRACE}: rate_scale 1e-300 copies of rows a mean 0.262844 s apart " \
+           f"arrive at 3.8e-300 requests/s; at least 1e-12 requests/s, about one request in 31,700 years, as for " \
+           f"every arrival process (no run is long enough to see a request at a smaller rate): rate_scale at " \
+           f"least 2.62844e-13 for this trace" in _err(capsys)
+
+
+@pytest.mark.parametrize("classes", [False, True])
+def test_a_rate_scale_leaving_fewer_than_one_expected_arrival_in_the_run_warns(tmp_path, classes):
+    """200 rows inside the 60 s run at 1e-4 copies each: 0.02 requests expected, most likely none; legal (a
+    run may be lucky) but said, as a burst after the end of the run is. 1 / 200 = 0.005 brings one."""
+    import sim
+    from sim.errors import ScenarioWarning
+
+    path = _trace_scenario(tmp_path, 1e-4, classes=classes)
+    field = "workload.classes.0.arrival" if classes else "workload.arrival"
+    with pytest.warns(ScenarioWarning) as got:
+        sim.load_scenario(path)
+    said = [str(w.message) for w in got if "rate_scale" in str(w.message)]
+    assert said == [f"{field}.rate_scale: {hc.TRACE}: rate_scale 0.0001 brings 0.02 requests on average into the "
+                    f"60 s run, fewer than one: the run most likely sees no arrival and measures nothing; "
+                    f"rate_scale at least 0.005 brings one on average"]
+
+
+@pytest.mark.parametrize("rate_scale", [0.005, 0.5, 1.0])
+def test_a_rate_scale_bringing_one_expected_arrival_or_more_says_nothing(tmp_path, rate_scale):
+    import warnings
+
+    import sim
+
+    path = _trace_scenario(tmp_path, rate_scale)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        sim.load_scenario(path)
+    assert [str(w.message) for w in got if "rate_scale" in str(w.message)] == []
