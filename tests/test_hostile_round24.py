@@ -146,3 +146,39 @@ def test_a_rate_scale_bringing_one_expected_arrival_or_more_says_nothing(tmp_pat
         warnings.simplefilter("always")
         sim.load_scenario(path)
     assert [str(w.message) for w in got if "rate_scale" in str(w.message)] == []
+
+
+# ------------------------------------------------------------------ 3. saturation: --attainment beside --constraint
+@pytest.mark.parametrize("flags, bound", [
+    ([], "slo.attainment>=0.95"),                         # the default 0.99 beside another bound
+    (["--attainment", "0.9"], "slo.attainment>=0.95"),
+    (["--attainment", "0.99"], "slo.attainment>0.99"),    # the same number, a strict bound
+])
+def test_saturation_refuses_a_second_lower_bound_on_the_attainment(tmp_path, capsys, flags, bound):
+    """``--constraint slo.attainment>=0.95`` beside ``--attainment`` (0.99 by default) searched with both: only
+    the tighter counted, silently, and the table said both ("needs >= 99 %; ... needs >= 95 %"). Refused now,
+    as plan refuses a metric bounded twice from one side, before any probe runs."""
+    attainment = flags[1] if flags else "0.99"
+    op, value = bound.removeprefix("slo.attainment")[:-len("0.95")], bound[-4:]
+    out = tmp_path / "sat"
+    assert _main(["saturation", str(_scenario(tmp_path)), "--constraint", bound, *flags, "--out", str(out),
+                  "--quiet"]) == 2
+    assert _err(capsys) == [f"--constraint: slo.attainment{op}{value} bounds the SLO attainment from below beside "
+                            f"the attainment searched for, {attainment} (--attainment, 0.99 unless given): only the "
+                            f"tighter bound would count; give the bound once, as --attainment {value}"]
+    assert not (out / "points").exists()
+
+
+@pytest.mark.parametrize("extra", [["slo.attainment>=0.9"], ["slo.attainment>=0.9", "slo.attainment>=0.9"]])
+def test_saturation_takes_the_attainment_given_again_as_one_constraint(tmp_path, extra):
+    """The attainment's own bound given again as a constraint is one constraint (as plan takes one bound
+    given twice): the same search, probe for probe, as without it (an M/M/c runner: queueing theory)."""
+    import sim
+    from sim.planning import MMcRunner
+
+    path = _scenario(tmp_path)
+    runner = MMcRunner(service_s=1.0, duration_s=3600.0, rate_path="workload.arrival.rate")
+    alone = sim.saturation(path, attainment=0.9, runner=runner, executor="serial")
+    again = sim.saturation(path, attainment=0.9, constraints=extra, runner=runner, executor="serial")
+    assert again.as_dict() == alone.as_dict()
+    assert all("needs >= 90 %" not in (p.get("why") or "").replace("needs >= 90 %", "", 1) for p in again.probes)
