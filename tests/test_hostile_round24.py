@@ -182,3 +182,52 @@ def test_saturation_takes_the_attainment_given_again_as_one_constraint(tmp_path,
     again = sim.saturation(path, attainment=0.9, constraints=extra, runner=runner, executor="serial")
     assert again.as_dict() == alone.as_dict()
     assert all("needs >= 90 %" not in (p.get("why") or "").replace("needs >= 90 %", "", 1) for p in again.probes)
+
+
+# ------------------------------------------------------------------ 4. compare: 27 folders on 80 and 120 columns
+@pytest.fixture(scope="module")
+def series(tmp_path_factory):
+    """27 copies of one run (labels A to AA), each its scenario named ``capacity-planning-experiment-h100-
+    configuration-variant-NN``: names that differ only past their first 40 characters."""
+    import json
+    import shutil
+
+    import sim
+
+    root = tmp_path_factory.mktemp("series")
+    path = _scenario(root, {**hc._small(), "duration": 10})
+    sim.run(path, out=root / "r00")
+    for i in range(27):
+        folder = root / f"r{i:02d}"
+        if i:
+            shutil.copytree(root / "r00", folder)
+        scenario = json.loads((folder / "scenario.json").read_text())
+        scenario["name"] = f"capacity-planning-experiment-h100-configuration-variant-{i:02d}"
+        (folder / "scenario.json").write_text(json.dumps(scenario))
+    return [root / f"r{i:02d}" for i in range(27)]
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_compare_of_27_folders_stays_within_the_terminal_and_tells_the_names_apart(series, capsys, monkeypatch,
+                                                                                   columns):
+    """The heading of the differences listed A → B → ... → AA in one 182-column line; the names, cut to their
+    first 40 characters, all read ``capacity-planning-experiment-h100-con...``. Now every line fits the
+    terminal (the heading as A → B → … → AA) and each folder's name shows apart from the others'."""
+    import re
+
+    from sim.text_table import shown_width
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert _main(["compare", *map(str, series)]) == 0
+    out = capsys.readouterr().out
+    assert max(shown_width(line) for line in out.splitlines()) <= columns
+    assert "settings that differ (A → B → … → AA):" in out.splitlines()
+    shown = re.findall(r"capacity-planning-\S*variant-\d\d", out.split("settings that differ")[1].split("metric")[0])
+    assert [s[-2:] for s in shown] == [f"{i:02d}" for i in range(27)]
+    assert [line.split()[-3] for line in out.splitlines() if line.startswith("metric ")][-1] == "AA"
+
+
+def test_compare_of_a_few_folders_keeps_every_letter_in_the_heading(series, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert _main(["compare", *map(str, series[:4])]) == 0
+    assert "settings that differ (A → B → C → D):" in capsys.readouterr().out.splitlines()
