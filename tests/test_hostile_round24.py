@@ -231,3 +231,25 @@ def test_compare_of_a_few_folders_keeps_every_letter_in_the_heading(series, caps
     monkeypatch.setenv("COLUMNS", "80")
     assert _main(["compare", *map(str, series[:4])]) == 0
     assert "settings that differ (A → B → C → D):" in capsys.readouterr().out.splitlines()
+
+
+# ------------------------------------------------------------------ the fluid tier's replay of a surge
+@pytest.mark.slow       # (its capacity curves measured: ~30 s)
+def test_a_trace_whose_rows_share_one_instant_runs_at_fidelity_fluid(tmp_path, capsys):
+    """300 rows at t = 5 s: the fluid tier replayed them looped for its curves, and trace replay refuses to loop
+    a trace of one time, so the run was refused as ``workload.arrival.path: <the cache's replay file>: cannot
+    loop a trace with fewer than two distinct times`` (a file the user never named, a loop never asked for).
+    It runs now, its curves measured under batch Poisson clumps of the measured index, as a clumped trace with
+    classes is, and says so; the request level serves the same 300 requests."""
+    import json
+
+    trace = tmp_path / "same.csv"
+    trace.write_text("timestamp_s,prompt_tokens,output_tokens\n" + "5.0,200,50\n" * 300)
+    sc = {**hc._small(), "duration": 3600, "fidelity": "fluid"}
+    sc["workload"] = {"arrival": {"process": "trace", "path": str(trace)}}
+    path = _scenario(tmp_path, sc)
+    out = tmp_path / "r"
+    assert _main(["run", str(path), "--out", str(out), "--quiet"]) == 0
+    assert "cannot loop" not in capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["requests"]["completed"] == 300
