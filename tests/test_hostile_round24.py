@@ -253,3 +253,41 @@ def test_a_trace_whose_rows_share_one_instant_runs_at_fidelity_fluid(tmp_path, c
     assert "cannot loop" not in capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["requests"]["completed"] == 300
+
+
+# ------------------------------------------------------------------ autoscale.tolerance
+def _autoscaled(**autoscale) -> dict:
+    sc = hc._small()
+    sc["fleet"]["pools"][0]["autoscale"] = {"target": 0.5, "max": 4, **autoscale}
+    return sc
+
+
+@pytest.mark.parametrize("autoscale", [{"tolerance": True}, {"tolerance": True, "metric": "kv", "target": 0.95}])
+def test_a_tolerance_of_true_is_refused_without_a_warning_about_the_1_it_was_read_as(tmp_path, autoscale):
+    """``tolerance: true`` was refused (no number) after a warning that a tolerance of 1 keeps the pool from
+    ever shrinking: pydantic read true as 1, and the warning spoke of a value the user never gave."""
+    import warnings
+
+    import sim
+    from sim.errors import ScenarioError
+
+    path = _scenario(tmp_path, _autoscaled(**autoscale))
+    with warnings.catch_warnings(record=True) as said, pytest.raises(ScenarioError) as exc:
+        warnings.simplefilter("always")
+        sim.load_scenario(path)
+    assert [str(w.message) for w in said if "tolerance" in str(w.message)] == []
+    assert exc.value.problems == [("fleet.pools.0.autoscale.tolerance", "must be a number, not true")]
+
+
+def test_a_warning_about_another_field_is_still_said_beside_a_refused_true(tmp_path):
+    import warnings
+
+    import sim
+    from sim.errors import ScenarioError
+
+    path = _scenario(tmp_path, _autoscaled(tolerance=2.0, cooldown=True))
+    with warnings.catch_warnings(record=True) as said, pytest.raises(ScenarioError):
+        warnings.simplefilter("always")
+        sim.load_scenario(path)
+    fields = [str(w.message).split(":")[0] for w in said]
+    assert "fleet.pools.0.autoscale.tolerance" in fields and "fleet.pools.0.autoscale.cooldown" not in fields
