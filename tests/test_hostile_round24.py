@@ -291,3 +291,19 @@ def test_a_warning_about_another_field_is_still_said_beside_a_refused_true(tmp_p
         sim.load_scenario(path)
     fields = [str(w.message).split(":")[0] for w in said]
     assert "fleet.pools.0.autoscale.tolerance" in fields and "fleet.pools.0.autoscale.cooldown" not in fields
+
+
+# ------------------------------------------------------------------ reprice
+@pytest.mark.parametrize("out", ["/", "/usr/.."])
+def test_reprice_of_the_python_api_refuses_the_root_as_out(tmp_path, out):
+    """``sim.reprice(folder, ..., out="/")`` staged the re-priced result beside the root and swapped it in among
+    the system's folders, where ``fleetsim reprice --out /`` is refused: the same check, before any work."""
+    import sim
+
+    folder = tmp_path / "r"
+    sim.run(_scenario(tmp_path), out=folder)
+    with pytest.raises(InputError) as exc:
+        sim.reprice(folder, ["economics.gpu_hour_usd=2"], out=out)
+    assert str(exc.value) == (f"out: {out} is the file system's root, not a folder of its own: a result folder "
+                              f"holds a dozen files and a figures/ folder; give one such as /results/run")
+    assert not Path("/summary.json").exists()
