@@ -307,3 +307,26 @@ def test_reprice_of_the_python_api_refuses_the_root_as_out(tmp_path, out):
     assert str(exc.value) == (f"out: {out} is the file system's root, not a folder of its own: a result folder "
                               f"holds a dozen files and a figures/ folder; give one such as /results/run")
     assert not Path("/summary.json").exists()
+
+
+@pytest.mark.parametrize("given, warned", [({"tolerance": 0.2}, True), ({"tolerance": 0.2, "target": 0.5}, False),
+                                           ({"target": 0.5}, False)])
+def test_an_autoscale_block_of_a_tolerance_alone_warns_that_it_autoscales_on_the_defaults(tmp_path, given, warned):
+    """``--set fleet.pools.0.autoscale.tolerance=0.2`` on a pool without autoscale made the block, and the pool
+    autoscaled silently on every other key's default (load_factor, target 0.7, 1 to 64 replicas): a tolerance
+    tunes an autoscaler, it does not ask for one."""
+    import warnings
+
+    import sim
+
+    sc = hc._small()
+    path = _scenario(tmp_path, sc)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        sim.load_scenario(path, [f"fleet.pools.0.autoscale.{k}={v}" for k, v in given.items()])
+    only = [str(w.message) for w in said if "only key" in str(w.message)]
+    assert only == ([
+        "fleet.pools.0.autoscale.tolerance: is the autoscale block's only key, so the pool autoscales on every "
+        "other key's default (metric load_factor, target 0.7, min 1, max 64, every 60 s): a tolerance tunes an "
+        "autoscaler, it does not make one; give at least target and max, or remove the block to keep the pool's "
+        "replicas fixed"] if warned else [])
