@@ -23,6 +23,8 @@ import simpy
 from sim.assemble import Result, assemble, price_run, request_outcomes  # noqa: F401 (re-exported)
 from sim.errors import InputError, ScenarioError, WorkloadFileError, text_list, warnings_as_problems, workload_files_of
 from sim.folder_lock import holding
+from sim.out_folder import check_out_dir, check_result_folder
+from sim.paths import followed
 from sim.limits import check_money, check_work, max_in_flight, step_problems
 from sim.metrics.band import band, capacities, check_pct
 from sim.metrics.schema import COMPLETED, REQUEST_COLUMNS, STATUS_NAMES, TS_COLUMNS  # noqa: F401 (re-exported)
@@ -102,8 +104,12 @@ def run(scenario: Any, *, overrides: Iterable[str] | Mapping[str, Any] = (), out
     :class:`ValueError` otherwise). For runs whose load factor is not read: a capacity curve's
     calibration runs (:mod:`sim.fluid.capacity`).
 
-    ``out`` is held as ``fleetsim run --out`` holds it (:mod:`sim.folder_lock`) until its files are written:
-    a second writer there meanwhile is refused (:class:`~sim.errors.InputError`), not mixed with this run.
+    ``out`` is checked before the run as ``fleetsim run --out`` is (:func:`sim.out_folder.check_out_dir`,
+    :func:`~sim.out_folder.check_result_folder`: the file system's root, a file, a folder that cannot be made
+    or written, another result's ``figures/``, a looping link; :class:`~sim.errors.InputError`, the message
+    the command line's with ``out`` for ``--out``), and held as ``fleetsim run --out`` holds it
+    (:mod:`sim.folder_lock`) until its files are written: a second writer there meanwhile is refused
+    (:class:`~sim.errors.InputError`), not mixed with this run.
     """
     for name, value in (("quiet", quiet), ("progress", progress), ("skip_bad_rows", skip_bad_rows),
                         ("scheduler_factors", scheduler_factors), ("allow_large", allow_large)):
@@ -116,6 +122,9 @@ def run(scenario: Any, *, overrides: Iterable[str] | Mapping[str, Any] = (), out
             raise TypeError(f"out: give a folder (a str or Path), not {type(out).__name__} {out!r:.80}")
         if not str(out).strip():        # (Path("") is the working folder: the command line refuses it too)
             raise InputError(f"out: give a folder name (got {str(out)!r})")
+        check_out_dir(Path(out), "out")     # what `fleetsim run --out` refuses, said alike, before the run
+        if followed(Path(out)).is_dir():
+            check_result_folder(followed(Path(out)), option="out")
         with holding(Path(out), lambda: InputError(f"out: {out}: another fleetsim sweep, plan, saturation search or "
                      "run is writing there now: this run would mix its result files with that one's; wait for it "
                      "to finish, or give another out")):

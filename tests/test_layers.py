@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sim.scenario",),                                                     # loading, cross-layer checks
     ("sim.metrics",),                                                      # records, summaries, schema
     ("sim.serving",),                                                      # the request-level engine
-    ("sim.report", "sim.metrics.output"),                                  # figures and the result folder
+    ("sim.report", "sim.metrics.output", "sim.out_folder"),                # figures and the result folder
     ("sim.api", "sim.assemble", "sim.fluid", "sim.limits",                 # the two tiers behind run(), a run's
      "sim.economics.reprice"),                                             # outputs, work limits, re-pricing a result folder
     ("sim.planning",),                                                     # sweeps, replications, search

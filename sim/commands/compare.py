@@ -101,7 +101,10 @@ def comparison_text(comparison, width: int | None) -> str:
                                      if isinstance(s.get("simulated_seconds"), (int, float)) else "") if x)
         lines.append(fill(f"{label(i)}  {run.path}{' (base)' if i == 0 else ''}" + (f": {what}" if what else ""),
                           width, "      "))
-    letters = " → ".join(label(i) for i in range(len(comparison.folders)))
+    n = len(comparison.folders)
+    letters = " → ".join(label(i) for i in range(n))
+    if width is not None and len(f"settings that differ ({letters}):") > width:    # 27 folders: 182 columns
+        letters = f"{label(0)} → {label(1)} → … → {label(n - 1)}"
     lines += ["", f"settings that differ ({letters}):"]
     lines += [fill("  " + line, width, "      ") for line in difference_lines(comparison)]
     lines += [fill(f"note: {n}", width) for n in comparison.notes]

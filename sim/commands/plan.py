@@ -22,7 +22,8 @@ import argparse
 import math
 import sys
 
-from sim.commands.run import band_pct, check_out_dir, report_hint
+from sim.commands.run import band_pct, report_hint
+from sim.out_folder import check_out_dir
 from sim.commands.sweep import DROPPED_FIRST, left_out, metric_text, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, columns_known, default_out, guarded,

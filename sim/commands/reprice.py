@@ -29,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from sim.commands.run import check_out_dir, check_result_folder, say_written
+    from sim.commands.run import say_written
+    from sim.out_folder import check_out_dir, check_result_folder
     from sim.economics.reprice import reprice_folder
     from sim.paths import followed
     from sim.planning.store import claim_folder

@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.commands.run import band_pct, check_out_dir, report_hint
+from sim.commands.run import band_pct, report_hint
+from sim.out_folder import check_out_dir
 from sim.commands.sweep import metric_text, shown_value, with_unit
 from sim.metrics.band import DEFAULT_PCT
 from sim.planning.cli_support import (add_common_arguments, check_workers, default_out, guarded, kept_points,

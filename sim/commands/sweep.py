@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.commands.run import band_pct, check_out_dir, report_hint
+from sim.commands.run import band_pct, report_hint
+from sim.out_folder import check_out_dir
 from sim.humanize import plural
 from sim.metrics.band import DEFAULT_PCT, band_key, configuration_range
 from sim.metrics.names import unit_of

@@ -37,6 +37,7 @@ from sim.atomic import atomic_write_json, finish_swaps, in_the_way_message, stag
 from sim.paths import loop_message, looping_link, looping_links
 from sim.limits import check_money
 from sim.metrics.output import RESULT_NAMES, result_files, result_in_the_way
+from sim.out_folder import check_out_dir
 from sim.report.fingerprint import KEY as FINGERPRINTS, SCENARIO, folder_fingerprints, mismatches, scenario_digest, \
     unchecked_notice
 from sim.report.overview import scenario_file_problem, scenario_json
@@ -219,6 +220,8 @@ def reprice_folder(folder: str | Path, overrides: Sequence[str] | Mapping[str, o
         given = plain_values(copy.deepcopy(dict(overrides)))   # JSON being YAML; numpy's numbers as numbers
         overrides = [f"{k}={_yaml_text(v, k)}" for k, v in given.items()]     # (np.int64(2): 2, not "2")
     overrides = text_list(overrides, "overrides", "economics.gpu_hour_usd=1.8")
+    if out is not None:
+        check_out_dir(Path(out), "out")     # what fleetsim reprice --out refuses (the root, a file, ...), before any work
     src = Path(folder)
     link = looping_link(src)
     if link is not None:

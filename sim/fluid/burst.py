@@ -285,12 +285,13 @@ def gamma_message(workload, arrivals: np.ndarray | None = None) -> str | None:
 
 def modelled_message(m: dict, sub_s: float, clump: float) -> str:
     """The warning for a trace measured as ``m`` (:func:`measure`) above :func:`threshold` whose curves were
-    measured under batch Poisson clumps of mean ``clump`` (:mod:`sim.fluid.replay`: a trace with classes)."""
+    measured under batch Poisson clumps of mean ``clump`` (:mod:`sim.fluid.replay`: a trace with classes, or whose
+    rows all share one instant, which cannot be replayed looped)."""
     from sim.humanize import duration
 
     return (f"{m['field']}: the trace's arrivals are burstier than Poisson within the fluid tier's "
             f"{duration(sub_s)} sub-steps (index of dispersion {m['index']:.2f} in {m['window_s']:.3g} s windows, "
-            f"Poisson's 1 ± {m['noise']:.2f}); with classes the capacity curves are measured under batch Poisson "
+            f"Poisson's 1 ± {m['noise']:.2f}); the capacity curves are measured under batch Poisson "
             f"arrivals of that index (clumps of {clump:g} requests on average, the largest pool's), not the trace's "
             f"own: bursts longer than a window and clumps whose requests share their lengths are left out, and the "
             f"tails may still read too mildly; run it at fidelity: request to check")

@@ -172,6 +172,7 @@ def counted_arrivals(sc, edges: np.ndarray, dt_s: np.ndarray, base_dir: Path, gr
         times, n = detrended(t, cuts)
         if n < 2:
             return [None] * len(groups), fine, m
+    if _replayable(sc) and times[-1] > times[0]:    # (rows all at one instant cannot loop: clumps, as below)
         keep = (t >= cuts[0]) & (t < cuts[-1])
         path = replay_file(times, p[keep], o[keep])
         rps = n / float(cuts[-1] - cuts[0])

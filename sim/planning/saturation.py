@@ -37,7 +37,7 @@ from typing import Any
 from sim.errors import text_list
 from sim.limits import check_points
 from sim.metrics.band import SIDES, capacities, check_pct
-from sim.planning.constraints import Constraint, distinct_bounds, parse_constraint
+from sim.planning.constraints import Constraint, ConstraintError, distinct_bounds, parse_constraint
 from sim.metrics.names import amount, said
 from sim.planning.bracketing import fmt_rate as _fmt, highest
 from sim.planning.evaluator import Evaluator, check_metric_names, check_metrics, ci_of, judge
@@ -125,6 +125,32 @@ class SaturationResult:
         return out
 
 
+def _beside_attainment(constraints: list[Constraint], attainment: float) -> list[Constraint]:
+    """``constraints`` (each metric bounded once from each side) without the attainment's own bound given again
+    (``slo.attainment>=0.99`` beside ``--attainment 0.99``: one constraint, as :func:`distinct_bounds` makes one
+    of a bound given twice); another lower bound on the attainment beside it is refused
+    (:class:`ConstraintError`), as plan refuses a metric bounded twice from one side: only the tighter counted,
+    silently, and the table said both ("needs >= 99 %; ... needs >= 95 %").
+
+        >>> _beside_attainment([parse_constraint("slo.attainment>=0.99"), parse_constraint("latency.ttft.p99<=2")], 0.99)
+        [Constraint(metric='latency.ttft.p99', op='<=', bound=2.0)]
+        >>> _beside_attainment([parse_constraint("slo.attainment>=0.95")], 0.99)
+        Traceback (most recent call last):
+        ...
+        sim.metrics.constraint_text.ConstraintError: slo.attainment>=0.95 bounds the SLO attainment from below beside the attainment searched for, 0.99 (--attainment, 0.99 unless given): only the tighter bound would count; give the bound once, as --attainment 0.95
+    """
+    kept = []
+    for c in constraints:
+        if c.metric == "slo.attainment" and not c.upper:
+            if (c.op, c.bound) == (">=", attainment):
+                continue
+            raise ConstraintError(f"slo.attainment{c.op}{c.bound:g} bounds the SLO attainment from below beside the "
+                                  f"attainment searched for, {attainment:g} (--attainment, 0.99 unless given): only "
+                                  f"the tighter bound would count; give the bound once, as --attainment {c.bound:g}")
+        kept.append(c)
+    return kept
+
+
 @holds_out("saturation")
 def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence[str] = (),
                rate_path: str | None = None, start: float | None = None, rel_tol: float = 0.02,
@@ -164,8 +190,9 @@ def saturation(scenario: Any, *, attainment: float = 0.99, constraints: Sequence
     elif rate_path is None:
         rate_path = RATE_PATH
     cons = [Constraint("slo.attainment", ">=", attainment)]
-    cons += distinct_bounds([parse_constraint(c)            # (as plan's: a metric bounded twice from one side)
-                             for c in text_list(constraints, "constraints", "latency.ttft.p99<=2")])
+    cons += _beside_attainment(distinct_bounds([parse_constraint(c)   # (as plan's: a metric bounded twice from one side)
+                                                for c in text_list(constraints, "constraints", "latency.ttft.p99<=2")]),
+                               attainment)
     check_metric_names([c.metric for c in cons], source.data)
     if closed:
         start = _start_clients(source, start)

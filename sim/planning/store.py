@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from sim.errors import InputError, InputWarning
 from sim.atomic import atomic_write_text
 from sim.folder_lock import holding
+from sim.out_folder import OWNER_FILE, RESULT_FILES, check_out_dir
 from sim.paths import followed, make_folder
 
 T = TypeVar("T")
@@ -53,11 +54,6 @@ def json_default(value: Any) -> Any:
         return value.tolist()
     return str(value)
 
-
-#: the file saying which command a result folder belongs to, written before its first point runs
-OWNER_FILE = "command.json"
-#: each command's own result file: a folder written before :data:`OWNER_FILE` is known by it
-RESULT_FILES = {"summary.json": "run", "sweep.json": "sweep", "plan.json": "plan", "saturation.json": "saturation"}
 
 
 #: the files each command writes beside its points once every point has run (and ``figures/`` when it
@@ -186,6 +182,8 @@ def holds_out(command: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
             if isinstance(out, str) and not out.strip():    # (Path("") is the working folder; --out '' is refused)
                 raise InputError(f"out: give a folder name (got {out!r})")
             root = Path(out) if isinstance(out, (str, os.PathLike)) else None     # (a wrong type: fn says so)
+            if root is not None:
+                check_out_dir(root, "out")      # what the command's --out refuses (the root, a file, ...)
             with writing(root, command, shown=out):
                 return fn(*args, **kwargs)
         return call

@@ -45,7 +45,7 @@ from sim.report.comparison_figures import (CAPTIONS, DASHES, LEGEND_WIDTH, REQUE
                                            ROUND_SECONDS, THROUGHPUT_BINS, bin_width, binned_means,
                                            completions_per_second, figures_section, fleet_sums, latency_chart,
                                            legend_name, over_time_chart, read_tables)
-from sim.report.comparison_words import cell, change_cell, setting
+from sim.report.comparison_words import cell, change_cell, settings
 from sim.report.html_page import Page, escape
 
 #: the files of each folder the page reads (none may be overwritten by it)
@@ -160,7 +160,7 @@ def folders_section(comparison: Comparison) -> str:
     out += f"<h2>Settings that differ ({escape(' → '.join(letters))})</h2>"
     if comparison.differences:
         out += _table(["setting", *(f"{x} (base)" if j == 0 else x for j, x in enumerate(letters))],
-                      ["<tr>" + _cell(key) + "".join(f"<td>{_wrappable(setting(v, key))}</td>" for v in values) + "</tr>"
+                      ["<tr>" + _cell(key) + "".join(f"<td>{_wrappable(text)}</td>" for text in settings(values, key)) + "</tr>"
                        for key, values in comparison.differences], "settings diffs")
     else:
         out += "<p>The scenarios are the same (seed and run length included).</p>"

@@ -182,13 +182,34 @@ def _set_only(value: Any) -> Any:
     return value
 
 
+def settings(values: list[Any], key: str = "") -> list[str]:
+    """Each of a key's ``values`` (one per folder) as :func:`setting` shows it, except that texts which differ
+    but would show alike, cut to their first 40 characters (``capacity-planning-experiment-h100-con...`` for
+    every folder of a series named ``...-variant-01``, ``...-variant-02``), keep the part where they differ
+    (:func:`sim.text_table.distinct_shortened`).
+
+        >>> settings([f"capacity-planning-experiment-h100-variant-{i:02d}" for i in (1, 2)], "name")
+        ['capacity-planning-experime…00-variant-01', 'capacity-planning-experime…00-variant-02']
+        >>> settings(["h100-sxm", "b200", "h100-sxm"]), settings(["x" * 50, "y" * 50])[0]
+        (['h100-sxm', 'b200', 'h100-sxm'], 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...')
+    """
+    from sim.text_table import distinct_shortened
+
+    shown = [setting(v, key) for v in values]
+    texts = {v for v in values if isinstance(v, str)}
+    if len({setting(v, key) for v in texts}) < len(texts):      # two texts that differ shown alike
+        kept = distinct_shortened(sorted(texts), 40)
+        shown = [kept[v] if isinstance(v, str) else text for v, text in zip(values, shown)]
+    return shown
+
+
 def difference_lines(comparison: Comparison, most: int = MAX_DIFFERENCES) -> list[str]:
     """What differs between the scenarios, one key a line (``fleet.pools.0.replicas: 4 → 6``), at most
     ``most`` lines and then how many more; one line saying so when nothing does."""
     diff = comparison.differences
     if not diff:
         return ["the scenarios are the same (seed and run length included)"]
-    lines = [f"{key}: {' → '.join(setting(v, key) for v in values)}" for key, values in diff[:most]]
+    lines = [f"{key}: {' → '.join(settings(values, key))}" for key, values in diff[:most]]
     if len(diff) > most:
         lines.append(f"and {len(diff) - most} more")
     return lines

@@ -76,6 +76,7 @@ def semantic_problems(loaded: "LoadedScenario") -> list[tuple[str, str]]:
     notes.extend(closed_loop_warnings(sc))
     notes.extend(_patience_warnings(sc.workload))
     notes.extend(_late_burst_warnings(sc.workload, sc.duration))
+    notes.extend(_sparse_trace_warnings(sc.workload, sc.duration, loaded.base_dir))
     for field, msg in notes:
         warnings.warn(f"{field}: {msg}", ScenarioWarning, stacklevel=2)
     problems.extend(_perf_file_problems(sc, loaded.base_dir))
@@ -155,6 +156,40 @@ def _late_burst_warnings(wl, duration: float) -> list[tuple[str, str]]:
                             f"none of the burst's {p.count:,} {plural(p.count, 'request')} arrives or is served; "
                             "set at below duration to serve them")
             for where, p in procs if isinstance(p, BurstArrival) and p.at >= duration]
+
+
+def _sparse_trace_warnings(wl, duration: float, base_dir) -> list[tuple[str, str]]:
+    """A replayed trace thinned (``rate_scale`` under 1, or shrinking growth) to fewer than one expected
+    request inside the run (:func:`~sim.workload.arrivals.trace_requests_expected`): legal, a run may be
+    unlucky, but it most likely sees no arrival and measures nothing, as a burst after the end of the run
+    (:func:`_late_burst_warnings`). The file is read only for a thinned trace: unthinned, a trace with a row
+    inside the run (else the run refuses it) brings at least one. A rate under every process's floor is
+    refused instead (:func:`~sim.workload.arrivals.trace_rate_problem`), as is a file that cannot be read."""
+    from sim.paths import resolve_path
+    from sim.scenario.workload import TraceArrival
+    from sim.workload.arrivals import trace_rate_problem, trace_requests_expected
+    from sim.workload.traces import read_trace
+
+    procs = [("workload.arrival", wl.arrival)] + [(f"workload.classes.{i}.arrival", c.arrival)
+                                                 for i, c in enumerate(wl.classes)]
+    shrinking = wl.growth is not None and wl.growth.monthly < 0
+    out = []
+    for where, p in procs:
+        if not isinstance(p, TraceArrival) or (p.rate_scale >= 1 and not shrinking):
+            continue
+        try:
+            data = read_trace(resolve_path(p.path, base_dir), p.format, skip_bad_rows=True, display_path=p.path)
+        except Exception:  # noqa: BLE001 - a file that cannot be read: the workload check and the run say so
+            continue
+        if trace_rate_problem(data.arrival_s, p) or not data.arrival_s.size:
+            continue
+        expected = trace_requests_expected(data.arrival_s, p, duration, wl.growth)
+        if 0 < expected < 1:
+            out.append((f"{where}.rate_scale",
+                        f"{p.path}: rate_scale {p.rate_scale:g} brings {expected:.3g} requests on average into the "
+                        f"{duration:g} s run, fewer than one: the run most likely sees no arrival and measures "
+                        f"nothing; rate_scale at least {p.rate_scale / expected:.6g} brings one on average"))
+    return out
 
 
 def _perf_file_problems(sc, base_dir) -> list[tuple[str, str]]:

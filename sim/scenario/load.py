@@ -24,7 +24,8 @@ import os
 import re
 import tomllib
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -270,13 +271,31 @@ def scenario_from_dict(data: dict, source: str = "<scenario>", base_dir: Path | 
         huge = magnitude_problems(scenario)
         problems += huge
         try:
-            problems += semantic_problems(loaded)
+            with _unsaid(problems):     # (no warning about a value refused: true read as 1)
+                problems += semantic_problems(loaded)
         except (OverflowError, ValueError):
             if not huge:    # the overflow is not one of those already named: let it be reported
                 raise
     if problems:
         raise ScenarioError(problems, source)
     return loaded
+
+
+@contextmanager
+def _unsaid(refused: list[tuple[str, str]]) -> Iterator[None]:
+    """Within the block, the scenario's warnings (``field: message``) about a field already ``refused`` are
+    dropped: ``autoscale.tolerance: true``, refused as no number, was also warned of as the tolerance 1 that
+    pydantic read it as. The others are warned of as they would be, once the block is over."""
+    if not refused:
+        yield
+        return
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        yield
+    fields = {f for f, _ in refused}
+    for w in said:
+        if not str(w.message).split(": ", 1)[0] in fields:
+            warnings.warn(w.message, w.category, stacklevel=3)
 
 
 def source_name(scenario: Any) -> str:

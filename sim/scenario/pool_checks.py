@@ -186,6 +186,12 @@ def tolerance_warnings(a, where: str) -> list[tuple[str, str]]:
     """
     out: list[tuple[str, str]] = []
     tol = a.tolerance
+    if a.model_fields_set == {"tolerance"}:     # (--set ...autoscale.tolerance=0.2 on a pool without autoscale)
+        out.append((f"{where}.tolerance",
+                    f"is the autoscale block's only key, so the pool autoscales on every other key's default "
+                    f"(metric {a.metric}, target {a.target:g}, min {a.min}, max {a.max}, every {a.interval:g} s): "
+                    f"a tolerance tunes an autoscaler, it does not make one; give at least target and max, or "
+                    f"remove the block to keep the pool's replicas fixed"))
     if tol >= 1:
         out.append((f"{where}.tolerance",
                     f"{tol:g} keeps the pool from ever shrinking: the band 1 - tolerance <= metric / target <= "

@@ -189,9 +189,23 @@ def fields_of(cfg: WorkloadConfig, exc: WorkloadFileError) -> WorkloadFileError:
     """``exc``, raised by generating a workload derived from ``cfg`` (a fluid run's calibration
     workload, say), with each problem's field the first of ``cfg``'s fields naming its file."""
     named = trace_files(cfg)
-    problems = [(next((w for w, path, _ in named if msg.startswith(f"{path}: ")), where), msg)
+    problems = [(next((_beside(w, where) for w, path, _ in named if msg.startswith(f"{path}: ")), where), msg)
                 for where, msg in exc.problems]
     return WorkloadFileError(problems, exc.source)
+
+
+def _beside(path_field: str, where: str) -> str:
+    """``path_field`` (``workload.arrival.path``), or the key beside it that ``where`` names when that is
+    not the path (``workload.arrival.rate_scale``: the key at fault, not the file).
+
+        >>> _beside("workload.classes.1.arrival.path", "workload.arrival.rate_scale")
+        'workload.classes.1.arrival.rate_scale'
+        >>> _beside("workload.arrival.path", "workload.arrival.path")
+        'workload.arrival.path'
+    """
+    key = where.rsplit(".", 1)[-1]
+    return path_field if key == "path" or not where.endswith(".arrival." + key) else \
+        f"{path_field.removesuffix('.path')}.{key}"
 
 
 def _named(blocks: Iterator[ArrivalBlock], where: str) -> Iterator[ArrivalBlock]:

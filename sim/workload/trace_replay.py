@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from sim.scenario.workload import MAX_ARRIVAL_RATE, Growth, TraceArrival
+from sim.scenario.workload import MAX_ARRIVAL_RATE, MIN_ARRIVAL_RATE, Growth, TraceArrival
 from sim.workload.arrival_block import BLOCK, ArrivalBlock
 from sim.workload.growth import growth_factor
 
@@ -95,7 +95,8 @@ def trace_blocks(trace, process: TraceArrival, horizon_s: float, rng: np.random.
 def trace_rate_problem(times_s: np.ndarray, process: TraceArrival) -> str | None:
     """Why ``rate_scale`` copies of the rows at ``times_s`` (scaled by ``time_scale``) arrive faster than any
     arrival process may (:data:`~sim.scenario.workload.MAX_ARRIVAL_RATE` requests/s on average: ``rate_scale``
-    over the mean gap between rows, the copies of a row being spread over its gap), or ``None``. A trace whose
+    over the mean gap between rows, the copies of a row being spread over its gap), or slower
+    (:data:`~sim.scenario.workload.MIN_ARRIVAL_RATE`, the floor of every ``rate``), or ``None``. A trace whose
     rows share one time has no gap to spread copies over: at most that many copies of it.
 
         >>> from sim.scenario.workload import TraceArrival
@@ -105,11 +106,16 @@ def trace_rate_problem(times_s: np.ndarray, process: TraceArrival) -> str | None
         >>> print(trace_rate_problem(day, TraceArrival(process="trace", path="x.csv", rate_scale=1e12)))
         rate_scale 1e+12 copies of rows a mean 86,400 s apart arrive at 1.16e+07 requests/s; at most 1e+07 requests/s, as for every arrival process: rate_scale at most 8.64e+11 for this trace
     """
-    if process.rate_scale <= 1.0:
-        return None
     ts = np.asarray(times_s, dtype=float) * process.time_scale
     n = ts.size
     gap = (float(ts[-1]) - float(ts[0])) / (n - 1) if n > 1 else 0.0
+    if process.rate_scale < 1.0 and gap > 0 and process.rate_scale / gap < MIN_ARRIVAL_RATE:
+        return (f"rate_scale {process.rate_scale:g} copies of rows a mean {gap:,.6g} s apart arrive at "
+                f"{process.rate_scale / gap:.3g} requests/s; at least {MIN_ARRIVAL_RATE:g} requests/s, about one "
+                f"request in 31,700 years, as for every arrival process (no run is long enough to see a request "
+                f"at a smaller rate): rate_scale at least {MIN_ARRIVAL_RATE * gap:.6g} for this trace")
+    if process.rate_scale <= 1.0:
+        return None
     if gap <= 0:
         if process.rate_scale <= MAX_ARRIVAL_RATE:
             return None
