@@ -38,16 +38,21 @@ class Page:
 
         self.timeout_s = timeout_s
         self._profile = tempfile.mkdtemp(prefix="fleetsim-browser-")
-        self._proc = subprocess.Popen(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--remote-debugging-port=0", f"--user-data-dir={self._profile}",
-             f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port = self._port()
-        targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=10).read())
-        page = next(t for t in targets if t.get("type") == "page")
-        self._ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=timeout_s,
-                                               suppress_origin=True)
+        self._proc = self._ws = None
+        try:
+            self._proc = subprocess.Popen(
+                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--remote-debugging-port=0", f"--user-data-dir={self._profile}",
+                 f"--window-size={width},{height}", "about:blank"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            port = self._port()
+            targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=10).read())
+            page = next(t for t in targets if t.get("type") == "page")
+            self._ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=timeout_s,
+                                                   suppress_origin=True)
+        except BaseException:       # a browser that never came up: stopped, its profile folder removed
+            self.close()
+            raise
         self._ids = itertools.count(1)
         self.console: list[dict] = []      # Runtime.consoleAPICalled / exceptionThrown / Log.entryAdded
         for method in ("Page.enable", "Runtime.enable", "Log.enable"):
@@ -123,13 +128,15 @@ class Page:
 
     def close(self) -> None:
         try:
-            self._ws.close()
+            if self._ws is not None:
+                self._ws.close()
         finally:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+            if self._proc is not None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
             shutil.rmtree(self._profile, ignore_errors=True)
 
     def __enter__(self) -> "Page":

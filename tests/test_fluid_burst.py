@@ -254,7 +254,10 @@ def test_a_sweep_says_the_merged_clumps_warning_once(tmp_path, capsys):
                          "classes": [{"name": "steady", "share": 1.0},
                                      {"name": "batch", "arrival": {"process": "compound_poisson", "rate": 2,
                                                                    "clump_mean": 12}}]},
-            "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1}]}}
+            "fleet": {"pools": [{"name": "p", "gpu": "h100-sxm", "replicas": 1}]},
+            # coarse curves (two grid points, short runs): the warnings counted depend on the arrivals alone,
+            # not on how finely the two fleet sizes' curves are measured
+            "fluid": {"grid": [0.5, 0.9], "calibration_duration": 60, "calibration_requests": 300}}
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(data))
     assert main(["sweep", str(path), "--seeds", "1", "--grid", "fleet.pools.0.replicas=1,2", "--executor",
