@@ -92,3 +92,32 @@ def test_busy_share_on_n_replicas_is_the_request_levels_at_light_load():
         # than its time in the system (E2E: its wait for a first iteration included)
         mg_inf = 1.0 - math.exp(-one["throughput"]["requests_per_s"] * one["latency"]["e2e"]["mean"])
         assert 0.9 * mg_inf <= one["utilization"]["gpu_busy"] <= mg_inf
+
+
+
+def test_a_pool_of_many_replicas_reads_its_share_without_a_term_per_replica():
+    """A year of hourly steps of a large pool: each step's share is read in closed form (Poisson tails),
+    not by summing a term per replica, which held steps x replicas numbers at once (3,000 replicas: 210 MB
+    an array, several arrays; 100,000: 7 GB each). At ``L`` requests per replica the share is
+    ``E[min(N, n)] / n`` with ``N`` Poisson of mean ``nL``; far from ``L = 1`` it is ``min(L, 1)`` to
+    within the Poisson tail beyond ``n``, which at ``n = 100,000`` lies more than 50 standard deviations
+    away (``e^-1250`` and below, zero in doubles)."""
+    import tracemalloc
+    from types import SimpleNamespace as NS
+
+    curve = NS(busy=np.array([0.0, 1 - np.exp(-1.0)]), served_rps=np.array([0.0, 0.2]),
+               meta={"group_replicas": 1, "fleet_router": "least_outstanding"})
+    steps = 8760
+    per = np.where(np.arange(steps) % 2 == 0, 0.1, 0.15)           # L = 0.5 and 0.75
+    tracemalloc.start()
+    shares = busy_on(curve, per, np.full(steps, 3000.0))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50 * steps * 8                        # a few arrays of one value per step
+    assert np.allclose(shares, 5 * per, rtol=0, atol=1e-12)           # min(L, 1): the tails 16 sd away
+    big = spread_busy(np.full(steps, 100_000.0), np.where(per < 0.12, 0.5, 2.0))
+    assert np.array_equal(np.unique(big), [0.5, 1.0])
+    # one count and many: the same numbers as one at a time, and as the term-by-term sum at a small n
+    assert float(spread_busy(3, 0.8)) == spread_busy(np.array([3.0, 1.0]), np.array([0.8, 0.8]))[0]
+    assert float(spread_busy(np.array([1.0]), 0.3)[0]) == pytest.approx(1.0 - math.exp(-0.3), rel=1e-15)
+    assert float(spread_busy(40, 0.9)) == pytest.approx(_pmf_mean_min(36.0, 40) / 40, rel=1e-12)

@@ -33,35 +33,35 @@ filled idle ones first, 2-11 % above (6-18 % below before).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
+from scipy.special import pdtr, pdtrc
 
 SPREADING = frozenset({"least_outstanding", "weighted", "central_queue", "round_robin"})
 """Routers that spread a pool's requests over its replicas (an idle replica first, or in turn)."""
 
 
-def spread_busy(n: int, load: np.ndarray | float) -> np.ndarray:
+def spread_busy(n: np.ndarray | int | float, load: np.ndarray | float) -> np.ndarray:
     """``E[min(N, n)] / n`` with ``N`` Poisson of mean ``n x load`` (``load``: requests in the system per
-    replica): the busy share of ``n`` replicas whose router sends a request to an idle one while there is
-    one. ``E[min(N, n)] = m P(N <= n - 2) + n P(N >= n)`` with ``m = n x load``, the Poisson terms summed in
-    logarithms (no underflow at large ``m``); one replica: ``1 - exp(-load)``.
+    replica): the busy share of ``n`` replicas (one count, or one per ``load``) whose router sends a
+    request to an idle one while there is one. ``E[min(N, n)] = m P(N <= n - 2) + n P(N >= n)`` with
+    ``m = n x load`` (``k P(N = k) = m P(N = k - 1)``), the Poisson tails in closed form (the regularized
+    incomplete gamma function: :func:`scipy.special.pdtr`, ``pdtrc``), so a pool of any size costs the
+    same; one replica: ``1 - exp(-load)``.
 
         >>> round(float(spread_busy(3, 0.8)), 4)      # N ~ Poisson(2.4): (0.2177 + 2 x 0.2613 + 3 x 0.4303) / 3
         0.677
     """
     load = np.asarray(load, dtype=np.float64)
-    m = n * load
-    if n == 1:
-        return -np.expm1(-m)
-    k = np.arange(n, dtype=np.float64)
-    log_fact = np.concatenate(([0.0], np.cumsum(np.log(k[1:]))))             # log k!
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_m = np.log(m)[..., None]
-        p = np.where(m[..., None] > 0, np.exp(k * log_m - m[..., None] - log_fact), k == 0)
-    cdf = np.cumsum(p, axis=-1)                                              # P(N <= k), k < n
-    return (m * cdf[..., n - 2] + n * np.clip(1.0 - cdf[..., n - 1], 0.0, None)) / n
+    count = np.asarray(n, dtype=np.float64)
+    m = count * load
+    one = -np.expm1(-m)
+    if count.ndim == 0 and count <= 1:
+        return one
+    with np.errstate(invalid="ignore"):
+        many = (m * pdtr(np.maximum(count - 2, 0), m) + count * pdtrc(count - 1, m)) / count
+    return np.where(count <= 1, one, many)
 
 
 def load_of(g: int, busy: np.ndarray) -> np.ndarray:
@@ -124,22 +124,11 @@ def busy_on(curve, per_rps: np.ndarray | float, n: np.ndarray | float, router: s
     load = np.interp(per_rps, served, loads)
     if router not in SPREADING:
         return spread_busy(1, load) * np.ones(np.shape(n))
-    if np.ndim(load) == 0 and np.ndim(n) == 0:            # the autoscaler's reading: one load, one count
-        k = max(float(n), 1.0)
-        lo, frac = math.floor(k), k - math.floor(k)
-        share = (1.0 - frac) * float(spread_busy(lo, load))
-        return np.float64(share + frac * float(spread_busy(lo + 1, load)) if frac > 0 else share)
-    k = np.maximum(np.asarray(n, dtype=np.float64), 1.0)
+    k = np.maximum(np.asarray(n, dtype=np.float64), 1.0)      # between two counts: both, by the fraction
     lo = np.floor(k)
     frac = k - lo
-    load, lo, frac = np.broadcast_arrays(load, lo, frac)
-    out = np.zeros(load.shape)
-    for c in np.unique(lo):
-        for count, weight in ((c, 1.0 - frac), (c + 1.0, frac)):
-            at = (lo == c) & (weight > 0)
-            if at.any():
-                out[at] += weight[at] * spread_busy(int(count), load[at])
-    return out
+    share = (1.0 - frac) * spread_busy(lo, load) + frac * spread_busy(lo + 1.0, load)
+    return share if np.ndim(share) else np.float64(share)
 
 
 def behind(curve, router: str, batching=None):

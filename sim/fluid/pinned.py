@@ -197,7 +197,7 @@ def curve_mix(sc, shares: list[float]) -> np.ndarray:
 def pool_steps(sc, steps, cap: np.ndarray):
     """Under ``fleet.router.classes``: each pool's steps with its part of each class's demand
     (:func:`split`; its ``demand``, ``total`` and class mix ``cls_frac``), copies of ``steps`` (the
-    run's step grid, :class:`sim.fluid.run._Steps`); None without pins."""
+    run's step grid, :class:`sim.fluid.steps.Steps`); None without pins."""
     if not sc.fleet.router.classes:
         return None
     parts = split(sc, steps.demand, cap)

@@ -74,38 +74,19 @@ from sim.fluid.replay import counted_arrivals, held_spread, held_steps
 from sim.fluid.capacity import CalibrationSettings, capacity_curve, group_size
 from sim.fluid.class_waits import class_waits, served_mix
 from sim.fluid.curve import HIST_METRICS, CapacityCurve
-from sim.fluid.demand import expected_arrivals
 from sim.fluid.in_system import end_rate, in_system_at_end, replayed_end, saturated_running, sub_in_system
 from sim.fluid.intervals import interval_columns, replica_intervals
 from sim.fluid.pinned import WORK_CONSERVING, pool_steps, static_fractions
 from sim.fluid.pool_queue import PoolQueue, fluid_queue
 from sim.fluid.scaled_curve import at_capacity, refused_at_capacity
+from sim.fluid.steps import Steps, step_grid, step_options
 from sim.fluid.substep import (backlogged, class_spread, pool_spread, read_on_subs, sub_arrivals, sub_mix, sub_spread,
                               warn_hidden)
 from sim.fluid.sums import ClassSums, FleetSums, add_classes, service_add
 from sim.fluid.unsupported import refused
 from sim.metrics.fleet_summary import PoolUsage, fleet_summary
 
-DEFAULT_STEP_S = 3600.0
-
-
-def _options(sc, step_s: float | None, settings: CalibrationSettings | None) -> tuple[float, CalibrationSettings]:
-    """Step and calibration settings: arguments first, then an optional ``fluid:`` scenario block
-    (``step``, ``grid``, ``calibration_duration``, ``calibration_requests``), then the defaults."""
-    block = getattr(sc, "fluid", None)
-    if step_s is None:
-        step_s = float(getattr(block, "step", None) or DEFAULT_STEP_S)
-    if settings is None:
-        base = CalibrationSettings()
-        grid = getattr(block, "grid", None)
-        settings = CalibrationSettings(
-            fractions=tuple(float(x) for x in grid) if grid else base.fractions,
-            min_duration_s=float(getattr(block, "calibration_duration", None) or base.min_duration_s),
-            min_requests=int(getattr(block, "calibration_requests", None) or base.min_requests),
-            probe_duration_s=base.probe_duration_s, seed=base.seed)
-    if step_s <= 0:
-        raise ValueError(f"fluid step must be > 0 s (got {step_s})")
-    return step_s, settings
+_Steps, _steps, _options = Steps, step_grid, step_options     # the names tests and benchmarks import from here
 
 
 def apportion(parts: list[float], total: int) -> list[int]:
@@ -138,35 +119,7 @@ def pool_shares(router, pools, nominal: np.ndarray) -> np.ndarray:
     return nominal / nominal.sum() if nominal.sum() > 0 else np.full(len(pools), 1.0 / len(pools))
 
 
-@dataclass(frozen=True)
-class _Steps:
-    """The step grid and each step's expected demand (requests per class)."""
-
-    edges: np.ndarray
-    dt_s: np.ndarray
-    demand: np.ndarray              # steps x classes
-    total: np.ndarray               # per step, all classes
-    cls_frac: np.ndarray            # each class's share of a step's demand
-    after_warm: np.ndarray          # share of each step after the warm-up
-
-    @property
-    def n(self) -> int:
-        return len(self.dt_s)
-
-
-def _steps(sc, step_s: float, base_dir: Path) -> _Steps:
-    end = float(sc.duration)
-    edges = np.append(np.arange(0.0, end, float(step_s)), end)
-    dt_s = np.diff(edges)
-    demand = expected_arrivals(sc.workload, edges, start=sc.start, base_dir=base_dir, seed=sc.seed)
-    n_cls = demand.shape[1]
-    total = demand.sum(axis=1)
-    cls_frac = np.divide(demand, total[:, None], out=np.full_like(demand, 1.0 / n_cls), where=total[:, None] > 0)
-    after_warm = np.clip((edges[1:] - np.maximum(edges[:-1], sc.warmup)) / dt_s, 0.0, 1.0)
-    return _Steps(edges, dt_s, demand, total, cls_frac, after_warm)
-
-
-def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: _Steps, scale: float,
+def _usage_rows(curve: CapacityCurve, served: np.ndarray, steps: Steps, scale: float,
                 mix: np.ndarray) -> list[tuple]:
     """One usage row per (step, class) with requests served, at the step's midpoint: time, prompt and
     output tokens per request (the class's means from the curve runs), class, weight; ``mix``: each
@@ -194,7 +147,7 @@ def _in_time_order(rows: list[tuple]) -> tuple[np.ndarray, ...]:
     return tuple(c[order] for c in cols)
 
 
-def _class_blocks(summary: dict, steps: _Steps, per_cls: list[ClassSums], names: list[str], window: float,
+def _class_blocks(summary: dict, steps: Steps, per_cls: list[ClassSums], names: list[str], window: float,
                   cls_slo: list[tuple[float, float]]) -> dict:
     """Per-class blocks, their request counts apportioned so that they add up to the fleet's."""
     classes_block = {name: acc.block(steps.demand[:, c].sum(), window, cls_slo[c])
@@ -237,7 +190,7 @@ class Counted:
     capacity band's runs share them)."""
 
     step_s: float
-    steps: _Steps
+    steps: Steps
     fine: np.ndarray | None
     measured: dict | None
 
@@ -247,9 +200,9 @@ def measured_counts(loaded, settings: CalibrationSettings | None = None, use_cac
     """:func:`measured_curves`, and what choosing their arrivals counted (:class:`Counted`)."""
     sc = loaded.scenario
     _check(loaded, scaled)
-    step_s, settings = _options(sc, step_s, settings)
+    step_s, settings = step_options(sc, step_s, settings)
     base_dir = Path(loaded.base_dir)
-    steps = _steps(sc, step_s, base_dir)
+    steps = step_grid(sc, step_s, base_dir)
     arrivals, fine, m = counted_arrivals(sc, steps.edges, steps.dt_s, base_dir,
                                          [group_size(sc, i) for i in range(len(sc.fleet.pools))])
     for a in [*steps.__dict__.values(), fine]:
@@ -286,12 +239,12 @@ def run_fluid(loaded, *, step_s: float | None = None, settings: CalibrationSetti
             raise ValueError(f"curves: pool {c.pool!r}'s curve has no inter-token-gap histogram (hists['itl']), "
                              "which the fluid tier reads the ITL from; give a measured curve "
                              "(sim.fluid.capacity.capacity_curve: every curve measured since format 14 has it)")
-    step_s, settings = _options(sc, step_s, settings)
+    step_s, settings = step_options(sc, step_s, settings)
     base_dir = Path(loaded.base_dir)
     end = float(sc.duration)
     if counted is not None and counted.step_s != float(step_s):
         counted = None
-    steps = counted.steps if counted is not None else _steps(sc, step_s, base_dir)
+    steps = counted.steps if counted is not None else step_grid(sc, step_s, base_dir)
     pools = build_pools(loaded, capacity, scheduler_factors=True)
     curves = [behind(at_capacity(c, capacity, sc.fleet.frontend_s), sc.fleet.router.policy, p.cfg.batching)
               for c, p in zip(curves, pools)]
@@ -393,7 +346,7 @@ class _Measured:
     sub_sys: np.ndarray | None = None   # requests in the system at each sub-step's end (in_system.sub_in_system)
 
 
-def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: _Steps, fleet_sums: FleetSums,
+def _measure_pool(sc, p, curve: CapacityCurve, q: PoolQueue, steps: Steps, fleet_sums: FleetSums,
                   per_cls: list[ClassSums], cls_slo: list[tuple[float, float]],
                   spread: np.ndarray | None = None, mix_sub: np.ndarray | None = None,
                   lat: PoolQueue | None = None, ends: np.ndarray | None = None) -> _Measured:
