@@ -184,3 +184,27 @@ def test_the_tiers_take_the_same_capped_steps_on_a_load_step():
     rq, fl = _replicas_after_each_decision(max_scale_up_pods=None, max_scale_up_percent=None)
     assert rq[:2] == fl[:2] == [1, 5]         # the first reach: 5 x 1 serving, under the cap either way
     assert rq[2] >= 20 and fl[2] == 25        # then ~5 x 5 at once (the request level reads ~1 each)
+
+
+# ------------------------------------------------------------------ a pool at zero, Percent policy alone
+def _from_zero(**policy) -> dict:
+    """A pool at zero (``min: 0``), decisions every 30 s, no scale-up delay, 2 requests/s."""
+    sc = scenario(duration=300)
+    sc["fleet"]["pools"][0].update(replicas=0, autoscale={"min": 0, "max": 4, "interval": 30, "scale_up_delay": 0,
+                                                          **policy})
+    return sc
+
+
+def test_a_pool_at_zero_gets_its_first_replica_under_the_percent_policy_alone():
+    # The Percent policy of 0 replicas allows ceil(0 x 2) = 0; the replica a pool at zero gets back is
+    # the activation (KEDA's, not the HPA's), which no scale-up policy holds: with the Pods policy unset
+    # the pool comes back exactly as under the defaults (whose Pods policy allows 0 + 4 >= 1), in both
+    # tiers; the fluid pool serves from the first decision, at the end of the first 30 s step.
+    percent_only, default = _from_zero(max_scale_up_pods=None), _from_zero()
+    a, b = sim.run(copy.deepcopy(percent_only)).summary, sim.run(copy.deepcopy(default)).summary
+    assert a["autoscale"]["main"]["scale_ups"] == 1 and a["requests"]["completed"] > 0
+    a.pop("wall_seconds"), b.pop("wall_seconds")
+    assert a == b
+    fa = run_fluid(load_scenario(percent_only), step_s=30.0, settings=QUICK).timeseries
+    fb = run_fluid(load_scenario(default), step_s=30.0, settings=QUICK).timeseries
+    assert fa[:, 2].tolist() == fb[:, 2].tolist() and fa[0, 2] == 0.0 and fa[1:, 2].tolist() == [1.0] * (len(fa) - 1)
