@@ -12,7 +12,9 @@ them at 0 and keeps the current replicas if that ratio, ``ratio x ready / (ready
 within the tolerance band or below 1 (the direction would flip); otherwise it asks for
 ``ceil(new ratio x (ready + unready)) = ceil(ratio x ready)``, never fewer than the current replicas.
 On a scale-down (``ratio < 1``) unready pods are left out: ``ceil(ratio x ready)``, the band checked
-on ``ratio``. Here a replica within its ``scale_up_delay`` is such a pod. An ``Object`` or ``External``
+on ``ratio``. Here a replica within its ``scale_up_delay`` is such a pod, and so is a failed replica
+under repair (its container restarting reports no metric, read as 0 on a scale-up too; a pod
+replacing it is ``Pending``). An ``Object`` or ``External``
 ``Value`` metric (``ttft`` here) counts ready pods only and has no such step (``getUsageRatioReplicaCount``).
 
 **Scale-up rate** (``horizontal.go``, ``calculateScaleUpLimitWithScalingRules``; the defaults of
