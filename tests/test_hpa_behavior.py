@@ -184,3 +184,58 @@ def test_the_tiers_take_the_same_capped_steps_on_a_load_step():
     rq, fl = _replicas_after_each_decision(max_scale_up_pods=None, max_scale_up_percent=None)
     assert rq[:2] == fl[:2] == [1, 5]         # the first reach: 5 x 1 serving, under the cap either way
     assert rq[2] >= 20 and fl[2] == 25        # then ~5 x 5 at once (the request level reads ~1 each)
+
+
+# ------------------------------------------------------------------ a pool at zero, Percent policy alone
+def _from_zero(**policy) -> dict:
+    """A pool at zero (``min: 0``), decisions every 30 s, no scale-up delay, 2 requests/s."""
+    sc = scenario(duration=300)
+    sc["fleet"]["pools"][0].update(replicas=0, autoscale={"min": 0, "max": 4, "interval": 30, "scale_up_delay": 0,
+                                                          **policy})
+    return sc
+
+
+def test_a_pool_at_zero_gets_its_first_replica_under_the_percent_policy_alone():
+    # The Percent policy of 0 replicas allows ceil(0 x 2) = 0; the replica a pool at zero gets back is
+    # the activation (KEDA's, not the HPA's), which no scale-up policy holds: with the Pods policy unset
+    # the pool comes back exactly as under the defaults (whose Pods policy allows 0 + 4 >= 1), in both
+    # tiers; the fluid pool serves from the first decision, at the end of the first 30 s step.
+    percent_only, default = _from_zero(max_scale_up_pods=None), _from_zero()
+    a, b = sim.run(copy.deepcopy(percent_only)).summary, sim.run(copy.deepcopy(default)).summary
+    assert a["autoscale"]["main"]["scale_ups"] == 1 and a["requests"]["completed"] > 0
+    a.pop("wall_seconds"), b.pop("wall_seconds")
+    assert a == b
+    fa = run_fluid(load_scenario(percent_only), step_s=30.0, settings=QUICK).timeseries
+    fb = run_fluid(load_scenario(default), step_s=30.0, settings=QUICK).timeseries
+    assert fa[:, 2].tolist() == fb[:, 2].tolist() and fa[0, 2] == 0.0 and fa[1:, 2].tolist() == [1.0] * (len(fa) - 1)
+
+
+# ------------------------------------------------------------------ failed replicas are pods not ready too
+def _deciding(replicas: list[tuple[bool, bool]], reading: float, metric: str = "queue") -> int:
+    """The recommendation of an autoscaler (target 4, tolerance 0.1, [1, 8]) over a pool of replicas
+    ``(ready, alive)`` reading ``reading``: one decision, no run around it."""
+    a = object.__new__(Autoscaler)
+    a.cfg = Autoscale(metric=metric, target=4, min=1, max=8)
+    a.pool = SimpleNamespace(live=[SimpleNamespace(ready=r, alive=al, draining=False) for r, al in replicas])
+    a.fleet = SimpleNamespace(no_replica_rejects=0)
+    a._prev_rejects = 0
+    a.metric = lambda serving: reading
+    return a.recommendation()
+
+
+def test_a_failed_replica_under_repair_reads_as_0_on_a_scale_up():
+    # A failed replica's pod is not ready while it is repaired (its container restarting: no metric, read
+    # as 0 on a scale-up; or replaced by a new pod still Pending: the same), so the HPA re-reads a scale-up
+    # with it at 0 as it does a replica still starting. 5 replicas, 3 serving, 4.6 (ratio 1.15):
+    #   2 failed:             1.15 x 3 / 5 = 0.69, below 1: keep 5 (read on the 3 alone: ceil(3.45) = 4)
+    #   1 failed, 1 starting: the same 5
+    #   2 failed, 6.0 (1.5):  1.5 x 3 / 5 = 0.9: keep 5;   8.0 (2.0): 1.2, past the band: ceil(6) = 6
+    #   a scale-down reading (2.0, ratio 0.5) leaves them out: ceil(1.5) = 2
+    #   ttft (an Object metric) counts ready pods only: ceil(3.45) = 4
+    ok, failed, starting = (True, True), (True, False), (False, True)
+    assert _deciding([ok] * 3 + [failed] * 2, 4.6) == 5
+    assert _deciding([ok] * 3 + [failed, starting], 4.6) == 5
+    assert _deciding([ok] * 3 + [failed] * 2, 6.0) == 5
+    assert _deciding([ok] * 3 + [failed] * 2, 8.0) == 6
+    assert _deciding([ok] * 3 + [failed] * 2, 2.0) == 2
+    assert _deciding([ok] * 3 + [failed] * 2, 4.6, metric="ttft") == 4

@@ -17,10 +17,10 @@ it returns the current replicas). Without it a pool at a steady load whose ``n x
 sits near a whole number flaps: the metric's noise over one interval (a few per cent at a steady
 Poisson load) moves ``ceil`` one replica either way, the scale-down waits out the stabilization
 window, the scale-up does not. ``tolerance: 0`` turns the band off (the rule without it).
-Replicas still warming are read as the HPA reads pods not yet ready (``Resource`` and ``Pods``
-metrics: ``utilization``, ``load_factor``, ``kv``, ``queue`` here): a scale-up reading is re-read
-with them at 0 and the pool kept at its size unless that still passes the band; a scale-down
-reading leaves them out (:mod:`sim.serving.hpa`; ``ttft``, an ``Object`` metric, is read on the
+Replicas still warming, and failed ones under repair, are read as the HPA reads pods not ready
+(``Resource`` and ``Pods`` metrics: ``utilization``, ``load_factor``, ``kv``, ``queue`` here): a
+scale-up reading is re-read with them at 0 and the pool kept at its size unless that still passes
+the band; a scale-down reading leaves them out (:mod:`sim.serving.hpa`; ``ttft``, an ``Object`` metric, is read on the
 serving replicas alone). Not modelled: Kubernetes 1.33's separate
 ``behavior.scaleUp/scaleDown.tolerance`` (one band here). The band does not stop a metric that is
 not proportional to load per replica (``queue``, ``ttft``: they rise faster than ``1 / n`` as
@@ -229,9 +229,9 @@ class Autoscaler:
         rejects = self.fleet.no_replica_rejects
         turned_away = rejects > self._prev_rejects
         self._prev_rejects = rejects
-        if serving:      # the HPA's tolerance band and its reading of replicas still starting (sim.serving.hpa)
-            warming = sum(1 for r in self.pool.live if not r.ready and not r.draining)
-            desired = desired_replicas(m / cfg.target, len(serving), warming, current, cfg.tolerance,
+        if serving:      # the HPA's tolerance band and its reading of pods not ready (sim.serving.hpa):
+            unready = current - len(serving)     # replicas still starting, and failed ones under repair
+            desired = desired_replicas(m / cfg.target, len(serving), unready, current, cfg.tolerance,
                                        rebalance=cfg.metric != "ttft")
         else:
             desired = max(current, 1 if turned_away else 0)

@@ -12,7 +12,9 @@ them at 0 and keeps the current replicas if that ratio, ``ratio x ready / (ready
 within the tolerance band or below 1 (the direction would flip); otherwise it asks for
 ``ceil(new ratio x (ready + unready)) = ceil(ratio x ready)``, never fewer than the current replicas.
 On a scale-down (``ratio < 1``) unready pods are left out: ``ceil(ratio x ready)``, the band checked
-on ``ratio``. Here a replica within its ``scale_up_delay`` is such a pod. An ``Object`` or ``External``
+on ``ratio``. Here a replica within its ``scale_up_delay`` is such a pod, and so is a failed replica
+under repair (its container restarting reports no metric, read as 0 on a scale-up too; a pod
+replacing it is ``Pending``). An ``Object`` or ``External``
 ``Value`` metric (``ttft`` here) counts ready pods only and has no such step (``getUsageRatioReplicaCount``).
 
 **Scale-up rate** (``horizontal.go``, ``calculateScaleUpLimitWithScalingRules``; the defaults of
@@ -77,7 +79,16 @@ def desired_replicas(ratio: float, ready: int, unready: int, current: int, toler
 
 def scale_up_limit(current: float, added: float, removed: float, pods: int | None, percent: int | None) -> float:
     """The most replicas a scale-up may reach now (see the module docstring): ``added`` and ``removed``
-    replicas in the policies' period; ``pods``, ``percent`` the two policies (``None``: not set)."""
+    replicas in the policies' period; ``pods``, ``percent`` the two policies (``None``: not set).
+
+    Never below 1: a pool at zero gets its first replica back whatever the policies, as the activation
+    of a scale-to-zero deployment is not the HPA's but KEDA's (or Knative's), which sets the replicas to
+    1 itself and hands the HPA the rest (<https://keda.sh/docs/2.17/concepts/scaling-deployments/>;
+    kedacore/keda#3052). The Percent policy alone would hold a pool at zero there for ever::
+
+        >>> scale_up_limit(0, 0, 0, None, 100), scale_up_limit(0, 0, 0, 4, 100)
+        (1, 4)
+    """
     if pods is None and percent is None:
         return math.inf
     start = current - added + removed
@@ -86,4 +97,4 @@ def scale_up_limit(current: float, added: float, removed: float, pods: int | Non
         caps.append(start + pods)
     if percent is not None:
         caps.append(-(-round(start * (100 + percent)) // 100))     # ceil, in whole numbers: no float rounding
-    return max(max(caps), current)
+    return max(max(caps), current, 1)
