@@ -233,6 +233,7 @@ def test_compare_of_a_few_folders_keeps_every_letter_in_the_heading(series, caps
     assert "settings that differ (A → B → C → D):" in capsys.readouterr().out.splitlines()
 
 
+
 # ------------------------------------------------------------------ the fluid tier's replay of a surge
 @pytest.mark.slow       # (its capacity curves measured: ~30 s)
 def test_a_trace_whose_rows_share_one_instant_runs_at_fidelity_fluid(tmp_path, capsys):
@@ -330,3 +331,42 @@ def test_an_autoscale_block_of_a_tolerance_alone_warns_that_it_autoscales_on_the
         "other key's default (metric load_factor, target 0.7, min 1, max 64, every 60 s): a tolerance tunes an "
         "autoscaler, it does not make one; give at least target and max, or remove the block to keep the pool's "
         "replicas fixed"] if warned else [])
+
+
+@pytest.mark.parametrize("given", [{"max_scale_up_pods": 8}, {"scale_up_period": 30}, {"cooldown": 100},
+                                   {"scale_up_delay": 5}, {"tolerance": 0.2, "max_scale_up_percent": 50}])
+def test_an_autoscale_block_of_tuning_keys_alone_warns_as_one_of_a_tolerance_alone(tmp_path, given):
+    """The HPA's scale-up policies (``max_scale_up_pods``, ``max_scale_up_percent``, ``scale_up_period``), the
+    cooldown and the start-up delay tune an autoscaler as the tolerance does: ``--set`` of one of them on a
+    pool without autoscale made the block, and the pool autoscaled silently on load_factor, target 0.7, 1 to 64
+    replicas, where the tolerance alone was warned of. The warning names the keys given."""
+    import warnings
+
+    import sim
+
+    path = _scenario(tmp_path, hc._small())
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        sim.load_scenario(path, [f"fleet.pools.0.autoscale.{k}={v}" for k, v in given.items()])
+    (only,) = [str(w.message) for w in said if "only key" in str(w.message)]
+    keys = " and ".join(given)
+    field = f"fleet.pools.0.autoscale.{keys}" if len(given) == 1 else "fleet.pools.0.autoscale"
+    assert only.startswith(f"{field}: " + (f"is the autoscale block's only key" if len(given) == 1 else
+                                           f"{keys} are the autoscale block's only keys"))
+    assert ("(metric load_factor, target 0.7, min 1, max 64, every 60 s)" in only
+            and "give at least target and max, or remove the block" in only)
+
+
+@pytest.mark.parametrize("given", [{"max": 8}, {"metric": "kv"}, {"min": 0}, {"target": 0.5, "cooldown": 100}])
+def test_an_autoscale_block_naming_what_it_scales_on_is_not_warned_of_as_tuning_alone(tmp_path, given):
+    """``autoscale: {max: 8}`` scales a pool between 1 and 8 replicas (docs/fleet_dynamics.md): a key saying
+    what to scale on or between asks for the autoscaler; no warning that it only tunes one."""
+    import warnings
+
+    import sim
+
+    path = _scenario(tmp_path, hc._small())
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        sim.load_scenario(path, [f"fleet.pools.0.autoscale.{k}={v}" for k, v in given.items()])
+    assert [str(w.message) for w in said if "only key" in str(w.message)] == []
