@@ -233,6 +233,16 @@ def test_compare_of_a_few_folders_keeps_every_letter_in_the_heading(series, caps
     assert "settings that differ (A → B → C → D):" in capsys.readouterr().out.splitlines()
 
 
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_compare_of_four_folders_or_fewer_on_a_narrow_terminal_keeps_every_letter(series, capsys, monkeypatch, n):
+    """The heading is cut to ``A → B → … → <last>`` where it does not fit; of two folders that read ``A → B →
+    … → B`` (B twice, a folder between them that is not there) and of three ``A → B → … → C``, longer than
+    the ``A → B → C`` it replaced: with four folders or fewer no letter is left out."""
+    monkeypatch.setenv("COLUMNS", "20")
+    assert _main(["compare", *map(str, series[:n])]) == 0
+    letters = " → ".join("ABCD"[:n])
+    assert f"settings that differ ({letters}):" in capsys.readouterr().out.splitlines()
+
 
 # ------------------------------------------------------------------ the fluid tier's replay of a surge
 @pytest.mark.slow       # (its capacity curves measured: ~30 s)
