@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import hostile_cases as hc
@@ -146,6 +147,33 @@ def test_a_rate_scale_bringing_one_expected_arrival_or_more_says_nothing(tmp_pat
         warnings.simplefilter("always")
         sim.load_scenario(path)
     assert [str(w.message) for w in got if "rate_scale" in str(w.message)] == []
+
+
+@pytest.mark.parametrize("gap, scale, side", [
+    (0.123456449, 1e-20, "least"),     # 1e-12 x gap = 1.23456449e-13, which 6 figures round down
+    (0.262843719, 1e-20, "least"),     # the sample trace's gap: 2.628437e-13, rounded up
+    (1e13, 0.5, "least"),              # rows 1e13 s apart: 1e-12 x gap = 10, but rate_scale 1 is the trace as it is
+    (2 / 3, 1e8, "most"),              # 1e7 x gap = 6,666,666.67, which 6 figures round up
+    (86_400.0, 1e12, "most")])
+def test_the_scale_a_refused_rate_scale_is_told_to_take_is_taken_and_one_percent_past_it_refused(gap, scale, side):
+    """A refused ``rate_scale`` names the least (or most) scale the trace takes; that scale must be taken and one
+    1 % past it refused. The least was ``1e-12 x gap`` to six figures: rounded down (1.23456e-13 for a gap of
+    0.123456449 s) it was itself refused, and for rows 1e13 s apart it read 10 where 1, the trace replayed as it
+    is, is taken (only thinning is held to the floor); the most, ``1e7 x gap`` rounded up (6.66667e+06 for a gap of
+    2/3 s), was refused too."""
+    import re
+
+    from sim.scenario.workload import TraceArrival
+    from sim.workload.arrivals import trace_rate_problem
+
+    times = np.array([0.0, gap, 2 * gap])
+    said = trace_rate_problem(times, TraceArrival(process="trace", path="x.csv", rate_scale=scale))
+    told = float(re.fullmatch(rf".*: rate_scale at {side} (\S+) for this trace", said).group(1))
+    if gap == 1e13:
+        assert told == 1.0
+    assert trace_rate_problem(times, TraceArrival(process="trace", path="x.csv", rate_scale=told)) is None
+    past = told * (0.99 if side == "least" else 1.01)
+    assert trace_rate_problem(times, TraceArrival(process="trace", path="x.csv", rate_scale=past)) is not None
 
 
 # ------------------------------------------------------------------ 3. saturation: --attainment beside --constraint
