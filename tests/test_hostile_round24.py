@@ -87,6 +87,46 @@ def test_sweep_plan_and_saturation_of_the_python_api_refuse_the_root_as_out(tmp_
     assert not Path("/points").exists() and not Path("/command.json").exists()
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("files, owner", [
+    ({"command.json": b'{"command": "sweep"}', "points/a.json": b"{}", "scenario.json": b"{}",
+      "figures/sweep.png": b"png"}, "the results of fleetsim sweep ({x}/command.json)"),
+    ({"plan.json": b"{}"}, "the results of fleetsim plan ({x}/plan.json)"),
+    ({"points/a.json": b"{}"}, "the finished points of a sweep, plan or saturation search ({x}/points)")])
+@pytest.mark.parametrize("command", ["run", "reprice"])
+def test_the_python_api_refuses_another_commands_folder_as_out_as_the_command_line_does(tmp_path, capsys, files,
+                                                                                        owner, command):
+    """``sim.run(..., out=<a sweep's folder>)`` (and ``sim.reprice``) wrote the run's files among the sweep's,
+    its scenario.json and figures/ replaced by the run's, where ``fleetsim run --out`` refuses the folder
+    (``claim_folder``). The API now refuses it with the command line's message (``out`` for ``--out``), the
+    folder left as it was."""
+    import sim
+
+    path = _scenario(tmp_path, {**hc._small(), "duration": 10})
+    x = tmp_path / "x"
+    for name, body in files.items():
+        (x / name).parent.mkdir(parents=True, exist_ok=True)
+        (x / name).write_bytes(body)
+    before = _tree(x)
+    if command == "reprice":
+        sim.run(path, out=tmp_path / "r")
+    argv = ["run", str(path)] if command == "run" else ["reprice", str(tmp_path / "r"), "--set", "economics.gpu_hour_usd=3"]
+    assert _main([*argv, "--out", str(x), "--quiet"] if command == "run" else [*argv, "--out", str(x)]) == 2
+    said = _err(capsys)[-1]
+    assert said == (f"--out: {x} holds {owner.format(x=x)}: fleetsim {command} would mix its own with them; give "
+                    f"another folder, e.g. --out {x}-{command}")
+    with pytest.raises(InputError) as exc:
+        if command == "run":
+            sim.run(path, out=x)
+        else:
+            sim.reprice(tmp_path / "r", ["economics.gpu_hour_usd=3"], out=x)
+    assert str(exc.value) == said.replace("--out", "out")
+    assert _tree(x) == before
+
+
 # ------------------------------------------------------------------ 2. a rate scale that leaves no arrival
 def _trace_scenario(tmp_path, rate_scale: float, fidelity: str = "request", classes: bool = False) -> Path:
     sc = hc._small()
